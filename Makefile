@@ -1,0 +1,102 @@
+# pivm build, run and test entry points. `make help` lists the targets.
+# VMSPLIT selects PAGE_OFFSET (3G: 0xC0000000, 2G: 0x80000000, 1G: 0x40000000).
+
+VMSPLIT   ?= 2G
+CMDLINE   ?=
+TARGET    := armv7a-none-eabi
+PROFILE   ?= release
+BUILD     := build/$(VMSPLIT)
+CARGO_TGT := $(CURDIR)/build/$(VMSPLIT)/target
+ELF_OUT   := $(CARGO_TGT)/$(TARGET)/$(PROFILE)/pivm
+ELF       := $(BUILD)/kernel.elf
+IMG       := $(BUILD)/kernel7.img
+DTB       := build/raspi2b-mini.dtb
+OBJCOPY   := arm-none-eabi-objcopy
+OBJDUMP   := arm-none-eabi-objdump
+READELF   := arm-none-eabi-readelf
+NM        := arm-none-eabi-nm
+QEMU      := qemu-system-arm
+QEMU_ARGS := -M raspi2b -display none -serial stdio -semihosting
+SPLITS    := 3G 2G 1G
+
+.PHONY: all kernel run run-elf test unit-test clippy doc gdb objdump readelf nm sdcard clean \
+        setup dtb bench bench-boot help FORCE
+
+all: kernel
+
+help:
+	@echo "make [kernel]      build $(IMG) and $(ELF) (VMSPLIT=3G|2G|1G)"
+	@echo "make run           boot it in QEMU, console on this terminal (CMDLINE='...')"
+	@echo "make run-elf       boot the ELF instead (all four cores start, RAM size from the mailbox)"
+	@echo "make test          host unit tests + QEMU tests of all three splits"
+	@echo "make bench-boot    boot-time benchmark;  make bench: all benchmarks"
+	@echo "make clippy | doc | gdb | objdump | readelf | nm | sdcard | clean"
+
+setup:
+	@bash scripts/setup.sh
+
+# Cargo decides what to rebuild; FORCE makes make always ask it.
+$(ELF_OUT): FORCE
+	VMSPLIT=$(VMSPLIT) CARGO_TARGET_DIR=$(CARGO_TGT) cargo build --$(PROFILE) \
+		--target $(TARGET) --features kernel --bin pivm
+
+$(ELF): $(ELF_OUT)
+	@mkdir -p $(BUILD)
+	cp $< $@
+
+$(IMG): $(ELF)
+	$(OBJCOPY) -O binary $< $@
+
+kernel: setup $(IMG)
+
+dtb: $(DTB)
+$(DTB): tests/dts/raspi2b-mini.dts
+	@mkdir -p build
+	dtc -q -I dts -O dtb -o $@ $<
+
+run: kernel
+	$(QEMU) $(QEMU_ARGS) -kernel $(IMG) $(if $(CMDLINE),-append "$(CMDLINE)")
+
+run-elf: kernel
+	$(QEMU) $(QEMU_ARGS) -kernel $(ELF)
+
+unit-test:
+	cargo test --lib
+
+test: setup dtb
+	@for s in $(SPLITS); do $(MAKE) --no-print-directory kernel VMSPLIT=$$s || exit 1; done
+	cargo test
+
+clippy:
+	cargo clippy --lib --tests -- -D warnings
+	VMSPLIT=$(VMSPLIT) CARGO_TARGET_DIR=$(CARGO_TGT) cargo clippy --target $(TARGET) \
+		--features kernel --bin pivm -- -D warnings
+
+doc:
+	cargo doc --no-deps --lib
+
+gdb: kernel
+	$(QEMU) $(QEMU_ARGS) -kernel $(ELF) -s -S & \
+	gdb-multiarch -q -ex 'target remote :1234' -ex 'break kernel_main' $(ELF); \
+	kill %1 2>/dev/null || true
+
+objdump: kernel
+	$(OBJDUMP) -d $(ELF) | less
+
+readelf: kernel
+	$(READELF) -a $(ELF)
+
+nm: kernel
+	$(NM) -n $(ELF)
+
+sdcard: kernel
+	bash scripts/sdcard.sh $(BUILD)/sdcard.img $(IMG) config.txt "$(if $(CMDLINE),$(CMDLINE),console=serial0,115200)"
+
+bench-boot: kernel
+	bash scripts/bench-boot.sh
+
+bench: bench-boot
+
+clean:
+	rm -rf build
+	cargo clean

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# setup.sh - installs what building and testing pivm needs: QEMU, the ARM binutils, dtc, mtools,
+# dosfstools (and gdb-multiarch with --gdb), plus the Rust cross targets of the pinned toolchain.
+# Idempotent and silent when everything is present. Usage: scripts/setup.sh [--gdb]
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+want_gdb=0
+for arg in "$@"; do
+    case "$arg" in
+        --gdb) want_gdb=1 ;;
+        -h|--help) sed -n '2,4p' "$0"; exit 0 ;;
+        *) echo "setup.sh: unknown option $arg (use --gdb)" >&2; exit 2 ;;
+    esac
+done
+
+# command -> Debian package. mkfs.fat lives in /sbin, which a user's PATH may lack.
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "/sbin/$1" ] || [ -x "/usr/sbin/$1" ]; }
+
+tools=(make:make qemu-system-arm:qemu-system-arm arm-none-eabi-objcopy:binutils-arm-none-eabi
+       dtc:device-tree-compiler mcopy:mtools mformat:mtools mkfs.fat:dosfstools)
+if [ "$want_gdb" = 1 ]; then tools+=(gdb-multiarch:gdb-multiarch); fi
+
+missing=()
+for t in "${tools[@]}"; do
+    cmd=${t%%:*} pkg=${t#*:}
+    if ! have "$cmd" && [[ " ${missing[*]-} " != *" $pkg "* ]]; then missing+=("$pkg"); fi
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "setup.sh: missing packages: ${missing[*]}. Install them with:" >&2
+        echo "    sudo apt-get install -y ${missing[*]}" >&2
+        exit 1
+    fi
+    echo "setup.sh: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Rust cross targets for the toolchain pinned in rust-toolchain.toml (never update the toolchain).
+if ! command -v rustup >/dev/null 2>&1; then
+    echo "setup.sh: rustup not found; the pinned Rust toolchain (rust-toolchain.toml) is required" >&2
+    exit 1
+fi
+installed=$(rustup target list --installed)
+for target in armv7a-none-eabi aarch64-unknown-none; do
+    if ! grep -qx "$target" <<<"$installed"; then
+        rustup target add "$target"
+    fi
+done

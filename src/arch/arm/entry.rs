@@ -1,0 +1,262 @@
+//! Kernel entry: the first instructions run, with the MMU off, wherever the loader put us.
+//!
+//! Position independent until the MMU is on: parks cores 1-3, leaves HYP mode (Pi firmware),
+//! moves the image to its link-time physical address if it was loaded elsewhere (QEMU's raw
+//! `-kernel` loads at 0x10000, the Pi firmware and the ELF loader at 0x8000), builds
+//! `init_pg_dir` (identity + linear sections for the kernel, the boot parameters and the UART),
+//! turns the MMU and caches on and jumps to `PAGE_OFFSET`. Then it sets the mode stacks,
+//! clears the BSS and calls `kernel_main(boot_params, machine, entry_cpsr, load_addr)`.
+
+use crate::config::PAGE_OFFSET;
+
+/// TTBCR.N: 1 splits the address space at 2 GiB between TTBR0 and TTBR1 (the 2G/2G split);
+/// for 3G/1G and 1G/3G Linux uses one table through TTBR0 (N = 0), and so does pivm.
+pub const TTBCR_N: u32 = if PAGE_OFFSET == 0x8000_0000 { 1 } else { 0 };
+
+/// First-level section descriptor for normal memory: TEX=001 C=1 B=1 (write-back,
+/// write-allocate), shareable, PL1 read/write, executable.
+const SECTION_MEM_RWX: u32 = 0x0001_140E;
+/// First-level section descriptor for shared device memory: B=1, XN, PL1 read/write.
+const SECTION_DEVICE: u32 = 0x0000_0416;
+/// Translation table walk attributes for TTBR0/1: inner and outer write-back
+/// write-allocate, shareable.
+const TTBR_WALK_ATTRS: u32 = 0x6A;
+/// First and one-past-last 1 MiB section of the BCM2836 peripheral window (0x3F000000).
+const PERIPHERAL_FIRST_SECTION: u32 = 0x3F0;
+const PERIPHERAL_END_SECTION: u32 = 0x400;
+
+core::arch::global_asm!(
+    r#"
+    .arch armv7-a
+    .arch_extension virt
+    .arch_extension sec
+    .section .head.text, "ax"
+    .arm
+    .global _start
+_start:
+    mov     r8, r2                      @ boot parameters (ATAGs / DTB), 0 from the ELF loader
+    mov     r9, r1                      @ machine type
+    mrc     p15, 0, r4, c0, c0, 5       @ MPIDR
+    ands    r4, r4, #3
+    bne     secondary_park              @ cores 1-3 wait (ELF loader starts all four)
+
+    mrs     r10, cpsr                   @ remembered for the boot log
+    and     r4, r10, #0x1f
+    cmp     r4, #0x1a                   @ HYP (the Pi 2 firmware enters here)?
+    bne     1f
+    mrc     p15, 4, r4, c14, c1, 0      @ CNTHCTL: let PL1 read the physical counter/timer
+    orr     r4, r4, #3
+    mcr     p15, 4, r4, c14, c1, 0
+    mov     r4, #0
+    mcrr    p15, 4, r4, r4, c14         @ CNTVOFF = 0
+    mrs     r4, cpsr
+    bic     r4, r4, #0x1f
+    orr     r4, r4, #0xd3               @ SVC with IRQ and FIQ masked
+    orr     r4, r4, #0x100              @ and asynchronous aborts
+    msr     spsr_cxsf, r4               @ (not spsr_hyp: UNDEFINED when executed in HYP)
+    adr     r4, 1f
+    msr     elr_hyp, r4
+    eret
+1:  cpsid   aif
+
+    @ Invalidate the L1 data cache by set/way: real firmware may leave stale lines.
+    mov     r0, #0
+    mcr     p15, 2, r0, c0, c0, 0       @ CSSELR: level 1 data
+    isb
+    mrc     p15, 1, r0, c0, c0, 0       @ CCSIDR
+    and     r1, r0, #7
+    add     r1, r1, #4                  @ log2(line bytes)
+    ubfx    r2, r0, #3, #10             @ ways - 1
+    ubfx    r3, r0, #13, #15            @ sets - 1
+    clz     r12, r2                     @ bit position of the way field
+2:  mov     r5, r3
+3:  lsl     r6, r2, r12
+    orr     r6, r6, r5, lsl r1
+    mcr     p15, 0, r6, c7, c6, 2       @ DCISW
+    subs    r5, r5, #1
+    bge     3b
+    subs    r2, r2, #1
+    bge     2b
+    dsb
+
+    @ Move the image to its link-time physical address if the loader put it elsewhere.
+    adr     r4, _start                  @ where we run
+    ldr     r5, =_start_phys            @ where we are linked to run
+    mov     r11, r4                     @ load address, for the boot log
+    cmp     r4, r5
+    beq     relocated
+    ldr     r6, =__image_size
+    adr     r2, reloc_head_end
+    sub     r2, r2, r4                  @ bytes of this head, copied first
+    mov     r0, #0
+4:  ldr     r3, [r4, r0]
+    str     r3, [r5, r0]
+    add     r0, r0, #4
+    cmp     r0, r2
+    blo     4b
+    adr     r3, 5f                      @ continue in the copy, which the rest of the
+    sub     r3, r3, r4                  @ copy (to higher addresses) cannot overwrite
+    add     r3, r3, r5
+    bx      r3
+5:  ldr     r3, [r4, r0]
+    str     r3, [r5, r0]
+    add     r0, r0, #4
+    cmp     r0, r6
+    blo     5b
+    mov     r3, #0
+    mcr     p15, 0, r3, c7, c5, 0       @ ICIALLU
+    mcr     p15, 0, r3, c7, c5, 6       @ BPIALL
+    dsb
+    isb
+    b       relocated
+    .ltorg
+reloc_head_end:
+
+relocated:
+    @ Build init_pg_dir: 4096 first-level entries, all faults but:
+    ldr     r5, =PAGE_OFFSET
+    ldr     r4, =init_pg_dir
+    sub     r4, r4, r5                  @ its physical address (PHYS_OFFSET is 0)
+    mov     r0, #0
+    mov     r1, r4
+    add     r2, r4, #0x4000
+6:  str     r0, [r1], #4
+    cmp     r1, r2
+    blo     6b
+
+    ldr     r7, ={mem_rwx}
+    lsr     r5, r5, #20                 @ PAGE_OFFSET section index
+    @ the kernel image, identity-mapped (for the jump) and at PAGE_OFFSET
+    ldr     r0, =_text
+    ldr     r1, =_end
+    sub     r1, r1, #1
+    lsr     r0, r0, #20
+    lsr     r1, r1, #20
+    sub     r0, r0, r5
+    sub     r1, r1, r5
+7:  orr     r2, r7, r0, lsl #20
+    str     r2, [r4, r0, lsl #2]
+    add     r3, r0, r5
+    str     r2, [r4, r3, lsl #2]
+    add     r0, r0, #1
+    cmp     r0, r1
+    bls     7b
+    @ the boot parameters (two sections at PAGE_OFFSET + r2, if r2 points into the first GiB)
+    cmp     r8, #0x40000000
+    bhs     8f
+    lsr     r0, r8, #20
+    orr     r2, r7, r0, lsl #20
+    add     r3, r0, r5
+    str     r2, [r4, r3, lsl #2]
+    add     r0, r0, #1
+    orr     r2, r7, r0, lsl #20
+    add     r3, r3, #1
+    str     r2, [r4, r3, lsl #2]
+8:  @ the peripheral window, identity-mapped as device memory until paging_init maps the
+    @ devices pivm uses in the fixmap (the console and the mailbox are needed before that)
+    ldr     r2, ={periph_first}
+    ldr     r6, ={device}
+12: orr     r3, r6, r2, lsl #20
+    str     r3, [r4, r2, lsl #2]
+    add     r2, r2, #1
+    cmp     r2, #{periph_end}
+    blo     12b
+
+    @ MMU on
+    mov     r0, #0
+    mcr     p15, 0, r0, c8, c7, 0       @ TLBIALL
+    mcr     p15, 0, r0, c7, c5, 0       @ ICIALLU
+    mcr     p15, 0, r0, c7, c5, 6       @ BPIALL
+    dsb
+    isb
+    mrc     p15, 0, r0, c1, c0, 1       @ ACTLR.SMP: take part in cache coherency
+    orr     r0, r0, #(1 << 6)
+    mcr     p15, 0, r0, c1, c0, 1
+    mov     r0, #{ttbcr_n}
+    mcr     p15, 0, r0, c2, c0, 2       @ TTBCR
+    orr     r0, r4, #{walk}
+    mcr     p15, 0, r0, c2, c0, 0       @ TTBR0
+    mcr     p15, 0, r0, c2, c0, 1       @ TTBR1
+    ldr     r0, =0x55555555
+    mcr     p15, 0, r0, c3, c0, 0       @ DACR: every domain is a client
+    dsb
+    isb
+    mrc     p15, 0, r0, c1, c0, 0       @ SCTLR
+    bic     r0, r0, #0x30000000         @ TRE, AFE off: classic TEX/AP encoding
+    bic     r0, r0, #(1 << 13)          @ V: low vectors until paging_init maps 0xffff0000
+    bic     r0, r0, #(1 << 1)           @ A: no alignment checking
+    orr     r0, r0, #(1 << 0)           @ M: MMU
+    orr     r0, r0, #(1 << 2)           @ C: data cache
+    orr     r0, r0, #(1 << 11)          @ Z: branch prediction
+    orr     r0, r0, #(1 << 12)          @ I: instruction cache
+    mcr     p15, 0, r0, c1, c0, 0
+    isb
+    ldr     pc, =__mmap_switched
+    .ltorg
+
+    @ Cores 1-3: enable this core's mailbox-3 interrupt (so WFI wakes on a write to it)
+    @ and wait for an entry address there, like the Pi firmware's own stub.
+secondary_park:
+    mov     r5, #0x40000000
+    add     r6, r5, #0x50
+    mov     r7, #8
+    str     r7, [r6, r4, lsl #2]        @ core n mailbox interrupt control: mailbox 3 -> IRQ
+    add     r5, r5, #0xCC
+    add     r5, r5, r4, lsl #4          @ core n mailbox 3 read/clear
+9:  wfi
+    ldr     r6, [r5]
+    cmp     r6, #0
+    beq     9b
+    str     r6, [r5]
+    bx      r6
+
+    .text
+    .align  2
+__mmap_switched:
+    cps     #0x17                       @ ABT
+    ldr     sp, =__abt_stack_top
+    cps     #0x1b                       @ UND
+    ldr     sp, =__und_stack_top
+    cps     #0x12                       @ IRQ
+    ldr     sp, =__irq_stack_top
+    cps     #0x11                       @ FIQ
+    ldr     sp, =__irq_stack_top
+    cps     #0x13                       @ SVC
+    ldr     sp, =__svc_stack_top
+    ldr     r0, =__vectors_start
+    mcr     p15, 0, r0, c12, c0, 0      @ VBAR
+    isb
+    ldr     r0, =__bss_start
+    ldr     r1, =__bss_stop
+    mov     r2, #0
+10: cmp     r0, r1
+    strlo   r2, [r0], #4
+    blo     10b
+    mov     r0, r8
+    mov     r1, r9
+    mov     r2, r10
+    mov     r3, r11
+    bl      kernel_main
+11: wfi
+    b       11b
+    .ltorg
+
+    .section .bss.stacks, "aw", %nobits
+    .align  4
+__svc_stack:    .space 32768
+__svc_stack_top:
+__abt_stack:    .space 8192
+__abt_stack_top:
+__und_stack:    .space 8192
+__und_stack_top:
+__irq_stack:    .space 8192
+__irq_stack_top:
+    .global __svc_stack, __svc_stack_top
+"#,
+    mem_rwx = const SECTION_MEM_RWX,
+    device = const SECTION_DEVICE,
+    periph_first = const PERIPHERAL_FIRST_SECTION,
+    periph_end = const PERIPHERAL_END_SECTION,
+    ttbcr_n = const TTBCR_N,
+    walk = const TTBR_WALK_ATTRS,
+);

@@ -1,0 +1,180 @@
+//! Aborts and other exceptions: exception-table fixups (so `peek` can survive a bad
+//! address), and Linux-style oopses for everything else, after which the kernel halts.
+use core::arch::asm;
+use core::fmt::Write;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use tock_registers::interfaces::Readable;
+
+use super::cp15::{Dacr, Dfar, Dfsr, Ifar, Ifsr, Sctlr, Ttbr0};
+use super::fsr;
+use super::vectors::{ExceptionKind, PtRegs};
+use crate::board::raspi::uart::UartWriter;
+use crate::mm::PAGE_SIZE;
+
+/// One `__ex_table` entry: an instruction allowed to fault, and where to resume if it does.
+#[repr(C)]
+struct ExTableEntry {
+    insn: u32,
+    fixup: u32,
+}
+
+extern "C" {
+    static __start___ex_table: ExTableEntry;
+    static __stop___ex_table: ExTableEntry;
+}
+
+fn exception_table() -> &'static [ExTableEntry] {
+    // SAFETY: the linker script brackets the table with these symbols; entries are 8 bytes.
+    unsafe {
+        let start = core::ptr::addr_of!(__start___ex_table);
+        let end = core::ptr::addr_of!(__stop___ex_table);
+        core::slice::from_raw_parts(start, end.offset_from(start) as usize)
+    }
+}
+
+fn search_exception_table(pc: u32) -> Option<u32> {
+    exception_table().iter().find(|e| e.insn == pc).map(|e| e.fixup)
+}
+
+/// The fault a fixup absorbed most recently: (address, FSR).
+static FIXED_FAR: AtomicU32 = AtomicU32::new(0);
+static FIXED_FSR: AtomicU32 = AtomicU32::new(0);
+
+/// A fault absorbed by an exception-table fixup.
+#[derive(Clone, Copy, Debug)]
+pub struct Fault {
+    pub addr: u32,
+    pub fsr: u32,
+}
+
+impl core::fmt::Display for Fault {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "fault at virtual address {:08x}: {} (FSR 0x{:03x})",
+            self.addr,
+            fsr::fault_name(self.fsr),
+            self.fsr
+        )
+    }
+}
+
+/// Reads a word, turning a data abort into `Err` through the exception table (not by
+/// checking the page tables first, so it exercises the real fault path).
+pub fn probe_read_u32(addr: u32) -> Result<u32, Fault> {
+    let val: u32;
+    let err: u32;
+    // SAFETY: the load may fault; the abort handler finds label 1 in __ex_table and resumes
+    // at label 3, which reports the error. Nothing else is touched.
+    unsafe {
+        asm!(
+            "1: ldr {v}, [{a}]",
+            "   mov {e}, #0",
+            "2:",
+            ".pushsection __ex_table, \"a\"",
+            ".long 1b, 3f",
+            ".popsection",
+            ".pushsection .text.fixup, \"ax\"",
+            "3: mov {e}, #1",
+            "   mov {v}, #0",
+            "   b 2b",
+            ".popsection",
+            a = in(reg) addr,
+            v = out(reg) val,
+            e = out(reg) err,
+            options(nostack, readonly),
+        );
+    }
+    if err == 0 {
+        Ok(val)
+    } else {
+        Err(Fault { addr: FIXED_FAR.load(Ordering::Relaxed), fsr: FIXED_FSR.load(Ordering::Relaxed) })
+    }
+}
+
+/// Entry from the vectors.
+pub fn handle(kind: ExceptionKind, regs: &mut PtRegs) {
+    match kind {
+        ExceptionKind::DataAbort => {
+            let (far, dfsr) = (Dfar.get(), Dfsr.get());
+            if let Some(fixup) = search_exception_table(regs.pc()) {
+                FIXED_FAR.store(far, Ordering::Relaxed);
+                FIXED_FSR.store(dfsr, Ordering::Relaxed);
+                regs.set_pc(fixup);
+                return;
+            }
+            die_kernel_fault(far, dfsr, false, regs)
+        }
+        ExceptionKind::PrefetchAbort => die_kernel_fault(Ifar.get(), Ifsr.get(), true, regs),
+        ExceptionKind::Undefined => die("Oops - undefined instruction", 0, regs),
+        other => {
+            let mut w = oops_writer();
+            let _ = writeln!(w, "Bad mode in {:?} handler detected", other);
+            die("Oops - bad mode", 0, regs)
+        }
+    }
+}
+
+/// The console, taken without its lock: an oops may interrupt a print.
+fn oops_writer() -> UartWriter {
+    UartWriter
+}
+
+fn die_kernel_fault(addr: u32, fsr_val: u32, instruction: bool, regs: &PtRegs) -> ! {
+    let mut w = oops_writer();
+    let what = if u64::from(addr) < PAGE_SIZE { "NULL pointer dereference" } else { "paging request" };
+    let _ = writeln!(w, "8<--- cut here ---");
+    let _ = writeln!(
+        w,
+        "Unable to handle kernel {} at virtual address {:08x} when {}",
+        what,
+        addr,
+        fsr::access_kind(fsr_val, instruction)
+    );
+    super::mmu::show_pte(&mut w, addr);
+    let _ = writeln!(w, "FSR 0x{:03x}: {}", fsr_val, fsr::fault_name(fsr_val));
+    die("Oops", fsr_val, regs)
+}
+
+/// Linux's `die()`: the oops header, the registers and the code around pc, then halt.
+fn die(msg: &str, err: u32, regs: &PtRegs) -> ! {
+    let mut w = oops_writer();
+    let _ = writeln!(w, "Internal error: {}: {:x} [#1] SMP ARM", msg, err);
+    let _ = writeln!(w, "Modules linked in:");
+    let _ = writeln!(w, "CPU: 0 PID: 0 Comm: swapper/0 Not tainted {}", crate::VERSION);
+    let _ = writeln!(w, "Hardware name: BCM2835");
+    let _ = writeln!(w, "PC is at {:#010x}", regs.pc());
+    let _ = writeln!(w, "LR is at {:#010x}", regs.uregs[PtRegs::LR]);
+    let _ = writeln!(w, "{}", regs);
+    let _ = writeln!(w, "Control: {:08x}  Table: {:08x}  DAC: {:08x}", Sctlr.get(), Ttbr0.get(), Dacr.get());
+    let _ = write!(w, "Code:");
+    let pc = regs.pc();
+    for i in (0..5u32).rev() {
+        let a = pc.wrapping_sub(4 * i);
+        match probe_read_u32(a) {
+            Ok(v) if i == 0 => {
+                let _ = write!(w, " ({:08x})", v);
+            }
+            Ok(v) => {
+                let _ = write!(w, " {:08x}", v);
+            }
+            Err(_) => {
+                let _ = write!(w, " ********");
+            }
+        }
+    }
+    let _ = writeln!(w);
+    let _ = writeln!(w, "---[ end trace 0000000000000000 ]---");
+    let _ = writeln!(w, "Kernel panic - not syncing: Fatal exception");
+    crate::board::raspi::uart::flush();
+    super::halt()
+}
+
+/// Rust panics are broken invariants: report them like Linux's panic() and halt.
+pub fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    let mut w = oops_writer();
+    let _ = writeln!(w, "Kernel panic - not syncing: {}", info);
+    crate::board::raspi::uart::flush();
+    super::halt()
+}

@@ -1,0 +1,2 @@
+//! CPU architecture support: `arm` is ARMv7-A (Cortex-A7, Pi 2).
+pub mod arm;

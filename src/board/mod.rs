@@ -1,0 +1,2 @@
+//! Board support: addresses and drivers of the Raspberry Pi's SoC.
+pub mod raspi;

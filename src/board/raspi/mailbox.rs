@@ -1,0 +1,83 @@
+//! VideoCore mailbox, property channel: asks the firmware for the ARM's share of RAM when the
+//! loader passed neither ATAGs nor a device tree (QEMU's ELF path), and for the board revision
+//! and serial number shown in /proc/cpuinfo.
+use core::ptr::{addr_of, read_volatile, write_volatile};
+
+use spin::Mutex;
+
+use super::io::{self, Device};
+use super::map::VC_SDRAM_BUS_OFFSET;
+use crate::arch::arm::cp15;
+use crate::config::PAGE_OFFSET;
+
+const MBOX_READ: usize = 0x00;
+const MBOX_STATUS: usize = 0x18;
+const MBOX_WRITE: usize = 0x20;
+const MBOX_FULL: u32 = 0x8000_0000;
+const MBOX_EMPTY: u32 = 0x4000_0000;
+/// Channel 8: ARM to VideoCore property tags.
+const CHANNEL_PROPERTY: u32 = 8;
+const REQUEST: u32 = 0;
+const RESPONSE_OK: u32 = 0x8000_0000;
+/// Property tags used by pivm.
+pub const TAG_GET_BOARD_REVISION: u32 = 0x0001_0002;
+pub const TAG_GET_BOARD_SERIAL: u32 = 0x0001_0004;
+pub const TAG_GET_ARM_MEMORY: u32 = 0x0001_0005;
+/// Polls before giving up on a silent VideoCore.
+const POLL_LIMIT: u32 = 1_000_000;
+
+/// One cache line: the buffer must be 16-byte aligned and is cleaned/invalidated whole.
+#[repr(C, align(64))]
+struct Buffer([u32; 16]);
+
+static BUFFER: Mutex<Buffer> = Mutex::new(Buffer([0; 16]));
+
+fn reg(off: usize) -> *mut u32 {
+    (io::base(Device::Mailbox) + off) as *mut u32
+}
+
+/// Sends one property tag expecting two response words; returns them, or None when the
+/// firmware does not answer or reports an error.
+pub fn property2(tag: u32) -> Option<(u32, u32)> {
+    let mut buf = BUFFER.lock();
+    buf.0 = [0; 16];
+    buf.0[..8].copy_from_slice(&[8 * 4, REQUEST, tag, 8, 0, 0, 0, 0]);
+    let va = addr_of!(buf.0) as u32;
+    let bus = (u64::from(va) - PAGE_OFFSET + VC_SDRAM_BUS_OFFSET) as u32;
+    cp15::clean_dcache_range(va, 64);
+    // SAFETY: the mailbox registers are mapped (identity early, fixmap later) and the buffer
+    // stays locked and cache-clean while the VideoCore owns it.
+    unsafe {
+        let mut n = 0;
+        while read_volatile(reg(MBOX_STATUS)) & MBOX_FULL != 0 {
+            n += 1;
+            if n > POLL_LIMIT {
+                return None;
+            }
+        }
+        write_volatile(reg(MBOX_WRITE), bus | CHANNEL_PROPERTY);
+        loop {
+            let mut n = 0;
+            while read_volatile(reg(MBOX_STATUS)) & MBOX_EMPTY != 0 {
+                n += 1;
+                if n > POLL_LIMIT {
+                    return None;
+                }
+            }
+            if read_volatile(reg(MBOX_READ)) & 0xf == CHANNEL_PROPERTY {
+                break;
+            }
+        }
+    }
+    cp15::invalidate_dcache_range(va, 64);
+    let b = &buf.0;
+    if b[1] != RESPONSE_OK || b[4] & RESPONSE_OK == 0 {
+        return None;
+    }
+    Some((b[5], b[6]))
+}
+
+/// The ARM's RAM as (base, size), from the firmware.
+pub fn arm_memory() -> Option<(u32, u32)> {
+    property2(TAG_GET_ARM_MEMORY).filter(|&(_, size)| size != 0)
+}

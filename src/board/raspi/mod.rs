@@ -1,0 +1,11 @@
+//! Raspberry Pi 2 (BCM2836): the peripheral memory map and the drivers pivm needs.
+pub mod map;
+
+#[cfg(all(kernel, target_arch = "arm"))]
+pub mod io;
+#[cfg(all(kernel, target_arch = "arm"))]
+pub mod mailbox;
+#[cfg(all(kernel, target_arch = "arm"))]
+pub mod power;
+#[cfg(all(kernel, target_arch = "arm"))]
+pub mod uart;

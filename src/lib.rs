@@ -1,0 +1,15 @@
+//! pivm: a bare-metal Raspberry Pi kernel that reproduces Linux's virtual-memory design.
+//!
+//! The library holds everything: pure, host-tested logic (layout formulas, parsers, report
+//! renderers, descriptor encoding) is compiled everywhere; code that touches the hardware is
+//! compiled only for the bare-metal target (`cfg(kernel)`, set by `build.rs`).
+#![cfg_attr(not(test), no_std)]
+
+pub mod arch;
+pub mod board;
+pub mod boot;
+pub mod config;
+pub mod console;
+pub mod mm;
+pub mod proc;
+pub mod sizes;

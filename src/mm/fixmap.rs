@@ -1,0 +1,42 @@
+//! Fixmap: compile-time virtual addresses for pages mapped at run time (Linux's
+//! `fix_to_virt`), counting down from `FIXADDR_TOP`. pivm maps the devices it drives here.
+use super::PAGE_SHIFT;
+
+/// Start of the fixmap region (Linux >= 5.11 on ARM).
+pub const FIXADDR_START: u64 = 0xffc8_0000;
+/// End of the fixmap region.
+pub const FIXADDR_END: u64 = 0xfff0_0000;
+/// The highest fixmap page; slot 0 lives here.
+pub const FIXADDR_TOP: u64 = FIXADDR_END - (1 << PAGE_SHIFT);
+
+/// Fixmap slots in use. `EarlyconMemBase` keeps Linux's name for the console's slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum FixedAddress {
+    EarlyconMemBase = 0,
+    Mailbox = 1,
+    PowerManagement = 2,
+    SystemTimer = 3,
+    LocalPeripherals = 4,
+}
+
+/// Number of slots the fixmap region holds.
+pub const FIX_SLOTS: u64 = (FIXADDR_END - FIXADDR_START) >> PAGE_SHIFT;
+
+/// Virtual address of a fixmap slot.
+pub const fn fix_to_virt(idx: FixedAddress) -> u64 {
+    FIXADDR_TOP - ((idx as u64) << PAGE_SHIFT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_count_down_from_top() {
+        assert_eq!(fix_to_virt(FixedAddress::EarlyconMemBase), 0xffef_f000);
+        assert_eq!(fix_to_virt(FixedAddress::Mailbox), 0xffef_e000);
+        assert!(fix_to_virt(FixedAddress::LocalPeripherals) >= FIXADDR_START);
+        assert_eq!(FIX_SLOTS, 640);
+    }
+}

@@ -1,0 +1,12 @@
+//! Memory management: address types, the kernel's virtual layout, boot-time reservations.
+pub mod addr;
+pub mod layout;
+pub mod memblock;
+
+pub use addr::{Pfn, PhysAddr, VirtAddr};
+
+/// log2 of the page size: 4 KiB pages, as on every ARM Linux configuration pivm models.
+pub const PAGE_SHIFT: u32 = 12;
+/// Bytes per page.
+pub const PAGE_SIZE: u64 = 1 << PAGE_SHIFT;
+pub mod fixmap;

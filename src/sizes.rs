@@ -1,0 +1,19 @@
+//! Size constants with Linux's names (`SZ_4K`, `SZ_1M`, ...), in bytes.
+pub const SZ_1K: u64 = 1 << 10;
+pub const SZ_4K: u64 = 4 << 10;
+pub const SZ_16K: u64 = 16 << 10;
+pub const SZ_32K: u64 = 32 << 10;
+pub const SZ_64K: u64 = 64 << 10;
+pub const SZ_1M: u64 = 1 << 20;
+pub const SZ_2M: u64 = 2 << 20;
+pub const SZ_4M: u64 = 4 << 20;
+pub const SZ_8M: u64 = 8 << 20;
+pub const SZ_16M: u64 = 16 << 20;
+pub const SZ_32M: u64 = 32 << 20;
+pub const SZ_64M: u64 = 64 << 20;
+pub const SZ_128M: u64 = 128 << 20;
+pub const SZ_256M: u64 = 256 << 20;
+pub const SZ_512M: u64 = 512 << 20;
+pub const SZ_1G: u64 = 1 << 30;
+pub const SZ_2G: u64 = 2 << 30;
+pub const SZ_4G: u64 = 4 << 30;

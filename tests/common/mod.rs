@@ -1,0 +1,411 @@
+//! QEMU harness for the integration tests: boots a pivm image on `qemu-system-arm -M raspi2b`,
+//! talks to the serial console through QEMU's stdin/stdout and records everything it prints.
+//! Every failure panics with the complete console transcript, so a red test shows what happened.
+#![allow(dead_code)] // each test crate uses a different part of the harness
+
+use std::fmt;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+/// The console prompt (no newline follows it).
+pub const PROMPT: &str = "pivm# ";
+/// Upper bound for one whole QEMU run; the child is killed when it is reached.
+/// `PIVM_QEMU_TIMEOUT` (seconds) overrides it, e.g. for a slow machine.
+pub const RUN_LIMIT: Duration = Duration::from_secs(60);
+/// Default wait for boot to reach the prompt, and for one command.
+pub const BOOT: Duration = Duration::from_secs(30);
+pub const STEP: Duration = Duration::from_secs(15);
+
+/// Which image to boot and how.
+#[derive(Clone, Debug)]
+pub struct Opts {
+    /// "2G", "3G" or "1G": selects `build/<split>/`.
+    pub split: &'static str,
+    /// Boot `kernel.elf` (all cores enter, r2 = 0, `-append`/`-dtb` ignored) instead of `kernel7.img`.
+    pub elf: bool,
+    /// `-append "<cmdline>"`.
+    pub append: Option<String>,
+    /// `-dtb build/raspi2b-mini.dtb`.
+    pub dtb: bool,
+}
+
+impl Opts {
+    pub fn raw(split: &'static str) -> Opts {
+        Opts { split, elf: false, append: None, dtb: false }
+    }
+    pub fn elf(split: &'static str) -> Opts {
+        Opts { elf: true, ..Opts::raw(split) }
+    }
+    pub fn append(mut self, cmdline: &str) -> Opts {
+        self.append = Some(cmdline.to_string());
+        self
+    }
+    pub fn dtb(mut self) -> Opts {
+        self.dtb = true;
+        self
+    }
+}
+
+/// A test failure; its `Debug` is the plain message (with the transcript), so `.unwrap()` prints it readably.
+pub struct Failure(pub String);
+
+impl fmt::Debug for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What the reader threads collected. `\r\n` is already folded to `\n`.
+#[derive(Default)]
+struct Log {
+    out: Vec<u8>,
+    err: Vec<u8>,
+    out_cr: bool,
+    out_eof: bool,
+}
+
+struct Shared {
+    log: Mutex<Log>,
+    more: Condvar,
+}
+
+pub struct Qemu {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    shared: Arc<Shared>,
+    readers: Vec<JoinHandle<()>>,
+    deadline: Instant,
+    /// Byte offset in the stdout transcript up to which output has been consumed by `wait_for`/`cmd`.
+    cursor: usize,
+    cmdline: String,
+    status: Option<ExitStatus>,
+}
+
+/// The repository root (where `build/` lives).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn artifact(rel: &str, make: &str) -> PathBuf {
+    let path = root().join(rel);
+    if !path.is_file() {
+        panic!("missing {}: run `{make}` first (or `make test`, which builds everything)", path.display());
+    }
+    path
+}
+
+fn run_limit() -> Duration {
+    match std::env::var("PIVM_QEMU_TIMEOUT") {
+        Ok(s) => Duration::from_secs(s.parse().expect("PIVM_QEMU_TIMEOUT must be seconds")),
+        Err(_) => RUN_LIMIT,
+    }
+}
+
+fn reader(mut src: impl Read + Send + 'static, shared: Arc<Shared>, is_out: bool) -> JoinHandle<()> {
+    thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = src.read(&mut buf).unwrap_or(0);
+            let mut log = shared.log.lock().unwrap();
+            if n == 0 {
+                if is_out {
+                    if log.out_cr {
+                        log.out.push(b'\r');
+                        log.out_cr = false;
+                    }
+                    log.out_eof = true;
+                }
+                shared.more.notify_all();
+                return;
+            }
+            if is_out {
+                for &b in &buf[..n] {
+                    // fold "\r\n" into "\n"; a lone '\r' is kept
+                    if log.out_cr && b != b'\n' {
+                        log.out.push(b'\r');
+                    }
+                    log.out_cr = b == b'\r';
+                    if b != b'\r' {
+                        log.out.push(b);
+                    }
+                }
+            } else {
+                log.err.extend_from_slice(&buf[..n]);
+            }
+            shared.more.notify_all();
+        }
+    })
+}
+
+fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    if from > hay.len() {
+        return None;
+    }
+    if needle.is_empty() {
+        return Some(from);
+    }
+    hay[from..].windows(needle.len()).position(|w| w == needle).map(|i| i + from)
+}
+
+impl Qemu {
+    /// Starts QEMU; it does not wait for anything (use `boot_to_prompt` or `wait_for`).
+    pub fn boot(opts: Opts) -> Qemu {
+        let dir = format!("build/{}", opts.split);
+        let image = if opts.elf {
+            artifact(&format!("{dir}/kernel.elf"), &format!("make kernel VMSPLIT={}", opts.split))
+        } else {
+            artifact(&format!("{dir}/kernel7.img"), &format!("make kernel VMSPLIT={}", opts.split))
+        };
+        let mut args: Vec<String> = ["-M", "raspi2b", "-display", "none", "-monitor", "none", "-serial", "stdio", "-semihosting", "-kernel"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        args.push(image.display().to_string());
+        if let Some(a) = &opts.append {
+            args.push("-append".into());
+            args.push(a.clone());
+        }
+        if opts.dtb {
+            args.push("-dtb".into());
+            args.push(artifact("build/raspi2b-mini.dtb", "make dtb").display().to_string());
+        }
+        Qemu::spawn("qemu-system-arm", &args)
+    }
+
+    /// Starts any program under the harness (used for the non-kernel floor image too).
+    pub fn spawn(program: &str, args: &[String]) -> Qemu {
+        let quote = |a: &String| if a.contains(|c: char| c.is_whitespace() || c == '"') { format!("{a:?}") } else { a.clone() };
+        let cmdline = format!("{program} {}", args.iter().map(quote).collect::<Vec<_>>().join(" "));
+        let mut child = Command::new(program)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start `{cmdline}`: {e} (run scripts/setup.sh to install QEMU)"));
+        let shared = Arc::new(Shared { log: Mutex::new(Log::default()), more: Condvar::new() });
+        let readers = vec![
+            reader(child.stdout.take().unwrap(), shared.clone(), true),
+            reader(child.stderr.take().unwrap(), shared.clone(), false),
+        ];
+        Qemu {
+            stdin: child.stdin.take(),
+            child,
+            shared,
+            readers,
+            deadline: Instant::now() + run_limit(),
+            cursor: 0,
+            cmdline,
+            status: None,
+        }
+    }
+
+    /// Boots and waits for the first prompt; returns the boot log.
+    pub fn boot_to_prompt(opts: Opts) -> (Qemu, String) {
+        let mut q = Qemu::boot(opts);
+        let log = q.wait_for(PROMPT, BOOT).unwrap();
+        (q, log)
+    }
+
+    /// The whole console (stdout) so far.
+    pub fn transcript(&self) -> String {
+        String::from_utf8_lossy(&self.shared.log.lock().unwrap().out).into_owned()
+    }
+
+    /// A failure carrying `msg`, the QEMU command and the full transcript (stdout and stderr).
+    pub fn failure(&self, msg: &str) -> Failure {
+        let log = self.shared.log.lock().unwrap();
+        let status = match self.status {
+            Some(s) => format!("{s}"),
+            None => "still running".into(),
+        };
+        Failure(format!(
+            "{msg}\n  qemu: {}\n  status: {status}\n======== console transcript (stdout) ========\n{}\n======== stderr ========\n{}\n======== end ========",
+            self.cmdline,
+            String::from_utf8_lossy(&log.out),
+            String::from_utf8_lossy(&log.err),
+        ))
+    }
+
+    /// Panics with the transcript.
+    pub fn fail(&self, msg: &str) -> ! {
+        panic!("{:?}", self.failure(msg))
+    }
+
+    fn exited(&mut self) -> Option<ExitStatus> {
+        if self.status.is_none() {
+            self.status = self.child.try_wait().ok().flatten();
+        }
+        self.status
+    }
+
+    /// Waits until `needle` appears in the console output after everything consumed so far.
+    /// Returns the output from the old cursor up to and including `needle`, and moves the cursor past it.
+    pub fn wait_for(&mut self, needle: &str, timeout: Duration) -> Result<String, Failure> {
+        let start = self.cursor;
+        let end = self.wait_at(needle, start, timeout)?;
+        self.cursor = end;
+        let log = self.shared.log.lock().unwrap();
+        Ok(String::from_utf8_lossy(&log.out[start..end]).into_owned())
+    }
+
+    /// Position just past the first `needle` at or after `from`, waiting for it to arrive.
+    fn wait_at(&mut self, needle: &str, from: usize, timeout: Duration) -> Result<usize, Failure> {
+        let until = (Instant::now() + timeout).min(self.deadline);
+        loop {
+            {
+                let log = self.shared.log.lock().unwrap();
+                if let Some(i) = find(&log.out, needle.as_bytes(), from) {
+                    return Ok(i + needle.len());
+                }
+                if !log.out_eof {
+                    let _ = self.shared.more.wait_timeout(log, Duration::from_millis(20)).unwrap();
+                } else {
+                    drop(log);
+                    thread::sleep(Duration::from_millis(10));
+                }
+            }
+            if let Some(s) = self.exited() {
+                self.drain();
+                let log = self.shared.log.lock().unwrap();
+                if let Some(i) = find(&log.out, needle.as_bytes(), from) {
+                    return Ok(i + needle.len());
+                }
+                drop(log);
+                return Err(self.failure(&format!("QEMU exited ({s}) before printing {needle:?}")));
+            }
+            if Instant::now() >= until {
+                let why = if until == self.deadline { "the overall QEMU time limit" } else { "timeout" };
+                self.kill();
+                return Err(self.failure(&format!("{why}: {needle:?} did not appear within {timeout:?}")));
+            }
+        }
+    }
+
+    /// Waits for the reader threads, so the transcript is complete after the child exited.
+    fn drain(&mut self) {
+        for r in self.readers.drain(..) {
+            let _ = r.join();
+        }
+    }
+
+    /// Writes raw bytes to the serial port.
+    pub fn send_bytes(&mut self, bytes: &[u8]) {
+        let res = match self.stdin.as_mut() {
+            Some(s) => s.write_all(bytes).and_then(|_| s.flush()),
+            None => Err(std::io::Error::other("stdin closed")),
+        };
+        if let Err(e) = res {
+            self.exited();
+            self.fail(&format!("cannot write {:?} to QEMU: {e}", String::from_utf8_lossy(bytes)));
+        }
+    }
+
+    /// Types `text` (nothing appended).
+    pub fn send(&mut self, text: &str) {
+        self.send_bytes(text.as_bytes());
+    }
+
+    /// Runs one console command: types it with `\n`, waits for its echo and the next prompt, and
+    /// returns what it printed in between (without the echoed line and the prompt).
+    pub fn cmd(&mut self, command: &str) -> String {
+        self.cmd_timeout(command, STEP)
+    }
+
+    pub fn cmd_timeout(&mut self, command: &str, timeout: Duration) -> String {
+        self.send(&format!("{command}\n"));
+        let echo = format!("{command}\n");
+        let from = self.cursor;
+        let body = self.wait_at(&echo, from, timeout).unwrap();
+        let end = self.wait_at(PROMPT, body, timeout).unwrap();
+        self.cursor = end;
+        let log = self.shared.log.lock().unwrap();
+        String::from_utf8_lossy(&log.out[body..end - PROMPT.len()]).into_owned()
+    }
+
+    /// Panics (with the transcript) unless `text` contains `needle`; `what` names the text.
+    pub fn expect_in(&self, what: &str, text: &str, needle: &str) {
+        if !text.contains(needle) {
+            self.fail(&format!("{what}: expected {needle:?} in:\n{text}"));
+        }
+    }
+
+    /// The first line of `text` containing `needle`, or a failure.
+    pub fn line_with<'a>(&self, what: &str, text: &'a str, needle: &str) -> &'a str {
+        text.lines().find(|l| l.contains(needle)).unwrap_or_else(|| self.fail(&format!("{what}: no line containing {needle:?} in:\n{text}")))
+    }
+
+    /// Waits for QEMU to exit by itself and returns its status.
+    pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        let until = (Instant::now() + timeout).min(self.deadline);
+        loop {
+            if let Some(s) = self.exited() {
+                self.drain();
+                return s;
+            }
+            if Instant::now() >= until {
+                self.kill();
+                self.fail(&format!("QEMU did not exit within {timeout:?} (killed it)"));
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Types `poweroff`, waits for QEMU to exit and returns the exit status.
+    pub fn poweroff(&mut self) -> ExitStatus {
+        self.send("poweroff\n");
+        self.wait_exit(STEP)
+    }
+
+    /// `poweroff`, and the status must be 0 (semihosting SYS_EXIT with ApplicationExit).
+    pub fn poweroff_ok(&mut self) {
+        let s = self.poweroff();
+        if s.code() != Some(0) {
+            self.fail(&format!("poweroff: expected exit status 0, got {s}"));
+        }
+    }
+
+    /// Kills QEMU now (e.g. after an oops, where the kernel halts).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        self.status = self.child.wait().ok();
+        self.drain();
+    }
+}
+
+impl Drop for Qemu {
+    fn drop(&mut self) {
+        if self.exited().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// All `0x...` hex numbers in `text`, in order.
+pub fn hex_numbers(text: &str) -> Vec<u64> {
+    let mut v = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("0x") {
+        let digits: String = rest[i + 2..].chars().take_while(|c| c.is_ascii_hexdigit()).collect();
+        if let Ok(n) = u64::from_str_radix(&digits, 16) {
+            v.push(n);
+        }
+        rest = &rest[i + 2 + digits.len()..];
+    }
+    v
+}
+
+/// `PAGE_OFFSET` of a split, as the build uses it.
+pub fn page_offset(split: &str) -> u64 {
+    match split {
+        "3G" => 0xC000_0000,
+        "2G" => 0x8000_0000,
+        "1G" => 0x4000_0000,
+        _ => panic!("unknown split {split}"),
+    }
+}

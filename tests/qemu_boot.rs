@@ -1,0 +1,187 @@
+//! Boots the real kernel images in QEMU raspi2b: every VMSPLIT as raw `kernel7.img` and as ELF,
+//! once with the mini device tree, and checks Linux's boot banner (memory layout, zones, Memory:),
+//! the handling of bad boot parameters, `mem=`, `reboot` and `poweroff` (exit status 0).
+//! Needs `make kernel VMSPLIT=2G|3G|1G` and `make dtb` (`make test` does both).
+
+mod common;
+use common::*;
+
+/// QEMU raspi2b hands the guest 960 MiB of RAM (1 GiB minus the VideoCore carve-out).
+const RAM_MB: u64 = 960;
+
+/// Lowmem size in MiB for a split with `ram_mb` of RAM: Linux caps lowmem at
+/// `VMALLOC_END - 240 MiB (default vmalloc) - 8 MiB (VMALLOC_OFFSET)` = 0xf0000000 on 3G.
+fn lowmem_mb(split: &str, ram_mb: u64) -> u64 {
+    let cap = (0xf000_0000 - page_offset(split)) >> 20;
+    ram_mb.min(cap)
+}
+
+/// Checks the banner lines that depend on the split and the amount of RAM.
+fn check_banner(q: &Qemu, log: &str, split: &str, ram_mb: u64) {
+    for line in [
+        "Booting pivm on physical CPU 0x",
+        "Virtual kernel memory layout:",
+        "    vector  : 0xffff0000 - 0xffff1000   (   4 kB)",
+        "    fixmap  : 0xffc80000 - 0xfff00000   (2560 kB)",
+        "    vmalloc : 0x",
+        "    pkmap   : 0x",
+        "    modules : 0x",
+        "      .text : 0x",
+        "Zone ranges:",
+        "Kernel command line:",
+    ] {
+        q.expect_in("boot log", log, line);
+    }
+    let po = page_offset(split);
+    let low = lowmem_mb(split, ram_mb);
+    let lowmem = format!("    lowmem  : {:#010x} - {:#010x}   ({low:4} MB)", po, po + (low << 20));
+    q.expect_in("boot log (lowmem)", log, &lowmem);
+    let normal = format!("  Normal   [mem {:#018x}-{:#018x}]", 0, (low << 20) - 1);
+    q.expect_in("boot log (Normal zone)", log, &normal);
+    let highmem = if low < ram_mb {
+        format!("  HighMem  [mem {:#018x}-{:#018x}]", low << 20, (ram_mb << 20) - 1)
+    } else {
+        "  HighMem  empty".to_string()
+    };
+    q.expect_in("boot log (HighMem zone)", log, &highmem);
+    // "Memory: <free>K/<total>K available (...)": total is all RAM pages.
+    let mem = q.line_with("boot log", log, "Memory: ");
+    q.expect_in("Memory: line", mem, &format!("K/{}K available (", ram_mb * 1024));
+    // Booted once: with ELF all four cores enter the kernel, only one may print.
+    let n = log.matches("Booting pivm on physical CPU").count();
+    if n != 1 {
+        q.fail(&format!("boot banner printed {n} times, expected once"));
+    }
+}
+
+fn boot_check(opts: Opts) {
+    let split = opts.split;
+    let (mut q, log) = Qemu::boot_to_prompt(opts);
+    check_banner(&q, &log, split, RAM_MB);
+    q.poweroff_ok();
+}
+
+#[test]
+fn raw_2g() {
+    boot_check(Opts::raw("2G").append("console=ttyAMA0"));
+}
+
+#[test]
+fn raw_3g() {
+    boot_check(Opts::raw("3G").append("console=ttyAMA0"));
+}
+
+#[test]
+fn raw_1g() {
+    boot_check(Opts::raw("1G").append("console=ttyAMA0"));
+}
+
+// ELF: QEMU starts all 4 cores at e_entry with r2 = 0 (no ATAGs, no DTB): the kernel must
+// park the secondaries and ask the VideoCore mailbox for the RAM size.
+#[test]
+fn elf_2g() {
+    boot_check(Opts::elf("2G"));
+}
+
+#[test]
+fn elf_3g() {
+    boot_check(Opts::elf("3G"));
+}
+
+#[test]
+fn elf_1g() {
+    boot_check(Opts::elf("1G"));
+}
+
+#[test]
+fn raw_2g_command_line_from_atags() {
+    let (mut q, log) = Qemu::boot_to_prompt(Opts::raw("2G").append("console=ttyAMA0"));
+    q.expect_in("boot log", &log, "Kernel command line: console=ttyAMA0\n");
+    let out = q.cmd("cat /proc/cmdline");
+    if out.trim_end() != "console=ttyAMA0" {
+        q.fail(&format!("cat /proc/cmdline: expected \"console=ttyAMA0\", got {out:?}"));
+    }
+    q.poweroff_ok();
+}
+
+#[test]
+fn raw_2g_with_dtb() {
+    let (mut q, log) = Qemu::boot_to_prompt(Opts::raw("2G").dtb());
+    check_banner(&q, &log, "2G", RAM_MB);
+    q.expect_in("boot log", &log, "Kernel command line: console=ttyAMA0 dtb=yes");
+    let out = q.cmd("cat /proc/cmdline");
+    if out.trim_end() != "console=ttyAMA0 dtb=yes" {
+        q.fail(&format!("cat /proc/cmdline: expected the DTB bootargs, got {out:?}"));
+    }
+    q.poweroff_ok();
+}
+
+#[test]
+fn raw_3g_with_dtb() {
+    let (mut q, log) = Qemu::boot_to_prompt(Opts::raw("3G").dtb());
+    check_banner(&q, &log, "3G", RAM_MB);
+    q.expect_in("boot log", &log, "Kernel command line: console=ttyAMA0 dtb=yes");
+    q.poweroff_ok();
+}
+
+#[test]
+fn mem_512m_limits_lowmem() {
+    let (mut q, log) = Qemu::boot_to_prompt(Opts::raw("2G").append("mem=512M"));
+    check_banner(&q, &log, "2G", 512);
+    q.expect_in("boot log", &log, "    lowmem  : 0x80000000 - 0xa0000000   ( 512 MB)");
+    q.poweroff_ok();
+}
+
+/// Boots 2G raw with one bad parameter: the kernel must warn (a line containing all of `warning`),
+/// carry on to the prompt, and still report the command line unchanged.
+fn bad_param(param: &str, warning: &[&str]) {
+    let (mut q, log) = Qemu::boot_to_prompt(Opts::raw("2G").append(param));
+    if !log.lines().any(|l| warning.iter().all(|w| l.contains(w))) {
+        q.fail(&format!("boot log: no line containing all of {warning:?} for {param:?}"));
+    }
+    q.expect_in("boot log", &log, &format!("Kernel command line: {param}"));
+    let out = q.cmd("cat /proc/cmdline");
+    if out.trim_end() != param {
+        q.fail(&format!("cat /proc/cmdline: expected {param:?}, got {out:?}"));
+    }
+    q.poweroff_ok();
+}
+
+#[test]
+fn bad_vmalloc_garbage() {
+    bad_param("vmalloc=garbage", &["vmalloc=garbage", "invalid"]);
+}
+
+#[test]
+fn bad_vmalloc_too_big() {
+    bad_param("vmalloc=4G", &["vmalloc area is too big, limiting to"]);
+}
+
+#[test]
+fn bad_vmalloc_too_small() {
+    bad_param("vmalloc=1", &["vmalloc area is too small, limiting to 16MiB"]);
+}
+
+#[test]
+fn bad_mem_zero() {
+    bad_param("mem=0", &["mem=0", "ignored"]);
+}
+
+#[test]
+fn unknown_parameter() {
+    bad_param("foo=bar", &["Unknown kernel command line parameters \"foo=bar\", will be passed to user space."]);
+}
+
+#[test]
+fn reboot_boots_again() {
+    let (mut q, _) = Qemu::boot_to_prompt(Opts::raw("2G").append("console=ttyAMA0"));
+    q.send("reboot\n");
+    let again = q.wait_for("Booting pivm on physical CPU 0x", BOOT).unwrap();
+    q.expect_in("output of reboot", &again, "reboot\n");
+    let log = q.wait_for(PROMPT, BOOT).unwrap();
+    q.expect_in("boot log after reboot", &log, "Virtual kernel memory layout:");
+    q.expect_in("boot log after reboot", &log, "Kernel command line: console=ttyAMA0");
+    let out = q.cmd("cat /proc/cmdline");
+    q.expect_in("cat /proc/cmdline after reboot", &out, "console=ttyAMA0");
+    q.poweroff_ok();
+}

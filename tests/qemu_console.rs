@@ -1,0 +1,260 @@
+//! Drives the serial console of the real kernel in QEMU raspi2b: every command (help, cat /proc/...,
+//! layout, v2p/p2v/pt cross-checked against each other, ptdump, peek), bad input (unknown command,
+//! bad numbers, long lines, control bytes, Ctrl-C) and the `crash null` oops.
+//! Needs `make kernel VMSPLIT=2G|3G|1G` (`make test` builds them).
+
+mod common;
+use common::*;
+use std::thread;
+use std::time::Duration;
+
+fn boot(split: &'static str) -> Qemu {
+    Qemu::boot_to_prompt(Opts::raw(split).append("a=b")).0
+}
+
+/// The last non-empty line of a command's output.
+fn last_line(out: &str) -> &str {
+    out.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("")
+}
+
+/// Fails unless some line of `out` starts with `prefix` and contains every string of `also`.
+fn expect_line(q: &Qemu, what: &str, out: &str, prefix: &str, also: &[&str]) {
+    if !out.lines().any(|l| l.starts_with(prefix) && also.iter().all(|a| l.contains(a))) {
+        q.fail(&format!("{what}: expected a line starting with {prefix:?} containing {also:?}, got:\n{out}"));
+    }
+}
+
+#[test]
+fn help_lists_every_command() {
+    let mut q = boot("2G");
+    let out = q.cmd("help");
+    for c in ["help", "cat", "layout", "v2p", "p2v", "pt", "ptdump", "peek", "crash", "poweroff", "reboot"] {
+        if !out.split(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_')).any(|w| w == c) {
+            q.fail(&format!("help: command {c:?} not listed in:\n{out}"));
+        }
+    }
+    q.poweroff_ok();
+}
+
+#[test]
+fn proc_files() {
+    let mut q = boot("2G");
+    let out = q.cmd("cat /proc/cmdline");
+    if out.trim_end() != "a=b" {
+        q.fail(&format!("cat /proc/cmdline: expected \"a=b\", got {out:?}"));
+    }
+    let out = q.cmd("cat /proc/iomem");
+    for s in ["00000000-3bffffff : System RAM", "Kernel code", "Kernel data", "3f201000-3f2011ff : serial"] {
+        q.expect_in("cat /proc/iomem", &out, s);
+    }
+    let out = q.cmd("cat /proc/cpuinfo");
+    for s in [
+        "processor\t: 0",
+        "processor\t: 1",
+        "processor\t: 2",
+        "processor\t: 3",
+        "model name\t: ARMv7 Processor rev 5 (v7l)",
+        "CPU part\t: 0xc07",
+        "Hardware\t: BCM2835",
+    ] {
+        q.expect_in("cat /proc/cpuinfo", &out, s);
+    }
+    q.poweroff_ok();
+}
+
+#[test]
+fn layout_prints_the_banner() {
+    let mut q = boot("2G");
+    let out = q.cmd("layout");
+    q.expect_in("layout", &out, "Virtual kernel memory layout:");
+    q.expect_in("layout", &out, "    lowmem  : 0x80000000 - 0xbc000000   ( 960 MB)");
+    q.poweroff_ok();
+}
+
+/// `v2p`, `p2v` and `pt` must agree with each other and with `PA = VA - PAGE_OFFSET` in lowmem.
+fn translations_agree(split: &'static str, lowmem: u64) {
+    let po = page_offset(split);
+    let mut q = boot(split);
+    for off in [0x8000, 0x10_0000, 0x123_4000, lowmem - 0x1000, 0x8abc, lowmem - 4] {
+        let va = po + off;
+        let out = q.cmd(&format!("v2p {va:#x}"));
+        let nums: Vec<u64> = hex_numbers(&out).into_iter().filter(|&n| n != va).collect();
+        let Some(&pa) = nums.last() else { q.fail(&format!("v2p {va:#x}: no physical address in {out:?}")) };
+        if pa != off {
+            q.fail(&format!("v2p {va:#x} gave {pa:#x}, expected {off:#x}"));
+        }
+        q.expect_in(&format!("v2p {va:#x}"), &out, &format!("{va:#010x}"));
+        q.expect_in(&format!("v2p {va:#x}"), &out, &format!("{pa:#010x}"));
+        let back = q.cmd(&format!("p2v {pa:#x}"));
+        if !hex_numbers(&back).contains(&va) {
+            q.fail(&format!("p2v {pa:#x} does not give back {va:#x}: {back:?}"));
+        }
+        if off % 0x1000 == 0 {
+            let walk = q.cmd(&format!("pt {va:#x}"));
+            let last = last_line(&walk);
+            if !last.starts_with("=> PA ") || hex_numbers(last).first() != Some(&pa) {
+                q.fail(&format!("pt {va:#x}: expected a last line \"=> PA {pa:#010x}\", got:\n{walk}"));
+            }
+        }
+    }
+    // outside lowmem
+    let out = q.cmd("v2p 0x10000");
+    expect_line(&q, "v2p 0x10000", &out, "v2p: ", &["not in lowmem"]);
+    let out = q.cmd("p2v 0x3f000000");
+    expect_line(&q, "p2v 0x3f000000", &out, "p2v: ", &[]);
+    if lowmem < 0x3c00_0000 {
+        // highmem RAM has no linear mapping
+        let out = q.cmd(&format!("p2v {lowmem:#x}"));
+        expect_line(&q, "p2v (highmem)", &out, "p2v: ", &[]);
+    }
+    let walk = q.cmd("pt 0x00001000");
+    if !last_line(&walk).starts_with("=> fault") {
+        q.fail(&format!("pt 0x00001000: expected a last line starting \"=> fault\", got:\n{walk}"));
+    }
+    let walk = q.cmd("pt 0xffff0000");
+    if !last_line(&walk).starts_with("=> PA 0x") {
+        q.fail(&format!("pt 0xffff0000 (vectors): expected \"=> PA 0x...\", got:\n{walk}"));
+    }
+    q.poweroff_ok();
+}
+
+#[test]
+fn translations_agree_2g() {
+    translations_agree("2G", 960 << 20);
+}
+
+#[test]
+fn translations_agree_3g() {
+    translations_agree("3G", 768 << 20);
+}
+
+#[test]
+fn translations_agree_1g() {
+    translations_agree("1G", 960 << 20);
+}
+
+#[test]
+fn pt_walk_of_kernel_text() {
+    let mut q = boot("2G");
+    let walk = q.cmd("pt 0x80008000");
+    if last_line(&walk) != "=> PA 0x00008000" {
+        q.fail(&format!("pt 0x80008000: expected a last line \"=> PA 0x00008000\", got:\n{walk}"));
+    }
+    let out = q.cmd("v2p 0x80008000");
+    q.expect_in("v2p 0x80008000", &out, "0x80008000");
+    q.expect_in("v2p 0x80008000", &out, "0x00008000");
+    let out = q.cmd("p2v 0x8000");
+    q.expect_in("p2v 0x8000", &out, "0x80008000");
+    q.poweroff_ok();
+}
+
+#[test]
+fn ptdump_sections() {
+    let mut q = boot("2G");
+    let out = q.cmd("ptdump");
+    for s in ["---[ Kernel Mapping ]---", "---[ Fixmap Area ]---", "---[ Vectors ]---"] {
+        q.expect_in("ptdump", &out, s);
+    }
+    expect_line(&q, "ptdump", &out, "0xffff0000-0xffff1000", &[]);
+    q.poweroff_ok();
+}
+
+/// The 8-hex-digit data words of a `peek` output (`0xADDR: w w w ...`).
+fn peek_words(out: &str) -> Vec<String> {
+    out.lines()
+        .filter_map(|l| l.split_once(": "))
+        .filter(|(addr, _)| addr.trim().starts_with("0x"))
+        .flat_map(|(_, rest)| rest.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+        .filter(|w| w.len() == 8 && w.chars().all(|c| c.is_ascii_hexdigit()))
+        .collect()
+}
+
+#[test]
+fn peek_memory_and_fault() {
+    let mut q = boot("2G");
+    let one = q.cmd("peek 0x80008000");
+    let line = q.line_with("peek 0x80008000", &one, "0x80008000: ");
+    let word = line.split_once(": ").map(|(_, w)| w.trim()).unwrap_or("");
+    if !line.starts_with("0x80008000: ") || word.len() != 8 || !word.chars().all(|c| c.is_ascii_hexdigit()) {
+        q.fail(&format!("peek 0x80008000: expected \"0x80008000: xxxxxxxx\", got {one:?}"));
+    }
+    let four = q.cmd("peek 0x80008000 4");
+    let words = peek_words(&four);
+    if words.len() != 4 || words[0] != word {
+        q.fail(&format!("peek 0x80008000 4: expected 4 words starting with {word}, got {words:?} from:\n{four}"));
+    }
+    let out = q.cmd("peek 0");
+    expect_line(&q, "peek 0", &out, "peek: ", &["fault"]);
+    let out = q.cmd("help");
+    q.expect_in("help after a peek fault", &out, "peek");
+    let again = q.cmd("peek 0x80008000");
+    if again != one {
+        q.fail(&format!("peek 0x80008000 changed after the fault: {one:?} then {again:?}"));
+    }
+    q.poweroff_ok();
+}
+
+#[test]
+fn bad_commands_and_arguments() {
+    let mut q = boot("2G");
+    let out = q.cmd("frobnicate");
+    q.expect_in("frobnicate", &out, "pivm: frobnicate: command not found");
+    let out = q.cmd("peek");
+    expect_line(&q, "peek (no argument)", &out, "peek: ", &[]);
+    let out = q.cmd("peek 0xZZ");
+    expect_line(&q, "peek 0xZZ", &out, "peek: invalid number", &[]);
+    let out = q.cmd("peek 0x100000000");
+    expect_line(&q, "peek 0x100000000", &out, "peek: ", &["range"]);
+    let out = q.cmd("help");
+    q.expect_in("help after bad input", &out, "ptdump");
+    q.poweroff_ok();
+}
+
+#[test]
+fn long_line_is_rejected() {
+    let mut q = boot("2G");
+    q.send(&format!("{}\n", "x".repeat(300)));
+    q.wait_for("pivm: line too long", STEP).unwrap();
+    q.wait_for(PROMPT, STEP).unwrap();
+    let out = q.cmd("help");
+    q.expect_in("help after a long line", &out, "ptdump");
+    q.poweroff_ok();
+}
+
+#[test]
+fn control_bytes_and_ctrl_c() {
+    let mut q = boot("2G");
+    q.send_bytes(b"\x01\x02\xffhelp\n");
+    q.wait_for("pivm: ignored 3 non-printable bytes", STEP).unwrap();
+    q.wait_for(PROMPT, STEP).unwrap();
+    let out = q.cmd("help");
+    q.expect_in("help after control bytes", &out, "ptdump");
+
+    q.send("abc\x03");
+    q.wait_for("^C", STEP).unwrap();
+    q.wait_for(PROMPT, STEP).unwrap();
+    let out = q.cmd("cat /proc/cmdline");
+    if out.trim_end() != "a=b" {
+        q.fail(&format!("cat /proc/cmdline after Ctrl-C: expected \"a=b\", got {out:?}"));
+    }
+    if q.transcript().contains("abc: command not found") {
+        q.fail("the line cancelled with Ctrl-C was executed");
+    }
+    q.poweroff_ok();
+}
+
+#[test]
+fn crash_null_oopses_and_halts() {
+    let mut q = boot("2G");
+    q.send("crash null\n");
+    q.wait_for("Unable to handle kernel NULL pointer dereference at virtual address 00000000", STEP).unwrap();
+    q.wait_for("pc : [<", STEP).unwrap();
+    q.wait_for("---[ end trace", STEP).unwrap();
+    thread::sleep(Duration::from_secs(1));
+    let t = q.transcript();
+    let tail = &t[t.rfind("---[ end trace").unwrap()..];
+    if tail.contains(PROMPT) {
+        q.fail("a prompt came back after the oops: the kernel must halt");
+    }
+    q.kill();
+}
