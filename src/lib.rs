@@ -13,3 +13,9 @@ pub mod console;
 pub mod mm;
 pub mod proc;
 pub mod sizes;
+
+#[cfg(all(kernel, target_arch = "arm"))]
+pub mod kernel;
+
+/// The kernel's version string, as `uname -r` would show it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,16 +1,130 @@
-//! pivm kernel entry point (smoke test).
+//! pivm's `kernel_main`: the boot sequence, top to bottom. The entry code
+//! (`arch::arm::entry`) has parked the other cores, left HYP, turned the MMU on with a
+//! boot-time table and jumped here at PAGE_OFFSET.
 #![no_std]
 #![no_main]
 
+use pivm::arch::arm::{cp15, image::image, mmu, vectors};
 use pivm::board::raspi::uart;
-use core::fmt::Write;
+use pivm::boot::{cmdline, BootSource};
+use pivm::config::{PAGE_OFFSET, VMSPLIT};
+use pivm::console::{commands, printk::Console};
+use pivm::kernel::{self, EntryState, Kernel};
+use pivm::mm::layout::{self, LayoutInput, MemoryLine};
+use pivm::mm::memblock::Memblock;
+use pivm::mm::PAGE_SHIFT;
+use pivm::{kprintln, VERSION};
+
+fn pfn_up(addr: u64) -> u64 {
+    addr.div_ceil(1 << PAGE_SHIFT)
+}
+
+fn pfn_down(addr: u64) -> u64 {
+    addr >> PAGE_SHIFT
+}
+use tock_registers::interfaces::Readable;
+
+/// Whether this kernel has highmem support (Linux's CONFIG_HIGHMEM): pivm always does, so
+/// RAM above the lowmem limit becomes ZONE_HIGHMEM instead of being dropped.
+const CONFIG_HIGHMEM: bool = true;
+/// QEMU's and the firmware's boot stubs live in the first page (secondary cores spin there).
+const FIRMWARE_STUB_SIZE: u64 = 0x1000;
 
 #[no_mangle]
-pub extern "C" fn kernel_main(params: u32, machine: u32, cpsr: u32, load: u32) -> ! {
+pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, load_addr: u32) -> ! {
+    let entry = EntryState { params_reg, machine, entry_cpsr, load_addr };
     uart::init();
-    let _ = writeln!(uart::UartWriter, "hello from high VA: r2={params:#x} r1={machine:#x} cpsr={cpsr:#x} load={load:#x} pc~{:p}", kernel_main as *const ());
-    loop {}
+    kprintln!("Booting pivm on physical CPU {:#x}", cp15::Mpidr.get() & 0x00ff_ffff);
+    kprintln!("pivm version {} (VMSPLIT_{}, PAGE_OFFSET {:#010x})", VERSION, VMSPLIT, PAGE_OFFSET);
+    let midr = cp15::Midr.get();
+    kprintln!("CPU: ARMv7 Processor [{:08x}] revision {} (ARMv7), cr={:08x}", midr, midr & 0xf, cp15::Sctlr.get());
+    kprintln!(
+        "Entered in {} mode at {:#x}{}, r1={:#x} r2={:#x}",
+        vectors::mode_name(entry_cpsr & 0x1f),
+        load_addr,
+        if u64::from(load_addr) != u64::from(image().text) - PAGE_OFFSET { ", relocated to 0x8000" } else { "" },
+        machine,
+        params_reg
+    );
+
+    // What the firmware told us: RAM and the command line.
+    let (boot, problem) = kernel::read_boot_params(params_reg);
+    match boot.source {
+        BootSource::Atags => kprintln!("ATAGs at {:#x}", params_reg),
+        BootSource::DeviceTree => kprintln!("OF: fdt: Machine model: {}", boot.model()),
+        BootSource::Mailbox => kprintln!("No ATAGs or device tree at r2; RAM size from the VideoCore mailbox"),
+        BootSource::None => {}
+    }
+    if let BootSource::None = boot.source {
+        kprintln!("pivm: boot parameters unusable ({}), and the mailbox did not answer", problem);
+    } else if !matches!(problem, kernel::BootParamsProblem::None) {
+        kprintln!("pivm: boot parameters: {}", problem);
+    }
+    kprintln!("Kernel command line: {}", boot.cmdline());
+    let (params, diags) = cmdline::parse(boot.cmdline());
+    for d in diags.iter() {
+        kprintln!("{}", d);
+    }
+
+    // The layout, exactly as Linux computes it for this split and RAM.
+    let (layout, warnings) = layout::compute(&LayoutInput {
+        page_offset: PAGE_OFFSET,
+        banks: boot.banks(),
+        vmalloc: params.vmalloc,
+        mem: params.mem,
+        highmem: CONFIG_HIGHMEM,
+        dma_zone_size: None,
+    });
+    for w in warnings.iter() {
+        kprintln!("{}", w);
+    }
+
+    // Boot-time reservations, before any allocator exists.
+    let mut memblock = Memblock::new();
+    for b in layout.ram() {
+        let _ = memblock.add(b.start.0, b.size);
+    }
+    let img = image();
+    let pa = |va: u32| u64::from(va) - PAGE_OFFSET;
+    let _ = memblock.reserve(0, FIRMWARE_STUB_SIZE, "firmware stub");
+    let _ = memblock.reserve(pa(img.text), pa(img.end) - pa(img.text), "kernel");
+    if boot.params_size != 0 {
+        let _ = memblock.reserve(boot.params_phys.0, boot.params_size, "boot params");
+    }
+    memblock.set_current_limit(layout.arm_lowmem_limit.0);
+
+    // Final page tables: lowmem linear map, vectors, fixmap; the identity map goes away.
+    if let Err(e) = mmu::paging_init(layout.high_memory.0) {
+        kprintln!("paging_init failed: {:?}", e);
+        pivm::arch::arm::halt();
+    }
+
+    let _ = layout::write_zone_ranges(&mut Console, &layout);
+    let _ = layout::write_banner(&mut Console, &layout, &commands::kernel_sections());
+    let mut free_pages = 0;
+    memblock.for_each_free_range(|start, end| free_pages += pfn_down(end).saturating_sub(pfn_up(start)));
+    let _ = layout::write_memory_line(
+        &mut Console,
+        &MemoryLine {
+            free_pages,
+            physpages: memblock.phys_mem_size() >> PAGE_SHIFT,
+            totalram_pages: free_pages,
+            cma_pages: 0,
+            highmem_pages: layout.highmem_size() >> PAGE_SHIFT,
+            code: u64::from(img.etext - img.text),
+            rwdata: u64::from(img.edata - img.sdata),
+            rodata: u64::from(img.end_rodata - img.start_rodata),
+            init: 0,
+            bss: u64::from(img.end - img.bss_start),
+            highmem: CONFIG_HIGHMEM,
+        },
+    );
+
+    kernel::set(Kernel { entry, boot, params, layout, memblock });
+    commands::console_loop()
 }
 
 #[panic_handler]
-fn panic(_: &core::panic::PanicInfo) -> ! { loop {} }
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    pivm::arch::arm::fault::panic(info)
+}

@@ -243,7 +243,7 @@ fn check_header(blob: &[u8]) -> Result<usize, DtbError> {
             None => 0,
         };
         let end = off.checked_add(size).ok_or(DtbError::BadHeader { field: name })?;
-        if off < FDT_HEADER_SIZE || end > total || off % align != 0 {
+        if off < FDT_HEADER_SIZE || end > total || !off.is_multiple_of(align) {
             return Err(DtbError::BadHeader { field: name });
         }
         Ok(off..end)

@@ -1,13 +1,7 @@
 //! Fixmap: compile-time virtual addresses for pages mapped at run time (Linux's
 //! `fix_to_virt`), counting down from `FIXADDR_TOP`. pivm maps the devices it drives here.
+use super::layout::{FIXADDR_END, FIXADDR_START, FIXADDR_TOP};
 use super::PAGE_SHIFT;
-
-/// Start of the fixmap region (Linux >= 5.11 on ARM).
-pub const FIXADDR_START: u64 = 0xffc8_0000;
-/// End of the fixmap region.
-pub const FIXADDR_END: u64 = 0xfff0_0000;
-/// The highest fixmap page; slot 0 lives here.
-pub const FIXADDR_TOP: u64 = FIXADDR_END - (1 << PAGE_SHIFT);
 
 /// Fixmap slots in use. `EarlyconMemBase` keeps Linux's name for the console's slot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,6 +12,7 @@ pub enum FixedAddress {
     PowerManagement = 2,
     SystemTimer = 3,
     LocalPeripherals = 4,
+    IrqController = 5,
 }
 
 /// Number of slots the fixmap region holds.

@@ -1,1 +1,1374 @@
-//! (being written)
+//! The kernel's virtual memory layout on 32-bit ARM (short descriptors, 4 KiB pages), computed
+//! from PAGE_OFFSET, the firmware's RAM banks and `vmalloc=`/`mem=` the way Linux >= 5.14 does
+//! it (`early_vmalloc`, `adjust_lowmem_bounds`, `zone_sizes_init`), plus its boot-log renderers.
+use core::fmt::{self, Write};
+
+use crate::boot::cmdline::MemParam;
+use crate::boot::info::{MemBank, MAX_MEM_BANKS};
+use crate::mm::{Pfn, PhysAddr, VirtAddr, PAGE_SHIFT, PAGE_SIZE};
+use crate::sizes::{SZ_16M, SZ_1K, SZ_1M, SZ_2M, SZ_32M, SZ_8M};
+
+/// `CONFIG_PAGE_OFFSET` for each Kconfig memory split.
+pub const VMSPLIT_3G: u64 = 0xC000_0000;
+pub const VMSPLIT_3G_OPT: u64 = 0xB000_0000;
+pub const VMSPLIT_2G: u64 = 0x8000_0000;
+pub const VMSPLIT_1G: u64 = 0x4000_0000;
+/// Used when the requested PAGE_OFFSET cannot work (Kconfig's default split).
+pub const DEFAULT_PAGE_OFFSET: u64 = VMSPLIT_3G;
+
+/// One first-level entry pair with the 2-level tables: the unit lowmem is mapped in.
+pub const PMD_SIZE: u64 = SZ_2M;
+/// Entries in one ARM (Linux view) page table.
+pub const PTRS_PER_PTE: u64 = 512;
+/// The hole between the end of lowmem and the vmalloc area, and VMALLOC_START's alignment.
+pub const VMALLOC_OFFSET: u64 = SZ_8M;
+/// End of the vmalloc area (4.x+; the DT blob is mapped from here since 5.11).
+pub const VMALLOC_END: u64 = 0xff80_0000;
+/// Linux's default `vmalloc_size`.
+pub const VMALLOC_DEFAULT_SIZE: u64 = 240 * SZ_1M;
+/// `early_vmalloc` never makes the area smaller than this.
+pub const VMALLOC_MIN_SIZE: u64 = SZ_16M;
+/// `early_vmalloc` leaves at least this much lowmem (plus VMALLOC_OFFSET) below the area.
+const VMALLOC_MIN_LOWMEM: u64 = SZ_32M;
+/// Module space sits this far below PAGE_OFFSET (ARM-mode kernels; Thumb-2 uses 8 MiB).
+const MODULES_SIZE: u64 = SZ_16M;
+/// User space ends this far below PAGE_OFFSET (`TASK_SIZE`).
+const TASK_GAP: u64 = SZ_16M;
+/// Permanent kmap slots: one page table's worth.
+pub const LAST_PKMAP: u64 = PTRS_PER_PTE;
+/// Fixmap window (the >= 5.11 values, after the DT blob moved to `FDT_FIXED_BASE`).
+pub const FIXADDR_START: u64 = 0xffc8_0000;
+pub const FIXADDR_END: u64 = 0xfff0_0000;
+pub const FIXADDR_TOP: u64 = FIXADDR_END - PAGE_SIZE;
+/// Read-only mapping of the firmware's device tree (5.11+), two 1 MiB sections.
+pub const FDT_FIXED_BASE: u64 = 0xff80_0000;
+pub const FDT_FIXED_SIZE: u64 = 2 * SZ_1M;
+/// High exception vectors page.
+pub const VECTORS_BASE: u64 = 0xffff_0000;
+/// Highest physical address without LPAE (`ULONG_MAX`).
+pub const PHYS_ADDR_MAX: u64 = 0xffff_ffff;
+/// pivm never lets `mem=` take away the first bank's first 16 MiB: the running kernel's
+/// image, page tables and stacks live there.
+pub const KERNEL_RAM_MIN: u64 = SZ_16M;
+/// RAM ranges kept: the firmware's banks plus the one `mem=` may split off.
+pub const MAX_RAM_RANGES: usize = MAX_MEM_BANKS + 1;
+/// Warnings kept by one `compute`; more are only counted.
+pub const MAX_LAYOUT_WARNINGS: usize = 8;
+/// Highest PAGE_OFFSET whose default vmalloc area still leaves the minimum lowmem.
+const MAX_PAGE_OFFSET: u64 = VMALLOC_END - (VMALLOC_DEFAULT_SIZE + VMALLOC_OFFSET + VMALLOC_MIN_LOWMEM);
+/// PAGE_OFFSET must leave a user space and module area below it, and be 16 MiB aligned.
+const MIN_PAGE_OFFSET: u64 = TASK_GAP + MODULES_SIZE;
+
+const fn round_up(x: u64, align: u64) -> u64 {
+    x.saturating_add(align - 1) & !(align - 1)
+}
+
+const fn round_down(x: u64, align: u64) -> u64 {
+    x & !(align - 1)
+}
+
+const fn is_aligned(x: u64, align: u64) -> bool {
+    x & (align - 1) == 0
+}
+
+/// What the layout is computed from.
+#[derive(Clone, Copy, Debug)]
+pub struct LayoutInput<'a> {
+    /// `CONFIG_PAGE_OFFSET` (16 MiB aligned, 0x02000000..=0xee000000; others fall back to
+    /// `DEFAULT_PAGE_OFFSET` with a warning).
+    pub page_offset: u64,
+    /// RAM as reported by the firmware, in any order, overlaps allowed.
+    pub banks: &'a [MemBank],
+    /// `vmalloc=` in bytes as parsed, before clamping.
+    pub vmalloc: Option<u64>,
+    /// `mem=size[@start]` as parsed.
+    pub mem: Option<MemParam>,
+    /// `CONFIG_HIGHMEM`.
+    pub highmem: bool,
+    /// `arm_dma_zone_size`: `None` for no ZONE_DMA (the Pi), `Some(0)` for ZONE_DMA
+    /// without a machine limit (covers all lowmem).
+    pub dma_zone_size: Option<u64>,
+}
+
+/// A half-open range of page frames `[start, end)`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PfnRange {
+    pub start: Pfn,
+    pub end: Pfn,
+}
+
+impl PfnRange {
+    pub fn pages(&self) -> u64 {
+        self.end.0.saturating_sub(self.start.0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pages() == 0
+    }
+}
+
+/// The zone spans `free_area_init` is given, as Linux prints them in "Zone ranges:".
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Zones {
+    /// Only with a DMA zone configured.
+    pub dma: Option<PfnRange>,
+    pub normal: PfnRange,
+    /// Only with CONFIG_HIGHMEM (then possibly empty).
+    pub highmem: Option<PfnRange>,
+}
+
+/// The computed layout: every address a later boot stage needs, named as in Linux.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Layout {
+    pub page_offset: VirtAddr,
+    /// Physical address mapped at PAGE_OFFSET: the start of RAM rounded down to 2 MiB (the
+    /// kernel is loaded at its start).
+    pub phys_offset: PhysAddr,
+    pub task_size: VirtAddr,
+    pub modules_vaddr: VirtAddr,
+    pub modules_end: VirtAddr,
+    /// `PKMAP_BASE`, present only with highmem.
+    pub pkmap_base: Option<VirtAddr>,
+    pub vmalloc_start: VirtAddr,
+    pub vmalloc_end: VirtAddr,
+    pub fixaddr_start: VirtAddr,
+    pub fixaddr_end: VirtAddr,
+    pub vectors_base: VirtAddr,
+    /// CONFIG_HIGHMEM.
+    pub highmem: bool,
+    /// Linux's `vmalloc_size` after `early_vmalloc` clamping (the area may end up larger
+    /// when RAM is smaller than lowmem could be).
+    pub vmalloc_reserve: u64,
+    /// End (exclusive) of the RAM that is linearly mapped.
+    pub arm_lowmem_limit: PhysAddr,
+    /// Virtual end of lowmem: `__va(arm_lowmem_limit - 1) + 1`.
+    pub high_memory: VirtAddr,
+    /// Boot-time allocations must stay below this (2 MiB aligned).
+    pub memblock_limit: PhysAddr,
+    /// RAM below this is MEMBLOCK_NOMAP (the unaligned head of the first bank); equal to
+    /// `ram_start` on any sane board.
+    pub nomap_end: PhysAddr,
+    /// First and last (exclusive) byte of RAM after `mem=` and dropping.
+    pub ram_start: PhysAddr,
+    pub ram_end: PhysAddr,
+    /// Bytes of RAM kept (holes excluded).
+    pub total_ram: u64,
+    /// RAM removed because it is above lowmem and highmem is off.
+    pub ignored_ram: Option<(PhysAddr, PhysAddr)>,
+    pub zones: Zones,
+    ram: [MemBank; MAX_RAM_RANGES],
+    nr_ram: usize,
+}
+
+impl Layout {
+    /// The RAM kept, sorted, merged, page aligned (Linux's memblock.memory).
+    pub fn ram(&self) -> &[MemBank] {
+        &self.ram[..self.nr_ram]
+    }
+
+    /// `VMALLOC_END - VMALLOC_START` (what /proc/meminfo calls VmallocTotal).
+    pub fn vmalloc_size(&self) -> u64 {
+        self.vmalloc_end.0 - self.vmalloc_start.0
+    }
+
+    /// Bytes of RAM below `arm_lowmem_limit` (the banner's lowmem line also counts holes).
+    pub fn lowmem_size(&self) -> u64 {
+        self.ram_below(self.arm_lowmem_limit.0)
+    }
+
+    /// Bytes of RAM above `arm_lowmem_limit` (zero without highmem).
+    pub fn highmem_size(&self) -> u64 {
+        self.total_ram - self.lowmem_size()
+    }
+
+    /// End of the pkmap window (`PKMAP_BASE + LAST_PKMAP * PAGE_SIZE`).
+    pub fn pkmap_end(&self) -> Option<VirtAddr> {
+        self.pkmap_base.map(|b| VirtAddr(b.0 + LAST_PKMAP * PAGE_SIZE))
+    }
+
+    /// `__pa()` for lowmem addresses `[PAGE_OFFSET, high_memory)`; `None` elsewhere.
+    pub fn virt_to_phys(&self, va: VirtAddr) -> Option<PhysAddr> {
+        (va >= self.page_offset && va < self.high_memory)
+            .then(|| PhysAddr(va.0 - self.page_offset.0 + self.phys_offset.0))
+    }
+
+    /// `__va()` for lowmem `[phys_offset, arm_lowmem_limit)`; `None` elsewhere.
+    pub fn phys_to_virt(&self, pa: PhysAddr) -> Option<VirtAddr> {
+        (pa >= self.phys_offset && pa < self.arm_lowmem_limit)
+            .then(|| VirtAddr(pa.0 - self.phys_offset.0 + self.page_offset.0))
+    }
+
+    fn ram_below(&self, limit: u64) -> u64 {
+        self.ram().iter().map(|b| b.end().min(limit).saturating_sub(b.start.0)).sum()
+    }
+}
+
+/// Something `compute` adjusted or refused; `Display` prints Linux's text where Linux has one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LayoutWarning {
+    /// PAGE_OFFSET cannot hold the fixed layout; DEFAULT_PAGE_OFFSET was used instead.
+    PageOffsetUnsupported { given: u64 },
+    VmallocTooSmall { mib: u64 },
+    VmallocTooBig { mib: u64 },
+    /// A bank starting above 4 GiB (no LPAE).
+    MemoryOutside32Bit { start: u64 },
+    /// A bank crossing 4 GiB, cut at 0xfffff000.
+    MemoryTruncated { start: u64 },
+    /// More distinct RAM ranges than MAX_RAM_RANGES; the highest ones are dropped.
+    TooManyBanks { start: u64, end: u64 },
+    /// The firmware reported no usable RAM.
+    NoRam,
+    /// No RAM ended up linearly mapped (only possible with a first bank smaller than 2 MiB
+    /// that does not start on a 2 MiB boundary); the kernel cannot run.
+    NoLowmem,
+    /// `mem=` covered every firmware bank (`ram` bytes) but asked for more.
+    MemExceedsRam { mem: MemParam, ram: u64 },
+    /// `mem=` reached into holes or beyond the RAM; `covered` bytes of it are RAM.
+    MemPartlyRam { mem: MemParam, covered: u64 },
+    /// `mem=` selected no firmware RAM at all, so it was ignored.
+    MemNoRam { mem: MemParam },
+    /// `mem=` left out the kernel's own first 16 MiB, which was kept anyway.
+    MemKeepsKernel { mem: MemParam, start: u64, end: u64 },
+    /// RAM above lowmem removed (no highmem): `[start, end)`.
+    IgnoringRam { start: u64, end: u64 },
+    ConsiderHighmem,
+}
+
+/// A byte count as `NNNMiB`, or `NNNKiB` when not a whole MiB.
+struct Mib(u64);
+
+impl fmt::Display for Mib {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if is_aligned(self.0, SZ_1M) {
+            write!(f, "{}MiB", self.0 >> 20)
+        } else {
+            write!(f, "{}KiB", self.0 >> 10)
+        }
+    }
+}
+
+impl fmt::Display for LayoutWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Self::PageOffsetUnsupported { given } => {
+                write!(f, "PAGE_OFFSET {given:#010x} is not supported; using {DEFAULT_PAGE_OFFSET:#010x}")
+            }
+            Self::VmallocTooSmall { mib } => write!(f, "vmalloc area is too small, limiting to {mib}MiB"),
+            Self::VmallocTooBig { mib } => write!(f, "vmalloc area is too big, limiting to {mib}MiB"),
+            Self::MemoryOutside32Bit { start } => {
+                write!(f, "Ignoring memory at 0x{start:08x} outside 32-bit physical address space")
+            }
+            Self::MemoryTruncated { start } => {
+                write!(f, "Truncating memory at 0x{start:08x} to fit in 32-bit physical address space")
+            }
+            Self::TooManyBanks { start, end } => write!(
+                f,
+                "too many RAM ranges (at most {MAX_RAM_RANGES}); ignoring RAM at {start:#010x}-{end:#010x}"
+            ),
+            Self::NoRam => f.write_str("no RAM reported by the firmware"),
+            Self::NoLowmem => f.write_str("no RAM left for lowmem: the first bank must start 2MiB aligned"),
+            Self::MemExceedsRam { mem, ram } => write!(
+                f,
+                "mem={mem} exceeds the {} of RAM the firmware reported; using {}",
+                Mib(ram),
+                Mib(ram)
+            ),
+            Self::MemPartlyRam { mem, covered } => write!(
+                f,
+                "mem={mem} covers only {} of the RAM the firmware reported; using {}",
+                Mib(covered),
+                Mib(covered)
+            ),
+            Self::MemNoRam { mem } => write!(f, "mem={mem} selects none of the RAM the firmware reported; ignored"),
+            Self::MemKeepsKernel { mem, start, end } => write!(
+                f,
+                "mem={mem} leaves out the kernel's RAM at {start:#010x}-{end:#010x}; keeping it"
+            ),
+            Self::IgnoringRam { start, end } => write!(f, "Ignoring RAM at {start:#010x}-{end:#010x}"),
+            Self::ConsiderHighmem => f.write_str("Consider using a HIGHMEM enabled kernel."),
+        }
+    }
+}
+
+/// The warnings of one `compute`, in the order Linux would print them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LayoutWarnings {
+    items: [Option<LayoutWarning>; MAX_LAYOUT_WARNINGS],
+    len: usize,
+    dropped: usize,
+}
+
+impl LayoutWarnings {
+    fn push(&mut self, w: LayoutWarning) {
+        match self.items.get_mut(self.len) {
+            Some(slot) => {
+                *slot = Some(w);
+                self.len += 1;
+            }
+            None => self.dropped += 1,
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &LayoutWarning> {
+        self.items[..self.len].iter().flatten()
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Warnings that did not fit.
+    pub fn dropped(&self) -> usize {
+        self.dropped
+    }
+}
+
+/// `[start, end)` in physical memory.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Range {
+    start: u64,
+    end: u64,
+}
+
+impl Range {
+    fn len(self) -> u64 {
+        self.end - self.start
+    }
+
+    fn intersect(self, other: Range) -> Option<Range> {
+        let r = Range { start: self.start.max(other.start), end: self.end.min(other.end) };
+        (r.start < r.end).then_some(r)
+    }
+}
+
+/// Sorted, merged RAM ranges in a fixed array (memblock.memory in miniature). One spare
+/// slot lets an insertion overflow before the highest range is evicted.
+#[derive(Clone, Copy, Debug, Default)]
+struct RangeList {
+    r: [Range; MAX_RAM_RANGES + 1],
+    len: usize,
+}
+
+impl RangeList {
+    fn as_slice(&self) -> &[Range] {
+        &self.r[..self.len]
+    }
+
+    fn total(&self) -> u64 {
+        self.as_slice().iter().map(|r| r.len()).sum()
+    }
+
+    fn first(&self) -> Option<Range> {
+        self.as_slice().first().copied()
+    }
+
+    fn end(&self) -> u64 {
+        self.as_slice().last().map_or(0, |r| r.end)
+    }
+
+    /// Adds a range, merging it with overlapping or touching ones (like memblock_add).
+    /// Returns the range evicted when more than MAX_RAM_RANGES remain.
+    fn add(&mut self, new: Range) -> Option<Range> {
+        let mut merged = new;
+        let mut out = RangeList::default();
+        let mut placed = false;
+        for &r in self.as_slice() {
+            if r.end < merged.start {
+                out.push(r);
+            } else if r.start > merged.end {
+                if !placed {
+                    out.push(merged);
+                    placed = true;
+                }
+                out.push(r);
+            } else {
+                merged = Range { start: r.start.min(merged.start), end: r.end.max(merged.end) };
+            }
+        }
+        if !placed {
+            out.push(merged);
+        }
+        *self = out;
+        (self.len > MAX_RAM_RANGES).then(|| {
+            self.len -= 1;
+            self.r[self.len]
+        })
+    }
+
+    fn push(&mut self, r: Range) {
+        // Merging keeps at most len + 1 ranges, which the spare slot holds.
+        if let Some(slot) = self.r.get_mut(self.len) {
+            *slot = r;
+            self.len += 1;
+        }
+    }
+
+    fn intersect(&self, with: Range) -> RangeList {
+        let mut out = RangeList::default();
+        for r in self.as_slice().iter().filter_map(|r| r.intersect(with)) {
+            out.push(r);
+        }
+        out
+    }
+
+    fn covers(&self, want: Range) -> bool {
+        self.as_slice().iter().any(|r| r.start <= want.start && want.end <= r.end)
+    }
+
+    /// Removes `[start, end)` (like memblock_remove).
+    fn remove(&mut self, cut: Range) {
+        let mut out = RangeList::default();
+        for &r in self.as_slice() {
+            if let Some(low) = r.intersect(Range { start: 0, end: cut.start }) {
+                out.push(low);
+            }
+            if let Some(high) = r.intersect(Range { start: cut.end, end: u64::MAX }) {
+                out.push(high);
+            }
+        }
+        *self = out;
+    }
+}
+
+/// Linux's `early_vmalloc()` (>= 5.14): clamp a `vmalloc=` request to what the split allows.
+fn early_vmalloc(page_offset: u64, requested: u64, warnings: &mut LayoutWarnings) -> u64 {
+    let mut size = requested;
+    if size < VMALLOC_MIN_SIZE {
+        size = VMALLOC_MIN_SIZE;
+        warnings.push(LayoutWarning::VmallocTooSmall { mib: size >> 20 });
+    }
+    let vmalloc_max = VMALLOC_END - (page_offset + VMALLOC_MIN_LOWMEM + VMALLOC_OFFSET);
+    if size > vmalloc_max {
+        size = vmalloc_max;
+        warnings.push(LayoutWarning::VmallocTooBig { mib: size >> 20 });
+    }
+    size
+}
+
+/// Linux's `arm_add_memory()`: page-align a bank and fit it into the 32-bit physical space.
+fn arm_add_memory(bank: &MemBank, warnings: &mut LayoutWarnings) -> Option<Range> {
+    let start = bank.start.0;
+    let aligned_start = round_up(start, PAGE_SIZE);
+    let mut size = start.saturating_add(bank.size).saturating_sub(aligned_start);
+    if aligned_start > PHYS_ADDR_MAX {
+        warnings.push(LayoutWarning::MemoryOutside32Bit { start });
+        return None;
+    }
+    if size > PHYS_ADDR_MAX - aligned_start {
+        warnings.push(LayoutWarning::MemoryTruncated { start });
+        size = PHYS_ADDR_MAX - aligned_start;
+    }
+    size = round_down(size, PAGE_SIZE);
+    (size > 0).then_some(Range { start: aligned_start, end: aligned_start + size })
+}
+
+/// Applies `mem=`: keep only the firmware RAM inside the requested range (pivm never invents
+/// RAM), but always the kernel's own first 16 MiB.
+fn apply_mem(ram: &mut RangeList, mem: MemParam, phys_offset: u64, warnings: &mut LayoutWarnings) {
+    let Some(first) = ram.first() else { return };
+    let start = mem.start.unwrap_or(phys_offset);
+    let want = Range { start: round_up(start, PAGE_SIZE), end: round_down(start.saturating_add(mem.size), PAGE_SIZE) };
+    let mut kept = if want.start < want.end { ram.intersect(want) } else { RangeList::default() };
+    if kept.len == 0 {
+        warnings.push(LayoutWarning::MemNoRam { mem });
+        return;
+    }
+    let covered = kept.total();
+    let kernel = Range { start: first.start, end: first.end.min(first.start + KERNEL_RAM_MIN) };
+    let keeps_kernel = kept.covers(kernel);
+    if !keeps_kernel {
+        // The kernel's range lies inside the first bank, so this merges or takes the spare
+        // slot: nothing is evicted that the intersection had.
+        if let Some(evicted) = kept.add(kernel) {
+            warnings.push(LayoutWarning::TooManyBanks { start: evicted.start, end: evicted.end });
+        }
+    }
+    if covered < want.len() {
+        warnings.push(if covered == ram.total() {
+            LayoutWarning::MemExceedsRam { mem, ram: covered }
+        } else {
+            LayoutWarning::MemPartlyRam { mem, covered }
+        });
+    }
+    if !keeps_kernel {
+        warnings.push(LayoutWarning::MemKeepsKernel { mem, start: kernel.start, end: kernel.end });
+    }
+    *ram = kept;
+}
+
+/// Result of one `adjust_lowmem_bounds()` pass.
+struct Bounds {
+    arm_lowmem_limit: u64,
+    memblock_limit: u64,
+}
+
+/// Linux's `adjust_lowmem_bounds()` (>= 5.14), minus the memblock removal: marks an
+/// unaligned head of the first usable range NOMAP, then finds the lowmem and memblock limits.
+fn adjust_lowmem_bounds(ram: &RangeList, nomap_end: &mut u64, vmalloc_limit: u64) -> Bounds {
+    let usable = |r: &Range| (r.end > *nomap_end).then(|| Range { start: r.start.max(*nomap_end), end: r.end });
+    if let Some(first) = ram.as_slice().iter().find_map(usable) {
+        if !is_aligned(first.start, PMD_SIZE) {
+            *nomap_end = round_up(first.start, PMD_SIZE);
+        }
+    }
+    let usable = |r: &Range| (r.end > *nomap_end).then(|| Range { start: r.start.max(*nomap_end), end: r.end });
+    let mut lowmem_limit = 0;
+    let mut memblock_limit = 0;
+    for block in ram.as_slice().iter().filter_map(usable) {
+        if block.start >= vmalloc_limit {
+            continue;
+        }
+        if block.end > lowmem_limit {
+            lowmem_limit = vmalloc_limit.min(block.end);
+        }
+        // The first range not ending on a PMD boundary bounds early allocations, since
+        // mapping its partial PMD would need a page table from memory not yet mapped.
+        if memblock_limit == 0 {
+            if !is_aligned(block.start, PMD_SIZE) {
+                memblock_limit = block.start;
+            } else if !is_aligned(block.end, PMD_SIZE) {
+                memblock_limit = lowmem_limit;
+            }
+        }
+    }
+    if memblock_limit == 0 {
+        memblock_limit = lowmem_limit;
+    }
+    Bounds { arm_lowmem_limit: lowmem_limit, memblock_limit: round_down(memblock_limit, PMD_SIZE) }
+}
+
+/// Linux's `find_limits()` + `zone_sizes_init()` + the zone walk of `free_area_init()`.
+fn zone_spans(ram: &RangeList, phys_offset: u64, arm_lowmem_limit: u64, input: &LayoutInput) -> Zones {
+    let pfn = |addr: u64| addr >> PAGE_SHIFT;
+    let max_low = pfn(arm_lowmem_limit);
+    let max_high = pfn(ram.end());
+    let mut start = ram.first().map_or(0, |r| pfn(r.start));
+    // Each zone starts where the previous one ended and never runs backwards.
+    let mut next = |max_pfn: u64| {
+        let end = max_pfn.max(start);
+        let r = PfnRange { start: Pfn(start), end: Pfn(end) };
+        start = end;
+        r
+    };
+    let dma = input.dma_zone_size.map(|size| {
+        let arm_dma_limit = match size {
+            0 => PHYS_ADDR_MAX,
+            _ => phys_offset.saturating_add(size - 1).min(PHYS_ADDR_MAX),
+        };
+        // arm_dma_pfn_limit is the PFN of the last DMA-able byte, used as an exclusive end.
+        next(pfn(arm_dma_limit).min(max_low))
+    });
+    let normal = next(max_low);
+    let highmem = input.highmem.then(|| next(max_high));
+    Zones { dma, normal, highmem }
+}
+
+/// Computes the layout; never panics, and always yields a bootable layout when there is RAM
+/// (lowmem then holds at least the first bank's first 32 MiB, or the whole bank).
+pub fn compute(input: &LayoutInput) -> (Layout, LayoutWarnings) {
+    let mut warnings = LayoutWarnings::default();
+
+    let valid = is_aligned(input.page_offset, SZ_16M)
+        && (MIN_PAGE_OFFSET..=MAX_PAGE_OFFSET).contains(&input.page_offset);
+    let page_offset = if valid {
+        input.page_offset
+    } else {
+        warnings.push(LayoutWarning::PageOffsetUnsupported { given: input.page_offset });
+        DEFAULT_PAGE_OFFSET
+    };
+
+    let vmalloc_reserve = match input.vmalloc {
+        Some(requested) => early_vmalloc(page_offset, requested, &mut warnings),
+        None => VMALLOC_DEFAULT_SIZE,
+    };
+
+    let mut ram = RangeList::default();
+    for bank in input.banks {
+        if let Some(r) = arm_add_memory(bank, &mut warnings) {
+            if let Some(evicted) = ram.add(r) {
+                warnings.push(LayoutWarning::TooManyBanks { start: evicted.start, end: evicted.end });
+            }
+        }
+    }
+    if ram.len == 0 {
+        warnings.push(LayoutWarning::NoRam);
+    }
+    let phys_offset = ram.first().map_or(0, |r| round_down(r.start, PMD_SIZE));
+    if let Some(mem) = input.mem {
+        apply_mem(&mut ram, mem, phys_offset, &mut warnings);
+    }
+
+    let vmalloc_limit = VMALLOC_END - vmalloc_reserve - VMALLOC_OFFSET - page_offset + phys_offset;
+    let had_ram = ram.len > 0;
+    let mut nomap_end = ram.first().map_or(0, |r| r.start);
+    let mut ignored_ram: Option<(PhysAddr, PhysAddr)> = None;
+    let mut bounds = Bounds { arm_lowmem_limit: 0, memblock_limit: 0 };
+    // Linux runs the pass twice: before and after arm_memblock_init(), as memory may have
+    // gone in between. The second pass only drops RAM on pathological maps.
+    for _pass in 0..2 {
+        bounds = adjust_lowmem_bounds(&ram, &mut nomap_end, vmalloc_limit);
+        if !input.highmem && ram.end() > bounds.arm_lowmem_limit {
+            let cut = Range { start: bounds.memblock_limit, end: ram.end() };
+            warnings.push(LayoutWarning::IgnoringRam { start: cut.start, end: cut.end });
+            warnings.push(LayoutWarning::ConsiderHighmem);
+            ram.remove(cut);
+            let start = ignored_ram.map_or(cut.start, |(s, _)| s.0.min(cut.start));
+            ignored_ram = Some((PhysAddr(start), PhysAddr(cut.end)));
+        }
+    }
+    let arm_lowmem_limit = bounds.arm_lowmem_limit.max(phys_offset);
+    if had_ram && arm_lowmem_limit == phys_offset {
+        warnings.push(LayoutWarning::NoLowmem);
+    }
+    let high_memory = page_offset + (arm_lowmem_limit - phys_offset);
+
+    let mut banks = [MemBank::default(); MAX_RAM_RANGES];
+    for (slot, r) in banks.iter_mut().zip(ram.as_slice()) {
+        *slot = MemBank { start: PhysAddr(r.start), size: r.len() };
+    }
+    let layout = Layout {
+        page_offset: VirtAddr(page_offset),
+        phys_offset: PhysAddr(phys_offset),
+        task_size: VirtAddr(page_offset - TASK_GAP),
+        modules_vaddr: VirtAddr(page_offset - MODULES_SIZE),
+        modules_end: VirtAddr(if input.highmem { page_offset - PMD_SIZE } else { page_offset }),
+        pkmap_base: input.highmem.then_some(VirtAddr(page_offset - PMD_SIZE)),
+        vmalloc_start: VirtAddr(round_down(high_memory + VMALLOC_OFFSET, VMALLOC_OFFSET)),
+        vmalloc_end: VirtAddr(VMALLOC_END),
+        fixaddr_start: VirtAddr(FIXADDR_START),
+        fixaddr_end: VirtAddr(FIXADDR_END),
+        vectors_base: VirtAddr(VECTORS_BASE),
+        highmem: input.highmem,
+        vmalloc_reserve,
+        arm_lowmem_limit: PhysAddr(arm_lowmem_limit),
+        high_memory: VirtAddr(high_memory),
+        memblock_limit: PhysAddr(bounds.memblock_limit),
+        nomap_end: PhysAddr(nomap_end),
+        ram_start: PhysAddr(ram.first().map_or(phys_offset, |r| r.start)),
+        ram_end: PhysAddr(ram.end().max(phys_offset)),
+        total_ram: ram.total(),
+        ignored_ram,
+        zones: zone_spans(&ram, phys_offset, arm_lowmem_limit, input),
+        ram: banks,
+        nr_ram: ram.len,
+    };
+    (layout, warnings)
+}
+
+/// Kernel image sections (virtual start, end) for the banner, from the linker symbols
+/// `_text/_etext`, `__init_begin/__init_end`, `_sdata/_edata`, `__bss_start/__bss_stop`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KernelSections {
+    pub text: (u64, u64),
+    pub init: (u64, u64),
+    pub data: (u64, u64),
+    pub bss: (u64, u64),
+}
+
+/// One banner line: `    name : 0xstart - 0xend   (size unit)`.
+fn banner_line(w: &mut impl Write, name: &str, start: u64, end: u64, size: u64, unit: &str) -> fmt::Result {
+    writeln!(w, "{name} : 0x{start:08x} - 0x{end:08x}   ({size:4} {unit})")
+}
+
+/// Linux 4.x's "Virtual kernel memory layout:" banner (mem_init), with real addresses.
+pub fn write_banner(w: &mut impl Write, l: &Layout, s: &KernelSections) -> fmt::Result {
+    // MLK/MLM truncate; MLK_ROUNDUP rounds section sizes up to whole kB.
+    let kb = |b: u64, e: u64| e.saturating_sub(b) >> 10;
+    let mb = |b: u64, e: u64| e.saturating_sub(b) >> 20;
+    let kb_up = |(b, e): (u64, u64)| e.saturating_sub(b).div_ceil(SZ_1K);
+    let vectors_end = l.vectors_base.0 + PAGE_SIZE;
+
+    writeln!(w, "Virtual kernel memory layout:")?;
+    banner_line(w, "    vector ", l.vectors_base.0, vectors_end, kb(l.vectors_base.0, vectors_end), "kB")?;
+    banner_line(w, "    fixmap ", l.fixaddr_start.0, l.fixaddr_end.0, kb(l.fixaddr_start.0, l.fixaddr_end.0), "kB")?;
+    banner_line(w, "    vmalloc", l.vmalloc_start.0, l.vmalloc_end.0, mb(l.vmalloc_start.0, l.vmalloc_end.0), "MB")?;
+    banner_line(w, "    lowmem ", l.page_offset.0, l.high_memory.0, mb(l.page_offset.0, l.high_memory.0), "MB")?;
+    if let (Some(base), Some(end)) = (l.pkmap_base, l.pkmap_end()) {
+        banner_line(w, "    pkmap  ", base.0, end.0, mb(base.0, end.0), "MB")?;
+    }
+    banner_line(w, "    modules", l.modules_vaddr.0, l.modules_end.0, mb(l.modules_vaddr.0, l.modules_end.0), "MB")?;
+    for (name, range) in [("      .text", s.text), ("      .init", s.init), ("      .data", s.data), ("       .bss", s.bss)] {
+        banner_line(w, name, range.0, range.1, kb_up(range), "kB")?;
+    }
+    Ok(())
+}
+
+/// `[mem 0x...-0x...]` with an inclusive end, as `%#018Lx`.
+fn mem_range(w: &mut impl Write, start: u64, end_exclusive: u64) -> fmt::Result {
+    write!(w, "[mem {start:#018x}-{:#018x}]", end_exclusive.saturating_sub(1))
+}
+
+/// Linux's `free_area_init()` report: "Zone ranges:", movable zones, early node ranges and
+/// "Initmem setup node 0".
+pub fn write_zone_ranges(w: &mut impl Write, l: &Layout) -> fmt::Result {
+    let addr = |p: Pfn| p.0 << PAGE_SHIFT;
+    writeln!(w, "Zone ranges:")?;
+    let zones = [("DMA", l.zones.dma), ("Normal", Some(l.zones.normal)), ("HighMem", l.zones.highmem)];
+    for (name, zone) in zones {
+        let Some(zone) = zone else { continue };
+        write!(w, "  {name:<8} ")?;
+        if zone.is_empty() {
+            writeln!(w, "empty")?;
+        } else {
+            mem_range(w, addr(zone.start), addr(zone.end))?;
+            writeln!(w)?;
+        }
+    }
+    writeln!(w, "Movable zone start for each node")?;
+    writeln!(w, "Early memory node ranges")?;
+    for bank in l.ram() {
+        // A NOMAP head is a separate memblock region, so Linux lists it on its own line.
+        let split = l.nomap_end.0.clamp(bank.start.0, bank.end());
+        for (start, end) in [(bank.start.0, split), (split, bank.end())] {
+            if start < end {
+                write!(w, "  node   0: ")?;
+                mem_range(w, start, end)?;
+                writeln!(w)?;
+            }
+        }
+    }
+    write!(w, "Initmem setup node 0 ")?;
+    match (l.ram().first(), l.ram().last()) {
+        (Some(first), Some(last)) => mem_range(w, first.start.0, last.end())?,
+        _ => write!(w, "[mem {:#018x}-{:#018x}]", 0, 0)?,
+    }
+    writeln!(w)
+}
+
+/// Numbers for the "Memory:" line: page counts in pages, section sizes in bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemoryLine {
+    /// `nr_free_pages()`.
+    pub free_pages: u64,
+    /// `get_num_physpages()`: all present RAM pages.
+    pub physpages: u64,
+    /// `totalram_pages()`: pages handed to the page allocator.
+    pub totalram_pages: u64,
+    /// `totalcma_pages`.
+    pub cma_pages: u64,
+    /// `totalhigh_pages()`.
+    pub highmem_pages: u64,
+    /// `_etext - _stext`, `_edata - _sdata`, `__end_rodata - __start_rodata`, init code +
+    /// data, `__bss_stop - __bss_start`, in bytes.
+    pub code: u64,
+    pub rwdata: u64,
+    pub rodata: u64,
+    pub init: u64,
+    pub bss: u64,
+    /// CONFIG_HIGHMEM: adds the `, ...K highmem` field.
+    pub highmem: bool,
+}
+
+/// Linux's `mem_init_print_info()` line (3.19+ format, with cma-reserved).
+pub fn write_memory_line(w: &mut impl Write, m: &MemoryLine) -> fmt::Result {
+    let k = |pages: u64| pages << (PAGE_SHIFT - 10);
+    let reserved = m.physpages.saturating_sub(m.totalram_pages).saturating_sub(m.cma_pages);
+    write!(
+        w,
+        "Memory: {}K/{}K available ({}K kernel code, {}K rwdata, {}K rodata, {}K init, {}K bss, \
+         {}K reserved, {}K cma-reserved",
+        k(m.free_pages),
+        k(m.physpages),
+        m.code / SZ_1K,
+        m.rwdata / SZ_1K,
+        m.rodata / SZ_1K,
+        m.init / SZ_1K,
+        m.bss / SZ_1K,
+        k(reserved),
+        k(m.cma_pages),
+    )?;
+    if m.highmem {
+        write!(w, ", {}K highmem", k(m.highmem_pages))?;
+    }
+    writeln!(w, ")")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sizes::{SZ_1G, SZ_256M, SZ_2G, SZ_4G, SZ_512M};
+    use proptest::prelude::*;
+
+    const MIB: u64 = SZ_1M;
+
+    fn bank(start: u64, size: u64) -> MemBank {
+        MemBank { start: PhysAddr(start), size }
+    }
+
+    fn input(page_offset: u64, banks: &[MemBank]) -> LayoutInput<'_> {
+        LayoutInput { page_offset, banks, vmalloc: None, mem: None, highmem: true, dma_zone_size: None }
+    }
+
+    fn run(i: &LayoutInput) -> (Layout, Vec<String>) {
+        let (l, w) = compute(i);
+        (l, w.iter().map(ToString::to_string).collect())
+    }
+
+    /// One row of LINUX_FACTS §2.4, "Linux >= 5.14" table.
+    struct Row {
+        page_offset: u64,
+        ram_gib: u64,
+        vmalloc_mib: Option<u64>,
+        lowmem_mib: u64,
+        highmem_mib: u64,
+        high_memory: u64,
+        vmalloc_start: u64,
+        vmalloc_mib_out: u64,
+        vmalloc_total_kb: u64,
+        message: Option<&'static str>,
+    }
+
+    const fn row(
+        page_offset: u64,
+        ram_gib: u64,
+        vmalloc_mib: Option<u64>,
+        lowmem_mib: u64,
+        highmem_mib: u64,
+        high_memory: u64,
+        vmalloc_start: u64,
+        vmalloc_mib_out: u64,
+        vmalloc_total_kb: u64,
+        message: Option<&'static str>,
+    ) -> Row {
+        Row {
+            page_offset,
+            ram_gib,
+            vmalloc_mib,
+            lowmem_mib,
+            highmem_mib,
+            high_memory,
+            vmalloc_start,
+            vmalloc_mib_out,
+            vmalloc_total_kb,
+            message,
+        }
+    }
+
+    const TOO_BIG_976: Option<&str> = Some("vmalloc area is too big, limiting to 976MiB");
+    const D: Option<u64> = None;
+    const V128: Option<u64> = Some(128);
+    const V400: Option<u64> = Some(400);
+    const V16: Option<u64> = Some(16);
+    const V1G: Option<u64> = Some(1024);
+
+    #[rustfmt::skip]
+    const LINUX_5_14_TABLE: &[Row] = &[
+        row(VMSPLIT_3G, 1, D, 768, 256, 0xf0000000, 0xf0800000, 240, 245760, None),
+        row(VMSPLIT_3G, 1, V128, 880, 144, 0xf7000000, 0xf7800000, 128, 131072, None),
+        row(VMSPLIT_3G, 1, V400, 608, 416, 0xe6000000, 0xe6800000, 400, 409600, None),
+        row(VMSPLIT_3G, 1, V16, 992, 32, 0xfe000000, 0xfe800000, 16, 16384, None),
+        row(VMSPLIT_3G, 1, V1G, 32, 992, 0xc2000000, 0xc2800000, 976, 999424, TOO_BIG_976),
+        row(VMSPLIT_3G, 2, D, 768, 1280, 0xf0000000, 0xf0800000, 240, 245760, None),
+        row(VMSPLIT_3G, 2, V128, 880, 1168, 0xf7000000, 0xf7800000, 128, 131072, None),
+        row(VMSPLIT_3G, 2, V400, 608, 1440, 0xe6000000, 0xe6800000, 400, 409600, None),
+        row(VMSPLIT_3G, 2, V16, 992, 1056, 0xfe000000, 0xfe800000, 16, 16384, None),
+        row(VMSPLIT_3G, 2, V1G, 32, 2016, 0xc2000000, 0xc2800000, 976, 999424, TOO_BIG_976),
+        row(VMSPLIT_3G_OPT, 1, D, 1024, 0, 0xf0000000, 0xf0800000, 240, 245760, None),
+        row(VMSPLIT_3G_OPT, 1, V128, 1024, 0, 0xf0000000, 0xf0800000, 240, 245760, None),
+        row(VMSPLIT_3G_OPT, 1, V400, 864, 160, 0xe6000000, 0xe6800000, 400, 409600, None),
+        row(VMSPLIT_3G_OPT, 1, V16, 1024, 0, 0xf0000000, 0xf0800000, 240, 245760, None),
+        row(VMSPLIT_3G_OPT, 1, V1G, 240, 784, 0xbf000000, 0xbf800000, 1024, 1048576, None),
+        row(VMSPLIT_3G_OPT, 2, D, 1024, 1024, 0xf0000000, 0xf0800000, 240, 245760, None),
+        row(VMSPLIT_3G_OPT, 2, V128, 1136, 912, 0xf7000000, 0xf7800000, 128, 131072, None),
+        row(VMSPLIT_3G_OPT, 2, V400, 864, 1184, 0xe6000000, 0xe6800000, 400, 409600, None),
+        row(VMSPLIT_3G_OPT, 2, V16, 1248, 800, 0xfe000000, 0xfe800000, 16, 16384, None),
+        row(VMSPLIT_3G_OPT, 2, V1G, 240, 1808, 0xbf000000, 0xbf800000, 1024, 1048576, None),
+        row(VMSPLIT_2G, 1, D, 1024, 0, 0xc0000000, 0xc0800000, 1008, 1032192, None),
+        row(VMSPLIT_2G, 1, V128, 1024, 0, 0xc0000000, 0xc0800000, 1008, 1032192, None),
+        row(VMSPLIT_2G, 1, V400, 1024, 0, 0xc0000000, 0xc0800000, 1008, 1032192, None),
+        row(VMSPLIT_2G, 1, V16, 1024, 0, 0xc0000000, 0xc0800000, 1008, 1032192, None),
+        row(VMSPLIT_2G, 1, V1G, 1008, 16, 0xbf000000, 0xbf800000, 1024, 1048576, None),
+        row(VMSPLIT_2G, 2, D, 1792, 256, 0xf0000000, 0xf0800000, 240, 245760, None),
+        row(VMSPLIT_2G, 2, V128, 1904, 144, 0xf7000000, 0xf7800000, 128, 131072, None),
+        row(VMSPLIT_2G, 2, V400, 1632, 416, 0xe6000000, 0xe6800000, 400, 409600, None),
+        row(VMSPLIT_2G, 2, V16, 2016, 32, 0xfe000000, 0xfe800000, 16, 16384, None),
+        row(VMSPLIT_2G, 2, V1G, 1008, 1040, 0xbf000000, 0xbf800000, 1024, 1048576, None),
+        row(VMSPLIT_1G, 1, D, 1024, 0, 0x80000000, 0x80800000, 2032, 2080768, None),
+        row(VMSPLIT_1G, 1, V128, 1024, 0, 0x80000000, 0x80800000, 2032, 2080768, None),
+        row(VMSPLIT_1G, 1, V400, 1024, 0, 0x80000000, 0x80800000, 2032, 2080768, None),
+        row(VMSPLIT_1G, 1, V16, 1024, 0, 0x80000000, 0x80800000, 2032, 2080768, None),
+        row(VMSPLIT_1G, 1, V1G, 1024, 0, 0x80000000, 0x80800000, 2032, 2080768, None),
+        row(VMSPLIT_1G, 2, D, 2048, 0, 0xc0000000, 0xc0800000, 1008, 1032192, None),
+        row(VMSPLIT_1G, 2, V128, 2048, 0, 0xc0000000, 0xc0800000, 1008, 1032192, None),
+        row(VMSPLIT_1G, 2, V400, 2048, 0, 0xc0000000, 0xc0800000, 1008, 1032192, None),
+        row(VMSPLIT_1G, 2, V16, 2048, 0, 0xc0000000, 0xc0800000, 1008, 1032192, None),
+        row(VMSPLIT_1G, 2, V1G, 2032, 16, 0xbf000000, 0xbf800000, 1024, 1048576, None),
+    ];
+
+    #[test]
+    fn linux_5_14_worked_table() {
+        for (n, r) in LINUX_5_14_TABLE.iter().enumerate() {
+            let banks = [bank(0, r.ram_gib * SZ_1G)];
+            for highmem in [true, false] {
+                let i = LayoutInput {
+                    vmalloc: r.vmalloc_mib.map(|m| m * MIB),
+                    highmem,
+                    ..input(r.page_offset, &banks)
+                };
+                let ctx = format!("row {n} ({:#x}, {} GiB, {:?}, highmem={highmem})", r.page_offset, r.ram_gib, r.vmalloc_mib);
+                let (l, w) = run(&i);
+                assert_eq!(l.lowmem_size(), r.lowmem_mib * MIB, "{ctx}: lowmem");
+                assert_eq!(l.high_memory.0, r.high_memory, "{ctx}: high_memory");
+                assert_eq!(l.vmalloc_start.0, r.vmalloc_start, "{ctx}: VMALLOC_START");
+                assert_eq!(l.vmalloc_end.0, VMALLOC_END, "{ctx}");
+                assert_eq!(l.vmalloc_size(), r.vmalloc_mib_out * MIB, "{ctx}: vmalloc size");
+                assert_eq!(l.vmalloc_size() >> 10, r.vmalloc_total_kb, "{ctx}: VmallocTotal");
+                let mut expected: Vec<String> = r.message.iter().map(ToString::to_string).collect();
+                if highmem {
+                    assert_eq!(l.highmem_size(), r.highmem_mib * MIB, "{ctx}: highmem");
+                    assert_eq!(l.total_ram, r.ram_gib * SZ_1G, "{ctx}");
+                } else {
+                    assert_eq!(l.highmem_size(), 0, "{ctx}: highmem");
+                    if r.highmem_mib > 0 {
+                        let end = r.ram_gib * SZ_1G;
+                        expected.push(format!("Ignoring RAM at {:#010x}-{end:#010x}", r.lowmem_mib * MIB));
+                        expected.push("Consider using a HIGHMEM enabled kernel.".into());
+                        assert_eq!(l.ignored_ram, Some((PhysAddr(r.lowmem_mib * MIB), PhysAddr(end))), "{ctx}");
+                    }
+                    assert_eq!(l.total_ram, r.lowmem_mib * MIB, "{ctx}");
+                }
+                assert_eq!(w, expected, "{ctx}: messages");
+                assert_eq!(l.arm_lowmem_limit.0, r.lowmem_mib * MIB, "{ctx}");
+                assert_eq!(l.memblock_limit, l.arm_lowmem_limit, "{ctx}");
+            }
+        }
+    }
+
+    #[test]
+    fn no_highmem_examples() {
+        let cases: &[(u64, u64, Option<u64>, u64, &str)] = &[
+            (VMSPLIT_3G, SZ_1G, None, 768, "Ignoring RAM at 0x30000000-0x40000000"),
+            (VMSPLIT_3G, SZ_1G, Some(400 * MIB), 608, "Ignoring RAM at 0x26000000-0x40000000"),
+            (VMSPLIT_2G, SZ_2G, None, 1792, "Ignoring RAM at 0x70000000-0x80000000"),
+        ];
+        for &(po, ram, vmalloc, lowmem, msg) in cases {
+            let banks = [bank(0, ram)];
+            let (l, w) = run(&LayoutInput { vmalloc, highmem: false, ..input(po, &banks) });
+            assert_eq!(l.lowmem_size(), lowmem * MIB);
+            assert_eq!(w, [msg, "Consider using a HIGHMEM enabled kernel."]);
+            assert_eq!(l.ram(), [bank(0, lowmem * MIB)]);
+            assert_eq!(l.zones.highmem, None);
+        }
+    }
+
+    #[test]
+    fn raspberry_pi_checks() {
+        for (ram_mib, lowmem_end) in [(948, 0xbb40_0000), (944, 0xbb00_0000)] {
+            let banks = [bank(0, ram_mib * MIB)];
+            let (l, w) = run(&LayoutInput { highmem: false, ..input(VMSPLIT_2G, &banks) });
+            assert!(w.is_empty());
+            assert_eq!(l.high_memory.0, lowmem_end);
+            assert_eq!(l.vmalloc_start.0, 0xbb80_0000);
+            assert_eq!(l.vmalloc_size() >> 20, 1088);
+            assert_eq!(l.vmalloc_size() >> 10, 1_114_112);
+            assert_eq!(l.modules_vaddr.0, 0x7f00_0000);
+            assert_eq!(l.modules_end.0, 0x8000_0000);
+            assert_eq!(l.pkmap_base, None);
+        }
+    }
+
+    /// raspi2b in QEMU: one bank 0..0x3C000000 (960 MiB).
+    const RASPI2B: [MemBank; 1] = [MemBank { start: PhysAddr(0), size: 0x3C00_0000 }];
+
+    #[test]
+    fn raspi2b_splits() {
+        // (PAGE_OFFSET, high_memory, VMALLOC_START, vmalloc MiB, highmem MiB)
+        let cases = [
+            (VMSPLIT_3G, 0xf000_0000, 0xf080_0000, 240, 192),
+            (VMSPLIT_2G, 0xbc00_0000, 0xbc80_0000, 1072, 0),
+            (VMSPLIT_1G, 0x7c00_0000, 0x7c80_0000, 2096, 0),
+        ];
+        for (po, high_memory, vmalloc_start, vmalloc_mib, highmem_mib) in cases {
+            let (l, w) = run(&input(po, &RASPI2B));
+            assert!(w.is_empty());
+            assert_eq!(l.high_memory.0, high_memory);
+            assert_eq!(l.vmalloc_start.0, vmalloc_start);
+            assert_eq!(l.vmalloc_size(), vmalloc_mib * MIB);
+            assert_eq!(l.highmem_size(), highmem_mib * MIB);
+            assert_eq!(l.total_ram, 960 * MIB);
+            assert_eq!(l.task_size.0, po - SZ_16M);
+            assert_eq!(l.modules_vaddr.0, po - SZ_16M);
+            assert_eq!(l.modules_end.0, po - SZ_2M);
+            assert_eq!(l.pkmap_base, Some(VirtAddr(po - SZ_2M)));
+            assert_eq!(l.pkmap_end(), Some(l.page_offset));
+            assert_eq!(l.fixaddr_start.0, 0xffc8_0000);
+            assert_eq!(l.fixaddr_end.0, 0xfff0_0000);
+            assert_eq!(l.vectors_base.0, 0xffff_0000);
+            assert_eq!(l.zones.normal, PfnRange { start: Pfn(0), end: Pfn((high_memory - po) >> 12) });
+            assert_eq!(l.zones.highmem.unwrap().end, Pfn(0x3C000));
+        }
+    }
+
+    #[test]
+    fn address_translation() {
+        let (l, _) = run(&input(VMSPLIT_3G, &RASPI2B));
+        assert_eq!(l.virt_to_phys(VirtAddr(0xc000_8000)), Some(PhysAddr(0x8000)));
+        assert_eq!(l.virt_to_phys(VirtAddr(0xefff_ffff)), Some(PhysAddr(0x2fff_ffff)));
+        assert_eq!(l.virt_to_phys(VirtAddr(0xf000_0000)), None);
+        assert_eq!(l.virt_to_phys(VirtAddr(0xbfff_ffff)), None);
+        assert_eq!(l.phys_to_virt(PhysAddr(0x1000)), Some(VirtAddr(0xc000_1000)));
+        assert_eq!(l.phys_to_virt(PhysAddr(0x3000_0000)), None);
+    }
+
+    #[test]
+    fn mem_parameter() {
+        let mem = |size, start| Some(MemParam { size, start });
+        // (mem=, RAM kept, lowmem end, warnings)
+        let cases: Vec<(Option<MemParam>, Vec<MemBank>, u64, Vec<&str>)> = vec![
+            (mem(SZ_512M, None), vec![bank(0, SZ_512M)], SZ_512M, vec![]),
+            (
+                mem(SZ_4G, None),
+                vec![bank(0, 960 * MIB)],
+                768 * MIB,
+                vec!["mem=4G exceeds the 960MiB of RAM the firmware reported; using 960MiB"],
+            ),
+            (
+                mem(SZ_256M, Some(0x1000_0000)),
+                vec![bank(0, SZ_16M), bank(0x1000_0000, SZ_256M)],
+                SZ_512M,
+                vec!["mem=256M@0x10000000 leaves out the kernel's RAM at 0x00000000-0x01000000; keeping it"],
+            ),
+            (
+                mem(SZ_512M, Some(0x3000_0000)),
+                vec![bank(0, SZ_16M), bank(0x3000_0000, 192 * MIB)],
+                SZ_16M, // the rest lies above the vmalloc limit: all highmem
+                vec![
+                    "mem=512M@0x30000000 covers only 192MiB of the RAM the firmware reported; using 192MiB",
+                    "mem=512M@0x30000000 leaves out the kernel's RAM at 0x00000000-0x01000000; keeping it",
+                ],
+            ),
+            (
+                mem(SZ_256M, Some(0x8000_0000)),
+                vec![bank(0, 960 * MIB)],
+                768 * MIB,
+                vec!["mem=256M@0x80000000 selects none of the RAM the firmware reported; ignored"],
+            ),
+            (
+                mem(0, None),
+                vec![bank(0, 960 * MIB)],
+                768 * MIB,
+                vec!["mem=0 selects none of the RAM the firmware reported; ignored"],
+            ),
+        ];
+        for (m, ram, lowmem_end, warnings) in cases {
+            let (l, w) = run(&LayoutInput { mem: m, ..input(VMSPLIT_3G, &RASPI2B) });
+            assert_eq!(l.ram(), ram, "{m:?}");
+            assert_eq!(l.arm_lowmem_limit.0, lowmem_end, "{m:?}");
+            assert_eq!(w, warnings, "{m:?}");
+            assert_eq!(l.total_ram, ram.iter().map(|b| b.size).sum::<u64>());
+        }
+    }
+
+    #[test]
+    fn mem_into_hole_between_banks() {
+        let banks = [bank(0, SZ_256M), bank(SZ_512M, SZ_256M)];
+        let (l, w) = run(&LayoutInput { mem: Some(MemParam { size: 600 * MIB, start: None }), ..input(VMSPLIT_3G, &banks) });
+        assert_eq!(l.ram(), [bank(0, SZ_256M), bank(SZ_512M, 88 * MIB)]);
+        assert_eq!(w, ["mem=600M covers only 344MiB of the RAM the firmware reported; using 344MiB"]);
+    }
+
+    #[test]
+    fn vmalloc_extremes() {
+        let cases = [
+            (1, "vmalloc area is too small, limiting to 16MiB", 16),
+            (0, "vmalloc area is too small, limiting to 16MiB", 16),
+            (u64::MAX, "vmalloc area is too big, limiting to 976MiB", 976),
+            (SZ_4G, "vmalloc area is too big, limiting to 976MiB", 976),
+        ];
+        for (req, msg, reserve_mib) in cases {
+            let (l, w) = run(&LayoutInput { vmalloc: Some(req), ..input(VMSPLIT_3G, &RASPI2B) });
+            assert_eq!(w, [msg]);
+            assert_eq!(l.vmalloc_reserve, reserve_mib * MIB);
+            assert!(l.lowmem_size() >= SZ_32M);
+        }
+        // Too big for the 1G split is a much larger number.
+        let (_, w) = run(&LayoutInput { vmalloc: Some(SZ_4G), ..input(VMSPLIT_1G, &RASPI2B) });
+        assert_eq!(w, ["vmalloc area is too big, limiting to 3024MiB"]);
+    }
+
+    #[test]
+    fn banks_are_sorted_merged_and_clipped_to_32_bits() {
+        let banks = [
+            bank(SZ_512M, SZ_256M),
+            bank(0, SZ_256M),
+            bank(128 * MIB, SZ_256M),
+            bank(0x1_0000_0000, SZ_1G),
+            bank(0xF000_0000, SZ_512M),
+            bank(0x5000_0000, 0),
+        ];
+        let (l, w) = run(&LayoutInput { page_offset: VMSPLIT_1G, ..input(0, &banks) });
+        assert_eq!(l.ram(), [bank(0, 384 * MIB), bank(SZ_512M, SZ_256M), bank(0xF000_0000, 0x0FFF_F000)]);
+        assert_eq!(
+            w,
+            [
+                "Ignoring memory at 0x100000000 outside 32-bit physical address space",
+                "Truncating memory at 0xf0000000 to fit in 32-bit physical address space",
+            ]
+        );
+        assert_eq!(l.ram_end.0, 0xFFFF_F000);
+    }
+
+    #[test]
+    fn too_many_banks_drops_the_highest() {
+        let banks: Vec<MemBank> = (0..MAX_RAM_RANGES as u64 + 2).rev().map(|i| bank(i * SZ_32M, SZ_16M)).collect();
+        let (l, w) = run(&input(VMSPLIT_2G, &banks));
+        assert_eq!(l.ram().len(), MAX_RAM_RANGES);
+        assert_eq!(l.ram().last().unwrap().start.0, (MAX_RAM_RANGES as u64 - 1) * SZ_32M);
+        assert_eq!(w.len(), 2);
+        assert!(w[0].starts_with("too many RAM ranges"), "{w:?}");
+    }
+
+    #[test]
+    fn no_ram_is_reported_not_fatal() {
+        for banks in [&[][..], &[bank(0, 0x800)][..], &[bank(0x2_0000_0000, SZ_1G)][..]] {
+            let (l, w) = compute(&input(VMSPLIT_3G, banks));
+            assert!(w.iter().any(|w| *w == LayoutWarning::NoRam), "{banks:?}");
+            assert_eq!(l.total_ram, 0);
+            assert_eq!(l.high_memory, l.page_offset);
+            assert_eq!(l.vmalloc_start.0, l.page_offset.0 + SZ_8M);
+            assert!(l.zones.normal.is_empty());
+            let mut s = String::new();
+            write_zone_ranges(&mut s, &l).unwrap();
+            assert!(s.contains("  Normal   empty\n"));
+        }
+    }
+
+    #[test]
+    fn tiny_ram_and_odd_alignment() {
+        let tiny = [bank(0, 8 * MIB)];
+        let (l, w) = run(&LayoutInput { highmem: false, ..input(VMSPLIT_3G, &tiny) });
+        assert!(w.is_empty());
+        assert_eq!(l.high_memory.0, 0xc080_0000);
+        assert_eq!(l.vmalloc_start.0, 0xc100_0000);
+
+        // RAM ending off a PMD boundary: memblock_limit rounds down, lowmem does not.
+        let odd = [bank(0, 100 * MIB + 0x1000)];
+        let (l, _) = run(&input(VMSPLIT_3G, &odd));
+        assert_eq!(l.arm_lowmem_limit.0, 100 * MIB + 0x1000);
+        assert_eq!(l.memblock_limit.0, 100 * MIB);
+        assert_eq!(l.high_memory.0, 0xc640_1000);
+        assert_eq!(l.vmalloc_start.0, 0xc680_0000);
+
+        // A first bank starting off a PMD boundary gets a NOMAP head.
+        let unaligned = [bank(0x1800, 64 * MIB)];
+        let (l, w) = run(&input(VMSPLIT_3G, &unaligned));
+        assert!(w.is_empty());
+        assert_eq!(l.phys_offset.0, 0);
+        assert_eq!(l.ram_start.0, 0x2000);
+        assert_eq!(l.nomap_end.0, SZ_2M);
+        assert_eq!(l.arm_lowmem_limit.0, 0x0400_1000);
+        assert_eq!(l.memblock_limit.0, 64 * MIB);
+        let mut s = String::new();
+        write_zone_ranges(&mut s, &l).unwrap();
+        assert!(s.contains(
+            "  node   0: [mem 0x0000000000002000-0x00000000001fffff]\n  node   0: [mem 0x0000000000200000-0x0000000004000fff]\n"
+        ));
+    }
+
+    #[test]
+    fn unusable_page_offset_falls_back() {
+        for po in [0, 0xB080_0000, 0xFE00_0000, 0x1_0000_0000, u64::MAX] {
+            let (l, w) = run(&input(po, &RASPI2B));
+            assert_eq!(l.page_offset.0, DEFAULT_PAGE_OFFSET);
+            assert_eq!(w, [format!("PAGE_OFFSET {po:#010x} is not supported; using 0xc0000000")]);
+        }
+    }
+
+    #[test]
+    fn dma_zone() {
+        // The sample Debian log: a 1 GiB DMA zone capped by lowmem, Normal empty.
+        let (l, _) = run(&LayoutInput { dma_zone_size: Some(SZ_1G), ..input(VMSPLIT_3G, &RASPI2B) });
+        assert_eq!(l.zones.dma, Some(PfnRange { start: Pfn(0), end: Pfn(0x30000) }));
+        assert!(l.zones.normal.is_empty());
+        // A smaller zone ends one page short, as arm_dma_pfn_limit does in Linux.
+        let (l, _) = run(&LayoutInput { dma_zone_size: Some(SZ_256M), ..input(VMSPLIT_3G, &RASPI2B) });
+        assert_eq!(l.zones.dma, Some(PfnRange { start: Pfn(0), end: Pfn(0xFFFF) }));
+        assert_eq!(l.zones.normal, PfnRange { start: Pfn(0xFFFF), end: Pfn(0x30000) });
+        let (l, _) = run(&LayoutInput { dma_zone_size: Some(0), highmem: false, ..input(VMSPLIT_2G, &RASPI2B) });
+        assert_eq!(l.zones.dma, Some(PfnRange { start: Pfn(0), end: Pfn(0x3C000) }));
+    }
+
+    const SECTIONS: KernelSections = KernelSections {
+        text: (0xc000_8000, 0xc002_0000),
+        init: (0xc002_0000, 0xc002_4000),
+        data: (0xc002_4000, 0xc002_5123),
+        bss: (0xc002_5200, 0xc003_0000),
+    };
+
+    #[test]
+    fn banner_3g_highmem() {
+        let (l, _) = run(&input(VMSPLIT_3G, &RASPI2B));
+        let mut s = String::new();
+        write_banner(&mut s, &l, &SECTIONS).unwrap();
+        assert_eq!(
+            s,
+            "Virtual kernel memory layout:\n\
+             \x20   vector  : 0xffff0000 - 0xffff1000   (   4 kB)\n\
+             \x20   fixmap  : 0xffc80000 - 0xfff00000   (2560 kB)\n\
+             \x20   vmalloc : 0xf0800000 - 0xff800000   ( 240 MB)\n\
+             \x20   lowmem  : 0xc0000000 - 0xf0000000   ( 768 MB)\n\
+             \x20   pkmap   : 0xbfe00000 - 0xc0000000   (   2 MB)\n\
+             \x20   modules : 0xbf000000 - 0xbfe00000   (  14 MB)\n\
+             \x20     .text : 0xc0008000 - 0xc0020000   (  96 kB)\n\
+             \x20     .init : 0xc0020000 - 0xc0024000   (  16 kB)\n\
+             \x20     .data : 0xc0024000 - 0xc0025123   (   5 kB)\n\
+             \x20      .bss : 0xc0025200 - 0xc0030000   (  44 kB)\n"
+        );
+    }
+
+    #[test]
+    fn banner_2g_no_highmem() {
+        let (l, _) = run(&LayoutInput { highmem: false, ..input(VMSPLIT_2G, &RASPI2B) });
+        let sections = KernelSections {
+            text: (0x8000_8000, 0x808f_8000),
+            init: (0x80a0_0000, 0x80b0_0000),
+            data: (0x80b0_0000, 0x80ba_3a1c),
+            bss: (0x80ba_4000, 0x80c7_1e4c),
+        };
+        let mut s = String::new();
+        write_banner(&mut s, &l, &sections).unwrap();
+        assert_eq!(
+            s,
+            "Virtual kernel memory layout:\n\
+             \x20   vector  : 0xffff0000 - 0xffff1000   (   4 kB)\n\
+             \x20   fixmap  : 0xffc80000 - 0xfff00000   (2560 kB)\n\
+             \x20   vmalloc : 0xbc800000 - 0xff800000   (1072 MB)\n\
+             \x20   lowmem  : 0x80000000 - 0xbc000000   ( 960 MB)\n\
+             \x20   modules : 0x7f000000 - 0x80000000   (  16 MB)\n\
+             \x20     .text : 0x80008000 - 0x808f8000   (9152 kB)\n\
+             \x20     .init : 0x80a00000 - 0x80b00000   (1024 kB)\n\
+             \x20     .data : 0x80b00000 - 0x80ba3a1c   ( 655 kB)\n\
+             \x20      .bss : 0x80ba4000 - 0x80c71e4c   ( 824 kB)\n"
+        );
+    }
+
+    #[test]
+    fn zone_ranges_match_the_debian_sample() {
+        let (l, _) = run(&LayoutInput { dma_zone_size: Some(SZ_1G), ..input(VMSPLIT_3G, &RASPI2B) });
+        let mut s = String::new();
+        write_zone_ranges(&mut s, &l).unwrap();
+        assert_eq!(
+            s,
+            "Zone ranges:\n\
+             \x20 DMA      [mem 0x0000000000000000-0x000000002fffffff]\n\
+             \x20 Normal   empty\n\
+             \x20 HighMem  [mem 0x0000000030000000-0x000000003bffffff]\n\
+             Movable zone start for each node\n\
+             Early memory node ranges\n\
+             \x20 node   0: [mem 0x0000000000000000-0x000000003bffffff]\n\
+             Initmem setup node 0 [mem 0x0000000000000000-0x000000003bffffff]\n"
+        );
+    }
+
+    #[test]
+    fn zone_ranges_pi_2g_and_mem_split() {
+        let (l, _) = run(&LayoutInput { highmem: false, ..input(VMSPLIT_2G, &RASPI2B) });
+        let mut s = String::new();
+        write_zone_ranges(&mut s, &l).unwrap();
+        assert_eq!(
+            s,
+            "Zone ranges:\n\
+             \x20 Normal   [mem 0x0000000000000000-0x000000003bffffff]\n\
+             Movable zone start for each node\n\
+             Early memory node ranges\n\
+             \x20 node   0: [mem 0x0000000000000000-0x000000003bffffff]\n\
+             Initmem setup node 0 [mem 0x0000000000000000-0x000000003bffffff]\n"
+        );
+
+        let mem = Some(MemParam { size: SZ_256M, start: Some(0x1000_0000) });
+        let (l, _) = run(&LayoutInput { mem, ..input(VMSPLIT_1G, &RASPI2B) });
+        let mut s = String::new();
+        write_zone_ranges(&mut s, &l).unwrap();
+        assert_eq!(
+            s,
+            "Zone ranges:\n\
+             \x20 Normal   [mem 0x0000000000000000-0x000000001fffffff]\n\
+             \x20 HighMem  empty\n\
+             Movable zone start for each node\n\
+             Early memory node ranges\n\
+             \x20 node   0: [mem 0x0000000000000000-0x0000000000ffffff]\n\
+             \x20 node   0: [mem 0x0000000010000000-0x000000001fffffff]\n\
+             Initmem setup node 0 [mem 0x0000000000000000-0x000000001fffffff]\n"
+        );
+    }
+
+    #[test]
+    fn memory_line_matches_the_debian_sample() {
+        let k = |kib: u64| kib * SZ_1K;
+        let m = MemoryLine {
+            free_pages: 887_296 / 4,
+            physpages: 983_040 / 4,
+            totalram_pages: (983_040 - 30_208 - 65_536) / 4,
+            cma_pages: 65_536 / 4,
+            highmem_pages: 131_072 / 4,
+            code: k(11_264),
+            rwdata: k(1_700) + 100,
+            rodata: k(3_732),
+            init: k(2_048),
+            bss: k(377) + 1023,
+            highmem: true,
+        };
+        let mut s = String::new();
+        write_memory_line(&mut s, &m).unwrap();
+        assert_eq!(
+            s,
+            "Memory: 887296K/983040K available (11264K kernel code, 1700K rwdata, 3732K rodata, 2048K init, \
+             377K bss, 30208K reserved, 65536K cma-reserved, 131072K highmem)\n"
+        );
+        let mut s = String::new();
+        write_memory_line(&mut s, &MemoryLine { highmem: false, ..m }).unwrap();
+        assert!(s.ends_with("30208K reserved, 65536K cma-reserved)\n"));
+    }
+
+    proptest! {
+        #[test]
+        fn compute_is_total_and_sane(
+            po in prop_oneof![Just(VMSPLIT_3G), Just(VMSPLIT_3G_OPT), Just(VMSPLIT_2G), Just(VMSPLIT_1G), any::<u64>()],
+            raw_banks in proptest::collection::vec((0u64..0x1_2000_0000, 0u64..0x1_0000_0000), 0..12),
+            vmalloc in proptest::option::of(any::<u64>()),
+            mem in proptest::option::of((MEM_MIN_FOR_TESTS..0x1_0000_0000u64, proptest::option::of(0u64..0x1_0000_0000))),
+            highmem in any::<bool>(),
+            dma in proptest::option::of(0u64..0x1_0000_0000),
+        ) {
+            let banks: Vec<MemBank> = raw_banks.iter().map(|&(s, z)| bank(s, z)).collect();
+            let i = LayoutInput {
+                page_offset: po,
+                banks: &banks,
+                vmalloc,
+                mem: mem.map(|(size, start)| MemParam { size, start }),
+                highmem,
+                dma_zone_size: dma,
+            };
+            let (l, w) = compute(&i);
+            for w in w.iter() {
+                let _ = w.to_string();
+            }
+            let mut s = String::new();
+            write_banner(&mut s, &l, &SECTIONS).unwrap();
+            write_zone_ranges(&mut s, &l).unwrap();
+            prop_assert!(l.high_memory <= l.vmalloc_start);
+            prop_assert!(l.vmalloc_start.0 + VMALLOC_MIN_SIZE <= VMALLOC_END);
+            prop_assert!(l.memblock_limit <= l.arm_lowmem_limit);
+            prop_assert!(l.ram_end.0 <= PHYS_ADDR_MAX);
+            prop_assert!(l.ram().windows(2).all(|p| p[0].end() < p[1].start.0));
+            prop_assert_eq!(l.total_ram, l.lowmem_size() + l.highmem_size());
+            if !highmem {
+                prop_assert_eq!(l.highmem_size(), 0);
+            }
+            // The kernel's own first 16 MiB (or the whole first bank) stays in lowmem.
+            if let Some(first) = l.ram().first() {
+                if first.start.0 == l.nomap_end.0 {
+                    let want = first.size.min(KERNEL_RAM_MIN);
+                    prop_assert!(l.arm_lowmem_limit.0 >= first.start.0 + want);
+                    prop_assert_eq!(l.virt_to_phys(l.phys_to_virt(first.start).unwrap()), Some(first.start));
+                }
+            }
+        }
+    }
+
+    const MEM_MIN_FOR_TESTS: u64 = crate::boot::cmdline::MEM_MIN;
+}

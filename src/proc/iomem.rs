@@ -113,7 +113,7 @@ impl ResourceTree {
     /// The most specific resource containing `addr` (what a `peek` would be touching).
     pub fn find(&self, addr: u64) -> Option<&Resource> {
         // Containing resources form an ancestor chain; in pre-order the deepest comes last.
-        self.iter().filter(|r| r.contains(addr, addr)).last()
+        self.res[..self.len].iter().rev().find(|r| r.contains(addr, addr))
     }
 
     /// Index just past the subtree rooted at `i`.
@@ -134,7 +134,7 @@ impl ResourceTree {
             return Err(IomemError::Full { name });
         }
 
-        let parent = (0..self.len).filter(|&i| self.res[i].contains(start, end)).last();
+        let parent = (0..self.len).rev().find(|&i| self.res[i].contains(start, end));
         let (first, last, depth) = match parent {
             Some(p) => (p + 1, self.subtree_end(p), self.res[p].depth + 1),
             None => (0, self.len, 0),
@@ -310,7 +310,7 @@ mod tests {
         t.insert(0, u64::MAX, "everything").unwrap();
         assert_eq!(t.iter().next().unwrap().size(), u64::MAX);
         for level in 1..8u64 {
-            t.insert(level, 0xffff_ffff_ff, "nested").unwrap();
+            t.insert(level, 0xff_ffff_ffff, "nested").unwrap();
         }
         let text = t.to_string();
         // Above 4 GiB the addresses simply grow; indentation stops at MAX_IORES_LEVEL.

@@ -11,25 +11,21 @@ use spin::Mutex;
 use tock_registers::interfaces::{ReadWriteable, Readable, Writeable};
 
 use super::cp15::{self, Sctlr, Ttbcr, Ttbr0, Ttbr1, SCTLR, TTBCR};
-use super::desc;
+use super::desc::{self, L1_ENTRIES, L2_ENTRIES, SECTION_SHIFT, SMALL_PAGE_SHIFT as PAGE_SHIFT};
 use super::entry::TTBCR_N;
 use super::image::image;
 use crate::board::raspi::io::{self, Device};
 use crate::config::PAGE_OFFSET;
 use crate::mm::fixmap::{fix_to_virt, FixedAddress};
+use crate::mm::layout::VECTORS_BASE;
+use crate::mm::PhysAddr;
 use crate::sizes::SZ_1M;
 
-/// Linux's VECTORS_BASE: the high vector page (SCTLR.V = 1).
-pub const VECTORS_BASE: u32 = 0xffff_0000;
-const L1_ENTRIES: usize = 4096;
-const L2_ENTRIES: usize = 256;
 /// Second-level tables available to the kernel's own mappings (kernel image, vectors,
 /// fixmap, a partial last lowmem section). Later the vmalloc area allocates its own.
 const L2_POOL: usize = 16;
 /// TTBR walk attributes: inner/outer write-back write-allocate, shareable.
 const TTBR_WALK_ATTRS: u32 = 0x6A;
-const SECTION_SHIFT: u32 = 20;
-const PAGE_SHIFT: u32 = 12;
 
 #[repr(C, align(16384))]
 struct PgDir([u32; L1_ENTRIES]);
@@ -63,12 +59,11 @@ impl Tables {
     fn l2_for(&mut self, va: u32) -> Result<&mut L2Table, MapError> {
         let idx = (va >> SECTION_SHIFT) as usize;
         let entry = self.pgd.0[idx];
-        let slot = match desc::l1_kind(entry) {
-            desc::L1Kind::PageTable => {
-                let pa = entry & !0x3ff;
-                self.l2.iter().position(|t| virt_to_phys_kernel(t as *const _ as u32) == pa)
+        let slot = match desc::decode_l1(entry) {
+            desc::L1Desc::PageTable { l2, .. } => {
+                self.l2.iter().position(|t| u64::from(virt_to_phys_kernel(t as *const _ as u32)) == l2.0)
             }
-            desc::L1Kind::Fault => {
+            desc::L1Desc::Fault => {
                 if self.l2_used == L2_POOL {
                     return Err(MapError::NoL2Table);
                 }
@@ -76,7 +71,7 @@ impl Tables {
                 self.l2_used += 1;
                 self.l2[n] = L2Table([0; L2_ENTRIES]);
                 let pa = virt_to_phys_kernel(&self.l2[n] as *const _ as u32);
-                self.pgd.0[idx] = desc::page_table(pa);
+                self.pgd.0[idx] = desc::page_table(PhysAddr(pa.into()), desc::DOMAIN_KERNEL);
                 Some(n)
             }
             _ => None,
@@ -87,26 +82,26 @@ impl Tables {
         }
     }
 
-    fn map_page(&mut self, va: u32, pa: u32, prot: desc::Prot) -> Result<(), MapError> {
+    fn map_page(&mut self, va: u32, pa: u32, attrs: desc::Attrs) -> Result<(), MapError> {
         let t = self.l2_for(va)?;
-        t.0[((va >> PAGE_SHIFT) & 0xff) as usize] = desc::small_page(pa, prot);
+        t.0[((va >> PAGE_SHIFT) & 0xff) as usize] = desc::small_page(PhysAddr(pa.into()), attrs);
         Ok(())
     }
 
-    fn map_section(&mut self, va: u32, pa: u32, prot: desc::Prot) {
-        self.pgd.0[(va >> SECTION_SHIFT) as usize] = desc::section(pa, prot);
+    fn map_section(&mut self, va: u32, pa: u32, attrs: desc::Attrs) {
+        self.pgd.0[(va >> SECTION_SHIFT) as usize] = desc::section(PhysAddr(pa.into()), attrs);
     }
 }
 
 /// Protection of one page of the kernel image's neighbourhood in lowmem.
-fn kernel_page_prot(va: u32) -> desc::Prot {
+fn kernel_page_prot(va: u32) -> desc::Attrs {
     let img = image();
     if (img.text..img.etext).contains(&va) {
-        desc::Prot::KERNEL_TEXT
+        desc::MT_MEMORY_RX
     } else if (img.start_rodata..img.end_rodata).contains(&va) {
-        desc::Prot::KERNEL_RO
+        desc::MT_MEMORY_RO
     } else {
-        desc::Prot::KERNEL_RW
+        desc::MT_MEMORY_RW
     }
 }
 
@@ -132,16 +127,16 @@ pub fn paging_init(high_memory: u64) -> Result<(), MapError> {
                 p += 1 << PAGE_SHIFT;
             }
         } else {
-            t.map_section(v, virt_to_phys_kernel(v), desc::Prot::KERNEL_RW);
+            t.map_section(v, virt_to_phys_kernel(v), desc::MT_MEMORY_RW);
         }
         va = section_end;
     }
 
     let vectors_pa = virt_to_phys_kernel(super::vectors::vectors_page_va());
-    t.map_page(VECTORS_BASE, vectors_pa, desc::Prot::KERNEL_TEXT)?;
+    t.map_page(VECTORS_BASE as u32, vectors_pa, desc::MT_MEMORY_RX)?;
 
     for (slot, dev) in FIXMAP_DEVICES {
-        t.map_page(fix_to_virt(slot) as u32, (dev.phys() as u32) & !0xfff, desc::Prot::DEVICE)?;
+        t.map_page(fix_to_virt(slot) as u32, (dev.phys() as u32) & !0xfff, desc::MT_DEVICE)?;
     }
 
     let pgd_pa = virt_to_phys_kernel(&t.pgd as *const _ as u32);
@@ -163,12 +158,13 @@ pub fn paging_init(high_memory: u64) -> Result<(), MapError> {
 }
 
 /// The devices mapped in the fixmap, and their slots.
-const FIXMAP_DEVICES: [(FixedAddress, Device); 5] = [
+const FIXMAP_DEVICES: [(FixedAddress, Device); 6] = [
     (FixedAddress::EarlyconMemBase, Device::Uart0),
     (FixedAddress::Mailbox, Device::Mailbox),
     (FixedAddress::PowerManagement, Device::Pm),
     (FixedAddress::SystemTimer, Device::SystemTimer),
     (FixedAddress::LocalPeripherals, Device::LocalPeripherals),
+    (FixedAddress::IrqController, Device::IrqController),
 ];
 
 /// Physical address of the live first-level table (TTBR1 holds the kernel's).
@@ -191,9 +187,8 @@ pub fn show_pte(w: &mut impl Write, addr: u32) {
         return;
     };
     let _ = write!(w, "[{:08x}] *pgd={:08x}", addr, l1);
-    if desc::l1_kind(l1) == desc::L1Kind::PageTable {
-        let l2_pa = u64::from(l1 & !0x3ff) + u64::from((addr >> PAGE_SHIFT) & 0xff) * 4;
-        if let Some(pte) = read_phys_word(l2_pa) {
+    if let desc::L1Desc::PageTable { l2, .. } = desc::decode_l1(l1) {
+        if let Some(pte) = read_phys_word(desc::l2_entry_addr(l2.0, addr)) {
             let _ = write!(w, ", *pte={:08x}", pte);
         }
     }

@@ -15,11 +15,10 @@ pub enum Device {
     Pm,
     SystemTimer,
     LocalPeripherals,
+    IrqController,
 }
 
 impl Device {
-    pub const ALL: [Device; 5] =
-        [Device::Uart0, Device::Mailbox, Device::Pm, Device::SystemTimer, Device::LocalPeripherals];
 
     /// Physical address of the device's registers.
     pub const fn phys(self) -> u64 {
@@ -29,6 +28,7 @@ impl Device {
             Device::Pm => map::PM_BASE,
             Device::SystemTimer => map::SYSTEM_TIMER_BASE,
             Device::LocalPeripherals => map::LOCAL_PERIPHERAL_BASE,
+            Device::IrqController => map::IRQ_BASE,
         }
     }
 
@@ -37,12 +37,13 @@ impl Device {
     }
 }
 
-static BASES: [AtomicUsize; 5] = [
+static BASES: [AtomicUsize; 6] = [
     AtomicUsize::new(map::UART0_BASE as usize),
     AtomicUsize::new(map::MAILBOX_BASE as usize),
     AtomicUsize::new(map::PM_BASE as usize),
     AtomicUsize::new(map::SYSTEM_TIMER_BASE as usize),
     AtomicUsize::new(map::LOCAL_PERIPHERAL_BASE as usize),
+    AtomicUsize::new(map::IRQ_BASE as usize),
 ];
 
 /// Virtual address of the device's registers.

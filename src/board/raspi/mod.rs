@@ -1,6 +1,9 @@
 //! Raspberry Pi 2 (BCM2836): the peripheral memory map and the drivers pivm needs.
 pub mod map;
 
+/// Cores of the BCM2836 (Cortex-A7 MPCore).
+pub const NR_CPUS: u32 = 4;
+
 #[cfg(all(kernel, target_arch = "arm"))]
 pub mod io;
 #[cfg(all(kernel, target_arch = "arm"))]

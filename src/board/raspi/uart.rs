@@ -16,6 +16,12 @@ register_bitfields! {u32,
         /// UART busy sending.
         BUSY OFFSET(3) NUMBITS(1) []
     ],
+    IMSC [
+        /// Receive interrupt (FIFO level reached).
+        RXIM OFFSET(4) NUMBITS(1) [],
+        /// Receive timeout interrupt (characters waiting in the FIFO).
+        RTIM OFFSET(6) NUMBITS(1) []
+    ],
     CR [
         UARTEN OFFSET(0) NUMBITS(1) [],
         TXE OFFSET(8) NUMBITS(1) [],
@@ -32,6 +38,8 @@ register_structs! {
         (0x1c => _reserved1),
         (0x30 => cr: ReadWrite<u32, CR::Register>),
         (0x34 => _reserved2),
+        (0x38 => imsc: ReadWrite<u32, IMSC::Register>),
+        (0x3c => _reserved3),
         (0x44 => icr: WriteOnly<u32>),
         (0x48 => @END),
     }
@@ -51,6 +59,28 @@ pub fn init() {
         r.cr.write(CR::UARTEN::SET + CR::TXE::SET + CR::RXE::SET);
     }
     r.rsr_ecr.set(0);
+    // Raise the UART interrupt when input arrives: with IRQs masked at the CPU it never
+    // runs a handler, but it wakes `wfi`, so the console idles instead of spinning.
+    r.imsc.write(IMSC::RXIM::SET + IMSC::RTIM::SET);
+    let enable_irqs_2 = (io::base(Device::IrqController) + IRQ_ENABLE_2) as *mut u32;
+    // SAFETY: the interrupt controller is mapped; this only enables the UART's line.
+    unsafe { core::ptr::write_volatile(enable_irqs_2, 1 << (UART_IRQ - 32)) };
+}
+
+/// BCM2835 interrupt controller: "Enable IRQs 2" register (GPU IRQs 32-63).
+const IRQ_ENABLE_2: usize = 0x14;
+/// The PL011's GPU interrupt number.
+const UART_IRQ: u32 = 57;
+
+/// Waits for a received byte, sleeping in `wfi` between characters.
+pub fn getc_wait() -> u8 {
+    loop {
+        if let Some(b) = getc() {
+            return b;
+        }
+        // SAFETY: waiting for an interrupt has no memory effects; IRQs stay masked.
+        unsafe { core::arch::asm!("wfi", options(nomem, nostack)) };
+    }
 }
 
 /// Sends one byte, waiting for room in the FIFO.

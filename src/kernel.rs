@@ -1,0 +1,125 @@
+//! The running kernel's state: what boot found and computed, fixed once `kernel_main` has
+//! set it, then read by the console commands. Also the boot steps that need it.
+use spin::Once;
+
+use crate::board::raspi::mailbox;
+use crate::boot::cmdline::BootParams;
+use crate::boot::{atags, dtb, BootInfo, BootSource};
+use crate::config::PAGE_OFFSET;
+use crate::mm::layout::Layout;
+use crate::mm::memblock::Memblock;
+use crate::sizes::SZ_1M;
+
+/// How the loader started us (from the entry registers).
+#[derive(Clone, Copy, Debug)]
+pub struct EntryState {
+    /// r2: ATAG list or DTB physical address (0 from QEMU's ELF loader).
+    pub params_reg: u32,
+    /// r1: machine type.
+    pub machine: u32,
+    /// CPSR at entry (HYP on the Pi firmware, SVC under QEMU).
+    pub entry_cpsr: u32,
+    /// Physical address the image was loaded at (before relocation to PHYS_OFFSET+0x8000).
+    pub load_addr: u32,
+}
+
+/// Everything boot established.
+pub struct Kernel {
+    pub entry: EntryState,
+    pub boot: BootInfo,
+    pub params: BootParams,
+    pub layout: Layout,
+    pub memblock: Memblock,
+}
+
+static KERNEL: Once<Kernel> = Once::new();
+
+/// Publishes the boot state; called once by `kernel_main`.
+pub fn set(k: Kernel) -> &'static Kernel {
+    KERNEL.call_once(|| k)
+}
+
+/// The boot state (None only while booting).
+pub fn try_get() -> Option<&'static Kernel> {
+    KERNEL.get()
+}
+
+/// `phys_to_virt` for lowmem, usable from fault paths: before the layout is known only the
+/// first MiB (kernel, ATAGs) is assumed mapped.
+pub fn phys_to_virt(pa: u64) -> Option<u64> {
+    match try_get() {
+        Some(k) => k.layout.phys_to_virt(crate::mm::PhysAddr(pa)).map(|v| v.0),
+        None => (pa < SZ_1M).then_some(pa + PAGE_OFFSET),
+    }
+}
+
+/// Bytes of boot parameters reachable through the entry code's two-section mapping.
+const BOOT_PARAMS_WINDOW: u64 = 2 * SZ_1M;
+/// Boot parameters must lie in the first GiB (where the entry code maps them).
+const BOOT_PARAMS_LIMIT: u64 = 0x4000_0000;
+/// Largest ATAG list pivm reads.
+const ATAGS_MAX: u64 = 16 * 1024;
+
+/// Why no RAM information was found, for the boot log.
+pub enum BootParamsProblem {
+    None,
+    Atags(atags::AtagError),
+    Dtb(dtb::DtbError),
+    DtbTooBig(u32),
+}
+
+/// Reads the ATAGs or device tree r2 points at; falls back to the VideoCore mailbox when
+/// there are none (QEMU's ELF path) or they give no RAM.
+pub fn read_boot_params(r2: u32) -> (BootInfo, BootParamsProblem) {
+    let mut info = BootInfo::new();
+    let mut problem = BootParamsProblem::None;
+    let pa = u64::from(r2);
+    if pa != 0 && pa < BOOT_PARAMS_LIMIT && pa % 4 == 0 {
+        let window = BOOT_PARAMS_WINDOW - (pa % SZ_1M);
+        // SAFETY: the entry code mapped the two sections starting at r2's section at
+        // PAGE_OFFSET + r2 (normal memory), so `window` bytes from there are readable.
+        let bytes = unsafe { core::slice::from_raw_parts((PAGE_OFFSET + pa) as *const u8, window as usize) };
+        let first = [
+            u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]),
+            u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]),
+        ];
+        if dtb::looks_like_dtb(first[0].swap_bytes()) {
+            match dtb::dtb_total_size(bytes) {
+                Some(size) if u64::from(size) <= window => {
+                    if let Err(e) = dtb::parse_dtb(&bytes[..size as usize], pa, &mut info) {
+                        problem = BootParamsProblem::Dtb(e);
+                    }
+                }
+                Some(size) => problem = BootParamsProblem::DtbTooBig(size),
+                None => {}
+            }
+        } else if atags::looks_like_atags(first) {
+            let len = window.min(ATAGS_MAX) as usize;
+            if let Err(e) = atags::parse_atags(&bytes[..len], pa, &mut info) {
+                problem = BootParamsProblem::Atags(e);
+            }
+        }
+    }
+    if info.banks().is_empty() {
+        if let Some((base, size)) = mailbox::arm_memory() {
+            info.add_bank(u64::from(base), u64::from(size));
+            if info.source == BootSource::None {
+                info.source = BootSource::Mailbox;
+            }
+        }
+    }
+    (info, problem)
+}
+
+impl core::fmt::Display for BootParamsProblem {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            BootParamsProblem::None => Ok(()),
+            BootParamsProblem::Atags(e) => write!(f, "ATAGs: {e}"),
+            BootParamsProblem::Dtb(e) => write!(f, "device tree: {e}"),
+            BootParamsProblem::DtbTooBig(n) => {
+                write!(f, "device tree: {n} bytes is more than the {BOOT_PARAMS_WINDOW} bytes mapped at boot")
+            }
+        }
+    }
+}
