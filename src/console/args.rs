@@ -220,8 +220,14 @@ mod tests {
 
     #[test]
     fn overflow() {
-        assert_eq!(parse_u64("18446744073709551616"), Err(ArgError::OutOfRange("18446744073709551616")));
-        assert_eq!(parse_u64("0x10000000000000000"), Err(ArgError::OutOfRange("0x10000000000000000")));
+        assert_eq!(
+            parse_u64("18446744073709551616"),
+            Err(ArgError::OutOfRange("18446744073709551616"))
+        );
+        assert_eq!(
+            parse_u64("0x10000000000000000"),
+            Err(ArgError::OutOfRange("0x10000000000000000"))
+        );
         assert_eq!(parse_u32("0xffffffff"), Ok(u32::MAX));
         assert_eq!(parse_u32("4294967296"), Err(ArgError::OutOfRange32("4294967296")));
         assert_eq!(

@@ -55,7 +55,8 @@ pub const MAX_RAM_RANGES: usize = MAX_MEM_BANKS + 1;
 /// Warnings kept by one `compute`; more are only counted.
 pub const MAX_LAYOUT_WARNINGS: usize = 8;
 /// Highest PAGE_OFFSET whose default vmalloc area still leaves the minimum lowmem.
-const MAX_PAGE_OFFSET: u64 = VMALLOC_END - (VMALLOC_DEFAULT_SIZE + VMALLOC_OFFSET + VMALLOC_MIN_LOWMEM);
+const MAX_PAGE_OFFSET: u64 =
+    VMALLOC_END - (VMALLOC_DEFAULT_SIZE + VMALLOC_OFFSET + VMALLOC_MIN_LOWMEM);
 /// PAGE_OFFSET must leave a user space and module area below it, and be 16 MiB aligned.
 const MIN_PAGE_OFFSET: u64 = TASK_GAP + MODULES_SIZE;
 
@@ -183,7 +184,8 @@ impl Layout {
 
     /// End of the pkmap window (`PKMAP_BASE + LAST_PKMAP * PAGE_SIZE`).
     pub fn pkmap_end(&self) -> Option<VirtAddr> {
-        self.pkmap_base.map(|b| VirtAddr(b.0 + LAST_PKMAP * PAGE_SIZE))
+        self.pkmap_base
+            .map(|b| VirtAddr(b.0 + LAST_PKMAP * PAGE_SIZE))
     }
 
     /// `__pa()` for lowmem addresses `[PAGE_OFFSET, high_memory)`; `None` elsewhere.
@@ -199,7 +201,10 @@ impl Layout {
     }
 
     fn ram_below(&self, limit: u64) -> u64 {
-        self.ram().iter().map(|b| b.end().min(limit).saturating_sub(b.start.0)).sum()
+        self.ram()
+            .iter()
+            .map(|b| b.end().min(limit).saturating_sub(b.start.0))
+            .sum()
     }
 }
 
@@ -207,30 +212,58 @@ impl Layout {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LayoutWarning {
     /// PAGE_OFFSET cannot hold the fixed layout; DEFAULT_PAGE_OFFSET was used instead.
-    PageOffsetUnsupported { given: u64 },
-    VmallocTooSmall { mib: u64 },
-    VmallocTooBig { mib: u64 },
+    PageOffsetUnsupported {
+        given: u64,
+    },
+    VmallocTooSmall {
+        mib: u64,
+    },
+    VmallocTooBig {
+        mib: u64,
+    },
     /// A bank starting above 4 GiB (no LPAE).
-    MemoryOutside32Bit { start: u64 },
+    MemoryOutside32Bit {
+        start: u64,
+    },
     /// A bank crossing 4 GiB, cut at 0xfffff000.
-    MemoryTruncated { start: u64 },
+    MemoryTruncated {
+        start: u64,
+    },
     /// More distinct RAM ranges than MAX_RAM_RANGES; the highest ones are dropped.
-    TooManyBanks { start: u64, end: u64 },
+    TooManyBanks {
+        start: u64,
+        end: u64,
+    },
     /// The firmware reported no usable RAM.
     NoRam,
     /// No RAM ended up linearly mapped (only possible with a first bank smaller than 2 MiB
     /// that does not start on a 2 MiB boundary); the kernel cannot run.
     NoLowmem,
     /// `mem=` covered every firmware bank (`ram` bytes) but asked for more.
-    MemExceedsRam { mem: MemParam, ram: u64 },
+    MemExceedsRam {
+        mem: MemParam,
+        ram: u64,
+    },
     /// `mem=` reached into holes or beyond the RAM; `covered` bytes of it are RAM.
-    MemPartlyRam { mem: MemParam, covered: u64 },
+    MemPartlyRam {
+        mem: MemParam,
+        covered: u64,
+    },
     /// `mem=` selected no firmware RAM at all, so it was ignored.
-    MemNoRam { mem: MemParam },
+    MemNoRam {
+        mem: MemParam,
+    },
     /// `mem=` left out the kernel's own first 16 MiB, which was kept anyway.
-    MemKeepsKernel { mem: MemParam, start: u64, end: u64 },
+    MemKeepsKernel {
+        mem: MemParam,
+        start: u64,
+        end: u64,
+    },
     /// RAM above lowmem removed (no highmem): `[start, end)`.
-    IgnoringRam { start: u64, end: u64 },
+    IgnoringRam {
+        start: u64,
+        end: u64,
+    },
     ConsiderHighmem,
 }
 
@@ -340,7 +373,10 @@ impl Range {
     }
 
     fn intersect(self, other: Range) -> Option<Range> {
-        let r = Range { start: self.start.max(other.start), end: self.end.min(other.end) };
+        let r = Range {
+            start: self.start.max(other.start),
+            end: self.end.min(other.end),
+        };
         (r.start < r.end).then_some(r)
     }
 }
@@ -386,7 +422,10 @@ impl RangeList {
                 }
                 out.push(r);
             } else {
-                merged = Range { start: r.start.min(merged.start), end: r.end.max(merged.end) };
+                merged = Range {
+                    start: r.start.min(merged.start),
+                    end: r.end.max(merged.end),
+                };
             }
         }
         if !placed {
@@ -416,17 +455,25 @@ impl RangeList {
     }
 
     fn covers(&self, want: Range) -> bool {
-        self.as_slice().iter().any(|r| r.start <= want.start && want.end <= r.end)
+        self.as_slice()
+            .iter()
+            .any(|r| r.start <= want.start && want.end <= r.end)
     }
 
     /// Removes `[start, end)` (like memblock_remove).
     fn remove(&mut self, cut: Range) {
         let mut out = RangeList::default();
         for &r in self.as_slice() {
-            if let Some(low) = r.intersect(Range { start: 0, end: cut.start }) {
+            if let Some(low) = r.intersect(Range {
+                start: 0,
+                end: cut.start,
+            }) {
                 out.push(low);
             }
-            if let Some(high) = r.intersect(Range { start: cut.end, end: u64::MAX }) {
+            if let Some(high) = r.intersect(Range {
+                start: cut.end,
+                end: u64::MAX,
+            }) {
                 out.push(high);
             }
         }
@@ -453,7 +500,9 @@ fn early_vmalloc(page_offset: u64, requested: u64, warnings: &mut LayoutWarnings
 fn arm_add_memory(bank: &MemBank, warnings: &mut LayoutWarnings) -> Option<Range> {
     let start = bank.start.0;
     let aligned_start = round_up(start, PAGE_SIZE);
-    let mut size = start.saturating_add(bank.size).saturating_sub(aligned_start);
+    let mut size = start
+        .saturating_add(bank.size)
+        .saturating_sub(aligned_start);
     if aligned_start > PHYS_ADDR_MAX {
         warnings.push(LayoutWarning::MemoryOutside32Bit { start });
         return None;
@@ -463,7 +512,10 @@ fn arm_add_memory(bank: &MemBank, warnings: &mut LayoutWarnings) -> Option<Range
         size = PHYS_ADDR_MAX - aligned_start;
     }
     size = round_down(size, PAGE_SIZE);
-    (size > 0).then_some(Range { start: aligned_start, end: aligned_start + size })
+    (size > 0).then_some(Range {
+        start: aligned_start,
+        end: aligned_start + size,
+    })
 }
 
 /// Applies `mem=`: keep only the firmware RAM inside the requested range (pivm never invents
@@ -471,20 +523,33 @@ fn arm_add_memory(bank: &MemBank, warnings: &mut LayoutWarnings) -> Option<Range
 fn apply_mem(ram: &mut RangeList, mem: MemParam, phys_offset: u64, warnings: &mut LayoutWarnings) {
     let Some(first) = ram.first() else { return };
     let start = mem.start.unwrap_or(phys_offset);
-    let want = Range { start: round_up(start, PAGE_SIZE), end: round_down(start.saturating_add(mem.size), PAGE_SIZE) };
-    let mut kept = if want.start < want.end { ram.intersect(want) } else { RangeList::default() };
+    let want = Range {
+        start: round_up(start, PAGE_SIZE),
+        end: round_down(start.saturating_add(mem.size), PAGE_SIZE),
+    };
+    let mut kept = if want.start < want.end {
+        ram.intersect(want)
+    } else {
+        RangeList::default()
+    };
     if kept.len == 0 {
         warnings.push(LayoutWarning::MemNoRam { mem });
         return;
     }
     let covered = kept.total();
-    let kernel = Range { start: first.start, end: first.end.min(first.start + KERNEL_RAM_MIN) };
+    let kernel = Range {
+        start: first.start,
+        end: first.end.min(first.start + KERNEL_RAM_MIN),
+    };
     let keeps_kernel = kept.covers(kernel);
     if !keeps_kernel {
         // The kernel's range lies inside the first bank, so this merges or takes the spare
         // slot: nothing is evicted that the intersection had.
         if let Some(evicted) = kept.add(kernel) {
-            warnings.push(LayoutWarning::TooManyBanks { start: evicted.start, end: evicted.end });
+            warnings.push(LayoutWarning::TooManyBanks {
+                start: evicted.start,
+                end: evicted.end,
+            });
         }
     }
     if covered < want.len() {
@@ -495,7 +560,11 @@ fn apply_mem(ram: &mut RangeList, mem: MemParam, phys_offset: u64, warnings: &mu
         });
     }
     if !keeps_kernel {
-        warnings.push(LayoutWarning::MemKeepsKernel { mem, start: kernel.start, end: kernel.end });
+        warnings.push(LayoutWarning::MemKeepsKernel {
+            mem,
+            start: kernel.start,
+            end: kernel.end,
+        });
     }
     *ram = kept;
 }
@@ -509,13 +578,23 @@ struct Bounds {
 /// Linux's `adjust_lowmem_bounds()` (>= 5.14), minus the memblock removal: marks an
 /// unaligned head of the first usable range NOMAP, then finds the lowmem and memblock limits.
 fn adjust_lowmem_bounds(ram: &RangeList, nomap_end: &mut u64, vmalloc_limit: u64) -> Bounds {
-    let usable = |r: &Range| (r.end > *nomap_end).then(|| Range { start: r.start.max(*nomap_end), end: r.end });
+    let usable = |r: &Range| {
+        (r.end > *nomap_end).then(|| Range {
+            start: r.start.max(*nomap_end),
+            end: r.end,
+        })
+    };
     if let Some(first) = ram.as_slice().iter().find_map(usable) {
         if !is_aligned(first.start, PMD_SIZE) {
             *nomap_end = round_up(first.start, PMD_SIZE);
         }
     }
-    let usable = |r: &Range| (r.end > *nomap_end).then(|| Range { start: r.start.max(*nomap_end), end: r.end });
+    let usable = |r: &Range| {
+        (r.end > *nomap_end).then(|| Range {
+            start: r.start.max(*nomap_end),
+            end: r.end,
+        })
+    };
     let mut lowmem_limit = 0;
     let mut memblock_limit = 0;
     for block in ram.as_slice().iter().filter_map(usable) {
@@ -538,11 +617,19 @@ fn adjust_lowmem_bounds(ram: &RangeList, nomap_end: &mut u64, vmalloc_limit: u64
     if memblock_limit == 0 {
         memblock_limit = lowmem_limit;
     }
-    Bounds { arm_lowmem_limit: lowmem_limit, memblock_limit: round_down(memblock_limit, PMD_SIZE) }
+    Bounds {
+        arm_lowmem_limit: lowmem_limit,
+        memblock_limit: round_down(memblock_limit, PMD_SIZE),
+    }
 }
 
 /// Linux's `find_limits()` + `zone_sizes_init()` + the zone walk of `free_area_init()`.
-fn zone_spans(ram: &RangeList, phys_offset: u64, arm_lowmem_limit: u64, input: &LayoutInput) -> Zones {
+fn zone_spans(
+    ram: &RangeList,
+    phys_offset: u64,
+    arm_lowmem_limit: u64,
+    input: &LayoutInput,
+) -> Zones {
     let pfn = |addr: u64| addr >> PAGE_SHIFT;
     let max_low = pfn(arm_lowmem_limit);
     let max_high = pfn(ram.end());
@@ -550,7 +637,10 @@ fn zone_spans(ram: &RangeList, phys_offset: u64, arm_lowmem_limit: u64, input: &
     // Each zone starts where the previous one ended and never runs backwards.
     let mut next = |max_pfn: u64| {
         let end = max_pfn.max(start);
-        let r = PfnRange { start: Pfn(start), end: Pfn(end) };
+        let r = PfnRange {
+            start: Pfn(start),
+            end: Pfn(end),
+        };
         start = end;
         r
     };
@@ -564,11 +654,16 @@ fn zone_spans(ram: &RangeList, phys_offset: u64, arm_lowmem_limit: u64, input: &
     });
     let normal = next(max_low);
     let highmem = input.highmem.then(|| next(max_high));
-    Zones { dma, normal, highmem }
+    Zones {
+        dma,
+        normal,
+        highmem,
+    }
 }
 
-/// Computes the layout; never panics, and always yields a bootable layout when there is RAM
-/// (lowmem then holds at least the first bank's first 32 MiB, or the whole bank).
+/// Computes the layout. Never panics; when the first RAM bank starts 2 MiB aligned, lowmem
+/// always holds at least its first 16 MiB (or all of it, if smaller), whatever `vmalloc=` and
+/// `mem=` say. Problems come back as warnings, in the order Linux would print them.
 pub fn compute(input: &LayoutInput) -> (Layout, LayoutWarnings) {
     let mut warnings = LayoutWarnings::default();
 
@@ -577,7 +672,9 @@ pub fn compute(input: &LayoutInput) -> (Layout, LayoutWarnings) {
     let page_offset = if valid {
         input.page_offset
     } else {
-        warnings.push(LayoutWarning::PageOffsetUnsupported { given: input.page_offset });
+        warnings.push(LayoutWarning::PageOffsetUnsupported {
+            given: input.page_offset,
+        });
         DEFAULT_PAGE_OFFSET
     };
 
@@ -590,7 +687,10 @@ pub fn compute(input: &LayoutInput) -> (Layout, LayoutWarnings) {
     for bank in input.banks {
         if let Some(r) = arm_add_memory(bank, &mut warnings) {
             if let Some(evicted) = ram.add(r) {
-                warnings.push(LayoutWarning::TooManyBanks { start: evicted.start, end: evicted.end });
+                warnings.push(LayoutWarning::TooManyBanks {
+                    start: evicted.start,
+                    end: evicted.end,
+                });
             }
         }
     }
@@ -606,14 +706,23 @@ pub fn compute(input: &LayoutInput) -> (Layout, LayoutWarnings) {
     let had_ram = ram.len > 0;
     let mut nomap_end = ram.first().map_or(0, |r| r.start);
     let mut ignored_ram: Option<(PhysAddr, PhysAddr)> = None;
-    let mut bounds = Bounds { arm_lowmem_limit: 0, memblock_limit: 0 };
+    let mut bounds = Bounds {
+        arm_lowmem_limit: 0,
+        memblock_limit: 0,
+    };
     // Linux runs the pass twice: before and after arm_memblock_init(), as memory may have
     // gone in between. The second pass only drops RAM on pathological maps.
     for _pass in 0..2 {
         bounds = adjust_lowmem_bounds(&ram, &mut nomap_end, vmalloc_limit);
         if !input.highmem && ram.end() > bounds.arm_lowmem_limit {
-            let cut = Range { start: bounds.memblock_limit, end: ram.end() };
-            warnings.push(LayoutWarning::IgnoringRam { start: cut.start, end: cut.end });
+            let cut = Range {
+                start: bounds.memblock_limit,
+                end: ram.end(),
+            };
+            warnings.push(LayoutWarning::IgnoringRam {
+                start: cut.start,
+                end: cut.end,
+            });
             warnings.push(LayoutWarning::ConsiderHighmem);
             ram.remove(cut);
             let start = ignored_ram.map_or(cut.start, |(s, _)| s.0.min(cut.start));
@@ -628,14 +737,21 @@ pub fn compute(input: &LayoutInput) -> (Layout, LayoutWarnings) {
 
     let mut banks = [MemBank::default(); MAX_RAM_RANGES];
     for (slot, r) in banks.iter_mut().zip(ram.as_slice()) {
-        *slot = MemBank { start: PhysAddr(r.start), size: r.len() };
+        *slot = MemBank {
+            start: PhysAddr(r.start),
+            size: r.len(),
+        };
     }
     let layout = Layout {
         page_offset: VirtAddr(page_offset),
         phys_offset: PhysAddr(phys_offset),
         task_size: VirtAddr(page_offset - TASK_GAP),
         modules_vaddr: VirtAddr(page_offset - MODULES_SIZE),
-        modules_end: VirtAddr(if input.highmem { page_offset - PMD_SIZE } else { page_offset }),
+        modules_end: VirtAddr(if input.highmem {
+            page_offset - PMD_SIZE
+        } else {
+            page_offset
+        }),
         pkmap_base: input.highmem.then_some(VirtAddr(page_offset - PMD_SIZE)),
         vmalloc_start: VirtAddr(round_down(high_memory + VMALLOC_OFFSET, VMALLOC_OFFSET)),
         vmalloc_end: VirtAddr(VMALLOC_END),
@@ -670,8 +786,18 @@ pub struct KernelSections {
 }
 
 /// One banner line: `    name : 0xstart - 0xend   (size unit)`.
-fn banner_line(w: &mut impl Write, name: &str, start: u64, end: u64, size: u64, unit: &str) -> fmt::Result {
-    writeln!(w, "{name} : 0x{start:08x} - 0x{end:08x}   ({size:4} {unit})")
+fn banner_line(
+    w: &mut impl Write,
+    name: &str,
+    start: u64,
+    end: u64,
+    size: u64,
+    unit: &str,
+) -> fmt::Result {
+    writeln!(
+        w,
+        "{name} : 0x{start:08x} - 0x{end:08x}   ({size:4} {unit})"
+    )
 }
 
 /// Linux 4.x's "Virtual kernel memory layout:" banner (mem_init), with real addresses.
@@ -683,15 +809,55 @@ pub fn write_banner(w: &mut impl Write, l: &Layout, s: &KernelSections) -> fmt::
     let vectors_end = l.vectors_base.0 + PAGE_SIZE;
 
     writeln!(w, "Virtual kernel memory layout:")?;
-    banner_line(w, "    vector ", l.vectors_base.0, vectors_end, kb(l.vectors_base.0, vectors_end), "kB")?;
-    banner_line(w, "    fixmap ", l.fixaddr_start.0, l.fixaddr_end.0, kb(l.fixaddr_start.0, l.fixaddr_end.0), "kB")?;
-    banner_line(w, "    vmalloc", l.vmalloc_start.0, l.vmalloc_end.0, mb(l.vmalloc_start.0, l.vmalloc_end.0), "MB")?;
-    banner_line(w, "    lowmem ", l.page_offset.0, l.high_memory.0, mb(l.page_offset.0, l.high_memory.0), "MB")?;
+    banner_line(
+        w,
+        "    vector ",
+        l.vectors_base.0,
+        vectors_end,
+        kb(l.vectors_base.0, vectors_end),
+        "kB",
+    )?;
+    banner_line(
+        w,
+        "    fixmap ",
+        l.fixaddr_start.0,
+        l.fixaddr_end.0,
+        kb(l.fixaddr_start.0, l.fixaddr_end.0),
+        "kB",
+    )?;
+    banner_line(
+        w,
+        "    vmalloc",
+        l.vmalloc_start.0,
+        l.vmalloc_end.0,
+        mb(l.vmalloc_start.0, l.vmalloc_end.0),
+        "MB",
+    )?;
+    banner_line(
+        w,
+        "    lowmem ",
+        l.page_offset.0,
+        l.high_memory.0,
+        mb(l.page_offset.0, l.high_memory.0),
+        "MB",
+    )?;
     if let (Some(base), Some(end)) = (l.pkmap_base, l.pkmap_end()) {
         banner_line(w, "    pkmap  ", base.0, end.0, mb(base.0, end.0), "MB")?;
     }
-    banner_line(w, "    modules", l.modules_vaddr.0, l.modules_end.0, mb(l.modules_vaddr.0, l.modules_end.0), "MB")?;
-    for (name, range) in [("      .text", s.text), ("      .init", s.init), ("      .data", s.data), ("       .bss", s.bss)] {
+    banner_line(
+        w,
+        "    modules",
+        l.modules_vaddr.0,
+        l.modules_end.0,
+        mb(l.modules_vaddr.0, l.modules_end.0),
+        "MB",
+    )?;
+    for (name, range) in [
+        ("      .text", s.text),
+        ("      .init", s.init),
+        ("      .data", s.data),
+        ("       .bss", s.bss),
+    ] {
         banner_line(w, name, range.0, range.1, kb_up(range), "kB")?;
     }
     Ok(())
@@ -699,7 +865,11 @@ pub fn write_banner(w: &mut impl Write, l: &Layout, s: &KernelSections) -> fmt::
 
 /// `[mem 0x...-0x...]` with an inclusive end, as `%#018Lx`.
 fn mem_range(w: &mut impl Write, start: u64, end_exclusive: u64) -> fmt::Result {
-    write!(w, "[mem {start:#018x}-{:#018x}]", end_exclusive.saturating_sub(1))
+    write!(
+        w,
+        "[mem {start:#018x}-{:#018x}]",
+        end_exclusive.saturating_sub(1)
+    )
 }
 
 /// Linux's `free_area_init()` report: "Zone ranges:", movable zones, early node ranges and
@@ -707,7 +877,11 @@ fn mem_range(w: &mut impl Write, start: u64, end_exclusive: u64) -> fmt::Result 
 pub fn write_zone_ranges(w: &mut impl Write, l: &Layout) -> fmt::Result {
     let addr = |p: Pfn| p.0 << PAGE_SHIFT;
     writeln!(w, "Zone ranges:")?;
-    let zones = [("DMA", l.zones.dma), ("Normal", Some(l.zones.normal)), ("HighMem", l.zones.highmem)];
+    let zones = [
+        ("DMA", l.zones.dma),
+        ("Normal", Some(l.zones.normal)),
+        ("HighMem", l.zones.highmem),
+    ];
     for (name, zone) in zones {
         let Some(zone) = zone else { continue };
         write!(w, "  {name:<8} ")?;
@@ -766,7 +940,10 @@ pub struct MemoryLine {
 /// Linux's `mem_init_print_info()` line (3.19+ format, with cma-reserved).
 pub fn write_memory_line(w: &mut impl Write, m: &MemoryLine) -> fmt::Result {
     let k = |pages: u64| pages << (PAGE_SHIFT - 10);
-    let reserved = m.physpages.saturating_sub(m.totalram_pages).saturating_sub(m.cma_pages);
+    let reserved = m
+        .physpages
+        .saturating_sub(m.totalram_pages)
+        .saturating_sub(m.cma_pages);
     write!(
         w,
         "Memory: {}K/{}K available ({}K kernel code, {}K rwdata, {}K rodata, {}K init, {}K bss, \
@@ -796,11 +973,21 @@ mod tests {
     const MIB: u64 = SZ_1M;
 
     fn bank(start: u64, size: u64) -> MemBank {
-        MemBank { start: PhysAddr(start), size }
+        MemBank {
+            start: PhysAddr(start),
+            size,
+        }
     }
 
     fn input(page_offset: u64, banks: &[MemBank]) -> LayoutInput<'_> {
-        LayoutInput { page_offset, banks, vmalloc: None, mem: None, highmem: true, dma_zone_size: None }
+        LayoutInput {
+            page_offset,
+            banks,
+            vmalloc: None,
+            mem: None,
+            highmem: true,
+            dma_zone_size: None,
+        }
     }
 
     fn run(i: &LayoutInput) -> (Layout, Vec<String>) {
@@ -822,6 +1009,7 @@ mod tests {
         message: Option<&'static str>,
     }
 
+    #[allow(clippy::too_many_arguments)] // one argument per table column
     const fn row(
         page_offset: u64,
         ram_gib: u64,
@@ -909,14 +1097,25 @@ mod tests {
                     highmem,
                     ..input(r.page_offset, &banks)
                 };
-                let ctx = format!("row {n} ({:#x}, {} GiB, {:?}, highmem={highmem})", r.page_offset, r.ram_gib, r.vmalloc_mib);
+                let ctx = format!(
+                    "row {n} ({:#x}, {} GiB, {:?}, highmem={highmem})",
+                    r.page_offset, r.ram_gib, r.vmalloc_mib
+                );
                 let (l, w) = run(&i);
                 assert_eq!(l.lowmem_size(), r.lowmem_mib * MIB, "{ctx}: lowmem");
                 assert_eq!(l.high_memory.0, r.high_memory, "{ctx}: high_memory");
                 assert_eq!(l.vmalloc_start.0, r.vmalloc_start, "{ctx}: VMALLOC_START");
                 assert_eq!(l.vmalloc_end.0, VMALLOC_END, "{ctx}");
-                assert_eq!(l.vmalloc_size(), r.vmalloc_mib_out * MIB, "{ctx}: vmalloc size");
-                assert_eq!(l.vmalloc_size() >> 10, r.vmalloc_total_kb, "{ctx}: VmallocTotal");
+                assert_eq!(
+                    l.vmalloc_size(),
+                    r.vmalloc_mib_out * MIB,
+                    "{ctx}: vmalloc size"
+                );
+                assert_eq!(
+                    l.vmalloc_size() >> 10,
+                    r.vmalloc_total_kb,
+                    "{ctx}: VmallocTotal"
+                );
                 let mut expected: Vec<String> = r.message.iter().map(ToString::to_string).collect();
                 if highmem {
                     assert_eq!(l.highmem_size(), r.highmem_mib * MIB, "{ctx}: highmem");
@@ -925,9 +1124,16 @@ mod tests {
                     assert_eq!(l.highmem_size(), 0, "{ctx}: highmem");
                     if r.highmem_mib > 0 {
                         let end = r.ram_gib * SZ_1G;
-                        expected.push(format!("Ignoring RAM at {:#010x}-{end:#010x}", r.lowmem_mib * MIB));
+                        expected.push(format!(
+                            "Ignoring RAM at {:#010x}-{end:#010x}",
+                            r.lowmem_mib * MIB
+                        ));
                         expected.push("Consider using a HIGHMEM enabled kernel.".into());
-                        assert_eq!(l.ignored_ram, Some((PhysAddr(r.lowmem_mib * MIB), PhysAddr(end))), "{ctx}");
+                        assert_eq!(
+                            l.ignored_ram,
+                            Some((PhysAddr(r.lowmem_mib * MIB), PhysAddr(end))),
+                            "{ctx}"
+                        );
                     }
                     assert_eq!(l.total_ram, r.lowmem_mib * MIB, "{ctx}");
                 }
@@ -941,13 +1147,35 @@ mod tests {
     #[test]
     fn no_highmem_examples() {
         let cases: &[(u64, u64, Option<u64>, u64, &str)] = &[
-            (VMSPLIT_3G, SZ_1G, None, 768, "Ignoring RAM at 0x30000000-0x40000000"),
-            (VMSPLIT_3G, SZ_1G, Some(400 * MIB), 608, "Ignoring RAM at 0x26000000-0x40000000"),
-            (VMSPLIT_2G, SZ_2G, None, 1792, "Ignoring RAM at 0x70000000-0x80000000"),
+            (
+                VMSPLIT_3G,
+                SZ_1G,
+                None,
+                768,
+                "Ignoring RAM at 0x30000000-0x40000000",
+            ),
+            (
+                VMSPLIT_3G,
+                SZ_1G,
+                Some(400 * MIB),
+                608,
+                "Ignoring RAM at 0x26000000-0x40000000",
+            ),
+            (
+                VMSPLIT_2G,
+                SZ_2G,
+                None,
+                1792,
+                "Ignoring RAM at 0x70000000-0x80000000",
+            ),
         ];
         for &(po, ram, vmalloc, lowmem, msg) in cases {
             let banks = [bank(0, ram)];
-            let (l, w) = run(&LayoutInput { vmalloc, highmem: false, ..input(po, &banks) });
+            let (l, w) = run(&LayoutInput {
+                vmalloc,
+                highmem: false,
+                ..input(po, &banks)
+            });
             assert_eq!(l.lowmem_size(), lowmem * MIB);
             assert_eq!(w, [msg, "Consider using a HIGHMEM enabled kernel."]);
             assert_eq!(l.ram(), [bank(0, lowmem * MIB)]);
@@ -959,7 +1187,10 @@ mod tests {
     fn raspberry_pi_checks() {
         for (ram_mib, lowmem_end) in [(948, 0xbb40_0000), (944, 0xbb00_0000)] {
             let banks = [bank(0, ram_mib * MIB)];
-            let (l, w) = run(&LayoutInput { highmem: false, ..input(VMSPLIT_2G, &banks) });
+            let (l, w) = run(&LayoutInput {
+                highmem: false,
+                ..input(VMSPLIT_2G, &banks)
+            });
             assert!(w.is_empty());
             assert_eq!(l.high_memory.0, lowmem_end);
             assert_eq!(l.vmalloc_start.0, 0xbb80_0000);
@@ -972,7 +1203,10 @@ mod tests {
     }
 
     /// raspi2b in QEMU: one bank 0..0x3C000000 (960 MiB).
-    const RASPI2B: [MemBank; 1] = [MemBank { start: PhysAddr(0), size: 0x3C00_0000 }];
+    const RASPI2B: [MemBank; 1] = [MemBank {
+        start: PhysAddr(0),
+        size: 0x3C00_0000,
+    }];
 
     #[test]
     fn raspi2b_splits() {
@@ -998,7 +1232,13 @@ mod tests {
             assert_eq!(l.fixaddr_start.0, 0xffc8_0000);
             assert_eq!(l.fixaddr_end.0, 0xfff0_0000);
             assert_eq!(l.vectors_base.0, 0xffff_0000);
-            assert_eq!(l.zones.normal, PfnRange { start: Pfn(0), end: Pfn((high_memory - po) >> 12) });
+            assert_eq!(
+                l.zones.normal,
+                PfnRange {
+                    start: Pfn(0),
+                    end: Pfn((high_memory - po) >> 12)
+                }
+            );
             assert_eq!(l.zones.highmem.unwrap().end, Pfn(0x3C000));
         }
     }
@@ -1006,11 +1246,20 @@ mod tests {
     #[test]
     fn address_translation() {
         let (l, _) = run(&input(VMSPLIT_3G, &RASPI2B));
-        assert_eq!(l.virt_to_phys(VirtAddr(0xc000_8000)), Some(PhysAddr(0x8000)));
-        assert_eq!(l.virt_to_phys(VirtAddr(0xefff_ffff)), Some(PhysAddr(0x2fff_ffff)));
+        assert_eq!(
+            l.virt_to_phys(VirtAddr(0xc000_8000)),
+            Some(PhysAddr(0x8000))
+        );
+        assert_eq!(
+            l.virt_to_phys(VirtAddr(0xefff_ffff)),
+            Some(PhysAddr(0x2fff_ffff))
+        );
         assert_eq!(l.virt_to_phys(VirtAddr(0xf000_0000)), None);
         assert_eq!(l.virt_to_phys(VirtAddr(0xbfff_ffff)), None);
-        assert_eq!(l.phys_to_virt(PhysAddr(0x1000)), Some(VirtAddr(0xc000_1000)));
+        assert_eq!(
+            l.phys_to_virt(PhysAddr(0x1000)),
+            Some(VirtAddr(0xc000_1000))
+        );
         assert_eq!(l.phys_to_virt(PhysAddr(0x3000_0000)), None);
     }
 
@@ -1018,7 +1267,8 @@ mod tests {
     fn mem_parameter() {
         let mem = |size, start| Some(MemParam { size, start });
         // (mem=, RAM kept, lowmem end, warnings)
-        let cases: Vec<(Option<MemParam>, Vec<MemBank>, u64, Vec<&str>)> = vec![
+        type Case = (Option<MemParam>, Vec<MemBank>, u64, Vec<&'static str>);
+        let cases: Vec<Case> = vec![
             (mem(SZ_512M, None), vec![bank(0, SZ_512M)], SZ_512M, vec![]),
             (
                 mem(SZ_4G, None),
@@ -1055,7 +1305,10 @@ mod tests {
             ),
         ];
         for (m, ram, lowmem_end, warnings) in cases {
-            let (l, w) = run(&LayoutInput { mem: m, ..input(VMSPLIT_3G, &RASPI2B) });
+            let (l, w) = run(&LayoutInput {
+                mem: m,
+                ..input(VMSPLIT_3G, &RASPI2B)
+            });
             assert_eq!(l.ram(), ram, "{m:?}");
             assert_eq!(l.arm_lowmem_limit.0, lowmem_end, "{m:?}");
             assert_eq!(w, warnings, "{m:?}");
@@ -1066,9 +1319,18 @@ mod tests {
     #[test]
     fn mem_into_hole_between_banks() {
         let banks = [bank(0, SZ_256M), bank(SZ_512M, SZ_256M)];
-        let (l, w) = run(&LayoutInput { mem: Some(MemParam { size: 600 * MIB, start: None }), ..input(VMSPLIT_3G, &banks) });
+        let (l, w) = run(&LayoutInput {
+            mem: Some(MemParam {
+                size: 600 * MIB,
+                start: None,
+            }),
+            ..input(VMSPLIT_3G, &banks)
+        });
         assert_eq!(l.ram(), [bank(0, SZ_256M), bank(SZ_512M, 88 * MIB)]);
-        assert_eq!(w, ["mem=600M covers only 344MiB of the RAM the firmware reported; using 344MiB"]);
+        assert_eq!(
+            w,
+            ["mem=600M covers only 344MiB of the RAM the firmware reported; using 344MiB"]
+        );
     }
 
     #[test]
@@ -1080,13 +1342,19 @@ mod tests {
             (SZ_4G, "vmalloc area is too big, limiting to 976MiB", 976),
         ];
         for (req, msg, reserve_mib) in cases {
-            let (l, w) = run(&LayoutInput { vmalloc: Some(req), ..input(VMSPLIT_3G, &RASPI2B) });
+            let (l, w) = run(&LayoutInput {
+                vmalloc: Some(req),
+                ..input(VMSPLIT_3G, &RASPI2B)
+            });
             assert_eq!(w, [msg]);
             assert_eq!(l.vmalloc_reserve, reserve_mib * MIB);
             assert!(l.lowmem_size() >= SZ_32M);
         }
         // Too big for the 1G split is a much larger number.
-        let (_, w) = run(&LayoutInput { vmalloc: Some(SZ_4G), ..input(VMSPLIT_1G, &RASPI2B) });
+        let (_, w) = run(&LayoutInput {
+            vmalloc: Some(SZ_4G),
+            ..input(VMSPLIT_1G, &RASPI2B)
+        });
         assert_eq!(w, ["vmalloc area is too big, limiting to 3024MiB"]);
     }
 
@@ -1100,8 +1368,18 @@ mod tests {
             bank(0xF000_0000, SZ_512M),
             bank(0x5000_0000, 0),
         ];
-        let (l, w) = run(&LayoutInput { page_offset: VMSPLIT_1G, ..input(0, &banks) });
-        assert_eq!(l.ram(), [bank(0, 384 * MIB), bank(SZ_512M, SZ_256M), bank(0xF000_0000, 0x0FFF_F000)]);
+        let (l, w) = run(&LayoutInput {
+            page_offset: VMSPLIT_1G,
+            ..input(0, &banks)
+        });
+        assert_eq!(
+            l.ram(),
+            [
+                bank(0, 384 * MIB),
+                bank(SZ_512M, SZ_256M),
+                bank(0xF000_0000, 0x0FFF_F000)
+            ]
+        );
         assert_eq!(
             w,
             [
@@ -1114,17 +1392,27 @@ mod tests {
 
     #[test]
     fn too_many_banks_drops_the_highest() {
-        let banks: Vec<MemBank> = (0..MAX_RAM_RANGES as u64 + 2).rev().map(|i| bank(i * SZ_32M, SZ_16M)).collect();
+        let banks: Vec<MemBank> = (0..MAX_RAM_RANGES as u64 + 2)
+            .rev()
+            .map(|i| bank(i * SZ_32M, SZ_16M))
+            .collect();
         let (l, w) = run(&input(VMSPLIT_2G, &banks));
         assert_eq!(l.ram().len(), MAX_RAM_RANGES);
-        assert_eq!(l.ram().last().unwrap().start.0, (MAX_RAM_RANGES as u64 - 1) * SZ_32M);
+        assert_eq!(
+            l.ram().last().unwrap().start.0,
+            (MAX_RAM_RANGES as u64 - 1) * SZ_32M
+        );
         assert_eq!(w.len(), 2);
         assert!(w[0].starts_with("too many RAM ranges"), "{w:?}");
     }
 
     #[test]
     fn no_ram_is_reported_not_fatal() {
-        for banks in [&[][..], &[bank(0, 0x800)][..], &[bank(0x2_0000_0000, SZ_1G)][..]] {
+        for banks in [
+            &[][..],
+            &[bank(0, 0x800)][..],
+            &[bank(0x2_0000_0000, SZ_1G)][..],
+        ] {
             let (l, w) = compute(&input(VMSPLIT_3G, banks));
             assert!(w.iter().any(|w| *w == LayoutWarning::NoRam), "{banks:?}");
             assert_eq!(l.total_ram, 0);
@@ -1140,7 +1428,10 @@ mod tests {
     #[test]
     fn tiny_ram_and_odd_alignment() {
         let tiny = [bank(0, 8 * MIB)];
-        let (l, w) = run(&LayoutInput { highmem: false, ..input(VMSPLIT_3G, &tiny) });
+        let (l, w) = run(&LayoutInput {
+            highmem: false,
+            ..input(VMSPLIT_3G, &tiny)
+        });
         assert!(w.is_empty());
         assert_eq!(l.high_memory.0, 0xc080_0000);
         assert_eq!(l.vmalloc_start.0, 0xc100_0000);
@@ -1170,26 +1461,91 @@ mod tests {
     }
 
     #[test]
+    fn unaligned_tiny_first_bank_leaves_no_lowmem() {
+        // Found by the property test: the first bank is all NOMAP, and without highmem
+        // Linux's second pass then drops everything else.
+        let banks = [
+            bank(0x0F40_0001, 0x0020_0FFF),
+            bank(0x0F60_1001, 0x2FDF_FFFF),
+        ];
+        let (l, w) = run(&LayoutInput {
+            highmem: false,
+            ..input(VMSPLIT_3G, &banks)
+        });
+        assert_eq!(
+            w,
+            [
+                "Ignoring RAM at 0x0f600000-0x3f401000",
+                "Consider using a HIGHMEM enabled kernel.",
+                "Ignoring RAM at 0x00000000-0x0f600000",
+                "Consider using a HIGHMEM enabled kernel.",
+                "no RAM left for lowmem: the first bank must start 2MiB aligned",
+            ]
+        );
+        assert_eq!(l.total_ram, 0);
+        assert_eq!(l.high_memory, l.page_offset);
+    }
+
+    #[test]
     fn unusable_page_offset_falls_back() {
         for po in [0, 0xB080_0000, 0xFE00_0000, 0x1_0000_0000, u64::MAX] {
             let (l, w) = run(&input(po, &RASPI2B));
             assert_eq!(l.page_offset.0, DEFAULT_PAGE_OFFSET);
-            assert_eq!(w, [format!("PAGE_OFFSET {po:#010x} is not supported; using 0xc0000000")]);
+            assert_eq!(
+                w,
+                [format!(
+                    "PAGE_OFFSET {po:#010x} is not supported; using 0xc0000000"
+                )]
+            );
         }
     }
 
     #[test]
     fn dma_zone() {
         // The sample Debian log: a 1 GiB DMA zone capped by lowmem, Normal empty.
-        let (l, _) = run(&LayoutInput { dma_zone_size: Some(SZ_1G), ..input(VMSPLIT_3G, &RASPI2B) });
-        assert_eq!(l.zones.dma, Some(PfnRange { start: Pfn(0), end: Pfn(0x30000) }));
+        let (l, _) = run(&LayoutInput {
+            dma_zone_size: Some(SZ_1G),
+            ..input(VMSPLIT_3G, &RASPI2B)
+        });
+        assert_eq!(
+            l.zones.dma,
+            Some(PfnRange {
+                start: Pfn(0),
+                end: Pfn(0x30000)
+            })
+        );
         assert!(l.zones.normal.is_empty());
         // A smaller zone ends one page short, as arm_dma_pfn_limit does in Linux.
-        let (l, _) = run(&LayoutInput { dma_zone_size: Some(SZ_256M), ..input(VMSPLIT_3G, &RASPI2B) });
-        assert_eq!(l.zones.dma, Some(PfnRange { start: Pfn(0), end: Pfn(0xFFFF) }));
-        assert_eq!(l.zones.normal, PfnRange { start: Pfn(0xFFFF), end: Pfn(0x30000) });
-        let (l, _) = run(&LayoutInput { dma_zone_size: Some(0), highmem: false, ..input(VMSPLIT_2G, &RASPI2B) });
-        assert_eq!(l.zones.dma, Some(PfnRange { start: Pfn(0), end: Pfn(0x3C000) }));
+        let (l, _) = run(&LayoutInput {
+            dma_zone_size: Some(SZ_256M),
+            ..input(VMSPLIT_3G, &RASPI2B)
+        });
+        assert_eq!(
+            l.zones.dma,
+            Some(PfnRange {
+                start: Pfn(0),
+                end: Pfn(0xFFFF)
+            })
+        );
+        assert_eq!(
+            l.zones.normal,
+            PfnRange {
+                start: Pfn(0xFFFF),
+                end: Pfn(0x30000)
+            }
+        );
+        let (l, _) = run(&LayoutInput {
+            dma_zone_size: Some(0),
+            highmem: false,
+            ..input(VMSPLIT_2G, &RASPI2B)
+        });
+        assert_eq!(
+            l.zones.dma,
+            Some(PfnRange {
+                start: Pfn(0),
+                end: Pfn(0x3C000)
+            })
+        );
     }
 
     const SECTIONS: KernelSections = KernelSections {
@@ -1222,7 +1578,10 @@ mod tests {
 
     #[test]
     fn banner_2g_no_highmem() {
-        let (l, _) = run(&LayoutInput { highmem: false, ..input(VMSPLIT_2G, &RASPI2B) });
+        let (l, _) = run(&LayoutInput {
+            highmem: false,
+            ..input(VMSPLIT_2G, &RASPI2B)
+        });
         let sections = KernelSections {
             text: (0x8000_8000, 0x808f_8000),
             init: (0x80a0_0000, 0x80b0_0000),
@@ -1248,7 +1607,10 @@ mod tests {
 
     #[test]
     fn zone_ranges_match_the_debian_sample() {
-        let (l, _) = run(&LayoutInput { dma_zone_size: Some(SZ_1G), ..input(VMSPLIT_3G, &RASPI2B) });
+        let (l, _) = run(&LayoutInput {
+            dma_zone_size: Some(SZ_1G),
+            ..input(VMSPLIT_3G, &RASPI2B)
+        });
         let mut s = String::new();
         write_zone_ranges(&mut s, &l).unwrap();
         assert_eq!(
@@ -1266,7 +1628,10 @@ mod tests {
 
     #[test]
     fn zone_ranges_pi_2g_and_mem_split() {
-        let (l, _) = run(&LayoutInput { highmem: false, ..input(VMSPLIT_2G, &RASPI2B) });
+        let (l, _) = run(&LayoutInput {
+            highmem: false,
+            ..input(VMSPLIT_2G, &RASPI2B)
+        });
         let mut s = String::new();
         write_zone_ranges(&mut s, &l).unwrap();
         assert_eq!(
@@ -1279,8 +1644,14 @@ mod tests {
              Initmem setup node 0 [mem 0x0000000000000000-0x000000003bffffff]\n"
         );
 
-        let mem = Some(MemParam { size: SZ_256M, start: Some(0x1000_0000) });
-        let (l, _) = run(&LayoutInput { mem, ..input(VMSPLIT_1G, &RASPI2B) });
+        let mem = Some(MemParam {
+            size: SZ_256M,
+            start: Some(0x1000_0000),
+        });
+        let (l, _) = run(&LayoutInput {
+            mem,
+            ..input(VMSPLIT_1G, &RASPI2B)
+        });
         let mut s = String::new();
         write_zone_ranges(&mut s, &l).unwrap();
         assert_eq!(
@@ -1320,7 +1691,14 @@ mod tests {
              377K bss, 30208K reserved, 65536K cma-reserved, 131072K highmem)\n"
         );
         let mut s = String::new();
-        write_memory_line(&mut s, &MemoryLine { highmem: false, ..m }).unwrap();
+        write_memory_line(
+            &mut s,
+            &MemoryLine {
+                highmem: false,
+                ..m
+            },
+        )
+        .unwrap();
         assert!(s.ends_with("30208K reserved, 65536K cma-reserved)\n"));
     }
 

@@ -46,18 +46,15 @@ bitflags! {
 
 /// Linux's `hwcap_str[]`: the name of each hwcap bit, indexed by bit number.
 const HWCAP_STR: [&str; 22] = [
-    "swp", "half", "thumb", "26bit", "fastmult", "fpa", "vfp", "edsp", "java", "iwmmxt",
-    "crunch", "thumbee", "neon", "vfpv3", "vfpv3d16", "tls", "vfpv4", "idiva", "idivt",
-    "vfpd32", "lpae", "evtstrm",
+    "swp", "half", "thumb", "26bit", "fastmult", "fpa", "vfp", "edsp", "java", "iwmmxt", "crunch",
+    "thumbee", "neon", "vfpv3", "vfpv3d16", "tls", "vfpv4", "idiva", "idivt", "vfpd32", "lpae",
+    "evtstrm",
 ];
 
 /// What every ARMv7 core Linux supports has (proc-v7.S `__v7_proc` hwcaps, minus SWP, which
 /// Linux hides on cores with LDREX/STREX).
-const HWCAP_V7_BASE: Hwcap = Hwcap::HALF
-    .union(Hwcap::THUMB)
-    .union(Hwcap::FAST_MULT)
-    .union(Hwcap::EDSP)
-    .union(Hwcap::TLS);
+const HWCAP_V7_BASE: Hwcap =
+    Hwcap::HALF.union(Hwcap::THUMB).union(Hwcap::FAST_MULT).union(Hwcap::EDSP).union(Hwcap::TLS);
 
 /// Extracts the 4-bit ID register field at `shift`.
 const fn field(reg: u32, shift: u32) -> u32 {

@@ -112,7 +112,8 @@ impl ResourceTree {
 
     /// The most specific resource containing `addr` (what a `peek` would be touching).
     pub fn find(&self, addr: u64) -> Option<&Resource> {
-        // Containing resources form an ancestor chain; in pre-order the deepest comes last.
+        // Containing resources form an ancestor chain; in pre-order the deepest comes last, so
+        // search from the end.
         self.res[..self.len].iter().rev().find(|r| r.contains(addr, addr))
     }
 
@@ -134,6 +135,7 @@ impl ResourceTree {
             return Err(IomemError::Full { name });
         }
 
+        // The smallest container is the deepest, i.e. the last in pre-order.
         let parent = (0..self.len).rev().find(|&i| self.res[i].contains(start, end));
         let (first, last, depth) = match parent {
             Some(p) => (p + 1, self.subtree_end(p), self.res[p].depth + 1),

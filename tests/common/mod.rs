@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 /// The console prompt (no newline follows it).
 pub const PROMPT: &str = "pivm# ";
-/// Upper bound for one whole QEMU run; the child is killed when it is reached.
-/// `PIVM_QEMU_TIMEOUT` (seconds) overrides it, e.g. for a slow machine.
+/// Upper bound for one whole QEMU run: every wait is capped by it and kills the child when it
+/// is reached. `PIVM_QEMU_TIMEOUT` (seconds) overrides it, e.g. for a slow machine.
 pub const RUN_LIMIT: Duration = Duration::from_secs(60);
 /// Default wait for boot to reach the prompt, and for one command.
 pub const BOOT: Duration = Duration::from_secs(30);
@@ -35,10 +35,18 @@ pub struct Opts {
 
 impl Opts {
     pub fn raw(split: &'static str) -> Opts {
-        Opts { split, elf: false, append: None, dtb: false }
+        Opts {
+            split,
+            elf: false,
+            append: None,
+            dtb: false,
+        }
     }
     pub fn elf(split: &'static str) -> Opts {
-        Opts { elf: true, ..Opts::raw(split) }
+        Opts {
+            elf: true,
+            ..Opts::raw(split)
+        }
     }
     pub fn append(mut self, cmdline: &str) -> Opts {
         self.append = Some(cmdline.to_string());
@@ -93,7 +101,10 @@ pub fn root() -> PathBuf {
 fn artifact(rel: &str, make: &str) -> PathBuf {
     let path = root().join(rel);
     if !path.is_file() {
-        panic!("missing {}: run `{make}` first (or `make test`, which builds everything)", path.display());
+        panic!(
+            "missing {}: run `{make}` first (or `make test`, which builds everything)",
+            path.display()
+        );
     }
     path
 }
@@ -105,7 +116,11 @@ fn run_limit() -> Duration {
     }
 }
 
-fn reader(mut src: impl Read + Send + 'static, shared: Arc<Shared>, is_out: bool) -> JoinHandle<()> {
+fn reader(
+    mut src: impl Read + Send + 'static,
+    shared: Arc<Shared>,
+    is_out: bool,
+) -> JoinHandle<()> {
     thread::spawn(move || {
         let mut buf = [0u8; 4096];
         loop {
@@ -148,7 +163,10 @@ fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
     if needle.is_empty() {
         return Some(from);
     }
-    hay[from..].windows(needle.len()).position(|w| w == needle).map(|i| i + from)
+    hay[from..]
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|i| i + from)
 }
 
 impl Qemu {
@@ -156,14 +174,31 @@ impl Qemu {
     pub fn boot(opts: Opts) -> Qemu {
         let dir = format!("build/{}", opts.split);
         let image = if opts.elf {
-            artifact(&format!("{dir}/kernel.elf"), &format!("make kernel VMSPLIT={}", opts.split))
+            artifact(
+                &format!("{dir}/kernel.elf"),
+                &format!("make kernel VMSPLIT={}", opts.split),
+            )
         } else {
-            artifact(&format!("{dir}/kernel7.img"), &format!("make kernel VMSPLIT={}", opts.split))
+            artifact(
+                &format!("{dir}/kernel7.img"),
+                &format!("make kernel VMSPLIT={}", opts.split),
+            )
         };
-        let mut args: Vec<String> = ["-M", "raspi2b", "-display", "none", "-monitor", "none", "-serial", "stdio", "-semihosting", "-kernel"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let mut args: Vec<String> = [
+            "-M",
+            "raspi2b",
+            "-display",
+            "none",
+            "-monitor",
+            "none",
+            "-serial",
+            "stdio",
+            "-semihosting",
+            "-kernel",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         args.push(image.display().to_string());
         if let Some(a) = &opts.append {
             args.push("-append".into());
@@ -171,23 +206,41 @@ impl Qemu {
         }
         if opts.dtb {
             args.push("-dtb".into());
-            args.push(artifact("build/raspi2b-mini.dtb", "make dtb").display().to_string());
+            args.push(
+                artifact("build/raspi2b-mini.dtb", "make dtb")
+                    .display()
+                    .to_string(),
+            );
         }
         Qemu::spawn("qemu-system-arm", &args)
     }
 
     /// Starts any program under the harness (used for the non-kernel floor image too).
     pub fn spawn(program: &str, args: &[String]) -> Qemu {
-        let quote = |a: &String| if a.contains(|c: char| c.is_whitespace() || c == '"') { format!("{a:?}") } else { a.clone() };
-        let cmdline = format!("{program} {}", args.iter().map(quote).collect::<Vec<_>>().join(" "));
+        let quote = |a: &String| {
+            if a.contains(|c: char| c.is_whitespace() || c == '"') {
+                format!("{a:?}")
+            } else {
+                a.clone()
+            }
+        };
+        let cmdline = format!(
+            "{program} {}",
+            args.iter().map(quote).collect::<Vec<_>>().join(" ")
+        );
         let mut child = Command::new(program)
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start `{cmdline}`: {e} (run scripts/setup.sh to install QEMU)"));
-        let shared = Arc::new(Shared { log: Mutex::new(Log::default()), more: Condvar::new() });
+            .unwrap_or_else(|e| {
+                panic!("cannot start `{cmdline}`: {e} (run scripts/setup.sh to install QEMU)")
+            });
+        let shared = Arc::new(Shared {
+            log: Mutex::new(Log::default()),
+            more: Condvar::new(),
+        });
         let readers = vec![
             reader(child.stdout.take().unwrap(), shared.clone(), true),
             reader(child.stderr.take().unwrap(), shared.clone(), false),
@@ -263,7 +316,11 @@ impl Qemu {
                     return Ok(i + needle.len());
                 }
                 if !log.out_eof {
-                    let _ = self.shared.more.wait_timeout(log, Duration::from_millis(20)).unwrap();
+                    let _ = self
+                        .shared
+                        .more
+                        .wait_timeout(log, Duration::from_millis(20))
+                        .unwrap();
                 } else {
                     drop(log);
                     thread::sleep(Duration::from_millis(10));
@@ -279,9 +336,15 @@ impl Qemu {
                 return Err(self.failure(&format!("QEMU exited ({s}) before printing {needle:?}")));
             }
             if Instant::now() >= until {
-                let why = if until == self.deadline { "the overall QEMU time limit" } else { "timeout" };
+                let why = if until == self.deadline {
+                    "the overall QEMU time limit"
+                } else {
+                    "timeout"
+                };
                 self.kill();
-                return Err(self.failure(&format!("{why}: {needle:?} did not appear within {timeout:?}")));
+                return Err(self.failure(&format!(
+                    "{why}: {needle:?} did not appear within {timeout:?}"
+                )));
             }
         }
     }
@@ -301,7 +364,10 @@ impl Qemu {
         };
         if let Err(e) = res {
             self.exited();
-            self.fail(&format!("cannot write {:?} to QEMU: {e}", String::from_utf8_lossy(bytes)));
+            self.fail(&format!(
+                "cannot write {:?} to QEMU: {e}",
+                String::from_utf8_lossy(bytes)
+            ));
         }
     }
 
@@ -336,7 +402,13 @@ impl Qemu {
 
     /// The first line of `text` containing `needle`, or a failure.
     pub fn line_with<'a>(&self, what: &str, text: &'a str, needle: &str) -> &'a str {
-        text.lines().find(|l| l.contains(needle)).unwrap_or_else(|| self.fail(&format!("{what}: no line containing {needle:?} in:\n{text}")))
+        text.lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| {
+                self.fail(&format!(
+                    "{what}: no line containing {needle:?} in:\n{text}"
+                ))
+            })
     }
 
     /// Waits for QEMU to exit by itself and returns its status.
@@ -391,7 +463,10 @@ pub fn hex_numbers(text: &str) -> Vec<u64> {
     let mut v = Vec::new();
     let mut rest = text;
     while let Some(i) = rest.find("0x") {
-        let digits: String = rest[i + 2..].chars().take_while(|c| c.is_ascii_hexdigit()).collect();
+        let digits: String = rest[i + 2..]
+            .chars()
+            .take_while(|c| c.is_ascii_hexdigit())
+            .collect();
         if let Ok(n) = u64::from_str_radix(&digits, 16) {
             v.push(n);
         }

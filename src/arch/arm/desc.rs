@@ -222,9 +222,10 @@ impl fmt::Display for PtdumpMemType {
             MemKind::StronglyOrdered => f.write_str("SO/UNCACHED"),
             MemKind::Device { shared: true } => f.write_str("DEV/SHARED"),
             MemKind::Device { shared: false } => f.write_str("DEV/NONSHARED"),
-            MemKind::Normal { inner: CachePolicy::NonCacheable, outer: CachePolicy::NonCacheable } => {
-                f.write_str("MEM/UNCACHED")
-            }
+            MemKind::Normal {
+                inner: CachePolicy::NonCacheable,
+                outer: CachePolicy::NonCacheable,
+            } => f.write_str("MEM/UNCACHED"),
             MemKind::Normal { inner, outer } if inner == outer => {
                 write!(f, "MEM/CACHED/{}", inner.short())
             }
@@ -584,9 +585,8 @@ pub const fn decode_l1(raw: u32) -> L1Desc {
             let ns = raw & SectionFlags::NS.bits() != 0;
             if raw & SectionFlags::SUPER.bits() != 0 {
                 let pa_39_36 = ((raw >> SUPER_PA_39_36_SHIFT) & 0xf) as u64;
-                let pa = (raw & SUPERSECTION_ADDR_MASK) as u64
-                    | (domain as u64) << 32
-                    | pa_39_36 << 36;
+                let pa =
+                    (raw & SUPERSECTION_ADDR_MASK) as u64 | (domain as u64) << 32 | pa_39_36 << 36;
                 L1Desc::Supersection { pa: PhysAddr(pa), attrs, pxn, ns }
             } else {
                 let pa = PhysAddr((raw & SECTION_ADDR_MASK) as u64);
@@ -938,8 +938,13 @@ impl<W: fmt::Write> Dumper<'_, '_, W> {
             }
             self.flush(va)?;
         }
-        self.run =
-            Some(Run { va_start: va, pa_start: c.pa, level: c.level, attrs: c.attrs, domain: c.domain });
+        self.run = Some(Run {
+            va_start: va,
+            pa_start: c.pa,
+            level: c.level,
+            attrs: c.attrs,
+            domain: c.domain,
+        });
         Ok(())
     }
 }
@@ -981,7 +986,8 @@ pub fn ptdump<W: fmt::Write>(
             }
             L1Desc::Supersection { pa, attrs, .. } => {
                 let offset = va & (SUPERSECTION_SIZE - 1);
-                let c = Chunk { pa: pa.0 + offset, level: MapLevel::Supersection, attrs, domain: 0 };
+                let c =
+                    Chunk { pa: pa.0 + offset, level: MapLevel::Supersection, attrs, domain: 0 };
                 d.note(va, Some(c))?;
             }
             L1Desc::PageTable { l2, domain, .. } => {
@@ -1074,11 +1080,22 @@ mod tests {
             for a in [attrs, ng] {
                 assert_eq!(
                     decode_l1(section_in_domain(pa(0x8010_0000), a, 5)),
-                    L1Desc::Section { pa: pa(0x8010_0000), attrs: a, domain: 5, pxn: false, ns: false }
+                    L1Desc::Section {
+                        pa: pa(0x8010_0000),
+                        attrs: a,
+                        domain: 5,
+                        pxn: false,
+                        ns: false
+                    }
                 );
                 assert_eq!(
                     decode_l1(supersection(pa(0xab_3f00_0000), a)),
-                    L1Desc::Supersection { pa: pa(0xab_3f00_0000), attrs: a, pxn: false, ns: false }
+                    L1Desc::Supersection {
+                        pa: pa(0xab_3f00_0000),
+                        attrs: a,
+                        pxn: false,
+                        ns: false
+                    }
                 );
                 assert_eq!(
                     decode_l2(small_page(pa(0x1234_5000), a)),
@@ -1099,7 +1116,10 @@ mod tests {
                     shared: tex & 4 != 0,
                     ng: ap & 2 != 0,
                 };
-                assert_eq!(decode_l2(small_page(pa(0), a)), L2Desc::SmallPage { pa: pa(0), attrs: a });
+                assert_eq!(
+                    decode_l2(small_page(pa(0), a)),
+                    L2Desc::SmallPage { pa: pa(0), attrs: a }
+                );
                 assert_eq!(Ap::from_bits(ap).bits(), ap);
             }
         }
@@ -1407,6 +1427,8 @@ mod tests {
         ptdump(&mut out, L1, 0, &[], read).unwrap();
         assert_eq!(out.lines().count(), 3);
         assert!(out.starts_with("0x00000000-0x00100000 "));
-        assert!(out.ends_with("0x00300000-0x00400000 -> 0x00300000      1M SECT      RW NX SHD MEM/CACHED/WBWA\n"));
+        assert!(out.ends_with(
+            "0x00300000-0x00400000 -> 0x00300000      1M SECT      RW NX SHD MEM/CACHED/WBWA\n"
+        ));
     }
 }
