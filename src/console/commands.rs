@@ -253,13 +253,14 @@ fn cmd_pt(_: &Kernel, args: &Args<'_>) -> CmdResult {
     // pivm's TTBR0 and TTBR1 point at the same table (TTBR0 walks are disabled on 2G), so
     // one full-table walk shows what the MMU does for any address.
     let walk = desc::walk(mmu::pgd_phys(), 0, va, mmu::read_phys_word);
-    let _ = write!(Console, "{}", walk);
+    // The MMU's own answer first, so the software walk's result is the last line.
     let par = cp15::ats1cpr(va);
     if par & 1 == 0 {
-        kprintln!("MMU (ATS1CPR): PA {:#010x}", (par & !0xfff) | (va & 0xfff));
+        kprintln!("ATS1CPR (hardware): PA {:#010x}", (par & !0xfff) | (va & 0xfff));
     } else {
-        kprintln!("MMU (ATS1CPR): fault, PAR {:#010x}", par);
+        kprintln!("ATS1CPR (hardware): fault, PAR {:#010x}", par);
     }
+    let _ = write!(Console, "{}", walk);
     Ok(())
 }
 

@@ -768,7 +768,7 @@ impl fmt::Display for Walk {
         }
         match &self.result {
             Ok(t) => writeln!(f, "  => PA {} ({})", t.pa, t.level),
-            Err(e) => writeln!(f, "  => {e}"),
+            Err(e) => writeln!(f, "  => fault: {e}"),
         }
     }
 }
@@ -1247,7 +1247,7 @@ mod tests {
         let w = walk(L1, 0, 0xf000_2000, m.read());
         assert_eq!(w.result, Err(WalkError::PageFault));
         assert_eq!(w.l2.unwrap().desc, L2Desc::Fault);
-        assert!(w.to_string().ends_with("  => page translation fault\n"));
+        assert!(w.to_string().ends_with("  => fault: page translation fault\n"));
     }
 
     #[test]
