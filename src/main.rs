@@ -115,7 +115,7 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
             rwdata: u64::from(img.edata - img.sdata),
             rodata: u64::from(img.end_rodata - img.start_rodata),
             init: 0,
-            bss: u64::from(img.end - img.bss_start),
+            bss: u64::from(img.bss_stop - img.bss_start),
             highmem: CONFIG_HIGHMEM,
         },
     );

@@ -15,50 +15,20 @@ use crate::proc::cpuinfo::{CpuInfo, IdRegs};
 use crate::proc::iomem::ResourceTree;
 use crate::{kprint, kprintln};
 
-/// A command's failure, printed as `NAME: message`.
+/// A command's failure. Messages are printed where they arise (`fail!`), so this stays small.
 pub enum CmdError {
     /// Wrong number or shape of arguments: print the usage line.
     Usage,
-    /// Anything else, already formatted.
-    Msg(heapless_msg::Msg),
+    /// The command already printed `NAME: what went wrong`.
+    Reported,
 }
 
-/// Small formatted messages without a heap.
-pub mod heapless_msg {
-    use core::fmt;
-
-    /// A message formatted into a fixed buffer (truncated if longer).
-    pub struct Msg {
-        buf: [u8; 160],
-        len: usize,
-    }
-
-    impl Msg {
-        pub fn new(args: fmt::Arguments<'_>) -> Self {
-            let mut m = Msg { buf: [0; 160], len: 0 };
-            let _ = fmt::write(&mut m, args);
-            m
-        }
-        pub fn as_str(&self) -> &str {
-            core::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
-        }
-    }
-
-    impl fmt::Write for Msg {
-        fn write_str(&mut self, s: &str) -> fmt::Result {
-            for &b in s.as_bytes() {
-                if self.len < self.buf.len() {
-                    self.buf[self.len] = b;
-                    self.len += 1;
-                }
-            }
-            Ok(())
-        }
-    }
-}
-
+/// Prints `NAME: message` for the running command and returns its failure.
 macro_rules! fail {
-    ($($arg:tt)*) => { return Err(CmdError::Msg(heapless_msg::Msg::new(format_args!($($arg)*)))) };
+    ($args:expr, $($arg:tt)*) => {{
+        kprintln!("{}: {}", $args.get(0).unwrap_or("?"), format_args!($($arg)*));
+        return Err(CmdError::Reported);
+    }};
 }
 
 type CmdResult = Result<(), CmdError>;
@@ -112,7 +82,7 @@ pub fn run(line: &str) {
     match (cmd.run)(k, &args) {
         Ok(()) => {}
         Err(CmdError::Usage) => kprintln!("{}: usage: {}", cmd.name, cmd.usage),
-        Err(CmdError::Msg(m)) => kprintln!("{}: {}", cmd.name, m.as_str()),
+        Err(CmdError::Reported) => {}
     }
 }
 
@@ -139,7 +109,7 @@ fn cmd_cat(k: &Kernel, args: &Args<'_>) -> CmdResult {
         "/proc/cmdline" => writeln!(out, "{}", k.boot.cmdline()),
         "/proc/iomem" => iomem(k).render(&mut out),
         "/proc/cpuinfo" => cpuinfo().render(&mut out),
-        other => fail!("{}: No such file or directory", other),
+        other => fail!(args, "{}: No such file or directory", other),
     };
     let _ = r;
     Ok(())
@@ -206,7 +176,7 @@ pub fn kernel_sections() -> crate::mm::layout::KernelSections {
         text: (v(img.text), v(img.etext)),
         init: (v(img.etext), v(img.etext)),
         data: (v(img.sdata), v(img.edata)),
-        bss: (v(img.bss_start), v(img.end)),
+        bss: (v(img.bss_start), v(img.bss_stop)),
     }
 }
 
@@ -215,8 +185,7 @@ fn cmd_v2p(k: &Kernel, args: &Args<'_>) -> CmdResult {
     let va = arg_addr(args, 1)?;
     match k.layout.virt_to_phys(VirtAddr(u64::from(va))) {
         Some(pa) => kprintln!("virt {:#010x} -> phys {:#010x}", va, pa.0),
-        None => fail!(
-            "{:#010x} is not in lowmem [{:#010x}-{:#010x})",
+        None => fail!(args, "{:#010x} is not in lowmem [{:#010x}-{:#010x})",
             va,
             k.layout.page_offset.0,
             k.layout.high_memory.0
@@ -230,8 +199,7 @@ fn cmd_p2v(k: &Kernel, args: &Args<'_>) -> CmdResult {
     let pa = arg_addr(args, 1)?;
     match k.layout.phys_to_virt(PhysAddr(u64::from(pa))) {
         Some(va) => kprintln!("phys {:#010x} -> virt {:#010x}", pa, va.0),
-        None => fail!(
-            "{:#010x} is not lowmem RAM [{:#010x}-{:#010x})",
+        None => fail!(args, "{:#010x} is not lowmem RAM [{:#010x}-{:#010x})",
             pa,
             k.layout.ram_start.0,
             k.layout.arm_lowmem_limit.0
@@ -243,7 +211,7 @@ fn cmd_p2v(k: &Kernel, args: &Args<'_>) -> CmdResult {
 fn arg_addr(args: &Args<'_>, i: usize) -> Result<u32, CmdError> {
     match parse_addr(args.get(i).unwrap_or("")) {
         Ok(v) => Ok(v),
-        Err(e) => fail!("{}", e),
+        Err(e) => fail!(args, "{}", e),
     }
 }
 
@@ -290,18 +258,18 @@ fn cmd_peek(_: &Kernel, args: &Args<'_>) -> CmdResult {
         None => 1,
         Some(s) => match parse_u32(s) {
             Ok(n) if (1..=PEEK_MAX).contains(&n) => n,
-            Ok(n) => fail!("count {} out of range (1-{})", n, PEEK_MAX),
-            Err(e) => fail!("{}", e),
+            Ok(n) => fail!(args, "count {} out of range (1-{})", n, PEEK_MAX),
+            Err(e) => fail!(args, "{}", e),
         },
     };
     if addr % 4 != 0 {
-        fail!("{:#010x}: address must be 4-byte aligned", addr);
+        fail!(args, "{:#010x}: address must be 4-byte aligned", addr);
     }
     for i in 0..count {
-        let Some(a) = addr.checked_add(4 * i) else { fail!("address range wraps past 0xffffffff") };
+        let Some(a) = addr.checked_add(4 * i) else { fail!(args, "address range wraps past 0xffffffff") };
         match fault::probe_read_u32(a) {
             Ok(v) => kprintln!("{:#010x}: {:08x}", a, v),
-            Err(f) => fail!("{:#010x}: {}", a, f),
+            Err(f) => fail!(args, "{:#010x}: {}", a, f),
         }
     }
     Ok(())
