@@ -19,6 +19,8 @@ QEMU      := qemu-system-arm
 QEMU_ARGS := -M raspi2b -display none -serial stdio -semihosting
 SPLITS    := 3G 2G 1G
 
+.DELETE_ON_ERROR:
+
 .PHONY: all kernel run run-elf test unit-test clippy doc gdb objdump readelf nm sdcard clean \
         setup dtb bench bench-boot help FORCE
 
@@ -43,6 +45,7 @@ $(ELF_OUT): FORCE
 $(ELF): $(ELF_OUT)
 	@mkdir -p $(BUILD)
 	cp $< $@
+	bash scripts/kallsyms.sh $@
 
 $(IMG): $(ELF)
 	$(OBJCOPY) -O binary $< $@

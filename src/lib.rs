@@ -10,6 +10,7 @@ pub mod board;
 pub mod boot;
 pub mod config;
 pub mod console;
+pub mod kallsyms;
 pub mod mm;
 pub mod proc;
 pub mod sizes;
