@@ -47,7 +47,8 @@ pub fn lookup(table: &[u8], addr: u32) -> Option<Symbol<'_>> {
 mod tests {
     use super::*;
 
-    const TABLE: &[u8] = b"80008000 T _start\n80008100 t relocated\n80008200 T pivm::kernel::set\n\0\0\0";
+    const TABLE: &[u8] =
+        b"80008000 T _start\n80008100 t relocated\n80008200 T pivm::kernel::set\n\0\0\0";
 
     #[test]
     fn finds_the_containing_function() {

@@ -78,7 +78,9 @@ pub fn read_boot_params(r2: u32) -> (BootInfo, BootParamsProblem) {
         let window = BOOT_PARAMS_WINDOW - (pa % SZ_1M);
         // SAFETY: the entry code mapped the two sections starting at r2's section at
         // PAGE_OFFSET + r2 (normal memory), so `window` bytes from there are readable.
-        let bytes = unsafe { core::slice::from_raw_parts((PAGE_OFFSET + pa) as *const u8, window as usize) };
+        let bytes = unsafe {
+            core::slice::from_raw_parts((PAGE_OFFSET + pa) as *const u8, window as usize)
+        };
         let first = [
             u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]),
             u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]),

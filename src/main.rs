@@ -37,12 +37,21 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
     kprintln!("Booting pivm on physical CPU {:#x}", cp15::Mpidr.get() & 0x00ff_ffff);
     kprintln!("pivm version {} (VMSPLIT_{}, PAGE_OFFSET {:#010x})", VERSION, VMSPLIT, PAGE_OFFSET);
     let midr = cp15::Midr.get();
-    kprintln!("CPU: ARMv7 Processor [{:08x}] revision {} (ARMv7), cr={:08x}", midr, midr & 0xf, cp15::Sctlr.get());
+    kprintln!(
+        "CPU: ARMv7 Processor [{:08x}] revision {} (ARMv7), cr={:08x}",
+        midr,
+        midr & 0xf,
+        cp15::Sctlr.get()
+    );
     kprintln!(
         "Entered in {} mode at {:#x}{}, r1={:#x} r2={:#x}",
         vectors::mode_name(entry_cpsr & 0x1f),
         load_addr,
-        if u64::from(load_addr) != u64::from(image().text) - PAGE_OFFSET { ", relocated to 0x8000" } else { "" },
+        if u64::from(load_addr) != u64::from(image().text) - PAGE_OFFSET {
+            ", relocated to 0x8000"
+        } else {
+            ""
+        },
         machine,
         params_reg
     );
@@ -52,7 +61,9 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
     match boot.source {
         BootSource::Atags => kprintln!("ATAGs at {:#x}", params_reg),
         BootSource::DeviceTree => kprintln!("OF: fdt: Machine model: {}", boot.model()),
-        BootSource::Mailbox => kprintln!("No ATAGs or device tree at r2; RAM size from the VideoCore mailbox"),
+        BootSource::Mailbox => {
+            kprintln!("No ATAGs or device tree at r2; RAM size from the VideoCore mailbox")
+        }
         BootSource::None => {}
     }
     if let BootSource::None = boot.source {
@@ -102,7 +113,9 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
     let _ = layout::write_zone_ranges(&mut Console, &layout);
     let _ = layout::write_banner(&mut Console, &layout, &commands::kernel_sections());
     let mut free_pages = 0;
-    memblock.for_each_free_range(|start, end| free_pages += pfn_down(end).saturating_sub(pfn_up(start)));
+    memblock.for_each_free_range(|start, end| {
+        free_pages += pfn_down(end).saturating_sub(pfn_up(start))
+    });
     let _ = layout::write_memory_line(
         &mut Console,
         &MemoryLine {

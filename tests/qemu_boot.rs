@@ -34,31 +34,19 @@ fn check_banner(q: &Qemu, log: &str, split: &str, ram_mb: u64) {
     }
     let po = page_offset(split);
     let low = lowmem_mb(split, ram_mb);
-    let lowmem = format!(
-        "    lowmem  : {:#010x} - {:#010x}   ({low:4} MB)",
-        po,
-        po + (low << 20)
-    );
+    let lowmem = format!("    lowmem  : {:#010x} - {:#010x}   ({low:4} MB)", po, po + (low << 20));
     q.expect_in("boot log (lowmem)", log, &lowmem);
     let normal = format!("  Normal   [mem {:#018x}-{:#018x}]", 0, (low << 20) - 1);
     q.expect_in("boot log (Normal zone)", log, &normal);
     let highmem = if low < ram_mb {
-        format!(
-            "  HighMem  [mem {:#018x}-{:#018x}]",
-            low << 20,
-            (ram_mb << 20) - 1
-        )
+        format!("  HighMem  [mem {:#018x}-{:#018x}]", low << 20, (ram_mb << 20) - 1)
     } else {
         "  HighMem  empty".to_string()
     };
     q.expect_in("boot log (HighMem zone)", log, &highmem);
     // "Memory: <free>K/<total>K available (...)": total is all RAM pages.
     let mem = q.line_with("boot log", log, "Memory: ");
-    q.expect_in(
-        "Memory: line",
-        mem,
-        &format!("K/{}K available (", ram_mb * 1024),
-    );
+    q.expect_in("Memory: line", mem, &format!("K/{}K available (", ram_mb * 1024));
     // Booted once: with ELF all four cores enter the kernel, only one may print.
     let n = log.matches("Booting pivm on physical CPU").count();
     if n != 1 {
@@ -111,9 +99,7 @@ fn raw_2g_command_line_from_atags() {
     q.expect_in("boot log", &log, "Kernel command line: console=ttyAMA0\n");
     let out = q.cmd("cat /proc/cmdline");
     if out.trim_end() != "console=ttyAMA0" {
-        q.fail(&format!(
-            "cat /proc/cmdline: expected \"console=ttyAMA0\", got {out:?}"
-        ));
+        q.fail(&format!("cat /proc/cmdline: expected \"console=ttyAMA0\", got {out:?}"));
     }
     q.poweroff_ok();
 }
@@ -122,16 +108,10 @@ fn raw_2g_command_line_from_atags() {
 fn raw_2g_with_dtb() {
     let (mut q, log) = Qemu::boot_to_prompt(Opts::raw("2G").dtb());
     check_banner(&q, &log, "2G", RAM_MB);
-    q.expect_in(
-        "boot log",
-        &log,
-        "Kernel command line: console=ttyAMA0 dtb=yes",
-    );
+    q.expect_in("boot log", &log, "Kernel command line: console=ttyAMA0 dtb=yes");
     let out = q.cmd("cat /proc/cmdline");
     if out.trim_end() != "console=ttyAMA0 dtb=yes" {
-        q.fail(&format!(
-            "cat /proc/cmdline: expected the DTB bootargs, got {out:?}"
-        ));
+        q.fail(&format!("cat /proc/cmdline: expected the DTB bootargs, got {out:?}"));
     }
     q.poweroff_ok();
 }
@@ -140,11 +120,7 @@ fn raw_2g_with_dtb() {
 fn raw_3g_with_dtb() {
     let (mut q, log) = Qemu::boot_to_prompt(Opts::raw("3G").dtb());
     check_banner(&q, &log, "3G", RAM_MB);
-    q.expect_in(
-        "boot log",
-        &log,
-        "Kernel command line: console=ttyAMA0 dtb=yes",
-    );
+    q.expect_in("boot log", &log, "Kernel command line: console=ttyAMA0 dtb=yes");
     q.poweroff_ok();
 }
 
@@ -152,11 +128,7 @@ fn raw_3g_with_dtb() {
 fn mem_512m_limits_lowmem() {
     let (mut q, log) = Qemu::boot_to_prompt(Opts::raw("2G").append("mem=512M"));
     check_banner(&q, &log, "2G", 512);
-    q.expect_in(
-        "boot log",
-        &log,
-        "    lowmem  : 0x80000000 - 0xa0000000   ( 512 MB)",
-    );
+    q.expect_in("boot log", &log, "    lowmem  : 0x80000000 - 0xa0000000   ( 512 MB)");
     q.poweroff_ok();
 }
 
@@ -165,16 +137,12 @@ fn mem_512m_limits_lowmem() {
 fn bad_param(param: &str, warning: &[&str]) {
     let (mut q, log) = Qemu::boot_to_prompt(Opts::raw("2G").append(param));
     if !log.lines().any(|l| warning.iter().all(|w| l.contains(w))) {
-        q.fail(&format!(
-            "boot log: no line containing all of {warning:?} for {param:?}"
-        ));
+        q.fail(&format!("boot log: no line containing all of {warning:?} for {param:?}"));
     }
     q.expect_in("boot log", &log, &format!("Kernel command line: {param}"));
     let out = q.cmd("cat /proc/cmdline");
     if out.trim_end() != param {
-        q.fail(&format!(
-            "cat /proc/cmdline: expected {param:?}, got {out:?}"
-        ));
+        q.fail(&format!("cat /proc/cmdline: expected {param:?}, got {out:?}"));
     }
     q.poweroff_ok();
 }
@@ -191,10 +159,7 @@ fn bad_vmalloc_too_big() {
 
 #[test]
 fn bad_vmalloc_too_small() {
-    bad_param(
-        "vmalloc=1",
-        &["vmalloc area is too small, limiting to 16MiB"],
-    );
+    bad_param("vmalloc=1", &["vmalloc area is too small, limiting to 16MiB"]);
 }
 
 #[test]
@@ -217,16 +182,8 @@ fn reboot_boots_again() {
     let again = q.wait_for("Booting pivm on physical CPU 0x", BOOT).unwrap();
     q.expect_in("output of reboot", &again, "reboot\n");
     let log = q.wait_for(PROMPT, BOOT).unwrap();
-    q.expect_in(
-        "boot log after reboot",
-        &log,
-        "Virtual kernel memory layout:",
-    );
-    q.expect_in(
-        "boot log after reboot",
-        &log,
-        "Kernel command line: console=ttyAMA0",
-    );
+    q.expect_in("boot log after reboot", &log, "Virtual kernel memory layout:");
+    q.expect_in("boot log after reboot", &log, "Kernel command line: console=ttyAMA0");
     let out = q.cmd("cat /proc/cmdline");
     q.expect_in("cat /proc/cmdline after reboot", &out, "console=ttyAMA0");
     q.poweroff_ok();

@@ -14,11 +14,7 @@ fn boot(split: &'static str) -> Qemu {
 
 /// The last non-empty line of a command's output, without leading blanks.
 fn last_line(out: &str) -> &str {
-    out.lines()
-        .rev()
-        .map(str::trim_start)
-        .find(|l| !l.is_empty())
-        .unwrap_or("")
+    out.lines().rev().map(str::trim_start).find(|l| !l.is_empty()).unwrap_or("")
 }
 
 /// The result line of a `pt` walk (`=> PA 0x...` or `=> fault ...`), which must be the last line.
@@ -34,10 +30,7 @@ fn walk_result<'a>(q: &Qemu, va: u64, walk: &'a str) -> &'a str {
 
 /// Fails unless some line of `out` starts with `prefix` and contains every string of `also`.
 fn expect_line(q: &Qemu, what: &str, out: &str, prefix: &str, also: &[&str]) {
-    if !out
-        .lines()
-        .any(|l| l.starts_with(prefix) && also.iter().all(|a| l.contains(a)))
-    {
+    if !out.lines().any(|l| l.starts_with(prefix) && also.iter().all(|a| l.contains(a))) {
         q.fail(&format!(
             "{what}: expected a line starting with {prefix:?} containing {also:?}, got:\n{out}"
         ));
@@ -52,10 +45,7 @@ fn help_lists_every_command() {
         "help", "cat", "layout", "v2p", "p2v", "pt", "ptdump", "peek", "crash", "poweroff",
         "reboot",
     ] {
-        if !out
-            .split(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_'))
-            .any(|w| w == c)
-        {
+        if !out.split(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_')).any(|w| w == c) {
             q.fail(&format!("help: command {c:?} not listed in:\n{out}"));
         }
     }
@@ -98,11 +88,7 @@ fn layout_prints_the_banner() {
     let mut q = boot("2G");
     let out = q.cmd("layout");
     q.expect_in("layout", &out, "Virtual kernel memory layout:");
-    q.expect_in(
-        "layout",
-        &out,
-        "    lowmem  : 0x80000000 - 0xbc000000   ( 960 MB)",
-    );
+    q.expect_in("layout", &out, "    lowmem  : 0x80000000 - 0xbc000000   ( 960 MB)");
     q.poweroff_ok();
 }
 
@@ -110,14 +96,7 @@ fn layout_prints_the_banner() {
 fn translations_agree(split: &'static str, lowmem: u64) {
     let po = page_offset(split);
     let mut q = boot(split);
-    for off in [
-        0x8000,
-        0x10_0000,
-        0x123_4000,
-        lowmem - 0x1000,
-        0x8abc,
-        lowmem - 4,
-    ] {
+    for off in [0x8000, 0x10_0000, 0x123_4000, lowmem - 0x1000, 0x8abc, lowmem - 4] {
         let va = po + off;
         let out = q.cmd(&format!("v2p {va:#x}"));
         let nums: Vec<u64> = hex_numbers(&out).into_iter().filter(|&n| n != va).collect();
@@ -155,15 +134,11 @@ fn translations_agree(split: &'static str, lowmem: u64) {
     }
     let walk = q.cmd("pt 0x00001000");
     if !walk_result(&q, 0x1000, &walk).starts_with("=> fault") {
-        q.fail(&format!(
-            "pt 0x00001000: expected a last line starting \"=> fault\", got:\n{walk}"
-        ));
+        q.fail(&format!("pt 0x00001000: expected a last line starting \"=> fault\", got:\n{walk}"));
     }
     let walk = q.cmd("pt 0xffff0000");
     if !walk_result(&q, 0xffff_0000, &walk).starts_with("=> PA 0x") {
-        q.fail(&format!(
-            "pt 0xffff0000 (vectors): expected \"=> PA 0x...\", got:\n{walk}"
-        ));
+        q.fail(&format!("pt 0xffff0000 (vectors): expected \"=> PA 0x...\", got:\n{walk}"));
     }
     q.poweroff_ok();
 }
@@ -189,9 +164,7 @@ fn pt_walk_of_kernel_text() {
     let walk = q.cmd("pt 0x80008000");
     let last = walk_result(&q, 0x8000_8000, &walk);
     if last != "=> PA 0x00008000" && !last.starts_with("=> PA 0x00008000 ") {
-        q.fail(&format!(
-            "pt 0x80008000: expected a last line \"=> PA 0x00008000\", got:\n{walk}"
-        ));
+        q.fail(&format!("pt 0x80008000: expected a last line \"=> PA 0x00008000\", got:\n{walk}"));
     }
     let out = q.cmd("v2p 0x80008000");
     q.expect_in("v2p 0x80008000", &out, "0x80008000");
@@ -205,11 +178,7 @@ fn pt_walk_of_kernel_text() {
 fn ptdump_sections() {
     let mut q = boot("2G");
     let out = q.cmd("ptdump");
-    for s in [
-        "---[ Kernel Mapping ]---",
-        "---[ Fixmap Area ]---",
-        "---[ Vectors ]---",
-    ] {
+    for s in ["---[ Kernel Mapping ]---", "---[ Fixmap Area ]---", "---[ Vectors ]---"] {
         q.expect_in("ptdump", &out, s);
     }
     expect_line(&q, "ptdump", &out, "0xffff0000-0xffff1000", &[]);
@@ -221,11 +190,7 @@ fn peek_words(out: &str) -> Vec<String> {
     out.lines()
         .filter_map(|l| l.split_once(": "))
         .filter(|(addr, _)| addr.trim().starts_with("0x"))
-        .flat_map(|(_, rest)| {
-            rest.split_whitespace()
-                .map(str::to_string)
-                .collect::<Vec<_>>()
-        })
+        .flat_map(|(_, rest)| rest.split_whitespace().map(str::to_string).collect::<Vec<_>>())
         .filter(|w| w.len() == 8 && w.chars().all(|c| c.is_ascii_hexdigit()))
         .collect()
 }
@@ -240,9 +205,7 @@ fn peek_memory_and_fault() {
         || word.len() != 8
         || !word.chars().all(|c| c.is_ascii_hexdigit())
     {
-        q.fail(&format!(
-            "peek 0x80008000: expected \"0x80008000: xxxxxxxx\", got {one:?}"
-        ));
+        q.fail(&format!("peek 0x80008000: expected \"0x80008000: xxxxxxxx\", got {one:?}"));
     }
     let four = q.cmd("peek 0x80008000 4");
     let words = peek_words(&four);
@@ -257,9 +220,7 @@ fn peek_memory_and_fault() {
     q.expect_in("help after a peek fault", &out, "peek");
     let again = q.cmd("peek 0x80008000");
     if again != one {
-        q.fail(&format!(
-            "peek 0x80008000 changed after the fault: {one:?} then {again:?}"
-        ));
+        q.fail(&format!("peek 0x80008000 changed after the fault: {one:?} then {again:?}"));
     }
     q.poweroff_ok();
 }
@@ -295,8 +256,7 @@ fn long_line_is_rejected() {
 fn control_bytes_and_ctrl_c() {
     let mut q = boot("2G");
     q.send_bytes(b"\x01\x02\xffhelp\n");
-    q.wait_for("pivm: ignored 3 non-printable bytes", STEP)
-        .unwrap();
+    q.wait_for("pivm: ignored 3 non-printable bytes", STEP).unwrap();
     q.wait_for(PROMPT, STEP).unwrap();
     let out = q.cmd("help");
     q.expect_in("help after control bytes", &out, "ptdump");
@@ -306,9 +266,7 @@ fn control_bytes_and_ctrl_c() {
     q.wait_for(PROMPT, STEP).unwrap();
     let out = q.cmd("cat /proc/cmdline");
     if out.trim_end() != "a=b" {
-        q.fail(&format!(
-            "cat /proc/cmdline after Ctrl-C: expected \"a=b\", got {out:?}"
-        ));
+        q.fail(&format!("cat /proc/cmdline after Ctrl-C: expected \"a=b\", got {out:?}"));
     }
     if q.transcript().contains("abc: command not found") {
         q.fail("the line cancelled with Ctrl-C was executed");

@@ -221,12 +221,8 @@ mod tests {
 
     #[test]
     fn qemu_raspi2b_list() {
-        let list = Builder::new()
-            .core()
-            .mem(0x3c00_0000, 0)
-            .cmdline(b"foo=bar console=ttyAMA0")
-            .none()
-            .0;
+        let list =
+            Builder::new().core().mem(0x3c00_0000, 0).cmdline(b"foo=bar console=ttyAMA0").none().0;
         let info = parse(&list).unwrap();
         assert_eq!(info.source, BootSource::Atags);
         assert_eq!(info.params_phys, PhysAddr(0x100));

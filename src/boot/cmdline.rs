@@ -55,9 +55,7 @@ pub fn memparse(s: &str) -> Option<(u64, &str)> {
     let mut i = first;
     let mut value: u64 = 0;
     while let Some(d) = b.get(i).and_then(|&c| char::from(c).to_digit(radix)) {
-        value = value
-            .checked_mul(u64::from(radix))?
-            .checked_add(u64::from(d))?;
+        value = value.checked_mul(u64::from(radix))?.checked_add(u64::from(d))?;
         i += 1;
     }
     if i == first {
@@ -178,14 +176,10 @@ impl<'a> Iterator for Args<'a> {
                 text_end = end - 1;
             }
             let item = match param {
-                None => Param {
-                    key: &s[start..text_end.max(start)],
-                    value: None,
-                },
-                Some((key_end, vstart)) => Param {
-                    key: &s[start..key_end],
-                    value: Some(&s[vstart..text_end.max(vstart)]),
-                },
+                None => Param { key: &s[start..text_end.max(start)], value: None },
+                Some((key_end, vstart)) => {
+                    Param { key: &s[start..key_end], value: Some(&s[vstart..text_end.max(vstart)]) }
+                }
             };
             if item.key.is_empty() && item.value.is_none() {
                 continue; // a lone `""`: nothing to pass on
@@ -204,10 +198,7 @@ pub struct FixedStr<const N: usize> {
 
 impl<const N: usize> FixedStr<N> {
     pub const fn new() -> Self {
-        Self {
-            buf: [0; N],
-            len: 0,
-        }
+        Self { buf: [0; N], len: 0 }
     }
 
     /// `s` if it fits whole, else `None`.
@@ -351,16 +342,9 @@ pub enum CmdlineWarning {
     /// `mem=` below `MEM_MIN`.
     MemTooSmall { value: Shown },
     /// A name longer than `NAME_MAX` bytes.
-    NameTooLong {
-        key: &'static str,
-        value: Shown,
-        len: usize,
-    },
+    NameTooLong { key: &'static str, value: Shown, len: usize },
     /// Linux's summary of parameters no handler took; `more` says some did not fit.
-    Unknown {
-        list: FixedStr<UNKNOWN_TEXT_MAX>,
-        more: bool,
-    },
+    Unknown { list: FixedStr<UNKNOWN_TEXT_MAX>, more: bool },
 }
 
 impl fmt::Display for CmdlineWarning {
@@ -432,10 +416,7 @@ struct Unknowns<'a> {
 }
 
 impl<'a> Unknowns<'a> {
-    const EMPTY: Param<'static> = Param {
-        key: "",
-        value: None,
-    };
+    const EMPTY: Param<'static> = Param { key: "", value: None };
 
     fn new() -> Self {
         Self {
@@ -456,10 +437,7 @@ impl<'a> Unknowns<'a> {
     fn add(&mut self, p: Param<'a>) {
         if p.value.is_none() {
             self.add_arg(p);
-        } else if let Some(old) = self.envp[..self.nr_envp]
-            .iter_mut()
-            .find(|e| e.key == p.key)
-        {
+        } else if let Some(old) = self.envp[..self.nr_envp].iter_mut().find(|e| e.key == p.key) {
             *old = p;
         } else if let Some(slot) = self.envp.get_mut(self.nr_envp) {
             *slot = p;
@@ -469,9 +447,7 @@ impl<'a> Unknowns<'a> {
 
     /// Linux prints all argv entries, then all envp entries, space separated.
     fn warning(&self) -> Option<CmdlineWarning> {
-        let all = self.argv[..self.nr_argv]
-            .iter()
-            .chain(&self.envp[..self.nr_envp]);
+        let all = self.argv[..self.nr_argv].iter().chain(&self.envp[..self.nr_envp]);
         let mut list = FixedStr::new();
         let mut more = false;
         for (i, p) in all.enumerate() {
@@ -500,10 +476,7 @@ fn size_param(key: &'static str, value: Option<&str>, diag: &mut Diagnostics) ->
     };
     let parsed = parse_size(value);
     if parsed.is_none() {
-        diag.push(CmdlineWarning::InvalidNumber {
-            key,
-            value: Shown::new(value),
-        });
+        diag.push(CmdlineWarning::InvalidNumber { key, value: Shown::new(value) });
     }
     parsed
 }
@@ -516,20 +489,14 @@ fn mem_param(value: Option<&str>, diag: &mut Diagnostics) -> Option<MemParam> {
     };
     let parsed = memparse(value).and_then(|(size, rest)| match rest.strip_prefix('@') {
         None if rest.is_empty() => Some(MemParam { size, start: None }),
-        Some(start) => Some(MemParam {
-            size,
-            start: Some(parse_size(start)?),
-        }),
+        Some(start) => Some(MemParam { size, start: Some(parse_size(start)?) }),
         None => None,
     });
     match parsed {
-        None => diag.push(CmdlineWarning::InvalidNumber {
-            key: KEY,
-            value: Shown::new(value),
-        }),
-        Some(m) if m.size < MEM_MIN => diag.push(CmdlineWarning::MemTooSmall {
-            value: Shown::new(value),
-        }),
+        None => diag.push(CmdlineWarning::InvalidNumber { key: KEY, value: Shown::new(value) }),
+        Some(m) if m.size < MEM_MIN => {
+            diag.push(CmdlineWarning::MemTooSmall { value: Shown::new(value) })
+        }
         Some(m) => return Some(m),
     }
     None
@@ -542,11 +509,7 @@ fn name_param(key: &'static str, value: Option<&str>, diag: &mut Diagnostics) ->
     };
     let name = Name::copy_from(value);
     if name.is_none() {
-        diag.push(CmdlineWarning::NameTooLong {
-            key,
-            value: Shown::new(value),
-            len: value.len(),
-        });
+        diag.push(CmdlineWarning::NameTooLong { key, value: Shown::new(value), len: value.len() });
     }
     name
 }
@@ -663,20 +626,14 @@ mod tests {
     fn tokenizer_splits_and_unquotes_like_next_arg() {
         assert_eq!(kv(""), []);
         assert_eq!(kv("   \t\n "), []);
-        assert_eq!(
-            kv("a b=c  d="),
-            [("a", None), ("b", Some("c")), ("d", Some(""))]
-        );
+        assert_eq!(kv("a b=c  d="), [("a", None), ("b", Some("c")), ("d", Some(""))]);
         assert_eq!(kv("key=\"a b\" x"), [("key", Some("a b")), ("x", None)]);
         assert_eq!(kv("\"key=a b\" x"), [("key", Some("a b")), ("x", None)]);
         assert_eq!(kv("\"quoted word\""), [("quoted word", None)]);
         assert_eq!(kv("a=b=c"), [("a", Some("b=c"))]);
         assert_eq!(kv("=x=y"), [("=x", Some("y"))]);
         assert_eq!(kv("k=\""), [("k", Some(""))]);
-        assert_eq!(
-            kv("k=\"unterminated value"),
-            [("k", Some("unterminated value"))]
-        );
+        assert_eq!(kv("k=\"unterminated value"), [("k", Some("unterminated value"))]);
         assert_eq!(kv("\"\" a"), [("a", None)]);
         assert_eq!(kv("a=x\"y z\""), [("a", Some("x\"y z\""))]);
     }
@@ -687,13 +644,7 @@ mod tests {
             parse("vmalloc=256M mem=512M pivm.profile=rpi pivm.run=frag pivm.lazy_vfree=0x40");
         assert!(d.is_empty(), "{:?}", lines(&d));
         assert_eq!(p.vmalloc, Some(256 * SZ_1M));
-        assert_eq!(
-            p.mem,
-            Some(MemParam {
-                size: 512 * SZ_1M,
-                start: None
-            })
-        );
+        assert_eq!(p.mem, Some(MemParam { size: 512 * SZ_1M, start: None }));
         assert_eq!(p.profile.unwrap().as_str(), "rpi");
         assert_eq!(p.run.unwrap().as_str(), "frag");
         assert_eq!(p.lazy_vfree, Some(64));
@@ -716,30 +667,10 @@ mod tests {
     fn mem_with_start() {
         let (p, d) = parse("mem=256M@0x10000000");
         assert!(d.is_empty());
-        assert_eq!(
-            p.mem,
-            Some(MemParam {
-                size: 256 * SZ_1M,
-                start: Some(0x1000_0000)
-            })
-        );
+        assert_eq!(p.mem, Some(MemParam { size: 256 * SZ_1M, start: Some(0x1000_0000) }));
         assert_eq!(p.mem.unwrap().to_string(), "256M@0x10000000");
-        assert_eq!(
-            MemParam {
-                size: SZ_4G,
-                start: None
-            }
-            .to_string(),
-            "4G"
-        );
-        assert_eq!(
-            MemParam {
-                size: SZ_16M + 5,
-                start: None
-            }
-            .to_string(),
-            "16777221"
-        );
+        assert_eq!(MemParam { size: SZ_4G, start: None }.to_string(), "4G");
+        assert_eq!(MemParam { size: SZ_16M + 5, start: None }.to_string(), "16777221");
     }
 
     #[test]
@@ -779,19 +710,13 @@ mod tests {
     #[test]
     fn long_names_and_values_are_cut() {
         let long = "p".repeat(SHOWN_VALUE_MAX + 5);
-        let (p, d) = parse(&format!(
-            "pivm.profile={long} pivm.run={}",
-            "r".repeat(NAME_MAX)
-        ));
+        let (p, d) = parse(&format!("pivm.profile={long} pivm.run={}", "r".repeat(NAME_MAX)));
         assert!(p.profile.is_none());
         assert_eq!(p.run.unwrap().len(), NAME_MAX);
         let (_, d2) = parse(&format!("pivm.run={}", "r".repeat(NAME_MAX + 1)));
         assert_eq!(
             lines(&d2),
-            [format!(
-                "pivm.run={}: name too long (33 bytes, maximum 32), ignored",
-                "r".repeat(33)
-            )]
+            [format!("pivm.run={}: name too long (33 bytes, maximum 32), ignored", "r".repeat(33))]
         );
         assert_eq!(
             lines(&d),
@@ -806,13 +731,7 @@ mod tests {
     fn last_value_wins_and_bad_repeat_keeps_earlier() {
         let (p, _) = parse("vmalloc=128M vmalloc=400M mem=512M mem=bad");
         assert_eq!(p.vmalloc, Some(400 * SZ_1M));
-        assert_eq!(
-            p.mem,
-            Some(MemParam {
-                size: 512 * SZ_1M,
-                start: None
-            })
-        );
+        assert_eq!(p.mem, Some(MemParam { size: 512 * SZ_1M, start: None }));
     }
 
     #[test]
@@ -868,14 +787,10 @@ mod tests {
             line.push_str(&format!("unknown_parameter_{i} "));
         }
         let (_, d) = parse(&line);
-        let CmdlineWarning::Unknown { list, more } = d.iter().last().unwrap() else {
-            panic!()
-        };
+        let CmdlineWarning::Unknown { list, more } = d.iter().last().unwrap() else { panic!() };
         assert!(*more);
         assert!(list.len() <= UNKNOWN_TEXT_MAX);
-        assert!(list
-            .as_str()
-            .starts_with("unknown_parameter_0 unknown_parameter_1 "));
+        assert!(list.as_str().starts_with("unknown_parameter_0 unknown_parameter_1 "));
         assert!(lines(&d)[0].ends_with(" ...\", will be passed to user space."));
     }
 

@@ -328,7 +328,8 @@ fn check_structure(block: &[u8], strings: &[u8], base: usize) -> Result<(), DtbE
                     .get(nameoff as usize..)
                     .and_then(|s| cstr(s, 0))
                     .ok_or(bad(here, "property name outside the strings block"))?;
-                let name = core::str::from_utf8(name).map_err(|_| bad(here, "bad property name"))?;
+                let name =
+                    core::str::from_utf8(name).map_err(|_| bad(here, "bad property name"))?;
                 if (name == "#address-cells" || name == "#size-cells") && len != 4 {
                     return Err(bad(here, "#address-cells/#size-cells must be one cell"));
                 }
@@ -483,8 +484,15 @@ mod tests {
     #[test]
     fn two_cell_addresses_and_sizes() {
         let src = MINI_DTS
-            .replacen("#address-cells = <1>;\n\t#size-cells = <1>;", "#address-cells = <2>;\n\t#size-cells = <2>;", 1)
-            .replace("reg = <0x0 0x3c000000>;", "reg = <0x0 0x0 0x0 0x3c000000 0x1 0x0 0x0 0x40000000>;");
+            .replacen(
+                "#address-cells = <1>;\n\t#size-cells = <1>;",
+                "#address-cells = <2>;\n\t#size-cells = <2>;",
+                1,
+            )
+            .replace(
+                "reg = <0x0 0x3c000000>;",
+                "reg = <0x0 0x0 0x0 0x3c000000 0x1 0x0 0x0 0x40000000>;",
+            );
         assert_ne!(src, MINI_DTS);
         let info = parse(&dtc(&src)).unwrap();
         assert_eq!(banks(&info), [(0, 0x3c00_0000), (0x1_0000_0000, 0x4000_0000)]);
@@ -492,15 +500,15 @@ mod tests {
 
     #[test]
     fn unsupported_cells_and_bad_reg() {
-        let src = MINI_DTS.replacen("#size-cells = <1>;", "#size-cells = <0>;", 1).replace(
-            "reg = <0x0 0x3c000000>;",
-            "reg = <0x0>;",
-        );
+        let src = MINI_DTS
+            .replacen("#size-cells = <1>;", "#size-cells = <0>;", 1)
+            .replace("reg = <0x0 0x3c000000>;", "reg = <0x0>;");
         assert_eq!(
             parse(&dtc(&src)).unwrap_err(),
             DtbError::UnsupportedCells { address_cells: 1, size_cells: 0 }
         );
-        let blob = with_memory("\tmemory@0 { device_type = \"memory\"; reg = <0x0 0x1000 0x2000>; };");
+        let blob =
+            with_memory("\tmemory@0 { device_type = \"memory\"; reg = <0x0 0x1000 0x2000>; };");
         assert_eq!(parse(&blob).unwrap_err(), DtbError::BadMemoryReg);
     }
 
@@ -544,7 +552,10 @@ mod tests {
         ));
         nop_node(&mut blob, "gpio@7e200000");
         let err = parse(&blob).unwrap_err();
-        assert!(matches!(err, DtbError::BadStructure { what: "node after a NOP inside a node", .. }), "{err}");
+        assert!(
+            matches!(err, DtbError::BadStructure { what: "node after a NOP inside a node", .. }),
+            "{err}"
+        );
     }
 
     #[test]

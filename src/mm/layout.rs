@@ -184,8 +184,7 @@ impl Layout {
 
     /// End of the pkmap window (`PKMAP_BASE + LAST_PKMAP * PAGE_SIZE`).
     pub fn pkmap_end(&self) -> Option<VirtAddr> {
-        self.pkmap_base
-            .map(|b| VirtAddr(b.0 + LAST_PKMAP * PAGE_SIZE))
+        self.pkmap_base.map(|b| VirtAddr(b.0 + LAST_PKMAP * PAGE_SIZE))
     }
 
     /// `__pa()` for lowmem addresses `[PAGE_OFFSET, high_memory)`; `None` elsewhere.
@@ -201,10 +200,7 @@ impl Layout {
     }
 
     fn ram_below(&self, limit: u64) -> u64 {
-        self.ram()
-            .iter()
-            .map(|b| b.end().min(limit).saturating_sub(b.start.0))
-            .sum()
+        self.ram().iter().map(|b| b.end().min(limit).saturating_sub(b.start.0)).sum()
     }
 }
 
@@ -373,10 +369,7 @@ impl Range {
     }
 
     fn intersect(self, other: Range) -> Option<Range> {
-        let r = Range {
-            start: self.start.max(other.start),
-            end: self.end.min(other.end),
-        };
+        let r = Range { start: self.start.max(other.start), end: self.end.min(other.end) };
         (r.start < r.end).then_some(r)
     }
 }
@@ -422,10 +415,7 @@ impl RangeList {
                 }
                 out.push(r);
             } else {
-                merged = Range {
-                    start: r.start.min(merged.start),
-                    end: r.end.max(merged.end),
-                };
+                merged = Range { start: r.start.min(merged.start), end: r.end.max(merged.end) };
             }
         }
         if !placed {
@@ -455,25 +445,17 @@ impl RangeList {
     }
 
     fn covers(&self, want: Range) -> bool {
-        self.as_slice()
-            .iter()
-            .any(|r| r.start <= want.start && want.end <= r.end)
+        self.as_slice().iter().any(|r| r.start <= want.start && want.end <= r.end)
     }
 
     /// Removes `[start, end)` (like memblock_remove).
     fn remove(&mut self, cut: Range) {
         let mut out = RangeList::default();
         for &r in self.as_slice() {
-            if let Some(low) = r.intersect(Range {
-                start: 0,
-                end: cut.start,
-            }) {
+            if let Some(low) = r.intersect(Range { start: 0, end: cut.start }) {
                 out.push(low);
             }
-            if let Some(high) = r.intersect(Range {
-                start: cut.end,
-                end: u64::MAX,
-            }) {
+            if let Some(high) = r.intersect(Range { start: cut.end, end: u64::MAX }) {
                 out.push(high);
             }
         }
@@ -500,9 +482,7 @@ fn early_vmalloc(page_offset: u64, requested: u64, warnings: &mut LayoutWarnings
 fn arm_add_memory(bank: &MemBank, warnings: &mut LayoutWarnings) -> Option<Range> {
     let start = bank.start.0;
     let aligned_start = round_up(start, PAGE_SIZE);
-    let mut size = start
-        .saturating_add(bank.size)
-        .saturating_sub(aligned_start);
+    let mut size = start.saturating_add(bank.size).saturating_sub(aligned_start);
     if aligned_start > PHYS_ADDR_MAX {
         warnings.push(LayoutWarning::MemoryOutside32Bit { start });
         return None;
@@ -512,10 +492,7 @@ fn arm_add_memory(bank: &MemBank, warnings: &mut LayoutWarnings) -> Option<Range
         size = PHYS_ADDR_MAX - aligned_start;
     }
     size = round_down(size, PAGE_SIZE);
-    (size > 0).then_some(Range {
-        start: aligned_start,
-        end: aligned_start + size,
-    })
+    (size > 0).then_some(Range { start: aligned_start, end: aligned_start + size })
 }
 
 /// Applies `mem=`: keep only the firmware RAM inside the requested range (pivm never invents
@@ -527,29 +504,19 @@ fn apply_mem(ram: &mut RangeList, mem: MemParam, phys_offset: u64, warnings: &mu
         start: round_up(start, PAGE_SIZE),
         end: round_down(start.saturating_add(mem.size), PAGE_SIZE),
     };
-    let mut kept = if want.start < want.end {
-        ram.intersect(want)
-    } else {
-        RangeList::default()
-    };
+    let mut kept = if want.start < want.end { ram.intersect(want) } else { RangeList::default() };
     if kept.len == 0 {
         warnings.push(LayoutWarning::MemNoRam { mem });
         return;
     }
     let covered = kept.total();
-    let kernel = Range {
-        start: first.start,
-        end: first.end.min(first.start + KERNEL_RAM_MIN),
-    };
+    let kernel = Range { start: first.start, end: first.end.min(first.start + KERNEL_RAM_MIN) };
     let keeps_kernel = kept.covers(kernel);
     if !keeps_kernel {
         // The kernel's range lies inside the first bank, so this merges or takes the spare
         // slot: nothing is evicted that the intersection had.
         if let Some(evicted) = kept.add(kernel) {
-            warnings.push(LayoutWarning::TooManyBanks {
-                start: evicted.start,
-                end: evicted.end,
-            });
+            warnings.push(LayoutWarning::TooManyBanks { start: evicted.start, end: evicted.end });
         }
     }
     if covered < want.len() {
@@ -560,11 +527,7 @@ fn apply_mem(ram: &mut RangeList, mem: MemParam, phys_offset: u64, warnings: &mu
         });
     }
     if !keeps_kernel {
-        warnings.push(LayoutWarning::MemKeepsKernel {
-            mem,
-            start: kernel.start,
-            end: kernel.end,
-        });
+        warnings.push(LayoutWarning::MemKeepsKernel { mem, start: kernel.start, end: kernel.end });
     }
     *ram = kept;
 }
@@ -579,10 +542,7 @@ struct Bounds {
 /// unaligned head of the first usable range NOMAP, then finds the lowmem and memblock limits.
 fn adjust_lowmem_bounds(ram: &RangeList, nomap_end: &mut u64, vmalloc_limit: u64) -> Bounds {
     let usable = |r: &Range| {
-        (r.end > *nomap_end).then(|| Range {
-            start: r.start.max(*nomap_end),
-            end: r.end,
-        })
+        (r.end > *nomap_end).then(|| Range { start: r.start.max(*nomap_end), end: r.end })
     };
     if let Some(first) = ram.as_slice().iter().find_map(usable) {
         if !is_aligned(first.start, PMD_SIZE) {
@@ -590,10 +550,7 @@ fn adjust_lowmem_bounds(ram: &RangeList, nomap_end: &mut u64, vmalloc_limit: u64
         }
     }
     let usable = |r: &Range| {
-        (r.end > *nomap_end).then(|| Range {
-            start: r.start.max(*nomap_end),
-            end: r.end,
-        })
+        (r.end > *nomap_end).then(|| Range { start: r.start.max(*nomap_end), end: r.end })
     };
     let mut lowmem_limit = 0;
     let mut memblock_limit = 0;
@@ -617,10 +574,7 @@ fn adjust_lowmem_bounds(ram: &RangeList, nomap_end: &mut u64, vmalloc_limit: u64
     if memblock_limit == 0 {
         memblock_limit = lowmem_limit;
     }
-    Bounds {
-        arm_lowmem_limit: lowmem_limit,
-        memblock_limit: round_down(memblock_limit, PMD_SIZE),
-    }
+    Bounds { arm_lowmem_limit: lowmem_limit, memblock_limit: round_down(memblock_limit, PMD_SIZE) }
 }
 
 /// Linux's `find_limits()` + `zone_sizes_init()` + the zone walk of `free_area_init()`.
@@ -637,10 +591,7 @@ fn zone_spans(
     // Each zone starts where the previous one ended and never runs backwards.
     let mut next = |max_pfn: u64| {
         let end = max_pfn.max(start);
-        let r = PfnRange {
-            start: Pfn(start),
-            end: Pfn(end),
-        };
+        let r = PfnRange { start: Pfn(start), end: Pfn(end) };
         start = end;
         r
     };
@@ -654,11 +605,7 @@ fn zone_spans(
     });
     let normal = next(max_low);
     let highmem = input.highmem.then(|| next(max_high));
-    Zones {
-        dma,
-        normal,
-        highmem,
-    }
+    Zones { dma, normal, highmem }
 }
 
 /// Computes the layout. Never panics; when the first RAM bank starts 2 MiB aligned, lowmem
@@ -672,9 +619,7 @@ pub fn compute(input: &LayoutInput) -> (Layout, LayoutWarnings) {
     let page_offset = if valid {
         input.page_offset
     } else {
-        warnings.push(LayoutWarning::PageOffsetUnsupported {
-            given: input.page_offset,
-        });
+        warnings.push(LayoutWarning::PageOffsetUnsupported { given: input.page_offset });
         DEFAULT_PAGE_OFFSET
     };
 
@@ -687,10 +632,8 @@ pub fn compute(input: &LayoutInput) -> (Layout, LayoutWarnings) {
     for bank in input.banks {
         if let Some(r) = arm_add_memory(bank, &mut warnings) {
             if let Some(evicted) = ram.add(r) {
-                warnings.push(LayoutWarning::TooManyBanks {
-                    start: evicted.start,
-                    end: evicted.end,
-                });
+                warnings
+                    .push(LayoutWarning::TooManyBanks { start: evicted.start, end: evicted.end });
             }
         }
     }
@@ -706,23 +649,14 @@ pub fn compute(input: &LayoutInput) -> (Layout, LayoutWarnings) {
     let had_ram = ram.len > 0;
     let mut nomap_end = ram.first().map_or(0, |r| r.start);
     let mut ignored_ram: Option<(PhysAddr, PhysAddr)> = None;
-    let mut bounds = Bounds {
-        arm_lowmem_limit: 0,
-        memblock_limit: 0,
-    };
+    let mut bounds = Bounds { arm_lowmem_limit: 0, memblock_limit: 0 };
     // Linux runs the pass twice: before and after arm_memblock_init(), as memory may have
     // gone in between. The second pass only drops RAM on pathological maps.
     for _pass in 0..2 {
         bounds = adjust_lowmem_bounds(&ram, &mut nomap_end, vmalloc_limit);
         if !input.highmem && ram.end() > bounds.arm_lowmem_limit {
-            let cut = Range {
-                start: bounds.memblock_limit,
-                end: ram.end(),
-            };
-            warnings.push(LayoutWarning::IgnoringRam {
-                start: cut.start,
-                end: cut.end,
-            });
+            let cut = Range { start: bounds.memblock_limit, end: ram.end() };
+            warnings.push(LayoutWarning::IgnoringRam { start: cut.start, end: cut.end });
             warnings.push(LayoutWarning::ConsiderHighmem);
             ram.remove(cut);
             let start = ignored_ram.map_or(cut.start, |(s, _)| s.0.min(cut.start));
@@ -737,21 +671,14 @@ pub fn compute(input: &LayoutInput) -> (Layout, LayoutWarnings) {
 
     let mut banks = [MemBank::default(); MAX_RAM_RANGES];
     for (slot, r) in banks.iter_mut().zip(ram.as_slice()) {
-        *slot = MemBank {
-            start: PhysAddr(r.start),
-            size: r.len(),
-        };
+        *slot = MemBank { start: PhysAddr(r.start), size: r.len() };
     }
     let layout = Layout {
         page_offset: VirtAddr(page_offset),
         phys_offset: PhysAddr(phys_offset),
         task_size: VirtAddr(page_offset - TASK_GAP),
         modules_vaddr: VirtAddr(page_offset - MODULES_SIZE),
-        modules_end: VirtAddr(if input.highmem {
-            page_offset - PMD_SIZE
-        } else {
-            page_offset
-        }),
+        modules_end: VirtAddr(if input.highmem { page_offset - PMD_SIZE } else { page_offset }),
         pkmap_base: input.highmem.then_some(VirtAddr(page_offset - PMD_SIZE)),
         vmalloc_start: VirtAddr(round_down(high_memory + VMALLOC_OFFSET, VMALLOC_OFFSET)),
         vmalloc_end: VirtAddr(VMALLOC_END),
@@ -794,10 +721,7 @@ fn banner_line(
     size: u64,
     unit: &str,
 ) -> fmt::Result {
-    writeln!(
-        w,
-        "{name} : 0x{start:08x} - 0x{end:08x}   ({size:4} {unit})"
-    )
+    writeln!(w, "{name} : 0x{start:08x} - 0x{end:08x}   ({size:4} {unit})")
 }
 
 /// Linux 4.x's "Virtual kernel memory layout:" banner (mem_init), with real addresses.
@@ -865,11 +789,7 @@ pub fn write_banner(w: &mut impl Write, l: &Layout, s: &KernelSections) -> fmt::
 
 /// `[mem 0x...-0x...]` with an inclusive end, as `%#018Lx`.
 fn mem_range(w: &mut impl Write, start: u64, end_exclusive: u64) -> fmt::Result {
-    write!(
-        w,
-        "[mem {start:#018x}-{:#018x}]",
-        end_exclusive.saturating_sub(1)
-    )
+    write!(w, "[mem {start:#018x}-{:#018x}]", end_exclusive.saturating_sub(1))
 }
 
 /// Linux's `free_area_init()` report: "Zone ranges:", movable zones, early node ranges and
@@ -877,11 +797,8 @@ fn mem_range(w: &mut impl Write, start: u64, end_exclusive: u64) -> fmt::Result 
 pub fn write_zone_ranges(w: &mut impl Write, l: &Layout) -> fmt::Result {
     let addr = |p: Pfn| p.0 << PAGE_SHIFT;
     writeln!(w, "Zone ranges:")?;
-    let zones = [
-        ("DMA", l.zones.dma),
-        ("Normal", Some(l.zones.normal)),
-        ("HighMem", l.zones.highmem),
-    ];
+    let zones =
+        [("DMA", l.zones.dma), ("Normal", Some(l.zones.normal)), ("HighMem", l.zones.highmem)];
     for (name, zone) in zones {
         let Some(zone) = zone else { continue };
         write!(w, "  {name:<8} ")?;
@@ -940,10 +857,7 @@ pub struct MemoryLine {
 /// Linux's `mem_init_print_info()` line (3.19+ format, with cma-reserved).
 pub fn write_memory_line(w: &mut impl Write, m: &MemoryLine) -> fmt::Result {
     let k = |pages: u64| pages << (PAGE_SHIFT - 10);
-    let reserved = m
-        .physpages
-        .saturating_sub(m.totalram_pages)
-        .saturating_sub(m.cma_pages);
+    let reserved = m.physpages.saturating_sub(m.totalram_pages).saturating_sub(m.cma_pages);
     write!(
         w,
         "Memory: {}K/{}K available ({}K kernel code, {}K rwdata, {}K rodata, {}K init, {}K bss, \
@@ -973,10 +887,7 @@ mod tests {
     const MIB: u64 = SZ_1M;
 
     fn bank(start: u64, size: u64) -> MemBank {
-        MemBank {
-            start: PhysAddr(start),
-            size,
-        }
+        MemBank { start: PhysAddr(start), size }
     }
 
     fn input(page_offset: u64, banks: &[MemBank]) -> LayoutInput<'_> {
@@ -1106,16 +1017,8 @@ mod tests {
                 assert_eq!(l.high_memory.0, r.high_memory, "{ctx}: high_memory");
                 assert_eq!(l.vmalloc_start.0, r.vmalloc_start, "{ctx}: VMALLOC_START");
                 assert_eq!(l.vmalloc_end.0, VMALLOC_END, "{ctx}");
-                assert_eq!(
-                    l.vmalloc_size(),
-                    r.vmalloc_mib_out * MIB,
-                    "{ctx}: vmalloc size"
-                );
-                assert_eq!(
-                    l.vmalloc_size() >> 10,
-                    r.vmalloc_total_kb,
-                    "{ctx}: VmallocTotal"
-                );
+                assert_eq!(l.vmalloc_size(), r.vmalloc_mib_out * MIB, "{ctx}: vmalloc size");
+                assert_eq!(l.vmalloc_size() >> 10, r.vmalloc_total_kb, "{ctx}: VmallocTotal");
                 let mut expected: Vec<String> = r.message.iter().map(ToString::to_string).collect();
                 if highmem {
                     assert_eq!(l.highmem_size(), r.highmem_mib * MIB, "{ctx}: highmem");
@@ -1147,35 +1050,13 @@ mod tests {
     #[test]
     fn no_highmem_examples() {
         let cases: &[(u64, u64, Option<u64>, u64, &str)] = &[
-            (
-                VMSPLIT_3G,
-                SZ_1G,
-                None,
-                768,
-                "Ignoring RAM at 0x30000000-0x40000000",
-            ),
-            (
-                VMSPLIT_3G,
-                SZ_1G,
-                Some(400 * MIB),
-                608,
-                "Ignoring RAM at 0x26000000-0x40000000",
-            ),
-            (
-                VMSPLIT_2G,
-                SZ_2G,
-                None,
-                1792,
-                "Ignoring RAM at 0x70000000-0x80000000",
-            ),
+            (VMSPLIT_3G, SZ_1G, None, 768, "Ignoring RAM at 0x30000000-0x40000000"),
+            (VMSPLIT_3G, SZ_1G, Some(400 * MIB), 608, "Ignoring RAM at 0x26000000-0x40000000"),
+            (VMSPLIT_2G, SZ_2G, None, 1792, "Ignoring RAM at 0x70000000-0x80000000"),
         ];
         for &(po, ram, vmalloc, lowmem, msg) in cases {
             let banks = [bank(0, ram)];
-            let (l, w) = run(&LayoutInput {
-                vmalloc,
-                highmem: false,
-                ..input(po, &banks)
-            });
+            let (l, w) = run(&LayoutInput { vmalloc, highmem: false, ..input(po, &banks) });
             assert_eq!(l.lowmem_size(), lowmem * MIB);
             assert_eq!(w, [msg, "Consider using a HIGHMEM enabled kernel."]);
             assert_eq!(l.ram(), [bank(0, lowmem * MIB)]);
@@ -1187,10 +1068,7 @@ mod tests {
     fn raspberry_pi_checks() {
         for (ram_mib, lowmem_end) in [(948, 0xbb40_0000), (944, 0xbb00_0000)] {
             let banks = [bank(0, ram_mib * MIB)];
-            let (l, w) = run(&LayoutInput {
-                highmem: false,
-                ..input(VMSPLIT_2G, &banks)
-            });
+            let (l, w) = run(&LayoutInput { highmem: false, ..input(VMSPLIT_2G, &banks) });
             assert!(w.is_empty());
             assert_eq!(l.high_memory.0, lowmem_end);
             assert_eq!(l.vmalloc_start.0, 0xbb80_0000);
@@ -1203,10 +1081,7 @@ mod tests {
     }
 
     /// raspi2b in QEMU: one bank 0..0x3C000000 (960 MiB).
-    const RASPI2B: [MemBank; 1] = [MemBank {
-        start: PhysAddr(0),
-        size: 0x3C00_0000,
-    }];
+    const RASPI2B: [MemBank; 1] = [MemBank { start: PhysAddr(0), size: 0x3C00_0000 }];
 
     #[test]
     fn raspi2b_splits() {
@@ -1234,10 +1109,7 @@ mod tests {
             assert_eq!(l.vectors_base.0, 0xffff_0000);
             assert_eq!(
                 l.zones.normal,
-                PfnRange {
-                    start: Pfn(0),
-                    end: Pfn((high_memory - po) >> 12)
-                }
+                PfnRange { start: Pfn(0), end: Pfn((high_memory - po) >> 12) }
             );
             assert_eq!(l.zones.highmem.unwrap().end, Pfn(0x3C000));
         }
@@ -1246,20 +1118,11 @@ mod tests {
     #[test]
     fn address_translation() {
         let (l, _) = run(&input(VMSPLIT_3G, &RASPI2B));
-        assert_eq!(
-            l.virt_to_phys(VirtAddr(0xc000_8000)),
-            Some(PhysAddr(0x8000))
-        );
-        assert_eq!(
-            l.virt_to_phys(VirtAddr(0xefff_ffff)),
-            Some(PhysAddr(0x2fff_ffff))
-        );
+        assert_eq!(l.virt_to_phys(VirtAddr(0xc000_8000)), Some(PhysAddr(0x8000)));
+        assert_eq!(l.virt_to_phys(VirtAddr(0xefff_ffff)), Some(PhysAddr(0x2fff_ffff)));
         assert_eq!(l.virt_to_phys(VirtAddr(0xf000_0000)), None);
         assert_eq!(l.virt_to_phys(VirtAddr(0xbfff_ffff)), None);
-        assert_eq!(
-            l.phys_to_virt(PhysAddr(0x1000)),
-            Some(VirtAddr(0xc000_1000))
-        );
+        assert_eq!(l.phys_to_virt(PhysAddr(0x1000)), Some(VirtAddr(0xc000_1000)));
         assert_eq!(l.phys_to_virt(PhysAddr(0x3000_0000)), None);
     }
 
@@ -1305,10 +1168,7 @@ mod tests {
             ),
         ];
         for (m, ram, lowmem_end, warnings) in cases {
-            let (l, w) = run(&LayoutInput {
-                mem: m,
-                ..input(VMSPLIT_3G, &RASPI2B)
-            });
+            let (l, w) = run(&LayoutInput { mem: m, ..input(VMSPLIT_3G, &RASPI2B) });
             assert_eq!(l.ram(), ram, "{m:?}");
             assert_eq!(l.arm_lowmem_limit.0, lowmem_end, "{m:?}");
             assert_eq!(w, warnings, "{m:?}");
@@ -1320,10 +1180,7 @@ mod tests {
     fn mem_into_hole_between_banks() {
         let banks = [bank(0, SZ_256M), bank(SZ_512M, SZ_256M)];
         let (l, w) = run(&LayoutInput {
-            mem: Some(MemParam {
-                size: 600 * MIB,
-                start: None,
-            }),
+            mem: Some(MemParam { size: 600 * MIB, start: None }),
             ..input(VMSPLIT_3G, &banks)
         });
         assert_eq!(l.ram(), [bank(0, SZ_256M), bank(SZ_512M, 88 * MIB)]);
@@ -1342,19 +1199,13 @@ mod tests {
             (SZ_4G, "vmalloc area is too big, limiting to 976MiB", 976),
         ];
         for (req, msg, reserve_mib) in cases {
-            let (l, w) = run(&LayoutInput {
-                vmalloc: Some(req),
-                ..input(VMSPLIT_3G, &RASPI2B)
-            });
+            let (l, w) = run(&LayoutInput { vmalloc: Some(req), ..input(VMSPLIT_3G, &RASPI2B) });
             assert_eq!(w, [msg]);
             assert_eq!(l.vmalloc_reserve, reserve_mib * MIB);
             assert!(l.lowmem_size() >= SZ_32M);
         }
         // Too big for the 1G split is a much larger number.
-        let (_, w) = run(&LayoutInput {
-            vmalloc: Some(SZ_4G),
-            ..input(VMSPLIT_1G, &RASPI2B)
-        });
+        let (_, w) = run(&LayoutInput { vmalloc: Some(SZ_4G), ..input(VMSPLIT_1G, &RASPI2B) });
         assert_eq!(w, ["vmalloc area is too big, limiting to 3024MiB"]);
     }
 
@@ -1368,17 +1219,10 @@ mod tests {
             bank(0xF000_0000, SZ_512M),
             bank(0x5000_0000, 0),
         ];
-        let (l, w) = run(&LayoutInput {
-            page_offset: VMSPLIT_1G,
-            ..input(0, &banks)
-        });
+        let (l, w) = run(&LayoutInput { page_offset: VMSPLIT_1G, ..input(0, &banks) });
         assert_eq!(
             l.ram(),
-            [
-                bank(0, 384 * MIB),
-                bank(SZ_512M, SZ_256M),
-                bank(0xF000_0000, 0x0FFF_F000)
-            ]
+            [bank(0, 384 * MIB), bank(SZ_512M, SZ_256M), bank(0xF000_0000, 0x0FFF_F000)]
         );
         assert_eq!(
             w,
@@ -1392,27 +1236,18 @@ mod tests {
 
     #[test]
     fn too_many_banks_drops_the_highest() {
-        let banks: Vec<MemBank> = (0..MAX_RAM_RANGES as u64 + 2)
-            .rev()
-            .map(|i| bank(i * SZ_32M, SZ_16M))
-            .collect();
+        let banks: Vec<MemBank> =
+            (0..MAX_RAM_RANGES as u64 + 2).rev().map(|i| bank(i * SZ_32M, SZ_16M)).collect();
         let (l, w) = run(&input(VMSPLIT_2G, &banks));
         assert_eq!(l.ram().len(), MAX_RAM_RANGES);
-        assert_eq!(
-            l.ram().last().unwrap().start.0,
-            (MAX_RAM_RANGES as u64 - 1) * SZ_32M
-        );
+        assert_eq!(l.ram().last().unwrap().start.0, (MAX_RAM_RANGES as u64 - 1) * SZ_32M);
         assert_eq!(w.len(), 2);
         assert!(w[0].starts_with("too many RAM ranges"), "{w:?}");
     }
 
     #[test]
     fn no_ram_is_reported_not_fatal() {
-        for banks in [
-            &[][..],
-            &[bank(0, 0x800)][..],
-            &[bank(0x2_0000_0000, SZ_1G)][..],
-        ] {
+        for banks in [&[][..], &[bank(0, 0x800)][..], &[bank(0x2_0000_0000, SZ_1G)][..]] {
             let (l, w) = compute(&input(VMSPLIT_3G, banks));
             assert!(w.iter().any(|w| *w == LayoutWarning::NoRam), "{banks:?}");
             assert_eq!(l.total_ram, 0);
@@ -1428,10 +1263,7 @@ mod tests {
     #[test]
     fn tiny_ram_and_odd_alignment() {
         let tiny = [bank(0, 8 * MIB)];
-        let (l, w) = run(&LayoutInput {
-            highmem: false,
-            ..input(VMSPLIT_3G, &tiny)
-        });
+        let (l, w) = run(&LayoutInput { highmem: false, ..input(VMSPLIT_3G, &tiny) });
         assert!(w.is_empty());
         assert_eq!(l.high_memory.0, 0xc080_0000);
         assert_eq!(l.vmalloc_start.0, 0xc100_0000);
@@ -1464,14 +1296,8 @@ mod tests {
     fn unaligned_tiny_first_bank_leaves_no_lowmem() {
         // Found by the property test: the first bank is all NOMAP, and without highmem
         // Linux's second pass then drops everything else.
-        let banks = [
-            bank(0x0F40_0001, 0x0020_0FFF),
-            bank(0x0F60_1001, 0x2FDF_FFFF),
-        ];
-        let (l, w) = run(&LayoutInput {
-            highmem: false,
-            ..input(VMSPLIT_3G, &banks)
-        });
+        let banks = [bank(0x0F40_0001, 0x0020_0FFF), bank(0x0F60_1001, 0x2FDF_FFFF)];
+        let (l, w) = run(&LayoutInput { highmem: false, ..input(VMSPLIT_3G, &banks) });
         assert_eq!(
             w,
             [
@@ -1491,61 +1317,28 @@ mod tests {
         for po in [0, 0xB080_0000, 0xFE00_0000, 0x1_0000_0000, u64::MAX] {
             let (l, w) = run(&input(po, &RASPI2B));
             assert_eq!(l.page_offset.0, DEFAULT_PAGE_OFFSET);
-            assert_eq!(
-                w,
-                [format!(
-                    "PAGE_OFFSET {po:#010x} is not supported; using 0xc0000000"
-                )]
-            );
+            assert_eq!(w, [format!("PAGE_OFFSET {po:#010x} is not supported; using 0xc0000000")]);
         }
     }
 
     #[test]
     fn dma_zone() {
         // The sample Debian log: a 1 GiB DMA zone capped by lowmem, Normal empty.
-        let (l, _) = run(&LayoutInput {
-            dma_zone_size: Some(SZ_1G),
-            ..input(VMSPLIT_3G, &RASPI2B)
-        });
-        assert_eq!(
-            l.zones.dma,
-            Some(PfnRange {
-                start: Pfn(0),
-                end: Pfn(0x30000)
-            })
-        );
+        let (l, _) =
+            run(&LayoutInput { dma_zone_size: Some(SZ_1G), ..input(VMSPLIT_3G, &RASPI2B) });
+        assert_eq!(l.zones.dma, Some(PfnRange { start: Pfn(0), end: Pfn(0x30000) }));
         assert!(l.zones.normal.is_empty());
         // A smaller zone ends one page short, as arm_dma_pfn_limit does in Linux.
-        let (l, _) = run(&LayoutInput {
-            dma_zone_size: Some(SZ_256M),
-            ..input(VMSPLIT_3G, &RASPI2B)
-        });
-        assert_eq!(
-            l.zones.dma,
-            Some(PfnRange {
-                start: Pfn(0),
-                end: Pfn(0xFFFF)
-            })
-        );
-        assert_eq!(
-            l.zones.normal,
-            PfnRange {
-                start: Pfn(0xFFFF),
-                end: Pfn(0x30000)
-            }
-        );
+        let (l, _) =
+            run(&LayoutInput { dma_zone_size: Some(SZ_256M), ..input(VMSPLIT_3G, &RASPI2B) });
+        assert_eq!(l.zones.dma, Some(PfnRange { start: Pfn(0), end: Pfn(0xFFFF) }));
+        assert_eq!(l.zones.normal, PfnRange { start: Pfn(0xFFFF), end: Pfn(0x30000) });
         let (l, _) = run(&LayoutInput {
             dma_zone_size: Some(0),
             highmem: false,
             ..input(VMSPLIT_2G, &RASPI2B)
         });
-        assert_eq!(
-            l.zones.dma,
-            Some(PfnRange {
-                start: Pfn(0),
-                end: Pfn(0x3C000)
-            })
-        );
+        assert_eq!(l.zones.dma, Some(PfnRange { start: Pfn(0), end: Pfn(0x3C000) }));
     }
 
     const SECTIONS: KernelSections = KernelSections {
@@ -1578,10 +1371,7 @@ mod tests {
 
     #[test]
     fn banner_2g_no_highmem() {
-        let (l, _) = run(&LayoutInput {
-            highmem: false,
-            ..input(VMSPLIT_2G, &RASPI2B)
-        });
+        let (l, _) = run(&LayoutInput { highmem: false, ..input(VMSPLIT_2G, &RASPI2B) });
         let sections = KernelSections {
             text: (0x8000_8000, 0x808f_8000),
             init: (0x80a0_0000, 0x80b0_0000),
@@ -1607,10 +1397,8 @@ mod tests {
 
     #[test]
     fn zone_ranges_match_the_debian_sample() {
-        let (l, _) = run(&LayoutInput {
-            dma_zone_size: Some(SZ_1G),
-            ..input(VMSPLIT_3G, &RASPI2B)
-        });
+        let (l, _) =
+            run(&LayoutInput { dma_zone_size: Some(SZ_1G), ..input(VMSPLIT_3G, &RASPI2B) });
         let mut s = String::new();
         write_zone_ranges(&mut s, &l).unwrap();
         assert_eq!(
@@ -1628,10 +1416,7 @@ mod tests {
 
     #[test]
     fn zone_ranges_pi_2g_and_mem_split() {
-        let (l, _) = run(&LayoutInput {
-            highmem: false,
-            ..input(VMSPLIT_2G, &RASPI2B)
-        });
+        let (l, _) = run(&LayoutInput { highmem: false, ..input(VMSPLIT_2G, &RASPI2B) });
         let mut s = String::new();
         write_zone_ranges(&mut s, &l).unwrap();
         assert_eq!(
@@ -1644,14 +1429,8 @@ mod tests {
              Initmem setup node 0 [mem 0x0000000000000000-0x000000003bffffff]\n"
         );
 
-        let mem = Some(MemParam {
-            size: SZ_256M,
-            start: Some(0x1000_0000),
-        });
-        let (l, _) = run(&LayoutInput {
-            mem,
-            ..input(VMSPLIT_1G, &RASPI2B)
-        });
+        let mem = Some(MemParam { size: SZ_256M, start: Some(0x1000_0000) });
+        let (l, _) = run(&LayoutInput { mem, ..input(VMSPLIT_1G, &RASPI2B) });
         let mut s = String::new();
         write_zone_ranges(&mut s, &l).unwrap();
         assert_eq!(
@@ -1691,14 +1470,7 @@ mod tests {
              377K bss, 30208K reserved, 65536K cma-reserved, 131072K highmem)\n"
         );
         let mut s = String::new();
-        write_memory_line(
-            &mut s,
-            &MemoryLine {
-                highmem: false,
-                ..m
-            },
-        )
-        .unwrap();
+        write_memory_line(&mut s, &MemoryLine { highmem: false, ..m }).unwrap();
         assert!(s.ends_with("30208K reserved, 65536K cma-reserved)\n"));
     }
 

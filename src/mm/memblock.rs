@@ -266,7 +266,12 @@ impl Memblock {
 
     /// `memblock_reserve`: marks a range as taken by `name`. Where it overlaps an existing
     /// reservation the older one (and its name) stays; only equal names merge.
-    pub fn reserve(&mut self, base: u64, size: u64, name: &'static str) -> Result<(), MemblockError> {
+    pub fn reserve(
+        &mut self,
+        base: u64,
+        size: u64,
+        name: &'static str,
+    ) -> Result<(), MemblockError> {
         let end = range_end(base, size)?;
         self.reserved.add_range(base, end, name)
     }
@@ -587,8 +592,14 @@ mod tests {
         assert_eq!(mb.reserved_name(0x3_0000), None);
         assert!(mb.is_region_reserved(0x0, 0x101) && !mb.is_region_reserved(0x0, 0x100));
         mb.free(0x1_8000, 0x1000).unwrap();
-        assert_eq!(mb.reserved()[1], MemblockRegion { base: 0x1_0000, size: 0x8000, name: "kernel" });
-        assert_eq!(mb.reserved()[2], MemblockRegion { base: 0x1_9000, size: 0x8000, name: "kernel" });
+        assert_eq!(
+            mb.reserved()[1],
+            MemblockRegion { base: 0x1_0000, size: 0x8000, name: "kernel" }
+        );
+        assert_eq!(
+            mb.reserved()[2],
+            MemblockRegion { base: 0x1_9000, size: 0x8000, name: "kernel" }
+        );
     }
 
     #[test]
@@ -621,9 +632,15 @@ mod tests {
         // MEMBLOCK_ALLOC_ACCESSIBLE follows current_limit.
         mb.set_current_limit(SZ_8M);
         assert_eq!(mb.current_limit(), SZ_8M);
-        assert_eq!(mb.alloc(0x1000, 0x1000, MEMBLOCK_ALLOC_ACCESSIBLE, "pte"), Some(SZ_8M - 0x1000));
+        assert_eq!(
+            mb.alloc(0x1000, 0x1000, MEMBLOCK_ALLOC_ACCESSIBLE, "pte"),
+            Some(SZ_8M - 0x1000)
+        );
         // Same name, adjacent: merged with the previous "pte" page.
-        assert_eq!(mb.alloc(0x1000, 0x1000, MEMBLOCK_ALLOC_ACCESSIBLE, "pte"), Some(SZ_8M - 0x2000));
+        assert_eq!(
+            mb.alloc(0x1000, 0x1000, MEMBLOCK_ALLOC_ACCESSIBLE, "pte"),
+            Some(SZ_8M - 0x2000)
+        );
         assert!(mb.reserved().iter().any(|r| r.base == SZ_8M - 0x2000 && r.size == 0x2000));
         // Within a window.
         assert_eq!(mb.alloc_range(0x1000, 0x1000, SZ_1M, SZ_2M, "x"), Some(SZ_2M - 0x1000));
@@ -838,11 +855,8 @@ mod tests {
                 runs(|p| m.free(p).then_some("")).iter().map(|&(b, s, _)| (b, b + s)).collect();
             assert_eq!(free_ranges(mb), free);
             let (lo, hi) = (5 * PAGE_SIZE + 123, 30 * PAGE_SIZE);
-            let clipped: Vec<(u64, u64)> = free
-                .iter()
-                .map(|&(s, e)| (s.max(lo), e.min(hi)))
-                .filter(|&(s, e)| s < e)
-                .collect();
+            let clipped: Vec<(u64, u64)> =
+                free.iter().map(|&(s, e)| (s.max(lo), e.min(hi))).filter(|&(s, e)| s < e).collect();
             let mut v = Vec::new();
             mb.for_each_free_range_in(lo, hi, |s, e| v.push((s, e)));
             assert_eq!(v, clipped);

@@ -35,18 +35,10 @@ pub struct Opts {
 
 impl Opts {
     pub fn raw(split: &'static str) -> Opts {
-        Opts {
-            split,
-            elf: false,
-            append: None,
-            dtb: false,
-        }
+        Opts { split, elf: false, append: None, dtb: false }
     }
     pub fn elf(split: &'static str) -> Opts {
-        Opts {
-            elf: true,
-            ..Opts::raw(split)
-        }
+        Opts { elf: true, ..Opts::raw(split) }
     }
     pub fn append(mut self, cmdline: &str) -> Opts {
         self.append = Some(cmdline.to_string());
@@ -163,10 +155,7 @@ fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
     if needle.is_empty() {
         return Some(from);
     }
-    hay[from..]
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|i| i + from)
+    hay[from..].windows(needle.len()).position(|w| w == needle).map(|i| i + from)
 }
 
 impl Qemu {
@@ -174,15 +163,9 @@ impl Qemu {
     pub fn boot(opts: Opts) -> Qemu {
         let dir = format!("build/{}", opts.split);
         let image = if opts.elf {
-            artifact(
-                &format!("{dir}/kernel.elf"),
-                &format!("make kernel VMSPLIT={}", opts.split),
-            )
+            artifact(&format!("{dir}/kernel.elf"), &format!("make kernel VMSPLIT={}", opts.split))
         } else {
-            artifact(
-                &format!("{dir}/kernel7.img"),
-                &format!("make kernel VMSPLIT={}", opts.split),
-            )
+            artifact(&format!("{dir}/kernel7.img"), &format!("make kernel VMSPLIT={}", opts.split))
         };
         let mut args: Vec<String> = [
             "-M",
@@ -206,11 +189,7 @@ impl Qemu {
         }
         if opts.dtb {
             args.push("-dtb".into());
-            args.push(
-                artifact("build/raspi2b-mini.dtb", "make dtb")
-                    .display()
-                    .to_string(),
-            );
+            args.push(artifact("build/raspi2b-mini.dtb", "make dtb").display().to_string());
         }
         Qemu::spawn("qemu-system-arm", &args)
     }
@@ -224,10 +203,7 @@ impl Qemu {
                 a.clone()
             }
         };
-        let cmdline = format!(
-            "{program} {}",
-            args.iter().map(quote).collect::<Vec<_>>().join(" ")
-        );
+        let cmdline = format!("{program} {}", args.iter().map(quote).collect::<Vec<_>>().join(" "));
         let mut child = Command::new(program)
             .args(args)
             .stdin(Stdio::piped())
@@ -237,10 +213,7 @@ impl Qemu {
             .unwrap_or_else(|e| {
                 panic!("cannot start `{cmdline}`: {e} (run scripts/setup.sh to install QEMU)")
             });
-        let shared = Arc::new(Shared {
-            log: Mutex::new(Log::default()),
-            more: Condvar::new(),
-        });
+        let shared = Arc::new(Shared { log: Mutex::new(Log::default()), more: Condvar::new() });
         let readers = vec![
             reader(child.stdout.take().unwrap(), shared.clone(), true),
             reader(child.stderr.take().unwrap(), shared.clone(), false),
@@ -316,11 +289,7 @@ impl Qemu {
                     return Ok(i + needle.len());
                 }
                 if !log.out_eof {
-                    let _ = self
-                        .shared
-                        .more
-                        .wait_timeout(log, Duration::from_millis(20))
-                        .unwrap();
+                    let _ = self.shared.more.wait_timeout(log, Duration::from_millis(20)).unwrap();
                 } else {
                     drop(log);
                     thread::sleep(Duration::from_millis(10));
@@ -336,15 +305,12 @@ impl Qemu {
                 return Err(self.failure(&format!("QEMU exited ({s}) before printing {needle:?}")));
             }
             if Instant::now() >= until {
-                let why = if until == self.deadline {
-                    "the overall QEMU time limit"
-                } else {
-                    "timeout"
-                };
+                let why =
+                    if until == self.deadline { "the overall QEMU time limit" } else { "timeout" };
                 self.kill();
-                return Err(self.failure(&format!(
-                    "{why}: {needle:?} did not appear within {timeout:?}"
-                )));
+                return Err(
+                    self.failure(&format!("{why}: {needle:?} did not appear within {timeout:?}"))
+                );
             }
         }
     }
@@ -364,10 +330,7 @@ impl Qemu {
         };
         if let Err(e) = res {
             self.exited();
-            self.fail(&format!(
-                "cannot write {:?} to QEMU: {e}",
-                String::from_utf8_lossy(bytes)
-            ));
+            self.fail(&format!("cannot write {:?} to QEMU: {e}", String::from_utf8_lossy(bytes)));
         }
     }
 
@@ -402,13 +365,9 @@ impl Qemu {
 
     /// The first line of `text` containing `needle`, or a failure.
     pub fn line_with<'a>(&self, what: &str, text: &'a str, needle: &str) -> &'a str {
-        text.lines()
-            .find(|l| l.contains(needle))
-            .unwrap_or_else(|| {
-                self.fail(&format!(
-                    "{what}: no line containing {needle:?} in:\n{text}"
-                ))
-            })
+        text.lines().find(|l| l.contains(needle)).unwrap_or_else(|| {
+            self.fail(&format!("{what}: no line containing {needle:?} in:\n{text}"))
+        })
     }
 
     /// Waits for QEMU to exit by itself and returns its status.
@@ -463,10 +422,7 @@ pub fn hex_numbers(text: &str) -> Vec<u64> {
     let mut v = Vec::new();
     let mut rest = text;
     while let Some(i) = rest.find("0x") {
-        let digits: String = rest[i + 2..]
-            .chars()
-            .take_while(|c| c.is_ascii_hexdigit())
-            .collect();
+        let digits: String = rest[i + 2..].chars().take_while(|c| c.is_ascii_hexdigit()).collect();
         if let Ok(n) = u64::from_str_radix(&digits, 16) {
             v.push(n);
         }

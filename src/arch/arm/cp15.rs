@@ -110,7 +110,6 @@ cp15_register!(Vbar, Raw, 0, 12, 0, 0, rw);
 cp15_register!(/// Generic timer frequency, programmed by the firmware (QEMU: 62.5 MHz, Pi: 19.2 MHz).
     Cntfrq, Raw, 0, 14, 0, 0);
 
-
 /// Instruction synchronisation barrier.
 #[inline]
 pub fn isb() {
@@ -157,7 +156,9 @@ pub fn local_flush_tlb_kernel_page(va: u32) {
 pub fn clean_dcache_range(va: u32, len: u32) {
     for line in (va & !63..va.saturating_add(len)).step_by(64) {
         // SAFETY: cleaning writes back dirty lines; it never changes memory contents.
-        unsafe { asm!("mcr p15, 0, {}, c7, c10, 1", in(reg) line, options(nostack, preserves_flags)) };
+        unsafe {
+            asm!("mcr p15, 0, {}, c7, c10, 1", in(reg) line, options(nostack, preserves_flags))
+        };
     }
     dsb();
 }
@@ -167,7 +168,9 @@ pub fn clean_dcache_range(va: u32, len: u32) {
 pub fn invalidate_dcache_range(va: u32, len: u32) {
     for line in (va & !63..va.saturating_add(len)).step_by(64) {
         // SAFETY: callers pass line-aligned buffers they own (see above).
-        unsafe { asm!("mcr p15, 0, {}, c7, c6, 1", in(reg) line, options(nostack, preserves_flags)) };
+        unsafe {
+            asm!("mcr p15, 0, {}, c7, c6, 1", in(reg) line, options(nostack, preserves_flags))
+        };
     }
     dsb();
 }
@@ -208,6 +211,8 @@ pub fn cpsr() -> u32 {
 pub fn cntpct() -> u64 {
     let (lo, hi): (u32, u32);
     // SAFETY: reading the counter has no side effects.
-    unsafe { asm!("isb", "mrrc p15, 0, {}, {}, c14", out(reg) lo, out(reg) hi, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        asm!("isb", "mrrc p15, 0, {}, {}, c14", out(reg) lo, out(reg) hi, options(nomem, nostack, preserves_flags))
+    };
     (u64::from(hi) << 32) | u64::from(lo)
 }

@@ -89,7 +89,10 @@ pub fn probe_read_u32(addr: u32) -> Result<u32, Fault> {
     if err == 0 {
         Ok(val)
     } else {
-        Err(Fault { addr: FIXED_FAR.load(Ordering::Relaxed), fsr: FIXED_FSR.load(Ordering::Relaxed) })
+        Err(Fault {
+            addr: FIXED_FAR.load(Ordering::Relaxed),
+            fsr: FIXED_FSR.load(Ordering::Relaxed),
+        })
     }
 }
 
@@ -123,7 +126,8 @@ fn oops_writer() -> UartWriter {
 
 fn die_kernel_fault(addr: u32, fsr_val: u32, instruction: bool, regs: &PtRegs) -> ! {
     let mut w = oops_writer();
-    let what = if u64::from(addr) < PAGE_SIZE { "NULL pointer dereference" } else { "paging request" };
+    let what =
+        if u64::from(addr) < PAGE_SIZE { "NULL pointer dereference" } else { "paging request" };
     let _ = writeln!(w, "8<--- cut here ---");
     let _ = writeln!(
         w,
@@ -147,7 +151,13 @@ fn die(msg: &str, err: u32, regs: &PtRegs) -> ! {
     let _ = writeln!(w, "PC is at {}", Sym(regs.pc()));
     let _ = writeln!(w, "LR is at {}", Sym(regs.uregs[PtRegs::LR]));
     let _ = writeln!(w, "{}", regs);
-    let _ = writeln!(w, "Control: {:08x}  Table: {:08x}  DAC: {:08x}", Sctlr.get(), Ttbr0.get(), Dacr.get());
+    let _ = writeln!(
+        w,
+        "Control: {:08x}  Table: {:08x}  DAC: {:08x}",
+        Sctlr.get(),
+        Ttbr0.get(),
+        Dacr.get()
+    );
     let _ = write!(w, "Code:");
     let pc = regs.pc();
     for i in (0..5u32).rev() {

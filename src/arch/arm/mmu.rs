@@ -41,8 +41,11 @@ struct Tables {
 }
 
 /// The kernel's translation tables. Only `paging_init` writes them in this scope.
-static TABLES: Mutex<Tables> =
-    Mutex::new(Tables { pgd: PgDir([0; L1_ENTRIES]), l2: [L2Table([0; L2_ENTRIES]); L2_POOL], l2_used: 0 });
+static TABLES: Mutex<Tables> = Mutex::new(Tables {
+    pgd: PgDir([0; L1_ENTRIES]),
+    l2: [L2Table([0; L2_ENTRIES]); L2_POOL],
+    l2_used: 0,
+});
 
 /// Errors building the tables (all mean a broken layout or an exhausted pool).
 #[derive(Clone, Copy, Debug)]
@@ -60,9 +63,10 @@ impl Tables {
         let idx = (va >> SECTION_SHIFT) as usize;
         let entry = self.pgd.0[idx];
         let slot = match desc::decode_l1(entry) {
-            desc::L1Desc::PageTable { l2, .. } => {
-                self.l2.iter().position(|t| u64::from(virt_to_phys_kernel(t as *const _ as u32)) == l2.0)
-            }
+            desc::L1Desc::PageTable { l2, .. } => self
+                .l2
+                .iter()
+                .position(|t| u64::from(virt_to_phys_kernel(t as *const _ as u32)) == l2.0),
             desc::L1Desc::Fault => {
                 if self.l2_used == L2_POOL {
                     return Err(MapError::NoL2Table);

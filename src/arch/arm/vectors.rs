@@ -70,7 +70,8 @@ impl fmt::Display for PtRegs {
         writeln!(f, "r7 : {:08x}  r6 : {:08x}  r5 : {:08x}  r4 : {:08x}", r[7], r[6], r[5], r[4])?;
         writeln!(f, "r3 : {:08x}  r2 : {:08x}  r1 : {:08x}  r0 : {:08x}", r[3], r[2], r[1], r[0])?;
         let psr = r[16];
-        let flag = |bit: u32, c: char| if psr & (1 << bit) != 0 { c.to_ascii_uppercase() } else { c };
+        let flag =
+            |bit: u32, c: char| if psr & (1 << bit) != 0 { c.to_ascii_uppercase() } else { c };
         write!(
             f,
             "Flags: {}{}{}{}  IRQs {}  FIQs {}  Mode {}  ISA {}  Segment none",

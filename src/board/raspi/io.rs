@@ -19,7 +19,6 @@ pub enum Device {
 }
 
 impl Device {
-
     /// Physical address of the device's registers.
     pub const fn phys(self) -> u64 {
         match self {

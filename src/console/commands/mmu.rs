@@ -1,0 +1,126 @@
+//! Commands that look at address translation: the layout banner, `v2p`/`p2v`, table walks,
+//! the ptdump of the kernel's mappings and `peek`.
+use core::fmt::Write;
+
+use super::{arg_addr, expect_args, CmdError, CmdResult};
+use crate::arch::arm::{cp15, desc, fault, mmu};
+use crate::console::args::{parse_u32, Args};
+use crate::console::printk::Console;
+use crate::kernel::Kernel;
+use crate::kprintln;
+use crate::mm::{PhysAddr, VirtAddr};
+
+/// Most words `peek` prints at once.
+const PEEK_MAX: u32 = 64;
+
+pub(super) fn cmd_layout(k: &Kernel, args: &Args<'_>) -> CmdResult {
+    expect_args(args, 1)?;
+    let _ = crate::mm::layout::write_banner(&mut Console, &k.layout, &kernel_sections());
+    Ok(())
+}
+
+/// The image's sections as the banner wants them.
+pub fn kernel_sections() -> crate::mm::layout::KernelSections {
+    let img = crate::arch::arm::image::image();
+    let v = u64::from;
+    crate::mm::layout::KernelSections {
+        text: (v(img.text), v(img.etext)),
+        init: (v(img.etext), v(img.etext)),
+        data: (v(img.sdata), v(img.edata)),
+        bss: (v(img.bss_start), v(img.bss_stop)),
+    }
+}
+
+pub(super) fn cmd_v2p(k: &Kernel, args: &Args<'_>) -> CmdResult {
+    expect_args(args, 2)?;
+    let va = arg_addr(args, 1)?;
+    match k.layout.virt_to_phys(VirtAddr(u64::from(va))) {
+        Some(pa) => kprintln!("virt {:#010x} -> phys {:#010x}", va, pa.0),
+        None => fail!(
+            args,
+            "{:#010x} is not in lowmem [{:#010x}-{:#010x})",
+            va,
+            k.layout.page_offset.0,
+            k.layout.high_memory.0
+        ),
+    }
+    Ok(())
+}
+
+pub(super) fn cmd_p2v(k: &Kernel, args: &Args<'_>) -> CmdResult {
+    expect_args(args, 2)?;
+    let pa = arg_addr(args, 1)?;
+    match k.layout.phys_to_virt(PhysAddr(u64::from(pa))) {
+        Some(va) => kprintln!("phys {:#010x} -> virt {:#010x}", pa, va.0),
+        None => fail!(
+            args,
+            "{:#010x} is not lowmem RAM [{:#010x}-{:#010x})",
+            pa,
+            k.layout.ram_start.0,
+            k.layout.arm_lowmem_limit.0
+        ),
+    }
+    Ok(())
+}
+
+pub(super) fn cmd_pt(_: &Kernel, args: &Args<'_>) -> CmdResult {
+    expect_args(args, 2)?;
+    let va = arg_addr(args, 1)?;
+    // pivm's TTBR0 and TTBR1 point at the same table (TTBR0 walks are disabled on 2G), so
+    // one full-table walk shows what the MMU does for any address.
+    let walk = desc::walk(mmu::pgd_phys(), 0, va, mmu::read_phys_word);
+    // The MMU's own answer first, so the software walk's result is the last line.
+    let par = cp15::ats1cpr(va);
+    if par & 1 == 0 {
+        kprintln!("ATS1CPR (hardware): PA {:#010x}", (par & !0xfff) | (va & 0xfff));
+    } else {
+        kprintln!("ATS1CPR (hardware): fault, PAR {:#010x}", par);
+    }
+    let _ = write!(Console, "{}", walk);
+    Ok(())
+}
+
+pub(super) fn cmd_ptdump(k: &Kernel, args: &Args<'_>) -> CmdResult {
+    expect_args(args, 1)?;
+    let l = &k.layout;
+    let pkmap = l.pkmap_base.unwrap_or(l.modules_end);
+    let marker = |start: u64, name| desc::AddrMarker { start, name };
+    let markers = [
+        marker(l.modules_vaddr.0, "Modules"),
+        marker(pkmap.0, "Persistent Kernel Mappings"),
+        marker(l.page_offset.0, "Kernel Mapping"),
+        marker(l.vmalloc_start.0, "vmalloc() Area"),
+        marker(l.fixaddr_start.0, "Fixmap Area"),
+        marker(l.vectors_base.0, "Vectors"),
+    ];
+    let _ = desc::ptdump(&mut Console, mmu::pgd_phys(), 0, &markers, mmu::read_phys_word);
+    Ok(())
+}
+
+pub(super) fn cmd_peek(_: &Kernel, args: &Args<'_>) -> CmdResult {
+    if !(2..=3).contains(&args.len()) {
+        return Err(CmdError::Usage);
+    }
+    let addr = arg_addr(args, 1)?;
+    let count = match args.get(2) {
+        None => 1,
+        Some(s) => match parse_u32(s) {
+            Ok(n) if (1..=PEEK_MAX).contains(&n) => n,
+            Ok(n) => fail!(args, "count {} out of range (1-{})", n, PEEK_MAX),
+            Err(e) => fail!(args, "{}", e),
+        },
+    };
+    if addr % 4 != 0 {
+        fail!(args, "{:#010x}: address must be 4-byte aligned", addr);
+    }
+    for i in 0..count {
+        let Some(a) = addr.checked_add(4 * i) else {
+            fail!(args, "address range wraps past 0xffffffff")
+        };
+        match fault::probe_read_u32(a) {
+            Ok(v) => kprintln!("{:#010x}: {:08x}", a, v),
+            Err(f) => fail!(args, "{:#010x}: {}", a, f),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,182 @@
+//! The console's command table, the dispatcher and the interactive loop; the commands live in
+//! one file per family. Each command parses its own
+//! arguments with `console::args`, prints through `kprint!`, and reports bad input as one
+//! line (`NAME: what is wrong`) so the console always carries on.
+pub use mmu::kernel_sections;
+
+use self::files::cmd_cat;
+use self::mmu::{cmd_layout, cmd_p2v, cmd_peek, cmd_pt, cmd_ptdump, cmd_v2p};
+use self::system::{cmd_crash, cmd_poweroff, cmd_reboot};
+use super::args::{parse_addr, split_args, Args};
+use crate::kernel::{self, Kernel};
+use crate::{kprint, kprintln};
+
+/// A command's failure. Messages are printed where they arise (`fail!`), so this stays small.
+pub enum CmdError {
+    /// Wrong number or shape of arguments: print the usage line.
+    Usage,
+    /// The command already printed `NAME: what went wrong`.
+    Reported,
+}
+
+/// Prints `NAME: message` for the running command and returns its failure.
+macro_rules! fail {
+    ($args:expr, $($arg:tt)*) => {{
+        kprintln!("{}: {}", $args.get(0).unwrap_or("?"), format_args!($($arg)*));
+        return Err(CmdError::Reported);
+    }};
+}
+
+// Declared after `fail!` so they can use it.
+mod files;
+mod mmu;
+mod system;
+
+pub(crate) type CmdResult = Result<(), CmdError>;
+
+/// One console command.
+pub struct Command {
+    pub name: &'static str,
+    pub usage: &'static str,
+    pub help: &'static str,
+    run: fn(&Kernel, &Args<'_>) -> CmdResult,
+}
+
+/// Every command, in the order `help` lists them.
+pub static COMMANDS: &[Command] = &[
+    Command { name: "help", usage: "help", help: "list the commands", run: cmd_help },
+    Command {
+        name: "cat",
+        usage: "cat FILE",
+        help: "show /proc/cmdline, /proc/iomem or /proc/cpuinfo",
+        run: cmd_cat,
+    },
+    Command {
+        name: "layout",
+        usage: "layout",
+        help: "the virtual kernel memory layout banner",
+        run: cmd_layout,
+    },
+    Command {
+        name: "v2p",
+        usage: "v2p VA",
+        help: "virt_to_phys of a lowmem address",
+        run: cmd_v2p,
+    },
+    Command {
+        name: "p2v",
+        usage: "p2v PA",
+        help: "phys_to_virt of a lowmem physical address",
+        run: cmd_p2v,
+    },
+    Command {
+        name: "pt",
+        usage: "pt VA",
+        help: "walk the live translation tables for VA",
+        run: cmd_pt,
+    },
+    Command {
+        name: "ptdump",
+        usage: "ptdump",
+        help: "the kernel's mappings, merged (kernel_page_tables)",
+        run: cmd_ptdump,
+    },
+    Command {
+        name: "peek",
+        usage: "peek ADDR [COUNT]",
+        help: "read COUNT (1-64) words at ADDR; faults are reported",
+        run: cmd_peek,
+    },
+    Command {
+        name: "crash",
+        usage: "crash null",
+        help: "dereference NULL in the kernel (oops, then halt)",
+        run: cmd_crash,
+    },
+    Command {
+        name: "poweroff",
+        usage: "poweroff",
+        help: "power the board off (QEMU exits)",
+        run: cmd_poweroff,
+    },
+    Command {
+        name: "reboot",
+        usage: "reboot",
+        help: "restart through the watchdog",
+        run: cmd_reboot,
+    },
+];
+
+/// Runs one command line.
+pub fn run(line: &str) {
+    let args = match split_args(line) {
+        Ok(a) => a,
+        Err(e) => {
+            kprintln!("pivm: {}", e);
+            return;
+        }
+    };
+    let Some(name) = args.get(0) else { return };
+    let Some(cmd) = COMMANDS.iter().find(|c| c.name == name) else {
+        kprintln!("pivm: {}: command not found", name);
+        return;
+    };
+    let Some(k) = kernel::try_get() else { return };
+    match (cmd.run)(k, &args) {
+        Ok(()) => {}
+        Err(CmdError::Usage) => kprintln!("{}: usage: {}", cmd.name, cmd.usage),
+        Err(CmdError::Reported) => {}
+    }
+}
+
+pub(crate) fn expect_args(args: &Args<'_>, n: usize) -> CmdResult {
+    if args.len() == n {
+        Ok(())
+    } else {
+        Err(CmdError::Usage)
+    }
+}
+
+fn cmd_help(_: &Kernel, args: &Args<'_>) -> CmdResult {
+    expect_args(args, 1)?;
+    for c in COMMANDS {
+        kprintln!("  {:<20} {}", c.usage, c.help);
+    }
+    Ok(())
+}
+
+pub(crate) fn arg_addr(args: &Args<'_>, i: usize) -> Result<u32, CmdError> {
+    match parse_addr(args.get(i).unwrap_or("")) {
+        Ok(v) => Ok(v),
+        Err(e) => fail!(args, "{}", e),
+    }
+}
+
+/// The interactive loop: read bytes, edit the line, run commands. Never returns.
+pub fn console_loop() -> ! {
+    use super::line::{Event, LineEditor};
+    let mut ed = LineEditor::new();
+    kprint!("{}", PROMPT);
+    loop {
+        let b = crate::board::raspi::uart::getc_wait();
+        match ed.feed(b) {
+            Event::None => {}
+            Event::Echo(e) => kprint!("{}", e),
+            Event::Cancel => kprint!("^C\n{}", PROMPT),
+            Event::Line(l) => {
+                kprintln!();
+                if let Some(w) = l.warning() {
+                    kprintln!("pivm: {}", w);
+                }
+                match l.command() {
+                    Ok(cmd) => run(cmd),
+                    Err(e) => kprintln!("pivm: {}", e),
+                }
+                kprint!("{}", PROMPT);
+            }
+        }
+    }
+}
+
+/// The console prompt.
+pub const PROMPT: &str = "pivm# ";
