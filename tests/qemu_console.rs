@@ -285,7 +285,7 @@ fn crash_null_oopses_and_halts() {
     .unwrap();
     q.wait_for("Internal error: Oops: 5 [#1] SMP ARM", STEP).unwrap();
     // kallsyms: the oops names the function that faulted.
-    q.wait_for("PC is at pivm::console::commands::cmd_crash+0x", STEP).unwrap();
+    q.wait_for("PC is at pivm::console::commands::system::cmd_crash+0x", STEP).unwrap();
     q.wait_for("pc : [<", STEP).unwrap();
     q.wait_for("---[ end trace", STEP).unwrap();
     thread::sleep(Duration::from_secs(1));
