@@ -1,4 +1,12 @@
 //! Renderers of `/proc` files: pure functions over state, writing to `core::fmt::Write`, so the
 //! exact text is tested on the host and the same code runs on the device.
+pub mod buddyinfo;
 pub mod cpuinfo;
+pub mod extfrag;
 pub mod iomem;
+pub mod meminfo;
+pub mod pagetypeinfo;
+pub mod slabinfo;
+pub mod snapshot;
+pub mod vmallocinfo;
+pub mod zoneinfo;
