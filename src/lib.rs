@@ -13,6 +13,7 @@ pub mod console;
 pub mod kallsyms;
 pub mod mm;
 pub mod proc;
+pub mod scenario;
 pub mod sizes;
 
 #[cfg(all(kernel, target_arch = "arm"))]

@@ -9,19 +9,12 @@ use pivm::board::raspi::uart;
 use pivm::boot::{cmdline, BootSource};
 use pivm::config::{PAGE_OFFSET, VMSPLIT};
 use pivm::console::{commands, printk::Console};
-use pivm::kernel::{self, EntryState, Kernel};
+use pivm::kernel::{self, mem, EntryState, Kernel};
 use pivm::mm::layout::{self, LayoutInput, MemoryLine};
 use pivm::mm::memblock::Memblock;
 use pivm::mm::PAGE_SHIFT;
 use pivm::{kprintln, VERSION};
 
-fn pfn_up(addr: u64) -> u64 {
-    addr.div_ceil(1 << PAGE_SHIFT)
-}
-
-fn pfn_down(addr: u64) -> u64 {
-    addr >> PAGE_SHIFT
-}
 use tock_registers::interfaces::Readable;
 
 /// Whether this kernel has highmem support (Linux's CONFIG_HIGHMEM): pivm always does, so
@@ -111,19 +104,26 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
     }
 
     let _ = layout::write_zone_ranges(&mut Console, &layout);
+
+    // The page allocator: mem_map in lowmem, every free memblock range to the buddy lists.
+    if let Err(e) = mem::mem_init(&layout, &mut memblock) {
+        kprintln!("mem_init failed: {}", e);
+        pivm::arch::arm::halt();
+    }
     let _ = layout::write_banner(&mut Console, &layout, &commands::kernel_sections());
-    let mut free_pages = 0;
-    memblock.for_each_free_range(|start, end| {
-        free_pages += pfn_down(end).saturating_sub(pfn_up(start))
-    });
+    let (free_pages, totalram_pages, highmem_pages) = {
+        let node = mem::NODE.lock();
+        let node = node.as_ref().expect("mem_init installed the node");
+        (node.nr_free_pages(), node.totalram_pages(), node.totalhigh_pages())
+    };
     let _ = layout::write_memory_line(
         &mut Console,
         &MemoryLine {
             free_pages,
             physpages: memblock.phys_mem_size() >> PAGE_SHIFT,
-            totalram_pages: free_pages,
+            totalram_pages,
             cma_pages: 0,
-            highmem_pages: layout.highmem_size() >> PAGE_SHIFT,
+            highmem_pages,
             code: u64::from(img.etext - img.text),
             rwdata: u64::from(img.edata - img.sdata),
             rodata: u64::from(img.end_rodata - img.start_rodata),

@@ -13,6 +13,8 @@ pub enum FixedAddress {
     SystemTimer = 3,
     LocalPeripherals = 4,
     IrqController = 5,
+    /// Linux's `FIX_KMAP_BEGIN`: the temporary (`kmap_atomic`) mapping of one page.
+    KmapBegin = 6,
 }
 
 /// Number of slots the fixmap region holds.

@@ -1,10 +1,14 @@
 //! The kernel's virtual memory layout on 32-bit ARM (short descriptors, 4 KiB pages), computed
 //! from PAGE_OFFSET, the firmware's RAM banks and `vmalloc=`/`mem=` the way Linux >= 5.14 does
 //! it (`early_vmalloc`, `adjust_lowmem_bounds`, `zone_sizes_init`), plus its boot-log renderers.
+//! A layout profile (`mm::profile`) may fix lowmem, VMALLOC_END, ZONE_DMA and carve-outs.
 use core::fmt::{self, Write};
 
 use crate::boot::cmdline::MemParam;
 use crate::boot::info::{MemBank, MAX_MEM_BANKS};
+use crate::mm::profile::{
+    self, Carveout, Profile, ProfileError, ProfileRejected, VaHole, VaPlan, MAX_CARVEOUTS, MAX_VA_HOLES,
+};
 use crate::mm::{Pfn, PhysAddr, VirtAddr, PAGE_SHIFT, PAGE_SIZE};
 use crate::sizes::{SZ_16M, SZ_1K, SZ_1M, SZ_2M, SZ_32M, SZ_8M};
 
@@ -159,6 +163,12 @@ pub struct Layout {
     pub zones: Zones,
     ram: [MemBank; MAX_RAM_RANGES],
     nr_ram: usize,
+    /// Name of the layout profile applied (`linux` without one).
+    pub profile: &'static str,
+    carveouts: [Carveout; MAX_CARVEOUTS],
+    nr_carveouts: usize,
+    holes: [VaHole; MAX_VA_HOLES],
+    nr_holes: usize,
 }
 
 impl Layout {
@@ -201,6 +211,21 @@ impl Layout {
 
     fn ram_below(&self, limit: u64) -> u64 {
         self.ram().iter().map(|b| b.end().min(limit).saturating_sub(b.start.0)).sum()
+    }
+
+    /// The profile's carve-outs: RAM memblock must reserve and the buddy allocator never gets.
+    pub fn carveouts(&self) -> &[Carveout] {
+        &self.carveouts[..self.nr_carveouts]
+    }
+
+    /// Bytes of lowmem held by carve-outs.
+    pub fn carveout_size(&self) -> u64 {
+        self.carveouts().iter().map(|c| c.size).sum()
+    }
+
+    /// Kernel VA the profile leaves unused, for ptdump and the banner.
+    pub fn holes(&self) -> &[VaHole] {
+        &self.holes[..self.nr_holes]
     }
 }
 
@@ -261,6 +286,12 @@ pub enum LayoutWarning {
         end: u64,
     },
     ConsiderHighmem,
+    /// The requested profile does not fit; the layout is Linux's own.
+    ProfileRejected(ProfileRejected),
+    /// The profile fixes lowmem, so `vmalloc=` has nothing to decide.
+    VmallocIgnored {
+        profile: &'static str,
+    },
 }
 
 /// A byte count as `NNNMiB`, or `NNNKiB` when not a whole MiB.
@@ -315,6 +346,10 @@ impl fmt::Display for LayoutWarning {
             ),
             Self::IgnoringRam { start, end } => write!(f, "Ignoring RAM at {start:#010x}-{end:#010x}"),
             Self::ConsiderHighmem => f.write_str("Consider using a HIGHMEM enabled kernel."),
+            Self::ProfileRejected(r) => write!(f, "{r}"),
+            Self::VmallocIgnored { profile } => {
+                write!(f, "pivm: profile {profile} fixes lowmem; vmalloc= ignored")
+            }
         }
     }
 }
@@ -464,13 +499,20 @@ impl RangeList {
 }
 
 /// Linux's `early_vmalloc()` (>= 5.14): clamp a `vmalloc=` request to what the split allows.
-fn early_vmalloc(page_offset: u64, requested: u64, warnings: &mut LayoutWarnings) -> u64 {
+fn early_vmalloc(
+    page_offset: u64,
+    vmalloc_end: u64,
+    requested: u64,
+    warnings: &mut LayoutWarnings,
+) -> u64 {
     let mut size = requested;
     if size < VMALLOC_MIN_SIZE {
         size = VMALLOC_MIN_SIZE;
         warnings.push(LayoutWarning::VmallocTooSmall { mib: size >> 20 });
     }
-    let vmalloc_max = VMALLOC_END - (page_offset + VMALLOC_MIN_LOWMEM + VMALLOC_OFFSET);
+    // A profile's plan guarantees room for the 32 MiB floor below its VMALLOC_END.
+    let vmalloc_max =
+        vmalloc_end.saturating_sub(page_offset + VMALLOC_MIN_LOWMEM + VMALLOC_OFFSET);
     if size > vmalloc_max {
         size = vmalloc_max;
         warnings.push(LayoutWarning::VmallocTooBig { mib: size >> 20 });
@@ -577,12 +619,22 @@ fn adjust_lowmem_bounds(ram: &RangeList, nomap_end: &mut u64, vmalloc_limit: u64
     Bounds { arm_lowmem_limit: lowmem_limit, memblock_limit: round_down(memblock_limit, PMD_SIZE) }
 }
 
+/// How ZONE_DMA is bounded.
+#[derive(Clone, Copy)]
+enum DmaZone {
+    /// The machine's `arm_dma_zone_size` (`LayoutInput::dma_zone_size`).
+    Arm(Option<u64>),
+    /// A profile's zone: exactly `[PHYS_OFFSET, PHYS_OFFSET + size)`, like x86's MAX_DMA_PFN.
+    Exact(u64),
+}
+
 /// Linux's `find_limits()` + `zone_sizes_init()` + the zone walk of `free_area_init()`.
 fn zone_spans(
     ram: &RangeList,
     phys_offset: u64,
     arm_lowmem_limit: u64,
     input: &LayoutInput,
+    dma_zone: DmaZone,
 ) -> Zones {
     let pfn = |addr: u64| addr >> PAGE_SHIFT;
     let max_low = pfn(arm_lowmem_limit);
@@ -595,37 +647,102 @@ fn zone_spans(
         start = end;
         r
     };
-    let dma = input.dma_zone_size.map(|size| {
-        let arm_dma_limit = match size {
-            0 => PHYS_ADDR_MAX,
-            _ => phys_offset.saturating_add(size - 1).min(PHYS_ADDR_MAX),
-        };
-        // arm_dma_pfn_limit is the PFN of the last DMA-able byte, used as an exclusive end.
-        next(pfn(arm_dma_limit).min(max_low))
-    });
+    let dma = match dma_zone {
+        DmaZone::Arm(size) => size.map(|size| {
+            let arm_dma_limit = match size {
+                0 => PHYS_ADDR_MAX,
+                _ => phys_offset.saturating_add(size - 1).min(PHYS_ADDR_MAX),
+            };
+            // arm_dma_pfn_limit is the PFN of the last DMA-able byte, used as an exclusive end.
+            next(pfn(arm_dma_limit).min(max_low))
+        }),
+        DmaZone::Exact(size) => {
+            Some(next(pfn(phys_offset.saturating_add(size).min(PHYS_ADDR_MAX)).min(max_low)))
+        }
+    };
     let normal = next(max_low);
     let highmem = input.highmem.then(|| next(max_high));
     Zones { dma, normal, highmem }
+}
+
+/// The PAGE_OFFSET `compute` uses: the requested one, or DEFAULT_PAGE_OFFSET if it cannot
+/// hold the fixed layout.
+pub fn effective_page_offset(requested: u64) -> u64 {
+    let valid = is_aligned(requested, SZ_16M)
+        && (MIN_PAGE_OFFSET..=MAX_PAGE_OFFSET).contains(&requested);
+    if valid {
+        requested
+    } else {
+        DEFAULT_PAGE_OFFSET
+    }
 }
 
 /// Computes the layout. Never panics; when the first RAM bank starts 2 MiB aligned, lowmem
 /// always holds at least its first 16 MiB (or all of it, if smaller), whatever `vmalloc=` and
 /// `mem=` say. Problems come back as warnings, in the order Linux would print them.
 pub fn compute(input: &LayoutInput) -> (Layout, LayoutWarnings) {
+    compute_plan(input, None)
+}
+
+/// `compute` under a layout profile. A profile that does not fit the split or the RAM is
+/// rejected: the layout is then `compute`'s, with the reason as the first warning.
+pub fn compute_with_profile(input: &LayoutInput, profile: &Profile) -> (Layout, LayoutWarnings) {
+    match try_compute_with_profile(input, profile) {
+        Ok(done) => done,
+        Err(error) => {
+            let (layout, linux_warnings) = compute(input);
+            let mut warnings = LayoutWarnings::default();
+            warnings.push(LayoutWarning::ProfileRejected(ProfileRejected {
+                profile: profile.name,
+                error,
+            }));
+            for w in linux_warnings.iter() {
+                warnings.push(*w);
+            }
+            warnings.dropped += linux_warnings.dropped();
+            (layout, warnings)
+        }
+    }
+}
+
+/// `compute` under a layout profile, or the reason the profile does not fit.
+pub fn try_compute_with_profile(
+    input: &LayoutInput,
+    profile: &Profile,
+) -> Result<(Layout, LayoutWarnings), ProfileError> {
+    let plan = profile.plan(effective_page_offset(input.page_offset))?;
+    let (mut layout, warnings) = compute_plan(input, Some(&plan));
+    let (carveouts, nr_carveouts) = profile.place_carveouts(&layout)?;
+    layout.carveouts = carveouts;
+    layout.nr_carveouts = nr_carveouts;
+    Ok((layout, warnings))
+}
+
+/// Linux's computation, with a profile's checked plan (VMALLOC_END, fixed lowmem, ZONE_DMA,
+/// holes) in place of the defaults when given.
+fn compute_plan(input: &LayoutInput, plan: Option<&VaPlan>) -> (Layout, LayoutWarnings) {
     let mut warnings = LayoutWarnings::default();
 
-    let valid = is_aligned(input.page_offset, SZ_16M)
-        && (MIN_PAGE_OFFSET..=MAX_PAGE_OFFSET).contains(&input.page_offset);
-    let page_offset = if valid {
-        input.page_offset
-    } else {
+    let page_offset = effective_page_offset(input.page_offset);
+    if page_offset != input.page_offset {
         warnings.push(LayoutWarning::PageOffsetUnsupported { given: input.page_offset });
-        DEFAULT_PAGE_OFFSET
-    };
+    }
+    let vmalloc_end = plan.map_or(VMALLOC_END, |p| p.vmalloc_end);
+    let fixed_lowmem = plan.and_then(|p| p.lowmem);
 
-    let vmalloc_reserve = match input.vmalloc {
-        Some(requested) => early_vmalloc(page_offset, requested, &mut warnings),
-        None => VMALLOC_DEFAULT_SIZE,
+    let vmalloc_reserve = match (fixed_lowmem, input.vmalloc) {
+        // What `vmalloc=` would have been to give this lowmem (the plan ensures >= 16 MiB).
+        (Some(lowmem), requested) => {
+            if requested.is_some() {
+                let profile = plan.map_or("", |p| p.name);
+                warnings.push(LayoutWarning::VmallocIgnored { profile });
+            }
+            vmalloc_end.saturating_sub(page_offset + lowmem + VMALLOC_OFFSET)
+        }
+        (None, Some(requested)) => {
+            early_vmalloc(page_offset, vmalloc_end, requested, &mut warnings)
+        }
+        (None, None) => VMALLOC_DEFAULT_SIZE,
     };
 
     let mut ram = RangeList::default();
@@ -645,7 +762,10 @@ pub fn compute(input: &LayoutInput) -> (Layout, LayoutWarnings) {
         apply_mem(&mut ram, mem, phys_offset, &mut warnings);
     }
 
-    let vmalloc_limit = VMALLOC_END - vmalloc_reserve - VMALLOC_OFFSET - page_offset + phys_offset;
+    let vmalloc_limit = match fixed_lowmem {
+        Some(lowmem) => phys_offset + lowmem,
+        None => vmalloc_end - vmalloc_reserve - VMALLOC_OFFSET - page_offset + phys_offset,
+    };
     let had_ram = ram.len > 0;
     let mut nomap_end = ram.first().map_or(0, |r| r.start);
     let mut ignored_ram: Option<(PhysAddr, PhysAddr)> = None;
@@ -673,6 +793,15 @@ pub fn compute(input: &LayoutInput) -> (Layout, LayoutWarnings) {
     for (slot, r) in banks.iter_mut().zip(ram.as_slice()) {
         *slot = MemBank { start: PhysAddr(r.start), size: r.len() };
     }
+    let dma_zone = match plan.and_then(|p| p.dma_zone_size) {
+        Some(size) => DmaZone::Exact(size),
+        None => DmaZone::Arm(input.dma_zone_size),
+    };
+    let mut holes = [VaHole::default(); MAX_VA_HOLES];
+    let nr_holes = plan.map_or(0, |p| p.holes().len());
+    for (slot, h) in holes.iter_mut().zip(plan.map_or(&[][..], |p| p.holes())) {
+        *slot = *h;
+    }
     let layout = Layout {
         page_offset: VirtAddr(page_offset),
         phys_offset: PhysAddr(phys_offset),
@@ -681,7 +810,7 @@ pub fn compute(input: &LayoutInput) -> (Layout, LayoutWarnings) {
         modules_end: VirtAddr(if input.highmem { page_offset - PMD_SIZE } else { page_offset }),
         pkmap_base: input.highmem.then_some(VirtAddr(page_offset - PMD_SIZE)),
         vmalloc_start: VirtAddr(round_down(high_memory + VMALLOC_OFFSET, VMALLOC_OFFSET)),
-        vmalloc_end: VirtAddr(VMALLOC_END),
+        vmalloc_end: VirtAddr(vmalloc_end),
         fixaddr_start: VirtAddr(FIXADDR_START),
         fixaddr_end: VirtAddr(FIXADDR_END),
         vectors_base: VirtAddr(VECTORS_BASE),
@@ -695,9 +824,14 @@ pub fn compute(input: &LayoutInput) -> (Layout, LayoutWarnings) {
         ram_end: PhysAddr(ram.end().max(phys_offset)),
         total_ram: ram.total(),
         ignored_ram,
-        zones: zone_spans(&ram, phys_offset, arm_lowmem_limit, input),
+        zones: zone_spans(&ram, phys_offset, arm_lowmem_limit, input, dma_zone),
         ram: banks,
         nr_ram: ram.len,
+        profile: plan.map_or(profile::LINUX.name, |p| p.name),
+        carveouts: [Carveout::default(); MAX_CARVEOUTS],
+        nr_carveouts: 0,
+        holes,
+        nr_holes,
     };
     (layout, warnings)
 }

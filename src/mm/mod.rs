@@ -2,6 +2,7 @@
 pub mod addr;
 pub mod layout;
 pub mod memblock;
+pub mod profile;
 
 pub use addr::{Pfn, PhysAddr, VirtAddr};
 
@@ -10,3 +11,10 @@ pub const PAGE_SHIFT: u32 = 12;
 /// Bytes per page.
 pub const PAGE_SIZE: u64 = 1 << PAGE_SHIFT;
 pub mod fixmap;
+pub mod slab;
+pub mod page;
+pub mod gfp;
+pub mod zone;
+pub mod page_alloc;
+pub mod highmem;
+pub mod vmap;

@@ -171,6 +171,20 @@ const FIXMAP_DEVICES: [(FixedAddress, Device); 6] = [
     (FixedAddress::IrqController, Device::IrqController),
 ];
 
+/// Maps one page at a fixed kernel address after `paging_init` (fixmap slots: Linux's
+/// `__set_fixmap`), or unmaps it with `attrs = None`, and drops the stale TLB entry.
+pub fn set_fixmap_page(va: u32, pa: u32, attrs: Option<desc::Attrs>) -> Result<(), MapError> {
+    let mut t = TABLES.lock();
+    let l2 = t.l2_for(va)?;
+    l2.0[((va >> PAGE_SHIFT) & 0xff) as usize] = match attrs {
+        Some(a) => desc::small_page(PhysAddr(pa.into()), a),
+        None => 0,
+    };
+    drop(t);
+    cp15::local_flush_tlb_kernel_page(va);
+    Ok(())
+}
+
 /// Physical address of the live first-level table (TTBR1 holds the kernel's).
 pub fn pgd_phys() -> u64 {
     u64::from(Ttbr1.get() & !0x3fff)

@@ -1,4 +1,6 @@
-//! `cat` of the files pivm renders: /proc/cmdline, /proc/iomem, /proc/cpuinfo.
+//! `cat` of the files pivm renders: /proc/cmdline, /proc/iomem, /proc/cpuinfo, the memory
+//! files (/proc/meminfo, buddyinfo, pagetypeinfo, zoneinfo) and the debugfs fragmentation
+//! indexes.
 use core::fmt::Write;
 
 use tock_registers::interfaces::Readable;
@@ -8,10 +10,11 @@ use crate::arch::arm::cp15;
 use crate::board::raspi::{mailbox, map};
 use crate::console::args::Args;
 use crate::console::printk::Console;
-use crate::kernel::Kernel;
+use crate::kernel::{mem, Kernel};
 use crate::kprintln;
 use crate::proc::cpuinfo::{CpuInfo, IdRegs};
 use crate::proc::iomem::ResourceTree;
+use crate::proc::{buddyinfo, extfrag, meminfo, pagetypeinfo, zoneinfo};
 
 pub(super) fn cmd_cat(k: &Kernel, args: &Args<'_>) -> CmdResult {
     expect_args(args, 2)?;
@@ -20,6 +23,16 @@ pub(super) fn cmd_cat(k: &Kernel, args: &Args<'_>) -> CmdResult {
         "/proc/cmdline" => writeln!(out, "{}", k.boot.cmdline()),
         "/proc/iomem" => iomem(k).render(&mut out),
         "/proc/cpuinfo" => cpuinfo().render(&mut out),
+        "/proc/meminfo" => meminfo::render(&mut out, &mem::meminfo_snapshot(&k.layout)),
+        "/proc/buddyinfo" => buddyinfo::render(&mut out, &mem::node_snapshot()),
+        "/proc/pagetypeinfo" => pagetypeinfo::render(&mut out, &mem::node_snapshot()),
+        "/proc/zoneinfo" => zoneinfo::render(&mut out, &mem::node_snapshot()),
+        "/sys/kernel/debug/extfrag/unusable_index" => {
+            extfrag::render_unusable_index(&mut out, &mem::node_snapshot())
+        }
+        "/sys/kernel/debug/extfrag/extfrag_index" => {
+            extfrag::render_extfrag_index(&mut out, &mem::node_snapshot())
+        }
         other => fail!(args, "{}: No such file or directory", other),
     };
     let _ = r;

@@ -6,6 +6,7 @@ pub use mmu::kernel_sections;
 
 use self::files::cmd_cat;
 use self::mmu::{cmd_layout, cmd_p2v, cmd_peek, cmd_pt, cmd_ptdump, cmd_v2p};
+use self::pages::{cmd_free_pages_pfn, cmd_alloc_pages, cmd_frag, cmd_free_pages, cmd_memtest};
 use self::system::{cmd_crash, cmd_poweroff, cmd_reboot};
 use super::args::{parse_addr, split_args, Args};
 use crate::kernel::{self, Kernel};
@@ -30,6 +31,7 @@ macro_rules! fail {
 // Declared after `fail!` so they can use it.
 mod files;
 mod mmu;
+mod pages;
 mod system;
 
 pub(crate) type CmdResult = Result<(), CmdError>;
@@ -86,6 +88,36 @@ pub static COMMANDS: &[Command] = &[
         usage: "peek ADDR [COUNT]",
         help: "read COUNT (1-64) words at ADDR; faults are reported",
         run: cmd_peek,
+    },
+    Command {
+        name: "alloc_pages",
+        usage: "alloc_pages ORDER [GFP]",
+        help: "buddy allocation (GFP: GFP_KERNEL, GFP_ATOMIC|__GFP_ZERO, __GFP_HIGHMEM, 0x...)",
+        run: cmd_alloc_pages,
+    },
+    Command {
+        name: "free_pages",
+        usage: "free_pages ADDR ORDER",
+        help: "free a lowmem block by its virtual address",
+        run: cmd_free_pages,
+    },
+    Command {
+        name: "__free_pages",
+        usage: "__free_pages PFN ORDER",
+        help: "free a block by page frame number (works for highmem)",
+        run: cmd_free_pages_pfn,
+    },
+    Command {
+        name: "frag",
+        usage: "frag checkerboard [ZONE] | frag release",
+        help: "fragment a zone: take all its pages, free every other one",
+        run: cmd_frag,
+    },
+    Command {
+        name: "memtest",
+        usage: "memtest",
+        help: "allocate, pattern-test and free every free page",
+        run: cmd_memtest,
     },
     Command {
         name: "crash",

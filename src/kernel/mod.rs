@@ -125,3 +125,4 @@ impl core::fmt::Display for BootParamsProblem {
         }
     }
 }
+pub mod mem;

@@ -1,0 +1,314 @@
+//! Host benchmarks of pivm's buddy allocator (`mm::page_alloc::Node`) against
+//! `buddy_system_allocator::FrameAllocator` on identical operation traces:
+//! order-0 alloc+free with and without a full split/merge cascade, freeing a full pool in
+//! random order, and a random mix of orders 0..MAX_ORDER-1, for pools of 64 MiB to 4 GiB.
+//! `cargo bench --bench buddy` runs criterion (short settings), then prints a table of
+//! ns/op and the throughput ratio from its own quick timing of the same traces.
+//!
+//! Both allocators get the same number of free lists (`FrameAllocator<MAX_ORDER>`), the
+//! node has no watermarks set (pure buddy work) and one zone.
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use buddy_system_allocator::FrameAllocator;
+use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
+use pivm::config::MAX_ORDER;
+use pivm::mm::gfp::GfpFlags;
+use pivm::mm::layout::{PfnRange, Zones};
+use pivm::mm::page::{MemMap, Page};
+use pivm::mm::page_alloc::Node;
+use pivm::mm::Pfn;
+
+/// Pool sizes in pages: 64 MiB, 512 MiB, 4 GiB of 4 KiB pages.
+const SIZES: [u64; 3] = [16 << 10, 128 << 10, 1 << 20];
+/// Operations in one mixed-order trace.
+const MIXED_OPS: usize = 20_000;
+/// The mixed trace keeps at most this fraction (1/N) of the pool allocated.
+const MIXED_OCCUPANCY_DIV: u64 = 2;
+const GFP: GfpFlags = GfpFlags::GFP_KERNEL;
+
+/// What a benchmark needs from a frame allocator.
+trait Frames {
+    fn alloc(&mut self, order: u32) -> Option<u64>;
+    fn free(&mut self, pfn: u64, order: u32);
+}
+
+impl Frames for Node<'_> {
+    fn alloc(&mut self, order: u32) -> Option<u64> {
+        self.alloc_pages(GFP, order).ok().map(|p| p.0)
+    }
+    fn free(&mut self, pfn: u64, order: u32) {
+        let r = self.free_pages(Pfn(pfn), order);
+        debug_assert!(r.is_ok());
+        black_box(r).ok();
+    }
+}
+
+struct Bsa(FrameAllocator<MAX_ORDER>);
+
+impl Frames for Bsa {
+    fn alloc(&mut self, order: u32) -> Option<u64> {
+        self.0.alloc(1 << order).map(|f| f as u64)
+    }
+    fn free(&mut self, pfn: u64, order: u32) {
+        self.0.dealloc(pfn as usize, 1 << order);
+    }
+}
+
+/// A node over `pages` with all of them free in one Normal zone.
+fn pivm_pool(pages: &mut [Page]) -> Node<'_> {
+    let n = pages.len() as u64;
+    let zones = Zones {
+        dma: None,
+        normal: PfnRange { start: Pfn(0), end: Pfn(n) },
+        highmem: None,
+    };
+    let mut node = Node::new(MemMap::new(pages, Pfn(0)).expect("mem_map"), &zones).expect("node");
+    node.free_bootmem_range(Pfn(0), Pfn(n)).expect("free");
+    node
+}
+
+fn bsa_pool(n: u64) -> Bsa {
+    let mut a = FrameAllocator::<MAX_ORDER>::new();
+    a.add_frame(0, n as usize);
+    Bsa(a)
+}
+
+fn xorshift(x: &mut u64) -> u64 {
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    *x
+}
+
+/// A permutation of `0..n` (the order in which the full pool is freed).
+fn permutation(n: usize, seed: u64) -> Vec<u32> {
+    let mut v: Vec<u32> = (0..n as u32).collect();
+    let mut x = seed;
+    for i in (1..n).rev() {
+        v.swap(i, (xorshift(&mut x) % (i as u64 + 1)) as usize);
+    }
+    v
+}
+
+#[derive(Clone, Copy)]
+enum Op {
+    Alloc(u32),
+    /// Free the live block at this index (mod the number live).
+    Free(u32),
+}
+
+/// A random mix of allocations of every order and frees of random live blocks, keeping at
+/// most 1/MIXED_OCCUPANCY_DIV of the pool allocated (assuming every allocation succeeds).
+fn mixed_trace(pool: u64, seed: u64) -> Vec<Op> {
+    let mut x = seed;
+    let mut live: Vec<u32> = Vec::new();
+    let mut held = 0u64;
+    let mut ops = Vec::with_capacity(MIXED_OPS);
+    while ops.len() < MIXED_OPS {
+        let r = xorshift(&mut x);
+        let order = (r % MAX_ORDER as u64) as u32;
+        let fits = held + (1 << order) <= pool / MIXED_OCCUPANCY_DIV;
+        if fits && (live.is_empty() || r >> 32 & 1 == 0) {
+            ops.push(Op::Alloc(order));
+            live.push(order);
+            held += 1 << order;
+        } else if !live.is_empty() {
+            let pick = (r >> 40) as u32;
+            let i = pick as usize % live.len();
+            held -= 1 << live.swap_remove(i);
+            ops.push(Op::Free(pick));
+        }
+    }
+    ops
+}
+
+fn run_mixed(a: &mut impl Frames, trace: &[Op], live: &mut Vec<(u64, u32)>) {
+    live.clear();
+    for op in trace {
+        match *op {
+            Op::Alloc(order) => {
+                if let Some(p) = a.alloc(order) {
+                    live.push((p, order));
+                }
+            }
+            Op::Free(pick) => {
+                if !live.is_empty() {
+                    let (p, order) = live.swap_remove(pick as usize % live.len());
+                    a.free(p, order);
+                }
+            }
+        }
+    }
+    for (p, order) in live.drain(..) {
+        a.free(p, order);
+    }
+}
+
+/// Times `reps` order-0 alloc+free pairs.
+fn pairs(a: &mut impl Frames, reps: u64) -> Duration {
+    let t = Instant::now();
+    for _ in 0..reps {
+        let p = a.alloc(0).expect("order-0 page");
+        a.free(black_box(p), 0);
+    }
+    t.elapsed()
+}
+
+/// Allocates the whole pool as order-0 pages (untimed), then times freeing them in `perm`'s order.
+fn free_all_random(a: &mut impl Frames, perm: &[u32], got: &mut Vec<u64>) -> Duration {
+    got.clear();
+    while let Some(p) = a.alloc(0) {
+        got.push(p);
+    }
+    assert_eq!(got.len(), perm.len(), "pool not fully allocated");
+    let t = Instant::now();
+    for &i in perm {
+        a.free(got[i as usize], 0);
+    }
+    t.elapsed()
+}
+
+/// Timed mixed trace from a fresh pool.
+fn mixed_once(a: &mut impl Frames, trace: &[Op], live: &mut Vec<(u64, u32)>) -> Duration {
+    let t = Instant::now();
+    run_mixed(a, trace, live);
+    t.elapsed()
+}
+
+fn label(n: u64) -> String {
+    let mib = n * 4 / 1024;
+    if mib >= 1024 {
+        format!("{}GiB", mib / 1024)
+    } else {
+        format!("{mib}MiB")
+    }
+}
+
+fn bench_order0(c: &mut Criterion) {
+    for (name, cascade) in [("order0_no_cascade", false), ("order0_cascade", true)] {
+        let mut g = c.benchmark_group(name);
+        g.throughput(Throughput::Elements(1));
+        for &n in &SIZES {
+            let mut pages = vec![Page::default(); n as usize];
+            let mut node = pivm_pool(&mut pages);
+            let mut bsa = bsa_pool(n);
+            // Without a cascade: one page stays allocated, so its buddy comes and goes
+            // through the order-0 list alone. With one: every pair splits a max-order block
+            // all the way down and merges it back.
+            if !cascade {
+                node.alloc(0).unwrap();
+                bsa.alloc(0).unwrap();
+            }
+            g.bench_function(BenchmarkId::new("pivm", label(n)), |b| {
+                b.iter_custom(|iters| pairs(&mut node, iters))
+            });
+            g.bench_function(BenchmarkId::new("buddy_system_allocator", label(n)), |b| {
+                b.iter_custom(|iters| pairs(&mut bsa, iters))
+            });
+        }
+        g.finish();
+    }
+}
+
+fn bench_free_random(c: &mut Criterion) {
+    let mut g = c.benchmark_group("free_full_pool_random");
+    g.sampling_mode(SamplingMode::Flat);
+    for &n in &SIZES {
+        g.throughput(Throughput::Elements(n));
+        let perm = permutation(n as usize, 0x2545_f491_4f6c_dd1d ^ n);
+        let mut got = Vec::with_capacity(n as usize);
+        let mut pages = vec![Page::default(); n as usize];
+        g.bench_function(BenchmarkId::new("pivm", label(n)), |b| {
+            b.iter_custom(|iters| {
+                (0..iters)
+                    .map(|_| free_all_random(&mut pivm_pool(&mut pages), &perm, &mut got))
+                    .sum()
+            })
+        });
+        g.bench_function(BenchmarkId::new("buddy_system_allocator", label(n)), |b| {
+            b.iter_custom(|iters| {
+                (0..iters).map(|_| free_all_random(&mut bsa_pool(n), &perm, &mut got)).sum()
+            })
+        });
+    }
+    g.finish();
+}
+
+fn bench_mixed(c: &mut Criterion) {
+    let mut g = c.benchmark_group("mixed_orders");
+    g.sampling_mode(SamplingMode::Flat);
+    g.throughput(Throughput::Elements(MIXED_OPS as u64));
+    for &n in &SIZES {
+        let trace = mixed_trace(n, 0x9e37_79b9_7f4a_7c15 ^ n);
+        let mut live = Vec::new();
+        let mut pages = vec![Page::default(); n as usize];
+        g.bench_function(BenchmarkId::new("pivm", label(n)), |b| {
+            b.iter_custom(|iters| {
+                (0..iters).map(|_| mixed_once(&mut pivm_pool(&mut pages), &trace, &mut live)).sum()
+            })
+        });
+        g.bench_function(BenchmarkId::new("buddy_system_allocator", label(n)), |b| {
+            b.iter_custom(|iters| {
+                (0..iters).map(|_| mixed_once(&mut bsa_pool(n), &trace, &mut live)).sum()
+            })
+        });
+    }
+    g.finish();
+}
+
+/// Best of `tries` timings of `f`, in ns per operation.
+fn best_ns(tries: usize, ops: u64, mut f: impl FnMut() -> Duration) -> f64 {
+    (0..tries).map(|_| f()).min().unwrap().as_nanos() as f64 / ops as f64
+}
+
+/// Own quick timing of every workload, printed as a table with the throughput ratio.
+fn print_ratios() {
+    const PAIRS: u64 = 200_000;
+    const TRIES: usize = 3;
+    println!();
+    println!("pivm buddy vs buddy_system_allocator::FrameAllocator<{MAX_ORDER}> (best of {TRIES}, ns/op)");
+    println!("{:<24} {:>8} {:>10} {:>10} {:>8}", "workload", "pool", "pivm", "bsa", "ratio");
+    for &n in &SIZES {
+        let mut pages = vec![Page::default(); n as usize];
+        let mut rows: Vec<(&str, f64, f64)> = Vec::new();
+        for (name, cascade) in [("order0_no_cascade", false), ("order0_cascade", true)] {
+            let mut node = pivm_pool(&mut pages);
+            let mut bsa = bsa_pool(n);
+            if !cascade {
+                node.alloc(0).unwrap();
+                bsa.alloc(0).unwrap();
+            }
+            let p = best_ns(TRIES, PAIRS, || pairs(&mut node, PAIRS));
+            let b = best_ns(TRIES, PAIRS, || pairs(&mut bsa, PAIRS));
+            rows.push((name, p, b));
+        }
+        let perm = permutation(n as usize, 0x2545_f491_4f6c_dd1d ^ n);
+        let mut got = Vec::new();
+        let p = best_ns(TRIES, n, || free_all_random(&mut pivm_pool(&mut pages), &perm, &mut got));
+        let b = best_ns(TRIES, n, || free_all_random(&mut bsa_pool(n), &perm, &mut got));
+        rows.push(("free_full_pool_random", p, b));
+        let trace = mixed_trace(n, 0x9e37_79b9_7f4a_7c15 ^ n);
+        let mut live = Vec::new();
+        let ops = MIXED_OPS as u64;
+        let p = best_ns(TRIES, ops, || mixed_once(&mut pivm_pool(&mut pages), &trace, &mut live));
+        let b = best_ns(TRIES, ops, || mixed_once(&mut bsa_pool(n), &trace, &mut live));
+        rows.push(("mixed_orders", p, b));
+        for (name, p, b) in rows {
+            println!("{name:<24} {:>8} {p:>10.1} {b:>10.1} {:>7.1}x", label(n), b / p);
+        }
+    }
+}
+
+fn main() {
+    let mut c = Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_millis(800))
+        .configure_from_args();
+    bench_order0(&mut c);
+    bench_free_random(&mut c);
+    bench_mixed(&mut c);
+    c.final_summary();
+    print_ratios();
+}

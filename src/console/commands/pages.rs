@@ -1,0 +1,321 @@
+//! Commands that drive the page allocator by hand: `alloc_pages`, `free_pages`,
+//! `__free_pages`, the `frag` workloads and `memtest`.
+use spin::Mutex;
+
+use super::{expect_args, CmdError, CmdResult};
+use crate::config::MAX_ORDER;
+use crate::console::args::{parse_addr, parse_u32, parse_u64, Args};
+use crate::console::printk::Console;
+use crate::kernel::mem::{with_page_mapped, NODE};
+use crate::kernel::Kernel;
+use crate::kprintln;
+use crate::mm::gfp::GfpFlags;
+use crate::mm::page_alloc::{write_alloc_failure, AllocError, Node, DEFAULT_COMM};
+use crate::mm::zone::ZoneType;
+use crate::mm::{Pfn, VirtAddr, PAGE_SIZE};
+
+/// Runs `f` on the page allocator (it exists once boot is over).
+fn with_node<R>(f: impl FnOnce(&mut Node<'static>) -> R) -> R {
+    let mut guard = NODE.lock();
+    f(guard.as_mut().expect("the console runs after mem_init"))
+}
+
+/// Prints Linux's allocation-failure report when the request wants one, else the short error.
+fn report_alloc_error(node: &Node<'_>, e: &AllocError) {
+    if e.should_warn() {
+        let _ = write_alloc_failure(&mut Console, DEFAULT_COMM, e.gfp(), e.order(), node);
+    } else {
+        kprintln!("{}", e);
+    }
+}
+
+fn parse_order(args: &Args<'_>, i: usize) -> Result<u32, CmdError> {
+    match parse_u32(args.get(i).unwrap_or("")) {
+        Ok(o) if (o as usize) < MAX_ORDER => Ok(o),
+        Ok(o) => fail!(args, "order {} out of range (0-{})", o, MAX_ORDER - 1),
+        Err(e) => fail!(args, "{}", e),
+    }
+}
+
+pub(super) fn cmd_alloc_pages(_: &Kernel, args: &Args<'_>) -> CmdResult {
+    if !(2..=3).contains(&args.len()) {
+        return Err(CmdError::Usage);
+    }
+    let order = parse_order(args, 1)?;
+    let gfp = match args.get(2) {
+        None => GfpFlags::GFP_KERNEL,
+        Some(s) => match GfpFlags::parse(s) {
+            Ok(g) => g,
+            Err(e) => fail!(args, "{}", e),
+        },
+    };
+    with_node(|node| match node.alloc_pages(gfp, order) {
+        Ok(pfn) => {
+            let zone = node.page_zone(pfn).map_or("?", |z| z.name());
+            match node.page_address(pfn) {
+                Some(va) => kprintln!(
+                    "order {} {} -> pfn {:#x} phys {:#010x} virt {:#010x} ({})",
+                    order, gfp, pfn.0, pfn.phys().0, va.0, zone
+                ),
+                None => kprintln!(
+                    "order {} {} -> pfn {:#x} phys {:#010x} ({}: no permanent mapping; free it with __free_pages)",
+                    order, gfp, pfn.0, pfn.phys().0, zone
+                ),
+            }
+            Ok(())
+        }
+        Err(e) => {
+            report_alloc_error(node, &e);
+            Err(CmdError::Reported)
+        }
+    })
+}
+
+pub(super) fn cmd_free_pages(_: &Kernel, args: &Args<'_>) -> CmdResult {
+    expect_args(args, 3)?;
+    let addr = match parse_addr(args.get(1).unwrap_or("")) {
+        Ok(a) => a,
+        Err(e) => fail!(args, "{}", e),
+    };
+    let order = parse_order(args, 2)?;
+    with_node(|node| match node.free_pages_addr(VirtAddr(addr.into()), order) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let _ = e.write_report(&mut Console, DEFAULT_COMM);
+            Err(CmdError::Reported)
+        }
+    })
+}
+
+pub(super) fn cmd_free_pages_pfn(_: &Kernel, args: &Args<'_>) -> CmdResult {
+    expect_args(args, 3)?;
+    let pfn = match parse_u64(args.get(1).unwrap_or("")) {
+        Ok(p) => Pfn(p),
+        Err(e) => fail!(args, "{}", e),
+    };
+    let order = parse_order(args, 2)?;
+    with_node(|node| match node.__free_pages(pfn, order) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let _ = e.write_report(&mut Console, DEFAULT_COMM);
+            Err(CmdError::Reported)
+        }
+    })
+}
+
+/// Pages a `frag` workload holds, recorded in a buffer of page frame numbers that itself
+/// comes from the page allocator (a kmalloc of up to 1 MiB would exceed KMALLOC_MAX_SIZE).
+struct Held {
+    /// First page of the buffer (lowmem) and its order.
+    buf: Option<(Pfn, u32)>,
+    count: usize,
+}
+
+static HELD: Mutex<Held> = Mutex::new(Held { buf: None, count: 0 });
+
+/// The PFN slots of a bookkeeping buffer.
+fn buffer((pfn, order): (Pfn, u32)) -> &'static mut [u32] {
+    with_page_mapped(pfn, |va| {
+        // SAFETY: the buffer is a lowmem block owned by the workload (held under HELD's lock),
+        // so its linear address stays valid and nobody else touches it.
+        unsafe { core::slice::from_raw_parts_mut(va as *mut u32, ((PAGE_SIZE << order) / 4) as usize) }
+    })
+}
+
+/// The zones `frag` accepts, by Linux's names.
+fn zone_by_name(name: &str) -> Option<ZoneType> {
+    [ZoneType::Dma, ZoneType::Normal, ZoneType::HighMem]
+        .into_iter()
+        .find(|z| z.name().eq_ignore_ascii_case(name))
+}
+
+/// `frag checkerboard [ZONE]`: take every order-0 page the zone will give (down to its min
+/// watermark), then free every other one, so no two free pages are buddies: the zone keeps
+/// plenty of free memory but nothing above order 0. `frag release` frees what is held.
+pub(super) fn cmd_frag(_: &Kernel, args: &Args<'_>) -> CmdResult {
+    match (args.get(1), args.len()) {
+        (Some("checkerboard"), 2 | 3) => {
+            let zone = match args.get(2) {
+                None => ZoneType::Normal,
+                Some(n) => match zone_by_name(n) {
+                    Some(z) => z,
+                    None => fail!(args, "unknown zone '{}' (DMA, Normal, HighMem)", n),
+                },
+            };
+            checkerboard(args, zone)
+        }
+        (Some("release"), 2) => {
+            let freed = release();
+            kprintln!("frag: released {} pages", freed);
+            Ok(())
+        }
+        _ => Err(CmdError::Usage),
+    }
+}
+
+/// GFP mask whose highest zone is `zone`.
+fn gfp_for(zone: ZoneType) -> GfpFlags {
+    let base = GfpFlags::GFP_KERNEL | GfpFlags::__GFP_NOWARN;
+    match zone {
+        ZoneType::Dma => base | GfpFlags::__GFP_DMA,
+        ZoneType::Normal => base,
+        ZoneType::HighMem => base | GfpFlags::__GFP_HIGHMEM,
+    }
+}
+
+fn checkerboard(args: &Args<'_>, zone: ZoneType) -> CmdResult {
+    let mut held = HELD.lock();
+    if held.buf.is_some() {
+        fail!(args, "a workload already holds {} pages: run 'frag release' first", held.count);
+    }
+    let (present, buf) = with_node(|node| {
+        let present = node.zone(zone).present_pages();
+        let bytes = (present * 4).max(4);
+        let order = bytes.div_ceil(PAGE_SIZE).next_power_of_two().trailing_zeros();
+        (present, node.alloc_pages(GfpFlags::GFP_KERNEL | GfpFlags::__GFP_NOWARN, order).ok().map(|p| (p, order)))
+    });
+    if present == 0 {
+        fail!(args, "zone {} is empty", zone.name());
+    }
+    let Some(buf) = buf else { fail!(args, "no room for the bookkeeping buffer") };
+    held.buf = Some(buf);
+    let slots = buffer(buf);
+    let gfp = gfp_for(zone);
+    let mut taken = 0;
+    with_node(|node| {
+        while taken < slots.len() {
+            let Ok(pfn) = node.alloc_pages(gfp, 0) else { break };
+            if node.page_zone(pfn) != Some(zone) {
+                // The request fell back to a lower zone: this zone is exhausted.
+                let _ = node.__free_pages(pfn, 0);
+                break;
+            }
+            slots[taken] = pfn.0 as u32;
+            taken += 1;
+        }
+        // Free every other page (by PFN parity, so freed pages never have a free buddy).
+        let mut kept = 0;
+        for i in 0..taken {
+            let pfn = Pfn(u64::from(slots[i]));
+            if pfn.0 % 2 == 1 {
+                let _ = node.__free_pages(pfn, 0);
+            } else {
+                slots[kept] = slots[i];
+                kept += 1;
+            }
+        }
+        kprintln!(
+            "frag: checkerboard {}: took {} pages, freed {} (odd PFNs), holding {}",
+            zone.name(), taken, taken - kept, kept
+        );
+        held.count = kept;
+    });
+    Ok(())
+}
+
+/// Frees everything a workload holds, then its buffer; returns the pages freed.
+fn release() -> usize {
+    let mut held = HELD.lock();
+    let Some((buf, order)) = held.buf else { return 0 };
+    let n = held.count;
+    let pfns = buffer((buf, order));
+    with_node(|node| {
+        for &p in &pfns[..n] {
+            let _ = node.__free_pages(Pfn(u64::from(p)), 0);
+        }
+        let _ = node.__free_pages(buf, order);
+    });
+    held.buf = None;
+    held.count = 0;
+    n
+}
+
+/// Mixed into every word memtest writes, so that zero-filled memory never passes.
+const MEMTEST_XOR: u32 = 0x5555_aaaa;
+/// Words at the start of each block that hold the list link (next PFN, next order).
+const LINK_WORDS: usize = 2;
+const NO_NEXT: u32 = u32::MAX;
+
+/// Words of one page frame, for the duration of `f`.
+fn with_words<R>(pfn: Pfn, f: impl FnOnce(&mut [u32]) -> R) -> R {
+    with_page_mapped(pfn, |va| {
+        // SAFETY: `va` maps this whole page frame, which memtest owns while it runs.
+        let words = unsafe { core::slice::from_raw_parts_mut(va as *mut u32, (PAGE_SIZE / 4) as usize) };
+        f(words)
+    })
+}
+
+/// The value memtest expects in the word at physical address `pa`.
+fn memtest_word(pa: u64) -> u32 {
+    pa as u32 ^ MEMTEST_XOR
+}
+
+/// `memtest`: takes every free page (lowmem and highmem, ignoring watermarks as a
+/// `__GFP_MEMALLOC` allocation may), writes each word's own physical address (scrambled)
+/// into it, reads every page back once all are written (so two pages sharing memory would
+/// show), frees everything, and checks that the free page count is what it was.
+pub(super) fn cmd_memtest(_: &Kernel, args: &Args<'_>) -> CmdResult {
+    expect_args(args, 1)?;
+    let before = with_node(|n| n.nr_free_pages());
+    let gfp = GfpFlags::GFP_HIGHUSER | GfpFlags::__GFP_MEMALLOC | GfpFlags::__GFP_NOWARN;
+    let mut head = (NO_NEXT, 0u32);
+    let (mut pages, mut high) = (0u64, 0u64);
+    kprintln!("memtest: {} free pages", before);
+    for order in (0..MAX_ORDER as u32).rev() {
+        while let Ok(pfn) = with_node(|n| n.alloc_pages(gfp, order)) {
+            for p in pfn.0..pfn.0 + (1 << order) {
+                with_words(Pfn(p), |w| {
+                    let base = p << 12;
+                    for (i, word) in w.iter_mut().enumerate() {
+                        *word = memtest_word(base + 4 * i as u64);
+                    }
+                });
+            }
+            with_words(pfn, |w| {
+                w[0] = head.0;
+                w[1] = head.1;
+            });
+            head = (pfn.0 as u32, order);
+            pages += 1 << order;
+            if with_node(|n| n.page_is_highmem(pfn)) {
+                high += 1 << order;
+            }
+        }
+    }
+    // Verify every page, then free every block.
+    let mut bad: Option<(u64, u32, u32)> = None;
+    let mut cur = head;
+    while cur.0 != NO_NEXT {
+        let (pfn, order) = (u64::from(cur.0), cur.1);
+        let mut next = cur;
+        for p in pfn..pfn + (1 << order) {
+            with_words(Pfn(p), |w| {
+                let skip = if p == pfn { LINK_WORDS } else { 0 };
+                if p == pfn {
+                    next = (w[0], w[1]);
+                }
+                if bad.is_none() {
+                    let base = p << 12;
+                    bad = w.iter().enumerate().skip(skip).find_map(|(i, &v)| {
+                        let pa = base + 4 * i as u64;
+                        (v != memtest_word(pa)).then_some((pa, v, memtest_word(pa)))
+                    });
+                }
+            });
+        }
+        let _ = with_node(|n| n.__free_pages(Pfn(pfn), order));
+        cur = next;
+    }
+    let after = with_node(|n| n.nr_free_pages());
+    match bad {
+        Some((pa, got, want)) => {
+            kprintln!("memtest: FAILED at phys {:#010x}: read {:08x}, expected {:08x}", pa, got, want)
+        }
+        None if after != before => kprintln!(
+            "memtest: FAILED: {} pages free before, {} after (MemFree {} kB -> {} kB)",
+            before, after, before * 4, after * 4
+        ),
+        None => kprintln!("memtest: ok, {} pages ({} highmem)", pages, high),
+    }
+    Ok(())
+}

@@ -1,0 +1,156 @@
+//! The kernel's page allocator: one node (Linux's `pg_data_t`) whose `mem_map` is placed in
+//! lowmem by memblock at boot, and the memory access the allocator asks for (zeroing and
+//! poisoning page contents, through the linear map or, for highmem, a temporary fixmap
+//! mapping like `kmap_atomic`).
+use core::mem::size_of;
+
+use spin::Mutex;
+
+use crate::arch::arm::{desc, mmu};
+use crate::mm::fixmap::{fix_to_virt, FixedAddress};
+use crate::mm::layout::Layout;
+use crate::mm::memblock::Memblock;
+use crate::mm::page::{MemMap, Page};
+use crate::mm::page_alloc::{InitError, LinearMap, Node, PageMemory, PAGE_POISON};
+use crate::mm::{Pfn, PhysAddr, PAGE_SHIFT, PAGE_SIZE};
+use crate::proc::collect;
+use crate::proc::snapshot::{MeminfoSnapshot, NodeSnapshot, NodeStats};
+
+/// The node. `None` until `mem_init` has handed memblock's free memory over.
+pub static NODE: Mutex<Option<Node<'static>>> = Mutex::new(None);
+
+/// Serialises users of the single `kmap_atomic` fixmap slot.
+static KMAP_ATOMIC: Mutex<()> = Mutex::new(());
+
+/// Why the page allocator could not be set up.
+#[derive(Debug)]
+pub enum MemInitError {
+    /// memblock had no room below the lowmem limit for `mem_map`.
+    NoRoomForMemMap { bytes: u64 },
+    Init(InitError),
+}
+
+impl core::fmt::Display for MemInitError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            MemInitError::NoRoomForMemMap { bytes } => {
+                write!(f, "cannot allocate {bytes} bytes for mem_map below the lowmem limit")
+            }
+            MemInitError::Init(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// Where a lowmem page frame is in the linear map (None for highmem).
+fn linear_address(pfn: Pfn) -> Option<*mut u8> {
+    crate::kernel::phys_to_virt(pfn.phys().0).map(|va| va as *mut u8)
+}
+
+/// Runs `f` with the page frame mapped at some kernel address: lowmem through the linear
+/// map, highmem through the `kmap_atomic` fixmap slot (mapped for the duration only).
+pub fn with_page_mapped<R>(pfn: Pfn, f: impl FnOnce(*mut u8) -> R) -> R {
+    if let Some(va) = linear_address(pfn) {
+        return f(va);
+    }
+    let _slot = KMAP_ATOMIC.lock();
+    let va = fix_to_virt(FixedAddress::KmapBegin) as u32;
+    let pa = pfn.phys().0 as u32;
+    // The slot lies in the fixmap's page table, which paging_init created.
+    let mapped = mmu::set_fixmap_page(va, pa, Some(desc::MT_MEMORY_RW)).is_ok();
+    let r = f(if mapped { va as *mut u8 } else { core::ptr::null_mut() });
+    let _ = mmu::set_fixmap_page(va, 0, None);
+    r
+}
+
+/// Page contents for the allocator (`__GFP_ZERO`, page poisoning).
+struct KernelPageMemory;
+
+impl KernelPageMemory {
+    fn fill(pfn: Pfn, order: u32, byte: u8) {
+        for i in 0..(1u64 << order) {
+            with_page_mapped(Pfn(pfn.0 + i), |va| {
+                if !va.is_null() {
+                    // SAFETY: `va` maps the whole page frame, which the allocator owns.
+                    unsafe { core::ptr::write_bytes(va, byte, PAGE_SIZE as usize) };
+                }
+            });
+        }
+    }
+}
+
+impl PageMemory for KernelPageMemory {
+    fn zero(&self, pfn: Pfn, order: u32) {
+        Self::fill(pfn, order, 0);
+    }
+
+    fn poison(&self, pfn: Pfn, order: u32) {
+        Self::fill(pfn, order, PAGE_POISON);
+    }
+
+    fn check_poison(&self, pfn: Pfn, order: u32) -> Option<u64> {
+        (0..(1u64 << order)).find_map(|i| {
+            with_page_mapped(Pfn(pfn.0 + i), |va| {
+                if va.is_null() {
+                    return None;
+                }
+                // SAFETY: as in `fill`; the page is only read.
+                let page = unsafe { core::slice::from_raw_parts(va, PAGE_SIZE as usize) };
+                page.iter().position(|&b| b != PAGE_POISON).map(|off| (i << PAGE_SHIFT) + off as u64)
+            })
+        })
+    }
+}
+
+static PAGE_MEMORY: KernelPageMemory = KernelPageMemory;
+
+/// Linux's `mem_init()` (with `free_area_init` before it): places `mem_map` for all of RAM in
+/// lowmem, builds the zones from the layout and hands every free memblock range to the buddy
+/// lists. Returns the bytes `mem_map` took.
+pub fn mem_init(layout: &Layout, memblock: &mut Memblock) -> Result<u64, MemInitError> {
+    let start_pfn = layout.ram_start.0 >> PAGE_SHIFT;
+    let end_pfn = layout.ram_end.0 >> PAGE_SHIFT;
+    let nr = (end_pfn - start_pfn) as usize;
+    let bytes = (nr * size_of::<Page>()) as u64;
+    let pa = memblock
+        .alloc(bytes, PAGE_SIZE, layout.arm_lowmem_limit.0, "mem_map")
+        .ok_or(MemInitError::NoRoomForMemMap { bytes })?;
+    let va = layout
+        .phys_to_virt(PhysAddr(pa))
+        .ok_or(MemInitError::NoRoomForMemMap { bytes })?;
+    let base = va.0 as *mut Page;
+    // SAFETY: memblock reserved [pa, pa + bytes) in lowmem for us alone, the linear map covers
+    // it, and every element is initialised before the slice is formed.
+    let pages: &'static mut [Page] = unsafe {
+        for i in 0..nr {
+            base.add(i).write(Page::default());
+        }
+        core::slice::from_raw_parts_mut(base, nr)
+    };
+    let mem_map = MemMap::new(pages, Pfn(start_pfn)).ok_or(MemInitError::NoRoomForMemMap { bytes })?;
+    let mut node = Node::from_memblock(mem_map, &layout.zones, memblock).map_err(MemInitError::Init)?;
+    node.set_linear_map(LinearMap { page_offset: layout.page_offset, phys_offset: layout.phys_offset });
+    node.set_page_memory(&PAGE_MEMORY);
+    *NODE.lock() = Some(node);
+    Ok(bytes)
+}
+
+/// A copy of the node's state for the `/proc` renderers, taken under the allocator's lock.
+pub fn node_snapshot() -> NodeSnapshot {
+    let stats = NodeStats::default();
+    let node = NODE.lock();
+    match node.as_ref() {
+        Some(n) => collect::node_snapshot(n, stats),
+        None => NodeSnapshot::empty(),
+    }
+}
+
+/// Everything /proc/meminfo prints. The vmalloc figures use the pre-4.4 meanings (see the
+/// README): used = sum of area sizes with guard pages, chunk = largest free gap.
+pub fn meminfo_snapshot(layout: &Layout) -> MeminfoSnapshot {
+    let node = node_snapshot();
+    let mut mi = MeminfoSnapshot::from_node(&node);
+    mi.vmalloc_total_bytes = layout.vmalloc_size();
+    mi.vmalloc_used_bytes = 0;
+    mi.vmalloc_chunk_bytes = layout.vmalloc_size();
+    mi
+}

@@ -1,0 +1,292 @@
+//! `mem_map`: one 16-byte `Page` descriptor per page frame (Linux's `struct page` is 32 bytes
+//! on 32-bit ARM), and `MemMap`, the array of them with PFN <-> descriptor arithmetic. The
+//! descriptors also carry the buddy allocator's intrusive free-list links.
+use core::fmt;
+use core::mem::size_of;
+
+use bitflags::bitflags;
+
+use super::Pfn;
+
+/// "No page" in a link field (`lru_next`, `lru_prev`, a free list's head).
+pub const NIL: u32 = u32::MAX;
+/// `Page::zone` of a frame no zone spans (a hole in the map, or outside every zone).
+pub const NO_ZONE: u8 = u8::MAX;
+
+bitflags! {
+    /// `page->flags` (and the buddy `page_type`), the states pivm needs.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+    pub struct PageFlags: u16 {
+        /// Never handed to the allocator (kernel image, mem_map, firmware, holes): freeing
+        /// it is a bug. Every page starts reserved, as Linux's `memmap_init` leaves them.
+        const PG_reserved = 1 << 0;
+        /// Head of a free block on a `free_area` list; `order` says its size.
+        const PG_buddy = 1 << 1;
+        /// Owned by the slab allocator.
+        const PG_slab = 1 << 2;
+        /// First page of a compound (`__GFP_COMP`) allocation; `order` says its size.
+        const PG_head = 1 << 3;
+        /// Any other page of a compound or slab allocation; `lru_next` holds the head's index.
+        const PG_tail = 1 << 4;
+        /// Filled with `PAGE_POISON` when freed; checked when handed out again.
+        const PG_poisoned = 1 << 5;
+    }
+}
+
+/// Names as `%pGp` prints them (`dump_page`'s `flags:` line).
+const PAGE_FLAG_NAMES: [(PageFlags, &str); 6] = [
+    (PageFlags::PG_reserved, "reserved"),
+    (PageFlags::PG_buddy, "buddy"),
+    (PageFlags::PG_slab, "slab"),
+    (PageFlags::PG_head, "head"),
+    (PageFlags::PG_tail, "tail"),
+    (PageFlags::PG_poisoned, "poisoned"),
+];
+
+/// `struct page`, cut to what the page allocator and slab need.
+///
+/// Field meaning by state:
+/// - free block head (`PG_buddy`): `order` = block order; `lru_next`/`lru_prev` link it into
+///   its zone's `free_area[order]` list (mem_map indices, `NIL` at the ends); `refcount` = 0.
+/// - allocated block head: `refcount` >= 1; `order` = the order it was allocated with (Linux
+///   keeps it only for compound pages; pivm keeps it always so a free with the wrong order is
+///   caught); links `NIL`.
+/// - tail of a compound (`PG_head` on the head) or slab allocation: `PG_tail`, `lru_next` = the
+///   head's mem_map index (Linux's `compound_head`), `refcount` = 0.
+/// - any other page inside a free or allocated block: all zero but `zone`.
+/// - reserved: `PG_reserved`, `refcount` = 1 (as Linux's `init_page_count`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Page {
+    pub(super) flags: PageFlags,
+    pub(super) order: u8,
+    /// `page_zonenum()`: index of the zone the frame belongs to, or `NO_ZONE`.
+    pub(super) zone: u8,
+    /// `_refcount`: 0 when free. Plain u32: the node is used under one lock.
+    pub(super) refcount: u32,
+    pub(super) lru_next: u32,
+    pub(super) lru_prev: u32,
+}
+
+/// Bytes of mem_map per page frame.
+pub const PAGE_DESCRIPTOR_SIZE: usize = size_of::<Page>();
+const _: () = assert!(PAGE_DESCRIPTOR_SIZE <= 16, "struct page must stay 16 bytes or less");
+
+impl Page {
+    /// A frame as `memmap_init` leaves it: reserved, no zone, unlinked.
+    pub const RESERVED: Page = Page {
+        flags: PageFlags::PG_reserved,
+        order: 0,
+        zone: NO_ZONE,
+        refcount: 1,
+        lru_next: NIL,
+        lru_prev: NIL,
+    };
+
+    pub const fn flags(&self) -> PageFlags {
+        self.flags
+    }
+
+    /// Block order: meaningful on a free block head, an allocated block head, a compound head.
+    pub const fn order(&self) -> u32 {
+        self.order as u32
+    }
+
+    /// Zone index (`ZoneType as usize`), or `NO_ZONE`.
+    pub const fn zone_idx(&self) -> u8 {
+        self.zone
+    }
+
+    pub const fn refcount(&self) -> u32 {
+        self.refcount
+    }
+
+    /// `PageBuddy()`: heads a free block.
+    pub const fn is_buddy(&self) -> bool {
+        self.flags.contains(PageFlags::PG_buddy)
+    }
+
+    pub const fn is_reserved(&self) -> bool {
+        self.flags.contains(PageFlags::PG_reserved)
+    }
+
+    pub const fn is_slab(&self) -> bool {
+        self.flags.contains(PageFlags::PG_slab)
+    }
+
+    /// `PageTail()`: the mem_map index of the head page, if this is a tail page.
+    pub const fn compound_head_index(&self) -> Option<u32> {
+        if self.flags.contains(PageFlags::PG_tail) {
+            Some(self.lru_next)
+        } else {
+            None
+        }
+    }
+}
+
+impl Default for Page {
+    fn default() -> Self {
+        Page::RESERVED
+    }
+}
+
+/// `%pGp`-style flag names, `|`-separated, then `zone=N` (as Linux 5.12+ appends the zone
+/// field): `reserved|zone=1`, `buddy|zone=2`, `zone=1`.
+pub struct PageFlagNames<'p>(pub &'p Page);
+
+impl fmt::Display for PageFlagNames<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (flag, name) in PAGE_FLAG_NAMES.iter() {
+            if self.0.flags.contains(*flag) {
+                write!(f, "{name}|")?;
+            }
+        }
+        if self.0.zone == NO_ZONE {
+            f.write_str("zone=none")
+        } else {
+            write!(f, "zone={}", self.0.zone)
+        }
+    }
+}
+
+/// The `mem_map` array for PFNs `[base_pfn, base_pfn + pages.len())`. The kernel places it
+/// in lowmem with memblock and passes it as `&'static mut [Page]`; tests pass a `Vec`.
+pub struct MemMap<'a> {
+    pages: &'a mut [Page],
+    base_pfn: u64,
+}
+
+impl<'a> MemMap<'a> {
+    /// Most frames one map can describe: indices are u32 and `NIL` is taken.
+    pub const MAX_PAGES: usize = NIL as usize;
+
+    /// Wraps `pages` (any contents: `Node::new` initialises every descriptor). `None` if the
+    /// map is too large for u32 indices or would run past the end of the PFN space.
+    pub fn new(pages: &'a mut [Page], base_pfn: Pfn) -> Option<Self> {
+        if pages.len() >= Self::MAX_PAGES || base_pfn.0.checked_add(pages.len() as u64).is_none()
+        {
+            return None;
+        }
+        Some(MemMap { pages, base_pfn: base_pfn.0 })
+    }
+
+    /// Bytes of descriptors needed for `nr_pages` frames (what the kernel asks memblock for).
+    pub const fn bytes_for(nr_pages: u64) -> u64 {
+        nr_pages * PAGE_DESCRIPTOR_SIZE as u64
+    }
+
+    pub fn base_pfn(&self) -> Pfn {
+        Pfn(self.base_pfn)
+    }
+
+    /// One past the last PFN described.
+    pub fn end_pfn(&self) -> Pfn {
+        Pfn(self.base_pfn + self.pages.len() as u64)
+    }
+
+    pub fn len(&self) -> usize {
+        self.pages.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pages.is_empty()
+    }
+
+    /// `pfn_valid()`: whether the map has a descriptor for `pfn`.
+    pub fn contains(&self, pfn: Pfn) -> bool {
+        pfn.0 >= self.base_pfn && pfn.0 - self.base_pfn < self.pages.len() as u64
+    }
+
+    /// mem_map index of `pfn`.
+    pub fn index(&self, pfn: Pfn) -> Option<u32> {
+        self.contains(pfn).then(|| (pfn.0 - self.base_pfn) as u32)
+    }
+
+    /// PFN of the descriptor at mem_map index `idx`.
+    pub fn pfn_of(&self, idx: u32) -> Pfn {
+        Pfn(self.base_pfn + idx as u64)
+    }
+
+    /// `pfn_to_page()`.
+    pub fn pfn_to_page(&self, pfn: Pfn) -> Option<&Page> {
+        self.index(pfn).map(|i| &self.pages[i as usize])
+    }
+
+    /// `page_to_pfn()`: by the descriptor's position in the array. `None` for a `Page` that
+    /// is not an element of this map.
+    pub fn page_to_pfn(&self, page: &Page) -> Option<Pfn> {
+        let base = self.pages.as_ptr() as usize;
+        let addr = page as *const Page as usize;
+        let offset = addr.checked_sub(base)?;
+        let idx = offset / PAGE_DESCRIPTOR_SIZE;
+        (offset % PAGE_DESCRIPTOR_SIZE == 0 && idx < self.pages.len())
+            .then(|| Pfn(self.base_pfn + idx as u64))
+    }
+
+    pub(super) fn pages(&self) -> &[Page] {
+        self.pages
+    }
+
+    pub(super) fn pages_mut(&mut self) -> &mut [Page] {
+        self.pages
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    extern crate std;
+    use std::format;
+    use std::vec;
+
+    #[test]
+    fn page_is_16_bytes() {
+        assert_eq!(size_of::<Page>(), 16);
+        assert_eq!(MemMap::bytes_for(1 << 20), 16 << 20);
+    }
+
+    #[test]
+    fn pfn_page_arithmetic() {
+        let mut v = vec![Page::RESERVED; 100];
+        let map = MemMap::new(&mut v, Pfn(0x1000)).unwrap();
+        assert_eq!(map.base_pfn(), Pfn(0x1000));
+        assert_eq!(map.end_pfn(), Pfn(0x1064));
+        assert!(!map.contains(Pfn(0xfff)));
+        assert!(map.contains(Pfn(0x1000)));
+        assert!(map.contains(Pfn(0x1063)));
+        assert!(!map.contains(Pfn(0x1064)));
+        assert_eq!(map.index(Pfn(0x1005)), Some(5));
+        assert_eq!(map.pfn_of(5), Pfn(0x1005));
+        let p = map.pfn_to_page(Pfn(0x1042)).unwrap();
+        assert_eq!(map.page_to_pfn(p), Some(Pfn(0x1042)));
+        let stranger = Page::RESERVED;
+        assert_eq!(map.page_to_pfn(&stranger), None);
+        assert!(map.pfn_to_page(Pfn(0x2000)).is_none());
+    }
+
+    #[test]
+    fn too_large_maps_are_refused() {
+        let mut v = vec![Page::RESERVED; 4];
+        assert!(MemMap::new(&mut v, Pfn(u64::MAX - 2)).is_none());
+    }
+
+    #[test]
+    fn flag_names() {
+        let mut p = Page::RESERVED;
+        assert_eq!(format!("{}", PageFlagNames(&p)), "reserved|zone=none");
+        p.flags = PageFlags::PG_buddy | PageFlags::PG_poisoned;
+        p.zone = 2;
+        assert_eq!(format!("{}", PageFlagNames(&p)), "buddy|poisoned|zone=2");
+        p.flags = PageFlags::empty();
+        assert_eq!(format!("{}", PageFlagNames(&p)), "zone=2");
+    }
+
+    #[test]
+    fn tail_pages_name_their_head() {
+        let mut p = Page::RESERVED;
+        assert_eq!(p.compound_head_index(), None);
+        p.flags = PageFlags::PG_tail;
+        p.lru_next = 7;
+        assert_eq!(p.compound_head_index(), Some(7));
+    }
+}

@@ -1,0 +1,669 @@
+//! Zones: `ZoneType` (DMA, Normal, HighMem), `struct zone` with its buddy `free_area[]` lists,
+//! page counts and watermarks, and the Linux 6.1 formulas that size the reserves:
+//! `min_free_kbytes`, `__setup_per_zone_wmarks`, `setup_per_zone_lowmem_reserve` and
+//! `__zone_watermark_ok`.
+use bitflags::bitflags;
+
+use super::page::{Page, NIL};
+use super::Pfn;
+use crate::config::MAX_ORDER;
+
+/// Zones pivm has (Linux's `MAX_NR_ZONES` for a 32-bit ARM kernel without ZONE_MOVABLE
+/// would be 4; pivm has no Movable zone, so `protection:` has three entries).
+pub const MAX_NR_ZONES: usize = 3;
+
+/// `enum zone_type`, lowest first: an allocation may use its zone and every lower one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u8)]
+pub enum ZoneType {
+    /// Only when the layout asks for one (the Pi's 3G build: all of lowmem, as Linux's
+    /// bcm2835 `dma_zone_size`).
+    Dma = 0,
+    /// Lowmem: permanently mapped at PAGE_OFFSET.
+    Normal = 1,
+    /// Above the lowmem limit; mapped on demand with kmap.
+    HighMem = 2,
+}
+
+impl ZoneType {
+    pub const ALL: [ZoneType; MAX_NR_ZONES] = [ZoneType::Dma, ZoneType::Normal, ZoneType::HighMem];
+
+    /// Linux's `zone_names[]`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ZoneType::Dma => "DMA",
+            ZoneType::Normal => "Normal",
+            ZoneType::HighMem => "HighMem",
+        }
+    }
+
+    pub const fn idx(self) -> usize {
+        self as usize
+    }
+
+    pub const fn from_idx(idx: usize) -> Option<ZoneType> {
+        match idx {
+            0 => Some(ZoneType::Dma),
+            1 => Some(ZoneType::Normal),
+            2 => Some(ZoneType::HighMem),
+            _ => None,
+        }
+    }
+
+    /// `is_highmem_idx()`.
+    pub const fn is_highmem(self) -> bool {
+        matches!(self, ZoneType::HighMem)
+    }
+}
+
+/// Watermark indices (`enum zone_watermarks`).
+pub const WMARK_MIN: usize = 0;
+pub const WMARK_LOW: usize = 1;
+pub const WMARK_HIGH: usize = 2;
+pub const NR_WMARK: usize = 3;
+
+/// `min_free_kbytes` bounds (6.1's `calculate_min_free_kbytes`: `clamp(.., 128, 262144)`).
+pub const MIN_FREE_KBYTES_MIN: u64 = 128;
+pub const MIN_FREE_KBYTES_MAX: u64 = 262_144;
+/// `vm.watermark_scale_factor` default: the low-min and high-low gaps are at least 0.1% of
+/// the zone.
+pub const DEFAULT_WATERMARK_SCALE_FACTOR: u64 = 10;
+/// Denominator of `watermark_scale_factor`.
+const WATERMARK_SCALE_DIVISOR: u64 = 10_000;
+/// `SWAP_CLUSTER_MAX`: the smallest min watermark of a highmem zone.
+pub const SWAP_CLUSTER_MAX: u64 = 32;
+/// Largest min watermark of a highmem zone.
+const HIGHMEM_MIN_WMARK_MAX: u64 = 128;
+/// A highmem zone's min watermark is 1/1024th of it (before clamping).
+const HIGHMEM_MIN_WMARK_DIVISOR: u64 = 1024;
+/// `sysctl_lowmem_reserve_ratio` defaults (6.1: DMA 256, Normal 32, HighMem 0 = none).
+pub const DEFAULT_LOWMEM_RESERVE_RATIO: [u64; MAX_NR_ZONES] = [256, 32, 0];
+/// kB per page (`PAGE_SIZE >> 10`).
+const KB_PER_PAGE: u64 = super::PAGE_SIZE >> 10;
+
+bitflags! {
+    /// The allocator's internal `ALLOC_*` flags (mm/internal.h, 6.1). The low two bits hold
+    /// the watermark index.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+    pub struct AllocFlags: u32 {
+        const ALLOC_WMARK_MIN = WMARK_MIN as u32;
+        const ALLOC_WMARK_LOW = WMARK_LOW as u32;
+        const ALLOC_WMARK_HIGH = WMARK_HIGH as u32;
+        /// Ignore watermarks entirely (`__GFP_MEMALLOC`).
+        const ALLOC_NO_WATERMARKS = 0x04;
+        const ALLOC_OOM = 0x08;
+        /// Try harder: `GFP_ATOMIC` may take another quarter of the min reserve.
+        const ALLOC_HARDER = 0x10;
+        /// `__GFP_HIGH`: may take half of the min reserve.
+        const ALLOC_HIGH = 0x20;
+    }
+}
+
+/// `ALLOC_WMARK_MASK`: the bits holding the watermark index.
+const ALLOC_WMARK_MASK: u32 = AllocFlags::ALLOC_NO_WATERMARKS.bits() - 1;
+
+impl AllocFlags {
+    /// The watermark index these flags check against.
+    pub const fn wmark(self) -> usize {
+        (self.bits() & ALLOC_WMARK_MASK) as usize
+    }
+}
+
+/// `struct free_area`: one order's free list, doubly linked through `Page::lru_next/lru_prev`
+/// (mem_map indices, `NIL` at the ends), and its length. Keeping both ends here, as Linux's
+/// `list_head` in the zone does, makes every insert or removal touch at most the block and
+/// its neighbours.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FreeArea {
+    /// First block (what `__rmqueue_smallest` takes), or `NIL`.
+    pub(super) free_list: u32,
+    /// Last block, or `NIL`.
+    pub(super) tail: u32,
+    pub nr_free: u64,
+}
+
+impl FreeArea {
+    pub const EMPTY: FreeArea = FreeArea { free_list: NIL, tail: NIL, nr_free: 0 };
+
+    /// `free_area_empty()`.
+    pub const fn is_empty(&self) -> bool {
+        self.free_list == NIL
+    }
+
+    /// First block on the list.
+    pub(super) const fn first(&self) -> Option<u32> {
+        if self.free_list == NIL {
+            None
+        } else {
+            Some(self.free_list)
+        }
+    }
+
+    /// `add_to_free_list` / `add_to_free_list_tail`: O(1).
+    pub(super) fn add(&mut self, pages: &mut [Page], idx: u32, to_tail: bool) {
+        let (prev, next) = if to_tail { (self.tail, NIL) } else { (NIL, self.free_list) };
+        {
+            let p = &mut pages[idx as usize];
+            p.lru_prev = prev;
+            p.lru_next = next;
+        }
+        match prev {
+            NIL => self.free_list = idx,
+            prev => pages[prev as usize].lru_next = idx,
+        }
+        match next {
+            NIL => self.tail = idx,
+            next => pages[next as usize].lru_prev = idx,
+        }
+        self.nr_free += 1;
+    }
+
+    /// `del_page_from_free_list`: O(1) unlink of a block known to be on this list.
+    pub(super) fn del(&mut self, pages: &mut [Page], idx: u32) {
+        let (prev, next) = {
+            let p = &mut pages[idx as usize];
+            let links = (p.lru_prev, p.lru_next);
+            p.lru_prev = NIL;
+            p.lru_next = NIL;
+            links
+        };
+        match prev {
+            NIL => self.free_list = next,
+            prev => pages[prev as usize].lru_next = next,
+        }
+        match next {
+            NIL => self.tail = prev,
+            next => pages[next as usize].lru_prev = prev,
+        }
+        self.nr_free -= 1;
+    }
+
+    /// The blocks on the list, first to last (mem_map indices).
+    pub(super) fn iter<'p>(&self, pages: &'p [Page]) -> impl Iterator<Item = u32> + 'p {
+        let mut cur = self.free_list;
+        core::iter::from_fn(move || {
+            let this = cur;
+            (this != NIL).then(|| {
+                cur = pages[this as usize].lru_next;
+                this
+            })
+        })
+    }
+}
+
+/// `struct zone`: a range of page frames with its own free lists and reserves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Zone {
+    pub(super) zone_type: ZoneType,
+    pub(super) free_area: [FreeArea; MAX_ORDER],
+    pub(super) zone_start_pfn: u64,
+    /// PFNs spanned, holes included.
+    pub(super) spanned_pages: u64,
+    /// Frames that exist (spanned minus holes).
+    pub(super) present_pages: u64,
+    /// Frames handed to the buddy allocator (present minus boot reservations).
+    pub(super) managed_pages: u64,
+    /// vmstat `NR_FREE_PAGES`.
+    pub(super) nr_free_pages: u64,
+    pub(super) _watermark: [u64; NR_WMARK],
+    /// `lowmem_reserve[j]`: pages this zone keeps from a request whose highest zone is `j`.
+    pub(super) lowmem_reserve: [u64; MAX_NR_ZONES],
+}
+
+impl Zone {
+    /// An empty zone of type `zone_type`: spans nothing until the node gives it a range.
+    pub const fn new(zone_type: ZoneType) -> Zone {
+        Zone {
+            zone_type,
+            free_area: [FreeArea::EMPTY; MAX_ORDER],
+            zone_start_pfn: 0,
+            spanned_pages: 0,
+            present_pages: 0,
+            managed_pages: 0,
+            nr_free_pages: 0,
+            _watermark: [0; NR_WMARK],
+            lowmem_reserve: [0; MAX_NR_ZONES],
+        }
+    }
+
+    pub const fn zone_type(&self) -> ZoneType {
+        self.zone_type
+    }
+
+    pub const fn name(&self) -> &'static str {
+        self.zone_type.name()
+    }
+
+    pub const fn is_highmem(&self) -> bool {
+        self.zone_type.is_highmem()
+    }
+
+    pub const fn zone_start_pfn(&self) -> Pfn {
+        Pfn(self.zone_start_pfn)
+    }
+
+    /// `zone_end_pfn()`.
+    pub const fn zone_end_pfn(&self) -> Pfn {
+        Pfn(self.zone_start_pfn + self.spanned_pages)
+    }
+
+    /// `zone_spans_pfn()`.
+    pub const fn spans(&self, pfn: Pfn) -> bool {
+        pfn.0 >= self.zone_start_pfn && pfn.0 < self.zone_start_pfn + self.spanned_pages
+    }
+
+    pub const fn spanned_pages(&self) -> u64 {
+        self.spanned_pages
+    }
+
+    pub const fn present_pages(&self) -> u64 {
+        self.present_pages
+    }
+
+    /// `zone_managed_pages()`.
+    pub const fn managed_pages(&self) -> u64 {
+        self.managed_pages
+    }
+
+    /// `populated_zone()`: has frames at all.
+    pub const fn is_populated(&self) -> bool {
+        self.present_pages != 0
+    }
+
+    /// `managed_zone()`: has frames the allocator may hand out (zonelists hold only these).
+    pub const fn is_managed(&self) -> bool {
+        self.managed_pages != 0
+    }
+
+    /// `zone_page_state(zone, NR_FREE_PAGES)`.
+    pub const fn nr_free_pages(&self) -> u64 {
+        self.nr_free_pages
+    }
+
+    pub const fn min_wmark_pages(&self) -> u64 {
+        self._watermark[WMARK_MIN]
+    }
+
+    pub const fn low_wmark_pages(&self) -> u64 {
+        self._watermark[WMARK_LOW]
+    }
+
+    pub const fn high_wmark_pages(&self) -> u64 {
+        self._watermark[WMARK_HIGH]
+    }
+
+    pub const fn wmark_pages(&self, wmark: usize) -> u64 {
+        self._watermark[wmark]
+    }
+
+    pub const fn lowmem_reserve(&self) -> [u64; MAX_NR_ZONES] {
+        self.lowmem_reserve
+    }
+
+    /// `free_area[order].nr_free` for each order (what `/proc/buddyinfo` prints).
+    pub fn free_area_counts(&self) -> [u64; MAX_ORDER] {
+        let mut counts = [0; MAX_ORDER];
+        for (c, a) in counts.iter_mut().zip(self.free_area.iter()) {
+            *c = a.nr_free;
+        }
+        counts
+    }
+
+    pub fn free_area(&self, order: usize) -> Option<&FreeArea> {
+        self.free_area.get(order)
+    }
+}
+
+/// `int_sqrt()`: floor of the square root.
+pub const fn int_sqrt(x: u64) -> u64 {
+    if x < 2 {
+        return x;
+    }
+    // Newton's iteration from above converges to the floor.
+    let mut r = x;
+    let mut next = x / 2 + x % 2;
+    while next < r {
+        r = next;
+        next = (r + x / r) / 2;
+    }
+    r
+}
+
+/// `calculate_min_free_kbytes()`: `int_sqrt(lowmem_kbytes * 16)` clamped to [128, 262144]
+/// (a machine with 16 MiB lowmem gets 512 kB, one with 1 GiB about 4 MiB). Linux feeds it
+/// `nr_free_buffer_pages()` in kB.
+pub const fn calculate_min_free_kbytes(lowmem_kbytes: u64) -> u64 {
+    let v = int_sqrt(lowmem_kbytes.saturating_mul(16));
+    if v < MIN_FREE_KBYTES_MIN {
+        MIN_FREE_KBYTES_MIN
+    } else if v > MIN_FREE_KBYTES_MAX {
+        MIN_FREE_KBYTES_MAX
+    } else {
+        v
+    }
+}
+
+/// `mult_frac(x, n, d)` without intermediate overflow.
+const fn mult_frac(x: u64, n: u64, d: u64) -> u64 {
+    (x / d) * n + ((x % d) * n) / d
+}
+
+/// `__setup_per_zone_wmarks()`: splits `min_free_kbytes` over the lowmem zones by managed
+/// pages (that share is the zone's min watermark); a highmem zone's min is instead
+/// `clamp(managed / 1024, SWAP_CLUSTER_MAX, 128)`, since `__GFP_HIGH` and PF_MEMALLOC
+/// allocations rarely need highmem. Every zone's low and high then sit `max(share / 4,
+/// managed * watermark_scale_factor / 10000)` and twice that above its min, where `share` is
+/// the zone's proportional part even for highmem, as in Linux.
+pub fn setup_per_zone_wmarks(zones: &mut [Zone], min_free_kbytes: u64, watermark_scale_factor: u64) {
+    let pages_min = min_free_kbytes / KB_PER_PAGE;
+    let lowmem_pages: u64 =
+        zones.iter().filter(|z| !z.is_highmem()).map(|z| z.managed_pages).sum();
+    for zone in zones.iter_mut() {
+        let managed = zone.managed_pages;
+        let share = if lowmem_pages == 0 {
+            0
+        } else {
+            ((pages_min as u128 * managed as u128) / lowmem_pages as u128) as u64
+        };
+        let min = if zone.is_highmem() {
+            (managed / HIGHMEM_MIN_WMARK_DIVISOR).clamp(SWAP_CLUSTER_MAX, HIGHMEM_MIN_WMARK_MAX)
+        } else {
+            share
+        };
+        let gap = (share >> 2).max(mult_frac(managed, watermark_scale_factor, WATERMARK_SCALE_DIVISOR));
+        zone._watermark[WMARK_MIN] = min;
+        zone._watermark[WMARK_LOW] = min + gap;
+        zone._watermark[WMARK_HIGH] = min + 2 * gap;
+    }
+}
+
+/// `setup_per_zone_lowmem_reserve()` (6.1): for each zone `i` and each higher zone `j`,
+/// `lowmem_reserve[j]` = managed pages of zones `i+1..=j` / `ratio[i]`; 0 when the ratio is 0
+/// or the zone manages nothing. A request whose highest zone is `j` must leave that many
+/// pages of zone `i` free, so highmem-capable requests cannot drain lowmem.
+pub fn setup_per_zone_lowmem_reserve(zones: &mut [Zone], ratio: &[u64; MAX_NR_ZONES]) {
+    let n = zones.len().min(MAX_NR_ZONES);
+    for i in 0..n {
+        let clear = ratio[i] == 0 || zones[i].managed_pages == 0;
+        let mut upper_managed = 0;
+        zones[i].lowmem_reserve[i] = 0;
+        for j in i + 1..n {
+            upper_managed += zones[j].managed_pages;
+            zones[i].lowmem_reserve[j] = if clear { 0 } else { upper_managed / ratio[i] };
+        }
+    }
+}
+
+/// `calculate_totalreserve_pages()`: per zone, its largest `lowmem_reserve` plus its high
+/// watermark (capped at managed pages), summed: what `MemAvailable` treats as untouchable.
+pub fn calculate_totalreserve_pages(zones: &[Zone]) -> u64 {
+    zones
+        .iter()
+        .enumerate()
+        .map(|(i, z)| {
+            let max_reserve = z.lowmem_reserve[i.min(MAX_NR_ZONES - 1)..].iter().copied().max();
+            (max_reserve.unwrap_or(0) + z.high_wmark_pages()).min(z.managed_pages)
+        })
+        .sum()
+}
+
+/// `__zone_watermark_ok()` (6.1): may an order-`order` request whose highest zone is
+/// `highest_zoneidx` take pages from `z`, given `free_pages` free, against watermark `mark`?
+/// `__GFP_HIGH` (ALLOC_HIGH) may use half the reserve, `GFP_ATOMIC` (ALLOC_HARDER) a quarter
+/// of what is left; the zone's `lowmem_reserve` for the request's zone is added on top. A
+/// higher-order request also needs a free block of that order or larger.
+pub fn __zone_watermark_ok(
+    z: &Zone,
+    order: u32,
+    mark: u64,
+    highest_zoneidx: ZoneType,
+    alloc_flags: AllocFlags,
+    free_pages: i64,
+) -> bool {
+    let mut min = mark as i64;
+    let alloc_harder = alloc_flags.intersects(AllocFlags::ALLOC_HARDER | AllocFlags::ALLOC_OOM);
+    // __zone_watermark_unusable_free: the pages below the requested order cannot serve it.
+    let free_pages = free_pages - ((1i64 << order) - 1);
+    if alloc_flags.contains(AllocFlags::ALLOC_HIGH) {
+        min -= min / 2;
+    }
+    if alloc_harder {
+        if alloc_flags.contains(AllocFlags::ALLOC_OOM) {
+            min -= min / 2;
+        } else {
+            min -= min / 4;
+        }
+    }
+    if free_pages <= min + z.lowmem_reserve[highest_zoneidx.idx()] as i64 {
+        return false;
+    }
+    if order == 0 {
+        return true;
+    }
+    z.free_area[order as usize..].iter().any(|a| !a.is_empty())
+}
+
+/// `zone_watermark_ok()`: `__zone_watermark_ok` with the zone's own free page count.
+pub fn zone_watermark_ok(
+    z: &Zone,
+    order: u32,
+    mark: u64,
+    highest_zoneidx: ZoneType,
+    alloc_flags: AllocFlags,
+) -> bool {
+    if order as usize >= MAX_ORDER {
+        return false;
+    }
+    __zone_watermark_ok(z, order, mark, highest_zoneidx, alloc_flags, z.nr_free_pages as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    extern crate std;
+    use std::vec;
+    use std::vec::Vec;
+
+    fn zone(t: ZoneType, managed: u64) -> Zone {
+        let mut z = Zone::new(t);
+        z.managed_pages = managed;
+        z.present_pages = managed;
+        z.spanned_pages = managed;
+        z
+    }
+
+    #[test]
+    fn names_and_indices() {
+        assert_eq!(ZoneType::ALL.map(ZoneType::name), ["DMA", "Normal", "HighMem"]);
+        for t in ZoneType::ALL {
+            assert_eq!(ZoneType::from_idx(t.idx()), Some(t));
+        }
+        assert_eq!(ZoneType::from_idx(3), None);
+        assert!(ZoneType::HighMem.is_highmem() && !ZoneType::Normal.is_highmem());
+    }
+
+    #[test]
+    fn int_sqrt_is_the_floor() {
+        for x in [0u64, 1, 2, 3, 4, 15, 16, 17, 99, 100, 12_146_176, u32::MAX as u64, u64::MAX] {
+            let r = int_sqrt(x);
+            assert!(r.checked_mul(r).is_some_and(|sq| sq <= x), "{x}");
+            assert!((r + 1).checked_mul(r + 1).is_none_or(|sq| sq > x), "{x}");
+        }
+    }
+
+    #[test]
+    fn min_free_kbytes_formula() {
+        // Documentation/sysctl: 16 MiB lowmem -> 512 kB, 1 GiB -> 4096 kB (4 * sqrt(kB)).
+        assert_eq!(calculate_min_free_kbytes(16 * 1024), 512);
+        assert_eq!(calculate_min_free_kbytes(1024 * 1024), 4096);
+        assert_eq!(calculate_min_free_kbytes(0), MIN_FREE_KBYTES_MIN);
+        assert_eq!(calculate_min_free_kbytes(1 << 40), MIN_FREE_KBYTES_MAX);
+    }
+
+    /// The reference board (Linux 6.1, raspi2b, 3G split, 1 GiB) in
+    /// shared/samples/linux-6.1-raspi2b-3G-proc.txt: a DMA zone of 189784 managed pages (all
+    /// lowmem; Normal empty) and a HighMem zone of 49152, printing `min 869 low 1086 high
+    /// 1303` and `protection: (0, 0, 192, 192)` (its 4th entry is ZONE_MOVABLE, which pivm
+    /// lacks).
+    ///
+    /// 869 = 3477 >> 2: `init_per_zone_wmark_min` ran at postcore_initcall, when fewer pages
+    /// were managed than at the time of the dump (the initramfs and `__init` memory were
+    /// freed later), so `nr_free_buffer_pages` was about 189000, not 189784.
+    #[test]
+    fn reproduces_the_linux_6_1_sample() {
+        assert_eq!(calculate_min_free_kbytes(189_000 * KB_PER_PAGE), 3477);
+        let mut zones =
+            [zone(ZoneType::Dma, 189_784), zone(ZoneType::Normal, 0), zone(ZoneType::HighMem, 49_152)];
+        zones[1].present_pages = 0;
+        setup_per_zone_wmarks(&mut zones, 3477, DEFAULT_WATERMARK_SCALE_FACTOR);
+        assert_eq!(zones[0]._watermark, [869, 1086, 1303]);
+        // HighMem: min = clamp(49152 / 1024, 32, 128) = 48; share = 869 * 49152 / 189784 = 225,
+        // gap = max(225 / 4, 49152 * 10 / 10000) = 56.
+        assert_eq!(zones[2]._watermark, [48, 104, 160]);
+        assert_eq!(zones[1]._watermark, [0, 0, 0]);
+
+        setup_per_zone_lowmem_reserve(&mut zones, &DEFAULT_LOWMEM_RESERVE_RATIO);
+        assert_eq!(zones[0].lowmem_reserve, [0, 0, 192]);
+        // An empty zone reserves nothing; HighMem's ratio is 0.
+        assert_eq!(zones[1].lowmem_reserve, [0, 0, 0]);
+        assert_eq!(zones[2].lowmem_reserve, [0, 0, 0]);
+
+        assert_eq!(calculate_totalreserve_pages(&zones), (192 + 1303) + 160);
+    }
+
+    #[test]
+    fn lowmem_reserve_of_a_normal_zone_below_highmem() {
+        // The Pi's 2G/3G builds without a DMA zone: Normal below HighMem.
+        let mut zones =
+            [zone(ZoneType::Dma, 0), zone(ZoneType::Normal, 180_000), zone(ZoneType::HighMem, 64_000)];
+        setup_per_zone_lowmem_reserve(&mut zones, &DEFAULT_LOWMEM_RESERVE_RATIO);
+        assert_eq!(zones[1].lowmem_reserve, [0, 0, 64_000 / 32]);
+        assert_eq!(zones[0].lowmem_reserve, [0, 0, 0]);
+        // DMA + Normal + HighMem, x86-style.
+        let mut zones = [
+            zone(ZoneType::Dma, 3_968),
+            zone(ZoneType::Normal, 220_000),
+            zone(ZoneType::HighMem, 30_000),
+        ];
+        setup_per_zone_lowmem_reserve(&mut zones, &DEFAULT_LOWMEM_RESERVE_RATIO);
+        assert_eq!(zones[0].lowmem_reserve, [0, 220_000 / 256, 250_000 / 256]);
+        assert_eq!(zones[1].lowmem_reserve, [0, 0, 30_000 / 32]);
+    }
+
+    #[test]
+    fn watermarks_split_over_lowmem_zones() {
+        let mut zones = [
+            zone(ZoneType::Dma, 4_000),
+            zone(ZoneType::Normal, 196_000),
+            zone(ZoneType::HighMem, 20_000),
+        ];
+        setup_per_zone_wmarks(&mut zones, 4000, DEFAULT_WATERMARK_SCALE_FACTOR);
+        // pages_min = 1000, split 4000 : 196000.
+        assert_eq!(zones[0]._watermark[WMARK_MIN], 20);
+        assert_eq!(zones[1]._watermark[WMARK_MIN], 980);
+        assert_eq!(zones[1]._watermark[WMARK_LOW], 980 + 245);
+        assert_eq!(zones[1]._watermark[WMARK_HIGH], 980 + 490);
+        // DMA gap: max(20 / 4, 4000 * 10 / 10000) = 5.
+        assert_eq!(zones[0]._watermark, [20, 25, 30]);
+        // A small highmem zone still gets SWAP_CLUSTER_MAX.
+        assert_eq!(zones[2]._watermark[WMARK_MIN], SWAP_CLUSTER_MAX);
+        // A bigger scale factor widens the gaps.
+        setup_per_zone_wmarks(&mut zones, 4000, 1000);
+        assert_eq!(zones[1]._watermark[WMARK_LOW], 980 + 19_600);
+    }
+
+    #[test]
+    fn no_lowmem_means_no_division_by_zero() {
+        let mut zones = [zone(ZoneType::HighMem, 1000)];
+        setup_per_zone_wmarks(&mut zones, 1024, DEFAULT_WATERMARK_SCALE_FACTOR);
+        assert_eq!(zones[0]._watermark, [32, 33, 34]);
+    }
+
+    fn zone_with_free(free: u64, wmark: [u64; 3], reserve: [u64; 3], orders: &[usize]) -> Zone {
+        let mut z = zone(ZoneType::Normal, 10_000);
+        z.nr_free_pages = free;
+        z._watermark = wmark;
+        z.lowmem_reserve = reserve;
+        for &o in orders {
+            z.free_area[o] = FreeArea { free_list: 0, tail: 0, nr_free: 1 };
+        }
+        z
+    }
+
+    #[test]
+    fn watermark_ok_order_0() {
+        let none = AllocFlags::empty();
+        let z = zone_with_free(101, [100, 125, 150], [0; 3], &[0]);
+        assert!(zone_watermark_ok(&z, 0, 100, ZoneType::Normal, none));
+        let z = zone_with_free(100, [100, 125, 150], [0; 3], &[0]);
+        assert!(!zone_watermark_ok(&z, 0, 100, ZoneType::Normal, none), "free must exceed min");
+        // ALLOC_HIGH: min 100 -> 50.
+        let z = zone_with_free(51, [100, 125, 150], [0; 3], &[0]);
+        assert!(zone_watermark_ok(&z, 0, 100, ZoneType::Normal, AllocFlags::ALLOC_HIGH));
+        assert!(!zone_watermark_ok(&z, 0, 100, ZoneType::Normal, none));
+        // GFP_ATOMIC = ALLOC_HIGH | ALLOC_HARDER: 100 -> 50 -> 38.
+        let atomic = AllocFlags::ALLOC_HIGH | AllocFlags::ALLOC_HARDER;
+        let z = zone_with_free(39, [100, 125, 150], [0; 3], &[0]);
+        assert!(zone_watermark_ok(&z, 0, 100, ZoneType::Normal, atomic));
+        let z = zone_with_free(38, [100, 125, 150], [0; 3], &[0]);
+        assert!(!zone_watermark_ok(&z, 0, 100, ZoneType::Normal, atomic));
+        // ALLOC_HARDER alone: 100 -> 75.
+        let z = zone_with_free(76, [100, 125, 150], [0; 3], &[0]);
+        assert!(zone_watermark_ok(&z, 0, 100, ZoneType::Normal, AllocFlags::ALLOC_HARDER));
+        let z = zone_with_free(75, [100, 125, 150], [0; 3], &[0]);
+        assert!(!zone_watermark_ok(&z, 0, 100, ZoneType::Normal, AllocFlags::ALLOC_HARDER));
+    }
+
+    #[test]
+    fn watermark_ok_adds_lowmem_reserve_of_the_requested_zone() {
+        let none = AllocFlags::empty();
+        let z = zone_with_free(300, [100, 125, 150], [0, 0, 200], &[0]);
+        assert!(zone_watermark_ok(&z, 0, 100, ZoneType::Normal, none));
+        assert!(!zone_watermark_ok(&z, 0, 100, ZoneType::HighMem, none));
+        let z = zone_with_free(301, [100, 125, 150], [0, 0, 200], &[0]);
+        assert!(zone_watermark_ok(&z, 0, 100, ZoneType::HighMem, none));
+    }
+
+    #[test]
+    fn watermark_ok_higher_orders_need_a_block() {
+        let none = AllocFlags::empty();
+        let z = zone_with_free(1000, [100, 125, 150], [0; 3], &[0, 1]);
+        assert!(zone_watermark_ok(&z, 1, 100, ZoneType::Normal, none));
+        assert!(!zone_watermark_ok(&z, 2, 100, ZoneType::Normal, none));
+        let z = zone_with_free(1000, [100, 125, 150], [0; 3], &[5]);
+        assert!(zone_watermark_ok(&z, 3, 100, ZoneType::Normal, none));
+        // free - (2^order - 1) must still exceed min: 110 - 15 = 95 <= 100.
+        let z = zone_with_free(110, [100, 125, 150], [0; 3], &[4]);
+        assert!(!zone_watermark_ok(&z, 4, 100, ZoneType::Normal, none));
+        assert!(!zone_watermark_ok(&z, MAX_ORDER as u32, 0, ZoneType::Normal, none));
+    }
+
+    #[test]
+    fn free_list_links_are_o1_at_both_ends() {
+        let mut pages = vec![Page::RESERVED; 8];
+        let mut a = FreeArea::EMPTY;
+        assert!(a.is_empty());
+        a.add(&mut pages, 3, false);
+        a.add(&mut pages, 5, false);
+        a.add(&mut pages, 1, true);
+        let order: Vec<u32> = a.iter(&pages).collect();
+        assert_eq!(order, [5, 3, 1]);
+        assert_eq!(a.nr_free, 3);
+        a.del(&mut pages, 3);
+        assert_eq!(a.iter(&pages).collect::<Vec<_>>(), [5, 1]);
+        a.del(&mut pages, 5);
+        assert_eq!(a.first(), Some(1));
+        a.del(&mut pages, 1);
+        assert!(a.is_empty());
+        assert_eq!(a.tail, NIL);
+        assert_eq!(a.nr_free, 0);
+        assert_eq!((pages[1].lru_next, pages[1].lru_prev), (NIL, NIL));
+    }
+
+    #[test]
+    fn alloc_flags_carry_the_watermark_index() {
+        assert_eq!(AllocFlags::ALLOC_WMARK_LOW.wmark(), WMARK_LOW);
+        assert_eq!((AllocFlags::ALLOC_WMARK_HIGH | AllocFlags::ALLOC_HIGH).wmark(), WMARK_HIGH);
+        assert_eq!(AllocFlags::ALLOC_HARDER.wmark(), WMARK_MIN);
+    }
+}

@@ -1,0 +1,66 @@
+//! Builds the `/proc` snapshots from the live page allocator (`mm::page_alloc::Node`), so the
+//! renderers stay independent of the allocator's internals and this translation is tested on
+//! the host like the renderers themselves.
+use super::snapshot::{NodeSnapshot, NodeStats, ZoneSnapshot, MAX_NR_ZONES, ZONE_NAMES};
+use crate::config::MAX_ORDER;
+use crate::mm::page_alloc::Node;
+
+/// One zone of the node, as /proc/zoneinfo and friends see it.
+fn zone_snapshot(node: &Node<'_>, idx: usize) -> ZoneSnapshot<{ MAX_ORDER }> {
+    let z = &node.zones()[idx];
+    let mut s = ZoneSnapshot::empty(ZONE_NAMES[idx]);
+    s.populated = z.is_populated();
+    s.start_pfn = z.zone_start_pfn().0;
+    s.spanned = z.spanned_pages();
+    s.present = z.present_pages();
+    s.managed = z.managed_pages();
+    s.free_pages = z.nr_free_pages();
+    s.free_area = z.free_area_counts();
+    s.min = z.min_wmark_pages();
+    s.low = z.low_wmark_pages();
+    s.high = z.high_wmark_pages();
+    s.lowmem_reserve = z.lowmem_reserve();
+    s
+}
+
+/// The whole node; `stats` carries the counters kept outside the page allocator (slab pages,
+/// page-table pages).
+pub fn node_snapshot(node: &Node<'_>, stats: NodeStats) -> NodeSnapshot<{ MAX_ORDER }> {
+    let mut s = NodeSnapshot::empty();
+    for idx in 0..MAX_NR_ZONES {
+        s.zones[idx] = zone_snapshot(node, idx);
+    }
+    s.stats = stats;
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mm::layout::{PfnRange, Zones};
+    use crate::mm::page::{MemMap, Page};
+    use crate::mm::Pfn;
+
+    #[test]
+    fn snapshot_mirrors_the_node() {
+        const PAGES: u64 = 8192;
+        let pages: &'static mut [Page] =
+            Box::leak((0..PAGES).map(|_| Page::default()).collect::<Vec<_>>().into_boxed_slice());
+        let zones = Zones {
+            dma: None,
+            normal: PfnRange { start: Pfn(0), end: Pfn(6144) },
+            highmem: Some(PfnRange { start: Pfn(6144), end: Pfn(PAGES) }),
+        };
+        let mut node = Node::new(MemMap::new(pages, Pfn(0)).unwrap(), &zones).unwrap();
+        node.free_bootmem_range(Pfn(16), Pfn(PAGES)).unwrap();
+        node.init_per_zone_wmark_min();
+        let s = node_snapshot(&node, NodeStats::default());
+        let normal = &s.zones[1];
+        assert!(normal.populated && !s.zones[0].populated);
+        assert_eq!((normal.start_pfn, normal.spanned), (0, 6144));
+        assert_eq!(normal.free_pages, 6144 - 16);
+        assert_eq!(normal.free_area.iter().enumerate().map(|(o, n)| n << o).sum::<u64>(), 6128);
+        assert_eq!(s.zones[2].free_pages, 2048);
+        assert_eq!(normal.min, node.zones()[1].min_wmark_pages());
+    }
+}

@@ -1,0 +1,1309 @@
+//! The operation trace of `scenario vmalloc-frag`: a seeded, deterministic stand-in for the
+//! drivers of an Android phone under a long "monkey" UI stress run. It only says what to do
+//! (`Op`); the kernel executes each operation on its real allocators and reports back whether
+//! an allocation succeeded, so any failure comes from the allocators' state, never from here.
+//!
+//! # The model
+//! Each step emits one operation. An object that has reached the end of its lifetime is freed
+//! first (one per step, earliest expiry first); otherwise a simulated driver allocates:
+//!
+//! | kind | share | sizes | lifetimes (transient / short / medium / pinned) |
+//! |---|---|---|---|
+//! | `kmalloc` | 50% | skewed small: 55% 32-256 B, 25% 0.5-2 KiB, 10% 4-8 KiB, 6% 16-32 KiB, 4% 64-128 KiB | 55 / 25 / 12 / 8 |
+//! | `__get_free_pages` | 30% | order 0: 40%, 1: 20%, 2: 15%, 3: 13%, 4: 12%; half the order-0 pages `__GFP_HIGHMEM` | 45 / 30 / 15 / 10 |
+//! | `vmalloc` | 14% | 4 KiB-2 MiB: 35% 1-4 pages, 25% 5-16, 20% 17-64, 15% 65-256, 5% 257-512 | 30 / 30 / 25 / 15 |
+//! | `ioremap` | 6% | device windows: 45% 4 KiB, 20% 8-16 KiB, 15% 64 KiB, 10% 256 KiB, 7% 1 MiB, 3% 2 MiB | 20 / 20 / 20 / 40 |
+//!
+//! Lifetimes are in steps: transient 1-64 (a request buffer), short 64-1024 (an operation),
+//! medium 1024-16384 (while an app is in front), pinned for the rest of the run (a driver's
+//! probe-time state, firmware, module-like vmalloc areas). Short and medium lifetimes are
+//! log-uniform, so they span orders of magnitude as measured lifetimes do. Why this is
+//! plausible: small, short kmalloc dominates every kernel profile (skb heads, request
+//! structures); network and media buffers are the 2 KiB-128 KiB tail; GPU and camera drivers
+//! of that era took pages directly (orders 0-4) and kept some for long; vmalloc served
+//! firmware images, binder and GPU mappings, modules; ioremap windows are mostly mapped at
+//! probe and kept. Mixed lifetimes at every size are what fragments memory: long-lived
+//! objects land between short-lived ones and keep their neighbours from merging.
+//!
+//! Every `BURST_PERIOD` steps, an app launch (the monkey switching screens) makes the next
+//! `BURST_LEN` allocations bigger (sizes of every kind doubled, capped at each kind's maximum),
+//! which pushes the allocators into memory the quiet phases never touch.
+//!
+//! # Bookkeeping without a heap
+//! Objects live in `MAX_LIVE` slots; an object's id is its slot number, reused after it is
+//! freed, so the executor keeps its handles in a `[_; MAX_LIVE]` array. A binary min-heap
+//! of slot numbers (fixed array) orders the live objects by expiry. When the slots are full
+//! (or `MAX_LIVE_VMAP` vmalloc/ioremap areas are live and one more is drawn) the step frees
+//! the earliest-expiring object instead. An allocation reported as failed is not live: its
+//! slot returns at once and the run carries on, as drivers that handle ENOMEM do.
+//!
+//! After `steps` steps comes `Op::FinalRequest`: the graphics driver's 0x1a0000 bytes, which
+//! the kernel tries as `__get_free_pages` (order 9) and then `vmalloc`.
+use core::fmt;
+
+use crate::mm::PAGE_SIZE;
+
+/// Steps in a run unless `steps=` says otherwise.
+pub const DEFAULT_STEPS: u32 = 20_000;
+/// Seed unless `seed=` says otherwise.
+pub const DEFAULT_SEED: u64 = 1;
+/// Live objects the generator tracks (and the executor must hold handles for).
+pub const MAX_LIVE: usize = 4096;
+/// Live vmalloc + ioremap areas: half of pivm's 4096 vmap_area slots, leaving the rest for
+/// lazily freed areas and the kernel's own mappings.
+pub const MAX_LIVE_VMAP: usize = 2048;
+/// What the graphics driver asked for at the end of the case study.
+pub const FINAL_REQUEST_SIZE: u32 = 0x1a_0000;
+
+/// Share of allocation steps per kind, in percent: kmalloc, __get_free_pages, vmalloc, ioremap.
+pub const MIX: [u32; 4] = [50, 30, 14, 6];
+
+/// kmalloc sizes: (weight %, smallest, largest) bytes, uniform inside a class.
+pub const KMALLOC_SIZES: [(u32, u32, u32); 5] = [
+    (55, 32, 256),
+    (25, 512, 2048),
+    (10, 4096, 8192),
+    (6, 16 << 10, 32 << 10),
+    (4, 64 << 10, 128 << 10),
+];
+/// Largest kmalloc the drivers ask for (bursts never exceed it).
+pub const KMALLOC_MAX: u32 = 128 << 10;
+/// `__get_free_pages` order weights (%), orders 0..=4.
+pub const GFP_ORDERS: [u32; 5] = [40, 20, 15, 13, 12];
+/// Largest order the drivers ask for.
+pub const GFP_MAX_ORDER: u8 = 4;
+/// Percent of order-0 requests that may use highmem (GPU and user-visible buffers);
+/// `GFP_HIGHMEM_PCT_HIGHER` for larger orders (most need a kernel mapping).
+pub const GFP_HIGHMEM_PCT_ORDER0: u32 = 50;
+pub const GFP_HIGHMEM_PCT_HIGHER: u32 = 10;
+/// vmalloc sizes in pages: (weight %, fewest, most).
+pub const VMALLOC_PAGES: [(u32, u32, u32); 5] =
+    [(35, 1, 4), (25, 5, 16), (20, 17, 64), (15, 65, 256), (5, 257, 512)];
+/// Largest vmalloc: 2 MiB.
+pub const VMALLOC_MAX_PAGES: u32 = 512;
+/// ioremap window sizes: (weight %, bytes).
+pub const IOREMAP_SIZES: [(u32, u32); 7] = [
+    (45, 4 << 10),
+    (12, 8 << 10),
+    (8, 16 << 10),
+    (15, 64 << 10),
+    (10, 256 << 10),
+    (7, 1 << 20),
+    (3, 2 << 20),
+];
+/// BCM2836 peripherals (bus window seen by the ARM): where ioremap windows point. They are
+/// mapped but never touched, so any device-memory range serves.
+pub const IO_PHYS_BASE: u64 = 0x3f00_0000;
+pub const IO_PHYS_SIZE: u64 = 0x0100_0000;
+
+/// Lifetime classes.
+pub const TRANSIENT: usize = 0;
+pub const SHORT: usize = 1;
+pub const MEDIUM: usize = 2;
+pub const PINNED: usize = 3;
+/// Lifetime class weights (%) per kind (rows in `MIX` order): transient, short, medium, pinned.
+pub const LIFETIMES: [[u32; 4]; 4] = [[55, 25, 12, 8], [45, 30, 15, 10], [30, 30, 25, 15], [20, 20, 20, 40]];
+/// Transient lifetimes: uniform in 1..=64 steps.
+pub const TRANSIENT_MAX: u32 = 64;
+/// Short lifetimes: log-uniform in 64..1024 steps (exponents 6..10).
+pub const SHORT_EXP: (u32, u32) = (6, 10);
+/// Medium lifetimes: log-uniform in 1024..16384 steps (exponents 10..14).
+pub const MEDIUM_EXP: (u32, u32) = (10, 14);
+/// Expiry of pinned objects: never within a run.
+pub const NEVER: u32 = u32::MAX;
+/// App launches: every `BURST_PERIOD` steps, `BURST_LEN` steps of doubled sizes.
+pub const BURST_PERIOD: u32 = 2000;
+pub const BURST_LEN: u32 = 250;
+
+/// The distributions of one run. `Knobs::DEFAULT` is built from the named constants above;
+/// a scenario may scale them (the executor's allocators decide what fails, never the knobs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Knobs {
+    pub mix: [u32; 4],
+    pub kmalloc_sizes: [(u32, u32, u32); 5],
+    pub gfp_orders: [u32; 5],
+    pub gfp_highmem_pct_order0: u32,
+    pub gfp_highmem_pct_higher: u32,
+    pub vmalloc_pages: [(u32, u32, u32); 5],
+    pub ioremap_sizes: [(u32, u32); 7],
+    pub lifetimes: [[u32; 4]; 4],
+    pub transient_max: u32,
+    pub short_exp: (u32, u32),
+    pub medium_exp: (u32, u32),
+    pub burst_period: u32,
+    pub burst_len: u32,
+    /// Live objects at most (<= MAX_LIVE) and live vmalloc + ioremap areas at most.
+    pub max_live: usize,
+    pub max_live_vmap: usize,
+}
+
+impl Knobs {
+    pub const DEFAULT: Knobs = Knobs {
+        mix: MIX,
+        kmalloc_sizes: KMALLOC_SIZES,
+        gfp_orders: GFP_ORDERS,
+        gfp_highmem_pct_order0: GFP_HIGHMEM_PCT_ORDER0,
+        gfp_highmem_pct_higher: GFP_HIGHMEM_PCT_HIGHER,
+        vmalloc_pages: VMALLOC_PAGES,
+        ioremap_sizes: IOREMAP_SIZES,
+        lifetimes: LIFETIMES,
+        transient_max: TRANSIENT_MAX,
+        short_exp: SHORT_EXP,
+        medium_exp: MEDIUM_EXP,
+        burst_period: BURST_PERIOD,
+        burst_len: BURST_LEN,
+        max_live: MAX_LIVE,
+        max_live_vmap: MAX_LIVE_VMAP,
+    };
+}
+
+impl Default for Knobs {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// `scenario vmalloc-frag` parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Params {
+    pub seed: u64,
+    /// Operations before the final request.
+    pub steps: u32,
+    /// Where ioremap windows point (physical) and how large that window is.
+    pub io_phys_base: u64,
+    pub io_phys_size: u64,
+    pub knobs: Knobs,
+}
+
+impl Params {
+    pub const DEFAULT: Params = Params {
+        seed: DEFAULT_SEED,
+        steps: DEFAULT_STEPS,
+        io_phys_base: IO_PHYS_BASE,
+        io_phys_size: IO_PHYS_SIZE,
+        knobs: Knobs::DEFAULT,
+    };
+
+    pub const fn new(seed: u64, steps: u32) -> Params {
+        Params { seed, steps, ..Params::DEFAULT }
+    }
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// One operation of the trace. `id` names the object (a slot number below `MAX_LIVE`) so the
+/// free can find what the allocation returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    Kmalloc { id: u32, size: u32 },
+    Kfree { id: u32 },
+    /// `__get_free_pages(GFP_KERNEL [| __GFP_HIGHMEM], order)`.
+    GetFreePages { id: u32, order: u8, gfp_highmem: bool },
+    FreePages { id: u32 },
+    Vmalloc { id: u32, size: u32 },
+    Vfree { id: u32 },
+    Ioremap { id: u32, phys: u64, size: u32 },
+    Iounmap { id: u32 },
+    /// The graphics driver's request: `__get_free_pages` of the covering order, then `vmalloc`.
+    FinalRequest { size: u32 },
+}
+
+impl Op {
+    /// Whether the operation allocates (and the next `Workload::next` wants its outcome).
+    pub const fn is_alloc(&self) -> bool {
+        matches!(
+            self,
+            Op::Kmalloc { .. } | Op::GetFreePages { .. } | Op::Vmalloc { .. } | Op::Ioremap { .. }
+        )
+    }
+
+    /// The object the operation allocates or frees.
+    pub const fn id(&self) -> Option<u32> {
+        match *self {
+            Op::Kmalloc { id, .. }
+            | Op::Kfree { id }
+            | Op::GetFreePages { id, .. }
+            | Op::FreePages { id }
+            | Op::Vmalloc { id, .. }
+            | Op::Vfree { id }
+            | Op::Ioremap { id, .. }
+            | Op::Iounmap { id } => Some(id),
+            Op::FinalRequest { .. } => None,
+        }
+    }
+}
+
+impl fmt::Display for Op {
+    /// One trace line, named like the kernel call: `vmalloc #12 0x3000`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Op::Kmalloc { id, size } => write!(f, "kmalloc #{id} {size}"),
+            Op::Kfree { id } => write!(f, "kfree #{id}"),
+            Op::GetFreePages { id, order, gfp_highmem } => write!(
+                f,
+                "__get_free_pages #{id} order {order} {}",
+                if gfp_highmem { "GFP_HIGHUSER" } else { "GFP_KERNEL" }
+            ),
+            Op::FreePages { id } => write!(f, "free_pages #{id}"),
+            Op::Vmalloc { id, size } => write!(f, "vmalloc #{id} {size:#x}"),
+            Op::Vfree { id } => write!(f, "vfree #{id}"),
+            Op::Ioremap { id, phys, size } => write!(f, "ioremap #{id} {phys:#010x} {size:#x}"),
+            Op::Iounmap { id } => write!(f, "iounmap #{id}"),
+            Op::FinalRequest { size } => write!(f, "final request {size:#x}"),
+        }
+    }
+}
+
+/// PCG32 (XSH RR, O'Neill 2014): small, fast, and the same sequence on every machine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pcg32 {
+    state: u64,
+    inc: u64,
+}
+
+const PCG_MULT: u64 = 6_364_136_223_846_793_005;
+/// Stream selector (any odd number); fixed so that the seed alone picks the sequence.
+const PCG_STREAM: u64 = 0xda3e_39cb_94b9_5bdb;
+
+impl Pcg32 {
+    /// Seeds the generator the way PCG's reference `srandom_r` does.
+    pub const fn new(seed: u64) -> Pcg32 {
+        let mut rng = Pcg32 { state: 0, inc: PCG_STREAM | 1 };
+        rng.step();
+        rng.state = rng.state.wrapping_add(seed);
+        rng.step();
+        rng
+    }
+
+    const fn step(&mut self) {
+        self.state = self.state.wrapping_mul(PCG_MULT).wrapping_add(self.inc);
+    }
+
+    pub const fn next_u32(&mut self) -> u32 {
+        let old = self.state;
+        self.step();
+        let xorshifted = (((old >> 18) ^ old) >> 27) as u32;
+        let rot = (old >> 59) as u32;
+        xorshifted.rotate_right(rot)
+    }
+
+    /// Uniform in `0..n` (Lemire's multiply-shift; `n == 0` gives 0).
+    pub const fn below(&mut self, n: u32) -> u32 {
+        ((self.next_u32() as u64 * n as u64) >> 32) as u32
+    }
+
+    /// Uniform in `lo..=hi` (`lo` if `hi < lo`).
+    pub const fn between(&mut self, lo: u32, hi: u32) -> u32 {
+        if hi <= lo {
+            lo
+        } else {
+            lo + self.below(hi - lo + 1)
+        }
+    }
+
+    /// Index drawn with the given weights (the last index if they are all zero).
+    pub fn pick(&mut self, weights: &[u32]) -> usize {
+        let total: u32 = weights.iter().sum();
+        let mut r = self.below(total);
+        for (i, &w) in weights.iter().enumerate() {
+            if r < w {
+                return i;
+            }
+            r -= w;
+        }
+        weights.len().saturating_sub(1)
+    }
+
+    /// Log-uniform in `2^lo..2^hi`: the exponent uniform, then uniform inside the octave.
+    pub const fn log_uniform(&mut self, (lo, hi): (u32, u32)) -> u32 {
+        let e = lo + self.below(hi - lo);
+        let base = 1u32 << e;
+        base + self.below(base)
+    }
+}
+
+/// What a slot holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Kind {
+    #[default]
+    Free,
+    Kmalloc,
+    Pages,
+    Vmalloc,
+    Ioremap,
+}
+
+impl Kind {
+    /// Index into `MIX` and `LIFETIMES`.
+    const fn index(self) -> usize {
+        match self {
+            Kind::Free | Kind::Kmalloc => 0,
+            Kind::Pages => 1,
+            Kind::Vmalloc => 2,
+            Kind::Ioremap => 3,
+        }
+    }
+
+    const ALLOCATING: [Kind; 4] = [Kind::Kmalloc, Kind::Pages, Kind::Vmalloc, Kind::Ioremap];
+
+    const fn is_vmap(self) -> bool {
+        matches!(self, Kind::Vmalloc | Kind::Ioremap)
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Slot {
+    kind: Kind,
+    /// Position in `heap` while live.
+    heap_pos: u16,
+    /// Step at which the object is freed.
+    expires: u32,
+    /// Bytes (pages for `Pages`: `PAGE_SIZE << order`).
+    bytes: u32,
+}
+
+const EMPTY_SLOT: Slot = Slot { kind: Kind::Free, heap_pos: 0, expires: 0, bytes: 0 };
+
+/// Counters of one run, for the progress line and the tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Allocations emitted per kind (`MIX` order).
+    pub allocs: [u32; 4],
+    /// Of those, reported failed.
+    pub failed: [u32; 4],
+    /// Frees emitted per kind.
+    pub frees: [u32; 4],
+    /// Allocations per lifetime class (transient, short, medium, pinned).
+    pub by_lifetime: [u32; 4],
+    /// Frees forced early because the slots were full.
+    pub forced_frees: u32,
+    /// Live objects and bytes now, per kind.
+    pub live: [u32; 4],
+    pub live_bytes: [u64; 4],
+    /// Most objects live at once.
+    pub peak_live: u32,
+}
+
+/// Where the run is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Running,
+    FinalEmitted,
+    Finished,
+}
+
+/// The generator. About 24 bytes per slot (64 KiB + a little): keep it in a static (`new` is
+/// `const`) and `reset` it in place; never put it on a kernel stack.
+#[derive(Clone, Debug)]
+pub struct Workload {
+    params: Params,
+    rng: Pcg32,
+    step: u32,
+    phase: Phase,
+    /// The allocation emitted last, waiting for its outcome.
+    pending: Option<u16>,
+    slots: [Slot; MAX_LIVE],
+    free_ids: [u16; MAX_LIVE],
+    nr_free_ids: usize,
+    heap: [u16; MAX_LIVE],
+    heap_len: usize,
+    live_vmap: usize,
+    stats: Stats,
+}
+
+impl Workload {
+    pub const fn new(params: Params) -> Workload {
+        let mut w = Workload {
+            params,
+            rng: Pcg32::new(params.seed),
+            step: 0,
+            phase: Phase::Running,
+            pending: None,
+            slots: [EMPTY_SLOT; MAX_LIVE],
+            free_ids: [0; MAX_LIVE],
+            nr_free_ids: 0,
+            heap: [0; MAX_LIVE],
+            heap_len: 0,
+            live_vmap: 0,
+            stats: Stats {
+                allocs: [0; 4],
+                failed: [0; 4],
+                frees: [0; 4],
+                by_lifetime: [0; 4],
+                forced_frees: 0,
+                live: [0; 4],
+                live_bytes: [0; 4],
+                peak_live: 0,
+            },
+        };
+        w.fill_free_ids();
+        w
+    }
+
+    /// Starts a new run in place.
+    pub fn reset(&mut self, params: Params) {
+        self.params = params;
+        self.rng = Pcg32::new(params.seed);
+        self.step = 0;
+        self.phase = Phase::Running;
+        self.pending = None;
+        self.slots.fill(EMPTY_SLOT);
+        self.heap_len = 0;
+        self.live_vmap = 0;
+        self.stats = Stats::default();
+        self.fill_free_ids();
+    }
+
+    /// Ids are handed out lowest first.
+    const fn fill_free_ids(&mut self) {
+        let mut i = 0;
+        while i < MAX_LIVE {
+            self.free_ids[i] = (MAX_LIVE - 1 - i) as u16;
+            i += 1;
+        }
+        self.nr_free_ids = MAX_LIVE;
+    }
+
+    pub const fn params(&self) -> &Params {
+        &self.params
+    }
+
+    /// Steps emitted so far (the final request not counted).
+    pub const fn step(&self) -> u32 {
+        self.step
+    }
+
+    pub const fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Objects live now.
+    pub const fn live(&self) -> usize {
+        self.heap_len
+    }
+
+    /// Whether object `id` is live (allocated and not freed, failure not reported).
+    pub fn is_live(&self, id: u32) -> bool {
+        self.slots.get(id as usize).is_some_and(|s| s.kind != Kind::Free)
+    }
+
+    /// The next operation; `outcome_of_previous` says whether the previous one, if it was an
+    /// allocation, succeeded (`None` counts as success). `None` once the run is over.
+    pub fn next(&mut self, outcome_of_previous: Option<bool>) -> Option<Op> {
+        if let Some(id) = self.pending.take() {
+            if outcome_of_previous == Some(false) {
+                let kind = self.slots[id as usize].kind;
+                self.stats.failed[kind.index()] += 1;
+                self.release(id);
+            }
+        }
+        match self.phase {
+            Phase::Finished => None,
+            Phase::FinalEmitted => {
+                self.phase = Phase::Finished;
+                None
+            }
+            Phase::Running if self.step >= self.params.steps => {
+                self.phase = Phase::FinalEmitted;
+                Some(Op::FinalRequest { size: FINAL_REQUEST_SIZE })
+            }
+            Phase::Running => {
+                let op = self.step_op();
+                self.step += 1;
+                Some(op)
+            }
+        }
+    }
+
+    fn step_op(&mut self) -> Op {
+        let now = self.step;
+        let top = self.heap.get(..self.heap_len).and_then(|h| h.first()).copied();
+        if let Some(top) = top {
+            if self.slots[top as usize].expires <= now {
+                return self.free(top);
+            }
+        }
+        let k = self.params.knobs;
+        let mut kind = Kind::ALLOCATING[self.rng.pick(&k.mix)];
+        if kind.is_vmap() && self.live_vmap >= k.max_live_vmap {
+            // No vmap area to spare: the driver does something else.
+            kind = Kind::ALLOCATING[self.rng.pick(&k.mix[..2])];
+        }
+        let id = if self.heap_len < k.max_live { self.take_id() } else { None };
+        match (id, top) {
+            (Some(id), _) => self.alloc(kind, id, now),
+            (None, Some(top)) => {
+                self.stats.forced_frees += 1;
+                self.free(top)
+            }
+            // Unreachable (a full slot table has a heap top); end the run rather than stall.
+            (None, None) => {
+                self.phase = Phase::FinalEmitted;
+                Op::FinalRequest { size: FINAL_REQUEST_SIZE }
+            }
+        }
+    }
+
+    /// Whether the step is inside an app launch.
+    const fn in_burst(&self) -> bool {
+        let k = &self.params.knobs;
+        k.burst_period != 0 && self.step % k.burst_period < k.burst_len
+    }
+
+    fn alloc(&mut self, kind: Kind, id: u16, now: u32) -> Op {
+        let burst = self.in_burst();
+        let k = self.params.knobs;
+        let scale = |x: u32, max: u32| if burst { x.saturating_mul(2).min(max) } else { x };
+        let op_and_bytes = |w: &mut Self, id: u32| -> (Op, u32) {
+            match kind {
+                Kind::Free | Kind::Kmalloc => {
+                    let (_, lo, hi) = k.kmalloc_sizes[w.rng.pick(&k.kmalloc_sizes.map(|c| c.0))];
+                    let size = scale(w.rng.between(lo, hi), KMALLOC_MAX);
+                    (Op::Kmalloc { id, size }, size)
+                }
+                Kind::Pages => {
+                    let order = w.rng.pick(&k.gfp_orders) as u8;
+                    let order = if burst { (order + 1).min(GFP_MAX_ORDER) } else { order };
+                    let pct = if order == 0 {
+                        k.gfp_highmem_pct_order0
+                    } else {
+                        k.gfp_highmem_pct_higher
+                    };
+                    let gfp_highmem = w.rng.below(100) < pct;
+                    (Op::GetFreePages { id, order, gfp_highmem }, (PAGE_SIZE as u32) << order)
+                }
+                Kind::Vmalloc => {
+                    let (_, lo, hi) = k.vmalloc_pages[w.rng.pick(&k.vmalloc_pages.map(|c| c.0))];
+                    let pages = scale(w.rng.between(lo, hi), VMALLOC_MAX_PAGES);
+                    let size = pages * PAGE_SIZE as u32;
+                    (Op::Vmalloc { id, size }, size)
+                }
+                Kind::Ioremap => {
+                    let (_, size) = k.ioremap_sizes[w.rng.pick(&k.ioremap_sizes.map(|c| c.0))];
+                    // A window aligned to its size inside the device range, as BARs and
+                    // peripheral blocks are.
+                    let windows = (w.params.io_phys_size / u64::from(size)).max(1);
+                    let n = w.rng.below(u32::try_from(windows).unwrap_or(u32::MAX));
+                    let phys = w.params.io_phys_base + u64::from(n) * u64::from(size);
+                    (Op::Ioremap { id, phys, size }, size)
+                }
+            }
+        };
+        let class = self.rng.pick(&k.lifetimes[kind.index()]);
+        let lifetime = match class {
+            TRANSIENT => self.rng.between(1, k.transient_max),
+            SHORT => self.rng.log_uniform(k.short_exp),
+            MEDIUM => self.rng.log_uniform(k.medium_exp),
+            _ => NEVER,
+        };
+        let expires = if lifetime == NEVER { NEVER } else { now.saturating_add(lifetime) };
+        let (op, bytes) = op_and_bytes(self, u32::from(id));
+        self.slots[id as usize] = Slot { kind, heap_pos: 0, expires, bytes };
+        self.heap_push(id);
+        if kind.is_vmap() {
+            self.live_vmap += 1;
+        }
+        let k = kind.index();
+        self.stats.allocs[k] += 1;
+        self.stats.by_lifetime[class] += 1;
+        self.stats.live[k] += 1;
+        self.stats.live_bytes[k] += u64::from(bytes);
+        self.stats.peak_live = self.stats.peak_live.max(self.heap_len as u32);
+        self.pending = Some(id);
+        op
+    }
+
+    fn free(&mut self, id: u16) -> Op {
+        let kind = self.slots[id as usize].kind;
+        self.stats.frees[kind.index()] += 1;
+        self.release(id);
+        let id = u32::from(id);
+        match kind {
+            Kind::Free | Kind::Kmalloc => Op::Kfree { id },
+            Kind::Pages => Op::FreePages { id },
+            Kind::Vmalloc => Op::Vfree { id },
+            Kind::Ioremap => Op::Iounmap { id },
+        }
+    }
+
+    /// Forgets a live object: out of the heap, slot back on the free list.
+    fn release(&mut self, id: u16) {
+        let slot = self.slots[id as usize];
+        if slot.kind == Kind::Free {
+            return;
+        }
+        let k = slot.kind.index();
+        self.stats.live[k] -= 1;
+        self.stats.live_bytes[k] -= u64::from(slot.bytes);
+        if slot.kind.is_vmap() {
+            self.live_vmap -= 1;
+        }
+        self.heap_remove(slot.heap_pos as usize);
+        self.slots[id as usize] = EMPTY_SLOT;
+        if let Some(f) = self.free_ids.get_mut(self.nr_free_ids) {
+            *f = id;
+            self.nr_free_ids += 1;
+        }
+    }
+
+    fn take_id(&mut self) -> Option<u16> {
+        self.nr_free_ids = self.nr_free_ids.checked_sub(1)?;
+        self.free_ids.get(self.nr_free_ids).copied()
+    }
+
+    // A binary min-heap of slot ids keyed by (expiry, id), each slot knowing its position.
+
+    fn key(&self, id: u16) -> (u32, u16) {
+        (self.slots[id as usize].expires, id)
+    }
+
+    fn heap_set(&mut self, pos: usize, id: u16) {
+        self.heap[pos] = id;
+        self.slots[id as usize].heap_pos = pos as u16;
+    }
+
+    fn heap_push(&mut self, id: u16) {
+        let pos = self.heap_len;
+        self.heap_len += 1;
+        self.heap_set(pos, id);
+        self.sift_up(pos);
+    }
+
+    fn heap_remove(&mut self, pos: usize) {
+        if pos >= self.heap_len {
+            return;
+        }
+        self.heap_len -= 1;
+        if pos == self.heap_len {
+            return;
+        }
+        let last = self.heap[self.heap_len];
+        self.heap_set(pos, last);
+        self.sift_up(pos);
+        let pos = self.slots[last as usize].heap_pos as usize;
+        self.sift_down(pos);
+    }
+
+    fn sift_up(&mut self, mut pos: usize) {
+        while pos > 0 {
+            let parent = (pos - 1) / 2;
+            let (a, b) = (self.heap[pos], self.heap[parent]);
+            if self.key(a) >= self.key(b) {
+                break;
+            }
+            self.heap_set(parent, a);
+            self.heap_set(pos, b);
+            pos = parent;
+        }
+    }
+
+    fn sift_down(&mut self, mut pos: usize) {
+        loop {
+            let (l, r) = (2 * pos + 1, 2 * pos + 2);
+            let mut least = pos;
+            if l < self.heap_len && self.key(self.heap[l]) < self.key(self.heap[least]) {
+                least = l;
+            }
+            if r < self.heap_len && self.key(self.heap[r]) < self.key(self.heap[least]) {
+                least = r;
+            }
+            if least == pos {
+                return;
+            }
+            let (a, b) = (self.heap[pos], self.heap[least]);
+            self.heap_set(pos, b);
+            self.heap_set(least, a);
+            pos = least;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::{BTreeMap, HashMap, VecDeque};
+
+    fn boxed(params: Params) -> Box<Workload> {
+        Box::new(Workload::new(params))
+    }
+
+    /// The trace with every allocation succeeding.
+    fn trace(params: Params, n: usize) -> Vec<Op> {
+        let mut w = boxed(params);
+        std::iter::from_fn(|| w.next(None)).take(n).collect()
+    }
+
+    #[test]
+    fn pcg32_matches_the_reference() {
+        // pcg32_random_r's demo: srandom(42, 54) then six outputs.
+        let mut r = Pcg32 { state: 0, inc: (54 << 1) | 1 };
+        r.step();
+        r.state = r.state.wrapping_add(42);
+        r.step();
+        let got: Vec<u32> = (0..6).map(|_| r.next_u32()).collect();
+        assert_eq!(got, [0xa15c02b7, 0x7b47f409, 0xba1d3330, 0x83d2f293, 0xbfa4784b, 0xcbed606e]);
+    }
+
+    #[test]
+    fn same_seed_same_trace_different_seeds_differ() {
+        let a = trace(Params::new(7, DEFAULT_STEPS), 10_000);
+        let b = trace(Params::new(7, DEFAULT_STEPS), 10_000);
+        assert_eq!(a.len(), 10_000);
+        assert_eq!(a, b);
+        let c = trace(Params::new(8, DEFAULT_STEPS), 10_000);
+        assert_ne!(a, c);
+        let differing = a.iter().zip(&c).filter(|(x, y)| x != y).count();
+        assert!(differing > 9_000, "{differing}");
+        // A reset workload replays from the start.
+        let mut w = boxed(Params::new(8, DEFAULT_STEPS));
+        for _ in 0..123 {
+            w.next(Some(false));
+        }
+        w.reset(Params::new(7, DEFAULT_STEPS));
+        let again: Vec<Op> = std::iter::from_fn(|| w.next(None)).take(10_000).collect();
+        assert_eq!(again, a);
+    }
+
+    #[test]
+    fn the_run_ends_with_the_graphics_request() {
+        let ops = trace(Params::new(3, 500), 10_000);
+        assert_eq!(ops.len(), 501);
+        assert_eq!(ops[500], Op::FinalRequest { size: 0x1a_0000 });
+        assert!(ops[..500].iter().all(|op| op.id().is_some()));
+        let mut w = boxed(Params::new(3, 0));
+        assert_eq!(w.next(None), Some(Op::FinalRequest { size: FINAL_REQUEST_SIZE }));
+        assert_eq!(w.next(Some(false)), None);
+        assert_eq!(w.next(None), None);
+    }
+
+    /// Replays a run, checking every operation against an independent model of liveness.
+    fn check_bookkeeping(params: Params, fail: impl Fn(u32, &Op) -> bool) -> Stats {
+        let mut w = boxed(params);
+        let mut live: HashMap<u32, Op> = HashMap::new();
+        let mut outcome = None;
+        let mut pending: Option<Op> = None;
+        let mut n = 0u32;
+        while let Some(op) = w.next(outcome) {
+            if let Some(p) = pending.take() {
+                if outcome == Some(false) {
+                    live.remove(&p.id().unwrap());
+                }
+            }
+            outcome = None;
+            match op {
+                Op::Kmalloc { id, .. }
+                | Op::GetFreePages { id, .. }
+                | Op::Vmalloc { id, .. }
+                | Op::Ioremap { id, .. } => {
+                    assert!((id as usize) < MAX_LIVE);
+                    assert!(live.insert(id, op).is_none(), "step {n}: id {id} reused while live");
+                    let failed = fail(n, &op);
+                    outcome = Some(!failed);
+                    pending = Some(op);
+                }
+                Op::Kfree { id } | Op::FreePages { id } | Op::Vfree { id } | Op::Iounmap { id } => {
+                    let allocated = live.remove(&id).unwrap_or_else(|| panic!("step {n}: {op} of a dead id"));
+                    let matching = matches!(
+                        (allocated, op),
+                        (Op::Kmalloc { .. }, Op::Kfree { .. })
+                            | (Op::GetFreePages { .. }, Op::FreePages { .. })
+                            | (Op::Vmalloc { .. }, Op::Vfree { .. })
+                            | (Op::Ioremap { .. }, Op::Iounmap { .. })
+                    );
+                    assert!(matching, "step {n}: {op} frees {allocated}");
+                    assert!(!w.is_live(id));
+                }
+                Op::FinalRequest { .. } => {}
+            }
+            assert!(live.len() <= MAX_LIVE);
+            let vmap = live.values().filter(|o| matches!(o, Op::Vmalloc { .. } | Op::Ioremap { .. })).count();
+            assert!(vmap <= MAX_LIVE_VMAP);
+            n += 1;
+        }
+        let s = *w.stats();
+        assert_eq!(s.live.iter().sum::<u32>() as usize, w.live());
+        s
+    }
+
+    #[test]
+    fn frees_only_live_objects_and_respects_capacity() {
+        let s = check_bookkeeping(Params::new(11, DEFAULT_STEPS), |_, _| false);
+        assert_eq!(s.failed, [0; 4]);
+        // A long run fills the slots and then frees early rather than overflow.
+        let s = check_bookkeeping(Params::new(12, 120_000), |_, _| false);
+        assert!(s.forced_frees > 0);
+        assert!(s.peak_live as usize <= MAX_LIVE);
+    }
+
+    #[test]
+    fn failed_allocations_are_not_live() {
+        // Every third allocation fails, and all vmallocs over 64 KiB.
+        let fail = |n: u32, op: &Op| n % 3 == 0 || matches!(op, Op::Vmalloc { size, .. } if *size > 0x1_0000);
+        let s = check_bookkeeping(Params::new(5, DEFAULT_STEPS), fail);
+        assert!(s.failed.iter().all(|&f| f > 0), "{s:?}");
+        // Everything failing: nothing is ever freed, nothing stays live.
+        let mut w = boxed(Params::new(5, 2_000));
+        let mut outcome = None;
+        while let Some(op) = w.next(outcome) {
+            assert!(op.is_alloc() || matches!(op, Op::FinalRequest { .. }), "{op}");
+            outcome = Some(false);
+        }
+        assert_eq!(w.live(), 0);
+    }
+
+    #[test]
+    fn distributions_are_as_documented() {
+        let mut w = boxed(Params::new(99, DEFAULT_STEPS));
+        let mut kmalloc_sizes = Vec::new();
+        let mut orders = [0u32; 5];
+        let mut vmalloc_sizes = Vec::new();
+        let mut ioremaps = 0;
+        while let Some(op) = w.next(None) {
+            match op {
+                Op::Kmalloc { size, .. } => kmalloc_sizes.push(size),
+                Op::GetFreePages { order, .. } => orders[order as usize] += 1,
+                Op::Vmalloc { size, .. } => vmalloc_sizes.push(size),
+                Op::Ioremap { phys, size, .. } => {
+                    ioremaps += 1;
+                    assert_eq!(phys % u64::from(size), 0);
+                    assert!(phys >= IO_PHYS_BASE && phys + u64::from(size) <= IO_PHYS_BASE + IO_PHYS_SIZE);
+                }
+                _ => {}
+            }
+        }
+        let s = *w.stats();
+        let allocs: u32 = s.allocs.iter().sum();
+        let share = |n: u32| f64::from(n) / f64::from(allocs);
+        for (k, &pct) in MIX.iter().enumerate() {
+            assert!((share(s.allocs[k]) - f64::from(pct) / 100.0).abs() < 0.02, "{k}: {s:?}");
+        }
+        assert_eq!(s.allocs[3], ioremaps);
+        // Lifetimes: most are transient or short, a small share pinned.
+        let pinned = share(s.by_lifetime[PINNED]);
+        let brief = share(s.by_lifetime[TRANSIENT] + s.by_lifetime[SHORT]);
+        assert!((0.08..0.16).contains(&pinned), "{pinned}");
+        assert!((0.65..0.85).contains(&brief), "{brief}");
+        // kmalloc skews small: the median is under 512 bytes, a few reach 64 KiB or more.
+        kmalloc_sizes.sort_unstable();
+        assert!(kmalloc_sizes[kmalloc_sizes.len() / 2] <= 512);
+        assert!(kmalloc_sizes.iter().all(|&s| (32..=KMALLOC_MAX).contains(&s)));
+        let big = kmalloc_sizes.iter().filter(|&&s| s >= 64 << 10).count();
+        assert!(big > 0 && big < kmalloc_sizes.len() / 10);
+        assert!(orders.iter().all(|&n| n > 0) && orders[0] > orders[4]);
+        assert!(vmalloc_sizes.iter().all(|&s| s % PAGE_SIZE as u32 == 0 && (4096..=2 << 20).contains(&s)));
+        assert!(vmalloc_sizes.iter().any(|&s| s > 1 << 20));
+        // Live objects at the end: the long-lived ones dominate.
+        assert!(w.live() > 500, "{}", w.live());
+    }
+
+    #[test]
+    fn op_display() {
+        assert_eq!(Op::Kmalloc { id: 3, size: 192 }.to_string(), "kmalloc #3 192");
+        assert_eq!(
+            Op::GetFreePages { id: 4, order: 2, gfp_highmem: true }.to_string(),
+            "__get_free_pages #4 order 2 GFP_HIGHUSER"
+        );
+        assert_eq!(Op::Ioremap { id: 5, phys: 0x3f20_0000, size: 0x1000 }.to_string(), "ioremap #5 0x3f200000 0x1000");
+        assert_eq!(Op::FinalRequest { size: FINAL_REQUEST_SIZE }.to_string(), "final request 0x1a0000");
+    }
+
+    // ---- A rough model of the case study's allocators, to calibrate the knobs ----
+
+    const MODEL_MAX_ORDER: usize = 11;
+
+    /// Linux's buddy allocator for one zone: free lists with head insertion (tail when the
+    /// next-order buddy is free, as 2.6.38+), split returning the low half, no compaction.
+    struct Zone {
+        base: u64,
+        pages: u64,
+        order_of: Vec<i8>,
+        lists: Vec<VecDeque<u64>>,
+        free: u64,
+    }
+
+    impl Zone {
+        fn new(base: u64, pages: u64) -> Zone {
+            let mut z = Zone {
+                base,
+                pages,
+                order_of: vec![-1; pages as usize],
+                lists: (0..MODEL_MAX_ORDER).map(|_| VecDeque::new()).collect(),
+                free: 0,
+            };
+            let mut pfn = base;
+            while pfn < base + pages {
+                let mut o = MODEL_MAX_ORDER - 1;
+                while pfn % (1 << o) != 0 || pfn + (1 << o) > base + pages {
+                    o -= 1;
+                }
+                z.free_block(pfn, o);
+                pfn += 1 << o;
+            }
+            z
+        }
+
+        fn idx(&self, pfn: u64) -> Option<usize> {
+            (pfn >= self.base && pfn < self.base + self.pages).then(|| (pfn - self.base) as usize)
+        }
+
+        fn alloc(&mut self, order: usize) -> Option<u64> {
+            for o in order..MODEL_MAX_ORDER {
+                while let Some(pfn) = self.lists[o].pop_front() {
+                    let i = self.idx(pfn).unwrap();
+                    if self.order_of[i] != o as i8 {
+                        continue; // stale entry: merged away
+                    }
+                    self.order_of[i] = -1;
+                    let mut cur = o;
+                    while cur > order {
+                        cur -= 1;
+                        let high = pfn + (1 << cur);
+                        let hi = self.idx(high).unwrap();
+                        self.order_of[hi] = cur as i8;
+                        self.lists[cur].push_front(high);
+                    }
+                    self.free -= 1 << order;
+                    return Some(pfn);
+                }
+            }
+            None
+        }
+
+        fn free_block(&mut self, mut pfn: u64, mut order: usize) {
+            self.free += 1 << order;
+            while order < MODEL_MAX_ORDER - 1 {
+                let buddy = pfn ^ (1 << order);
+                match self.idx(buddy) {
+                    Some(b) if self.order_of[b] == order as i8 => {
+                        self.order_of[b] = -1;
+                        pfn = pfn.min(buddy);
+                        order += 1;
+                    }
+                    _ => break,
+                }
+            }
+            let i = self.idx(pfn).unwrap();
+            self.order_of[i] = order as i8;
+            let higher = (pfn & !((2 << order) - 1)) ^ (2 << order);
+            let tail = order < MODEL_MAX_ORDER - 2
+                && self.idx(higher).is_some_and(|h| self.order_of[h] == order as i8 + 1);
+            if tail {
+                self.lists[order].push_back(pfn);
+            } else {
+                self.lists[order].push_front(pfn);
+            }
+        }
+
+        fn largest_free_order(&self) -> Option<usize> {
+            self.order_of.iter().filter(|&&o| o >= 0).map(|&o| o as usize).max()
+        }
+    }
+
+    /// A first-fit vmalloc range with guard pages and lazy purging (96 MiB, four CPUs).
+    struct VmRange {
+        start: u64,
+        end: u64,
+        busy: BTreeMap<u64, u64>,
+        lazy: Vec<u64>,
+        lazy_bytes: u64,
+    }
+
+    const LAZY_MAX: u64 = 96 << 20;
+
+    impl VmRange {
+        fn alloc(&mut self, size: u64, align: u64) -> Option<u64> {
+            for attempt in 0..2 {
+                let mut cursor = self.start;
+                let mut found = None;
+                for (&s, &e) in self.busy.iter().chain(std::iter::once((&self.end, &self.end))) {
+                    let a = cursor.next_multiple_of(align);
+                    if a + size <= s {
+                        found = Some(a);
+                        break;
+                    }
+                    cursor = cursor.max(e);
+                }
+                if let Some(a) = found {
+                    self.busy.insert(a, a + size);
+                    return Some(a);
+                }
+                if attempt == 0 {
+                    self.purge();
+                }
+            }
+            None
+        }
+
+        fn free(&mut self, a: u64) {
+            let len = self.busy[&a] - a;
+            self.lazy.push(a);
+            self.lazy_bytes += len;
+            if self.lazy_bytes > LAZY_MAX {
+                self.purge();
+            }
+        }
+
+        fn purge(&mut self) {
+            for a in self.lazy.drain(..) {
+                self.busy.remove(&a);
+            }
+            self.lazy_bytes = 0;
+        }
+
+        fn largest_gap(&self) -> u64 {
+            let mut cursor = self.start;
+            let mut best = 0;
+            for (&s, &e) in self.busy.iter().chain(std::iter::once((&self.end, &self.end))) {
+                best = best.max(s.saturating_sub(cursor));
+                cursor = cursor.max(e);
+            }
+            best
+        }
+
+        fn used(&self) -> u64 {
+            self.busy.iter().map(|(s, e)| e - s).sum()
+        }
+    }
+
+    /// SLUB-like kmalloc caches: slabs of a fixed order per size class, fill the newest
+    /// partial slab first, empty slabs go back to the buddy allocator.
+    struct Slabs {
+        /// (class size, slab order) -> slabs: first pfn -> objects in use; partial list.
+        caches: Vec<(u32, usize, HashMap<u64, u32>, Vec<u64>)>,
+    }
+
+    const KMALLOC_CLASSES: [(u32, usize); 11] =
+        [(32, 0), (64, 0), (96, 0), (128, 0), (192, 0), (256, 0), (512, 0), (1024, 1), (2048, 2), (4096, 3), (8192, 3)];
+
+    struct Model {
+        normal: Zone,
+        high: Zone,
+        vm: VmRange,
+        slabs: Slabs,
+        /// id -> how to free it.
+        handles: HashMap<u32, Handle>,
+    }
+
+    enum Handle {
+        Slab(usize, u64),
+        Pages(bool, u64, usize),
+        Vm(u64, Vec<(bool, u64)>),
+    }
+
+    impl Model {
+        /// `lowmem_mib` of lowmem of which the top 144 MiB are carve-outs and the first 16
+        /// MiB the kernel's; `ram_mib` of RAM; a 248 MiB vmalloc range.
+        fn new(lowmem_mib: u64, ram_mib: u64) -> Model {
+            let pages = |mib: u64| mib << 8;
+            Model {
+                normal: Zone::new(pages(16), pages(lowmem_mib - 144 - 16)),
+                high: Zone::new(pages(lowmem_mib), pages(ram_mib - lowmem_mib)),
+                vm: VmRange { start: 0, end: 248 << 20, busy: BTreeMap::new(), lazy: Vec::new(), lazy_bytes: 0 },
+                slabs: Slabs {
+                    caches: KMALLOC_CLASSES.iter().map(|&(s, o)| (s, o, HashMap::new(), Vec::new())).collect(),
+                },
+                handles: HashMap::new(),
+            }
+        }
+
+        fn pages(&mut self, highmem: bool, order: usize) -> Option<(bool, u64)> {
+            if highmem {
+                if let Some(p) = self.high.alloc(order) {
+                    return Some((true, p));
+                }
+            }
+            self.normal.alloc(order).map(|p| (false, p))
+        }
+
+        fn free_pages(&mut self, high: bool, pfn: u64, order: usize) {
+            if high { self.high.free_block(pfn, order) } else { self.normal.free_block(pfn, order) }
+        }
+
+        fn kmalloc(&mut self, size: u32) -> Option<Handle> {
+            let Some(c) = KMALLOC_CLASSES.iter().position(|&(s, _)| s >= size) else {
+                let order = (u64::from(size).div_ceil(PAGE_SIZE)).next_power_of_two().trailing_zeros() as usize;
+                return self.pages(false, order).map(|(h, p)| Handle::Pages(h, p, order));
+            };
+            let (csize, order) = KMALLOC_CLASSES[c];
+            let per_slab = ((PAGE_SIZE << order) / u64::from(csize)) as u32;
+            let slab = match self.slabs.caches[c].3.last() {
+                Some(&s) => s,
+                None => {
+                    let (_, p) = self.pages(false, order)?;
+                    self.slabs.caches[c].2.insert(p, 0);
+                    self.slabs.caches[c].3.push(p);
+                    p
+                }
+            };
+            let cache = &mut self.slabs.caches[c];
+            let used = cache.2.get_mut(&slab).unwrap();
+            *used += 1;
+            if *used == per_slab {
+                cache.3.pop();
+            }
+            Some(Handle::Slab(c, slab))
+        }
+
+        fn kfree_slab(&mut self, c: usize, slab: u64) {
+            let (csize, order) = KMALLOC_CLASSES[c];
+            let per_slab = ((PAGE_SIZE << order) / u64::from(csize)) as u32;
+            let cache = &mut self.slabs.caches[c];
+            let used = cache.2.get_mut(&slab).unwrap();
+            if *used == per_slab {
+                cache.3.push(slab);
+            }
+            *used -= 1;
+            if *used == 0 {
+                cache.2.remove(&slab);
+                cache.3.retain(|&s| s != slab);
+                self.normal.free_block(slab, order);
+            }
+        }
+
+        fn vmalloc(&mut self, size: u64) -> Option<Handle> {
+            let a = self.vm.alloc(size + PAGE_SIZE, PAGE_SIZE)?;
+            let mut pages = Vec::new();
+            for _ in 0..size / PAGE_SIZE {
+                match self.pages(true, 0) {
+                    Some(p) => pages.push(p),
+                    None => {
+                        for (h, p) in pages {
+                            self.free_pages(h, p, 0);
+                        }
+                        self.vm.free(a);
+                        return None;
+                    }
+                }
+            }
+            Some(Handle::Vm(a, pages))
+        }
+
+        /// Executes one operation; `Some(success)` for allocations.
+        fn run(&mut self, op: Op) -> Option<bool> {
+            let handle = match op {
+                Op::Kmalloc { size, .. } => self.kmalloc(size),
+                Op::GetFreePages { order, gfp_highmem, .. } => {
+                    let order = order as usize;
+                    self.pages(gfp_highmem, order).map(|(h, p)| Handle::Pages(h, p, order))
+                }
+                Op::Vmalloc { size, .. } => self.vmalloc(u64::from(size)),
+                Op::Ioremap { size, .. } => {
+                    let size = u64::from(size);
+                    let align = 1u64 << (64 - size.leading_zeros()).clamp(12, 19);
+                    self.vm.alloc(size + PAGE_SIZE, align).map(|a| Handle::Vm(a, Vec::new()))
+                }
+                Op::Kfree { id } | Op::FreePages { id } | Op::Vfree { id } | Op::Iounmap { id } => {
+                    match self.handles.remove(&id).unwrap() {
+                        Handle::Slab(c, s) => self.kfree_slab(c, s),
+                        Handle::Pages(h, p, o) => self.free_pages(h, p, o),
+                        Handle::Vm(a, pages) => {
+                            for (h, p) in pages {
+                                self.free_pages(h, p, 0);
+                            }
+                            self.vm.free(a);
+                        }
+                    }
+                    return None;
+                }
+                Op::FinalRequest { .. } => return None,
+            };
+            let ok = handle.is_some();
+            if let (Some(h), Some(id)) = (handle, op.id()) {
+                self.handles.insert(id, h);
+            }
+            Some(ok)
+        }
+    }
+
+    struct Outcome {
+        largest_order: Option<usize>,
+        normal_free_mib: u64,
+        high_free_mib: u64,
+        vm_used_mib: u64,
+        vm_gap_kib: u64,
+        gfp_ok: bool,
+        vmalloc_ok: bool,
+        failed: [u32; 4],
+        live: usize,
+    }
+
+    fn simulate(params: Params, lowmem_mib: u64) -> Outcome {
+        let mut w = boxed(params);
+        let mut m = Model::new(lowmem_mib, 960);
+        let mut outcome = None;
+        while let Some(op) = w.next(outcome) {
+            if let Op::FinalRequest { size } = op {
+                let largest_order = m.normal.largest_free_order();
+                let vm_gap = m.vm.largest_gap();
+                let vm_used = m.vm.used();
+                let gfp_ok = m.normal.alloc(9).is_some();
+                let vmalloc_ok = gfp_ok || m.vmalloc(u64::from(size)).is_some();
+                return Outcome {
+                    largest_order,
+                    normal_free_mib: m.normal.free >> 8,
+                    high_free_mib: m.high.free >> 8,
+                    vm_used_mib: vm_used >> 20,
+                    vm_gap_kib: vm_gap >> 10,
+                    gfp_ok,
+                    vmalloc_ok,
+                    failed: w.stats().failed,
+                    live: w.live(),
+                };
+            }
+            outcome = m.run(op);
+        }
+        unreachable!()
+    }
+
+    fn report(name: &str, params: Params) {
+        println!("{name}");
+        for lowmem in [512, 720] {
+            let mut line = format!("  {lowmem}:");
+            let mut fails = 0;
+            for seed in 1..=6 {
+                let o = simulate(Params { seed, ..params }, lowmem);
+                fails += u32::from(!o.gfp_ok && !o.vmalloc_ok);
+                line += &format!(
+                    " [o{} nf{} hf{} vu{} g{}K {}{} f{:?} l{}]",
+                    o.largest_order.map_or(-1, |o| o as i64), o.normal_free_mib, o.high_free_mib, o.vm_used_mib, o.vm_gap_kib,
+                    if o.gfp_ok { "G" } else { "-" }, if o.vmalloc_ok { "V" } else { "-" }, o.failed, o.live
+                );
+            }
+            println!("{line} => {fails}/6 fail");
+        }
+    }
+
+    /// `cargo test --lib calibrate -- --ignored --nocapture`: the model's end state per seed.
+    #[test]
+    #[ignore]
+    fn calibrate() {
+        let var = std::env::var("VARIANT").unwrap_or_default();
+        let mut p = Params::DEFAULT;
+        for kv in var.split(',').filter(|s| !s.is_empty()) {
+            let (k, v) = kv.split_once('=').unwrap();
+            let n: Vec<u32> = v.split(':').map(|x| x.parse().unwrap()).collect();
+            let kn = &mut p.knobs;
+            match k {
+                "steps" => p.steps = n[0],
+                "mix" => kn.mix.copy_from_slice(&n),
+                "gfp" => kn.gfp_orders.copy_from_slice(&n),
+                "lk" => kn.lifetimes[0].copy_from_slice(&n),
+                "lg" => kn.lifetimes[1].copy_from_slice(&n),
+                "lv" => kn.lifetimes[2].copy_from_slice(&n),
+                "li" => kn.lifetimes[3].copy_from_slice(&n),
+                "med" => kn.medium_exp = (n[0], n[1]),
+                "short" => kn.short_exp = (n[0], n[1]),
+                "burst" => (kn.burst_period, kn.burst_len) = (n[0], n[1]),
+                "live" => kn.max_live = n[0] as usize,
+                "hm" => (kn.gfp_highmem_pct_order0, kn.gfp_highmem_pct_higher) = (n[0], n[1]),
+                _ => panic!("{k}"),
+            }
+        }
+        report(&var, p);
+    }
+}
