@@ -5,6 +5,8 @@
 //! compiled only for the bare-metal target (`cfg(kernel)`, set by `build.rs`).
 #![cfg_attr(not(test), no_std)]
 
+extern crate alloc;
+
 pub mod arch;
 pub mod board;
 pub mod boot;

@@ -1,7 +1,9 @@
-//! The kernel's page allocator: one node (Linux's `pg_data_t`) whose `mem_map` is placed in
+//! The kernel's allocators: the page allocator, one node (Linux's `pg_data_t`) whose `mem_map` is placed in
 //! lowmem by memblock at boot, and the memory access the allocator asks for (zeroing and
 //! poisoning page contents, through the linear map or, for highmem, a temporary fixmap
-//! mapping like `kmap_atomic`).
+//! mapping like `kmap_atomic`); and the slab allocator on top of it, which is also Rust's
+//! global allocator.
+use core::alloc::{GlobalAlloc, Layout as AllocLayout};
 use core::mem::size_of;
 
 use spin::Mutex;
@@ -11,10 +13,12 @@ use crate::mm::fixmap::{fix_to_virt, FixedAddress};
 use crate::mm::layout::Layout;
 use crate::mm::memblock::Memblock;
 use crate::mm::page::{MemMap, Page};
-use crate::mm::page_alloc::{InitError, LinearMap, Node, PageMemory, PAGE_POISON};
-use crate::mm::{Pfn, PhysAddr, PAGE_SHIFT, PAGE_SIZE};
+use crate::mm::gfp::GfpFlags;
+use crate::mm::page_alloc::{InitError, LinearMap, Node, PageMemory, DEFAULT_COMM, PAGE_POISON};
+use crate::mm::slab::{PageSource, Slab};
+use crate::mm::{Pfn, PhysAddr, VirtAddr, PAGE_SHIFT, PAGE_SIZE};
 use crate::proc::collect;
-use crate::proc::snapshot::{MeminfoSnapshot, NodeSnapshot, NodeStats};
+use crate::proc::snapshot::{MeminfoSnapshot, NodeSnapshot, NodeStats, SlabCacheSnapshot};
 
 /// The node. `None` until `mem_init` has handed memblock's free memory over.
 pub static NODE: Mutex<Option<Node<'static>>> = Mutex::new(None);
@@ -136,7 +140,8 @@ pub fn mem_init(layout: &Layout, memblock: &mut Memblock) -> Result<u64, MemInit
 
 /// A copy of the node's state for the `/proc` renderers, taken under the allocator's lock.
 pub fn node_snapshot() -> NodeSnapshot {
-    let stats = NodeStats::default();
+    let slab_pages = SLAB.lock().meminfo().total_pages() as u64;
+    let stats = NodeStats { nr_slab_unreclaimable: slab_pages, ..NodeStats::default() };
     let node = NODE.lock();
     match node.as_ref() {
         Some(n) => collect::node_snapshot(n, stats),
@@ -153,4 +158,71 @@ pub fn meminfo_snapshot(layout: &Layout) -> MeminfoSnapshot {
     mi.vmalloc_used_bytes = 0;
     mi.vmalloc_chunk_bytes = layout.vmalloc_size();
     mi
+}
+
+/// The slab allocator (kmalloc and the caches). Lock order: `SLAB` before `NODE`.
+pub static SLAB: Mutex<Slab> = Mutex::new(Slab::new());
+
+/// Whole pages for the slab layer: `GFP_KERNEL` blocks from the buddy allocator (lowmem only,
+/// so every slab has a linear address), returned by address.
+pub struct BuddyPages;
+
+impl PageSource for BuddyPages {
+    fn alloc_pages(&mut self, order: u32) -> Option<usize> {
+        let mut node = NODE.lock();
+        let node = node.as_mut()?;
+        let gfp = GfpFlags::GFP_KERNEL | GfpFlags::__GFP_NOWARN;
+        let pfn = node.alloc_pages(gfp, order).ok()?;
+        node.page_address(pfn).map(|va| va.0 as usize)
+    }
+
+    fn free_pages(&mut self, addr: usize, order: u32) {
+        if let Some(node) = NODE.lock().as_mut() {
+            // The slab layer only returns what it was given; a failure here is a slab bug.
+            if let Err(e) = node.free_pages_addr(VirtAddr(addr as u64), order) {
+                let _ = e.write_report(&mut crate::console::printk::Console, DEFAULT_COMM);
+            }
+        }
+    }
+}
+
+/// Rust's `alloc` (Vec, Box, ...) on top of kmalloc, so kernel code can use collections.
+struct KernelAllocator;
+
+// SAFETY: every block comes from the slab layer, which hands out non-overlapping memory of at
+// least `layout.size()` bytes aligned to `layout.align()` (it picks a size class that is a
+// multiple of the alignment, or whole pages), and takes back only what it handed out.
+unsafe impl GlobalAlloc for KernelAllocator {
+    unsafe fn alloc(&self, layout: AllocLayout) -> *mut u8 {
+        SLAB.lock()
+            .alloc_layout(&mut BuddyPages, layout.size(), layout.align())
+            .map_or(core::ptr::null_mut(), |a| a as *mut u8)
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: AllocLayout) {
+        let _ = SLAB.lock().free_layout(&mut BuddyPages, ptr as usize, layout.size(), layout.align());
+    }
+}
+
+#[global_allocator]
+static GLOBAL_ALLOCATOR: KernelAllocator = KernelAllocator;
+
+/// The slab caches for /proc/slabinfo, newest first (Linux's order).
+pub fn slab_snapshot(out: &mut [SlabCacheSnapshot]) -> usize {
+    let slab = SLAB.lock();
+    let mut n = 0;
+    for (slot, c) in out.iter_mut().zip(slab.slabinfo()) {
+        *slot = SlabCacheSnapshot {
+            name: c.name,
+            active_objs: c.active_objs as u64,
+            num_objs: c.num_objs as u64,
+            objsize: c.objsize as u32,
+            objperslab: c.objperslab as u32,
+            pagesperslab: c.pagesperslab as u32,
+            active_slabs: c.active_slabs as u64,
+            num_slabs: c.num_slabs as u64,
+        };
+        n += 1;
+    }
+    n
 }

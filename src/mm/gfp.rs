@@ -184,8 +184,7 @@ impl GfpFlags {
         if let Some((mask, _)) = GFPFLAG_NAMES.iter().find(|(_, n)| n.eq_ignore_ascii_case(token)) {
             return Ok(*mask);
         }
-        let value = if let Some(hex) =
-            token.strip_prefix("0x").or_else(|| token.strip_prefix("0X"))
+        let value = if let Some(hex) = token.strip_prefix("0x").or_else(|| token.strip_prefix("0X"))
         {
             u32::from_str_radix(hex, 16)
         } else if token.bytes().all(|b| b.is_ascii_digit()) {
@@ -194,7 +193,8 @@ impl GfpFlags {
             return Err(GfpParseError::UnknownName(token));
         };
         let value = value.map_err(|_| GfpParseError::BadNumber(token))?;
-        GfpFlags::from_bits(value).ok_or(GfpParseError::UnknownBits(value & !GfpFlags::all().bits()))
+        GfpFlags::from_bits(value)
+            .ok_or(GfpParseError::UnknownBits(value & !GfpFlags::all().bits()))
     }
 
     /// False for contradictory zone modifiers (Linux's `GFP_ZONE_BAD`: two of DMA, DMA32 and

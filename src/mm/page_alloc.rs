@@ -4,7 +4,7 @@
 //! code: page contents (zeroing, poisoning) go through the caller's `PageMemory`.
 use core::fmt;
 
-use super::gfp::{gfp_zone, zonelist, GfpFlags};
+use super::gfp::{gfp_zone, GfpFlags};
 use super::layout::{PfnRange, Zones};
 use super::memblock::Memblock;
 use super::page::{MemMap, Page, PageFlagNames, PageFlags, NIL, NO_ZONE};
@@ -122,11 +122,9 @@ impl fmt::Display for InitError {
                 span.start.0,
                 span.end.0
             ),
-            InitError::RangeOutsideMap { start, end } => write!(
-                f,
-                "memblock_free_all: pfns {:#x}-{:#x} are outside mem_map",
-                start.0, end.0
-            ),
+            InitError::RangeOutsideMap { start, end } => {
+                write!(f, "memblock_free_all: pfns {:#x}-{:#x} are outside mem_map", start.0, end.0)
+            }
             InitError::NotReserved { pfn } => write!(
                 f,
                 "memblock_free_all: pfn {:#x} is not reserved (already given to the allocator?)",
@@ -170,8 +168,7 @@ impl AllocError {
 
     /// Linux prints the failure report (`warn_alloc`) unless the caller passed `__GFP_NOWARN`.
     pub const fn should_warn(&self) -> bool {
-        matches!(self, AllocError::NoMemory { .. })
-            && !self.gfp().contains(GfpFlags::__GFP_NOWARN)
+        matches!(self, AllocError::NoMemory { .. }) && !self.gfp().contains(GfpFlags::__GFP_NOWARN)
     }
 }
 
@@ -184,11 +181,9 @@ impl fmt::Display for AllocError {
                 "alloc_pages: order:{order} is too large (MAX_ORDER {MAX_ORDER}: orders 0..{})",
                 MAX_ORDER - 1
             ),
-            AllocError::BadGfp { .. } => write!(
-                f,
-                "alloc_pages: mode:{:#x}({gfp}) asks for more than one zone",
-                gfp.bits()
-            ),
+            AllocError::BadGfp { .. } => {
+                write!(f, "alloc_pages: mode:{:#x}({gfp}) asks for more than one zone", gfp.bits())
+            }
             AllocError::NoMemory { order, .. } => write!(
                 f,
                 "page allocation failure: order:{order}, mode:{:#x}({gfp}), nodemask=(null)",
@@ -213,13 +208,19 @@ pub enum BadPageReason {
     /// `PG_reserved` or `PG_slab` set (Linux's PAGE_FLAGS_CHECK_AT_FREE).
     FlagsCheckAtFree,
     /// A tail page of a compound or slab block, whose head is at this PFN.
-    TailPage { head: Pfn },
+    TailPage {
+        head: Pfn,
+    },
     /// refcount 0 but not free: inside an allocated block, not its first page.
     NotAllocated,
     /// The block was allocated with another order.
-    WrongOrder { allocated: u32 },
+    WrongOrder {
+        allocated: u32,
+    },
     /// A tail page of the compound block does not point back at its head.
-    CorruptTail { tail: Pfn },
+    CorruptTail {
+        tail: Pfn,
+    },
     /// `clear_slab` on a page that is not a slab page.
     NotSlab,
 }
@@ -240,9 +241,7 @@ impl fmt::Display for BadPageReason {
             BadPageReason::TailPage { head } => {
                 write!(f, "not a head page (tail of the block at pfn:{:#x})", head.0)
             }
-            BadPageReason::NotAllocated => {
-                f.write_str("VM_BUG_ON_PAGE(page_ref_count(page) == 0)")
-            }
+            BadPageReason::NotAllocated => f.write_str("VM_BUG_ON_PAGE(page_ref_count(page) == 0)"),
             BadPageReason::WrongOrder { allocated } => {
                 write!(f, "freed with the wrong order (allocated with order:{allocated})")
             }
@@ -280,10 +279,7 @@ impl FreeError {
                 self.pfn.0
             )?;
             if let Some(order) = self.compound_order {
-                writeln!(
-                    w,
-                    "head:(ptrval) order:{order} compound_mapcount:0 compound_pincount:0"
-                )?;
+                writeln!(w, "head:(ptrval) order:{order} compound_mapcount:0 compound_pincount:0")?;
             }
             writeln!(w, "flags: {:#x}({})", page.flags().bits(), PageFlagNames(page))?;
         }
@@ -562,7 +558,11 @@ impl<'a> Node<'a> {
 
     /// `setup_per_zone_wmarks()` with the current `min_free_kbytes`.
     pub fn setup_per_zone_wmarks(&mut self) {
-        setup_per_zone_wmarks(&mut self.node_zones, self.min_free_kbytes, self.watermark_scale_factor);
+        setup_per_zone_wmarks(
+            &mut self.node_zones,
+            self.min_free_kbytes,
+            self.watermark_scale_factor,
+        );
     }
 
     /// `setup_per_zone_lowmem_reserve()` with the current ratios.
@@ -635,8 +635,8 @@ impl<'a> Node<'a> {
         highest: ZoneType,
         alloc_flags: AllocFlags,
     ) -> Option<u32> {
-        for zt in zonelist(highest) {
-            let z = zt.idx();
+        // The zonelist (HighMem -> Normal -> DMA), cut at the request's highest zone.
+        for z in (0..=highest.idx()).rev() {
             let zone = &self.node_zones[z];
             if !zone.is_managed() {
                 continue;
@@ -736,7 +736,13 @@ impl<'a> Node<'a> {
     /// free buddies. Double frees, frees of reserved, slab or tail pages, of a block with the
     /// wrong order or a misaligned or unknown PFN are refused and change nothing.
     pub fn free_pages(&mut self, pfn: Pfn, order: u32) -> Result<(), FreeError> {
-        let idx = self.check_allocated_head(pfn, order)?;
+        let Some(idx) = self.allocated_head(pfn, order) else {
+            return Err(self.check_allocated_head(pfn, order).err().unwrap_or(self.bad_page(
+                pfn,
+                order,
+                BadPageReason::NotAllocated,
+            )));
+        };
         let nr = 1usize << order;
         let pages = self.mem_map.pages_mut();
         let head = &mut pages[idx as usize];
@@ -797,8 +803,36 @@ impl<'a> Node<'a> {
         FreeError { pfn, order, reason, page, compound_order }
     }
 
+    /// The fast form of `check_allocated_head`: the head's index if `pfn` heads an allocated
+    /// block of order `order` that may be freed.
+    #[inline]
+    fn allocated_head(&self, pfn: Pfn, order: u32) -> Option<u32> {
+        const NOT_FREEABLE: PageFlags = PageFlags::PG_buddy
+            .union(PageFlags::PG_reserved)
+            .union(PageFlags::PG_slab)
+            .union(PageFlags::PG_tail);
+        let idx = self.mem_map.index(pfn)?;
+        let page = &self.mem_map.pages()[idx as usize];
+        let ok = (order as usize) < MAX_ORDER
+            && pfn.0 & ((1 << order) - 1) == 0
+            && !page.flags.intersects(NOT_FREEABLE)
+            && page.refcount != 0
+            && page.order() == order;
+        if !ok {
+            return None;
+        }
+        if page.flags.contains(PageFlags::PG_head) {
+            let tails = &self.mem_map.pages()[idx as usize + 1..idx as usize + (1 << order)];
+            if tails.iter().any(|t| t.compound_head_index() != Some(idx)) {
+                return None;
+            }
+        }
+        Some(idx)
+    }
+
     /// The checks `free_pages` makes before touching anything (`free_pages_prepare`'s
     /// `free_page_is_bad` plus pivm's order check). Returns the head's mem_map index.
+    #[cold]
     fn check_allocated_head(&self, pfn: Pfn, order: u32) -> Result<u32, FreeError> {
         let bad = |reason| Err(self.bad_page(pfn, order, reason));
         let Some(idx) = self.mem_map.index(pfn) else { return bad(BadPageReason::OutOfRange) };
@@ -850,50 +884,33 @@ impl<'a> Node<'a> {
         })
     }
 
-    /// `page_is_buddy()`: the block at `pfn` is free, of order `order`, in zone `z`.
-    fn page_is_buddy(&self, pfn: u64, order: u32, z: usize) -> Option<u32> {
-        let idx = self.mem_map.index(Pfn(pfn))?;
-        let p = &self.mem_map.pages()[idx as usize];
-        (p.is_buddy() && p.order() == order && p.zone as usize == z).then_some(idx)
-    }
-
-    /// `buddy_merge_likely()`: if the block just freed could merge once its buddy comes
-    /// back (the next-larger block's buddy is free), queue it at the tail so it stays free
-    /// longer.
-    fn buddy_merge_likely(&self, pfn: u64, buddy_pfn: u64, order: u32, z: usize) -> bool {
-        if order as usize >= MAX_ORDER.saturating_sub(2) {
-            return false;
-        }
-        let higher = buddy_pfn & pfn;
-        self.page_is_buddy(__find_buddy_pfn(higher, order + 1), order + 1, z).is_some()
-    }
-
     /// `__free_one_page()`: merges the block with its buddy while the buddy is free and of
-    /// the same order, then puts the result on its list. Counters other than `nr_free` are
-    /// the caller's.
+    /// the same order, then puts the result on its list (at the tail when
+    /// `buddy_merge_likely`, or when `to_tail`). Counters other than `nr_free` are the
+    /// caller's.
     fn __free_one_page(&mut self, mut pfn: u64, mut order: u32, z: usize, to_tail: bool) {
+        let base = self.mem_map.base_pfn().0;
+        let pages = self.mem_map.pages_mut();
+        let zone = &mut self.node_zones[z];
         let mut buddy_pfn = None;
         while (order as usize) < MAX_ORDER - 1 {
             let b = __find_buddy_pfn(pfn, order);
             buddy_pfn = Some(b);
-            let Some(bidx) = self.page_is_buddy(b, order, z) else { break };
-            let pages = self.mem_map.pages_mut();
-            self.node_zones[z].free_area[order as usize].del(pages, bidx);
+            let Some(bidx) = page_is_buddy(pages, base, b, order, z) else { break };
+            zone.free_area[order as usize].del(pages, bidx);
             let bp = &mut pages[bidx as usize];
             bp.flags.remove(PageFlags::PG_buddy);
             bp.order = 0;
             pfn &= b;
             order += 1;
         }
-        let to_tail = to_tail
-            || buddy_pfn.is_some_and(|b| (order as usize) < MAX_ORDER - 1
-                && self.buddy_merge_likely(pfn, b, order, z));
-        let idx = self.mem_map.index(Pfn(pfn)).unwrap_or(NIL);
-        let pages = self.mem_map.pages_mut();
+        let to_tail =
+            to_tail || buddy_pfn.is_some_and(|b| buddy_merge_likely(pages, base, pfn, b, order, z));
+        let idx = (pfn - base) as u32;
         let p = &mut pages[idx as usize];
         p.flags.insert(PageFlags::PG_buddy);
         p.order = order as u8;
-        self.node_zones[z].free_area[order as usize].add(pages, idx, to_tail);
+        zone.free_area[order as usize].add(pages, idx, to_tail);
     }
 
     // ---- slab support ----------------------------------------------------------------------
@@ -1057,9 +1074,10 @@ impl<'a> Node<'a> {
                         return Err(("free block outside its zone", pfn));
                     }
                     let block = &pages[idx as usize..idx as usize + (1 << order)];
-                    if block.iter().any(|q| {
-                        q.zone as usize != z || q.is_reserved() || q.refcount != 0
-                    }) {
+                    if block
+                        .iter()
+                        .any(|q| q.zone as usize != z || q.is_reserved() || q.refcount != 0)
+                    {
                         return Err(("free block holds a reserved or allocated page", pfn));
                     }
                     if block[1..].iter().any(|q| q.is_buddy()) {
@@ -1084,6 +1102,33 @@ impl<'a> Node<'a> {
         }
         Ok(())
     }
+}
+
+/// `page_is_buddy()`: the block at `pfn` is free, of order `order`, in zone `z`; returns its
+/// mem_map index (`base` is mem_map's first PFN).
+#[inline]
+fn page_is_buddy(pages: &[Page], base: u64, pfn: u64, order: u32, z: usize) -> Option<u32> {
+    let idx = pfn.wrapping_sub(base);
+    let p = pages.get(usize::try_from(idx).ok()?)?;
+    (p.is_buddy() && p.order() == order && p.zone as usize == z).then_some(idx as u32)
+}
+
+/// `buddy_merge_likely()`: if the block just freed could merge once its buddy comes back
+/// (the next-larger block's buddy is free), queue it at the tail so it stays free longer.
+#[inline]
+fn buddy_merge_likely(
+    pages: &[Page],
+    base: u64,
+    pfn: u64,
+    buddy_pfn: u64,
+    order: u32,
+    z: usize,
+) -> bool {
+    if order as usize >= MAX_ORDER.saturating_sub(2) {
+        return false;
+    }
+    let higher = buddy_pfn & pfn;
+    page_is_buddy(pages, base, __find_buddy_pfn(higher, order + 1), order + 1, z).is_some()
 }
 
 /// `warn_alloc()` + `show_mem()`: the report Linux prints when an allocation fails,
@@ -1177,10 +1222,10 @@ pub fn write_free_area_line(w: &mut impl fmt::Write, z: &Zone) -> fmt::Result {
     writeln!(w, "= {}kB", total * KB_PER_PAGE)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mm::gfp::zonelist;
     use crate::mm::page::PAGE_DESCRIPTOR_SIZE;
     extern crate std;
     use std::string::String;
@@ -1287,7 +1332,8 @@ mod tests {
     #[test]
     fn new_reserves_every_page_and_sets_zones() {
         let mut v = vec![Page::default(); 64];
-        let zones = Zones { dma: Some(span(0, 16)), normal: span(16, 40), highmem: Some(span(40, 60)) };
+        let zones =
+            Zones { dma: Some(span(0, 16)), normal: span(16, 40), highmem: Some(span(40, 60)) };
         let node = Node::new(MemMap::new(&mut v, Pfn(0)).unwrap(), &zones).unwrap();
         assert!(node.mem_map.pages().iter().all(|p| p.is_reserved() && p.refcount() == 1));
         assert_eq!(node.page_zone(Pfn(0)), Some(ZoneType::Dma));
@@ -1318,8 +1364,8 @@ mod tests {
     #[test]
     fn boot_memory_goes_in_the_largest_aligned_blocks() {
         let mut v = vec![Page::default(); 2 * MAX_ORDER_NR_PAGES as usize + 128];
-        let mut node = Node::new(MemMap::new(&mut v, Pfn(0)).unwrap(), &normal_only(0, v_len(2)))
-            .unwrap();
+        let mut node =
+            Node::new(MemMap::new(&mut v, Pfn(0)).unwrap(), &normal_only(0, v_len(2))).unwrap();
         // [3, 100): 3 | 4..8 | 8..16 | 16..32 | 32..64 | 64..96 | 96..100
         assert_eq!(node.free_bootmem_range(Pfn(3), Pfn(100)), Ok(97));
         node.verify().unwrap();
@@ -1433,8 +1479,11 @@ mod tests {
         }
         let e = node.alloc_pages(GfpFlags::GFP_KERNEL, 0).unwrap_err();
         assert!(e.should_warn());
-        assert!(!AllocError::NoMemory { gfp: GfpFlags::GFP_KERNEL | GfpFlags::__GFP_NOWARN, order: 0 }
-            .should_warn());
+        assert!(!AllocError::NoMemory {
+            gfp: GfpFlags::GFP_KERNEL | GfpFlags::__GFP_NOWARN,
+            order: 0
+        }
+        .should_warn());
         assert_eq!(
             std::format!("{e}"),
             "page allocation failure: order:0, mode:0xcc0(GFP_KERNEL), nodemask=(null)"
@@ -1505,8 +1554,11 @@ mod tests {
     fn the_sample_board_layout_serves_gfp_kernel_from_dma() {
         // Linux 6.1 on the raspi2b, 3G split: DMA is all lowmem, Normal is empty.
         let mut v = vec![Page::default(); 2048];
-        let zones =
-            Zones { dma: Some(span(0, 1536)), normal: span(1536, 1536), highmem: Some(span(1536, 2048)) };
+        let zones = Zones {
+            dma: Some(span(0, 1536)),
+            normal: span(1536, 1536),
+            highmem: Some(span(1536, 2048)),
+        };
         let mut node = all_free(&mut v, 0, &zones);
         node.init_per_zone_wmark_min();
         let p = node.alloc_pages(GfpFlags::GFP_KERNEL, 0).unwrap();
@@ -1520,7 +1572,10 @@ mod tests {
         let mut node = all_free(&mut v, 0, &normal_only(0, 4096));
         node.set_min_free_kbytes(400); // min 100 pages, low 125, high 150
         let z = node.zone(ZoneType::Normal);
-        assert_eq!((z.min_wmark_pages(), z.low_wmark_pages(), z.high_wmark_pages()), (100, 125, 150));
+        assert_eq!(
+            (z.min_wmark_pages(), z.low_wmark_pages(), z.high_wmark_pages()),
+            (100, 125, 150)
+        );
         let free = |n: &Node<'_>| n.zone(ZoneType::Normal).nr_free_pages();
         while node.alloc_pages(GfpFlags::GFP_KERNEL, 0).is_ok() {}
         // The slow path checks against min: the last success left free > 100.
@@ -1565,8 +1620,9 @@ mod tests {
     #[test]
     fn bad_frees_are_refused_and_change_nothing() {
         let mut v = vec![Page::default(); 1024];
-        let mut node = Node::new(MemMap::new(&mut v, Pfn(0x100)).unwrap(), &normal_only(0x100, 0x500))
-            .unwrap();
+        let mut node =
+            Node::new(MemMap::new(&mut v, Pfn(0x100)).unwrap(), &normal_only(0x100, 0x500))
+                .unwrap();
         node.free_bootmem_range(Pfn(0x200), Pfn(0x500)).unwrap();
         let a = node.alloc_pages(GfpFlags::GFP_KERNEL, 2).unwrap();
         let b = node.alloc_pages(GfpFlags::GFP_KERNEL, 0).unwrap();
@@ -1616,7 +1672,8 @@ mod tests {
              page dumped because: pfn outside mem_map (no struct page)"
         );
         let mut v = vec![Page::default(); 64];
-        let mut node = Node::new(MemMap::new(&mut v, Pfn(0)).unwrap(), &normal_only(0, 64)).unwrap();
+        let mut node =
+            Node::new(MemMap::new(&mut v, Pfn(0)).unwrap(), &normal_only(0, 64)).unwrap();
         let e = node.free_pages(Pfn(3), 0).unwrap_err();
         assert_eq!(
             std::format!("{e}"),
@@ -1759,7 +1816,10 @@ mod tests {
         let high = node.zone(ZoneType::HighMem);
         assert_eq!((normal.spanned_pages(), normal.present_pages()), (2560, 2048));
         assert_eq!(normal.managed_pages(), 2048 - 8 - 513);
-        assert_eq!((high.spanned_pages(), high.present_pages(), high.managed_pages()), (1536, 1024, 1024));
+        assert_eq!(
+            (high.spanned_pages(), high.present_pages(), high.managed_pages()),
+            (1536, 1024, 1024)
+        );
         assert_eq!(node.totalram_pages(), 2048 - 521 + 1024);
         assert_eq!(node.nr_free_pages(), node.totalram_pages());
         assert_eq!(node.totalhigh_pages(), 1024);
@@ -1836,7 +1896,8 @@ mod tests {
     #[test]
     fn buddy_line_format() {
         let mut v = vec![Page::default(); 64];
-        let mut node = Node::new(MemMap::new(&mut v, Pfn(0)).unwrap(), &normal_only(0, 64)).unwrap();
+        let mut node =
+            Node::new(MemMap::new(&mut v, Pfn(0)).unwrap(), &normal_only(0, 64)).unwrap();
         node.free_bootmem_range(Pfn(3), Pfn(12)).unwrap();
         let mut s = String::new();
         write_free_area_line(&mut s, node.zone(ZoneType::Normal)).unwrap();
@@ -1868,7 +1929,7 @@ mod tests {
         node.free_pages(c, 0).unwrap();
         assert_eq!(node.zone(ZoneType::Normal).free_area[0].first(), Some(2));
         node.free_pages(d, 0).unwrap(); // merges with 2 into {2,3}, order 1
-        // Free 0 now: buddy 1 allocated, but {0,1}'s buddy {2,3} is free at order 1: tail.
+                                        // Free 0 now: buddy 1 allocated, but {0,1}'s buddy {2,3} is free at order 1: tail.
         node.free_pages(a, 0).unwrap();
         let list: Vec<u32> =
             node.zone(ZoneType::Normal).free_area[0].iter(node.mem_map.pages()).collect();
@@ -1942,7 +2003,12 @@ mod tests {
 
             /// The zone an eager buddy allocator must serve `order` from: the first in the
             /// zonelist with a fully free aligned block of that order inside it.
-            fn expected_zone(&self, node: &Node<'_>, order: u32, highest: ZoneType) -> Option<ZoneType> {
+            fn expected_zone(
+                &self,
+                node: &Node<'_>,
+                order: u32,
+                highest: ZoneType,
+            ) -> Option<ZoneType> {
                 let size = 1u64 << order;
                 zonelist(highest).find(|&zt| {
                     let z = node.zone(zt);
@@ -2044,7 +2110,9 @@ mod tests {
                         }
                         let (pfn, order) = m.live[pick % m.live.len()];
                         match kind {
-                            0 if order + 1 < MAX_ORDER as u32 => check_bad(&mut node, pfn, order + 1),
+                            0 if order + 1 < MAX_ORDER as u32 => {
+                                check_bad(&mut node, pfn, order + 1)
+                            }
                             1 if order > 0 => check_bad(&mut node, Pfn(pfn.0 + 1), 0),
                             2 if order > 0 => check_bad(&mut node, pfn, order - 1),
                             3 => check_bad(&mut node, Pfn(RESERVED_PFN), 0),
@@ -2103,7 +2171,10 @@ mod tests {
                 x ^= x >> 7;
                 x ^= x << 17;
                 ops.push(match x % 10 {
-                    0..=6 => Op::Alloc { order: (x >> 8) as u32 % 5, gfp: (x >> 16) as usize % GFPS.len() },
+                    0..=6 => Op::Alloc {
+                        order: (x >> 8) as u32 % 5,
+                        gfp: (x >> 16) as usize % GFPS.len(),
+                    },
                     7 | 8 => Op::Free { pick: (x >> 20) as usize },
                     _ => Op::BadFree { pick: (x >> 20) as usize, kind: (x >> 40) as u8 % 5 },
                 });

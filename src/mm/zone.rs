@@ -354,10 +354,13 @@ const fn mult_frac(x: u64, n: u64, d: u64) -> u64 {
 /// allocations rarely need highmem. Every zone's low and high then sit `max(share / 4,
 /// managed * watermark_scale_factor / 10000)` and twice that above its min, where `share` is
 /// the zone's proportional part even for highmem, as in Linux.
-pub fn setup_per_zone_wmarks(zones: &mut [Zone], min_free_kbytes: u64, watermark_scale_factor: u64) {
+pub fn setup_per_zone_wmarks(
+    zones: &mut [Zone],
+    min_free_kbytes: u64,
+    watermark_scale_factor: u64,
+) {
     let pages_min = min_free_kbytes / KB_PER_PAGE;
-    let lowmem_pages: u64 =
-        zones.iter().filter(|z| !z.is_highmem()).map(|z| z.managed_pages).sum();
+    let lowmem_pages: u64 = zones.iter().filter(|z| !z.is_highmem()).map(|z| z.managed_pages).sum();
     for zone in zones.iter_mut() {
         let managed = zone.managed_pages;
         let share = if lowmem_pages == 0 {
@@ -370,7 +373,8 @@ pub fn setup_per_zone_wmarks(zones: &mut [Zone], min_free_kbytes: u64, watermark
         } else {
             share
         };
-        let gap = (share >> 2).max(mult_frac(managed, watermark_scale_factor, WATERMARK_SCALE_DIVISOR));
+        let gap =
+            (share >> 2).max(mult_frac(managed, watermark_scale_factor, WATERMARK_SCALE_DIVISOR));
         zone._watermark[WMARK_MIN] = min;
         zone._watermark[WMARK_LOW] = min + gap;
         zone._watermark[WMARK_HIGH] = min + 2 * gap;
@@ -512,8 +516,11 @@ mod tests {
     #[test]
     fn reproduces_the_linux_6_1_sample() {
         assert_eq!(calculate_min_free_kbytes(189_000 * KB_PER_PAGE), 3477);
-        let mut zones =
-            [zone(ZoneType::Dma, 189_784), zone(ZoneType::Normal, 0), zone(ZoneType::HighMem, 49_152)];
+        let mut zones = [
+            zone(ZoneType::Dma, 189_784),
+            zone(ZoneType::Normal, 0),
+            zone(ZoneType::HighMem, 49_152),
+        ];
         zones[1].present_pages = 0;
         setup_per_zone_wmarks(&mut zones, 3477, DEFAULT_WATERMARK_SCALE_FACTOR);
         assert_eq!(zones[0]._watermark, [869, 1086, 1303]);
@@ -534,8 +541,11 @@ mod tests {
     #[test]
     fn lowmem_reserve_of_a_normal_zone_below_highmem() {
         // The Pi's 2G/3G builds without a DMA zone: Normal below HighMem.
-        let mut zones =
-            [zone(ZoneType::Dma, 0), zone(ZoneType::Normal, 180_000), zone(ZoneType::HighMem, 64_000)];
+        let mut zones = [
+            zone(ZoneType::Dma, 0),
+            zone(ZoneType::Normal, 180_000),
+            zone(ZoneType::HighMem, 64_000),
+        ];
         setup_per_zone_lowmem_reserve(&mut zones, &DEFAULT_LOWMEM_RESERVE_RATIO);
         assert_eq!(zones[1].lowmem_reserve, [0, 0, 64_000 / 32]);
         assert_eq!(zones[0].lowmem_reserve, [0, 0, 0]);

@@ -300,6 +300,20 @@ pub struct SlabCacheSnapshot {
     pub num_slabs: u64,
 }
 
+impl SlabCacheSnapshot {
+    /// A blank entry, to fill fixed-size arrays before copying caches in.
+    pub const EMPTY: SlabCacheSnapshot = SlabCacheSnapshot {
+        name: "",
+        active_objs: 0,
+        num_objs: 0,
+        objsize: 0,
+        objperslab: 0,
+        pagesperslab: 0,
+        active_slabs: 0,
+        num_slabs: 0,
+    };
+}
+
 bitflags! {
     /// Linux's `vm_struct` flags (include/linux/vmalloc.h, values as in 6.1).
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -7,27 +7,30 @@
 //! Each step emits one operation. An object that has reached the end of its lifetime is freed
 //! first (one per step, earliest expiry first); otherwise a simulated driver allocates:
 //!
-//! | kind | share | sizes | lifetimes (transient / short / medium / pinned) |
+//! | kind | share | sizes | lifetimes % (transient / short / app / pinned) |
 //! |---|---|---|---|
-//! | `kmalloc` | 50% | skewed small: 55% 32-256 B, 25% 0.5-2 KiB, 10% 4-8 KiB, 6% 16-32 KiB, 4% 64-128 KiB | 55 / 25 / 12 / 8 |
-//! | `__get_free_pages` | 30% | order 0: 40%, 1: 20%, 2: 15%, 3: 13%, 4: 12%; half the order-0 pages `__GFP_HIGHMEM` | 45 / 30 / 15 / 10 |
-//! | `vmalloc` | 14% | 4 KiB-2 MiB: 35% 1-4 pages, 25% 5-16, 20% 17-64, 15% 65-256, 5% 257-512 | 30 / 30 / 25 / 15 |
-//! | `ioremap` | 6% | device windows: 45% 4 KiB, 20% 8-16 KiB, 15% 64 KiB, 10% 256 KiB, 7% 1 MiB, 3% 2 MiB | 20 / 20 / 20 / 40 |
+//! | `kmalloc` | 45% | skewed small: 55% 32-256 B, 25% 0.5-2 KiB, 10% 4-8 KiB, 6% 16-32 KiB, 4% 64-128 KiB | 55 / 25 / 12 / 8 |
+//! | `__get_free_pages` | 30% | order 0: 40%, 1: 20%, 2: 15%, 3: 13%, 4: 12%; half the order-0 requests, a tenth of the others `__GFP_HIGHMEM` | 45 / 30 / 15 / 10 |
+//! | `vmalloc` | 18% | 4 KiB-2 MiB: 35% 1-4 pages, 25% 5-16, 20% 17-64, 15% 65-256, 5% 257-512 | 25 / 25 / 30 / 20 |
+//! | `ioremap` | 7% | device windows: 45% 4 KiB, 20% 8-16 KiB, 15% 64 KiB, 10% 256 KiB, 7% 1 MiB, 3% 2 MiB | 20 / 20 / 20 / 40 |
 //!
-//! Lifetimes are in steps: transient 1-64 (a request buffer), short 64-1024 (an operation),
-//! medium 1024-16384 (while an app is in front), pinned for the rest of the run (a driver's
-//! probe-time state, firmware, module-like vmalloc areas). Short and medium lifetimes are
-//! log-uniform, so they span orders of magnitude as measured lifetimes do. Why this is
-//! plausible: small, short kmalloc dominates every kernel profile (skb heads, request
-//! structures); network and media buffers are the 2 KiB-128 KiB tail; GPU and camera drivers
-//! of that era took pages directly (orders 0-4) and kept some for long; vmalloc served
-//! firmware images, binder and GPU mappings, modules; ioremap windows are mostly mapped at
-//! probe and kept. Mixed lifetimes at every size are what fragments memory: long-lived
-//! objects land between short-lived ones and keep their neighbours from merging.
+//! Lifetimes, in steps: transient 1-64 (a request buffer), short 64-1024 log-uniform (one
+//! operation: a firmware load, a DMA transfer), app (an object of the app in front: the monkey
+//! switches apps every 2000-6000 steps, and an app is killed one to three sessions after it
+//! started, when all its objects go within a few steps), pinned for the rest of the run (a
+//! driver's probe-time state, firmware, module-like vmalloc areas). Why this is plausible:
+//! small, short kmalloc dominates every kernel profile (skb heads, request structures);
+//! network and media buffers are the 2-128 KiB tail; GPU and camera drivers of that era took
+//! pages directly (orders 0-4) and kept some for long; vmalloc served firmware images, binder
+//! and GPU mappings and modules; ioremap windows are mostly mapped at probe and kept. Mixed
+//! lifetimes at every size are what fragments memory: long-lived objects land between
+//! short-lived ones and keep their neighbours from merging, and apps dying together free
+//! large, scattered sets at once.
 //!
-//! Every `BURST_PERIOD` steps, an app launch (the monkey switching screens) makes the next
-//! `BURST_LEN` allocations bigger (sizes of every kind doubled, capped at each kind's maximum),
-//! which pushes the allocators into memory the quiet phases never touch.
+//! Scale: with these numbers the vmalloc range of the case study (248 MiB, first fit, lazy
+//! purging at 96 MiB) is used up to its top after about 30,000 steps, hence the default of
+//! 40,000. The knobs (`Knobs`) keep every distribution in one value so a scenario can change
+//! them without touching the generator.
 //!
 //! # Bookkeeping without a heap
 //! Objects live in `MAX_LIVE` slots; an object's id is its slot number, reused after it is
@@ -44,11 +47,11 @@ use core::fmt;
 use crate::mm::PAGE_SIZE;
 
 /// Steps in a run unless `steps=` says otherwise.
-pub const DEFAULT_STEPS: u32 = 20_000;
+pub const DEFAULT_STEPS: u32 = 40_000;
 /// Seed unless `seed=` says otherwise.
 pub const DEFAULT_SEED: u64 = 1;
 /// Live objects the generator tracks (and the executor must hold handles for).
-pub const MAX_LIVE: usize = 4096;
+pub const MAX_LIVE: usize = 8192;
 /// Live vmalloc + ioremap areas: half of pivm's 4096 vmap_area slots, leaving the rest for
 /// lazily freed areas and the kernel's own mappings.
 pub const MAX_LIVE_VMAP: usize = 2048;
@@ -56,7 +59,7 @@ pub const MAX_LIVE_VMAP: usize = 2048;
 pub const FINAL_REQUEST_SIZE: u32 = 0x1a_0000;
 
 /// Share of allocation steps per kind, in percent: kmalloc, __get_free_pages, vmalloc, ioremap.
-pub const MIX: [u32; 4] = [50, 30, 14, 6];
+pub const MIX: [u32; 4] = [45, 30, 18, 7];
 
 /// kmalloc sizes: (weight %, smallest, largest) bytes, uniform inside a class.
 pub const KMALLOC_SIZES: [(u32, u32, u32); 5] = [
@@ -66,7 +69,7 @@ pub const KMALLOC_SIZES: [(u32, u32, u32); 5] = [
     (6, 16 << 10, 32 << 10),
     (4, 64 << 10, 128 << 10),
 ];
-/// Largest kmalloc the drivers ask for (bursts never exceed it).
+/// Largest kmalloc the drivers ask for.
 pub const KMALLOC_MAX: u32 = 128 << 10;
 /// `__get_free_pages` order weights (%), orders 0..=4.
 pub const GFP_ORDERS: [u32; 5] = [40, 20, 15, 13, 12];
@@ -99,21 +102,25 @@ pub const IO_PHYS_SIZE: u64 = 0x0100_0000;
 /// Lifetime classes.
 pub const TRANSIENT: usize = 0;
 pub const SHORT: usize = 1;
+/// Lives as long as the app that asked (see `SESSION_STEPS`).
 pub const MEDIUM: usize = 2;
 pub const PINNED: usize = 3;
 /// Lifetime class weights (%) per kind (rows in `MIX` order): transient, short, medium, pinned.
-pub const LIFETIMES: [[u32; 4]; 4] = [[55, 25, 12, 8], [45, 30, 15, 10], [30, 30, 25, 15], [20, 20, 20, 40]];
+pub const LIFETIMES: [[u32; 4]; 4] =
+    [[55, 25, 12, 8], [45, 30, 15, 10], [25, 25, 30, 20], [20, 20, 20, 40]];
 /// Transient lifetimes: uniform in 1..=64 steps.
 pub const TRANSIENT_MAX: u32 = 64;
 /// Short lifetimes: log-uniform in 64..1024 steps (exponents 6..10).
 pub const SHORT_EXP: (u32, u32) = (6, 10);
-/// Medium lifetimes: log-uniform in 1024..16384 steps (exponents 10..14).
-pub const MEDIUM_EXP: (u32, u32) = (10, 14);
+/// App sessions (the monkey switching apps): each lasts uniform in this many steps.
+pub const SESSION_STEPS: (u32, u32) = (2000, 6000);
+/// An app stays alive for the session it was started in and up to this many more (in the
+/// background), then is killed: its medium-lived objects all go then.
+pub const SESSION_SPAN: u32 = 2;
+/// Frees of a killed app are spread over this many steps after the session ends.
+pub const KILL_JITTER: u32 = 64;
 /// Expiry of pinned objects: never within a run.
 pub const NEVER: u32 = u32::MAX;
-/// App launches: every `BURST_PERIOD` steps, `BURST_LEN` steps of doubled sizes.
-pub const BURST_PERIOD: u32 = 2000;
-pub const BURST_LEN: u32 = 250;
 
 /// The distributions of one run. `Knobs::DEFAULT` is built from the named constants above;
 /// a scenario may scale them (the executor's allocators decide what fails, never the knobs).
@@ -129,10 +136,9 @@ pub struct Knobs {
     pub lifetimes: [[u32; 4]; 4],
     pub transient_max: u32,
     pub short_exp: (u32, u32),
-    pub medium_exp: (u32, u32),
-    pub burst_period: u32,
-    pub burst_len: u32,
-    /// Live objects at most (<= MAX_LIVE) and live vmalloc + ioremap areas at most.
+    pub session_steps: (u32, u32),
+    pub session_span: u32,
+    /// Live objects at most (capped by MAX_LIVE) and live vmalloc + ioremap areas at most.
     pub max_live: usize,
     pub max_live_vmap: usize,
 }
@@ -149,9 +155,8 @@ impl Knobs {
         lifetimes: LIFETIMES,
         transient_max: TRANSIENT_MAX,
         short_exp: SHORT_EXP,
-        medium_exp: MEDIUM_EXP,
-        burst_period: BURST_PERIOD,
-        burst_len: BURST_LEN,
+        session_steps: SESSION_STEPS,
+        session_span: SESSION_SPAN,
         max_live: MAX_LIVE,
         max_live_vmap: MAX_LIVE_VMAP,
     };
@@ -265,6 +270,8 @@ pub struct Pcg32 {
     inc: u64,
 }
 
+/// `log_uniform` stays below 2^31.
+const LOG_UNIFORM_MAX_EXP: u32 = 30;
 const PCG_MULT: u64 = 6_364_136_223_846_793_005;
 /// Stream selector (any odd number); fixed so that the seed alone picks the sequence.
 const PCG_STREAM: u64 = 0xda3e_39cb_94b9_5bdb;
@@ -300,6 +307,8 @@ impl Pcg32 {
     pub const fn between(&mut self, lo: u32, hi: u32) -> u32 {
         if hi <= lo {
             lo
+        } else if hi - lo == u32::MAX {
+            self.next_u32()
         } else {
             lo + self.below(hi - lo + 1)
         }
@@ -307,20 +316,23 @@ impl Pcg32 {
 
     /// Index drawn with the given weights (the last index if they are all zero).
     pub fn pick(&mut self, weights: &[u32]) -> usize {
-        let total: u32 = weights.iter().sum();
-        let mut r = self.below(total);
+        let total: u64 = weights.iter().map(|&w| u64::from(w)).sum();
+        let mut r = ((u128::from(self.next_u32()) * u128::from(total)) >> 32) as u64;
         for (i, &w) in weights.iter().enumerate() {
-            if r < w {
+            if r < u64::from(w) {
                 return i;
             }
-            r -= w;
+            r -= u64::from(w);
         }
         weights.len().saturating_sub(1)
     }
 
-    /// Log-uniform in `2^lo..2^hi`: the exponent uniform, then uniform inside the octave.
+    /// Log-uniform in `2^lo..2^hi` (exponents capped at 30): the exponent uniform, then
+    /// uniform inside the octave.
     pub const fn log_uniform(&mut self, (lo, hi): (u32, u32)) -> u32 {
-        let e = lo + self.below(hi - lo);
+        let lo = if lo > LOG_UNIFORM_MAX_EXP { LOG_UNIFORM_MAX_EXP } else { lo };
+        let e = lo + self.below(hi.saturating_sub(lo));
+        let e = if e > LOG_UNIFORM_MAX_EXP { LOG_UNIFORM_MAX_EXP } else { e };
         let base = 1u32 << e;
         base + self.below(base)
     }
@@ -413,8 +425,13 @@ pub struct Workload {
     heap: [u16; MAX_LIVE],
     heap_len: usize,
     live_vmap: usize,
+    /// End of the current app session, then of the next ones.
+    session_ends: [u32; MAX_SESSION_SPAN + 1],
     stats: Stats,
 }
+
+/// Sessions ahead the generator keeps drawn (bounds `Knobs::session_span`).
+pub const MAX_SESSION_SPAN: usize = 4;
 
 impl Workload {
     pub const fn new(params: Params) -> Workload {
@@ -430,6 +447,7 @@ impl Workload {
             heap: [0; MAX_LIVE],
             heap_len: 0,
             live_vmap: 0,
+            session_ends: [0; MAX_SESSION_SPAN + 1],
             stats: Stats {
                 allocs: [0; 4],
                 failed: [0; 4],
@@ -455,6 +473,7 @@ impl Workload {
         self.slots.fill(EMPTY_SLOT);
         self.heap_len = 0;
         self.live_vmap = 0;
+        self.session_ends = [0; MAX_SESSION_SPAN + 1];
         self.stats = Stats::default();
         self.fill_free_ids();
     }
@@ -522,6 +541,7 @@ impl Workload {
 
     fn step_op(&mut self) -> Op {
         let now = self.step;
+        self.advance_sessions(now);
         let top = self.heap.get(..self.heap_len).and_then(|h| h.first()).copied();
         if let Some(top) = top {
             if self.slots[top as usize].expires <= now {
@@ -549,60 +569,72 @@ impl Workload {
         }
     }
 
-    /// Whether the step is inside an app launch.
-    const fn in_burst(&self) -> bool {
-        let k = &self.params.knobs;
-        k.burst_period != 0 && self.step % k.burst_period < k.burst_len
+    /// Ends of the current session and the next `MAX_SESSION_SPAN`, drawn as time passes.
+    fn advance_sessions(&mut self, now: u32) {
+        let (lo, hi) = self.params.knobs.session_steps;
+        while self.session_ends[0] <= now {
+            self.session_ends.copy_within(1.., 0);
+            let last = self.session_ends[MAX_SESSION_SPAN];
+            self.session_ends[MAX_SESSION_SPAN] =
+                last.saturating_add(self.rng.between(lo.max(1), hi));
+        }
+    }
+
+    /// Draws what `kind` asks for: the operation and the bytes it holds.
+    fn draw_request(&mut self, kind: Kind, id: u32) -> (Op, u32) {
+        let k = self.params.knobs;
+        match kind {
+            Kind::Free | Kind::Kmalloc => {
+                let (_, lo, hi) = k.kmalloc_sizes[self.rng.pick(&k.kmalloc_sizes.map(|c| c.0))];
+                let size = self.rng.between(lo, hi).clamp(1, KMALLOC_MAX);
+                (Op::Kmalloc { id, size }, size)
+            }
+            Kind::Pages => {
+                let order = (self.rng.pick(&k.gfp_orders) as u8).min(GFP_MAX_ORDER);
+                let pct =
+                    if order == 0 { k.gfp_highmem_pct_order0 } else { k.gfp_highmem_pct_higher };
+                let gfp_highmem = self.rng.below(100) < pct;
+                (Op::GetFreePages { id, order, gfp_highmem }, (PAGE_SIZE as u32) << order)
+            }
+            Kind::Vmalloc => {
+                let (_, lo, hi) = k.vmalloc_pages[self.rng.pick(&k.vmalloc_pages.map(|c| c.0))];
+                let size = self.rng.between(lo, hi).clamp(1, VMALLOC_MAX_PAGES) * PAGE_SIZE as u32;
+                (Op::Vmalloc { id, size }, size)
+            }
+            Kind::Ioremap => {
+                let (_, size) = k.ioremap_sizes[self.rng.pick(&k.ioremap_sizes.map(|c| c.0))];
+                let size = size.max(PAGE_SIZE as u32);
+                // A window aligned to its size inside the device range, as peripheral blocks
+                // and BARs are.
+                let windows = (self.params.io_phys_size / u64::from(size)).max(1);
+                let n = self.rng.below(u32::try_from(windows).unwrap_or(u32::MAX));
+                let phys = self.params.io_phys_base.saturating_add(u64::from(n) * u64::from(size));
+                (Op::Ioremap { id, phys, size }, size)
+            }
+        }
+    }
+
+    /// Draws a lifetime class and the step at which an object of that class is freed.
+    fn draw_expiry(&mut self, kind: Kind, now: u32) -> (usize, u32) {
+        let k = self.params.knobs;
+        let class = self.rng.pick(&k.lifetimes[kind.index()]);
+        let expires = match class {
+            TRANSIENT => now.saturating_add(self.rng.between(1, k.transient_max)),
+            SHORT => now.saturating_add(self.rng.log_uniform(k.short_exp)),
+            MEDIUM => {
+                // The app is killed at the end of this session or of one of the next ones.
+                let span = self.rng.below(k.session_span.min(MAX_SESSION_SPAN as u32) + 1);
+                let end = self.session_ends[span as usize];
+                end.saturating_add(self.rng.below(KILL_JITTER))
+            }
+            _ => NEVER,
+        };
+        (class, expires)
     }
 
     fn alloc(&mut self, kind: Kind, id: u16, now: u32) -> Op {
-        let burst = self.in_burst();
-        let k = self.params.knobs;
-        let scale = |x: u32, max: u32| if burst { x.saturating_mul(2).min(max) } else { x };
-        let op_and_bytes = |w: &mut Self, id: u32| -> (Op, u32) {
-            match kind {
-                Kind::Free | Kind::Kmalloc => {
-                    let (_, lo, hi) = k.kmalloc_sizes[w.rng.pick(&k.kmalloc_sizes.map(|c| c.0))];
-                    let size = scale(w.rng.between(lo, hi), KMALLOC_MAX);
-                    (Op::Kmalloc { id, size }, size)
-                }
-                Kind::Pages => {
-                    let order = w.rng.pick(&k.gfp_orders) as u8;
-                    let order = if burst { (order + 1).min(GFP_MAX_ORDER) } else { order };
-                    let pct = if order == 0 {
-                        k.gfp_highmem_pct_order0
-                    } else {
-                        k.gfp_highmem_pct_higher
-                    };
-                    let gfp_highmem = w.rng.below(100) < pct;
-                    (Op::GetFreePages { id, order, gfp_highmem }, (PAGE_SIZE as u32) << order)
-                }
-                Kind::Vmalloc => {
-                    let (_, lo, hi) = k.vmalloc_pages[w.rng.pick(&k.vmalloc_pages.map(|c| c.0))];
-                    let pages = scale(w.rng.between(lo, hi), VMALLOC_MAX_PAGES);
-                    let size = pages * PAGE_SIZE as u32;
-                    (Op::Vmalloc { id, size }, size)
-                }
-                Kind::Ioremap => {
-                    let (_, size) = k.ioremap_sizes[w.rng.pick(&k.ioremap_sizes.map(|c| c.0))];
-                    // A window aligned to its size inside the device range, as BARs and
-                    // peripheral blocks are.
-                    let windows = (w.params.io_phys_size / u64::from(size)).max(1);
-                    let n = w.rng.below(u32::try_from(windows).unwrap_or(u32::MAX));
-                    let phys = w.params.io_phys_base + u64::from(n) * u64::from(size);
-                    (Op::Ioremap { id, phys, size }, size)
-                }
-            }
-        };
-        let class = self.rng.pick(&k.lifetimes[kind.index()]);
-        let lifetime = match class {
-            TRANSIENT => self.rng.between(1, k.transient_max),
-            SHORT => self.rng.log_uniform(k.short_exp),
-            MEDIUM => self.rng.log_uniform(k.medium_exp),
-            _ => NEVER,
-        };
-        let expires = if lifetime == NEVER { NEVER } else { now.saturating_add(lifetime) };
-        let (op, bytes) = op_and_bytes(self, u32::from(id));
+        let (class, expires) = self.draw_expiry(kind, now);
+        let (op, bytes) = self.draw_request(kind, u32::from(id));
         self.slots[id as usize] = Slot { kind, heap_pos: 0, expires, bytes };
         self.heap_push(id);
         if kind.is_vmap() {
@@ -785,6 +817,8 @@ mod tests {
     fn check_bookkeeping(params: Params, fail: impl Fn(u32, &Op) -> bool) -> Stats {
         let mut w = boxed(params);
         let mut live: HashMap<u32, Op> = HashMap::new();
+        let is_vmap = |o: &Op| matches!(o, Op::Vmalloc { .. } | Op::Ioremap { .. });
+        let mut vmap = 0usize;
         let mut outcome = None;
         let mut pending: Option<Op> = None;
         let mut n = 0u32;
@@ -792,6 +826,7 @@ mod tests {
             if let Some(p) = pending.take() {
                 if outcome == Some(false) {
                     live.remove(&p.id().unwrap());
+                    vmap -= usize::from(is_vmap(&p));
                 }
             }
             outcome = None;
@@ -802,6 +837,7 @@ mod tests {
                 | Op::Ioremap { id, .. } => {
                     assert!((id as usize) < MAX_LIVE);
                     assert!(live.insert(id, op).is_none(), "step {n}: id {id} reused while live");
+                    vmap += usize::from(is_vmap(&op));
                     let failed = fail(n, &op);
                     outcome = Some(!failed);
                     pending = Some(op);
@@ -817,12 +853,12 @@ mod tests {
                     );
                     assert!(matching, "step {n}: {op} frees {allocated}");
                     assert!(!w.is_live(id));
+                    vmap -= usize::from(is_vmap(&allocated));
                 }
                 Op::FinalRequest { .. } => {}
             }
-            assert!(live.len() <= MAX_LIVE);
-            let vmap = live.values().filter(|o| matches!(o, Op::Vmalloc { .. } | Op::Ioremap { .. })).count();
-            assert!(vmap <= MAX_LIVE_VMAP);
+            assert!(live.len() <= params.knobs.max_live.min(MAX_LIVE));
+            assert!(vmap <= params.knobs.max_live_vmap);
             n += 1;
         }
         let s = *w.stats();
@@ -834,10 +870,83 @@ mod tests {
     fn frees_only_live_objects_and_respects_capacity() {
         let s = check_bookkeeping(Params::new(11, DEFAULT_STEPS), |_, _| false);
         assert_eq!(s.failed, [0; 4]);
-        // A long run fills the slots and then frees early rather than overflow.
-        let s = check_bookkeeping(Params::new(12, 120_000), |_, _| false);
+        assert_eq!(s.forced_frees, 0);
+        // Small capacities fill up: the run frees early rather than overflow.
+        let mut p = Params::new(12, 30_000);
+        p.knobs.max_live = 700;
+        p.knobs.max_live_vmap = 100;
+        let s = check_bookkeeping(p, |_, _| false);
         assert!(s.forced_frees > 0);
-        assert!(s.peak_live as usize <= MAX_LIVE);
+        assert_eq!(s.peak_live, 700);
+        // The full table: a long run of pinned objects only.
+        let mut p = Params::new(13, 3 * MAX_LIVE as u32);
+        p.knobs.lifetimes = [[0, 0, 0, 1]; 4];
+        let s = check_bookkeeping(p, |_, _| false);
+        assert_eq!(s.peak_live as usize, MAX_LIVE);
+        assert!(s.forced_frees as usize >= MAX_LIVE / 2);
+    }
+
+    #[test]
+    fn app_objects_die_when_their_session_ends() {
+        let mut p = Params::new(21, 30_000);
+        p.knobs.lifetimes = [[0, 0, 1, 0]; 4];
+        let mut w = boxed(p);
+        let mut first_free = None;
+        let mut frees_per_window = [0u32; 30];
+        let mut n = 0;
+        while let Some(op) = w.next(None) {
+            if !op.is_alloc() && op.id().is_some() {
+                first_free.get_or_insert(n);
+                frees_per_window[n / 1000] += 1;
+            }
+            n += 1;
+        }
+        // No app is killed before the first session ends.
+        assert!(first_free.unwrap() >= SESSION_STEPS.0 as usize);
+        // Deaths come in waves: some windows free nothing, others a lot.
+        assert!(frees_per_window.iter().filter(|&&f| f == 0).count() >= 5, "{frees_per_window:?}");
+        assert!(frees_per_window.iter().any(|&f| f > 500), "{frees_per_window:?}");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_knobs_any_outcomes_never_panic(
+            seed in proptest::prelude::any::<u64>(),
+            mix in proptest::prelude::any::<[u32; 4]>(),
+            lifetimes in proptest::prelude::any::<[[u8; 4]; 4]>(),
+            sizes in proptest::prelude::any::<[(u32, u32); 5]>(),
+            exps in proptest::prelude::any::<[(u32, u32); 2]>(),
+            live in 0usize..20_000,
+            vmap in 0usize..3_000,
+            fails in proptest::prelude::any::<u64>(),
+        ) {
+            let mut p = Params::new(seed, 3_000);
+            let k = &mut p.knobs;
+            k.mix = mix;
+            k.lifetimes = lifetimes.map(|r| r.map(u32::from));
+            for (c, &(lo, hi)) in k.kmalloc_sizes.iter_mut().zip(&sizes) {
+                (c.1, c.2) = (lo, hi);
+            }
+            for (c, &(lo, hi)) in k.vmalloc_pages.iter_mut().zip(&sizes) {
+                (c.1, c.2) = (lo, hi);
+            }
+            k.ioremap_sizes[0].1 = sizes[0].0;
+            (k.short_exp, k.session_steps) = (exps[0], exps[1]);
+            k.session_span = exps[1].0;
+            k.transient_max = sizes[1].1;
+            (k.max_live, k.max_live_vmap) = (live, vmap);
+            p.io_phys_size = u64::from(sizes[2].0);
+            let mut w = boxed(p);
+            let mut outcome = None;
+            let mut n = 0u32;
+            while let Some(op) = w.next(outcome) {
+                let _ = op.to_string();
+                outcome = Some(fails >> (n % 64) & 1 == 0);
+                n += 1;
+                proptest::prop_assert!(w.live() <= MAX_LIVE);
+            }
+            proptest::prop_assert!(n <= 3_001);
+        }
     }
 
     #[test]
@@ -1230,19 +1339,22 @@ mod tests {
         vmalloc_ok: bool,
         failed: [u32; 4],
         live: usize,
+        min_free_mib: u64,
     }
 
     fn simulate(params: Params, lowmem_mib: u64) -> Outcome {
         let mut w = boxed(params);
         let mut m = Model::new(lowmem_mib, 960);
         let mut outcome = None;
+        let mut min_free = u64::MAX;
         while let Some(op) = w.next(outcome) {
+            min_free = min_free.min(m.normal.free);
             if let Op::FinalRequest { size } = op {
                 let largest_order = m.normal.largest_free_order();
                 let vm_gap = m.vm.largest_gap();
                 let vm_used = m.vm.used();
                 let gfp_ok = m.normal.alloc(9).is_some();
-                let vmalloc_ok = gfp_ok || m.vmalloc(u64::from(size)).is_some();
+                let vmalloc_ok = m.vmalloc(u64::from(size)).is_some();
                 return Outcome {
                     largest_order,
                     normal_free_mib: m.normal.free >> 8,
@@ -1253,6 +1365,7 @@ mod tests {
                     vmalloc_ok,
                     failed: w.stats().failed,
                     live: w.live(),
+                    min_free_mib: min_free >> 8,
                 };
             }
             outcome = m.run(op);
@@ -1269,8 +1382,8 @@ mod tests {
                 let o = simulate(Params { seed, ..params }, lowmem);
                 fails += u32::from(!o.gfp_ok && !o.vmalloc_ok);
                 line += &format!(
-                    " [o{} nf{} hf{} vu{} g{}K {}{} f{:?} l{}]",
-                    o.largest_order.map_or(-1, |o| o as i64), o.normal_free_mib, o.high_free_mib, o.vm_used_mib, o.vm_gap_kib,
+                    " [o{} nf{}/{} hf{} vu{} g{}K {}{} f{:?} l{}]",
+                    o.largest_order.map_or(-1, |o| o as i64), o.normal_free_mib, o.min_free_mib, o.high_free_mib, o.vm_used_mib, o.vm_gap_kib,
                     if o.gfp_ok { "G" } else { "-" }, if o.vmalloc_ok { "V" } else { "-" }, o.failed, o.live
                 );
             }
@@ -1296,10 +1409,11 @@ mod tests {
                 "lg" => kn.lifetimes[1].copy_from_slice(&n),
                 "lv" => kn.lifetimes[2].copy_from_slice(&n),
                 "li" => kn.lifetimes[3].copy_from_slice(&n),
-                "med" => kn.medium_exp = (n[0], n[1]),
+                "sess" => (kn.session_steps, kn.session_span) = ((n[0], n[1]), n[2]),
                 "short" => kn.short_exp = (n[0], n[1]),
-                "burst" => (kn.burst_period, kn.burst_len) = (n[0], n[1]),
                 "live" => kn.max_live = n[0] as usize,
+                "ks" => kn.kmalloc_sizes.iter_mut().zip(&n).for_each(|(c, &w)| c.0 = w),
+                "vs" => kn.vmalloc_pages.iter_mut().zip(&n).for_each(|(c, &w)| c.0 = w),
                 "hm" => (kn.gfp_highmem_pct_order0, kn.gfp_highmem_pct_higher) = (n[0], n[1]),
                 _ => panic!("{k}"),
             }

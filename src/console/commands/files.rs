@@ -14,7 +14,9 @@ use crate::kernel::{mem, Kernel};
 use crate::kprintln;
 use crate::proc::cpuinfo::{CpuInfo, IdRegs};
 use crate::proc::iomem::ResourceTree;
-use crate::proc::{buddyinfo, extfrag, meminfo, pagetypeinfo, zoneinfo};
+use crate::mm::slab::MAX_CACHES;
+use crate::proc::snapshot::SlabCacheSnapshot;
+use crate::proc::{buddyinfo, extfrag, meminfo, pagetypeinfo, slabinfo, zoneinfo};
 
 pub(super) fn cmd_cat(k: &Kernel, args: &Args<'_>) -> CmdResult {
     expect_args(args, 2)?;
@@ -26,6 +28,11 @@ pub(super) fn cmd_cat(k: &Kernel, args: &Args<'_>) -> CmdResult {
         "/proc/meminfo" => meminfo::render(&mut out, &mem::meminfo_snapshot(&k.layout)),
         "/proc/buddyinfo" => buddyinfo::render(&mut out, &mem::node_snapshot()),
         "/proc/pagetypeinfo" => pagetypeinfo::render(&mut out, &mem::node_snapshot()),
+        "/proc/slabinfo" => {
+            let mut caches = [SlabCacheSnapshot::EMPTY; MAX_CACHES];
+            let n = mem::slab_snapshot(&mut caches);
+            slabinfo::render(&mut out, &caches[..n])
+        }
         "/proc/zoneinfo" => zoneinfo::render(&mut out, &mem::node_snapshot()),
         "/sys/kernel/debug/extfrag/unusable_index" => {
             extfrag::render_unusable_index(&mut out, &mem::node_snapshot())

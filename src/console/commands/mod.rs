@@ -7,6 +7,7 @@ pub use mmu::kernel_sections;
 use self::files::cmd_cat;
 use self::mmu::{cmd_layout, cmd_p2v, cmd_peek, cmd_pt, cmd_ptdump, cmd_v2p};
 use self::pages::{cmd_free_pages_pfn, cmd_alloc_pages, cmd_frag, cmd_free_pages, cmd_memtest};
+use self::slab::{cmd_kfree, cmd_kmalloc, cmd_ksize};
 use self::system::{cmd_crash, cmd_poweroff, cmd_reboot};
 use super::args::{parse_addr, split_args, Args};
 use crate::kernel::{self, Kernel};
@@ -32,6 +33,7 @@ macro_rules! fail {
 mod files;
 mod mmu;
 mod pages;
+mod slab;
 mod system;
 
 pub(crate) type CmdResult = Result<(), CmdError>;
@@ -119,6 +121,14 @@ pub static COMMANDS: &[Command] = &[
         help: "allocate, pattern-test and free every free page",
         run: cmd_memtest,
     },
+    Command {
+        name: "kmalloc",
+        usage: "kmalloc SIZE",
+        help: "allocate from the kmalloc caches (SIZE: 100, 4K, 0x800; max 128K)",
+        run: cmd_kmalloc,
+    },
+    Command { name: "kfree", usage: "kfree ADDR", help: "free a kmalloc address", run: cmd_kfree },
+    Command { name: "ksize", usage: "ksize ADDR", help: "usable size of a kmalloc address", run: cmd_ksize },
     Command {
         name: "crash",
         usage: "crash null",

@@ -22,10 +22,14 @@ fn with_node<R>(f: impl FnOnce(&mut Node<'static>) -> R) -> R {
 
 /// Prints Linux's allocation-failure report when the request wants one, else the short error.
 fn report_alloc_error(node: &Node<'_>, e: &AllocError) {
-    if e.should_warn() {
-        let _ = write_alloc_failure(&mut Console, DEFAULT_COMM, e.gfp(), e.order(), node);
-    } else {
-        kprintln!("{}", e);
+    match e {
+        _ if e.should_warn() => {
+            let _ = write_alloc_failure(&mut Console, DEFAULT_COMM, e.gfp(), e.order(), node);
+        }
+        AllocError::NoMemory { order, .. } => {
+            kprintln!("alloc_pages: order {} failed (no report: __GFP_NOWARN)", order)
+        }
+        _ => kprintln!("{}", e),
     }
 }
 

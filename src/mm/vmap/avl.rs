@@ -16,15 +16,19 @@ pub(super) const NIL: Idx = 0;
 /// 1.44 log2(n + 2) high, i.e. 23 for the 65 535 nodes a `u16` index can name.
 pub(super) const MAX_HEIGHT: usize = 32;
 
-/// What the tree stores: a key, and a summary recomputed from the children whenever a
-/// node's subtree changes.
+/// What the tree stores: a key, and a summary of its subtree recomputed from the children's
+/// whenever the subtree changes.
 pub(super) trait Item: Copy {
+    /// What a subtree summary holds (`()` for no augmentation).
+    type Summary: Copy + PartialEq;
     /// The sentinel's value; its summary must be the neutral one (e.g. a zero max).
     const EMPTY: Self;
     /// Sort key; unique among the items in one tree.
     fn key(&self) -> u32;
-    /// Recomputes this node's subtree summary from its own data and its children's summaries.
-    fn pull(&mut self, left: &Self, right: &Self);
+    /// This node's subtree summary, as last pulled.
+    fn summary(&self) -> Self::Summary;
+    /// Recomputes this node's subtree summary from its own data and its children's.
+    fn pull(&mut self, left: Self::Summary, right: Self::Summary);
 }
 
 #[derive(Clone, Copy)]
@@ -119,14 +123,17 @@ impl<T: Item, const N: usize> Tree<T, N> {
         self.free_head = i;
     }
 
-    /// Recomputes `i`'s height and summary from its children.
-    fn fix(&mut self, i: Idx) {
+    /// Recomputes `i`'s height and summary from its children; returns whether either changed.
+    fn fix(&mut self, i: Idx) -> bool {
         let Node { left, right, .. } = self.nodes[i as usize];
         let height = 1 + self.height(left).max(self.height(right));
-        let (l, r) = (self.nodes[left as usize].val, self.nodes[right as usize].val);
+        let l = self.nodes[left as usize].val.summary();
+        let r = self.nodes[right as usize].val.summary();
         let node = &mut self.nodes[i as usize];
+        let before = (node.height, node.val.summary());
         node.height = height;
-        node.val.pull(&l, &r);
+        node.val.pull(l, r);
+        before != (node.height, node.val.summary())
     }
 
     fn rotate_right(&mut self, i: Idx) -> Idx {
@@ -296,7 +303,8 @@ impl<T: Item, const N: usize> Tree<T, N> {
     }
 
     /// Recomputes the summaries on the path from the root to `key` (after `get_mut` changed
-    /// the node with that key, or its key to this one).
+    /// the node with that key, or its key to this one), stopping at the first ancestor whose
+    /// summary comes out unchanged, as Linux's augmented-rbtree propagation does.
     pub(super) fn refresh(&mut self, key: u32) {
         let mut path = [NIL; MAX_HEIGHT];
         let (mut n, mut t) = (0, self.root);
@@ -310,7 +318,9 @@ impl<T: Item, const N: usize> Tree<T, N> {
             t = if key < k { self.left(t) } else { self.right(t) };
         }
         for &i in path[..n].iter().rev() {
-            self.fix(i);
+            if !self.fix(i) {
+                break;
+            }
         }
     }
 
@@ -352,7 +362,7 @@ impl<T: Item, const N: usize> Tree<T, N> {
                 return Err(format!("stale height at key {k}"));
             }
             let mut v = *t.get(i);
-            v.pull(t.get(t.left(i)), t.get(t.right(i)));
+            v.pull(t.get(t.left(i)).summary(), t.get(t.right(i)).summary());
             if v != *t.get(i) {
                 return Err(format!("stale summary at key {k}: {:?}", t.get(i)));
             }
@@ -413,12 +423,16 @@ mod tests {
     }
 
     impl Item for Sum {
+        type Summary = u64;
         const EMPTY: Self = Sum { key: 0, sum: 0 };
         fn key(&self) -> u32 {
             self.key
         }
-        fn pull(&mut self, l: &Self, r: &Self) {
-            self.sum = self.key as u64 + l.sum + r.sum;
+        fn summary(&self) -> u64 {
+            self.sum
+        }
+        fn pull(&mut self, l: u64, r: u64) {
+            self.sum = self.key as u64 + l + r;
         }
     }
 

@@ -113,10 +113,14 @@ fn align_class(align: u64) -> Option<usize> {
     Some(align.trailing_zeros().saturating_sub(PAGE_SHIFT) as usize)
 }
 
-/// First page at or above `vpn` aligned for class `k` (computed wide: no overflow).
-fn align_up(vpn: u32, k: usize) -> u64 {
-    let mask = (1u64 << k) - 1;
-    (vpn as u64 + mask) & !mask
+/// Highest page number a range may end at: aligning any page below it up to the largest
+/// alignment cannot overflow a `u32`.
+const MAX_VPN: u32 = u32::MAX - (1 << (ALIGN_CLASSES - 1));
+
+/// First page at or above `vpn` aligned for class `k` (`vpn < MAX_VPN`, so no overflow).
+fn align_up(vpn: u32, k: usize) -> u32 {
+    let mask = (1u32 << k) - 1;
+    vpn.saturating_add(mask) & !mask
 }
 
 /// Errors, each reading like the message Linux prints for the same failure.
@@ -264,6 +268,8 @@ impl VmapArea {
 }
 
 impl Item for VmapArea {
+    type Summary = ();
+
     const EMPTY: Self = VmapArea {
         start: 0,
         end: 0,
@@ -278,7 +284,9 @@ impl Item for VmapArea {
         self.start
     }
 
-    fn pull(&mut self, _: &Self, _: &Self) {}
+    fn summary(&self) {}
+
+    fn pull(&mut self, _: (), _: ()) {}
 }
 
 /// A free block `[start, end)` (page numbers) and, for its subtree, the largest request each
@@ -293,28 +301,34 @@ struct FreeBlock {
 impl FreeBlock {
     fn new(start: u32, end: u32) -> Self {
         let mut b = FreeBlock { start, end, fit: [0; ALIGN_CLASSES] };
-        b.pull(&Self::EMPTY, &Self::EMPTY);
+        b.pull([0; ALIGN_CLASSES], [0; ALIGN_CLASSES]);
         b
     }
 
     /// Pages an allocation aligned for class `k` can take from this block alone.
-    fn own_fit(&self, k: usize) -> u64 {
-        (self.end as u64).saturating_sub(align_up(self.start, k))
+    fn own_fit(&self, k: usize) -> u32 {
+        self.end.saturating_sub(align_up(self.start, k))
     }
 }
 
 impl Item for FreeBlock {
+    type Summary = [u32; ALIGN_CLASSES];
+
     const EMPTY: Self = FreeBlock { start: 0, end: 0, fit: [0; ALIGN_CLASSES] };
 
     fn key(&self) -> u32 {
         self.start
     }
 
-    fn pull(&mut self, l: &Self, r: &Self) {
+    fn summary(&self) -> [u32; ALIGN_CLASSES] {
+        self.fit
+    }
+
+    fn pull(&mut self, l: [u32; ALIGN_CLASSES], r: [u32; ALIGN_CLASSES]) {
+        // Written lane by lane so the compiler can vectorise it: this runs on every node of
+        // every path an operation touches.
         for k in 0..ALIGN_CLASSES {
-            // own_fit <= end - start, which fits in u32.
-            let own = self.own_fit(k) as u32;
-            self.fit[k] = own.max(l.fit[k]).max(r.fit[k]);
+            self.fit[k] = self.own_fit(k).max(l[k]).max(r[k]);
         }
     }
 }
@@ -403,7 +417,7 @@ impl<const N: usize> VmapAllocator<N> {
     }
 
     /// Forgets everything and manages `[vstart, vend)`, which must be page aligned, non-empty
-    /// and below 2^44 (32-bit page numbers).
+    /// and end below 2^44 - 512 KiB (32-bit page numbers, room to align).
     pub fn init(&mut self, vstart: u64, vend: u64, lazy_max_pages: u64) -> Result<(), VmapError> {
         let bad = VmapError::InvalidRange { start: vstart, end: vend };
         if vstart >= vend || vstart % PAGE_SIZE != 0 || vend % PAGE_SIZE != 0 {
@@ -413,6 +427,9 @@ impl<const N: usize> VmapAllocator<N> {
         else {
             return Err(bad);
         };
+        if e > MAX_VPN {
+            return Err(bad);
+        }
         // Field by field: the value is too large to build on a kernel stack.
         self.vstart = s;
         self.vend = e;
@@ -518,7 +535,7 @@ impl<const N: usize> VmapAllocator<N> {
             let l = self.free.left(t);
             if fits(l) {
                 t = l;
-            } else if self.free.get(t).own_fit(k) >= pages {
+            } else if self.free.get(t).own_fit(k) as u64 >= pages {
                 return t;
             } else {
                 t = self.free.right(t);
@@ -539,8 +556,8 @@ impl<const N: usize> VmapAllocator<N> {
     ) -> Option<u64> {
         let FreeBlock { start, end, .. } = *self.free.get(i);
         // The search guarantees start <= a and a + pages <= end, so both fit in u32.
-        let a = u32::try_from(align_up(start, k)).ok()?;
-        let a_end = u32::try_from(align_up(start, k) + pages).ok()?;
+        let a = align_up(start, k);
+        let a_end = u32::try_from(a as u64 + pages).ok()?;
         let area = VmapArea {
             start: a,
             end: a_end,

@@ -1,0 +1,184 @@
+//! Physical memory management on the real kernel: /proc/meminfo adding up to what the firmware
+//! reported minus the reservations, highmem on the 3G build, memtest, the page allocation
+//! failure report, the /proc and debugfs files, kmalloc/kfree, and bad input to all of it.
+//! Needs `make kernel VMSPLIT=2G|3G` (`make test` builds them).
+
+mod common;
+use common::*;
+use std::time::Duration;
+
+/// memtest writes and reads all of RAM: give it more than one console step.
+const MEMTEST: Duration = Duration::from_secs(45);
+
+fn boot(split: &'static str) -> (Qemu, String) {
+    Qemu::boot_to_prompt(Opts::raw(split))
+}
+
+/// The number before `unit` in the field of `line` that ends with `suffix`, e.g. the 276 in
+/// "..., 276K reserved, ..." for (`K reserved`).
+fn number_before(q: &Qemu, line: &str, suffix: &str) -> u64 {
+    let end = line.find(suffix).unwrap_or_else(|| q.fail(&format!("no {suffix:?} in {line:?}")));
+    let start = line[..end].rfind(|c: char| !c.is_ascii_digit()).map_or(0, |i| i + 1);
+    line[start..end].parse().unwrap_or_else(|_| q.fail(&format!("no number before {suffix:?}")))
+}
+
+/// A /proc/meminfo field in kB.
+fn meminfo_kb(q: &Qemu, meminfo: &str, field: &str) -> u64 {
+    let line = q.line_with("/proc/meminfo", meminfo, &format!("{field}:"));
+    number_before(q, line, " kB")
+}
+
+fn meminfo_adds_up(split: &'static str, highmem_kb: u64) {
+    let (mut q, log) = boot(split);
+    let mem = q.line_with("boot log", &log, "Memory: ").to_string();
+    let total = number_before(&q, &mem, "K available");
+    let reserved = number_before(&q, &mem, "K reserved");
+    let highmem = number_before(&q, &mem, "K highmem");
+    let mi = q.cmd("cat /proc/meminfo");
+    let mem_total = meminfo_kb(&q, &mi, "MemTotal");
+    if mem_total != total - reserved {
+        q.fail(&format!("MemTotal {mem_total} kB != {total} kB of RAM - {reserved} kB reserved"));
+    }
+    let (high_total, low_total) = (meminfo_kb(&q, &mi, "HighTotal"), meminfo_kb(&q, &mi, "LowTotal"));
+    if high_total != highmem_kb || highmem != highmem_kb {
+        q.fail(&format!("HighTotal {high_total} kB / Memory: {highmem}K, expected {highmem_kb}"));
+    }
+    if low_total + high_total != mem_total {
+        q.fail("LowTotal + HighTotal != MemTotal");
+    }
+    let free = meminfo_kb(&q, &mi, "MemFree");
+    if free > mem_total || free + 1024 < mem_total - 4096 {
+        q.fail(&format!("MemFree {free} kB is not nearly all of MemTotal {mem_total} kB"));
+    }
+    q.expect_in("/proc/meminfo", &mi, "VmallocTotal:");
+    q.poweroff_ok();
+}
+
+#[test]
+fn meminfo_totals_2g() {
+    meminfo_adds_up("2G", 0);
+}
+
+#[test]
+fn meminfo_totals_3g_has_highmem() {
+    // 960 MiB of RAM, 768 MiB of lowmem: the top 192 MiB are HighMem.
+    meminfo_adds_up("3G", 192 * 1024);
+}
+
+#[test]
+fn memtest_covers_lowmem_and_highmem() {
+    let (mut q, _) = boot("3G");
+    let mi = q.cmd("cat /proc/meminfo");
+    let free_before = meminfo_kb(&q, &mi, "MemFree");
+    let out = q.cmd_timeout("memtest", MEMTEST);
+    let verdict = q.line_with("memtest", &out, "memtest: ");
+    let verdict = out.lines().rfind(|l| l.starts_with("memtest: ")).unwrap_or(verdict);
+    if !verdict.starts_with("memtest: ok, ") || !verdict.ends_with("(49152 highmem)") {
+        q.fail(&format!("memtest verdict: {verdict:?}"));
+    }
+    let pages = number_before(&q, verdict, " pages");
+    if pages * 4 != free_before {
+        q.fail(&format!("memtest tested {pages} pages, but MemFree was {free_before} kB"));
+    }
+    let mi = q.cmd("cat /proc/meminfo");
+    let free_after = meminfo_kb(&q, &mi, "MemFree");
+    if free_after != free_before {
+        q.fail(&format!("MemFree {free_before} kB before memtest, {free_after} kB after"));
+    }
+    q.poweroff_ok();
+}
+
+#[test]
+fn allocation_failure_report_and_recovery() {
+    let (mut q, _) = boot("2G");
+    let out = q.cmd("frag checkerboard");
+    q.expect_in("frag", &out, "frag: checkerboard Normal: took ");
+    let buddy = q.cmd("cat /proc/buddyinfo");
+    let normal = q.line_with("buddyinfo", &buddy, "zone   Normal");
+    if !normal.trim_end().ends_with(" 0") {
+        q.fail(&format!("after the checkerboard no order-10 block may be free: {normal:?}"));
+    }
+    let out = q.cmd("alloc_pages 10");
+    q.expect_in(
+        "alloc_pages 10",
+        &out,
+        "swapper/0: page allocation failure: order:10, mode:0xcc0(GFP_KERNEL), nodemask=(null)",
+    );
+    q.expect_in("alloc_pages 10", &out, "Mem-Info:");
+    let zone_line = q.line_with("alloc_pages 10", &out, "Normal: ");
+    q.expect_in("free area line", zone_line, "*4kB ");
+    q.expect_in("free area line", zone_line, "0*4096kB = ");
+    // __GFP_NOWARN: the same failure, without the report.
+    let out = q.cmd("alloc_pages 10 GFP_KERNEL|__GFP_NOWARN");
+    if out.contains("page allocation failure") {
+        q.fail("__GFP_NOWARN must suppress the failure report");
+    }
+    let out = q.cmd("frag release");
+    q.expect_in("frag release", &out, "frag: released ");
+    let out = q.cmd("alloc_pages 10");
+    q.expect_in("alloc_pages 10 after release", &out, "order 10 GFP_KERNEL -> pfn 0x");
+    q.poweroff_ok();
+}
+
+#[test]
+fn proc_files_have_linux_shape() {
+    let (mut q, _) = boot("3G");
+    let buddy = q.cmd("cat /proc/buddyinfo");
+    for zone in ["Node 0, zone   Normal ", "Node 0, zone  HighMem "] {
+        let line = q.line_with("buddyinfo", &buddy, zone);
+        let columns = line[zone.len()..].split_whitespace().count();
+        if columns != 11 {
+            q.fail(&format!("buddyinfo: {columns} orders in {line:?}, expected 11"));
+        }
+    }
+    let zi = q.cmd("cat /proc/zoneinfo");
+    for s in ["Node 0, zone      DMA", "Node 0, zone   Normal", "  pages free     ", "protection: ("] {
+        q.expect_in("zoneinfo", &zi, s);
+    }
+    let pti = q.cmd("cat /proc/pagetypeinfo");
+    q.expect_in("pagetypeinfo", &pti, "Page block order: 10\nPages per block:  1024\n");
+    let si = q.cmd("cat /proc/slabinfo");
+    q.expect_in("slabinfo", &si, "slabinfo - version: 2.1\n");
+    q.expect_in("slabinfo", &si, "kmalloc-64 ");
+    let ui = q.cmd("cat /sys/kernel/debug/extfrag/unusable_index");
+    q.expect_in("unusable_index", &ui, "Node 0, zone   Normal 0.000 ");
+    let fi = q.cmd("cat /sys/kernel/debug/extfrag/extfrag_index");
+    q.expect_in("extfrag_index", &fi, "Node 0, zone   Normal -1.000 ");
+    q.poweroff_ok();
+}
+
+#[test]
+fn kmalloc_round_trip_and_bad_input() {
+    let (mut q, _) = boot("2G");
+    let out = q.cmd("kmalloc 100");
+    q.expect_in("kmalloc 100", &out, "(kmalloc-128, ksize 128)");
+    let addr = hex_numbers(&out)[0];
+    let out = q.cmd(&format!("peek {addr:#x}"));
+    q.expect_in("peek of a kmalloc object", &out, &format!("{addr:#010x}: "));
+    let out = q.cmd(&format!("kfree {addr:#x}"));
+    if !out.trim().is_empty() {
+        q.fail(&format!("kfree printed {out:?}"));
+    }
+    let out = q.cmd(&format!("kfree {addr:#x}"));
+    q.expect_in("second kfree", &out, "kfree: double free of ");
+    for (cmd, expect) in [
+        ("kmalloc -1", "kmalloc: "),
+        ("kmalloc 200000", "kmalloc: size 200000 exceeds KMALLOC_MAX_SIZE (131072 bytes)"),
+        ("kfree 0x1234", "kfree: invalid pointer 0x00001234"),
+        ("alloc_pages 99", "alloc_pages: order 99 out of range"),
+        ("alloc_pages 1 GFP_BOGUS", "alloc_pages: "),
+        ("free_pages 0x1234 0", "BUG: Bad page state"),
+    ] {
+        let out = q.cmd(cmd);
+        q.expect_in(cmd, &out, expect);
+    }
+    // A page freed twice is caught, and the allocator still works afterwards.
+    let out = q.cmd("alloc_pages 0");
+    let va = hex_numbers(&out)[2];
+    q.cmd(&format!("free_pages {va:#x} 0"));
+    let out = q.cmd(&format!("free_pages {va:#x} 0"));
+    q.expect_in("double free_pages", &out, "BUG: Bad page state");
+    let out = q.cmd("alloc_pages 0");
+    q.expect_in("alloc after bad frees", &out, "order 0 GFP_KERNEL -> pfn 0x");
+    q.poweroff_ok();
+}
