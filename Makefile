@@ -22,7 +22,7 @@ SPLITS    := 3G 2G 1G
 .DELETE_ON_ERROR:
 
 .PHONY: all kernel run run-elf test unit-test clippy doc gdb objdump readelf nm sdcard clean \
-        setup dtb bench bench-boot help FORCE
+        setup dtb bench bench-boot bench-kernel help FORCE
 
 all: kernel
 
@@ -31,7 +31,8 @@ help:
 	@echo "make run           boot it in QEMU, console on this terminal (CMDLINE='...')"
 	@echo "make run-elf       boot the ELF instead (all four cores start, RAM size from the mailbox)"
 	@echo "make test          host unit tests + QEMU tests of all three splits"
-	@echo "make bench-boot    boot-time benchmark;  make bench: all benchmarks"
+	@echo "make bench         all benchmarks: host (criterion), boot time, in-kernel (-icount)"
+	@echo "make bench-boot | bench-kernel   one of them"
 	@echo "make clippy | doc | gdb | objdump | readelf | nm | sdcard | clean"
 
 setup:
@@ -98,7 +99,14 @@ sdcard: kernel
 bench-boot: kernel
 	bash scripts/bench-boot.sh
 
-bench: bench-boot
+# Host benchmarks (criterion, against peer crates), boot time, and the in-kernel figures.
+bench: kernel
+	cargo bench --bench buddy --bench kmalloc
+	bash scripts/bench-boot.sh
+	bash scripts/bench-kernel.sh $(VMSPLIT)
+
+bench-kernel: kernel
+	bash scripts/bench-kernel.sh $(VMSPLIT)
 
 clean:
 	rm -rf build

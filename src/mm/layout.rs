@@ -7,7 +7,8 @@ use core::fmt::{self, Write};
 use crate::boot::cmdline::MemParam;
 use crate::boot::info::{MemBank, MAX_MEM_BANKS};
 use crate::mm::profile::{
-    self, Carveout, Profile, ProfileError, ProfileRejected, VaHole, VaPlan, MAX_CARVEOUTS, MAX_VA_HOLES,
+    self, Carveout, Profile, ProfileError, ProfileRejected, VaHole, VaPlan, MAX_CARVEOUTS,
+    MAX_VA_HOLES,
 };
 use crate::mm::{Pfn, PhysAddr, VirtAddr, PAGE_SHIFT, PAGE_SIZE};
 use crate::sizes::{SZ_16M, SZ_1K, SZ_1M, SZ_2M, SZ_32M, SZ_8M};
@@ -511,8 +512,7 @@ fn early_vmalloc(
         warnings.push(LayoutWarning::VmallocTooSmall { mib: size >> 20 });
     }
     // A profile's plan guarantees room for the 32 MiB floor below its VMALLOC_END.
-    let vmalloc_max =
-        vmalloc_end.saturating_sub(page_offset + VMALLOC_MIN_LOWMEM + VMALLOC_OFFSET);
+    let vmalloc_max = vmalloc_end.saturating_sub(page_offset + VMALLOC_MIN_LOWMEM + VMALLOC_OFFSET);
     if size > vmalloc_max {
         size = vmalloc_max;
         warnings.push(LayoutWarning::VmallocTooBig { mib: size >> 20 });
@@ -668,8 +668,8 @@ fn zone_spans(
 /// The PAGE_OFFSET `compute` uses: the requested one, or DEFAULT_PAGE_OFFSET if it cannot
 /// hold the fixed layout.
 pub fn effective_page_offset(requested: u64) -> u64 {
-    let valid = is_aligned(requested, SZ_16M)
-        && (MIN_PAGE_OFFSET..=MAX_PAGE_OFFSET).contains(&requested);
+    let valid =
+        is_aligned(requested, SZ_16M) && (MIN_PAGE_OFFSET..=MAX_PAGE_OFFSET).contains(&requested);
     if valid {
         requested
     } else {

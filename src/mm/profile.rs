@@ -200,7 +200,8 @@ const A9_IOTABLE_HOLE: VaHoleSpec = VaHoleSpec {
 /// the device; 448 MiB on QEMU's 960 MiB raspi2b, where only highmem shrinks).
 pub const ANDROID_A9: Profile = Profile {
     name: "android-a9",
-    description: "Cortex-A9 Android device: 512MiB lowmem, CP+pmem carve-outs, VMALLOC_END 0xf0000000",
+    description:
+        "Cortex-A9 Android device: 512MiB lowmem, CP+pmem carve-outs, VMALLOC_END 0xf0000000",
     lowmem: Lowmem::Size(A9_LOWMEM),
     vmalloc_end: Some(KernelVa::PageOffsetPlus(A9_VMALLOC_END)),
     holes: &[
@@ -335,7 +336,7 @@ struct Bytes(u64);
 
 impl fmt::Display for Bytes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0 % SZ_1M == 0 {
+        if self.0.is_multiple_of(SZ_1M) {
             write!(f, "{}MiB", self.0 / SZ_1M)
         } else {
             write!(f, "{}KiB", self.0 / 1024)
@@ -347,33 +348,85 @@ impl fmt::Display for Bytes {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProfileError {
     /// VMALLOC_END past the DT blob / fixmap area (or past 4 GiB).
-    VmallocEndTooHigh { vmalloc_end: u64 },
+    VmallocEndTooHigh {
+        vmalloc_end: u64,
+    },
     /// VMALLOC_END must be 2 MiB aligned (a whole first-level entry pair).
-    VmallocEndUnaligned { vmalloc_end: u64 },
+    VmallocEndUnaligned {
+        vmalloc_end: u64,
+    },
     /// PAGE_OFFSET..VMALLOC_END cannot hold lowmem, the 8 MiB hole and a vmalloc range.
-    KernelVaTooSmall { page_offset: u64, vmalloc_end: u64 },
+    KernelVaTooSmall {
+        page_offset: u64,
+        vmalloc_end: u64,
+    },
     /// A lowmem size of zero or not 2 MiB aligned.
-    LowmemInvalid { lowmem: u64 },
+    LowmemInvalid {
+        lowmem: u64,
+    },
     /// Lowmem leaves less than the 16 MiB minimum vmalloc range below VMALLOC_END.
-    LowmemTooBig { lowmem: u64, max: u64, vmalloc_end: u64 },
+    LowmemTooBig {
+        lowmem: u64,
+        max: u64,
+        vmalloc_end: u64,
+    },
     /// A fixed lowmem size the RAM does not have.
-    LowmemExceedsRam { lowmem: u64, ram: u64 },
+    LowmemExceedsRam {
+        lowmem: u64,
+        ram: u64,
+    },
     /// The resulting vmalloc range is under 16 MiB.
-    VmallocTooSmall { start: u64, end: u64 },
+    VmallocTooSmall {
+        start: u64,
+        end: u64,
+    },
     /// A ZONE_DMA size of zero or not page aligned.
-    DmaZoneInvalid { size: u64 },
+    DmaZoneInvalid {
+        size: u64,
+    },
     TooManyCarveouts,
     TooManyHoles,
     /// A carve-out of zero size or not page aligned.
-    CarveoutInvalid { name: &'static str, size: u64 },
-    CarveoutOutsideRam { name: &'static str, start: u64, end: u64 },
-    CarveoutOutsideLowmem { name: &'static str, start: u64, end: u64, lowmem_end: u64 },
+    CarveoutInvalid {
+        name: &'static str,
+        size: u64,
+    },
+    CarveoutOutsideRam {
+        name: &'static str,
+        start: u64,
+        end: u64,
+    },
+    CarveoutOutsideLowmem {
+        name: &'static str,
+        start: u64,
+        end: u64,
+        lowmem_end: u64,
+    },
     /// Inside the kernel's own first 16 MiB (image, page tables, stacks).
-    CarveoutOverlapsKernel { name: &'static str, start: u64, end: u64 },
-    CarveoutOverlap { name: &'static str, start: u64, end: u64, other: &'static str },
+    CarveoutOverlapsKernel {
+        name: &'static str,
+        start: u64,
+        end: u64,
+    },
+    CarveoutOverlap {
+        name: &'static str,
+        start: u64,
+        end: u64,
+        other: &'static str,
+    },
     /// A hole not inside `[VMALLOC_END, FDT_FIXED_BASE)`, or inverted.
-    HoleOutside { name: &'static str, start: u64, end: u64, vmalloc_end: u64 },
-    HoleOverlap { name: &'static str, start: u64, end: u64, other: &'static str },
+    HoleOutside {
+        name: &'static str,
+        start: u64,
+        end: u64,
+        vmalloc_end: u64,
+    },
+    HoleOverlap {
+        name: &'static str,
+        start: u64,
+        end: u64,
+        other: &'static str,
+    },
 }
 
 impl fmt::Display for ProfileError {
@@ -482,7 +535,7 @@ impl VaPlan {
 }
 
 const fn is_aligned(x: u64, align: u64) -> bool {
-    x % align == 0
+    x.is_multiple_of(align)
 }
 
 /// `[a, b)` and `[c, d)` share a byte.
@@ -626,8 +679,7 @@ impl Profile {
             if start < kernel_end {
                 return Err(ProfileError::CarveoutOverlapsKernel { name, start, end });
             }
-            if let Some(o) = out[..n].iter().find(|o| overlaps(start, end, o.start.0, o.end().0))
-            {
+            if let Some(o) = out[..n].iter().find(|o| overlaps(start, end, o.start.0, o.end().0)) {
                 return Err(ProfileError::CarveoutOverlap { name, start, end, other: o.name });
             }
             let slot = out.get_mut(n).ok_or(ProfileError::TooManyCarveouts)?;
@@ -641,7 +693,11 @@ impl Profile {
 /// Whether `profile` can be applied with this PAGE_OFFSET and RAM (no `mem=`, `vmalloc=`;
 /// CONFIG_HIGHMEM on). `layout::compute_with_profile` runs the same checks and falls back to
 /// `linux` on an error.
-pub fn validate(profile: &Profile, page_offset: u64, ram_banks: &[MemBank]) -> Result<(), ProfileError> {
+pub fn validate(
+    profile: &Profile,
+    page_offset: u64,
+    ram_banks: &[MemBank],
+) -> Result<(), ProfileError> {
     let input = LayoutInput {
         page_offset,
         banks: ram_banks,
@@ -680,7 +736,6 @@ pub fn write_partition(w: &mut impl fmt::Write, l: &Layout) -> fmt::Result {
     Ok(())
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -699,7 +754,14 @@ mod tests {
     const RASPI2B: [MemBank; 1] = [MemBank { start: PhysAddr(0), size: 960 * MIB }];
 
     fn input(page_offset: u64, banks: &[MemBank]) -> LayoutInput<'_> {
-        LayoutInput { page_offset, banks, vmalloc: None, mem: None, highmem: true, dma_zone_size: None }
+        LayoutInput {
+            page_offset,
+            banks,
+            vmalloc: None,
+            mem: None,
+            highmem: true,
+            dma_zone_size: None,
+        }
     }
 
     fn apply(i: &LayoutInput, p: &Profile) -> (Layout, Vec<String>) {
@@ -741,7 +803,10 @@ mod tests {
 
     #[test]
     fn linux_profile_is_the_plain_computation() {
-        let two_banks = [MemBank { start: PhysAddr(0), size: SZ_16M }, MemBank { start: PhysAddr(0x1000_0000), size: 256 * MIB }];
+        let two_banks = [
+            MemBank { start: PhysAddr(0), size: SZ_16M },
+            MemBank { start: PhysAddr(0x1000_0000), size: 256 * MIB },
+        ];
         for po in [VMSPLIT_3G, VMSPLIT_3G_OPT, VMSPLIT_2G, VMSPLIT_1G, 0x1234_5678] {
             for banks in [&RASPI2B[..], &DEVICE[..], &two_banks[..]] {
                 for (vmalloc, mem, highmem, dma) in [
@@ -749,7 +814,13 @@ mod tests {
                     (Some(400 * MIB), None, false, Some(SZ_16M)),
                     (Some(1), Some(MemParam { size: 512 * MIB, start: None }), true, None),
                 ] {
-                    let i = LayoutInput { vmalloc, mem, highmem, dma_zone_size: dma, ..input(po, banks) };
+                    let i = LayoutInput {
+                        vmalloc,
+                        mem,
+                        highmem,
+                        dma_zone_size: dma,
+                        ..input(po, banks)
+                    };
                     let (l, w) = compute(&i);
                     let (lp, wp) = compute_with_profile(&i, &LINUX);
                     assert_eq!(l, lp);
@@ -826,10 +897,34 @@ mod tests {
     fn android_profiles_shift_with_the_split() {
         // (PAGE_OFFSET, profile, high_memory, VMALLOC_END, first hole)
         let cases = [
-            (VMSPLIT_2G, &ANDROID_A9, 0xa000_0000, 0xb000_0000, ("unused", 0xb000_0000, 0xbd10_0000)),
-            (VMSPLIT_1G, &ANDROID_A9, 0x6000_0000, 0x7000_0000, ("unused", 0x7000_0000, 0x7d10_0000)),
-            (VMSPLIT_2G, &ANDROID_A9_720M, 0xad00_0000, 0xbd00_0000, ("placeholder", 0xbd00_0000, 0xbd10_0000)),
-            (VMSPLIT_1G, &ANDROID_A9_720M, 0x6d00_0000, 0x7d00_0000, ("placeholder", 0x7d00_0000, 0x7d10_0000)),
+            (
+                VMSPLIT_2G,
+                &ANDROID_A9,
+                0xa000_0000,
+                0xb000_0000,
+                ("unused", 0xb000_0000, 0xbd10_0000),
+            ),
+            (
+                VMSPLIT_1G,
+                &ANDROID_A9,
+                0x6000_0000,
+                0x7000_0000,
+                ("unused", 0x7000_0000, 0x7d10_0000),
+            ),
+            (
+                VMSPLIT_2G,
+                &ANDROID_A9_720M,
+                0xad00_0000,
+                0xbd00_0000,
+                ("placeholder", 0xbd00_0000, 0xbd10_0000),
+            ),
+            (
+                VMSPLIT_1G,
+                &ANDROID_A9_720M,
+                0x6d00_0000,
+                0x7d00_0000,
+                ("placeholder", 0x7d00_0000, 0x7d10_0000),
+            ),
         ];
         for (po, p, high_memory, vmalloc_end, first) in cases {
             let (l, w) = apply(&input(po, &RASPI2B), p);
@@ -872,12 +967,15 @@ mod tests {
         let (l, _) = apply(&input(VMSPLIT_3G, &RASPI2B), &X86_CLASSIC);
         let mut s = String::new();
         write_zone_ranges(&mut s, &l).unwrap();
-        assert!(s.starts_with(
-            "Zone ranges:\n\
+        assert!(
+            s.starts_with(
+                "Zone ranges:\n\
              \x20 DMA      [mem 0x0000000000000000-0x0000000000ffffff]\n\
              \x20 Normal   [mem 0x0000000001000000-0x0000000037ffffff]\n\
              \x20 HighMem  [mem 0x0000000038000000-0x000000003bffffff]\n"
-        ), "{s}");
+            ),
+            "{s}"
+        );
         // A limit, not a size: less RAM is all lowmem, and vmalloc grows up to VMALLOC_END.
         let small = [MemBank { start: PhysAddr(0), size: 512 * MIB }];
         let (l, w) = apply(&input(VMSPLIT_3G, &small), &X86_CLASSIC);
@@ -892,7 +990,10 @@ mod tests {
     fn without_highmem_the_rest_is_ignored() {
         let i = LayoutInput { highmem: false, ..input(VMSPLIT_3G, &RASPI2B) };
         let (l, w) = apply(&i, &ANDROID_A9);
-        assert_eq!(w, ["Ignoring RAM at 0x20000000-0x3c000000", "Consider using a HIGHMEM enabled kernel."]);
+        assert_eq!(
+            w,
+            ["Ignoring RAM at 0x20000000-0x3c000000", "Consider using a HIGHMEM enabled kernel."]
+        );
         assert_eq!(mib(l.total_ram), 512);
         assert_eq!(l.carveouts().len(), 2);
     }
@@ -907,7 +1008,11 @@ mod tests {
         assert_eq!(mib(l.vmalloc_reserve), 248);
     }
 
-    const fn bad(lowmem: Lowmem, vmalloc_end: Option<KernelVa>, carveouts: &'static [CarveoutSpec]) -> Profile {
+    const fn bad(
+        lowmem: Lowmem,
+        vmalloc_end: Option<KernelVa>,
+        carveouts: &'static [CarveoutSpec],
+    ) -> Profile {
         Profile { name: "bad", lowmem, vmalloc_end, carveouts, holes: &[], ..ANDROID_A9 }
     }
 
@@ -927,22 +1032,36 @@ mod tests {
             Some(KernelVa::PageOffsetPlus(A9_VMALLOC_END)),
             A9_CARVEOUTS,
         );
-        const HIGH_END: Profile = bad(Lowmem::Size(A9_LOWMEM), Some(KernelVa::PageOffsetPlus(SZ_1G)), &[]);
-        const ODD_END: Profile = bad(Lowmem::Size(A9_LOWMEM), Some(KernelVa::Absolute(0xf010_0000)), &[]);
+        const HIGH_END: Profile =
+            bad(Lowmem::Size(A9_LOWMEM), Some(KernelVa::PageOffsetPlus(SZ_1G)), &[]);
+        const ODD_END: Profile =
+            bad(Lowmem::Size(A9_LOWMEM), Some(KernelVa::Absolute(0xf010_0000)), &[]);
         const OUTSIDE_RAM: Profile = bad(
             Lowmem::LinuxFormula,
             None,
-            &[CarveoutSpec { name: "fb", size: SZ_16M, placement: Placement::PhysOffset(0x3f00_0000) }],
+            &[CarveoutSpec {
+                name: "fb",
+                size: SZ_16M,
+                placement: Placement::PhysOffset(0x3f00_0000),
+            }],
         );
         const OUTSIDE_LOWMEM: Profile = bad(
             Lowmem::Size(A9_LOWMEM),
             None,
-            &[CarveoutSpec { name: "fb", size: SZ_16M, placement: Placement::PhysOffset(0x3000_0000) }],
+            &[CarveoutSpec {
+                name: "fb",
+                size: SZ_16M,
+                placement: Placement::PhysOffset(0x3000_0000),
+            }],
         );
         const IN_KERNEL: Profile = bad(
             Lowmem::Size(A9_LOWMEM),
             None,
-            &[CarveoutSpec { name: "fb", size: SZ_16M, placement: Placement::PhysOffset(0x80_0000) }],
+            &[CarveoutSpec {
+                name: "fb",
+                size: SZ_16M,
+                placement: Placement::PhysOffset(0x80_0000),
+            }],
         );
         const HUGE_CARVEOUT: Profile = bad(
             Lowmem::Size(A9_LOWMEM),
@@ -956,18 +1075,31 @@ mod tests {
         );
         const HOLE_OVERLAP: Profile = Profile {
             holes: &[
-                VaHoleSpec { name: "a", start: KernelVa::Absolute(0xf000_0000), end: KernelVa::Absolute(0xf100_0000) },
-                VaHoleSpec { name: "b", start: KernelVa::Absolute(0xf080_0000), end: KernelVa::Absolute(0xf200_0000) },
+                VaHoleSpec {
+                    name: "a",
+                    start: KernelVa::Absolute(0xf000_0000),
+                    end: KernelVa::Absolute(0xf100_0000),
+                },
+                VaHoleSpec {
+                    name: "b",
+                    start: KernelVa::Absolute(0xf080_0000),
+                    end: KernelVa::Absolute(0xf200_0000),
+                },
             ],
             ..bad(Lowmem::Size(A9_LOWMEM), Some(KernelVa::PageOffsetPlus(A9_VMALLOC_END)), &[])
         };
         const HOLE_IN_VMALLOC: Profile = Profile {
-            holes: &[VaHoleSpec { name: "a", start: KernelVa::Absolute(0xe000_0000), end: KernelVa::Absolute(0xf100_0000) }],
+            holes: &[VaHoleSpec {
+                name: "a",
+                start: KernelVa::Absolute(0xe000_0000),
+                end: KernelVa::Absolute(0xf100_0000),
+            }],
             ..ANDROID_A9
         };
         const ZERO_DMA: Profile = Profile { dma_zone_size: Some(0), ..X86_CLASSIC };
         const ODD_LOWMEM: Profile = bad(Lowmem::Limit(MIB), None, &[]);
-        const FORMULA_LOW_END: Profile = bad(Lowmem::LinuxFormula, Some(KernelVa::PageOffsetPlus(0x1000_0000)), &[]);
+        const FORMULA_LOW_END: Profile =
+            bad(Lowmem::LinuxFormula, Some(KernelVa::PageOffsetPlus(0x1000_0000)), &[]);
 
         let po = VMSPLIT_3G;
         let cases: &[(&Profile, &[MemBank], &str)] = &[
@@ -1081,7 +1213,11 @@ mod tests {
             .collect();
         let holes: Vec<VaHoleSpec> = hole
             .into_iter()
-            .map(|(s, e)| VaHoleSpec { name: "h", start: KernelVa::Absolute(s), end: KernelVa::PageOffsetPlus(e) })
+            .map(|(s, e)| VaHoleSpec {
+                name: "h",
+                start: KernelVa::Absolute(s),
+                end: KernelVa::PageOffsetPlus(e),
+            })
             .collect();
         Box::leak(Box::new(Profile {
             name: "arb",

@@ -204,17 +204,41 @@ impl Default for Params {
 /// free can find what the allocation returned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
-    Kmalloc { id: u32, size: u32 },
-    Kfree { id: u32 },
+    Kmalloc {
+        id: u32,
+        size: u32,
+    },
+    Kfree {
+        id: u32,
+    },
     /// `__get_free_pages(GFP_KERNEL [| __GFP_HIGHMEM], order)`.
-    GetFreePages { id: u32, order: u8, gfp_highmem: bool },
-    FreePages { id: u32 },
-    Vmalloc { id: u32, size: u32 },
-    Vfree { id: u32 },
-    Ioremap { id: u32, phys: u64, size: u32 },
-    Iounmap { id: u32 },
+    GetFreePages {
+        id: u32,
+        order: u8,
+        gfp_highmem: bool,
+    },
+    FreePages {
+        id: u32,
+    },
+    Vmalloc {
+        id: u32,
+        size: u32,
+    },
+    Vfree {
+        id: u32,
+    },
+    Ioremap {
+        id: u32,
+        phys: u64,
+        size: u32,
+    },
+    Iounmap {
+        id: u32,
+    },
     /// The graphics driver's request: `__get_free_pages` of the covering order, then `vmalloc`.
-    FinalRequest { size: u32 },
+    FinalRequest {
+        size: u32,
+    },
 }
 
 impl Op {
@@ -843,7 +867,8 @@ mod tests {
                     pending = Some(op);
                 }
                 Op::Kfree { id } | Op::FreePages { id } | Op::Vfree { id } | Op::Iounmap { id } => {
-                    let allocated = live.remove(&id).unwrap_or_else(|| panic!("step {n}: {op} of a dead id"));
+                    let allocated =
+                        live.remove(&id).unwrap_or_else(|| panic!("step {n}: {op} of a dead id"));
                     let matching = matches!(
                         (allocated, op),
                         (Op::Kmalloc { .. }, Op::Kfree { .. })
@@ -952,7 +977,9 @@ mod tests {
     #[test]
     fn failed_allocations_are_not_live() {
         // Every third allocation fails, and all vmallocs over 64 KiB.
-        let fail = |n: u32, op: &Op| n % 3 == 0 || matches!(op, Op::Vmalloc { size, .. } if *size > 0x1_0000);
+        let fail = |n: u32, op: &Op| {
+            n.is_multiple_of(3) || matches!(op, Op::Vmalloc { size, .. } if *size > 0x1_0000)
+        };
         let s = check_bookkeeping(Params::new(5, DEFAULT_STEPS), fail);
         assert!(s.failed.iter().all(|&f| f > 0), "{s:?}");
         // Everything failing: nothing is ever freed, nothing stays live.
@@ -980,7 +1007,10 @@ mod tests {
                 Op::Ioremap { phys, size, .. } => {
                     ioremaps += 1;
                     assert_eq!(phys % u64::from(size), 0);
-                    assert!(phys >= IO_PHYS_BASE && phys + u64::from(size) <= IO_PHYS_BASE + IO_PHYS_SIZE);
+                    assert!(
+                        phys >= IO_PHYS_BASE
+                            && phys + u64::from(size) <= IO_PHYS_BASE + IO_PHYS_SIZE
+                    );
                 }
                 _ => {}
             }
@@ -1004,7 +1034,9 @@ mod tests {
         let big = kmalloc_sizes.iter().filter(|&&s| s >= 64 << 10).count();
         assert!(big > 0 && big < kmalloc_sizes.len() / 10);
         assert!(orders.iter().all(|&n| n > 0) && orders[0] > orders[4]);
-        assert!(vmalloc_sizes.iter().all(|&s| s % PAGE_SIZE as u32 == 0 && (4096..=2 << 20).contains(&s)));
+        assert!(vmalloc_sizes
+            .iter()
+            .all(|&s| s % PAGE_SIZE as u32 == 0 && (4096..=2 << 20).contains(&s)));
         assert!(vmalloc_sizes.iter().any(|&s| s > 1 << 20));
         // Live objects at the end: the long-lived ones dominate.
         assert!(w.live() > 500, "{}", w.live());
@@ -1017,8 +1049,14 @@ mod tests {
             Op::GetFreePages { id: 4, order: 2, gfp_highmem: true }.to_string(),
             "__get_free_pages #4 order 2 GFP_HIGHUSER"
         );
-        assert_eq!(Op::Ioremap { id: 5, phys: 0x3f20_0000, size: 0x1000 }.to_string(), "ioremap #5 0x3f200000 0x1000");
-        assert_eq!(Op::FinalRequest { size: FINAL_REQUEST_SIZE }.to_string(), "final request 0x1a0000");
+        assert_eq!(
+            Op::Ioremap { id: 5, phys: 0x3f20_0000, size: 0x1000 }.to_string(),
+            "ioremap #5 0x3f200000 0x1000"
+        );
+        assert_eq!(
+            Op::FinalRequest { size: FINAL_REQUEST_SIZE }.to_string(),
+            "final request 0x1a0000"
+        );
     }
 
     // ---- A rough model of the case study's allocators, to calibrate the knobs ----
@@ -1047,7 +1085,7 @@ mod tests {
             let mut pfn = base;
             while pfn < base + pages {
                 let mut o = MODEL_MAX_ORDER - 1;
-                while pfn % (1 << o) != 0 || pfn + (1 << o) > base + pages {
+                while !pfn.is_multiple_of(1 << o) || pfn + (1 << o) > base + pages {
                     o -= 1;
                 }
                 z.free_block(pfn, o);
@@ -1181,13 +1219,27 @@ mod tests {
 
     /// SLUB-like kmalloc caches: slabs of a fixed order per size class, fill the newest
     /// partial slab first, empty slabs go back to the buddy allocator.
+    /// One kmalloc cache: (class size, slab order, first pfn of each slab -> objects in use,
+    /// partial slabs).
+    type Cache = (u32, usize, HashMap<u64, u32>, Vec<u64>);
+
     struct Slabs {
-        /// (class size, slab order) -> slabs: first pfn -> objects in use; partial list.
-        caches: Vec<(u32, usize, HashMap<u64, u32>, Vec<u64>)>,
+        caches: Vec<Cache>,
     }
 
-    const KMALLOC_CLASSES: [(u32, usize); 11] =
-        [(32, 0), (64, 0), (96, 0), (128, 0), (192, 0), (256, 0), (512, 0), (1024, 1), (2048, 2), (4096, 3), (8192, 3)];
+    const KMALLOC_CLASSES: [(u32, usize); 11] = [
+        (32, 0),
+        (64, 0),
+        (96, 0),
+        (128, 0),
+        (192, 0),
+        (256, 0),
+        (512, 0),
+        (1024, 1),
+        (2048, 2),
+        (4096, 3),
+        (8192, 3),
+    ];
 
     struct Model {
         normal: Zone,
@@ -1212,9 +1264,18 @@ mod tests {
             Model {
                 normal: Zone::new(pages(16), pages(lowmem_mib - 144 - 16)),
                 high: Zone::new(pages(lowmem_mib), pages(ram_mib - lowmem_mib)),
-                vm: VmRange { start: 0, end: 248 << 20, busy: BTreeMap::new(), lazy: Vec::new(), lazy_bytes: 0 },
+                vm: VmRange {
+                    start: 0,
+                    end: 248 << 20,
+                    busy: BTreeMap::new(),
+                    lazy: Vec::new(),
+                    lazy_bytes: 0,
+                },
                 slabs: Slabs {
-                    caches: KMALLOC_CLASSES.iter().map(|&(s, o)| (s, o, HashMap::new(), Vec::new())).collect(),
+                    caches: KMALLOC_CLASSES
+                        .iter()
+                        .map(|&(s, o)| (s, o, HashMap::new(), Vec::new()))
+                        .collect(),
                 },
                 handles: HashMap::new(),
             }
@@ -1230,12 +1291,18 @@ mod tests {
         }
 
         fn free_pages(&mut self, high: bool, pfn: u64, order: usize) {
-            if high { self.high.free_block(pfn, order) } else { self.normal.free_block(pfn, order) }
+            if high {
+                self.high.free_block(pfn, order)
+            } else {
+                self.normal.free_block(pfn, order)
+            }
         }
 
         fn kmalloc(&mut self, size: u32) -> Option<Handle> {
             let Some(c) = KMALLOC_CLASSES.iter().position(|&(s, _)| s >= size) else {
-                let order = (u64::from(size).div_ceil(PAGE_SIZE)).next_power_of_two().trailing_zeros() as usize;
+                let order = (u64::from(size).div_ceil(PAGE_SIZE))
+                    .next_power_of_two()
+                    .trailing_zeros() as usize;
                 return self.pages(false, order).map(|(h, p)| Handle::Pages(h, p, order));
             };
             let (csize, order) = KMALLOC_CLASSES[c];
@@ -1383,8 +1450,16 @@ mod tests {
                 fails += u32::from(!o.gfp_ok && !o.vmalloc_ok);
                 line += &format!(
                     " [o{} nf{}/{} hf{} vu{} g{}K {}{} f{:?} l{}]",
-                    o.largest_order.map_or(-1, |o| o as i64), o.normal_free_mib, o.min_free_mib, o.high_free_mib, o.vm_used_mib, o.vm_gap_kib,
-                    if o.gfp_ok { "G" } else { "-" }, if o.vmalloc_ok { "V" } else { "-" }, o.failed, o.live
+                    o.largest_order.map_or(-1, |o| o as i64),
+                    o.normal_free_mib,
+                    o.min_free_mib,
+                    o.high_free_mib,
+                    o.vm_used_mib,
+                    o.vm_gap_kib,
+                    if o.gfp_ok { "G" } else { "-" },
+                    if o.vmalloc_ok { "V" } else { "-" },
+                    o.failed,
+                    o.live
                 );
             }
             println!("{line} => {fails}/6 fail");

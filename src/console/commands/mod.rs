@@ -4,6 +4,7 @@
 //! line (`NAME: what is wrong`) so the console always carries on.
 pub use mmu::kernel_sections;
 
+use self::bench::cmd_bench;
 use self::files::cmd_cat;
 use self::mmu::{cmd_layout, cmd_p2v, cmd_peek, cmd_pt, cmd_ptdump, cmd_v2p};
 use self::pages::{cmd_free_pages_pfn, cmd_alloc_pages, cmd_frag, cmd_free_pages, cmd_memtest};
@@ -30,6 +31,7 @@ macro_rules! fail {
 }
 
 // Declared after `fail!` so they can use it.
+mod bench;
 mod files;
 mod mmu;
 mod pages;
@@ -129,6 +131,12 @@ pub static COMMANDS: &[Command] = &[
     },
     Command { name: "kfree", usage: "kfree ADDR", help: "free a kmalloc address", run: cmd_kfree },
     Command { name: "ksize", usage: "ksize ADDR", help: "usable size of a kmalloc address", run: cmd_ksize },
+    Command {
+        name: "bench",
+        usage: "bench",
+        help: "time the allocators (run QEMU with -icount shift=0 for instruction counts)",
+        run: cmd_bench,
+    },
     Command {
         name: "crash",
         usage: "crash null",

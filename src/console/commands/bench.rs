@@ -1,0 +1,116 @@
+//! `bench`: times the allocators on the device with the generic timer. Run under
+//! `qemu-system-arm -icount shift=0`, where every instruction takes 1 ns of virtual time, the
+//! nanoseconds printed are instruction counts and repeat exactly from run to run.
+use tock_registers::interfaces::Readable;
+
+use super::{expect_args, CmdResult};
+use crate::arch::arm::cp15;
+use crate::config::MAX_ORDER;
+use crate::console::args::Args;
+use crate::kernel::mem::{BuddyPages, NODE, SLAB};
+use crate::kernel::Kernel;
+use crate::kprintln;
+use crate::mm::gfp::GfpFlags;
+use crate::mm::page_alloc::Node;
+use crate::mm::zone::ZoneType;
+use crate::mm::Pfn;
+
+/// Operations per measured loop.
+const ROUNDS: u32 = 10_000;
+/// Live objects the kmalloc mix keeps at most.
+const KMALLOC_LIVE: usize = 64;
+/// Blocks the split/merge benchmark may have to set aside to empty the lower free lists.
+const HELD_MAX: usize = 256;
+
+/// Nanoseconds of (virtual) time since an arbitrary start.
+fn now_ns() -> u64 {
+    let freq = u64::from(cp15::Cntfrq.get().max(1));
+    (u128::from(cp15::cntpct()) * 1_000_000_000 / u128::from(freq)) as u64
+}
+
+fn report(what: &str, ops: u32, ns: u64) {
+    kprintln!("bench: {:<44} {:>8} ops {:>8} ns/op", what, ops, ns / u64::from(ops.max(1)));
+}
+
+fn with_node<R>(f: impl FnOnce(&mut Node<'static>) -> R) -> R {
+    f(NODE.lock().as_mut().expect("the console runs after mem_init"))
+}
+
+/// order-0 alloc+free pairs; with `cascade`, the lower free lists are emptied first, so each
+/// allocation splits an order-(MAX_ORDER-1) block all the way down and each free merges it back.
+fn buddy_pairs(cascade: bool) -> Option<u64> {
+    with_node(|node| {
+        let mut held: [(Pfn, u32); HELD_MAX] = [(Pfn(0), 0); HELD_MAX];
+        let mut n = 0;
+        if cascade {
+            for order in 0..MAX_ORDER as u32 - 1 {
+                while node.zone(ZoneType::Normal).free_area_counts()[order as usize] > 0 {
+                    if n == HELD_MAX {
+                        break;
+                    }
+                    match node.alloc_pages(GfpFlags::GFP_KERNEL | GfpFlags::__GFP_NOWARN, order) {
+                        Ok(p) => {
+                            held[n] = (p, order);
+                            n += 1;
+                        }
+                        Err(_) => break,
+                    }
+                }
+            }
+        }
+        let start = now_ns();
+        let mut ok = true;
+        for _ in 0..ROUNDS {
+            match node.alloc_pages(GfpFlags::GFP_KERNEL, 0) {
+                Ok(p) => ok &= node.__free_pages(p, 0).is_ok(),
+                Err(_) => ok = false,
+            }
+        }
+        let ns = now_ns() - start;
+        for &(p, o) in &held[..n] {
+            let _ = node.__free_pages(p, o);
+        }
+        ok.then_some(ns)
+    })
+}
+
+/// A deterministic kmalloc/kfree mix: sizes 8..4096 skewed small, up to 64 objects live.
+fn kmalloc_mix() -> u64 {
+    let mut live = [0usize; KMALLOC_LIVE];
+    let mut seed: u32 = 0x2545_f491;
+    let mut slab = SLAB.lock();
+    let start = now_ns();
+    for _ in 0..ROUNDS {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        let slot = (seed as usize >> 8) % KMALLOC_LIVE;
+        if live[slot] != 0 {
+            let _ = slab.kfree(&mut BuddyPages, live[slot]);
+            live[slot] = 0;
+        } else {
+            let size = 8usize << ((seed & 0xff) % 10).min(seed % 7);
+            live[slot] = slab.kmalloc(&mut BuddyPages, size).unwrap_or(0);
+        }
+    }
+    let ns = now_ns() - start;
+    for p in live.into_iter().filter(|&p| p != 0) {
+        let _ = slab.kfree(&mut BuddyPages, p);
+    }
+    ns
+}
+
+pub(super) fn cmd_bench(_: &Kernel, args: &Args<'_>) -> CmdResult {
+    expect_args(args, 1)?;
+    kprintln!("bench: CNTFRQ {} Hz; under -icount shift=0, ns = instructions", cp15::Cntfrq.get());
+    match buddy_pairs(false) {
+        Some(ns) => report("alloc_pages(0)+free (no split)", ROUNDS, ns),
+        None => kprintln!("bench: alloc_pages(0) failed"),
+    }
+    match buddy_pairs(true) {
+        Some(ns) => report("alloc_pages(0)+free (full split/merge)", ROUNDS, ns),
+        None => kprintln!("bench: alloc_pages(0) failed"),
+    }
+    report("kmalloc/kfree mix (8-4096 bytes)", ROUNDS, kmalloc_mix());
+    Ok(())
+}
