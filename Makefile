@@ -101,7 +101,7 @@ bench-boot: kernel
 
 # Host benchmarks (criterion, against peer crates), boot time, and the in-kernel figures.
 bench: kernel
-	cargo bench --bench buddy --bench kmalloc
+	cargo bench --bench buddy --bench kmalloc --bench vmap
 	bash scripts/bench-boot.sh
 	bash scripts/bench-kernel.sh $(VMSPLIT)
 

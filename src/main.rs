@@ -11,6 +11,7 @@ use pivm::config::{PAGE_OFFSET, VMSPLIT};
 use pivm::console::{commands, printk::Console};
 use pivm::kernel::{self, mem, EntryState, Kernel};
 use pivm::mm::layout::{self, LayoutInput, MemoryLine};
+use pivm::mm::profile;
 use pivm::mm::memblock::Memblock;
 use pivm::mm::PAGE_SHIFT;
 use pivm::{kprintln, VERSION};
@@ -71,14 +72,20 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
     }
 
     // The layout, exactly as Linux computes it for this split and RAM.
-    let (layout, warnings) = layout::compute(&LayoutInput {
+    // ... or as a memory-layout profile (pivm.profile=) lays it out.
+    let profile = profile::lookup(params.profile.as_ref().map(|n| n.as_str())).unwrap_or_else(|e| {
+        kprintln!("{}", e);
+        profile::DEFAULT_PROFILE
+    });
+    let input = LayoutInput {
         page_offset: PAGE_OFFSET,
         banks: boot.banks(),
         vmalloc: params.vmalloc,
         mem: params.mem,
         highmem: CONFIG_HIGHMEM,
         dma_zone_size: None,
-    });
+    };
+    let (layout, warnings) = layout::compute_with_profile(&input, profile);
     for w in warnings.iter() {
         kprintln!("{}", w);
     }
@@ -92,6 +99,9 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
     let pa = |va: u32| u64::from(va) - PAGE_OFFSET;
     let _ = memblock.reserve(0, FIRMWARE_STUB_SIZE, "firmware stub");
     let _ = memblock.reserve(pa(img.text), pa(img.end) - pa(img.text), "kernel");
+    for c in layout.carveouts() {
+        let _ = memblock.reserve(c.start.0, c.size, c.name);
+    }
     if boot.params_size != 0 {
         let _ = memblock.reserve(boot.params_phys.0, boot.params_size, "boot params");
     }
@@ -110,7 +120,17 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
         kprintln!("mem_init failed: {}", e);
         pivm::arch::arm::halt();
     }
+    // The vmalloc range; the devices move from the fixmap to ioremap()ed addresses.
+    if let Err(e) = kernel::vmalloc::vmalloc_init(&layout, params.lazy_vfree) {
+        kprintln!("vmalloc_init failed: {}", e);
+        pivm::arch::arm::halt();
+    }
+    kernel::ioremap_devices();
+
     let _ = layout::write_banner(&mut Console, &layout, &commands::kernel_sections());
+    if !layout.carveouts().is_empty() || !layout.holes().is_empty() {
+        let _ = profile::write_partition(&mut Console, &layout);
+    }
     let (free_pages, totalram_pages, highmem_pages) = {
         let node = mem::NODE.lock();
         let node = node.as_ref().expect("mem_init installed the node");

@@ -23,6 +23,11 @@ use crate::proc::snapshot::{MeminfoSnapshot, NodeSnapshot, NodeStats, SlabCacheS
 /// The node. `None` until `mem_init` has handed memblock's free memory over.
 pub static NODE: Mutex<Option<Node<'static>>> = Mutex::new(None);
 
+/// Runs `f` on the page allocator (which exists once `mem_init` has run).
+pub fn with_node<R>(f: impl FnOnce(&mut Node<'static>) -> R) -> R {
+    f(NODE.lock().as_mut().expect("the page allocator is set up during boot"))
+}
+
 /// Serialises users of the single `kmap_atomic` fixmap slot.
 static KMAP_ATOMIC: Mutex<()> = Mutex::new(());
 
@@ -141,7 +146,11 @@ pub fn mem_init(layout: &Layout, memblock: &mut Memblock) -> Result<u64, MemInit
 /// A copy of the node's state for the `/proc` renderers, taken under the allocator's lock.
 pub fn node_snapshot() -> NodeSnapshot {
     let slab_pages = SLAB.lock().meminfo().total_pages() as u64;
-    let stats = NodeStats { nr_slab_unreclaimable: slab_pages, ..NodeStats::default() };
+    let stats = NodeStats {
+        nr_slab_unreclaimable: slab_pages,
+        nr_page_table_pages: crate::arch::arm::mmu::page_table_pages(),
+        ..NodeStats::default()
+    };
     let node = NODE.lock();
     match node.as_ref() {
         Some(n) => collect::node_snapshot(n, stats),
@@ -154,9 +163,10 @@ pub fn node_snapshot() -> NodeSnapshot {
 pub fn meminfo_snapshot(layout: &Layout) -> MeminfoSnapshot {
     let node = node_snapshot();
     let mut mi = MeminfoSnapshot::from_node(&node);
+    let (used, chunk) = super::vmalloc::used_and_chunk();
     mi.vmalloc_total_bytes = layout.vmalloc_size();
-    mi.vmalloc_used_bytes = 0;
-    mi.vmalloc_chunk_bytes = layout.vmalloc_size();
+    mi.vmalloc_used_bytes = used;
+    mi.vmalloc_chunk_bytes = chunk;
     mi
 }
 

@@ -1,5 +1,8 @@
 //! The running kernel's state: what boot found and computed, fixed once `kernel_main` has
 //! set it, then read by the console commands. Also the boot steps that need it.
+pub mod mem;
+pub mod vmalloc;
+
 use spin::Once;
 
 use crate::board::raspi::mailbox;
@@ -125,4 +128,21 @@ impl core::fmt::Display for BootParamsProblem {
         }
     }
 }
-pub mod mem;
+
+/// Moves every device from its boot-time fixmap slot to an `ioremap()`ed address, as Linux's
+/// drivers map their registers; they then show in /proc/vmallocinfo. A device that cannot be
+/// remapped keeps its fixmap mapping.
+pub fn ioremap_devices() {
+    use crate::board::raspi::io::{self, Device};
+    for dev in Device::ALL {
+        match vmalloc::ioremap(dev.phys(), dev.size(), dev.driver()) {
+            Ok(va) => {
+                io::set_base(dev, va as usize);
+                // The boot-time mapping is no longer used (Linux drops earlycon's likewise).
+                let slot = crate::arch::arm::mmu::fixmap_slot_of(dev);
+                let _ = crate::arch::arm::mmu::set_fixmap_page(slot, 0, None);
+            }
+            Err(e) => crate::kprintln!("ioremap of {:#010x} failed: {}", dev.phys(), e),
+        }
+    }
+}

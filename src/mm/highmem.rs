@@ -317,9 +317,9 @@ impl Pkmap {
 pub const KM_TYPE_NR: u32 = 16;
 /// CPUs the fixmap reserves atomic slots for (BCM2836: four Cortex-A7 cores).
 pub const NR_CPUS: u32 = 4;
-/// Linux's `__end_of_permanent_fixed_addresses`: the first index after pivm's permanent
-/// fixmap slots (`FixedAddress`). Proposed for `fixmap.rs`; kept here until it lands there.
-pub const FIX_KMAP_BEGIN: u32 = FixedAddress::IrqController as u32 + 1;
+/// First atomic kmap index (fixmap's `KmapBegin`, Linux's `FIX_KMAP_BEGIN`, right after the
+/// permanent slots).
+pub const FIX_KMAP_BEGIN: u32 = FixedAddress::KmapBegin as u32;
 /// Last atomic kmap index: `KM_TYPE_NR` slots for each CPU.
 pub const FIX_KMAP_END: u32 = FIX_KMAP_BEGIN + KM_TYPE_NR * NR_CPUS - 1;
 const _: () = assert!(__fix_to_virt(FIX_KMAP_END) >= FIXADDR_START, "fixmap too small");
@@ -388,7 +388,6 @@ impl KmapAtomic {
         Ok(idx)
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -501,7 +500,8 @@ mod tests {
     fn colliding_pages_share_a_bucket() {
         let mut p = Pkmap::new(BASE);
         let b = Pkmap::bucket(Pfn(1));
-        let same: Vec<Pfn> = (2..200_000).map(Pfn).filter(|&f| Pkmap::bucket(f) == b).take(5).collect();
+        let same: Vec<Pfn> =
+            (2..200_000).map(Pfn).filter(|&f| Pkmap::bucket(f) == b).take(5).collect();
         assert_eq!(same.len(), 5);
         for &f in &same {
             p.kmap(f).unwrap();
@@ -552,7 +552,7 @@ mod tests {
         ];
         for idx in FIX_KMAP_BEGIN..=FIX_KMAP_END {
             let va = __fix_to_virt(idx);
-            assert!(va >= FIXADDR_START && va < FIXADDR_TOP + PAGE_SIZE);
+            assert!((FIXADDR_START..FIXADDR_TOP + PAGE_SIZE).contains(&va));
             assert!(permanent.iter().all(|&f| fix_to_virt(f) != va));
         }
         assert_eq!(__fix_to_virt(FIX_KMAP_BEGIN), 0xffef_9000);

@@ -354,3 +354,17 @@ pub struct VmallocArea {
     /// Freed, but the range stays reserved until the next lazy purge.
     pub lazily_freed: bool,
 }
+
+impl VmallocArea {
+    /// A blank entry, to fill fixed-size arrays before copying areas in.
+    pub const EMPTY: VmallocArea = VmallocArea {
+        start: 0,
+        end: 0,
+        size: 0,
+        caller: "",
+        nr_pages: 0,
+        phys_addr: None,
+        flags: VmFlags::empty(),
+        lazily_freed: false,
+    };
+}

@@ -50,11 +50,20 @@ pub fn write_unpurged(w: &mut impl fmt::Write, a: &VmallocArea) -> fmt::Result {
 /// as Linux's `vmap_area_list` is), then the lazily freed ones, as Linux 6.x dumps its purge
 /// list after the last live area.
 pub fn render(w: &mut impl fmt::Write, areas: &[VmallocArea]) -> fmt::Result {
-    for a in areas.iter().filter(|a| !a.lazily_freed) {
-        write_area(w, a)?;
+    render_iter(w, || areas.iter().copied())
+}
+
+/// `render` over areas produced on demand (twice: live ones, then lazily freed ones), so the
+/// kernel can stream thousands of areas without copying them to its small stack.
+pub fn render_iter<I: Iterator<Item = VmallocArea>>(
+    w: &mut impl fmt::Write,
+    areas: impl Fn() -> I,
+) -> fmt::Result {
+    for a in areas().filter(|a| !a.lazily_freed) {
+        write_area(w, &a)?;
     }
-    for a in areas.iter().filter(|a| a.lazily_freed) {
-        write_unpurged(w, a)?;
+    for a in areas().filter(|a| a.lazily_freed) {
+        write_unpurged(w, &a)?;
     }
     Ok(())
 }

@@ -96,6 +96,36 @@ pub fn probe_read_u32(addr: u32) -> Result<u32, Fault> {
     }
 }
 
+/// Writes a word, turning a data abort into `Err` like `probe_read_u32`.
+pub fn probe_write_u32(addr: u32, value: u32) -> Result<(), Fault> {
+    let err: u32;
+    // SAFETY: the store may fault; the abort handler resumes at label 3 through __ex_table.
+    // Callers choose the address deliberately (the console's `poke`).
+    unsafe {
+        asm!(
+            "1: str {v}, [{a}]",
+            "   mov {e}, #0",
+            "2:",
+            ".pushsection __ex_table, \"a\"",
+            ".long 1b, 3f",
+            ".popsection",
+            ".pushsection .text.fixup, \"ax\"",
+            "3: mov {e}, #1",
+            "   b 2b",
+            ".popsection",
+            a = in(reg) addr,
+            v = in(reg) value,
+            e = out(reg) err,
+            options(nostack),
+        );
+    }
+    if err == 0 {
+        Ok(())
+    } else {
+        Err(Fault { addr: FIXED_FAR.load(Ordering::Relaxed), fsr: FIXED_FSR.load(Ordering::Relaxed) })
+    }
+}
+
 /// Entry from the vectors.
 pub fn handle(kind: ExceptionKind, regs: &mut PtRegs) {
     match kind {
@@ -137,6 +167,20 @@ fn die_kernel_fault(addr: u32, fsr_val: u32, instruction: bool, regs: &PtRegs) -
         fsr::access_kind(fsr_val, instruction)
     );
     super::mmu::show_pte(&mut w, addr);
+    if let Some((start, end, caller, pages)) = crate::kernel::vmalloc::area_near(u64::from(addr)) {
+        let place = if u64::from(addr) < end - crate::mm::PAGE_SIZE {
+            "inside"
+        } else if u64::from(addr) < end {
+            "in the guard page of"
+        } else {
+            "past the end of"
+        };
+        let _ = writeln!(
+            w,
+            "vmalloc: {:08x} is {} area {:#010x}-{:#010x} ({} pages) allocated by {}",
+            addr, place, start, end, pages, caller
+        );
+    }
     let _ = writeln!(w, "FSR 0x{:03x}: {}", fsr_val, fsr::fault_name(fsr_val));
     die("Oops", fsr_val, regs)
 }

@@ -21,74 +21,114 @@ use crate::mm::layout::VECTORS_BASE;
 use crate::mm::PhysAddr;
 use crate::sizes::SZ_1M;
 
-/// Second-level tables available to the kernel's own mappings (kernel image, vectors,
-/// fixmap, a partial last lowmem section). Later the vmalloc area allocates its own.
-const L2_POOL: usize = 16;
+/// Second-level table pairs for the kernel's own mappings made before the page allocator
+/// exists (kernel image, vectors, fixmap, a partial last lowmem section).
+const BOOT_PMD_POOL: usize = 8;
 /// TTBR walk attributes: inner/outer write-back write-allocate, shareable.
 const TTBR_WALK_ATTRS: u32 = 0x6A;
+/// Linux's PMD: two hardware second-level tables (two 1 MiB sections, 2 MiB) allocated
+/// together, as in `pgtable-2level.h`.
+pub const PMD_TABLE_BYTES: usize = 2 * L2_ENTRIES * 4;
 
 #[repr(C, align(16384))]
 struct PgDir([u32; L1_ENTRIES]);
 
-#[repr(C, align(1024))]
+/// Two hardware tables for an even/odd pair of sections.
+#[repr(C, align(2048))]
 #[derive(Clone, Copy)]
-struct L2Table([u32; L2_ENTRIES]);
+struct PmdTables([u32; 2 * L2_ENTRIES]);
 
 struct Tables {
     pgd: PgDir,
-    l2: [L2Table; L2_POOL],
-    l2_used: usize,
+    boot_pool: [PmdTables; BOOT_PMD_POOL],
+    boot_used: usize,
+    /// Pages taken from the page allocator for tables (/proc/meminfo `PageTables`).
+    allocated_pages: u64,
 }
 
-/// The kernel's translation tables. Only `paging_init` writes them in this scope.
+/// The kernel's translation tables: `swapper_pg_dir` and the boot-time table pool.
 static TABLES: Mutex<Tables> = Mutex::new(Tables {
     pgd: PgDir([0; L1_ENTRIES]),
-    l2: [L2Table([0; L2_ENTRIES]); L2_POOL],
-    l2_used: 0,
+    boot_pool: [PmdTables([0; 2 * L2_ENTRIES]); BOOT_PMD_POOL],
+    boot_used: 0,
+    allocated_pages: 0,
 });
 
-/// Errors building the tables (all mean a broken layout or an exhausted pool).
+/// Errors building the tables.
 #[derive(Clone, Copy, Debug)]
 pub enum MapError {
+    /// No memory for a second-level table.
     NoL2Table,
+    /// The address is covered by a section mapping (lowmem), not by a page table.
     SectionInTheWay(u32),
 }
+
+impl core::fmt::Display for MapError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            MapError::NoL2Table => f.write_str("out of memory for a page table"),
+            MapError::SectionInTheWay(va) => write!(f, "{va:#010x} is mapped by a section"),
+        }
+    }
+}
+
+/// Where new second-level tables come from: returns the physical address of a zeroed,
+/// 2 KiB-aligned block of `PMD_TABLE_BYTES` in lowmem (Linux's `pte_alloc_kernel`).
+pub type PteAlloc<'a> = &'a mut dyn FnMut() -> Option<u32>;
 
 fn virt_to_phys_kernel(va: u32) -> u32 {
     (u64::from(va) - PAGE_OFFSET) as u32
 }
 
 impl Tables {
-    fn l2_for(&mut self, va: u32) -> Result<&mut L2Table, MapError> {
+    /// The hardware table covering `va`, created (with its PMD partner) if missing.
+    fn pte_table(&mut self, va: u32, alloc: PteAlloc<'_>) -> Result<*mut u32, MapError> {
         let idx = (va >> SECTION_SHIFT) as usize;
-        let entry = self.pgd.0[idx];
-        let slot = match desc::decode_l1(entry) {
-            desc::L1Desc::PageTable { l2, .. } => self
-                .l2
-                .iter()
-                .position(|t| u64::from(virt_to_phys_kernel(t as *const _ as u32)) == l2.0),
-            desc::L1Desc::Fault => {
-                if self.l2_used == L2_POOL {
-                    return Err(MapError::NoL2Table);
+        if let desc::L1Desc::Fault = desc::decode_l1(self.pgd.0[idx]) {
+            let pa = alloc().ok_or(MapError::NoL2Table)?;
+            for half in 0..2 {
+                let i = (idx & !1) + half;
+                if let desc::L1Desc::Fault = desc::decode_l1(self.pgd.0[i]) {
+                    let table = pa + (half * L2_ENTRIES * 4) as u32;
+                    self.pgd.0[i] = desc::page_table(PhysAddr(table.into()), desc::DOMAIN_KERNEL);
                 }
-                let n = self.l2_used;
-                self.l2_used += 1;
-                self.l2[n] = L2Table([0; L2_ENTRIES]);
-                let pa = virt_to_phys_kernel(&self.l2[n] as *const _ as u32);
-                self.pgd.0[idx] = desc::page_table(PhysAddr(pa.into()), desc::DOMAIN_KERNEL);
-                Some(n)
             }
-            _ => None,
-        };
-        match slot {
-            Some(n) => Ok(&mut self.l2[n]),
-            None => Err(MapError::SectionInTheWay(va)),
+        }
+        match desc::decode_l1(self.pgd.0[idx]) {
+            desc::L1Desc::PageTable { l2, .. } => crate::kernel::phys_to_virt(l2.0)
+                .map(|v| v as *mut u32)
+                .ok_or(MapError::NoL2Table),
+            _ => Err(MapError::SectionInTheWay(va)),
         }
     }
 
-    fn map_page(&mut self, va: u32, pa: u32, attrs: desc::Attrs) -> Result<(), MapError> {
-        let t = self.l2_for(va)?;
-        t.0[((va >> PAGE_SHIFT) & 0xff) as usize] = desc::small_page(PhysAddr(pa.into()), attrs);
+    fn set_pte(&mut self, va: u32, pte: u32, alloc: PteAlloc<'_>) -> Result<u32, MapError> {
+        let table = self.pte_table(va, alloc)?;
+        let i = ((va >> PAGE_SHIFT) & 0xff) as usize;
+        // SAFETY: `table` is a live second-level table in lowmem (from the boot pool or the
+        // page allocator), reached through the linear map, and TABLES' lock is held.
+        unsafe {
+            let old = table.add(i).read_volatile();
+            table.add(i).write_volatile(pte);
+            Ok(old)
+        }
+    }
+
+    /// Maps a page during `paging_init`, taking a new table pair from the static pool (the
+    /// page allocator does not exist yet).
+    fn map_page_boot(&mut self, va: u32, pa: u32, attrs: desc::Attrs) -> Result<(), MapError> {
+        let next = self.boot_pool.get_mut(self.boot_used).map(|t| {
+            *t = PmdTables([0; 2 * L2_ENTRIES]);
+            virt_to_phys_kernel(t as *const _ as u32)
+        });
+        let mut taken = false;
+        self.set_pte(va, desc::small_page(PhysAddr(pa.into()), attrs), &mut || {
+            taken = true;
+            next
+        })?;
+        if taken {
+            self.boot_used += 1;
+        }
         Ok(())
     }
 
@@ -117,7 +157,7 @@ pub fn paging_init(high_memory: u64) -> Result<(), MapError> {
     let kernel_last = img.end - 1;
     let mut t = TABLES.lock();
     t.pgd.0.fill(0);
-    t.l2_used = 0;
+    t.boot_used = 0;
 
     let mut va = PAGE_OFFSET;
     while va < high_memory {
@@ -127,7 +167,7 @@ pub fn paging_init(high_memory: u64) -> Result<(), MapError> {
         if needs_pages {
             let mut p = va;
             while p < section_end.min(high_memory) {
-                t.map_page(p as u32, virt_to_phys_kernel(p as u32), kernel_page_prot(p as u32))?;
+                t.map_page_boot(p as u32, virt_to_phys_kernel(p as u32), kernel_page_prot(p as u32))?;
                 p += 1 << PAGE_SHIFT;
             }
         } else {
@@ -137,10 +177,10 @@ pub fn paging_init(high_memory: u64) -> Result<(), MapError> {
     }
 
     let vectors_pa = virt_to_phys_kernel(super::vectors::vectors_page_va());
-    t.map_page(VECTORS_BASE as u32, vectors_pa, desc::MT_MEMORY_RX)?;
+    t.map_page_boot(VECTORS_BASE as u32, vectors_pa, desc::MT_MEMORY_RX)?;
 
     for (slot, dev) in FIXMAP_DEVICES {
-        t.map_page(fix_to_virt(slot) as u32, (dev.phys() as u32) & !0xfff, desc::MT_DEVICE)?;
+        t.map_page_boot(fix_to_virt(slot) as u32, (dev.phys() as u32) & !0xfff, desc::MT_DEVICE)?;
     }
 
     let pgd_pa = virt_to_phys_kernel(&t.pgd as *const _ as u32);
@@ -148,9 +188,10 @@ pub fn paging_init(high_memory: u64) -> Result<(), MapError> {
     cp15::dsb();
     Ttbr0.set(pgd_pa | TTBR_WALK_ATTRS);
     Ttbr1.set(pgd_pa | TTBR_WALK_ATTRS);
-    // With the 2G split TTBR0 covers only user space: disable its walks altogether.
-    let pd0 = if TTBCR_N == 1 { TTBCR::PD0::SET } else { TTBCR::PD0::CLEAR };
-    Ttbcr.write(TTBCR::N.val(TTBCR_N) + pd0);
+    // TTBR0 walks stay enabled: with the 2G split (N = 1) they cover 0-2 GiB, where the
+    // modules and pkmap areas live; that half of swapper_pg_dir is empty otherwise, so every
+    // other address below PAGE_OFFSET faults.
+    Ttbcr.write(TTBCR::N.val(TTBCR_N));
     cp15::local_flush_tlb_all();
 
     for (slot, dev) in FIXMAP_DEVICES {
@@ -172,17 +213,69 @@ const FIXMAP_DEVICES: [(FixedAddress, Device); 6] = [
 ];
 
 /// Maps one page at a fixed kernel address after `paging_init` (fixmap slots: Linux's
-/// `__set_fixmap`), or unmaps it with `attrs = None`, and drops the stale TLB entry.
+/// `__set_fixmap`), or unmaps it with `attrs = None`, and drops the stale TLB entry. The
+/// fixmap's tables exist from boot, so no allocation happens.
 pub fn set_fixmap_page(va: u32, pa: u32, attrs: Option<desc::Attrs>) -> Result<(), MapError> {
-    let mut t = TABLES.lock();
-    let l2 = t.l2_for(va)?;
-    l2.0[((va >> PAGE_SHIFT) & 0xff) as usize] = match attrs {
-        Some(a) => desc::small_page(PhysAddr(pa.into()), a),
-        None => 0,
-    };
-    drop(t);
+    let pte = attrs.map_or(0, |a| desc::small_page(PhysAddr(pa.into()), a));
+    TABLES.lock().set_pte(va, pte, &mut || None)?;
     cp15::local_flush_tlb_kernel_page(va);
     Ok(())
+}
+
+/// Maps one 4 KiB page at a kernel address outside lowmem (vmalloc, ioremap, pkmap),
+/// creating its second-level table with `alloc` if needed. A newly valid entry needs no TLB
+/// maintenance; the caller flushes when it replaces or removes mappings.
+pub fn map_kernel_page(va: u32, pa: u32, attrs: desc::Attrs, alloc: PteAlloc<'_>) -> Result<(), MapError> {
+    let mut t = TABLES.lock();
+    let mut taken = false;
+    t.set_pte(va, desc::small_page(PhysAddr(pa.into()), attrs), &mut || {
+        let table = alloc();
+        taken = table.is_some();
+        table
+    })?;
+    if taken {
+        t.allocated_pages += 1;
+    }
+    cp15::dsb();
+    Ok(())
+}
+
+/// Clears the entry for `va` and returns the physical page it mapped (None if none). The TLB
+/// is not flushed: batch that with `flush_tlb_kernel_range`.
+pub fn unmap_kernel_page(va: u32) -> Option<u32> {
+    let old = TABLES.lock().set_pte(va, 0, &mut || None).ok()?;
+    match desc::decode_l2(old) {
+        desc::L2Desc::SmallPage { pa, .. } => Some(pa.0 as u32),
+        _ => None,
+    }
+}
+
+/// Invalidates the TLB entries of `[start, end)` (Linux's `flush_tlb_kernel_range`), page by
+/// page for small ranges and all at once above a threshold.
+pub fn flush_tlb_kernel_range(start: u32, end: u32) {
+    const FULL_FLUSH_PAGES: u32 = 64;
+    if (end.wrapping_sub(start) >> PAGE_SHIFT) > FULL_FLUSH_PAGES {
+        cp15::local_flush_tlb_all();
+    } else {
+        let mut va = start & !0xfff;
+        while va < end {
+            cp15::local_flush_tlb_kernel_page(va);
+            va += 1 << PAGE_SHIFT;
+        }
+    }
+}
+
+/// Pages the page tables took from the page allocator (/proc/meminfo `PageTables`).
+pub fn page_table_pages() -> u64 {
+    TABLES.lock().allocated_pages
+}
+
+/// The fixmap address `paging_init` mapped a device at.
+pub fn fixmap_slot_of(dev: Device) -> u32 {
+    FIXMAP_DEVICES
+        .iter()
+        .find(|(_, d)| *d == dev)
+        .map_or(0, |&(slot, _)| fix_to_virt(slot) as u32)
 }
 
 /// Physical address of the live first-level table (TTBR1 holds the kernel's).

@@ -19,6 +19,15 @@ pub enum Device {
 }
 
 impl Device {
+    pub const ALL: [Device; 6] = [
+        Device::Uart0,
+        Device::Mailbox,
+        Device::Pm,
+        Device::SystemTimer,
+        Device::LocalPeripherals,
+        Device::IrqController,
+    ];
+
     /// Physical address of the device's registers.
     pub const fn phys(self) -> u64 {
         match self {
@@ -28,6 +37,30 @@ impl Device {
             Device::SystemTimer => map::SYSTEM_TIMER_BASE,
             Device::LocalPeripherals => map::LOCAL_PERIPHERAL_BASE,
             Device::IrqController => map::IRQ_BASE,
+        }
+    }
+
+    /// Bytes of registers (what a driver ioremaps).
+    pub const fn size(self) -> u64 {
+        match self {
+            Device::Uart0 => map::UART0_SIZE,
+            Device::Mailbox => map::MAILBOX_SIZE,
+            Device::Pm => map::PM_SIZE,
+            Device::SystemTimer => map::SYSTEM_TIMER_SIZE,
+            Device::LocalPeripherals => map::LOCAL_PERIPHERAL_SIZE,
+            Device::IrqController => map::IRQ_SIZE,
+        }
+    }
+
+    /// The pivm driver that maps the device (the caller /proc/vmallocinfo shows).
+    pub const fn driver(self) -> &'static str {
+        match self {
+            Device::Uart0 => "pivm::board::raspi::uart",
+            Device::Mailbox => "pivm::board::raspi::mailbox",
+            Device::Pm => "pivm::board::raspi::power",
+            Device::SystemTimer => "pivm::board::raspi::timer",
+            Device::LocalPeripherals => "pivm::board::raspi::local_intc",
+            Device::IrqController => "pivm::board::raspi::armctrl",
         }
     }
 

@@ -13,6 +13,7 @@ pub const SYSTEM_TIMER_BASE: u64 = PERIPHERAL_BASE + 0x3000;
 pub const SYSTEM_TIMER_SIZE: u64 = 0x20;
 /// ARM interrupt controller (BCM2835 "armctrl").
 pub const IRQ_BASE: u64 = PERIPHERAL_BASE + 0xB200;
+pub const IRQ_SIZE: u64 = 0x200;
 /// VideoCore mailbox 0.
 pub const MAILBOX_BASE: u64 = PERIPHERAL_BASE + 0xB880;
 pub const MAILBOX_SIZE: u64 = 0x40;

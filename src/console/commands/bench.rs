@@ -7,11 +7,10 @@ use super::{expect_args, CmdResult};
 use crate::arch::arm::cp15;
 use crate::config::MAX_ORDER;
 use crate::console::args::Args;
-use crate::kernel::mem::{BuddyPages, NODE, SLAB};
+use crate::kernel::mem::{with_node, BuddyPages, SLAB};
 use crate::kernel::Kernel;
 use crate::kprintln;
 use crate::mm::gfp::GfpFlags;
-use crate::mm::page_alloc::Node;
 use crate::mm::zone::ZoneType;
 use crate::mm::Pfn;
 
@@ -30,10 +29,6 @@ fn now_ns() -> u64 {
 
 fn report(what: &str, ops: u32, ns: u64) {
     kprintln!("bench: {:<44} {:>8} ops {:>8} ns/op", what, ops, ns / u64::from(ops.max(1)));
-}
-
-fn with_node<R>(f: impl FnOnce(&mut Node<'static>) -> R) -> R {
-    f(NODE.lock().as_mut().expect("the console runs after mem_init"))
 }
 
 /// order-0 alloc+free pairs; with `cascade`, the lower free lists are emptied first, so each

@@ -33,6 +33,7 @@ pub(super) fn cmd_cat(k: &Kernel, args: &Args<'_>) -> CmdResult {
             let n = mem::slab_snapshot(&mut caches);
             slabinfo::render(&mut out, &caches[..n])
         }
+        "/proc/vmallocinfo" => crate::kernel::vmalloc::render_vmallocinfo(&mut out),
         "/proc/zoneinfo" => zoneinfo::render(&mut out, &mem::node_snapshot()),
         "/sys/kernel/debug/extfrag/unusable_index" => {
             extfrag::render_unusable_index(&mut out, &mem::node_snapshot())
@@ -53,6 +54,9 @@ fn iomem(k: &Kernel) -> ResourceTree {
     let mut t = ResourceTree::new();
     for r in k.memblock.memory() {
         let _ = t.insert(r.base, r.base + r.size - 1, "System RAM");
+    }
+    for c in k.layout.carveouts() {
+        let _ = t.insert(c.start.0, c.start.0 + c.size - 1, c.name);
     }
     let _ = t.insert(pa(img.text), pa(img.etext) - 1, "Kernel code");
     let _ = t.insert(pa(img.sdata), pa(img.end) - 1, "Kernel data");

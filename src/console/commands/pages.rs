@@ -6,19 +6,13 @@ use super::{expect_args, CmdError, CmdResult};
 use crate::config::MAX_ORDER;
 use crate::console::args::{parse_addr, parse_u32, parse_u64, Args};
 use crate::console::printk::Console;
-use crate::kernel::mem::{with_page_mapped, NODE};
+use crate::kernel::mem::{with_node, with_page_mapped};
 use crate::kernel::Kernel;
 use crate::kprintln;
 use crate::mm::gfp::GfpFlags;
 use crate::mm::page_alloc::{write_alloc_failure, AllocError, Node, DEFAULT_COMM};
 use crate::mm::zone::ZoneType;
 use crate::mm::{Pfn, VirtAddr, PAGE_SIZE};
-
-/// Runs `f` on the page allocator (it exists once boot is over).
-fn with_node<R>(f: impl FnOnce(&mut Node<'static>) -> R) -> R {
-    let mut guard = NODE.lock();
-    f(guard.as_mut().expect("the console runs after mem_init"))
-}
 
 /// Prints Linux's allocation-failure report when the request wants one, else the short error.
 fn report_alloc_error(node: &Node<'_>, e: &AllocError) {

@@ -119,7 +119,8 @@ impl<T: Item, const N: usize> Tree<T, N> {
     }
 
     fn free_slot(&mut self, i: Idx) {
-        self.nodes[i as usize] = Node { left: self.free_head, right: NIL, height: 0, val: T::EMPTY };
+        self.nodes[i as usize] =
+            Node { left: self.free_head, right: NIL, height: 0, val: T::EMPTY };
         self.free_head = i;
     }
 

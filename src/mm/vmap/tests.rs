@@ -180,6 +180,19 @@ fn bad_sizes_and_ranges() {
     assert!(Small::new(VSTART + 1, VEND, 0).is_err());
     assert!(Small::new(VEND, VSTART, 0).is_err());
     assert!(Small::new(0, 1 << 45, 0).is_err());
+    // Ranges may end just below 2^44 - 512 KiB (aligning a page number must not overflow).
+    let top = (MAX_VPN as u64) << PAGE_SHIFT;
+    let mut t = Small::new(top - (4 << 20), top, 0).unwrap();
+    assert!(Small::new(top - (4 << 20), top + PAGE, 0).is_err());
+    let base = top - (4 << 20);
+    let aligned = base.next_multiple_of(VMAP_MAX_ALIGN);
+    assert!(aligned > base);
+    assert_eq!(t.alloc_vmap_area(2 * PAGE, VMAP_MAX_ALIGN, VmFlags::VM_MAP, "top"), Ok(aligned));
+    // The hole left below the aligned area is used first.
+    assert_eq!(t.alloc_vmap_area(PAGE, PAGE, VmFlags::VM_MAP, "top"), Ok(base));
+    let last = t.alloc_vmap_area(top - aligned - 2 * PAGE, PAGE, VmFlags::VM_MAP, "top");
+    assert_eq!(last, Ok(aligned + 2 * PAGE));
+    t.check().unwrap();
 }
 
 #[test]
@@ -194,10 +207,10 @@ fn bad_frees_change_nothing() {
         (a + 1, VmapError::BadAddress(a + 1)),
         (a + PAGE, VmapError::Nonexistent(a + PAGE)), // inside the area
         (a + 2 * PAGE, VmapError::Nonexistent(a + 2 * PAGE)), // its guard page
-        (b, VmapError::Nonexistent(b)), // double free
+        (b, VmapError::Nonexistent(b)),               // double free
         (VEND, VmapError::Nonexistent(VEND)),
         (0, VmapError::Nonexistent(0)),
-        (u64::MAX & !(PAGE - 1), VmapError::Nonexistent(u64::MAX & !(PAGE - 1))),
+        (!(PAGE - 1), VmapError::Nonexistent(!(PAGE - 1))),
     ] {
         assert_eq!(v.remove_vm_area(addr), Err(err));
         assert_eq!(snap(&v), before);
@@ -378,7 +391,10 @@ fn init_in_place_resets() {
     v.check().unwrap();
     static EMPTY: spin::Mutex<Small> = spin::Mutex::new(Small::empty());
     let mut g = EMPTY.lock();
-    assert_eq!(g.get_vm_area(PAGE, VmFlags::VM_ALLOC, "x"), Err(VmapError::NoSpace { size: 2 * PAGE }));
+    assert_eq!(
+        g.get_vm_area(PAGE, VmFlags::VM_ALLOC, "x"),
+        Err(VmapError::NoSpace { size: 2 * PAGE })
+    );
     g.init(VSTART, VEND, 0).unwrap();
     assert_eq!(g.get_vm_area(PAGE, VmFlags::VM_ALLOC, "x"), Ok(VSTART));
 }
@@ -418,10 +434,10 @@ fn many_areas_stay_consistent() {
     for i in 0..1024u64 {
         live.push(v.get_vm_area((i % 7 + 1) * PAGE, VmFlags::VM_ALLOC, "m").unwrap());
     }
-    assert_eq!(v.get_vm_area(PAGE, VmFlags::VM_ALLOC, "m").unwrap_err(), VmapError::OutOfAreas {
-        size: 2 * PAGE,
-        capacity: 1024
-    });
+    assert_eq!(
+        v.get_vm_area(PAGE, VmFlags::VM_ALLOC, "m").unwrap_err(),
+        VmapError::OutOfAreas { size: 2 * PAGE, capacity: 1024 }
+    );
     for a in live.iter().step_by(2) {
         v.remove_vm_area(*a).unwrap();
     }
@@ -529,13 +545,24 @@ impl Model {
 #[derive(Clone, Debug)]
 enum Op {
     /// vmalloc (0), ioremap (1), no-guard vmap (2) of `pages`.
-    Get { kind: u8, pages: u64 },
+    Get {
+        kind: u8,
+        pages: u64,
+    },
     /// Raw alloc_vmap_area with an explicit alignment order (pages).
-    Raw { pages: u64, align_order: u32 },
+    Raw {
+        pages: u64,
+        align_order: u32,
+    },
     /// Free the `pick`-th live area (mod their count).
-    Free { pick: usize },
+    Free {
+        pick: usize,
+    },
     /// Free a wild address: page `page` of the range plus `byte` bytes.
-    Wild { page: u64, byte: u64 },
+    Wild {
+        page: u64,
+        byte: u64,
+    },
     Purge,
     Take,
 }
