@@ -22,7 +22,7 @@ SPLITS    := 3G 2G 1G
 .DELETE_ON_ERROR:
 
 .PHONY: all kernel run run-elf test unit-test clippy doc gdb objdump readelf nm sdcard clean \
-        setup dtb bench bench-boot bench-kernel help FORCE
+        setup dtb bench bench-boot bench-kernel scenario help FORCE
 
 all: kernel
 
@@ -33,6 +33,7 @@ help:
 	@echo "make test          host unit tests + QEMU tests of all three splits"
 	@echo "make bench         all benchmarks: host (criterion), boot time, in-kernel (-icount)"
 	@echo "make bench-boot | bench-kernel   one of them"
+	@echo "make scenario      the vmalloc fragmentation case study, both layouts, one table"
 	@echo "make clippy | doc | gdb | objdump | readelf | nm | sdcard | clean"
 
 setup:
@@ -104,6 +105,11 @@ bench: kernel
 	cargo bench --bench buddy --bench kmalloc --bench vmap
 	bash scripts/bench-boot.sh
 	bash scripts/bench-kernel.sh $(VMSPLIT)
+
+# The case study: android-a9 (512 MiB lowmem) against android-a9-720m, same seeds (SEEDS=...).
+scenario: setup
+	$(MAKE) --no-print-directory kernel VMSPLIT=3G
+	bash scripts/scenario.sh $(SEEDS)
 
 bench-kernel: kernel
 	bash scripts/bench-kernel.sh $(VMSPLIT)

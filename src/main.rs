@@ -153,7 +153,17 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
         },
     );
 
-    kernel::set(Kernel { entry, boot, params, layout, memblock });
+    let k = kernel::set(Kernel { entry, boot, params, layout, memblock });
+    // pivm.run=NAME: a scenario at boot, then the console (to watch it on a real Pi).
+    if let Some(name) = k.params.run.as_ref() {
+        commands::run(match name.as_str() {
+            "vmalloc-frag" => "scenario vmalloc-frag",
+            other => {
+                kprintln!("pivm.run={}: unknown scenario (vmalloc-frag)", other);
+                ""
+            }
+        });
+    }
     commands::console_loop()
 }
 

@@ -82,7 +82,10 @@ pub fn vmalloc_init(layout: &Layout, lazy_pages: Option<u64>) -> Result<(), Vmap
     let lazy = lazy_pages.unwrap_or(lazy_max_pages(NUM_POSSIBLE_CPUS));
     VMAP.lock().init(layout.vmalloc_start.0, layout.vmalloc_end.0, lazy)?;
     if let Some(base) = layout.pkmap_base {
-        *PKMAP.lock() = Some(Pkmap::new(base.0));
+        // kmap_init(): the pkmap page table exists from boot on.
+        if mmu::prealloc_pte_table(base.0 as u32, &mut pte_alloc).is_ok() {
+            *PKMAP.lock() = Some(Pkmap::new(base.0));
+        }
     }
     Ok(())
 }
@@ -238,6 +241,17 @@ pub fn purge() -> usize {
 pub fn render_vmallocinfo(w: &mut impl fmt::Write) -> fmt::Result {
     let v = VMAP.lock();
     crate::proc::vmallocinfo::render_iter(w, || v.iter().map(|a| a.to_vmalloc_area()))
+}
+
+/// The last `n` live areas by address (the top of the range) in /proc/vmallocinfo's format.
+pub fn render_vmallocinfo_tail(w: &mut impl fmt::Write, n: usize) -> fmt::Result {
+    let v = VMAP.lock();
+    let live = || v.iter().filter(|a| a.state() == crate::mm::vmap::VmapState::Busy);
+    let skip = live().count().saturating_sub(n);
+    for a in live().skip(skip) {
+        crate::proc::vmallocinfo::write_area(w, &a.to_vmalloc_area())?;
+    }
+    Ok(())
 }
 
 /// (VmallocUsed, VmallocChunk) in the pre-4.4 meanings: sum of area sizes including guard

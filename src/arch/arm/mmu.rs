@@ -240,6 +240,22 @@ pub fn map_kernel_page(va: u32, pa: u32, attrs: desc::Attrs, alloc: PteAlloc<'_>
     Ok(())
 }
 
+/// Creates the second-level table covering `va` now (Linux's `kmap_init` allocates the pkmap
+/// table at boot), so later mappings there never allocate.
+pub fn prealloc_pte_table(va: u32, alloc: PteAlloc<'_>) -> Result<(), MapError> {
+    let mut t = TABLES.lock();
+    let mut taken = false;
+    t.pte_table(va, &mut || {
+        let table = alloc();
+        taken = table.is_some();
+        table
+    })?;
+    if taken {
+        t.allocated_pages += 1;
+    }
+    Ok(())
+}
+
 /// Clears the entry for `va` and returns the physical page it mapped (None if none). The TLB
 /// is not flushed: batch that with `flush_tlb_kernel_range`.
 pub fn unmap_kernel_page(va: u32) -> Option<u32> {

@@ -8,6 +8,7 @@ use self::bench::cmd_bench;
 use self::files::cmd_cat;
 use self::mmu::{cmd_layout, cmd_p2v, cmd_peek, cmd_pt, cmd_ptdump, cmd_v2p};
 use self::pages::{cmd_free_pages_pfn, cmd_alloc_pages, cmd_frag, cmd_free_pages, cmd_memtest};
+use self::scenario::cmd_scenario;
 use self::slab::{cmd_kfree, cmd_kmalloc, cmd_ksize};
 use self::vmalloc::{
     cmd_ioremap, cmd_iounmap, cmd_kmap, cmd_kunmap, cmd_poke, cmd_purge, cmd_touch, cmd_vfree,
@@ -39,6 +40,7 @@ mod bench;
 mod files;
 mod mmu;
 mod pages;
+mod scenario;
 mod slab;
 mod system;
 mod vmalloc;
@@ -160,6 +162,12 @@ pub static COMMANDS: &[Command] = &[
         usage: "touch ADDR",
         help: "read a byte with no fault fixup: a bad address oopses",
         run: cmd_touch,
+    },
+    Command {
+        name: "scenario",
+        usage: "scenario vmalloc-frag [seed=N] [steps=N] | scenario release",
+        help: "replay the case study's stress run, then the 0x1a0000-byte request",
+        run: cmd_scenario,
     },
     Command {
         name: "bench",

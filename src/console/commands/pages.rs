@@ -7,6 +7,7 @@ use crate::config::MAX_ORDER;
 use crate::console::args::{parse_addr, parse_u32, parse_u64, Args};
 use crate::console::printk::Console;
 use crate::kernel::mem::{with_node, with_page_mapped};
+use crate::kernel::vmalloc;
 use crate::kernel::Kernel;
 use crate::kprintln;
 use crate::mm::gfp::GfpFlags;
@@ -234,13 +235,22 @@ const MEMTEST_XOR: u32 = 0x5555_aaaa;
 const LINK_WORDS: usize = 2;
 const NO_NEXT: u32 = u32::MAX;
 
-/// Words of one page frame, for the duration of `f`.
+/// Words of one page frame, for the duration of `f`: lowmem through the linear map, highmem
+/// through `kmap` (a pkmap slot), as kernel code reaches any page.
 fn with_words<R>(pfn: Pfn, f: impl FnOnce(&mut [u32]) -> R) -> R {
-    with_page_mapped(pfn, |va| {
-        // SAFETY: `va` maps this whole page frame, which memtest owns while it runs.
-        let words = unsafe { core::slice::from_raw_parts_mut(va as *mut u32, (PAGE_SIZE / 4) as usize) };
-        f(words)
-    })
+    let Ok(va) = vmalloc::kmap(pfn) else {
+        // No pkmap slot free: fall back to the kmap_atomic fixmap slot.
+        return with_page_mapped(pfn, |va| f(page_words(va as u64)));
+    };
+    let r = f(page_words(va));
+    let _ = vmalloc::kunmap(pfn);
+    r
+}
+
+/// The words of the page mapped at `va`.
+fn page_words<'a>(va: u64) -> &'a mut [u32] {
+    // SAFETY: `va` maps a whole page frame that memtest owns while it runs.
+    unsafe { core::slice::from_raw_parts_mut(va as usize as *mut u32, (PAGE_SIZE / 4) as usize) }
 }
 
 /// The value memtest expects in the word at physical address `pa`.
@@ -249,7 +259,7 @@ fn memtest_word(pa: u64) -> u32 {
 }
 
 /// `memtest`: takes every free page (lowmem and highmem, ignoring watermarks as a
-/// `__GFP_MEMALLOC` allocation may), writes each word's own physical address (scrambled)
+/// `__GFP_MEMALLOC` allocation may; highmem pages reached through `kmap`), writes each word's own physical address (scrambled)
 /// into it, reads every page back once all are written (so two pages sharing memory would
 /// show), frees everything, and checks that the free page count is what it was.
 pub(super) fn cmd_memtest(_: &Kernel, args: &Args<'_>) -> CmdResult {

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# scenario.sh [SEEDS...] - runs `scenario vmalloc-frag` on the 3G build under QEMU with the
+# android-a9 profile (the device's 512 MiB lowmem) and android-a9-720m (the fix), for the
+# same seeds, and prints one comparison table from the kernel's scenario-summary lines.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+img=build/3G/kernel7.img
+[ -f "$img" ] || { echo "scenario.sh: $img missing: run 'make kernel VMSPLIT=3G'" >&2; exit 1; }
+seeds=${*:-${SEEDS:-1 2 3 4 5 6}}
+steps=${STEPS:-}
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+
+for profile in android-a9 android-a9-720m; do
+    for seed in $seeds; do
+        cmd="scenario vmalloc-frag seed=$seed${steps:+ steps=$steps}"
+        printf '%s\npoweroff\n' "$cmd" |
+            timeout 300 qemu-system-arm -M raspi2b -display none -monitor none -serial stdio \
+                -semihosting -kernel "$img" -append "pivm.profile=$profile" |
+            tr -d '\r' | grep '^scenario-summary: ' >> "$out" ||
+            { echo "scenario.sh: no summary for $profile seed $seed" >&2; exit 1; }
+    done
+done
+
+# One row per run: the request's outcome and the state that explains it.
+awk '
+function field(name,   i, kv) {
+    for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == name) return kv[2] }
+    return "?"
+}
+BEGIN {
+    printf "%-16s %5s  %-11s %13s %12s %16s %16s %12s\n", "profile", "seed", "request", \
+        "largest order", "MemFree MiB", "vmalloc free MiB", "largest gap KiB", "unusable(9)"
+}
+{
+    printf "%-16s %5s  %-11s %13s %12d %16d %16s %12.3f\n", field("profile"), field("seed"), \
+        field("outcome"), field("largest_order"), field("memfree_kb") / 1024, \
+        field("vmalloc_free_kb") / 1024, field("vmalloc_chunk_kb"), field("unusable9") / 1000
+}' "$out"

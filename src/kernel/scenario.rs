@@ -1,0 +1,276 @@
+//! Runs `scenario vmalloc-frag` on the real allocators: the seeded trace of `scenario::workload`
+//! is executed operation by operation (kmalloc, `__get_free_pages`, vmalloc, ioremap and their
+//! frees), the outcome of every allocation is whatever the allocators' state gives, and at the
+//! end the "graphics driver" asks for 0x1a0000 bytes the way the device did: physically
+//! contiguous pages first, then vmalloc. The analysis is computed from the resulting state.
+use alloc::string::String;
+
+use spin::Mutex;
+
+use super::mem::{self, with_node, BuddyPages, SLAB};
+use super::vmalloc;
+use crate::console::printk::Console;
+use crate::kprintln;
+use crate::mm::gfp::GfpFlags;
+use crate::mm::page_alloc::{write_alloc_failure, DEFAULT_COMM};
+use crate::mm::{Pfn, PAGE_SHIFT};
+use crate::proc::{buddyinfo, extfrag};
+use crate::scenario::report::{self, Outcome, Summary};
+use crate::scenario::workload::{Op, Params, Workload, MAX_LIVE};
+
+/// The caller name the scenario's vmalloc and ioremap areas carry in /proc/vmallocinfo.
+const DRIVER: &str = "pivm::scenario::driver";
+/// Steps between two progress lines.
+const PROGRESS_EVERY: u32 = 5000;
+/// Lines of /proc/vmallocinfo shown at the end (the top of the range, as the engineer read it).
+const VMALLOCINFO_TAIL: usize = 8;
+
+/// What each live object of the trace is, to free it again.
+#[derive(Clone, Copy)]
+enum Handle {
+    None,
+    Kmalloc(u32),
+    Pages { pfn: u32, order: u8 },
+    /// An app chunk: `count` order-0 pages whose PFNs sit in a kmalloc'd array.
+    App { list: u32, count: u16 },
+    Vmalloc(u32),
+    Ioremap(u32),
+}
+
+struct Run {
+    workload: Workload,
+    handles: [Handle; MAX_LIVE],
+    active: bool,
+}
+
+static RUN: Mutex<Run> =
+    Mutex::new(Run { workload: Workload::new(Params::DEFAULT), handles: [Handle::None; MAX_LIVE], active: false });
+
+/// Why a scenario could not start.
+pub enum ScenarioError {
+    /// A previous run still holds its memory (`scenario release` first).
+    Busy,
+}
+
+impl core::fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ScenarioError::Busy => {
+                f.write_str("a previous run still holds its memory: run 'scenario release' first")
+            }
+        }
+    }
+}
+
+/// Executes one operation; Some(success) for allocations.
+fn execute(handles: &mut [Handle; MAX_LIVE], op: Op) -> Option<bool> {
+    let nowarn = GfpFlags::GFP_KERNEL | GfpFlags::__GFP_NOWARN;
+    let (id, result) = match op {
+        Op::Kmalloc { id, size } => {
+            let r = SLAB.lock().kmalloc(&mut BuddyPages, size as usize);
+            (id, r.ok().map(|p| Handle::Kmalloc(p as u32)))
+        }
+        Op::GetFreePages { id, order, gfp_highmem } => {
+            let gfp = if gfp_highmem { nowarn | GfpFlags::__GFP_HIGHMEM } else { nowarn };
+            let r = with_node(|n| n.alloc_pages(gfp, u32::from(order)));
+            (id, r.ok().map(|pfn| Handle::Pages { pfn: pfn.0 as u32, order }))
+        }
+        Op::AppPages { id, pages } => (id, app_pages(pages)),
+        Op::Vmalloc { id, size } => {
+            (id, vmalloc::vmalloc(u64::from(size), DRIVER).ok().map(|va| Handle::Vmalloc(va as u32)))
+        }
+        Op::Ioremap { id, phys, size } => (
+            id,
+            vmalloc::ioremap(phys, u64::from(size), DRIVER).ok().map(|va| Handle::Ioremap(va as u32)),
+        ),
+        Op::Kfree { id } | Op::FreePages { id } | Op::Vfree { id } | Op::Iounmap { id } => {
+            free_handle(&mut handles[id as usize]);
+            return None;
+        }
+        Op::FinalRequest { .. } => return None,
+    };
+    handles[id as usize] = result.unwrap_or(Handle::None);
+    Some(result.is_some())
+}
+
+/// An app's pages: order-0 `GFP_HIGHUSER_MOVABLE` (highmem first, lowmem when highmem is
+/// short), all or nothing, their PFNs kept in a kmalloc'd array (the kernel's per-process
+/// bookkeeping, itself a kernel allocation).
+fn app_pages(pages: u32) -> Option<Handle> {
+    let count = pages.min(u32::from(u16::MAX));
+    let list = SLAB.lock().kmalloc(&mut BuddyPages, count as usize * 4).ok()? as *mut u32;
+    let gfp = GfpFlags::GFP_HIGHUSER_MOVABLE | GfpFlags::__GFP_NOWARN;
+    for i in 0..count as usize {
+        match with_node(|n| n.alloc_pages(gfp, 0)) {
+            // SAFETY: `list` holds `count` words, kmalloc'd above and owned by this handle.
+            Ok(pfn) => unsafe { list.add(i).write(pfn.0 as u32) },
+            Err(_) => {
+                free_app_pages(list, i);
+                return None;
+            }
+        }
+    }
+    Some(Handle::App { list: list as u32, count: count as u16 })
+}
+
+fn free_app_pages(list: *mut u32, count: usize) {
+    for i in 0..count {
+        // SAFETY: the first `count` words of `list` were written by `app_pages`.
+        let pfn = unsafe { list.add(i).read() };
+        let _ = with_node(|n| n.__free_pages(Pfn(u64::from(pfn)), 0));
+    }
+    let _ = SLAB.lock().kfree(&mut BuddyPages, list as usize);
+}
+
+fn free_handle(h: &mut Handle) {
+    match *h {
+        Handle::None => {}
+        Handle::Kmalloc(p) => {
+            let _ = SLAB.lock().kfree(&mut BuddyPages, p as usize);
+        }
+        Handle::Pages { pfn, order } => {
+            let _ = with_node(|n| n.__free_pages(Pfn(u64::from(pfn)), u32::from(order)));
+        }
+        Handle::App { list, count } => free_app_pages(list as *mut u32, usize::from(count)),
+        Handle::Vmalloc(va) => {
+            let _ = vmalloc::vfree(u64::from(va));
+        }
+        Handle::Ioremap(va) => {
+            let _ = vmalloc::iounmap(u64::from(va));
+        }
+    }
+    *h = Handle::None;
+}
+
+/// The state numbers the analysis and the comparison table use.
+fn summary(profile: &'static str, seed: u64, outcome: Outcome) -> Summary {
+    let node = mem::node_snapshot();
+    let (used, chunk) = vmalloc::used_and_chunk();
+    let layout = &super::try_get().expect("booted").layout;
+    let normal = &node.zones[crate::proc::snapshot::ZONE_NORMAL];
+    let largest_order = normal.free_area.iter().rposition(|&n| n > 0);
+    Summary {
+        profile,
+        seed,
+        outcome,
+        mem_free_kb: node.zones.iter().map(|z| z.free_pages).sum::<u64>() << (PAGE_SHIFT - 10),
+        low_free_kb: normal.free_pages << (PAGE_SHIFT - 10),
+        largest_free_order: largest_order.map(|o| o as u32),
+        vmalloc_total_kb: layout.vmalloc_size() >> 10,
+        vmalloc_used_kb: used >> 10,
+        vmalloc_chunk_kb: chunk >> 10,
+        unusable_index_9: extfrag::unusable_free_index(normal, report::FINAL_ORDER as usize),
+    }
+}
+
+/// `scenario vmalloc-frag [seed=N] [steps=N]`: runs the trace, then the final request and the
+/// analysis. The memory stays allocated afterwards so it can be inspected
+/// (/proc/buddyinfo, /proc/vmallocinfo ...) until `scenario release`.
+pub fn run_vmalloc_frag(seed: u64, steps: u32) -> Result<Summary, ScenarioError> {
+    let mut run = RUN.lock();
+    if run.active {
+        return Err(ScenarioError::Busy);
+    }
+    run.active = true;
+    let profile = super::try_get().map_or("linux", |k| k.layout.profile);
+    run.workload.reset(Params::new(seed, steps));
+    kprintln!("scenario vmalloc-frag: profile {}, seed {}, {} steps", profile, seed, steps);
+    let Run { workload, handles, .. } = &mut *run;
+    let mut outcome = None;
+    let mut final_size = None;
+    while let Some(op) = workload.next(outcome) {
+        if let Op::FinalRequest { size } = op {
+            final_size = Some(size);
+            break;
+        }
+        outcome = execute(handles, op);
+        let step = workload.step();
+        if step % PROGRESS_EVERY == 0 && op.is_alloc() {
+            let s = summary(profile, seed, Outcome::Pending);
+            let st = workload.stats();
+            kprintln!(
+                "scenario: step {:>6}/{}: MemFree {:>7} kB, largest free order {}, VmallocUsed {:>7} kB, VmallocChunk {:>7} kB, failed allocs {}",
+                step,
+                steps,
+                s.mem_free_kb,
+                s.largest_free_order.map_or(-1, |o| o as i32),
+                s.vmalloc_used_kb,
+                s.vmalloc_chunk_kb,
+                st.failed.iter().sum::<u32>()
+            );
+        }
+    }
+    let size = u64::from(final_size.unwrap_or(report::FINAL_REQUEST));
+    Ok(final_request(profile, seed, size))
+}
+
+/// The graphics driver's request and the engineer's view of the state.
+fn final_request(profile: &'static str, seed: u64, size: u64) -> Summary {
+    let order = report::FINAL_ORDER;
+    kprintln!("scenario: the graphics driver asks for {:#x} bytes", size);
+    kprintln!("scenario: __get_free_pages(GFP_KERNEL, {})", order);
+    let gfp = with_node(|n| match n.alloc_pages(GfpFlags::GFP_KERNEL, order) {
+        Ok(pfn) => Some(pfn),
+        Err(e) => {
+            let _ = write_alloc_failure(&mut Console, DEFAULT_COMM, e.gfp(), e.order(), n);
+            None
+        }
+    });
+    let outcome = match gfp {
+        Some(pfn) => {
+            let _ = with_node(|n| n.__free_pages(pfn, order));
+            Outcome::ViaGetFreePages
+        }
+        None => {
+            kprintln!("scenario: falling back to vmalloc({:#x})", size);
+            match vmalloc::vmalloc(size, DRIVER) {
+                Ok(va) => {
+                    let _ = vmalloc::vfree(va);
+                    Outcome::ViaVmalloc
+                }
+                Err(e) => {
+                    kprintln!("{}", e);
+                    Outcome::Failed
+                }
+            }
+        }
+    };
+    let s = summary(profile, seed, outcome);
+    show_state();
+    let _ = report::write_analysis(&mut Console, &s, size);
+    s
+}
+
+/// The files the engineer looked at: meminfo's key lines, buddyinfo, the tail of vmallocinfo.
+fn show_state() {
+    let k = super::try_get().expect("booted");
+    let mi = mem::meminfo_snapshot(&k.layout);
+    kprintln!("--- /proc/meminfo (excerpt)");
+    let mut text = String::new();
+    let _ = crate::proc::meminfo::render(&mut text, &mi);
+    for line in text.lines().filter(|l| {
+        ["MemFree:", "LowFree:", "HighFree:", "VmallocTotal:", "VmallocUsed:", "VmallocChunk:"]
+            .iter()
+            .any(|f| l.starts_with(f))
+    }) {
+        kprintln!("{}", line);
+    }
+    kprintln!("--- /proc/buddyinfo");
+    let _ = buddyinfo::render(&mut Console, &mem::node_snapshot());
+    kprintln!("--- /proc/vmallocinfo (top of the range)");
+    let _ = vmalloc::render_vmallocinfo_tail(&mut Console, VMALLOCINFO_TAIL);
+}
+
+/// Frees everything the last run holds.
+pub fn release() -> usize {
+    let mut run = RUN.lock();
+    let mut n = 0;
+    for h in run.handles.iter_mut() {
+        if !matches!(h, Handle::None) {
+            free_handle(h);
+            n += 1;
+        }
+    }
+    run.active = false;
+    n
+}
