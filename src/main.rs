@@ -89,6 +89,7 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
     for w in warnings.iter() {
         kprintln!("{}", w);
     }
+    kernel::set_linear_map(&layout);
 
     // Boot-time reservations, before any allocator exists.
     let mut memblock = Memblock::new();

@@ -1,0 +1,140 @@
+//! Memory-layout profiles and the vmalloc fragmentation scenario on the real kernel (3G build):
+//! the profiles' partitions, fallbacks for bad profiles, the scenario's analysis and verdict,
+//! its determinism, and `pivm.run=` at boot. Needs `make kernel VMSPLIT=3G`.
+
+mod common;
+use common::*;
+use std::time::Duration;
+
+/// A 40,000-step run takes about a second; leave room on a loaded machine.
+const SCENARIO: Duration = Duration::from_secs(45);
+
+fn boot(append: &str) -> (Qemu, String) {
+    Qemu::boot_to_prompt(Opts::raw("3G").append(append))
+}
+
+#[test]
+fn android_a9_partition() {
+    let (mut q, log) = boot("pivm.profile=android-a9");
+    for line in [
+        "    vmalloc : 0xe0800000 - 0xf0000000   ( 248 MB)",
+        "    lowmem  : 0xc0000000 - 0xe0000000   ( 512 MB)",
+        "Memory layout profile: android-a9",
+        "  HighMem  [mem 0x0000000020000000-0x000000003bffffff]",
+    ] {
+        q.expect_in("boot log", &log, line);
+    }
+    let iomem = q.cmd("cat /proc/iomem");
+    q.expect_in("iomem", &iomem, "  17000000-1effffff : pmem");
+    q.expect_in("iomem", &iomem, "  1f000000-1fffffff : CP");
+    // The carve-outs never reach the buddy allocator: LowTotal is lowmem minus 144 MiB and
+    // the kernel's own reservations.
+    let mi = q.cmd("cat /proc/meminfo");
+    let low_total: u64 = q.line_with("meminfo", &mi, "LowTotal:")[16..24].trim().parse().unwrap();
+    if !(360 * 1024..368 * 1024).contains(&low_total) {
+        q.fail(&format!("LowTotal {low_total} kB: expected 512 - 144 MiB less the kernel"));
+    }
+    q.poweroff_ok();
+}
+
+#[test]
+fn android_a9_720m_partition() {
+    let (mut q, log) = boot("pivm.profile=android-a9-720m");
+    q.expect_in("boot log", &log, "    lowmem  : 0xc0000000 - 0xed000000   ( 720 MB)");
+    q.expect_in("boot log", &log, "    vmalloc : 0xed800000 - 0xfd000000   ( 248 MB)");
+    q.expect_in("boot log", &log, "placeholder");
+    q.poweroff_ok();
+}
+
+#[test]
+fn x86_classic_zones_at_16m_and_896m() {
+    let (mut q, log) = boot("pivm.profile=x86-classic");
+    for line in [
+        "  DMA      [mem 0x0000000000000000-0x0000000000ffffff]",
+        "  Normal   [mem 0x0000000001000000-0x0000000037ffffff]",
+        "  HighMem  [mem 0x0000000038000000-0x000000003bffffff]",
+    ] {
+        q.expect_in("boot log", &log, line);
+    }
+    let buddy = q.cmd("cat /proc/buddyinfo");
+    q.expect_in("buddyinfo", &buddy, "Node 0, zone      DMA ");
+    q.poweroff_ok();
+}
+
+#[test]
+fn bad_profiles_fall_back_to_linux() {
+    let (mut q, log) = boot("pivm.profile=bogus");
+    q.expect_in("boot log", &log, "pivm: unknown profile \"bogus\" (valid: ");
+    q.expect_in("boot log", &log, "    lowmem  : 0xc0000000 - 0xf0000000   ( 768 MB)");
+    q.poweroff_ok();
+    // A profile that does not fit the RAM: 512 MiB of lowmem with only 256 MiB.
+    let (mut q, log) = boot("pivm.profile=android-a9 mem=256M");
+    q.expect_in("boot log", &log, "pivm: profile android-a9: ");
+    q.expect_in("boot log", &log, "; using profile linux");
+    q.expect_in("boot log", &log, "    lowmem  : 0xc0000000 - 0xd0000000   ( 256 MB)");
+    let out = q.cmd("help");
+    q.expect_in("help", &out, "scenario");
+    q.poweroff_ok();
+}
+
+/// Runs the scenario and returns its summary line.
+fn scenario_summary(profile: &str, seed: u32) -> String {
+    let (mut q, _) = boot(&format!("pivm.profile={profile}"));
+    let out = q.cmd_timeout(&format!("scenario vmalloc-frag seed={seed}"), SCENARIO);
+    for s in [
+        "scenario: the graphics driver asks for 0x1a0000 bytes",
+        "scenario: __get_free_pages(GFP_KERNEL, 9)",
+        "--- /proc/buddyinfo",
+        "--- /proc/vmallocinfo (top of the range)",
+        "--- diagnosis",
+        "--- the device (case study)",
+        "request of 0x1a0000 bytes: ",
+    ] {
+        q.expect_in("scenario", &out, s);
+    }
+    // The allocations stay until released, then everything comes back.
+    let out2 = q.cmd("scenario release");
+    q.expect_in("scenario release", &out2, "scenario: released ");
+    let line = q.line_with("scenario", &out, "scenario-summary: ").to_string();
+    q.poweroff_ok();
+    line
+}
+
+fn field<'a>(summary: &'a str, name: &str) -> &'a str {
+    summary
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
+        .unwrap_or_else(|| panic!("no {name}= in {summary}"))
+}
+
+#[test]
+fn scenario_exhausts_the_vmalloc_range_like_the_device() {
+    for seed in [1, 2] {
+        let s = scenario_summary("android-a9", seed);
+        // The case study's vmalloc half: the range is used up to its top, so no gap holds
+        // 0x1a0000 bytes plus the guard page.
+        let chunk_kb: u64 = field(&s, "vmalloc_chunk_kb").parse().unwrap();
+        assert!(chunk_kb * 1024 < 0x1a_1000, "seed {seed}: largest vmalloc gap {chunk_kb} kB in {s}");
+        let vfree_kb: u64 = field(&s, "vmalloc_free_kb").parse().unwrap();
+        assert!(vfree_kb < 48 * 1024, "seed {seed}: {vfree_kb} kB of vmalloc space free in {s}");
+    }
+}
+
+#[test]
+fn scenario_is_deterministic() {
+    let a = scenario_summary("android-a9", 3);
+    let b = scenario_summary("android-a9", 3);
+    assert_eq!(a, b, "the same seed must give the same end state");
+}
+
+#[test]
+fn scenario_at_boot_then_console() {
+    let (mut q, log) = boot("pivm.profile=android-a9 pivm.run=vmalloc-frag");
+    q.expect_in("boot log", &log, "scenario vmalloc-frag: profile android-a9, seed 1");
+    q.expect_in("boot log", &log, "request of 0x1a0000 bytes: ");
+    let out = q.cmd("cat /proc/buddyinfo");
+    q.expect_in("buddyinfo after the scenario", &out, "Node 0, zone   Normal ");
+    let out = q.cmd("scenario vmalloc-frag seed=2");
+    q.expect_in("second run", &out, "run 'scenario release' first");
+    q.poweroff_ok();
+}
