@@ -167,6 +167,16 @@ fn summary(profile: &'static str, seed: u64, outcome: Outcome) -> Summary {
 /// analysis. The memory stays allocated afterwards so it can be inspected
 /// (/proc/buddyinfo, /proc/vmallocinfo ...) until `scenario release`.
 pub fn run_vmalloc_frag(seed: u64, steps: u32) -> Result<Summary, ScenarioError> {
+    run(seed, steps, true)
+}
+
+/// The trace alone, without output or the final request (for `bench`); returns the steps run.
+/// The memory stays allocated until `release`.
+pub fn run_quiet(seed: u64, steps: u32) -> Result<u32, ScenarioError> {
+    run(seed, steps, false).map(|_| steps)
+}
+
+fn run(seed: u64, steps: u32, verbose: bool) -> Result<Summary, ScenarioError> {
     let mut run = RUN.lock();
     if run.active {
         return Err(ScenarioError::Busy);
@@ -174,7 +184,9 @@ pub fn run_vmalloc_frag(seed: u64, steps: u32) -> Result<Summary, ScenarioError>
     run.active = true;
     let profile = super::try_get().map_or("linux", |k| k.layout.profile);
     run.workload.reset(Params::new(seed, steps));
-    kprintln!("scenario vmalloc-frag: profile {}, seed {}, {} steps", profile, seed, steps);
+    if verbose {
+        kprintln!("scenario vmalloc-frag: profile {}, seed {}, {} steps", profile, seed, steps);
+    }
     let Run { workload, handles, .. } = &mut *run;
     let mut outcome = None;
     let mut final_size = None;
@@ -185,7 +197,7 @@ pub fn run_vmalloc_frag(seed: u64, steps: u32) -> Result<Summary, ScenarioError>
         }
         outcome = execute(handles, op);
         let step = workload.step();
-        if step % PROGRESS_EVERY == 0 && op.is_alloc() {
+        if verbose && step % PROGRESS_EVERY == 0 && op.is_alloc() {
             let s = summary(profile, seed, Outcome::Pending);
             let st = workload.stats();
             kprintln!(
@@ -201,6 +213,9 @@ pub fn run_vmalloc_frag(seed: u64, steps: u32) -> Result<Summary, ScenarioError>
         }
     }
     let size = u64::from(final_size.unwrap_or(report::FINAL_REQUEST));
+    if !verbose {
+        return Ok(summary(profile, seed, Outcome::Pending));
+    }
     Ok(final_request(profile, seed, size))
 }
 

@@ -186,7 +186,7 @@ pub fn vfree(addr: u64) -> Result<(), VmallocError> {
 /// `ioremap()`: maps device memory at `phys` (any alignment) in the vmalloc range, aligned as
 /// Linux aligns ioremaps, and returns the virtual address of `phys`. RAM is refused.
 pub fn ioremap(phys: u64, size: u64, caller: &'static str) -> Result<u64, VmallocError> {
-    let is_ram = super::try_get().map_or(false, |k| k.memblock.is_memory(phys));
+    let is_ram = super::try_get().is_some_and(|k| k.memblock.is_memory(phys));
     if is_ram {
         return Err(VmallocError::IoremapRam { phys });
     }

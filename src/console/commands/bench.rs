@@ -8,14 +8,19 @@ use crate::arch::arm::cp15;
 use crate::config::MAX_ORDER;
 use crate::console::args::Args;
 use crate::kernel::mem::{with_node, BuddyPages, SLAB};
+use crate::kernel::{scenario, vmalloc};
 use crate::kernel::Kernel;
 use crate::kprintln;
 use crate::mm::gfp::GfpFlags;
 use crate::mm::zone::ZoneType;
-use crate::mm::Pfn;
+use crate::mm::{Pfn, PAGE_SIZE};
 
 /// Operations per measured loop.
 const ROUNDS: u32 = 10_000;
+/// vmalloc+vfree pairs (each maps, unmaps and flushes a page).
+const VM_ROUNDS: u32 = 2_000;
+/// Workload steps timed for the scenario figure.
+const SCENARIO_STEPS: u32 = 20_000;
 /// Live objects the kmalloc mix keeps at most.
 const KMALLOC_LIVE: usize = 64;
 /// Blocks the split/merge benchmark may have to set aside to empty the lower free lists.
@@ -95,6 +100,33 @@ fn kmalloc_mix() -> u64 {
     ns
 }
 
+/// vmalloc(4 KiB)+vfree pairs (lazy purging as configured).
+fn vmalloc_pairs() -> Option<u64> {
+    let start = now_ns();
+    for _ in 0..VM_ROUNDS {
+        let va = vmalloc::vmalloc(PAGE_SIZE, "pivm::console::bench").ok()?;
+        vmalloc::vfree(va).ok()?;
+    }
+    Some(now_ns() - start)
+}
+
+/// kmap+kunmap pairs of one page (highmem if there is any, so the pkmap path is measured).
+fn kmap_pairs() -> Option<(u64, bool)> {
+    let (pfn, high) = with_node(|n| {
+        let gfp = GfpFlags::GFP_HIGHUSER | GfpFlags::__GFP_NOWARN;
+        n.alloc_pages(gfp, 0).ok().map(|p| (p, n.page_is_highmem(p)))
+    })?;
+    let start = now_ns();
+    for _ in 0..ROUNDS {
+        if vmalloc::kmap(pfn).is_err() || vmalloc::kunmap(pfn).is_err() {
+            break;
+        }
+    }
+    let ns = now_ns() - start;
+    let _ = with_node(|n| n.__free_pages(pfn, 0));
+    Some((ns, high))
+}
+
 pub(super) fn cmd_bench(_: &Kernel, args: &Args<'_>) -> CmdResult {
     expect_args(args, 1)?;
     kprintln!("bench: CNTFRQ {} Hz; under -icount shift=0, ns = instructions", cp15::Cntfrq.get());
@@ -107,5 +139,23 @@ pub(super) fn cmd_bench(_: &Kernel, args: &Args<'_>) -> CmdResult {
         None => kprintln!("bench: alloc_pages(0) failed"),
     }
     report("kmalloc/kfree mix (8-4096 bytes)", ROUNDS, kmalloc_mix());
+    match vmalloc_pairs() {
+        Some(ns) => report("vmalloc(4K)+vfree", VM_ROUNDS, ns),
+        None => kprintln!("bench: vmalloc(4K) failed"),
+    }
+    match kmap_pairs() {
+        Some((ns, true)) => report("kmap+kunmap (highmem page)", ROUNDS, ns),
+        Some((ns, false)) => report("kmap+kunmap (lowmem page: no highmem)", ROUNDS, ns),
+        None => kprintln!("bench: no page to kmap"),
+    }
+    let start = now_ns();
+    match scenario::run_quiet(1, SCENARIO_STEPS) {
+        Ok(steps) => {
+            let ns = now_ns() - start;
+            scenario::release();
+            report("scenario vmalloc-frag workload step", steps, ns);
+        }
+        Err(e) => kprintln!("bench: scenario: {}", e),
+    }
     Ok(())
 }
