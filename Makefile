@@ -3,11 +3,14 @@
 
 VMSPLIT   ?= 2G
 CMDLINE   ?=
+# PROFILE=NAME adds pivm.profile=NAME to the command line (make run PROFILE=android-a9).
+PROFILE   ?=
+BOOTARGS  := $(strip $(CMDLINE) $(if $(PROFILE),pivm.profile=$(PROFILE)))
 TARGET    := armv7a-none-eabi
-PROFILE   ?= release
+CARGO_PROFILE := release
 BUILD     := build/$(VMSPLIT)
 CARGO_TGT := $(CURDIR)/build/$(VMSPLIT)/target
-ELF_OUT   := $(CARGO_TGT)/$(TARGET)/$(PROFILE)/pivm
+ELF_OUT   := $(CARGO_TGT)/$(TARGET)/$(CARGO_PROFILE)/pivm
 ELF       := $(BUILD)/kernel.elf
 IMG       := $(BUILD)/kernel7.img
 DTB       := build/raspi2b-mini.dtb
@@ -28,7 +31,7 @@ all: kernel
 
 help:
 	@echo "make [kernel]      build $(IMG) and $(ELF) (VMSPLIT=3G|2G|1G)"
-	@echo "make run           boot it in QEMU, console on this terminal (CMDLINE='...')"
+	@echo "make run           boot it in QEMU, console on this terminal (CMDLINE='...', PROFILE=name)"
 	@echo "make run-elf       boot the ELF instead (all four cores start, RAM size from the mailbox)"
 	@echo "make test          host unit tests + QEMU tests of all three splits"
 	@echo "make bench         all benchmarks: host (criterion), boot time, in-kernel (-icount)"
@@ -41,7 +44,7 @@ setup:
 
 # Cargo decides what to rebuild; FORCE makes make always ask it.
 $(ELF_OUT): FORCE
-	VMSPLIT=$(VMSPLIT) CARGO_TARGET_DIR=$(CARGO_TGT) cargo build --$(PROFILE) \
+	VMSPLIT=$(VMSPLIT) CARGO_TARGET_DIR=$(CARGO_TGT) cargo build --$(CARGO_PROFILE) \
 		--target $(TARGET) --features kernel --bin pivm
 
 $(ELF): $(ELF_OUT)
@@ -60,7 +63,7 @@ $(DTB): tests/dts/raspi2b-mini.dts
 	dtc -q -I dts -O dtb -o $@ $<
 
 run: kernel
-	$(QEMU) $(QEMU_ARGS) -kernel $(IMG) $(if $(CMDLINE),-append "$(CMDLINE)")
+	$(QEMU) $(QEMU_ARGS) -kernel $(IMG) $(if $(BOOTARGS),-append "$(BOOTARGS)")
 
 run-elf: kernel
 	$(QEMU) $(QEMU_ARGS) -kernel $(ELF)
