@@ -117,7 +117,7 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
     let _ = layout::write_zone_ranges(&mut Console, &layout);
 
     // The page allocator: mem_map in lowmem, every free memblock range to the buddy lists.
-    if let Err(e) = mem::mem_init(&layout, &mut memblock) {
+    if let Err(e) = mem::mem_init(&layout, &mut memblock, params.page_poison) {
         kprintln!("mem_init failed: {}", e);
         pivm::arch::arm::halt();
     }

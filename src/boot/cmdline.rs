@@ -330,6 +330,9 @@ pub struct BootParams {
     pub run: Option<Name>,
     /// `pivm.lazy_vfree=N`: pages of lazily freed vmalloc space before a purge.
     pub lazy_vfree: Option<u64>,
+    /// `page_poison=1|on` (Linux's parameter): fill freed pages with a pattern and check it
+    /// when they are allocated again.
+    pub page_poison: bool,
 }
 
 /// A problem found on the command line; `Display` prints one line (no newline).
@@ -339,6 +342,8 @@ pub enum CmdlineWarning {
     InvalidNumber { key: &'static str, value: Shown },
     /// A known key given without a value.
     MissingValue { key: &'static str },
+    /// An on/off switch with another value.
+    InvalidSwitch { key: &'static str, value: Shown },
     /// `mem=` below `MEM_MIN`.
     MemTooSmall { value: Shown },
     /// A name longer than `NAME_MAX` bytes.
@@ -354,6 +359,9 @@ impl fmt::Display for CmdlineWarning {
                 write!(f, "{key}={value}: invalid size, ignored")
             }
             Self::MissingValue { key } => write!(f, "{key}: missing value, ignored"),
+            Self::InvalidSwitch { key, value } => {
+                write!(f, "{key}={value}: expected 1/on or 0/off, ignored")
+            }
             Self::MemTooSmall { value } => {
                 write!(f, "mem={value}: too small (minimum {}MiB), ignored", MEM_MIN >> 20)
             }
@@ -555,6 +563,15 @@ pub fn parse(cmdline: &str) -> (BootParams, Diagnostics) {
             if let Some(v) = size_param("pivm.lazy_vfree", p.value, &mut diag) {
                 params.lazy_vfree = Some(v);
             }
+        } else if key_eq(key, "page_poison") {
+            match p.value {
+                Some("1" | "on" | "y") => params.page_poison = true,
+                Some("0" | "off" | "n") => params.page_poison = false,
+                _ => diag.push(CmdlineWarning::InvalidSwitch {
+                    key: "page_poison",
+                    value: Shown::new(p.value.unwrap_or("")),
+                }),
+            }
         } else if key_eq(key, "pivm.profile") {
             if let Some(n) = name_param("pivm.profile", p.value, &mut diag) {
                 params.profile = Some(n);
@@ -584,6 +601,16 @@ mod tests {
 
     fn kv(cmdline: &str) -> Vec<(&str, Option<&str>)> {
         args(cmdline).map(|p| (p.key, p.value)).collect()
+    }
+
+    #[test]
+    fn page_poison_switch() {
+        assert!(parse("page_poison=1").0.page_poison);
+        assert!(!parse("page_poison=on page_poison=off").0.page_poison);
+        let (p, d) = parse("page_poison=maybe");
+        assert!(!p.page_poison);
+        let msg = d.iter().next().unwrap().to_string();
+        assert_eq!(msg, "page_poison=maybe: expected 1/on or 0/off, ignored");
     }
 
     #[test]

@@ -115,7 +115,7 @@ static PAGE_MEMORY: KernelPageMemory = KernelPageMemory;
 /// Linux's `mem_init()` (with `free_area_init` before it): places `mem_map` for all of RAM in
 /// lowmem, builds the zones from the layout and hands every free memblock range to the buddy
 /// lists. Returns the bytes `mem_map` took.
-pub fn mem_init(layout: &Layout, memblock: &mut Memblock) -> Result<u64, MemInitError> {
+pub fn mem_init(layout: &Layout, memblock: &mut Memblock, page_poison: bool) -> Result<u64, MemInitError> {
     let start_pfn = layout.ram_start.0 >> PAGE_SHIFT;
     let end_pfn = layout.ram_end.0 >> PAGE_SHIFT;
     let nr = (end_pfn - start_pfn) as usize;
@@ -139,6 +139,9 @@ pub fn mem_init(layout: &Layout, memblock: &mut Memblock) -> Result<u64, MemInit
     let mut node = Node::from_memblock(mem_map, &layout.zones, memblock).map_err(MemInitError::Init)?;
     node.set_linear_map(LinearMap { page_offset: layout.page_offset, phys_offset: layout.phys_offset });
     node.set_page_memory(&PAGE_MEMORY);
+    if page_poison {
+        node.enable_page_poisoning();
+    }
     *NODE.lock() = Some(node);
     Ok(bytes)
 }
