@@ -188,3 +188,28 @@ fn reboot_boots_again() {
     q.expect_in("cat /proc/cmdline after reboot", &out, "console=ttyAMA0");
     q.poweroff_ok();
 }
+
+/// The Pi firmware's load address: `-bios` puts the raw image at 0x8000 and starts all four
+/// cores there in Secure SVC with r2 = 0, as the firmware (minus HYP) does with kernel7.img.
+#[test]
+fn raw_image_at_0x8000_with_four_cores() {
+    let image = root().join("build/2G/kernel7.img");
+    assert!(image.exists(), "{} missing: run 'make kernel VMSPLIT=2G'", image.display());
+    let args: Vec<String> = [
+        "-M", "raspi2b", "-display", "none", "-monitor", "none", "-serial", "stdio",
+        "-semihosting", "-bios",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([image.display().to_string()])
+    .collect();
+    let mut q = Qemu::spawn("qemu-system-arm", &args);
+    let log = q.wait_for(PROMPT, BOOT).unwrap();
+    // Loaded where it is linked to run: no relocation; the RAM size comes from the mailbox.
+    q.expect_in("boot log", &log, "Entered in SVC_32 mode at 0x8000, r1=0x0 r2=0x0");
+    q.expect_in("boot log", &log, "RAM size from the VideoCore mailbox");
+    check_banner(&q, &log, "2G", RAM_MB);
+    let out = q.cmd("cat /proc/cpuinfo");
+    q.expect_in("cpuinfo", &out, "processor\t: 3");
+    q.poweroff_ok();
+}
