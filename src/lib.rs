@@ -17,6 +17,7 @@ pub mod mm;
 pub mod proc;
 pub mod scenario;
 pub mod sizes;
+pub mod warnings;
 
 #[cfg(all(kernel, target_arch = "arm"))]
 pub mod kernel;

@@ -378,41 +378,7 @@ impl fmt::Display for CmdlineWarning {
 }
 
 /// The warnings of one `parse`, in command-line order, at most `MAX_DIAGNOSTICS`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Diagnostics {
-    items: [Option<CmdlineWarning>; MAX_DIAGNOSTICS],
-    len: usize,
-    dropped: usize,
-}
-
-impl Diagnostics {
-    fn push(&mut self, w: CmdlineWarning) {
-        match self.items.get_mut(self.len) {
-            Some(slot) => {
-                *slot = Some(w);
-                self.len += 1;
-            }
-            None => self.dropped += 1,
-        }
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = &CmdlineWarning> {
-        self.items[..self.len].iter().flatten()
-    }
-
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Warnings that did not fit.
-    pub fn dropped(&self) -> usize {
-        self.dropped
-    }
-}
+pub type Diagnostics = crate::warnings::Warnings<CmdlineWarning, MAX_DIAGNOSTICS>;
 
 /// Unknown parameters, kept as Linux keeps them for init: bare words (argv) and
 /// `key=value` pairs (envp, where a repeated key replaces the earlier value in place).

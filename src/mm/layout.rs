@@ -356,41 +356,7 @@ impl fmt::Display for LayoutWarning {
 }
 
 /// The warnings of one `compute`, in the order Linux would print them.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct LayoutWarnings {
-    items: [Option<LayoutWarning>; MAX_LAYOUT_WARNINGS],
-    len: usize,
-    dropped: usize,
-}
-
-impl LayoutWarnings {
-    fn push(&mut self, w: LayoutWarning) {
-        match self.items.get_mut(self.len) {
-            Some(slot) => {
-                *slot = Some(w);
-                self.len += 1;
-            }
-            None => self.dropped += 1,
-        }
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = &LayoutWarning> {
-        self.items[..self.len].iter().flatten()
-    }
-
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Warnings that did not fit.
-    pub fn dropped(&self) -> usize {
-        self.dropped
-    }
-}
+pub type LayoutWarnings = crate::warnings::Warnings<LayoutWarning, MAX_LAYOUT_WARNINGS>;
 
 /// `[start, end)` in physical memory.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -696,10 +662,7 @@ pub fn compute_with_profile(input: &LayoutInput, profile: &Profile) -> (Layout, 
                 profile: profile.name,
                 error,
             }));
-            for w in linux_warnings.iter() {
-                warnings.push(*w);
-            }
-            warnings.dropped += linux_warnings.dropped();
+            warnings.extend(&linux_warnings);
             (layout, warnings)
         }
     }
