@@ -11,8 +11,8 @@ use pivm::config::{PAGE_OFFSET, VMSPLIT};
 use pivm::console::{commands, printk::Console};
 use pivm::kernel::{self, mem, EntryState, Kernel};
 use pivm::mm::layout::{self, LayoutInput, MemoryLine};
-use pivm::mm::profile;
 use pivm::mm::memblock::Memblock;
+use pivm::mm::profile;
 use pivm::mm::PAGE_SHIFT;
 use pivm::{kprintln, VERSION};
 
@@ -73,10 +73,11 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
 
     // The layout, exactly as Linux computes it for this split and RAM.
     // ... or as a memory-layout profile (pivm.profile=) lays it out.
-    let profile = profile::lookup(params.profile.as_ref().map(|n| n.as_str())).unwrap_or_else(|e| {
-        kprintln!("{}", e);
-        profile::DEFAULT_PROFILE
-    });
+    let profile =
+        profile::lookup(params.profile.as_ref().map(|n| n.as_str())).unwrap_or_else(|e| {
+            kprintln!("{}", e);
+            profile::DEFAULT_PROFILE
+        });
     let input = LayoutInput {
         page_offset: PAGE_OFFSET,
         banks: boot.banks(),

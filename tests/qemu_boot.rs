@@ -196,8 +196,16 @@ fn raw_image_at_0x8000_with_four_cores() {
     let image = root().join("build/2G/kernel7.img");
     assert!(image.exists(), "{} missing: run 'make kernel VMSPLIT=2G'", image.display());
     let args: Vec<String> = [
-        "-M", "raspi2b", "-display", "none", "-monitor", "none", "-serial", "stdio",
-        "-semihosting", "-bios",
+        "-M",
+        "raspi2b",
+        "-display",
+        "none",
+        "-monitor",
+        "none",
+        "-serial",
+        "stdio",
+        "-semihosting",
+        "-bios",
     ]
     .iter()
     .map(|s| s.to_string())

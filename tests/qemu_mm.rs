@@ -39,7 +39,8 @@ fn meminfo_adds_up(split: &'static str, highmem_kb: u64) {
     if mem_total != total - reserved {
         q.fail(&format!("MemTotal {mem_total} kB != {total} kB of RAM - {reserved} kB reserved"));
     }
-    let (high_total, low_total) = (meminfo_kb(&q, &mi, "HighTotal"), meminfo_kb(&q, &mi, "LowTotal"));
+    let (high_total, low_total) =
+        (meminfo_kb(&q, &mi, "HighTotal"), meminfo_kb(&q, &mi, "LowTotal"));
     if high_total != highmem_kb || highmem != highmem_kb {
         q.fail(&format!("HighTotal {high_total} kB / Memory: {highmem}K, expected {highmem_kb}"));
     }
@@ -132,7 +133,9 @@ fn proc_files_have_linux_shape() {
         }
     }
     let zi = q.cmd("cat /proc/zoneinfo");
-    for s in ["Node 0, zone      DMA", "Node 0, zone   Normal", "  pages free     ", "protection: ("] {
+    for s in
+        ["Node 0, zone      DMA", "Node 0, zone   Normal", "  pages free     ", "protection: ("]
+    {
         q.expect_in("zoneinfo", &zi, s);
     }
     let pti = q.cmd("cat /proc/pagetypeinfo");

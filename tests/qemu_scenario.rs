@@ -114,7 +114,10 @@ fn scenario_exhausts_the_vmalloc_range_like_the_device() {
         // The case study's vmalloc half: the range is used up to its top, so no gap holds
         // 0x1a0000 bytes plus the guard page.
         let chunk_kb: u64 = field(&s, "vmalloc_chunk_kb").parse().unwrap();
-        assert!(chunk_kb * 1024 < 0x1a_1000, "seed {seed}: largest vmalloc gap {chunk_kb} kB in {s}");
+        assert!(
+            chunk_kb * 1024 < 0x1a_1000,
+            "seed {seed}: largest vmalloc gap {chunk_kb} kB in {s}"
+        );
         let vfree_kb: u64 = field(&s, "vmalloc_free_kb").parse().unwrap();
         assert!(vfree_kb < 48 * 1024, "seed {seed}: {vfree_kb} kB of vmalloc space free in {s}");
     }

@@ -10,10 +10,10 @@ use spin::Mutex;
 
 use crate::arch::arm::{desc, mmu};
 use crate::mm::fixmap::{fix_to_virt, FixedAddress};
+use crate::mm::gfp::GfpFlags;
 use crate::mm::layout::Layout;
 use crate::mm::memblock::Memblock;
 use crate::mm::page::{MemMap, Page};
-use crate::mm::gfp::GfpFlags;
 use crate::mm::page_alloc::{InitError, LinearMap, Node, PageMemory, DEFAULT_COMM, PAGE_POISON};
 use crate::mm::slab::{PageSource, Slab};
 use crate::mm::{Pfn, PhysAddr, VirtAddr, PAGE_SHIFT, PAGE_SIZE};
@@ -35,7 +35,9 @@ static KMAP_ATOMIC: Mutex<()> = Mutex::new(());
 #[derive(Debug)]
 pub enum MemInitError {
     /// memblock had no room below the lowmem limit for `mem_map`.
-    NoRoomForMemMap { bytes: u64 },
+    NoRoomForMemMap {
+        bytes: u64,
+    },
     Init(InitError),
 }
 
@@ -104,7 +106,9 @@ impl PageMemory for KernelPageMemory {
                 }
                 // SAFETY: as in `fill`; the page is only read.
                 let page = unsafe { core::slice::from_raw_parts(va, PAGE_SIZE as usize) };
-                page.iter().position(|&b| b != PAGE_POISON).map(|off| (i << PAGE_SHIFT) + off as u64)
+                page.iter()
+                    .position(|&b| b != PAGE_POISON)
+                    .map(|off| (i << PAGE_SHIFT) + off as u64)
             })
         })
     }
@@ -115,7 +119,11 @@ static PAGE_MEMORY: KernelPageMemory = KernelPageMemory;
 /// Linux's `mem_init()` (with `free_area_init` before it): places `mem_map` for all of RAM in
 /// lowmem, builds the zones from the layout and hands every free memblock range to the buddy
 /// lists. Returns the bytes `mem_map` took.
-pub fn mem_init(layout: &Layout, memblock: &mut Memblock, page_poison: bool) -> Result<u64, MemInitError> {
+pub fn mem_init(
+    layout: &Layout,
+    memblock: &mut Memblock,
+    page_poison: bool,
+) -> Result<u64, MemInitError> {
     let start_pfn = layout.ram_start.0 >> PAGE_SHIFT;
     let end_pfn = layout.ram_end.0 >> PAGE_SHIFT;
     let nr = (end_pfn - start_pfn) as usize;
@@ -123,9 +131,7 @@ pub fn mem_init(layout: &Layout, memblock: &mut Memblock, page_poison: bool) -> 
     let pa = memblock
         .alloc(bytes, PAGE_SIZE, layout.arm_lowmem_limit.0, "mem_map")
         .ok_or(MemInitError::NoRoomForMemMap { bytes })?;
-    let va = layout
-        .phys_to_virt(PhysAddr(pa))
-        .ok_or(MemInitError::NoRoomForMemMap { bytes })?;
+    let va = layout.phys_to_virt(PhysAddr(pa)).ok_or(MemInitError::NoRoomForMemMap { bytes })?;
     let base = va.0 as *mut Page;
     // SAFETY: memblock reserved [pa, pa + bytes) in lowmem for us alone, the linear map covers
     // it, and every element is initialised before the slice is formed.
@@ -135,9 +141,14 @@ pub fn mem_init(layout: &Layout, memblock: &mut Memblock, page_poison: bool) -> 
         }
         core::slice::from_raw_parts_mut(base, nr)
     };
-    let mem_map = MemMap::new(pages, Pfn(start_pfn)).ok_or(MemInitError::NoRoomForMemMap { bytes })?;
-    let mut node = Node::from_memblock(mem_map, &layout.zones, memblock).map_err(MemInitError::Init)?;
-    node.set_linear_map(LinearMap { page_offset: layout.page_offset, phys_offset: layout.phys_offset });
+    let mem_map =
+        MemMap::new(pages, Pfn(start_pfn)).ok_or(MemInitError::NoRoomForMemMap { bytes })?;
+    let mut node =
+        Node::from_memblock(mem_map, &layout.zones, memblock).map_err(MemInitError::Init)?;
+    node.set_linear_map(LinearMap {
+        page_offset: layout.page_offset,
+        phys_offset: layout.phys_offset,
+    });
     node.set_page_memory(&PAGE_MEMORY);
     if page_poison {
         node.enable_page_poisoning();
@@ -213,7 +224,8 @@ unsafe impl GlobalAlloc for KernelAllocator {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: AllocLayout) {
-        let _ = SLAB.lock().free_layout(&mut BuddyPages, ptr as usize, layout.size(), layout.align());
+        let _ =
+            SLAB.lock().free_layout(&mut BuddyPages, ptr as usize, layout.size(), layout.align());
     }
 }
 

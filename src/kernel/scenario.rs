@@ -30,9 +30,15 @@ const VMALLOCINFO_TAIL: usize = 8;
 enum Handle {
     None,
     Kmalloc(u32),
-    Pages { pfn: u32, order: u8 },
+    Pages {
+        pfn: u32,
+        order: u8,
+    },
     /// An app chunk: `count` order-0 pages whose PFNs sit in a kmalloc'd array.
-    App { list: u32, count: u16 },
+    App {
+        list: u32,
+        count: u16,
+    },
     Vmalloc(u32),
     Ioremap(u32),
 }
@@ -43,8 +49,11 @@ struct Run {
     active: bool,
 }
 
-static RUN: Mutex<Run> =
-    Mutex::new(Run { workload: Workload::new(Params::DEFAULT), handles: [Handle::None; MAX_LIVE], active: false });
+static RUN: Mutex<Run> = Mutex::new(Run {
+    workload: Workload::new(Params::DEFAULT),
+    handles: [Handle::None; MAX_LIVE],
+    active: false,
+});
 
 /// Why a scenario could not start.
 pub enum ScenarioError {
@@ -76,12 +85,15 @@ fn execute(handles: &mut [Handle; MAX_LIVE], op: Op) -> Option<bool> {
             (id, r.ok().map(|pfn| Handle::Pages { pfn: pfn.0 as u32, order }))
         }
         Op::AppPages { id, pages } => (id, app_pages(pages)),
-        Op::Vmalloc { id, size } => {
-            (id, vmalloc::vmalloc(u64::from(size), DRIVER).ok().map(|va| Handle::Vmalloc(va as u32)))
-        }
+        Op::Vmalloc { id, size } => (
+            id,
+            vmalloc::vmalloc(u64::from(size), DRIVER).ok().map(|va| Handle::Vmalloc(va as u32)),
+        ),
         Op::Ioremap { id, phys, size } => (
             id,
-            vmalloc::ioremap(phys, u64::from(size), DRIVER).ok().map(|va| Handle::Ioremap(va as u32)),
+            vmalloc::ioremap(phys, u64::from(size), DRIVER)
+                .ok()
+                .map(|va| Handle::Ioremap(va as u32)),
         ),
         Op::Kfree { id } | Op::FreePages { id } | Op::Vfree { id } | Op::Iounmap { id } => {
             free_handle(&mut handles[id as usize]);
@@ -244,7 +256,7 @@ fn final_request(profile: &'static str, seed: u64, size: u64) -> Summary {
                     Outcome::ViaVmalloc
                 }
                 Err(e) => {
-                    kprintln!("{}", e);
+                    vmalloc::report(&e);
                     Outcome::Failed
                 }
             }

@@ -8,10 +8,11 @@ use spin::Mutex;
 
 use super::mem::{with_node, NODE};
 use crate::arch::arm::{desc, mmu};
+use crate::console::printk::Console;
 use crate::mm::gfp::GfpFlags;
 use crate::mm::highmem::{KmapError, Pkmap};
 use crate::mm::layout::Layout;
-use crate::mm::page_alloc::{write_alloc_failure, DEFAULT_COMM};
+use crate::mm::page_alloc::{write_warn_alloc, DEFAULT_COMM};
 use crate::mm::vmap::{lazy_max_pages, page_align, Vmap, VmapError};
 use crate::mm::{Pfn, PAGE_SHIFT, PAGE_SIZE};
 use crate::proc::snapshot::VmFlags;
@@ -35,8 +36,8 @@ pub enum VmallocError {
     /// `vmalloc error: size %lu, vm_struct allocation failed`.
     NoVmSpace { size: u64, err: VmapError },
     /// A page could not be allocated: `vmalloc error: size %lu, page order 0, failed to
-    /// allocate pages`.
-    NoPages { size: u64 },
+    /// allocate pages`, with the bytes obtained before the failure, as Linux prints them.
+    NoPages { obtained: u64 },
     /// A page table could not be allocated: `vmalloc error: size %lu, failed to map pages`.
     MapFailed { size: u64 },
     /// `ioremap` of RAM: Linux's ARM `__arm_ioremap_pfn_caller` refuses it.
@@ -48,6 +49,8 @@ pub enum VmallocError {
 }
 
 impl fmt::Display for VmallocError {
+    /// The message alone (what `warn_alloc` prints before `, mode:`); `report` prints it the
+    /// way Linux does.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
             Self::ExceedsTotalPages { size } => {
@@ -55,15 +58,13 @@ impl fmt::Display for VmallocError {
             }
             Self::ZeroSize => f.write_str("vmalloc: size 0 (Linux returns NULL)"),
             Self::NoVmSpace { size, err } => {
-                writeln!(f, "{err}")?;
-                write!(f, "{DEFAULT_COMM}: vmalloc error: size {size}, vm_struct allocation failed")
+                write!(f, "{err}; vmalloc error: size {size}, vm_struct allocation failed")
             }
-            Self::NoPages { size } => write!(
-                f,
-                "{DEFAULT_COMM}: vmalloc error: size {size}, page order 0, failed to allocate pages"
-            ),
+            Self::NoPages { obtained } => {
+                write!(f, "vmalloc error: size {obtained}, page order 0, failed to allocate pages")
+            }
             Self::MapFailed { size } => {
-                write!(f, "{DEFAULT_COMM}: vmalloc error: size {size}, failed to map pages")
+                write!(f, "vmalloc error: size {size}, failed to map pages")
             }
             Self::IoremapRam { phys } => {
                 write!(f, "ioremap: {phys:#010x} is RAM: use the linear map, not ioremap")
@@ -73,6 +74,34 @@ impl fmt::Display for VmallocError {
                 write!(f, "{addr:#010x} is not a {expected} area")
             }
         }
+    }
+}
+
+/// The mask vmalloc allocates its pages with.
+const VMALLOC_GFP: GfpFlags = GfpFlags::GFP_KERNEL.union(GfpFlags::__GFP_HIGHMEM);
+
+/// Prints a failure the way Linux reports it: the vmalloc errors through `warn_alloc()`
+/// (`swapper/0: vmalloc error: ..., mode:0xcc2(GFP_KERNEL|__GFP_HIGHMEM), nodemask=(null)` and
+/// the memory state), after the `vmap allocation ... failed` line where there is one.
+pub fn report(e: &VmallocError) {
+    let warn = |msg: fmt::Arguments<'_>| {
+        let _ = with_node(|n| write_warn_alloc(&mut Console, DEFAULT_COMM, VMALLOC_GFP, msg, n));
+    };
+    match *e {
+        VmallocError::ExceedsTotalPages { size } => {
+            warn(format_args!("vmalloc error: size {size}, exceeds total pages"))
+        }
+        VmallocError::NoVmSpace { size, err } => {
+            crate::kprintln!("{}", err);
+            warn(format_args!("vmalloc error: size {size}, vm_struct allocation failed"))
+        }
+        VmallocError::NoPages { obtained } => warn(format_args!(
+            "vmalloc error: size {obtained}, page order 0, failed to allocate pages"
+        )),
+        VmallocError::MapFailed { size } => {
+            warn(format_args!("vmalloc error: size {size}, failed to map pages"))
+        }
+        _ => crate::kprintln!("{}", e),
     }
 }
 
@@ -122,7 +151,11 @@ fn unmap_range(start: u64, pages: u64, free_pages: bool) {
 /// them. Returns the area's address.
 pub fn vmalloc(size: u64, caller: &'static str) -> Result<u64, VmallocError> {
     let Some(aligned) = page_align(size).filter(|&s| s != 0) else {
-        return Err(if size == 0 { VmallocError::ZeroSize } else { VmallocError::ExceedsTotalPages { size } });
+        return Err(if size == 0 {
+            VmallocError::ZeroSize
+        } else {
+            VmallocError::ExceedsTotalPages { size }
+        });
     };
     let pages = aligned >> PAGE_SHIFT;
     if pages > with_node(|n| n.totalram_pages()) {
@@ -132,8 +165,9 @@ pub fn vmalloc(size: u64, caller: &'static str) -> Result<u64, VmallocError> {
     let flags = VmFlags::VM_ALLOC | VmFlags::VM_UNINITIALIZED;
     let start = vmap.get_vm_area(aligned, flags, caller);
     flush_purged(&mut vmap);
-    let start = start.map_err(|err| VmallocError::NoVmSpace { size: aligned + PAGE_SIZE, err })?;
-    let gfp = GfpFlags::GFP_KERNEL | GfpFlags::__GFP_HIGHMEM | GfpFlags::__GFP_NOWARN;
+    let start = start.map_err(|err| VmallocError::NoVmSpace { size, err })?;
+    // Linux (>= 5.14) takes vmalloc's pages with __GFP_NOWARN and reports the failure itself.
+    let gfp = VMALLOC_GFP | GfpFlags::__GFP_NOWARN;
     for i in 0..pages {
         let failed = match with_node(|n| n.alloc_pages(gfp, 0)) {
             Ok(pfn) => {
@@ -147,13 +181,7 @@ pub fn vmalloc(size: u64, caller: &'static str) -> Result<u64, VmallocError> {
                     }
                 }
             }
-            Err(_) => {
-                // Linux's warn_alloc for the page allocation, then the vmalloc message.
-                let _ = with_node(|n| {
-                    write_alloc_failure(&mut crate::console::printk::Console, DEFAULT_COMM, gfp - GfpFlags::__GFP_NOWARN, 0, n)
-                });
-                Some(VmallocError::NoPages { size: aligned })
-            }
+            Err(_) => Some(VmallocError::NoPages { obtained: i << PAGE_SHIFT }),
         };
         if let Some(e) = failed {
             unmap_range(start, i, true);
@@ -197,7 +225,7 @@ pub fn ioremap(phys: u64, size: u64, caller: &'static str) -> Result<u64, Vmallo
     let mut vmap = VMAP.lock();
     let start = vmap.get_vm_area(aligned, VmFlags::VM_IOREMAP, caller);
     flush_purged(&mut vmap);
-    let start = start.map_err(|err| VmallocError::NoVmSpace { size: aligned + PAGE_SIZE, err })?;
+    let start = start.map_err(|err| VmallocError::NoVmSpace { size, err })?;
     let base = phys - offset;
     for i in 0..aligned >> PAGE_SHIFT {
         let va = (start + (i << PAGE_SHIFT)) as u32;
@@ -254,6 +282,14 @@ pub fn render_vmallocinfo_tail(w: &mut impl fmt::Write, n: usize) -> fmt::Result
     Ok(())
 }
 
+/// The caller of the live area starting at `addr`, if there is one.
+pub fn live_area_caller(addr: u64) -> Option<&'static str> {
+    let v = VMAP.lock();
+    v.find(addr)
+        .filter(|a| a.va_start() == addr && a.state() == crate::mm::vmap::VmapState::Busy)
+        .map(|a| a.caller())
+}
+
 /// (VmallocUsed, VmallocChunk) in the pre-4.4 meanings: sum of area sizes including guard
 /// pages and ioremaps, and the largest free gap.
 pub fn used_and_chunk() -> (u64, u64) {
@@ -263,13 +299,14 @@ pub fn used_and_chunk() -> (u64, u64) {
 
 /// The vmalloc area an address falls in or ran past, for oopses: (start, end, caller).
 /// Uses `try_lock`: a fault may happen while the lock is held.
-pub fn area_near(addr: u64) -> Option<(u64, u64, &'static str, u32)> {
+pub fn area_near(addr: u64) -> Option<(u64, u64, &'static str, u32, bool)> {
     let v = VMAP.try_lock()?;
     if addr < v.vstart() || addr >= v.vend() {
         return None;
     }
     let a = v.find(addr).or_else(|| v.find_nearest_below(addr))?;
-    Some((a.va_start(), a.va_end(), a.caller(), a.nr_pages()))
+    let freed = a.state() == crate::mm::vmap::VmapState::LazilyFreed;
+    Some((a.va_start(), a.va_end(), a.caller(), a.nr_pages(), freed))
 }
 
 /// `kmap()`: the page's kernel address; lowmem pages have one already, highmem pages get a
@@ -289,8 +326,12 @@ pub fn kmap(pfn: Pfn) -> Result<u64, KmapError> {
         mmu::flush_tlb_kernel_range(s as u32, e as u32);
     }
     if let Some((_, p)) = k.new_mapping {
-        let mapped =
-            mmu::map_kernel_page(k.vaddr as u32, p.phys().0 as u32, desc::MT_MEMORY_RW, &mut pte_alloc);
+        let mapped = mmu::map_kernel_page(
+            k.vaddr as u32,
+            p.phys().0 as u32,
+            desc::MT_MEMORY_RW,
+            &mut pte_alloc,
+        );
         if mapped.is_err() {
             let _ = pool.kunmap(pfn);
             return Err(KmapError::NotMapped(pfn));

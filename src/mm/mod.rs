@@ -11,10 +11,10 @@ pub const PAGE_SHIFT: u32 = 12;
 /// Bytes per page.
 pub const PAGE_SIZE: u64 = 1 << PAGE_SHIFT;
 pub mod fixmap;
-pub mod slab;
-pub mod page;
 pub mod gfp;
-pub mod zone;
-pub mod page_alloc;
 pub mod highmem;
+pub mod page;
+pub mod page_alloc;
+pub mod slab;
 pub mod vmap;
+pub mod zone;

@@ -163,7 +163,9 @@ impl<'a> MemMap<'a> {
     /// Wraps `pages` (any contents: `Node::new` initialises every descriptor). `None` if the
     /// map is too large for u32 indices or would run past the end of the PFN space.
     pub fn new(pages: &'a mut [Page], base_pfn: Pfn) -> Option<Self> {
-        if pages.len() as u64 >= Self::MAX_PAGES as u64 || base_pfn.0.checked_add(pages.len() as u64).is_none() {
+        if pages.len() as u64 >= Self::MAX_PAGES as u64
+            || base_pfn.0.checked_add(pages.len() as u64).is_none()
+        {
             return None;
         }
         Some(MemMap { pages, base_pfn: base_pfn.0 })

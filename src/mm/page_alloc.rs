@@ -1141,11 +1141,19 @@ pub fn write_alloc_failure(
     order: u32,
     node: &Node<'_>,
 ) -> fmt::Result {
-    writeln!(
-        w,
-        "{comm}: page allocation failure: order:{order}, mode:{:#x}({gfp}), nodemask=(null)",
-        gfp.bits()
-    )?;
+    write_warn_alloc(w, comm, gfp, format_args!("page allocation failure: order:{order}"), node)
+}
+
+/// Linux's `warn_alloc()` for any message (vmalloc uses it too): `comm: message, mode:...`,
+/// then `show_mem()` for the zones the request could use.
+pub fn write_warn_alloc(
+    w: &mut impl fmt::Write,
+    comm: &str,
+    gfp: GfpFlags,
+    msg: fmt::Arguments<'_>,
+    node: &Node<'_>,
+) -> fmt::Result {
+    writeln!(w, "{comm}: {msg}, mode:{:#x}({gfp}), nodemask=(null)", gfp.bits())?;
     let max_zone_idx = node.highest_zoneidx(gfp).idx();
     let shown = || node.populated_zones().filter(move |z| z.zone_type().idx() <= max_zone_idx);
     writeln!(w, "Mem-Info:")?;

@@ -122,7 +122,10 @@ pub fn probe_write_u32(addr: u32, value: u32) -> Result<(), Fault> {
     if err == 0 {
         Ok(())
     } else {
-        Err(Fault { addr: FIXED_FAR.load(Ordering::Relaxed), fsr: FIXED_FSR.load(Ordering::Relaxed) })
+        Err(Fault {
+            addr: FIXED_FAR.load(Ordering::Relaxed),
+            fsr: FIXED_FSR.load(Ordering::Relaxed),
+        })
     }
 }
 
@@ -167,8 +170,12 @@ fn die_kernel_fault(addr: u32, fsr_val: u32, instruction: bool, regs: &PtRegs) -
         fsr::access_kind(fsr_val, instruction)
     );
     super::mmu::show_pte(&mut w, addr);
-    if let Some((start, end, caller, pages)) = crate::kernel::vmalloc::area_near(u64::from(addr)) {
-        let place = if u64::from(addr) < end - crate::mm::PAGE_SIZE {
+    if let Some((start, end, caller, pages, freed)) =
+        crate::kernel::vmalloc::area_near(u64::from(addr))
+    {
+        let place = if freed {
+            "inside the freed (not yet purged)"
+        } else if u64::from(addr) < end - crate::mm::PAGE_SIZE {
             "inside"
         } else if u64::from(addr) < end {
             "in the guard page of"

@@ -95,9 +95,9 @@ impl Tables {
             }
         }
         match desc::decode_l1(self.pgd.0[idx]) {
-            desc::L1Desc::PageTable { l2, .. } => crate::kernel::phys_to_virt(l2.0)
-                .map(|v| v as *mut u32)
-                .ok_or(MapError::NoL2Table),
+            desc::L1Desc::PageTable { l2, .. } => {
+                crate::kernel::phys_to_virt(l2.0).map(|v| v as *mut u32).ok_or(MapError::NoL2Table)
+            }
             _ => Err(MapError::SectionInTheWay(va)),
         }
     }
@@ -167,7 +167,11 @@ pub fn paging_init(high_memory: u64) -> Result<(), MapError> {
         if needs_pages {
             let mut p = va;
             while p < section_end.min(high_memory) {
-                t.map_page_boot(p as u32, virt_to_phys_kernel(p as u32), kernel_page_prot(p as u32))?;
+                t.map_page_boot(
+                    p as u32,
+                    virt_to_phys_kernel(p as u32),
+                    kernel_page_prot(p as u32),
+                )?;
                 p += 1 << PAGE_SHIFT;
             }
         } else {
@@ -225,7 +229,12 @@ pub fn set_fixmap_page(va: u32, pa: u32, attrs: Option<desc::Attrs>) -> Result<(
 /// Maps one 4 KiB page at a kernel address outside lowmem (vmalloc, ioremap, pkmap),
 /// creating its second-level table with `alloc` if needed. A newly valid entry needs no TLB
 /// maintenance; the caller flushes when it replaces or removes mappings.
-pub fn map_kernel_page(va: u32, pa: u32, attrs: desc::Attrs, alloc: PteAlloc<'_>) -> Result<(), MapError> {
+pub fn map_kernel_page(
+    va: u32,
+    pa: u32,
+    attrs: desc::Attrs,
+    alloc: PteAlloc<'_>,
+) -> Result<(), MapError> {
     let mut t = TABLES.lock();
     let mut taken = false;
     t.set_pte(va, desc::small_page(PhysAddr(pa.into()), attrs), &mut || {
@@ -288,10 +297,7 @@ pub fn page_table_pages() -> u64 {
 
 /// The fixmap address `paging_init` mapped a device at.
 pub fn fixmap_slot_of(dev: Device) -> u32 {
-    FIXMAP_DEVICES
-        .iter()
-        .find(|(_, d)| *d == dev)
-        .map_or(0, |&(slot, _)| fix_to_virt(slot) as u32)
+    FIXMAP_DEVICES.iter().find(|(_, d)| *d == dev).map_or(0, |&(slot, _)| fix_to_virt(slot) as u32)
 }
 
 /// Physical address of the live first-level table (TTBR1 holds the kernel's).

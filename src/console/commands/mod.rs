@@ -7,14 +7,14 @@ pub use mmu::kernel_sections;
 use self::bench::cmd_bench;
 use self::files::cmd_cat;
 use self::mmu::{cmd_layout, cmd_p2v, cmd_peek, cmd_pt, cmd_ptdump, cmd_v2p};
-use self::pages::{cmd_free_pages_pfn, cmd_alloc_pages, cmd_frag, cmd_free_pages, cmd_memtest};
+use self::pages::{cmd_alloc_pages, cmd_frag, cmd_free_pages, cmd_free_pages_pfn, cmd_memtest};
 use self::scenario::cmd_scenario;
 use self::slab::{cmd_kfree, cmd_kmalloc, cmd_ksize};
+use self::system::{cmd_crash, cmd_poweroff, cmd_reboot};
 use self::vmalloc::{
     cmd_ioremap, cmd_iounmap, cmd_kmap, cmd_kunmap, cmd_poke, cmd_purge, cmd_touch, cmd_vfree,
     cmd_vmalloc, cmd_vmalloc_fill,
 };
-use self::system::{cmd_crash, cmd_poweroff, cmd_reboot};
 use super::args::{parse_addr, split_args, Args};
 use crate::kernel::{self, Kernel};
 use crate::{kprint, kprintln};
@@ -137,26 +137,56 @@ pub static COMMANDS: &[Command] = &[
         run: cmd_kmalloc,
     },
     Command { name: "kfree", usage: "kfree ADDR", help: "free a kmalloc address", run: cmd_kfree },
-    Command { name: "ksize", usage: "ksize ADDR", help: "usable size of a kmalloc address", run: cmd_ksize },
+    Command {
+        name: "ksize",
+        usage: "ksize ADDR",
+        help: "usable size of a kmalloc address",
+        run: cmd_ksize,
+    },
     Command {
         name: "vmalloc",
         usage: "vmalloc SIZE",
         help: "virtually contiguous memory from highmem-first pages, with a guard page",
         run: cmd_vmalloc,
     },
-    Command { name: "vfree", usage: "vfree ADDR", help: "free a vmalloc area (its range is freed lazily)", run: cmd_vfree },
+    Command {
+        name: "vfree",
+        usage: "vfree ADDR",
+        help: "free a vmalloc area (its range is freed lazily)",
+        run: cmd_vfree,
+    },
     Command {
         name: "vmalloc_fill",
         usage: "vmalloc_fill SIZE | vmalloc_fill free",
         help: "vmalloc SIZE until the range is full; 'free' gives it all back",
         run: cmd_vmalloc_fill,
     },
-    Command { name: "purge", usage: "purge", help: "purge lazily freed vmalloc ranges now", run: cmd_purge },
-    Command { name: "ioremap", usage: "ioremap PHYS SIZE", help: "map device memory in the vmalloc range", run: cmd_ioremap },
+    Command {
+        name: "purge",
+        usage: "purge",
+        help: "purge lazily freed vmalloc ranges now",
+        run: cmd_purge,
+    },
+    Command {
+        name: "ioremap",
+        usage: "ioremap PHYS SIZE",
+        help: "map device memory in the vmalloc range",
+        run: cmd_ioremap,
+    },
     Command { name: "iounmap", usage: "iounmap ADDR", help: "unmap an ioremap", run: cmd_iounmap },
-    Command { name: "kmap", usage: "kmap PFN", help: "map a page (highmem: a pkmap slot)", run: cmd_kmap },
+    Command {
+        name: "kmap",
+        usage: "kmap PFN",
+        help: "map a page (highmem: a pkmap slot)",
+        run: cmd_kmap,
+    },
     Command { name: "kunmap", usage: "kunmap PFN", help: "drop a kmap", run: cmd_kunmap },
-    Command { name: "poke", usage: "poke ADDR VALUE", help: "write a word; faults are reported", run: cmd_poke },
+    Command {
+        name: "poke",
+        usage: "poke ADDR VALUE",
+        help: "write a word; faults are reported",
+        run: cmd_poke,
+    },
     Command {
         name: "touch",
         usage: "touch ADDR",

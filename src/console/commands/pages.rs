@@ -117,7 +117,9 @@ fn buffer((pfn, order): (Pfn, u32)) -> &'static mut [u32] {
     with_page_mapped(pfn, |va| {
         // SAFETY: the buffer is a lowmem block owned by the workload (held under HELD's lock),
         // so its linear address stays valid and nobody else touches it.
-        unsafe { core::slice::from_raw_parts_mut(va as *mut u32, ((PAGE_SIZE << order) / 4) as usize) }
+        unsafe {
+            core::slice::from_raw_parts_mut(va as *mut u32, ((PAGE_SIZE << order) / 4) as usize)
+        }
     })
 }
 
@@ -171,7 +173,12 @@ fn checkerboard(args: &Args<'_>, zone: ZoneType) -> CmdResult {
         let present = node.zone(zone).present_pages();
         let bytes = (present * 4).max(4);
         let order = bytes.div_ceil(PAGE_SIZE).next_power_of_two().trailing_zeros();
-        (present, node.alloc_pages(GfpFlags::GFP_KERNEL | GfpFlags::__GFP_NOWARN, order).ok().map(|p| (p, order)))
+        (
+            present,
+            node.alloc_pages(GfpFlags::GFP_KERNEL | GfpFlags::__GFP_NOWARN, order)
+                .ok()
+                .map(|p| (p, order)),
+        )
     });
     if present == 0 {
         fail!(args, "zone {} is empty", zone.name());
@@ -205,7 +212,10 @@ fn checkerboard(args: &Args<'_>, zone: ZoneType) -> CmdResult {
         }
         kprintln!(
             "frag: checkerboard {}: took {} pages, freed {} (odd PFNs), holding {}",
-            zone.name(), taken, taken - kept, kept
+            zone.name(),
+            taken,
+            taken - kept,
+            kept
         );
         held.count = kept;
     });
@@ -317,11 +327,19 @@ pub(super) fn cmd_memtest(_: &Kernel, args: &Args<'_>) -> CmdResult {
     let after = with_node(|n| n.nr_free_pages());
     match bad {
         Some((pa, got, want)) => {
-            kprintln!("memtest: FAILED at phys {:#010x}: read {:08x}, expected {:08x}", pa, got, want)
+            kprintln!(
+                "memtest: FAILED at phys {:#010x}: read {:08x}, expected {:08x}",
+                pa,
+                got,
+                want
+            )
         }
         None if after != before => kprintln!(
             "memtest: FAILED: {} pages free before, {} after (MemFree {} kB -> {} kB)",
-            before, after, before * 4, after * 4
+            before,
+            after,
+            before * 4,
+            after * 4
         ),
         None => kprintln!("memtest: ok, {} pages ({} highmem)", pages, high),
     }

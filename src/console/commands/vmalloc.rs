@@ -12,6 +12,8 @@ use crate::mm::{Pfn, PAGE_SIZE};
 
 /// The caller name /proc/vmallocinfo shows for areas made at the console.
 const CONSOLE_CALLER: &str = "pivm::console::vmalloc";
+/// The caller name of `vmalloc_fill`'s areas, so that `vmalloc_fill free` frees only those.
+const FILL_CALLER: &str = "pivm::console::vmalloc_fill";
 /// Most areas `vmalloc_fill` keeps (the vmap allocator holds 4096).
 const FILL_MAX: usize = 4096;
 
@@ -23,7 +25,7 @@ fn size_arg(args: &Args<'_>, i: usize) -> Result<u64, CmdError> {
 }
 
 fn report(e: VmallocError) -> CmdError {
-    kprintln!("{}", e);
+    vmalloc::report(&e);
     CmdError::Reported
 }
 
@@ -49,9 +51,12 @@ pub(super) fn cmd_vmalloc_fill(_: &Kernel, args: &Args<'_>) -> CmdResult {
     expect_args(args, 2)?;
     let mut filled = FILLED.lock();
     if args.get(1) == Some("free") {
-        let n = filled.1;
-        for &va in &filled.0[..n] {
-            let _ = vmalloc::vfree(u64::from(va));
+        let mut n = 0;
+        for &va in &filled.0[..filled.1] {
+            // Only areas this command still owns: one freed by hand may have been reused.
+            if vmalloc::live_area_caller(u64::from(va)) == Some(FILL_CALLER) {
+                n += usize::from(vmalloc::vfree(u64::from(va)).is_ok());
+            }
         }
         filled.1 = 0;
         kprintln!("vmalloc_fill: freed {} areas", n);
@@ -63,7 +68,7 @@ pub(super) fn cmd_vmalloc_fill(_: &Kernel, args: &Args<'_>) -> CmdResult {
         if filled.1 == FILL_MAX {
             break None;
         }
-        match vmalloc::vmalloc(size, CONSOLE_CALLER) {
+        match vmalloc::vmalloc(size, FILL_CALLER) {
             Ok(va) => {
                 let n = filled.1;
                 filled.0[n] = va as u32;
@@ -83,7 +88,10 @@ pub(super) fn cmd_vmalloc_fill(_: &Kernel, args: &Args<'_>) -> CmdResult {
         None => kprintln!("vmalloc_fill: no area of {} bytes fits", size),
     }
     match error {
-        Some(e) => kprintln!("vmalloc_fill: stopped by: {}", e),
+        Some(e) => {
+            crate::kprint!("vmalloc_fill: stopped by: ");
+            vmalloc::report(&e);
+        }
         None if n == FILL_MAX => kprintln!("vmalloc_fill: stopped at {} areas", FILL_MAX),
         None => {}
     }
@@ -131,7 +139,11 @@ pub(super) fn cmd_kmap(k: &Kernel, args: &Args<'_>) -> CmdResult {
             kprintln!("kmap(pfn {:#x}) = {:#010x}", pfn.0, va);
             Ok(())
         }
-        Err(e) => fail!(args, "{}", e),
+        Err(e) => {
+            // KmapError's text already starts with "kmap: ".
+            kprintln!("{}", e);
+            Err(CmdError::Reported)
+        }
     }
 }
 
@@ -143,7 +155,10 @@ pub(super) fn cmd_kunmap(_: &Kernel, args: &Args<'_>) -> CmdResult {
             kprintln!("kunmap(pfn {:#x}): {} users left", pfn.0, users);
             Ok(())
         }
-        Err(e) => fail!(args, "{}", e),
+        Err(e) => {
+            kprintln!("{}", e);
+            Err(CmdError::Reported)
+        }
     }
 }
 
