@@ -11,7 +11,7 @@ use pivm::config::{PAGE_OFFSET, VMSPLIT};
 use pivm::console::{commands, printk::Console};
 use pivm::kernel::{self, mem, EntryState, Kernel};
 use pivm::mm::layout::{self, LayoutInput, MemoryLine};
-use pivm::mm::memblock::Memblock;
+use pivm::mm::memblock::{Memblock, MemblockError};
 use pivm::mm::profile;
 use pivm::mm::PAGE_SHIFT;
 use pivm::{kprintln, VERSION};
@@ -23,23 +23,29 @@ use tock_registers::interfaces::Readable;
 const CONFIG_HIGHMEM: bool = true;
 /// QEMU's and the firmware's boot stubs live in the first page (secondary cores spin there).
 const FIRMWARE_STUB_SIZE: u64 = 0x1000;
+/// Linux's `MPIDR_HWID_BITMASK`: the affinity fields that name a CPU.
+const MPIDR_HWID_BITMASK: u32 = 0x00ff_ffff;
+/// Linux's `MODE_MASK`: the mode bits of a PSR.
+const MODE_MASK: u32 = 0x1f;
+/// MIDR[3:0]: the CPU revision.
+const MIDR_REVISION_MASK: u32 = 0xf;
 
 #[no_mangle]
 pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, load_addr: u32) -> ! {
     let entry = EntryState { params_reg, machine, entry_cpsr, load_addr };
     uart::init();
-    kprintln!("Booting pivm on physical CPU {:#x}", cp15::Mpidr.get() & 0x00ff_ffff);
+    kprintln!("Booting pivm on physical CPU {:#x}", cp15::Mpidr.get() & MPIDR_HWID_BITMASK);
     kprintln!("pivm version {} (VMSPLIT_{}, PAGE_OFFSET {:#010x})", VERSION, VMSPLIT, PAGE_OFFSET);
     let midr = cp15::Midr.get();
     kprintln!(
         "CPU: ARMv7 Processor [{:08x}] revision {} (ARMv7), cr={:08x}",
         midr,
-        midr & 0xf,
+        midr & MIDR_REVISION_MASK,
         cp15::Sctlr.get()
     );
     kprintln!(
         "Entered in {} mode at {:#x}{}, r1={:#x} r2={:#x}",
-        vectors::mode_name(entry_cpsr & 0x1f),
+        vectors::mode_name(entry_cpsr & MODE_MASK),
         load_addr,
         if u64::from(load_addr) != u64::from(image().text) - PAGE_OFFSET {
             ", relocated to 0x8000"
@@ -94,18 +100,23 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
 
     // Boot-time reservations, before any allocator exists.
     let mut memblock = Memblock::new();
+    let check = |r: Result<(), MemblockError>| {
+        if let Err(e) = r {
+            kprintln!("memblock: {}", e);
+        }
+    };
     for b in layout.ram() {
-        let _ = memblock.add(b.start.0, b.size);
+        check(memblock.add(b.start.0, b.size));
     }
     let img = image();
     let pa = |va: u32| u64::from(va) - PAGE_OFFSET;
-    let _ = memblock.reserve(0, FIRMWARE_STUB_SIZE, "firmware stub");
-    let _ = memblock.reserve(pa(img.text), pa(img.end) - pa(img.text), "kernel");
+    check(memblock.reserve(0, FIRMWARE_STUB_SIZE, "firmware stub"));
+    check(memblock.reserve(pa(img.text), pa(img.end) - pa(img.text), "kernel"));
     for c in layout.carveouts() {
-        let _ = memblock.reserve(c.start.0, c.size, c.name);
+        check(memblock.reserve(c.start.0, c.size, c.name));
     }
     if boot.params_size != 0 {
-        let _ = memblock.reserve(boot.params_phys.0, boot.params_size, "boot params");
+        check(memblock.reserve(boot.params_phys.0, boot.params_size, "boot params"));
     }
     memblock.set_current_limit(layout.arm_lowmem_limit.0);
 
