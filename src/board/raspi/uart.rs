@@ -59,6 +59,7 @@ pub fn init() {
         r.cr.write(CR::UARTEN::SET + CR::TXE::SET + CR::RXE::SET);
     }
     r.rsr_ecr.set(0);
+    r.icr.set(ICR_ALL);
     // Raise the UART interrupt when input arrives: with IRQs masked at the CPU it never
     // runs a handler, but it wakes `wfi`, so the console idles instead of spinning.
     r.imsc.write(IMSC::RXIM::SET + IMSC::RTIM::SET);
@@ -67,6 +68,8 @@ pub fn init() {
     unsafe { core::ptr::write_volatile(enable_irqs_2, 1 << (UART_IRQ - 32)) };
 }
 
+/// Every PL011 interrupt's clear bit (ICR bits 0-10).
+const ICR_ALL: u32 = 0x7ff;
 /// BCM2835 interrupt controller: "Enable IRQs 2" register (GPU IRQs 32-63).
 const IRQ_ENABLE_2: usize = 0x14;
 /// The PL011's GPU interrupt number.
@@ -113,7 +116,6 @@ pub fn flush() {
     while r.fr.is_set(FR::BUSY) {
         core::hint::spin_loop();
     }
-    let _ = &r.icr;
 }
 
 /// A `fmt::Write` sink that turns `\n` into `\r\n` for terminals.
