@@ -30,8 +30,14 @@ bitflags! {
         const PG_tail = 1 << 4;
         /// Filled with `PAGE_POISON` when freed; checked when handed out again.
         const PG_poisoned = 1 << 5;
+        /// The migrate type of the free list a `PG_buddy` block is on (two bits; pivm's
+        /// bookkeeping, not a Linux page flag).
+        const PG_free_mt = 3 << 6;
     }
 }
+
+/// Where the free-list migrate type sits in `PageFlags`.
+const FREE_MT_SHIFT: u16 = 6;
 
 /// Names as `%pGp` prints them (`dump_page`'s `flags:` line).
 const PAGE_FLAG_NAMES: [(PageFlags, &str); 6] = [
@@ -73,6 +79,17 @@ pub const PAGE_DESCRIPTOR_SIZE: usize = size_of::<Page>();
 const _: () = assert!(PAGE_DESCRIPTOR_SIZE <= 16, "struct page must stay 16 bytes or less");
 
 impl Page {
+    /// The migrate type of the free list this block is on (valid with `PG_buddy`).
+    pub(super) fn free_mt(&self) -> usize {
+        usize::from((self.flags & PageFlags::PG_free_mt).bits() >> FREE_MT_SHIFT)
+    }
+
+    pub(super) fn set_free_mt(&mut self, mt: usize) {
+        self.flags.remove(PageFlags::PG_free_mt);
+        self.flags |=
+            PageFlags::from_bits_truncate((mt as u16) << FREE_MT_SHIFT) & PageFlags::PG_free_mt;
+    }
+
     /// A frame as `memmap_init` leaves it: reserved, no zone, unlinked.
     pub const RESERVED: Page = Page {
         flags: PageFlags::PG_reserved,

@@ -11,7 +11,8 @@ use super::page::{MemMap, Page, PageFlagNames, PageFlags, NIL, NO_ZONE};
 use super::zone::{
     calculate_min_free_kbytes, calculate_totalreserve_pages, setup_per_zone_lowmem_reserve,
     setup_per_zone_wmarks, zone_watermark_ok, AllocFlags, Zone, ZoneType,
-    DEFAULT_LOWMEM_RESERVE_RATIO, DEFAULT_WATERMARK_SCALE_FACTOR, MAX_NR_ZONES,
+    DEFAULT_LOWMEM_RESERVE_RATIO, DEFAULT_WATERMARK_SCALE_FACTOR, MAX_NR_ZONES, MIGRATE_MOVABLE,
+    MIGRATE_RECLAIMABLE, MIGRATE_TYPES, MIGRATE_UNMOVABLE,
 };
 use super::{Pfn, PhysAddr, VirtAddr, PAGE_SHIFT, PAGE_SIZE};
 use crate::config::{MAX_ORDER, PAGE_OFFSET};
@@ -281,7 +282,9 @@ impl FreeError {
             if let Some(order) = self.compound_order {
                 writeln!(w, "head:(ptrval) order:{order} compound_mapcount:0 compound_pincount:0")?;
             }
-            writeln!(w, "flags: {:#x}({})", page.flags().bits(), PageFlagNames(page))?;
+            // The free-list type bits are pivm's bookkeeping, not a Linux page flag.
+            let flags = page.flags().difference(PageFlags::PG_free_mt);
+            writeln!(w, "flags: {:#x}({})", flags.bits(), PageFlagNames(page))?;
         }
         write!(w, "page dumped because: {}", self.reason)
     }
@@ -326,6 +329,35 @@ pub struct Node<'a> {
     min_free_kbytes: u64,
     watermark_scale_factor: u64,
     lowmem_reserve_ratio: [u64; MAX_NR_ZONES],
+    /// The migrate type of each pageblock (`pageblock_flags`), from the map's first one.
+    pageblock_mt: [u8; MAX_PAGEBLOCKS],
+    /// Linux's `page_group_by_mobility_disabled`: too little memory to group by mobility
+    /// (fewer pages than `pageblock_nr_pages * MIGRATE_TYPES`), so everything is unmovable.
+    mobility_disabled: bool,
+}
+
+/// `pageblock_order`: MAX_ORDER - 1 on ARM without huge pages (one block of the largest order).
+pub const PAGEBLOCK_ORDER: u32 = MAX_ORDER as u32 - 1;
+/// Pageblocks a node can describe: the 4 GiB a 32-bit physical address reaches, in 4 MiB
+/// blocks.
+pub const MAX_PAGEBLOCKS: usize = 1024;
+/// `fallbacks[]`: where each migrate type looks when its own lists are empty.
+const FALLBACKS: [[usize; 2]; MIGRATE_TYPES] = [
+    [MIGRATE_RECLAIMABLE, MIGRATE_MOVABLE],
+    [MIGRATE_RECLAIMABLE, MIGRATE_UNMOVABLE],
+    [MIGRATE_UNMOVABLE, MIGRATE_MOVABLE],
+];
+
+/// `gfp_migratetype()`: movable for `__GFP_MOVABLE` (user and page-cache pages),
+/// reclaimable for `__GFP_RECLAIMABLE`, otherwise unmovable (the kernel's own).
+pub fn gfp_migratetype(gfp: GfpFlags) -> usize {
+    if gfp.contains(GfpFlags::__GFP_MOVABLE) {
+        MIGRATE_MOVABLE
+    } else if gfp.contains(GfpFlags::__GFP_RECLAIMABLE) {
+        MIGRATE_RECLAIMABLE
+    } else {
+        MIGRATE_UNMOVABLE
+    }
 }
 
 impl<'a> Node<'a> {
@@ -343,10 +375,17 @@ impl<'a> Node<'a> {
             if span.start.0 < prev_end {
                 return Err(InitError::ZonesOverlap { zone: t, span });
             }
+            if (span.end.0 >> PAGEBLOCK_ORDER) - (mem_map.base_pfn().0 >> PAGEBLOCK_ORDER)
+                >= MAX_PAGEBLOCKS as u64
+            {
+                return Err(InitError::ZoneOutsideMap { zone: t, span });
+            }
             prev_end = span.end.0;
         }
 
         let base = mem_map.base_pfn().0;
+        let total: u64 = spans.iter().flatten().map(|s| s.pages()).sum();
+        let mobility_disabled = total < (1u64 << PAGEBLOCK_ORDER) * MIGRATE_TYPES as u64;
         let pages = mem_map.pages_mut();
         pages.fill(Page::RESERVED);
         let mut node_zones = ZoneType::ALL.map(Zone::new);
@@ -372,6 +411,11 @@ impl<'a> Node<'a> {
             min_free_kbytes: 0,
             watermark_scale_factor: DEFAULT_WATERMARK_SCALE_FACTOR,
             lowmem_reserve_ratio: DEFAULT_LOWMEM_RESERVE_RATIO,
+            // memmap_init marks every pageblock movable; without mobility grouping there is
+            // one type.
+            pageblock_mt: [if mobility_disabled { MIGRATE_UNMOVABLE } else { MIGRATE_MOVABLE }
+                as u8; MAX_PAGEBLOCKS],
+            mobility_disabled,
         })
     }
 
@@ -595,10 +639,12 @@ impl<'a> Node<'a> {
             return Err(AllocError::BadGfp { gfp, order });
         }
         let highest = self.highest_zoneidx(gfp);
-        let idx = match self.get_page_from_freelist(order, highest, AllocFlags::ALLOC_WMARK_LOW) {
+        let mt = if self.mobility_disabled { MIGRATE_UNMOVABLE } else { gfp_migratetype(gfp) };
+        let idx = match self.get_page_from_freelist(order, highest, AllocFlags::ALLOC_WMARK_LOW, mt)
+        {
             Some(idx) => idx,
             None => self
-                .get_page_from_freelist(order, highest, gfp_to_alloc_flags(gfp))
+                .get_page_from_freelist(order, highest, gfp_to_alloc_flags(gfp), mt)
                 .ok_or(AllocError::NoMemory { gfp, order })?,
         };
         self.prep_new_page(idx, order, gfp);
@@ -634,6 +680,7 @@ impl<'a> Node<'a> {
         order: u32,
         highest: ZoneType,
         alloc_flags: AllocFlags,
+        mt: usize,
     ) -> Option<u32> {
         // The zonelist (HighMem -> Normal -> DMA), cut at the request's highest zone.
         for z in (0..=highest.idx()).rev() {
@@ -647,7 +694,7 @@ impl<'a> Node<'a> {
                     continue;
                 }
             }
-            if let Some(idx) = self.__rmqueue_smallest(z, order) {
+            if let Some(idx) = self.__rmqueue(z, order, mt) {
                 self.node_zones[z].nr_free_pages -= 1 << order;
                 return Some(idx);
             }
@@ -655,24 +702,149 @@ impl<'a> Node<'a> {
         None
     }
 
-    /// `__rmqueue_smallest()`: the first block on the smallest non-empty list of order
-    /// `order` or more, split down to `order`.
-    fn __rmqueue_smallest(&mut self, z: usize, order: u32) -> Option<u32> {
+    /// `__rmqueue()`: a block of the request's migrate type, or, when its lists are empty,
+    /// one stolen from another type's lists (`__rmqueue_fallback`) and taken again.
+    fn __rmqueue(&mut self, z: usize, order: u32, mt: usize) -> Option<u32> {
+        if let Some(idx) = self.__rmqueue_smallest(z, order, mt) {
+            return Some(idx);
+        }
+        if self.__rmqueue_fallback(z, order, mt) {
+            return self.__rmqueue_smallest(z, order, mt);
+        }
+        None
+    }
+
+    /// `__rmqueue_smallest()`: the first block on the smallest non-empty list of type `mt`
+    /// of order `order` or more, split down to `order`.
+    fn __rmqueue_smallest(&mut self, z: usize, order: u32, mt: usize) -> Option<u32> {
         let pages = self.mem_map.pages_mut();
         let zone = &mut self.node_zones[z];
         for current in order as usize..MAX_ORDER {
-            let Some(idx) = zone.free_area[current].first() else { continue };
+            let Some(idx) = zone.free_area[current].first(mt) else { continue };
             zone.free_area[current].del(pages, idx);
             pages[idx as usize].flags.remove(PageFlags::PG_buddy);
-            Self::expand(zone, pages, idx, order as usize, current);
+            Self::expand(zone, pages, idx, order as usize, current, mt);
             return Some(idx);
         }
         None
     }
 
+    /// `can_steal_fallback()`: whether taking a block of `order` may claim its pageblock.
+    fn can_steal_fallback(order: u32, start_mt: usize) -> bool {
+        order >= PAGEBLOCK_ORDER / 2 || start_mt != MIGRATE_MOVABLE
+    }
+
+    /// `__rmqueue_fallback()` (6.1): the *largest* free block of a fallback type, so that a
+    /// whole pageblock changes hands and types stay grouped (for movable requests that cannot
+    /// claim a pageblock, the smallest instead). The free blocks of its pageblock move to
+    /// `start_mt`'s lists, and the pageblock becomes `start_mt` when at least half of it was
+    /// free (`steal_suitable_fallback`). Returns whether anything moved.
+    fn __rmqueue_fallback(&mut self, z: usize, order: u32, start_mt: usize) -> bool {
+        let zone = &self.node_zones[z];
+        let first_fallback = |current: u32| {
+            FALLBACKS[start_mt].iter().find_map(|&fb| zone.free_area[current as usize].first(fb))
+        };
+        let mut found = None;
+        for current in (order..MAX_ORDER as u32).rev() {
+            if let Some(idx) = first_fallback(current) {
+                let can_steal = Self::can_steal_fallback(current, start_mt);
+                if can_steal || start_mt != MIGRATE_MOVABLE || current == order {
+                    found = Some((idx, current, can_steal));
+                }
+                break;
+            }
+        }
+        if found.is_none() {
+            // find_smallest: a movable request takes the smallest fallback block that fits.
+            found = (order..MAX_ORDER as u32).find_map(|current| {
+                first_fallback(current)
+                    .map(|idx| (idx, current, Self::can_steal_fallback(current, start_mt)))
+            });
+        }
+        let Some((idx, current, can_steal)) = found else { return false };
+        if can_steal {
+            let pfn = self.mem_map.pfn_of(idx).0;
+            let moved = self.move_freepages_block(z, pfn, start_mt);
+            if moved >= 1 << (PAGEBLOCK_ORDER - 1) {
+                self.set_pageblock_migratetype(pfn, start_mt);
+            }
+        } else {
+            let pages = self.mem_map.pages_mut();
+            let area = &mut self.node_zones[z].free_area[current as usize];
+            area.del(pages, idx);
+            area.add(pages, idx, start_mt, false);
+        }
+        true
+    }
+
+    /// `move_freepages_block()`: every free block inside `pfn`'s pageblock goes to `mt`'s
+    /// lists. Returns the pages moved.
+    fn move_freepages_block(&mut self, z: usize, pfn: u64, mt: usize) -> u64 {
+        let block = pfn & !((1u64 << PAGEBLOCK_ORDER) - 1);
+        let base = self.mem_map.base_pfn().0;
+        let end = self.mem_map.end_pfn().0;
+        let pages = self.mem_map.pages_mut();
+        let zone = &mut self.node_zones[z];
+        let mut moved = 0;
+        let mut p = block.max(base);
+        while p < (block + (1 << PAGEBLOCK_ORDER)).min(end) {
+            let idx = (p - base) as u32;
+            let page = pages[idx as usize];
+            if page.is_buddy() && usize::from(page.zone) == z {
+                let order = page.order() as usize;
+                zone.free_area[order].del(pages, idx);
+                zone.free_area[order].add(pages, idx, mt, false);
+                moved += 1 << order;
+                p += 1 << order;
+            } else {
+                p += 1;
+            }
+        }
+        moved
+    }
+
+    /// The pageblock table's index for `pfn`.
+    fn pageblock_index(&self, pfn: u64) -> usize {
+        ((pfn >> PAGEBLOCK_ORDER) - (self.mem_map.base_pfn().0 >> PAGEBLOCK_ORDER)) as usize
+    }
+
+    /// `get_pageblock_migratetype()`.
+    pub fn get_pageblock_migratetype(&self, pfn: Pfn) -> usize {
+        self.pageblock_mt
+            .get(self.pageblock_index(pfn.0))
+            .map_or(MIGRATE_MOVABLE, |&m| usize::from(m))
+    }
+
+    fn set_pageblock_migratetype(&mut self, pfn: u64, mt: usize) {
+        let i = self.pageblock_index(pfn);
+        if let Some(m) = self.pageblock_mt.get_mut(i) {
+            *m = mt as u8;
+        }
+    }
+
+    /// Pageblocks of each migrate type in a zone (`/proc/pagetypeinfo`'s block counts; Linux
+    /// steps from `zone_start_pfn` by a block, so a partial last block counts).
+    pub fn pageblocks_per_type(&self, t: ZoneType) -> [u64; MIGRATE_TYPES] {
+        let zone = &self.node_zones[t.idx()];
+        let mut counts = [0; MIGRATE_TYPES];
+        let mut pfn = zone.zone_start_pfn;
+        while pfn < zone.zone_start_pfn + zone.spanned_pages {
+            counts[self.get_pageblock_migratetype(Pfn(pfn)).min(MIGRATE_TYPES - 1)] += 1;
+            pfn += 1 << PAGEBLOCK_ORDER;
+        }
+        counts
+    }
+
     /// `expand()`: splits an order-`high` block at `idx` down to `low`, returning each upper
-    /// half to its free list.
-    fn expand(zone: &mut Zone, pages: &mut [Page], idx: u32, low: usize, mut high: usize) {
+    /// half to the lists of `mt`.
+    fn expand(
+        zone: &mut Zone,
+        pages: &mut [Page],
+        idx: u32,
+        low: usize,
+        mut high: usize,
+        mt: usize,
+    ) {
         let mut size = 1u32 << high;
         while high > low {
             high -= 1;
@@ -681,7 +853,7 @@ impl<'a> Node<'a> {
             let p = &mut pages[half as usize];
             p.flags.insert(PageFlags::PG_buddy);
             p.order = high as u8;
-            zone.free_area[high].add(pages, half, false);
+            zone.free_area[high].add(pages, half, mt, false);
         }
     }
 
@@ -889,6 +1061,9 @@ impl<'a> Node<'a> {
     /// `buddy_merge_likely`, or when `to_tail`). Counters other than `nr_free` are the
     /// caller's.
     fn __free_one_page(&mut self, mut pfn: u64, mut order: u32, z: usize, to_tail: bool) {
+        // The block goes to its pageblock's lists (merges stay inside one pageblock, since
+        // MAX_ORDER - 1 is the pageblock order).
+        let mt = self.get_pageblock_migratetype(Pfn(pfn));
         let base = self.mem_map.base_pfn().0;
         let pages = self.mem_map.pages_mut();
         let zone = &mut self.node_zones[z];
@@ -910,7 +1085,7 @@ impl<'a> Node<'a> {
         let p = &mut pages[idx as usize];
         p.flags.insert(PageFlags::PG_buddy);
         p.order = order as u8;
-        zone.free_area[order as usize].add(pages, idx, to_tail);
+        zone.free_area[order as usize].add(pages, idx, mt, to_tail);
     }
 
     // ---- slab support ----------------------------------------------------------------------
@@ -1220,10 +1395,18 @@ pub fn write_warn_alloc(
 pub fn write_free_area_line(w: &mut impl fmt::Write, z: &Zone) -> fmt::Result {
     write!(w, "{}: ", z.name())?;
     let mut total = 0;
+    /// `show_migration_types()`'s letters, in migrate-type order.
+    const TYPE_LETTERS: [char; MIGRATE_TYPES] = ['U', 'M', 'E'];
     for (order, nr) in z.free_area_counts().into_iter().enumerate() {
         write!(w, "{nr}*{}kB ", KB_PER_PAGE << order)?;
         if nr != 0 {
-            write!(w, "(U) ")?;
+            w.write_char('(')?;
+            for (mt, letter) in TYPE_LETTERS.into_iter().enumerate() {
+                if z.free_area(order).is_some_and(|a| a.nr_free_of(mt) > 0) {
+                    w.write_char(letter)?;
+                }
+            }
+            w.write_str(") ")?;
         }
         total += nr << order;
     }
@@ -1261,6 +1444,47 @@ mod tests {
         }
         node.verify().unwrap();
         node
+    }
+
+    #[test]
+    fn mobility_grouping_keeps_kernel_pages_in_their_own_pageblocks() {
+        // 8 pageblocks: enough memory to group by mobility.
+        let pages_nr = 8u64 << PAGEBLOCK_ORDER;
+        let mut v = vec![Page::default(); pages_nr as usize];
+        let mut node = all_free(&mut v, 0, &normal_only(0, pages_nr));
+        assert_eq!(node.pageblocks_per_type(ZoneType::Normal), [0, 8, 0]);
+        // The first kernel page steals a whole pageblock (the largest movable block)...
+        let k1 = node.alloc_pages(GfpFlags::GFP_KERNEL, 0).unwrap();
+        assert_eq!(node.get_pageblock_migratetype(k1), MIGRATE_UNMOVABLE);
+        assert_eq!(node.pageblocks_per_type(ZoneType::Normal), [1, 7, 0]);
+        // ...and the next ones come from it, while user pages stay in movable pageblocks.
+        let k2 = node.alloc_pages(GfpFlags::GFP_KERNEL, 3).unwrap();
+        let u = node.alloc_pages(GfpFlags::GFP_HIGHUSER_MOVABLE, 0).unwrap();
+        assert_eq!(k1.0 >> PAGEBLOCK_ORDER, k2.0 >> PAGEBLOCK_ORDER);
+        assert_ne!(k1.0 >> PAGEBLOCK_ORDER, u.0 >> PAGEBLOCK_ORDER);
+        assert_eq!(node.get_pageblock_migratetype(u), MIGRATE_MOVABLE);
+        let z = node.zone(ZoneType::Normal);
+        let unmovable: u64 = (0..MAX_ORDER)
+            .map(|o| z.free_area(o).unwrap().nr_free_of(MIGRATE_UNMOVABLE) << o)
+            .sum();
+        assert_eq!(unmovable, (1 << PAGEBLOCK_ORDER) - 1 - 8);
+        // Everything merges back; the stolen pageblock stays unmovable, as in Linux.
+        for (pfn, order) in [(k1, 0), (k2, 3), (u, 0)] {
+            node.free_pages(pfn, order).unwrap();
+        }
+        node.verify().unwrap();
+        assert_eq!(node.zone(ZoneType::Normal).free_area_counts()[MAX_ORDER - 1], 8);
+        assert_eq!(node.pageblocks_per_type(ZoneType::Normal), [1, 7, 0]);
+    }
+
+    #[test]
+    fn small_nodes_do_not_group_by_mobility() {
+        let mut v = vec![Page::default(); 64];
+        let mut node = all_free(&mut v, 0, &normal_only(0, 64));
+        let p = node.alloc_pages(GfpFlags::GFP_HIGHUSER_MOVABLE, 0).unwrap();
+        let z = node.zone(ZoneType::Normal);
+        assert_eq!(z.free_area(0).unwrap().nr_free_of(MIGRATE_MOVABLE), 0);
+        assert_eq!(node.get_pageblock_migratetype(p), MIGRATE_UNMOVABLE);
     }
 
     /// Free blocks per zone as sorted (order, pfn) lists.
@@ -1645,7 +1869,7 @@ mod tests {
         expect_bad(&mut node, 0x100, 0, BadPageReason::FlagsCheckAtFree);
         // A free page, and a page inside a free block, are double frees.
         let areas = &node.zone(ZoneType::Normal).free_area;
-        let free_head = areas.iter().rev().find_map(|a| a.first()).unwrap();
+        let free_head = areas.iter().rev().find_map(|a| a.first(MIGRATE_UNMOVABLE)).unwrap();
         let free_head = node.mem_map.pfn_of(free_head).0;
         expect_bad(&mut node, free_head, 0, BadPageReason::DoubleFree);
         expect_bad(&mut node, free_head + 5, 0, BadPageReason::DoubleFree);
@@ -1935,7 +2159,7 @@ mod tests {
         // free: head of the list. Free 0: buddy 1 allocated; {0,1}'s buddy {2,3} not free as
         // an order-1 block either: head.
         node.free_pages(c, 0).unwrap();
-        assert_eq!(node.zone(ZoneType::Normal).free_area[0].first(), Some(2));
+        assert_eq!(node.zone(ZoneType::Normal).free_area[0].first(MIGRATE_UNMOVABLE), Some(2));
         node.free_pages(d, 0).unwrap(); // merges with 2 into {2,3}, order 1
                                         // Free 0 now: buddy 1 allocated, but {0,1}'s buddy {2,3} is free at order 1: tail.
         node.free_pages(a, 0).unwrap();

@@ -109,83 +109,109 @@ impl AllocFlags {
     }
 }
 
-/// `struct free_area`: one order's free list, doubly linked through `Page::lru_next/lru_prev`
-/// (mem_map indices, `NIL` at the ends), and its length. Keeping both ends here, as Linux's
-/// `list_head` in the zone does, makes every insert or removal touch at most the block and
-/// its neighbours.
+/// Migrate types (Linux's `MIGRATE_UNMOVABLE`, `MIGRATE_MOVABLE`, `MIGRATE_RECLAIMABLE`): free
+/// pages are grouped by what will be allocated from them, per pageblock, so that pages the
+/// kernel can never move (its own) cluster together instead of pinning every large block.
+pub const MIGRATE_UNMOVABLE: usize = 0;
+pub const MIGRATE_MOVABLE: usize = 1;
+pub const MIGRATE_RECLAIMABLE: usize = 2;
+/// Free lists per order (Linux's `MIGRATE_PCPTYPES`; HighAtomic, CMA and Isolate are unused).
+pub const MIGRATE_TYPES: usize = 3;
+
+/// One doubly linked list of free blocks, through `Page::lru_next/lru_prev` (mem_map indices,
+/// `NIL` at the ends).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct FreeList {
+    head: u32,
+    tail: u32,
+    count: u64,
+}
+
+impl FreeList {
+    const EMPTY: FreeList = FreeList { head: NIL, tail: NIL, count: 0 };
+}
+
+/// `struct free_area`: one order's free lists, one per migrate type, and their total length.
+/// Keeping both ends of each list here, as Linux's `list_head`s in the zone do, makes every
+/// insert or removal touch at most the block and its neighbours.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FreeArea {
-    /// First block (what `__rmqueue_smallest` takes), or `NIL`.
-    pub(super) free_list: u32,
-    /// Last block, or `NIL`.
-    pub(super) tail: u32,
+    lists: [FreeList; MIGRATE_TYPES],
     pub nr_free: u64,
 }
 
 impl FreeArea {
-    pub const EMPTY: FreeArea = FreeArea { free_list: NIL, tail: NIL, nr_free: 0 };
+    pub const EMPTY: FreeArea = FreeArea { lists: [FreeList::EMPTY; MIGRATE_TYPES], nr_free: 0 };
 
-    /// `free_area_empty()`.
+    /// `free_area_empty()` over all migrate types.
     pub const fn is_empty(&self) -> bool {
-        self.free_list == NIL
+        self.nr_free == 0
     }
 
-    /// First block on the list.
-    pub(super) const fn first(&self) -> Option<u32> {
-        if self.free_list == NIL {
-            None
-        } else {
-            Some(self.free_list)
-        }
+    /// Blocks on the list of one migrate type (`/proc/pagetypeinfo`).
+    pub fn nr_free_of(&self, mt: usize) -> u64 {
+        self.lists.get(mt).map_or(0, |l| l.count)
     }
 
-    /// `add_to_free_list` / `add_to_free_list_tail`: O(1).
-    pub(super) fn add(&mut self, pages: &mut [Page], idx: u32, to_tail: bool) {
-        let (prev, next) = if to_tail { (self.tail, NIL) } else { (NIL, self.free_list) };
+    /// First block on the list of `mt`.
+    pub(super) fn first(&self, mt: usize) -> Option<u32> {
+        self.lists.get(mt).map(|l| l.head).filter(|&h| h != NIL)
+    }
+
+    /// `add_to_free_list` / `add_to_free_list_tail`: O(1). The block remembers its list.
+    pub(super) fn add(&mut self, pages: &mut [Page], idx: u32, mt: usize, to_tail: bool) {
+        let list = &mut self.lists[mt];
+        let (prev, next) = if to_tail { (list.tail, NIL) } else { (NIL, list.head) };
         {
             let p = &mut pages[idx as usize];
             p.lru_prev = prev;
             p.lru_next = next;
+            p.set_free_mt(mt);
         }
         match prev {
-            NIL => self.free_list = idx,
+            NIL => list.head = idx,
             prev => pages[prev as usize].lru_next = idx,
         }
         match next {
-            NIL => self.tail = idx,
+            NIL => list.tail = idx,
             next => pages[next as usize].lru_prev = idx,
         }
+        list.count += 1;
         self.nr_free += 1;
     }
 
-    /// `del_page_from_free_list`: O(1) unlink of a block known to be on this list.
+    /// `del_page_from_free_list`: O(1) unlink of a free block from the list it is on.
     pub(super) fn del(&mut self, pages: &mut [Page], idx: u32) {
-        let (prev, next) = {
+        let (prev, next, mt) = {
             let p = &mut pages[idx as usize];
-            let links = (p.lru_prev, p.lru_next);
+            let links = (p.lru_prev, p.lru_next, p.free_mt());
             p.lru_prev = NIL;
             p.lru_next = NIL;
             links
         };
+        let list = &mut self.lists[mt];
         match prev {
-            NIL => self.free_list = next,
+            NIL => list.head = next,
             prev => pages[prev as usize].lru_next = next,
         }
         match next {
-            NIL => self.tail = prev,
+            NIL => list.tail = prev,
             next => pages[next as usize].lru_prev = prev,
         }
+        list.count -= 1;
         self.nr_free -= 1;
     }
 
-    /// The blocks on the list, first to last (mem_map indices).
+    /// The blocks on every list, each list first to last (mem_map indices).
     pub(super) fn iter<'p>(&self, pages: &'p [Page]) -> impl Iterator<Item = u32> + 'p {
-        let mut cur = self.free_list;
-        core::iter::from_fn(move || {
-            let this = cur;
-            (this != NIL).then(|| {
-                cur = pages[this as usize].lru_next;
-                this
+        let heads = self.lists.map(|l| l.head);
+        heads.into_iter().flat_map(move |mut cur| {
+            core::iter::from_fn(move || {
+                let this = cur;
+                (this != NIL).then(|| {
+                    cur = pages[this as usize].lru_next;
+                    this
+                })
             })
         })
     }
@@ -595,7 +621,7 @@ mod tests {
         z._watermark = wmark;
         z.lowmem_reserve = reserve;
         for &o in orders {
-            z.free_area[o] = FreeArea { free_list: 0, tail: 0, nr_free: 1 };
+            z.free_area[o].nr_free = 1;
         }
         z
     }
@@ -653,19 +679,22 @@ mod tests {
         let mut pages = vec![Page::RESERVED; 8];
         let mut a = FreeArea::EMPTY;
         assert!(a.is_empty());
-        a.add(&mut pages, 3, false);
-        a.add(&mut pages, 5, false);
-        a.add(&mut pages, 1, true);
+        a.add(&mut pages, 3, MIGRATE_UNMOVABLE, false);
+        a.add(&mut pages, 5, MIGRATE_UNMOVABLE, false);
+        a.add(&mut pages, 1, MIGRATE_UNMOVABLE, true);
+        a.add(&mut pages, 7, MIGRATE_MOVABLE, false);
+        assert_eq!((a.nr_free_of(MIGRATE_UNMOVABLE), a.nr_free_of(MIGRATE_MOVABLE)), (3, 1));
+        a.del(&mut pages, 7);
         let order: Vec<u32> = a.iter(&pages).collect();
         assert_eq!(order, [5, 3, 1]);
         assert_eq!(a.nr_free, 3);
         a.del(&mut pages, 3);
         assert_eq!(a.iter(&pages).collect::<Vec<_>>(), [5, 1]);
         a.del(&mut pages, 5);
-        assert_eq!(a.first(), Some(1));
+        assert_eq!(a.first(MIGRATE_UNMOVABLE), Some(1));
         a.del(&mut pages, 1);
         assert!(a.is_empty());
-        assert_eq!(a.tail, NIL);
+        assert_eq!(a.lists[MIGRATE_UNMOVABLE].tail, NIL);
         assert_eq!(a.nr_free, 0);
         assert_eq!((pages[1].lru_next, pages[1].lru_prev), (NIL, NIL));
     }

@@ -20,6 +20,13 @@ fn zone_snapshot(node: &Node<'_>, idx: usize) -> ZoneSnapshot<{ MAX_ORDER }> {
     s.low = z.low_wmark_pages();
     s.high = z.high_wmark_pages();
     s.lowmem_reserve = z.lowmem_reserve();
+    s.by_type = true;
+    for (mt, counts) in s.free_by_type.iter_mut().enumerate() {
+        for (order, n) in counts.iter_mut().enumerate() {
+            *n = z.free_area(order).map_or(0, |a| a.nr_free_of(mt));
+        }
+    }
+    s.blocks_by_type = node.pageblocks_per_type(z.zone_type());
     s
 }
 
@@ -62,5 +69,14 @@ mod tests {
         assert_eq!(normal.free_area.iter().enumerate().map(|(o, n)| n << o).sum::<u64>(), 6128);
         assert_eq!(s.zones[2].free_pages, 2048);
         assert_eq!(normal.min, node.zones()[1].min_wmark_pages());
+        // Per migrate type: all of it is in movable pageblocks until the kernel takes some.
+        assert!(normal.by_type);
+        assert_eq!(normal.blocks_by_type, [0, 6, 0]);
+        let pages_of = |t: &[u64]| t.iter().enumerate().map(|(o, n)| n << o).sum::<u64>();
+        assert_eq!(pages_of(&normal.free_by_type[1]), 6128);
+        assert_eq!(pages_of(&normal.free_by_type[0]), 0);
+        let mut out = String::new();
+        crate::proc::pagetypeinfo::render(&mut out, &s).unwrap();
+        assert!(out.contains("Node 0, zone   Normal            0            6            0 "));
     }
 }

@@ -1,8 +1,9 @@
 //! `/proc/pagetypeinfo`: free blocks per migrate type and order, and page blocks per migrate
 //! type (Linux 6.1 `pagetypeinfo_show()` in mm/vmstat.c).
 //!
-//! pivm has no fragmentation avoidance yet, so it has one migrate type: every free block and
-//! every page block is reported as `Unmovable`, and the other types Linux 6.1 lists print zeros.
+//! pivm groups pages by mobility into Unmovable, Movable and Reclaimable pageblocks; the other
+//! types Linux 6.1 lists (HighAtomic, CMA, Isolate) print zeros. A snapshot without per-type
+//! data (`by_type` unset) reports everything as Unmovable.
 use core::fmt;
 
 use super::snapshot::{NodeSnapshot, ZoneSnapshot, NODE_ID};
@@ -30,7 +31,11 @@ pub const fn pageblock_nr_pages(orders: usize) -> u64 {
 /// the zone's end, so a partial last block counts.
 pub fn blocks_per_type<const ORDERS: usize>(zone: &ZoneSnapshot<ORDERS>) -> [u64; 6] {
     let mut count = [0; MIGRATETYPE_NAMES.len()];
-    count[MIGRATE_UNMOVABLE] = zone.spanned.div_ceil(pageblock_nr_pages(ORDERS));
+    if zone.by_type {
+        count[..zone.blocks_by_type.len()].copy_from_slice(&zone.blocks_by_type);
+    } else {
+        count[MIGRATE_UNMOVABLE] = zone.spanned.div_ceil(pageblock_nr_pages(ORDERS));
+    }
     count
 }
 
@@ -45,8 +50,14 @@ fn write_free_line<const ORDERS: usize>(
         "Node {:>4}, zone {:>8}, type {:>12} ",
         NODE_ID, zone.name, MIGRATETYPE_NAMES[mtype]
     )?;
-    for nr_free in zone.free_area {
-        let freecount = if mtype == MIGRATE_UNMOVABLE { nr_free } else { 0 };
+    for (order, nr_free) in zone.free_area.into_iter().enumerate() {
+        let freecount = if zone.by_type {
+            zone.free_by_type.get(mtype).map_or(0, |t| t[order])
+        } else if mtype == MIGRATE_UNMOVABLE {
+            nr_free
+        } else {
+            0
+        };
         if freecount >= FREECOUNT_CAP {
             write!(w, ">{FREECOUNT_CAP:>6} ")?;
         } else {

@@ -77,7 +77,16 @@ pub struct ZoneSnapshot<const ORDERS: usize = { MAX_ORDER }> {
     pub lowmem_reserve: [u64; MAX_NR_ZONES],
     /// Per-CPU page lists, one per CPU (only the first [`NodeSnapshot::nr_cpus`] are shown).
     pub pagesets: [PagesetSnapshot; NR_CPUS],
+    /// Free blocks per migrate type (Unmovable, Movable, Reclaimable) and order, and page
+    /// blocks per type, when `by_type` is set; otherwise every free block and page block
+    /// counts as Unmovable (an allocator without mobility grouping).
+    pub by_type: bool,
+    pub free_by_type: [[u64; ORDERS]; MIGRATE_PCPTYPES],
+    pub blocks_by_type: [u64; MIGRATE_PCPTYPES],
 }
+
+/// Migrate types with their own free lists (Linux's `MIGRATE_PCPTYPES`).
+pub const MIGRATE_PCPTYPES: usize = 3;
 
 impl<const ORDERS: usize> ZoneSnapshot<ORDERS> {
     /// An empty, unpopulated zone called `name` (how an absent zone looks in `/proc/zoneinfo`).
@@ -101,6 +110,9 @@ impl<const ORDERS: usize> ZoneSnapshot<ORDERS> {
             free_cma: 0,
             lowmem_reserve: [0; MAX_NR_ZONES],
             pagesets: [NO_PAGESET; NR_CPUS],
+            by_type: false,
+            free_by_type: [[0; ORDERS]; MIGRATE_PCPTYPES],
+            blocks_by_type: [0; MIGRATE_PCPTYPES],
         }
     }
 

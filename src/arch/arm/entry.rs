@@ -242,8 +242,11 @@ __mmap_switched:
     .ltorg
 
     .section .bss.stacks, "aw", %nobits
-    .align  4
-__svc_stack:    .space 32768
+    .balign 4096
+    @ Left unmapped by paging_init: a stack overflow faults (and oopses) instead of
+    @ silently overwriting whatever lies below.
+__svc_stack_guard: .space 4096
+__svc_stack:    .space 65536
 __svc_stack_top:
 __abt_stack:    .space 8192
 __abt_stack_top:
@@ -251,7 +254,7 @@ __und_stack:    .space 8192
 __und_stack_top:
 __irq_stack:    .space 8192
 __irq_stack_top:
-    .global __svc_stack, __svc_stack_top
+    .global __svc_stack, __svc_stack_top, __svc_stack_guard
 "#,
     mem_rwx = const SECTION_MEM_RWX,
     device = const SECTION_DEVICE,

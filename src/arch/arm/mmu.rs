@@ -137,6 +137,11 @@ impl Tables {
     }
 }
 
+extern "C" {
+    /// The page below the SVC stack (arch/arm/entry.rs), left unmapped.
+    static __svc_stack_guard: u8;
+}
+
 /// Protection of one page of the kernel image's neighbourhood in lowmem.
 fn kernel_page_prot(va: u32) -> desc::Attrs {
     let img = image();
@@ -159,6 +164,7 @@ pub fn paging_init(high_memory: u64) -> Result<(), MapError> {
     t.pgd.0.fill(0);
     t.boot_used = 0;
 
+    let stack_guard = core::ptr::addr_of!(__svc_stack_guard) as u32;
     let mut va = PAGE_OFFSET;
     while va < high_memory {
         let v = va as u32;
@@ -167,6 +173,10 @@ pub fn paging_init(high_memory: u64) -> Result<(), MapError> {
         if needs_pages {
             let mut p = va;
             while p < section_end.min(high_memory) {
+                if p as u32 == stack_guard {
+                    p += 1 << PAGE_SHIFT;
+                    continue;
+                }
                 t.map_page_boot(
                     p as u32,
                     virt_to_phys_kernel(p as u32),
