@@ -375,7 +375,8 @@ impl<'a> Node<'a> {
             if span.start.0 < prev_end {
                 return Err(InitError::ZonesOverlap { zone: t, span });
             }
-            if (span.end.0 >> PAGEBLOCK_ORDER) - (mem_map.base_pfn().0 >> PAGEBLOCK_ORDER)
+            // The last pageblock the zone touches must have a slot in `pageblock_mt`.
+            if ((span.end.0 - 1) >> PAGEBLOCK_ORDER) - (mem_map.base_pfn().0 >> PAGEBLOCK_ORDER)
                 >= MAX_PAGEBLOCKS as u64
             {
                 return Err(InitError::ZoneOutsideMap { zone: t, span });

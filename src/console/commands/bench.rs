@@ -12,7 +12,8 @@ use crate::kernel::Kernel;
 use crate::kernel::{scenario, vmalloc};
 use crate::kprintln;
 use crate::mm::gfp::GfpFlags;
-use crate::mm::zone::ZoneType;
+use crate::mm::page_alloc::Node;
+use crate::mm::zone::{ZoneType, MIGRATE_UNMOVABLE};
 use crate::mm::{Pfn, PAGE_SIZE};
 
 /// Operations per measured loop.
@@ -44,7 +45,14 @@ fn buddy_pairs(cascade: bool) -> Option<u64> {
         let mut n = 0;
         if cascade {
             for order in 0..MAX_ORDER as u32 - 1 {
-                while node.zone(ZoneType::Normal).free_area_counts()[order as usize] > 0 {
+                // GFP_KERNEL is unmovable: empty that type's lists (the others it never uses
+                // while its own have blocks).
+                let unmovable = |n: &Node<'static>| {
+                    n.zone(ZoneType::Normal)
+                        .free_area(order as usize)
+                        .map_or(0, |a| a.nr_free_of(MIGRATE_UNMOVABLE))
+                };
+                while unmovable(node) > 0 {
                     if n == HELD_MAX {
                         break;
                     }
