@@ -140,6 +140,17 @@ fn proc_files_have_linux_shape() {
     }
     let pti = q.cmd("cat /proc/pagetypeinfo");
     q.expect_in("pagetypeinfo", &pti, "Page block order: 10\nPages per block:  1024\n");
+    // Mobility grouping: the kernel's boot allocations claimed a few Unmovable pageblocks, the
+    // rest of Normal is Movable (columns: Unmovable Movable Reclaimable ...).
+    let blocks = q.line_with("pagetypeinfo", &pti, "Node 0, zone   Normal  ");
+    let counts: Vec<u64> = blocks["Node 0, zone   Normal ".len()..]
+        .split_whitespace()
+        .map(|n| n.parse().unwrap())
+        .collect();
+    if counts.len() != 6 || counts[0] == 0 || counts[1] <= counts[0] || counts[0] + counts[1] != 192
+    {
+        q.fail(&format!("pageblocks per type in Normal: {blocks:?}"));
+    }
     let si = q.cmd("cat /proc/slabinfo");
     q.expect_in("slabinfo", &si, "slabinfo - version: 2.1\n");
     q.expect_in("slabinfo", &si, "kmalloc-64 ");

@@ -1391,8 +1391,8 @@ pub fn write_warn_alloc(
     writeln!(w, "{reserved} pages reserved")
 }
 
-/// `show_free_areas()`' per-zone buddy line: `Normal: 3*4kB (U) 0*8kB ... = 12kB`. pivm has
-/// one migrate type, Unmovable, so every non-empty order shows `(U)`.
+/// `show_free_areas()`' per-zone buddy line: `Normal: 3*4kB (UM) 0*8kB ... = 12kB`, each
+/// non-empty order followed by the letters of the migrate types that have blocks there.
 pub fn write_free_area_line(w: &mut impl fmt::Write, z: &Zone) -> fmt::Result {
     write!(w, "{}: ", z.name())?;
     let mut total = 0;
