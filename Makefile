@@ -84,6 +84,7 @@ doc:
 	cargo doc --no-deps --lib
 
 gdb: kernel
+	@bash scripts/setup.sh --gdb
 	$(QEMU) $(QEMU_ARGS) -kernel $(ELF) -s -S & \
 	gdb-multiarch -q -ex 'target remote :1234' -ex 'break kernel_main' $(ELF); \
 	kill %1 2>/dev/null || true
