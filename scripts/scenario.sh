@@ -30,11 +30,12 @@ function field(name,   i, kv) {
     return "?"
 }
 BEGIN {
-    printf "%-16s %5s  %-11s %13s %12s %16s %16s %12s\n", "profile", "seed", "request", \
-        "largest order", "MemFree MiB", "vmalloc free MiB", "largest gap KiB", "unusable(9)"
+    printf "%-16s %5s  %-11s %19s %12s %16s %16s %12s\n", "profile", "seed", "request", \
+        "largest order N/H", "MemFree MiB", "vmalloc free MiB", "largest gap KiB", "unusable(9)"
 }
 {
-    printf "%-16s %5s  %-11s %13s %12d %16d %16s %12.3f\n", field("profile"), field("seed"), \
-        field("outcome"), field("largest_order"), field("memfree_kb") / 1024, \
-        field("vmalloc_free_kb") / 1024, field("vmalloc_chunk_kb"), field("unusable9") / 1000
+    printf "%-16s %5s  %-11s %16s/%-2s %12d %16d %16s %12.3f\n", field("profile"), field("seed"), \
+        field("outcome"), field("largest_order"), field("largest_order_high"), \
+        field("memfree_kb") / 1024, field("vmalloc_free_kb") / 1024, field("vmalloc_chunk_kb"), \
+        field("unusable9") / 1000
 }' "$out"

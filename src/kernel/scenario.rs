@@ -161,6 +161,8 @@ fn summary(profile: &'static str, seed: u64, outcome: Outcome) -> Summary {
     let layout = &super::try_get().expect("booted").layout;
     let normal = &node.zones[crate::proc::snapshot::ZONE_NORMAL];
     let largest_order = normal.free_area.iter().rposition(|&n| n > 0);
+    let high = &node.zones[crate::proc::snapshot::ZONE_HIGHMEM];
+    let largest_order_high = high.free_area.iter().rposition(|&n| n > 0);
     Summary {
         profile,
         seed,
@@ -168,6 +170,7 @@ fn summary(profile: &'static str, seed: u64, outcome: Outcome) -> Summary {
         mem_free_kb: node.zones.iter().map(|z| z.free_pages).sum::<u64>() << (PAGE_SHIFT - 10),
         low_free_kb: normal.free_pages << (PAGE_SHIFT - 10),
         largest_free_order: largest_order.map(|o| o as u32),
+        largest_free_order_high: largest_order_high.map(|o| o as u32),
         vmalloc_total_kb: layout.vmalloc_size() >> 10,
         vmalloc_used_kb: used >> 10,
         vmalloc_chunk_kb: chunk >> 10,

@@ -54,6 +54,8 @@ pub struct Summary {
     pub low_free_kb: u64,
     /// Largest order with a free block in ZONE_NORMAL (None: no free page at all).
     pub largest_free_order: Option<u32>,
+    /// The same for ZONE_HIGHMEM (None: no free page there, or no highmem).
+    pub largest_free_order_high: Option<u32>,
     pub vmalloc_total_kb: u64,
     pub vmalloc_used_kb: u64,
     /// Largest free gap in the vmalloc range (VmallocChunk).
@@ -136,11 +138,12 @@ fn write_verdict(w: &mut impl Write, s: &Summary, size: u64, needed_gap: u64) ->
 pub fn write_summary_line(w: &mut impl Write, s: &Summary) -> fmt::Result {
     writeln!(
         w,
-        "scenario-summary: profile={} seed={} outcome={} largest_order={} memfree_kb={} lowfree_kb={} vmalloc_free_kb={} vmalloc_chunk_kb={} unusable9={}",
+        "scenario-summary: profile={} seed={} outcome={} largest_order={} largest_order_high={} memfree_kb={} lowfree_kb={} vmalloc_free_kb={} vmalloc_chunk_kb={} unusable9={}",
         s.profile,
         s.seed,
         s.outcome.word(),
         s.largest_free_order.map_or(-1, |o| o as i32),
+        s.largest_free_order_high.map_or(-1, |o| o as i32),
         s.mem_free_kb,
         s.low_free_kb,
         s.vmalloc_total_kb.saturating_sub(s.vmalloc_used_kb),
@@ -161,6 +164,7 @@ mod tests {
             mem_free_kb: 160 * 1024,
             low_free_kb: 100 * 1024,
             largest_free_order: Some(7),
+            largest_free_order_high: Some(2),
             vmalloc_total_kb: 248 * 1024,
             vmalloc_used_kb: 226 * 1024,
             vmalloc_chunk_kb: 1028,
@@ -178,7 +182,7 @@ mod tests {
             "request of 0x1a0000 bytes: failed (__get_free_pages: largest free order 7 < 9; vmalloc: largest gap 0x101000 < 0x1a1000)"
         ));
         assert!(out.ends_with(
-            "scenario-summary: profile=android-a9 seed=3 outcome=failed largest_order=7 memfree_kb=163840 lowfree_kb=102400 vmalloc_free_kb=22528 vmalloc_chunk_kb=1028 unusable9=987\n"
+            "scenario-summary: profile=android-a9 seed=3 outcome=failed largest_order=7 largest_order_high=2 memfree_kb=163840 lowfree_kb=102400 vmalloc_free_kb=22528 vmalloc_chunk_kb=1028 unusable9=987\n"
         ));
     }
 
