@@ -60,34 +60,32 @@ impl core::fmt::Display for Fault {
     }
 }
 
-/// Reads a word, turning a data abort into `Err` through the exception table (not by
-/// checking the page tables first, so it exercises the real fault path).
-pub fn probe_read_u32(addr: u32) -> Result<u32, Fault> {
-    let val: u32;
-    let err: u32;
-    // SAFETY: the load may fault; the abort handler finds label 1 in __ex_table and resumes
-    // at label 3, which reports the error. Nothing else is touched.
-    unsafe {
-        asm!(
-            "1: ldr {v}, [{a}]",
-            "   mov {e}, #0",
-            "2:",
-            ".pushsection __ex_table, \"a\"",
-            ".long 1b, 3f",
+/// One memory access that may fault: the instruction at label 1 is listed in `__ex_table`
+/// with its fixup at label 3, which sets `{e}` to 1 and resumes after the access; `{e}` is 0
+/// when the access worked.
+macro_rules! fixup_access {
+    ($insn:literal) => {
+        concat!(
+            "1: ",
+            $insn,
+            "\n",
+            "   mov {e}, #0\n",
+            "2:\n",
+            ".pushsection __ex_table, \"a\"\n",
+            ".long 1b, 3f\n",
+            ".popsection\n",
+            ".pushsection .text.fixup, \"ax\"\n",
+            "3: mov {e}, #1\n",
+            "   b 2b\n",
             ".popsection",
-            ".pushsection .text.fixup, \"ax\"",
-            "3: mov {e}, #1",
-            "   mov {v}, #0",
-            "   b 2b",
-            ".popsection",
-            a = in(reg) addr,
-            v = out(reg) val,
-            e = out(reg) err,
-            options(nostack, readonly),
-        );
-    }
+        )
+    };
+}
+
+/// The fault a fixup just absorbed, as `Err`, or `Ok(value)`.
+fn fixup_result<T>(err: u32, value: T) -> Result<T, Fault> {
     if err == 0 {
-        Ok(val)
+        Ok(value)
     } else {
         Err(Fault {
             addr: FIXED_FAR.load(Ordering::Relaxed),
@@ -96,37 +94,40 @@ pub fn probe_read_u32(addr: u32) -> Result<u32, Fault> {
     }
 }
 
+/// Reads a word, turning a data abort into `Err` through the exception table (not by
+/// checking the page tables first, so it exercises the real fault path).
+pub fn probe_read_u32(addr: u32) -> Result<u32, Fault> {
+    let val: u32;
+    let err: u32;
+    // SAFETY: the load may fault; the abort handler finds it in __ex_table and resumes at
+    // the fixup, which reports the error. Nothing else is touched.
+    unsafe {
+        asm!(
+            fixup_access!("ldr {v}, [{a}]"),
+            a = in(reg) addr,
+            v = out(reg) val,
+            e = out(reg) err,
+            options(nostack, readonly),
+        );
+    }
+    fixup_result(err, val)
+}
+
 /// Writes a word, turning a data abort into `Err` like `probe_read_u32`.
 pub fn probe_write_u32(addr: u32, value: u32) -> Result<(), Fault> {
     let err: u32;
-    // SAFETY: the store may fault; the abort handler resumes at label 3 through __ex_table.
-    // Callers choose the address deliberately (the console's `poke`).
+    // SAFETY: the store may fault; the abort handler resumes at the fixup through
+    // __ex_table. Callers choose the address deliberately (the console's `poke`).
     unsafe {
         asm!(
-            "1: str {v}, [{a}]",
-            "   mov {e}, #0",
-            "2:",
-            ".pushsection __ex_table, \"a\"",
-            ".long 1b, 3f",
-            ".popsection",
-            ".pushsection .text.fixup, \"ax\"",
-            "3: mov {e}, #1",
-            "   b 2b",
-            ".popsection",
+            fixup_access!("str {v}, [{a}]"),
             a = in(reg) addr,
             v = in(reg) value,
             e = out(reg) err,
             options(nostack),
         );
     }
-    if err == 0 {
-        Ok(())
-    } else {
-        Err(Fault {
-            addr: FIXED_FAR.load(Ordering::Relaxed),
-            fsr: FIXED_FSR.load(Ordering::Relaxed),
-        })
-    }
+    fixup_result(err, ())
 }
 
 /// Entry from the vectors.
