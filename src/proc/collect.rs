@@ -51,14 +51,13 @@ mod tests {
     #[test]
     fn snapshot_mirrors_the_node() {
         const PAGES: u64 = 8192;
-        let pages: &'static mut [Page] =
-            Box::leak((0..PAGES).map(|_| Page::default()).collect::<Vec<_>>().into_boxed_slice());
+        let mut pages = vec![Page::default(); PAGES as usize];
         let zones = Zones {
             dma: None,
             normal: PfnRange { start: Pfn(0), end: Pfn(6144) },
             highmem: Some(PfnRange { start: Pfn(6144), end: Pfn(PAGES) }),
         };
-        let mut node = Node::new(MemMap::new(pages, Pfn(0)).unwrap(), &zones).unwrap();
+        let mut node = Node::new(MemMap::new(&mut pages, Pfn(0)).unwrap(), &zones).unwrap();
         node.free_bootmem_range(Pfn(16), Pfn(PAGES)).unwrap();
         node.init_per_zone_wmark_min();
         let s = node_snapshot(&node, NodeStats::default());
