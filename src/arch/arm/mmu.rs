@@ -102,16 +102,37 @@ impl Tables {
         }
     }
 
-    fn set_pte(&mut self, va: u32, pte: u32, alloc: PteAlloc<'_>) -> Result<u32, MapError> {
-        let table = self.pte_table(va, alloc)?;
+    /// `pte_table` for run-time mappings: a table taken from `alloc` (the page allocator)
+    /// is counted in `allocated_pages`.
+    fn pte_table_counted(&mut self, va: u32, alloc: PteAlloc<'_>) -> Result<*mut u32, MapError> {
+        let mut taken = false;
+        let table = self.pte_table(va, &mut || {
+            let table = alloc();
+            taken = table.is_some();
+            table
+        })?;
+        if taken {
+            self.allocated_pages += 1;
+        }
+        Ok(table)
+    }
+
+    /// Writes the entry for `va` in `table` (from `pte_table`), returning the old one.
+    fn write_pte(&mut self, table: *mut u32, va: u32, pte: u32) -> u32 {
         let i = ((va >> PAGE_SHIFT) & 0xff) as usize;
         // SAFETY: `table` is a live second-level table in lowmem (from the boot pool or the
-        // page allocator), reached through the linear map, and TABLES' lock is held.
+        // page allocator), reached through the linear map, and `&mut self` means TABLES'
+        // lock is held.
         unsafe {
             let old = table.add(i).read_volatile();
             table.add(i).write_volatile(pte);
-            Ok(old)
+            old
         }
+    }
+
+    fn set_pte(&mut self, va: u32, pte: u32, alloc: PteAlloc<'_>) -> Result<u32, MapError> {
+        let table = self.pte_table(va, alloc)?;
+        Ok(self.write_pte(table, va, pte))
     }
 
     /// Maps a page during `paging_init`, taking a new table pair from the static pool (the
@@ -246,15 +267,8 @@ pub fn map_kernel_page(
     alloc: PteAlloc<'_>,
 ) -> Result<(), MapError> {
     let mut t = TABLES.lock();
-    let mut taken = false;
-    t.set_pte(va, desc::small_page(PhysAddr(pa.into()), attrs), &mut || {
-        let table = alloc();
-        taken = table.is_some();
-        table
-    })?;
-    if taken {
-        t.allocated_pages += 1;
-    }
+    let table = t.pte_table_counted(va, alloc)?;
+    t.write_pte(table, va, desc::small_page(PhysAddr(pa.into()), attrs));
     cp15::dsb();
     Ok(())
 }
@@ -262,17 +276,7 @@ pub fn map_kernel_page(
 /// Creates the second-level table covering `va` now (Linux's `kmap_init` allocates the pkmap
 /// table at boot), so later mappings there never allocate.
 pub fn prealloc_pte_table(va: u32, alloc: PteAlloc<'_>) -> Result<(), MapError> {
-    let mut t = TABLES.lock();
-    let mut taken = false;
-    t.pte_table(va, &mut || {
-        let table = alloc();
-        taken = table.is_some();
-        table
-    })?;
-    if taken {
-        t.allocated_pages += 1;
-    }
-    Ok(())
+    TABLES.lock().pte_table_counted(va, alloc).map(|_| ())
 }
 
 /// Clears the entry for `va` and returns the physical page it mapped (None if none). The TLB
