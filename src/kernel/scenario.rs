@@ -3,8 +3,6 @@
 //! frees), the outcome of every allocation is whatever the allocators' state gives, and at the
 //! end the "graphics driver" asks for 0x1a0000 bytes the way the device did: physically
 //! contiguous pages first, then vmalloc. The analysis is computed from the resulting state.
-use alloc::string::String;
-
 use spin::Mutex;
 
 use super::mem::{self, with_node, BuddyPages, SLAB};
@@ -13,7 +11,9 @@ use crate::console::printk::Console;
 use crate::kprintln;
 use crate::mm::gfp::GfpFlags;
 use crate::mm::page_alloc::{write_alloc_failure, DEFAULT_COMM};
+use crate::mm::slab::get_order;
 use crate::mm::{Pfn, PAGE_SHIFT};
+use crate::proc::filter::LineFilter;
 use crate::proc::{buddyinfo, extfrag};
 use crate::scenario::report::{self, Outcome, Summary};
 use crate::scenario::workload::{Op, Params, Workload, MAX_LIVE};
@@ -24,6 +24,9 @@ const DRIVER: &str = "pivm::scenario::driver";
 const PROGRESS_EVERY: u32 = 5000;
 /// Lines of /proc/vmallocinfo shown at the end (the top of the range, as the engineer read it).
 const VMALLOCINFO_TAIL: usize = 8;
+/// The /proc/meminfo lines the analysis shows.
+const MEMINFO_EXCERPT: &[&str] =
+    &["MemFree:", "LowFree:", "HighFree:", "VmallocTotal:", "VmallocUsed:", "VmallocChunk:"];
 
 /// What each live object of the trace is, to free it again.
 #[derive(Clone, Copy)]
@@ -95,7 +98,12 @@ fn execute(handles: &mut [Handle; MAX_LIVE], op: Op) -> Option<bool> {
                 .ok()
                 .map(|va| Handle::Ioremap(va as u32)),
         ),
-        Op::Kfree { id } | Op::FreePages { id } | Op::Vfree { id } | Op::Iounmap { id } => {
+        Op::GpuAlloc { id, size } => (id, gpu_alloc(size)),
+        Op::Kfree { id }
+        | Op::FreePages { id }
+        | Op::Vfree { id }
+        | Op::Iounmap { id }
+        | Op::GpuFree { id } => {
             free_handle(&mut handles[id as usize]);
             return None;
         }
@@ -103,6 +111,17 @@ fn execute(handles: &mut [Handle; MAX_LIVE], op: Op) -> Option<bool> {
     };
     handles[id as usize] = result.unwrap_or(Handle::None);
     Some(result.is_some())
+}
+
+/// A graphics buffer the way the case study's driver allocated: physically contiguous pages
+/// if the buddy allocator has a block of the covering order, else vmalloc.
+fn gpu_alloc(size: u32) -> Option<Handle> {
+    let order = get_order(size as usize);
+    let gfp = GfpFlags::GFP_KERNEL | GfpFlags::__GFP_NOWARN;
+    if let Ok(pfn) = with_node(|n| n.alloc_pages(gfp, order)) {
+        return Some(Handle::Pages { pfn: pfn.0 as u32, order: order as u8 });
+    }
+    vmalloc::vmalloc(u64::from(size), DRIVER).ok().map(|va| Handle::Vmalloc(va as u32))
 }
 
 /// An app's pages: order-0 `GFP_HIGHUSER_MOVABLE` (highmem first, lowmem when highmem is
@@ -169,6 +188,7 @@ fn summary(profile: &'static str, seed: u64, outcome: Outcome) -> Summary {
         outcome,
         mem_free_kb: node.zones.iter().map(|z| z.free_pages).sum::<u64>() << (PAGE_SHIFT - 10),
         low_free_kb: normal.free_pages << (PAGE_SHIFT - 10),
+        low_min_kb: normal.min << (PAGE_SHIFT - 10),
         largest_free_order: largest_order.map(|o| o as u32),
         largest_free_order_high: largest_order_high.map(|o| o as u32),
         vmalloc_total_kb: layout.vmalloc_size() >> 10,
@@ -205,12 +225,20 @@ fn run(seed: u64, steps: u32, verbose: bool) -> Result<Summary, ScenarioError> {
     let Run { workload, handles, .. } = &mut *run;
     let mut outcome = None;
     let mut final_size = None;
-    while let Some(op) = workload.next(outcome) {
+    loop {
+        workload.report_free_kb(with_node(|n| n.nr_free_pages()) << (PAGE_SHIFT - 10));
+        let Some(op) = workload.next(outcome) else { break };
         if let Op::FinalRequest { size } = op {
             final_size = Some(size);
             break;
         }
         outcome = execute(handles, op);
+        if let Op::GpuAlloc { id, .. } = op {
+            // Only a fallback holds a vmap area.
+            if matches!(handles[id as usize], Handle::Pages { .. }) {
+                workload.report_gpu_pages();
+            }
+        }
         let step = workload.step();
         if verbose && step % PROGRESS_EVERY == 0 && op.is_alloc() {
             let s = summary(profile, seed, Outcome::Pending);
@@ -276,15 +304,10 @@ fn show_state() {
     let k = super::try_get().expect("booted");
     let mi = mem::meminfo_snapshot(&k.layout);
     kprintln!("--- /proc/meminfo (excerpt)");
-    let mut text = String::new();
-    let _ = crate::proc::meminfo::render(&mut text, &mi);
-    for line in text.lines().filter(|l| {
-        ["MemFree:", "LowFree:", "HighFree:", "VmallocTotal:", "VmallocUsed:", "VmallocChunk:"]
-            .iter()
-            .any(|f| l.starts_with(f))
-    }) {
-        kprintln!("{}", line);
-    }
+    // Memory may be exhausted here: filter the rendering line by line, without a heap.
+    let mut excerpt = LineFilter::new(Console, MEMINFO_EXCERPT);
+    let _ = crate::proc::meminfo::render(&mut excerpt, &mi);
+    let _ = excerpt.finish();
     kprintln!("--- /proc/buddyinfo");
     let _ = buddyinfo::render(&mut Console, &mem::node_snapshot());
     kprintln!("--- /proc/vmallocinfo (top of the range)");

@@ -4,6 +4,7 @@ pub mod buddyinfo;
 pub mod collect;
 pub mod cpuinfo;
 pub mod extfrag;
+pub mod filter;
 pub mod iomem;
 pub mod meminfo;
 pub mod pagetypeinfo;

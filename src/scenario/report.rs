@@ -52,6 +52,8 @@ pub struct Summary {
     pub outcome: Outcome,
     pub mem_free_kb: u64,
     pub low_free_kb: u64,
+    /// ZONE_NORMAL's min watermark: a GFP_KERNEL request may not take the zone below it.
+    pub low_min_kb: u64,
     /// Largest order with a free block in ZONE_NORMAL (None: no free page at all).
     pub largest_free_order: Option<u32>,
     /// The same for ZONE_HIGHMEM (None: no free page there, or no highmem).
@@ -68,21 +70,49 @@ fn order_kb(order: u32) -> u64 {
     4u64 << order
 }
 
+impl Summary {
+    /// Whether `__get_free_pages` failed although a block of the order was free: the zone
+    /// was at its watermark, not (only) fragmented.
+    fn refused_by_watermark(&self) -> bool {
+        self.largest_free_order.is_some_and(|o| o >= FINAL_ORDER)
+            && matches!(self.outcome, Outcome::ViaVmalloc | Outcome::Failed)
+    }
+}
+
 /// The diagnosis and the verdict, for a request of `size` bytes.
 pub fn write_analysis(w: &mut impl Write, s: &Summary, size: u64) -> fmt::Result {
     let needed_gap = size.div_ceil(GUARD_PAGE) * GUARD_PAGE + GUARD_PAGE;
     let largest = s.largest_free_order;
     writeln!(w, "--- diagnosis")?;
     match largest {
-        Some(o) => writeln!(
-            w,
-            "  buddy:   largest free block in Normal is order {} ({} kB); the request needs order {} ({} kB): {}",
-            o,
-            order_kb(o),
-            FINAL_ORDER,
-            order_kb(FINAL_ORDER),
-            if o >= FINAL_ORDER { "available" } else { "fragmented" }
-        )?,
+        Some(o) => {
+            write!(
+                w,
+                "  buddy:   largest free block in Normal is order {} ({} kB); the request needs order {} ({} kB): ",
+                o,
+                order_kb(o),
+                FINAL_ORDER,
+                order_kb(FINAL_ORDER),
+            )?;
+            if s.refused_by_watermark() {
+                writeln!(
+                    w,
+                    "free, but Normal is at its watermark ({} kB free, min {} kB)",
+                    s.low_free_kb, s.low_min_kb
+                )?
+            } else if o >= FINAL_ORDER {
+                writeln!(w, "available")?
+            } else if s.low_free_kb >= s.low_min_kb + order_kb(FINAL_ORDER) {
+                // Enough free pages for the block, just not together.
+                writeln!(w, "fragmented")?
+            } else {
+                writeln!(
+                    w,
+                    "lowmem exhausted ({} kB free, min watermark {} kB)",
+                    s.low_free_kb, s.low_min_kb
+                )?
+            }
+        }
         None => writeln!(w, "  buddy:   no free page in Normal")?,
     }
     writeln!(
@@ -123,14 +153,20 @@ fn write_verdict(w: &mut impl Write, s: &Summary, size: u64, needed_gap: u64) ->
             writeln!(w, "request of {size:#x} bytes: succeeded (via __get_free_pages)")
         }
         Outcome::ViaVmalloc => writeln!(w, "request of {size:#x} bytes: succeeded (via vmalloc)"),
-        Outcome::Failed | Outcome::Pending => writeln!(
-            w,
-            "request of {size:#x} bytes: failed (__get_free_pages: largest free order {} < {}; vmalloc: largest gap {:#x} < {:#x})",
-            s.largest_free_order.map_or(-1, |o| o as i32),
-            FINAL_ORDER,
-            s.vmalloc_chunk_kb << 10,
-            needed_gap
-        ),
+        Outcome::Failed | Outcome::Pending => {
+            write!(w, "request of {size:#x} bytes: failed (__get_free_pages: ")?;
+            if s.refused_by_watermark() {
+                write!(w, "Normal at its watermark, {} kB free", s.low_free_kb)?;
+            } else {
+                write!(
+                    w,
+                    "largest free order {} < {}",
+                    s.largest_free_order.map_or(-1, |o| o as i32),
+                    FINAL_ORDER
+                )?;
+            }
+            writeln!(w, "; vmalloc: largest gap {:#x} < {:#x})", s.vmalloc_chunk_kb << 10, needed_gap)
+        }
     }
 }
 
@@ -138,7 +174,7 @@ fn write_verdict(w: &mut impl Write, s: &Summary, size: u64, needed_gap: u64) ->
 pub fn write_summary_line(w: &mut impl Write, s: &Summary) -> fmt::Result {
     writeln!(
         w,
-        "scenario-summary: profile={} seed={} outcome={} largest_order={} largest_order_high={} memfree_kb={} lowfree_kb={} vmalloc_free_kb={} vmalloc_chunk_kb={} unusable9={}",
+        "scenario-summary: profile={} seed={} outcome={} largest_order={} largest_order_high={} memfree_kb={} lowfree_kb={} lowmin_kb={} vmalloc_free_kb={} vmalloc_chunk_kb={} unusable9={}",
         s.profile,
         s.seed,
         s.outcome.word(),
@@ -146,6 +182,7 @@ pub fn write_summary_line(w: &mut impl Write, s: &Summary) -> fmt::Result {
         s.largest_free_order_high.map_or(-1, |o| o as i32),
         s.mem_free_kb,
         s.low_free_kb,
+        s.low_min_kb,
         s.vmalloc_total_kb.saturating_sub(s.vmalloc_used_kb),
         s.vmalloc_chunk_kb,
         s.unusable_index_9
@@ -163,6 +200,7 @@ mod tests {
             outcome: Outcome::Failed,
             mem_free_kb: 160 * 1024,
             low_free_kb: 100 * 1024,
+            low_min_kb: 2436,
             largest_free_order: Some(7),
             largest_free_order_high: Some(2),
             vmalloc_total_kb: 248 * 1024,
@@ -182,7 +220,7 @@ mod tests {
             "request of 0x1a0000 bytes: failed (__get_free_pages: largest free order 7 < 9; vmalloc: largest gap 0x101000 < 0x1a1000)"
         ));
         assert!(out.ends_with(
-            "scenario-summary: profile=android-a9 seed=3 outcome=failed largest_order=7 largest_order_high=2 memfree_kb=163840 lowfree_kb=102400 vmalloc_free_kb=22528 vmalloc_chunk_kb=1028 unusable9=987\n"
+            "scenario-summary: profile=android-a9 seed=3 outcome=failed largest_order=7 largest_order_high=2 memfree_kb=163840 lowfree_kb=102400 lowmin_kb=2436 vmalloc_free_kb=22528 vmalloc_chunk_kb=1028 unusable9=987\n"
         ));
     }
 
@@ -199,5 +237,31 @@ mod tests {
         let mut out = String::new();
         write_analysis(&mut out, &s, u64::from(FINAL_REQUEST)).unwrap();
         assert!(out.contains("succeeded (via vmalloc)"));
+        // An order-9 block was free, yet __get_free_pages failed: the watermark, not the order.
+        assert!(out.contains(": free, but Normal is at its watermark (102400 kB free, min 2436 kB)"));
+    }
+
+    #[test]
+    fn exhaustion_is_told_apart_from_fragmentation() {
+        let mut s = failed();
+        s.low_free_kb = 3000;
+        let mut out = String::new();
+        write_analysis(&mut out, &s, u64::from(FINAL_REQUEST)).unwrap();
+        assert!(out.contains(
+            "order 7 (512 kB); the request needs order 9 (2048 kB): lowmem exhausted (3000 kB free, min watermark 2436 kB)"
+        ));
+    }
+
+    #[test]
+    fn watermark_failure_is_told_apart_from_fragmentation() {
+        let mut s = failed();
+        s.largest_free_order = Some(9);
+        s.low_free_kb = 2440;
+        let mut out = String::new();
+        write_analysis(&mut out, &s, u64::from(FINAL_REQUEST)).unwrap();
+        assert!(out.contains("order 9 (2048 kB): free, but Normal is at its watermark (2440 kB free, min 2436 kB)"));
+        assert!(out.contains(
+            "request of 0x1a0000 bytes: failed (__get_free_pages: Normal at its watermark, 2440 kB free; vmalloc: largest gap 0x101000 < 0x1a1000)"
+        ));
     }
 }
