@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 img=build/3G/kernel7.img
 [ -f "$img" ] || { echo "scenario.sh: $img missing: run 'make kernel VMSPLIT=3G'" >&2; exit 1; }
-seeds=${*:-${SEEDS:-1 2 3 4 5 6 7 8}}
+seeds=${*:-${SEEDS:-$(seq 1 16)}}
 steps=${STEPS:-}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT

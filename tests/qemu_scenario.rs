@@ -80,7 +80,7 @@ fn bad_profiles_fall_back_to_linux() {
 /// Runs the scenario and returns its summary line.
 fn scenario_summary(profile: &str, seed: u32) -> String {
     let (mut q, _) = boot(&format!("pivm.profile={profile}"));
-    let free_before = mem_free_kb(&mut q);
+    let free_before = mem_free_kb(&mut q) + 4 * q.pcp_cached_pages();
     let out = q.cmd_timeout(&format!("scenario vmalloc-frag seed={seed}"), SCENARIO);
     for s in [
         "scenario: the graphics driver asks for 0x1a0000 bytes",
@@ -93,13 +93,14 @@ fn scenario_summary(profile: &str, seed: u32) -> String {
     ] {
         q.expect_in("scenario", &out, s);
     }
-    // The allocations stay until released, then everything comes back but the page tables
-    // of the vmalloc range (kept, as Linux keeps kernel page tables) and slab caches' pages.
+    // The allocations stay until released, then everything comes back (MemFree plus the
+    // per-CPU lists) but the page tables of the vmalloc range (kept, as Linux keeps kernel
+    // page tables) and slab caches' pages.
     let out2 = q.cmd("scenario release");
     q.expect_in("scenario release", &out2, "scenario: released ");
-    let free_after = mem_free_kb(&mut q);
+    let free_after = mem_free_kb(&mut q) + 4 * q.pcp_cached_pages();
     if free_after + 1024 < free_before {
-        q.fail(&format!("MemFree {free_before} kB before the run, {free_after} kB after release"));
+        q.fail(&format!("{free_before} kB free before the run, {free_after} kB after release"));
     }
     let line = q.line_with("scenario", &out, "scenario-summary: ").to_string();
     q.poweroff_ok();
@@ -122,7 +123,7 @@ fn field<'a>(summary: &'a str, name: &str) -> &'a str {
 }
 
 /// Seeds on which the 512 MiB layout fails like the device (see `make scenario` for more).
-const FAILING_SEEDS: [u32; 4] = [1, 2, 4, 5];
+const FAILING_SEEDS: [u32; 4] = [6, 7, 8, 9];
 /// 0x1a0000 bytes plus the guard page: the vmalloc gap the request needs.
 const NEEDED_GAP: u64 = 0x1a_1000;
 

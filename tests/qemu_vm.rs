@@ -138,17 +138,19 @@ struct Vmem {
     total_kb: u64,
     used_kb: u64,
     chunk_kb: u64,
-    /// MemFree + PageTables: vmalloc takes pages from MemFree and may leave page tables behind.
+    /// MemFree + PageTables + the per-CPU lists: vmalloc takes pages from MemFree and may
+    /// leave page tables behind; freed pages may wait on the lists (not in MemFree).
     free_kb: u64,
 }
 
 fn vmem(q: &mut Qemu) -> Vmem {
     let mi = q.cmd("cat /proc/meminfo");
+    let cached_kb = 4 * q.pcp_cached_pages();
     Vmem {
         total_kb: meminfo_kb(q, &mi, "VmallocTotal"),
         used_kb: meminfo_kb(q, &mi, "VmallocUsed"),
         chunk_kb: meminfo_kb(q, &mi, "VmallocChunk"),
-        free_kb: meminfo_kb(q, &mi, "MemFree") + meminfo_kb(q, &mi, "PageTables"),
+        free_kb: meminfo_kb(q, &mi, "MemFree") + meminfo_kb(q, &mi, "PageTables") + cached_kb,
     }
 }
 

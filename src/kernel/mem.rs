@@ -145,6 +145,7 @@ pub fn mem_init(
         MemMap::new(pages, Pfn(start_pfn)).ok_or(MemInitError::NoRoomForMemMap { bytes })?;
     let mut node =
         Node::from_memblock(mem_map, &layout.zones, memblock).map_err(MemInitError::Init)?;
+    node.set_nr_cpus(u64::from(crate::board::raspi::NR_CPUS));
     node.set_linear_map(LinearMap {
         page_offset: layout.page_offset,
         phys_offset: layout.phys_offset,

@@ -33,6 +33,9 @@ bitflags! {
         /// The migrate type of the free list a `PG_buddy` block is on (two bits; pivm's
         /// bookkeeping, not a Linux page flag).
         const PG_free_mt = 3 << 6;
+        /// Free on the CPU's order-0 cache (`PerCpuPages`), not on a buddy list (pivm's
+        /// bookkeeping, so a double free of a cached page is caught).
+        const PG_pcp = 1 << 8;
     }
 }
 

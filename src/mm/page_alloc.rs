@@ -10,7 +10,8 @@ use super::memblock::Memblock;
 use super::page::{MemMap, Page, PageFlagNames, PageFlags, NIL, NO_ZONE};
 use super::zone::{
     calculate_min_free_kbytes, calculate_totalreserve_pages, setup_per_zone_lowmem_reserve,
-    setup_per_zone_wmarks, zone_watermark_ok, AllocFlags, Zone, ZoneType,
+    setup_per_zone_wmarks, zone_batchsize, zone_highsize, zone_watermark_ok, AllocFlags, Zone,
+    ZoneType,
     DEFAULT_LOWMEM_RESERVE_RATIO, DEFAULT_WATERMARK_SCALE_FACTOR, MAX_NR_ZONES, MIGRATE_MOVABLE,
     MIGRATE_RECLAIMABLE, MIGRATE_TYPES, MIGRATE_UNMOVABLE,
 };
@@ -334,6 +335,8 @@ pub struct Node<'a> {
     /// Linux's `page_group_by_mobility_disabled`: too little memory to group by mobility
     /// (fewer pages than `pageblock_nr_pages * MIGRATE_TYPES`), so everything is unmovable.
     mobility_disabled: bool,
+    /// CPUs of the node, among which `zone_highsize` shares the low watermark.
+    nr_cpus: u64,
 }
 
 /// `pageblock_order`: MAX_ORDER - 1 on ARM without huge pages (one block of the largest order).
@@ -417,6 +420,7 @@ impl<'a> Node<'a> {
             pageblock_mt: [if mobility_disabled { MIGRATE_UNMOVABLE } else { MIGRATE_MOVABLE }
                 as u8; MAX_PAGEBLOCKS],
             mobility_disabled,
+            nr_cpus: 1,
         })
     }
 
@@ -608,6 +612,18 @@ impl<'a> Node<'a> {
             self.min_free_kbytes,
             self.watermark_scale_factor,
         );
+        // The pcp limits follow the watermarks (`zone_pcp_update`).
+        for zone in &mut self.node_zones {
+            zone.pcp.batch = zone_batchsize(zone.managed_pages);
+            zone.pcp.high = zone_highsize(zone.low_wmark_pages(), zone.pcp.batch, self.nr_cpus);
+        }
+    }
+
+    /// The node's CPUs (Linux counts them all when it sizes `pcp->high`, whether or not
+    /// pivm runs on them); recomputes the pcp limits.
+    pub fn set_nr_cpus(&mut self, nr_cpus: u64) {
+        self.nr_cpus = nr_cpus.max(1);
+        self.setup_per_zone_wmarks();
     }
 
     /// `setup_per_zone_lowmem_reserve()` with the current ratios.
@@ -644,9 +660,18 @@ impl<'a> Node<'a> {
         let idx = match self.get_page_from_freelist(order, highest, AllocFlags::ALLOC_WMARK_LOW, mt)
         {
             Some(idx) => idx,
-            None => self
-                .get_page_from_freelist(order, highest, gfp_to_alloc_flags(gfp), mt)
-                .ok_or(AllocError::NoMemory { gfp, order })?,
+            None => {
+                let flags = gfp_to_alloc_flags(gfp);
+                match self.get_page_from_freelist(order, highest, flags, mt) {
+                    Some(idx) => idx,
+                    // The slow path's last resort before failing: pages cached on the pcp
+                    // lists go back to the buddy lists, where they count and can merge.
+                    None if self.drain_all_pages() > 0 => self
+                        .get_page_from_freelist(order, highest, flags, mt)
+                        .ok_or(AllocError::NoMemory { gfp, order })?,
+                    None => return Err(AllocError::NoMemory { gfp, order }),
+                }
+            }
         };
         self.prep_new_page(idx, order, gfp);
         Ok(self.mem_map.pfn_of(idx))
@@ -695,12 +720,82 @@ impl<'a> Node<'a> {
                     continue;
                 }
             }
+            if order == 0 && self.node_zones[z].pcp.enabled() {
+                if let Some(idx) = self.rmqueue_pcplist(z, mt) {
+                    return Some(idx);
+                }
+            }
             if let Some(idx) = self.__rmqueue(z, order, mt) {
                 self.node_zones[z].nr_free_pages -= 1 << order;
                 return Some(idx);
             }
         }
         None
+    }
+
+    /// `rmqueue_pcplist()`: an order-0 page from the CPU's list of type `mt`, refilled with
+    /// a batch from the buddy lists when empty.
+    fn rmqueue_pcplist(&mut self, z: usize, mt: usize) -> Option<u32> {
+        if self.node_zones[z].pcp.lists.first(mt).is_none() {
+            self.rmqueue_bulk(z, mt);
+        }
+        let pages = self.mem_map.pages_mut();
+        let pcp = &mut self.node_zones[z].pcp;
+        let idx = pcp.lists.first(mt)?;
+        pcp.lists.del(pages, idx);
+        pages[idx as usize].flags.remove(PageFlags::PG_pcp);
+        Some(idx)
+    }
+
+    /// `rmqueue_bulk()`: up to `batch` order-0 pages from the buddy lists (stealing from
+    /// other types as `__rmqueue` does) onto the pcp list of `mt`, in the order they came.
+    fn rmqueue_bulk(&mut self, z: usize, mt: usize) {
+        for _ in 0..self.node_zones[z].pcp.batch {
+            let Some(idx) = self.__rmqueue(z, 0, mt) else { break };
+            let pages = self.mem_map.pages_mut();
+            let zone = &mut self.node_zones[z];
+            zone.nr_free_pages -= 1;
+            pages[idx as usize].flags.insert(PageFlags::PG_pcp);
+            zone.pcp.lists.add(pages, idx, mt, true);
+        }
+    }
+
+    /// `free_pcppages_bulk()`: gives `count` cached pages back to the buddy lists, the
+    /// coldest (the list tails) first, going round the migrate types.
+    fn free_pcppages_bulk(&mut self, z: usize, count: u64) {
+        for _ in 0..count {
+            let pcp = &mut self.node_zones[z].pcp;
+            let Some((mt, idx)) = (0..MIGRATE_TYPES)
+                .map(|i| (pcp.drain_next + i) % MIGRATE_TYPES)
+                .find_map(|mt| pcp.lists.last(mt).map(|idx| (mt, idx)))
+            else {
+                return;
+            };
+            pcp.drain_next = (mt + 1) % MIGRATE_TYPES;
+            let pages = self.mem_map.pages_mut();
+            pcp.lists.del(pages, idx);
+            pages[idx as usize].flags.remove(PageFlags::PG_pcp);
+            self.node_zones[z].nr_free_pages += 1;
+            let pfn = self.mem_map.pfn_of(idx).0;
+            self.__free_one_page(pfn, 0, z, false);
+        }
+    }
+
+    /// `drain_all_pages()`: every zone's cached pages back to the buddy lists. Returns how
+    /// many moved.
+    pub fn drain_all_pages(&mut self) -> u64 {
+        let mut moved = 0;
+        for z in 0..MAX_NR_ZONES {
+            let count = self.node_zones[z].pcp.count();
+            self.free_pcppages_bulk(z, count);
+            moved += count;
+        }
+        moved
+    }
+
+    /// Pages on the pcp lists of all zones (`free_pcp`).
+    pub fn nr_pcp_pages(&self) -> u64 {
+        self.node_zones.iter().map(|z| z.pcp.count()).sum()
     }
 
     /// `__rmqueue()`: a block of the request's migrate type, or, when its lists are empty,
@@ -933,9 +1028,27 @@ impl<'a> Node<'a> {
                 p.flags.insert(PageFlags::PG_poisoned);
             }
         }
-        self.node_zones[z].nr_free_pages += nr as u64;
-        self.__free_one_page(pfn.0, order, z, false);
+        if order == 0 && self.node_zones[z].pcp.enabled() {
+            self.free_unref_page(pfn.0, idx, z);
+        } else {
+            self.node_zones[z].nr_free_pages += nr as u64;
+            self.__free_one_page(pfn.0, order, z, false);
+        }
         Ok(())
+    }
+
+    /// `free_unref_page()`: an order-0 page goes to the head of the CPU's list of its
+    /// pageblock's type (hot: the next allocation reuses it); past `high`, a batch goes back.
+    fn free_unref_page(&mut self, pfn: u64, idx: u32, z: usize) {
+        let mt = self.get_pageblock_migratetype(Pfn(pfn));
+        let pages = self.mem_map.pages_mut();
+        let pcp = &mut self.node_zones[z].pcp;
+        pages[idx as usize].flags.insert(PageFlags::PG_pcp);
+        pcp.lists.add(pages, idx, mt, false);
+        if pcp.count() >= pcp.high {
+            let batch = pcp.batch;
+            self.free_pcppages_bulk(z, batch);
+        }
     }
 
     /// Linux's name for freeing by page.
@@ -981,6 +1094,7 @@ impl<'a> Node<'a> {
     #[inline]
     fn allocated_head(&self, pfn: Pfn, order: u32) -> Option<u32> {
         const NOT_FREEABLE: PageFlags = PageFlags::PG_buddy
+            .union(PageFlags::PG_pcp)
             .union(PageFlags::PG_reserved)
             .union(PageFlags::PG_slab)
             .union(PageFlags::PG_tail);
@@ -1016,7 +1130,7 @@ impl<'a> Node<'a> {
             return bad(BadPageReason::Misaligned);
         }
         let page = &self.mem_map.pages()[idx as usize];
-        if page.is_buddy() {
+        if page.is_buddy() || page.flags.contains(PageFlags::PG_pcp) {
             return bad(BadPageReason::DoubleFree);
         }
         if page.flags.intersects(PageFlags::PG_reserved | PageFlags::PG_slab) {
@@ -1269,6 +1383,25 @@ impl<'a> Node<'a> {
             if free != zone.nr_free_pages {
                 return Err(("NR_FREE_PAGES differs from the lists", zone.zone_start_pfn()));
             }
+            let mut cached = 0;
+            for idx in zone.pcp.lists.iter(pages) {
+                let pfn = self.mem_map.pfn_of(idx);
+                let p = &pages[idx as usize];
+                if !p.flags.contains(PageFlags::PG_pcp) || p.is_buddy() || p.refcount != 0 {
+                    return Err(("pcp list entry not marked cached, or in use", pfn));
+                }
+                if !zone.spans(pfn) || p.zone as usize != z || p.is_reserved() {
+                    return Err(("pcp page outside its zone or reserved", pfn));
+                }
+                cached += 1;
+            }
+            if cached != zone.pcp.count() {
+                return Err(("pcp count differs from its lists", zone.zone_start_pfn()));
+            }
+        }
+        let marked = pages.iter().filter(|p| p.flags.contains(PageFlags::PG_pcp)).count() as u64;
+        if marked != self.nr_pcp_pages() {
+            return Err(("a PG_pcp page is on no pcp list", self.mem_map.base_pfn()));
         }
         let buddies = pages.iter().filter(|p| p.is_buddy()).count() as u64;
         let listed: u64 =
@@ -1338,8 +1471,9 @@ pub fn write_warn_alloc(
         "active_anon:0 inactive_anon:0 isolated_anon:0\n active_file:0 inactive_file:0 \
          isolated_file:0\n unevictable:0 dirty:0 writeback:0\n slab_reclaimable:0 \
          slab_unreclaimable:0\n mapped:0 shmem:0 pagetables:0\n sec_pagetables:0 bounce:0\n \
-         kernel_misc_reclaimable:0\n free:{} free_pcp:0 free_cma:0",
-        node.nr_free_pages()
+         kernel_misc_reclaimable:0\n free:{} free_pcp:{} free_cma:0",
+        node.nr_free_pages(),
+        node.nr_pcp_pages()
     )?;
     if shown().any(|z| z.is_managed()) {
         writeln!(
@@ -1356,7 +1490,7 @@ pub fn write_warn_alloc(
             "{} free:{}kB boost:0kB min:{}kB low:{}kB high:{}kB reserved_highatomic:0KB \
              active_anon:0kB inactive_anon:0kB active_file:0kB inactive_file:0kB \
              unevictable:0kB writepending:0kB present:{}kB managed:{}kB mlocked:0kB bounce:0kB \
-             free_pcp:0kB local_pcp:0kB free_cma:0kB",
+             free_pcp:{}kB local_pcp:{}kB free_cma:0kB",
             z.name(),
             z.nr_free_pages() * KB_PER_PAGE,
             z.min_wmark_pages() * KB_PER_PAGE,
@@ -1364,6 +1498,8 @@ pub fn write_warn_alloc(
             z.high_wmark_pages() * KB_PER_PAGE,
             z.present_pages() * KB_PER_PAGE,
             z.managed_pages() * KB_PER_PAGE,
+            z.pcp().count() * KB_PER_PAGE,
+            z.pcp().count() * KB_PER_PAGE,
         )?;
         write!(w, "lowmem_reserve[]:")?;
         for r in z.lowmem_reserve() {
@@ -2170,6 +2306,83 @@ mod tests {
         node.verify().unwrap();
     }
 
+    #[test]
+    fn pcp_limits_follow_linux() {
+        // The raspi2b 3G sample's DMA zone (189784 managed pages): batch 63, as Linux 6.1
+        // prints in /proc/zoneinfo; large zones stop at 63, small ones at 0 (no cache).
+        assert_eq!(zone_batchsize(189_784), 63);
+        assert_eq!(zone_batchsize(1 << 20), 63);
+        assert_eq!(zone_batchsize(94_000), 31);
+        assert_eq!(zone_batchsize(8192), 1);
+        assert_eq!(zone_batchsize(8191), 0);
+        // high: the low watermark shared among the CPUs, at least four batches.
+        assert_eq!(zone_highsize(1512, 63, 4), 378);
+        assert_eq!(zone_highsize(400, 63, 4), 252);
+        assert_eq!(zone_highsize(400, 63, 0), 400);
+    }
+
+    #[test]
+    fn order_0_pages_go_through_the_per_cpu_lists() {
+        let n = 1 << 16;
+        let mut v = vec![Page::default(); n];
+        let mut node = all_free(&mut v, 0, &normal_only(0, n as u64));
+        let initial = free_blocks(&node);
+        node.init_per_zone_wmark_min();
+        node.set_nr_cpus(4);
+        let pcp = *node.zone(ZoneType::Normal).pcp();
+        assert_eq!(pcp.batch(), 15);
+        assert_eq!(pcp.high(), (node.zone(ZoneType::Normal).low_wmark_pages() / 4).max(60));
+        let free = |node: &Node<'_>| node.zone(ZoneType::Normal).nr_free_pages();
+        let count = |node: &Node<'_>| node.zone(ZoneType::Normal).pcp().count();
+        // The first allocation takes a batch; the rest of it stays cached and out of MemFree.
+        let p = node.alloc_pages(GfpFlags::GFP_KERNEL, 0).unwrap();
+        assert_eq!((count(&node), free(&node)), (14, n as u64 - 15));
+        node.free_pages(p, 0).unwrap();
+        assert_eq!(count(&node), 15);
+        // The page just freed is the next one handed out (hot).
+        assert_eq!(node.alloc_pages(GfpFlags::GFP_KERNEL, 0).unwrap(), p);
+        node.free_pages(p, 0).unwrap();
+        // A cached page freed again is a double free, and nothing changes.
+        let before = state(&node);
+        assert_eq!(node.free_pages(p, 0).unwrap_err().reason, BadPageReason::DoubleFree);
+        assert_eq!(state(&node), before);
+        // Past `high`, frees give a batch back: the cache never holds `high` pages.
+        let got: Vec<Pfn> =
+            (0..3 * pcp.high()).map(|_| node.alloc_pages(GfpFlags::GFP_KERNEL, 0).unwrap()).collect();
+        for p in got {
+            node.free_pages(p, 0).unwrap();
+            assert!(count(&node) < pcp.high());
+        }
+        node.verify().unwrap();
+        // Drained, everything merges back to where it started.
+        let cached = count(&node);
+        assert_eq!(cached + free(&node), n as u64);
+        assert_eq!(node.drain_all_pages(), cached);
+        assert_eq!((count(&node), free(&node)), (0, n as u64));
+        node.verify().unwrap();
+        assert_eq!(free_blocks(&node), initial);
+    }
+
+    #[test]
+    fn a_high_order_request_drains_the_lists_before_it_fails() {
+        let mut v = vec![Page::default(); 2048];
+        let mut node = all_free(&mut v, 0, &normal_only(0, 2048));
+        let z = &mut node.node_zones[ZoneType::Normal.idx()];
+        (z.pcp.batch, z.pcp.high) = (7, 4096);
+        let got: Vec<Pfn> =
+            (0..2048).map(|_| node.alloc_pages(GfpFlags::GFP_KERNEL, 0).unwrap()).collect();
+        for p in got {
+            node.free_pages(p, 0).unwrap();
+        }
+        // Every page is cached, none counted free: only draining can find 4 MiB.
+        assert_eq!(node.nr_pcp_pages(), 2048);
+        assert_eq!(node.nr_free_pages(), 0);
+        let p = node.alloc_pages(GfpFlags::GFP_KERNEL, MAX_ORDER as u32 - 1).unwrap();
+        assert_eq!(node.nr_pcp_pages(), 0);
+        node.free_pages(p, MAX_ORDER as u32 - 1).unwrap();
+        node.verify().unwrap();
+    }
+
     mod model {
         use super::*;
         use proptest::prelude::*;
@@ -2234,27 +2447,51 @@ mod tests {
                 self.managed[Self::i(pfn)] && self.owner[Self::i(pfn)].is_none()
             }
 
-            /// The zone an eager buddy allocator must serve `order` from: the first in the
-            /// zonelist with a fully free aligned block of that order inside it.
+            /// The zone an eager buddy allocator with per-CPU lists must serve `order` from:
+            /// the first in the zonelist with a fully free aligned block of that order that
+            /// the lists do not hold (for order 0, also a page on the list of the request's
+            /// type); failing that, once the lists are drained, the first with any fully free
+            /// aligned block.
             fn expected_zone(
                 &self,
                 node: &Node<'_>,
                 order: u32,
                 highest: ZoneType,
+                mt: usize,
             ) -> Option<ZoneType> {
-                let size = 1u64 << order;
-                zonelist(highest).find(|&zt| {
+                let cached = |p: u64| {
+                    node.mem_map
+                        .pfn_to_page(Pfn(p))
+                        .is_some_and(|q| q.flags.contains(PageFlags::PG_pcp))
+                };
+                let has_block = |zt: ZoneType, usable: &dyn Fn(u64) -> bool| {
+                    let size = 1u64 << order;
                     let z = node.zone(zt);
                     let (s, e) = (z.zone_start_pfn().0, z.zone_end_pfn().0);
                     let mut start = s.div_ceil(size) * size;
                     while start + size <= e {
-                        if (start..start + size).all(|p| self.is_free(p)) {
+                        if (start..start + size).all(usable) {
                             return true;
                         }
                         start += size;
                     }
                     false
-                })
+                };
+                // The watermark check counts NR_FREE_PAGES, which leaves the lists out: a
+                // zone whose free pages are all cached is passed over, as in Linux.
+                let on_own_list = |zt: ZoneType| {
+                    let z = node.zone(zt);
+                    order == 0 && z.nr_free_pages() > 0 && z.pcp.lists.first(mt).is_some()
+                };
+                let uncached = |p: u64| self.is_free(p) && !cached(p);
+                zonelist(highest)
+                    .find(|&zt| on_own_list(zt) || has_block(zt, &uncached))
+                    .or_else(|| {
+                        let any_free = |p: u64| self.is_free(p);
+                        (node.nr_pcp_pages() > 0)
+                            .then(|| zonelist(highest).find(|&zt| has_block(zt, &any_free)))
+                            .flatten()
+                    })
             }
 
             fn free_in_zone(&self, node: &Node<'_>, zt: ZoneType) -> u64 {
@@ -2274,6 +2511,11 @@ mod tests {
         fn run(ops: &[Op], shuffle_seed: u64) {
             let mut v = vec![Page::default(); N as usize];
             let mut node = Node::new(MemMap::new(&mut v, Pfn(BASE)).unwrap(), &zones()).unwrap();
+            // Small per-CPU lists, so that refills and drains happen all the time.
+            for z in &mut node.node_zones {
+                z.pcp.batch = 7;
+                z.pcp.high = 20;
+            }
             let mut m = Model {
                 managed: vec![false; N as usize],
                 owner: vec![None; N as usize],
@@ -2294,7 +2536,8 @@ mod tests {
                     Op::Alloc { order, gfp } => {
                         let gfp = GFPS[gfp];
                         let highest = node.highest_zoneidx(gfp);
-                        let want = m.expected_zone(&node, order, highest);
+                        let mt = gfp_migratetype(gfp);
+                        let want = m.expected_zone(&node, order, highest, mt);
                         match node.alloc_pages(gfp, order) {
                             Ok(pfn) => {
                                 let zt = node.page_zone(pfn).unwrap();
@@ -2354,10 +2597,11 @@ mod tests {
                     }
                 }
                 for zt in ZoneType::ALL {
+                    let z = node.zone(zt);
                     assert_eq!(
-                        node.zone(zt).nr_free_pages(),
+                        z.nr_free_pages() + z.pcp().count(),
                         m.free_in_zone(&node, zt),
-                        "NR_FREE_PAGES of {zt:?} after step {step}"
+                        "NR_FREE_PAGES + pcp count of {zt:?} after step {step}"
                     );
                 }
                 if step % 64 == 0 {
@@ -2378,6 +2622,8 @@ mod tests {
             for (pfn, order) in live {
                 node.free_pages(pfn, order).unwrap();
             }
+            node.verify().unwrap();
+            node.drain_all_pages();
             node.verify().unwrap();
             assert_eq!(free_blocks(&node), initial, "free lists differ after freeing everything");
         }

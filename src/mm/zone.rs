@@ -158,6 +158,11 @@ impl FreeArea {
         self.lists.get(mt).map(|l| l.head).filter(|&h| h != NIL)
     }
 
+    /// Last block on the list of `mt`.
+    pub(super) fn last(&self, mt: usize) -> Option<u32> {
+        self.lists.get(mt).map(|l| l.tail).filter(|&t| t != NIL)
+    }
+
     /// `add_to_free_list` / `add_to_free_list_tail`: O(1). The block remembers its list.
     pub(super) fn add(&mut self, pages: &mut [Page], idx: u32, mt: usize, to_tail: bool) {
         let list = &mut self.lists[mt];
@@ -217,6 +222,78 @@ impl FreeArea {
     }
 }
 
+/// `struct per_cpu_pages` of the one CPU pivm runs on: order-0 pages taken from the buddy
+/// lists `batch` at a time and given back `batch` at a time once `high` are cached, one list per
+/// migrate type, so that most order-0 allocations and frees touch one list head and no buddy.
+/// Like Linux before 5.13, only order 0 is cached. Pages here are free but not counted in
+/// `NR_FREE_PAGES` (MemFree), as in Linux.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PerCpuPages {
+    /// The lists (`nr_free` is `count`), linked like the buddy lists; the pages carry
+    /// `PG_pcp` instead of `PG_buddy`.
+    pub(super) lists: FreeArea,
+    pub(super) high: u64,
+    pub(super) batch: u64,
+    /// The list `free_pcppages_bulk` takes from next (it goes round the types).
+    pub(super) drain_next: usize,
+}
+
+impl PerCpuPages {
+    pub const EMPTY: PerCpuPages =
+        PerCpuPages { lists: FreeArea::EMPTY, high: 0, batch: 0, drain_next: 0 };
+
+    /// Whether the cache is in use: a zone under 32 MiB gets a batch of 0 from
+    /// `zone_batchsize`, and a zone whose limits are not set yet has none either; their
+    /// order-0 pages go straight to and from the buddy lists.
+    pub const fn enabled(&self) -> bool {
+        self.batch > 0
+    }
+
+    /// Pages cached (`pcp->count`).
+    pub const fn count(&self) -> u64 {
+        self.lists.nr_free
+    }
+
+    pub const fn high(&self) -> u64 {
+        self.high
+    }
+
+    pub const fn batch(&self) -> u64 {
+        self.batch
+    }
+}
+
+/// `zone_batchsize()`: a quarter of a thousandth of the zone (of at most 1 MiB before the
+/// quarter), then 1.5 times that rounded down to a power of two, minus one (Linux avoids
+/// power-of-two batches for cache colouring).
+pub const fn zone_batchsize(managed_pages: u64) -> u64 {
+    let mut batch = managed_pages >> 10;
+    if batch > PCP_BATCH_MAX {
+        batch = PCP_BATCH_MAX;
+    }
+    batch /= 4;
+    if batch < 1 {
+        batch = 1;
+    }
+    let x = batch + batch / 2;
+    (1u64 << (u64::BITS - 1 - x.leading_zeros())) - 1
+}
+
+/// `zone_highsize()` (5.14+, `percpu_pagelist_high_fraction` unset): the zone's low watermark
+/// shared out among the node's CPUs, but at least four batches.
+pub const fn zone_highsize(low_wmark: u64, batch: u64, nr_cpus: u64) -> u64 {
+    let cpus = if nr_cpus == 0 { 1 } else { nr_cpus };
+    let high = low_wmark / cpus;
+    if high > batch << 2 {
+        high
+    } else {
+        batch << 2
+    }
+}
+
+/// `SZ_1M / PAGE_SIZE`: the largest batch before `zone_batchsize` quarters it.
+const PCP_BATCH_MAX: u64 = 256;
+
 /// `struct zone`: a range of page frames with its own free lists and reserves.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Zone {
@@ -234,6 +311,8 @@ pub struct Zone {
     pub(super) _watermark: [u64; NR_WMARK],
     /// `lowmem_reserve[j]`: pages this zone keeps from a request whose highest zone is `j`.
     pub(super) lowmem_reserve: [u64; MAX_NR_ZONES],
+    /// `zone->per_cpu_pageset` of the running CPU.
+    pub(super) pcp: PerCpuPages,
 }
 
 impl Zone {
@@ -249,7 +328,13 @@ impl Zone {
             nr_free_pages: 0,
             _watermark: [0; NR_WMARK],
             lowmem_reserve: [0; MAX_NR_ZONES],
+            pcp: PerCpuPages::EMPTY,
         }
+    }
+
+    /// The running CPU's page cache (`/proc/zoneinfo`'s `pagesets`).
+    pub const fn pcp(&self) -> &PerCpuPages {
+        &self.pcp
     }
 
     pub const fn zone_type(&self) -> ZoneType {

@@ -27,6 +27,14 @@ fn zone_snapshot(node: &Node<'_>, idx: usize) -> ZoneSnapshot<{ MAX_ORDER }> {
         }
     }
     s.blocks_by_type = node.pageblocks_per_type(z.zone_type());
+    // pivm runs on the first CPU only: the others' lists exist with the same limits, empty.
+    let pcp = z.pcp();
+    for (cpu, set) in s.pagesets.iter_mut().enumerate() {
+        let as_i32 = |n: u64| i32::try_from(n).unwrap_or(i32::MAX);
+        set.count = if cpu == 0 { as_i32(pcp.count()) } else { 0 };
+        set.high = as_i32(pcp.high());
+        set.batch = as_i32(pcp.batch());
+    }
     s
 }
 

@@ -9,9 +9,9 @@
 //!
 //! | kind | share | sizes | lifetimes % (transient / short / app / pinned) |
 //! |---|---|---|---|
-//! | `kmalloc` | 34% | skewed small: 55% 32-256 B, 25% 0.5-2 KiB, 10% 4-8 KiB, 6% 16-32 KiB, 4% 64-128 KiB | 40 / 25 / 15 / 20 |
+//! | `kmalloc` | 32% | skewed small: 55% 32-256 B, 25% 0.5-2 KiB, 10% 4-8 KiB, 6% 16-32 KiB, 4% 64-128 KiB | 40 / 25 / 15 / 20 |
 //! | `__get_free_pages` | 9% | order 0: 40%, 1: 20%, 2: 15%, 3: 13%, 4: 12%; half the order-0 requests, a tenth of the others `__GFP_HIGHMEM` | 45 / 30 / 15 / 10 |
-//! | `vmalloc` | 10% | 4 KiB-2 MiB: 35% 1-4 pages, 25% 5-16, 20% 17-64, 15% 65-256, 5% 257-512 | 25 / 25 / 30 / 20 |
+//! | `vmalloc` | 12% | 4 KiB-2 MiB: 35% 1-4 pages, 25% 5-16, 20% 17-64, 15% 65-256, 5% 257-512 | 25 / 25 / 30 / 20 |
 //! | `ioremap` | 4% | device windows: 45% 4 KiB, 20% 8-16 KiB, 15% 64 KiB, 10% 256 KiB, 7% 1 MiB, 3% 2 MiB | 20 / 20 / 20 / 40 |
 //! | graphics | 43% | 30% 4-16 pages, 25% 17-64, 25% 65-256, 20% 257-416 (window surfaces) | 15 / 25 / 60 / 0 |
 //!
@@ -89,7 +89,7 @@ pub const FINAL_REQUEST_SIZE: u32 = 0x1a_0000;
 
 /// Share of allocation steps per kind, in percent: kmalloc, __get_free_pages, vmalloc, ioremap,
 /// graphics buffers.
-pub const MIX: [u32; KINDS] = [34, 9, 10, 4, 43];
+pub const MIX: [u32; KINDS] = [32, 9, 12, 4, 43];
 /// Allocating kinds: kmalloc, __get_free_pages, vmalloc, ioremap, graphics buffers.
 pub const KINDS: usize = 5;
 

@@ -417,6 +417,18 @@ impl Drop for Qemu {
     }
 }
 
+impl Qemu {
+    /// Free pages cached on the per-CPU lists (all zones and CPUs of /proc/zoneinfo): free,
+    /// but not in MemFree.
+    pub fn pcp_cached_pages(&mut self) -> u64 {
+        let zi = self.cmd("cat /proc/zoneinfo");
+        zi.lines()
+            .filter_map(|l| l.trim().strip_prefix("count:"))
+            .map(|n| n.trim().parse::<u64>().unwrap_or_else(|_| self.fail(&format!("count {n:?}"))))
+            .sum()
+    }
+}
+
 /// All `0x...` hex numbers in `text`, in order.
 pub fn hex_numbers(text: &str) -> Vec<u64> {
     let mut v = Vec::new();

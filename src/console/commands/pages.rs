@@ -269,11 +269,17 @@ fn memtest_word(pa: u64) -> u32 {
 }
 
 /// `memtest`: takes every free page (lowmem and highmem, ignoring watermarks as a
-/// `__GFP_MEMALLOC` allocation may; highmem pages reached through `kmap`), writes each word's own physical address (scrambled)
-/// into it, reads every page back once all are written (so two pages sharing memory would
-/// show), frees everything, and checks that the free page count is what it was.
+/// `__GFP_MEMALLOC` allocation may; highmem pages reached through `kmap`), writes each word's
+/// own physical address (scrambled) into it, reads every page back once all are written (so
+/// two pages sharing memory would show), frees everything, and checks that the free page count
+/// is what it was. The per-CPU lists are drained first and last, so that every free page is
+/// counted and tested.
 pub(super) fn cmd_memtest(_: &Kernel, args: &Args<'_>) -> CmdResult {
     expect_args(args, 1)?;
+    let drained = with_node(|n| n.drain_all_pages());
+    if drained > 0 {
+        kprintln!("memtest: {} pages drained from the per-CPU lists", drained);
+    }
     let before = with_node(|n| n.nr_free_pages());
     let gfp = GfpFlags::GFP_HIGHUSER | GfpFlags::__GFP_MEMALLOC | GfpFlags::__GFP_NOWARN;
     let mut head = (NO_NEXT, 0u32);
@@ -324,7 +330,10 @@ pub(super) fn cmd_memtest(_: &Kernel, args: &Args<'_>) -> CmdResult {
         let _ = with_node(|n| n.__free_pages(Pfn(pfn), order));
         cur = next;
     }
-    let after = with_node(|n| n.nr_free_pages());
+    let after = with_node(|n| {
+        n.drain_all_pages();
+        n.nr_free_pages()
+    });
     match bad {
         Some((pa, got, want)) => {
             kprintln!(
