@@ -612,7 +612,13 @@ impl<'a> Node<'a> {
             self.min_free_kbytes,
             self.watermark_scale_factor,
         );
-        // The pcp limits follow the watermarks (`zone_pcp_update`).
+        // The pcp limits follow the watermarks.
+        self.zone_pcp_update();
+    }
+
+    /// `zone_pcp_update()`: every zone's pcp batch from its size and high from its low
+    /// watermark (four batches at least, so a node without watermarks still caches).
+    pub fn zone_pcp_update(&mut self) {
         for zone in &mut self.node_zones {
             zone.pcp.batch = zone_batchsize(zone.managed_pages);
             zone.pcp.high = zone_highsize(zone.low_wmark_pages(), zone.pcp.batch, self.nr_cpus);
@@ -623,7 +629,7 @@ impl<'a> Node<'a> {
     /// pivm runs on them); recomputes the pcp limits.
     pub fn set_nr_cpus(&mut self, nr_cpus: u64) {
         self.nr_cpus = nr_cpus.max(1);
-        self.setup_per_zone_wmarks();
+        self.zone_pcp_update();
     }
 
     /// `setup_per_zone_lowmem_reserve()` with the current ratios.
