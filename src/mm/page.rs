@@ -63,6 +63,8 @@ const PAGE_FLAG_NAMES: [(PageFlags, &str); 6] = [
 /// - tail of a compound (`PG_head` on the head) or slab allocation: `PG_tail`, `lru_next` = the
 ///   head's mem_map index (Linux's `compound_head`), `refcount` = 0.
 /// - any other page inside a free or allocated block: all zero but `zone`.
+/// - free on a per-CPU list (`PG_pcp`): order 0, `lru_next`/`lru_prev` link it into its zone's
+///   pcp list, `refcount` = 0.
 /// - reserved: `PG_reserved`, `refcount` = 1 (as Linux's `init_page_count`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -11,9 +11,8 @@ use super::page::{MemMap, Page, PageFlagNames, PageFlags, NIL, NO_ZONE};
 use super::zone::{
     calculate_min_free_kbytes, calculate_totalreserve_pages, setup_per_zone_lowmem_reserve,
     setup_per_zone_wmarks, zone_batchsize, zone_highsize, zone_watermark_ok, AllocFlags, Zone,
-    ZoneType,
-    DEFAULT_LOWMEM_RESERVE_RATIO, DEFAULT_WATERMARK_SCALE_FACTOR, MAX_NR_ZONES, MIGRATE_MOVABLE,
-    MIGRATE_RECLAIMABLE, MIGRATE_TYPES, MIGRATE_UNMOVABLE,
+    ZoneType, DEFAULT_LOWMEM_RESERVE_RATIO, DEFAULT_WATERMARK_SCALE_FACTOR, MAX_NR_ZONES,
+    MIGRATE_MOVABLE, MIGRATE_RECLAIMABLE, MIGRATE_TYPES, MIGRATE_UNMOVABLE,
 };
 use super::{Pfn, PhysAddr, VirtAddr, PAGE_SHIFT, PAGE_SIZE};
 use crate::config::{MAX_ORDER, PAGE_OFFSET};
@@ -2353,8 +2352,9 @@ mod tests {
         assert_eq!(node.free_pages(p, 0).unwrap_err().reason, BadPageReason::DoubleFree);
         assert_eq!(state(&node), before);
         // Past `high`, frees give a batch back: the cache never holds `high` pages.
-        let got: Vec<Pfn> =
-            (0..3 * pcp.high()).map(|_| node.alloc_pages(GfpFlags::GFP_KERNEL, 0).unwrap()).collect();
+        let got: Vec<Pfn> = (0..3 * pcp.high())
+            .map(|_| node.alloc_pages(GfpFlags::GFP_KERNEL, 0).unwrap())
+            .collect();
         for p in got {
             node.free_pages(p, 0).unwrap();
             assert!(count(&node) < pcp.high());
@@ -2490,14 +2490,14 @@ mod tests {
                     order == 0 && z.nr_free_pages() > 0 && z.pcp.lists.first(mt).is_some()
                 };
                 let uncached = |p: u64| self.is_free(p) && !cached(p);
-                zonelist(highest)
-                    .find(|&zt| on_own_list(zt) || has_block(zt, &uncached))
-                    .or_else(|| {
+                zonelist(highest).find(|&zt| on_own_list(zt) || has_block(zt, &uncached)).or_else(
+                    || {
                         let any_free = |p: u64| self.is_free(p);
                         (node.nr_pcp_pages() > 0)
                             .then(|| zonelist(highest).find(|&zt| has_block(zt, &any_free)))
                             .flatten()
-                    })
+                    },
+                )
             }
 
             fn free_in_zone(&self, node: &Node<'_>, zt: ZoneType) -> u64 {

@@ -86,4 +86,24 @@ mod tests {
         crate::proc::pagetypeinfo::render(&mut out, &s).unwrap();
         assert!(out.contains("Node 0, zone   Normal            0            6            0 "));
     }
+
+    #[test]
+    fn pagesets_show_the_cpu_lists() {
+        const PAGES: u64 = 1 << 16;
+        let mut pages = vec![Page::default(); PAGES as usize];
+        let zones =
+            Zones { dma: None, normal: PfnRange { start: Pfn(0), end: Pfn(PAGES) }, highmem: None };
+        let mut node = Node::new(MemMap::new(&mut pages, Pfn(0)).unwrap(), &zones).unwrap();
+        node.free_bootmem_range(Pfn(0), Pfn(PAGES)).unwrap();
+        node.init_per_zone_wmark_min();
+        node.set_nr_cpus(4);
+        let _page = node.alloc_pages(crate::mm::gfp::GfpFlags::GFP_KERNEL, 0).unwrap();
+        let pcp = *node.zones()[1].pcp();
+        assert!(pcp.batch() > 0 && pcp.count() == pcp.batch() - 1);
+        // The first CPU's cached pages, every CPU's limits.
+        let sets = node_snapshot(&node, NodeStats::default()).zones[1].pagesets;
+        assert_eq!(sets[0].count as u64, pcp.count());
+        assert!(sets.iter().skip(1).all(|p| p.count == 0 && p.batch as u64 == pcp.batch()));
+        assert!(sets.iter().all(|p| p.high as u64 == pcp.high()));
+    }
 }

@@ -165,7 +165,12 @@ fn write_verdict(w: &mut impl Write, s: &Summary, size: u64, needed_gap: u64) ->
                     FINAL_ORDER
                 )?;
             }
-            writeln!(w, "; vmalloc: largest gap {:#x} < {:#x})", s.vmalloc_chunk_kb << 10, needed_gap)
+            writeln!(
+                w,
+                "; vmalloc: largest gap {:#x} < {:#x})",
+                s.vmalloc_chunk_kb << 10,
+                needed_gap
+            )
         }
     }
 }
@@ -238,7 +243,9 @@ mod tests {
         write_analysis(&mut out, &s, u64::from(FINAL_REQUEST)).unwrap();
         assert!(out.contains("succeeded (via vmalloc)"));
         // An order-9 block was free, yet __get_free_pages failed: the watermark, not the order.
-        assert!(out.contains(": free, but Normal is at its watermark (102400 kB free, min 2436 kB)"));
+        assert!(
+            out.contains(": free, but Normal is at its watermark (102400 kB free, min 2436 kB)")
+        );
     }
 
     #[test]
@@ -259,7 +266,9 @@ mod tests {
         s.low_free_kb = 2440;
         let mut out = String::new();
         write_analysis(&mut out, &s, u64::from(FINAL_REQUEST)).unwrap();
-        assert!(out.contains("order 9 (2048 kB): free, but Normal is at its watermark (2440 kB free, min 2436 kB)"));
+        assert!(out.contains(
+            "order 9 (2048 kB): free, but Normal is at its watermark (2440 kB free, min 2436 kB)"
+        ));
         assert!(out.contains(
             "request of 0x1a0000 bytes: failed (__get_free_pages: Normal at its watermark, 2440 kB free; vmalloc: largest gap 0x101000 < 0x1a1000)"
         ));

@@ -501,7 +501,7 @@ struct Slot {
     expires: u32,
     /// Bytes (pages for `Pages`: `PAGE_SIZE << order`).
     bytes: u32,
-    /// The app the object dies with: the number of the session at whose end it is killed
+    /// The app the object dies with, named by the number of the session it started in
     /// (`NO_APP` for other lifetimes).
     app: u32,
 }
@@ -1193,8 +1193,11 @@ mod tests {
         // its victim before it kills again.
         let (_, freed) = run_with_free(&mut w, KILL_JITTER, LMK_MINFREE_KB - 1);
         assert_eq!(w.stats().lmk_kills, 2);
-        let second_app: Vec<u32> =
-            allocated.iter().filter(|&&(_, n)| (100..200).contains(&n)).map(|&(id, _)| id).collect();
+        let second_app: Vec<u32> = allocated
+            .iter()
+            .filter(|&&(_, n)| (100..200).contains(&n))
+            .map(|&(id, _)| id)
+            .collect();
         assert!(freed.iter().all(|id| second_app.contains(id)), "{freed:?}");
         // Pinned objects are never killed.
         let mut p = Params::new(23, 100_000);
