@@ -77,6 +77,27 @@ fn bad_profiles_fall_back_to_linux() {
     q.poweroff_ok();
 }
 
+#[test]
+fn scenario_rejects_bad_input_and_keeps_running() {
+    let (mut q, _) = boot("pivm.profile=android-a9");
+    for (cmd, msg) in [
+        ("scenario vmalloc-frag seed=abc", "scenario: seed: invalid number 'abc'"),
+        ("scenario vmalloc-frag steps=0", "scenario: steps=0 out of range (1-1000000)"),
+        ("scenario vmalloc-frag steps=99999999999", "scenario: steps=99999999999 out of range"),
+        ("scenario vmalloc-frag extra", "scenario: unknown option 'extra' (seed=N, steps=N)"),
+        ("scenario vmalloc-frag size=3", "scenario: unknown option 'size=3' (seed=N, steps=N)"),
+        ("scenario foo", "scenario: unknown scenario 'foo' (vmalloc-frag)"),
+        ("scenario", "scenario: usage: scenario vmalloc-frag [seed=N] [steps=N]"),
+    ] {
+        let out = q.cmd(cmd);
+        q.expect_in(cmd, &out, msg);
+    }
+    // Nothing was started: a short run goes through and ends with its verdict.
+    let out = q.cmd_timeout("scenario vmalloc-frag seed=2 steps=500", SCENARIO);
+    q.expect_in("short run", &out, "request of 0x1a0000 bytes: succeeded");
+    q.poweroff_ok();
+}
+
 /// Runs the scenario and returns its summary line.
 fn scenario_summary(profile: &str, seed: u32) -> String {
     let (mut q, _) = boot(&format!("pivm.profile={profile}"));

@@ -15,6 +15,9 @@ pub(super) fn cmd_scenario(_: &Kernel, args: &Args<'_>) -> CmdResult {
             let (mut seed, mut steps) = (DEFAULT_SEED, u64::from(DEFAULT_STEPS));
             for a in args.iter().skip(2) {
                 let (key, value) = a.split_once('=').unwrap_or((a, ""));
+                if key != "seed" && key != "steps" {
+                    fail!(args, "unknown option '{}' (seed=N, steps=N)", a);
+                }
                 let v = match parse_u64(value) {
                     Ok(v) => v,
                     Err(e) => fail!(args, "{}: {}", key, e),
@@ -22,8 +25,7 @@ pub(super) fn cmd_scenario(_: &Kernel, args: &Args<'_>) -> CmdResult {
                 match key {
                     "seed" => seed = v,
                     "steps" if (1..=MAX_STEPS).contains(&v) => steps = v,
-                    "steps" => fail!(args, "steps={} out of range (1-{})", v, MAX_STEPS),
-                    _ => fail!(args, "unknown option '{}' (seed=N, steps=N)", a),
+                    _ => fail!(args, "steps={} out of range (1-{})", v, MAX_STEPS),
                 }
             }
             if let Err(e) = scenario::run_vmalloc_frag(seed, steps as u32) {
