@@ -22,12 +22,6 @@ fn number_before(q: &Qemu, line: &str, suffix: &str) -> u64 {
     line[start..end].parse().unwrap_or_else(|_| q.fail(&format!("no number before {suffix:?}")))
 }
 
-/// A /proc/meminfo field in kB.
-fn meminfo_kb(q: &Qemu, meminfo: &str, field: &str) -> u64 {
-    let line = q.line_with("/proc/meminfo", meminfo, &format!("{field}:"));
-    number_before(q, line, " kB")
-}
-
 fn meminfo_adds_up(split: &'static str, highmem_kb: u64) {
     let (mut q, log) = boot(split);
     let mem = q.line_with("boot log", &log, "Memory: ").to_string();

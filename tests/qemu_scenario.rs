@@ -101,7 +101,7 @@ fn scenario_rejects_bad_input_and_keeps_running() {
 /// Runs the scenario and returns its summary line.
 fn scenario_summary(profile: &str, seed: u32) -> String {
     let (mut q, _) = boot(&format!("pivm.profile={profile}"));
-    let free_before = mem_free_kb(&mut q) + 4 * q.pcp_cached_pages();
+    let free_before = free_kb(&mut q);
     let out = q.cmd_timeout(&format!("scenario vmalloc-frag seed={seed}"), SCENARIO);
     for s in [
         "scenario: the graphics driver asks for 0x1a0000 bytes",
@@ -119,7 +119,7 @@ fn scenario_summary(profile: &str, seed: u32) -> String {
     // page tables) and slab caches' pages.
     let out2 = q.cmd("scenario release");
     q.expect_in("scenario release", &out2, "scenario: released ");
-    let free_after = mem_free_kb(&mut q) + 4 * q.pcp_cached_pages();
+    let free_after = free_kb(&mut q);
     if free_after + 1024 < free_before {
         q.fail(&format!("{free_before} kB free before the run, {free_after} kB after release"));
     }
@@ -128,12 +128,10 @@ fn scenario_summary(profile: &str, seed: u32) -> String {
     line
 }
 
-fn mem_free_kb(q: &mut Qemu) -> u64 {
+/// Free memory in kB: MemFree plus the pages cached on the per-CPU lists.
+fn free_kb(q: &mut Qemu) -> u64 {
     let mi = q.cmd("cat /proc/meminfo");
-    let line = q.line_with("/proc/meminfo", &mi, "MemFree:");
-    line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).unwrap_or_else(|| {
-        q.fail(&format!("no MemFree figure in {line:?}"));
-    })
+    meminfo_kb(q, &mi, "MemFree") + 4 * q.pcp_cached_pages()
 }
 
 fn field<'a>(summary: &'a str, name: &str) -> &'a str {

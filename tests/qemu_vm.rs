@@ -122,16 +122,6 @@ fn largest_gap(q: &Qemu, areas: &[Area], lo: u64, hi: u64, unpurged_is_free: boo
     best.max(hi - cursor)
 }
 
-/// A /proc/meminfo field in kB.
-fn meminfo_kb(q: &Qemu, meminfo: &str, field: &str) -> u64 {
-    let line = q.line_with("/proc/meminfo", meminfo, &format!("{field}:"));
-    line[field.len() + 1..]
-        .trim()
-        .strip_suffix(" kB")
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or_else(|| q.fail(&format!("/proc/meminfo: cannot read {line:?}")))
-}
-
 /// The numbers of /proc/meminfo a vmalloc test looks at.
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Vmem {

@@ -725,14 +725,17 @@ impl<'a> Node<'a> {
                     continue;
                 }
             }
-            if order == 0 && self.node_zones[z].pcp.enabled() {
-                if let Some(idx) = self.rmqueue_pcplist(z, mt) {
-                    return Some(idx);
+            let idx = if order == 0 && self.node_zones[z].pcp.enabled() {
+                self.rmqueue_pcplist(z, mt)
+            } else {
+                let idx = self.__rmqueue(z, order, mt);
+                if idx.is_some() {
+                    self.node_zones[z].nr_free_pages -= 1 << order;
                 }
-            }
-            if let Some(idx) = self.__rmqueue(z, order, mt) {
-                self.node_zones[z].nr_free_pages -= 1 << order;
-                return Some(idx);
+                idx
+            };
+            if idx.is_some() {
+                return idx;
             }
         }
         None

@@ -417,6 +417,16 @@ impl Drop for Qemu {
     }
 }
 
+/// A /proc/meminfo field in kB, from the text of `cat /proc/meminfo`.
+pub fn meminfo_kb(q: &Qemu, meminfo: &str, field: &str) -> u64 {
+    let line = q.line_with("/proc/meminfo", meminfo, &format!("{field}:"));
+    line[field.len() + 1..]
+        .trim()
+        .strip_suffix(" kB")
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| q.fail(&format!("/proc/meminfo: cannot read {line:?}")))
+}
+
 impl Qemu {
     /// Free pages cached on the per-CPU lists (all zones and CPUs of /proc/zoneinfo): free,
     /// but not in MemFree.

@@ -112,11 +112,13 @@ struct Held {
 
 static HELD: Mutex<Held> = Mutex::new(Held { buf: None, count: 0 });
 
-/// The PFN slots of a bookkeeping buffer.
-fn buffer((pfn, order): (Pfn, u32)) -> &'static mut [u32] {
+/// The PFN slots of the workload's bookkeeping buffer (none without one), borrowed from
+/// `held` so they cannot outlive the lock or the buffer.
+fn slots(held: &mut Held) -> &mut [u32] {
+    let Some((pfn, order)) = held.buf else { return &mut [] };
     with_page_mapped(pfn, |va| {
-        // SAFETY: the buffer is a lowmem block owned by the workload (held under HELD's lock),
-        // so its linear address stays valid and nobody else touches it.
+        // SAFETY: the buffer is a lowmem block owned by the workload and reached only under
+        // HELD's lock, which `held` borrows for as long as the slice lives.
         unsafe {
             core::slice::from_raw_parts_mut(va as *mut u32, ((PAGE_SIZE << order) / 4) as usize)
         }
@@ -185,10 +187,10 @@ fn checkerboard(args: &Args<'_>, zone: ZoneType) -> CmdResult {
     }
     let Some(buf) = buf else { fail!(args, "no room for the bookkeeping buffer") };
     held.buf = Some(buf);
-    let slots = buffer(buf);
+    let slots = slots(&mut held);
     let gfp = gfp_for(zone);
     let mut taken = 0;
-    with_node(|node| {
+    let kept = with_node(|node| {
         while taken < slots.len() {
             let Ok(pfn) = node.alloc_pages(gfp, 0) else { break };
             if node.page_zone(pfn) != Some(zone) {
@@ -217,8 +219,9 @@ fn checkerboard(args: &Args<'_>, zone: ZoneType) -> CmdResult {
             taken - kept,
             kept
         );
-        held.count = kept;
+        kept
     });
+    held.count = kept;
     Ok(())
 }
 
@@ -227,7 +230,7 @@ fn release() -> usize {
     let mut held = HELD.lock();
     let Some((buf, order)) = held.buf else { return 0 };
     let n = held.count;
-    let pfns = buffer((buf, order));
+    let pfns = slots(&mut held);
     with_node(|node| {
         for &p in &pfns[..n] {
             let _ = node.__free_pages(Pfn(u64::from(p)), 0);
