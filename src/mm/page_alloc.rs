@@ -10,7 +10,7 @@ use super::memblock::Memblock;
 use super::page::{MemMap, Page, PageFlagNames, PageFlags, NIL, NO_ZONE};
 use super::zone::{
     calculate_min_free_kbytes, calculate_totalreserve_pages, setup_per_zone_lowmem_reserve,
-    setup_per_zone_wmarks, zone_batchsize, zone_highsize, zone_watermark_ok, AllocFlags, Zone,
+    setup_per_zone_wmarks, zone_batchsize, zone_highsize, zone_watermark_fast, AllocFlags, Zone,
     ZoneType, DEFAULT_LOWMEM_RESERVE_RATIO, DEFAULT_WATERMARK_SCALE_FACTOR, MAX_NR_ZONES,
     MIGRATE_MOVABLE, MIGRATE_RECLAIMABLE, MIGRATE_TYPES, MIGRATE_UNMOVABLE,
 };
@@ -555,7 +555,8 @@ impl<'a> Node<'a> {
         let zone = &mut self.node_zones[z];
         zone.managed_pages += nr;
         zone.nr_free_pages += nr;
-        self.__free_one_page(pfn, order, z, true);
+        let mt = self.get_pageblock_migratetype(Pfn(pfn));
+        self.__free_one_page(pfn, order, z, mt, true);
     }
 
     // ---- watermarks ----------------------------------------------------------------------
@@ -640,6 +641,7 @@ impl<'a> Node<'a> {
 
     /// The highest zone `gfp` may use in this kernel (`gfp_zone`, with an absent DMA or
     /// HighMem zone standing for Normal, as when Linux is built without it).
+    #[inline]
     pub fn highest_zoneidx(&self, gfp: GfpFlags) -> ZoneType {
         let z = gfp_zone(gfp);
         if self.configured[z.idx()] {
@@ -651,35 +653,57 @@ impl<'a> Node<'a> {
 
     /// `alloc_pages()`: a block of `1 << order` pages from the highest zone the request
     /// allows that passes its watermark, falling back to lower zones. First against the low
-    /// watermark (the fast path), then against min as `gfp` permits (the slow path; pivm has
-    /// no reclaim or compaction to try in between). Returns the first PFN.
+    /// watermark (the fast path, kept small enough to inline), then against min as `gfp`
+    /// permits (`__alloc_pages_slowpath`). Returns the first PFN.
+    #[inline]
     pub fn alloc_pages(&mut self, gfp: GfpFlags, order: u32) -> Result<Pfn, AllocError> {
-        if order as usize >= MAX_ORDER {
-            return Err(AllocError::InvalidOrder { gfp, order });
-        }
-        if !gfp.zone_valid() {
-            return Err(AllocError::BadGfp { gfp, order });
+        if order as usize >= MAX_ORDER || !gfp.zone_valid() {
+            return Err(self.alloc_refused(gfp, order));
         }
         let highest = self.highest_zoneidx(gfp);
         let mt = if self.mobility_disabled { MIGRATE_UNMOVABLE } else { gfp_migratetype(gfp) };
         let idx = match self.get_page_from_freelist(order, highest, AllocFlags::ALLOC_WMARK_LOW, mt)
         {
             Some(idx) => idx,
-            None => {
-                let flags = gfp_to_alloc_flags(gfp);
-                match self.get_page_from_freelist(order, highest, flags, mt) {
-                    Some(idx) => idx,
-                    // The slow path's last resort before failing: pages cached on the pcp
-                    // lists go back to the buddy lists, where they count and can merge.
-                    None if self.drain_all_pages() > 0 => self
-                        .get_page_from_freelist(order, highest, flags, mt)
-                        .ok_or(AllocError::NoMemory { gfp, order })?,
-                    None => return Err(AllocError::NoMemory { gfp, order }),
-                }
-            }
+            None => self.__alloc_pages_slowpath(gfp, order, highest, mt)?,
         };
         self.prep_new_page(idx, order, gfp);
         Ok(self.mem_map.pfn_of(idx))
+    }
+
+    /// Why a request was refused before any zone was looked at.
+    #[cold]
+    fn alloc_refused(&self, gfp: GfpFlags, order: u32) -> AllocError {
+        if order as usize >= MAX_ORDER {
+            AllocError::InvalidOrder { gfp, order }
+        } else {
+            AllocError::BadGfp { gfp, order }
+        }
+    }
+
+    /// `__alloc_pages_slowpath()`: the zonelist again against the min watermark, lowered as
+    /// `gfp` permits; pivm has no reclaim or compaction to try, so the last resort before
+    /// failing is to give the pages cached on the pcp lists back to the buddy lists, where
+    /// they count and can merge.
+    #[cold]
+    #[inline(never)]
+    fn __alloc_pages_slowpath(
+        &mut self,
+        gfp: GfpFlags,
+        order: u32,
+        highest: ZoneType,
+        mt: usize,
+    ) -> Result<u32, AllocError> {
+        let flags = gfp_to_alloc_flags(gfp);
+        if let Some(idx) = self.get_page_from_freelist(order, highest, flags, mt) {
+            return Ok(idx);
+        }
+        if self.drain_all_pages() > 0 {
+            if let Some(idx) = self.get_page_from_freelist(order, highest, flags, mt) {
+                return Ok(idx);
+            }
+        }
+        Err(AllocError::NoMemory { gfp, order })
     }
 
     /// `alloc_page()`.
@@ -706,6 +730,7 @@ impl<'a> Node<'a> {
 
     /// `get_page_from_freelist()`: walks the zonelist from `highest` down, taking from the
     /// first managed zone whose watermark check passes. Returns the block's mem_map index.
+    #[inline]
     fn get_page_from_freelist(
         &mut self,
         order: u32,
@@ -721,7 +746,7 @@ impl<'a> Node<'a> {
             }
             if !alloc_flags.contains(AllocFlags::ALLOC_NO_WATERMARKS) {
                 let mark = zone.wmark_pages(alloc_flags.wmark());
-                if !zone_watermark_ok(zone, order, mark, highest, alloc_flags) {
+                if !zone_watermark_fast(zone, order, mark, highest, alloc_flags) {
                     continue;
                 }
             }
@@ -743,6 +768,7 @@ impl<'a> Node<'a> {
 
     /// `rmqueue_pcplist()`: an order-0 page from the CPU's list of type `mt`, refilled with
     /// a batch from the buddy lists when empty.
+    #[inline]
     fn rmqueue_pcplist(&mut self, z: usize, mt: usize) -> Option<u32> {
         if self.node_zones[z].pcp.lists.first(mt).is_none() {
             self.rmqueue_bulk(z, mt);
@@ -750,6 +776,7 @@ impl<'a> Node<'a> {
         let pages = self.mem_map.pages_mut();
         let pcp = &mut self.node_zones[z].pcp;
         let idx = pcp.lists.first(mt)?;
+        pcp.free_factor >>= 1;
         pcp.lists.del(pages, idx);
         pages[idx as usize].flags.remove(PageFlags::PG_pcp);
         Some(idx)
@@ -757,6 +784,7 @@ impl<'a> Node<'a> {
 
     /// `rmqueue_bulk()`: up to `batch` order-0 pages from the buddy lists (stealing from
     /// other types as `__rmqueue` does) onto the pcp list of `mt`, in the order they came.
+    #[inline(never)]
     fn rmqueue_bulk(&mut self, z: usize, mt: usize) {
         for _ in 0..self.node_zones[z].pcp.batch {
             let Some(idx) = self.__rmqueue(z, 0, mt) else { break };
@@ -768,24 +796,27 @@ impl<'a> Node<'a> {
         }
     }
 
-    /// `free_pcppages_bulk()`: gives `count` cached pages back to the buddy lists, the
-    /// coldest (the list tails) first, going round the migrate types.
-    fn free_pcppages_bulk(&mut self, z: usize, count: u64) {
-        for _ in 0..count {
-            let pcp = &mut self.node_zones[z].pcp;
-            let Some((mt, idx)) = (0..MIGRATE_TYPES)
-                .map(|i| (pcp.drain_next + i) % MIGRATE_TYPES)
-                .find_map(|mt| pcp.lists.last(mt).map(|idx| (mt, idx)))
-            else {
-                return;
-            };
-            pcp.drain_next = (mt + 1) % MIGRATE_TYPES;
-            let pages = self.mem_map.pages_mut();
-            pcp.lists.del(pages, idx);
-            pages[idx as usize].flags.remove(PageFlags::PG_pcp);
-            self.node_zones[z].nr_free_pages += 1;
-            let pfn = self.mem_map.pfn_of(idx).0;
-            self.__free_one_page(pfn, 0, z, false);
+    /// `free_pcppages_bulk()` (6.1): gives `count` cached pages back to the buddy lists,
+    /// the coldest (the list tails) first, emptying one list before going round to the next,
+    /// starting with list `pindex`.
+    #[inline(never)]
+    fn free_pcppages_bulk(&mut self, z: usize, count: u64, mut pindex: usize) {
+        let mut count = count.min(self.node_zones[z].pcp.count());
+        while count > 0 {
+            while self.node_zones[z].pcp.lists.last(pindex).is_none() {
+                pindex = (pindex + 1) % MIGRATE_TYPES;
+            }
+            while count > 0 {
+                let pages = self.mem_map.pages_mut();
+                let pcp = &mut self.node_zones[z].pcp;
+                let Some(idx) = pcp.lists.last(pindex) else { break };
+                pcp.lists.del(pages, idx);
+                pages[idx as usize].flags.remove(PageFlags::PG_pcp);
+                count -= 1;
+                self.node_zones[z].nr_free_pages += 1;
+                let pfn = self.mem_map.pfn_of(idx).0;
+                self.__free_one_page(pfn, 0, z, pindex, false);
+            }
         }
     }
 
@@ -795,7 +826,7 @@ impl<'a> Node<'a> {
         let mut moved = 0;
         for z in 0..MAX_NR_ZONES {
             let count = self.node_zones[z].pcp.count();
-            self.free_pcppages_bulk(z, count);
+            self.free_pcppages_bulk(z, count, 0);
             moved += count;
         }
         moved
@@ -908,11 +939,13 @@ impl<'a> Node<'a> {
     }
 
     /// The pageblock table's index for `pfn`.
+    #[inline]
     fn pageblock_index(&self, pfn: u64) -> usize {
         ((pfn >> PAGEBLOCK_ORDER) - (self.mem_map.base_pfn().0 >> PAGEBLOCK_ORDER)) as usize
     }
 
     /// `get_pageblock_migratetype()`.
+    #[inline]
     pub fn get_pageblock_migratetype(&self, pfn: Pfn) -> usize {
         self.pageblock_mt
             .get(self.pageblock_index(pfn.0))
@@ -961,9 +994,23 @@ impl<'a> Node<'a> {
         }
     }
 
-    /// `prep_new_page()`: refcount 1, the order remembered for checking the free, poison
-    /// checked, contents zeroed if asked, compound pages set up.
+    /// `prep_new_page()`: refcount 1, the order remembered for checking the free; then
+    /// what only some requests need (poison check, zeroing, compound setup) out of line.
+    #[inline]
     fn prep_new_page(&mut self, idx: u32, order: u32, gfp: GfpFlags) {
+        let head = &mut self.mem_map.pages_mut()[idx as usize];
+        head.refcount = 1;
+        head.order = order as u8;
+        if self.page_poisoning || gfp.intersects(GfpFlags::__GFP_ZERO | GfpFlags::__GFP_COMP) {
+            self.prep_new_page_extra(idx, order, gfp);
+        }
+    }
+
+    /// The rest of `prep_new_page()`: the poison check of every page (page poisoning),
+    /// zeroing (`__GFP_ZERO`), the head and tail marks of a compound block (`__GFP_COMP`).
+    #[cold]
+    #[inline(never)]
+    fn prep_new_page_extra(&mut self, idx: u32, order: u32, gfp: GfpFlags) {
         let nr = 1usize << order;
         let pfn = self.mem_map.pfn_of(idx);
         if self.page_poisoning {
@@ -980,14 +1027,11 @@ impl<'a> Node<'a> {
                 }
             }
         }
-        let pages = self.mem_map.pages_mut();
-        let head = &mut pages[idx as usize];
-        head.refcount = 1;
-        head.order = order as u8;
         if gfp.contains(GfpFlags::__GFP_ZERO) {
             self.memory.zero(pfn, order);
         }
         if gfp.contains(GfpFlags::__GFP_COMP) && order > 0 {
+            let pages = self.mem_map.pages_mut();
             pages[idx as usize].flags.insert(PageFlags::PG_head);
             Self::set_tails(pages, idx, nr, true);
         }
@@ -1011,23 +1055,49 @@ impl<'a> Node<'a> {
     /// `__free_pages()` by PFN: returns the block to the buddy lists, merging it with its
     /// free buddies. Double frees, frees of reserved, slab or tail pages, of a block with the
     /// wrong order or a misaligned or unknown PFN are refused and change nothing.
+    #[inline]
     pub fn free_pages(&mut self, pfn: Pfn, order: u32) -> Result<(), FreeError> {
         let Some(idx) = self.allocated_head(pfn, order) else {
-            return Err(self.check_allocated_head(pfn, order).err().unwrap_or(self.bad_page(
-                pfn,
-                order,
-                BadPageReason::NotAllocated,
-            )));
+            return Err(self.free_refused(pfn, order));
         };
-        let nr = 1usize << order;
-        let pages = self.mem_map.pages_mut();
-        let head = &mut pages[idx as usize];
-        let compound = head.flags.contains(PageFlags::PG_head);
+        let head = &mut self.mem_map.pages_mut()[idx as usize];
         let z = head.zone as usize;
-        head.flags.remove(PageFlags::PG_head);
+        let compound = head.flags.contains(PageFlags::PG_head);
         head.refcount = 0;
         head.order = 0;
-        if compound {
+        if compound || self.page_poisoning {
+            self.free_pages_prepare_extra(idx, pfn, order);
+        }
+        if order == 0 && self.node_zones[z].pcp.enabled() {
+            self.free_unref_page(pfn.0, idx, z);
+        } else {
+            self.node_zones[z].nr_free_pages += 1 << order;
+            let mt = self.get_pageblock_migratetype(pfn);
+            self.__free_one_page(pfn.0, order, z, mt, false);
+        }
+        Ok(())
+    }
+
+    /// What `free_pages` reports when `allocated_head` refused the block.
+    #[cold]
+    #[inline(never)]
+    fn free_refused(&self, pfn: Pfn, order: u32) -> FreeError {
+        self.check_allocated_head(pfn, order).err().unwrap_or(self.bad_page(
+            pfn,
+            order,
+            BadPageReason::NotAllocated,
+        ))
+    }
+
+    /// The part of `free_pages_prepare()` only some blocks need: a compound block's tail
+    /// marks come off, and with page poisoning every page is filled and marked.
+    #[cold]
+    #[inline(never)]
+    fn free_pages_prepare_extra(&mut self, idx: u32, pfn: Pfn, order: u32) {
+        let nr = 1usize << order;
+        let pages = self.mem_map.pages_mut();
+        if pages[idx as usize].flags.contains(PageFlags::PG_head) {
+            pages[idx as usize].flags.remove(PageFlags::PG_head);
             Self::set_tails(pages, idx, nr, false);
         }
         if self.page_poisoning {
@@ -1036,17 +1106,11 @@ impl<'a> Node<'a> {
                 p.flags.insert(PageFlags::PG_poisoned);
             }
         }
-        if order == 0 && self.node_zones[z].pcp.enabled() {
-            self.free_unref_page(pfn.0, idx, z);
-        } else {
-            self.node_zones[z].nr_free_pages += nr as u64;
-            self.__free_one_page(pfn.0, order, z, false);
-        }
-        Ok(())
     }
 
     /// `free_unref_page()`: an order-0 page goes to the head of the CPU's list of its
     /// pageblock's type (hot: the next allocation reuses it); past `high`, a batch goes back.
+    #[inline]
     fn free_unref_page(&mut self, pfn: u64, idx: u32, z: usize) {
         let mt = self.get_pageblock_migratetype(Pfn(pfn));
         let pages = self.mem_map.pages_mut();
@@ -1054,8 +1118,8 @@ impl<'a> Node<'a> {
         pages[idx as usize].flags.insert(PageFlags::PG_pcp);
         pcp.lists.add(pages, idx, mt, false);
         if pcp.count() >= pcp.high {
-            let batch = pcp.batch;
-            self.free_pcppages_bulk(z, batch);
+            let count = pcp.nr_pcp_free();
+            self.free_pcppages_bulk(z, count, mt);
         }
     }
 
@@ -1116,13 +1180,18 @@ impl<'a> Node<'a> {
         if !ok {
             return None;
         }
-        if page.flags.contains(PageFlags::PG_head) {
-            let tails = &self.mem_map.pages()[idx as usize + 1..idx as usize + (1 << order)];
-            if tails.iter().any(|t| t.compound_head_index() != Some(idx)) {
-                return None;
-            }
+        if page.flags.contains(PageFlags::PG_head) && !self.tails_point_at(idx, order) {
+            return None;
         }
         Some(idx)
+    }
+
+    /// Whether every tail page of the compound block at `idx` links back to it.
+    #[cold]
+    #[inline(never)]
+    fn tails_point_at(&self, idx: u32, order: u32) -> bool {
+        let tails = &self.mem_map.pages()[idx as usize + 1..idx as usize + (1 << order)];
+        tails.iter().all(|t| t.compound_head_index() == Some(idx))
     }
 
     /// The checks `free_pages` makes before touching anything (`free_pages_prepare`'s
@@ -1182,11 +1251,17 @@ impl<'a> Node<'a> {
     /// `__free_one_page()`: merges the block with its buddy while the buddy is free and of
     /// the same order, then puts the result on its list (at the tail when
     /// `buddy_merge_likely`, or when `to_tail`). Counters other than `nr_free` are the
-    /// caller's.
-    fn __free_one_page(&mut self, mut pfn: u64, mut order: u32, z: usize, to_tail: bool) {
-        // The block goes to its pageblock's lists (merges stay inside one pageblock, since
-        // MAX_ORDER - 1 is the pageblock order).
-        let mt = self.get_pageblock_migratetype(Pfn(pfn));
+    /// caller's. The block goes to the lists of `mt`: its pageblock's type, or for a page
+    /// coming back from a pcp list that list's type, as in Linux (merges stay inside one
+    /// pageblock, since MAX_ORDER - 1 is the pageblock order).
+    fn __free_one_page(
+        &mut self,
+        mut pfn: u64,
+        mut order: u32,
+        z: usize,
+        mt: usize,
+        to_tail: bool,
+    ) {
         let base = self.mem_map.base_pfn().0;
         let pages = self.mem_map.pages_mut();
         let zone = &mut self.node_zones[z];
@@ -2370,6 +2445,67 @@ mod tests {
         assert_eq!((count(&node), free(&node)), (0, n as u64));
         node.verify().unwrap();
         assert_eq!(free_blocks(&node), initial);
+    }
+
+    #[test]
+    fn bulk_frees_double_until_an_allocation() {
+        // 6.1's nr_pcp_free: batch << free_factor, between batch and high - batch.
+        use crate::mm::zone::PerCpuPages;
+        let mut pcp = PerCpuPages { high: 100, batch: 7, ..PerCpuPages::EMPTY };
+        let frees: Vec<u64> = (0..6).map(|_| pcp.nr_pcp_free()).collect();
+        assert_eq!(frees, [7, 14, 28, 56, 93, 93]);
+        // A cache whose high is below its batch gives back one page at a time.
+        let mut tiny = PerCpuPages { high: 3, batch: 7, ..PerCpuPages::EMPTY };
+        assert_eq!(tiny.nr_pcp_free(), 1);
+
+        let mut v = vec![Page::default(); 4096];
+        let mut node = all_free(&mut v, 0, &normal_only(0, 4096));
+        let z = &mut node.node_zones[ZoneType::Normal.idx()];
+        (z.pcp.batch, z.pcp.high) = (7, 40);
+        let got: Vec<Pfn> =
+            (0..200).map(|_| node.alloc_pages(GfpFlags::GFP_KERNEL, 0).unwrap()).collect();
+        let count = |node: &Node<'_>| node.zone(ZoneType::Normal).pcp().count();
+        let mut after_bulk = Vec::new();
+        for p in got {
+            let before = count(&node);
+            node.free_pages(p, 0).unwrap();
+            if count(&node) < before {
+                after_bulk.push(count(&node));
+            }
+        }
+        // high 40: the first bulk free gives back 7 (33 left), the next 14 from 40 (26),
+        // then 28 from 40 (12); high - batch = 33 caps the rest (7 left).
+        assert_eq!(after_bulk[..4], [33, 26, 12, 7]);
+        // The factor stopped growing at 3 (7 << 3 is past the cap); an allocation halves it.
+        assert_eq!(node.zone(ZoneType::Normal).pcp().free_factor, 3);
+        let p = node.alloc_pages(GfpFlags::GFP_KERNEL, 0).unwrap();
+        assert_eq!(node.zone(ZoneType::Normal).pcp().free_factor, 1);
+        node.free_pages(p, 0).unwrap();
+        node.verify().unwrap();
+    }
+
+    #[test]
+    fn bulk_free_empties_the_list_it_was_asked_for_first() {
+        let mut v = vec![Page::default(); 4096];
+        let mut node = all_free(&mut v, 0, &normal_only(0, 4096));
+        let z = &mut node.node_zones[ZoneType::Normal.idx()];
+        (z.pcp.batch, z.pcp.high) = (4, 1000);
+        let kernel: Vec<Pfn> =
+            (0..8).map(|_| node.alloc_pages(GfpFlags::GFP_KERNEL, 0).unwrap()).collect();
+        let user: Vec<Pfn> =
+            (0..8).map(|_| node.alloc_pages(GfpFlags::GFP_HIGHUSER_MOVABLE, 0).unwrap()).collect();
+        for &p in kernel.iter().chain(&user) {
+            node.free_pages(p, 0).unwrap();
+        }
+        let lists = |node: &Node<'_>| {
+            let pcp = &node.zone(ZoneType::Normal).pcp().lists;
+            [MIGRATE_UNMOVABLE, MIGRATE_MOVABLE].map(|mt| pcp.nr_free_of(mt))
+        };
+        assert_eq!(lists(&node), [8, 8]);
+        // Ten pages from the movable list first: it empties, then two unmovable ones go.
+        node.free_pcppages_bulk(ZoneType::Normal.idx(), 10, MIGRATE_MOVABLE);
+        assert_eq!(lists(&node), [6, 0]);
+        node.verify().unwrap();
     }
 
     #[test]

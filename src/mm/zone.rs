@@ -154,16 +154,19 @@ impl FreeArea {
     }
 
     /// First block on the list of `mt`.
+    #[inline]
     pub(super) fn first(&self, mt: usize) -> Option<u32> {
         self.lists.get(mt).map(|l| l.head).filter(|&h| h != NIL)
     }
 
     /// Last block on the list of `mt`.
+    #[inline]
     pub(super) fn last(&self, mt: usize) -> Option<u32> {
         self.lists.get(mt).map(|l| l.tail).filter(|&t| t != NIL)
     }
 
     /// `add_to_free_list` / `add_to_free_list_tail`: O(1). The block remembers its list.
+    #[inline]
     pub(super) fn add(&mut self, pages: &mut [Page], idx: u32, mt: usize, to_tail: bool) {
         let list = &mut self.lists[mt];
         let (prev, next) = if to_tail { (list.tail, NIL) } else { (NIL, list.head) };
@@ -186,6 +189,7 @@ impl FreeArea {
     }
 
     /// `del_page_from_free_list`: O(1) unlink of a free block from the list it is on.
+    #[inline]
     pub(super) fn del(&mut self, pages: &mut [Page], idx: u32) {
         let (prev, next, mt) = {
             let p = &mut pages[idx as usize];
@@ -234,13 +238,14 @@ pub struct PerCpuPages {
     pub(super) lists: FreeArea,
     pub(super) high: u64,
     pub(super) batch: u64,
-    /// The list `free_pcppages_bulk` takes from next (it goes round the types).
-    pub(super) drain_next: usize,
+    /// `free_factor`: each bulk free with no allocation in between frees twice as many
+    /// pages as the last (`nr_pcp_free`); every allocation halves it back.
+    pub(super) free_factor: u32,
 }
 
 impl PerCpuPages {
     pub const EMPTY: PerCpuPages =
-        PerCpuPages { lists: FreeArea::EMPTY, high: 0, batch: 0, drain_next: 0 };
+        PerCpuPages { lists: FreeArea::EMPTY, high: 0, batch: 0, free_factor: 0 };
 
     /// Whether the cache is in use: a zone under 32 MiB gets a batch of 0 from
     /// `zone_batchsize`, and a zone whose limits are not set yet has none either; their
@@ -260,6 +265,23 @@ impl PerCpuPages {
 
     pub const fn batch(&self) -> u64 {
         self.batch
+    }
+
+    /// `nr_pcp_free()` (6.1): how many pages a free that took the count to `high` gives
+    /// back: `batch` doubled for every bulk free since the last allocation, kept between
+    /// `batch` and `high - batch` so a batch stays cached.
+    pub fn nr_pcp_free(&mut self) -> u64 {
+        let (high, batch) = (self.high, self.batch);
+        if high < batch {
+            return 1;
+        }
+        let min_nr_free = batch;
+        let max_nr_free = high - batch;
+        let batch = batch.checked_shl(self.free_factor).unwrap_or(u64::MAX);
+        if batch < max_nr_free {
+            self.free_factor += 1;
+        }
+        batch.min(max_nr_free).max(min_nr_free)
     }
 }
 
@@ -558,6 +580,24 @@ pub fn __zone_watermark_ok(
     z.free_area[order as usize..].iter().any(|a| !a.is_empty())
 }
 
+/// `zone_watermark_fast()` (6.1): the allocation fast path's check. An order-0 request
+/// only compares the free count with the mark plus the reserve (what `__zone_watermark_ok`
+/// would conclude for order 0 without `ALLOC_HIGH`/`ALLOC_HARDER`, which the fast path
+/// never has); anything else takes the full check.
+#[inline]
+pub fn zone_watermark_fast(
+    z: &Zone,
+    order: u32,
+    mark: u64,
+    highest_zoneidx: ZoneType,
+    alloc_flags: AllocFlags,
+) -> bool {
+    if order == 0 && z.nr_free_pages > mark + z.lowmem_reserve[highest_zoneidx.idx()] {
+        return true;
+    }
+    zone_watermark_ok(z, order, mark, highest_zoneidx, alloc_flags)
+}
+
 /// `zone_watermark_ok()`: `__zone_watermark_ok` with the zone's own free page count.
 pub fn zone_watermark_ok(
     z: &Zone,
@@ -743,6 +783,34 @@ mod tests {
         assert!(!zone_watermark_ok(&z, 0, 100, ZoneType::HighMem, none));
         let z = zone_with_free(301, [100, 125, 150], [0, 0, 200], &[0]);
         assert!(zone_watermark_ok(&z, 0, 100, ZoneType::HighMem, none));
+    }
+
+    #[test]
+    fn watermark_fast_agrees_with_the_full_check() {
+        let flag_sets = [
+            AllocFlags::ALLOC_WMARK_LOW,
+            AllocFlags::ALLOC_WMARK_MIN | AllocFlags::ALLOC_HIGH,
+            AllocFlags::ALLOC_WMARK_MIN | AllocFlags::ALLOC_HIGH | AllocFlags::ALLOC_HARDER,
+        ];
+        for free in [0, 99, 100, 101, 125, 126, 325, 326, 2000] {
+            for reserve in [[0; 3], [0, 0, 200]] {
+                for orders in [&[][..], &[0], &[3], &[10]] {
+                    let z = zone_with_free(free, [100, 125, 150], reserve, orders);
+                    for order in [0, 1, 3, 10] {
+                        for flags in flag_sets {
+                            for t in [ZoneType::Normal, ZoneType::HighMem] {
+                                let mark = z.wmark_pages(flags.wmark());
+                                assert_eq!(
+                                    zone_watermark_fast(&z, order, mark, t, flags),
+                                    zone_watermark_ok(&z, order, mark, t, flags),
+                                    "free {free} reserve {reserve:?} orders {orders:?} order {order} {flags:?} {t:?}"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]
