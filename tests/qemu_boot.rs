@@ -5,6 +5,7 @@
 
 mod common;
 use common::*;
+use std::time::Duration;
 
 /// QEMU raspi2b hands the guest 960 MiB of RAM (1 GiB minus the VideoCore carve-out).
 const RAM_MB: u64 = 960;
@@ -91,6 +92,53 @@ fn elf_3g() {
 #[test]
 fn elf_1g() {
     boot_check(Opts::elf("1G"));
+}
+
+/// Where QEMU's monitor says cores 1-3 are (`R15`), read twice 100 ms apart.
+fn secondary_pcs(q: &Qemu, socket: &std::path::Path) -> Vec<u64> {
+    let regs = monitor_cmd(socket, "info registers -a");
+    let pcs: Vec<u64> = regs
+        .split("CPU#")
+        .skip(1)
+        .filter_map(|cpu| {
+            let r15 = cpu.split_whitespace().find_map(|w| w.strip_prefix("R15="))?;
+            u64::from_str_radix(r15, 16).ok()
+        })
+        .collect();
+    if pcs.len() != 4 {
+        q.fail(&format!("expected 4 CPUs in `info registers -a`, got:\n{regs}"));
+    }
+    pcs[1..].to_vec()
+}
+
+/// Cores 1-3 must sleep in the kernel's park loop, not spin in the loader's stub at 0x300
+/// (where QEMU's raw path leaves them polling at full speed): every one halted on the same
+/// instruction inside the image, which is still the same a moment later.
+fn secondaries_are_parked(opts: Opts) {
+    let socket = opts.monitor.clone().expect("a monitor socket");
+    let (mut q, _) = Qemu::boot_to_prompt(opts);
+    let first = secondary_pcs(&q, &socket);
+    std::thread::sleep(Duration::from_millis(100));
+    let again = secondary_pcs(&q, &socket);
+    // The image runs from its link address, 0x8000, and the park loop is in its first page.
+    let in_head = |pc: u64| (0x8000..0x9000).contains(&pc);
+    if !(first.iter().all(|&pc| in_head(pc) && pc == first[0]) && again == first) {
+        q.fail(&format!(
+            "cores 1-3 not parked in WFI: PCs {first:#x?} then {again:#x?} (QEMU's stub is at 0x300)"
+        ));
+    }
+    q.poweroff_ok();
+    let _ = std::fs::remove_file(socket);
+}
+
+#[test]
+fn secondaries_parked_raw() {
+    secondaries_are_parked(Opts::raw("2G").monitor("raw"));
+}
+
+#[test]
+fn secondaries_parked_elf() {
+    secondaries_are_parked(Opts::elf("2G").monitor("elf"));
 }
 
 #[test]

@@ -31,11 +31,13 @@ pub struct Opts {
     pub append: Option<String>,
     /// `-dtb build/raspi2b-mini.dtb`.
     pub dtb: bool,
+    /// QEMU's human monitor on this Unix socket (`monitor_cmd` talks to it) instead of none.
+    pub monitor: Option<PathBuf>,
 }
 
 impl Opts {
     pub fn raw(split: &'static str) -> Opts {
-        Opts { split, elf: false, append: None, dtb: false }
+        Opts { split, elf: false, append: None, dtb: false, monitor: None }
     }
     pub fn elf(split: &'static str) -> Opts {
         Opts { elf: true, ..Opts::raw(split) }
@@ -48,6 +50,37 @@ impl Opts {
         self.dtb = true;
         self
     }
+    /// A monitor socket named after `tag` in the system's temporary directory.
+    pub fn monitor(mut self, tag: &str) -> Opts {
+        let path = std::env::temp_dir().join(format!("pivm-{}-{tag}.mon", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        self.monitor = Some(path);
+        self
+    }
+}
+
+/// Sends one command to QEMU's human monitor on `socket` and returns what it printed up to
+/// the next `(qemu)` prompt, with the monitor's line-editing escapes left out.
+pub fn monitor_cmd(socket: &std::path::Path, command: &str) -> String {
+    use std::os::unix::net::UnixStream;
+    let mut stream = UnixStream::connect(socket)
+        .unwrap_or_else(|e| panic!("monitor socket {}: {e}", socket.display()));
+    stream.set_read_timeout(Some(STEP)).unwrap();
+    let read_to_prompt = |stream: &mut UnixStream| {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !got.ends_with(b"(qemu) ") {
+            let n = stream.read(&mut buf).expect("monitor reply within STEP");
+            assert!(n > 0, "monitor closed: {}", String::from_utf8_lossy(&got));
+            got.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&got).into_owned()
+    };
+    read_to_prompt(&mut stream);
+    stream.write_all(format!("{command}\n").as_bytes()).unwrap();
+    let reply = read_to_prompt(&mut stream);
+    // The echo of the command (with its escapes) is the first line.
+    reply.lines().skip(1).filter(|l| !l.starts_with("(qemu)")).collect::<Vec<_>>().join("\n")
 }
 
 /// A test failure; its `Debug` is the plain message (with the transcript), so `.unwrap()` prints it readably.
@@ -167,22 +200,17 @@ impl Qemu {
         } else {
             artifact(&format!("{dir}/kernel7.img"), &format!("make kernel VMSPLIT={}", opts.split))
         };
-        let mut args: Vec<String> = [
-            "-M",
-            "raspi2b",
-            "-display",
-            "none",
-            "-monitor",
-            "none",
-            "-serial",
-            "stdio",
-            "-semihosting",
-            "-kernel",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        let mut args: Vec<String> =
+            ["-M", "raspi2b", "-display", "none", "-serial", "stdio", "-semihosting", "-kernel"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
         args.push(image.display().to_string());
+        args.push("-monitor".into());
+        args.push(match &opts.monitor {
+            Some(path) => format!("unix:{},server,nowait", path.display()),
+            None => "none".into(),
+        });
         if let Some(a) = &opts.append {
             args.push("-append".into());
             args.push(a.clone());

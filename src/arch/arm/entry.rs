@@ -1,6 +1,7 @@
 //! Kernel entry: the first instructions run, with the MMU off, wherever the loader put us.
 //!
-//! Position independent until the MMU is on: parks cores 1-3, leaves HYP mode (Pi firmware),
+//! Position independent until the MMU is on: parks cores 1-3 (calling them out of the loader's
+//! stub into a WFI loop), leaves HYP mode (Pi firmware),
 //! moves the image to its link-time physical address if it was loaded elsewhere (QEMU's raw
 //! `-kernel` loads at 0x10000, the Pi firmware and the ELF loader at 0x8000), builds
 //! `init_pg_dir` (identity + linear sections for the kernel, the boot parameters and the UART),
@@ -24,6 +25,10 @@ const TTBR_WALK_ATTRS: u32 = 0x6A;
 /// First and one-past-last 1 MiB section of the BCM2836 peripheral window (0x3F000000).
 const PERIPHERAL_FIRST_SECTION: u32 = 0x3F0;
 const PERIPHERAL_END_SECTION: u32 = 0x400;
+/// BCM2836 local peripherals: core 0's mailbox-3 set register, then one every 0x10 bytes
+/// per core. A loader's stub (QEMU's raw `-kernel` path, the Pi firmware) keeps cores 1-3
+/// polling their mailbox 3 until an entry address shows up there.
+const CORE0_MAILBOX3_SET: u32 = 0x4000_008C;
 
 core::arch::global_asm!(
     r#"
@@ -113,6 +118,17 @@ _start:
 reloc_head_end:
 
 relocated:
+    @ Cores 1-3 of a raw boot spin in the loader's stub (QEMU's busily: three host threads
+    @ at full speed for as long as the machine runs). Send them to secondary_park, where
+    @ they sleep in WFI; parked ones (the ELF loader starts all four) just park again.
+    ldr     r0, =_start_phys
+    ldr     r1, ={mbox3_set}
+    str     r0, [r1, #0x10]             @ core 1
+    str     r0, [r1, #0x20]             @ core 2
+    str     r0, [r1, #0x30]             @ core 3
+    dsb
+    sev
+
     @ Build init_pg_dir: 4096 first-level entries, all faults but:
     ldr     r5, =PAGE_OFFSET
     ldr     r4, =init_pg_dir
@@ -197,6 +213,7 @@ relocated:
     @ Cores 1-3: enable this core's mailbox-3 interrupt (so WFI wakes on a write to it)
     @ and wait for an entry address there, like the Pi firmware's own stub.
 secondary_park:
+    cpsid   aif
     mov     r5, #0x40000000
     add     r6, r5, #0x50
     mov     r7, #8
@@ -262,4 +279,5 @@ __irq_stack_top:
     periph_end = const PERIPHERAL_END_SECTION,
     ttbcr_n = const TTBCR_N,
     walk = const TTBR_WALK_ATTRS,
+    mbox3_set = const CORE0_MAILBOX3_SET,
 );
