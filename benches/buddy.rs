@@ -7,7 +7,8 @@
 //!
 //! Both allocators get the same number of free lists (`FrameAllocator<MAX_ORDER>`), the
 //! node has no watermarks set and one zone; order-0 pages go through pivm's per-CPU lists as
-//! in the kernel.
+//! in the kernel. The closing table adds a third allocator, `BareBuddy`, the least any
+//! buddy with intrusive lists can do, so each ratio can be read against what is possible.
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -56,6 +57,102 @@ impl Frames for Bsa {
     }
     fn free(&mut self, pfn: u64, order: u32) {
         self.0.dealloc(pfn as usize, 1 << order);
+    }
+}
+
+/// The floor: a buddy allocator with intrusive doubly-linked free lists and nothing else (no
+/// zones, watermarks, migrate types, per-CPU lists, checks on free or counters), with a bitmap
+/// of non-empty lists. What it reaches on a trace bounds what any Linux-style buddy can; it
+/// is measured, not used.
+struct BareBuddy {
+    links: Vec<BareLink>,
+    heads: [u32; MAX_ORDER],
+    nonempty: u32,
+}
+
+#[derive(Clone, Copy)]
+struct BareLink {
+    next: u32,
+    prev: u32,
+    order: u8,
+    free: bool,
+}
+
+const BARE_NIL: u32 = u32::MAX;
+
+impl BareBuddy {
+    fn new(n: u64) -> BareBuddy {
+        let unused = BareLink { next: BARE_NIL, prev: BARE_NIL, order: 0, free: false };
+        let mut b = BareBuddy {
+            links: vec![unused; n as usize],
+            heads: [BARE_NIL; MAX_ORDER],
+            nonempty: 0,
+        };
+        let top = MAX_ORDER - 1;
+        for block in (0..n as u32).step_by(1 << top) {
+            b.push(block, top);
+        }
+        b
+    }
+
+    fn push(&mut self, i: u32, order: usize) {
+        let head = self.heads[order];
+        self.links[i as usize] =
+            BareLink { next: head, prev: BARE_NIL, order: order as u8, free: true };
+        if head != BARE_NIL {
+            self.links[head as usize].prev = i;
+        }
+        self.heads[order] = i;
+        self.nonempty |= 1 << order;
+    }
+
+    fn unlink(&mut self, i: u32, order: usize) {
+        let BareLink { next, prev, .. } = self.links[i as usize];
+        if prev == BARE_NIL {
+            self.heads[order] = next;
+            if next == BARE_NIL {
+                self.nonempty &= !(1 << order);
+            }
+        } else {
+            self.links[prev as usize].next = next;
+        }
+        if next != BARE_NIL {
+            self.links[next as usize].prev = prev;
+        }
+        self.links[i as usize].free = false;
+    }
+}
+
+impl Frames for BareBuddy {
+    fn alloc(&mut self, order: u32) -> Option<u64> {
+        let order = order as usize;
+        let above = self.nonempty >> order;
+        if above == 0 {
+            return None;
+        }
+        let mut current = order + above.trailing_zeros() as usize;
+        let i = self.heads[current];
+        self.unlink(i, current);
+        while current > order {
+            current -= 1;
+            self.push(i + (1 << current), current);
+        }
+        Some(i as u64)
+    }
+
+    fn free(&mut self, pfn: u64, order: u32) {
+        let (mut i, mut order) = (pfn as u32, order as usize);
+        while order < MAX_ORDER - 1 {
+            let buddy = i ^ (1 << order);
+            let b = self.links[buddy as usize];
+            if !(b.free && b.order as usize == order) {
+                break;
+            }
+            self.unlink(buddy, order);
+            i &= !(1 << order);
+            order += 1;
+        }
+        self.push(i, order);
     }
 }
 
@@ -271,44 +368,58 @@ fn best_ns(tries: usize, ops: u64, mut f: impl FnMut() -> Duration) -> f64 {
     (0..tries).map(|_| f()).min().unwrap().as_nanos() as f64 / ops as f64
 }
 
-/// Own quick timing of every workload, printed as a table with the throughput ratio.
+/// Own quick timing of every workload, printed as a table with the throughput ratios.
 fn print_ratios() {
     const PAIRS: u64 = 200_000;
     const TRIES: usize = 3;
     println!();
     println!(
-        "pivm buddy vs buddy_system_allocator::FrameAllocator<{MAX_ORDER}>: ns/op, best of {TRIES} \
-         runs (one run for free_full_pool_random at 4GiB); ratio = bsa / pivm"
+        "ns/op, best of {TRIES} runs (one run for free_full_pool_random at 4GiB): pivm, \
+         buddy_system_allocator::FrameAllocator<{MAX_ORDER}> (bsa), and the bare intrusive-list \
+         buddy (floor); ratios = bsa / pivm and bsa / floor"
     );
-    println!("{:<24} {:>8} {:>10} {:>10} {:>8}", "workload", "pool", "pivm", "bsa", "ratio");
+    println!(
+        "{:<24} {:>8} {:>8} {:>8} {:>8} {:>7} {:>7}",
+        "workload", "pool", "pivm", "bsa", "floor", "pivm", "floor"
+    );
     for &n in &SIZES {
         let mut pages = vec![Page::default(); n as usize];
-        let mut rows: Vec<(&str, f64, f64)> = Vec::new();
+        let mut rows: Vec<(&str, f64, f64, f64)> = Vec::new();
         for (name, cascade) in [("order0_no_cascade", false), ("order0_cascade", true)] {
             let mut node = pivm_pool(&mut pages);
             let mut bsa = bsa_pool(n);
+            let mut bare = BareBuddy::new(n);
             if !cascade {
                 node.alloc(0).unwrap();
                 bsa.alloc(0).unwrap();
+                bare.alloc(0).unwrap();
             }
             let p = best_ns(TRIES, PAIRS, || pairs(&mut node, PAIRS));
             let b = best_ns(TRIES, PAIRS, || pairs(&mut bsa, PAIRS));
-            rows.push((name, p, b));
+            let f = best_ns(TRIES, PAIRS, || pairs(&mut bare, PAIRS));
+            rows.push((name, p, b, f));
         }
         let perm = permutation(n as usize, 0x2545_f491_4f6c_dd1d ^ n);
         let mut got = Vec::new();
         let tries = if FREE_RANDOM_SIZES.contains(&n) { TRIES } else { 1 };
         let p = best_ns(tries, n, || free_all_random(&mut pivm_pool(&mut pages), &perm, &mut got));
         let b = best_ns(tries, n, || free_all_random(&mut bsa_pool(n), &perm, &mut got));
-        rows.push(("free_full_pool_random", p, b));
+        let f = best_ns(tries, n, || free_all_random(&mut BareBuddy::new(n), &perm, &mut got));
+        rows.push(("free_full_pool_random", p, b, f));
         let trace = mixed_trace(n, 0x9e37_79b9_7f4a_7c15 ^ n);
         let mut live = Vec::new();
         let ops = MIXED_OPS as u64;
         let p = best_ns(TRIES, ops, || mixed_once(&mut pivm_pool(&mut pages), &trace, &mut live));
         let b = best_ns(TRIES, ops, || mixed_once(&mut bsa_pool(n), &trace, &mut live));
-        rows.push(("mixed_orders", p, b));
-        for (name, p, b) in rows {
-            println!("{name:<24} {:>8} {p:>10.1} {b:>10.1} {:>7.1}x", label(n), b / p);
+        let f = best_ns(TRIES, ops, || mixed_once(&mut BareBuddy::new(n), &trace, &mut live));
+        rows.push(("mixed_orders", p, b, f));
+        for (name, p, b, f) in rows {
+            println!(
+                "{name:<24} {:>8} {p:>8.1} {b:>8.1} {f:>8.1} {:>6.1}x {:>6.1}x",
+                label(n),
+                b / p,
+                b / f
+            );
         }
     }
 }
