@@ -770,15 +770,19 @@ impl<'a> Node<'a> {
     /// a batch from the buddy lists when empty.
     #[inline]
     fn rmqueue_pcplist(&mut self, z: usize, mt: usize) -> Option<u32> {
-        if self.node_zones[z].pcp.lists.first(mt).is_none() {
-            self.rmqueue_bulk(z, mt);
-        }
         let pages = self.mem_map.pages_mut();
         let pcp = &mut self.node_zones[z].pcp;
-        let idx = pcp.lists.first(mt)?;
+        let idx = match pcp.lists.pop_first(pages, mt) {
+            Some(idx) => idx,
+            None => {
+                self.rmqueue_bulk(z, mt);
+                let pages = self.mem_map.pages_mut();
+                self.node_zones[z].pcp.lists.pop_first(pages, mt)?
+            }
+        };
+        let pcp = &mut self.node_zones[z].pcp;
         pcp.free_factor >>= 1;
-        pcp.lists.del(pages, idx);
-        pages[idx as usize].flags.remove(PageFlags::PG_pcp);
+        self.mem_map.pages_mut()[idx as usize].flags.remove(PageFlags::PG_pcp);
         Some(idx)
     }
 

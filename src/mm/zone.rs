@@ -211,6 +211,28 @@ impl FreeArea {
         self.nr_free -= 1;
     }
 
+    /// Takes the first block off the list of `mt`: `del` of a block known to have no
+    /// predecessor (the per-CPU lists hand out their hottest page this way).
+    #[inline]
+    pub(super) fn pop_first(&mut self, pages: &mut [Page], mt: usize) -> Option<u32> {
+        let list = self.lists.get_mut(mt)?;
+        let idx = list.head;
+        if idx == NIL {
+            return None;
+        }
+        let p = &mut pages[idx as usize];
+        let next = p.lru_next;
+        p.lru_next = NIL;
+        list.head = next;
+        match next {
+            NIL => list.tail = NIL,
+            next => pages[next as usize].lru_prev = NIL,
+        }
+        list.count -= 1;
+        self.nr_free -= 1;
+        Some(idx)
+    }
+
     /// The blocks on every list, each list first to last (mem_map indices).
     pub(super) fn iter<'p>(&self, pages: &'p [Page]) -> impl Iterator<Item = u32> + 'p {
         let heads = self.lists.map(|l| l.head);
@@ -850,6 +872,25 @@ mod tests {
         assert_eq!(a.lists[MIGRATE_UNMOVABLE].tail, NIL);
         assert_eq!(a.nr_free, 0);
         assert_eq!((pages[1].lru_next, pages[1].lru_prev), (NIL, NIL));
+    }
+
+    #[test]
+    fn pop_first_takes_the_head_and_relinks() {
+        let mut pages = vec![Page::RESERVED; 8];
+        let mut a = FreeArea::EMPTY;
+        assert_eq!(a.pop_first(&mut pages, MIGRATE_MOVABLE), None);
+        for idx in [2, 4, 6] {
+            a.add(&mut pages, idx, MIGRATE_MOVABLE, false);
+        }
+        assert_eq!(a.pop_first(&mut pages, MIGRATE_MOVABLE), Some(6));
+        assert_eq!((pages[6].lru_next, pages[6].lru_prev), (NIL, NIL));
+        assert_eq!((a.first(MIGRATE_MOVABLE), pages[4].lru_prev), (Some(4), NIL));
+        assert_eq!((a.nr_free, a.nr_free_of(MIGRATE_MOVABLE)), (2, 2));
+        assert_eq!(a.pop_first(&mut pages, MIGRATE_MOVABLE), Some(4));
+        assert_eq!(a.pop_first(&mut pages, MIGRATE_MOVABLE), Some(2));
+        assert!(a.is_empty());
+        assert_eq!((a.first(MIGRATE_MOVABLE), a.last(MIGRATE_MOVABLE)), (None, None));
+        assert_eq!(a.pop_first(&mut pages, MIGRATE_TYPES), None, "no such list");
     }
 
     #[test]
