@@ -23,6 +23,10 @@ use pivm::mm::Pfn;
 
 /// Pool sizes in pages: 64 MiB, 512 MiB, 4 GiB of 4 KiB pages.
 const SIZES: [u64; 3] = [16 << 10, 128 << 10, 1 << 20];
+/// Pools of the closing table: every power of two from 64 MiB to 4 GiB, so the cost per
+/// operation can be followed as managed memory grows.
+const CURVE_SIZES: [u64; 7] =
+    [16 << 10, 32 << 10, 64 << 10, 128 << 10, 256 << 10, 512 << 10, 1 << 20];
 /// Pools for the free-everything benchmark under criterion (the 4 GiB point, which takes
 /// seconds per run for the peer, is measured once in the closing table only).
 const FREE_RANDOM_SIZES: [u64; 2] = [16 << 10, 128 << 10];
@@ -374,15 +378,16 @@ fn print_ratios() {
     const TRIES: usize = 3;
     println!();
     println!(
-        "ns/op, best of {TRIES} runs (one run for free_full_pool_random at 4GiB): pivm, \
+        "ns/op, best of {TRIES} runs: pivm, \
          buddy_system_allocator::FrameAllocator<{MAX_ORDER}> (bsa), and the bare intrusive-list \
-         buddy (floor); ratios = bsa / pivm and bsa / floor"
+         buddy (floor); bsa/pivm and bsa/floor are throughput ratios"
     );
     println!(
-        "{:<24} {:>8} {:>8} {:>8} {:>8} {:>7} {:>7}",
-        "workload", "pool", "pivm", "bsa", "floor", "pivm", "floor"
+        "{:<24} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9}",
+        "workload", "pool", "pivm", "bsa", "floor", "bsa/pivm", "bsa/floor"
     );
-    for &n in &SIZES {
+    let mut curve: Vec<(u64, Vec<(&str, f64)>)> = Vec::new();
+    for &n in &CURVE_SIZES {
         let mut pages = vec![Page::default(); n as usize];
         let mut rows: Vec<(&str, f64, f64, f64)> = Vec::new();
         for (name, cascade) in [("order0_no_cascade", false), ("order0_cascade", true)] {
@@ -401,10 +406,9 @@ fn print_ratios() {
         }
         let perm = permutation(n as usize, 0x2545_f491_4f6c_dd1d ^ n);
         let mut got = Vec::new();
-        let tries = if FREE_RANDOM_SIZES.contains(&n) { TRIES } else { 1 };
-        let p = best_ns(tries, n, || free_all_random(&mut pivm_pool(&mut pages), &perm, &mut got));
-        let b = best_ns(tries, n, || free_all_random(&mut bsa_pool(n), &perm, &mut got));
-        let f = best_ns(tries, n, || free_all_random(&mut BareBuddy::new(n), &perm, &mut got));
+        let p = best_ns(TRIES, n, || free_all_random(&mut pivm_pool(&mut pages), &perm, &mut got));
+        let b = best_ns(TRIES, n, || free_all_random(&mut bsa_pool(n), &perm, &mut got));
+        let f = best_ns(TRIES, n, || free_all_random(&mut BareBuddy::new(n), &perm, &mut got));
         rows.push(("free_full_pool_random", p, b, f));
         let trace = mixed_trace(n, 0x9e37_79b9_7f4a_7c15 ^ n);
         let mut live = Vec::new();
@@ -413,14 +417,29 @@ fn print_ratios() {
         let b = best_ns(TRIES, ops, || mixed_once(&mut bsa_pool(n), &trace, &mut live));
         let f = best_ns(TRIES, ops, || mixed_once(&mut BareBuddy::new(n), &trace, &mut live));
         rows.push(("mixed_orders", p, b, f));
-        for (name, p, b, f) in rows {
+        for &(name, p, b, f) in &rows {
             println!(
-                "{name:<24} {:>8} {p:>8.1} {b:>8.1} {f:>8.1} {:>6.1}x {:>6.1}x",
+                "{name:<24} {:>8} {p:>8.1} {b:>8.1} {f:>8.1} {:>8.1}x {:>8.1}x",
                 label(n),
                 b / p,
                 b / f
             );
         }
+        curve.push((n, rows.iter().map(|&(name, p, ..)| (name, p)).collect()));
+    }
+    println!();
+    println!("pivm ns/op as the pool grows:");
+    print!("{:<24}", "workload");
+    for (n, _) in &curve {
+        print!(" {:>7}", label(*n));
+    }
+    println!();
+    for (i, (name, _)) in curve[0].1.iter().enumerate() {
+        print!("{name:<24}");
+        for (_, rows) in &curve {
+            print!(" {:>7.1}", rows[i].1);
+        }
+        println!();
     }
 }
 
