@@ -772,6 +772,8 @@ impl<'a> Node<'a> {
     fn rmqueue_pcplist(&mut self, z: usize, mt: usize) -> Option<u32> {
         let pages = self.mem_map.pages_mut();
         let pcp = &mut self.node_zones[z].pcp;
+        // Every allocation halves how many pages the next bulk free gives back.
+        pcp.free_factor >>= 1;
         let idx = match pcp.lists.pop_first(pages, mt) {
             Some(idx) => idx,
             None => {
@@ -780,8 +782,6 @@ impl<'a> Node<'a> {
                 self.node_zones[z].pcp.lists.pop_first(pages, mt)?
             }
         };
-        let pcp = &mut self.node_zones[z].pcp;
-        pcp.free_factor >>= 1;
         self.mem_map.pages_mut()[idx as usize].flags.remove(PageFlags::PG_pcp);
         Some(idx)
     }
