@@ -812,9 +812,9 @@ impl<'a> Node<'a> {
             }
             while count > 0 {
                 let pages = self.mem_map.pages_mut();
-                let pcp = &mut self.node_zones[z].pcp;
-                let Some(idx) = pcp.lists.last(pindex) else { break };
-                pcp.lists.del(pages, idx);
+                let Some(idx) = self.node_zones[z].pcp.lists.pop_last(pages, pindex) else {
+                    break;
+                };
                 pages[idx as usize].flags.remove(PageFlags::PG_pcp);
                 count -= 1;
                 self.node_zones[z].nr_free_pages += 1;

@@ -233,6 +233,28 @@ impl FreeArea {
         Some(idx)
     }
 
+    /// Takes the last block off the list of `mt` (the per-CPU lists give back their coldest
+    /// page this way).
+    #[inline]
+    pub(super) fn pop_last(&mut self, pages: &mut [Page], mt: usize) -> Option<u32> {
+        let list = self.lists.get_mut(mt)?;
+        let idx = list.tail;
+        if idx == NIL {
+            return None;
+        }
+        let p = &mut pages[idx as usize];
+        let prev = p.lru_prev;
+        p.lru_prev = NIL;
+        list.tail = prev;
+        match prev {
+            NIL => list.head = NIL,
+            prev => pages[prev as usize].lru_next = NIL,
+        }
+        list.count -= 1;
+        self.nr_free -= 1;
+        Some(idx)
+    }
+
     /// The blocks on every list, each list first to last (mem_map indices).
     pub(super) fn iter<'p>(&self, pages: &'p [Page]) -> impl Iterator<Item = u32> + 'p {
         let heads = self.lists.map(|l| l.head);
@@ -872,6 +894,26 @@ mod tests {
         assert_eq!(a.lists[MIGRATE_UNMOVABLE].tail, NIL);
         assert_eq!(a.nr_free, 0);
         assert_eq!((pages[1].lru_next, pages[1].lru_prev), (NIL, NIL));
+    }
+
+    #[test]
+    fn pop_last_takes_the_tail_and_relinks() {
+        let mut pages = vec![Page::RESERVED; 8];
+        let mut a = FreeArea::EMPTY;
+        assert_eq!(a.pop_last(&mut pages, MIGRATE_UNMOVABLE), None);
+        for idx in [1, 3, 5] {
+            a.add(&mut pages, idx, MIGRATE_UNMOVABLE, false);
+        }
+        // Added at the head each time: 5, 3, 1; the tail is the first one added (coldest).
+        assert_eq!(a.pop_last(&mut pages, MIGRATE_UNMOVABLE), Some(1));
+        assert_eq!((pages[1].lru_next, pages[1].lru_prev), (NIL, NIL));
+        assert_eq!((a.last(MIGRATE_UNMOVABLE), pages[3].lru_next), (Some(3), NIL));
+        assert_eq!(a.nr_free, 2);
+        assert_eq!(a.pop_last(&mut pages, MIGRATE_UNMOVABLE), Some(3));
+        assert_eq!(a.pop_last(&mut pages, MIGRATE_UNMOVABLE), Some(5));
+        assert!(a.is_empty());
+        assert_eq!((a.first(MIGRATE_UNMOVABLE), a.last(MIGRATE_UNMOVABLE)), (None, None));
+        assert_eq!(a.pop_last(&mut pages, MIGRATE_TYPES), None, "no such list");
     }
 
     #[test]
