@@ -191,9 +191,17 @@ impl FreeArea {
     /// `del_page_from_free_list`: O(1) unlink of a free block from the list it is on.
     #[inline]
     pub(super) fn del(&mut self, pages: &mut [Page], idx: u32) {
-        let (prev, next, mt) = {
+        let mt = pages[idx as usize].free_mt();
+        self.del_from(pages, idx, mt);
+    }
+
+    /// `del` from the list of `mt`, which the caller knows: the list head does not wait for
+    /// the block's own flags to be read.
+    #[inline]
+    fn del_from(&mut self, pages: &mut [Page], idx: u32, mt: usize) {
+        let (prev, next) = {
             let p = &mut pages[idx as usize];
-            let links = (p.lru_prev, p.lru_next, p.free_mt());
+            let links = (p.lru_prev, p.lru_next);
             p.lru_prev = NIL;
             p.lru_next = NIL;
             links
@@ -211,25 +219,12 @@ impl FreeArea {
         self.nr_free -= 1;
     }
 
-    /// Takes the first block off the list of `mt`: `del` of a block known to have no
-    /// predecessor (the per-CPU lists hand out their hottest page this way).
+    /// Takes the first block off the list of `mt` (the per-CPU lists hand out their hottest
+    /// page this way).
     #[inline]
     pub(super) fn pop_first(&mut self, pages: &mut [Page], mt: usize) -> Option<u32> {
-        let list = self.lists.get_mut(mt)?;
-        let idx = list.head;
-        if idx == NIL {
-            return None;
-        }
-        let p = &mut pages[idx as usize];
-        let next = p.lru_next;
-        p.lru_next = NIL;
-        list.head = next;
-        match next {
-            NIL => list.tail = NIL,
-            next => pages[next as usize].lru_prev = NIL,
-        }
-        list.count -= 1;
-        self.nr_free -= 1;
+        let idx = self.first(mt)?;
+        self.del_from(pages, idx, mt);
         Some(idx)
     }
 
@@ -237,21 +232,8 @@ impl FreeArea {
     /// page this way).
     #[inline]
     pub(super) fn pop_last(&mut self, pages: &mut [Page], mt: usize) -> Option<u32> {
-        let list = self.lists.get_mut(mt)?;
-        let idx = list.tail;
-        if idx == NIL {
-            return None;
-        }
-        let p = &mut pages[idx as usize];
-        let prev = p.lru_prev;
-        p.lru_prev = NIL;
-        list.tail = prev;
-        match prev {
-            NIL => list.head = NIL,
-            prev => pages[prev as usize].lru_next = NIL,
-        }
-        list.count -= 1;
-        self.nr_free -= 1;
+        let idx = self.last(mt)?;
+        self.del_from(pages, idx, mt);
         Some(idx)
     }
 
