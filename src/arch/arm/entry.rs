@@ -25,10 +25,17 @@ const TTBR_WALK_ATTRS: u32 = 0x6A;
 /// First and one-past-last 1 MiB section of the BCM2836 peripheral window (0x3F000000).
 const PERIPHERAL_FIRST_SECTION: u32 = 0x3F0;
 const PERIPHERAL_END_SECTION: u32 = 0x400;
-/// BCM2836 local peripherals: core 0's mailbox-3 set register, then one every 0x10 bytes
-/// per core. A loader's stub (QEMU's raw `-kernel` path, the Pi firmware) keeps cores 1-3
-/// polling their mailbox 3 until an entry address shows up there.
-const CORE0_MAILBOX3_SET: u32 = 0x4000_008C;
+/// BCM2836 local peripherals (per-core mailboxes and interrupt routing).
+const LOCAL_PERIPHERAL_BASE: u32 = 0x4000_0000;
+/// Core 0's mailbox interrupt control register; one word per core.
+const CORE0_MAILBOX_INT_CTRL: u32 = LOCAL_PERIPHERAL_BASE + 0x50;
+/// Its bit that turns a write to the core's mailbox 3 into an IRQ (what wakes WFI).
+const MAILBOX3_IRQ_ENABLE: u32 = 1 << 3;
+/// Core 0's mailbox-3 set and read/clear registers; 0x10 bytes on per core. A loader's stub
+/// (QEMU's raw `-kernel` path, the Pi firmware) keeps cores 1-3 polling their mailbox 3
+/// until an entry address shows up there.
+const CORE0_MAILBOX3_SET: u32 = LOCAL_PERIPHERAL_BASE + 0x8C;
+const CORE0_MAILBOX3_RDCLR: u32 = LOCAL_PERIPHERAL_BASE + 0xCC;
 
 core::arch::global_asm!(
     r#"
@@ -214,11 +221,10 @@ relocated:
     @ and wait for an entry address there, like the Pi firmware's own stub.
 secondary_park:
     cpsid   aif
-    mov     r5, #0x40000000
-    add     r6, r5, #0x50
-    mov     r7, #8
+    ldr     r6, ={mbox_int_ctrl}
+    mov     r7, #{mbox3_irq}
     str     r7, [r6, r4, lsl #2]        @ core n mailbox interrupt control: mailbox 3 -> IRQ
-    add     r5, r5, #0xCC
+    ldr     r5, ={mbox3_rdclr}
     add     r5, r5, r4, lsl #4          @ core n mailbox 3 read/clear
 9:  wfi
     ldr     r6, [r5]
@@ -226,6 +232,7 @@ secondary_park:
     beq     9b
     str     r6, [r5]
     bx      r6
+    .ltorg
 
     .text
     .align  2
@@ -280,4 +287,7 @@ __irq_stack_top:
     ttbcr_n = const TTBCR_N,
     walk = const TTBR_WALK_ATTRS,
     mbox3_set = const CORE0_MAILBOX3_SET,
+    mbox3_rdclr = const CORE0_MAILBOX3_RDCLR,
+    mbox_int_ctrl = const CORE0_MAILBOX_INT_CTRL,
+    mbox3_irq = const MAILBOX3_IRQ_ENABLE,
 );
