@@ -2458,9 +2458,12 @@ mod tests {
         let mut pcp = PerCpuPages { high: 100, batch: 7, ..PerCpuPages::EMPTY };
         let frees: Vec<u64> = (0..6).map(|_| pcp.nr_pcp_free()).collect();
         assert_eq!(frees, [7, 14, 28, 56, 93, 93]);
-        // A cache whose high is below its batch gives back one page at a time.
+        // A cache whose high is below its batch gives back one page at a time; one whose
+        // high is below two batches gets high - batch (clamp's upper bound wins).
         let mut tiny = PerCpuPages { high: 3, batch: 7, ..PerCpuPages::EMPTY };
         assert_eq!(tiny.nr_pcp_free(), 1);
+        let mut small = PerCpuPages { high: 10, batch: 7, ..PerCpuPages::EMPTY };
+        assert_eq!(small.nr_pcp_free(), 3);
 
         let mut v = vec![Page::default(); 4096];
         let mut node = all_free(&mut v, 0, &normal_only(0, 4096));

@@ -307,7 +307,8 @@ impl PerCpuPages {
         if batch < max_nr_free {
             self.free_factor += 1;
         }
-        batch.min(max_nr_free).max(min_nr_free)
+        // Linux's clamp(): the upper bound wins when the two cross.
+        batch.max(min_nr_free).min(max_nr_free)
     }
 }
 
@@ -606,10 +607,9 @@ pub fn __zone_watermark_ok(
     z.free_area[order as usize..].iter().any(|a| !a.is_empty())
 }
 
-/// `zone_watermark_fast()` (6.1): the allocation fast path's check. An order-0 request
-/// only compares the free count with the mark plus the reserve (what `__zone_watermark_ok`
-/// would conclude for order 0 without `ALLOC_HIGH`/`ALLOC_HARDER`, which the fast path
-/// never has); anything else takes the full check.
+/// `zone_watermark_fast()` (6.1): for an order-0 request, a free count above the mark plus
+/// the reserve is enough (`ALLOC_HIGH` and `ALLOC_HARDER` only lower the mark, so whatever
+/// the flags, `__zone_watermark_ok` would agree); anything else takes the full check.
 #[inline]
 pub fn zone_watermark_fast(
     z: &Zone,
