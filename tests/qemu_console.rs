@@ -1,6 +1,7 @@
 //! Drives the serial console of the real kernel in QEMU raspi2b: every command (help, cat /proc/...,
 //! layout, v2p/p2v/pt cross-checked against each other, ptdump, peek), bad input (unknown command,
-//! bad numbers, long lines, control bytes, Ctrl-C) and the `crash null` oops.
+//! bad numbers, long lines, control bytes, Ctrl-C), a long random session of valid and invalid
+//! commands, and the `crash null` oops.
 //! Needs `make kernel VMSPLIT=2G|3G|1G` (`make test` builds them).
 
 mod common;
@@ -295,4 +296,124 @@ fn crash_null_oopses_and_halts() {
         q.fail("a prompt came back after the oops: the kernel must halt");
     }
     q.kill();
+}
+
+/// xorshift64: the random console session below is the same on every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[(self.next() % items.len() as u64) as usize]
+    }
+}
+
+/// A number argument: edge cases, garbage, random values, or an address or PFN the kernel
+/// printed earlier (so frees, kfrees, vfrees and kunmaps also hit live objects).
+fn random_number(rng: &mut Rng, seen: &[u64]) -> String {
+    const EDGES: [&str; 18] = [
+        "0",
+        "1",
+        "-1",
+        "0x",
+        "0xZZ",
+        "99",
+        "10",
+        "11",
+        "4096",
+        "131072",
+        "131073",
+        "0xffffffff",
+        "0x100000000",
+        "18446744073709551616",
+        "abc",
+        "0x80000000",
+        "0xc0000000",
+        "0x3f201000",
+    ];
+    match rng.next() % 4 {
+        0 if !seen.is_empty() => format!("{:#x}", seen[(rng.next() % seen.len() as u64) as usize]),
+        1 => format!("{:#x}", rng.next() & 0xffff_ffff),
+        2 => format!("{}", rng.next() % 64),
+        _ => rng.pick(&EDGES).to_string(),
+    }
+}
+
+/// One console command, valid or not, from every family but those that end the session
+/// (`crash`, `touch`, `poke`, `poweroff`, `reboot`) or take seconds (`memtest`, `bench`).
+fn random_command(rng: &mut Rng, seen: &[u64]) -> String {
+    let mut n = || random_number(rng, seen);
+    let (a, b) = (n(), n());
+    let cmd = ["cat", "alloc_pages", "free_pages", "__free_pages", "kmalloc", "kfree", "ksize"];
+    let more = ["vmalloc", "vfree", "ioremap", "iounmap", "kmap", "kunmap", "frag", "scenario"];
+    let rest = ["v2p", "p2v", "pt", "peek", "vmalloc_fill", "purge", "layout", "nosuch"];
+    let family = match rng.next() % 3 {
+        0 => rng.pick(&cmd),
+        1 => rng.pick(&more),
+        _ => rng.pick(&rest),
+    };
+    match family {
+        "cat" => format!(
+            "cat {}",
+            rng.pick(&[
+                "/proc/meminfo",
+                "/proc/buddyinfo",
+                "/proc/pagetypeinfo",
+                "/proc/zoneinfo",
+                "/proc/slabinfo",
+                "/proc/vmallocinfo",
+                "/proc/iomem",
+                "/sys/kernel/debug/extfrag/extfrag_index",
+                "/proc/nosuch",
+                "",
+            ])
+        ),
+        "alloc_pages" => format!(
+            "alloc_pages {a} {}",
+            rng.pick(&["", "GFP_ATOMIC", "GFP_HIGHUSER", "GFP_KERNEL|__GFP_ZERO", "BOGUS", "0x1"])
+        ),
+        "free_pages" | "__free_pages" | "ioremap" | "peek" => format!("{family} {a} {b}"),
+        "frag" => {
+            format!("frag {}", rng.pick(&["checkerboard", "checkerboard HighMem", "release", "x"]))
+        }
+        "scenario" => format!(
+            "scenario {}",
+            rng.pick(&["vmalloc-frag steps=100", "release", "vmalloc-frag seed=x", "bogus"])
+        ),
+        "vmalloc_fill" => format!("vmalloc_fill {}", rng.pick(&["free", &a])),
+        "purge" | "layout" => family.to_string(),
+        _ => format!("{family} {a}"),
+    }
+}
+
+/// Bad input gets an error line and the console carries on: 250 random commands on the 3G
+/// build (highmem, page poisoning on), each must come back to the prompt without an oops.
+#[test]
+fn random_commands_never_stop_the_console() {
+    let (mut q, _) = Qemu::boot_to_prompt(Opts::raw("3G").append("page_poison=1"));
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let mut seen: Vec<u64> = Vec::new();
+    for _ in 0..250 {
+        let command = random_command(&mut rng, &seen);
+        let out = q.cmd(&command);
+        for bad in ["Internal error", "Unable to handle", "Kernel panic", "BUG: Bad page state"] {
+            if out.contains(bad) && !(bad.starts_with("BUG") && command.contains("free")) {
+                q.fail(&format!("`{command}` printed {bad:?}:\n{out}"));
+            }
+        }
+        seen.extend(hex_numbers(&out).into_iter().filter(|&v| v > 0xfff));
+        let keep = seen.len().saturating_sub(64);
+        seen.drain(..keep);
+    }
+    for cleanup in ["frag release", "scenario release", "vmalloc_fill free", "purge"] {
+        q.cmd(cleanup);
+    }
+    let meminfo = q.cmd("cat /proc/meminfo");
+    q.expect_in("meminfo after the session", &meminfo, "MemFree:");
+    q.poweroff_ok();
 }

@@ -340,10 +340,12 @@ pub fn kmap(pfn: Pfn) -> Result<u64, KmapError> {
     Ok(k.vaddr)
 }
 
-/// `kunmap()`: drops one user of a highmem page's mapping (lowmem: nothing to do).
-pub fn kunmap(pfn: Pfn) -> Result<u32, KmapError> {
+/// `kunmap()`: drops one user of a highmem page's mapping and returns how many are left;
+/// `None` for a lowmem page, whose linear address `kmap` returned and which has nothing to
+/// undo.
+pub fn kunmap(pfn: Pfn) -> Result<Option<u32>, KmapError> {
     if with_node(|n| n.page_address(pfn)).is_some() {
-        return Ok(0);
+        return Ok(None);
     }
-    PKMAP.lock().as_mut().ok_or(KmapError::NotMapped(pfn))?.kunmap(pfn)
+    PKMAP.lock().as_mut().ok_or(KmapError::NotMapped(pfn))?.kunmap(pfn).map(Some)
 }

@@ -151,8 +151,12 @@ pub(super) fn cmd_kunmap(_: &Kernel, args: &Args<'_>) -> CmdResult {
     expect_args(args, 2)?;
     let pfn = pfn_arg(args)?;
     match vmalloc::kunmap(pfn) {
-        Ok(users) => {
+        Ok(Some(users)) => {
             kprintln!("kunmap(pfn {:#x}): {} users left", pfn.0, users);
+            Ok(())
+        }
+        Ok(None) => {
+            kprintln!("kunmap(pfn {:#x}): lowmem page, nothing to unmap", pfn.0);
             Ok(())
         }
         Err(e) => {
