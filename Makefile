@@ -6,10 +6,17 @@ CMDLINE   ?=
 # PROFILE=NAME adds pivm.profile=NAME to the command line (make run PROFILE=android-a9).
 PROFILE   ?=
 BOOTARGS  := $(strip $(CMDLINE) $(if $(PROFILE),pivm.profile=$(PROFILE)))
+# Build variants, each in its own directory build/<split>-<variant>: MAX_ORDER=N (2-16) sets
+# the number of buddy free lists (Linux's CONFIG_FORCE_MAX_ZONEORDER; the environment's
+# PIVM_MAX_ORDER is the same), FEATURES=kmalloc-4m raises kmalloc's ceiling to 4 MiB.
+MAX_ORDER ?= $(PIVM_MAX_ORDER)
+FEATURES  ?=
+comma     := ,
+VARIANT   := $(if $(MAX_ORDER),-order$(MAX_ORDER))$(if $(FEATURES),-$(subst $(comma),-,$(FEATURES)))
 TARGET    := armv7a-none-eabi
 CARGO_PROFILE := release
-BUILD     := build/$(VMSPLIT)
-CARGO_TGT := $(CURDIR)/build/$(VMSPLIT)/target
+BUILD     := build/$(VMSPLIT)$(VARIANT)
+CARGO_TGT := $(CURDIR)/$(BUILD)/target
 ELF_OUT   := $(CARGO_TGT)/$(TARGET)/$(CARGO_PROFILE)/pivm
 ELF       := $(BUILD)/kernel.elf
 IMG       := $(BUILD)/kernel7.img
@@ -30,7 +37,7 @@ SPLITS    := 3G 2G 1G
 all: kernel
 
 help:
-	@echo "make [kernel]      build $(IMG) and $(ELF) (VMSPLIT=3G|2G|1G)"
+	@echo "make [kernel]      build $(IMG) and $(ELF) (VMSPLIT=3G|2G|1G, MAX_ORDER=2..16, FEATURES=kmalloc-4m)"
 	@echo "make run           boot it in QEMU, console on this terminal (CMDLINE='...', PROFILE=name)"
 	@echo "make run-elf       boot the ELF instead (all four cores start, RAM size from the mailbox)"
 	@echo "make test          host unit tests + QEMU tests of all three splits"
@@ -44,8 +51,9 @@ setup:
 
 # Cargo decides what to rebuild; FORCE makes make always ask it.
 $(ELF_OUT): FORCE
-	VMSPLIT=$(VMSPLIT) CARGO_TARGET_DIR=$(CARGO_TGT) cargo build --$(CARGO_PROFILE) \
-		--target $(TARGET) --features kernel --bin pivm
+	VMSPLIT=$(VMSPLIT) $(if $(MAX_ORDER),PIVM_MAX_ORDER=$(MAX_ORDER)) \
+		CARGO_TARGET_DIR=$(CARGO_TGT) cargo build --$(CARGO_PROFILE) \
+		--target $(TARGET) --features kernel$(if $(FEATURES),$(comma)$(FEATURES)) --bin pivm
 
 $(ELF): $(ELF_OUT)
 	@mkdir -p $(BUILD)
@@ -71,9 +79,15 @@ run-elf: kernel
 unit-test:
 	cargo test --lib
 
+# The default kernel of every split, the two build variants the QEMU tests boot, all tests;
+# then the host unit tests again as each variant builds them.
 test: setup dtb
 	@for s in $(SPLITS); do $(MAKE) --no-print-directory kernel VMSPLIT=$$s || exit 1; done
+	$(MAKE) --no-print-directory kernel VMSPLIT=3G MAX_ORDER=16
+	$(MAKE) --no-print-directory kernel VMSPLIT=2G FEATURES=kmalloc-4m
 	cargo test
+	PIVM_MAX_ORDER=16 CARGO_TARGET_DIR=$(CURDIR)/build/host-order16/target cargo test --lib
+	cargo test --lib --features kmalloc-4m
 
 clippy:
 	cargo clippy --lib --tests -- -D warnings

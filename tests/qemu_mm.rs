@@ -1,7 +1,8 @@
 //! Physical memory management on the real kernel: /proc/meminfo adding up to what the firmware
 //! reported minus the reservations, highmem on the 3G build, memtest, the page allocation
-//! failure report, the /proc and debugfs files, kmalloc/kfree, and bad input to all of it.
-//! Needs `make kernel VMSPLIT=2G|3G` (`make test` builds them).
+//! failure report, the /proc and debugfs files, kmalloc/kfree, bad input to all of it, and the
+//! two build variants (sixteen free lists; kmalloc up to 4 MiB).
+//! Needs `make kernel VMSPLIT=2G|3G` and the variants (`make test` builds them all).
 
 mod common;
 use common::*;
@@ -193,5 +194,62 @@ fn kmalloc_round_trip_and_bad_input() {
     q.expect_in("double free_pages", &out, "BUG: Bad page state");
     let out = q.cmd("alloc_pages 0");
     q.expect_in("alloc after bad frees", &out, "order 0 GFP_KERNEL -> pfn 0x");
+    q.poweroff_ok();
+}
+
+/// The 16-list build (`make kernel VMSPLIT=3G MAX_ORDER=16`, like the case study's Android
+/// kernel): /proc/buddyinfo and pagetypeinfo have sixteen orders, pageblocks are order 15,
+/// an order-15 block (128 MiB) can be had and freed, order 16 is out of range, and memtest
+/// still gets every page back.
+#[test]
+fn sixteen_free_lists_3g() {
+    let (mut q, _) = Qemu::boot_to_prompt(Opts::raw("3G").variant("-order16"));
+    let buddyinfo = q.cmd("cat /proc/buddyinfo");
+    for line in buddyinfo.lines() {
+        let counts = line.split_once("zone").map_or(0, |(_, r)| r.split_whitespace().count() - 1);
+        if counts != 16 {
+            q.fail(&format!("buddyinfo: expected 16 orders per zone, got {counts} in {line:?}"));
+        }
+    }
+    let pagetypeinfo = q.cmd("cat /proc/pagetypeinfo");
+    q.expect_in("pagetypeinfo", &pagetypeinfo, "Page block order: 15\nPages per block:  32768\n");
+    let out = q.cmd("alloc_pages 15");
+    q.expect_in("alloc_pages 15", &out, "order 15 GFP_KERNEL -> pfn 0x");
+    let pfn = hex_numbers(&out)[0];
+    let out = q.cmd(&format!("__free_pages {pfn:#x} 15"));
+    if !out.trim().is_empty() {
+        q.fail(&format!("__free_pages of the order-15 block printed: {out}"));
+    }
+    // Back at the head of its list: the next order-15 request gets the same block.
+    let out = q.cmd("alloc_pages 15");
+    q.expect_in("alloc_pages 15 again", &out, &format!("-> pfn {pfn:#x} "));
+    q.cmd(&format!("__free_pages {pfn:#x} 15"));
+    let out = q.cmd("alloc_pages 16");
+    q.expect_in("alloc_pages 16", &out, "order 16 out of range (0-15)");
+    let memtest = q.cmd_timeout("memtest", MEMTEST);
+    q.expect_in("memtest", &memtest, "memtest: ok, ");
+    q.poweroff_ok();
+}
+
+/// The `kmalloc-4m` build (`make kernel VMSPLIT=2G FEATURES=kmalloc-4m`): kmalloc reaches
+/// Linux's 4 MiB (an order-10 block) and refuses a byte more.
+#[test]
+fn kmalloc_4m_build() {
+    let (mut q, _) = Qemu::boot_to_prompt(Opts::raw("2G").variant("-kmalloc-4m"));
+    let out = q.cmd("kmalloc 4194304");
+    q.expect_in("kmalloc 4194304", &out, "kmalloc(4194304) = 0x");
+    let addr = hex_numbers(&out)[0];
+    let out = q.cmd(&format!("ksize {addr:#x}"));
+    q.expect_in("ksize", &out, "= 4194304");
+    let out = q.cmd(&format!("kfree {addr:#x}"));
+    if !out.trim().is_empty() {
+        q.fail(&format!("kfree of the 4 MiB object printed: {out}"));
+    }
+    let out = q.cmd("kmalloc 4194305");
+    q.expect_in(
+        "kmalloc 4194305",
+        &out,
+        "kmalloc: size 4194305 exceeds KMALLOC_MAX_SIZE (4194304 bytes)",
+    );
     q.poweroff_ok();
 }

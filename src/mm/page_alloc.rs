@@ -2493,8 +2493,10 @@ mod tests {
 
     #[test]
     fn bulk_free_empties_the_list_it_was_asked_for_first() {
-        let mut v = vec![Page::default(); 4096];
-        let mut node = all_free(&mut v, 0, &normal_only(0, 4096));
+        // Enough pageblocks for mobility grouping (three), whatever MAX_ORDER is.
+        let n = (MIGRATE_TYPES as u64) << PAGEBLOCK_ORDER;
+        let mut v = vec![Page::default(); n as usize];
+        let mut node = all_free(&mut v, 0, &normal_only(0, n));
         let z = &mut node.node_zones[ZoneType::Normal.idx()];
         (z.pcp.batch, z.pcp.high) = (4, 1000);
         let kernel: Vec<Pfn> =
@@ -2517,17 +2519,19 @@ mod tests {
 
     #[test]
     fn a_high_order_request_drains_the_lists_before_it_fails() {
-        let mut v = vec![Page::default(); 2048];
-        let mut node = all_free(&mut v, 0, &normal_only(0, 2048));
+        // Two blocks of the largest order (4 MiB each with MAX_ORDER 11).
+        let n = 2 << (MAX_ORDER - 1);
+        let mut v = vec![Page::default(); n];
+        let mut node = all_free(&mut v, 0, &normal_only(0, n as u64));
         let z = &mut node.node_zones[ZoneType::Normal.idx()];
-        (z.pcp.batch, z.pcp.high) = (7, 4096);
+        (z.pcp.batch, z.pcp.high) = (7, 2 * n as u64);
         let got: Vec<Pfn> =
-            (0..2048).map(|_| node.alloc_pages(GfpFlags::GFP_KERNEL, 0).unwrap()).collect();
+            (0..n).map(|_| node.alloc_pages(GfpFlags::GFP_KERNEL, 0).unwrap()).collect();
         for p in got {
             node.free_pages(p, 0).unwrap();
         }
-        // Every page is cached, none counted free: only draining can find 4 MiB.
-        assert_eq!(node.nr_pcp_pages(), 2048);
+        // Every page is cached, none counted free: only draining can find a largest block.
+        assert_eq!(node.nr_pcp_pages(), n as u64);
         assert_eq!(node.nr_free_pages(), 0);
         let p = node.alloc_pages(GfpFlags::GFP_KERNEL, MAX_ORDER as u32 - 1).unwrap();
         assert_eq!(node.nr_pcp_pages(), 0);

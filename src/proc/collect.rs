@@ -54,16 +54,20 @@ mod tests {
     use super::*;
     use crate::mm::layout::{PfnRange, Zones};
     use crate::mm::page::{MemMap, Page};
+    use crate::mm::page_alloc::PAGEBLOCK_ORDER;
     use crate::mm::Pfn;
 
     #[test]
     fn snapshot_mirrors_the_node() {
-        const PAGES: u64 = 8192;
+        // Six pageblocks of Normal and two of HighMem, whatever MAX_ORDER is.
+        const BLOCK: u64 = 1 << PAGEBLOCK_ORDER;
+        const NORMAL: u64 = 6 * BLOCK;
+        const PAGES: u64 = 8 * BLOCK;
         let mut pages = vec![Page::default(); PAGES as usize];
         let zones = Zones {
             dma: None,
-            normal: PfnRange { start: Pfn(0), end: Pfn(6144) },
-            highmem: Some(PfnRange { start: Pfn(6144), end: Pfn(PAGES) }),
+            normal: PfnRange { start: Pfn(0), end: Pfn(NORMAL) },
+            highmem: Some(PfnRange { start: Pfn(NORMAL), end: Pfn(PAGES) }),
         };
         let mut node = Node::new(MemMap::new(&mut pages, Pfn(0)).unwrap(), &zones).unwrap();
         node.free_bootmem_range(Pfn(16), Pfn(PAGES)).unwrap();
@@ -71,16 +75,16 @@ mod tests {
         let s = node_snapshot(&node, NodeStats::default());
         let normal = &s.zones[1];
         assert!(normal.populated && !s.zones[0].populated);
-        assert_eq!((normal.start_pfn, normal.spanned), (0, 6144));
-        assert_eq!(normal.free_pages, 6144 - 16);
-        assert_eq!(normal.free_area.iter().enumerate().map(|(o, n)| n << o).sum::<u64>(), 6128);
-        assert_eq!(s.zones[2].free_pages, 2048);
+        assert_eq!((normal.start_pfn, normal.spanned), (0, NORMAL));
+        assert_eq!(normal.free_pages, NORMAL - 16);
+        let pages_of = |t: &[u64]| t.iter().enumerate().map(|(o, n)| n << o).sum::<u64>();
+        assert_eq!(pages_of(&normal.free_area), NORMAL - 16);
+        assert_eq!(s.zones[2].free_pages, 2 * BLOCK);
         assert_eq!(normal.min, node.zones()[1].min_wmark_pages());
         // Per migrate type: all of it is in movable pageblocks until the kernel takes some.
         assert!(normal.by_type);
         assert_eq!(normal.blocks_by_type, [0, 6, 0]);
-        let pages_of = |t: &[u64]| t.iter().enumerate().map(|(o, n)| n << o).sum::<u64>();
-        assert_eq!(pages_of(&normal.free_by_type[1]), 6128);
+        assert_eq!(pages_of(&normal.free_by_type[1]), NORMAL - 16);
         assert_eq!(pages_of(&normal.free_by_type[0]), 0);
         let mut out = String::new();
         crate::proc::pagetypeinfo::render(&mut out, &s).unwrap();

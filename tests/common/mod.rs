@@ -33,11 +33,13 @@ pub struct Opts {
     pub dtb: bool,
     /// QEMU's human monitor on this Unix socket (`monitor_cmd` talks to it) instead of none.
     pub monitor: Option<PathBuf>,
+    /// A build variant's directory suffix (`-order16` is `build/3G-order16/`), "" for none.
+    pub variant: &'static str,
 }
 
 impl Opts {
     pub fn raw(split: &'static str) -> Opts {
-        Opts { split, elf: false, append: None, dtb: false, monitor: None }
+        Opts { split, elf: false, append: None, dtb: false, monitor: None, variant: "" }
     }
     pub fn elf(split: &'static str) -> Opts {
         Opts { elf: true, ..Opts::raw(split) }
@@ -48,6 +50,12 @@ impl Opts {
     }
     pub fn dtb(mut self) -> Opts {
         self.dtb = true;
+        self
+    }
+    /// Boots the kernel of a build variant (`make kernel VMSPLIT=.. MAX_ORDER=16` builds
+    /// `-order16`, `FEATURES=kmalloc-4m` builds `-kmalloc-4m`).
+    pub fn variant(mut self, suffix: &'static str) -> Opts {
+        self.variant = suffix;
         self
     }
     /// A monitor socket named after `tag` in the system's temporary directory.
@@ -194,11 +202,17 @@ fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
 impl Qemu {
     /// Starts QEMU; it does not wait for anything (use `boot_to_prompt` or `wait_for`).
     pub fn boot(opts: Opts) -> Qemu {
-        let dir = format!("build/{}", opts.split);
+        let dir = format!("build/{}{}", opts.split, opts.variant);
+        let options = match opts.variant.strip_prefix("-order") {
+            Some(n) => format!(" MAX_ORDER={n}"),
+            None if opts.variant.is_empty() => String::new(),
+            None => format!(" FEATURES={}", &opts.variant[1..]),
+        };
+        let how = format!("make kernel VMSPLIT={}{options}", opts.split);
         let image = if opts.elf {
-            artifact(&format!("{dir}/kernel.elf"), &format!("make kernel VMSPLIT={}", opts.split))
+            artifact(&format!("{dir}/kernel.elf"), &how)
         } else {
-            artifact(&format!("{dir}/kernel7.img"), &format!("make kernel VMSPLIT={}", opts.split))
+            artifact(&format!("{dir}/kernel7.img"), &how)
         };
         let mut args: Vec<String> =
             ["-M", "raspi2b", "-display", "none", "-serial", "stdio", "-semihosting", "-kernel"]

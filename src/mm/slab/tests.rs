@@ -142,6 +142,18 @@ fn kmalloc_above_the_historic_ceiling_fails() {
 }
 
 #[test]
+#[cfg(feature = "kmalloc-4m")]
+fn kmalloc_4m_reaches_linux_s_ceiling() {
+    let (mut s, mut src) = (Slab::new(), TestPages::new());
+    let p = s.kmalloc(&mut src, 4 << 20).unwrap();
+    assert_eq!(s.ksize(p), Ok(4 << 20));
+    let e = s.kmalloc(&mut src, (4 << 20) + 1).unwrap_err();
+    assert_eq!(e.to_string(), "kmalloc: size 4194305 exceeds KMALLOC_MAX_SIZE (4194304 bytes)");
+    assert!(s.kmalloc(&mut src, 200_000).is_ok(), "past the historic 128 KiB");
+    s.kfree(&mut src, p).unwrap();
+}
+
+#[test]
 fn kzalloc_zeroes_recycled_memory() {
     let (mut s, mut src) = (Slab::new(), TestPages::new());
     let p = s.kmalloc(&mut src, 64).unwrap();
