@@ -92,7 +92,9 @@ impl BareBuddy {
             heads: [BARE_NIL; MAX_ORDER],
             nonempty: 0,
         };
+        // The pools are whole numbers of largest blocks, which is all this needs to handle.
         let top = MAX_ORDER - 1;
+        assert!(n.is_multiple_of(1 << top), "pool of {n} pages is not in order-{top} blocks");
         for block in (0..n as u32).step_by(1 << top) {
             b.push(block, top);
         }
