@@ -95,7 +95,7 @@ clippy:
 		--features kernel --bin pivm -- -D warnings
 
 doc:
-	cargo doc --no-deps --lib
+	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --lib
 
 gdb: kernel
 	@bash scripts/setup.sh --gdb

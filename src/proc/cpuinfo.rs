@@ -61,25 +61,25 @@ const fn field(reg: u32, shift: u32) -> u32 {
     (reg >> shift) & 0xf
 }
 
-/// ID_PFR0[15:12]: ThumbEE (1 = implemented).
+/// `ID_PFR0[15:12]`: ThumbEE (1 = implemented).
 const PFR0_THUMBEE_SHIFT: u32 = 12;
-/// ID_ISAR0[27:24]: divide instructions (1 = Thumb SDIV/UDIV, 2 = ARM and Thumb).
+/// `ID_ISAR0[27:24]`: divide instructions (1 = Thumb SDIV/UDIV, 2 = ARM and Thumb).
 const ISAR0_DIVIDE_SHIFT: u32 = 24;
-/// ID_MMFR0[3:0]: VMSA support (5 = VMSAv7 with the Long-descriptor format, i.e. LPAE).
+/// `ID_MMFR0[3:0]`: VMSA support (5 = VMSAv7 with the Long-descriptor format, i.e. LPAE).
 const MMFR0_VMSA_SHIFT: u32 = 0;
-/// ID_MMFR0[7:4]: PMSA support.
+/// `ID_MMFR0[7:4]`: PMSA support.
 const MMFR0_PMSA_SHIFT: u32 = 4;
 /// VMSA level that implies LPAE.
 const VMSA_LPAE: u32 = 5;
-/// MVFR0[3:0]: Advanced SIMD/VFP register bank (1 = 16 doubles, 2 = 32 doubles).
+/// `MVFR0[3:0]`: Advanced SIMD/VFP register bank (1 = 16 doubles, 2 = 32 doubles).
 const MVFR0_A_SIMD_SHIFT: u32 = 0;
-/// MVFR0[7:4]: single-precision support (2 = VFPv3 or later).
+/// `MVFR0[7:4]`: single-precision support (2 = VFPv3 or later).
 const MVFR0_SP_SHIFT: u32 = 4;
-/// MVFR0[11:8]: double-precision support (2 = VFPv3 or later).
+/// `MVFR0[11:8]`: double-precision support (2 = VFPv3 or later).
 const MVFR0_DP_SHIFT: u32 = 8;
-/// MVFR1[31:28]: fused multiply-accumulate, new in VFPv4.
+/// `MVFR1[31:28]`: fused multiply-accumulate, new in VFPv4.
 const MVFR1_FMAC_SHIFT: u32 = 28;
-/// MVFR1[19:8]: Advanced SIMD single-precision, integer and load/store; Linux advertises NEON
+/// `MVFR1[19:8]`: Advanced SIMD single-precision, integer and load/store; Linux advertises NEON
 /// only when all three are exactly 1.
 const MVFR1_NEON_MASK: u32 = 0x000f_ff00;
 const MVFR1_NEON_ALL: u32 = 0x0001_1100;
@@ -96,23 +96,23 @@ pub struct IdRegs {
 }
 
 impl IdRegs {
-    /// MIDR[31:24], the implementer code (0x41 = ARM).
+    /// `MIDR[31:24]`, the implementer code (0x41 = ARM).
     pub const fn implementer(&self) -> u32 {
         self.midr >> 24
     }
-    /// MIDR[23:20], the major revision (the `r` of `rNpM`).
+    /// `MIDR[23:20]`, the major revision (the `r` of `rNpM`).
     pub const fn variant(&self) -> u32 {
         (self.midr >> 20) & 0xf
     }
-    /// MIDR[19:16]: 0xf means "see the CPUID registers".
+    /// `MIDR[19:16]`: 0xf means "see the CPUID registers".
     pub const fn architecture_field(&self) -> u32 {
         (self.midr >> 16) & 0xf
     }
-    /// MIDR[15:4], the primary part number (0xc07 = Cortex-A7).
+    /// `MIDR[15:4]`, the primary part number (0xc07 = Cortex-A7).
     pub const fn part(&self) -> u32 {
         (self.midr >> 4) & 0xfff
     }
-    /// MIDR[3:0], the minor revision (the `p` of `rNpM`).
+    /// `MIDR[3:0]`, the minor revision (the `p` of `rNpM`).
     pub const fn revision(&self) -> u32 {
         self.midr & 0xf
     }
@@ -241,7 +241,7 @@ impl CpuInfo<'_> {
 
 impl fmt::Display for CpuInfo<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        /// MIDR[19:16] and MIDR[15:12] patterns that tell ARM7-era and older MIDR layouts apart.
+        /// `MIDR[19:16]` and `MIDR[15:12]` patterns that tell ARM7-era and older MIDR layouts apart.
         const MIDR_ERA_MASK: u32 = 0x0008_f000;
         const MIDR_PRE_ARM7: u32 = 0x0000_0000;
         const MIDR_ARM7: u32 = 0x0000_7000;

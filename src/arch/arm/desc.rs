@@ -42,9 +42,9 @@ pub const DOMAIN_IO: u8 = 2;
 pub const DOMAIN_VECTORS: u8 = 3;
 /// Domain numbers are 4 bits.
 const DOMAIN_MASK: u32 = 0xf;
-/// Descriptor bits [8:5] hold the domain (and PA[35:32] in a supersection).
+/// Descriptor bits `[8:5]` hold the domain (and `PA[35:32]` in a supersection).
 const DOMAIN_SHIFT: u32 = 5;
-/// Descriptor bits [1:0] give the type.
+/// Descriptor bits `[1:0]` give the type.
 const TYPE_MASK: u32 = 0b11;
 
 bitflags! {
@@ -61,15 +61,15 @@ bitflags! {
         const C = 1 << 3;
         /// `PMD_SECT_XN`: execute-never.
         const XN = 1 << 4;
-        /// Domain, bits [8:5] (PA[35:32] in a supersection).
+        /// Domain, bits `[8:5]` (`PA[35:32]` in a supersection).
         const DOMAIN = DOMAIN_MASK << DOMAIN_SHIFT;
-        /// AP[0] (`PMD_SECT_AP_WRITE`).
+        /// `AP[0]` (`PMD_SECT_AP_WRITE`).
         const AP0 = 1 << 10;
-        /// AP[1] (`PMD_SECT_AP_READ`).
+        /// `AP[1]` (`PMD_SECT_AP_READ`).
         const AP1 = 1 << 11;
-        /// TEX[2:0], bits [14:12] (`PMD_SECT_TEX(x)`).
+        /// `TEX[2:0]`, bits `[14:12]` (`PMD_SECT_TEX(x)`).
         const TEX = 0b111 << 12;
-        /// AP[2] (`PMD_SECT_APX`): read-only.
+        /// `AP[2]` (`PMD_SECT_APX`): read-only.
         const AP2 = 1 << 15;
         /// `PMD_SECT_S`: shareable.
         const S = 1 << 16;
@@ -90,7 +90,7 @@ bitflags! {
         const PXN = 1 << 2;
         /// Non-secure.
         const NS = 1 << 3;
-        /// Domain, bits [8:5].
+        /// Domain, bits `[8:5]`.
         const DOMAIN = DOMAIN_MASK << DOMAIN_SHIFT;
     }
 
@@ -105,13 +105,13 @@ bitflags! {
         const B = 1 << 2;
         /// `PTE_CACHEABLE`.
         const C = 1 << 3;
-        /// AP[0] (`PTE_EXT_AP0`).
+        /// `AP[0]` (`PTE_EXT_AP0`).
         const AP0 = 1 << 4;
-        /// AP[1] (`PTE_EXT_AP1`).
+        /// `AP[1]` (`PTE_EXT_AP1`).
         const AP1 = 1 << 5;
-        /// TEX[2:0], bits [8:6] (`PTE_EXT_TEX(x)`).
+        /// `TEX[2:0]`, bits `[8:6]` (`PTE_EXT_TEX(x)`).
         const TEX = 0b111 << 6;
-        /// AP[2] (`PTE_EXT_APX`): read-only.
+        /// `AP[2]` (`PTE_EXT_APX`): read-only.
         const AP2 = 1 << 9;
         /// `PTE_EXT_SHARED`.
         const S = 1 << 10;
@@ -131,7 +131,7 @@ bitflags! {
         const AP2 = 1 << 9;
         const S = 1 << 10;
         const NG = 1 << 11;
-        /// TEX[2:0], bits [14:12].
+        /// `TEX[2:0]`, bits `[14:12]`.
         const TEX = 0b111 << 12;
         /// Execute-never.
         const XN = 1 << 15;
@@ -144,10 +144,10 @@ const SECTION_ADDR_MASK: u32 = !(SECTION_SIZE as u32 - 1);
 const SUPERSECTION_ADDR_MASK: u32 = !(SUPERSECTION_SIZE as u32 - 1);
 const LARGE_ADDR_MASK: u32 = !(LARGE_PAGE_SIZE as u32 - 1);
 const SMALL_ADDR_MASK: u32 = !(SMALL_PAGE_SIZE as u32 - 1);
-/// Supersection PA[39:36] sits in descriptor bits [23:20].
+/// Supersection `PA[39:36]` sits in descriptor bits `[23:20]`.
 const SUPER_PA_39_36_SHIFT: u32 = 20;
 
-/// Cache policy of normal memory (one of the inner/outer halves of TEX[1:0] or C,B).
+/// Cache policy of normal memory (one of the inner/outer halves of `TEX[1:0]` or C,B).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CachePolicy {
     NonCacheable,
@@ -238,10 +238,10 @@ impl fmt::Display for PtdumpMemType {
     }
 }
 
-/// The memory region attribute bits TEX[2:0], C, B.
+/// The memory region attribute bits `TEX[2:0]`, C, B.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MemAttr {
-    /// TEX[2:0] (only the low 3 bits are encoded).
+    /// `TEX[2:0]` (only the low 3 bits are encoded).
     pub tex: u8,
     pub c: bool,
     pub b: bool,
@@ -293,7 +293,7 @@ impl MemAttr {
     }
 }
 
-/// Access permissions AP[2:0] with SCTLR.AFE=0 (ARM ARM table B3-8). PL1 is the kernel, PL0
+/// Access permissions `AP[2:0]` with SCTLR.AFE=0 (ARM ARM table B3-8). PL1 is the kernel, PL0
 /// user space.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ap {
@@ -316,12 +316,12 @@ pub enum Ap {
 }
 
 impl Ap {
-    /// The 3-bit AP[2:0] value.
+    /// The 3-bit `AP[2:0]` value.
     pub const fn bits(self) -> u32 {
         self as u32
     }
 
-    /// From AP[2:0] (higher bits ignored).
+    /// From `AP[2:0]` (higher bits ignored).
     pub const fn from_bits(bits: u32) -> Self {
         match bits & 0b111 {
             0b000 => Ap::NoAccess,
@@ -412,7 +412,7 @@ struct AttrLayout {
     b: u32,
     c: u32,
     xn: u32,
-    /// AP[1:0] field (two bits; AP0 is the lower).
+    /// `AP[1:0]` field (two bits; AP0 is the lower).
     ap0: u32,
     ap1: u32,
     ap2: u32,
@@ -774,8 +774,8 @@ impl fmt::Display for Walk {
 }
 
 /// Byte address of the first-level entry for `va` in the table at `table_pa`, or None if a
-/// TTBR0 table with this N does not cover `va`. `n` is TTBCR.N (only bits [2:0] count): N = 0
-/// is a full 4096-entry table indexed by VA[31:20] (TTBR1 tables are always indexed this way);
+/// TTBR0 table with this N does not cover `va`. `n` is TTBCR.N (only bits `[2:0]` count): N = 0
+/// is a full 4096-entry table indexed by `VA[31:20]` (TTBR1 tables are always indexed this way);
 /// N > 0 halves the table N times and indexes it by VA[31-N:20]. Table base bits below the
 /// table's alignment are ignored, as the hardware ignores them (TTBR attribute bits).
 pub const fn l1_entry_addr(table_pa: u64, n: u32, va: u32) -> Option<u64> {

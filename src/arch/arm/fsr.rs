@@ -1,7 +1,7 @@
 //! Decoding of the short-descriptor fault status (DFSR/IFSR), with the ARMv7 ARM's fault names
 //! in the wording of Linux's `fsr_info` table, and whether the access was a write.
 
-/// FS[4] is FSR bit 10; FS[3:0] are bits 3:0.
+/// `FS[4]` is FSR bit 10; `FS[3:0]` are bits 3:0.
 pub fn fault_status(fsr: u32) -> u32 {
     ((fsr >> 6) & 0x10) | (fsr & 0xf)
 }
