@@ -16,8 +16,10 @@ fn main() {
         "1G" => 0x4000_0000,
         other => panic!("VMSPLIT={other}: expected 3G, 2G or 1G"),
     };
+    // Unset or empty (what `make` passes when no MAX_ORDER is asked for): Linux's 11.
     let max_order: u32 = env::var("PIVM_MAX_ORDER")
         .ok()
+        .filter(|s| !s.is_empty())
         .map(|s| s.parse().expect("PIVM_MAX_ORDER must be a number"))
         .unwrap_or(11);
     assert!((2..=16).contains(&max_order), "PIVM_MAX_ORDER must be 2..=16");
