@@ -92,8 +92,9 @@ test: setup dtb
 
 clippy:
 	cargo clippy --lib --tests -- -D warnings
-	VMSPLIT=$(VMSPLIT) CARGO_TARGET_DIR=$(CARGO_TGT) cargo clippy --target $(TARGET) \
-		--features kernel --bin pivm -- -D warnings
+	VMSPLIT=$(VMSPLIT) PIVM_MAX_ORDER=$(MAX_ORDER) CARGO_TARGET_DIR=$(CARGO_TGT) \
+		cargo clippy --target $(TARGET) --features kernel$(if $(FEATURES),$(comma)$(FEATURES)) \
+		--bin pivm -- -D warnings
 
 doc:
 	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --lib
@@ -117,21 +118,23 @@ sdcard: kernel
 	bash scripts/sdcard.sh $(BUILD)/sdcard.img $(IMG) config.txt "$(if $(CMDLINE),$(CMDLINE),console=serial0,115200)"
 
 bench-boot: kernel
-	bash scripts/bench-boot.sh
+	KERNEL=$(IMG) bash scripts/bench-boot.sh
 
 # Host benchmarks (criterion, against peer crates), boot time, and the in-kernel figures.
 bench: kernel
-	cargo bench --bench buddy --bench kmalloc --bench vmap
-	bash scripts/bench-boot.sh
-	bash scripts/bench-kernel.sh $(VMSPLIT)
+	$(if $(MAX_ORDER),PIVM_MAX_ORDER=$(MAX_ORDER),env -u PIVM_MAX_ORDER) cargo bench $(if $(FEATURES),--features $(FEATURES)) \
+		--bench buddy --bench kmalloc --bench vmap
+	KERNEL=$(IMG) bash scripts/bench-boot.sh
+	KERNEL=$(IMG) bash scripts/bench-kernel.sh $(VMSPLIT)
 
 # The case study: android-a9 (512 MiB lowmem) against android-a9-720m, same seeds (SEEDS=...).
+# With MAX_ORDER= or FEATURES=, the 3G build of that variant.
 scenario: setup
 	$(MAKE) --no-print-directory kernel VMSPLIT=3G
-	bash scripts/scenario.sh $(SEEDS)
+	KERNEL=build/3G$(VARIANT)/kernel7.img bash scripts/scenario.sh $(SEEDS)
 
 bench-kernel: kernel
-	bash scripts/bench-kernel.sh $(VMSPLIT)
+	KERNEL=$(IMG) bash scripts/bench-kernel.sh $(VMSPLIT)
 
 clean:
 	rm -rf build

@@ -6,7 +6,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 split=${1:-2G}
-img=build/$split/kernel7.img
+img=${KERNEL:-build/$split/kernel7.img}   # KERNEL: another image (a build variant)
 [ -f "$img" ] || { echo "bench-kernel.sh: $img missing: run 'make kernel VMSPLIT=$split'" >&2; exit 1; }
 printf 'bench\npoweroff\n' |
     timeout 120 qemu-system-arm -M raspi2b -display none -monitor none -serial stdio \

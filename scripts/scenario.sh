@@ -5,7 +5,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-img=build/3G/kernel7.img
+img=${KERNEL:-build/3G/kernel7.img}   # KERNEL: another 3G image (a build variant)
 [ -f "$img" ] || { echo "scenario.sh: $img missing: run 'make kernel VMSPLIT=3G'" >&2; exit 1; }
 seeds=${*:-${SEEDS:-$(seq 1 16)}}
 steps=${STEPS:-}

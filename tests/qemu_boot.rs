@@ -128,7 +128,6 @@ fn secondaries_are_parked(opts: Opts) {
         ));
     }
     q.poweroff_ok();
-    let _ = std::fs::remove_file(socket);
 }
 
 #[test]

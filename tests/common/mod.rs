@@ -58,9 +58,10 @@ impl Opts {
         self.variant = suffix;
         self
     }
-    /// A monitor socket named after `tag` in the system's temporary directory.
+    /// A monitor socket named after `tag`, in /tmp rather than `$TMPDIR` (a Unix socket's
+    /// path must stay under about 100 bytes); the run removes it when dropped.
     pub fn monitor(mut self, tag: &str) -> Opts {
-        let path = std::env::temp_dir().join(format!("pivm-{}-{tag}.mon", std::process::id()));
+        let path = PathBuf::from(format!("/tmp/pivm-{}-{tag}.mon", std::process::id()));
         let _ = std::fs::remove_file(&path);
         self.monitor = Some(path);
         self
@@ -124,6 +125,8 @@ pub struct Qemu {
     cursor: usize,
     cmdline: String,
     status: Option<ExitStatus>,
+    /// The monitor socket QEMU was given, removed when the run is dropped.
+    monitor: Option<PathBuf>,
 }
 
 /// The repository root (where `build/` lives).
@@ -203,11 +206,18 @@ impl Qemu {
     /// Starts QEMU; it does not wait for anything (use `boot_to_prompt` or `wait_for`).
     pub fn boot(opts: Opts) -> Qemu {
         let dir = format!("build/{}{}", opts.split, opts.variant);
-        let options = match opts.variant.strip_prefix("-order") {
-            Some(n) => format!(" MAX_ORDER={n}"),
-            None if opts.variant.is_empty() => String::new(),
-            None => format!(" FEATURES={}", &opts.variant[1..]),
+        // `-order16` -> MAX_ORDER=16, `-kmalloc-4m` -> FEATURES=kmalloc-4m, in the Makefile's order.
+        let (order, features) = match opts.variant.strip_prefix("-order") {
+            Some(rest) => rest.split_once('-').map_or((rest, ""), |(n, f)| (n, f)),
+            None => ("", opts.variant.strip_prefix('-').unwrap_or("")),
         };
+        let mut options = String::new();
+        if !order.is_empty() {
+            options += &format!(" MAX_ORDER={order}");
+        }
+        if !features.is_empty() {
+            options += &format!(" FEATURES={features}");
+        }
         let how = format!("make kernel VMSPLIT={}{options}", opts.split);
         let image = if opts.elf {
             artifact(&format!("{dir}/kernel.elf"), &how)
@@ -233,7 +243,9 @@ impl Qemu {
             args.push("-dtb".into());
             args.push(artifact("build/raspi2b-mini.dtb", "make dtb").display().to_string());
         }
-        Qemu::spawn("qemu-system-arm", &args)
+        let mut q = Qemu::spawn("qemu-system-arm", &args);
+        q.monitor = opts.monitor;
+        q
     }
 
     /// Starts any program under the harness (used for the non-kernel floor image too).
@@ -269,6 +281,7 @@ impl Qemu {
             cursor: 0,
             cmdline,
             status: None,
+            monitor: None,
         }
     }
 
@@ -455,6 +468,9 @@ impl Drop for Qemu {
         if self.exited().is_none() {
             let _ = self.child.kill();
             let _ = self.child.wait();
+        }
+        if let Some(socket) = &self.monitor {
+            let _ = std::fs::remove_file(socket);
         }
     }
 }
