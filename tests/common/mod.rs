@@ -33,13 +33,23 @@ pub struct Opts {
     pub dtb: bool,
     /// QEMU's human monitor on this Unix socket (`monitor_cmd` talks to it) instead of none.
     pub monitor: Option<PathBuf>,
-    /// A build variant's directory suffix (`-order16` is `build/3G-order16/`), "" for none.
-    pub variant: &'static str,
+    /// A build variant's `MAX_ORDER=` (`None`: the default build).
+    pub max_order: Option<u32>,
+    /// A build variant's `FEATURES=` ("" for none).
+    pub features: &'static str,
 }
 
 impl Opts {
     pub fn raw(split: &'static str) -> Opts {
-        Opts { split, elf: false, append: None, dtb: false, monitor: None, variant: "" }
+        Opts {
+            split,
+            elf: false,
+            append: None,
+            dtb: false,
+            monitor: None,
+            max_order: None,
+            features: "",
+        }
     }
     pub fn elf(split: &'static str) -> Opts {
         Opts { elf: true, ..Opts::raw(split) }
@@ -52,11 +62,29 @@ impl Opts {
         self.dtb = true;
         self
     }
-    /// Boots the kernel of a build variant (`make kernel VMSPLIT=.. MAX_ORDER=16` builds
-    /// `-order16`, `FEATURES=kmalloc-4m` builds `-kmalloc-4m`).
-    pub fn variant(mut self, suffix: &'static str) -> Opts {
-        self.variant = suffix;
+    /// Boots the kernel built with `make kernel ... MAX_ORDER=order`.
+    pub fn max_order(mut self, order: u32) -> Opts {
+        self.max_order = Some(order);
         self
+    }
+    /// Boots the kernel built with `make kernel ... FEATURES=features`.
+    pub fn features(mut self, features: &'static str) -> Opts {
+        self.features = features;
+        self
+    }
+    /// The Makefile's build directory and the command that fills it.
+    fn build_dir(&self) -> (String, String) {
+        let (mut suffix, mut options) = (String::new(), String::new());
+        if let Some(order) = self.max_order {
+            suffix += &format!("-order{order}");
+            options += &format!(" MAX_ORDER={order}");
+        }
+        if !self.features.is_empty() {
+            suffix += &format!("-{}", self.features.replace(',', "-"));
+            options += &format!(" FEATURES={}", self.features);
+        }
+        let dir = format!("build/{}{suffix}", self.split);
+        (dir, format!("make kernel VMSPLIT={}{options}", self.split))
     }
     /// A monitor socket named after `tag`, in /tmp rather than `$TMPDIR` (a Unix socket's
     /// path must stay under about 100 bytes); the run removes it when dropped.
@@ -205,20 +233,7 @@ fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
 impl Qemu {
     /// Starts QEMU; it does not wait for anything (use `boot_to_prompt` or `wait_for`).
     pub fn boot(opts: Opts) -> Qemu {
-        let dir = format!("build/{}{}", opts.split, opts.variant);
-        // `-order16` -> MAX_ORDER=16, `-kmalloc-4m` -> FEATURES=kmalloc-4m, in the Makefile's order.
-        let (order, features) = match opts.variant.strip_prefix("-order") {
-            Some(rest) => rest.split_once('-').map_or((rest, ""), |(n, f)| (n, f)),
-            None => ("", opts.variant.strip_prefix('-').unwrap_or("")),
-        };
-        let mut options = String::new();
-        if !order.is_empty() {
-            options += &format!(" MAX_ORDER={order}");
-        }
-        if !features.is_empty() {
-            options += &format!(" FEATURES={features}");
-        }
-        let how = format!("make kernel VMSPLIT={}{options}", opts.split);
+        let (dir, how) = opts.build_dir();
         let image = if opts.elf {
             artifact(&format!("{dir}/kernel.elf"), &how)
         } else {
@@ -409,6 +424,14 @@ impl Qemu {
         self.cursor = end;
         let log = self.shared.log.lock().unwrap();
         String::from_utf8_lossy(&log.out[body..end - PROMPT.len()]).into_owned()
+    }
+
+    /// Runs a command that succeeds silently (a free, like Linux's); any output fails.
+    pub fn cmd_silent(&mut self, command: &str) {
+        let out = self.cmd(command);
+        if !out.trim().is_empty() {
+            self.fail(&format!("`{command}` printed {out:?}"));
+        }
     }
 
     /// Panics (with the transcript) unless `text` contains `needle`; `what` names the text.
