@@ -1,0 +1,311 @@
+//! The allocation path: `alloc_pages` (the inline fast path), `__alloc_pages_slowpath`,
+//! the zonelist walk and `__rmqueue`, splitting (`expand`) and `prep_new_page`.
+use super::*;
+
+/// `gfp_to_alloc_flags()` (6.1) for the slow path: the min watermark; `__GFP_HIGH` may use
+/// half of it (ALLOC_HIGH), `__GFP_ATOMIC` a further quarter (ALLOC_HARDER) unless
+/// `__GFP_NOMEMALLOC`; `__GFP_MEMALLOC` ignores watermarks (`gfp_pfmemalloc_allowed`).
+pub fn gfp_to_alloc_flags(gfp: GfpFlags) -> AllocFlags {
+    let mut flags = AllocFlags::ALLOC_WMARK_MIN;
+    let nomemalloc = gfp.contains(GfpFlags::__GFP_NOMEMALLOC);
+    if gfp.contains(GfpFlags::__GFP_HIGH) {
+        flags |= AllocFlags::ALLOC_HIGH;
+    }
+    if gfp.contains(GfpFlags::__GFP_ATOMIC) && !nomemalloc {
+        flags |= AllocFlags::ALLOC_HARDER;
+    }
+    if gfp.contains(GfpFlags::__GFP_MEMALLOC) && !nomemalloc {
+        flags |= AllocFlags::ALLOC_NO_WATERMARKS;
+    }
+    flags
+}
+
+/// A failed allocation. `NoMemory` is Linux's "page allocation failure"; render the full
+/// report with [`write_alloc_failure`] when [`AllocError::should_warn`] says so.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AllocError {
+    /// `order >= MAX_ORDER` (Linux WARNs and returns NULL).
+    InvalidOrder { gfp: GfpFlags, order: u32 },
+    /// The zone modifiers contradict each other (`GFP_ZONE_BAD`).
+    BadGfp { gfp: GfpFlags, order: u32 },
+    /// No zone the request may use has a free block of that order above its watermark.
+    NoMemory { gfp: GfpFlags, order: u32 },
+}
+
+impl AllocError {
+    pub const fn gfp(&self) -> GfpFlags {
+        match *self {
+            AllocError::InvalidOrder { gfp, .. }
+            | AllocError::BadGfp { gfp, .. }
+            | AllocError::NoMemory { gfp, .. } => gfp,
+        }
+    }
+
+    pub const fn order(&self) -> u32 {
+        match *self {
+            AllocError::InvalidOrder { order, .. }
+            | AllocError::BadGfp { order, .. }
+            | AllocError::NoMemory { order, .. } => order,
+        }
+    }
+
+    /// Linux prints the failure report (`warn_alloc`) unless the caller passed `__GFP_NOWARN`.
+    pub const fn should_warn(&self) -> bool {
+        matches!(self, AllocError::NoMemory { .. }) && !self.gfp().contains(GfpFlags::__GFP_NOWARN)
+    }
+}
+
+impl fmt::Display for AllocError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let gfp = self.gfp();
+        match *self {
+            AllocError::InvalidOrder { order, .. } => write!(
+                f,
+                "alloc_pages: order:{order} is too large (MAX_ORDER {MAX_ORDER}: orders 0..{})",
+                MAX_ORDER - 1
+            ),
+            AllocError::BadGfp { .. } => {
+                write!(f, "alloc_pages: mode:{:#x}({gfp}) asks for more than one zone", gfp.bits())
+            }
+            AllocError::NoMemory { order, .. } => write!(
+                f,
+                "page allocation failure: order:{order}, mode:{:#x}({gfp}), nodemask=(null)",
+                gfp.bits()
+            ),
+        }
+    }
+}
+
+impl<'a> Node<'a> {
+    /// The highest zone `gfp` may use in this kernel (`gfp_zone`, with an absent DMA or
+    /// HighMem zone standing for Normal, as when Linux is built without it).
+    #[inline]
+    pub fn highest_zoneidx(&self, gfp: GfpFlags) -> ZoneType {
+        let z = gfp_zone(gfp);
+        if self.configured[z.idx()] {
+            z
+        } else {
+            ZoneType::Normal
+        }
+    }
+
+    /// `alloc_pages()`: a block of `1 << order` pages from the highest zone the request
+    /// allows that passes its watermark, falling back to lower zones. First against the low
+    /// watermark (the fast path, kept small enough to inline), then against min as `gfp`
+    /// permits (`__alloc_pages_slowpath`). Returns the first PFN.
+    #[inline]
+    pub fn alloc_pages(&mut self, gfp: GfpFlags, order: u32) -> Result<Pfn, AllocError> {
+        if order as usize >= MAX_ORDER || !gfp.zone_valid() {
+            return Err(self.alloc_refused(gfp, order));
+        }
+        let highest = self.highest_zoneidx(gfp);
+        let mt = if self.mobility_disabled { MIGRATE_UNMOVABLE } else { gfp_migratetype(gfp) };
+        let idx = match self.get_page_from_freelist(order, highest, AllocFlags::ALLOC_WMARK_LOW, mt)
+        {
+            Some(idx) => idx,
+            None => self.__alloc_pages_slowpath(gfp, order, highest, mt)?,
+        };
+        self.prep_new_page(idx, order, gfp);
+        Ok(self.mem_map.pfn_of(idx))
+    }
+
+    /// Why a request was refused before any zone was looked at.
+    #[cold]
+    pub(super) fn alloc_refused(&self, gfp: GfpFlags, order: u32) -> AllocError {
+        if order as usize >= MAX_ORDER {
+            AllocError::InvalidOrder { gfp, order }
+        } else {
+            AllocError::BadGfp { gfp, order }
+        }
+    }
+
+    /// `__alloc_pages_slowpath()`: the zonelist again against the min watermark, lowered as
+    /// `gfp` permits; pivm has no reclaim or compaction to try, so the last resort before
+    /// failing is to give the pages cached on the pcp lists back to the buddy lists, where
+    /// they count and can merge.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn __alloc_pages_slowpath(
+        &mut self,
+        gfp: GfpFlags,
+        order: u32,
+        highest: ZoneType,
+        mt: usize,
+    ) -> Result<u32, AllocError> {
+        let flags = gfp_to_alloc_flags(gfp);
+        if let Some(idx) = self.get_page_from_freelist(order, highest, flags, mt) {
+            return Ok(idx);
+        }
+        if self.drain_all_pages() > 0 {
+            if let Some(idx) = self.get_page_from_freelist(order, highest, flags, mt) {
+                return Ok(idx);
+            }
+        }
+        Err(AllocError::NoMemory { gfp, order })
+    }
+
+    /// `alloc_page()`.
+    pub fn alloc_page(&mut self, gfp: GfpFlags) -> Result<Pfn, AllocError> {
+        self.alloc_pages(gfp, 0)
+    }
+
+    /// `__get_free_pages()`: like `alloc_pages` but from lowmem only, returning the block's
+    /// address in the linear map.
+    pub fn __get_free_pages(&mut self, gfp: GfpFlags, order: u32) -> Result<VirtAddr, AllocError> {
+        let pfn = self.alloc_pages(gfp.difference(GfpFlags::__GFP_HIGHMEM), order)?;
+        Ok(self.pfn_to_virt(pfn))
+    }
+
+    /// `__get_free_page()`.
+    pub fn __get_free_page(&mut self, gfp: GfpFlags) -> Result<VirtAddr, AllocError> {
+        self.__get_free_pages(gfp, 0)
+    }
+
+    /// `get_zeroed_page()`.
+    pub fn get_zeroed_page(&mut self, gfp: GfpFlags) -> Result<VirtAddr, AllocError> {
+        self.__get_free_pages(gfp | GfpFlags::__GFP_ZERO, 0)
+    }
+
+    /// `get_page_from_freelist()`: walks the zonelist from `highest` down, taking from the
+    /// first managed zone whose watermark check passes. Returns the block's mem_map index.
+    #[inline]
+    pub(super) fn get_page_from_freelist(
+        &mut self,
+        order: u32,
+        highest: ZoneType,
+        alloc_flags: AllocFlags,
+        mt: usize,
+    ) -> Option<u32> {
+        // The zonelist (HighMem -> Normal -> DMA), cut at the request's highest zone.
+        for z in (0..=highest.idx()).rev() {
+            let zone = &self.node_zones[z];
+            if !zone.is_managed() {
+                continue;
+            }
+            if !alloc_flags.contains(AllocFlags::ALLOC_NO_WATERMARKS) {
+                let mark = zone.wmark_pages(alloc_flags.wmark());
+                if !zone_watermark_fast(zone, order, mark, highest, alloc_flags) {
+                    continue;
+                }
+            }
+            let idx = if order == 0 && self.node_zones[z].pcp.enabled() {
+                self.rmqueue_pcplist(z, mt)
+            } else {
+                let idx = self.__rmqueue(z, order, mt);
+                if idx.is_some() {
+                    self.node_zones[z].nr_free_pages -= 1 << order;
+                }
+                idx
+            };
+            if idx.is_some() {
+                return idx;
+            }
+        }
+        None
+    }
+
+    /// `__rmqueue()`: a block of the request's migrate type, or, when its lists are empty,
+    /// one stolen from another type's lists (`__rmqueue_fallback`) and taken again.
+    pub(super) fn __rmqueue(&mut self, z: usize, order: u32, mt: usize) -> Option<u32> {
+        if let Some(idx) = self.__rmqueue_smallest(z, order, mt) {
+            return Some(idx);
+        }
+        if self.__rmqueue_fallback(z, order, mt) {
+            return self.__rmqueue_smallest(z, order, mt);
+        }
+        None
+    }
+
+    /// `__rmqueue_smallest()`: the first block on the smallest non-empty list of type `mt`
+    /// of order `order` or more, split down to `order`.
+    pub(super) fn __rmqueue_smallest(&mut self, z: usize, order: u32, mt: usize) -> Option<u32> {
+        let pages = self.mem_map.pages_mut();
+        let zone = &mut self.node_zones[z];
+        for current in order as usize..MAX_ORDER {
+            let Some(idx) = zone.free_area[current].first(mt) else { continue };
+            zone.free_area[current].del(pages, idx);
+            pages[idx as usize].flags.remove(PageFlags::PG_buddy);
+            Self::expand(zone, pages, idx, order as usize, current, mt);
+            return Some(idx);
+        }
+        None
+    }
+
+    /// `expand()`: splits an order-`high` block at `idx` down to `low`, returning each upper
+    /// half to the lists of `mt`.
+    pub(super) fn expand(
+        zone: &mut Zone,
+        pages: &mut [Page],
+        idx: u32,
+        low: usize,
+        mut high: usize,
+        mt: usize,
+    ) {
+        let mut size = 1u32 << high;
+        while high > low {
+            high -= 1;
+            size >>= 1;
+            let half = idx + size;
+            let p = &mut pages[half as usize];
+            p.flags.insert(PageFlags::PG_buddy);
+            p.order = high as u8;
+            zone.free_area[high].add(pages, half, mt, false);
+        }
+    }
+
+    /// `prep_new_page()`: refcount 1, the order remembered for checking the free; then
+    /// what only some requests need (poison check, zeroing, compound setup) out of line.
+    #[inline]
+    pub(super) fn prep_new_page(&mut self, idx: u32, order: u32, gfp: GfpFlags) {
+        let head = &mut self.mem_map.pages_mut()[idx as usize];
+        head.refcount = 1;
+        head.order = order as u8;
+        if self.page_poisoning || gfp.intersects(GfpFlags::__GFP_ZERO | GfpFlags::__GFP_COMP) {
+            self.prep_new_page_extra(idx, order, gfp);
+        }
+    }
+
+    /// The rest of `prep_new_page()`: the poison check of every page (page poisoning),
+    /// zeroing (`__GFP_ZERO`), the head and tail marks of a compound block (`__GFP_COMP`).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn prep_new_page_extra(&mut self, idx: u32, order: u32, gfp: GfpFlags) {
+        let nr = 1usize << order;
+        let pfn = self.mem_map.pfn_of(idx);
+        if self.page_poisoning {
+            for i in 0..nr {
+                let p = &mut self.mem_map.pages_mut()[idx as usize + i];
+                if p.flags.contains(PageFlags::PG_poisoned) {
+                    p.flags.remove(PageFlags::PG_poisoned);
+                    let page_pfn = Pfn(pfn.0 + i as u64);
+                    if let Some(offset) = self.memory.check_poison(page_pfn, 0) {
+                        self.poison_corruptions += 1;
+                        self.last_poison_corruption =
+                            Some(PoisonCorruption { pfn: page_pfn, offset });
+                    }
+                }
+            }
+        }
+        if gfp.contains(GfpFlags::__GFP_ZERO) {
+            self.memory.zero(pfn, order);
+        }
+        if gfp.contains(GfpFlags::__GFP_COMP) && order > 0 {
+            let pages = self.mem_map.pages_mut();
+            pages[idx as usize].flags.insert(PageFlags::PG_head);
+            Self::set_tails(pages, idx, nr, true);
+        }
+    }
+
+    /// Marks (or unmarks) the tail pages of the block at `idx` with a link to their head.
+    pub(super) fn set_tails(pages: &mut [Page], idx: u32, nr: usize, on: bool) {
+        for p in &mut pages[idx as usize + 1..idx as usize + nr] {
+            if on {
+                p.flags.insert(PageFlags::PG_tail);
+                p.lru_next = idx;
+            } else {
+                p.flags.remove(PageFlags::PG_tail);
+                p.lru_next = NIL;
+            }
+        }
+    }
+}

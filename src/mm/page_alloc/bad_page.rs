@@ -1,0 +1,217 @@
+//! The checks every free makes before it changes anything, and Linux's `bad_page()`
+//! report when one fails.
+use super::*;
+
+/// Why a free (or a slab marking) was refused: the `page dumped because:` line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BadPageReason {
+    /// No `struct page` for the PFN.
+    OutOfRange,
+    /// An address outside the linear map (`free_pages(addr, ..)`).
+    BadAddress(VirtAddr),
+    InvalidOrder,
+    /// The PFN is not a multiple of the block size.
+    Misaligned,
+    /// The page is already free.
+    DoubleFree,
+    /// `PG_reserved` or `PG_slab` set (Linux's PAGE_FLAGS_CHECK_AT_FREE).
+    FlagsCheckAtFree,
+    /// A tail page of a compound or slab block, whose head is at this PFN.
+    TailPage {
+        head: Pfn,
+    },
+    /// refcount 0 but not free: inside an allocated block, not its first page.
+    NotAllocated,
+    /// The block was allocated with another order.
+    WrongOrder {
+        allocated: u32,
+    },
+    /// A tail page of the compound block does not point back at its head.
+    CorruptTail {
+        tail: Pfn,
+    },
+    /// `clear_slab` on a page that is not a slab page.
+    NotSlab,
+}
+
+impl fmt::Display for BadPageReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            BadPageReason::OutOfRange => f.write_str("pfn outside mem_map (no struct page)"),
+            BadPageReason::BadAddress(a) => write!(f, "address {a} is not in the linear map"),
+            BadPageReason::InvalidOrder => {
+                write!(f, "order >= MAX_ORDER ({MAX_ORDER})")
+            }
+            BadPageReason::Misaligned => f.write_str("pfn not aligned to the block's order"),
+            BadPageReason::DoubleFree => {
+                f.write_str("double free: page is already on a buddy free list")
+            }
+            BadPageReason::FlagsCheckAtFree => f.write_str("PAGE_FLAGS_CHECK_AT_FREE flag(s) set"),
+            BadPageReason::TailPage { head } => {
+                write!(f, "not a head page (tail of the block at pfn:{:#x})", head.0)
+            }
+            BadPageReason::NotAllocated => f.write_str("VM_BUG_ON_PAGE(page_ref_count(page) == 0)"),
+            BadPageReason::WrongOrder { allocated } => {
+                write!(f, "freed with the wrong order (allocated with order:{allocated})")
+            }
+            BadPageReason::CorruptTail { tail } => {
+                write!(f, "compound_head not consistent (tail pfn:{:#x})", tail.0)
+            }
+            BadPageReason::NotSlab => f.write_str("not a slab page"),
+        }
+    }
+}
+
+/// A refused `free_pages`: nothing was changed. Its `Display` is Linux's `bad_page()` report
+/// for the boot CPU's task; [`FreeError::write_report`] names another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FreeError {
+    pub pfn: Pfn,
+    pub order: u32,
+    pub reason: BadPageReason,
+    /// The descriptor as it was, when there is one.
+    pub page: Option<Page>,
+    /// Order of the compound block the page heads or belongs to.
+    pub compound_order: Option<u32>,
+}
+
+impl FreeError {
+    /// `bad_page()`: `BUG: Bad page state in process %s  pfn:%05lx`, then `dump_page()`'s
+    /// lines (`%p` prints `(ptrval)`, as before the pointer hash is ready), then the reason.
+    pub fn write_report(&self, w: &mut impl fmt::Write, comm: &str) -> fmt::Result {
+        writeln!(w, "BUG: Bad page state in process {comm}  pfn:{:05x}", self.pfn.0)?;
+        if let Some(page) = &self.page {
+            writeln!(
+                w,
+                "page:(ptrval) refcount:{} mapcount:0 mapping:00000000 index:0x0 pfn:{:#x}",
+                page.refcount(),
+                self.pfn.0
+            )?;
+            if let Some(order) = self.compound_order {
+                writeln!(w, "head:(ptrval) order:{order} compound_mapcount:0 compound_pincount:0")?;
+            }
+            // The free-list type bits are pivm's bookkeeping, not a Linux page flag.
+            let flags = page.flags().difference(PageFlags::PG_free_mt);
+            writeln!(w, "flags: {:#x}({})", flags.bits(), PageFlagNames(page))?;
+        }
+        write!(w, "page dumped because: {}", self.reason)
+    }
+}
+
+impl fmt::Display for FreeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_report(f, DEFAULT_COMM)
+    }
+}
+
+/// Page poisoning found a free page written to (`pagealloc: memory corruption`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoisonCorruption {
+    pub pfn: Pfn,
+    /// Byte offset in the page of the first byte that is not `PAGE_POISON`.
+    pub offset: u64,
+}
+
+impl fmt::Display for PoisonCorruption {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "pagealloc: memory corruption at pfn:{:#x} offset:{:#x} (page written after free)",
+            self.pfn.0, self.offset
+        )
+    }
+}
+
+impl<'a> Node<'a> {
+    pub(super) fn bad_page(&self, pfn: Pfn, order: u32, reason: BadPageReason) -> FreeError {
+        let page = self.mem_map.pfn_to_page(pfn).copied();
+        let compound_order = page.and_then(|p| {
+            if p.flags.contains(PageFlags::PG_head) {
+                Some(p.order())
+            } else {
+                let head = p.compound_head_index()?;
+                let h = self.mem_map.pages().get(head as usize)?;
+                h.flags.contains(PageFlags::PG_head).then(|| h.order())
+            }
+        });
+        FreeError { pfn, order, reason, page, compound_order }
+    }
+
+    /// The fast form of `check_allocated_head`: the head's index if `pfn` heads an allocated
+    /// block of order `order` that may be freed.
+    #[inline]
+    pub(super) fn allocated_head(&self, pfn: Pfn, order: u32) -> Option<u32> {
+        const NOT_FREEABLE: PageFlags = PageFlags::PG_buddy
+            .union(PageFlags::PG_pcp)
+            .union(PageFlags::PG_reserved)
+            .union(PageFlags::PG_slab)
+            .union(PageFlags::PG_tail);
+        let idx = self.mem_map.index(pfn)?;
+        let page = &self.mem_map.pages()[idx as usize];
+        let ok = (order as usize) < MAX_ORDER
+            && pfn.0 & ((1 << order) - 1) == 0
+            && !page.flags.intersects(NOT_FREEABLE)
+            && page.refcount != 0
+            && page.order() == order;
+        if !ok {
+            return None;
+        }
+        if page.flags.contains(PageFlags::PG_head) && !self.tails_point_at(idx, order) {
+            return None;
+        }
+        Some(idx)
+    }
+
+    /// Whether every tail page of the compound block at `idx` links back to it.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn tails_point_at(&self, idx: u32, order: u32) -> bool {
+        let tails = &self.mem_map.pages()[idx as usize + 1..idx as usize + (1 << order)];
+        tails.iter().all(|t| t.compound_head_index() == Some(idx))
+    }
+
+    /// The checks `free_pages` makes before touching anything (`free_pages_prepare`'s
+    /// `free_page_is_bad` plus pivm's order check). Returns the head's mem_map index.
+    #[cold]
+    pub(super) fn check_allocated_head(&self, pfn: Pfn, order: u32) -> Result<u32, FreeError> {
+        let bad = |reason| Err(self.bad_page(pfn, order, reason));
+        let Some(idx) = self.mem_map.index(pfn) else { return bad(BadPageReason::OutOfRange) };
+        if order as usize >= MAX_ORDER {
+            return bad(BadPageReason::InvalidOrder);
+        }
+        if pfn.0 & ((1 << order) - 1) != 0 {
+            return bad(BadPageReason::Misaligned);
+        }
+        let page = &self.mem_map.pages()[idx as usize];
+        if page.is_buddy() || page.flags.contains(PageFlags::PG_pcp) {
+            return bad(BadPageReason::DoubleFree);
+        }
+        if page.flags.intersects(PageFlags::PG_reserved | PageFlags::PG_slab) {
+            return bad(BadPageReason::FlagsCheckAtFree);
+        }
+        if let Some(head) = page.compound_head_index() {
+            return bad(BadPageReason::TailPage { head: self.mem_map.pfn_of(head) });
+        }
+        if page.refcount == 0 {
+            // Pages inside a free block have refcount 0 too: tell a double free from a page
+            // in the middle of an allocation (only on this error path: it costs MAX_ORDER
+            // lookups).
+            return bad(if self.is_free_buddy_page(pfn) {
+                BadPageReason::DoubleFree
+            } else {
+                BadPageReason::NotAllocated
+            });
+        }
+        if page.order() != order {
+            return bad(BadPageReason::WrongOrder { allocated: page.order() });
+        }
+        if page.flags.contains(PageFlags::PG_head) {
+            let tails = &self.mem_map.pages()[idx as usize + 1..idx as usize + (1 << order)];
+            if let Some(i) = tails.iter().position(|t| t.compound_head_index() != Some(idx)) {
+                let tail = Pfn(pfn.0 + 1 + i as u64);
+                return bad(BadPageReason::CorruptTail { tail });
+            }
+        }
+        Ok(idx)
+    }
+}

@@ -1,0 +1,208 @@
+//! The free path: `free_pages`, merging with free buddies (`__free_one_page`), and the
+//! slab's page marks.
+use super::*;
+
+impl<'a> Node<'a> {
+    /// `__free_pages()` by PFN: returns the block to the buddy lists, merging it with its
+    /// free buddies. Double frees, frees of reserved, slab or tail pages, of a block with the
+    /// wrong order or a misaligned or unknown PFN are refused and change nothing.
+    #[inline]
+    pub fn free_pages(&mut self, pfn: Pfn, order: u32) -> Result<(), FreeError> {
+        let Some(idx) = self.allocated_head(pfn, order) else {
+            return Err(self.free_refused(pfn, order));
+        };
+        let head = &mut self.mem_map.pages_mut()[idx as usize];
+        let z = head.zone as usize;
+        let compound = head.flags.contains(PageFlags::PG_head);
+        head.refcount = 0;
+        head.order = 0;
+        if compound || self.page_poisoning {
+            self.free_pages_prepare_extra(idx, pfn, order);
+        }
+        if order == 0 && self.node_zones[z].pcp.enabled() {
+            self.free_unref_page(pfn.0, idx, z);
+        } else {
+            self.node_zones[z].nr_free_pages += 1 << order;
+            let mt = self.get_pageblock_migratetype(pfn);
+            self.__free_one_page(pfn.0, order, z, mt, false);
+        }
+        Ok(())
+    }
+
+    /// What `free_pages` reports when `allocated_head` refused the block.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn free_refused(&self, pfn: Pfn, order: u32) -> FreeError {
+        self.check_allocated_head(pfn, order).err().unwrap_or(self.bad_page(
+            pfn,
+            order,
+            BadPageReason::NotAllocated,
+        ))
+    }
+
+    /// The part of `free_pages_prepare()` only some blocks need: a compound block's tail
+    /// marks come off, and with page poisoning every page is filled and marked.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn free_pages_prepare_extra(&mut self, idx: u32, pfn: Pfn, order: u32) {
+        let nr = 1usize << order;
+        let pages = self.mem_map.pages_mut();
+        if pages[idx as usize].flags.contains(PageFlags::PG_head) {
+            pages[idx as usize].flags.remove(PageFlags::PG_head);
+            Self::set_tails(pages, idx, nr, false);
+        }
+        if self.page_poisoning {
+            self.memory.poison(pfn, order);
+            for p in &mut pages[idx as usize..idx as usize + nr] {
+                p.flags.insert(PageFlags::PG_poisoned);
+            }
+        }
+    }
+
+    /// Linux's name for freeing by page.
+    pub fn __free_pages(&mut self, pfn: Pfn, order: u32) -> Result<(), FreeError> {
+        self.free_pages(pfn, order)
+    }
+
+    /// `free_pages(addr, order)`: frees a block by its linear-map address (from
+    /// `__get_free_pages`). Address 0 is ignored, as in Linux.
+    pub fn free_pages_addr(&mut self, addr: VirtAddr, order: u32) -> Result<(), FreeError> {
+        if addr.0 == 0 {
+            return Ok(());
+        }
+        let pfn = self.virt_to_pfn(addr).ok_or(FreeError {
+            pfn: Pfn(0),
+            order,
+            reason: BadPageReason::BadAddress(addr),
+            page: None,
+            compound_order: None,
+        })?;
+        if !addr.0.is_multiple_of(PAGE_SIZE) {
+            return Err(self.bad_page(pfn, order, BadPageReason::Misaligned));
+        }
+        self.free_pages(pfn, order)
+    }
+
+    /// `is_free_buddy_page()`: whether `pfn` lies in a free block (it or an aligned page
+    /// below it heads a free block that covers it). At most MAX_ORDER lookups.
+    pub fn is_free_buddy_page(&self, pfn: Pfn) -> bool {
+        (0..MAX_ORDER as u32).any(|order| {
+            let head = Pfn(pfn.0 & !((1u64 << order) - 1));
+            self.mem_map.pfn_to_page(head).is_some_and(|p| p.is_buddy() && p.order() >= order)
+        })
+    }
+
+    /// `__free_one_page()`: merges the block with its buddy while the buddy is free and of
+    /// the same order, then puts the result on its list (at the tail when
+    /// `buddy_merge_likely`, or when `to_tail`). Counters other than `nr_free` are the
+    /// caller's. The block goes to the lists of `mt`: its pageblock's type, or for a page
+    /// coming back from a pcp list that list's type, as in Linux (merges stay inside one
+    /// pageblock, since MAX_ORDER - 1 is the pageblock order).
+    pub(super) fn __free_one_page(
+        &mut self,
+        mut pfn: u64,
+        mut order: u32,
+        z: usize,
+        mt: usize,
+        to_tail: bool,
+    ) {
+        let base = self.mem_map.base_pfn().0;
+        let pages = self.mem_map.pages_mut();
+        let zone = &mut self.node_zones[z];
+        let mut buddy_pfn = None;
+        while (order as usize) < MAX_ORDER - 1 {
+            let b = __find_buddy_pfn(pfn, order);
+            buddy_pfn = Some(b);
+            let Some(bidx) = page_is_buddy(pages, base, b, order, z) else { break };
+            zone.free_area[order as usize].del(pages, bidx);
+            let bp = &mut pages[bidx as usize];
+            bp.flags.remove(PageFlags::PG_buddy);
+            bp.order = 0;
+            pfn &= b;
+            order += 1;
+        }
+        let to_tail =
+            to_tail || buddy_pfn.is_some_and(|b| buddy_merge_likely(pages, base, pfn, b, order, z));
+        let idx = (pfn - base) as u32;
+        let p = &mut pages[idx as usize];
+        p.flags.insert(PageFlags::PG_buddy);
+        p.order = order as u8;
+        zone.free_area[order as usize].add(pages, idx, mt, to_tail);
+    }
+
+    /// `__SetPageSlab` for a block the slab allocator took with `alloc_pages(.., order)`:
+    /// marks the head `PG_slab` and every other page a tail pointing at it, so that
+    /// `compound_head` finds the slab from any address in it. The block must be allocated
+    /// with that order; `clear_slab` undoes it before the free.
+    pub fn set_slab(&mut self, pfn: Pfn, order: u32) -> Result<(), FreeError> {
+        let idx = self.check_allocated_head(pfn, order)?;
+        let pages = self.mem_map.pages_mut();
+        pages[idx as usize].flags.insert(PageFlags::PG_slab);
+        if !pages[idx as usize].flags.contains(PageFlags::PG_head) {
+            Self::set_tails(pages, idx, 1 << order, true);
+        }
+        Ok(())
+    }
+
+    /// `__ClearPageSlab`: the slab gives the block back (then frees it with `free_pages`).
+    pub fn clear_slab(&mut self, pfn: Pfn) -> Result<(), FreeError> {
+        let Some(idx) = self.mem_map.index(pfn) else {
+            return Err(self.bad_page(pfn, 0, BadPageReason::OutOfRange));
+        };
+        let page = self.mem_map.pages()[idx as usize];
+        if !page.is_slab() || page.compound_head_index().is_some() {
+            return Err(self.bad_page(pfn, 0, BadPageReason::NotSlab));
+        }
+        let pages = self.mem_map.pages_mut();
+        pages[idx as usize].flags.remove(PageFlags::PG_slab);
+        if !page.flags.contains(PageFlags::PG_head) {
+            Self::set_tails(pages, idx, 1 << page.order(), false);
+        }
+        Ok(())
+    }
+
+    /// `compound_head()`: the first page of the compound or slab block `pfn` is in (itself
+    /// if it is no tail page). `None` outside mem_map.
+    pub fn compound_head(&self, pfn: Pfn) -> Option<Pfn> {
+        let page = self.mem_map.pfn_to_page(pfn)?;
+        Some(page.compound_head_index().map_or(pfn, |h| self.mem_map.pfn_of(h)))
+    }
+}
+
+/// `page_is_buddy()`: the block at `pfn` is free, of order `order`, in zone `z`; returns its
+/// mem_map index (`base` is mem_map's first PFN).
+#[inline]
+pub(super) fn page_is_buddy(
+    pages: &[Page],
+    base: u64,
+    pfn: u64,
+    order: u32,
+    z: usize,
+) -> Option<u32> {
+    let idx = pfn.wrapping_sub(base);
+    let p = pages.get(usize::try_from(idx).ok()?)?;
+    (p.is_buddy() && p.order() == order && p.zone as usize == z).then_some(idx as u32)
+}
+
+/// `buddy_merge_likely()`: if the block just freed could merge once its buddy comes back
+/// (the next-larger block's buddy is free), queue it at the tail so it stays free longer.
+#[inline]
+pub(super) fn buddy_merge_likely(
+    pages: &[Page],
+    base: u64,
+    pfn: u64,
+    buddy_pfn: u64,
+    order: u32,
+    z: usize,
+) -> bool {
+    if order as usize >= MAX_ORDER.saturating_sub(2) {
+        return false;
+    }
+    let higher = buddy_pfn & pfn;
+    page_is_buddy(pages, base, __find_buddy_pfn(higher, order + 1), order + 1, z).is_some()
+}
+
+/// `__find_buddy_pfn()`: the other half of the order-`order + 1` block `pfn` is in.
+pub const fn __find_buddy_pfn(pfn: u64, order: u32) -> u64 {
+    pfn ^ (1 << order)
+}

@@ -1,0 +1,254 @@
+//! The buddy page allocator (Linux's mm/page_alloc.c): a `Node` (`pg_data_t`) owns `mem_map`
+//! and the zones, takes free memory from memblock at boot, and serves `alloc_pages` /
+//! `free_pages` by splitting and merging power-of-two blocks found by PFN arithmetic. Pure
+//! code: page contents (zeroing, poisoning) go through the caller's `PageMemory`.
+//!
+//! Split along Linux's lines: `init` (free_area_init, memblock_free_all, watermarks),
+//! `alloc` (the fast and slow paths), `pcp` (per-CPU lists), `fallback` (mobility grouping),
+//! `free` and `bad_page` (the free path and its checks), `show_mem` (failure reports) and
+//! `verify` (invariants).
+mod alloc;
+mod bad_page;
+mod fallback;
+mod free;
+mod init;
+mod pcp;
+mod show_mem;
+#[cfg(test)]
+mod tests;
+mod verify;
+
+pub use alloc::{gfp_to_alloc_flags, AllocError};
+pub use bad_page::{BadPageReason, FreeError, PoisonCorruption};
+pub use fallback::gfp_migratetype;
+pub use free::__find_buddy_pfn;
+pub use init::InitError;
+pub use show_mem::{write_alloc_failure, write_free_area_line, write_warn_alloc};
+
+use core::fmt;
+
+use super::gfp::{gfp_zone, GfpFlags};
+use super::layout::{PfnRange, Zones};
+use super::memblock::Memblock;
+use super::page::{MemMap, Page, PageFlagNames, PageFlags, NIL, NO_ZONE};
+use super::zone::{
+    calculate_min_free_kbytes, calculate_totalreserve_pages, setup_per_zone_lowmem_reserve,
+    setup_per_zone_wmarks, zone_batchsize, zone_highsize, zone_watermark_fast, AllocFlags, Zone,
+    ZoneType, DEFAULT_LOWMEM_RESERVE_RATIO, DEFAULT_WATERMARK_SCALE_FACTOR, MAX_NR_ZONES,
+    MIGRATE_MOVABLE, MIGRATE_RECLAIMABLE, MIGRATE_TYPES, MIGRATE_UNMOVABLE,
+};
+use super::{Pfn, PhysAddr, VirtAddr, PAGE_SHIFT, PAGE_SIZE};
+use crate::config::{MAX_ORDER, PAGE_OFFSET};
+
+/// Byte written over free pages when page poisoning is on (include/linux/poison.h).
+pub const PAGE_POISON: u8 = 0xaa;
+/// The task name reports use when the caller has none: the boot CPU's idle task, which is
+/// what runs pivm's console.
+pub const DEFAULT_COMM: &str = "swapper/0";
+/// `K(x)`: pages to kB.
+const KB_PER_PAGE: u64 = PAGE_SIZE >> 10;
+/// `MAX_ORDER_NR_PAGES`: pages in the largest block.
+pub const MAX_ORDER_NR_PAGES: u64 = 1 << (MAX_ORDER - 1);
+
+/// Access to the contents of page frames, which the allocator itself never touches. The
+/// kernel implements it with real memory (lowmem through the linear map, highmem with kmap);
+/// tests with a fake. Methods take `&self`: implementations write RAM, not their own state.
+pub trait PageMemory {
+    /// Fills the `1 << order` pages at `pfn` with zeroes (`__GFP_ZERO`).
+    fn zero(&self, pfn: Pfn, order: u32);
+    /// Fills them with `PAGE_POISON` (on free, with page poisoning on).
+    fn poison(&self, pfn: Pfn, order: u32);
+    /// Byte offset of the first byte that is not `PAGE_POISON`, if any (checked on alloc).
+    fn check_poison(&self, pfn: Pfn, order: u32) -> Option<u64>;
+}
+
+/// A `PageMemory` that cannot reach memory: zeroing and poisoning do nothing. Host tests and
+/// benchmarks that only look at the allocator's bookkeeping use it; the kernel must install
+/// a real one (`Node::set_page_memory`) before `__GFP_ZERO` means anything.
+pub struct NoPageMemory;
+
+impl PageMemory for NoPageMemory {
+    fn zero(&self, _pfn: Pfn, _order: u32) {}
+    fn poison(&self, _pfn: Pfn, _order: u32) {}
+    fn check_poison(&self, _pfn: Pfn, _order: u32) -> Option<u64> {
+        None
+    }
+}
+
+static NO_PAGE_MEMORY: NoPageMemory = NoPageMemory;
+
+/// Where the linear map puts lowmem: `__va(phys) = phys - phys_offset + page_offset`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LinearMap {
+    pub page_offset: VirtAddr,
+    pub phys_offset: PhysAddr,
+}
+
+impl Default for LinearMap {
+    /// The build's PAGE_OFFSET over RAM at physical 0 (the Pi).
+    fn default() -> Self {
+        LinearMap { page_offset: VirtAddr(PAGE_OFFSET), phys_offset: PhysAddr(0) }
+    }
+}
+
+/// `pg_data_t`: the one memory node — mem_map, zones, and the allocator's tunables.
+pub struct Node<'a> {
+    mem_map: MemMap<'a>,
+    node_zones: [Zone; MAX_NR_ZONES],
+    /// Zones this kernel has (a layout without ZONE_DMA maps `__GFP_DMA` to Normal, as a
+    /// kernel built without CONFIG_ZONE_DMA does; likewise HighMem).
+    configured: [bool; MAX_NR_ZONES],
+    memory: &'a (dyn PageMemory + Sync),
+    linear: LinearMap,
+    page_poisoning: bool,
+    poison_corruptions: u64,
+    last_poison_corruption: Option<PoisonCorruption>,
+    min_free_kbytes: u64,
+    watermark_scale_factor: u64,
+    lowmem_reserve_ratio: [u64; MAX_NR_ZONES],
+    /// The migrate type of each pageblock (`pageblock_flags`), from the map's first one.
+    pageblock_mt: [u8; MAX_PAGEBLOCKS],
+    /// Linux's `page_group_by_mobility_disabled`: too little memory to group by mobility
+    /// (fewer pages than `pageblock_nr_pages * MIGRATE_TYPES`), so everything is unmovable.
+    mobility_disabled: bool,
+    /// CPUs of the node, among which `zone_highsize` shares the low watermark.
+    nr_cpus: u64,
+}
+
+/// `pageblock_order`: MAX_ORDER - 1 on ARM without huge pages (one block of the largest order).
+pub const PAGEBLOCK_ORDER: u32 = MAX_ORDER as u32 - 1;
+/// Pageblocks a node can describe: the 4 GiB a 32-bit physical address reaches, in 4 MiB
+/// blocks.
+pub const MAX_PAGEBLOCKS: usize = 1024;
+
+impl<'a> Node<'a> {
+    /// Installs the kernel's access to page contents (for `__GFP_ZERO` and poisoning).
+    pub fn set_page_memory(&mut self, memory: &'a (dyn PageMemory + Sync)) {
+        self.memory = memory;
+    }
+
+    /// Where lowmem is mapped, for `page_address` and `__get_free_pages`.
+    pub fn set_linear_map(&mut self, linear: LinearMap) {
+        self.linear = linear;
+    }
+
+    pub fn linear_map(&self) -> LinearMap {
+        self.linear
+    }
+
+    /// Turns on page poisoning (`page_poison=1`): freed pages are filled with `PAGE_POISON`
+    /// and checked when handed out again. Pages freed before stay unchecked; it cannot be
+    /// turned off again (the flags it leaves must stay meaningful).
+    pub fn enable_page_poisoning(&mut self) {
+        self.page_poisoning = true;
+    }
+
+    pub fn page_poisoning(&self) -> bool {
+        self.page_poisoning
+    }
+
+    /// Corruptions page poisoning has found so far, and the last one.
+    pub fn poison_corruptions(&self) -> (u64, Option<PoisonCorruption>) {
+        (self.poison_corruptions, self.last_poison_corruption)
+    }
+
+    /// Forgets the last corruption (once the caller has printed it).
+    pub fn take_poison_corruption(&mut self) -> Option<PoisonCorruption> {
+        self.last_poison_corruption.take()
+    }
+
+    /// The descriptor of `pfn`.
+    pub fn page(&self, pfn: Pfn) -> Option<&Page> {
+        self.mem_map.pfn_to_page(pfn)
+    }
+
+    pub fn mem_map(&self) -> &MemMap<'a> {
+        &self.mem_map
+    }
+
+    /// The zone `pfn` belongs to.
+    pub fn page_zone(&self, pfn: Pfn) -> Option<ZoneType> {
+        ZoneType::from_idx(self.page(pfn)?.zone as usize)
+    }
+
+    /// `PageHighMem()`: needs kmap to be touched.
+    pub fn page_is_highmem(&self, pfn: Pfn) -> bool {
+        self.page_zone(pfn) == Some(ZoneType::HighMem)
+    }
+
+    fn pfn_to_virt(&self, pfn: Pfn) -> VirtAddr {
+        VirtAddr(pfn.phys().0.wrapping_sub(self.linear.phys_offset.0) + self.linear.page_offset.0)
+    }
+
+    /// `page_address()`: the linear-map address of a lowmem page; `None` for highmem (use
+    /// kmap) and pages outside every zone.
+    pub fn page_address(&self, pfn: Pfn) -> Option<VirtAddr> {
+        match self.page_zone(pfn)? {
+            ZoneType::HighMem => None,
+            _ => Some(self.pfn_to_virt(pfn)),
+        }
+    }
+
+    /// `virt_to_pfn()` for a linear-map address of a lowmem page.
+    pub fn virt_to_pfn(&self, addr: VirtAddr) -> Option<Pfn> {
+        let offset = addr.0.checked_sub(self.linear.page_offset.0)?;
+        let pfn = Pfn((self.linear.phys_offset.0 + offset) >> PAGE_SHIFT);
+        matches!(self.page_zone(pfn)?, ZoneType::Dma | ZoneType::Normal).then_some(pfn)
+    }
+
+    pub fn zone(&self, t: ZoneType) -> &Zone {
+        &self.node_zones[t.idx()]
+    }
+
+    /// DMA, Normal, HighMem (present or not).
+    pub fn zones(&self) -> &[Zone; MAX_NR_ZONES] {
+        &self.node_zones
+    }
+
+    /// Zones with present pages (`for_each_populated_zone`).
+    pub fn populated_zones(&self) -> impl Iterator<Item = &Zone> {
+        self.node_zones.iter().filter(|z| z.is_populated())
+    }
+
+    /// Whether this kernel has the zone at all (vs. present but empty).
+    pub fn zone_configured(&self, t: ZoneType) -> bool {
+        self.configured[t.idx()]
+    }
+
+    pub fn node_start_pfn(&self) -> Pfn {
+        self.mem_map.base_pfn()
+    }
+
+    pub fn node_spanned_pages(&self) -> u64 {
+        self.mem_map.len() as u64
+    }
+
+    pub fn node_present_pages(&self) -> u64 {
+        self.node_zones.iter().map(Zone::present_pages).sum()
+    }
+
+    /// `totalram_pages()`: pages managed by the allocator (MemTotal).
+    pub fn totalram_pages(&self) -> u64 {
+        self.node_zones.iter().map(Zone::managed_pages).sum()
+    }
+
+    /// `totalhigh_pages()` (HighTotal).
+    pub fn totalhigh_pages(&self) -> u64 {
+        self.zone(ZoneType::HighMem).managed_pages()
+    }
+
+    /// `global_zone_page_state(NR_FREE_PAGES)` (MemFree).
+    pub fn nr_free_pages(&self) -> u64 {
+        self.node_zones.iter().map(Zone::nr_free_pages).sum()
+    }
+
+    /// `nr_free_highpages()` (HighFree).
+    pub fn nr_free_highpages(&self) -> u64 {
+        self.zone(ZoneType::HighMem).nr_free_pages()
+    }
+
+    /// `totalreserve_pages` (what MemAvailable subtracts).
+    pub fn totalreserve_pages(&self) -> u64 {
+        calculate_totalreserve_pages(&self.node_zones)
+    }
+}
