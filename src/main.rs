@@ -119,6 +119,22 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
         check(memblock.reserve(boot.params_phys.0, boot.params_size, "boot params"));
     }
     memblock.set_current_limit(layout.arm_lowmem_limit.0);
+    // The profile the layout applied (`linux` when the asked-for one was rejected) decides
+    // what else the kernel is built with: its era, ZONE_DMA, the CMA default.
+    let applied = profile::Profile::by_name(layout.profile).unwrap_or(profile::DEFAULT_PROFILE);
+    // dma_contiguous_reserve(arm_dma_limit): the CMA area, before any allocator exists.
+    let dma_limit = match applied.dma_zone {
+        profile::DmaZoneSpec::Exact(size) => layout.phys_offset.0.saturating_add(size),
+        _ => u64::MAX,
+    };
+    let cma_pages = kernel::cma::dma_contiguous_reserve(
+        &mut memblock,
+        params.cma,
+        None,
+        applied.cma_default,
+        layout.arm_lowmem_limit.0,
+        dma_limit,
+    );
 
     // Final page tables: lowmem linear map, vectors, fixmap; the identity map goes away.
     if let Err(e) = mmu::paging_init(layout.high_memory.0) {
@@ -133,6 +149,10 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
         kprintln!("mem_init failed: {}", e);
         pivm::arch::arm::halt();
     }
+    mem::with_node(|n| {
+        n.set_era(applied.era);
+        n.add_totalcma_pages(cma_pages);
+    });
     // The vmalloc range; the devices move from the fixmap to ioremap()ed addresses.
     if let Err(e) = kernel::vmalloc::vmalloc_init(&layout, params.lazy_vfree) {
         kprintln!("vmalloc_init failed: {}", e);
@@ -144,18 +164,16 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
     if !layout.carveouts().is_empty() || !layout.holes().is_empty() {
         let _ = profile::write_partition(&mut Console, &layout);
     }
-    let (free_pages, totalram_pages, highmem_pages) = {
-        let node = mem::NODE.lock();
-        let node = node.as_ref().expect("mem_init installed the node");
-        (node.nr_free_pages(), node.totalram_pages(), node.totalhigh_pages())
-    };
+    let (free_pages, totalram_pages, highmem_pages, cma_pages) = mem::with_node(|n| {
+        (n.nr_free_pages(), n.totalram_pages(), n.totalhigh_pages(), n.totalcma_pages())
+    });
     let _ = layout::write_memory_line(
         &mut Console,
         &MemoryLine {
             free_pages,
             physpages: memblock.phys_mem_size() >> PAGE_SHIFT,
             totalram_pages,
-            cma_pages: 0,
+            cma_pages,
             highmem_pages,
             code: u64::from(img.etext - img.text),
             rwdata: u64::from(img.edata - img.sdata),
@@ -165,6 +183,9 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
             highmem: CONFIG_HIGHMEM,
         },
     );
+
+    // core_initcall(cma_init_reserved_areas): the area joins the page allocator.
+    kernel::cma::cma_init_reserved_areas();
 
     let k = kernel::set(Kernel { entry, boot, params, layout, memblock });
     // pivm.run=NAME: a scenario at boot, then the console (to watch it on a real Pi).

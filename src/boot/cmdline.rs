@@ -333,6 +333,8 @@ pub struct BootParams {
     /// `page_poison=1|on` (Linux's parameter): fill freed pages with a pattern and check it
     /// when they are allocated again.
     pub page_poison: bool,
+    /// `cma=SIZE[@BASE[-LIMIT]]`: the default CMA area (`cma=0`: none).
+    pub cma: Option<crate::mm::cma::CmaParam>,
 }
 
 /// A problem found on the command line; `Display` prints one line (no newline).
@@ -524,6 +526,15 @@ pub fn parse(cmdline: &str) -> (BootParams, Diagnostics) {
         } else if key_eq(key, "mem") {
             if let Some(m) = mem_param(p.value, &mut diag) {
                 params.mem = Some(m);
+            }
+        } else if key_eq(key, "cma") {
+            match p.value.map(crate::mm::cma::CmaParam::parse) {
+                Some(Ok(c)) => params.cma = Some(c),
+                Some(Err(_)) => diag.push(CmdlineWarning::InvalidNumber {
+                    key: "cma",
+                    value: Shown::new(p.value.unwrap_or("")),
+                }),
+                None => diag.push(CmdlineWarning::MissingValue { key: "cma" }),
             }
         } else if key_eq(key, "pivm.lazy_vfree") {
             if let Some(v) = size_param("pivm.lazy_vfree", p.value, &mut diag) {

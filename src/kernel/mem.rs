@@ -145,7 +145,6 @@ pub fn mem_init(
         MemMap::new(pages, Pfn(start_pfn)).ok_or(MemInitError::NoRoomForMemMap { bytes })?;
     let mut node =
         Node::from_memblock(mem_map, &layout.zones, memblock).map_err(MemInitError::Init)?;
-    node.set_nr_cpus(u64::from(crate::board::raspi::NR_CPUS));
     node.set_linear_map(LinearMap {
         page_offset: layout.page_offset,
         phys_offset: layout.phys_offset,
@@ -158,14 +157,20 @@ pub fn mem_init(
     Ok(bytes)
 }
 
-/// A copy of the node's state for the `/proc` renderers, taken under the allocator's lock.
-pub fn node_snapshot() -> NodeSnapshot {
+/// The node counters kept outside the page allocator (slab and page-table pages), for
+/// /proc and `show_mem` alike. Takes the slab's lock: call it before `with_node`.
+pub fn node_stats() -> NodeStats {
     let slab_pages = SLAB.lock().meminfo().total_pages() as u64;
-    let stats = NodeStats {
+    NodeStats {
         nr_slab_unreclaimable: slab_pages,
         nr_page_table_pages: crate::arch::arm::mmu::page_table_pages(),
         ..NodeStats::default()
-    };
+    }
+}
+
+/// A copy of the node's state for the `/proc` renderers, taken under the allocator's lock.
+pub fn node_snapshot() -> NodeSnapshot {
+    let stats = node_stats();
     let node = NODE.lock();
     match node.as_ref() {
         Some(n) => collect::node_snapshot(n, stats),

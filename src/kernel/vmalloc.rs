@@ -85,7 +85,10 @@ const VMALLOC_GFP: GfpFlags = GfpFlags::GFP_KERNEL.union(GfpFlags::__GFP_HIGHMEM
 /// the memory state), after the `vmap allocation ... failed` line where there is one.
 pub fn report(e: &VmallocError) {
     let warn = |msg: fmt::Arguments<'_>| {
-        let _ = with_node(|n| write_warn_alloc(&mut Console, DEFAULT_COMM, VMALLOC_GFP, msg, n));
+        let stats = super::mem::node_stats();
+        let _ = with_node(|n| {
+            write_warn_alloc(&mut Console, DEFAULT_COMM, VMALLOC_GFP, msg, n, &stats)
+        });
     };
     match *e {
         VmallocError::ExceedsTotalPages { size } => {

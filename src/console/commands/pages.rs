@@ -6,20 +6,21 @@ use super::{expect_args, CmdError, CmdResult};
 use crate::config::MAX_ORDER;
 use crate::console::args::{parse_addr, parse_u32, parse_u64, Args};
 use crate::console::printk::Console;
-use crate::kernel::mem::{with_node, with_page_mapped};
+use crate::kernel::mem::{node_stats, with_node, with_page_mapped};
 use crate::kernel::vmalloc;
 use crate::kernel::Kernel;
 use crate::kprintln;
 use crate::mm::gfp::GfpFlags;
-use crate::mm::page_alloc::{write_alloc_failure, AllocError, Node, DEFAULT_COMM};
+use crate::mm::page_alloc::{write_alloc_failure, AllocError, Node, NodeStats, DEFAULT_COMM};
 use crate::mm::zone::ZoneType;
 use crate::mm::{Pfn, VirtAddr, PAGE_SIZE};
 
 /// Prints Linux's allocation-failure report when the request wants one, else the short error.
-fn report_alloc_error(node: &Node<'_>, e: &AllocError) {
+fn report_alloc_error(node: &Node<'_>, stats: &NodeStats, e: &AllocError) {
     match e {
         _ if e.should_warn() => {
-            let _ = write_alloc_failure(&mut Console, DEFAULT_COMM, e.gfp(), e.order(), node);
+            let _ =
+                write_alloc_failure(&mut Console, DEFAULT_COMM, e.gfp(), e.order(), node, stats);
         }
         AllocError::NoMemory { order, .. } => {
             kprintln!("alloc_pages: order {} failed (no report: __GFP_NOWARN)", order)
@@ -48,6 +49,7 @@ pub(super) fn cmd_alloc_pages(_: &Kernel, args: &Args<'_>) -> CmdResult {
             Err(e) => fail!(args, "{}", e),
         },
     };
+    let stats = node_stats();
     with_node(|node| match node.alloc_pages(gfp, order) {
         Ok(pfn) => {
             let zone = node.page_zone(pfn).map_or("?", |z| z.name());
@@ -64,7 +66,7 @@ pub(super) fn cmd_alloc_pages(_: &Kernel, args: &Args<'_>) -> CmdResult {
             Ok(())
         }
         Err(e) => {
-            report_alloc_error(node, &e);
+            report_alloc_error(node, &stats, &e);
             Err(CmdError::Reported)
         }
     })
@@ -163,6 +165,7 @@ fn gfp_for(zone: ZoneType) -> GfpFlags {
         ZoneType::Dma => base | GfpFlags::__GFP_DMA,
         ZoneType::Normal => base,
         ZoneType::HighMem => base | GfpFlags::__GFP_HIGHMEM,
+        ZoneType::Movable => base | GfpFlags::__GFP_HIGHMEM | GfpFlags::__GFP_MOVABLE,
     }
 }
 
