@@ -84,9 +84,9 @@ pub fn cma_alloc(count: u64, align: u32, owner: PageOwner) -> Result<Pfn, CmaErr
 pub fn cma_release(pfn: Pfn, count: u64, owner: PageOwner) -> Result<(), CmaError> {
     let mut cma = CMA.lock();
     let area = cma.as_mut().ok_or(CmaError::NoArea)?;
-    match area.release(pfn, count, |pfn, count| {
-        with_node(|n| n.free_contig_range(pfn, count, owner))
-    }) {
+    match area
+        .release(pfn, count, |pfn, count| with_node(|n| n.free_contig_range(pfn, count, owner)))
+    {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(CmaError::Free(e)),
         Err(e) => Err(CmaError::Release(e)),

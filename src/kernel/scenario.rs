@@ -271,8 +271,7 @@ fn final_request(profile: &'static str, seed: u64, size: u64) -> Summary {
     let gfp = with_node(|n| match n.alloc_pages(GfpFlags::GFP_KERNEL, order) {
         Ok(pfn) => Some(pfn),
         Err(e) => {
-            let _ =
-                write_alloc_failure(&mut Console, DEFAULT_COMM, e.gfp(), e.order(), n, &stats);
+            let _ = write_alloc_failure(&mut Console, DEFAULT_COMM, e.gfp(), e.order(), n, &stats);
             None
         }
     });

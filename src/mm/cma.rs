@@ -215,8 +215,7 @@ pub fn cma_declare_contiguous(
         return Err(fail(CmaReserveError::ExceedsLimit { size, base, limit }));
     }
     let addr = if fixed {
-        if memblock.is_region_reserved(base, size) || memblock.reserve(base, size, "cma").is_err()
-        {
+        if memblock.is_region_reserved(base, size) || memblock.reserve(base, size, "cma").is_err() {
             return Err(fail(CmaReserveError::Busy { base }));
         }
         base

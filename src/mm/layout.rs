@@ -7,8 +7,8 @@ use core::fmt::{self, Write};
 use crate::boot::cmdline::MemParam;
 use crate::boot::info::{MemBank, MAX_MEM_BANKS};
 use crate::mm::profile::{
-    self, Carveout, DmaZoneSpec, Profile, ProfileError, ProfileRejected, VaHole, VaPlan, MAX_CARVEOUTS,
-    MAX_VA_HOLES,
+    self, Carveout, DmaZoneSpec, Profile, ProfileError, ProfileRejected, VaHole, VaPlan,
+    MAX_CARVEOUTS, MAX_VA_HOLES,
 };
 use crate::mm::{Pfn, PhysAddr, VirtAddr, PAGE_SHIFT, PAGE_SIZE};
 use crate::sizes::{SZ_16M, SZ_1K, SZ_1M, SZ_2M, SZ_32M, SZ_8M};

@@ -865,15 +865,32 @@ mod tests {
         assert_eq!(Profile::by_name("android"), None);
         assert_eq!(lookup(None), Ok(&LINUX));
         assert_eq!(lookup(Some("x86-classic")), Ok(&X86_CLASSIC));
-        assert_eq!(ProfileNames.to_string(), "linux, x86-classic, android-a9, android-a9-720m");
+        assert_eq!(Profile::by_name("debian-armmp"), Some(&DEBIAN_ARMMP));
+        assert_eq!(
+            ProfileNames.to_string(),
+            "linux, x86-classic, android-a9, android-a9-720m, debian-armmp"
+        );
         assert_eq!(
             lookup(Some("rpi")).unwrap_err().to_string(),
-            "pivm: unknown profile \"rpi\" (valid: linux, x86-classic, android-a9, android-a9-720m); using profile linux"
+            "pivm: unknown profile \"rpi\" (valid: linux, x86-classic, android-a9, android-a9-720m, debian-armmp); using profile linux"
         );
         for p in PROFILES {
-            assert_eq!(p.max_order, LINUX_MAX_ORDER);
             assert!(!p.description.is_empty() && !p.description.contains('\n'));
         }
+        // One kernel, one era: the Android device's 3.x kernel, 6.1 everywhere else.
+        for p in PROFILES {
+            let android = p.name.starts_with("android");
+            assert_eq!(p.era, if android { KernelEra::Linux3x } else { KernelEra::Linux61 });
+            assert_eq!(p.max_order, if p.name == "debian-armmp" { 12 } else { LINUX_MAX_ORDER });
+        }
+        // CMA: the Pi's 64 MiB and Debian's; none for the Android device (its pmem carve-out
+        // came before CMA) or the i386 picture.
+        assert_eq!(LINUX.cma_default, Some(64 << 20));
+        assert_eq!(DEBIAN_ARMMP.cma_default, Some(64 << 20));
+        assert_eq!(ANDROID_A9.cma_default, None);
+        assert_eq!(X86_CLASSIC.cma_default, None);
+        assert_eq!(DEBIAN_ARMMP.dma_zone, DmaZoneSpec::AllLowmem);
+        assert_eq!(LINUX.dma_zone, DmaZoneSpec::None);
     }
 
     #[test]

@@ -182,7 +182,7 @@ pub const fn pindex_to_order(pindex: usize) -> u32 {
 pub(super) struct FreeList {
     head: u32,
     tail: u32,
-    count: u64,
+    pub(super) count: u64,
 }
 
 impl FreeList {
@@ -312,9 +312,9 @@ impl FreeArea {
 /// share the movable list but go back to their own buddy lists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PerCpuPages {
-    lists: [FreeList; NR_PCP_LISTS],
+    pub(super) lists: [FreeList; NR_PCP_LISTS],
     /// `pcp->count`: pages cached (a block of order n counts 2^n).
-    count: u64,
+    pub(super) count: u64,
     pub(super) high: u64,
     pub(super) batch: u64,
     /// `free_factor`: each bulk free with no allocation in between frees twice as many
@@ -1177,7 +1177,10 @@ mod tests {
     fn boost_raises_every_mark_but_not_for_atomic_min() {
         let mut z = zone_with_free(160, [100, 125, 150], [0; 4], &[0]);
         z.watermark_boost = 100;
-        assert_eq!((z.min_wmark_pages(), z.low_wmark_pages(), z.high_wmark_pages()), (200, 225, 250));
+        assert_eq!(
+            (z.min_wmark_pages(), z.low_wmark_pages(), z.high_wmark_pages()),
+            (200, 225, 250)
+        );
         assert_eq!(z.base_watermarks(), [100, 125, 150]);
         let min = AllocFlags::ALLOC_WMARK_MIN;
         let mark = z.wmark_pages(WMARK_MIN);
@@ -1188,7 +1191,14 @@ mod tests {
         // ...but only against the min watermark, and only for order 0.
         let low = z.wmark_pages(WMARK_LOW);
         let low_flags = AllocFlags::ALLOC_WMARK_LOW;
-        assert!(!zone_watermark_fast(&z, 0, low, ZoneType::Normal, low_flags, GfpFlags::GFP_ATOMIC));
+        assert!(!zone_watermark_fast(
+            &z,
+            0,
+            low,
+            ZoneType::Normal,
+            low_flags,
+            GfpFlags::GFP_ATOMIC
+        ));
         // setup_per_zone_wmarks clears the boost.
         let mut zones = [z];
         setup_per_zone_wmarks(&mut zones, 4000, DEFAULT_WATERMARK_SCALE_FACTOR);

@@ -299,7 +299,9 @@ Node 0, zone  HighMem
 ";
         assert!(out.contains(normal), "{out}");
         // The empty Movable zone ends the file, as on the reference board.
-        assert!(out.contains("  node_unreclaimable:  0\n  start_pfn:           196608\nNode 0, zone  Movable\n"));
+        assert!(out.contains(
+            "  node_unreclaimable:  0\n  start_pfn:           196608\nNode 0, zone  Movable\n"
+        ));
         assert!(out.ends_with("        protection: (0, 0, 0, 0)\n"), "{out}");
     }
 

@@ -248,7 +248,10 @@ impl<'a> Node<'a> {
                 }
             }
             if let Some(idx) = self.rmqueue(z, order, alloc_flags, mt) {
-                if order > 0 && alloc_flags.contains(AllocFlags::ALLOC_HARDER) {
+                if order > 0
+                    && alloc_flags.contains(AllocFlags::ALLOC_HARDER)
+                    && self.era == KernelEra::Linux61
+                {
                     self.reserve_highatomic_pageblock(idx, z);
                 }
                 return Some(idx);

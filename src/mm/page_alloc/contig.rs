@@ -28,11 +28,9 @@ impl fmt::Display for ContigError {
             ContigError::Invalid { start, end } => {
                 write!(f, "pfns {:#x}-{:#x} are not one zone's memory", start.0, end.0)
             }
-            ContigError::Busy { pfn } => write!(
-                f,
-                "pfn {:#x} is in use (pivm does not migrate pages out of the way)",
-                pfn.0
-            ),
+            ContigError::Busy { pfn } => {
+                write!(f, "pfn {:#x} is in use (pivm does not migrate pages out of the way)", pfn.0)
+            }
         }
     }
 }
@@ -60,7 +58,9 @@ impl<'a> Node<'a> {
         owner: PageOwner,
     ) -> Result<(), ContigError> {
         let invalid = ContigError::Invalid { start, end };
-        if start.0 >= end.0 || !self.mem_map.contains(start) || !self.mem_map.contains(Pfn(end.0 - 1))
+        if start.0 >= end.0
+            || !self.mem_map.contains(start)
+            || !self.mem_map.contains(Pfn(end.0 - 1))
         {
             return Err(invalid);
         }
@@ -122,11 +122,8 @@ impl<'a> Node<'a> {
         nr_pages: u64,
         owner: PageOwner,
     ) -> Result<(), FreeError> {
-        let end = pfn.0.checked_add(nr_pages).ok_or(self.bad_page(
-            pfn,
-            0,
-            BadPageReason::OutOfRange,
-        ))?;
+        let end =
+            pfn.0.checked_add(nr_pages).ok_or(self.bad_page(pfn, 0, BadPageReason::OutOfRange))?;
         for p in pfn.0..end {
             self.check_allocated_head(Pfn(p), 0, owner)?;
         }

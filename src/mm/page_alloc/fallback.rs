@@ -132,8 +132,7 @@ impl<'a> Node<'a> {
                     self.node_zones[z].boosted_watermark = true;
                 }
                 if whole_block {
-                    let (free_pages, movable_pages) =
-                        self.move_freepages_block(z, pfn, start_type);
+                    let (free_pages, movable_pages) = self.move_freepages_block(z, pfn, start_type);
                     let alike_pages = if start_type == MIGRATE_MOVABLE {
                         movable_pages
                     } else if old_block_type == MIGRATE_MOVABLE {

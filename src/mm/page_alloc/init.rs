@@ -406,8 +406,7 @@ impl<'a> Node<'a> {
                     (batch, zone_highsize(zone.low_wmark_pages(), batch, self.nr_cpus))
                 }
                 KernelEra::Linux3x => {
-                    let batch =
-                        zone_batchsize_capped(zone.managed_pages, PCP_BATCH_MAX_PAGES_3X);
+                    let batch = zone_batchsize_capped(zone.managed_pages, PCP_BATCH_MAX_PAGES_3X);
                     (batch.max(1), PCP_HIGH_BATCHES_3X * batch)
                 }
             };

@@ -137,8 +137,7 @@ impl<'a> Node<'a> {
                 self.pcp_page_to_buddy(z, idx, 0);
                 to_free -= 1;
                 batch_free -= 1;
-                if to_free == 0 || batch_free == 0 || self.node_zones[z].pcp.list_empty(pindex)
-                {
+                if to_free == 0 || batch_free == 0 || self.node_zones[z].pcp.list_empty(pindex) {
                     break;
                 }
             }

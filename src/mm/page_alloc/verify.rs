@@ -57,7 +57,10 @@ impl<'a> Node<'a> {
                         idx = (p.lru_next != NIL).then_some(p.lru_next);
                     }
                     if on_list != area.nr_free_of(mt) {
-                        return Err(("a free list's count differs from its length", zone_pfn(zone)));
+                        return Err((
+                            "a free list's count differs from its length",
+                            zone_pfn(zone),
+                        ));
                     }
                     n += on_list;
                 }
@@ -111,7 +114,10 @@ impl<'a> Node<'a> {
             }
             let blocks = self.pageblocks_per_type(zone.zone_type());
             if blocks[MIGRATE_CMA] * PAGEBLOCK_NR_PAGES != zone.cma_pages {
-                return Err(("the zone's cma pages differ from its CMA pageblocks", zone_pfn(zone)));
+                return Err((
+                    "the zone's cma pages differ from its CMA pageblocks",
+                    zone_pfn(zone),
+                ));
             }
             if blocks[MIGRATE_HIGHATOMIC] * PAGEBLOCK_NR_PAGES != zone.nr_reserved_highatomic {
                 return Err(("nr_reserved_highatomic differs from the pageblocks", zone_pfn(zone)));
