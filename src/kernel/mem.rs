@@ -14,7 +14,9 @@ use crate::mm::gfp::GfpFlags;
 use crate::mm::layout::Layout;
 use crate::mm::memblock::Memblock;
 use crate::mm::page::{MemMap, Page};
-use crate::mm::page_alloc::{InitError, LinearMap, Node, PageMemory, DEFAULT_COMM, PAGE_POISON};
+use crate::mm::page_alloc::{
+    usemap_size, InitError, LinearMap, Node, PageMemory, DEFAULT_COMM, PAGE_POISON,
+};
 use crate::mm::slab::{PageSource, Slab};
 use crate::mm::{Pfn, PhysAddr, VirtAddr, PAGE_SHIFT, PAGE_SIZE};
 use crate::proc::collect;
@@ -128,23 +130,32 @@ pub fn mem_init(
     let end_pfn = layout.ram_end.0 >> PAGE_SHIFT;
     let nr = (end_pfn - start_pfn) as usize;
     let bytes = (nr * size_of::<Page>()) as u64;
+    // The pageblock table (Linux's usemap) right after mem_map, in the same allocation.
+    let usemap_bytes = usemap_size(Pfn(start_pfn), Pfn(end_pfn));
+    let total = bytes + usemap_bytes as u64;
     let pa = memblock
-        .alloc(bytes, PAGE_SIZE, layout.arm_lowmem_limit.0, "mem_map")
-        .ok_or(MemInitError::NoRoomForMemMap { bytes })?;
+        .alloc(total, PAGE_SIZE, layout.arm_lowmem_limit.0, "mem_map")
+        .ok_or(MemInitError::NoRoomForMemMap { bytes: total })?;
     let va = layout.phys_to_virt(PhysAddr(pa)).ok_or(MemInitError::NoRoomForMemMap { bytes })?;
     let base = va.0 as *mut Page;
-    // SAFETY: memblock reserved [pa, pa + bytes) in lowmem for us alone, the linear map covers
-    // it, and every element is initialised before the slice is formed.
-    let pages: &'static mut [Page] = unsafe {
+    // SAFETY: memblock reserved [pa, pa + total) in lowmem for us alone, the linear map covers
+    // it, and every element is initialised before the slices are formed; the two slices do
+    // not overlap (the table starts where the descriptors end).
+    let (pages, usemap): (&'static mut [Page], &'static mut [u8]) = unsafe {
         for i in 0..nr {
             base.add(i).write(Page::default());
         }
-        core::slice::from_raw_parts_mut(base, nr)
+        let table = base.add(nr) as *mut u8;
+        table.write_bytes(0, usemap_bytes);
+        (
+            core::slice::from_raw_parts_mut(base, nr),
+            core::slice::from_raw_parts_mut(table, usemap_bytes),
+        )
     };
     let mem_map =
         MemMap::new(pages, Pfn(start_pfn)).ok_or(MemInitError::NoRoomForMemMap { bytes })?;
-    let mut node =
-        Node::from_memblock(mem_map, &layout.zones, memblock).map_err(MemInitError::Init)?;
+    let mut node = Node::from_memblock(mem_map, usemap, &layout.zones, memblock)
+        .map_err(MemInitError::Init)?;
     node.set_linear_map(LinearMap {
         page_offset: layout.page_offset,
         phys_offset: layout.phys_offset,

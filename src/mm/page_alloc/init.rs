@@ -18,8 +18,8 @@ pub enum InitError {
     NotReserved { pfn: Pfn },
     /// A page handed to the allocator belongs to no zone.
     NoZone { pfn: Pfn },
-    /// A zone reaches past the 32-bit physical address space the pageblock table covers.
-    BeyondPhysAddr { zone: ZoneType, span: PfnRange },
+    /// The pageblock table given is smaller than the node needs.
+    UsemapTooSmall { have: usize, need: usize },
     /// A CMA pageblock is not wholly reserved RAM of one zone.
     CmaBlockInvalid { pfn: Pfn },
 }
@@ -52,13 +52,9 @@ impl fmt::Display for InitError {
             InitError::NoZone { pfn } => {
                 write!(f, "memblock_free_all: pfn {:#x} belongs to no zone", pfn.0)
             }
-            InitError::BeyondPhysAddr { zone, span } => write!(
-                f,
-                "zone {}: pfns {:#x}-{:#x} are beyond 32-bit physical addresses",
-                zone.name(),
-                span.start.0,
-                span.end.0
-            ),
+            InitError::UsemapTooSmall { have, need } => {
+                write!(f, "free_area_init: pageblock table of {have} bytes, {need} needed")
+            }
             InitError::CmaBlockInvalid { pfn } => write!(
                 f,
                 "init_cma_reserved_pageblock: pfn {:#x}: the pageblock is not reserved RAM of one zone",
@@ -72,7 +68,25 @@ impl<'a> Node<'a> {
     /// `free_area_init()`: lays the zones over `mem_map` as the layout computed them and
     /// initialises every descriptor reserved (Linux's `memmap_init`); no page is free until
     /// `free_bootmem_range`. Present pages start equal to spanned (see `account_holes`).
-    pub fn new(mut mem_map: MemMap<'a>, zones: &Zones) -> Result<Node<'a>, InitError> {
+    #[cfg(not(kernel))]
+    pub fn new(mem_map: MemMap<'a>, zones: &Zones) -> Result<Node<'a>, InitError> {
+        // Host tests and benchmarks: the table comes from the heap and lives on.
+        let bytes = usemap_size(mem_map.base_pfn(), mem_map.end_pfn());
+        let usemap = ::alloc::boxed::Box::leak(::alloc::vec![0u8; bytes].into_boxed_slice());
+        Self::with_usemap(mem_map, usemap, zones)
+    }
+
+    /// `free_area_init()` with the pageblock table (`usemap`, at least `usemap_size` bytes for
+    /// the map; the kernel places it with memblock next to mem_map).
+    pub fn with_usemap(
+        mut mem_map: MemMap<'a>,
+        usemap: &'a mut [u8],
+        zones: &Zones,
+    ) -> Result<Node<'a>, InitError> {
+        let need = usemap_size(mem_map.base_pfn(), mem_map.end_pfn());
+        if usemap.len() < need {
+            return Err(InitError::UsemapTooSmall { have: usemap.len(), need });
+        }
         // ZONE_MOVABLE always exists in 6.1; without kernelcore=/movablecore= it is empty.
         let spans = [zones.dma, Some(zones.normal), zones.highmem, Some(PfnRange::default())];
         let mut prev_end = 0;
@@ -83,12 +97,6 @@ impl<'a> Node<'a> {
             }
             if span.start.0 < prev_end {
                 return Err(InitError::ZonesOverlap { zone: t, span });
-            }
-            // The last pageblock the zone touches must have a slot in `pageblock_mt`.
-            if ((span.end.0 - 1) >> PAGEBLOCK_ORDER) - (mem_map.base_pfn().0 >> PAGEBLOCK_ORDER)
-                >= MAX_PAGEBLOCKS as u64
-            {
-                return Err(InitError::BeyondPhysAddr { zone: t, span });
             }
             prev_end = span.end.0;
         }
@@ -125,7 +133,8 @@ impl<'a> Node<'a> {
             // one type.
             pageblock_mt: {
                 let mt = if mobility_disabled { MIGRATE_UNMOVABLE } else { MIGRATE_MOVABLE } as u8;
-                [mt | mt << PB_MIGRATETYPE_BITS; USEMAP_BYTES]
+                usemap.fill(mt | mt << PB_MIGRATETYPE_BITS);
+                usemap
             },
             mobility_disabled,
             nr_cpus: 1,
@@ -230,10 +239,11 @@ impl<'a> Node<'a> {
     /// (`init_per_zone_wmark_min`).
     pub fn from_memblock(
         mem_map: MemMap<'a>,
+        usemap: &'a mut [u8],
         zones: &Zones,
         memblock: &Memblock,
     ) -> Result<Node<'a>, InitError> {
-        let mut node = Node::new(mem_map, zones)?;
+        let mut node = Node::with_usemap(mem_map, usemap, zones)?;
         node.account_holes(memblock);
         let mut result = Ok(());
         memblock.for_each_free_range(|start, end| {

@@ -114,9 +114,9 @@ pub struct Node<'a> {
     min_free_kbytes: u64,
     watermark_scale_factor: u64,
     lowmem_reserve_ratio: [u64; MAX_NR_ZONES],
-    /// The migrate type of each pageblock (`pageblock_flags`), from the map's first one, two
-    /// to a byte.
-    pageblock_mt: [u8; USEMAP_BYTES],
+    /// The migrate type of each pageblock (`pageblock_flags`, Linux's usemap), from the
+    /// map's first one, two to a byte; sized for the node (`usemap_size`).
+    pageblock_mt: &'a mut [u8],
     /// Linux's `page_group_by_mobility_disabled`: too little memory to group by mobility
     /// (fewer pages than `pageblock_nr_pages * MIGRATE_TYPES`), so everything is unmovable.
     mobility_disabled: bool,
@@ -139,16 +139,19 @@ pub struct Node<'a> {
 pub const PAGEBLOCK_ORDER: u32 = MAX_ORDER as u32 - 1;
 /// `pageblock_nr_pages`.
 pub const PAGEBLOCK_NR_PAGES: u64 = 1 << PAGEBLOCK_ORDER;
-/// Pageblocks a node can describe: every page frame a 32-bit physical address reaches (a
-/// non-LPAE ARM kernel's `phys_addr_t`), whatever the build's pageblock size, so that every
-/// accepted MAX_ORDER boots (1024 blocks of 4 MiB by default; 512 Ki blocks of 8 KiB with
-/// MAX_ORDER=2).
-pub const MAX_PAGEBLOCKS: usize = (1usize << (32 - PAGE_SHIFT)) >> PAGEBLOCK_ORDER;
-/// The pageblock table's bytes: four bits per block (a migrate type is below 8), so the
-/// table is 512 bytes by default and 256 KiB at most.
-const USEMAP_BYTES: usize = MAX_PAGEBLOCKS.div_ceil(2);
-/// Bits of the table per pageblock.
+/// Bits of the pageblock table per pageblock (a migrate type is below 8).
 const PB_MIGRATETYPE_BITS: u32 = 4;
+
+/// `usemap_size()`: bytes of pageblock table for a node of `[start, end)`: four bits per
+/// pageblock it touches (240 bytes for the Pi's 960 MiB by default, 60 KiB with
+/// MAX_ORDER=2's 8 KiB pageblocks).
+pub const fn usemap_size(start: Pfn, end: Pfn) -> usize {
+    if end.0 <= start.0 {
+        return 0;
+    }
+    let blocks = ((end.0 - 1) >> PAGEBLOCK_ORDER) - (start.0 >> PAGEBLOCK_ORDER) + 1;
+    blocks.div_ceil(2) as usize
+}
 
 impl<'a> Node<'a> {
     /// Installs the kernel's access to page contents (for `__GFP_ZERO` and poisoning).

@@ -643,7 +643,9 @@ fn from_memblock_hands_over_free_memory() {
     mb.reserve(0x10_0000, 0x20_1000, "kernel").unwrap(); // 513 pages
     let zones = Zones { dma: None, normal: span(0, 2560), highmem: Some(span(2560, 4096)) };
     let mut v = vec![Page::default(); 4096];
-    let node = Node::from_memblock(MemMap::new(&mut v, Pfn(0)).unwrap(), &zones, &mb).unwrap();
+    let mut usemap = vec![0; usemap_size(Pfn(0), Pfn(4096))];
+    let map = MemMap::new(&mut v, Pfn(0)).unwrap();
+    let node = Node::from_memblock(map, &mut usemap, &zones, &mb).unwrap();
     node.verify().unwrap();
     let normal = node.zone(ZoneType::Normal);
     let high = node.zone(ZoneType::HighMem);
