@@ -18,6 +18,8 @@ mod pcp;
 mod show_mem;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests61;
 mod verify;
 
 pub use alloc::{gfp_to_alloc_flags, AllocError};
