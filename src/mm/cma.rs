@@ -171,6 +171,7 @@ impl CmaReserveError {
 }
 
 /// The boot log's lines for a failed reservation (`Failed to reserve N MiB` last).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CmaReserveFailure {
     pub error: CmaReserveError,
     pub size: u64,
@@ -424,5 +425,151 @@ impl CmaArea {
             self.assign(first, count, false);
         }
         Ok(freed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    extern crate std;
+    use std::string::ToString;
+    use std::vec::Vec;
+
+    const MIB: u64 = 1 << 20;
+
+    #[test]
+    fn cma_parameter_as_early_cma_reads_it() {
+        assert_eq!(CmaParam::parse("64M"), Ok(CmaParam { size: 64 * MIB, base: 0, limit: 0 }));
+        // SIZE@BASE: the limit is BASE + SIZE, which makes the area fixed.
+        let p = CmaParam::parse("16M@0x20000000").unwrap();
+        assert_eq!(p, CmaParam { size: 16 * MIB, base: 0x2000_0000, limit: 0x2100_0000 });
+        let p = CmaParam::parse("16M@256M-512M").unwrap();
+        assert_eq!((p.base, p.limit), (256 * MIB, 512 * MIB));
+        for bad in ["", "x", "16M@", "16M@1G-", "16Mx", "16M@1G-2Gz", "16M-1G"] {
+            assert_eq!(CmaParam::parse(bad), Err(BadCmaParam), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_command_line_then_the_device_tree_then_the_configuration() {
+        let cmd = CmaParam { size: 16 * MIB, base: 0x2000_0000, limit: 0x2100_0000 };
+        let dt = DtCmaNode { size: 32 * MIB, base: None, alloc_range: Some((0, 0x3000_0000)) };
+        let r = dma_contiguous_request(Some(cmd), Some(dt), Some(64 * MIB), u64::MAX).unwrap();
+        assert_eq!(
+            (r.size, r.base, r.fixed, r.source),
+            (16 * MIB, 0x2000_0000, true, CmaSource::CommandLine)
+        );
+        let r = dma_contiguous_request(None, Some(dt), Some(64 * MIB), u64::MAX).unwrap();
+        assert_eq!((r.size, r.limit, r.fixed), (32 * MIB, 0x3000_0000, false));
+        let r = dma_contiguous_request(None, None, Some(64 * MIB), 0x100_0000).unwrap();
+        assert_eq!((r.size, r.limit, r.source), (64 * MIB, 0x100_0000, CmaSource::Config));
+        // cma=0 turns it off; a profile without a default has none.
+        let zero = CmaParam { size: 0, base: 0, limit: 0 };
+        assert_eq!(dma_contiguous_request(Some(zero), None, Some(64 * MIB), u64::MAX), None);
+        assert_eq!(dma_contiguous_request(None, None, None, u64::MAX), None);
+    }
+
+    fn raspi2b() -> Memblock {
+        let mut mb = Memblock::new();
+        mb.add(0, 960 * MIB).unwrap();
+        mb.reserve(0x8000, 4 * MIB, "kernel").unwrap();
+        mb
+    }
+
+    fn config(size: u64) -> CmaRequest {
+        dma_contiguous_request(None, None, Some(size), u64::MAX).unwrap()
+    }
+
+    #[test]
+    fn placed_top_down_highmem_first_aligned() {
+        let align = PAGE_SIZE << PAGEBLOCK_ORDER;
+        // 3G split: lowmem ends at 768 MiB, the area goes to the top of highmem.
+        let mut mb = raspi2b();
+        let (pfn, pages) = cma_declare_contiguous(&mut mb, &config(64 * MIB), 768 * MIB).unwrap();
+        assert_eq!((pfn.0 << PAGE_SHIFT, pages << PAGE_SHIFT), (0x3800_0000, 64 * MIB));
+        assert!(mb.is_region_reserved(0x3800_0000, 64 * MIB));
+        // 2G split: all lowmem, the same place.
+        let mut mb = raspi2b();
+        let (pfn, _) = cma_declare_contiguous(&mut mb, &config(64 * MIB), 960 * MIB).unwrap();
+        assert_eq!(pfn.0 << PAGE_SHIFT, 0x3800_0000);
+        // A size that is no whole pageblock is rounded up to one.
+        let mut mb = raspi2b();
+        let (_, pages) = cma_declare_contiguous(&mut mb, &config(MIB + 1), 960 * MIB).unwrap();
+        assert_eq!(pages << PAGE_SHIFT, align.max(2 * MIB).next_multiple_of(align));
+        // An area bigger than highmem: it cannot span both zones, so it goes to lowmem.
+        let mut mb = raspi2b();
+        let (pfn, _) = cma_declare_contiguous(&mut mb, &config(256 * MIB), 768 * MIB).unwrap();
+        assert!(((pfn.0 << PAGE_SHIFT) + 256 * MIB) <= 768 * MIB);
+    }
+
+    #[test]
+    fn reservation_errors_print_linux_lines() {
+        let mut mb = raspi2b();
+        let unaligned = CmaRequest { base: 0x2000_1000, limit: 0x2100_1000, ..config(16 * MIB) };
+        let unaligned = CmaRequest { fixed: true, ..unaligned };
+        let e = cma_declare_contiguous(&mut mb, &unaligned, 960 * MIB).err().unwrap();
+        let text = e.to_string();
+        assert!(text.starts_with("cma: Region at 0x20001000 must be aligned to "), "{text}");
+        assert!(text.ends_with("\ncma: Failed to reserve 16 MiB"), "{text}");
+        let e = cma_declare_contiguous(&mut mb, &config(2048 * MIB), 960 * MIB).err().unwrap();
+        assert!(e.to_string().starts_with("cma: Size (0x80000000) of region at 0x0 exceeds limit"));
+        // A fixed area over the kernel is busy; nothing new is reserved.
+        let fixed = CmaRequest { base: 0, limit: 16 * MIB, fixed: true, ..config(16 * MIB) };
+        let fixed = CmaRequest { base: 4 * MIB, limit: 20 * MIB, ..fixed };
+        let before = mb.reserved_size();
+        let e = cma_declare_contiguous(&mut mb, &fixed, 960 * MIB).err().unwrap();
+        assert_eq!(e.error, CmaReserveError::Busy { base: 4 * MIB });
+        assert_eq!(mb.reserved_size(), before);
+    }
+
+    #[test]
+    fn bitmap_allocation_aligns_and_skips_busy_ranges() {
+        let mut area = CmaArea::new(Pfn(0x38000), 64);
+        let mut calls = Vec::new();
+        // The first aligned range is busy: the next one, past the alignment, is tried.
+        let pfn = area
+            .alloc(4, 3, |s, e| {
+                calls.push((s.0, e.0));
+                if s.0 == 0x38000 {
+                    Err(ContigError::Busy { pfn: s })
+                } else {
+                    Ok(())
+                }
+            })
+            .unwrap();
+        assert_eq!(pfn, Pfn(0x38008));
+        assert_eq!(calls, [(0x38000, 0x38004), (0x38008, 0x3800c)]);
+        assert_eq!(area.used_pages(), 4);
+        // Too many, none, or nothing free.
+        assert_eq!(
+            area.alloc(65, 0, |_, _| Ok(())),
+            Err(CmaAllocError::BadCount { count: 65, area: 64 })
+        );
+        assert_eq!(
+            area.alloc(0, 0, |_, _| Ok(())),
+            Err(CmaAllocError::BadCount { count: 0, area: 64 })
+        );
+        let busy = |s: Pfn, _| Err(ContigError::Busy { pfn: s });
+        assert_eq!(area.alloc(64, 0, busy), Err(CmaAllocError::Failed { count: 64, errno: -12 }));
+        assert_eq!(area.alloc(8, 0, busy), Err(CmaAllocError::Failed { count: 8, errno: -16 }));
+        assert_eq!(
+            CmaAllocError::Failed { count: 8, errno: -16 }.to_string(),
+            "cma: cma_alloc: reserved: alloc failed, req-size: 8 pages, ret: -16"
+        );
+        assert_eq!(area.used_pages(), 4, "failed attempts leave nothing set");
+        // Release: only the area's pages that cma_alloc handed out.
+        let ok = |_: Pfn, _: u64| -> Result<(), ()> { Ok(()) };
+        assert_eq!(
+            area.release(Pfn(0x37fff), 2, ok),
+            Err(CmaReleaseError::NotInArea { pfn: Pfn(0x37fff), count: 2 })
+        );
+        assert_eq!(
+            area.release(Pfn(0x38007), 2, ok),
+            Err(CmaReleaseError::NotAllocated { pfn: Pfn(0x38007) })
+        );
+        assert_eq!(area.release(Pfn(0x38008), 4, |_, _| Err(())), Ok(Err(())));
+        assert_eq!(area.used_pages(), 4, "a refused free keeps the bits");
+        assert_eq!(area.release(Pfn(0x38008), 4, ok), Ok(Ok(())));
+        assert_eq!(area.used_pages(), 0);
     }
 }

@@ -479,7 +479,7 @@ const fn fls(x: u64) -> u64 {
 /// Largest `vm stats threshold` (`calculate_normal_threshold`'s cap).
 const MAX_STAT_THRESHOLD: u64 = 125;
 /// `27 - PAGE_SHIFT`: `calculate_normal_threshold` counts memory in 128 MiB units.
-const STAT_THRESHOLD_MEM_SHIFT: u32 = 27 - super::PAGE_SHIFT as u32;
+const STAT_THRESHOLD_MEM_SHIFT: u32 = 27 - super::PAGE_SHIFT;
 
 /// `calculate_normal_threshold()`: how far a CPU's vmstat counters may drift before they
 /// are folded into the zone's, growing with the CPUs online and the zone's size (in 128 MiB

@@ -203,8 +203,8 @@ impl<'a> Node<'a> {
         let end = base.0.saturating_add(count);
         let bad = InitError::CmaBlockInvalid { pfn: base };
         let valid = count > 0
-            && base.0 % PAGEBLOCK_NR_PAGES == 0
-            && count % PAGEBLOCK_NR_PAGES == 0
+            && base.0.is_multiple_of(PAGEBLOCK_NR_PAGES)
+            && count.is_multiple_of(PAGEBLOCK_NR_PAGES)
             && self.mem_map.contains(base)
             && end <= self.mem_map.end_pfn().0
             && {

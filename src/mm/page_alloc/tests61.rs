@@ -112,8 +112,7 @@ fn a_3x_kernel_caches_order_0_only_with_six_batches() {
     node.verify().unwrap();
 }
 
-/// A node whose pageblock 0 holds kernel pages and the rest movable ones, with the given
-/// pages of block 1 allocated movable (`movable`) or unmovable (`unmovable`) by hand.
+/// 6.1's `alike_pages` rule on a hand-built pageblock: three quarters in use, a quarter free.
 #[test]
 fn fallback_claims_a_pageblock_by_free_and_alike_pages() {
     let mut v = Vec::new();
@@ -139,8 +138,10 @@ fn fallback_claims_a_pageblock_by_free_and_alike_pages() {
     // quarter counts, less than half: the block stays movable, its free pages move.
     node.steal_suitable_fallback(N, idx, AllocFlags::empty(), MIGRATE_UNMOVABLE, true);
     assert_eq!(node.get_pageblock_migratetype(Pfn(base)), MIGRATE_MOVABLE);
-    assert_eq!(node.zone(ZoneType::Normal).free_area[0].nr_free_of(MIGRATE_UNMOVABLE) > 0
-        || (1..MAX_ORDER).any(|o| node.zone(ZoneType::Normal).free_area[o].nr_free_of(MIGRATE_UNMOVABLE) > 0), true);
+    let unmovable_free: u64 = (0..MAX_ORDER)
+        .map(|o| node.zone(ZoneType::Normal).free_area[o].nr_free_of(MIGRATE_UNMOVABLE) << o)
+        .sum();
+    assert_eq!(unmovable_free, quarter);
     // The same block filled with unmovable pages instead: those count as alike for an
     // unmovable request (not movable), so the block is claimed.
     for p in &taken {
