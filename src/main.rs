@@ -186,7 +186,7 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
 
     // core_initcall(cma_init_reserved_areas): the area joins the page allocator; then
     // postcore_initcall(init_per_zone_wmark_min) sizes the watermarks, reserves and pcp
-    // limits with it counted, as Linux does.
+    // limits, once, with it counted, as Linux does.
     kernel::cma::cma_init_reserved_areas();
     mem::with_node(|n| n.init_per_zone_wmark_min());
 

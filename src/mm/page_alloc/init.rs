@@ -235,8 +235,8 @@ impl<'a> Node<'a> {
     }
 
     /// The whole boot hand-over: `new`, holes from memblock's memory map, every free range
-    /// to the buddy lists (`memblock_free_all`), then watermarks and reserves
-    /// (`init_per_zone_wmark_min`).
+    /// to the buddy lists (`memblock_free_all`), the pcp limits. The watermarks and reserves
+    /// are the caller's next step (`init_per_zone_wmark_min`).
     pub fn from_memblock(
         mem_map: MemMap<'a>,
         usemap: &'a mut [u8],
@@ -255,7 +255,10 @@ impl<'a> Node<'a> {
             }
         });
         result?;
-        node.init_per_zone_wmark_min();
+        // setup_per_cpu_pageset(): pcp limits from the sizes, before any watermark exists.
+        // The watermarks come at postcore_initcall (`init_per_zone_wmark_min`), after the CMA
+        // area joined: the kernel calls it then, once, as Linux does.
+        node.zone_pcp_update();
         Ok(node)
     }
 

@@ -645,7 +645,9 @@ fn from_memblock_hands_over_free_memory() {
     let mut v = vec![Page::default(); 4096];
     let mut usemap = vec![0; usemap_size(Pfn(0), Pfn(4096))];
     let map = MemMap::new(&mut v, Pfn(0)).unwrap();
-    let node = Node::from_memblock(map, &mut usemap, &zones, &mb).unwrap();
+    let mut node = Node::from_memblock(map, &mut usemap, &zones, &mb).unwrap();
+    assert_eq!(node.zone(ZoneType::Normal).min_wmark_pages(), 0, "postcore's job");
+    node.init_per_zone_wmark_min();
     node.verify().unwrap();
     let normal = node.zone(ZoneType::Normal);
     let high = node.zone(ZoneType::HighMem);
