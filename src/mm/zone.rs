@@ -182,7 +182,8 @@ pub const fn pindex_to_order(pindex: usize) -> u32 {
 pub(super) struct FreeList {
     head: u32,
     tail: u32,
-    pub(super) count: u64,
+    /// Blocks on the list (at most a mem_map's u32 indices).
+    count: u32,
 }
 
 impl FreeList {
@@ -269,7 +270,7 @@ impl FreeArea {
 
     /// Blocks on the list of one migrate type (`/proc/pagetypeinfo`).
     pub fn nr_free_of(&self, mt: usize) -> u64 {
-        self.lists.get(mt).map_or(0, |l| l.count)
+        self.lists.get(mt).map_or(0, |l| u64::from(l.count))
     }
 
     /// First block on the list of `mt`.
@@ -356,7 +357,7 @@ impl PerCpuPages {
 
     /// Blocks on list `pindex`.
     pub fn list_len(&self, pindex: usize) -> u64 {
-        self.lists.get(pindex).map_or(0, |l| l.count)
+        self.lists.get(pindex).map_or(0, |l| u64::from(l.count))
     }
 
     /// Whether list `pindex` is empty.

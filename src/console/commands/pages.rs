@@ -287,7 +287,8 @@ pub(super) fn cmd_memtest(_: &Kernel, args: &Args<'_>) -> CmdResult {
         kprintln!("memtest: {} pages drained from the per-CPU lists", drained);
     }
     let before = with_node(|n| n.nr_free_pages());
-    let gfp = GfpFlags::GFP_HIGHUSER | GfpFlags::__GFP_MEMALLOC | GfpFlags::__GFP_NOWARN;
+    // Movable, so the CMA area's free pages are tested too.
+    let gfp = GfpFlags::GFP_HIGHUSER_MOVABLE | GfpFlags::__GFP_MEMALLOC | GfpFlags::__GFP_NOWARN;
     let mut head = (NO_NEXT, 0u32);
     let (mut pages, mut high) = (0u64, 0u64);
     kprintln!("memtest: {} free pages", before);

@@ -104,22 +104,12 @@ impl<'a> Node<'a> {
         let base = mem_map.base_pfn().0;
         let total: u64 = spans.iter().flatten().map(|s| s.pages()).sum();
         let mobility_disabled = total < (1u64 << PAGEBLOCK_ORDER) * MIGRATE_TYPES as u64;
-        let pages = mem_map.pages_mut();
-        pages.fill(Page::RESERVED);
-        let mut node_zones = ZoneType::ALL.map(Zone::new);
-        for ((zone, span), t) in node_zones.iter_mut().zip(spans).zip(ZoneType::ALL) {
-            let Some(span) = span.filter(|s| !s.is_empty()) else { continue };
-            zone.zone_start_pfn = span.start.0;
-            zone.spanned_pages = span.pages();
-            zone.present_pages = span.pages();
-            let (s, e) = ((span.start.0 - base) as usize, (span.end.0 - base) as usize);
-            for p in &mut pages[s..e] {
-                p.zone = t as u8;
-            }
-        }
-        Ok(Node {
+        mem_map.pages_mut().fill(Page::RESERVED);
+        // The node is built first and its zones set up in place: with sixteen orders the
+        // zones are several KiB, and boot runs on a 64 KiB stack.
+        let mut node = Node {
             mem_map,
-            node_zones,
+            node_zones: ZoneType::ALL.map(Zone::new),
             configured: spans.map(|s| s.is_some()),
             memory: &NO_PAGE_MEMORY,
             linear: LinearMap::default(),
@@ -143,7 +133,19 @@ impl<'a> Node<'a> {
             watermark_boost_factor: DEFAULT_WATERMARK_BOOST_FACTOR,
             kswapd_woken: false,
             totalcma_pages: 0,
-        })
+        };
+        let pages = node.mem_map.pages_mut();
+        for ((zone, span), t) in node.node_zones.iter_mut().zip(spans).zip(ZoneType::ALL) {
+            let Some(span) = span.filter(|s| !s.is_empty()) else { continue };
+            zone.zone_start_pfn = span.start.0;
+            zone.spanned_pages = span.pages();
+            zone.present_pages = span.pages();
+            let (s, e) = ((span.start.0 - base) as usize, (span.end.0 - base) as usize);
+            for p in &mut pages[s..e] {
+                p.zone = t as u8;
+            }
+        }
+        Ok(node)
     }
 
     /// Makes the node's allocator behave as `era`'s kernel (the profile's): which orders the
