@@ -100,9 +100,13 @@ impl FreeError {
             _ => writeln!(w, "BUG: Bad page state in process {comm}  pfn:{:05x}", self.pfn.0)?,
         }
         match &self.page {
-            Some(page) => {
-                write_dump_page(w, self.pfn, page, self.compound_order, format_args!("{}", self.reason))
-            }
+            Some(page) => write_dump_page(
+                w,
+                self.pfn,
+                page,
+                self.compound_order,
+                format_args!("{}", self.reason),
+            ),
             None => writeln!(w, "page dumped because: {}", self.reason),
         }
     }

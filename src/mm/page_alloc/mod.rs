@@ -178,6 +178,12 @@ impl<'a> Node<'a> {
         self.poison_reports.total()
     }
 
+    /// Whether a corruption report waits to be printed.
+    #[inline]
+    pub fn poison_report_pending(&self) -> bool {
+        self.poison_reports.pending()
+    }
+
     /// The oldest corruption report not printed yet, with the number of later ones that
     /// found its slot taken (Linux's ratelimit: `callbacks suppressed`). The kernel prints
     /// it after the allocation that found it.

@@ -105,6 +105,12 @@ impl PoisonReports {
         self.total
     }
 
+    /// Whether a report waits.
+    #[inline]
+    pub fn pending(&self) -> bool {
+        self.pending.is_some()
+    }
+
     /// The waiting report and how many were suppressed after it.
     pub fn take(&mut self) -> Option<(PoisonCorruption, u64)> {
         let report = self.pending.take()?;

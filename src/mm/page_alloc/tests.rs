@@ -1327,7 +1327,8 @@ mod model {
 /// Each kind of damage `verify` is there to find, made by hand on a healthy node.
 #[test]
 fn verify_finds_broken_invariants() {
-    let damage: [(&str, fn(&mut Node<'_>, Pfn)); 7] = [
+    type Damage = fn(&mut Node<'_>, Pfn);
+    let damage: [(&str, Damage); 7] = [
         ("page is neither free, cached, allocated nor reserved", |n, p| {
             // A lost page: the allocated block forgets it was handed out.
             n.mem_map.pages_mut()[p.0 as usize].refcount = 0;
@@ -1343,10 +1344,8 @@ fn verify_finds_broken_invariants() {
         }),
         ("free list back link broken", |n, _| {
             let z = &n.node_zones[ZoneType::Normal.idx()];
-            let idx = (0..MAX_ORDER)
-                .rev()
-                .find_map(|o| z.free_area[o].first(MIGRATE_UNMOVABLE))
-                .unwrap();
+            let idx =
+                (0..MAX_ORDER).rev().find_map(|o| z.free_area[o].first(MIGRATE_UNMOVABLE)).unwrap();
             n.mem_map.pages_mut()[idx as usize].lru_prev = 7;
         }),
         ("managed pages differ from free + cached + allocated", |n, _| {

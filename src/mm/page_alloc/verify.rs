@@ -95,7 +95,13 @@ impl<'a> Node<'a> {
     }
 
     /// One block on the free list of `order` and `mt` in zone `z`.
-    fn check_free_block(&self, z: usize, order: u32, mt: usize, idx: u32) -> Result<(), VerifyError> {
+    fn check_free_block(
+        &self,
+        z: usize,
+        order: u32,
+        mt: usize,
+        idx: u32,
+    ) -> Result<(), VerifyError> {
         let pages = self.mem_map.pages();
         let zone = &self.node_zones[z];
         let pfn = self.mem_map.pfn_of(idx);
