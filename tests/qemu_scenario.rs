@@ -95,6 +95,7 @@ fn scenario_rejects_bad_input_and_keeps_running() {
     // Nothing was started: a short run goes through and ends with its verdict.
     let out = q.cmd_timeout("scenario vmalloc-frag seed=2 steps=500", SCENARIO);
     q.expect_in("short run", &out, "request of 0x1a0000 bytes: succeeded");
+    q.verify_ok("after the short run");
     q.poweroff_ok();
 }
 
@@ -114,11 +115,13 @@ fn scenario_summary(profile: &str, seed: u32) -> String {
     ] {
         q.expect_in("scenario", &out, s);
     }
+    q.verify_ok("after the scenario");
     // The allocations stay until released, then everything comes back (MemFree plus the
     // per-CPU lists) but the page tables of the vmalloc range (kept, as Linux keeps kernel
     // page tables) and slab caches' pages.
     let out2 = q.cmd("scenario release");
     q.expect_in("scenario release", &out2, "scenario: released ");
+    q.verify_ok("after scenario release");
     let free_after = free_kb(&mut q);
     if free_after + 1024 < free_before {
         q.fail(&format!("{free_before} kB free before the run, {free_after} kB after release"));
@@ -194,5 +197,6 @@ fn scenario_at_boot_then_console() {
     q.expect_in("buddyinfo after the scenario", &out, "Node 0, zone   Normal ");
     let out = q.cmd("scenario vmalloc-frag seed=2");
     q.expect_in("second run", &out, "run 'scenario release' first");
+    q.verify_ok("after the scenario at boot");
     q.poweroff_ok();
 }
