@@ -383,7 +383,7 @@ fn random_command(rng: &mut Rng, seen: &[u64], kernel: &[u64]) -> String {
             rng.pick(&["", "GFP_ATOMIC", "GFP_HIGHUSER", "GFP_KERNEL|__GFP_ZERO", "BOGUS", "0x1"])
         ),
         // Half the frees aim at the kernel's own pages, by address or PFN, orders 0 and 1.
-        "free_pages" | "__free_pages" if rng.next() % 2 == 0 && !kernel.is_empty() => {
+        "free_pages" | "__free_pages" if rng.next().is_multiple_of(2) && !kernel.is_empty() => {
             let k = kernel[(rng.next() % kernel.len() as u64) as usize];
             format!("{family} {k:#x} {}", rng.next() % 2)
         }
