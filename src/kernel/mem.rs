@@ -34,7 +34,8 @@ pub fn with_node<R>(f: impl FnOnce(&mut Node<'static>) -> R) -> R {
     let mut guard = NODE.lock();
     let node = guard.as_mut().expect("the page allocator is set up during boot");
     let r = f(node);
-    if node.poison_report_pending() {
+    // Only page poisoning queues reports; its flag is the cheaper test.
+    if node.page_poisoning() && node.poison_report_pending() {
         print_poison_reports(node);
     }
     r

@@ -129,29 +129,34 @@ impl<'a> Node<'a> {
             Some(idx) => idx,
             None => self.__alloc_pages_slowpath(gfp, order, highest, mt)?,
         };
-        if let Err(e) = self.prep_new_page(idx, order, gfp, owner) {
-            return Err(self.unprep_new_page(idx, order, gfp, owner, e));
+        if self.prep_new_page(idx, order, gfp, owner) {
+            return self.prep_new_page_slow(idx, order, gfp);
         }
         Ok(self.mem_map.pfn_of(idx))
     }
 
-    /// A block `prep_new_page` could not prepare (its zeroing failed) goes back to the free
-    /// lists through the ordinary free, so nothing is lost and nothing leaks unzeroed.
+    /// The allocation's end when `prep_new_page` left work to do: `prep_new_page_extra`,
+    /// and if its zeroing failed, the block back to the free lists through the ordinary free,
+    /// so nothing is lost and nothing leaks unzeroed.
     #[cold]
     #[inline(never)]
-    pub(super) fn unprep_new_page(
+    pub(super) fn prep_new_page_slow(
         &mut self,
         idx: u32,
         order: u32,
         gfp: GfpFlags,
-        owner: PageOwner,
-        e: PageAccessError,
-    ) -> AllocError {
+    ) -> Result<Pfn, AllocError> {
         let pfn = self.mem_map.pfn_of(idx);
-        // The block is a plain allocated block of `owner` (no compound marks yet): its free
-        // cannot be refused.
-        let _ = self.free_pages_for(owner, pfn, order);
-        AllocError::ZeroFailed { gfp, order, pfn: e.pfn }
+        let owner = self.mem_map.pages()[idx as usize].owner();
+        match self.prep_new_page_extra(idx, order, gfp) {
+            Ok(()) => Ok(pfn),
+            Err(e) => {
+                // A plain allocated block of `owner` (no compound marks yet): its free
+                // cannot be refused.
+                let _ = self.free_pages_for(owner, pfn, order);
+                Err(AllocError::ZeroFailed { gfp, order, pfn: e.pfn })
+            }
+        }
     }
 
     /// Why a request was refused before any zone was looked at.
@@ -298,9 +303,9 @@ impl<'a> Node<'a> {
         }
     }
 
-    /// `prep_new_page()`: refcount 1, the order remembered for checking the free; then
-    /// what only some requests need (poison check, zeroing, compound setup) out of line.
-    /// Fails only when `__GFP_ZERO` cannot reach a page; the block is then still allocated.
+    /// `prep_new_page()`: refcount 1, the order remembered for checking the free, the owner.
+    /// Returns whether the request needs more (poison check, zeroing, compound setup), which
+    /// `prep_new_page_slow` does out of line.
     #[inline]
     pub(super) fn prep_new_page(
         &mut self,
@@ -308,22 +313,18 @@ impl<'a> Node<'a> {
         order: u32,
         gfp: GfpFlags,
         owner: PageOwner,
-    ) -> Result<(), PageAccessError> {
+    ) -> bool {
         let head = &mut self.mem_map.pages_mut()[idx as usize];
         head.refcount = 1;
         head.order = order as u8;
         head.set_owner(owner);
-        if self.page_poisoning || gfp.intersects(GfpFlags::__GFP_ZERO | GfpFlags::__GFP_COMP) {
-            return self.prep_new_page_extra(idx, order, gfp);
-        }
-        Ok(())
+        self.page_poisoning || gfp.intersects(GfpFlags::__GFP_ZERO | GfpFlags::__GFP_COMP)
     }
 
     /// The rest of `prep_new_page()`: the poison check of every page (page poisoning, which
     /// queues a report for each corrupted page), zeroing (`__GFP_ZERO`), the head and tail
     /// marks of a compound block (`__GFP_COMP`).
-    #[cold]
-    #[inline(never)]
+    #[inline]
     pub(super) fn prep_new_page_extra(
         &mut self,
         idx: u32,

@@ -118,6 +118,7 @@ impl Default for LinearMap {
 }
 
 /// `pg_data_t`: the one memory node — mem_map, zones, and the allocator's tunables.
+#[repr(C)]
 pub struct Node<'a> {
     mem_map: MemMap<'a>,
     node_zones: [Zone; MAX_NR_ZONES],
@@ -127,8 +128,6 @@ pub struct Node<'a> {
     memory: &'a (dyn PageMemory + Sync),
     linear: LinearMap,
     page_poisoning: bool,
-    /// What page poisoning found, waiting for the kernel to print it.
-    poison_reports: PoisonReports,
     min_free_kbytes: u64,
     watermark_scale_factor: u64,
     lowmem_reserve_ratio: [u64; MAX_NR_ZONES],
@@ -139,6 +138,10 @@ pub struct Node<'a> {
     mobility_disabled: bool,
     /// CPUs of the node, among which `zone_highsize` shares the low watermark.
     nr_cpus: u64,
+    /// What page poisoning found, waiting for the kernel to print it. Last, and the struct
+    /// `repr(C)`, so its page-sized buffer does not push the hot fields beyond the 4 KiB
+    /// that an ARM load's immediate offset reaches.
+    poison_reports: PoisonReports,
 }
 
 /// `pageblock_order`: MAX_ORDER - 1 on ARM without huge pages (one block of the largest order).
