@@ -327,7 +327,8 @@ impl core::fmt::Display for VerifyFailure {
 /// descriptors, bitmaps), the vmalloc range (both trees, tiling, counters) and the pkmap
 /// pool (counts and hash). Each runs under its own lock (SLAB before NODE).
 pub fn verify_all() -> Result<(), VerifyFailure> {
-    SLAB.lock().verify().map_err(|(what, addr)| VerifyFailure {
+    let slab = SLAB.lock();
+    slab.verify().map_err(|(what, addr)| VerifyFailure {
         subsystem: "slab",
         what,
         at: VerifyAt::Addr(addr as u64),
@@ -338,7 +339,23 @@ pub fn verify_all() -> Result<(), VerifyFailure> {
             what,
             at: VerifyAt::Pfn(pfn),
         })?;
+        // Every block the slab layer holds is an allocated block of that order to the page
+        // allocator (a slab page freed behind the slab's back is how kmalloc broke).
+        for (addr, order) in slab.page_blocks() {
+            let head = node.virt_to_pfn(VirtAddr(addr as u64)).and_then(|pfn| node.page(pfn));
+            let allocated = head.is_some_and(|p| {
+                p.refcount() != 0 && !p.is_reserved() && !p.is_buddy() && p.order() == order
+            });
+            if !allocated {
+                return Err(VerifyFailure {
+                    subsystem: "slab",
+                    what: "a slab block is not an allocated block of the page allocator",
+                    at: VerifyAt::Addr(addr as u64),
+                });
+            }
+        }
     }
+    drop(slab);
     super::vmalloc::VMAP.lock().verify().map_err(|(what, addr)| VerifyFailure {
         subsystem: "vmap",
         what,

@@ -75,6 +75,17 @@ impl Slab {
         Ok(())
     }
 
+    /// The blocks the slab layer holds from its page source: each slab's first page and each
+    /// large kmalloc, with its order (so the kernel can check the page allocator agrees they
+    /// are allocated).
+    pub fn page_blocks(&self) -> impl Iterator<Item = (usize, u32)> + '_ {
+        self.registry.iter().filter_map(|(page, tag)| match tag {
+            PageTag::Large { order } => Some((page, order)),
+            PageTag::Slab { cache, index: 0 } => self.caches.get(cache).map(|c| (page, c.order)),
+            PageTag::Slab { .. } => None,
+        })
+    }
+
     /// The descriptor of `slab`, which the registry lists as the first page of a slab of
     /// cache `i`: magic, owner, in-use count against the bitmap, bits past the last object
     /// set. Returns its in-use count and list.
