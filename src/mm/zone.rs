@@ -241,6 +241,7 @@ impl FreeList {
     }
 
     /// The blocks first to last (mem_map indices).
+    #[cfg(test)]
     fn iter<'p>(&self, pages: &'p [Page]) -> impl Iterator<Item = u32> + 'p {
         let mut cur = self.head;
         core::iter::from_fn(move || {
@@ -277,6 +278,12 @@ impl FreeArea {
     #[inline]
     pub(super) fn first(&self, mt: usize) -> Option<u32> {
         self.lists.get(mt)?.first()
+    }
+
+    /// Last block on the list of `mt`.
+    #[inline]
+    pub(super) fn last(&self, mt: usize) -> Option<u32> {
+        self.lists.get(mt)?.last()
     }
 
     /// `add_to_free_list` / `add_to_free_list_tail`: O(1). The block remembers its list.
@@ -360,6 +367,11 @@ impl PerCpuPages {
         self.lists.get(pindex).map_or(0, |l| u64::from(l.count))
     }
 
+    /// The first and last block of list `pindex`.
+    pub(super) fn list_ends(&self, pindex: usize) -> (Option<u32>, Option<u32>) {
+        self.lists.get(pindex).map_or((None, None), |l| (l.first(), l.last()))
+    }
+
     /// Whether list `pindex` is empty.
     #[inline]
     pub(super) fn list_empty(&self, pindex: usize) -> bool {
@@ -391,14 +403,6 @@ impl PerCpuPages {
         Some(idx)
     }
 
-    /// The blocks of list `pindex`, first to last.
-    pub(super) fn iter_list<'p>(
-        &self,
-        pages: &'p [Page],
-        pindex: usize,
-    ) -> impl Iterator<Item = u32> + 'p {
-        self.lists[pindex].iter(pages)
-    }
 
     /// `nr_pcp_free()` (6.1): how many pages a free that took the count to `high` gives
     /// back: everything when `free_high` (high-order pages freed with no allocation in

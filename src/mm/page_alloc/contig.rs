@@ -93,7 +93,10 @@ impl<'a> Node<'a> {
         }
         for pfn in start.0..end.0 {
             let idx = (pfn - self.mem_map.base_pfn().0) as u32;
-            self.prep_new_page(idx, 0, GfpFlags::GFP_KERNEL, owner, MIGRATE_MOVABLE);
+            if self.prep_new_page(idx, 0, GfpFlags::GFP_KERNEL, owner, MIGRATE_MOVABLE) {
+                // Page poisoning's check (nothing to zero, so it cannot fail).
+                let _ = self.prep_new_page_extra(idx, 0, GfpFlags::GFP_KERNEL);
+            }
         }
         Ok(())
     }
