@@ -156,6 +156,8 @@ fn debian_armmp_matches_the_linux_6_1_sample() {
         l.split_whitespace().nth(8).unwrap().parse().unwrap()
     };
     assert_eq!(cma_blocks(&pt), cma_blocks(&sample_pt));
+    let out = q.cmd("verify");
+    q.expect_in("verify", &out, "verify: ok");
 
     // /proc/meminfo: the totals that do not depend on the kernel's size.
     let mi = q.cmd("cat /proc/meminfo");
@@ -220,6 +222,8 @@ fn cma_area_and_console_commands_on_the_default_build() {
     assert!(cma_free_kb >= 65536, "CmaFree after release: {cma_free_kb} kB");
     let out = q.cmd("memtest");
     q.expect_in("memtest", &out, "memtest: ok");
+    let out = q.cmd("verify");
+    q.expect_in("verify", &out, "verify: ok");
     q.poweroff_ok();
 }
 
@@ -256,6 +260,8 @@ fn pcp_lists_by_era() {
         let after = q.pcp_cached_pages();
         let expect = if caches_order_3 { before + 8 } else { before };
         assert_eq!(after, expect, "{profile}: {before} -> {after}");
+        let out = q.cmd("verify");
+        q.expect_in("verify", &out, "verify: ok");
         q.poweroff_ok();
     }
 }

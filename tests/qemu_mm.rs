@@ -111,7 +111,9 @@ fn allocation_failure_report_and_recovery() {
     // kernel request may not use.
     let order10 = zone_line.split("*4096kB ").nth(1).unwrap_or("");
     if !zone_line.contains(" 0*4096kB = ") && !order10.starts_with("(C) = ") {
-        q.fail(&format!("after the checkerboard only CMA order-10 blocks may be free: {zone_line:?}"));
+        q.fail(&format!(
+            "after the checkerboard only CMA order-10 blocks may be free: {zone_line:?}"
+        ));
     }
     // __GFP_NOWARN: the same failure, without the report.
     let out = q.cmd("alloc_pages 10 GFP_KERNEL|__GFP_NOWARN");

@@ -17,8 +17,7 @@ use crate::mm::layout::Layout;
 use crate::mm::memblock::Memblock;
 use crate::mm::page::{MemMap, Page};
 use crate::mm::page_alloc::{
-    usemap_size, InitError, LinearMap, Node, PageAccessError, PageMemory, DEFAULT_COMM,
-    PAGE_POISON,
+    usemap_size, InitError, LinearMap, Node, PageAccessError, PageMemory, DEFAULT_COMM, PAGE_POISON,
 };
 use crate::mm::slab::{PageSource, Slab};
 use crate::mm::{Pfn, PhysAddr, VirtAddr, PAGE_SHIFT, PAGE_SIZE};

@@ -403,7 +403,6 @@ impl PerCpuPages {
         Some(idx)
     }
 
-
     /// `nr_pcp_free()` (6.1): how many pages a free that took the count to `high` gives
     /// back: everything when `free_high` (high-order pages freed with no allocation in
     /// between), else `batch` doubled for every bulk free since the last allocation, kept
