@@ -193,7 +193,9 @@ pub fn mem_init(
     };
     let mem_map =
         MemMap::new(pages, Pfn(start_pfn)).ok_or(MemInitError::NoRoomForMemMap { bytes })?;
-    let mut node = Node::from_memblock(mem_map, usemap, &layout.zones, memblock)
+    // Built where it lives: the node is too big to move around the boot stack.
+    let mut slot = NODE.lock();
+    let node = Node::from_memblock_in(&mut slot, mem_map, usemap, &layout.zones, memblock)
         .map_err(MemInitError::Init)?;
     node.set_linear_map(LinearMap {
         page_offset: layout.page_offset,
@@ -203,7 +205,6 @@ pub fn mem_init(
     if page_poison {
         node.enable_page_poisoning();
     }
-    *NODE.lock() = Some(node);
     Ok(bytes)
 }
 

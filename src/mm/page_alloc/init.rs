@@ -79,10 +79,24 @@ impl<'a> Node<'a> {
     /// `free_area_init()` with the pageblock table (`usemap`, at least `usemap_size` bytes for
     /// the map; the kernel places it with memblock next to mem_map).
     pub fn with_usemap(
-        mut mem_map: MemMap<'a>,
+        mem_map: MemMap<'a>,
         usemap: &'a mut [u8],
         zones: &Zones,
     ) -> Result<Node<'a>, InitError> {
+        let mut slot = None;
+        Self::init_in(&mut slot, mem_map, usemap, zones)?;
+        Ok(slot.expect("init_in filled the slot"))
+    }
+
+    /// `with_usemap` built in `slot`, where the node will live: with its zones' free lists
+    /// and page poisoning's report buffer it is over 10 KiB, and boot runs on a 64 KiB stack,
+    /// so the kernel never moves it. On an error `slot` is left as it was.
+    pub fn init_in<'s>(
+        slot: &'s mut Option<Node<'a>>,
+        mut mem_map: MemMap<'a>,
+        usemap: &'a mut [u8],
+        zones: &Zones,
+    ) -> Result<&'s mut Node<'a>, InitError> {
         let need = usemap_size(mem_map.base_pfn(), mem_map.end_pfn());
         if usemap.len() < need {
             return Err(InitError::UsemapTooSmall { have: usemap.len(), need });
@@ -105,9 +119,7 @@ impl<'a> Node<'a> {
         let total: u64 = spans.iter().flatten().map(|s| s.pages()).sum();
         let mobility_disabled = total < (1u64 << PAGEBLOCK_ORDER) * MIGRATE_TYPES as u64;
         mem_map.pages_mut().fill(Page::RESERVED);
-        // The node is built first and its zones set up in place: with sixteen orders the
-        // zones are several KiB, and boot runs on a 64 KiB stack.
-        let mut node = Node {
+        let node = slot.insert(Node {
             mem_map,
             node_zones: ZoneType::ALL.map(Zone::new),
             configured: spans.map(|s| s.is_some()),
@@ -132,7 +144,7 @@ impl<'a> Node<'a> {
             watermark_boost_factor: DEFAULT_WATERMARK_BOOST_FACTOR,
             kswapd_woken: false,
             totalcma_pages: 0,
-        };
+        });
         let pages = node.mem_map.pages_mut();
         for ((zone, span), t) in node.node_zones.iter_mut().zip(spans).zip(ZoneType::ALL) {
             let Some(span) = span.filter(|s| !s.is_empty()) else { continue };
@@ -244,7 +256,21 @@ impl<'a> Node<'a> {
         zones: &Zones,
         memblock: &Memblock,
     ) -> Result<Node<'a>, InitError> {
-        let mut node = Node::with_usemap(mem_map, usemap, zones)?;
+        let mut slot = None;
+        Self::from_memblock_in(&mut slot, mem_map, usemap, zones, memblock)?;
+        Ok(slot.expect("from_memblock_in filled the slot"))
+    }
+
+    /// `from_memblock` built in `slot`, where the node will live (see `init_in`); after an
+    /// error from memblock's ranges the slot holds the node as far as it got.
+    pub fn from_memblock_in<'s>(
+        slot: &'s mut Option<Node<'a>>,
+        mem_map: MemMap<'a>,
+        usemap: &'a mut [u8],
+        zones: &Zones,
+        memblock: &Memblock,
+    ) -> Result<&'s mut Node<'a>, InitError> {
+        let node = Node::init_in(slot, mem_map, usemap, zones)?;
         node.account_holes(memblock);
         let mut result = Ok(());
         memblock.for_each_free_range(|start, end| {
