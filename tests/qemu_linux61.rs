@@ -220,7 +220,7 @@ fn cma_area_and_console_commands_on_the_default_build() {
     let mi = q.cmd("cat /proc/meminfo");
     let cma_free_kb = meminfo_field(&mi, "CmaFree") + 4 * q.pcp_cached_pages();
     assert!(cma_free_kb >= 65536, "CmaFree after release: {cma_free_kb} kB");
-    let out = q.cmd("memtest");
+    let out = q.cmd_timeout("memtest", std::time::Duration::from_secs(120));
     q.expect_in("memtest", &out, "memtest: ok");
     let out = q.cmd("verify");
     q.expect_in("verify", &out, "verify: ok");
