@@ -89,6 +89,9 @@ impl core::fmt::Display for MemInitError {
     }
 }
 
+/// `SMP_CACHE_BYTES`: the usemap's alignment (`memblock_alloc(usemapsize, SMP_CACHE_BYTES)`).
+const USEMAP_ALIGN: u64 = 64;
+
 /// Where a lowmem page frame is in the linear map (None for highmem).
 fn linear_address(pfn: Pfn) -> Option<*mut u8> {
     crate::kernel::phys_to_virt(pfn.phys().0).map(|va| va as *mut u8)
@@ -169,22 +172,28 @@ pub fn mem_init(
     let end_pfn = layout.ram_end.0 >> PAGE_SHIFT;
     let nr = (end_pfn - start_pfn) as usize;
     let bytes = (nr * size_of::<Page>()) as u64;
-    // The pageblock table (Linux's usemap) right after mem_map, in the same allocation.
-    let usemap_bytes = usemap_size(Pfn(start_pfn), Pfn(end_pfn));
-    let total = bytes + usemap_bytes as u64;
     let pa = memblock
-        .alloc(total, PAGE_SIZE, layout.arm_lowmem_limit.0, "mem_map")
-        .ok_or(MemInitError::NoRoomForMemMap { bytes: total })?;
+        .alloc(bytes, PAGE_SIZE, layout.arm_lowmem_limit.0, "mem_map")
+        .ok_or(MemInitError::NoRoomForMemMap { bytes })?;
     let va = layout.phys_to_virt(PhysAddr(pa)).ok_or(MemInitError::NoRoomForMemMap { bytes })?;
     let base = va.0 as *mut Page;
-    // SAFETY: memblock reserved [pa, pa + total) in lowmem for us alone, the linear map covers
-    // it, and every element is initialised before the slices are formed; the two slices do
-    // not overlap (the table starts where the descriptors end).
+    // The pageblock table (Linux's usemap), allocated after mem_map as free_area_init_core's
+    // setup_usemap() does, so it lands right below it.
+    let usemap_bytes = usemap_size(Pfn(start_pfn), Pfn(end_pfn));
+    let upa = memblock
+        .alloc(usemap_bytes as u64, USEMAP_ALIGN, layout.arm_lowmem_limit.0, "usemap")
+        .ok_or(MemInitError::NoRoomForMemMap { bytes: usemap_bytes as u64 })?;
+    let uva = layout
+        .phys_to_virt(PhysAddr(upa))
+        .ok_or(MemInitError::NoRoomForMemMap { bytes: usemap_bytes as u64 })?;
+    // SAFETY: memblock reserved [pa, pa + bytes) and [upa, upa + usemap_bytes) in lowmem for
+    // us alone (two regions, so the slices cannot overlap), the linear map covers them, and
+    // every element is initialised before the slices are formed.
     let (pages, usemap): (&'static mut [Page], &'static mut [u8]) = unsafe {
         for i in 0..nr {
             base.add(i).write(Page::default());
         }
-        let table = base.add(nr) as *mut u8;
+        let table = uva.0 as *mut u8;
         table.write_bytes(0, usemap_bytes);
         (
             core::slice::from_raw_parts_mut(base, nr),
