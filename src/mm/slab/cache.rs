@@ -312,6 +312,11 @@ pub(super) struct KmemCache {
     pub objects: usize,
     pub min_partial: usize,
     pub cpu_partial_slabs: usize,
+    /// `log2(size)` when `size` is a power of two, else 0: object index by shift.
+    pub shift: u32,
+    /// `s->reciprocal_size`: `ceil(2^32 / size)`, exact for every offset in a slab when
+    /// `slab bytes * size < 2^32` (else 0, and the index takes a division).
+    pub reciprocal: u64,
     pub cpu: KmemCacheCpu,
     pub node: KmemCacheNode,
 }
@@ -330,6 +335,8 @@ impl KmemCache {
         objects: 0,
         min_partial: 0,
         cpu_partial_slabs: 0,
+        shift: 0,
+        reciprocal: 0,
         cpu: KmemCacheCpu { freelist: 0, slab: NIL, slab_base: 0, partial: NIL, nr_partial: 0 },
         node: KmemCacheNode {
             partial_head: NIL,
@@ -363,6 +370,12 @@ impl KmemCache {
             objects: g.objects,
             min_partial: min_partial(g.size),
             cpu_partial_slabs: cpu_partial_slabs(g.size, g.objects),
+            shift: if g.size.is_power_of_two() { g.size.trailing_zeros() } else { 0 },
+            reciprocal: if ((PAGE_SIZE << g.order) as u64) * (g.size as u64) < 1 << 32 {
+                (1u64 << 32).div_ceil(g.size as u64)
+            } else {
+                0
+            },
             ..Self::EMPTY
         })
     }
@@ -387,7 +400,15 @@ impl KmemCache {
         if off >= self.span() {
             return Err((0, 0));
         }
-        let rem = off % self.size;
+        // obj_to_index(): no division on the free path (ARMv7-A need not have one).
+        let index = if self.shift != 0 {
+            off >> self.shift
+        } else if self.reciprocal != 0 {
+            ((off as u64 * self.reciprocal) >> 32) as usize
+        } else {
+            off / self.size
+        };
+        let rem = off - index * self.size;
         if rem == 0 {
             Ok(addr)
         } else {
@@ -483,6 +504,21 @@ mod tests {
         // 40000 bytes: not even one object in an order-3 slab; order 4 holds one.
         assert_eq!(calculate_order(40_000, 4), Some(4));
         assert_eq!(calculate_order(PAGE_SIZE << MAX_ORDER, 4), None);
+    }
+
+    #[test]
+    fn object_index_by_reciprocal_is_exact() {
+        for size in [8, 24, 96, 136, 192, 248, 304, 640, 960, 1472, 1600, 1920, 3000, 40_000] {
+            let c = KmemCache::open("t", size, 8, 0, false, 4).unwrap();
+            for off in 0..c.span() {
+                let want = if off % c.size == 0 {
+                    Ok(off)
+                } else {
+                    Err((off - off % c.size, off % c.size))
+                };
+                assert_eq!(c.object_at(0, off), want, "size {size} offset {off}");
+            }
+        }
     }
 
     #[test]
