@@ -284,16 +284,7 @@ pub fn slab_snapshot(out: &mut [SlabCacheSnapshot]) -> usize {
     let slab = SLAB.lock();
     let mut n = 0;
     for (slot, c) in out.iter_mut().zip(slab.slabinfo()) {
-        *slot = SlabCacheSnapshot {
-            name: c.name,
-            active_objs: c.active_objs as u64,
-            num_objs: c.num_objs as u64,
-            objsize: c.objsize as u32,
-            objperslab: c.objperslab as u32,
-            pagesperslab: c.pagesperslab as u32,
-            active_slabs: c.active_slabs as u64,
-            num_slabs: c.num_slabs as u64,
-        };
+        *slot = c.into();
         n += 1;
     }
     n
