@@ -544,7 +544,10 @@ impl Slab {
         if ptr <= ZERO_SIZE_PTR {
             return self.kmalloc(src, new_size);
         }
-        let old = self.ksize(src, ptr)?;
+        let old = match self.locate(src, "krealloc", ptr)? {
+            Found::Object { cache, .. } => self.caches[cache].size,
+            Found::Large { order } => PAGE_SIZE << order,
+        };
         if new_size == 0 {
             self.kfree(src, ptr)?;
             return Ok(ZERO_SIZE_PTR);
