@@ -252,6 +252,12 @@ impl SlabMap {
         self.chunks
     }
 
+    /// The blocks the table itself holds: its directory and its chunks, with their orders.
+    pub(super) fn blocks(&self) -> impl Iterator<Item = (usize, u32)> + '_ {
+        let dir = (self.dir != 0).then_some((self.dir, self.dir_order));
+        dir.into_iter().chain(self.entries().iter().filter(|e| e.chunk != 0).map(|e| (e.chunk, 0)))
+    }
+
     /// The directory's address (0 before the first slab).
     #[cfg(test)]
     pub(super) fn dir(&self) -> usize {

@@ -96,6 +96,14 @@ impl Slab {
         Ok(())
     }
 
+    /// The blocks the slab layer holds from its page source, with their orders: every slab
+    /// and the `struct slab` table's pages (not `kmalloc_large` blocks: like Linux, SLUB keeps
+    /// no list of them; mem_map's owner marks them). For the kernel's check that the page
+    /// allocator agrees they are allocated.
+    pub fn page_blocks(&self) -> impl Iterator<Item = (usize, u32)> + '_ {
+        self.map.iter().map(|(_, d)| (d.base, u32::from(d.order))).chain(self.map.blocks())
+    }
+
     /// One slab: geometry, frozen/list marks, freelist, `inuse`, mem_map marks.
     fn check_slab(
         &self,
