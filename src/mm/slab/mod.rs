@@ -181,10 +181,12 @@ impl SlabMeminfo {
 
 /// Where a validated pointer lives.
 enum Found {
-    /// The first byte of an object of cache `cache` in the slab at map index `slab`.
+    /// The first byte of an object of cache `cache` in the slab at map index `slab`, whose
+    /// own freelist starts at `freelist`.
     Object {
         cache: usize,
         slab: u32,
+        freelist: usize,
     },
     Large {
         order: u32,
@@ -377,7 +379,7 @@ impl Slab {
             Found::Object { cache: owner, .. } if owner != i => {
                 Err(SlabError::WrongCache { ptr, cache, actual: self.caches[owner].name })
             }
-            Found::Object { cache, slab } => {
+            Found::Object { cache, slab, .. } => {
                 if self.on_freelist(cache, slab, ptr)? {
                     return Err(SlabError::DoubleFree {
                         op: OP,
@@ -483,10 +485,9 @@ impl Slab {
             return Ok(());
         }
         match self.locate(src, "kfree", ptr)? {
-            Found::Object { cache, slab } => {
+            Found::Object { cache, slab, freelist } => {
                 let c = &self.caches[cache];
-                let head = self.map.get(slab).map_or(0, |d| d.freelist);
-                if ptr == head || (c.cpu.slab == slab && ptr == c.cpu.freelist) {
+                if ptr == freelist || (c.cpu.slab == slab && ptr == c.cpu.freelist) {
                     return Err(SlabError::DoubleFree { op: "kfree", ptr, cache: c.name });
                 }
                 self.slab_free(src, cache, slab, ptr);
@@ -505,7 +506,7 @@ impl Slab {
         ptr: usize,
     ) -> Result<(), SlabError> {
         if ptr > ZERO_SIZE_PTR {
-            if let Found::Object { cache, slab } = self.locate(src, "kfree", ptr)? {
+            if let Found::Object { cache, slab, .. } = self.locate(src, "kfree", ptr)? {
                 if self.on_freelist(cache, slab, ptr)? {
                     let cache = self.caches[cache].name;
                     return Err(SlabError::DoubleFree { op: "kfree", ptr, cache });
@@ -522,7 +523,7 @@ impl Slab {
             return Ok(0);
         }
         match self.locate(src, "ksize", ptr)? {
-            Found::Object { cache, slab } => {
+            Found::Object { cache, slab, .. } => {
                 let c = &self.caches[cache];
                 if self.on_freelist(cache, slab, ptr)? {
                     return Err(SlabError::FreeObject { ptr, cache: c.name });
@@ -661,7 +662,7 @@ impl Slab {
                     _ => return Err(corrupted),
                 };
                 match c.object_at(d.base, ptr) {
-                    Ok(_) => Ok(Found::Object { cache, slab }),
+                    Ok(_) => Ok(Found::Object { cache, slab, freelist: d.freelist }),
                     Err((0, _)) => Err(invalid(BadPointer::PastLastObject { cache: c.name })),
                     Err((object, offset)) => {
                         Err(invalid(BadPointer::Misaligned { cache: c.name, object, offset }))

@@ -108,8 +108,16 @@ impl PageSource for NodePages<'_, '_> {
 /// block (its owner), or someone else's page.
 pub fn head_page(node: &Node<'_>, addr: usize) -> HeadPage {
     let Some(pfn) = node.virt_to_pfn(VirtAddr(addr as u64)) else { return HeadPage::None };
-    let Some(head) = node.compound_head(pfn) else { return HeadPage::None };
-    let Some(page) = node.page(head) else { return HeadPage::None };
+    let map = node.mem_map();
+    let Some(mut page) = map.pfn_to_page(pfn) else { return HeadPage::None };
+    let mut head = pfn;
+    if let Some(h) = page.compound_head_index() {
+        head = map.pfn_of(h);
+        match map.pfn_to_page(head) {
+            Some(p) => page = p,
+            None => return HeadPage::None,
+        }
+    }
     if page.is_slab() {
         return HeadPage::Slab { pfn: head };
     }

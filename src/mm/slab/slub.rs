@@ -246,11 +246,12 @@ impl Slab {
     /// partial list; a slab on the node partial list that becomes empty is discarded when
     /// the node already keeps `min_partial` slabs.
     fn __slab_free(&mut self, src: &mut impl PageSource, ci: usize, idx: u32, obj: usize) {
-        let c = self.caches[ci];
-        let d = self.desc_mut(idx);
+        let c = &self.caches[ci];
+        let keep_empty = c.node.nr_partial < c.min_partial;
+        let d = self.map.get_mut(idx).expect("a validated slab has a struct slab");
         let prior = d.freelist;
         // SAFETY: `obj` is an object of slab `idx` being freed.
-        unsafe { set_freepointer(&c, obj, prior) };
+        unsafe { set_freepointer(c, obj, prior) };
         d.freelist = obj;
         d.inuse -= 1;
         if d.frozen {
@@ -261,7 +262,7 @@ impl Slab {
             self.put_cpu_partial(src, ci, idx);
             return;
         }
-        if d.inuse == 0 && c.node.nr_partial >= c.min_partial {
+        if d.inuse == 0 && !keep_empty {
             self.remove_partial(ci, idx);
             self.discard_slab(src, ci, idx);
         }
