@@ -72,7 +72,7 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
         kprintln!("pivm: boot parameters: {}", problem);
     }
     kprintln!("Kernel command line: {}", boot.cmdline());
-    let (params, diags) = cmdline::parse(boot.cmdline());
+    let (params, diags) = cmdline::parse(boot.cmdline_bytes());
     for d in diags.iter() {
         kprintln!("{}", d);
     }
@@ -84,11 +84,12 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
             kprintln!("{}", e);
             profile::DEFAULT_PROFILE
         });
+    let (mem, nr_mem) = params.mem.to_array();
     let input = LayoutInput {
         page_offset: PAGE_OFFSET,
         banks: boot.banks(),
         vmalloc: params.vmalloc,
-        mem: params.mem,
+        mem: &mem[..nr_mem],
         highmem: CONFIG_HIGHMEM,
         dma_zone_size: None,
     };

@@ -230,7 +230,7 @@ mod tests {
         assert_eq!(info.banks().len(), 1);
         assert_eq!(info.banks()[0].start, PhysAddr(0));
         assert_eq!(info.banks()[0].size, 0x3c00_0000);
-        assert_eq!(info.cmdline(), "foo=bar console=ttyAMA0");
+        assert_eq!(info.cmdline_bytes(), b"foo=bar console=ttyAMA0");
     }
 
     #[test]
@@ -246,7 +246,7 @@ mod tests {
     fn without_cmdline_and_with_short_core() {
         let list = Builder::new().words(&[2, ATAG_CORE]).mem(0x1000_0000, 0).none().0;
         let info = parse(&list).unwrap();
-        assert_eq!(info.cmdline(), "");
+        assert_eq!(info.cmdline_bytes(), b"");
         assert_eq!(info.banks()[0].size, 0x1000_0000);
         assert_eq!(info.params_size, 8 + 16 + 8);
     }
@@ -284,7 +284,7 @@ mod tests {
         assert!(matches!(err, AtagError::Truncated { .. }), "{err}");
         assert_eq!(info.source, BootSource::None);
         assert_eq!(info.banks().len(), 0);
-        assert_eq!(info.cmdline(), "");
+        assert_eq!(info.cmdline_bytes(), b"");
 
         // A tag whose size runs past the slice.
         let list = Builder::new().core().words(&[100, ATAG_CMDLINE, 0]).0;
@@ -326,7 +326,7 @@ mod tests {
         let long = vec![b'x'; COMMAND_LINE_SIZE + 100];
         let list = Builder::new().core().cmdline(&long).none().0;
         let info = parse(&list).unwrap();
-        assert_eq!(info.cmdline().len(), COMMAND_LINE_SIZE - 1);
+        assert_eq!(info.cmdline_bytes().len(), COMMAND_LINE_SIZE - 1);
         assert_eq!(info.params_size, list.len() as u64);
     }
 

@@ -447,8 +447,8 @@ mod tests {
         assert_eq!(info.params_phys, PhysAddr(DTB_PHYS));
         assert_eq!(info.params_size, blob.len() as u64);
         assert_eq!(banks(&info), [(0, 0x3c00_0000)]);
-        assert_eq!(info.cmdline(), "console=ttyAMA0 dtb=yes");
-        assert_eq!(info.model(), "Raspberry Pi 2 Model B");
+        assert_eq!(info.cmdline_bytes(), b"console=ttyAMA0 dtb=yes");
+        assert_eq!(info.model().to_string(), "Raspberry Pi 2 Model B");
     }
 
     #[test]
@@ -519,8 +519,8 @@ mod tests {
         let end = start + src[start..].find("};").unwrap() + 2;
         let info = parse(&dtc(&format!("{}{}", &src[..start], &src[end..]))).unwrap();
         assert_eq!(info.banks().len(), 0);
-        assert_eq!(info.cmdline(), "");
-        assert_eq!(info.model(), "Raspberry Pi 2 Model B");
+        assert_eq!(info.cmdline_bytes(), b"");
+        assert_eq!(info.model().to_string(), "Raspberry Pi 2 Model B");
     }
 
     /// QEMU's raspi2b NOPs out the blob's own /memory node and inserts its own right after the
@@ -540,8 +540,8 @@ mod tests {
         nop_node(&mut blob, "memory@1000");
         let info = parse(&blob).unwrap();
         assert_eq!(banks(&info), [(0, 0x3c00_0000)]);
-        assert_eq!(info.cmdline(), "from qemu");
-        assert_eq!(info.model(), "Raspberry Pi 2 Model B");
+        assert_eq!(info.cmdline_bytes(), b"from qemu");
+        assert_eq!(info.model().to_string(), "Raspberry Pi 2 Model B");
     }
 
     #[test]
