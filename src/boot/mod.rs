@@ -4,5 +4,6 @@ pub mod atags;
 pub mod cmdline;
 pub mod dtb;
 pub mod info;
+pub mod params;
 
 pub use info::{BootInfo, BootSource, MemBank};
