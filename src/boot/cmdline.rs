@@ -423,6 +423,9 @@ pub struct BootParams {
     /// `page_poison=1|on` (Linux's parameter): fill freed pages with a pattern and check it
     /// when they are allocated again.
     pub page_poison: bool,
+    /// `memblock=debug` (Linux's parameter): print memblock's regions once boot has made its
+    /// reservations (`memblock_dump_all`).
+    pub memblock_debug: bool,
 }
 
 /// A problem found on the command line; `Display` prints one line (no newline). Text the
@@ -435,6 +438,8 @@ pub enum CmdlineWarning<'a> {
     MissingValue { key: &'static str, eq: bool },
     /// An on/off switch with another value, or none (`value` is `None` without an `=`).
     InvalidSwitch { key: &'static str, value: Option<Shown> },
+    /// A parameter whose only value is `expected`, given another (or none).
+    InvalidChoice { key: &'static str, value: Option<Shown>, expected: &'static str },
     /// `mem=` below `MEM_MIN`.
     MemTooSmall { value: Shown },
     /// More than `MAX_MEM_PARAMS` valid `mem=` banks.
@@ -465,6 +470,12 @@ impl fmt::Display for CmdlineWarning<'_> {
             }
             Self::InvalidSwitch { key, value: None } => {
                 write!(f, "{key}: expected 1/on or 0/off, ignored")
+            }
+            Self::InvalidChoice { key, value: Some(value), expected } => {
+                write!(f, "{key}={value}: expected {key}={expected}, ignored")
+            }
+            Self::InvalidChoice { key, value: None, expected } => {
+                write!(f, "{key}: expected {key}={expected}, ignored")
             }
             Self::MemTooSmall { value } => {
                 write!(f, "mem={value}: too small (minimum {}MiB), ignored", MEM_MIN >> 20)
@@ -505,7 +516,7 @@ enum Dest {
 
 /// The keys `parse` acts on.
 const KNOWN_KEYS: &[&str] =
-    &["vmalloc", "mem", "pivm.lazy_vfree", "page_poison", "pivm.profile", "pivm.run"];
+    &["vmalloc", "mem", "pivm.lazy_vfree", "page_poison", "memblock", "pivm.profile", "pivm.run"];
 
 /// Each parameter with where it goes, in order; after `--` everything is init's argv.
 fn route(cmdline: &[u8]) -> impl Iterator<Item = (Param<'_>, Dest)> {
@@ -681,6 +692,15 @@ pub fn parse(cmdline: &[u8]) -> (BootParams, Diagnostics<'_>) {
                     value: value.map(Shown::new),
                 }),
             }
+        } else if key_eq(key, "memblock") {
+            match p.value {
+                Some(b"debug") => params.memblock_debug = true,
+                value => diag.push(CmdlineWarning::InvalidChoice {
+                    key: "memblock",
+                    value: value.map(Shown::new),
+                    expected: "debug",
+                }),
+            }
         } else if key_eq(key, "pivm.profile") {
             if let Some(n) = name_param("pivm.profile", p.value, &mut diag) {
                 params.profile = Some(n);
@@ -750,6 +770,20 @@ mod tests {
             [
                 "page_poison: expected 1/on or 0/off, ignored",
                 "page_poison=: expected 1/on or 0/off, ignored"
+            ]
+        );
+    }
+
+    #[test]
+    fn memblock_debug() {
+        assert!(parse(b"memblock=debug").0.memblock_debug);
+        let (p, d) = parse_str("memblock memblock=verbose");
+        assert!(!p.memblock_debug);
+        assert_eq!(
+            d,
+            [
+                "memblock: expected memblock=debug, ignored",
+                "memblock=verbose: expected memblock=debug, ignored"
             ]
         );
     }

@@ -46,6 +46,10 @@ pub struct BootInfo {
     pub nr_banks: usize,
     cmdline: [u8; COMMAND_LINE_SIZE],
     cmdline_len: usize,
+    /// The device tree's default CMA area (a `reusable` `shared-dma-pool` with
+    /// `linux,cma-default`), placed by the reserved-memory scan but not reserved: it stays in
+    /// the page allocator, for the CMA code to take as Linux's MIGRATE_CMA pageblocks.
+    pub cma: Option<MemBank>,
     /// Device tree `/model` (empty for ATAGs).
     model: [u8; 64],
     model_len: usize,
@@ -65,6 +69,7 @@ impl BootInfo {
             params_size: 0,
             banks: [MemBank { start: PhysAddr(0), size: 0 }; MAX_MEM_BANKS],
             nr_banks: 0,
+            cma: None,
             cmdline: [0; COMMAND_LINE_SIZE],
             cmdline_len: 0,
             model: [0; 64],

@@ -5,5 +5,6 @@ pub mod cmdline;
 pub mod dtb;
 pub mod info;
 pub mod params;
+pub mod reserved_mem;
 
 pub use info::{BootInfo, BootSource, MemBank};

@@ -108,8 +108,35 @@ pub fn read_boot_params(r2: u32) -> (BootInfo, BootParamsProblem) {
 
 /// Locates, measures and parses the parameters at `pa` (0: none).
 fn read_params_at(pa: u64, info: &mut BootInfo) -> Result<(), BootParamsProblem> {
+    with_params(pa, |format, bytes| match format {
+        params::ParamsFormat::Atags => {
+            atags::parse_atags(bytes, pa, info).map_err(BootParamsProblem::Atags)
+        }
+        params::ParamsFormat::Dtb => {
+            dtb::parse_dtb(bytes, pa, info).map_err(BootParamsProblem::Dtb)
+        }
+    })?
+    .unwrap_or(Ok(()))
+}
+
+/// Runs `f` on the device tree `read_boot_params` found at `pa` (Linux keeps
+/// `initial_boot_params` for the scans that follow, such as the reserved-memory one).
+/// Only until `paging_init`: the blob is read through the entry code's boot mapping.
+pub fn with_boot_fdt<R>(pa: u64, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
+    match with_params(pa, |format, bytes| (format == params::ParamsFormat::Dtb).then(|| f(bytes))) {
+        Ok(Some(r)) => r,
+        _ => None,
+    }
+}
+
+/// Finds the parameters at `pa` and runs `f` on exactly their bytes; `Ok(None)` when there
+/// are none (pa = 0, or neither ATAGs nor a DTB there).
+fn with_params<R>(
+    pa: u64,
+    f: impl FnOnce(params::ParamsFormat, &[u8]) -> R,
+) -> Result<Option<R>, BootParamsProblem> {
     if pa == 0 {
-        return Ok(());
+        return Ok(None);
     }
     let img = crate::arch::arm::image::image();
     let kernel = (u64::from(img.text) - PAGE_OFFSET, u64::from(img.end) - PAGE_OFFSET);
@@ -130,20 +157,13 @@ fn read_params_at(pa: u64, info: &mut BootInfo) -> Result<(), BootParamsProblem>
     let Some((format, len)) =
         params::locate(readable, read_word).map_err(BootParamsProblem::Params)?
     else {
-        return Ok(());
+        return Ok(None);
     };
     // SAFETY: `locate` measured `len <= readable` bytes of parameters at r2, all inside the
     // boot mapping and outside the kernel image; nothing writes them while the slice lives
     // (memblock reserves them before any allocator exists).
     let bytes = unsafe { core::slice::from_raw_parts(base as *const u8, len) };
-    match format {
-        params::ParamsFormat::Atags => {
-            atags::parse_atags(bytes, pa, info).map_err(BootParamsProblem::Atags)
-        }
-        params::ParamsFormat::Dtb => {
-            dtb::parse_dtb(bytes, pa, info).map_err(BootParamsProblem::Dtb)
-        }
-    }
+    Ok(Some(f(format, bytes)))
 }
 
 impl core::fmt::Display for BootParamsProblem {

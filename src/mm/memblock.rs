@@ -483,14 +483,19 @@ impl Memblock {
         end: u64,
         name: &'static str,
     ) -> Option<u64> {
+        let found = self.find_in_range(size, align, start, end)?;
+        self.reserve(found, size, name).ok()?;
+        Some(found)
+    }
+
+    /// `memblock_find_in_range`: where `alloc_range` would place `size` bytes, without
+    /// reserving them.
+    pub fn find_in_range(&self, size: u64, align: u64, start: u64, end: u64) -> Option<u64> {
         if size == 0 || !align.is_power_of_two() {
             return None;
         }
         let end = if end == MEMBLOCK_ALLOC_ACCESSIBLE { self.current_limit } else { end };
-        let start = start.max(PAGE_SIZE);
-        let found = self.find_top_down(size, align, start, end)?;
-        self.reserve(found, size, name).ok()?;
-        Some(found)
+        self.find_top_down(size, align, start.max(PAGE_SIZE), end)
     }
 
     /// `__memblock_find_range_top_down`: the highest aligned fit inside `[start, end)`.
