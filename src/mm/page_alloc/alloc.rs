@@ -95,6 +95,18 @@ impl<'a> Node<'a> {
     /// permits (`__alloc_pages_slowpath`). Returns the first PFN.
     #[inline]
     pub fn alloc_pages(&mut self, gfp: GfpFlags, order: u32) -> Result<Pfn, AllocError> {
+        self.alloc_pages_for(PageOwner::Kernel, gfp, order)
+    }
+
+    /// `alloc_pages()` for a named owner: the block's head records `owner`, and only
+    /// `free_pages_for` with the same owner gives it back.
+    #[inline]
+    pub fn alloc_pages_for(
+        &mut self,
+        owner: PageOwner,
+        gfp: GfpFlags,
+        order: u32,
+    ) -> Result<Pfn, AllocError> {
         if order as usize >= MAX_ORDER || !gfp.zone_valid() {
             return Err(self.alloc_refused(gfp, order));
         }
@@ -105,7 +117,7 @@ impl<'a> Node<'a> {
             Some(idx) => idx,
             None => self.__alloc_pages_slowpath(gfp, order, highest, mt)?,
         };
-        self.prep_new_page(idx, order, gfp);
+        self.prep_new_page(idx, order, gfp, owner);
         Ok(self.mem_map.pfn_of(idx))
     }
 
@@ -256,10 +268,11 @@ impl<'a> Node<'a> {
     /// `prep_new_page()`: refcount 1, the order remembered for checking the free; then
     /// what only some requests need (poison check, zeroing, compound setup) out of line.
     #[inline]
-    pub(super) fn prep_new_page(&mut self, idx: u32, order: u32, gfp: GfpFlags) {
+    pub(super) fn prep_new_page(&mut self, idx: u32, order: u32, gfp: GfpFlags, owner: PageOwner) {
         let head = &mut self.mem_map.pages_mut()[idx as usize];
         head.refcount = 1;
         head.order = order as u8;
+        head.set_owner(owner);
         if self.page_poisoning || gfp.intersects(GfpFlags::__GFP_ZERO | GfpFlags::__GFP_COMP) {
             self.prep_new_page_extra(idx, order, gfp);
         }

@@ -32,6 +32,11 @@ pub enum BadPageReason {
     },
     /// `clear_slab` on a page that is not a slab page.
     NotSlab,
+    /// The block belongs to another owner than the one freeing it.
+    WrongOwner {
+        owner: PageOwner,
+        freed_by: PageOwner,
+    },
 }
 
 impl fmt::Display for BadPageReason {
@@ -58,6 +63,9 @@ impl fmt::Display for BadPageReason {
                 write!(f, "compound_head not consistent (tail pfn:{:#x})", tail.0)
             }
             BadPageReason::NotSlab => f.write_str("not a slab page"),
+            BadPageReason::WrongOwner { owner, freed_by } => {
+                write!(f, "page belongs to {owner}, freed by {freed_by}")
+            }
         }
     }
 }
@@ -90,11 +98,14 @@ impl FreeError {
             if let Some(order) = self.compound_order {
                 writeln!(w, "head:(ptrval) order:{order} compound_mapcount:0 compound_pincount:0")?;
             }
-            // The free-list type bits are pivm's bookkeeping, not a Linux page flag.
-            let flags = page.flags().difference(PageFlags::PG_free_mt);
+            // The free-list type and owner bits are pivm's bookkeeping, not Linux page flags.
+            let flags = page.flags().difference(PageFlags::PG_free_mt | PageFlags::PG_owner);
             writeln!(w, "flags: {:#x}({})", flags.bits(), PageFlagNames(page))?;
+            if page.owner() != PageOwner::None {
+                writeln!(w, "page owner: {}", page.owner())?;
+            }
         }
-        write!(w, "page dumped because: {}", self.reason)
+        writeln!(w, "page dumped because: {}", self.reason)
     }
 }
 
@@ -140,7 +151,7 @@ impl<'a> Node<'a> {
     /// The fast form of `check_allocated_head`: the head's index if `pfn` heads an allocated
     /// block of order `order` that may be freed.
     #[inline]
-    pub(super) fn allocated_head(&self, pfn: Pfn, order: u32) -> Option<u32> {
+    pub(super) fn allocated_head(&self, pfn: Pfn, order: u32, owner: PageOwner) -> Option<u32> {
         const NOT_FREEABLE: PageFlags = PageFlags::PG_buddy
             .union(PageFlags::PG_pcp)
             .union(PageFlags::PG_reserved)
@@ -152,7 +163,8 @@ impl<'a> Node<'a> {
             && pfn.0 & ((1 << order) - 1) == 0
             && !page.flags.intersects(NOT_FREEABLE)
             && page.refcount != 0
-            && page.order() == order;
+            && page.order() == order
+            && page.owner() == owner;
         if !ok {
             return None;
         }
@@ -173,7 +185,12 @@ impl<'a> Node<'a> {
     /// The checks `free_pages` makes before touching anything (`free_pages_prepare`'s
     /// `free_page_is_bad` plus pivm's order check). Returns the head's mem_map index.
     #[cold]
-    pub(super) fn check_allocated_head(&self, pfn: Pfn, order: u32) -> Result<u32, FreeError> {
+    pub(super) fn check_allocated_head(
+        &self,
+        pfn: Pfn,
+        order: u32,
+        owner: PageOwner,
+    ) -> Result<u32, FreeError> {
         let bad = |reason| Err(self.bad_page(pfn, order, reason));
         let Some(idx) = self.mem_map.index(pfn) else { return bad(BadPageReason::OutOfRange) };
         if order as usize >= MAX_ORDER {
@@ -201,6 +218,9 @@ impl<'a> Node<'a> {
             } else {
                 BadPageReason::NotAllocated
             });
+        }
+        if page.owner() != owner {
+            return bad(BadPageReason::WrongOwner { owner: page.owner(), freed_by: owner });
         }
         if page.order() != order {
             return bad(BadPageReason::WrongOrder { allocated: page.order() });

@@ -30,7 +30,7 @@ use core::fmt;
 use super::gfp::{gfp_zone, GfpFlags};
 use super::layout::{PfnRange, Zones};
 use super::memblock::Memblock;
-use super::page::{MemMap, Page, PageFlagNames, PageFlags, NIL, NO_ZONE};
+use super::page::{MemMap, Page, PageFlagNames, PageFlags, PageOwner, NIL, NO_ZONE};
 use super::zone::{
     calculate_min_free_kbytes, calculate_totalreserve_pages, setup_per_zone_lowmem_reserve,
     setup_per_zone_wmarks, zone_batchsize, zone_highsize, zone_watermark_fast, AllocFlags, Zone,

@@ -462,7 +462,7 @@ fn bad_page_report_reads_like_linux() {
         "BUG: Bad page state in process swapper/0  pfn:3f000\n\
          page:(ptrval) refcount:0 mapcount:0 mapping:00000000 index:0x0 pfn:0x3f000\n\
          flags: 0x2(buddy|zone=1)\n\
-         page dumped because: double free: page is already on a buddy free list"
+         page dumped because: double free: page is already on a buddy free list\n"
     );
     let e = node.free_pages(Pfn(0x12), 0).unwrap_err();
     let mut s = String::new();
@@ -470,7 +470,7 @@ fn bad_page_report_reads_like_linux() {
     assert_eq!(
         s,
         "BUG: Bad page state in process sh  pfn:00012\n\
-         page dumped because: pfn outside mem_map (no struct page)"
+         page dumped because: pfn outside mem_map (no struct page)\n"
     );
     let mut v = vec![Page::default(); 64];
     let mut node = Node::new(MemMap::new(&mut v, Pfn(0)).unwrap(), &normal_only(0, 64)).unwrap();
@@ -480,8 +480,40 @@ fn bad_page_report_reads_like_linux() {
         "BUG: Bad page state in process swapper/0  pfn:00003\n\
          page:(ptrval) refcount:1 mapcount:0 mapping:00000000 index:0x0 pfn:0x3\n\
          flags: 0x1(reserved|zone=1)\n\
-         page dumped because: PAGE_FLAGS_CHECK_AT_FREE flag(s) set"
+         page dumped because: PAGE_FLAGS_CHECK_AT_FREE flag(s) set\n"
     );
+}
+
+#[test]
+fn a_block_is_freed_only_by_its_owner() {
+    let mut v = vec![Page::default(); 64];
+    let mut node = all_free(&mut v, 0x3f000, &normal_only(0x3f000, 0x3f040));
+    let p = node.alloc_pages_for(PageOwner::PageTable, GfpFlags::GFP_KERNEL, 1).unwrap();
+    assert_eq!(node.page(p).unwrap().owner(), PageOwner::PageTable);
+    let before = state(&node);
+    let e = node.free_pages_for(PageOwner::Console, p, 1).unwrap_err();
+    assert_eq!(
+        e.reason,
+        BadPageReason::WrongOwner { owner: PageOwner::PageTable, freed_by: PageOwner::Console }
+    );
+    assert_eq!(state(&node), before, "a refused free changes nothing");
+    assert_eq!(
+        std::format!("{e}"),
+        "BUG: Bad page state in process swapper/0  pfn:3f000\n\
+         page:(ptrval) refcount:1 mapcount:0 mapping:00000000 index:0x0 pfn:0x3f000\n\
+         flags: 0x0(zone=1)\n\
+         page owner: a page table\n\
+         page dumped because: page belongs to a page table, freed by the console\n"
+    );
+    expect_bad(
+        &mut node,
+        p.0,
+        1,
+        BadPageReason::WrongOwner { owner: PageOwner::PageTable, freed_by: PageOwner::Kernel },
+    );
+    node.free_pages_for(PageOwner::PageTable, p, 1).unwrap();
+    assert_eq!(node.page(p).unwrap().owner(), PageOwner::None);
+    node.verify().unwrap();
 }
 
 #[test]
@@ -517,7 +549,14 @@ fn compound_pages_have_linked_tails() {
 fn slab_marking() {
     let mut v = vec![Page::default(); 64];
     let mut node = all_free(&mut v, 0, &normal_only(0, 64));
-    let p = node.alloc_pages(GfpFlags::GFP_KERNEL, 2).unwrap();
+    let k = node.alloc_pages(GfpFlags::GFP_KERNEL, 2).unwrap();
+    let e = node.set_slab(k, 2).unwrap_err().reason;
+    assert_eq!(
+        e,
+        BadPageReason::WrongOwner { owner: PageOwner::Kernel, freed_by: PageOwner::Slab }
+    );
+    node.free_pages(k, 2).unwrap();
+    let p = node.alloc_pages_for(PageOwner::Slab, GfpFlags::GFP_KERNEL, 2).unwrap();
     assert_eq!(node.set_slab(p, 1).unwrap_err().reason, BadPageReason::WrongOrder { allocated: 2 });
     node.set_slab(p, 2).unwrap();
     assert!(node.page(p).unwrap().is_slab());
@@ -526,7 +565,7 @@ fn slab_marking() {
     assert_eq!(node.clear_slab(Pfn(p.0 + 1)).unwrap_err().reason, BadPageReason::NotSlab);
     node.clear_slab(p).unwrap();
     assert_eq!(node.compound_head(Pfn(p.0 + 3)), Some(Pfn(p.0 + 3)));
-    node.free_pages(p, 2).unwrap();
+    node.free_pages_for(PageOwner::Slab, p, 2).unwrap();
     assert_eq!(node.clear_slab(p).unwrap_err().reason, BadPageReason::NotSlab);
     node.verify().unwrap();
 }
@@ -587,7 +626,7 @@ fn linear_map_addresses() {
     assert_eq!(e.reason, BadPageReason::Misaligned);
     let e = node.free_pages_addr(VirtAddr(0x8000), 0).unwrap_err();
     assert_eq!(e.reason, BadPageReason::BadAddress(VirtAddr(0x8000)));
-    assert!(std::format!("{e}").ends_with("address 0x00008000 is not in the linear map"));
+    assert!(std::format!("{e}").ends_with("address 0x00008000 is not in the linear map\n"));
     node.free_pages_addr(va, 1).unwrap();
     node.free_pages_addr(VirtAddr(0), 3).unwrap();
     let z = node.get_zeroed_page(GfpFlags::GFP_KERNEL).unwrap();

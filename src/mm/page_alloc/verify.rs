@@ -69,6 +69,16 @@ impl<'a> Node<'a> {
         if buddies != listed {
             return Err(("a PG_buddy page is on no list", self.mem_map.base_pfn()));
         }
+        // Only the head of an allocated block has an owner.
+        let unowned = PageFlags::PG_buddy | PageFlags::PG_pcp | PageFlags::PG_reserved;
+        if let Some(i) = pages.iter().position(|p| {
+            p.owner() != PageOwner::None && (p.flags.intersects(unowned) || p.refcount == 0)
+        }) {
+            return Err((
+                "a page that is not an allocated head has an owner",
+                self.mem_map.pfn_of(i as u32),
+            ));
+        }
         Ok(())
     }
 }
