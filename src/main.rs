@@ -128,15 +128,17 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
             reserved_mem::early_init_fdt_scan_reserved_mem(fdt, &mut with_dt, &mut Console)
         });
         let mem_map = mem::mem_map_bytes(&layout);
+        let lowmem = layout.arm_lowmem_limit.0;
         match scan {
-            Some(Ok(_)) if with_dt.find_in_range(mem_map, PAGE_SIZE, 0, layout.arm_lowmem_limit.0).is_none() => kprintln!(
-                "pivm: the device tree's memory reservations leave no room for mem_map ({} bytes of lowmem); ignoring them",
-                mem_map
-            ),
-            Some(Ok(rmem)) => {
+            Some(Ok(rmem)) if with_dt.find_in_range(mem_map, PAGE_SIZE, 0, lowmem).is_some() => {
                 memblock = with_dt;
                 boot.cma = rmem.cma;
             }
+            Some(Ok(_)) => kprintln!(
+                "pivm: the device tree's memory reservations leave no room for mem_map \
+                 ({} bytes of lowmem); ignoring them",
+                mem_map
+            ),
             Some(Err(e)) => kprintln!("OF: reserved mem: {}; reservations ignored", e),
             None => {}
         }

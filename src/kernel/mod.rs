@@ -146,12 +146,12 @@ fn with_params<R>(
     let base = PAGE_OFFSET + pa;
     let read_word = |offset: usize| {
         let end = (offset as u64).checked_add(4)?;
-        if end > readable {
+        if end > readable || !offset.is_multiple_of(4) {
             return None;
         }
         // SAFETY: `readable_len` bounds [pa, pa + readable) to the entry code's mapping of
         // r2's two sections at PAGE_OFFSET + r2 (normal memory), outside the kernel image;
-        // the offset is word aligned (pa is, and both walks step in words) and below it.
+        // the word lies below that bound and is aligned (pa is word aligned, so is offset).
         Some(unsafe { core::ptr::read_volatile((base + offset as u64) as *const u32) })
     };
     let Some((format, len)) =
