@@ -142,7 +142,9 @@ fn field<'a>(summary: &'a str, name: &str) -> &'a str {
 }
 
 /// Seeds on which the 512 MiB layout fails like the device (see `make scenario` for more).
-const FAILING_SEEDS: [u32; 4] = [6, 7, 8, 9];
+/// Whether a seed fails depends on the free pages, and so on the kernel image's size by a few
+/// pages: these fail both before and after the image grew by 28 KiB (6 and 8 did not).
+const FAILING_SEEDS: [u32; 4] = [7, 9, 12, 15];
 /// 0x1a0000 bytes plus the guard page: the vmalloc gap the request needs.
 const NEEDED_GAP: u64 = 0x1a_1000;
 
