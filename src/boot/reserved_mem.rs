@@ -349,7 +349,6 @@ mod tests {
         let blob = dtc(RESERVED_DTS);
         let mut mb = booted();
         let (r, log) = scan(&blob, &mut mb);
-        assert_eq!(log, "");
         assert_eq!(owned(&mb, MEMRESERVE_OWNER), [(0x1000_0000, SZ_1M), (0x1020_0000, 0x1000)]);
         // The static region, and the dynamic one top-down in its alloc-range, 1 MiB aligned.
         assert_eq!(
@@ -359,9 +358,20 @@ mod tests {
         assert_eq!(nomap(&mb), [(0x2040_0000, SZ_1M), (0x2060_1000, 0x3000)]);
         assert!(!mb.is_map_memory(0x2060_1000) && mb.is_map_memory(0x2060_0fff));
         // The CMA area where Linux puts it on this board (the sample boot log's 0x38000000),
-        // not reserved; the disabled node is ignored.
-        assert_eq!(r.cma, Some(MemBank { start: PhysAddr(0x3800_0000), size: 64 * SZ_1M }));
+        // not reserved (with MAX_ORDER 16 a pageblock is 128 MiB: 64 MiB is refused).
+        if (64 * SZ_1M) % CMA_MIN_ALIGNMENT_BYTES == 0 {
+            assert_eq!(log, "");
+            assert_eq!(r.cma, Some(MemBank { start: PhysAddr(0x3800_0000), size: 64 * SZ_1M }));
+        } else {
+            assert_eq!(
+                log,
+                "Reserved memory: incorrect alignment of CMA region\n\
+                 OF: reserved mem: node linux,cma compatible matching fail\n"
+            );
+            assert_eq!(r.cma, None);
+        }
         assert!(!mb.is_region_reserved(0x3800_0000, 64 * SZ_1M));
+        // The disabled node is ignored.
         assert!(!mb.is_reserved(0x2100_0000));
         // Nothing else changed: RAM is all there.
         assert_eq!(mb.phys_mem_size(), RAM);
@@ -475,22 +485,30 @@ mod tests {
     /// `rmem_cma_setup` refuses it; a non-reusable pool is reserved like any node.
     #[test]
     fn cma_areas() {
+        // Whole pageblocks (4 MiB, or 128 MiB with MAX_ORDER 16), below a plain pool.
+        let (base, size) = (2 * CMA_MIN_ALIGNMENT_BYTES, CMA_MIN_ALIGNMENT_BYTES);
+        let pool = base + size;
         let blob = with_nodes(
             CELLS,
-            "linux,cma { compatible = \"shared-dma-pool\"; reusable; linux,cma-default;\n\
-             reg = <0x4000000 0x2000000>; };\n\
-             pool@6000000 { compatible = \"shared-dma-pool\"; reg = <0x6000000 0x100000>; };",
+            &format!(
+                "linux,cma {{ compatible = \"shared-dma-pool\"; reusable; linux,cma-default;\n\
+                 reg = <{base:#x} {size:#x}>; }};\n\
+                 pool@1 {{ compatible = \"shared-dma-pool\"; reg = <{pool:#x} 0x100000>; }};"
+            ),
         );
         let mut mb = booted();
         let (r, log) = scan(&blob, &mut mb);
         assert_eq!(log, "");
-        assert_eq!(r.cma, Some(MemBank { start: PhysAddr(0x400_0000), size: 0x200_0000 }));
-        assert_eq!(owned(&mb, RESERVED_MEMORY_OWNER), [(0x600_0000, SZ_1M)]);
+        assert_eq!(r.cma, Some(MemBank { start: PhysAddr(base), size }));
+        assert_eq!(owned(&mb, RESERVED_MEMORY_OWNER), [(pool, SZ_1M)]);
 
         let blob = with_nodes(
             CELLS,
-            "linux,cma { compatible = \"shared-dma-pool\"; reusable; linux,cma-default;\n\
-             reg = <0x4001000 0x2000000>; };",
+            &format!(
+                "linux,cma {{ compatible = \"shared-dma-pool\"; reusable; linux,cma-default;\n\
+                 reg = <{:#x} {size:#x}>; }};",
+                base + 0x1000
+            ),
         );
         let mut mb = booted();
         let (r, log) = scan(&blob, &mut mb);
