@@ -108,7 +108,7 @@ pub fn early_init_fdt_scan_reserved_mem(
             r.size = size;
         }
         if is_default_cma(&r.node) {
-            if (r.base | r.size) % CMA_MIN_ALIGNMENT_BYTES != 0 {
+            if !(r.base | r.size).is_multiple_of(CMA_MIN_ALIGNMENT_BYTES) {
                 let _ = writeln!(log, "Reserved memory: incorrect alignment of CMA region");
                 let _ = writeln!(
                     log,
@@ -359,7 +359,7 @@ mod tests {
         assert!(!mb.is_map_memory(0x2060_1000) && mb.is_map_memory(0x2060_0fff));
         // The CMA area where Linux puts it on this board (the sample boot log's 0x38000000),
         // not reserved (with MAX_ORDER 16 a pageblock is 128 MiB: 64 MiB is refused).
-        if (64 * SZ_1M) % CMA_MIN_ALIGNMENT_BYTES == 0 {
+        if (64 * SZ_1M).is_multiple_of(CMA_MIN_ALIGNMENT_BYTES) {
             assert_eq!(log, "");
             assert_eq!(r.cma, Some(MemBank { start: PhysAddr(0x3800_0000), size: 64 * SZ_1M }));
         } else {
