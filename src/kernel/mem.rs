@@ -259,7 +259,7 @@ impl BuddyPages {
         let mut pages = NodePages::new(node.as_mut()?);
         let r = f(&mut pages);
         if let Some(e) = pages.take_bad_free() {
-            let _ = e.write_report(&mut crate::console::printk::Console, DEFAULT_COMM);
+            let _ = e.write_report(&mut Console, DEFAULT_COMM);
         }
         Some(r)
     }
@@ -361,8 +361,8 @@ impl core::fmt::Display for VerifyFailure {
 }
 
 /// Runs every allocator's invariant checks, one `verify()` per subsystem: the page allocator
-/// (free lists, counters, pageblock types, per-CPU lists, owners), the slab layer (lists,
-/// descriptors, bitmaps), the vmalloc range (both trees, tiling, counters) and the pkmap
+/// (free lists, counters, pageblock types, per-CPU lists, owners), the slab layer (freelists,
+/// lists, counts, `PG_slab` marks), the vmalloc range (both trees, tiling, counters) and the pkmap
 /// pool (counts and hash). Each runs under its own lock (SLAB before NODE).
 pub fn verify_all() -> Result<(), VerifyFailure> {
     let slab = SLAB.lock();
