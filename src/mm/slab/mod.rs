@@ -306,6 +306,7 @@ impl Slab {
         }
         // calculate_alignment(): at least ARCH_SLAB_MINALIGN, a multiple of a word.
         let a = align.max(ARCH_SLAB_MINALIGN).next_multiple_of(cache::FREEPTR_SIZE);
+        // Checked before any sizing arithmetic, which must not overflow.
         if size > PAGE_SIZE << (MAX_ORDER - 1) {
             return Err(bad("object larger than the largest page block"));
         }
