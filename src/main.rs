@@ -6,14 +6,15 @@
 
 use pivm::arch::arm::{cp15, image::image, mmu, vectors};
 use pivm::board::raspi::uart;
-use pivm::boot::{cmdline, BootSource};
+use pivm::boot::{cmdline, reserved_mem, BootSource};
 use pivm::config::{PAGE_OFFSET, VMSPLIT};
 use pivm::console::{commands, printk::Console};
 use pivm::kernel::{self, mem, EntryState, Kernel};
+use pivm::mm::cma::DtCmaNode;
 use pivm::mm::layout::{self, LayoutInput, MemoryLine};
-use pivm::mm::memblock::{Memblock, MemblockError};
+use pivm::mm::memblock::{self, Memblock, MemblockError};
 use pivm::mm::profile;
-use pivm::mm::PAGE_SHIFT;
+use pivm::mm::{PAGE_SHIFT, PAGE_SIZE};
 use pivm::{kprintln, VERSION};
 
 use tock_registers::interfaces::Readable;
@@ -57,7 +58,7 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
     );
 
     // What the firmware told us: RAM and the command line.
-    let (boot, problem) = kernel::read_boot_params(params_reg);
+    let (mut boot, problem) = kernel::read_boot_params(params_reg);
     match boot.source {
         BootSource::Atags => kprintln!("ATAGs at {:#x}", params_reg),
         BootSource::DeviceTree => kprintln!("OF: fdt: Machine model: {}", boot.model()),
@@ -72,7 +73,7 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
         kprintln!("pivm: boot parameters: {}", problem);
     }
     kprintln!("Kernel command line: {}", boot.cmdline());
-    let (params, diags) = cmdline::parse(boot.cmdline());
+    let (params, diags) = cmdline::parse(boot.cmdline_bytes());
     for d in diags.iter() {
         kprintln!("{}", d);
     }
@@ -84,11 +85,12 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
             kprintln!("{}", e);
             profile::DEFAULT_PROFILE
         });
+    let (mem, nr_mem) = params.mem.to_array();
     let input = LayoutInput {
         page_offset: PAGE_OFFSET,
         banks: boot.banks(),
         vmalloc: params.vmalloc,
-        mem: params.mem,
+        mem: &mem[..nr_mem],
         highmem: CONFIG_HIGHMEM,
         dma_zone_size: None,
     };
@@ -119,6 +121,29 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
         check(memblock.reserve(boot.params_phys.0, boot.params_size, "boot params"));
     }
     memblock.set_current_limit(layout.arm_lowmem_limit.0);
+    // The device tree's /memreserve/ and /reserved-memory (early_init_fdt_scan_reserved_mem),
+    // tried on a copy: they must leave room for mem_map, or they are all ignored.
+    if boot.source == BootSource::DeviceTree {
+        let mut with_dt = memblock.clone();
+        let scan = kernel::with_boot_fdt(boot.params_phys.0, |fdt| {
+            reserved_mem::early_init_fdt_scan_reserved_mem(fdt, &mut with_dt, &mut Console)
+        });
+        let mem_map = mem::mem_map_bytes(&layout);
+        let lowmem = layout.arm_lowmem_limit.0;
+        match scan {
+            Some(Ok(rmem)) if with_dt.find_in_range(mem_map, PAGE_SIZE, 0, lowmem).is_some() => {
+                memblock = with_dt;
+                boot.cma = rmem.cma;
+            }
+            Some(Ok(_)) => kprintln!(
+                "pivm: the device tree's memory reservations leave no room for mem_map \
+                 ({} bytes of lowmem); ignoring them",
+                mem_map
+            ),
+            Some(Err(e)) => kprintln!("OF: reserved mem: {}; reservations ignored", e),
+            None => {}
+        }
+    }
     // The profile the layout applied (`linux` when the asked-for one was rejected) decides
     // what else the kernel is built with: its era, ZONE_DMA, the CMA default.
     let applied = profile::Profile::by_name(layout.profile).unwrap_or(profile::DEFAULT_PROFILE);
@@ -127,17 +152,25 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
         profile::DmaZoneSpec::Exact(size) => layout.phys_offset.0.saturating_add(size),
         _ => u64::MAX,
     };
+    // The device tree's default CMA node (placed by the scan above, not yet reserved).
+    let dt_cma =
+        boot.cma.map(|b| DtCmaNode { size: b.size, base: Some(b.start.0), alloc_range: None });
     let cma_pages = kernel::cma::dma_contiguous_reserve(
         &mut memblock,
         params.cma,
-        None,
+        dt_cma,
         applied.cma_default,
         layout.arm_lowmem_limit.0,
         dma_limit,
     );
 
-    // Final page tables: lowmem linear map, vectors, fixmap; the identity map goes away.
-    if let Err(e) = mmu::paging_init(layout.high_memory.0) {
+    if params.memblock_debug {
+        let _ = memblock::write_memblock_debug(&mut Console, &memblock);
+    }
+
+    // Final page tables: lowmem linear map (memblock's mappable memory), vectors, fixmap;
+    // the identity map goes away.
+    if let Err(e) = mmu::paging_init(layout.high_memory.0, &mut memblock) {
         kprintln!("paging_init failed: {:?}", e);
         pivm::arch::arm::halt();
     }
@@ -149,10 +182,15 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
         kprintln!("mem_init failed: {}", e);
         pivm::arch::arm::halt();
     }
+    // Before the first allocation: the profile's era decides how the allocator behaves.
     mem::with_node(|n| {
         n.set_era(applied.era);
         n.add_totalcma_pages(cma_pages);
     });
+    // The kmalloc caches (Linux's kmem_cache_init, right after mem_init).
+    if let Err(e) = mem::kmem_cache_init(&layout) {
+        kprintln!("{}", e);
+    }
     // The vmalloc range; the devices move from the fixmap to ioremap()ed addresses.
     if let Err(e) = kernel::vmalloc::vmalloc_init(&layout, params.lazy_vfree) {
         kprintln!("vmalloc_init failed: {}", e);

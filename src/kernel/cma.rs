@@ -30,6 +30,10 @@ pub fn dma_contiguous_reserve(
     highmem_start: u64,
     dma_limit: u64,
 ) -> u64 {
+    if cmdline.is_some() && dt.is_some() {
+        // rmem_cma_setup() steps aside for cma=.
+        kprintln!("Reserved memory: bypass linux,cma node, using cmdline CMA params instead");
+    }
     let Some(req) = dma_contiguous_request(cmdline, dt, config_size, dma_limit) else {
         return 0;
     };

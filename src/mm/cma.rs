@@ -36,9 +36,9 @@ impl CmaParam {
     /// `early_cma()`: `SIZE`, `SIZE@BASE` (the area ends at `BASE + SIZE`, so it is placed
     /// exactly there) or `SIZE@BASE-LIMIT`. Unlike Linux, which reads garbage as 0, a value
     /// that does not parse is refused.
-    pub fn parse(value: &str) -> Result<CmaParam, BadCmaParam> {
+    pub fn parse(value: &[u8]) -> Result<CmaParam, BadCmaParam> {
         let (size, rest) = memparse(value).ok_or(BadCmaParam)?;
-        let Some(rest) = rest.strip_prefix('@') else {
+        let Some(rest) = rest.strip_prefix(b"@") else {
             return if rest.is_empty() {
                 Ok(CmaParam { size, base: 0, limit: 0 })
             } else {
@@ -46,10 +46,10 @@ impl CmaParam {
             };
         };
         let (base, rest) = memparse(rest).ok_or(BadCmaParam)?;
-        let limit = match rest.strip_prefix('-') {
+        let limit = match rest.strip_prefix(b"-") {
             None if rest.is_empty() => base.checked_add(size).ok_or(BadCmaParam)?,
             Some(limit) => match memparse(limit).ok_or(BadCmaParam)? {
-                (limit, "") => limit,
+                (limit, []) => limit,
                 _ => return Err(BadCmaParam),
             },
             None => return Err(BadCmaParam),
@@ -439,14 +439,14 @@ mod tests {
 
     #[test]
     fn cma_parameter_as_early_cma_reads_it() {
-        assert_eq!(CmaParam::parse("64M"), Ok(CmaParam { size: 64 * MIB, base: 0, limit: 0 }));
+        assert_eq!(CmaParam::parse(b"64M"), Ok(CmaParam { size: 64 * MIB, base: 0, limit: 0 }));
         // SIZE@BASE: the limit is BASE + SIZE, which makes the area fixed.
-        let p = CmaParam::parse("16M@0x20000000").unwrap();
+        let p = CmaParam::parse(b"16M@0x20000000").unwrap();
         assert_eq!(p, CmaParam { size: 16 * MIB, base: 0x2000_0000, limit: 0x2100_0000 });
-        let p = CmaParam::parse("16M@256M-512M").unwrap();
+        let p = CmaParam::parse(b"16M@256M-512M").unwrap();
         assert_eq!((p.base, p.limit), (256 * MIB, 512 * MIB));
         for bad in ["", "x", "16M@", "16M@1G-", "16Mx", "16M@1G-2Gz", "16M-1G"] {
-            assert_eq!(CmaParam::parse(bad), Err(BadCmaParam), "{bad:?}");
+            assert_eq!(CmaParam::parse(bad.as_bytes()), Err(BadCmaParam), "{bad:?}");
         }
     }
 

@@ -117,6 +117,9 @@ pub struct Profile {
     /// The CMA area the kernel reserves when neither `cma=` nor a device-tree
     /// `linux,cma-default` node says otherwise (`CONFIG_CMA_SIZE_MBYTES`); `None`: no CMA.
     pub cma_default: Option<u64>,
+    /// kmalloc's ceiling in bytes when the modelled kernel had an older one than
+    /// `KMALLOC_MAX_SIZE` (the Android devices' 128 KiB); `None`: Linux 6.1's.
+    pub kmalloc_max_size: Option<u64>,
 }
 
 /// ZONE_DMA of a profile's kernel.
@@ -172,6 +175,7 @@ pub const LINUX: Profile = Profile {
     max_order: LINUX_MAX_ORDER,
     era: KernelEra::Linux61,
     cma_default: Some(CMA_64M),
+    kmalloc_max_size: None,
 };
 
 /// i386's ZONE_DMA: the ISA DMA limit (`MAX_DMA_PFN`).
@@ -202,6 +206,7 @@ pub const X86_CLASSIC: Profile = Profile {
     max_order: LINUX_MAX_ORDER,
     era: KernelEra::Linux61,
     cma_default: None,
+    kmalloc_max_size: None,
 };
 
 // The Cortex-A9 Android device of the vmalloc case study, as offsets from its PAGE_OFFSET
@@ -243,6 +248,10 @@ const A9_IOTABLE_HOLE: VaHoleSpec = VaHoleSpec {
     end: KernelVa::PageOffsetPlus(A9_WINDOW_END),
 };
 
+/// kmalloc's ceiling on the case study's Android kernel: 128 KiB, the last of the
+/// `kmalloc_sizes.h` caches (`CACHE(131072)`) the SLAB allocator of its era served.
+const ANDROID_KMALLOC_MAX_SIZE: u64 = 128 * 1024;
+
 /// The device as it failed: 1 GiB of RAM on a 3G/1G split, 512 MiB of lowmem holding the CP
 /// (16 MiB) and pmem (128 MiB) carve-outs, modules and pkmap just below PAGE_OFFSET, vmalloc
 /// ending at 0xf0000000, 209 MiB of unused VA above it, the rest of RAM highmem (512 MiB on
@@ -267,6 +276,7 @@ pub const ANDROID_A9: Profile = Profile {
     max_order: LINUX_MAX_ORDER,
     era: KernelEra::Linux3x,
     cma_default: None,
+    kmalloc_max_size: Some(ANDROID_KMALLOC_MAX_SIZE),
 };
 
 /// Lowmem after the fix.
@@ -301,6 +311,7 @@ pub const ANDROID_A9_720M: Profile = Profile {
     max_order: LINUX_MAX_ORDER,
     era: KernelEra::Linux3x,
     cma_default: None,
+    kmalloc_max_size: Some(ANDROID_KMALLOC_MAX_SIZE),
 };
 
 /// Debian 12's `armmp` kernel (Linux 6.1, `linux-image-6.1.0-*-armmp`) on this board, the
@@ -319,6 +330,7 @@ pub const DEBIAN_ARMMP: Profile = Profile {
     max_order: DEBIAN_ARMMP_MAX_ORDER,
     era: KernelEra::Linux61,
     cma_default: Some(CMA_64M),
+    kmalloc_max_size: None,
 };
 
 /// Debian armmp's `MAX_ORDER` (12 free lists, order-11 pageblocks).
@@ -777,7 +789,7 @@ pub fn validate(
         page_offset,
         banks: ram_banks,
         vmalloc: None,
-        mem: None,
+        mem: &[],
         highmem: true,
         dma_zone_size: None,
     };
@@ -833,7 +845,7 @@ mod tests {
             page_offset,
             banks,
             vmalloc: None,
-            mem: None,
+            mem: &[],
             highmem: true,
             dma_zone_size: None,
         }
@@ -902,9 +914,9 @@ mod tests {
         for po in [VMSPLIT_3G, VMSPLIT_3G_OPT, VMSPLIT_2G, VMSPLIT_1G, 0x1234_5678] {
             for banks in [&RASPI2B[..], &DEVICE[..], &two_banks[..]] {
                 for (vmalloc, mem, highmem, dma) in [
-                    (None, None, true, None),
-                    (Some(400 * MIB), None, false, Some(SZ_16M)),
-                    (Some(1), Some(MemParam { size: 512 * MIB, start: None }), true, None),
+                    (None, &[][..], true, None),
+                    (Some(400 * MIB), &[], false, Some(SZ_16M)),
+                    (Some(1), &[MemParam { size: 512 * MIB, start: None }], true, None),
                 ] {
                     let i = LayoutInput {
                         vmalloc,
@@ -1326,6 +1338,7 @@ mod tests {
             max_order: 11,
             era: KernelEra::Linux61,
             cma_default: None,
+            kmalloc_max_size: None,
         }))
     }
 
