@@ -517,8 +517,16 @@ enum Dest {
 }
 
 /// The keys `parse` acts on.
-const KNOWN_KEYS: &[&str] =
-    &["vmalloc", "mem", "pivm.lazy_vfree", "page_poison", "memblock", "pivm.profile", "pivm.run"];
+const KNOWN_KEYS: &[&str] = &[
+    "vmalloc",
+    "mem",
+    "cma",
+    "pivm.lazy_vfree",
+    "page_poison",
+    "memblock",
+    "pivm.profile",
+    "pivm.run",
+];
 
 /// Each parameter with where it goes, in order; after `--` everything is init's argv.
 fn route(cmdline: &[u8]) -> impl Iterator<Item = (Param<'_>, Dest)> {
@@ -760,6 +768,16 @@ mod tests {
 
     fn mems(p: &BootParams) -> Vec<MemParam> {
         p.mem.iter().collect()
+    }
+
+    #[test]
+    fn cma_parameter() {
+        let (p, d) = parse_str("cma=16M@0x20000000");
+        assert_eq!(p.cma.map(|c| (c.size, c.base)), Some((16 << 20, 0x2000_0000)));
+        assert!(d.is_empty(), "{d:?}");
+        let (p, d) = parse_str("cma=lots");
+        assert_eq!(p.cma, None);
+        assert_eq!(d, ["cma=lots: invalid size, ignored"]);
     }
 
     #[test]
