@@ -480,30 +480,40 @@ mod tests {
         dma_contiguous_request(None, None, Some(size), u64::MAX).unwrap()
     }
 
+    /// Where a top-down allocation of `size` aligned to `align` lands below `end`.
+    fn top_down(end: u64, size: u64, align: u64) -> u64 {
+        (end - size) & !(align - 1)
+    }
+
     #[test]
     fn placed_top_down_highmem_first_aligned() {
         let align = PAGE_SIZE << PAGEBLOCK_ORDER;
-        // 3G split: lowmem ends at 768 MiB, the area goes to the top of highmem.
+        let size = (64 * MIB).next_multiple_of(align);
+        // 3G split: lowmem ends at 768 MiB, the area goes to the top of highmem
+        // (0x38000000 with 4 MiB pageblocks).
         let mut mb = raspi2b();
         let (pfn, pages) = cma_declare_contiguous(&mut mb, &config(64 * MIB), 768 * MIB).unwrap();
-        assert_eq!((pfn.0 << PAGE_SHIFT, pages << PAGE_SHIFT), (0x3800_0000, 64 * MIB));
-        assert!(mb.is_region_reserved(0x3800_0000, 64 * MIB));
+        let base = top_down(960 * MIB, size, align);
+        assert!(base >= 768 * MIB);
+        assert_eq!((pfn.0 << PAGE_SHIFT, pages << PAGE_SHIFT), (base, size));
+        assert!(mb.is_region_reserved(base, size));
         // 2G split: all lowmem, the same place.
         let mut mb = raspi2b();
         let (pfn, _) = cma_declare_contiguous(&mut mb, &config(64 * MIB), 960 * MIB).unwrap();
-        assert_eq!(pfn.0 << PAGE_SHIFT, 0x3800_0000);
+        assert_eq!(pfn.0 << PAGE_SHIFT, base);
         // A size that is no whole pageblock is rounded up to one.
         let mut mb = raspi2b();
         let (_, pages) = cma_declare_contiguous(&mut mb, &config(MIB + 1), 960 * MIB).unwrap();
-        assert_eq!(pages << PAGE_SHIFT, align.max(2 * MIB).next_multiple_of(align));
+        assert_eq!(pages << PAGE_SHIFT, (MIB + 1).next_multiple_of(align));
         // An area bigger than highmem: it cannot span both zones, so it goes to lowmem.
         let mut mb = raspi2b();
         let (pfn, _) = cma_declare_contiguous(&mut mb, &config(256 * MIB), 768 * MIB).unwrap();
-        assert!(((pfn.0 << PAGE_SHIFT) + 256 * MIB) <= 768 * MIB);
+        assert!(((pfn.0 << PAGE_SHIFT) + (256 * MIB).next_multiple_of(align)) <= 768 * MIB);
     }
 
     #[test]
     fn reservation_errors_print_linux_lines() {
+        let align = PAGE_SIZE << PAGEBLOCK_ORDER;
         let mut mb = raspi2b();
         let unaligned = CmaRequest { base: 0x2000_1000, limit: 0x2100_1000, ..config(16 * MIB) };
         let unaligned = CmaRequest { fixed: true, ..unaligned };
@@ -513,12 +523,12 @@ mod tests {
         assert!(text.ends_with("\ncma: Failed to reserve 16 MiB"), "{text}");
         let e = cma_declare_contiguous(&mut mb, &config(2048 * MIB), 960 * MIB).err().unwrap();
         assert!(e.to_string().starts_with("cma: Size (0x80000000) of region at 0x0 exceeds limit"));
-        // A fixed area over the kernel is busy; nothing new is reserved.
-        let fixed = CmaRequest { base: 0, limit: 16 * MIB, fixed: true, ..config(16 * MIB) };
-        let fixed = CmaRequest { base: 4 * MIB, limit: 20 * MIB, ..fixed };
+        // A fixed area over reserved memory is busy; nothing new is reserved.
+        mb.reserve(align, PAGE_SIZE, "firmware").unwrap();
+        let fixed = CmaRequest { base: align, limit: 2 * align, fixed: true, ..config(align) };
         let before = mb.reserved_size();
         let e = cma_declare_contiguous(&mut mb, &fixed, 960 * MIB).err().unwrap();
-        assert_eq!(e.error, CmaReserveError::Busy { base: 4 * MIB });
+        assert_eq!(e.error, CmaReserveError::Busy { base: align });
         assert_eq!(mb.reserved_size(), before);
     }
 

@@ -86,10 +86,15 @@ fn watermarks_and_reserves_of_the_debian_sample() {
     let mut node = Node::new(MemMap::new(&mut pages, Pfn(0)).unwrap(), &zones).unwrap();
     node.free_bootmem_range(Pfn(spanned - lowmem_at_postcore), Pfn(spanned)).unwrap();
     node.free_bootmem_range(Pfn(spanned), Pfn(total - cma)).unwrap();
+    // The CMA area joins HighMem before the watermarks are computed (as MIGRATE_CMA
+    // pageblocks where the build's pageblocks divide it; their type changes no mark).
     node.add_totalcma_pages(cma);
-    node.cma_activate_area(Pfn(total - cma), cma).unwrap();
+    if cma.is_multiple_of(PAGEBLOCK_NR_PAGES) {
+        node.cma_activate_area(Pfn(total - cma), cma).unwrap();
+    } else {
+        node.free_bootmem_range(Pfn(total - cma), Pfn(total)).unwrap();
+    }
     assert_eq!(node.zones()[2].managed_pages(), high_total);
-    assert_eq!(cma % PAGEBLOCK_NR_PAGES, 0);
     node.set_nr_cpus(4);
     node.init_per_zone_wmark_min();
     // Later, the init memory and initramfs are freed.

@@ -34,7 +34,7 @@ fn pcp(node: &Node<'_>) -> PerCpuPages {
 fn orders_up_to_costly_go_through_the_pcp_lists() {
     let mut v = Vec::new();
     // Enough memory for a batch above 1 (a 64 MiB zone's is 15).
-    let mut node = node_of(&mut v, (1 << 14) / BLOCK);
+    let mut node = node_of(&mut v, ((1 << 14) / BLOCK).max(1));
     assert!(pcp(&node).batch() > 2);
     let free0 = node.zone(ZoneType::Normal).nr_free_pages();
     for order in 0..=PAGE_ALLOC_COSTLY_ORDER {
@@ -86,7 +86,7 @@ fn high_order_frees_without_allocations_go_back_at_once() {
 #[test]
 fn a_3x_kernel_caches_order_0_only_with_six_batches() {
     let mut v = Vec::new();
-    let mut node = node_of(&mut v, (1 << 14) / BLOCK);
+    let mut node = node_of(&mut v, ((1 << 14) / BLOCK).max(1));
     node.set_era(KernelEra::Linux3x);
     let z = node.zone(ZoneType::Normal);
     let batch = zone_batchsize_capped(z.managed_pages(), PCP_BATCH_MAX_PAGES_3X).max(1);
@@ -254,13 +254,15 @@ fn a_high_order_atomic_allocation_reserves_its_pageblock() {
     while node.zone(ZoneType::Normal).nr_free_pages() > low + BLOCK {
         held.push(node.alloc_pages(GfpFlags::GFP_HIGHUSER_MOVABLE, 0).unwrap());
     }
-    node.drain_all_pages();
-    while node.zone(ZoneType::Normal).nr_free_pages() > low {
+    // Down to the low watermark with nothing cached, so the fast path fails.
+    while {
+        node.drain_all_pages();
+        node.zone(ZoneType::Normal).nr_free_pages() > low
+    } {
         held.push(
             node.alloc_pages(GfpFlags::GFP_HIGHUSER_MOVABLE | GfpFlags::__GFP_NOWARN, 0).unwrap(),
         );
     }
-    node.drain_all_pages();
     let p = node.alloc_pages(GfpFlags::GFP_ATOMIC, 2).unwrap();
     let z = node.zone(ZoneType::Normal);
     assert_eq!(z.nr_reserved_highatomic(), BLOCK);
