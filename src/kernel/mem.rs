@@ -173,12 +173,12 @@ pub fn node_snapshot() -> NodeSnapshot {
     }
 }
 
-/// Everything /proc/meminfo prints. The vmalloc figures use the pre-4.4 meanings (see the
-/// README): used = sum of area sizes with guard pages, chunk = largest free gap.
+/// Everything /proc/meminfo prints. The vmalloc figures have the meaning of the profile's era
+/// (6.1: vmalloc'ed pages and 0; the Android profiles: area sizes and the largest gap).
 pub fn meminfo_snapshot(layout: &Layout) -> MeminfoSnapshot {
     let node = node_snapshot();
     let mut mi = MeminfoSnapshot::from_node(&node);
-    let (used, chunk) = super::vmalloc::used_and_chunk();
+    let (used, chunk) = super::vmalloc::meminfo_used_and_chunk(layout);
     mi.vmalloc_total_bytes = layout.vmalloc_size();
     mi.vmalloc_used_bytes = used;
     mi.vmalloc_chunk_bytes = chunk;

@@ -113,6 +113,19 @@ pub struct Profile {
     pub dma_zone_size: Option<u64>,
     /// The `MAX_ORDER` the modelled system ran with. Informational: the build sets MAX_ORDER.
     pub max_order: usize,
+    /// What /proc/meminfo's `VmallocUsed`/`VmallocChunk` mean in the modelled kernel's era.
+    pub vmalloc_meminfo: VmallocMeminfo,
+}
+
+/// The meaning of /proc/meminfo's vmalloc lines, which changed twice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VmallocMeminfo {
+    /// 5.3+ (6.1): `VmallocUsed` is `vmalloc_nr_pages()`, the pages vmalloc areas hold
+    /// (ioremaps and guard pages not counted); `VmallocChunk` is 0 (since 4.4).
+    NrPages,
+    /// Up to 4.3 (`get_vmalloc_info()`, the Android profiles' 3.x kernel): `VmallocUsed` sums
+    /// the live areas' sizes with guard pages and ioremaps, `VmallocChunk` is the largest gap.
+    AreaSizes,
 }
 
 /// Linux's own computation for the build's split: exactly what pivm does without a profile.
@@ -125,6 +138,7 @@ pub const LINUX: Profile = Profile {
     carveouts: &[],
     dma_zone_size: None,
     max_order: LINUX_MAX_ORDER,
+    vmalloc_meminfo: VmallocMeminfo::NrPages,
 };
 
 /// i386's ZONE_DMA: the ISA DMA limit (`MAX_DMA_PFN`).
@@ -153,6 +167,7 @@ pub const X86_CLASSIC: Profile = Profile {
     carveouts: &[],
     dma_zone_size: Some(X86_DMA_ZONE),
     max_order: LINUX_MAX_ORDER,
+    vmalloc_meminfo: VmallocMeminfo::NrPages,
 };
 
 // The Cortex-A9 Android device of the vmalloc case study, as offsets from its PAGE_OFFSET
@@ -216,6 +231,7 @@ pub const ANDROID_A9: Profile = Profile {
     carveouts: A9_CARVEOUTS,
     dma_zone_size: None,
     max_order: LINUX_MAX_ORDER,
+    vmalloc_meminfo: VmallocMeminfo::AreaSizes,
 };
 
 /// Lowmem after the fix.
@@ -248,6 +264,7 @@ pub const ANDROID_A9_720M: Profile = Profile {
     carveouts: A9_CARVEOUTS,
     dma_zone_size: None,
     max_order: LINUX_MAX_ORDER,
+    vmalloc_meminfo: VmallocMeminfo::AreaSizes,
 };
 
 /// Every profile, the default first.
@@ -1232,6 +1249,7 @@ mod tests {
             carveouts: Box::leak(carveouts.into_boxed_slice()),
             dma_zone_size: dma,
             max_order: 11,
+            vmalloc_meminfo: VmallocMeminfo::NrPages,
         }))
     }
 
