@@ -85,11 +85,11 @@ pub(super) fn cmd_vmalloc_fill(_: &Kernel, args: &Args<'_>) -> CmdResult {
         for &va in filled.iter() {
             // Only areas this command still owns: one freed by hand may have been reused.
             if vmalloc::area_owner(va).is_some_and(|o| o.start == va && o.caller == fill_caller()) {
-                n += usize::from(vmalloc::vfree(va).is_ok());
+                n += u64::from(vmalloc::vfree(va).is_ok());
             }
         }
         filled.clear();
-        kprintln!("vmalloc_fill: freed {} areas", n);
+        kprintln!("vmalloc_fill: freed {}", count(n, "area"));
         return Ok(());
     }
     let size = size_arg(args, 1)?;
@@ -113,8 +113,11 @@ pub(super) fn cmd_vmalloc_fill(_: &Kernel, args: &Args<'_>) -> CmdResult {
         kprintln!("vmalloc_fill: no area of {} bytes fits", size);
     } else {
         kprintln!(
-            "vmalloc_fill: {} areas of {} bytes, {:#010x}-{:#010x} (free them with 'vmalloc_fill free')",
-            n, size, lowest, highest
+            "vmalloc_fill: {} of {} bytes, {:#010x}-{:#010x} (free them with 'vmalloc_fill free')",
+            count(n, "area"),
+            size,
+            lowest,
+            highest
         );
     }
     match stop {
@@ -127,16 +130,34 @@ pub(super) fn cmd_vmalloc_fill(_: &Kernel, args: &Args<'_>) -> CmdResult {
     Ok(())
 }
 
+/// `n` and the noun, made plural unless `n` is 1.
+fn count(n: u64, noun: &str) -> impl core::fmt::Display + '_ {
+    struct C<'a>(u64, &'a str);
+    impl core::fmt::Display for C<'_> {
+        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            write!(f, "{} {}{}", self.0, self.1, if self.0 == 1 { "" } else { "s" })
+        }
+    }
+    C(n, noun)
+}
+
+/// `purge`: returns the lazily freed ranges now and shows the one TLB flush it cost, and the
+/// flushes the vmap layer made since boot (one per purge, none per `vfree`).
 pub(super) fn cmd_purge(_: &Kernel, args: &Args<'_>) -> CmdResult {
     expect_args(args, 1)?;
     let (p, stats) = vmalloc::purge();
     match p {
         Some(p) => kprintln!(
-            "purge: {} lazily freed areas returned ({} unpurged ranges, {} pages), 1 TLB flush {:#010x}-{:#010x}; {} flushes since boot",
-            p.nr_areas, p.nr_ranges, p.nr_pages, p.start, p.end, stats.nr_tlb_flushes
+            "purge: {} returned in {} ({}), 1 TLB flush {:#010x}-{:#010x} ({} since boot)",
+            count(p.nr_areas, "lazily freed area"),
+            count(p.nr_ranges as u64, "range"),
+            count(p.nr_pages, "page"),
+            p.start,
+            p.end,
+            stats.nr_tlb_flushes
         ),
         None => kprintln!(
-            "purge: 0 lazily freed areas returned, no TLB flush; {} flushes since boot",
+            "purge: nothing lazily freed, no TLB flush ({} since boot)",
             stats.nr_tlb_flushes
         ),
     }
