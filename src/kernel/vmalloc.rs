@@ -57,6 +57,7 @@ extern "C" {
 
 /// The kernel's symbol table for `%pS`, remembering the last symbol found: consecutive
 /// areas usually share a caller, and a lookup reads the whole table.
+#[derive(Default)]
 pub struct KernelSymbols {
     last: Cell<Option<(usize, Symbol<'static>)>>,
 }

@@ -74,6 +74,9 @@ pub(super) fn cmd_vfree(_: &Kernel, args: &Args<'_>) -> CmdResult {
 
 /// Addresses `vmalloc_fill` allocated, so that `vmalloc_fill free` can give them back.
 static FILLED: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+/// Most areas `vmalloc_fill` keeps at once: the command's own limit, so that a fill with a
+/// tiny size stays quick and its /proc/vmallocinfo readable (the allocator has none).
+const FILL_MAX: usize = 4096;
 
 /// `vmalloc_fill SIZE`: allocates SIZE-byte areas until vmalloc fails and reports how many
 /// this call made and the span they cover; `vmalloc_fill free` frees every one still live.
@@ -96,7 +99,7 @@ pub(super) fn cmd_vmalloc_fill(_: &Kernel, args: &Args<'_>) -> CmdResult {
     // This call's areas: how many, the lowest start and the highest end.
     let (mut n, mut lowest, mut highest) = (0u64, u64::MAX, 0u64);
     let stop = loop {
-        if filled.try_reserve(1).is_err() {
+        if filled.len() == FILL_MAX || filled.try_reserve(1).is_err() {
             break None;
         }
         match vmalloc::vmalloc(size, fill_caller()) {
@@ -125,6 +128,10 @@ pub(super) fn cmd_vmalloc_fill(_: &Kernel, args: &Args<'_>) -> CmdResult {
             crate::kprint!("vmalloc_fill: stopped by: ");
             vmalloc::report(&e);
         }
+        None if filled.len() == FILL_MAX => kprintln!(
+            "vmalloc_fill: stopped at {} areas, the most it keeps ('vmalloc_fill free' them)",
+            FILL_MAX
+        ),
         None => kprintln!("vmalloc_fill: stopped: no memory to record more areas"),
     }
     Ok(())

@@ -516,7 +516,7 @@ proptest! {
             match op {
                 Op::Alloc(pages, align) => {
                     let got = v.alloc_vmap_area(pages * PAGE, align * PAGE, &mut f);
-                    let got = got.map(|a| {
+                    let got = got.inspect(|&a| {
                         // alloc_vmap_area leaves the vm_struct to get_vm_area: attach one.
                         let vm = VmStruct {
                             flags: VmFlags::VM_ALLOC,
@@ -527,7 +527,6 @@ proptest! {
                             pages_array_of: None,
                         };
                         v.busy.update((a >> PAGE_SHIFT) as u32, |x| x.vm = Some(Box::new(vm)));
-                        a
                     });
                     prop_assert_eq!(got.ok(), m.alloc(pages, align));
                 }
