@@ -325,9 +325,13 @@ pub fn ioremap(phys: u64, size: u64, caller: impl Into<Caller>) -> Result<u64, V
     Ok(start + offset)
 }
 
-/// `iounmap()`: takes the address ioremap returned (any offset into its first page).
+/// `iounmap()`: takes the address ioremap returned (any offset into its first page);
+/// `iounmap(NULL)` does nothing, as ARM's `vunmap(NULL)` there.
 pub fn iounmap(addr: u64) -> Result<(), VmallocError> {
     let start = addr & !(PAGE_SIZE - 1);
+    if start == 0 {
+        return Ok(());
+    }
     let is_vmalloc = VMAP
         .lock()
         .find_vm_area(start)
