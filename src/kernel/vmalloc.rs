@@ -15,7 +15,7 @@ use crate::arch::arm::{desc, mmu};
 use crate::console::printk::Console;
 use crate::kallsyms::{self, Symbol};
 use crate::mm::gfp::GfpFlags;
-use crate::mm::highmem::{KmapError, Pkmap, PkmapVerifyError};
+use crate::mm::highmem::{KmapError, Pkmap};
 use crate::mm::layout::Layout;
 use crate::mm::page::PageOwner;
 use crate::mm::page_alloc::{write_warn_alloc, DEFAULT_COMM};
@@ -25,7 +25,7 @@ use crate::mm::vmap::vmalloc::{
 };
 use crate::mm::vmap::{
     lazy_max_pages, page_align, Caller, PagesArray, Purge, Symbols, TlbFlush, VmFlags,
-    VmapAllocator, VmapError, VmapStats, VmapVerifyError, PAGES_ENTRY_SIZE,
+    VmapAllocator, VmapError, VmapStats, PAGES_ENTRY_SIZE,
 };
 use crate::mm::{Pfn, PAGE_SHIFT, PAGE_SIZE};
 use crate::proc::vmallocinfo;
@@ -408,31 +408,6 @@ pub fn describe_fault_address(w: &mut dyn fmt::Write, addr: u64) {
     if let Some(v) = VMAP.try_lock() {
         let _ = vmallocinfo::write_fault_site(w, addr, &v.fault_site(addr), &KernelSymbols::new());
     }
-}
-
-/// A broken invariant `verify` found.
-#[derive(Clone, Copy, Debug)]
-pub enum VerifyError {
-    Vmap(VmapVerifyError),
-    Pkmap(PkmapVerifyError),
-}
-
-impl fmt::Display for VerifyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            VerifyError::Vmap(e) => write!(f, "{e}"),
-            VerifyError::Pkmap(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-/// The vmap trees' and the pkmap pool's invariant checks (for the `verify` command).
-pub fn verify() -> Result<(), VerifyError> {
-    VMAP.lock().verify().map_err(VerifyError::Vmap)?;
-    if let Some(p) = PKMAP.lock().as_ref() {
-        p.verify().map_err(VerifyError::Pkmap)?;
-    }
-    Ok(())
 }
 
 /// `kmap()`: the page's kernel address; lowmem pages have one already, highmem pages get a

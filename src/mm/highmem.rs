@@ -3,6 +3,8 @@
 //! which slot maps which page; the kernel writes the PTEs and flushes the TLB as the returned
 //! values say. (Temporary mappings, 6.1's `kmap_local_page`, are the kernel's one fixmap
 //! slot: see `kernel::mem::with_page_mapped`.)
+mod verify;
+
 use core::fmt;
 
 use super::layout::{LAST_PKMAP as LAST_PKMAP_U64, PMD_SIZE};
@@ -297,59 +299,6 @@ impl Pkmap {
         self.pkmap_count[nr] -= 1;
         Ok(self.pkmap_count[nr] - 1)
     }
-    /// The first broken invariant of the pool: every mapped slot (count > 0) reachable from
-    /// its page's hash bucket exactly once and found by `page_address` for its page (so no
-    /// page has two slots), no free slot in a chain, `last_pkmap_nr` in range.
-    pub fn verify(&self) -> Result<(), PkmapVerifyError> {
-        let err = |what, slot| Err(PkmapVerifyError { what, slot });
-        if self.last_pkmap_nr >= LAST_PKMAP {
-            return err("last_pkmap_nr out of range", self.last_pkmap_nr);
-        }
-        let mut seen = PkmapFlush::none(self.pkmap_base);
-        for (b, &head) in self.pa_hash.iter().enumerate() {
-            let mut link = head;
-            while link != 0 {
-                let nr = link as usize - 1;
-                if nr >= LAST_PKMAP {
-                    return err("hash link out of range", nr);
-                }
-                if seen.contains(nr) {
-                    return err("slot twice in the page_address hash", nr);
-                }
-                seen.insert(nr);
-                if self.pkmap_count[nr] == 0 {
-                    return err("free slot in the page_address hash", nr);
-                }
-                if Self::bucket(self.slot_pfn[nr]) != b {
-                    return err("slot in the wrong hash bucket", nr);
-                }
-                link = self.pa_next[nr];
-            }
-        }
-        for nr in 0..LAST_PKMAP {
-            let mapped = self.pkmap_count[nr] != 0;
-            if mapped != seen.contains(nr) {
-                return err("mapped slot missing from the page_address hash", nr);
-            }
-            if mapped && self.lookup(self.slot_pfn[nr]) != Some(nr) {
-                return err("page mapped in two slots", nr);
-            }
-        }
-        Ok(())
-    }
-}
-
-/// A broken pkmap invariant and the slot it was found at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PkmapVerifyError {
-    pub what: &'static str,
-    pub slot: usize,
-}
-
-impl fmt::Display for PkmapVerifyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "pkmap: {} at slot {}", self.what, self.slot)
-    }
 }
 
 #[cfg(test)]
@@ -475,31 +424,6 @@ mod tests {
         for (i, &f) in same.iter().enumerate() {
             assert_eq!(p.page_address(f).is_some(), i != 2 && i != 4, "{i}");
         }
-    }
-
-    #[test]
-    fn verify_finds_a_page_in_two_slots_and_a_lost_chain() {
-        let mut p = Pkmap::new(BASE);
-        p.kmap(Pfn(7)).unwrap();
-        p.kmap(Pfn(8)).unwrap();
-        assert_eq!(p.verify(), Ok(()));
-        // Slot 2 (page 8) now claims page 7, which slot 1 maps.
-        let mut twice = p.clone();
-        twice.hash_del(2);
-        twice.hash_add(2, Pfn(7));
-        assert_eq!(
-            twice.verify().unwrap_err().to_string(),
-            "pkmap: page mapped in two slots at slot 1"
-        );
-        let mut lost = p.clone();
-        lost.pa_hash[Pkmap::bucket(Pfn(8))] = 0;
-        assert_eq!(
-            lost.verify().unwrap_err().what,
-            "mapped slot missing from the page_address hash"
-        );
-        let mut stale = p;
-        stale.pkmap_count[1] = 0;
-        assert_eq!(stale.verify().unwrap_err().what, "free slot in the page_address hash");
     }
 
     #[test]

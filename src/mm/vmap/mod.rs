@@ -433,18 +433,18 @@ pub enum FaultSite<'a> {
     Unused,
 }
 
-/// The first broken invariant `verify` found: where (a tree, or the range as a whole), what,
-/// and the address.
+/// The first broken invariant `verify` found: where (`vmap` for the range as a whole, or one
+/// of its trees), what, and the address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct VmapVerifyError {
-    pub place: &'static str,
+    pub subsystem: &'static str,
     pub what: &'static str,
     pub at: u64,
 }
 
 impl fmt::Display for VmapVerifyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "vmap: {}: {} at {:#010x}", self.place, self.what, self.at)
+        write!(f, "{}: {} at {:#010x}", self.subsystem, self.what, self.at)
     }
 }
 
@@ -885,17 +885,17 @@ impl VmapAllocator {
     /// lazily freed ranges merged with their neighbours; `vm_struct`s only on live areas;
     /// the counters; the purge threshold.
     pub fn verify(&self) -> Result<(), VmapVerifyError> {
-        let tree = |place: &'static str, t: &Tree<VmapArea>| {
+        let tree = |subsystem: &'static str, t: &Tree<VmapArea>| {
             t.verify().map_err(|TreeError { what, key }| VmapVerifyError {
-                place,
+                subsystem,
                 what,
                 at: vpn_addr(key),
             })
         };
-        tree("busy tree", &self.busy)?;
-        tree("purge tree", &self.purge)?;
-        tree("free tree", &self.free)?;
-        let err = |what, at| Err(VmapVerifyError { place: "range", what, at: vpn_addr(at) });
+        tree("vmap busy tree", &self.busy)?;
+        tree("vmap purge tree", &self.purge)?;
+        tree("vmap free tree", &self.free)?;
+        let err = |what, at| Err(VmapVerifyError { subsystem: "vmap", what, at: vpn_addr(at) });
         #[derive(PartialEq, Clone, Copy)]
         enum Kind {
             Busy,

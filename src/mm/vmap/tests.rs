@@ -390,7 +390,7 @@ fn verify_reports_the_first_broken_invariant() {
     v.used_pages += 1;
     assert_eq!(
         v.verify().unwrap_err().to_string(),
-        format!("vmap: range: used page count differs from the live areas at {VSTART:#010x}")
+        format!("vmap: used page count differs from the live areas at {VSTART:#010x}")
     );
     v.used_pages -= 1;
     v.busy.update((a >> PAGE_SHIFT) as u32, |x| x.end += 1);
