@@ -41,6 +41,10 @@ pub static PKMAP: Mutex<Option<Pkmap>> = Mutex::new(None);
 /// figure for this board counts all four, which is what the case study's kernel had).
 const NUM_POSSIBLE_CPUS: u32 = 4;
 
+/// memblock memory regions `ioremap` compares with the firmware's RAM banks (pivm's memblock
+/// holds far fewer).
+const MEMORY_REGIONS_CHECKED: usize = 64;
+
 /// The allocator's TLB flush: `flush_tlb_kernel_range` on the live tables.
 struct KernelTlb;
 
@@ -295,12 +299,20 @@ pub fn vfree(addr: u64) -> Result<(), VmallocError> {
 /// Linux aligns ioremaps, and returns the virtual address of `phys`. RAM is refused, also RAM
 /// that `mem=` left out.
 pub fn ioremap(phys: u64, size: u64, caller: impl Into<Caller>) -> Result<u64, VmallocError> {
-    if let Some(k) = super::try_get() {
-        let memory = k.memblock.memory().iter().map(|r| (r.base, r.end()));
-        let banks = k.boot.banks[..k.boot.nr_banks].iter().map(|b| (b.start.0, b.end()));
-        ioremap_check(phys, size, memory, banks)?;
-    } else {
-        ioremap_check(phys, size, [], [])?;
+    match super::try_get() {
+        Some(k) => {
+            let regions = k.memblock.memory();
+            let map_memory = regions.iter().filter(|r| !r.is_nomap()).map(|r| (r.base, r.end()));
+            // memblock's regions, sorted, as (start, end): few enough for a fixed array.
+            let mut memory = [(0, 0); MEMORY_REGIONS_CHECKED];
+            for (slot, r) in memory.iter_mut().zip(regions) {
+                *slot = (r.base, r.end());
+            }
+            let memory = &memory[..regions.len().min(MEMORY_REGIONS_CHECKED)];
+            let banks = k.boot.banks[..k.boot.nr_banks].iter().map(|b| (b.start.0, b.end()));
+            ioremap_check(phys, size, map_memory, memory, banks)?;
+        }
+        None => ioremap_check(phys, size, [], &[], [])?,
     }
     let offset = phys & (PAGE_SIZE - 1);
     let base = phys - offset;

@@ -148,13 +148,17 @@ pub fn write_silent_warning(
     )
 }
 
-/// ARM's `ioremap` refusal of RAM, for `[phys, phys + size)`: RAM in memblock (`memory`), or
-/// RAM the firmware reported (`firmware`) that `mem=` left out. Linux checks the first page
-/// against memblock only; pivm checks every page against both. Ranges are `(start, end)`.
+/// ARM's `ioremap` refusal of RAM, for `[phys, phys + size)`: RAM in the linear map
+/// (`map_memory`: memblock memory without NOMAP, which Linux's `memblock_is_map_memory`
+/// tests), or RAM the firmware reported (`firmware`) that memblock does not hold at all
+/// (`memory`: every memblock region, NOMAP ones included), i.e. RAM `mem=` left out. NOMAP
+/// RAM (a device tree's `no-map` reservation) may be ioremapped, as in Linux. Linux checks the
+/// first page only; pivm checks every page. Ranges are `(start, end)`, `memory` sorted.
 pub fn ioremap_check(
     phys: u64,
     size: u64,
-    memory: impl IntoIterator<Item = (u64, u64)>,
+    map_memory: impl IntoIterator<Item = (u64, u64)>,
+    memory: &[(u64, u64)],
     firmware: impl IntoIterator<Item = (u64, u64)>,
 ) -> Result<(), VmallocError> {
     let end = match phys.checked_add(size) {
@@ -162,10 +166,23 @@ pub fn ioremap_check(
         _ => return Err(VmallocError::IoremapRange { phys, size }),
     };
     let hit = |(s, e): (u64, u64)| s < end && phys < e;
-    if memory.into_iter().any(hit) {
+    if map_memory.into_iter().any(hit) {
         return Err(VmallocError::IoremapRam { phys, excluded: false });
     }
-    if firmware.into_iter().any(hit) {
+    // A firmware bank's part of the range that memblock's regions do not cover.
+    let uncovered = |(s, e): (u64, u64)| {
+        let (mut at, stop) = (s.max(phys), e.min(end));
+        for &(ms, me) in memory {
+            if at >= stop {
+                break;
+            }
+            if ms <= at && at < me {
+                at = me;
+            }
+        }
+        at < stop
+    };
+    if firmware.into_iter().filter(|&r| hit(r)).any(uncovered) {
         return Err(VmallocError::IoremapRam { phys, excluded: true });
     }
     Ok(())
@@ -271,21 +288,13 @@ mod tests {
         // mem=512M@512M on 960 MiB: memblock has [512M, 960M), the firmware said [0, 960M).
         let memory = [(0x2000_0000, 0x3c00_0000)];
         let firmware = [(0, 0x3c00_0000)];
-        let check = |phys, size| ioremap_check(phys, size, memory, firmware);
+        let check = |phys, size| ioremap_check(phys, size, memory, &memory, firmware);
+        let ram = |phys, excluded| Err(VmallocError::IoremapRam { phys, excluded });
         assert_eq!(check(0x3f20_1000, 0x1000), Ok(()));
-        assert_eq!(
-            check(0x2000_0000, 4),
-            Err(VmallocError::IoremapRam { phys: 0x2000_0000, excluded: false })
-        );
-        assert_eq!(
-            check(0x1000_0000, 4096),
-            Err(VmallocError::IoremapRam { phys: 0x1000_0000, excluded: true })
-        );
+        assert_eq!(check(0x2000_0000, 4), ram(0x2000_0000, false));
+        assert_eq!(check(0x1000_0000, 4096), ram(0x1000_0000, true));
         // The last page of RAM, reached by a range that starts below it... and one after.
-        assert_eq!(
-            check(0x3bff_f000, 8192),
-            Err(VmallocError::IoremapRam { phys: 0x3bff_f000, excluded: false })
-        );
+        assert_eq!(check(0x3bff_f000, 8192), ram(0x3bff_f000, false));
         assert_eq!(check(0x3c00_0000, 8192), Ok(()));
         assert_eq!(
             check(0x3f00_0000, 0),
@@ -298,6 +307,21 @@ mod tests {
         assert_eq!(
             VmallocError::IoremapRam { phys: 0x1000_0000, excluded: true }.to_string(),
             "ioremap: 0x10000000 is RAM (left out by mem=): Linux's ARM ioremap refuses RAM"
+        );
+    }
+
+    /// A device tree's `no-map` region stays memblock memory but leaves the linear map: Linux
+    /// lets drivers ioremap it, and so does pivm.
+    #[test]
+    fn ioremap_allows_nomap_ram() {
+        let memory = [(0, 0x1000_0000), (0x1000_0000, 0x1010_0000), (0x1010_0000, 0x3c00_0000)];
+        let map_memory = [(0, 0x1000_0000), (0x1010_0000, 0x3c00_0000)];
+        let firmware = [(0, 0x3c00_0000)];
+        let check = |phys, size| ioremap_check(phys, size, map_memory, &memory, firmware);
+        assert_eq!(check(0x1000_0000, 0x10_0000), Ok(()));
+        assert_eq!(
+            check(0x100f_f000, 0x2000),
+            Err(VmallocError::IoremapRam { phys: 0x100f_f000, excluded: false })
         );
     }
 
