@@ -818,7 +818,10 @@ fn kunmap(q: &mut Qemu, pfn: u64, users_left: u64) {
     expect_output(
         q,
         &format!("kunmap {pfn:#x}"),
-        &format!("kunmap(pfn {pfn:#x}): {users_left} users left"),
+        &format!(
+            "kunmap(pfn {pfn:#x}): {users_left} {} left",
+            if users_left == 1 { "user" } else { "users" }
+        ),
     );
 }
 
@@ -1047,7 +1050,7 @@ fn ioremap_and_iounmap_2g() {
         &format!("Trying to vfree() nonexistent vm area ({:08x})", r2 + PAGE),
     );
     let v = vmalloc(&mut q, "4096", 4096);
-    expect_output(&mut q, &format!("iounmap {v:#x}"), &format!("{v:#010x} is not a ioremap area"));
+    expect_output(&mut q, &format!("iounmap {v:#x}"), &format!("{v:#010x} is not an ioremap area"));
     expect_output(&mut q, &format!("vfree {r3:#x}"), &format!("{r3:#010x} is not a vmalloc area"));
     for c in [format!("iounmap {r2:#x}"), format!("iounmap {r3:#x}"), format!("vfree {v:#x}")] {
         expect_output(&mut q, &c, "");
@@ -1102,7 +1105,7 @@ fn bad_input(split: &'static str) {
             "ioremap 0x1000 4096".into(),
             "ioremap: 0x00001000 is RAM: use the linear map, not ioremap".into(),
         ),
-        (format!("iounmap {v:#x}"), format!("{v:#010x} is not a ioremap area")),
+        (format!("iounmap {v:#x}"), format!("{v:#010x} is not an ioremap area")),
         ("kmap 0x3c000".into(), "kmap: pfn 0x3c000 is not RAM".into()),
     ];
     for (cmd, want) in &exact {

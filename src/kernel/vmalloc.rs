@@ -71,7 +71,9 @@ impl fmt::Display for VmallocError {
             }
             Self::BadFree(e) => write!(f, "{e}"),
             Self::WrongKind { addr, expected } => {
-                write!(f, "{addr:#010x} is not a {expected} area")
+                let article =
+                    if expected.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+                write!(f, "{addr:#010x} is not {article} {expected} area")
             }
         }
     }

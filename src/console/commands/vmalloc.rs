@@ -2,13 +2,14 @@
 //! `ioremap`, `iounmap`, `kmap`, `kunmap`, and `poke`/`touch` to use the memory they return.
 use spin::Mutex;
 
-use super::{arg_addr, expect_args, CmdError, CmdResult};
+use super::{arg_addr, arg_pfn, expect_args, refuse_read_sensitive, CmdError, CmdResult, FORCE};
 use crate::arch::arm::fault;
 use crate::console::args::{parse_size, parse_u64, Args};
+use crate::console::Count;
 use crate::kernel::vmalloc::{self, VmallocError};
 use crate::kernel::Kernel;
 use crate::kprintln;
-use crate::mm::{Pfn, PAGE_SIZE};
+use crate::mm::PAGE_SIZE;
 
 /// The caller name /proc/vmallocinfo shows for areas made at the console.
 const CONSOLE_CALLER: &str = "pivm::console::vmalloc";
@@ -59,13 +60,18 @@ pub(super) fn cmd_vmalloc_fill(_: &Kernel, args: &Args<'_>) -> CmdResult {
             }
         }
         filled.1 = 0;
-        kprintln!("vmalloc_fill: freed {} areas", n);
+        kprintln!("vmalloc_fill: freed {}", Count(n, "area"));
         return Ok(());
     }
     let size = size_arg(args, 1)?;
     let (mut first, mut last) = (None, 0u64);
+    let mut interrupted = false;
     let error = loop {
         if filled.1 == FILL_MAX {
+            break None;
+        }
+        if crate::console::interrupted() {
+            interrupted = true;
             break None;
         }
         match vmalloc::vmalloc(size, FILL_CALLER) {
@@ -82,16 +88,22 @@ pub(super) fn cmd_vmalloc_fill(_: &Kernel, args: &Args<'_>) -> CmdResult {
     let n = filled.1;
     match first {
         Some(f) => kprintln!(
-            "vmalloc_fill: {} areas of {} bytes, {:#010x}-{:#010x} (free them with 'vmalloc_fill free')",
-            n, size, f, last + size
+            "vmalloc_fill: {} of {}, {:#010x}-{:#010x} (free them with 'vmalloc_fill free')",
+            Count(n, "area"),
+            Count(size, "byte"),
+            f,
+            last + size
         ),
-        None => kprintln!("vmalloc_fill: no area of {} bytes fits", size),
+        None => kprintln!("vmalloc_fill: no area of {} fits", Count(size, "byte")),
     }
     match error {
         Some(e) => {
             crate::kprint!("vmalloc_fill: stopped by: ");
             vmalloc::report(&e);
         }
+        None if interrupted => kprintln!(
+            "vmalloc_fill: interrupted; the areas stay allocated until 'vmalloc_fill free'"
+        ),
         None if n == FILL_MAX => kprintln!("vmalloc_fill: stopped at {} areas", FILL_MAX),
         None => {}
     }
@@ -100,7 +112,7 @@ pub(super) fn cmd_vmalloc_fill(_: &Kernel, args: &Args<'_>) -> CmdResult {
 
 pub(super) fn cmd_purge(_: &Kernel, args: &Args<'_>) -> CmdResult {
     expect_args(args, 1)?;
-    kprintln!("purge: {} lazily freed areas returned", vmalloc::purge());
+    kprintln!("purge: {} returned", Count(vmalloc::purge(), "lazily freed area"));
     Ok(())
 }
 
@@ -121,16 +133,9 @@ pub(super) fn cmd_iounmap(_: &Kernel, args: &Args<'_>) -> CmdResult {
     vmalloc::iounmap(u64::from(arg_addr(args, 1)?)).map_err(report)
 }
 
-fn pfn_arg(args: &Args<'_>) -> Result<Pfn, CmdError> {
-    match parse_u64(args.get(1).unwrap_or("")) {
-        Ok(p) => Ok(Pfn(p)),
-        Err(e) => fail!(args, "{}", e),
-    }
-}
-
 pub(super) fn cmd_kmap(k: &Kernel, args: &Args<'_>) -> CmdResult {
     expect_args(args, 2)?;
-    let pfn = pfn_arg(args)?;
+    let pfn = arg_pfn(args, 1)?;
     if !k.memblock.is_memory(pfn.phys().0) {
         fail!(args, "pfn {:#x} is not RAM", pfn.0);
     }
@@ -149,10 +154,10 @@ pub(super) fn cmd_kmap(k: &Kernel, args: &Args<'_>) -> CmdResult {
 
 pub(super) fn cmd_kunmap(_: &Kernel, args: &Args<'_>) -> CmdResult {
     expect_args(args, 2)?;
-    let pfn = pfn_arg(args)?;
+    let pfn = arg_pfn(args, 1)?;
     match vmalloc::kunmap(pfn) {
         Ok(Some(users)) => {
-            kprintln!("kunmap(pfn {:#x}): {} users left", pfn.0, users);
+            kprintln!("kunmap(pfn {:#x}): {} left", pfn.0, Count(users, "user"));
             Ok(())
         }
         Ok(None) => {
@@ -187,8 +192,12 @@ pub(super) fn cmd_poke(_: &Kernel, args: &Args<'_>) -> CmdResult {
 /// `touch ADDR`: reads one byte the way ordinary kernel code does, with no exception-table
 /// entry, so a bad address oopses like a real kernel bug (e.g. one byte past a vmalloc area).
 pub(super) fn cmd_touch(_: &Kernel, args: &Args<'_>) -> CmdResult {
-    expect_args(args, 2)?;
-    let addr = arg_addr(args, 1)?;
+    let forced = args.get(1) == Some(FORCE);
+    expect_args(args, 2 + usize::from(forced))?;
+    let addr = arg_addr(args, 1 + usize::from(forced))?;
+    if !forced {
+        refuse_read_sensitive(args, addr, 1)?;
+    }
     // SAFETY: deliberately unchecked: a fault here is an oops, which is the point.
     let v = unsafe { core::ptr::read_volatile(addr as usize as *const u8) };
     kprintln!("{:#010x}: {:02x}", addr, v);

@@ -391,6 +391,11 @@ impl Slab {
 
     // ---- kmalloc ----------------------------------------------------------------------
 
+    /// The largest request `kmalloc` serves in this build (what `help` shows).
+    pub const fn kmalloc_max_size(&self) -> usize {
+        KMALLOC_MAX_SIZE
+    }
+
     /// `size` bytes: from the smallest power-of-two class holding them (aligned to the class
     /// size), or whole pages above `KMALLOC_MAX_CACHE_SIZE`. `kmalloc(0)` is `ZERO_SIZE_PTR`.
     #[inline]
