@@ -197,7 +197,7 @@ impl FreeArea {
 
     /// `del` from the list of `mt`, which the caller knows: the list head does not wait for
     /// the block's own flags to be read.
-    #[inline]
+    #[inline(always)]
     fn del_from(&mut self, pages: &mut [Page], idx: u32, mt: usize) {
         let (prev, next) = {
             let p = &mut pages[idx as usize];

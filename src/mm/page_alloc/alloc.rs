@@ -93,7 +93,7 @@ impl<'a> Node<'a> {
     /// allows that passes its watermark, falling back to lower zones. First against the low
     /// watermark (the fast path, kept small enough to inline), then against min as `gfp`
     /// permits (`__alloc_pages_slowpath`). Returns the first PFN.
-    #[inline]
+    #[inline(always)]
     pub fn alloc_pages(&mut self, gfp: GfpFlags, order: u32) -> Result<Pfn, AllocError> {
         if order as usize >= MAX_ORDER || !gfp.zone_valid() {
             return Err(self.alloc_refused(gfp, order));
