@@ -94,7 +94,8 @@ pub(super) fn cmd_vmalloc_fill(_: &Kernel, args: &Args<'_>) -> CmdResult {
             f,
             last + size
         ),
-        None => kprintln!("vmalloc_fill: no area of {} fits", Count(size, "byte")),
+        None if !interrupted => kprintln!("vmalloc_fill: no area of {} fits", Count(size, "byte")),
+        None => {}
     }
     match error {
         Some(e) => {
@@ -102,7 +103,7 @@ pub(super) fn cmd_vmalloc_fill(_: &Kernel, args: &Args<'_>) -> CmdResult {
             vmalloc::report(&e);
         }
         None if interrupted => kprintln!(
-            "vmalloc_fill: interrupted; the areas stay allocated until 'vmalloc_fill free'"
+            "vmalloc_fill: interrupted; what it allocated stays until 'vmalloc_fill free'"
         ),
         None if n == FILL_MAX => kprintln!("vmalloc_fill: stopped at {} areas", FILL_MAX),
         None => {}
