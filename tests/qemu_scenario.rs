@@ -142,7 +142,9 @@ fn field<'a>(summary: &'a str, name: &str) -> &'a str {
 }
 
 /// Seeds on which the 512 MiB layout fails like the device (see `make scenario` for more).
-const FAILING_SEEDS: [u32; 4] = [6, 7, 8, 9];
+/// Which seeds fail moves with the kernel's own size (32 KiB more image turns seeds 6 and 8
+/// into successes): these four failed both before and after overflow checks grew the image.
+const FAILING_SEEDS: [u32; 4] = [7, 9, 12, 15];
 /// 0x1a0000 bytes plus the guard page: the vmalloc gap the request needs.
 const NEEDED_GAP: u64 = 0x1a_1000;
 

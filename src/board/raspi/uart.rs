@@ -1,7 +1,7 @@
 //! PL011 UART0: the serial console (polled; 115200 8N1 as set up by the firmware or QEMU).
 use core::fmt;
 
-use tock_registers::interfaces::{ReadWriteable, Readable, Writeable};
+use tock_registers::interfaces::{Readable, Writeable};
 use tock_registers::registers::{ReadOnly, ReadWrite, WriteOnly};
 use tock_registers::{register_bitfields, register_structs};
 
@@ -22,10 +22,6 @@ register_bitfields! {u32,
         /// Receive timeout interrupt (characters waiting in the FIFO).
         RTIM OFFSET(6) NUMBITS(1) []
     ],
-    LCR_H [
-        /// FIFOs enabled: 16 received bytes wait in hardware instead of one.
-        FEN OFFSET(4) NUMBITS(1) []
-    ],
     CR [
         UARTEN OFFSET(0) NUMBITS(1) [],
         TXE OFFSET(8) NUMBITS(1) [],
@@ -40,7 +36,6 @@ register_structs! {
         (0x08 => _reserved0),
         (0x18 => fr: ReadOnly<u32, FR::Register>),
         (0x1c => _reserved1),
-        (0x2c => lcr_h: ReadWrite<u32, LCR_H::Register>),
         (0x30 => cr: ReadWrite<u32, CR::Register>),
         (0x34 => _reserved2),
         (0x38 => imsc: ReadWrite<u32, IMSC::Register>),
@@ -62,12 +57,6 @@ pub fn init() {
     let r = regs();
     if !r.cr.is_set(CR::UARTEN) || !r.cr.is_set(CR::TXE) || !r.cr.is_set(CR::RXE) {
         r.cr.write(CR::UARTEN::SET + CR::TXE::SET + CR::RXE::SET);
-    }
-    // The FIFOs, as Linux's pl011 driver enables them: bytes typed while a command runs
-    // wait in the 16-byte receive FIFO until it polls (console::interrupted).
-    if !r.lcr_h.is_set(LCR_H::FEN) {
-        flush();
-        r.lcr_h.modify(LCR_H::FEN::SET);
     }
     r.rsr_ecr.set(0);
     r.icr.set(ICR_ALL);
