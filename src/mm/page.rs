@@ -30,17 +30,102 @@ bitflags! {
         const PG_tail = 1 << 4;
         /// Filled with `PAGE_POISON` when freed; checked when handed out again.
         const PG_poisoned = 1 << 5;
-        /// The migrate type of the free list a `PG_buddy` block is on (two bits; pivm's
+        /// The migrate type of the free list a `PG_buddy` block is on (three bits; pivm's
         /// bookkeeping, not a Linux page flag).
-        const PG_free_mt = 3 << 6;
-        /// Free on the CPU's order-0 cache (`PerCpuPages`), not on a buddy list (pivm's
-        /// bookkeeping, so a double free of a cached page is caught).
-        const PG_pcp = 1 << 8;
+        const PG_free_mt = 7 << FREE_MT_SHIFT;
+        /// Free on a per-CPU list (`PerCpuPages`), not on a buddy list (pivm's bookkeeping,
+        /// so a double free of a cached page is caught).
+        const PG_pcp = 1 << 9;
+        /// The `PageOwner` of an allocated block's head (four bits; see `PageOwner`).
+        const PG_owner = 0xf << OWNER_SHIFT;
     }
 }
 
 /// Where the free-list migrate type sits in `PageFlags`.
 const FREE_MT_SHIFT: u16 = 6;
+/// Where the owner sits in `PageFlags`.
+const OWNER_SHIFT: u16 = 12;
+
+/// Who an allocated block belongs to, kept on its head page. Linux marks pages with a page
+/// type or flag for some owners (`PG_table`, `PG_slab`, `PG_buddy`...); pivm records one for
+/// every subsystem that takes pages, because its console lets a person free any page: a free
+/// through one owner's API of a block another owner holds is refused with `BUG: Bad page
+/// state` before anything changes. Reserved pages (`PG_reserved`) never reach the allocator;
+/// memblock's region names say why they are reserved.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum PageOwner {
+    /// Not allocated: free, cached on a pcp list, or reserved.
+    #[default]
+    None = 0,
+    /// Kernel code that names no subsystem (`alloc_pages` without an owner).
+    Kernel = 1,
+    /// Taken with a console command (`alloc_pages`, `frag`, `memtest`...): the only blocks
+    /// the console's `free_pages`/`__free_pages` give back.
+    Console = 2,
+    /// A slab of a kmem_cache (`PG_slab`).
+    Slab = 3,
+    /// A `kmalloc` larger than the biggest cache (`kmalloc_large`), freed by `kfree`.
+    KmallocLarge = 4,
+    /// A translation table page (Linux's `PG_table`).
+    PageTable = 5,
+    /// A page of a `vmalloc` area (a `vm_struct`'s `pages` array).
+    Vmalloc = 6,
+    /// Taken from the CMA area by `cma_alloc`.
+    Cma = 7,
+    /// Held by a scenario's workload until `scenario release`.
+    Scenario = 8,
+}
+
+impl PageOwner {
+    /// Every owner, in `repr` order.
+    pub const ALL: [PageOwner; 9] = [
+        Self::None,
+        Self::Kernel,
+        Self::Console,
+        Self::Slab,
+        Self::KmallocLarge,
+        Self::PageTable,
+        Self::Vmalloc,
+        Self::Cma,
+        Self::Scenario,
+    ];
+
+    /// The name reports use.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::None => "nobody",
+            Self::Kernel => "the kernel",
+            Self::Console => "the console",
+            Self::Slab => "slab",
+            Self::KmallocLarge => "kmalloc_large",
+            Self::PageTable => "a page table",
+            Self::Vmalloc => "vmalloc",
+            Self::Cma => "cma_alloc",
+            Self::Scenario => "the scenario",
+        }
+    }
+
+    /// The flag bits that record this owner.
+    pub const fn flags(self) -> PageFlags {
+        PageFlags::from_bits_retain((self as u16) << OWNER_SHIFT)
+    }
+
+    const fn from_bits(bits: u16) -> PageOwner {
+        let i = (bits >> OWNER_SHIFT) as usize & 0xf;
+        if i < Self::ALL.len() {
+            Self::ALL[i]
+        } else {
+            Self::None
+        }
+    }
+}
+
+impl fmt::Display for PageOwner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// Names as `%pGp` prints them (`dump_page`'s `flags:` line).
 const PAGE_FLAG_NAMES: [(PageFlags, &str); 6] = [
@@ -95,6 +180,15 @@ impl Page {
             PageFlags::from_bits_truncate((mt as u16) << FREE_MT_SHIFT) & PageFlags::PG_free_mt;
     }
 
+    /// Who the block this page heads belongs to (`PageOwner::None` unless allocated).
+    pub const fn owner(&self) -> PageOwner {
+        PageOwner::from_bits(self.flags.bits())
+    }
+
+    pub(super) fn set_owner(&mut self, owner: PageOwner) {
+        self.flags = self.flags.difference(PageFlags::PG_owner).union(owner.flags());
+    }
+
     /// A frame as `memmap_init` leaves it: reserved, no zone, unlinked.
     pub const RESERVED: Page = Page {
         flags: PageFlags::PG_reserved,
@@ -134,6 +228,13 @@ impl Page {
 
     pub const fn is_slab(&self) -> bool {
         self.flags.contains(PageFlags::PG_slab)
+    }
+
+    /// The descriptor as the four 32-bit words it occupies in memory (little-endian, `repr(C)`),
+    /// which `dump_page` prints as `raw:`.
+    pub const fn raw_words(&self) -> [u32; 4] {
+        let first = self.flags.bits() as u32 | (self.order as u32) << 16 | (self.zone as u32) << 24;
+        [first, self.refcount, self.lru_next, self.lru_prev]
     }
 
     /// `PageTail()`: the mem_map index of the head page, if this is a tail page.

@@ -509,6 +509,15 @@ pub fn meminfo_kb(q: &Qemu, meminfo: &str, field: &str) -> u64 {
 }
 
 impl Qemu {
+    /// Runs `verify` (every allocator's invariant checks) and fails unless it answers
+    /// `verify: ok`; `when` says at which point of the test.
+    pub fn verify_ok(&mut self, when: &str) {
+        let out = self.cmd("verify");
+        if out.trim_end() != "verify: ok" {
+            self.fail(&format!("verify {when}: expected \"verify: ok\", got:\n{out}"));
+        }
+    }
+
     /// Free pages cached on the per-CPU lists (all zones and CPUs of /proc/zoneinfo): free,
     /// but not in MemFree.
     pub fn pcp_cached_pages(&mut self) -> u64 {

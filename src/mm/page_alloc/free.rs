@@ -8,14 +8,27 @@ impl<'a> Node<'a> {
     /// wrong order or a misaligned or unknown PFN are refused and change nothing.
     #[inline]
     pub fn free_pages(&mut self, pfn: Pfn, order: u32) -> Result<(), FreeError> {
-        let Some(idx) = self.allocated_head(pfn, order) else {
-            return Err(self.free_refused(pfn, order));
+        self.free_pages_for(PageOwner::Kernel, pfn, order)
+    }
+
+    /// `free_pages()` by the owner that allocated the block (`alloc_pages_for`): a block
+    /// another owner holds is refused like any other bad free.
+    #[inline]
+    pub fn free_pages_for(
+        &mut self,
+        owner: PageOwner,
+        pfn: Pfn,
+        order: u32,
+    ) -> Result<(), FreeError> {
+        let Some(idx) = self.allocated_head(pfn, order, owner) else {
+            return Err(self.free_refused(pfn, order, owner));
         };
         let head = &mut self.mem_map.pages_mut()[idx as usize];
         let z = head.zone as usize;
         let compound = head.flags.contains(PageFlags::PG_head);
         head.refcount = 0;
         head.order = 0;
+        head.set_owner(PageOwner::None);
         if compound || self.page_poisoning {
             self.free_pages_prepare_extra(idx, pfn, order);
         }
@@ -32,8 +45,8 @@ impl<'a> Node<'a> {
     /// What `free_pages` reports when `allocated_head` refused the block.
     #[cold]
     #[inline(never)]
-    pub(super) fn free_refused(&self, pfn: Pfn, order: u32) -> FreeError {
-        self.check_allocated_head(pfn, order).err().unwrap_or(self.bad_page(
+    pub(super) fn free_refused(&self, pfn: Pfn, order: u32, owner: PageOwner) -> FreeError {
+        self.check_allocated_head(pfn, order, owner).err().unwrap_or(self.bad_page(
             pfn,
             order,
             BadPageReason::NotAllocated,
@@ -52,9 +65,11 @@ impl<'a> Node<'a> {
             Self::set_tails(pages, idx, nr, false);
         }
         if self.page_poisoning {
-            self.memory.poison(pfn, order);
-            for p in &mut pages[idx as usize..idx as usize + nr] {
-                p.flags.insert(PageFlags::PG_poisoned);
+            // Only a page that really holds the poison is checked when it comes back.
+            for (i, p) in pages[idx as usize..idx as usize + nr].iter_mut().enumerate() {
+                if self.memory.poison(Pfn(pfn.0 + i as u64)).is_ok() {
+                    p.flags.insert(PageFlags::PG_poisoned);
+                }
             }
         }
     }
@@ -67,6 +82,16 @@ impl<'a> Node<'a> {
     /// `free_pages(addr, order)`: frees a block by its linear-map address (from
     /// `__get_free_pages`). Address 0 is ignored, as in Linux.
     pub fn free_pages_addr(&mut self, addr: VirtAddr, order: u32) -> Result<(), FreeError> {
+        self.free_pages_addr_for(PageOwner::Kernel, addr, order)
+    }
+
+    /// `free_pages(addr, order)` by the owner that allocated the block.
+    pub fn free_pages_addr_for(
+        &mut self,
+        owner: PageOwner,
+        addr: VirtAddr,
+        order: u32,
+    ) -> Result<(), FreeError> {
         if addr.0 == 0 {
             return Ok(());
         }
@@ -78,9 +103,9 @@ impl<'a> Node<'a> {
             compound_order: None,
         })?;
         if !addr.0.is_multiple_of(PAGE_SIZE) {
-            return Err(self.bad_page(pfn, order, BadPageReason::Misaligned));
+            return Err(self.bad_page(pfn, order, BadPageReason::MisalignedAddress(addr)));
         }
-        self.free_pages(pfn, order)
+        self.free_pages_for(owner, pfn, order)
     }
 
     /// `is_free_buddy_page()`: whether `pfn` lies in a free block (it or an aligned page
@@ -135,7 +160,7 @@ impl<'a> Node<'a> {
     /// `compound_head` finds the slab from any address in it. The block must be allocated
     /// with that order; `clear_slab` undoes it before the free.
     pub fn set_slab(&mut self, pfn: Pfn, order: u32) -> Result<(), FreeError> {
-        let idx = self.check_allocated_head(pfn, order)?;
+        let idx = self.check_allocated_head(pfn, order, PageOwner::Slab)?;
         let pages = self.mem_map.pages_mut();
         pages[idx as usize].flags.insert(PageFlags::PG_slab);
         if !pages[idx as usize].flags.contains(PageFlags::PG_head) {
