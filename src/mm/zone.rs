@@ -221,7 +221,7 @@ impl FreeArea {
 
     /// Takes the first block off the list of `mt` (the per-CPU lists hand out their hottest
     /// page this way).
-    #[inline]
+    #[inline(always)]
     pub(super) fn pop_first(&mut self, pages: &mut [Page], mt: usize) -> Option<u32> {
         let idx = self.first(mt)?;
         self.del_from(pages, idx, mt);

@@ -112,7 +112,7 @@ impl<'a> Node<'a> {
 
     /// `alloc_pages()` for a named owner: the block's head records `owner`, and only
     /// `free_pages_for` with the same owner gives it back.
-    #[inline]
+    #[inline(always)]
     pub fn alloc_pages_for(
         &mut self,
         owner: PageOwner,
