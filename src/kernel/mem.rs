@@ -157,6 +157,13 @@ impl PageMemory for KernelPageMemory {
 
 static PAGE_MEMORY: KernelPageMemory = KernelPageMemory;
 
+/// Bytes of `mem_map` for the layout's RAM span: what `mem_init` takes from memblock below
+/// the lowmem limit (boot checks that reservations leave room for it).
+pub fn mem_map_bytes(layout: &Layout) -> u64 {
+    let pages = (layout.ram_end.0 >> PAGE_SHIFT) - (layout.ram_start.0 >> PAGE_SHIFT);
+    pages * size_of::<Page>() as u64
+}
+
 /// Linux's `mem_init()` (with `free_area_init` before it): places `mem_map` for all of RAM in
 /// lowmem, builds the zones from the layout and hands every free memblock range to the buddy
 /// lists. Returns the bytes `mem_map` took.
@@ -168,7 +175,7 @@ pub fn mem_init(
     let start_pfn = layout.ram_start.0 >> PAGE_SHIFT;
     let end_pfn = layout.ram_end.0 >> PAGE_SHIFT;
     let nr = (end_pfn - start_pfn) as usize;
-    let bytes = (nr * size_of::<Page>()) as u64;
+    let bytes = mem_map_bytes(layout);
     let pa = memblock
         .alloc(bytes, PAGE_SIZE, layout.arm_lowmem_limit.0, "mem_map")
         .ok_or(MemInitError::NoRoomForMemMap { bytes })?;

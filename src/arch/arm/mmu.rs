@@ -18,6 +18,7 @@ use crate::board::raspi::io::{self, Device};
 use crate::config::PAGE_OFFSET;
 use crate::mm::fixmap::{fix_to_virt, FixedAddress};
 use crate::mm::layout::VECTORS_BASE;
+use crate::mm::memblock::Memblock;
 use crate::mm::PhysAddr;
 use crate::sizes::SZ_1M;
 
@@ -177,7 +178,12 @@ fn kernel_page_prot(va: u32) -> desc::Attrs {
 
 /// Builds `swapper_pg_dir` for lowmem `[PAGE_OFFSET, high_memory)`, the vector page and the
 /// fixmap device pages, then switches to it. After this, nothing below PAGE_OFFSET is mapped.
-pub fn paging_init(high_memory: u64) -> Result<(), MapError> {
+///
+/// Lowmem maps exactly memblock's mappable memory, as `map_lowmem()` does: holes and NOMAP
+/// regions stay unmapped. A section only partly mappable is mapped by pages; when the boot
+/// table pool runs out, the whole section is left out and marked NOMAP, so that nothing ever
+/// hands out memory the linear map does not reach.
+pub fn paging_init(high_memory: u64, memblock: &mut Memblock) -> Result<(), MapError> {
     let img = image();
     let kernel_first = img.text & !(SZ_1M as u32 - 1);
     let kernel_last = img.end - 1;
@@ -190,19 +196,32 @@ pub fn paging_init(high_memory: u64) -> Result<(), MapError> {
     while va < high_memory {
         let v = va as u32;
         let section_end = va + SZ_1M;
-        let needs_pages = (kernel_first..=kernel_last).contains(&v) || section_end > high_memory;
-        if needs_pages {
+        let pa = u64::from(virt_to_phys_kernel(v));
+        let kernel = (kernel_first..=kernel_last).contains(&v);
+        let mappable = memblock.map_memory_in(pa, section_end.min(high_memory) - va);
+        let needs_pages = kernel || section_end > high_memory || mappable != SZ_1M;
+        if mappable == 0 && !kernel {
+            // A hole or a NOMAP region: nothing to map.
+        } else if needs_pages {
             let mut p = va;
             while p < section_end.min(high_memory) {
-                if p as u32 == stack_guard {
+                let page_pa = virt_to_phys_kernel(p as u32);
+                if p as u32 == stack_guard || !(kernel || memblock.is_map_memory(page_pa.into())) {
                     p += 1 << PAGE_SHIFT;
                     continue;
                 }
-                t.map_page_boot(
-                    p as u32,
-                    virt_to_phys_kernel(p as u32),
-                    kernel_page_prot(p as u32),
-                )?;
+                match t.map_page_boot(p as u32, page_pa, kernel_page_prot(p as u32)) {
+                    Err(MapError::NoL2Table) if !kernel => {
+                        let _ = memblock.mark_nomap(pa, SZ_1M);
+                        crate::kprintln!(
+                            "paging_init: out of boot page tables; [mem {:#010x}-{:#010x}] left unmapped",
+                            pa,
+                            pa + SZ_1M - 1
+                        );
+                        break;
+                    }
+                    r => r?,
+                }
                 p += 1 << PAGE_SHIFT;
             }
         } else {
