@@ -2,8 +2,7 @@
 //! input): bytes that must not vanish inside words, Ctrl-C on long commands with type-ahead
 //! kept, `peek` of a register whose read eats typed input, the scenario's verdict when vmalloc
 //! runs out of pages, its progress marks, the console's messages, out-of-range PFNs, and the
-//! README's boot figures. Needs `make kernel VMSPLIT=2G|1G` and the `kmalloc-4m` variant
-//! (`make test` builds them).
+//! README's boot figures. Needs `make kernel VMSPLIT=2G|3G|1G` (`make test` builds them).
 
 mod common;
 use common::*;
@@ -340,13 +339,14 @@ fn console_messages() {
     q.poweroff_ok();
 }
 
-/// The 4 MiB kmalloc build's `help` shows its own ceiling, not the default one.
+/// A profile with an older kmalloc ceiling (the Android profiles' 128 KiB) shows its own
+/// ceiling in `help`, not the default 4 MiB.
 #[test]
-fn kmalloc_ceiling_of_the_4m_build() {
-    let (mut q, _) = Qemu::boot_to_prompt(Opts::raw("2G").features("kmalloc-4m"));
+fn kmalloc_ceiling_of_the_android_profile() {
+    let (mut q, _) = Qemu::boot_to_prompt(Opts::raw("3G").append("pivm.profile=android-a9"));
     help_shows_the_kmalloc_ceiling(&mut q);
     let help = q.cmd("help");
-    q.expect_in("help", &help, ", up to 4M (KMALLOC_MAX_SIZE)");
+    q.expect_in("help", &help, ", up to 128K (KMALLOC_MAX_SIZE)");
     q.poweroff_ok();
 }
 
