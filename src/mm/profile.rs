@@ -120,6 +120,19 @@ pub struct Profile {
     /// kmalloc's ceiling in bytes when the modelled kernel had an older one than
     /// `KMALLOC_MAX_SIZE` (the Android devices' 128 KiB); `None`: Linux 6.1's.
     pub kmalloc_max_size: Option<u64>,
+    /// What /proc/meminfo's `VmallocUsed`/`VmallocChunk` mean in the modelled kernel's era.
+    pub vmalloc_meminfo: VmallocMeminfo,
+}
+
+/// The meaning of /proc/meminfo's vmalloc lines, which changed twice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VmallocMeminfo {
+    /// 5.3+ (6.1): `VmallocUsed` is `vmalloc_nr_pages()`, the pages vmalloc areas hold
+    /// (ioremaps and guard pages not counted); `VmallocChunk` is 0 (since 4.4).
+    NrPages,
+    /// Up to 4.3 (`get_vmalloc_info()`, the Android profiles' 3.x kernel): `VmallocUsed` sums
+    /// the live areas' sizes with guard pages and ioremaps, `VmallocChunk` is the largest gap.
+    AreaSizes,
 }
 
 /// ZONE_DMA of a profile's kernel.
@@ -176,6 +189,7 @@ pub const LINUX: Profile = Profile {
     era: KernelEra::Linux61,
     cma_default: Some(CMA_64M),
     kmalloc_max_size: None,
+    vmalloc_meminfo: VmallocMeminfo::NrPages,
 };
 
 /// i386's ZONE_DMA: the ISA DMA limit (`MAX_DMA_PFN`).
@@ -207,6 +221,7 @@ pub const X86_CLASSIC: Profile = Profile {
     era: KernelEra::Linux61,
     cma_default: None,
     kmalloc_max_size: None,
+    vmalloc_meminfo: VmallocMeminfo::NrPages,
 };
 
 // The Cortex-A9 Android device of the vmalloc case study, as offsets from its PAGE_OFFSET
@@ -277,6 +292,7 @@ pub const ANDROID_A9: Profile = Profile {
     era: KernelEra::Linux3x,
     cma_default: None,
     kmalloc_max_size: Some(ANDROID_KMALLOC_MAX_SIZE),
+    vmalloc_meminfo: VmallocMeminfo::AreaSizes,
 };
 
 /// Lowmem after the fix.
@@ -312,6 +328,7 @@ pub const ANDROID_A9_720M: Profile = Profile {
     era: KernelEra::Linux3x,
     cma_default: None,
     kmalloc_max_size: Some(ANDROID_KMALLOC_MAX_SIZE),
+    vmalloc_meminfo: VmallocMeminfo::AreaSizes,
 };
 
 /// Debian 12's `armmp` kernel (Linux 6.1, `linux-image-6.1.0-*-armmp`) on this board, the
@@ -331,6 +348,7 @@ pub const DEBIAN_ARMMP: Profile = Profile {
     era: KernelEra::Linux61,
     cma_default: Some(CMA_64M),
     kmalloc_max_size: None,
+    vmalloc_meminfo: VmallocMeminfo::NrPages,
 };
 
 /// Debian armmp's `MAX_ORDER` (12 free lists, order-11 pageblocks).
@@ -1339,6 +1357,7 @@ mod tests {
             era: KernelEra::Linux61,
             cma_default: None,
             kmalloc_max_size: None,
+            vmalloc_meminfo: VmallocMeminfo::NrPages,
         }))
     }
 
