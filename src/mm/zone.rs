@@ -528,6 +528,13 @@ pub struct Zone {
     pub(super) lowmem_reserve: [u64; MAX_NR_ZONES],
     /// `zone->per_cpu_pageset` of the running CPU.
     pub(super) pcp: PerCpuPages,
+    /// `zone->pageset_high` and `pageset_batch`: the limits `zone_pcp_update` last computed,
+    /// which `zone_pcp_enable` puts back after `zone_pcp_disable` zeroed them.
+    pub(super) pageset_high: u64,
+    pub(super) pageset_batch: u64,
+    /// `zone_pcp_disable` holds the lists (Linux holds `pcp_batch_high_lock` until
+    /// `zone_pcp_enable`, so no limit update lands in between).
+    pub(super) pcp_disabled: bool,
     /// `per_cpu_zonestats->stat_threshold` (`refresh_zone_stat_thresholds`).
     pub(super) stat_threshold: u64,
 }
@@ -551,6 +558,9 @@ impl Zone {
             boosted_watermark: false,
             lowmem_reserve: [0; MAX_NR_ZONES],
             pcp: PerCpuPages::EMPTY,
+            pageset_high: 0,
+            pageset_batch: 0,
+            pcp_disabled: false,
             stat_threshold: 0,
         }
     }
@@ -558,6 +568,11 @@ impl Zone {
     /// The running CPU's page cache (`/proc/zoneinfo`'s `pagesets`).
     pub const fn pcp(&self) -> &PerCpuPages {
         &self.pcp
+    }
+
+    /// Whether `zone_pcp_disable` holds the per-CPU lists (high 0, batch 1).
+    pub const fn pcp_disabled(&self) -> bool {
+        self.pcp_disabled
     }
 
     pub const fn zone_type(&self) -> ZoneType {

@@ -29,6 +29,7 @@ pub use contig::ContigError;
 pub use fallback::gfp_migratetype;
 pub use free::__find_buddy_pfn;
 pub use init::InitError;
+pub use pcp::PcpError;
 pub use poison::{write_hex_dump, PoisonCorruption, PoisonReports};
 pub use show_mem::{write_alloc_failure, write_free_area_line, write_warn_alloc, NodeStats};
 

@@ -4,6 +4,39 @@
 //! era keeps order 0 only, with that kernel's fixed-batch drain.
 use super::*;
 
+/// `zone_pcp_disable`'s limits (`__zone_set_pageset_high_and_batch(zone, 0, 1)`): no page
+/// stays cached on a free, and a refill takes one block (two above order 0).
+const PCP_DISABLED_HIGH: u64 = 0;
+const PCP_DISABLED_BATCH: u64 = 1;
+
+/// Why `zone_pcp_disable` or `zone_pcp_enable` refused (in Linux both would be bugs: a second
+/// `mutex_lock(&pcp_batch_high_lock)` by the holder deadlocks, an unlock without the lock
+/// is undefined).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PcpError {
+    /// `zone_pcp_disable` of a zone whose lists are already disabled.
+    AlreadyDisabled(ZoneType),
+    /// `zone_pcp_enable` of a zone whose lists were not disabled.
+    NotDisabled(ZoneType),
+}
+
+impl fmt::Display for PcpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PcpError::AlreadyDisabled(t) => {
+                write!(
+                    f,
+                    "zone_pcp_disable: zone {}'s per-CPU lists are already disabled",
+                    t.name()
+                )
+            }
+            PcpError::NotDisabled(t) => {
+                write!(f, "zone_pcp_enable: zone {}'s per-CPU lists are not disabled", t.name())
+            }
+        }
+    }
+}
+
 /// The 3.x kernels' `enum migratetype` order (Unmovable, Reclaimable, Movable), in which
 /// their `free_pcppages_bulk` goes round the lists.
 const PCP_ROUND_ROBIN_3X: [usize; MIGRATE_PCPTYPES] =
@@ -179,6 +212,34 @@ impl<'a> Node<'a> {
         count
     }
 
+    /// `zone_pcp_disable()` (5.11+): the zone's per-CPU lists stop caching (high 0, batch 1,
+    /// as memory hot-unplug's `offline_pages` and memory-failure handling need) and are
+    /// drained, so from now on every free goes straight through to the buddy lists and every
+    /// allocation takes its block from them. The limits stay so, whatever `zone_pcp_update`
+    /// computes meanwhile, until `zone_pcp_enable`. Returns the pages drained.
+    pub fn zone_pcp_disable(&mut self, t: ZoneType) -> Result<u64, PcpError> {
+        let z = t.idx();
+        let zone = &mut self.node_zones[z];
+        if zone.pcp_disabled {
+            return Err(PcpError::AlreadyDisabled(t));
+        }
+        zone.pcp_disabled = true;
+        (zone.pcp.high, zone.pcp.batch) = (PCP_DISABLED_HIGH, PCP_DISABLED_BATCH);
+        Ok(self.drain_zone_pages(z))
+    }
+
+    /// `zone_pcp_enable()`: the zone's per-CPU lists get back the limits `zone_pcp_update`
+    /// last computed for it (`pageset_high`, `pageset_batch`).
+    pub fn zone_pcp_enable(&mut self, t: ZoneType) -> Result<(), PcpError> {
+        let zone = &mut self.node_zones[t.idx()];
+        if !zone.pcp_disabled {
+            return Err(PcpError::NotDisabled(t));
+        }
+        zone.pcp_disabled = false;
+        (zone.pcp.high, zone.pcp.batch) = (zone.pageset_high, zone.pageset_batch);
+        Ok(())
+    }
+
     /// Pages on the pcp lists of all zones (`free_pcp`).
     pub fn nr_pcp_pages(&self) -> u64 {
         self.node_zones.iter().map(|z| z.pcp.count()).sum()
@@ -227,5 +288,126 @@ impl<'a> Node<'a> {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    extern crate std;
+    use std::vec;
+    use std::vec::Vec;
+
+    const N: ZoneType = ZoneType::Normal;
+
+    /// A Normal-only node of 64 MiB (a pcp batch above 1), every page free, watermarks set.
+    fn node_of(v: &mut Vec<Page>) -> Node<'_> {
+        let n = (1u64 << 14).max(PAGEBLOCK_NR_PAGES);
+        v.resize(n as usize, Page::default());
+        let zones =
+            Zones { dma: None, normal: PfnRange { start: Pfn(0), end: Pfn(n) }, highmem: None };
+        let mut node = Node::new(MemMap::new(v, Pfn(0)).unwrap(), &zones).unwrap();
+        node.free_bootmem_range(Pfn(0), Pfn(n)).unwrap();
+        node.init_per_zone_wmark_min();
+        node
+    }
+
+    fn buddy_free_of(node: &Node<'_>, order: usize) -> u64 {
+        node.zone(N).free_area(order).unwrap().nr_free
+    }
+
+    #[test]
+    fn disabled_lists_send_every_free_to_the_buddy_lists() {
+        let mut v = Vec::new();
+        let mut node = node_of(&mut v);
+        let (high, batch) = (node.zone(N).pcp().high(), node.zone(N).pcp().batch());
+        assert!(batch > 1 && high > batch);
+        // Fill the lists a little, then disable them: what they held is drained.
+        let p = node.alloc_pages(GfpFlags::GFP_KERNEL, 0).unwrap();
+        let cached = node.zone(N).pcp().count();
+        assert_eq!(cached, batch - 1);
+        let free_before = node.zone(N).nr_free_pages();
+        assert_eq!(node.zone_pcp_disable(N), Ok(cached));
+        assert_eq!(node.zone(N).pcp().count(), 0);
+        assert_eq!(node.zone(N).nr_free_pages(), free_before + cached);
+        assert_eq!((node.zone(N).pcp().high(), node.zone(N).pcp().batch()), (0, 1));
+        node.verify().unwrap();
+
+        // A free goes straight through to the buddy lists and merges there: freeing `p`
+        // (whose buddies are all free now) leaves only max-order blocks.
+        node.free_pages(p, 0).unwrap();
+        assert_eq!(node.zone(N).pcp().count(), 0);
+        assert_eq!(node.zone(N).nr_free_pages(), node.zone(N).managed_pages());
+        assert!((0..MAX_ORDER - 1).all(|o| buddy_free_of(&node, o) == 0));
+        // An allocation takes its page from the buddy lists (a full split) and caches
+        // nothing; the free merges it all the way back.
+        for _ in 0..3 {
+            let q = node.alloc_pages(GfpFlags::GFP_KERNEL, 0).unwrap();
+            assert_eq!(node.zone(N).pcp().count(), 0);
+            assert!((0..MAX_ORDER - 1).all(|o| buddy_free_of(&node, o) == 1));
+            node.free_pages(q, 0).unwrap();
+            assert!((0..MAX_ORDER - 1).all(|o| buddy_free_of(&node, o) == 0));
+        }
+        // Every pcp order frees straight back too.
+        for order in 1..=PAGE_ALLOC_COSTLY_ORDER {
+            let q = node.alloc_pages(GfpFlags::GFP_KERNEL, order).unwrap();
+            node.free_pages(q, order).unwrap();
+            node.drain_all_pages();
+            assert_eq!(node.zone(N).nr_free_pages(), node.zone(N).managed_pages());
+        }
+        node.verify().unwrap();
+
+        // A limit update while disabled (new watermarks) waits for the enable.
+        node.set_min_free_kbytes(node.min_free_kbytes() * 4);
+        assert_eq!((node.zone(N).pcp().high(), node.zone(N).pcp().batch()), (0, 1));
+        node.zone_pcp_enable(N).unwrap();
+        let new_high = node.zone(N).pcp().high();
+        assert!(new_high > high, "{new_high} after the update, {high} before");
+        assert_eq!(node.zone(N).pcp().batch(), batch);
+        // Enabled again: a free is cached.
+        let p = node.alloc_pages(GfpFlags::GFP_KERNEL, 0).unwrap();
+        node.free_pages(p, 0).unwrap();
+        assert_eq!(node.zone(N).pcp().count(), batch);
+        node.verify().unwrap();
+    }
+
+    #[test]
+    fn enable_restores_the_limits_of_6_1() {
+        let mut v = Vec::new();
+        let mut node = node_of(&mut v);
+        let before = *node.zone(N).pcp();
+        node.zone_pcp_disable(N).unwrap();
+        node.zone_pcp_enable(N).unwrap();
+        let after = *node.zone(N).pcp();
+        assert_eq!((after.high(), after.batch()), (before.high(), before.batch()));
+        // Those are 6.1's formulas for the zone.
+        let zone = node.zone(N);
+        let batch = zone_batchsize_capped(zone.managed_pages(), PCP_BATCH_MAX_PAGES).max(1);
+        assert_eq!(after.batch(), batch);
+        assert_eq!(after.high(), zone_highsize(zone.low_wmark_pages(), batch, 1));
+    }
+
+    #[test]
+    fn unbalanced_disable_and_enable_are_refused_and_change_nothing() {
+        let mut v = Vec::new();
+        let mut node = node_of(&mut v);
+        let before = *node.zone(N).pcp();
+        assert_eq!(node.zone_pcp_enable(N), Err(PcpError::NotDisabled(N)));
+        assert_eq!(*node.zone(N).pcp(), before);
+        node.zone_pcp_disable(N).unwrap();
+        let disabled = *node.zone(N).pcp();
+        assert_eq!(node.zone_pcp_disable(N), Err(PcpError::AlreadyDisabled(N)));
+        assert_eq!(*node.zone(N).pcp(), disabled);
+        assert!(node.zone(N).pcp_disabled());
+        assert_eq!(
+            vec![
+                PcpError::AlreadyDisabled(N).to_string(),
+                PcpError::NotDisabled(ZoneType::HighMem).to_string()
+            ],
+            [
+                "zone_pcp_disable: zone Normal's per-CPU lists are already disabled",
+                "zone_pcp_enable: zone HighMem's per-CPU lists are not disabled"
+            ]
+        );
     }
 }
