@@ -189,18 +189,18 @@ pub(super) struct FreeList {
 impl FreeList {
     const EMPTY: FreeList = FreeList { head: NIL, tail: NIL, count: 0 };
 
-    #[inline]
+    #[inline(always)]
     fn first(&self) -> Option<u32> {
         (self.head != NIL).then_some(self.head)
     }
 
-    #[inline]
+    #[inline(always)]
     fn last(&self) -> Option<u32> {
         (self.tail != NIL).then_some(self.tail)
     }
 
     /// `list_add` / `list_add_tail`.
-    #[inline]
+    #[inline(always)]
     fn push(&mut self, pages: &mut [Page], idx: u32, to_tail: bool) {
         let (prev, next) = if to_tail { (self.tail, NIL) } else { (NIL, self.head) };
         {
@@ -220,7 +220,7 @@ impl FreeList {
     }
 
     /// `list_del`: the block must be on this list.
-    #[inline]
+    #[inline(always)]
     fn unlink(&mut self, pages: &mut [Page], idx: u32) {
         let (prev, next) = {
             let p = &mut pages[idx as usize];
@@ -275,7 +275,7 @@ impl FreeArea {
     }
 
     /// First block on the list of `mt`.
-    #[inline]
+    #[inline(always)]
     pub(super) fn first(&self, mt: usize) -> Option<u32> {
         self.lists.get(mt)?.first()
     }
@@ -287,7 +287,7 @@ impl FreeArea {
     }
 
     /// `add_to_free_list` / `add_to_free_list_tail`: O(1). The block remembers its list.
-    #[inline]
+    #[inline(always)]
     pub(super) fn add(&mut self, pages: &mut [Page], idx: u32, mt: usize, to_tail: bool) {
         pages[idx as usize].set_free_mt(mt);
         self.lists[mt].push(pages, idx, to_tail);
@@ -295,7 +295,7 @@ impl FreeArea {
     }
 
     /// `del_page_from_free_list`: O(1) unlink of a free block from the list it is on.
-    #[inline]
+    #[inline(always)]
     pub(super) fn del(&mut self, pages: &mut [Page], idx: u32) {
         let mt = pages[idx as usize].free_mt();
         self.lists[mt].unlink(pages, idx);
@@ -373,20 +373,20 @@ impl PerCpuPages {
     }
 
     /// Whether list `pindex` is empty.
-    #[inline]
+    #[inline(always)]
     pub(super) fn list_empty(&self, pindex: usize) -> bool {
         self.lists[pindex].head == NIL
     }
 
     /// `list_add` of a block of `pindex`'s order at the head (hot) or the tail.
-    #[inline]
+    #[inline(always)]
     pub(super) fn add(&mut self, pages: &mut [Page], idx: u32, pindex: usize, to_tail: bool) {
         self.lists[pindex].push(pages, idx, to_tail);
         self.count += 1 << pindex_to_order(pindex);
     }
 
     /// Takes the first (hottest) block off list `pindex`.
-    #[inline]
+    #[inline(always)]
     pub(super) fn pop_first(&mut self, pages: &mut [Page], pindex: usize) -> Option<u32> {
         let idx = self.lists[pindex].first()?;
         self.lists[pindex].unlink(pages, idx);
@@ -395,7 +395,7 @@ impl PerCpuPages {
     }
 
     /// Takes the last (coldest) block off list `pindex`.
-    #[inline]
+    #[inline(always)]
     pub(super) fn pop_last(&mut self, pages: &mut [Page], pindex: usize) -> Option<u32> {
         let idx = self.lists[pindex].last()?;
         self.lists[pindex].unlink(pages, idx);

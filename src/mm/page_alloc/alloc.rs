@@ -353,7 +353,9 @@ impl<'a> Node<'a> {
     /// `__rmqueue()` (6.1): a block of the request's migrate type, or of the CMA area (first
     /// when more than half of the zone's free pages are CMA, so movable requests keep both
     /// in use; else when its own lists are empty), or one stolen from another type's lists
-    /// (`__rmqueue_fallback`) and taken again.
+    /// (`__rmqueue_fallback`) and taken again. The common case, a block of the request's
+    /// own type, is inline; the rest is `__rmqueue_slow`.
+    #[inline(always)]
     pub(super) fn __rmqueue(
         &mut self,
         z: usize,
@@ -361,13 +363,32 @@ impl<'a> Node<'a> {
         mt: usize,
         alloc_flags: AllocFlags,
     ) -> Option<u32> {
+        let zone = &self.node_zones[z];
+        let cma_first = alloc_flags.contains(AllocFlags::ALLOC_CMA)
+            && zone.nr_free_cma > zone.nr_free_pages / 2;
+        if !cma_first && self.era == KernelEra::Linux61 {
+            if let Some(idx) = self.__rmqueue_smallest(z, order, mt) {
+                return Some(idx);
+            }
+        }
+        self.__rmqueue_slow(z, order, mt, alloc_flags, cma_first)
+    }
+
+    /// `__rmqueue()` past its common case: CMA first (`cma_first`), a 3.x kernel's order of
+    /// lists, or the request's own lists empty (then CMA, then a fallback and a retry).
+    #[inline(never)]
+    fn __rmqueue_slow(
+        &mut self,
+        z: usize,
+        order: u32,
+        mt: usize,
+        alloc_flags: AllocFlags,
+        cma_first: bool,
+    ) -> Option<u32> {
         let cma = alloc_flags.contains(AllocFlags::ALLOC_CMA);
-        if cma {
-            let zone = &self.node_zones[z];
-            if zone.nr_free_cma > zone.nr_free_pages / 2 {
-                if let Some(idx) = self.__rmqueue_smallest(z, order, MIGRATE_CMA) {
-                    return Some(idx);
-                }
+        if cma_first {
+            if let Some(idx) = self.__rmqueue_smallest(z, order, MIGRATE_CMA) {
+                return Some(idx);
             }
         }
         if self.era == KernelEra::Linux3x {
@@ -393,6 +414,7 @@ impl<'a> Node<'a> {
     /// `__rmqueue_smallest()`: the first block on the smallest non-empty list of type `mt`
     /// of order `order` or more, split down to `order`. The block keeps `mt` as the type of
     /// the list it came from (Linux's pcppage migratetype).
+    #[inline]
     pub(super) fn __rmqueue_smallest(&mut self, z: usize, order: u32, mt: usize) -> Option<u32> {
         let pages = self.mem_map.pages_mut();
         let zone = &mut self.node_zones[z];
@@ -408,6 +430,7 @@ impl<'a> Node<'a> {
 
     /// `expand()`: splits an order-`high` block at `idx` down to `low`, returning each upper
     /// half to the lists of `mt`.
+    #[inline]
     pub(super) fn expand(
         zone: &mut Zone,
         pages: &mut [Page],

@@ -125,6 +125,7 @@ impl<'a> Node<'a> {
     /// caller's. The block goes to the lists of `mt`: its pageblock's type, or for a page
     /// coming back from a pcp list that list's type, as in Linux (merges stay inside one
     /// pageblock, since MAX_ORDER - 1 is the pageblock order).
+    #[inline(always)]
     pub(super) fn __free_one_page(
         &mut self,
         mut pfn: u64,

@@ -66,6 +66,12 @@ impl<'a> Node<'a> {
         pcp.free_factor >>= 1;
         if pcp.list_empty(pindex) {
             let mut batch = pcp.batch;
+            if batch == 1 {
+                // The lists are disabled (`zone_pcp_disable`): the refill's one block would
+                // pass through the empty list and straight out again. It comes from the
+                // buddy lists directly, with the same counters.
+                return self.rmqueue_one(z, order, mt, alloc_flags);
+            }
             if batch > 1 {
                 batch = (batch >> order).max(2);
             }
@@ -74,6 +80,21 @@ impl<'a> Node<'a> {
         let pages = self.mem_map.pages_mut();
         let idx = self.node_zones[z].pcp.pop_first(pages, pindex)?;
         pages[idx as usize].flags.remove(PageFlags::PG_pcp);
+        Some(idx)
+    }
+
+    /// `rmqueue_bulk()` of one block for the allocation at hand, without the list.
+    #[inline]
+    fn rmqueue_one(
+        &mut self,
+        z: usize,
+        order: u32,
+        mt: usize,
+        alloc_flags: AllocFlags,
+    ) -> Option<u32> {
+        let idx = self.__rmqueue(z, order, mt, alloc_flags)?;
+        let list_mt = self.mem_map.pages()[idx as usize].free_mt();
+        self.node_zones[z].mod_freepage_state(-(1i64 << order), list_mt);
         Some(idx)
     }
 
@@ -262,6 +283,15 @@ impl<'a> Node<'a> {
             pcp_mt = MIGRATE_MOVABLE;
         }
         let pindex = order_to_pindex(pcp_mt, order);
+        let pcp = &self.node_zones[z].pcp;
+        if pcp.high == 0 && pcp.count == 0 {
+            // The lists are disabled (`zone_pcp_disable`) and empty: the bulk free that
+            // follows the add would give back this block alone, so it goes to the buddy
+            // lists directly, counted as `free_pcppages_bulk` counts it.
+            self.node_zones[z].mod_freepage_state(1 << order, mt);
+            self.__free_one_page(pfn, order, z, mt, false);
+            return;
+        }
         let pages = self.mem_map.pages_mut();
         let p = &mut pages[idx as usize];
         p.flags.insert(PageFlags::PG_pcp);
