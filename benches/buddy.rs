@@ -429,18 +429,13 @@ enum Alloc {
 const ALLOCS: [(Alloc, &str); 3] =
     [(Alloc::Pivm, "pivm"), (Alloc::Floor, "floor"), (Alloc::Bsa, "buddy_system_allocator")];
 
-/// One run of workload `w` (with pivm's lists as `lists`) by `which` on a fresh pool of
-/// `pages.len()` pages.
-fn run_fresh(
-    which: Alloc,
-    pages: &mut [Page],
-    w: Workload,
-    lists: Lists,
-    t: &mut Traces,
-) -> Duration {
-    let n = pages.len() as u64;
+/// One run of workload `w` (with pivm's lists as `lists`) by `which` on a fresh pool of `n`
+/// pages. Every allocator's bookkeeping (pivm's mem_map too) is allocated afresh for each
+/// run: where it lands decides how some loads and stores alias in the CPU, which moved
+/// order-0 pairs by up to 20 ns on the build machine, so each run draws again, for all three.
+fn run_fresh(which: Alloc, n: u64, w: Workload, lists: Lists, t: &mut Traces) -> Duration {
     match which {
-        Alloc::Pivm => t.run(&mut pivm_pool(pages, lists), w),
+        Alloc::Pivm => t.run(&mut pivm_pool(&mut vec![Page::default(); n as usize], lists), w),
         Alloc::Floor => t.run(&mut BareBuddy::new(n), w),
         Alloc::Bsa => t.run(&mut bsa_pool(n), w),
     }
@@ -460,7 +455,6 @@ fn bench_workloads(c: &mut Criterion) {
         let mut g = c.benchmark_group(name);
         g.sampling_mode(SamplingMode::Flat);
         for &n in criterion_sizes(w).iter().filter(|&&n| n >= 1 << (MAX_ORDER - 1)) {
-            let mut pages = vec![Page::default(); n as usize];
             let mut t = Traces::new(n, 0);
             let per_run = t.ops(w);
             g.throughput(Throughput::Elements(per_run.max(1)));
@@ -472,11 +466,9 @@ fn bench_workloads(c: &mut Criterion) {
                         | Workload::Order0NoCascade
                         | Workload::Order0Cascade => {
                             t.pairs = iters;
-                            run_fresh(which, &mut pages, w, lists, &mut t)
+                            run_fresh(which, n, w, lists, &mut t)
                         }
-                        _ => {
-                            (0..iters).map(|_| run_fresh(which, &mut pages, w, lists, &mut t)).sum()
-                        }
+                        _ => (0..iters).map(|_| run_fresh(which, n, w, lists, &mut t)).sum(),
                     })
                 });
             }
@@ -495,7 +487,7 @@ fn pools(sizes: &[u64]) -> impl Iterator<Item = u64> + '_ {
 /// Own quick timing of every workload, printed as a table with the time ratios.
 fn print_ratios() {
     const PAIRS: u64 = 200_000;
-    const TRIES: usize = 3;
+    const TRIES: usize = 5;
     println!();
     println!(
         "ns/op, best of {TRIES} runs: pivm, the bare intrusive-list buddy (floor) and \
@@ -508,17 +500,13 @@ fn print_ratios() {
     );
     let mut curve: Vec<(u64, Vec<(&str, f64)>)> = Vec::new();
     for n in pools(&CURVE_SIZES) {
-        let mut pages = vec![Page::default(); n as usize];
         let mut t = Traces::new(n, PAIRS);
         let mut rows = Vec::new();
         for (w, name, lists) in WORKLOADS {
             let ops = t.ops(w) as f64;
             let mut ns = [0f64; ALLOCS.len()];
             for (i, (which, _)) in ALLOCS.into_iter().enumerate() {
-                let best = (0..TRIES)
-                    .map(|_| run_fresh(which, &mut pages, w, lists, &mut t))
-                    .min()
-                    .unwrap();
+                let best = (0..TRIES).map(|_| run_fresh(which, n, w, lists, &mut t)).min().unwrap();
                 ns[i] = best.as_nanos() as f64 / ops;
             }
             let [p, f, b] = ns;
@@ -558,11 +546,10 @@ const INSTRUCTION_PAIRS: u64 = 20_000;
 /// `measured <workload> <pool> <allocator> <operations>`.
 fn run_for_instructions() {
     for n in pools(&INSTRUCTION_SIZES) {
-        let mut pages = vec![Page::default(); n as usize];
         let mut t = Traces::new(n, INSTRUCTION_PAIRS);
         for (w, name, lists) in WORKLOADS {
             for (which, alloc_name) in ALLOCS {
-                black_box(run_fresh(which, &mut pages, w, lists, &mut t));
+                black_box(run_fresh(which, n, w, lists, &mut t));
                 println!("measured {name} {} {alloc_name} {}", label(n), t.ops(w));
             }
         }

@@ -202,8 +202,10 @@ impl Page {
         PageOwner::from_bits(self.flags.bits())
     }
 
+    /// Records `owner` (the allocator itself writes it with the other flags it sets).
+    #[cfg(test)]
     pub(super) fn set_owner(&mut self, owner: PageOwner) {
-        self.flags = self.flags.difference(PageFlags::PG_owner).union(owner.flags());
+        self.update_flags(PageFlags::PG_owner, owner.flags());
     }
 
     /// A frame as `memmap_init` leaves it: reserved, no zone, unlinked.

@@ -6,7 +6,7 @@
 use bitflags::bitflags;
 
 use super::gfp::GfpFlags;
-use super::page::{Page, NIL};
+use super::page::{free_mt_flags, Page, PageFlags, NIL};
 use super::Pfn;
 use crate::config::MAX_ORDER;
 
@@ -290,6 +290,24 @@ impl FreeArea {
     #[inline(always)]
     pub(super) fn add(&mut self, pages: &mut [Page], idx: u32, mt: usize, to_tail: bool) {
         pages[idx as usize].set_free_mt(mt);
+        self.lists[mt].push(pages, idx, to_tail);
+        self.nr_free += 1;
+    }
+
+    /// `add_to_free_list` of a block that was on no list: marks it `PG_buddy` of `order` on
+    /// the list of `mt` (one write of its flags, then its order) and links it in.
+    #[inline(always)]
+    pub(super) fn add_block(
+        &mut self,
+        pages: &mut [Page],
+        idx: u32,
+        order: u32,
+        mt: usize,
+        to_tail: bool,
+    ) {
+        let p = &mut pages[idx as usize];
+        p.update_flags(PageFlags::PG_free_mt, PageFlags::PG_buddy | free_mt_flags(mt));
+        p.order = order as u8;
         self.lists[mt].push(pages, idx, to_tail);
         self.nr_free += 1;
     }

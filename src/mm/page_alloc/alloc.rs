@@ -421,7 +421,8 @@ impl<'a> Node<'a> {
         for current in order as usize..MAX_ORDER {
             let Some(idx) = zone.free_area[current].first(mt) else { continue };
             zone.free_area[current].del(pages, idx);
-            pages[idx as usize].flags.remove(PageFlags::PG_buddy);
+            pages[idx as usize]
+                .update_flags(PageFlags::PG_buddy | PageFlags::PG_free_mt, free_mt_flags(mt));
             Self::expand(zone, pages, idx, order as usize, current, mt);
             return Some(idx);
         }
@@ -444,15 +445,13 @@ impl<'a> Node<'a> {
             high -= 1;
             size >>= 1;
             let half = idx + size;
-            let p = &mut pages[half as usize];
-            p.flags.insert(PageFlags::PG_buddy);
-            p.order = high as u8;
-            zone.free_area[high].add(pages, half, mt, false);
+            zone.free_area[high].add_block(pages, half, high as u32, mt, false);
         }
     }
 
-    /// `prep_new_page()`: refcount 1, the order remembered for checking the free, the owner.
-    /// Returns whether the request needs more (poison check, zeroing, compound setup), which
+    /// `prep_new_page()`: refcount 1, the order remembered for checking the free, the owner
+    /// (and `PG_pcp` off for a block from a per-CPU list: one write of the flags). Returns
+    /// whether the request needs more (poison check, zeroing, compound setup), which
     /// `prep_new_page_slow` does out of line.
     #[inline]
     pub(super) fn prep_new_page(
@@ -464,12 +463,14 @@ impl<'a> Node<'a> {
         mt: usize,
     ) -> bool {
         let head = &mut self.mem_map.pages_mut()[idx as usize];
-        head.refcount = 1;
-        head.order = order as u8;
-        head.set_owner(owner);
         // The request's migrate type: what makes the block "movable" when a fallback counts
         // compatible pages in its pageblock (`move_freepages_block`).
-        head.set_free_mt(mt);
+        head.update_flags(
+            PageFlags::PG_pcp | PageFlags::PG_owner | PageFlags::PG_free_mt,
+            owner.flags() | free_mt_flags(mt),
+        );
+        head.refcount = 1;
+        head.order = order as u8;
         self.page_poisoning || gfp.intersects(GfpFlags::__GFP_ZERO | GfpFlags::__GFP_COMP)
     }
 

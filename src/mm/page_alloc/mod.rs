@@ -38,7 +38,7 @@ use core::fmt;
 use super::gfp::{gfp_zone, GfpFlags};
 use super::layout::{PfnRange, Zones};
 use super::memblock::Memblock;
-use super::page::{MemMap, Page, PageFlagNames, PageFlags, PageOwner, NIL, NO_ZONE};
+use super::page::{free_mt_flags, MemMap, Page, PageFlagNames, PageFlags, PageOwner, NIL, NO_ZONE};
 use super::profile::KernelEra;
 use super::zone::{
     calculate_min_free_kbytes, calculate_normal_threshold, calculate_totalreserve_pages,

@@ -51,7 +51,8 @@ impl<'a> Node<'a> {
 
     /// `rmqueue_pcplist()`: a block of `order` from the CPU's list of type `mt`, refilled
     /// with a batch from the buddy lists when empty (fewer blocks for higher orders: `batch
-    /// >> order`, at least 2).
+    /// >> order`, at least 2). The block still carries `PG_pcp`: `prep_new_page`, which
+    /// follows, clears it with the other flags it writes (`Page::update_flags`).
     #[inline]
     pub(super) fn rmqueue_pcplist(
         &mut self,
@@ -78,9 +79,7 @@ impl<'a> Node<'a> {
             self.rmqueue_bulk(z, order, batch, mt, alloc_flags);
         }
         let pages = self.mem_map.pages_mut();
-        let idx = self.node_zones[z].pcp.pop_first(pages, pindex)?;
-        pages[idx as usize].flags.remove(PageFlags::PG_pcp);
-        Some(idx)
+        self.node_zones[z].pcp.pop_first(pages, pindex)
     }
 
     /// `rmqueue_bulk()` of one block for the allocation at hand, without the list.
@@ -118,9 +117,10 @@ impl<'a> Node<'a> {
             let pages = self.mem_map.pages_mut();
             let zone = &mut self.node_zones[z];
             let p = &mut pages[idx as usize];
-            p.flags.insert(PageFlags::PG_pcp);
+            let list_mt = p.free_mt();
+            p.update_flags(PageFlags::PG_free_mt, PageFlags::PG_pcp | free_mt_flags(list_mt));
             p.order = order as u8;
-            if is_migrate_cma(p.free_mt()) {
+            if is_migrate_cma(list_mt) {
                 zone.nr_free_cma -= 1 << order;
             }
             zone.pcp.add(pages, idx, pindex, true);
@@ -203,9 +203,9 @@ impl<'a> Node<'a> {
     fn pcp_page_to_buddy(&mut self, z: usize, idx: u32, order: u32) {
         let pages = self.mem_map.pages_mut();
         let p = &mut pages[idx as usize];
-        p.flags.remove(PageFlags::PG_pcp);
-        p.order = 0;
         let mt = p.free_mt();
+        p.update_flags(PageFlags::PG_pcp | PageFlags::PG_free_mt, free_mt_flags(mt));
+        p.order = 0;
         self.node_zones[z].mod_freepage_state(1 << order, mt);
         let pfn = self.mem_map.pfn_of(idx).0;
         self.__free_one_page(pfn, order, z, mt, false);
@@ -269,7 +269,8 @@ impl<'a> Node<'a> {
     /// `free_unref_page()`: a block of a pcp order goes to the head of the CPU's list of its
     /// pageblock's type (hot: the next allocation reuses it); CMA and HighAtomic blocks to the
     /// movable list, an isolated pageblock's straight to the buddy lists. Past `high`, pages
-    /// go back in bulk (`free_unref_page_commit`).
+    /// go back in bulk (`free_unref_page_commit`). The caller (`free_pages_for`) has checked
+    /// the block and left its owner for this function to clear, with the flags it sets.
     #[inline]
     pub(super) fn free_unref_page(&mut self, pfn: u64, idx: u32, z: usize, order: u32) {
         let mt = self.get_pageblock_migratetype(Pfn(pfn));
@@ -277,7 +278,7 @@ impl<'a> Node<'a> {
         if mt >= MIGRATE_PCPTYPES {
             if mt == MIGRATE_ISOLATE {
                 // Isolated free pages are not counted free (`__free_one_page`).
-                self.__free_one_page(pfn, order, z, mt, false);
+                self.free_to_buddy(pfn, idx, order, z, mt, false);
                 return;
             }
             pcp_mt = MIGRATE_MOVABLE;
@@ -288,15 +289,16 @@ impl<'a> Node<'a> {
             // The lists are disabled (`zone_pcp_disable`) and empty: the bulk free that
             // follows the add would give back this block alone, so it goes to the buddy
             // lists directly, counted as `free_pcppages_bulk` counts it.
-            self.node_zones[z].mod_freepage_state(1 << order, mt);
-            self.__free_one_page(pfn, order, z, mt, false);
+            self.free_to_buddy(pfn, idx, order, z, mt, true);
             return;
         }
         let pages = self.mem_map.pages_mut();
         let p = &mut pages[idx as usize];
-        p.flags.insert(PageFlags::PG_pcp);
+        p.update_flags(
+            PageFlags::PG_owner | PageFlags::PG_free_mt,
+            PageFlags::PG_pcp | free_mt_flags(mt),
+        );
         p.order = order as u8;
-        p.set_free_mt(mt);
         let pcp = &mut self.node_zones[z].pcp;
         pcp.add(pages, idx, pindex, false);
         match self.era {
