@@ -214,23 +214,26 @@ impl<'a> Node<'a> {
         if flags.contains(AllocFlags::ALLOC_KSWAPD) {
             self.wakeup_kswapd();
         }
-        if let Some(idx) = self.get_page_from_freelist(gfp, order, highest, flags, mt) {
+        if let Some(idx) = self.get_page_from_freelist_slow(gfp, order, highest, flags, mt) {
             return Ok(idx);
         }
         if gfp.contains(GfpFlags::__GFP_DIRECT_RECLAIM) {
             if self.kswapd() > 0 {
-                if let Some(idx) = self.get_page_from_freelist(gfp, order, highest, flags, mt) {
+                if let Some(idx) = self.get_page_from_freelist_slow(gfp, order, highest, flags, mt)
+                {
                     return Ok(idx);
                 }
             }
             let unreserved = self.unreserve_highatomic_pageblock(highest, mt, false);
             if self.drain_all_pages() > 0 || unreserved {
-                if let Some(idx) = self.get_page_from_freelist(gfp, order, highest, flags, mt) {
+                if let Some(idx) = self.get_page_from_freelist_slow(gfp, order, highest, flags, mt)
+                {
                     return Ok(idx);
                 }
             }
             if self.unreserve_highatomic_pageblock(highest, mt, true) {
-                if let Some(idx) = self.get_page_from_freelist(gfp, order, highest, flags, mt) {
+                if let Some(idx) = self.get_page_from_freelist_slow(gfp, order, highest, flags, mt)
+                {
                     return Ok(idx);
                 }
             }
@@ -263,8 +266,9 @@ impl<'a> Node<'a> {
     /// `get_page_from_freelist()`: walks the zonelist from `highest` down, taking from the
     /// first managed zone whose watermark check passes (`zone_watermark_fast`, boost
     /// included). A high-order atomic request may then reserve its pageblock. Returns the
-    /// block's mem_map index.
-    #[inline]
+    /// block's mem_map index. Inlined into `alloc_pages` (the fast path); the slow path calls
+    /// its own copy, `get_page_from_freelist_slow`.
+    #[inline(always)]
     pub(super) fn get_page_from_freelist(
         &mut self,
         gfp: GfpFlags,
@@ -296,6 +300,19 @@ impl<'a> Node<'a> {
             }
         }
         None
+    }
+
+    /// `get_page_from_freelist()` for the slow path, out of line.
+    #[inline(never)]
+    pub(super) fn get_page_from_freelist_slow(
+        &mut self,
+        gfp: GfpFlags,
+        order: u32,
+        highest: ZoneType,
+        alloc_flags: AllocFlags,
+        mt: usize,
+    ) -> Option<u32> {
+        self.get_page_from_freelist(gfp, order, highest, alloc_flags, mt)
     }
 
     /// `rmqueue()`: small blocks from the per-CPU lists (a movable request only if it may

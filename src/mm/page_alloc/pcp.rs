@@ -274,24 +274,19 @@ impl<'a> Node<'a> {
     #[inline]
     pub(super) fn free_unref_page(&mut self, pfn: u64, idx: u32, z: usize, order: u32) {
         let mt = self.get_pageblock_migratetype(Pfn(pfn));
-        let mut pcp_mt = mt;
-        if mt >= MIGRATE_PCPTYPES {
-            if mt == MIGRATE_ISOLATE {
-                // Isolated free pages are not counted free (`__free_one_page`).
-                self.free_to_buddy(pfn, idx, order, z, mt, false);
-                return;
-            }
-            pcp_mt = MIGRATE_MOVABLE;
-        }
-        let pindex = order_to_pindex(pcp_mt, order);
+        let isolated = mt == MIGRATE_ISOLATE;
         let pcp = &self.node_zones[z].pcp;
-        if pcp.high == 0 && pcp.count == 0 {
-            // The lists are disabled (`zone_pcp_disable`) and empty: the bulk free that
-            // follows the add would give back this block alone, so it goes to the buddy
-            // lists directly, counted as `free_pcppages_bulk` counts it.
-            self.free_to_buddy(pfn, idx, order, z, mt, true);
+        // An isolated pageblock's pages go straight to the buddy lists, not counted free
+        // (`__free_one_page`). So does a block when the lists are disabled
+        // (`zone_pcp_disable`) and empty: the bulk free that would follow the add would
+        // give back this block alone; it is counted as `free_pcppages_bulk` counts it.
+        if isolated || (pcp.high == 0 && pcp.count == 0) {
+            self.free_to_buddy(pfn, idx, order, z, mt, !isolated);
             return;
         }
+        // CMA and HighAtomic pages share the movable list.
+        let pcp_mt = if mt >= MIGRATE_PCPTYPES { MIGRATE_MOVABLE } else { mt };
+        let pindex = order_to_pindex(pcp_mt, order);
         let pages = self.mem_map.pages_mut();
         let p = &mut pages[idx as usize];
         p.update_flags(
