@@ -487,7 +487,7 @@ fn pools(sizes: &[u64]) -> impl Iterator<Item = u64> + '_ {
 /// Own quick timing of every workload, printed as a table with the time ratios.
 fn print_ratios() {
     const PAIRS: u64 = 200_000;
-    const TRIES: usize = 5;
+    const TRIES: usize = 7;
     println!();
     println!(
         "ns/op, best of {TRIES} runs: pivm, the bare intrusive-list buddy (floor) and \
@@ -504,12 +504,15 @@ fn print_ratios() {
         let mut rows = Vec::new();
         for (w, name, lists) in WORKLOADS {
             let ops = t.ops(w) as f64;
-            let mut ns = [0f64; ALLOCS.len()];
-            for (i, (which, _)) in ALLOCS.into_iter().enumerate() {
-                let best = (0..TRIES).map(|_| run_fresh(which, n, w, lists, &mut t)).min().unwrap();
-                ns[i] = best.as_nanos() as f64 / ops;
+            // The tries take turns, so that a stretch of load from elsewhere on the machine
+            // slows one try of each allocator rather than every try of one.
+            let mut best = [Duration::MAX; ALLOCS.len()];
+            for _ in 0..TRIES {
+                for (i, (which, _)) in ALLOCS.into_iter().enumerate() {
+                    best[i] = best[i].min(run_fresh(which, n, w, lists, &mut t));
+                }
             }
-            let [p, f, b] = ns;
+            let [p, f, b] = best.map(|d| d.as_nanos() as f64 / ops);
             println!(
                 "{name:<24} {:>8} {p:>8.1} {f:>8.1} {b:>8.1} {:>9.2}x {:>8.2}x",
                 label(n),
