@@ -121,7 +121,7 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
     memblock.set_current_limit(layout.arm_lowmem_limit.0);
 
     // Final page tables: lowmem linear map, vectors, fixmap; the identity map goes away.
-    if let Err(e) = mmu::paging_init(layout.high_memory.0) {
+    if let Err(e) = mmu::paging_init(&memblock, layout.arm_lowmem_limit.0) {
         kprintln!("paging_init failed: {:?}", e);
         pivm::arch::arm::halt();
     }
@@ -139,6 +139,7 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
         pivm::arch::arm::halt();
     }
     kernel::ioremap_devices();
+    pivm::arch::arm::fault::set_address_describer(kernel::vmalloc::describe_fault_addr);
 
     let _ = layout::write_banner(&mut Console, &layout, &commands::kernel_sections());
     if !layout.carveouts().is_empty() || !layout.holes().is_empty() {

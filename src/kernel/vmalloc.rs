@@ -119,10 +119,12 @@ pub fn vmalloc_init(layout: &Layout, lazy_pages: Option<u64>) -> Result<(), Vmap
     Ok(())
 }
 
-/// A zeroed page-table block from the buddy allocator (`pte_alloc_kernel`).
+/// A zeroed page-table page from the buddy allocator, owned as a page table
+/// (`pte_alloc_kernel`).
 fn pte_alloc() -> Option<u32> {
     let gfp = GfpFlags::GFP_KERNEL | GfpFlags::__GFP_ZERO | GfpFlags::__GFP_NOWARN;
-    NODE.lock().as_mut()?.alloc_pages(gfp, 0).ok().map(|pfn| pfn.phys().0 as u32)
+    let owner = crate::mm::page::PageOwner::PageTable;
+    NODE.lock().as_mut()?.alloc_pages_for(owner, gfp, 0).ok().map(|pfn| pfn.phys().0 as u32)
 }
 
 /// Flushes whatever the area allocator purged since the last call.
@@ -214,7 +216,8 @@ pub fn vfree(addr: u64) -> Result<(), VmallocError> {
 /// `ioremap()`: maps device memory at `phys` (any alignment) in the vmalloc range, aligned as
 /// Linux aligns ioremaps, and returns the virtual address of `phys`. RAM is refused.
 pub fn ioremap(phys: u64, size: u64, caller: &'static str) -> Result<u64, VmallocError> {
-    let is_ram = super::try_get().is_some_and(|k| k.memblock.is_memory(phys));
+    let is_ram =
+        super::try_get().is_some_and(|k| k.memblock.is_memory(phys) || firmware_ram(k, phys));
     if is_ram {
         return Err(VmallocError::IoremapRam { phys });
     }
@@ -239,6 +242,13 @@ pub fn ioremap(phys: u64, size: u64, caller: &'static str) -> Result<u64, Vmallo
     }
     let _ = vmap.set_phys_addr(start, base);
     Ok(start + offset)
+}
+
+/// RAM the firmware reported, including what `mem=` left out of memblock: a device mapping
+/// of it would alias memory the kernel may map cacheable again (pivm refuses it; Linux's
+/// check, `memblock_is_map_memory`, looks at memblock only).
+fn firmware_ram(k: &super::Kernel, phys: u64) -> bool {
+    k.boot.banks().iter().any(|b| (b.start.0..b.start.0.saturating_add(b.size)).contains(&phys))
 }
 
 /// `iounmap()`: takes the address ioremap returned (any offset into its first page).
@@ -295,6 +305,28 @@ pub fn live_area_caller(addr: u64) -> Option<&'static str> {
 pub fn used_and_chunk() -> (u64, u64) {
     let v = VMAP.lock();
     (v.used_bytes(), v.largest_free_gap())
+}
+
+/// The oops line naming the vmalloc area `addr` falls in or ran past (registered with
+/// `arch::arm::fault::set_address_describer`).
+pub fn describe_fault_addr(addr: u32, w: &mut dyn fmt::Write) {
+    let addr = u64::from(addr);
+    if let Some((start, end, caller, pages, freed)) = area_near(addr) {
+        let place = if freed {
+            "inside the freed (not yet purged)"
+        } else if addr < end - PAGE_SIZE {
+            "inside"
+        } else if addr < end {
+            "in the guard page of"
+        } else {
+            "past the end of"
+        };
+        let _ = writeln!(
+            w,
+            "vmalloc: {:08x} is {} area {:#010x}-{:#010x} ({} pages) allocated by {}",
+            addr, place, start, end, pages, caller
+        );
+    }
 }
 
 /// The vmalloc area an address falls in or ran past, for oopses: (start, end, caller).

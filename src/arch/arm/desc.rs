@@ -11,7 +11,9 @@ use core::fmt;
 
 use bitflags::bitflags;
 
-use super::pgtable::{mt_name, PTE_HWTABLE_OFF, PTE_TABLE_PAGE};
+use super::pgtable::{
+    mem_type_of_pte, mem_type_of_section, mt_name, LinuxPte, PTE_HWTABLE_OFF, PTE_TABLE_PAGE,
+};
 use crate::mm::PhysAddr;
 use crate::sizes::{SZ_16M, SZ_1K, SZ_1M, SZ_4K, SZ_64K};
 
@@ -200,8 +202,14 @@ const NMRR_OUTER_SHIFT: u32 = 16;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MemKind {
     StronglyOrdered,
-    Device { shared: bool },
-    Normal { inner: CachePolicy, outer: CachePolicy, shared: bool },
+    Device {
+        shared: bool,
+    },
+    Normal {
+        inner: CachePolicy,
+        outer: CachePolicy,
+        shared: bool,
+    },
     /// PRRR's type field 11.
     Reserved,
 }
@@ -326,7 +334,7 @@ impl Ap {
             Ap::FullRw => "USR RW",
             Ap::Reserved => "   rsv",
             Ap::Pl1Ro => "    ro",
-            Ap::AllRoDeprecated | Ap::AllRo => "ALL ro",
+            Ap::AllRoDeprecated | Ap::AllRo => "USR ro",
         }
     }
 }
@@ -368,8 +376,8 @@ impl Attrs {
 
 /// Linux's memory types, which the table code maps with.
 pub use super::pgtable::{
-    MemType, MT_DEVICE, MT_HIGH_VECTORS, MT_LOW_VECTORS, MT_MEMORY_RO, MT_MEMORY_RW,
-    MT_MEMORY_RWX, MT_MEMORY_RX,
+    MemType, MT_DEVICE, MT_HIGH_VECTORS, MT_LOW_VECTORS, MT_MEMORY_RO, MT_MEMORY_RW, MT_MEMORY_RWX,
+    MT_MEMORY_RX,
 };
 
 impl fmt::Display for Attrs {
@@ -731,6 +739,8 @@ pub struct Walk {
     pub l1: Option<Entry<L1Desc>>,
     /// The second-level entry, when the first level pointed at a page table.
     pub l2: Option<Entry<L2Desc>>,
+    /// The Linux PTE 2048 bytes below the hardware one, when the table is in Linux's layout.
+    pub linux: Option<Entry<u32>>,
     pub result: Result<Translation, WalkError>,
 }
 
@@ -749,8 +759,22 @@ impl fmt::Display for Walk {
         if let Some(e) = &self.l2 {
             writeln!(f, "  L2 {:#010x}: {:#010x} {}", e.addr, e.raw, e.desc)?;
         }
+        if let Some(e) = &self.linux {
+            writeln!(f, "  Linux PTE {:#010x}: {:#010x} {}", e.addr, e.raw, LinuxPte(e.raw))?;
+        }
         match &self.result {
-            Ok(t) => writeln!(f, "  => PA {} ({})", t.pa, t.level),
+            Ok(t) => {
+                write!(f, "  => PA {} ({}", t.pa, t.level)?;
+                let mem_type = match (&self.linux, &self.l1) {
+                    (Some(l), _) => mem_type_of_pte(l.raw, t.domain),
+                    (None, Some(l1)) if self.l2.is_none() => mem_type_of_section(l1.raw),
+                    _ => None,
+                };
+                if let Some(mt) = mem_type {
+                    write!(f, ", {}", mt.name)?;
+                }
+                writeln!(f, ")")
+            }
             Err(e) => writeln!(f, "  => fault: {e}"),
         }
     }
@@ -779,7 +803,7 @@ pub const fn l2_entry_addr(l2_pa: u64, va: u32) -> u64 {
 /// Translates `va` the way the MMU would, reading descriptors through `read` (physical address
 /// of a 32-bit word -> its value, None if unreadable).
 pub fn walk(table_pa: u64, n: u32, va: u32, read: impl Fn(u64) -> Option<u32>) -> Walk {
-    let mut w = Walk { va, l1: None, l2: None, result: Err(WalkError::SectionFault) };
+    let mut w = Walk { va, l1: None, l2: None, linux: None, result: Err(WalkError::SectionFault) };
     let Some(l1_addr) = l1_entry_addr(table_pa, n, va) else {
         w.result = Err(WalkError::OutsideTable { va, n: n & TTBCR_N_MAX });
         return w;
@@ -812,6 +836,10 @@ pub fn walk(table_pa: u64, n: u32, va: u32, read: impl Fn(u64) -> Option<u32>) -
                 Some(raw) => {
                     let desc = decode_l2(raw);
                     w.l2 = Some(Entry { addr: l2_addr, raw, desc });
+                    if l2_addr & (PTE_TABLE_PAGE - 1) >= PTE_HWTABLE_OFF {
+                        let addr = l2_addr - PTE_HWTABLE_OFF;
+                        w.linux = read(addr).map(|raw| Entry { addr, raw, desc: raw });
+                    }
                     match desc {
                         L2Desc::Fault => Err(WalkError::PageFault),
                         L2Desc::LargePage { pa, attrs } => Ok(Translation {
@@ -1231,16 +1259,27 @@ mod tests {
         assert_eq!(k(1, true, true, true), normal(WriteBackWriteAlloc, WriteBackWriteAlloc));
         assert_eq!(
             k(1, true, true, false),
-            MemKind::Normal { inner: WriteBackWriteAlloc, outer: WriteBackWriteAlloc, shared: false }
+            MemKind::Normal {
+                inner: WriteBackWriteAlloc,
+                outer: WriteBackWriteAlloc,
+                shared: false
+            }
         );
         // Only TEX[0] counts with TEX remap.
         assert_eq!(k(0b111, true, true, true), k(1, true, true, true));
         assert_eq!(k(0b110, true, true, true), k(0, true, true, true));
-        assert_eq!(MemAttr { tex: 1, c: true, b: false }.kind(true).to_string(), "strongly-ordered");
+        assert_eq!(
+            MemAttr { tex: 1, c: true, b: false }.kind(true).to_string(),
+            "strongly-ordered"
+        );
         assert_eq!(k(0, false, false, true).to_string(), "strongly-ordered");
         // A PRRR type of 11 is reserved.
-        assert_eq!(MemAttr { tex: 0, c: false, b: false }.remap_kind(3, 0, false), MemKind::Reserved);
-        let mixed = MemAttr { tex: 0, c: true, b: true }.remap_kind(2 << 6, 0x2 << 22 | 1 << 6, false);
+        assert_eq!(
+            MemAttr { tex: 0, c: false, b: false }.remap_kind(3, 0, false),
+            MemKind::Reserved
+        );
+        let mixed =
+            MemAttr { tex: 0, c: true, b: true }.remap_kind(2 << 6, 0x2 << 22 | 1 << 6, false);
         assert_eq!(mixed.to_string(), "normal inner WB-WA outer WT");
         let word = |tex, c, b, s| MemAttr { tex, c, b }.linux_name(s);
         assert_eq!(word(1, true, true, true), "MEM/CACHED/WBWA");
@@ -1275,7 +1314,7 @@ mod tests {
             "VA 0x80012345\n\
              \x20 L1 0x00006000: 0x0001140e section PA 0x00000000 AP=PL1 RW XN=0 TEX=001 C=1 B=1 \
              (MEM/CACHED/WBWA: normal WB-WA) S=1 nG=0 domain 0\n\
-             \x20 => PA 0x00012345 (1M section)\n"
+             \x20 => PA 0x00012345 (1M section, MT_MEMORY_RWX)\n"
         );
         // TTBR low bits (IRGN/RGN/S attributes) are ignored.
         assert_eq!(walk(L1 | 0x4a, 0, 0x8001_2345, m.read()).result, w.result);

@@ -50,10 +50,8 @@ pub const PAGE_KERNEL_TABLE: u32 =
     TableFlags::TYPE_TABLE.bits() | PMD_BIT4 | domain_bits(DOMAIN_KERNEL);
 /// `_PAGE_USER_TABLE` with `PMD_PXNTABLE`, which 6.1 adds when ID_MMFR0 reports PXN (the
 /// Cortex-A7 does): user tables never hold kernel-executable code.
-pub const PAGE_USER_TABLE: u32 = TableFlags::TYPE_TABLE.bits()
-    | PMD_BIT4
-    | domain_bits(DOMAIN_USER)
-    | TableFlags::PXN.bits();
+pub const PAGE_USER_TABLE: u32 =
+    TableFlags::TYPE_TABLE.bits() | PMD_BIT4 | domain_bits(DOMAIN_USER) | TableFlags::PXN.bits();
 
 /// Entries of one Linux table (`PTRS_PER_PTE`): 2 MiB, the two hardware tables of a pair.
 pub const PTRS_PER_PTE: usize = 2 * L2_ENTRIES;
@@ -306,12 +304,15 @@ pub const MEM_TYPES: [MemType; 7] = [
     MT_LOW_VECTORS,
 ];
 
-/// The memory type whose PTE bits a Linux PTE carries in a table of `domain` (ignoring the
-/// PFN and the young and dirty bits, which change while mapped; the stubs page and kernel
-/// text have the same PTE bits and differ in their table's domain).
+/// The memory type whose PTE bits a Linux PTE carries (ignoring the PFN and the young and
+/// dirty bits, which change while mapped). The stubs page and kernel text have the same PTE
+/// bits: the table's `domain` decides between them. (ioremap tables are in the kernel
+/// domain, as `pte_alloc_kernel` makes them, so `MT_DEVICE` matches in any domain.)
 pub fn mem_type_of_pte(pte: u32, domain: u8) -> Option<&'static MemType> {
     let mask = !(L_PTE_YOUNG | L_PTE_DIRTY) & 0xfff;
-    MEM_TYPES.iter().find(|t| t.prot_pte & mask == pte & mask && t.domain == domain)
+    let mut matching = MEM_TYPES.iter().filter(|t| t.prot_pte & mask == pte & mask);
+    let first = matching.clone().next();
+    matching.find(|t| t.domain == domain).or(first)
 }
 
 /// The memory type of a first-level section entry.
@@ -685,7 +686,14 @@ mod tests {
         let mut alloc = || pages.pop();
         // 0xbc900000 is the odd section of the pair 0xbc800000-0xbca00000.
         let taken = t
-            .map(&mut m, 0xbc90_1000, 0x3f20_1000, MT_DEVICE.prot_pte, PAGE_KERNEL_TABLE, &mut alloc)
+            .map(
+                &mut m,
+                0xbc90_1000,
+                0x3f20_1000,
+                MT_DEVICE.prot_pte,
+                PAGE_KERNEL_TABLE,
+                &mut alloc,
+            )
             .unwrap();
         assert!(taken);
         assert_eq!(m.read(PGD + 0xbc8 * 4), Some(0x9811));
@@ -695,9 +703,22 @@ mod tests {
         assert_eq!(m.read(0x9800 + 257 * 4), Some(0x3f20_1453));
         let walk = desc::walk(PGD, 0, 0xbc90_1abc, |a| m.read(a));
         assert_eq!(walk.result.unwrap().pa.0, 0x3f20_1abc);
+        let text = walk.to_string();
+        assert!(text.contains(
+            "  Linux PTE 0x00009404: 0x3f201653 \
+             L_PTE_PRESENT|L_PTE_YOUNG|L_PTE_DIRTY|L_PTE_XN|L_PTE_SHARED DEV/SHARED\n"
+        ));
+        assert!(text.ends_with("  => PA 0x3f201abc (4K small page, MT_DEVICE)\n"), "{text}");
         // The next page of the pair needs no new table.
         let taken = t
-            .map(&mut m, 0xbc80_0000, 0x10_0000, MT_MEMORY_RW.prot_pte, PAGE_KERNEL_TABLE, &mut || None)
+            .map(
+                &mut m,
+                0xbc80_0000,
+                0x10_0000,
+                MT_MEMORY_RW.prot_pte,
+                PAGE_KERNEL_TABLE,
+                &mut || None,
+            )
             .unwrap();
         assert!(!taken);
         assert_eq!(t.lookup(&m, 0xbc80_0000), Some(LinuxPte(0x10_065f)));
@@ -712,9 +733,10 @@ mod tests {
         let mut m = Mem::default();
         let t = PageTable { pgd: PGD };
         m.write(PGD + 0x800 * 4, MT_MEMORY_RW.prot_sect);
-        let e = t.map(&mut m, 0x8000_0000, 0, MT_MEMORY_RW.prot_pte, PAGE_KERNEL_TABLE, &mut || {
-            Some(0x9000)
-        });
+        let e =
+            t.map(&mut m, 0x8000_0000, 0, MT_MEMORY_RW.prot_pte, PAGE_KERNEL_TABLE, &mut || {
+                Some(0x9000)
+            });
         assert_eq!(e, Err(MapError::SectionInTheWay(0x8000_0000)));
         // A page table in the lower half of a page is not Linux's layout.
         m.write(PGD + 0x900 * 4, 0x9401);
@@ -722,8 +744,10 @@ mod tests {
         // The odd half of a pair with a section keeps the section.
         let mut m = Mem::default();
         m.write(PGD + 0x801 * 4, MT_MEMORY_RW.prot_sect | 0x10_0000);
-        t.map(&mut m, 0x8000_0000, 0, MT_MEMORY_RW.prot_pte, PAGE_KERNEL_TABLE, &mut || Some(0x9000))
-            .unwrap();
+        t.map(&mut m, 0x8000_0000, 0, MT_MEMORY_RW.prot_pte, PAGE_KERNEL_TABLE, &mut || {
+            Some(0x9000)
+        })
+        .unwrap();
         assert_eq!(m.read(PGD + 0x800 * 4), Some(0x9811));
         assert_eq!(m.read(PGD + 0x801 * 4), Some(MT_MEMORY_RW.prot_sect | 0x10_0000));
     }

@@ -4,6 +4,7 @@ use core::fmt::Write;
 
 use super::{arg_addr, expect_args, CmdError, CmdResult};
 use crate::arch::arm::{cp15, desc, fault, mmu};
+use crate::config::PAGE_OFFSET;
 use crate::console::args::{parse_u32, Args};
 use crate::console::printk::Console;
 use crate::kernel::Kernel;
@@ -32,10 +33,24 @@ pub fn kernel_sections() -> crate::mm::layout::KernelSections {
     }
 }
 
+/// Whether the linear map maps `pa`: memblock's memory below the lowmem limit, and the kernel
+/// image wherever it is (`map_lowmem()` maps only memblock memory; `map_kernel()` the image).
+fn linear_mapped(k: &Kernel, pa: u64) -> bool {
+    let img = crate::arch::arm::image::image();
+    let image = u64::from(img.text) - PAGE_OFFSET..u64::from(img.end) - PAGE_OFFSET;
+    k.memblock.is_memory(pa) || image.contains(&pa)
+}
+
 pub(super) fn cmd_v2p(k: &Kernel, args: &Args<'_>) -> CmdResult {
     expect_args(args, 2)?;
     let va = arg_addr(args, 1)?;
     match k.layout.virt_to_phys(VirtAddr(u64::from(va))) {
+        Some(pa) if !linear_mapped(k, pa.0) => fail!(
+            args,
+            "{:#010x} would be phys {:#010x}, which is not memblock memory: not mapped",
+            va,
+            pa.0
+        ),
         Some(pa) => kprintln!("virt {:#010x} -> phys {:#010x}", va, pa.0),
         None => fail!(
             args,
@@ -52,6 +67,11 @@ pub(super) fn cmd_p2v(k: &Kernel, args: &Args<'_>) -> CmdResult {
     expect_args(args, 2)?;
     let pa = arg_addr(args, 1)?;
     match k.layout.phys_to_virt(PhysAddr(u64::from(pa))) {
+        Some(_) if !linear_mapped(k, pa.into()) => fail!(
+            args,
+            "{:#010x} is not memblock memory (left out by mem= or a hole): not in the linear map",
+            pa
+        ),
         Some(va) => kprintln!("phys {:#010x} -> virt {:#010x}", pa, va.0),
         None => fail!(
             args,
@@ -67,8 +87,9 @@ pub(super) fn cmd_p2v(k: &Kernel, args: &Args<'_>) -> CmdResult {
 pub(super) fn cmd_pt(_: &Kernel, args: &Args<'_>) -> CmdResult {
     expect_args(args, 2)?;
     let va = arg_addr(args, 1)?;
-    // pivm's TTBR0 and TTBR1 point at the same table (TTBR0 walks are disabled on 2G), so
-    // one full-table walk shows what the MMU does for any address.
+    // Linux's show_pte line first (`*pgd`, `*pte` and `*ppte` as an oops prints them).
+    mmu::show_pte(&mut Console, va);
+    // With TTBCR.N = 0 the MMU walks TTBR0's full table for every address.
     let walk = desc::walk(mmu::pgd_phys(), 0, va, mmu::read_phys_word);
     // The MMU's own answer first, so the software walk's result is the last line.
     let par = cp15::ats1cpr(va);
