@@ -37,6 +37,9 @@ fn search_exception_table(pc: u32) -> Option<u32> {
     exception_table().iter().find(|e| e.insn == pc).map(|e| e.fixup)
 }
 
+/// Linux's software bit marking a prefetch abort's FSR (`FSR_LNX_PF`).
+const FSR_LNX_PF: u32 = 1 << 31;
+
 /// The fault a fixup absorbed most recently: (address, FSR).
 static FIXED_FAR: AtomicU32 = AtomicU32::new(0);
 static FIXED_FSR: AtomicU32 = AtomicU32::new(0);
@@ -197,7 +200,8 @@ fn die_kernel_fault(addr: u32, fsr_val: u32, instruction: bool, regs: &PtRegs) -
         describe(addr, &mut w);
     }
     let _ = writeln!(w, "FSR 0x{:03x}: {}", fsr_val, fsr::fault_name(fsr_val));
-    die("Oops", fsr_val, regs)
+    // Linux marks prefetch aborts with FSR_LNX_PF, and die() prints the marked value.
+    die("Oops", if instruction { fsr_val | FSR_LNX_PF } else { fsr_val }, regs)
 }
 
 /// A fault while printing an oops: say so and stop, as Linux's `make_task_dead` does for a
@@ -272,7 +276,8 @@ impl core::fmt::Display for Sym {
         let table = unsafe { core::slice::from_raw_parts(start, end.offset_from(start) as usize) };
         match crate::kallsyms::lookup(table, self.0) {
             Some(s) => write!(f, "{}", s),
-            None => write!(f, "{:#010x}", self.0),
+            // %pS of an address with no symbol: plain hex.
+            None => write!(f, "{:#x}", self.0),
         }
     }
 }

@@ -3,6 +3,8 @@
 use core::fmt::Write;
 
 use super::{arg_addr, expect_args, CmdError, CmdResult};
+use tock_registers::interfaces::Readable;
+
 use crate::arch::arm::{cp15, desc, fault, mmu};
 use crate::config::PAGE_OFFSET;
 use crate::console::args::{parse_u32, Args};
@@ -98,6 +100,15 @@ pub(super) fn cmd_pt(_: &Kernel, args: &Args<'_>) -> CmdResult {
     } else {
         kprintln!("ATS1CPR (hardware): fault, PAR {:#010x}", par);
     }
+    // The registers the walk depends on (pivm's addition; Linux has no such line).
+    kprintln!(
+        "MMU: SCTLR {:08x} TTBCR {:08x} TTBR0 {:08x} TTBR1 {:08x} DACR {:08x}",
+        cp15::Sctlr.get(),
+        cp15::Ttbcr.get(),
+        cp15::Ttbr0.get(),
+        cp15::Ttbr1.get(),
+        cp15::Dacr.get()
+    );
     let _ = write!(Console, "{}", walk);
     Ok(())
 }
