@@ -330,3 +330,29 @@ fn mem_start_hole_is_not_linear_mapped() {
     }
     q.poweroff_ok();
 }
+
+/// Second-level tables taken after boot are pages owned as page tables: freeing one from
+/// the console is a bad page and leaves the mapping in place.
+#[test]
+fn page_tables_are_owned_pages() {
+    let mut q = Qemu::boot_to_prompt(Opts::raw("3G")).0;
+    // The first vmalloc area of a fresh 2 MiB needs a new table page.
+    let out = q.cmd("vmalloc 0x200000");
+    let va = *hex_numbers(&out).last().unwrap();
+    let out = q.cmd(&format!("pt {va:#x}"));
+    let (pa, _) = walk_pa(&q, va, &out);
+    let (pgd, _) = show_pte(&q, va, &out);
+    let table_pfn = pgd >> 12;
+    let out = q.cmd(&format!("__free_pages {table_pfn:#x} 0"));
+    q.expect_in("__free_pages of a page table", &out, "BUG: Bad page state");
+    q.expect_in("__free_pages of a page table", &out, "page belongs to a page table");
+    let again = q.cmd(&format!("pt {va:#x}"));
+    if walk_pa(&q, va, &again).0 != pa || show_pte(&q, va, &again).0 != pgd {
+        q.fail(&format!("the table changed after a refused free:\n{out}\n{again}"));
+    }
+    let meminfo = q.cmd("cat /proc/meminfo");
+    if meminfo_kb(&q, &meminfo, "PageTables") < 8 {
+        q.fail(&format!("PageTables must count the table pages taken after boot:\n{meminfo}"));
+    }
+    q.poweroff_ok();
+}

@@ -11,7 +11,7 @@ use crate::console::args::{parse_u32, Args};
 use crate::console::printk::Console;
 use crate::kernel::Kernel;
 use crate::kprintln;
-use crate::mm::{PhysAddr, VirtAddr};
+use crate::mm::{PhysAddr, VirtAddr, PAGE_SIZE};
 
 /// Most words `peek` prints at once.
 const PEEK_MAX: u32 = 64;
@@ -116,15 +116,16 @@ pub(super) fn cmd_pt(_: &Kernel, args: &Args<'_>) -> CmdResult {
 pub(super) fn cmd_ptdump(k: &Kernel, args: &Args<'_>) -> CmdResult {
     expect_args(args, 1)?;
     let l = &k.layout;
-    let pkmap = l.pkmap_base.unwrap_or(l.modules_end);
     let marker = |start: u64, name| desc::AddrMarker { start, name };
+    // Linux 6.1's address_markers (arch/arm/mm/dump.c); the FDT area starts at VMALLOC_END.
     let markers = [
         marker(l.modules_vaddr.0, "Modules"),
-        marker(pkmap.0, "Persistent Kernel Mappings"),
         marker(l.page_offset.0, "Kernel Mapping"),
         marker(l.vmalloc_start.0, "vmalloc() Area"),
+        marker(l.vmalloc_end.0, "FDT Area"),
         marker(l.fixaddr_start.0, "Fixmap Area"),
         marker(l.vectors_base.0, "Vectors"),
+        marker(l.vectors_base.0 + 2 * PAGE_SIZE, "Vectors End"),
     ];
     let _ = desc::ptdump(&mut Console, mmu::pgd_phys(), 0, &markers, mmu::read_phys_word);
     Ok(())
