@@ -16,7 +16,7 @@ use spin::{Mutex, Once};
 use tock_registers::interfaces::{Readable, Writeable};
 
 use super::cp15::{self, Ttbcr, Ttbr0, Ttbr1, TTBCR};
-use super::desc::{L1_ENTRIES, SECTION_SHIFT, SMALL_PAGE_SHIFT as PAGE_SHIFT};
+use super::desc::{L1_ENTRIES, SMALL_PAGE_SHIFT as PAGE_SHIFT};
 use super::image::image;
 use super::pgtable::{
     self, LinuxPte, MemType, PageTable, PhysMem, MT_DEVICE, MT_HIGH_VECTORS, MT_LOW_VECTORS,
@@ -347,19 +347,15 @@ pub fn lookup_page(pgt: PageTable, va: u32) -> Option<LinuxPte> {
     pgt.lookup(&LinearMem, va)
 }
 
-/// Rewrites `va`'s PTE in `pgt` with `f` (young/dirty/write-protect), then flushes its TLB
-/// entry. Returns the new PTE.
+/// Rewrites `va`'s PTE in `pgt` with `f` (young/dirty/write-protect) and returns the new
+/// PTE. The caller flushes the TLB entry (by ASID for a process's non-global pages).
 pub fn update_page(
     pgt: PageTable,
     va: u32,
     f: impl FnOnce(LinuxPte) -> LinuxPte,
 ) -> Option<LinuxPte> {
-    let new = {
-        let _t = TABLES.lock();
-        pgt.update(&mut LinearMem, va, f)
-    };
-    cp15::local_flush_tlb_kernel_page(va);
-    new
+    let _t = TABLES.lock();
+    pgt.update(&mut LinearMem, va, f)
 }
 
 /// Detaches the table page covering `va`'s 2 MiB from `pgt`, flushes the TLB and gives the
@@ -420,9 +416,4 @@ pub fn read_phys_word(pa: u64) -> Option<u32> {
 /// Linux's `show_pte`: `[addr] *pgd=..., *pte=..., *ppte=...` for the live table.
 pub fn show_pte(w: &mut impl Write, addr: u32) {
     let _ = pgtable::write_show_pte(w, pgd_phys(), addr, read_phys_word);
-}
-
-/// The index of `va`'s first-level entry (for the `pt` command's heading).
-pub const fn pgd_index(va: u32) -> u32 {
-    va >> SECTION_SHIFT
 }

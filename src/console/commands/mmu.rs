@@ -117,9 +117,12 @@ pub(super) fn cmd_ptdump(k: &Kernel, args: &Args<'_>) -> CmdResult {
     expect_args(args, 1)?;
     let l = &k.layout;
     let marker = |start: u64, name| desc::AddrMarker { start, name };
-    // Linux 6.1's address_markers (arch/arm/mm/dump.c); the FDT area starts at VMALLOC_END.
+    // Linux 6.1's address_markers (arch/arm/mm/dump.c; the FDT area starts at VMALLOC_END),
+    // plus pivm's own marker for the pkmap area.
+    let pkmap = l.pkmap_base.unwrap_or(l.modules_end);
     let markers = [
         marker(l.modules_vaddr.0, "Modules"),
+        marker(pkmap.0, "Persistent Kernel Mappings"),
         marker(l.page_offset.0, "Kernel Mapping"),
         marker(l.vmalloc_start.0, "vmalloc() Area"),
         marker(l.vmalloc_end.0, "FDT Area"),
