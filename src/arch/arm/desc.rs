@@ -184,12 +184,12 @@ impl fmt::Display for CachePolicy {
 }
 
 /// Linux's Primary Region Remap Register (`proc-v7-2level.S`): for each remap index
-/// n = TEX[0]:C:B, bits [2n+1:2n] give the memory type (00 strongly-ordered, 01 device, 10
+/// n = `TEX[0]:C:B`, bits `[2n+1:2n]` give the memory type (00 strongly-ordered, 01 device, 10
 /// normal); bits 16-19 the shareability of device and normal memory for S=0/S=1; bits 24+n
 /// "not outer shareable".
 pub const PRRR: u32 = 0xff0a_81a8;
-/// Linux's Normal Memory Remap Register: for index n, bits [2n+1:2n] the inner and bits
-/// [2n+17:2n+16] the outer cache policy of normal memory (00 NC, 01 WB-WA, 10 WT, 11 WB).
+/// Linux's Normal Memory Remap Register: for index n, bits `[2n+1:2n]` the inner and bits
+/// `[2n+17:2n+16]` the outer cache policy of normal memory (00 NC, 01 WB-WA, 10 WT, 11 WB).
 pub const NMRR: u32 = 0x40e0_40e0;
 /// PRRR bits giving device shareability for S=0 and S=1 (DS0, DS1), normal for S=0/1 (NS0/NS1).
 const PRRR_DS0: u32 = 16;
@@ -197,7 +197,7 @@ const PRRR_NS0: u32 = 18;
 /// NMRR's outer-policy fields start at bit 16.
 const NMRR_OUTER_SHIFT: u32 = 16;
 
-/// What TEX[0], C and B select with TEX remap on (SCTLR.TRE=1, ARM ARM B3.8.3), under
+/// What `TEX[0]`, C and B select with TEX remap on (SCTLR.TRE=1, ARM ARM B3.8.3), under
 /// Linux's PRRR and NMRR.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MemKind {
@@ -232,14 +232,14 @@ impl fmt::Display for MemKind {
 /// The memory region attribute bits `TEX[2:0]`, C, B.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MemAttr {
-    /// `TEX[2:0]` (only the low 3 bits are encoded; with TEX remap only TEX[0] counts).
+    /// `TEX[2:0]` (only the low 3 bits are encoded; with TEX remap only `TEX[0]` counts).
     pub tex: u8,
     pub c: bool,
     pub b: bool,
 }
 
 impl MemAttr {
-    /// The TEX remap index n = TEX[0]:C:B (Linux's `L_PTE_MT_*` bits [4:2]).
+    /// The TEX remap index n = `TEX[0]:C:B` (Linux's `L_PTE_MT_*` bits `[4:2]`).
     pub const fn remap_index(&self) -> u32 {
         ((self.tex as u32 & 1) << 2) | ((self.c as u32) << 1) | self.b as u32
     }

@@ -77,7 +77,7 @@ const PTE_EXT_APX: u32 = SmallPageFlags::AP2.bits();
 const PTE_EXT_TEX1: u32 = 1 << 6;
 /// `PTE_EXT_NG`: the `ext` value `set_pte_at()` passes for user pages.
 pub const PTE_EXT_NG: u32 = SmallPageFlags::NG.bits();
-/// The Linux memory-type bit that becomes TEX[0].
+/// The Linux memory-type bit that becomes `TEX[0]`.
 const L_PTE_MT_TEX0: u32 = 1 << 4;
 
 /// `cpu_v7_set_pte_ext`: the hardware small-page entry for Linux PTE `pte` (`ext` adds nG).
@@ -138,7 +138,7 @@ impl LinuxPte {
         self.0 & L_PTE_DIRTY != 0
     }
     /// `pte_mkyoung`, `pte_mkold`, `pte_mkdirty`, `pte_mkclean`, `pte_wrprotect`: the software
-    /// bits a fault handler or reclaim changes (then written back with [`set_pte`]).
+    /// bits a fault handler or reclaim changes (then written back with [`PageTable::update`]).
     pub const fn mkyoung(self) -> Self {
         Self(self.0 | L_PTE_YOUNG)
     }
