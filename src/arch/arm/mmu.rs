@@ -19,8 +19,8 @@ use super::cp15::{self, Ttbcr, Ttbr0, Ttbr1, TTBCR};
 use super::desc::{L1_ENTRIES, SMALL_PAGE_SHIFT as PAGE_SHIFT};
 use super::image::image;
 use super::pgtable::{
-    self, LinuxPte, MemType, PageTable, PhysMem, MT_DEVICE, MT_HIGH_VECTORS, MT_LOW_VECTORS,
-    MT_MEMORY_RO, MT_MEMORY_RW, MT_MEMORY_RX, PAGE_KERNEL_TABLE, PTE_TABLE_PAGE,
+    self, Coverage, LinuxPte, MemType, PageTable, PhysMem, MT_DEVICE, MT_HIGH_VECTORS,
+    MT_LOW_VECTORS, MT_MEMORY_RO, MT_MEMORY_RW, MT_MEMORY_RX, PAGE_KERNEL_TABLE, PTE_TABLE_PAGE,
 };
 use crate::board::raspi::io::{self, Device};
 use crate::config::PAGE_OFFSET;
@@ -180,17 +180,10 @@ fn kernel_page_prot(va: u32) -> &'static MemType {
     }
 }
 
-/// How much of `[start, end)` memblock's memory covers: all of it, part, or none.
-/// (Regions memblock marks `nomap` are not memory to map.)
-fn memory_coverage(memblock: &Memblock, start: u64, end: u64) -> (bool, bool) {
-    let mut covered = 0;
-    for r in memblock.memory() {
-        let (s, e) = (r.base.max(start), r.end().min(end));
-        if s < e {
-            covered += e - s;
-        }
-    }
-    (covered == end - start, covered != 0)
+/// How much of `[start, end)` memblock's memory covers (regions memblock marks `nomap` are
+/// not memory to map).
+fn memory_coverage(memblock: &Memblock, start: u64, end: u64) -> Coverage {
+    pgtable::coverage(memblock.memory().iter().map(|r| (r.base, r.end())), start, end)
 }
 
 /// Builds `swapper_pg_dir`: lowmem from memblock's memory below `lowmem_end` (`map_lowmem`),
@@ -215,13 +208,12 @@ pub fn paging_init(memblock: &Memblock, lowmem_end: u64) -> Result<(), MapError>
         let section_end = va + SZ_1M;
         let pa = va - PAGE_OFFSET + phys_offset;
         let lowmem = va < high_memory;
-        let (whole, some) =
-            if lowmem { memory_coverage(memblock, pa, pa + SZ_1M) } else { (false, false) };
+        let cover = if lowmem { memory_coverage(memblock, pa, pa + SZ_1M) } else { Coverage::None };
         let kernel = va < kernel_end && section_end > kernel_first;
-        if whole && !kernel && section_end <= high_memory {
+        if cover == Coverage::Whole && !kernel && section_end <= high_memory {
             let entry = swapper().l1_entry(va as u32);
             LinearMem.write(entry, (pa as u32) | MT_MEMORY_RW.prot_sect);
-        } else if some || kernel {
+        } else if cover != Coverage::None || kernel {
             let mut p = va;
             while p < section_end {
                 let ppa = p - PAGE_OFFSET + phys_offset;
