@@ -162,9 +162,15 @@ fn pt_names_and_pte_pairs(split: &'static str) {
     if !last.ends_with(", MT_LOW_VECTORS)") {
         q.fail(&format!("pt 0xffff1000: expected MT_LOW_VECTORS:\n{out}"));
     }
-    // The kuser helper version word at the top of the vector page (5 helpers).
-    let out = q.cmd("peek 0xffff0ffc");
-    q.expect_in("peek 0xffff0ffc", &out, "0xffff0ffc: 00000005");
+    // The reset vector branches to the first stub, 0x1000 further (`b .+0x1000`); the
+    // kuser helpers sit at their ABI addresses: __kuser_get_tls reads TPIDRURO
+    // (`mrc p15, 0, r0, c13, c0, 3`), and the version word says 5 helpers.
+    for (addr, word) in
+        [(0xffff_0000u32, "ea0003fe"), (0xffff_0fe0, "ee1d0f70"), (0xffff_0ffc, "00000005")]
+    {
+        let out = q.cmd(&format!("peek {addr:#x}"));
+        q.expect_in(&format!("peek {addr:#x}"), &out, &format!("{addr:#010x}: {word}"));
+    }
 
     let out = q.cmd("ptdump");
     for (start, what) in [

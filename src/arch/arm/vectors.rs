@@ -137,20 +137,20 @@ core::arch::global_asm!(
     @ calls them at these fixed addresses): each slot is 32 bytes (cmpxchg64 has two).
     .org    0xf60
 __kuser_cmpxchg64:                      @ r0 = &old, r1 = &new, r2 = ptr; r0 = 0 and C set if
-    push    {{r4-r7}}                   @ *ptr was old and is now new
-    ldrd    r4, r5, [r0]
+    push    {{r4-r9}}                   @ *ptr was old and is now new; only r3 and the flags
+    ldrd    r4, r5, [r0]                @ may change besides r0
     ldrd    r6, r7, [r1]
     dmb     ish
-1:  ldrexd  r0, r1, [r2]
-    eors    r3, r0, r4
-    eorseq  r3, r1, r5
+1:  ldrexd  r8, r9, [r2]
+    eors    r3, r8, r4
+    eorseq  r3, r9, r5
     bne     2f
     strexd  r3, r6, r7, [r2]
     teq     r3, #1
     beq     1b
 2:  dmb     ish
     rsbs    r0, r3, #0
-    pop     {{r4-r7}}
+    pop     {{r4-r9}}
     bx      lr
     .org    0xfa0
 __kuser_memory_barrier:
