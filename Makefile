@@ -20,7 +20,8 @@ CARGO_TGT := $(CURDIR)/$(BUILD)/target
 ELF_OUT   := $(CARGO_TGT)/$(TARGET)/$(CARGO_PROFILE)/pivm
 ELF       := $(BUILD)/kernel.elf
 IMG       := $(BUILD)/kernel7.img
-DTB       := build/raspi2b-mini.dtb
+# Every tests/dts/NAME.dts becomes build/NAME.dtb (QEMU's -dtb; the QEMU tests boot them).
+DTBS      := $(patsubst tests/dts/%.dts,build/%.dtb,$(wildcard tests/dts/*.dts))
 OBJCOPY   := arm-none-eabi-objcopy
 OBJDUMP   := arm-none-eabi-objdump
 READELF   := arm-none-eabi-readelf
@@ -65,8 +66,8 @@ $(IMG): $(ELF)
 
 kernel: setup $(IMG)
 
-dtb: $(DTB)
-$(DTB): tests/dts/raspi2b-mini.dts
+dtb: $(DTBS)
+build/%.dtb: tests/dts/%.dts
 	@mkdir -p build
 	dtc -q -I dts -O dtb -o $@ $<
 

@@ -6,14 +6,14 @@
 
 use pivm::arch::arm::{cp15, image::image, mmu, vectors};
 use pivm::board::raspi::uart;
-use pivm::boot::{cmdline, BootSource};
+use pivm::boot::{cmdline, reserved_mem, BootSource};
 use pivm::config::{PAGE_OFFSET, VMSPLIT};
 use pivm::console::{commands, printk::Console};
 use pivm::kernel::{self, mem, EntryState, Kernel};
 use pivm::mm::layout::{self, LayoutInput, MemoryLine};
-use pivm::mm::memblock::{Memblock, MemblockError};
+use pivm::mm::memblock::{self, Memblock, MemblockError};
 use pivm::mm::profile;
-use pivm::mm::PAGE_SHIFT;
+use pivm::mm::{PAGE_SHIFT, PAGE_SIZE};
 use pivm::{kprintln, VERSION};
 
 use tock_registers::interfaces::Readable;
@@ -57,7 +57,7 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
     );
 
     // What the firmware told us: RAM and the command line.
-    let (boot, problem) = kernel::read_boot_params(params_reg);
+    let (mut boot, problem) = kernel::read_boot_params(params_reg);
     match boot.source {
         BootSource::Atags => kprintln!("ATAGs at {:#x}", params_reg),
         BootSource::DeviceTree => kprintln!("OF: fdt: Machine model: {}", boot.model()),
@@ -72,7 +72,7 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
         kprintln!("pivm: boot parameters: {}", problem);
     }
     kprintln!("Kernel command line: {}", boot.cmdline());
-    let (params, diags) = cmdline::parse(boot.cmdline());
+    let (params, diags) = cmdline::parse(boot.cmdline_bytes());
     for d in diags.iter() {
         kprintln!("{}", d);
     }
@@ -84,11 +84,12 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
             kprintln!("{}", e);
             profile::DEFAULT_PROFILE
         });
+    let (mem, nr_mem) = params.mem.to_array();
     let input = LayoutInput {
         page_offset: PAGE_OFFSET,
         banks: boot.banks(),
         vmalloc: params.vmalloc,
-        mem: params.mem,
+        mem: &mem[..nr_mem],
         highmem: CONFIG_HIGHMEM,
         dma_zone_size: None,
     };
@@ -119,9 +120,37 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
         check(memblock.reserve(boot.params_phys.0, boot.params_size, "boot params"));
     }
     memblock.set_current_limit(layout.arm_lowmem_limit.0);
+    // The device tree's /memreserve/ and /reserved-memory (early_init_fdt_scan_reserved_mem),
+    // tried on a copy: they must leave room for mem_map, or they are all ignored.
+    if boot.source == BootSource::DeviceTree {
+        let mut with_dt = memblock.clone();
+        let scan = kernel::with_boot_fdt(boot.params_phys.0, |fdt| {
+            reserved_mem::early_init_fdt_scan_reserved_mem(fdt, &mut with_dt, &mut Console)
+        });
+        let mem_map = mem::mem_map_bytes(&layout);
+        let lowmem = layout.arm_lowmem_limit.0;
+        match scan {
+            Some(Ok(rmem)) if with_dt.find_in_range(mem_map, PAGE_SIZE, 0, lowmem).is_some() => {
+                memblock = with_dt;
+                boot.cma = rmem.cma;
+            }
+            Some(Ok(_)) => kprintln!(
+                "pivm: the device tree's memory reservations leave no room for mem_map \
+                 ({} bytes of lowmem); ignoring them",
+                mem_map
+            ),
+            Some(Err(e)) => kprintln!("OF: reserved mem: {}; reservations ignored", e),
+            None => {}
+        }
+    }
 
-    // Final page tables: lowmem linear map, vectors, fixmap; the identity map goes away.
-    if let Err(e) = mmu::paging_init(&memblock, layout.arm_lowmem_limit.0) {
+    if params.memblock_debug {
+        let _ = memblock::write_memblock_debug(&mut Console, &memblock);
+    }
+
+    // Final page tables: lowmem linear map (memblock's mappable memory), vectors, fixmap;
+    // the identity map goes away.
+    if let Err(e) = mmu::paging_init(layout.high_memory.0, &mut memblock) {
         kprintln!("paging_init failed: {:?}", e);
         pivm::arch::arm::halt();
     }

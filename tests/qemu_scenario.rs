@@ -95,6 +95,7 @@ fn scenario_rejects_bad_input_and_keeps_running() {
     // Nothing was started: a short run goes through and ends with its verdict.
     let out = q.cmd_timeout("scenario vmalloc-frag seed=2 steps=500", SCENARIO);
     q.expect_in("short run", &out, "request of 0x1a0000 bytes: succeeded");
+    q.verify_ok("after the short run");
     q.poweroff_ok();
 }
 
@@ -114,11 +115,13 @@ fn scenario_summary(profile: &str, seed: u32) -> String {
     ] {
         q.expect_in("scenario", &out, s);
     }
+    q.verify_ok("after the scenario");
     // The allocations stay until released, then everything comes back (MemFree plus the
     // per-CPU lists) but the page tables of the vmalloc range (kept, as Linux keeps kernel
     // page tables) and slab caches' pages.
     let out2 = q.cmd("scenario release");
     q.expect_in("scenario release", &out2, "scenario: released ");
+    q.verify_ok("after scenario release");
     let free_after = free_kb(&mut q);
     if free_after + 1024 < free_before {
         q.fail(&format!("{free_before} kB free before the run, {free_after} kB after release"));
@@ -141,16 +144,28 @@ fn field<'a>(summary: &'a str, name: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {name}= in {summary}"))
 }
 
-/// Seeds on which the 512 MiB layout fails like the device (see `make scenario` for more).
+/// Seeds on which the 512 MiB layout fails like the device (see `make scenario` for more)
+/// on one kernel build. Which seeds fail depends on the exact free memory, which the kernel
+/// image's size shifts by pages, so the 512 MiB test searches for failing seeds (up to
+/// `SEED_SEARCH`) instead of naming them; the 720 MiB layout succeeds on every seed.
 const FAILING_SEEDS: [u32; 4] = [6, 7, 8, 9];
+/// Seeds the 512 MiB test tries, in order, to find `FAILING_SEEDS.len()` failures.
+const SEED_SEARCH: std::ops::RangeInclusive<u32> = 1..=16;
 /// 0x1a0000 bytes plus the guard page: the vmalloc gap the request needs.
 const NEEDED_GAP: u64 = 0x1a_1000;
 
 #[test]
 fn scenario_fails_like_the_device_on_512m_lowmem() {
-    for seed in FAILING_SEEDS {
+    let mut failed = Vec::new();
+    for seed in SEED_SEARCH {
+        if failed.len() == FAILING_SEEDS.len() {
+            break;
+        }
         let s = scenario_summary("android-a9", seed);
-        assert_eq!(field(&s, "outcome"), "failed", "seed {seed}: {s}");
+        if field(&s, "outcome") != "failed" {
+            continue;
+        }
+        failed.push(seed);
         // The physical half: no order-9 block in Normal (or Normal at its watermark), while
         // memory as a whole is far from exhausted, as on the device (MemFree 156 MiB).
         let order: i32 = field(&s, "largest_order").parse().unwrap();
@@ -165,6 +180,11 @@ fn scenario_fails_like_the_device_on_512m_lowmem() {
         let vfree_kb: u64 = field(&s, "vmalloc_free_kb").parse().unwrap();
         assert!(vfree_kb < 48 * 1024, "seed {seed}: {s}");
     }
+    assert_eq!(
+        failed.len(),
+        FAILING_SEEDS.len(),
+        "seeds {SEED_SEARCH:?}: only {failed:?} failed like the device"
+    );
 }
 
 #[test]
@@ -194,5 +214,6 @@ fn scenario_at_boot_then_console() {
     q.expect_in("buddyinfo after the scenario", &out, "Node 0, zone   Normal ");
     let out = q.cmd("scenario vmalloc-frag seed=2");
     q.expect_in("second run", &out, "run 'scenario release' first");
+    q.verify_ok("after the scenario at boot");
     q.poweroff_ok();
 }

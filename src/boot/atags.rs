@@ -124,10 +124,44 @@ fn apply_tag(tag: u32, payload: &[u8], info: &mut BootInfo) {
 /// Walks the list, calling `visit(tag, payload)` for every tag after ATAG_CORE and before
 /// ATAG_NONE. Returns the byte length of the list including ATAG_NONE.
 fn walk(mem: &[u8], mut visit: impl FnMut(u32, &[u8])) -> Result<usize, AtagError> {
-    let first = (read_word(mem, 0), read_word(mem, 4));
+    walk_headers(
+        mem.len(),
+        |offset| read_word(mem, offset),
+        |offset, tag, end| visit(tag, &mem[offset + 8..end]),
+    )
+}
+
+/// Byte length of the ATAG list (including ATAG_NONE), found by reading only tag headers:
+/// `read_word(offset)` gives the little-endian word at a byte offset below `readable`.
+/// The boot code uses it to learn how many bytes to map before it forms a slice over them.
+pub fn atags_size(
+    readable: usize,
+    read_word: impl FnMut(usize) -> Option<u32>,
+) -> Result<usize, AtagError> {
+    walk_headers(readable, read_word, |_, _, _| {})
+}
+
+/// The walk itself, over `readable` bytes seen through `read_word`: checks ATAG_CORE, every
+/// tag's size and that it ends inside `readable`, and calls `visit(offset, tag, end)` for each
+/// tag after ATAG_CORE and before ATAG_NONE. Bounded by `MAX_ATAGS`.
+fn walk_headers(
+    readable: usize,
+    mut read_word: impl FnMut(usize) -> Option<u32>,
+    mut visit: impl FnMut(usize, u32, usize),
+) -> Result<usize, AtagError> {
+    // Never asks for a word that does not lie wholly inside `readable`.
+    let mut word = |offset: usize| {
+        offset.checked_add(4).filter(|&end| end <= readable).and_then(|_| read_word(offset))
+    };
+    let mut header = |offset: usize| {
+        let size = word(offset)?;
+        let tag = offset.checked_add(4).and_then(&mut word);
+        Some((size, tag))
+    };
+    let first = header(0);
     let (core_size, core_tag) = match first {
-        (Some(size), Some(tag)) => (size, tag),
-        _ => return Err(AtagError::NoCore { tag: first.1.unwrap_or(ATAG_NONE) }),
+        Some((size, Some(tag))) => (size, tag),
+        _ => return Err(AtagError::NoCore { tag: ATAG_NONE }),
     };
     if core_tag != ATAG_CORE {
         return Err(AtagError::NoCore { tag: core_tag });
@@ -138,13 +172,13 @@ fn walk(mem: &[u8], mut visit: impl FnMut(u32, &[u8])) -> Result<usize, AtagErro
 
     let mut offset = 0usize;
     for _ in 0..MAX_ATAGS {
-        let (size, tag) = match (read_word(mem, offset), read_word(mem, offset + 4)) {
-            (Some(size), Some(tag)) => (size, tag),
-            (size, _) => {
+        let (size, tag) = match header(offset) {
+            Some((size, Some(tag))) => (size, tag),
+            h => {
                 return Err(AtagError::Truncated {
                     offset,
                     tag: ATAG_NONE,
-                    size: size.unwrap_or(0),
+                    size: h.map_or(0, |(size, _)| size),
                 })
             }
         };
@@ -154,16 +188,15 @@ fn walk(mem: &[u8], mut visit: impl FnMut(u32, &[u8])) -> Result<usize, AtagErro
         if size < ATAG_HDR_WORDS {
             return Err(AtagError::SizeTooSmall { offset, tag, size });
         }
-        let bytes = size as usize * 4;
-        let end = match offset.checked_add(bytes) {
-            Some(end) if end <= mem.len() => end,
+        let end = match (size as usize).checked_mul(4).and_then(|b| offset.checked_add(b)) {
+            Some(end) if end <= readable => end,
             _ => return Err(AtagError::Truncated { offset, tag, size }),
         };
         if tag == ATAG_MEM && size != ATAG_MEM_WORDS {
             return Err(AtagError::BadTagSize { offset, tag, size });
         }
         if offset != 0 {
-            visit(tag, &mem[offset + 8..end]);
+            visit(offset, tag, end);
         }
         offset = end;
     }
@@ -230,7 +263,7 @@ mod tests {
         assert_eq!(info.banks().len(), 1);
         assert_eq!(info.banks()[0].start, PhysAddr(0));
         assert_eq!(info.banks()[0].size, 0x3c00_0000);
-        assert_eq!(info.cmdline(), "foo=bar console=ttyAMA0");
+        assert_eq!(info.cmdline_bytes(), b"foo=bar console=ttyAMA0");
     }
 
     #[test]
@@ -246,7 +279,7 @@ mod tests {
     fn without_cmdline_and_with_short_core() {
         let list = Builder::new().words(&[2, ATAG_CORE]).mem(0x1000_0000, 0).none().0;
         let info = parse(&list).unwrap();
-        assert_eq!(info.cmdline(), "");
+        assert_eq!(info.cmdline_bytes(), b"");
         assert_eq!(info.banks()[0].size, 0x1000_0000);
         assert_eq!(info.params_size, 8 + 16 + 8);
     }
@@ -284,7 +317,7 @@ mod tests {
         assert!(matches!(err, AtagError::Truncated { .. }), "{err}");
         assert_eq!(info.source, BootSource::None);
         assert_eq!(info.banks().len(), 0);
-        assert_eq!(info.cmdline(), "");
+        assert_eq!(info.cmdline_bytes(), b"");
 
         // A tag whose size runs past the slice.
         let list = Builder::new().core().words(&[100, ATAG_CMDLINE, 0]).0;
@@ -326,7 +359,7 @@ mod tests {
         let long = vec![b'x'; COMMAND_LINE_SIZE + 100];
         let list = Builder::new().core().cmdline(&long).none().0;
         let info = parse(&list).unwrap();
-        assert_eq!(info.cmdline().len(), COMMAND_LINE_SIZE - 1);
+        assert_eq!(info.cmdline_bytes().len(), COMMAND_LINE_SIZE - 1);
         assert_eq!(info.params_size, list.len() as u64);
     }
 
@@ -338,6 +371,40 @@ mod tests {
         }
         let list = b.none().0;
         assert_eq!(parse(&list).unwrap_err(), AtagError::TooManyTags);
+    }
+
+    /// The size comes from the headers alone, and nothing past `readable` is ever read.
+    #[test]
+    fn size_from_headers_reads_only_the_list() {
+        let list = Builder::new().core().mem(0x3c00_0000, 0).cmdline(b"console=ttyAMA0").none().0;
+        let reads = std::cell::RefCell::new(Vec::new());
+        let reader = |mem: &[u8]| {
+            let mem = mem.to_vec();
+            let reads = &reads;
+            move |off: usize| {
+                reads.borrow_mut().push(off);
+                read_word(&mem, off)
+            }
+        };
+        assert_eq!(atags_size(list.len(), reader(&list)), Ok(list.len()));
+        assert!(reads.borrow().iter().all(|&off| off + 4 <= list.len()));
+        // Headers only: core (checked, then walked), mem, cmdline, none; two words each.
+        assert_eq!(reads.borrow().len(), 10);
+
+        let mut padded = list.clone();
+        padded.resize(4096, 0xaa);
+        assert_eq!(atags_size(padded.len(), reader(&padded)), Ok(list.len()));
+        // A list cut by the readable window is an error, not a read past it.
+        reads.borrow_mut().clear();
+        let err = atags_size(list.len() - 8, reader(&list[..list.len() - 8])).unwrap_err();
+        assert!(matches!(err, AtagError::Truncated { .. }), "{err}");
+        assert!(reads.borrow().iter().all(|&off| off + 4 <= list.len() - 8));
+        // A huge tag size cannot wrap the offset.
+        let list = Builder::new().core().words(&[u32::MAX, ATAG_CMDLINE]).none().0;
+        assert!(matches!(
+            atags_size(list.len(), reader(&list)),
+            Err(AtagError::Truncated { size: u32::MAX, .. })
+        ));
     }
 
     #[test]

@@ -176,6 +176,140 @@ pub fn parse_dtb(blob: &[u8], params_phys: u64, info: &mut BootInfo) -> Result<(
     Ok(())
 }
 
+/// The root's `#address-cells` / `#size-cells` (Linux's `dt_root_addr_cells` and
+/// `dt_root_size_cells`): how `reg`, `size`, `alignment` and `alloc-ranges` are read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RootCells {
+    pub address: usize,
+    pub size: usize,
+}
+
+impl RootCells {
+    /// Bytes of one (address, size) pair.
+    pub const fn pair_bytes(&self) -> usize {
+        (self.address + self.size) * 4
+    }
+}
+
+/// The properties of a `/reserved-memory` child that Linux's reserved-memory code reads.
+/// Values are raw big-endian cells; flags are true when the property is present.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RmemProps<'a> {
+    pub reg: Option<&'a [u8]>,
+    pub size: Option<&'a [u8]>,
+    pub alignment: Option<&'a [u8]>,
+    pub alloc_ranges: Option<&'a [u8]>,
+    pub no_map: bool,
+    pub reusable: bool,
+    /// `linux,cma-default`: the default CMA area.
+    pub cma_default: bool,
+    /// `compatible` lists `shared-dma-pool`.
+    pub shared_dma_pool: bool,
+}
+
+/// One available child of `/reserved-memory`: its name (with unit address, as
+/// `fdt_get_name` gives it) and properties.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RmemNode<'a> {
+    pub name: &'a str,
+    pub props: RmemProps<'a>,
+}
+
+/// What `/reserved-memory` looked like.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReservedMemoryRoot {
+    /// There is no `/reserved-memory` node.
+    Absent,
+    /// Its `#address-cells`/`#size-cells` differ from the root's, or it has no `ranges`
+    /// (Linux's `__reserved_mem_check_root`): its children are ignored.
+    Unsupported,
+    /// Its available children were passed to the callback.
+    Scanned,
+}
+
+/// Calls `f` with the root's cells and each available child of `/reserved-memory`, in blob
+/// order (Linux's `fdt_scan_reserved_mem` walk). The blob is checked first, like `parse_dtb`.
+pub fn scan_reserved_memory<'a>(
+    blob: &'a [u8],
+    mut f: impl FnMut(RootCells, RmemNode<'a>),
+) -> Result<ReservedMemoryRoot, DtbError> {
+    let totalsize = check_header(blob)?;
+    let blob = &blob[..totalsize];
+    let fdt = Fdt::new(blob).map_err(|_| DtbError::Fdt)?;
+    let root = fdt.find_node("/").ok_or(DtbError::Fdt)?;
+    let cells = root.cell_sizes();
+    let cells = RootCells { address: cells.address_cells, size: cells.size_cells };
+    if !(1..=2).contains(&cells.address) || !(1..=2).contains(&cells.size) {
+        return Err(DtbError::UnsupportedCells {
+            address_cells: cells.address,
+            size_cells: cells.size,
+        });
+    }
+    let Some(rmem) = root.children().find(|n| n.name == "reserved-memory") else {
+        return Ok(ReservedMemoryRoot::Absent);
+    };
+    let cell = |name| rmem.property(name).and_then(|p| be32(p.value, 0)).map(|v| v as usize);
+    let supported = cell("#size-cells") == Some(cells.size)
+        && cell("#address-cells") == Some(cells.address)
+        && rmem.property("ranges").is_some();
+    if !supported {
+        return Ok(ReservedMemoryRoot::Unsupported);
+    }
+    for node in rmem.children() {
+        if !is_available(node.property("status").map(|p| p.value)) {
+            continue;
+        }
+        let value = |name| node.property(name).map(|p| p.value);
+        let compatible = value("compatible").unwrap_or(&[]);
+        let props = RmemProps {
+            reg: value("reg"),
+            size: value("size"),
+            alignment: value("alignment"),
+            alloc_ranges: value("alloc-ranges"),
+            no_map: value("no-map").is_some(),
+            reusable: value("reusable").is_some(),
+            cma_default: value("linux,cma-default").is_some(),
+            shared_dma_pool: compatible.split(|&b| b == 0).any(|c| c == b"shared-dma-pool"),
+        };
+        f(cells, RmemNode { name: node.name, props });
+    }
+    Ok(ReservedMemoryRoot::Scanned)
+}
+
+/// Size of one `/memreserve/` entry: a big-endian 64-bit address and size.
+const FDT_RESERVE_ENTRY_SIZE: usize = 16;
+
+/// Calls `f(address, size)` for each `/memreserve/` entry of the header's reservation block,
+/// up to the first with size 0 (as Linux's loop over `fdt_get_mem_rsv` stops). The entries
+/// are read here rather than through the `fdt` crate, whose accessor truncates addresses to
+/// the target's pointer width. An entry that runs past the blob is an error.
+pub fn for_each_memreserve(blob: &[u8], mut f: impl FnMut(u64, u64)) -> Result<(), DtbError> {
+    let totalsize = check_header(blob)?;
+    let blob = &blob[..totalsize];
+    let mut off =
+        be32(blob, HDR_OFF_MEM_RSVMAP).ok_or(DtbError::TooSmall { len: blob.len() })? as usize;
+    loop {
+        let entry = off
+            .checked_add(FDT_RESERVE_ENTRY_SIZE)
+            .and_then(|end| blob.get(off..end))
+            .ok_or(DtbError::BadHeader { field: "off_mem_rsvmap" })?;
+        let address = be_cells(&entry[..8]).unwrap_or(0);
+        let size = be_cells(&entry[8..]).unwrap_or(0);
+        if size == 0 {
+            return Ok(());
+        }
+        f(address, size);
+        off += FDT_RESERVE_ENTRY_SIZE;
+    }
+}
+
+/// A big-endian number of `cells` cells (1 or 2) at the start of `bytes`, and the rest
+/// (Linux's `dt_mem_next_cell`).
+pub fn next_cells(bytes: &[u8], cells: usize) -> Option<(u64, &[u8])> {
+    let n = cells.checked_mul(4)?;
+    Some((be_cells(bytes.get(..n)?)?, &bytes[n..]))
+}
+
 /// Linux identifies RAM by `device_type = "memory"`; plain `memory` nodes are accepted too.
 fn is_memory_node(base_name: &str, device_type: Option<&[u8]>) -> bool {
     match device_type {
@@ -363,7 +497,7 @@ const fn align4(n: usize) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::io::Write as _;
     use std::process::{Command, Stdio};
@@ -372,7 +506,7 @@ mod tests {
     const DTB_PHYS: u64 = 0x0800_0000;
 
     /// Compiles DTS source with the system's `dtc` (package device-tree-compiler).
-    fn dtc(source: &str) -> Vec<u8> {
+    pub(crate) fn dtc(source: &str) -> Vec<u8> {
         let mut child = Command::new("dtc")
             .args(["-q", "-I", "dts", "-O", "dtb", "-"])
             .stdin(Stdio::piped())
@@ -447,8 +581,8 @@ mod tests {
         assert_eq!(info.params_phys, PhysAddr(DTB_PHYS));
         assert_eq!(info.params_size, blob.len() as u64);
         assert_eq!(banks(&info), [(0, 0x3c00_0000)]);
-        assert_eq!(info.cmdline(), "console=ttyAMA0 dtb=yes");
-        assert_eq!(info.model(), "Raspberry Pi 2 Model B");
+        assert_eq!(info.cmdline_bytes(), b"console=ttyAMA0 dtb=yes");
+        assert_eq!(info.model().to_string(), "Raspberry Pi 2 Model B");
     }
 
     #[test]
@@ -519,8 +653,8 @@ mod tests {
         let end = start + src[start..].find("};").unwrap() + 2;
         let info = parse(&dtc(&format!("{}{}", &src[..start], &src[end..]))).unwrap();
         assert_eq!(info.banks().len(), 0);
-        assert_eq!(info.cmdline(), "");
-        assert_eq!(info.model(), "Raspberry Pi 2 Model B");
+        assert_eq!(info.cmdline_bytes(), b"");
+        assert_eq!(info.model().to_string(), "Raspberry Pi 2 Model B");
     }
 
     /// QEMU's raspi2b NOPs out the blob's own /memory node and inserts its own right after the
@@ -540,8 +674,8 @@ mod tests {
         nop_node(&mut blob, "memory@1000");
         let info = parse(&blob).unwrap();
         assert_eq!(banks(&info), [(0, 0x3c00_0000)]);
-        assert_eq!(info.cmdline(), "from qemu");
-        assert_eq!(info.model(), "Raspberry Pi 2 Model B");
+        assert_eq!(info.cmdline_bytes(), b"from qemu");
+        assert_eq!(info.model().to_string(), "Raspberry Pi 2 Model B");
     }
 
     #[test]

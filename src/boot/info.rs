@@ -1,4 +1,5 @@
 //! `BootInfo`: the firmware's hand-over in one fixed-size value (no heap exists at boot).
+use super::cmdline::Escaped;
 use crate::mm::PhysAddr;
 
 /// At most this many RAM banks are kept (ATAG_MEM entries or /memory reg cells).
@@ -45,6 +46,10 @@ pub struct BootInfo {
     pub nr_banks: usize,
     cmdline: [u8; COMMAND_LINE_SIZE],
     cmdline_len: usize,
+    /// The device tree's default CMA area (a `reusable` `shared-dma-pool` with
+    /// `linux,cma-default`), placed by the reserved-memory scan but not reserved: it stays in
+    /// the page allocator, for the CMA code to take as Linux's MIGRATE_CMA pageblocks.
+    pub cma: Option<MemBank>,
     /// Device tree `/model` (empty for ATAGs).
     model: [u8; 64],
     model_len: usize,
@@ -64,6 +69,7 @@ impl BootInfo {
             params_size: 0,
             banks: [MemBank { start: PhysAddr(0), size: 0 }; MAX_MEM_BANKS],
             nr_banks: 0,
+            cma: None,
             cmdline: [0; COMMAND_LINE_SIZE],
             cmdline_len: 0,
             model: [0; 64],
@@ -86,52 +92,55 @@ impl BootInfo {
         true
     }
 
-    /// The kernel command line (truncated to `COMMAND_LINE_SIZE - 1` bytes, like Linux).
-    pub fn cmdline(&self) -> &str {
-        core::str::from_utf8(&self.cmdline[..self.cmdline_len]).unwrap_or("")
+    /// The kernel command line's bytes (at most `COMMAND_LINE_SIZE - 1`, like Linux).
+    pub fn cmdline_bytes(&self) -> &[u8] {
+        &self.cmdline[..self.cmdline_len]
     }
 
-    /// Stores the command line, dropping bytes that are not printable ASCII.
+    /// The command line for printing (`/proc/cmdline`, the boot log): every byte, the ones a
+    /// terminal cannot show as `\xNN`.
+    pub fn cmdline(&self) -> Escaped<'_> {
+        Escaped(self.cmdline_bytes())
+    }
+
+    /// Stores the command line as given, up to its NUL (Linux's `strscpy`).
     pub fn set_cmdline(&mut self, bytes: &[u8]) {
-        self.cmdline_len = copy_printable(&mut self.cmdline[..COMMAND_LINE_SIZE - 1], bytes);
+        self.cmdline_len = copy_cstr(&mut self.cmdline[..COMMAND_LINE_SIZE - 1], bytes);
     }
 
-    pub fn model(&self) -> &str {
-        core::str::from_utf8(&self.model[..self.model_len]).unwrap_or("")
+    /// The device tree's `/model`, for printing.
+    pub fn model(&self) -> Escaped<'_> {
+        Escaped(&self.model[..self.model_len])
     }
 
     pub fn set_model(&mut self, bytes: &[u8]) {
-        self.model_len = copy_printable(&mut self.model, bytes);
+        self.model_len = copy_cstr(&mut self.model, bytes);
     }
 }
 
-/// Copies printable ASCII (stopping at NUL), returns the length written.
-fn copy_printable(dst: &mut [u8], src: &[u8]) -> usize {
-    let mut n = 0;
-    for &b in src.iter().take_while(|&&b| b != 0) {
-        if n == dst.len() {
-            break;
-        }
-        if (0x20..0x7f).contains(&b) {
-            dst[n] = b;
-            n += 1;
-        }
-    }
-    n
+/// Copies `src` up to its first NUL, as much as fits; returns the length written.
+fn copy_cstr(dst: &mut [u8], src: &[u8]) -> usize {
+    let len = src.iter().position(|&b| b == 0).unwrap_or(src.len()).min(dst.len());
+    dst[..len].copy_from_slice(&src[..len]);
+    len
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Issue 16.7: bytes were dropped (`café=1` became `caf=1`); they are kept and shown.
     #[test]
-    fn cmdline_is_truncated_and_filtered() {
+    fn cmdline_keeps_its_bytes_and_is_truncated() {
         let mut bi = BootInfo::new();
-        bi.set_cmdline(b"a=b\x01 c\0ignored");
-        assert_eq!(bi.cmdline(), "a=b c");
+        bi.set_cmdline("a=b\x01 caf\u{e9}=1\0ignored".as_bytes());
+        assert_eq!(bi.cmdline_bytes(), "a=b\x01 caf\u{e9}=1".as_bytes());
+        assert_eq!(bi.cmdline().to_string(), "a=b\\x01 caf\u{e9}=1");
         let long = [b'x'; 2000];
         bi.set_cmdline(&long);
-        assert_eq!(bi.cmdline().len(), COMMAND_LINE_SIZE - 1);
+        assert_eq!(bi.cmdline_bytes().len(), COMMAND_LINE_SIZE - 1);
+        bi.set_model(b"Pi\x07 2\0x");
+        assert_eq!(bi.model().to_string(), "Pi\\x07 2");
     }
 
     #[test]

@@ -4,5 +4,7 @@ pub mod atags;
 pub mod cmdline;
 pub mod dtb;
 pub mod info;
+pub mod params;
+pub mod reserved_mem;
 
 pub use info::{BootInfo, BootSource, MemBank};

@@ -4,17 +4,21 @@
 //! mapping like `kmap_atomic`); and the slab allocator on top of it, which is also Rust's
 //! global allocator.
 use core::alloc::{GlobalAlloc, Layout as AllocLayout};
+use core::fmt::Write;
 use core::mem::size_of;
 
 use spin::Mutex;
 
 use crate::arch::arm::{desc, mmu};
+use crate::console::printk::Console;
 use crate::mm::fixmap::{fix_to_virt, FixedAddress};
 use crate::mm::gfp::GfpFlags;
 use crate::mm::layout::Layout;
 use crate::mm::memblock::Memblock;
 use crate::mm::page::{MemMap, Page};
-use crate::mm::page_alloc::{InitError, LinearMap, Node, PageMemory, DEFAULT_COMM, PAGE_POISON};
+use crate::mm::page_alloc::{
+    InitError, LinearMap, Node, PageAccessError, PageMemory, DEFAULT_COMM, PAGE_POISON,
+};
 use crate::mm::slab::{PageSource, Slab};
 use crate::mm::{Pfn, PhysAddr, VirtAddr, PAGE_SHIFT, PAGE_SIZE};
 use crate::proc::collect;
@@ -23,9 +27,42 @@ use crate::proc::snapshot::{MeminfoSnapshot, NodeSnapshot, NodeStats, SlabCacheS
 /// The node. `None` until `mem_init` has handed memblock's free memory over.
 pub static NODE: Mutex<Option<Node<'static>>> = Mutex::new(None);
 
-/// Runs `f` on the page allocator (which exists once `mem_init` has run).
+/// Runs `f` on the page allocator (which exists once `mem_init` has run), then prints what
+/// the allocation found wrong (page poisoning's reports), as Linux prints it from the
+/// allocation path.
 pub fn with_node<R>(f: impl FnOnce(&mut Node<'static>) -> R) -> R {
-    f(NODE.lock().as_mut().expect("the page allocator is set up during boot"))
+    let mut guard = NODE.lock();
+    let node = guard.as_mut().expect("the page allocator is set up during boot");
+    let r = f(node);
+    // Only page poisoning queues reports; its flag is the cheaper test.
+    if node.page_poisoning() && node.poison_report_pending() {
+        print_poison_reports(node);
+    }
+    r
+}
+
+/// Prints the page allocator's pending reports (for allocations made outside `with_node`:
+/// the slab's pages, page tables); the console calls it after every command.
+pub fn print_pending_reports() {
+    if let Some(node) = NODE.lock().as_mut() {
+        print_poison_reports(node);
+    }
+}
+
+/// Page poisoning's `check_poison_mem` reports, each with the address the page was read at.
+#[cold]
+#[inline(never)]
+fn print_poison_reports(node: &mut Node<'static>) {
+    while let Some((report, suppressed)) = node.take_poison_report() {
+        let va = match linear_address(report.pfn) {
+            Some(va) => va as u64,
+            None => fix_to_virt(FixedAddress::KmapBegin),
+        };
+        let _ = report.write_report(&mut Console, va);
+        if suppressed > 0 {
+            let _ = writeln!(Console, "check_poison_mem: {suppressed} callbacks suppressed");
+        }
+    }
 }
 
 /// Serialises users of the single `kmap_atomic` fixmap slot.
@@ -58,63 +95,74 @@ fn linear_address(pfn: Pfn) -> Option<*mut u8> {
 }
 
 /// Runs `f` with the page frame mapped at some kernel address: lowmem through the linear
-/// map, highmem through the `kmap_atomic` fixmap slot (mapped for the duration only).
-pub fn with_page_mapped<R>(pfn: Pfn, f: impl FnOnce(*mut u8) -> R) -> R {
+/// map, highmem through the `kmap_atomic` fixmap slot (mapped for the duration only). An
+/// error when the slot cannot be mapped: `f` never sees an address that maps nothing.
+pub fn with_page_mapped<R>(pfn: Pfn, f: impl FnOnce(*mut u8) -> R) -> Result<R, PageAccessError> {
     if let Some(va) = linear_address(pfn) {
-        return f(va);
+        return Ok(f(va));
     }
+    let pa = u32::try_from(pfn.phys().0).map_err(|_| PageAccessError { pfn })?;
     let _slot = KMAP_ATOMIC.lock();
     let va = fix_to_virt(FixedAddress::KmapBegin) as u32;
-    let pa = pfn.phys().0 as u32;
     // The slot lies in the fixmap's page table, which paging_init created.
-    let mapped = mmu::set_fixmap_page(va, pa, Some(desc::MT_MEMORY_RW)).is_ok();
-    let r = f(if mapped { va as *mut u8 } else { core::ptr::null_mut() });
+    mmu::set_fixmap_page(va, pa, Some(desc::MT_MEMORY_RW)).map_err(|_| PageAccessError { pfn })?;
+    let r = f(va as *mut u8);
     let _ = mmu::set_fixmap_page(va, 0, None);
-    r
+    Ok(r)
 }
 
 /// Page contents for the allocator (`__GFP_ZERO`, page poisoning).
 struct KernelPageMemory;
 
 impl KernelPageMemory {
-    fn fill(pfn: Pfn, order: u32, byte: u8) {
+    fn fill(pfn: Pfn, order: u32, byte: u8) -> Result<(), PageAccessError> {
         for i in 0..(1u64 << order) {
             with_page_mapped(Pfn(pfn.0 + i), |va| {
-                if !va.is_null() {
-                    // SAFETY: `va` maps the whole page frame, which the allocator owns.
-                    unsafe { core::ptr::write_bytes(va, byte, PAGE_SIZE as usize) };
-                }
-            });
+                // SAFETY: `va` maps the whole page frame, which the allocator owns.
+                unsafe { core::ptr::write_bytes(va, byte, PAGE_SIZE as usize) };
+            })?;
         }
+        Ok(())
     }
 }
 
 impl PageMemory for KernelPageMemory {
-    fn zero(&self, pfn: Pfn, order: u32) {
-        Self::fill(pfn, order, 0);
+    fn zero(&self, pfn: Pfn, order: u32) -> Result<(), PageAccessError> {
+        Self::fill(pfn, order, 0)
     }
 
-    fn poison(&self, pfn: Pfn, order: u32) {
-        Self::fill(pfn, order, PAGE_POISON);
+    fn poison(&self, pfn: Pfn) -> Result<(), PageAccessError> {
+        Self::fill(pfn, 0, PAGE_POISON)
     }
 
-    fn check_poison(&self, pfn: Pfn, order: u32) -> Option<u64> {
-        (0..(1u64 << order)).find_map(|i| {
-            with_page_mapped(Pfn(pfn.0 + i), |va| {
-                if va.is_null() {
-                    return None;
-                }
-                // SAFETY: as in `fill`; the page is only read.
-                let page = unsafe { core::slice::from_raw_parts(va, PAGE_SIZE as usize) };
-                page.iter()
-                    .position(|&b| b != PAGE_POISON)
-                    .map(|off| (i << PAGE_SHIFT) + off as u64)
-            })
+    fn check_poison(&self, pfn: Pfn) -> Result<Option<usize>, PageAccessError> {
+        with_page_mapped(pfn, |va| {
+            // SAFETY: as in `fill`; the page is only read.
+            let page = unsafe { core::slice::from_raw_parts(va, PAGE_SIZE as usize) };
+            page.iter().position(|&b| b != PAGE_POISON)
+        })
+    }
+
+    fn read(&self, pfn: Pfn, offset: usize, buf: &mut [u8]) -> Result<(), PageAccessError> {
+        if offset.checked_add(buf.len()).is_none_or(|end| end > PAGE_SIZE as usize) {
+            return Err(PageAccessError { pfn });
+        }
+        with_page_mapped(pfn, |va| {
+            // SAFETY: as in `fill`; `offset + buf.len()` stays inside the page (checked).
+            let page = unsafe { core::slice::from_raw_parts(va, PAGE_SIZE as usize) };
+            buf.copy_from_slice(&page[offset..offset + buf.len()]);
         })
     }
 }
 
 static PAGE_MEMORY: KernelPageMemory = KernelPageMemory;
+
+/// Bytes of `mem_map` for the layout's RAM span: what `mem_init` takes from memblock below
+/// the lowmem limit (boot checks that reservations leave room for it).
+pub fn mem_map_bytes(layout: &Layout) -> u64 {
+    let pages = (layout.ram_end.0 >> PAGE_SHIFT) - (layout.ram_start.0 >> PAGE_SHIFT);
+    pages * size_of::<Page>() as u64
+}
 
 /// Linux's `mem_init()` (with `free_area_init` before it): places `mem_map` for all of RAM in
 /// lowmem, builds the zones from the layout and hands every free memblock range to the buddy
@@ -127,7 +175,7 @@ pub fn mem_init(
     let start_pfn = layout.ram_start.0 >> PAGE_SHIFT;
     let end_pfn = layout.ram_end.0 >> PAGE_SHIFT;
     let nr = (end_pfn - start_pfn) as usize;
-    let bytes = (nr * size_of::<Page>()) as u64;
+    let bytes = mem_map_bytes(layout);
     let pa = memblock
         .alloc(bytes, PAGE_SIZE, layout.arm_lowmem_limit.0, "mem_map")
         .ok_or(MemInitError::NoRoomForMemMap { bytes })?;
@@ -251,4 +299,81 @@ pub fn slab_snapshot(out: &mut [SlabCacheSnapshot]) -> usize {
         n += 1;
     }
     n
+}
+
+/// Where a broken invariant shows: a page frame, an address, a pkmap slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VerifyAt {
+    Pfn(Pfn),
+    Addr(u64),
+    Slot(usize),
+}
+
+/// The first broken invariant `verify_all` found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VerifyFailure {
+    /// `page_alloc`, `slab`, `vmap` or `pkmap`.
+    pub subsystem: &'static str,
+    pub what: &'static str,
+    pub at: VerifyAt,
+}
+
+impl core::fmt::Display for VerifyFailure {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{}: {} at ", self.subsystem, self.what)?;
+        match self.at {
+            VerifyAt::Pfn(pfn) => write!(f, "pfn:{:#x}", pfn.0),
+            VerifyAt::Addr(a) => write!(f, "{a:#010x}"),
+            VerifyAt::Slot(nr) => write!(f, "slot {nr}"),
+        }
+    }
+}
+
+/// Runs every allocator's invariant checks, one `verify()` per subsystem: the page allocator
+/// (free lists, counters, pageblock types, per-CPU lists, owners), the slab layer (lists,
+/// descriptors, bitmaps), the vmalloc range (both trees, tiling, counters) and the pkmap
+/// pool (counts and hash). Each runs under its own lock (SLAB before NODE).
+pub fn verify_all() -> Result<(), VerifyFailure> {
+    let slab = SLAB.lock();
+    slab.verify().map_err(|(what, addr)| VerifyFailure {
+        subsystem: "slab",
+        what,
+        at: VerifyAt::Addr(addr as u64),
+    })?;
+    if let Some(node) = NODE.lock().as_ref() {
+        node.verify().map_err(|(what, pfn)| VerifyFailure {
+            subsystem: "page_alloc",
+            what,
+            at: VerifyAt::Pfn(pfn),
+        })?;
+        // Every block the slab layer holds is an allocated block of that order to the page
+        // allocator (a slab page freed behind the slab's back is how kmalloc broke).
+        for (addr, order) in slab.page_blocks() {
+            let head = node.virt_to_pfn(VirtAddr(addr as u64)).and_then(|pfn| node.page(pfn));
+            let allocated = head.is_some_and(|p| {
+                p.refcount() != 0 && !p.is_reserved() && !p.is_buddy() && p.order() == order
+            });
+            if !allocated {
+                return Err(VerifyFailure {
+                    subsystem: "slab",
+                    what: "a slab block is not an allocated block of the page allocator",
+                    at: VerifyAt::Addr(addr as u64),
+                });
+            }
+        }
+    }
+    drop(slab);
+    super::vmalloc::VMAP.lock().verify().map_err(|(what, addr)| VerifyFailure {
+        subsystem: "vmap",
+        what,
+        at: VerifyAt::Addr(addr),
+    })?;
+    if let Some(pkmap) = super::vmalloc::PKMAP.lock().as_ref() {
+        pkmap.verify().map_err(|(what, nr)| VerifyFailure {
+            subsystem: "pkmap",
+            what,
+            at: VerifyAt::Slot(nr),
+        })?;
+    }
+    Ok(())
 }

@@ -8,7 +8,7 @@ use spin::Once;
 
 use crate::board::raspi::mailbox;
 use crate::boot::cmdline::BootParams;
-use crate::boot::{atags, dtb, BootInfo, BootSource};
+use crate::boot::{atags, dtb, params, BootInfo, BootSource};
 use crate::config::PAGE_OFFSET;
 use crate::mm::layout::Layout;
 use crate::mm::memblock::Memblock;
@@ -60,55 +60,32 @@ pub fn phys_to_virt(pa: u64) -> Option<u64> {
     crate::arch::arm::mmu::phys_to_virt(pa)
 }
 
-/// Bytes of boot parameters reachable through the entry code's two-section mapping.
+/// Bytes the entry code maps for the boot parameters: the two 1 MiB sections from r2's.
 const BOOT_PARAMS_WINDOW: u64 = 2 * SZ_1M;
-/// Boot parameters must lie in the first GiB (where the entry code maps them).
-const BOOT_PARAMS_LIMIT: u64 = 0x4000_0000;
-/// Largest ATAG list pivm reads.
-const ATAGS_MAX: u64 = 16 * 1024;
+/// r2 must lie below this for the entry code to map it: RAM ends below the BCM2836
+/// peripheral window (`arch::arm::entry` checks the same value).
+const BOOT_PARAMS_LIMIT: u64 = 0x3f00_0000;
 
 /// Why no RAM information was found, for the boot log.
 pub enum BootParamsProblem {
     None,
+    /// The bytes at r2 cannot be read safely, or are not a well-formed ATAG list / DTB size.
+    Params(params::ParamsError),
     Atags(atags::AtagError),
     Dtb(dtb::DtbError),
-    DtbTooBig(u32),
 }
 
 /// Reads the ATAGs or device tree r2 points at; falls back to the VideoCore mailbox when
 /// there are none (QEMU's ELF path) or they give no RAM.
+///
+/// Only the bytes the ATAG headers or the DTB's `totalsize` say the parameters have are
+/// read, and never any byte of the kernel image (its .bss and stacks are live).
 pub fn read_boot_params(r2: u32) -> (BootInfo, BootParamsProblem) {
     let mut info = BootInfo::new();
-    let mut problem = BootParamsProblem::None;
-    let pa = u64::from(r2);
-    if pa != 0 && pa < BOOT_PARAMS_LIMIT && pa % 4 == 0 {
-        let window = BOOT_PARAMS_WINDOW - (pa % SZ_1M);
-        // SAFETY: the entry code mapped the two sections starting at r2's section at
-        // PAGE_OFFSET + r2 (normal memory), so `window` bytes from there are readable.
-        let bytes = unsafe {
-            core::slice::from_raw_parts((PAGE_OFFSET + pa) as *const u8, window as usize)
-        };
-        let first = [
-            u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]),
-            u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]),
-        ];
-        if dtb::looks_like_dtb(first[0].swap_bytes()) {
-            match dtb::dtb_total_size(bytes) {
-                Some(size) if u64::from(size) <= window => {
-                    if let Err(e) = dtb::parse_dtb(&bytes[..size as usize], pa, &mut info) {
-                        problem = BootParamsProblem::Dtb(e);
-                    }
-                }
-                Some(size) => problem = BootParamsProblem::DtbTooBig(size),
-                None => {}
-            }
-        } else if atags::looks_like_atags(first) {
-            let len = window.min(ATAGS_MAX) as usize;
-            if let Err(e) = atags::parse_atags(&bytes[..len], pa, &mut info) {
-                problem = BootParamsProblem::Atags(e);
-            }
-        }
-    }
+    let problem = match read_params_at(u64::from(r2), &mut info) {
+        Ok(()) => BootParamsProblem::None,
+        Err(p) => p,
+    };
     if info.banks().is_empty() {
         if let Some((base, size)) = mailbox::arm_memory() {
             info.add_bank(u64::from(base), u64::from(size));
@@ -120,15 +97,73 @@ pub fn read_boot_params(r2: u32) -> (BootInfo, BootParamsProblem) {
     (info, problem)
 }
 
+/// Locates, measures and parses the parameters at `pa` (0: none).
+fn read_params_at(pa: u64, info: &mut BootInfo) -> Result<(), BootParamsProblem> {
+    with_params(pa, |format, bytes| match format {
+        params::ParamsFormat::Atags => {
+            atags::parse_atags(bytes, pa, info).map_err(BootParamsProblem::Atags)
+        }
+        params::ParamsFormat::Dtb => {
+            dtb::parse_dtb(bytes, pa, info).map_err(BootParamsProblem::Dtb)
+        }
+    })?
+    .unwrap_or(Ok(()))
+}
+
+/// Runs `f` on the device tree `read_boot_params` found at `pa` (Linux keeps
+/// `initial_boot_params` for the scans that follow, such as the reserved-memory one).
+/// Only until `paging_init`: the blob is read through the entry code's boot mapping.
+pub fn with_boot_fdt<R>(pa: u64, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
+    match with_params(pa, |format, bytes| (format == params::ParamsFormat::Dtb).then(|| f(bytes))) {
+        Ok(Some(r)) => r,
+        _ => None,
+    }
+}
+
+/// Finds the parameters at `pa` and runs `f` on exactly their bytes; `Ok(None)` when there
+/// are none (pa = 0, or neither ATAGs nor a DTB there).
+fn with_params<R>(
+    pa: u64,
+    f: impl FnOnce(params::ParamsFormat, &[u8]) -> R,
+) -> Result<Option<R>, BootParamsProblem> {
+    if pa == 0 {
+        return Ok(None);
+    }
+    let img = crate::arch::arm::image::image();
+    let kernel = (u64::from(img.text) - PAGE_OFFSET, u64::from(img.end) - PAGE_OFFSET);
+    let window_end = (pa & !(SZ_1M - 1)).saturating_add(BOOT_PARAMS_WINDOW);
+    let readable = params::readable_len(pa, BOOT_PARAMS_LIMIT, window_end, kernel)
+        .map_err(BootParamsProblem::Params)?;
+    let base = PAGE_OFFSET + pa;
+    let read_word = |offset: usize| {
+        let end = (offset as u64).checked_add(4)?;
+        if end > readable || !offset.is_multiple_of(4) {
+            return None;
+        }
+        // SAFETY: `readable_len` bounds [pa, pa + readable) to the entry code's mapping of
+        // r2's two sections at PAGE_OFFSET + r2 (normal memory), outside the kernel image;
+        // the word lies below that bound and is aligned (pa is word aligned, so is offset).
+        Some(unsafe { core::ptr::read_volatile((base + offset as u64) as *const u32) })
+    };
+    let Some((format, len)) =
+        params::locate(readable, read_word).map_err(BootParamsProblem::Params)?
+    else {
+        return Ok(None);
+    };
+    // SAFETY: `locate` measured `len <= readable` bytes of parameters at r2, all inside the
+    // boot mapping and outside the kernel image; nothing writes them while the slice lives
+    // (memblock reserves them before any allocator exists).
+    let bytes = unsafe { core::slice::from_raw_parts(base as *const u8, len) };
+    Ok(Some(f(format, bytes)))
+}
+
 impl core::fmt::Display for BootParamsProblem {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             BootParamsProblem::None => Ok(()),
+            BootParamsProblem::Params(e) => write!(f, "{e}"),
             BootParamsProblem::Atags(e) => write!(f, "ATAGs: {e}"),
             BootParamsProblem::Dtb(e) => write!(f, "device tree: {e}"),
-            BootParamsProblem::DtbTooBig(n) => {
-                write!(f, "device tree: {n} bytes is more than the {BOOT_PARAMS_WINDOW} bytes mapped at boot")
-            }
         }
     }
 }

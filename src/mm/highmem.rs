@@ -2,6 +2,8 @@
 //! kmap pool (`pkmap_count[]`, `last_pkmap_nr`, `flush_all_zero_pkmaps`, `page_address`) and
 //! the per-CPU `kmap_atomic` fixmap slots. It decides which slot maps which page; the kernel
 //! writes the PTEs and flushes the TLB as the returned values say.
+mod verify;
+
 use core::fmt;
 
 use super::fixmap::FixedAddress;

@@ -87,8 +87,8 @@ pub struct LayoutInput<'a> {
     pub banks: &'a [MemBank],
     /// `vmalloc=` in bytes as parsed, before clamping.
     pub vmalloc: Option<u64>,
-    /// `mem=size[@start]` as parsed.
-    pub mem: Option<MemParam>,
+    /// Every `mem=size[@start]` as parsed, in command-line order (each adds a bank).
+    pub mem: &'a [MemParam],
     /// `CONFIG_HIGHMEM`.
     pub highmem: bool,
     /// `arm_dma_zone_size`: `None` for no ZONE_DMA (the Pi), `Some(0)` for ZONE_DMA
@@ -275,9 +275,10 @@ pub enum LayoutWarning {
     MemNoRam {
         mem: MemParam,
     },
-    /// `mem=` left out the kernel's own first 16 MiB, which was kept anyway.
+    /// `mem=` left out the kernel's own first 16 MiB, which was kept anyway (`mem` names the
+    /// parameter when there was only one).
     MemKeepsKernel {
-        mem: MemParam,
+        mem: Option<MemParam>,
         start: u64,
         end: u64,
     },
@@ -341,10 +342,13 @@ impl fmt::Display for LayoutWarning {
                 Mib(covered)
             ),
             Self::MemNoRam { mem } => write!(f, "mem={mem} selects none of the RAM the firmware reported; ignored"),
-            Self::MemKeepsKernel { mem, start, end } => write!(
-                f,
-                "mem={mem} leaves out the kernel's RAM at {start:#010x}-{end:#010x}; keeping it"
-            ),
+            Self::MemKeepsKernel { mem, start, end } => {
+                f.write_str("mem=")?;
+                if let Some(mem) = mem {
+                    write!(f, "{mem}")?;
+                }
+                write!(f, " leaves out the kernel's RAM at {start:#010x}-{end:#010x}; keeping it")
+            }
             Self::IgnoringRam { start, end } => write!(f, "Ignoring RAM at {start:#010x}-{end:#010x}"),
             Self::ConsiderHighmem => f.write_str("Consider using a HIGHMEM enabled kernel."),
             Self::ProfileRejected(r) => write!(f, "{r}"),
@@ -503,38 +507,58 @@ fn arm_add_memory(bank: &MemBank, warnings: &mut LayoutWarnings) -> Option<Range
     (size > 0).then_some(Range { start: aligned_start, end: aligned_start + size })
 }
 
-/// Applies `mem=`: keep only the firmware RAM inside the requested range (pivm never invents
-/// RAM), but always the kernel's own first 16 MiB.
-fn apply_mem(ram: &mut RangeList, mem: MemParam, phys_offset: u64, warnings: &mut LayoutWarnings) {
+/// Applies `mem=` as Linux/ARM's `early_mem()` does: the first `mem=` drops the firmware's
+/// RAM and each adds the bank `[start, start + size)` (start defaults to PHYS_OFFSET). pivm never
+/// invents RAM (a bank keeps only the firmware RAM inside it) and always keeps the kernel's own
+/// first 16 MiB; a bank with no RAM in it is ignored, and so is `mem=` when no bank has any.
+fn apply_mem(
+    ram: &mut RangeList,
+    mems: &[MemParam],
+    phys_offset: u64,
+    warnings: &mut LayoutWarnings,
+) {
     let Some(first) = ram.first() else { return };
-    let start = mem.start.unwrap_or(phys_offset);
-    let want = Range {
-        start: round_up(start, PAGE_SIZE),
-        end: round_down(start.saturating_add(mem.size), PAGE_SIZE),
-    };
-    let mut kept = if want.start < want.end { ram.intersect(want) } else { RangeList::default() };
+    let mut kept = RangeList::default();
+    for &mem in mems {
+        let start = mem.start.unwrap_or(phys_offset);
+        let want = Range {
+            start: round_up(start, PAGE_SIZE),
+            end: round_down(start.saturating_add(mem.size), PAGE_SIZE),
+        };
+        let got = if want.start < want.end { ram.intersect(want) } else { RangeList::default() };
+        if got.len == 0 {
+            warnings.push(LayoutWarning::MemNoRam { mem });
+            continue;
+        }
+        for &r in got.as_slice() {
+            if let Some(evicted) = kept.add(r) {
+                warnings
+                    .push(LayoutWarning::TooManyBanks { start: evicted.start, end: evicted.end });
+            }
+        }
+        let covered = got.total();
+        if covered < want.len() {
+            warnings.push(if covered == ram.total() {
+                LayoutWarning::MemExceedsRam { mem, ram: covered }
+            } else {
+                LayoutWarning::MemPartlyRam { mem, covered }
+            });
+        }
+    }
     if kept.len == 0 {
-        warnings.push(LayoutWarning::MemNoRam { mem });
         return;
     }
-    let covered = kept.total();
     let kernel = Range { start: first.start, end: first.end.min(first.start + KERNEL_RAM_MIN) };
-    let keeps_kernel = kept.covers(kernel);
-    if !keeps_kernel {
+    if !kept.covers(kernel) {
         // The kernel's range lies inside the first bank, so this merges or takes the spare
         // slot: nothing is evicted that the intersection had.
         if let Some(evicted) = kept.add(kernel) {
             warnings.push(LayoutWarning::TooManyBanks { start: evicted.start, end: evicted.end });
         }
-    }
-    if covered < want.len() {
-        warnings.push(if covered == ram.total() {
-            LayoutWarning::MemExceedsRam { mem, ram: covered }
-        } else {
-            LayoutWarning::MemPartlyRam { mem, covered }
-        });
-    }
-    if !keeps_kernel {
+        let mem = match mems {
+            [only] => Some(*only),
+            _ => None,
+        };
         warnings.push(LayoutWarning::MemKeepsKernel { mem, start: kernel.start, end: kernel.end });
     }
     *ram = kept;
@@ -721,8 +745,8 @@ fn compute_plan(input: &LayoutInput, plan: Option<&VaPlan>) -> (Layout, LayoutWa
         warnings.push(LayoutWarning::NoRam);
     }
     let phys_offset = ram.first().map_or(0, |r| round_down(r.start, PMD_SIZE));
-    if let Some(mem) = input.mem {
-        apply_mem(&mut ram, mem, phys_offset, &mut warnings);
+    if !input.mem.is_empty() {
+        apply_mem(&mut ram, input.mem, phys_offset, &mut warnings);
     }
 
     let vmalloc_limit = match fixed_lowmem {
@@ -978,7 +1002,7 @@ pub fn write_memory_line(w: &mut impl Write, m: &MemoryLine) -> fmt::Result {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sizes::{SZ_1G, SZ_256M, SZ_2G, SZ_4G, SZ_512M};
+    use crate::sizes::{SZ_128M, SZ_1G, SZ_256M, SZ_2G, SZ_4G, SZ_512M, SZ_64M};
     use proptest::prelude::*;
 
     const MIB: u64 = SZ_1M;
@@ -992,7 +1016,7 @@ mod tests {
             page_offset,
             banks,
             vmalloc: None,
-            mem: None,
+            mem: &[],
             highmem: true,
             dma_zone_size: None,
         }
@@ -1225,9 +1249,9 @@ mod tests {
 
     #[test]
     fn mem_parameter() {
-        let mem = |size, start| Some(MemParam { size, start });
+        let mem = |size, start| vec![MemParam { size, start }];
         // (mem=, RAM kept, lowmem end, warnings)
-        type Case = (Option<MemParam>, Vec<MemBank>, u64, Vec<&'static str>);
+        type Case = (Vec<MemParam>, Vec<MemBank>, u64, Vec<&'static str>);
         let cases: Vec<Case> = vec![
             (mem(SZ_512M, None), vec![bank(0, SZ_512M)], SZ_512M, vec![]),
             (
@@ -1265,7 +1289,7 @@ mod tests {
             ),
         ];
         for (m, ram, lowmem_end, warnings) in cases {
-            let (l, w) = run(&LayoutInput { mem: m, ..input(VMSPLIT_3G, &RASPI2B) });
+            let (l, w) = run(&LayoutInput { mem: &m, ..input(VMSPLIT_3G, &RASPI2B) });
             assert_eq!(l.ram(), ram, "{m:?}");
             assert_eq!(l.arm_lowmem_limit.0, lowmem_end, "{m:?}");
             assert_eq!(w, warnings, "{m:?}");
@@ -1277,7 +1301,7 @@ mod tests {
     fn mem_into_hole_between_banks() {
         let banks = [bank(0, SZ_256M), bank(SZ_512M, SZ_256M)];
         let (l, w) = run(&LayoutInput {
-            mem: Some(MemParam { size: 600 * MIB, start: None }),
+            mem: &[MemParam { size: 600 * MIB, start: None }],
             ..input(VMSPLIT_3G, &banks)
         });
         assert_eq!(l.ram(), [bank(0, SZ_256M), bank(SZ_512M, 88 * MIB)]);
@@ -1285,6 +1309,39 @@ mod tests {
             w,
             ["mem=600M covers only 344MiB of the RAM the firmware reported; using 344MiB"]
         );
+    }
+
+    /// Issue 16.15: a repeated `mem=` kept only the last; Linux/ARM's `early_mem()` drops the
+    /// firmware's RAM at the first and adds a bank for each (`mem=SIZE@START` included).
+    #[test]
+    fn every_mem_adds_a_bank() {
+        let m = |size, start| MemParam { size, start };
+        let mems = [m(SZ_256M, None), m(SZ_128M, Some(SZ_512M)), m(SZ_64M, Some(SZ_512M + SZ_64M))];
+        let (l, w) = run(&LayoutInput { mem: &mems, ..input(VMSPLIT_2G, &RASPI2B) });
+        assert_eq!(l.ram(), [bank(0, SZ_256M), bank(SZ_512M, SZ_128M)]);
+        assert_eq!(l.total_ram, SZ_256M + SZ_128M);
+        assert!(w.is_empty(), "{w:?}");
+
+        // Overlapping banks merge; one selecting no RAM is ignored on its own.
+        let mems = [m(SZ_256M, None), m(SZ_256M, Some(SZ_128M)), m(SZ_64M, Some(SZ_2G))];
+        let (l, w) = run(&LayoutInput { mem: &mems, ..input(VMSPLIT_2G, &RASPI2B) });
+        assert_eq!(l.ram(), [bank(0, SZ_256M + SZ_128M)]);
+        assert_eq!(
+            w,
+            ["mem=64M@0x80000000 selects none of the RAM the firmware reported; ignored"]
+        );
+
+        // Banks that all miss the kernel's first 16 MiB: it is kept, with one warning.
+        let mems = [m(SZ_64M, Some(SZ_256M)), m(SZ_64M, Some(SZ_512M))];
+        let (l, w) = run(&LayoutInput { mem: &mems, ..input(VMSPLIT_2G, &RASPI2B) });
+        assert_eq!(l.ram(), [bank(0, SZ_16M), bank(SZ_256M, SZ_64M), bank(SZ_512M, SZ_64M)]);
+        assert_eq!(w, ["mem= leaves out the kernel's RAM at 0x00000000-0x01000000; keeping it"]);
+
+        // No bank with any RAM: mem= is ignored altogether.
+        let mems = [m(SZ_64M, Some(SZ_2G)), m(SZ_64M, Some(SZ_2G + SZ_1G))];
+        let (l, w) = run(&LayoutInput { mem: &mems, ..input(VMSPLIT_2G, &RASPI2B) });
+        assert_eq!(l.ram(), [bank(0, 960 * MIB)]);
+        assert_eq!(w.len(), 2);
     }
 
     #[test]
@@ -1526,8 +1583,8 @@ mod tests {
              Initmem setup node 0 [mem 0x0000000000000000-0x000000003bffffff]\n"
         );
 
-        let mem = Some(MemParam { size: SZ_256M, start: Some(0x1000_0000) });
-        let (l, _) = run(&LayoutInput { mem, ..input(VMSPLIT_1G, &RASPI2B) });
+        let mem = [MemParam { size: SZ_256M, start: Some(0x1000_0000) }];
+        let (l, _) = run(&LayoutInput { mem: &mem, ..input(VMSPLIT_1G, &RASPI2B) });
         let mut s = String::new();
         write_zone_ranges(&mut s, &l).unwrap();
         assert_eq!(
@@ -1577,16 +1634,17 @@ mod tests {
             po in prop_oneof![Just(VMSPLIT_3G), Just(VMSPLIT_3G_OPT), Just(VMSPLIT_2G), Just(VMSPLIT_1G), any::<u64>()],
             raw_banks in proptest::collection::vec((0u64..0x1_2000_0000, 0u64..0x1_0000_0000), 0..12),
             vmalloc in proptest::option::of(any::<u64>()),
-            mem in proptest::option::of((MEM_MIN_FOR_TESTS..0x1_0000_0000u64, proptest::option::of(0u64..0x1_0000_0000))),
+            mem in proptest::collection::vec((MEM_MIN_FOR_TESTS..0x1_0000_0000u64, proptest::option::of(0u64..0x1_0000_0000)), 0..4),
             highmem in any::<bool>(),
             dma in proptest::option::of(0u64..0x1_0000_0000),
         ) {
             let banks: Vec<MemBank> = raw_banks.iter().map(|&(s, z)| bank(s, z)).collect();
+            let mem: Vec<MemParam> = mem.iter().map(|&(size, start)| MemParam { size, start }).collect();
             let i = LayoutInput {
                 page_offset: po,
                 banks: &banks,
                 vmalloc,
-                mem: mem.map(|(size, start)| MemParam { size, start }),
+                mem: &mem,
                 highmem,
                 dma_zone_size: dma,
             };

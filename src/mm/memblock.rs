@@ -14,17 +14,31 @@ pub const MEMBLOCK_ALLOC_ANYWHERE: u64 = u64::MAX;
 /// must land in memory that is already mapped).
 pub const MEMBLOCK_ALLOC_ACCESSIBLE: u64 = 0;
 
+/// `MEMBLOCK_NONE`: a region with no special attribute.
+pub const MEMBLOCK_NONE: u32 = 0;
+/// `MEMBLOCK_NOMAP`: RAM that must stay out of the kernel's linear map (a device tree
+/// `no-map` reservation). It is still memory (counted, spanned by its zone) but never free,
+/// never allocated and never mapped.
+pub const MEMBLOCK_NOMAP: u32 = 0x4;
+
 /// One range `[base, base + size)`. `name` says who owns a reserved range ("kernel",
-/// "boot params", ...); memory ranges have an empty name.
+/// "boot params", ...); memory ranges have an empty name. `flags` are Linux's
+/// `MEMBLOCK_*` attributes (only memory regions carry any).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MemblockRegion {
     pub base: u64,
     pub size: u64,
     pub name: &'static str,
+    pub flags: u32,
 }
 
 impl MemblockRegion {
-    const EMPTY: Self = Self { base: 0, size: 0, name: "" };
+    const EMPTY: Self = Self { base: 0, size: 0, name: "", flags: MEMBLOCK_NONE };
+
+    /// `memblock_is_nomap`.
+    pub const fn is_nomap(&self) -> bool {
+        self.flags & MEMBLOCK_NOMAP != 0
+    }
 
     /// One past the last byte (never overflows: ranges that would are refused on insertion).
     pub const fn end(&self) -> u64 {
@@ -62,7 +76,7 @@ impl fmt::Display for MemblockError {
 }
 
 /// `struct memblock_type`: a sorted array of disjoint regions; neighbours that touch and
-/// have the same name are always merged.
+/// have the same name and flags are always merged.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct RegionArray {
     regions: [MemblockRegion; INIT_MEMBLOCK_REGIONS],
@@ -106,12 +120,13 @@ impl RegionArray {
         self.regions[self.cnt] = MemblockRegion::EMPTY;
     }
 
-    /// Joins neighbours that touch and carry the same name (`memblock_merge_regions`).
+    /// Joins neighbours that touch and carry the same name and flags
+    /// (`memblock_merge_regions`).
     fn merge(&mut self) {
         let mut i = 0;
         while i + 1 < self.cnt {
             let (this, next) = (self.regions[i], self.regions[i + 1]);
-            if this.end() == next.base && this.name == next.name {
+            if this.end() == next.base && this.name == next.name && this.flags == next.flags {
                 self.regions[i].size += next.size;
                 self.remove_at(i + 1);
             } else {
@@ -139,14 +154,17 @@ impl RegionArray {
                 break;
             }
             if r.base > cur {
-                self.insert_at(i, MemblockRegion { base: cur, size: r.base - cur, name });
+                let hole =
+                    MemblockRegion { base: cur, size: r.base - cur, ..MemblockRegion::EMPTY };
+                self.insert_at(i, MemblockRegion { name, ..hole });
                 i += 1;
             }
             cur = r.end();
             i += 1;
         }
         if cur < end {
-            self.insert_at(i, MemblockRegion { base: cur, size: end - cur, name });
+            let rest = MemblockRegion { base: cur, size: end - cur, ..MemblockRegion::EMPTY };
+            self.insert_at(i, MemblockRegion { name, ..rest });
         }
         self.merge();
         Ok(())
@@ -198,9 +216,22 @@ impl RegionArray {
                 continue;
             };
             self.regions[i].size = cut - r.base;
-            self.insert_at(i + 1, MemblockRegion { base: cut, size: r.end() - cut, name: r.name });
+            self.insert_at(i + 1, MemblockRegion { base: cut, size: r.end() - cut, ..r });
             i += 1;
         }
+        Ok(())
+    }
+
+    /// `memblock_setclr_flag`: sets (or clears) `flag` on exactly `[base, end)`, splitting
+    /// regions that straddle it; parts of the range no region covers are left alone.
+    fn set_flag(&mut self, base: u64, end: u64, flag: u32, set: bool) -> Result<(), MemblockError> {
+        self.isolate(base, end)?;
+        for r in &mut self.regions[..self.cnt] {
+            if r.base >= base && r.end() <= end {
+                r.flags = if set { r.flags | flag } else { r.flags & !flag };
+            }
+        }
+        self.merge();
         Ok(())
     }
 
@@ -276,6 +307,19 @@ impl Memblock {
         self.reserved.add_range(base, end, name)
     }
 
+    /// `memblock_mark_nomap`: keeps the RAM in `[base, base + size)` out of the linear map and
+    /// away from every allocator (a device tree `no-map` region).
+    pub fn mark_nomap(&mut self, base: u64, size: u64) -> Result<(), MemblockError> {
+        let end = range_end(base, size)?;
+        self.memory.set_flag(base, end, MEMBLOCK_NOMAP, true)
+    }
+
+    /// `memblock_clear_nomap`: undoes `mark_nomap`.
+    pub fn clear_nomap(&mut self, base: u64, size: u64) -> Result<(), MemblockError> {
+        let end = range_end(base, size)?;
+        self.memory.set_flag(base, end, MEMBLOCK_NOMAP, false)
+    }
+
     /// `memblock_phys_free`: gives a reserved range back.
     pub fn free(&mut self, base: u64, size: u64) -> Result<(), MemblockError> {
         let end = range_end(base, size)?;
@@ -324,6 +368,34 @@ impl Memblock {
     /// `memblock_is_memory`.
     pub fn is_memory(&self, addr: u64) -> bool {
         self.memory.find(addr).is_some()
+    }
+
+    /// `memblock_is_map_memory`: RAM that belongs in the linear map (not NOMAP).
+    pub fn is_map_memory(&self, addr: u64) -> bool {
+        self.memory.find(addr).is_some_and(|i| !self.memory.regions[i].is_nomap())
+    }
+
+    /// Calls `f(start, end)` for each range of RAM that belongs in the linear map, in address
+    /// order (Linux's `for_each_mem_range`, which skips NOMAP regions).
+    pub fn for_each_map_range(&self, mut f: impl FnMut(u64, u64)) {
+        for r in self.memory().iter().filter(|r| !r.is_nomap()) {
+            f(r.base, r.end());
+        }
+    }
+
+    /// Bytes of `[base, base + size)` that belong in the linear map: `size` when all of it
+    /// does, 0 when none (the mapping code maps a section whole, by pages, or not at all).
+    pub fn map_memory_in(&self, base: u64, size: u64) -> u64 {
+        let end = base.saturating_add(size);
+        let mut bytes = 0;
+        self.for_each_map_range(|s, e| bytes += e.min(end).saturating_sub(s.max(base)));
+        bytes
+    }
+
+    /// `memblock_overlaps_region(&memblock.memory, ...)`: is any of the range RAM?
+    pub fn overlaps_memory(&self, base: u64, size: u64) -> bool {
+        let end = base.saturating_add(size);
+        self.memory().iter().any(|r| r.base < end && base < r.end())
     }
 
     /// `memblock_is_reserved`.
@@ -411,14 +483,19 @@ impl Memblock {
         end: u64,
         name: &'static str,
     ) -> Option<u64> {
+        let found = self.find_in_range(size, align, start, end)?;
+        self.reserve(found, size, name).ok()?;
+        Some(found)
+    }
+
+    /// `memblock_find_in_range`: where `alloc_range` would place `size` bytes, without
+    /// reserving them.
+    pub fn find_in_range(&self, size: u64, align: u64, start: u64, end: u64) -> Option<u64> {
         if size == 0 || !align.is_power_of_two() {
             return None;
         }
         let end = if end == MEMBLOCK_ALLOC_ACCESSIBLE { self.current_limit } else { end };
-        let start = start.max(PAGE_SIZE);
-        let found = self.find_top_down(size, align, start, end)?;
-        self.reserve(found, size, name).ok()?;
-        Some(found)
+        self.find_top_down(size, align, start.max(PAGE_SIZE), end)
     }
 
     /// `__memblock_find_range_top_down`: the highest aligned fit inside `[start, end)`.
@@ -439,9 +516,9 @@ impl Memblock {
         found
     }
 
-    /// Free ranges low to high; `f` returns false to stop.
+    /// Free ranges low to high (RAM neither reserved nor NOMAP); `f` returns false to stop.
     fn walk_free(&self, mut f: impl FnMut(u64, u64) -> bool) {
-        for m in self.memory() {
+        for m in self.memory().iter().filter(|m| !m.is_nomap()) {
             let mut cur = m.base;
             for r in self.reserved() {
                 if r.end() <= cur {
@@ -466,7 +543,7 @@ impl Memblock {
 
     /// Free ranges high to low; `f` returns false to stop.
     fn walk_free_rev(&self, mut f: impl FnMut(u64, u64) -> bool) {
-        for m in self.memory().iter().rev() {
+        for m in self.memory().iter().rev().filter(|m| !m.is_nomap()) {
             let mut cur = m.end();
             for r in self.reserved().iter().rev() {
                 if r.base >= cur {
@@ -513,7 +590,7 @@ pub fn write_memblock_debug(w: &mut impl fmt::Write, mb: &Memblock) -> fmt::Resu
                 r.base,
                 r.end() - 1,
                 r.size,
-                0
+                r.flags
             )?;
             if named {
                 write!(w, " ({})", r.name)?;
@@ -594,11 +671,11 @@ mod tests {
         mb.free(0x1_8000, 0x1000).unwrap();
         assert_eq!(
             mb.reserved()[1],
-            MemblockRegion { base: 0x1_0000, size: 0x8000, name: "kernel" }
+            MemblockRegion { base: 0x1_0000, size: 0x8000, name: "kernel", flags: MEMBLOCK_NONE }
         );
         assert_eq!(
             mb.reserved()[2],
-            MemblockRegion { base: 0x1_9000, size: 0x8000, name: "kernel" }
+            MemblockRegion { base: 0x1_9000, size: 0x8000, name: "kernel", flags: MEMBLOCK_NONE }
         );
     }
 
@@ -617,6 +694,55 @@ mod tests {
         let mut v = Vec::new();
         mb.for_each_free_range_in(0x4_0000, 0x22_0000, |s, e| v.push((s, e)));
         assert_eq!(v, [(0x4_0000, 0x8_0000), (0x9_0000, 0xf_0000), (0x21_0000, 0x22_0000)]);
+    }
+
+    /// Device tree `no-map` regions: still memory, but never free, never allocated, never in
+    /// the linear map; the flag splits and re-merges memory regions.
+    #[test]
+    fn nomap_regions() {
+        let mut mb = Memblock::new();
+        mb.add(0, SZ_64M).unwrap();
+        mb.reserve(0, 0x1000, "stub").unwrap();
+        mb.mark_nomap(SZ_16M + 0x1000, SZ_1M).unwrap();
+        assert_eq!(
+            mb.memory().iter().map(|r| (r.base, r.size, r.flags)).collect::<Vec<_>>(),
+            [
+                (0, SZ_16M + 0x1000, MEMBLOCK_NONE),
+                (SZ_16M + 0x1000, SZ_1M, MEMBLOCK_NOMAP),
+                (SZ_16M + 0x1000 + SZ_1M, SZ_64M - SZ_16M - SZ_1M - 0x1000, MEMBLOCK_NONE)
+            ]
+        );
+        assert_eq!(mb.phys_mem_size(), SZ_64M);
+        assert!(mb.is_memory(SZ_16M + 0x1000) && !mb.is_map_memory(SZ_16M + 0x1000));
+        assert!(mb.is_map_memory(SZ_16M) && mb.is_map_memory(SZ_16M + SZ_1M + 0x1000));
+        assert_eq!(
+            free_ranges(&mb),
+            [(0x1000, SZ_16M + 0x1000), (SZ_16M + SZ_1M + 0x1000, SZ_64M)]
+        );
+        assert_eq!(mb.map_memory_in(SZ_16M, SZ_2M), SZ_1M);
+        assert_eq!(mb.map_memory_in(SZ_16M + 0x1000, SZ_1M), 0);
+        assert_eq!(mb.map_memory_in(SZ_32M, SZ_1M), SZ_1M);
+        assert_eq!(mb.map_memory_in(SZ_64M, SZ_1M), 0);
+        // Allocations go around it, top-down.
+        assert_eq!(
+            mb.alloc_range(SZ_1M - 0x1000, 0x1000, SZ_16M, SZ_16M + SZ_2M, "x"),
+            Some(SZ_16M + SZ_1M + 0x1000)
+        );
+        assert_eq!(mb.alloc_range(0x2000, 0x1000, SZ_16M, SZ_16M + SZ_2M, "x"), None);
+        // Clearing it merges the memory back into one region.
+        mb.clear_nomap(SZ_16M, SZ_4M).unwrap();
+        assert_eq!(mb.memory().len(), 1);
+        assert!(mb.overlaps_memory(SZ_64M - 1, 2) && !mb.overlaps_memory(SZ_64M, 1));
+        // Outside memory there is nothing to mark.
+        mb.mark_nomap(SZ_1G, SZ_1M).unwrap();
+        assert_eq!(mb.memory().len(), 1);
+        let mut s = String::new();
+        mb.mark_nomap(0x1000, 0x1000).unwrap();
+        write_memblock_debug(&mut s, &mb).unwrap();
+        assert!(
+            s.contains(" memory[0x1]\t[0x00001000-0x00001fff], 0x00001000 bytes flags: 0x4\n"),
+            "{s}"
+        );
     }
 
     #[test]
@@ -694,7 +820,10 @@ mod tests {
         // Removing whole regions needs no slot.
         mb.remove(0, 0x2000).unwrap();
         mb.add(0x1000, 0x2000).unwrap();
-        assert_eq!(mb.memory()[0], MemblockRegion { base: 0x1000, size: 0x2000, name: "" });
+        assert_eq!(
+            mb.memory()[0],
+            MemblockRegion { base: 0x1000, size: 0x2000, name: "", flags: MEMBLOCK_NONE }
+        );
     }
 
     #[test]
@@ -776,6 +905,7 @@ mod tests {
             Alloc { pages: u64, align_shift: u32, limit_page: u64, name: usize },
             AllocRange { pages: u64, start_page: u64, end_page: u64 },
             SetLimit(u64),
+            Nomap(u64, u64, bool),
         }
 
         fn range() -> impl Strategy<Value = (u64, u64)> {
@@ -795,18 +925,24 @@ mod tests {
                     |(pages, start_page, end_page)| Op::AllocRange { pages, start_page, end_page }
                 ),
                 1 => (0..PAGES + 2).prop_map(Op::SetLimit),
+                2 => (range(), any::<bool>()).prop_map(|((p, n), set)| Op::Nomap(p, n, set)),
             ]
         }
 
         struct Model {
             mem: Vec<bool>,
+            nomap: Vec<bool>,
             res: Vec<Option<&'static str>>,
             limit: u64,
         }
 
         impl Model {
+            fn map(&self, page: u64) -> bool {
+                self.mem[page as usize] && !self.nomap[page as usize]
+            }
+
             fn free(&self, page: u64) -> bool {
-                self.mem[page as usize] && self.res[page as usize].is_none()
+                self.map(page) && self.res[page as usize].is_none()
             }
 
             /// Highest aligned run of free pages inside [lo, hi), never page 0.
@@ -842,14 +978,24 @@ mod tests {
             }
             for w in rs.windows(2) {
                 assert!(w[0].end() <= w[1].base, "unsorted or overlapping {w:?}");
-                assert!(!(w[0].end() == w[1].base && w[0].name == w[1].name), "unmerged {w:?}");
+                let same = w[0].name == w[1].name && w[0].flags == w[1].flags;
+                assert!(!(w[0].end() == w[1].base && same), "unmerged {w:?}");
             }
         }
 
         fn check(mb: &Memblock, m: &Model) {
             check_array(mb.memory());
             check_array(mb.reserved());
-            assert_eq!(regions(mb.memory()), runs(|p| m.mem[p as usize].then_some("")));
+            let memory: Vec<_> = mb
+                .memory()
+                .iter()
+                .map(|r| (r.base, r.size, if r.is_nomap() { "nomap" } else { "" }))
+                .collect();
+            let kind = |p: u64| if m.nomap[p as usize] { "nomap" } else { "" };
+            assert_eq!(memory, runs(|p| m.mem[p as usize].then(|| kind(p))));
+            let mut map = Vec::new();
+            mb.for_each_map_range(|s, e| map.push((s, e - s, "")));
+            assert_eq!(map, runs(|p| m.map(p).then_some("")));
             assert_eq!(regions(mb.reserved()), runs(|p| m.res[p as usize]));
             let free: Vec<(u64, u64)> =
                 runs(|p| m.free(p).then_some("")).iter().map(|&(b, s, _)| (b, b + s)).collect();
@@ -868,6 +1014,7 @@ mod tests {
                 let a = p * PAGE_SIZE + 0x7ff;
                 assert_eq!(mb.is_reserved(a), m.res[p as usize].is_some());
                 assert_eq!(mb.is_memory(a), m.mem[p as usize]);
+                assert_eq!(mb.is_map_memory(a), m.map(p));
                 assert_eq!(mb.reserved_name(a), m.res[p as usize]);
             }
         }
@@ -879,6 +1026,7 @@ mod tests {
                 let mut mb = Memblock::new();
                 let mut m = Model {
                     mem: vec![false; PAGES as usize],
+                    nomap: vec![false; PAGES as usize],
                     res: vec![None; PAGES as usize],
                     limit: MEMBLOCK_ALLOC_ANYWHERE,
                 };
@@ -904,7 +1052,24 @@ mod tests {
                         }
                         Op::Remove(p, n) => {
                             mb.remove(pg(p), pg(n)).unwrap();
-                            (p..p + n).for_each(|q| m.mem[q as usize] = false);
+                            for q in p..p + n {
+                                m.mem[q as usize] = false;
+                                m.nomap[q as usize] = false;
+                            }
+                        }
+                        Op::Nomap(p, 0, _) => {
+                            prop_assert!(mb.mark_nomap(pg(p), 0).is_err());
+                            prop_assert_eq!(&mb, &before);
+                        }
+                        Op::Nomap(p, n, set) => {
+                            if set {
+                                mb.mark_nomap(pg(p), pg(n)).unwrap();
+                            } else {
+                                mb.clear_nomap(pg(p), pg(n)).unwrap();
+                            }
+                            for q in p..p + n {
+                                m.nomap[q as usize] = set && m.mem[q as usize];
+                            }
                         }
                         Op::Reserve(p, n, i) => {
                             mb.reserve(pg(p), pg(n), NAMES[i]).unwrap();

@@ -230,6 +230,13 @@ impl Page {
         self.flags.contains(PageFlags::PG_slab)
     }
 
+    /// The descriptor as the four 32-bit words it occupies in memory (little-endian, `repr(C)`),
+    /// which `dump_page` prints as `raw:`.
+    pub const fn raw_words(&self) -> [u32; 4] {
+        let first = self.flags.bits() as u32 | (self.order as u32) << 16 | (self.zone as u32) << 24;
+        [first, self.refcount, self.lru_next, self.lru_prev]
+    }
+
     /// `PageTail()`: the mem_map index of the head page, if this is a tail page.
     pub const fn compound_head_index(&self) -> Option<u32> {
         if self.flags.contains(PageFlags::PG_tail) {

@@ -702,7 +702,7 @@ pub fn validate(
         page_offset,
         banks: ram_banks,
         vmalloc: None,
-        mem: None,
+        mem: &[],
         highmem: true,
         dma_zone_size: None,
     };
@@ -758,7 +758,7 @@ mod tests {
             page_offset,
             banks,
             vmalloc: None,
-            mem: None,
+            mem: &[],
             highmem: true,
             dma_zone_size: None,
         }
@@ -810,9 +810,9 @@ mod tests {
         for po in [VMSPLIT_3G, VMSPLIT_3G_OPT, VMSPLIT_2G, VMSPLIT_1G, 0x1234_5678] {
             for banks in [&RASPI2B[..], &DEVICE[..], &two_banks[..]] {
                 for (vmalloc, mem, highmem, dma) in [
-                    (None, None, true, None),
-                    (Some(400 * MIB), None, false, Some(SZ_16M)),
-                    (Some(1), Some(MemParam { size: 512 * MIB, start: None }), true, None),
+                    (None, &[][..], true, None),
+                    (Some(400 * MIB), &[], false, Some(SZ_16M)),
+                    (Some(1), &[MemParam { size: 512 * MIB, start: None }], true, None),
                 ] {
                     let i = LayoutInput {
                         vmalloc,

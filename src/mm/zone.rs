@@ -238,6 +238,7 @@ impl FreeArea {
     }
 
     /// The blocks on every list, each list first to last (mem_map indices).
+    #[cfg(test)]
     pub(super) fn iter<'p>(&self, pages: &'p [Page]) -> impl Iterator<Item = u32> + 'p {
         let heads = self.lists.map(|l| l.head);
         heads.into_iter().flat_map(move |mut cur| {

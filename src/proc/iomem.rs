@@ -5,6 +5,8 @@
 //! siblings sorted by start), which is also the order the file lists them in.
 use core::fmt;
 
+use crate::mm::memblock::Memblock;
+
 /// How many resources the tree holds (no heap: this is the whole store).
 pub const IOMEM_CAPACITY: usize = 32;
 /// Linux's `MAX_IORES_LEVEL`: deeper resources are printed at this indentation.
@@ -196,6 +198,34 @@ impl fmt::Display for ResourceTree {
     }
 }
 
+/// Name of a RAM range the kernel must not use, as Linux's resource trees call it.
+pub const RESERVED: &str = "reserved";
+
+/// RAM as Linux lists it: a `System RAM` entry per range of mappable memory (memblock's
+/// memory without NOMAP regions, as ARM's `request_standard_resources` walks it with
+/// `for_each_mem_range`), each NOMAP region as a top-level `reserved` entry, and the ranges
+/// in `reserved` (the device tree's reservations) as `reserved` entries nested in the System
+/// RAM they lie in. The nomap and nested `reserved` lines are how arm64 shows them; 32-bit
+/// ARM leaves them out, so pivm borrows arm64's presentation to make them visible.
+pub fn insert_ram(
+    t: &mut ResourceTree,
+    memblock: &Memblock,
+    reserved: impl Iterator<Item = (u64, u64)>,
+) {
+    for r in memblock.memory() {
+        let name = if r.is_nomap() { RESERVED } else { "System RAM" };
+        let _ = t.insert(r.base, r.end() - 1, name);
+    }
+    for (base, end) in reserved {
+        memblock.for_each_map_range(|s, e| {
+            let (s, e) = (s.max(base), e.min(end));
+            if s < e {
+                let _ = t.insert(s, e - 1, RESERVED);
+            }
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,6 +267,30 @@ mod tests {
         let mut s = String::new();
         t.render(&mut s).unwrap();
         assert_eq!(s, SAMPLE);
+    }
+
+    /// Issue 16.5: device-tree reservations are listed; NOMAP splits System RAM.
+    #[test]
+    fn ram_with_nomap_and_reservations() {
+        let mut mb = Memblock::new();
+        mb.add(0, 0x3c00_0000).unwrap();
+        mb.add(0x4000_0000, 0x100_0000).unwrap();
+        mb.mark_nomap(0x2040_0000, 0x10_0000).unwrap();
+        let mut t = ResourceTree::new();
+        // One reservation inside RAM, one across the end of the second bank and beyond.
+        let dt = [(0x1000_0000, 0x1010_0000), (0x40ff_f000, 0x4200_0000)];
+        insert_ram(&mut t, &mb, dt.into_iter());
+        t.insert(0x8000, 0x48fff, "Kernel code").unwrap();
+        assert_eq!(
+            t.to_string(),
+            "00000000-203fffff : System RAM\n\
+             \x20 00008000-00048fff : Kernel code\n\
+             \x20 10000000-100fffff : reserved\n\
+             20400000-204fffff : reserved\n\
+             20500000-3bffffff : System RAM\n\
+             40000000-40ffffff : System RAM\n\
+             \x20 40fff000-40ffffff : reserved\n"
+        );
     }
 
     #[test]

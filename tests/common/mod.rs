@@ -29,8 +29,8 @@ pub struct Opts {
     pub elf: bool,
     /// `-append "<cmdline>"`.
     pub append: Option<String>,
-    /// `-dtb build/raspi2b-mini.dtb`.
-    pub dtb: bool,
+    /// `-dtb build/<name>.dtb` (built by `make dtb` from `tests/dts/<name>.dts`).
+    pub dtb: Option<&'static str>,
     /// QEMU's human monitor on this Unix socket (`monitor_cmd` talks to it) instead of none.
     pub monitor: Option<PathBuf>,
     /// A build variant's `MAX_ORDER=` (`None`: the default build).
@@ -45,7 +45,7 @@ impl Opts {
             split,
             elf: false,
             append: None,
-            dtb: false,
+            dtb: None,
             monitor: None,
             max_order: None,
             features: "",
@@ -58,8 +58,13 @@ impl Opts {
         self.append = Some(cmdline.to_string());
         self
     }
-    pub fn dtb(mut self) -> Opts {
-        self.dtb = true;
+    /// `-dtb build/raspi2b-mini.dtb`.
+    pub fn dtb(self) -> Opts {
+        self.dtb_named("raspi2b-mini")
+    }
+    /// `-dtb build/<name>.dtb`, from `tests/dts/<name>.dts`.
+    pub fn dtb_named(mut self, name: &'static str) -> Opts {
+        self.dtb = Some(name);
         self
     }
     /// Boots the kernel built with `make kernel ... MAX_ORDER=order`.
@@ -254,9 +259,9 @@ impl Qemu {
             args.push("-append".into());
             args.push(a.clone());
         }
-        if opts.dtb {
+        if let Some(name) = opts.dtb {
             args.push("-dtb".into());
-            args.push(artifact("build/raspi2b-mini.dtb", "make dtb").display().to_string());
+            args.push(artifact(&format!("build/{name}.dtb"), "make dtb").display().to_string());
         }
         let mut q = Qemu::spawn("qemu-system-arm", &args);
         q.monitor = opts.monitor;
@@ -509,6 +514,15 @@ pub fn meminfo_kb(q: &Qemu, meminfo: &str, field: &str) -> u64 {
 }
 
 impl Qemu {
+    /// Runs `verify` (every allocator's invariant checks) and fails unless it answers
+    /// `verify: ok`; `when` says at which point of the test.
+    pub fn verify_ok(&mut self, when: &str) {
+        let out = self.cmd("verify");
+        if out.trim_end() != "verify: ok" {
+            self.fail(&format!("verify {when}: expected \"verify: ok\", got:\n{out}"));
+        }
+    }
+
     /// Free pages cached on the per-CPU lists (all zones and CPUs of /proc/zoneinfo): free,
     /// but not in MemFree.
     pub fn pcp_cached_pages(&mut self) -> u64 {

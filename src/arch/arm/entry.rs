@@ -180,8 +180,9 @@ relocated:
     add     r0, r0, #1
     cmp     r0, r1
     bls     7b
-    @ the boot parameters (two sections at PAGE_OFFSET + r2, if r2 points into the first GiB)
-    cmp     r8, #0x40000000
+    @ the boot parameters (two sections at PAGE_OFFSET + r2, if r2 lies below the peripheral
+    @ window: RAM ends there, and on the 3G split a higher r2 would index past the table)
+    cmp     r8, #0x3f000000
     bhs     8f
     lsr     r0, r8, #20
     orr     r2, r7, r0, lsl #20

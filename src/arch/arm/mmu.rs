@@ -19,8 +19,8 @@ use super::cp15::{self, Ttbcr, Ttbr0, Ttbr1, TTBCR};
 use super::desc::{L1_ENTRIES, SMALL_PAGE_SHIFT as PAGE_SHIFT};
 use super::image::image;
 use super::pgtable::{
-    self, Coverage, LinuxPte, MemType, PageTable, PhysMem, MT_DEVICE, MT_HIGH_VECTORS,
-    MT_LOW_VECTORS, MT_MEMORY_RO, MT_MEMORY_RW, MT_MEMORY_RX, PAGE_KERNEL_TABLE, PTE_TABLE_PAGE,
+    self, LinuxPte, MemType, PageTable, PhysMem, MT_DEVICE, MT_HIGH_VECTORS, MT_LOW_VECTORS,
+    MT_MEMORY_RO, MT_MEMORY_RW, MT_MEMORY_RX, PAGE_KERNEL_TABLE, PTE_TABLE_PAGE,
 };
 use crate::board::raspi::io::{self, Device};
 use crate::config::PAGE_OFFSET;
@@ -180,19 +180,17 @@ fn kernel_page_prot(va: u32) -> &'static MemType {
     }
 }
 
-/// How much of `[start, end)` memblock's memory covers (regions memblock marks `nomap` are
-/// not memory to map).
-fn memory_coverage(memblock: &Memblock, start: u64, end: u64) -> Coverage {
-    pgtable::coverage(memblock.memory().iter().map(|r| (r.base, r.end())), start, end)
-}
-
-/// Builds `swapper_pg_dir`: lowmem from memblock's memory below `lowmem_end` (`map_lowmem`),
-/// the kernel image (`map_kernel`), the vector and stubs pages (`devicemaps_init`) and the
-/// fixmap device pages; then switches to it. After this nothing below PAGE_OFFSET is mapped.
-pub fn paging_init(memblock: &Memblock, lowmem_end: u64) -> Result<(), MapError> {
+/// Builds `swapper_pg_dir`: lowmem `[PAGE_OFFSET, high_memory)` from memblock's mappable
+/// memory (`map_lowmem`: holes and NOMAP regions stay unmapped), the kernel image wherever it
+/// is (`map_kernel`), the vector and stubs pages (`devicemaps_init`) and the fixmap device
+/// pages; then switches to it. After this nothing below PAGE_OFFSET is mapped.
+///
+/// A section only partly mappable is mapped by pages; when the boot table pool runs out, the
+/// whole section is left out and marked NOMAP, so that nothing ever hands out memory the
+/// linear map does not reach.
+pub fn paging_init(high_memory: u64, memblock: &mut Memblock) -> Result<(), MapError> {
     let img = image();
     let phys_offset = LINEAR_MAP.get().map_or(0, |m| m.phys_offset);
-    let high_memory = PAGE_OFFSET + lowmem_end.saturating_sub(phys_offset);
     let kernel_first = u64::from(img.text) & !(SZ_1M - 1);
     let kernel_end = u64::from(img.end);
     let stack_guard = core::ptr::addr_of!(__svc_stack_guard) as u32;
@@ -207,20 +205,33 @@ pub fn paging_init(memblock: &Memblock, lowmem_end: u64) -> Result<(), MapError>
     while va < high_memory.max(kernel_end) {
         let section_end = va + SZ_1M;
         let pa = va - PAGE_OFFSET + phys_offset;
-        let lowmem = va < high_memory;
-        let cover = if lowmem { memory_coverage(memblock, pa, pa + SZ_1M) } else { Coverage::None };
+        let lowmem_bytes = section_end.min(high_memory).saturating_sub(va);
+        let mappable = memblock.map_memory_in(pa, lowmem_bytes);
         let kernel = va < kernel_end && section_end > kernel_first;
-        if cover == Coverage::Whole && !kernel && section_end <= high_memory {
+        if mappable == SZ_1M && !kernel {
             let entry = swapper().l1_entry(va as u32);
             LinearMem.write(entry, (pa as u32) | MT_MEMORY_RW.prot_sect);
-        } else if cover != Coverage::None || kernel {
+        } else if mappable != 0 || kernel {
             let mut p = va;
             while p < section_end {
                 let ppa = p - PAGE_OFFSET + phys_offset;
                 let in_image = (u64::from(img.text)..kernel_end).contains(&p);
-                let is_memory = p < high_memory && memblock.is_memory(ppa);
-                if p as u32 != stack_guard && (in_image || is_memory) {
-                    t.map_boot(p as u32, ppa, kernel_page_prot(p as u32))?;
+                let mappable = p < high_memory && memblock.is_map_memory(ppa);
+                if p as u32 == stack_guard || !(in_image || mappable) {
+                    p += 1 << PAGE_SHIFT;
+                    continue;
+                }
+                match t.map_boot(p as u32, ppa, kernel_page_prot(p as u32)) {
+                    Err(MapError::NoL2Table) if !kernel => {
+                        let _ = memblock.mark_nomap(pa, SZ_1M);
+                        crate::kprintln!(
+                            "paging_init: out of boot page tables; [mem {:#010x}-{:#010x}] left unmapped",
+                            pa,
+                            pa + SZ_1M - 1
+                        );
+                        break;
+                    }
+                    r => r?,
                 }
                 p += 1 << PAGE_SHIFT;
             }

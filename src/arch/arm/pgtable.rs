@@ -569,29 +569,6 @@ impl PageTable {
     }
 }
 
-/// How much of a physical range memory regions cover, which decides how `map_lowmem()` maps a
-/// section: all of it (one section entry), part (pages for the memory only), or none.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Coverage {
-    Whole,
-    Partial,
-    None,
-}
-
-/// The coverage of `[start, end)` by `regions` (`(base, end)` pairs, sorted, not overlapping).
-pub fn coverage(regions: impl Iterator<Item = (u64, u64)>, start: u64, end: u64) -> Coverage {
-    let covered: u64 = regions
-        .map(|(b, e)| (b.max(start), e.min(end)))
-        .filter(|(b, e)| b < e)
-        .map(|(b, e)| e - b)
-        .sum();
-    match covered {
-        0 => Coverage::None,
-        c if c == end - start => Coverage::Whole,
-        _ => Coverage::Partial,
-    }
-}
-
 /// Linux's `show_pte()` line for `addr` in the table at `pgd`:
 /// `[addr] *pgd=XXXXXXXX` (the even entry of the pair, as Linux's folded pgd reads it), then
 /// `(bad)` for a section, or `, *pte=XXXXXXXX, *ppte=XXXXXXXX` (the Linux and the hardware
@@ -799,22 +776,6 @@ mod tests {
         assert_eq!(k, MT_MEMORY_RW.prot_pte);
         assert_eq!(pgprot(PageProt::READ | PageProt::WRITE | PageProt::DEVICE), MT_DEVICE.prot_pte);
         assert_eq!(pgprot(PageProt::READ | PageProt::EXEC), MT_MEMORY_RX.prot_pte);
-    }
-
-    #[test]
-    fn section_coverage_by_memory_regions() {
-        const M: u64 = 1 << 20;
-        // mem=512M@512M: the hole, the first section of memory, a section cut by a region end.
-        let regions = [(512 * M, 1024 * M)];
-        assert_eq!(coverage(regions.into_iter(), 256 * M, 257 * M), Coverage::None);
-        assert_eq!(coverage(regions.into_iter(), 512 * M, 513 * M), Coverage::Whole);
-        assert_eq!(coverage(regions.into_iter(), 1023 * M, 1024 * M), Coverage::Whole);
-        assert_eq!(coverage(regions.into_iter(), 1024 * M, 1025 * M), Coverage::None);
-        let split = [(0, M / 2), (M / 2 + 0x1000, 3 * M)];
-        assert_eq!(coverage(split.into_iter(), 0, M), Coverage::Partial);
-        assert_eq!(coverage(split.into_iter(), M, 2 * M), Coverage::Whole);
-        let adjacent = [(0, M / 2), (M / 2, M)];
-        assert_eq!(coverage(adjacent.into_iter(), 0, M), Coverage::Whole);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `bench`: times the allocators on the device with the generic timer. Run under
 //! `qemu-system-arm -icount shift=0`, where every instruction takes 1 ns of virtual time, the
-//! nanoseconds printed are instruction counts and repeat exactly from run to run.
+//! nanoseconds printed are instruction counts and repeat exactly from run to run. The pages
+//! it takes are the console's (`PageOwner::Console`), like every console command's.
 use tock_registers::interfaces::Readable;
 
 use super::{expect_args, CmdResult};
@@ -12,6 +13,7 @@ use crate::kernel::Kernel;
 use crate::kernel::{scenario, vmalloc};
 use crate::kprintln;
 use crate::mm::gfp::GfpFlags;
+use crate::mm::page::PageOwner;
 use crate::mm::page_alloc::Node;
 use crate::mm::zone::{ZoneType, MIGRATE_UNMOVABLE};
 use crate::mm::{Pfn, PAGE_SIZE};
@@ -56,7 +58,8 @@ fn buddy_pairs(cascade: bool) -> Option<u64> {
                     if n == HELD_MAX {
                         break;
                     }
-                    match node.alloc_pages(GfpFlags::GFP_KERNEL | GfpFlags::__GFP_NOWARN, order) {
+                    let gfp = GfpFlags::GFP_KERNEL | GfpFlags::__GFP_NOWARN;
+                    match node.alloc_pages_for(PageOwner::Console, gfp, order) {
                         Ok(p) => {
                             held[n] = (p, order);
                             n += 1;
@@ -69,14 +72,14 @@ fn buddy_pairs(cascade: bool) -> Option<u64> {
         let start = now_ns();
         let mut ok = true;
         for _ in 0..ROUNDS {
-            match node.alloc_pages(GfpFlags::GFP_KERNEL, 0) {
-                Ok(p) => ok &= node.__free_pages(p, 0).is_ok(),
+            match node.alloc_pages_for(PageOwner::Console, GfpFlags::GFP_KERNEL, 0) {
+                Ok(p) => ok &= node.free_pages_for(PageOwner::Console, p, 0).is_ok(),
                 Err(_) => ok = false,
             }
         }
         let ns = now_ns() - start;
         for &(p, o) in &held[..n] {
-            let _ = node.__free_pages(p, o);
+            let _ = node.free_pages_for(PageOwner::Console, p, o);
         }
         ok.then_some(ns)
     })
@@ -122,7 +125,7 @@ fn vmalloc_pairs() -> Option<u64> {
 fn kmap_pairs() -> Option<(u64, bool)> {
     let (pfn, high) = with_node(|n| {
         let gfp = GfpFlags::GFP_HIGHUSER | GfpFlags::__GFP_NOWARN;
-        n.alloc_pages(gfp, 0).ok().map(|p| (p, n.page_is_highmem(p)))
+        n.alloc_pages_for(PageOwner::Console, gfp, 0).ok().map(|p| (p, n.page_is_highmem(p)))
     })?;
     let start = now_ns();
     for _ in 0..ROUNDS {
@@ -131,7 +134,7 @@ fn kmap_pairs() -> Option<(u64, bool)> {
         }
     }
     let ns = now_ns() - start;
-    let _ = with_node(|n| n.__free_pages(pfn, 0));
+    let _ = with_node(|n| n.free_pages_for(PageOwner::Console, pfn, 0));
     Some((ns, high))
 }
 

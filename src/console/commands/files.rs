@@ -8,6 +8,7 @@ use tock_registers::interfaces::Readable;
 use super::{expect_args, CmdError, CmdResult};
 use crate::arch::arm::cp15;
 use crate::board::raspi::{mailbox, map};
+use crate::boot::reserved_mem;
 use crate::console::args::Args;
 use crate::console::printk::Console;
 use crate::kernel::{mem, Kernel};
@@ -52,9 +53,8 @@ fn iomem(k: &Kernel) -> ResourceTree {
     let img = crate::arch::arm::image::image();
     let pa = |va: u32| u64::from(va) - crate::config::PAGE_OFFSET;
     let mut t = ResourceTree::new();
-    for r in k.memblock.memory() {
-        let _ = t.insert(r.base, r.base + r.size - 1, "System RAM");
-    }
+    let dt_reserved = k.memblock.reserved().iter().filter(|r| reserved_mem::is_dt_owner(r.name));
+    crate::proc::iomem::insert_ram(&mut t, &k.memblock, dt_reserved.map(|r| (r.base, r.end())));
     for c in k.layout.carveouts() {
         let _ = t.insert(c.start.0, c.start.0 + c.size - 1, c.name);
     }

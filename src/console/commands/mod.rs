@@ -11,6 +11,7 @@ use self::pages::{cmd_alloc_pages, cmd_frag, cmd_free_pages, cmd_free_pages_pfn,
 use self::scenario::cmd_scenario;
 use self::slab::{cmd_kfree, cmd_kmalloc, cmd_ksize};
 use self::system::{cmd_crash, cmd_poweroff, cmd_reboot};
+use self::verify::cmd_verify;
 use self::vmalloc::{
     cmd_ioremap, cmd_iounmap, cmd_kmap, cmd_kunmap, cmd_poke, cmd_purge, cmd_touch, cmd_vfree,
     cmd_vmalloc, cmd_vmalloc_fill,
@@ -43,6 +44,7 @@ mod pages;
 mod scenario;
 mod slab;
 mod system;
+mod verify;
 mod vmalloc;
 
 pub(crate) type CmdResult = Result<(), CmdError>;
@@ -200,6 +202,12 @@ pub static COMMANDS: &[Command] = &[
         run: cmd_scenario,
     },
     Command {
+        name: "verify",
+        usage: "verify",
+        help: "check the allocators' invariants: 'verify: ok' or the first broken one",
+        run: cmd_verify,
+    },
+    Command {
         name: "bench",
         usage: "bench",
         help: "time the allocators (run QEMU with -icount shift=0 for instruction counts)",
@@ -245,6 +253,8 @@ pub fn run(line: &str) {
         Err(CmdError::Usage) => kprintln!("{}: usage: {}", cmd.name, cmd.usage),
         Err(CmdError::Reported) => {}
     }
+    // What the allocations the command made found (page poisoning), if not printed yet.
+    kernel::mem::print_pending_reports();
 }
 
 pub(crate) fn expect_args(args: &Args<'_>, n: usize) -> CmdResult {

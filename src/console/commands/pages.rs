@@ -1,5 +1,7 @@
 //! Commands that drive the page allocator by hand: `alloc_pages`, `free_pages`,
-//! `__free_pages`, the `frag` workloads and `memtest`.
+//! `__free_pages`, the `frag` workloads and `memtest`. Every block they take is the
+//! console's (`PageOwner::Console`) and they free only the console's blocks, so no command
+//! can give back a page the kernel holds for something else, or be handed one.
 use spin::Mutex;
 
 use super::{expect_args, CmdError, CmdResult};
@@ -11,6 +13,7 @@ use crate::kernel::vmalloc;
 use crate::kernel::Kernel;
 use crate::kprintln;
 use crate::mm::gfp::GfpFlags;
+use crate::mm::page::PageOwner;
 use crate::mm::page_alloc::{write_alloc_failure, AllocError, Node, DEFAULT_COMM};
 use crate::mm::zone::ZoneType;
 use crate::mm::{Pfn, VirtAddr, PAGE_SIZE};
@@ -48,8 +51,10 @@ pub(super) fn cmd_alloc_pages(_: &Kernel, args: &Args<'_>) -> CmdResult {
             Err(e) => fail!(args, "{}", e),
         },
     };
-    with_node(|node| match node.alloc_pages(gfp, order) {
-        Ok(pfn) => {
+    // Allocate first, print after: what the allocation itself reports (page poisoning)
+    // comes out at the moment it happens, before the result, as in Linux.
+    match with_node(|node| node.alloc_pages_for(PageOwner::Console, gfp, order)) {
+        Ok(pfn) => with_node(|node| {
             let zone = node.page_zone(pfn).map_or("?", |z| z.name());
             match node.page_address(pfn) {
                 Some(va) => kprintln!(
@@ -62,12 +67,12 @@ pub(super) fn cmd_alloc_pages(_: &Kernel, args: &Args<'_>) -> CmdResult {
                 ),
             }
             Ok(())
-        }
+        }),
         Err(e) => {
-            report_alloc_error(node, &e);
+            with_node(|node| report_alloc_error(node, &e));
             Err(CmdError::Reported)
         }
-    })
+    }
 }
 
 pub(super) fn cmd_free_pages(_: &Kernel, args: &Args<'_>) -> CmdResult {
@@ -77,11 +82,13 @@ pub(super) fn cmd_free_pages(_: &Kernel, args: &Args<'_>) -> CmdResult {
         Err(e) => fail!(args, "{}", e),
     };
     let order = parse_order(args, 2)?;
-    with_node(|node| match node.free_pages_addr(VirtAddr(addr.into()), order) {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            let _ = e.write_report(&mut Console, DEFAULT_COMM);
-            Err(CmdError::Reported)
+    with_node(|node| {
+        match node.free_pages_addr_for(PageOwner::Console, VirtAddr(addr.into()), order) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let _ = e.write_report(&mut Console, DEFAULT_COMM);
+                Err(CmdError::Reported)
+            }
         }
     })
 }
@@ -93,7 +100,7 @@ pub(super) fn cmd_free_pages_pfn(_: &Kernel, args: &Args<'_>) -> CmdResult {
         Err(e) => fail!(args, "{}", e),
     };
     let order = parse_order(args, 2)?;
-    with_node(|node| match node.__free_pages(pfn, order) {
+    with_node(|node| match node.free_pages_for(PageOwner::Console, pfn, order) {
         Ok(()) => Ok(()),
         Err(e) => {
             let _ = e.write_report(&mut Console, DEFAULT_COMM);
@@ -104,9 +111,11 @@ pub(super) fn cmd_free_pages_pfn(_: &Kernel, args: &Args<'_>) -> CmdResult {
 
 /// Pages a `frag` workload holds, recorded in a buffer of page frame numbers that itself
 /// comes from the page allocator (a kmalloc of up to 1 MiB would exceed KMALLOC_MAX_SIZE).
+/// The held pages are the console's; the buffer is the kernel's own (`PageOwner::Kernel`),
+/// so no console free can take it away while the workload writes to it.
 struct Held {
-    /// First page of the buffer (lowmem) and its order.
-    buf: Option<(Pfn, u32)>,
+    /// First page of the buffer (lowmem), its linear address and its order.
+    buf: Option<(Pfn, u64, u32)>,
     count: usize,
 }
 
@@ -115,14 +124,16 @@ static HELD: Mutex<Held> = Mutex::new(Held { buf: None, count: 0 });
 /// The PFN slots of the workload's bookkeeping buffer (none without one), borrowed from
 /// `held` so they cannot outlive the lock or the buffer.
 fn slots(held: &mut Held) -> &mut [u32] {
-    let Some((pfn, order)) = held.buf else { return &mut [] };
-    with_page_mapped(pfn, |va| {
-        // SAFETY: the buffer is a lowmem block owned by the workload and reached only under
-        // HELD's lock, which `held` borrows for as long as the slice lives.
-        unsafe {
-            core::slice::from_raw_parts_mut(va as *mut u32, ((PAGE_SIZE << order) / 4) as usize)
-        }
-    })
+    let Some((_, va, order)) = held.buf else { return &mut [] };
+    // SAFETY: the buffer is a lowmem block of `PAGE_SIZE << order` bytes at its linear address
+    // `va`, owned by the workload and reached only under HELD's lock, which `held` borrows
+    // for as long as the slice lives.
+    unsafe {
+        core::slice::from_raw_parts_mut(
+            va as usize as *mut u32,
+            ((PAGE_SIZE << order) / 4) as usize,
+        )
+    }
 }
 
 /// The zones `frag` accepts, by Linux's names.
@@ -171,20 +182,19 @@ fn checkerboard(args: &Args<'_>, zone: ZoneType) -> CmdResult {
     if held.buf.is_some() {
         fail!(args, "a workload already holds {} pages: run 'frag release' first", held.count);
     }
-    let (present, buf) = with_node(|node| {
-        let present = node.zone(zone).present_pages();
-        let bytes = (present * 4).max(4);
-        let order = bytes.div_ceil(PAGE_SIZE).next_power_of_two().trailing_zeros();
-        (
-            present,
-            node.alloc_pages(GfpFlags::GFP_KERNEL | GfpFlags::__GFP_NOWARN, order)
-                .ok()
-                .map(|p| (p, order)),
-        )
-    });
+    // The zone is looked at before anything is taken, so a zone this kernel lacks or that
+    // has no memory costs nothing.
+    let present = with_node(|node| node.zone(zone).present_pages());
     if present == 0 {
         fail!(args, "zone {} is empty", zone.name());
     }
+    let bytes = present * 4;
+    let order = bytes.div_ceil(PAGE_SIZE).next_power_of_two().trailing_zeros();
+    let buf = with_node(|node| {
+        let gfp = GfpFlags::GFP_KERNEL | GfpFlags::__GFP_NOWARN;
+        let pfn = node.alloc_pages_for(PageOwner::Kernel, gfp, order).ok()?;
+        Some((pfn, node.page_address(pfn)?.0, order))
+    });
     let Some(buf) = buf else { fail!(args, "no room for the bookkeeping buffer") };
     held.buf = Some(buf);
     let slots = slots(&mut held);
@@ -192,10 +202,10 @@ fn checkerboard(args: &Args<'_>, zone: ZoneType) -> CmdResult {
     let mut taken = 0;
     let kept = with_node(|node| {
         while taken < slots.len() {
-            let Ok(pfn) = node.alloc_pages(gfp, 0) else { break };
+            let Ok(pfn) = node.alloc_pages_for(PageOwner::Console, gfp, 0) else { break };
             if node.page_zone(pfn) != Some(zone) {
                 // The request fell back to a lower zone: this zone is exhausted.
-                let _ = node.__free_pages(pfn, 0);
+                let _ = node.free_pages_for(PageOwner::Console, pfn, 0);
                 break;
             }
             slots[taken] = pfn.0 as u32;
@@ -206,7 +216,7 @@ fn checkerboard(args: &Args<'_>, zone: ZoneType) -> CmdResult {
         for i in 0..taken {
             let pfn = Pfn(u64::from(slots[i]));
             if pfn.0 % 2 == 1 {
-                let _ = node.__free_pages(pfn, 0);
+                let _ = node.free_pages_for(PageOwner::Console, pfn, 0);
             } else {
                 slots[kept] = slots[i];
                 kept += 1;
@@ -228,14 +238,14 @@ fn checkerboard(args: &Args<'_>, zone: ZoneType) -> CmdResult {
 /// Frees everything a workload holds, then its buffer; returns the pages freed.
 fn release() -> usize {
     let mut held = HELD.lock();
-    let Some((buf, order)) = held.buf else { return 0 };
+    let Some((buf, _, order)) = held.buf else { return 0 };
     let n = held.count;
     let pfns = slots(&mut held);
     with_node(|node| {
         for &p in &pfns[..n] {
-            let _ = node.__free_pages(Pfn(u64::from(p)), 0);
+            let _ = node.free_pages_for(PageOwner::Console, Pfn(u64::from(p)), 0);
         }
-        let _ = node.__free_pages(buf, order);
+        let _ = node.free_pages_for(PageOwner::Kernel, buf, order);
     });
     held.buf = None;
     held.count = 0;
@@ -249,15 +259,16 @@ const LINK_WORDS: usize = 2;
 const NO_NEXT: u32 = u32::MAX;
 
 /// Words of one page frame, for the duration of `f`: lowmem through the linear map, highmem
-/// through `kmap` (a pkmap slot), as kernel code reaches any page.
-fn with_words<R>(pfn: Pfn, f: impl FnOnce(&mut [u32]) -> R) -> R {
+/// through `kmap` (a pkmap slot), as kernel code reaches any page. `None` if the page could
+/// not be mapped at all.
+fn with_words<R>(pfn: Pfn, f: impl FnOnce(&mut [u32]) -> R) -> Option<R> {
     let Ok(va) = vmalloc::kmap(pfn) else {
         // No pkmap slot free: fall back to the kmap_atomic fixmap slot.
-        return with_page_mapped(pfn, |va| f(page_words(va as u64)));
+        return with_page_mapped(pfn, |va| f(page_words(va as u64))).ok();
     };
     let r = f(page_words(va));
     let _ = vmalloc::kunmap(pfn);
-    r
+    Some(r)
 }
 
 /// The words of the page mapped at `va`.
@@ -276,7 +287,7 @@ fn memtest_word(pa: u64) -> u32 {
 /// own physical address (scrambled) into it, reads every page back once all are written (so
 /// two pages sharing memory would show), frees everything, and checks that the free page count
 /// is what it was. The per-CPU lists are drained first and last, so that every free page is
-/// counted and tested.
+/// counted and tested. Last, it runs `verify` and prints its answer.
 pub(super) fn cmd_memtest(_: &Kernel, args: &Args<'_>) -> CmdResult {
     expect_args(args, 1)?;
     let drained = with_node(|n| n.drain_all_pages());
@@ -287,21 +298,32 @@ pub(super) fn cmd_memtest(_: &Kernel, args: &Args<'_>) -> CmdResult {
     let gfp = GfpFlags::GFP_HIGHUSER | GfpFlags::__GFP_MEMALLOC | GfpFlags::__GFP_NOWARN;
     let mut head = (NO_NEXT, 0u32);
     let (mut pages, mut high) = (0u64, 0u64);
+    let mut unreachable: Option<Pfn> = None;
     kprintln!("memtest: {} free pages", before);
     for order in (0..MAX_ORDER as u32).rev() {
-        while let Ok(pfn) = with_node(|n| n.alloc_pages(gfp, order)) {
+        while let Ok(pfn) = with_node(|n| n.alloc_pages_for(PageOwner::Console, gfp, order)) {
+            let mut reached = true;
             for p in pfn.0..pfn.0 + (1 << order) {
-                with_words(Pfn(p), |w| {
+                reached &= with_words(Pfn(p), |w| {
                     let base = p << 12;
                     for (i, word) in w.iter_mut().enumerate() {
                         *word = memtest_word(base + 4 * i as u64);
                     }
-                });
+                })
+                .is_some();
             }
-            with_words(pfn, |w| {
+            reached &= with_words(pfn, |w| {
                 w[0] = head.0;
                 w[1] = head.1;
-            });
+            })
+            .is_some();
+            if !reached {
+                // Not on the list: give it back now, and stop taking this order (the same
+                // block would come back first).
+                unreachable.get_or_insert(pfn);
+                let _ = with_node(|n| n.free_pages_for(PageOwner::Console, pfn, order));
+                break;
+            }
             head = (pfn.0 as u32, order);
             pages += 1 << order;
             if with_node(|n| n.page_is_highmem(pfn)) {
@@ -314,9 +336,9 @@ pub(super) fn cmd_memtest(_: &Kernel, args: &Args<'_>) -> CmdResult {
     let mut cur = head;
     while cur.0 != NO_NEXT {
         let (pfn, order) = (u64::from(cur.0), cur.1);
-        let mut next = cur;
+        let mut next = (NO_NEXT, 0);
         for p in pfn..pfn + (1 << order) {
-            with_words(Pfn(p), |w| {
+            let read = with_words(Pfn(p), |w| {
                 let skip = if p == pfn { LINK_WORDS } else { 0 };
                 if p == pfn {
                     next = (w[0], w[1]);
@@ -329,16 +351,22 @@ pub(super) fn cmd_memtest(_: &Kernel, args: &Args<'_>) -> CmdResult {
                     });
                 }
             });
+            if read.is_none() {
+                unreachable.get_or_insert(Pfn(p));
+            }
         }
-        let _ = with_node(|n| n.__free_pages(Pfn(pfn), order));
+        let _ = with_node(|n| n.free_pages_for(PageOwner::Console, Pfn(pfn), order));
         cur = next;
     }
     let after = with_node(|n| {
         n.drain_all_pages();
         n.nr_free_pages()
     });
-    match bad {
-        Some((pa, got, want)) => {
+    match (bad, unreachable) {
+        (_, Some(pfn)) => {
+            kprintln!("memtest: FAILED: pfn {:#x} could not be mapped", pfn.0)
+        }
+        (Some((pa, got, want)), None) => {
             kprintln!(
                 "memtest: FAILED at phys {:#010x}: read {:08x}, expected {:08x}",
                 pa,
@@ -346,14 +374,15 @@ pub(super) fn cmd_memtest(_: &Kernel, args: &Args<'_>) -> CmdResult {
                 want
             )
         }
-        None if after != before => kprintln!(
+        (None, None) if after != before => kprintln!(
             "memtest: FAILED: {} pages free before, {} after (MemFree {} kB -> {} kB)",
             before,
             after,
             before * 4,
             after * 4
         ),
-        None => kprintln!("memtest: ok, {} pages ({} highmem)", pages, high),
+        (None, None) => kprintln!("memtest: ok, {} pages ({} highmem)", pages, high),
     }
+    super::verify::print_verify();
     Ok(())
 }

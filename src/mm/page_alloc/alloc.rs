@@ -30,6 +30,9 @@ pub enum AllocError {
     BadGfp { gfp: GfpFlags, order: u32 },
     /// No zone the request may use has a free block of that order above its watermark.
     NoMemory { gfp: GfpFlags, order: u32 },
+    /// `__GFP_ZERO` could not reach a page of the block (its temporary mapping failed): the
+    /// block went back to the free lists rather than out unzeroed.
+    ZeroFailed { gfp: GfpFlags, order: u32, pfn: Pfn },
 }
 
 impl AllocError {
@@ -37,7 +40,8 @@ impl AllocError {
         match *self {
             AllocError::InvalidOrder { gfp, .. }
             | AllocError::BadGfp { gfp, .. }
-            | AllocError::NoMemory { gfp, .. } => gfp,
+            | AllocError::NoMemory { gfp, .. }
+            | AllocError::ZeroFailed { gfp, .. } => gfp,
         }
     }
 
@@ -45,7 +49,8 @@ impl AllocError {
         match *self {
             AllocError::InvalidOrder { order, .. }
             | AllocError::BadGfp { order, .. }
-            | AllocError::NoMemory { order, .. } => order,
+            | AllocError::NoMemory { order, .. }
+            | AllocError::ZeroFailed { order, .. } => order,
         }
     }
 
@@ -71,6 +76,13 @@ impl fmt::Display for AllocError {
                 f,
                 "page allocation failure: order:{order}, mode:{:#x}({gfp}), nodemask=(null)",
                 gfp.bits()
+            ),
+            AllocError::ZeroFailed { order, pfn, .. } => write!(
+                f,
+                "alloc_pages: order:{order}, mode:{:#x}({gfp}): cannot map pfn:{:#x} to zero \
+                 it; the block was given back",
+                gfp.bits(),
+                pfn.0
             ),
         }
     }
@@ -117,8 +129,34 @@ impl<'a> Node<'a> {
             Some(idx) => idx,
             None => self.__alloc_pages_slowpath(gfp, order, highest, mt)?,
         };
-        self.prep_new_page(idx, order, gfp, owner);
+        if self.prep_new_page(idx, order, gfp, owner) {
+            return self.prep_new_page_slow(idx, order, gfp);
+        }
         Ok(self.mem_map.pfn_of(idx))
+    }
+
+    /// The allocation's end when `prep_new_page` left work to do: `prep_new_page_extra`,
+    /// and if its zeroing failed, the block back to the free lists through the ordinary free,
+    /// so nothing is lost and nothing leaks unzeroed.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn prep_new_page_slow(
+        &mut self,
+        idx: u32,
+        order: u32,
+        gfp: GfpFlags,
+    ) -> Result<Pfn, AllocError> {
+        let pfn = self.mem_map.pfn_of(idx);
+        let owner = self.mem_map.pages()[idx as usize].owner();
+        match self.prep_new_page_extra(idx, order, gfp) {
+            Ok(()) => Ok(pfn),
+            Err(e) => {
+                // A plain allocated block of `owner` (no compound marks yet): its free
+                // cannot be refused.
+                let _ = self.free_pages_for(owner, pfn, order);
+                Err(AllocError::ZeroFailed { gfp, order, pfn: e.pfn })
+            }
+        }
     }
 
     /// Why a request was refused before any zone was looked at.
@@ -265,24 +303,34 @@ impl<'a> Node<'a> {
         }
     }
 
-    /// `prep_new_page()`: refcount 1, the order remembered for checking the free; then
-    /// what only some requests need (poison check, zeroing, compound setup) out of line.
+    /// `prep_new_page()`: refcount 1, the order remembered for checking the free, the owner.
+    /// Returns whether the request needs more (poison check, zeroing, compound setup), which
+    /// `prep_new_page_slow` does out of line.
     #[inline]
-    pub(super) fn prep_new_page(&mut self, idx: u32, order: u32, gfp: GfpFlags, owner: PageOwner) {
+    pub(super) fn prep_new_page(
+        &mut self,
+        idx: u32,
+        order: u32,
+        gfp: GfpFlags,
+        owner: PageOwner,
+    ) -> bool {
         let head = &mut self.mem_map.pages_mut()[idx as usize];
         head.refcount = 1;
         head.order = order as u8;
         head.set_owner(owner);
-        if self.page_poisoning || gfp.intersects(GfpFlags::__GFP_ZERO | GfpFlags::__GFP_COMP) {
-            self.prep_new_page_extra(idx, order, gfp);
-        }
+        self.page_poisoning || gfp.intersects(GfpFlags::__GFP_ZERO | GfpFlags::__GFP_COMP)
     }
 
-    /// The rest of `prep_new_page()`: the poison check of every page (page poisoning),
-    /// zeroing (`__GFP_ZERO`), the head and tail marks of a compound block (`__GFP_COMP`).
-    #[cold]
-    #[inline(never)]
-    pub(super) fn prep_new_page_extra(&mut self, idx: u32, order: u32, gfp: GfpFlags) {
+    /// The rest of `prep_new_page()`: the poison check of every page (page poisoning, which
+    /// queues a report for each corrupted page), zeroing (`__GFP_ZERO`), the head and tail
+    /// marks of a compound block (`__GFP_COMP`).
+    #[inline]
+    pub(super) fn prep_new_page_extra(
+        &mut self,
+        idx: u32,
+        order: u32,
+        gfp: GfpFlags,
+    ) -> Result<(), PageAccessError> {
         let nr = 1usize << order;
         let pfn = self.mem_map.pfn_of(idx);
         if self.page_poisoning {
@@ -290,23 +338,20 @@ impl<'a> Node<'a> {
                 let p = &mut self.mem_map.pages_mut()[idx as usize + i];
                 if p.flags.contains(PageFlags::PG_poisoned) {
                     p.flags.remove(PageFlags::PG_poisoned);
-                    let page_pfn = Pfn(pfn.0 + i as u64);
-                    if let Some(offset) = self.memory.check_poison(page_pfn, 0) {
-                        self.poison_corruptions += 1;
-                        self.last_poison_corruption =
-                            Some(PoisonCorruption { pfn: page_pfn, offset });
-                    }
+                    let page = *p;
+                    self.check_poison_page(Pfn(pfn.0 + i as u64), page);
                 }
             }
         }
         if gfp.contains(GfpFlags::__GFP_ZERO) {
-            self.memory.zero(pfn, order);
+            self.memory.zero(pfn, order)?;
         }
         if gfp.contains(GfpFlags::__GFP_COMP) && order > 0 {
             let pages = self.mem_map.pages_mut();
             pages[idx as usize].flags.insert(PageFlags::PG_head);
             Self::set_tails(pages, idx, nr, true);
         }
+        Ok(())
     }
 
     /// Marks (or unmarks) the tail pages of the block at `idx` with a link to their head.

@@ -12,6 +12,8 @@ pub enum BadPageReason {
     InvalidOrder,
     /// The PFN is not a multiple of the block size.
     Misaligned,
+    /// `free_pages(addr, ..)` of an address inside a page, not at its start.
+    MisalignedAddress(VirtAddr),
     /// The page is already free.
     DoubleFree,
     /// `PG_reserved` or `PG_slab` set (Linux's PAGE_FLAGS_CHECK_AT_FREE).
@@ -48,6 +50,9 @@ impl fmt::Display for BadPageReason {
                 write!(f, "order >= MAX_ORDER ({MAX_ORDER})")
             }
             BadPageReason::Misaligned => f.write_str("pfn not aligned to the block's order"),
+            BadPageReason::MisalignedAddress(a) => {
+                write!(f, "address {a} is not the start of a page")
+            }
             BadPageReason::DoubleFree => {
                 f.write_str("double free: page is already on a buddy free list")
             }
@@ -74,6 +79,7 @@ impl fmt::Display for BadPageReason {
 /// for the boot CPU's task; [`FreeError::write_report`] names another.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FreeError {
+    /// The page the report is about (for `BadPageReason::BadAddress`, none: `pfn` is 0).
     pub pfn: Pfn,
     pub order: u32,
     pub reason: BadPageReason,
@@ -84,52 +90,65 @@ pub struct FreeError {
 }
 
 impl FreeError {
-    /// `bad_page()`: `BUG: Bad page state in process %s  pfn:%05lx`, then `dump_page()`'s
-    /// lines (`%p` prints `(ptrval)`, as before the pointer hash is ready), then the reason.
+    /// `bad_page()`: `BUG: Bad page state in process %s  pfn:%05lx` (an address that has
+    /// no page frame is printed instead of a PFN), then `dump_page()`.
     pub fn write_report(&self, w: &mut impl fmt::Write, comm: &str) -> fmt::Result {
-        writeln!(w, "BUG: Bad page state in process {comm}  pfn:{:05x}", self.pfn.0)?;
-        if let Some(page) = &self.page {
-            writeln!(
-                w,
-                "page:(ptrval) refcount:{} mapcount:0 mapping:00000000 index:0x0 pfn:{:#x}",
-                page.refcount(),
-                self.pfn.0
-            )?;
-            if let Some(order) = self.compound_order {
-                writeln!(w, "head:(ptrval) order:{order} compound_mapcount:0 compound_pincount:0")?;
+        match self.reason {
+            BadPageReason::BadAddress(a) => {
+                writeln!(w, "BUG: Bad page state in process {comm}  addr:{:08x}", a.0)?
             }
-            // The free-list type and owner bits are pivm's bookkeeping, not Linux page flags.
-            let flags = page.flags().difference(PageFlags::PG_free_mt | PageFlags::PG_owner);
-            writeln!(w, "flags: {:#x}({})", flags.bits(), PageFlagNames(page))?;
-            if page.owner() != PageOwner::None {
-                writeln!(w, "page owner: {}", page.owner())?;
-            }
+            _ => writeln!(w, "BUG: Bad page state in process {comm}  pfn:{:05x}", self.pfn.0)?,
         }
-        writeln!(w, "page dumped because: {}", self.reason)
+        match &self.page {
+            Some(page) => write_dump_page(
+                w,
+                self.pfn,
+                page,
+                self.compound_order,
+                format_args!("{}", self.reason),
+            ),
+            None => writeln!(w, "page dumped because: {}", self.reason),
+        }
     }
+}
+
+/// `dump_page()` (6.1's `__dump_page` and its reason line) for the descriptor of `pfn`: the
+/// `page:` line (`%p` prints `(ptrval)`, as before the pointer hash is ready), the `head:`
+/// line of a compound page, the flags, the descriptor's words as `raw:` (pivm's `struct
+/// page` is 16 bytes, so one row), pivm's `page owner:` line, and why it was dumped.
+pub fn write_dump_page(
+    w: &mut impl fmt::Write,
+    pfn: Pfn,
+    page: &Page,
+    compound_order: Option<u32>,
+    reason: impl fmt::Display,
+) -> fmt::Result {
+    writeln!(
+        w,
+        "page:(ptrval) refcount:{} mapcount:0 mapping:00000000 index:0x0 pfn:{:#x}",
+        page.refcount(),
+        pfn.0
+    )?;
+    if let Some(order) = compound_order {
+        writeln!(w, "head:(ptrval) order:{order} compound_mapcount:0 compound_pincount:0")?;
+    }
+    // The free-list type and owner bits are pivm's bookkeeping, not Linux page flags.
+    let flags = page.flags().difference(PageFlags::PG_free_mt | PageFlags::PG_owner);
+    writeln!(w, "flags: {:#x}({})", flags.bits(), PageFlagNames(page))?;
+    write!(w, "raw:")?;
+    for word in page.raw_words() {
+        write!(w, " {word:08x}")?;
+    }
+    writeln!(w)?;
+    if page.owner() != PageOwner::None {
+        writeln!(w, "page owner: {}", page.owner())?;
+    }
+    writeln!(w, "page dumped because: {reason}")
 }
 
 impl fmt::Display for FreeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.write_report(f, DEFAULT_COMM)
-    }
-}
-
-/// Page poisoning found a free page written to (`pagealloc: memory corruption`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PoisonCorruption {
-    pub pfn: Pfn,
-    /// Byte offset in the page of the first byte that is not `PAGE_POISON`.
-    pub offset: u64,
-}
-
-impl fmt::Display for PoisonCorruption {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "pagealloc: memory corruption at pfn:{:#x} offset:{:#x} (page written after free)",
-            self.pfn.0, self.offset
-        )
     }
 }
 

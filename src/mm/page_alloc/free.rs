@@ -65,9 +65,11 @@ impl<'a> Node<'a> {
             Self::set_tails(pages, idx, nr, false);
         }
         if self.page_poisoning {
-            self.memory.poison(pfn, order);
-            for p in &mut pages[idx as usize..idx as usize + nr] {
-                p.flags.insert(PageFlags::PG_poisoned);
+            // Only a page that really holds the poison is checked when it comes back.
+            for (i, p) in pages[idx as usize..idx as usize + nr].iter_mut().enumerate() {
+                if self.memory.poison(Pfn(pfn.0 + i as u64)).is_ok() {
+                    p.flags.insert(PageFlags::PG_poisoned);
+                }
             }
         }
     }
@@ -101,7 +103,7 @@ impl<'a> Node<'a> {
             compound_order: None,
         })?;
         if !addr.0.is_multiple_of(PAGE_SIZE) {
-            return Err(self.bad_page(pfn, order, BadPageReason::Misaligned));
+            return Err(self.bad_page(pfn, order, BadPageReason::MisalignedAddress(addr)));
         }
         self.free_pages_for(owner, pfn, order)
     }

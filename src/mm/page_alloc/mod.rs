@@ -13,16 +13,18 @@ mod fallback;
 mod free;
 mod init;
 mod pcp;
+mod poison;
 mod show_mem;
 #[cfg(test)]
 mod tests;
 mod verify;
 
 pub use alloc::{gfp_to_alloc_flags, AllocError};
-pub use bad_page::{BadPageReason, FreeError, PoisonCorruption};
+pub use bad_page::{write_dump_page, BadPageReason, FreeError};
 pub use fallback::gfp_migratetype;
 pub use free::__find_buddy_pfn;
 pub use init::InitError;
+pub use poison::{write_hex_dump, PoisonCorruption, PoisonReports};
 pub use show_mem::{write_alloc_failure, write_free_area_line, write_warn_alloc};
 
 use core::fmt;
@@ -50,16 +52,32 @@ const KB_PER_PAGE: u64 = PAGE_SIZE >> 10;
 /// `MAX_ORDER_NR_PAGES`: pages in the largest block.
 pub const MAX_ORDER_NR_PAGES: u64 = 1 << (MAX_ORDER - 1);
 
+/// A page frame the kernel could not reach: its temporary mapping (highmem) failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageAccessError {
+    pub pfn: Pfn,
+}
+
+impl fmt::Display for PageAccessError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cannot map pfn:{:#x} to reach its contents", self.pfn.0)
+    }
+}
+
 /// Access to the contents of page frames, which the allocator itself never touches. The
-/// kernel implements it with real memory (lowmem through the linear map, highmem with kmap);
-/// tests with a fake. Methods take `&self`: implementations write RAM, not their own state.
+/// kernel implements it with real memory (lowmem through the linear map, highmem through a
+/// temporary mapping); tests with a fake. Methods take `&self`: implementations write RAM,
+/// not their own state. A page that cannot be mapped is an error, never skipped in silence.
 pub trait PageMemory {
     /// Fills the `1 << order` pages at `pfn` with zeroes (`__GFP_ZERO`).
-    fn zero(&self, pfn: Pfn, order: u32);
-    /// Fills them with `PAGE_POISON` (on free, with page poisoning on).
-    fn poison(&self, pfn: Pfn, order: u32);
-    /// Byte offset of the first byte that is not `PAGE_POISON`, if any (checked on alloc).
-    fn check_poison(&self, pfn: Pfn, order: u32) -> Option<u64>;
+    fn zero(&self, pfn: Pfn, order: u32) -> Result<(), PageAccessError>;
+    /// Fills one page with `PAGE_POISON` (on free, with page poisoning on).
+    fn poison(&self, pfn: Pfn) -> Result<(), PageAccessError>;
+    /// Byte offset of the first byte of one page that is not `PAGE_POISON`, if any (checked
+    /// on alloc, as `memchr_inv`).
+    fn check_poison(&self, pfn: Pfn) -> Result<Option<usize>, PageAccessError>;
+    /// Copies `buf.len()` bytes of one page from byte `offset` on (for a corruption report).
+    fn read(&self, pfn: Pfn, offset: usize, buf: &mut [u8]) -> Result<(), PageAccessError>;
 }
 
 /// A `PageMemory` that cannot reach memory: zeroing and poisoning do nothing. Host tests and
@@ -68,10 +86,18 @@ pub trait PageMemory {
 pub struct NoPageMemory;
 
 impl PageMemory for NoPageMemory {
-    fn zero(&self, _pfn: Pfn, _order: u32) {}
-    fn poison(&self, _pfn: Pfn, _order: u32) {}
-    fn check_poison(&self, _pfn: Pfn, _order: u32) -> Option<u64> {
-        None
+    fn zero(&self, _pfn: Pfn, _order: u32) -> Result<(), PageAccessError> {
+        Ok(())
+    }
+    fn poison(&self, _pfn: Pfn) -> Result<(), PageAccessError> {
+        Ok(())
+    }
+    fn check_poison(&self, _pfn: Pfn) -> Result<Option<usize>, PageAccessError> {
+        Ok(None)
+    }
+    fn read(&self, _pfn: Pfn, _offset: usize, buf: &mut [u8]) -> Result<(), PageAccessError> {
+        buf.fill(PAGE_POISON);
+        Ok(())
     }
 }
 
@@ -92,6 +118,7 @@ impl Default for LinearMap {
 }
 
 /// `pg_data_t`: the one memory node — mem_map, zones, and the allocator's tunables.
+#[repr(C)]
 pub struct Node<'a> {
     mem_map: MemMap<'a>,
     node_zones: [Zone; MAX_NR_ZONES],
@@ -101,8 +128,6 @@ pub struct Node<'a> {
     memory: &'a (dyn PageMemory + Sync),
     linear: LinearMap,
     page_poisoning: bool,
-    poison_corruptions: u64,
-    last_poison_corruption: Option<PoisonCorruption>,
     min_free_kbytes: u64,
     watermark_scale_factor: u64,
     lowmem_reserve_ratio: [u64; MAX_NR_ZONES],
@@ -113,6 +138,10 @@ pub struct Node<'a> {
     mobility_disabled: bool,
     /// CPUs of the node, among which `zone_highsize` shares the low watermark.
     nr_cpus: u64,
+    /// What page poisoning found, waiting for the kernel to print it. Last, and the struct
+    /// `repr(C)`, so its page-sized buffer does not push the hot fields beyond the 4 KiB
+    /// that an ARM load's immediate offset reaches.
+    poison_reports: PoisonReports,
 }
 
 /// `pageblock_order`: MAX_ORDER - 1 on ARM without huge pages (one block of the largest order).
@@ -147,14 +176,22 @@ impl<'a> Node<'a> {
         self.page_poisoning
     }
 
-    /// Corruptions page poisoning has found so far, and the last one.
-    pub fn poison_corruptions(&self) -> (u64, Option<PoisonCorruption>) {
-        (self.poison_corruptions, self.last_poison_corruption)
+    /// Corruptions page poisoning has found so far.
+    pub fn poison_corruptions(&self) -> u64 {
+        self.poison_reports.total()
     }
 
-    /// Forgets the last corruption (once the caller has printed it).
-    pub fn take_poison_corruption(&mut self) -> Option<PoisonCorruption> {
-        self.last_poison_corruption.take()
+    /// Whether a corruption report waits to be printed.
+    #[inline]
+    pub fn poison_report_pending(&self) -> bool {
+        self.poison_reports.pending()
+    }
+
+    /// The oldest corruption report not printed yet, with the number of later ones that
+    /// found its slot taken (Linux's ratelimit: `callbacks suppressed`). The kernel prints
+    /// it after the allocation that found it.
+    pub fn take_poison_report(&mut self) -> Option<(PoisonCorruption, u64)> {
+        self.poison_reports.take()
     }
 
     /// The descriptor of `pfn`.

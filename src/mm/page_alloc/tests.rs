@@ -95,47 +95,71 @@ fn state(node: &Node<'_>) -> (Vec<Zone>, Vec<Page>) {
     (node.zones().to_vec(), node.mem_map.pages().to_vec())
 }
 
-/// One tag byte per page standing for its contents.
+/// Page contents in a host buffer, with pages that cannot be mapped (as a highmem page whose
+/// temporary mapping fails).
 struct FakeMemory {
     base: u64,
-    tags: Mutex<Vec<u8>>,
+    bytes: Mutex<Vec<u8>>,
     zeroed: Mutex<Vec<(Pfn, u32)>>,
+    unmappable: Mutex<Vec<Pfn>>,
 }
+
+const PAGE: usize = PAGE_SIZE as usize;
 
 impl FakeMemory {
     fn new(base: u64, n: usize) -> Self {
-        FakeMemory { base, tags: Mutex::new(vec![0x5a; n]), zeroed: Mutex::new(Vec::new()) }
+        FakeMemory {
+            base,
+            bytes: Mutex::new(vec![0x5a; n * PAGE]),
+            zeroed: Mutex::new(Vec::new()),
+            unmappable: Mutex::new(Vec::new()),
+        }
     }
 
-    fn range(&self, pfn: Pfn, order: u32) -> core::ops::Range<usize> {
-        let s = (pfn.0 - self.base) as usize;
-        s..s + (1 << order)
+    /// The byte range of one page, or the error a failed mapping gives.
+    fn page(&self, pfn: Pfn) -> Result<core::ops::Range<usize>, PageAccessError> {
+        if self.unmappable.lock().unwrap().contains(&pfn) {
+            return Err(PageAccessError { pfn });
+        }
+        let s = (pfn.0 - self.base) as usize * PAGE;
+        Ok(s..s + PAGE)
     }
 
-    fn write(&self, pfn: Pfn, byte: u8) {
-        let i = (pfn.0 - self.base) as usize;
-        self.tags.lock().unwrap()[i] = byte;
+    fn write(&self, pfn: Pfn, offset: usize, data: &[u8]) {
+        let r = self.page(pfn).unwrap();
+        self.bytes.lock().unwrap()[r.start + offset..r.start + offset + data.len()]
+            .copy_from_slice(data);
     }
 
+    /// The first byte of a page (each test fills pages whole).
     fn tag(&self, pfn: Pfn) -> u8 {
-        self.tags.lock().unwrap()[(pfn.0 - self.base) as usize]
+        self.bytes.lock().unwrap()[self.page(pfn).unwrap().start]
     }
 }
 
 impl PageMemory for FakeMemory {
-    fn zero(&self, pfn: Pfn, order: u32) {
+    fn zero(&self, pfn: Pfn, order: u32) -> Result<(), PageAccessError> {
         self.zeroed.lock().unwrap().push((pfn, order));
-        let r = self.range(pfn, order);
-        self.tags.lock().unwrap()[r].fill(0);
+        for i in 0..1 << order {
+            let r = self.page(Pfn(pfn.0 + i))?;
+            self.bytes.lock().unwrap()[r].fill(0);
+        }
+        Ok(())
     }
-    fn poison(&self, pfn: Pfn, order: u32) {
-        let r = self.range(pfn, order);
-        self.tags.lock().unwrap()[r].fill(PAGE_POISON);
+    fn poison(&self, pfn: Pfn) -> Result<(), PageAccessError> {
+        let r = self.page(pfn)?;
+        self.bytes.lock().unwrap()[r].fill(PAGE_POISON);
+        Ok(())
     }
-    fn check_poison(&self, pfn: Pfn, order: u32) -> Option<u64> {
-        let r = self.range(pfn, order);
-        let tags = self.tags.lock().unwrap();
-        tags[r].iter().position(|&t| t != PAGE_POISON).map(|i| i as u64 * PAGE_SIZE + 16)
+    fn check_poison(&self, pfn: Pfn) -> Result<Option<usize>, PageAccessError> {
+        let r = self.page(pfn)?;
+        Ok(self.bytes.lock().unwrap()[r].iter().position(|&b| b != PAGE_POISON))
+    }
+    fn read(&self, pfn: Pfn, offset: usize, buf: &mut [u8]) -> Result<(), PageAccessError> {
+        let r = self.page(pfn)?;
+        let start = r.start + offset;
+        buf.copy_from_slice(&self.bytes.lock().unwrap()[start..start + buf.len()]);
+        Ok(())
     }
 }
 
@@ -462,6 +486,7 @@ fn bad_page_report_reads_like_linux() {
         "BUG: Bad page state in process swapper/0  pfn:3f000\n\
          page:(ptrval) refcount:0 mapcount:0 mapping:00000000 index:0x0 pfn:0x3f000\n\
          flags: 0x2(buddy|zone=1)\n\
+         raw: 01060002 00000000 ffffffff ffffffff\n\
          page dumped because: double free: page is already on a buddy free list\n"
     );
     let e = node.free_pages(Pfn(0x12), 0).unwrap_err();
@@ -480,6 +505,7 @@ fn bad_page_report_reads_like_linux() {
         "BUG: Bad page state in process swapper/0  pfn:00003\n\
          page:(ptrval) refcount:1 mapcount:0 mapping:00000000 index:0x0 pfn:0x3\n\
          flags: 0x1(reserved|zone=1)\n\
+         raw: 01000001 00000001 ffffffff ffffffff\n\
          page dumped because: PAGE_FLAGS_CHECK_AT_FREE flag(s) set\n"
     );
 }
@@ -502,6 +528,7 @@ fn a_block_is_freed_only_by_its_owner() {
         "BUG: Bad page state in process swapper/0  pfn:3f000\n\
          page:(ptrval) refcount:1 mapcount:0 mapping:00000000 index:0x0 pfn:0x3f000\n\
          flags: 0x0(zone=1)\n\
+         raw: 01015000 00000001 ffffffff ffffffff\n\
          page owner: a page table\n\
          page dumped because: page belongs to a page table, freed by the console\n"
     );
@@ -586,24 +613,115 @@ fn gfp_zero_and_page_poisoning_use_page_memory() {
     node.free_pages(p, 1).unwrap();
     assert_eq!((mem.tag(p), mem.tag(Pfn(p.0 + 1))), (PAGE_POISON, PAGE_POISON));
     assert!(node.page(Pfn(p.0 + 1)).unwrap().flags().contains(PageFlags::PG_poisoned));
-    // A use after free.
-    mem.write(Pfn(p.0 + 1), 0x42);
+    // A use after free: two words written 0x20 bytes apart in the second page.
+    mem.write(Pfn(p.0 + 1), 0x10, &[0x78, 0x56, 0x34, 0x12]);
+    mem.write(Pfn(p.0 + 1), 0x30, b"pivm");
     let q = node.alloc_pages(GfpFlags::GFP_KERNEL, 1).unwrap();
     assert_eq!(q, p, "the freed block comes back first");
-    let (count, last) = node.poison_corruptions();
-    assert_eq!(count, 1);
-    assert_eq!(last, Some(PoisonCorruption { pfn: Pfn(p.0 + 1), offset: 16 }));
+    assert_eq!(node.poison_corruptions(), 1);
+    let (report, suppressed) = node.take_poison_report().expect("a report waits");
+    assert_eq!(suppressed, 0);
+    assert_eq!((report.pfn, report.start, report.len), (Pfn(p.0 + 1), 0x10, 0x24));
+    assert!(!report.single_bit_error());
+    let mut s = String::new();
+    report.write_report(&mut s, 0xc000_1000).unwrap();
     assert_eq!(
-        std::format!("{}", last.unwrap()),
-        "pagealloc: memory corruption at pfn:0x1 offset:0x10 (page written after free)"
+        s,
+        "pagealloc: memory corruption\n\
+         c0001010: 78 56 34 12 aa aa aa aa aa aa aa aa aa aa aa aa  xV4.............\n\
+         c0001020: aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa  ................\n\
+         c0001030: 70 69 76 6d                                      pivm\n\
+         page:(ptrval) refcount:0 mapcount:0 mapping:00000000 index:0x0 pfn:0x1\n\
+         flags: 0x0(zone=1)\n\
+         raw: 01000000 00000000 ffffffff ffffffff\n\
+         page dumped because: pagealloc: corrupted page details\n"
     );
-    assert!(node.take_poison_corruption().is_some());
-    assert!(node.take_poison_corruption().is_none());
+    assert!(node.take_poison_report().is_none(), "printed once");
     assert!(!node.page(Pfn(p.0 + 1)).unwrap().flags().contains(PageFlags::PG_poisoned));
     // Untouched poison passes.
     node.free_pages(q, 1).unwrap();
     node.alloc_pages(GfpFlags::GFP_KERNEL, 1).unwrap();
-    assert_eq!(node.poison_corruptions().0, 1);
+    assert_eq!(node.poison_corruptions(), 1);
+    assert!(node.take_poison_report().is_none());
+    node.verify().unwrap();
+}
+
+#[test]
+fn one_flipped_bit_is_a_single_bit_error() {
+    let mem = FakeMemory::new(0, 64);
+    let mut v = vec![Page::default(); 64];
+    let mut node = all_free(&mut v, 0, &normal_only(0, 64));
+    node.set_page_memory(&mem);
+    node.enable_page_poisoning();
+    let p = node.alloc_pages(GfpFlags::GFP_KERNEL, 0).unwrap();
+    node.free_pages(p, 0).unwrap();
+    mem.write(p, 0xfff, &[PAGE_POISON ^ 0x08]);
+    assert_eq!(node.alloc_pages(GfpFlags::GFP_KERNEL, 0).unwrap(), p);
+    let (report, _) = node.take_poison_report().unwrap();
+    assert!(report.single_bit_error());
+    let mut s = String::new();
+    report.write_report(&mut s, 0x8000_0000).unwrap();
+    assert!(s.starts_with(
+        "pagealloc: single bit error\n\
+         80000fff: a2                                               .\n\
+         page:(ptrval) refcount:1 mapcount:0 mapping:00000000 index:0x0 pfn:0x0\n"
+    ));
+    assert!(s.contains("page owner: the kernel\n"));
+    // Two bits, or two bytes, are corruption.
+    node.free_pages(p, 0).unwrap();
+    mem.write(p, 0, &[PAGE_POISON ^ 0x09]);
+    node.alloc_pages(GfpFlags::GFP_KERNEL, 0).unwrap();
+    assert!(!node.take_poison_report().unwrap().0.single_bit_error());
+}
+
+#[test]
+fn corruptions_found_while_a_report_waits_are_counted() {
+    let mem = FakeMemory::new(0, 64);
+    let mut v = vec![Page::default(); 64];
+    let mut node = all_free(&mut v, 0, &normal_only(0, 64));
+    node.set_page_memory(&mem);
+    node.enable_page_poisoning();
+    let p = node.alloc_pages(GfpFlags::GFP_KERNEL, 2).unwrap();
+    node.free_pages(p, 2).unwrap();
+    for i in 0..4 {
+        mem.write(Pfn(p.0 + i), 8, &[0]);
+    }
+    assert_eq!(node.alloc_pages(GfpFlags::GFP_KERNEL, 2).unwrap(), p);
+    assert_eq!(node.poison_corruptions(), 4);
+    let (report, suppressed) = node.take_poison_report().unwrap();
+    assert_eq!((report.pfn, suppressed), (p, 3));
+    assert!(node.take_poison_report().is_none());
+}
+
+#[test]
+fn gfp_zero_fails_rather_than_hand_out_an_unzeroed_block() {
+    let mem = FakeMemory::new(0, 64);
+    let mut v = vec![Page::default(); 64];
+    let mut node = all_free(&mut v, 0, &normal_only(0, 64));
+    node.set_page_memory(&mem);
+    // The block the next order-1 request gets, with its second page unreachable.
+    let p = node.alloc_pages(GfpFlags::GFP_KERNEL, 1).unwrap();
+    node.free_pages(p, 1).unwrap();
+    let before = (node.nr_free_pages(), node.nr_pcp_pages());
+    mem.unmappable.lock().unwrap().push(Pfn(p.0 + 1));
+    let gfp = GfpFlags::GFP_KERNEL | GfpFlags::__GFP_ZERO;
+    let e = node.alloc_pages(gfp, 1).unwrap_err();
+    assert_eq!(e, AllocError::ZeroFailed { gfp, order: 1, pfn: Pfn(p.0 + 1) });
+    assert!(!e.should_warn());
+    assert_eq!(
+        std::format!("{e}"),
+        "alloc_pages: order:1, mode:0xdc0(GFP_KERNEL|__GFP_ZERO): cannot map pfn:0x1 to zero \
+         it; the block was given back"
+    );
+    assert_eq!((node.nr_free_pages(), node.nr_pcp_pages()), before, "nothing leaked");
+    assert_eq!(node.page(p).unwrap().owner(), PageOwner::None);
+    node.verify().unwrap();
+    // Without __GFP_ZERO the block is handed out; once reachable, zeroing works again.
+    assert_eq!(node.alloc_pages(GfpFlags::GFP_KERNEL, 1).unwrap(), p);
+    node.free_pages(p, 1).unwrap();
+    mem.unmappable.lock().unwrap().clear();
+    assert_eq!(node.alloc_pages(gfp, 1).unwrap(), p);
+    assert_eq!(mem.tag(Pfn(p.0 + 1)), 0);
     node.verify().unwrap();
 }
 
@@ -622,11 +740,30 @@ fn linear_map_addresses() {
     assert!(node.page_is_highmem(high));
     assert_eq!(node.virt_to_pfn(VirtAddr(0xc000_0000 + 1500 * PAGE_SIZE)), None);
     assert_eq!(node.virt_to_pfn(VirtAddr(0x1000)), None);
+    // An address inside a page names the address and its real PFN (not a misaligned PFN).
     let e = node.free_pages_addr(VirtAddr(va.0 + 8), 1).unwrap_err();
-    assert_eq!(e.reason, BadPageReason::Misaligned);
+    assert_eq!(e.reason, BadPageReason::MisalignedAddress(VirtAddr(va.0 + 8)));
+    assert_eq!(e.pfn, pfn);
+    let report = std::format!("{e}");
+    assert!(report.starts_with(&std::format!(
+        "BUG: Bad page state in process swapper/0  pfn:{:05x}\n",
+        pfn.0
+    )));
+    assert!(report.ends_with(&std::format!(
+        "page dumped because: address {:#010x} is not the start of a page\n",
+        va.0 + 8
+    )));
+    // A page-aligned address of a block that is not aligned to the order is a misaligned PFN.
+    let odd = VirtAddr(va.0 + PAGE_SIZE);
+    assert_eq!(node.free_pages_addr(odd, 1).unwrap_err().reason, BadPageReason::Misaligned);
+    // An address with no page frame prints the address where the PFN would be.
     let e = node.free_pages_addr(VirtAddr(0x8000), 0).unwrap_err();
     assert_eq!(e.reason, BadPageReason::BadAddress(VirtAddr(0x8000)));
-    assert!(std::format!("{e}").ends_with("address 0x00008000 is not in the linear map\n"));
+    assert_eq!(
+        std::format!("{e}"),
+        "BUG: Bad page state in process swapper/0  addr:00008000\n\
+         page dumped because: address 0x00008000 is not in the linear map\n"
+    );
     node.free_pages_addr(va, 1).unwrap();
     node.free_pages_addr(VirtAddr(0), 3).unwrap();
     let z = node.get_zeroed_page(GfpFlags::GFP_KERNEL).unwrap();
@@ -1184,5 +1321,46 @@ mod model {
             });
         }
         run(&ops, x);
+    }
+}
+
+/// Each kind of damage `verify` is there to find, made by hand on a healthy node.
+#[test]
+fn verify_finds_broken_invariants() {
+    type Damage = fn(&mut Node<'_>, Pfn);
+    let damage: [(&str, Damage); 7] = [
+        ("page is neither free, cached, allocated nor reserved", |n, p| {
+            // A lost page: the allocated block forgets it was handed out.
+            n.mem_map.pages_mut()[p.0 as usize].refcount = 0;
+        }),
+        ("an allocated block has no owner", |n, p| {
+            n.mem_map.pages_mut()[p.0 as usize].set_owner(PageOwner::None);
+        }),
+        ("a page inside an allocated block is not part of it", |n, p| {
+            n.mem_map.pages_mut()[p.0 as usize + 1].set_owner(PageOwner::Console);
+        }),
+        ("a reserved page is free, cached or owned", |n, _| {
+            n.mem_map.pages_mut()[0x3f].set_owner(PageOwner::Kernel);
+        }),
+        ("free list back link broken", |n, _| {
+            let z = &n.node_zones[ZoneType::Normal.idx()];
+            let idx =
+                (0..MAX_ORDER).rev().find_map(|o| z.free_area[o].first(MIGRATE_UNMOVABLE)).unwrap();
+            n.mem_map.pages_mut()[idx as usize].lru_prev = 7;
+        }),
+        ("managed pages differ from free + cached + allocated", |n, _| {
+            n.node_zones[ZoneType::Normal.idx()].managed_pages += 1;
+        }),
+        ("pageblock without a valid migrate type", |n, _| {
+            n.pageblock_mt[0] = MIGRATE_TYPES as u8;
+        }),
+    ];
+    for (what, damage) in damage {
+        let mut v = vec![Page::default(); 64];
+        let mut node = all_free(&mut v, 0, &normal_only(0, 63));
+        let p = node.alloc_pages(GfpFlags::GFP_KERNEL, 1).unwrap();
+        node.verify().unwrap();
+        damage(&mut node, p);
+        assert_eq!(node.verify().map_err(|e| e.0), Err(what));
     }
 }

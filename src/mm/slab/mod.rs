@@ -12,6 +12,7 @@
 mod cache;
 mod error;
 mod registry;
+mod verify;
 
 #[cfg(test)]
 mod tests;

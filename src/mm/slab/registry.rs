@@ -130,6 +130,19 @@ impl PageRegistry {
         }
     }
 
+    /// Every registered page and its tag, in table order (for `Slab::verify`).
+    pub(super) fn iter(&self) -> impl Iterator<Item = (usize, PageTag)> + '_ {
+        self.slots()
+            .iter()
+            .filter(|&&e| e != EMPTY)
+            .map(|&e| (e & !PAGE_MASK, PageTag::decode(e & PAGE_MASK)))
+    }
+
+    /// Registered pages.
+    pub(super) fn len(&self) -> usize {
+        self.len
+    }
+
     /// Makes room for `extra` more pages, growing the table (load kept at or below 1/2).
     pub(super) fn reserve(
         &mut self,

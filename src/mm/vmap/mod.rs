@@ -40,6 +40,7 @@
 mod avl;
 #[cfg(test)]
 mod tests;
+mod verify;
 
 use core::fmt;
 

@@ -1,0 +1,20 @@
+//! `verify`: runs every allocator's invariant checks (`kernel::mem::verify_all`) and prints
+//! `verify: ok` or the first broken invariant.
+use super::{expect_args, CmdResult};
+use crate::console::args::Args;
+use crate::kernel::{mem, Kernel};
+use crate::kprintln;
+
+/// Prints `verify: ok` or `verify: SUBSYSTEM: what at WHERE` (memtest prints it too).
+pub(super) fn print_verify() {
+    match mem::verify_all() {
+        Ok(()) => kprintln!("verify: ok"),
+        Err(e) => kprintln!("verify: {}", e),
+    }
+}
+
+pub(super) fn cmd_verify(_: &Kernel, args: &Args<'_>) -> CmdResult {
+    expect_args(args, 1)?;
+    print_verify();
+    Ok(())
+}
