@@ -223,12 +223,12 @@ pub fn node_snapshot() -> NodeSnapshot {
     }
 }
 
-/// Everything /proc/meminfo prints. The vmalloc figures use the pre-4.4 meanings (see the
-/// README): used = sum of area sizes with guard pages, chunk = largest free gap.
+/// Everything /proc/meminfo prints. The vmalloc figures have the meaning of the profile's era
+/// (6.1: vmalloc'ed pages and 0; the Android profiles: area sizes and the largest gap).
 pub fn meminfo_snapshot(layout: &Layout) -> MeminfoSnapshot {
     let node = node_snapshot();
     let mut mi = MeminfoSnapshot::from_node(&node);
-    let (used, chunk) = super::vmalloc::used_and_chunk();
+    let (used, chunk) = super::vmalloc::meminfo_used_and_chunk(layout);
     mi.vmalloc_total_bytes = layout.vmalloc_size();
     mi.vmalloc_used_bytes = used;
     mi.vmalloc_chunk_bytes = chunk;
@@ -395,10 +395,10 @@ pub fn verify_all() -> Result<(), VerifyFailure> {
         }
     }
     drop(slab);
-    super::vmalloc::VMAP.lock().verify().map_err(|(what, addr)| VerifyFailure {
-        subsystem: "vmap",
-        what,
-        at: VerifyAt::Addr(addr),
+    super::vmalloc::VMAP.lock().verify().map_err(|e| VerifyFailure {
+        subsystem: e.subsystem,
+        what: e.what,
+        at: VerifyAt::Addr(e.at),
     })?;
     if let Some(pkmap) = super::vmalloc::PKMAP.lock().as_ref() {
         pkmap.verify().map_err(|(what, nr)| VerifyFailure {

@@ -116,6 +116,19 @@ pub struct Profile {
     /// kmalloc's ceiling in bytes when the modelled kernel had an older one than
     /// `KMALLOC_MAX_SIZE` (the Android devices' 128 KiB); `None`: Linux 6.1's.
     pub kmalloc_max_size: Option<u64>,
+    /// What /proc/meminfo's `VmallocUsed`/`VmallocChunk` mean in the modelled kernel's era.
+    pub vmalloc_meminfo: VmallocMeminfo,
+}
+
+/// The meaning of /proc/meminfo's vmalloc lines, which changed twice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VmallocMeminfo {
+    /// 5.3+ (6.1): `VmallocUsed` is `vmalloc_nr_pages()`, the pages vmalloc areas hold
+    /// (ioremaps and guard pages not counted); `VmallocChunk` is 0 (since 4.4).
+    NrPages,
+    /// Up to 4.3 (`get_vmalloc_info()`, the Android profiles' 3.x kernel): `VmallocUsed` sums
+    /// the live areas' sizes with guard pages and ioremaps, `VmallocChunk` is the largest gap.
+    AreaSizes,
 }
 
 /// Linux's own computation for the build's split: exactly what pivm does without a profile.
@@ -129,6 +142,7 @@ pub const LINUX: Profile = Profile {
     dma_zone_size: None,
     max_order: LINUX_MAX_ORDER,
     kmalloc_max_size: None,
+    vmalloc_meminfo: VmallocMeminfo::NrPages,
 };
 
 /// i386's ZONE_DMA: the ISA DMA limit (`MAX_DMA_PFN`).
@@ -158,6 +172,7 @@ pub const X86_CLASSIC: Profile = Profile {
     dma_zone_size: Some(X86_DMA_ZONE),
     max_order: LINUX_MAX_ORDER,
     kmalloc_max_size: None,
+    vmalloc_meminfo: VmallocMeminfo::NrPages,
 };
 
 // The Cortex-A9 Android device of the vmalloc case study, as offsets from its PAGE_OFFSET
@@ -226,6 +241,7 @@ pub const ANDROID_A9: Profile = Profile {
     dma_zone_size: None,
     max_order: LINUX_MAX_ORDER,
     kmalloc_max_size: Some(ANDROID_KMALLOC_MAX_SIZE),
+    vmalloc_meminfo: VmallocMeminfo::AreaSizes,
 };
 
 /// Lowmem after the fix.
@@ -259,6 +275,7 @@ pub const ANDROID_A9_720M: Profile = Profile {
     dma_zone_size: None,
     max_order: LINUX_MAX_ORDER,
     kmalloc_max_size: Some(ANDROID_KMALLOC_MAX_SIZE),
+    vmalloc_meminfo: VmallocMeminfo::AreaSizes,
 };
 
 /// Every profile, the default first.
@@ -1244,6 +1261,7 @@ mod tests {
             dma_zone_size: dma,
             max_order: 11,
             kmalloc_max_size: None,
+            vmalloc_meminfo: VmallocMeminfo::NrPages,
         }))
     }
 

@@ -140,7 +140,7 @@ pub fn probe_write_u32(addr: u32, value: u32) -> Result<(), Fault> {
 /// Something that can say what a kernel address belongs to (the vmalloc area it lies in or
 /// ran past), for the oops. Registered by the code that owns the knowledge, so arch code does
 /// not reach into it. Must not block: it may run while its own lock is held.
-pub type DescribeAddr = fn(addr: u32, w: &mut dyn Write);
+pub type DescribeAddr = fn(w: &mut dyn Write, addr: u64);
 
 static DESCRIBE_ADDR: spin::Once<DescribeAddr> = spin::Once::new();
 
@@ -197,7 +197,7 @@ fn die_kernel_fault(addr: u32, fsr_val: u32, instruction: bool, regs: &PtRegs) -
     );
     super::mmu::show_pte(&mut w, addr);
     if let Some(describe) = DESCRIBE_ADDR.get() {
-        describe(addr, &mut w);
+        describe(&mut w, u64::from(addr));
     }
     let _ = writeln!(w, "FSR 0x{:03x}: {}", fsr_val, fsr::fault_name(fsr_val));
     // Linux marks prefetch aborts with FSR_LNX_PF, and die() prints the marked value.
