@@ -6,7 +6,7 @@ CMDLINE   ?=
 # PROFILE=NAME adds pivm.profile=NAME to the command line (make run PROFILE=android-a9).
 PROFILE   ?=
 BOOTARGS  := $(strip $(CMDLINE) $(if $(PROFILE),pivm.profile=$(PROFILE)))
-# Build variants, each in its own directory build/<split>-<variant>: MAX_ORDER=N (2-16) sets
+# Build variants, each in its own directory build/<split>-<variant>: MAX_ORDER=N (3-16) sets
 # the number of buddy free lists (Linux's CONFIG_FORCE_MAX_ZONEORDER; 12 is Debian armmp's;
 # the environment's PIVM_MAX_ORDER is the same); FEATURES=a,b adds Cargo features (none is
 # defined today).
@@ -39,7 +39,7 @@ SPLITS    := 3G 2G 1G
 all: kernel
 
 help:
-	@echo "make [kernel]      build $(IMG) and $(ELF) (VMSPLIT=3G|2G|1G, MAX_ORDER=2..16)"
+	@echo "make [kernel]      build $(IMG) and $(ELF) (VMSPLIT=3G|2G|1G, MAX_ORDER=3..16)"
 	@echo "make run           boot it in QEMU, console on this terminal (CMDLINE='...', PROFILE=name)"
 	@echo "make run-elf       boot the ELF instead (all four cores start, RAM size from the mailbox)"
 	@echo "make test          host unit tests + QEMU tests of all three splits and the MAX_ORDER variants"
@@ -89,7 +89,7 @@ test: setup dtb
 		$(MAKE) --no-print-directory kernel VMSPLIT=$$s MAX_ORDER= FEATURES= || exit 1; done
 	$(MAKE) --no-print-directory kernel VMSPLIT=3G MAX_ORDER=16 FEATURES=
 	$(MAKE) --no-print-directory kernel VMSPLIT=3G MAX_ORDER=12 FEATURES=
-	$(MAKE) --no-print-directory kernel VMSPLIT=2G MAX_ORDER=4 FEATURES=
+	$(MAKE) --no-print-directory kernel VMSPLIT=2G MAX_ORDER=3 FEATURES=
 	env -u PIVM_MAX_ORDER cargo test
 	PIVM_MAX_ORDER=16 CARGO_TARGET_DIR=$(CURDIR)/build/host-order16/target cargo test --lib
 
