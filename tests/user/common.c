@@ -12,6 +12,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifndef MAPS_BUF
+#define MAPS_BUF 8192
+#endif
+
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000
 #endif
@@ -113,24 +117,29 @@ int head_file(const char *path, int max_lines)
 
 int maps_line(const char *name, char *out, size_t len)
 {
-    FILE *f = fopen("/proc/self/maps", "r");
-    if (!f)
+    /* The whole file in one buffer on the stack (no stdio): a static program's maps are far
+     * smaller. The buffer's size decides how deep below the caller this reaches into the
+     * stack, which `vmtest stack` counts on (see there). */
+    char buf[MAPS_BUF];
+    long n = slurp("/proc/self/maps", buf, sizeof buf);
+    if (n < 0)
         return -1;
-    char line[512];
-    int found = -1;
     size_t nl = strlen(name);
-    while (fgets(line, sizeof line, f)) {
-        size_t l = strlen(line);
-        while (l && (line[l - 1] == '\n' || line[l - 1] == ' '))
-            line[--l] = 0;
-        if (l >= nl && strcmp(line + l - nl, name) == 0) {
-            snprintf(out, len, "%s", line);
-            found = 0;
-            break;
+    for (char *line = buf; *line;) {
+        char *eol = strchr(line, '\n');
+        size_t l = eol ? (size_t)(eol - line) : strlen(line);
+        size_t t = l;
+        while (t && line[t - 1] == ' ')
+            t--;
+        if (t >= nl && memcmp(line + t - nl, name, nl) == 0) {
+            snprintf(out, len, "%.*s", (int)t, line);
+            return 0;
         }
+        if (!eol)
+            break;
+        line = eol + 1;
     }
-    fclose(f);
-    return found;
+    return -1;
 }
 
 /* PAGE_OFFSET for CONFIG_VMSPLIT_3G / _2G / _1G; TASK_SIZE is 16 MiB below it. */
