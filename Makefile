@@ -85,7 +85,7 @@ unit-test:
 
 # The default kernel of every split, the two build variants the QEMU tests boot, all tests;
 # then the host unit tests again as each variant builds them.
-test: setup dtb user
+test: setup dtb user initramfs
 	@for s in $(SPLITS); do \
 		$(MAKE) --no-print-directory kernel VMSPLIT=$$s MAX_ORDER= FEATURES= || exit 1; done
 	$(MAKE) --no-print-directory kernel VMSPLIT=3G MAX_ORDER=16 FEATURES=

@@ -275,7 +275,7 @@ static pid_t spawn(const char *self, const char *arg1, const char *arg2)
     if (pid == 0) {
         char *argv[] = { (char *)self, (char *)arg1, (char *)arg2, NULL };
         execv(self, argv);
-        printf("vmtest: execv %s: %s\n", self, strerror(errno));
+        fprintf(stderr, "vmtest: execv %s: %s\n", self, strerror(errno));
         _exit(127);
     }
     if (pid < 0)
