@@ -7,6 +7,7 @@
 # the EFAULT and system-call checks, the hostile programs' outcomes and the -icount costs. A
 # step that repeats gets " #2", " #3"... so runs of the same commands line up. Rows follow the
 # Linux transcript; a file that does not exist leaves its column "-" and says why.
+# `compare-table.pl --dump TRANSCRIPT` prints the pairs one transcript gives.
 #
 # The last column marks a Linux value that differs from the reference ("L!=R") and a pivm value
 # that differs from Linux ("P!=L"); costs in ns are not marked (they differ from run to run).
@@ -14,11 +15,12 @@ use strict;
 use warnings;
 
 my $title = '';
+my $dump = @ARGV == 2 && $ARGV[0] eq '--dump';
 if (@ARGV && $ARGV[0] eq '--title') {
     shift @ARGV;
     $title = shift @ARGV;
 }
-die "usage: compare-table.pl [--title TITLE] REFERENCE LINUX PIVM\n" unless @ARGV == 3;
+die "usage: compare-table.pl [--title TITLE] REFERENCE LINUX PIVM | --dump TRANSCRIPT\n" unless @ARGV == 3 || $dump;
 my ($ref_path, $linux_path, $pivm_path) = @ARGV;
 
 # Reads one transcript; returns (ordered keys, key -> value), or () when the file is missing.
@@ -41,6 +43,7 @@ sub parse {
         chomp $line;
         if ($line =~ /^(### |\/ # )/) {
             $prog = $line =~ m{(/\S+/vmtest)\b} ? "$1 " : '';
+            $in_layout = 0;
             next;
         }
         next if $line =~ /^=== / || $line =~ /^\[\s*\d+\.\d+\]/;
@@ -49,8 +52,9 @@ sub parse {
         if ($line =~ /^([0-9a-f]{8})-([0-9a-f]{8}) (\S{4}) [0-9a-f]{8} \S+ \d+\s*(.*?)\s*$/) {
             my ($start, $end, $perm, $name) = ($1, $2, $3, $4 eq '' ? '(anonymous)' : $4);
             if (!$prev_maps) {
-                $maps_label = $name =~ m{^/} ? $name : '(maps)';
-                $maps_first = ++$block_seen{$maps_label} == 1 && !$smaps_ctx;
+                # A block that does not start with its program's file (grep'd output) is skipped.
+                $maps_label = $name =~ m{^/} ? $name : '';
+                $maps_first = $maps_label ne '' && ++$block_seen{$maps_label} == 1 && !$smaps_ctx;
                 %name_seen = ();
             }
             $prev_maps = 1;
@@ -175,8 +179,9 @@ sub parse {
             next;
         }
         if ($line =~ /^  (\S.{43}) (ok|FAIL)(?::|$)/) {
-            (my $what = $1) =~ s/\s+$//;
-            $put->("syscalls | $what", $2);
+            my ($what, $result) = ($1, $2);
+            $what =~ s/\s+$//;
+            $put->("syscalls | $what", $result);
             next;
         }
         if ($line =~ /^crash (\S+): exit status (\d+)/) {
@@ -232,6 +237,13 @@ sub parse {
     }
     close $fh;
     return (\@keys, \%val);
+}
+
+if ($dump) {
+    my ($keys, $val) = parse($ARGV[1]);
+    die "compare-table.pl: cannot read $ARGV[1]\n" unless $keys;
+    print "$_ = ", defined $val->{$_} ? $val->{$_} : '(undef)', "\n" for @$keys;
+    exit 0;
 }
 
 my @paths = ($ref_path, $linux_path, $pivm_path);

@@ -476,10 +476,16 @@ static int layout(char **argv, int hold)
 
 /* ---- timing (under -icount shift=0 one nanosecond is one guest instruction) --------------- */
 
-static int cmp_u64(const void *a, const void *b)
+/* Insertion sort (R <= 200): glibc's qsort would ask the kernel for sysinfo. */
+static void sort_u64(uint64_t *v, int n)
 {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
+    for (int i = 1; i < n; i++) {
+        uint64_t x = v[i];
+        int j = i;
+        for (; j > 0 && v[j - 1] > x; j--)
+            v[j] = v[j - 1];
+        v[j] = x;
+    }
 }
 
 #define TIME_CALLS 1000
@@ -487,7 +493,7 @@ static int cmp_u64(const void *a, const void *b)
 
 static void report_min_median(const char *what, uint64_t *v, int r, long per)
 {
-    qsort(v, (size_t)r, sizeof *v, cmp_u64);
+    sort_u64(v, r);
     printf("  %s: min %llu median %llu ns", what, (unsigned long long)v[0], (unsigned long long)v[r / 2]);
     if (per)
         printf(" = %llu ns/page", (unsigned long long)(v[r / 2] / (uint64_t)per));
