@@ -182,8 +182,10 @@ extras() {
 # One boot: QEMU in the background, its console in a file, stopped when /init says it is done
 # (Debian's kernel cannot power the board off: the watchdog driver is a module), when the kernel
 # panics, or after $timeout seconds.
+qpid=
+trap '[ -z "$qpid" ] || kill "$qpid" 2>/dev/null || true' EXIT
 boot() {
-    local phase=$1 log=$out/boot-$1.log qpid waited=0
+    local phase=$1 log=$out/boot-$1.log waited=0
     local extra
     extra=$(phase_qemu_extra "$phase")
     : > "$log"
@@ -207,6 +209,7 @@ boot() {
     done
     kill "$qpid" 2>/dev/null || true
     wait "$qpid" 2>/dev/null || true
+    qpid=
     # The phase's output: from /init's first line to its last, carriage returns dropped.
     tr -d '\r' < "$log" | sed -n '/^=== compare-linux phase/,/^=== compare-linux done/p' > "$out/linux-$phase.txt"
     grep -q '^=== compare-linux done' "$out/linux-$phase.txt" ||
