@@ -41,7 +41,8 @@ sub parse {
     while (my $line = <$fh>) {
         $line =~ s/\r//g;
         chomp $line;
-        if ($line =~ /^(### |\/ # )/) {
+        # A command: "### " (compare-linux), "/ # " (busybox, the reference), "pivm# " (pivm).
+        if ($line =~ /^(### |\/ # |pivm# )/) {
             $prog = $line =~ m{(/\S+/vmtest)\b} ? "$1 " : '';
             $in_layout = 0;
             next;
