@@ -8,6 +8,8 @@ pub mod filter;
 pub mod iomem;
 pub mod meminfo;
 pub mod pagetypeinfo;
+#[cfg(test)]
+mod sample61;
 pub mod slabinfo;
 pub mod snapshot;
 pub mod vmallocinfo;
