@@ -47,6 +47,9 @@ help:
 	@echo "make bench-boot | bench-kernel   one of them"
 	@echo "make scenario      the vmalloc fragmentation case study, both layouts, one table"
 	@echo "make clippy | doc | gdb | objdump | readelf | nm | sdcard | clean"
+	@echo "make user          the C test programs (build/user/arm/) and their data files"
+	@echo "make initramfs     build/initramfs.cpio.gz with the programs in /bin, data in /data"
+	@echo "make compare-linux boot Debian's Linux 6.1 with the same initramfs, one table of faults and layout"
 
 setup:
 	@bash scripts/setup.sh
@@ -84,7 +87,7 @@ unit-test:
 # The default kernel of every split, the build variants the QEMU tests boot (16 lists,
 # Debian's 12 for the debian-armmp comparison, a small 4), all tests; then the host unit
 # tests again as the 16-list variant builds them.
-test: setup dtb
+test: setup dtb user initramfs
 	@for s in $(SPLITS); do \
 		$(MAKE) --no-print-directory kernel VMSPLIT=$$s MAX_ORDER= FEATURES= || exit 1; done
 	$(MAKE) --no-print-directory kernel VMSPLIT=3G MAX_ORDER=16 FEATURES=
@@ -138,6 +141,8 @@ scenario: setup
 
 bench-kernel: kernel
 	KERNEL=$(IMG) bash scripts/bench-kernel.sh $(VMSPLIT)
+
+include tests/user/user.mk
 
 clean:
 	rm -rf build
