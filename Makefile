@@ -6,7 +6,7 @@ CMDLINE   ?=
 # PROFILE=NAME adds pivm.profile=NAME to the command line (make run PROFILE=android-a9).
 PROFILE   ?=
 BOOTARGS  := $(strip $(CMDLINE) $(if $(PROFILE),pivm.profile=$(PROFILE)))
-# Build variants, each in its own directory build/<split>-<variant>: MAX_ORDER=N (2-16) sets
+# Build variants, each in its own directory build/<split>-<variant>: MAX_ORDER=N (3-16) sets
 # the number of buddy free lists (Linux's CONFIG_FORCE_MAX_ZONEORDER; 12 is Debian armmp's;
 # the environment's PIVM_MAX_ORDER is the same); FEATURES=a,b adds Cargo features (none is
 # defined today).
@@ -39,7 +39,7 @@ SPLITS    := 3G 2G 1G
 all: kernel
 
 help:
-	@echo "make [kernel]      build $(IMG) and $(ELF) (VMSPLIT=3G|2G|1G, MAX_ORDER=2..16)"
+	@echo "make [kernel]      build $(IMG) and $(ELF) (VMSPLIT=3G|2G|1G, MAX_ORDER=3..16)"
 	@echo "make run           boot it in QEMU, console on this terminal (CMDLINE='...', PROFILE=name)"
 	@echo "make run-elf       boot the ELF instead (all four cores start, RAM size from the mailbox)"
 	@echo "make test          host unit tests + QEMU tests of all three splits and the MAX_ORDER variants"
@@ -47,6 +47,9 @@ help:
 	@echo "make bench-boot | bench-kernel | bench-instructions   one of them"
 	@echo "make scenario      the vmalloc fragmentation case study, both layouts, one table"
 	@echo "make clippy | doc | gdb | objdump | readelf | nm | sdcard | clean"
+	@echo "make user          the C test programs (build/user/arm/) and their data files"
+	@echo "make initramfs     build/initramfs.cpio.gz with the programs in /bin, data in /data"
+	@echo "make compare-linux boot Debian's Linux 6.1 with the same initramfs, one table of faults and layout"
 
 setup:
 	@bash scripts/setup.sh
@@ -84,12 +87,12 @@ unit-test:
 # The default kernel of every split, the build variants the QEMU tests boot (16 lists,
 # Debian's 12 for the debian-armmp comparison, a small 4), all tests; then the host unit
 # tests again as the 16-list variant builds them.
-test: setup dtb
+test: setup dtb user initramfs
 	@for s in $(SPLITS); do \
 		$(MAKE) --no-print-directory kernel VMSPLIT=$$s MAX_ORDER= FEATURES= || exit 1; done
 	$(MAKE) --no-print-directory kernel VMSPLIT=3G MAX_ORDER=16 FEATURES=
 	$(MAKE) --no-print-directory kernel VMSPLIT=3G MAX_ORDER=12 FEATURES=
-	$(MAKE) --no-print-directory kernel VMSPLIT=2G MAX_ORDER=4 FEATURES=
+	$(MAKE) --no-print-directory kernel VMSPLIT=2G MAX_ORDER=3 FEATURES=
 	env -u PIVM_MAX_ORDER cargo test
 	PIVM_MAX_ORDER=16 CARGO_TARGET_DIR=$(CURDIR)/build/host-order16/target cargo test --lib
 
@@ -143,6 +146,8 @@ bench-kernel: kernel
 # Instructions per operation of the buddy benchmark's workloads (callgrind; load-independent).
 bench-instructions:
 	$(if $(MAX_ORDER),PIVM_MAX_ORDER=$(MAX_ORDER),env -u PIVM_MAX_ORDER) FEATURES=$(FEATURES) bash scripts/bench-instructions.sh
+
+include tests/user/user.mk
 
 clean:
 	rm -rf build

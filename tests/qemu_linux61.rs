@@ -3,7 +3,7 @@
 //! on the same QEMU board (tests/samples/, parsed here, never copied into the test), the
 //! default build's CMA area and console commands, the per-CPU lists of each era, and the
 //! MAX_ORDER build variants. Needs `make kernel VMSPLIT=3G MAX_ORDER=12`, `make kernel
-//! VMSPLIT=2G` and `make kernel VMSPLIT=2G MAX_ORDER=4` (`make test` builds them).
+//! VMSPLIT=2G` and `make kernel VMSPLIT=2G MAX_ORDER=3` (`make test` builds them).
 
 mod common;
 use common::*;
@@ -270,7 +270,7 @@ fn pcp_lists_by_era() {
 /// on this board) both boot and pass memtest.
 #[test]
 fn max_order_variants_boot() {
-    for (split, order) in [("3G", 12), ("2G", 4)] {
+    for (split, order) in [("3G", 12), ("2G", 3)] {
         let (mut q, _) = Qemu::boot_to_prompt(Opts::raw(split).max_order(order));
         let pt = q.cmd("cat /proc/pagetypeinfo");
         q.expect_in("pagetypeinfo", &pt, &format!("Page block order: {}", order - 1));
