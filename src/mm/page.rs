@@ -51,6 +51,7 @@ const FREE_MT_SHIFT: u16 = 6;
 pub(super) const fn free_mt_flags(mt: usize) -> PageFlags {
     PageFlags::from_bits_truncate((mt as u16) << FREE_MT_SHIFT).intersection(PageFlags::PG_free_mt)
 }
+
 /// Where the owner sits in `PageFlags`.
 const OWNER_SHIFT: u16 = 12;
 
