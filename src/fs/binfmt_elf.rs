@@ -685,7 +685,7 @@ impl CreateElfTables<'_> {
 
         let mut img = alloc::vec![0u8; stack_end - sp];
         let mut w = sp;
-        let mut put = |img: &mut Vec<u8>, at: &mut usize, v: u32| {
+        let put = |img: &mut Vec<u8>, at: &mut usize, v: u32| {
             img[*at - sp..*at - sp + WORD].copy_from_slice(&v.to_le_bytes());
             *at += WORD;
         };
@@ -729,4 +729,321 @@ pub fn describe(elf: &ElfExecutable) -> String {
         elf.exec_stack,
         if elf.has_tls { ", TLS" } else { "" }
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mm::mm_types::{ArchMm, Rlimits};
+    use crate::proc::pid::maps::{render_maps, ARM_VECTORS};
+    use crate::proc::pid::sample::{output, LAYOUT};
+    use alloc::string::String;
+    use proptest::prelude::*;
+
+    const TINY: &[u8] = include_bytes!("../../tests/fixtures/tiny");
+    /// The reference's `HWCAP` on QEMU's Cortex-A7 (`AT_HWCAP=0x3fb8d6` in layout.txt).
+    const HWCAP: u32 = 0x3f_b8d6;
+    /// Six environment strings of 67 bytes in all, as busybox's init left them in the
+    /// reference (environ[0] to the filename: 0xbeffffad..0xbefffff0).
+    const ENV: [&[u8]; 6] = [b"HOME=/", b"TERM=linux", b"SHLVL=2", b"PWD=/", b"OLDPWD=/root/x", b"PATH=/usr/sbin:/bin"];
+
+    struct Lcg(u32);
+    impl RandomSource for Lcg {
+        fn next_u32(&mut self) -> u32 {
+            self.0 = self.0.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            self.0
+        }
+    }
+
+    fn load(file: &[u8], page_offset: usize, randomize: u8, rng: &mut dyn RandomSource) -> (MmStruct, Result<LoadedElf, ElfError>) {
+        let mut mm = MmStruct::new(ArchMm::armv7(page_offset), Rlimits::DEFAULT);
+        let argv: [&[u8]; 1] = [b"/bin/tiny"];
+        let r = load_elf_binary(
+            file,
+            ExecParams {
+                filename: "/bin/tiny",
+                argv: &argv,
+                envp: &ENV,
+                file: Arc::new(VmFile { dev: (0, 2), ino: 39, path: "/bin/tiny".into() }),
+                hwcap: HWCAP,
+                hwcap2: 0,
+                platform: "v7l",
+                uid: 0,
+                gid: 0,
+                randomize_va_space: randomize,
+                random: rng,
+                vdso: true,
+            },
+            &mut mm,
+        );
+        (mm, r)
+    }
+
+    #[test]
+    fn env_is_the_references_size() {
+        assert_eq!(ENV.iter().map(|e| e.len() + 1).sum::<usize>(), 67);
+    }
+
+    #[test]
+    fn tiny_maps_equal_the_reference_3g_norandmaps() {
+        let (mm, r) = load(TINY, 0xC000_0000, 0, &mut Lcg(1));
+        let img = r.unwrap();
+        let mut out = String::new();
+        render_maps(&mut out, &mm, Some(&ARM_VECTORS)).unwrap();
+        // layout.txt, first /bin/tiny run after `echo 0 > randomize_va_space`: 8 maps lines.
+        let want: String = output(LAYOUT, "/bin/tiny", 0).lines().take(8).map(|l| String::from(l) + "\n").collect();
+        assert_eq!(out, want);
+        // The stat fields that do not depend on the binary's exact size (pid 101's line).
+        assert_eq!(mm.total_vm * PAGE_SIZE, 163840);
+        assert_eq!(mm.start_code, 65536);
+        assert_eq!(mm.start_brk, 81920);
+        assert_eq!(img.sp, 3204447936);
+        assert_eq!(mm.start_stack, 3204447936);
+        assert_eq!((mm.arg_start, mm.arg_end), (3204448165, 3204448175));
+        assert_eq!((mm.env_start, mm.env_end), (3204448175, 3204448242));
+        // This binary: text 0x10000+0xc4, data at 0x110c4 (4 bytes), bss to 0x133f0.
+        assert_eq!((mm.end_code, mm.start_data, mm.end_data), (0x100c4, 0x110c4, 0x110c8));
+        assert!(!img.randomized && !img.read_implies_exec);
+        assert_eq!(img.entry, 0x10095);
+        assert_eq!(
+            img.mappings,
+            [
+                ElfMapping { start: 0x10000, end: 0x11000, prot: Prot::READ | Prot::EXEC, file_offset: Some(0) },
+                ElfMapping { start: 0x11000, end: 0x12000, prot: Prot::READ | Prot::WRITE, file_offset: Some(0) },
+                ElfMapping { start: 0x12000, end: 0x14000, prot: Prot::READ | Prot::WRITE, file_offset: None },
+            ]
+        );
+        assert_eq!(img.zero_ranges, [(0x110c8, 0x12000)]);
+        mm.validate().unwrap();
+    }
+
+    #[test]
+    fn create_elf_tables_writes_linuxs_stack() {
+        let (_, r) = load(TINY, 0xC000_0000, 0, &mut Lcg(7));
+        let img = r.unwrap();
+        let word = |a: usize| u32::from_le_bytes(img.stack[a - img.sp..a - img.sp + 4].try_into().unwrap());
+        let arg_start = 0xbeff_ffa5usize;
+        // argc, argv, NULL, envp, NULL.
+        assert_eq!(word(img.sp), 1);
+        assert_eq!(word(img.sp + 4), arg_start as u32);
+        assert_eq!(word(img.sp + 8), 0);
+        let mut p = arg_start + 10;
+        for (i, e) in ENV.iter().enumerate() {
+            assert_eq!(word(img.sp + 12 + 4 * i), p as u32);
+            p += e.len() + 1;
+        }
+        assert_eq!(word(img.sp + 12 + 4 * ENV.len()), 0);
+        // The auxiliary vector in 6.1's order (ARCH_DLINFO's AT_SYSINFO_EHDR first).
+        let tags: alloc::vec::Vec<u32> = img.auxv.iter().map(|&(k, _)| k).collect();
+        assert_eq!(
+            tags,
+            [
+                AT_SYSINFO_EHDR, AT_HWCAP, AT_PAGESZ, AT_CLKTCK, AT_PHDR, AT_PHENT, AT_PHNUM, AT_BASE, AT_FLAGS,
+                AT_ENTRY, AT_UID, AT_EUID, AT_GID, AT_EGID, AT_SECURE, AT_RANDOM, AT_HWCAP2, AT_EXECFN,
+                AT_PLATFORM
+            ]
+        );
+        let aux = |t: u32| img.auxv.iter().find(|&&(k, _)| k == t).unwrap().1 as usize;
+        assert_eq!(aux(AT_SYSINFO_EHDR), 0xb6ff_f000);
+        assert_eq!(aux(AT_HWCAP), HWCAP as usize);
+        assert_eq!(aux(AT_PAGESZ), 4096);
+        assert_eq!(aux(AT_CLKTCK), 100);
+        assert_eq!(aux(AT_PHDR), 0x10034);
+        assert_eq!(aux(AT_PHNUM), 3);
+        assert_eq!(aux(AT_ENTRY), 0x10095);
+        // layout.txt: argv[0]=0x...9a with AT_RANDOM=0x...86: 4 bytes of "v7l" then 16 random.
+        assert_eq!(aux(AT_RANDOM), arg_start - 20);
+        assert_eq!(aux(AT_PLATFORM), arg_start - 4);
+        assert_eq!(&img.stack[aux(AT_PLATFORM) - img.sp..][..4], b"v7l\0");
+        assert_eq!(aux(AT_EXECFN), 0xbeff_fff2);
+        assert_eq!(&img.stack[aux(AT_EXECFN) - img.sp..][..10], b"/bin/tiny\0");
+        // The auxv ends with AT_NULL right after AT_PLATFORM; the image ends at the stack top.
+        let auxv_end = img.sp + 4 * (3 + ENV.len() + 1) + 8 * img.auxv.len();
+        assert_eq!((word(auxv_end), word(auxv_end + 4)), (0, 0));
+        assert_eq!(img.sp + img.stack.len(), 0xbf00_0000);
+        assert_eq!(img.sp % 16, 0);
+    }
+
+    #[test]
+    fn layout_by_the_same_rules_on_2g_and_1g() {
+        for (po, task) in [(0x8000_0000usize, 0x7f00_0000usize), (0x4000_0000, 0x3f00_0000)] {
+            let (mm, r) = load(TINY, po, 0, &mut Lcg(1));
+            r.unwrap();
+            let base = task - (128 << 20);
+            let spans: alloc::vec::Vec<(usize, usize)> = mm.iter().map(|v| (v.vm_start, v.vm_end)).collect();
+            assert_eq!(
+                spans,
+                [
+                    (0x10000, 0x11000),
+                    (0x11000, 0x12000),
+                    (0x12000, 0x14000),
+                    (base - 0x3000, base - 0x2000),
+                    (base - 0x2000, base - 0x1000),
+                    (base - 0x1000, base),
+                    (task - 0x21000, task),
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn randomised_exec_moves_stack_mmap_sigpage_and_brk() {
+        for seed in 0..32 {
+            let (mm, r) = load(TINY, 0xC000_0000, 2, &mut Lcg(seed));
+            let img = r.unwrap();
+            assert!(img.randomized);
+            let stack = mm.iter().find(|v| v.vm_flags.contains(VmFlags::GROWSDOWN)).unwrap();
+            // STACK_RND_MASK 0x7ff pages below TASK_SIZE at most.
+            assert!(stack.vm_end <= 0xbf00_0000 && stack.vm_end > 0xbf00_0000 - (0x800 << 12));
+            // mmap_base within 255 pages below 0xb7000000 (8 bits of randomisation).
+            assert!(mm.mmap_base <= 0xb700_0000 && mm.mmap_base > 0xb700_0000 - (0x100 << 12));
+            // The sigpage sits between the stack and TASK_SIZE when there is room.
+            assert!(mm.sigpage >= stack.vm_end || mm.sigpage < mm.mmap_base);
+            assert_eq!(mm.vdso, mm.sigpage + 2 * PAGE_SIZE);
+            // brk moved up within 32 MiB of the bss end; the bss is not [heap] any more.
+            assert!(mm.start_brk >= 0x14000 && mm.start_brk < 0x14000 + 0x0200_0000);
+            assert_eq!(mm.brk, mm.start_brk);
+            mm.validate().unwrap();
+        }
+    }
+
+    /// A minimal ELF image: header, program headers right after it, `len` bytes in all.
+    fn synth(e_type: u16, phdrs: &[Elf32Phdr], len: usize) -> alloc::vec::Vec<u8> {
+        let mut b = alloc::vec![0u8; len.max(EHDR_SIZE + PHDR_SIZE * phdrs.len())];
+        b[..4].copy_from_slice(&ELFMAG);
+        b[EI_CLASS] = ELFCLASS32;
+        b[EI_DATA] = ELFDATA2LSB;
+        b[6] = 1;
+        b[16..18].copy_from_slice(&e_type.to_le_bytes());
+        b[18..20].copy_from_slice(&EM_ARM.to_le_bytes());
+        b[20..24].copy_from_slice(&1u32.to_le_bytes());
+        b[24..28].copy_from_slice(&0x10054u32.to_le_bytes());
+        b[28..32].copy_from_slice(&(EHDR_SIZE as u32).to_le_bytes());
+        b[36..40].copy_from_slice(&0x0500_0400u32.to_le_bytes());
+        b[40..42].copy_from_slice(&(EHDR_SIZE as u16).to_le_bytes());
+        b[42..44].copy_from_slice(&(PHDR_SIZE as u16).to_le_bytes());
+        b[44..46].copy_from_slice(&(phdrs.len() as u16).to_le_bytes());
+        for (i, p) in phdrs.iter().enumerate() {
+            let o = EHDR_SIZE + i * PHDR_SIZE;
+            for (j, v) in [p.p_type, p.p_offset, p.p_vaddr, p.p_vaddr, p.p_filesz, p.p_memsz, p.p_flags, p.p_align]
+                .into_iter()
+                .enumerate()
+            {
+                b[o + 4 * j..o + 4 * j + 4].copy_from_slice(&v.to_le_bytes());
+            }
+        }
+        b
+    }
+
+    fn text(vaddr: u32, filesz: u32) -> Elf32Phdr {
+        Elf32Phdr { p_type: PT_LOAD, p_offset: 0, p_vaddr: vaddr, p_filesz: filesz, p_memsz: filesz, p_flags: PF_R | PF_X, p_align: 0x1000 }
+    }
+
+    #[test]
+    fn every_malformed_header_has_its_error() {
+        const TS: usize = 0xbf00_0000;
+        let ok = synth(ET_EXEC, &[text(0x10000, 0x100)], 0x100);
+        assert!(parse(&ok, TS).is_ok());
+        let with = |f: &dyn Fn(&mut alloc::vec::Vec<u8>)| {
+            let mut b = ok.clone();
+            f(&mut b);
+            parse(&b, TS)
+        };
+        assert_eq!(parse(&ok[..40], TS), Err(ElfError::Truncated));
+        assert_eq!(parse(b"#!/bin/sh\n", TS), Err(ElfError::BadMagic));
+        assert_eq!(with(&|b| b[0] = 0x7e), Err(ElfError::BadMagic));
+        assert_eq!(with(&|b| b[EI_CLASS] = 2), Err(ElfError::BadClass));
+        assert_eq!(with(&|b| b[EI_DATA] = 2), Err(ElfError::BadClass));
+        assert_eq!(with(&|b| b[16] = 1), Err(ElfError::BadType(1)));
+        assert_eq!(with(&|b| b[18] = 3), Err(ElfError::BadMachine(3)));
+        assert_eq!(with(&|b| b[24] = 0x56), Err(ElfError::BadEntry(0x10056)));
+        assert_eq!(with(&|b| b[36..40].copy_from_slice(&EF_ARM_APCS_26.to_le_bytes())), Err(ElfError::Apcs26));
+        assert_eq!(with(&|b| b[42] = 56), Err(ElfError::BadPhentsize(56)));
+        assert_eq!(with(&|b| b[44] = 0), Err(ElfError::BadPhnum(0)));
+        assert_eq!(with(&|b| b[44] = 200), Err(ElfError::BadPhnum(200)));
+        assert_eq!(with(&|b| b[28..32].copy_from_slice(&0xffff_fff0u32.to_le_bytes())), Err(ElfError::PhdrsOutsideFile));
+        assert_eq!(ElfError::PhdrsOutsideFile.errno(), Errno::EIO);
+
+        let interp = Elf32Phdr { p_type: PT_INTERP, ..text(0x10000, 0x10) };
+        assert_eq!(parse(&synth(ET_EXEC, &[interp, text(0x10000, 0x100)], 0x100), TS), Err(ElfError::Interpreter));
+        assert_eq!(parse(&synth(ET_DYN, &[text(0, 0x100)], 0x100), TS), Err(ElfError::Pie));
+        assert_eq!(ElfError::Pie.errno(), Errno::ENOEXEC);
+        let bad = Elf32Phdr { p_offset: 0x10, ..text(0x10000, 0x10) };
+        assert_eq!(
+            parse(&synth(ET_EXEC, &[bad], 0x100), TS),
+            Err(ElfError::MisalignedSegment { vaddr: 0x10000, offset: 0x10 })
+        );
+        let bad = Elf32Phdr { p_memsz: 0x8, ..text(0x10000, 0x10) };
+        assert!(matches!(parse(&synth(ET_EXEC, &[bad], 0x100), TS), Err(ElfError::BadSegment { .. })));
+        assert!(matches!(parse(&synth(ET_EXEC, &[text(0xbf00_0000, 0x10)], 0x100), TS), Err(ElfError::BadSegment { .. })));
+        let huge = Elf32Phdr { p_memsz: 0xffff_f000, ..text(0x10000, 0x10) };
+        assert!(matches!(parse(&synth(ET_EXEC, &[huge], 0x100), TS), Err(ElfError::BadSegment { .. })));
+        assert_eq!(ElfError::BadSegment { vaddr: 0, filesz: 0, memsz: 0 }.errno(), Errno::EINVAL);
+        assert_eq!(
+            parse(&synth(ET_EXEC, &[text(0x10000, 0x1000)], 0x100), TS),
+            Err(ElfError::SegmentOutsideFile { offset: 0, filesz: 0x1000 })
+        );
+        let stack = Elf32Phdr { p_type: PT_GNU_STACK, ..text(0, 0) };
+        assert_eq!(parse(&synth(ET_EXEC, &[stack], 0x100), TS), Err(ElfError::NoLoadSegment));
+    }
+
+    #[test]
+    fn no_gnu_stack_means_read_implies_exec() {
+        let elf = synth(ET_EXEC, &[text(0x10000, 0x100)], 0x100);
+        let (mm, r) = load(&elf, 0xC000_0000, 0, &mut Lcg(3));
+        let img = r.unwrap();
+        assert!(img.read_implies_exec);
+        let stack = mm.iter().find(|v| v.vm_flags.contains(VmFlags::GROWSDOWN)).unwrap();
+        assert!(stack.vm_flags.contains(VmFlags::EXEC));
+        let tls = Elf32Phdr { p_type: PT_TLS, ..text(0x10000, 0x10) };
+        let x = Elf32Phdr { p_type: PT_GNU_STACK, p_flags: PF_R | PF_W | PF_X, ..text(0, 0) };
+        let parsed = parse(&synth(ET_EXEC, &[text(0x10000, 0x100), tls, x], 0x100), 0xbf00_0000).unwrap();
+        assert!(parsed.has_tls);
+        assert_eq!(parsed.exec_stack, ExecStack::EnableX);
+        assert!(describe(&parsed).contains("TLS"));
+    }
+
+    #[test]
+    fn bad_arguments_are_refused() {
+        let mut mm = MmStruct::new(ArchMm::armv7(0xC000_0000), Rlimits::DEFAULT);
+        let argv: [&[u8]; 1] = [b"a\0b"];
+        let r = load_elf_binary(
+            TINY,
+            ExecParams {
+                filename: "/bin/tiny",
+                argv: &argv,
+                envp: &[],
+                file: Arc::new(VmFile { dev: (0, 2), ino: 39, path: "/bin/tiny".into() }),
+                hwcap: 0,
+                hwcap2: 0,
+                platform: "v7l",
+                uid: 0,
+                gid: 0,
+                randomize_va_space: 0,
+                random: &mut Lcg(0),
+                vdso: false,
+            },
+            &mut mm,
+        );
+        assert_eq!(r, Err(ElfError::BadArgument));
+        assert_eq!(mm.map_count(), 0);
+    }
+
+    proptest! {
+        /// Truncated or corrupted executables never panic the parser, and a loaded one always
+        /// leaves a consistent address space.
+        #[test]
+        fn corrupted_executables_never_panic(cut in 0usize..1200, flips in proptest::collection::vec((0usize..1140, any::<u8>()), 0..6)) {
+            let mut b = TINY[..cut.min(TINY.len())].to_vec();
+            for (at, v) in flips {
+                if at < b.len() {
+                    b[at] = v;
+                }
+            }
+            let (mm, r) = load(&b, 0xC000_0000, 0, &mut Lcg(5));
+            if r.is_ok() {
+                mm.validate().map_err(TestCaseError::fail)?;
+            }
+        }
+    }
 }

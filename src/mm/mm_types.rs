@@ -490,11 +490,6 @@ impl MmStruct {
         self.find_vma(start).filter(|v| v.vm_start < end)
     }
 
-    /// The VMA after the one starting at `start`.
-    pub(crate) fn next_vma(&self, start: usize) -> Option<&Vma> {
-        self.vmas.range(start.saturating_add(1)..).next().map(|(_, v)| v)
-    }
-
     /// A fresh `anon_vma` for a VMA whose first anonymous page is being faulted in.
     pub fn anon_vma_prepare(&mut self, addr: usize) -> Option<AnonVmaId> {
         let start = self.vma_lookup(addr)?.vm_start;
