@@ -101,11 +101,21 @@ pub enum ElfError {
     /// A position-independent executable: not supported yet.
     Pie,
     /// A `PT_LOAD` whose offset and address differ modulo the page size.
-    MisalignedSegment { vaddr: u32, offset: u32 },
+    MisalignedSegment {
+        vaddr: u32,
+        offset: u32,
+    },
     /// A `PT_LOAD` with more file bytes than memory, or past `TASK_SIZE`.
-    BadSegment { vaddr: u32, filesz: u32, memsz: u32 },
+    BadSegment {
+        vaddr: u32,
+        filesz: u32,
+        memsz: u32,
+    },
     /// A `PT_LOAD`'s file bytes are not all in the file.
-    SegmentOutsideFile { offset: u32, filesz: u32 },
+    SegmentOutsideFile {
+        offset: u32,
+        filesz: u32,
+    },
     NoLoadSegment,
     /// An argument or environment string longer than `MAX_ARG_STRLEN`, or containing a NUL.
     BadArgument,
@@ -134,15 +144,25 @@ impl fmt::Display for ElfError {
             ElfError::Truncated => write!(f, "file is shorter than an ELF header"),
             ElfError::BadMagic => write!(f, "not an ELF file (bad magic)"),
             ElfError::BadClass => write!(f, "not a 32-bit little-endian ELF file"),
-            ElfError::BadType(t) => write!(f, "ELF type {t} is neither an executable nor a shared object"),
+            ElfError::BadType(t) => {
+                write!(f, "ELF type {t} is neither an executable nor a shared object")
+            }
             ElfError::BadMachine(m) => write!(f, "ELF machine {m} is not ARM ({EM_ARM})"),
-            ElfError::BadEntry(e) => write!(f, "entry point {e:#x} is not Thumb and not word aligned"),
+            ElfError::BadEntry(e) => {
+                write!(f, "entry point {e:#x} is not Thumb and not word aligned")
+            }
             ElfError::Apcs26 => write!(f, "26-bit APCS binaries are not supported by this CPU"),
             ElfError::BadPhentsize(s) => write!(f, "program header size {s}, expected {PHDR_SIZE}"),
-            ElfError::BadPhnum(n) => write!(f, "{n} program headers (1 to {} allowed)", MAX_PHDRS_SIZE / PHDR_SIZE),
+            ElfError::BadPhnum(n) => {
+                write!(f, "{n} program headers (1 to {} allowed)", MAX_PHDRS_SIZE / PHDR_SIZE)
+            }
             ElfError::PhdrsOutsideFile => write!(f, "program headers lie outside the file"),
-            ElfError::Interpreter => write!(f, "dynamically linked (PT_INTERP): only static executables are supported"),
-            ElfError::Pie => write!(f, "position-independent executable: only ET_EXEC is supported"),
+            ElfError::Interpreter => {
+                write!(f, "dynamically linked (PT_INTERP): only static executables are supported")
+            }
+            ElfError::Pie => {
+                write!(f, "position-independent executable: only ET_EXEC is supported")
+            }
             ElfError::MisalignedSegment { vaddr, offset } => {
                 write!(f, "PT_LOAD at {vaddr:#x}: offset {offset:#x} differs from the address within a page")
             }
@@ -153,7 +173,9 @@ impl fmt::Display for ElfError {
                 write!(f, "PT_LOAD bytes {offset:#x}+{filesz:#x} lie past the end of the file")
             }
             ElfError::NoLoadSegment => write!(f, "no PT_LOAD segment"),
-            ElfError::BadArgument => write!(f, "argument or environment string too long or containing NUL"),
+            ElfError::BadArgument => {
+                write!(f, "argument or environment string too long or containing NUL")
+            }
             ElfError::Map(e) => write!(f, "mapping failed: {e}"),
         }
     }
@@ -220,7 +242,11 @@ const fn page_offset_of(x: u32) -> u32 {
 /// mapping (or to a later fault): pivm makes all of them here so nothing is half done.
 pub fn parse(file: &[u8], task_size: usize) -> Result<ElfExecutable, ElfError> {
     if file.len() < EHDR_SIZE {
-        return Err(if file.len() >= 4 && file[..4] != ELFMAG { ElfError::BadMagic } else { ElfError::Truncated });
+        return Err(if file.len() >= 4 && file[..4] != ELFMAG {
+            ElfError::BadMagic
+        } else {
+            ElfError::Truncated
+        });
     }
     if file[..4] != ELFMAG {
         return Err(ElfError::BadMagic);
@@ -259,7 +285,10 @@ pub fn parse(file: &[u8], task_size: usize) -> Result<ElfExecutable, ElfError> {
         return Err(ElfError::BadPhnum(ehdr.e_phnum));
     }
     let phoff = ehdr.e_phoff as usize;
-    let table = phoff.checked_add(size).and_then(|end| file.get(phoff..end)).ok_or(ElfError::PhdrsOutsideFile)?;
+    let table = phoff
+        .checked_add(size)
+        .and_then(|end| file.get(phoff..end))
+        .ok_or(ElfError::PhdrsOutsideFile)?;
     let phdrs: Vec<Elf32Phdr> = table
         .chunks_exact(PHDR_SIZE)
         .map(|p| Elf32Phdr {
@@ -280,22 +309,37 @@ pub fn parse(file: &[u8], task_size: usize) -> Result<ElfExecutable, ElfError> {
         match p.p_type {
             PT_INTERP => return Err(ElfError::Interpreter),
             PT_GNU_STACK => {
-                exec_stack = if p.p_flags & PF_X != 0 { ExecStack::EnableX } else { ExecStack::DisableX };
+                exec_stack =
+                    if p.p_flags & PF_X != 0 { ExecStack::EnableX } else { ExecStack::DisableX };
             }
             PT_TLS => has_tls = true,
             PT_LOAD => {
                 loads += 1;
                 // vm_mmap() refuses an offset that is not page aligned once the address is.
                 if page_offset_of(p.p_offset) != page_offset_of(p.p_vaddr) {
-                    return Err(ElfError::MisalignedSegment { vaddr: p.p_vaddr, offset: p.p_offset });
+                    return Err(ElfError::MisalignedSegment {
+                        vaddr: p.p_vaddr,
+                        offset: p.p_offset,
+                    });
                 }
                 let (k, memsz) = (p.p_vaddr as usize, p.p_memsz as usize);
-                if k >= task_size || p.p_filesz > p.p_memsz || memsz > task_size || task_size - memsz < k {
-                    return Err(ElfError::BadSegment { vaddr: p.p_vaddr, filesz: p.p_filesz, memsz: p.p_memsz });
+                if k >= task_size
+                    || p.p_filesz > p.p_memsz
+                    || memsz > task_size
+                    || task_size - memsz < k
+                {
+                    return Err(ElfError::BadSegment {
+                        vaddr: p.p_vaddr,
+                        filesz: p.p_filesz,
+                        memsz: p.p_memsz,
+                    });
                 }
                 let end = (p.p_offset as usize).checked_add(p.p_filesz as usize);
                 if end.is_none_or(|e| e > file.len()) {
-                    return Err(ElfError::SegmentOutsideFile { offset: p.p_offset, filesz: p.p_filesz });
+                    return Err(ElfError::SegmentOutsideFile {
+                        offset: p.p_offset,
+                        filesz: p.p_filesz,
+                    });
                 }
             }
             _ => {}
@@ -409,7 +453,11 @@ fn randomize_page(start: usize, range: usize, random: &mut dyn RandomSource) -> 
 /// `load_elf_binary()` from `setup_new_exec` on, into the fresh `mm`: the layout is picked,
 /// the stack set up, the segments mapped, the sigpage and vDSO installed and the initial stack
 /// built. `mm` must be empty.
-pub fn load_elf_binary(file: &[u8], params: ExecParams<'_>, mm: &mut MmStruct) -> Result<LoadedElf, ElfError> {
+pub fn load_elf_binary(
+    file: &[u8],
+    params: ExecParams<'_>,
+    mm: &mut MmStruct,
+) -> Result<LoadedElf, ElfError> {
     let elf = parse(file, mm.task_size)?;
     for s in params.argv.iter().chain(params.envp) {
         if s.len() >= MAX_ARG_STRLEN || s.contains(&0) {
@@ -461,12 +509,14 @@ pub fn load_elf_binary(file: &[u8], params: ExecParams<'_>, mm: &mut MmStruct) -
     // The PT_LOAD loop.
     let mut mappings = Vec::new();
     let mut zero_ranges = Vec::new();
-    let (mut start_code, mut end_code, mut start_data, mut end_data) = (usize::MAX, 0usize, 0usize, 0usize);
+    let (mut start_code, mut end_code, mut start_data, mut end_data) =
+        (usize::MAX, 0usize, 0usize, 0usize);
     let (mut elf_bss, mut elf_brk) = (0usize, 0usize);
     let mut bss_prot = Prot::empty();
     let mut phdr_addr = 0usize;
     let mut first = true;
-    let vmfile = MmapFile { file: params.file.clone(), readable: true, writable: false, noexec: false };
+    let vmfile =
+        MmapFile { file: params.file.clone(), readable: true, writable: false, noexec: false };
     for p in elf.phdrs.iter().filter(|p| p.p_type == PT_LOAD) {
         if elf_brk > elf_bss {
             // An earlier segment had bss: map its pages and clear the rest of its last page.
@@ -481,7 +531,8 @@ pub fn load_elf_binary(file: &[u8], params: ExecParams<'_>, mm: &mut MmStruct) -
         if read_implies_exec && prot.contains(Prot::READ) {
             prot |= Prot::EXEC;
         }
-        let flags = MapFlags::PRIVATE | if first { MapFlags::FIXED_NOREPLACE } else { MapFlags::FIXED };
+        let flags =
+            MapFlags::PRIVATE | if first { MapFlags::FIXED_NOREPLACE } else { MapFlags::FIXED };
         first = false;
         // elf_map(): whole pages of the file around the segment's file bytes.
         let vaddr = p.p_vaddr as usize;
@@ -490,8 +541,14 @@ pub fn load_elf_binary(file: &[u8], params: ExecParams<'_>, mm: &mut MmStruct) -
         let off = p.p_offset as usize - pageoff;
         if size != 0 {
             let addr = vaddr & PAGE_MASK;
-            mm.do_mmap(addr, size, prot, flags, Some((&vmfile, (off >> PAGE_SHIFT) as u64))).map_err(ElfError::Map)?;
-            mappings.push(ElfMapping { start: addr, end: addr + size, prot, file_offset: Some(off as u64) });
+            mm.do_mmap(addr, size, prot, flags, Some((&vmfile, (off >> PAGE_SHIFT) as u64)))
+                .map_err(ElfError::Map)?;
+            mappings.push(ElfMapping {
+                start: addr,
+                end: addr + size,
+                prot,
+                file_offset: Some(off as u64),
+            });
         }
         let phoff = elf.ehdr.e_phoff as usize;
         if (p.p_offset as usize) <= phoff && phoff < p.p_offset as usize + p.p_filesz as usize {
@@ -521,18 +578,36 @@ pub fn load_elf_binary(file: &[u8], params: ExecParams<'_>, mm: &mut MmStruct) -
 
     // arch_setup_additional_pages(): the sigpage, then the vDSO's data and code pages.
     let npages = 1 + if params.vdso { VDSO_TOTAL_PAGES } else { 0 };
-    let hint = if randomize { sigpage_addr(mm, npages, random) } else { sigpage_addr_norandom(mm, npages) };
-    let addr = mm.get_unmapped_area(hint, npages << PAGE_SHIFT, MapFlags::empty()).map_err(ElfError::Map)?;
-    let rx_may = VmFlags::READ | VmFlags::EXEC | VmFlags::MAYREAD | VmFlags::MAYWRITE | VmFlags::MAYEXEC;
-    mm.install_special_mapping(addr, PAGE_SIZE, rx_may, SpecialMapping::Sigpage).map_err(ElfError::Map)?;
+    let hint = if randomize {
+        sigpage_addr(mm, npages, random)
+    } else {
+        sigpage_addr_norandom(mm, npages)
+    };
+    let addr = mm
+        .get_unmapped_area(hint, npages << PAGE_SHIFT, MapFlags::empty())
+        .map_err(ElfError::Map)?;
+    let rx_may =
+        VmFlags::READ | VmFlags::EXEC | VmFlags::MAYREAD | VmFlags::MAYWRITE | VmFlags::MAYEXEC;
+    mm.install_special_mapping(addr, PAGE_SIZE, rx_may, SpecialMapping::Sigpage)
+        .map_err(ElfError::Map)?;
     mm.sigpage = addr;
     if params.vdso {
         let data = addr + PAGE_SIZE;
-        mm.install_special_mapping(data, PAGE_SIZE, VmFlags::READ | VmFlags::MAYREAD, SpecialMapping::Vvar)
-            .map_err(ElfError::Map)?;
+        mm.install_special_mapping(
+            data,
+            PAGE_SIZE,
+            VmFlags::READ | VmFlags::MAYREAD,
+            SpecialMapping::Vvar,
+        )
+        .map_err(ElfError::Map)?;
         let text = data + PAGE_SIZE;
-        mm.install_special_mapping(text, (VDSO_TOTAL_PAGES - 1) * PAGE_SIZE, rx_may, SpecialMapping::Vdso)
-            .map_err(ElfError::Map)?;
+        mm.install_special_mapping(
+            text,
+            (VDSO_TOTAL_PAGES - 1) * PAGE_SIZE,
+            rx_may,
+            SpecialMapping::Vdso,
+        )
+        .map_err(ElfError::Map)?;
         mm.vdso = text;
     }
 
@@ -607,13 +682,26 @@ fn sigpage_addr_norandom(mm: &MmStruct, npages: usize) -> usize {
 }
 
 /// `set_brk()`: anonymous pages for `[start, end)` rounded to pages, and the break there.
-fn set_brk(mm: &mut MmStruct, start: usize, end: usize, prot: Prot, mappings: &mut Vec<ElfMapping>) -> Result<(), ElfError> {
+fn set_brk(
+    mm: &mut MmStruct,
+    start: usize,
+    end: usize,
+    prot: Prot,
+    mappings: &mut Vec<ElfMapping>,
+) -> Result<(), ElfError> {
     let start = page_align(start).ok_or(ElfError::Map(Errno::ENOMEM))?;
     let end = page_align(end).ok_or(ElfError::Map(Errno::ENOMEM))?;
     if end > start {
         let flags = if prot.contains(Prot::EXEC) { VmFlags::EXEC } else { VmFlags::empty() };
         mm.vm_brk_flags(start, end - start, flags).map_err(ElfError::Map)?;
-        mappings.push(ElfMapping { start, end, prot: Prot::READ | Prot::WRITE | if flags.is_empty() { Prot::empty() } else { Prot::EXEC }, file_offset: None });
+        mappings.push(ElfMapping {
+            start,
+            end,
+            prot: Prot::READ
+                | Prot::WRITE
+                | if flags.is_empty() { Prot::empty() } else { Prot::EXEC },
+            file_offset: None,
+        });
     }
     mm.start_brk = end;
     mm.brk = end;
@@ -713,8 +801,10 @@ impl CreateElfTables<'_> {
         put(&mut img, &mut w, 0);
         let at = |a: usize| a - sp;
         img[at(u_rand_bytes)..at(u_rand_bytes) + 16].copy_from_slice(&self.at_random);
-        img[at(u_platform)..at(u_platform) + self.platform.len()].copy_from_slice(self.platform.as_bytes());
-        img[at(self.arg_start)..at(self.arg_start) + self.strings.len()].copy_from_slice(self.strings);
+        img[at(u_platform)..at(u_platform) + self.platform.len()]
+            .copy_from_slice(self.platform.as_bytes());
+        img[at(self.arg_start)..at(self.arg_start) + self.strings.len()]
+            .copy_from_slice(self.strings);
         (sp, img, auxv)
     }
 }
@@ -745,7 +835,8 @@ mod tests {
     const HWCAP: u32 = 0x3f_b8d6;
     /// Six environment strings of 67 bytes in all, as busybox's init left them in the
     /// reference (environ[0] to the filename: 0xbeffffad..0xbefffff0).
-    const ENV: [&[u8]; 6] = [b"HOME=/", b"TERM=linux", b"SHLVL=2", b"PWD=/", b"OLDPWD=/root/x", b"PATH=/usr/sbin:/bin"];
+    const ENV: [&[u8]; 6] =
+        [b"HOME=/", b"TERM=linux", b"SHLVL=2", b"PWD=/", b"OLDPWD=/root/x", b"PATH=/usr/sbin:/bin"];
 
     struct Lcg(u32);
     impl RandomSource for Lcg {
@@ -755,7 +846,12 @@ mod tests {
         }
     }
 
-    fn load(file: &[u8], page_offset: usize, randomize: u8, rng: &mut dyn RandomSource) -> (MmStruct, Result<LoadedElf, ElfError>) {
+    fn load(
+        file: &[u8],
+        page_offset: usize,
+        randomize: u8,
+        rng: &mut dyn RandomSource,
+    ) -> (MmStruct, Result<LoadedElf, ElfError>) {
         let mut mm = MmStruct::new(ArchMm::armv7(page_offset), Rlimits::DEFAULT);
         let argv: [&[u8]; 1] = [b"/bin/tiny"];
         let r = load_elf_binary(
@@ -791,7 +887,11 @@ mod tests {
         let mut out = String::new();
         render_maps(&mut out, &mm, Some(&ARM_VECTORS)).unwrap();
         // layout.txt, first /bin/tiny run after `echo 0 > randomize_va_space`: 8 maps lines.
-        let want: String = output(LAYOUT, "/bin/tiny", 0).lines().take(8).map(|l| String::from(l) + "\n").collect();
+        let want: String = output(LAYOUT, "/bin/tiny", 0)
+            .lines()
+            .take(8)
+            .map(|l| String::from(l) + "\n")
+            .collect();
         assert_eq!(out, want);
         // The stat fields that do not depend on the binary's exact size (pid 101's line).
         assert_eq!(mm.total_vm * PAGE_SIZE, 163840);
@@ -808,9 +908,24 @@ mod tests {
         assert_eq!(
             img.mappings,
             [
-                ElfMapping { start: 0x10000, end: 0x11000, prot: Prot::READ | Prot::EXEC, file_offset: Some(0) },
-                ElfMapping { start: 0x11000, end: 0x12000, prot: Prot::READ | Prot::WRITE, file_offset: Some(0) },
-                ElfMapping { start: 0x12000, end: 0x14000, prot: Prot::READ | Prot::WRITE, file_offset: None },
+                ElfMapping {
+                    start: 0x10000,
+                    end: 0x11000,
+                    prot: Prot::READ | Prot::EXEC,
+                    file_offset: Some(0)
+                },
+                ElfMapping {
+                    start: 0x11000,
+                    end: 0x12000,
+                    prot: Prot::READ | Prot::WRITE,
+                    file_offset: Some(0)
+                },
+                ElfMapping {
+                    start: 0x12000,
+                    end: 0x14000,
+                    prot: Prot::READ | Prot::WRITE,
+                    file_offset: None
+                },
             ]
         );
         assert_eq!(img.zero_ranges, [(0x110c8, 0x12000)]);
@@ -821,7 +936,9 @@ mod tests {
     fn create_elf_tables_writes_linuxs_stack() {
         let (_, r) = load(TINY, 0xC000_0000, 0, &mut Lcg(7));
         let img = r.unwrap();
-        let word = |a: usize| u32::from_le_bytes(img.stack[a - img.sp..a - img.sp + 4].try_into().unwrap());
+        let word = |a: usize| {
+            u32::from_le_bytes(img.stack[a - img.sp..a - img.sp + 4].try_into().unwrap())
+        };
         let arg_start = 0xbeff_ffa5usize;
         // argc, argv, NULL, envp, NULL.
         assert_eq!(word(img.sp), 1);
@@ -838,8 +955,24 @@ mod tests {
         assert_eq!(
             tags,
             [
-                AT_SYSINFO_EHDR, AT_HWCAP, AT_PAGESZ, AT_CLKTCK, AT_PHDR, AT_PHENT, AT_PHNUM, AT_BASE, AT_FLAGS,
-                AT_ENTRY, AT_UID, AT_EUID, AT_GID, AT_EGID, AT_SECURE, AT_RANDOM, AT_HWCAP2, AT_EXECFN,
+                AT_SYSINFO_EHDR,
+                AT_HWCAP,
+                AT_PAGESZ,
+                AT_CLKTCK,
+                AT_PHDR,
+                AT_PHENT,
+                AT_PHNUM,
+                AT_BASE,
+                AT_FLAGS,
+                AT_ENTRY,
+                AT_UID,
+                AT_EUID,
+                AT_GID,
+                AT_EGID,
+                AT_SECURE,
+                AT_RANDOM,
+                AT_HWCAP2,
+                AT_EXECFN,
                 AT_PLATFORM
             ]
         );
@@ -870,7 +1003,8 @@ mod tests {
             let (mm, r) = load(TINY, po, 0, &mut Lcg(1));
             r.unwrap();
             let base = task - (128 << 20);
-            let spans: alloc::vec::Vec<(usize, usize)> = mm.iter().map(|v| (v.vm_start, v.vm_end)).collect();
+            let spans: alloc::vec::Vec<(usize, usize)> =
+                mm.iter().map(|v| (v.vm_start, v.vm_end)).collect();
             assert_eq!(
                 spans,
                 [
@@ -925,9 +1059,12 @@ mod tests {
         b[44..46].copy_from_slice(&(phdrs.len() as u16).to_le_bytes());
         for (i, p) in phdrs.iter().enumerate() {
             let o = EHDR_SIZE + i * PHDR_SIZE;
-            for (j, v) in [p.p_type, p.p_offset, p.p_vaddr, p.p_vaddr, p.p_filesz, p.p_memsz, p.p_flags, p.p_align]
-                .into_iter()
-                .enumerate()
+            for (j, v) in [
+                p.p_type, p.p_offset, p.p_vaddr, p.p_vaddr, p.p_filesz, p.p_memsz, p.p_flags,
+                p.p_align,
+            ]
+            .into_iter()
+            .enumerate()
             {
                 b[o + 4 * j..o + 4 * j + 4].copy_from_slice(&v.to_le_bytes());
             }
@@ -936,7 +1073,15 @@ mod tests {
     }
 
     fn text(vaddr: u32, filesz: u32) -> Elf32Phdr {
-        Elf32Phdr { p_type: PT_LOAD, p_offset: 0, p_vaddr: vaddr, p_filesz: filesz, p_memsz: filesz, p_flags: PF_R | PF_X, p_align: 0x1000 }
+        Elf32Phdr {
+            p_type: PT_LOAD,
+            p_offset: 0,
+            p_vaddr: vaddr,
+            p_filesz: filesz,
+            p_memsz: filesz,
+            p_flags: PF_R | PF_X,
+            p_align: 0x1000,
+        }
     }
 
     #[test]
@@ -957,15 +1102,24 @@ mod tests {
         assert_eq!(with(&|b| b[16] = 1), Err(ElfError::BadType(1)));
         assert_eq!(with(&|b| b[18] = 3), Err(ElfError::BadMachine(3)));
         assert_eq!(with(&|b| b[24] = 0x56), Err(ElfError::BadEntry(0x10056)));
-        assert_eq!(with(&|b| b[36..40].copy_from_slice(&EF_ARM_APCS_26.to_le_bytes())), Err(ElfError::Apcs26));
+        assert_eq!(
+            with(&|b| b[36..40].copy_from_slice(&EF_ARM_APCS_26.to_le_bytes())),
+            Err(ElfError::Apcs26)
+        );
         assert_eq!(with(&|b| b[42] = 56), Err(ElfError::BadPhentsize(56)));
         assert_eq!(with(&|b| b[44] = 0), Err(ElfError::BadPhnum(0)));
         assert_eq!(with(&|b| b[44] = 200), Err(ElfError::BadPhnum(200)));
-        assert_eq!(with(&|b| b[28..32].copy_from_slice(&0xffff_fff0u32.to_le_bytes())), Err(ElfError::PhdrsOutsideFile));
+        assert_eq!(
+            with(&|b| b[28..32].copy_from_slice(&0xffff_fff0u32.to_le_bytes())),
+            Err(ElfError::PhdrsOutsideFile)
+        );
         assert_eq!(ElfError::PhdrsOutsideFile.errno(), Errno::EIO);
 
         let interp = Elf32Phdr { p_type: PT_INTERP, ..text(0x10000, 0x10) };
-        assert_eq!(parse(&synth(ET_EXEC, &[interp, text(0x10000, 0x100)], 0x100), TS), Err(ElfError::Interpreter));
+        assert_eq!(
+            parse(&synth(ET_EXEC, &[interp, text(0x10000, 0x100)], 0x100), TS),
+            Err(ElfError::Interpreter)
+        );
         assert_eq!(parse(&synth(ET_DYN, &[text(0, 0x100)], 0x100), TS), Err(ElfError::Pie));
         assert_eq!(ElfError::Pie.errno(), Errno::ENOEXEC);
         let bad = Elf32Phdr { p_offset: 0x10, ..text(0x10000, 0x10) };
@@ -974,10 +1128,19 @@ mod tests {
             Err(ElfError::MisalignedSegment { vaddr: 0x10000, offset: 0x10 })
         );
         let bad = Elf32Phdr { p_memsz: 0x8, ..text(0x10000, 0x10) };
-        assert!(matches!(parse(&synth(ET_EXEC, &[bad], 0x100), TS), Err(ElfError::BadSegment { .. })));
-        assert!(matches!(parse(&synth(ET_EXEC, &[text(0xbf00_0000, 0x10)], 0x100), TS), Err(ElfError::BadSegment { .. })));
+        assert!(matches!(
+            parse(&synth(ET_EXEC, &[bad], 0x100), TS),
+            Err(ElfError::BadSegment { .. })
+        ));
+        assert!(matches!(
+            parse(&synth(ET_EXEC, &[text(0xbf00_0000, 0x10)], 0x100), TS),
+            Err(ElfError::BadSegment { .. })
+        ));
         let huge = Elf32Phdr { p_memsz: 0xffff_f000, ..text(0x10000, 0x10) };
-        assert!(matches!(parse(&synth(ET_EXEC, &[huge], 0x100), TS), Err(ElfError::BadSegment { .. })));
+        assert!(matches!(
+            parse(&synth(ET_EXEC, &[huge], 0x100), TS),
+            Err(ElfError::BadSegment { .. })
+        ));
         assert_eq!(ElfError::BadSegment { vaddr: 0, filesz: 0, memsz: 0 }.errno(), Errno::EINVAL);
         assert_eq!(
             parse(&synth(ET_EXEC, &[text(0x10000, 0x1000)], 0x100), TS),
@@ -997,7 +1160,8 @@ mod tests {
         assert!(stack.vm_flags.contains(VmFlags::EXEC));
         let tls = Elf32Phdr { p_type: PT_TLS, ..text(0x10000, 0x10) };
         let x = Elf32Phdr { p_type: PT_GNU_STACK, p_flags: PF_R | PF_W | PF_X, ..text(0, 0) };
-        let parsed = parse(&synth(ET_EXEC, &[text(0x10000, 0x100), tls, x], 0x100), 0xbf00_0000).unwrap();
+        let parsed =
+            parse(&synth(ET_EXEC, &[text(0x10000, 0x100), tls, x], 0x100), 0xbf00_0000).unwrap();
         assert!(parsed.has_tls);
         assert_eq!(parsed.exec_stack, ExecStack::EnableX);
         assert!(describe(&parsed).contains("TLS"));

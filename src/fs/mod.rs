@@ -2,3 +2,5 @@
 //! fills, and the ELF loader's pure half. Pure and host-tested; the kernel will wire them to
 //! the page cache and to `execve`.
 pub mod binfmt_elf;
+pub mod initramfs;
+pub mod ramfs;

@@ -165,10 +165,8 @@ impl VmFlags {
     /// `VM_STACK`: the stack grows down on this architecture.
     pub const STACK: VmFlags = VmFlags::GROWSDOWN;
     /// `VM_SPECIAL`: mappings `vma_merge` never touches.
-    pub const SPECIAL: VmFlags = VmFlags::IO
-        .union(VmFlags::DONTEXPAND)
-        .union(VmFlags::PFNMAP)
-        .union(VmFlags::MIXEDMAP);
+    pub const SPECIAL: VmFlags =
+        VmFlags::IO.union(VmFlags::DONTEXPAND).union(VmFlags::PFNMAP).union(VmFlags::MIXEDMAP);
     /// `VM_ACCESS_FLAGS`.
     pub const ACCESS: VmFlags = VmFlags::READ.union(VmFlags::WRITE).union(VmFlags::EXEC);
     /// `VM_DATA_DEFAULT_FLAGS` on ARM (`VM_DATA_FLAGS_TSK_EXEC` without READ_IMPLIES_EXEC:
@@ -553,8 +551,7 @@ impl MmStruct {
                 data += v.pages();
             }
         }
-        if (total, exec, stack, data)
-            != (self.total_vm, self.exec_vm, self.stack_vm, self.data_vm)
+        if (total, exec, stack, data) != (self.total_vm, self.exec_vm, self.stack_vm, self.data_vm)
         {
             return Err(format!(
                 "counters total/exec/stack/data {}/{}/{}/{} but the VMAs hold {total}/{exec}/{stack}/{data}",

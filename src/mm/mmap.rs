@@ -8,7 +8,7 @@
 use alloc::sync::Arc;
 
 use super::mm_types::{
-    offset_in_page, page_align, Errno, MmStruct, SpecialMapping, Vma, VmFile, VmFlags, PAGE_MASK,
+    offset_in_page, page_align, Errno, MmStruct, SpecialMapping, VmFile, VmFlags, Vma, PAGE_MASK,
     PAGE_SHIFT, PAGE_SIZE,
 };
 
@@ -200,12 +200,19 @@ impl MmStruct {
     /// Whether the hint `addr` (already page aligned) can be used as asked.
     fn hint_fits(&self, addr: usize, len: usize) -> bool {
         self.task_size - len >= addr
-            && self.find_vma(addr).is_none_or(|v| addr.checked_add(len).is_some_and(|e| e <= vm_start_gap(v)))
+            && self
+                .find_vma(addr)
+                .is_none_or(|v| addr.checked_add(len).is_some_and(|e| e <= vm_start_gap(v)))
     }
 
     /// ARM's `arch_get_unmapped_area_topdown()` / `arch_get_unmapped_area()` (no colour
     /// alignment: the caches do not alias).
-    fn arch_get_unmapped_area(&self, addr: usize, len: usize, flags: MapFlags) -> Result<usize, Errno> {
+    fn arch_get_unmapped_area(
+        &self,
+        addr: usize,
+        len: usize,
+        flags: MapFlags,
+    ) -> Result<usize, Errno> {
         if len > self.task_size {
             return Err(Errno::ENOMEM);
         }
@@ -247,7 +254,12 @@ impl MmStruct {
     /// `get_unmapped_area()`: `arch_mmap_check` (ARM: `MAP_FIXED` below `FIRST_USER_ADDRESS` is
     /// `EINVAL`), the layout's search, the `TASK_SIZE` and alignment checks and
     /// `security_mmap_addr` (below `dac_mmap_min_addr` needs `CAP_SYS_RAWIO`: `EPERM`).
-    pub fn get_unmapped_area(&self, addr: usize, len: usize, flags: MapFlags) -> Result<usize, Errno> {
+    pub fn get_unmapped_area(
+        &self,
+        addr: usize,
+        len: usize,
+        flags: MapFlags,
+    ) -> Result<usize, Errno> {
         if flags.contains(MapFlags::FIXED) && addr < self.arch.first_user_address {
             return Err(Errno::EINVAL);
         }
@@ -282,7 +294,9 @@ impl MmStruct {
         if self.total_vm.saturating_add(npages) > pages_of(self.rlimits.address_space) {
             return false;
         }
-        if flags.is_data_mapping() && self.data_vm.saturating_add(npages) > pages_of(self.rlimits.data) {
+        if flags.is_data_mapping()
+            && self.data_vm.saturating_add(npages) > pages_of(self.rlimits.data)
+        {
             return false;
         }
         true
@@ -317,7 +331,8 @@ impl MmStruct {
         if flags.contains(MapFlags::FIXED_NOREPLACE) {
             flags |= MapFlags::FIXED;
         }
-        let addr = if flags.contains(MapFlags::FIXED) { addr } else { self.round_hint_to_min(addr) };
+        let addr =
+            if flags.contains(MapFlags::FIXED) { addr } else { self.round_hint_to_min(addr) };
         let len = match page_align(len) {
             Some(l) if l != 0 => l,
             _ => return Err(Errno::ENOMEM),
@@ -331,7 +346,9 @@ impl MmStruct {
             return Err(Errno::ENOMEM);
         }
         let addr = self.get_unmapped_area(addr, len, flags)?;
-        if flags.contains(MapFlags::FIXED_NOREPLACE) && self.find_vma_intersection(addr, addr + len).is_some() {
+        if flags.contains(MapFlags::FIXED_NOREPLACE)
+            && self.find_vma_intersection(addr, addr + len).is_some()
+        {
             return Err(Errno::EEXIST);
         }
 
@@ -342,7 +359,8 @@ impl MmStruct {
             | VmFlags::MAYWRITE
             | VmFlags::MAYEXEC;
         let map_type = flags.bits() & MAP_TYPE;
-        let shared = map_type == MapFlags::SHARED.bits() || map_type == MapFlags::SHARED_VALIDATE.bits();
+        let shared =
+            map_type == MapFlags::SHARED.bits() || map_type == MapFlags::SHARED_VALIDATE.bits();
         if !shared && map_type != MapFlags::PRIVATE.bits() {
             return Err(Errno::EINVAL);
         }
@@ -512,7 +530,8 @@ impl MmStruct {
     /// Unmap `[start, end)` (both page aligned): split the VMAs at the ends, drop what is inside
     /// (`do_mas_align_munmap`). `ENOMEM` when a split would pass `max_map_count`.
     fn munmap_range(&mut self, start: usize, end: usize) -> Result<(), Errno> {
-        let Some(first) = self.find_vma_intersection(start, end).map(|v| (v.vm_start, v.vm_end)) else {
+        let Some(first) = self.find_vma_intersection(start, end).map(|v| (v.vm_start, v.vm_end))
+        else {
             return Ok(());
         };
         if start > first.0 {
@@ -592,7 +611,7 @@ impl MmStruct {
             let newflags = calc_vm_prot_bits(prot) | (vma.vm_flags - VmFlags::ACCESS);
             // VM_MAY* shifted onto VM_*: nothing beyond what the mapping may have.
             let may = VmFlags::from_bits_truncate(newflags.bits() >> 4);
-            if !(newflags & VmFlags::ACCESS - may).is_empty() {
+            if !(newflags & (VmFlags::ACCESS - may)).is_empty() {
                 return Err(Errno::EACCES);
             }
             let tmp = vma.vm_end.min(end);
@@ -610,7 +629,13 @@ impl MmStruct {
 
     /// `mprotect_fixup()` on the VMA starting at `vstart` for `[start, end)`; returns the end of
     /// the VMA that now holds the range (Linux's `prev->vm_end`).
-    fn mprotect_fixup(&mut self, vstart: usize, start: usize, end: usize, mut newflags: VmFlags) -> Result<usize, Errno> {
+    fn mprotect_fixup(
+        &mut self,
+        vstart: usize,
+        start: usize,
+        end: usize,
+        mut newflags: VmFlags,
+    ) -> Result<usize, Errno> {
         let vma = self.vmas[&vstart].clone();
         let oldflags = vma.vm_flags;
         if newflags == oldflags {
@@ -621,13 +646,25 @@ impl MmStruct {
             if !self.may_expand_vm(newflags, nrpages) && self.may_expand_vm(oldflags, nrpages) {
                 return Err(Errno::ENOMEM);
             }
-            if !oldflags.intersects(VmFlags::ACCOUNT | VmFlags::WRITE | VmFlags::HUGETLB | VmFlags::SHARED | VmFlags::NORESERVE) {
+            if !oldflags.intersects(
+                VmFlags::ACCOUNT
+                    | VmFlags::WRITE
+                    | VmFlags::HUGETLB
+                    | VmFlags::SHARED
+                    | VmFlags::NORESERVE,
+            ) {
                 newflags |= VmFlags::ACCOUNT;
             }
         }
         // Would vma_merge() absorb the piece into a neighbour (no split needed on that side)?
         let pgoff = vma.vm_pgoff + ((start - vstart) >> PAGE_SHIFT) as u64;
-        let piece = Vma { vm_start: start, vm_end: end, vm_flags: newflags, vm_pgoff: pgoff, ..vma.clone() };
+        let piece = Vma {
+            vm_start: start,
+            vm_end: end,
+            vm_flags: newflags,
+            vm_pgoff: pgoff,
+            ..vma.clone()
+        };
         let special = newflags.intersects(VmFlags::SPECIAL);
         let prev_takes = !special
             && start == vstart
@@ -662,7 +699,13 @@ impl MmStruct {
 
     /// `do_brk_flags()`: anonymous data pages at `[addr, addr + len)`, growing `brkvma` when it
     /// ends at `addr` and may take them.
-    fn do_brk_flags(&mut self, brkvma: Option<usize>, addr: usize, len: usize, flags: VmFlags) -> Result<(), Errno> {
+    fn do_brk_flags(
+        &mut self,
+        brkvma: Option<usize>,
+        addr: usize,
+        len: usize,
+        flags: VmFlags,
+    ) -> Result<(), Errno> {
         let flags = flags | VmFlags::DATA_DEFAULT | VmFlags::ACCOUNT | self.def_flags;
         let npages = len >> PAGE_SHIFT;
         if !self.may_expand_vm(flags, npages) || self.map_count() > self.max_map_count {
@@ -693,7 +736,12 @@ impl MmStruct {
     /// `vm_brk_flags()`: what the ELF loader uses for the bss. Replaces whatever is there and,
     /// as in 6.1, never merges with the VMA below (its merge test compares against the bare
     /// `flags`). Only `VM_EXEC` may be asked for.
-    pub fn vm_brk_flags(&mut self, addr: usize, request: usize, flags: VmFlags) -> Result<(), Errno> {
+    pub fn vm_brk_flags(
+        &mut self,
+        addr: usize,
+        request: usize,
+        flags: VmFlags,
+    ) -> Result<(), Errno> {
         let len = page_align(request).ok_or(Errno::ENOMEM)?;
         if len == 0 {
             return Ok(());
@@ -795,7 +843,9 @@ impl MmStruct {
             return Err(Errno::ENOMEM);
         }
         // acct_stack_growth()
-        if !self.may_expand_vm(vma.vm_flags, grow) || size > self.rlimits.stack.unwrap_or(usize::MAX) {
+        if !self.may_expand_vm(vma.vm_flags, grow)
+            || size > self.rlimits.stack.unwrap_or(usize::MAX)
+        {
             return Err(Errno::ENOMEM);
         }
         let mut moved = self.vmas.remove(&vstart).expect("stack VMA");
@@ -826,9 +876,18 @@ impl MmStruct {
 
     /// `_install_special_mapping()`: a kernel-provided mapping (sigpage, vvar, vdso); `ENOMEM`
     /// if the range is taken.
-    pub fn install_special_mapping(&mut self, addr: usize, len: usize, flags: VmFlags, kind: SpecialMapping) -> Result<(), Errno> {
+    pub fn install_special_mapping(
+        &mut self,
+        addr: usize,
+        len: usize,
+        flags: VmFlags,
+        kind: SpecialMapping,
+    ) -> Result<(), Errno> {
         let len = page_align(len).ok_or(Errno::ENOMEM)?;
-        if len == 0 || addr.checked_add(len).is_none_or(|e| e > self.task_size) || offset_in_page(addr) != 0 {
+        if len == 0
+            || addr.checked_add(len).is_none_or(|e| e > self.task_size)
+            || offset_in_page(addr) != 0
+        {
             return Err(Errno::EINVAL);
         }
         if self.find_vma_intersection(addr, addr + len).is_some() {
@@ -837,7 +896,15 @@ impl MmStruct {
         let vm_flags = flags | self.def_flags | VmFlags::DONTEXPAND;
         self.vmas.insert(
             addr,
-            Vma { vm_start: addr, vm_end: addr + len, vm_flags, vm_pgoff: 0, vm_file: None, anon_vma: None, special: Some(kind) },
+            Vma {
+                vm_start: addr,
+                vm_end: addr + len,
+                vm_flags,
+                vm_pgoff: 0,
+                vm_file: None,
+                anon_vma: None,
+                special: Some(kind),
+            },
         );
         self.vm_stat_account(vm_flags, (len >> PAGE_SHIFT) as isize);
         Ok(())
@@ -847,7 +914,12 @@ impl MmStruct {
     /// below the top of the temporary stack; the stack VMA is placed to end at `stack_top`
     /// (page aligned), covers those pages and is grown by 128 KiB (or to the stack rlimit).
     /// Returns how far the strings moved (`stack_shift`, from a temporary top at `TASK_SIZE`).
-    pub fn setup_arg_pages(&mut self, stack_top: usize, arg_len: usize, vm_flags: VmFlags) -> Result<usize, Errno> {
+    pub fn setup_arg_pages(
+        &mut self,
+        stack_top: usize,
+        arg_len: usize,
+        vm_flags: VmFlags,
+    ) -> Result<usize, Errno> {
         let stack_top = page_align(stack_top).ok_or(Errno::ENOMEM)?;
         // The temporary stack ended at STACK_TOP_MAX (TASK_SIZE) and held the strings.
         let tmp_top = self.task_size;
@@ -873,8 +945,11 @@ impl MmStruct {
         );
         self.vm_stat_account(vm_flags, (size >> PAGE_SHIFT) as isize);
         let rlim_stack = self.rlimits.stack.unwrap_or(usize::MAX) & PAGE_MASK;
-        let stack_base =
-            if size + STACK_EXPAND > rlim_stack { stack_top - rlim_stack } else { start - STACK_EXPAND };
+        let stack_base = if size + STACK_EXPAND > rlim_stack {
+            stack_top - rlim_stack
+        } else {
+            start - STACK_EXPAND
+        };
         self.expand_downwards(start, stack_base).map_err(|_| Errno::EFAULT)?;
         Ok(shift)
     }
@@ -897,7 +972,13 @@ mod tests {
         mm
     }
 
-    fn anon(mm: &mut MmStruct, addr: usize, len: usize, prot: Prot, extra: MapFlags) -> Result<usize, Errno> {
+    fn anon(
+        mm: &mut MmStruct,
+        addr: usize,
+        len: usize,
+        prot: Prot,
+        extra: MapFlags,
+    ) -> Result<usize, Errno> {
         mm.do_mmap(addr, len, prot, MapFlags::PRIVATE | MapFlags::ANONYMOUS | extra, None)
     }
 
@@ -918,10 +999,8 @@ mod tests {
             assert_eq!(m.task_size, task);
             assert_eq!(m.mmap_base, base, "split {po:#x}");
             assert!(!m.legacy_layout);
-            let mut unlimited = MmStruct::new(
-                ArchMm::armv7(po),
-                Rlimits { stack: None, ..Rlimits::DEFAULT },
-            );
+            let mut unlimited =
+                MmStruct::new(ArchMm::armv7(po), Rlimits { stack: None, ..Rlimits::DEFAULT });
             unlimited.arch_pick_mmap_layout(None);
             assert!(unlimited.legacy_layout);
             assert_eq!(unlimited.mmap_base, legacy, "TASK_UNMAPPED_BASE on {po:#x}");
@@ -983,7 +1062,10 @@ mod tests {
         m.cap_sys_rawio = true;
         // MAP_FIXED_NOREPLACE over a mapping is EEXIST, next to it fine.
         assert_eq!(anon(&mut m, 0x8000, 0x1000, rw, MapFlags::FIXED_NOREPLACE), Err(Errno::EEXIST));
-        assert_eq!(anon(&mut m, 0xbeff_f000, 0x1000, rw, MapFlags::FIXED_NOREPLACE), Ok(0xbeff_f000));
+        assert_eq!(
+            anon(&mut m, 0xbeff_f000, 0x1000, rw, MapFlags::FIXED_NOREPLACE),
+            Ok(0xbeff_f000)
+        );
         assert_eq!(anon(&mut m, 0, 0, rw, MapFlags::empty()), Err(Errno::EINVAL));
         assert_eq!(anon(&mut m, 0, usize::MAX - 10, rw, MapFlags::empty()), Err(Errno::ENOMEM));
         m.validate().unwrap();
@@ -1028,11 +1110,17 @@ mod tests {
         let rw = Prot::READ | Prot::WRITE;
         let a = anon(&mut m, 0, 0x8000, rw, MapFlags::empty()).unwrap();
         m.mprotect(a + 0x2000, 0x2000, Prot::READ).unwrap();
-        assert_eq!(spans(&m), [(a, a + 0x2000), (a + 0x2000, a + 0x4000), (a + 0x4000, a + 0x8000)]);
+        assert_eq!(
+            spans(&m),
+            [(a, a + 0x2000), (a + 0x2000, a + 0x4000), (a + 0x4000, a + 0x8000)]
+        );
         assert_eq!(m.data_vm, 6);
         // Extending the read-only piece to the left takes pages from the first VMA (case 4).
         m.mprotect(a + 0x1000, 0x1000, Prot::READ).unwrap();
-        assert_eq!(spans(&m), [(a, a + 0x1000), (a + 0x1000, a + 0x4000), (a + 0x4000, a + 0x8000)]);
+        assert_eq!(
+            spans(&m),
+            [(a, a + 0x1000), (a + 0x1000, a + 0x4000), (a + 0x4000, a + 0x8000)]
+        );
         // Back to rw everywhere: one VMA again; VM_ACCOUNT kept throughout.
         m.mprotect(a, 0x8000, rw).unwrap();
         assert_eq!(spans(&m), [(a, a + 0x8000)]);
@@ -1041,7 +1129,10 @@ mod tests {
         m.do_munmap(a + 0x4000, 0x1000).unwrap();
         assert_eq!(m.mprotect(a, 0x8000, Prot::READ), Err(Errno::ENOMEM));
         assert_eq!(m.vma_lookup(a).unwrap().vm_flags & VmFlags::ACCESS, VmFlags::READ);
-        assert_eq!(m.vma_lookup(a + 0x5000).unwrap().vm_flags & VmFlags::ACCESS, VmFlags::READ | VmFlags::WRITE);
+        assert_eq!(
+            m.vma_lookup(a + 0x5000).unwrap().vm_flags & VmFlags::ACCESS,
+            VmFlags::READ | VmFlags::WRITE
+        );
         assert_eq!(m.mprotect(a + 1, 0x1000, Prot::READ), Err(Errno::EINVAL));
         m.validate().unwrap();
 
@@ -1054,10 +1145,7 @@ mod tests {
         };
         let s = m.do_mmap(0, 0x1000, Prot::READ, MapFlags::SHARED, Some((&f, 0))).unwrap();
         assert_eq!(m.mprotect(s, 0x1000, rw), Err(Errno::EACCES));
-        assert_eq!(
-            m.do_mmap(0, 0x1000, rw, MapFlags::SHARED, Some((&f, 0))),
-            Err(Errno::EACCES)
-        );
+        assert_eq!(m.do_mmap(0, 0x1000, rw, MapFlags::SHARED, Some((&f, 0))), Err(Errno::EACCES));
         m.validate().unwrap();
     }
 
@@ -1153,7 +1241,10 @@ mod tests {
 
     #[test]
     fn legacy_layout_is_bottom_up_from_task_unmapped_base() {
-        let mut m = MmStruct::new(ArchMm::armv7(PAGE_OFFSET_3G), Rlimits { stack: None, ..Rlimits::DEFAULT });
+        let mut m = MmStruct::new(
+            ArchMm::armv7(PAGE_OFFSET_3G),
+            Rlimits { stack: None, ..Rlimits::DEFAULT },
+        );
         m.arch_pick_mmap_layout(None);
         let rw = Prot::READ | Prot::WRITE;
         assert_eq!(anon(&mut m, 0, 0x3000, rw, MapFlags::empty()), Ok(0x4000_0000));
@@ -1243,9 +1334,17 @@ mod tests {
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
             (1usize..6, 0u32..4).prop_map(|(pages, prot)| Op::Map { pages, prot }),
-            (0usize..60, 1usize..6, 0u32..4).prop_map(|(page, pages, prot)| Op::MapFixed { page, pages, prot }),
+            (0usize..60, 1usize..6, 0u32..4).prop_map(|(page, pages, prot)| Op::MapFixed {
+                page,
+                pages,
+                prot
+            }),
             (0usize..64, 1usize..8).prop_map(|(page, pages)| Op::Unmap { page, pages }),
-            (0usize..64, 1usize..8, 0u32..4).prop_map(|(page, pages, prot)| Op::Protect { page, pages, prot }),
+            (0usize..64, 1usize..8, 0u32..4).prop_map(|(page, pages, prot)| Op::Protect {
+                page,
+                pages,
+                prot
+            }),
         ]
     }
 

@@ -273,7 +273,9 @@ mod tests {
         let s = VmstatSnapshot::new(&ZONES_NORMAL_HIGH_MOVABLE);
         let mut out = String::new();
         render(&mut out, &s).unwrap();
-        assert!(out.contains("pgalloc_normal 0\npgalloc_high 0\npgalloc_movable 0\nallocstall_normal 0\n"));
+        assert!(out.contains(
+            "pgalloc_normal 0\npgalloc_high 0\npgalloc_movable 0\nallocstall_normal 0\n"
+        ));
         assert!(!out.contains("_dma"));
         assert_eq!(out.lines().count(), sample().lines().count() - 3);
         assert!(out.ends_with("zswpout 0\nnr_unstable 0\n"));

@@ -8,7 +8,9 @@ use alloc::sync::Arc;
 
 use super::maps::{self, MemSizeStats, SmapsPage, ARM_VECTORS};
 use super::sample::{output, FORMATS};
-use super::stat::{self, MmReport, RssCounters, TaskSnapshot, TaskState, PF_RANDOMIZE, RLIM_INFINITY_32};
+use super::stat::{
+    self, MmReport, RssCounters, TaskSnapshot, TaskState, PF_RANDOMIZE, RLIM_INFINITY_32,
+};
 use crate::mm::mm_types::{ArchMm, MmStruct, Rlimits, SpecialMapping, VmFile, VmFlags, PAGE_SIZE};
 use crate::mm::mmap::{MapFlags, MmapFile, Prot};
 
@@ -31,10 +33,16 @@ fn vmtest_mm() -> MmStruct {
     mm.do_mmap(0x10000, 0x5c000, rx, fixed, Some((&file, 0))).unwrap();
     mm.do_mmap(0x6c000, 0x5000, rw, fixed, Some((&file, 0x5b))).unwrap();
     mm.vm_brk_flags(0x71000, 0x6000, VmFlags::empty()).unwrap();
-    let rx_may = VmFlags::READ | VmFlags::EXEC | VmFlags::MAYREAD | VmFlags::MAYWRITE | VmFlags::MAYEXEC;
+    let rx_may =
+        VmFlags::READ | VmFlags::EXEC | VmFlags::MAYREAD | VmFlags::MAYWRITE | VmFlags::MAYEXEC;
     mm.install_special_mapping(0xbe93_e000, PAGE_SIZE, rx_may, SpecialMapping::Sigpage).unwrap();
-    mm.install_special_mapping(0xbe93_f000, PAGE_SIZE, VmFlags::READ | VmFlags::MAYREAD, SpecialMapping::Vvar)
-        .unwrap();
+    mm.install_special_mapping(
+        0xbe93_f000,
+        PAGE_SIZE,
+        VmFlags::READ | VmFlags::MAYREAD,
+        SpecialMapping::Vvar,
+    )
+    .unwrap();
     mm.install_special_mapping(0xbe94_0000, PAGE_SIZE, rx_may, SpecialMapping::Vdso).unwrap();
     // mm fields as load_elf_binary left them (randomised brk).
     mm.start_code = 65536;
@@ -51,19 +59,35 @@ fn vmtest_mm() -> MmStruct {
     mm.mprotect(0x6c000, 0x3000, Prot::READ).unwrap();
     assert_eq!(mm.brk(0x0119_7000 + 0x22000), 0x011b_9000);
     let big = mm.do_mmap(0, 0x101000, rw, MapFlags::PRIVATE | MapFlags::ANONYMOUS, None).unwrap();
-    let small = mm.do_mmap(0, 16 * PAGE_SIZE, rw, MapFlags::PRIVATE | MapFlags::ANONYMOUS, None).unwrap();
+    let small =
+        mm.do_mmap(0, 16 * PAGE_SIZE, rw, MapFlags::PRIVATE | MapFlags::ANONYMOUS, None).unwrap();
     // With randomisation the base was lower; place both where Linux did.
     mm.do_munmap(big, 0x101000).unwrap();
     mm.do_munmap(small, 16 * PAGE_SIZE).unwrap();
-    mm.do_mmap(0xb6ebe000, 0x101000, rw, MapFlags::PRIVATE | MapFlags::ANONYMOUS | MapFlags::FIXED, None).unwrap();
-    mm.do_mmap(0xb6eae000, 0x10000, rw, MapFlags::PRIVATE | MapFlags::ANONYMOUS | MapFlags::FIXED, None).unwrap();
+    mm.do_mmap(
+        0xb6ebe000,
+        0x101000,
+        rw,
+        MapFlags::PRIVATE | MapFlags::ANONYMOUS | MapFlags::FIXED,
+        None,
+    )
+    .unwrap();
+    mm.do_mmap(
+        0xb6eae000,
+        0x10000,
+        rw,
+        MapFlags::PRIVATE | MapFlags::ANONYMOUS | MapFlags::FIXED,
+        None,
+    )
+    .unwrap();
     mm.validate().unwrap();
     mm
 }
 
 fn vmtest_report(mm: &MmStruct) -> MmReport {
     // VmRSS 4 kB of anonymous memory (the counters lag: LINUX_USER_FACTS §7.3); 4 page tables.
-    let mut r = MmReport::from_mm(mm, RssCounters { anon: 1, ..RssCounters::default() }, 1, 4 * 2048);
+    let mut r =
+        MmReport::from_mm(mm, RssCounters { anon: 1, ..RssCounters::default() }, 1, 4 * 2048);
     r.hiwater_vm = 0;
     r
 }
@@ -136,11 +160,36 @@ fn vmtest_task() -> TaskSnapshot<'static> {
 /// Per-VMA page statistics that reproduce the sample's smaps: tmpfs pages of the file
 /// (swap-backed, dirty, mapped once), anonymous pages, and the vDSO page mapped by 4 processes.
 fn vmtest_stats(mm: &MmStruct) -> alloc::vec::Vec<MemSizeStats> {
-    let shmem = SmapsPage { swap_backed: true, page_dirty: true, young: true, count: 2, mapcount: 1, ..Default::default() };
-    let anon = SmapsPage { anon: true, swap_backed: true, pte_dirty: true, young: true, count: 1, mapcount: 1, ..Default::default() };
+    let shmem = SmapsPage {
+        swap_backed: true,
+        page_dirty: true,
+        young: true,
+        count: 2,
+        mapcount: 1,
+        ..Default::default()
+    };
+    let anon = SmapsPage {
+        anon: true,
+        swap_backed: true,
+        pte_dirty: true,
+        young: true,
+        count: 1,
+        mapcount: 1,
+        ..Default::default()
+    };
     let vdso = SmapsPage { young: true, count: 5, mapcount: 4, ..Default::default() };
-    let pages: [(usize, usize, usize); 10] =
-        [(80, 0, 0), (2, 1, 0), (0, 2, 0), (0, 3, 0), (0, 2, 0), (0, 9, 0), (0, 2, 0), (0, 0, 0), (0, 0, 0), (0, 0, 1)];
+    let pages: [(usize, usize, usize); 10] = [
+        (80, 0, 0),
+        (2, 1, 0),
+        (0, 2, 0),
+        (0, 3, 0),
+        (0, 2, 0),
+        (0, 9, 0),
+        (0, 2, 0),
+        (0, 0, 0),
+        (0, 0, 0),
+        (0, 0, 1),
+    ];
     assert_eq!(mm.map_count(), pages.len());
     pages
         .iter()
@@ -240,7 +289,9 @@ fn stat_without_mm_prints_zeros() {
     let t = TaskSnapshot { state: TaskState::Zombie, ..vmtest_task() };
     let mut out = String::new();
     stat::render_stat(&mut out, &t, None).unwrap();
-    assert!(out.starts_with("113 (vmtest) Z 1 0 0 0 -1 4194304 51 0 0 0 1 2 0 0 20 0 1 0 447 0 0 4294967295 0 0 0 0 0"));
+    assert!(out.starts_with(
+        "113 (vmtest) Z 1 0 0 0 -1 4194304 51 0 0 0 1 2 0 0 20 0 1 0 447 0 0 4294967295 0 0 0 0 0"
+    ));
     assert!(out.ends_with(" 0 0 0 0 0 0 0 0\n"));
     assert_eq!(out.split(' ').count(), 52);
 }

@@ -4,7 +4,7 @@
 //! (`smaps_account()`, pure here).
 use core::fmt;
 
-use crate::mm::mm_types::{MmStruct, Vma, VmFlags, PAGE_SIZE};
+use crate::mm::mm_types::{MmStruct, VmFlags, Vma, PAGE_SIZE};
 
 /// `seq_setwidth(m, 25 + sizeof(void *) * 6 - 1)` with 4-byte pointers: the name starts one
 /// space after column 48 (on 64-bit kernels it is 72, the "column 74" of x86 listings).
@@ -219,9 +219,27 @@ impl MemSizeStats {
     pub fn add(&mut self, o: &MemSizeStats) {
         macro_rules! sum { ($($f:ident),*) => { $(self.$f += o.$f;)* } }
         sum!(
-            resident, shared_clean, shared_dirty, private_clean, private_dirty, referenced, anonymous,
-            lazyfree, anonymous_thp, shmem_thp, file_thp, swap, shared_hugetlb, private_hugetlb, pss,
-            pss_anon, pss_file, pss_shmem, pss_locked, pss_dirty, swap_pss
+            resident,
+            shared_clean,
+            shared_dirty,
+            private_clean,
+            private_dirty,
+            referenced,
+            anonymous,
+            lazyfree,
+            anonymous_thp,
+            shmem_thp,
+            file_thp,
+            swap,
+            shared_hugetlb,
+            private_hugetlb,
+            pss,
+            pss_anon,
+            pss_file,
+            pss_shmem,
+            pss_locked,
+            pss_dirty,
+            swap_pss
         );
     }
 }
@@ -260,7 +278,12 @@ fn show_smap_counters(w: &mut impl fmt::Write, m: &MemSizeStats, rollup: bool) -
 }
 
 /// The size, page-size and flag lines around the counters (`show_smap()`).
-fn show_smap_body(w: &mut impl fmt::Write, size: usize, flags: VmFlags, m: &MemSizeStats) -> fmt::Result {
+fn show_smap_body(
+    w: &mut impl fmt::Write,
+    size: usize,
+    flags: VmFlags,
+    m: &MemSizeStats,
+) -> fmt::Result {
     kb_line(w, "Size:", size as u64)?;
     kb_line(w, "KernelPageSize:", PAGE_SIZE as u64)?;
     kb_line(w, "MMUPageSize:", PAGE_SIZE as u64)?;
@@ -281,7 +304,8 @@ pub fn render_smaps(
     stats: &[MemSizeStats],
     gate: Option<&GateVma>,
 ) -> fmt::Result {
-    for (vma, m) in mm.iter().zip(stats.iter().chain(core::iter::repeat(&MemSizeStats::default()))) {
+    for (vma, m) in mm.iter().zip(stats.iter().chain(core::iter::repeat(&MemSizeStats::default())))
+    {
         show_map_vma(w, vma, mm)?;
         show_smap_body(w, vma.len(), vma.vm_flags, m)?;
     }
@@ -293,7 +317,11 @@ pub fn render_smaps(
 }
 
 /// `/proc/PID/smaps_rollup`: one `[rollup]` header spanning the VMAs and the summed counters.
-pub fn render_smaps_rollup(w: &mut impl fmt::Write, mm: &MmStruct, stats: &[MemSizeStats]) -> fmt::Result {
+pub fn render_smaps_rollup(
+    w: &mut impl fmt::Write,
+    mm: &MmStruct,
+    stats: &[MemSizeStats],
+) -> fmt::Result {
     let start = mm.iter().next().map_or(0, |v| v.vm_start);
     let end = mm.iter().last().map_or(0, |v| v.vm_end);
     show_line(w, start, end, VmFlags::empty(), 0, (0, 0), 0, Some("[rollup]"))?;

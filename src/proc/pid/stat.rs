@@ -45,7 +45,12 @@ pub struct MmReport {
 impl MmReport {
     /// The report fields of `mm`, with the RSS counters and page-table bytes the fault path
     /// keeps beside it.
-    pub fn from_mm(mm: &MmStruct, rss: RssCounters, hiwater_rss: usize, pgtables_bytes: usize) -> Self {
+    pub fn from_mm(
+        mm: &MmStruct,
+        rss: RssCounters,
+        hiwater_rss: usize,
+        pgtables_bytes: usize,
+    ) -> Self {
         MmReport {
             total_vm: mm.total_vm,
             hiwater_vm: mm.hiwater_vm,
@@ -202,7 +207,11 @@ pub struct TaskSnapshot<'a> {
 
 /// `/proc/PID/stat`: 52 fields, Linux 6.1's order. `mm` is `None` for a task without one
 /// (kernel threads, zombies).
-pub fn render_stat(w: &mut impl fmt::Write, t: &TaskSnapshot, mm: Option<&MmReport>) -> fmt::Result {
+pub fn render_stat(
+    w: &mut impl fmt::Write,
+    t: &TaskSnapshot,
+    mm: Option<&MmReport>,
+) -> fmt::Result {
     write!(w, "{} ({}) {}", t.pid, t.comm, t.state.letter())?;
     write!(w, " {} {} {} {} {} {}", t.ppid, t.pgrp, t.session, t.tty_nr, t.tpgid, t.flags)?;
     write!(w, " {} {} {} {}", t.min_flt, t.cmin_flt, t.maj_flt, t.cmaj_flt)?;
@@ -316,7 +325,11 @@ fn write_bitmap_list(w: &mut impl fmt::Write, bits: u64, nbits: u32) -> fmt::Res
 
 /// `/proc/PID/status`, every line of Linux 6.1's (armmp configuration: no NUMA balancing
 /// `Ngid` beyond 0, no hugetlb lines, CPU and memory-node masks from the snapshot).
-pub fn render_status(w: &mut impl fmt::Write, t: &TaskSnapshot, mm: Option<&MmReport>) -> fmt::Result {
+pub fn render_status(
+    w: &mut impl fmt::Write,
+    t: &TaskSnapshot,
+    mm: Option<&MmReport>,
+) -> fmt::Result {
     writeln!(w, "Name:\t{}", t.comm)?;
     writeln!(w, "Umask:\t{:04o}", t.umask)?;
     writeln!(w, "State:\t{}", t.state.name())?;
