@@ -578,11 +578,7 @@ pub fn load_elf_binary(
 
     // arch_setup_additional_pages(): the sigpage, then the vDSO's data and code pages.
     let npages = 1 + if params.vdso { VDSO_TOTAL_PAGES } else { 0 };
-    let hint = if randomize {
-        sigpage_addr(mm, npages, random)
-    } else {
-        sigpage_addr_norandom(mm, npages)
-    };
+    let hint = sigpage_addr(mm, npages, random);
     let addr = mm
         .get_unmapped_area(hint, npages << PAGE_SHIFT, MapFlags::empty())
         .map_err(ElfError::Map)?;
@@ -667,18 +663,6 @@ pub fn load_elf_binary(
         randomized: randomize,
         read_implies_exec,
     })
-}
-
-/// `sigpage_addr()` when the task is not randomised: Linux still draws a slot, but with the
-/// stack at `TASK_SIZE` there is never room above it, so the answer is 0 or the single slot.
-fn sigpage_addr_norandom(mm: &MmStruct, npages: usize) -> usize {
-    struct First;
-    impl RandomSource for First {
-        fn next_u32(&mut self) -> u32 {
-            0
-        }
-    }
-    sigpage_addr(mm, npages, &mut First)
 }
 
 /// `set_brk()`: anonymous pages for `[start, end)` rounded to pages, and the break there.

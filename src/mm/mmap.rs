@@ -171,8 +171,14 @@ impl MmStruct {
             Some(if topdown { hi - length } else { lo })
         };
         if topdown {
-            let mut gap_end = self.task_size;
-            for v in self.vmas.values().rev() {
+            // Start at the first VMA reaching high_limit: nothing above it matters, except a
+            // stack guard gap reaching below.
+            let mut gap_end = self
+                .vmas
+                .range(high_limit..)
+                .next()
+                .map_or(self.task_size, |(_, v)| vm_start_gap(v));
+            for v in self.vmas.range(..high_limit).map(|(_, v)| v).rev() {
                 if v.vm_end <= low_limit && gap_end <= low_limit {
                     break;
                 }
@@ -183,8 +189,10 @@ impl MmStruct {
             }
             fits(0, gap_end).ok_or(Errno::ENOMEM)
         } else {
-            let mut gap_start = 0;
-            for v in self.vmas.values() {
+            // Start with the last VMA below low_limit.
+            let mut gap_start =
+                self.vmas.range(..low_limit).next_back().map_or(0, |(_, v)| v.vm_end);
+            for v in self.vmas.range(low_limit..).map(|(_, v)| v) {
                 if let Some(a) = fits(gap_start, vm_start_gap(v)) {
                     return Ok(a);
                 }
@@ -930,6 +938,10 @@ impl MmStruct {
         }
         let shift = tmp_top - stack_top;
         let start = tmp_start - shift;
+        // insert_vm_struct() refuses an overlap.
+        if self.find_vma_intersection(start, stack_top).is_some() {
+            return Err(Errno::ENOMEM);
+        }
         let vm_flags = vm_flags | self.def_flags;
         self.vmas.insert(
             start,

@@ -7,7 +7,7 @@ use core::fmt;
 use crate::mm::mm_types::{MmStruct, VmFlags, Vma, PAGE_SIZE};
 
 /// `seq_setwidth(m, 25 + sizeof(void *) * 6 - 1)` with 4-byte pointers: the name starts one
-/// space after column 48 (on 64-bit kernels it is 72, the "column 74" of x86 listings).
+/// space after column 48, i.e. in column 50 (on 64-bit kernels the width is 72).
 pub const MAPS_NAME_COLUMN: usize = 25 + 4 * 6 - 1;
 /// `PSS_SHIFT`: Pss is accumulated in 1/4096ths of a byte.
 pub const PSS_SHIFT: u32 = 12;
@@ -68,11 +68,12 @@ fn show_line(
         dev.1,
     )?;
     if let Some(name) = name {
-        // seq_pad(m, ' '): the header was counted without its trailing space.
-        let used = c.count - 1;
-        if used < MAPS_NAME_COLUMN {
-            write!(c, "{:1$}", "", MAPS_NAME_COLUMN - used)?;
+        // seq_pad(m, ' '): spaces up to the width (the prefix's trailing space counted), then
+        // one more, even when the prefix is already wider.
+        if c.count < MAPS_NAME_COLUMN {
+            write!(c, "{:1$}", "", MAPS_NAME_COLUMN - c.count)?;
         }
+        c.write_str(" ")?;
         c.write_str(name)?;
     }
     c.write_str("\n")
@@ -330,4 +331,47 @@ pub fn render_smaps_rollup(
         total.add(m);
     }
     show_smap_counters(w, &total, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::String;
+
+    #[test]
+    fn long_prefixes_still_get_seq_pads_space() {
+        let mut out = String::new();
+        show_line(&mut out, 0x10000, 0x11000, VmFlags::READ, 0, (0, 2), 1234567890, Some("/x"))
+            .unwrap();
+        // 51 characters of prefix (trailing space included): no padding, one more space.
+        assert_eq!(out, "00010000-00011000 r--p 00000000 00:02 1234567890  /x\n");
+        let mut out = String::new();
+        show_line(&mut out, 0x10000, 0x11000, VmFlags::READ, 0, (0, 2), 123456, Some("/x"))
+            .unwrap();
+        assert_eq!(out.find('/'), Some(49));
+        let mut out = String::new();
+        show_line(&mut out, 0x10000, 0x11000, VmFlags::READ | VmFlags::WRITE, 0, (0, 0), 0, None)
+            .unwrap();
+        assert_eq!(out, "00010000-00011000 rw-p 00000000 00:00 0 \n");
+    }
+
+    #[test]
+    fn smaps_account_splits_shared_pages_pss() {
+        let mut m = MemSizeStats::default();
+        let shared = SmapsPage { count: 3, mapcount: 3, ..Default::default() };
+        m.account(&shared);
+        m.account(&SmapsPage {
+            anon: true,
+            swap_backed: true,
+            count: 1,
+            mapcount: 1,
+            ..Default::default()
+        });
+        // A clean anonymous page not swap-backed is lazily freeable (MADV_FREE).
+        m.account(&SmapsPage { anon: true, count: 1, mapcount: 1, ..Default::default() });
+        assert_eq!(m.resident, 3 * 4096);
+        assert_eq!(m.pss >> PSS_SHIFT, 4096 / 3 + 2 * 4096);
+        assert_eq!((m.shared_clean, m.private_clean, m.lazyfree), (4096, 8192, 4096));
+        assert_eq!(m.pss_file >> PSS_SHIFT, 4096 / 3);
+    }
 }
