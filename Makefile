@@ -8,7 +8,7 @@ PROFILE   ?=
 BOOTARGS  := $(strip $(CMDLINE) $(if $(PROFILE),pivm.profile=$(PROFILE)))
 # Build variants, each in its own directory build/<split>-<variant>: MAX_ORDER=N (2-16) sets
 # the number of buddy free lists (Linux's CONFIG_FORCE_MAX_ZONEORDER; the environment's
-# PIVM_MAX_ORDER is the same), FEATURES=kmalloc-4m raises kmalloc's ceiling to 4 MiB.
+# PIVM_MAX_ORDER is the same); FEATURES=a,b adds Cargo features (none is defined today).
 MAX_ORDER ?= $(PIVM_MAX_ORDER)
 FEATURES  ?=
 comma     := ,
@@ -38,10 +38,10 @@ SPLITS    := 3G 2G 1G
 all: kernel
 
 help:
-	@echo "make [kernel]      build $(IMG) and $(ELF) (VMSPLIT=3G|2G|1G, MAX_ORDER=2..16, FEATURES=kmalloc-4m)"
+	@echo "make [kernel]      build $(IMG) and $(ELF) (VMSPLIT=3G|2G|1G, MAX_ORDER=2..16)"
 	@echo "make run           boot it in QEMU, console on this terminal (CMDLINE='...', PROFILE=name)"
 	@echo "make run-elf       boot the ELF instead (all four cores start, RAM size from the mailbox)"
-	@echo "make test          host unit tests + QEMU tests of all three splits and both build variants"
+	@echo "make test          host unit tests + QEMU tests of all three splits and the MAX_ORDER=16 variant"
 	@echo "make bench         all benchmarks: host (criterion), boot time, in-kernel (-icount)"
 	@echo "make bench-boot | bench-kernel   one of them"
 	@echo "make scenario      the vmalloc fragmentation case study, both layouts, one table"
@@ -80,16 +80,14 @@ run-elf: kernel
 unit-test:
 	cargo test --lib
 
-# The default kernel of every split, the two build variants the QEMU tests boot, all tests;
-# then the host unit tests again as each variant builds them.
+# The default kernel of every split, the build variant the QEMU tests boot, all tests; then
+# the host unit tests again as the variant builds them.
 test: setup dtb
 	@for s in $(SPLITS); do \
 		$(MAKE) --no-print-directory kernel VMSPLIT=$$s MAX_ORDER= FEATURES= || exit 1; done
 	$(MAKE) --no-print-directory kernel VMSPLIT=3G MAX_ORDER=16 FEATURES=
-	$(MAKE) --no-print-directory kernel VMSPLIT=2G MAX_ORDER= FEATURES=kmalloc-4m
 	env -u PIVM_MAX_ORDER cargo test
 	PIVM_MAX_ORDER=16 CARGO_TARGET_DIR=$(CURDIR)/build/host-order16/target cargo test --lib
-	env -u PIVM_MAX_ORDER cargo test --lib --features kmalloc-4m
 
 clippy:
 	cargo clippy --lib --tests -- -D warnings

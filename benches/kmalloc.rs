@@ -2,15 +2,21 @@
 //!
 //! The trace mixes sizes 8..4096 bytes (skewed small, like kernel allocations) with random
 //! lifetimes, and ends with every object freed, so each run starts from the same state. pivm's
-//! slab takes pages from a small per-order page pool standing in for the buddy allocator's
-//! fast path; talc manages a fixed arena of the same size itself. `cargo bench --bench kmalloc`.
+//! slab (SLUB) takes its pages from pivm's buddy allocator (`Node`, per-CPU lists included)
+//! over a host arena, under a spin lock as in the kernel, and every `kfree` looks its page up
+//! in that node's mem_map under the same lock; talc manages a fixed arena of the same size
+//! itself. `cargo bench --bench kmalloc`.
 use std::alloc::{alloc, dealloc, Layout};
 use std::hint::black_box;
 use std::ptr::NonNull;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use pivm::mm::slab::{PageSource, Slab, PAGE_SIZE};
+use pivm::mm::layout::{PfnRange, Zones};
+use pivm::mm::page::{MemMap, Page};
+use pivm::mm::page_alloc::{LinearMap, Node};
+use pivm::mm::slab::{head_page, HeadPage, KmallocConfig, NodePages, PageSource, Slab, PAGE_SIZE};
+use pivm::mm::{Pfn, PhysAddr, VirtAddr};
 use talc::{ErrOnOom, Span, Talc};
 
 /// Operations in the mixed trace (allocations + frees).
@@ -19,8 +25,6 @@ const TRACE_OPS: usize = 200_000;
 const MAX_LIVE: usize = 4096;
 /// Arena for both allocators.
 const ARENA_BYTES: usize = 64 << 20;
-/// Largest page order the pool hands out.
-const POOL_MAX_ORDER: u32 = 10;
 /// Alignment talc is asked for: what kmalloc guarantees at least (`ARCH_KMALLOC_MINALIGN`).
 const TALC_ALIGN: usize = 8;
 
@@ -89,55 +93,89 @@ fn mixed_trace() -> (Vec<Op>, usize) {
     (ops, slots as usize)
 }
 
-/// Naturally aligned blocks from one arena: per-order free stacks in front of a bump pointer.
-/// Stands in for the buddy allocator's per-order free lists (its fast path).
-struct PagePool {
+/// pivm's buddy allocator over the arena (one Normal zone, all free, the Pi's four CPUs for
+/// the per-CPU lists), behind a spin lock as the kernel's `NODE` is: every page the slab takes
+/// or gives back, and every `kfree`'s mem_map lookup, goes through the lock, as `BuddyPages`
+/// does in the kernel.
+struct BuddyNode {
+    node: spin::Mutex<Node<'static>>,
     base: usize,
-    end: usize,
-    next: usize,
-    free: Vec<Vec<usize>>,
 }
 
-impl PagePool {
+impl BuddyNode {
     fn new() -> Self {
-        let layout = Layout::from_size_align(ARENA_BYTES, PAGE_SIZE << POOL_MAX_ORDER).unwrap();
+        let pages = ARENA_BYTES / PAGE_SIZE;
+        let layout = Layout::from_size_align(ARENA_BYTES, ARENA_BYTES).unwrap();
         // SAFETY: non-zero size; freed in Drop with the same layout.
         let base = unsafe { alloc(layout) } as usize;
         assert_ne!(base, 0);
-        let free = (0..=POOL_MAX_ORDER).map(|_| Vec::with_capacity(4096)).collect();
-        Self { base, end: base + ARENA_BYTES, next: base, free }
+        // The descriptors live as long as the benchmark process.
+        let mem_map: &'static mut [Page] =
+            Box::leak(vec![Page::default(); pages].into_boxed_slice());
+        let end = Pfn(pages as u64);
+        let zones = Zones { dma: None, normal: PfnRange { start: Pfn(0), end }, highmem: None };
+        let mut node = Node::new(MemMap::new(mem_map, Pfn(0)).unwrap(), &zones).unwrap();
+        node.free_bootmem_range(Pfn(0), end).unwrap();
+        node.set_nr_cpus(4);
+        node.set_linear_map(LinearMap {
+            page_offset: VirtAddr(base as u64),
+            phys_offset: PhysAddr(0),
+        });
+        Self { node: spin::Mutex::new(node), base }
+    }
+
+    fn source(&self) -> Buddy<'_> {
+        Buddy(&self.node)
     }
 }
 
-impl PageSource for PagePool {
-    #[inline]
-    fn alloc_pages(&mut self, order: u32) -> Option<usize> {
-        if let Some(p) = self.free.get_mut(order as usize)?.pop() {
-            return Some(p);
-        }
-        let bytes = PAGE_SIZE << order;
-        let p = self.next.next_multiple_of(bytes);
-        if p + bytes > self.end {
-            return None;
-        }
-        self.next = p + bytes;
-        Some(p)
-    }
-    #[inline]
-    fn free_pages(&mut self, addr: usize, order: u32) {
-        self.free[order as usize].push(addr);
-    }
-}
-
-impl Drop for PagePool {
+impl Drop for BuddyNode {
     fn drop(&mut self) {
-        let layout = Layout::from_size_align(ARENA_BYTES, PAGE_SIZE << POOL_MAX_ORDER).unwrap();
-        // SAFETY: allocated in `new` with this layout.
+        let layout = Layout::from_size_align(ARENA_BYTES, ARENA_BYTES).unwrap();
+        // SAFETY: allocated in `new` with this layout; the slab that used it is done.
         unsafe { dealloc(self.base as *mut u8, layout) };
     }
 }
 
-fn run_slab(slab: &mut Slab, src: &mut PagePool, ops: &[Op], ptrs: &mut [usize]) {
+/// The page source: `NodePages` under the node's lock, one acquisition per call.
+struct Buddy<'a>(&'a spin::Mutex<Node<'static>>);
+
+impl Buddy<'_> {
+    fn with<R>(&mut self, f: impl FnOnce(&mut NodePages<'_, 'static>) -> R) -> R {
+        let mut node = self.0.lock();
+        f(&mut NodePages::new(&mut node))
+    }
+}
+
+impl PageSource for Buddy<'_> {
+    fn alloc_slab_pages(&mut self, order: u32) -> Option<(usize, Pfn)> {
+        self.with(|p| p.alloc_slab_pages(order))
+    }
+    fn free_slab_pages(&mut self, pfn: Pfn, order: u32) {
+        self.with(|p| p.free_slab_pages(pfn, order))
+    }
+    fn alloc_large(&mut self, order: u32) -> Option<usize> {
+        self.with(|p| p.alloc_large(order))
+    }
+    fn free_large(&mut self, addr: usize, order: u32) {
+        self.with(|p| p.free_large(addr, order))
+    }
+    fn alloc_meta(&mut self, order: u32) -> Option<usize> {
+        self.with(|p| p.alloc_meta(order))
+    }
+    fn free_meta(&mut self, addr: usize, order: u32) {
+        self.with(|p| p.free_meta(addr, order))
+    }
+    fn head_page(&self, addr: usize) -> HeadPage {
+        head_page(&self.0.lock(), addr)
+    }
+    fn lowmem_pfns(&self) -> (Pfn, Pfn) {
+        let node = self.0.lock();
+        (Pfn(0), Pfn(node.node_spanned_pages()))
+    }
+}
+
+fn run_slab(slab: &mut Slab, src: &mut Buddy<'_>, ops: &[Op], ptrs: &mut [usize]) {
     for &op in ops {
         match op {
             Op::Alloc { slot, size } => {
@@ -186,10 +224,11 @@ fn kmalloc_mix(c: &mut Criterion) {
     let mut g = c.benchmark_group("kmalloc_mix");
     g.throughput(Throughput::Elements(ops.len() as u64));
 
-    let mut slab = Slab::new();
-    let mut pool = PagePool::new();
+    let mut slab = Slab::with_config(KmallocConfig::LINUX);
+    let buddy = BuddyNode::new();
+    let mut src = buddy.source();
     g.bench_function("pivm_slab", |b| {
-        b.iter(|| run_slab(&mut slab, &mut pool, black_box(&ops), &mut ptrs))
+        b.iter(|| run_slab(&mut slab, &mut src, black_box(&ops), &mut ptrs))
     });
     let (mut talc, arena) = talc_arena();
     g.bench_function("talc", |b| b.iter(|| run_talc(&mut talc, black_box(&ops), &mut ptrs)));
@@ -200,16 +239,15 @@ fn kmalloc_mix(c: &mut Criterion) {
 /// The hot path alone: one 64-byte object allocated and freed again.
 fn kmalloc_pair(c: &mut Criterion) {
     let mut g = c.benchmark_group("kmalloc_free_64");
-    let mut slab = Slab::new();
-    let mut pool = PagePool::new();
-    let keep = slab.kmalloc(&mut pool, 64).unwrap(); // keeps the slab from being recycled
+    let mut slab = Slab::with_config(KmallocConfig::LINUX);
+    let buddy = BuddyNode::new();
+    let mut src = buddy.source();
     g.bench_function("pivm_slab", |b| {
         b.iter(|| {
-            let p = slab.kmalloc(&mut pool, black_box(64)).unwrap();
-            slab.kfree(&mut pool, black_box(p)).unwrap();
+            let p = slab.kmalloc(&mut src, black_box(64)).unwrap();
+            slab.kfree(&mut src, black_box(p)).unwrap();
         })
     });
-    slab.kfree(&mut pool, keep).unwrap();
     let (mut talc, arena) = talc_arena();
     let layout = Layout::from_size_align(64, TALC_ALIGN).unwrap();
     g.bench_function("talc", |b| {

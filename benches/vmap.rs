@@ -9,17 +9,14 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion};
-use pivm::mm::vmap::{VmapAllocator, VmapError};
+use pivm::mm::vmap::{VmFlags, VmapAllocator, VmapError};
 use pivm::mm::PAGE_SIZE;
-use pivm::proc::snapshot::VmFlags;
 
 const VMALLOC_START: u64 = 0xf080_0000;
 const VMALLOC_END: u64 = 0xff80_0000;
 /// Live areas in each run.
 const LIVE: [usize; 3] = [10, 1_000, 10_000];
-/// Room for the largest layout (twice `LIVE`'s largest while it is built) plus the
-/// allocation under test.
-type Vmap = VmapAllocator<{ 20_000 + 8 }>;
+type Vmap = VmapAllocator;
 /// The request: 2 pages (3 with its guard), more than any hole.
 const REQUEST: u64 = 2 * PAGE_SIZE;
 /// Iterations of the quick timing after criterion.
@@ -33,13 +30,16 @@ trait Alloc {
     fn vfree(&mut self, addr: u64) -> Result<(), VmapError>;
 }
 
+/// The purge's TLB flush: nothing to flush on the host.
+fn no_flush(_: u64, _: u64) {}
+
 impl Alloc for Vmap {
     fn vmalloc(&mut self, size: u64) -> Result<u64, VmapError> {
-        self.get_vm_area(size, VmFlags::VM_ALLOC, "bench")
+        self.get_vm_area(size, VmFlags::VM_ALLOC, "bench".into(), &mut no_flush)
     }
 
     fn vfree(&mut self, addr: u64) -> Result<(), VmapError> {
-        self.remove_vm_area(addr).map(|_| ())
+        self.remove_vm_area(addr, &mut no_flush).map(|_| ())
     }
 }
 
@@ -85,9 +85,8 @@ fn fragment<A: Alloc>(a: &mut A, live: usize) {
 }
 
 fn tree(live: usize) -> Box<Vmap> {
-    let mut v = Box::new(Vmap::empty());
     // Threshold 0: every free is purged at once, so the layout is the same each iteration.
-    v.init(VMALLOC_START, VMALLOC_END, 0).unwrap();
+    let mut v = Box::new(Vmap::new(VMALLOC_START, VMALLOC_END, 0).unwrap());
     fragment(v.as_mut(), live);
     assert_eq!(v.nr_areas(), live);
     v

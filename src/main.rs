@@ -162,6 +162,10 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
         kprintln!("mem_init failed: {}", e);
         pivm::arch::arm::halt();
     }
+    // The kmalloc caches (Linux's kmem_cache_init, right after mem_init).
+    if let Err(e) = mem::kmem_cache_init(&layout) {
+        kprintln!("{}", e);
+    }
     // The vmalloc range; the devices move from the fixmap to ioremap()ed addresses.
     if let Err(e) = kernel::vmalloc::vmalloc_init(&layout, params.lazy_vfree) {
         kprintln!("vmalloc_init failed: {}", e);

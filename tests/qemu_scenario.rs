@@ -117,8 +117,8 @@ fn scenario_summary(profile: &str, seed: u32) -> String {
     }
     q.verify_ok("after the scenario");
     // The allocations stay until released, then everything comes back (MemFree plus the
-    // per-CPU lists) but the page tables of the vmalloc range (kept, as Linux keeps kernel
-    // page tables) and slab caches' pages.
+    // per-CPU lists plus the slab caches, which keep CPU and partial slabs for reuse as SLUB
+    // does) but the page tables of the vmalloc range (kept, as Linux keeps kernel page tables).
     let out2 = q.cmd("scenario release");
     q.expect_in("scenario release", &out2, "scenario: released ");
     q.verify_ok("after scenario release");
@@ -131,10 +131,11 @@ fn scenario_summary(profile: &str, seed: u32) -> String {
     line
 }
 
-/// Free memory in kB: MemFree plus the pages cached on the per-CPU lists.
+/// Free memory in kB: MemFree plus the pages cached on the per-CPU lists and in the slab
+/// caches.
 fn free_kb(q: &mut Qemu) -> u64 {
     let mi = q.cmd("cat /proc/meminfo");
-    meminfo_kb(q, &mi, "MemFree") + 4 * q.pcp_cached_pages()
+    meminfo_kb(q, &mi, "MemFree") + meminfo_kb(q, &mi, "Slab") + 4 * q.pcp_cached_pages()
 }
 
 fn field<'a>(summary: &'a str, name: &str) -> &'a str {

@@ -12,14 +12,16 @@ use spin::Mutex;
 use crate::arch::arm::{desc, mmu};
 use crate::console::printk::Console;
 use crate::mm::fixmap::{fix_to_virt, FixedAddress};
-use crate::mm::gfp::GfpFlags;
 use crate::mm::layout::Layout;
 use crate::mm::memblock::Memblock;
 use crate::mm::page::{MemMap, Page};
 use crate::mm::page_alloc::{
     InitError, LinearMap, Node, PageAccessError, PageMemory, DEFAULT_COMM, PAGE_POISON,
 };
-use crate::mm::slab::{PageSource, Slab};
+use crate::mm::profile::{Profile, DEFAULT_PROFILE};
+use crate::mm::slab::{
+    head_page, HeadPage, KmallocConfig, NodePages, PageSource, Slab, SlabError, KMALLOC_MAX_SIZE,
+};
 use crate::mm::{Pfn, PhysAddr, VirtAddr, PAGE_SHIFT, PAGE_SIZE};
 use crate::proc::collect;
 use crate::proc::snapshot::{MeminfoSnapshot, NodeSnapshot, NodeStats, SlabCacheSnapshot};
@@ -221,12 +223,12 @@ pub fn node_snapshot() -> NodeSnapshot {
     }
 }
 
-/// Everything /proc/meminfo prints. The vmalloc figures use the pre-4.4 meanings (see the
-/// README): used = sum of area sizes with guard pages, chunk = largest free gap.
+/// Everything /proc/meminfo prints. The vmalloc figures have the meaning of the profile's era
+/// (6.1: vmalloc'ed pages and 0; the Android profiles: area sizes and the largest gap).
 pub fn meminfo_snapshot(layout: &Layout) -> MeminfoSnapshot {
     let node = node_snapshot();
     let mut mi = MeminfoSnapshot::from_node(&node);
-    let (used, chunk) = super::vmalloc::used_and_chunk();
+    let (used, chunk) = super::vmalloc::meminfo_used_and_chunk(layout);
     mi.vmalloc_total_bytes = layout.vmalloc_size();
     mi.vmalloc_used_bytes = used;
     mi.vmalloc_chunk_bytes = chunk;
@@ -236,26 +238,64 @@ pub fn meminfo_snapshot(layout: &Layout) -> MeminfoSnapshot {
 /// The slab allocator (kmalloc and the caches). Lock order: `SLAB` before `NODE`.
 pub static SLAB: Mutex<Slab> = Mutex::new(Slab::new());
 
-/// Whole pages for the slab layer: `GFP_KERNEL` blocks from the buddy allocator (lowmem only,
-/// so every slab has a linear address), returned by address.
+/// `kmem_cache_init()`: the kmalloc caches, sized for the board's CPUs, with the ceiling the
+/// layout's profile gives kmalloc (Linux's `KMALLOC_MAX_SIZE` unless the profile models an
+/// older kernel). Runs right after `mem_init`, as in Linux's `mm_init()`.
+pub fn kmem_cache_init(layout: &Layout) -> Result<(), SlabError> {
+    let profile = Profile::by_name(layout.profile).unwrap_or(DEFAULT_PROFILE);
+    let max_size = profile.kmalloc_max_size.map_or(KMALLOC_MAX_SIZE, |b| b as usize);
+    let config = KmallocConfig { nr_cpu_ids: crate::board::raspi::NR_CPUS, max_size };
+    SLAB.lock().kmem_cache_init(config)
+}
+
+/// Whole pages for the slab layer from the buddy allocator, under its lock as in the kernel
+/// (`NodePages`: slabs marked `PG_slab`, `kmalloc_large` blocks, the `struct slab` table).
+/// A free the node refuses, which would be a slab bug, is reported as any bad free is.
 pub struct BuddyPages;
 
-impl PageSource for BuddyPages {
-    fn alloc_pages(&mut self, order: u32) -> Option<usize> {
+impl BuddyPages {
+    fn with<R>(f: impl FnOnce(&mut NodePages<'_, 'static>) -> R) -> Option<R> {
         let mut node = NODE.lock();
-        let node = node.as_mut()?;
-        let gfp = GfpFlags::GFP_KERNEL | GfpFlags::__GFP_NOWARN;
-        let pfn = node.alloc_pages(gfp, order).ok()?;
-        node.page_address(pfn).map(|va| va.0 as usize)
+        let mut pages = NodePages::new(node.as_mut()?);
+        let r = f(&mut pages);
+        if let Some(e) = pages.take_bad_free() {
+            let _ = e.write_report(&mut Console, DEFAULT_COMM);
+        }
+        Some(r)
+    }
+}
+
+impl PageSource for BuddyPages {
+    fn alloc_slab_pages(&mut self, order: u32) -> Option<(usize, Pfn)> {
+        Self::with(|p| p.alloc_slab_pages(order)).flatten()
     }
 
-    fn free_pages(&mut self, addr: usize, order: u32) {
-        if let Some(node) = NODE.lock().as_mut() {
-            // The slab layer only returns what it was given; a failure here is a slab bug.
-            if let Err(e) = node.free_pages_addr(VirtAddr(addr as u64), order) {
-                let _ = e.write_report(&mut crate::console::printk::Console, DEFAULT_COMM);
-            }
-        }
+    fn free_slab_pages(&mut self, pfn: Pfn, order: u32) {
+        Self::with(|p| p.free_slab_pages(pfn, order));
+    }
+
+    fn alloc_large(&mut self, order: u32) -> Option<usize> {
+        Self::with(|p| p.alloc_large(order)).flatten()
+    }
+
+    fn free_large(&mut self, addr: usize, order: u32) {
+        Self::with(|p| p.free_large(addr, order));
+    }
+
+    fn alloc_meta(&mut self, order: u32) -> Option<usize> {
+        Self::with(|p| p.alloc_meta(order)).flatten()
+    }
+
+    fn free_meta(&mut self, addr: usize, order: u32) {
+        Self::with(|p| p.free_meta(addr, order));
+    }
+
+    fn head_page(&self, addr: usize) -> HeadPage {
+        NODE.lock().as_ref().map_or(HeadPage::None, |node| head_page(node, addr))
+    }
+
+    fn lowmem_pfns(&self) -> (Pfn, Pfn) {
+        Self::with(|p| p.lowmem_pfns()).unwrap_or((Pfn(0), Pfn(0)))
     }
 }
 
@@ -286,16 +326,7 @@ pub fn slab_snapshot(out: &mut [SlabCacheSnapshot]) -> usize {
     let slab = SLAB.lock();
     let mut n = 0;
     for (slot, c) in out.iter_mut().zip(slab.slabinfo()) {
-        *slot = SlabCacheSnapshot {
-            name: c.name,
-            active_objs: c.active_objs as u64,
-            num_objs: c.num_objs as u64,
-            objsize: c.objsize as u32,
-            objperslab: c.objperslab as u32,
-            pagesperslab: c.pagesperslab as u32,
-            active_slabs: c.active_slabs as u64,
-            num_slabs: c.num_slabs as u64,
-        };
+        *slot = c.into();
         n += 1;
     }
     n
@@ -330,15 +361,16 @@ impl core::fmt::Display for VerifyFailure {
 }
 
 /// Runs every allocator's invariant checks, one `verify()` per subsystem: the page allocator
-/// (free lists, counters, pageblock types, per-CPU lists, owners), the slab layer (lists,
-/// descriptors, bitmaps), the vmalloc range (both trees, tiling, counters) and the pkmap
+/// (free lists, counters, pageblock types, per-CPU lists, owners), the slab layer (freelists,
+/// lists, counts, `PG_slab` marks), the vmalloc range (both trees, tiling, counters) and the pkmap
 /// pool (counts and hash). Each runs under its own lock (SLAB before NODE).
 pub fn verify_all() -> Result<(), VerifyFailure> {
     let slab = SLAB.lock();
-    slab.verify().map_err(|(what, addr)| VerifyFailure {
+    // Its check of every slab page's PG_slab mark takes NODE itself.
+    slab.verify(&BuddyPages).map_err(|e| VerifyFailure {
         subsystem: "slab",
-        what,
-        at: VerifyAt::Addr(addr as u64),
+        what: e.what,
+        at: VerifyAt::Addr(e.slab as u64),
     })?;
     if let Some(node) = NODE.lock().as_ref() {
         node.verify().map_err(|(what, pfn)| VerifyFailure {
@@ -363,10 +395,10 @@ pub fn verify_all() -> Result<(), VerifyFailure> {
         }
     }
     drop(slab);
-    super::vmalloc::VMAP.lock().verify().map_err(|(what, addr)| VerifyFailure {
-        subsystem: "vmap",
-        what,
-        at: VerifyAt::Addr(addr),
+    super::vmalloc::VMAP.lock().verify().map_err(|e| VerifyFailure {
+        subsystem: e.subsystem,
+        what: e.what,
+        at: VerifyAt::Addr(e.at),
     })?;
     if let Some(pkmap) = super::vmalloc::PKMAP.lock().as_ref() {
         pkmap.verify().map_err(|(what, nr)| VerifyFailure {

@@ -1,7 +1,11 @@
-//! vmalloc, vfree, ioremap, iounmap, kmap and kunmap in the running kernel. The pure parts
-//! decide (`mm::vmap` places areas and tracks lazy frees, `mm::highmem` manages the pkmap
-//! slots); this module takes pages from the buddy allocator, writes the page tables through
-//! `arch::arm::mmu` and flushes the TLB.
+//! vmalloc, vfree, ioremap, iounmap, kmap and kunmap in the running kernel, as Linux 6.1
+//! does them. The pure parts decide (`mm::vmap` places areas, keeps the lazily freed ranges
+//! and the counters; `mm::vmap::vmalloc` has the masks and messages; `mm::highmem` manages
+//! the pkmap slots); this module takes pages from the buddy allocator, keeps the `pages[]`
+//! arrays, writes the page tables through `arch::arm::mmu` and flushes the TLB when a purge
+//! asks for it (never at `vfree`/`iounmap` time).
+use alloc::alloc::{alloc_zeroed, dealloc, Layout as AllocLayout};
+use core::cell::Cell;
 use core::fmt;
 
 use spin::Mutex;
@@ -9,104 +13,113 @@ use spin::Mutex;
 use super::mem::{with_node, NODE};
 use crate::arch::arm::{desc, mmu};
 use crate::console::printk::Console;
+use crate::kallsyms::{self, Symbol};
 use crate::mm::gfp::GfpFlags;
 use crate::mm::highmem::{KmapError, Pkmap};
 use crate::mm::layout::Layout;
+use crate::mm::page::PageOwner;
 use crate::mm::page_alloc::{write_warn_alloc, DEFAULT_COMM};
-use crate::mm::vmap::{lazy_max_pages, page_align, Vmap, VmapError};
+use crate::mm::profile::{Profile, VmallocMeminfo};
+use crate::mm::vmap::vmalloc::{
+    ioremap_check, nested_gfp, vmalloc_area_gfp, write_silent_warning, VMALLOC_GFP,
+};
+use crate::mm::vmap::{
+    lazy_max_pages, page_align, Caller, PagesArray, Purge, Symbols, TlbFlush, VmFlags,
+    VmapAllocator, VmapError, VmapStats, PAGES_ENTRY_SIZE,
+};
 use crate::mm::{Pfn, PAGE_SHIFT, PAGE_SIZE};
-use crate::proc::snapshot::VmFlags;
+use crate::proc::vmallocinfo;
 
-/// The vmalloc range's area allocator (`vmap_area_root`/`free_vmap_area_root`).
-pub static VMAP: Mutex<Vmap> = Mutex::new(Vmap::empty());
+pub use crate::mm::vmap::vmalloc::VmallocError;
+
+/// The vmalloc range's area allocator (`vmap_area_root`, `purge_vmap_area_root`,
+/// `free_vmap_area_root`). Never held across a call that may vmalloc.
+pub static VMAP: Mutex<VmapAllocator> = Mutex::new(VmapAllocator::empty());
 /// The permanent kmap pool below PAGE_OFFSET.
 pub static PKMAP: Mutex<Option<Pkmap>> = Mutex::new(None);
 /// CPUs online for Linux's `lazy_max_pages()` (pivm's other cores are parked, but Linux's
 /// figure for this board counts all four, which is what the case study's kernel had).
 const NUM_POSSIBLE_CPUS: u32 = 4;
 
-/// A vmalloc-family failure, printed like Linux's messages.
-#[derive(Clone, Copy, Debug)]
-pub enum VmallocError {
-    /// `vmalloc error: size %lu, exceeds total pages`.
-    ExceedsTotalPages { size: u64 },
-    /// `vmalloc(0)`: Linux returns NULL silently; pivm says why.
-    ZeroSize,
-    /// No room in the range: `vmap allocation for size ... failed`, then
-    /// `vmalloc error: size %lu, vm_struct allocation failed`.
-    NoVmSpace { size: u64, err: VmapError },
-    /// A page could not be allocated: `vmalloc error: size %lu, page order 0, failed to
-    /// allocate pages`, with the bytes obtained before the failure, as Linux prints them.
-    NoPages { obtained: u64 },
-    /// A page table could not be allocated: `vmalloc error: size %lu, failed to map pages`.
-    MapFailed { size: u64 },
-    /// `ioremap` of RAM: Linux's ARM `__arm_ioremap_pfn_caller` refuses it.
-    IoremapRam { phys: u64 },
-    /// A bad `vfree`/`iounmap` address (Linux's WARN texts).
-    BadFree(VmapError),
-    /// `iounmap` of an area that is not an ioremap, or `vfree` of one that is.
-    WrongKind { addr: u64, expected: &'static str },
+/// memblock memory regions `ioremap` compares with the firmware's RAM banks (pivm's memblock
+/// holds far fewer).
+const MEMORY_REGIONS_CHECKED: usize = 64;
+
+/// The allocator's TLB flush: `flush_tlb_kernel_range` on the live tables.
+struct KernelTlb;
+
+impl TlbFlush for KernelTlb {
+    fn flush_tlb_kernel_range(&mut self, start: u64, end: u64) {
+        mmu::flush_tlb_kernel_range(start as u32, end as u32);
+    }
 }
 
-impl fmt::Display for VmallocError {
-    /// The message alone (what `warn_alloc` prints before `, mode:`); `report` prints it the
-    /// way Linux does.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            Self::ExceedsTotalPages { size } => {
-                write!(f, "vmalloc error: size {size}, exceeds total pages")
+extern "C" {
+    static __kallsyms_start: u8;
+    static __kallsyms_end: u8;
+}
+
+/// The kernel's symbol table for `%pS`, remembering the last symbol found: consecutive
+/// areas usually share a caller, and a lookup reads the whole table.
+#[derive(Default)]
+pub struct KernelSymbols {
+    last: Cell<Option<(usize, Symbol<'static>)>>,
+}
+
+impl KernelSymbols {
+    pub const fn new() -> Self {
+        KernelSymbols { last: Cell::new(None) }
+    }
+
+    fn table() -> &'static [u8] {
+        let start = core::ptr::addr_of!(__kallsyms_start);
+        let end = core::ptr::addr_of!(__kallsyms_end);
+        // SAFETY: the linker reserves [start, end) in rodata; scripts/kallsyms.sh fills it
+        // before the image is made, and nothing writes it at run time.
+        unsafe { core::slice::from_raw_parts(start, end.offset_from(start) as usize) }
+    }
+}
+
+impl Symbols for KernelSymbols {
+    fn write_symbol(&self, w: &mut dyn fmt::Write, addr: usize) -> fmt::Result {
+        let sym = match self.last.get() {
+            Some((a, s)) if a == addr => Some(s),
+            _ => kallsyms::lookup(Self::table(), addr as u32),
+        };
+        match sym {
+            Some(s) => {
+                self.last.set(Some((addr, s)));
+                write!(w, "{s}")
             }
-            Self::ZeroSize => f.write_str("vmalloc: size 0 (Linux returns NULL)"),
-            Self::NoVmSpace { size, err } => {
-                write!(f, "{err}; vmalloc error: size {size}, vm_struct allocation failed")
-            }
-            Self::NoPages { obtained } => {
-                write!(f, "vmalloc error: size {obtained}, page order 0, failed to allocate pages")
-            }
-            Self::MapFailed { size } => {
-                write!(f, "vmalloc error: size {size}, failed to map pages")
-            }
-            Self::IoremapRam { phys } => {
-                write!(f, "ioremap: {phys:#010x} is RAM: use the linear map, not ioremap")
-            }
-            Self::BadFree(e) => write!(f, "{e}"),
-            Self::WrongKind { addr, expected } => {
-                write!(f, "{addr:#010x} is not a {expected} area")
-            }
+            None => write!(w, "{addr:#010x}"),
         }
     }
 }
 
-/// The mask vmalloc allocates its pages with.
-const VMALLOC_GFP: GfpFlags = GfpFlags::GFP_KERNEL.union(GfpFlags::__GFP_HIGHMEM);
-
-/// Prints a failure the way Linux reports it: the vmalloc errors through `warn_alloc()`
-/// (`swapper/0: vmalloc error: ..., mode:0xcc2(GFP_KERNEL|__GFP_HIGHMEM), nodemask=(null)` and
-/// the memory state), after the `vmap allocation ... failed` line where there is one.
+/// Prints a failure the way Linux 6.1 reports it: the `vmap allocation ... failed` line where
+/// there is one, then `warn_alloc()` (`swapper/0: vmalloc error: ..., mode:0xcc0(GFP_KERNEL),
+/// nodemask=(null)` and the memory state); where 6.1's `warn_alloc()` stays silent
+/// (`__GFP_NOWARN`), one line saying what failed.
 pub fn report(e: &VmallocError) {
-    let warn = |msg: fmt::Arguments<'_>| {
-        let _ = with_node(|n| write_warn_alloc(&mut Console, DEFAULT_COMM, VMALLOC_GFP, msg, n));
-    };
-    match *e {
-        VmallocError::ExceedsTotalPages { size } => {
-            warn(format_args!("vmalloc error: size {size}, exceeds total pages"))
+    if let Some(p) = e.preface() {
+        crate::kprintln!("{}", p);
+    }
+    match e.warn_gfp() {
+        Some(gfp) if gfp.contains(GfpFlags::__GFP_NOWARN) => {
+            let _ = write_silent_warning(&mut Console, e, gfp);
         }
-        VmallocError::NoVmSpace { size, err } => {
-            crate::kprintln!("{}", err);
-            warn(format_args!("vmalloc error: size {size}, vm_struct allocation failed"))
+        Some(gfp) => {
+            let _ = with_node(|n| {
+                write_warn_alloc(&mut Console, DEFAULT_COMM, gfp, format_args!("{e}"), n)
+            });
         }
-        VmallocError::NoPages { obtained } => warn(format_args!(
-            "vmalloc error: size {obtained}, page order 0, failed to allocate pages"
-        )),
-        VmallocError::MapFailed { size } => {
-            warn(format_args!("vmalloc error: size {size}, failed to map pages"))
-        }
-        _ => crate::kprintln!("{}", e),
+        None if e.preface().is_none() => crate::kprintln!("{}", e),
+        None => {}
     }
 }
 
 /// Sets up the vmalloc range from the layout; `lazy_pages` overrides Linux's purge threshold
-/// (`pivm.lazy_vfree=`, 0 = free at once).
+/// (`pivm.lazy_vfree=`, 0 = purge at every free).
 pub fn vmalloc_init(layout: &Layout, lazy_pages: Option<u64>) -> Result<(), VmapError> {
     let lazy = lazy_pages.unwrap_or(lazy_max_pages(NUM_POSSIBLE_CPUS));
     VMAP.lock().init(layout.vmalloc_start.0, layout.vmalloc_end.0, lazy)?;
@@ -125,188 +138,288 @@ fn pte_alloc() -> Option<u32> {
     NODE.lock().as_mut()?.alloc_pages(gfp, 0).ok().map(|pfn| pfn.phys().0 as u32)
 }
 
-/// Flushes whatever the area allocator purged since the last call.
-fn flush_purged(vmap: &mut Vmap) {
-    if let Some(p) = vmap.take_purged() {
-        mmu::flush_tlb_kernel_range(p.start as u32, p.end as u32);
-    }
+/// The layout of a kmalloc'ed `pages[]` array of `entries` entries.
+fn pages_layout(entries: u64) -> Option<AllocLayout> {
+    let bytes = usize::try_from(entries * PAGES_ENTRY_SIZE).ok()?;
+    AllocLayout::from_size_align(bytes.max(1), PAGES_ENTRY_SIZE as usize).ok()
 }
 
-/// Unmaps `[start, start + pages)`, returning each mapped page to the buddy allocator when
-/// `free_pages`, then flushes the TLB for the range.
-fn unmap_range(start: u64, pages: u64, free_pages: bool) {
-    for i in 0..pages {
-        let va = (start + (i << PAGE_SHIFT)) as u32;
-        if let Some(pa) = mmu::unmap_kernel_page(va) {
-            if free_pages {
-                let _ = with_node(|n| n.__free_pages(Pfn(u64::from(pa) >> PAGE_SHIFT), 0));
-            }
-        }
-    }
-    mmu::flush_tlb_kernel_range(start as u32, (start + (pages << PAGE_SHIFT)) as u32);
+/// `pages[i]` of an array at `array` (a kmalloc'ed or vmalloc'ed address the kernel owns).
+fn pages_entry(array: PagesArray, i: u64) -> *mut u32 {
+    (array.addr as usize as *mut u32).wrapping_add(i as usize)
 }
 
-/// `__vmalloc_node_range()`: reserves an area (with its guard page) lowest-first, backs it
-/// with order-0 pages taken `GFP_KERNEL | __GFP_HIGHMEM` (highmem first, like Linux) and maps
-/// them. Returns the area's address.
-pub fn vmalloc(size: u64, caller: &'static str) -> Result<u64, VmallocError> {
-    let Some(aligned) = page_align(size).filter(|&s| s != 0) else {
-        return Err(if size == 0 {
-            VmallocError::ZeroSize
-        } else {
-            VmallocError::ExceedsTotalPages { size }
-        });
-    };
-    let pages = aligned >> PAGE_SHIFT;
-    if pages > with_node(|n| n.totalram_pages()) {
-        return Err(VmallocError::ExceedsTotalPages { size });
+/// `vmalloc()`: `__vmalloc_node(size, 1, GFP_KERNEL, NUMA_NO_NODE, caller)`.
+pub fn vmalloc(size: u64, caller: impl Into<Caller>) -> Result<u64, VmallocError> {
+    vmalloc_node(size, VMALLOC_GFP, caller.into(), None)
+}
+
+/// `__vmalloc_node_range()`: reserves an area (with its guard page) lowest-first and backs it
+/// (`__vmalloc_area_node`). `array_of` marks the area as the `pages[]` array of another.
+fn vmalloc_node(
+    size: u64,
+    gfp: GfpFlags,
+    caller: Caller,
+    array_of: Option<u64>,
+) -> Result<u64, VmallocError> {
+    if size == 0 {
+        return Err(VmallocError::ZeroSize);
     }
-    let mut vmap = VMAP.lock();
+    if size >> PAGE_SHIFT > with_node(|n| n.totalram_pages()) {
+        return Err(VmallocError::ExceedsTotalPages { size, gfp });
+    }
     let flags = VmFlags::VM_ALLOC | VmFlags::VM_UNINITIALIZED;
-    let start = vmap.get_vm_area(aligned, flags, caller);
-    flush_purged(&mut vmap);
-    let start = start.map_err(|err| VmallocError::NoVmSpace { size, err })?;
-    // Linux (>= 5.14) takes vmalloc's pages with __GFP_NOWARN and reports the failure itself.
-    let gfp = VMALLOC_GFP | GfpFlags::__GFP_NOWARN;
-    for i in 0..pages {
-        let failed = match with_node(|n| n.alloc_pages(gfp, 0)) {
-            Ok(pfn) => {
-                let va = (start + (i << PAGE_SHIFT)) as u32;
-                let pa = pfn.phys().0 as u32;
-                match mmu::map_kernel_page(va, pa, desc::MT_MEMORY_RW, &mut pte_alloc) {
-                    Ok(()) => None,
-                    Err(_) => {
-                        let _ = with_node(|n| n.__free_pages(pfn, 0));
-                        Some(VmallocError::MapFailed { size: aligned })
-                    }
-                }
-            }
-            Err(_) => Some(VmallocError::NoPages { obtained: i << PAGE_SHIFT }),
-        };
-        if let Some(e) = failed {
-            unmap_range(start, i, true);
-            let _ = vmap.remove_vm_area(start);
-            flush_purged(&mut vmap);
-            return Err(e);
-        }
+    let addr = VMAP
+        .lock()
+        .get_vm_area(size, flags, caller, &mut KernelTlb)
+        .map_err(|err| VmallocError::VmStruct { size, gfp, err })?;
+    if array_of.is_some() {
+        let _ = VMAP.lock().update_vm(addr, |vm| vm.pages_array_of = array_of);
     }
-    let _ = vmap.set_nr_pages(start, pages as u32);
-    let _ = vmap.clear_vm_uninitialized_flag(start);
-    Ok(start)
+    vmalloc_area_node(addr, gfp, caller)?;
+    let _ = VMAP.lock().clear_vm_uninitialized_flag(addr);
+    Ok(addr)
 }
 
-/// `vfree()`: unmaps the area, flushes the TLB for it and returns its pages at once; the
-/// address range itself is freed lazily (it stays reserved until the next purge).
-pub fn vfree(addr: u64) -> Result<(), VmallocError> {
-    let mut vmap = VMAP.lock();
-    match vmap.find(addr) {
-        Some(a) if a.flags().contains(VmFlags::VM_IOREMAP) => {
-            return Err(VmallocError::WrongKind { addr, expected: "vmalloc" })
+/// `__vmalloc_area_node()`: the `pages[]` array (kmalloc'ed, or vmalloc'ed when larger than a
+/// page), order-0 pages owned by vmalloc taken with 6.1's mask (highmem first), then the
+/// mapping. Any failure frees what was taken (the area is lazily freed, as `vfree` does).
+fn vmalloc_area_node(addr: u64, gfp: GfpFlags, caller: Caller) -> Result<(), VmallocError> {
+    let Some(size) = VMAP.lock().find_vm_area(addr).map(|a| a.get_vm_area_size()) else {
+        return Err(VmallocError::BadFree(VmapError::Nonexistent(addr)));
+    };
+    let nr = size >> PAGE_SHIFT;
+    let array_size = nr * PAGES_ENTRY_SIZE;
+    let nested = nested_gfp(gfp);
+    let gfp = vmalloc_area_gfp(gfp);
+    let array = if array_size > PAGE_SIZE {
+        match vmalloc_node(array_size, nested, caller, Some(addr)) {
+            Ok(a) => Some(PagesArray { addr: a, vmalloced: true }),
+            Err(e) => {
+                report(&e);
+                None
+            }
         }
-        _ => {}
+    } else {
+        // SAFETY: the layout has a non-zero size; a null result is handled.
+        pages_layout(nr)
+            .map(|l| unsafe { alloc_zeroed(l) })
+            .filter(|p| !p.is_null())
+            .map(|p| PagesArray { addr: p as usize as u64, vmalloced: false })
+    };
+    let Some(array) = array else {
+        // free_vm_area(): no pages yet, the range goes the lazy way.
+        if let Ok(vm) = VMAP.lock().remove_vm_area(addr, &mut KernelTlb) {
+            drop(vm);
+        }
+        return Err(VmallocError::PagesArray { size: nr << PAGE_SHIFT, array_size, gfp });
+    };
+    let _ = VMAP.lock().update_vm(addr, |vm| vm.pages = Some(array));
+
+    let mut got = 0;
+    while got < nr {
+        match with_node(|n| n.alloc_pages_for(PageOwner::Vmalloc, gfp, 0)) {
+            // SAFETY: `array` has `nr` entries and is this area's alone.
+            Ok(pfn) => unsafe { pages_entry(array, got).write(pfn.0 as u32) },
+            Err(_) => break,
+        }
+        got += 1;
     }
-    let area = vmap.remove_vm_area(addr).map_err(VmallocError::BadFree)?;
-    unmap_range(area.va_start(), area.get_vm_area_size() >> PAGE_SHIFT, true);
-    flush_purged(&mut vmap);
+    let _ = VMAP.lock().set_nr_pages(addr, got as u32);
+    if got != nr {
+        let _ = vunmap(addr, true);
+        return Err(VmallocError::Pages { obtained: got << PAGE_SHIFT, gfp });
+    }
+    for i in 0..nr {
+        // SAFETY: entry `i < nr` was written above.
+        let pfn = Pfn(u64::from(unsafe { pages_entry(array, i).read() }));
+        let va = (addr + (i << PAGE_SHIFT)) as u32;
+        if mmu::map_kernel_page(va, pfn.phys().0 as u32, desc::MT_MEMORY_RW, &mut pte_alloc)
+            .is_err()
+        {
+            let _ = vunmap(addr, true);
+            return Err(VmallocError::Map { size: got << PAGE_SHIFT, gfp });
+        }
+    }
     Ok(())
 }
 
+/// `__vunmap()`: clears the area's PTEs without a flush, hands the range to the lazy purge
+/// (`remove_vm_area`, which may purge and flush), then frees the pages listed in `pages[]`
+/// (before any flush, as Linux does: nothing may use the old addresses) and the array.
+fn vunmap(addr: u64, deallocate_pages: bool) -> Result<(), VmallocError> {
+    let (start, mapped) = {
+        let v = VMAP.lock();
+        let a = v.find_vm_area(addr).ok_or(VmallocError::BadFree(VmapError::Nonexistent(addr)))?;
+        (a.va_start(), a.get_vm_area_size() >> PAGE_SHIFT)
+    };
+    for i in 0..mapped {
+        mmu::unmap_kernel_page((start + (i << PAGE_SHIFT)) as u32);
+    }
+    let vm = VMAP.lock().remove_vm_area(addr, &mut KernelTlb).map_err(VmallocError::BadFree)?;
+    if !deallocate_pages {
+        return Ok(());
+    }
+    if let Some(array) = vm.pages {
+        for i in 0..u64::from(vm.nr_pages) {
+            // SAFETY: the first `nr_pages` entries were written when the pages were taken.
+            let pfn = Pfn(u64::from(unsafe { pages_entry(array, i).read() }));
+            let _ = with_node(|n| n.free_pages_for(PageOwner::Vmalloc, pfn, 0));
+        }
+        if array.vmalloced {
+            let _ = vunmap(array.addr, true);
+        } else if let Some(l) = pages_layout(mapped) {
+            // SAFETY: allocated above with this same layout, and no longer referenced.
+            unsafe { dealloc(array.addr as usize as *mut u8, l) };
+        }
+    }
+    Ok(())
+}
+
+/// `vfree()`: `vfree(NULL)` does nothing; an ioremap is refused (pivm's check).
+pub fn vfree(addr: u64) -> Result<(), VmallocError> {
+    if addr == 0 {
+        return Ok(());
+    }
+    if !addr.is_multiple_of(PAGE_SIZE) {
+        return Err(VmallocError::BadFree(VmapError::BadAddress(addr)));
+    }
+    let is_ioremap = VMAP
+        .lock()
+        .find_vm_area(addr)
+        .and_then(|a| a.vm())
+        .is_some_and(|vm| vm.flags.contains(VmFlags::VM_IOREMAP));
+    if is_ioremap {
+        return Err(VmallocError::WrongKind { addr, expected: "a vmalloc" });
+    }
+    vunmap(addr, true)
+}
+
 /// `ioremap()`: maps device memory at `phys` (any alignment) in the vmalloc range, aligned as
-/// Linux aligns ioremaps, and returns the virtual address of `phys`. RAM is refused.
-pub fn ioremap(phys: u64, size: u64, caller: &'static str) -> Result<u64, VmallocError> {
-    let is_ram = super::try_get().is_some_and(|k| k.memblock.is_memory(phys));
-    if is_ram {
-        return Err(VmallocError::IoremapRam { phys });
+/// Linux aligns ioremaps, and returns the virtual address of `phys`. RAM is refused, also RAM
+/// that `mem=` left out.
+pub fn ioremap(phys: u64, size: u64, caller: impl Into<Caller>) -> Result<u64, VmallocError> {
+    match super::try_get() {
+        Some(k) => {
+            let regions = k.memblock.memory();
+            let map_memory = regions.iter().filter(|r| !r.is_nomap()).map(|r| (r.base, r.end()));
+            // memblock's regions, sorted, as (start, end): few enough for a fixed array.
+            let mut memory = [(0, 0); MEMORY_REGIONS_CHECKED];
+            for (slot, r) in memory.iter_mut().zip(regions) {
+                *slot = (r.base, r.end());
+            }
+            let memory = &memory[..regions.len().min(MEMORY_REGIONS_CHECKED)];
+            let banks = k.boot.banks[..k.boot.nr_banks].iter().map(|b| (b.start.0, b.end()));
+            ioremap_check(phys, size, map_memory, memory, banks)?;
+        }
+        None => ioremap_check(phys, size, [], &[], [])?,
     }
     let offset = phys & (PAGE_SIZE - 1);
-    let Some(aligned) = page_align(size + offset).filter(|&s| s != 0) else {
-        return Err(VmallocError::ZeroSize);
-    };
-    let mut vmap = VMAP.lock();
-    let start = vmap.get_vm_area(aligned, VmFlags::VM_IOREMAP, caller);
-    flush_purged(&mut vmap);
-    let start = start.map_err(|err| VmallocError::NoVmSpace { size, err })?;
     let base = phys - offset;
+    let Some(aligned) = page_align(size + offset) else {
+        return Err(VmallocError::IoremapRange { phys, size });
+    };
+    let start = VMAP
+        .lock()
+        .get_vm_area(aligned, VmFlags::VM_IOREMAP, caller.into(), &mut KernelTlb)
+        .map_err(VmallocError::IoremapArea)?;
+    let _ = VMAP.lock().update_vm(start, |vm| vm.phys_addr = base);
     for i in 0..aligned >> PAGE_SHIFT {
         let va = (start + (i << PAGE_SHIFT)) as u32;
         let pa = (base + (i << PAGE_SHIFT)) as u32;
         if mmu::map_kernel_page(va, pa, desc::MT_DEVICE, &mut pte_alloc).is_err() {
-            unmap_range(start, i, false);
-            let _ = vmap.remove_vm_area(start);
-            flush_purged(&mut vmap);
-            return Err(VmallocError::MapFailed { size: aligned });
+            // Linux's ioremap_page_range() failure: vunmap and NULL, nothing printed.
+            let _ = vunmap(start, false);
+            let err = VmapError::NoMemory { what: "page table", size: aligned };
+            return Err(VmallocError::IoremapArea(err));
         }
     }
-    let _ = vmap.set_phys_addr(start, base);
     Ok(start + offset)
 }
 
-/// `iounmap()`: takes the address ioremap returned (any offset into its first page).
+/// `iounmap()`: takes the address ioremap returned (any offset into its first page);
+/// `iounmap(NULL)` does nothing, as ARM's `vunmap(NULL)` there.
 pub fn iounmap(addr: u64) -> Result<(), VmallocError> {
     let start = addr & !(PAGE_SIZE - 1);
-    let mut vmap = VMAP.lock();
-    match vmap.find(start) {
-        Some(a) if !a.flags().contains(VmFlags::VM_IOREMAP) => {
-            return Err(VmallocError::WrongKind { addr, expected: "ioremap" })
-        }
-        _ => {}
+    if start == 0 {
+        return Ok(());
     }
-    let area = vmap.remove_vm_area(start).map_err(VmallocError::BadFree)?;
-    unmap_range(area.va_start(), area.get_vm_area_size() >> PAGE_SHIFT, false);
-    flush_purged(&mut vmap);
-    Ok(())
+    let is_vmalloc = VMAP
+        .lock()
+        .find_vm_area(start)
+        .and_then(|a| a.vm())
+        .is_some_and(|vm| !vm.flags.contains(VmFlags::VM_IOREMAP));
+    if is_vmalloc {
+        return Err(VmallocError::WrongKind { addr, expected: "an ioremap" });
+    }
+    vunmap(start, false)
 }
 
-/// Purges every lazily freed range now (`vm_unmap_aliases`); returns how many areas.
-pub fn purge() -> usize {
-    let mut vmap = VMAP.lock();
-    let n = vmap.purge_vmap_area_lazy();
-    flush_purged(&mut vmap);
-    n
+/// Who a live area belongs to, for the console's ownership checks.
+#[derive(Clone, Copy, Debug)]
+pub struct AreaOwner {
+    pub start: u64,
+    pub caller: Caller,
+    /// The area is the `pages[]` array of the area at this address.
+    pub pages_array_of: Option<u64>,
 }
 
-/// Renders /proc/vmallocinfo straight from the area tree (by address), under its lock.
+/// The owner of the live area starting at `addr`'s page.
+pub fn area_owner(addr: u64) -> Option<AreaOwner> {
+    let v = VMAP.lock();
+    let a = v.find_vm_area(addr & !(PAGE_SIZE - 1))?;
+    let vm = a.vm()?;
+    Some(AreaOwner { start: a.va_start(), caller: vm.caller, pages_array_of: vm.pages_array_of })
+}
+
+/// Purges every lazily freed range now (`vm_unmap_aliases`): what the purge did (`None`:
+/// nothing waited, no flush) and the counters since boot.
+pub fn purge() -> (Option<Purge>, VmapStats) {
+    let mut v = VMAP.lock();
+    let p = v.purge_vmap_area_lazy(&mut KernelTlb);
+    (p, v.stats())
+}
+
+/// Renders /proc/vmallocinfo straight from the trees, under their lock.
 pub fn render_vmallocinfo(w: &mut impl fmt::Write) -> fmt::Result {
     let v = VMAP.lock();
-    crate::proc::vmallocinfo::render_iter(w, || v.iter().map(|a| a.to_vmalloc_area()))
+    vmallocinfo::render(w, &v, &KernelSymbols::new())
 }
 
 /// The last `n` live areas by address (the top of the range) in /proc/vmallocinfo's format.
 pub fn render_vmallocinfo_tail(w: &mut impl fmt::Write, n: usize) -> fmt::Result {
     let v = VMAP.lock();
-    let live = || v.iter().filter(|a| a.state() == crate::mm::vmap::VmapState::Busy);
-    let skip = live().count().saturating_sub(n);
-    for a in live().skip(skip) {
-        crate::proc::vmallocinfo::write_area(w, &a.to_vmalloc_area())?;
+    let syms = KernelSymbols::new();
+    for a in v.areas().skip(v.nr_areas().saturating_sub(n)) {
+        vmallocinfo::write_area(w, a, &syms)?;
     }
     Ok(())
 }
 
-/// The caller of the live area starting at `addr`, if there is one.
-pub fn live_area_caller(addr: u64) -> Option<&'static str> {
-    let v = VMAP.lock();
-    v.find(addr)
-        .filter(|a| a.va_start() == addr && a.state() == crate::mm::vmap::VmapState::Busy)
-        .map(|a| a.caller())
-}
-
 /// (VmallocUsed, VmallocChunk) in the pre-4.4 meanings: sum of area sizes including guard
-/// pages and ioremaps, and the largest free gap.
+/// pages and ioremaps, and the largest free gap (what the case study's kernel printed).
 pub fn used_and_chunk() -> (u64, u64) {
     let v = VMAP.lock();
     (v.used_bytes(), v.largest_free_gap())
 }
 
-/// The vmalloc area an address falls in or ran past, for oopses: (start, end, caller).
-/// Uses `try_lock`: a fault may happen while the lock is held.
-pub fn area_near(addr: u64) -> Option<(u64, u64, &'static str, u32, bool)> {
-    let v = VMAP.try_lock()?;
-    if addr < v.vstart() || addr >= v.vend() {
-        return None;
+/// /proc/meminfo's (VmallocUsed, VmallocChunk) in bytes, with the meaning of the profile's
+/// era: 6.1's `vmalloc_nr_pages()` and 0, or the pre-4.4 figures.
+pub fn meminfo_used_and_chunk(layout: &Layout) -> (u64, u64) {
+    let era =
+        Profile::by_name(layout.profile).map_or(VmallocMeminfo::NrPages, |p| p.vmalloc_meminfo);
+    match era {
+        VmallocMeminfo::NrPages => (VMAP.lock().vmalloc_nr_pages() << PAGE_SHIFT, 0),
+        VmallocMeminfo::AreaSizes => used_and_chunk(),
     }
-    let a = v.find(addr).or_else(|| v.find_nearest_below(addr))?;
-    let freed = a.state() == crate::mm::vmap::VmapState::LazilyFreed;
-    Some((a.va_start(), a.va_end(), a.caller(), a.nr_pages(), freed))
+}
+
+/// The oops line for a vmalloc address: the area it is in or right next to, or none. Uses
+/// `try_lock` (a fault may happen while the lock is held); prints nothing outside the range.
+pub fn describe_fault_address(w: &mut dyn fmt::Write, addr: u64) {
+    if let Some(v) = VMAP.try_lock() {
+        let _ = vmallocinfo::write_fault_site(w, addr, &v.fault_site(addr), &KernelSymbols::new());
+    }
 }
 
 /// `kmap()`: the page's kernel address; lowmem pages have one already, highmem pages get a

@@ -1,14 +1,14 @@
-//! Highmem mapping bookkeeping (mm/highmem.c, arch/arm/mm/highmem.c), pure: the permanent
-//! kmap pool (`pkmap_count[]`, `last_pkmap_nr`, `flush_all_zero_pkmaps`, `page_address`) and
-//! the per-CPU `kmap_atomic` fixmap slots. It decides which slot maps which page; the kernel
-//! writes the PTEs and flushes the TLB as the returned values say.
+//! Highmem mapping bookkeeping (mm/highmem.c), pure: the permanent kmap pool
+//! (`pkmap_count[]`, `last_pkmap_nr`, `flush_all_zero_pkmaps`, `page_address`). It decides
+//! which slot maps which page; the kernel writes the PTEs and flushes the TLB as the returned
+//! values say. (Temporary mappings, 6.1's `kmap_local_page`, are the kernel's one fixmap
+//! slot: see `kernel::mem::with_page_mapped`.)
 mod verify;
 
 use core::fmt;
 
-use super::fixmap::FixedAddress;
-use super::layout::{FIXADDR_START, FIXADDR_TOP, LAST_PKMAP as LAST_PKMAP_U64, PMD_SIZE};
-use super::{Pfn, PAGE_SHIFT, PAGE_SIZE};
+use super::layout::{LAST_PKMAP as LAST_PKMAP_U64, PMD_SIZE};
+use super::{Pfn, PAGE_SHIFT};
 
 /// Permanent kmap slots: one page table's worth (512 pages, 2 MiB).
 pub const LAST_PKMAP: usize = LAST_PKMAP_U64 as usize;
@@ -48,12 +48,6 @@ pub enum KmapError {
     NotMapped(Pfn),
     /// A slot's user count would overflow.
     TooManyUsers(Pfn),
-    /// More nested `kmap_atomic`s on one CPU than `KM_TYPE_NR` (Linux: `BUG_ON`).
-    AtomicStackFull { cpu: u32 },
-    /// `kunmap_atomic` of an address that is not this CPU's innermost atomic slot.
-    AtomicNotInnermost { cpu: u32, vaddr: u64 },
-    /// A CPU number of `NR_CPUS` or more.
-    InvalidCpu(u32),
 }
 
 impl fmt::Display for KmapError {
@@ -62,14 +56,6 @@ impl fmt::Display for KmapError {
             Self::NoFreeSlot => write!(f, "kmap: no free pkmap slot (all {LAST_PKMAP} in use)"),
             Self::NotMapped(pfn) => write!(f, "kunmap: page not mapped (pfn {:#x})", pfn.0),
             Self::TooManyUsers(pfn) => write!(f, "kmap: pkmap_count overflow (pfn {:#x})", pfn.0),
-            Self::AtomicStackFull { cpu } => {
-                write!(f, "kmap_atomic: CPU{cpu} has all {KM_TYPE_NR} atomic slots in use")
-            }
-            Self::AtomicNotInnermost { cpu, vaddr } => write!(
-                f,
-                "kunmap_atomic: 0x{vaddr:08x} is not CPU{cpu}'s innermost kmap_atomic slot"
-            ),
-            Self::InvalidCpu(cpu) => write!(f, "kmap_atomic: no CPU{cpu} (NR_CPUS {NR_CPUS})"),
         }
     }
 }
@@ -315,82 +301,6 @@ impl Pkmap {
     }
 }
 
-/// `kmap_atomic` slots per CPU (arch/arm/include/asm/kmap_types.h).
-pub const KM_TYPE_NR: u32 = 16;
-/// CPUs the fixmap reserves atomic slots for (BCM2836: four Cortex-A7 cores).
-pub const NR_CPUS: u32 = 4;
-/// First atomic kmap index (fixmap's `KmapBegin`, Linux's `FIX_KMAP_BEGIN`, right after the
-/// permanent slots).
-pub const FIX_KMAP_BEGIN: u32 = FixedAddress::KmapBegin as u32;
-/// Last atomic kmap index: `KM_TYPE_NR` slots for each CPU.
-pub const FIX_KMAP_END: u32 = FIX_KMAP_BEGIN + KM_TYPE_NR * NR_CPUS - 1;
-const _: () = assert!(__fix_to_virt(FIX_KMAP_END) >= FIXADDR_START, "fixmap too small");
-
-/// `__fix_to_virt()` of a raw index (`fixmap::fix_to_virt` takes the named slots).
-pub const fn __fix_to_virt(idx: u32) -> u64 {
-    FIXADDR_TOP - ((idx as u64) << PAGE_SHIFT)
-}
-
-/// The fixmap index of `kmap_atomic` slot `km_type` on `cpu`:
-/// `FIX_KMAP_BEGIN + type + KM_TYPE_NR * cpu`.
-pub const fn kmap_atomic_idx(km_type: u32, cpu: u32) -> Option<u32> {
-    if km_type >= KM_TYPE_NR || cpu >= NR_CPUS {
-        return None;
-    }
-    Some(FIX_KMAP_BEGIN + km_type + KM_TYPE_NR * cpu)
-}
-
-/// One mapping `kmap_atomic` made: the kernel writes the PTE of fixmap slot `idx`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct KmapAtomicSlot {
-    pub idx: u32,
-    pub vaddr: u64,
-    pub pfn: Pfn,
-}
-
-/// One CPU's `kmap_atomic` nesting (Linux's per-CPU `__kmap_atomic_idx`): mappings are
-/// stacked and must be released innermost first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct KmapAtomic {
-    cpu: u32,
-    depth: u32,
-}
-
-impl KmapAtomic {
-    pub const fn new(cpu: u32) -> Result<Self, KmapError> {
-        if cpu >= NR_CPUS {
-            return Err(KmapError::InvalidCpu(cpu));
-        }
-        Ok(KmapAtomic { cpu, depth: 0 })
-    }
-
-    /// Atomic mappings currently held.
-    pub fn depth(&self) -> u32 {
-        self.depth
-    }
-
-    /// `kmap_atomic()` of a highmem page: takes the next slot (`kmap_atomic_idx_push`).
-    pub fn kmap_atomic(&mut self, pfn: Pfn) -> Result<KmapAtomicSlot, KmapError> {
-        let idx = kmap_atomic_idx(self.depth, self.cpu)
-            .ok_or(KmapError::AtomicStackFull { cpu: self.cpu })?;
-        self.depth += 1;
-        Ok(KmapAtomicSlot { idx, vaddr: __fix_to_virt(idx), pfn })
-    }
-
-    /// `kunmap_atomic()`: `vaddr` must be the innermost slot (Linux BUGs otherwise); returns
-    /// the fixmap index whose PTE the kernel clears (and flushes from the TLB).
-    pub fn kunmap_atomic(&mut self, vaddr: u64) -> Result<u32, KmapError> {
-        let not_innermost = KmapError::AtomicNotInnermost { cpu: self.cpu, vaddr };
-        let top = self.depth.checked_sub(1).ok_or(not_innermost)?;
-        let idx = kmap_atomic_idx(top, self.cpu).ok_or(not_innermost)?;
-        if vaddr & !(PAGE_SIZE - 1) != __fix_to_virt(idx) {
-            return Err(not_innermost);
-        }
-        self.depth = top;
-        Ok(idx)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -398,7 +308,6 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::mm::fixmap::fix_to_virt;
     use crate::mm::layout::VMSPLIT_3G;
 
     const BASE: u64 = pkmap_base(VMSPLIT_3G);
@@ -524,65 +433,6 @@ mod tests {
             KmapError::NotMapped(Pfn(0x30000)).to_string(),
             "kunmap: page not mapped (pfn 0x30000)"
         );
-        assert!(KmapError::AtomicStackFull { cpu: 1 }.to_string().contains("16"));
-        assert_eq!(
-            KmapError::AtomicNotInnermost { cpu: 0, vaddr: 0xffef_9000 }.to_string(),
-            "kunmap_atomic: 0xffef9000 is not CPU0's innermost kmap_atomic slot"
-        );
-        assert!(KmapError::InvalidCpu(4).to_string().starts_with("kmap_atomic: no CPU4"));
-    }
-
-    #[test]
-    fn kmap_atomic_slots_follow_the_permanent_fixmap_slots() {
-        assert_eq!(FIX_KMAP_BEGIN, 6);
-        assert_eq!(FIX_KMAP_END, 6 + 64 - 1);
-        assert_eq!(kmap_atomic_idx(0, 0), Some(FIX_KMAP_BEGIN));
-        assert_eq!(kmap_atomic_idx(3, 2), Some(FIX_KMAP_BEGIN + 3 + 32));
-        assert_eq!(kmap_atomic_idx(16, 0), None);
-        assert_eq!(kmap_atomic_idx(0, 4), None);
-        assert_eq!(
-            __fix_to_virt(FixedAddress::IrqController as u32),
-            fix_to_virt(FixedAddress::IrqController)
-        );
-        let permanent = [
-            FixedAddress::EarlyconMemBase,
-            FixedAddress::Mailbox,
-            FixedAddress::PowerManagement,
-            FixedAddress::SystemTimer,
-            FixedAddress::LocalPeripherals,
-            FixedAddress::IrqController,
-        ];
-        for idx in FIX_KMAP_BEGIN..=FIX_KMAP_END {
-            let va = __fix_to_virt(idx);
-            assert!((FIXADDR_START..FIXADDR_TOP + PAGE_SIZE).contains(&va));
-            assert!(permanent.iter().all(|&f| fix_to_virt(f) != va));
-        }
-        assert_eq!(__fix_to_virt(FIX_KMAP_BEGIN), 0xffef_9000);
-    }
-
-    #[test]
-    fn kmap_atomic_nests_and_unwinds_in_order() {
-        assert_eq!(KmapAtomic::new(4), Err(KmapError::InvalidCpu(4)));
-        let mut cpu1 = KmapAtomic::new(1).unwrap();
-        let slots: Vec<KmapAtomicSlot> =
-            (0..KM_TYPE_NR).map(|i| cpu1.kmap_atomic(Pfn(100 + i as u64)).unwrap()).collect();
-        assert_eq!(slots[0].idx, FIX_KMAP_BEGIN + KM_TYPE_NR);
-        assert_eq!(slots[15].vaddr, __fix_to_virt(FIX_KMAP_BEGIN + 2 * KM_TYPE_NR - 1));
-        assert_eq!(cpu1.kmap_atomic(Pfn(1)), Err(KmapError::AtomicStackFull { cpu: 1 }));
-        // Out of order: refused, nothing changes.
-        let wrong = slots[3].vaddr;
-        assert_eq!(
-            cpu1.kunmap_atomic(wrong),
-            Err(KmapError::AtomicNotInnermost { cpu: 1, vaddr: wrong })
-        );
-        assert_eq!(cpu1.depth(), 16);
-        for s in slots.iter().rev() {
-            // Any address inside the page identifies the slot.
-            assert_eq!(cpu1.kunmap_atomic(s.vaddr + 0x123), Ok(s.idx));
-        }
-        assert_eq!(cpu1.depth(), 0);
-        let top = __fix_to_virt(FIX_KMAP_BEGIN);
-        assert!(cpu1.kunmap_atomic(top).is_err());
     }
 
     /// Reference model of `kmap_high`/`kunmap_high`: a slot table searched linearly.
@@ -676,6 +526,7 @@ mod tests {
                         *held.get_mut(&pfn).unwrap() -= 1;
                     }
                 }
+                prop_assert_eq!(p.verify(), Ok(()));
                 prop_assert_eq!(p.last_pkmap_nr(), m.last);
                 for nr in 0..LAST_PKMAP {
                     prop_assert_eq!(p.pkmap_count(nr), Some(m.count[nr]));

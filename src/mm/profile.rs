@@ -113,6 +113,22 @@ pub struct Profile {
     pub dma_zone_size: Option<u64>,
     /// The `MAX_ORDER` the modelled system ran with. Informational: the build sets MAX_ORDER.
     pub max_order: usize,
+    /// kmalloc's ceiling in bytes when the modelled kernel had an older one than
+    /// `KMALLOC_MAX_SIZE` (the Android devices' 128 KiB); `None`: Linux 6.1's.
+    pub kmalloc_max_size: Option<u64>,
+    /// What /proc/meminfo's `VmallocUsed`/`VmallocChunk` mean in the modelled kernel's era.
+    pub vmalloc_meminfo: VmallocMeminfo,
+}
+
+/// The meaning of /proc/meminfo's vmalloc lines, which changed twice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VmallocMeminfo {
+    /// 5.3+ (6.1): `VmallocUsed` is `vmalloc_nr_pages()`, the pages vmalloc areas hold
+    /// (ioremaps and guard pages not counted); `VmallocChunk` is 0 (since 4.4).
+    NrPages,
+    /// Up to 4.3 (`get_vmalloc_info()`, the Android profiles' 3.x kernel): `VmallocUsed` sums
+    /// the live areas' sizes with guard pages and ioremaps, `VmallocChunk` is the largest gap.
+    AreaSizes,
 }
 
 /// Linux's own computation for the build's split: exactly what pivm does without a profile.
@@ -125,6 +141,8 @@ pub const LINUX: Profile = Profile {
     carveouts: &[],
     dma_zone_size: None,
     max_order: LINUX_MAX_ORDER,
+    kmalloc_max_size: None,
+    vmalloc_meminfo: VmallocMeminfo::NrPages,
 };
 
 /// i386's ZONE_DMA: the ISA DMA limit (`MAX_DMA_PFN`).
@@ -153,6 +171,8 @@ pub const X86_CLASSIC: Profile = Profile {
     carveouts: &[],
     dma_zone_size: Some(X86_DMA_ZONE),
     max_order: LINUX_MAX_ORDER,
+    kmalloc_max_size: None,
+    vmalloc_meminfo: VmallocMeminfo::NrPages,
 };
 
 // The Cortex-A9 Android device of the vmalloc case study, as offsets from its PAGE_OFFSET
@@ -194,6 +214,10 @@ const A9_IOTABLE_HOLE: VaHoleSpec = VaHoleSpec {
     end: KernelVa::PageOffsetPlus(A9_WINDOW_END),
 };
 
+/// kmalloc's ceiling on the case study's Android kernel: 128 KiB, the last of the
+/// `kmalloc_sizes.h` caches (`CACHE(131072)`) the SLAB allocator of its era served.
+const ANDROID_KMALLOC_MAX_SIZE: u64 = 128 * 1024;
+
 /// The device as it failed: 1 GiB of RAM on a 3G/1G split, 512 MiB of lowmem holding the CP
 /// (16 MiB) and pmem (128 MiB) carve-outs, modules and pkmap just below PAGE_OFFSET, vmalloc
 /// ending at 0xf0000000, 209 MiB of unused VA above it, the rest of RAM highmem (512 MiB on
@@ -216,6 +240,8 @@ pub const ANDROID_A9: Profile = Profile {
     carveouts: A9_CARVEOUTS,
     dma_zone_size: None,
     max_order: LINUX_MAX_ORDER,
+    kmalloc_max_size: Some(ANDROID_KMALLOC_MAX_SIZE),
+    vmalloc_meminfo: VmallocMeminfo::AreaSizes,
 };
 
 /// Lowmem after the fix.
@@ -248,6 +274,8 @@ pub const ANDROID_A9_720M: Profile = Profile {
     carveouts: A9_CARVEOUTS,
     dma_zone_size: None,
     max_order: LINUX_MAX_ORDER,
+    kmalloc_max_size: Some(ANDROID_KMALLOC_MAX_SIZE),
+    vmalloc_meminfo: VmallocMeminfo::AreaSizes,
 };
 
 /// Every profile, the default first.
@@ -1232,6 +1260,8 @@ mod tests {
             carveouts: Box::leak(carveouts.into_boxed_slice()),
             dma_zone_size: dma,
             max_order: 11,
+            kmalloc_max_size: None,
+            vmalloc_meminfo: VmallocMeminfo::NrPages,
         }))
     }
 

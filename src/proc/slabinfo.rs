@@ -1,10 +1,27 @@
 //! `/proc/slabinfo` version 2.1 (Linux's `slab_show()`/`cache_show()` in mm/slab_common.c).
 //!
-//! pivm's slab allocator has no per-CPU array caches to tune, so it reports like SLUB:
-//! `tunables 0 0 0` and `sharedavail 0`.
+//! pivm's slab allocator is SLUB, which has no per-CPU array caches to tune: `tunables 0 0 0`
+//! and `sharedavail 0`, and `active_slabs` is `num_slabs`.
 use core::fmt;
 
 use super::snapshot::SlabCacheSnapshot;
+use crate::mm::slab::SlabInfo;
+
+impl From<SlabInfo> for SlabCacheSnapshot {
+    /// One cache as `get_slabinfo()` describes it.
+    fn from(c: SlabInfo) -> Self {
+        SlabCacheSnapshot {
+            name: c.name,
+            active_objs: c.active_objs as u64,
+            num_objs: c.num_objs as u64,
+            objsize: c.objsize as u32,
+            objperslab: c.objperslab as u32,
+            pagesperslab: c.pagesperslab as u32,
+            active_slabs: c.active_slabs as u64,
+            num_slabs: c.num_slabs as u64,
+        }
+    }
+}
 
 /// The file's first line.
 pub const HEADER_VERSION: &str = "slabinfo - version: 2.1\n";

@@ -8,7 +8,6 @@
 //! The per-order arrays are sized by a const generic `ORDERS` that defaults to the build's
 //! `MAX_ORDER` (number of free lists); tests use other values to reproduce kernels built with a
 //! different `CONFIG_FORCE_MAX_ZONEORDER` (the reference board's kernel has 12 lists).
-use bitflags::bitflags;
 
 use crate::config::MAX_ORDER;
 
@@ -240,9 +239,10 @@ pub struct MeminfoSnapshot {
     pub committed_as: u64,
     /// `VMALLOC_END - VMALLOC_START`, in bytes.
     pub vmalloc_total_bytes: u64,
-    /// Σ sizes of live vmalloc areas incl. guard pages (pre-4.4 meaning), in bytes.
+    /// `VmallocUsed` in bytes, with the profile's meaning: `vmalloc_nr_pages()` (5.3+) or
+    /// the sum of live area sizes with guard pages (before 4.4).
     pub vmalloc_used_bytes: u64,
-    /// Largest free gap in the vmalloc range (pre-4.4 meaning), in bytes.
+    /// `VmallocChunk` in bytes: 0 (4.4+) or the largest free gap (before 4.4).
     pub vmalloc_chunk_bytes: u64,
     /// `pcpu_nr_pages()` (Percpu).
     pub percpu: u64,
@@ -323,60 +323,5 @@ impl SlabCacheSnapshot {
         pagesperslab: 0,
         active_slabs: 0,
         num_slabs: 0,
-    };
-}
-
-bitflags! {
-    /// Linux's `vm_struct` flags (include/linux/vmalloc.h, values as in 6.1).
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    pub struct VmFlags: u32 {
-        /// `ioremap()` and friends.
-        const VM_IOREMAP = 0x0000_0001;
-        /// `vmalloc()`.
-        const VM_ALLOC = 0x0000_0002;
-        /// `vmap()`ed pages.
-        const VM_MAP = 0x0000_0004;
-        /// Suitable for `remap_vmalloc_range()`.
-        const VM_USERMAP = 0x0000_0008;
-        /// `dma_alloc_coherent()` remap.
-        const VM_DMA_COHERENT = 0x0000_0010;
-        /// The area is reserved but not yet fully set up.
-        const VM_UNINITIALIZED = 0x0000_0020;
-        /// No guard page after the area.
-        const VM_NO_GUARD = 0x0000_0040;
-    }
-}
-
-/// One area of the vmalloc range (Linux's `vmap_area` + `vm_struct`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct VmallocArea {
-    /// First virtual address.
-    pub start: u64,
-    /// One past the last virtual address reserved (guard page included).
-    pub end: u64,
-    /// Bytes reserved, guard page included (`vm->size`).
-    pub size: u64,
-    /// Who asked for it, printed as given (Linux's `%pS` of the caller).
-    pub caller: &'static str,
-    /// Pages backing the area (0 for ioremap).
-    pub nr_pages: u32,
-    /// Physical base of a device mapping.
-    pub phys_addr: Option<u64>,
-    pub flags: VmFlags,
-    /// Freed, but the range stays reserved until the next lazy purge.
-    pub lazily_freed: bool,
-}
-
-impl VmallocArea {
-    /// A blank entry, to fill fixed-size arrays before copying areas in.
-    pub const EMPTY: VmallocArea = VmallocArea {
-        start: 0,
-        end: 0,
-        size: 0,
-        caller: "",
-        nr_pages: 0,
-        phys_addr: None,
-        flags: VmFlags::empty(),
-        lazily_freed: false,
     };
 }

@@ -1,9 +1,10 @@
-//! `/proc/vmallocinfo` in the Linux 6.x format (`s_show()` and `show_purge_info()` in
-//! mm/vmalloc.c), with real addresses where Linux hashes them to `(ptrval)`, and the historic
-//! (pre-4.4 `get_vmalloc_info()`) `VmallocUsed`/`VmallocChunk` of `/proc/meminfo`.
+//! `/proc/vmallocinfo` in Linux 6.1's format (`s_show()` and `show_purge_info()` in
+//! mm/vmalloc.c), rendered from the vmap allocator, with real addresses where Linux hashes
+//! them to `(ptrval)`; and the line an oops prints about a vmalloc address, which names an
+//! area in the same format.
 use core::fmt;
 
-use super::snapshot::{VmFlags, VmallocArea};
+use crate::mm::vmap::{FaultSite, Symbols, VmFlags, VmapAllocator, VmapArea};
 
 /// Flag words in the order Linux prints them.
 const FLAG_WORDS: [(VmFlags, &str); 5] = [
@@ -14,221 +15,204 @@ const FLAG_WORDS: [(VmFlags, &str); 5] = [
     (VmFlags::VM_DMA_COHERENT, " dma-coherent"),
 ];
 
-/// `0x%08lx-0x%08lx %7ld`: the range and its size (guard page included).
-fn write_range(w: &mut impl fmt::Write, start: u64, end: u64, size: u64) -> fmt::Result {
-    write!(w, "0x{start:08x}-0x{end:08x} {size:>7}")
+/// `0x%pK-0x%pK %7ld`: the range and its size (guard page included).
+fn write_range(w: &mut dyn fmt::Write, start: u64, end: u64) -> fmt::Result {
+    write!(w, "0x{start:08x}-0x{end:08x} {:>7}", end - start)
 }
 
-/// Writes one live area's line.
-pub fn write_area(w: &mut impl fmt::Write, a: &VmallocArea) -> fmt::Result {
-    write_range(w, a.start, a.start + a.size, a.size)?;
-    if !a.caller.is_empty() {
-        write!(w, " {}", a.caller)?;
+/// Writes one live area's line: range, `%pS` caller, `pages=`, `phys=`, flags, `vpages`.
+pub fn write_area(w: &mut dyn fmt::Write, a: &VmapArea, syms: &dyn Symbols) -> fmt::Result {
+    write_range(w, a.va_start(), a.va_end())?;
+    let Some(vm) = a.vm() else {
+        return w.write_str(" vm_map_ram\n");
+    };
+    w.write_char(' ')?;
+    vm.caller.write(w, syms)?;
+    if vm.nr_pages != 0 {
+        write!(w, " pages={}", vm.nr_pages)?;
     }
-    if a.nr_pages != 0 {
-        write!(w, " pages={}", a.nr_pages)?;
-    }
-    // Linux tests `if (v->phys_addr)`: a zero address is not printed.
-    if let Some(phys) = a.phys_addr.filter(|&p| p != 0) {
-        write!(w, " phys=0x{phys:08x}")?;
+    // `if (v->phys_addr)`: a zero address is not printed; `%pa` of a 32-bit phys_addr_t.
+    if vm.phys_addr != 0 {
+        write!(w, " phys=0x{:08x}", vm.phys_addr)?;
     }
     for (flag, word) in FLAG_WORDS {
-        if a.flags.contains(flag) {
+        if vm.flags.contains(flag) {
             w.write_str(word)?;
         }
+    }
+    if vm.pages.is_some_and(|p| p.vmalloced) {
+        w.write_str(" vpages")?;
     }
     w.write_char('\n')
 }
 
 /// Writes one lazily freed, not yet purged range.
-pub fn write_unpurged(w: &mut impl fmt::Write, a: &VmallocArea) -> fmt::Result {
-    write_range(w, a.start, a.end, a.end - a.start)?;
+pub fn write_unpurged(w: &mut dyn fmt::Write, start: u64, end: u64) -> fmt::Result {
+    write_range(w, start, end)?;
     w.write_str(" unpurged vm_area\n")
 }
 
-/// Renders the whole file: live areas in the order given (the caller passes them by address,
-/// as Linux's `vmap_area_list` is), then the lazily freed ones, as Linux 6.x dumps its purge
-/// list after the last live area.
-pub fn render(w: &mut impl fmt::Write, areas: &[VmallocArea]) -> fmt::Result {
-    render_iter(w, || areas.iter().copied())
-}
-
-/// `render` over areas produced on demand (twice: live ones, then lazily freed ones), so the
-/// kernel can stream thousands of areas without copying them to its small stack.
-pub fn render_iter<I: Iterator<Item = VmallocArea>>(
-    w: &mut impl fmt::Write,
-    areas: impl Fn() -> I,
-) -> fmt::Result {
-    for a in areas().filter(|a| !a.lazily_freed) {
-        write_area(w, &a)?;
+/// The whole file: live areas by address, then, after the last one (as `s_show` does at
+/// `list_is_last`), the merged lazily freed ranges by address.
+pub fn render(w: &mut dyn fmt::Write, v: &VmapAllocator, syms: &dyn Symbols) -> fmt::Result {
+    for a in v.areas() {
+        write_area(w, a, syms)?;
     }
-    for a in areas().filter(|a| a.lazily_freed) {
-        write_unpurged(w, &a)?;
+    if v.nr_areas() != 0 {
+        for (start, end) in v.unpurged() {
+            write_unpurged(w, start, end)?;
+        }
     }
     Ok(())
 }
 
-/// Linux's pre-4.4 `get_vmalloc_info()`: `(used, largest_chunk)` in bytes over `areas` sorted by
-/// address. `used` sums the sizes of live areas in `[vmalloc_start, vmalloc_end)` (guard pages and
-/// ioremaps included); `largest_chunk` is the largest gap between them, counting lazily freed
-/// areas as free (they are skipped, as Linux skipped `VM_LAZY_FREE` areas).
-pub fn vmalloc_used_and_chunk(
-    areas: &[VmallocArea],
-    vmalloc_start: u64,
-    vmalloc_end: u64,
-) -> (u64, u64) {
-    debug_assert!(
-        areas.windows(2).all(|p| p[0].start <= p[1].start),
-        "areas not sorted by address"
-    );
-    let mut used = 0;
-    let mut largest_chunk = 0;
-    let mut prev_end = vmalloc_start;
-    for a in areas {
-        if a.start < vmalloc_start || a.lazily_freed {
-            continue;
+/// The oops line for a faulting vmalloc address (nothing outside the range): the area it is
+/// in or right next to, as its /proc/vmallocinfo line, or that it is in none.
+pub fn write_fault_site(
+    w: &mut dyn fmt::Write,
+    addr: u64,
+    site: &FaultSite<'_>,
+    syms: &dyn Symbols,
+) -> fmt::Result {
+    let (place, area) = match *site {
+        FaultSite::Outside => return Ok(()),
+        FaultSite::Inside(a) => ("inside", a),
+        FaultSite::GuardPage(a) => ("in the guard page of", a),
+        FaultSite::PastEnd(a) => ("in the page right after", a),
+        FaultSite::Before(a) => ("in the page right before", a),
+        FaultSite::Unpurged { start, end } => {
+            write!(w, "vmalloc: {addr:08x} is in a freed range not yet purged: ")?;
+            return write_unpurged(w, start, end);
         }
-        if a.start >= vmalloc_end {
-            break;
+        FaultSite::Unused => {
+            return writeln!(w, "vmalloc: {addr:08x} is not in any vmalloc area");
         }
-        used += a.end - a.start;
-        largest_chunk = largest_chunk.max(a.start.saturating_sub(prev_end));
-        prev_end = a.end;
-    }
-    largest_chunk = largest_chunk.max(vmalloc_end.saturating_sub(prev_end));
-    (used, largest_chunk)
+    };
+    write!(w, "vmalloc: {addr:08x} is {place} area ")?;
+    write_area(w, area, syms)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mm::vmap::{Caller, PagesArray, TlbFlush};
 
     const VMALLOC_START: u64 = 0xf080_0000;
     const VMALLOC_END: u64 = 0xff80_0000;
     const PAGE: u64 = 4096;
 
-    fn area(
-        start: u64,
-        size: u64,
-        caller: &'static str,
-        nr_pages: u32,
-        flags: VmFlags,
-    ) -> VmallocArea {
-        VmallocArea {
-            start,
-            end: start + size,
-            size,
-            caller,
-            nr_pages,
-            phys_addr: None,
-            flags,
-            lazily_freed: false,
+    /// Symbols for the test: code address 0x1000 + n is `fn<n>+0x0/0x40`.
+    struct FakeSyms;
+
+    impl Symbols for FakeSyms {
+        fn write_symbol(&self, w: &mut dyn fmt::Write, addr: usize) -> fmt::Result {
+            write!(w, "fn{}+0x0/0x40", addr - 0x1000)
         }
     }
 
-    fn ioremap(start: u64, size: u64, caller: &'static str, phys: u64) -> VmallocArea {
-        VmallocArea { phys_addr: Some(phys), ..area(start, size, caller, 0, VmFlags::VM_IOREMAP) }
+    fn no_flush() -> impl TlbFlush {
+        |_: u64, _: u64| {}
     }
 
-    fn unpurged(start: u64, size: u64) -> VmallocArea {
-        VmallocArea { lazily_freed: true, ..area(start, size, "", 0, VmFlags::VM_ALLOC) }
+    fn vmalloc(v: &mut VmapAllocator, size: u64, caller: Caller, pages: u32) -> u64 {
+        let a = v.get_vm_area(size, VmFlags::VM_ALLOC, caller, &mut no_flush()).unwrap();
+        v.set_nr_pages(a, pages).unwrap();
+        a
     }
 
-    fn sample_areas() -> [VmallocArea; 7] {
-        [
-            area(0xf080_0000, 3 * PAGE, "start_kernel+0x550/0x748", 2, VmFlags::VM_ALLOC),
-            ioremap(0xf080_4000, 2 * PAGE, "bcm2835_timer_init+0x34/0x1f8", 0x3f00_3000),
-            // Lazily freed entries are listed last whatever their address.
-            unpurged(0xf080_6000, 6 * PAGE),
-            area(
-                0xf080_c000,
-                65 * PAGE,
-                "dma_common_contiguous_remap+0x74/0x90",
-                0,
-                VmFlags::VM_DMA_COHERENT,
-            ),
-            area(0xf090_0000, 33 * PAGE, "crypto_scomp_init_tfm+0xb4/0xd8", 32, VmFlags::VM_ALLOC),
-            area(0xf0a0_0000, 512 * PAGE, "pci_reserve_io+0x0/0x38", 0, VmFlags::VM_IOREMAP),
-            unpurged(0xf0c0_0000, 267 * PAGE),
-        ]
-    }
-
-    /// The sample's line shapes, with real addresses.
-    const SAMPLE: &str = "\
-0xf0800000-0xf0803000   12288 start_kernel+0x550/0x748 pages=2 vmalloc
-0xf0804000-0xf0806000    8192 bcm2835_timer_init+0x34/0x1f8 phys=0x3f003000 ioremap
-0xf080c000-0xf084d000  266240 dma_common_contiguous_remap+0x74/0x90 dma-coherent
-0xf0900000-0xf0921000  135168 crypto_scomp_init_tfm+0xb4/0xd8 pages=32 vmalloc
-0xf0a00000-0xf0c00000 2097152 pci_reserve_io+0x0/0x38 ioremap
-0xf0806000-0xf080c000   24576 unpurged vm_area
-0xf0c00000-0xf0d0b000 1093632 unpurged vm_area
-";
-
+    /// The sample's line shapes (Linux 6.1 on this board), with real addresses.
     #[test]
     fn reproduces_linux_line_shapes() {
+        let mut v = VmapAllocator::new(VMALLOC_START, VMALLOC_END, 1 << 20).unwrap();
+        let sk = Caller::Name("start_kernel+0x550/0x748");
+        vmalloc(&mut v, 2 * PAGE, sk, 2);
+        let t = v
+            .get_vm_area(
+                2 * PAGE - PAGE,
+                VmFlags::VM_IOREMAP,
+                "bcm2835_timer_init+0x34/0x1f8".into(),
+                &mut no_flush(),
+            )
+            .unwrap();
+        v.update_vm(t, |vm| vm.phys_addr = 0x3f00_3000).unwrap();
+        let gone = vmalloc(&mut v, 5 * PAGE, Caller::Code(0x1007), 5);
+        let gone2 = vmalloc(&mut v, 3 * PAGE, Caller::Code(0x1007), 3);
+        let big = vmalloc(&mut v, 1100 * PAGE, Caller::Code(0x1003), 1100);
+        let arr = vmalloc(&mut v, 2 * PAGE, Caller::Code(0x1003), 2);
+        v.update_vm(big, |vm| vm.pages = Some(PagesArray { addr: arr, vmalloced: true })).unwrap();
+        v.remove_vm_area(gone, &mut no_flush()).unwrap();
+        v.remove_vm_area(gone2, &mut no_flush()).unwrap();
         let mut out = String::new();
-        render(&mut out, &sample_areas()).unwrap();
-        assert_eq!(out, SAMPLE);
+        render(&mut out, &v, &FakeSyms).unwrap();
+        assert_eq!(
+            out,
+            "\
+0xf0800000-0xf0803000   12288 start_kernel+0x550/0x748 pages=2 vmalloc
+0xf0803000-0xf0805000    8192 bcm2835_timer_init+0x34/0x1f8 phys=0x3f003000 ioremap
+0xf080f000-0xf0c5c000 4509696 fn3+0x0/0x40 pages=1100 vmalloc vpages
+0xf0c5c000-0xf0c5f000   12288 fn3+0x0/0x40 pages=2 vmalloc
+0xf0805000-0xf080f000   40960 unpurged vm_area
+"
+        );
     }
 
     #[test]
     fn all_flag_words_in_linux_order() {
+        let mut v = VmapAllocator::new(VMALLOC_START, VMALLOC_END, 0).unwrap();
         let all = VmFlags::VM_IOREMAP
             | VmFlags::VM_ALLOC
             | VmFlags::VM_MAP
             | VmFlags::VM_USERMAP
             | VmFlags::VM_DMA_COHERENT
             | VmFlags::VM_NO_GUARD;
+        // An ioremap flag asks for size alignment: one page is aligned anyway.
+        v.get_vm_area(PAGE, all, "x".into(), &mut no_flush()).unwrap();
         let mut out = String::new();
-        write_area(&mut out, &area(0xf080_0000, PAGE, "", 0, all)).unwrap();
-        assert_eq!(out, "0xf0800000-0xf0801000    4096 ioremap vmalloc vmap user dma-coherent\n");
+        render(&mut out, &v, &FakeSyms).unwrap();
+        assert_eq!(out, "0xf0800000-0xf0801000    4096 x ioremap vmalloc vmap user dma-coherent\n");
     }
 
     #[test]
-    fn used_and_chunk_count_guards_and_skip_lazy_areas() {
-        let areas = sample_areas();
-        let (used, chunk) = vmalloc_used_and_chunk(&areas, VMALLOC_START, VMALLOC_END);
-        assert_eq!(used, (3 + 2 + 65 + 33 + 512) * PAGE);
-        // The last live area ends at 0xf0c00000; the lazily freed one after it counts as free.
-        assert_eq!(chunk, VMALLOC_END - 0xf0c0_0000);
+    fn unpurged_ranges_need_a_live_area_to_follow() {
+        // s_show prints the purge list after the last vmap_area: with none, nothing.
+        let mut v = VmapAllocator::new(VMALLOC_START, VMALLOC_END, 1 << 20).unwrap();
+        let a = vmalloc(&mut v, PAGE, "a".into(), 1);
+        v.remove_vm_area(a, &mut no_flush()).unwrap();
+        let mut out = String::new();
+        render(&mut out, &v, &FakeSyms).unwrap();
+        assert_eq!(out, "");
     }
 
     #[test]
-    fn chunk_finds_largest_inner_gap() {
-        let areas = [
-            area(VMALLOC_START, 2 * PAGE, "a", 1, VmFlags::VM_ALLOC),
-            unpurged(VMALLOC_START + 2 * PAGE, 100 * PAGE),
-            area(VMALLOC_START + 200 * PAGE, 2 * PAGE, "b", 1, VmFlags::VM_ALLOC),
-            area(VMALLOC_END - 2 * PAGE, 2 * PAGE, "c", 1, VmFlags::VM_ALLOC),
-        ];
-        let (used, chunk) = vmalloc_used_and_chunk(&areas, VMALLOC_START, VMALLOC_END);
-        assert_eq!(used, 6 * PAGE);
-        assert_eq!(chunk, VMALLOC_END - 2 * PAGE - (VMALLOC_START + 202 * PAGE));
-
-        let full = [area(VMALLOC_START, VMALLOC_END - VMALLOC_START, "f", 0, VmFlags::VM_ALLOC)];
+    fn fault_lines_name_only_areas_next_to_the_address() {
+        let mut v = VmapAllocator::new(VMALLOC_START, VMALLOC_END, 1 << 20).unwrap();
+        let a = vmalloc(&mut v, 2 * PAGE, Caller::Code(0x1001), 2);
+        let io = v.get_vm_area(PAGE, VmFlags::VM_IOREMAP, "uart".into(), &mut no_flush()).unwrap();
+        v.update_vm(io, |vm| vm.phys_addr = 0x3f20_1000).unwrap();
+        fn fault_line(v: &VmapAllocator, addr: u64) -> String {
+            let mut s = String::new();
+            write_fault_site(&mut s, addr, &v.fault_site(addr), &FakeSyms).unwrap();
+            s
+        }
+        let line = |addr: u64| fault_line(&v, addr);
         assert_eq!(
-            vmalloc_used_and_chunk(&full, VMALLOC_START, VMALLOC_END),
-            (VMALLOC_END - VMALLOC_START, 0)
+            line(a + 2 * PAGE + 5),
+            "vmalloc: f0802005 is in the guard page of area \
+             0xf0800000-0xf0803000   12288 fn1+0x0/0x40 pages=2 vmalloc\n"
         );
-    }
-
-    #[test]
-    fn empty_range_is_one_chunk() {
         assert_eq!(
-            vmalloc_used_and_chunk(&[], VMALLOC_START, VMALLOC_END),
-            (0, VMALLOC_END - VMALLOC_START)
+            line(io + 2 * PAGE),
+            "vmalloc: f0805000 is in the page right after area \
+             0xf0803000-0xf0805000    8192 uart phys=0x3f201000 ioremap\n"
         );
-    }
-
-    #[test]
-    fn areas_outside_the_range_are_ignored() {
-        let areas = [
-            area(VMALLOC_START - 4 * PAGE, PAGE, "module", 1, VmFlags::VM_ALLOC),
-            area(VMALLOC_START + PAGE, PAGE, "x", 1, VmFlags::VM_ALLOC),
-            area(VMALLOC_END, PAGE, "fixmap", 1, VmFlags::VM_ALLOC),
-        ];
-        let (used, chunk) = vmalloc_used_and_chunk(&areas, VMALLOC_START, VMALLOC_END);
-        assert_eq!(used, PAGE);
-        assert_eq!(chunk, VMALLOC_END - VMALLOC_START - 2 * PAGE);
+        assert_eq!(line(io + 3 * PAGE), "vmalloc: f0806000 is not in any vmalloc area\n");
+        assert_eq!(line(VMALLOC_END - 1), "vmalloc: ff7fffff is not in any vmalloc area\n");
+        assert_eq!(line(VMALLOC_END), "");
+        v.remove_vm_area(io, &mut no_flush()).unwrap();
+        assert_eq!(
+            fault_line(&v, io),
+            "vmalloc: f0803000 is in a freed range not yet purged: \
+             0xf0803000-0xf0805000    8192 unpurged vm_area\n"
+        );
     }
 }

@@ -171,24 +171,7 @@ fn die_kernel_fault(addr: u32, fsr_val: u32, instruction: bool, regs: &PtRegs) -
         fsr::access_kind(fsr_val, instruction)
     );
     super::mmu::show_pte(&mut w, addr);
-    if let Some((start, end, caller, pages, freed)) =
-        crate::kernel::vmalloc::area_near(u64::from(addr))
-    {
-        let place = if freed {
-            "inside the freed (not yet purged)"
-        } else if u64::from(addr) < end - crate::mm::PAGE_SIZE {
-            "inside"
-        } else if u64::from(addr) < end {
-            "in the guard page of"
-        } else {
-            "past the end of"
-        };
-        let _ = writeln!(
-            w,
-            "vmalloc: {:08x} is {} area {:#010x}-{:#010x} ({} pages) allocated by {}",
-            addr, place, start, end, pages, caller
-        );
-    }
+    crate::kernel::vmalloc::describe_fault_address(&mut w, u64::from(addr));
     let _ = writeln!(w, "FSR 0x{:03x}: {}", fsr_val, fsr::fault_name(fsr_val));
     die("Oops", fsr_val, regs)
 }

@@ -135,7 +135,7 @@ pub static COMMANDS: &[Command] = &[
     Command {
         name: "kmalloc",
         usage: "kmalloc SIZE",
-        help: "allocate from the kmalloc caches (SIZE: 100, 4K, 0x800; max 128K)",
+        help: "allocate from the kmalloc caches (SIZE: 100, 4K, 0x800; above 8K: kmalloc_large)",
         run: cmd_kmalloc,
     },
     Command { name: "kfree", usage: "kfree ADDR", help: "free a kmalloc address", run: cmd_kfree },

@@ -4,6 +4,12 @@ use crate::console::args::{parse_addr, parse_size, Args};
 use crate::kernel::mem::{BuddyPages, SLAB};
 use crate::kernel::Kernel;
 use crate::kprintln;
+use crate::mm::slab::{get_order, SlabError, ZERO_SIZE_PTR};
+
+fn report(e: SlabError) -> CmdResult {
+    kprintln!("{}", e);
+    Err(CmdError::Reported)
+}
 
 pub(super) fn cmd_kmalloc(_: &Kernel, args: &Args<'_>) -> CmdResult {
     expect_args(args, 2)?;
@@ -13,21 +19,28 @@ pub(super) fn cmd_kmalloc(_: &Kernel, args: &Args<'_>) -> CmdResult {
     };
     let Ok(size) = usize::try_from(size) else { fail!(args, "size {} is too large", size) };
     let mut slab = SLAB.lock();
-    match slab.kmalloc(&mut BuddyPages, size) {
-        Ok(ptr) => {
-            let from = match slab.kmalloc_slab(size).and_then(|id| slab.cache_info(id).ok()) {
-                Some(info) => info.name,
-                None => "page allocator",
-            };
-            let usable = slab.ksize(ptr).unwrap_or(0);
-            kprintln!("kmalloc({}) = {:#010x} ({}, ksize {})", size, ptr, from, usable);
-            Ok(())
-        }
-        Err(e) => {
-            kprintln!("{}", e);
-            Err(CmdError::Reported)
-        }
+    let ptr = match slab.kmalloc(&mut BuddyPages, size) {
+        Ok(p) => p,
+        Err(e) => return report(e),
+    };
+    if ptr == ZERO_SIZE_PTR {
+        kprintln!("kmalloc({}) = {:#010x} (ZERO_SIZE_PTR, ksize 0)", size, ptr);
+        return Ok(());
     }
+    let usable = slab.ksize(&BuddyPages, ptr).unwrap_or(0);
+    match slab.kmalloc_slab(size).and_then(|id| slab.cache_info(id).ok()) {
+        Some(info) => {
+            kprintln!("kmalloc({}) = {:#010x} ({}, ksize {})", size, ptr, info.name, usable)
+        }
+        None => kprintln!(
+            "kmalloc({}) = {:#010x} (kmalloc_large order {}, ksize {})",
+            size,
+            ptr,
+            get_order(size),
+            usable
+        ),
+    }
+    Ok(())
 }
 
 pub(super) fn cmd_kfree(_: &Kernel, args: &Args<'_>) -> CmdResult {
@@ -36,13 +49,7 @@ pub(super) fn cmd_kfree(_: &Kernel, args: &Args<'_>) -> CmdResult {
         Ok(p) => p as usize,
         Err(e) => fail!(args, "{}", e),
     };
-    match SLAB.lock().kfree(&mut BuddyPages, ptr) {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            kprintln!("{}", e);
-            Err(CmdError::Reported)
-        }
-    }
+    SLAB.lock().kfree_checked(&mut BuddyPages, ptr).or_else(report)
 }
 
 pub(super) fn cmd_ksize(_: &Kernel, args: &Args<'_>) -> CmdResult {
@@ -51,14 +58,11 @@ pub(super) fn cmd_ksize(_: &Kernel, args: &Args<'_>) -> CmdResult {
         Ok(p) => p as usize,
         Err(e) => fail!(args, "{}", e),
     };
-    match SLAB.lock().ksize(ptr) {
+    match SLAB.lock().ksize(&BuddyPages, ptr) {
         Ok(n) => {
             kprintln!("ksize({:#010x}) = {}", ptr, n);
             Ok(())
         }
-        Err(e) => {
-            kprintln!("{}", e);
-            Err(CmdError::Reported)
-        }
+        Err(e) => report(e),
     }
 }

@@ -1,21 +1,32 @@
 //! Commands for kernel virtual memory: `vmalloc`, `vfree`, `vmalloc_fill`, `purge`,
 //! `ioremap`, `iounmap`, `kmap`, `kunmap`, and `poke`/`touch` to use the memory they return.
+use alloc::vec::Vec;
+
 use spin::Mutex;
 
 use super::{arg_addr, expect_args, CmdError, CmdResult};
 use crate::arch::arm::fault;
 use crate::console::args::{parse_size, parse_u64, Args};
-use crate::kernel::vmalloc::{self, VmallocError};
+use crate::kernel::vmalloc::{self, KernelSymbols, VmallocError};
 use crate::kernel::Kernel;
 use crate::kprintln;
+use crate::mm::vmap::Caller;
 use crate::mm::{Pfn, PAGE_SIZE};
 
-/// The caller name /proc/vmallocinfo shows for areas made at the console.
-const CONSOLE_CALLER: &str = "pivm::console::vmalloc";
-/// The caller name of `vmalloc_fill`'s areas, so that `vmalloc_fill free` frees only those.
-const FILL_CALLER: &str = "pivm::console::vmalloc_fill";
-/// Most areas `vmalloc_fill` keeps (the vmap allocator holds 4096).
-const FILL_MAX: usize = 4096;
+/// The caller /proc/vmallocinfo shows for `vmalloc` areas made at the console.
+fn vmalloc_caller() -> Caller {
+    Caller::Code(cmd_vmalloc as *const () as usize)
+}
+
+/// The caller of `ioremap`s made at the console.
+fn ioremap_caller() -> Caller {
+    Caller::Code(cmd_ioremap as *const () as usize)
+}
+
+/// The caller of `vmalloc_fill`'s areas, so that `vmalloc_fill free` frees only those.
+fn fill_caller() -> Caller {
+    Caller::Code(cmd_vmalloc_fill as *const () as usize)
+}
 
 fn size_arg(args: &Args<'_>, i: usize) -> Result<u64, CmdError> {
     match parse_size(args.get(i).unwrap_or("")) {
@@ -32,75 +43,131 @@ fn report(e: VmallocError) -> CmdError {
 pub(super) fn cmd_vmalloc(_: &Kernel, args: &Args<'_>) -> CmdResult {
     expect_args(args, 2)?;
     let size = size_arg(args, 1)?;
-    let va = vmalloc::vmalloc(size, CONSOLE_CALLER).map_err(report)?;
+    let va = vmalloc::vmalloc(size, vmalloc_caller()).map_err(report)?;
     kprintln!("vmalloc({}) = {:#010x}", size, va);
+    Ok(())
+}
+
+/// Refuses to free a live area the console did not make (16.2): the kernel's own device
+/// mappings, a `pages[]` array, anything another part of the kernel allocated. Whether the
+/// area is of the right kind is `vfree`/`iounmap`'s to say.
+fn check_console_owns(args: &Args<'_>, addr: u64) -> CmdResult {
+    let Some(owner) = vmalloc::area_owner(addr) else { return Ok(()) };
+    if let Some(of) = owner.pages_array_of {
+        fail!(args, "{:#010x} holds the pages array of the area at {:#010x}", owner.start, of);
+    }
+    if ![vmalloc_caller(), fill_caller(), ioremap_caller()].contains(&owner.caller) {
+        let syms = KernelSymbols::new();
+        fail!(args, "{:#010x} belongs to {}", owner.start, owner.caller.display(&syms));
+    }
     Ok(())
 }
 
 pub(super) fn cmd_vfree(_: &Kernel, args: &Args<'_>) -> CmdResult {
     expect_args(args, 2)?;
-    vmalloc::vfree(u64::from(arg_addr(args, 1)?)).map_err(report)
+    let addr = u64::from(arg_addr(args, 1)?);
+    if addr.is_multiple_of(PAGE_SIZE) {
+        check_console_owns(args, addr)?;
+    }
+    vmalloc::vfree(addr).map_err(report)
 }
 
 /// Addresses `vmalloc_fill` allocated, so that `vmalloc_fill free` can give them back.
-static FILLED: Mutex<([u32; FILL_MAX], usize)> = Mutex::new(([0; FILL_MAX], 0));
+static FILLED: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+/// Most areas `vmalloc_fill` keeps at once: the command's own limit, so that a fill with a
+/// tiny size stays quick and its /proc/vmallocinfo readable (the allocator has none).
+const FILL_MAX: usize = 4096;
 
-/// `vmalloc_fill SIZE`: allocates SIZE-byte areas until the range is full and reports how far
-/// it got; `vmalloc_fill free` frees them again.
+/// `vmalloc_fill SIZE`: allocates SIZE-byte areas until vmalloc fails and reports how many
+/// this call made and the span they cover; `vmalloc_fill free` frees every one still live.
 pub(super) fn cmd_vmalloc_fill(_: &Kernel, args: &Args<'_>) -> CmdResult {
     expect_args(args, 2)?;
     let mut filled = FILLED.lock();
     if args.get(1) == Some("free") {
         let mut n = 0;
-        for &va in &filled.0[..filled.1] {
+        for &va in filled.iter() {
             // Only areas this command still owns: one freed by hand may have been reused.
-            if vmalloc::live_area_caller(u64::from(va)) == Some(FILL_CALLER) {
-                n += usize::from(vmalloc::vfree(u64::from(va)).is_ok());
+            if vmalloc::area_owner(va).is_some_and(|o| o.start == va && o.caller == fill_caller()) {
+                n += u64::from(vmalloc::vfree(va).is_ok());
             }
         }
-        filled.1 = 0;
-        kprintln!("vmalloc_fill: freed {} areas", n);
+        filled.clear();
+        kprintln!("vmalloc_fill: freed {}", count(n, "area"));
         return Ok(());
     }
     let size = size_arg(args, 1)?;
-    let (mut first, mut last) = (None, 0u64);
-    let error = loop {
-        if filled.1 == FILL_MAX {
+    // This call's areas: how many, the lowest start and the highest end.
+    let (mut n, mut lowest, mut highest) = (0u64, u64::MAX, 0u64);
+    let stop = loop {
+        if filled.len() == FILL_MAX || filled.try_reserve(1).is_err() {
             break None;
         }
-        match vmalloc::vmalloc(size, FILL_CALLER) {
+        match vmalloc::vmalloc(size, fill_caller()) {
             Ok(va) => {
-                let n = filled.1;
-                filled.0[n] = va as u32;
-                filled.1 += 1;
-                first.get_or_insert(va);
-                last = va;
+                filled.push(va);
+                n += 1;
+                lowest = lowest.min(va);
+                highest = highest.max(va + size);
             }
             Err(e) => break Some(e),
         }
     };
-    let n = filled.1;
-    match first {
-        Some(f) => kprintln!(
-            "vmalloc_fill: {} areas of {} bytes, {:#010x}-{:#010x} (free them with 'vmalloc_fill free')",
-            n, size, f, last + size
-        ),
-        None => kprintln!("vmalloc_fill: no area of {} bytes fits", size),
+    if n == 0 {
+        kprintln!("vmalloc_fill: no area of {} bytes fits", size);
+    } else {
+        kprintln!(
+            "vmalloc_fill: {} of {} bytes, {:#010x}-{:#010x} (free them with 'vmalloc_fill free')",
+            count(n, "area"),
+            size,
+            lowest,
+            highest
+        );
     }
-    match error {
+    match stop {
         Some(e) => {
             crate::kprint!("vmalloc_fill: stopped by: ");
             vmalloc::report(&e);
         }
-        None if n == FILL_MAX => kprintln!("vmalloc_fill: stopped at {} areas", FILL_MAX),
-        None => {}
+        None if filled.len() == FILL_MAX => kprintln!(
+            "vmalloc_fill: stopped at {} areas, the most it keeps ('vmalloc_fill free' them)",
+            FILL_MAX
+        ),
+        None => kprintln!("vmalloc_fill: stopped: no memory to record more areas"),
     }
     Ok(())
 }
 
+/// `n` and the noun, made plural unless `n` is 1.
+fn count(n: u64, noun: &str) -> impl core::fmt::Display + '_ {
+    struct C<'a>(u64, &'a str);
+    impl core::fmt::Display for C<'_> {
+        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            write!(f, "{} {}{}", self.0, self.1, if self.0 == 1 { "" } else { "s" })
+        }
+    }
+    C(n, noun)
+}
+
+/// `purge`: returns the lazily freed ranges now and shows the one TLB flush it cost, and the
+/// flushes the vmap layer made since boot (one per purge, none per `vfree`).
 pub(super) fn cmd_purge(_: &Kernel, args: &Args<'_>) -> CmdResult {
     expect_args(args, 1)?;
-    kprintln!("purge: {} lazily freed areas returned", vmalloc::purge());
+    let (p, stats) = vmalloc::purge();
+    match p {
+        Some(p) => kprintln!(
+            "purge: {} returned in {} ({}), 1 TLB flush {:#010x}-{:#010x} ({} since boot)",
+            count(p.nr_areas, "lazily freed area"),
+            count(p.nr_ranges as u64, "range"),
+            count(p.nr_pages, "page"),
+            p.start,
+            p.end,
+            stats.nr_tlb_flushes
+        ),
+        None => kprintln!(
+            "purge: nothing lazily freed, no TLB flush ({} since boot)",
+            stats.nr_tlb_flushes
+        ),
+    }
     Ok(())
 }
 
@@ -108,17 +175,16 @@ pub(super) fn cmd_ioremap(_: &Kernel, args: &Args<'_>) -> CmdResult {
     expect_args(args, 3)?;
     let phys = u64::from(arg_addr(args, 1)?);
     let size = size_arg(args, 2)?;
-    if size == 0 || phys.checked_add(size).is_none_or(|e| e > 1 << 32) {
-        fail!(args, "size {} at {:#x} is empty or runs past 4 GiB", size, phys);
-    }
-    let va = vmalloc::ioremap(phys, size, CONSOLE_CALLER).map_err(report)?;
+    let va = vmalloc::ioremap(phys, size, ioremap_caller()).map_err(report)?;
     kprintln!("ioremap({:#010x}, {}) = {:#010x}", phys, size, va);
     Ok(())
 }
 
 pub(super) fn cmd_iounmap(_: &Kernel, args: &Args<'_>) -> CmdResult {
     expect_args(args, 2)?;
-    vmalloc::iounmap(u64::from(arg_addr(args, 1)?)).map_err(report)
+    let addr = u64::from(arg_addr(args, 1)?);
+    check_console_owns(args, addr)?;
+    vmalloc::iounmap(addr).map_err(report)
 }
 
 fn pfn_arg(args: &Args<'_>) -> Result<Pfn, CmdError> {
@@ -192,6 +258,5 @@ pub(super) fn cmd_touch(_: &Kernel, args: &Args<'_>) -> CmdResult {
     // SAFETY: deliberately unchecked: a fault here is an oops, which is the point.
     let v = unsafe { core::ptr::read_volatile(addr as usize as *const u8) };
     kprintln!("{:#010x}: {:02x}", addr, v);
-    let _ = PAGE_SIZE;
     Ok(())
 }

@@ -1,190 +1,216 @@
-//! `Slab::verify()`: the slab layer's invariants, for the `verify` console command. The page
-//! registry is the anchor: a slab descriptor is only read at an address the registry lists
-//! as the first page of a slab of that cache, so a damaged list link is reported, never
-//! followed into memory that is not a slab.
-use super::cache::{bitmap, header, LIST_FREE, LIST_PARTIAL, SLAB_MAGIC, WORD_BITS};
-use super::registry::PageTag;
-use super::{Slab, MAX_CACHES, PAGE_SIZE};
+//! `Slab::verify`: the slab layer's invariants, checked from scratch (what `slub_debug`'s
+//! `validate_slab_cache` checks, plus pivm's bookkeeping): every freelist stays inside its
+//! slab on object boundaries without loops, `inuse` agrees with it, the CPU slab, CPU partial
+//! and node partial lists are consistent with the slabs' `frozen` and list marks, the node
+//! counters match the slabs that exist, and mem_map marks every page of every slab `PG_slab`.
+use core::fmt;
 
-/// A broken invariant and the address (a slab, an object, a page) where it shows.
-pub type SlabVerifyError = (&'static str, usize);
+use super::cache::KmemCache;
+use super::slabmap::{SlabDesc, LIST_CPU_PARTIAL, LIST_CPU_SLAB, LIST_NONE, LIST_PARTIAL, NIL};
+use super::{HeadPage, PageSource, Slab, MAX_CACHES, PAGE_SIZE};
+
+/// The first broken invariant `verify` found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SlabVerifyError {
+    /// The cache concerned ("" for the slab map itself).
+    pub cache: &'static str,
+    /// The slab concerned (its first byte), or 0.
+    pub slab: usize,
+    pub what: &'static str,
+}
+
+impl fmt::Display for SlabVerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.cache, self.slab) {
+            ("", 0) => write!(f, "slab: {}", self.what),
+            ("", s) => write!(f, "slab: {} (slab {s:#010x})", self.what),
+            (c, 0) => write!(f, "slab: {c}: {}", self.what),
+            (c, s) => write!(f, "slab: {c}: {} (slab {s:#010x})", self.what),
+        }
+    }
+}
+
+/// Per-cache tallies made while walking every slab.
+#[derive(Clone, Copy, Default)]
+struct Tally {
+    slabs: usize,
+    objects: usize,
+    on_partial: usize,
+    on_cpu_partial: usize,
+    cpu_slabs: usize,
+}
 
 impl Slab {
-    /// Checks every cache's partial and free lists (links both ways, list counts, each slab's
-    /// descriptor: magic, owner, list, in-use count against its bitmap), every slab the
-    /// registry knows (full ones are on no list), that each cache's object and slab counts
-    /// add up, and that the page totals match the registry's pages. O(slabs).
-    pub fn verify(&self) -> Result<(), SlabVerifyError> {
-        let mut slabs = [0usize; MAX_CACHES];
-        let mut objs = [0usize; MAX_CACHES];
-        let mut full = [0usize; MAX_CACHES];
-        let (mut slab_pages, mut large_pages, mut large_allocs) = (0, 0, 0);
-        for (page, tag) in self.registry.iter() {
-            match tag {
-                PageTag::Large { order } => {
-                    large_pages += 1usize << order;
-                    large_allocs += 1;
+    /// Checks every invariant of the slab layer; the first one broken is returned.
+    pub fn verify(&self, src: &impl PageSource) -> Result<(), SlabVerifyError> {
+        let mut tally = [Tally::default(); MAX_CACHES];
+        let mut nr_slabs = 0;
+        for (idx, d) in self.map.iter() {
+            nr_slabs += 1;
+            let err = |what| SlabVerifyError { cache: "", slab: d.base, what };
+            let ci = usize::from(d.cache);
+            let c = match self.caches.get(ci) {
+                Some(c) if c.live => c,
+                _ => return Err(err("struct slab names no live cache")),
+            };
+            let err = |what| SlabVerifyError { cache: c.name, slab: d.base, what };
+            self.check_slab(src, c, idx, d).map_err(err)?;
+            let t = &mut tally[ci];
+            t.slabs += 1;
+            t.objects += usize::from(d.objects);
+            match d.list {
+                LIST_PARTIAL => t.on_partial += 1,
+                LIST_CPU_PARTIAL => t.on_cpu_partial += 1,
+                LIST_CPU_SLAB => t.cpu_slabs += 1,
+                _ => {}
+            }
+        }
+        let (counted, chunks) = self.map.counted();
+        let map_err = |what| SlabVerifyError { cache: "", slab: 0, what };
+        if counted != nr_slabs {
+            return Err(map_err("slab map chunk counts disagree with its slabs"));
+        }
+        if chunks != self.map.chunks() {
+            return Err(map_err("slab map chunk total is wrong"));
+        }
+        for (ci, c) in self.caches.iter().enumerate() {
+            if !c.live {
+                if tally[ci].slabs != 0 {
+                    return Err(map_err("slabs of a destroyed cache"));
                 }
-                PageTag::Slab { cache, index } => {
-                    let c = match self.caches.get(cache) {
-                        Some(c) if c.live => c,
-                        _ => return Err(("registered page of no live cache", page)),
-                    };
-                    slab_pages += 1;
-                    if index >= c.pages() {
-                        return Err(("registered page past the end of its slab", page));
-                    }
-                    let slab = page - index * PAGE_SIZE;
-                    if self.registry.lookup(slab) != Some(PageTag::Slab { cache, index: 0 }) {
-                        return Err(("slab page whose slab's first page is not registered", page));
-                    }
-                    if index != 0 {
-                        continue;
-                    }
-                    let (inuse, list) = self.check_slab(cache, slab)?;
-                    slabs[cache] += 1;
-                    objs[cache] += inuse;
-                    if list == super::cache::LIST_NONE {
-                        if inuse != c.objs {
-                            return Err(("slab on no list is not full", slab));
-                        }
-                        full[cache] += 1;
-                    }
-                }
+                continue;
             }
-        }
-        for (i, c) in self.caches.iter().enumerate().filter(|(_, c)| c.live) {
-            let partial = self.walk(i, c.partial, LIST_PARTIAL)?;
-            let free = self.walk(i, c.free, LIST_FREE)?;
-            if (partial, free, full[i]) != (c.nr_partial, c.nr_free, c.nr_full) {
-                return Err(("slab list lengths differ from the cache's counts", c.partial));
+            let err = |what| SlabVerifyError { cache: c.name, slab: 0, what };
+            self.check_lists(c).map_err(err)?;
+            let t = tally[ci];
+            if t.slabs != c.node.nr_slabs || t.objects != c.node.total_objects {
+                return Err(err("nr_slabs/total_objects disagree with the slabs that exist"));
             }
-            if slabs[i] != c.nr_slabs() || objs[i] != c.active_objs {
-                return Err(("cache counts differ from its slabs", c.partial));
+            if t.on_partial != c.node.nr_partial || t.on_cpu_partial != c.cpu.nr_partial {
+                return Err(err("slabs marked partial are not all on the lists"));
             }
-        }
-        if slab_pages != self.slab_pages
-            || large_pages != self.large_pages
-            || large_allocs != self.large_allocs
-        {
-            return Err(("page totals differ from the page registry", 0));
-        }
-        if self.registry.len() != slab_pages + large_allocs {
-            return Err(("page registry count differs from its entries", 0));
+            if t.cpu_slabs != usize::from(c.cpu.slab != NIL) {
+                return Err(err("slabs marked as the CPU slab are not the CPU slab"));
+            }
         }
         Ok(())
     }
 
-    /// The blocks the slab layer holds from its page source: each slab's first page and each
-    /// large kmalloc, with its order (so the kernel can check the page allocator agrees they
-    /// are allocated).
+    /// The blocks the slab layer holds from its page source, with their orders: every slab
+    /// and the `struct slab` table's pages (not `kmalloc_large` blocks: like Linux, SLUB keeps
+    /// no list of them; mem_map's owner marks them). For the kernel's check that the page
+    /// allocator agrees they are allocated.
     pub fn page_blocks(&self) -> impl Iterator<Item = (usize, u32)> + '_ {
-        self.registry.iter().filter_map(|(page, tag)| match tag {
-            PageTag::Large { order } => Some((page, order)),
-            PageTag::Slab { cache, index: 0 } => self.caches.get(cache).map(|c| (page, c.order)),
-            PageTag::Slab { .. } => None,
-        })
+        self.map.iter().map(|(_, d)| (d.base, u32::from(d.order))).chain(self.map.blocks())
     }
 
-    /// The descriptor of `slab`, which the registry lists as the first page of a slab of
-    /// cache `i`: magic, owner, in-use count against the bitmap, bits past the last object
-    /// set. Returns its in-use count and list.
-    fn check_slab(&self, i: usize, slab: usize) -> Result<(usize, u8), SlabVerifyError> {
-        let c = &self.caches[i];
-        // SAFETY: the registry lists `slab` as the first page of a live slab of cache `i`,
-        // so its descriptor and bitmap are initialised memory the slab layer owns; `&self`
-        // keeps every writer away while the references live.
-        let (h, bm) = unsafe { (header(c.desc(slab)), bitmap(c.desc(slab), c.words)) };
-        if h.magic != SLAB_MAGIC || h.cache as usize != i || u32::from(h.order) != c.order {
-            return Err(("slab descriptor damaged (magic, owner or order)", slab));
+    /// One slab: geometry, frozen/list marks, freelist, `inuse`, mem_map marks.
+    fn check_slab(
+        &self,
+        src: &impl PageSource,
+        c: &KmemCache,
+        idx: u32,
+        d: &SlabDesc,
+    ) -> Result<(), &'static str> {
+        if usize::from(d.objects) != c.objects || u32::from(d.order) != c.order {
+            return Err("objects/order differ from the cache's");
         }
-        let set: usize = bm.iter().map(|w| w.count_ones() as usize).sum();
-        let tail = c.words * WORD_BITS - c.objs;
-        if h.inuse as usize > c.objs || set != h.inuse as usize + tail {
-            return Err(("slab in-use count differs from its bitmap", slab));
+        if d.inuse > d.objects {
+            return Err("inuse above objects");
         }
-        if tail != 0 && bm[c.words - 1] >> (WORD_BITS - tail) != usize::MAX >> (WORD_BITS - tail) {
-            return Err(("slab bitmap bits past the last object are clear", slab));
+        let frozen_list = matches!(d.list, LIST_CPU_SLAB | LIST_CPU_PARTIAL);
+        if d.frozen != frozen_list {
+            return Err("frozen does not match the list the slab is on");
         }
-        Ok((h.inuse as usize, h.list))
+        let free = freelist_len(c, d.base, d.freelist)?;
+        if free + usize::from(d.inuse) != usize::from(d.objects) {
+            return Err("inuse disagrees with the slab's freelist");
+        }
+        if d.list == LIST_NONE && free != 0 {
+            return Err("a slab on no list has free objects");
+        }
+        if d.list == LIST_PARTIAL && free == 0 {
+            return Err("a full slab on the partial list");
+        }
+        if c.cpu.slab == idx {
+            if d.base != c.cpu.slab_base {
+                return Err("the CPU slab's cached base is stale");
+            }
+            let cpu_free = freelist_len(c, d.base, c.cpu.freelist)?;
+            if cpu_free > usize::from(d.inuse) {
+                return Err("the CPU freelist is longer than the objects taken");
+            }
+        }
+        let pfn = self.map.pfn(idx);
+        for k in 0..c.pages() {
+            if src.head_page(d.base + k * PAGE_SIZE) != (HeadPage::Slab { pfn }) {
+                return Err("a page of the slab is not marked PG_slab in mem_map");
+            }
+        }
+        Ok(())
     }
 
-    /// Follows the list of cache `i` that starts at `head` and must be `list`: each slab
-    /// registered to the cache, marked as on this list, linked back to its predecessor, with
-    /// the in-use count the list implies. Returns its length.
-    fn walk(&self, i: usize, head: usize, list: u8) -> Result<usize, SlabVerifyError> {
-        let c = &self.caches[i];
-        let (mut prev, mut cur, mut n) = (0, head, 0);
-        while cur != 0 {
-            if self.registry.lookup(cur) != Some(PageTag::Slab { cache: i, index: 0 }) {
-                return Err(("slab list links to a page that is not one of its slabs", cur));
+    /// The CPU slab, CPU partial and node partial lists of one cache.
+    fn check_lists(&self, c: &KmemCache) -> Result<(), &'static str> {
+        if c.cpu.slab == NIL {
+            if c.cpu.freelist != 0 || c.cpu.slab_base != 0 {
+                return Err("a CPU freelist without a CPU slab");
+            }
+        } else if self.map.get(c.cpu.slab).map(|d| d.list) != Some(LIST_CPU_SLAB) {
+            return Err("the CPU slab is not marked as such");
+        }
+        let mut n = 0;
+        let mut idx = c.cpu.partial;
+        while idx != NIL {
+            let d = self.map.get(idx).ok_or("a CPU partial link to no slab")?;
+            if d.list != LIST_CPU_PARTIAL {
+                return Err("a slab on the CPU partial list is not marked so");
             }
             n += 1;
-            if n > c.nr_slabs() {
-                return Err(("slab list longer than the cache's slabs (a cycle?)", cur));
+            if n > c.cpu.nr_partial {
+                return Err("the CPU partial list is longer than counted");
             }
-            // SAFETY: `cur` is registered as the first page of a slab of cache `i` (above).
-            let h = unsafe { header(c.desc(cur)) };
-            let inuse_ok = match list {
-                LIST_FREE => h.inuse == 0,
-                _ => h.inuse != 0 && (h.inuse as usize) < c.objs,
-            };
-            if h.list != list || h.prev != prev || !inuse_ok {
-                return Err(("slab on the wrong list, badly linked or miscounted", cur));
-            }
-            prev = cur;
-            cur = h.next;
+            idx = d.next;
         }
-        Ok(n)
+        if n != c.cpu.nr_partial {
+            return Err("the CPU partial list is shorter than counted");
+        }
+        let (mut n, mut prev) = (0, NIL);
+        let mut idx = c.node.partial_head;
+        while idx != NIL {
+            let d = self.map.get(idx).ok_or("a partial list link to no slab")?;
+            if d.list != LIST_PARTIAL || d.prev != prev {
+                return Err("the node partial list is not doubly linked");
+            }
+            n += 1;
+            if n > c.node.nr_partial {
+                return Err("the node partial list is longer than nr_partial");
+            }
+            prev = idx;
+            idx = d.next;
+        }
+        if n != c.node.nr_partial || c.node.partial_tail != prev {
+            return Err("the node partial list is shorter than nr_partial, or its tail is wrong");
+        }
+        Ok(())
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::super::cache::{bitmap, header};
-    use super::super::tests::TestPages;
-    use super::super::{Slab, PAGE_SIZE};
-
-    /// Full, partial and large allocations of several caches.
-    fn busy(src: &mut TestPages) -> (Slab, usize) {
-        let mut s = Slab::new();
-        let objs: std::vec::Vec<usize> =
-            (0..600).map(|i| s.kmalloc(src, 8 << (i % 9)).unwrap()).collect();
-        for &p in objs.iter().step_by(3) {
-            s.kfree(src, p).unwrap();
+/// The length of a freelist of the slab at `base`, if every link is an object of the slab and
+/// the chain ends within `objects` steps.
+fn freelist_len(c: &KmemCache, base: usize, head: usize) -> Result<usize, &'static str> {
+    let mut n = 0;
+    let mut p = head;
+    while p != 0 {
+        if c.object_at(base, p).is_err() {
+            return Err("a free pointer outside the slab or between objects");
         }
-        s.kmalloc(src, 3 * PAGE_SIZE).unwrap();
-        s.verify().unwrap();
-        (s, objs[1])
+        n += 1;
+        if n > c.objects {
+            return Err("a freelist loops");
+        }
+        // SAFETY: `p` was just checked to be an object of this slab, which the slab layer owns.
+        p = unsafe { ((p + c.offset) as *const usize).read() };
     }
-
-    #[test]
-    fn verify_finds_damaged_slabs_and_counts() {
-        let mut src = TestPages::new();
-        let (mut s, obj) = busy(&mut src);
-        // A bit cleared behind the allocator's back: a lost object.
-        let cache = s.kmalloc_slab(8 << 1).unwrap();
-        let c = s.caches[usize::from(cache.index)];
-        // kmalloc-16 slabs are one page.
-        let slab = obj & !(PAGE_SIZE - 1);
-        assert_eq!(c.order, 0);
-        // SAFETY: `slab` is a live slab of this cache (obj is allocated in it).
-        unsafe { bitmap(c.desc(slab), c.words)[0] ^= 1 };
-        assert_eq!(s.verify().unwrap_err(), ("slab in-use count differs from its bitmap", slab));
-        // SAFETY: as above; restore it.
-        unsafe { bitmap(c.desc(slab), c.words)[0] ^= 1 };
-        s.verify().unwrap();
-        // SAFETY: as above.
-        unsafe { header(c.desc(slab)).magic ^= 1 };
-        assert_eq!(s.verify().unwrap_err().0, "slab descriptor damaged (magic, owner or order)");
-        // SAFETY: as above.
-        unsafe { header(c.desc(slab)).magic ^= 1 };
-
-        s.caches[usize::from(cache.index)].active_objs += 1;
-        assert_eq!(s.verify().unwrap_err().0, "cache counts differ from its slabs");
-        s.caches[usize::from(cache.index)].active_objs -= 1;
-
-        s.large_pages += 1;
-        assert_eq!(s.verify().unwrap_err().0, "page totals differ from the page registry");
-    }
+    Ok(n)
 }

@@ -1,414 +1,413 @@
-//! A heap-free AVL tree over a fixed arena of nodes, keyed by a `u32` and augmented with a
-//! per-subtree summary (Linux's augmented rbtree, in the shape pivm can afford without an
-//! allocator). Both vmap trees use it: busy areas by address, and free blocks by address with
-//! their largest fits.
+//! An AVL tree of heap nodes, keyed by a `u32` and optionally augmented with a per-subtree
+//! summary (Linux's augmented rbtree, with AVL balancing). The vmap trees use it: busy areas
+//! and lazily freed ranges by address, and free blocks by address with their largest fits.
 //!
-//! Slot 0 is a sentinel ("nil"): it never holds an item, its height is 0 and its summary is
-//! `Item::EMPTY`'s, so code reading a missing child's summary needs no special case. Links are
-//! `u16` slot numbers; recycled slots are chained through `left`. Nodes are relinked, never
-//! moved, so a slot number names the same item for as long as it is in the tree.
+//! Every node is its own allocation, made by the caller (so a failed allocation is the
+//! caller's error to report, before anything changed) and handed over with `insert`; `remove`
+//! hands it back with its links cleared, so a node can move from one tree to another without
+//! a new allocation, as Linux moves a `vmap_area` between its busy, purge and free trees.
+//! Nodes are relinked, never copied. Recursion depth is the tree height (at most 1.44 log2 n).
+use alloc::boxed::Box;
 
-/// A slot number in the arena; `NIL` is the sentinel.
-pub(super) type Idx = u16;
-/// The sentinel slot: no node.
-pub(super) const NIL: Idx = 0;
-/// Deepest path kept on the explicit stacks: an AVL tree of n nodes is at most
-/// 1.44 log2(n + 2) high, i.e. 23 for the 65 535 nodes a `u16` index can name.
-pub(super) const MAX_HEIGHT: usize = 32;
+/// A subtree: `None` is empty.
+pub(super) type Link<T> = Option<Box<Node<T>>>;
+
+/// Deepest path an iterator keeps: an AVL tree of n nodes is at most 1.44 log2(n + 2) high,
+/// 47 for the 2^32 keys a `u32` can name.
+const MAX_HEIGHT: usize = 48;
 
 /// What the tree stores: a key, and a summary of its subtree recomputed from the children's
-/// whenever the subtree changes.
-pub(super) trait Item: Copy {
-    /// What a subtree summary holds (`()` for no augmentation).
+/// whenever the subtree changes (augmented trees only).
+pub(super) trait Item {
+    /// What a subtree summary holds.
     type Summary: Copy + PartialEq;
-    /// The sentinel's value; its summary must be the neutral one (e.g. a zero max).
-    const EMPTY: Self;
+    /// An empty subtree's summary (e.g. a zero maximum).
+    const NONE: Self::Summary;
     /// Sort key; unique among the items in one tree.
     fn key(&self) -> u32;
-    /// This node's subtree summary, as last pulled.
+    /// This node's subtree summary, as last stored.
     fn summary(&self) -> Self::Summary;
-    /// Recomputes this node's subtree summary from its own data and its children's.
-    fn pull(&mut self, left: Self::Summary, right: Self::Summary);
+    /// The subtree summary from this node's own data and its children's summaries.
+    fn compute(&self, left: Self::Summary, right: Self::Summary) -> Self::Summary;
+    /// Stores a summary `compute` gave.
+    fn set_summary(&mut self, s: Self::Summary);
 }
 
-#[derive(Clone, Copy)]
-struct Node<T> {
-    left: Idx,
-    right: Idx,
+/// One node: the item and its links.
+pub(super) struct Node<T> {
+    left: Link<T>,
+    right: Link<T>,
     height: u8,
-    val: T,
+    pub(super) val: T,
 }
 
-/// The tree and its arena of `N` slots (slot 0 is the sentinel, so it holds `N - 1` items).
-pub(super) struct Tree<T, const N: usize> {
-    nodes: [Node<T>; N],
-    root: Idx,
-    len: usize,
-    /// Slots `1..=high_water` have been handed out at least once; the rest never were, so an
-    /// empty tree needs no free-list set-up (and a static of it can live in .bss).
-    high_water: Idx,
-    /// Recycled slots, chained through `left`.
-    free_head: Idx,
-}
-
-impl<T: Item, const N: usize> Tree<T, N> {
-    /// An empty tree.
-    pub(super) const fn new() -> Self {
-        const { assert!(N >= 2 && N <= Idx::MAX as usize + 1, "arena size must be 2..=65536") };
-        Self {
-            nodes: [Node { left: NIL, right: NIL, height: 0, val: T::EMPTY }; N],
-            root: NIL,
-            len: 0,
-            high_water: 0,
-            free_head: NIL,
-        }
+impl<T> Node<T> {
+    /// A detached node holding `val`, to be boxed and inserted.
+    pub(super) const fn new(val: T) -> Self {
+        Node { left: None, right: None, height: 1, val }
     }
+}
 
-    /// Forgets every item.
-    pub(super) fn clear(&mut self) {
-        self.root = NIL;
-        self.len = 0;
-        self.high_water = 0;
-        self.free_head = NIL;
-        self.nodes[NIL as usize] = Node { left: NIL, right: NIL, height: 0, val: T::EMPTY };
+fn height<T>(l: &Link<T>) -> u8 {
+    l.as_ref().map_or(0, |n| n.height)
+}
+
+/// Why `verify` failed: the first broken invariant and the key it was found at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct TreeError {
+    pub(super) what: &'static str,
+    pub(super) key: u32,
+}
+
+/// The tree. `augmented` trees keep every node's summary current; the others never pull.
+pub(super) struct Tree<T> {
+    root: Link<T>,
+    len: usize,
+    augmented: bool,
+}
+
+impl<T: Item> Tree<T> {
+    pub(super) const fn new(augmented: bool) -> Self {
+        Tree { root: None, len: 0, augmented }
     }
 
     pub(super) fn len(&self) -> usize {
         self.len
     }
 
-    pub(super) fn root(&self) -> Idx {
-        self.root
+    pub(super) fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
-    pub(super) fn left(&self, i: Idx) -> Idx {
-        self.nodes[i as usize].left
+    /// The root's summary (`Item::NONE` for an empty tree).
+    pub(super) fn root_summary(&self) -> T::Summary {
+        self.summary_of(&self.root)
     }
 
-    pub(super) fn right(&self, i: Idx) -> Idx {
-        self.nodes[i as usize].right
-    }
-
-    /// The item in slot `i` (the sentinel's `EMPTY` for `NIL`).
-    pub(super) fn get(&self, i: Idx) -> &T {
-        &self.nodes[i as usize].val
-    }
-
-    /// Mutable access to a stored item. Changing its key (without breaking the order) or the
-    /// data its summary depends on must be followed by `refresh(new key)`.
-    pub(super) fn get_mut(&mut self, i: Idx) -> &mut T {
-        debug_assert!(i != NIL, "the sentinel is read-only");
-        &mut self.nodes[i as usize].val
-    }
-
-    fn height(&self, i: Idx) -> u8 {
-        self.nodes[i as usize].height
-    }
-
-    fn alloc_slot(&mut self) -> Option<Idx> {
-        if self.free_head != NIL {
-            let i = self.free_head;
-            self.free_head = self.nodes[i as usize].left;
-            return Some(i);
+    fn summary_of(&self, l: &Link<T>) -> T::Summary {
+        match l {
+            Some(n) if self.augmented => n.val.summary(),
+            _ => T::NONE,
         }
-        if (self.high_water as usize) + 1 < N {
-            self.high_water += 1;
-            return Some(self.high_water);
+    }
+
+    /// Recomputes `n`'s height and summary from its children.
+    fn fix(&self, n: &mut Node<T>) {
+        n.height = 1 + height(&n.left).max(height(&n.right));
+        if self.augmented {
+            let (l, r) = (self.summary_of(&n.left), self.summary_of(&n.right));
+            let s = n.val.compute(l, r);
+            n.val.set_summary(s);
         }
-        None
     }
 
-    fn free_slot(&mut self, i: Idx) {
-        self.nodes[i as usize] =
-            Node { left: self.free_head, right: NIL, height: 0, val: T::EMPTY };
-        self.free_head = i;
-    }
-
-    /// Recomputes `i`'s height and summary from its children; returns whether either changed.
-    fn fix(&mut self, i: Idx) -> bool {
-        let Node { left, right, .. } = self.nodes[i as usize];
-        let height = 1 + self.height(left).max(self.height(right));
-        let l = self.nodes[left as usize].val.summary();
-        let r = self.nodes[right as usize].val.summary();
-        let node = &mut self.nodes[i as usize];
-        let before = (node.height, node.val.summary());
-        node.height = height;
-        node.val.pull(l, r);
-        before != (node.height, node.val.summary())
-    }
-
-    fn rotate_right(&mut self, i: Idx) -> Idx {
-        let l = self.left(i);
-        self.nodes[i as usize].left = self.right(l);
-        self.nodes[l as usize].right = i;
-        self.fix(i);
-        self.fix(l);
+    fn rotate_right(&self, mut n: Box<Node<T>>) -> Box<Node<T>> {
+        let Some(mut l) = n.left.take() else { return n };
+        n.left = l.right.take();
+        self.fix(&mut n);
+        l.right = Some(n);
+        self.fix(&mut l);
         l
     }
 
-    fn rotate_left(&mut self, i: Idx) -> Idx {
-        let r = self.right(i);
-        self.nodes[i as usize].right = self.left(r);
-        self.nodes[r as usize].left = i;
-        self.fix(i);
-        self.fix(r);
+    fn rotate_left(&self, mut n: Box<Node<T>>) -> Box<Node<T>> {
+        let Some(mut r) = n.right.take() else { return n };
+        n.right = r.left.take();
+        self.fix(&mut n);
+        r.left = Some(n);
+        self.fix(&mut r);
         r
     }
 
-    /// Fixes `i` and restores the AVL balance at it; returns the subtree's new root.
-    fn balance(&mut self, i: Idx) -> Idx {
-        self.fix(i);
-        let (l, r) = (self.left(i), self.right(i));
-        let (hl, hr) = (self.height(l), self.height(r));
+    /// Fixes `n` and restores the AVL balance at it; returns the subtree's new root.
+    fn balance(&self, mut n: Box<Node<T>>) -> Box<Node<T>> {
+        self.fix(&mut n);
+        let (hl, hr) = (height(&n.left), height(&n.right));
         if hl > hr + 1 {
-            if self.height(self.left(l)) < self.height(self.right(l)) {
-                let nl = self.rotate_left(l);
-                self.nodes[i as usize].left = nl;
+            if let Some(l) = n.left.take() {
+                let l = if height(&l.left) < height(&l.right) { self.rotate_left(l) } else { l };
+                n.left = Some(l);
             }
-            self.rotate_right(i)
+            self.rotate_right(n)
         } else if hr > hl + 1 {
-            if self.height(self.right(r)) < self.height(self.left(r)) {
-                let nr = self.rotate_right(r);
-                self.nodes[i as usize].right = nr;
+            if let Some(r) = n.right.take() {
+                let r = if height(&r.right) < height(&r.left) { self.rotate_right(r) } else { r };
+                n.right = Some(r);
             }
-            self.rotate_left(i)
+            self.rotate_left(n)
         } else {
-            i
+            n
         }
     }
 
-    /// Inserts `val`; returns its slot, or `None` when the arena is full. Keys must be unique.
-    pub(super) fn insert(&mut self, val: T) -> Option<Idx> {
-        let i = self.alloc_slot()?;
-        self.nodes[i as usize] = Node { left: NIL, right: NIL, height: 1, val };
-        self.fix(i);
-        self.root = self.insert_at(self.root, i, val.key());
+    /// Links in a detached node (from `Node::new` or `remove`). Keys must be unique.
+    pub(super) fn insert(&mut self, mut node: Box<Node<T>>) {
+        node.left = None;
+        node.right = None;
+        self.fix(&mut node);
+        let key = node.val.key();
+        let root = self.root.take();
+        self.root = Some(self.insert_at(root, node, key));
         self.len += 1;
-        Some(i)
     }
 
-    fn insert_at(&mut self, t: Idx, new: Idx, key: u32) -> Idx {
-        if t == NIL {
-            return new;
-        }
-        if key < self.get(t).key() {
-            let l = self.insert_at(self.left(t), new, key);
-            self.nodes[t as usize].left = l;
+    fn insert_at(&self, t: Link<T>, new: Box<Node<T>>, key: u32) -> Box<Node<T>> {
+        let Some(mut t) = t else { return new };
+        debug_assert!(key != t.val.key(), "duplicate key {key:#x}");
+        if key < t.val.key() {
+            t.left = Some(self.insert_at(t.left.take(), new, key));
         } else {
-            let r = self.insert_at(self.right(t), new, key);
-            self.nodes[t as usize].right = r;
+            t.right = Some(self.insert_at(t.right.take(), new, key));
         }
         self.balance(t)
     }
 
-    /// Removes the item with `key`, returning it.
-    pub(super) fn remove(&mut self, key: u32) -> Option<T> {
-        let mut found = NIL;
-        self.root = self.remove_at(self.root, key, &mut found);
-        if found == NIL {
-            return None;
+    /// Unlinks the node with `key` and hands it back (links cleared).
+    pub(super) fn remove(&mut self, key: u32) -> Option<Box<Node<T>>> {
+        let mut found = None;
+        let root = self.root.take();
+        self.root = self.remove_at(root, key, &mut found);
+        if found.is_some() {
+            self.len -= 1;
         }
-        let val = *self.get(found);
-        self.free_slot(found);
-        self.len -= 1;
-        Some(val)
+        found
     }
 
-    fn remove_at(&mut self, t: Idx, key: u32, found: &mut Idx) -> Idx {
-        if t == NIL {
-            return NIL;
-        }
-        let k = self.get(t).key();
+    fn remove_at(&self, t: Link<T>, key: u32, found: &mut Option<Box<Node<T>>>) -> Link<T> {
+        let mut t = t?;
+        let k = t.val.key();
         if key < k {
-            let l = self.remove_at(self.left(t), key, found);
-            self.nodes[t as usize].left = l;
-            return self.balance(t);
+            t.left = self.remove_at(t.left.take(), key, found);
+            return Some(self.balance(t));
         }
         if key > k {
-            let r = self.remove_at(self.right(t), key, found);
-            self.nodes[t as usize].right = r;
-            return self.balance(t);
+            t.right = self.remove_at(t.right.take(), key, found);
+            return Some(self.balance(t));
         }
-        *found = t;
-        let (l, r) = (self.left(t), self.right(t));
-        if l == NIL {
-            return r;
+        let (l, r) = (t.left.take(), t.right.take());
+        t.height = 1;
+        *found = Some(t);
+        match (l, r) {
+            (None, r) => r,
+            (l, None) => l,
+            (l, Some(r)) => {
+                // Two children: the in-order successor takes this node's place.
+                let mut min = None;
+                let r = self.remove_min(r, &mut min);
+                let mut succ = min?;
+                succ.left = l;
+                succ.right = r;
+                Some(self.balance(succ))
+            }
         }
-        if r == NIL {
-            return l;
-        }
-        // Two children: the in-order successor takes this node's place (relinked, not copied,
-        // so slot numbers stay attached to their items).
-        let mut succ = NIL;
-        let r = self.remove_min(r, &mut succ);
-        self.nodes[succ as usize].left = l;
-        self.nodes[succ as usize].right = r;
-        self.balance(succ)
     }
 
-    fn remove_min(&mut self, t: Idx, min: &mut Idx) -> Idx {
-        let l = self.left(t);
-        if l == NIL {
-            *min = t;
-            return self.right(t);
+    fn remove_min(&self, mut t: Box<Node<T>>, min: &mut Link<T>) -> Link<T> {
+        match t.left.take() {
+            None => {
+                let r = t.right.take();
+                *min = Some(t);
+                r
+            }
+            Some(l) => {
+                t.left = self.remove_min(l, min);
+                Some(self.balance(t))
+            }
         }
-        let l = self.remove_min(l, min);
-        self.nodes[t as usize].left = l;
-        self.balance(t)
     }
 
-    /// The slot holding exactly `key`, or `NIL`.
-    pub(super) fn find(&self, key: u32) -> Idx {
-        let i = self.floor(key);
-        if i != NIL && self.get(i).key() == key {
-            i
+    /// Unlinks and hands back the node with the smallest key.
+    pub(super) fn pop_first(&mut self) -> Option<Box<Node<T>>> {
+        let key = self.first()?.key();
+        self.remove(key)
+    }
+
+    /// The item with exactly `key`.
+    pub(super) fn get(&self, key: u32) -> Option<&T> {
+        self.floor(key).filter(|v| v.key() == key)
+    }
+
+    /// Changes the item with `key` through `f` and recomputes the summaries on its path. `f`
+    /// may change the key only within the gap between the neighbouring keys.
+    pub(super) fn update<R>(&mut self, key: u32, f: impl FnOnce(&mut T) -> R) -> Option<R> {
+        let root = self.root.as_deref_mut()?;
+        Self::update_at(root, key, f, self.augmented)
+    }
+
+    fn update_at<R>(
+        n: &mut Node<T>,
+        key: u32,
+        f: impl FnOnce(&mut T) -> R,
+        aug: bool,
+    ) -> Option<R> {
+        let k = n.val.key();
+        let r = if key == k {
+            f(&mut n.val)
         } else {
-            NIL
+            let child = if key < k { n.left.as_deref_mut() } else { n.right.as_deref_mut() };
+            Self::update_at(child?, key, f, aug)?
+        };
+        if aug {
+            let l = n.left.as_ref().map_or(T::NONE, |c| c.val.summary());
+            let rr = n.right.as_ref().map_or(T::NONE, |c| c.val.summary());
+            let s = n.val.compute(l, rr);
+            n.val.set_summary(s);
         }
+        Some(r)
     }
 
-    /// The item with the largest key `<= key`, or `NIL`.
-    pub(super) fn floor(&self, key: u32) -> Idx {
-        let (mut t, mut best) = (self.root, NIL);
-        while t != NIL {
-            let k = self.get(t).key();
+    /// The item with the largest key `<= key`.
+    pub(super) fn floor(&self, key: u32) -> Option<&T> {
+        let (mut t, mut best) = (self.root.as_deref(), None);
+        while let Some(n) = t {
+            let k = n.val.key();
             if k == key {
-                return t;
+                return Some(&n.val);
             }
             if k < key {
-                best = t;
-                t = self.right(t);
+                best = Some(&n.val);
+                t = n.right.as_deref();
             } else {
-                t = self.left(t);
+                t = n.left.as_deref();
             }
         }
         best
     }
 
-    /// The item with the smallest key `>= key`, or `NIL`.
-    pub(super) fn ceil(&self, key: u32) -> Idx {
-        let (mut t, mut best) = (self.root, NIL);
-        while t != NIL {
-            let k = self.get(t).key();
+    /// The item with the smallest key `>= key`.
+    pub(super) fn ceil(&self, key: u32) -> Option<&T> {
+        let (mut t, mut best) = (self.root.as_deref(), None);
+        while let Some(n) = t {
+            let k = n.val.key();
             if k == key {
-                return t;
+                return Some(&n.val);
             }
             if k > key {
-                best = t;
-                t = self.left(t);
+                best = Some(&n.val);
+                t = n.left.as_deref();
             } else {
-                t = self.right(t);
+                t = n.right.as_deref();
             }
         }
         best
     }
 
-    /// Recomputes the summaries on the path from the root to `key` (after `get_mut` changed
-    /// the node with that key, or its key to this one), stopping at the first ancestor whose
-    /// summary comes out unchanged, as Linux's augmented-rbtree propagation does.
-    pub(super) fn refresh(&mut self, key: u32) {
-        let mut path = [NIL; MAX_HEIGHT];
-        let (mut n, mut t) = (0, self.root);
-        while t != NIL && n < MAX_HEIGHT {
-            path[n] = t;
-            n += 1;
-            let k = self.get(t).key();
-            if k == key {
-                break;
-            }
-            t = if key < k { self.left(t) } else { self.right(t) };
+    pub(super) fn first(&self) -> Option<&T> {
+        let mut t = self.root.as_deref()?;
+        while let Some(l) = t.left.as_deref() {
+            t = l;
         }
-        for &i in path[..n].iter().rev() {
-            if !self.fix(i) {
-                break;
+        Some(&t.val)
+    }
+
+    pub(super) fn last(&self) -> Option<&T> {
+        let mut t = self.root.as_deref()?;
+        while let Some(r) = t.right.as_deref() {
+            t = r;
+        }
+        Some(&t.val)
+    }
+
+    /// The lowest item whose subtree summary and own data satisfy the callbacks: go left
+    /// while the left subtree qualifies, else take this node if it does, else go right
+    /// (Linux's `find_vmap_lowest_match`). Augmented trees only.
+    pub(super) fn lowest_match(
+        &self,
+        subtree_fits: impl Fn(T::Summary) -> bool,
+        own_fits: impl Fn(&T) -> bool,
+    ) -> Option<&T> {
+        let mut t = self.root.as_deref()?;
+        if !subtree_fits(t.val.summary()) {
+            return None;
+        }
+        loop {
+            match t.left.as_deref() {
+                Some(l) if subtree_fits(l.val.summary()) => t = l,
+                _ if own_fits(&t.val) => return Some(&t.val),
+                _ => t = t.right.as_deref()?,
             }
         }
     }
 
-    /// Slots in key order.
-    pub(super) fn iter(&self) -> InOrder<'_, T, N> {
-        let mut it = InOrder { tree: self, stack: [NIL; MAX_HEIGHT], depth: 0 };
-        it.push_left(self.root);
+    /// Items in key order.
+    pub(super) fn iter(&self) -> InOrder<'_, T> {
+        let mut it = InOrder { stack: [None; MAX_HEIGHT], depth: 0 };
+        it.push_left(self.root.as_deref());
         it
     }
 
-    /// Checks the AVL shape, the order, the stored heights and summaries (tests only).
-    #[cfg(test)]
-    pub(super) fn check(&self) -> Result<(), String>
-    where
-        T: PartialEq + core::fmt::Debug,
-    {
-        fn walk<T: Item + PartialEq + core::fmt::Debug, const N: usize>(
-            t: &Tree<T, N>,
-            i: Idx,
-            lo: Option<u32>,
-            hi: Option<u32>,
-            count: &mut usize,
-        ) -> Result<u8, String> {
-            if i == NIL {
-                return Ok(0);
-            }
-            *count += 1;
-            let k = t.get(i).key();
-            if lo.is_some_and(|lo| k <= lo) || hi.is_some_and(|hi| k >= hi) {
-                return Err(format!("key {k} out of order"));
-            }
-            let hl = walk(t, t.left(i), lo, Some(k), count)?;
-            let hr = walk(t, t.right(i), Some(k), hi, count)?;
-            if hl.abs_diff(hr) > 1 {
-                return Err(format!("unbalanced at key {k}: {hl} vs {hr}"));
-            }
-            let h = 1 + hl.max(hr);
-            if t.height(i) != h {
-                return Err(format!("stale height at key {k}"));
-            }
-            let mut v = *t.get(i);
-            v.pull(t.get(t.left(i)).summary(), t.get(t.right(i)).summary());
-            if v != *t.get(i) {
-                return Err(format!("stale summary at key {k}: {:?}", t.get(i)));
-            }
-            Ok(h)
-        }
+    /// The first broken invariant: order, stored heights, AVL balance, summaries, length.
+    pub(super) fn verify(&self) -> Result<(), TreeError> {
         let mut count = 0;
-        walk(self, self.root, None, None, &mut count)?;
+        self.verify_at(self.root.as_deref(), None, None, &mut count)?;
         if count != self.len {
-            return Err(format!("len {} but {count} nodes reachable", self.len));
-        }
-        if self.nodes[NIL as usize].height != 0 {
-            return Err("sentinel was written".into());
+            return Err(TreeError { what: "length differs from the nodes reachable", key: 0 });
         }
         Ok(())
     }
+
+    fn verify_at(
+        &self,
+        n: Option<&Node<T>>,
+        lo: Option<u32>,
+        hi: Option<u32>,
+        count: &mut usize,
+    ) -> Result<u8, TreeError> {
+        let Some(n) = n else { return Ok(0) };
+        *count += 1;
+        let key = n.val.key();
+        let err = |what| TreeError { what, key };
+        if lo.is_some_and(|lo| key <= lo) || hi.is_some_and(|hi| key >= hi) {
+            return Err(err("key out of order"));
+        }
+        let hl = self.verify_at(n.left.as_deref(), lo, Some(key), count)?;
+        let hr = self.verify_at(n.right.as_deref(), Some(key), hi, count)?;
+        if hl.abs_diff(hr) > 1 {
+            return Err(err("subtree out of AVL balance"));
+        }
+        if n.height != 1 + hl.max(hr) {
+            return Err(err("stale height"));
+        }
+        if self.augmented {
+            let want = n.val.compute(self.summary_of(&n.left), self.summary_of(&n.right));
+            if want != n.val.summary() {
+                return Err(err("stale subtree summary"));
+            }
+        }
+        Ok(n.height)
+    }
 }
 
-/// In-order walk with an explicit stack (no recursion, no heap).
-pub(super) struct InOrder<'a, T, const N: usize> {
-    tree: &'a Tree<T, N>,
-    stack: [Idx; MAX_HEIGHT],
+/// In-order walk with an explicit stack (no heap).
+pub(super) struct InOrder<'a, T> {
+    stack: [Option<&'a Node<T>>; MAX_HEIGHT],
     depth: usize,
 }
 
-impl<T: Item, const N: usize> InOrder<'_, T, N> {
-    fn push_left(&mut self, mut i: Idx) {
-        while i != NIL && self.depth < MAX_HEIGHT {
-            self.stack[self.depth] = i;
+impl<'a, T> InOrder<'a, T> {
+    fn push_left(&mut self, mut n: Option<&'a Node<T>>) {
+        while let Some(node) = n {
+            if self.depth == MAX_HEIGHT {
+                break;
+            }
+            self.stack[self.depth] = Some(node);
             self.depth += 1;
-            i = self.tree.left(i);
+            n = node.left.as_deref();
         }
     }
 }
 
-impl<T: Item, const N: usize> Iterator for InOrder<'_, T, N> {
-    type Item = Idx;
+impl<'a, T> Iterator for InOrder<'a, T> {
+    type Item = &'a T;
 
-    fn next(&mut self) -> Option<Idx> {
+    fn next(&mut self) -> Option<&'a T> {
         if self.depth == 0 {
             return None;
         }
         self.depth -= 1;
-        let i = self.stack[self.depth];
-        self.push_left(self.tree.right(i));
-        Some(i)
+        let n = self.stack[self.depth].take()?;
+        self.push_left(n.right.as_deref());
+        Some(&n.val)
     }
 }
 
@@ -417,7 +416,7 @@ mod tests {
     use super::*;
 
     /// Keys with a subtree sum, to check the summaries follow rotations.
-    #[derive(Clone, Copy, Debug, PartialEq)]
+    #[derive(Clone, Debug, PartialEq)]
     struct Sum {
         key: u32,
         sum: u64,
@@ -425,84 +424,108 @@ mod tests {
 
     impl Item for Sum {
         type Summary = u64;
-        const EMPTY: Self = Sum { key: 0, sum: 0 };
+        const NONE: u64 = 0;
+
         fn key(&self) -> u32 {
             self.key
         }
         fn summary(&self) -> u64 {
             self.sum
         }
-        fn pull(&mut self, l: u64, r: u64) {
-            self.sum = self.key as u64 + l + r;
+        fn compute(&self, l: u64, r: u64) -> u64 {
+            self.key as u64 + l + r
+        }
+        fn set_summary(&mut self, s: u64) {
+            self.sum = s;
         }
     }
 
-    fn item(key: u32) -> Sum {
-        Sum { key, sum: key as u64 }
-    }
-
-    #[test]
-    fn fills_to_capacity_and_stays_balanced() {
-        let mut t: Tree<Sum, 65> = Tree::new();
-        for k in 0..64u32 {
-            assert!(t.insert(item(k * 7 % 64 + 1)).is_some());
-            t.check().unwrap();
-        }
-        assert_eq!(t.len(), 64);
-        assert!(t.insert(item(1000)).is_none());
-        assert_eq!(t.get(t.root()).sum, (1..=64).sum::<u64>());
-        let keys: Vec<u32> = t.iter().map(|i| t.get(i).key).collect();
-        assert_eq!(keys, (1..=64).collect::<Vec<_>>());
-        for k in (1..=64).step_by(3) {
-            assert_eq!(t.remove(k).map(|v| v.key), Some(k));
-            t.check().unwrap();
-        }
-        assert_eq!(t.remove(1), None);
-        // Freed slots are reused.
-        for k in (1..=64).step_by(3) {
-            assert!(t.insert(item(k)).is_some());
-        }
-        assert_eq!(t.len(), 64);
-        t.check().unwrap();
+    fn node(key: u32) -> Box<Node<Sum>> {
+        Box::new(Node::new(Sum { key, sum: 0 }))
     }
 
     #[test]
-    fn floor_ceil_find() {
-        let mut t: Tree<Sum, 16> = Tree::new();
+    fn stays_balanced_and_summed() {
+        let mut t = Tree::new(true);
+        for k in 0..1000u32 {
+            t.insert(node(k.wrapping_mul(7919) % 1000));
+            assert_eq!(t.verify(), Ok(()));
+        }
+        assert_eq!(t.len(), 1000);
+        assert_eq!(t.root_summary(), (0..1000u64).sum());
+        assert!(t.iter().map(|s| s.key).eq(0..1000));
+        for k in (0..1000).step_by(3) {
+            let n = t.remove(k).unwrap();
+            assert_eq!(n.val.key, k);
+            assert!(n.left.is_none() && n.right.is_none());
+            assert_eq!(t.verify(), Ok(()));
+        }
+        assert_eq!(t.root_summary(), (0..1000u64).filter(|k| k % 3 != 0).sum());
+        assert!(t.remove(3).is_none());
+    }
+
+    #[test]
+    fn floor_ceil_get_first_last() {
+        let mut t = Tree::new(false);
         for k in [10, 20, 30] {
-            t.insert(item(k));
+            t.insert(node(k));
         }
-        assert_eq!(t.get(t.floor(25)).key, 20);
-        assert_eq!(t.floor(5), NIL);
-        assert_eq!(t.get(t.ceil(25)).key, 30);
-        assert_eq!(t.ceil(31), NIL);
-        assert_eq!(t.get(t.find(20)).key, 20);
-        assert_eq!(t.find(21), NIL);
+        assert_eq!(t.floor(25).map(|s| s.key), Some(20));
+        assert_eq!(t.floor(5).map(|s| s.key), None);
+        assert_eq!(t.ceil(25).map(|s| s.key), Some(30));
+        assert_eq!(t.ceil(31).map(|s| s.key), None);
+        assert_eq!(t.get(20).map(|s| s.key), Some(20));
+        assert!(t.get(21).is_none());
+        assert_eq!((t.first().unwrap().key, t.last().unwrap().key), (10, 30));
+        assert_eq!(t.pop_first().unwrap().val.key, 10);
+        assert_eq!(t.len(), 2);
     }
 
     #[test]
-    fn slots_survive_rebalancing() {
-        let mut t: Tree<Sum, 128> = Tree::new();
-        let slots: Vec<(u32, Idx)> = (0..100).map(|k| (k, t.insert(item(k)).unwrap())).collect();
-        for k in (0..100).filter(|k| k % 2 == 0) {
-            t.remove(k);
-        }
-        for &(k, i) in slots.iter().filter(|(k, _)| k % 2 == 1) {
-            assert_eq!(t.get(i).key, k);
-        }
-        t.check().unwrap();
-    }
-
-    #[test]
-    fn refresh_after_key_change() {
-        let mut t: Tree<Sum, 16> = Tree::new();
+    fn update_changes_key_in_its_gap_and_repulls() {
+        let mut t = Tree::new(true);
         for k in [10, 20, 30, 40] {
-            t.insert(item(k));
+            t.insert(node(k));
         }
-        let i = t.find(20);
-        t.get_mut(i).key = 25;
-        t.refresh(25);
-        t.check().unwrap();
-        assert_eq!(t.get(t.root()).sum, 10 + 25 + 30 + 40);
+        assert_eq!(t.update(20, |s| s.key = 25), Some(()));
+        assert_eq!(t.verify(), Ok(()));
+        assert_eq!(t.root_summary(), 10 + 25 + 30 + 40);
+        assert_eq!(t.update(21, |_| ()), None);
+    }
+
+    #[test]
+    fn nodes_move_between_trees() {
+        let (mut a, mut b) = (Tree::new(false), Tree::new(true));
+        for k in 0..10 {
+            a.insert(node(k));
+        }
+        while let Some(n) = a.pop_first() {
+            b.insert(n);
+        }
+        assert!(a.is_empty());
+        assert_eq!(b.verify(), Ok(()));
+        assert_eq!(b.root_summary(), 45);
+    }
+
+    #[test]
+    fn lowest_match_descends_once() {
+        let mut t = Tree::new(true);
+        for k in [5, 1, 9, 3, 7] {
+            t.insert(node(k));
+        }
+        // Every subtree qualifies: the leftmost node that does itself.
+        let m = t.lowest_match(|s| s > 0, |v| v.key >= 1);
+        assert_eq!(m.map(|s| s.key), Some(1));
+        assert!(t.lowest_match(|s| s >= 100, |_| true).is_none());
+    }
+
+    #[test]
+    fn verify_catches_a_stale_summary() {
+        let mut t = Tree::new(true);
+        for k in [1, 2, 3] {
+            t.insert(node(k));
+        }
+        t.root.as_mut().unwrap().val.sum += 1;
+        assert_eq!(t.verify().unwrap_err().what, "stale subtree summary");
     }
 }

@@ -1,53 +1,45 @@
-//! The vmalloc range's address allocator: Linux's `vmap_area` machinery (mm/vmalloc.c, 5.2+
-//! shape) with fixed capacity and no heap. It hands out page-granular ranges of
-//! `[VMALLOC_START, VMALLOC_END)` lowest-address first fit, keeps the guard page after each
-//! area, frees lazily and purges in batches, and snapshots itself for /proc/vmallocinfo. It
-//! only does the bookkeeping: the kernel maps pages, unmaps them and flushes the TLB.
+//! The vmalloc range's address allocator: Linux 6.1's `vmap_area` machinery (mm/vmalloc.c),
+//! pure. It hands out page-granular ranges of `[VMALLOC_START, VMALLOC_END)` lowest-address
+//! first, keeps the guard page after each area, frees lazily and purges in batches with one
+//! TLB flush per purge, and answers the lookups /proc/vmallocinfo, /proc/meminfo and the oops
+//! need. The kernel maps and unmaps pages; this module only keeps the books.
 //!
-//! # Structure
-//! Two AVL trees over fixed arenas (`avl`), both keyed by virtual page number:
-//! * the busy tree (Linux's `vmap_area_root`): every reserved area, live or lazily freed, so
-//!   `find` and `find_nearest_below` are one O(log n) descent;
-//! * the free tree (Linux's `free_vmap_area_root`): maximal free blocks, each subtree
-//!   augmented with, for every alignment pivm allows (`PAGE_SIZE << k`, k = 0..=7, up to
-//!   `1 << IOREMAP_MAX_ORDER`), the largest request that alignment could place in it. Linux
-//!   augments with the largest block size only and searches with `size + align - 1`, which can
-//!   miss a block where an aligned request fits exactly; one maximum per alignment makes
-//!   `find_vmap_lowest_match` exact and a single descent: go left while the left subtree can
-//!   take the request, else take this block if it can, else go right.
+//! # Structure (as 6.1)
+//! Three AVL trees (`avl`) of `vmap_area` nodes, keyed by virtual page number, each node its
+//! own allocation (Linux's `vmap_area_cachep`), moving between the trees without a new one:
+//! * `busy` (`vmap_area_root`): live areas, each owning its `vm_struct` (`VmStruct`, also its
+//!   own allocation, `kzalloc` in Linux);
+//! * `purge` (`purge_vmap_area_root`): lazily freed ranges, neighbours merged, shown as
+//!   `unpurged vm_area`;
+//! * `free` (`free_vmap_area_root`): maximal free blocks, each subtree augmented with, for
+//!   every alignment pivm allows (`PAGE_SIZE << k`, k = 0..=7, up to `1 << IOREMAP_MAX_ORDER`),
+//!   the largest request that alignment could place in it. Linux augments with the largest
+//!   block size only and searches with `size + align - 1`, which can miss a block where an
+//!   aligned request fits exactly; one maximum per alignment makes `find_vmap_lowest_match`
+//!   exact and a single descent.
 //!
-//! Insert, remove and lowest fit are O(log n) worst case (AVL height <= 1.44 log2 n).
-//! Neighbouring free blocks merge when a range returns (`merge_or_add_vmap_area`). Recursion
-//! depth is the tree height (about 18 for 4096 nodes).
+//! Nothing is capped: areas are limited by the range and by memory. A node or `vm_struct`
+//! that cannot be allocated fails the request with `NoMemory` and changes nothing.
 //!
-//! # Lazy freeing
-//! `remove_vm_area` (what `vfree`/`iounmap` call) marks the area lazily freed: its range
-//! stays reserved, shown as `unpurged vm_area`, and its pages (guard included) count toward
-//! `vmap_lazy_nr`. When that exceeds `lazy_max_pages` (0: on every free) every lazily freed
-//! range returns to the free tree at once. An allocation that finds no room (or no free
-//! `vmap_area` slot) purges and retries once, as `alloc_vmap_area` does. Purged ranges
-//! accumulate until the kernel collects them with `take_purged` and flushes the TLB for
-//! them, which it must do before it maps anything at an address returned after the purge.
-//!
-//! # Memory
-//! `VmapAllocator<N>` holds `N - 2` areas in two arenas of `N` slots (slot 0 of each is a
-//! sentinel; `N - 1` free-block slots cover the at most `areas + 1` gaps) plus one purge-list
-//! entry per slot. Per slot on ARMv7: 56 bytes busy node, 48 bytes free node (eight 32-bit
-//! maxima), 2 bytes lazy link, 8 bytes purge entry: 114 bytes, so `Vmap` (4096 areas) takes
-//! 467,264 bytes (456 KiB). It is all zero bytes when empty and `empty()` is `const`, so a
-//! `static Mutex<Vmap>` lands in .bss and costs nothing in the image.
+//! # Lazy freeing (`free_vmap_area_noflush`, `__purge_vmap_area_lazy`)
+//! `remove_vm_area` unlinks the area from the busy tree and merges its range into the purge
+//! tree; the kernel has already cleared its PTEs but flushed nothing. Once more than
+//! `lazy_max_pages` pages wait (0: at every free), or when an allocation finds no room, the
+//! purge flushes the TLB once over the whole purged span and returns every range to the free
+//! tree. The flush goes through the `TlbFlush` the caller passes, and is counted.
+use alloc::boxed::Box;
+use core::fmt;
+
+use bitflags::bitflags;
+
+use self::avl::{Item, Node, Tree, TreeError};
+use crate::mm::{PAGE_SHIFT, PAGE_SIZE};
+use crate::sizes::SZ_32M;
 
 mod avl;
 #[cfg(test)]
 mod tests;
-mod verify;
-
-use core::fmt;
-
-use self::avl::{Idx, Item, Tree, NIL};
-use crate::mm::{PAGE_SHIFT, PAGE_SIZE};
-use crate::proc::snapshot::{VmFlags, VmallocArea};
-use crate::sizes::SZ_32M;
+pub mod vmalloc;
 
 /// Largest ioremap alignment order on SMP ARM (the generic `7 + PAGE_SHIFT`: 512 KiB).
 pub const IOREMAP_MAX_ORDER: u32 = 7 + PAGE_SHIFT;
@@ -55,17 +47,31 @@ pub const IOREMAP_MAX_ORDER: u32 = 7 + PAGE_SHIFT;
 pub const VMAP_MAX_ALIGN: u64 = 1 << IOREMAP_MAX_ORDER;
 /// One free-tree maximum per alignment `PAGE_SIZE << k`, k = 0..ALIGN_CLASSES.
 const ALIGN_CLASSES: usize = (IOREMAP_MAX_ORDER - PAGE_SHIFT + 1) as usize;
-/// Areas pivm's kernel allocator holds (live plus lazily freed).
-pub const VMAP_AREAS_MAX: usize = 4096;
-/// Arena slots for `VMAP_AREAS_MAX` areas (two sentinels' worth more, see the module doc).
-pub const VMAP_ARENA_SLOTS: usize = VMAP_AREAS_MAX + 2;
-/// The kernel's allocator.
-pub type Vmap = VmapAllocator<VMAP_ARENA_SLOTS>;
-// Keep the documented memory cost honest on the 32-bit target.
-#[cfg(target_pointer_width = "32")]
-const _: () = assert!(core::mem::size_of::<Vmap>() <= 115 * VMAP_ARENA_SLOTS);
 /// `lazy_max_pages()` allows this much lazily freed space per bit of `fls(num_online_cpus())`.
 const LAZY_MAX_BYTES_PER_CPU_ORDER: u64 = SZ_32M;
+/// Bytes of one `pages[]` entry: a `struct page *` on 32-bit ARM (pivm stores the PFN).
+pub const PAGES_ENTRY_SIZE: u64 = 4;
+
+bitflags! {
+    /// Linux's `vm_struct` flags (include/linux/vmalloc.h, values as in 6.1).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct VmFlags: u32 {
+        /// `ioremap()` and friends.
+        const VM_IOREMAP = 0x0000_0001;
+        /// `vmalloc()`.
+        const VM_ALLOC = 0x0000_0002;
+        /// `vmap()`ed pages.
+        const VM_MAP = 0x0000_0004;
+        /// Suitable for `remap_vmalloc_range()`.
+        const VM_USERMAP = 0x0000_0008;
+        /// `dma_alloc_coherent()` remap.
+        const VM_DMA_COHERENT = 0x0000_0010;
+        /// The area is reserved but not yet fully set up.
+        const VM_UNINITIALIZED = 0x0000_0020;
+        /// No guard page after the area.
+        const VM_NO_GUARD = 0x0000_0040;
+    }
+}
 
 /// Linux's `fls()`: 1-based index of the most significant set bit, 0 for 0.
 pub const fn fls(x: u32) -> u32 {
@@ -128,6 +134,214 @@ fn align_up(vpn: u32, k: usize) -> u32 {
     vpn.saturating_add(mask) & !mask
 }
 
+const fn vpn_addr(vpn: u32) -> u64 {
+    (vpn as u64) << PAGE_SHIFT
+}
+
+/// A heap allocation that reports failure instead of aborting (`Box::try_new` is unstable):
+/// in the kernel it is a kmalloc, so running out of lowmem fails the request cleanly.
+fn try_box<T>(v: T) -> Option<Box<T>> {
+    const { assert!(core::mem::size_of::<T>() != 0) };
+    #[cfg(test)]
+    {
+        if tests::alloc_should_fail() {
+            return None;
+        }
+    }
+    let layout = core::alloc::Layout::new::<T>();
+    // SAFETY: `T` is not zero-sized (asserted above), so `alloc` may be called with its
+    // layout; a non-null result is valid, aligned memory for one `T`, written once here and
+    // owned by the `Box` (which frees it with the same layout through the global allocator).
+    unsafe {
+        let p = alloc::alloc::alloc(layout).cast::<T>();
+        if p.is_null() {
+            return None;
+        }
+        p.write(v);
+        Some(Box::from_raw(p))
+    }
+}
+
+/// Who asked for an area. Linux records the caller's return address and prints it with
+/// `%pS`; pivm records a code address (printed through the kernel's symbol table) or, for the
+/// board's device mappings, which pivm makes in one loop, the driver's name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Caller {
+    /// A code address: printed `function+0xoff/0xsize`.
+    Code(usize),
+    /// A name, printed as it is.
+    Name(&'static str),
+}
+
+impl From<&'static str> for Caller {
+    fn from(name: &'static str) -> Self {
+        Caller::Name(name)
+    }
+}
+
+/// Prints a code address the way `%pS` does.
+pub trait Symbols {
+    fn write_symbol(&self, w: &mut dyn fmt::Write, addr: usize) -> fmt::Result;
+}
+
+/// No symbol table: `%pS` falls back to the bare address.
+pub struct NoSymbols;
+
+impl Symbols for NoSymbols {
+    fn write_symbol(&self, w: &mut dyn fmt::Write, addr: usize) -> fmt::Result {
+        write!(w, "{addr:#010x}")
+    }
+}
+
+impl Caller {
+    /// `%pS` of the caller.
+    pub fn write(&self, w: &mut dyn fmt::Write, syms: &dyn Symbols) -> fmt::Result {
+        match *self {
+            Caller::Code(addr) => syms.write_symbol(w, addr),
+            Caller::Name(name) => w.write_str(name),
+        }
+    }
+
+    /// A `Display` of `%pS`.
+    pub fn display<'a>(&'a self, syms: &'a dyn Symbols) -> impl fmt::Display + 'a {
+        struct D<'a>(&'a Caller, &'a dyn Symbols);
+        impl fmt::Display for D<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.write(f, self.1)
+            }
+        }
+        D(self, syms)
+    }
+}
+
+/// Where a vmalloc area's `pages[]` array lives (`area->pages`): kmalloc'ed when it fits a
+/// page, itself vmalloc'ed otherwise (`__vmalloc_node`, shown as ` vpages`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PagesArray {
+    pub addr: u64,
+    pub vmalloced: bool,
+}
+
+/// Linux's `struct vm_struct`: what the area is for. The address and size are the owning
+/// `vmap_area`'s.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VmStruct {
+    pub flags: VmFlags,
+    pub caller: Caller,
+    /// Pages backing the area (`vm->nr_pages`, 0 for an ioremap).
+    pub nr_pages: u32,
+    /// Physical base of a device mapping (`vm->phys_addr`; 0 prints nothing, as in Linux).
+    pub phys_addr: u64,
+    /// `vm->pages`, once allocated.
+    pub pages: Option<PagesArray>,
+    /// pivm's own mark: this area holds the `pages[]` array of the area at this address, so
+    /// only that area's `vfree` may free it.
+    pub pages_array_of: Option<u64>,
+}
+
+/// Linux's `struct vmap_area`: a range of page numbers, in exactly one of the three trees.
+#[derive(Debug)]
+pub struct VmapArea {
+    start: u32,
+    end: u32,
+    /// Free tree only: for each alignment class, the largest request the subtree can place.
+    fit: [u32; ALIGN_CLASSES],
+    /// Busy tree only: the area's `vm_struct`.
+    vm: Option<Box<VmStruct>>,
+}
+
+impl VmapArea {
+    const fn range(start: u32, end: u32) -> Self {
+        VmapArea { start, end, fit: [0; ALIGN_CLASSES], vm: None }
+    }
+
+    /// First address of the area.
+    pub fn va_start(&self) -> u64 {
+        vpn_addr(self.start)
+    }
+
+    /// One past the last reserved address (after the guard page, if any).
+    pub fn va_end(&self) -> u64 {
+        vpn_addr(self.end)
+    }
+
+    /// Reserved bytes, guard page included (`vm->size`, what vmallocinfo prints).
+    pub fn size(&self) -> u64 {
+        self.va_end() - self.va_start()
+    }
+
+    fn pages(&self) -> u64 {
+        (self.end - self.start) as u64
+    }
+
+    /// The `vm_struct` of a live area.
+    pub fn vm(&self) -> Option<&VmStruct> {
+        self.vm.as_deref()
+    }
+
+    fn has_guard(&self) -> bool {
+        self.vm().is_some_and(|vm| !vm.flags.contains(VmFlags::VM_NO_GUARD))
+    }
+
+    /// Usable bytes: the size without the guard page (`get_vm_area_size()`).
+    pub fn get_vm_area_size(&self) -> u64 {
+        self.size() - if self.has_guard() { PAGE_SIZE } else { 0 }
+    }
+
+    /// Whether `addr` lies in the reserved range (guard page included).
+    pub fn contains(&self, addr: u64) -> bool {
+        (self.va_start()..self.va_end()).contains(&addr)
+    }
+
+    /// Pages an allocation aligned for class `k` can take from this block alone.
+    fn own_fit(&self, k: usize) -> u32 {
+        self.end.saturating_sub(align_up(self.start, k))
+    }
+}
+
+impl Item for VmapArea {
+    type Summary = [u32; ALIGN_CLASSES];
+    const NONE: Self::Summary = [0; ALIGN_CLASSES];
+
+    fn key(&self) -> u32 {
+        self.start
+    }
+
+    fn summary(&self) -> Self::Summary {
+        self.fit
+    }
+
+    fn compute(&self, l: Self::Summary, r: Self::Summary) -> Self::Summary {
+        // Runs on every node of every path an operation changes: keep it branch-free.
+        let mut fit = [0; ALIGN_CLASSES];
+        for (k, f) in fit.iter_mut().enumerate() {
+            *f = self.own_fit(k).max(l[k]).max(r[k]);
+        }
+        fit
+    }
+
+    fn set_summary(&mut self, s: Self::Summary) {
+        self.fit = s;
+    }
+}
+
+/// A detached tree node holding `[start, end)`, or `NoMemory`.
+fn new_node(start: u32, end: u32, size: u64) -> Result<Box<Node<VmapArea>>, VmapError> {
+    try_box(Node::new(VmapArea::range(start, end)))
+        .ok_or(VmapError::NoMemory { what: "vmap_area", size })
+}
+
+/// Flushes kernel TLB entries: `flush_tlb_kernel_range()`, supplied by the kernel.
+pub trait TlbFlush {
+    fn flush_tlb_kernel_range(&mut self, start: u64, end: u64);
+}
+
+impl<F: FnMut(u64, u64)> TlbFlush for F {
+    fn flush_tlb_kernel_range(&mut self, start: u64, end: u64) {
+        self(start, end)
+    }
+}
+
 /// Errors, each reading like the message Linux prints for the same failure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum VmapError {
@@ -139,8 +353,8 @@ pub enum VmapError {
     InvalidAlign { align: u64 },
     /// No free range fits, even after purging (`size` includes the guard page).
     NoSpace { size: u64 },
-    /// Every `vmap_area` slot is taken, even after purging.
-    OutOfAreas { size: u64, capacity: usize },
+    /// The `vmap_area` or `vm_struct` could not be allocated (Linux: -ENOMEM, no message).
+    NoMemory { what: &'static str, size: u64 },
     /// Free of an address that is not page aligned.
     BadAddress(u64),
     /// Free (or update) of an address that starts no live area.
@@ -165,10 +379,9 @@ impl fmt::Display for VmapError {
                 f,
                 "vmap allocation for size {size} failed: use vmalloc=<size> to increase size"
             ),
-            Self::OutOfAreas { size, capacity } => write!(
-                f,
-                "vmap allocation for size {size} failed: all {capacity} vmap_area slots in use"
-            ),
+            Self::NoMemory { what, size } => {
+                write!(f, "vmap allocation for size {size} failed: no memory for the {what}")
+            }
             Self::BadAddress(addr) => write!(f, "Trying to vfree() bad address ({addr:08x})"),
             Self::Nonexistent(addr) => {
                 write!(f, "Trying to vfree() nonexistent vm area ({addr:08x})")
@@ -177,244 +390,104 @@ impl fmt::Display for VmapError {
     }
 }
 
-/// Whether a reserved area is in use or waiting for the next lazy purge.
+/// What one purge did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum VmapState {
-    Busy,
-    /// Freed; the range stays reserved (`unpurged vm_area`) until the next purge.
-    LazilyFreed,
-}
-
-/// One reserved area: Linux's `vmap_area` with its `vm_struct` folded in. Addresses are
-/// kept as page numbers; the accessors give bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct VmapArea {
-    start: u32,
-    end: u32,
-    flags: VmFlags,
-    /// `None` rather than "" keeps an empty arena all zero bytes.
-    caller: Option<&'static str>,
-    nr_pages: u32,
-    phys_addr: Option<u64>,
-    state: VmapState,
-}
-
-impl VmapArea {
-    /// First address of the area.
-    pub fn va_start(&self) -> u64 {
-        (self.start as u64) << PAGE_SHIFT
-    }
-
-    /// One past the last reserved address (after the guard page, if any).
-    pub fn va_end(&self) -> u64 {
-        (self.end as u64) << PAGE_SHIFT
-    }
-
-    /// Reserved bytes, guard page included (`vm->size`, what vmallocinfo prints).
-    pub fn size(&self) -> u64 {
-        self.va_end() - self.va_start()
-    }
-
-    /// Usable bytes: the size without the guard page (`get_vm_area_size()`).
-    pub fn get_vm_area_size(&self) -> u64 {
-        if self.flags.contains(VmFlags::VM_NO_GUARD) {
-            self.size()
-        } else {
-            self.size().saturating_sub(PAGE_SIZE)
-        }
-    }
-
-    /// The unmapped page after the area, where an overrun faults.
-    pub fn guard_page(&self) -> Option<u64> {
-        (!self.flags.contains(VmFlags::VM_NO_GUARD))
-            .then(|| self.va_end().saturating_sub(PAGE_SIZE))
-    }
-
-    /// Whether `addr` lies in the reserved range (guard page included).
-    pub fn contains(&self, addr: u64) -> bool {
-        (self.va_start()..self.va_end()).contains(&addr)
-    }
-
-    pub fn flags(&self) -> VmFlags {
-        self.flags
-    }
-
-    /// Who asked for the area, as given to `alloc_vmap_area` ("" if nobody said).
-    pub fn caller(&self) -> &'static str {
-        self.caller.unwrap_or("")
-    }
-
-    /// Pages backing the area (`vm->nr_pages`), as recorded by `set_nr_pages`.
-    pub fn nr_pages(&self) -> u32 {
-        self.nr_pages
-    }
-
-    /// Physical base of a device mapping (`vm->phys_addr`).
-    pub fn phys_addr(&self) -> Option<u64> {
-        self.phys_addr
-    }
-
-    pub fn state(&self) -> VmapState {
-        self.state
-    }
-
-    /// The /proc/vmallocinfo view of the area.
-    pub fn to_vmalloc_area(&self) -> VmallocArea {
-        VmallocArea {
-            start: self.va_start(),
-            end: self.va_end(),
-            size: self.size(),
-            caller: self.caller(),
-            nr_pages: self.nr_pages,
-            phys_addr: self.phys_addr,
-            flags: self.flags,
-            lazily_freed: self.state == VmapState::LazilyFreed,
-        }
-    }
-}
-
-impl Item for VmapArea {
-    type Summary = ();
-
-    const EMPTY: Self = VmapArea {
-        start: 0,
-        end: 0,
-        flags: VmFlags::empty(),
-        caller: None,
-        nr_pages: 0,
-        phys_addr: None,
-        state: VmapState::Busy,
-    };
-
-    fn key(&self) -> u32 {
-        self.start
-    }
-
-    fn summary(&self) {}
-
-    fn pull(&mut self, _: (), _: ()) {}
-}
-
-/// A free block `[start, end)` (page numbers) and, for its subtree, the largest request each
-/// alignment class can place (`fit[0]` is the largest block: Linux's `subtree_max_size`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct FreeBlock {
-    start: u32,
-    end: u32,
-    fit: [u32; ALIGN_CLASSES],
-}
-
-impl FreeBlock {
-    fn new(start: u32, end: u32) -> Self {
-        let mut b = FreeBlock { start, end, fit: [0; ALIGN_CLASSES] };
-        b.pull([0; ALIGN_CLASSES], [0; ALIGN_CLASSES]);
-        b
-    }
-
-    /// Pages an allocation aligned for class `k` can take from this block alone.
-    fn own_fit(&self, k: usize) -> u32 {
-        self.end.saturating_sub(align_up(self.start, k))
-    }
-}
-
-impl Item for FreeBlock {
-    type Summary = [u32; ALIGN_CLASSES];
-
-    const EMPTY: Self = FreeBlock { start: 0, end: 0, fit: [0; ALIGN_CLASSES] };
-
-    fn key(&self) -> u32 {
-        self.start
-    }
-
-    fn summary(&self) -> [u32; ALIGN_CLASSES] {
-        self.fit
-    }
-
-    fn pull(&mut self, l: [u32; ALIGN_CLASSES], r: [u32; ALIGN_CLASSES]) {
-        // Runs on every node of every path an operation changes: keep it branch-free.
-        for k in 0..ALIGN_CLASSES {
-            self.fit[k] = self.own_fit(k).max(l[k]).max(r[k]);
-        }
-    }
-}
-
-/// The union of the ranges purged since the kernel last collected them: what it must flush
-/// from the TLB (Linux flushes `[start, end)` in one `flush_tlb_kernel_range`).
-#[derive(Clone, Copy, Debug)]
-pub struct Purged<'a> {
-    /// Areas returned to the free tree.
-    pub nr_areas: usize,
+pub struct Purge {
+    /// Areas freed since the previous purge.
+    pub nr_areas: u64,
+    /// Merged ranges returned to the free tree (`unpurged vm_area` lines).
+    pub nr_ranges: usize,
     /// Their pages, guard pages included.
     pub nr_pages: u64,
-    /// Lowest start and highest end among them.
+    /// The one range flushed: lowest start to highest end.
     pub start: u64,
     pub end: u64,
-    ranges: &'a [(u32, u32)],
 }
 
-impl Purged<'_> {
-    /// Each purged `[start, end)`, in purge order. If more ranges were purged than the
-    /// allocator has slots before they were collected, the last entry is widened to cover
-    /// the excess: flushing every listed range always covers every purged one.
-    pub fn ranges(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
-        self.ranges.iter().map(|&(s, e)| ((s as u64) << PAGE_SHIFT, (e as u64) << PAGE_SHIFT))
+/// Counters since boot.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VmapStats {
+    /// Purges that found something to purge.
+    pub nr_purges: u64,
+    /// `flush_tlb_kernel_range` calls made by the allocator (one per purge).
+    pub nr_tlb_flushes: u64,
+}
+
+/// Where an address that faulted lies, for the oops (16.11: only an area the address is in
+/// or right next to is named).
+#[derive(Clone, Copy, Debug)]
+pub enum FaultSite<'a> {
+    /// Not in `[VMALLOC_START, VMALLOC_END)`.
+    Outside,
+    /// In a live area, below its guard page.
+    Inside(&'a VmapArea),
+    /// In a live area's guard page.
+    GuardPage(&'a VmapArea),
+    /// In the page right after a live area.
+    PastEnd(&'a VmapArea),
+    /// In the page right before a live area.
+    Before(&'a VmapArea),
+    /// In a lazily freed range not yet purged.
+    Unpurged { start: u64, end: u64 },
+    /// In the range but near no area.
+    Unused,
+}
+
+/// The first broken invariant `verify` found: where (`vmap` for the range as a whole, or one
+/// of its trees), what, and the address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VmapVerifyError {
+    pub subsystem: &'static str,
+    pub what: &'static str,
+    pub at: u64,
+}
+
+impl fmt::Display for VmapVerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {} at {:#010x}", self.subsystem, self.what, self.at)
     }
 }
 
-/// The allocator for one range, holding up to `N - 2` areas (see the module doc).
-pub struct VmapAllocator<const N: usize> {
+/// The allocator for one range (see the module doc).
+pub struct VmapAllocator {
     /// The managed range in page numbers.
     vstart: u32,
     vend: u32,
-    busy: Tree<VmapArea, N>,
-    free: Tree<FreeBlock, N>,
-    /// Lazily freed busy slots, chained (Linux's `purge_vmap_area_list`).
-    lazy_next: [Idx; N],
-    lazy_head: Idx,
-    nr_lazy_areas: usize,
-    /// Pages of lazily freed areas, guard pages included.
+    busy: Tree<VmapArea>,
+    purge: Tree<VmapArea>,
+    free: Tree<VmapArea>,
+    /// Pages of lazily freed ranges, guard pages included (`vmap_lazy_nr`).
     vmap_lazy_nr: u64,
     lazy_max_pages: u64,
+    /// Areas freed since the last purge (before merging).
+    nr_lazy_areas: u64,
     /// Pages of live areas, guard pages included.
     used_pages: u64,
-    /// Ranges purged and not yet collected by `take_purged`.
-    purge_list: [(u32, u32); N],
-    nr_purge_list: usize,
-    purged_areas: usize,
-    purged_pages: u64,
-    purged_span: (u32, u32),
+    /// `nr_vmalloc_pages`: pages backing live areas.
+    nr_vmalloc_pages: u64,
+    stats: VmapStats,
 }
 
-impl<const N: usize> VmapAllocator<N> {
-    /// Areas the allocator can hold.
-    pub const CAPACITY: usize = N - 2;
-
-    /// An allocator with an empty range; `init` gives it one. `const`, so a kernel static
-    /// needs no stack copy of this large value.
+impl VmapAllocator {
+    /// An allocator with an empty range; `init` gives it one. `const`, for a static.
     pub const fn empty() -> Self {
-        const { assert!(N >= 3, "need room for at least one area") };
         Self {
             vstart: 0,
             vend: 0,
-            busy: Tree::new(),
-            free: Tree::new(),
-            lazy_next: [NIL; N],
-            lazy_head: NIL,
-            nr_lazy_areas: 0,
+            busy: Tree::new(false),
+            purge: Tree::new(false),
+            free: Tree::new(true),
             vmap_lazy_nr: 0,
             lazy_max_pages: 0,
+            nr_lazy_areas: 0,
             used_pages: 0,
-            purge_list: [(0, 0); N],
-            nr_purge_list: 0,
-            purged_areas: 0,
-            purged_pages: 0,
-            purged_span: (0, 0),
+            nr_vmalloc_pages: 0,
+            stats: VmapStats { nr_purges: 0, nr_tlb_flushes: 0 },
         }
     }
 
     /// An allocator for `[vstart, vend)` purging once more than `lazy_max_pages` pages are
-    /// lazily freed (0: free immediately). Builds the value on the stack: use `empty` +
-    /// `init` for a static.
+    /// lazily freed (0: at every free).
     pub fn new(vstart: u64, vend: u64, lazy_max_pages: u64) -> Result<Self, VmapError> {
         let mut v = Self::empty();
         v.init(vstart, vend, lazy_max_pages)?;
@@ -436,23 +509,12 @@ impl<const N: usize> VmapAllocator<N> {
         if e > MAX_VPN {
             return Err(bad);
         }
-        // Field by field: the value is too large to build on a kernel stack.
+        let node = new_node(s, e, vend - vstart)?;
+        *self = Self::empty();
         self.vstart = s;
         self.vend = e;
         self.lazy_max_pages = lazy_max_pages;
-        self.busy.clear();
-        self.free.clear();
-        self.lazy_head = NIL;
-        self.nr_lazy_areas = 0;
-        self.vmap_lazy_nr = 0;
-        self.used_pages = 0;
-        self.nr_purge_list = 0;
-        self.purged_areas = 0;
-        self.purged_pages = 0;
-        self.purged_span = (0, 0);
-        // An empty tree always has room for one block.
-        let root = self.free.insert(FreeBlock::new(s, e));
-        debug_assert!(root.is_some());
+        self.free.insert(node);
         Ok(())
     }
 
@@ -466,14 +528,16 @@ impl<const N: usize> VmapAllocator<N> {
         self.lazy_max_pages
     }
 
-    /// `__get_vm_area_node()`: reserves room for `size` bytes (rounded up to pages) plus a
-    /// guard page unless `VM_NO_GUARD`, aligned as Linux aligns the flags' kind (`ioremap_align`
-    /// for `VM_IOREMAP`, a page otherwise). Returns the area's start.
+    /// `__get_vm_area_node()`: allocates the `vm_struct` and reserves room for `size` bytes
+    /// (rounded up to pages) plus a guard page unless `VM_NO_GUARD`, aligned as Linux aligns
+    /// the flags' kind (`ioremap_align` for `VM_IOREMAP`, a page otherwise). Returns the
+    /// area's start. A purge it needs is flushed through `tlb`.
     pub fn get_vm_area(
         &mut self,
         size: u64,
         flags: VmFlags,
-        caller: &'static str,
+        caller: Caller,
+        tlb: &mut impl TlbFlush,
     ) -> Result<u64, VmapError> {
         let size = match page_align(size) {
             Some(0) => return Err(VmapError::InvalidSize { size: 0 }),
@@ -482,315 +546,275 @@ impl<const N: usize> VmapAllocator<N> {
         };
         let align =
             if flags.contains(VmFlags::VM_IOREMAP) { ioremap_align(size) } else { PAGE_SIZE };
+        let vm = VmStruct {
+            flags,
+            caller,
+            nr_pages: 0,
+            phys_addr: 0,
+            pages: None,
+            pages_array_of: None,
+        };
+        let vm = try_box(vm).ok_or(VmapError::NoMemory { what: "vm_struct", size })?;
         let guard = if flags.contains(VmFlags::VM_NO_GUARD) { 0 } else { PAGE_SIZE };
         let Some(size) = size.checked_add(guard) else {
             return Err(VmapError::NoSpace { size: u64::MAX });
         };
-        self.alloc_vmap_area(size, align, flags, caller)
+        let addr = self.alloc_vmap_area(size, align, tlb)?;
+        self.busy.update(self.vpn(addr), |va| va.vm = Some(vm));
+        Ok(addr)
+    }
+
+    fn vpn(&self, addr: u64) -> u32 {
+        u32::try_from(addr >> PAGE_SHIFT).unwrap_or(u32::MAX)
     }
 
     /// `alloc_vmap_area()`: reserves exactly `size` bytes (guard included, whole pages) at the
-    /// lowest address aligned to `align`. With no room, or no free slot, it purges the lazily
-    /// freed areas and retries once before failing.
-    pub fn alloc_vmap_area(
+    /// lowest address aligned to `align`, as a busy area without a `vm_struct` yet. With no
+    /// room it purges the lazily freed ranges and retries once before failing.
+    fn alloc_vmap_area(
         &mut self,
         size: u64,
         align: u64,
-        flags: VmFlags,
-        caller: &'static str,
+        tlb: &mut impl TlbFlush,
     ) -> Result<u64, VmapError> {
         if size == 0 || !size.is_multiple_of(PAGE_SIZE) {
             return Err(VmapError::InvalidSize { size });
         }
         let k = align_class(align).ok_or(VmapError::InvalidAlign { align })?;
         let pages = size >> PAGE_SHIFT;
+        // The area's node first, as Linux allocates its va before taking the lock.
+        let node = new_node(0, 0, size)?;
+        let mut spare = None;
         let mut purged = false;
         loop {
-            let may_retry = !purged && self.lazy_head != NIL;
-            let found = if self.busy.len() >= Self::CAPACITY {
-                Err(VmapError::OutOfAreas { size, capacity: Self::CAPACITY })
-            } else {
-                match self.find_vmap_lowest_match(pages, k) {
-                    NIL => Err(VmapError::NoSpace { size }),
-                    i => Ok(i),
+            let found = self
+                .free
+                .lowest_match(|fit| fit[k] as u64 >= pages, |b| b.own_fit(k) as u64 >= pages)
+                .map(|b| (b.start, b.end));
+            if let Some((start, end)) = found {
+                let a = align_up(start, k);
+                // The search guarantees a + pages <= end, so this fits in u32.
+                let a_end = a + pages as u32;
+                if a != start && a_end != end && spare.is_none() {
+                    // Linux's NE_FIT_TYPE needs a second node (`ne_fit_preload_node`).
+                    spare = Some(new_node(a_end, end, size)?);
                 }
-            };
-            match found {
-                Ok(i) => {
-                    // Carving cannot fail once a fitting block and a busy slot were found.
-                    let addr = self.take_from(i, pages, k, flags, caller);
-                    return addr.ok_or(VmapError::NoSpace { size });
-                }
-                Err(e) if !may_retry => return Err(e),
-                Err(_) => {
-                    self.purge_vmap_area_lazy();
-                    purged = true;
-                }
+                self.adjust_va_to_fit(start, end, a, a_end, spare.take());
+                let mut node = node;
+                node.val.start = a;
+                node.val.end = a_end;
+                self.busy.insert(node);
+                self.used_pages += pages;
+                return Ok(vpn_addr(a));
             }
+            if purged || self.purge.is_empty() {
+                return Err(VmapError::NoSpace { size });
+            }
+            self.purge_vmap_area_lazy(tlb);
+            purged = true;
         }
     }
 
-    /// `find_vmap_lowest_match()`: the lowest free block that can hold `pages` pages aligned
-    /// for class `k`, in one descent thanks to the per-alignment subtree maxima.
-    fn find_vmap_lowest_match(&self, pages: u64, k: usize) -> Idx {
-        let fits = |i: Idx| self.free.get(i).fit[k] as u64 >= pages;
-        let mut t = self.free.root();
-        if !fits(t) {
-            return NIL;
-        }
-        while t != NIL {
-            let l = self.free.left(t);
-            if fits(l) {
-                t = l;
-            } else if self.free.get(t).own_fit(k) as u64 >= pages {
-                return t;
-            } else {
-                t = self.free.right(t);
-            }
-        }
-        NIL
-    }
-
-    /// Carves the area out of free block `i` (Linux's `adjust_va_to_fit_type`: the block is
-    /// removed, shrunk from either end, or split in two) and records it as busy.
-    fn take_from(
+    /// `adjust_va_to_fit_type()`: carves `[a, a_end)` out of free block `[start, end)`,
+    /// removing it, shrinking it from either end, or splitting it with `spare`.
+    fn adjust_va_to_fit(
         &mut self,
-        i: Idx,
-        pages: u64,
-        k: usize,
-        flags: VmFlags,
-        caller: &'static str,
-    ) -> Option<u64> {
-        let FreeBlock { start, end, .. } = *self.free.get(i);
-        // The search guarantees start <= a and a + pages <= end, so both fit in u32.
-        let a = align_up(start, k);
-        let a_end = u32::try_from(a as u64 + pages).ok()?;
-        let area = VmapArea {
-            start: a,
-            end: a_end,
-            flags,
-            caller: (!caller.is_empty()).then_some(caller),
-            nr_pages: 0,
-            phys_addr: None,
-            state: VmapState::Busy,
-        };
-        self.busy.insert(area)?;
+        start: u32,
+        end: u32,
+        a: u32,
+        a_end: u32,
+        spare: Option<Box<Node<VmapArea>>>,
+    ) {
         match (a == start, a_end == end) {
             (true, true) => {
                 self.free.remove(start);
             }
             (true, false) => {
-                self.free.get_mut(i).start = a_end;
-                self.free.refresh(a_end);
+                self.free.update(start, |b| b.start = a_end);
             }
             (false, true) => {
-                self.free.get_mut(i).end = a;
-                self.free.refresh(start);
+                self.free.update(start, |b| b.end = a);
             }
             (false, false) => {
-                self.free.get_mut(i).end = a;
-                self.free.refresh(start);
-                // Free blocks never outnumber areas + 1, which the arena holds.
-                let added = self.free.insert(FreeBlock::new(a_end, end));
-                debug_assert!(added.is_some(), "free-block arena overflow");
+                self.free.update(start, |b| b.end = a);
+                if let Some(mut n) = spare {
+                    n.val = VmapArea::range(a_end, end);
+                    self.free.insert(n);
+                }
             }
         }
-        self.used_pages += pages;
-        Some((a as u64) << PAGE_SHIFT)
     }
 
-    /// `remove_vm_area()`, as `vfree`/`iounmap` use it: the live area starting at `addr` is
-    /// lazily freed (purged at once past the threshold) and returned so the kernel can unmap
-    /// and free its pages. Bad addresses are rejected with nothing changed. Unlike Linux, an
-    /// address inside an area (rather than its start) is rejected too.
-    pub fn remove_vm_area(&mut self, addr: u64) -> Result<VmapArea, VmapError> {
-        if !addr.is_multiple_of(PAGE_SIZE) {
-            return Err(VmapError::BadAddress(addr));
-        }
-        let i = self.live_area_at(addr).ok_or(VmapError::Nonexistent(addr))?;
-        let area = *self.busy.get(i);
-        self.free_vmap_area_noflush(i);
-        Ok(area)
+    /// `remove_vm_area()`, as `vfree`/`iounmap` use it once the kernel has cleared the
+    /// area's PTEs (without a flush): the live area starting at `addr` leaves the busy tree
+    /// for the purge tree (`free_vmap_area_noflush`), purged at once past the threshold, and
+    /// its `vm_struct` is handed back for the kernel to free the pages it lists. Bad addresses
+    /// change nothing. Unlike Linux, an address inside an area (rather than its start) is
+    /// refused too.
+    pub fn remove_vm_area(
+        &mut self,
+        addr: u64,
+        tlb: &mut impl TlbFlush,
+    ) -> Result<Box<VmStruct>, VmapError> {
+        let vpn = self.live_area_at(addr)?.start;
+        let Some(mut node) = self.busy.remove(vpn) else {
+            return Err(VmapError::Nonexistent(addr));
+        };
+        let vm = node.val.vm.take().ok_or(VmapError::Nonexistent(addr))?;
+        self.used_pages -= node.val.pages();
+        self.nr_vmalloc_pages -= vm.nr_pages as u64;
+        self.free_vmap_area_noflush(node, tlb);
+        Ok(vm)
     }
 
-    /// Queues busy slot `i` for the lazy purge, purging everything once past the threshold.
-    fn free_vmap_area_noflush(&mut self, i: Idx) {
-        let a = self.busy.get_mut(i);
-        a.state = VmapState::LazilyFreed;
-        let pages = (a.end - a.start) as u64;
-        self.used_pages -= pages;
-        self.vmap_lazy_nr += pages;
-        self.lazy_next[i as usize] = self.lazy_head;
-        self.lazy_head = i;
+    /// Queues a range for the lazy purge, purging everything once past the threshold.
+    fn free_vmap_area_noflush(&mut self, node: Box<Node<VmapArea>>, tlb: &mut impl TlbFlush) {
+        self.vmap_lazy_nr += node.val.pages();
         self.nr_lazy_areas += 1;
+        Self::merge_or_add_vmap_area(&mut self.purge, node);
         if self.vmap_lazy_nr > self.lazy_max_pages {
-            self.purge_vmap_area_lazy();
+            self.purge_vmap_area_lazy(tlb);
         }
     }
 
-    /// `purge_vmap_area_lazy()`: returns every lazily freed range to the free tree (merging
-    /// neighbours) and queues it for `take_purged`. Returns the number of areas purged.
-    pub fn purge_vmap_area_lazy(&mut self) -> usize {
-        let mut n = 0;
-        let mut i = self.lazy_head;
-        while i != NIL {
-            let next = self.lazy_next[i as usize];
-            self.lazy_next[i as usize] = NIL;
-            let VmapArea { start, end, .. } = *self.busy.get(i);
-            self.busy.remove(start);
-            self.merge_or_add_vmap_area(start, end);
-            self.note_purged(start, end);
-            n += 1;
-            i = next;
+    /// `__purge_vmap_area_lazy()`: one TLB flush over the whole purged span, then every lazily
+    /// freed range goes back to the free tree (merging neighbours). `None` (and no flush) when
+    /// nothing waits.
+    pub fn purge_vmap_area_lazy(&mut self, tlb: &mut impl TlbFlush) -> Option<Purge> {
+        let (start, end) = (self.purge.first()?.start, self.purge.last()?.end);
+        tlb.flush_tlb_kernel_range(vpn_addr(start), vpn_addr(end));
+        self.stats.nr_tlb_flushes += 1;
+        self.stats.nr_purges += 1;
+        let p = Purge {
+            nr_areas: self.nr_lazy_areas,
+            nr_ranges: self.purge.len(),
+            nr_pages: self.vmap_lazy_nr,
+            start: vpn_addr(start),
+            end: vpn_addr(end),
+        };
+        while let Some(node) = self.purge.pop_first() {
+            Self::merge_or_add_vmap_area(&mut self.free, node);
         }
-        self.lazy_head = NIL;
-        self.nr_lazy_areas = 0;
         self.vmap_lazy_nr = 0;
-        n
-    }
-
-    /// `merge_or_add_vmap_area()`: puts `[start, end)` back in the free tree, merged with the
-    /// free blocks right before and after it.
-    fn merge_or_add_vmap_area(&mut self, start: u32, end: u32) {
-        let prev = self.free.floor(start);
-        let next = self.free.ceil(start);
-        let prev_adj = prev != NIL && self.free.get(prev).end == start;
-        let next_adj = next != NIL && self.free.get(next).start == end;
-        match (prev_adj, next_adj) {
-            (true, true) => {
-                let next_end = self.free.get(next).end;
-                self.free.remove(end);
-                let p = self.free.get_mut(prev);
-                p.end = next_end;
-                let key = p.start;
-                self.free.refresh(key);
-            }
-            (true, false) => {
-                let p = self.free.get_mut(prev);
-                p.end = end;
-                let key = p.start;
-                self.free.refresh(key);
-            }
-            (false, true) => {
-                self.free.get_mut(next).start = start;
-                self.free.refresh(start);
-            }
-            (false, false) => {
-                let added = self.free.insert(FreeBlock::new(start, end));
-                debug_assert!(added.is_some(), "free-block arena overflow");
-            }
-        }
-    }
-
-    fn note_purged(&mut self, start: u32, end: u32) {
-        if self.nr_purge_list < N {
-            self.purge_list[self.nr_purge_list] = (start, end);
-            self.nr_purge_list += 1;
-        } else {
-            let last = &mut self.purge_list[N - 1];
-            *last = (last.0.min(start), last.1.max(end));
-        }
-        self.purged_span = if self.purged_areas == 0 {
-            (start, end)
-        } else {
-            (self.purged_span.0.min(start), self.purged_span.1.max(end))
-        };
-        self.purged_areas += 1;
-        self.purged_pages += (end - start) as u64;
-    }
-
-    /// Ranges purged since the last call, for the TLB flush the kernel owes them; `None` if
-    /// nothing was purged. Call it after every allocation or free, whatever its result.
-    pub fn take_purged(&mut self) -> Option<Purged<'_>> {
-        if self.purged_areas == 0 {
-            return None;
-        }
-        let p = Purged {
-            nr_areas: self.purged_areas,
-            nr_pages: self.purged_pages,
-            start: (self.purged_span.0 as u64) << PAGE_SHIFT,
-            end: (self.purged_span.1 as u64) << PAGE_SHIFT,
-            ranges: &self.purge_list[..self.nr_purge_list],
-        };
-        self.purged_areas = 0;
-        self.purged_pages = 0;
-        self.nr_purge_list = 0;
+        self.nr_lazy_areas = 0;
         Some(p)
     }
 
-    /// Whether purged ranges wait for `take_purged`.
-    pub fn has_purged(&self) -> bool {
-        self.purged_areas != 0
+    /// `merge_or_add_vmap_area()`: puts a range into `tree`, merged with the ranges right
+    /// before and after it (a merged node is freed, as Linux frees the merged `vmap_area`).
+    fn merge_or_add_vmap_area(tree: &mut Tree<VmapArea>, node: Box<Node<VmapArea>>) {
+        let (start, end) = (node.val.start, node.val.end);
+        let prev = tree.floor(start).filter(|p| p.end == start).map(|p| p.start);
+        let next = tree.ceil(start).filter(|n| n.start == end).map(|n| n.end);
+        match (prev, next) {
+            (Some(p), Some(next_end)) => {
+                tree.remove(end);
+                tree.update(p, |b| b.end = next_end);
+            }
+            (Some(p), None) => {
+                tree.update(p, |b| b.end = end);
+            }
+            (None, Some(_)) => {
+                tree.update(end, |b| b.start = start);
+            }
+            (None, None) => tree.insert(node),
+        }
     }
 
-    /// Records the pages backing the live area at `addr` (`vm->nr_pages`).
+    /// The live area starting exactly at `addr`.
+    fn live_area_at(&self, addr: u64) -> Result<&VmapArea, VmapError> {
+        if !addr.is_multiple_of(PAGE_SIZE) {
+            return Err(VmapError::BadAddress(addr));
+        }
+        u32::try_from(addr >> PAGE_SHIFT)
+            .ok()
+            .and_then(|vpn| self.busy.get(vpn))
+            .ok_or(VmapError::Nonexistent(addr))
+    }
+
+    /// `find_vm_area()` with pivm's rule: the live area starting exactly at `addr`.
+    pub fn find_vm_area(&self, addr: u64) -> Option<&VmapArea> {
+        self.live_area_at(addr).ok()
+    }
+
+    /// `find_vmap_area()`: the live area whose range (guard page included) holds `addr`.
+    pub fn find_vmap_area(&self, addr: u64) -> Option<&VmapArea> {
+        let vpn = u32::try_from(addr >> PAGE_SHIFT).ok()?;
+        self.busy.floor(vpn).filter(|a| vpn < a.end)
+    }
+
+    /// Changes the `vm_struct` of the live area starting at `addr` (fields that are not
+    /// counted: flags, pages array, physical address).
+    pub fn update_vm<R>(
+        &mut self,
+        addr: u64,
+        f: impl FnOnce(&mut VmStruct) -> R,
+    ) -> Result<R, VmapError> {
+        let vpn = self.live_area_at(addr)?.start;
+        self.busy
+            .update(vpn, |va| va.vm.as_deref_mut().map(f))
+            .flatten()
+            .ok_or(VmapError::Nonexistent(addr))
+    }
+
+    /// Records the pages backing the live area at `addr` (`vm->nr_pages`), which
+    /// `vmalloc_nr_pages()` counts.
     pub fn set_nr_pages(&mut self, addr: u64, nr_pages: u32) -> Result<(), VmapError> {
-        let i = self.live_area_at(addr).ok_or(VmapError::Nonexistent(addr))?;
-        self.busy.get_mut(i).nr_pages = nr_pages;
-        Ok(())
-    }
-
-    /// Records the physical base of the device mapping at `addr` (`vm->phys_addr`).
-    pub fn set_phys_addr(&mut self, addr: u64, phys: u64) -> Result<(), VmapError> {
-        let i = self.live_area_at(addr).ok_or(VmapError::Nonexistent(addr))?;
-        self.busy.get_mut(i).phys_addr = Some(phys);
+        let old = self.update_vm(addr, |vm| core::mem::replace(&mut vm.nr_pages, nr_pages))?;
+        self.nr_vmalloc_pages = self.nr_vmalloc_pages - old as u64 + nr_pages as u64;
         Ok(())
     }
 
     /// `clear_vm_uninitialized_flag()`: the area is fully set up.
     pub fn clear_vm_uninitialized_flag(&mut self, addr: u64) -> Result<(), VmapError> {
-        let i = self.live_area_at(addr).ok_or(VmapError::Nonexistent(addr))?;
-        self.busy.get_mut(i).flags.remove(VmFlags::VM_UNINITIALIZED);
-        Ok(())
+        self.update_vm(addr, |vm| vm.flags.remove(VmFlags::VM_UNINITIALIZED))
     }
 
-    /// The slot of the live area starting exactly at `addr`.
-    fn live_area_at(&self, addr: u64) -> Option<Idx> {
-        let vpn = u32::try_from(addr >> PAGE_SHIFT).ok()?;
-        let i = self.busy.find(vpn);
-        (i != NIL && addr.is_multiple_of(PAGE_SIZE) && self.busy.get(i).state == VmapState::Busy)
-            .then_some(i)
-    }
-
-    /// `find_vmap_area()`: the live area whose range (guard page included) holds `addr`.
-    pub fn find(&self, addr: u64) -> Option<&VmapArea> {
-        self.find_nearest_below(addr).filter(|a| a.state == VmapState::Busy && a.contains(addr))
-    }
-
-    /// The area, live or lazily freed, with the highest start at or below `addr`: the one an
-    /// access at `addr` is in or ran past, for the fault handler's report.
-    pub fn find_nearest_below(&self, addr: u64) -> Option<&VmapArea> {
-        let vpn = u32::try_from(addr >> PAGE_SHIFT).unwrap_or(u32::MAX);
-        match self.busy.floor(vpn) {
-            NIL => None,
-            i => Some(self.busy.get(i)),
+    /// Where `addr` lies, for the oops: an area is named only when `addr` is in it, in its
+    /// guard page, or in the page right before or after it.
+    pub fn fault_site(&self, addr: u64) -> FaultSite<'_> {
+        if addr < self.vstart() || addr >= self.vend() {
+            return FaultSite::Outside;
+        }
+        let vpn = (addr >> PAGE_SHIFT) as u32;
+        let below = self.busy.floor(vpn);
+        if let Some(a) = below.filter(|a| vpn < a.end) {
+            return if a.has_guard() && vpn == a.end - 1 {
+                FaultSite::GuardPage(a)
+            } else {
+                FaultSite::Inside(a)
+            };
+        }
+        if let Some(r) = self.purge.floor(vpn).filter(|r| vpn < r.end) {
+            return FaultSite::Unpurged { start: r.va_start(), end: r.va_end() };
+        }
+        if let Some(a) = below.filter(|a| a.end == vpn) {
+            return FaultSite::PastEnd(a);
+        }
+        match self.busy.ceil(vpn).filter(|a| a.start == vpn + 1) {
+            Some(a) => FaultSite::Before(a),
+            None => FaultSite::Unused,
         }
     }
 
-    /// Every reserved area, live and lazily freed, by address.
-    pub fn iter(&self) -> impl Iterator<Item = &VmapArea> + '_ {
-        self.busy.iter().map(|i| self.busy.get(i))
+    /// Live areas, by address (`vmap_area_list`).
+    pub fn areas(&self) -> impl Iterator<Item = &VmapArea> + '_ {
+        self.busy.iter()
     }
 
-    /// Writes the areas by address into `out` for /proc/vmallocinfo; returns how many were
-    /// written (all of them if `out` holds `len()`).
-    pub fn snapshot(&self, out: &mut [VmallocArea]) -> usize {
-        let mut n = 0;
-        for (slot, a) in out.iter_mut().zip(self.iter()) {
-            *slot = a.to_vmalloc_area();
-            n += 1;
-        }
-        n
+    /// Lazily freed ranges, merged, by address (`purge_vmap_area_list`).
+    pub fn unpurged(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.purge.iter().map(|r| (r.va_start(), r.va_end()))
     }
 
     /// First managed address (VMALLOC_START).
     pub fn vstart(&self) -> u64 {
-        (self.vstart as u64) << PAGE_SHIFT
+        vpn_addr(self.vstart)
     }
 
     /// End of the managed range (VMALLOC_END).
     pub fn vend(&self) -> u64 {
-        (self.vend as u64) << PAGE_SHIFT
+        vpn_addr(self.vend)
     }
 
     /// `VmallocTotal`: the range's size.
@@ -798,8 +822,13 @@ impl<const N: usize> VmapAllocator<N> {
         self.vend() - self.vstart()
     }
 
+    /// `vmalloc_nr_pages()`: pages backing vmalloc areas (6.1's `VmallocUsed`).
+    pub fn vmalloc_nr_pages(&self) -> u64 {
+        self.nr_vmalloc_pages
+    }
+
     /// Pre-4.4 `VmallocUsed`: bytes of live areas, guard pages and ioremaps included,
-    /// lazily freed areas excluded.
+    /// lazily freed ranges excluded.
     pub fn used_bytes(&self) -> u64 {
         self.used_pages << PAGE_SHIFT
     }
@@ -812,7 +841,7 @@ impl<const N: usize> VmapAllocator<N> {
     /// The largest free block right now (lazily freed ranges not counted): the largest
     /// page-aligned allocation that succeeds without a purge. O(1).
     pub fn largest_free_block(&self) -> u64 {
-        (self.free.get(self.free.root()).fit[0] as u64) << PAGE_SHIFT
+        vpn_addr(self.free.root_summary()[0])
     }
 
     /// 3.10–4.3 `VmallocChunk`: the largest gap between live areas, lazily freed ranges
@@ -820,30 +849,26 @@ impl<const N: usize> VmapAllocator<N> {
     /// like Linux's walk; it is only read for /proc/meminfo.
     pub fn largest_free_gap(&self) -> u64 {
         let (mut prev_end, mut chunk) = (self.vstart, 0);
-        for a in self.iter().filter(|a| a.state == VmapState::Busy) {
+        for a in self.busy.iter() {
             chunk = chunk.max(a.start - prev_end);
             prev_end = a.end;
         }
-        (chunk.max(self.vend - prev_end) as u64) << PAGE_SHIFT
-    }
-
-    /// Reserved areas, live and lazily freed.
-    pub fn len(&self) -> usize {
-        self.busy.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.busy.len() == 0
+        vpn_addr(chunk.max(self.vend - prev_end))
     }
 
     /// Live areas.
     pub fn nr_areas(&self) -> usize {
-        self.busy.len() - self.nr_lazy_areas
+        self.busy.len()
     }
 
-    /// Lazily freed areas waiting for the purge.
-    pub fn nr_lazily_freed(&self) -> usize {
+    /// Areas freed since the last purge.
+    pub fn nr_lazily_freed(&self) -> u64 {
         self.nr_lazy_areas
+    }
+
+    /// Merged lazily freed ranges (`unpurged vm_area` lines).
+    pub fn nr_unpurged_ranges(&self) -> usize {
+        self.purge.len()
     }
 
     /// Free blocks in the free tree (a fragmentation measure).
@@ -851,66 +876,94 @@ impl<const N: usize> VmapAllocator<N> {
         self.free.len()
     }
 
-    /// Checks every invariant: tree shapes and summaries, busy and free blocks tiling the
-    /// range exactly, free blocks maximal, counters matching (tests only).
-    #[cfg(test)]
-    pub(crate) fn check(&self) -> Result<(), String> {
-        self.busy.check()?;
-        self.free.check()?;
-        let mut segs: Vec<(u32, u32, bool)> = Vec::new();
-        let (mut used, mut lazy, mut nr_lazy) = (0u64, 0u64, 0usize);
-        for a in self.iter() {
-            if a.start >= a.end {
-                return Err(format!("empty area at {:#x}", a.va_start()));
+    pub fn stats(&self) -> VmapStats {
+        self.stats
+    }
+
+    /// Checks every invariant and returns the first broken one: each tree's shape, order
+    /// and summaries; busy, lazily freed and free ranges tiling the range exactly; free and
+    /// lazily freed ranges merged with their neighbours; `vm_struct`s only on live areas;
+    /// the counters; the purge threshold.
+    pub fn verify(&self) -> Result<(), VmapVerifyError> {
+        let tree = |subsystem: &'static str, t: &Tree<VmapArea>| {
+            t.verify().map_err(|TreeError { what, key }| VmapVerifyError {
+                subsystem,
+                what,
+                at: vpn_addr(key),
+            })
+        };
+        tree("vmap busy tree", &self.busy)?;
+        tree("vmap purge tree", &self.purge)?;
+        tree("vmap free tree", &self.free)?;
+        let err = |what, at| Err(VmapVerifyError { subsystem: "vmap", what, at: vpn_addr(at) });
+        #[derive(PartialEq, Clone, Copy)]
+        enum Kind {
+            Busy,
+            Lazy,
+            Free,
+        }
+        let (mut b, mut l, mut f) = (
+            self.busy.iter().peekable(),
+            self.purge.iter().peekable(),
+            self.free.iter().peekable(),
+        );
+        let (mut at, mut prev) = (self.vstart, None);
+        let (mut used, mut lazy, mut vmalloc_pages) = (0u64, 0u64, 0u64);
+        loop {
+            let next = [
+                b.peek().map(|a| (a.start, Kind::Busy)),
+                l.peek().map(|a| (a.start, Kind::Lazy)),
+                f.peek().map(|a| (a.start, Kind::Free)),
+            ]
+            .into_iter()
+            .flatten()
+            .min_by_key(|&(s, _)| s);
+            let Some((_, kind)) = next else { break };
+            let a = match kind {
+                Kind::Busy => b.next(),
+                Kind::Lazy => l.next(),
+                Kind::Free => f.next(),
+            };
+            let Some(a) = a else { break };
+            if a.start != at || a.start >= a.end {
+                return err("ranges do not tile the vmalloc range", at);
             }
-            segs.push((a.start, a.end, false));
-            match a.state {
-                VmapState::Busy => used += (a.end - a.start) as u64,
-                VmapState::LazilyFreed => {
-                    lazy += (a.end - a.start) as u64;
-                    nr_lazy += 1;
+            if kind != Kind::Busy && prev == Some(kind) {
+                return err("unmerged neighbouring ranges", a.start);
+            }
+            match (kind, a.vm()) {
+                (Kind::Busy, Some(vm)) => {
+                    used += a.pages();
+                    vmalloc_pages += vm.nr_pages as u64;
+                    if vm.nr_pages as u64 > a.pages() {
+                        return err("more pages than the area holds", a.start);
+                    }
                 }
+                (Kind::Busy, None) => return err("live area without a vm_struct", a.start),
+                (Kind::Lazy, None) => lazy += a.pages(),
+                (_, Some(_)) => return err("vm_struct on a free range", a.start),
+                (Kind::Free, None) => {}
             }
-        }
-        for i in self.free.iter() {
-            let b = self.free.get(i);
-            segs.push((b.start, b.end, true));
-        }
-        segs.sort();
-        let mut at = self.vstart;
-        let mut prev_free = false;
-        for &(s, e, is_free) in &segs {
-            if s != at || s >= e {
-                return Err(format!("range not tiled at page {at:#x}: next {s:#x}-{e:#x}"));
-            }
-            if is_free && prev_free {
-                return Err(format!("unmerged free blocks at page {s:#x}"));
-            }
-            prev_free = is_free;
-            at = e;
+            prev = Some(kind);
+            at = a.end;
         }
         if at != self.vend {
-            return Err(format!("range ends at page {at:#x}"));
+            return err("ranges do not reach VMALLOC_END", at);
         }
-        let mut chain = 0;
-        let mut i = self.lazy_head;
-        while i != NIL && chain <= N {
-            if self.busy.get(i).state != VmapState::LazilyFreed {
-                return Err("live area on the lazy list".into());
-            }
-            chain += 1;
-            i = self.lazy_next[i as usize];
+        if used != self.used_pages {
+            return err("used page count differs from the live areas", self.vstart);
         }
-        if (used, lazy, nr_lazy, chain)
-            != (self.used_pages, self.vmap_lazy_nr, self.nr_lazy_areas, nr_lazy)
-        {
-            return Err(format!(
-                "counters: used {used}/{} lazy {lazy}/{} nr_lazy {nr_lazy}/{} chain {chain}",
-                self.used_pages, self.vmap_lazy_nr, self.nr_lazy_areas
-            ));
+        if lazy != self.vmap_lazy_nr {
+            return err("vmap_lazy_nr differs from the lazily freed ranges", self.vstart);
         }
-        if self.free.len() > self.busy.len() + 1 {
-            return Err("more free blocks than gaps".into());
+        if vmalloc_pages != self.nr_vmalloc_pages {
+            return err("nr_vmalloc_pages differs from the areas' nr_pages", self.vstart);
+        }
+        if self.vmap_lazy_nr > self.lazy_max_pages {
+            return err("lazily freed pages above lazy_max_pages", self.vstart);
+        }
+        if (self.nr_lazy_areas == 0) != self.purge.is_empty() {
+            return err("lazily freed area count disagrees with the purge tree", self.vstart);
         }
         Ok(())
     }
