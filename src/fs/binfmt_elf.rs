@@ -468,6 +468,7 @@ pub fn load_elf_binary(
     let randomize = params.randomize_va_space != 0;
     // arm_elf_read_implies_exec(): no PT_GNU_STACK means READ_IMPLIES_EXEC.
     let read_implies_exec = elf.exec_stack == ExecStack::Default;
+    mm.read_implies_exec = read_implies_exec;
 
     // setup_new_exec() -> arch_pick_mmap_layout()
     let mmap_rnd = if randomize { Some(random.next_u32()) } else { None };

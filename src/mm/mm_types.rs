@@ -398,6 +398,10 @@ pub struct MmStruct {
     pub arg_end: usize,
     pub env_start: usize,
     pub env_end: usize,
+    /// The task's `READ_IMPLIES_EXEC` personality (an executable without `PT_GNU_STACK` on
+    /// ARM): `mmap` and `mprotect` add `PROT_EXEC` to `PROT_READ`. Kept here because only the
+    /// address-space operations read it.
+    pub read_implies_exec: bool,
     /// `mm->def_flags` (VM_LOCKED after `mlockall(MCL_FUTURE)`; 0 otherwise).
     pub def_flags: VmFlags,
     pub rlimits: Rlimits,
@@ -443,6 +447,7 @@ impl MmStruct {
             arg_end: 0,
             env_start: 0,
             env_end: 0,
+            read_implies_exec: false,
             def_flags: VmFlags::empty(),
             rlimits,
             cap_sys_rawio: true,

@@ -335,6 +335,13 @@ impl MmStruct {
         if len == 0 {
             return Err(Errno::EINVAL);
         }
+        let mut prot = prot;
+        if prot.contains(Prot::READ)
+            && self.read_implies_exec
+            && !file.is_some_and(|(f, _)| f.noexec)
+        {
+            prot |= Prot::EXEC;
+        }
         let mut flags = flags;
         if flags.contains(MapFlags::FIXED_NOREPLACE) {
             flags |= MapFlags::FIXED;
@@ -367,9 +374,10 @@ impl MmStruct {
             | VmFlags::MAYWRITE
             | VmFlags::MAYEXEC;
         let map_type = flags.bits() & MAP_TYPE;
-        let shared =
-            map_type == MapFlags::SHARED.bits() || map_type == MapFlags::SHARED_VALIDATE.bits();
-        if !shared && map_type != MapFlags::PRIVATE.bits() {
+        let validate = map_type == MapFlags::SHARED_VALIDATE.bits();
+        let shared = map_type == MapFlags::SHARED.bits() || validate;
+        // Anonymous memory knows only MAP_SHARED and MAP_PRIVATE.
+        if (!shared && map_type != MapFlags::PRIVATE.bits()) || (validate && file.is_none()) {
             return Err(Errno::EINVAL);
         }
         match file {
@@ -391,6 +399,9 @@ impl MmStruct {
                         return Err(Errno::EPERM);
                     }
                     vm_flags.remove(VmFlags::MAYEXEC);
+                }
+                if vm_flags.contains(VmFlags::GROWSDOWN) {
+                    return Err(Errno::EINVAL);
                 }
             }
             None => {
@@ -613,9 +624,14 @@ impl MmStruct {
             // No VMA grows up on this architecture.
             return Err(if vma.vm_start > start { Errno::ENOMEM } else { Errno::EINVAL });
         }
+        let rier = self.read_implies_exec && prot.contains(Prot::READ);
         let mut nstart = start;
         loop {
             let vma = self.vma_lookup(nstart).cloned().ok_or(Errno::ENOMEM)?;
+            let mut prot = prot;
+            if rier && vma.vm_flags.contains(VmFlags::MAYEXEC) {
+                prot |= Prot::EXEC;
+            }
             let newflags = calc_vm_prot_bits(prot) | (vma.vm_flags - VmFlags::ACCESS);
             // VM_MAY* shifted onto VM_*: nothing beyond what the mapping may have.
             let may = VmFlags::from_bits_truncate(newflags.bits() >> 4);
@@ -1248,6 +1264,49 @@ mod tests {
         // TASK_SIZE visibly reached: nothing more fits anywhere.
         anon(&mut m, 0x3700_1000, 0x3f00_0000 - 0x3700_1000, rw, MapFlags::FIXED).unwrap();
         assert_eq!(anon(&mut m, 0, 0x1000, rw, MapFlags::empty()), Err(Errno::ENOMEM));
+        m.validate().unwrap();
+    }
+
+    #[test]
+    fn read_implies_exec_and_map_type_rules() {
+        let mut m = mm(PAGE_OFFSET_3G);
+        m.read_implies_exec = true;
+        let a = anon(&mut m, 0, 0x1000, Prot::READ, MapFlags::empty()).unwrap();
+        assert!(m.vma_lookup(a).unwrap().vm_flags.contains(VmFlags::EXEC));
+        m.mprotect(a, 0x1000, Prot::READ | Prot::WRITE).unwrap();
+        assert!(m.vma_lookup(a).unwrap().vm_flags.contains(VmFlags::EXEC | VmFlags::WRITE));
+        // Write-only does not imply exec.
+        let b = anon(&mut m, 0, 0x1000, Prot::WRITE, MapFlags::empty()).unwrap();
+        assert!(!m.vma_lookup(b).unwrap().vm_flags.contains(VmFlags::EXEC));
+        // MAP_SHARED_VALIDATE is for files only; no type at all is EINVAL too.
+        let rw = Prot::READ | Prot::WRITE;
+        assert_eq!(
+            m.do_mmap(0, 0x1000, rw, MapFlags::SHARED_VALIDATE | MapFlags::ANONYMOUS, None),
+            Err(Errno::EINVAL)
+        );
+        assert_eq!(m.do_mmap(0, 0x1000, rw, MapFlags::ANONYMOUS, None), Err(Errno::EINVAL));
+        assert_eq!(
+            m.do_mmap(
+                0,
+                0x1000,
+                rw,
+                MapFlags::SHARED | MapFlags::ANONYMOUS | MapFlags::GROWSDOWN,
+                None
+            ),
+            Err(Errno::EINVAL)
+        );
+        let f = MmapFile {
+            file: Arc::new(VmFile { dev: (0, 2), ino: 9, path: "/f".into() }),
+            readable: true,
+            writable: true,
+            noexec: false,
+        };
+        assert_eq!(
+            m.do_mmap(0, 0x1000, rw, MapFlags::PRIVATE | MapFlags::GROWSDOWN, Some((&f, 0))),
+            Err(Errno::EINVAL)
+        );
+        let s = m.do_mmap(0, 0x1000, rw, MapFlags::SHARED_VALIDATE, Some((&f, 0))).unwrap();
+        assert!(m.vma_lookup(s).unwrap().vm_flags.contains(VmFlags::SHARED | VmFlags::MAYSHARE));
         m.validate().unwrap();
     }
 
