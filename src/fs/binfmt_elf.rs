@@ -983,6 +983,48 @@ mod tests {
     }
 
     #[test]
+    fn glibc_mallocs_land_where_the_reference_puts_them() {
+        // layout.txt, vmtest with randomisation off: malloc(1 MiB) = 0xb6efc008 (a 0x101000
+        // mapping under the vDSO), then mmap(16 pages) = 0xb6eec000.
+        let (mut mm, r) = load(TINY, 0xC000_0000, 0, &mut Lcg(1));
+        r.unwrap();
+        let anon = MapFlags::PRIVATE | MapFlags::ANONYMOUS;
+        let rw = Prot::READ | Prot::WRITE;
+        assert_eq!(mm.do_mmap(0, 0x101000, rw, anon, None), Ok(0xb6ef_c000));
+        assert_eq!(mm.do_mmap(0, 16 * PAGE_SIZE, rw, anon, None), Ok(0xb6ee_c000));
+        // With `ulimit -s unlimited` the legacy layout goes bottom-up from TASK_UNMAPPED_BASE:
+        // [sigpage] 0x40000000, [vvar], [vdso], then 0x40003000 and 0x40104000.
+        let mut mm =
+            MmStruct::new(ArchMm::armv7(0xC000_0000), Rlimits { stack: None, ..Rlimits::DEFAULT });
+        let argv: [&[u8]; 1] = [b"/bin/tiny"];
+        load_elf_binary(
+            TINY,
+            ExecParams {
+                filename: "/bin/tiny",
+                argv: &argv,
+                envp: &ENV,
+                file: Arc::new(VmFile { dev: (0, 2), ino: 39, path: "/bin/tiny".into() }),
+                hwcap: HWCAP,
+                hwcap2: 0,
+                platform: "v7l",
+                uid: 0,
+                gid: 0,
+                randomize_va_space: 0,
+                random: &mut Lcg(2),
+                vdso: true,
+            },
+            &mut mm,
+        )
+        .unwrap();
+        assert_eq!((mm.sigpage, mm.vdso), (0x4000_0000, 0x4000_2000));
+        assert_eq!(mm.do_mmap(0, 0x101000, rw, anon, None), Ok(0x4000_3000));
+        assert_eq!(mm.do_mmap(0, 16 * PAGE_SIZE, rw, anon, None), Ok(0x4010_4000));
+        let stack = mm.iter().find(|v| v.vm_flags.contains(VmFlags::GROWSDOWN)).unwrap();
+        assert_eq!((stack.vm_start, stack.vm_end), (0xbefd_f000, 0xbf00_0000));
+        mm.validate().unwrap();
+    }
+
+    #[test]
     fn layout_by_the_same_rules_on_2g_and_1g() {
         for (po, task) in [(0x8000_0000usize, 0x7f00_0000usize), (0x4000_0000, 0x3f00_0000)] {
             let (mm, r) = load(TINY, po, 0, &mut Lcg(1));
