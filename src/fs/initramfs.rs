@@ -591,6 +591,8 @@ mod tests {
     fn unpack(buf: &[u8]) -> (Fs, Result<UnpackStats, InitramfsError>) {
         let mut fs = Fs::new();
         let r = unpack_to_rootfs(buf, &mut fs);
+        // Whatever happened, the filesystem stays consistent.
+        fs.verify().unwrap();
         (fs, r)
     }
 

@@ -518,6 +518,55 @@ impl<A: AddressSpace> Ramfs<A> {
         })
     }
 
+    /// Checks the filesystem's invariants: every entry names a live inode, each inode's link
+    /// count equals the names it has (plus `.` and the subdirectories' `..` for a directory),
+    /// each directory has one name and knows its parent, and no inode is unreachable. The first
+    /// broken one is returned as text.
+    pub fn verify(&self) -> Result<(), String> {
+        use alloc::format;
+        let mut names: BTreeMap<Ino, u32> = BTreeMap::new();
+        let mut subdirs: BTreeMap<Ino, u32> = BTreeMap::new();
+        for (&dir, inode) in &self.inodes {
+            if let InodeKind::Dir { entries, .. } = &inode.kind {
+                for (name, &child) in entries {
+                    let Some(c) = self.inodes.get(&child) else {
+                        return Err(format!(
+                            "entry {name} of directory {dir} names missing inode {child}"
+                        ));
+                    };
+                    *names.entry(child).or_default() += 1;
+                    if let InodeKind::Dir { parent, .. } = &c.kind {
+                        if *parent != dir {
+                            return Err(format!(
+                                "directory {child} is in {dir} but names {parent} as parent"
+                            ));
+                        }
+                        *subdirs.entry(dir).or_default() += 1;
+                    }
+                }
+            }
+        }
+        for (&ino, inode) in &self.inodes {
+            let n = names.get(&ino).copied().unwrap_or(0);
+            let want = match inode.kind {
+                InodeKind::Dir { .. } => {
+                    if ino != ROOT_INO && n != 1 {
+                        return Err(format!("directory {ino} has {n} names"));
+                    }
+                    2 + subdirs.get(&ino).copied().unwrap_or(0)
+                }
+                _ => n,
+            };
+            if inode.i_nlink != want {
+                return Err(format!("inode {ino}: i_nlink {} but {want} links", inode.i_nlink));
+            }
+            if ino != ROOT_INO && n == 0 {
+                return Err(format!("inode {ino} is unreachable"));
+            }
+        }
+        Ok(())
+    }
+
     /// The file's page cache, for the fault path (`file->f_mapping`).
     pub fn mapping(&self, ino: Ino) -> Option<&A> {
         match &self.inodes.get(&ino)?.kind {
@@ -755,7 +804,55 @@ mod tests {
         assert_eq!(mode_string(S_IFDIR | 0o1777), "drwxrwxrwt");
     }
 
+    #[derive(Debug, Clone)]
+    enum FsOp {
+        Mkdir(String),
+        Create(String),
+        Symlink(String, String),
+        Link(String, String),
+        Unlink(String),
+        Rmdir(String),
+        Lookup(String),
+    }
+
+    /// Paths over a tiny alphabet, with `.`, `..`, doubled and trailing slashes.
+    fn path() -> impl Strategy<Value = String> {
+        proptest::collection::vec(prop_oneof!["a", "b", "c", "..", ".", ""], 1..5)
+            .prop_map(|parts| alloc::format!("/{}", parts.join("/")))
+    }
+
+    fn fs_op() -> impl Strategy<Value = FsOp> {
+        prop_oneof![
+            path().prop_map(FsOp::Mkdir),
+            path().prop_map(FsOp::Create),
+            (path(), path()).prop_map(|(a, b)| FsOp::Symlink(a, b)),
+            (path(), path()).prop_map(|(a, b)| FsOp::Link(a, b)),
+            path().prop_map(FsOp::Unlink),
+            path().prop_map(FsOp::Rmdir),
+            path().prop_map(FsOp::Lookup),
+        ]
+    }
+
     proptest! {
+        /// Any sequence of namespace operations on arbitrary paths (symlink loops included)
+        /// returns errors, never panics, and keeps link counts and parents consistent.
+        #[test]
+        fn namespace_operations_keep_the_tree_consistent(ops in proptest::collection::vec(fs_op(), 1..60)) {
+            let mut fs = Fs::new();
+            for op in ops {
+                let _ = match &op {
+                    FsOp::Mkdir(p) => fs.mkdir(p, 0o755).map(|_| ()),
+                    FsOp::Create(p) => fs.create(p, 0o644, true).map(|_| ()),
+                    FsOp::Symlink(t, p) => fs.symlink(t, p).map(|_| ()),
+                    FsOp::Link(a, b) => fs.link(a, b).map(|_| ()),
+                    FsOp::Unlink(p) => fs.unlink(p),
+                    FsOp::Rmdir(p) => fs.rmdir(p),
+                    FsOp::Lookup(p) => fs.lookup(p).map(|_| ()),
+                };
+                fs.verify().map_err(|e| TestCaseError::fail(alloc::format!("after {op:?}: {e}")))?;
+            }
+        }
+
         /// Reads and writes at any offset agree with a flat byte vector.
         #[test]
         fn file_contents_match_a_flat_model(ops in proptest::collection::vec((0u64..20000, proptest::collection::vec(any::<u8>(), 0..5000), any::<bool>()), 1..20)) {
