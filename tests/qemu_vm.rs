@@ -866,7 +866,10 @@ fn kunmap(q: &mut Qemu, pfn: u64, users_left: u64) {
     expect_output(
         q,
         &format!("kunmap {pfn:#x}"),
-        &format!("kunmap(pfn {pfn:#x}): {users_left} users left"),
+        &format!(
+            "kunmap(pfn {pfn:#x}): {users_left} {} left",
+            if users_left == 1 { "user" } else { "users" }
+        ),
     );
 }
 

@@ -17,6 +17,9 @@ pub enum ArgError<'a> {
     Invalid(&'a str),
     /// Hex digits without the `0x` prefix (`ff`): rejected rather than guessed.
     HexWithoutPrefix(&'a str),
+    /// Another base's prefix (`0b101`, `0o17`) or an exponent (`1e6`): what the user meant is
+    /// not a hex number, so no hex hint.
+    OtherNotation(&'a str),
     /// Does not fit in 64 bits.
     OutOfRange(&'a str),
     /// Does not fit in 32 bits, where a 32-bit value is required.
@@ -38,6 +41,9 @@ impl fmt::Display for ArgError<'_> {
             ArgError::HexWithoutPrefix(s) => {
                 write!(f, "invalid number '{s}' (hex needs a 0x prefix: 0x{s})")
             }
+            ArgError::OtherNotation(s) => {
+                write!(f, "invalid number '{s}' (numbers are decimal or 0x hex)")
+            }
             ArgError::OutOfRange(s) => write!(f, "number out of range: {s} (max 64 bits)"),
             ArgError::OutOfRange32(s) => write!(f, "number out of range: {s} (max 32 bits)"),
             ArgError::AddrOutOfRange(s) => {
@@ -56,6 +62,18 @@ fn strip_hex_prefix(s: &str) -> Option<&str> {
     s.strip_prefix("0x").or_else(|| s.strip_prefix("0X"))
 }
 
+/// Whether `s` is written in a notation the console does not take: a base prefix other than
+/// `0x` (`0b101`, `0o17`, `0d10`) or decimal with an exponent (`1e6`). Both look like hex
+/// digits, but the number meant is not the hex one.
+fn other_notation(s: &str) -> bool {
+    let b = s.as_bytes();
+    let prefixed = b.len() > 2 && b[0] == b'0' && b[1].is_ascii_alphabetic();
+    let exponent = s.split_once(['e', 'E']).is_some_and(|(m, e)| {
+        !m.is_empty() && !e.is_empty() && (m.bytes().chain(e.bytes())).all(|c| c.is_ascii_digit())
+    });
+    prefixed || exponent
+}
+
 /// Parses `0x` hex or plain decimal into a u64. Leading zeros are decimal (`010` is ten:
 /// unlike C's strtoul there is no octal, which surprises more than it helps).
 pub fn parse_u64(s: &str) -> Result<u64, ArgError<'_>> {
@@ -70,6 +88,9 @@ pub fn parse_u64(s: &str) -> Result<u64, ArgError<'_>> {
         None => (s, 10),
     };
     if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        if radix == 10 && other_notation(s) {
+            return Err(ArgError::OtherNotation(s));
+        }
         // Decimal failed, but every character is a hex digit: the user meant hex.
         if radix == 10 && s.chars().all(|c| c.is_ascii_hexdigit()) {
             return Err(ArgError::HexWithoutPrefix(s));
@@ -116,6 +137,22 @@ pub fn parse_size(s: &str) -> Result<u64, ArgError<'_>> {
         Err(_) => return Err(ArgError::InvalidSize(s)),
     };
     value.checked_mul(1 << shift).ok_or(ArgError::OutOfRange(s))
+}
+
+/// A size the way [`parse_size`] reads it back: the largest of G, M, K that divides it, else
+/// plain bytes (`131072` shows as `128K`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Size(pub u64);
+
+impl fmt::Display for Size {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const UNITS: [(u32, char); 3] = [(30, 'G'), (20, 'M'), (10, 'K')];
+        let n = self.0;
+        match UNITS.iter().find(|&&(shift, _)| n != 0 && n.trailing_zeros() >= shift) {
+            Some(&(shift, unit)) => write!(f, "{}{}", n >> shift, unit),
+            None => write!(f, "{n}"),
+        }
+    }
 }
 
 /// The words of a command line, split on spaces and tabs.
@@ -219,6 +256,29 @@ mod tests {
     }
 
     #[test]
+    fn other_notations_get_no_hex_hint() {
+        // `0b101` is five in binary, not 0x0b101.
+        assert_eq!(parse_u64("0b101"), Err(ArgError::OtherNotation("0b101")));
+        assert_eq!(
+            parse_addr("0b101").unwrap_err().to_string(),
+            "invalid number '0b101' (numbers are decimal or 0x hex)"
+        );
+        assert_eq!(parse_u64("0B11"), Err(ArgError::OtherNotation("0B11")));
+        assert_eq!(parse_u64("0o17"), Err(ArgError::OtherNotation("0o17")));
+        assert_eq!(parse_u64("0d10"), Err(ArgError::OtherNotation("0d10")));
+        assert_eq!(parse_u64("1e6"), Err(ArgError::OtherNotation("1e6")));
+        assert_eq!(parse_u64("2E10"), Err(ArgError::OtherNotation("2E10")));
+        // Plain hex digits still get the hint; so do words that only look like exponents.
+        assert_eq!(parse_u64("1e"), Err(ArgError::HexWithoutPrefix("1e")));
+        assert_eq!(parse_u64("e5"), Err(ArgError::HexWithoutPrefix("e5")));
+        assert_eq!(parse_u64("0e"), Err(ArgError::HexWithoutPrefix("0e")));
+        assert_eq!(parse_u64("1ee5"), Err(ArgError::HexWithoutPrefix("1ee5")));
+        assert_eq!(parse_u64("0b"), Err(ArgError::HexWithoutPrefix("0b")));
+        // And the prefix case with non-hex letters too.
+        assert_eq!(parse_u64("0z1"), Err(ArgError::OtherNotation("0z1")));
+    }
+
+    #[test]
     fn overflow() {
         assert_eq!(
             parse_u64("18446744073709551616"),
@@ -287,6 +347,17 @@ mod tests {
         );
         // Multi-byte last character must not split a char boundary.
         assert_eq!(parse_size("1é"), Err(ArgError::InvalidSize("1é")));
+    }
+
+    #[test]
+    fn sizes_show_as_they_are_typed() {
+        for (n, text) in [(131_072, "128K"), (4 << 20, "4M"), (2 << 30, "2G"), (4097, "4097")] {
+            assert_eq!(Size(n).to_string(), text);
+            assert_eq!(parse_size(text), Ok(n));
+        }
+        assert_eq!(Size(0).to_string(), "0");
+        assert_eq!(Size(3 << 10).to_string(), "3K");
+        assert_eq!(Size(1536 << 20).to_string(), "1536M");
     }
 
     #[test]

@@ -12,16 +12,15 @@ use crate::kprintln;
 use crate::mm::gfp::GfpFlags;
 use crate::mm::page_alloc::{write_alloc_failure, DEFAULT_COMM};
 use crate::mm::slab::get_order;
+use crate::mm::vmap::VmapError;
 use crate::mm::{Pfn, PAGE_SHIFT};
 use crate::proc::filter::LineFilter;
 use crate::proc::{buddyinfo, extfrag};
-use crate::scenario::report::{self, Outcome, Summary};
+use crate::scenario::report::{self, Outcome, Summary, VmallocFailure};
 use crate::scenario::workload::{Op, Params, Workload, MAX_LIVE};
 
 /// The caller name the scenario's vmalloc and ioremap areas carry in /proc/vmallocinfo.
 const DRIVER: &str = "pivm::scenario::driver";
-/// Steps between two progress lines.
-const PROGRESS_EVERY: u32 = 5000;
 /// Lines of /proc/vmallocinfo shown at the end (the top of the range, as the engineer read it).
 const VMALLOCINFO_TAIL: usize = 8;
 /// The /proc/meminfo lines the analysis shows.
@@ -58,17 +57,28 @@ static RUN: Mutex<Run> = Mutex::new(Run {
     active: false,
 });
 
-/// Why a scenario could not start.
+/// Why a scenario could not start or did not finish.
 pub enum ScenarioError {
     /// A previous run still holds its memory (`scenario release` first).
     Busy,
+    /// Ctrl-C stopped the run after `step` of `steps` steps; `released` says whether its
+    /// memory was freed or stays for `scenario release`.
+    Interrupted { step: u32, steps: u32, released: bool },
 }
 
 impl core::fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
+        match *self {
             ScenarioError::Busy => {
                 f.write_str("a previous run still holds its memory: run 'scenario release' first")
+            }
+            ScenarioError::Interrupted { step, steps, released } => {
+                write!(f, "interrupted at step {step} of {steps}; ")?;
+                if released {
+                    f.write_str("everything freed")
+                } else {
+                    f.write_str("its memory stays allocated until 'scenario release'")
+                }
             }
         }
     }
@@ -195,6 +205,7 @@ fn summary(profile: &'static str, seed: u64, outcome: Outcome) -> Summary {
         vmalloc_used_kb: used >> 10,
         vmalloc_chunk_kb: chunk >> 10,
         unusable_index_9: extfrag::unusable_free_index(normal, report::FINAL_ORDER as usize),
+        vmalloc_failure: None,
     }
 }
 
@@ -206,9 +217,15 @@ pub fn run_vmalloc_frag(seed: u64, steps: u32) -> Result<Summary, ScenarioError>
 }
 
 /// The trace alone, without output or the final request (for `bench`); returns the steps run.
-/// The memory stays allocated until `release`.
+/// The memory stays allocated until `release`, except after Ctrl-C, which frees it.
 pub fn run_quiet(seed: u64, steps: u32) -> Result<u32, ScenarioError> {
-    run(seed, steps, false).map(|_| steps)
+    match run(seed, steps, false) {
+        Err(ScenarioError::Interrupted { step, steps, .. }) => {
+            release();
+            Err(ScenarioError::Interrupted { step, steps, released: true })
+        }
+        r => r.map(|_| steps),
+    }
 }
 
 fn run(seed: u64, steps: u32, verbose: bool) -> Result<Summary, ScenarioError> {
@@ -220,7 +237,12 @@ fn run(seed: u64, steps: u32, verbose: bool) -> Result<Summary, ScenarioError> {
     let profile = super::try_get().map_or("linux", |k| k.layout.profile);
     run.workload.reset(Params::new(seed, steps));
     if verbose {
-        kprintln!("scenario vmalloc-frag: profile {}, seed {}, {} steps", profile, seed, steps);
+        kprintln!(
+            "scenario vmalloc-frag: profile {}, seed {}, {}",
+            profile,
+            seed,
+            crate::console::Count(steps, "step")
+        );
     }
     let Run { workload, handles, .. } = &mut *run;
     let mut outcome = None;
@@ -240,19 +262,21 @@ fn run(seed: u64, steps: u32, verbose: bool) -> Result<Summary, ScenarioError> {
             }
         }
         let step = workload.step();
-        if verbose && step % PROGRESS_EVERY == 0 && op.is_alloc() {
-            let s = summary(profile, seed, Outcome::Pending);
-            let st = workload.stats();
-            kprintln!(
-                "scenario: step {:>6}/{}: MemFree {:>7} kB, largest free order {}, VmallocUsed {:>7} kB, VmallocChunk {:>7} kB, failed allocs {}",
+        if verbose && report::is_progress_mark(step) {
+            // The last operation's failure is counted once the workload hears of it.
+            let pending = u32::from(outcome == Some(false));
+            let failed = workload.stats().failed.iter().sum::<u32>() + pending;
+            let _ = report::write_progress(
+                &mut Console,
                 step,
                 steps,
-                s.mem_free_kb,
-                s.largest_free_order.map_or(-1, |o| o as i32),
-                s.vmalloc_used_kb,
-                s.vmalloc_chunk_kb,
-                st.failed.iter().sum::<u32>()
+                &summary(profile, seed, Outcome::Pending),
+                failed,
             );
+        }
+        if crate::console::interrupted() {
+            // The handles stay recorded, so `scenario release` frees what the run holds.
+            return Err(ScenarioError::Interrupted { step, steps, released: false });
         }
     }
     let size = u64::from(final_size.unwrap_or(report::FINAL_REQUEST));
@@ -274,29 +298,47 @@ fn final_request(profile: &'static str, seed: u64, size: u64) -> Summary {
             None
         }
     });
-    let outcome = match gfp {
+    let (outcome, vmalloc_failure) = match gfp {
         Some(pfn) => {
             let _ = with_node(|n| n.__free_pages(pfn, order));
-            Outcome::ViaGetFreePages
+            (Outcome::ViaGetFreePages, None)
         }
         None => {
             kprintln!("scenario: falling back to vmalloc({:#x})", size);
             match vmalloc::vmalloc(size, DRIVER) {
                 Ok(va) => {
                     let _ = vmalloc::vfree(va);
-                    Outcome::ViaVmalloc
+                    (Outcome::ViaVmalloc, None)
                 }
                 Err(e) => {
                     vmalloc::report(&e);
-                    Outcome::Failed
+                    (Outcome::Failed, Some(vmalloc_failure(&e)))
                 }
             }
         }
     };
-    let s = summary(profile, seed, outcome);
+    let s = Summary { vmalloc_failure, ..summary(profile, seed, outcome) };
     show_state();
     let _ = report::write_analysis(&mut Console, &s, size);
     s
+}
+
+/// What the analysis says about a failed vmalloc: the cause the vmalloc layer gave.
+fn vmalloc_failure(e: &vmalloc::VmallocError) -> VmallocFailure {
+    use vmalloc::VmallocError as E;
+    match *e {
+        E::Pages { obtained, .. } => VmallocFailure::NoPages { obtained },
+        // More pages than the machine has, or no memory for the bookkeeping: out of pages
+        // before the first one.
+        E::ExceedsTotalPages { .. }
+        | E::PagesArray { .. }
+        | E::VmStruct { err: VmapError::NoMemory { .. }, .. } => {
+            VmallocFailure::NoPages { obtained: 0 }
+        }
+        E::Map { .. } => VmallocFailure::NoPageTable,
+        // The rest are vmap errors (no room) or cannot come from a vmalloc of 0x1a0000 bytes.
+        _ => VmallocFailure::NoSpace,
+    }
 }
 
 /// The files the engineer looked at: meminfo's key lines, buddyinfo, the tail of vmallocinfo.

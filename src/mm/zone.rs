@@ -197,7 +197,7 @@ impl FreeArea {
 
     /// `del` from the list of `mt`, which the caller knows: the list head does not wait for
     /// the block's own flags to be read.
-    #[inline]
+    #[inline(always)]
     fn del_from(&mut self, pages: &mut [Page], idx: u32, mt: usize) {
         let (prev, next) = {
             let p = &mut pages[idx as usize];
@@ -221,7 +221,7 @@ impl FreeArea {
 
     /// Takes the first block off the list of `mt` (the per-CPU lists hand out their hottest
     /// page this way).
-    #[inline]
+    #[inline(always)]
     pub(super) fn pop_first(&mut self, pages: &mut [Page], mt: usize) -> Option<u32> {
         let idx = self.first(mt)?;
         self.del_from(pages, idx, mt);

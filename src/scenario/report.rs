@@ -1,6 +1,8 @@
-//! The end of `scenario vmalloc-frag`: the diagnosis computed from the allocators' state, next
-//! to the device's figures from the case study, the one-line verdict, and the machine-readable
-//! summary line that `make scenario` collects into its comparison table.
+//! The text of `scenario vmalloc-frag`: the progress lines, and at the end the diagnosis
+//! computed from the allocators' state, next to the device's figures from the case study, the
+//! one-line verdict, and the machine-readable summary line that `make scenario` collects into
+//! its comparison table. Every cause printed is the one the allocators reported, and every
+//! inequality printed holds.
 use core::fmt::{self, Write};
 
 /// The graphics driver's request in the case study.
@@ -9,6 +11,58 @@ pub const FINAL_REQUEST: u32 = 0x1a_0000;
 pub const FINAL_ORDER: u32 = 9;
 /// A vmalloc area is the request plus its guard page.
 pub const GUARD_PAGE: u64 = 4096;
+/// Steps between two progress lines.
+pub const PROGRESS_EVERY: u32 = 5000;
+
+/// Whether a progress line follows step `step` (every [`PROGRESS_EVERY`] steps, whatever the
+/// operation of that step was).
+pub const fn is_progress_mark(step: u32) -> bool {
+    step > 0 && step.is_multiple_of(PROGRESS_EVERY)
+}
+
+/// One progress line of a run of `steps` steps, after step `step`, with `failed` allocations
+/// failed so far.
+pub fn write_progress(
+    w: &mut impl Write,
+    step: u32,
+    steps: u32,
+    s: &Summary,
+    failed: u32,
+) -> fmt::Result {
+    writeln!(
+        w,
+        "scenario: step {:>6}/{}: MemFree {:>7} kB, largest free order {}, VmallocUsed {:>7} kB, VmallocChunk {:>7} kB, failed allocs {}",
+        step,
+        steps,
+        s.mem_free_kb,
+        s.largest_free_order.map_or(-1, |o| o as i32),
+        s.vmalloc_used_kb,
+        s.vmalloc_chunk_kb,
+        failed
+    )
+}
+
+/// Why the fallback `vmalloc` of the final request failed, as the vmalloc layer reported it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VmallocFailure {
+    /// No free range held the request and its guard page.
+    NoSpace,
+    /// The range was found, but pages ran out after `obtained` bytes.
+    NoPages { obtained: u64 },
+    /// A page table for the range could not be allocated.
+    NoPageTable,
+}
+
+impl VmallocFailure {
+    /// The word the summary line uses.
+    pub const fn word(self) -> &'static str {
+        match self {
+            VmallocFailure::NoSpace => "no-space",
+            VmallocFailure::NoPages { .. } => "no-pages",
+            VmallocFailure::NoPageTable => "no-page-table",
+        }
+    }
+}
 
 /// The device's figures (the case study), for the side-by-side view.
 pub mod device {
@@ -64,6 +118,8 @@ pub struct Summary {
     pub vmalloc_chunk_kb: u64,
     /// Unusable free space index of ZONE_NORMAL for order 9, in thousandths.
     pub unusable_index_9: i32,
+    /// Why the final request's vmalloc failed (None: not tried, or it succeeded).
+    pub vmalloc_failure: Option<VmallocFailure>,
 }
 
 fn order_kb(order: u32) -> u64 {
@@ -76,6 +132,11 @@ impl Summary {
     fn refused_by_watermark(&self) -> bool {
         self.largest_free_order.is_some_and(|o| o >= FINAL_ORDER)
             && matches!(self.outcome, Outcome::ViaVmalloc | Outcome::Failed)
+    }
+
+    /// The largest vmalloc gap in bytes.
+    fn chunk_bytes(&self) -> u64 {
+        self.vmalloc_chunk_kb << 10
     }
 }
 
@@ -118,10 +179,25 @@ pub fn write_analysis(w: &mut impl Write, s: &Summary, size: u64) -> fmt::Result
     writeln!(
         w,
         "  vmalloc: largest gap {:#x} bytes; the request needs {:#x} with its guard page: {}",
-        s.vmalloc_chunk_kb << 10,
+        s.chunk_bytes(),
         needed_gap,
-        if s.vmalloc_chunk_kb << 10 >= needed_gap { "fits" } else { "does not fit" }
+        if s.chunk_bytes() >= needed_gap { "fits" } else { "does not fit" }
     )?;
+    match s.vmalloc_failure {
+        Some(VmallocFailure::NoPages { obtained }) => writeln!(
+            w,
+            "  vmalloc: ran out of pages after {obtained:#x} of the {size:#x} bytes (lowmem free {} kB, min watermark {} kB)",
+            s.low_free_kb, s.low_min_kb
+        )?,
+        Some(VmallocFailure::NoPageTable) => {
+            writeln!(w, "  vmalloc: no page for the range's page table")?
+        }
+        Some(VmallocFailure::NoSpace) if s.chunk_bytes() >= needed_gap => writeln!(
+            w,
+            "  vmalloc: no free range was found for {needed_gap:#x} bytes (the gap is fragmented by alignment or lazily freed areas)"
+        )?,
+        Some(VmallocFailure::NoSpace) | None => {}
+    }
     writeln!(
         w,
         "  free:    MemFree {} MiB (lowmem {} MiB), vmalloc free {} MiB of {} MiB, unusable index (order 9) {}.{:03}",
@@ -155,22 +231,29 @@ fn write_verdict(w: &mut impl Write, s: &Summary, size: u64, needed_gap: u64) ->
         Outcome::ViaVmalloc => writeln!(w, "request of {size:#x} bytes: succeeded (via vmalloc)"),
         Outcome::Failed | Outcome::Pending => {
             write!(w, "request of {size:#x} bytes: failed (__get_free_pages: ")?;
-            if s.refused_by_watermark() {
-                write!(w, "Normal at its watermark, {} kB free", s.low_free_kb)?;
-            } else {
-                write!(
-                    w,
-                    "largest free order {} < {}",
-                    s.largest_free_order.map_or(-1, |o| o as i32),
-                    FINAL_ORDER
-                )?;
+            match s.largest_free_order {
+                _ if s.refused_by_watermark() => {
+                    write!(w, "Normal at its watermark, {} kB free", s.low_free_kb)?
+                }
+                Some(o) => write!(w, "largest free order {o} < {FINAL_ORDER}")?,
+                None => write!(w, "no free page in Normal")?,
             }
-            writeln!(
-                w,
-                "; vmalloc: largest gap {:#x} < {:#x})",
-                s.vmalloc_chunk_kb << 10,
-                needed_gap
-            )
+            match s.vmalloc_failure {
+                Some(VmallocFailure::NoPages { obtained }) => {
+                    write!(w, "; vmalloc: out of pages after {obtained:#x} bytes")?
+                }
+                Some(VmallocFailure::NoPageTable) => {
+                    write!(w, "; vmalloc: no page for a page table")?
+                }
+                Some(VmallocFailure::NoSpace) | None if s.chunk_bytes() < needed_gap => {
+                    write!(w, "; vmalloc: largest gap {:#x} < {:#x}", s.chunk_bytes(), needed_gap)?
+                }
+                Some(VmallocFailure::NoSpace) => {
+                    write!(w, "; vmalloc: no free range of {needed_gap:#x} bytes found")?
+                }
+                None => write!(w, "; vmalloc: not tried")?,
+            }
+            writeln!(w, ")")
         }
     }
 }
@@ -179,7 +262,7 @@ fn write_verdict(w: &mut impl Write, s: &Summary, size: u64, needed_gap: u64) ->
 pub fn write_summary_line(w: &mut impl Write, s: &Summary) -> fmt::Result {
     writeln!(
         w,
-        "scenario-summary: profile={} seed={} outcome={} largest_order={} largest_order_high={} memfree_kb={} lowfree_kb={} lowmin_kb={} vmalloc_free_kb={} vmalloc_chunk_kb={} unusable9={}",
+        "scenario-summary: profile={} seed={} outcome={} largest_order={} largest_order_high={} memfree_kb={} lowfree_kb={} lowmin_kb={} vmalloc_free_kb={} vmalloc_chunk_kb={} unusable9={} vmalloc_error={}",
         s.profile,
         s.seed,
         s.outcome.word(),
@@ -190,7 +273,8 @@ pub fn write_summary_line(w: &mut impl Write, s: &Summary) -> fmt::Result {
         s.low_min_kb,
         s.vmalloc_total_kb.saturating_sub(s.vmalloc_used_kb),
         s.vmalloc_chunk_kb,
-        s.unusable_index_9
+        s.unusable_index_9,
+        s.vmalloc_failure.map_or("none", VmallocFailure::word)
     )
 }
 
@@ -212,6 +296,7 @@ mod tests {
             vmalloc_used_kb: 226 * 1024,
             vmalloc_chunk_kb: 1028,
             unusable_index_9: 987,
+            vmalloc_failure: Some(VmallocFailure::NoSpace),
         }
     }
 
@@ -225,7 +310,7 @@ mod tests {
             "request of 0x1a0000 bytes: failed (__get_free_pages: largest free order 7 < 9; vmalloc: largest gap 0x101000 < 0x1a1000)"
         ));
         assert!(out.ends_with(
-            "scenario-summary: profile=android-a9 seed=3 outcome=failed largest_order=7 largest_order_high=2 memfree_kb=163840 lowfree_kb=102400 lowmin_kb=2436 vmalloc_free_kb=22528 vmalloc_chunk_kb=1028 unusable9=987\n"
+            "scenario-summary: profile=android-a9 seed=3 outcome=failed largest_order=7 largest_order_high=2 memfree_kb=163840 lowfree_kb=102400 lowmin_kb=2436 vmalloc_free_kb=22528 vmalloc_chunk_kb=1028 unusable9=987 vmalloc_error=no-space\n"
         ));
     }
 
@@ -272,5 +357,125 @@ mod tests {
         assert!(out.contains(
             "request of 0x1a0000 bytes: failed (__get_free_pages: Normal at its watermark, 2440 kB free; vmalloc: largest gap 0x101000 < 0x1a1000)"
         ));
+    }
+
+    /// Every `A < B` the text prints, as numbers (decimal or 0x hex).
+    fn inequalities(text: &str) -> Vec<(u64, u64)> {
+        let num = |t: &str| {
+            let t = t.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+            match t.strip_prefix("0x") {
+                Some(h) => u64::from_str_radix(h, 16).ok(),
+                None => t.parse().ok(),
+            }
+        };
+        let mut found = Vec::new();
+        for line in text.lines() {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            for (i, w) in words.iter().enumerate() {
+                if *w == "<" {
+                    let a = num(words[i - 1]).unwrap_or_else(|| panic!("{line}"));
+                    let b = num(words[i + 1]).unwrap_or_else(|| panic!("{line}"));
+                    found.push((a, b));
+                }
+            }
+        }
+        found
+    }
+
+    fn analysis(s: &Summary) -> String {
+        let mut out = String::new();
+        write_analysis(&mut out, s, u64::from(FINAL_REQUEST)).unwrap();
+        for (a, b) in inequalities(&out) {
+            assert!(a < b, "false inequality {a:#x} < {b:#x} in:\n{out}");
+        }
+        out
+    }
+
+    fn verdict(out: &str) -> &str {
+        out.lines().find(|l| l.starts_with("request of ")).unwrap()
+    }
+
+    #[test]
+    fn vmalloc_out_of_pages_is_not_blamed_on_the_gap() {
+        // mem=32M: lowmem exhausted, the vmalloc range nearly empty (issue 16, item 10).
+        let mut s = failed();
+        s.largest_free_order = Some(4);
+        s.low_free_kb = 708;
+        s.low_min_kb = 708;
+        s.vmalloc_chunk_kb = 0x71fff000 >> 10;
+        s.vmalloc_failure = Some(VmallocFailure::NoPages { obtained: 0x5000 });
+        let out = analysis(&s);
+        assert_eq!(
+            verdict(&out),
+            "request of 0x1a0000 bytes: failed (__get_free_pages: largest free order 4 < 9; vmalloc: out of pages after 0x5000 bytes)"
+        );
+        assert!(out.contains("the request needs 0x1a1000 with its guard page: fits"));
+        assert!(out.contains(
+            "  vmalloc: ran out of pages after 0x5000 of the 0x1a0000 bytes (lowmem free 708 kB, min watermark 708 kB)"
+        ));
+        assert!(out.contains("lowmem exhausted (708 kB free, min watermark 708 kB)"));
+        assert!(out.ends_with("vmalloc_error=no-pages\n"));
+    }
+
+    #[test]
+    fn every_cause_is_named_and_every_comparison_holds() {
+        let gfp_states: [(Option<u32>, u64); 5] =
+            [(None, 0), (Some(3), 100 * 1024), (Some(8), 3000), (Some(9), 2440), (Some(10), 9000)];
+        let vmalloc_states = [
+            None,
+            Some(VmallocFailure::NoSpace),
+            Some(VmallocFailure::NoPages { obtained: 0 }),
+            Some(VmallocFailure::NoPages { obtained: 0x19f000 }),
+            Some(VmallocFailure::NoPageTable),
+        ];
+        for (order, low_free) in gfp_states {
+            for failure in vmalloc_states {
+                for chunk_kb in [0, 1028, 0x1a1000 >> 10, 2_000_000] {
+                    for outcome in [Outcome::Failed, Outcome::ViaVmalloc, Outcome::ViaGetFreePages]
+                    {
+                        let mut s = failed();
+                        s.largest_free_order = order;
+                        s.low_free_kb = low_free;
+                        s.vmalloc_chunk_kb = chunk_kb;
+                        s.vmalloc_failure = failure;
+                        s.outcome = outcome;
+                        let out = analysis(&s);
+                        let v = verdict(&out);
+                        if outcome != Outcome::Failed {
+                            assert!(v.contains("succeeded"), "{v}");
+                            continue;
+                        }
+                        let expect = match failure {
+                            Some(VmallocFailure::NoPages { .. }) => "vmalloc: out of pages after",
+                            Some(VmallocFailure::NoPageTable) => {
+                                "vmalloc: no page for a page table"
+                            }
+                            _ if chunk_kb << 10 < 0x1a1000 => "vmalloc: largest gap",
+                            Some(VmallocFailure::NoSpace) => "vmalloc: no free range of 0x1a1000",
+                            None => "vmalloc: not tried",
+                        };
+                        assert!(v.contains(expect), "{failure:?}, chunk {chunk_kb} kB: {v}");
+                        let gfp = match order {
+                            None => "no free page in Normal",
+                            Some(o) if o >= 9 => "Normal at its watermark",
+                            Some(_) => "largest free order",
+                        };
+                        assert!(v.contains(gfp), "{order:?}: {v}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn progress_marks_every_5000_steps() {
+        let marks: Vec<u32> = (0..=20_001).filter(|&s| is_progress_mark(s)).collect();
+        assert_eq!(marks, [5000, 10_000, 15_000, 20_000]);
+        let mut out = String::new();
+        write_progress(&mut out, 5000, 20_000, &failed(), 3).unwrap();
+        assert_eq!(
+            out,
+            "scenario: step   5000/20000: MemFree  163840 kB, largest free order 7, VmallocUsed  231424 kB, VmallocChunk    1028 kB, failed allocs 3\n"
+        );
     }
 }

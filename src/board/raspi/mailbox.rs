@@ -10,7 +10,8 @@ use super::map::VC_SDRAM_BUS_OFFSET;
 use crate::arch::arm::cp15;
 use crate::config::PAGE_OFFSET;
 
-const MBOX_READ: usize = 0x00;
+/// Mailbox 0's read register (a FIFO: see `map::READ_SENSITIVE`).
+const MBOX_READ: usize = (super::map::MAILBOX0_READ - super::map::MAILBOX_BASE) as usize;
 const MBOX_STATUS: usize = 0x18;
 const MBOX_WRITE: usize = 0x20;
 const MBOX_FULL: u32 = 0x8000_0000;

@@ -132,3 +132,8 @@ impl fmt::Write for UartWriter {
         Ok(())
     }
 }
+
+// The board's table of read-sensitive registers names this driver's data register.
+const _: () = assert!(
+    core::mem::offset_of!(Pl011Regs, dr) as u64 == super::map::UART0_DR - super::map::UART0_BASE
+);

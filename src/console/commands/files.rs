@@ -1,7 +1,7 @@
 //! `cat` of the files pivm renders: /proc/cmdline, /proc/iomem, /proc/cpuinfo, the memory
 //! files (/proc/meminfo, buddyinfo, pagetypeinfo, zoneinfo) and the debugfs fragmentation
 //! indexes.
-use core::fmt::Write;
+use core::fmt::{self, Write};
 
 use tock_registers::interfaces::Readable;
 
@@ -19,32 +19,65 @@ use crate::proc::iomem::ResourceTree;
 use crate::proc::snapshot::SlabCacheSnapshot;
 use crate::proc::{buddyinfo, extfrag, meminfo, pagetypeinfo, slabinfo, zoneinfo};
 
-pub(super) fn cmd_cat(k: &Kernel, args: &Args<'_>) -> CmdResult {
-    expect_args(args, 2)?;
-    let mut out = Console;
-    let r = match args.get(1).unwrap_or("") {
-        "/proc/cmdline" => writeln!(out, "{}", k.boot.cmdline()),
-        "/proc/iomem" => iomem(k).render(&mut out),
-        "/proc/cpuinfo" => cpuinfo().render(&mut out),
-        "/proc/meminfo" => meminfo::render(&mut out, &mem::meminfo_snapshot(&k.layout)),
-        "/proc/buddyinfo" => buddyinfo::render(&mut out, &mem::node_snapshot()),
-        "/proc/pagetypeinfo" => pagetypeinfo::render(&mut out, &mem::node_snapshot()),
-        "/proc/slabinfo" => {
+/// One file `cat` shows: its path and what renders it.
+struct File {
+    path: &'static str,
+    render: fn(&Kernel, &mut Console) -> fmt::Result,
+}
+
+/// Every file `cat` serves, in the order `help` lists them.
+static FILES: &[File] = &[
+    File { path: "/proc/cmdline", render: |k, out| writeln!(out, "{}", k.boot.cmdline()) },
+    File { path: "/proc/cpuinfo", render: |_, out| cpuinfo().render(out) },
+    File { path: "/proc/iomem", render: |k, out| iomem(k).render(out) },
+    File {
+        path: "/proc/meminfo",
+        render: |k, out| meminfo::render(out, &mem::meminfo_snapshot(&k.layout)),
+    },
+    File {
+        path: "/proc/buddyinfo",
+        render: |_, out| buddyinfo::render(out, &mem::node_snapshot()),
+    },
+    File {
+        path: "/proc/pagetypeinfo",
+        render: |_, out| pagetypeinfo::render(out, &mem::node_snapshot()),
+    },
+    File { path: "/proc/zoneinfo", render: |_, out| zoneinfo::render(out, &mem::node_snapshot()) },
+    File {
+        path: "/proc/slabinfo",
+        render: |_, out| {
             let mut caches = [SlabCacheSnapshot::EMPTY; MAX_CACHES];
             let n = mem::slab_snapshot(&mut caches);
-            slabinfo::render(&mut out, &caches[..n])
-        }
-        "/proc/vmallocinfo" => crate::kernel::vmalloc::render_vmallocinfo(&mut out),
-        "/proc/zoneinfo" => zoneinfo::render(&mut out, &mem::node_snapshot()),
-        "/sys/kernel/debug/extfrag/unusable_index" => {
-            extfrag::render_unusable_index(&mut out, &mem::node_snapshot())
-        }
-        "/sys/kernel/debug/extfrag/extfrag_index" => {
-            extfrag::render_extfrag_index(&mut out, &mem::node_snapshot())
-        }
-        other => fail!(args, "{}: No such file or directory", other),
+            slabinfo::render(out, &caches[..n])
+        },
+    },
+    File {
+        path: "/proc/vmallocinfo",
+        render: |_, out| crate::kernel::vmalloc::render_vmallocinfo(out),
+    },
+    File {
+        path: "/sys/kernel/debug/extfrag/unusable_index",
+        render: |_, out| extfrag::render_unusable_index(out, &mem::node_snapshot()),
+    },
+    File {
+        path: "/sys/kernel/debug/extfrag/extfrag_index",
+        render: |_, out| extfrag::render_extfrag_index(out, &mem::node_snapshot()),
+    },
+];
+
+/// The paths `cat` serves (for `help`).
+pub(super) fn paths() -> impl Iterator<Item = &'static str> {
+    FILES.iter().map(|f| f.path)
+}
+
+pub(super) fn cmd_cat(k: &Kernel, args: &Args<'_>) -> CmdResult {
+    expect_args(args, 2)?;
+    let path = args.get(1).unwrap_or("");
+    let Some(file) = FILES.iter().find(|f| f.path == path) else {
+        fail!(args, "{}: No such file or directory", path)
     };
-    let _ = r;
+    // The console cannot fail to take output.
+    let _ = (file.render)(k, &mut Console);
     Ok(())
 }
 

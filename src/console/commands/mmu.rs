@@ -2,7 +2,7 @@
 //! the ptdump of the kernel's mappings and `peek`.
 use core::fmt::Write;
 
-use super::{arg_addr, expect_args, CmdError, CmdResult};
+use super::{arg_addr, expect_args, refuse_read_sensitive, CmdError, CmdResult, FORCE};
 use crate::arch::arm::{cp15, desc, fault, mmu};
 use crate::console::args::{parse_u32, Args};
 use crate::console::printk::Console;
@@ -99,11 +99,14 @@ pub(super) fn cmd_ptdump(k: &Kernel, args: &Args<'_>) -> CmdResult {
 }
 
 pub(super) fn cmd_peek(_: &Kernel, args: &Args<'_>) -> CmdResult {
-    if !(2..=3).contains(&args.len()) {
+    // `peek -f ADDR` reads a register even if reading it has a side effect.
+    let forced = args.get(1) == Some(FORCE);
+    let first = 1 + usize::from(forced);
+    if !(first + 1..=first + 2).contains(&args.len()) {
         return Err(CmdError::Usage);
     }
-    let addr = arg_addr(args, 1)?;
-    let count = match args.get(2) {
+    let addr = arg_addr(args, first)?;
+    let count = match args.get(first + 1) {
         None => 1,
         Some(s) => match parse_u32(s) {
             Ok(n) if (1..=PEEK_MAX).contains(&n) => n,
@@ -114,10 +117,13 @@ pub(super) fn cmd_peek(_: &Kernel, args: &Args<'_>) -> CmdResult {
     if addr % 4 != 0 {
         fail!(args, "{:#010x}: address must be 4-byte aligned", addr);
     }
-    for i in 0..count {
-        let Some(a) = addr.checked_add(4 * i) else {
-            fail!(args, "address range wraps past 0xffffffff")
-        };
+    if addr.checked_add(4 * count - 1).is_none() {
+        fail!(args, "address range wraps past 0xffffffff");
+    }
+    if !forced {
+        refuse_read_sensitive(args, addr, 4 * count)?;
+    }
+    for a in (0..count).map(|i| addr + 4 * i) {
         match fault::probe_read_u32(a) {
             Ok(v) => kprintln!("{:#010x}: {:08x}", a, v),
             Err(f) => fail!(args, "{:#010x}: {}", a, f),

@@ -16,8 +16,10 @@ use self::vmalloc::{
     cmd_ioremap, cmd_iounmap, cmd_kmap, cmd_kunmap, cmd_poke, cmd_purge, cmd_touch, cmd_vfree,
     cmd_vmalloc, cmd_vmalloc_fill,
 };
-use super::args::{parse_addr, split_args, Args};
+use super::args::{parse_addr, parse_u64, split_args, Args, Size};
+use crate::kernel::mem::SLAB;
 use crate::kernel::{self, Kernel};
+use crate::mm::{Pfn, PAGE_SHIFT};
 use crate::{kprint, kprintln};
 
 /// A command's failure. Messages are printed where they arise (`fail!`), so this stays small.
@@ -60,12 +62,7 @@ pub struct Command {
 /// Every command, in the order `help` lists them.
 pub static COMMANDS: &[Command] = &[
     Command { name: "help", usage: "help", help: "list the commands", run: cmd_help },
-    Command {
-        name: "cat",
-        usage: "cat FILE",
-        help: "show /proc/cmdline, /proc/iomem or /proc/cpuinfo",
-        run: cmd_cat,
-    },
+    Command { name: "cat", usage: "cat FILE", help: "show one of these files:", run: cmd_cat },
     Command {
         name: "layout",
         usage: "layout",
@@ -98,8 +95,8 @@ pub static COMMANDS: &[Command] = &[
     },
     Command {
         name: "peek",
-        usage: "peek ADDR [COUNT]",
-        help: "read COUNT (1-64) words at ADDR; faults are reported",
+        usage: "peek [-f] ADDR [COUNT]",
+        help: "read COUNT (1-64) words at ADDR; faults are reported; -f reads a FIFO register",
         run: cmd_peek,
     },
     Command {
@@ -191,8 +188,8 @@ pub static COMMANDS: &[Command] = &[
     },
     Command {
         name: "touch",
-        usage: "touch ADDR",
-        help: "read a byte with no fault fixup: a bad address oopses",
+        usage: "touch [-f] ADDR",
+        help: "read a byte with no fault fixup: a bad address oopses; -f reads a FIFO register",
         run: cmd_touch,
     },
     Command {
@@ -248,6 +245,7 @@ pub fn run(line: &str) {
         return;
     };
     let Some(k) = kernel::try_get() else { return };
+    super::input::begin_command();
     match (cmd.run)(k, &args) {
         Ok(()) => {}
         Err(CmdError::Usage) => kprintln!("{}: usage: {}", cmd.name, cmd.usage),
@@ -265,12 +263,87 @@ pub(crate) fn expect_args(args: &Args<'_>, n: usize) -> CmdResult {
     }
 }
 
+/// What `help` adds after a command's help text, from live state rather than constants.
+static HELP_DETAILS: &[(&str, fn())] = &[
+    ("cat", || files::paths().for_each(|p| kprint!("\n  {:<20}   {}", "", p))),
+    ("kmalloc", || {
+        let max = SLAB.lock().kmalloc_max_size() as u64;
+        kprint!(", up to {} (KMALLOC_MAX_SIZE)", Size(max))
+    }),
+];
+
 fn cmd_help(_: &Kernel, args: &Args<'_>) -> CmdResult {
     expect_args(args, 1)?;
     for c in COMMANDS {
-        kprintln!("  {:<20} {}", c.usage, c.help);
+        kprint!("  {:<20} {}", c.usage, c.help);
+        if let Some((_, details)) = HELP_DETAILS.iter().find(|(name, _)| *name == c.name) {
+            details();
+        }
+        kprintln!();
     }
     Ok(())
+}
+
+/// The option that makes `peek` and `touch` read a register with a read side effect.
+pub(crate) const FORCE: &str = "-f";
+
+/// Refuses a read of `len` bytes at `va` (`len` >= 1, not wrapping) when it would touch a
+/// device register whose read changes the device (the UART's data register: the read takes
+/// a typed byte), however that register is mapped; the message names the register and the
+/// override. The MMU's own translation finds the physical address of each page.
+pub(crate) fn refuse_read_sensitive(args: &Args<'_>, va: u32, len: u32) -> CmdResult {
+    use crate::board::raspi::map;
+    let (mut a, end) = (u64::from(va), u64::from(va) + u64::from(len));
+    while a < end {
+        let chunk_end = (((a >> PAGE_SHIFT) + 1) << PAGE_SHIFT).min(end);
+        let par = crate::arch::arm::cp15::ats1cpr(a as u32);
+        if par & PAR_FAULT == 0 {
+            let pa = u64::from(par & PAGE_FRAME) | (a & PAGE_OFFSET_MASK);
+            if let Some(r) = map::read_sensitive(pa, chunk_end - a) {
+                // The register's own virtual address (the range may start inside it).
+                let reg_va = (a + r.phys).wrapping_sub(pa);
+                fail!(
+                    args,
+                    "{:#010x} (phys {:#010x}) is {}: {}; '{} {} {:#x}' reads it anyway",
+                    reg_va,
+                    r.phys,
+                    r.name,
+                    r.effect,
+                    args.get(0).unwrap_or(""),
+                    FORCE,
+                    reg_va
+                );
+            }
+        }
+        a = chunk_end;
+    }
+    Ok(())
+}
+
+/// PAR bit 0: the address translation faulted.
+const PAR_FAULT: u32 = 1;
+/// PAR bits 31:12: the physical page of a successful translation.
+const PAGE_FRAME: u32 = !0xfff;
+/// Bits of an address inside its page.
+const PAGE_OFFSET_MASK: u64 = 0xfff;
+
+/// Highest page frame number of the 32-bit physical address space (no LPAE).
+pub(crate) const MAX_PFN: u64 = (1 << 32 >> PAGE_SHIFT) - 1;
+
+/// Argument `i` as a page frame number: in range before anything shifts it into an address
+/// (a PFN of 2^52 would otherwise wrap to physical page 0).
+pub(crate) fn arg_pfn(args: &Args<'_>, i: usize) -> Result<Pfn, CmdError> {
+    let text = args.get(i).unwrap_or("");
+    match parse_u64(text) {
+        Ok(p) if p <= MAX_PFN => Ok(Pfn(p)),
+        Ok(_) => fail!(
+            args,
+            "pfn {} out of range (physical addresses are 32-bit: 0-{:#x})",
+            text,
+            MAX_PFN
+        ),
+        Err(e) => fail!(args, "{}", e),
+    }
 }
 
 pub(crate) fn arg_addr(args: &Args<'_>, i: usize) -> Result<u32, CmdError> {
@@ -280,22 +353,27 @@ pub(crate) fn arg_addr(args: &Args<'_>, i: usize) -> Result<u32, CmdError> {
     }
 }
 
-/// The interactive loop: read bytes, edit the line, run commands. Never returns.
+/// The interactive loop: read bytes (type-ahead first), edit the line, run commands. Never
+/// returns.
 pub fn console_loop() -> ! {
+    use super::input::{self, Input};
     use super::line::{Event, LineEditor};
     let mut ed = LineEditor::new();
     kprint!("{}", PROMPT);
     loop {
-        let b = crate::board::raspi::uart::getc_wait();
+        let b = match input::next() {
+            Input::Byte(b) => b,
+            Input::Lost => {
+                ed.input_lost();
+                continue;
+            }
+        };
         match ed.feed(b) {
             Event::None => {}
             Event::Echo(e) => kprint!("{}", e),
             Event::Cancel => kprint!("^C\n{}", PROMPT),
             Event::Line(l) => {
                 kprintln!();
-                if let Some(w) = l.warning() {
-                    kprintln!("pivm: {}", w);
-                }
                 match l.command() {
                     Ok(cmd) => run(cmd),
                     Err(e) => kprintln!("pivm: {}", e),

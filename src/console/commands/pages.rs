@@ -4,10 +4,11 @@
 //! can give back a page the kernel holds for something else, or be handed one.
 use spin::Mutex;
 
-use super::{expect_args, CmdError, CmdResult};
+use super::{arg_pfn, expect_args, CmdError, CmdResult};
 use crate::config::MAX_ORDER;
-use crate::console::args::{parse_addr, parse_u32, parse_u64, Args};
+use crate::console::args::{parse_addr, parse_u32, Args};
 use crate::console::printk::Console;
+use crate::console::Count;
 use crate::kernel::mem::{with_node, with_page_mapped};
 use crate::kernel::vmalloc;
 use crate::kernel::Kernel;
@@ -51,6 +52,9 @@ pub(super) fn cmd_alloc_pages(_: &Kernel, args: &Args<'_>) -> CmdResult {
             Err(e) => fail!(args, "{}", e),
         },
     };
+    // An empty mask shows as Linux's `mode:%#x(%pGg)` does, `0x0()`, not as nothing.
+    let gfp_name =
+        if gfp.is_empty() { format_args!("{:#x}()", 0) } else { format_args!("{}", gfp) };
     // Allocate first, print after: what the allocation itself reports (page poisoning)
     // comes out at the moment it happens, before the result, as in Linux.
     match with_node(|node| node.alloc_pages_for(PageOwner::Console, gfp, order)) {
@@ -59,11 +63,11 @@ pub(super) fn cmd_alloc_pages(_: &Kernel, args: &Args<'_>) -> CmdResult {
             match node.page_address(pfn) {
                 Some(va) => kprintln!(
                     "order {} {} -> pfn {:#x} phys {:#010x} virt {:#010x} ({})",
-                    order, gfp, pfn.0, pfn.phys().0, va.0, zone
+                    order, gfp_name, pfn.0, pfn.phys().0, va.0, zone
                 ),
                 None => kprintln!(
                     "order {} {} -> pfn {:#x} phys {:#010x} ({}: no permanent mapping; free it with __free_pages)",
-                    order, gfp, pfn.0, pfn.phys().0, zone
+                    order, gfp_name, pfn.0, pfn.phys().0, zone
                 ),
             }
             Ok(())
@@ -95,10 +99,7 @@ pub(super) fn cmd_free_pages(_: &Kernel, args: &Args<'_>) -> CmdResult {
 
 pub(super) fn cmd_free_pages_pfn(_: &Kernel, args: &Args<'_>) -> CmdResult {
     expect_args(args, 3)?;
-    let pfn = match parse_u64(args.get(1).unwrap_or("")) {
-        Ok(p) => Pfn(p),
-        Err(e) => fail!(args, "{}", e),
-    };
+    let pfn = arg_pfn(args, 1)?;
     let order = parse_order(args, 2)?;
     with_node(|node| match node.free_pages_for(PageOwner::Console, pfn, order) {
         Ok(()) => Ok(()),
@@ -160,7 +161,7 @@ pub(super) fn cmd_frag(_: &Kernel, args: &Args<'_>) -> CmdResult {
         }
         (Some("release"), 2) => {
             let freed = release();
-            kprintln!("frag: released {} pages", freed);
+            kprintln!("frag: released {}", Count(freed, "page"));
             Ok(())
         }
         _ => Err(CmdError::Usage),
@@ -180,7 +181,11 @@ fn gfp_for(zone: ZoneType) -> GfpFlags {
 fn checkerboard(args: &Args<'_>, zone: ZoneType) -> CmdResult {
     let mut held = HELD.lock();
     if held.buf.is_some() {
-        fail!(args, "a workload already holds {} pages: run 'frag release' first", held.count);
+        fail!(
+            args,
+            "a workload already holds {}: run 'frag release' first",
+            Count(held.count, "page")
+        );
     }
     // The zone is looked at before anything is taken, so a zone this kernel lacks or that
     // has no memory costs nothing.
@@ -200,8 +205,17 @@ fn checkerboard(args: &Args<'_>, zone: ZoneType) -> CmdResult {
     let slots = slots(&mut held);
     let gfp = gfp_for(zone);
     let mut taken = 0;
+    let mut interrupted = false;
     let kept = with_node(|node| {
         while taken < slots.len() {
+            if crate::console::interrupted() {
+                // Ctrl-C: give back what was taken, then the buffer below.
+                for &p in &slots[..taken] {
+                    let _ = node.free_pages_for(PageOwner::Console, Pfn(u64::from(p)), 0);
+                }
+                interrupted = true;
+                return 0;
+            }
             let Ok(pfn) = node.alloc_pages_for(PageOwner::Console, gfp, 0) else { break };
             if node.page_zone(pfn) != Some(zone) {
                 // The request fell back to a lower zone: this zone is exhausted.
@@ -223,14 +237,21 @@ fn checkerboard(args: &Args<'_>, zone: ZoneType) -> CmdResult {
             }
         }
         kprintln!(
-            "frag: checkerboard {}: took {} pages, freed {} (odd PFNs), holding {}",
+            "frag: checkerboard {}: took {}, freed {} (odd PFNs), holding {}",
             zone.name(),
-            taken,
+            Count(taken, "page"),
             taken - kept,
             kept
         );
         kept
     });
+    if interrupted {
+        if let Some((buf, _, order)) = held.buf.take() {
+            let _ = with_node(|node| node.free_pages_for(PageOwner::Kernel, buf, order));
+        }
+        kprintln!("frag: interrupted after taking {}; everything freed", Count(taken, "page"));
+        return Ok(());
+    }
     held.count = kept;
     Ok(())
 }
@@ -292,15 +313,16 @@ pub(super) fn cmd_memtest(_: &Kernel, args: &Args<'_>) -> CmdResult {
     expect_args(args, 1)?;
     let drained = with_node(|n| n.drain_all_pages());
     if drained > 0 {
-        kprintln!("memtest: {} pages drained from the per-CPU lists", drained);
+        kprintln!("memtest: {} drained from the per-CPU lists", Count(drained, "page"));
     }
     let before = with_node(|n| n.nr_free_pages());
     let gfp = GfpFlags::GFP_HIGHUSER | GfpFlags::__GFP_MEMALLOC | GfpFlags::__GFP_NOWARN;
     let mut head = (NO_NEXT, 0u32);
     let (mut pages, mut high) = (0u64, 0u64);
     let mut unreachable: Option<Pfn> = None;
-    kprintln!("memtest: {} free pages", before);
-    for order in (0..MAX_ORDER as u32).rev() {
+    kprintln!("memtest: {}", Count(before, "free page"));
+    let mut interrupted = false;
+    'alloc: for order in (0..MAX_ORDER as u32).rev() {
         while let Ok(pfn) = with_node(|n| n.alloc_pages_for(PageOwner::Console, gfp, order)) {
             let mut reached = true;
             for p in pfn.0..pfn.0 + (1 << order) {
@@ -329,6 +351,10 @@ pub(super) fn cmd_memtest(_: &Kernel, args: &Args<'_>) -> CmdResult {
             if with_node(|n| n.page_is_highmem(pfn)) {
                 high += 1 << order;
             }
+            if crate::console::interrupted() {
+                interrupted = true;
+                break 'alloc;
+            }
         }
     }
     // Verify every page, then free every block.
@@ -343,7 +369,7 @@ pub(super) fn cmd_memtest(_: &Kernel, args: &Args<'_>) -> CmdResult {
                 if p == pfn {
                     next = (w[0], w[1]);
                 }
-                if bad.is_none() {
+                if bad.is_none() && !interrupted {
                     let base = p << 12;
                     bad = w.iter().enumerate().skip(skip).find_map(|(i, &v)| {
                         let pa = base + 4 * i as u64;
@@ -357,6 +383,8 @@ pub(super) fn cmd_memtest(_: &Kernel, args: &Args<'_>) -> CmdResult {
         }
         let _ = with_node(|n| n.free_pages_for(PageOwner::Console, Pfn(pfn), order));
         cur = next;
+        // Ctrl-C while verifying: stop checking, but free every block.
+        interrupted = interrupted || crate::console::interrupted();
     }
     let after = with_node(|n| {
         n.drain_all_pages();
@@ -375,13 +403,16 @@ pub(super) fn cmd_memtest(_: &Kernel, args: &Args<'_>) -> CmdResult {
             )
         }
         (None, None) if after != before => kprintln!(
-            "memtest: FAILED: {} pages free before, {} after (MemFree {} kB -> {} kB)",
-            before,
+            "memtest: FAILED: {} free before, {} after (MemFree {} kB -> {} kB)",
+            Count(before, "page"),
             after,
             before * 4,
             after * 4
         ),
-        (None, None) => kprintln!("memtest: ok, {} pages ({} highmem)", pages, high),
+        (None, None) if interrupted => {
+            kprintln!("memtest: interrupted after {}; everything freed", Count(pages, "page"))
+        }
+        (None, None) => kprintln!("memtest: ok, {} ({} highmem)", Count(pages, "page"), high),
     }
     super::verify::print_verify();
     Ok(())

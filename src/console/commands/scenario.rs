@@ -1,6 +1,7 @@
 //! `scenario vmalloc-frag [seed=N] [steps=N]` and `scenario release`.
 use super::{CmdError, CmdResult};
 use crate::console::args::{parse_u64, Args};
+use crate::console::Count;
 use crate::kernel::scenario;
 use crate::kernel::Kernel;
 use crate::kprintln;
@@ -34,7 +35,7 @@ pub(super) fn cmd_scenario(_: &Kernel, args: &Args<'_>) -> CmdResult {
             Ok(())
         }
         Some("release") if args.len() == 2 => {
-            kprintln!("scenario: released {} objects", scenario::release());
+            kprintln!("scenario: released {}", Count(scenario::release(), "object"));
             Ok(())
         }
         Some(other) if args.len() >= 2 && other != "release" => {

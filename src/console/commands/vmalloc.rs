@@ -4,14 +4,15 @@ use alloc::vec::Vec;
 
 use spin::Mutex;
 
-use super::{arg_addr, expect_args, CmdError, CmdResult};
+use super::{arg_addr, arg_pfn, expect_args, refuse_read_sensitive, CmdError, CmdResult, FORCE};
 use crate::arch::arm::fault;
 use crate::console::args::{parse_size, parse_u64, Args};
+use crate::console::Count;
 use crate::kernel::vmalloc::{self, KernelSymbols, VmallocError};
 use crate::kernel::Kernel;
 use crate::kprintln;
 use crate::mm::vmap::Caller;
-use crate::mm::{Pfn, PAGE_SIZE};
+use crate::mm::PAGE_SIZE;
 
 /// The caller /proc/vmallocinfo shows for `vmalloc` areas made at the console.
 fn vmalloc_caller() -> Caller {
@@ -92,14 +93,19 @@ pub(super) fn cmd_vmalloc_fill(_: &Kernel, args: &Args<'_>) -> CmdResult {
             }
         }
         filled.clear();
-        kprintln!("vmalloc_fill: freed {}", count(n, "area"));
+        kprintln!("vmalloc_fill: freed {}", Count(n, "area"));
         return Ok(());
     }
     let size = size_arg(args, 1)?;
     // This call's areas: how many, the lowest start and the highest end.
     let (mut n, mut lowest, mut highest) = (0u64, u64::MAX, 0u64);
+    let mut interrupted = false;
     let stop = loop {
         if filled.len() == FILL_MAX || filled.try_reserve(1).is_err() {
+            break None;
+        }
+        if crate::console::interrupted() {
+            interrupted = true;
             break None;
         }
         match vmalloc::vmalloc(size, fill_caller()) {
@@ -113,12 +119,14 @@ pub(super) fn cmd_vmalloc_fill(_: &Kernel, args: &Args<'_>) -> CmdResult {
         }
     };
     if n == 0 {
-        kprintln!("vmalloc_fill: no area of {} bytes fits", size);
+        if !interrupted {
+            kprintln!("vmalloc_fill: no area of {} fits", Count(size, "byte"));
+        }
     } else {
         kprintln!(
-            "vmalloc_fill: {} of {} bytes, {:#010x}-{:#010x} (free them with 'vmalloc_fill free')",
-            count(n, "area"),
-            size,
+            "vmalloc_fill: {} of {}, {:#010x}-{:#010x} (free them with 'vmalloc_fill free')",
+            Count(n, "area"),
+            Count(size, "byte"),
             lowest,
             highest
         );
@@ -128,6 +136,9 @@ pub(super) fn cmd_vmalloc_fill(_: &Kernel, args: &Args<'_>) -> CmdResult {
             crate::kprint!("vmalloc_fill: stopped by: ");
             vmalloc::report(&e);
         }
+        None if interrupted => kprintln!(
+            "vmalloc_fill: interrupted; what it allocated stays until 'vmalloc_fill free'"
+        ),
         None if filled.len() == FILL_MAX => kprintln!(
             "vmalloc_fill: stopped at {} areas, the most it keeps ('vmalloc_fill free' them)",
             FILL_MAX
@@ -135,17 +146,6 @@ pub(super) fn cmd_vmalloc_fill(_: &Kernel, args: &Args<'_>) -> CmdResult {
         None => kprintln!("vmalloc_fill: stopped: no memory to record more areas"),
     }
     Ok(())
-}
-
-/// `n` and the noun, made plural unless `n` is 1.
-fn count(n: u64, noun: &str) -> impl core::fmt::Display + '_ {
-    struct C<'a>(u64, &'a str);
-    impl core::fmt::Display for C<'_> {
-        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-            write!(f, "{} {}{}", self.0, self.1, if self.0 == 1 { "" } else { "s" })
-        }
-    }
-    C(n, noun)
 }
 
 /// `purge`: returns the lazily freed ranges now and shows the one TLB flush it cost, and the
@@ -156,9 +156,9 @@ pub(super) fn cmd_purge(_: &Kernel, args: &Args<'_>) -> CmdResult {
     match p {
         Some(p) => kprintln!(
             "purge: {} returned in {} ({}), 1 TLB flush {:#010x}-{:#010x} ({} since boot)",
-            count(p.nr_areas, "lazily freed area"),
-            count(p.nr_ranges as u64, "range"),
-            count(p.nr_pages, "page"),
+            Count(p.nr_areas, "lazily freed area"),
+            Count(p.nr_ranges, "range"),
+            Count(p.nr_pages, "page"),
             p.start,
             p.end,
             stats.nr_tlb_flushes
@@ -187,16 +187,9 @@ pub(super) fn cmd_iounmap(_: &Kernel, args: &Args<'_>) -> CmdResult {
     vmalloc::iounmap(addr).map_err(report)
 }
 
-fn pfn_arg(args: &Args<'_>) -> Result<Pfn, CmdError> {
-    match parse_u64(args.get(1).unwrap_or("")) {
-        Ok(p) => Ok(Pfn(p)),
-        Err(e) => fail!(args, "{}", e),
-    }
-}
-
 pub(super) fn cmd_kmap(k: &Kernel, args: &Args<'_>) -> CmdResult {
     expect_args(args, 2)?;
-    let pfn = pfn_arg(args)?;
+    let pfn = arg_pfn(args, 1)?;
     if !k.memblock.is_memory(pfn.phys().0) {
         fail!(args, "pfn {:#x} is not RAM", pfn.0);
     }
@@ -215,10 +208,10 @@ pub(super) fn cmd_kmap(k: &Kernel, args: &Args<'_>) -> CmdResult {
 
 pub(super) fn cmd_kunmap(_: &Kernel, args: &Args<'_>) -> CmdResult {
     expect_args(args, 2)?;
-    let pfn = pfn_arg(args)?;
+    let pfn = arg_pfn(args, 1)?;
     match vmalloc::kunmap(pfn) {
         Ok(Some(users)) => {
-            kprintln!("kunmap(pfn {:#x}): {} users left", pfn.0, users);
+            kprintln!("kunmap(pfn {:#x}): {} left", pfn.0, Count(users, "user"));
             Ok(())
         }
         Ok(None) => {
@@ -253,8 +246,12 @@ pub(super) fn cmd_poke(_: &Kernel, args: &Args<'_>) -> CmdResult {
 /// `touch ADDR`: reads one byte the way ordinary kernel code does, with no exception-table
 /// entry, so a bad address oopses like a real kernel bug (e.g. one byte past a vmalloc area).
 pub(super) fn cmd_touch(_: &Kernel, args: &Args<'_>) -> CmdResult {
-    expect_args(args, 2)?;
-    let addr = arg_addr(args, 1)?;
+    let forced = args.get(1) == Some(FORCE);
+    expect_args(args, 2 + usize::from(forced))?;
+    let addr = arg_addr(args, 1 + usize::from(forced))?;
+    if !forced {
+        refuse_read_sensitive(args, addr, 1)?;
+    }
     // SAFETY: deliberately unchecked: a fault here is an oops, which is the point.
     let v = unsafe { core::ptr::read_volatile(addr as usize as *const u8) };
     kprintln!("{:#010x}: {:02x}", addr, v);

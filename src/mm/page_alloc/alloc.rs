@@ -105,14 +105,14 @@ impl<'a> Node<'a> {
     /// allows that passes its watermark, falling back to lower zones. First against the low
     /// watermark (the fast path, kept small enough to inline), then against min as `gfp`
     /// permits (`__alloc_pages_slowpath`). Returns the first PFN.
-    #[inline]
+    #[inline(always)]
     pub fn alloc_pages(&mut self, gfp: GfpFlags, order: u32) -> Result<Pfn, AllocError> {
         self.alloc_pages_for(PageOwner::Kernel, gfp, order)
     }
 
     /// `alloc_pages()` for a named owner: the block's head records `owner`, and only
     /// `free_pages_for` with the same owner gives it back.
-    #[inline]
+    #[inline(always)]
     pub fn alloc_pages_for(
         &mut self,
         owner: PageOwner,

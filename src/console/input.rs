@@ -1,0 +1,189 @@
+//! Typed input between the UART and the line editor. While a long command runs it polls the
+//! console for Ctrl-C ([`interrupted`]); whatever else was typed meanwhile goes into a
+//! type-ahead buffer, which the console loop reads before the UART, so no keystroke is lost
+//! or reordered. If the buffer overflows, the loss is reported to the line editor (which then
+//! refuses the line it hit), never silent.
+use super::line::CTRL_C;
+
+/// Bytes of type-ahead kept while a command runs (four full lines).
+pub const TYPE_AHEAD_MAX: usize = 4 * super::line::LINE_MAX;
+
+/// What the console loop reads next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// A typed byte, in the order it arrived.
+    Byte(u8),
+    /// Bytes were dropped here because the type-ahead buffer was full.
+    Lost,
+}
+
+/// A FIFO of typed bytes with the Ctrl-C and overflow state of the running command.
+#[derive(Clone, Debug)]
+pub struct TypeAhead {
+    buf: [u8; TYPE_AHEAD_MAX],
+    head: usize,
+    len: usize,
+    /// Bytes were dropped after the ones buffered; set until the loss is handed out.
+    lost: bool,
+    /// Ctrl-C arrived since [`TypeAhead::begin_command`].
+    interrupted: bool,
+}
+
+impl Default for TypeAhead {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TypeAhead {
+    pub const fn new() -> Self {
+        Self { buf: [0; TYPE_AHEAD_MAX], head: 0, len: 0, lost: false, interrupted: false }
+    }
+
+    /// A byte received while a command runs: Ctrl-C interrupts the command (and is consumed,
+    /// as a tty's ISIG consumes it); any other byte is kept for the line editor. Once a byte
+    /// had to be dropped, every later one is dropped too until the loss has been handed out,
+    /// so what is kept is always a prefix of what was typed.
+    pub fn receive(&mut self, b: u8) {
+        if b == CTRL_C {
+            self.interrupted = true;
+        } else if self.lost || self.len == TYPE_AHEAD_MAX {
+            self.lost = true;
+        } else {
+            self.buf[(self.head + self.len) % TYPE_AHEAD_MAX] = b;
+            self.len += 1;
+        }
+    }
+
+    /// The next buffered input: bytes in order, then the loss if there was one.
+    pub fn pop(&mut self) -> Option<Input> {
+        if self.len > 0 {
+            let b = self.buf[self.head];
+            self.head = (self.head + 1) % TYPE_AHEAD_MAX;
+            self.len -= 1;
+            Some(Input::Byte(b))
+        } else if self.lost {
+            self.lost = false;
+            Some(Input::Lost)
+        } else {
+            None
+        }
+    }
+
+    /// Bytes waiting.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0 && !self.lost
+    }
+
+    /// Whether Ctrl-C arrived since the running command started.
+    pub fn interrupted(&self) -> bool {
+        self.interrupted
+    }
+
+    /// A command starts: forget an earlier command's Ctrl-C.
+    pub fn begin_command(&mut self) {
+        self.interrupted = false;
+    }
+}
+
+#[cfg(all(kernel, target_arch = "arm"))]
+mod device {
+    use spin::Mutex;
+
+    use super::{Input, TypeAhead};
+    use crate::board::raspi::uart;
+
+    static TYPE_AHEAD: Mutex<TypeAhead> = Mutex::new(TypeAhead::new());
+
+    /// Whether the user pressed Ctrl-C since the running command started. Never blocks:
+    /// it empties the UART's receive FIFO into the type-ahead buffer, so long loops call it
+    /// as often as they like (once per step or block) and stop cleanly when it says so.
+    pub fn interrupted() -> bool {
+        let mut t = TYPE_AHEAD.lock();
+        while let Some(b) = uart::getc() {
+            t.receive(b);
+        }
+        t.interrupted()
+    }
+
+    /// Called before each command runs (see [`interrupted`]).
+    pub fn begin_command() {
+        TYPE_AHEAD.lock().begin_command();
+    }
+
+    /// The next input for the line editor: type-ahead first, then the UART (sleeping in
+    /// `wfi` until a byte arrives).
+    pub fn next() -> Input {
+        if let Some(i) = TYPE_AHEAD.lock().pop() {
+            return i;
+        }
+        Input::Byte(uart::getc_wait())
+    }
+}
+
+#[cfg(all(kernel, target_arch = "arm"))]
+pub use device::{begin_command, interrupted, next};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drain(t: &mut TypeAhead) -> Vec<Input> {
+        core::iter::from_fn(|| t.pop()).collect()
+    }
+
+    #[test]
+    fn bytes_come_out_in_order_and_ctrl_c_interrupts() {
+        let mut t = TypeAhead::new();
+        assert!(!t.interrupted());
+        for &b in b"he\x03lp\n" {
+            t.receive(b);
+        }
+        assert!(t.interrupted());
+        assert_eq!(t.len(), 5);
+        assert_eq!(drain(&mut t), b"help\n".iter().map(|&b| Input::Byte(b)).collect::<Vec<_>>());
+        assert!(t.is_empty());
+        // The interrupt belongs to the command that was running.
+        assert!(t.interrupted());
+        t.begin_command();
+        assert!(!t.interrupted());
+    }
+
+    #[test]
+    fn overflow_keeps_a_prefix_and_reports_the_loss_once() {
+        let mut t = TypeAhead::new();
+        for i in 0..TYPE_AHEAD_MAX + 10 {
+            t.receive(b'a' + (i % 26) as u8);
+        }
+        // A Ctrl-C behind the lost bytes still interrupts.
+        t.receive(CTRL_C);
+        assert!(t.interrupted());
+        // Space freed by reading does not let later bytes jump the loss.
+        assert_eq!(t.pop(), Some(Input::Byte(b'a')));
+        t.receive(b'z');
+        let rest = drain(&mut t);
+        assert_eq!(rest.len(), TYPE_AHEAD_MAX - 1 + 1);
+        assert_eq!(rest.last(), Some(&Input::Lost));
+        assert_eq!(rest[..TYPE_AHEAD_MAX - 1].iter().filter(|i| **i == Input::Lost).count(), 0);
+        assert_eq!(t.pop(), None);
+        // After the loss is handed out, bytes are kept again, the ring wrapping around.
+        for &b in b"ok" {
+            t.receive(b);
+        }
+        assert_eq!(drain(&mut t), [Input::Byte(b'o'), Input::Byte(b'k')]);
+    }
+
+    #[test]
+    fn ring_wraps() {
+        let mut t = TypeAhead::new();
+        for round in 0..3 * TYPE_AHEAD_MAX {
+            t.receive((round % 251) as u8 + 4);
+            assert_eq!(t.pop(), Some(Input::Byte((round % 251) as u8 + 4)));
+        }
+        assert!(t.is_empty());
+    }
+}
