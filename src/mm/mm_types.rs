@@ -6,8 +6,10 @@
 //!
 //! The VMAs are kept in a `BTreeMap` keyed by `vm_start` (Linux 6.1 uses the maple tree): every
 //! lookup (`find_vma`, `find_vma_prev`, `find_vma_intersection`) is O(log n).
+use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 use core::fmt;
 
 /// Bytes per page for user mappings (4 KiB on every configuration pivm models).
@@ -305,6 +307,186 @@ impl Vma {
     }
 }
 
+/// The free gaps of an address space, for `get_unmapped_area` in O(log n): a treap keyed by
+/// gap start, each node knowing the longest gap in its subtree (what Linux's maple tree, and
+/// its rbtree before, keep as `rb_subtree_gap`). A gap runs from the end of one VMA to the
+/// claimed start of the next (`vm_start_gap`, a stack's guard gap counted as taken); the first
+/// starts at 0 and the last ends at `TASK_SIZE`. Empty gaps are not stored.
+#[derive(Clone, Debug, Default)]
+pub struct GapTree {
+    root: Option<Box<GapNode>>,
+}
+
+#[derive(Clone, Debug)]
+struct GapNode {
+    start: usize,
+    end: usize,
+    prio: u64,
+    /// Longest gap in this subtree.
+    max_len: usize,
+    left: Option<Box<GapNode>>,
+    right: Option<Box<GapNode>>,
+}
+
+/// A fixed pseudo-random priority per key (splitmix64): the treap stays balanced for any
+/// address pattern without a random-number source.
+fn gap_prio(start: usize) -> u64 {
+    let mut z = (start as u64).wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+type Link = Option<Box<GapNode>>;
+
+fn fix(n: &mut GapNode) {
+    let l = n.left.as_ref().map_or(0, |c| c.max_len);
+    let r = n.right.as_ref().map_or(0, |c| c.max_len);
+    n.max_len = (n.end - n.start).max(l).max(r);
+}
+
+/// Splits into keys `< key` and keys `>= key`.
+fn split(t: Link, key: usize) -> (Link, Link) {
+    match t {
+        None => (None, None),
+        Some(mut n) => {
+            if n.start < key {
+                let (a, b) = split(n.right.take(), key);
+                n.right = a;
+                fix(&mut n);
+                (Some(n), b)
+            } else {
+                let (a, b) = split(n.left.take(), key);
+                n.left = b;
+                fix(&mut n);
+                (a, Some(n))
+            }
+        }
+    }
+}
+
+/// Joins two treaps, every key of `a` below every key of `b`.
+fn merge(a: Link, b: Link) -> Link {
+    match (a, b) {
+        (None, x) | (x, None) => x,
+        (Some(mut x), Some(mut y)) => {
+            if x.prio >= y.prio {
+                x.right = merge(x.right.take(), Some(y));
+                fix(&mut x);
+                Some(x)
+            } else {
+                y.left = merge(Some(x), y.left.take());
+                fix(&mut y);
+                Some(y)
+            }
+        }
+    }
+}
+
+/// The gap with the highest start below `key` that is at least `len` long.
+fn highest_fit(t: &Link, key: usize, len: usize) -> Option<(usize, usize)> {
+    let n = t.as_ref()?;
+    if n.max_len < len {
+        return None;
+    }
+    if n.start >= key {
+        return highest_fit(&n.left, key, len);
+    }
+    highest_fit(&n.right, key, len)
+        .or_else(|| (n.end - n.start >= len).then_some((n.start, n.end)))
+        .or_else(|| highest_fit(&n.left, key, len))
+}
+
+/// The gap with the lowest start above `key` that is at least `len` long.
+fn lowest_fit(t: &Link, key: usize, len: usize) -> Option<(usize, usize)> {
+    let n = t.as_ref()?;
+    if n.max_len < len {
+        return None;
+    }
+    if n.start <= key {
+        return lowest_fit(&n.right, key, len);
+    }
+    lowest_fit(&n.left, key, len)
+        .or_else(|| (n.end - n.start >= len).then_some((n.start, n.end)))
+        .or_else(|| lowest_fit(&n.right, key, len))
+}
+
+/// The gap with the highest start at or below `key`.
+fn floor(t: &Link, key: usize) -> Option<(usize, usize)> {
+    let n = t.as_ref()?;
+    if n.start > key {
+        return floor(&n.left, key);
+    }
+    floor(&n.right, key).or(Some((n.start, n.end)))
+}
+
+impl GapTree {
+    /// Removes every gap starting in `[lo, hi]`.
+    fn remove_range(&mut self, lo: usize, hi: usize) {
+        let (a, rest) = split(self.root.take(), lo);
+        let (_, c) = match hi.checked_add(1) {
+            Some(h) => split(rest, h),
+            None => (rest, None),
+        };
+        self.root = merge(a, c);
+    }
+
+    /// Adds the gap `[start, end)` (no gap may start there already).
+    fn insert(&mut self, start: usize, end: usize) {
+        let node = Box::new(GapNode {
+            start,
+            end,
+            prio: gap_prio(start),
+            max_len: end - start,
+            left: None,
+            right: None,
+        });
+        let (a, b) = split(self.root.take(), start);
+        self.root = merge(merge(a, Some(node)), b);
+    }
+
+    /// Every gap in address order.
+    pub fn to_vec(&self) -> Vec<(usize, usize)> {
+        fn walk(t: &Link, out: &mut Vec<(usize, usize)>) {
+            if let Some(n) = t {
+                walk(&n.left, out);
+                out.push((n.start, n.end));
+                walk(&n.right, out);
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.root, &mut out);
+        out
+    }
+
+    /// The highest gap starting below `key` with at least `len` bytes.
+    pub fn highest_fit(&self, key: usize, len: usize) -> Option<(usize, usize)> {
+        highest_fit(&self.root, key, len)
+    }
+
+    /// The lowest gap starting above `key` with at least `len` bytes.
+    pub fn lowest_fit(&self, key: usize, len: usize) -> Option<(usize, usize)> {
+        lowest_fit(&self.root, key, len)
+    }
+
+    /// The gap starting at or below `key` with the highest start.
+    pub fn floor(&self, key: usize) -> Option<(usize, usize)> {
+        floor(&self.root, key)
+    }
+}
+
+/// `vm_start_gap()`: where a VMA's claim starts, its guard gap included for a stack.
+pub fn vm_start_gap(vma: &Vma) -> usize {
+    if vma.vm_flags.contains(VmFlags::GROWSDOWN) {
+        vma.vm_start.saturating_sub(STACK_GUARD_GAP)
+    } else {
+        vma.vm_start
+    }
+}
+
+/// `stack_guard_gap`: 256 pages kept free below a stack so it cannot grow into a mapping.
+pub const STACK_GUARD_GAP: usize = 256 << PAGE_SHIFT;
+
 /// Resource limits the address space honours (`RLIMIT_STACK`, `RLIMIT_AS`, `RLIMIT_DATA`), in
 /// bytes; `None` is `RLIM_INFINITY`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -363,6 +545,8 @@ impl ArchMm {
 #[derive(Clone, Debug)]
 pub struct MmStruct {
     pub(crate) vmas: BTreeMap<usize, Vma>,
+    /// The free gaps between the VMAs, kept in step by `refresh_gaps`.
+    pub(crate) gaps: GapTree,
     /// The architecture's fixed values, `TASK_SIZE` among them.
     pub arch: ArchMm,
     /// `TASK_SIZE` (a copy of `arch.task_size`, the name every formula uses).
@@ -416,8 +600,11 @@ pub struct MmStruct {
 impl MmStruct {
     /// An empty address space (layout not yet picked: see `arch_pick_mmap_layout`).
     pub fn new(arch: ArchMm, rlimits: Rlimits) -> Self {
+        let mut gaps = GapTree::default();
+        gaps.insert(0, arch.task_size);
         MmStruct {
             vmas: BTreeMap::new(),
+            gaps,
             arch,
             task_size: arch.task_size,
             dac_mmap_min_addr: DAC_MMAP_MIN_ADDR,
@@ -505,6 +692,44 @@ impl MmStruct {
         vma.anon_vma
     }
 
+    /// The gaps between the VMAs, recomputed from the VMA list.
+    fn gaps_from_vmas(&self, from: Option<usize>, to: Option<usize>) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        let mut prev_end = match from {
+            Some(k) => self.vmas[&k].vm_end,
+            None => 0,
+        };
+        let start = from.map_or(0, |k| k + 1);
+        let iter = self.vmas.range(start..).map(|(_, v)| v);
+        for v in iter {
+            let end = vm_start_gap(v);
+            if end > prev_end {
+                out.push((prev_end, end));
+            }
+            prev_end = prev_end.max(v.vm_end);
+            if to.is_some_and(|t| v.vm_start >= t) {
+                return out;
+            }
+        }
+        if self.task_size > prev_end {
+            out.push((prev_end, self.task_size));
+        }
+        out
+    }
+
+    /// Brings the gap tree up to date after the VMAs in `[lo, hi)` changed (inserted,
+    /// removed, grown, shrunk, split or joined): the gaps from the VMA before `lo` to the first
+    /// VMA at or past `hi` are recomputed.
+    pub(crate) fn refresh_gaps(&mut self, lo: usize, hi: usize) {
+        let from = self.vmas.range(..lo).next_back().map(|(&k, _)| k);
+        let to = self.vmas.range(hi..).next().map(|(&k, _)| k);
+        // Gaps start at a VMA's end: those from `from`'s end up to `to`'s start are redone.
+        self.gaps.remove_range(from.unwrap_or(0), to.unwrap_or(usize::MAX));
+        for (s, e) in self.gaps_from_vmas(from, to) {
+            self.gaps.insert(s, e);
+        }
+    }
+
     /// `vm_stat_account()`: keep `total_vm` and the exec/stack/data split in step with a
     /// mapping of `npages` (negative when it goes away).
     pub(crate) fn vm_stat_account(&mut self, flags: VmFlags, npages: isize) {
@@ -555,6 +780,11 @@ impl MmStruct {
             } else if v.vm_flags.is_data_mapping() {
                 data += v.pages();
             }
+        }
+        let want = self.gaps_from_vmas(None, None);
+        let have = self.gaps.to_vec();
+        if want != have {
+            return Err(format!("gap tree {have:x?} but the VMAs leave {want:x?}"));
         }
         if (total, exec, stack, data) != (self.total_vm, self.exec_vm, self.stack_vm, self.data_vm)
         {

@@ -12,8 +12,7 @@ use super::mm_types::{
     PAGE_SHIFT, PAGE_SIZE,
 };
 
-/// `stack_guard_gap`: 256 pages kept free below a stack so it cannot grow into a mapping.
-pub const STACK_GUARD_GAP: usize = 256 << PAGE_SHIFT;
+pub use super::mm_types::{vm_start_gap, STACK_GUARD_GAP};
 /// Smallest gap `mmap_base()` leaves between the stack top and the mmap area (6.1: 128 MiB).
 const MIN_GAP: usize = 128 << 20;
 /// `setup_arg_pages()` grows the fresh stack by this much below the argument pages.
@@ -67,15 +66,6 @@ pub struct MmapFile {
     pub writable: bool,
     /// The file lives on a `noexec` mount (`path_noexec`).
     pub noexec: bool,
-}
-
-/// `vm_start_gap()`: where a VMA's claim starts, its guard gap included for a stack.
-pub fn vm_start_gap(vma: &Vma) -> usize {
-    if vma.vm_flags.contains(VmFlags::GROWSDOWN) {
-        vma.vm_start.saturating_sub(STACK_GUARD_GAP)
-    } else {
-        vma.vm_start
-    }
 }
 
 /// `calc_vm_prot_bits()`.
@@ -155,14 +145,15 @@ impl MmStruct {
     }
 
     /// `vm_unmapped_area()`: the highest (top-down) or lowest gap of `length` bytes within
-    /// `[low_limit, high_limit)`, a stack's guard gap counted as taken.
+    /// `[low_limit, high_limit)`, a stack's guard gap counted as taken. O(log n) in the VMAs:
+    /// the gap tree is searched as Linux searches its tree's subtree gaps.
     fn vm_unmapped_area(&self, info: UnmappedAreaInfo) -> Result<usize, Errno> {
         let UnmappedAreaInfo { topdown, length, low_limit, high_limit } = info;
-        if high_limit < low_limit || high_limit - low_limit < length {
+        if high_limit < low_limit || high_limit - low_limit < length || length == 0 {
             return Err(Errno::ENOMEM);
         }
-        // Each gap is [end of one VMA, claimed start of the next); clipped to the limits.
-        let fits = |gap_start: usize, gap_end: usize| -> Option<usize> {
+        // A gap clipped to the limits, if `length` fits in it.
+        let fits = |(gap_start, gap_end): (usize, usize)| -> Option<usize> {
             let lo = gap_start.max(low_limit);
             let hi = gap_end.min(high_limit);
             if hi <= lo || hi - lo < length {
@@ -171,37 +162,23 @@ impl MmStruct {
             Some(if topdown { hi - length } else { lo })
         };
         if topdown {
-            // Start at the first VMA reaching high_limit: nothing above it matters, except a
-            // stack guard gap reaching below.
-            let mut gap_end = self
-                .vmas
-                .range(high_limit..)
-                .next()
-                .map_or(self.task_size, |(_, v)| vm_start_gap(v));
-            for v in self.vmas.range(..high_limit).map(|(_, v)| v).rev() {
-                if v.vm_end <= low_limit && gap_end <= low_limit {
-                    break;
-                }
-                if let Some(a) = fits(v.vm_end, gap_end) {
-                    return Ok(a);
-                }
-                gap_end = gap_end.min(vm_start_gap(v));
+            // The gap reaching high_limit is clipped there; every gap below it is whole, and
+            // of those only the lowest can be clipped by low_limit.
+            let top = self.gaps.floor(high_limit - 1);
+            if let Some(a) = top.and_then(fits) {
+                return Ok(a);
             }
-            fits(0, gap_end).ok_or(Errno::ENOMEM)
+            let below = top.map_or(high_limit, |(s, _)| s);
+            self.gaps.highest_fit(below, length).and_then(fits).ok_or(Errno::ENOMEM)
         } else {
-            // Start with the last VMA below low_limit.
-            let mut gap_start =
-                self.vmas.range(..low_limit).next_back().map_or(0, |(_, v)| v.vm_end);
-            for v in self.vmas.range(low_limit..).map(|(_, v)| v) {
-                if let Some(a) = fits(gap_start, vm_start_gap(v)) {
-                    return Ok(a);
-                }
-                gap_start = gap_start.max(v.vm_end);
-                if gap_start >= high_limit {
-                    return Err(Errno::ENOMEM);
-                }
+            // The gap holding low_limit is clipped there; every gap above it is whole, and of
+            // those only the highest can be clipped by high_limit.
+            let first = self.gaps.floor(low_limit).filter(|&(_, e)| e > low_limit);
+            if let Some(a) = first.and_then(fits) {
+                return Ok(a);
             }
-            fits(gap_start, self.task_size).ok_or(Errno::ENOMEM)
+            let above = first.map_or(low_limit, |(s, _)| s);
+            self.gaps.lowest_fit(above, length).and_then(fits).ok_or(Errno::ENOMEM)
         }
     }
 
@@ -456,6 +433,7 @@ impl MmStruct {
         if !vm_flags.intersects(VmFlags::SPECIAL) {
             self.merge_new_mapping(addr);
         }
+        self.refresh_gaps(addr, addr + len);
         self.vm_stat_account(vm_flags, npages as isize);
         if vm_flags.contains(VmFlags::LOCKED) {
             self.locked_vm += npages;
@@ -574,6 +552,7 @@ impl MmStruct {
             }
             self.vm_stat_account(v.vm_flags, -(n as isize));
         }
+        self.refresh_gaps(start, end);
         Ok(())
     }
 
@@ -750,6 +729,7 @@ impl MmStruct {
                 self.vmas.insert(addr, new);
             }
         }
+        self.refresh_gaps(addr, addr + len);
         self.vm_stat_account(flags, npages as isize);
         if flags.contains(VmFlags::LOCKED) {
             self.locked_vm += npages;
@@ -876,6 +856,7 @@ impl MmStruct {
         moved.vm_start = address;
         moved.vm_pgoff -= grow as u64;
         self.vmas.insert(address, moved);
+        self.refresh_gaps(address, vstart);
         if vma.vm_flags.contains(VmFlags::LOCKED) {
             self.locked_vm += grow;
         }
@@ -931,6 +912,7 @@ impl MmStruct {
             },
         );
         self.vm_stat_account(vm_flags, (len >> PAGE_SHIFT) as isize);
+        self.refresh_gaps(addr, addr + len);
         Ok(())
     }
 
@@ -972,6 +954,7 @@ impl MmStruct {
             },
         );
         self.vm_stat_account(vm_flags, (size >> PAGE_SHIFT) as isize);
+        self.refresh_gaps(start, stack_top);
         let rlim_stack = self.rlimits.stack.unwrap_or(usize::MAX) & PAGE_MASK;
         let stack_base = if size + STACK_EXPAND > rlim_stack {
             stack_top - rlim_stack
@@ -1250,6 +1233,28 @@ mod tests {
         // And a hint that would land in the guard gap is not honoured.
         assert!(!m.hint_fits(0xbee0_1000, 0x1000));
         assert!(m.hint_fits(0xbed0_0000, 0x1000));
+        m.validate().unwrap();
+    }
+
+    #[test]
+    fn the_gap_search_leaves_a_stacks_guard_gap_free() {
+        let mut m = mm(PAGE_OFFSET_3G);
+        // A stack whose guard gap reaches below mmap_base (0xb7000000).
+        m.setup_arg_pages(0xb708_0000, 0x70, VmFlags::STACK_FLAGS).unwrap();
+        let stack_start = 0xb708_0000 - 0x21000;
+        let a = anon(&mut m, 0, 0x1000, Prot::READ, MapFlags::empty()).unwrap();
+        assert_eq!(a, stack_start - STACK_GUARD_GAP - 0x1000);
+        // A hint inside the guard gap is not taken either.
+        let b = anon(&mut m, stack_start - 0x2000, 0x1000, Prot::READ, MapFlags::empty()).unwrap();
+        assert_eq!(b, a - 0x1000);
+        // The mappings in the way of growth stop it; once gone, the stack grows and its
+        // guard gap moves down with it.
+        assert_eq!(m.find_extend_vma(stack_start - 0x10000), None);
+        m.do_munmap(a - 0x1000, 0x2000).unwrap();
+        m.find_extend_vma(stack_start - 0x10000).unwrap();
+        m.validate().unwrap();
+        let c = anon(&mut m, 0, 0x1000, Prot::READ, MapFlags::empty()).unwrap();
+        assert_eq!(c, stack_start - 0x10000 - STACK_GUARD_GAP - 0x1000);
         m.validate().unwrap();
     }
 
