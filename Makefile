@@ -6,9 +6,10 @@ CMDLINE   ?=
 # PROFILE=NAME adds pivm.profile=NAME to the command line (make run PROFILE=android-a9).
 PROFILE   ?=
 BOOTARGS  := $(strip $(CMDLINE) $(if $(PROFILE),pivm.profile=$(PROFILE)))
-# Build variants, each in its own directory build/<split>-<variant>: MAX_ORDER=N (2-16) sets
-# the number of buddy free lists (Linux's CONFIG_FORCE_MAX_ZONEORDER; the environment's
-# PIVM_MAX_ORDER is the same); FEATURES=a,b adds Cargo features (none is defined today).
+# Build variants, each in its own directory build/<split>-<variant>: MAX_ORDER=N (3-16) sets
+# the number of buddy free lists (Linux's CONFIG_FORCE_MAX_ZONEORDER; 12 is Debian armmp's;
+# the environment's PIVM_MAX_ORDER is the same); FEATURES=a,b adds Cargo features (none is
+# defined today).
 MAX_ORDER ?= $(PIVM_MAX_ORDER)
 FEATURES  ?=
 comma     := ,
@@ -38,14 +39,17 @@ SPLITS    := 3G 2G 1G
 all: kernel
 
 help:
-	@echo "make [kernel]      build $(IMG) and $(ELF) (VMSPLIT=3G|2G|1G, MAX_ORDER=2..16)"
+	@echo "make [kernel]      build $(IMG) and $(ELF) (VMSPLIT=3G|2G|1G, MAX_ORDER=3..16)"
 	@echo "make run           boot it in QEMU, console on this terminal (CMDLINE='...', PROFILE=name)"
 	@echo "make run-elf       boot the ELF instead (all four cores start, RAM size from the mailbox)"
-	@echo "make test          host unit tests + QEMU tests of all three splits and the MAX_ORDER=16 variant"
+	@echo "make test          host unit tests + QEMU tests of all three splits and the MAX_ORDER variants"
 	@echo "make bench         all benchmarks: host (criterion), boot time, in-kernel (-icount)"
 	@echo "make bench-boot | bench-kernel   one of them"
 	@echo "make scenario      the vmalloc fragmentation case study, both layouts, one table"
 	@echo "make clippy | doc | gdb | objdump | readelf | nm | sdcard | clean"
+	@echo "make user          the C test programs (build/user/arm/) and their data files"
+	@echo "make initramfs     build/initramfs.cpio.gz with the programs in /bin, data in /data"
+	@echo "make compare-linux boot Debian's Linux 6.1 with the same initramfs, one table of faults and layout"
 
 setup:
 	@bash scripts/setup.sh
@@ -80,12 +84,15 @@ run-elf: kernel
 unit-test:
 	cargo test --lib
 
-# The default kernel of every split, the build variant the QEMU tests boot, all tests; then
-# the host unit tests again as the variant builds them.
-test: setup dtb
+# The default kernel of every split, the build variants the QEMU tests boot (16 lists,
+# Debian's 12 for the debian-armmp comparison, a small 4), all tests; then the host unit
+# tests again as the 16-list variant builds them.
+test: setup dtb user initramfs
 	@for s in $(SPLITS); do \
 		$(MAKE) --no-print-directory kernel VMSPLIT=$$s MAX_ORDER= FEATURES= || exit 1; done
 	$(MAKE) --no-print-directory kernel VMSPLIT=3G MAX_ORDER=16 FEATURES=
+	$(MAKE) --no-print-directory kernel VMSPLIT=3G MAX_ORDER=12 FEATURES=
+	$(MAKE) --no-print-directory kernel VMSPLIT=2G MAX_ORDER=3 FEATURES=
 	env -u PIVM_MAX_ORDER cargo test
 	PIVM_MAX_ORDER=16 CARGO_TARGET_DIR=$(CURDIR)/build/host-order16/target cargo test --lib
 
@@ -134,6 +141,8 @@ scenario: setup
 
 bench-kernel: kernel
 	KERNEL=$(IMG) bash scripts/bench-kernel.sh $(VMSPLIT)
+
+include tests/user/user.mk
 
 clean:
 	rm -rf build

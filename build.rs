@@ -22,7 +22,9 @@ fn main() {
         .filter(|s| !s.is_empty())
         .map(|s| s.parse().expect("PIVM_MAX_ORDER must be a number"))
         .unwrap_or(11);
-    assert!((2..=16).contains(&max_order), "PIVM_MAX_ORDER must be 2..=16");
+    // 3 is the least that boots: the slab's map of its slabs (one entry per lowmem page's
+    // chunk) needs an order-2 block on the Pi's 960 MiB, which MAX_ORDER 2 (orders 0-1) lacks.
+    assert!((3..=16).contains(&max_order), "PIVM_MAX_ORDER must be 3..=16");
 
     let out = PathBuf::from(env::var("OUT_DIR").unwrap());
     fs::write(

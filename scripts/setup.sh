@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # setup.sh - installs what building and testing pivm needs: QEMU, the ARM binutils, dtc, mtools,
-# dosfstools (and gdb-multiarch with --gdb), plus the Rust cross targets of the pinned toolchain.
+# dosfstools (and gdb-multiarch with --gdb), the C cross compilers with their glibc for the user
+# test programs (32-bit ARM, AArch64), user-mode QEMU (qemu-arm) and cpio for the initramfs,
+# plus the Rust cross targets of the pinned toolchain.
 # Idempotent and silent when everything is present. Usage: scripts/setup.sh [--gdb]
 set -euo pipefail
 
@@ -19,13 +21,22 @@ done
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/sbin/$1" ] || [ -x "/usr/sbin/$1" ]; }
 
 tools=(make:make qemu-system-arm:qemu-system-arm arm-none-eabi-objcopy:binutils-arm-none-eabi
-       dtc:device-tree-compiler mcopy:mtools mformat:mtools mkfs.fat:dosfstools)
+       dtc:device-tree-compiler mcopy:mtools mformat:mtools mkfs.fat:dosfstools
+       arm-linux-gnueabihf-gcc:gcc-arm-linux-gnueabihf aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu
+       qemu-arm:qemu-user cpio:cpio gzip:gzip perl:perl-base)
+# file -> Debian package: the cross compilers' C libraries (only recommended by the compilers).
+files=(/usr/arm-linux-gnueabihf/include/stdio.h:libc6-dev-armhf-cross
+       /usr/aarch64-linux-gnu/include/stdio.h:libc6-dev-arm64-cross)
 if [ "$want_gdb" = 1 ]; then tools+=(gdb-multiarch:gdb-multiarch); fi
 
 missing=()
 for t in "${tools[@]}"; do
     cmd=${t%%:*} pkg=${t#*:}
     if ! have "$cmd" && [[ " ${missing[*]-} " != *" $pkg "* ]]; then missing+=("$pkg"); fi
+done
+for f in "${files[@]}"; do
+    path=${f%%:*} pkg=${f#*:}
+    if [ ! -e "$path" ]; then missing+=("$pkg"); fi
 done
 
 if [ "${#missing[@]}" -gt 0 ]; then

@@ -10,6 +10,7 @@ use pivm::boot::{cmdline, reserved_mem, BootSource};
 use pivm::config::{PAGE_OFFSET, VMSPLIT};
 use pivm::console::{commands, printk::Console};
 use pivm::kernel::{self, mem, EntryState, Kernel};
+use pivm::mm::cma::DtCmaNode;
 use pivm::mm::layout::{self, LayoutInput, MemoryLine};
 use pivm::mm::memblock::{self, Memblock, MemblockError};
 use pivm::mm::profile;
@@ -143,6 +144,25 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
             None => {}
         }
     }
+    // The profile the layout applied (`linux` when the asked-for one was rejected) decides
+    // what else the kernel is built with: its era, ZONE_DMA, the CMA default.
+    let applied = profile::Profile::by_name(layout.profile).unwrap_or(profile::DEFAULT_PROFILE);
+    // dma_contiguous_reserve(arm_dma_limit): the CMA area, before any allocator exists.
+    let dma_limit = match applied.dma_zone {
+        profile::DmaZoneSpec::Exact(size) => layout.phys_offset.0.saturating_add(size),
+        _ => u64::MAX,
+    };
+    // The device tree's default CMA node (placed by the scan above, not yet reserved).
+    let dt_cma =
+        boot.cma.map(|b| DtCmaNode { size: b.size, base: Some(b.start.0), alloc_range: None });
+    let cma_pages = kernel::cma::dma_contiguous_reserve(
+        &mut memblock,
+        params.cma,
+        dt_cma,
+        applied.cma_default,
+        layout.arm_lowmem_limit.0,
+        dma_limit,
+    );
 
     if params.memblock_debug {
         let _ = memblock::write_memblock_debug(&mut Console, &memblock);
@@ -162,6 +182,11 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
         kprintln!("mem_init failed: {}", e);
         pivm::arch::arm::halt();
     }
+    // Before the first allocation: the profile's era decides how the allocator behaves.
+    mem::with_node(|n| {
+        n.set_era(applied.era);
+        n.add_totalcma_pages(cma_pages);
+    });
     // The kmalloc caches (Linux's kmem_cache_init, right after mem_init).
     if let Err(e) = mem::kmem_cache_init(&layout) {
         kprintln!("{}", e);
@@ -177,18 +202,16 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
     if !layout.carveouts().is_empty() || !layout.holes().is_empty() {
         let _ = profile::write_partition(&mut Console, &layout);
     }
-    let (free_pages, totalram_pages, highmem_pages) = {
-        let node = mem::NODE.lock();
-        let node = node.as_ref().expect("mem_init installed the node");
-        (node.nr_free_pages(), node.totalram_pages(), node.totalhigh_pages())
-    };
+    let (free_pages, totalram_pages, highmem_pages, cma_pages) = mem::with_node(|n| {
+        (n.nr_free_pages(), n.totalram_pages(), n.totalhigh_pages(), n.totalcma_pages())
+    });
     let _ = layout::write_memory_line(
         &mut Console,
         &MemoryLine {
             free_pages,
             physpages: memblock.phys_mem_size() >> PAGE_SHIFT,
             totalram_pages,
-            cma_pages: 0,
+            cma_pages,
             highmem_pages,
             code: u64::from(img.etext - img.text),
             rwdata: u64::from(img.edata - img.sdata),
@@ -198,6 +221,12 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
             highmem: CONFIG_HIGHMEM,
         },
     );
+
+    // core_initcall(cma_init_reserved_areas): the area joins the page allocator; then
+    // postcore_initcall(init_per_zone_wmark_min) sizes the watermarks, reserves and pcp
+    // limits, once, with it counted, as Linux does.
+    kernel::cma::cma_init_reserved_areas();
+    mem::with_node(|n| n.init_per_zone_wmark_min());
 
     let k = kernel::set(Kernel { entry, boot, params, layout, memblock });
     // pivm.run=NAME: a scenario at boot, then the console (to watch it on a real Pi).

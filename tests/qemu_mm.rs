@@ -36,7 +36,11 @@ fn meminfo_adds_up(split: &'static str, highmem_kb: u64) {
     }
     let (high_total, low_total) =
         (meminfo_kb(&q, &mi, "HighTotal"), meminfo_kb(&q, &mi, "LowTotal"));
-    if high_total != highmem_kb || highmem != highmem_kb {
+    // The Memory: line counts the CMA area apart (`cma-reserved`), as 6.1 does: on the 3G
+    // build the area is in highmem, which it joins once activated.
+    let cma = number_before(&q, &mem, "K cma-reserved");
+    let cma_in_high = if highmem_kb > 0 { cma } else { 0 };
+    if high_total != highmem_kb || highmem + cma_in_high != highmem_kb {
         q.fail(&format!("HighTotal {high_total} kB / Memory: {highmem}K, expected {highmem_kb}"));
     }
     if low_total + high_total != mem_total {
@@ -94,11 +98,6 @@ fn allocation_failure_report_and_recovery() {
     let (mut q, _) = boot("2G");
     let out = q.cmd("frag checkerboard");
     q.expect_in("frag", &out, "frag: checkerboard Normal: took ");
-    let buddy = q.cmd("cat /proc/buddyinfo");
-    let normal = q.line_with("buddyinfo", &buddy, "zone   Normal");
-    if !normal.trim_end().ends_with(" 0") {
-        q.fail(&format!("after the checkerboard no order-10 block may be free: {normal:?}"));
-    }
     let out = q.cmd("alloc_pages 10");
     q.expect_in(
         "alloc_pages 10",
@@ -108,7 +107,14 @@ fn allocation_failure_report_and_recovery() {
     q.expect_in("alloc_pages 10", &out, "Mem-Info:");
     let zone_line = q.line_with("alloc_pages 10", &out, "Normal: ");
     q.expect_in("free area line", zone_line, "*4kB ");
-    q.expect_in("free area line", zone_line, "0*4096kB = ");
+    // After the checkerboard the only order-10 blocks left are the CMA area's, which a
+    // kernel request may not use.
+    let order10 = zone_line.split("*4096kB ").nth(1).unwrap_or("");
+    if !zone_line.contains(" 0*4096kB = ") && !order10.starts_with("(C) = ") {
+        q.fail(&format!(
+            "after the checkerboard only CMA order-10 blocks may be free: {zone_line:?}"
+        ));
+    }
     // __GFP_NOWARN: the same failure, without the report.
     let out = q.cmd("alloc_pages 10 GFP_KERNEL|__GFP_NOWARN");
     if out.contains("page allocation failure") {
@@ -134,7 +140,7 @@ fn proc_files_have_linux_shape() {
     }
     let zi = q.cmd("cat /proc/zoneinfo");
     for s in
-        ["Node 0, zone      DMA", "Node 0, zone   Normal", "  pages free     ", "protection: ("]
+        ["Node 0, zone   Normal", "Node 0, zone  Movable", "  pages free     ", "protection: ("]
     {
         q.expect_in("zoneinfo", &zi, s);
     }

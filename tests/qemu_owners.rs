@@ -27,6 +27,13 @@ fn walk_pa(q: &mut Qemu, va: u64) -> u64 {
     hex_numbers(&line)[0]
 }
 
+/// Bytes of the CMA area (/proc/meminfo's CmaTotal), which memblock places at the top of RAM
+/// before mem_map, as Linux's `dma_contiguous_reserve` runs before `free_area_init`.
+fn cma_bytes(q: &mut Qemu) -> u64 {
+    let mi = q.cmd("cat /proc/meminfo");
+    meminfo_kb(q, &mi, "CmaTotal") * 1024
+}
+
 /// The data words of a `peek` (`0xADDR: xxxxxxxx` lines).
 fn peek_words(out: &str) -> Vec<String> {
     out.lines()
@@ -97,9 +104,10 @@ fn console_cannot_free_pages_the_kernel_owns_2g() {
     let (code, _) = range(&q, "Kernel code");
     let (data, _) = range(&q, "Kernel data");
     let (_, ram_end) = range(&q, "System RAM");
-    // The firmware's page at 0, the image, and the last page of RAM, where memblock places
-    // mem_map (top down below the lowmem limit).
-    for pfn in [0, code >> 12, data >> 12, ram_end >> 12] {
+    // The firmware's page at 0, the image, and the last page below the CMA area (which takes
+    // the top of RAM first), where memblock places mem_map (top down below the lowmem limit).
+    let mem_map_end = ram_end + 1 - cma_bytes(&mut q);
+    for pfn in [0, code >> 12, data >> 12, (mem_map_end >> 12) - 1] {
         expect_refused(&mut q, &format!("__free_pages {pfn:#x} 0"), pfn, "(reserved|");
     }
     let va = page_offset("2G") + code;
@@ -279,7 +287,8 @@ fn verify_names_a_broken_invariant_2g() {
     let ram_end = u64::from_str_radix(ram.split(['-', ' ']).nth(1).unwrap(), 16).unwrap() + 1;
     let layout = q.cmd("layout");
     let lowmem_end = hex_numbers(q.line_with("layout", &layout, "lowmem  :"))[1];
-    let mem_map = lowmem_end - ((ram_end >> 12) * 16).next_multiple_of(0x1000);
+    // mem_map sits right below the CMA area, which took the top of RAM first.
+    let mem_map = lowmem_end - cma_bytes(&mut q) - ((ram_end >> 12) * 16).next_multiple_of(0x1000);
     let got = peek_words(&q.cmd(&format!("peek {mem_map:#x} 4")));
     if got != raw {
         q.fail(&format!(

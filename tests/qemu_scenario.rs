@@ -149,7 +149,7 @@ fn field<'a>(summary: &'a str, name: &str) -> &'a str {
 /// on one kernel build. Which seeds fail depends on the exact free memory, which the kernel
 /// image's size shifts by pages, so the 512 MiB test searches for failing seeds (up to
 /// `SEED_SEARCH`) instead of naming them; the 720 MiB layout succeeds on every seed.
-const FAILING_SEEDS: [u32; 4] = [6, 7, 8, 9];
+const FAILING_SEEDS: [u32; 4] = [1, 2, 3, 5];
 /// Seeds the 512 MiB test tries, in order, to find `FAILING_SEEDS.len()` failures.
 const SEED_SEARCH: std::ops::RangeInclusive<u32> = 1..=16;
 /// 0x1a0000 bytes plus the guard page: the vmalloc gap the request needs.

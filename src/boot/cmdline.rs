@@ -423,6 +423,8 @@ pub struct BootParams {
     /// `page_poison=1|on` (Linux's parameter): fill freed pages with a pattern and check it
     /// when they are allocated again.
     pub page_poison: bool,
+    /// `cma=SIZE[@BASE[-LIMIT]]`: the default CMA area (`cma=0`: none).
+    pub cma: Option<crate::mm::cma::CmaParam>,
     /// `memblock=debug` (Linux's parameter): print memblock's regions once boot has made its
     /// reservations (`memblock_dump_all`).
     pub memblock_debug: bool,
@@ -515,8 +517,16 @@ enum Dest {
 }
 
 /// The keys `parse` acts on.
-const KNOWN_KEYS: &[&str] =
-    &["vmalloc", "mem", "pivm.lazy_vfree", "page_poison", "memblock", "pivm.profile", "pivm.run"];
+const KNOWN_KEYS: &[&str] = &[
+    "vmalloc",
+    "mem",
+    "cma",
+    "pivm.lazy_vfree",
+    "page_poison",
+    "memblock",
+    "pivm.profile",
+    "pivm.run",
+];
 
 /// Each parameter with where it goes, in order; after `--` everything is init's argv.
 fn route(cmdline: &[u8]) -> impl Iterator<Item = (Param<'_>, Dest)> {
@@ -679,6 +689,15 @@ pub fn parse(cmdline: &[u8]) -> (BootParams, Diagnostics<'_>) {
                     diag.push(CmdlineWarning::TooManyMem { value });
                 }
             }
+        } else if key_eq(key, "cma") {
+            match p.value.map(crate::mm::cma::CmaParam::parse) {
+                Some(Ok(c)) => params.cma = Some(c),
+                Some(Err(_)) => diag.push(CmdlineWarning::InvalidNumber {
+                    key: "cma",
+                    value: Shown::new(p.value.unwrap_or(b"")),
+                }),
+                None => diag.push(CmdlineWarning::MissingValue { key: "cma", eq: false }),
+            }
         } else if key_eq(key, "pivm.lazy_vfree") {
             if let Some(v) = size_param("pivm.lazy_vfree", p.value, &mut diag) {
                 params.lazy_vfree = Some(v);
@@ -749,6 +768,16 @@ mod tests {
 
     fn mems(p: &BootParams) -> Vec<MemParam> {
         p.mem.iter().collect()
+    }
+
+    #[test]
+    fn cma_parameter() {
+        let (p, d) = parse_str("cma=16M@0x20000000");
+        assert_eq!(p.cma.map(|c| (c.size, c.base)), Some((16 << 20, 0x2000_0000)));
+        assert!(d.is_empty(), "{d:?}");
+        let (p, d) = parse_str("cma=lots");
+        assert_eq!(p.cma, None);
+        assert_eq!(d, ["cma=lots: invalid size, ignored"]);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::mm::layout::Layout;
 use crate::mm::memblock::Memblock;
 use crate::mm::page::{MemMap, Page};
 use crate::mm::page_alloc::{
-    InitError, LinearMap, Node, PageAccessError, PageMemory, DEFAULT_COMM, PAGE_POISON,
+    usemap_size, InitError, LinearMap, Node, PageAccessError, PageMemory, DEFAULT_COMM, PAGE_POISON,
 };
 use crate::mm::profile::{Profile, DEFAULT_PROFILE};
 use crate::mm::slab::{
@@ -90,6 +90,9 @@ impl core::fmt::Display for MemInitError {
         }
     }
 }
+
+/// `SMP_CACHE_BYTES`: the usemap's alignment (`memblock_alloc(usemapsize, SMP_CACHE_BYTES)`).
+const USEMAP_ALIGN: u64 = 64;
 
 /// Where a lowmem page frame is in the linear map (None for highmem).
 fn linear_address(pfn: Pfn) -> Option<*mut u8> {
@@ -183,19 +186,35 @@ pub fn mem_init(
         .ok_or(MemInitError::NoRoomForMemMap { bytes })?;
     let va = layout.phys_to_virt(PhysAddr(pa)).ok_or(MemInitError::NoRoomForMemMap { bytes })?;
     let base = va.0 as *mut Page;
-    // SAFETY: memblock reserved [pa, pa + bytes) in lowmem for us alone, the linear map covers
-    // it, and every element is initialised before the slice is formed.
-    let pages: &'static mut [Page] = unsafe {
+    // The pageblock table (Linux's usemap), allocated after mem_map as free_area_init_core's
+    // setup_usemap() does, so it lands right below it.
+    let usemap_bytes = usemap_size(Pfn(start_pfn), Pfn(end_pfn));
+    let upa = memblock
+        .alloc(usemap_bytes as u64, USEMAP_ALIGN, layout.arm_lowmem_limit.0, "usemap")
+        .ok_or(MemInitError::NoRoomForMemMap { bytes: usemap_bytes as u64 })?;
+    let uva = layout
+        .phys_to_virt(PhysAddr(upa))
+        .ok_or(MemInitError::NoRoomForMemMap { bytes: usemap_bytes as u64 })?;
+    // SAFETY: memblock reserved [pa, pa + bytes) and [upa, upa + usemap_bytes) in lowmem for
+    // us alone (two regions, so the slices cannot overlap), the linear map covers them, and
+    // every element is initialised before the slices are formed.
+    let (pages, usemap): (&'static mut [Page], &'static mut [u8]) = unsafe {
         for i in 0..nr {
             base.add(i).write(Page::default());
         }
-        core::slice::from_raw_parts_mut(base, nr)
+        let table = uva.0 as *mut u8;
+        table.write_bytes(0, usemap_bytes);
+        (
+            core::slice::from_raw_parts_mut(base, nr),
+            core::slice::from_raw_parts_mut(table, usemap_bytes),
+        )
     };
     let mem_map =
         MemMap::new(pages, Pfn(start_pfn)).ok_or(MemInitError::NoRoomForMemMap { bytes })?;
-    let mut node =
-        Node::from_memblock(mem_map, &layout.zones, memblock).map_err(MemInitError::Init)?;
-    node.set_nr_cpus(u64::from(crate::board::raspi::NR_CPUS));
+    // Built where it lives: the node is too big to move around the boot stack.
+    let mut slot = NODE.lock();
+    let node = Node::from_memblock_in(&mut slot, mem_map, usemap, &layout.zones, memblock)
+        .map_err(MemInitError::Init)?;
     node.set_linear_map(LinearMap {
         page_offset: layout.page_offset,
         phys_offset: layout.phys_offset,
@@ -204,18 +223,23 @@ pub fn mem_init(
     if page_poison {
         node.enable_page_poisoning();
     }
-    *NODE.lock() = Some(node);
     Ok(bytes)
+}
+
+/// The node counters kept outside the page allocator (slab and page-table pages), for
+/// /proc and `show_mem` alike. Takes the slab's lock: call it before `with_node`.
+pub fn node_stats() -> NodeStats {
+    let slab_pages = SLAB.lock().meminfo().total_pages() as u64;
+    NodeStats {
+        nr_slab_unreclaimable: slab_pages,
+        nr_page_table_pages: crate::arch::arm::mmu::page_table_pages(),
+        ..NodeStats::default()
+    }
 }
 
 /// A copy of the node's state for the `/proc` renderers, taken under the allocator's lock.
 pub fn node_snapshot() -> NodeSnapshot {
-    let slab_pages = SLAB.lock().meminfo().total_pages() as u64;
-    let stats = NodeStats {
-        nr_slab_unreclaimable: slab_pages,
-        nr_page_table_pages: crate::arch::arm::mmu::page_table_pages(),
-        ..NodeStats::default()
-    };
+    let stats = node_stats();
     let node = NODE.lock();
     match node.as_ref() {
         Some(n) => collect::node_snapshot(n, stats),

@@ -1,5 +1,6 @@
 //! The running kernel's state: what boot found and computed, fixed once `kernel_main` has
 //! set it, then read by the console commands. Also the boot steps that need it.
+pub mod cma;
 pub mod mem;
 pub mod scenario;
 pub mod vmalloc;

@@ -291,10 +291,11 @@ fn final_request(profile: &'static str, seed: u64, size: u64) -> Summary {
     let order = report::FINAL_ORDER;
     kprintln!("scenario: the graphics driver asks for {:#x} bytes", size);
     kprintln!("scenario: __get_free_pages(GFP_KERNEL, {})", order);
+    let stats = mem::node_stats();
     let gfp = with_node(|n| match n.alloc_pages(GfpFlags::GFP_KERNEL, order) {
         Ok(pfn) => Some(pfn),
         Err(e) => {
-            let _ = write_alloc_failure(&mut Console, DEFAULT_COMM, e.gfp(), e.order(), n);
+            let _ = write_alloc_failure(&mut Console, DEFAULT_COMM, e.gfp(), e.order(), n, &stats);
             None
         }
     });

@@ -109,8 +109,9 @@ pub fn report(e: &VmallocError) {
             let _ = write_silent_warning(&mut Console, e, gfp);
         }
         Some(gfp) => {
+            let stats = super::mem::node_stats();
             let _ = with_node(|n| {
-                write_warn_alloc(&mut Console, DEFAULT_COMM, gfp, format_args!("{e}"), n)
+                write_warn_alloc(&mut Console, DEFAULT_COMM, gfp, format_args!("{e}"), n, &stats)
             });
         }
         None if e.preface().is_none() => crate::kprintln!("{}", e),

@@ -246,21 +246,26 @@ impl fmt::Display for GfpParseError<'_> {
 }
 
 /// `gfp_zone()`: the highest zone a request may be served from (Linux's `GFP_ZONE_TABLE` for
-/// a 32-bit ARM kernel: no ZONE_DMA32, so `__GFP_DMA32` means Normal; no ZONE_MOVABLE, so
-/// `__GFP_HIGHMEM|__GFP_MOVABLE` means HighMem). Contradictory modifiers (see
-/// [`GfpFlags::zone_valid`]) map to DMA, the table's empty entry; the allocator refuses them.
+/// a 32-bit ARM kernel: no ZONE_DMA32, so `__GFP_DMA32` means Normal; `__GFP_HIGHMEM` with
+/// `__GFP_MOVABLE` means ZONE_MOVABLE, which falls back to HighMem). Contradictory modifiers
+/// (see [`GfpFlags::zone_valid`]) map to DMA, the table's empty entry; the allocator refuses
+/// them.
 pub const fn gfp_zone(gfp: GfpFlags) -> ZoneType {
     if !gfp.zone_valid() || gfp.contains(GfpFlags::__GFP_DMA) {
         ZoneType::Dma
     } else if gfp.contains(GfpFlags::__GFP_HIGHMEM) {
-        ZoneType::HighMem
+        if gfp.contains(GfpFlags::__GFP_MOVABLE) {
+            ZoneType::Movable
+        } else {
+            ZoneType::HighMem
+        }
     } else {
         ZoneType::Normal
     }
 }
 
 /// The zonelist walk for a request whose highest zone is `highest`: that zone first, then
-/// each lower one (Linux's node zonelist order: HighMem -> Normal -> DMA). A request never
+/// each lower one (Linux's node zonelist order: Movable -> HighMem -> Normal -> DMA). A request never
 /// gets a zone above its own.
 pub fn zonelist(highest: ZoneType) -> impl Iterator<Item = ZoneType> {
     ZoneType::ALL.into_iter().rev().filter(move |z| *z <= highest)
@@ -364,7 +369,7 @@ mod tests {
         assert_eq!(gfp_zone(GFP_ATOMIC), ZoneType::Normal);
         assert_eq!(gfp_zone(GFP_USER), ZoneType::Normal);
         assert_eq!(gfp_zone(GFP_HIGHUSER), ZoneType::HighMem);
-        assert_eq!(gfp_zone(GFP_HIGHUSER_MOVABLE), ZoneType::HighMem);
+        assert_eq!(gfp_zone(GFP_HIGHUSER_MOVABLE), ZoneType::Movable);
         assert_eq!(gfp_zone(GFP_KERNEL | GFP_DMA), ZoneType::Dma);
         assert_eq!(gfp_zone(GfpFlags::__GFP_DMA | GfpFlags::__GFP_MOVABLE), ZoneType::Dma);
         assert_eq!(gfp_zone(GfpFlags::GFP_DMA32), ZoneType::Normal);

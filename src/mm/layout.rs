@@ -7,8 +7,8 @@ use core::fmt::{self, Write};
 use crate::boot::cmdline::MemParam;
 use crate::boot::info::{MemBank, MAX_MEM_BANKS};
 use crate::mm::profile::{
-    self, Carveout, Profile, ProfileError, ProfileRejected, VaHole, VaPlan, MAX_CARVEOUTS,
-    MAX_VA_HOLES,
+    self, Carveout, DmaZoneSpec, Profile, ProfileError, ProfileRejected, VaHole, VaPlan,
+    MAX_CARVEOUTS, MAX_VA_HOLES,
 };
 use crate::mm::{Pfn, PhysAddr, VirtAddr, PAGE_SHIFT, PAGE_SIZE};
 use crate::sizes::{SZ_16M, SZ_1K, SZ_1M, SZ_2M, SZ_32M, SZ_8M};
@@ -780,9 +780,11 @@ fn compute_plan(input: &LayoutInput, plan: Option<&VaPlan>) -> (Layout, LayoutWa
     for (slot, r) in banks.iter_mut().zip(ram.as_slice()) {
         *slot = MemBank { start: PhysAddr(r.start), size: r.len() };
     }
-    let dma_zone = match plan.and_then(|p| p.dma_zone_size) {
-        Some(size) => DmaZone::Exact(size),
-        None => DmaZone::Arm(input.dma_zone_size),
+    let dma_zone = match plan.map(|p| p.dma_zone) {
+        Some(DmaZoneSpec::Exact(size)) => DmaZone::Exact(size),
+        // setup_dma_zone() without a machine dma_zone_size: arm_dma_limit = 0xffffffff.
+        Some(DmaZoneSpec::AllLowmem) => DmaZone::Arm(Some(0)),
+        Some(DmaZoneSpec::None) | None => DmaZone::Arm(input.dma_zone_size),
     };
     let mut holes = [VaHole::default(); MAX_VA_HOLES];
     let nr_holes = plan.map_or(0, |p| p.holes().len());

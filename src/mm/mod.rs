@@ -1,5 +1,6 @@
 //! Memory management: address types, the kernel's virtual layout, boot-time reservations.
 pub mod addr;
+pub mod cma;
 pub mod layout;
 pub mod memblock;
 pub mod mm_types;

@@ -30,8 +30,10 @@ bitflags! {
         const PG_tail = 1 << 4;
         /// Filled with `PAGE_POISON` when freed; checked when handed out again.
         const PG_poisoned = 1 << 5;
-        /// The migrate type of the free list a `PG_buddy` block is on (three bits; pivm's
-        /// bookkeeping, not a Linux page flag).
+        /// A migrate type (three bits; pivm's bookkeeping, not a Linux page flag): of the
+        /// free list a `PG_buddy` block is on; of its pageblock for a `PG_pcp` block (Linux's
+        /// pcppage migratetype); of the request for an allocated head (what the fallback
+        /// counts as movable).
         const PG_free_mt = 7 << FREE_MT_SHIFT;
         /// Free on a per-CPU list (`PerCpuPages`), not on a buddy list (pivm's bookkeeping,
         /// so a double free of a cached page is caught).

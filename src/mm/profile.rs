@@ -108,11 +108,15 @@ pub struct Profile {
     /// Kernel VA left unused, between VMALLOC_END and the DT blob / fixmap area.
     pub holes: &'static [VaHoleSpec],
     pub carveouts: &'static [CarveoutSpec],
-    /// ZONE_DMA = `[PHYS_OFFSET, PHYS_OFFSET + size)` (x86's `MAX_DMA_PFN` rule: the zone
-    /// ends exactly there). `None`: the machine's own setting.
-    pub dma_zone_size: Option<u64>,
+    /// Whether the modelled kernel has ZONE_DMA (CONFIG_ZONE_DMA), and how it is bounded.
+    pub dma_zone: DmaZoneSpec,
     /// The `MAX_ORDER` the modelled system ran with. Informational: the build sets MAX_ORDER.
     pub max_order: usize,
+    /// Which kernel the profile's page allocator behaves as (see [`KernelEra`]).
+    pub era: KernelEra,
+    /// The CMA area the kernel reserves when neither `cma=` nor a device-tree
+    /// `linux,cma-default` node says otherwise (`CONFIG_CMA_SIZE_MBYTES`); `None`: no CMA.
+    pub cma_default: Option<u64>,
     /// kmalloc's ceiling in bytes when the modelled kernel had an older one than
     /// `KMALLOC_MAX_SIZE` (the Android devices' 128 KiB); `None`: Linux 6.1's.
     pub kmalloc_max_size: Option<u64>,
@@ -131,6 +135,47 @@ pub enum VmallocMeminfo {
     AreaSizes,
 }
 
+/// ZONE_DMA of a profile's kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DmaZoneSpec {
+    /// No CONFIG_ZONE_DMA (the Pi's own bcm2709_defconfig: a non-LPAE BCM2835 selects none).
+    None,
+    /// CONFIG_ZONE_DMA on ARM without a machine `dma_zone_size`: 6.1's `setup_dma_zone()`
+    /// sets `arm_dma_limit` to 4 GiB, so DMA covers all of lowmem and Normal is empty
+    /// (Debian's armmp kernel on the Pi).
+    AllLowmem,
+    /// `[PHYS_OFFSET, PHYS_OFFSET + size)` exactly (x86's `MAX_DMA_PFN` rule).
+    Exact(u64),
+}
+
+/// The Linux whose page-allocator behaviour a profile's kernel has. One kernel, one era: the
+/// default is 6.1; the case study's Android device ran a 3.x kernel, and its profiles keep
+/// that kernel's allocator where it differs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KernelEra {
+    /// A 3.x kernel: order-0-only per-CPU lists with `high = 6 * batch` (batch capped at
+    /// 512 KiB) freeing one batch at a time, round robin over the lists; no watermark
+    /// boosting; `__rmqueue_fallback` claims a pageblock by free pages alone.
+    Linux3x,
+    /// Linux 6.1: per-CPU lists of orders 0-3 sized from the low watermark, watermark
+    /// boosting, and 6.1's `steal_suitable_fallback` (free plus compatible pages).
+    Linux61,
+}
+
+impl KernelEra {
+    /// How the era is named in help texts and reports.
+    pub const fn name(self) -> &'static str {
+        match self {
+            KernelEra::Linux3x => "3.x",
+            KernelEra::Linux61 => "6.1",
+        }
+    }
+}
+
+/// `CONFIG_CMA_SIZE_MBYTES=64` of the Raspberry Pi's device tree (`linux,cma` 64 MiB) and of
+/// Debian's armmp kernel.
+pub const CMA_64M: u64 = 64 * SZ_1M;
+
 /// Linux's own computation for the build's split: exactly what pivm does without a profile.
 pub const LINUX: Profile = Profile {
     name: "linux",
@@ -139,8 +184,10 @@ pub const LINUX: Profile = Profile {
     vmalloc_end: None,
     holes: &[],
     carveouts: &[],
-    dma_zone_size: None,
+    dma_zone: DmaZoneSpec::None,
     max_order: LINUX_MAX_ORDER,
+    era: KernelEra::Linux61,
+    cma_default: Some(CMA_64M),
     kmalloc_max_size: None,
     vmalloc_meminfo: VmallocMeminfo::NrPages,
 };
@@ -169,8 +216,10 @@ pub const X86_CLASSIC: Profile = Profile {
         end: KernelVa::Absolute(FDT_FIXED_BASE),
     }],
     carveouts: &[],
-    dma_zone_size: Some(X86_DMA_ZONE),
+    dma_zone: DmaZoneSpec::Exact(X86_DMA_ZONE),
     max_order: LINUX_MAX_ORDER,
+    era: KernelEra::Linux61,
+    cma_default: None,
     kmalloc_max_size: None,
     vmalloc_meminfo: VmallocMeminfo::NrPages,
 };
@@ -238,8 +287,10 @@ pub const ANDROID_A9: Profile = Profile {
         A9_SPLIT_SHIFT,
     ],
     carveouts: A9_CARVEOUTS,
-    dma_zone_size: None,
+    dma_zone: DmaZoneSpec::None,
     max_order: LINUX_MAX_ORDER,
+    era: KernelEra::Linux3x,
+    cma_default: None,
     kmalloc_max_size: Some(ANDROID_KMALLOC_MAX_SIZE),
     vmalloc_meminfo: VmallocMeminfo::AreaSizes,
 };
@@ -272,14 +323,40 @@ pub const ANDROID_A9_720M: Profile = Profile {
         A9_SPLIT_SHIFT,
     ],
     carveouts: A9_CARVEOUTS,
-    dma_zone_size: None,
+    dma_zone: DmaZoneSpec::None,
     max_order: LINUX_MAX_ORDER,
+    era: KernelEra::Linux3x,
+    cma_default: None,
     kmalloc_max_size: Some(ANDROID_KMALLOC_MAX_SIZE),
     vmalloc_meminfo: VmallocMeminfo::AreaSizes,
 };
 
+/// Debian 12's `armmp` kernel (Linux 6.1, `linux-image-6.1.0-*-armmp`) on this board, the
+/// kernel of the reference sample: VMSPLIT_3G with HIGHMEM, CONFIG_ZONE_DMA without a machine
+/// limit (DMA covers all lowmem, Normal is empty), `MAX_ORDER` 12 (CONFIG_ARCH_FORCE_MAX_ORDER
+/// for armmp) and a 64 MiB CMA area. Boot it as `make run VMSPLIT=3G MAX_ORDER=12
+/// PROFILE=debian-armmp`.
+pub const DEBIAN_ARMMP: Profile = Profile {
+    name: "debian-armmp",
+    description: "Debian's armmp 6.1 kernel: ZONE_DMA over lowmem, MAX_ORDER 12, CMA 64MiB",
+    lowmem: Lowmem::LinuxFormula,
+    vmalloc_end: None,
+    holes: &[],
+    carveouts: &[],
+    dma_zone: DmaZoneSpec::AllLowmem,
+    max_order: DEBIAN_ARMMP_MAX_ORDER,
+    era: KernelEra::Linux61,
+    cma_default: Some(CMA_64M),
+    kmalloc_max_size: None,
+    vmalloc_meminfo: VmallocMeminfo::NrPages,
+};
+
+/// Debian armmp's `MAX_ORDER` (12 free lists, order-11 pageblocks).
+pub const DEBIAN_ARMMP_MAX_ORDER: usize = 12;
+
 /// Every profile, the default first.
-pub const PROFILES: &[&Profile] = &[&LINUX, &X86_CLASSIC, &ANDROID_A9, &ANDROID_A9_720M];
+pub const PROFILES: &[&Profile] =
+    &[&LINUX, &X86_CLASSIC, &ANDROID_A9, &ANDROID_A9_720M, &DEBIAN_ARMMP];
 
 /// The profile used without `pivm.profile=` and whenever another one is rejected.
 pub const DEFAULT_PROFILE: &Profile = &LINUX;
@@ -550,7 +627,7 @@ pub struct VaPlan {
     pub vmalloc_end: u64,
     /// Fixed lowmem bytes (`Lowmem::Size` or `Limit`); `None` for Linux's formula.
     pub lowmem: Option<u64>,
-    pub dma_zone_size: Option<u64>,
+    pub dma_zone: DmaZoneSpec,
     holes: [VaHole; MAX_VA_HOLES],
     nr_holes: usize,
 }
@@ -605,7 +682,7 @@ impl Profile {
                 return Err(ProfileError::LowmemTooBig { lowmem: bytes, max, vmalloc_end });
             }
         }
-        if let Some(size) = self.dma_zone_size {
+        if let DmaZoneSpec::Exact(size) = self.dma_zone {
             if size == 0 || !is_aligned(size, PAGE_SIZE) {
                 return Err(ProfileError::DmaZoneInvalid { size });
             }
@@ -627,7 +704,7 @@ impl Profile {
             name: self.name,
             vmalloc_end,
             lowmem,
-            dma_zone_size: self.dma_zone_size,
+            dma_zone: self.dma_zone,
             holes,
             nr_holes,
         })
@@ -818,15 +895,32 @@ mod tests {
         assert_eq!(Profile::by_name("android"), None);
         assert_eq!(lookup(None), Ok(&LINUX));
         assert_eq!(lookup(Some("x86-classic")), Ok(&X86_CLASSIC));
-        assert_eq!(ProfileNames.to_string(), "linux, x86-classic, android-a9, android-a9-720m");
+        assert_eq!(Profile::by_name("debian-armmp"), Some(&DEBIAN_ARMMP));
+        assert_eq!(
+            ProfileNames.to_string(),
+            "linux, x86-classic, android-a9, android-a9-720m, debian-armmp"
+        );
         assert_eq!(
             lookup(Some("rpi")).unwrap_err().to_string(),
-            "pivm: unknown profile \"rpi\" (valid: linux, x86-classic, android-a9, android-a9-720m); using profile linux"
+            "pivm: unknown profile \"rpi\" (valid: linux, x86-classic, android-a9, android-a9-720m, debian-armmp); using profile linux"
         );
         for p in PROFILES {
-            assert_eq!(p.max_order, LINUX_MAX_ORDER);
             assert!(!p.description.is_empty() && !p.description.contains('\n'));
         }
+        // One kernel, one era: the Android device's 3.x kernel, 6.1 everywhere else.
+        for p in PROFILES {
+            let android = p.name.starts_with("android");
+            assert_eq!(p.era, if android { KernelEra::Linux3x } else { KernelEra::Linux61 });
+            assert_eq!(p.max_order, if p.name == "debian-armmp" { 12 } else { LINUX_MAX_ORDER });
+        }
+        // CMA: the Pi's 64 MiB and Debian's; none for the Android device (its pmem carve-out
+        // came before CMA) or the i386 picture.
+        assert_eq!(LINUX.cma_default, Some(64 << 20));
+        assert_eq!(DEBIAN_ARMMP.cma_default, Some(64 << 20));
+        assert_eq!(ANDROID_A9.cma_default, None);
+        assert_eq!(X86_CLASSIC.cma_default, None);
+        assert_eq!(DEBIAN_ARMMP.dma_zone, DmaZoneSpec::AllLowmem);
+        assert_eq!(LINUX.dma_zone, DmaZoneSpec::None);
     }
 
     #[test]
@@ -1124,7 +1218,7 @@ mod tests {
             }],
             ..ANDROID_A9
         };
-        const ZERO_DMA: Profile = Profile { dma_zone_size: Some(0), ..X86_CLASSIC };
+        const ZERO_DMA: Profile = Profile { dma_zone: DmaZoneSpec::Exact(0), ..X86_CLASSIC };
         const ODD_LOWMEM: Profile = bad(Lowmem::Limit(MIB), None, &[]);
         const FORMULA_LOW_END: Profile =
             bad(Lowmem::LinuxFormula, Some(KernelVa::PageOffsetPlus(0x1000_0000)), &[]);
@@ -1258,8 +1352,10 @@ mod tests {
             vmalloc_end: end.map(KernelVa::PageOffsetPlus),
             holes: Box::leak(holes.into_boxed_slice()),
             carveouts: Box::leak(carveouts.into_boxed_slice()),
-            dma_zone_size: dma,
+            dma_zone: dma.map_or(DmaZoneSpec::None, DmaZoneSpec::Exact),
             max_order: 11,
+            era: KernelEra::Linux61,
+            cma_default: None,
             kmalloc_max_size: None,
             vmalloc_meminfo: VmallocMeminfo::NrPages,
         }))

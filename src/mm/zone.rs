@@ -1,32 +1,40 @@
-//! Zones: `ZoneType` (DMA, Normal, HighMem), `struct zone` with its buddy `free_area[]` lists,
-//! page counts and watermarks, and the Linux 6.1 formulas that size the reserves:
-//! `min_free_kbytes`, `__setup_per_zone_wmarks`, `setup_per_zone_lowmem_reserve` and
-//! `__zone_watermark_ok`.
+//! Zones: `ZoneType` (DMA, Normal, HighMem, Movable), `struct zone` with its buddy
+//! `free_area[]` lists, per-CPU lists, page counts, watermarks and their boost, and the Linux
+//! 6.1 formulas that size the reserves: `min_free_kbytes`, `__setup_per_zone_wmarks`,
+//! `setup_per_zone_lowmem_reserve`, `zone_batchsize`/`zone_highsize`,
+//! `calculate_normal_threshold` and `__zone_watermark_ok`.
 use bitflags::bitflags;
 
+use super::gfp::GfpFlags;
 use super::page::{Page, NIL};
 use super::Pfn;
 use crate::config::MAX_ORDER;
 
-/// Zones pivm has (Linux's `MAX_NR_ZONES` for a 32-bit ARM kernel without ZONE_MOVABLE
-/// would be 4; pivm has no Movable zone, so `protection:` has three entries).
-pub const MAX_NR_ZONES: usize = 3;
+/// Zone slots of a node: every zone a 32-bit ARM kernel can be built with (Linux's `enum
+/// zone_type` with CONFIG_ZONE_DMA and CONFIG_HIGHMEM; ZONE_MOVABLE always exists). A kernel
+/// built without DMA leaves that slot unconfigured, so its reports show the zones Linux's
+/// `MAX_NR_ZONES` would have for that configuration.
+pub const MAX_NR_ZONES: usize = 4;
 
 /// `enum zone_type`, lowest first: an allocation may use its zone and every lower one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[repr(u8)]
 pub enum ZoneType {
-    /// Only when the layout asks for one (the Pi's 3G build: all of lowmem, as Linux's
-    /// bcm2835 `dma_zone_size`).
+    /// Only with CONFIG_ZONE_DMA: all of lowmem on ARM without a machine limit
+    /// (`setup_dma_zone`), the ISA 16 MiB on the i386 picture.
     Dma = 0,
     /// Lowmem: permanently mapped at PAGE_OFFSET.
     Normal = 1,
     /// Above the lowmem limit; mapped on demand with kmap.
     HighMem = 2,
+    /// `ZONE_MOVABLE`: only `kernelcore=`/`movablecore=` give it pages; pivm takes neither,
+    /// so it is always empty, as on a Pi booted without them.
+    Movable = 3,
 }
 
 impl ZoneType {
-    pub const ALL: [ZoneType; MAX_NR_ZONES] = [ZoneType::Dma, ZoneType::Normal, ZoneType::HighMem];
+    pub const ALL: [ZoneType; MAX_NR_ZONES] =
+        [ZoneType::Dma, ZoneType::Normal, ZoneType::HighMem, ZoneType::Movable];
 
     /// Linux's `zone_names[]`.
     pub const fn name(self) -> &'static str {
@@ -34,6 +42,7 @@ impl ZoneType {
             ZoneType::Dma => "DMA",
             ZoneType::Normal => "Normal",
             ZoneType::HighMem => "HighMem",
+            ZoneType::Movable => "Movable",
         }
     }
 
@@ -46,6 +55,7 @@ impl ZoneType {
             0 => Some(ZoneType::Dma),
             1 => Some(ZoneType::Normal),
             2 => Some(ZoneType::HighMem),
+            3 => Some(ZoneType::Movable),
             _ => None,
         }
     }
@@ -68,7 +78,10 @@ pub const MIN_FREE_KBYTES_MAX: u64 = 262_144;
 /// `vm.watermark_scale_factor` default: the low-min and high-low gaps are at least 0.1% of
 /// the zone.
 pub const DEFAULT_WATERMARK_SCALE_FACTOR: u64 = 10;
-/// Denominator of `watermark_scale_factor`.
+/// `vm.watermark_boost_factor` default (5.0+): a fallback may boost the watermarks by up to
+/// 150% of the high watermark.
+pub const DEFAULT_WATERMARK_BOOST_FACTOR: u64 = 15_000;
+/// Denominator of `watermark_scale_factor` and `watermark_boost_factor`.
 const WATERMARK_SCALE_DIVISOR: u64 = 10_000;
 /// `SWAP_CLUSTER_MAX`: the smallest min watermark of a highmem zone.
 pub const SWAP_CLUSTER_MAX: u64 = 32;
@@ -76,8 +89,9 @@ pub const SWAP_CLUSTER_MAX: u64 = 32;
 const HIGHMEM_MIN_WMARK_MAX: u64 = 128;
 /// A highmem zone's min watermark is 1/1024th of it (before clamping).
 const HIGHMEM_MIN_WMARK_DIVISOR: u64 = 1024;
-/// `sysctl_lowmem_reserve_ratio` defaults (6.1: DMA 256, Normal 32, HighMem 0 = none).
-pub const DEFAULT_LOWMEM_RESERVE_RATIO: [u64; MAX_NR_ZONES] = [256, 32, 0];
+/// `sysctl_lowmem_reserve_ratio` defaults (6.1: DMA 256, Normal 32, HighMem and Movable 0 =
+/// none).
+pub const DEFAULT_LOWMEM_RESERVE_RATIO: [u64; MAX_NR_ZONES] = [256, 32, 0, 0];
 /// kB per page (`PAGE_SIZE >> 10`).
 const KB_PER_PAGE: u64 = super::PAGE_SIZE >> 10;
 
@@ -92,10 +106,15 @@ bitflags! {
         /// Ignore watermarks entirely (`__GFP_MEMALLOC`).
         const ALLOC_NO_WATERMARKS = 0x04;
         const ALLOC_OOM = 0x08;
-        /// Try harder: `GFP_ATOMIC` may take another quarter of the min reserve.
+        /// Try harder: `GFP_ATOMIC` may take another quarter of the min reserve, and
+        /// high-order atomic requests may use (and create) HighAtomic pageblocks.
         const ALLOC_HARDER = 0x10;
         /// `__GFP_HIGH`: may take half of the min reserve.
         const ALLOC_HIGH = 0x20;
+        /// A movable request may use CMA pageblocks.
+        const ALLOC_CMA = 0x80;
+        /// The request may wake kswapd (`__GFP_KSWAPD_RECLAIM`, the same bit).
+        const ALLOC_KSWAPD = 0x800;
     }
 }
 
@@ -109,31 +128,133 @@ impl AllocFlags {
     }
 }
 
-/// Migrate types (Linux's `MIGRATE_UNMOVABLE`, `MIGRATE_MOVABLE`, `MIGRATE_RECLAIMABLE`): free
-/// pages are grouped by what will be allocated from them, per pageblock, so that pages the
-/// kernel can never move (its own) cluster together instead of pinning every large block.
+/// Migrate types (Linux 6.1's `enum migratetype` with CONFIG_CMA and
+/// CONFIG_MEMORY_ISOLATION): free pages are grouped by what will be allocated from them, per
+/// pageblock, so that pages the kernel can never move (its own) cluster together instead of
+/// pinning every large block.
 pub const MIGRATE_UNMOVABLE: usize = 0;
 pub const MIGRATE_MOVABLE: usize = 1;
 pub const MIGRATE_RECLAIMABLE: usize = 2;
-/// Free lists per order (Linux's `MIGRATE_PCPTYPES`; HighAtomic, CMA and Isolate are unused).
-pub const MIGRATE_TYPES: usize = 3;
+/// Types with per-CPU lists (`MIGRATE_PCPTYPES`).
+pub const MIGRATE_PCPTYPES: usize = 3;
+/// Pageblocks reserved for high-order atomic allocations (`reserve_highatomic_pageblock`).
+pub const MIGRATE_HIGHATOMIC: usize = MIGRATE_PCPTYPES;
+/// The CMA area's pageblocks: only movable allocations (and `cma_alloc`) take from them.
+pub const MIGRATE_CMA: usize = 4;
+/// Pageblocks being isolated (`alloc_contig_range` for a moment; pivm never leaves one so).
+pub const MIGRATE_ISOLATE: usize = 5;
+/// Free lists per order.
+pub const MIGRATE_TYPES: usize = 6;
 
-/// One doubly linked list of free blocks, through `Page::lru_next/lru_prev` (mem_map indices,
-/// `NIL` at the ends).
+/// `migratetype_is_mergeable()`: may a block of this type be stolen or merged into another?
+pub const fn migratetype_is_mergeable(mt: usize) -> bool {
+    mt < MIGRATE_PCPTYPES
+}
+
+/// `is_migrate_cma()`.
+pub const fn is_migrate_cma(mt: usize) -> bool {
+    mt == MIGRATE_CMA
+}
+
+/// `PAGE_ALLOC_COSTLY_ORDER`: orders above this are "costly" (and, since 5.13, the highest
+/// order the per-CPU lists keep).
+pub const PAGE_ALLOC_COSTLY_ORDER: u32 = 3;
+/// `NR_PCP_LISTS`: a list per pcp migrate type and order 0..=PAGE_ALLOC_COSTLY_ORDER (no
+/// THP list: 32-bit ARM without LPAE has no transparent huge pages).
+pub const NR_PCP_LISTS: usize = MIGRATE_PCPTYPES * (PAGE_ALLOC_COSTLY_ORDER as usize + 1);
+
+/// `order_to_pindex()`: the pcp list of a migrate type and order.
+#[inline]
+pub const fn order_to_pindex(mt: usize, order: u32) -> usize {
+    MIGRATE_PCPTYPES * order as usize + mt
+}
+
+/// `pindex_to_order()`.
+#[inline]
+pub const fn pindex_to_order(pindex: usize) -> u32 {
+    (pindex / MIGRATE_PCPTYPES) as u32
+}
+
+/// One doubly linked list of blocks, through `Page::lru_next/lru_prev` (mem_map indices,
+/// `NIL` at the ends). Keeping both ends here, as Linux's `list_head`s in the zone do, makes
+/// every insert or removal touch at most the block and its neighbours.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct FreeList {
     head: u32,
     tail: u32,
-    count: u64,
+    /// Blocks on the list (at most a mem_map's u32 indices).
+    count: u32,
 }
 
 impl FreeList {
     const EMPTY: FreeList = FreeList { head: NIL, tail: NIL, count: 0 };
+
+    #[inline]
+    fn first(&self) -> Option<u32> {
+        (self.head != NIL).then_some(self.head)
+    }
+
+    #[inline]
+    fn last(&self) -> Option<u32> {
+        (self.tail != NIL).then_some(self.tail)
+    }
+
+    /// `list_add` / `list_add_tail`.
+    #[inline]
+    fn push(&mut self, pages: &mut [Page], idx: u32, to_tail: bool) {
+        let (prev, next) = if to_tail { (self.tail, NIL) } else { (NIL, self.head) };
+        {
+            let p = &mut pages[idx as usize];
+            p.lru_prev = prev;
+            p.lru_next = next;
+        }
+        match prev {
+            NIL => self.head = idx,
+            prev => pages[prev as usize].lru_next = idx,
+        }
+        match next {
+            NIL => self.tail = idx,
+            next => pages[next as usize].lru_prev = idx,
+        }
+        self.count += 1;
+    }
+
+    /// `list_del`: the block must be on this list.
+    #[inline]
+    fn unlink(&mut self, pages: &mut [Page], idx: u32) {
+        let (prev, next) = {
+            let p = &mut pages[idx as usize];
+            let links = (p.lru_prev, p.lru_next);
+            p.lru_prev = NIL;
+            p.lru_next = NIL;
+            links
+        };
+        match prev {
+            NIL => self.head = next,
+            prev => pages[prev as usize].lru_next = next,
+        }
+        match next {
+            NIL => self.tail = prev,
+            next => pages[next as usize].lru_prev = prev,
+        }
+        self.count -= 1;
+    }
+
+    /// The blocks first to last (mem_map indices).
+    #[cfg(test)]
+    fn iter<'p>(&self, pages: &'p [Page]) -> impl Iterator<Item = u32> + 'p {
+        let mut cur = self.head;
+        core::iter::from_fn(move || {
+            let this = cur;
+            (this != NIL).then(|| {
+                cur = pages[this as usize].lru_next;
+                this
+            })
+        })
+    }
 }
 
 /// `struct free_area`: one order's free lists, one per migrate type, and their total length.
-/// Keeping both ends of each list here, as Linux's `list_head`s in the zone do, makes every
-/// insert or removal touch at most the block and its neighbours.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FreeArea {
     lists: [FreeList; MIGRATE_TYPES],
@@ -150,41 +271,26 @@ impl FreeArea {
 
     /// Blocks on the list of one migrate type (`/proc/pagetypeinfo`).
     pub fn nr_free_of(&self, mt: usize) -> u64 {
-        self.lists.get(mt).map_or(0, |l| l.count)
+        self.lists.get(mt).map_or(0, |l| u64::from(l.count))
     }
 
     /// First block on the list of `mt`.
     #[inline]
     pub(super) fn first(&self, mt: usize) -> Option<u32> {
-        self.lists.get(mt).map(|l| l.head).filter(|&h| h != NIL)
+        self.lists.get(mt)?.first()
     }
 
     /// Last block on the list of `mt`.
     #[inline]
     pub(super) fn last(&self, mt: usize) -> Option<u32> {
-        self.lists.get(mt).map(|l| l.tail).filter(|&t| t != NIL)
+        self.lists.get(mt)?.last()
     }
 
     /// `add_to_free_list` / `add_to_free_list_tail`: O(1). The block remembers its list.
     #[inline]
     pub(super) fn add(&mut self, pages: &mut [Page], idx: u32, mt: usize, to_tail: bool) {
-        let list = &mut self.lists[mt];
-        let (prev, next) = if to_tail { (list.tail, NIL) } else { (NIL, list.head) };
-        {
-            let p = &mut pages[idx as usize];
-            p.lru_prev = prev;
-            p.lru_next = next;
-            p.set_free_mt(mt);
-        }
-        match prev {
-            NIL => list.head = idx,
-            prev => pages[prev as usize].lru_next = idx,
-        }
-        match next {
-            NIL => list.tail = idx,
-            next => pages[next as usize].lru_prev = idx,
-        }
-        list.count += 1;
+        pages[idx as usize].set_free_mt(mt);
+        self.lists[mt].push(pages, idx, to_tail);
         self.nr_free += 1;
     }
 
@@ -192,77 +298,31 @@ impl FreeArea {
     #[inline]
     pub(super) fn del(&mut self, pages: &mut [Page], idx: u32) {
         let mt = pages[idx as usize].free_mt();
-        self.del_from(pages, idx, mt);
-    }
-
-    /// `del` from the list of `mt`, which the caller knows: the list head does not wait for
-    /// the block's own flags to be read.
-    #[inline(always)]
-    fn del_from(&mut self, pages: &mut [Page], idx: u32, mt: usize) {
-        let (prev, next) = {
-            let p = &mut pages[idx as usize];
-            let links = (p.lru_prev, p.lru_next);
-            p.lru_prev = NIL;
-            p.lru_next = NIL;
-            links
-        };
-        let list = &mut self.lists[mt];
-        match prev {
-            NIL => list.head = next,
-            prev => pages[prev as usize].lru_next = next,
-        }
-        match next {
-            NIL => list.tail = prev,
-            next => pages[next as usize].lru_prev = prev,
-        }
-        list.count -= 1;
+        self.lists[mt].unlink(pages, idx);
         self.nr_free -= 1;
-    }
-
-    /// Takes the first block off the list of `mt` (the per-CPU lists hand out their hottest
-    /// page this way).
-    #[inline(always)]
-    pub(super) fn pop_first(&mut self, pages: &mut [Page], mt: usize) -> Option<u32> {
-        let idx = self.first(mt)?;
-        self.del_from(pages, idx, mt);
-        Some(idx)
-    }
-
-    /// Takes the last block off the list of `mt` (the per-CPU lists give back their coldest
-    /// page this way).
-    #[inline]
-    pub(super) fn pop_last(&mut self, pages: &mut [Page], mt: usize) -> Option<u32> {
-        let idx = self.last(mt)?;
-        self.del_from(pages, idx, mt);
-        Some(idx)
     }
 
     /// The blocks on every list, each list first to last (mem_map indices).
     #[cfg(test)]
     pub(super) fn iter<'p>(&self, pages: &'p [Page]) -> impl Iterator<Item = u32> + 'p {
-        let heads = self.lists.map(|l| l.head);
-        heads.into_iter().flat_map(move |mut cur| {
-            core::iter::from_fn(move || {
-                let this = cur;
-                (this != NIL).then(|| {
-                    cur = pages[this as usize].lru_next;
-                    this
-                })
-            })
-        })
+        let lists = self.lists;
+        (0..MIGRATE_TYPES).flat_map(move |mt| lists[mt].iter(pages))
     }
 }
 
-/// `struct per_cpu_pages` of the one CPU pivm runs on: order-0 pages taken from the buddy
-/// lists `batch` at a time and given back `batch` at a time once `high` are cached, one list per
-/// migrate type, so that most order-0 allocations and frees touch one list head and no buddy.
-/// Like Linux before 5.13, only order 0 is cached. Pages here are free but not counted in
-/// `NR_FREE_PAGES` (MemFree), as in Linux.
+/// `struct per_cpu_pages` of the one CPU pivm runs on: blocks of orders
+/// 0..=PAGE_ALLOC_COSTLY_ORDER (6.1; order 0 only in a 3.x era profile) taken from the buddy
+/// lists `batch` at a time and given back in bulk once `high` pages are cached, a list per
+/// migrate type and order (`order_to_pindex`), so that most small allocations and frees
+/// touch one list head and no buddy. Pages here are free but not counted in `NR_FREE_PAGES`
+/// (MemFree), as in Linux. Each page remembers its pageblock's migrate type in `free_mt`
+/// (Linux's pcppage migratetype), which may differ from its list: CMA and HighAtomic pages
+/// share the movable list but go back to their own buddy lists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PerCpuPages {
-    /// The lists (`nr_free` is `count`), linked like the buddy lists; the pages carry
-    /// `PG_pcp` instead of `PG_buddy`.
-    pub(super) lists: FreeArea,
+    pub(super) lists: [FreeList; NR_PCP_LISTS],
+    /// `pcp->count`: pages cached (a block of order n counts 2^n).
+    pub(super) count: u64,
     pub(super) high: u64,
     pub(super) batch: u64,
     /// `free_factor`: each bulk free with no allocation in between frees twice as many
@@ -271,19 +331,23 @@ pub struct PerCpuPages {
 }
 
 impl PerCpuPages {
-    pub const EMPTY: PerCpuPages =
-        PerCpuPages { lists: FreeArea::EMPTY, high: 0, batch: 0, free_factor: 0 };
+    pub const EMPTY: PerCpuPages = PerCpuPages {
+        lists: [FreeList::EMPTY; NR_PCP_LISTS],
+        count: 0,
+        high: 0,
+        batch: 0,
+        free_factor: 0,
+    };
 
-    /// Whether the cache is in use: a zone under 32 MiB gets a batch of 0 from
-    /// `zone_batchsize`, and a zone whose limits are not set yet has none either; their
-    /// order-0 pages go straight to and from the buddy lists.
+    /// Whether the cache is in use: a zone whose limits are not set yet (batch 0) sends its
+    /// pages straight to and from the buddy lists.
     pub const fn enabled(&self) -> bool {
         self.batch > 0
     }
 
     /// Pages cached (`pcp->count`).
     pub const fn count(&self) -> u64 {
-        self.lists.nr_free
+        self.count
     }
 
     pub const fn high(&self) -> u64 {
@@ -294,11 +358,60 @@ impl PerCpuPages {
         self.batch
     }
 
+    pub const fn free_factor(&self) -> u32 {
+        self.free_factor
+    }
+
+    /// Blocks on list `pindex`.
+    pub fn list_len(&self, pindex: usize) -> u64 {
+        self.lists.get(pindex).map_or(0, |l| u64::from(l.count))
+    }
+
+    /// The first and last block of list `pindex`.
+    pub(super) fn list_ends(&self, pindex: usize) -> (Option<u32>, Option<u32>) {
+        self.lists.get(pindex).map_or((None, None), |l| (l.first(), l.last()))
+    }
+
+    /// Whether list `pindex` is empty.
+    #[inline]
+    pub(super) fn list_empty(&self, pindex: usize) -> bool {
+        self.lists[pindex].head == NIL
+    }
+
+    /// `list_add` of a block of `pindex`'s order at the head (hot) or the tail.
+    #[inline]
+    pub(super) fn add(&mut self, pages: &mut [Page], idx: u32, pindex: usize, to_tail: bool) {
+        self.lists[pindex].push(pages, idx, to_tail);
+        self.count += 1 << pindex_to_order(pindex);
+    }
+
+    /// Takes the first (hottest) block off list `pindex`.
+    #[inline]
+    pub(super) fn pop_first(&mut self, pages: &mut [Page], pindex: usize) -> Option<u32> {
+        let idx = self.lists[pindex].first()?;
+        self.lists[pindex].unlink(pages, idx);
+        self.count -= 1 << pindex_to_order(pindex);
+        Some(idx)
+    }
+
+    /// Takes the last (coldest) block off list `pindex`.
+    #[inline]
+    pub(super) fn pop_last(&mut self, pages: &mut [Page], pindex: usize) -> Option<u32> {
+        let idx = self.lists[pindex].last()?;
+        self.lists[pindex].unlink(pages, idx);
+        self.count -= 1 << pindex_to_order(pindex);
+        Some(idx)
+    }
+
     /// `nr_pcp_free()` (6.1): how many pages a free that took the count to `high` gives
-    /// back: `batch` doubled for every bulk free since the last allocation, kept between
-    /// `batch` and `high - batch` so a batch stays cached.
-    pub fn nr_pcp_free(&mut self) -> u64 {
-        let (high, batch) = (self.high, self.batch);
+    /// back: everything when `free_high` (high-order pages freed with no allocation in
+    /// between), else `batch` doubled for every bulk free since the last allocation, kept
+    /// between `batch` and `high - batch` so a batch stays cached.
+    pub fn nr_pcp_free(&mut self, high: u64, free_high: bool) -> u64 {
+        if free_high {
+            return self.count;
+        }
+        let batch = self.batch;
         if high < batch {
             return 1;
         }
@@ -311,15 +424,31 @@ impl PerCpuPages {
         // Linux's clamp(): the upper bound wins when the two cross.
         batch.max(min_nr_free).min(max_nr_free)
     }
+
+    /// `nr_pcp_high()` (6.1): the limit for this free; 0 (free at once) for a disabled list
+    /// or a `free_high` free. pivm has no reclaim, so ZONE_RECLAIM_ACTIVE never lowers it.
+    pub const fn nr_pcp_high(&self, free_high: bool) -> u64 {
+        if self.high == 0 || free_high {
+            0
+        } else {
+            self.high
+        }
+    }
 }
 
+/// `SZ_1M / PAGE_SIZE`: the largest 6.1 batch before `zone_batchsize` quarters it.
+pub const PCP_BATCH_MAX_PAGES: u64 = 256;
+/// `512K / PAGE_SIZE`: the 3.x kernels' cap.
+pub const PCP_BATCH_MAX_PAGES_3X: u64 = 128;
+
 /// `zone_batchsize()`: a quarter of a thousandth of the zone (of at most 1 MiB before the
-/// quarter), then 1.5 times that rounded down to a power of two, minus one (Linux avoids
-/// power-of-two batches for cache colouring).
-pub const fn zone_batchsize(managed_pages: u64) -> u64 {
+/// quarter: `max_pages`), then 1.5 times that rounded down to a power of two, minus one
+/// (Linux avoids power-of-two batches for cache colouring). 0 for zones under 32 MiB; the
+/// caller makes that 1.
+pub const fn zone_batchsize_capped(managed_pages: u64, max_pages: u64) -> u64 {
     let mut batch = managed_pages >> 10;
-    if batch > PCP_BATCH_MAX {
-        batch = PCP_BATCH_MAX;
+    if batch > max_pages {
+        batch = max_pages;
     }
     batch /= 4;
     if batch < 1 {
@@ -329,8 +458,13 @@ pub const fn zone_batchsize(managed_pages: u64) -> u64 {
     (1u64 << (u64::BITS - 1 - x.leading_zeros())) - 1
 }
 
+/// 6.1's `zone_batchsize()` (a 1 MiB cap).
+pub const fn zone_batchsize(managed_pages: u64) -> u64 {
+    zone_batchsize_capped(managed_pages, PCP_BATCH_MAX_PAGES)
+}
+
 /// `zone_highsize()` (5.14+, `percpu_pagelist_high_fraction` unset): the zone's low watermark
-/// shared out among the node's CPUs, but at least four batches.
+/// shared out among the node's online CPUs, but at least four batches.
 pub const fn zone_highsize(low_wmark: u64, batch: u64, nr_cpus: u64) -> u64 {
     let cpus = if nr_cpus == 0 { 1 } else { nr_cpus };
     let high = low_wmark / cpus;
@@ -341,8 +475,28 @@ pub const fn zone_highsize(low_wmark: u64, batch: u64, nr_cpus: u64) -> u64 {
     }
 }
 
-/// `SZ_1M / PAGE_SIZE`: the largest batch before `zone_batchsize` quarters it.
-const PCP_BATCH_MAX: u64 = 256;
+/// `fls()`: the 1-based index of the highest set bit, 0 for 0.
+const fn fls(x: u64) -> u64 {
+    (u64::BITS - x.leading_zeros()) as u64
+}
+
+/// Largest `vm stats threshold` (`calculate_normal_threshold`'s cap).
+const MAX_STAT_THRESHOLD: u64 = 125;
+/// `27 - PAGE_SHIFT`: `calculate_normal_threshold` counts memory in 128 MiB units.
+const STAT_THRESHOLD_MEM_SHIFT: u32 = 27 - super::PAGE_SHIFT;
+
+/// `calculate_normal_threshold()`: how far a CPU's vmstat counters may drift before they
+/// are folded into the zone's, growing with the CPUs online and the zone's size (in 128 MiB
+/// units), at most 125.
+pub const fn calculate_normal_threshold(managed_pages: u64, online_cpus: u64) -> u64 {
+    let mem = managed_pages >> STAT_THRESHOLD_MEM_SHIFT;
+    let threshold = 2 * fls(online_cpus) * (1 + fls(mem));
+    if threshold < MAX_STAT_THRESHOLD {
+        threshold
+    } else {
+        MAX_STAT_THRESHOLD
+    }
+}
 
 /// `struct zone`: a range of page frames with its own free lists and reserves.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -358,11 +512,24 @@ pub struct Zone {
     pub(super) managed_pages: u64,
     /// vmstat `NR_FREE_PAGES`.
     pub(super) nr_free_pages: u64,
+    /// vmstat `NR_FREE_CMA_PAGES`: the part of `nr_free_pages` on MIGRATE_CMA lists.
+    pub(super) nr_free_cma: u64,
+    /// `zone->cma_pages`: pages of the zone given to a CMA area.
+    pub(super) cma_pages: u64,
+    /// `nr_reserved_highatomic`: pages in MIGRATE_HIGHATOMIC pageblocks.
+    pub(super) nr_reserved_highatomic: u64,
     pub(super) _watermark: [u64; NR_WMARK],
+    /// `watermark_boost`: added to every watermark after a fallback stole from another
+    /// migrate type, until kswapd (pivm's stand-in: `Node::kswapd`) clears it.
+    pub(super) watermark_boost: u64,
+    /// `ZONE_BOOSTED_WATERMARK`: a boost wants kswapd woken after this allocation.
+    pub(super) boosted_watermark: bool,
     /// `lowmem_reserve[j]`: pages this zone keeps from a request whose highest zone is `j`.
     pub(super) lowmem_reserve: [u64; MAX_NR_ZONES],
     /// `zone->per_cpu_pageset` of the running CPU.
     pub(super) pcp: PerCpuPages,
+    /// `per_cpu_zonestats->stat_threshold` (`refresh_zone_stat_thresholds`).
+    pub(super) stat_threshold: u64,
 }
 
 impl Zone {
@@ -376,9 +543,15 @@ impl Zone {
             present_pages: 0,
             managed_pages: 0,
             nr_free_pages: 0,
+            nr_free_cma: 0,
+            cma_pages: 0,
+            nr_reserved_highatomic: 0,
             _watermark: [0; NR_WMARK],
+            watermark_boost: 0,
+            boosted_watermark: false,
             lowmem_reserve: [0; MAX_NR_ZONES],
             pcp: PerCpuPages::EMPTY,
+            stat_threshold: 0,
         }
     }
 
@@ -441,24 +614,56 @@ impl Zone {
         self.nr_free_pages
     }
 
+    /// `zone_page_state(zone, NR_FREE_CMA_PAGES)`.
+    pub const fn nr_free_cma_pages(&self) -> u64 {
+        self.nr_free_cma
+    }
+
+    /// `zone->cma_pages` (zoneinfo's `cma`).
+    pub const fn cma_pages(&self) -> u64 {
+        self.cma_pages
+    }
+
+    /// `nr_reserved_highatomic`.
+    pub const fn nr_reserved_highatomic(&self) -> u64 {
+        self.nr_reserved_highatomic
+    }
+
+    /// `zone->watermark_boost`.
+    pub const fn watermark_boost(&self) -> u64 {
+        self.watermark_boost
+    }
+
+    /// `min_wmark_pages()`: the min watermark plus the boost, as 6.1 reads every mark.
     pub const fn min_wmark_pages(&self) -> u64 {
-        self._watermark[WMARK_MIN]
+        self.wmark_pages(WMARK_MIN)
     }
 
     pub const fn low_wmark_pages(&self) -> u64 {
-        self._watermark[WMARK_LOW]
+        self.wmark_pages(WMARK_LOW)
     }
 
     pub const fn high_wmark_pages(&self) -> u64 {
-        self._watermark[WMARK_HIGH]
+        self.wmark_pages(WMARK_HIGH)
     }
 
+    /// `wmark_pages()`: `_watermark[wmark] + watermark_boost`.
     pub const fn wmark_pages(&self, wmark: usize) -> u64 {
-        self._watermark[wmark]
+        self._watermark[wmark] + self.watermark_boost
+    }
+
+    /// The watermarks without the boost (`_watermark[]`).
+    pub const fn base_watermarks(&self) -> [u64; NR_WMARK] {
+        self._watermark
     }
 
     pub const fn lowmem_reserve(&self) -> [u64; MAX_NR_ZONES] {
         self.lowmem_reserve
+    }
+
+    /// `vm stats threshold` of the running CPU.
+    pub const fn stat_threshold(&self) -> u64 {
+        self.stat_threshold
     }
 
     /// `free_area[order].nr_free` for each order (what `/proc/buddyinfo` prints).
@@ -472,6 +677,16 @@ impl Zone {
 
     pub fn free_area(&self, order: usize) -> Option<&FreeArea> {
         self.free_area.get(order)
+    }
+
+    /// `__mod_zone_freepage_state()`: free pages of migrate type `mt` came (`nr` > 0) or
+    /// went; CMA pages count in `NR_FREE_CMA_PAGES` too.
+    #[inline]
+    pub(super) fn mod_freepage_state(&mut self, nr: i64, mt: usize) {
+        self.nr_free_pages = self.nr_free_pages.wrapping_add_signed(nr);
+        if is_migrate_cma(mt) {
+            self.nr_free_cma = self.nr_free_cma.wrapping_add_signed(nr);
+        }
     }
 }
 
@@ -505,7 +720,7 @@ pub const fn calculate_min_free_kbytes(lowmem_kbytes: u64) -> u64 {
 }
 
 /// `mult_frac(x, n, d)` without intermediate overflow.
-const fn mult_frac(x: u64, n: u64, d: u64) -> u64 {
+pub const fn mult_frac(x: u64, n: u64, d: u64) -> u64 {
     (x / d) * n + ((x % d) * n) / d
 }
 
@@ -514,7 +729,7 @@ const fn mult_frac(x: u64, n: u64, d: u64) -> u64 {
 /// `clamp(managed / 1024, SWAP_CLUSTER_MAX, 128)`, since `__GFP_HIGH` and PF_MEMALLOC
 /// allocations rarely need highmem. Every zone's low and high then sit `max(share / 4,
 /// managed * watermark_scale_factor / 10000)` and twice that above its min, where `share` is
-/// the zone's proportional part even for highmem, as in Linux.
+/// the zone's proportional part even for highmem, as in Linux. Boosts are cleared.
 pub fn setup_per_zone_wmarks(
     zones: &mut [Zone],
     min_free_kbytes: u64,
@@ -536,6 +751,7 @@ pub fn setup_per_zone_wmarks(
         };
         let gap =
             (share >> 2).max(mult_frac(managed, watermark_scale_factor, WATERMARK_SCALE_DIVISOR));
+        zone.watermark_boost = 0;
         zone._watermark[WMARK_MIN] = min;
         zone._watermark[WMARK_LOW] = min + gap;
         zone._watermark[WMARK_HIGH] = min + 2 * gap;
@@ -572,11 +788,28 @@ pub fn calculate_totalreserve_pages(zones: &[Zone]) -> u64 {
         .sum()
 }
 
+/// `__zone_watermark_unusable_free()` (6.1): free pages an order-`order` request cannot
+/// count: those below its order, the HighAtomic reserve unless it may use it (ALLOC_HARDER),
+/// and free CMA pages unless it may use them (ALLOC_CMA).
+#[inline]
+pub fn __zone_watermark_unusable_free(z: &Zone, order: u32, alloc_flags: AllocFlags) -> i64 {
+    let alloc_harder = alloc_flags.intersects(AllocFlags::ALLOC_HARDER | AllocFlags::ALLOC_OOM);
+    let mut unusable = (1i64 << order) - 1;
+    if !alloc_harder {
+        unusable += z.nr_reserved_highatomic as i64;
+    }
+    if !alloc_flags.contains(AllocFlags::ALLOC_CMA) {
+        unusable += z.nr_free_cma as i64;
+    }
+    unusable
+}
+
 /// `__zone_watermark_ok()` (6.1): may an order-`order` request whose highest zone is
 /// `highest_zoneidx` take pages from `z`, given `free_pages` free, against watermark `mark`?
 /// `__GFP_HIGH` (ALLOC_HIGH) may use half the reserve, `GFP_ATOMIC` (ALLOC_HARDER) a quarter
 /// of what is left; the zone's `lowmem_reserve` for the request's zone is added on top. A
-/// higher-order request also needs a free block of that order or larger.
+/// higher-order request also needs a free block of that order or larger on a list it may
+/// use: the three mobility types, CMA with ALLOC_CMA, HighAtomic with ALLOC_HARDER.
 pub fn __zone_watermark_ok(
     z: &Zone,
     order: u32,
@@ -587,8 +820,7 @@ pub fn __zone_watermark_ok(
 ) -> bool {
     let mut min = mark as i64;
     let alloc_harder = alloc_flags.intersects(AllocFlags::ALLOC_HARDER | AllocFlags::ALLOC_OOM);
-    // __zone_watermark_unusable_free: the pages below the requested order cannot serve it.
-    let free_pages = free_pages - ((1i64 << order) - 1);
+    let free_pages = free_pages - __zone_watermark_unusable_free(z, order, alloc_flags);
     if alloc_flags.contains(AllocFlags::ALLOC_HIGH) {
         min -= min / 2;
     }
@@ -605,12 +837,19 @@ pub fn __zone_watermark_ok(
     if order == 0 {
         return true;
     }
-    z.free_area[order as usize..].iter().any(|a| !a.is_empty())
+    let cma = alloc_flags.contains(AllocFlags::ALLOC_CMA);
+    z.free_area[order as usize..].iter().any(|a| {
+        !a.is_empty()
+            && ((0..MIGRATE_PCPTYPES).any(|mt| a.first(mt).is_some())
+                || (cma && a.first(MIGRATE_CMA).is_some())
+                || (alloc_harder && a.first(MIGRATE_HIGHATOMIC).is_some()))
+    })
 }
 
-/// `zone_watermark_fast()` (6.1): for an order-0 request, a free count above the mark plus
-/// the reserve is enough (`ALLOC_HIGH` and `ALLOC_HARDER` only lower the mark, so whatever
-/// the flags, `__zone_watermark_ok` would agree); anything else takes the full check.
+/// `zone_watermark_fast()` (6.1): for an order-0 request, usable free pages above the mark
+/// plus the reserve are enough; anything else takes the full check. A `GFP_ATOMIC` order-0
+/// request checked against the min watermark ignores the boost (so a boost never makes
+/// atomic allocations fail earlier).
 #[inline]
 pub fn zone_watermark_fast(
     z: &Zone,
@@ -618,11 +857,28 @@ pub fn zone_watermark_fast(
     mark: u64,
     highest_zoneidx: ZoneType,
     alloc_flags: AllocFlags,
+    gfp: GfpFlags,
 ) -> bool {
-    if order == 0 && z.nr_free_pages > mark + z.lowmem_reserve[highest_zoneidx.idx()] {
+    let free_pages = z.nr_free_pages as i64;
+    if order == 0 {
+        let reserved = __zone_watermark_unusable_free(z, 0, alloc_flags);
+        let usable = free_pages - free_pages.min(reserved);
+        if usable > (mark + z.lowmem_reserve[highest_zoneidx.idx()]) as i64 {
+            return true;
+        }
+    }
+    if __zone_watermark_ok(z, order, mark, highest_zoneidx, alloc_flags, free_pages) {
         return true;
     }
-    zone_watermark_ok(z, order, mark, highest_zoneidx, alloc_flags)
+    if order == 0
+        && gfp.contains(GfpFlags::__GFP_ATOMIC)
+        && z.watermark_boost != 0
+        && alloc_flags.wmark() == WMARK_MIN
+    {
+        let mark = z._watermark[WMARK_MIN];
+        return __zone_watermark_ok(z, order, mark, highest_zoneidx, alloc_flags, free_pages);
+    }
+    false
 }
 
 /// `zone_watermark_ok()`: `__zone_watermark_ok` with the zone's own free page count.
@@ -656,11 +912,12 @@ mod tests {
 
     #[test]
     fn names_and_indices() {
-        assert_eq!(ZoneType::ALL.map(ZoneType::name), ["DMA", "Normal", "HighMem"]);
+        assert_eq!(ZoneType::ALL.map(ZoneType::name), ["DMA", "Normal", "HighMem", "Movable"]);
         for t in ZoneType::ALL {
             assert_eq!(ZoneType::from_idx(t.idx()), Some(t));
         }
-        assert_eq!(ZoneType::from_idx(3), None);
+        assert_eq!(ZoneType::from_idx(4), None);
+        assert!(!ZoneType::Movable.is_highmem());
         assert!(ZoneType::HighMem.is_highmem() && !ZoneType::Normal.is_highmem());
     }
 
@@ -685,8 +942,7 @@ mod tests {
     /// The reference board (Linux 6.1, raspi2b, 3G split, 1 GiB) in
     /// shared/samples/linux-6.1-raspi2b-3G-proc.txt: a DMA zone of 189784 managed pages (all
     /// lowmem; Normal empty) and a HighMem zone of 49152, printing `min 869 low 1086 high
-    /// 1303` and `protection: (0, 0, 192, 192)` (its 4th entry is ZONE_MOVABLE, which pivm
-    /// lacks).
+    /// 1303` and `protection: (0, 0, 192, 192)` (the 4th entry is the empty ZONE_MOVABLE).
     ///
     /// 869 = 3477 >> 2: `init_per_zone_wmark_min` ran at postcore_initcall, when fewer pages
     /// were managed than at the time of the dump (the initramfs and `__init` memory were
@@ -698,6 +954,7 @@ mod tests {
             zone(ZoneType::Dma, 189_784),
             zone(ZoneType::Normal, 0),
             zone(ZoneType::HighMem, 49_152),
+            zone(ZoneType::Movable, 0),
         ];
         zones[1].present_pages = 0;
         setup_per_zone_wmarks(&mut zones, 3477, DEFAULT_WATERMARK_SCALE_FACTOR);
@@ -706,12 +963,14 @@ mod tests {
         // gap = max(225 / 4, 49152 * 10 / 10000) = 56.
         assert_eq!(zones[2]._watermark, [48, 104, 160]);
         assert_eq!(zones[1]._watermark, [0, 0, 0]);
+        // Movable counts as lowmem in 6.1's split: an empty one gets no marks.
+        assert_eq!(zones[3]._watermark, [0, 0, 0]);
 
         setup_per_zone_lowmem_reserve(&mut zones, &DEFAULT_LOWMEM_RESERVE_RATIO);
-        assert_eq!(zones[0].lowmem_reserve, [0, 0, 192]);
+        assert_eq!(zones[0].lowmem_reserve, [0, 0, 192, 192]);
         // An empty zone reserves nothing; HighMem's ratio is 0.
-        assert_eq!(zones[1].lowmem_reserve, [0, 0, 0]);
-        assert_eq!(zones[2].lowmem_reserve, [0, 0, 0]);
+        assert_eq!(zones[1].lowmem_reserve, [0, 0, 0, 0]);
+        assert_eq!(zones[2].lowmem_reserve, [0, 0, 0, 0]);
 
         assert_eq!(calculate_totalreserve_pages(&zones), (192 + 1303) + 160);
     }
@@ -723,19 +982,21 @@ mod tests {
             zone(ZoneType::Dma, 0),
             zone(ZoneType::Normal, 180_000),
             zone(ZoneType::HighMem, 64_000),
+            zone(ZoneType::Movable, 0),
         ];
         setup_per_zone_lowmem_reserve(&mut zones, &DEFAULT_LOWMEM_RESERVE_RATIO);
-        assert_eq!(zones[1].lowmem_reserve, [0, 0, 64_000 / 32]);
-        assert_eq!(zones[0].lowmem_reserve, [0, 0, 0]);
+        assert_eq!(zones[1].lowmem_reserve, [0, 0, 64_000 / 32, 64_000 / 32]);
+        assert_eq!(zones[0].lowmem_reserve, [0, 0, 0, 0]);
         // DMA + Normal + HighMem, x86-style.
         let mut zones = [
             zone(ZoneType::Dma, 3_968),
             zone(ZoneType::Normal, 220_000),
             zone(ZoneType::HighMem, 30_000),
+            zone(ZoneType::Movable, 0),
         ];
         setup_per_zone_lowmem_reserve(&mut zones, &DEFAULT_LOWMEM_RESERVE_RATIO);
-        assert_eq!(zones[0].lowmem_reserve, [0, 220_000 / 256, 250_000 / 256]);
-        assert_eq!(zones[1].lowmem_reserve, [0, 0, 30_000 / 32]);
+        assert_eq!(zones[0].lowmem_reserve, [0, 220_000 / 256, 250_000 / 256, 250_000 / 256]);
+        assert_eq!(zones[1].lowmem_reserve, [0, 0, 30_000 / 32, 30_000 / 32]);
     }
 
     #[test]
@@ -767,48 +1028,57 @@ mod tests {
         assert_eq!(zones[0]._watermark, [32, 33, 34]);
     }
 
-    fn zone_with_free(free: u64, wmark: [u64; 3], reserve: [u64; 3], orders: &[usize]) -> Zone {
+    fn zone_with_free(free: u64, wmark: [u64; 3], reserve: [u64; 4], orders: &[usize]) -> Zone {
         let mut z = zone(ZoneType::Normal, 10_000);
         z.nr_free_pages = free;
         z._watermark = wmark;
         z.lowmem_reserve = reserve;
-        for &o in orders {
-            z.free_area[o].nr_free = 1;
+        let mut pages = vec![Page::RESERVED; 64];
+        for (i, &o) in orders.iter().enumerate() {
+            z.free_area[o].add(&mut pages, i as u32, MIGRATE_UNMOVABLE, false);
         }
+        z
+    }
+
+    /// A zone with one free block of `order` on the list of `mt`.
+    fn zone_with_block(free: u64, order: usize, mt: usize) -> Zone {
+        let mut z = zone_with_free(free, [100, 125, 150], [0; 4], &[]);
+        let mut pages = vec![Page::RESERVED; 4];
+        z.free_area[order].add(&mut pages, 0, mt, false);
         z
     }
 
     #[test]
     fn watermark_ok_order_0() {
         let none = AllocFlags::empty();
-        let z = zone_with_free(101, [100, 125, 150], [0; 3], &[0]);
+        let z = zone_with_free(101, [100, 125, 150], [0; 4], &[0]);
         assert!(zone_watermark_ok(&z, 0, 100, ZoneType::Normal, none));
-        let z = zone_with_free(100, [100, 125, 150], [0; 3], &[0]);
+        let z = zone_with_free(100, [100, 125, 150], [0; 4], &[0]);
         assert!(!zone_watermark_ok(&z, 0, 100, ZoneType::Normal, none), "free must exceed min");
         // ALLOC_HIGH: min 100 -> 50.
-        let z = zone_with_free(51, [100, 125, 150], [0; 3], &[0]);
+        let z = zone_with_free(51, [100, 125, 150], [0; 4], &[0]);
         assert!(zone_watermark_ok(&z, 0, 100, ZoneType::Normal, AllocFlags::ALLOC_HIGH));
         assert!(!zone_watermark_ok(&z, 0, 100, ZoneType::Normal, none));
         // GFP_ATOMIC = ALLOC_HIGH | ALLOC_HARDER: 100 -> 50 -> 38.
         let atomic = AllocFlags::ALLOC_HIGH | AllocFlags::ALLOC_HARDER;
-        let z = zone_with_free(39, [100, 125, 150], [0; 3], &[0]);
+        let z = zone_with_free(39, [100, 125, 150], [0; 4], &[0]);
         assert!(zone_watermark_ok(&z, 0, 100, ZoneType::Normal, atomic));
-        let z = zone_with_free(38, [100, 125, 150], [0; 3], &[0]);
+        let z = zone_with_free(38, [100, 125, 150], [0; 4], &[0]);
         assert!(!zone_watermark_ok(&z, 0, 100, ZoneType::Normal, atomic));
         // ALLOC_HARDER alone: 100 -> 75.
-        let z = zone_with_free(76, [100, 125, 150], [0; 3], &[0]);
+        let z = zone_with_free(76, [100, 125, 150], [0; 4], &[0]);
         assert!(zone_watermark_ok(&z, 0, 100, ZoneType::Normal, AllocFlags::ALLOC_HARDER));
-        let z = zone_with_free(75, [100, 125, 150], [0; 3], &[0]);
+        let z = zone_with_free(75, [100, 125, 150], [0; 4], &[0]);
         assert!(!zone_watermark_ok(&z, 0, 100, ZoneType::Normal, AllocFlags::ALLOC_HARDER));
     }
 
     #[test]
     fn watermark_ok_adds_lowmem_reserve_of_the_requested_zone() {
         let none = AllocFlags::empty();
-        let z = zone_with_free(300, [100, 125, 150], [0, 0, 200], &[0]);
+        let z = zone_with_free(300, [100, 125, 150], [0, 0, 200, 200], &[0]);
         assert!(zone_watermark_ok(&z, 0, 100, ZoneType::Normal, none));
         assert!(!zone_watermark_ok(&z, 0, 100, ZoneType::HighMem, none));
-        let z = zone_with_free(301, [100, 125, 150], [0, 0, 200], &[0]);
+        let z = zone_with_free(301, [100, 125, 150], [0, 0, 200, 200], &[0]);
         assert!(zone_watermark_ok(&z, 0, 100, ZoneType::HighMem, none));
     }
 
@@ -820,7 +1090,7 @@ mod tests {
             AllocFlags::ALLOC_WMARK_MIN | AllocFlags::ALLOC_HIGH | AllocFlags::ALLOC_HARDER,
         ];
         for free in [0, 99, 100, 101, 125, 126, 325, 326, 2000] {
-            for reserve in [[0; 3], [0, 0, 200]] {
+            for reserve in [[0; 4], [0, 0, 200, 200]] {
                 for orders in [&[][..], &[0], &[3], &[10]] {
                     let z = zone_with_free(free, [100, 125, 150], reserve, orders);
                     for order in [0, 1, 3, 10] {
@@ -828,7 +1098,7 @@ mod tests {
                             for t in [ZoneType::Normal, ZoneType::HighMem] {
                                 let mark = z.wmark_pages(flags.wmark());
                                 assert_eq!(
-                                    zone_watermark_fast(&z, order, mark, t, flags),
+                                    zone_watermark_fast(&z, order, mark, t, flags, GfpFlags::GFP_KERNEL),
                                     zone_watermark_ok(&z, order, mark, t, flags),
                                     "free {free} reserve {reserve:?} orders {orders:?} order {order} {flags:?} {t:?}"
                                 );
@@ -843,13 +1113,13 @@ mod tests {
     #[test]
     fn watermark_ok_higher_orders_need_a_block() {
         let none = AllocFlags::empty();
-        let z = zone_with_free(1000, [100, 125, 150], [0; 3], &[0, 1]);
+        let z = zone_with_free(1000, [100, 125, 150], [0; 4], &[0, 1]);
         assert!(zone_watermark_ok(&z, 1, 100, ZoneType::Normal, none));
         assert!(!zone_watermark_ok(&z, 2, 100, ZoneType::Normal, none));
-        let z = zone_with_free(1000, [100, 125, 150], [0; 3], &[5]);
+        let z = zone_with_free(1000, [100, 125, 150], [0; 4], &[5]);
         assert!(zone_watermark_ok(&z, 3, 100, ZoneType::Normal, none));
         // free - (2^order - 1) must still exceed min: 110 - 15 = 95 <= 100.
-        let z = zone_with_free(110, [100, 125, 150], [0; 3], &[4]);
+        let z = zone_with_free(110, [100, 125, 150], [0; 4], &[4]);
         assert!(!zone_watermark_ok(&z, 4, 100, ZoneType::Normal, none));
         assert!(!zone_watermark_ok(&z, MAX_ORDER as u32, 0, ZoneType::Normal, none));
     }
@@ -880,42 +1150,102 @@ mod tests {
     }
 
     #[test]
-    fn pop_last_takes_the_tail_and_relinks() {
-        let mut pages = vec![Page::RESERVED; 8];
-        let mut a = FreeArea::EMPTY;
-        assert_eq!(a.pop_last(&mut pages, MIGRATE_UNMOVABLE), None);
-        for idx in [1, 3, 5] {
-            a.add(&mut pages, idx, MIGRATE_UNMOVABLE, false);
-        }
-        // Added at the head each time: 5, 3, 1; the tail is the first one added (coldest).
-        assert_eq!(a.pop_last(&mut pages, MIGRATE_UNMOVABLE), Some(1));
-        assert_eq!((pages[1].lru_next, pages[1].lru_prev), (NIL, NIL));
-        assert_eq!((a.last(MIGRATE_UNMOVABLE), pages[3].lru_next), (Some(3), NIL));
-        assert_eq!(a.nr_free, 2);
-        assert_eq!(a.pop_last(&mut pages, MIGRATE_UNMOVABLE), Some(3));
-        assert_eq!(a.pop_last(&mut pages, MIGRATE_UNMOVABLE), Some(5));
-        assert!(a.is_empty());
-        assert_eq!((a.first(MIGRATE_UNMOVABLE), a.last(MIGRATE_UNMOVABLE)), (None, None));
-        assert_eq!(a.pop_last(&mut pages, MIGRATE_TYPES), None, "no such list");
+    fn free_cma_pages_count_only_for_alloc_cma() {
+        // 300 free, 250 of them CMA: an unmovable request sees 50.
+        let mut z = zone_with_free(300, [100, 125, 150], [0; 4], &[0]);
+        z.nr_free_cma = 250;
+        let cma = AllocFlags::ALLOC_CMA;
+        assert!(!zone_watermark_ok(&z, 0, 100, ZoneType::Normal, AllocFlags::empty()));
+        assert!(zone_watermark_ok(&z, 0, 100, ZoneType::Normal, cma));
+        assert_eq!(__zone_watermark_unusable_free(&z, 2, AllocFlags::empty()), 3 + 250);
+        // A block on the CMA list serves a higher order only with ALLOC_CMA.
+        let z = zone_with_block(1000, 4, MIGRATE_CMA);
+        assert!(!zone_watermark_ok(&z, 3, 100, ZoneType::Normal, AllocFlags::empty()));
+        assert!(zone_watermark_ok(&z, 3, 100, ZoneType::Normal, cma));
     }
 
     #[test]
-    fn pop_first_takes_the_head_and_relinks() {
-        let mut pages = vec![Page::RESERVED; 8];
-        let mut a = FreeArea::EMPTY;
-        assert_eq!(a.pop_first(&mut pages, MIGRATE_MOVABLE), None);
-        for idx in [2, 4, 6] {
-            a.add(&mut pages, idx, MIGRATE_MOVABLE, false);
+    fn highatomic_reserve_is_kept_from_ordinary_requests() {
+        let mut z = zone_with_block(300, 2, MIGRATE_HIGHATOMIC);
+        z.nr_reserved_highatomic = 250;
+        let harder = AllocFlags::ALLOC_HARDER;
+        assert!(!zone_watermark_ok(&z, 0, 100, ZoneType::Normal, AllocFlags::empty()));
+        assert!(zone_watermark_ok(&z, 0, 100, ZoneType::Normal, harder));
+        // Only an ALLOC_HARDER request may count a HighAtomic block for its order.
+        z.nr_reserved_highatomic = 0;
+        assert!(!zone_watermark_ok(&z, 1, 100, ZoneType::Normal, AllocFlags::empty()));
+        assert!(zone_watermark_ok(&z, 1, 100, ZoneType::Normal, harder));
+    }
+
+    #[test]
+    fn boost_raises_every_mark_but_not_for_atomic_min() {
+        let mut z = zone_with_free(160, [100, 125, 150], [0; 4], &[0]);
+        z.watermark_boost = 100;
+        assert_eq!(
+            (z.min_wmark_pages(), z.low_wmark_pages(), z.high_wmark_pages()),
+            (200, 225, 250)
+        );
+        assert_eq!(z.base_watermarks(), [100, 125, 150]);
+        let min = AllocFlags::ALLOC_WMARK_MIN;
+        let mark = z.wmark_pages(WMARK_MIN);
+        // 160 free is below the boosted min: GFP_KERNEL fails, GFP_ATOMIC ignores the boost.
+        let kernel = GfpFlags::GFP_KERNEL;
+        assert!(!zone_watermark_fast(&z, 0, mark, ZoneType::Normal, min, kernel));
+        assert!(zone_watermark_fast(&z, 0, mark, ZoneType::Normal, min, GfpFlags::GFP_ATOMIC));
+        // ...but only against the min watermark, and only for order 0.
+        let low = z.wmark_pages(WMARK_LOW);
+        let low_flags = AllocFlags::ALLOC_WMARK_LOW;
+        assert!(!zone_watermark_fast(
+            &z,
+            0,
+            low,
+            ZoneType::Normal,
+            low_flags,
+            GfpFlags::GFP_ATOMIC
+        ));
+        // setup_per_zone_wmarks clears the boost.
+        let mut zones = [z];
+        setup_per_zone_wmarks(&mut zones, 4000, DEFAULT_WATERMARK_SCALE_FACTOR);
+        assert_eq!(zones[0].watermark_boost, 0);
+    }
+
+    #[test]
+    fn pcp_lists_by_order_and_type() {
+        assert_eq!(NR_PCP_LISTS, 12);
+        for order in 0..=PAGE_ALLOC_COSTLY_ORDER {
+            for mt in 0..MIGRATE_PCPTYPES {
+                let pindex = order_to_pindex(mt, order);
+                assert!(pindex < NR_PCP_LISTS);
+                assert_eq!(pindex_to_order(pindex), order);
+                assert_eq!(pindex % MIGRATE_PCPTYPES, mt);
+            }
         }
-        assert_eq!(a.pop_first(&mut pages, MIGRATE_MOVABLE), Some(6));
-        assert_eq!((pages[6].lru_next, pages[6].lru_prev), (NIL, NIL));
-        assert_eq!((a.first(MIGRATE_MOVABLE), pages[4].lru_prev), (Some(4), NIL));
-        assert_eq!((a.nr_free, a.nr_free_of(MIGRATE_MOVABLE)), (2, 2));
-        assert_eq!(a.pop_first(&mut pages, MIGRATE_MOVABLE), Some(4));
-        assert_eq!(a.pop_first(&mut pages, MIGRATE_MOVABLE), Some(2));
-        assert!(a.is_empty());
-        assert_eq!((a.first(MIGRATE_MOVABLE), a.last(MIGRATE_MOVABLE)), (None, None));
-        assert_eq!(a.pop_first(&mut pages, MIGRATE_TYPES), None, "no such list");
+        let mut pages = vec![Page::RESERVED; 16];
+        let mut pcp = PerCpuPages::EMPTY;
+        let p3 = order_to_pindex(MIGRATE_MOVABLE, 3);
+        pcp.add(&mut pages, 8, p3, false);
+        pcp.add(&mut pages, 1, order_to_pindex(MIGRATE_MOVABLE, 0), false);
+        pcp.add(&mut pages, 2, order_to_pindex(MIGRATE_MOVABLE, 0), true);
+        // Counted in pages: an order-3 block is 8.
+        assert_eq!(pcp.count(), 10);
+        assert_eq!(pcp.pop_last(&mut pages, order_to_pindex(MIGRATE_MOVABLE, 0)), Some(2));
+        assert_eq!(pcp.pop_first(&mut pages, p3), Some(8));
+        assert_eq!(pcp.count(), 1);
+        assert!(pcp.list_empty(p3) && pcp.pop_first(&mut pages, p3).is_none());
+        assert_eq!((pages[8].lru_next, pages[8].lru_prev), (NIL, NIL));
+    }
+
+    #[test]
+    fn vm_stats_threshold_as_6_1() {
+        // The arm64 6.1 sample: 234026 managed pages, 4 CPUs -> 24; the 3G sample's DMA
+        // zone (189784 pages) likewise.
+        assert_eq!(calculate_normal_threshold(234_026, 4), 24);
+        assert_eq!(calculate_normal_threshold(189_784, 4), 24);
+        // One CPU: 2 * fls(1) * (1 + fls(5)) = 8; a 192 MiB zone: 2 * 1 * (1 + 1) = 4.
+        assert_eq!(calculate_normal_threshold(189_784, 1), 8);
+        assert_eq!(calculate_normal_threshold(49_152, 1), 4);
+        assert_eq!(calculate_normal_threshold(0, 1), 2);
+        assert_eq!(calculate_normal_threshold(u64::MAX >> 1, 64), 125);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Builds the `/proc` snapshots from the live page allocator (`mm::page_alloc::Node`), so the
 //! renderers stay independent of the allocator's internals and this translation is tested on
 //! the host like the renderers themselves.
-use super::snapshot::{NodeSnapshot, NodeStats, ZoneSnapshot, MAX_NR_ZONES, ZONE_NAMES};
+use super::snapshot::{NodeSnapshot, NodeStats, ZoneSnapshot, MAX_NR_ZONES, NR_CPUS, ZONE_NAMES};
 use crate::config::MAX_ORDER;
 use crate::mm::page_alloc::Node;
 
@@ -9,6 +9,7 @@ use crate::mm::page_alloc::Node;
 fn zone_snapshot(node: &Node<'_>, idx: usize) -> ZoneSnapshot<{ MAX_ORDER }> {
     let z = &node.zones()[idx];
     let mut s = ZoneSnapshot::empty(ZONE_NAMES[idx]);
+    s.configured = node.zone_configured(z.zone_type());
     s.populated = z.is_populated();
     s.start_pfn = z.zone_start_pfn().0;
     s.spanned = z.spanned_pages();
@@ -19,6 +20,9 @@ fn zone_snapshot(node: &Node<'_>, idx: usize) -> ZoneSnapshot<{ MAX_ORDER }> {
     s.min = z.min_wmark_pages();
     s.low = z.low_wmark_pages();
     s.high = z.high_wmark_pages();
+    s.boost = z.watermark_boost();
+    s.cma = z.cma_pages();
+    s.free_cma = z.nr_free_cma_pages();
     s.lowmem_reserve = z.lowmem_reserve();
     s.by_type = true;
     for (mt, counts) in s.free_by_type.iter_mut().enumerate() {
@@ -27,14 +31,13 @@ fn zone_snapshot(node: &Node<'_>, idx: usize) -> ZoneSnapshot<{ MAX_ORDER }> {
         }
     }
     s.blocks_by_type = node.pageblocks_per_type(z.zone_type());
-    // pivm runs on the first CPU only: the others' lists exist with the same limits, empty.
+    // pivm runs on the first CPU only, the only one online: its pageset is the zone's.
     let pcp = z.pcp();
-    for (cpu, set) in s.pagesets.iter_mut().enumerate() {
-        let as_i32 = |n: u64| i32::try_from(n).unwrap_or(i32::MAX);
-        set.count = if cpu == 0 { as_i32(pcp.count()) } else { 0 };
-        set.high = as_i32(pcp.high());
-        set.batch = as_i32(pcp.batch());
-    }
+    let as_i32 = |n: u64| i32::try_from(n).unwrap_or(i32::MAX);
+    s.pagesets[0].count = as_i32(pcp.count());
+    s.pagesets[0].high = as_i32(pcp.high());
+    s.pagesets[0].batch = as_i32(pcp.batch());
+    s.pagesets[0].stat_threshold = as_i32(z.stat_threshold());
     s
 }
 
@@ -46,6 +49,8 @@ pub fn node_snapshot(node: &Node<'_>, stats: NodeStats) -> NodeSnapshot<{ MAX_OR
         s.zones[idx] = zone_snapshot(node, idx);
     }
     s.stats = stats;
+    s.nr_cpus = (node.nr_online_cpus() as usize).clamp(1, NR_CPUS);
+    s.totalcma_pages = node.totalcma_pages();
     s
 }
 
@@ -83,16 +88,21 @@ mod tests {
         assert_eq!(normal.min, node.zones()[1].min_wmark_pages());
         // Per migrate type: all of it is in movable pageblocks until the kernel takes some.
         assert!(normal.by_type);
-        assert_eq!(normal.blocks_by_type, [0, 6, 0]);
+        assert_eq!(normal.blocks_by_type, [0, 6, 0, 0, 0, 0]);
+        // No DMA zone in this kernel; Movable always, empty.
+        assert!(!s.zones[0].configured && s.zones[3].configured && !s.zones[3].populated);
+        assert_eq!(s.configured_zones().count(), 3);
         assert_eq!(pages_of(&normal.free_by_type[1]), NORMAL - 16);
         assert_eq!(pages_of(&normal.free_by_type[0]), 0);
         let mut out = String::new();
         crate::proc::pagetypeinfo::render(&mut out, &s).unwrap();
-        assert!(out.contains("Node 0, zone   Normal            0            6            0 "));
+        assert!(out.contains(
+            "Node 0, zone   Normal            0            6            0            0            0            0 "
+        ));
     }
 
     #[test]
-    fn pagesets_show_the_cpu_lists() {
+    fn pagesets_show_the_online_cpus_lists() {
         const PAGES: u64 = 1 << 16;
         let mut pages = vec![Page::default(); PAGES as usize];
         let zones =
@@ -100,14 +110,16 @@ mod tests {
         let mut node = Node::new(MemMap::new(&mut pages, Pfn(0)).unwrap(), &zones).unwrap();
         node.free_bootmem_range(Pfn(0), Pfn(PAGES)).unwrap();
         node.init_per_zone_wmark_min();
-        node.set_nr_cpus(4);
         let _page = node.alloc_pages(crate::mm::gfp::GfpFlags::GFP_KERNEL, 0).unwrap();
         let pcp = *node.zones()[1].pcp();
         assert!(pcp.batch() > 0 && pcp.count() == pcp.batch() - 1);
-        // The first CPU's cached pages, every CPU's limits.
-        let sets = node_snapshot(&node, NodeStats::default()).zones[1].pagesets;
-        assert_eq!(sets[0].count as u64, pcp.count());
-        assert!(sets.iter().skip(1).all(|p| p.count == 0 && p.batch as u64 == pcp.batch()));
-        assert!(sets.iter().all(|p| p.high as u64 == pcp.high()));
+        // One CPU online: one pageset, with the zone's list, limits and vmstat threshold.
+        let s = node_snapshot(&node, NodeStats::default());
+        assert_eq!(s.nr_cpus, 1);
+        let set = s.zones[1].pagesets[0];
+        assert_eq!((set.count as u64, set.high as u64), (pcp.count(), pcp.high()));
+        assert_eq!(set.batch as u64, pcp.batch());
+        assert_eq!(set.stat_threshold as u64, node.zones()[1].stat_threshold());
+        assert!(set.stat_threshold > 0);
     }
 }

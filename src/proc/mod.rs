@@ -9,6 +9,8 @@ pub mod iomem;
 pub mod meminfo;
 pub mod pagetypeinfo;
 pub mod pid;
+#[cfg(test)]
+mod sample61;
 pub mod slabinfo;
 pub mod snapshot;
 pub mod vmallocinfo;

@@ -1,16 +1,17 @@
 //! `/proc/pagetypeinfo`: free blocks per migrate type and order, and page blocks per migrate
 //! type (Linux 6.1 `pagetypeinfo_show()` in mm/vmstat.c).
 //!
-//! pivm groups pages by mobility into Unmovable, Movable and Reclaimable pageblocks; the other
-//! types Linux 6.1 lists (HighAtomic, CMA, Isolate) print zeros. A snapshot without per-type
-//! data (`by_type` unset) reports everything as Unmovable.
+//! pivm groups pages by mobility into Unmovable, Movable and Reclaimable pageblocks, reserves
+//! HighAtomic ones for high-order atomic requests and gives the CMA area its own; Isolate
+//! pageblocks exist only inside `cma_alloc`, so they print zeros. A snapshot without
+//! per-type data (`by_type` unset) reports everything as Unmovable.
 use core::fmt;
 
-use super::snapshot::{NodeSnapshot, ZoneSnapshot, NODE_ID};
+use super::snapshot::{NodeSnapshot, ZoneSnapshot, MIGRATE_TYPES, NODE_ID};
 
 /// Linux ≥ 4.4 `migratetype_names[]` with CONFIG_CMA and CONFIG_MEMORY_ISOLATION (the
 /// reference board's kernel), in `enum migratetype` order.
-pub const MIGRATETYPE_NAMES: [&str; 6] =
+pub const MIGRATETYPE_NAMES: [&str; MIGRATE_TYPES] =
     ["Unmovable", "Movable", "Reclaimable", "HighAtomic", "CMA", "Isolate"];
 /// The type pivm's single free list stands for.
 const MIGRATE_UNMOVABLE: usize = 0;
@@ -29,13 +30,12 @@ pub const fn pageblock_nr_pages(orders: usize) -> u64 {
 
 /// Page blocks of `zone` per migrate type. Linux steps from `zone_start_pfn` by a block until
 /// the zone's end, so a partial last block counts.
-pub fn blocks_per_type<const ORDERS: usize>(zone: &ZoneSnapshot<ORDERS>) -> [u64; 6] {
-    let mut count = [0; MIGRATETYPE_NAMES.len()];
+pub fn blocks_per_type<const ORDERS: usize>(zone: &ZoneSnapshot<ORDERS>) -> [u64; MIGRATE_TYPES] {
     if zone.by_type {
-        count[..zone.blocks_by_type.len()].copy_from_slice(&zone.blocks_by_type);
-    } else {
-        count[MIGRATE_UNMOVABLE] = zone.spanned.div_ceil(pageblock_nr_pages(ORDERS));
+        return zone.blocks_by_type;
     }
+    let mut count = [0; MIGRATE_TYPES];
+    count[MIGRATE_UNMOVABLE] = zone.spanned.div_ceil(pageblock_nr_pages(ORDERS));
     count
 }
 
@@ -52,7 +52,7 @@ fn write_free_line<const ORDERS: usize>(
     )?;
     for (order, nr_free) in zone.free_area.into_iter().enumerate() {
         let freecount = if zone.by_type {
-            zone.free_by_type.get(mtype).map_or(0, |t| t[order])
+            zone.free_by_type[mtype][order]
         } else if mtype == MIGRATE_UNMOVABLE {
             nr_free
         } else {

@@ -11,17 +11,23 @@
 
 use crate::config::MAX_ORDER;
 
-/// pivm's zones, in Linux's `enum zone_type` order: DMA, Normal, HighMem (no DMA32, Movable or
-/// Device zone), so `lowmem_reserve` and `protection:` have three entries.
-pub const MAX_NR_ZONES: usize = 3;
+/// Zone slots, in Linux's `enum zone_type` order for a 32-bit ARM kernel: DMA, Normal,
+/// HighMem, Movable. A kernel built without one of them (no CONFIG_ZONE_DMA, say) leaves its
+/// slot unconfigured, and the reports leave it out, as that kernel's `MAX_NR_ZONES` would.
+pub const MAX_NR_ZONES: usize = 4;
 /// Index of `ZONE_DMA` in [`NodeSnapshot::zones`].
 pub const ZONE_DMA: usize = 0;
 /// Index of `ZONE_NORMAL` in [`NodeSnapshot::zones`].
 pub const ZONE_NORMAL: usize = 1;
 /// Index of `ZONE_HIGHMEM` in [`NodeSnapshot::zones`].
 pub const ZONE_HIGHMEM: usize = 2;
-/// Linux's `zone_names[]` for pivm's zones, by zone index.
-pub const ZONE_NAMES: [&str; MAX_NR_ZONES] = ["DMA", "Normal", "HighMem"];
+/// Index of `ZONE_MOVABLE` in [`NodeSnapshot::zones`].
+pub const ZONE_MOVABLE: usize = 3;
+/// Linux's `zone_names[]`, by zone index.
+pub const ZONE_NAMES: [&str; MAX_NR_ZONES] = ["DMA", "Normal", "HighMem", "Movable"];
+/// Migrate types (Linux 6.1 with CONFIG_CMA and CONFIG_MEMORY_ISOLATION): Unmovable,
+/// Movable, Reclaimable, HighAtomic, CMA, Isolate.
+pub const MIGRATE_TYPES: usize = 6;
 
 /// pivm is a UMA machine: one memory node, node 0 (what `Node %d` prints).
 pub const NODE_ID: u32 = 0;
@@ -45,8 +51,10 @@ pub struct PagesetSnapshot {
 /// One zone (Linux's `struct zone` fields the reports show). All counts in pages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ZoneSnapshot<const ORDERS: usize = { MAX_ORDER }> {
-    /// `"DMA"`, `"Normal"` or `"HighMem"`.
+    /// `"DMA"`, `"Normal"`, `"HighMem"` or `"Movable"`.
     pub name: &'static str,
+    /// The kernel is built with this zone (it has a slot in `MAX_NR_ZONES`).
+    pub configured: bool,
     /// Linux's `populated_zone()`: the zone has present pages.
     pub populated: bool,
     /// First PFN the zone spans.
@@ -65,7 +73,7 @@ pub struct ZoneSnapshot<const ORDERS: usize = { MAX_ORDER }> {
     pub min: u64,
     pub low: u64,
     pub high: u64,
-    /// `watermark_boost` (pivm never boosts: 0).
+    /// `watermark_boost` (already included in `min`, `low` and `high`, as Linux prints them).
     pub boost: u64,
     /// Pages of the zone given to CMA (`zone_cma_pages()`).
     pub cma: u64,
@@ -76,16 +84,13 @@ pub struct ZoneSnapshot<const ORDERS: usize = { MAX_ORDER }> {
     pub lowmem_reserve: [u64; MAX_NR_ZONES],
     /// Per-CPU page lists, one per CPU (only the first [`NodeSnapshot::nr_cpus`] are shown).
     pub pagesets: [PagesetSnapshot; NR_CPUS],
-    /// Free blocks per migrate type (Unmovable, Movable, Reclaimable) and order, and page
-    /// blocks per type, when `by_type` is set; otherwise every free block and page block
-    /// counts as Unmovable (an allocator without mobility grouping).
+    /// Free blocks per migrate type and order, and pageblocks per type, when `by_type` is
+    /// set; otherwise every free block and pageblock counts as Unmovable (an allocator
+    /// without mobility grouping).
     pub by_type: bool,
-    pub free_by_type: [[u64; ORDERS]; MIGRATE_PCPTYPES],
-    pub blocks_by_type: [u64; MIGRATE_PCPTYPES],
+    pub free_by_type: [[u64; ORDERS]; MIGRATE_TYPES],
+    pub blocks_by_type: [u64; MIGRATE_TYPES],
 }
-
-/// Migrate types with their own free lists (Linux's `MIGRATE_PCPTYPES`).
-pub const MIGRATE_PCPTYPES: usize = 3;
 
 impl<const ORDERS: usize> ZoneSnapshot<ORDERS> {
     /// An empty, unpopulated zone called `name` (how an absent zone looks in `/proc/zoneinfo`).
@@ -94,6 +99,7 @@ impl<const ORDERS: usize> ZoneSnapshot<ORDERS> {
             PagesetSnapshot { count: 0, high: 0, batch: 0, stat_threshold: 0 };
         Self {
             name,
+            configured: true,
             populated: false,
             start_pfn: 0,
             spanned: 0,
@@ -110,8 +116,8 @@ impl<const ORDERS: usize> ZoneSnapshot<ORDERS> {
             lowmem_reserve: [0; MAX_NR_ZONES],
             pagesets: [NO_PAGESET; NR_CPUS],
             by_type: false,
-            free_by_type: [[0; ORDERS]; MIGRATE_PCPTYPES],
-            blocks_by_type: [0; MIGRATE_PCPTYPES],
+            free_by_type: [[0; ORDERS]; MIGRATE_TYPES],
+            blocks_by_type: [0; MIGRATE_TYPES],
         }
     }
 
@@ -121,25 +127,14 @@ impl<const ORDERS: usize> ZoneSnapshot<ORDERS> {
     }
 }
 
-/// Node-wide counters (Linux's `node_stat_item`s that pivm can have). Page counts unless stated.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct NodeStats {
-    /// `NR_SLAB_RECLAIMABLE_B` in pages.
-    pub nr_slab_reclaimable: u64,
-    /// `NR_SLAB_UNRECLAIMABLE_B` in pages.
-    pub nr_slab_unreclaimable: u64,
-    /// `NR_KERNEL_STACK_KB`, in **kB** (Linux counts kernel stacks in kB).
-    pub nr_kernel_stack: u64,
-    /// `NR_PAGETABLE`: pages used for page tables.
-    pub nr_page_table_pages: u64,
-    /// `NR_KERNEL_MISC_RECLAIMABLE`.
-    pub nr_kernel_misc_reclaimable: u64,
-}
+/// Node-wide counters (Linux's `node_stat_item`s that pivm can have), shared with the page
+/// allocator's `show_mem`.
+pub use crate::mm::page_alloc::NodeStats;
 
-/// The one memory node: its three zones and node-wide state.
+/// The one memory node: its zones and node-wide state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NodeSnapshot<const ORDERS: usize = { MAX_ORDER }> {
-    /// DMA, Normal, HighMem, in that order (indexes [`ZONE_DMA`], [`ZONE_NORMAL`], [`ZONE_HIGHMEM`]).
+    /// DMA, Normal, HighMem, Movable, in that order (indexes [`ZONE_DMA`] ... [`ZONE_MOVABLE`]).
     pub zones: [ZoneSnapshot<ORDERS>; MAX_NR_ZONES],
     /// Node-wide counters (the `per-node stats` block of `/proc/zoneinfo`).
     pub stats: NodeStats,
@@ -148,16 +143,19 @@ pub struct NodeSnapshot<const ORDERS: usize = { MAX_ORDER }> {
     /// kswapd gave up on this node (`kswapd_failures >= MAX_RECLAIM_RETRIES`); pivm has no
     /// reclaim, so normally false.
     pub unreclaimable: bool,
+    /// `totalcma_pages`: pages reserved for CMA areas (CmaTotal).
+    pub totalcma_pages: u64,
 }
 
 impl<const ORDERS: usize> NodeSnapshot<ORDERS> {
-    /// A node with three empty zones named DMA, Normal, HighMem.
+    /// A node with four empty zones named DMA, Normal, HighMem, Movable.
     pub const fn empty() -> Self {
         Self {
             zones: [
                 ZoneSnapshot::empty(ZONE_NAMES[ZONE_DMA]),
                 ZoneSnapshot::empty(ZONE_NAMES[ZONE_NORMAL]),
                 ZoneSnapshot::empty(ZONE_NAMES[ZONE_HIGHMEM]),
+                ZoneSnapshot::empty(ZONE_NAMES[ZONE_MOVABLE]),
             ],
             stats: NodeStats {
                 nr_slab_reclaimable: 0,
@@ -168,7 +166,13 @@ impl<const ORDERS: usize> NodeSnapshot<ORDERS> {
             },
             nr_cpus: NR_CPUS,
             unreclaimable: false,
+            totalcma_pages: 0,
         }
+    }
+
+    /// The zones the kernel is built with (what `/proc/zoneinfo` lists).
+    pub fn configured_zones(&self) -> impl Iterator<Item = &ZoneSnapshot<ORDERS>> {
+        self.zones.iter().filter(|z| z.configured)
     }
 
     /// The zones Linux walks with `populated only` (buddyinfo, pagetypeinfo, extfrag).
@@ -266,7 +270,7 @@ impl MeminfoSnapshot {
             kernel_stack_kb: node.stats.nr_kernel_stack,
             page_tables: node.stats.nr_page_table_pages,
             kernel_misc_reclaimable: node.stats.nr_kernel_misc_reclaimable,
-            cma_total: node.zones.iter().map(|z| z.cma).sum(),
+            cma_total: node.totalcma_pages,
             cma_free: node.zones.iter().map(|z| z.free_cma).sum(),
             ..Self::default()
         }

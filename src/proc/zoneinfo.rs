@@ -131,8 +131,10 @@ pub fn write_zone<const ORDERS: usize>(
         zone.managed,
         zone.cma,
     )?;
+    // One entry per zone of the kernel (its MAX_NR_ZONES).
     write!(w, "\n        protection: (")?;
-    for (i, reserve) in zone.lowmem_reserve.iter().enumerate() {
+    let reserves = node.zones.iter().zip(zone.lowmem_reserve).filter(|(z, _)| z.configured);
+    for (i, (_, reserve)) in reserves.enumerate() {
         if i > 0 {
             w.write_str(", ")?;
         }
@@ -169,13 +171,13 @@ pub fn write_zone<const ORDERS: usize>(
     )
 }
 
-/// Renders the whole file: all zones of the node, in zone order.
+/// Renders the whole file: every zone the kernel has, populated or not, in zone order.
 pub fn render<const ORDERS: usize>(
     w: &mut impl fmt::Write,
     node: &NodeSnapshot<ORDERS>,
 ) -> fmt::Result {
-    let first_populated = node.zones.iter().position(|z| z.populated);
-    for (i, zone) in node.zones.iter().enumerate() {
+    let first_populated = node.zones.iter().position(|z| z.configured && z.populated);
+    for (i, zone) in node.zones.iter().enumerate().filter(|(_, z)| z.configured) {
         write_zone(w, node, zone, first_populated == Some(i))?;
     }
     Ok(())
@@ -186,8 +188,8 @@ mod tests {
     use super::*;
     use crate::proc::snapshot::{PagesetSnapshot, ZONE_DMA, ZONE_HIGHMEM, ZONE_NORMAL};
 
-    /// The sample's DMA zone from `pages free` to `protection`, with pivm's three zones in the
-    /// protection line (the reference kernel also has a Movable zone, hence its four values).
+    /// The sample's DMA zone from `pages free` to `protection`, then the counters and
+    /// pagesets of two CPUs.
     const SAMPLE_DMA_HEAD: &str = "
   pages free     185597
         boost    0
@@ -198,7 +200,7 @@ mod tests {
         present  196608
         managed  189784
         cma      0
-        protection: (0, 0, 192)
+        protection: (0, 0, 192, 192)
       nr_free_pages 185597
       nr_zone_inactive_anon 0
       nr_zone_active_anon 0
@@ -241,7 +243,7 @@ mod tests {
         dma.spanned = 196608;
         dma.present = 196608;
         dma.managed = 189784;
-        dma.lowmem_reserve = [0, 0, 192];
+        dma.lowmem_reserve = [0, 0, 192, 192];
         dma.pagesets = [PagesetSnapshot { count: 0, high: 378, batch: 63, stat_threshold: 24 }; 4];
         dma.pagesets[0].count = 12;
         let high = &mut node.zones[ZONE_HIGHMEM];
@@ -291,12 +293,30 @@ mod tests {
         present  0
         managed  0
         cma      0
-        protection: (0, 0, 0)
+        protection: (0, 0, 0, 0)
 Node 0, zone  HighMem
   pages free     0
 ";
         assert!(out.contains(normal), "{out}");
-        assert!(out.ends_with("  node_unreclaimable:  0\n  start_pfn:           196608\n"));
+        // The empty Movable zone ends the file, as on the reference board.
+        assert!(out.contains(
+            "  node_unreclaimable:  0\n  start_pfn:           196608\nNode 0, zone  Movable\n"
+        ));
+        assert!(out.ends_with("        protection: (0, 0, 0, 0)\n"), "{out}");
+    }
+
+    #[test]
+    fn a_kernel_without_zone_dma_lists_three_zones() {
+        let mut node = NodeSnapshot::<11>::empty();
+        node.zones[ZONE_DMA].configured = false;
+        node.zones[ZONE_NORMAL].populated = true;
+        node.zones[ZONE_NORMAL].lowmem_reserve = [0, 0, 64, 64];
+        let mut out = String::new();
+        render(&mut out, &node).unwrap();
+        assert!(out.starts_with("Node 0, zone   Normal\n  per-node stats\n"), "{out}");
+        assert!(!out.contains("zone      DMA"));
+        assert!(out.contains("        protection: (0, 64, 64)\n"));
+        assert_eq!(out.matches("protection: (0, 0, 0)\n").count(), 2);
     }
 
     #[test]

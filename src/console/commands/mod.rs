@@ -5,6 +5,7 @@
 pub use mmu::kernel_sections;
 
 use self::bench::cmd_bench;
+use self::cma::{cmd_cma_alloc, cmd_cma_release};
 use self::files::cmd_cat;
 use self::mmu::{cmd_layout, cmd_p2v, cmd_peek, cmd_pt, cmd_ptdump, cmd_v2p};
 use self::pages::{cmd_alloc_pages, cmd_frag, cmd_free_pages, cmd_free_pages_pfn, cmd_memtest};
@@ -40,6 +41,7 @@ macro_rules! fail {
 
 // Declared after `fail!` so they can use it.
 mod bench;
+mod cma;
 mod files;
 mod mmu;
 mod pages;
@@ -128,6 +130,18 @@ pub static COMMANDS: &[Command] = &[
         usage: "memtest",
         help: "allocate, pattern-test and free every free page",
         run: cmd_memtest,
+    },
+    Command {
+        name: "cma_alloc",
+        usage: "cma_alloc COUNT [ALIGN]",
+        help: "COUNT contiguous pages of the CMA area, aligned to 2^ALIGN pages",
+        run: cmd_cma_alloc,
+    },
+    Command {
+        name: "cma_release",
+        usage: "cma_release PFN COUNT",
+        help: "give back a range cma_alloc gave the console",
+        run: cmd_cma_release,
     },
     Command {
         name: "kmalloc",
@@ -361,6 +375,12 @@ pub fn console_loop() -> ! {
     let mut ed = LineEditor::new();
     kprint!("{}", PROMPT);
     loop {
+        // The console task is about to sleep for input: kswapd, if woken, gets the CPU.
+        kernel::mem::with_node(|n| {
+            if n.kswapd_woken() {
+                n.kswapd();
+            }
+        });
         let b = match input::next() {
             Input::Byte(b) => b,
             Input::Lost => {

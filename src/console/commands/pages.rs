@@ -9,21 +9,22 @@ use crate::config::MAX_ORDER;
 use crate::console::args::{parse_addr, parse_u32, Args};
 use crate::console::printk::Console;
 use crate::console::Count;
-use crate::kernel::mem::{with_node, with_page_mapped};
+use crate::kernel::mem::{node_stats, with_node, with_page_mapped};
 use crate::kernel::vmalloc;
 use crate::kernel::Kernel;
 use crate::kprintln;
 use crate::mm::gfp::GfpFlags;
 use crate::mm::page::PageOwner;
-use crate::mm::page_alloc::{write_alloc_failure, AllocError, Node, DEFAULT_COMM};
+use crate::mm::page_alloc::{write_alloc_failure, AllocError, Node, NodeStats, DEFAULT_COMM};
 use crate::mm::zone::ZoneType;
 use crate::mm::{Pfn, VirtAddr, PAGE_SIZE};
 
 /// Prints Linux's allocation-failure report when the request wants one, else the short error.
-fn report_alloc_error(node: &Node<'_>, e: &AllocError) {
+fn report_alloc_error(node: &Node<'_>, stats: &NodeStats, e: &AllocError) {
     match e {
         _ if e.should_warn() => {
-            let _ = write_alloc_failure(&mut Console, DEFAULT_COMM, e.gfp(), e.order(), node);
+            let _ =
+                write_alloc_failure(&mut Console, DEFAULT_COMM, e.gfp(), e.order(), node, stats);
         }
         AllocError::NoMemory { order, .. } => {
             kprintln!("alloc_pages: order {} failed (no report: __GFP_NOWARN)", order)
@@ -57,6 +58,7 @@ pub(super) fn cmd_alloc_pages(_: &Kernel, args: &Args<'_>) -> CmdResult {
         if gfp.is_empty() { format_args!("{:#x}()", 0) } else { format_args!("{}", gfp) };
     // Allocate first, print after: what the allocation itself reports (page poisoning)
     // comes out at the moment it happens, before the result, as in Linux.
+    let stats = node_stats();
     match with_node(|node| node.alloc_pages_for(PageOwner::Console, gfp, order)) {
         Ok(pfn) => with_node(|node| {
             let zone = node.page_zone(pfn).map_or("?", |z| z.name());
@@ -73,7 +75,7 @@ pub(super) fn cmd_alloc_pages(_: &Kernel, args: &Args<'_>) -> CmdResult {
             Ok(())
         }),
         Err(e) => {
-            with_node(|node| report_alloc_error(node, &e));
+            with_node(|node| report_alloc_error(node, &stats, &e));
             Err(CmdError::Reported)
         }
     }
@@ -175,6 +177,7 @@ fn gfp_for(zone: ZoneType) -> GfpFlags {
         ZoneType::Dma => base | GfpFlags::__GFP_DMA,
         ZoneType::Normal => base,
         ZoneType::HighMem => base | GfpFlags::__GFP_HIGHMEM,
+        ZoneType::Movable => base | GfpFlags::__GFP_HIGHMEM | GfpFlags::__GFP_MOVABLE,
     }
 }
 
@@ -316,7 +319,8 @@ pub(super) fn cmd_memtest(_: &Kernel, args: &Args<'_>) -> CmdResult {
         kprintln!("memtest: {} drained from the per-CPU lists", Count(drained, "page"));
     }
     let before = with_node(|n| n.nr_free_pages());
-    let gfp = GfpFlags::GFP_HIGHUSER | GfpFlags::__GFP_MEMALLOC | GfpFlags::__GFP_NOWARN;
+    // Movable, so the CMA area's free pages are tested too.
+    let gfp = GfpFlags::GFP_HIGHUSER_MOVABLE | GfpFlags::__GFP_MEMALLOC | GfpFlags::__GFP_NOWARN;
     let mut head = (NO_NEXT, 0u32);
     let (mut pages, mut high) = (0u64, 0u64);
     let mut unreachable: Option<Pfn> = None;

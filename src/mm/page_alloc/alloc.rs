@@ -4,12 +4,17 @@ use super::*;
 
 /// `gfp_to_alloc_flags()` (6.1) for the slow path: the min watermark; `__GFP_HIGH` may use
 /// half of it (ALLOC_HIGH), `__GFP_ATOMIC` a further quarter (ALLOC_HARDER) unless
-/// `__GFP_NOMEMALLOC`; `__GFP_MEMALLOC` ignores watermarks (`gfp_pfmemalloc_allowed`).
+/// `__GFP_NOMEMALLOC`; `__GFP_MEMALLOC` ignores watermarks (`gfp_pfmemalloc_allowed`);
+/// `__GFP_KSWAPD_RECLAIM` may wake kswapd; a movable request may use CMA pageblocks
+/// (`gfp_to_alloc_flags_cma`).
 pub fn gfp_to_alloc_flags(gfp: GfpFlags) -> AllocFlags {
     let mut flags = AllocFlags::ALLOC_WMARK_MIN;
     let nomemalloc = gfp.contains(GfpFlags::__GFP_NOMEMALLOC);
     if gfp.contains(GfpFlags::__GFP_HIGH) {
         flags |= AllocFlags::ALLOC_HIGH;
+    }
+    if gfp.contains(GfpFlags::__GFP_KSWAPD_RECLAIM) {
+        flags |= AllocFlags::ALLOC_KSWAPD;
     }
     if gfp.contains(GfpFlags::__GFP_ATOMIC) && !nomemalloc {
         flags |= AllocFlags::ALLOC_HARDER;
@@ -17,7 +22,17 @@ pub fn gfp_to_alloc_flags(gfp: GfpFlags) -> AllocFlags {
     if gfp.contains(GfpFlags::__GFP_MEMALLOC) && !nomemalloc {
         flags |= AllocFlags::ALLOC_NO_WATERMARKS;
     }
-    flags
+    gfp_to_alloc_flags_cma(gfp, flags)
+}
+
+/// `gfp_to_alloc_flags_cma()`: movable requests may use CMA pageblocks.
+#[inline]
+pub(super) fn gfp_to_alloc_flags_cma(gfp: GfpFlags, flags: AllocFlags) -> AllocFlags {
+    if gfp_migratetype(gfp) == MIGRATE_MOVABLE {
+        flags | AllocFlags::ALLOC_CMA
+    } else {
+        flags
+    }
 }
 
 /// A failed allocation. `NoMemory` is Linux's "page allocation failure"; render the full
@@ -124,12 +139,20 @@ impl<'a> Node<'a> {
         }
         let highest = self.highest_zoneidx(gfp);
         let mt = if self.mobility_disabled { MIGRATE_UNMOVABLE } else { gfp_migratetype(gfp) };
-        let idx = match self.get_page_from_freelist(order, highest, AllocFlags::ALLOC_WMARK_LOW, mt)
-        {
+        // The fast path: the low watermark; kswapd may be woken (the same bit as
+        // __GFP_KSWAPD_RECLAIM); CMA for movable requests.
+        let mut flags = AllocFlags::ALLOC_WMARK_LOW;
+        if gfp.contains(GfpFlags::__GFP_KSWAPD_RECLAIM) {
+            flags |= AllocFlags::ALLOC_KSWAPD;
+        }
+        if mt == MIGRATE_MOVABLE {
+            flags |= AllocFlags::ALLOC_CMA;
+        }
+        let idx = match self.get_page_from_freelist(gfp, order, highest, flags, mt) {
             Some(idx) => idx,
             None => self.__alloc_pages_slowpath(gfp, order, highest, mt)?,
         };
-        if self.prep_new_page(idx, order, gfp, owner) {
+        if self.prep_new_page(idx, order, gfp, owner, mt) {
             return self.prep_new_page_slow(idx, order, gfp);
         }
         Ok(self.mem_map.pfn_of(idx))
@@ -169,10 +192,12 @@ impl<'a> Node<'a> {
         }
     }
 
-    /// `__alloc_pages_slowpath()`: the zonelist again against the min watermark, lowered as
-    /// `gfp` permits; pivm has no reclaim or compaction to try, so the last resort before
-    /// failing is to give the pages cached on the pcp lists back to the buddy lists, where
-    /// they count and can merge.
+    /// `__alloc_pages_slowpath()` (6.1) without reclaim or compaction, which pivm lacks: the
+    /// zonelist again against the min watermark, lowered as `gfp` permits, after waking
+    /// kswapd. A request that cannot sleep fails there. One that could reclaim gives kswapd
+    /// its turn (pivm runs it here: it clears the boosts), then, as `__alloc_pages_direct_
+    /// reclaim`'s retry does, unreserves a HighAtomic pageblock and drains the per-CPU lists;
+    /// when that too fails, `should_reclaim_retry` unreserves the last HighAtomic pageblocks.
     #[cold]
     #[inline(never)]
     pub(super) fn __alloc_pages_slowpath(
@@ -182,13 +207,32 @@ impl<'a> Node<'a> {
         highest: ZoneType,
         mt: usize,
     ) -> Result<u32, AllocError> {
-        let flags = gfp_to_alloc_flags(gfp);
-        if let Some(idx) = self.get_page_from_freelist(order, highest, flags, mt) {
+        let mut flags = gfp_to_alloc_flags(gfp);
+        if mt != MIGRATE_MOVABLE {
+            flags.remove(AllocFlags::ALLOC_CMA);
+        }
+        if flags.contains(AllocFlags::ALLOC_KSWAPD) {
+            self.wakeup_kswapd();
+        }
+        if let Some(idx) = self.get_page_from_freelist(gfp, order, highest, flags, mt) {
             return Ok(idx);
         }
-        if self.drain_all_pages() > 0 {
-            if let Some(idx) = self.get_page_from_freelist(order, highest, flags, mt) {
-                return Ok(idx);
+        if gfp.contains(GfpFlags::__GFP_DIRECT_RECLAIM) {
+            if self.kswapd() > 0 {
+                if let Some(idx) = self.get_page_from_freelist(gfp, order, highest, flags, mt) {
+                    return Ok(idx);
+                }
+            }
+            let unreserved = self.unreserve_highatomic_pageblock(highest, mt, false);
+            if self.drain_all_pages() > 0 || unreserved {
+                if let Some(idx) = self.get_page_from_freelist(gfp, order, highest, flags, mt) {
+                    return Ok(idx);
+                }
+            }
+            if self.unreserve_highatomic_pageblock(highest, mt, true) {
+                if let Some(idx) = self.get_page_from_freelist(gfp, order, highest, flags, mt) {
+                    return Ok(idx);
+                }
             }
         }
         Err(AllocError::NoMemory { gfp, order })
@@ -217,16 +261,19 @@ impl<'a> Node<'a> {
     }
 
     /// `get_page_from_freelist()`: walks the zonelist from `highest` down, taking from the
-    /// first managed zone whose watermark check passes. Returns the block's mem_map index.
+    /// first managed zone whose watermark check passes (`zone_watermark_fast`, boost
+    /// included). A high-order atomic request may then reserve its pageblock. Returns the
+    /// block's mem_map index.
     #[inline]
     pub(super) fn get_page_from_freelist(
         &mut self,
+        gfp: GfpFlags,
         order: u32,
         highest: ZoneType,
         alloc_flags: AllocFlags,
         mt: usize,
     ) -> Option<u32> {
-        // The zonelist (HighMem -> Normal -> DMA), cut at the request's highest zone.
+        // The zonelist (Movable -> HighMem -> Normal -> DMA), cut at the request's highest zone.
         for z in (0..=highest.idx()).rev() {
             let zone = &self.node_zones[z];
             if !zone.is_managed() {
@@ -234,40 +281,118 @@ impl<'a> Node<'a> {
             }
             if !alloc_flags.contains(AllocFlags::ALLOC_NO_WATERMARKS) {
                 let mark = zone.wmark_pages(alloc_flags.wmark());
-                if !zone_watermark_fast(zone, order, mark, highest, alloc_flags) {
+                if !zone_watermark_fast(zone, order, mark, highest, alloc_flags, gfp) {
                     continue;
                 }
             }
-            let idx = if order == 0 && self.node_zones[z].pcp.enabled() {
-                self.rmqueue_pcplist(z, mt)
-            } else {
-                let idx = self.__rmqueue(z, order, mt);
-                if idx.is_some() {
-                    self.node_zones[z].nr_free_pages -= 1 << order;
+            if let Some(idx) = self.rmqueue(z, order, alloc_flags, mt) {
+                if order > 0
+                    && alloc_flags.contains(AllocFlags::ALLOC_HARDER)
+                    && self.era == KernelEra::Linux61
+                {
+                    self.reserve_highatomic_pageblock(idx, z);
                 }
-                idx
-            };
-            if idx.is_some() {
-                return idx;
+                return Some(idx);
             }
         }
         None
     }
 
-    /// `__rmqueue()`: a block of the request's migrate type, or, when its lists are empty,
-    /// one stolen from another type's lists (`__rmqueue_fallback`) and taken again.
-    pub(super) fn __rmqueue(&mut self, z: usize, order: u32, mt: usize) -> Option<u32> {
-        if let Some(idx) = self.__rmqueue_smallest(z, order, mt) {
-            return Some(idx);
+    /// `rmqueue()`: small blocks from the per-CPU lists (a movable request only if it may
+    /// use CMA, since CMA pages sit on the movable list), the rest from the buddy lists. A
+    /// zone whose watermarks a fallback boosted wakes kswapd.
+    #[inline]
+    pub(super) fn rmqueue(
+        &mut self,
+        z: usize,
+        order: u32,
+        alloc_flags: AllocFlags,
+        mt: usize,
+    ) -> Option<u32> {
+        let mut page = None;
+        if self.pcp_allowed_order(order)
+            && self.node_zones[z].pcp.enabled()
+            && (alloc_flags.contains(AllocFlags::ALLOC_CMA) || mt != MIGRATE_MOVABLE)
+        {
+            page = self.rmqueue_pcplist(z, order, mt, alloc_flags);
         }
-        if self.__rmqueue_fallback(z, order, mt) {
-            return self.__rmqueue_smallest(z, order, mt);
+        if page.is_none() {
+            page = self.rmqueue_buddy(z, order, alloc_flags, mt);
         }
-        None
+        if self.node_zones[z].boosted_watermark {
+            self.node_zones[z].boosted_watermark = false;
+            self.wakeup_kswapd();
+        }
+        page
+    }
+
+    /// `rmqueue_buddy()`: a high-order atomic request tries the HighAtomic reserve first;
+    /// otherwise `__rmqueue`. The free counters drop by the block, by the type of the list
+    /// it came from.
+    #[inline]
+    pub(super) fn rmqueue_buddy(
+        &mut self,
+        z: usize,
+        order: u32,
+        alloc_flags: AllocFlags,
+        mt: usize,
+    ) -> Option<u32> {
+        let mut page = None;
+        if order > 0 && alloc_flags.contains(AllocFlags::ALLOC_HARDER) {
+            page = self.__rmqueue_smallest(z, order, MIGRATE_HIGHATOMIC);
+        }
+        let idx = match page {
+            Some(idx) => idx,
+            None => self.__rmqueue(z, order, mt, alloc_flags)?,
+        };
+        let list_mt = self.mem_map.pages()[idx as usize].free_mt();
+        self.node_zones[z].mod_freepage_state(-(1i64 << order), list_mt);
+        Some(idx)
+    }
+
+    /// `__rmqueue()` (6.1): a block of the request's migrate type, or of the CMA area (first
+    /// when more than half of the zone's free pages are CMA, so movable requests keep both
+    /// in use; else when its own lists are empty), or one stolen from another type's lists
+    /// (`__rmqueue_fallback`) and taken again.
+    pub(super) fn __rmqueue(
+        &mut self,
+        z: usize,
+        order: u32,
+        mt: usize,
+        alloc_flags: AllocFlags,
+    ) -> Option<u32> {
+        let cma = alloc_flags.contains(AllocFlags::ALLOC_CMA);
+        if cma {
+            let zone = &self.node_zones[z];
+            if zone.nr_free_cma > zone.nr_free_pages / 2 {
+                if let Some(idx) = self.__rmqueue_smallest(z, order, MIGRATE_CMA) {
+                    return Some(idx);
+                }
+            }
+        }
+        if self.era == KernelEra::Linux3x {
+            return self
+                .__rmqueue_smallest(z, order, mt)
+                .or_else(|| self.__rmqueue_fallback_3x(z, order, mt));
+        }
+        loop {
+            if let Some(idx) = self.__rmqueue_smallest(z, order, mt) {
+                return Some(idx);
+            }
+            if cma {
+                if let Some(idx) = self.__rmqueue_smallest(z, order, MIGRATE_CMA) {
+                    return Some(idx);
+                }
+            }
+            if !self.__rmqueue_fallback(z, order, mt, alloc_flags) {
+                return None;
+            }
+        }
     }
 
     /// `__rmqueue_smallest()`: the first block on the smallest non-empty list of type `mt`
-    /// of order `order` or more, split down to `order`.
+    /// of order `order` or more, split down to `order`. The block keeps `mt` as the type of
+    /// the list it came from (Linux's pcppage migratetype).
     pub(super) fn __rmqueue_smallest(&mut self, z: usize, order: u32, mt: usize) -> Option<u32> {
         let pages = self.mem_map.pages_mut();
         let zone = &mut self.node_zones[z];
@@ -313,11 +438,15 @@ impl<'a> Node<'a> {
         order: u32,
         gfp: GfpFlags,
         owner: PageOwner,
+        mt: usize,
     ) -> bool {
         let head = &mut self.mem_map.pages_mut()[idx as usize];
         head.refcount = 1;
         head.order = order as u8;
         head.set_owner(owner);
+        // The request's migrate type: what makes the block "movable" when a fallback counts
+        // compatible pages in its pageblock (`move_freepages_block`).
+        head.set_free_mt(mt);
         self.page_poisoning || gfp.intersects(GfpFlags::__GFP_ZERO | GfpFlags::__GFP_COMP)
     }
 

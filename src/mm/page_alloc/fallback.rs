@@ -1,9 +1,12 @@
-//! Mobility grouping: pageblock migrate types and `__rmqueue_fallback`, which steals
-//! free blocks (and whole pageblocks) from another migrate type's lists.
+//! Mobility grouping: pageblock migrate types, `__rmqueue_fallback` (which steals free blocks,
+//! and whole pageblocks, from another migrate type's lists) with 6.1's
+//! `steal_suitable_fallback` and watermark boosting, the HighAtomic reserve, and pivm's
+//! stand-in for kswapd (which in 6.1 clears the boosts).
 use super::*;
 
-/// `fallbacks[]`: where each migrate type looks when its own lists are empty.
-pub(super) const FALLBACKS: [[usize; 2]; MIGRATE_TYPES] = [
+/// `fallbacks[]`: where each migrate type looks when its own lists are empty (CMA,
+/// HighAtomic and Isolate have no fallbacks and are never fallen back to).
+pub(super) const FALLBACKS: [[usize; 2]; MIGRATE_PCPTYPES] = [
     [MIGRATE_RECLAIMABLE, MIGRATE_MOVABLE],
     [MIGRATE_RECLAIMABLE, MIGRATE_UNMOVABLE],
     [MIGRATE_UNMOVABLE, MIGRATE_MOVABLE],
@@ -22,78 +25,329 @@ pub fn gfp_migratetype(gfp: GfpFlags) -> usize {
 }
 
 impl<'a> Node<'a> {
-    /// `can_steal_fallback()`: whether taking a block of `order` may claim its pageblock.
-    pub(super) fn can_steal_fallback(order: u32, start_mt: usize) -> bool {
-        order >= PAGEBLOCK_ORDER / 2 || start_mt != MIGRATE_MOVABLE
+    /// `can_steal_fallback()` (6.1): whether taking a block of `order` for `start_mt` may take
+    /// the rest of its pageblock's free pages too: a block of half a pageblock or more, or a
+    /// kernel (unmovable or reclaimable) request, since those scattered over movable
+    /// pageblocks fragment memory for good. A 3.x kernel let only reclaimable requests steal
+    /// small blocks.
+    pub(super) fn can_steal_fallback(&self, order: u32, start_mt: usize) -> bool {
+        if order >= PAGEBLOCK_ORDER || order >= PAGEBLOCK_ORDER / 2 || self.mobility_disabled {
+            return true;
+        }
+        match self.era {
+            KernelEra::Linux61 => start_mt == MIGRATE_RECLAIMABLE || start_mt == MIGRATE_UNMOVABLE,
+            KernelEra::Linux3x => start_mt == MIGRATE_RECLAIMABLE,
+        }
+    }
+
+    /// `find_suitable_fallback()`: the first fallback type with a free block of `order`, and
+    /// whether it may be stolen whole (`only_stealable`: only such a type will do).
+    pub(super) fn find_suitable_fallback(
+        &self,
+        z: usize,
+        order: u32,
+        start_mt: usize,
+        only_stealable: bool,
+    ) -> Option<(usize, bool)> {
+        let area = &self.node_zones[z].free_area[order as usize];
+        if area.is_empty() {
+            return None;
+        }
+        let mut can_steal = false;
+        for &fallback_mt in &FALLBACKS[start_mt] {
+            if area.first(fallback_mt).is_none() {
+                continue;
+            }
+            if self.can_steal_fallback(order, start_mt) {
+                can_steal = true;
+            }
+            if !only_stealable || can_steal {
+                return Some((fallback_mt, can_steal));
+            }
+        }
+        None
     }
 
     /// `__rmqueue_fallback()` (6.1): the *largest* free block of a fallback type, so that a
-    /// whole pageblock changes hands and types stay grouped (for movable requests that cannot
-    /// claim a pageblock, the smallest instead). The free blocks of its pageblock move to
-    /// `start_mt`'s lists, and the pageblock becomes `start_mt` when at least half of it was
-    /// free (`steal_suitable_fallback`). Returns whether anything moved.
-    pub(super) fn __rmqueue_fallback(&mut self, z: usize, order: u32, start_mt: usize) -> bool {
-        let zone = &self.node_zones[z];
-        let first_fallback = |current: u32| {
-            FALLBACKS[start_mt].iter().find_map(|&fb| zone.free_area[current as usize].first(fb))
-        };
+    /// whole pageblock changes hands and types stay grouped; a movable request that could
+    /// not steal the rest of the block takes the smallest one instead (it causes no lasting
+    /// fragmentation). `steal_suitable_fallback` then moves it, and perhaps its pageblock, to
+    /// `start_mt`. Returns whether anything moved, for `__rmqueue` to try again.
+    pub(super) fn __rmqueue_fallback(
+        &mut self,
+        z: usize,
+        order: u32,
+        start_mt: usize,
+        alloc_flags: AllocFlags,
+    ) -> bool {
         let mut found = None;
         for current in (order..MAX_ORDER as u32).rev() {
-            if let Some(idx) = first_fallback(current) {
-                let can_steal = Self::can_steal_fallback(current, start_mt);
-                if can_steal || start_mt != MIGRATE_MOVABLE || current == order {
-                    found = Some((idx, current, can_steal));
-                }
+            if let Some((fallback_mt, can_steal)) =
+                self.find_suitable_fallback(z, current, start_mt, false)
+            {
+                found = if !can_steal && start_mt == MIGRATE_MOVABLE && current > order {
+                    // find_smallest
+                    (order..MAX_ORDER as u32).find_map(|o| {
+                        self.find_suitable_fallback(z, o, start_mt, false)
+                            .map(|(mt, steal)| (o, mt, steal))
+                    })
+                } else {
+                    Some((current, fallback_mt, can_steal))
+                };
                 break;
             }
         }
-        if found.is_none() {
-            // find_smallest: a movable request takes the smallest fallback block that fits.
-            found = (order..MAX_ORDER as u32).find_map(|current| {
-                first_fallback(current)
-                    .map(|idx| (idx, current, Self::can_steal_fallback(current, start_mt)))
-            });
-        }
-        let Some((idx, current, can_steal)) = found else { return false };
-        if can_steal {
-            let pfn = self.mem_map.pfn_of(idx).0;
-            let moved = self.move_freepages_block(z, pfn, start_mt);
-            if moved >= 1 << (PAGEBLOCK_ORDER - 1) {
-                self.set_pageblock_migratetype(pfn, start_mt);
-            }
-        } else {
-            let pages = self.mem_map.pages_mut();
-            let area = &mut self.node_zones[z].free_area[current as usize];
-            area.del(pages, idx);
-            area.add(pages, idx, start_mt, false);
-        }
+        let Some((current, fallback_mt, can_steal)) = found else { return false };
+        let Some(idx) = self.node_zones[z].free_area[current as usize].first(fallback_mt) else {
+            return false;
+        };
+        self.steal_suitable_fallback(z, idx, alloc_flags, start_mt, can_steal);
         true
     }
 
-    /// `move_freepages_block()`: every free block inside `pfn`'s pageblock goes to `mt`'s
-    /// lists. Returns the pages moved.
-    pub(super) fn move_freepages_block(&mut self, z: usize, pfn: u64, mt: usize) -> u64 {
-        let block = pfn & !((1u64 << PAGEBLOCK_ORDER) - 1);
-        let base = self.mem_map.base_pfn().0;
-        let end = self.mem_map.end_pfn().0;
-        let pages = self.mem_map.pages_mut();
-        let zone = &mut self.node_zones[z];
-        let mut moved = 0;
-        let mut p = block.max(base);
-        while p < (block + (1 << PAGEBLOCK_ORDER)).min(end) {
-            let idx = (p - base) as u32;
-            let page = pages[idx as usize];
-            if page.is_buddy() && usize::from(page.zone) == z {
-                let order = page.order() as usize;
-                zone.free_area[order].del(pages, idx);
-                zone.free_area[order].add(pages, idx, mt, false);
-                moved += 1 << order;
-                p += 1 << order;
+    /// `steal_suitable_fallback()` (6.1): a block of a whole pageblock or more changes type
+    /// outright. Otherwise the zone's watermarks are boosted (a fallback is a sign of
+    /// fragmentation to come), and when allowed (`whole_block`) every free page of the
+    /// pageblock moves to `start_type`, which claims the pageblock if free pages plus pages of
+    /// a compatible type make half of it (`alike_pages`: for a movable request the movable
+    /// pages in use; for a kernel request falling into a movable pageblock, every page in use
+    /// that is not movable). Else only this block moves.
+    pub(super) fn steal_suitable_fallback(
+        &mut self,
+        z: usize,
+        idx: u32,
+        alloc_flags: AllocFlags,
+        start_type: usize,
+        whole_block: bool,
+    ) {
+        let current_order = self.mem_map.pages()[idx as usize].order();
+        let pfn = self.mem_map.pfn_of(idx).0;
+        let old_block_type = self.get_pageblock_migratetype(Pfn(pfn));
+        // A HighAtomic pageblock keeps its type (its accounting must not break).
+        if old_block_type != MIGRATE_HIGHATOMIC {
+            if current_order >= PAGEBLOCK_ORDER {
+                self.change_pageblock_range(pfn, current_order, start_type);
             } else {
-                p += 1;
+                if self.boost_watermark(z) && alloc_flags.contains(AllocFlags::ALLOC_KSWAPD) {
+                    self.node_zones[z].boosted_watermark = true;
+                }
+                if whole_block {
+                    let (free_pages, movable_pages) = self.move_freepages_block(z, pfn, start_type);
+                    let alike_pages = if start_type == MIGRATE_MOVABLE {
+                        movable_pages
+                    } else if old_block_type == MIGRATE_MOVABLE {
+                        PAGEBLOCK_NR_PAGES.saturating_sub(free_pages + movable_pages)
+                    } else {
+                        0
+                    };
+                    // Moving the block fails only at a zone boundary.
+                    if free_pages != 0 {
+                        if free_pages + alike_pages >= PAGEBLOCK_NR_PAGES / 2
+                            || self.mobility_disabled
+                        {
+                            self.set_pageblock_migratetype(pfn, start_type);
+                        }
+                        return;
+                    }
+                }
             }
         }
-        moved
+        self.move_to_free_list(z, idx, current_order, start_type);
+    }
+
+    /// A 3.x kernel's `__rmqueue_fallback()`: the largest free block of a fallback type is
+    /// taken at once; a large block (half a pageblock or more) or a reclaimable request first
+    /// moves every free page of the pageblock to `start_mt`, which claims the pageblock when
+    /// those were half of it. The rest of the block goes to the lists of whichever type took
+    /// it. Returns the block (mem_map index), split to `order`.
+    pub(super) fn __rmqueue_fallback_3x(
+        &mut self,
+        z: usize,
+        order: u32,
+        start_mt: usize,
+    ) -> Option<u32> {
+        for current in (order..MAX_ORDER as u32).rev() {
+            for &fallback_mt in &FALLBACKS[start_mt] {
+                let Some(idx) = self.node_zones[z].free_area[current as usize].first(fallback_mt)
+                else {
+                    continue;
+                };
+                let pfn = self.mem_map.pfn_of(idx).0;
+                let mut mt = fallback_mt;
+                if self.can_steal_fallback(current, start_mt) {
+                    let (moved, _) = self.move_freepages_block(z, pfn, start_mt);
+                    if moved >= PAGEBLOCK_NR_PAGES / 2 || self.mobility_disabled {
+                        self.set_pageblock_migratetype(pfn, start_mt);
+                    }
+                    mt = start_mt;
+                }
+                let pages = self.mem_map.pages_mut();
+                let zone = &mut self.node_zones[z];
+                zone.free_area[current as usize].del(pages, idx);
+                pages[idx as usize].flags.remove(PageFlags::PG_buddy);
+                if current >= PAGEBLOCK_ORDER {
+                    self.change_pageblock_range(pfn, current, start_mt);
+                }
+                let pages = self.mem_map.pages_mut();
+                let zone = &mut self.node_zones[z];
+                Self::expand(zone, pages, idx, order as usize, current as usize, mt);
+                pages[idx as usize].set_free_mt(mt);
+                return Some(idx);
+            }
+        }
+        None
+    }
+
+    /// `boost_watermark()`: raises the zone's watermarks by a pageblock, up to
+    /// `watermark_boost_factor` of the high watermark (150% by default). Not on zones of
+    /// fewer than four pageblocks, where it could exhaust memory, nor before the watermarks
+    /// exist.
+    pub(super) fn boost_watermark(&mut self, z: usize) -> bool {
+        let factor = self.watermark_boost_factor;
+        let zone = &mut self.node_zones[z];
+        if factor == 0 || PAGEBLOCK_NR_PAGES * 4 > zone.managed_pages {
+            return false;
+        }
+        let max_boost = mult_frac(zone.base_watermarks()[WMARK_HIGH], factor, 10_000);
+        if max_boost == 0 {
+            return false;
+        }
+        let max_boost = max_boost.max(PAGEBLOCK_NR_PAGES);
+        zone.watermark_boost = (zone.watermark_boost + PAGEBLOCK_NR_PAGES).min(max_boost);
+        true
+    }
+
+    /// `wakeup_kswapd()` after an allocation from a boosted zone. pivm has no kswapd thread:
+    /// it records the wake-up, and `kswapd()` does the work when the console next waits for
+    /// input (where the console task would sleep and let kswapd run) or when an allocation
+    /// that may reclaim enters its slow path.
+    pub(super) fn wakeup_kswapd(&mut self) {
+        self.kswapd_woken = true;
+    }
+
+    /// Whether kswapd has been woken and not run since.
+    pub fn kswapd_woken(&self) -> bool {
+        self.kswapd_woken
+    }
+
+    /// What 6.1's kswapd (`balance_pgdat`) does on pivm: there is nothing to reclaim (no
+    /// page cache, no anonymous memory, no swap), so a boosted pass makes no progress and
+    /// ends by taking every zone's boost away. Returns the pages of boost cleared.
+    pub fn kswapd(&mut self) -> u64 {
+        self.kswapd_woken = false;
+        let mut cleared = 0;
+        for zone in &mut self.node_zones {
+            cleared += zone.watermark_boost;
+            zone.watermark_boost = 0;
+        }
+        cleared
+    }
+
+    /// `reserve_highatomic_pageblock()`: after a high-order atomic allocation, its pageblock
+    /// becomes MIGRATE_HIGHATOMIC (if it is of a mobility type), keeping its free pages for
+    /// later atomic requests; at most about 1% of the zone plus a pageblock.
+    pub(super) fn reserve_highatomic_pageblock(&mut self, idx: u32, z: usize) {
+        let zone = &self.node_zones[z];
+        let max_managed = zone.managed_pages / 100 + PAGEBLOCK_NR_PAGES;
+        if zone.nr_reserved_highatomic >= max_managed {
+            return;
+        }
+        let pfn = self.mem_map.pfn_of(idx).0;
+        if migratetype_is_mergeable(self.get_pageblock_migratetype(Pfn(pfn))) {
+            self.node_zones[z].nr_reserved_highatomic += PAGEBLOCK_NR_PAGES;
+            self.set_pageblock_migratetype(pfn, MIGRATE_HIGHATOMIC);
+            self.move_freepages_block(z, pfn, MIGRATE_HIGHATOMIC);
+        }
+    }
+
+    /// `unreserve_highatomic_pageblock()`: before an allocation fails, a HighAtomic
+    /// pageblock with free pages goes back to the request's type (keeping one reserved
+    /// pageblock per zone unless `force`). Returns whether free pages moved.
+    pub(super) fn unreserve_highatomic_pageblock(
+        &mut self,
+        highest: ZoneType,
+        mt: usize,
+        force: bool,
+    ) -> bool {
+        for z in (0..=highest.idx()).rev() {
+            if !force && self.node_zones[z].nr_reserved_highatomic <= PAGEBLOCK_NR_PAGES {
+                continue;
+            }
+            for order in 0..MAX_ORDER {
+                let Some(idx) = self.node_zones[z].free_area[order].first(MIGRATE_HIGHATOMIC)
+                else {
+                    continue;
+                };
+                let pfn = self.mem_map.pfn_of(idx).0;
+                if self.get_pageblock_migratetype(Pfn(pfn)) == MIGRATE_HIGHATOMIC {
+                    let zone = &mut self.node_zones[z];
+                    zone.nr_reserved_highatomic -=
+                        PAGEBLOCK_NR_PAGES.min(zone.nr_reserved_highatomic);
+                }
+                self.set_pageblock_migratetype(pfn, mt);
+                if self.move_freepages_block(z, pfn, mt).0 > 0 {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    /// `move_to_free_list()`: a free block to the tail of another type's list.
+    pub(super) fn move_to_free_list(&mut self, z: usize, idx: u32, order: u32, mt: usize) {
+        let pages = self.mem_map.pages_mut();
+        let area = &mut self.node_zones[z].free_area[order as usize];
+        area.del(pages, idx);
+        area.add(pages, idx, mt, true);
+    }
+
+    /// `change_pageblock_range()`: every pageblock of a block of `start_order` becomes `mt`.
+    fn change_pageblock_range(&mut self, pfn: u64, start_order: u32, mt: usize) {
+        for i in 0..1u64 << (start_order - PAGEBLOCK_ORDER) {
+            self.set_pageblock_migratetype(pfn + i * PAGEBLOCK_NR_PAGES, mt);
+        }
+    }
+
+    /// `move_freepages_block()`: every free block inside `pfn`'s pageblock goes to the tail
+    /// of `mt`'s lists (nothing if the pageblock's end is outside the zone; from `pfn` if its
+    /// start is). Returns the pages moved and the pages in use that are movable (Linux counts
+    /// `PageLRU` or `__PageMovable` ones; pivm has no LRU, so it counts the blocks allocated
+    /// for a movable request, the pages that would be on it).
+    pub(super) fn move_freepages_block(&mut self, z: usize, pfn: u64, mt: usize) -> (u64, u64) {
+        let zone = &self.node_zones[z];
+        let mut start = pfn & !(PAGEBLOCK_NR_PAGES - 1);
+        let end = start + PAGEBLOCK_NR_PAGES - 1;
+        if !zone.spans(Pfn(start)) {
+            start = pfn;
+        }
+        if !zone.spans(Pfn(end)) {
+            return (0, 0);
+        }
+        let base = self.mem_map.base_pfn().0;
+        let pages = self.mem_map.pages_mut();
+        let zone = &mut self.node_zones[z];
+        let (mut moved, mut movable) = (0, 0);
+        let mut p = start;
+        while p <= end {
+            let idx = (p - base) as u32;
+            let page = pages[idx as usize];
+            if !page.is_buddy() {
+                if page.refcount > 0
+                    && page.owner() != PageOwner::None
+                    && page.free_mt() == MIGRATE_MOVABLE
+                {
+                    movable += 1;
+                }
+                p += 1;
+                continue;
+            }
+            let order = page.order() as usize;
+            zone.free_area[order].del(pages, idx);
+            zone.free_area[order].add(pages, idx, mt, true);
+            moved += 1 << order;
+            p += 1 << order;
+        }
+        (moved, movable)
     }
 
     /// The pageblock table's index for `pfn`.
@@ -105,15 +359,17 @@ impl<'a> Node<'a> {
     /// `get_pageblock_migratetype()`.
     #[inline]
     pub fn get_pageblock_migratetype(&self, pfn: Pfn) -> usize {
-        self.pageblock_mt
-            .get(self.pageblock_index(pfn.0))
-            .map_or(MIGRATE_MOVABLE, |&m| usize::from(m))
+        let i = self.pageblock_index(pfn.0);
+        self.pageblock_mt.get(i / 2).map_or(MIGRATE_MOVABLE, |&b| {
+            usize::from((b >> ((i % 2) as u32 * PB_MIGRATETYPE_BITS)) & 0xf)
+        })
     }
 
     pub(super) fn set_pageblock_migratetype(&mut self, pfn: u64, mt: usize) {
         let i = self.pageblock_index(pfn);
-        if let Some(m) = self.pageblock_mt.get_mut(i) {
-            *m = mt as u8;
+        if let Some(b) = self.pageblock_mt.get_mut(i / 2) {
+            let shift = (i % 2) as u32 * PB_MIGRATETYPE_BITS;
+            *b = (*b & !(0xf << shift)) | ((mt as u8 & 0xf) << shift);
         }
     }
 
@@ -125,7 +381,7 @@ impl<'a> Node<'a> {
         let mut pfn = zone.zone_start_pfn;
         while pfn < zone.zone_start_pfn + zone.spanned_pages {
             counts[self.get_pageblock_migratetype(Pfn(pfn)).min(MIGRATE_TYPES - 1)] += 1;
-            pfn += 1 << PAGEBLOCK_ORDER;
+            pfn += PAGEBLOCK_NR_PAGES;
         }
         counts
     }

@@ -32,11 +32,13 @@ impl<'a> Node<'a> {
         if compound || self.page_poisoning {
             self.free_pages_prepare_extra(idx, pfn, order);
         }
-        if order == 0 && self.node_zones[z].pcp.enabled() {
-            self.free_unref_page(pfn.0, idx, z);
+        if self.pcp_allowed_order(order) && self.node_zones[z].pcp.enabled() {
+            self.free_unref_page(pfn.0, idx, z, order);
         } else {
-            self.node_zones[z].nr_free_pages += 1 << order;
             let mt = self.get_pageblock_migratetype(pfn);
+            if mt != MIGRATE_ISOLATE {
+                self.node_zones[z].mod_freepage_state(1 << order, mt);
+            }
             self.__free_one_page(pfn.0, order, z, mt, false);
         }
         Ok(())

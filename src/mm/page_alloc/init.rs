@@ -2,6 +2,9 @@
 //! lowmem reserves and per-CPU list limits (`init_per_zone_wmark_min`).
 use super::*;
 
+/// A 3.x kernel's `pcp->high`: six batches (`pageset_set_batch`).
+const PCP_HIGH_BATCHES_3X: u64 = 6;
+
 /// Why the node could not be set up or given memory; nothing was changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InitError {
@@ -15,6 +18,10 @@ pub enum InitError {
     NotReserved { pfn: Pfn },
     /// A page handed to the allocator belongs to no zone.
     NoZone { pfn: Pfn },
+    /// The pageblock table given is smaller than the node needs.
+    UsemapTooSmall { have: usize, need: usize },
+    /// A CMA pageblock is not wholly reserved RAM of one zone.
+    CmaBlockInvalid { pfn: Pfn },
 }
 
 impl fmt::Display for InitError {
@@ -45,6 +52,14 @@ impl fmt::Display for InitError {
             InitError::NoZone { pfn } => {
                 write!(f, "memblock_free_all: pfn {:#x} belongs to no zone", pfn.0)
             }
+            InitError::UsemapTooSmall { have, need } => {
+                write!(f, "free_area_init: pageblock table of {have} bytes, {need} needed")
+            }
+            InitError::CmaBlockInvalid { pfn } => write!(
+                f,
+                "init_cma_reserved_pageblock: pfn {:#x}: the pageblock is not reserved RAM of one zone",
+                pfn.0
+            ),
         }
     }
 }
@@ -53,8 +68,41 @@ impl<'a> Node<'a> {
     /// `free_area_init()`: lays the zones over `mem_map` as the layout computed them and
     /// initialises every descriptor reserved (Linux's `memmap_init`); no page is free until
     /// `free_bootmem_range`. Present pages start equal to spanned (see `account_holes`).
-    pub fn new(mut mem_map: MemMap<'a>, zones: &Zones) -> Result<Node<'a>, InitError> {
-        let spans = [zones.dma, Some(zones.normal), zones.highmem];
+    #[cfg(not(kernel))]
+    pub fn new(mem_map: MemMap<'a>, zones: &Zones) -> Result<Node<'a>, InitError> {
+        // Host tests and benchmarks: the table comes from the heap and lives on.
+        let bytes = usemap_size(mem_map.base_pfn(), mem_map.end_pfn());
+        let usemap = ::alloc::boxed::Box::leak(::alloc::vec![0u8; bytes].into_boxed_slice());
+        Self::with_usemap(mem_map, usemap, zones)
+    }
+
+    /// `free_area_init()` with the pageblock table (`usemap`, at least `usemap_size` bytes for
+    /// the map; the kernel places it with memblock next to mem_map).
+    pub fn with_usemap(
+        mem_map: MemMap<'a>,
+        usemap: &'a mut [u8],
+        zones: &Zones,
+    ) -> Result<Node<'a>, InitError> {
+        let mut slot = None;
+        Self::init_in(&mut slot, mem_map, usemap, zones)?;
+        Ok(slot.expect("init_in filled the slot"))
+    }
+
+    /// `with_usemap` built in `slot`, where the node will live: with its zones' free lists
+    /// and page poisoning's report buffer it is over 10 KiB, and boot runs on a 64 KiB stack,
+    /// so the kernel never moves it. On an error `slot` is left as it was.
+    pub fn init_in<'s>(
+        slot: &'s mut Option<Node<'a>>,
+        mut mem_map: MemMap<'a>,
+        usemap: &'a mut [u8],
+        zones: &Zones,
+    ) -> Result<&'s mut Node<'a>, InitError> {
+        let need = usemap_size(mem_map.base_pfn(), mem_map.end_pfn());
+        if usemap.len() < need {
+            return Err(InitError::UsemapTooSmall { have: usemap.len(), need });
+        }
+        // ZONE_MOVABLE always exists in 6.1; without kernelcore=/movablecore= it is empty.
+        let spans = [zones.dma, Some(zones.normal), zones.highmem, Some(PfnRange::default())];
         let mut prev_end = 0;
         for (t, span) in ZoneType::ALL.into_iter().zip(spans) {
             let Some(span) = span.filter(|s| !s.is_empty()) else { continue };
@@ -64,34 +112,16 @@ impl<'a> Node<'a> {
             if span.start.0 < prev_end {
                 return Err(InitError::ZonesOverlap { zone: t, span });
             }
-            // The last pageblock the zone touches must have a slot in `pageblock_mt`.
-            if ((span.end.0 - 1) >> PAGEBLOCK_ORDER) - (mem_map.base_pfn().0 >> PAGEBLOCK_ORDER)
-                >= MAX_PAGEBLOCKS as u64
-            {
-                return Err(InitError::ZoneOutsideMap { zone: t, span });
-            }
             prev_end = span.end.0;
         }
 
         let base = mem_map.base_pfn().0;
         let total: u64 = spans.iter().flatten().map(|s| s.pages()).sum();
         let mobility_disabled = total < (1u64 << PAGEBLOCK_ORDER) * MIGRATE_TYPES as u64;
-        let pages = mem_map.pages_mut();
-        pages.fill(Page::RESERVED);
-        let mut node_zones = ZoneType::ALL.map(Zone::new);
-        for ((zone, span), t) in node_zones.iter_mut().zip(spans).zip(ZoneType::ALL) {
-            let Some(span) = span.filter(|s| !s.is_empty()) else { continue };
-            zone.zone_start_pfn = span.start.0;
-            zone.spanned_pages = span.pages();
-            zone.present_pages = span.pages();
-            let (s, e) = ((span.start.0 - base) as usize, (span.end.0 - base) as usize);
-            for p in &mut pages[s..e] {
-                p.zone = t as u8;
-            }
-        }
-        Ok(Node {
+        mem_map.pages_mut().fill(Page::RESERVED);
+        let node = slot.insert(Node {
             mem_map,
-            node_zones,
+            node_zones: ZoneType::ALL.map(Zone::new),
             configured: spans.map(|s| s.is_some()),
             memory: &NO_PAGE_MEMORY,
             linear: LinearMap::default(),
@@ -102,22 +132,145 @@ impl<'a> Node<'a> {
             lowmem_reserve_ratio: DEFAULT_LOWMEM_RESERVE_RATIO,
             // memmap_init marks every pageblock movable; without mobility grouping there is
             // one type.
-            pageblock_mt: [if mobility_disabled { MIGRATE_UNMOVABLE } else { MIGRATE_MOVABLE }
-                as u8; MAX_PAGEBLOCKS],
+            pageblock_mt: {
+                let mt = if mobility_disabled { MIGRATE_UNMOVABLE } else { MIGRATE_MOVABLE } as u8;
+                usemap.fill(mt | mt << PB_MIGRATETYPE_BITS);
+                usemap
+            },
             mobility_disabled,
             nr_cpus: 1,
-        })
+            era: KernelEra::Linux61,
+            pcp_max_order: PAGE_ALLOC_COSTLY_ORDER,
+            watermark_boost_factor: DEFAULT_WATERMARK_BOOST_FACTOR,
+            kswapd_woken: false,
+            totalcma_pages: 0,
+        });
+        let pages = node.mem_map.pages_mut();
+        for ((zone, span), t) in node.node_zones.iter_mut().zip(spans).zip(ZoneType::ALL) {
+            let Some(span) = span.filter(|s| !s.is_empty()) else { continue };
+            zone.zone_start_pfn = span.start.0;
+            zone.spanned_pages = span.pages();
+            zone.present_pages = span.pages();
+            let (s, e) = ((span.start.0 - base) as usize, (span.end.0 - base) as usize);
+            for p in &mut pages[s..e] {
+                p.zone = t as u8;
+            }
+        }
+        Ok(node)
+    }
+
+    /// Makes the node's allocator behave as `era`'s kernel (the profile's): which orders the
+    /// per-CPU lists keep and how they are sized, boosting, the fallback rules. Set once at
+    /// boot, before the first allocation; recomputes the pcp limits.
+    pub fn set_era(&mut self, era: KernelEra) {
+        self.era = era;
+        (self.pcp_max_order, self.watermark_boost_factor) = match era {
+            KernelEra::Linux3x => (0, 0),
+            KernelEra::Linux61 => (PAGE_ALLOC_COSTLY_ORDER, DEFAULT_WATERMARK_BOOST_FACTOR),
+        };
+        self.zone_pcp_update();
+    }
+
+    /// `vm.watermark_boost_factor` (0 turns boosting off).
+    pub fn set_watermark_boost_factor(&mut self, factor: u64) {
+        self.watermark_boost_factor = factor;
+    }
+
+    pub fn watermark_boost_factor(&self) -> u64 {
+        self.watermark_boost_factor
+    }
+
+    /// `init_cma_reserved_pageblock()`: a pageblock of a CMA area, reserved in memblock
+    /// until now, goes to the buddy lists as MIGRATE_CMA and counts as managed and as the
+    /// zone's `cma_pages`. The whole block must be reserved pages of one zone.
+    pub fn init_cma_reserved_pageblock(&mut self, pfn: Pfn) -> Result<(), InitError> {
+        let bad = InitError::CmaBlockInvalid { pfn };
+        if pfn.0 & (PAGEBLOCK_NR_PAGES - 1) != 0 {
+            return Err(bad);
+        }
+        let idx = self.mem_map.index(pfn).ok_or(bad)?;
+        let end = idx as usize + PAGEBLOCK_NR_PAGES as usize;
+        let block = self.mem_map.pages().get(idx as usize..end).ok_or(bad)?;
+        let z = block[0].zone;
+        if z == NO_ZONE || block.iter().any(|p| !p.is_reserved() || p.zone != z) {
+            return Err(bad);
+        }
+        for p in &mut self.mem_map.pages_mut()[idx as usize..end] {
+            p.flags = PageFlags::empty();
+            p.refcount = 0;
+        }
+        self.set_pageblock_migratetype(pfn.0, MIGRATE_CMA);
+        let zone = &mut self.node_zones[z as usize];
+        zone.managed_pages += PAGEBLOCK_NR_PAGES;
+        zone.cma_pages += PAGEBLOCK_NR_PAGES;
+        zone.mod_freepage_state(PAGEBLOCK_NR_PAGES as i64, MIGRATE_CMA);
+        self.__free_one_page(pfn.0, PAGEBLOCK_ORDER, z as usize, MIGRATE_CMA, false);
+        Ok(())
+    }
+
+    /// `cma_activate_area()`: every pageblock of the area `[base, base + count)` goes to the
+    /// buddy lists as MIGRATE_CMA. The whole area must be reserved pages of one zone, in
+    /// whole pageblocks; otherwise its pages become ordinary free memory (no longer counted
+    /// as CMA), as Linux does, and the reason comes back.
+    pub fn cma_activate_area(&mut self, base: Pfn, count: u64) -> Result<(), InitError> {
+        let end = base.0.saturating_add(count);
+        let bad = InitError::CmaBlockInvalid { pfn: base };
+        let valid = count > 0
+            && base.0.is_multiple_of(PAGEBLOCK_NR_PAGES)
+            && count.is_multiple_of(PAGEBLOCK_NR_PAGES)
+            && self.mem_map.contains(base)
+            && end <= self.mem_map.end_pfn().0
+            && {
+                let first = self.mem_map.index(base).unwrap_or(0) as usize;
+                let pages = &self.mem_map.pages()[first..first + count as usize];
+                let z = pages[0].zone;
+                z != NO_ZONE && pages.iter().all(|p| p.is_reserved() && p.zone == z)
+            };
+        if !valid {
+            self.totalcma_pages -= count.min(self.totalcma_pages);
+            if self.mem_map.contains(base) && end <= self.mem_map.end_pfn().0 {
+                let _ = self.free_bootmem_range(base, Pfn(end));
+            }
+            return Err(bad);
+        }
+        let mut pfn = base.0;
+        while pfn < end {
+            self.init_cma_reserved_pageblock(Pfn(pfn))?;
+            pfn += PAGEBLOCK_NR_PAGES;
+        }
+        Ok(())
+    }
+
+    /// `cma_init_reserved_mem()`'s count: `pages` more are reserved for CMA (CmaTotal, the
+    /// `cma-reserved` of the boot `Memory:` line), whether or not they are active yet.
+    pub fn add_totalcma_pages(&mut self, pages: u64) {
+        self.totalcma_pages += pages;
     }
 
     /// The whole boot hand-over: `new`, holes from memblock's memory map, every free range
-    /// to the buddy lists (`memblock_free_all`), then watermarks and reserves
-    /// (`init_per_zone_wmark_min`).
+    /// to the buddy lists (`memblock_free_all`), the pcp limits. The watermarks and reserves
+    /// are the caller's next step (`init_per_zone_wmark_min`).
     pub fn from_memblock(
         mem_map: MemMap<'a>,
+        usemap: &'a mut [u8],
         zones: &Zones,
         memblock: &Memblock,
     ) -> Result<Node<'a>, InitError> {
-        let mut node = Node::new(mem_map, zones)?;
+        let mut slot = None;
+        Self::from_memblock_in(&mut slot, mem_map, usemap, zones, memblock)?;
+        Ok(slot.expect("from_memblock_in filled the slot"))
+    }
+
+    /// `from_memblock` built in `slot`, where the node will live (see `init_in`); after an
+    /// error from memblock's ranges the slot holds the node as far as it got.
+    pub fn from_memblock_in<'s>(
+        slot: &'s mut Option<Node<'a>>,
+        mem_map: MemMap<'a>,
+        usemap: &'a mut [u8],
+        zones: &Zones,
+        memblock: &Memblock,
+    ) -> Result<&'s mut Node<'a>, InitError> {
+        let node = Node::init_in(slot, mem_map, usemap, zones)?;
         node.account_holes(memblock);
         let mut result = Ok(());
         memblock.for_each_free_range(|start, end| {
@@ -129,7 +282,10 @@ impl<'a> Node<'a> {
             }
         });
         result?;
-        node.init_per_zone_wmark_min();
+        // setup_per_cpu_pageset(): pcp limits from the sizes, before any watermark exists.
+        // The watermarks come at postcore_initcall (`init_per_zone_wmark_min`), after the CMA
+        // area joined: the kernel calls it then, once, as Linux does.
+        node.zone_pcp_update();
         Ok(node)
     }
 
@@ -201,10 +357,10 @@ impl<'a> Node<'a> {
             p.flags = PageFlags::empty();
             p.refcount = 0;
         }
+        let mt = self.get_pageblock_migratetype(Pfn(pfn));
         let zone = &mut self.node_zones[z];
         zone.managed_pages += nr;
-        zone.nr_free_pages += nr;
-        let mt = self.get_pageblock_migratetype(Pfn(pfn));
+        zone.mod_freepage_state(nr as i64, mt);
         self.__free_one_page(pfn, order, z, mt, true);
     }
 
@@ -218,12 +374,26 @@ impl<'a> Node<'a> {
     }
 
     /// `init_per_zone_wmark_min()`: `min_free_kbytes` from lowmem, then every zone's
-    /// watermarks and `lowmem_reserve`. Linux runs it once, at postcore_initcall.
+    /// watermarks, vmstat thresholds and `lowmem_reserve`. Linux runs it once, at
+    /// postcore_initcall.
     pub fn init_per_zone_wmark_min(&mut self) {
         let lowmem_kbytes = self.nr_free_buffer_pages() * KB_PER_PAGE;
         self.min_free_kbytes = calculate_min_free_kbytes(lowmem_kbytes);
         self.setup_per_zone_wmarks();
+        self.refresh_zone_stat_thresholds();
         self.setup_per_zone_lowmem_reserve();
+    }
+
+    /// `refresh_zone_stat_thresholds()`: each populated zone's `vm stats threshold` for the
+    /// online CPUs (`calculate_normal_threshold`); an unpopulated zone keeps 0.
+    pub fn refresh_zone_stat_thresholds(&mut self) {
+        for zone in &mut self.node_zones {
+            zone.stat_threshold = if zone.is_populated() {
+                calculate_normal_threshold(zone.managed_pages, self.nr_cpus)
+            } else {
+                0
+            };
+        }
     }
 
     /// `vm.min_free_kbytes`: sets it and recomputes the watermarks.
@@ -263,20 +433,32 @@ impl<'a> Node<'a> {
         self.zone_pcp_update();
     }
 
-    /// `zone_pcp_update()`: every zone's pcp batch from its size and high from its low
-    /// watermark (four batches at least, so a node without watermarks still caches).
+    /// `zone_pcp_update()` (`zone_set_pageset_high_and_batch`): every zone's pcp batch from
+    /// its size, at least 1, and high from its low watermark shared among the online CPUs
+    /// (four batches at least, so a node without watermarks still caches). A 3.x kernel
+    /// (`pageset_set_batch`) capped the batch at 512 KiB and set high to six batches.
     pub fn zone_pcp_update(&mut self) {
         for zone in &mut self.node_zones {
-            zone.pcp.batch = zone_batchsize(zone.managed_pages);
-            zone.pcp.high = zone_highsize(zone.low_wmark_pages(), zone.pcp.batch, self.nr_cpus);
+            (zone.pcp.batch, zone.pcp.high) = match self.era {
+                KernelEra::Linux61 => {
+                    let batch = zone_batchsize_capped(zone.managed_pages, PCP_BATCH_MAX_PAGES);
+                    let batch = batch.max(1);
+                    (batch, zone_highsize(zone.low_wmark_pages(), batch, self.nr_cpus))
+                }
+                KernelEra::Linux3x => {
+                    let batch = zone_batchsize_capped(zone.managed_pages, PCP_BATCH_MAX_PAGES_3X);
+                    (batch.max(1), PCP_HIGH_BATCHES_3X * batch)
+                }
+            };
         }
     }
 
-    /// The node's CPUs (Linux counts them all when it sizes `pcp->high`, whether or not
-    /// pivm runs on them); recomputes the pcp limits.
+    /// The node's online CPUs (`cpumask_of_node`): 6.1 shares `pcp->high` among them and
+    /// scales the vmstat thresholds with them; recomputes both.
     pub fn set_nr_cpus(&mut self, nr_cpus: u64) {
         self.nr_cpus = nr_cpus.max(1);
         self.zone_pcp_update();
+        self.refresh_zone_stat_thresholds();
     }
 
     /// `setup_per_zone_lowmem_reserve()` with the current ratios.

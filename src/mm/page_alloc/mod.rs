@@ -3,12 +3,14 @@
 //! `free_pages` by splitting and merging power-of-two blocks found by PFN arithmetic. Pure
 //! code: page contents (zeroing, poisoning) go through the caller's `PageMemory`.
 //!
-//! Split along Linux's lines: `init` (free_area_init, memblock_free_all, watermarks),
-//! `alloc` (the fast and slow paths), `pcp` (per-CPU lists), `fallback` (mobility grouping),
-//! `free` and `bad_page` (the free path and its checks), `show_mem` (failure reports) and
-//! `verify` (invariants).
+//! Split along Linux's lines: `init` (free_area_init, memblock_free_all, watermarks, the
+//! CMA pageblocks), `alloc` (the fast and slow paths), `pcp` (per-CPU lists), `fallback`
+//! (mobility grouping, watermark boosting, HighAtomic reserves), `contig`
+//! (`alloc_contig_range` for CMA), `free` and `bad_page` (the free path and its checks),
+//! `show_mem` (failure reports) and `verify` (invariants).
 mod alloc;
 mod bad_page;
+mod contig;
 mod fallback;
 mod free;
 mod init;
@@ -17,15 +19,18 @@ mod poison;
 mod show_mem;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests61;
 mod verify;
 
 pub use alloc::{gfp_to_alloc_flags, AllocError};
 pub use bad_page::{write_dump_page, BadPageReason, FreeError};
+pub use contig::ContigError;
 pub use fallback::gfp_migratetype;
 pub use free::__find_buddy_pfn;
 pub use init::InitError;
 pub use poison::{write_hex_dump, PoisonCorruption, PoisonReports};
-pub use show_mem::{write_alloc_failure, write_free_area_line, write_warn_alloc};
+pub use show_mem::{write_alloc_failure, write_free_area_line, write_warn_alloc, NodeStats};
 
 use core::fmt;
 
@@ -33,11 +38,16 @@ use super::gfp::{gfp_zone, GfpFlags};
 use super::layout::{PfnRange, Zones};
 use super::memblock::Memblock;
 use super::page::{MemMap, Page, PageFlagNames, PageFlags, PageOwner, NIL, NO_ZONE};
+use super::profile::KernelEra;
 use super::zone::{
-    calculate_min_free_kbytes, calculate_totalreserve_pages, setup_per_zone_lowmem_reserve,
-    setup_per_zone_wmarks, zone_batchsize, zone_highsize, zone_watermark_fast, AllocFlags, Zone,
-    ZoneType, DEFAULT_LOWMEM_RESERVE_RATIO, DEFAULT_WATERMARK_SCALE_FACTOR, MAX_NR_ZONES,
-    MIGRATE_MOVABLE, MIGRATE_RECLAIMABLE, MIGRATE_TYPES, MIGRATE_UNMOVABLE,
+    calculate_min_free_kbytes, calculate_normal_threshold, calculate_totalreserve_pages,
+    is_migrate_cma, migratetype_is_mergeable, mult_frac, order_to_pindex, pindex_to_order,
+    setup_per_zone_lowmem_reserve, setup_per_zone_wmarks, zone_batchsize_capped, zone_highsize,
+    zone_watermark_fast, AllocFlags, Zone, ZoneType, DEFAULT_LOWMEM_RESERVE_RATIO,
+    DEFAULT_WATERMARK_BOOST_FACTOR, DEFAULT_WATERMARK_SCALE_FACTOR, MAX_NR_ZONES, MIGRATE_CMA,
+    MIGRATE_HIGHATOMIC, MIGRATE_ISOLATE, MIGRATE_MOVABLE, MIGRATE_PCPTYPES, MIGRATE_RECLAIMABLE,
+    MIGRATE_TYPES, MIGRATE_UNMOVABLE, NR_PCP_LISTS, PAGE_ALLOC_COSTLY_ORDER, PCP_BATCH_MAX_PAGES,
+    PCP_BATCH_MAX_PAGES_3X, WMARK_HIGH,
 };
 use super::{Pfn, PhysAddr, VirtAddr, PAGE_SHIFT, PAGE_SIZE};
 use crate::config::{MAX_ORDER, PAGE_OFFSET};
@@ -120,24 +130,38 @@ impl Default for LinearMap {
 /// `pg_data_t`: the one memory node — mem_map, zones, and the allocator's tunables.
 #[repr(C)]
 pub struct Node<'a> {
+    // The fields every allocation or free reads come first: with `repr(C)` they stay within
+    // the 4 KiB an ARM load's immediate offset reaches, before the zones' free lists.
     mem_map: MemMap<'a>,
-    node_zones: [Zone; MAX_NR_ZONES],
+    page_poisoning: bool,
+    /// Linux's `page_group_by_mobility_disabled`: too little memory to group by mobility
+    /// (fewer pages than `pageblock_nr_pages * MIGRATE_TYPES`), so everything is unmovable.
+    mobility_disabled: bool,
+    /// The kernel whose allocator this node behaves as (the profile's era).
+    era: KernelEra,
+    /// Highest order the per-CPU lists keep (`pcp_allowed_order`).
+    pcp_max_order: u32,
+    /// The migrate type of each pageblock (`pageblock_flags`, Linux's usemap), from the
+    /// map's first one, two to a byte; sized for the node (`usemap_size`).
+    pageblock_mt: &'a mut [u8],
     /// Zones this kernel has (a layout without ZONE_DMA maps `__GFP_DMA` to Normal, as a
     /// kernel built without CONFIG_ZONE_DMA does; likewise HighMem).
     configured: [bool; MAX_NR_ZONES],
     memory: &'a (dyn PageMemory + Sync),
+    node_zones: [Zone; MAX_NR_ZONES],
     linear: LinearMap,
-    page_poisoning: bool,
     min_free_kbytes: u64,
     watermark_scale_factor: u64,
     lowmem_reserve_ratio: [u64; MAX_NR_ZONES],
-    /// The migrate type of each pageblock (`pageblock_flags`), from the map's first one.
-    pageblock_mt: [u8; MAX_PAGEBLOCKS],
-    /// Linux's `page_group_by_mobility_disabled`: too little memory to group by mobility
-    /// (fewer pages than `pageblock_nr_pages * MIGRATE_TYPES`), so everything is unmovable.
-    mobility_disabled: bool,
-    /// CPUs of the node, among which `zone_highsize` shares the low watermark.
+    /// Online CPUs of the node (`cpumask_of_node`), among which `zone_highsize` shares the
+    /// low watermark and with which the vmstat thresholds grow. pivm runs on one.
     nr_cpus: u64,
+    /// `vm.watermark_boost_factor` (0: no boosting).
+    watermark_boost_factor: u64,
+    /// kswapd was woken (`wakeup_kswapd`) and has not run yet.
+    kswapd_woken: bool,
+    /// `totalcma_pages`: pages of every CMA area, from the moment they are reserved.
+    totalcma_pages: u64,
     /// What page poisoning found, waiting for the kernel to print it. Last, and the struct
     /// `repr(C)`, so its page-sized buffer does not push the hot fields beyond the 4 KiB
     /// that an ARM load's immediate offset reaches.
@@ -146,9 +170,21 @@ pub struct Node<'a> {
 
 /// `pageblock_order`: MAX_ORDER - 1 on ARM without huge pages (one block of the largest order).
 pub const PAGEBLOCK_ORDER: u32 = MAX_ORDER as u32 - 1;
-/// Pageblocks a node can describe: the 4 GiB a 32-bit physical address reaches, in 4 MiB
-/// blocks.
-pub const MAX_PAGEBLOCKS: usize = 1024;
+/// `pageblock_nr_pages`.
+pub const PAGEBLOCK_NR_PAGES: u64 = 1 << PAGEBLOCK_ORDER;
+/// Bits of the pageblock table per pageblock (a migrate type is below 8).
+const PB_MIGRATETYPE_BITS: u32 = 4;
+
+/// `usemap_size()`: bytes of pageblock table for a node of `[start, end)`: four bits per
+/// pageblock it touches (240 bytes for the Pi's 960 MiB by default, 60 KiB with
+/// MAX_ORDER=2's 8 KiB pageblocks).
+pub const fn usemap_size(start: Pfn, end: Pfn) -> usize {
+    if end.0 <= start.0 {
+        return 0;
+    }
+    let blocks = ((end.0 - 1) >> PAGEBLOCK_ORDER) - (start.0 >> PAGEBLOCK_ORDER) + 1;
+    blocks.div_ceil(2) as usize
+}
 
 impl<'a> Node<'a> {
     /// Installs the kernel's access to page contents (for `__GFP_ZERO` and poisoning).
@@ -237,9 +273,34 @@ impl<'a> Node<'a> {
         &self.node_zones[t.idx()]
     }
 
-    /// DMA, Normal, HighMem (present or not).
+    /// DMA, Normal, HighMem, Movable (configured or not).
     pub fn zones(&self) -> &[Zone; MAX_NR_ZONES] {
         &self.node_zones
+    }
+
+    /// The zones this kernel is built with, lowest first (Linux's `node_zones[]`).
+    pub fn configured_zones(&self) -> impl Iterator<Item = &Zone> {
+        self.node_zones.iter().filter(|z| self.configured[z.zone_type().idx()])
+    }
+
+    /// The kernel the node's allocator behaves as.
+    pub fn era(&self) -> KernelEra {
+        self.era
+    }
+
+    /// Online CPUs (how many pagesets /proc/zoneinfo shows).
+    pub fn nr_online_cpus(&self) -> u64 {
+        self.nr_cpus
+    }
+
+    /// `totalcma_pages` (CmaTotal).
+    pub fn totalcma_pages(&self) -> u64 {
+        self.totalcma_pages
+    }
+
+    /// `global_zone_page_state(NR_FREE_CMA_PAGES)` (CmaFree).
+    pub fn nr_free_cma_pages(&self) -> u64 {
+        self.node_zones.iter().map(Zone::nr_free_cma_pages).sum()
     }
 
     /// Zones with present pages (`for_each_populated_zone`).

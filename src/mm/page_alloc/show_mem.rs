@@ -2,8 +2,27 @@
 //! per-zone buddy line of `show_free_areas()`.
 use super::*;
 
+/// The node counters kept outside the page allocator that reports print (Linux's
+/// `node_stat_item`s pivm has): the kernel fills them from its live slab and page-table
+/// accounting, so `show_mem` and `/proc/meminfo` read the same numbers. Page counts unless
+/// stated.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NodeStats {
+    /// `NR_SLAB_RECLAIMABLE_B` in pages.
+    pub nr_slab_reclaimable: u64,
+    /// `NR_SLAB_UNRECLAIMABLE_B` in pages.
+    pub nr_slab_unreclaimable: u64,
+    /// `NR_KERNEL_STACK_KB`, in **kB** (Linux counts kernel stacks in kB).
+    pub nr_kernel_stack: u64,
+    /// `NR_PAGETABLE`: pages used for page tables.
+    pub nr_page_table_pages: u64,
+    /// `NR_KERNEL_MISC_RECLAIMABLE`.
+    pub nr_kernel_misc_reclaimable: u64,
+}
+
 /// `warn_alloc()` + `show_mem()`: the report Linux prints when an allocation fails,
-/// for `comm` (the task name). Counters pivm does not have print as 0; zones above the
+/// for `comm` (the task name). `stats` are the node counters kept outside the allocator;
+/// counters pivm does not have (page cache, anonymous memory) print as 0; zones above the
 /// request's highest zone are left out, as in 6.x.
 pub fn write_alloc_failure(
     w: &mut impl fmt::Write,
@@ -11,8 +30,10 @@ pub fn write_alloc_failure(
     gfp: GfpFlags,
     order: u32,
     node: &Node<'_>,
+    stats: &NodeStats,
 ) -> fmt::Result {
-    write_warn_alloc(w, comm, gfp, format_args!("page allocation failure: order:{order}"), node)
+    let msg = format_args!("page allocation failure: order:{order}");
+    write_warn_alloc(w, comm, gfp, msg, node, stats)
 }
 
 /// Linux's `warn_alloc()` for any message (vmalloc uses it too): `comm: message, mode:...`,
@@ -23,6 +44,7 @@ pub fn write_warn_alloc(
     gfp: GfpFlags,
     msg: fmt::Arguments<'_>,
     node: &Node<'_>,
+    stats: &NodeStats,
 ) -> fmt::Result {
     writeln!(w, "{comm}: {msg}, mode:{:#x}({gfp}), nodemask=(null)", gfp.bits())?;
     let max_zone_idx = node.highest_zoneidx(gfp).idx();
@@ -31,40 +53,51 @@ pub fn write_warn_alloc(
     writeln!(
         w,
         "active_anon:0 inactive_anon:0 isolated_anon:0\n active_file:0 inactive_file:0 \
-         isolated_file:0\n unevictable:0 dirty:0 writeback:0\n slab_reclaimable:0 \
-         slab_unreclaimable:0\n mapped:0 shmem:0 pagetables:0\n sec_pagetables:0 bounce:0\n \
-         kernel_misc_reclaimable:0\n free:{} free_pcp:{} free_cma:0",
+         isolated_file:0\n unevictable:0 dirty:0 writeback:0\n slab_reclaimable:{} \
+         slab_unreclaimable:{}\n mapped:0 shmem:0 pagetables:{}\n sec_pagetables:0 bounce:0\n \
+         kernel_misc_reclaimable:{}\n free:{} free_pcp:{} free_cma:{}",
+        stats.nr_slab_reclaimable,
+        stats.nr_slab_unreclaimable,
+        stats.nr_page_table_pages,
+        stats.nr_kernel_misc_reclaimable,
         node.nr_free_pages(),
-        node.nr_pcp_pages()
+        node.nr_pcp_pages(),
+        node.nr_free_cma_pages(),
     )?;
     if shown().any(|z| z.is_managed()) {
         writeln!(
             w,
             "Node 0 active_anon:0kB inactive_anon:0kB active_file:0kB inactive_file:0kB \
              unevictable:0kB isolated(anon):0kB isolated(file):0kB mapped:0kB dirty:0kB \
-             writeback:0kB shmem:0kB writeback_tmp:0kB kernel_stack:0kB pagetables:0kB \
-             sec_pagetables:0kB all_unreclaimable? no"
+             writeback:0kB shmem:0kB writeback_tmp:0kB kernel_stack:{}kB pagetables:{}kB \
+             sec_pagetables:0kB all_unreclaimable? no",
+            stats.nr_kernel_stack,
+            stats.nr_page_table_pages * KB_PER_PAGE,
         )?;
     }
     for z in shown() {
+        // One CPU runs pivm: the zone's pcp pages are all this CPU's (`local_pcp`).
         writeln!(
             w,
-            "{} free:{}kB boost:0kB min:{}kB low:{}kB high:{}kB reserved_highatomic:0KB \
+            "{} free:{}kB boost:{}kB min:{}kB low:{}kB high:{}kB reserved_highatomic:{}KB \
              active_anon:0kB inactive_anon:0kB active_file:0kB inactive_file:0kB \
              unevictable:0kB writepending:0kB present:{}kB managed:{}kB mlocked:0kB bounce:0kB \
-             free_pcp:{}kB local_pcp:{}kB free_cma:0kB",
+             free_pcp:{}kB local_pcp:{}kB free_cma:{}kB",
             z.name(),
             z.nr_free_pages() * KB_PER_PAGE,
+            z.watermark_boost() * KB_PER_PAGE,
             z.min_wmark_pages() * KB_PER_PAGE,
             z.low_wmark_pages() * KB_PER_PAGE,
             z.high_wmark_pages() * KB_PER_PAGE,
+            z.nr_reserved_highatomic() * KB_PER_PAGE,
             z.present_pages() * KB_PER_PAGE,
             z.managed_pages() * KB_PER_PAGE,
             z.pcp().count() * KB_PER_PAGE,
             z.pcp().count() * KB_PER_PAGE,
+            z.nr_free_cma_pages() * KB_PER_PAGE,
         )?;
         write!(w, "lowmem_reserve[]:")?;
-        for r in z.lowmem_reserve() {
+        for r in node.configured_zones().map(|c| z.lowmem_reserve()[c.zone_type().idx()]) {
             write!(w, " {r}")?;
         }
         writeln!(w)?;
@@ -86,16 +119,21 @@ pub fn write_warn_alloc(
     }
     writeln!(w, "{total} pages RAM")?;
     writeln!(w, "{highmem} pages HighMem/MovableOnly")?;
-    writeln!(w, "{reserved} pages reserved")
+    writeln!(w, "{reserved} pages reserved")?;
+    // CONFIG_CMA: the 6.1 kernels pivm models have it; the 3.x one does not.
+    if node.era() == KernelEra::Linux61 {
+        writeln!(w, "{} pages cma reserved", node.totalcma_pages())?;
+    }
+    Ok(())
 }
 
-/// `show_free_areas()`' per-zone buddy line: `Normal: 3*4kB (UM) 0*8kB ... = 12kB`, each
+/// `show_free_areas()`' per-zone buddy line: `Normal: 3*4kB (U) 2*8kB (UM) ... = 12kB`, each
 /// non-empty order followed by the letters of the migrate types that have blocks there.
 pub fn write_free_area_line(w: &mut impl fmt::Write, z: &Zone) -> fmt::Result {
     write!(w, "{}: ", z.name())?;
     let mut total = 0;
-    /// `show_migration_types()`'s letters, in migrate-type order.
-    const TYPE_LETTERS: [char; MIGRATE_TYPES] = ['U', 'M', 'E'];
+    /// `show_migration_types()`' letters, in migrate-type order.
+    const TYPE_LETTERS: [char; MIGRATE_TYPES] = ['U', 'M', 'E', 'H', 'C', 'I'];
     for (order, nr) in z.free_area_counts().into_iter().enumerate() {
         write!(w, "{nr}*{}kB ", KB_PER_PAGE << order)?;
         if nr != 0 {

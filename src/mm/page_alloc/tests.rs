@@ -36,11 +36,11 @@ fn mobility_grouping_keeps_kernel_pages_in_their_own_pageblocks() {
     let pages_nr = 8u64 << PAGEBLOCK_ORDER;
     let mut v = vec![Page::default(); pages_nr as usize];
     let mut node = all_free(&mut v, 0, &normal_only(0, pages_nr));
-    assert_eq!(node.pageblocks_per_type(ZoneType::Normal), [0, 8, 0]);
+    assert_eq!(node.pageblocks_per_type(ZoneType::Normal), [0, 8, 0, 0, 0, 0]);
     // The first kernel page steals a whole pageblock (the largest movable block)...
     let k1 = node.alloc_pages(GfpFlags::GFP_KERNEL, 0).unwrap();
     assert_eq!(node.get_pageblock_migratetype(k1), MIGRATE_UNMOVABLE);
-    assert_eq!(node.pageblocks_per_type(ZoneType::Normal), [1, 7, 0]);
+    assert_eq!(node.pageblocks_per_type(ZoneType::Normal), [1, 7, 0, 0, 0, 0]);
     // ...and the next ones come from it, while user pages stay in movable pageblocks.
     let k2 = node.alloc_pages(GfpFlags::GFP_KERNEL, 3).unwrap();
     let u = node.alloc_pages(GfpFlags::GFP_HIGHUSER_MOVABLE, 0).unwrap();
@@ -57,7 +57,7 @@ fn mobility_grouping_keeps_kernel_pages_in_their_own_pageblocks() {
     }
     node.verify().unwrap();
     assert_eq!(node.zone(ZoneType::Normal).free_area_counts()[MAX_ORDER - 1], 8);
-    assert_eq!(node.pageblocks_per_type(ZoneType::Normal), [1, 7, 0]);
+    assert_eq!(node.pageblocks_per_type(ZoneType::Normal), [1, 7, 0, 0, 0, 0]);
 }
 
 #[test]
@@ -392,7 +392,7 @@ fn the_sample_board_layout_serves_gfp_kernel_from_dma() {
     node.init_per_zone_wmark_min();
     let p = node.alloc_pages(GfpFlags::GFP_KERNEL, 0).unwrap();
     assert_eq!(node.page_zone(p), Some(ZoneType::Dma));
-    assert_eq!(node.zone(ZoneType::Dma).lowmem_reserve(), [0, 0, 512 / 256]);
+    assert_eq!(node.zone(ZoneType::Dma).lowmem_reserve(), [0, 0, 512 / 256, 512 / 256]);
 }
 
 #[test]
@@ -422,8 +422,8 @@ fn lowmem_reserve_protects_normal_from_highmem_requests() {
     let mut v = vec![Page::default(); 2048];
     let zones = Zones { dma: None, normal: span(0, 1024), highmem: Some(span(1024, 2048)) };
     let mut node = all_free(&mut v, 0, &zones);
-    node.set_lowmem_reserve_ratio([256, 4, 0]); // Normal keeps 1024 / 4 = 256 from HighMem users
-    assert_eq!(node.zone(ZoneType::Normal).lowmem_reserve(), [0, 0, 256]);
+    node.set_lowmem_reserve_ratio([256, 4, 0, 0]); // Normal keeps 1024 / 4 = 256 from HighMem users
+    assert_eq!(node.zone(ZoneType::Normal).lowmem_reserve(), [0, 0, 256, 256]);
     let mut in_normal = 0;
     while let Ok(p) = node.alloc_pages(GfpFlags::GFP_HIGHUSER, 0) {
         in_normal += (node.page_zone(p) == Some(ZoneType::Normal)) as u64;
@@ -780,7 +780,11 @@ fn from_memblock_hands_over_free_memory() {
     mb.reserve(0x10_0000, 0x20_1000, "kernel").unwrap(); // 513 pages
     let zones = Zones { dma: None, normal: span(0, 2560), highmem: Some(span(2560, 4096)) };
     let mut v = vec![Page::default(); 4096];
-    let node = Node::from_memblock(MemMap::new(&mut v, Pfn(0)).unwrap(), &zones, &mb).unwrap();
+    let mut usemap = vec![0; usemap_size(Pfn(0), Pfn(4096))];
+    let map = MemMap::new(&mut v, Pfn(0)).unwrap();
+    let mut node = Node::from_memblock(map, &mut usemap, &zones, &mb).unwrap();
+    assert_eq!(node.zone(ZoneType::Normal).min_wmark_pages(), 0, "postcore's job");
+    node.init_per_zone_wmark_min();
     node.verify().unwrap();
     let normal = node.zone(ZoneType::Normal);
     let high = node.zone(ZoneType::HighMem);
@@ -797,7 +801,7 @@ fn from_memblock_hands_over_free_memory() {
     assert_eq!(node.node_spanned_pages(), 4096);
     assert!(node.min_free_kbytes() >= 128);
     assert!(normal.min_wmark_pages() > 0);
-    assert_eq!(normal.lowmem_reserve(), [0, 0, 1024 / 32]);
+    assert_eq!(normal.lowmem_reserve(), [0, 0, 1024 / 32, 1024 / 32]);
     assert!(node.page(Pfn(0x100)).unwrap().is_reserved(), "the kernel stays reserved");
     assert!(node.page(Pfn(2100)).unwrap().is_reserved(), "holes stay reserved");
     assert!(node.totalreserve_pages() > 0);
@@ -814,7 +818,9 @@ fn failure_report_golden() {
     let e = node.alloc_pages(gfp, TOP).unwrap_err();
     assert!(e.should_warn());
     let mut s = String::new();
-    write_alloc_failure(&mut s, "sh", e.gfp(), e.order(), &node).unwrap();
+    let stats =
+        NodeStats { nr_slab_unreclaimable: 9, nr_page_table_pages: 2, ..NodeStats::default() };
+    write_alloc_failure(&mut s, "sh", e.gfp(), e.order(), &node, &stats).unwrap();
     let lines: Vec<&str> = s.lines().collect();
     assert_eq!(
         lines[0],
@@ -825,9 +831,13 @@ fn failure_report_golden() {
     );
     assert_eq!(lines[1], "Mem-Info:");
     assert_eq!(lines[2], "active_anon:0 inactive_anon:0 isolated_anon:0");
+    // The slab and page-table counters are the live ones the caller passes (as meminfo's).
+    assert_eq!(lines[5], " slab_reclaimable:0 slab_unreclaimable:9");
+    assert_eq!(lines[6], " mapped:0 shmem:0 pagetables:2");
     assert_eq!(lines[9], " free:1520 free_pcp:0 free_cma:0");
     assert!(lines[10].starts_with("Node 0 active_anon:0kB inactive_anon:0kB"));
-    assert!(lines[10].ends_with("sec_pagetables:0kB all_unreclaimable? no"));
+    assert!(lines[10]
+        .ends_with("kernel_stack:0kB pagetables:8kB sec_pagetables:0kB all_unreclaimable? no"));
     // GFP_KERNEL cannot use HighMem, so only Normal is shown (6.x's max_zone_idx filter).
     assert_eq!(
         lines[11],
@@ -836,7 +846,8 @@ fn failure_report_golden() {
          inactive_file:0kB unevictable:0kB writepending:0kB present:4096kB managed:4032kB \
          mlocked:0kB bounce:0kB free_pcp:0kB local_pcp:0kB free_cma:0kB"
     );
-    assert_eq!(lines[12], "lowmem_reserve[]: 0 0 16");
+    // One entry per zone of this kernel: Normal, HighMem, Movable.
+    assert_eq!(lines[12], "lowmem_reserve[]: 0 16 16");
     let mut expect = String::from("Normal: ");
     let counts = node.zone(ZoneType::Normal).free_area_counts();
     for (o, n) in counts.iter().enumerate() {
@@ -854,11 +865,12 @@ fn failure_report_golden() {
             "1536 pages RAM",
             "512 pages HighMem/MovableOnly",
             "16 pages reserved",
+            "0 pages cma reserved",
         ]
     );
     // A HighMem-capable request shows both zones.
     let mut s = String::new();
-    write_alloc_failure(&mut s, "sh", GfpFlags::GFP_HIGHUSER, 0, &node).unwrap();
+    write_alloc_failure(&mut s, "sh", GfpFlags::GFP_HIGHUSER, 0, &node, &stats).unwrap();
     assert!(s.contains("\nHighMem free:2048kB boost:0kB min:128kB"), "{s}");
     assert!(s.contains("\nHighMem: "));
 }
@@ -909,12 +921,16 @@ fn freed_blocks_that_may_merge_soon_go_to_the_tail() {
 #[test]
 fn pcp_limits_follow_linux() {
     // The raspi2b 3G sample's DMA zone (189784 managed pages): batch 63, as Linux 6.1
-    // prints in /proc/zoneinfo; large zones stop at 63, small ones at 0 (no cache).
+    // prints in /proc/zoneinfo; large zones stop at 63, small ones at 0 (made 1 by
+    // zone_pcp_update).
+    use crate::mm::zone::zone_batchsize;
     assert_eq!(zone_batchsize(189_784), 63);
     assert_eq!(zone_batchsize(1 << 20), 63);
     assert_eq!(zone_batchsize(94_000), 31);
     assert_eq!(zone_batchsize(8192), 1);
     assert_eq!(zone_batchsize(8191), 0);
+    // A 3.x kernel stopped at 512 KiB: 31.
+    assert_eq!(zone_batchsize_capped(1 << 20, PCP_BATCH_MAX_PAGES_3X), 31);
     // high: the low watermark shared among the CPUs, at least four batches.
     assert_eq!(zone_highsize(1512, 63, 4), 378);
     assert_eq!(zone_highsize(400, 63, 4), 252);
@@ -968,14 +984,18 @@ fn bulk_frees_double_until_an_allocation() {
     // 6.1's nr_pcp_free: batch << free_factor, between batch and high - batch.
     use crate::mm::zone::PerCpuPages;
     let mut pcp = PerCpuPages { high: 100, batch: 7, ..PerCpuPages::EMPTY };
-    let frees: Vec<u64> = (0..6).map(|_| pcp.nr_pcp_free()).collect();
+    let frees: Vec<u64> = (0..6).map(|_| pcp.nr_pcp_free(100, false)).collect();
     assert_eq!(frees, [7, 14, 28, 56, 93, 93]);
     // A cache whose high is below its batch gives back one page at a time; one whose
     // high is below two batches gets high - batch (clamp's upper bound wins).
     let mut tiny = PerCpuPages { high: 3, batch: 7, ..PerCpuPages::EMPTY };
-    assert_eq!(tiny.nr_pcp_free(), 1);
+    assert_eq!(tiny.nr_pcp_free(3, false), 1);
     let mut small = PerCpuPages { high: 10, batch: 7, ..PerCpuPages::EMPTY };
-    assert_eq!(small.nr_pcp_free(), 3);
+    assert_eq!(small.nr_pcp_free(10, false), 3);
+    // free_high (high-order pages freed with no allocation in between): everything, and
+    // the limit for such a free is 0.
+    assert_eq!(small.nr_pcp_free(0, true), small.count());
+    assert_eq!((small.nr_pcp_high(true), small.nr_pcp_high(false)), (0, 10));
 
     let mut v = vec![Page::default(); 4096];
     let mut node = all_free(&mut v, 0, &normal_only(0, 4096));
@@ -996,9 +1016,9 @@ fn bulk_frees_double_until_an_allocation() {
     // then 28 from 40 (12); high - batch = 33 caps the rest (7 left).
     assert_eq!(after_bulk[..4], [33, 26, 12, 7]);
     // The factor stopped growing at 3 (7 << 3 is past the cap); an allocation halves it.
-    assert_eq!(node.zone(ZoneType::Normal).pcp().free_factor, 3);
+    assert_eq!(node.zone(ZoneType::Normal).pcp().free_factor(), 3);
     let p = node.alloc_pages(GfpFlags::GFP_KERNEL, 0).unwrap();
-    assert_eq!(node.zone(ZoneType::Normal).pcp().free_factor, 1);
+    assert_eq!(node.zone(ZoneType::Normal).pcp().free_factor(), 1);
     node.free_pages(p, 0).unwrap();
     node.verify().unwrap();
 }
@@ -1019,12 +1039,12 @@ fn bulk_free_empties_the_list_it_was_asked_for_first() {
         node.free_pages(p, 0).unwrap();
     }
     let lists = |node: &Node<'_>| {
-        let pcp = &node.zone(ZoneType::Normal).pcp().lists;
-        [MIGRATE_UNMOVABLE, MIGRATE_MOVABLE].map(|mt| pcp.nr_free_of(mt))
+        let pcp = node.zone(ZoneType::Normal).pcp();
+        [MIGRATE_UNMOVABLE, MIGRATE_MOVABLE].map(|mt| pcp.list_len(order_to_pindex(mt, 0)))
     };
     assert_eq!(lists(&node), [8, 8]);
     // Ten pages from the movable list first: it empties, then two unmovable ones go.
-    node.free_pcppages_bulk(ZoneType::Normal.idx(), 10, MIGRATE_MOVABLE);
+    node.free_pcppages_bulk(ZoneType::Normal.idx(), 10, order_to_pindex(MIGRATE_MOVABLE, 0));
     assert_eq!(lists(&node), [6, 0]);
     node.verify().unwrap();
 }
@@ -1118,14 +1138,15 @@ mod model {
         /// The zone an eager buddy allocator with per-CPU lists must serve `order` from:
         /// the first in the zonelist with a fully free aligned block of that order that
         /// the lists do not hold (for order 0, also a page on the list of the request's
-        /// type); failing that, once the lists are drained, the first with any fully free
-        /// aligned block.
+        /// type); failing that, for a request that may reclaim (`can_reclaim`), once the
+        /// lists are drained, the first with any fully free aligned block.
         fn expected_zone(
             &self,
             node: &Node<'_>,
             order: u32,
             highest: ZoneType,
             mt: usize,
+            can_reclaim: bool,
         ) -> Option<ZoneType> {
             let cached = |p: u64| {
                 node.mem_map
@@ -1149,13 +1170,13 @@ mod model {
             // zone whose free pages are all cached is passed over, as in Linux.
             let on_own_list = |zt: ZoneType| {
                 let z = node.zone(zt);
-                order == 0 && z.nr_free_pages() > 0 && z.pcp.lists.first(mt).is_some()
+                order == 0 && z.nr_free_pages() > 0 && !z.pcp.list_empty(order_to_pindex(mt, 0))
             };
             let uncached = |p: u64| self.is_free(p) && !cached(p);
             zonelist(highest).find(|&zt| on_own_list(zt) || has_block(zt, &uncached)).or_else(
                 || {
                     let any_free = |p: u64| self.is_free(p);
-                    (node.nr_pcp_pages() > 0)
+                    (can_reclaim && node.nr_pcp_pages() > 0)
                         .then(|| zonelist(highest).find(|&zt| has_block(zt, &any_free)))
                         .flatten()
                 },
@@ -1178,6 +1199,9 @@ mod model {
     fn run(ops: &[Op], shuffle_seed: u64) {
         let mut v = vec![Page::default(); N as usize];
         let mut node = Node::new(MemMap::new(&mut v, Pfn(BASE)).unwrap(), &zones()).unwrap();
+        // The model describes order-0 per-CPU lists (the 3.x era's); 6.1's orders 1-3 and
+        // HighAtomic reserves have their own tests.
+        node.set_era(KernelEra::Linux3x);
         // Small per-CPU lists, so that refills and drains happen all the time.
         for z in &mut node.node_zones {
             z.pcp.batch = 7;
@@ -1204,7 +1228,8 @@ mod model {
                     let gfp = GFPS[gfp];
                     let highest = node.highest_zoneidx(gfp);
                     let mt = gfp_migratetype(gfp);
-                    let want = m.expected_zone(&node, order, highest, mt);
+                    let can_reclaim = gfp.contains(GfpFlags::__GFP_DIRECT_RECLAIM);
+                    let want = m.expected_zone(&node, order, highest, mt, can_reclaim);
                     match node.alloc_pages(gfp, order) {
                         Ok(pfn) => {
                             let zt = node.page_zone(pfn).unwrap();

@@ -1,31 +1,44 @@
 //! `verify()`: the allocator's invariants, checked by walking every list and all of mem_map.
 use super::*;
-use crate::mm::zone::FreeArea;
 
 /// A broken invariant and the page frame where it shows.
 pub type VerifyError = (&'static str, Pfn);
+
+/// Where a zone-wide error is reported: the zone's first PFN.
+fn zone_pfn(zone: &Zone) -> Pfn {
+    zone.zone_start_pfn()
+}
 
 impl<'a> Node<'a> {
     /// Walks every free list and per-CPU list and all of mem_map and checks what the
     /// allocator promises: list links agree both ways and each list holds what its counter
     /// says; each free block heads with PG_buddy, has its list's order and migrate type, is
-    /// aligned, lies in its zone and holds no reserved, cached or allocated page; every page
-    /// of a zone is exactly one of free, cached, allocated (inside a block whose head has an
-    /// owner, with consistent tail marks) or reserved, and the zone's managed pages are the
-    /// free, cached and allocated ones; every pageblock has a valid migrate type.
-    /// O(free blocks + mem_map).
+    /// aligned, lies in its zone and holds no reserved, cached or allocated page (CMA blocks
+    /// only in CMA pageblocks); each per-CPU block has an order its lists keep and the type of
+    /// its list (CMA and HighAtomic ones on the movable list); every page of a zone is exactly
+    /// one of free, cached, allocated (inside a block whose head has an owner, with consistent
+    /// tail marks) or reserved, and the zone's managed pages are the free, cached and
+    /// allocated ones; the free CMA pages, the CMA and HighAtomic pageblocks agree with their
+    /// counters; every pageblock has a valid migrate type. O(free blocks + mem_map).
     pub fn verify(&self) -> Result<(), VerifyError> {
         let mut listed_buddies = 0;
         for (z, zone) in self.node_zones.iter().enumerate() {
-            let mut free = 0;
+            let (mut free, mut free_cma) = (0, 0);
             for (order, area) in zone.free_area.iter().enumerate() {
                 let mut n = 0;
                 for mt in 0..MIGRATE_TYPES {
-                    let walked = self.walk_list(area, mt, |idx| {
+                    let (first, last) = (area.first(mt), area.last(mt));
+                    let walked = self.walk_list(first, last, area.nr_free_of(mt), |idx| {
                         self.check_free_block(z, order as u32, mt, idx)
                     })?;
                     n += walked;
-                    free += walked << order;
+                    // Isolated free pages are not counted free (`__free_one_page`).
+                    if mt != MIGRATE_ISOLATE {
+                        free += walked << order;
+                    }
+                    if mt == MIGRATE_CMA {
+                        free_cma += walked << order;
+                    }
                 }
                 if n != area.nr_free {
                     return Err(("nr_free differs from the list length", zone.zone_start_pfn()));
@@ -35,43 +48,75 @@ impl<'a> Node<'a> {
             if free != zone.nr_free_pages {
                 return Err(("NR_FREE_PAGES differs from the lists", zone.zone_start_pfn()));
             }
+            if free_cma != zone.nr_free_cma {
+                return Err(("NR_FREE_CMA_PAGES differs from the CMA lists", zone_pfn(zone)));
+            }
             let mut cached = 0;
-            for mt in 0..MIGRATE_TYPES {
-                cached += self.walk_list(&zone.pcp.lists, mt, |idx| {
+            for pindex in 0..NR_PCP_LISTS {
+                let order = pindex_to_order(pindex);
+                let list_mt = pindex % MIGRATE_PCPTYPES;
+                let (first, last) = zone.pcp.list_ends(pindex);
+                let blocks = self.walk_list(first, last, zone.pcp.list_len(pindex), |idx| {
                     let pfn = self.mem_map.pfn_of(idx);
                     let p = &self.mem_map.pages()[idx as usize];
                     if !p.flags.contains(PageFlags::PG_pcp) || p.is_buddy() || p.refcount != 0 {
                         return Err(("pcp list entry not marked cached, or in use", pfn));
                     }
-                    if !zone.spans(pfn) || p.zone as usize != z || p.is_reserved() {
+                    if !self.pcp_allowed_order(order)
+                        || p.order() != order
+                        || pfn.0 & ((1 << order) - 1) != 0
+                    {
+                        return Err(("pcp block of an order its list does not hold", pfn));
+                    }
+                    let end = Pfn(pfn.0 + (1 << order) - 1);
+                    if !zone.spans(pfn) || !zone.spans(end) || p.zone as usize != z {
                         return Err(("pcp page outside its zone or reserved", pfn));
                     }
-                    if p.free_mt() != mt || p.owner() != PageOwner::None {
+                    let block = &self.mem_map.pages()[idx as usize..idx as usize + (1 << order)];
+                    if block.iter().any(|q| q.is_reserved() || q.refcount != 0) {
+                        return Err(("pcp page outside its zone or reserved", pfn));
+                    }
+                    // The type it remembers: its list's, or CMA/HighAtomic on the movable one.
+                    let mt = p.free_mt();
+                    let on_movable = list_mt == MIGRATE_MOVABLE
+                        && (mt == MIGRATE_CMA || mt == MIGRATE_HIGHATOMIC);
+                    if (mt != list_mt && !on_movable) || p.owner() != PageOwner::None {
                         return Err(("pcp page on another type's list, or owned", pfn));
                     }
                     Ok(())
                 })?;
+                cached += blocks << order;
             }
             if cached != zone.pcp.count() {
                 return Err(("pcp count differs from its lists", zone.zone_start_pfn()));
+            }
+            let blocks = self.pageblocks_per_type(zone.zone_type());
+            if blocks[MIGRATE_CMA] * PAGEBLOCK_NR_PAGES != zone.cma_pages {
+                return Err((
+                    "the zone's cma pages differ from its CMA pageblocks",
+                    zone_pfn(zone),
+                ));
+            }
+            if blocks[MIGRATE_HIGHATOMIC] * PAGEBLOCK_NR_PAGES != zone.nr_reserved_highatomic {
+                return Err(("nr_reserved_highatomic differs from the pageblocks", zone_pfn(zone)));
             }
         }
         self.verify_mem_map(listed_buddies)?;
         self.verify_pageblocks()
     }
 
-    /// Follows the list of `mt` in `area` from its head, checking each entry's back link and
-    /// that the walk ends where the tail is within the list's count (no cycle, no stray
-    /// link); `check` sees every entry. Returns the entries.
+    /// Follows a list from its head (`first`), checking each entry's back link and that the
+    /// walk ends at its tail (`last`) within the list's count (no cycle, no stray link);
+    /// `check` sees every entry. Returns the entries.
     fn walk_list(
         &self,
-        area: &FreeArea,
-        mt: usize,
+        first: Option<u32>,
+        last: Option<u32>,
+        limit: u64,
         mut check: impl FnMut(u32) -> Result<(), VerifyError>,
     ) -> Result<u64, VerifyError> {
         let pages = self.mem_map.pages();
-        let limit = area.nr_free_of(mt);
-        let (mut prev, mut cur, mut n) = (NIL, area.first(mt).unwrap_or(NIL), 0u64);
+        let (mut prev, mut cur, mut n) = (NIL, first.unwrap_or(NIL), 0u64);
         while cur != NIL {
             let Some(p) = pages.get(cur as usize) else {
                 return Err(("free list link outside mem_map", self.mem_map.base_pfn()));
@@ -88,7 +133,7 @@ impl<'a> Node<'a> {
             prev = cur;
             cur = p.lru_next;
         }
-        if area.last(mt).unwrap_or(NIL) != prev {
+        if last.unwrap_or(NIL) != prev {
             return Err(("free list tail is not its last entry", self.mem_map.base_pfn()));
         }
         Ok(n)
@@ -164,8 +209,10 @@ impl<'a> Node<'a> {
                 buddies += 1;
                 1usize << p.order()
             } else if p.flags.contains(PageFlags::PG_pcp) {
-                pcp_pages += 1;
-                1
+                // A cached block of a pcp order: its head is marked, the rest plain.
+                let nr = 1usize << p.order();
+                pcp_pages += nr as u64;
+                nr
             } else if p.refcount != 0 {
                 self.check_allocated_block(idx)?
             } else {
@@ -236,16 +283,19 @@ impl<'a> Node<'a> {
         Ok(nr)
     }
 
-    /// Every pageblock a zone touches has a migrate type the free lists know.
+    /// Every pageblock a zone touches has a slot in the table and a migrate type the free
+    /// lists know.
     fn verify_pageblocks(&self) -> Result<(), VerifyError> {
         for zone in self.populated_zones() {
             let mut pfn = zone.zone_start_pfn;
             while pfn < zone.zone_start_pfn + zone.spanned_pages {
                 let i = self.pageblock_index(pfn);
-                if self.pageblock_mt.get(i).is_none_or(|&mt| usize::from(mt) >= MIGRATE_TYPES) {
+                if i / 2 >= self.pageblock_mt.len()
+                    || self.get_pageblock_migratetype(Pfn(pfn)) >= MIGRATE_TYPES
+                {
                     return Err(("pageblock without a valid migrate type", Pfn(pfn)));
                 }
-                pfn = (pfn | ((1 << PAGEBLOCK_ORDER) - 1)) + 1;
+                pfn = (pfn | (PAGEBLOCK_NR_PAGES - 1)) + 1;
             }
         }
         Ok(())

@@ -1,0 +1,70 @@
+# user.mk - the user-space test programs, their data files and the initramfs (included by the
+# top-level Makefile).
+#
+#   make user                      static ARM EABI programs in build/user/arm/, data in build/user/data/
+#   make initramfs                 build/initramfs.cpio.gz: /bin/<programs>, /data/<files>
+#   make user USER_ARCH=arm64      the same with the AArch64 compiler (build/user/arm64/)
+#
+# USER_ARCH picks the cross compiler as Linux's ARCH/CROSS_COMPILE do; USER_CC overrides it.
+
+USER_ARCH          ?= arm
+USER_CROSS_arm     := arm-linux-gnueabihf-
+USER_CROSS_arm64   := aarch64-linux-gnu-
+USER_CC            ?= $(USER_CROSS_$(USER_ARCH))gcc
+USER_SRC           := tests/user
+USER_OUT           := build/user/$(USER_ARCH)
+USER_DATA          := build/user/data
+USER_CFLAGS        := -std=c99 -O2 -Wall -Wextra -Werror
+# tiny has no C library at all: its own _start and system calls.
+USER_TINY_CFLAGS   := $(USER_CFLAGS) -nostdlib -ffreestanding -fno-stack-protector
+# Programs linked with static glibc and the shared helpers; vmtest and segv add the probe table.
+USER_GLIBC_PROGS   := vmtest segv crash efault forkbomb membomb mapmax procself syscalls spin
+USER_PROGS         := tiny $(USER_GLIBC_PROGS)
+USER_BINS          := $(addprefix $(USER_OUT)/,$(USER_PROGS))
+USER_HEADERS       := $(wildcard $(USER_SRC)/*.h)
+# The file the fault tests map: 16 MiB (4096 pages), every byte of page i is i mod 256, so a
+# program's sum of one byte per page tells which pages it read (the reference's /data/f16m).
+USER_DATA_FILES    := $(USER_DATA)/f16m
+INITRAMFS          := build/initramfs$(if $(filter-out arm,$(USER_ARCH)),-$(USER_ARCH)).cpio.gz
+INITRAMFS_ROOT     := build/initramfs-root-$(USER_ARCH)
+
+.PHONY: user initramfs compare-linux
+
+user: $(USER_BINS) $(USER_DATA_FILES)
+
+$(USER_OUT)/tiny: $(USER_SRC)/tiny.c
+	@mkdir -p $(@D)
+	$(USER_CC) $(USER_TINY_CFLAGS) -static -o $@ $<
+
+$(USER_OUT)/vmtest $(USER_OUT)/segv: $(USER_OUT)/%: $(USER_SRC)/%.c $(USER_SRC)/common.c $(USER_SRC)/segvprobe.c $(USER_HEADERS)
+	@mkdir -p $(@D)
+	$(USER_CC) $(USER_CFLAGS) -static -o $@ $(filter %.c,$^)
+
+$(addprefix $(USER_OUT)/,$(filter-out vmtest segv,$(USER_GLIBC_PROGS))): $(USER_OUT)/%: $(USER_SRC)/%.c $(USER_SRC)/common.c $(USER_HEADERS)
+	@mkdir -p $(@D)
+	$(USER_CC) $(USER_CFLAGS) -static -o $@ $(filter %.c,$^)
+
+$(USER_DATA)/f16m:
+	@mkdir -p $(@D)
+	perl -e 'print chr($$_ & 255) x 4096 for 0 .. 4095' > $@
+
+# A newc cpio archive (Debian's GNU cpio, --reproducible: inode numbers in order, owner root),
+# gzip-compressed, as Linux's initramfs and pivm's unpacker take it. Timestamps are fixed so
+# the same programs give the same archive.
+initramfs: $(INITRAMFS)
+
+$(INITRAMFS): $(USER_BINS) $(USER_DATA_FILES)
+	rm -rf $(INITRAMFS_ROOT)
+	mkdir -p $(INITRAMFS_ROOT)/bin $(INITRAMFS_ROOT)/data $(INITRAMFS_ROOT)/proc $(INITRAMFS_ROOT)/dev \
+		$(INITRAMFS_ROOT)/tmp
+	install -m 0755 $(USER_BINS) $(INITRAMFS_ROOT)/bin/
+	install -m 0644 $(USER_DATA_FILES) $(INITRAMFS_ROOT)/data/
+	find $(INITRAMFS_ROOT) -exec touch -h -d @0 {} +
+	cd $(INITRAMFS_ROOT) && find . -mindepth 1 | LC_ALL=C sort | \
+		cpio -o -H newc -R 0:0 --reproducible --quiet | gzip -9 -n > $(CURDIR)/$@.tmp
+	mv $@.tmp $@
+
+# Real Linux 6.1 (Debian's armmp kernel) on the same QEMU board with the same initramfs: the
+# programs' output in build/compare/, and one table next to the reference and pivm.
+compare-linux: setup initramfs
+	bash scripts/compare-linux.sh

@@ -1,0 +1,816 @@
+/* vmtest - measures what each memory access pattern costs a process in page faults, as the
+ * reference transcripts of Linux 6.1 on QEMU's raspi2b show them (shared/samples/
+ * linux-6.1-raspi2b-user: faults.txt, icount.txt, layout.txt, swap.txt), in the same format, so
+ * that a run on pivm can be compared line by line with a run on Linux.
+ *
+ * Every step is measured with getrusage(RUSAGE_SELF) before and after it and printed as
+ * "+minflt/+majflt"; N pages means one byte touched per page, in address order. Run without
+ * arguments for the list of subcommands. Exits 0 when it ran to completion. */
+#define _GNU_SOURCE
+#include "common.h"
+#include "segvprobe.h"
+
+#include <alloca.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/personality.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DELTA 32 /* room for one "+min/+maj" */
+#define SMAPS_FIRST_VMA_LINES 24 /* one smaps entry: the maps line, 22 fields, VmFlags */
+#define BSS_ARR_PAGES 6
+
+/* Linker-defined bounds of the image (GNU ld and glibc's crt1.o). */
+extern char __executable_start[], etext[], _edata[], end[];
+
+int data_var = 42;                          /* in .data */
+int bss_var;                                /* in .bss */
+static char bss_arr[BSS_ARR_PAGES * PG];    /* .bss pages nothing touches before `exec`'s fork test */
+/* A .data page of its own (initialised, so in the file's data segment), written only by the
+ * fork test: the child's first write is a copy-on-write fault, the parent's after the child
+ * exits is a fault on a page fork write-protected. */
+static char data_page[PG] __attribute__((aligned(PG))) = { 1 };
+static const char rodata_str[] = "vmtest rodata string";
+
+int main(int argc, char **argv);
+
+static volatile sig_atomic_t got_usr1;
+static void on_usr1(int sig)
+{
+    (void)sig;
+    got_usr1 = 1;
+}
+
+static long parse_count(const char *s)
+{
+    char *e;
+    errno = 0;
+    long n = strtol(s, &e, 0);
+    if (errno || *e || n <= 0) {
+        fprintf(stderr, "vmtest: '%s' is not a positive page count\n", s);
+        exit(2);
+    }
+    return n;
+}
+
+/* ---- anonymous memory ------------------------------------------------------------------- */
+
+static void anon(long n, int readfirst)
+{
+    char d[5][DELTA];
+    struct flt a, b;
+    size_t len = (size_t)n * PG;
+    unsigned long sum = 0;
+
+    a = faults_now();
+    volatile unsigned char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    b = faults_now();
+    if (p == MAP_FAILED) {
+        printf("anon N=%ld: mmap failed: %s\n", n, strerror(errno));
+        return;
+    }
+    flt_delta(d[0], DELTA, a, b);
+    if (!readfirst) {
+        a = faults_now();
+        for (long i = 0; i < n; i++)
+            p[i * PG] = 1;
+        b = faults_now();
+        flt_delta(d[1], DELTA, a, b);
+        a = faults_now();
+        for (long i = 0; i < n; i++)
+            sum += p[i * PG];
+        b = faults_now();
+        flt_delta(d[2], DELTA, a, b);
+    } else {
+        a = faults_now();
+        for (long i = 0; i < n; i++)
+            sum += p[i * PG];
+        b = faults_now();
+        flt_delta(d[1], DELTA, a, b);
+        a = faults_now();
+        for (long i = 0; i < n; i++)
+            p[i * PG] = 1;
+        b = faults_now();
+        flt_delta(d[2], DELTA, a, b);
+    }
+    a = faults_now();
+    for (long i = 0; i < n; i++)
+        p[i * PG] = 2;
+    b = faults_now();
+    flt_delta(d[3], DELTA, a, b);
+    a = faults_now();
+    munmap((void *)p, len);
+    b = faults_now();
+    flt_delta(d[4], DELTA, a, b);
+    if (!readfirst)
+        printf("anon N=%ld: mmap %s  write-touch %s  re-read %s  re-write %s  munmap %s  "
+               "(minflt/majflt) sum=%lu\n", n, d[0], d[1], d[2], d[3], d[4], sum);
+    else
+        printf("anon-readfirst N=%ld: mmap %s  read-touch(zero page) %s  write-after-read %s  "
+               "re-write %s  munmap %s  (minflt/majflt) sum=%lu\n", n, d[0], d[1], d[2], d[3], d[4], sum);
+    fflush(stdout);
+}
+
+/* glibc's malloc: below M_MMAP_THRESHOLD (128 KiB) from the brk heap, above it a fresh mmap. */
+static void malloc_test(long n)
+{
+    char d[4][DELTA];
+    struct flt a, b;
+    size_t len = (size_t)n * PG;
+    unsigned long sum = 0;
+
+    char *brk0 = sbrk(0);
+    a = faults_now();
+    volatile unsigned char *p = malloc(len);
+    b = faults_now();
+    char *brk1 = sbrk(0);
+    if (!p) {
+        printf("malloc N=%ld (%zu bytes): malloc failed\n", n, len);
+        return;
+    }
+    flt_delta(d[0], DELTA, a, b);
+    a = faults_now();
+    for (long i = 0; i < n; i++)
+        p[i * PG] = 1;
+    b = faults_now();
+    flt_delta(d[1], DELTA, a, b);
+    a = faults_now();
+    for (long i = 0; i < n; i++)
+        sum += p[i * PG];
+    b = faults_now();
+    flt_delta(d[2], DELTA, a, b);
+    /* A block between the end of bss and the brk is on the heap; anything else was mmapped. */
+    uintptr_t addr = (uintptr_t)p;
+    const char *where = (addr >= (uintptr_t)end && addr < (uintptr_t)brk1) ? "heap" : "mmap";
+    a = faults_now();
+    free((void *)p);
+    b = faults_now();
+    flt_delta(d[3], DELTA, a, b);
+    printf("malloc N=%ld (%zu bytes) -> 0x%lx (%s; brk %p -> %p): malloc %s  write-touch %s  re-read %s  "
+           "free %s  sum=%lu\n", n, len, (unsigned long)addr, where, (void *)brk0, (void *)brk1, d[0], d[1], d[2],
+           d[3], sum);
+    fflush(stdout);
+}
+
+/* ---- the stack --------------------------------------------------------------------------- */
+
+/* Touches n pages just below the caller's frame, from the top down as a growing stack would. */
+static __attribute__((noinline)) void touch_below(long n)
+{
+    volatile unsigned char *buf = alloca((size_t)n * PG);
+    for (long i = n - 1; i >= 0; i--)
+        buf[i * PG] = 1;
+}
+
+static void stack_test(long n)
+{
+    char line[256], d[2][DELTA];
+    struct flt a, b;
+    printf("  before: %s\n", maps_line("[stack]", line, sizeof line) ? "(no [stack] line)" : line);
+    fflush(stdout);
+    a = faults_now();
+    touch_below(n);
+    b = faults_now();
+    flt_delta(d[0], DELTA, a, b);
+    a = faults_now();
+    touch_below(n);
+    b = faults_now();
+    flt_delta(d[1], DELTA, a, b);
+    printf("stack N=%ld: first touch %s  second touch %s (minflt/majflt)\n", n, d[0], d[1]);
+    printf("  after : %s\n", maps_line("[stack]", line, sizeof line) ? "(no [stack] line)" : line);
+    fflush(stdout);
+}
+
+/* ---- file mappings ----------------------------------------------------------------------- */
+
+/* One measured step: faults and time around `op`. */
+#define MEASURE(delta, ns, op)                                                                     \
+    do {                                                                                           \
+        struct flt fa_ = faults_now();                                                             \
+        uint64_t ta_ = now_ns();                                                                   \
+        op;                                                                                        \
+        uint64_t tb_ = now_ns();                                                                   \
+        struct flt fb_ = faults_now();                                                             \
+        flt_delta(delta, DELTA, fa_, fb_);                                                         \
+        ns = tb_ - ta_;                                                                            \
+    } while (0)
+
+static unsigned long read_pages(volatile unsigned char *p, long n)
+{
+    unsigned long sum = 0;
+    for (long i = 0; i < n; i++)
+        sum += p[i * PG];
+    return sum;
+}
+
+static void file_test(const char *path, long n, int shared)
+{
+    char d[5][DELTA];
+    uint64_t ns[5] = { 0, 0, 0, 0, 0 };
+    size_t len = (size_t)n * PG;
+    unsigned long sum = 0;
+    const char *kind = shared ? "MAP_SHARED" : "MAP_PRIVATE";
+    int prot = shared ? PROT_READ : PROT_READ | PROT_WRITE;
+    int flags = shared ? MAP_SHARED : MAP_PRIVATE;
+
+    int fd = open(path, O_RDONLY);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        printf("file %s N=%ld %s: cannot open: %s\n", path, n, kind, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    if ((unsigned long long)st.st_size < len) {
+        printf("file %s N=%ld %s: the file has only %lld pages\n", path, n, kind,
+               (long long)st.st_size / (long long)PG);
+        close(fd);
+        return;
+    }
+    volatile unsigned char *p;
+    MEASURE(d[0], ns[0], p = mmap(NULL, len, prot, flags, fd, 0));
+    if (p == MAP_FAILED) {
+        printf("file %s N=%ld %s: mmap failed: %s\n", path, n, kind, strerror(errno));
+        close(fd);
+        return;
+    }
+    MEASURE(d[1], ns[1], sum += read_pages(p, n));
+    MEASURE(d[2], ns[2], sum += read_pages(p, n));
+    if (!shared)
+        MEASURE(d[3], ns[3], for (long i = 0; i < n; i++) p[i * PG] = 0xff);
+    munmap((void *)p, len);
+    MEASURE(d[4], ns[4], p = mmap(NULL, len, prot, flags, fd, 0); if (p != MAP_FAILED) sum += read_pages(p, n));
+    if (p != MAP_FAILED)
+        munmap((void *)p, len);
+    close(fd);
+    if (!shared)
+        printf("file %s N=%ld %s: mmap %s  first-read %s (%llu ns)  re-read %s (%llu ns)  write(COW) %s "
+               "(%llu ns)  remap+read %s (%llu ns)  sum=%lu\n", path, n, kind, d[0], d[1],
+               (unsigned long long)ns[1], d[2], (unsigned long long)ns[2], d[3], (unsigned long long)ns[3],
+               d[4], (unsigned long long)ns[4], sum);
+    else
+        printf("file %s N=%ld %s: mmap %s  first-read %s (%llu ns)  re-read %s (%llu ns)  remap+read %s "
+               "(%llu ns)  sum=%lu\n", path, n, kind, d[0], d[1], (unsigned long long)ns[1], d[2],
+               (unsigned long long)ns[2], d[4], (unsigned long long)ns[4], sum);
+    fflush(stdout);
+}
+
+/* ---- processes --------------------------------------------------------------------------- */
+
+static pid_t spawn(const char *self, const char *arg1, const char *arg2)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        char *argv[] = { (char *)self, (char *)arg1, (char *)arg2, NULL };
+        execv(self, argv);
+        fprintf(stderr, "vmtest: execv %s: %s\n", self, strerror(errno));
+        _exit(127);
+    }
+    if (pid < 0)
+        printf("vmtest: fork: %s\n", strerror(errno));
+    return pid;
+}
+
+/* Waits (10 s at most) for a held child's SIGUSR1 saying it has printed its entry line; 0 when
+ * it did, -1 when it exited first (then it has been reaped and its status printed). */
+static int wait_ready(pid_t pid)
+{
+    for (int i = 0; i < 1000 && !got_usr1; i++) {
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            printf("  child %d exited (status 0x%x) before it was ready\n", (int)pid, status);
+            return -1;
+        }
+        struct timespec ts = { 0, 10 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+    if (!got_usr1)
+        printf("vmtest: child %d did not report ready within 10 s\n", (int)pid);
+    got_usr1 = 0;
+    return 0;
+}
+
+static void show_text_smaps(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/smaps", (int)pid);
+    printf("--- %s (first VMA = text)\n", path);
+    fflush(stdout);
+    head_file(path, SMAPS_FIRST_VMA_LINES);
+    fflush(stdout);
+}
+
+/* Writes the fork test's own .data page. */
+static void write_data_page(void)
+{
+    *(volatile char *)data_page += 1;
+}
+
+/* Reads one .bss page that nothing touched before (the zero page gets mapped). */
+static unsigned char read_bss_page(void)
+{
+    unsigned long a = (((unsigned long)bss_arr + PG - 1) & ~(PG - 1)) + PG;
+    return *(volatile unsigned char *)a;
+}
+
+/* The child's and the parent's measurements go into slots written before the first one, so no
+ * copy-on-write fault of a stack page (fork write-protected them all) lands inside a step. */
+static void fork_test(void)
+{
+    char d[3][DELTA];
+    struct rusage ru;
+    struct flt m[6];
+    int status;
+    memset(m, 0, sizeof m);
+    __asm__ volatile("" : : "r"(m) : "memory");
+    write_data_page();
+    fflush(stdout);
+    m[0] = faults_now();
+    pid_t pid = fork();
+    if (pid == 0) {
+        memset(m, 0, sizeof m);
+        __asm__ volatile("" : : "r"(m) : "memory");
+        m[1] = faults_now(); /* the child's counts start at zero at fork */
+        m[2] = faults_now();
+        write_data_page();
+        m[3] = faults_now();
+        m[4] = faults_now();
+        (void)read_bss_page();
+        m[5] = faults_now();
+        printf("  fork child pid=%d: minflt at start=%ld  write .data %s  read .bss %s\n", (int)getpid(),
+               m[1].min, flt_delta(d[0], DELTA, m[2], m[3]), flt_delta(d[1], DELTA, m[4], m[5]));
+        fflush(stdout);
+        _exit(0);
+    }
+    if (pid < 0) {
+        printf("  fork: %s\n", strerror(errno));
+        return;
+    }
+    wait4(pid, &status, 0, &ru);
+    m[1] = faults_now();
+    printf("  fork child total minflt=%ld majflt=%ld; parent faults across fork+wait %s\n", ru.ru_minflt,
+           ru.ru_majflt, flt_delta(d[2], DELTA, m[0], m[1]));
+    m[2] = faults_now();
+    m[3] = faults_now();
+    write_data_page();
+    m[4] = faults_now();
+    printf("  parent write .data after child exit %s (page was write-protected by fork)\n",
+           flt_delta(d[2], DELTA, m[3], m[4]));
+    fflush(stdout);
+}
+
+static void exec_test(const char *self)
+{
+    struct rusage ru;
+    int status;
+    signal(SIGUSR1, on_usr1);
+    printf("EXEC parent pid=%d\n", (int)getpid());
+    for (int i = 1; i <= 2; i++) {
+        pid_t pid = spawn(self, "child", NULL);
+        if (pid < 0)
+            return;
+        wait4(pid, &status, 0, &ru);
+        printf("  sequential instance %d pid=%d: rusage of child total minflt=%ld majflt=%ld\n", i, (int)pid,
+               ru.ru_minflt, ru.ru_majflt);
+    }
+    pid_t pa = spawn(self, "child", "hold");
+    if (pa < 0 || wait_ready(pa) < 0) {
+        fork_test();
+        return;
+    }
+    show_text_smaps(pa);
+    pid_t pb = spawn(self, "child", "hold");
+    if (pb >= 0 && wait_ready(pb) < 0)
+        pb = -1;
+    if (pb >= 0) {
+        show_text_smaps(pa);
+        show_text_smaps(pb);
+        kill(pb, SIGUSR1);
+    }
+    kill(pa, SIGUSR1);
+    wait4(pa, &status, 0, &ru);
+    printf("  concurrent A pid=%d total minflt=%ld majflt=%ld\n", (int)pa, ru.ru_minflt, ru.ru_majflt);
+    if (pb >= 0) {
+        wait4(pb, &status, 0, &ru);
+        printf("  concurrent B pid=%d total minflt=%ld majflt=%ld\n", (int)pb, ru.ru_minflt, ru.ru_majflt);
+    }
+    fork_test();
+}
+
+/* The child `exec` starts: reports its faults at main entry (and at exit unless held; a held
+ * child tells its parent it is ready with SIGUSR1 and waits for SIGUSR1 to end). */
+static int child_mode(struct flt entry, int hold)
+{
+    printf("CHILD pid=%d at main entry: minflt=%ld majflt=%ld\n", (int)getpid(), entry.min, entry.maj);
+    fflush(stdout);
+    if (hold) {
+        signal(SIGUSR1, on_usr1);
+        kill(getppid(), SIGUSR1);
+        while (!got_usr1) {
+            struct timespec ts = { 0, 10 * 1000 * 1000 };
+            nanosleep(&ts, NULL);
+        }
+        return 0;
+    }
+    struct flt f = faults_now();
+    printf("CHILD pid=%d at exit: minflt=%ld majflt=%ld\n", (int)getpid(), f.min, f.maj);
+    return 0;
+}
+
+/* ---- layout ------------------------------------------------------------------------------ */
+
+static int layout(char **argv, int hold)
+{
+    int local = 0;
+    char *brk0 = sbrk(0);
+    void *m1 = malloc(100);
+    char *brk1 = sbrk(0);
+    void *m2 = malloc(100);
+    void *big = malloc(1 << 20);
+    void *anon16 = mmap(NULL, 16 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    (void)m1;
+    printf("LAYOUT pid=%d\n", (int)getpid());
+    printf("  text  __executable_start=%p main=%p etext=%p rodata_str=%p\n", (void *)__executable_start,
+           (void *)&main, (void *)etext, (void *)rodata_str);
+    printf("  data  &data_var=%p edata=%p\n", (void *)&data_var, (void *)_edata);
+    printf("  bss   &bss_var=%p bss_arr=%p end=%p\n", (void *)&bss_var, (void *)bss_arr, (void *)end);
+    printf("  brk   sbrk(0) at start=%p, after malloc(100)=%p, malloc(100)=%p\n", (void *)brk0, (void *)brk1, m2);
+    printf("  mmap  malloc(1MiB)=%p  mmap(16 pages anon)=%p\n", big, anon16);
+    printf("  stack &local=%p argv[0]=%p environ[0]=%p\n", (void *)&local, (void *)argv[0],
+           environ && environ[0] ? (void *)environ[0] : NULL);
+    const char *platform = (const char *)getauxval(AT_PLATFORM);
+    printf("  auxv  AT_SYSINFO_EHDR(vdso)=%p AT_PHDR=%p AT_ENTRY=%p AT_RANDOM=%p AT_HWCAP=0x%lx AT_PAGESZ=%lu "
+           "AT_PLATFORM=%s\n", (void *)getauxval(AT_SYSINFO_EHDR), (void *)getauxval(AT_PHDR),
+           (void *)getauxval(AT_ENTRY), (void *)getauxval(AT_RANDOM), getauxval(AT_HWCAP),
+           getauxval(AT_PAGESZ), platform ? platform : "(none)");
+#ifdef __arm__
+    /* The kuser helper page at 0xffff0000 is user-readable; its last word is the version. */
+    printf("  kuser helper version word @0xffff0ffc = %d\n", *(volatile int *)0xffff0ffc);
+#endif
+    printf("--- /proc/self/maps\n");
+    fflush(stdout);
+    cat_file("/proc/self/maps");
+    print_self_stat("LAYOUT");
+    if (hold) {
+        printf("HOLDING pid=%d\n", (int)getpid());
+        fflush(stdout);
+        for (;;) {
+            struct timespec ts = { 1, 0 };
+            nanosleep(&ts, NULL);
+        }
+    }
+    return 0;
+}
+
+/* ---- timing (under -icount shift=0 one nanosecond is one guest instruction) --------------- */
+
+/* Insertion sort (R <= 200): glibc's qsort would ask the kernel for sysinfo. */
+static void sort_u64(uint64_t *v, int n)
+{
+    for (int i = 1; i < n; i++) {
+        uint64_t x = v[i];
+        int j = i;
+        for (; j > 0 && v[j - 1] > x; j--)
+            v[j] = v[j - 1];
+        v[j] = x;
+    }
+}
+
+#define TIME_CALLS 1000
+#define MAX_R 200
+
+static void report_min_median(const char *what, uint64_t *v, int r, long per)
+{
+    sort_u64(v, r);
+    printf("  %s: min %llu median %llu ns", what, (unsigned long long)v[0], (unsigned long long)v[r / 2]);
+    if (per)
+        printf(" = %llu ns/page", (unsigned long long)(v[r / 2] / (uint64_t)per));
+    printf(" (R=%d)", r);
+}
+
+static void time_test(const char *self, long n, int reps)
+{
+    size_t len = (size_t)n * PG;
+    uint64_t t0, t1, v[MAX_R];
+    printf("TIME N=%ld pages, reps=%d (ns = guest instructions under -icount shift=0)\n", n, reps);
+    t0 = now_ns();
+    for (int i = 0; i < TIME_CALLS; i++)
+        (void)now_ns();
+    t1 = now_ns();
+    printf("  clock_gettime: %llu ns per call\n", (unsigned long long)((t1 - t0) / (TIME_CALLS + 1)));
+    t0 = now_ns();
+    for (int i = 0; i < TIME_CALLS; i++)
+        syscall(SYS_getpid);
+    t1 = now_ns();
+    printf("  syscall(getpid): %llu ns per call\n", (unsigned long long)((t1 - t0) / TIME_CALLS));
+    fflush(stdout);
+    for (int rep = 0; rep < reps; rep++) {
+        volatile unsigned char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) {
+            printf("  rep %d: mmap failed: %s\n", rep, strerror(errno));
+            return;
+        }
+        struct flt fa = faults_now();
+        uint64_t a = now_ns();
+        for (long i = 0; i < n; i++)
+            p[i * PG] = 1;
+        uint64_t b = now_ns();
+        struct flt fb = faults_now();
+        for (long i = 0; i < n; i++)
+            p[i * PG] = 2;
+        uint64_t c = now_ns();
+        unsigned long sum = 0;
+        for (long i = 0; i < n; i++)
+            sum += p[i * PG];
+        uint64_t d = now_ns();
+        munmap((void *)p, len);
+        uint64_t e = now_ns();
+        printf("  rep %d: first-touch write %llu ns total, %llu ns/page (%ld minflt); re-touch write %llu ns/page; "
+               "re-read %llu ns/page; munmap(%ld touched pages) %llu ns = %llu ns/page\n", rep,
+               (unsigned long long)(b - a), (unsigned long long)((b - a) / (uint64_t)n), fb.min - fa.min,
+               (unsigned long long)((c - b) / (uint64_t)n), (unsigned long long)((d - c) / (uint64_t)n), n,
+               (unsigned long long)(e - d), (unsigned long long)((e - d) / (uint64_t)n));
+        (void)sum;
+        p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+            return;
+        fa = faults_now();
+        a = now_ns();
+        for (long i = 0; i < n; i++)
+            sum += p[i * PG];
+        b = now_ns();
+        fb = faults_now();
+        struct flt fc = faults_now();
+        c = now_ns();
+        for (long i = 0; i < n; i++)
+            p[i * PG] = 1;
+        d = now_ns();
+        struct flt fd = faults_now();
+        munmap((void *)p, len);
+        printf("  rep %d: read-first (zero page) %llu ns/page (%ld minflt); write-after-zero-page %llu ns/page "
+               "(%ld minflt)\n", rep, (unsigned long long)((b - a) / (uint64_t)n), fb.min - fa.min,
+               (unsigned long long)((d - c) / (uint64_t)n), fd.min - fc.min);
+        fflush(stdout);
+    }
+    const size_t mib = 1 << 20;
+    for (int r = 0; r < 200; r++) {
+        uint64_t a = now_ns();
+        void *p = mmap(NULL, mib, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        munmap(p, mib);
+        v[r] = now_ns() - a;
+    }
+    report_min_median("mmap+munmap 1MiB untouched", v, 200, 0);
+    printf("\n");
+    for (int r = 0; r < 20; r++) {
+        uint64_t a = now_ns();
+        volatile unsigned char *p = mmap(NULL, mib, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        for (unsigned long i = 0; i < mib / PG; i++)
+            p[i * PG] = 1;
+        munmap((void *)p, mib);
+        v[r] = now_ns() - a;
+    }
+    report_min_median("mmap+touch 256 pages+munmap 1MiB", v, 20, (long)(mib / PG));
+    printf("\n");
+    fflush(stdout);
+    for (int r = 0; r < 30; r++) {
+        int status;
+        uint64_t a = now_ns();
+        pid_t pid = fork();
+        if (pid == 0)
+            _exit(0);
+        waitpid(pid, &status, 0);
+        v[r] = now_ns() - a;
+    }
+    report_min_median("fork+_exit+waitpid", v, 30, 0);
+    printf("\n");
+    fflush(stdout);
+    long child_minflt = -1;
+    for (int r = 0; r < 10; r++) {
+        int status;
+        struct rusage ru;
+        uint64_t a = now_ns();
+        pid_t pid = fork();
+        if (pid == 0) {
+            char *argv[] = { (char *)self, "nop", NULL };
+            execv(self, argv);
+            _exit(127);
+        }
+        wait4(pid, &status, 0, &ru);
+        v[r] = now_ns() - a;
+        child_minflt = ru.ru_minflt;
+    }
+    report_min_median("fork+execve(static vmtest nop)+exit+wait", v, 10, 0);
+    printf("; nop child minflt=%ld\n", child_minflt);
+    fflush(stdout);
+}
+
+/* ---- swap (the next issue's reference: swap.txt) ------------------------------------------- */
+
+static void print_prefixed(const char *path, const char *const *keys, int nkeys)
+{
+    FILE *f = fopen(path, "r");
+    char line[256];
+    if (!f) {
+        printf("  cannot open %s: %s\n", path, strerror(errno));
+        return;
+    }
+    while (fgets(line, sizeof line, f))
+        for (int i = 0; i < nkeys; i++)
+            if (strncmp(line, keys[i], strlen(keys[i])) == 0 && line[strlen(keys[i])] == ':')
+                printf("  %s", line);
+    fclose(f);
+}
+
+static const char *const meminfo_keys[] = { "MemTotal", "MemFree", "MemAvailable", "SwapCached", "SwapTotal",
+                                            "SwapFree" };
+
+struct vmstat {
+    long pswpin, pswpout, pgfault, pgmajfault;
+};
+
+static struct vmstat vmstat_now(void)
+{
+    struct vmstat v = { 0, 0, 0, 0 };
+    FILE *f = fopen("/proc/vmstat", "r");
+    char name[64];
+    long val;
+    if (!f)
+        return v;
+    while (fscanf(f, "%63s %ld", name, &val) == 2) {
+        if (!strcmp(name, "pswpin"))
+            v.pswpin = val;
+        else if (!strcmp(name, "pswpout"))
+            v.pswpout = val;
+        else if (!strcmp(name, "pgfault"))
+            v.pgfault = val;
+        else if (!strcmp(name, "pgmajfault"))
+            v.pgmajfault = val;
+    }
+    fclose(f);
+    return v;
+}
+
+static void swap_test(long mib, int passes)
+{
+    long n = mib * (long)((1 << 20) / PG);
+    size_t len = (size_t)n * PG;
+    printf("SWAP test: %ld MiB anonymous (%ld pages), then %d re-read passes\n", mib, n, passes);
+    print_prefixed("/proc/meminfo", meminfo_keys, 6);
+    fflush(stdout);
+    volatile uint32_t *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        printf("  mmap failed: %s\n", strerror(errno));
+        return;
+    }
+    const long words = (long)(PG / sizeof(uint32_t));
+    struct flt fa = faults_now();
+    struct vmstat va = vmstat_now();
+    uint64_t a = now_ns();
+    for (long i = 0; i < n; i++)
+        p[i * words] = (uint32_t)i;
+    uint64_t b = now_ns();
+    struct flt fb = faults_now();
+    struct vmstat vb = vmstat_now();
+    printf("  write pass: %llu ns (%llu ns/page) minflt +%ld majflt +%ld | vmstat pswpin +%ld pswpout +%ld "
+           "pgfault +%ld pgmajfault +%ld\n", (unsigned long long)(b - a), (unsigned long long)((b - a) / (uint64_t)n),
+           fb.min - fa.min, fb.maj - fa.maj, vb.pswpin - va.pswpin, vb.pswpout - va.pswpout,
+           vb.pgfault - va.pgfault, vb.pgmajfault - va.pgmajfault);
+    print_prefixed("/proc/meminfo", meminfo_keys, 6);
+    fflush(stdout);
+    for (int pass = 1; pass <= passes; pass++) {
+        long bad = 0;
+        fa = faults_now();
+        va = vmstat_now();
+        a = now_ns();
+        for (long i = 0; i < n; i++)
+            if (p[i * words] != (uint32_t)i)
+                bad++;
+        b = now_ns();
+        fb = faults_now();
+        vb = vmstat_now();
+        long maj = fb.maj - fa.maj;
+        printf("  re-read pass %d: %llu ns (%llu ns/page) minflt +%ld majflt +%ld bad=%ld | vmstat pswpin +%ld "
+               "pswpout +%ld pgfault +%ld pgmajfault +%ld | %llu ns per major fault\n", pass,
+               (unsigned long long)(b - a), (unsigned long long)((b - a) / (uint64_t)n), fb.min - fa.min, maj, bad,
+               vb.pswpin - va.pswpin, vb.pswpout - va.pswpout, vb.pgfault - va.pgfault,
+               vb.pgmajfault - va.pgmajfault, (unsigned long long)(maj ? (b - a) / (uint64_t)maj : 0));
+        print_prefixed("/proc/meminfo", meminfo_keys, 6);
+        fflush(stdout);
+    }
+    static const char *const status_keys[] = { "VmPeak", "VmSize", "VmHWM", "VmRSS", "RssAnon", "VmData", "VmSwap" };
+    static const char *const rollup_keys[] = { "Rss", "Pss", "Anonymous", "Swap", "SwapPss" };
+    printf("  /proc/self/status (mapping still held):\n");
+    print_prefixed("/proc/self/status", status_keys, 7);
+    printf("  /proc/self/smaps_rollup:\n");
+    print_prefixed("/proc/self/smaps_rollup", rollup_keys, 5);
+    print_self_stat("SWAP");
+    munmap((void *)p, len);
+}
+
+/* ---- main -------------------------------------------------------------------------------- */
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: vmtest anon N...            mmap N anonymous pages: write, re-read, re-write, munmap\n"
+            "       vmtest anonrd N...          the same, reading each page first (the shared zero page)\n"
+            "       vmtest malloc N...          glibc malloc of N pages: write, re-read, free\n"
+            "       vmtest stack N...           touch N pages below the stack pointer, twice\n"
+            "       vmtest file PATH N...       MAP_PRIVATE file: read, re-read, write (COW), unmap+map+read\n"
+            "       vmtest fileshared PATH N... MAP_SHARED file: read, re-read, unmap+map+read\n"
+            "       vmtest entry                faults taken before main, and /proc/self/stat\n"
+            "       vmtest exec                 fork+exec of itself: sequential, concurrent, fork COW\n"
+            "       vmtest layout [hold]        addresses of every part of the image and /proc/self/maps\n"
+            "       vmtest segv [3G|2G|1G|auto] the SIGSEGV table (kernel addresses for that split)\n"
+            "       vmtest time N REPS          costs in ns (guest instructions under -icount shift=0)\n"
+            "       vmtest swap MIB PASSES      write MIB of anonymous memory, re-read it PASSES times\n"
+            "       vmtest norand PROG ARGS...  exec PROG with address-space randomisation off\n"
+            "       vmtest null                 dereference NULL without a handler (dies)\n");
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    struct flt entry = faults_now(); /* first: the faults taken before main */
+    if (argc < 2)
+        usage();
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "anon") || !strcmp(cmd, "anonrd")) {
+        if (argc < 3)
+            usage();
+        for (int i = 2; i < argc; i++)
+            anon(parse_count(argv[i]), cmd[4] == 'r');
+        if (cmd[4] != 'r')
+            print_self_stat("END");
+    } else if (!strcmp(cmd, "malloc")) {
+        if (argc < 3)
+            usage();
+        for (int i = 2; i < argc; i++)
+            malloc_test(parse_count(argv[i]));
+    } else if (!strcmp(cmd, "stack")) {
+        if (argc < 3)
+            usage();
+        for (int i = 2; i < argc; i++)
+            stack_test(parse_count(argv[i]));
+    } else if (!strcmp(cmd, "file") || !strcmp(cmd, "fileshared")) {
+        if (argc < 4)
+            usage();
+        for (int i = 3; i < argc; i++)
+            file_test(argv[2], parse_count(argv[i]), cmd[4] == 's');
+    } else if (!strcmp(cmd, "entry")) {
+        printf("faults at main entry: minflt=%ld majflt=%ld\n", entry.min, entry.maj);
+        print_self_stat("ENTRY");
+    } else if (!strcmp(cmd, "exec")) {
+        exec_test(argv[0]);
+    } else if (!strcmp(cmd, "child")) {
+        return child_mode(entry, argc > 2 && !strcmp(argv[2], "hold"));
+    } else if (!strcmp(cmd, "nop")) {
+        return 0;
+    } else if (!strcmp(cmd, "layout")) {
+        return layout(argv, argc > 2 && !strcmp(argv[2], "hold"));
+    } else if (!strcmp(cmd, "segv")) {
+        const struct split *s = split_find(argc > 2 ? argv[2] : NULL);
+        if (!s && argc > 2 && strcmp(argv[2], "auto") != 0) {
+            fprintf(stderr, "vmtest: unknown split '%s' (3G, 2G, 1G or auto)\n", argv[2]);
+            return 2;
+        }
+        return segv_probes(s, (unsigned long)&main, 0, NULL);
+    } else if (!strcmp(cmd, "time")) {
+        if (argc < 4)
+            usage();
+        long reps = parse_count(argv[3]);
+        time_test(argv[0], parse_count(argv[2]), (int)reps);
+    } else if (!strcmp(cmd, "swap")) {
+        if (argc < 4)
+            usage();
+        swap_test(parse_count(argv[2]), (int)parse_count(argv[3]));
+    } else if (!strcmp(cmd, "norand")) {
+        if (argc < 3)
+            usage();
+        if (personality(ADDR_NO_RANDOMIZE) == -1)
+            printf("vmtest: personality(ADDR_NO_RANDOMIZE): %s\n", strerror(errno));
+        fflush(stdout);
+        execv(argv[2], argv + 2);
+        printf("vmtest: execv %s: %s\n", argv[2], strerror(errno));
+        return 1;
+    } else if (!strcmp(cmd, "null")) {
+        printf("dereferencing NULL...\n");
+        fflush(stdout);
+        return *(volatile int *)0;
+    } else {
+        usage();
+    }
+    return 0;
+}
