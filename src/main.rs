@@ -197,6 +197,7 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
         pivm::arch::arm::halt();
     }
     kernel::ioremap_devices();
+    pivm::arch::arm::fault::set_address_describer(kernel::vmalloc::describe_fault_address);
 
     let _ = layout::write_banner(&mut Console, &layout, &commands::kernel_sections());
     if !layout.carveouts().is_empty() || !layout.holes().is_empty() {

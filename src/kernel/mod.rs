@@ -49,25 +49,16 @@ pub fn try_get() -> Option<&'static Kernel> {
     KERNEL.get()
 }
 
-/// The linear map's extent once the layout is known: (phys start, phys end, PAGE_OFFSET).
-static LINEAR_MAP: Once<(u64, u64, u64)> = Once::new();
-
-/// Publishes the lowmem linear map (called as soon as the layout is computed, long before
-/// `set`, because page-table and page allocations during boot need `phys_to_virt`).
+/// Publishes the lowmem linear map to the architecture code (called as soon as the layout is
+/// computed, long before `set`, because page-table and page allocations during boot need
+/// `phys_to_virt`).
 pub fn set_linear_map(layout: &Layout) {
-    LINEAR_MAP
-        .call_once(|| (layout.phys_offset.0, layout.arm_lowmem_limit.0, layout.page_offset.0));
+    crate::arch::arm::mmu::set_linear_map(layout.phys_offset.0, layout.arm_lowmem_limit.0);
 }
 
-/// `phys_to_virt` for lowmem, usable from fault paths: before the layout is known only the
-/// first MiB (kernel, ATAGs) is assumed mapped.
+/// `phys_to_virt` for lowmem, usable from fault paths (the architecture's linear map).
 pub fn phys_to_virt(pa: u64) -> Option<u64> {
-    match LINEAR_MAP.get() {
-        Some(&(start, end, page_offset)) => {
-            (start..end).contains(&pa).then(|| pa - start + page_offset)
-        }
-        None => (pa < SZ_1M).then_some(pa + PAGE_OFFSET),
-    }
+    crate::arch::arm::mmu::phys_to_virt(pa)
 }
 
 /// Bytes the entry code maps for the boot parameters: the two 1 MiB sections from r2's.

@@ -133,10 +133,12 @@ pub fn vmalloc_init(layout: &Layout, lazy_pages: Option<u64>) -> Result<(), Vmap
     Ok(())
 }
 
-/// A zeroed page-table block from the buddy allocator (`pte_alloc_kernel`).
+/// A zeroed page-table page from the buddy allocator, owned as a page table
+/// (`pte_alloc_kernel`).
 fn pte_alloc() -> Option<u32> {
     let gfp = GfpFlags::GFP_KERNEL | GfpFlags::__GFP_ZERO | GfpFlags::__GFP_NOWARN;
-    NODE.lock().as_mut()?.alloc_pages(gfp, 0).ok().map(|pfn| pfn.phys().0 as u32)
+    let owner = PageOwner::PageTable;
+    NODE.lock().as_mut()?.alloc_pages_for(owner, gfp, 0).ok().map(|pfn| pfn.phys().0 as u32)
 }
 
 /// The layout of a kmalloc'ed `pages[]` array of `entries` entries.

@@ -18,6 +18,7 @@ pub mod gfp;
 pub mod highmem;
 pub mod page;
 pub mod page_alloc;
+pub mod pgprot;
 pub mod slab;
 pub mod vmap;
 pub mod zone;

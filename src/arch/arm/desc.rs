@@ -2,14 +2,18 @@
 //! encoders, decoders with readable `Display`, a table walk over any memory reader, and a
 //! `kernel_page_tables`-style dump. Nothing here touches the MMU, so all of it is host-tested.
 //!
-//! Conventions: memory attributes are decoded with TEX remap off (SCTLR.TRE=0) and access
-//! permissions with the access flag off (SCTLR.AFE=0), which is how pivm runs the MMU. Physical
-//! addresses are u64 because supersections reach 40 bits. Encoders take aligned addresses and
-//! drop the low bits that do not fit the format, as the hardware would ignore them.
+//! Conventions: memory attributes are decoded with TEX remap on (SCTLR.TRE=1) under Linux's
+//! PRRR/NMRR, and access permissions with the access flag off (SCTLR.AFE=0), which is how
+//! Linux 6.1 (and so pivm) runs the MMU. Physical addresses are u64 because supersections
+//! reach 40 bits. Encoders take aligned addresses and drop the low bits that do not fit the
+//! format, as the hardware would ignore them.
 use core::fmt;
 
 use bitflags::bitflags;
 
+use super::pgtable::{
+    mem_type_of_pte, mem_type_of_section, mt_name, LinuxPte, PTE_HWTABLE_OFF, PTE_TABLE_PAGE,
+};
 use crate::mm::PhysAddr;
 use crate::sizes::{SZ_16M, SZ_1K, SZ_1M, SZ_4K, SZ_64K};
 
@@ -166,16 +170,6 @@ impl CachePolicy {
             _ => CachePolicy::WriteBackNoWriteAlloc,
         }
     }
-
-    /// Short name as Linux's ptdump spells cached policies.
-    const fn short(self) -> &'static str {
-        match self {
-            CachePolicy::NonCacheable => "NC",
-            CachePolicy::WriteBackWriteAlloc => "WBWA",
-            CachePolicy::WriteThrough => "WT",
-            CachePolicy::WriteBackNoWriteAlloc => "WBRA",
-        }
-    }
 }
 
 impl fmt::Display for CachePolicy {
@@ -189,13 +183,34 @@ impl fmt::Display for CachePolicy {
     }
 }
 
-/// What TEX, C and B mean with TEX remap off (ARM ARM table B3-10).
+/// Linux's Primary Region Remap Register (`proc-v7-2level.S`): for each remap index
+/// n = `TEX[0]:C:B`, bits `[2n+1:2n]` give the memory type (00 strongly-ordered, 01 device, 10
+/// normal); bits 16-19 the shareability of device and normal memory for S=0/S=1; bits 24+n
+/// "not outer shareable".
+pub const PRRR: u32 = 0xff0a_81a8;
+/// Linux's Normal Memory Remap Register: for index n, bits `[2n+1:2n]` the inner and bits
+/// `[2n+17:2n+16]` the outer cache policy of normal memory (00 NC, 01 WB-WA, 10 WT, 11 WB).
+pub const NMRR: u32 = 0x40e0_40e0;
+/// PRRR bits giving device shareability for S=0 and S=1 (DS0, DS1), normal for S=0/1 (NS0/NS1).
+const PRRR_DS0: u32 = 16;
+const PRRR_NS0: u32 = 18;
+/// NMRR's outer-policy fields start at bit 16.
+const NMRR_OUTER_SHIFT: u32 = 16;
+
+/// What `TEX[0]`, C and B select with TEX remap on (SCTLR.TRE=1, ARM ARM B3.8.3), under
+/// Linux's PRRR and NMRR.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MemKind {
     StronglyOrdered,
-    Device { shared: bool },
-    Normal { inner: CachePolicy, outer: CachePolicy },
-    ImplementationDefined,
+    Device {
+        shared: bool,
+    },
+    Normal {
+        inner: CachePolicy,
+        outer: CachePolicy,
+        shared: bool,
+    },
+    /// PRRR's type field 11.
     Reserved,
 }
 
@@ -205,35 +220,11 @@ impl fmt::Display for MemKind {
             MemKind::StronglyOrdered => f.write_str("strongly-ordered"),
             MemKind::Device { shared: true } => f.write_str("shared device"),
             MemKind::Device { shared: false } => f.write_str("non-shared device"),
-            MemKind::Normal { inner, outer } if inner == outer => write!(f, "normal {inner}"),
-            MemKind::Normal { inner, outer } => write!(f, "normal inner {inner} outer {outer}"),
-            MemKind::ImplementationDefined => f.write_str("implementation defined"),
+            MemKind::Normal { inner, outer, .. } if inner == outer => write!(f, "normal {inner}"),
+            MemKind::Normal { inner, outer, .. } => {
+                write!(f, "normal inner {inner} outer {outer}")
+            }
             MemKind::Reserved => f.write_str("reserved"),
-        }
-    }
-}
-
-/// The memory type word of a ptdump line (`MEM/CACHED/WBWA`, `DEV/SHARED`, ...).
-struct PtdumpMemType(MemKind);
-
-impl fmt::Display for PtdumpMemType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            MemKind::StronglyOrdered => f.write_str("SO/UNCACHED"),
-            MemKind::Device { shared: true } => f.write_str("DEV/SHARED"),
-            MemKind::Device { shared: false } => f.write_str("DEV/NONSHARED"),
-            MemKind::Normal {
-                inner: CachePolicy::NonCacheable,
-                outer: CachePolicy::NonCacheable,
-            } => f.write_str("MEM/UNCACHED"),
-            MemKind::Normal { inner, outer } if inner == outer => {
-                write!(f, "MEM/CACHED/{}", inner.short())
-            }
-            MemKind::Normal { inner, outer } => {
-                write!(f, "MEM/I-{}/O-{}", inner.short(), outer.short())
-            }
-            MemKind::ImplementationDefined => f.write_str("IMPDEF"),
-            MemKind::Reserved => f.write_str("RESERVED"),
         }
     }
 }
@@ -241,54 +232,53 @@ impl fmt::Display for PtdumpMemType {
 /// The memory region attribute bits `TEX[2:0]`, C, B.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MemAttr {
-    /// `TEX[2:0]` (only the low 3 bits are encoded).
+    /// `TEX[2:0]` (only the low 3 bits are encoded; with TEX remap only `TEX[0]` counts).
     pub tex: u8,
     pub c: bool,
     pub b: bool,
 }
 
 impl MemAttr {
-    /// Normal memory, outer and inner write-back write-allocate (TEX=001 C=1 B=1).
-    pub const NORMAL_WBWA: MemAttr = MemAttr { tex: 0b001, c: true, b: true };
-    /// Normal memory, non-cacheable (TEX=001 C=0 B=0).
-    pub const NORMAL_UNCACHED: MemAttr = MemAttr { tex: 0b001, c: false, b: false };
-    /// Shared device memory: peripherals (TEX=000 C=0 B=1).
-    pub const DEVICE_SHARED: MemAttr = MemAttr { tex: 0b000, c: false, b: true };
-    /// Strongly-ordered (TEX=000 C=0 B=0).
-    pub const STRONGLY_ORDERED: MemAttr = MemAttr { tex: 0b000, c: false, b: false };
+    /// The TEX remap index n = `TEX[0]:C:B` (Linux's `L_PTE_MT_*` bits `[4:2]`).
+    pub const fn remap_index(&self) -> u32 {
+        ((self.tex as u32 & 1) << 2) | ((self.c as u32) << 1) | self.b as u32
+    }
 
-    /// The memory type these bits select (TEX remap off).
-    pub const fn kind(&self) -> MemKind {
-        let tex = self.tex & 0b111;
-        let cb = ((self.c as u32) << 1) | self.b as u32;
-        if tex & 0b100 != 0 {
-            return MemKind::Normal {
-                inner: CachePolicy::from_bits(cb),
-                outer: CachePolicy::from_bits(tex as u32),
-            };
-        }
-        match (tex, cb) {
-            (0b000, 0b00) => MemKind::StronglyOrdered,
-            (0b000, 0b01) => MemKind::Device { shared: true },
-            (0b000, 0b10) => MemKind::Normal {
-                inner: CachePolicy::WriteThrough,
-                outer: CachePolicy::WriteThrough,
+    /// The memory type these bits select under `prrr`/`nmrr`, for a descriptor whose S bit is
+    /// `s`.
+    pub const fn remap_kind(&self, prrr: u32, nmrr: u32, s: bool) -> MemKind {
+        let n = self.remap_index();
+        let s = s as u32;
+        match (prrr >> (2 * n)) & 0b11 {
+            0b00 => MemKind::StronglyOrdered,
+            0b01 => MemKind::Device { shared: (prrr >> (PRRR_DS0 + s)) & 1 != 0 },
+            0b10 => MemKind::Normal {
+                inner: CachePolicy::from_bits(nmrr >> (2 * n)),
+                outer: CachePolicy::from_bits(nmrr >> (NMRR_OUTER_SHIFT + 2 * n)),
+                shared: (prrr >> (PRRR_NS0 + s)) & 1 != 0,
             },
-            (0b000, _) => MemKind::Normal {
-                inner: CachePolicy::WriteBackNoWriteAlloc,
-                outer: CachePolicy::WriteBackNoWriteAlloc,
-            },
-            (0b001, 0b00) => MemKind::Normal {
-                inner: CachePolicy::NonCacheable,
-                outer: CachePolicy::NonCacheable,
-            },
-            (0b001, 0b10) => MemKind::ImplementationDefined,
-            (0b001, 0b11) => MemKind::Normal {
-                inner: CachePolicy::WriteBackWriteAlloc,
-                outer: CachePolicy::WriteBackWriteAlloc,
-            },
-            (0b010, 0b00) => MemKind::Device { shared: false },
             _ => MemKind::Reserved,
+        }
+    }
+
+    /// The memory type under Linux's PRRR and NMRR (how pivm runs the MMU).
+    pub const fn kind(&self, s: bool) -> MemKind {
+        self.remap_kind(PRRR, NMRR, s)
+    }
+
+    /// Linux's name for what these bits select, as its ptdump prints memory types: the
+    /// `L_PTE_MT_*` whose index this is (`DEV/SHARED` or `DEV/NONSHARED` by the S bit).
+    pub const fn linux_name(&self, s: bool) -> &'static str {
+        match self.remap_index() {
+            0 => "SO/UNCACHED",
+            1 => "MEM/BUFFERABLE/WC",
+            2 => "MEM/CACHED/WT",
+            3 => "MEM/CACHED/WBRA",
+            4 if s => "DEV/SHARED",
+            4 => "DEV/NONSHARED",
+            6 => "MEM/MINICACHE",
+            7 => "MEM/CACHED/WBWA",
+            _ => "RESERVED",
         }
     }
 }
@@ -344,7 +334,7 @@ impl Ap {
             Ap::FullRw => "USR RW",
             Ap::Reserved => "   rsv",
             Ap::Pl1Ro => "    ro",
-            Ap::AllRoDeprecated | Ap::AllRo => "ALL ro",
+            Ap::AllRoDeprecated | Ap::AllRo => "USR ro",
         }
     }
 }
@@ -377,30 +367,31 @@ pub struct Attrs {
     pub ng: bool,
 }
 
-/// Kernel RAM that may hold code (Linux's `MT_MEMORY_RWX`).
-pub const MT_MEMORY_RWX: Attrs =
-    Attrs { mem: MemAttr::NORMAL_WBWA, ap: Ap::Pl1Rw, xn: false, shared: true, ng: false };
-/// Kernel data (Linux's `MT_MEMORY_RW`).
-pub const MT_MEMORY_RW: Attrs = Attrs { xn: true, ..MT_MEMORY_RWX };
-/// Kernel read-only data.
-pub const MT_MEMORY_RO: Attrs = Attrs { ap: Ap::Pl1Ro, xn: true, ..MT_MEMORY_RWX };
-/// Kernel text.
-pub const MT_MEMORY_RX: Attrs = Attrs { ap: Ap::Pl1Ro, xn: false, ..MT_MEMORY_RWX };
-/// Peripheral registers (Linux's `MT_DEVICE`: shared device, never executable).
-pub const MT_DEVICE: Attrs =
-    Attrs { mem: MemAttr::DEVICE_SHARED, ap: Ap::Pl1Rw, xn: true, shared: true, ng: false };
+impl Attrs {
+    /// Linux's ptdump name of the memory type (see [`MemAttr::linux_name`]).
+    pub const fn linux_name(&self) -> &'static str {
+        self.mem.linux_name(self.shared)
+    }
+}
+
+/// Linux's memory types, which the table code maps with.
+pub use super::pgtable::{
+    MemType, MT_DEVICE, MT_HIGH_VECTORS, MT_LOW_VECTORS, MT_MEMORY_RO, MT_MEMORY_RW, MT_MEMORY_RWX,
+    MT_MEMORY_RX,
+};
 
 impl fmt::Display for Attrs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "AP={} XN={} TEX={:03b} C={} B={} ({}) S={} nG={}",
+            "AP={} XN={} TEX={:03b} C={} B={} ({}: {}) S={} nG={}",
             self.ap,
             u8::from(self.xn),
             self.mem.tex & 0b111,
             u8::from(self.mem.c),
             u8::from(self.mem.b),
-            self.mem.kind(),
+            self.linux_name(),
+            self.mem.kind(self.shared),
             u8::from(self.shared),
             u8::from(self.ng)
         )
@@ -748,6 +739,8 @@ pub struct Walk {
     pub l1: Option<Entry<L1Desc>>,
     /// The second-level entry, when the first level pointed at a page table.
     pub l2: Option<Entry<L2Desc>>,
+    /// The Linux PTE 2048 bytes below the hardware one, when the table is in Linux's layout.
+    pub linux: Option<Entry<u32>>,
     pub result: Result<Translation, WalkError>,
 }
 
@@ -766,8 +759,22 @@ impl fmt::Display for Walk {
         if let Some(e) = &self.l2 {
             writeln!(f, "  L2 {:#010x}: {:#010x} {}", e.addr, e.raw, e.desc)?;
         }
+        if let Some(e) = &self.linux {
+            writeln!(f, "  Linux PTE {:#010x}: {:#010x} {}", e.addr, e.raw, LinuxPte(e.raw))?;
+        }
         match &self.result {
-            Ok(t) => writeln!(f, "  => PA {} ({})", t.pa, t.level),
+            Ok(t) => {
+                write!(f, "  => PA {} ({}", t.pa, t.level)?;
+                let mem_type = match (&self.linux, &self.l1) {
+                    (Some(l), _) => mem_type_of_pte(l.raw, t.domain),
+                    (None, Some(l1)) if self.l2.is_none() => mem_type_of_section(l1.raw),
+                    _ => None,
+                };
+                if let Some(mt) = mem_type {
+                    write!(f, ", {}", mt.name)?;
+                }
+                writeln!(f, ")")
+            }
             Err(e) => writeln!(f, "  => fault: {e}"),
         }
     }
@@ -796,7 +803,7 @@ pub const fn l2_entry_addr(l2_pa: u64, va: u32) -> u64 {
 /// Translates `va` the way the MMU would, reading descriptors through `read` (physical address
 /// of a 32-bit word -> its value, None if unreadable).
 pub fn walk(table_pa: u64, n: u32, va: u32, read: impl Fn(u64) -> Option<u32>) -> Walk {
-    let mut w = Walk { va, l1: None, l2: None, result: Err(WalkError::SectionFault) };
+    let mut w = Walk { va, l1: None, l2: None, linux: None, result: Err(WalkError::SectionFault) };
     let Some(l1_addr) = l1_entry_addr(table_pa, n, va) else {
         w.result = Err(WalkError::OutsideTable { va, n: n & TTBCR_N_MAX });
         return w;
@@ -829,6 +836,10 @@ pub fn walk(table_pa: u64, n: u32, va: u32, read: impl Fn(u64) -> Option<u32>) -
                 Some(raw) => {
                     let desc = decode_l2(raw);
                     w.l2 = Some(Entry { addr: l2_addr, raw, desc });
+                    if l2_addr & (PTE_TABLE_PAGE - 1) >= PTE_HWTABLE_OFF {
+                        let addr = l2_addr - PTE_HWTABLE_OFF;
+                        w.linux = read(addr).map(|raw| Entry { addr, raw, desc: raw });
+                    }
                     match desc {
                         L2Desc::Fault => Err(WalkError::PageFault),
                         L2Desc::LargePage { pa, attrs } => Ok(Translation {
@@ -851,6 +862,17 @@ pub fn walk(table_pa: u64, n: u32, va: u32, read: impl Fn(u64) -> Option<u32>) -
     w
 }
 
+/// Linux's ptdump name of a domain (`get_domain_name`), padded to 7 columns.
+pub const fn domain_name(domain: u8) -> &'static str {
+    match domain {
+        DOMAIN_KERNEL => "KERNEL ",
+        DOMAIN_USER => "USER   ",
+        DOMAIN_IO => "IO     ",
+        DOMAIN_VECTORS => "VECTORS",
+        _ => "unknown",
+    }
+}
+
 /// A named boundary in the virtual address space, printed as `---[ name ]---` (Linux's
 /// `struct addr_marker`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -867,6 +889,7 @@ struct Run {
     level: MapLevel,
     attrs: Attrs,
     domain: u8,
+    name: &'static str,
 }
 
 /// One granule reached by the dump: `va` maps to `pa` through a `level` descriptor.
@@ -876,6 +899,8 @@ struct Chunk {
     level: MapLevel,
     attrs: Attrs,
     domain: u8,
+    /// Linux's memory-type name (from the Linux PTE where there is one).
+    name: &'static str,
 }
 
 /// The state of a dump: the current run and the next marker to print.
@@ -900,17 +925,18 @@ impl<W: fmt::Write> Dumper<'_, '_, W> {
         let a = run.attrs;
         writeln!(
             self.out,
-            "{:#010x}-{:#010x} -> {:#010x} {:>6}{} {:<5} {} {} {} {}",
+            "{:#010x}-{:#010x} -> {:#010x} {:>6}{} {:<5} {} {} {} {} {}",
             run.va_start,
             end,
             run.pa_start,
             size,
             char::from(UNITS[unit]),
             run.level.ptdump(),
+            domain_name(run.domain),
             a.ap.ptdump(),
             if a.xn { "NX" } else { "x " },
             if a.shared { "SHD" } else { "   " },
-            PtdumpMemType(a.mem.kind())
+            run.name
         )
     }
 
@@ -932,7 +958,10 @@ impl<W: fmt::Write> Dumper<'_, '_, W> {
         self.markers_up_to(va)?;
         let Some(c) = chunk else { return self.flush(va) };
         if let Some(run) = self.run {
-            let same = run.level == c.level && run.attrs == c.attrs && run.domain == c.domain;
+            let same = run.level == c.level
+                && run.attrs == c.attrs
+                && run.domain == c.domain
+                && run.name == c.name;
             if same && run.pa_start.wrapping_add(va - run.va_start) == c.pa {
                 return Ok(());
             }
@@ -944,6 +973,7 @@ impl<W: fmt::Write> Dumper<'_, '_, W> {
             level: c.level,
             attrs: c.attrs,
             domain: c.domain,
+            name: c.name,
         });
         Ok(())
     }
@@ -956,12 +986,14 @@ impl<W: fmt::Write> Dumper<'_, '_, W> {
 /// (markers must be sorted by start). One line per run:
 ///
 /// ```text
-/// 0x80000000-0x80100000 -> 0x00000000      1M SECT      RW x  SHD MEM/CACHED/WBWA
-/// |VA start | VA end       | PA start |  size |kind | AP |XN| S | memory type
+/// 0x80000000-0x80100000 -> 0x00000000      1M SECT  KERNEL      RW x  SHD MEM/CACHED/WBWA
+/// |VA start | VA end       | PA start |  size |kind |domain |  AP  |XN| S | memory type
 /// ```
-/// `kind` is the descriptor (SUPER, SECT, LARGE, PAGE); AP is `RW`/`ro` for the kernel, with
+/// `kind` is the descriptor (SUPER, SECT, LARGE, PAGE); the domain is named as Linux's ptdump
+/// names it; AP is `RW`/`ro` for the kernel, with
 /// `USR` when user space has access; `NX` or `x`; `SHD` if the S bit is set; the memory type
-/// is Linux's (`MEM/CACHED/WBWA`, `MEM/UNCACHED`, `DEV/SHARED`, `SO/UNCACHED`, ...).
+/// is Linux's (`MEM/CACHED/WBWA`, `DEV/SHARED`, `SO/UNCACHED`, ...), taken from the Linux PTE
+/// for pages in Linux's table layout and from the TEX remap index otherwise.
 /// `n` is TTBCR.N as for [`walk`]. Unreadable descriptors are treated as holes.
 pub fn ptdump<W: fmt::Write>(
     out: &mut W,
@@ -981,19 +1013,31 @@ pub fn ptdump<W: fmt::Write>(
         match l1 {
             L1Desc::Fault => d.note(va, None)?,
             L1Desc::Section { pa, attrs, domain, .. } => {
-                let c = Chunk { pa: pa.0, level: MapLevel::Section, attrs, domain };
+                let name = attrs.linux_name();
+                let c = Chunk { pa: pa.0, level: MapLevel::Section, attrs, domain, name };
                 d.note(va, Some(c))?;
             }
             L1Desc::Supersection { pa, attrs, .. } => {
                 let offset = va & (SUPERSECTION_SIZE - 1);
-                let c =
-                    Chunk { pa: pa.0 + offset, level: MapLevel::Supersection, attrs, domain: 0 };
+                let name = attrs.linux_name();
+                let level = MapLevel::Supersection;
+                let c = Chunk { pa: pa.0 + offset, level, attrs, domain: 0, name };
                 d.note(va, Some(c))?;
             }
             L1Desc::PageTable { l2, domain, .. } => {
                 for page in 0..L2_ENTRIES as u64 {
                     let page_va = va + page * SMALL_PAGE_SIZE;
-                    let raw = read(l2_entry_addr(l2.0, page_va as u32));
+                    let hw_addr = l2_entry_addr(l2.0, page_va as u32);
+                    let raw = read(hw_addr);
+                    // Linux's ptdump names the memory type from the Linux PTE, 2048 bytes
+                    // below the hardware one in Linux's table layout.
+                    let linux_name = |attrs: Attrs| {
+                        let linux_pte = (hw_addr & (PTE_TABLE_PAGE - 1) >= PTE_HWTABLE_OFF)
+                            .then(|| read(hw_addr - PTE_HWTABLE_OFF))
+                            .flatten()
+                            .filter(|&p| p != 0);
+                        linux_pte.and_then(mt_name).unwrap_or(attrs.linux_name())
+                    };
                     let chunk = match raw.map(decode_l2).unwrap_or(L2Desc::Fault) {
                         L2Desc::Fault => None,
                         L2Desc::LargePage { pa, attrs } => Some(Chunk {
@@ -1001,10 +1045,15 @@ pub fn ptdump<W: fmt::Write>(
                             level: MapLevel::LargePage,
                             attrs,
                             domain,
+                            name: attrs.linux_name(),
                         }),
-                        L2Desc::SmallPage { pa, attrs } => {
-                            Some(Chunk { pa: pa.0, level: MapLevel::SmallPage, attrs, domain })
-                        }
+                        L2Desc::SmallPage { pa, attrs } => Some(Chunk {
+                            pa: pa.0,
+                            level: MapLevel::SmallPage,
+                            attrs,
+                            domain,
+                            name: linux_name(attrs),
+                        }),
                     };
                     d.note(page_va, chunk)?;
                 }
@@ -1044,6 +1093,25 @@ mod tests {
 
     const L1: u64 = 0x4000;
 
+    // The hardware attributes of Linux's memory types (TEX remap on).
+    const RWX: Attrs = Attrs {
+        mem: MemAttr { tex: 0b001, c: true, b: true },
+        ap: Ap::Pl1Rw,
+        xn: false,
+        shared: true,
+        ng: false,
+    };
+    const RW: Attrs = Attrs { xn: true, ..RWX };
+    const RO: Attrs = Attrs { ap: Ap::Pl1Ro, xn: true, ..RWX };
+    const RX: Attrs = Attrs { ap: Ap::Pl1Ro, xn: false, ..RWX };
+    const DEV: Attrs = Attrs {
+        mem: MemAttr { tex: 0b001, c: false, b: false },
+        ap: Ap::Pl1Rw,
+        xn: true,
+        shared: true,
+        ng: false,
+    };
+
     fn pa(a: u64) -> PhysAddr {
         PhysAddr(a)
     }
@@ -1052,12 +1120,12 @@ mod tests {
     fn section_encoding_matches_arm_arm() {
         // PA 0, TEX=001 C=1 B=1, AP=001 (AP0), S, XN=0, domain 0:
         // type 0b10 | B 0x4 | C 0x8 | AP0 0x400 | TEX 0x1000 | S 0x10000.
-        assert_eq!(section(pa(0), MT_MEMORY_RWX), 0x0001_140e);
-        assert_eq!(section(pa(0x3f00_0000), MT_DEVICE), 0x3f01_0416);
-        assert_eq!(section_in_domain(pa(0x3f00_0000), MT_DEVICE, DOMAIN_IO), 0x3f01_0456);
-        assert_eq!(section(pa(0x0010_0000), MT_MEMORY_RX), 0x0011_940e);
+        assert_eq!(section(pa(0), RWX), 0x0001_140e);
+        assert_eq!(section(pa(0x3f00_0000), DEV), 0x3f01_1412);
+        assert_eq!(section_in_domain(pa(0x3f00_0000), DEV, DOMAIN_IO), 0x3f01_1452);
+        assert_eq!(section(pa(0x0010_0000), RX), 0x0011_940e);
         // Bits below 1 MiB are dropped.
-        assert_eq!(section(pa(0x0012_3456), MT_MEMORY_RW), section(pa(0x0010_0000), MT_MEMORY_RW));
+        assert_eq!(section(pa(0x0012_3456), RW), section(pa(0x0010_0000), RW));
     }
 
     #[test]
@@ -1065,16 +1133,16 @@ mod tests {
         assert_eq!(page_table(pa(0x0000_8000), DOMAIN_KERNEL), 0x0000_8001);
         assert_eq!(page_table(pa(0x0000_8400), DOMAIN_IO), 0x0000_8441);
         // Small page: type 0b10 | B | C | AP0 0x10 | TEX 0x40 | S 0x400, XN bit 0.
-        assert_eq!(small_page(pa(0x1000), MT_MEMORY_RWX), 0x0000_145e);
-        assert_eq!(small_page(pa(0x1000), MT_MEMORY_RW), 0x0000_145f);
-        assert_eq!(small_page(pa(0x3f20_1000), MT_DEVICE), 0x3f20_1417);
+        assert_eq!(small_page(pa(0x1000), RWX), 0x0000_145e);
+        assert_eq!(small_page(pa(0x1000), RW), 0x0000_145f);
+        assert_eq!(small_page(pa(0x3f20_1000), DEV), 0x3f20_1453);
         // Large page: type 01 | B | C | AP0 | TEX 0x1000 | S, XN bit 15.
-        assert_eq!(large_page(pa(0x0001_0000), MT_MEMORY_RW), 0x0001_941d);
+        assert_eq!(large_page(pa(0x0001_0000), RW), 0x0001_941d);
     }
 
     #[test]
     fn round_trips() {
-        let all_attrs = [MT_MEMORY_RWX, MT_MEMORY_RW, MT_MEMORY_RO, MT_MEMORY_RX, MT_DEVICE];
+        let all_attrs = [RWX, RW, RO, RX, DEV];
         for attrs in all_attrs {
             let ng = Attrs { ng: true, ..attrs };
             for a in [attrs, ng] {
@@ -1134,7 +1202,7 @@ mod tests {
         assert_eq!(decode_l1(0), L1Desc::Fault);
         assert_eq!(decode_l1(0xffff_fffc), L1Desc::Fault);
         assert_eq!(decode_l2(0x1234_5000), L2Desc::Fault);
-        let raw = section(pa(0), MT_MEMORY_RW) | SectionFlags::PXN.bits() | SectionFlags::NS.bits();
+        let raw = section(pa(0), RW) | SectionFlags::PXN.bits() | SectionFlags::NS.bits();
         assert!(matches!(decode_l1(raw), L1Desc::Section { pxn: true, ns: true, .. }));
         let raw = page_table(pa(0x8000), 0) | TableFlags::PXN.bits() | TableFlags::NS.bits();
         assert!(matches!(decode_l1(raw), L1Desc::PageTable { pxn: true, ns: true, .. }));
@@ -1144,20 +1212,20 @@ mod tests {
     #[test]
     fn display_reads_like_the_manual() {
         assert_eq!(
-            decode_l1(section(pa(0), MT_MEMORY_RW)).to_string(),
-            "section PA 0x00000000 AP=PL1 RW XN=1 TEX=001 C=1 B=1 (normal WB-WA) S=1 nG=0 domain 0"
+            decode_l1(section(pa(0), RW)).to_string(),
+            "section PA 0x00000000 AP=PL1 RW XN=1 TEX=001 C=1 B=1 (MEM/CACHED/WBWA: normal WB-WA) S=1 nG=0 domain 0"
         );
         assert_eq!(
-            decode_l1(section_in_domain(pa(0x3f00_0000), MT_DEVICE, DOMAIN_IO)).to_string(),
-            "section PA 0x3f000000 AP=PL1 RW XN=1 TEX=000 C=0 B=1 (shared device) S=1 nG=0 domain 2"
+            decode_l1(section_in_domain(pa(0x3f00_0000), DEV, DOMAIN_IO)).to_string(),
+            "section PA 0x3f000000 AP=PL1 RW XN=1 TEX=001 C=0 B=0 (DEV/SHARED: shared device) S=1 nG=0 domain 2"
         );
         assert_eq!(
-            decode_l2(small_page(pa(0x5000), MT_MEMORY_RX)).to_string(),
-            "small page PA 0x00005000 AP=PL1 RO XN=0 TEX=001 C=1 B=1 (normal WB-WA) S=1 nG=0"
+            decode_l2(small_page(pa(0x5000), RX)).to_string(),
+            "small page PA 0x00005000 AP=PL1 RO XN=0 TEX=001 C=1 B=1 (MEM/CACHED/WBWA: normal WB-WA) S=1 nG=0"
         );
         assert_eq!(
-            decode_l1(supersection(pa(0x1_0000_0000), MT_MEMORY_RW)).to_string(),
-            "supersection PA 0x100000000 AP=PL1 RW XN=1 TEX=001 C=1 B=1 (normal WB-WA) S=1 nG=0 \
+            decode_l1(supersection(pa(0x1_0000_0000), RW)).to_string(),
+            "supersection PA 0x100000000 AP=PL1 RW XN=1 TEX=001 C=1 B=1 (MEM/CACHED/WBWA: normal WB-WA) S=1 nG=0 \
              domain 0"
         );
         assert_eq!(decode_l2(0).to_string(), "fault");
@@ -1171,43 +1239,67 @@ mod tests {
         assert_eq!(
             decode_l2(large_page(pa(0x20000), odd)).to_string(),
             "large page PA 0x00020000 AP=PL1 RO PL0 RO (deprecated) XN=0 TEX=110 C=0 B=1 \
-             (normal inner WB-WA outer WT) S=0 nG=1"
+             (MEM/BUFFERABLE/WC: normal non-cacheable) S=0 nG=1"
         );
     }
 
     #[test]
-    fn memory_kinds() {
-        let k = |tex, c, b| MemAttr { tex, c, b }.kind();
-        assert_eq!(k(0, false, false), MemKind::StronglyOrdered);
-        assert_eq!(k(0, false, true), MemKind::Device { shared: true });
-        assert_eq!(k(2, false, false), MemKind::Device { shared: false });
-        assert_eq!(k(2, true, false), MemKind::Reserved);
-        assert_eq!(k(1, false, true), MemKind::Reserved);
-        assert_eq!(k(3, true, true), MemKind::Reserved);
-        assert_eq!(k(1, true, false), MemKind::ImplementationDefined);
-        assert_eq!(k(0, true, false).to_string(), "normal WT");
-        assert_eq!(k(0, true, true).to_string(), "normal WB");
-        assert_eq!(k(1, false, false).to_string(), "normal non-cacheable");
-        assert_eq!(k(0b101, false, true).to_string(), "normal WB-WA");
-        let word = |tex, c, b| PtdumpMemType(MemAttr { tex, c, b }.kind()).to_string();
-        assert_eq!(word(1, true, true), "MEM/CACHED/WBWA");
-        assert_eq!(word(0, true, true), "MEM/CACHED/WBRA");
-        assert_eq!(word(0, true, false), "MEM/CACHED/WT");
-        assert_eq!(word(1, false, false), "MEM/UNCACHED");
-        assert_eq!(word(0b100, false, false), "MEM/UNCACHED");
-        assert_eq!(word(0b100, false, true), "MEM/I-WBWA/O-NC");
-        assert_eq!(word(0, false, false), "SO/UNCACHED");
-        assert_eq!(word(0, false, true), "DEV/SHARED");
-        assert_eq!(word(2, false, false), "DEV/NONSHARED");
-        assert_eq!(word(3, false, false), "RESERVED");
-        assert_eq!(word(1, true, false), "IMPDEF");
+    fn memory_kinds_under_linux_prrr_nmrr() {
+        use CachePolicy::*;
+        let k = |tex, c, b, s| MemAttr { tex, c, b }.kind(s);
+        // The table in proc-v7-2level.S: n = TEX[0]:C:B.
+        assert_eq!(k(0, false, false, true), MemKind::StronglyOrdered);
+        let normal = |inner, outer| MemKind::Normal { inner, outer, shared: true };
+        assert_eq!(k(0, false, true, true), normal(NonCacheable, NonCacheable));
+        assert_eq!(k(0, true, false, true), normal(WriteThrough, WriteThrough));
+        assert_eq!(k(0, true, true, true), normal(WriteBackNoWriteAlloc, WriteBackNoWriteAlloc));
+        assert_eq!(k(1, false, false, true), MemKind::Device { shared: true });
+        assert_eq!(k(1, false, false, false), MemKind::Device { shared: false });
+        assert_eq!(k(1, false, true, true), MemKind::StronglyOrdered);
+        assert_eq!(k(1, true, true, true), normal(WriteBackWriteAlloc, WriteBackWriteAlloc));
+        assert_eq!(
+            k(1, true, true, false),
+            MemKind::Normal {
+                inner: WriteBackWriteAlloc,
+                outer: WriteBackWriteAlloc,
+                shared: false
+            }
+        );
+        // Only TEX[0] counts with TEX remap.
+        assert_eq!(k(0b111, true, true, true), k(1, true, true, true));
+        assert_eq!(k(0b110, true, true, true), k(0, true, true, true));
+        assert_eq!(
+            MemAttr { tex: 1, c: true, b: false }.kind(true).to_string(),
+            "strongly-ordered"
+        );
+        assert_eq!(k(0, false, false, true).to_string(), "strongly-ordered");
+        // A PRRR type of 11 is reserved.
+        assert_eq!(
+            MemAttr { tex: 0, c: false, b: false }.remap_kind(3, 0, false),
+            MemKind::Reserved
+        );
+        let mixed =
+            MemAttr { tex: 0, c: true, b: true }.remap_kind(2 << 6, 0x2 << 22 | 1 << 6, false);
+        assert_eq!(mixed.to_string(), "normal inner WB-WA outer WT");
+        let word = |tex, c, b, s| MemAttr { tex, c, b }.linux_name(s);
+        assert_eq!(word(1, true, true, true), "MEM/CACHED/WBWA");
+        assert_eq!(word(0, true, true, true), "MEM/CACHED/WBRA");
+        assert_eq!(word(0, true, false, true), "MEM/CACHED/WT");
+        assert_eq!(word(0, false, true, true), "MEM/BUFFERABLE/WC");
+        assert_eq!(word(0, false, false, true), "SO/UNCACHED");
+        assert_eq!(word(1, false, false, true), "DEV/SHARED");
+        assert_eq!(word(1, false, false, false), "DEV/NONSHARED");
+        assert_eq!(word(1, true, false, true), "MEM/MINICACHE");
+        assert_eq!(word(1, false, true, true), "RESERVED");
+        assert_eq!(PRRR, 0xff0a_81a8);
+        assert_eq!(NMRR, 0x40e0_40e0);
     }
 
     #[test]
     fn walk_section() {
         let mut m = Mem::default();
         // 0x80000000 -> PA 0 (entry 0x800 at L1 + 0x2000).
-        m.set(L1 + 0x800 * 4, section(pa(0), MT_MEMORY_RWX));
+        m.set(L1 + 0x800 * 4, section(pa(0), RWX));
         let w = walk(L1, 0, 0x8001_2345, m.read());
         let l1 = w.l1.unwrap();
         assert_eq!(l1.addr, 0x6000);
@@ -1216,13 +1308,13 @@ mod tests {
         let t = w.result.unwrap();
         assert_eq!(t.pa, pa(0x0001_2345));
         assert_eq!(t.level, MapLevel::Section);
-        assert_eq!(t.attrs, MT_MEMORY_RWX);
+        assert_eq!(t.attrs, RWX);
         assert_eq!(
             w.to_string(),
             "VA 0x80012345\n\
              \x20 L1 0x00006000: 0x0001140e section PA 0x00000000 AP=PL1 RW XN=0 TEX=001 C=1 B=1 \
-             (normal WB-WA) S=1 nG=0 domain 0\n\
-             \x20 => PA 0x00012345 (1M section)\n"
+             (MEM/CACHED/WBWA: normal WB-WA) S=1 nG=0 domain 0\n\
+             \x20 => PA 0x00012345 (1M section, MT_MEMORY_RWX)\n"
         );
         // TTBR low bits (IRGN/RGN/S attributes) are ignored.
         assert_eq!(walk(L1 | 0x4a, 0, 0x8001_2345, m.read()).result, w.result);
@@ -1233,9 +1325,9 @@ mod tests {
         let mut m = Mem::default();
         let l2 = 0x8400;
         m.set(L1 + 0xf00 * 4, page_table(pa(l2), DOMAIN_IO));
-        m.set(l2 + 4, small_page(pa(0x3f20_1000), MT_DEVICE));
+        m.set(l2 + 4, small_page(pa(0x3f20_1000), DEV));
         for i in 0x10..0x20 {
-            m.set(l2 + i * 4, large_page(pa(0x0123_0000), MT_MEMORY_RW));
+            m.set(l2 + i * 4, large_page(pa(0x0123_0000), RW));
         }
         let w = walk(L1, 0, 0xf000_1abc, m.read());
         assert_eq!(w.l1.unwrap().addr, L1 + 0xf00 * 4);
@@ -1254,7 +1346,7 @@ mod tests {
     fn walk_supersection() {
         let mut m = Mem::default();
         for i in 0..16 {
-            m.set(L1 + (0x400 + i) * 4, supersection(pa(0x12_0000_0000), MT_MEMORY_RW));
+            m.set(L1 + (0x400 + i) * 4, supersection(pa(0x12_0000_0000), RW));
         }
         let t = walk(L1, 0, 0x40ab_cdef, m.read()).result.unwrap();
         assert_eq!(t.pa, pa(0x12_00ab_cdef));
@@ -1288,7 +1380,7 @@ mod tests {
         let mut m = Mem::default();
         // N=1: TTBR0 covers 0..2G with an 8 KiB table indexed by VA[30:20].
         let ttbr0 = 0x2000;
-        m.set(ttbr0 + 0x7ff * 4, section(pa(0x0070_0000), MT_MEMORY_RW));
+        m.set(ttbr0 + 0x7ff * 4, section(pa(0x0070_0000), RW));
         let t = walk(ttbr0, 1, 0x7ff0_0010, m.read()).result.unwrap();
         assert_eq!(t.pa, pa(0x0070_0010));
         let w = walk(ttbr0, 1, 0x8000_0000, m.read());
@@ -1310,32 +1402,32 @@ mod tests {
         let l1 = |va: u64| L1 + (va >> 20) * 4;
         // Lowmem: kernel text (RWX) 1M, then 3M of RW data, then 1M read-only from PA 0x400000
         // but a hole at 0xc0500000, then 2M at a discontiguous PA.
-        m.set(l1(0xc000_0000), section(pa(0x0000_0000), MT_MEMORY_RWX));
+        m.set(l1(0xc000_0000), section(pa(0x0000_0000), RWX));
         for i in 1..4 {
-            m.set(l1(0xc000_0000 + i * SZ_1M), section(pa(i * SZ_1M), MT_MEMORY_RW));
+            m.set(l1(0xc000_0000 + i * SZ_1M), section(pa(i * SZ_1M), RW));
         }
-        m.set(l1(0xc040_0000), section(pa(0x0040_0000), MT_MEMORY_RO));
-        m.set(l1(0xc060_0000), section(pa(0x0080_0000), MT_MEMORY_RW));
-        m.set(l1(0xc070_0000), section(pa(0x0060_0000), MT_MEMORY_RW));
+        m.set(l1(0xc040_0000), section(pa(0x0040_0000), RO));
+        m.set(l1(0xc060_0000), section(pa(0x0080_0000), RW));
+        m.set(l1(0xc070_0000), section(pa(0x0060_0000), RW));
         // Modules: one page table with two pages of RW memory.
         let mods = 0x9000;
         m.set(l1(0xbf00_0000), page_table(pa(mods), DOMAIN_KERNEL));
-        m.set(mods, small_page(pa(0x0300_0000), MT_MEMORY_RW));
-        m.set(mods + 4, small_page(pa(0x0300_1000), MT_MEMORY_RW));
+        m.set(mods, small_page(pa(0x0300_0000), RW));
+        m.set(mods + 4, small_page(pa(0x0300_1000), RW));
         // vmalloc: UART and two RAM pages that are not physically contiguous, then a 64K page.
         let vm = 0x9400;
         m.set(l1(0xf000_0000), page_table(pa(vm), DOMAIN_KERNEL));
-        m.set(vm, small_page(pa(0x3f20_1000), MT_DEVICE));
-        m.set(vm + 2 * 4, small_page(pa(0x0500_0000), MT_MEMORY_RW));
-        m.set(vm + 3 * 4, small_page(pa(0x0400_0000), MT_MEMORY_RW));
+        m.set(vm, small_page(pa(0x3f20_1000), DEV));
+        m.set(vm + 2 * 4, small_page(pa(0x0500_0000), RW));
+        m.set(vm + 3 * 4, small_page(pa(0x0400_0000), RW));
         for i in 16..32 {
-            m.set(vm + i * 4, large_page(pa(0x0600_0000), MT_MEMORY_RW));
+            m.set(vm + i * 4, large_page(pa(0x0600_0000), RW));
         }
         // Vectors: one read-only executable page at 0xffff0000, stubs page after it.
         let vec = 0x9800;
         m.set(l1(0xffff_0000), page_table(pa(vec), DOMAIN_VECTORS));
-        m.set(vec + 0xf0 * 4, small_page(pa(0x0010_0000), MT_MEMORY_RX));
-        m.set(vec + 0xf1 * 4, small_page(pa(0x0010_1000), MT_MEMORY_RX));
+        m.set(vec + 0xf0 * 4, small_page(pa(0x0010_0000), RX));
+        m.set(vec + 0xf1 * 4, small_page(pa(0x0010_1000), RX));
         m
     }
 
@@ -1355,21 +1447,21 @@ mod tests {
         ptdump(&mut out, L1, 0, &MARKERS, m.read()).unwrap();
         let expected = "\
 ---[ Modules ]---
-0xbf000000-0xbf002000 -> 0x03000000      8K PAGE      RW NX SHD MEM/CACHED/WBWA
+0xbf000000-0xbf002000 -> 0x03000000      8K PAGE  KERNEL      RW NX SHD MEM/CACHED/WBWA
 ---[ Kernel Mapping ]---
-0xc0000000-0xc0100000 -> 0x00000000      1M SECT      RW x  SHD MEM/CACHED/WBWA
-0xc0100000-0xc0400000 -> 0x00100000      3M SECT      RW NX SHD MEM/CACHED/WBWA
-0xc0400000-0xc0500000 -> 0x00400000      1M SECT      ro NX SHD MEM/CACHED/WBWA
-0xc0600000-0xc0700000 -> 0x00800000      1M SECT      RW NX SHD MEM/CACHED/WBWA
-0xc0700000-0xc0800000 -> 0x00600000      1M SECT      RW NX SHD MEM/CACHED/WBWA
+0xc0000000-0xc0100000 -> 0x00000000      1M SECT  KERNEL      RW x  SHD MEM/CACHED/WBWA
+0xc0100000-0xc0400000 -> 0x00100000      3M SECT  KERNEL      RW NX SHD MEM/CACHED/WBWA
+0xc0400000-0xc0500000 -> 0x00400000      1M SECT  KERNEL      ro NX SHD MEM/CACHED/WBWA
+0xc0600000-0xc0700000 -> 0x00800000      1M SECT  KERNEL      RW NX SHD MEM/CACHED/WBWA
+0xc0700000-0xc0800000 -> 0x00600000      1M SECT  KERNEL      RW NX SHD MEM/CACHED/WBWA
 ---[ vmalloc() Area ]---
-0xf0000000-0xf0001000 -> 0x3f201000      4K PAGE      RW NX SHD DEV/SHARED
-0xf0002000-0xf0003000 -> 0x05000000      4K PAGE      RW NX SHD MEM/CACHED/WBWA
-0xf0003000-0xf0004000 -> 0x04000000      4K PAGE      RW NX SHD MEM/CACHED/WBWA
-0xf0010000-0xf0020000 -> 0x06000000     64K LARGE     RW NX SHD MEM/CACHED/WBWA
+0xf0000000-0xf0001000 -> 0x3f201000      4K PAGE  KERNEL      RW NX SHD DEV/SHARED
+0xf0002000-0xf0003000 -> 0x05000000      4K PAGE  KERNEL      RW NX SHD MEM/CACHED/WBWA
+0xf0003000-0xf0004000 -> 0x04000000      4K PAGE  KERNEL      RW NX SHD MEM/CACHED/WBWA
+0xf0010000-0xf0020000 -> 0x06000000     64K LARGE KERNEL      RW NX SHD MEM/CACHED/WBWA
 ---[ Fixmap Area ]---
 ---[ Vectors ]---
-0xffff0000-0xffff2000 -> 0x00100000      8K PAGE      ro x  SHD MEM/CACHED/WBWA
+0xffff0000-0xffff2000 -> 0x00100000      8K PAGE  VECTORS     ro x  SHD MEM/CACHED/WBWA
 ---[ Vectors End ]---
 ";
         assert_eq!(out, expected);
@@ -1380,16 +1472,16 @@ mod tests {
         let mut m = Mem::default();
         for i in 0..32u64 {
             let base = 0x1_0000_0000 + (i / 16) * SUPERSECTION_SIZE;
-            m.set(L1 + (0xe00 + i) * 4, supersection(pa(base), MT_MEMORY_RW));
+            m.set(L1 + (0xe00 + i) * 4, supersection(pa(base), RW));
         }
         // A section at the very top: the last line ends at 4 GiB.
-        m.set(L1 + 0xfff * 4, section(pa(0x3ff0_0000), MT_DEVICE));
+        m.set(L1 + 0xfff * 4, section(pa(0x3ff0_0000), DEV));
         let mut out = String::new();
         ptdump(&mut out, L1, 0, &[], m.read()).unwrap();
         assert_eq!(
             out,
-            "0xe0000000-0xe2000000 -> 0x100000000     32M SUPER     RW NX SHD MEM/CACHED/WBWA\n\
-             0xfff00000-0x100000000 -> 0x3ff00000      1M SECT      RW NX SHD DEV/SHARED\n"
+            "0xe0000000-0xe2000000 -> 0x100000000     32M SUPER KERNEL      RW NX SHD MEM/CACHED/WBWA\n\
+             0xfff00000-0x100000000 -> 0x3ff00000      1M SECT  KERNEL      RW NX SHD DEV/SHARED\n"
         );
     }
 
@@ -1397,9 +1489,9 @@ mod tests {
     fn ptdump_ttbr0_half_table_and_trailing_markers() {
         let mut m = Mem::default();
         let ttbr0 = 0x2000;
-        m.set(ttbr0 + 4, section(pa(0x0010_0000), MT_MEMORY_RW));
+        m.set(ttbr0 + 4, section(pa(0x0010_0000), RW));
         // An entry beyond the N=1 table must not be visited.
-        m.set(ttbr0 + 0x800 * 4, section(pa(0), MT_MEMORY_RW));
+        m.set(ttbr0 + 0x800 * 4, section(pa(0), RW));
         let markers = [
             AddrMarker { start: 0, name: "User" },
             AddrMarker { start: 0x7fff_f000, name: "Top" },
@@ -1410,7 +1502,7 @@ mod tests {
         assert_eq!(
             out,
             "---[ User ]---\n\
-             0x00100000-0x00200000 -> 0x00100000      1M SECT      RW NX SHD MEM/CACHED/WBWA\n\
+             0x00100000-0x00200000 -> 0x00100000      1M SECT  KERNEL      RW NX SHD MEM/CACHED/WBWA\n\
              ---[ Top ]---\n"
         );
     }
@@ -1418,17 +1510,17 @@ mod tests {
     #[test]
     fn ptdump_splits_on_domain_and_unreadable_is_a_hole() {
         let mut m = Mem::default();
-        m.set(L1, section_in_domain(pa(0), MT_MEMORY_RW, 0));
-        m.set(L1 + 4, section_in_domain(pa(SZ_1M), MT_MEMORY_RW, 1));
-        m.set(L1 + 8, section(pa(2 * SZ_1M), MT_MEMORY_RW));
-        m.set(L1 + 12, section(pa(3 * SZ_1M), MT_MEMORY_RW));
+        m.set(L1, section_in_domain(pa(0), RW, 0));
+        m.set(L1 + 4, section_in_domain(pa(SZ_1M), RW, 1));
+        m.set(L1 + 8, section(pa(2 * SZ_1M), RW));
+        m.set(L1 + 12, section(pa(3 * SZ_1M), RW));
         let read = |a: u64| if a == L1 + 8 { None } else { m.read()(a) };
         let mut out = String::new();
         ptdump(&mut out, L1, 0, &[], read).unwrap();
         assert_eq!(out.lines().count(), 3);
         assert!(out.starts_with("0x00000000-0x00100000 "));
         assert!(out.ends_with(
-            "0x00300000-0x00400000 -> 0x00300000      1M SECT      RW NX SHD MEM/CACHED/WBWA\n"
+            "0x00300000-0x00400000 -> 0x00300000      1M SECT  KERNEL      RW NX SHD MEM/CACHED/WBWA\n"
         ));
     }
 }

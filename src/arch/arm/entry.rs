@@ -5,23 +5,39 @@
 //! moves the image to its link-time physical address if it was loaded elsewhere (QEMU's raw
 //! `-kernel` loads at 0x10000, the Pi firmware and the ELF loader at 0x8000), builds
 //! `init_pg_dir` (identity + linear sections for the kernel, the boot parameters and the UART),
-//! turns the MMU and caches on and jumps to `PAGE_OFFSET`. Then it sets the mode stacks,
-//! clears the BSS and calls `kernel_main(boot_params, machine, entry_cpsr, load_addr)`.
+//! turns the MMU and caches on the way Linux 6.1's `__v7_setup` does (TTBCR.N = 0, TEX
+//! remap with Linux's PRRR/NMRR, the domain register, high vectors) and jumps to
+//! `PAGE_OFFSET`. Then it sets the mode stacks, clears the BSS and calls
+//! `kernel_main(boot_params, machine, entry_cpsr, load_addr)`.
 
-use crate::config::PAGE_OFFSET;
+use super::desc::{NMRR, PRRR};
+use super::mmu::{DACR_INIT, STUBS_PAGE, TTB_FLAGS_SMP, VECTORS_PAGE};
+use super::pgtable::{
+    pgd_index_pair, set_pte_ext, MT_DEVICE, MT_HIGH_VECTORS, MT_LOW_VECTORS, MT_MEMORY_RWX,
+    PTE_HWTABLE_OFF, PTE_TABLE_PAGE,
+};
 
-/// TTBCR.N: 1 splits the address space at 2 GiB between TTBR0 and TTBR1 (the 2G/2G split);
-/// for 3G/1G and 1G/3G Linux uses one table through TTBR0 (N = 0), and so does pivm.
-pub const TTBCR_N: u32 = if PAGE_OFFSET == 0x8000_0000 { 1 } else { 0 };
-
-/// First-level section descriptor for normal memory: TEX=001 C=1 B=1 (write-back,
-/// write-allocate), shareable, PL1 read/write, executable.
-const SECTION_MEM_RWX: u32 = 0x0001_140E;
-/// First-level section descriptor for shared device memory: B=1, XN, PL1 read/write.
-const SECTION_DEVICE: u32 = 0x0000_0416;
-/// Translation table walk attributes for TTBR0/1: inner and outer write-back
-/// write-allocate, shareable.
-const TTBR_WALK_ATTRS: u32 = 0x6A;
+/// TTBCR.N = 0 for every split: one table through TTBR0, as `v7_ttb_setup` writes.
+pub const TTBCR_N: u32 = 0;
+/// First-level section descriptor for the boot map of RAM: Linux's `MT_MEMORY_RWX`.
+const SECTION_MEM_RWX: u32 = MT_MEMORY_RWX.prot_sect;
+/// First-level section descriptor for the peripheral window: Linux's `MT_DEVICE`.
+const SECTION_DEVICE: u32 = MT_DEVICE.prot_sect;
+/// The vector and stubs pages' first-level and PTE bits (Linux and hardware halves).
+const VECTORS_L1: u32 = MT_HIGH_VECTORS.prot_l1;
+const VECTORS_PTE: u32 = MT_HIGH_VECTORS.prot_pte;
+const VECTORS_HW_PTE: u32 = set_pte_ext(VECTORS_PTE, 0);
+const STUBS_PTE: u32 = MT_LOW_VECTORS.prot_pte;
+const STUBS_HW_PTE: u32 = set_pte_ext(STUBS_PTE, 0);
+/// Byte offset of the vector pair's first-level entries in a first-level table.
+const VECTORS_PGD_OFFSET: u32 = (pgd_index_pair(VECTORS_PAGE) * 4) as u32;
+/// Byte offsets of the two pages' Linux PTEs in their table page (512 entries per 2 MiB).
+const VECTORS_PTE_OFFSET: u32 = ((VECTORS_PAGE >> 12) & 0x1ff) * 4;
+const STUBS_PTE_OFFSET: u32 = ((STUBS_PAGE >> 12) & 0x1ff) * 4;
+/// SCTLR bits `__v7_setup` sets or clears beyond the MMU and caches.
+const SCTLR_TRE: u32 = 1 << 28;
+const SCTLR_AFE: u32 = 1 << 29;
+const SCTLR_V: u32 = 1 << 13;
 /// First and one-past-last 1 MiB section of the BCM2836 peripheral window (0x3F000000).
 const PERIPHERAL_FIRST_SECTION: u32 = 0x3F0;
 const PERIPHERAL_END_SECTION: u32 = 0x400;
@@ -185,6 +201,46 @@ relocated:
     add     r2, r2, #1
     cmp     r2, #{periph_end}
     blo     12b
+    @ the vector page and the stubs page at 0xffff0000 (high vectors from the start, as
+    @ Linux), through one table page in Linux's layout: two Linux tables, then the two
+    @ hardware tables the pair of first-level entries points at
+    ldr     r0, =init_pte_vectors
+    ldr     r1, =PAGE_OFFSET
+    sub     r0, r0, r1                  @ its physical address
+    mov     r2, #0
+    mov     r1, r0
+    add     r3, r0, #{table_page}
+13: str     r2, [r1], #4
+    cmp     r1, r3
+    blo     13b
+    ldr     r1, ={vec_l1}
+    add     r2, r0, #{hwoff}
+    orr     r2, r2, r1
+    ldr     r3, ={vec_pgd}
+    str     r2, [r4, r3]                @ even section of the pair
+    add     r2, r2, #1024
+    add     r3, r3, #4
+    str     r2, [r4, r3]                @ odd section (0xfff00000, the vectors)
+    ldr     r1, =__vectors_start
+    ldr     r2, =PAGE_OFFSET
+    sub     r1, r1, r2                  @ the vector page's physical address
+    ldr     r6, ={vec_off}
+    ldr     r3, ={vec_pte}
+    orr     r3, r3, r1
+    str     r3, [r0, r6]                @ Linux PTE
+    ldr     r3, ={vec_hw}
+    orr     r3, r3, r1
+    add     r6, r6, #{hwoff}
+    str     r3, [r0, r6]                @ hardware PTE
+    add     r1, r1, #4096               @ the stubs page follows it
+    ldr     r6, ={stubs_off}
+    ldr     r3, ={stubs_pte}
+    orr     r3, r3, r1
+    str     r3, [r0, r6]
+    ldr     r3, ={stubs_hw}
+    orr     r3, r3, r1
+    add     r6, r6, #{hwoff}
+    str     r3, [r0, r6]
 
     @ MMU on
     mov     r0, #0
@@ -197,17 +253,22 @@ relocated:
     orr     r0, r0, #(1 << 6)
     mcr     p15, 0, r0, c1, c0, 1
     mov     r0, #{ttbcr_n}
-    mcr     p15, 0, r0, c2, c0, 2       @ TTBCR
+    mcr     p15, 0, r0, c2, c0, 2       @ TTBCR: N = 0, one table
     orr     r0, r4, #{walk}
     mcr     p15, 0, r0, c2, c0, 0       @ TTBR0
-    mcr     p15, 0, r0, c2, c0, 1       @ TTBR1
-    ldr     r0, =0x55555555
-    mcr     p15, 0, r0, c3, c0, 0       @ DACR: every domain is a client
+    mcr     p15, 0, r0, c2, c0, 1       @ TTBR1 (unused with N = 0; Linux loads it too)
+    ldr     r0, ={dacr}
+    mcr     p15, 0, r0, c3, c0, 0       @ DACR: DACR_INIT
+    ldr     r0, ={prrr}
+    mcr     p15, 0, r0, c10, c2, 0      @ PRRR
+    ldr     r0, ={nmrr}
+    mcr     p15, 0, r0, c10, c2, 1      @ NMRR
     dsb
     isb
     mrc     p15, 0, r0, c1, c0, 0       @ SCTLR
-    bic     r0, r0, #0x30000000         @ TRE, AFE off: classic TEX/AP encoding
-    bic     r0, r0, #(1 << 13)          @ V: low vectors until paging_init maps 0xffff0000
+    orr     r0, r0, #{tre}              @ TRE: TEX remap through PRRR/NMRR
+    bic     r0, r0, #{afe}              @ AFE off: AP[0] is a permission bit
+    orr     r0, r0, #{v}                @ V: vectors at 0xffff0000
     bic     r0, r0, #(1 << 1)           @ A: no alignment checking
     orr     r0, r0, #(1 << 0)           @ M: MMU
     orr     r0, r0, #(1 << 2)           @ C: data cache
@@ -248,9 +309,6 @@ __mmap_switched:
     ldr     sp, =__irq_stack_top
     cps     #0x13                       @ SVC
     ldr     sp, =__svc_stack_top
-    ldr     r0, =__vectors_start
-    mcr     p15, 0, r0, c12, c0, 0      @ VBAR
-    isb
     ldr     r0, =__bss_start
     ldr     r1, =__bss_stop
     mov     r2, #0
@@ -286,7 +344,23 @@ __irq_stack_top:
     periph_first = const PERIPHERAL_FIRST_SECTION,
     periph_end = const PERIPHERAL_END_SECTION,
     ttbcr_n = const TTBCR_N,
-    walk = const TTBR_WALK_ATTRS,
+    walk = const TTB_FLAGS_SMP,
+    dacr = const DACR_INIT,
+    prrr = const PRRR,
+    nmrr = const NMRR,
+    tre = const SCTLR_TRE,
+    afe = const SCTLR_AFE,
+    v = const SCTLR_V,
+    table_page = const PTE_TABLE_PAGE,
+    hwoff = const PTE_HWTABLE_OFF,
+    vec_l1 = const VECTORS_L1,
+    vec_pgd = const VECTORS_PGD_OFFSET,
+    vec_off = const VECTORS_PTE_OFFSET,
+    vec_pte = const VECTORS_PTE,
+    vec_hw = const VECTORS_HW_PTE,
+    stubs_off = const STUBS_PTE_OFFSET,
+    stubs_pte = const STUBS_PTE,
+    stubs_hw = const STUBS_HW_PTE,
     mbox3_set = const CORE0_MAILBOX3_SET,
     mbox3_rdclr = const CORE0_MAILBOX3_RDCLR,
     mbox_int_ctrl = const CORE0_MAILBOX_INT_CTRL,

@@ -2,13 +2,13 @@
 //! address), and Linux-style oopses for everything else, after which the kernel halts.
 use core::arch::asm;
 use core::fmt::Write;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use tock_registers::interfaces::Readable;
 
 use super::cp15::{Dacr, Dfar, Dfsr, Ifar, Ifsr, Sctlr, Ttbr0};
 use super::fsr;
-use super::vectors::{ExceptionKind, PtRegs};
+use super::vectors::{ExceptionKind, PtRegs, ShowRegs};
 use crate::board::raspi::uart::UartWriter;
 use crate::mm::PAGE_SIZE;
 
@@ -36,6 +36,9 @@ fn exception_table() -> &'static [ExTableEntry] {
 fn search_exception_table(pc: u32) -> Option<u32> {
     exception_table().iter().find(|e| e.insn == pc).map(|e| e.fixup)
 }
+
+/// Linux's software bit marking a prefetch abort's FSR (`FSR_LNX_PF`).
+const FSR_LNX_PF: u32 = 1 << 31;
 
 /// The fault a fixup absorbed most recently: (address, FSR).
 static FIXED_FAR: AtomicU32 = AtomicU32::new(0);
@@ -107,6 +110,8 @@ pub fn probe_read_u32(addr: u32) -> Result<u32, Fault> {
             a = in(reg) addr,
             v = out(reg) val,
             e = out(reg) err,
+            // A fault here taken while already in abort mode (the oops path) overwrites lr.
+            lateout("lr") _,
             options(nostack, readonly),
         );
     }
@@ -124,11 +129,28 @@ pub fn probe_write_u32(addr: u32, value: u32) -> Result<(), Fault> {
             a = in(reg) addr,
             v = in(reg) value,
             e = out(reg) err,
+            // As in `probe_read_u32`: a nested abort overwrites lr.
+            lateout("lr") _,
             options(nostack),
         );
     }
     fixup_result(err, ())
 }
+
+/// Something that can say what a kernel address belongs to (the vmalloc area it lies in or
+/// ran past), for the oops. Registered by the code that owns the knowledge, so arch code does
+/// not reach into it. Must not block: it may run while its own lock is held.
+pub type DescribeAddr = fn(w: &mut dyn Write, addr: u64);
+
+static DESCRIBE_ADDR: spin::Once<DescribeAddr> = spin::Once::new();
+
+/// Registers the oops' address describer (once; later calls are ignored).
+pub fn set_address_describer(f: DescribeAddr) {
+    DESCRIBE_ADDR.call_once(|| f);
+}
+
+/// Set while an oops is being printed: a fault inside it must not start another.
+static IN_OOPS: AtomicBool = AtomicBool::new(false);
 
 /// Entry from the vectors.
 pub fn handle(kind: ExceptionKind, regs: &mut PtRegs) {
@@ -160,6 +182,9 @@ fn oops_writer() -> UartWriter {
 
 fn die_kernel_fault(addr: u32, fsr_val: u32, instruction: bool, regs: &PtRegs) -> ! {
     let mut w = oops_writer();
+    if IN_OOPS.swap(true, Ordering::Relaxed) {
+        recursive_fault(&mut w, addr, regs)
+    }
     let what =
         if u64::from(addr) < PAGE_SIZE { "NULL pointer dereference" } else { "paging request" };
     let _ = writeln!(w, "8<--- cut here ---");
@@ -171,21 +196,38 @@ fn die_kernel_fault(addr: u32, fsr_val: u32, instruction: bool, regs: &PtRegs) -
         fsr::access_kind(fsr_val, instruction)
     );
     super::mmu::show_pte(&mut w, addr);
-    crate::kernel::vmalloc::describe_fault_address(&mut w, u64::from(addr));
+    if let Some(describe) = DESCRIBE_ADDR.get() {
+        describe(&mut w, u64::from(addr));
+    }
     let _ = writeln!(w, "FSR 0x{:03x}: {}", fsr_val, fsr::fault_name(fsr_val));
-    die("Oops", fsr_val, regs)
+    // Linux marks prefetch aborts with FSR_LNX_PF, and die() prints the marked value.
+    die("Oops", if instruction { fsr_val | FSR_LNX_PF } else { fsr_val }, regs)
+}
+
+/// A fault while printing an oops: say so and stop, as Linux's `make_task_dead` does for a
+/// recursive fault.
+fn recursive_fault(w: &mut UartWriter, addr: u32, regs: &PtRegs) -> ! {
+    let _ = writeln!(
+        w,
+        "Fixing recursive fault but reboot is needed! (at {:08x}, pc {:08x})",
+        addr,
+        regs.pc()
+    );
+    crate::board::raspi::uart::flush();
+    super::halt()
 }
 
 /// Linux's `die()`: the oops header, the registers and the code around pc, then halt.
 fn die(msg: &str, err: u32, regs: &PtRegs) -> ! {
     let mut w = oops_writer();
+    IN_OOPS.store(true, Ordering::Relaxed);
     let _ = writeln!(w, "Internal error: {}: {:x} [#1] SMP ARM", msg, err);
     let _ = writeln!(w, "Modules linked in:");
     let _ = writeln!(w, "CPU: 0 PID: 0 Comm: swapper/0 Not tainted {}", crate::VERSION);
     let _ = writeln!(w, "Hardware name: BCM2835");
     let _ = writeln!(w, "PC is at {}", Sym(regs.pc()));
     let _ = writeln!(w, "LR is at {}", Sym(regs.uregs[PtRegs::LR]));
-    let _ = writeln!(w, "{}", regs);
+    let _ = writeln!(w, "{}", ShowRegs { regs, dacr: Dacr.get() });
     let _ = writeln!(
         w,
         "Control: {:08x}  Table: {:08x}  DAC: {:08x}",
@@ -193,19 +235,21 @@ fn die(msg: &str, err: u32, regs: &PtRegs) -> ! {
         Ttbr0.get(),
         Dacr.get()
     );
-    let _ = write!(w, "Code:");
+    // dump_instr(): four words before pc and pc's own in parentheses, each followed by a
+    // space; an unreadable word ends the line with "bad PC value".
+    let _ = write!(w, "Code: ");
     let pc = regs.pc();
     for i in (0..5u32).rev() {
-        let a = pc.wrapping_sub(4 * i);
-        match probe_read_u32(a) {
+        match probe_read_u32(pc.wrapping_sub(4 * i)) {
             Ok(v) if i == 0 => {
-                let _ = write!(w, " ({:08x})", v);
+                let _ = write!(w, "({:08x}) ", v);
             }
             Ok(v) => {
-                let _ = write!(w, " {:08x}", v);
+                let _ = write!(w, "{:08x} ", v);
             }
             Err(_) => {
-                let _ = write!(w, " ********");
+                let _ = write!(w, "bad PC value");
+                break;
             }
         }
     }
@@ -232,7 +276,8 @@ impl core::fmt::Display for Sym {
         let table = unsafe { core::slice::from_raw_parts(start, end.offset_from(start) as usize) };
         match crate::kallsyms::lookup(table, self.0) {
             Some(s) => write!(f, "{}", s),
-            None => write!(f, "{:#010x}", self.0),
+            // %pS of an address with no symbol: plain hex.
+            None => write!(f, "{:#x}", self.0),
         }
     }
 }

@@ -1,216 +1,227 @@
-//! `paging_init`: builds the kernel's final translation table (`swapper_pg_dir`) from the
-//! computed layout, switches to it and drops the boot-time identity map.
+//! `paging_init`: builds the kernel's final translation table (`swapper_pg_dir`) as Linux 6.1
+//! does without LPAE, switches to it and drops the boot-time identity map; and the run-time
+//! page-table operations (vmalloc, ioremap, pkmap, fixmap, and any other first-level table).
 //!
-//! Lowmem is mapped with 1 MiB sections, except where finer permissions are needed (the
-//! kernel image: text read-only+executable, rodata read-only+XN, data/bss read-write+XN) or
-//! the memory ends inside a section; those use 4 KiB second-level tables, as do the vector
-//! page and the fixmap.
+//! Lowmem is mapped from memblock's memory regions only (`map_lowmem()`), with 1 MiB
+//! sections where a whole section is memory; the sections holding the kernel image use
+//! 4 KiB pages so that text is read-only and executable, rodata read-only, data/bss
+//! read-write and non-executable (Linux applies the same permissions per section). Every
+//! second-level table is a page in Linux's layout (two Linux tables, then the two hardware
+//! tables `cpu_v7_set_pte_ext` derives from them), from a static pool at boot and from the
+//! page allocator afterwards. TTBCR.N = 0 for every split: TTBR0 and TTBR1 both hold
+//! `swapper_pg_dir`, as `v7_ttb_setup` and `cpu_v7_switch_mm` leave them for kernel threads.
 use core::fmt::Write;
 
-use spin::Mutex;
-use tock_registers::interfaces::{ReadWriteable, Readable, Writeable};
+use spin::{Mutex, Once};
+use tock_registers::interfaces::{Readable, Writeable};
 
-use super::cp15::{self, Sctlr, Ttbcr, Ttbr0, Ttbr1, SCTLR, TTBCR};
-use super::desc::{self, L1_ENTRIES, L2_ENTRIES, SECTION_SHIFT, SMALL_PAGE_SHIFT as PAGE_SHIFT};
-use super::entry::TTBCR_N;
+use super::cp15::{self, Ttbcr, Ttbr0, Ttbr1, TTBCR};
+use super::desc::{L1_ENTRIES, SMALL_PAGE_SHIFT as PAGE_SHIFT};
 use super::image::image;
+use super::pgtable::{
+    self, LinuxPte, MemType, PageTable, PhysMem, MT_DEVICE, MT_HIGH_VECTORS, MT_LOW_VECTORS,
+    MT_MEMORY_RO, MT_MEMORY_RW, MT_MEMORY_RX, PAGE_KERNEL_TABLE, PTE_TABLE_PAGE,
+};
 use crate::board::raspi::io::{self, Device};
 use crate::config::PAGE_OFFSET;
 use crate::mm::fixmap::{fix_to_virt, FixedAddress};
 use crate::mm::layout::VECTORS_BASE;
 use crate::mm::memblock::Memblock;
-use crate::mm::PhysAddr;
+use crate::mm::pgprot::PageProt;
 use crate::sizes::SZ_1M;
 
-/// Second-level table pairs for the kernel's own mappings made before the page allocator
-/// exists (kernel image, vectors, fixmap, a partial last lowmem section).
-const BOOT_PMD_POOL: usize = 8;
-/// TTBR walk attributes: inner/outer write-back write-allocate, shareable.
-const TTBR_WALK_ATTRS: u32 = 0x6A;
-/// Linux's PMD: two hardware second-level tables (two 1 MiB sections, 2 MiB) allocated
-/// together, as in `pgtable-2level.h`.
-pub const PMD_TABLE_BYTES: usize = 2 * L2_ENTRIES * 4;
+pub use super::pgtable::MapError;
 
-#[repr(C, align(16384))]
-struct PgDir([u32; L1_ENTRIES]);
+/// `TTB_FLAGS_SMP`, ORed into TTBR0/TTBR1 by `v7_ttb_setup`: table walks inner and outer
+/// write-back write-allocate, shareable, not outer shareable.
+pub const TTB_FLAGS_SMP: u32 = 0x6a;
+/// `DACR_INIT` with `CONFIG_CPU_SW_DOMAIN_PAN` (on in bcm2709_defconfig: the option defaults
+/// to y without LPAE): the kernel, IO and vector domains are clients and the user domain has
+/// no access except inside uaccess helpers.
+pub const DACR_INIT: u32 = 0x51;
+/// DACR's two bits for the user domain, and "no access".
+pub const DACR_USER_MASK: u32 = 0b11 << (2 * super::desc::DOMAIN_USER as u32);
+/// The vector page and the stubs page after it (`devicemaps_init`).
+pub const VECTORS_PAGE: u32 = VECTORS_BASE as u32;
+pub const STUBS_PAGE: u32 = VECTORS_PAGE + (1 << PAGE_SHIFT);
 
-/// Two hardware tables for an even/odd pair of sections.
-#[repr(C, align(2048))]
-#[derive(Clone, Copy)]
-struct PmdTables([u32; 2 * L2_ENTRIES]);
+extern "C" {
+    /// The kernel's first-level table (`linker.ld`, 16 KiB aligned).
+    static swapper_pg_dir: u8;
+    /// The boot table pool (`linker.ld`, page aligned; the script checks that the kernel
+    /// image's tables, the vector/fixmap table and the lowmem ends fit).
+    static __pte_pool_start: u8;
+    static __pte_pool_end: u8;
+    /// The page below the SVC stack (arch/arm/entry.rs), left unmapped.
+    static __svc_stack_guard: u8;
+    /// The vector page and the stubs page (arch/arm/vectors.rs).
+    static __vectors_start: u8;
+    static __stubs_start: u8;
+}
 
+/// Counters of the kernel's tables; the tables themselves are reached through the linear
+/// map while this lock is held.
 struct Tables {
-    pgd: PgDir,
-    boot_pool: [PmdTables; BOOT_PMD_POOL],
     boot_used: usize,
     /// Pages taken from the page allocator for tables (/proc/meminfo `PageTables`).
     allocated_pages: u64,
 }
 
-/// The kernel's translation tables: `swapper_pg_dir` and the boot-time table pool.
-static TABLES: Mutex<Tables> = Mutex::new(Tables {
-    pgd: PgDir([0; L1_ENTRIES]),
-    boot_pool: [PmdTables([0; 2 * L2_ENTRIES]); BOOT_PMD_POOL],
-    boot_used: 0,
-    allocated_pages: 0,
-});
+static TABLES: Mutex<Tables> = Mutex::new(Tables { boot_used: 0, allocated_pages: 0 });
 
-/// Errors building the tables.
+/// Where new second-level tables come from: returns the physical address of a zeroed page in
+/// lowmem (Linux's `pte_alloc_kernel`).
+pub type PteAlloc<'a> = &'a mut dyn FnMut() -> Option<u32>;
+
+/// The lowmem linear map: `[phys_offset, lowmem_end)` at `PAGE_OFFSET`.
 #[derive(Clone, Copy, Debug)]
-pub enum MapError {
-    /// No memory for a second-level table.
-    NoL2Table,
-    /// The address is covered by a section mapping (lowmem), not by a page table.
-    SectionInTheWay(u32),
+struct LinearMap {
+    phys_offset: u64,
+    lowmem_end: u64,
 }
 
-impl core::fmt::Display for MapError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            MapError::NoL2Table => f.write_str("out of memory for a page table"),
-            MapError::SectionInTheWay(va) => write!(f, "{va:#010x} is mapped by a section"),
+static LINEAR_MAP: Once<LinearMap> = Once::new();
+
+/// Publishes the linear map's bounds once the layout is known (before `paging_init`): arch
+/// code reaches page tables through it.
+pub fn set_linear_map(phys_offset: u64, lowmem_end: u64) {
+    LINEAR_MAP.call_once(|| LinearMap { phys_offset, lowmem_end });
+}
+
+/// `__va()` for lowmem, usable from fault paths: before the layout is known only the first
+/// MiB (kernel, ATAGs) is assumed mapped. Says where a physical address would be in the
+/// linear map, not that it is mapped (memblock's holes are not).
+pub fn phys_to_virt(pa: u64) -> Option<u64> {
+    match LINEAR_MAP.get() {
+        Some(m) => {
+            (m.phys_offset..m.lowmem_end).contains(&pa).then(|| pa - m.phys_offset + PAGE_OFFSET)
+        }
+        None => (pa < SZ_1M).then_some(pa + PAGE_OFFSET),
+    }
+}
+
+/// Physical address of a kernel image symbol (the image sits at PHYS_OFFSET + 0x8000).
+fn virt_to_phys_kernel(va: u32) -> u64 {
+    u64::from(va) - PAGE_OFFSET
+}
+
+/// Descriptors through the linear map. Only used with `TABLES` locked, on tables pivm built.
+struct LinearMem;
+
+impl PhysMem for LinearMem {
+    fn read(&self, pa: u64) -> Option<u32> {
+        let va = phys_to_virt(pa)?;
+        // SAFETY: `pa` is a descriptor in a table pivm built (swapper_pg_dir, the boot pool or
+        // a page the page allocator gave for a table), all in lowmem and so mapped; the
+        // TABLES lock serialises table updates.
+        Some(unsafe { (va as *const u32).read_volatile() })
+    }
+    fn write(&mut self, pa: u64, value: u32) {
+        if let Some(va) = phys_to_virt(pa) {
+            // SAFETY: as for `read`.
+            unsafe { (va as *mut u32).write_volatile(value) };
         }
     }
 }
 
-/// Where new second-level tables come from: returns the physical address of a zeroed,
-/// 2 KiB-aligned block of `PMD_TABLE_BYTES` in lowmem (Linux's `pte_alloc_kernel`).
-pub type PteAlloc<'a> = &'a mut dyn FnMut() -> Option<u32>;
+fn swapper() -> PageTable {
+    PageTable { pgd: virt_to_phys_kernel(core::ptr::addr_of!(swapper_pg_dir) as u32) }
+}
 
-fn virt_to_phys_kernel(va: u32) -> u32 {
-    (u64::from(va) - PAGE_OFFSET) as u32
+/// The kernel's first-level table, for a process address space to copy its kernel half from.
+pub fn swapper_pg_dir_phys() -> u64 {
+    swapper().pgd
 }
 
 impl Tables {
-    /// The hardware table covering `va`, created (with its PMD partner) if missing.
-    fn pte_table(&mut self, va: u32, alloc: PteAlloc<'_>) -> Result<*mut u32, MapError> {
-        let idx = (va >> SECTION_SHIFT) as usize;
-        if let desc::L1Desc::Fault = desc::decode_l1(self.pgd.0[idx]) {
-            let pa = alloc().ok_or(MapError::NoL2Table)?;
-            for half in 0..2 {
-                let i = (idx & !1) + half;
-                if let desc::L1Desc::Fault = desc::decode_l1(self.pgd.0[i]) {
-                    let table = pa + (half * L2_ENTRIES * 4) as u32;
-                    self.pgd.0[i] = desc::page_table(PhysAddr(table.into()), desc::DOMAIN_KERNEL);
-                }
+    /// A zeroed page from the boot pool.
+    fn boot_alloc(&mut self) -> Option<u64> {
+        let base = core::ptr::addr_of!(__pte_pool_start) as u32;
+        let end = core::ptr::addr_of!(__pte_pool_end) as u32;
+        if self.boot_used as u64 >= u64::from(end - base) / PTE_TABLE_PAGE {
+            return None;
+        }
+        let pa = virt_to_phys_kernel(base) + self.boot_used as u64 * PTE_TABLE_PAGE;
+        for i in 0..PTE_TABLE_PAGE / 4 {
+            LinearMem.write(pa + 4 * i, 0);
+        }
+        self.boot_used += 1;
+        Some(pa)
+    }
+
+    /// Maps a page during `paging_init` (`create_mapping` with `early_alloc`).
+    fn map_boot(&mut self, va: u32, pa: u64, mt: &MemType) -> Result<(), MapError> {
+        let pgt = swapper();
+        let mut pool = || self.boot_alloc();
+        pgt.map(&mut LinearMem, va, pa, mt.prot_pte, mt.prot_l1, &mut pool).map(|_| ())
+    }
+
+    /// A table page from `alloc`, counted in `PageTables`.
+    fn counted<'a>(&'a mut self, alloc: PteAlloc<'a>) -> impl FnMut() -> Option<u64> + 'a {
+        move || {
+            let page = alloc().map(u64::from);
+            if page.is_some() {
+                self.allocated_pages += 1;
             }
-        }
-        match desc::decode_l1(self.pgd.0[idx]) {
-            desc::L1Desc::PageTable { l2, .. } => {
-                crate::kernel::phys_to_virt(l2.0).map(|v| v as *mut u32).ok_or(MapError::NoL2Table)
-            }
-            _ => Err(MapError::SectionInTheWay(va)),
+            page
         }
     }
-
-    /// `pte_table` for run-time mappings: a table taken from `alloc` (the page allocator)
-    /// is counted in `allocated_pages`.
-    fn pte_table_counted(&mut self, va: u32, alloc: PteAlloc<'_>) -> Result<*mut u32, MapError> {
-        let mut taken = false;
-        let table = self.pte_table(va, &mut || {
-            let table = alloc();
-            taken = table.is_some();
-            table
-        })?;
-        if taken {
-            self.allocated_pages += 1;
-        }
-        Ok(table)
-    }
-
-    /// Writes the entry for `va` in `table` (from `pte_table`), returning the old one.
-    fn write_pte(&mut self, table: *mut u32, va: u32, pte: u32) -> u32 {
-        let i = ((va >> PAGE_SHIFT) & 0xff) as usize;
-        // SAFETY: `table` is a live second-level table in lowmem (from the boot pool or the
-        // page allocator), reached through the linear map, and `&mut self` means TABLES'
-        // lock is held.
-        unsafe {
-            let old = table.add(i).read_volatile();
-            table.add(i).write_volatile(pte);
-            old
-        }
-    }
-
-    fn set_pte(&mut self, va: u32, pte: u32, alloc: PteAlloc<'_>) -> Result<u32, MapError> {
-        let table = self.pte_table(va, alloc)?;
-        Ok(self.write_pte(table, va, pte))
-    }
-
-    /// Maps a page during `paging_init`, taking a new table pair from the static pool (the
-    /// page allocator does not exist yet).
-    fn map_page_boot(&mut self, va: u32, pa: u32, attrs: desc::Attrs) -> Result<(), MapError> {
-        let next = self.boot_pool.get_mut(self.boot_used).map(|t| {
-            *t = PmdTables([0; 2 * L2_ENTRIES]);
-            virt_to_phys_kernel(t as *const _ as u32)
-        });
-        let mut taken = false;
-        self.set_pte(va, desc::small_page(PhysAddr(pa.into()), attrs), &mut || {
-            taken = true;
-            next
-        })?;
-        if taken {
-            self.boot_used += 1;
-        }
-        Ok(())
-    }
-
-    fn map_section(&mut self, va: u32, pa: u32, attrs: desc::Attrs) {
-        self.pgd.0[(va >> SECTION_SHIFT) as usize] = desc::section(PhysAddr(pa.into()), attrs);
-    }
-}
-
-extern "C" {
-    /// The page below the SVC stack (arch/arm/entry.rs), left unmapped.
-    static __svc_stack_guard: u8;
 }
 
 /// Protection of one page of the kernel image's neighbourhood in lowmem.
-fn kernel_page_prot(va: u32) -> desc::Attrs {
+fn kernel_page_prot(va: u32) -> &'static MemType {
     let img = image();
     if (img.text..img.etext).contains(&va) {
-        desc::MT_MEMORY_RX
+        &MT_MEMORY_RX
     } else if (img.start_rodata..img.end_rodata).contains(&va) {
-        desc::MT_MEMORY_RO
+        &MT_MEMORY_RO
     } else {
-        desc::MT_MEMORY_RW
+        &MT_MEMORY_RW
     }
 }
 
-/// Builds `swapper_pg_dir` for lowmem `[PAGE_OFFSET, high_memory)`, the vector page and the
-/// fixmap device pages, then switches to it. After this, nothing below PAGE_OFFSET is mapped.
+/// Builds `swapper_pg_dir`: lowmem `[PAGE_OFFSET, high_memory)` from memblock's mappable
+/// memory (`map_lowmem`: holes and NOMAP regions stay unmapped), the kernel image wherever it
+/// is (`map_kernel`), the vector and stubs pages (`devicemaps_init`) and the fixmap device
+/// pages; then switches to it. After this nothing below PAGE_OFFSET is mapped.
 ///
-/// Lowmem maps exactly memblock's mappable memory, as `map_lowmem()` does: holes and NOMAP
-/// regions stay unmapped. A section only partly mappable is mapped by pages; when the boot
-/// table pool runs out, the whole section is left out and marked NOMAP, so that nothing ever
-/// hands out memory the linear map does not reach.
+/// A section only partly mappable is mapped by pages; when the boot table pool runs out, the
+/// whole section is left out and marked NOMAP, so that nothing ever hands out memory the
+/// linear map does not reach.
 pub fn paging_init(high_memory: u64, memblock: &mut Memblock) -> Result<(), MapError> {
     let img = image();
-    let kernel_first = img.text & !(SZ_1M as u32 - 1);
-    let kernel_last = img.end - 1;
+    let phys_offset = LINEAR_MAP.get().map_or(0, |m| m.phys_offset);
+    let kernel_first = u64::from(img.text) & !(SZ_1M - 1);
+    let kernel_end = u64::from(img.end);
+    let stack_guard = core::ptr::addr_of!(__svc_stack_guard) as u32;
     let mut t = TABLES.lock();
-    t.pgd.0.fill(0);
+    let pgd = swapper().pgd;
+    for i in 0..L1_ENTRIES as u64 {
+        LinearMem.write(pgd + 4 * i, 0);
+    }
     t.boot_used = 0;
 
-    let stack_guard = core::ptr::addr_of!(__svc_stack_guard) as u32;
     let mut va = PAGE_OFFSET;
-    while va < high_memory {
-        let v = va as u32;
+    while va < high_memory.max(kernel_end) {
         let section_end = va + SZ_1M;
-        let pa = u64::from(virt_to_phys_kernel(v));
-        let kernel = (kernel_first..=kernel_last).contains(&v);
-        let mappable = memblock.map_memory_in(pa, section_end.min(high_memory) - va);
-        let needs_pages = kernel || section_end > high_memory || mappable != SZ_1M;
-        if mappable == 0 && !kernel {
-            // A hole or a NOMAP region: nothing to map.
-        } else if needs_pages {
+        let pa = va - PAGE_OFFSET + phys_offset;
+        let lowmem_bytes = section_end.min(high_memory).saturating_sub(va);
+        let mappable = memblock.map_memory_in(pa, lowmem_bytes);
+        let kernel = va < kernel_end && section_end > kernel_first;
+        if mappable == SZ_1M && !kernel {
+            let entry = swapper().l1_entry(va as u32);
+            LinearMem.write(entry, (pa as u32) | MT_MEMORY_RW.prot_sect);
+        } else if mappable != 0 || kernel {
             let mut p = va;
-            while p < section_end.min(high_memory) {
-                let page_pa = virt_to_phys_kernel(p as u32);
-                if p as u32 == stack_guard || !(kernel || memblock.is_map_memory(page_pa.into())) {
+            while p < section_end {
+                let ppa = p - PAGE_OFFSET + phys_offset;
+                let in_image = (u64::from(img.text)..kernel_end).contains(&p);
+                let mappable = p < high_memory && memblock.is_map_memory(ppa);
+                if p as u32 == stack_guard || !(in_image || mappable) {
                     p += 1 << PAGE_SHIFT;
                     continue;
                 }
-                match t.map_page_boot(p as u32, page_pa, kernel_page_prot(p as u32)) {
+                match t.map_boot(p as u32, ppa, kernel_page_prot(p as u32)) {
                     Err(MapError::NoL2Table) if !kernel => {
                         let _ = memblock.mark_nomap(pa, SZ_1M);
                         crate::kprintln!(
@@ -224,35 +235,31 @@ pub fn paging_init(high_memory: u64, memblock: &mut Memblock) -> Result<(), MapE
                 }
                 p += 1 << PAGE_SHIFT;
             }
-        } else {
-            t.map_section(v, virt_to_phys_kernel(v), desc::MT_MEMORY_RW);
         }
         va = section_end;
     }
 
-    let vectors_pa = virt_to_phys_kernel(super::vectors::vectors_page_va());
-    t.map_page_boot(VECTORS_BASE as u32, vectors_pa, desc::MT_MEMORY_RX)?;
+    // The vector page (user-readable: the kuser helpers) and the stubs page after it.
+    let vectors_pa = virt_to_phys_kernel(core::ptr::addr_of!(__vectors_start) as u32);
+    let stubs_pa = virt_to_phys_kernel(core::ptr::addr_of!(__stubs_start) as u32);
+    t.map_boot(VECTORS_PAGE, vectors_pa, &MT_HIGH_VECTORS)?;
+    t.map_boot(STUBS_PAGE, stubs_pa, &MT_LOW_VECTORS)?;
 
     for (slot, dev) in FIXMAP_DEVICES {
-        t.map_page_boot(fix_to_virt(slot) as u32, (dev.phys() as u32) & !0xfff, desc::MT_DEVICE)?;
+        t.map_boot(fix_to_virt(slot) as u32, dev.phys() & !0xfff, &MT_DEVICE)?;
     }
-
-    let pgd_pa = virt_to_phys_kernel(&t.pgd as *const _ as u32);
     drop(t);
+
     cp15::dsb();
-    Ttbr0.set(pgd_pa | TTBR_WALK_ATTRS);
-    Ttbr1.set(pgd_pa | TTBR_WALK_ATTRS);
-    // TTBR0 walks stay enabled: with the 2G split (N = 1) they cover 0-2 GiB, where the
-    // modules and pkmap areas live; that half of swapper_pg_dir is empty otherwise, so every
-    // other address below PAGE_OFFSET faults.
-    Ttbcr.write(TTBCR::N.val(TTBCR_N));
+    let ttbr = pgd as u32 | TTB_FLAGS_SMP;
+    Ttbr0.set(ttbr);
+    Ttbr1.set(ttbr);
+    Ttbcr.write(TTBCR::N.val(0));
     cp15::local_flush_tlb_all();
 
     for (slot, dev) in FIXMAP_DEVICES {
         io::set_base(dev, (fix_to_virt(slot) + (dev.phys() & 0xfff)) as usize);
     }
-    Sctlr.modify(SCTLR::V::SET);
-    cp15::isb();
     Ok(())
 }
 
@@ -267,44 +274,107 @@ const FIXMAP_DEVICES: [(FixedAddress, Device); 6] = [
 ];
 
 /// Maps one page at a fixed kernel address after `paging_init` (fixmap slots: Linux's
-/// `__set_fixmap`), or unmaps it with `attrs = None`, and drops the stale TLB entry. The
-/// fixmap's tables exist from boot, so no allocation happens.
-pub fn set_fixmap_page(va: u32, pa: u32, attrs: Option<desc::Attrs>) -> Result<(), MapError> {
-    let pte = attrs.map_or(0, |a| desc::small_page(PhysAddr(pa.into()), a));
-    TABLES.lock().set_pte(va, pte, &mut || None)?;
+/// `__set_fixmap`), or unmaps it with `mt = None`, and drops the stale TLB entry. The
+/// fixmap's table exists from boot, so no allocation happens.
+pub fn set_fixmap_page(va: u32, pa: u32, mt: Option<MemType>) -> Result<(), MapError> {
+    let _t = TABLES.lock();
+    let pgt = swapper();
+    match mt {
+        Some(mt) => {
+            pgt.map(&mut LinearMem, va, pa.into(), mt.prot_pte, mt.prot_l1, &mut || None)?;
+        }
+        None => {
+            pgt.unmap(&mut LinearMem, va)?;
+        }
+    }
     cp15::local_flush_tlb_kernel_page(va);
     Ok(())
 }
 
 /// Maps one 4 KiB page at a kernel address outside lowmem (vmalloc, ioremap, pkmap),
-/// creating its second-level table with `alloc` if needed. A newly valid entry needs no TLB
-/// maintenance; the caller flushes when it replaces or removes mappings.
-pub fn map_kernel_page(
-    va: u32,
-    pa: u32,
-    attrs: desc::Attrs,
-    alloc: PteAlloc<'_>,
-) -> Result<(), MapError> {
+/// creating its table page with `alloc` if needed (`_PAGE_KERNEL_TABLE`). A newly valid
+/// entry needs no TLB maintenance; the caller flushes when it replaces or removes mappings.
+pub fn map_kernel_page(va: u32, pa: u32, mt: MemType, alloc: PteAlloc<'_>) -> Result<(), MapError> {
     let mut t = TABLES.lock();
-    let table = t.pte_table_counted(va, alloc)?;
-    t.write_pte(table, va, desc::small_page(PhysAddr(pa.into()), attrs));
+    let mut alloc = t.counted(alloc);
+    let pgt = swapper();
+    pgt.map(&mut LinearMem, va, pa.into(), mt.prot_pte, PAGE_KERNEL_TABLE, &mut alloc)?;
     cp15::dsb();
     Ok(())
 }
 
-/// Creates the second-level table covering `va` now (Linux's `kmap_init` allocates the pkmap
-/// table at boot), so later mappings there never allocate.
+/// Creates the table covering `va` now (Linux's `kmap_init` allocates the pkmap table at
+/// boot), so later mappings there never allocate.
 pub fn prealloc_pte_table(va: u32, alloc: PteAlloc<'_>) -> Result<(), MapError> {
-    TABLES.lock().pte_table_counted(va, alloc).map(|_| ())
+    let mut t = TABLES.lock();
+    let mut alloc = t.counted(alloc);
+    swapper().pte_alloc(&mut LinearMem, va, PAGE_KERNEL_TABLE, &mut alloc).map(|_| ())
 }
 
 /// Clears the entry for `va` and returns the physical page it mapped (None if none). The TLB
 /// is not flushed: batch that with `flush_tlb_kernel_range`.
 pub fn unmap_kernel_page(va: u32) -> Option<u32> {
-    let old = TABLES.lock().set_pte(va, 0, &mut || None).ok()?;
-    match desc::decode_l2(old) {
-        desc::L2Desc::SmallPage { pa, .. } => Some(pa.0 as u32),
-        _ => None,
+    let _t = TABLES.lock();
+    let old = LinuxPte(swapper().unmap(&mut LinearMem, va).ok()?);
+    old.present().then(|| old.pfn_phys() as u32)
+}
+
+/// Maps `pa` at `va` in the first-level table `pgt` with arch-neutral protections, creating
+/// the table page with `alloc` (a user table below PAGE_OFFSET, a kernel one above). The
+/// interface a process address space uses; the caller flushes the TLB when it replaces a
+/// mapping.
+pub fn map_page(
+    pgt: PageTable,
+    va: u32,
+    pa: u64,
+    prot: PageProt,
+    alloc: PteAlloc<'_>,
+) -> Result<(), MapError> {
+    let mut t = TABLES.lock();
+    let mut alloc = t.counted(alloc);
+    pgt.map_prot(&mut LinearMem, va, pa, prot, &mut alloc)?;
+    cp15::dsb();
+    Ok(())
+}
+
+/// Removes `va`'s mapping from `pgt`, returning the old Linux PTE (the caller flushes).
+pub fn unmap_page(pgt: PageTable, va: u32) -> Option<LinuxPte> {
+    let _t = TABLES.lock();
+    let old = pgt.unmap(&mut LinearMem, va).ok()?;
+    (old != 0).then_some(LinuxPte(old))
+}
+
+/// The Linux PTE mapping `va` in `pgt`.
+pub fn lookup_page(pgt: PageTable, va: u32) -> Option<LinuxPte> {
+    let _t = TABLES.lock();
+    pgt.lookup(&LinearMem, va)
+}
+
+/// Rewrites `va`'s PTE in `pgt` with `f` (young/dirty/write-protect) and returns the new
+/// PTE. The caller flushes the TLB entry (by ASID for a process's non-global pages).
+pub fn update_page(
+    pgt: PageTable,
+    va: u32,
+    f: impl FnOnce(LinuxPte) -> LinuxPte,
+) -> Option<LinuxPte> {
+    let _t = TABLES.lock();
+    pgt.update(&mut LinearMem, va, f)
+}
+
+/// Detaches the table page covering `va`'s 2 MiB from `pgt`, flushes the TLB and gives the
+/// page to `free` (Linux's `free_pte_range`; the caller has unmapped every page in it).
+pub fn free_pte_table(pgt: PageTable, va: u32, free: &mut dyn FnMut(u32)) {
+    let page = {
+        let mut t = TABLES.lock();
+        let page = pgt.take_pte_table(&mut LinearMem, va);
+        if page.is_some() {
+            t.allocated_pages = t.allocated_pages.saturating_sub(1);
+        }
+        page
+    };
+    if let Some(page) = page {
+        cp15::local_flush_tlb_all();
+        free(page as u32);
     }
 }
 
@@ -333,30 +403,20 @@ pub fn fixmap_slot_of(dev: Device) -> u32 {
     FIXMAP_DEVICES.iter().find(|(_, d)| *d == dev).map_or(0, |&(slot, _)| fix_to_virt(slot) as u32)
 }
 
-/// Physical address of the live first-level table (TTBR1 holds the kernel's).
+/// Physical address of the live first-level table (TTBR0: with TTBCR.N = 0 the hardware
+/// walks only it).
 pub fn pgd_phys() -> u64 {
-    u64::from(Ttbr1.get() & !0x3fff)
+    u64::from(Ttbr0.get() & !((1 << 14) - 1))
 }
 
-/// Reads a descriptor at a physical address. Tables live in lowmem, so the linear map
-/// reaches them; anything else is not a table pivm built.
+/// Reads a descriptor at a physical address through the linear map, turning a fault into
+/// None (so the oops path can walk tables it does not trust).
 pub fn read_phys_word(pa: u64) -> Option<u32> {
-    let va = crate::kernel::phys_to_virt(pa)?;
-    crate::arch::arm::fault::probe_read_u32(va as u32).ok()
+    let va = phys_to_virt(pa)?;
+    super::fault::probe_read_u32(va as u32).ok()
 }
 
-/// Linux's `show_pte`: the first- and second-level entries for `addr`.
+/// Linux's `show_pte`: `[addr] *pgd=..., *pte=..., *ppte=...` for the live table.
 pub fn show_pte(w: &mut impl Write, addr: u32) {
-    let l1_pa = pgd_phys() + u64::from(addr >> SECTION_SHIFT) * 4;
-    let Some(l1) = read_phys_word(l1_pa) else {
-        let _ = writeln!(w, "[{:08x}] *pgd=????????", addr);
-        return;
-    };
-    let _ = write!(w, "[{:08x}] *pgd={:08x}", addr, l1);
-    if let desc::L1Desc::PageTable { l2, .. } = desc::decode_l1(l1) {
-        if let Some(pte) = read_phys_word(desc::l2_entry_addr(l2.0, addr)) {
-            let _ = write!(w, ", *pte={:08x}", pte);
-        }
-    }
-    let _ = writeln!(w);
+    let _ = pgtable::write_show_pte(w, pgd_phys(), addr, read_phys_word);
 }

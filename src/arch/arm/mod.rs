@@ -3,6 +3,7 @@
 //! the kernel only.
 pub mod desc;
 pub mod fsr;
+pub mod pgtable;
 
 #[cfg(all(kernel, target_arch = "arm"))]
 pub mod cp15;

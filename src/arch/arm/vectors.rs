@@ -1,8 +1,9 @@
 //! Exception vectors and the register frame (`pt_regs`) handlers work on.
 //!
-//! The vector page is position independent (`ldr pc, [pc, #24]` through a table of absolute
-//! handler addresses), so the same page serves at VBAR early in boot and at `VECTORS_BASE`
-//! (0xffff0000, SCTLR.V) once `paging_init` has mapped it there, as Linux does.
+//! As Linux lays them out: the vector page (mapped at `VECTORS_BASE`, 0xffff0000, with
+//! SCTLR.V set from the entry code on) holds the eight vectors, each a branch to its stub in
+//! the next page, and the kuser helpers in its last 160 bytes; it is readable by user space.
+//! The stubs page (0xffff1000, kernel only) jumps to the exception entries in the text.
 
 use core::fmt;
 
@@ -60,10 +61,16 @@ impl PtRegs {
     }
 }
 
-/// Linux's `__show_regs` register block (without the symbolic "PC is at" lines).
-impl fmt::Display for PtRegs {
+/// Linux's `__show_regs` register block (without the symbolic "PC is at" lines), with the
+/// DACR the exception interrupted: its user domain gives the `Segment` word.
+pub struct ShowRegs<'a> {
+    pub regs: &'a PtRegs,
+    pub dacr: u32,
+}
+
+impl fmt::Display for ShowRegs<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let r = &self.uregs;
+        let r = &self.regs.uregs;
         writeln!(f, "pc : [<{:08x}>]    lr : [<{:08x}>]    psr: {:08x}", r[15], r[14], r[16])?;
         writeln!(f, "sp : {:08x}  ip : {:08x}  fp : {:08x}", r[13], r[12], r[11])?;
         writeln!(f, "r10: {:08x}  r9 : {:08x}  r8 : {:08x}", r[10], r[9], r[8])?;
@@ -72,9 +79,11 @@ impl fmt::Display for PtRegs {
         let psr = r[16];
         let flag =
             |bit: u32, c: char| if psr & (1 << bit) != 0 { c.to_ascii_uppercase() } else { c };
+        // With CONFIG_CPU_SW_DOMAIN_PAN, "none" while user access is off.
+        let user_domain = self.dacr & super::mmu::DACR_USER_MASK;
         write!(
             f,
-            "Flags: {}{}{}{}  IRQs {}  FIQs {}  Mode {}  ISA {}  Segment none",
+            "Flags: {}{}{}{}  IRQs {}  FIQs {}  Mode {}  ISA {}  Segment {}",
             flag(31, 'n'),
             flag(30, 'z'),
             flag(29, 'c'),
@@ -83,6 +92,7 @@ impl fmt::Display for PtRegs {
             if psr & (1 << 6) != 0 { "off" } else { "on" },
             mode_name(psr & 0x1f),
             if psr & (1 << 5) != 0 { "Thumb" } else { "ARM" },
+            if user_domain == 0 { "none" } else { "user" },
         )
     }
 }
@@ -103,15 +113,6 @@ pub fn mode_name(mode: u32) -> &'static str {
     }
 }
 
-extern "C" {
-    static __vectors_start: u8;
-}
-
-/// Kernel virtual address of the vector page in the image.
-pub fn vectors_page_va() -> u32 {
-    core::ptr::addr_of!(__vectors_start) as u32
-}
-
 #[no_mangle]
 extern "C" fn arm_exception(kind: u32, regs: &mut PtRegs) {
     super::fault::handle(ExceptionKind::from_u32(kind), regs);
@@ -121,21 +122,78 @@ core::arch::global_asm!(
     r#"
     .section .vectors, "ax"
     .arm
-    .align  5
-    ldr     pc, [pc, #24]
-    ldr     pc, [pc, #24]
-    ldr     pc, [pc, #24]
-    ldr     pc, [pc, #24]
-    ldr     pc, [pc, #24]
-    ldr     pc, [pc, #24]
-    ldr     pc, [pc, #24]
-    ldr     pc, [pc, #24]
-    .word   vec_reset, vec_undef, vec_svc, vec_pabt, vec_dabt, vec_unused, vec_irq, vec_fiq
+    @ The vector page (0xffff0000). Each vector branches to its stub in the next page, so the
+    @ pair works wherever it is mapped.
+    b       vector_rst
+    b       vector_und
+    b       vector_swi
+    b       vector_pabt
+    b       vector_dabt
+    b       vector_addrexcptn
+    b       vector_irq
+    b       vector_fiq
+
+    @ The kuser helpers at the top of the page, where Linux's ABI puts them (user space
+    @ calls them at these fixed addresses): each slot is 32 bytes (cmpxchg64 has two).
+    .org    0xf60
+__kuser_cmpxchg64:                      @ r0 = &old, r1 = &new, r2 = ptr; r0 = 0 and C set if
+    push    {{r4-r9}}                   @ *ptr was old and is now new; only r3 and the flags
+    ldrd    r4, r5, [r0]                @ may change besides r0
+    ldrd    r6, r7, [r1]
+    dmb     ish
+1:  ldrexd  r8, r9, [r2]
+    eors    r3, r8, r4
+    eorseq  r3, r9, r5
+    bne     2f
+    strexd  r3, r6, r7, [r2]
+    teq     r3, #1
+    beq     1b
+2:  dmb     ish
+    rsbs    r0, r3, #0
+    pop     {{r4-r9}}
+    bx      lr
+    .org    0xfa0
+__kuser_memory_barrier:
+    dmb     ish
+    bx      lr
+    .org    0xfc0
+__kuser_cmpxchg:                        @ r0 = old, r1 = new, r2 = ptr; r0 = 0 and C set if
+    dmb     ish                         @ *ptr was old and is now new
+1:  ldrex   r3, [r2]
+    subs    r3, r3, r0
+    strexeq r3, r1, [r2]
+    teqeq   r3, #1
+    beq     1b
+    rsbs    r0, r3, #0
+    b       __kuser_memory_barrier      @ the closing barrier (the slot is full)
+    .org    0xfe0
+__kuser_get_tls:                        @ r0 = the thread's TLS pointer (TPIDRURO)
+    mrc     p15, 0, r0, c13, c0, 3
+    bx      lr
+    .org    0xffc
+__kuser_helper_version:                 @ helpers in the page: (0x1000 - 0xf60) / 32
+    .word   (0x1000 - 0xf60) / 32
+
+    .section .stubs, "ax"
+    .arm
+    @ The stubs page (0xffff1000, kernel read-only): jumps to the exception entries in the
+    @ kernel text through absolute addresses.
+vector_rst:         ldr     pc, =vec_reset
+vector_und:         ldr     pc, =vec_undef
+vector_swi:         ldr     pc, =vec_svc
+vector_pabt:        ldr     pc, =vec_pabt
+vector_dabt:        ldr     pc, =vec_dabt
+vector_addrexcptn:  ldr     pc, =vec_unused
+vector_irq:         ldr     pc, =vec_irq
+vector_fiq:         ldr     pc, =vec_fiq
+    .ltorg
 
     .text
     .arm
     @ Build a pt_regs frame on this mode's stack, call arm_exception(kind, regs) and, if it
-    @ returns (fixup applied), resume at regs->pc.
+    @ returns (fixup applied), resume at regs->pc. The handler runs in the exception's mode:
+    @ a nested abort there overwrites this mode's lr and spsr, which the frame already holds,
+    @ so code that may fault while in it (the probes) declares lr clobbered.
     .macro exc_entry kind, adjust
     sub     lr, lr, #\adjust
     sub     sp, sp, #72

@@ -2,13 +2,16 @@
 //! the ptdump of the kernel's mappings and `peek`.
 use core::fmt::Write;
 
+use tock_registers::interfaces::Readable;
+
 use super::{arg_addr, expect_args, refuse_read_sensitive, CmdError, CmdResult, FORCE};
 use crate::arch::arm::{cp15, desc, fault, mmu};
+use crate::config::PAGE_OFFSET;
 use crate::console::args::{parse_u32, Args};
 use crate::console::printk::Console;
 use crate::kernel::Kernel;
 use crate::kprintln;
-use crate::mm::{PhysAddr, VirtAddr};
+use crate::mm::{PhysAddr, VirtAddr, PAGE_SIZE};
 
 /// Most words `peek` prints at once.
 const PEEK_MAX: u32 = 64;
@@ -32,10 +35,24 @@ pub fn kernel_sections() -> crate::mm::layout::KernelSections {
     }
 }
 
+/// Whether the linear map maps `pa`: memblock's memory below the lowmem limit, and the kernel
+/// image wherever it is (`map_lowmem()` maps only memblock memory; `map_kernel()` the image).
+fn linear_mapped(k: &Kernel, pa: u64) -> bool {
+    let img = crate::arch::arm::image::image();
+    let image = u64::from(img.text) - PAGE_OFFSET..u64::from(img.end) - PAGE_OFFSET;
+    k.memblock.is_memory(pa) || image.contains(&pa)
+}
+
 pub(super) fn cmd_v2p(k: &Kernel, args: &Args<'_>) -> CmdResult {
     expect_args(args, 2)?;
     let va = arg_addr(args, 1)?;
     match k.layout.virt_to_phys(VirtAddr(u64::from(va))) {
+        Some(pa) if !linear_mapped(k, pa.0) => fail!(
+            args,
+            "{:#010x} would be phys {:#010x}, which is not memblock memory: not mapped",
+            va,
+            pa.0
+        ),
         Some(pa) => kprintln!("virt {:#010x} -> phys {:#010x}", va, pa.0),
         None => fail!(
             args,
@@ -52,6 +69,11 @@ pub(super) fn cmd_p2v(k: &Kernel, args: &Args<'_>) -> CmdResult {
     expect_args(args, 2)?;
     let pa = arg_addr(args, 1)?;
     match k.layout.phys_to_virt(PhysAddr(u64::from(pa))) {
+        Some(_) if !linear_mapped(k, pa.into()) => fail!(
+            args,
+            "{:#010x} is not memblock memory (left out by mem= or a hole): not in the linear map",
+            pa
+        ),
         Some(va) => kprintln!("phys {:#010x} -> virt {:#010x}", pa, va.0),
         None => fail!(
             args,
@@ -67,8 +89,9 @@ pub(super) fn cmd_p2v(k: &Kernel, args: &Args<'_>) -> CmdResult {
 pub(super) fn cmd_pt(_: &Kernel, args: &Args<'_>) -> CmdResult {
     expect_args(args, 2)?;
     let va = arg_addr(args, 1)?;
-    // pivm's TTBR0 and TTBR1 point at the same table (TTBR0 walks are disabled on 2G), so
-    // one full-table walk shows what the MMU does for any address.
+    // Linux's show_pte line first (`*pgd`, `*pte` and `*ppte` as an oops prints them).
+    mmu::show_pte(&mut Console, va);
+    // With TTBCR.N = 0 the MMU walks TTBR0's full table for every address.
     let walk = desc::walk(mmu::pgd_phys(), 0, va, mmu::read_phys_word);
     // The MMU's own answer first, so the software walk's result is the last line.
     let par = cp15::ats1cpr(va);
@@ -77,6 +100,15 @@ pub(super) fn cmd_pt(_: &Kernel, args: &Args<'_>) -> CmdResult {
     } else {
         kprintln!("ATS1CPR (hardware): fault, PAR {:#010x}", par);
     }
+    // The registers the walk depends on (pivm's addition; Linux has no such line).
+    kprintln!(
+        "MMU: SCTLR {:08x} TTBCR {:08x} TTBR0 {:08x} TTBR1 {:08x} DACR {:08x}",
+        cp15::Sctlr.get(),
+        cp15::Ttbcr.get(),
+        cp15::Ttbr0.get(),
+        cp15::Ttbr1.get(),
+        cp15::Dacr.get()
+    );
     let _ = write!(Console, "{}", walk);
     Ok(())
 }
@@ -84,15 +116,19 @@ pub(super) fn cmd_pt(_: &Kernel, args: &Args<'_>) -> CmdResult {
 pub(super) fn cmd_ptdump(k: &Kernel, args: &Args<'_>) -> CmdResult {
     expect_args(args, 1)?;
     let l = &k.layout;
-    let pkmap = l.pkmap_base.unwrap_or(l.modules_end);
     let marker = |start: u64, name| desc::AddrMarker { start, name };
+    // Linux 6.1's address_markers (arch/arm/mm/dump.c; the FDT area starts at VMALLOC_END),
+    // plus pivm's own marker for the pkmap area.
+    let pkmap = l.pkmap_base.unwrap_or(l.modules_end);
     let markers = [
         marker(l.modules_vaddr.0, "Modules"),
         marker(pkmap.0, "Persistent Kernel Mappings"),
         marker(l.page_offset.0, "Kernel Mapping"),
         marker(l.vmalloc_start.0, "vmalloc() Area"),
+        marker(l.vmalloc_end.0, "FDT Area"),
         marker(l.fixaddr_start.0, "Fixmap Area"),
         marker(l.vectors_base.0, "Vectors"),
+        marker(l.vectors_base.0 + 2 * PAGE_SIZE, "Vectors End"),
     ];
     let _ = desc::ptdump(&mut Console, mmu::pgd_phys(), 0, &markers, mmu::read_phys_word);
     Ok(())

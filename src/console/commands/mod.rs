@@ -226,8 +226,8 @@ pub static COMMANDS: &[Command] = &[
     },
     Command {
         name: "crash",
-        usage: "crash null",
-        help: "dereference NULL in the kernel (oops, then halt)",
+        usage: "crash null|exec",
+        help: "dereference NULL, or jump to an unmapped page, in the kernel (oops, then halt)",
         run: cmd_crash,
     },
     Command {

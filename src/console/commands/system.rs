@@ -5,8 +5,19 @@ use crate::console::args::Args;
 use crate::kernel::Kernel;
 use crate::kprintln;
 
+/// Where `crash exec` jumps: an unmapped page, so the oops' code dump faults too.
+const CRASH_EXEC_ADDR: usize = 0x1000;
+
 pub(super) fn cmd_crash(_: &Kernel, args: &Args<'_>) -> CmdResult {
     expect_args(args, 2)?;
+    if args.get(1) == Some("exec") {
+        // SAFETY: deliberately not safe: the jump takes a prefetch abort and the oops path
+        // (whose dump of the code around pc faults in turn) halts the kernel.
+        let f: extern "C" fn() = unsafe { core::mem::transmute(CRASH_EXEC_ADDR) };
+        f();
+        kprintln!("crash: executed {:#x} without a fault?", CRASH_EXEC_ADDR);
+        return Ok(());
+    }
     if args.get(1) != Some("null") {
         return Err(CmdError::Usage);
     }

@@ -1,0 +1,821 @@
+//! The 2-level ARM Linux page tables (`pgtable-2level.h`), as pure data and functions over any
+//! physical-memory accessor: Linux's software PTE bits, the memory types `build_mem_type_table()`
+//! computes for an SMP ARMv7 with TEX remap, `cpu_v7_set_pte_ext()` (the hardware PTE derived
+//! from the Linux one), the table page holding two Linux and two hardware tables, map/unmap/
+//! lookup of one PTE, and `show_pte()`'s line. Host-tested; `mmu` applies it to the live tables.
+use core::fmt;
+
+use super::desc::{
+    self, SectionFlags, SmallPageFlags, TableFlags, DOMAIN_IO, DOMAIN_KERNEL, DOMAIN_USER,
+    DOMAIN_VECTORS, L2_ENTRIES, SECTION_SHIFT, SMALL_PAGE_SHIFT,
+};
+use crate::mm::pgprot::PageProt;
+
+// Linux's software PTE bits (the Linux half of a table page).
+/// `L_PTE_VALID` / `L_PTE_PRESENT`.
+pub const L_PTE_PRESENT: u32 = 1 << 0;
+/// Referenced since last aged; the hardware entry exists only while it is set.
+pub const L_PTE_YOUNG: u32 = 1 << 1;
+/// Written since last cleaned; the hardware entry is writable only while it is set.
+pub const L_PTE_DIRTY: u32 = 1 << 6;
+pub const L_PTE_RDONLY: u32 = 1 << 7;
+pub const L_PTE_USER: u32 = 1 << 8;
+pub const L_PTE_XN: u32 = 1 << 9;
+/// Shareable (SMP): copied to the hardware S bit.
+pub const L_PTE_SHARED: u32 = 1 << 10;
+/// `PROT_NONE`: present for Linux, faulting for the hardware.
+pub const L_PTE_NONE: u32 = 1 << 11;
+
+// Memory types in PTE bits [5:2]; bits [4:2] are the TEX remap index TEX[0]:C:B.
+pub const L_PTE_MT_UNCACHED: u32 = 0x00;
+pub const L_PTE_MT_BUFFERABLE: u32 = 0x04;
+pub const L_PTE_MT_WRITETHROUGH: u32 = 0x08;
+pub const L_PTE_MT_WRITEBACK: u32 = 0x0c;
+pub const L_PTE_MT_MINICACHE: u32 = 0x18;
+pub const L_PTE_MT_WRITEALLOC: u32 = 0x1c;
+pub const L_PTE_MT_DEV_SHARED: u32 = 0x10;
+pub const L_PTE_MT_DEV_NONSHARED: u32 = 0x30;
+pub const L_PTE_MT_DEV_WC: u32 = 0x24;
+pub const L_PTE_MT_DEV_CACHED: u32 = 0x2c;
+pub const L_PTE_MT_VECTORS: u32 = 0x3c;
+pub const L_PTE_MT_MASK: u32 = 0x3c;
+/// The Linux PTE bits `cpu_v7_set_pte_ext` does not copy to the hardware entry.
+const LINUX_ONLY_BITS: u32 = 0x3f0;
+
+/// First-level bit 4: set in the table descriptors `pmd_populate_kernel()` writes
+/// (`PMD_BIT4`, a leftover of ARMv5 that ARMv7 ignores).
+pub const PMD_BIT4: u32 = 1 << 4;
+/// `_PAGE_KERNEL_TABLE`: vmalloc, ioremap and pkmap tables.
+pub const PAGE_KERNEL_TABLE: u32 =
+    TableFlags::TYPE_TABLE.bits() | PMD_BIT4 | domain_bits(DOMAIN_KERNEL);
+/// `_PAGE_USER_TABLE` with `PMD_PXNTABLE`, which 6.1 adds when ID_MMFR0 reports PXN (the
+/// Cortex-A7 does): user tables never hold kernel-executable code.
+pub const PAGE_USER_TABLE: u32 =
+    TableFlags::TYPE_TABLE.bits() | PMD_BIT4 | domain_bits(DOMAIN_USER) | TableFlags::PXN.bits();
+
+/// Entries of one Linux table (`PTRS_PER_PTE`): 2 MiB, the two hardware tables of a pair.
+pub const PTRS_PER_PTE: usize = 2 * L2_ENTRIES;
+/// Hardware entries follow the Linux ones (`PTE_HWTABLE_PTRS`, `PTE_HWTABLE_OFF`).
+pub const PTE_HWTABLE_PTRS: usize = PTRS_PER_PTE;
+pub const PTE_HWTABLE_OFF: u64 = (PTE_HWTABLE_PTRS * 4) as u64;
+/// Bytes of a table page: two Linux tables then two hardware tables.
+pub const PTE_TABLE_PAGE: u64 = 2 * PTE_HWTABLE_OFF;
+/// A Linux pgd entry covers two first-level entries (`PGDIR_SHIFT`).
+pub const PGDIR_SHIFT: u32 = SECTION_SHIFT + 1;
+
+const fn domain_bits(domain: u8) -> u32 {
+    (domain as u32) << 5
+}
+
+/// Hardware small-page bits `cpu_v7_set_pte_ext` sets.
+const PTE_EXT_XN: u32 = SmallPageFlags::XN.bits();
+const PTE_TYPE_SMALL: u32 = SmallPageFlags::TYPE_SMALL.bits();
+const PTE_TYPE_MASK: u32 = 0b11;
+const PTE_EXT_AP0: u32 = SmallPageFlags::AP0.bits();
+const PTE_EXT_AP1: u32 = SmallPageFlags::AP1.bits();
+const PTE_EXT_APX: u32 = SmallPageFlags::AP2.bits();
+const PTE_EXT_TEX1: u32 = 1 << 6;
+/// `PTE_EXT_NG`: the `ext` value `set_pte_at()` passes for user pages.
+pub const PTE_EXT_NG: u32 = SmallPageFlags::NG.bits();
+/// The Linux memory-type bit that becomes `TEX[0]`.
+const L_PTE_MT_TEX0: u32 = 1 << 4;
+
+/// `cpu_v7_set_pte_ext`: the hardware small-page entry for Linux PTE `pte` (`ext` adds nG).
+/// The hardware entry is read-only unless the page is dirty (software dirty tracking), and
+/// absent unless the page is young, present and not `PROT_NONE` (software young tracking).
+pub const fn set_pte_ext(pte: u32, ext: u32) -> u32 {
+    let mut hw = (pte & !LINUX_ONLY_BITS & !PTE_TYPE_MASK) | ext | PTE_EXT_AP0 | PTE_TYPE_SMALL;
+    if pte & L_PTE_MT_TEX0 != 0 {
+        hw |= PTE_EXT_TEX1;
+    }
+    if pte & L_PTE_RDONLY != 0 || pte & L_PTE_DIRTY == 0 {
+        hw |= PTE_EXT_APX;
+    }
+    if pte & L_PTE_USER != 0 {
+        hw |= PTE_EXT_AP1;
+    }
+    if pte & L_PTE_XN != 0 {
+        hw |= PTE_EXT_XN;
+    }
+    if pte & L_PTE_YOUNG == 0 || pte & L_PTE_PRESENT == 0 || pte & L_PTE_NONE != 0 {
+        hw = 0;
+    }
+    hw
+}
+
+/// Linux's ptdump name of a Linux memory type (`L_PTE_MT_*`), None for an unused value.
+pub const fn mt_name(mt: u32) -> Option<&'static str> {
+    Some(match mt & L_PTE_MT_MASK {
+        L_PTE_MT_UNCACHED => "SO/UNCACHED",
+        L_PTE_MT_BUFFERABLE => "MEM/BUFFERABLE/WC",
+        L_PTE_MT_WRITETHROUGH => "MEM/CACHED/WT",
+        L_PTE_MT_WRITEBACK => "MEM/CACHED/WBRA",
+        L_PTE_MT_MINICACHE => "MEM/MINICACHE",
+        L_PTE_MT_WRITEALLOC => "MEM/CACHED/WBWA",
+        L_PTE_MT_DEV_SHARED => "DEV/SHARED",
+        L_PTE_MT_DEV_NONSHARED => "DEV/NONSHARED",
+        L_PTE_MT_DEV_WC => "DEV/WC",
+        L_PTE_MT_DEV_CACHED => "DEV/CACHED",
+        _ => return None,
+    })
+}
+
+/// A Linux PTE value with readable flags (`pt` prints it after the raw value).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LinuxPte(pub u32);
+
+impl LinuxPte {
+    pub const fn pfn_phys(self) -> u64 {
+        (self.0 >> SMALL_PAGE_SHIFT << SMALL_PAGE_SHIFT) as u64
+    }
+    pub const fn present(self) -> bool {
+        self.0 & L_PTE_PRESENT != 0
+    }
+    pub const fn young(self) -> bool {
+        self.0 & L_PTE_YOUNG != 0
+    }
+    pub const fn dirty(self) -> bool {
+        self.0 & L_PTE_DIRTY != 0
+    }
+    /// `pte_mkyoung`, `pte_mkold`, `pte_mkdirty`, `pte_mkclean`, `pte_wrprotect`: the software
+    /// bits a fault handler or reclaim changes (then written back with [`PageTable::update`]).
+    pub const fn mkyoung(self) -> Self {
+        Self(self.0 | L_PTE_YOUNG)
+    }
+    pub const fn mkold(self) -> Self {
+        Self(self.0 & !L_PTE_YOUNG)
+    }
+    pub const fn mkdirty(self) -> Self {
+        Self(self.0 | L_PTE_DIRTY)
+    }
+    pub const fn mkclean(self) -> Self {
+        Self(self.0 & !L_PTE_DIRTY)
+    }
+    pub const fn wrprotect(self) -> Self {
+        Self(self.0 | L_PTE_RDONLY)
+    }
+    /// What the mapping allows, in arch-neutral terms.
+    pub const fn prot(self) -> PageProt {
+        let mut p = PageProt::READ.bits();
+        if self.0 & L_PTE_RDONLY == 0 {
+            p |= PageProt::WRITE.bits();
+        }
+        if self.0 & L_PTE_XN == 0 {
+            p |= PageProt::EXEC.bits();
+        }
+        if self.0 & L_PTE_USER != 0 {
+            p |= PageProt::USER.bits();
+        }
+        let mt = self.0 & L_PTE_MT_MASK;
+        if mt == L_PTE_MT_DEV_SHARED || mt == L_PTE_MT_DEV_NONSHARED {
+            p |= PageProt::DEVICE.bits();
+        }
+        PageProt::from_bits_truncate(p)
+    }
+}
+
+impl fmt::Display for LinuxPte {
+    /// `L_PTE_PRESENT|L_PTE_YOUNG|... MT_WRITEALLOC (MEM/CACHED/WBWA)`, or `none`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 == 0 {
+            return f.write_str("none");
+        }
+        const NAMES: [(u32, &str); 8] = [
+            (L_PTE_PRESENT, "L_PTE_PRESENT"),
+            (L_PTE_YOUNG, "L_PTE_YOUNG"),
+            (L_PTE_DIRTY, "L_PTE_DIRTY"),
+            (L_PTE_RDONLY, "L_PTE_RDONLY"),
+            (L_PTE_USER, "L_PTE_USER"),
+            (L_PTE_XN, "L_PTE_XN"),
+            (L_PTE_SHARED, "L_PTE_SHARED"),
+            (L_PTE_NONE, "L_PTE_NONE"),
+        ];
+        let mut first = true;
+        for (bit, name) in NAMES {
+            if self.0 & bit != 0 {
+                f.write_str(if first { "" } else { "|" })?;
+                f.write_str(name)?;
+                first = false;
+            }
+        }
+        match mt_name(self.0) {
+            Some(n) => write!(f, " {n}"),
+            None => write!(f, " MT {:#x}", self.0 & L_PTE_MT_MASK),
+        }
+    }
+}
+
+/// One of Linux's memory types as `build_mem_type_table()` leaves it on an SMP ARMv7 with TEX
+/// remap and the write-allocate cache policy: Linux PTE bits, the first-level table
+/// descriptor bits, the section bits (0 if the type is never section-mapped) and the domain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemType {
+    pub name: &'static str,
+    pub prot_pte: u32,
+    pub prot_l1: u32,
+    pub prot_sect: u32,
+    pub domain: u8,
+}
+
+const PROT_PTE_DEVICE: u32 = L_PTE_PRESENT | L_PTE_YOUNG | L_PTE_DIRTY | L_PTE_XN;
+/// `kern_pgprot` / `vecs_pgprot`: the cache policy's memory type, shared because SMP.
+const KERN_PGPROT: u32 = L_PTE_MT_WRITEALLOC | L_PTE_SHARED;
+/// `PMD_SECT_WBWA`: TEX=001 C=1 B=1, remap index 7.
+const PMD_SECT_WBWA: u32 = (1 << 12) | SectionFlags::C.bits() | SectionFlags::B.bits();
+const PMD_TYPE_SECT: u32 = SectionFlags::TYPE_SECT.bits();
+const PMD_SECT_AP_WRITE: u32 = SectionFlags::AP0.bits();
+const PMD_SECT_APX: u32 = SectionFlags::AP2.bits();
+const PMD_SECT_XN: u32 = SectionFlags::XN.bits();
+const PMD_SECT_S: u32 = SectionFlags::S.bits();
+const PMD_SECT_TEX1: u32 = 1 << 12;
+const PMD_TYPE_TABLE: u32 = TableFlags::TYPE_TABLE.bits();
+
+/// `MT_DEVICE`: shared device memory (remap index 4 with S), never executable, domain IO.
+pub const MT_DEVICE: MemType = MemType {
+    name: "MT_DEVICE",
+    prot_pte: PROT_PTE_DEVICE | L_PTE_MT_DEV_SHARED | L_PTE_SHARED,
+    prot_l1: PMD_TYPE_TABLE | domain_bits(DOMAIN_IO),
+    prot_sect: PMD_TYPE_SECT
+        | PMD_SECT_AP_WRITE
+        | PMD_SECT_S
+        | PMD_SECT_XN
+        | PMD_SECT_TEX1
+        | domain_bits(DOMAIN_IO),
+    domain: DOMAIN_IO,
+};
+/// `MT_MEMORY_RWX`: the kernel image's sections before `mark_rodata_ro()`.
+pub const MT_MEMORY_RWX: MemType = MemType {
+    name: "MT_MEMORY_RWX",
+    prot_pte: L_PTE_PRESENT | L_PTE_YOUNG | L_PTE_DIRTY | KERN_PGPROT,
+    prot_l1: PMD_TYPE_TABLE | domain_bits(DOMAIN_KERNEL),
+    prot_sect: PMD_TYPE_SECT
+        | PMD_SECT_AP_WRITE
+        | PMD_SECT_S
+        | PMD_SECT_WBWA
+        | domain_bits(DOMAIN_KERNEL),
+    domain: DOMAIN_KERNEL,
+};
+/// `MT_MEMORY_RW`: lowmem outside the kernel image, vmalloc, pkmap (`PAGE_KERNEL`).
+pub const MT_MEMORY_RW: MemType = MemType {
+    name: "MT_MEMORY_RW",
+    prot_pte: MT_MEMORY_RWX.prot_pte | L_PTE_XN,
+    prot_sect: MT_MEMORY_RWX.prot_sect | PMD_SECT_XN,
+    ..MT_MEMORY_RWX
+};
+/// Read-only kernel data: `MT_MEMORY_RW` with the read-only bit `mark_rodata_ro()` sets
+/// (Linux's `section_perms`).
+pub const MT_MEMORY_RO: MemType = MemType {
+    name: "MT_MEMORY_RO",
+    prot_pte: MT_MEMORY_RW.prot_pte | L_PTE_RDONLY,
+    prot_sect: MT_MEMORY_RW.prot_sect | PMD_SECT_APX,
+    ..MT_MEMORY_RW
+};
+/// Kernel text: `MT_MEMORY_RWX` made read-only by `mark_rodata_ro()`, still executable.
+pub const MT_MEMORY_RX: MemType = MemType {
+    name: "MT_MEMORY_RWX ro",
+    prot_pte: MT_MEMORY_RWX.prot_pte | L_PTE_RDONLY,
+    prot_sect: MT_MEMORY_RWX.prot_sect | PMD_SECT_APX,
+    ..MT_MEMORY_RWX
+};
+/// `MT_HIGH_VECTORS`: the vector page at 0xffff0000, readable and executable by user space
+/// (the kuser helpers live in its last 160 bytes), domain VECTORS.
+pub const MT_HIGH_VECTORS: MemType = MemType {
+    name: "MT_HIGH_VECTORS",
+    prot_pte: L_PTE_PRESENT | L_PTE_YOUNG | L_PTE_DIRTY | L_PTE_USER | L_PTE_RDONLY | KERN_PGPROT,
+    prot_l1: PMD_TYPE_TABLE | domain_bits(DOMAIN_VECTORS),
+    prot_sect: 0,
+    domain: DOMAIN_VECTORS,
+};
+/// `MT_LOW_VECTORS`: the stubs page at 0xffff1000, kernel read-only.
+pub const MT_LOW_VECTORS: MemType = MemType {
+    name: "MT_LOW_VECTORS",
+    prot_pte: MT_HIGH_VECTORS.prot_pte & !L_PTE_USER,
+    ..MT_HIGH_VECTORS
+};
+
+/// Every memory type pivm maps with, for naming an entry.
+pub const MEM_TYPES: [MemType; 7] = [
+    MT_DEVICE,
+    MT_MEMORY_RWX,
+    MT_MEMORY_RW,
+    MT_MEMORY_RO,
+    MT_MEMORY_RX,
+    MT_HIGH_VECTORS,
+    MT_LOW_VECTORS,
+];
+
+/// The memory type whose PTE bits a Linux PTE carries (ignoring the PFN and the young and
+/// dirty bits, which change while mapped). The stubs page and kernel text have the same PTE
+/// bits: the table's `domain` decides between them. (ioremap tables are in the kernel
+/// domain, as `pte_alloc_kernel` makes them, so `MT_DEVICE` matches in any domain.)
+pub fn mem_type_of_pte(pte: u32, domain: u8) -> Option<&'static MemType> {
+    let mask = !(L_PTE_YOUNG | L_PTE_DIRTY) & 0xfff;
+    let mut matching = MEM_TYPES.iter().filter(|t| t.prot_pte & mask == pte & mask);
+    let first = matching.clone().next();
+    matching.find(|t| t.domain == domain).or(first)
+}
+
+/// The memory type of a first-level section entry.
+pub fn mem_type_of_section(sect: u32) -> Option<&'static MemType> {
+    const MASK: u32 = 0x000f_fffe & !SectionFlags::SUPER.bits() & !SectionFlags::NS.bits();
+    MEM_TYPES.iter().find(|t| t.prot_sect != 0 && t.prot_sect & MASK == sect & MASK)
+}
+
+/// The Linux PTE for mapping a page with arch-neutral protections (`vm_get_page_prot()`'s
+/// result for user pages, `PAGE_KERNEL`-based for kernel ones). User pages start clean, as
+/// Linux's do: the hardware entry is read-only until the page is marked dirty.
+pub const fn pgprot(prot: PageProt) -> u32 {
+    let p = prot.bits();
+    let mut pte = L_PTE_PRESENT | L_PTE_YOUNG;
+    if p & PageProt::DEVICE.bits() != 0 {
+        pte = PROT_PTE_DEVICE | L_PTE_MT_DEV_SHARED | L_PTE_SHARED;
+    } else {
+        pte |= KERN_PGPROT;
+        if p & PageProt::USER.bits() == 0 {
+            pte |= L_PTE_DIRTY;
+        }
+    }
+    if p & PageProt::USER.bits() != 0 {
+        pte |= L_PTE_USER;
+    }
+    if p & PageProt::WRITE.bits() == 0 {
+        pte |= L_PTE_RDONLY;
+    }
+    if p & PageProt::EXEC.bits() == 0 {
+        pte |= L_PTE_XN;
+    }
+    pte
+}
+
+/// `pfn_pte()`: the Linux PTE mapping the page at `pa` with `prot_pte`.
+pub const fn pfn_pte(pa: u64, prot_pte: u32) -> u32 {
+    (pa as u32 & !((1 << SMALL_PAGE_SHIFT) - 1)) | (prot_pte & ((1 << SMALL_PAGE_SHIFT) - 1))
+}
+
+/// `__pmd_populate()`: the two first-level entries pointing at the hardware tables of the
+/// table page at `page_pa` (the even section's at +2048, the odd one's at +3072).
+pub const fn pmd_populate(page_pa: u64, prot_l1: u32) -> [u32; 2] {
+    let hw = page_pa as u32 + PTE_HWTABLE_OFF as u32;
+    [hw | prot_l1, (hw + (L2_ENTRIES * 4) as u32) | prot_l1]
+}
+
+/// `__pmd_populate()` in a table's first-level entries: the two entries of `va`'s 2 MiB pair.
+pub const fn pgd_index_pair(va: u32) -> usize {
+    ((va >> PGDIR_SHIFT) as usize) * 2
+}
+
+/// Access to physical memory for the table code: descriptors are read and written by physical
+/// address (the kernel goes through the linear map; tests use a map).
+pub trait PhysMem {
+    fn read(&self, pa: u64) -> Option<u32>;
+    fn write(&mut self, pa: u64, value: u32);
+}
+
+/// Why a table could not be changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapError {
+    /// No memory for a table page.
+    NoL2Table,
+    /// The address is covered by a section mapping (lowmem), not by a page table.
+    SectionInTheWay(u32),
+    /// The first-level entry points at a table that is not in Linux's layout (its hardware
+    /// table is not in the upper half of a page).
+    NotLinuxTable(u32),
+    /// A descriptor could not be read.
+    Unreadable(u64),
+}
+
+impl fmt::Display for MapError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MapError::NoL2Table => f.write_str("out of memory for a page table"),
+            MapError::SectionInTheWay(va) => write!(f, "{va:#010x} is mapped by a section"),
+            MapError::NotLinuxTable(va) => {
+                write!(f, "{va:#010x}: the page table is not in Linux's two-table layout")
+            }
+            MapError::Unreadable(pa) => write!(f, "cannot read a descriptor at {pa:#010x}"),
+        }
+    }
+}
+
+/// Where `va`'s two PTEs live: the Linux entry and, 2048 bytes above it, the hardware one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PteSlot {
+    pub linux: u64,
+    pub hw: u64,
+}
+
+/// A first-level table (`swapper_pg_dir` or, later, a process's) and the operations on the
+/// PTEs below it. `pgd` is the table's physical address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageTable {
+    pub pgd: u64,
+}
+
+impl PageTable {
+    /// Physical address of `va`'s first-level entry.
+    pub const fn l1_entry(&self, va: u32) -> u64 {
+        self.pgd + ((va >> SECTION_SHIFT) as u64) * 4
+    }
+
+    /// The PTE slot for `va` if a page table covers it (`pte_offset_kernel`).
+    pub fn pte_slot(&self, mem: &impl PhysMem, va: u32) -> Result<Option<PteSlot>, MapError> {
+        let l1_pa = self.l1_entry(va);
+        let l1 = mem.read(l1_pa).ok_or(MapError::Unreadable(l1_pa))?;
+        match desc::decode_l1(l1) {
+            desc::L1Desc::Fault => Ok(None),
+            desc::L1Desc::PageTable { l2, .. } => {
+                if l2.0 & (PTE_TABLE_PAGE - 1) < PTE_HWTABLE_OFF {
+                    return Err(MapError::NotLinuxTable(va));
+                }
+                let hw = desc::l2_entry_addr(l2.0, va);
+                Ok(Some(PteSlot { linux: hw - PTE_HWTABLE_OFF, hw }))
+            }
+            _ => Err(MapError::SectionInTheWay(va)),
+        }
+    }
+
+    /// The PTE slot for `va`, creating its table page with `alloc` (a zeroed, page-aligned
+    /// page's physical address) and pointing both first-level entries of the pair at it with
+    /// `prot_l1` (`pte_alloc_kernel` / `pte_alloc`). Returns whether a page was taken.
+    pub fn pte_alloc(
+        &self,
+        mem: &mut impl PhysMem,
+        va: u32,
+        prot_l1: u32,
+        alloc: &mut dyn FnMut() -> Option<u64>,
+    ) -> Result<(PteSlot, bool), MapError> {
+        if let Some(slot) = self.pte_slot(mem, va)? {
+            return Ok((slot, false));
+        }
+        let page = alloc().ok_or(MapError::NoL2Table)?;
+        let entries = pmd_populate(page, prot_l1);
+        let first = self.l1_entry(va & !((1 << PGDIR_SHIFT) - 1));
+        for (i, e) in entries.iter().enumerate() {
+            let pa = first + 4 * i as u64;
+            // A half already mapped by a section keeps its section.
+            if mem.read(pa).ok_or(MapError::Unreadable(pa))? & 0b11 == 0 {
+                mem.write(pa, *e);
+            }
+        }
+        let slot = self.pte_slot(mem, va)?.ok_or(MapError::NoL2Table)?;
+        Ok((slot, true))
+    }
+
+    /// `set_pte_ext()`: writes the Linux PTE and the hardware one derived from it; returns the
+    /// old Linux PTE.
+    pub fn set_pte(mem: &mut impl PhysMem, slot: PteSlot, pte: u32, ext: u32) -> u32 {
+        let old = mem.read(slot.linux).unwrap_or(0);
+        mem.write(slot.linux, pte);
+        mem.write(slot.hw, set_pte_ext(pte, ext));
+        old
+    }
+
+    /// The `ext` bits `set_pte_at()` adds: nG for user pages below the kernel.
+    pub const fn ext_for(va: u32, pte: u32) -> u32 {
+        if pte & L_PTE_USER != 0 && (va as u64) < crate::config::PAGE_OFFSET {
+            PTE_EXT_NG
+        } else {
+            0
+        }
+    }
+
+    /// Maps the page at `pa` at `va` with `prot_pte` (Linux PTE bits), creating the table
+    /// (kernel or user layout by address) if needed. Returns whether a table page was taken.
+    pub fn map(
+        &self,
+        mem: &mut impl PhysMem,
+        va: u32,
+        pa: u64,
+        prot_pte: u32,
+        prot_l1: u32,
+        alloc: &mut dyn FnMut() -> Option<u64>,
+    ) -> Result<bool, MapError> {
+        let (slot, taken) = self.pte_alloc(mem, va, prot_l1, alloc)?;
+        let pte = pfn_pte(pa, prot_pte);
+        Self::set_pte(mem, slot, pte, Self::ext_for(va, pte));
+        Ok(taken)
+    }
+
+    /// Maps with arch-neutral protections: the interface a process address space uses.
+    pub fn map_prot(
+        &self,
+        mem: &mut impl PhysMem,
+        va: u32,
+        pa: u64,
+        prot: PageProt,
+        alloc: &mut dyn FnMut() -> Option<u64>,
+    ) -> Result<bool, MapError> {
+        let table = if (va as u64) < crate::config::PAGE_OFFSET {
+            PAGE_USER_TABLE
+        } else {
+            PAGE_KERNEL_TABLE
+        };
+        self.map(mem, va, pa, pgprot(prot), table, alloc)
+    }
+
+    /// `pte_clear()`: removes `va`'s mapping, returning the old Linux PTE (0 if none). The
+    /// caller flushes the TLB.
+    pub fn unmap(&self, mem: &mut impl PhysMem, va: u32) -> Result<u32, MapError> {
+        match self.pte_slot(mem, va)? {
+            Some(slot) => {
+                let old = mem.read(slot.linux).unwrap_or(0);
+                mem.write(slot.linux, 0);
+                mem.write(slot.hw, 0);
+                Ok(old)
+            }
+            None => Ok(0),
+        }
+    }
+
+    /// The Linux PTE mapping `va` (None if no table covers it or the entry is empty).
+    pub fn lookup(&self, mem: &impl PhysMem, va: u32) -> Option<LinuxPte> {
+        let slot = self.pte_slot(mem, va).ok()??;
+        let pte = mem.read(slot.linux)?;
+        (pte != 0).then_some(LinuxPte(pte))
+    }
+
+    /// Rewrites `va`'s Linux PTE (and so its hardware entry) with `f` (young/dirty updates,
+    /// write protection). Returns the new PTE, None if nothing is mapped there.
+    pub fn update(
+        &self,
+        mem: &mut impl PhysMem,
+        va: u32,
+        f: impl FnOnce(LinuxPte) -> LinuxPte,
+    ) -> Option<LinuxPte> {
+        let slot = self.pte_slot(mem, va).ok()??;
+        let old = LinuxPte(mem.read(slot.linux)?);
+        if old.0 == 0 {
+            return None;
+        }
+        let new = f(old);
+        Self::set_pte(mem, slot, new.0, Self::ext_for(va, new.0));
+        Some(new)
+    }
+
+    /// The table page a pair of first-level entries points at, and clears them
+    /// (`pmd_clear`/`free_pte_range`): the caller frees the page after flushing the TLB.
+    pub fn take_pte_table(&self, mem: &mut impl PhysMem, va: u32) -> Option<u64> {
+        let first = self.l1_entry(va & !((1 << PGDIR_SHIFT) - 1));
+        let mut page = None;
+        for i in 0..2 {
+            let pa = first + 4 * i;
+            if let desc::L1Desc::PageTable { l2, .. } = desc::decode_l1(mem.read(pa)?) {
+                page = Some(l2.0 & !(PTE_TABLE_PAGE - 1));
+                mem.write(pa, 0);
+            }
+        }
+        page
+    }
+}
+
+/// Linux's `show_pte()` line for `addr` in the table at `pgd`:
+/// `[addr] *pgd=XXXXXXXX` (the even entry of the pair, as Linux's folded pgd reads it), then
+/// `(bad)` for a section, or `, *pte=XXXXXXXX, *ppte=XXXXXXXX` (the Linux and the hardware
+/// entry) for a page table. Unreadable descriptors end the line early.
+pub fn write_show_pte(
+    w: &mut impl fmt::Write,
+    pgd: u64,
+    addr: u32,
+    read: impl Fn(u64) -> Option<u32>,
+) -> fmt::Result {
+    let first = pgd + (pgd_index_pair(addr) as u64) * 4;
+    let Some(pmd) = read(first) else {
+        return writeln!(w, "[{addr:08x}] *pgd=????????");
+    };
+    write!(w, "[{addr:08x}] *pgd={pmd:08x}")?;
+    if pmd != 0 {
+        if pmd & 0b10 != 0 {
+            w.write_str("(bad)")?;
+        } else {
+            // pte_offset_map: the page holding the table, indexed over the whole 2 MiB.
+            let page = u64::from(pmd) & !(PTE_TABLE_PAGE - 1);
+            let index = ((addr >> SMALL_PAGE_SHIFT) as usize & (PTRS_PER_PTE - 1)) as u64;
+            let pte = page + index * 4;
+            if let (Some(l), Some(h)) = (read(pte), read(pte + PTE_HWTABLE_OFF)) {
+                write!(w, ", *pte={l:08x}, *ppte={h:08x}")?;
+            }
+        }
+    }
+    writeln!(w)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[derive(Default)]
+    struct Mem(HashMap<u64, u32>);
+
+    impl PhysMem for Mem {
+        fn read(&self, pa: u64) -> Option<u32> {
+            Some(self.0.get(&pa).copied().unwrap_or(0))
+        }
+        fn write(&mut self, pa: u64, value: u32) {
+            self.0.insert(pa, value);
+        }
+    }
+
+    const PGD: u64 = 0x4000;
+
+    #[test]
+    fn linux_mem_types_match_build_mem_type_table() {
+        // Values an SMP ARMv7 Linux 6.1 computes (writealloc, shared, TEX remap).
+        assert_eq!(MT_MEMORY_RW.prot_pte, 0x65f);
+        assert_eq!(MT_MEMORY_RWX.prot_pte, 0x45f);
+        assert_eq!(MT_DEVICE.prot_pte, 0x653);
+        assert_eq!(MT_HIGH_VECTORS.prot_pte, 0x5df);
+        assert_eq!(MT_LOW_VECTORS.prot_pte, 0x4df);
+        assert_eq!(MT_MEMORY_RWX.prot_sect, 0x1140e);
+        assert_eq!(MT_MEMORY_RW.prot_sect, 0x1141e);
+        assert_eq!(MT_DEVICE.prot_sect, 0x11452);
+        assert_eq!(MT_HIGH_VECTORS.prot_l1, 0x61);
+        assert_eq!(MT_DEVICE.prot_l1, 0x41);
+        assert_eq!(PAGE_KERNEL_TABLE, 0x11);
+        assert_eq!(PAGE_USER_TABLE, 0x35);
+    }
+
+    #[test]
+    fn set_pte_ext_as_cpu_v7_set_pte_ext() {
+        // PAGE_KERNEL: TEX[0]=1 C=1 B=1 (index 7), S, AP=001, XN.
+        assert_eq!(set_pte_ext(0x1234_5000 | MT_MEMORY_RW.prot_pte, 0), 0x1234_545f);
+        // MT_DEVICE: index 4 (TEX[0]=1 C=0 B=0), S, XN.
+        assert_eq!(set_pte_ext(0x3f20_1000 | MT_DEVICE.prot_pte, 0), 0x3f20_1453);
+        // Vectors: user read-only (APX|AP1|AP0), executable; stubs: kernel read-only.
+        assert_eq!(set_pte_ext(MT_HIGH_VECTORS.prot_pte, 0), 0x67e);
+        assert_eq!(set_pte_ext(MT_LOW_VECTORS.prot_pte, 0), 0x65e);
+        // Clean pages are read-only for the hardware; old or PROT_NONE pages are absent.
+        let user = pgprot(PageProt::READ | PageProt::WRITE | PageProt::USER);
+        assert_eq!(set_pte_ext(user, PTE_EXT_NG) & 0x230, 0x230);
+        assert_eq!(set_pte_ext(user | L_PTE_DIRTY, PTE_EXT_NG) & 0x230, 0x030);
+        assert_eq!(set_pte_ext(user, PTE_EXT_NG) & PTE_EXT_NG, PTE_EXT_NG);
+        assert_eq!(set_pte_ext(user & !L_PTE_YOUNG, 0), 0);
+        assert_eq!(set_pte_ext(user & !L_PTE_PRESENT, 0), 0);
+        assert_eq!(set_pte_ext(user | L_PTE_NONE, 0), 0);
+    }
+
+    #[test]
+    fn hardware_pte_decodes_to_the_same_memory_type() {
+        for t in MEM_TYPES {
+            let hw = set_pte_ext(0x0010_0000 | t.prot_pte, 0);
+            let desc::L2Desc::SmallPage { attrs, .. } = desc::decode_l2(hw) else {
+                panic!("{}: {hw:#x} is not a small page", t.name)
+            };
+            assert_eq!(Some(attrs.linux_name()), mt_name(t.prot_pte), "{}", t.name);
+            assert_eq!(attrs.xn, t.prot_pte & L_PTE_XN != 0, "{}", t.name);
+            if t.prot_sect != 0 {
+                let desc::L1Desc::Section { attrs: s, domain, .. } = desc::decode_l1(t.prot_sect)
+                else {
+                    panic!()
+                };
+                assert_eq!(s.linux_name(), attrs.linux_name(), "{}", t.name);
+                assert_eq!((s.ap, s.xn, domain), (attrs.ap, attrs.xn, t.domain), "{}", t.name);
+                assert_eq!(mem_type_of_section(t.prot_sect), Some(&t));
+            }
+            assert_eq!(mem_type_of_pte(t.prot_pte | 0x8000_0000, t.domain), Some(&t));
+        }
+    }
+
+    #[test]
+    fn table_page_holds_two_linux_and_two_hardware_tables() {
+        assert_eq!(pmd_populate(0x0a3f_5000, PAGE_KERNEL_TABLE), [0x0a3f_5811, 0x0a3f_5c11]);
+        let mut m = Mem::default();
+        let t = PageTable { pgd: PGD };
+        let mut pages = vec![0x9000u64];
+        let mut alloc = || pages.pop();
+        // 0xbc900000 is the odd section of the pair 0xbc800000-0xbca00000.
+        let taken = t
+            .map(
+                &mut m,
+                0xbc90_1000,
+                0x3f20_1000,
+                MT_DEVICE.prot_pte,
+                PAGE_KERNEL_TABLE,
+                &mut alloc,
+            )
+            .unwrap();
+        assert!(taken);
+        assert_eq!(m.read(PGD + 0xbc8 * 4), Some(0x9811));
+        assert_eq!(m.read(PGD + 0xbc9 * 4), Some(0x9c11));
+        // Index 257 of the 512-entry Linux table; the hardware entry 2048 bytes above.
+        assert_eq!(m.read(0x9000 + 257 * 4), Some(0x3f20_1653));
+        assert_eq!(m.read(0x9800 + 257 * 4), Some(0x3f20_1453));
+        let walk = desc::walk(PGD, 0, 0xbc90_1abc, |a| m.read(a));
+        assert_eq!(walk.result.unwrap().pa.0, 0x3f20_1abc);
+        let text = walk.to_string();
+        assert!(text.contains(
+            "  Linux PTE 0x00009404: 0x3f201653 \
+             L_PTE_PRESENT|L_PTE_YOUNG|L_PTE_DIRTY|L_PTE_XN|L_PTE_SHARED DEV/SHARED\n"
+        ));
+        assert!(text.ends_with("  => PA 0x3f201abc (4K small page, MT_DEVICE)\n"), "{text}");
+        // The next page of the pair needs no new table.
+        let taken = t
+            .map(
+                &mut m,
+                0xbc80_0000,
+                0x10_0000,
+                MT_MEMORY_RW.prot_pte,
+                PAGE_KERNEL_TABLE,
+                &mut || None,
+            )
+            .unwrap();
+        assert!(!taken);
+        assert_eq!(t.lookup(&m, 0xbc80_0000), Some(LinuxPte(0x10_065f)));
+        assert_eq!(t.unmap(&mut m, 0xbc80_0000), Ok(0x10_065f));
+        assert_eq!(t.lookup(&m, 0xbc80_0000), None);
+        assert_eq!(t.take_pte_table(&mut m, 0xbc90_0000), Some(0x9000));
+        assert_eq!(m.read(PGD + 0xbc8 * 4), Some(0));
+    }
+
+    #[test]
+    fn sections_and_foreign_tables_are_refused() {
+        let mut m = Mem::default();
+        let t = PageTable { pgd: PGD };
+        m.write(PGD + 0x800 * 4, MT_MEMORY_RW.prot_sect);
+        let e =
+            t.map(&mut m, 0x8000_0000, 0, MT_MEMORY_RW.prot_pte, PAGE_KERNEL_TABLE, &mut || {
+                Some(0x9000)
+            });
+        assert_eq!(e, Err(MapError::SectionInTheWay(0x8000_0000)));
+        // A page table in the lower half of a page is not Linux's layout.
+        m.write(PGD + 0x900 * 4, 0x9401);
+        assert_eq!(t.pte_slot(&m, 0x9000_0000), Err(MapError::NotLinuxTable(0x9000_0000)));
+        // The odd half of a pair with a section keeps the section.
+        let mut m = Mem::default();
+        m.write(PGD + 0x801 * 4, MT_MEMORY_RW.prot_sect | 0x10_0000);
+        t.map(&mut m, 0x8000_0000, 0, MT_MEMORY_RW.prot_pte, PAGE_KERNEL_TABLE, &mut || {
+            Some(0x9000)
+        })
+        .unwrap();
+        assert_eq!(m.read(PGD + 0x800 * 4), Some(0x9811));
+        assert_eq!(m.read(PGD + 0x801 * 4), Some(MT_MEMORY_RW.prot_sect | 0x10_0000));
+    }
+
+    #[test]
+    fn process_interface_user_pages() {
+        let mut m = Mem::default();
+        let t = PageTable { pgd: PGD };
+        let rw = PageProt::READ | PageProt::WRITE | PageProt::USER;
+        t.map_prot(&mut m, 0x0001_0000, 0x20_0000, rw, &mut || Some(0xa000)).unwrap();
+        // A user table: domain USER, PXN for the whole table.
+        assert_eq!(m.read(PGD), Some(0xa800 | PAGE_USER_TABLE));
+        let pte = t.lookup(&m, 0x0001_0000).unwrap();
+        assert_eq!(pte.prot(), rw);
+        assert!(pte.young() && !pte.dirty());
+        let hw = |m: &Mem| m.read(0xa800 + 0x10 * 4).unwrap();
+        assert_eq!(hw(&m) & 0x230, 0x230, "clean: read-only for the hardware");
+        assert_eq!(hw(&m) & PTE_EXT_NG, PTE_EXT_NG);
+        t.update(&mut m, 0x0001_0000, LinuxPte::mkdirty).unwrap();
+        assert_eq!(hw(&m) & 0x230, 0x030, "dirty: writable");
+        t.update(&mut m, 0x0001_0000, LinuxPte::mkold).unwrap();
+        assert_eq!(hw(&m), 0, "old: absent, so the next access faults");
+        assert!(t.lookup(&m, 0x0001_0000).unwrap().present());
+        assert_eq!(t.update(&mut m, 0x0002_0000, LinuxPte::mkyoung), None);
+        let k = pgprot(PageProt::READ | PageProt::WRITE);
+        assert_eq!(k, MT_MEMORY_RW.prot_pte);
+        assert_eq!(pgprot(PageProt::READ | PageProt::WRITE | PageProt::DEVICE), MT_DEVICE.prot_pte);
+        assert_eq!(pgprot(PageProt::READ | PageProt::EXEC), MT_MEMORY_RX.prot_pte);
+    }
+
+    #[test]
+    fn show_pte_like_linux() {
+        let mut m = Mem::default();
+        let t = PageTable { pgd: PGD };
+        let mut out = String::new();
+        write_show_pte(&mut out, PGD, 0, |a| m.read(a)).unwrap();
+        assert_eq!(out, "[00000000] *pgd=00000000\n");
+        m.write(PGD + 0x800 * 4, MT_MEMORY_RW.prot_sect);
+        out.clear();
+        write_show_pte(&mut out, PGD, 0x8001_2345, |a| m.read(a)).unwrap();
+        assert_eq!(out, "[80012345] *pgd=0001141e(bad)\n");
+        t.map(&mut m, 0xf010_3000, 0x3f20_1000, MT_DEVICE.prot_pte, PAGE_KERNEL_TABLE, &mut || {
+            Some(0x9000)
+        })
+        .unwrap();
+        out.clear();
+        // The odd section of the pair: *pgd is still the even entry, as Linux's folded pgd.
+        write_show_pte(&mut out, PGD, 0xf010_3010, |a| m.read(a)).unwrap();
+        assert_eq!(out, "[f0103010] *pgd=00009811, *pte=3f201653, *ppte=3f201453\n");
+        out.clear();
+        write_show_pte(&mut out, PGD, 0xf010_4000, |a| m.read(a)).unwrap();
+        assert_eq!(out, "[f0104000] *pgd=00009811, *pte=00000000, *ppte=00000000\n");
+        out.clear();
+        write_show_pte(&mut out, PGD, 0, |_| None).unwrap();
+        assert_eq!(out, "[00000000] *pgd=????????\n");
+    }
+
+    #[test]
+    fn linux_pte_reads_like_its_flags() {
+        assert_eq!(
+            LinuxPte(0x3f20_1653).to_string(),
+            "L_PTE_PRESENT|L_PTE_YOUNG|L_PTE_DIRTY|L_PTE_XN|L_PTE_SHARED DEV/SHARED"
+        );
+        assert_eq!(LinuxPte(0).to_string(), "none");
+        assert_eq!(LinuxPte(0x3c | 1).to_string(), "L_PTE_PRESENT MT 0x3c");
+        assert_eq!(mt_name(L_PTE_MT_VECTORS), None);
+        assert_eq!(mt_name(L_PTE_MT_DEV_NONSHARED), Some("DEV/NONSHARED"));
+        assert_eq!(LinuxPte(0x1234_5fff).pfn_phys(), 0x1234_5000);
+        assert!(LinuxPte(0).mkyoung().mkdirty().wrprotect().mkclean().young());
+    }
+}
