@@ -128,6 +128,7 @@ bench-boot: kernel
 
 # Host benchmarks (criterion, against peer crates), boot time, and the in-kernel figures.
 bench: kernel
+	@bash scripts/setup.sh --bench
 	$(if $(MAX_ORDER),PIVM_MAX_ORDER=$(MAX_ORDER),env -u PIVM_MAX_ORDER) cargo bench $(if $(FEATURES),--features $(FEATURES)) \
 		--bench buddy --bench kmalloc --bench vmap
 	$(if $(MAX_ORDER),PIVM_MAX_ORDER=$(MAX_ORDER),env -u PIVM_MAX_ORDER) FEATURES=$(FEATURES) bash scripts/bench-instructions.sh
