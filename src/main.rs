@@ -28,6 +28,8 @@ const FIRMWARE_STUB_SIZE: u64 = 0x1000;
 const MPIDR_HWID_BITMASK: u32 = 0x00ff_ffff;
 /// Linux's `MODE_MASK`: the mode bits of a PSR.
 const MODE_MASK: u32 = 0x1f;
+/// Linux's `HYP_MODE`: the Pi firmware enters the kernel in it.
+const HYP_MODE: u32 = 0x1a;
 /// MIDR[3:0]: the CPU revision.
 const MIDR_REVISION_MASK: u32 = 0xf;
 
@@ -222,6 +224,30 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
             highmem: CONFIG_HIGHMEM,
         },
     );
+
+    // start_kernel's interrupt and time setup: the descriptors (early_irq_init), the
+    // interrupt controllers (init_IRQ), the generic timer as clocksource and periodic tick
+    // (time_init), the console's receive interrupt; then interrupts on.
+    kprintln!("{}", kernel::irq::EarlyIrqInit);
+    kernel::irq::boot_cpu_init();
+    if let Err(e) = pivm::board::raspi::irq::init_irq() {
+        kprintln!("init_IRQ failed: {}", e);
+        pivm::arch::arm::halt();
+    }
+    let entered_in_hyp = entry_cpsr & MODE_MASK == HYP_MODE;
+    match kernel::time::time_init(entered_in_hyp) {
+        Ok(t) => {
+            kprintln!("{}", t.banner);
+            kprintln!("{}", t.clocksource);
+            pivm::arch::arm::irqflags::local_irq_enable();
+            kprintln!("{}", t.calibrate);
+        }
+        Err(e) => kprintln!("time_init failed: {} (no tick)", e),
+    }
+    if let Err(e) = pivm::console::input::init_irq() {
+        kprintln!("uart-pl011: no receive interrupt ({}); the console polls", e);
+    }
+    pivm::arch::arm::irqflags::local_irq_enable();
 
     // core_initcall(cma_init_reserved_areas): the area joins the page allocator; then
     // postcore_initcall(init_per_zone_wmark_min) sizes the watermarks, reserves and pcp

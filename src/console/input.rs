@@ -1,7 +1,7 @@
-//! Typed input between the UART and the line editor. While a long command runs it polls the
-//! console for Ctrl-C (`console::interrupted`); whatever else was typed meanwhile goes into a
-//! type-ahead buffer, which the console loop reads before the UART, so no keystroke is lost
-//! or reordered. If the buffer overflows, the loss is reported to the line editor (which then
+//! Typed input between the UART and the line editor. The UART's receive interrupt puts
+//! every byte into a type-ahead buffer as it arrives (Ctrl-C marks the running command
+//! interrupted, see [`interrupted`]); the console loop reads the buffer, idling in between,
+//! so no keystroke is lost or reordered. If the buffer overflows, the loss is reported to the line editor (which then
 //! refuses the line it hit), never silent.
 use super::line::CTRL_C;
 
@@ -92,21 +92,49 @@ impl TypeAhead {
 
 #[cfg(all(kernel, target_arch = "arm"))]
 mod device {
-    use spin::Mutex;
-
     use super::{Input, TypeAhead};
     use crate::board::raspi::uart;
+    use crate::kernel::irq::{self, IrqError, IrqReturn};
+    use crate::kernel::spinlock::IrqSpinLock;
 
-    static TYPE_AHEAD: Mutex<TypeAhead> = Mutex::new(TypeAhead::new());
+    /// Taken by the UART's interrupt handler too, hence interrupt-safe.
+    static TYPE_AHEAD: IrqSpinLock<TypeAhead> = IrqSpinLock::new(TypeAhead::new());
 
-    /// Whether the user pressed Ctrl-C since the running command started. Never blocks:
-    /// it empties the UART's receive FIFO into the type-ahead buffer, so long loops call it
-    /// as often as they like (once per step or block) and stop cleanly when it says so.
-    pub fn interrupted() -> bool {
-        let mut t = TYPE_AHEAD.lock();
+    /// Moves every byte the UART's receive FIFO holds into the type-ahead buffer; whether
+    /// there was one.
+    fn drain(t: &mut TypeAhead) -> bool {
+        let mut any = false;
         while let Some(b) = uart::getc() {
             t.receive(b);
+            any = true;
         }
+        any
+    }
+
+    /// The PL011's receive interrupt (`uart-pl011`): typed bytes go to the type-ahead
+    /// buffer as they arrive, Ctrl-C included, whatever the console is doing.
+    fn uart_interrupt(_irq: u32) -> IrqReturn {
+        let got = drain(&mut TYPE_AHEAD.lock());
+        uart::clear_rx_interrupt();
+        if got {
+            IrqReturn::Handled
+        } else {
+            IrqReturn::None
+        }
+    }
+
+    /// Requests the UART's interrupt: from now on input is received by interrupt.
+    pub fn init_irq() -> Result<(), IrqError> {
+        irq::request_irq(crate::board::raspi::irq::uart_irq()?, uart_interrupt, "uart-pl011")
+    }
+
+    /// Whether the user pressed Ctrl-C since the running command started. Never blocks, so
+    /// long loops call it as often as they like (once per step or block) and stop cleanly
+    /// when it says so. It also empties the receive FIFO itself, so it works with
+    /// interrupts masked.
+    pub fn interrupted() -> bool {
+        let mut t = TYPE_AHEAD.lock();
+        drain(&mut t);
         t.interrupted()
     }
 
@@ -115,18 +143,19 @@ mod device {
         TYPE_AHEAD.lock().begin_command();
     }
 
-    /// The next input for the line editor: type-ahead first, then the UART (sleeping in
-    /// `wfi` until a byte arrives).
+    /// The next input for the line editor, in the order it was typed; the CPU idles until
+    /// there is some.
     pub fn next() -> Input {
-        if let Some(i) = TYPE_AHEAD.lock().pop() {
-            return i;
-        }
-        Input::Byte(uart::getc_wait())
+        crate::kernel::time::idle_wait(|| {
+            let mut t = TYPE_AHEAD.lock();
+            drain(&mut t);
+            t.pop()
+        })
     }
 }
 
 #[cfg(all(kernel, target_arch = "arm"))]
-pub use device::{begin_command, interrupted, next};
+pub use device::{begin_command, init_irq, interrupted, next};
 
 #[cfg(test)]
 mod tests {

@@ -6,19 +6,30 @@ pub mod fsr;
 pub mod pgtable;
 
 #[cfg(all(kernel, target_arch = "arm"))]
+pub mod arch_timer;
+#[cfg(all(kernel, target_arch = "arm"))]
 pub mod cp15;
 #[cfg(all(kernel, target_arch = "arm"))]
 pub mod entry;
 #[cfg(all(kernel, target_arch = "arm"))]
+pub mod entry_armv;
+#[cfg(all(kernel, target_arch = "arm"))]
 pub mod fault;
 #[cfg(all(kernel, target_arch = "arm"))]
 pub mod image;
+#[cfg(all(kernel, target_arch = "arm"))]
+pub mod irq;
+#[cfg(all(kernel, target_arch = "arm"))]
+pub mod irqflags;
 #[cfg(all(kernel, target_arch = "arm"))]
 pub mod mmu;
 #[cfg(all(kernel, target_arch = "arm"))]
 pub mod semihosting;
 #[cfg(all(kernel, target_arch = "arm"))]
 pub mod vectors;
+
+#[cfg(all(kernel, target_arch = "arm"))]
+pub use irq::smp_processor_id;
 
 /// Stops this CPU for good: interrupts off, wait for an event that never comes.
 #[cfg(all(kernel, target_arch = "arm"))]
