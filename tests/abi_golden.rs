@@ -102,10 +102,16 @@ fn layouts_errnos_and_behaviour_match_the_toolchain() {
     for line in out.lines() {
         if let Some(rest) = line.strip_prefix("layout ") {
             let v: Vec<&str> = rest.split('|').collect();
-            sizes.insert(v[0].to_string(), (v[1].parse::<usize>().unwrap(), v[2].parse::<usize>().unwrap()));
+            sizes.insert(
+                v[0].to_string(),
+                (v[1].parse::<usize>().unwrap(), v[2].parse::<usize>().unwrap()),
+            );
         } else if let Some(rest) = line.strip_prefix("field ") {
             let v: Vec<&str> = rest.split('|').collect();
-            fields.insert((v[0].to_string(), v[1].to_string()), (v[2].parse::<usize>().unwrap(), v[3].parse::<usize>().unwrap()));
+            fields.insert(
+                (v[0].to_string(), v[1].to_string()),
+                (v[2].parse::<usize>().unwrap(), v[3].parse::<usize>().unwrap()),
+            );
         } else if let Some(rest) = line.strip_prefix("glibc ") {
             let v: Vec<&str> = rest.split('|').collect();
             glibc.insert((v[0].to_string(), v[1].to_string()), v[2].parse::<usize>().unwrap());
@@ -114,7 +120,9 @@ fn layouts_errnos_and_behaviour_match_the_toolchain() {
             let (name, msg) = rest.split_once(' ').unwrap();
             match Errno::from_code(num.parse().unwrap()) {
                 Some(e) if e.name() == name && e.message() == msg => {}
-                other => failures.push(format!("errno {num}: glibc {name} {msg:?}, pivm {other:?}")),
+                other => {
+                    failures.push(format!("errno {num}: glibc {name} {msg:?}, pivm {other:?}"))
+                }
             }
         } else if let Some(rest) = line.strip_prefix("check ") {
             if !rest.contains(" ok ") {
@@ -129,12 +137,18 @@ fn layouts_errnos_and_behaviour_match_the_toolchain() {
     for l in LAYOUTS {
         match sizes.get(l.c_type) {
             Some(&(size, align)) if size == l.size && align == l.align => {}
-            other => failures.push(format!("{}: C (size, align) {other:?}, pivm ({}, {})", l.c_type, l.size, l.align)),
+            other => failures.push(format!(
+                "{}: C (size, align) {other:?}, pivm ({}, {})",
+                l.c_type, l.size, l.align
+            )),
         }
         for f in l.fields {
             let c = fields.get(&(l.c_type.to_string(), f.name.to_string()));
             if c != Some(&(f.offset, f.size)) {
-                failures.push(format!("{}.{}: C (offset, size) {c:?}, pivm ({}, {})", l.c_type, f.name, f.offset, f.size));
+                failures.push(format!(
+                    "{}.{}: C (offset, size) {c:?}, pivm ({}, {})",
+                    l.c_type, f.name, f.offset, f.size
+                ));
             }
         }
     }
@@ -163,7 +177,9 @@ fn syscall_table_matches_the_installed_header() {
     for line in header.lines() {
         let Some(rest) = line.strip_prefix("#define __NR_") else { continue };
         let Some((name, expr)) = rest.split_once(' ') else { continue };
-        let Some(num) = expr.strip_prefix("(__NR_SYSCALL_BASE + ").and_then(|s| s.strip_suffix(')')) else {
+        let Some(num) =
+            expr.strip_prefix("(__NR_SYSCALL_BASE + ").and_then(|s| s.strip_suffix(')'))
+        else {
             continue;
         };
         let num: u32 = num.parse().unwrap();
@@ -172,6 +188,7 @@ fn syscall_table_matches_the_installed_header() {
             from_header.insert(num, name.to_string());
         }
     }
-    let ours: BTreeMap<u32, String> = SYSCALL_TABLE.iter().map(|&(n, s)| (n, s.to_string())).collect();
+    let ours: BTreeMap<u32, String> =
+        SYSCALL_TABLE.iter().map(|&(n, s)| (n, s.to_string())).collect();
     assert_eq!(ours, from_header);
 }
