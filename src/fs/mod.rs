@@ -3,4 +3,5 @@
 //! the page cache and to `execve`.
 pub mod binfmt_elf;
 pub mod initramfs;
+pub mod procfs;
 pub mod ramfs;
