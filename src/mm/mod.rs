@@ -3,6 +3,7 @@ pub mod addr;
 pub mod cma;
 pub mod layout;
 pub mod memblock;
+pub mod memory;
 pub mod mm_types;
 pub mod mmap;
 pub mod profile;
