@@ -428,6 +428,12 @@ pub struct BootParams {
     /// `memblock=debug` (Linux's parameter): print memblock's regions once boot has made its
     /// reservations (`memblock_dump_all`).
     pub memblock_debug: bool,
+    /// `norandmaps` (Linux's parameter): no address-space randomisation for processes
+    /// (`randomize_va_space` 0).
+    pub norandmaps: bool,
+    /// `user_debug=N` (ARM's parameter): bits of user-space faults the kernel reports
+    /// (`UDBG_SEGV` 8 prints `unhandled page fault`).
+    pub user_debug: u32,
 }
 
 /// A problem found on the command line; `Display` prints one line (no newline). Text the
@@ -710,6 +716,12 @@ pub fn parse(cmdline: &[u8]) -> (BootParams, Diagnostics<'_>) {
                     key: "page_poison",
                     value: value.map(Shown::new),
                 }),
+            }
+        } else if key_eq(key, "norandmaps") && p.value.is_none() {
+            params.norandmaps = true;
+        } else if key_eq(key, "user_debug") {
+            if let Some(v) = size_param("user_debug", p.value, &mut diag) {
+                params.user_debug = v as u32;
             }
         } else if key_eq(key, "memblock") {
             match p.value {

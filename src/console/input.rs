@@ -146,16 +146,42 @@ mod device {
     /// The next input for the line editor, in the order it was typed; the CPU idles until
     /// there is some.
     pub fn next() -> Input {
-        crate::kernel::time::idle_wait(|| {
-            let mut t = TYPE_AHEAD.lock();
-            drain(&mut t);
-            t.pop()
-        })
+        loop {
+            if let Some(i) = next_or(|| false) {
+                return i;
+            }
+        }
+    }
+
+    /// The next input, or None as soon as `stop` says so. While there is none, programs
+    /// that can run get the CPU (the console is their idle task); otherwise the CPU idles.
+    pub fn next_or(mut stop: impl FnMut() -> bool) -> Option<Input> {
+        use crate::kernel::process;
+        loop {
+            let got = crate::kernel::time::idle_wait(|| {
+                let mut t = TYPE_AHEAD.lock();
+                drain(&mut t);
+                match t.pop() {
+                    Some(i) => Some(Some(i)),
+                    None if process::others_runnable() => Some(None),
+                    None => None,
+                }
+            });
+            match got {
+                Some(i) => return Some(i),
+                None => {
+                    process::schedule();
+                    if stop() {
+                        return None;
+                    }
+                }
+            }
+        }
     }
 }
 
 #[cfg(all(kernel, target_arch = "arm"))]
-pub use device::{begin_command, init_irq, interrupted, next};
+pub use device::{begin_command, init_irq, interrupted, next, next_or};
 
 #[cfg(test)]
 mod tests {

@@ -337,6 +337,22 @@ pub fn map_page(
     Ok(())
 }
 
+/// Maps `pa` at `va` in `pgt` with Linux PTE bits `prot_pte` (a process's pages, whose
+/// dirty and young bits the fault path sets), creating a user table page with `alloc`.
+pub fn map_page_pte(
+    pgt: PageTable,
+    va: u32,
+    pa: u64,
+    prot_pte: u32,
+    alloc: PteAlloc<'_>,
+) -> Result<(), MapError> {
+    let mut t = TABLES.lock();
+    let mut alloc = t.counted(alloc);
+    pgt.map(&mut LinearMem, va, pa, prot_pte, pgtable::PAGE_USER_TABLE, &mut alloc)?;
+    cp15::dsb();
+    Ok(())
+}
+
 /// Removes `va`'s mapping from `pgt`, returning the old Linux PTE (the caller flushes).
 pub fn unmap_page(pgt: PageTable, va: u32) -> Option<LinuxPte> {
     let _t = TABLES.lock();

@@ -1,6 +1,7 @@
 //! ARMv7-A: short-descriptor translation table formats and fault decoding (pure, compiled
 //! everywhere) and the code that runs on the CPU (entry, CP15, MMU, exceptions), compiled for
 //! the kernel only.
+pub mod asid;
 pub mod desc;
 pub mod fsr;
 pub mod pgtable;
@@ -23,6 +24,8 @@ pub mod irq;
 pub mod irqflags;
 #[cfg(all(kernel, target_arch = "arm"))]
 pub mod mmu;
+#[cfg(all(kernel, target_arch = "arm"))]
+pub mod process;
 #[cfg(all(kernel, target_arch = "arm"))]
 pub mod semihosting;
 #[cfg(all(kernel, target_arch = "arm"))]

@@ -1,0 +1,211 @@
+//! Programs from the console: `run PATH [ARGS...] [&]` (in the foreground the console's input
+//! goes to the program and Ctrl-C sends it SIGINT; a shell's `Segmentation fault` line when a
+//! signal kills it), `ls [PATH]` over the rootfs, `kill [-SIG] PID` and a short `ps`.
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use super::{CmdError, CmdResult};
+use crate::console::args::{parse_u32, Args};
+use crate::console::input::{self, Input};
+use crate::console::line::CTRL_C;
+use crate::kernel::process::{self, exec, fs::with_rootfs, TaskState};
+use crate::kernel::Kernel;
+use crate::{kprint, kprintln};
+
+/// Ctrl-D: end of input for the foreground program.
+const CTRL_D: u8 = 0x04;
+
+pub(crate) fn cmd_run(_k: &Kernel, args: &Args<'_>) -> CmdResult {
+    let mut words: Vec<&str> = args.as_slice()[1..].to_vec();
+    let background = words.last() == Some(&"&");
+    if background {
+        words.pop();
+    }
+    let Some(&path) = words.first() else { return Err(CmdError::Usage) };
+    let argv: Vec<&[u8]> = words.iter().map(|w| w.as_bytes()).collect();
+    let pid = match exec::spawn(path, &argv, !background) {
+        Ok(pid) => pid,
+        Err(e) => fail!(args, "{}: {}", path, e),
+    };
+    if background {
+        kprintln!("[{}]", pid);
+        return Ok(());
+    }
+    wait_foreground(pid);
+    Ok(())
+}
+
+/// The console waits for its foreground program, passing typed lines on (echoed, as a tty
+/// in canonical mode does) and Ctrl-C as SIGINT, then reaps it.
+fn wait_foreground(pid: u32) {
+    {
+        let mut q = process::STDIN.lock();
+        q.0.clear();
+        q.1 = false;
+    }
+    let exited =
+        || process::with_tasks(|t| t.map.get(&pid).is_none_or(|x| x.state == TaskState::Zombie));
+    while !exited() {
+        match input::next_or(exited) {
+            None => {}
+            Some(Input::Lost) => {}
+            Some(Input::Byte(CTRL_C)) => {
+                kprint!("^C");
+                let _ = process::send_signal(pid, process::SIGINT);
+            }
+            Some(Input::Byte(CTRL_D)) => process::STDIN.lock().1 = true,
+            Some(Input::Byte(b)) => {
+                let b = if b == b'\r' { b'\n' } else { b };
+                process::console_write(&[b]);
+                process::STDIN.lock().0.push_back(b);
+            }
+        }
+        if input::interrupted() {
+            input::begin_command();
+            kprint!("^C");
+            let _ = process::send_signal(pid, process::SIGINT);
+        }
+    }
+    if let Some(status) = process::reap(pid) {
+        if status & 0x7f == process::SIGINT {
+            kprintln!();
+        }
+        if let Some(msg) = process::describe_status(status) {
+            kprintln!("{}", msg);
+        }
+    }
+}
+
+/// Reaps finished background programs, reporting them as a shell's job control does.
+pub(crate) fn reap_background() {
+    let done: Vec<u32> = process::with_tasks(|t| {
+        t.map
+            .values()
+            .filter(|x| x.pid != 0 && x.state == TaskState::Zombie && !x.foreground)
+            .map(|x| x.pid)
+            .collect()
+    });
+    for pid in done {
+        if let Some(status) = process::reap(pid) {
+            let what = process::describe_status(status).unwrap_or(if status == 0 {
+                "Done"
+            } else {
+                "Exit"
+            });
+            if status >> 8 != 0 && status & 0x7f == 0 {
+                kprintln!("[{}] {} {}", pid, what, status >> 8);
+            } else {
+                kprintln!("[{}] {}", pid, what);
+            }
+        }
+    }
+}
+
+pub(crate) fn cmd_ls(_k: &Kernel, args: &Args<'_>) -> CmdResult {
+    if args.len() > 2 {
+        return Err(CmdError::Usage);
+    }
+    let path = args.get(1).unwrap_or("/");
+    let r = with_rootfs(|fs| {
+        let ino = fs.lookup(path)?;
+        let mut out = String::new();
+        let entries: Vec<(String, u64)> = match fs.readdir(ino) {
+            Ok(it) => it.map(|(n, i)| (String::from(n), i)).collect(),
+            Err(_) => alloc::vec![(String::from(path), ino)],
+        };
+        for (name, i) in entries {
+            if name == "." || name == ".." {
+                continue;
+            }
+            let st = fs.stat(i)?;
+            out.push_str(&alloc::format!(
+                "{} {:>2} {:>8} {}\n",
+                crate::fs::ramfs::mode_string(st.st_mode),
+                st.st_nlink,
+                st.st_size,
+                name
+            ));
+        }
+        Ok::<String, crate::mm::mm_types::Errno>(out)
+    });
+    match r {
+        Ok(s) => {
+            kprint!("{}", s);
+            Ok(())
+        }
+        Err(e) => fail!(args, "cannot access '{}': {}", path, e.message()),
+    }
+}
+
+/// Signal names `kill -NAME` takes.
+const SIGNAL_NAMES: [(&str, u32); 8] = [
+    ("HUP", 1),
+    ("INT", 2),
+    ("QUIT", 3),
+    ("KILL", 9),
+    ("SEGV", 11),
+    ("USR1", 10),
+    ("USR2", 12),
+    ("TERM", 15),
+];
+
+pub(crate) fn cmd_kill(_k: &Kernel, args: &Args<'_>) -> CmdResult {
+    let (sig, pid) = match args.len() {
+        2 => (process::SIGTERM, args.get(1).unwrap_or("")),
+        3 => {
+            let s = args.get(1).unwrap_or("");
+            let Some(name) = s.strip_prefix('-') else { return Err(CmdError::Usage) };
+            let name = name.strip_prefix("SIG").unwrap_or(name);
+            let sig = match SIGNAL_NAMES.iter().find(|(n, _)| *n == name) {
+                Some(&(_, n)) => n,
+                None => match parse_u32(name) {
+                    Ok(n) if (1..=64).contains(&n) => n,
+                    _ => fail!(args, "{}: invalid signal specification", s),
+                },
+            };
+            (sig, args.get(2).unwrap_or(""))
+        }
+        _ => return Err(CmdError::Usage),
+    };
+    let pid = match parse_u32(pid) {
+        Ok(p) => p,
+        Err(e) => fail!(args, "{}", e),
+    };
+    if let Err(e) = process::send_signal(pid, sig) {
+        fail!(
+            args,
+            "({}) - {}",
+            pid,
+            if e == crate::mm::mm_types::Errno::ESRCH { "No such process" } else { e.message() }
+        );
+    }
+    // Give it the CPU so it dies now; a background one is reported when reaped.
+    process::schedule();
+    Ok(())
+}
+
+pub(crate) fn cmd_ps(_k: &Kernel, args: &Args<'_>) -> CmdResult {
+    super::expect_args(args, 1)?;
+    reap_background();
+    kprintln!("  PID TTY          TIME CMD");
+    let rows: Vec<(u32, u64, String)> = process::with_tasks(|t| {
+        t.map
+            .values()
+            .filter(|x| x.pid != 0)
+            .map(|x| (x.pid, x.utime + x.stime, x.comm.clone()))
+            .collect()
+    });
+    for (pid, ticks, comm) in rows {
+        let secs = ticks / crate::config::HZ;
+        kprintln!(
+            "{:>5} {:<8} {:02}:{:02}:{:02} {}",
+            pid,
+            "console",
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60,
+            comm
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,146 @@
+//! Starting a program from the rootfs (`kernel_execve` as init is started, and the console's
+//! `run`): the file is read, `load_elf_binary` lays out the new address space (nothing is
+//! copied: text and data arrive by page faults from the page cache), the initial stack that
+//! `create_elf_tables` built is written into the stack VMA, and the task starts in USR mode
+//! at the entry point.
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use super::fs::with_rootfs;
+use super::mm::{ProcessMm, UserMem};
+use crate::abi::uaccess::UserMemory;
+use crate::fs::binfmt_elf::{self, ExecParams, RandomSource};
+use crate::fs::ramfs::{RAMFS_DEV, S_IFMT, S_IFREG};
+use crate::mm::memory::FaultCounts;
+use crate::mm::mm_types::{Errno, VmFile};
+use crate::proc::cpuinfo::{IdRegs, ELF_PLATFORM};
+
+/// The environment init gets (`envp_init`: `HOME=/`, `TERM=linux`).
+const ENVP_INIT: [&[u8]; 2] = [b"HOME=/", b"TERM=linux"];
+/// Largest executable read whole (the loader parses the headers from it).
+const MAX_EXEC_SIZE: u64 = 64 << 20;
+
+/// `get_random_u32` for exec: xorshift seeded from the generic timer.
+pub struct CounterRandom(u32);
+
+impl CounterRandom {
+    pub fn new() -> Self {
+        let c = crate::arch::arm::cp15::cntpct();
+        CounterRandom((c as u32 ^ (c >> 32) as u32) | 1)
+    }
+}
+
+impl Default for CounterRandom {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RandomSource for CounterRandom {
+    fn next_u32(&mut self) -> u32 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.0 = x;
+        x
+    }
+}
+
+/// `ELF_HWCAP` of this CPU (what `/proc/cpuinfo` shows as Features).
+fn elf_hwcap() -> u32 {
+    use crate::arch::arm::cp15;
+    use tock_registers::interfaces::Readable;
+    let (mvfr0, mvfr1) = cp15::read_mvfr();
+    let regs = IdRegs {
+        midr: cp15::Midr.get(),
+        id_pfr0: cp15::IdPfr0.get(),
+        id_isar0: cp15::IdIsar0.get(),
+        id_mmfr0: cp15::IdMmfr0.get(),
+        mvfr0,
+        mvfr1,
+    };
+    regs.hwcaps(false).bits()
+}
+
+/// Why a program could not be started.
+#[derive(Debug)]
+pub enum ExecError {
+    Errno(Errno),
+    Elf(binfmt_elf::ElfError),
+}
+
+impl core::fmt::Display for ExecError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ExecError::Errno(e) => write!(f, "{}", e.message()),
+            ExecError::Elf(e) => write!(f, "{}", e),
+        }
+    }
+}
+
+/// Loads `path` with `argv` into a new task and queues it; its pid.
+pub fn spawn(path: &str, argv: &[&[u8]], foreground: bool) -> Result<u32, ExecError> {
+    let (ino, bytes) = with_rootfs(|fs| {
+        let ino = fs.lookup(path)?;
+        let st = fs.stat(ino)?;
+        if st.st_mode & S_IFMT != S_IFREG {
+            return Err(Errno::EACCES);
+        }
+        if st.st_mode & 0o111 == 0 {
+            return Err(Errno::EACCES);
+        }
+        if st.st_size > MAX_EXEC_SIZE {
+            return Err(Errno::E2BIG);
+        }
+        let mut buf = alloc::vec![0u8; st.st_size as usize];
+        fs.read(ino, 0, &mut buf)?;
+        Ok((ino, buf))
+    })
+    .map_err(ExecError::Errno)?;
+    let mut pm = ProcessMm::new().ok_or(ExecError::Errno(Errno::ENOMEM))?;
+    let mut random = CounterRandom::new();
+    let file = Arc::new(VmFile { dev: RAMFS_DEV, ino, path: path.into() });
+    let randomize = super::RANDOMIZE_VA_SPACE.load(core::sync::atomic::Ordering::Relaxed) as u8;
+    let params = ExecParams {
+        filename: path,
+        argv,
+        envp: &ENVP_INIT,
+        file,
+        hwcap: elf_hwcap(),
+        hwcap2: 0,
+        platform: ELF_PLATFORM,
+        uid: 0,
+        gid: 0,
+        randomize_va_space: randomize,
+        random: &mut random,
+        vdso: false,
+    };
+    let loaded = match binfmt_elf::load_elf_binary(&bytes, params, &mut pm.mm) {
+        Ok(l) => l,
+        Err(e) => {
+            pm.exit_mmap();
+            return Err(ExecError::Elf(e));
+        }
+    };
+    drop(bytes);
+    // The initial stack and padzero(): written as the kernel writes them, through the
+    // process's own tables (the stack pages and the bss tail fault in here).
+    let mut counts = FaultCounts::default();
+    let written = {
+        let mut um = UserMem { pm: &mut pm, counts: &mut counts };
+        let mut ok = um.copy_to_user(loaded.sp, &loaded.stack).is_ok();
+        for &(s, e) in &loaded.zero_ranges {
+            let zeros: Vec<u8> = alloc::vec![0; e - s];
+            ok &= um.copy_to_user(s, &zeros).is_ok();
+        }
+        ok
+    };
+    if !written {
+        pm.exit_mmap();
+        return Err(ExecError::Errno(Errno::EFAULT));
+    }
+    let comm = path.rsplit('/').next().unwrap_or(path);
+    super::start_task(comm, path, pm, loaded.entry as u32, loaded.sp as u32, counts, foreground)
+        .map_err(ExecError::Errno)
+}

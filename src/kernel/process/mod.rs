@@ -1,0 +1,579 @@
+//! Processes: tasks (`task_struct`: pid, comm, state, mm, an 8 KiB kernel stack, the saved
+//! context), the run queue and `schedule()` (round-robin, preempted from the timer tick on the
+//! way back to user space), exit and reaping, the few signals the console sends (fatal by
+//! default: no handler is run yet), and the user-fault and work-pending handlers the entry
+//! code calls. Task 0 is the console itself (Linux's idle task, `swapper/0`): it runs
+//! whenever it has input, and gives the CPU away while it waits.
+pub mod exec;
+pub mod fs;
+pub mod mm;
+pub mod procfs;
+pub mod syscall;
+
+use alloc::boxed::Box;
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+
+use spin::Mutex;
+
+use self::mm::ProcessMm;
+use crate::arch::arm::fault::UserException;
+use crate::arch::arm::process::{self as arch, CpuContext, VfpState};
+use crate::arch::arm::vectors::PtRegs;
+use crate::arch::arm::{fsr, irqflags};
+use crate::kernel::mem::with_node;
+use crate::mm::gfp::GfpFlags;
+use crate::mm::memory::{FaultCounts, FaultError, FaultFlags};
+use crate::mm::page::PageOwner;
+use crate::mm::Pfn;
+use crate::{kprint, kprintln};
+
+/// `THREAD_SIZE_ORDER`: kernel stacks are 8 KiB.
+pub const THREAD_SIZE_ORDER: u32 = 1;
+/// `THREAD_SIZE`.
+pub const THREAD_SIZE: u32 = 8192;
+/// `PID_MAX_DEFAULT`: pids wrap here (`/proc/sys/kernel/pid_max` 32768).
+pub const PID_MAX: u32 = 32768;
+
+// Signal numbers (uapi/asm/signal.h).
+pub const SIGINT: u32 = 2;
+pub const SIGILL: u32 = 4;
+pub const SIGBUS: u32 = 7;
+pub const SIGKILL: u32 = 9;
+pub const SIGSEGV: u32 = 11;
+pub const SIGTERM: u32 = 15;
+pub const SIGCHLD: u32 = 17;
+/// Signals whose default action is to do nothing (`SIG_KERNEL_IGNORE_MASK`).
+const IGNORED_BY_DEFAULT: [u32; 4] = [SIGCHLD, 23, 28, 18];
+
+/// `TASK_RUNNING`, `TASK_INTERRUPTIBLE`, `EXIT_ZOMBIE`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TaskState {
+    Runnable,
+    Sleeping,
+    Zombie,
+}
+
+impl TaskState {
+    /// The state letter `ps` and `/proc/PID/stat` show.
+    pub const fn letter(self) -> char {
+        match self {
+            TaskState::Runnable => 'R',
+            TaskState::Sleeping => 'S',
+            TaskState::Zombie => 'Z',
+        }
+    }
+}
+
+/// An open file of a process (`struct file`, cut to what pivm's files need).
+#[derive(Clone, Debug)]
+pub enum OpenFile {
+    /// The console (`/dev/console`, the tty of every process).
+    Console,
+    /// A ramfs file and the position in it.
+    Ramfs { ino: u64, pos: u64, append: bool },
+    /// A snapshot of a generated file (`/proc/...`) and the position in it.
+    Snapshot { data: Vec<u8>, pos: u64 },
+}
+
+/// `struct task_struct`, cut to what pivm's processes use.
+pub struct Task {
+    pub pid: u32,
+    pub ppid: u32,
+    pub comm: String,
+    pub state: TaskState,
+    ctx: CpuContext,
+    vfp: VfpState,
+    /// The kernel stack (None for the console's boot stack) and its lowest address.
+    kstack: Option<Pfn>,
+    stack_limit: u32,
+    pub mm: Option<Box<ProcessMm>>,
+    /// TPIDRURO (`set_tls`).
+    pub tls: u32,
+    pub counts: FaultCounts,
+    /// `exit_code` in wait-status form (`(code << 8)` or the killing signal).
+    pub exit_status: u32,
+    /// Pending signals (bit n-1 for signal n) and the blocked mask.
+    pub pending: u64,
+    pub blocked: u64,
+    /// `rt_sigaction` handlers (0 = SIG_DFL, 1 = SIG_IGN); recorded, not yet delivered.
+    pub sigactions: [u32; 65],
+    /// Jiffies to wake at while sleeping (`u64::MAX`: until woken).
+    pub wake_at: u64,
+    /// Runs in the foreground: the console's input goes to it.
+    pub foreground: bool,
+    pub utime: u64,
+    pub stime: u64,
+    pub start_jiffies: u64,
+    pub files: Vec<Option<OpenFile>>,
+    pub clear_child_tid: u32,
+    /// The program's path (`/proc/PID/exe`).
+    pub exe: String,
+}
+
+impl Task {
+    fn new(pid: u32, ppid: u32, comm: &str) -> Task {
+        Task {
+            pid,
+            ppid,
+            comm: comm.chars().take(15).collect(),
+            state: TaskState::Runnable,
+            ctx: CpuContext::default(),
+            vfp: VfpState::default(),
+            kstack: None,
+            stack_limit: arch::boot_stack_limit(),
+            mm: None,
+            tls: 0,
+            counts: FaultCounts::default(),
+            exit_status: 0,
+            pending: 0,
+            blocked: 0,
+            sigactions: [0; 65],
+            wake_at: u64::MAX,
+            foreground: false,
+            utime: 0,
+            stime: 0,
+            start_jiffies: crate::kernel::time::get_jiffies_64(),
+            files: alloc::vec![
+                Some(OpenFile::Console),
+                Some(OpenFile::Console),
+                Some(OpenFile::Console)
+            ],
+            clear_child_tid: 0,
+            exe: String::new(),
+        }
+    }
+}
+
+/// The task table and run queue.
+pub struct Tasks {
+    pub map: BTreeMap<u32, Box<Task>>,
+    rq: VecDeque<u32>,
+    pub current: u32,
+    last_pid: u32,
+}
+
+impl Tasks {
+    /// `alloc_pid`: the next free pid after the last one given, wrapping at `pid_max` to
+    /// 300 (`RESERVED_PIDS`) as Linux does; pid 1 is init's (the first program run).
+    fn alloc_pid(&mut self) -> Option<u32> {
+        let mut p = self.last_pid;
+        for _ in 0..PID_MAX {
+            p = if p + 1 >= PID_MAX { 300 } else { p + 1 };
+            if !self.map.contains_key(&p) {
+                self.last_pid = p;
+                return Some(p);
+            }
+        }
+        None
+    }
+
+    pub fn current(&mut self) -> &mut Task {
+        let cur = self.current;
+        self.map.get_mut(&cur).expect("the current task is in the table")
+    }
+}
+
+pub static TASKS: Mutex<Option<Tasks>> = Mutex::new(None);
+static NEED_RESCHED: AtomicBool = AtomicBool::new(false);
+static CURRENT_PID: AtomicU32 = AtomicU32::new(0);
+/// Ticks of the current task not yet added to it (the tick does not take the task lock).
+static CUR_UTICKS: AtomicU64 = AtomicU64::new(0);
+static CUR_STICKS: AtomicU64 = AtomicU64::new(0);
+/// `/proc/vmstat` pgfault and pgmajfault.
+pub static PGFAULT: AtomicU64 = AtomicU64::new(0);
+pub static PGMAJFAULT: AtomicU64 = AtomicU64::new(0);
+/// Kernel stacks of live tasks (`/proc/meminfo` KernelStack, in pages).
+pub static NR_KERNEL_STACK_PAGES: AtomicU64 = AtomicU64::new(0);
+/// `user_debug=` bits (`UDBG_SEGV` = 8 reports unhandled faults).
+static USER_DEBUG: AtomicU32 = AtomicU32::new(0);
+/// `randomize_va_space` (0 with `norandmaps`).
+pub static RANDOMIZE_VA_SPACE: AtomicU32 = AtomicU32::new(2);
+const UDBG_SEGV: u32 = 8;
+
+/// Runs `f` on the task table.
+pub fn with_tasks<R>(f: impl FnOnce(&mut Tasks) -> R) -> R {
+    let mut g = TASKS.lock();
+    f(g.as_mut().expect("process::init ran at boot"))
+}
+
+/// Runs `f` on the running task.
+pub fn with_current<R>(f: impl FnOnce(&mut Task) -> R) -> R {
+    with_tasks(|t| f(t.current()))
+}
+
+/// The running task's pid (0: the console).
+pub fn current_pid() -> u32 {
+    CURRENT_PID.load(Ordering::Relaxed)
+}
+
+/// `mm_account_fault`'s global half: `pgfault` for every fault handled, `pgmajfault` for
+/// the major ones.
+pub fn count_vm_fault(r: Result<crate::mm::memory::Fault, FaultError>) {
+    match r {
+        Err(FaultError::BadMap | FaultError::BadAccess) => {}
+        Ok(crate::mm::memory::Fault::Major) => {
+            PGFAULT.fetch_add(1, Ordering::Relaxed);
+            PGMAJFAULT.fetch_add(1, Ordering::Relaxed);
+        }
+        _ => {
+            PGFAULT.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Sets up task 0 (the console), the special pages, the entry hooks and the rootfs.
+pub fn init(params: &crate::boot::cmdline::BootParams, initrd: Option<(u64, u64)>) {
+    let mut console = Task::new(0, 0, "swapper/0");
+    console.files.clear();
+    *TASKS.lock() = Some(Tasks {
+        map: BTreeMap::from([(0, Box::new(console))]),
+        rq: VecDeque::new(),
+        current: 0,
+        last_pid: 0,
+    });
+    if params.norandmaps {
+        RANDOMIZE_VA_SPACE.store(0, Ordering::Relaxed);
+    }
+    USER_DEBUG.store(params.user_debug, Ordering::Relaxed);
+    if !mm::init_special_pages() {
+        kprintln!("process: no memory for the zero page");
+    }
+    arch::vfp_enable();
+    crate::arch::arm::fault::set_user_exception_handler(user_exception);
+    crate::arch::arm::fault::set_syscall_handler(syscall::handle);
+    arch::set_work_handler(do_work_pending);
+    if let Some((start, size)) = initrd {
+        fs::populate_rootfs(start, size);
+    }
+}
+
+/// `scheduler_tick`, from the timer interrupt: the tick is charged to the running task and,
+/// when a program is running, it is asked to give the CPU up on its way back to user space.
+pub fn scheduler_tick(user: bool) {
+    if CURRENT_PID.load(Ordering::Relaxed) != 0 {
+        if user {
+            CUR_UTICKS.fetch_add(1, Ordering::Relaxed);
+        } else {
+            CUR_STICKS.fetch_add(1, Ordering::Relaxed);
+        }
+        NEED_RESCHED.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Wakes the sleepers whose time came; whether any task besides the console can run.
+fn wake_and_check(t: &mut Tasks) -> bool {
+    let now = crate::kernel::time::get_jiffies_64();
+    let mut any = false;
+    for task in t.map.values_mut() {
+        if task.pid == 0 {
+            continue;
+        }
+        if task.state == TaskState::Sleeping
+            && (task.wake_at <= now || task.pending & !task.blocked != 0)
+        {
+            task.state = TaskState::Runnable;
+            task.wake_at = u64::MAX;
+            if !t.rq.contains(&task.pid) {
+                t.rq.push_back(task.pid);
+            }
+        }
+        any |= task.state == TaskState::Runnable;
+    }
+    any
+}
+
+/// Whether a program is ready to run (the console's idle loop gives the CPU away then).
+pub fn others_runnable() -> bool {
+    match TASKS.try_lock() {
+        Some(mut g) => g.as_mut().is_some_and(wake_and_check),
+        None => false,
+    }
+}
+
+/// `schedule()`: the current task goes to the back of the run queue (if still runnable) and
+/// the first runnable task in it runs; the console runs when nothing else can.
+pub fn schedule() {
+    let flags = irqflags::local_irq_save();
+    let switch = {
+        let mut g = TASKS.lock();
+        let t = g.as_mut().expect("process::init ran at boot");
+        wake_and_check(t);
+        let cur = t.current;
+        let (u, s) = (CUR_UTICKS.swap(0, Ordering::Relaxed), CUR_STICKS.swap(0, Ordering::Relaxed));
+        {
+            let c = t.current();
+            c.utime += u;
+            c.stime += s;
+        }
+        if cur != 0 && t.map[&cur].state == TaskState::Runnable && !t.rq.contains(&cur) {
+            t.rq.push_back(cur);
+        }
+        let mut next = None;
+        while let Some(p) = t.rq.pop_front() {
+            if t.map.get(&p).is_some_and(|x| x.state == TaskState::Runnable) {
+                next = Some(p);
+                break;
+            }
+        }
+        // The console is the idle task: it runs when nothing else can, and whenever a
+        // program gives the CPU up.
+        let next = match next {
+            Some(n) if n == cur => None,
+            Some(n) => Some(n),
+            None if cur != 0 && t.map[&cur].state != TaskState::Runnable => Some(0),
+            None if cur != 0 => None,
+            None => None,
+        };
+        // A running program always lets the console look at its input in between.
+        let next = match next {
+            Some(n) if cur != 0 && n != 0 => {
+                t.rq.push_front(n);
+                Some(0)
+            }
+            n => n,
+        };
+        next.map(|n| {
+            t.current = n;
+            CURRENT_PID.store(n, Ordering::Relaxed);
+            let prev: *mut Task = &mut **t.map.get_mut(&cur).expect("current is in the table");
+            let next: *mut Task = &mut **t.map.get_mut(&n).expect("picked from the table");
+            (prev, next)
+        })
+    };
+    if let Some((prev, next)) = switch {
+        // SAFETY: both tasks are boxed in the table and stay there until reaped, which only
+        // the console does, never for the running task or one mid-switch; interrupts are
+        // masked and nothing else runs on this CPU.
+        unsafe {
+            arch::vfp_save(&mut (*prev).vfp);
+            match (*next).mm.as_mut() {
+                Some(m) => m.activate(),
+                None => arch::switch_to_kernel_mm(),
+            }
+            arch::set_tls((*next).tls);
+            arch::vfp_restore(&(*next).vfp);
+            arch::switch_to(&mut (*prev).ctx, &(*next).ctx, (*next).stack_limit);
+        }
+    }
+    NEED_RESCHED.store(false, Ordering::Relaxed);
+    irqflags::local_irq_restore(flags);
+}
+
+/// The bit of signal `sig` in a mask.
+const fn sigbit(sig: u32) -> u64 {
+    1 << (sig - 1)
+}
+
+/// `send_signal`: marks `sig` pending for `pid` and wakes it.
+pub fn send_signal(pid: u32, sig: u32) -> Result<(), crate::mm::mm_types::Errno> {
+    use crate::mm::mm_types::Errno;
+    if sig == 0 || sig > 64 {
+        return Err(Errno::EINVAL);
+    }
+    with_tasks(|t| {
+        let task = t.map.get_mut(&pid).filter(|x| x.pid != 0).ok_or(Errno::ESRCH)?;
+        if task.state == TaskState::Zombie {
+            return Ok(());
+        }
+        task.pending |= sigbit(sig);
+        if task.state == TaskState::Sleeping {
+            task.state = TaskState::Runnable;
+            task.wake_at = u64::MAX;
+            if !t.rq.contains(&pid) {
+                t.rq.push_back(pid);
+            }
+        }
+        Ok(())
+    })
+}
+
+/// The fatal signal pending for the current task, if any (every signal but the ignored ones
+/// kills: handlers are not run yet; SIGKILL and fault signals cannot be blocked).
+fn fatal_signal(task: &mut Task) -> Option<u32> {
+    let unblockable = sigbit(SIGKILL) | sigbit(SIGSEGV) | sigbit(SIGBUS) | sigbit(SIGILL);
+    let deliverable = task.pending & (!task.blocked | unblockable);
+    for sig in 1..=64u32 {
+        if deliverable & sigbit(sig) == 0 {
+            continue;
+        }
+        let ignored = sig != SIGKILL
+            && (task.sigactions[sig as usize] == 1
+                || (task.sigactions[sig as usize] == 0 && IGNORED_BY_DEFAULT.contains(&sig)));
+        if ignored {
+            task.pending &= !sigbit(sig);
+            continue;
+        }
+        return Some(sig);
+    }
+    None
+}
+
+/// `do_work_pending`: a fatal signal ends the task; a pending reschedule gives the CPU up.
+fn do_work_pending(_regs: &mut PtRegs) {
+    loop {
+        if let Some(sig) = with_current(fatal_signal) {
+            do_exit(sig);
+        }
+        if !NEED_RESCHED.load(Ordering::Relaxed) {
+            return;
+        }
+        schedule();
+    }
+}
+
+/// `do_exit`: the address space and files go, the task becomes a zombie for the console to
+/// reap, and the CPU goes to another task for good.
+pub fn do_exit(status: u32) -> ! {
+    let mm = with_current(|t| {
+        t.files.clear();
+        t.mm.take()
+    });
+    arch::switch_to_kernel_mm();
+    if let Some(mm) = mm {
+        mm.exit_mmap();
+    }
+    with_current(|t| {
+        t.exit_status = status;
+        t.state = TaskState::Zombie;
+    });
+    schedule();
+    unreachable!("a zombie was scheduled");
+}
+
+/// Frees a zombie's task and kernel stack (`release_task`); its wait status.
+pub fn reap(pid: u32) -> Option<u32> {
+    let task = with_tasks(|t| {
+        if t.map.get(&pid)?.state != TaskState::Zombie || t.current == pid {
+            return None;
+        }
+        t.map.remove(&pid)
+    })?;
+    if let Some(stack) = task.kstack {
+        let _ = with_node(|n| n.free_pages_for(PageOwner::KernelStack, stack, THREAD_SIZE_ORDER));
+        NR_KERNEL_STACK_PAGES.fetch_sub(1 << THREAD_SIZE_ORDER, Ordering::Relaxed);
+    }
+    Some(task.exit_status)
+}
+
+/// Creates a task for a loaded program: kernel stack, user `pt_regs` (entry point and stack
+/// pointer), context to `ret_from_fork`; queued to run.
+pub fn start_task(
+    comm: &str,
+    exe: &str,
+    pm: Box<ProcessMm>,
+    entry: u32,
+    sp: u32,
+    counts: FaultCounts,
+    foreground: bool,
+) -> Result<u32, crate::mm::mm_types::Errno> {
+    use crate::mm::mm_types::Errno;
+    let stack = with_node(|n| {
+        n.alloc_pages_for(PageOwner::KernelStack, GfpFlags::GFP_KERNEL, THREAD_SIZE_ORDER)
+    });
+    let Ok(stack) = stack else {
+        pm.exit_mmap();
+        return Err(Errno::ENOMEM);
+    };
+    NR_KERNEL_STACK_PAGES.fetch_add(1 << THREAD_SIZE_ORDER, Ordering::Relaxed);
+    let base = crate::kernel::phys_to_virt(stack.phys().0).unwrap_or(0) as u32;
+    let top = base + THREAD_SIZE;
+    let regs_addr = top - core::mem::size_of::<PtRegs>() as u32;
+    // SAFETY: the top of the new, unused kernel stack (lowmem, 8-byte aligned).
+    let regs = unsafe { &mut *(regs_addr as *mut PtRegs) };
+    arch::start_thread(regs, entry, sp);
+    let r = with_tasks(|t| {
+        let pid = t.alloc_pid()?;
+        let mut task = Box::new(Task::new(pid, 0, comm));
+        task.kstack = Some(stack);
+        task.stack_limit = base;
+        task.ctx.sp = regs_addr;
+        task.ctx.pc = arch::ret_from_fork_addr();
+        task.mm = Some(pm);
+        task.counts = counts;
+        task.foreground = foreground;
+        task.exe = exe.into();
+        t.map.insert(pid, task);
+        t.rq.push_back(pid);
+        Some(pid)
+    });
+    r.ok_or(Errno::EAGAIN)
+}
+
+/// The user-mode exception handler: page faults through the fault path; what cannot be
+/// resolved becomes a signal (fatal: no handler is run yet).
+fn user_exception(e: UserException, regs: &mut PtRegs) {
+    let (addr, sig, code, fsr_v) = match e {
+        UserException::DataAbort { addr, fsr: f }
+        | UserException::PrefetchAbort { addr, fsr: f } => {
+            let instruction = matches!(e, UserException::PrefetchAbort { .. });
+            let status = fsr::fault_status(f);
+            // Translation (section/page), access flag and permission faults go to the MM.
+            let mm_fault = matches!(status, 0x03 | 0x05 | 0x06 | 0x07 | 0x0d | 0x0f)
+                && !(status == 0x03 && !instruction);
+            if !mm_fault {
+                (addr, SIGBUS, 1, f)
+            } else {
+                let write = !instruction && f & fsr::FSR_WRITE != 0 && f & (1 << 13) == 0;
+                let flags = FaultFlags { write, instruction };
+                let r = with_current(|t| {
+                    let counts = &mut t.counts;
+                    t.mm.as_mut().map(|m| m.fault(addr as usize, flags, counts))
+                });
+                match r {
+                    Some(Ok(_)) => return,
+                    Some(Err(FaultError::Sigbus)) => (addr, SIGBUS, 2, f),
+                    Some(Err(FaultError::Oom)) => (addr, SIGKILL, 0, f),
+                    Some(Err(err)) => (addr, SIGSEGV, err.si_code(), f),
+                    None => (addr, SIGSEGV, 1, f),
+                }
+            }
+        }
+        UserException::Undefined => (regs.pc(), SIGILL, 1, 0),
+    };
+    let _ = code;
+    if USER_DEBUG.load(Ordering::Relaxed) & UDBG_SEGV != 0 && sig != SIGILL {
+        let (pid, comm) = with_current(|t| (t.pid, t.comm.clone()));
+        kprintln!(
+            "{}: unhandled page fault ({}) at 0x{:08x}, code 0x{:03x}",
+            comm,
+            sig,
+            addr,
+            fsr_v
+        );
+        let _ = pid;
+    }
+    with_current(|t| t.pending |= sigbit(sig));
+}
+
+/// How a shell reports a wait status: `Segmentation fault` and the like for a killing
+/// signal (none for SIGINT and a normal exit).
+pub fn describe_status(status: u32) -> Option<&'static str> {
+    match status & 0x7f {
+        0 => None,
+        s if s == SIGSEGV => Some("Segmentation fault"),
+        s if s == SIGBUS => Some("Bus error"),
+        s if s == SIGILL => Some("Illegal instruction"),
+        s if s == SIGKILL => Some("Killed"),
+        s if s == SIGTERM => Some("Terminated"),
+        s if s == SIGINT => None,
+        _ => Some("Killed by a signal"),
+    }
+}
+
+/// The console's typed bytes for the foreground program (its tty's input queue), and
+/// whether Ctrl-D ended it.
+pub static STDIN: Mutex<(VecDeque<u8>, bool)> = Mutex::new((VecDeque::new(), false));
+
+/// Output of programs: bytes to the console as they are.
+pub fn console_write(bytes: &[u8]) {
+    for &b in bytes {
+        if b == b'\n' {
+            kprint!("\n");
+        } else {
+            crate::board::raspi::uart::putc(b);
+        }
+    }
+}
