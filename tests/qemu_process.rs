@@ -1,0 +1,122 @@
+//! Programs on pivm (issue 12): the project's static ARM programs from the initramfs
+//! (`make initramfs`) run from the console, take the page faults Linux 6.1 counts for each
+//! access pattern (LINUX_USER_FACTS.md §4), die alone on a bad access, get EFAULT for bad
+//! pointers and ENOSYS for unknown calls; afterwards `verify` is clean and every page is back.
+mod common;
+
+use common::{meminfo_kb, Opts, Qemu};
+use std::time::Duration;
+
+/// Programs take a few seconds under a loaded host.
+const RUN: Duration = Duration::from_secs(60);
+
+fn boot(split: &'static str) -> Qemu {
+    let (q, _) = Qemu::boot_to_prompt(Opts::raw(split).initramfs().append("norandmaps"));
+    q
+}
+
+/// Free pages (MemFree plus the per-CPU lists), in kB.
+fn free_kb(q: &mut Qemu) -> u64 {
+    let mi = q.cmd("cat /proc/meminfo");
+    meminfo_kb(q, &mi, "MemFree") + 4 * q.pcp_cached_pages()
+}
+
+fn run(q: &mut Qemu, cmd: &str) -> String {
+    q.cmd_timeout(&format!("run {cmd}"), RUN)
+}
+
+/// The `+min/+maj` pair printed after `label` on `line`.
+fn delta(q: &Qemu, line: &str, label: &str) -> (u64, u64) {
+    let at = line.find(label).unwrap_or_else(|| q.fail(&format!("no {label:?} in {line:?}")));
+    let rest = line[at + label.len()..].trim_start();
+    let word = rest.split_whitespace().next().unwrap_or("");
+    let mut parts = word.trim_start_matches('+').split("/+");
+    let mut num = || parts.next().and_then(|n| n.parse().ok());
+    match (num(), num()) {
+        (Some(a), Some(b)) => (a, b),
+        _ => q.fail(&format!("cannot read the delta after {label:?} in {line:?}")),
+    }
+}
+
+#[test]
+fn tiny_prints_its_maps_with_linux_layout() {
+    let mut q = boot("2G");
+    let out = run(&mut q, "/bin/tiny");
+    q.expect_in("tiny", &out, "00010000-00011000 r-xp 00000000 00:02");
+    q.expect_in("tiny", &out, "00011000-00012000 rw-p 00000000 00:02");
+    // TASK_SIZE = PAGE_OFFSET - 16 MiB: the stack ends there with norandmaps.
+    q.expect_in("tiny", &out, "-7f000000 rw-p 00000000 00:00 0          [stack]");
+    q.expect_in("tiny", &out, "ffff0000-ffff1000 r-xp 00000000 00:00 0          [vectors]");
+    q.verify_ok("after tiny");
+}
+
+#[test]
+fn fault_counts_equal_linux_61() {
+    let mut q = boot("2G");
+    // Warm up: the first program grows the kernel's caches (slab, page-table pages).
+    run(&mut q, "/bin/vmtest anon 1");
+    let before = free_kb(&mut q);
+
+    let out = run(&mut q, "/bin/vmtest anon 16 256");
+    let l = q.line_with("anon", &out, "anon N=256:");
+    assert_eq!(delta(&q, l, "mmap"), (0, 0), "{l}");
+    assert_eq!(delta(&q, l, "write-touch"), (256, 0), "{l}");
+    assert_eq!(delta(&q, l, "re-read"), (0, 0), "{l}");
+    assert_eq!(delta(&q, l, "re-write"), (0, 0), "{l}");
+    assert_eq!(delta(&q, l, "munmap"), (0, 0), "{l}");
+
+    let out = run(&mut q, "/bin/vmtest anonrd 64");
+    let l = q.line_with("anonrd", &out, "N=64:");
+    assert_eq!(delta(&q, l, "read-touch(zero page)"), (64, 0), "{l}");
+    assert_eq!(delta(&q, l, "write-after-read"), (64, 0), "{l}");
+
+    let out = run(&mut q, "/bin/vmtest stack 16 256 1024");
+    for (n, want) in [(16, 14), (256, 240), (1024, 768)] {
+        let l = q.line_with("stack", &out, &format!("stack N={n}:"));
+        assert_eq!(delta(&q, l, "first touch"), (want, 0), "{l}");
+        assert_eq!(delta(&q, l, "second touch"), (0, 0), "{l}");
+    }
+
+    let out = run(&mut q, "/bin/vmtest malloc 64");
+    let l = q.line_with("malloc", &out, "malloc N=64");
+    assert_eq!(delta(&q, l, "malloc"), (1, 0), "{l}");
+    assert_eq!(delta(&q, l, "write-touch"), (63, 0), "{l}");
+
+    let out = run(&mut q, "/bin/vmtest file /data/f16m 16 256 4096");
+    for (n, want) in [(16, 1), (256, 17), (4096, 257)] {
+        let l = q.line_with("file", &out, &format!("N={n} MAP_PRIVATE"));
+        assert_eq!(delta(&q, l, "read"), (want, 0), "{l}");
+    }
+
+    q.verify_ok("after the fault patterns");
+    let after = free_kb(&mut q);
+    assert!(after >= before, "pages lost: {before} kB free before, {after} kB after\n{}", q.transcript());
+}
+
+#[test]
+fn a_null_dereference_kills_only_the_program() {
+    let mut q = boot("2G");
+    let out = run(&mut q, "/bin/crash null-read");
+    q.expect_in("crash", &out, "Segmentation fault");
+    let out = run(&mut q, "/bin/crash null-write");
+    q.expect_in("crash", &out, "Segmentation fault");
+    // The kernel carries on and a program still runs.
+    let out = run(&mut q, "/bin/vmtest anon 4");
+    q.expect_in("after crash", &out, "anon N=4:");
+    q.verify_ok("after crash");
+}
+
+#[test]
+fn bad_pointers_get_efault_and_unknown_calls_enosys() {
+    let mut q = boot("2G");
+    let out = run(&mut q, "/bin/efault 2G");
+    for l in out.lines().filter(|l| l.contains("->") && !l.contains("execve")) {
+        assert!(l.contains("EFAULT (ok)"), "{l}\n{}", q.transcript());
+    }
+    let out = run(&mut q, "/bin/syscalls");
+    q.expect_in("syscalls", &out, "getpid, getppid, gettid                      ok");
+    q.expect_in("syscalls", &out, "uname                                        ok: Linux");
+    q.expect_in("syscalls", &out, "mincore: touched page in, other out          ok");
+    q.expect_in("syscalls", &out, "madvise(MADV_DONTNEED) zeroes the page       ok");
+    q.verify_ok("after efault");
+}
