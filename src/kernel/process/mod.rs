@@ -8,6 +8,7 @@ pub mod exec;
 pub mod fs;
 pub mod mm;
 pub mod procfs;
+pub mod rules;
 pub mod syscall;
 
 use alloc::boxed::Box;
