@@ -81,6 +81,26 @@ impl core::fmt::Display for ExecError {
 
 /// Loads `path` with `argv` into a new task and queues it; its pid.
 pub fn spawn(path: &str, argv: &[&[u8]], foreground: bool) -> Result<u32, ExecError> {
+    let l = load(path, argv, &ENVP_INIT)?;
+    let comm = path.rsplit('/').next().unwrap_or(path);
+    let pid = super::start_task(comm, path, l.pm, l.entry, l.sp, l.counts, foreground)
+        .map_err(ExecError::Errno)?;
+    super::with_tasks(|t| t.map.get_mut(&pid).map(|x| x.ext.console_job = true));
+    Ok(pid)
+}
+
+/// A program loaded into a new address space, ready to start.
+pub struct Loaded {
+    pub pm: alloc::boxed::Box<ProcessMm>,
+    pub entry: u32,
+    pub sp: u32,
+    /// The faults taken writing the initial stack (the task's own).
+    pub counts: FaultCounts,
+}
+
+/// `bprm_execve` up to `start_thread`: reads `path`, lays out a new address space with
+/// `load_elf_binary` and writes the initial stack; nothing of the caller changes.
+pub fn load(path: &str, argv: &[&[u8]], envp: &[&[u8]]) -> Result<Loaded, ExecError> {
     let (ino, bytes) = with_rootfs(|fs| {
         let ino = fs.lookup(path)?;
         let st = fs.stat(ino)?;
@@ -105,7 +125,7 @@ pub fn spawn(path: &str, argv: &[&[u8]], foreground: bool) -> Result<u32, ExecEr
     let params = ExecParams {
         filename: path,
         argv,
-        envp: &ENVP_INIT,
+        envp,
         file,
         hwcap: elf_hwcap(),
         hwcap2: 0,
@@ -140,7 +160,5 @@ pub fn spawn(path: &str, argv: &[&[u8]], foreground: bool) -> Result<u32, ExecEr
         pm.exit_mmap();
         return Err(ExecError::Errno(Errno::EFAULT));
     }
-    let comm = path.rsplit('/').next().unwrap_or(path);
-    super::start_task(comm, path, pm, loaded.entry as u32, loaded.sp as u32, counts, foreground)
-        .map_err(ExecError::Errno)
+    Ok(Loaded { pm, entry: loaded.entry as u32, sp: loaded.sp as u32, counts })
 }

@@ -58,8 +58,13 @@ pub fn init_special_pages() -> bool {
     true
 }
 
-fn zero_pfn() -> Pfn {
+pub(super) fn zero_pfn() -> Pfn {
     SPECIAL.get().map_or(Pfn(0), |s| s.zero)
+}
+
+/// The sigpage's kernel address (where `signal::init_sigpage` writes the trampolines).
+pub(super) fn sigpage_kva() -> Option<usize> {
+    SPECIAL.get().and_then(|s| kva(s.sigpage))
 }
 
 /// The kernel address of a lowmem frame.
@@ -208,6 +213,8 @@ impl MmHw {
         }
         let owner = with_node(|n| n.page(pfn).map(|p| p.owner()));
         match owner {
+            // Shared with another address space since fork: only this mapping goes.
+            Some(PageOwner::Anon) if super::fork::anon_unshare(pfn.0) => self.rss_anon -= 1,
             Some(PageOwner::Anon) => {
                 let _ = with_node(|n| n.free_pages_for(PageOwner::Anon, pfn, 0));
                 self.rss_anon -= 1;
@@ -218,7 +225,7 @@ impl MmHw {
     }
 }
 
-fn alloc_table_page() -> Option<u32> {
+pub(super) fn alloc_table_page() -> Option<u32> {
     with_node(|n| {
         n.alloc_pages_for(PageOwner::PageTable, GfpFlags::GFP_KERNEL | GfpFlags::__GFP_ZERO, 0)
     })
@@ -284,6 +291,7 @@ impl FaultEnv for MmHw {
 
     fn is_exclusive_anon(&self, pfn: u64) -> bool {
         with_node(|n| n.page(Pfn(pfn)).map(|p| p.owner())) == Some(PageOwner::Anon)
+            && !super::fork::anon_shared(pfn)
     }
 
     fn file_page(&mut self, file: &VmFile, index: u64) -> Option<CachePage> {

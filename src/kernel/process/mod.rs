@@ -5,11 +5,15 @@
 //! code calls. Task 0 is the console itself (Linux's idle task, `swapper/0`): it runs
 //! whenever it has input, and gives the CPU away while it waits.
 pub mod exec;
+pub mod execve;
+pub mod fork;
 pub mod fs;
 pub mod mm;
 pub mod procfs;
 pub mod rules;
+pub mod signal;
 pub mod syscall;
+pub mod wait;
 
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
@@ -46,8 +50,6 @@ pub const SIGKILL: u32 = 9;
 pub const SIGSEGV: u32 = 11;
 pub const SIGTERM: u32 = 15;
 pub const SIGCHLD: u32 = 17;
-/// Signals whose default action is to do nothing (`SIG_KERNEL_IGNORE_MASK`).
-const IGNORED_BY_DEFAULT: [u32; 4] = [SIGCHLD, 23, 28, 18];
 
 /// `TASK_RUNNING`, `TASK_INTERRUPTIBLE`, `EXIT_ZOMBIE`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -112,6 +114,8 @@ pub struct Task {
     pub clear_child_tid: u32,
     /// The program's path (`/proc/PID/exe`).
     pub exe: String,
+    /// Signals, children's counts, limits and fork state (`fork::ProcExt`).
+    pub ext: fork::ProcExt,
 }
 
 impl Task {
@@ -144,6 +148,7 @@ impl Task {
             ],
             clear_child_tid: 0,
             exe: String::new(),
+            ext: fork::ProcExt::default(),
         }
     }
 }
@@ -242,6 +247,8 @@ pub fn init(params: &crate::boot::cmdline::BootParams, initrd: Option<(u64, u64)
     if !mm::init_special_pages() {
         kprintln!("process: no memory for the zero page");
     }
+    signal::init_sigpage();
+    fork::init();
     arch::vfp_enable();
     crate::arch::arm::fault::set_user_exception_handler(user_exception);
     crate::arch::arm::fault::set_syscall_handler(syscall::handle);
@@ -363,85 +370,21 @@ pub fn schedule() {
     irqflags::local_irq_restore(flags);
 }
 
-/// The bit of signal `sig` in a mask.
-const fn sigbit(sig: u32) -> u64 {
-    1 << (sig - 1)
-}
-
-/// `send_signal`: marks `sig` pending for `pid` and wakes it.
+/// `send_signal` from the kernel (the console's Ctrl-C and `kill`): `si_code` SI_USER from
+/// pid 0; see `signal::send_signal_info`.
 pub fn send_signal(pid: u32, sig: u32) -> Result<(), crate::mm::mm_types::Errno> {
-    use crate::mm::mm_types::Errno;
-    if sig == 0 || sig > 64 {
-        return Err(Errno::EINVAL);
-    }
-    with_tasks(|t| {
-        let task = t.map.get_mut(&pid).filter(|x| x.pid != 0).ok_or(Errno::ESRCH)?;
-        if task.state == TaskState::Zombie {
-            return Ok(());
-        }
-        task.pending |= sigbit(sig);
-        if task.state == TaskState::Sleeping {
-            task.state = TaskState::Runnable;
-            task.wake_at = u64::MAX;
-            if !t.rq.contains(&pid) {
-                t.rq.push_back(pid);
-            }
-        }
-        Ok(())
-    })
+    let info = crate::abi::arm::signal::Siginfo::kill(sig, 0, 0);
+    signal::send_signal_info(pid, sig, info)
 }
 
-/// The fatal signal pending for the current task, if any (every signal but the ignored ones
-/// kills: handlers are not run yet; SIGKILL and fault signals cannot be blocked).
-fn fatal_signal(task: &mut Task) -> Option<u32> {
-    let unblockable = sigbit(SIGKILL) | sigbit(SIGSEGV) | sigbit(SIGBUS) | sigbit(SIGILL);
-    let deliverable = task.pending & (!task.blocked | unblockable);
-    for sig in 1..=64u32 {
-        if deliverable & sigbit(sig) == 0 {
-            continue;
-        }
-        let ignored = sig != SIGKILL
-            && (task.sigactions[sig as usize] == 1
-                || (task.sigactions[sig as usize] == 0 && IGNORED_BY_DEFAULT.contains(&sig)));
-        if ignored {
-            task.pending &= !sigbit(sig);
-            continue;
-        }
-        return Some(sig);
-    }
-    None
+/// `do_work_pending`: rescheduling and signals (`signal::do_work_pending`).
+fn do_work_pending(regs: &mut PtRegs) {
+    signal::do_work_pending(regs);
 }
 
-/// `do_work_pending`: a fatal signal ends the task; a pending reschedule gives the CPU up.
-fn do_work_pending(_regs: &mut PtRegs) {
-    loop {
-        if let Some(sig) = with_current(fatal_signal) {
-            do_exit(sig);
-        }
-        if !NEED_RESCHED.load(Ordering::Relaxed) {
-            return;
-        }
-        schedule();
-    }
-}
-
-/// `do_exit`: the address space and files go, the task becomes a zombie for the console to
-/// reap, and the CPU goes to another task for good.
+/// `do_exit` (`wait::do_exit`): the task ends with wait status `status`.
 pub fn do_exit(status: u32) -> ! {
-    let mm = with_current(|t| {
-        t.files.clear();
-        t.mm.take()
-    });
-    arch::switch_to_kernel_mm();
-    if let Some(mm) = mm {
-        mm.exit_mmap();
-    }
-    with_current(|t| {
-        t.exit_status = status;
-        t.state = TaskState::Zombie;
-    });
-    schedule();
-    unreachable!("a zombie was scheduled");
+    wait::do_exit(status)
 }
 
 /// Frees a zombie's task and kernel stack (`release_task`); its wait status.
@@ -534,7 +477,6 @@ fn user_exception(e: UserException, regs: &mut PtRegs) {
         }
         UserException::Undefined => (regs.pc(), SIGILL, 1, 0),
     };
-    let _ = code;
     if USER_DEBUG.load(Ordering::Relaxed) & UDBG_SEGV != 0 && sig != SIGILL {
         let (pid, comm) = with_current(|t| (t.pid, t.comm.clone()));
         kprintln!(
@@ -546,7 +488,7 @@ fn user_exception(e: UserException, regs: &mut PtRegs) {
         );
         let _ = pid;
     }
-    with_current(|t| t.pending |= sigbit(sig));
+    with_current(|t| signal::force_sig_fault(t, sig, code, addr, fsr_v));
 }
 
 /// How a shell reports a wait status: `Segmentation fault` and the like for a killing

@@ -44,7 +44,37 @@ pub fn handle(regs: &mut PtRegs) {
     let n = regs.uregs[7];
     let a =
         [regs.uregs[0], regs.uregs[1], regs.uregs[2], regs.uregs[3], regs.uregs[4], regs.uregs[5]];
-    let r = match classify(n) {
+    // The calls that work on the registers themselves.
+    let r = match n {
+        nr::SIGRETURN | nr::RT_SIGRETURN => {
+            return super::signal::sys_sigreturn(regs, n == nr::RT_SIGRETURN);
+        }
+        nr::EXECVE => match super::execve::sys_execve(regs, a[0], a[1], a[2]) {
+            Ok(()) => return,
+            Err(e) => Err(e),
+        },
+        nr::FORK => super::fork::do_fork(regs, super::rules::FORK_FLAGS, 0, 0, 0),
+        nr::VFORK => super::fork::do_fork(regs, super::rules::VFORK_FLAGS, 0, 0, 0),
+        // ARM's CLONE_BACKWARDS: flags, newsp, parent_tidptr, tls, child_tidptr.
+        nr::CLONE => super::fork::do_fork(regs, a[0], a[1], a[2], a[4]),
+        _ => syscall(n, a),
+    };
+    if let Err(e @ (Errno::ERESTARTSYS
+    | Errno::ERESTARTNOINTR
+    | Errno::ERESTARTNOHAND
+    | Errno::ERESTART_RESTARTBLOCK)) = r
+    {
+        with_current(|t| t.ext.sig.restart = Some(e));
+    }
+    regs.uregs[0] = match r {
+        Ok(v) => v,
+        Err(e) => e.to_return(),
+    };
+}
+
+/// A system call that works only on its arguments.
+fn syscall(n: u32, a: [u32; 6]) -> SysResult {
+    match classify(n) {
         SyscallClass::Call(n, _) => call(n, a),
         SyscallClass::NotImplemented | SyscallClass::ArmPrivateUnknown => Err(Errno::ENOSYS),
         SyscallClass::ArmPrivate(arm_nr::SET_TLS) => {
@@ -62,15 +92,11 @@ pub fn handle(regs: &mut PtRegs) {
             with_current(|t| t.pending |= 1 << (super::SIGSEGV - 1));
             Err(Errno::ENOSYS)
         }
-    };
-    regs.uregs[0] = match r {
-        Ok(v) => v,
-        Err(e) => e.to_return(),
-    };
+    }
 }
 
 /// Runs `f` with the current process's user memory.
-fn with_user<R>(
+pub(super) fn with_user<R>(
     f: impl FnOnce(&mut UserMem<'_>, &mut Task) -> Result<R, Errno>,
 ) -> Result<R, Errno> {
     with_current(|t| {
@@ -106,11 +132,11 @@ fn copy_out(addr: u32, data: &[u8]) -> Result<(), Errno> {
     })
 }
 
-fn put<T: Wire>(addr: u32, v: &T) -> Result<(), Errno> {
+pub(super) fn put<T: Wire>(addr: u32, v: &T) -> Result<(), Errno> {
     with_user(|um, _| uaccess::put_user(um, addr as usize, v))
 }
 
-fn get<T: Wire>(addr: u32) -> Result<T, Errno> {
+pub(super) fn get<T: Wire>(addr: u32) -> Result<T, Errno> {
     with_user(|um, _| uaccess::get_user(um, addr as usize))
 }
 
@@ -259,7 +285,8 @@ fn call(n: u32, a: [u32; 6]) -> SysResult {
         nr::SET_ROBUST_LIST => Ok(0),
         nr::GETPID | nr::GETTID => Ok(super::current_pid()),
         nr::GETPPID => with_current(|t| Ok(t.ppid)),
-        nr::GETUID32 | nr::GETEUID32 | nr::GETGID32 | nr::GETEGID32 => Ok(0),
+        nr::GETUID32 | nr::GETEUID32 => with_current(|t| Ok(t.ext.uid)),
+        nr::GETGID32 | nr::GETEGID32 => with_current(|t| Ok(t.ext.gid)),
         nr::GETCWD => {
             if (a[1] as usize) < 2 {
                 return Err(Errno::ERANGE);
@@ -331,26 +358,11 @@ fn call(n: u32, a: [u32; 6]) -> SysResult {
             if who != 0 && who != 1 && who != -1 {
                 return Err(Errno::EINVAL);
             }
+            let ru = if who == -1 { super::wait::children_rusage() } else { ru };
             put(a[1], &ru)?;
             Ok(0)
         }
-        nr::RT_SIGACTION => {
-            let sig = a[0];
-            if sig == 0 || sig > 64 || sig == super::SIGKILL || sig == 19 {
-                return Err(Errno::EINVAL);
-            }
-            let old = with_current(|t| t.sigactions[sig as usize]);
-            if a[1] != 0 {
-                let handler: u32 = get(a[1])?;
-                with_current(|t| t.sigactions[sig as usize] = handler);
-            }
-            if a[2] != 0 {
-                let mut out = [0u8; 20];
-                out[..4].copy_from_slice(&old.to_le_bytes());
-                copy_out(a[2], &out)?;
-            }
-            Ok(0)
-        }
+        nr::RT_SIGACTION => super::signal::sys_rt_sigaction(a[0], a[1], a[2], a[3]),
         nr::RT_SIGPROCMASK => {
             if a[3] != 8 {
                 return Err(Errno::EINVAL);
@@ -372,15 +384,24 @@ fn call(n: u32, a: [u32; 6]) -> SysResult {
             }
             Ok(0)
         }
-        nr::KILL | nr::TKILL => {
-            let pid = a[0] as i32;
-            let target = if pid <= 0 { super::current_pid() } else { pid as u32 };
-            if a[1] == 0 {
-                return with_tasks_has(target);
+        nr::KILL => super::signal::sys_kill(a[0] as i32, a[1]),
+        nr::TKILL => super::signal::sys_tgkill(None, a[0] as i32, a[1]),
+        nr::TGKILL => super::signal::sys_tgkill(Some(a[0] as i32), a[1] as i32, a[2]),
+        nr::WAIT4 => super::wait::sys_wait4(a[0] as i32, a[1], a[2], a[3]),
+        nr::SETUID32 | nr::SETGID32 => with_current(|t| {
+            // Root may become anyone; anyone else only itself (no saved ids on pivm).
+            let id = a[0];
+            let cur = if n == nr::SETUID32 { t.ext.uid } else { t.ext.gid };
+            if t.ext.uid != 0 && id != cur {
+                return Err(Errno::EPERM);
             }
-            super::send_signal(target, a[1]).map(|_| 0)
-        }
-        nr::TGKILL => super::send_signal(a[1], a[2]).map(|_| 0),
+            if n == nr::SETUID32 {
+                t.ext.uid = id;
+            } else {
+                t.ext.gid = id;
+            }
+            Ok(0)
+        }),
         nr::UGETRLIMIT => {
             let (cur, max) = rlimit(a[0]);
             let mut out = [0u8; 8];
@@ -393,8 +414,17 @@ fn call(n: u32, a: [u32; 6]) -> SysResult {
             if a[0] != 0 && a[0] != super::current_pid() {
                 return Err(Errno::ESRCH);
             }
+            let (cur, max) = rlimit(a[1]);
+            if a[2] != 0 {
+                let new = copy_in(a[2], 16)?;
+                let word = |i: usize| {
+                    let mut b = [0u8; 8];
+                    b.copy_from_slice(&new[i * 8..i * 8 + 8]);
+                    u64::from_le_bytes(b)
+                };
+                set_rlimit(a[1], word(0), word(1))?;
+            }
             if a[3] != 0 {
-                let (cur, max) = rlimit(a[1]);
                 let mut out = [0u8; 16];
                 out[..8].copy_from_slice(&cur.to_le_bytes());
                 out[8..].copy_from_slice(&max.to_le_bytes());
@@ -406,24 +436,39 @@ fn call(n: u32, a: [u32; 6]) -> SysResult {
     }
 }
 
-fn with_tasks_has(pid: u32) -> SysResult {
-    super::with_tasks(|t| {
-        if t.map.get(&pid).is_some_and(|x| x.pid != 0 && x.state != TaskState::Zombie) {
-            Ok(0)
-        } else {
-            Err(Errno::ESRCH)
-        }
-    })
-}
+/// `RLIMIT_NPROC`.
+const RLIMIT_NPROC: u32 = 6;
 
-/// `RLIM_INFINITY` and the stack limit (8 MiB), as the reference system has them.
+/// `RLIM_INFINITY` and the stack limit (8 MiB), as the reference system has them; the
+/// task's own `RLIMIT_NPROC`.
 fn rlimit(resource: u32) -> (u64, u64) {
     const RLIMIT_STACK: u32 = 3;
     if resource == RLIMIT_STACK {
         (8 << 20, u64::MAX)
+    } else if resource == RLIMIT_NPROC {
+        with_current(|t| t.ext.rlimit_nproc)
     } else {
         (u64::MAX, u64::MAX)
     }
+}
+
+/// `do_prlimit`'s check and update for the one limit pivm enforces (`RLIMIT_NPROC`): soft
+/// above hard is `EINVAL`, raising the hard limit needs root (`EPERM`). Others are accepted
+/// and not enforced.
+fn set_rlimit(resource: u32, cur: u64, max: u64) -> Result<(), Errno> {
+    if cur > max {
+        return Err(Errno::EINVAL);
+    }
+    if resource != RLIMIT_NPROC {
+        return Ok(());
+    }
+    with_current(|t| {
+        if max > t.ext.rlimit_nproc.1 && t.ext.uid != 0 {
+            return Err(Errno::EPERM);
+        }
+        t.ext.rlimit_nproc = (cur, max);
+        Ok(())
+    })
 }
 
 /// Nanoseconds on a clock: every clock pivm has runs from boot.
@@ -550,7 +595,7 @@ fn read_console(len: usize) -> Result<Vec<u8>, Errno> {
             false
         });
         if interrupted {
-            return Err(Errno::EINTR);
+            return Err(Errno::ERESTARTSYS);
         }
         super::schedule();
     }
