@@ -22,9 +22,22 @@ fn run(q: &mut Qemu, cmd: &str) -> String {
 #[test]
 fn explore() {
     let mut q = boot("2G");
-    let out = run(&mut q, "/bin/vmtest exec");
+    let out = run(&mut q, "/bin/forkwait");
     println!("{out}");
-    let out = run(&mut q, "/bin/segv 2G");
+    q.send("run /bin/spin\r");
+    q.wait_for("spinning", RUN).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    q.send_bytes(&[3]);
+    q.wait_for("pivm# ", RUN).unwrap();
+    let out = q.cmd("run /bin/spin &");
+    println!("{out}");
+    std::thread::sleep(Duration::from_millis(500));
+    let out = q.cmd("ps");
+    println!("{out}");
+    let pid = out.lines().find(|l| l.ends_with("spin")).and_then(|l| l.split_whitespace().next()).unwrap().to_string();
+    let out = q.cmd(&format!("kill -9 {pid}"));
+    println!("{out}");
+    let out = q.cmd("ps");
     println!("{out}");
     q.verify_ok("after");
     println!("{}", q.transcript());
