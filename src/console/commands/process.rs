@@ -46,7 +46,8 @@ fn wait_foreground(pid: u32) {
     let exited =
         || process::with_tasks(|t| t.map.get(&pid).is_none_or(|x| x.state == TaskState::Zombie));
     while !exited() {
-        match input::next_or(exited) {
+        // Ctrl-C is a flag, not a byte: stop waiting for input when it comes too.
+        match input::next_or(|| exited() || input::interrupted()) {
             None => {}
             Some(Input::Lost) => {}
             Some(Input::Byte(CTRL_C)) => {

@@ -329,6 +329,12 @@ pub fn schedule() {
         // The console is the idle task: it runs when nothing else can, and whenever a
         // program gives the CPU up.
         let next = match next {
+            // A lone running program still lets the console read its input (Ctrl-C) at
+            // every tick.
+            Some(n) if n == cur && cur != 0 => {
+                t.rq.push_front(n);
+                Some(0)
+            }
             Some(n) if n == cur => None,
             Some(n) => Some(n),
             None if cur != 0 && t.map[&cur].state != TaskState::Runnable => Some(0),
