@@ -511,8 +511,7 @@ fn user_exception(e: UserException, regs: &mut PtRegs) {
             let instruction = matches!(e, UserException::PrefetchAbort { .. });
             let status = fsr::fault_status(f);
             // Translation (section/page), access flag and permission faults go to the MM.
-            let mm_fault = matches!(status, 0x03 | 0x05 | 0x06 | 0x07 | 0x0d | 0x0f)
-                && !(status == 0x03 && !instruction);
+            let mm_fault = matches!(status, 0x05 | 0x06 | 0x07 | 0x0d | 0x0f);
             if !mm_fault {
                 (addr, SIGBUS, 1, f)
             } else {

@@ -208,7 +208,7 @@ fn call(n: u32, a: [u32; 6]) -> SysResult {
         nr::MUNMAP => with_current(|t| {
             let pm = t.mm.as_mut().ok_or(Errno::EINVAL)?;
             let (start, len) = (a[0] as usize, a[1] as usize);
-            if start % PAGE_SIZE != 0 || len == 0 {
+            if !start.is_multiple_of(PAGE_SIZE) || len == 0 {
                 return Err(Errno::EINVAL);
             }
             let end = start.saturating_add(len).next_multiple_of(PAGE_SIZE).min(pm.mm.task_size);
@@ -227,7 +227,7 @@ fn call(n: u32, a: [u32; 6]) -> SysResult {
         nr::MADVISE => with_current(|t| {
             let pm = t.mm.as_mut().ok_or(Errno::EINVAL)?;
             let (start, len) = (a[0] as usize, a[1] as usize);
-            if start % PAGE_SIZE != 0 {
+            if !start.is_multiple_of(PAGE_SIZE) {
                 return Err(Errno::EINVAL);
             }
             if a[2] == MADV_DONTNEED {
@@ -739,7 +739,7 @@ fn sys_mmap2(a: [u32; 6]) -> SysResult {
     };
     with_current(|t| {
         let pm = t.mm.as_mut().ok_or(Errno::ENOMEM)?;
-        if flags.intersects(MapFlags::FIXED) && addr % PAGE_SIZE == 0 {
+        if flags.intersects(MapFlags::FIXED) && addr.is_multiple_of(PAGE_SIZE) {
             let end = addr.saturating_add(len).next_multiple_of(PAGE_SIZE).min(pm.mm.task_size);
             if addr < end && addr >= pm.mm.mmap_min_addr {
                 pm.zap_range(addr, end);
@@ -787,7 +787,7 @@ fn ramfs_path(fs: &mut crate::fs::ramfs::Ramfs<super::fs::CachePages>, ino: u64)
 }
 
 fn sys_mincore(start: usize, len: usize, vec: u32) -> SysResult {
-    if start % PAGE_SIZE != 0 {
+    if !start.is_multiple_of(PAGE_SIZE) {
         return Err(Errno::EINVAL);
     }
     let pages = len.div_ceil(PAGE_SIZE);
