@@ -311,29 +311,20 @@ pub fn schedule() {
         if cur != 0 && t.map[&cur].state == TaskState::Runnable && !t.rq.contains(&cur) {
             t.rq.push_back(cur);
         }
-        let mut next = None;
-        while let Some(p) = t.rq.pop_front() {
-            if t.map.get(&p).is_some_and(|x| x.state == TaskState::Runnable) {
-                next = Some(p);
-                break;
+        // The console is the idle task and the dispatcher: a program that gives the CPU up
+        // (preempted, sleeping or exiting) hands it to the console, which looks at its input
+        // and passes the CPU on to the next runnable program in the queue.
+        let next = if cur != 0 {
+            Some(0)
+        } else {
+            let mut next = None;
+            while let Some(p) = t.rq.pop_front() {
+                if t.map.get(&p).is_some_and(|x| x.state == TaskState::Runnable) {
+                    next = Some(p);
+                    break;
+                }
             }
-        }
-        // The console is the idle task: it runs when nothing else can, and whenever a
-        // program gives the CPU up.
-        let next = match next {
-            Some(n) if n == cur => None,
-            Some(n) => Some(n),
-            None if cur != 0 && t.map[&cur].state != TaskState::Runnable => Some(0),
-            None if cur != 0 => None,
-            None => None,
-        };
-        // A running program always lets the console look at its input in between.
-        let next = match next {
-            Some(n) if cur != 0 && n != 0 => {
-                t.rq.push_front(n);
-                Some(0)
-            }
-            n => n,
+            next
         };
         next.map(|n| {
             t.current = n;

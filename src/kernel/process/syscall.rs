@@ -40,7 +40,17 @@ const CONSOLE_RDEV: (u32, u32) = (5, 1);
 const NSEC_PER_JIFFY: u64 = 1_000_000_000 / crate::config::HZ;
 
 /// The system-call handler `vector_swi` runs.
+///
+/// Runs with interrupts masked: interrupt handlers take locks (the timekeeping state, the
+/// tty's type-ahead) that system calls take too, and pivm does not preempt the kernel, so
+/// nothing is lost but latency; a call that sleeps gives the CPU up through `schedule()`.
 pub fn handle(regs: &mut PtRegs) {
+    let flags = crate::arch::arm::irqflags::local_irq_save();
+    handle_masked(regs);
+    crate::arch::arm::irqflags::local_irq_restore(flags);
+}
+
+fn handle_masked(regs: &mut PtRegs) {
     let n = regs.uregs[7];
     let a =
         [regs.uregs[0], regs.uregs[1], regs.uregs[2], regs.uregs[3], regs.uregs[4], regs.uregs[5]];
