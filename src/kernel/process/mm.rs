@@ -49,10 +49,18 @@ pub fn init_special_pages() -> bool {
     };
     let (Some(zero), Some(sigpage)) = (alloc(), alloc()) else { return false };
     if let Some(va) = kva(sigpage) {
+        let codes = &crate::abi::arm::signal::SIGRETURN_CODES;
+        let first = super::SIGNAL_RETURN_OFFSET as usize / 4;
         for i in 0..PAGE_SIZE / 4 {
+            // The return trampolines at signal_return_offset, poison around them.
+            let word = match i.checked_sub(first) {
+                Some(k) if k < codes.len() => codes[k],
+                _ => SIGPAGE_POISON,
+            };
             // SAFETY: a lowmem page just allocated for this purpose.
-            unsafe { (va as *mut u32).add(i).write_volatile(SIGPAGE_POISON) };
+            unsafe { (va as *mut u32).add(i).write_volatile(word) };
         }
+        arch::sync_icache_dcache(va as u32);
     }
     SPECIAL.call_once(|| SpecialPages { zero, sigpage });
     true

@@ -9,6 +9,9 @@ use super::exec::CounterRandom;
 use super::fs::with_rootfs;
 use super::mm::UserMem;
 use super::{console_write, with_current, OpenFile, Task, TaskState};
+use crate::abi::arm::signal::{
+    AltStack, KernelSigaction, StackT, MINSIGSTKSZ, SIG_IGN, SS_DISABLE,
+};
 use crate::abi::arm::termbits::{ioctl, Termios};
 use crate::abi::arm::types::{new_encode_dev, OldTimespec, OldTimeval, Rusage, Stat64};
 use crate::abi::arm::unistd::{arm_nr, classify, nr, SyscallClass};
@@ -52,6 +55,11 @@ pub fn handle(regs: &mut PtRegs) {
 
 fn handle_masked(regs: &mut PtRegs) {
     let n = regs.uregs[7];
+    // The sigreturns replace every register (r0 included) with the frame's.
+    if n == nr::RT_SIGRETURN || n == nr::SIGRETURN {
+        super::sigreturn(regs, n == nr::RT_SIGRETURN);
+        return;
+    }
     let a =
         [regs.uregs[0], regs.uregs[1], regs.uregs[2], regs.uregs[3], regs.uregs[4], regs.uregs[5]];
     let r = match classify(n) {
@@ -80,7 +88,7 @@ fn handle_masked(regs: &mut PtRegs) {
 }
 
 /// Runs `f` with the current process's user memory.
-fn with_user<R>(
+pub(super) fn with_user<R>(
     f: impl FnOnce(&mut UserMem<'_>, &mut Task) -> Result<R, Errno>,
 ) -> Result<R, Errno> {
     with_current(|t| {
@@ -346,18 +354,54 @@ fn call(n: u32, a: [u32; 6]) -> SysResult {
         }
         nr::RT_SIGACTION => {
             let sig = a[0];
-            if sig == 0 || sig > 64 || sig == super::SIGKILL || sig == 19 {
+            if a[3] != 8 {
+                return Err(Errno::EINVAL);
+            }
+            if sig == 0 || sig > 64 || (a[1] != 0 && (sig == super::SIGKILL || sig == 19)) {
                 return Err(Errno::EINVAL);
             }
             let old = with_current(|t| t.sigactions[sig as usize]);
             if a[1] != 0 {
-                let handler: u32 = get(a[1])?;
-                with_current(|t| t.sigactions[sig as usize] = handler);
+                let mut act: KernelSigaction = get(a[1])?;
+                act.sa_mask = act.sa_mask.without_unblockable();
+                with_current(|t| {
+                    t.sigactions[sig as usize] = act;
+                    // Setting SIG_IGN discards a pending instance (`do_sigaction`).
+                    if act.sa_handler == SIG_IGN {
+                        t.pending &= !(1 << (sig - 1));
+                    }
+                });
             }
             if a[2] != 0 {
-                let mut out = [0u8; 20];
-                out[..4].copy_from_slice(&old.to_le_bytes());
-                copy_out(a[2], &out)?;
+                put(a[2], &old)?;
+            }
+            Ok(0)
+        }
+        nr::SIGALTSTACK => {
+            let (old, sp) = with_current(|t| (t.altstack, 0u32));
+            let _ = sp;
+            if a[1] != 0 {
+                let cur_sp = 0;
+                let st = StackT {
+                    ss_sp: old.sp,
+                    ss_flags: old.ss_flags(cur_sp) as i32,
+                    ss_size: old.size,
+                };
+                put(a[1], &st)?;
+            }
+            if a[0] != 0 {
+                let new: StackT = get(a[0])?;
+                let disable = new.ss_flags as u32 & SS_DISABLE != 0;
+                if !disable && (new.ss_size as usize) < MINSIGSTKSZ as usize {
+                    return Err(Errno::ENOMEM);
+                }
+                with_current(|t| {
+                    t.altstack = if disable {
+                        AltStack::default()
+                    } else {
+                        AltStack { sp: new.ss_sp, size: new.ss_size, flags: new.ss_flags as u32 }
+                    };
+                });
             }
             Ok(0)
         }
