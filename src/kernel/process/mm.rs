@@ -91,6 +91,12 @@ pub struct ProcessMm {
     pub hw: MmHw,
 }
 
+/// Anonymous pages mapped by more than one address space after `fork`: the mappings beyond
+/// the first (a page's `_mapcount` above 0). Such a page is copied on a write fault and freed
+/// only when its last mapping goes.
+static ANON_SHARED: Mutex<alloc::collections::BTreeMap<u64, u32>> =
+    Mutex::new(alloc::collections::BTreeMap::new());
+
 /// First-level tables of processes, in pages (`/proc/meminfo` PageTables counts them).
 pub static PGD_PAGES: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 
@@ -174,6 +180,49 @@ impl ProcessMm {
         }
     }
 
+    /// `dup_mmap` + `copy_page_range`: a new address space with the same VMAs and every
+    /// present page mapped in both; private writable pages become read-only in both
+    /// (copy-on-write), shared ones stay writable.
+    pub fn fork(&mut self) -> Option<Box<ProcessMm>> {
+        use crate::mm::mm_types::VmFlags;
+        let mut child = ProcessMm::new()?;
+        child.mm = self.mm.clone();
+        let vmas: alloc::vec::Vec<Vma> = self.mm.iter().cloned().collect();
+        for vma in vmas {
+            let shared = vma.vm_flags.contains(VmFlags::SHARED);
+            let exec = vma.vm_flags.contains(VmFlags::EXEC);
+            let mut va = vma.vm_start;
+            while va < vma.vm_end {
+                if let Some(p) = self.hw.pte_get(va) {
+                    if self.hw.is_exclusive_anon(p.pfn) || self.hw.is_shared_anon(p.pfn) {
+                        *ANON_SHARED.lock().entry(p.pfn).or_insert(0) += 1;
+                        child.hw.rss_anon += 1;
+                    } else {
+                        child.hw.rss_file += 1;
+                    }
+                    let write = p.write && shared;
+                    if p.write && !shared {
+                        let _ = self
+                            .hw
+                            .pte_set(va, NewPte { pfn: p.pfn, write: false, exec, dirty: p.dirty });
+                    }
+                    if child
+                        .hw
+                        .pte_set(va, NewPte { pfn: p.pfn, write, exec, dirty: p.dirty })
+                        .is_err()
+                    {
+                        arch::flush_tlb_mm(self.hw.context_id);
+                        child.exit_mmap();
+                        return None;
+                    }
+                }
+                va += PAGE_SIZE;
+            }
+        }
+        arch::flush_tlb_mm(self.hw.context_id);
+        Some(child)
+    }
+
     /// `exit_mmap`: every page and table back, the ASID released, the pgd freed. The caller
     /// has switched away from this table.
     pub fn exit_mmap(mut self: Box<Self>) {
@@ -213,10 +262,27 @@ impl ProcessMm {
 }
 
 impl MmHw {
-    /// Drops one mapping of `pfn`: anonymous pages go back to the page allocator.
+    /// An anonymous page another address space maps too.
+    fn is_shared_anon(&self, pfn: u64) -> bool {
+        ANON_SHARED.lock().contains_key(&pfn)
+    }
+
+    /// Drops one mapping of `pfn`: anonymous pages go back to the page allocator with their
+    /// last mapping.
     fn release_page(&mut self, pfn: Pfn) {
         if pfn == zero_pfn() || SPECIAL.get().is_some_and(|s| s.sigpage == pfn) {
             return;
+        }
+        {
+            let mut shared = ANON_SHARED.lock();
+            if let Some(n) = shared.get_mut(&pfn.0) {
+                *n -= 1;
+                if *n == 0 {
+                    shared.remove(&pfn.0);
+                }
+                self.rss_anon -= 1;
+                return;
+            }
         }
         let owner = with_node(|n| n.page(pfn).map(|p| p.owner()));
         match owner {
@@ -296,6 +362,7 @@ impl FaultEnv for MmHw {
 
     fn is_exclusive_anon(&self, pfn: u64) -> bool {
         with_node(|n| n.page(Pfn(pfn)).map(|p| p.owner())) == Some(PageOwner::Anon)
+            && !self.is_shared_anon(pfn)
     }
 
     fn file_page(&mut self, file: &VmFile, index: u64) -> Option<CachePage> {
