@@ -46,7 +46,7 @@ fn wait_foreground(pid: u32) {
     let exited =
         || process::with_tasks(|t| t.map.get(&pid).is_none_or(|x| x.state == TaskState::Zombie));
     while !exited() {
-        match input::next_or(exited) {
+        match input::next_or(|| exited() || input::interrupted(), true) {
             None => {}
             Some(Input::Lost) => {}
             Some(Input::Byte(CTRL_C)) => {
