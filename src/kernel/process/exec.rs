@@ -79,27 +79,18 @@ impl core::fmt::Display for ExecError {
     }
 }
 
-/// Loads `path` with `argv` into a new task and queues it; its pid.
-pub fn spawn(path: &str, argv: &[&[u8]], foreground: bool) -> Result<u32, ExecError> {
-    let l = load(path, argv, &ENVP_INIT)?;
-    let comm = path.rsplit('/').next().unwrap_or(path);
-    let pid = super::start_task(comm, path, l.pm, l.entry, l.sp, l.counts, foreground)
-        .map_err(ExecError::Errno)?;
-    super::with_tasks(|t| t.map.get_mut(&pid).map(|x| x.ext.console_job = true));
-    Ok(pid)
-}
-
 /// A program loaded into a new address space, ready to start.
 pub struct Loaded {
     pub pm: alloc::boxed::Box<ProcessMm>,
     pub entry: u32,
     pub sp: u32,
-    /// The faults taken writing the initial stack (the task's own).
+    /// Faults taken writing the initial stack (counted for the task, as Linux's
+    /// `get_arg_page` faults are).
     pub counts: FaultCounts,
 }
 
-/// `bprm_execve` up to `start_thread`: reads `path`, lays out a new address space with
-/// `load_elf_binary` and writes the initial stack; nothing of the caller changes.
+/// `do_execve` up to the point of no return: the file read, `load_elf_binary` into a fresh
+/// address space, the initial stack and the bss tail written.
 pub fn load(path: &str, argv: &[&[u8]], envp: &[&[u8]]) -> Result<Loaded, ExecError> {
     let (ino, bytes) = with_rootfs(|fs| {
         let ino = fs.lookup(path)?;
@@ -161,4 +152,46 @@ pub fn load(path: &str, argv: &[&[u8]], envp: &[&[u8]]) -> Result<Loaded, ExecEr
         return Err(ExecError::Errno(Errno::EFAULT));
     }
     Ok(Loaded { pm, entry: loaded.entry as u32, sp: loaded.sp as u32, counts })
+}
+
+/// Loads `path` with `argv` into a new task and queues it (a console job); its pid.
+pub fn spawn(path: &str, argv: &[&[u8]], foreground: bool) -> Result<u32, ExecError> {
+    let l = load(path, argv, &ENVP_INIT)?;
+    let comm = path.rsplit('/').next().unwrap_or(path);
+    super::start_task(comm, path, l.pm, l.entry, l.sp, l.counts, foreground)
+        .map_err(ExecError::Errno)
+}
+
+/// `begin_new_exec` + `start_thread`: the caller's address space is replaced by the loaded
+/// one (the old one freed), its name and handlers reset, and it returns to user space at
+/// the new entry point.
+pub fn exec_into_current(regs: &mut crate::arch::arm::vectors::PtRegs, path: &str, l: Loaded) {
+    use crate::abi::arm::signal::{KernelSigaction, SIG_IGN};
+    let comm = path.rsplit('/').next().unwrap_or(path);
+    let old = super::with_current(|t| {
+        let old = t.mm.replace(l.pm);
+        t.comm = comm.chars().take(15).collect();
+        t.exe = path.into();
+        t.counts.min_flt += l.counts.min_flt;
+        t.counts.maj_flt += l.counts.maj_flt;
+        for a in t.sigactions.iter_mut() {
+            if a.sa_handler != SIG_IGN {
+                *a = KernelSigaction::zeroed();
+            }
+        }
+        t.fault_info = None;
+        t.altstack = Default::default();
+        t.tls = 0;
+        if let Some(m) = t.mm.as_mut() {
+            m.activate();
+        }
+        old
+    });
+    crate::arch::arm::process::set_tls(0);
+    if let Some(old) = old {
+        old.exit_mmap();
+    }
+    // A parent waiting in vfork runs on (`exec_mm_release` -> `complete_vfork_done`).
+    super::fork::complete_vfork_done();
+    crate::arch::arm::process::start_thread(regs, l.entry, l.sp);
 }

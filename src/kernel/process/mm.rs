@@ -49,22 +49,25 @@ pub fn init_special_pages() -> bool {
     };
     let (Some(zero), Some(sigpage)) = (alloc(), alloc()) else { return false };
     if let Some(va) = kva(sigpage) {
+        let codes = &crate::abi::arm::signal::SIGRETURN_CODES;
+        let first = super::SIGNAL_RETURN_OFFSET as usize / 4;
         for i in 0..PAGE_SIZE / 4 {
+            // The return trampolines at signal_return_offset, poison around them.
+            let word = match i.checked_sub(first) {
+                Some(k) if k < codes.len() => codes[k],
+                _ => SIGPAGE_POISON,
+            };
             // SAFETY: a lowmem page just allocated for this purpose.
-            unsafe { (va as *mut u32).add(i).write_volatile(SIGPAGE_POISON) };
+            unsafe { (va as *mut u32).add(i).write_volatile(word) };
         }
+        arch::sync_icache_dcache(va as u32);
     }
     SPECIAL.call_once(|| SpecialPages { zero, sigpage });
     true
 }
 
-pub(super) fn zero_pfn() -> Pfn {
+fn zero_pfn() -> Pfn {
     SPECIAL.get().map_or(Pfn(0), |s| s.zero)
-}
-
-/// The sigpage's kernel address (where `signal::init_sigpage` writes the trampolines).
-pub(super) fn sigpage_kva() -> Option<usize> {
-    SPECIAL.get().and_then(|s| kva(s.sigpage))
 }
 
 /// The kernel address of a lowmem frame.
@@ -88,6 +91,15 @@ pub struct ProcessMm {
     pub hw: MmHw,
 }
 
+/// Anonymous pages mapped by more than one address space after `fork`: the mappings beyond
+/// the first (a page's `_mapcount` above 0). Such a page is copied on a write fault and freed
+/// only when its last mapping goes.
+static ANON_SHARED: Mutex<alloc::collections::BTreeMap<u64, u32>> =
+    Mutex::new(alloc::collections::BTreeMap::new());
+
+/// First-level tables of processes, in pages (`/proc/meminfo` PageTables counts them).
+pub static PGD_PAGES: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
 /// Live anonymous pages of every process (`/proc/meminfo` AnonPages).
 pub static NR_ANON_PAGES: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 
@@ -97,6 +109,7 @@ impl ProcessMm {
         let pgd =
             with_node(|n| n.alloc_pages_for(PageOwner::PageTable, GfpFlags::GFP_KERNEL, PGD_ORDER))
                 .ok()?;
+        PGD_PAGES.fetch_add(1 << PGD_ORDER, core::sync::atomic::Ordering::Relaxed);
         let va = kva(pgd)?;
         // SAFETY: the four pages were just allocated for this table and are in lowmem.
         unsafe { arch::pgd_init(va as *mut u32) };
@@ -167,6 +180,62 @@ impl ProcessMm {
         }
     }
 
+    /// `dup_mmap` + `copy_page_range`: a new address space with the same VMAs. As 6.1's
+    /// `vma_needs_copy`, only VMAs with anonymous pages (an anon_vma) have their present PTEs
+    /// copied; the child faults the others in from the page cache. As `copy_present_pte`,
+    /// private writable pages become read-only in both (copy-on-write), a shared mapping's
+    /// pages are clean in the child, and every copied PTE is old there: on ARM an old PTE has
+    /// no hardware entry, so the child's first access to each page is a (counted) fault.
+    pub fn fork(&mut self) -> Option<Box<ProcessMm>> {
+        use crate::mm::mm_types::VmFlags;
+        let mut child = ProcessMm::new()?;
+        child.mm = self.mm.clone();
+        let vmas: alloc::vec::Vec<Vma> = self.mm.iter().cloned().collect();
+        for vma in vmas {
+            let present: alloc::vec::Vec<(usize, PteState)> = (vma.vm_start..vma.vm_end)
+                .step_by(PAGE_SIZE)
+                .filter_map(|va| self.hw.pte_get(va).map(|p| (va, p)))
+                .collect();
+            let anon = |hw: &MmHw, pfn| hw.is_exclusive_anon(pfn) || hw.is_shared_anon(pfn);
+            if !present.iter().any(|&(_, p)| anon(&self.hw, p.pfn)) {
+                continue;
+            }
+            let shared = vma.vm_flags.contains(VmFlags::SHARED);
+            let cow = vma.vm_flags.contains(VmFlags::MAYWRITE) && !shared;
+            let exec = vma.vm_flags.contains(VmFlags::EXEC);
+            for (va, p) in present {
+                let special =
+                    p.pfn == zero_pfn().0 || SPECIAL.get().is_some_and(|s| s.sigpage.0 == p.pfn);
+                if anon(&self.hw, p.pfn) {
+                    *ANON_SHARED.lock().entry(p.pfn).or_insert(0) += 1;
+                    child.hw.rss_anon += 1;
+                } else if !special {
+                    child.hw.rss_file += 1;
+                }
+                if cow && p.write {
+                    let _ = self
+                        .hw
+                        .pte_set(va, NewPte { pfn: p.pfn, write: false, exec, dirty: p.dirty });
+                }
+                let prot = UserPteProt { write: p.write && !cow, exec, dirty: p.dirty && !shared };
+                let r = crate::arch::arm::fork::set_user_pte_old(
+                    child.hw.pgd,
+                    va,
+                    p.pfn << 12,
+                    prot,
+                    &mut alloc_table_page,
+                );
+                if r.is_err() {
+                    arch::flush_tlb_mm(self.hw.context_id);
+                    child.exit_mmap();
+                    return None;
+                }
+            }
+        }
+        arch::flush_tlb_mm(self.hw.context_id);
+        Some(child)
+    }
+
     /// `exit_mmap`: every page and table back, the ASID released, the pgd freed. The caller
     /// has switched away from this table.
     pub fn exit_mmap(mut self: Box<Self>) {
@@ -206,15 +275,30 @@ impl ProcessMm {
 }
 
 impl MmHw {
-    /// Drops one mapping of `pfn`: anonymous pages go back to the page allocator.
+    /// An anonymous page another address space maps too.
+    fn is_shared_anon(&self, pfn: u64) -> bool {
+        ANON_SHARED.lock().contains_key(&pfn)
+    }
+
+    /// Drops one mapping of `pfn`: anonymous pages go back to the page allocator with their
+    /// last mapping.
     fn release_page(&mut self, pfn: Pfn) {
         if pfn == zero_pfn() || SPECIAL.get().is_some_and(|s| s.sigpage == pfn) {
             return;
         }
+        {
+            let mut shared = ANON_SHARED.lock();
+            if let Some(n) = shared.get_mut(&pfn.0) {
+                *n -= 1;
+                if *n == 0 {
+                    shared.remove(&pfn.0);
+                }
+                self.rss_anon -= 1;
+                return;
+            }
+        }
         let owner = with_node(|n| n.page(pfn).map(|p| p.owner()));
         match owner {
-            // Shared with another address space since fork: only this mapping goes.
-            Some(PageOwner::Anon) if super::fork::anon_unshare(pfn.0) => self.rss_anon -= 1,
             Some(PageOwner::Anon) => {
                 let _ = with_node(|n| n.free_pages_for(PageOwner::Anon, pfn, 0));
                 self.rss_anon -= 1;
@@ -225,7 +309,7 @@ impl MmHw {
     }
 }
 
-pub(super) fn alloc_table_page() -> Option<u32> {
+fn alloc_table_page() -> Option<u32> {
     with_node(|n| {
         n.alloc_pages_for(PageOwner::PageTable, GfpFlags::GFP_KERNEL | GfpFlags::__GFP_ZERO, 0)
     })
@@ -252,7 +336,7 @@ impl FaultEnv for MmHw {
         })
     }
 
-    fn pte_set(&mut self, va: usize, pte: NewPte) -> Result<(), ()> {
+    fn pte_set(&mut self, va: usize, pte: NewPte) -> Result<(), memory::NoPageTable> {
         let old = arch::get_user_pte(self.pgd, va);
         if pte.exec {
             if let Some(k) = kva(Pfn(pte.pfn)) {
@@ -261,7 +345,7 @@ impl FaultEnv for MmHw {
         }
         let prot = UserPteProt { write: pte.write, exec: pte.exec, dirty: pte.dirty };
         arch::set_user_pte(self.pgd, va, pte.pfn << 12, prot, &mut alloc_table_page)
-            .map_err(|_| ())?;
+            .map_err(|_| memory::NoPageTable)?;
         if let Some(old) = old {
             let old_pfn = Pfn(old.pfn_phys() >> 12);
             if old_pfn.0 != pte.pfn {
@@ -291,7 +375,7 @@ impl FaultEnv for MmHw {
 
     fn is_exclusive_anon(&self, pfn: u64) -> bool {
         with_node(|n| n.page(Pfn(pfn)).map(|p| p.owner())) == Some(PageOwner::Anon)
-            && !super::fork::anon_shared(pfn)
+            && !self.is_shared_anon(pfn)
     }
 
     fn file_page(&mut self, file: &VmFile, index: u64) -> Option<CachePage> {

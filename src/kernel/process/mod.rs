@@ -5,15 +5,12 @@
 //! code calls. Task 0 is the console itself (Linux's idle task, `swapper/0`): it runs
 //! whenever it has input, and gives the CPU away while it waits.
 pub mod exec;
-pub mod execve;
 pub mod fork;
 pub mod fs;
 pub mod mm;
 pub mod procfs;
 pub mod rules;
-pub mod signal;
 pub mod syscall;
-pub mod wait;
 
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
@@ -24,6 +21,10 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use spin::Mutex;
 
 use self::mm::ProcessMm;
+use crate::abi::arm::signal::{
+    self as abisig, sa, si_code, AltStack, Delivery, KernelSigaction, SigSet, Siginfo, ThreadFault,
+    UserRegs, VfpSigframe, SIG_DFL, SIG_IGN,
+};
 use crate::arch::arm::fault::UserException;
 use crate::arch::arm::process::{self as arch, CpuContext, VfpState};
 use crate::arch::arm::vectors::PtRegs;
@@ -50,6 +51,8 @@ pub const SIGKILL: u32 = 9;
 pub const SIGSEGV: u32 = 11;
 pub const SIGTERM: u32 = 15;
 pub const SIGCHLD: u32 = 17;
+/// Signals whose default action is to do nothing (`SIG_KERNEL_IGNORE_MASK`).
+const IGNORED_BY_DEFAULT: [u32; 4] = [SIGCHLD, 23, 28, 18];
 
 /// `TASK_RUNNING`, `TASK_INTERRUPTIBLE`, `EXIT_ZOMBIE`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,8 +104,12 @@ pub struct Task {
     /// Pending signals (bit n-1 for signal n) and the blocked mask.
     pub pending: u64,
     pub blocked: u64,
-    /// `rt_sigaction` handlers (0 = SIG_DFL, 1 = SIG_IGN); recorded, not yet delivered.
-    pub sigactions: [u32; 65],
+    /// `rt_sigaction`'s actions, by signal number.
+    pub sigactions: [KernelSigaction; 65],
+    /// The siginfo and `thread` fault record of the last fault signal raised.
+    pub fault_info: Option<(u32, Siginfo, ThreadFault)>,
+    /// `sigaltstack`.
+    pub altstack: AltStack,
     /// Jiffies to wake at while sleeping (`u64::MAX`: until woken).
     pub wake_at: u64,
     /// Runs in the foreground: the console's input goes to it.
@@ -114,7 +121,14 @@ pub struct Task {
     pub clear_child_tid: u32,
     /// The program's path (`/proc/PID/exe`).
     pub exe: String,
-    /// Signals, children's counts, limits and fork state (`fork::ProcExt`).
+    /// Reaped children's faults and ticks (`cmin_flt`, `cmaj_flt`, `cutime`, `cstime`).
+    pub cmin_flt: u64,
+    pub cmaj_flt: u64,
+    pub cutime: u64,
+    pub cstime: u64,
+    /// Started by the console's `run` (its job), not by another program.
+    pub console_job: bool,
+    /// Ids, limits, exit signal, vfork and restart state (`fork::ProcExt`).
     pub ext: fork::ProcExt,
 }
 
@@ -135,7 +149,9 @@ impl Task {
             exit_status: 0,
             pending: 0,
             blocked: 0,
-            sigactions: [0; 65],
+            sigactions: [KernelSigaction::zeroed(); 65],
+            fault_info: None,
+            altstack: AltStack::default(),
             wake_at: u64::MAX,
             foreground: false,
             utime: 0,
@@ -148,6 +164,11 @@ impl Task {
             ],
             clear_child_tid: 0,
             exe: String::new(),
+            cmin_flt: 0,
+            cmaj_flt: 0,
+            cutime: 0,
+            cstime: 0,
+            console_job: false,
             ext: fork::ProcExt::default(),
         }
     }
@@ -244,11 +265,10 @@ pub fn init(params: &crate::boot::cmdline::BootParams, initrd: Option<(u64, u64)
         RANDOMIZE_VA_SPACE.store(0, Ordering::Relaxed);
     }
     USER_DEBUG.store(params.user_debug, Ordering::Relaxed);
+    fork::init();
     if !mm::init_special_pages() {
         kprintln!("process: no memory for the zero page");
     }
-    signal::init_sigpage();
-    fork::init();
     arch::vfp_enable();
     crate::arch::arm::fault::set_user_exception_handler(user_exception);
     crate::arch::arm::fault::set_syscall_handler(syscall::handle);
@@ -319,35 +339,20 @@ pub fn schedule() {
         if cur != 0 && t.map[&cur].state == TaskState::Runnable && !t.rq.contains(&cur) {
             t.rq.push_back(cur);
         }
-        let mut next = None;
-        while let Some(p) = t.rq.pop_front() {
-            if t.map.get(&p).is_some_and(|x| x.state == TaskState::Runnable) {
-                next = Some(p);
-                break;
+        // The console is the idle task and the dispatcher: a program that gives the CPU up
+        // (preempted, sleeping or exiting) hands it to the console, which looks at its input
+        // and passes the CPU on to the next runnable program in the queue.
+        let next = if cur != 0 {
+            Some(0)
+        } else {
+            let mut next = None;
+            while let Some(p) = t.rq.pop_front() {
+                if t.map.get(&p).is_some_and(|x| x.state == TaskState::Runnable) {
+                    next = Some(p);
+                    break;
+                }
             }
-        }
-        // The console is the idle task: it runs when nothing else can, and whenever a
-        // program gives the CPU up.
-        let next = match next {
-            // A lone running program still lets the console read its input (Ctrl-C) at
-            // every tick.
-            Some(n) if n == cur && cur != 0 => {
-                t.rq.push_front(n);
-                Some(0)
-            }
-            Some(n) if n == cur => None,
-            Some(n) => Some(n),
-            None if cur != 0 && t.map[&cur].state != TaskState::Runnable => Some(0),
-            None if cur != 0 => None,
-            None => None,
-        };
-        // A running program always lets the console look at its input in between.
-        let next = match next {
-            Some(n) if cur != 0 && n != 0 => {
-                t.rq.push_front(n);
-                Some(0)
-            }
-            n => n,
+            next
         };
         next.map(|n| {
             t.current = n;
@@ -376,25 +381,311 @@ pub fn schedule() {
     irqflags::local_irq_restore(flags);
 }
 
-/// `send_signal` from the kernel (the console's Ctrl-C and `kill`): `si_code` SI_USER from
-/// pid 0; see `signal::send_signal_info`.
+/// The bit of signal `sig` in a mask.
+const fn sigbit(sig: u32) -> u64 {
+    1 << (sig - 1)
+}
+
+/// `send_signal`: marks `sig` pending for `pid` and wakes it.
 pub fn send_signal(pid: u32, sig: u32) -> Result<(), crate::mm::mm_types::Errno> {
-    let info = crate::abi::arm::signal::Siginfo::kill(sig, 0, 0);
-    signal::send_signal_info(pid, sig, info)
+    use crate::mm::mm_types::Errno;
+    if sig == 0 || sig > 64 {
+        return Err(Errno::EINVAL);
+    }
+    with_tasks(|t| {
+        let task = t.map.get_mut(&pid).filter(|x| x.pid != 0).ok_or(Errno::ESRCH)?;
+        if task.state == TaskState::Zombie {
+            return Ok(());
+        }
+        // prepare_signal: a signal the task ignores (and does not block) is dropped here.
+        if task.blocked & sigbit(sig) == 0
+            && rules::sig_ignored(&task.sigactions[sig as usize], sig)
+        {
+            return Ok(());
+        }
+        task.pending |= sigbit(sig);
+        if task.state == TaskState::Sleeping {
+            task.state = TaskState::Runnable;
+            task.wake_at = u64::MAX;
+            if !t.rq.contains(&pid) {
+                t.rq.push_back(pid);
+            }
+        }
+        Ok(())
+    })
 }
 
-/// `do_work_pending`: rescheduling and signals (`signal::do_work_pending`).
+/// What `get_signal` decided for the current task.
+enum SignalAction {
+    /// The default action kills (`do_group_exit`).
+    Kill(u32),
+    /// Run the handler.
+    Handle(u32, KernelSigaction, Siginfo, ThreadFault),
+}
+
+/// `get_signal`: the next pending, unblocked signal and what to do with it. Signals whose
+/// action is to be ignored are dropped here. A fault signal that is blocked or ignored kills
+/// (`force_sig_info_to_task` resets it to the default action).
+fn get_signal(task: &mut Task) -> Option<SignalAction> {
+    for sig in 1..=64u32 {
+        if task.pending & sigbit(sig) == 0 {
+            continue;
+        }
+        let fault = task.fault_info.filter(|(s, _, _)| *s == sig);
+        let act = task.sigactions[sig as usize];
+        let blocked = task.blocked & sigbit(sig) != 0;
+        if fault.is_some() && (blocked || act.sa_handler == SIG_IGN) {
+            task.pending &= !sigbit(sig);
+            return Some(SignalAction::Kill(sig));
+        }
+        if blocked && sig != SIGKILL {
+            continue;
+        }
+        task.pending &= !sigbit(sig);
+        if sig == SIGKILL || act.sa_handler == SIG_DFL {
+            if IGNORED_BY_DEFAULT.contains(&sig) {
+                continue;
+            }
+            return Some(SignalAction::Kill(sig));
+        }
+        if act.sa_handler == SIG_IGN {
+            continue;
+        }
+        let (info, tf) = match fault {
+            Some((_, info, tf)) => {
+                task.fault_info = None;
+                (info, tf)
+            }
+            // A child's exit queued its CLD_* siginfo with the SIGCHLD.
+            None => match task.ext.chld_info.take().filter(|_| sig == SIGCHLD) {
+                Some(info) => (info, ThreadFault::default()),
+                None => (Siginfo::kill(sig, 0, 0), ThreadFault::default()),
+            },
+        };
+        return Some(SignalAction::Handle(sig, act, info, tf));
+    }
+    None
+}
+
+/// `signal_return_offset`: where the return trampolines sit in the sigpage (6.1 adds a
+/// random multiple of 4 below 0x800 at boot; pivm uses the base).
+pub const SIGNAL_RETURN_OFFSET: u32 = 0x200;
+
+fn sigset(mask: u64) -> SigSet {
+    SigSet { sig: [mask as u32, (mask >> 32) as u32] }
+}
+
+fn sigmask(set: &SigSet) -> u64 {
+    u64::from(set.sig[0]) | (u64::from(set.sig[1]) << 32)
+}
+
+/// The user registers of a `pt_regs`.
+pub fn user_regs(regs: &PtRegs) -> UserRegs {
+    let mut r = [0u32; 13];
+    r.copy_from_slice(&regs.uregs[..13]);
+    UserRegs {
+        r,
+        sp: regs.uregs[PtRegs::SP],
+        lr: regs.uregs[PtRegs::LR],
+        pc: regs.uregs[PtRegs::PC],
+        cpsr: regs.uregs[PtRegs::CPSR],
+    }
+}
+
+/// Writes `u` back into a `pt_regs`.
+pub fn set_user_regs(regs: &mut PtRegs, u: &UserRegs) {
+    regs.uregs[..13].copy_from_slice(&u.r);
+    regs.uregs[PtRegs::SP] = u.sp;
+    regs.uregs[PtRegs::LR] = u.lr;
+    regs.uregs[PtRegs::PC] = u.pc;
+    regs.uregs[PtRegs::CPSR] = u.cpsr;
+}
+
+/// `handle_signal`: the frame (`setup_rt_frame` with `SA_SIGINFO`, else `setup_frame`) on
+/// the user stack, the handler's registers, the new blocked mask. A frame that cannot be
+/// written kills with SIGSEGV (`signal_setup_done` -> `force_sigsegv`).
+fn handle_signal(
+    regs: &mut PtRegs,
+    sig: u32,
+    act: KernelSigaction,
+    info: Siginfo,
+    tf: ThreadFault,
+) {
+    // An interrupted system call: EINTR, or run again after the handler (SA_RESTART).
+    if let Some(code) = with_current(|t| t.ext.restart.take()) {
+        match rules::restart_decision(code, Some(&act)) {
+            Some(rules::Restart::Again) => restart_syscall(regs),
+            Some(rules::Restart::Eintr) => {
+                regs.uregs[0] = crate::mm::mm_types::Errno::EINTR.to_return();
+            }
+            None => {}
+        }
+    }
+    let uregs = user_regs(regs);
+    let mut live = VfpState::default();
+    arch::vfp_save(&mut live);
+    let mut vfp = VfpSigframe::zeroed();
+    vfp.ufp.fpregs = live.d;
+    vfp.ufp.fpscr = live.fpscr;
+    let r = syscall::with_user(|um, t| {
+        let d = Delivery {
+            signo: sig,
+            action: &act,
+            info: &info,
+            saved_mask: sigset(t.blocked),
+            fault: tf,
+            vfp: &vfp,
+            sigpage: um.pm.mm.sigpage as u32,
+            signal_return_offset: SIGNAL_RETURN_OFFSET,
+        };
+        let r = if act.sa_flags & sa::SA_SIGINFO != 0 {
+            abisig::setup_rt_frame(um, &uregs, &mut t.altstack, &d)
+        } else {
+            abisig::setup_frame(um, &uregs, &t.altstack, &d)
+        };
+        Ok(r.ok())
+    });
+    match r {
+        Ok(Some(done)) => {
+            set_user_regs(regs, &done.regs);
+            with_current(|t| {
+                let mut block = sigmask(&act.sa_mask);
+                if act.sa_flags & sa::SA_NODEFER == 0 {
+                    block |= sigbit(sig);
+                }
+                t.blocked |= block;
+                t.blocked &= !(sigbit(SIGKILL) | sigbit(19));
+                if act.sa_flags & sa::SA_RESETHAND != 0 {
+                    t.sigactions[sig as usize] = KernelSigaction::zeroed();
+                }
+            });
+        }
+        _ => do_exit(SIGSEGV),
+    }
+}
+
+/// `sys_rt_sigreturn` / `sys_sigreturn`: the registers, mask and VFP state the frame at sp
+/// saved; a bad frame kills with SIGSEGV.
+pub fn sigreturn(regs: &mut PtRegs, rt: bool) {
+    let sp = regs.uregs[PtRegs::SP];
+    let r = syscall::with_user(|um, _| {
+        Ok(if rt { abisig::rt_sigreturn(um, sp) } else { abisig::sigreturn(um, sp) }.ok())
+    });
+    let Ok(Some(rest)) = r else { do_exit(SIGSEGV) };
+    set_user_regs(regs, &rest.regs);
+    let mut live = VfpState::default();
+    live.d = rest.vfp.ufp.fpregs;
+    live.fpscr = rest.vfp.ufp.fpscr;
+    arch::vfp_restore(&live);
+    with_current(|t| t.blocked = sigmask(&rest.blocked));
+}
+
+/// `do_work_pending`: signals first (a handler's frame, or the default action), then a
+/// pending reschedule gives the CPU up.
 fn do_work_pending(regs: &mut PtRegs) {
-    signal::do_work_pending(regs);
+    loop {
+        match with_current(get_signal) {
+            Some(SignalAction::Kill(sig)) => do_exit(sig),
+            Some(SignalAction::Handle(sig, act, info, tf)) => {
+                handle_signal(regs, sig, act, info, tf);
+                continue;
+            }
+            None => {}
+        }
+        if !NEED_RESCHED.load(Ordering::Relaxed) {
+            break;
+        }
+        schedule();
+    }
+    // No handler ran: a call that asked for a restart runs again.
+    if let Some(code) = with_current(|t| t.ext.restart.take()) {
+        if rules::restart_decision(code, None) == Some(rules::Restart::Again) {
+            restart_syscall(regs);
+        }
+    }
 }
 
-/// `do_exit` (`wait::do_exit`): the task ends with wait status `status`.
+/// `pt_regs` index of `orig_r0`.
+const ORIG_R0: usize = 17;
+
+/// Steps back over the `svc` (4 bytes, 2 in Thumb) with r0 restored, so that the system
+/// call runs again (arch/arm/kernel/signal.c `do_signal`).
+fn restart_syscall(regs: &mut PtRegs) {
+    const PSR_T_BIT: u32 = 1 << 5;
+    regs.uregs[0] = regs.uregs[ORIG_R0];
+    let back = if regs.cpsr() & PSR_T_BIT != 0 { 2 } else { 4 };
+    regs.uregs[PtRegs::PC] = regs.pc().wrapping_sub(back);
+}
+
+/// `do_exit`: the address space and files go, the task becomes a zombie for the console to
+/// reap, and the CPU goes to another task for good.
 pub fn do_exit(status: u32) -> ! {
-    wait::do_exit(status)
+    let mm = with_current(|t| {
+        t.files.clear();
+        t.mm.take()
+    });
+    arch::switch_to_kernel_mm();
+    if let Some(mm) = mm {
+        mm.exit_mmap();
+    }
+    fork::complete_vfork_done();
+    let (me, parent, exit_signal, info) = with_current(|t| {
+        t.exit_status = status;
+        t.state = TaskState::Zombie;
+        // do_notify_parent: CLD_EXITED with the exit code, or CLD_KILLED with the signal.
+        let (code, st) = if rules::wifexited(status) {
+            (si_code::CLD_EXITED, rules::wexitstatus(status))
+        } else {
+            (si_code::CLD_KILLED, rules::wtermsig(status))
+        };
+        let info = Siginfo {
+            si_signo: t.ext.exit_signal as i32,
+            si_errno: 0,
+            si_code: code,
+            fields: abisig::SigFields::Chld {
+                pid: t.pid as i32,
+                uid: t.ext.uid,
+                status: st as i32,
+                utime: t.utime as i32,
+                stime: t.stime as i32,
+            },
+        };
+        (t.pid, t.ppid, t.ext.exit_signal, info)
+    });
+    // forget_original_parent: orphans go to the console (task 0), which reaps them.
+    with_tasks(|t| {
+        for x in t.map.values_mut() {
+            if x.ppid == me && x.pid != 0 {
+                x.ppid = 0;
+            }
+        }
+    });
+    if parent != 0 {
+        // __wake_up_parent: a parent asleep in wait4 looks again.
+        with_tasks(|t| {
+            if let Some(p) = t.map.get_mut(&parent) {
+                if exit_signal == SIGCHLD {
+                    p.ext.chld_info = Some(info);
+                }
+                if p.state == TaskState::Sleeping {
+                    p.state = TaskState::Runnable;
+                    p.wake_at = u64::MAX;
+                    if !t.rq.contains(&parent) {
+                        t.rq.push_back(parent);
+                    }
+                }
+            }
+        });
+        if exit_signal != 0 {
+            let _ = send_signal(parent, exit_signal);
+        }
+    }
+    schedule();
+    unreachable!("a zombie was scheduled");
 }
 
-/// Frees a zombie's task and kernel stack (`release_task`); its wait status.
-pub fn reap(pid: u32) -> Option<u32> {
+/// Frees a zombie's kernel stack and takes it out of the table (`release_task`).
+fn reap_task(pid: u32) -> Option<Box<Task>> {
     let task = with_tasks(|t| {
         if t.map.get(&pid)?.state != TaskState::Zombie || t.current == pid {
             return None;
@@ -402,14 +693,60 @@ pub fn reap(pid: u32) -> Option<u32> {
         t.map.remove(&pid)
     })?;
     if let Some(stack) = task.kstack {
-        let _ = with_node(|n| n.free_pages_for(PageOwner::KernelStack, stack, THREAD_SIZE_ORDER));
-        NR_KERNEL_STACK_PAGES.fetch_sub(1 << THREAD_SIZE_ORDER, Ordering::Relaxed);
+        free_thread_stack(stack);
     }
-    Some(task.exit_status)
+    Some(task)
+}
+
+/// Reaps a zombie the console started; its wait status.
+pub fn reap(pid: u32) -> Option<u32> {
+    reap_task(pid).map(|t| t.exit_status)
+}
+
+/// A kernel stack for a new task (`alloc_thread_stack_node`): its frame, lowest address,
+/// and the `pt_regs` slot at its top.
+fn alloc_thread_stack() -> Result<(Pfn, u32, u32), crate::mm::mm_types::Errno> {
+    let stack = with_node(|n| {
+        n.alloc_pages_for(PageOwner::KernelStack, GfpFlags::GFP_KERNEL, THREAD_SIZE_ORDER)
+    })
+    .map_err(|_| crate::mm::mm_types::Errno::ENOMEM)?;
+    NR_KERNEL_STACK_PAGES.fetch_add(1 << THREAD_SIZE_ORDER, Ordering::Relaxed);
+    let base = crate::kernel::phys_to_virt(stack.phys().0).unwrap_or(0) as u32;
+    let regs_addr = base + THREAD_SIZE - core::mem::size_of::<PtRegs>() as u32;
+    Ok((stack, base, regs_addr))
+}
+
+fn free_thread_stack(stack: Pfn) {
+    let _ = with_node(|n| n.free_pages_for(PageOwner::KernelStack, stack, THREAD_SIZE_ORDER));
+    NR_KERNEL_STACK_PAGES.fetch_sub(1 << THREAD_SIZE_ORDER, Ordering::Relaxed);
+}
+
+/// Queues `task` with its stack and `pt_regs` (already filled); its pid.
+fn enqueue_task(
+    mut task: Box<Task>,
+    stack: Pfn,
+    base: u32,
+    regs_addr: u32,
+) -> Result<u32, crate::mm::mm_types::Errno> {
+    task.kstack = Some(stack);
+    task.stack_limit = base;
+    task.ctx.sp = regs_addr;
+    task.ctx.pc = arch::ret_from_fork_addr();
+    let r = with_tasks(|t| {
+        let pid = t.alloc_pid()?;
+        task.pid = pid;
+        t.map.insert(pid, task);
+        t.rq.push_back(pid);
+        Some(pid)
+    });
+    match r {
+        Some(pid) => Ok(pid),
+        None => Err(crate::mm::mm_types::Errno::EAGAIN),
+    }
 }
 
 /// Creates a task for a loaded program: kernel stack, user `pt_regs` (entry point and stack
-/// pointer), context to `ret_from_fork`; queued to run.
+/// pointer), context to `ret_from_fork`; queued to run as a console job.
 pub fn start_task(
     comm: &str,
     exe: &str,
@@ -419,37 +756,183 @@ pub fn start_task(
     counts: FaultCounts,
     foreground: bool,
 ) -> Result<u32, crate::mm::mm_types::Errno> {
-    use crate::mm::mm_types::Errno;
-    let stack = with_node(|n| {
-        n.alloc_pages_for(PageOwner::KernelStack, GfpFlags::GFP_KERNEL, THREAD_SIZE_ORDER)
-    });
-    let Ok(stack) = stack else {
-        pm.exit_mmap();
-        return Err(Errno::ENOMEM);
+    let (stack, base, regs_addr) = match alloc_thread_stack() {
+        Ok(s) => s,
+        Err(e) => {
+            pm.exit_mmap();
+            return Err(e);
+        }
     };
-    NR_KERNEL_STACK_PAGES.fetch_add(1 << THREAD_SIZE_ORDER, Ordering::Relaxed);
-    let base = crate::kernel::phys_to_virt(stack.phys().0).unwrap_or(0) as u32;
-    let top = base + THREAD_SIZE;
-    let regs_addr = top - core::mem::size_of::<PtRegs>() as u32;
     // SAFETY: the top of the new, unused kernel stack (lowmem, 8-byte aligned).
     let regs = unsafe { &mut *(regs_addr as *mut PtRegs) };
     arch::start_thread(regs, entry, sp);
-    let r = with_tasks(|t| {
-        let pid = t.alloc_pid()?;
-        let mut task = Box::new(Task::new(pid, 0, comm));
-        task.kstack = Some(stack);
-        task.stack_limit = base;
-        task.ctx.sp = regs_addr;
-        task.ctx.pc = arch::ret_from_fork_addr();
-        task.mm = Some(pm);
-        task.counts = counts;
-        task.foreground = foreground;
-        task.exe = exe.into();
-        t.map.insert(pid, task);
-        t.rq.push_back(pid);
-        Some(pid)
+    let mut task = Box::new(Task::new(0, 0, comm));
+    task.mm = Some(pm);
+    task.counts = counts;
+    task.foreground = foreground;
+    task.console_job = true;
+    task.exe = exe.into();
+    enqueue_task(task, stack, base, regs_addr).inspect_err(|_| free_thread_stack(stack))
+}
+
+/// `CLONE_VM`, `CLONE_SETTLS`, `CLONE_CHILD_CLEARTID`, `CLONE_CHILD_SETTID`.
+pub const CLONE_VM: u32 = 0x0000_0100;
+pub const CLONE_SETTLS: u32 = 0x0008_0000;
+pub const CLONE_CHILD_CLEARTID: u32 = 0x0020_0000;
+pub const CLONE_CHILD_SETTID: u32 = 0x0100_0000;
+
+/// `kernel_clone` for `fork`, `vfork` and `clone` with fork semantics (the flag sets
+/// `rules::classify_clone` accepts; others are `EINVAL`), within `copy_process`'s limits
+/// (`EAGAIN`): a copy of the address space sharing its anonymous pages copy-on-write
+/// (`dup_mmap`/`copy_page_range`), the same registers with r0 = 0, the same TLS, handlers,
+/// mask and files. `vfork`'s child gets its own copy too (fork semantics), and the parent
+/// sleeps until the child execs or exits. The child's pid.
+pub fn do_fork(
+    regs: &PtRegs,
+    flags: u32,
+    newsp: u32,
+    tls: u32,
+    ctid: u32,
+) -> Result<u32, crate::mm::mm_types::Errno> {
+    use crate::mm::mm_types::Errno;
+    let req = rules::classify_clone(flags).map_err(|why| why.errno())?;
+    fork::check_limits()?;
+    let (stack, base, regs_addr) = alloc_thread_stack()?;
+    let child = with_current(|t| {
+        let pm = t.mm.as_mut()?.fork()?;
+        let mut c = Box::new(Task::new(0, t.pid, &t.comm));
+        c.mm = Some(pm);
+        c.tls = if flags & CLONE_SETTLS != 0 { tls } else { t.tls };
+        c.sigactions = t.sigactions;
+        c.blocked = t.blocked;
+        c.altstack = t.altstack;
+        c.files = t.files.clone();
+        c.foreground = t.foreground;
+        c.exe = t.exe.clone();
+        c.ext = t.ext.for_child(req.exit_signal, req.vfork.then_some(t.pid));
+        Some(c)
     });
-    r.ok_or(Errno::EAGAIN)
+    let Some(mut child) = child else {
+        free_thread_stack(stack);
+        return Err(Errno::ENOMEM);
+    };
+    arch::vfp_save(&mut child.vfp);
+    // SAFETY: the top of the new, unused kernel stack (lowmem, 8-byte aligned).
+    let cregs = unsafe { &mut *(regs_addr as *mut PtRegs) };
+    *cregs = *regs;
+    cregs.uregs[0] = 0;
+    if newsp != 0 {
+        cregs.uregs[PtRegs::SP] = newsp;
+    }
+    if flags & CLONE_CHILD_CLEARTID != 0 {
+        child.clear_child_tid = ctid;
+    }
+    let settid = flags & CLONE_CHILD_SETTID != 0;
+    let pid =
+        enqueue_task(child, stack, base, regs_addr).inspect_err(|_| free_thread_stack(stack))?;
+    if settid {
+        // The child's own copy of the word (`schedule_tail` does it in the child).
+        with_tasks(|t| {
+            if let Some(c) = t.map.get_mut(&pid) {
+                let mut counts = c.counts;
+                if let Some(pm) = c.mm.as_mut() {
+                    let mut um = mm::UserMem { pm, counts: &mut counts };
+                    let _ = crate::abi::uaccess::UserMemory::copy_to_user(
+                        &mut um,
+                        ctid as usize,
+                        &pid.to_le_bytes(),
+                    );
+                }
+                c.counts = counts;
+            }
+        });
+    }
+    if req.parent_settid {
+        let ptid = regs.uregs[2] as usize;
+        let _ = syscall::with_user(|um, _| crate::abi::uaccess::put_user(um, ptid, &pid));
+    }
+    if req.vfork {
+        fork::wait_for_vfork_done(pid);
+    }
+    Ok(pid)
+}
+
+/// `WNOHANG`.
+pub const WNOHANG: u32 = 1;
+
+/// What `wait4` hands back of a reaped child.
+pub struct Reaped {
+    pub pid: u32,
+    pub status: u32,
+    pub counts: FaultCounts,
+    pub utime: u64,
+    pub stime: u64,
+}
+
+/// `do_wait` for `wait4(pid, ..., options)`: a zombie child reaped, `Ok(None)` with
+/// `WNOHANG` while children run, `ECHILD` without children; sleeps otherwise.
+pub fn do_wait(pid: i32, options: u32) -> Result<Option<Reaped>, crate::mm::mm_types::Errno> {
+    use crate::mm::mm_types::Errno;
+    loop {
+        let me = current_pid();
+        let found = with_tasks(|t| {
+            let mut any = false;
+            for x in t.map.values() {
+                if x.pid == 0
+                    || x.ppid != me
+                    || !rules::wait_eligible(pid, x.pid, x.ext.exit_signal, options)
+                {
+                    continue;
+                }
+                any = true;
+                if x.state == TaskState::Zombie {
+                    return Ok(Some(x.pid));
+                }
+            }
+            if any {
+                Ok(None)
+            } else {
+                Err(Errno::ECHILD)
+            }
+        })?;
+        if let Some(child) = found {
+            let Some(task) = reap_task(child) else { continue };
+            let r = Reaped {
+                pid: child,
+                status: task.exit_status,
+                // getrusage(child, RUSAGE_BOTH): its own faults and its reaped children's.
+                counts: FaultCounts {
+                    min_flt: task.counts.min_flt + task.cmin_flt,
+                    maj_flt: task.counts.maj_flt + task.cmaj_flt,
+                },
+                utime: task.utime + task.cutime,
+                stime: task.stime + task.cstime,
+            };
+            with_current(|t| {
+                t.cmin_flt += task.counts.min_flt + task.cmin_flt;
+                t.cmaj_flt += task.counts.maj_flt + task.cmaj_flt;
+                t.cutime += r.utime;
+                t.cstime += r.stime;
+            });
+            return Ok(Some(r));
+        }
+        if options & WNOHANG != 0 {
+            return Ok(None);
+        }
+        let interrupted = with_current(|t| {
+            if t.pending & !t.blocked & !sigbit(SIGCHLD) != 0 {
+                return true;
+            }
+            t.state = TaskState::Sleeping;
+            t.wake_at = crate::kernel::time::get_jiffies_64() + 1;
+            false
+        });
+        // -ERESTARTSYS: EINTR after a handler, restarted with SA_RESTART or without one.
+        if interrupted {
+            return Err(Errno::ERESTARTSYS);
+        }
+        schedule();
+    }
 }
 
 /// The user-mode exception handler: page faults through the fault path; what cannot be
@@ -461,8 +944,7 @@ fn user_exception(e: UserException, regs: &mut PtRegs) {
             let instruction = matches!(e, UserException::PrefetchAbort { .. });
             let status = fsr::fault_status(f);
             // Translation (section/page), access flag and permission faults go to the MM.
-            let mm_fault = matches!(status, 0x03 | 0x05 | 0x06 | 0x07 | 0x0d | 0x0f)
-                && !(status == 0x03 && !instruction);
+            let mm_fault = matches!(status, 0x05 | 0x06 | 0x07 | 0x0d | 0x0f);
             if !mm_fault {
                 (addr, SIGBUS, 1, f)
             } else {
@@ -483,6 +965,12 @@ fn user_exception(e: UserException, regs: &mut PtRegs) {
         }
         UserException::Undefined => (regs.pc(), SIGILL, 1, 0),
     };
+    let (si, trap_no) = match sig {
+        SIGILL => (si_code::ILL_ILLOPC, 6),
+        _ => (code, 14),
+    };
+    let tf = ThreadFault { trap_no, error_code: fsr_v, address: addr };
+    with_current(|t| t.fault_info = Some((sig, Siginfo::fault(sig, si, addr), tf)));
     if USER_DEBUG.load(Ordering::Relaxed) & UDBG_SEGV != 0 && sig != SIGILL {
         let (pid, comm) = with_current(|t| (t.pid, t.comm.clone()));
         kprintln!(
@@ -494,7 +982,7 @@ fn user_exception(e: UserException, regs: &mut PtRegs) {
         );
         let _ = pid;
     }
-    with_current(|t| signal::force_sig_fault(t, sig, code, addr, fsr_v));
+    with_current(|t| t.pending |= sigbit(sig));
 }
 
 /// How a shell reports a wait status: `Segmentation fault` and the like for a killing

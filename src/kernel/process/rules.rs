@@ -43,8 +43,9 @@ pub enum CloneRefusal {
     /// `CLONE_VM` without `CLONE_VFORK` asks for a thread sharing memory: pivm's processes
     /// have one thread each and share nothing (`clone` has fork semantics).
     SharedMemoryThread,
-    /// `CLONE_THREAD`, `CLONE_SIGHAND`, `CLONE_FILES`, `CLONE_FS`, `CLONE_SETTLS`, namespaces
-    /// and the rest: sharing or features pivm does not have.
+    /// `CLONE_THREAD`, `CLONE_SIGHAND`, `CLONE_FILES`, `CLONE_FS`, namespaces and the rest:
+    /// sharing or features pivm does not have. (`CLONE_SETTLS` alone is fine: the child's
+    /// TLS register is set.)
     Unsupported(u32),
 }
 
@@ -60,6 +61,7 @@ pub fn classify_clone(flags: u32) -> Result<CloneRequest, CloneRefusal> {
     const ACCEPTED: u32 = CSIGNAL
         | CLONE_VM
         | CLONE_VFORK
+        | CLONE_SETTLS
         | CLONE_PARENT_SETTID
         | CLONE_CHILD_CLEARTID
         | CLONE_CHILD_SETTID;
@@ -114,6 +116,17 @@ pub fn may_fork(
         return Err(Errno::EAGAIN);
     }
     Ok(())
+}
+
+/// `_STK_LIM` (8 MiB) and `ARG_MAX` (32 pages): `bprm_stack_limits`'s bounds.
+const STK_LIM: usize = 8 << 20;
+const ARG_MAX: usize = 32 * 4096;
+
+/// `bprm_stack_limits`: the bytes execve's argv and envp (strings and pointers) may take: a
+/// quarter of the stack rlimit, at most 3/4 of `_STK_LIM`, at least `ARG_MAX`; beyond is
+/// `E2BIG`.
+pub fn arg_limit(rlimit_stack: usize) -> usize {
+    (rlimit_stack / 4).clamp(ARG_MAX, STK_LIM / 4 * 3)
 }
 
 // ---- wait ----------------------------------------------------------------------------------
@@ -399,6 +412,13 @@ mod tests {
         // Root is exempt from RLIMIT_NPROC but not from threads-max.
         assert_eq!(may_fork(64, 64, 0, 100, 16384), Ok(()));
         assert_eq!(may_fork(1, 64, 0, 16384, 16384), Err(Errno::EAGAIN));
+    }
+
+    #[test]
+    fn exec_argument_space_follows_the_stack_limit() {
+        assert_eq!(arg_limit(8 << 20), 2 << 20);
+        assert_eq!(arg_limit(64 << 10), 128 << 10);
+        assert_eq!(arg_limit(1 << 30), 6 << 20);
     }
 
     #[test]

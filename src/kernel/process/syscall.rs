@@ -9,6 +9,9 @@ use super::exec::CounterRandom;
 use super::fs::with_rootfs;
 use super::mm::UserMem;
 use super::{console_write, with_current, OpenFile, Task, TaskState};
+use crate::abi::arm::signal::{
+    AltStack, KernelSigaction, StackT, MINSIGSTKSZ, SIG_IGN, SS_DISABLE,
+};
 use crate::abi::arm::termbits::{ioctl, Termios};
 use crate::abi::arm::types::{new_encode_dev, OldTimespec, OldTimeval, Rusage, Stat64};
 use crate::abi::arm::unistd::{arm_nr, classify, nr, SyscallClass};
@@ -40,41 +43,48 @@ const CONSOLE_RDEV: (u32, u32) = (5, 1);
 const NSEC_PER_JIFFY: u64 = 1_000_000_000 / crate::config::HZ;
 
 /// The system-call handler `vector_swi` runs.
+///
+/// Runs with interrupts masked: interrupt handlers take locks (the timekeeping state, the
+/// tty's type-ahead) that system calls take too, and pivm does not preempt the kernel, so
+/// nothing is lost but latency; a call that sleeps gives the CPU up through `schedule()`.
 pub fn handle(regs: &mut PtRegs) {
-    let n = regs.uregs[7];
-    let a =
-        [regs.uregs[0], regs.uregs[1], regs.uregs[2], regs.uregs[3], regs.uregs[4], regs.uregs[5]];
-    // The calls that work on the registers themselves.
-    let r = match n {
-        nr::SIGRETURN | nr::RT_SIGRETURN => {
-            return super::signal::sys_sigreturn(regs, n == nr::RT_SIGRETURN);
-        }
-        nr::EXECVE => match super::execve::sys_execve(regs, a[0], a[1], a[2]) {
-            Ok(()) => return,
-            Err(e) => Err(e),
-        },
-        nr::FORK => super::fork::do_fork(regs, super::rules::FORK_FLAGS, 0, 0, 0),
-        nr::VFORK => super::fork::do_fork(regs, super::rules::VFORK_FLAGS, 0, 0, 0),
-        // ARM's CLONE_BACKWARDS: flags, newsp, parent_tidptr, tls, child_tidptr.
-        nr::CLONE => super::fork::do_fork(regs, a[0], a[1], a[2], a[4]),
-        _ => syscall(n, a),
-    };
-    if let Err(e @ (Errno::ERESTARTSYS
-    | Errno::ERESTARTNOINTR
-    | Errno::ERESTARTNOHAND
-    | Errno::ERESTART_RESTARTBLOCK)) = r
-    {
-        with_current(|t| t.ext.sig.restart = Some(e));
-    }
-    regs.uregs[0] = match r {
-        Ok(v) => v,
-        Err(e) => e.to_return(),
-    };
+    let flags = crate::arch::arm::irqflags::local_irq_save();
+    handle_masked(regs);
+    crate::arch::arm::irqflags::local_irq_restore(flags);
 }
 
-/// A system call that works only on its arguments.
-fn syscall(n: u32, a: [u32; 6]) -> SysResult {
-    match classify(n) {
+fn handle_masked(regs: &mut PtRegs) {
+    let n = regs.uregs[7];
+    // The sigreturns replace every register (r0 included) with the frame's.
+    if n == nr::RT_SIGRETURN || n == nr::SIGRETURN {
+        super::sigreturn(regs, n == nr::RT_SIGRETURN);
+        return;
+    }
+    // The calls that need the caller's registers.
+    let r = match n {
+        nr::FORK => Some(super::do_fork(regs, super::rules::FORK_FLAGS, 0, 0, 0)),
+        nr::VFORK => Some(super::do_fork(regs, super::rules::VFORK_FLAGS, 0, 0, 0)),
+        // ARM's clone(flags, newsp, parent_tidptr, tls, child_tidptr).
+        nr::CLONE => {
+            Some(super::do_fork(regs, regs.uregs[0], regs.uregs[1], regs.uregs[3], regs.uregs[4]))
+        }
+        nr::EXECVE => match sys_execve(regs) {
+            // The new program starts with the registers start_thread set.
+            Ok(()) => return,
+            Err(e) => Some(Err(e)),
+        },
+        nr::WAIT4 => {
+            Some(sys_wait4(regs.uregs[0] as i32, regs.uregs[1], regs.uregs[2], regs.uregs[3]))
+        }
+        _ => None,
+    };
+    if let Some(r) = r {
+        set_result(regs, r);
+        return;
+    }
+    let a =
+        [regs.uregs[0], regs.uregs[1], regs.uregs[2], regs.uregs[3], regs.uregs[4], regs.uregs[5]];
+    let r = match classify(n) {
         SyscallClass::Call(n, _) => call(n, a),
         SyscallClass::NotImplemented | SyscallClass::ArmPrivateUnknown => Err(Errno::ENOSYS),
         SyscallClass::ArmPrivate(arm_nr::SET_TLS) => {
@@ -92,7 +102,26 @@ fn syscall(n: u32, a: [u32; 6]) -> SysResult {
             with_current(|t| t.pending |= 1 << (super::SIGSEGV - 1));
             Err(Errno::ENOSYS)
         }
+    };
+    set_result(regs, r);
+}
+
+/// The result in r0; an `-ERESTART*` code is also kept for the signal code, which turns it
+/// into `EINTR` or a restart on the way out (it never reaches user space).
+fn set_result(regs: &mut PtRegs, r: SysResult) {
+    if let Err(
+        e @ (Errno::ERESTARTSYS
+        | Errno::ERESTARTNOINTR
+        | Errno::ERESTARTNOHAND
+        | Errno::ERESTART_RESTARTBLOCK),
+    ) = r
+    {
+        with_current(|t| t.ext.restart = Some(e));
     }
+    regs.uregs[0] = match r {
+        Ok(v) => v,
+        Err(e) => e.to_return(),
+    };
 }
 
 /// Runs `f` with the current process's user memory.
@@ -132,11 +161,11 @@ fn copy_out(addr: u32, data: &[u8]) -> Result<(), Errno> {
     })
 }
 
-pub(super) fn put<T: Wire>(addr: u32, v: &T) -> Result<(), Errno> {
+fn put<T: Wire>(addr: u32, v: &T) -> Result<(), Errno> {
     with_user(|um, _| uaccess::put_user(um, addr as usize, v))
 }
 
-pub(super) fn get<T: Wire>(addr: u32) -> Result<T, Errno> {
+fn get<T: Wire>(addr: u32) -> Result<T, Errno> {
     with_user(|um, _| uaccess::get_user(um, addr as usize))
 }
 
@@ -234,7 +263,7 @@ fn call(n: u32, a: [u32; 6]) -> SysResult {
         nr::MUNMAP => with_current(|t| {
             let pm = t.mm.as_mut().ok_or(Errno::EINVAL)?;
             let (start, len) = (a[0] as usize, a[1] as usize);
-            if start % PAGE_SIZE != 0 || len == 0 {
+            if !start.is_multiple_of(PAGE_SIZE) || len == 0 {
                 return Err(Errno::EINVAL);
             }
             let end = start.saturating_add(len).next_multiple_of(PAGE_SIZE).min(pm.mm.task_size);
@@ -253,7 +282,7 @@ fn call(n: u32, a: [u32; 6]) -> SysResult {
         nr::MADVISE => with_current(|t| {
             let pm = t.mm.as_mut().ok_or(Errno::EINVAL)?;
             let (start, len) = (a[0] as usize, a[1] as usize);
-            if start % PAGE_SIZE != 0 {
+            if !start.is_multiple_of(PAGE_SIZE) {
                 return Err(Errno::EINVAL);
             }
             if a[2] == MADV_DONTNEED {
@@ -287,6 +316,19 @@ fn call(n: u32, a: [u32; 6]) -> SysResult {
         nr::GETPPID => with_current(|t| Ok(t.ppid)),
         nr::GETUID32 | nr::GETEUID32 => with_current(|t| Ok(t.ext.uid)),
         nr::GETGID32 | nr::GETEGID32 => with_current(|t| Ok(t.ext.gid)),
+        nr::SETUID32 | nr::SETGID32 => with_current(|t| {
+            // Root may become anyone; anyone else only what it is (no saved ids on pivm).
+            let cur = if n == nr::SETUID32 { t.ext.uid } else { t.ext.gid };
+            if t.ext.uid != 0 && a[0] != cur {
+                return Err(Errno::EPERM);
+            }
+            if n == nr::SETUID32 {
+                t.ext.uid = a[0];
+            } else {
+                t.ext.gid = a[0];
+            }
+            Ok(0)
+        }),
         nr::GETCWD => {
             if (a[1] as usize) < 2 {
                 return Err(Errno::ERANGE);
@@ -352,17 +394,74 @@ fn call(n: u32, a: [u32; 6]) -> SysResult {
                     ru.ru_majflt = t.counts.maj_flt as i32;
                     let rss = t.mm.as_ref().map_or(0, |m| m.hw.rss_anon + m.hw.rss_file);
                     ru.ru_maxrss = (rss * 4) as i32;
+                } else if who == -1 {
+                    // RUSAGE_CHILDREN: the reaped children's (cmin_flt, cutime...).
+                    ru.ru_utime = OldTimeval::from_nanos(t.cutime * NSEC_PER_JIFFY);
+                    ru.ru_stime = OldTimeval::from_nanos(t.cstime * NSEC_PER_JIFFY);
+                    ru.ru_minflt = t.cmin_flt as i32;
+                    ru.ru_majflt = t.cmaj_flt as i32;
                 }
                 ru
             });
             if who != 0 && who != 1 && who != -1 {
                 return Err(Errno::EINVAL);
             }
-            let ru = if who == -1 { super::wait::children_rusage() } else { ru };
             put(a[1], &ru)?;
             Ok(0)
         }
-        nr::RT_SIGACTION => super::signal::sys_rt_sigaction(a[0], a[1], a[2], a[3]),
+        nr::RT_SIGACTION => {
+            let sig = a[0];
+            if a[3] != 8 {
+                return Err(Errno::EINVAL);
+            }
+            if sig == 0 || sig > 64 || (a[1] != 0 && (sig == super::SIGKILL || sig == 19)) {
+                return Err(Errno::EINVAL);
+            }
+            let old = with_current(|t| t.sigactions[sig as usize]);
+            if a[1] != 0 {
+                let mut act: KernelSigaction = get(a[1])?;
+                act.sa_mask = act.sa_mask.without_unblockable();
+                with_current(|t| {
+                    t.sigactions[sig as usize] = act;
+                    // Setting SIG_IGN discards a pending instance (`do_sigaction`).
+                    if act.sa_handler == SIG_IGN {
+                        t.pending &= !(1 << (sig - 1));
+                    }
+                });
+            }
+            if a[2] != 0 {
+                put(a[2], &old)?;
+            }
+            Ok(0)
+        }
+        nr::SIGALTSTACK => {
+            let (old, sp) = with_current(|t| (t.altstack, 0u32));
+            let _ = sp;
+            if a[1] != 0 {
+                let cur_sp = 0;
+                let st = StackT {
+                    ss_sp: old.sp,
+                    ss_flags: old.ss_flags(cur_sp) as i32,
+                    ss_size: old.size,
+                };
+                put(a[1], &st)?;
+            }
+            if a[0] != 0 {
+                let new: StackT = get(a[0])?;
+                let disable = new.ss_flags as u32 & SS_DISABLE != 0;
+                if !disable && (new.ss_size as usize) < MINSIGSTKSZ as usize {
+                    return Err(Errno::ENOMEM);
+                }
+                with_current(|t| {
+                    t.altstack = if disable {
+                        AltStack::default()
+                    } else {
+                        AltStack { sp: new.ss_sp, size: new.ss_size, flags: new.ss_flags as u32 }
+                    };
+                });
+            }
+            Ok(0)
+        }
         nr::RT_SIGPROCMASK => {
             if a[3] != 8 {
                 return Err(Errno::EINVAL);
@@ -384,24 +483,15 @@ fn call(n: u32, a: [u32; 6]) -> SysResult {
             }
             Ok(0)
         }
-        nr::KILL => super::signal::sys_kill(a[0] as i32, a[1]),
-        nr::TKILL => super::signal::sys_tgkill(None, a[0] as i32, a[1]),
-        nr::TGKILL => super::signal::sys_tgkill(Some(a[0] as i32), a[1] as i32, a[2]),
-        nr::WAIT4 => super::wait::sys_wait4(a[0] as i32, a[1], a[2], a[3]),
-        nr::SETUID32 | nr::SETGID32 => with_current(|t| {
-            // Root may become anyone; anyone else only itself (no saved ids on pivm).
-            let id = a[0];
-            let cur = if n == nr::SETUID32 { t.ext.uid } else { t.ext.gid };
-            if t.ext.uid != 0 && id != cur {
-                return Err(Errno::EPERM);
+        nr::KILL | nr::TKILL => {
+            let pid = a[0] as i32;
+            let target = if pid <= 0 { super::current_pid() } else { pid as u32 };
+            if a[1] == 0 {
+                return with_tasks_has(target);
             }
-            if n == nr::SETUID32 {
-                t.ext.uid = id;
-            } else {
-                t.ext.gid = id;
-            }
-            Ok(0)
-        }),
+            super::send_signal(target, a[1]).map(|_| 0)
+        }
+        nr::TGKILL => super::send_signal(a[1], a[2]).map(|_| 0),
         nr::UGETRLIMIT => {
             let (cur, max) = rlimit(a[0]);
             let mut out = [0u8; 8];
@@ -436,13 +526,23 @@ fn call(n: u32, a: [u32; 6]) -> SysResult {
     }
 }
 
-/// `RLIMIT_NPROC`.
+fn with_tasks_has(pid: u32) -> SysResult {
+    super::with_tasks(|t| {
+        if t.map.get(&pid).is_some_and(|x| x.pid != 0 && x.state != TaskState::Zombie) {
+            Ok(0)
+        } else {
+            Err(Errno::ESRCH)
+        }
+    })
+}
+
+/// `RLIMIT_STACK`, `RLIMIT_NPROC`.
+const RLIMIT_STACK: u32 = 3;
 const RLIMIT_NPROC: u32 = 6;
 
 /// `RLIM_INFINITY` and the stack limit (8 MiB), as the reference system has them; the
 /// task's own `RLIMIT_NPROC`.
 fn rlimit(resource: u32) -> (u64, u64) {
-    const RLIMIT_STACK: u32 = 3;
     if resource == RLIMIT_STACK {
         (8 << 20, u64::MAX)
     } else if resource == RLIMIT_NPROC {
@@ -452,9 +552,9 @@ fn rlimit(resource: u32) -> (u64, u64) {
     }
 }
 
-/// `do_prlimit`'s check and update for the one limit pivm enforces (`RLIMIT_NPROC`): soft
-/// above hard is `EINVAL`, raising the hard limit needs root (`EPERM`). Others are accepted
-/// and not enforced.
+/// `do_prlimit`'s check and update of the one limit pivm enforces (`RLIMIT_NPROC`, in
+/// `fork`): soft above hard is `EINVAL`, raising the hard limit needs root (`EPERM`). Other
+/// limits are accepted and not enforced.
 fn set_rlimit(resource: u32, cur: u64, max: u64) -> Result<(), Errno> {
     if cur > max {
         return Err(Errno::EINVAL);
@@ -784,7 +884,7 @@ fn sys_mmap2(a: [u32; 6]) -> SysResult {
     };
     with_current(|t| {
         let pm = t.mm.as_mut().ok_or(Errno::ENOMEM)?;
-        if flags.intersects(MapFlags::FIXED) && addr % PAGE_SIZE == 0 {
+        if flags.intersects(MapFlags::FIXED) && addr.is_multiple_of(PAGE_SIZE) {
             let end = addr.saturating_add(len).next_multiple_of(PAGE_SIZE).min(pm.mm.task_size);
             if addr < end && addr >= pm.mm.mmap_min_addr {
                 pm.zap_range(addr, end);
@@ -832,7 +932,7 @@ fn ramfs_path(fs: &mut crate::fs::ramfs::Ramfs<super::fs::CachePages>, ino: u64)
 }
 
 fn sys_mincore(start: usize, len: usize, vec: u32) -> SysResult {
-    if start % PAGE_SIZE != 0 {
+    if !start.is_multiple_of(PAGE_SIZE) {
         return Err(Errno::EINVAL);
     }
     let pages = len.div_ceil(PAGE_SIZE);
@@ -853,4 +953,76 @@ fn sys_mincore(start: usize, len: usize, vec: u32) -> SysResult {
     })?;
     copy_out(vec, &v)?;
     Ok(0)
+}
+
+/// `wait4(pid, status, options, rusage)`.
+fn sys_wait4(pid: i32, status: u32, options: u32, ru: u32) -> SysResult {
+    if options & !(super::WNOHANG | 2 | 8 | 0x4000_0000 | 0x8000_0000 | 0x2000_0000) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let Some(r) = super::do_wait(pid, options)? else { return Ok(0) };
+    if status != 0 {
+        put(status, &r.status)?;
+    }
+    if ru != 0 {
+        let mut u = Rusage::get(&[0u8; 72]);
+        u.ru_utime = OldTimeval::from_nanos(r.utime * NSEC_PER_JIFFY);
+        u.ru_stime = OldTimeval::from_nanos(r.stime * NSEC_PER_JIFFY);
+        u.ru_minflt = r.counts.min_flt as i32;
+        u.ru_majflt = r.counts.maj_flt as i32;
+        put(ru, &u)?;
+    }
+    Ok(r.pid)
+}
+
+/// Most arguments or environment strings `execve` takes (`MAX_ARG_STRINGS` is far larger;
+/// pivm's initial stack is built in one kernel buffer).
+const MAX_EXEC_STRINGS: usize = 1024;
+
+/// A NULL-terminated array of string pointers from user memory.
+fn string_array(addr: u32) -> Result<Vec<Vec<u8>>, Errno> {
+    let mut out = Vec::new();
+    if addr == 0 {
+        return Ok(out);
+    }
+    loop {
+        if out.len() >= MAX_EXEC_STRINGS {
+            return Err(Errno::E2BIG);
+        }
+        let p: u32 = get(addr + 4 * out.len() as u32)?;
+        if p == 0 {
+            return Ok(out);
+        }
+        // A string longer than MAX_ARG_STRLEN is E2BIG (`strnlen_user` in `copy_strings`).
+        let s = with_user(|um, _| {
+            uaccess::strncpy_from_user(um, p as usize, crate::fs::binfmt_elf::MAX_ARG_STRLEN)
+        })
+        .map_err(|e| if e == Errno::ENAMETOOLONG { Errno::E2BIG } else { e })?;
+        out.push(s);
+    }
+}
+
+/// `execve(path, argv, envp)`: the new program replaces the caller's address space.
+fn sys_execve(regs: &mut PtRegs) -> Result<(), Errno> {
+    let path = path_arg(regs.uregs[0])?;
+    if path.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    let path = absolute(&path);
+    let argv = string_array(regs.uregs[1])?;
+    let envp = string_array(regs.uregs[2])?;
+    // bprm_stack_limits: the strings and their pointers within a quarter of the stack limit.
+    let bytes: usize = argv.iter().chain(envp.iter()).map(|s| s.len() + 1).sum();
+    let pointers = (argv.len() + envp.len()) * core::mem::size_of::<u32>();
+    if bytes + pointers > super::rules::arg_limit(rlimit(RLIMIT_STACK).0 as usize) {
+        return Err(Errno::E2BIG);
+    }
+    let argv: Vec<&[u8]> = argv.iter().map(|s| s.as_slice()).collect();
+    let envp: Vec<&[u8]> = envp.iter().map(|s| s.as_slice()).collect();
+    let loaded = super::exec::load(&path, &argv, &envp).map_err(|e| match e {
+        super::exec::ExecError::Errno(e) => e,
+        super::exec::ExecError::Elf(e) => e.errno(),
+    })?;
+    super::exec::exec_into_current(regs, &path, loaded);
+    Ok(())
 }
