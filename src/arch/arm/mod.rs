@@ -1,6 +1,7 @@
 //! ARMv7-A: short-descriptor translation table formats and fault decoding (pure, compiled
 //! everywhere) and the code that runs on the CPU (entry, CP15, MMU, exceptions), compiled for
 //! the kernel only.
+pub mod cpuinfo;
 pub mod desc;
 pub mod fsr;
 pub mod pgtable;

@@ -14,7 +14,7 @@ use crate::console::printk::Console;
 use crate::kernel::{mem, Kernel};
 use crate::kprintln;
 use crate::mm::slab::MAX_CACHES;
-use crate::proc::cpuinfo::{CpuInfo, IdRegs};
+use crate::arch::arm::cpuinfo::{CpuInfo, IdRegs};
 use crate::proc::iomem::ResourceTree;
 use crate::proc::snapshot::SlabCacheSnapshot;
 use crate::proc::{buddyinfo, extfrag, meminfo, pagetypeinfo, slabinfo, zoneinfo};
