@@ -11,9 +11,9 @@ use pivm::config::{PAGE_OFFSET, VMSPLIT};
 use pivm::console::{commands, printk::Console};
 use pivm::kernel::{self, mem, EntryState, Kernel};
 use pivm::mm::cma::DtCmaNode;
-use pivm::mm::layout::{self, LayoutInput, MemoryLine};
+use pivm::arch::arm::layout::{self, LayoutInput, MemoryLine};
 use pivm::mm::memblock::{self, Memblock, MemblockError};
-use pivm::mm::profile;
+use pivm::arch::arm::profile;
 use pivm::mm::{PAGE_SHIFT, PAGE_SIZE};
 use pivm::{kprintln, VERSION};
 

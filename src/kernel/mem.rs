@@ -11,14 +11,14 @@ use spin::Mutex;
 
 use crate::arch::arm::{desc, mmu};
 use crate::console::printk::Console;
-use crate::mm::fixmap::{fix_to_virt, FixedAddress};
-use crate::mm::layout::Layout;
+use crate::arch::arm::fixmap::{fix_to_virt, FixedAddress};
+use crate::arch::arm::layout::Layout;
 use crate::mm::memblock::Memblock;
 use crate::mm::page::{MemMap, Page};
 use crate::mm::page_alloc::{
     usemap_size, InitError, LinearMap, Node, PageAccessError, PageMemory, DEFAULT_COMM, PAGE_POISON,
 };
-use crate::mm::profile::{Profile, DEFAULT_PROFILE};
+use crate::arch::arm::profile::{Profile, DEFAULT_PROFILE};
 use crate::mm::slab::{
     head_page, HeadPage, KmallocConfig, NodePages, PageSource, Slab, SlabError, KMALLOC_MAX_SIZE,
 };

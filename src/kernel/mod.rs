@@ -11,7 +11,7 @@ use crate::board::raspi::mailbox;
 use crate::boot::cmdline::BootParams;
 use crate::boot::{atags, dtb, params, BootInfo, BootSource};
 use crate::config::PAGE_OFFSET;
-use crate::mm::layout::Layout;
+use crate::arch::arm::layout::Layout;
 use crate::mm::memblock::Memblock;
 use crate::sizes::SZ_1M;
 

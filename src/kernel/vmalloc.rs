@@ -16,10 +16,10 @@ use crate::console::printk::Console;
 use crate::kallsyms::{self, Symbol};
 use crate::mm::gfp::GfpFlags;
 use crate::mm::highmem::{KmapError, Pkmap};
-use crate::mm::layout::Layout;
+use crate::arch::arm::layout::Layout;
 use crate::mm::page::PageOwner;
 use crate::mm::page_alloc::{write_warn_alloc, DEFAULT_COMM};
-use crate::mm::profile::{Profile, VmallocMeminfo};
+use crate::arch::arm::profile::{Profile, VmallocMeminfo};
 use crate::mm::vmap::vmalloc::{
     ioremap_check, nested_gfp, vmalloc_area_gfp, write_silent_warning, VMALLOC_GFP,
 };

@@ -7,7 +7,7 @@ mod verify;
 
 use core::fmt;
 
-use super::layout::{LAST_PKMAP as LAST_PKMAP_U64, PMD_SIZE};
+use crate::arch::arm::layout::{LAST_PKMAP as LAST_PKMAP_U64, PMD_SIZE};
 use super::{Pfn, PAGE_SHIFT};
 
 /// Permanent kmap slots: one page table's worth (512 pages, 2 MiB).
@@ -308,7 +308,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::mm::layout::VMSPLIT_3G;
+    use crate::arch::arm::layout::VMSPLIT_3G;
 
     const BASE: u64 = pkmap_base(VMSPLIT_3G);
 

@@ -24,8 +24,8 @@ use super::pgtable::{
 };
 use crate::board::raspi::io::{self, Device};
 use crate::config::PAGE_OFFSET;
-use crate::mm::fixmap::{fix_to_virt, FixedAddress};
-use crate::mm::layout::VECTORS_BASE;
+use super::fixmap::{fix_to_virt, FixedAddress};
+use super::layout::VECTORS_BASE;
 use crate::mm::memblock::Memblock;
 use crate::mm::pgprot::PageProt;
 use crate::sizes::SZ_1M;

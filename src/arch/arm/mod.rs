@@ -3,8 +3,11 @@
 //! the kernel only.
 pub mod cpuinfo;
 pub mod desc;
+pub mod fixmap;
 pub mod fsr;
+pub mod layout;
 pub mod pgtable;
+pub mod profile;
 
 #[cfg(all(kernel, target_arch = "arm"))]
 pub mod cp15;

@@ -18,16 +18,16 @@ const PEEK_MAX: u32 = 64;
 
 pub(super) fn cmd_layout(k: &Kernel, args: &Args<'_>) -> CmdResult {
     expect_args(args, 1)?;
-    let _ = crate::mm::layout::write_banner(&mut Console, &k.layout, &kernel_sections());
-    let _ = crate::mm::profile::write_partition(&mut Console, &k.layout);
+    let _ = crate::arch::arm::layout::write_banner(&mut Console, &k.layout, &kernel_sections());
+    let _ = crate::arch::arm::profile::write_partition(&mut Console, &k.layout);
     Ok(())
 }
 
 /// The image's sections as the banner wants them.
-pub fn kernel_sections() -> crate::mm::layout::KernelSections {
+pub fn kernel_sections() -> crate::arch::arm::layout::KernelSections {
     let img = crate::arch::arm::image::image();
     let v = u64::from;
-    crate::mm::layout::KernelSections {
+    crate::arch::arm::layout::KernelSections {
         text: (v(img.text), v(img.etext)),
         init: (v(img.etext), v(img.etext)),
         data: (v(img.sdata), v(img.edata)),

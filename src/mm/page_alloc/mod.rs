@@ -35,10 +35,10 @@ pub use show_mem::{write_alloc_failure, write_free_area_line, write_warn_alloc, 
 use core::fmt;
 
 use super::gfp::{gfp_zone, GfpFlags};
-use super::layout::{PfnRange, Zones};
+use crate::arch::arm::layout::{PfnRange, Zones};
 use super::memblock::Memblock;
 use super::page::{MemMap, Page, PageFlagNames, PageFlags, PageOwner, NIL, NO_ZONE};
-use super::profile::KernelEra;
+use crate::arch::arm::profile::KernelEra;
 use super::zone::{
     calculate_min_free_kbytes, calculate_normal_threshold, calculate_totalreserve_pages,
     is_migrate_cma, migratetype_is_mergeable, mult_frac, order_to_pindex, pindex_to_order,

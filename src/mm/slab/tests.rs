@@ -4,7 +4,7 @@
 //! reference model of live allocations.
 use super::*;
 use crate::mm::gfp::GfpFlags;
-use crate::mm::layout::{PfnRange, Zones};
+use crate::arch::arm::layout::{PfnRange, Zones};
 use crate::mm::page::{MemMap, Page};
 use crate::mm::page_alloc::{LinearMap, Node};
 use crate::mm::{PhysAddr, VirtAddr};

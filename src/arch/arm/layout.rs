@@ -6,7 +6,7 @@ use core::fmt::{self, Write};
 
 use crate::boot::cmdline::MemParam;
 use crate::boot::info::{MemBank, MAX_MEM_BANKS};
-use crate::mm::profile::{
+use super::profile::{
     self, Carveout, DmaZoneSpec, Profile, ProfileError, ProfileRejected, VaHole, VaPlan,
     MAX_CARVEOUTS, MAX_VA_HOLES,
 };

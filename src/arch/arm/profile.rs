@@ -9,7 +9,7 @@
 use core::fmt;
 
 use crate::boot::info::MemBank;
-use crate::mm::layout::{
+use super::layout::{
     self, Layout, LayoutInput, LayoutWarnings, FDT_FIXED_BASE, KERNEL_RAM_MIN, PMD_SIZE,
     VMALLOC_DEFAULT_SIZE, VMALLOC_MIN_SIZE, VMALLOC_OFFSET, VMSPLIT_3G,
 };
@@ -845,7 +845,7 @@ pub fn write_partition(w: &mut impl fmt::Write, l: &Layout) -> fmt::Result {
 mod tests {
     use super::*;
     use crate::boot::cmdline::MemParam;
-    use crate::mm::layout::{
+    use super::layout::{
         compute, compute_with_profile, write_zone_ranges, LayoutWarning, PfnRange, VMSPLIT_1G,
         VMSPLIT_2G, VMSPLIT_3G_OPT,
     };
