@@ -9,16 +9,16 @@ use core::mem::size_of;
 
 use spin::Mutex;
 
-use crate::arch::arm::{desc, mmu};
+use crate::arch::fixmap::{clear_fixmap, fix_to_virt, set_fixmap, FixedAddress};
+use crate::arch::layout::Layout;
+use crate::arch::profile::{Profile, DEFAULT_PROFILE};
 use crate::console::printk::Console;
-use crate::arch::arm::fixmap::{fix_to_virt, FixedAddress};
-use crate::arch::arm::layout::Layout;
 use crate::mm::memblock::Memblock;
 use crate::mm::page::{MemMap, Page};
 use crate::mm::page_alloc::{
     usemap_size, InitError, LinearMap, Node, PageAccessError, PageMemory, DEFAULT_COMM, PAGE_POISON,
 };
-use crate::arch::arm::profile::{Profile, DEFAULT_PROFILE};
+use crate::mm::pgprot::PAGE_KERNEL;
 use crate::mm::slab::{
     head_page, HeadPage, KmallocConfig, NodePages, PageSource, Slab, SlabError, KMALLOC_MAX_SIZE,
 };
@@ -106,13 +106,12 @@ pub fn with_page_mapped<R>(pfn: Pfn, f: impl FnOnce(*mut u8) -> R) -> Result<R, 
     if let Some(va) = linear_address(pfn) {
         return Ok(f(va));
     }
-    let pa = u32::try_from(pfn.phys().0).map_err(|_| PageAccessError { pfn })?;
     let _slot = KMAP_ATOMIC.lock();
-    let va = fix_to_virt(FixedAddress::KmapBegin) as u32;
+    let slot = FixedAddress::KmapBegin;
     // The slot lies in the fixmap's page table, which paging_init created.
-    mmu::set_fixmap_page(va, pa, Some(desc::MT_MEMORY_RW)).map_err(|_| PageAccessError { pfn })?;
-    let r = f(va as *mut u8);
-    let _ = mmu::set_fixmap_page(va, 0, None);
+    set_fixmap(slot, pfn.phys().0, PAGE_KERNEL).map_err(|_| PageAccessError { pfn })?;
+    let r = f(fix_to_virt(slot) as usize as *mut u8);
+    clear_fixmap(slot);
     Ok(r)
 }
 
@@ -232,7 +231,7 @@ pub fn node_stats() -> NodeStats {
     let slab_pages = SLAB.lock().meminfo().total_pages() as u64;
     NodeStats {
         nr_slab_unreclaimable: slab_pages,
-        nr_page_table_pages: crate::arch::arm::mmu::page_table_pages(),
+        nr_page_table_pages: crate::arch::mmu::page_table_pages(),
         ..NodeStats::default()
     }
 }

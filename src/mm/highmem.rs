@@ -7,8 +7,8 @@ mod verify;
 
 use core::fmt;
 
-use crate::arch::arm::layout::{LAST_PKMAP as LAST_PKMAP_U64, PMD_SIZE};
 use super::{Pfn, PAGE_SHIFT};
+use crate::arch::layout::{LAST_PKMAP as LAST_PKMAP_U64, PMD_SIZE};
 
 /// Permanent kmap slots: one page table's worth (512 pages, 2 MiB).
 pub const LAST_PKMAP: usize = LAST_PKMAP_U64 as usize;
@@ -308,7 +308,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::arch::arm::layout::VMSPLIT_3G;
+    use crate::arch::layout::VMSPLIT_3G;
 
     const BASE: u64 = pkmap_base(VMSPLIT_3G);
 

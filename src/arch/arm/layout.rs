@@ -4,12 +4,12 @@
 //! A layout profile (`mm::profile`) may fix lowmem, VMALLOC_END, ZONE_DMA and carve-outs.
 use core::fmt::{self, Write};
 
-use crate::boot::cmdline::MemParam;
-use crate::boot::info::{MemBank, MAX_MEM_BANKS};
 use super::profile::{
     self, Carveout, DmaZoneSpec, Profile, ProfileError, ProfileRejected, VaHole, VaPlan,
     MAX_CARVEOUTS, MAX_VA_HOLES,
 };
+use crate::boot::cmdline::MemParam;
+use crate::boot::info::{MemBank, MAX_MEM_BANKS};
 use crate::mm::{Pfn, PhysAddr, VirtAddr, PAGE_SHIFT, PAGE_SIZE};
 use crate::sizes::{SZ_16M, SZ_1K, SZ_1M, SZ_2M, SZ_32M, SZ_8M};
 

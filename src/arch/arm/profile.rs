@@ -8,11 +8,11 @@
 //! `linux`, so a bad profile never stops the boot.
 use core::fmt;
 
-use crate::boot::info::MemBank;
 use super::layout::{
     self, Layout, LayoutInput, LayoutWarnings, FDT_FIXED_BASE, KERNEL_RAM_MIN, PMD_SIZE,
     VMALLOC_DEFAULT_SIZE, VMALLOC_MIN_SIZE, VMALLOC_OFFSET, VMSPLIT_3G,
 };
+use crate::boot::info::MemBank;
 use crate::mm::{PhysAddr, VirtAddr, PAGE_SIZE};
 use crate::sizes::{SZ_16M, SZ_1G, SZ_1M, SZ_32M, SZ_8M};
 
@@ -843,12 +843,12 @@ pub fn write_partition(w: &mut impl fmt::Write, l: &Layout) -> fmt::Result {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::boot::cmdline::MemParam;
     use super::layout::{
         compute, compute_with_profile, write_zone_ranges, LayoutWarning, PfnRange, VMSPLIT_1G,
         VMSPLIT_2G, VMSPLIT_3G_OPT,
     };
+    use super::*;
+    use crate::boot::cmdline::MemParam;
     use crate::mm::Pfn;
     use proptest::prelude::*;
 

@@ -46,7 +46,7 @@ impl Pkmap {
 #[cfg(test)]
 mod tests {
     use super::super::{pkmap_base, Pkmap};
-    use crate::arch::arm::layout::VMSPLIT_3G;
+    use crate::arch::layout::VMSPLIT_3G;
     use crate::mm::Pfn;
 
     fn mapped() -> Pkmap {

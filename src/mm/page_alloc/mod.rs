@@ -35,10 +35,8 @@ pub use show_mem::{write_alloc_failure, write_free_area_line, write_warn_alloc, 
 use core::fmt;
 
 use super::gfp::{gfp_zone, GfpFlags};
-use crate::arch::arm::layout::{PfnRange, Zones};
 use super::memblock::Memblock;
 use super::page::{MemMap, Page, PageFlagNames, PageFlags, PageOwner, NIL, NO_ZONE};
-use crate::arch::arm::profile::KernelEra;
 use super::zone::{
     calculate_min_free_kbytes, calculate_normal_threshold, calculate_totalreserve_pages,
     is_migrate_cma, migratetype_is_mergeable, mult_frac, order_to_pindex, pindex_to_order,
@@ -50,6 +48,8 @@ use super::zone::{
     PCP_BATCH_MAX_PAGES_3X, WMARK_HIGH,
 };
 use super::{Pfn, PhysAddr, VirtAddr, PAGE_SHIFT, PAGE_SIZE};
+use crate::arch::layout::{PfnRange, Zones};
+use crate::arch::profile::KernelEra;
 use crate::config::{MAX_ORDER, PAGE_OFFSET};
 
 /// Byte written over free pages when page poisoning is on (include/linux/poison.h).

@@ -3,8 +3,8 @@
 //! marks and owners, every kind of bad pointer, `verify`, and a property test against a
 //! reference model of live allocations.
 use super::*;
+use crate::arch::layout::{PfnRange, Zones};
 use crate::mm::gfp::GfpFlags;
-use crate::arch::arm::layout::{PfnRange, Zones};
 use crate::mm::page::{MemMap, Page};
 use crate::mm::page_alloc::{LinearMap, Node};
 use crate::mm::{PhysAddr, VirtAddr};

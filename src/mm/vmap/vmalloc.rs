@@ -328,7 +328,7 @@ mod tests {
     /// 6.1's meminfo semantics by default; the 3.x ones belong to the Android profiles.
     #[test]
     fn meminfo_era_is_profile_data() {
-        use crate::arch::arm::profile::{self, VmallocMeminfo};
+        use crate::arch::profile::{self, VmallocMeminfo};
         assert_eq!(profile::LINUX.vmalloc_meminfo, VmallocMeminfo::NrPages);
         assert_eq!(profile::X86_CLASSIC.vmalloc_meminfo, VmallocMeminfo::NrPages);
         assert_eq!(profile::ANDROID_A9.vmalloc_meminfo, VmallocMeminfo::AreaSizes);
