@@ -1,5 +1,5 @@
 //! Typed input between the UART and the line editor. While a long command runs it polls the
-//! console for Ctrl-C ([`interrupted`]); whatever else was typed meanwhile goes into a
+//! console for Ctrl-C (`console::interrupted`); whatever else was typed meanwhile goes into a
 //! type-ahead buffer, which the console loop reads before the UART, so no keystroke is lost
 //! or reordered. If the buffer overflows, the loss is reported to the line editor (which then
 //! refuses the line it hit), never silent.

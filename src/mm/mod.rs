@@ -2,6 +2,8 @@
 pub mod addr;
 pub mod cma;
 pub mod memblock;
+pub mod mm_types;
+pub mod mmap;
 
 pub use addr::{Pfn, PhysAddr, VirtAddr};
 

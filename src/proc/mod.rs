@@ -7,9 +7,11 @@ pub mod filter;
 pub mod iomem;
 pub mod meminfo;
 pub mod pagetypeinfo;
+pub mod pid;
 #[cfg(test)]
 mod sample61;
 pub mod slabinfo;
 pub mod snapshot;
 pub mod vmallocinfo;
+pub mod vmstat;
 pub mod zoneinfo;
