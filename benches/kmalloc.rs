@@ -12,7 +12,7 @@ use std::ptr::NonNull;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use pivm::arch::layout::{PfnRange, Zones};
+use pivm::mm::mm_init::{PfnRange, Zones};
 use pivm::mm::page::{MemMap, Page};
 use pivm::mm::page_alloc::{LinearMap, Node};
 use pivm::mm::slab::{head_page, HeadPage, KmallocConfig, NodePages, PageSource, Slab, PAGE_SIZE};

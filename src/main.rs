@@ -4,7 +4,7 @@
 #![no_std]
 #![no_main]
 
-use pivm::arch::layout::{self, LayoutInput, MemoryLine};
+use pivm::arch::layout::{self, LayoutInput};
 use pivm::arch::profile;
 use pivm::arch::{cpu, fault, image::image, mmu};
 use pivm::board::raspi::uart;
@@ -13,7 +13,9 @@ use pivm::config::{PAGE_OFFSET, VMSPLIT};
 use pivm::console::{commands, printk::Console};
 use pivm::kernel::{self, mem, EntryState, Kernel};
 use pivm::mm::cma::DtCmaNode;
+use pivm::mm::era::DmaZoneSpec;
 use pivm::mm::memblock::{self, Memblock, MemblockError};
+use pivm::mm::mm_init::{self, MemoryLine};
 use pivm::mm::{PAGE_SHIFT, PAGE_SIZE};
 use pivm::{kprintln, VERSION};
 
@@ -130,12 +132,12 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
             None => {}
         }
     }
-    // The profile the layout applied (`linux` when the asked-for one was rejected) decides
-    // what else the kernel is built with: its era, ZONE_DMA, the CMA default.
-    let applied = profile::Profile::by_name(layout.profile).unwrap_or(profile::DEFAULT_PROFILE);
+    // The kernel the applied profile models (`linux` when the asked-for one was rejected)
+    // decides what else the kernel is built with: its era, ZONE_DMA, the CMA default.
+    let era = layout.era();
     // dma_contiguous_reserve(arm_dma_limit): the CMA area, before any allocator exists.
-    let dma_limit = match applied.dma_zone {
-        profile::DmaZoneSpec::Exact(size) => layout.phys_offset.0.saturating_add(size),
+    let dma_limit = match era.dma_zone {
+        DmaZoneSpec::Exact(size) => layout.phys_offset.0.saturating_add(size),
         _ => u64::MAX,
     };
     // The device tree's default CMA node (placed by the scan above, not yet reserved).
@@ -145,7 +147,7 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
         &mut memblock,
         params.cma,
         dt_cma,
-        applied.cma_default,
+        era.cma_default,
         layout.arm_lowmem_limit.0,
         dma_limit,
     );
@@ -170,7 +172,7 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
     }
     // Before the first allocation: the profile's era decides how the allocator behaves.
     mem::with_node(|n| {
-        n.set_era(applied.era);
+        n.set_era(era.page_alloc);
         n.add_totalcma_pages(cma_pages);
     });
     // The kmalloc caches (Linux's kmem_cache_init, right after mem_init).
@@ -187,12 +189,12 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
 
     let _ = layout::write_banner(&mut Console, &layout, &commands::kernel_sections());
     if !layout.carveouts().is_empty() || !layout.holes().is_empty() {
-        let _ = profile::write_partition(&mut Console, &layout);
+        let _ = layout::write_partition(&mut Console, &layout);
     }
     let (free_pages, totalram_pages, highmem_pages, cma_pages) = mem::with_node(|n| {
         (n.nr_free_pages(), n.totalram_pages(), n.totalhigh_pages(), n.totalcma_pages())
     });
-    let _ = layout::write_memory_line(
+    let _ = mm_init::write_memory_line(
         &mut Console,
         &MemoryLine {
             free_pages,

@@ -16,6 +16,9 @@ pub mod arm;
 #[cfg(not(target_arch = "aarch64"))]
 use arm as imp;
 
+/// The fixed constants of the kernel's address space (Linux's `asm/memory.h`).
+pub use imp::memory;
+
 /// The kernel's virtual memory layout computed from the split, the RAM and the boot
 /// parameters, with its boot-log renderers (the layout banner, the profile's partition).
 pub use imp::layout;

@@ -11,7 +11,6 @@ use spin::Mutex;
 
 use crate::arch::fixmap::{clear_fixmap, fix_to_virt, set_fixmap, FixedAddress};
 use crate::arch::layout::Layout;
-use crate::arch::profile::{Profile, DEFAULT_PROFILE};
 use crate::console::printk::Console;
 use crate::mm::memblock::Memblock;
 use crate::mm::page::{MemMap, Page};
@@ -265,8 +264,7 @@ pub static SLAB: Mutex<Slab> = Mutex::new(Slab::new());
 /// layout's profile gives kmalloc (Linux's `KMALLOC_MAX_SIZE` unless the profile models an
 /// older kernel). Runs right after `mem_init`, as in Linux's `mm_init()`.
 pub fn kmem_cache_init(layout: &Layout) -> Result<(), SlabError> {
-    let profile = Profile::by_name(layout.profile).unwrap_or(DEFAULT_PROFILE);
-    let max_size = profile.kmalloc_max_size.map_or(KMALLOC_MAX_SIZE, |b| b as usize);
+    let max_size = layout.era().kmalloc_max_size.map_or(KMALLOC_MAX_SIZE, |b| b as usize);
     let config = KmallocConfig { nr_cpu_ids: crate::board::raspi::NR_CPUS, max_size };
     SLAB.lock().kmem_cache_init(config)
 }

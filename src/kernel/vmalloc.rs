@@ -14,9 +14,9 @@ use spin::Mutex;
 use super::mem::{with_node, NODE};
 use crate::arch::layout::Layout;
 use crate::arch::mmu;
-use crate::arch::profile::{Profile, VmallocMeminfo};
 use crate::console::printk::Console;
 use crate::kallsyms::{self, Symbol};
+use crate::mm::era::VmallocMeminfo;
 use crate::mm::gfp::GfpFlags;
 use crate::mm::highmem::{KmapError, Pkmap};
 use crate::mm::page::PageOwner;
@@ -409,9 +409,7 @@ pub fn used_and_chunk() -> (u64, u64) {
 /// /proc/meminfo's (VmallocUsed, VmallocChunk) in bytes, with the meaning of the profile's
 /// era: 6.1's `vmalloc_nr_pages()` and 0, or the pre-4.4 figures.
 pub fn meminfo_used_and_chunk(layout: &Layout) -> (u64, u64) {
-    let era =
-        Profile::by_name(layout.profile).map_or(VmallocMeminfo::NrPages, |p| p.vmalloc_meminfo);
-    match era {
+    match layout.era().vmalloc_meminfo {
         VmallocMeminfo::NrPages => (VMAP.lock().vmalloc_nr_pages() << PAGE_SHIFT, 0),
         VmallocMeminfo::AreaSizes => used_and_chunk(),
     }

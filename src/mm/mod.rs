@@ -1,7 +1,9 @@
 //! Memory management: address types, the kernel's virtual layout, boot-time reservations.
 pub mod addr;
 pub mod cma;
+pub mod era;
 pub mod memblock;
+pub mod mm_init;
 pub mod mm_types;
 pub mod mmap;
 

@@ -19,7 +19,8 @@ use super::cp15::{self, Dacr, Sctlr, Ttbcr, Ttbr0, Ttbr1, TTBCR};
 use super::desc::{self, L1_ENTRIES, SMALL_PAGE_SHIFT as PAGE_SHIFT};
 use super::fixmap::{fix_to_virt, FixedAddress};
 use super::image::image;
-use super::layout::{Layout, VECTORS_BASE};
+use super::layout::Layout;
+use super::memory::VECTORS_BASE;
 use super::pgtable::{
     self, LinuxPte, MemType, PageTable, PhysMem, MT_DEVICE, MT_HIGH_VECTORS, MT_LOW_VECTORS,
     MT_MEMORY_RO, MT_MEMORY_RW, MT_MEMORY_RX, PAGE_KERNEL_TABLE, PTE_TABLE_PAGE,

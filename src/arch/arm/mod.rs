@@ -7,6 +7,7 @@ pub mod desc;
 pub mod fixmap;
 pub mod fsr;
 pub mod layout;
+pub mod memory;
 pub mod pgtable;
 pub mod profile;
 

@@ -16,7 +16,7 @@ const PEEK_MAX: u32 = 64;
 pub(super) fn cmd_layout(k: &Kernel, args: &Args<'_>) -> CmdResult {
     expect_args(args, 1)?;
     let _ = crate::arch::layout::write_banner(&mut Console, &k.layout, &kernel_sections());
-    let _ = crate::arch::profile::write_partition(&mut Console, &k.layout);
+    let _ = crate::arch::layout::write_partition(&mut Console, &k.layout);
     Ok(())
 }
 

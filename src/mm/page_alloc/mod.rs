@@ -34,8 +34,10 @@ pub use show_mem::{write_alloc_failure, write_free_area_line, write_warn_alloc, 
 
 use core::fmt;
 
+use super::era::KernelEra;
 use super::gfp::{gfp_zone, GfpFlags};
 use super::memblock::Memblock;
+use super::mm_init::{PfnRange, Zones};
 use super::page::{MemMap, Page, PageFlagNames, PageFlags, PageOwner, NIL, NO_ZONE};
 use super::zone::{
     calculate_min_free_kbytes, calculate_normal_threshold, calculate_totalreserve_pages,
@@ -48,8 +50,6 @@ use super::zone::{
     PCP_BATCH_MAX_PAGES_3X, WMARK_HIGH,
 };
 use super::{Pfn, PhysAddr, VirtAddr, PAGE_SHIFT, PAGE_SIZE};
-use crate::arch::layout::{PfnRange, Zones};
-use crate::arch::profile::KernelEra;
 use crate::config::{MAX_ORDER, PAGE_OFFSET};
 
 /// Byte written over free pages when page poisoning is on (include/linux/poison.h).
