@@ -158,7 +158,7 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
 
     // Final page tables: lowmem linear map (memblock's mappable memory), vectors, fixmap;
     // the identity map goes away.
-    if let Err(e) = mmu::paging_init(layout.high_memory.0, &mut memblock, &mut Console) {
+    if let Err(e) = mmu::paging_init(layout.high_memory.as_u64(), &mut memblock, &mut Console) {
         kprintln!("paging_init failed: {:?}", e);
         cpu::halt();
     }

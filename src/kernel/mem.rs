@@ -402,7 +402,7 @@ pub fn verify_all() -> Result<(), VerifyFailure> {
         // Every block the slab layer holds is an allocated block of that order to the page
         // allocator (a slab page freed behind the slab's back is how kmalloc broke).
         for (addr, order) in slab.page_blocks() {
-            let head = node.virt_to_pfn(VirtAddr(addr as u64)).and_then(|pfn| node.page(pfn));
+            let head = node.virt_to_pfn(VirtAddr(addr)).and_then(|pfn| node.page(pfn));
             let allocated = head.is_some_and(|p| {
                 p.refcount() != 0 && !p.is_reserved() && !p.is_buddy() && p.order() == order
             });

@@ -125,11 +125,11 @@ pub fn report(e: &VmallocError) {
 /// (`pivm.lazy_vfree=`, 0 = purge at every free).
 pub fn vmalloc_init(layout: &Layout, lazy_pages: Option<u64>) -> Result<(), VmapError> {
     let lazy = lazy_pages.unwrap_or(lazy_max_pages(NUM_POSSIBLE_CPUS));
-    VMAP.lock().init(layout.vmalloc_start.0, layout.vmalloc_end.0, lazy)?;
+    VMAP.lock().init(layout.vmalloc_start.as_u64(), layout.vmalloc_end.as_u64(), lazy)?;
     if let Some(base) = layout.pkmap_base {
         // kmap_init(): the pkmap page table exists from boot on.
-        if mmu::prealloc_pte_table(base.0 as usize, &mut pte_alloc).is_ok() {
-            *PKMAP.lock() = Some(Pkmap::new(base.0));
+        if mmu::prealloc_pte_table(base.as_usize(), &mut pte_alloc).is_ok() {
+            *PKMAP.lock() = Some(Pkmap::new(base.as_u64()));
         }
     }
     Ok(())
@@ -427,7 +427,7 @@ pub fn describe_fault_address(w: &mut dyn fmt::Write, addr: u64) {
 /// pkmap slot (mapped on demand, unmapped lazily when the pool wraps around).
 pub fn kmap(pfn: Pfn) -> Result<u64, KmapError> {
     if let Some(va) = with_node(|n| n.page_address(pfn)) {
-        return Ok(va.0);
+        return Ok(va.as_u64());
     }
     let mut pool = PKMAP.lock();
     let pool = pool.as_mut().ok_or(KmapError::NotMapped(pfn))?;

@@ -8,8 +8,8 @@ use core::fmt::{self, Write};
 
 use super::memory::{
     DEFAULT_PAGE_OFFSET, FIXADDR_END, FIXADDR_START, KERNEL_RAM_MIN, LAST_PKMAP, MODULES_SIZE,
-    PHYS_ADDR_MAX, PMD_SIZE, TASK_GAP, VECTORS_BASE, VMALLOC_DEFAULT_SIZE, VMALLOC_END,
-    VMALLOC_MIN_LOWMEM, VMALLOC_MIN_SIZE, VMALLOC_OFFSET,
+    PHYS_ADDR_MAX, PMD_SIZE, TASK_GAP, VECTORS_BASE, VIRT_ADDR_MAX, VMALLOC_DEFAULT_SIZE,
+    VMALLOC_END, VMALLOC_MIN_LOWMEM, VMALLOC_MIN_SIZE, VMALLOC_OFFSET,
 };
 use super::profile::{
     self, Carveout, Lowmem, Placement, Profile, ProfileError, ProfileRejected, VaHole, VaPlan,
@@ -42,6 +42,15 @@ const fn round_down(x: u64, align: u64) -> u64 {
 
 const fn is_aligned(x: u64, align: u64) -> bool {
     x & (align - 1) == 0
+}
+
+/// A kernel virtual address of this 32-bit layout. Everything `compute` derives lies below
+/// 4 GiB (it clamps its inputs to the fixed top of the address space), so the conversion is
+/// exact on the 32-bit kernel and on a 64-bit host alike; an address past 4 GiB would be a bug
+/// in the formulas, and stops here instead of being cut to its low bits.
+fn kva(addr: u64) -> VirtAddr {
+    assert!(addr <= VIRT_ADDR_MAX, "layout address {addr:#x} outside the 32-bit address space");
+    VirtAddr(addr as usize)
 }
 
 /// What the layout is computed from.
@@ -120,7 +129,7 @@ impl Layout {
 
     /// `VMALLOC_END - VMALLOC_START` (what /proc/meminfo calls VmallocTotal).
     pub fn vmalloc_size(&self) -> u64 {
-        self.vmalloc_end.0 - self.vmalloc_start.0
+        (self.vmalloc_end.0 - self.vmalloc_start.0) as u64
     }
 
     /// Bytes of RAM below `arm_lowmem_limit` (the banner's lowmem line also counts holes).
@@ -135,19 +144,19 @@ impl Layout {
 
     /// End of the pkmap window (`PKMAP_BASE + LAST_PKMAP * PAGE_SIZE`).
     pub fn pkmap_end(&self) -> Option<VirtAddr> {
-        self.pkmap_base.map(|b| VirtAddr(b.0 + LAST_PKMAP * PAGE_SIZE))
+        self.pkmap_base.map(|b| kva(b.as_u64() + LAST_PKMAP * PAGE_SIZE))
     }
 
     /// `__pa()` for lowmem addresses `[PAGE_OFFSET, high_memory)`; `None` elsewhere.
     pub fn virt_to_phys(&self, va: VirtAddr) -> Option<PhysAddr> {
         (va >= self.page_offset && va < self.high_memory)
-            .then(|| PhysAddr(va.0 - self.page_offset.0 + self.phys_offset.0))
+            .then(|| PhysAddr((va.0 - self.page_offset.0) as u64 + self.phys_offset.0))
     }
 
     /// `__va()` for lowmem `[phys_offset, arm_lowmem_limit)`; `None` elsewhere.
     pub fn phys_to_virt(&self, pa: PhysAddr) -> Option<VirtAddr> {
         (pa >= self.phys_offset && pa < self.arm_lowmem_limit)
-            .then(|| VirtAddr(pa.0 - self.phys_offset.0 + self.page_offset.0))
+            .then(|| kva(pa.0 - self.phys_offset.0 + self.page_offset.as_u64()))
     }
 
     fn ram_below(&self, limit: u64) -> u64 {
@@ -667,8 +676,8 @@ fn place_carveouts(
     }
     if l.vmalloc_size() < VMALLOC_MIN_SIZE {
         return Err(ProfileError::VmallocTooSmall {
-            start: l.vmalloc_start.0,
-            end: l.vmalloc_end.0,
+            start: l.vmalloc_start.as_u64(),
+            end: l.vmalloc_end.as_u64(),
         });
     }
     let kernel_end = l.ram_start.0.saturating_add(KERNEL_RAM_MIN);
@@ -819,21 +828,21 @@ fn compute_plan(input: &LayoutInput, plan: Option<&VaPlan>) -> (Layout, LayoutWa
         *slot = *h;
     }
     let layout = Layout {
-        page_offset: VirtAddr(page_offset),
+        page_offset: kva(page_offset),
         phys_offset: PhysAddr(phys_offset),
-        task_size: VirtAddr(page_offset - TASK_GAP),
-        modules_vaddr: VirtAddr(page_offset - MODULES_SIZE),
-        modules_end: VirtAddr(if input.highmem { page_offset - PMD_SIZE } else { page_offset }),
-        pkmap_base: input.highmem.then_some(VirtAddr(page_offset - PMD_SIZE)),
-        vmalloc_start: VirtAddr(round_down(high_memory + VMALLOC_OFFSET, VMALLOC_OFFSET)),
-        vmalloc_end: VirtAddr(vmalloc_end),
-        fixaddr_start: VirtAddr(FIXADDR_START),
-        fixaddr_end: VirtAddr(FIXADDR_END),
-        vectors_base: VirtAddr(VECTORS_BASE),
+        task_size: kva(page_offset - TASK_GAP),
+        modules_vaddr: kva(page_offset - MODULES_SIZE),
+        modules_end: kva(if input.highmem { page_offset - PMD_SIZE } else { page_offset }),
+        pkmap_base: input.highmem.then_some(kva(page_offset - PMD_SIZE)),
+        vmalloc_start: kva(round_down(high_memory + VMALLOC_OFFSET, VMALLOC_OFFSET)),
+        vmalloc_end: kva(vmalloc_end),
+        fixaddr_start: kva(FIXADDR_START),
+        fixaddr_end: kva(FIXADDR_END),
+        vectors_base: kva(VECTORS_BASE),
         highmem: input.highmem,
         vmalloc_reserve,
         arm_lowmem_limit: PhysAddr(arm_lowmem_limit),
-        high_memory: VirtAddr(high_memory),
+        high_memory: kva(high_memory),
         memblock_limit: PhysAddr(bounds.memblock_limit),
         nomap_end: PhysAddr(nomap_end),
         ram_start: PhysAddr(ram.first().map_or(phys_offset, |r| r.start)),
@@ -880,50 +889,57 @@ pub fn write_banner(w: &mut impl Write, l: &Layout, s: &KernelSections) -> fmt::
     let kb = |b: u64, e: u64| e.saturating_sub(b) >> 10;
     let mb = |b: u64, e: u64| e.saturating_sub(b) >> 20;
     let kb_up = |(b, e): (u64, u64)| e.saturating_sub(b).div_ceil(SZ_1K);
-    let vectors_end = l.vectors_base.0 + PAGE_SIZE;
+    let vectors_end = l.vectors_base.as_u64() + PAGE_SIZE;
 
     writeln!(w, "Virtual kernel memory layout:")?;
     banner_line(
         w,
         "    vector ",
-        l.vectors_base.0,
+        l.vectors_base.as_u64(),
         vectors_end,
-        kb(l.vectors_base.0, vectors_end),
+        kb(l.vectors_base.as_u64(), vectors_end),
         "kB",
     )?;
     banner_line(
         w,
         "    fixmap ",
-        l.fixaddr_start.0,
-        l.fixaddr_end.0,
-        kb(l.fixaddr_start.0, l.fixaddr_end.0),
+        l.fixaddr_start.as_u64(),
+        l.fixaddr_end.as_u64(),
+        kb(l.fixaddr_start.as_u64(), l.fixaddr_end.as_u64()),
         "kB",
     )?;
     banner_line(
         w,
         "    vmalloc",
-        l.vmalloc_start.0,
-        l.vmalloc_end.0,
-        mb(l.vmalloc_start.0, l.vmalloc_end.0),
+        l.vmalloc_start.as_u64(),
+        l.vmalloc_end.as_u64(),
+        mb(l.vmalloc_start.as_u64(), l.vmalloc_end.as_u64()),
         "MB",
     )?;
     banner_line(
         w,
         "    lowmem ",
-        l.page_offset.0,
-        l.high_memory.0,
-        mb(l.page_offset.0, l.high_memory.0),
+        l.page_offset.as_u64(),
+        l.high_memory.as_u64(),
+        mb(l.page_offset.as_u64(), l.high_memory.as_u64()),
         "MB",
     )?;
     if let (Some(base), Some(end)) = (l.pkmap_base, l.pkmap_end()) {
-        banner_line(w, "    pkmap  ", base.0, end.0, mb(base.0, end.0), "MB")?;
+        banner_line(
+            w,
+            "    pkmap  ",
+            base.as_u64(),
+            end.as_u64(),
+            mb(base.as_u64(), end.as_u64()),
+            "MB",
+        )?;
     }
     banner_line(
         w,
         "    modules",
-        l.modules_vaddr.0,
-        l.modules_end.0,
-        mb(l.modules_vaddr.0, l.modules_end.0),
+        l.modules_vaddr.as_u64(),
+        l.modules_end.as_u64(),
+        mb(l.modules_vaddr.as_u64(), l.modules_end.as_u64()),
         "MB",
     )?;
     for (name, range) in [
@@ -1112,9 +1128,9 @@ mod tests {
                 );
                 let (l, w) = run(&i);
                 assert_eq!(l.lowmem_size(), r.lowmem_mib * MIB, "{ctx}: lowmem");
-                assert_eq!(l.high_memory.0, r.high_memory, "{ctx}: high_memory");
-                assert_eq!(l.vmalloc_start.0, r.vmalloc_start, "{ctx}: VMALLOC_START");
-                assert_eq!(l.vmalloc_end.0, VMALLOC_END, "{ctx}");
+                assert_eq!(l.high_memory.as_u64(), r.high_memory, "{ctx}: high_memory");
+                assert_eq!(l.vmalloc_start.as_u64(), r.vmalloc_start, "{ctx}: VMALLOC_START");
+                assert_eq!(l.vmalloc_end.as_u64(), VMALLOC_END, "{ctx}");
                 assert_eq!(l.vmalloc_size(), r.vmalloc_mib_out * MIB, "{ctx}: vmalloc size");
                 assert_eq!(l.vmalloc_size() >> 10, r.vmalloc_total_kb, "{ctx}: VmallocTotal");
                 let mut expected: Vec<String> = r.message.iter().map(ToString::to_string).collect();
@@ -1168,12 +1184,12 @@ mod tests {
             let banks = [bank(0, ram_mib * MIB)];
             let (l, w) = run(&LayoutInput { highmem: false, ..input(VMSPLIT_2G, &banks) });
             assert!(w.is_empty());
-            assert_eq!(l.high_memory.0, lowmem_end);
-            assert_eq!(l.vmalloc_start.0, 0xbb80_0000);
+            assert_eq!(l.high_memory.as_u64(), lowmem_end);
+            assert_eq!(l.vmalloc_start.as_u64(), 0xbb80_0000);
             assert_eq!(l.vmalloc_size() >> 20, 1088);
             assert_eq!(l.vmalloc_size() >> 10, 1_114_112);
-            assert_eq!(l.modules_vaddr.0, 0x7f00_0000);
-            assert_eq!(l.modules_end.0, 0x8000_0000);
+            assert_eq!(l.modules_vaddr.as_u64(), 0x7f00_0000);
+            assert_eq!(l.modules_end.as_u64(), 0x8000_0000);
             assert_eq!(l.pkmap_base, None);
         }
     }
@@ -1192,19 +1208,19 @@ mod tests {
         for (po, high_memory, vmalloc_start, vmalloc_mib, highmem_mib) in cases {
             let (l, w) = run(&input(po, &RASPI2B));
             assert!(w.is_empty());
-            assert_eq!(l.high_memory.0, high_memory);
-            assert_eq!(l.vmalloc_start.0, vmalloc_start);
+            assert_eq!(l.high_memory.as_u64(), high_memory);
+            assert_eq!(l.vmalloc_start.as_u64(), vmalloc_start);
             assert_eq!(l.vmalloc_size(), vmalloc_mib * MIB);
             assert_eq!(l.highmem_size(), highmem_mib * MIB);
             assert_eq!(l.total_ram, 960 * MIB);
-            assert_eq!(l.task_size.0, po - SZ_16M);
-            assert_eq!(l.modules_vaddr.0, po - SZ_16M);
-            assert_eq!(l.modules_end.0, po - SZ_2M);
-            assert_eq!(l.pkmap_base, Some(VirtAddr(po - SZ_2M)));
+            assert_eq!(l.task_size.as_u64(), po - SZ_16M);
+            assert_eq!(l.modules_vaddr.as_u64(), po - SZ_16M);
+            assert_eq!(l.modules_end.as_u64(), po - SZ_2M);
+            assert_eq!(l.pkmap_base, Some(VirtAddr((po - SZ_2M) as usize)));
             assert_eq!(l.pkmap_end(), Some(l.page_offset));
-            assert_eq!(l.fixaddr_start.0, 0xffc8_0000);
-            assert_eq!(l.fixaddr_end.0, 0xfff0_0000);
-            assert_eq!(l.vectors_base.0, 0xffff_0000);
+            assert_eq!(l.fixaddr_start.as_u64(), 0xffc8_0000);
+            assert_eq!(l.fixaddr_end.as_u64(), 0xfff0_0000);
+            assert_eq!(l.vectors_base.as_u64(), 0xffff_0000);
             assert_eq!(
                 l.zones.normal,
                 PfnRange { start: Pfn(0), end: Pfn((high_memory - po) >> 12) }
@@ -1383,7 +1399,7 @@ mod tests {
             assert!(w.iter().any(|w| *w == LayoutWarning::NoRam), "{banks:?}");
             assert_eq!(l.total_ram, 0);
             assert_eq!(l.high_memory, l.page_offset);
-            assert_eq!(l.vmalloc_start.0, l.page_offset.0 + SZ_8M);
+            assert_eq!(l.vmalloc_start.as_u64(), l.page_offset.as_u64() + SZ_8M);
             assert!(l.zones.normal.is_empty());
             let mut s = String::new();
             write_zone_ranges(&mut s, &l).unwrap();
@@ -1396,16 +1412,16 @@ mod tests {
         let tiny = [bank(0, 8 * MIB)];
         let (l, w) = run(&LayoutInput { highmem: false, ..input(VMSPLIT_3G, &tiny) });
         assert!(w.is_empty());
-        assert_eq!(l.high_memory.0, 0xc080_0000);
-        assert_eq!(l.vmalloc_start.0, 0xc100_0000);
+        assert_eq!(l.high_memory.as_u64(), 0xc080_0000);
+        assert_eq!(l.vmalloc_start.as_u64(), 0xc100_0000);
 
         // RAM ending off a PMD boundary: memblock_limit rounds down, lowmem does not.
         let odd = [bank(0, 100 * MIB + 0x1000)];
         let (l, _) = run(&input(VMSPLIT_3G, &odd));
         assert_eq!(l.arm_lowmem_limit.0, 100 * MIB + 0x1000);
         assert_eq!(l.memblock_limit.0, 100 * MIB);
-        assert_eq!(l.high_memory.0, 0xc640_1000);
-        assert_eq!(l.vmalloc_start.0, 0xc680_0000);
+        assert_eq!(l.high_memory.as_u64(), 0xc640_1000);
+        assert_eq!(l.vmalloc_start.as_u64(), 0xc680_0000);
 
         // A first bank starting off a PMD boundary gets a NOMAP head.
         let unaligned = [bank(0x1800, 64 * MIB)];
@@ -1447,7 +1463,7 @@ mod tests {
     fn unusable_page_offset_falls_back() {
         for po in [0, 0xB080_0000, 0xFE00_0000, 0x1_0000_0000, u64::MAX] {
             let (l, w) = run(&input(po, &RASPI2B));
-            assert_eq!(l.page_offset.0, DEFAULT_PAGE_OFFSET);
+            assert_eq!(l.page_offset.as_u64(), DEFAULT_PAGE_OFFSET);
             assert_eq!(w, [format!("PAGE_OFFSET {po:#010x} is not supported; using 0xc0000000")]);
         }
     }
@@ -1605,7 +1621,7 @@ mod tests {
             write_banner(&mut s, &l, &SECTIONS).unwrap();
             write_zone_ranges(&mut s, &l).unwrap();
             prop_assert!(l.high_memory <= l.vmalloc_start);
-            prop_assert!(l.vmalloc_start.0 + VMALLOC_MIN_SIZE <= VMALLOC_END);
+            prop_assert!(l.vmalloc_start.as_u64() + VMALLOC_MIN_SIZE <= VMALLOC_END);
             prop_assert!(l.memblock_limit <= l.arm_lowmem_limit);
             prop_assert!(l.ram_end.0 <= PHYS_ADDR_MAX);
             prop_assert!(l.ram().windows(2).all(|p| p[0].end() < p[1].start.0));

@@ -29,7 +29,7 @@ use crate::board::raspi::io::{self, Device};
 use crate::config::PAGE_OFFSET;
 use crate::mm::memblock::Memblock;
 use crate::mm::pgprot::PageProt;
-use crate::mm::PAGE_SIZE;
+use crate::mm::{VirtAddr, PAGE_SIZE};
 use crate::sizes::SZ_1M;
 
 pub use super::pgtable::MapError;
@@ -330,18 +330,24 @@ pub fn clear_fixmap_device(dev: Device) {
 /// arch-neutral protections, creating its table page with `alloc` if needed
 /// (`_PAGE_KERNEL_TABLE`, also below PAGE_OFFSET for pkmap, as `kmap_init` does). A newly
 /// valid entry needs no TLB maintenance; the caller flushes when it replaces or removes
-/// mappings.
+/// mappings. Inline, so that the protection's PTE bits are worked out where the caller names
+/// a constant (`PAGE_KERNEL`), as the memory type's bits were.
+#[inline]
 pub fn map_kernel_page(
     va: usize,
     pa: u64,
     prot: PageProt,
     alloc: PteAlloc<'_>,
 ) -> Result<(), MapError> {
+    map_kernel_pte(va, pa, pgtable::pgprot(prot), alloc)
+}
+
+/// `map_kernel_page` with the Linux PTE bits worked out.
+fn map_kernel_pte(va: usize, pa: u64, prot_pte: u32, alloc: PteAlloc<'_>) -> Result<(), MapError> {
     check_phys(pa)?;
     let mut t = TABLES.lock();
     let mut alloc = t.counted(alloc);
     let pgt = swapper();
-    let prot_pte = pgtable::pgprot(prot);
     pgt.map(&mut LinearMem, va as u32, pa, prot_pte, PAGE_KERNEL_TABLE, &mut alloc)?;
     cp15::dsb();
     Ok(())
@@ -501,17 +507,17 @@ pub fn write_translation(w: &mut impl Write, va: usize) -> fmt::Result {
 /// The kernel's mappings under Linux 6.1's `address_markers` (arch/arm/mm/dump.c; the FDT
 /// area starts at VMALLOC_END), plus pivm's own marker for the pkmap area.
 pub fn dump_kernel_page_tables(w: &mut impl Write, l: &Layout) -> fmt::Result {
-    let marker = |start: u64, name| desc::AddrMarker { start, name };
+    let marker = |start: VirtAddr, name| desc::AddrMarker { start: start.as_u64(), name };
     let pkmap = l.pkmap_base.unwrap_or(l.modules_end);
     let markers = [
-        marker(l.modules_vaddr.0, "Modules"),
-        marker(pkmap.0, "Persistent Kernel Mappings"),
-        marker(l.page_offset.0, "Kernel Mapping"),
-        marker(l.vmalloc_start.0, "vmalloc() Area"),
-        marker(l.vmalloc_end.0, "FDT Area"),
-        marker(l.fixaddr_start.0, "Fixmap Area"),
-        marker(l.vectors_base.0, "Vectors"),
-        marker(l.vectors_base.0 + 2 * PAGE_SIZE, "Vectors End"),
+        marker(l.modules_vaddr, "Modules"),
+        marker(pkmap, "Persistent Kernel Mappings"),
+        marker(l.page_offset, "Kernel Mapping"),
+        marker(l.vmalloc_start, "vmalloc() Area"),
+        marker(l.vmalloc_end, "FDT Area"),
+        marker(l.fixaddr_start, "Fixmap Area"),
+        marker(l.vectors_base, "Vectors"),
+        marker(VirtAddr(l.vectors_base.0 + 2 * PAGE_SIZE as usize), "Vectors End"),
     ];
     desc::ptdump(w, pgd_phys(), 0, &markers, read_phys_word)
 }

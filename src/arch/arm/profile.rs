@@ -376,7 +376,7 @@ pub struct VaHole {
 
 impl VaHole {
     pub const fn size(&self) -> u64 {
-        self.end.0 - self.start.0
+        self.end.as_u64() - self.start.as_u64()
     }
 }
 
@@ -671,11 +671,18 @@ impl Profile {
             if start > end || start < vmalloc_end || end > FDT_FIXED_BASE {
                 return Err(ProfileError::HoleOutside { name: h.name, start, end, vmalloc_end });
             }
-            if let Some(o) = holes[..n].iter().find(|o| overlaps(start, end, o.start.0, o.end.0)) {
+            let overlapping = |o: &&VaHole| overlaps(start, end, o.start.as_u64(), o.end.as_u64());
+            if let Some(o) = holes[..n].iter().find(overlapping) {
                 return Err(ProfileError::HoleOverlap { name: h.name, start, end, other: o.name });
             }
+            // Both ends are at most FDT_FIXED_BASE (checked above), inside the address space.
+            let (Some(va_start), Some(va_end)) =
+                (VirtAddr::try_from_u64(start), VirtAddr::try_from_u64(end))
+            else {
+                return Err(ProfileError::HoleOutside { name: h.name, start, end, vmalloc_end });
+            };
             let slot = holes.get_mut(n).ok_or(ProfileError::TooManyHoles)?;
-            *slot = VaHole { name: h.name, start: VirtAddr(start), end: VirtAddr(end) };
+            *slot = VaHole { name: h.name, start: va_start, end: va_end };
             n += 1;
         }
         Ok((holes, n))

@@ -43,7 +43,7 @@ fn linear_mapped(k: &Kernel, pa: u64) -> bool {
 pub(super) fn cmd_v2p(k: &Kernel, args: &Args<'_>) -> CmdResult {
     expect_args(args, 2)?;
     let va = arg_addr(args, 1)?;
-    match k.layout.virt_to_phys(VirtAddr(u64::from(va))) {
+    match k.layout.virt_to_phys(VirtAddr(va as usize)) {
         Some(pa) if !linear_mapped(k, pa.0) => fail!(
             args,
             "{:#010x} would be phys {:#010x}, which is not memblock memory: not mapped",

@@ -51,10 +51,7 @@ impl TestPages {
         };
         let mut node = Node::new(MemMap::new(mem_map, Pfn(0)).unwrap(), &zones).unwrap();
         node.free_bootmem_range(Pfn(0), Pfn(pages as u64)).unwrap();
-        node.set_linear_map(LinearMap {
-            page_offset: VirtAddr(arena as u64),
-            phys_offset: PhysAddr(0),
-        });
+        node.set_linear_map(LinearMap { page_offset: VirtAddr(arena), phys_offset: PhysAddr(0) });
         Self { node: Some(node), mem_map: raw, arena, layout, pages }
     }
 

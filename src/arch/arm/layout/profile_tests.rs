@@ -34,7 +34,7 @@ fn carveouts(l: &Layout) -> Vec<(&'static str, u64, u64)> {
 }
 
 fn holes(l: &Layout) -> Vec<(&'static str, u64, u64)> {
-    l.holes().iter().map(|h| (h.name, h.start.0, h.end.0)).collect()
+    l.holes().iter().map(|h| (h.name, h.start.as_u64(), h.end.as_u64())).collect()
 }
 
 #[test]
@@ -112,12 +112,12 @@ fn android_a9_on_the_3g_build_is_the_device() {
         assert_eq!(l.profile, "android-a9");
         assert_eq!(mib(l.lowmem_size()), 512);
         assert_eq!(mib(l.highmem_size()), highmem_mib);
-        assert_eq!(l.high_memory.0, 0xe000_0000);
-        assert_eq!(l.vmalloc_start.0, 0xe080_0000);
-        assert_eq!(l.vmalloc_end.0, 0xf000_0000);
+        assert_eq!(l.high_memory.as_u64(), 0xe000_0000);
+        assert_eq!(l.vmalloc_start.as_u64(), 0xe080_0000);
+        assert_eq!(l.vmalloc_end.as_u64(), 0xf000_0000);
         assert_eq!(mib(l.vmalloc_size()), 248);
-        assert_eq!(l.modules_vaddr.0, 0xbf00_0000);
-        assert_eq!(l.modules_end.0, 0xbfe0_0000);
+        assert_eq!(l.modules_vaddr.as_u64(), 0xbf00_0000);
+        assert_eq!(l.modules_end.as_u64(), 0xbfe0_0000);
         assert_eq!(l.pkmap_base, Some(VirtAddr(0xbfe0_0000)));
         assert_eq!(
             carveouts(&l),
@@ -133,7 +133,7 @@ fn android_a9_on_the_3g_build_is_the_device() {
         assert_eq!(l.zones.dma, None);
         assert_eq!(l.zones.highmem.unwrap().start, Pfn(0x20000));
         // Linux's formula for the old `vmalloc=256M`: VMALLOC_END - 256 MiB is lowmem's end.
-        assert_eq!(l.vmalloc_end.0 - 256 * MIB, l.high_memory.0);
+        assert_eq!(l.vmalloc_end.as_u64() - 256 * MIB, l.high_memory.as_u64());
     }
 }
 
@@ -144,9 +144,9 @@ fn android_a9_720m_on_the_3g_build() {
         assert!(w.is_empty(), "{w:?}");
         assert_eq!(mib(l.lowmem_size()), 720);
         assert_eq!(mib(l.highmem_size()), highmem_mib);
-        assert_eq!(l.high_memory.0, 0xed00_0000);
-        assert_eq!(l.vmalloc_start.0, 0xed80_0000);
-        assert_eq!(l.vmalloc_end.0, 0xfd00_0000);
+        assert_eq!(l.high_memory.as_u64(), 0xed00_0000);
+        assert_eq!(l.vmalloc_start.as_u64(), 0xed80_0000);
+        assert_eq!(l.vmalloc_end.as_u64(), 0xfd00_0000);
         assert_eq!(mib(l.vmalloc_size()), 248, "the vmalloc range keeps the device's size");
         assert_eq!(
             carveouts(&l),
@@ -156,13 +156,13 @@ fn android_a9_720m_on_the_3g_build() {
             holes(&l),
             [("placeholder", 0xfd00_0000, 0xfd10_0000), ("iotable", 0xfd10_0000, 0xff80_0000)]
         );
-        assert_eq!(l.vmalloc_end.0 - 256 * MIB, l.high_memory.0);
+        assert_eq!(l.vmalloc_end.as_u64() - 256 * MIB, l.high_memory.as_u64());
     }
     // The fix moved everything above lowmem up by lowmem's growth.
     let (old, _) = compute_with_profile(&input(VMSPLIT_3G, &RASPI2B), &ANDROID_A9);
     let (new, _) = compute_with_profile(&input(VMSPLIT_3G, &RASPI2B), &ANDROID_A9_720M);
-    assert_eq!(new.vmalloc_end.0 - old.vmalloc_end.0, 208 * MIB);
-    assert_eq!(new.vmalloc_start.0 - old.vmalloc_start.0, 208 * MIB);
+    assert_eq!(new.vmalloc_end.as_u64() - old.vmalloc_end.as_u64(), 208 * MIB);
+    assert_eq!(new.vmalloc_start.as_u64() - old.vmalloc_start.as_u64(), 208 * MIB);
 }
 
 #[test]
@@ -189,11 +189,11 @@ fn android_profiles_shift_with_the_split() {
     for (po, p, high_memory, vmalloc_end, first) in cases {
         let (l, w) = apply(&input(po, &RASPI2B), p);
         assert!(w.is_empty(), "{w:?}");
-        assert_eq!(l.high_memory.0, high_memory);
-        assert_eq!(l.vmalloc_start.0, high_memory + SZ_8M);
-        assert_eq!(l.vmalloc_end.0, vmalloc_end);
+        assert_eq!(l.high_memory.as_u64(), high_memory);
+        assert_eq!(l.vmalloc_start.as_u64(), high_memory + SZ_8M);
+        assert_eq!(l.vmalloc_end.as_u64(), vmalloc_end);
         assert_eq!(mib(l.vmalloc_size()), 248);
-        assert_eq!(l.modules_vaddr.0, po - SZ_16M);
+        assert_eq!(l.modules_vaddr.as_u64(), po - SZ_16M);
         let h = holes(&l);
         assert_eq!(h[0], first);
         assert_eq!(h[1], ("iotable", po + 0x3d10_0000, po + 0x3f80_0000));
@@ -211,12 +211,12 @@ fn x86_classic_zones_at_16m_and_896m() {
         assert_eq!(l.zones.dma, Some(PfnRange { start: Pfn(0), end: Pfn(0x1000) }));
         assert_eq!(l.zones.normal, PfnRange { start: Pfn(0x1000), end: Pfn(0x38000) });
         assert_eq!(l.zones.highmem, Some(PfnRange { start: Pfn(0x38000), end: Pfn(0x3c000) }));
-        assert_eq!(l.high_memory.0, po + 896 * MIB);
-        assert_eq!(l.vmalloc_start.0, po + 904 * MIB);
-        assert_eq!(l.vmalloc_end.0, po + SZ_1G - SZ_8M);
+        assert_eq!(l.high_memory.as_u64(), po + 896 * MIB);
+        assert_eq!(l.vmalloc_start.as_u64(), po + 904 * MIB);
+        assert_eq!(l.vmalloc_end.as_u64(), po + SZ_1G - SZ_8M);
         assert_eq!(mib(l.vmalloc_size()), 112);
         // 128 MiB of kernel VA above lowmem, as i386's __VMALLOC_RESERVE.
-        assert_eq!(po + SZ_1G - l.high_memory.0, 128 * MIB);
+        assert_eq!(po + SZ_1G - l.high_memory.as_u64(), 128 * MIB);
         let shift: Vec<_> = holes(&l);
         if po == VMSPLIT_3G {
             assert!(shift.is_empty());
@@ -242,8 +242,8 @@ fn x86_classic_zones_at_16m_and_896m() {
     assert!(w.is_empty());
     assert_eq!(mib(l.lowmem_size()), 512);
     assert_eq!(l.highmem_size(), 0);
-    assert_eq!(l.vmalloc_start.0, 0xe080_0000);
-    assert_eq!(l.vmalloc_end.0, 0xff80_0000);
+    assert_eq!(l.vmalloc_start.as_u64(), 0xe080_0000);
+    assert_eq!(l.vmalloc_end.as_u64(), 0xff80_0000);
 }
 
 #[test]
@@ -263,7 +263,7 @@ fn vmalloc_parameter_is_ignored_with_fixed_lowmem() {
     let i = LayoutInput { vmalloc: Some(400 * MIB), ..input(VMSPLIT_3G, &RASPI2B) };
     let (l, w) = apply(&i, &ANDROID_A9);
     assert_eq!(w, ["pivm: profile android-a9 fixes lowmem; vmalloc= ignored"]);
-    assert_eq!(l.vmalloc_end.0, 0xf000_0000);
+    assert_eq!(l.vmalloc_end.as_u64(), 0xf000_0000);
     assert_eq!(mib(l.lowmem_size()), 512);
     assert_eq!(mib(l.vmalloc_reserve), 248);
 }
@@ -514,7 +514,7 @@ proptest! {
         } else {
             continue_test(&l)?;
             prop_assert!(l.vmalloc_size() >= VMALLOC_MIN_SIZE);
-            prop_assert!(l.vmalloc_end.0 <= FDT_FIXED_BASE);
+            prop_assert!(l.vmalloc_end.as_u64() <= FDT_FIXED_BASE);
             let cs = l.carveouts();
             for (n, c) in cs.iter().enumerate() {
                 prop_assert!(c.start.0 >= l.ram_start.0 + KERNEL_RAM_MIN);
@@ -522,7 +522,7 @@ proptest! {
                 prop_assert!(cs[..n].iter().all(|o| !overlaps(c.start.0, c.end().0, o.start.0, o.end().0)));
             }
             for h in l.holes() {
-                prop_assert!(h.start.0 >= l.vmalloc_end.0 && h.end.0 <= FDT_FIXED_BASE);
+                prop_assert!(h.start.as_u64() >= l.vmalloc_end.as_u64() && h.end.as_u64() <= FDT_FIXED_BASE);
             }
         }
     }
