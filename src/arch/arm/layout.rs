@@ -883,7 +883,13 @@ fn banner_line(
     writeln!(w, "{name} : 0x{start:08x} - 0x{end:08x}   ({size:4} {unit})")
 }
 
-/// Linux 4.x's "Virtual kernel memory layout:" banner (mem_init), with real addresses.
+/// The line pivm prints before the layout banner. Linux removed the banner from `mem_init()`
+/// in 5.1 (it leaked addresses); pivm prints it because the case study reads the layout from
+/// it, and says on the console that the banner is pivm's, not 6.1's.
+pub const BANNER_LABEL: &str = "pivm: the layout banner Linux printed before 5.1:";
+
+/// Linux 4.x's "Virtual kernel memory layout:" banner (mem_init), with real addresses, under
+/// pivm's `BANNER_LABEL`.
 pub fn write_banner(w: &mut impl Write, l: &Layout, s: &KernelSections) -> fmt::Result {
     // MLK/MLM truncate; MLK_ROUNDUP rounds section sizes up to whole kB.
     let kb = |b: u64, e: u64| e.saturating_sub(b) >> 10;
@@ -891,6 +897,7 @@ pub fn write_banner(w: &mut impl Write, l: &Layout, s: &KernelSections) -> fmt::
     let kb_up = |(b, e): (u64, u64)| e.saturating_sub(b).div_ceil(SZ_1K);
     let vectors_end = l.vectors_base.as_u64() + PAGE_SIZE;
 
+    writeln!(w, "{BANNER_LABEL}")?;
     writeln!(w, "Virtual kernel memory layout:")?;
     banner_line(
         w,
@@ -1502,7 +1509,8 @@ mod tests {
         write_banner(&mut s, &l, &SECTIONS).unwrap();
         assert_eq!(
             s,
-            "Virtual kernel memory layout:\n\
+            "pivm: the layout banner Linux printed before 5.1:\n\
+             Virtual kernel memory layout:\n\
              \x20   vector  : 0xffff0000 - 0xffff1000   (   4 kB)\n\
              \x20   fixmap  : 0xffc80000 - 0xfff00000   (2560 kB)\n\
              \x20   vmalloc : 0xf0800000 - 0xff800000   ( 240 MB)\n\
@@ -1529,7 +1537,8 @@ mod tests {
         write_banner(&mut s, &l, &sections).unwrap();
         assert_eq!(
             s,
-            "Virtual kernel memory layout:\n\
+            "pivm: the layout banner Linux printed before 5.1:\n\
+             Virtual kernel memory layout:\n\
              \x20   vector  : 0xffff0000 - 0xffff1000   (   4 kB)\n\
              \x20   fixmap  : 0xffc80000 - 0xfff00000   (2560 kB)\n\
              \x20   vmalloc : 0xbc800000 - 0xff800000   (1072 MB)\n\
