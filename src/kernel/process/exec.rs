@@ -9,11 +9,11 @@ use alloc::vec::Vec;
 use super::fs::with_rootfs;
 use super::mm::{ProcessMm, UserMem};
 use crate::abi::uaccess::UserMemory;
+use crate::arch::cpuinfo::{CpuInfo, ELF_PLATFORM};
 use crate::fs::binfmt_elf::{self, ExecParams, RandomSource};
 use crate::fs::ramfs::{RAMFS_DEV, S_IFMT, S_IFREG};
 use crate::mm::memory::FaultCounts;
 use crate::mm::mm_types::{Errno, VmFile};
-use crate::proc::cpuinfo::{IdRegs, ELF_PLATFORM};
 
 /// The environment init gets (`envp_init`: `HOME=/`, `TERM=linux`).
 const ENVP_INIT: [&[u8]; 2] = [b"HOME=/", b"TERM=linux"];
@@ -25,7 +25,7 @@ pub struct CounterRandom(u32);
 
 impl CounterRandom {
     pub fn new() -> Self {
-        let c = crate::arch::arm::cp15::cntpct();
+        let c = crate::arch::timer::read_counter();
         CounterRandom((c as u32 ^ (c >> 32) as u32) | 1)
     }
 }
@@ -49,18 +49,7 @@ impl RandomSource for CounterRandom {
 
 /// `ELF_HWCAP` of this CPU (what `/proc/cpuinfo` shows as Features).
 fn elf_hwcap() -> u32 {
-    use crate::arch::arm::cp15;
-    use tock_registers::interfaces::Readable;
-    let (mvfr0, mvfr1) = cp15::read_mvfr();
-    let regs = IdRegs {
-        midr: cp15::Midr.get(),
-        id_pfr0: cp15::IdPfr0.get(),
-        id_isar0: cp15::IdIsar0.get(),
-        id_mmfr0: cp15::IdMmfr0.get(),
-        mvfr0,
-        mvfr1,
-    };
-    regs.hwcaps(false).bits()
+    CpuInfo::read("", 1, 0, 0).hwcaps().bits()
 }
 
 /// Why a program could not be started.
@@ -165,7 +154,7 @@ pub fn spawn(path: &str, argv: &[&[u8]], foreground: bool) -> Result<u32, ExecEr
 /// `begin_new_exec` + `start_thread`: the caller's address space is replaced by the loaded
 /// one (the old one freed), its name and handlers reset, and it returns to user space at
 /// the new entry point.
-pub fn exec_into_current(regs: &mut crate::arch::arm::vectors::PtRegs, path: &str, l: Loaded) {
+pub fn exec_into_current(regs: &mut crate::arch::vectors::PtRegs, path: &str, l: Loaded) {
     use crate::abi::arm::signal::{KernelSigaction, SIG_IGN};
     let comm = path.rsplit('/').next().unwrap_or(path);
     let old = super::with_current(|t| {
@@ -187,11 +176,11 @@ pub fn exec_into_current(regs: &mut crate::arch::arm::vectors::PtRegs, path: &st
         }
         old
     });
-    crate::arch::arm::process::set_tls(0);
+    crate::arch::process::set_tls(0);
     if let Some(old) = old {
         old.exit_mmap();
     }
     // A parent waiting in vfork runs on (`exec_mm_release` -> `complete_vfork_done`).
     super::fork::complete_vfork_done();
-    crate::arch::arm::process::start_thread(regs, l.entry, l.sp);
+    crate::arch::process::start_thread(regs, l.entry, l.sp);
 }

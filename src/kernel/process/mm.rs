@@ -1,6 +1,6 @@
 //! A process's address space on the device: the arch-neutral `MmStruct` (VMAs) with its
 //! first-level table, ASID and RSS counters; the [`FaultEnv`] the fault path works through
-//! (PTEs via `arch::arm::process`, anonymous pages owned `Anon`, page-cache pages, the zero
+//! (PTEs via `arch::process`, anonymous pages owned `Anon`, page-cache pages, the zero
 //! page and the sigpage); `zap_page_range` (munmap, MADV_DONTNEED, exit) and `exit_mmap`; and
 //! user-memory access for system calls, which walks the tables and takes the same faults a
 //! user access would (`copy_from_user` and `copy_to_user` resolved through `handle_mm_fault`,
@@ -12,8 +12,8 @@ use spin::{Mutex, Once};
 
 use super::fs;
 use crate::abi::uaccess::{Fault as UFault, UserMemory};
-use crate::arch::arm::asid::AsidAllocator;
-use crate::arch::arm::process::{self as arch, UserPteProt, PGD_ORDER, TASK_SIZE};
+use crate::arch::asid::AsidAllocator;
+use crate::arch::process::{self as arch, UserPteProt, PGD_ORDER, TASK_SIZE};
 use crate::config::PAGE_OFFSET;
 use crate::kernel::mem::with_node;
 use crate::mm::gfp::GfpFlags;
@@ -218,7 +218,7 @@ impl ProcessMm {
                         .pte_set(va, NewPte { pfn: p.pfn, write: false, exec, dirty: p.dirty });
                 }
                 let prot = UserPteProt { write: p.write && !cow, exec, dirty: p.dirty && !shared };
-                let r = crate::arch::arm::fork::set_user_pte_old(
+                let r = arch::set_user_pte_old(
                     child.hw.pgd,
                     va,
                     p.pfn << 12,
@@ -263,7 +263,7 @@ impl ProcessMm {
         }
         for _ in 0..2 {
             if let Some(pte) = arch::get_user_pte(self.hw.pgd, va) {
-                let writable = pte.0 & crate::arch::arm::pgtable::L_PTE_RDONLY == 0 && pte.dirty();
+                let writable = pte.0 & crate::arch::process::L_PTE_RDONLY == 0 && pte.dirty();
                 if !write || writable {
                     return kva(Pfn(pte.pfn_phys() >> 12)).map(|k| k + (va & (PAGE_SIZE - 1)));
                 }
@@ -309,12 +309,12 @@ impl MmHw {
     }
 }
 
-fn alloc_table_page() -> Option<u32> {
+fn alloc_table_page() -> Option<u64> {
     with_node(|n| {
         n.alloc_pages_for(PageOwner::PageTable, GfpFlags::GFP_KERNEL | GfpFlags::__GFP_ZERO, 0)
     })
     .ok()
-    .map(|p| p.phys().0 as u32)
+    .map(|p| p.phys().0)
 }
 
 fn alloc_anon() -> Option<Pfn> {
@@ -331,7 +331,7 @@ impl FaultEnv for MmHw {
         let p = arch::get_user_pte(self.pgd, va)?;
         Some(PteState {
             pfn: p.pfn_phys() >> 12,
-            write: p.0 & crate::arch::arm::pgtable::L_PTE_RDONLY == 0,
+            write: p.0 & crate::arch::process::L_PTE_RDONLY == 0,
             dirty: p.dirty(),
         })
     }

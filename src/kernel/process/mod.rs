@@ -25,10 +25,10 @@ use crate::abi::arm::signal::{
     self as abisig, sa, si_code, AltStack, Delivery, KernelSigaction, SigSet, Siginfo, ThreadFault,
     UserRegs, VfpSigframe, SIG_DFL, SIG_IGN,
 };
-use crate::arch::arm::fault::UserException;
-use crate::arch::arm::process::{self as arch, CpuContext, VfpState};
-use crate::arch::arm::vectors::PtRegs;
-use crate::arch::arm::{fsr, irqflags};
+use crate::arch::irqflags;
+use crate::arch::process::UserException;
+use crate::arch::process::{self as arch, CpuContext, VfpState};
+use crate::arch::vectors::PtRegs;
 use crate::kernel::mem::with_node;
 use crate::mm::gfp::GfpFlags;
 use crate::mm::memory::{FaultCounts, FaultError, FaultFlags};
@@ -270,8 +270,8 @@ pub fn init(params: &crate::boot::cmdline::BootParams, initrd: Option<(u64, u64)
         kprintln!("process: no memory for the zero page");
     }
     arch::vfp_enable();
-    crate::arch::arm::fault::set_user_exception_handler(user_exception);
-    crate::arch::arm::fault::set_syscall_handler(syscall::handle);
+    arch::set_user_exception_handler(user_exception);
+    arch::set_syscall_handler(syscall::handle);
     arch::set_work_handler(do_work_pending);
     if let Some((start, size)) = initrd {
         fs::populate_rootfs(start, size);
@@ -942,13 +942,13 @@ fn user_exception(e: UserException, regs: &mut PtRegs) {
         UserException::DataAbort { addr, fsr: f }
         | UserException::PrefetchAbort { addr, fsr: f } => {
             let instruction = matches!(e, UserException::PrefetchAbort { .. });
-            let status = fsr::fault_status(f);
+            let status = arch::fault_status(f);
             // Translation (section/page), access flag and permission faults go to the MM.
             let mm_fault = matches!(status, 0x05 | 0x06 | 0x07 | 0x0d | 0x0f);
             if !mm_fault {
                 (addr, SIGBUS, 1, f)
             } else {
-                let write = !instruction && f & fsr::FSR_WRITE != 0 && f & (1 << 13) == 0;
+                let write = !instruction && f & arch::FSR_WRITE != 0 && f & (1 << 13) == 0;
                 let flags = FaultFlags { write, instruction };
                 let r = with_current(|t| {
                     let counts = &mut t.counts;

@@ -18,8 +18,8 @@ use crate::abi::arm::unistd::{arm_nr, classify, nr, SyscallClass};
 use crate::abi::generic::{uts_field, KernelTimespec, NewUtsname, Statx, StatxTimestamp};
 use crate::abi::uaccess::{self, UserMemory};
 use crate::abi::wire::Wire;
-use crate::arch::arm::process as arch;
-use crate::arch::arm::vectors::PtRegs;
+use crate::arch::process as arch;
+use crate::arch::vectors::PtRegs;
 use crate::fs::binfmt_elf::RandomSource;
 use crate::fs::ramfs::{Stat, S_IFCHR};
 use crate::mm::mm_types::{Errno, PAGE_SIZE};
@@ -48,9 +48,9 @@ const NSEC_PER_JIFFY: u64 = 1_000_000_000 / crate::config::HZ;
 /// tty's type-ahead) that system calls take too, and pivm does not preempt the kernel, so
 /// nothing is lost but latency; a call that sleeps gives the CPU up through `schedule()`.
 pub fn handle(regs: &mut PtRegs) {
-    let flags = crate::arch::arm::irqflags::local_irq_save();
+    let flags = crate::arch::irqflags::local_irq_save();
     handle_masked(regs);
-    crate::arch::arm::irqflags::local_irq_restore(flags);
+    crate::arch::irqflags::local_irq_restore(flags);
 }
 
 fn handle_masked(regs: &mut PtRegs) {
