@@ -734,8 +734,13 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
         if matches!(f.object, Object::Null | Object::Zero) {
             return Ok(count);
         }
-        if matches!(f.object, Object::Proc(_) | Object::ProcDir(_)) {
-            return Err(Errno::EINVAL);
+        match f.node {
+            // A `proc_ops` file without `proc_write` (pde_write), as every `/proc` root file
+            // pivm has: the write reaches procfs, which refuses it.
+            Node::Proc(ProcNode::File(procfs::ProcFile::Root(_))) => return Err(Errno::EIO),
+            // `/proc/PID` files have no `write` at all (`FMODE_CAN_WRITE` clear).
+            Node::Proc(_) => return Err(Errno::EINVAL),
+            Node::Ram(_) => {}
         }
         // Copy in a page at a time, as the page cache and the tty do; a fault ends the write
         // short, or with EFAULT if nothing was written.

@@ -493,6 +493,11 @@ fn proc_through_the_file_calls() {
         (S_IFREG | 0o444, 0, new_encode_dev(0, 3) as u64)
     );
     assert_eq!(w.write(fd, b"x"), Err(Errno::EBADF), "opened read-only");
+    // Root may open them for writing; the write itself fails as 6.1's does.
+    let wm = w.open("/proc/meminfo", o::O_WRONLY).unwrap();
+    assert_eq!(w.write(wm, b"x"), Err(Errno::EIO), "pde_write without proc_write");
+    let wp = w.open("/proc/1/maps", o::O_WRONLY).unwrap();
+    assert_eq!(w.write(wp, b"x"), Err(Errno::EINVAL), "no ->write: FMODE_CAN_WRITE clear");
     // /proc/self is a symlink to the reader's directory, followed by open.
     let p = w.path("/proc/self");
     assert_eq!(w.ctx().readlinkat(AT_FDCWD, p, BUF, 100), Ok(1));
