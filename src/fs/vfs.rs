@@ -497,7 +497,7 @@ fn ram_readdir<A: AddressSpace>(
         return Err(Errno::ENOTDIR);
     };
     let mut kids: Vec<(&String, Ino)> = entries.iter().map(|(n, &i)| (n, i)).collect();
-    kids.sort_by(|a, b| b.1.cmp(&a.1));
+    kids.sort_by_key(|k| core::cmp::Reverse(k.1));
     let mut all = vec![
         procfs::DirEntry { pos: 0, name: ".".into(), ino: dir, d_type: dt::DIR },
         procfs::DirEntry { pos: 1, name: "..".into(), ino: *parent, d_type: dt::DIR },
@@ -611,6 +611,19 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
         }
         parts.reverse();
         Ok(alloc::format!("/{}", parts.join("/")))
+    }
+
+    /// `console_on_rootfs()`: descriptors 0, 1 and 2 on one open `/dev/console` (`O_RDWR`),
+    /// as the first program gets them and every program started from pivm's console
+    /// inherits. `ENOENT` (Linux's "unable to open an initial console") without the node.
+    pub fn console_on_rootfs(&mut self) -> Result<(), Errno> {
+        let proc = self.proc;
+        let node = self.ns.walk(proc, Node::Ram(ROOT_INO), b"/dev/console", true, &mut 0)?;
+        let file = Arc::new(Mutex::new(self.ns.open_node(node, o::O_RDWR, false)?));
+        for _ in 0..3 {
+            self.files.alloc_fd(0, file.clone(), false)?;
+        }
+        Ok(())
     }
 
     /// `close(fd)`.

@@ -50,6 +50,9 @@ impl ProcSource for Src {
     }
 }
 
+/// Directory entries (name, d_type, d_off) and the byte count of each `getdents64` call.
+type Listing = (Vec<(String, u8, i64)>, Vec<usize>);
+
 /// One process's world: the namespace, its memory, its descriptors.
 struct World {
     ns: Namespace<BTreeAddressSpace>,
@@ -124,11 +127,7 @@ impl World {
 
     /// Every entry `getdents64` returns with a `count`-byte buffer, call after call:
     /// (name, d_type, d_off), and the sizes each call returned.
-    fn list(
-        &mut self,
-        fd: i32,
-        count: usize,
-    ) -> Result<(Vec<(String, u8, i64)>, Vec<usize>), Errno> {
+    fn list(&mut self, fd: i32, count: usize) -> Result<Listing, Errno> {
         let (mut all, mut sizes) = (Vec::new(), Vec::new());
         loop {
             let n = self.ctx().getdents64(fd, BUF, count)?;
@@ -383,9 +382,12 @@ fn devices_and_the_console() {
     assert_eq!(w.read(zero, 10).unwrap(), [0; 10]);
     // fds 0-2 of a console program: the console, opened once and duplicated.
     let mut w = world();
-    assert_eq!(w.open("/dev/console", o::O_RDWR), Ok(0));
-    assert_eq!(w.files.dup(0), Ok(1));
-    assert_eq!(w.files.dup2(0, 2), Ok(2));
+    w.ctx().console_on_rootfs().unwrap();
+    assert_eq!(w.files.open_fds().collect::<Vec<_>>(), [0, 1, 2]);
+    assert!(Arc::ptr_eq(w.files.get(0).unwrap(), w.files.get(2).unwrap()));
+    assert_eq!(w.ctx().fcntl64(1, F_GETFL, 0), Ok(o::O_RDWR));
+    let st = w.stat(2);
+    assert_eq!((st.st_mode, st.st_rdev), (S_IFCHR | 0o600, new_encode_dev(5, 1) as u64));
     assert_eq!(w.write(1, b"hi\nthere").unwrap(), 8);
     assert_eq!(w.ns.tty.output, b"hi\r\nthere");
     w.ns.tty.output.clear();
@@ -404,6 +406,8 @@ fn devices_and_the_console() {
     let want = Termios::serial_console(38400).unwrap();
     assert_eq!(w.mem.peek(BUF, Termios::SIZE), want.to_bytes());
     assert_eq!(w.ctx().ioctl(0, ioctl::TCGETS, HOLE), Err(Errno::EFAULT));
+    assert_eq!(w.ctx().ioctl(0, ioctl::TIOCGWINSZ, BUF), Ok(0));
+    assert_eq!(w.mem.peek(BUF, 8), [0; 8], "a serial line has no window size");
     // TCSETS to raw mode: the next byte is readable at once.
     let mut raw = want;
     raw.c_lflag &= !(crate::abi::arm::termbits::ICANON | crate::abi::arm::termbits::ECHO);
@@ -412,6 +416,16 @@ fn devices_and_the_console() {
     w.ns.tty.receive(b'q');
     assert_eq!(w.read(0, 10).unwrap(), b"q");
     assert_eq!(w.ns.tty.termios.c_cc[cc::VINTR], 3);
+}
+
+#[test]
+fn no_console_node() {
+    let mut fs: Ramfs = Ramfs::new();
+    fs.mkdir("/tmp", 0o755).unwrap();
+    let mut w = world();
+    w.ns = Namespace::new(fs, Termios::serial_console(38400).unwrap());
+    assert_eq!(w.ctx().console_on_rootfs(), Err(Errno::ENOENT));
+    assert_eq!(w.files.open_fds().count(), 0);
 }
 
 #[test]
