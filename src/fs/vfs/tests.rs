@@ -639,3 +639,48 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// A read into a buffer whose first `mapped` bytes are writable (the rest faulting), or a
+    /// write from one readable for `mapped` bytes, moves what fits before the fault: `EFAULT`
+    /// when nothing could be copied, 0 at the end of the file, and the position advances by
+    /// exactly what the user got.
+    #[test]
+    fn short_copies_match_a_model(
+        size in 0usize..3000,
+        pos in 0usize..3500,
+        count in 0usize..5000,
+        mapped in 0usize..5000,
+        write in any::<bool>(),
+    ) {
+        let mut w = world();
+        let file: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+        let fd = w.open("/tmp/s", o::O_RDWR | o::O_CREAT).unwrap();
+        w.write(fd, &file).unwrap();
+        w.ctx().lseek(fd, pos as i32, procfs::SEEK_SET).unwrap();
+        // The buffer's first `mapped` bytes end where the mapped region does.
+        let buf = BUF + BUF_LEN - mapped;
+        let mut model = file.clone();
+        if write {
+            let data: Vec<u8> = (0..mapped).map(|i| (i % 13) as u8 + 1).collect();
+            w.mem.poke(buf, &data);
+            let got = count.min(mapped);
+            let want = if count > 0 && got == 0 { Err(Errno::EFAULT) } else { Ok(got) };
+            prop_assert_eq!(w.ctx().write(fd, buf, count), want);
+            if got > 0 {
+                model.resize(model.len().max(pos + got), 0);
+                model[pos..pos + got].copy_from_slice(&data[..got]);
+            }
+            prop_assert_eq!(w.ctx().lseek(fd, 0, procfs::SEEK_CUR), Ok((pos + got) as u32));
+        } else {
+            let avail = size.saturating_sub(pos).min(count);
+            let got = avail.min(mapped);
+            let want = if avail > 0 && got == 0 { Err(Errno::EFAULT) } else { Ok(got) };
+            prop_assert_eq!(w.ctx().read(fd, buf, count), want);
+            prop_assert_eq!(w.mem.peek(buf, got), &file[pos.min(size)..pos.min(size) + got]);
+            prop_assert_eq!(w.ctx().lseek(fd, 0, procfs::SEEK_CUR), Ok((pos + got) as u32));
+        }
+        prop_assert_eq!(w.ctx().pread64(fd, BUF, BUF_LEN, 0), Ok(model.len()));
+        prop_assert_eq!(w.mem.peek(BUF, model.len()), model);
+    }
+}
