@@ -188,6 +188,43 @@ mod tests {
         assert_eq!(t.read(100).unwrap(), b"ok\n");
     }
 
+    proptest::proptest! {
+        /// Canonical mode against a model: typed text (CR read as NL) comes back byte for
+        /// byte, whatever the read sizes, and no read runs past the end of a line.
+        #[test]
+        fn lines_survive_any_read_sizes(
+            text in proptest::collection::vec(
+                proptest::prop_oneof![b'a'..=b'z', proptest::strategy::Just(b'\n'), proptest::strategy::Just(b'\r')],
+                0..300,
+            ),
+            sizes in proptest::collection::vec(1usize..20, 1..50),
+        ) {
+            let mut t = tty();
+            for &c in &text {
+                proptest::prop_assert_eq!(t.receive(c), None);
+            }
+            let typed: Vec<u8> = text.iter().map(|&c| if c == b'\r' { b'\n' } else { c }).collect();
+            let complete = typed.iter().rposition(|&c| c == b'\n').map_or(0, |i| i + 1);
+            let mut got = Vec::new();
+            for &n in sizes.iter().cycle() {
+                match t.read(n) {
+                    Ok(chunk) => {
+                        proptest::prop_assert!(!chunk.is_empty() && chunk.len() <= n);
+                        let nl = chunk.iter().position(|&c| c == b'\n');
+                        proptest::prop_assert!(nl.is_none_or(|i| i + 1 == chunk.len()), "one line per read");
+                        got.extend(chunk);
+                    }
+                    Err(e) => {
+                        proptest::prop_assert_eq!(e, Errno::EAGAIN);
+                        break;
+                    }
+                }
+            }
+            // Completed lines are readable; the unfinished one waits for its end.
+            proptest::prop_assert_eq!(&got[..], &typed[..complete]);
+        }
+    }
+
     #[test]
     fn signals_and_output_processing() {
         let mut t = tty();
