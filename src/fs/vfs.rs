@@ -19,7 +19,7 @@ use crate::abi::arm::termbits::{ioctl, Termios};
 use crate::abi::arm::types::{new_encode_dev, Stat64};
 use crate::abi::errno::Errno;
 use crate::abi::generic::{
-    dirent64_reclen, dt, encode_dirent64, statx_mask, Statx, StatxTimestamp,
+    dirent64_reclen, dt, encode_dirent64, statx_attr, statx_mask, Statx, StatxTimestamp,
 };
 use crate::abi::uaccess::{get_user, getname, import_iovec, put_user, UserMemory, MAX_RW_COUNT};
 use crate::fs::fdtable::{FdTable, O_CLOEXEC};
@@ -152,7 +152,16 @@ pub struct Kstat {
     pub mtime: u64,
     /// The mount's id (`statx`'s `stx_mnt_id`): pivm numbers its two mounts 1 (rootfs) and 2.
     pub mnt_id: u64,
+    /// `STATX_ATTR_*` set, and those the filesystem can report (`stx_attributes_mask`).
+    pub attributes: u64,
+    pub attributes_mask: u64,
 }
+
+/// What `vfs_getattr_nosec` can always report (automount points, DAX) and `vfs_statx` adds
+/// (whether the path is a mount's root).
+const VFS_ATTRIBUTES_MASK: u64 = statx_attr::AUTOMOUNT | statx_attr::DAX | statx_attr::MOUNT_ROOT;
+/// What `shmem_getattr` adds: the rootfs is tmpfs in 6.1 (no `root=`, `CONFIG_TMPFS`).
+const TMPFS_ATTRIBUTES_MASK: u64 = statx_attr::APPEND | statx_attr::IMMUTABLE | statx_attr::NODUMP;
 
 impl Kstat {
     /// `cp_new_stat64()`.
@@ -188,7 +197,7 @@ impl Kstat {
         Statx {
             stx_mask: statx_mask::BASIC_STATS | statx_mask::MNT_ID,
             stx_blksize: self.blksize,
-            stx_attributes: 0,
+            stx_attributes: self.attributes,
             stx_nlink: self.nlink,
             stx_uid: self.uid,
             stx_gid: self.gid,
@@ -197,7 +206,7 @@ impl Kstat {
             stx_ino: self.ino,
             stx_size: self.size,
             stx_blocks: self.blocks,
-            stx_attributes_mask: 0,
+            stx_attributes_mask: self.attributes_mask,
             stx_atime: ts,
             stx_btime: StatxTimestamp::zeroed(),
             stx_ctime: ts,
@@ -419,6 +428,8 @@ impl<A: AddressSpace> Namespace<A> {
                     blocks: s.st_blocks,
                     mtime: s.st_mtime,
                     mnt_id: 1,
+                    attributes: 0,
+                    attributes_mask: VFS_ATTRIBUTES_MASK | TMPFS_ATTRIBUTES_MASK,
                 })
             }
             Node::Proc(p) => Ok(Kstat {
@@ -434,6 +445,8 @@ impl<A: AddressSpace> Namespace<A> {
                 blocks: 0,
                 mtime: 0,
                 mnt_id: 2,
+                attributes: 0,
+                attributes_mask: VFS_ATTRIBUTES_MASK,
             }),
         }
     }
@@ -965,7 +978,12 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
             let start = self.start(dirfd, &name)?;
             self.ns.walk(proc, start, &name, flags & AT_SYMLINK_NOFOLLOW == 0, &mut 0)?
         };
-        self.ns.stat(proc, node)
+        let mut st = self.ns.stat(proc, node)?;
+        // vfs_statx: the root of a mount says so.
+        if matches!(node, Node::Ram(ROOT_INO) | Node::Proc(ProcNode::Root)) {
+            st.attributes |= statx_attr::MOUNT_ROOT;
+        }
+        Ok(st)
     }
 
     /// `fstat64(fd, statbuf)`.

@@ -324,6 +324,18 @@ fn create_truncate_append_and_stat() {
     let x = Statx::get(&w.mem.peek(BUF, Statx::SIZE));
     assert_eq!((x.stx_size, x.stx_ino, x.stx_mode as u32), (12, h.st_ino, h.st_mode));
     assert_eq!((x.stx_dev_major, x.stx_dev_minor, x.stx_mnt_id), (0, 2, 1));
+    // tmpfs's and the VFS's attribute mask, nothing set; the mount roots are marked.
+    assert_eq!((x.stx_attributes, x.stx_attributes_mask), (0, 0x203070));
+    for (path, mnt) in [("/", 1), ("/proc", 2), ("/proc/..", 1), ("/tmp/..", 1)] {
+        let p = w.path(path);
+        w.ctx().statx(AT_FDCWD, p, 0, statx_mask::BASIC_STATS, BUF).unwrap();
+        let r = Statx::get(&w.mem.peek(BUF, Statx::SIZE));
+        assert_eq!((r.stx_attributes, r.stx_mnt_id), (statx_attr::MOUNT_ROOT, mnt), "{path}");
+    }
+    let p = w.path("/proc/meminfo");
+    w.ctx().statx(AT_FDCWD, p, 0, statx_mask::BASIC_STATS, BUF).unwrap();
+    let r = Statx::get(&w.mem.peek(BUF, Statx::SIZE));
+    assert_eq!((r.stx_attributes, r.stx_attributes_mask), (0, 0x201000 | 0x2000));
     // AT_EMPTY_PATH: the descriptor itself.
     let e = w.open("/etc/hello", o::O_RDONLY).unwrap();
     let p = w.path("");
