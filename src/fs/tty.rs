@@ -8,9 +8,9 @@
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
-use crate::abi::arm::signal::sig;
-use crate::abi::arm::termbits::{cc, Termios, ECHO, ICANON, ICRNL, ISIG, ONLCR, OPOST};
 use crate::abi::errno::Errno;
+use crate::abi::native::signal::sig;
+use crate::abi::native::termbits::{cc, Termios, ECHO, ICANON, ICRNL, ISIG, ONLCR, OPOST};
 
 /// `N_TTY_BUF_SIZE`: the most input bytes the line discipline holds.
 pub const N_TTY_BUF_SIZE: usize = 4096;

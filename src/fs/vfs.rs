@@ -15,12 +15,12 @@ use alloc::vec::Vec;
 
 use spin::Mutex;
 
-use crate::abi::arm::termbits::{ioctl, Termios};
-use crate::abi::arm::types::{new_encode_dev, Stat64};
 use crate::abi::errno::Errno;
 use crate::abi::generic::{
     dirent64_reclen, dt, encode_dirent64, statx_attr, statx_mask, Statx, StatxTimestamp,
 };
+use crate::abi::native::termbits::{ioctl, Termios};
+use crate::abi::native::types::{new_encode_dev, Stat64};
 use crate::abi::uaccess::{get_user, getname, import_iovec, put_user, UserMemory, MAX_RW_COUNT};
 use crate::fs::fdtable::{FdTable, O_CLOEXEC};
 use crate::fs::procfs::{self, ProcNode, ProcSource, SeqFile};

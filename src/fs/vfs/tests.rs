@@ -1,7 +1,7 @@
 //! The file system calls against a small tree, each error path with the errno 6.1 returns,
 //! and proptests of positions, short reads and directory listing against simple models.
 use super::*;
-use crate::abi::arm::termbits::cc;
+use crate::abi::native::termbits::cc;
 use crate::abi::uaccess::SparseUserMemory;
 use crate::abi::wire::Wire;
 use crate::fs::procfs::{ProcFile, RootFile, SeqBuf};
@@ -422,7 +422,7 @@ fn devices_and_the_console() {
     assert_eq!(w.mem.peek(BUF, 8), [0; 8], "a serial line has no window size");
     // TCSETS to raw mode: the next byte is readable at once.
     let mut raw = want;
-    raw.c_lflag &= !(crate::abi::arm::termbits::ICANON | crate::abi::arm::termbits::ECHO);
+    raw.c_lflag &= !(crate::abi::native::termbits::ICANON | crate::abi::native::termbits::ECHO);
     w.mem.poke(BUF, &raw.to_bytes());
     assert_eq!(w.ctx().ioctl(0, ioctl::TCSETS, BUF), Ok(0));
     w.ns.tty.receive(b'q');
