@@ -92,7 +92,7 @@ impl TypeAhead {
 
 #[cfg(all(kernel, target_arch = "arm"))]
 mod device {
-    use super::{Input, TypeAhead};
+    use super::{Input, TypeAhead, CTRL_C};
     use crate::board::raspi::uart;
     use crate::kernel::irq::{self, IrqError, IrqReturn};
     use crate::kernel::spinlock::IrqSpinLock;
@@ -165,6 +165,12 @@ mod device {
                 drain(&mut t);
                 if let Some(i) = t.pop() {
                     return Some(Some(i));
+                }
+                // At the prompt (no command running), Ctrl-C goes to the line editor, after
+                // the bytes typed before it.
+                if !ctrl_c_stops && t.interrupted() {
+                    t.begin_command();
+                    return Some(Some(Input::Byte(CTRL_C)));
                 }
                 if (ctrl_c_stops && t.interrupted()) || process::others_runnable() {
                     return Some(None);

@@ -411,6 +411,8 @@ pub fn console_loop() -> ! {
                     Ok(cmd) => run(cmd),
                     Err(e) => kprintln!("pivm: {}", e),
                 }
+                // A Ctrl-C the command saw (or ignored) belongs to it, not to the next line.
+                super::input::begin_command();
                 kprint!("{}", PROMPT);
             }
         }
