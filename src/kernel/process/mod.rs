@@ -51,8 +51,6 @@ pub const SIGKILL: u32 = 9;
 pub const SIGSEGV: u32 = 11;
 pub const SIGTERM: u32 = 15;
 pub const SIGCHLD: u32 = 17;
-/// Signals whose default action is to do nothing (`SIG_KERNEL_IGNORE_MASK`).
-const IGNORED_BY_DEFAULT: [u32; 4] = [SIGCHLD, 23, 28, 18];
 
 /// `TASK_RUNNING`, `TASK_INTERRUPTIBLE`, `EXIT_ZOMBIE`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -427,10 +425,7 @@ enum SignalAction {
 /// action is to be ignored are dropped here. A fault signal that is blocked or ignored kills
 /// (`force_sig_info_to_task` resets it to the default action).
 fn get_signal(task: &mut Task) -> Option<SignalAction> {
-    for sig in 1..=64u32 {
-        if task.pending & sigbit(sig) == 0 {
-            continue;
-        }
+    for sig in rules::delivery_order(task.pending) {
         let fault = task.fault_info.filter(|(s, _, _)| *s == sig);
         let act = task.sigactions[sig as usize];
         let blocked = task.blocked & sigbit(sig) != 0;
@@ -443,7 +438,11 @@ fn get_signal(task: &mut Task) -> Option<SignalAction> {
         }
         task.pending &= !sigbit(sig);
         if sig == SIGKILL || act.sa_handler == SIG_DFL {
-            if IGNORED_BY_DEFAULT.contains(&sig) {
+            // Stop signals are ignored too: pivm has no stopped state.
+            if !matches!(
+                rules::default_action(sig),
+                rules::DefaultAction::Term | rules::DefaultAction::Core
+            ) {
                 continue;
             }
             return Some(SignalAction::Kill(sig));
@@ -549,12 +548,7 @@ fn handle_signal(
         Ok(Some(done)) => {
             set_user_regs(regs, &done.regs);
             with_current(|t| {
-                let mut block = sigmask(&act.sa_mask);
-                if act.sa_flags & sa::SA_NODEFER == 0 {
-                    block |= sigbit(sig);
-                }
-                t.blocked |= block;
-                t.blocked &= !(sigbit(SIGKILL) | sigbit(19));
+                t.blocked = rules::handler_mask(t.blocked, &act, sig);
                 if act.sa_flags & sa::SA_RESETHAND != 0 {
                     t.sigactions[sig as usize] = KernelSigaction::zeroed();
                 }

@@ -250,16 +250,16 @@ pub const SYNCHRONOUS_MASK: u64 = sigmask(sig::SIGSEGV)
     | sigmask(sig::SIGFPE)
     | sigmask(sig::SIGSYS);
 
-/// `next_signal()`: the signal `dequeue_signal` takes from `pending` with `blocked` masked:
-/// a synchronous one first, otherwise the lowest-numbered.
+/// The pending signals in the order `next_signal()` takes them: the synchronous ones (what a
+/// fault raised) first, then the rest, each group lowest-numbered first.
+pub fn delivery_order(pending: u64) -> impl Iterator<Item = u32> {
+    let bits = |set: u64| (1..=64u32).filter(move |&s| set & sigmask(s) != 0);
+    bits(pending & SYNCHRONOUS_MASK).chain(bits(pending & !SYNCHRONOUS_MASK))
+}
+
+/// `next_signal()`: the signal `dequeue_signal` takes from `pending` with `blocked` masked.
 pub fn next_signal(pending: u64, blocked: u64) -> Option<u32> {
-    let ready = pending & !(blocked & !UNBLOCKABLE);
-    if ready == 0 {
-        return None;
-    }
-    let sync = ready & SYNCHRONOUS_MASK;
-    let pick = if sync != 0 { sync } else { ready };
-    Some(pick.trailing_zeros() + 1)
+    delivery_order(pending & !(blocked & !UNBLOCKABLE)).next()
 }
 
 /// `sig_handler_ignored()`: whether a signal sent now would be thrown away (SIG_IGN, or
@@ -503,6 +503,8 @@ mod tests {
         assert_eq!(next_signal(p2, p2), None);
         // SIGKILL cannot be blocked.
         assert_eq!(next_signal(sigmask(sig::SIGKILL), u64::MAX), Some(sig::SIGKILL));
+        let all: alloc::vec::Vec<u32> = delivery_order(pending | sigmask(sig::SIGBUS)).collect();
+        assert_eq!(all, [sig::SIGBUS, sig::SIGSEGV, sig::SIGHUP, sig::SIGINT]);
     }
 
     #[test]

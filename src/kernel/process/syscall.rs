@@ -411,12 +411,7 @@ fn call(n: u32, a: [u32; 6]) -> SysResult {
         }
         nr::RT_SIGACTION => {
             let sig = a[0];
-            if a[3] != 8 {
-                return Err(Errno::EINVAL);
-            }
-            if sig == 0 || sig > 64 || (a[1] != 0 && (sig == super::SIGKILL || sig == 19)) {
-                return Err(Errno::EINVAL);
-            }
+            super::rules::check_sigaction(sig, a[1] != 0, a[3])?;
             let old = with_current(|t| t.sigactions[sig as usize]);
             if a[1] != 0 {
                 let mut act: KernelSigaction = get(a[1])?;
@@ -957,9 +952,7 @@ fn sys_mincore(start: usize, len: usize, vec: u32) -> SysResult {
 
 /// `wait4(pid, status, options, rusage)`.
 fn sys_wait4(pid: i32, status: u32, options: u32, ru: u32) -> SysResult {
-    if options & !(super::WNOHANG | 2 | 8 | 0x4000_0000 | 0x8000_0000 | 0x2000_0000) != 0 {
-        return Err(Errno::EINVAL);
-    }
+    super::rules::check_wait_options(options)?;
     let Some(r) = super::do_wait(pid, options)? else { return Ok(0) };
     if status != 0 {
         put(status, &r.status)?;
