@@ -412,7 +412,7 @@ pub fn console_loop() -> ! {
                     Err(e) => kprintln!("pivm: {}", e),
                 }
                 // A Ctrl-C the command saw (or ignored) belongs to it, not to the next line.
-                super::input::begin_command();
+                super::input::end_command();
                 kprint!("{}", PROMPT);
             }
         }

@@ -8,7 +8,8 @@ use super::{CmdError, CmdResult};
 use crate::console::args::{parse_u32, Args};
 use crate::console::input::{self, Input};
 use crate::console::line::CTRL_C;
-use crate::kernel::process::{self, exec, fs::with_rootfs, TaskState};
+use crate::console::ps::{Ps, PID_MAX_DEFAULT};
+use crate::kernel::process::{self, exec, fs::with_rootfs, procfs, TaskState};
 use crate::kernel::Kernel;
 use crate::{kprint, kprintln};
 
@@ -61,7 +62,7 @@ fn wait_foreground(pid: u32) {
             }
         }
         if input::interrupted() {
-            input::begin_command();
+            input::end_command();
             kprint!("^C");
             let _ = process::send_signal(pid, process::SIGINT);
         }
@@ -189,27 +190,14 @@ pub(crate) fn cmd_kill(_k: &Kernel, args: &Args<'_>) -> CmdResult {
 }
 
 pub(crate) fn cmd_ps(_k: &Kernel, args: &Args<'_>) -> CmdResult {
-    super::expect_args(args, 1)?;
     reap_background();
-    kprintln!("  PID TTY          TIME CMD");
-    let rows: Vec<(u32, u64, String)> = process::with_tasks(|t| {
-        t.map
-            .values()
-            .filter(|x| x.pid != 0)
-            .map(|x| (x.pid, x.utime + x.stime, x.comm.clone()))
-            .collect()
-    });
-    for (pid, ticks, comm) in rows {
-        let secs = ticks / crate::config::HZ;
-        kprintln!(
-            "{:>5} {:<8} {:02}:{:02}:{:02} {}",
-            pid,
-            "console",
-            secs / 3600,
-            secs / 60 % 60,
-            secs % 60,
-            comm
-        );
-    }
+    let words: Vec<&str> = args.as_slice()[1..].to_vec();
+    let ps = match Ps::parse(&words, PID_MAX_DEFAULT) {
+        Ok(p) => p,
+        Err(e) => fail!(args, "{}", e),
+    };
+    let mut out = String::new();
+    let _ = procfs::render_ps(&ps, &mut out);
+    kprint!("{}", out);
     Ok(())
 }

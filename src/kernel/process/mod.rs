@@ -951,7 +951,12 @@ fn user_exception(e: UserException, regs: &mut PtRegs) {
                 match r {
                     Some(Ok(_)) => return,
                     Some(Err(FaultError::Sigbus)) => (addr, SIGBUS, 2, f),
-                    Some(Err(FaultError::Oom)) => (addr, SIGKILL, 0, f),
+                    Some(Err(FaultError::Oom)) => {
+                        // pagefault_out_of_memory -> out_of_memory: the faulting task is the
+                        // one killed (pivm has no badness scan yet), with Linux's report.
+                        oom_kill_report();
+                        (addr, SIGKILL, 0, f)
+                    }
                     Some(Err(err)) => (addr, SIGSEGV, err.si_code(), f),
                     None => (addr, SIGSEGV, 1, f),
                 }
@@ -977,6 +982,26 @@ fn user_exception(e: UserException, regs: &mut PtRegs) {
         let _ = pid;
     }
     with_current(|t| t.pending |= sigbit(sig));
+}
+
+/// `__oom_kill_process`'s line for the current task.
+fn oom_kill_report() {
+    let line = with_current(|t| {
+        let pm = t.mm.as_ref()?;
+        let kb = |pages: i64| pages.max(0) as u64 * 4;
+        Some(alloc::format!(
+            "Out of memory: Killed process {} ({}) total-vm:{}kB, anon-rss:{}kB, file-rss:{}kB, shmem-rss:0kB, UID:0 pgtables:{}kB oom_score_adj:0",
+            t.pid,
+            t.comm,
+            pm.mm.total_vm * 4,
+            kb(pm.hw.rss_anon),
+            kb(pm.hw.rss_file),
+            mm::user_table_pages(pm) * 2
+        ))
+    });
+    if let Some(l) = line {
+        kprintln!("{}", l);
+    }
 }
 
 /// How a shell reports a wait status: `Segmentation fault` and the like for a killing

@@ -6,6 +6,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::{Task, TaskState};
+use crate::console::ps::{Ps, PsProc};
 use crate::mm::mm_types::{Errno, PAGE_SIZE};
 use crate::proc::pid::maps::{render_maps, ARM_VECTORS};
 use crate::proc::pid::stat::{self, MmReport, RssCounters, TaskSnapshot};
@@ -15,7 +16,7 @@ const PF_RANDOMIZE: u32 = 0x0040_0000;
 /// `RLIM_INFINITY` as `stat`'s rsslim prints it on 32-bit.
 const RLIM_INFINITY_32: u64 = 0xffff_ffff;
 /// The console's device number (`tty_nr`: major 5, minor 1).
-const CONSOLE_TTY_NR: i32 = (5 << 8) | 1;
+pub const CONSOLE_TTY_NR: i32 = (5 << 8) | 1;
 /// `SIGCHLD`, the exit signal of every pivm process.
 const EXIT_SIGNAL: i32 = 17;
 /// Signals queued limit (`RLIMIT_SIGPENDING` of a 1 GiB machine, as the reference shows).
@@ -163,5 +164,24 @@ fn cmdline_of(pid: u32) -> Vec<u8> {
         };
         task.counts = counts;
         out
+    })
+}
+
+/// procps `ps` over every process (the console's own processes are on its terminal, so a
+/// plain `ps` lists them all), rendered into `out`.
+pub fn render_ps(ps: &Ps, out: &mut String) -> core::fmt::Result {
+    let pids: Vec<u32> = super::with_tasks(|t| t.map.keys().copied().filter(|&p| p != 0).collect());
+    let cmdlines: Vec<Vec<u8>> = pids.iter().map(|&p| cmdline_of(p)).collect();
+    super::with_tasks(|t| {
+        let rows: Vec<(TaskSnapshot<'_>, Option<MmReport>, &[u8])> = pids
+            .iter()
+            .zip(&cmdlines)
+            .filter_map(|(p, c)| t.map.get(p).map(|x| (snapshot(x), mm_report(x), c.as_slice())))
+            .collect();
+        let procs: Vec<PsProc<'_>> = rows
+            .iter()
+            .map(|(task, mm, cmdline)| PsProc { task, mm: mm.as_ref(), cmdline, tty: "console" })
+            .collect();
+        ps.render(out, &procs, CONSOLE_TTY_NR)
     })
 }
