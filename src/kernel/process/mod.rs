@@ -126,6 +126,9 @@ pub struct Task {
     pub cstime: u64,
     /// Started by the console's `run` (its job), not by another program.
     pub console_job: bool,
+    /// `RLIMIT_NPROC` (soft, hard): processes of its user (all of pivm's run as root, and
+    /// unlike Linux root is not exempt).
+    pub rlim_nproc: (u64, u64),
 }
 
 impl Task {
@@ -165,6 +168,7 @@ impl Task {
             cutime: 0,
             cstime: 0,
             console_job: false,
+            rlim_nproc: (u64::MAX, u64::MAX),
         }
     }
 }
@@ -209,6 +213,12 @@ pub static PGFAULT: AtomicU64 = AtomicU64::new(0);
 pub static PGMAJFAULT: AtomicU64 = AtomicU64::new(0);
 /// Kernel stacks of live tasks (`/proc/meminfo` KernelStack, in pages).
 pub static NR_KERNEL_STACK_PAGES: AtomicU64 = AtomicU64::new(0);
+/// `max_threads` (`/proc/sys/kernel/threads-max`): `set_max_threads` sizes it so that
+/// kernel stacks take at most an eighth of RAM.
+pub static MAX_THREADS: AtomicU64 = AtomicU64::new(u64::MAX);
+/// `MIN_THREADS`.
+const MIN_THREADS: u64 = 20;
+
 /// `user_debug=` bits (`UDBG_SEGV` = 8 reports unhandled faults).
 static USER_DEBUG: AtomicU32 = AtomicU32::new(0);
 /// `randomize_va_space` (0 with `norandmaps`).
@@ -260,6 +270,9 @@ pub fn init(params: &crate::boot::cmdline::BootParams, initrd: Option<(u64, u64)
         RANDOMIZE_VA_SPACE.store(0, Ordering::Relaxed);
     }
     USER_DEBUG.store(params.user_debug, Ordering::Relaxed);
+    let totalram = with_node(|n| n.totalram_pages());
+    let threads = (totalram * crate::mm::PAGE_SIZE / (u64::from(THREAD_SIZE) * 8)).max(MIN_THREADS);
+    MAX_THREADS.store(threads, Ordering::Relaxed);
     if !mm::init_special_pages() {
         kprintln!("process: no memory for the zero page");
     }
@@ -716,6 +729,16 @@ pub fn do_fork(
     if flags & CLONE_VM != 0 {
         return Err(Errno::EINVAL);
     }
+    // copy_process: nr_threads against max_threads, and the user's processes against
+    // RLIMIT_NPROC (zombies count until they are reaped).
+    let over = with_tasks(|t| {
+        let n = t.map.len() as u64 - 1;
+        let limit = t.current().rlim_nproc.0;
+        n >= MAX_THREADS.load(Ordering::Relaxed) || n >= limit
+    });
+    if over {
+        return Err(Errno::EAGAIN);
+    }
     let (stack, base, regs_addr) = alloc_thread_stack()?;
     let child = with_current(|t| {
         let pm = t.mm.as_mut()?.fork()?;
@@ -728,6 +751,7 @@ pub fn do_fork(
         c.files = t.files.clone();
         c.foreground = t.foreground;
         c.exe = t.exe.clone();
+        c.rlim_nproc = t.rlim_nproc;
         Some(c)
     });
     let Some(mut child) = child else {
