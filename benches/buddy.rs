@@ -1,14 +1,19 @@
-//! Host benchmarks of pivm's buddy allocator (`mm::page_alloc::Node`) against
-//! `buddy_system_allocator::FrameAllocator` on identical operation traces:
-//! order-0 alloc+free with and without a full split/merge cascade, freeing a full pool in
-//! random order, and a random mix of orders 0..MAX_ORDER-1, for pools of 64 MiB to 4 GiB.
-//! `cargo bench --bench buddy` runs criterion (short settings), then prints a table of
-//! ns/op and the throughput ratio from its own quick timing of the same traces.
+//! Host benchmarks of pivm's buddy allocator (`mm::page_alloc::Node`) against the least a
+//! buddy allocator of Linux's kind can do (`BareBuddy`, the floor) and against the
+//! `buddy_system_allocator` crate's `FrameAllocator` (bsa), on identical operation traces,
+//! for pools of 64 MiB to 4 GiB. Each workload (see `WORKLOADS`) makes every allocator do the
+//! same work: pivm's per-CPU lists are disabled as 6.1's `zone_pcp_disable()` disables them
+//! (high 0, batch 1: every block goes to and from the buddy lists) except in the one row
+//! that measures them, `order0_pcp_hit`.
 //!
-//! Both allocators get the same number of free lists (`FrameAllocator<MAX_ORDER>`), the
-//! node has no watermarks set and one zone; order-0 pages go through pivm's per-CPU lists as
-//! in the kernel. The closing table adds a third allocator, `BareBuddy`, the least any
-//! buddy with intrusive lists can do, so each ratio can be read against what is possible.
+//! `cargo bench --bench buddy` runs criterion (short settings), then prints the closing
+//! table: ns/op from its own quick timing (best of 3) and the ratios pivm/floor and pivm/bsa.
+//! With `PIVM_BENCH_INSTRUCTIONS=1` it runs each workload once per allocator instead, every
+//! measured stretch inside `pivm_bench_measured`, for `scripts/bench-instructions.sh` to count
+//! instructions with callgrind (which do not depend on the machine's load).
+//!
+//! All three get the same number of free lists (`FrameAllocator<MAX_ORDER>`); pivm's node has
+//! one zone and no watermarks set (the check runs, against 0).
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -19,6 +24,7 @@ use pivm::mm::gfp::GfpFlags;
 use pivm::mm::layout::{PfnRange, Zones};
 use pivm::mm::page::{MemMap, Page};
 use pivm::mm::page_alloc::Node;
+use pivm::mm::zone::ZoneType;
 use pivm::mm::Pfn;
 
 /// Pool sizes in pages: 64 MiB, 512 MiB, 4 GiB of 4 KiB pages.
@@ -40,6 +46,9 @@ const GFP: GfpFlags = GfpFlags::GFP_KERNEL;
 trait Frames {
     fn alloc(&mut self, order: u32) -> Option<u64>;
     fn free(&mut self, pfn: u64, order: u32);
+    /// Ends a measured stretch with every free block on the buddy lists (pivm: blocks its
+    /// per-CPU lists still hold go back, as `drain_all_pages()`; the others hold none).
+    fn finish(&mut self) {}
 }
 
 impl Frames for Node<'_> {
@@ -50,6 +59,9 @@ impl Frames for Node<'_> {
         let r = self.free_pages(Pfn(pfn), order);
         debug_assert!(r.is_ok());
         black_box(r).ok();
+    }
+    fn finish(&mut self) {
+        black_box(self.drain_all_pages());
     }
 }
 
@@ -162,8 +174,15 @@ impl Frames for BareBuddy {
     }
 }
 
+/// Whether pivm's per-CPU lists serve the workload or are disabled (`zone_pcp_disable`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lists {
+    On,
+    Off,
+}
+
 /// A node over `pages` with all of them free in one Normal zone.
-fn pivm_pool(pages: &mut [Page]) -> Node<'_> {
+fn pivm_pool(pages: &mut [Page], lists: Lists) -> Node<'_> {
     let n = pages.len() as u64;
     let zones = Zones { dma: None, normal: PfnRange { start: Pfn(0), end: Pfn(n) }, highmem: None };
     let mut node = Node::new(MemMap::new(pages, Pfn(0)).expect("mem_map"), &zones).expect("node");
@@ -171,6 +190,9 @@ fn pivm_pool(pages: &mut [Page]) -> Node<'_> {
     // The per-CPU lists as the kernel sizes them for the Pi's four cores (high = 4 batches
     // here, with no watermarks).
     node.set_nr_cpus(4);
+    if lists == Lists::Off {
+        node.zone_pcp_disable(ZoneType::Normal).expect("lists enabled");
+    }
     node
 }
 
@@ -257,35 +279,57 @@ fn run_mixed(a: &mut impl Frames, trace: &[Op], live: &mut Vec<(u64, u32)>) {
     }
 }
 
-/// Times `reps` order-0 alloc+free pairs.
-fn pairs(a: &mut impl Frames, reps: u64) -> Duration {
+/// Every measured stretch runs inside this function, so that callgrind can count its
+/// instructions alone (`--toggle-collect=pivm_bench_measured`, one dump after each call:
+/// `scripts/bench-instructions.sh`). Not inlined, and with a plain symbol name.
+#[no_mangle]
+#[inline(never)]
+pub fn pivm_bench_measured(f: &mut dyn FnMut()) {
+    f()
+}
+
+/// Wall time of one measured stretch.
+fn measured(mut f: impl FnMut()) -> Duration {
     let t = Instant::now();
-    for _ in 0..reps {
-        let p = a.alloc(0).expect("order-0 page");
-        a.free(black_box(p), 0);
-    }
+    pivm_bench_measured(&mut f);
     t.elapsed()
 }
 
-/// Allocates the whole pool as order-0 pages (untimed), then times freeing them in `perm`'s order.
+/// Times `reps` order-0 alloc+free pairs (after one untimed pair, so that pivm's per-CPU
+/// list, where it is on, holds its batch).
+fn pairs(a: &mut impl Frames, reps: u64) -> Duration {
+    let p = a.alloc(0).expect("order-0 page");
+    a.free(p, 0);
+    measured(|| {
+        for _ in 0..reps {
+            let p = a.alloc(0).expect("order-0 page");
+            a.free(black_box(p), 0);
+        }
+    })
+}
+
+/// Allocates the whole pool as order-0 pages (untimed), then times freeing them in `perm`'s
+/// order, until every block is merged on the buddy lists.
 fn free_all_random(a: &mut impl Frames, perm: &[u32], got: &mut Vec<u64>) -> Duration {
     got.clear();
     while let Some(p) = a.alloc(0) {
         got.push(p);
     }
     assert_eq!(got.len(), perm.len(), "pool not fully allocated");
-    let t = Instant::now();
-    for &i in perm {
-        a.free(got[i as usize], 0);
-    }
-    t.elapsed()
+    measured(|| {
+        for &i in perm {
+            a.free(got[i as usize], 0);
+        }
+        a.finish();
+    })
 }
 
-/// Timed mixed trace from a fresh pool.
+/// Timed mixed trace from a fresh pool, until every block is merged on the buddy lists.
 fn mixed_once(a: &mut impl Frames, trace: &[Op], live: &mut Vec<(u64, u32)>) -> Duration {
-    let t = Instant::now();
-    run_mixed(a, trace, live);
-    t.elapsed()
+    measured(|| {
+        run_mixed(a, trace, live);
+        a.finish();
+    })
 }
 
 fn label(n: u64) -> String {
@@ -297,139 +341,187 @@ fn label(n: u64) -> String {
     }
 }
 
-fn bench_order0(c: &mut Criterion) {
-    for (name, cascade) in [("order0_no_cascade", false), ("order0_cascade", true)] {
-        let mut g = c.benchmark_group(name);
-        g.throughput(Throughput::Elements(1));
-        for &n in &SIZES {
-            let mut pages = vec![Page::default(); n as usize];
-            let mut node = pivm_pool(&mut pages);
-            let mut bsa = bsa_pool(n);
-            // Without a cascade: one page stays allocated, so its buddy comes and goes
-            // through the order-0 list alone. With one: every pair splits a max-order block
-            // all the way down and merges it back.
-            if !cascade {
-                node.alloc(0).unwrap();
-                bsa.alloc(0).unwrap();
+/// The workloads, each one row of the closing table per pool.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Workload {
+    /// pivm with its per-CPU lists on, as the kernel runs: an order-0 alloc+free pair with
+    /// one page held, so the pair is a per-CPU list hit (one list removal, one insertion).
+    /// The floor and bsa have no such list: theirs is the same pair on their order-0 free
+    /// list (the row `order0_no_cascade` for them), the least work they can do for it.
+    Order0PcpHit,
+    /// An order-0 pair whose buddy is held: all three take the page from the order-0 buddy
+    /// list and put it back there (the merge stops at the first buddy). pivm's lists are off.
+    Order0NoCascade,
+    /// An order-0 pair from a pool of whole max-order blocks: every allocation splits one all
+    /// the way down (MAX_ORDER - 1 halvings) and every free merges it back up. Lists off.
+    Order0Cascade,
+    /// The whole pool allocated as order-0 pages (untimed), then freed in random order until
+    /// everything is merged back into max-order blocks. Lists off.
+    FreeFullPoolRandom,
+    /// A random mix of allocations of every order and frees of random live blocks, keeping
+    /// at most half the pool allocated, then every block freed and merged. Lists off.
+    MixedOrders,
+}
+
+/// The workloads in table order, with their names and whether pivm's lists are on.
+const WORKLOADS: [(Workload, &str, Lists); 5] = [
+    (Workload::Order0PcpHit, "order0_pcp_hit", Lists::On),
+    (Workload::Order0NoCascade, "order0_no_cascade", Lists::Off),
+    (Workload::Order0Cascade, "order0_cascade", Lists::Off),
+    (Workload::FreeFullPoolRandom, "free_full_pool_random", Lists::Off),
+    (Workload::MixedOrders, "mixed_orders", Lists::Off),
+];
+
+/// What the workloads replay on a pool of `n` pages (the same for every allocator).
+struct Traces {
+    pairs: u64,
+    perm: Vec<u32>,
+    mixed: Vec<Op>,
+    got: Vec<u64>,
+    live: Vec<(u64, u32)>,
+}
+
+impl Traces {
+    fn new(n: u64, pairs: u64) -> Traces {
+        Traces {
+            pairs,
+            perm: permutation(n as usize, 0x2545_f491_4f6c_dd1d ^ n),
+            mixed: mixed_trace(n, 0x9e37_79b9_7f4a_7c15 ^ n),
+            got: Vec::with_capacity(n as usize),
+            live: Vec::new(),
+        }
+    }
+
+    /// Operations one run of `w` measures.
+    fn ops(&self, w: Workload) -> u64 {
+        match w {
+            Workload::Order0PcpHit | Workload::Order0NoCascade | Workload::Order0Cascade => {
+                self.pairs
             }
-            g.bench_function(BenchmarkId::new("pivm", label(n)), |b| {
-                b.iter_custom(|iters| pairs(&mut node, iters))
-            });
-            g.bench_function(BenchmarkId::new("buddy_system_allocator", label(n)), |b| {
-                b.iter_custom(|iters| pairs(&mut bsa, iters))
-            });
+            Workload::FreeFullPoolRandom => self.perm.len() as u64,
+            Workload::MixedOrders => self.mixed.len() as u64,
+        }
+    }
+
+    /// One run of `w` on a fresh allocator.
+    fn run(&mut self, a: &mut impl Frames, w: Workload) -> Duration {
+        match w {
+            Workload::Order0PcpHit | Workload::Order0NoCascade => {
+                // The page that keeps the pair's buddy allocated.
+                a.alloc(0).expect("order-0 page");
+                pairs(a, self.pairs)
+            }
+            Workload::Order0Cascade => pairs(a, self.pairs),
+            Workload::FreeFullPoolRandom => free_all_random(a, &self.perm, &mut self.got),
+            Workload::MixedOrders => mixed_once(a, &self.mixed, &mut self.live),
+        }
+    }
+}
+
+/// The allocators, in the order of the table's columns.
+#[derive(Clone, Copy)]
+enum Alloc {
+    Pivm,
+    Floor,
+    Bsa,
+}
+
+const ALLOCS: [(Alloc, &str); 3] =
+    [(Alloc::Pivm, "pivm"), (Alloc::Floor, "floor"), (Alloc::Bsa, "buddy_system_allocator")];
+
+/// One run of workload `w` (with pivm's lists as `lists`) by `which` on a fresh pool of `n`
+/// pages. Every allocator's bookkeeping (pivm's mem_map too) is allocated afresh for each
+/// run: where it lands decides how some loads and stores alias in the CPU, which moved
+/// order-0 pairs by up to 20 ns on the build machine, so each run draws again, for all three.
+fn run_fresh(which: Alloc, n: u64, w: Workload, lists: Lists, t: &mut Traces) -> Duration {
+    match which {
+        Alloc::Pivm => t.run(&mut pivm_pool(&mut vec![Page::default(); n as usize], lists), w),
+        Alloc::Floor => t.run(&mut BareBuddy::new(n), w),
+        Alloc::Bsa => t.run(&mut bsa_pool(n), w),
+    }
+}
+
+/// Pools the criterion groups use for `w` (freeing the larger pools takes seconds per run
+/// for the peer; the closing table measures them).
+fn criterion_sizes(w: Workload) -> &'static [u64] {
+    match w {
+        Workload::FreeFullPoolRandom => &FREE_RANDOM_SIZES,
+        _ => &SIZES,
+    }
+}
+
+fn bench_workloads(c: &mut Criterion) {
+    for (w, name, lists) in WORKLOADS {
+        let mut g = c.benchmark_group(name);
+        g.sampling_mode(SamplingMode::Flat);
+        for &n in criterion_sizes(w).iter().filter(|&&n| n >= 1 << (MAX_ORDER - 1)) {
+            let mut t = Traces::new(n, 0);
+            let per_run = t.ops(w);
+            g.throughput(Throughput::Elements(per_run.max(1)));
+            for (which, alloc_name) in ALLOCS {
+                g.bench_function(BenchmarkId::new(alloc_name, label(n)), |b| {
+                    b.iter_custom(|iters| match w {
+                        // Pair workloads: `iters` pairs on one pool.
+                        Workload::Order0PcpHit
+                        | Workload::Order0NoCascade
+                        | Workload::Order0Cascade => {
+                            t.pairs = iters;
+                            run_fresh(which, n, w, lists, &mut t)
+                        }
+                        _ => (0..iters).map(|_| run_fresh(which, n, w, lists, &mut t)).sum(),
+                    })
+                });
+            }
         }
         g.finish();
     }
 }
 
-fn bench_free_random(c: &mut Criterion) {
-    let mut g = c.benchmark_group("free_full_pool_random");
-    g.sampling_mode(SamplingMode::Flat);
-    for &n in &FREE_RANDOM_SIZES {
-        g.throughput(Throughput::Elements(n));
-        let perm = permutation(n as usize, 0x2545_f491_4f6c_dd1d ^ n);
-        let mut got = Vec::with_capacity(n as usize);
-        let mut pages = vec![Page::default(); n as usize];
-        g.bench_function(BenchmarkId::new("pivm", label(n)), |b| {
-            b.iter_custom(|iters| {
-                (0..iters)
-                    .map(|_| free_all_random(&mut pivm_pool(&mut pages), &perm, &mut got))
-                    .sum()
-            })
-        });
-        g.bench_function(BenchmarkId::new("buddy_system_allocator", label(n)), |b| {
-            b.iter_custom(|iters| {
-                (0..iters).map(|_| free_all_random(&mut bsa_pool(n), &perm, &mut got)).sum()
-            })
-        });
-    }
-    g.finish();
+/// Pools of the closing table whose size is a whole number of largest blocks (a build with
+/// more free lists, MAX_ORDER=16's 128 MiB blocks, skips the smaller ones, which the bare
+/// buddy cannot be handed).
+fn pools(sizes: &[u64]) -> impl Iterator<Item = u64> + '_ {
+    sizes.iter().copied().filter(|&n| n >= 1 << (MAX_ORDER - 1))
 }
 
-fn bench_mixed(c: &mut Criterion) {
-    let mut g = c.benchmark_group("mixed_orders");
-    g.sampling_mode(SamplingMode::Flat);
-    g.throughput(Throughput::Elements(MIXED_OPS as u64));
-    for &n in &SIZES {
-        let trace = mixed_trace(n, 0x9e37_79b9_7f4a_7c15 ^ n);
-        let mut live = Vec::new();
-        let mut pages = vec![Page::default(); n as usize];
-        g.bench_function(BenchmarkId::new("pivm", label(n)), |b| {
-            b.iter_custom(|iters| {
-                (0..iters).map(|_| mixed_once(&mut pivm_pool(&mut pages), &trace, &mut live)).sum()
-            })
-        });
-        g.bench_function(BenchmarkId::new("buddy_system_allocator", label(n)), |b| {
-            b.iter_custom(|iters| {
-                (0..iters).map(|_| mixed_once(&mut bsa_pool(n), &trace, &mut live)).sum()
-            })
-        });
-    }
-    g.finish();
-}
-
-/// Best of `tries` timings of `f`, in ns per operation.
-fn best_ns(tries: usize, ops: u64, mut f: impl FnMut() -> Duration) -> f64 {
-    (0..tries).map(|_| f()).min().unwrap().as_nanos() as f64 / ops as f64
-}
-
-/// Own quick timing of every workload, printed as a table with the throughput ratios.
+/// Own quick timing of every workload, printed as a table with the time ratios.
 fn print_ratios() {
     const PAIRS: u64 = 200_000;
-    const TRIES: usize = 3;
+    const TRIES: usize = 7;
     println!();
     println!(
-        "ns/op, best of {TRIES} runs: pivm, \
-         buddy_system_allocator::FrameAllocator<{MAX_ORDER}> (bsa), and the bare intrusive-list \
-         buddy (floor); bsa/pivm and bsa/floor are throughput ratios"
+        "ns/op, best of {TRIES} runs: pivm, the bare intrusive-list buddy (floor) and \
+         buddy_system_allocator::FrameAllocator<{MAX_ORDER}> (bsa); pivm/floor and pivm/bsa \
+         are time ratios (below 1: pivm is faster)"
     );
     println!(
-        "{:<24} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9}",
-        "workload", "pool", "pivm", "bsa", "floor", "bsa/pivm", "bsa/floor"
+        "{:<24} {:>8} {:>8} {:>8} {:>8} {:>10} {:>9}",
+        "workload", "pool", "pivm", "floor", "bsa", "pivm/floor", "pivm/bsa"
     );
     let mut curve: Vec<(u64, Vec<(&str, f64)>)> = Vec::new();
-    // A build with more free lists (MAX_ORDER=16: 128 MiB blocks) skips the pools smaller
-    // than one largest block, which the bare buddy cannot be handed.
-    for &n in CURVE_SIZES.iter().filter(|&&n| n >= 1 << (MAX_ORDER - 1)) {
-        let mut pages = vec![Page::default(); n as usize];
-        let mut rows: Vec<(&str, f64, f64, f64)> = Vec::new();
-        for (name, cascade) in [("order0_no_cascade", false), ("order0_cascade", true)] {
-            let mut node = pivm_pool(&mut pages);
-            let mut bsa = bsa_pool(n);
-            let mut bare = BareBuddy::new(n);
-            if !cascade {
-                node.alloc(0).unwrap();
-                bsa.alloc(0).unwrap();
-                bare.alloc(0).unwrap();
+    for n in pools(&CURVE_SIZES) {
+        let mut t = Traces::new(n, PAIRS);
+        let mut rows = Vec::new();
+        for (w, name, lists) in WORKLOADS {
+            let ops = t.ops(w) as f64;
+            // The tries take turns, so that a stretch of load from elsewhere on the machine
+            // slows one try of each allocator rather than every try of one.
+            let mut best = [Duration::MAX; ALLOCS.len()];
+            for _ in 0..TRIES {
+                for (i, (which, _)) in ALLOCS.into_iter().enumerate() {
+                    best[i] = best[i].min(run_fresh(which, n, w, lists, &mut t));
+                }
             }
-            let p = best_ns(TRIES, PAIRS, || pairs(&mut node, PAIRS));
-            let b = best_ns(TRIES, PAIRS, || pairs(&mut bsa, PAIRS));
-            let f = best_ns(TRIES, PAIRS, || pairs(&mut bare, PAIRS));
-            rows.push((name, p, b, f));
-        }
-        let perm = permutation(n as usize, 0x2545_f491_4f6c_dd1d ^ n);
-        let mut got = Vec::new();
-        let p = best_ns(TRIES, n, || free_all_random(&mut pivm_pool(&mut pages), &perm, &mut got));
-        let b = best_ns(TRIES, n, || free_all_random(&mut bsa_pool(n), &perm, &mut got));
-        let f = best_ns(TRIES, n, || free_all_random(&mut BareBuddy::new(n), &perm, &mut got));
-        rows.push(("free_full_pool_random", p, b, f));
-        let trace = mixed_trace(n, 0x9e37_79b9_7f4a_7c15 ^ n);
-        let mut live = Vec::new();
-        let ops = MIXED_OPS as u64;
-        let p = best_ns(TRIES, ops, || mixed_once(&mut pivm_pool(&mut pages), &trace, &mut live));
-        let b = best_ns(TRIES, ops, || mixed_once(&mut bsa_pool(n), &trace, &mut live));
-        let f = best_ns(TRIES, ops, || mixed_once(&mut BareBuddy::new(n), &trace, &mut live));
-        rows.push(("mixed_orders", p, b, f));
-        for &(name, p, b, f) in &rows {
+            let [p, f, b] = best.map(|d| d.as_nanos() as f64 / ops);
             println!(
-                "{name:<24} {:>8} {p:>8.1} {b:>8.1} {f:>8.1} {:>8.1}x {:>8.1}x",
+                "{name:<24} {:>8} {p:>8.1} {f:>8.1} {b:>8.1} {:>9.2}x {:>8.2}x",
                 label(n),
-                b / p,
-                b / f
+                p / f,
+                p / b
             );
+            rows.push((name, p));
         }
-        curve.push((n, rows.iter().map(|&(name, p, ..)| (name, p)).collect()));
+        curve.push((n, rows));
     }
     println!();
     println!("pivm ns/op as the pool grows:");
@@ -447,15 +539,37 @@ fn print_ratios() {
     }
 }
 
+/// Pools the instruction counts are taken for.
+const INSTRUCTION_SIZES: [u64; 2] = [16 << 10, 256 << 10];
+/// Order-0 pairs per run when counting instructions.
+const INSTRUCTION_PAIRS: u64 = 20_000;
+
+/// One run of every workload by every allocator, each measured stretch in
+/// `pivm_bench_measured`; prints one line per stretch, in order, for the callgrind script:
+/// `measured <workload> <pool> <allocator> <operations>`.
+fn run_for_instructions() {
+    for n in pools(&INSTRUCTION_SIZES) {
+        let mut t = Traces::new(n, INSTRUCTION_PAIRS);
+        for (w, name, lists) in WORKLOADS {
+            for (which, alloc_name) in ALLOCS {
+                black_box(run_fresh(which, n, w, lists, &mut t));
+                println!("measured {name} {} {alloc_name} {}", label(n), t.ops(w));
+            }
+        }
+    }
+}
+
 fn main() {
+    if std::env::var_os("PIVM_BENCH_INSTRUCTIONS").is_some() {
+        run_for_instructions();
+        return;
+    }
     let mut c = Criterion::default()
         .sample_size(10)
         .warm_up_time(Duration::from_millis(300))
         .measurement_time(Duration::from_millis(800))
         .configure_from_args();
-    bench_order0(&mut c);
-    bench_free_random(&mut c);
-    bench_mixed(&mut c);
+    bench_workloads(&mut c);
     c.final_summary();
     print_ratios();
 }

@@ -3,17 +3,20 @@
 # dosfstools (and gdb-multiarch with --gdb), the C cross compilers with their glibc for the user
 # test programs (32-bit ARM, AArch64), user-mode QEMU (qemu-arm) and cpio for the initramfs,
 # plus the Rust cross targets of the pinned toolchain.
-# Idempotent and silent when everything is present. Usage: scripts/setup.sh [--gdb]
+# valgrind with --bench (make bench's instruction counts).
+# Idempotent and silent when everything is present. Usage: scripts/setup.sh [--gdb] [--bench]
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
 want_gdb=0
+want_bench=0
 for arg in "$@"; do
     case "$arg" in
         --gdb) want_gdb=1 ;;
-        -h|--help) sed -n '2,4p' "$0"; exit 0 ;;
-        *) echo "setup.sh: unknown option $arg (use --gdb)" >&2; exit 2 ;;
+        --bench) want_bench=1 ;;
+        -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+        *) echo "setup.sh: unknown option $arg (use --gdb or --bench)" >&2; exit 2 ;;
     esac
 done
 
@@ -28,6 +31,7 @@ tools=(make:make qemu-system-arm:qemu-system-arm arm-none-eabi-objcopy:binutils-
 files=(/usr/arm-linux-gnueabihf/include/stdio.h:libc6-dev-armhf-cross
        /usr/aarch64-linux-gnu/include/stdio.h:libc6-dev-arm64-cross)
 if [ "$want_gdb" = 1 ]; then tools+=(gdb-multiarch:gdb-multiarch); fi
+if [ "$want_bench" = 1 ]; then tools+=(valgrind:valgrind); fi
 
 missing=()
 for t in "${tools[@]}"; do

@@ -12,6 +12,7 @@ pub mod board;
 pub mod boot;
 pub mod config;
 pub mod console;
+pub mod fs;
 pub mod kallsyms;
 pub mod mm;
 pub mod proc;

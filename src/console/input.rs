@@ -1,8 +1,8 @@
 //! Typed input between the UART and the line editor. The UART's receive interrupt puts
 //! every byte into a type-ahead buffer as it arrives (Ctrl-C marks the running command
-//! interrupted, see [`interrupted`]); the console loop reads the buffer, idling in between,
-//! so no keystroke is lost or reordered. If the buffer overflows, the loss is reported to the line editor (which then
-//! refuses the line it hit), never silent.
+//! interrupted, see `console::interrupted`); the console loop reads the buffer, idling in
+//! between, so no keystroke is lost or reordered. If the buffer overflows, the loss is
+//! reported to the line editor (which then refuses the line it hit), never silent.
 use super::line::CTRL_C;
 
 /// Bytes of type-ahead kept while a command runs (four full lines).

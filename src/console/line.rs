@@ -81,7 +81,7 @@ const fn columns(b: u8) -> usize {
 
 /// A stored byte as the screen shows it: printable ASCII as itself, a control byte in caret
 /// notation (`^A`, `^[` for ESC), any other byte as `\xHH`, so that every byte of the line is
-/// visible and takes [`columns`] columns.
+/// visible and takes as many columns as `columns` says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Shown(pub u8);
 

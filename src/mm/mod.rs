@@ -3,6 +3,8 @@ pub mod addr;
 pub mod cma;
 pub mod layout;
 pub mod memblock;
+pub mod mm_types;
+pub mod mmap;
 pub mod profile;
 
 pub use addr::{Pfn, PhysAddr, VirtAddr};

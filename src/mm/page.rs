@@ -45,6 +45,13 @@ bitflags! {
 
 /// Where the free-list migrate type sits in `PageFlags`.
 const FREE_MT_SHIFT: u16 = 6;
+
+/// The `PG_free_mt` bits that record migrate type `mt`.
+#[inline(always)]
+pub(super) const fn free_mt_flags(mt: usize) -> PageFlags {
+    PageFlags::from_bits_truncate((mt as u16) << FREE_MT_SHIFT).intersection(PageFlags::PG_free_mt)
+}
+
 /// Where the owner sits in `PageFlags`.
 const OWNER_SHIFT: u16 = 12;
 
@@ -177,9 +184,18 @@ impl Page {
     }
 
     pub(super) fn set_free_mt(&mut self, mt: usize) {
-        self.flags.remove(PageFlags::PG_free_mt);
-        self.flags |=
-            PageFlags::from_bits_truncate((mt as u16) << FREE_MT_SHIFT) & PageFlags::PG_free_mt;
+        self.update_flags(PageFlags::PG_free_mt, free_mt_flags(mt));
+    }
+
+    /// Replaces the flags in `clear` with those in `set`: one read and one write of the whole
+    /// `flags` field. The allocator's hot paths change a page's flags through this, once per
+    /// step and before they write `order`, so that a later read of `flags` is served by one
+    /// earlier store: a read that must be pieced together from several narrower stores still
+    /// in flight (a byte-wide bit set, then `order` next to it) waits until they reach the
+    /// cache, which cost the per-CPU alloc+free pair a third of its time.
+    #[inline(always)]
+    pub(super) fn update_flags(&mut self, clear: PageFlags, set: PageFlags) {
+        self.flags = self.flags.difference(clear).union(set);
     }
 
     /// Who the block this page heads belongs to (`PageOwner::None` unless allocated).
@@ -187,8 +203,10 @@ impl Page {
         PageOwner::from_bits(self.flags.bits())
     }
 
+    /// Records `owner` (the allocator itself writes it with the other flags it sets).
+    #[cfg(test)]
     pub(super) fn set_owner(&mut self, owner: PageOwner) {
-        self.flags = self.flags.difference(PageFlags::PG_owner).union(owner.flags());
+        self.update_flags(PageFlags::PG_owner, owner.flags());
     }
 
     /// A frame as `memmap_init` leaves it: reserved, no zone, unlinked.

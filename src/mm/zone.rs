@@ -6,7 +6,7 @@
 use bitflags::bitflags;
 
 use super::gfp::GfpFlags;
-use super::page::{Page, NIL};
+use super::page::{free_mt_flags, Page, PageFlags, NIL};
 use super::Pfn;
 use crate::config::MAX_ORDER;
 
@@ -189,18 +189,18 @@ pub(super) struct FreeList {
 impl FreeList {
     const EMPTY: FreeList = FreeList { head: NIL, tail: NIL, count: 0 };
 
-    #[inline]
+    #[inline(always)]
     fn first(&self) -> Option<u32> {
         (self.head != NIL).then_some(self.head)
     }
 
-    #[inline]
+    #[inline(always)]
     fn last(&self) -> Option<u32> {
         (self.tail != NIL).then_some(self.tail)
     }
 
     /// `list_add` / `list_add_tail`.
-    #[inline]
+    #[inline(always)]
     fn push(&mut self, pages: &mut [Page], idx: u32, to_tail: bool) {
         let (prev, next) = if to_tail { (self.tail, NIL) } else { (NIL, self.head) };
         {
@@ -220,7 +220,7 @@ impl FreeList {
     }
 
     /// `list_del`: the block must be on this list.
-    #[inline]
+    #[inline(always)]
     fn unlink(&mut self, pages: &mut [Page], idx: u32) {
         let (prev, next) = {
             let p = &mut pages[idx as usize];
@@ -275,7 +275,7 @@ impl FreeArea {
     }
 
     /// First block on the list of `mt`.
-    #[inline]
+    #[inline(always)]
     pub(super) fn first(&self, mt: usize) -> Option<u32> {
         self.lists.get(mt)?.first()
     }
@@ -287,15 +287,33 @@ impl FreeArea {
     }
 
     /// `add_to_free_list` / `add_to_free_list_tail`: O(1). The block remembers its list.
-    #[inline]
+    #[inline(always)]
     pub(super) fn add(&mut self, pages: &mut [Page], idx: u32, mt: usize, to_tail: bool) {
         pages[idx as usize].set_free_mt(mt);
         self.lists[mt].push(pages, idx, to_tail);
         self.nr_free += 1;
     }
 
+    /// `add_to_free_list` of a block that was on no list: marks it `PG_buddy` of `order` on
+    /// the list of `mt` (one write of its flags, then its order) and links it in.
+    #[inline(always)]
+    pub(super) fn add_block(
+        &mut self,
+        pages: &mut [Page],
+        idx: u32,
+        order: u32,
+        mt: usize,
+        to_tail: bool,
+    ) {
+        let p = &mut pages[idx as usize];
+        p.update_flags(PageFlags::PG_free_mt, PageFlags::PG_buddy | free_mt_flags(mt));
+        p.order = order as u8;
+        self.lists[mt].push(pages, idx, to_tail);
+        self.nr_free += 1;
+    }
+
     /// `del_page_from_free_list`: O(1) unlink of a free block from the list it is on.
-    #[inline]
+    #[inline(always)]
     pub(super) fn del(&mut self, pages: &mut [Page], idx: u32) {
         let mt = pages[idx as usize].free_mt();
         self.lists[mt].unlink(pages, idx);
@@ -373,20 +391,20 @@ impl PerCpuPages {
     }
 
     /// Whether list `pindex` is empty.
-    #[inline]
+    #[inline(always)]
     pub(super) fn list_empty(&self, pindex: usize) -> bool {
         self.lists[pindex].head == NIL
     }
 
     /// `list_add` of a block of `pindex`'s order at the head (hot) or the tail.
-    #[inline]
+    #[inline(always)]
     pub(super) fn add(&mut self, pages: &mut [Page], idx: u32, pindex: usize, to_tail: bool) {
         self.lists[pindex].push(pages, idx, to_tail);
         self.count += 1 << pindex_to_order(pindex);
     }
 
     /// Takes the first (hottest) block off list `pindex`.
-    #[inline]
+    #[inline(always)]
     pub(super) fn pop_first(&mut self, pages: &mut [Page], pindex: usize) -> Option<u32> {
         let idx = self.lists[pindex].first()?;
         self.lists[pindex].unlink(pages, idx);
@@ -395,7 +413,7 @@ impl PerCpuPages {
     }
 
     /// Takes the last (coldest) block off list `pindex`.
-    #[inline]
+    #[inline(always)]
     pub(super) fn pop_last(&mut self, pages: &mut [Page], pindex: usize) -> Option<u32> {
         let idx = self.lists[pindex].last()?;
         self.lists[pindex].unlink(pages, idx);
@@ -528,6 +546,13 @@ pub struct Zone {
     pub(super) lowmem_reserve: [u64; MAX_NR_ZONES],
     /// `zone->per_cpu_pageset` of the running CPU.
     pub(super) pcp: PerCpuPages,
+    /// `zone->pageset_high` and `pageset_batch`: the limits `zone_pcp_update` last computed,
+    /// which `zone_pcp_enable` puts back after `zone_pcp_disable` zeroed them.
+    pub(super) pageset_high: u64,
+    pub(super) pageset_batch: u64,
+    /// `zone_pcp_disable` holds the lists (Linux holds `pcp_batch_high_lock` until
+    /// `zone_pcp_enable`, so no limit update lands in between).
+    pub(super) pcp_disabled: bool,
     /// `per_cpu_zonestats->stat_threshold` (`refresh_zone_stat_thresholds`).
     pub(super) stat_threshold: u64,
 }
@@ -551,6 +576,9 @@ impl Zone {
             boosted_watermark: false,
             lowmem_reserve: [0; MAX_NR_ZONES],
             pcp: PerCpuPages::EMPTY,
+            pageset_high: 0,
+            pageset_batch: 0,
+            pcp_disabled: false,
             stat_threshold: 0,
         }
     }
@@ -558,6 +586,11 @@ impl Zone {
     /// The running CPU's page cache (`/proc/zoneinfo`'s `pagesets`).
     pub const fn pcp(&self) -> &PerCpuPages {
         &self.pcp
+    }
+
+    /// Whether `zone_pcp_disable` holds the per-CPU lists (high 0, batch 1).
+    pub const fn pcp_disabled(&self) -> bool {
+        self.pcp_disabled
     }
 
     pub const fn zone_type(&self) -> ZoneType {

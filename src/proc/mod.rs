@@ -9,6 +9,7 @@ pub mod interrupts;
 pub mod iomem;
 pub mod meminfo;
 pub mod pagetypeinfo;
+pub mod pid;
 #[cfg(test)]
 mod sample61;
 pub mod slabinfo;
@@ -16,4 +17,5 @@ pub mod snapshot;
 pub mod stat;
 pub mod uptime;
 pub mod vmallocinfo;
+pub mod vmstat;
 pub mod zoneinfo;

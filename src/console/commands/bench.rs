@@ -36,16 +36,49 @@ fn now_ns() -> u64 {
 }
 
 fn report(what: &str, ops: u32, ns: u64) {
-    kprintln!("bench: {:<44} {:>8} ops {:>8} ns/op", what, ops, ns / u64::from(ops.max(1)));
+    kprintln!("bench: {:<50} {:>8} ops {:>8} ns/op", what, ops, ns / u64::from(ops.max(1)));
 }
 
-/// order-0 alloc+free pairs; with `cascade`, the lower free lists are emptied first, so each
-/// allocation splits an order-(MAX_ORDER-1) block all the way down and each free merges it back.
-fn buddy_pairs(cascade: bool) -> Option<u64> {
+/// What an order-0 alloc+free pair measures.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pairs {
+    /// With the per-CPU lists on, as the kernel runs: a per-CPU list hit.
+    PcpHit,
+    /// With the per-CPU lists disabled (`zone_pcp_disable`): one page is held first, so the
+    /// pair takes a page from the order-0 buddy list whose buddy stays allocated (no split,
+    /// no merge).
+    NoSplit,
+    /// With the per-CPU lists disabled and the lower free lists emptied first: each
+    /// allocation splits an order-(MAX_ORDER-1) block all the way down and each free merges
+    /// it back.
+    Cascade,
+}
+
+/// `zone_pcp_disable` (`off`) or `zone_pcp_enable` of every zone with pages.
+fn set_pcp_lists(node: &mut Node<'static>, off: bool) {
+    for t in ZoneType::ALL {
+        if node.zone(t).is_managed() {
+            let _ =
+                if off { node.zone_pcp_disable(t).map(|_| ()) } else { node.zone_pcp_enable(t) };
+        }
+    }
+}
+
+/// order-0 alloc+free pairs, as `what` says.
+fn buddy_pairs(what: Pairs) -> Option<u64> {
     with_node(|node| {
         let mut held: [(Pfn, u32); HELD_MAX] = [(Pfn(0), 0); HELD_MAX];
         let mut n = 0;
-        if cascade {
+        if what != Pairs::PcpHit {
+            set_pcp_lists(node, true);
+        }
+        if what == Pairs::NoSplit {
+            if let Ok(p) = node.alloc_pages_for(PageOwner::Console, GfpFlags::GFP_KERNEL, 0) {
+                held[0] = (p, 0);
+                n = 1;
+            }
+        }
+        if what == Pairs::Cascade {
             for order in 0..MAX_ORDER as u32 - 1 {
                 // GFP_KERNEL is unmovable: empty that type's lists (the others it never uses
                 // while its own have blocks).
@@ -80,6 +113,9 @@ fn buddy_pairs(cascade: bool) -> Option<u64> {
         let ns = now_ns() - start;
         for &(p, o) in &held[..n] {
             let _ = node.free_pages_for(PageOwner::Console, p, o);
+        }
+        if what != Pairs::PcpHit {
+            set_pcp_lists(node, false);
         }
         ok.then_some(ns)
     })
@@ -141,13 +177,15 @@ fn kmap_pairs() -> Option<(u64, bool)> {
 pub(super) fn cmd_bench(_: &Kernel, args: &Args<'_>) -> CmdResult {
     expect_args(args, 1)?;
     kprintln!("bench: CNTFRQ {} Hz; under -icount shift=0, ns = instructions", cp15::Cntfrq.get());
-    match buddy_pairs(false) {
-        Some(ns) => report("alloc_pages(0)+free (no split)", ROUNDS, ns),
-        None => kprintln!("bench: alloc_pages(0) failed"),
-    }
-    match buddy_pairs(true) {
-        Some(ns) => report("alloc_pages(0)+free (full split/merge)", ROUNDS, ns),
-        None => kprintln!("bench: alloc_pages(0) failed"),
+    for (what, name) in [
+        (Pairs::PcpHit, "alloc_pages(0)+free (per-CPU list hit)"),
+        (Pairs::NoSplit, "alloc_pages(0)+free (lists off, no split)"),
+        (Pairs::Cascade, "alloc_pages(0)+free (lists off, full split/merge)"),
+    ] {
+        match buddy_pairs(what) {
+            Some(ns) => report(name, ROUNDS, ns),
+            None => kprintln!("bench: alloc_pages(0) failed"),
+        }
     }
     report("kmalloc/kfree mix (8-4096 bytes)", ROUNDS, kmalloc_mix());
     match vmalloc_pairs() {

@@ -214,23 +214,26 @@ impl<'a> Node<'a> {
         if flags.contains(AllocFlags::ALLOC_KSWAPD) {
             self.wakeup_kswapd();
         }
-        if let Some(idx) = self.get_page_from_freelist(gfp, order, highest, flags, mt) {
+        if let Some(idx) = self.get_page_from_freelist_slow(gfp, order, highest, flags, mt) {
             return Ok(idx);
         }
         if gfp.contains(GfpFlags::__GFP_DIRECT_RECLAIM) {
             if self.kswapd() > 0 {
-                if let Some(idx) = self.get_page_from_freelist(gfp, order, highest, flags, mt) {
+                if let Some(idx) = self.get_page_from_freelist_slow(gfp, order, highest, flags, mt)
+                {
                     return Ok(idx);
                 }
             }
             let unreserved = self.unreserve_highatomic_pageblock(highest, mt, false);
             if self.drain_all_pages() > 0 || unreserved {
-                if let Some(idx) = self.get_page_from_freelist(gfp, order, highest, flags, mt) {
+                if let Some(idx) = self.get_page_from_freelist_slow(gfp, order, highest, flags, mt)
+                {
                     return Ok(idx);
                 }
             }
             if self.unreserve_highatomic_pageblock(highest, mt, true) {
-                if let Some(idx) = self.get_page_from_freelist(gfp, order, highest, flags, mt) {
+                if let Some(idx) = self.get_page_from_freelist_slow(gfp, order, highest, flags, mt)
+                {
                     return Ok(idx);
                 }
             }
@@ -263,8 +266,9 @@ impl<'a> Node<'a> {
     /// `get_page_from_freelist()`: walks the zonelist from `highest` down, taking from the
     /// first managed zone whose watermark check passes (`zone_watermark_fast`, boost
     /// included). A high-order atomic request may then reserve its pageblock. Returns the
-    /// block's mem_map index.
-    #[inline]
+    /// block's mem_map index. Inlined into `alloc_pages` (the fast path); the slow path calls
+    /// its own copy, `get_page_from_freelist_slow`.
+    #[inline(always)]
     pub(super) fn get_page_from_freelist(
         &mut self,
         gfp: GfpFlags,
@@ -296,6 +300,19 @@ impl<'a> Node<'a> {
             }
         }
         None
+    }
+
+    /// `get_page_from_freelist()` for the slow path, out of line.
+    #[inline(never)]
+    pub(super) fn get_page_from_freelist_slow(
+        &mut self,
+        gfp: GfpFlags,
+        order: u32,
+        highest: ZoneType,
+        alloc_flags: AllocFlags,
+        mt: usize,
+    ) -> Option<u32> {
+        self.get_page_from_freelist(gfp, order, highest, alloc_flags, mt)
     }
 
     /// `rmqueue()`: small blocks from the per-CPU lists (a movable request only if it may
@@ -353,7 +370,9 @@ impl<'a> Node<'a> {
     /// `__rmqueue()` (6.1): a block of the request's migrate type, or of the CMA area (first
     /// when more than half of the zone's free pages are CMA, so movable requests keep both
     /// in use; else when its own lists are empty), or one stolen from another type's lists
-    /// (`__rmqueue_fallback`) and taken again.
+    /// (`__rmqueue_fallback`) and taken again. The common case, a block of the request's
+    /// own type, is inline; the rest is `__rmqueue_slow`.
+    #[inline(always)]
     pub(super) fn __rmqueue(
         &mut self,
         z: usize,
@@ -361,13 +380,32 @@ impl<'a> Node<'a> {
         mt: usize,
         alloc_flags: AllocFlags,
     ) -> Option<u32> {
+        let zone = &self.node_zones[z];
+        let cma_first = alloc_flags.contains(AllocFlags::ALLOC_CMA)
+            && zone.nr_free_cma > zone.nr_free_pages / 2;
+        if !cma_first && self.era == KernelEra::Linux61 {
+            if let Some(idx) = self.__rmqueue_smallest(z, order, mt) {
+                return Some(idx);
+            }
+        }
+        self.__rmqueue_slow(z, order, mt, alloc_flags, cma_first)
+    }
+
+    /// `__rmqueue()` past its common case: CMA first (`cma_first`), a 3.x kernel's order of
+    /// lists, or the request's own lists empty (then CMA, then a fallback and a retry).
+    #[inline(never)]
+    fn __rmqueue_slow(
+        &mut self,
+        z: usize,
+        order: u32,
+        mt: usize,
+        alloc_flags: AllocFlags,
+        cma_first: bool,
+    ) -> Option<u32> {
         let cma = alloc_flags.contains(AllocFlags::ALLOC_CMA);
-        if cma {
-            let zone = &self.node_zones[z];
-            if zone.nr_free_cma > zone.nr_free_pages / 2 {
-                if let Some(idx) = self.__rmqueue_smallest(z, order, MIGRATE_CMA) {
-                    return Some(idx);
-                }
+        if cma_first {
+            if let Some(idx) = self.__rmqueue_smallest(z, order, MIGRATE_CMA) {
+                return Some(idx);
             }
         }
         if self.era == KernelEra::Linux3x {
@@ -393,13 +431,15 @@ impl<'a> Node<'a> {
     /// `__rmqueue_smallest()`: the first block on the smallest non-empty list of type `mt`
     /// of order `order` or more, split down to `order`. The block keeps `mt` as the type of
     /// the list it came from (Linux's pcppage migratetype).
+    #[inline]
     pub(super) fn __rmqueue_smallest(&mut self, z: usize, order: u32, mt: usize) -> Option<u32> {
         let pages = self.mem_map.pages_mut();
         let zone = &mut self.node_zones[z];
         for current in order as usize..MAX_ORDER {
             let Some(idx) = zone.free_area[current].first(mt) else { continue };
             zone.free_area[current].del(pages, idx);
-            pages[idx as usize].flags.remove(PageFlags::PG_buddy);
+            pages[idx as usize]
+                .update_flags(PageFlags::PG_buddy | PageFlags::PG_free_mt, free_mt_flags(mt));
             Self::expand(zone, pages, idx, order as usize, current, mt);
             return Some(idx);
         }
@@ -408,6 +448,7 @@ impl<'a> Node<'a> {
 
     /// `expand()`: splits an order-`high` block at `idx` down to `low`, returning each upper
     /// half to the lists of `mt`.
+    #[inline]
     pub(super) fn expand(
         zone: &mut Zone,
         pages: &mut [Page],
@@ -421,15 +462,13 @@ impl<'a> Node<'a> {
             high -= 1;
             size >>= 1;
             let half = idx + size;
-            let p = &mut pages[half as usize];
-            p.flags.insert(PageFlags::PG_buddy);
-            p.order = high as u8;
-            zone.free_area[high].add(pages, half, mt, false);
+            zone.free_area[high].add_block(pages, half, high as u32, mt, false);
         }
     }
 
-    /// `prep_new_page()`: refcount 1, the order remembered for checking the free, the owner.
-    /// Returns whether the request needs more (poison check, zeroing, compound setup), which
+    /// `prep_new_page()`: refcount 1, the order remembered for checking the free, the owner
+    /// (and `PG_pcp` off for a block from a per-CPU list: one write of the flags). Returns
+    /// whether the request needs more (poison check, zeroing, compound setup), which
     /// `prep_new_page_slow` does out of line.
     #[inline]
     pub(super) fn prep_new_page(
@@ -441,12 +480,14 @@ impl<'a> Node<'a> {
         mt: usize,
     ) -> bool {
         let head = &mut self.mem_map.pages_mut()[idx as usize];
-        head.refcount = 1;
-        head.order = order as u8;
-        head.set_owner(owner);
         // The request's migrate type: what makes the block "movable" when a fallback counts
         // compatible pages in its pageblock (`move_freepages_block`).
-        head.set_free_mt(mt);
+        head.update_flags(
+            PageFlags::PG_pcp | PageFlags::PG_owner | PageFlags::PG_free_mt,
+            owner.flags() | free_mt_flags(mt),
+        );
+        head.refcount = 1;
+        head.order = order as u8;
         self.page_poisoning || gfp.intersects(GfpFlags::__GFP_ZERO | GfpFlags::__GFP_COMP)
     }
 

@@ -27,21 +27,40 @@ impl<'a> Node<'a> {
         let z = head.zone as usize;
         let compound = head.flags.contains(PageFlags::PG_head);
         head.refcount = 0;
-        head.order = 0;
-        head.set_owner(PageOwner::None);
         if compound || self.page_poisoning {
             self.free_pages_prepare_extra(idx, pfn, order);
         }
+        // The owner and order go with the flags the next step writes (`free_unref_page`,
+        // `free_to_buddy`).
         if self.pcp_allowed_order(order) && self.node_zones[z].pcp.enabled() {
             self.free_unref_page(pfn.0, idx, z, order);
         } else {
             let mt = self.get_pageblock_migratetype(pfn);
-            if mt != MIGRATE_ISOLATE {
-                self.node_zones[z].mod_freepage_state(1 << order, mt);
-            }
-            self.__free_one_page(pfn.0, order, z, mt, false);
+            self.free_to_buddy(pfn.0, idx, order, z, mt, mt != MIGRATE_ISOLATE);
         }
         Ok(())
+    }
+
+    /// The end of a free that goes to the buddy lists: the head's owner and order cleared
+    /// (one write of its flags), the zone's free counters raised when `counted` (not for an
+    /// isolated pageblock), and the block merged onto the lists of `mt`.
+    #[inline(always)]
+    pub(super) fn free_to_buddy(
+        &mut self,
+        pfn: u64,
+        idx: u32,
+        order: u32,
+        z: usize,
+        mt: usize,
+        counted: bool,
+    ) {
+        let head = &mut self.mem_map.pages_mut()[idx as usize];
+        head.update_flags(PageFlags::PG_owner | PageFlags::PG_free_mt, free_mt_flags(mt));
+        head.order = 0;
+        if counted {
+            self.node_zones[z].mod_freepage_state(1 << order, mt);
+        }
+        self.__free_one_page(pfn, order, z, mt, false);
     }
 
     /// What `free_pages` reports when `allocated_head` refused the block.
@@ -125,6 +144,7 @@ impl<'a> Node<'a> {
     /// caller's. The block goes to the lists of `mt`: its pageblock's type, or for a page
     /// coming back from a pcp list that list's type, as in Linux (merges stay inside one
     /// pageblock, since MAX_ORDER - 1 is the pageblock order).
+    #[inline(always)]
     pub(super) fn __free_one_page(
         &mut self,
         mut pfn: u64,
@@ -142,8 +162,9 @@ impl<'a> Node<'a> {
             buddy_pfn = Some(b);
             let Some(bidx) = page_is_buddy(pages, base, b, order, z) else { break };
             zone.free_area[order as usize].del(pages, bidx);
+            // Inside the merged block the buddy is a plain page: no list, no type.
             let bp = &mut pages[bidx as usize];
-            bp.flags.remove(PageFlags::PG_buddy);
+            bp.update_flags(PageFlags::PG_buddy | PageFlags::PG_free_mt, PageFlags::empty());
             bp.order = 0;
             pfn &= b;
             order += 1;
@@ -151,10 +172,7 @@ impl<'a> Node<'a> {
         let to_tail =
             to_tail || buddy_pfn.is_some_and(|b| buddy_merge_likely(pages, base, pfn, b, order, z));
         let idx = (pfn - base) as u32;
-        let p = &mut pages[idx as usize];
-        p.flags.insert(PageFlags::PG_buddy);
-        p.order = order as u8;
-        zone.free_area[order as usize].add(pages, idx, mt, to_tail);
+        zone.free_area[order as usize].add_block(pages, idx, order, mt, to_tail);
     }
 
     /// `__SetPageSlab` for a block the slab allocator took with `alloc_pages(.., order)`:

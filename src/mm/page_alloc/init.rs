@@ -437,9 +437,11 @@ impl<'a> Node<'a> {
     /// its size, at least 1, and high from its low watermark shared among the online CPUs
     /// (four batches at least, so a node without watermarks still caches). A 3.x kernel
     /// (`pageset_set_batch`) capped the batch at 512 KiB and set high to six batches.
+    /// While `zone_pcp_disable` holds a zone's lists, its new limits wait for
+    /// `zone_pcp_enable` (Linux's update waits for `pcp_batch_high_lock`).
     pub fn zone_pcp_update(&mut self) {
         for zone in &mut self.node_zones {
-            (zone.pcp.batch, zone.pcp.high) = match self.era {
+            (zone.pageset_batch, zone.pageset_high) = match self.era {
                 KernelEra::Linux61 => {
                     let batch = zone_batchsize_capped(zone.managed_pages, PCP_BATCH_MAX_PAGES);
                     let batch = batch.max(1);
@@ -450,6 +452,9 @@ impl<'a> Node<'a> {
                     (batch.max(1), PCP_HIGH_BATCHES_3X * batch)
                 }
             };
+            if !zone.pcp_disabled {
+                (zone.pcp.batch, zone.pcp.high) = (zone.pageset_batch, zone.pageset_high);
+            }
         }
     }
 

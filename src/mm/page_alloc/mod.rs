@@ -29,6 +29,7 @@ pub use contig::ContigError;
 pub use fallback::gfp_migratetype;
 pub use free::__find_buddy_pfn;
 pub use init::InitError;
+pub use pcp::PcpError;
 pub use poison::{write_hex_dump, PoisonCorruption, PoisonReports};
 pub use show_mem::{write_alloc_failure, write_free_area_line, write_warn_alloc, NodeStats};
 
@@ -37,7 +38,7 @@ use core::fmt;
 use super::gfp::{gfp_zone, GfpFlags};
 use super::layout::{PfnRange, Zones};
 use super::memblock::Memblock;
-use super::page::{MemMap, Page, PageFlagNames, PageFlags, PageOwner, NIL, NO_ZONE};
+use super::page::{free_mt_flags, MemMap, Page, PageFlagNames, PageFlags, PageOwner, NIL, NO_ZONE};
 use super::profile::KernelEra;
 use super::zone::{
     calculate_min_free_kbytes, calculate_normal_threshold, calculate_totalreserve_pages,
