@@ -207,7 +207,13 @@ impl IrqTable {
     /// `hwirq % nr_irqs` (never 0), else from 1.
     fn domain_alloc_descs(&mut self, cnt: u32, hwirq: u32) -> Result<u32, IrqError> {
         let hint = (hwirq % self.nr_irqs).max(1);
-        self.alloc_descs(hint, cnt).or_else(|e| if hint > 1 { self.alloc_descs(1, cnt) } else { Err(e) })
+        self.alloc_descs(hint, cnt).or_else(|e| {
+            if hint > 1 {
+                self.alloc_descs(1, cnt)
+            } else {
+                Err(e)
+            }
+        })
     }
 
     /// `irq_domain_add_linear`.
@@ -601,8 +607,8 @@ mod device {
         use crate::proc::interrupts::{render, IpiLine, IrqLine};
         let (cpus, n) = online();
         let (nr_irqs, err) = IRQS.with(|t| (t.nr_irqs(), t.err_count()));
-        let lines = (0..nr_irqs)
-            .filter_map(|irq| IRQS.with(|t| t.desc(irq).map(|d| IrqLine::of(irq, d))));
+        let lines =
+            (0..nr_irqs).filter_map(|irq| IRQS.with(|t| t.desc(irq).map(|d| IrqLine::of(irq, d))));
         let ipi_lines = ipis().filter_map(|(irq, name)| {
             IRQS.with(|t| t.desc(irq).map(|d| IpiLine { counts: d.kstat, name }))
         });
@@ -657,7 +663,7 @@ mod tests {
     fn local_map(hw: u32) -> Option<ChipFlow> {
         (hw < 10).then_some(ChipFlow { chip: &LOCAL, flow: Flow::PercpuDevid, percpu: true })
     }
-    fn level_map(hw: u32) -> Option<ChipFlow> {
+    fn level_map(_hw: u32) -> Option<ChipFlow> {
         Some(ChipFlow { chip: &LEVEL, flow: Flow::Level, percpu: false })
     }
 
@@ -684,7 +690,7 @@ mod tests {
         assert_eq!(numbers[35], 60);
         assert_eq!(numbers[89], 114);
         assert_eq!(t.create_mapping(local, 8), Ok(121)); // the chained GPU interrupt
-        // arch_timer: the device tree lists PPIs 0, 1, 3, 2; the virtual timer is 3.
+                                                         // arch_timer: the device tree lists PPIs 0, 1, 3, 2; the virtual timer is 3.
         assert_eq!(t.create_mapping(local, 0), Ok(122));
         assert_eq!(t.create_mapping(local, 1), Ok(123));
         assert_eq!(t.create_mapping(local, 3), Ok(124));
@@ -730,7 +736,11 @@ mod tests {
 
     static CHAIN_DOMAIN: AtomicU32 = AtomicU32::new(0);
     fn chained(irqs: &Irqs, cpu: usize) {
-        irqs.generic_handle_domain_irq(DomainId(CHAIN_DOMAIN.load(Ordering::Relaxed) as u8), 5, cpu);
+        irqs.generic_handle_domain_irq(
+            DomainId(CHAIN_DOMAIN.load(Ordering::Relaxed) as u8),
+            5,
+            cpu,
+        );
     }
 
     #[test]

@@ -229,7 +229,8 @@ impl Timekeeper {
 
     /// Nanoseconds since timekeeping began (Linux's boottime: pivm never suspends).
     pub fn boottime_ns(&self, now: u64) -> u64 {
-        let delta = (now.wrapping_sub(self.cycle_last) & self.clock.mask).min(self.clock.max_cycles);
+        let delta =
+            (now.wrapping_sub(self.cycle_last) & self.clock.mask).min(self.clock.max_cycles);
         self.ns + self.clock.cyc2ns(delta)
     }
 }
@@ -270,6 +271,7 @@ pub fn get_jiffies_64() -> u64 {
 }
 
 /// `do_timer(ticks)`: advances jiffies (from the tick only).
+#[cfg(all(kernel, target_arch = "arm"))]
 fn do_timer(ticks: u64) {
     JIFFIES_64.fetch_add(ticks, Ordering::Relaxed);
 }
@@ -336,11 +338,8 @@ mod device {
         let now = arch_timer::read_counter(kind);
         let tick = PeriodicTick::start(now, rate).ok_or(irq::IrqError::Invalid)?;
         TIMER.call_once(|| kind);
-        *STATE.lock() = Some(TickState {
-            tick,
-            tk: Timekeeper::new(clock, now),
-            cpustat: CpuTicks::default(),
-        });
+        *STATE.lock() =
+            Some(TickState { tick, tk: Timekeeper::new(clock, now), cpustat: CpuTicks::default() });
         let virq = crate::board::raspi::irq::timer_irq(kind.ppi())?;
         irq::request_percpu_irq(virq, arch_timer_handler, "arch_timer")?;
         irq::enable_percpu_irq(virq, 0)?;

@@ -62,7 +62,8 @@ mod tests {
         let t = CpuTicks { user: 0, system: 130, idle: 0 };
         let mut out = String::new();
         render(&mut out, &[(0, t)], counts.iter().copied()).unwrap();
-        let mut expect = String::from("cpu  0 0 130 0 0 0 0 0 0 0\ncpu0 0 0 130 0 0 0 0 0 0 0\nintr 338");
+        let mut expect =
+            String::from("cpu  0 0 130 0 0 0 0 0 0 0\ncpu0 0 0 130 0 0 0 0 0 0 0\nintr 338");
         for c in counts {
             expect += &format!(" {c}");
         }

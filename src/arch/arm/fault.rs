@@ -195,8 +195,7 @@ const ENOSYS: i32 = 38;
 /// `regs` is a frame the entry code saved: a kernel context's is a whole `svc_pt_regs`.
 unsafe fn interrupted_dacr(regs: *const PtRegs) -> u32 {
     if (*regs).user_mode() {
-        (Dacr.get() & !super::mmu::DACR_USER_MASK)
-            | (1 << (2 * super::desc::DOMAIN_USER as u32))
+        (Dacr.get() & !super::mmu::DACR_USER_MASK) | (1 << (2 * super::desc::DOMAIN_USER as u32))
     } else {
         (*regs.cast::<SvcPtRegs>()).dacr
     }
@@ -396,13 +395,8 @@ fn die(msg: &str, err: u32, regs: &PtRegs, dacr: u32) -> ! {
     let _ = writeln!(w, "PC is at {}", Sym(regs.pc()));
     let _ = writeln!(w, "LR is at {}", Sym(regs.uregs[PtRegs::LR]));
     let _ = writeln!(w, "{}", ShowRegs { regs, dacr });
-    let _ = writeln!(
-        w,
-        "Control: {:08x}  Table: {:08x}  DAC: {:08x}",
-        Sctlr.get(),
-        Ttbr0.get(),
-        dacr
-    );
+    let _ =
+        writeln!(w, "Control: {:08x}  Table: {:08x}  DAC: {:08x}", Sctlr.get(), Ttbr0.get(), dacr);
     // dump_instr(): four words before pc and pc's own in parentheses, each followed by a
     // space; an unreadable word ends the line with "bad PC value".
     let _ = write!(w, "Code: ");

@@ -151,9 +151,7 @@ mod device {
         }
         fn mask(&self, hwirq: u32, cpu: usize) {
             match self.0 {
-                LocalChip::Timer => {
-                    set_bit(per_core(LOCAL_TIMER_INT_CONTROL0, cpu), hwirq, false)
-                }
+                LocalChip::Timer => set_bit(per_core(LOCAL_TIMER_INT_CONTROL0, cpu), hwirq, false),
                 LocalChip::Pmu => write(LOCAL_PM_ROUTING_CLR, 1 << cpu),
                 LocalChip::Dummy | LocalChip::Gpu => {}
             }

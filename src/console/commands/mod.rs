@@ -227,7 +227,7 @@ pub static COMMANDS: &[Command] = &[
     Command {
         name: "jiffies",
         usage: "jiffies",
-        help: "the tick count (jiffies_64) and the ticks since boot",
+        help: "the tick count (jiffies_64), the ticks since boot and the counter's time",
         run: cmd_jiffies,
     },
     Command {
