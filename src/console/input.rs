@@ -27,6 +27,9 @@ pub struct TypeAhead {
     lost: bool,
     /// Ctrl-C arrived since [`TypeAhead::begin_command`].
     interrupted: bool,
+    /// A command runs (between [`TypeAhead::begin_command`] and [`TypeAhead::end_command`]):
+    /// Ctrl-C is its interrupt. At the prompt Ctrl-C is a byte for the line editor.
+    running: bool,
 }
 
 impl Default for TypeAhead {
@@ -37,15 +40,23 @@ impl Default for TypeAhead {
 
 impl TypeAhead {
     pub const fn new() -> Self {
-        Self { buf: [0; TYPE_AHEAD_MAX], head: 0, len: 0, lost: false, interrupted: false }
+        Self {
+            buf: [0; TYPE_AHEAD_MAX],
+            head: 0,
+            len: 0,
+            lost: false,
+            interrupted: false,
+            running: false,
+        }
     }
 
-    /// A byte received while a command runs: Ctrl-C interrupts the command (and is consumed,
-    /// as a tty's ISIG consumes it); any other byte is kept for the line editor. Once a byte
+    /// A received byte. While a command runs, Ctrl-C interrupts it (and is consumed, as a
+    /// tty's ISIG consumes it); any other byte, and Ctrl-C at the prompt (the line editor
+    /// cancels the line with it), is kept for the line editor. Once a byte
     /// had to be dropped, every later one is dropped too until the loss has been handed out,
     /// so what is kept is always a prefix of what was typed.
     pub fn receive(&mut self, b: u8) {
-        if b == CTRL_C {
+        if b == CTRL_C && self.running {
             self.interrupted = true;
         } else if self.lost || self.len == TYPE_AHEAD_MAX {
             self.lost = true;
@@ -87,6 +98,12 @@ impl TypeAhead {
     /// A command starts: forget an earlier command's Ctrl-C.
     pub fn begin_command(&mut self) {
         self.interrupted = false;
+        self.running = true;
+    }
+
+    /// The command returned: Ctrl-C goes to the line editor again.
+    pub fn end_command(&mut self) {
+        self.running = false;
     }
 }
 
@@ -143,6 +160,11 @@ mod device {
         TYPE_AHEAD.lock().begin_command();
     }
 
+    /// Called when the command has returned, before the prompt reads again.
+    pub fn end_command() {
+        TYPE_AHEAD.lock().end_command();
+    }
+
     /// The next input for the line editor, in the order it was typed; the CPU idles until
     /// there is some.
     pub fn next() -> Input {
@@ -155,7 +177,7 @@ mod device {
 }
 
 #[cfg(all(kernel, target_arch = "arm"))]
-pub use device::{begin_command, init_irq, interrupted, next};
+pub use device::{begin_command, end_command, init_irq, interrupted, next};
 
 #[cfg(test)]
 mod tests {
@@ -168,6 +190,7 @@ mod tests {
     #[test]
     fn bytes_come_out_in_order_and_ctrl_c_interrupts() {
         let mut t = TypeAhead::new();
+        t.begin_command();
         assert!(!t.interrupted());
         for &b in b"he\x03lp\n" {
             t.receive(b);
@@ -183,8 +206,27 @@ mod tests {
     }
 
     #[test]
+    fn ctrl_c_at_the_prompt_goes_to_the_line_editor() {
+        let mut t = TypeAhead::new();
+        for &b in b"abc\x03" {
+            t.receive(b);
+        }
+        assert!(!t.interrupted());
+        assert_eq!(drain(&mut t), b"abc\x03".iter().map(|&b| Input::Byte(b)).collect::<Vec<_>>());
+        // During a command it interrupts; after it, it is a byte again.
+        t.begin_command();
+        t.receive(CTRL_C);
+        assert!(t.interrupted());
+        assert!(t.is_empty());
+        t.end_command();
+        t.receive(CTRL_C);
+        assert_eq!(t.pop(), Some(Input::Byte(CTRL_C)));
+    }
+
+    #[test]
     fn overflow_keeps_a_prefix_and_reports_the_loss_once() {
         let mut t = TypeAhead::new();
+        t.begin_command();
         for i in 0..TYPE_AHEAD_MAX + 10 {
             t.receive(b'a' + (i % 26) as u8);
         }

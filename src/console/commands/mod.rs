@@ -273,6 +273,7 @@ pub fn run(line: &str) {
     }
     // What the allocations the command made found (page poisoning), if not printed yet.
     kernel::mem::print_pending_reports();
+    super::input::end_command();
 }
 
 pub(crate) fn expect_args(args: &Args<'_>, n: usize) -> CmdResult {
