@@ -95,10 +95,24 @@ impl TypeAhead {
         self.interrupted
     }
 
-    /// A command starts: forget an earlier command's Ctrl-C.
+    /// A command starts: forget an earlier command's Ctrl-C. The bytes still buffered were
+    /// typed after the command's line, so they are the command's type-ahead: a Ctrl-C among
+    /// them (typed right after Enter, received while the prompt was still reading)
+    /// interrupts the command, as it would had it arrived a moment later.
     pub fn begin_command(&mut self) {
         self.interrupted = false;
         self.running = true;
+        let (head, len) = (self.head, self.len);
+        self.len = 0;
+        for i in 0..len {
+            let b = self.buf[(head + i) % TYPE_AHEAD_MAX];
+            if b == CTRL_C {
+                self.interrupted = true;
+            } else {
+                self.buf[(self.head + self.len) % TYPE_AHEAD_MAX] = b;
+                self.len += 1;
+            }
+        }
     }
 
     /// The command returned: Ctrl-C goes to the line editor again.
@@ -221,6 +235,29 @@ mod tests {
         t.end_command();
         t.receive(CTRL_C);
         assert_eq!(t.pop(), Some(Input::Byte(CTRL_C)));
+    }
+
+    #[test]
+    fn ctrl_c_typed_after_the_line_interrupts_the_command() {
+        // "memtest\n\x03ls\n" arrives at once: the prompt reads the line, the Ctrl-C
+        // behind it belongs to the command it starts, the rest stays type-ahead.
+        let mut t = TypeAhead::new();
+        for _ in 0..TYPE_AHEAD_MAX - 2 {
+            t.receive(b'x');
+            t.pop();
+        }
+        for &b in b"memtest\n\x03ls\n" {
+            t.receive(b);
+        }
+        for &b in b"memtest\n" {
+            assert_eq!(t.pop(), Some(Input::Byte(b)));
+        }
+        t.begin_command();
+        assert!(t.interrupted());
+        assert_eq!(drain(&mut t), b"ls\n".iter().map(|&b| Input::Byte(b)).collect::<Vec<_>>());
+        t.end_command();
+        t.begin_command();
+        assert!(!t.interrupted());
     }
 
     #[test]
