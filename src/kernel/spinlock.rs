@@ -8,7 +8,7 @@ use spin::{Mutex, MutexGuard};
 
 /// The interrupt state `lock` saved (Linux's `unsigned long flags`).
 #[cfg(all(kernel, target_arch = "arm"))]
-type Flags = crate::arch::arm::irqflags::IrqFlags;
+type Flags = crate::arch::irqflags::IrqFlags;
 /// On the host (unit tests) there are no interrupts, so no state to keep.
 #[cfg(not(all(kernel, target_arch = "arm")))]
 #[derive(Clone, Copy)]
@@ -16,11 +16,11 @@ struct Flags;
 
 #[cfg(all(kernel, target_arch = "arm"))]
 fn save() -> Flags {
-    crate::arch::arm::irqflags::local_irq_save()
+    crate::arch::irqflags::local_irq_save()
 }
 #[cfg(all(kernel, target_arch = "arm"))]
 fn restore(flags: Flags) {
-    crate::arch::arm::irqflags::local_irq_restore(flags)
+    crate::arch::irqflags::local_irq_restore(flags)
 }
 // On the host (unit tests) there are no interrupts to mask.
 #[cfg(not(all(kernel, target_arch = "arm")))]

@@ -61,7 +61,7 @@ fn exhaust_stack(depth: u32) -> u32 {
 /// interrupts-off moment, the clocksource's time since the tick started, so that the tick's
 /// rate can be checked against the counter.
 pub(super) fn cmd_jiffies(_: &Kernel, args: &Args<'_>) -> CmdResult {
-    use crate::arch::arm::irqflags;
+    use crate::arch::irqflags;
     use crate::kernel::time::NSEC_PER_SEC;
     use crate::kernel::time::{get_jiffies_64, ktime_get_boottime_ns, ticks_since_boot, HZ};
     expect_args(args, 1)?;
