@@ -7,6 +7,7 @@
 
 extern crate alloc;
 
+pub mod abi;
 pub mod arch;
 pub mod board;
 pub mod boot;

@@ -10,7 +10,6 @@ use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::fmt;
 
 /// Bytes per page for user mappings (4 KiB on every configuration pivm models).
 pub const PAGE_SIZE: usize = 4096;
@@ -39,92 +38,8 @@ pub const LSM_MMAP_MIN_ADDR: usize = 32768;
 /// `DEFAULT_MAX_MAP_COUNT` (`/proc/sys/vm/max_map_count`).
 pub const DEFAULT_MAX_MAP_COUNT: usize = 65530;
 
-/// The error numbers the memory system calls return (include/uapi/asm-generic/errno-base.h).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Errno {
-    EPERM = 1,
-    ENOENT = 2,
-    EIO = 5,
-    ENOEXEC = 8,
-    EBADF = 9,
-    EAGAIN = 11,
-    ENOMEM = 12,
-    EACCES = 13,
-    EFAULT = 14,
-    EEXIST = 17,
-    ENOTDIR = 20,
-    EISDIR = 21,
-    EINVAL = 22,
-    EFBIG = 27,
-    ENOSPC = 28,
-    ENAMETOOLONG = 36,
-    ENOTEMPTY = 39,
-    ELOOP = 40,
-    EOVERFLOW = 75,
-}
-
-impl Errno {
-    /// The number a system call returns negated.
-    pub const fn code(self) -> i32 {
-        self as i32
-    }
-
-    /// The symbolic name (`EINVAL`).
-    pub const fn name(self) -> &'static str {
-        match self {
-            Errno::EPERM => "EPERM",
-            Errno::ENOENT => "ENOENT",
-            Errno::EIO => "EIO",
-            Errno::ENOEXEC => "ENOEXEC",
-            Errno::EBADF => "EBADF",
-            Errno::EAGAIN => "EAGAIN",
-            Errno::ENOMEM => "ENOMEM",
-            Errno::EACCES => "EACCES",
-            Errno::EFAULT => "EFAULT",
-            Errno::EEXIST => "EEXIST",
-            Errno::ENOTDIR => "ENOTDIR",
-            Errno::EISDIR => "EISDIR",
-            Errno::EINVAL => "EINVAL",
-            Errno::EFBIG => "EFBIG",
-            Errno::ENOSPC => "ENOSPC",
-            Errno::ENAMETOOLONG => "ENAMETOOLONG",
-            Errno::ENOTEMPTY => "ENOTEMPTY",
-            Errno::ELOOP => "ELOOP",
-            Errno::EOVERFLOW => "EOVERFLOW",
-        }
-    }
-
-    /// strerror()'s text, as a C library prints it.
-    pub const fn message(self) -> &'static str {
-        match self {
-            Errno::EPERM => "Operation not permitted",
-            Errno::ENOENT => "No such file or directory",
-            Errno::EIO => "Input/output error",
-            Errno::ENOEXEC => "Exec format error",
-            Errno::EBADF => "Bad file descriptor",
-            Errno::EAGAIN => "Resource temporarily unavailable",
-            Errno::ENOMEM => "Cannot allocate memory",
-            Errno::EACCES => "Permission denied",
-            Errno::EFAULT => "Bad address",
-            Errno::EEXIST => "File exists",
-            Errno::ENOTDIR => "Not a directory",
-            Errno::EISDIR => "Is a directory",
-            Errno::EINVAL => "Invalid argument",
-            Errno::EFBIG => "File too large",
-            Errno::ENOSPC => "No space left on device",
-            Errno::ENAMETOOLONG => "File name too long",
-            Errno::ENOTEMPTY => "Directory not empty",
-            Errno::ELOOP => "Too many levels of symbolic links",
-            Errno::EOVERFLOW => "Value too large for defined data type",
-        }
-    }
-}
-
-impl fmt::Display for Errno {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.message(), self.name())
-    }
-}
+/// The error numbers system calls return: the full set lives in `abi::errno`.
+pub use crate::abi::errno::Errno;
 
 bitflags::bitflags! {
     /// `vm_flags_t` with Linux 6.1's bit values (32-bit, no soft-dirty, no userfaultfd minor).

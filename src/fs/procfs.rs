@@ -1,0 +1,774 @@
+//! `/proc` as a filesystem: the names Linux 6.1 has for the files pivm renders, their lookup and
+//! readdir order, and the read semantics of `seq_file` (`fs/seq_file.c`), so the console's `cat`
+//! and a program's `read` see the same text. The kernel supplies the contents through
+//! [`ProcSource`] (a renderer per file, the live thread-group ids, the current process); this
+//! module owns names, modes, inode numbers, positions, and how reads of any size and offset
+//! are answered from the rendered records: at most one buffer (a page, doubled while a single
+//! record does not fit) of whole records per read, the rest kept for the next read, a read
+//! from offset 0 rendering afresh, any other offset re-walking the records (`traverse`), and a
+//! read past the end returning 0. A file is rendered when a read starts from its first record
+//! and that snapshot serves the reads that follow (Linux renders each record as it goes; the
+//! text is the same unless the state changes between two reads of one file).
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use crate::abi::errno::Errno;
+use crate::abi::generic::dt;
+use crate::fs::ramfs::{S_IFDIR, S_IFLNK, S_IFREG};
+
+/// The files in `/proc` itself that pivm renders.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RootFile {
+    Iomem,
+    Vmstat,
+    Cmdline,
+    Cpuinfo,
+    Meminfo,
+    Slabinfo,
+    Zoneinfo,
+    Buddyinfo,
+    Vmallocinfo,
+    Pagetypeinfo,
+}
+
+/// `/proc`'s own entries in the order 6.1 lists them: its subdir tree compares names by length
+/// first, then bytes (`proc_match`). Name, file, permission bits as registered.
+pub const ROOT_FILES: &[(&str, RootFile, u32)] = &[
+    ("iomem", RootFile::Iomem, 0o444),
+    ("vmstat", RootFile::Vmstat, 0o444),
+    ("cmdline", RootFile::Cmdline, 0o444),
+    ("cpuinfo", RootFile::Cpuinfo, 0o444),
+    ("meminfo", RootFile::Meminfo, 0o444),
+    ("slabinfo", RootFile::Slabinfo, 0o600),
+    ("zoneinfo", RootFile::Zoneinfo, 0o444),
+    ("buddyinfo", RootFile::Buddyinfo, 0o444),
+    ("vmallocinfo", RootFile::Vmallocinfo, 0o400),
+    ("pagetypeinfo", RootFile::Pagetypeinfo, 0o400),
+];
+
+/// The files of `/proc/PID` that pivm renders.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PidFile {
+    Status,
+    Cmdline,
+    Stat,
+    Statm,
+    Maps,
+    Smaps,
+    SmapsRollup,
+}
+
+/// One entry of `/proc/PID`: a rendered file or the `exe` symlink.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PidEntry {
+    File(PidFile),
+    Exe,
+}
+
+/// `/proc/PID`'s entries in `tgid_base_stuff[]` order (6.1's table, the entries pivm has).
+pub const PID_ENTRIES: &[(&str, PidEntry)] = &[
+    ("status", PidEntry::File(PidFile::Status)),
+    ("cmdline", PidEntry::File(PidFile::Cmdline)),
+    ("stat", PidEntry::File(PidFile::Stat)),
+    ("statm", PidEntry::File(PidFile::Statm)),
+    ("maps", PidEntry::File(PidFile::Maps)),
+    ("exe", PidEntry::Exe),
+    ("smaps", PidEntry::File(PidFile::Smaps)),
+    ("smaps_rollup", PidEntry::File(PidFile::SmapsRollup)),
+];
+
+/// A file procfs asks the kernel to render.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProcFile {
+    Root(RootFile),
+    Pid(u32, PidFile),
+}
+
+/// A node of the `/proc` tree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProcNode {
+    Root,
+    /// `/proc/self`, a symlink to the reader's own directory.
+    SelfLink,
+    Pid(u32),
+    File(ProcFile),
+    /// `/proc/PID/exe`.
+    Exe(u32),
+}
+
+/// `FIRST_PROCESS_ENTRY`: readdir positions of `/proc` below it are its own entries; `self`
+/// sits at it, and process `P` at `P + TGID_OFFSET`.
+pub const FIRST_PROCESS_ENTRY: u64 = 256;
+/// `TGID_OFFSET` (`FIRST_PROCESS_ENTRY + 2`: `self`, `thread-self`).
+pub const TGID_OFFSET: u64 = FIRST_PROCESS_ENTRY + 2;
+/// `PID_MAX_LIMIT` on 32-bit: where `/proc`'s readdir position ends.
+pub const PID_MAX_LIMIT: u64 = 4 * 1024 * 1024;
+/// procfs's block size (`s_blocksize_bits` 10).
+pub const PROC_BLKSIZE: u32 = 1024;
+/// The root's inode number (`PROC_ROOT_INO`).
+pub const PROC_ROOT_INO: u64 = 1;
+/// Bytes of the first `seq_file` buffer (`PAGE_SIZE`).
+pub const SEQ_BUF_SIZE: usize = 4096;
+
+/// What the kernel provides to procfs.
+pub trait ProcSource {
+    /// The live thread-group ids, ascending.
+    fn tgids(&self) -> Vec<u32>;
+    /// The reader's thread-group id; `None` for a kernel context such as the console (its
+    /// `/proc/self` is `ENOENT`, as for a kernel thread).
+    fn current_tgid(&self) -> Option<u32>;
+    /// The path of a process's executable (`/proc/PID/exe`), `None` without one.
+    fn exe_path(&self, tgid: u32) -> Option<String>;
+    /// Renders `file` into `out` (calling [`SeqBuf::end_record`] after each record of a
+    /// multi-record file; a file rendered without it is one record, as `single_open`'s).
+    /// `ESRCH` when the process has gone.
+    fn render(&self, file: ProcFile, out: &mut SeqBuf) -> Result<(), Errno>;
+}
+
+/// The text a renderer produces, cut into records.
+#[derive(Clone, Debug, Default)]
+pub struct SeqBuf {
+    text: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl SeqBuf {
+    /// Marks the end of one record (one `->show()`).
+    pub fn end_record(&mut self) {
+        self.ends.push(self.text.len());
+    }
+
+    /// The records: the marked ones, and the text after the last mark as a final one.
+    fn into_records(mut self) -> Vec<Vec<u8>> {
+        if self.ends.last() != Some(&self.text.len()) {
+            self.ends.push(self.text.len());
+        }
+        let mut start = 0;
+        let mut out = Vec::with_capacity(self.ends.len());
+        for &end in &self.ends {
+            out.push(self.text[start..end].to_vec());
+            start = end;
+        }
+        out
+    }
+}
+
+impl fmt::Write for SeqBuf {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.text.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+}
+
+/// Does `rec` fit in a buffer of `size` holding `count` bytes? `seq_printf` needs room for a
+/// NUL, so a record fits only when strictly smaller than the room left.
+fn fits(count: usize, rec: &[u8], size: usize) -> bool {
+    count + rec.len() < size
+}
+
+/// The state of one open `seq_file` (`struct seq_file`).
+#[derive(Clone, Debug)]
+pub struct SeqFile {
+    file: ProcFile,
+    records: Vec<Vec<u8>>,
+    buf: Vec<u8>,
+    size: usize,
+    from: usize,
+    count: usize,
+    index: usize,
+    read_pos: u64,
+}
+
+impl SeqFile {
+    /// A `seq_file` for `file`, nothing read yet.
+    pub fn new(file: ProcFile) -> Self {
+        SeqFile {
+            file,
+            records: Vec::new(),
+            buf: Vec::new(),
+            size: 0,
+            from: 0,
+            count: 0,
+            index: 0,
+            read_pos: 0,
+        }
+    }
+
+    /// The file this reads.
+    pub fn file(&self) -> ProcFile {
+        self.file
+    }
+
+    /// `->start(index)`: a fresh rendering when the walk starts over.
+    fn start(&mut self, src: &dyn ProcSource) -> Result<(), Errno> {
+        if self.index == 0 {
+            let mut b = SeqBuf::default();
+            src.render(self.file, &mut b)?;
+            self.records = b.into_records();
+        }
+        Ok(())
+    }
+
+    fn record(&self, i: usize) -> Option<&[u8]> {
+        self.records.get(i).map(|r| r.as_slice())
+    }
+
+    /// `traverse()`: re-walks the records to `offset`, leaving the rest of the record that
+    /// holds it in the buffer.
+    fn traverse(&mut self, src: &dyn ProcSource, offset: u64) -> Result<(), Errno> {
+        loop {
+            self.index = 0;
+            self.count = 0;
+            self.from = 0;
+            if offset == 0 {
+                return Ok(());
+            }
+            if self.size == 0 {
+                self.size = SEQ_BUF_SIZE;
+            }
+            self.start(src)?;
+            let mut pos = 0u64;
+            let mut overflow = false;
+            while let Some(rec) = self.record(self.index) {
+                if !fits(0, rec, self.size) {
+                    overflow = true;
+                    break;
+                }
+                let len = rec.len() as u64;
+                let rec = rec.to_vec();
+                self.index += 1;
+                if pos + len > offset {
+                    self.from = (offset - pos) as usize;
+                    self.count = rec.len() - self.from;
+                    self.buf = rec;
+                    return Ok(());
+                }
+                pos += len;
+                if pos == offset {
+                    return Ok(());
+                }
+            }
+            if !overflow {
+                return Ok(());
+            }
+            self.size <<= 1;
+        }
+    }
+
+    /// `seq_read_iter()`: reads up to `want` bytes at `*pos` into `out`, advancing `*pos`.
+    pub fn read(
+        &mut self,
+        src: &dyn ProcSource,
+        pos: &mut u64,
+        want: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<usize, Errno> {
+        if want == 0 {
+            return Ok(0);
+        }
+        if *pos == 0 {
+            self.index = 0;
+            self.count = 0;
+        }
+        if *pos != self.read_pos {
+            if let Err(e) = self.traverse(src, *pos) {
+                self.read_pos = 0;
+                self.index = 0;
+                self.count = 0;
+                return Err(e);
+            }
+            self.read_pos = *pos;
+        }
+        if self.size == 0 {
+            self.size = SEQ_BUF_SIZE;
+        }
+        let mut copied = 0;
+        let result = self.fill(src, want, out, &mut copied);
+        if copied > 0 {
+            *pos += copied as u64;
+            self.read_pos += copied as u64;
+            return Ok(copied);
+        }
+        result.map(|_| 0)
+    }
+
+    fn fill(
+        &mut self,
+        src: &dyn ProcSource,
+        want: usize,
+        out: &mut Vec<u8>,
+        copied: &mut usize,
+    ) -> Result<(), Errno> {
+        // Something left in the buffer: copy it out first.
+        if self.count > 0 {
+            let n = self.count.min(want);
+            out.extend_from_slice(&self.buf[self.from..self.from + n]);
+            self.count -= n;
+            self.from += n;
+            *copied += n;
+            if self.count > 0 {
+                return Ok(());
+            }
+        }
+        self.from = 0;
+        // Get one non-empty record into the buffer, growing it while the record does not fit.
+        self.start(src)?;
+        loop {
+            let Some(rec) = self.record(self.index) else {
+                self.count = 0;
+                return Ok(());
+            };
+            if rec.is_empty() {
+                self.index += 1;
+                continue;
+            }
+            if fits(0, rec, self.size) {
+                self.buf = rec.to_vec();
+                self.count = self.buf.len();
+                break;
+            }
+            self.size <<= 1;
+            self.start(src)?;
+        }
+        // Add whole records while the reader wants more and they fit.
+        loop {
+            self.index += 1;
+            let Some(rec) = self.record(self.index) else { break };
+            if self.count >= want - *copied {
+                break;
+            }
+            if !fits(self.count, rec, self.size) {
+                break;
+            }
+            let rec = rec.to_vec();
+            self.buf.extend_from_slice(&rec);
+            self.count += rec.len();
+        }
+        let n = self.count.min(want - *copied);
+        out.extend_from_slice(&self.buf[..n]);
+        *copied += n;
+        self.count -= n;
+        self.from = n;
+        Ok(())
+    }
+
+    /// `seq_lseek()`: `SEEK_SET`/`SEEK_CUR` only (`EINVAL` otherwise and for a negative
+    /// result), re-walking to the new offset.
+    pub fn lseek(
+        &mut self,
+        src: &dyn ProcSource,
+        f_pos: &mut u64,
+        offset: i64,
+        whence: u32,
+    ) -> Result<u64, Errno> {
+        let target = match whence {
+            SEEK_SET => offset,
+            SEEK_CUR => (*f_pos as i64).checked_add(offset).ok_or(Errno::EINVAL)?,
+            _ => return Err(Errno::EINVAL),
+        };
+        if target < 0 {
+            return Err(Errno::EINVAL);
+        }
+        let target = target as u64;
+        if target != self.read_pos {
+            if let Err(e) = self.traverse(src, target) {
+                *f_pos = 0;
+                self.read_pos = 0;
+                self.index = 0;
+                self.count = 0;
+                return Err(e);
+            }
+            self.read_pos = target;
+        }
+        *f_pos = target;
+        Ok(target)
+    }
+}
+
+/// `lseek`'s `whence` values.
+pub const SEEK_SET: u32 = 0;
+pub const SEEK_CUR: u32 = 1;
+pub const SEEK_END: u32 = 2;
+pub const SEEK_DATA: u32 = 3;
+pub const SEEK_HOLE: u32 = 4;
+
+/// One directory entry as readdir emits it: position, name, inode number, `d_type`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirEntry {
+    pub pos: u64,
+    pub name: String,
+    pub ino: u64,
+    pub d_type: u8,
+}
+
+/// Inode numbers pivm gives proc nodes (Linux allocates them dynamically; these are stable).
+pub fn ino(node: ProcNode) -> u64 {
+    const PID_BASE: u64 = 0x1000;
+    match node {
+        ProcNode::Root => PROC_ROOT_INO,
+        ProcNode::SelfLink => 2,
+        ProcNode::File(ProcFile::Root(f)) => 3 + f as u64,
+        ProcNode::Pid(p) => PID_BASE + p as u64 * 16,
+        ProcNode::File(ProcFile::Pid(p, f)) => PID_BASE + p as u64 * 16 + 1 + f as u64,
+        ProcNode::Exe(p) => PID_BASE + p as u64 * 16 + 15,
+    }
+}
+
+/// The mode (type and permission bits) of a proc node.
+pub fn mode(node: ProcNode) -> u32 {
+    match node {
+        ProcNode::Root | ProcNode::Pid(_) => S_IFDIR | 0o555,
+        ProcNode::SelfLink | ProcNode::Exe(_) => S_IFLNK | 0o777,
+        ProcNode::File(ProcFile::Root(f)) => {
+            S_IFREG | ROOT_FILES.iter().find(|e| e.1 == f).map_or(0o444, |e| e.2)
+        }
+        ProcNode::File(ProcFile::Pid(..)) => S_IFREG | 0o444,
+    }
+}
+
+/// `st_nlink`: the root has 2 plus one per process (`proc_root_getattr`), a process directory
+/// 2 (pivm's has no subdirectories), everything else 1.
+pub fn nlink(node: ProcNode, src: &dyn ProcSource) -> u32 {
+    match node {
+        ProcNode::Root => 2 + src.tgids().len() as u32,
+        ProcNode::Pid(_) => 2,
+        _ => 1,
+    }
+}
+
+/// `lookup` of `name` in directory `dir`: `ENOENT` for a name that is not there (a process
+/// that does not exist, `01` for 1), `ENOTDIR` when `dir` is not a directory.
+pub fn lookup(src: &dyn ProcSource, dir: ProcNode, name: &str) -> Result<ProcNode, Errno> {
+    match dir {
+        ProcNode::Root => {
+            if name == "self" {
+                return Ok(ProcNode::SelfLink);
+            }
+            if let Some(&(_, f, _)) = ROOT_FILES.iter().find(|e| e.0 == name) {
+                return Ok(ProcNode::File(ProcFile::Root(f)));
+            }
+            let pid = parse_pid(name).ok_or(Errno::ENOENT)?;
+            if src.tgids().contains(&pid) {
+                Ok(ProcNode::Pid(pid))
+            } else {
+                Err(Errno::ENOENT)
+            }
+        }
+        ProcNode::Pid(pid) => {
+            if !src.tgids().contains(&pid) {
+                return Err(Errno::ENOENT);
+            }
+            match PID_ENTRIES.iter().find(|e| e.0 == name) {
+                Some((_, PidEntry::File(f))) => Ok(ProcNode::File(ProcFile::Pid(pid, *f))),
+                Some((_, PidEntry::Exe)) => Ok(ProcNode::Exe(pid)),
+                None => Err(Errno::ENOENT),
+            }
+        }
+        _ => Err(Errno::ENOTDIR),
+    }
+}
+
+/// `name_to_int()`: a decimal number without a leading zero.
+fn parse_pid(name: &str) -> Option<u32> {
+    if name.is_empty() || (name.len() > 1 && name.starts_with('0')) {
+        return None;
+    }
+    if !name.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    name.parse().ok()
+}
+
+/// `readlink` of a proc symlink: `/proc/self` is the reader's tgid (`ENOENT` for a kernel
+/// context), `exe` the executable's path (`ENOENT` without one).
+pub fn readlink(src: &dyn ProcSource, node: ProcNode) -> Result<String, Errno> {
+    match node {
+        ProcNode::SelfLink => {
+            src.current_tgid().map(|t| alloc::format!("{t}")).ok_or(Errno::ENOENT)
+        }
+        ProcNode::Exe(pid) => src.exe_path(pid).ok_or(Errno::ENOENT),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// The entries of directory `dir` from readdir position `from` on (`.` and `..` included),
+/// and the position after the last one.
+pub fn readdir(
+    src: &dyn ProcSource,
+    dir: ProcNode,
+    parent_ino: u64,
+    from: u64,
+) -> Result<(Vec<DirEntry>, u64), Errno> {
+    let mut all = Vec::new();
+    let dot = |pos, name: &str, ino| DirEntry { pos, name: name.into(), ino, d_type: dt::DIR };
+    let end = match dir {
+        ProcNode::Root => {
+            all.push(dot(0, ".", PROC_ROOT_INO));
+            all.push(dot(1, "..", parent_ino));
+            for (i, &(name, f, _)) in ROOT_FILES.iter().enumerate() {
+                let node = ProcNode::File(ProcFile::Root(f));
+                all.push(DirEntry {
+                    pos: 2 + i as u64,
+                    name: name.into(),
+                    ino: ino(node),
+                    d_type: dt::REG,
+                });
+            }
+            all.push(DirEntry {
+                pos: FIRST_PROCESS_ENTRY,
+                name: "self".into(),
+                ino: ino(ProcNode::SelfLink),
+                d_type: dt::LNK,
+            });
+            for t in src.tgids() {
+                all.push(DirEntry {
+                    pos: t as u64 + TGID_OFFSET,
+                    name: alloc::format!("{t}"),
+                    ino: ino(ProcNode::Pid(t)),
+                    d_type: dt::DIR,
+                });
+            }
+            PID_MAX_LIMIT + TGID_OFFSET
+        }
+        ProcNode::Pid(pid) => {
+            if !src.tgids().contains(&pid) {
+                return Err(Errno::ENOENT);
+            }
+            all.push(dot(0, ".", ino(dir)));
+            all.push(dot(1, "..", PROC_ROOT_INO));
+            for (i, &(name, e)) in PID_ENTRIES.iter().enumerate() {
+                let (node, d_type) = match e {
+                    PidEntry::File(f) => (ProcNode::File(ProcFile::Pid(pid, f)), dt::REG),
+                    PidEntry::Exe => (ProcNode::Exe(pid), dt::LNK),
+                };
+                all.push(DirEntry { pos: 2 + i as u64, name: name.into(), ino: ino(node), d_type });
+            }
+            2 + PID_ENTRIES.len() as u64
+        }
+        _ => return Err(Errno::ENOTDIR),
+    };
+    all.retain(|e| e.pos >= from);
+    Ok((all, end))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::cell::Cell;
+    use core::fmt::Write;
+
+    /// A kernel stand-in: meminfo-like single text, maps-like records, a render counter.
+    struct Src {
+        pids: Vec<u32>,
+        me: Option<u32>,
+        lines: usize,
+        renders: Cell<usize>,
+    }
+
+    impl ProcSource for Src {
+        fn tgids(&self) -> Vec<u32> {
+            self.pids.clone()
+        }
+        fn current_tgid(&self) -> Option<u32> {
+            self.me
+        }
+        fn exe_path(&self, tgid: u32) -> Option<String> {
+            (tgid == 1).then(|| "/bin/init".into())
+        }
+        fn render(&self, file: ProcFile, out: &mut SeqBuf) -> Result<(), Errno> {
+            self.renders.set(self.renders.get() + 1);
+            match file {
+                ProcFile::Root(RootFile::Meminfo) => {
+                    for i in 0..self.lines {
+                        writeln!(out, "Line{i:04}:     {i:8} kB").unwrap();
+                    }
+                }
+                ProcFile::Pid(pid, PidFile::Maps) => {
+                    if !self.pids.contains(&pid) {
+                        return Err(Errno::ESRCH);
+                    }
+                    for i in 0..self.lines {
+                        writeln!(
+                            out,
+                            "{:08x}-{:08x} rw-p 00000000 00:00 0 ",
+                            i * 4096,
+                            i * 4096 + 4096
+                        )
+                        .unwrap();
+                        out.end_record();
+                    }
+                }
+                _ => writeln!(out, "x").unwrap(),
+            }
+            Ok(())
+        }
+    }
+
+    fn src(lines: usize) -> Src {
+        Src { pids: alloc::vec![1, 42], me: Some(42), lines, renders: Cell::new(0) }
+    }
+
+    fn full(s: &Src, f: ProcFile) -> Vec<u8> {
+        let mut b = SeqBuf::default();
+        s.render(f, &mut b).unwrap();
+        b.text
+    }
+
+    fn read_all(s: &Src, f: ProcFile, chunk: usize) -> (Vec<u8>, Vec<usize>) {
+        let mut sf = SeqFile::new(f);
+        let (mut pos, mut out, mut sizes) = (0, Vec::new(), Vec::new());
+        loop {
+            let n = sf.read(s, &mut pos, chunk, &mut out).unwrap();
+            if n == 0 {
+                return (out, sizes);
+            }
+            sizes.push(n);
+        }
+    }
+
+    #[test]
+    fn names_order_and_lookup() {
+        let s = src(1);
+        // proc_match order: shorter names first.
+        let names: Vec<&str> = ROOT_FILES.iter().map(|e| e.0).collect();
+        let mut sorted = names.clone();
+        sorted.sort_by(|a, b| a.len().cmp(&b.len()).then(a.cmp(b)));
+        assert_eq!(names, sorted);
+        let (entries, end) = readdir(&s, ProcNode::Root, 1, 0).unwrap();
+        let listed: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(&listed[..4], [".", "..", "iomem", "vmstat"]);
+        assert_eq!(&listed[listed.len() - 3..], ["self", "1", "42"]);
+        assert_eq!(entries.last().unwrap().pos, 42 + TGID_OFFSET);
+        assert_eq!(end, PID_MAX_LIMIT + TGID_OFFSET);
+        let (rest, _) = readdir(&s, ProcNode::Root, 1, 2 + TGID_OFFSET).unwrap();
+        assert_eq!(rest.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), ["42"]);
+        assert_eq!(lookup(&s, ProcNode::Root, "42"), Ok(ProcNode::Pid(42)));
+        assert_eq!(lookup(&s, ProcNode::Root, "042"), Err(Errno::ENOENT));
+        assert_eq!(lookup(&s, ProcNode::Root, "7"), Err(Errno::ENOENT));
+        assert_eq!(
+            lookup(&s, ProcNode::Root, "meminfo"),
+            Ok(ProcNode::File(ProcFile::Root(RootFile::Meminfo)))
+        );
+        assert_eq!(
+            lookup(&s, ProcNode::Pid(42), "maps"),
+            Ok(ProcNode::File(ProcFile::Pid(42, PidFile::Maps)))
+        );
+        assert_eq!(lookup(&s, ProcNode::Pid(42), "environ"), Err(Errno::ENOENT));
+        assert_eq!(
+            lookup(&s, ProcNode::File(ProcFile::Root(RootFile::Meminfo)), "x"),
+            Err(Errno::ENOTDIR)
+        );
+        assert_eq!(readlink(&s, ProcNode::SelfLink).unwrap(), "42");
+        assert_eq!(readlink(&s, ProcNode::Exe(1)).unwrap(), "/bin/init");
+        assert_eq!(readlink(&s, ProcNode::Exe(42)), Err(Errno::ENOENT));
+        let console = Src { me: None, ..src(1) };
+        assert_eq!(readlink(&console, ProcNode::SelfLink), Err(Errno::ENOENT));
+        assert_eq!(mode(ProcNode::File(ProcFile::Root(RootFile::Slabinfo))), S_IFREG | 0o600);
+        assert_eq!(nlink(ProcNode::Root, &s), 4);
+        let (pid_dir, end) = readdir(&s, ProcNode::Pid(42), 1, 0).unwrap();
+        assert_eq!(pid_dir[2].name, "status");
+        assert_eq!(pid_dir[7].d_type, dt::LNK);
+        assert_eq!(end, 10);
+    }
+
+    #[test]
+    fn single_file_reads_any_size_and_renders_once() {
+        let s = src(100); // 2500 bytes: one record under a page
+        let whole = full(&s, ProcFile::Root(RootFile::Meminfo));
+        s.renders.set(0);
+        for chunk in [1, 7, 100, 4096, 65536] {
+            let (got, sizes) = read_all(&s, ProcFile::Root(RootFile::Meminfo), chunk);
+            assert_eq!(got, whole, "chunk {chunk}");
+            assert!(sizes.iter().all(|&n| n == chunk.min(whole.len())) || sizes.len() > 1);
+        }
+        // One rendering per pass (the last read at EOF renders nothing new).
+        assert_eq!(s.renders.get(), 5);
+        // A single record larger than a page: the buffer doubles until it fits.
+        let big = src(400); // 10400 bytes
+        let (got, sizes) = read_all(&big, ProcFile::Root(RootFile::Meminfo), 1 << 20);
+        assert_eq!(got, full(&big, ProcFile::Root(RootFile::Meminfo)));
+        assert_eq!(sizes, [10400]);
+    }
+
+    #[test]
+    fn record_files_return_whole_records_up_to_a_page() {
+        let s = src(200); // 200 records of 41 bytes
+        let whole = full(&s, ProcFile::Pid(42, PidFile::Maps));
+        assert_eq!(whole.len(), 200 * 41);
+        let (got, sizes) = read_all(&s, ProcFile::Pid(42, PidFile::Maps), 1 << 20);
+        assert_eq!(got, whole);
+        // 99 records (4059 bytes) fit in a page; the 100th (4100) would not.
+        assert_eq!(sizes, [99 * 41, 99 * 41, 2 * 41]);
+        // Small reads are served from the buffer without losing a byte.
+        let (got, _) = read_all(&s, ProcFile::Pid(42, PidFile::Maps), 33);
+        assert_eq!(got, whole);
+    }
+
+    #[test]
+    fn offsets_seek_and_reads_past_the_end() {
+        let s = src(200);
+        let f = ProcFile::Pid(42, PidFile::Maps);
+        let whole = full(&s, f);
+        let mut sf = SeqFile::new(f);
+        for at in [0usize, 1, 39, 40, 41, 4079, 4080, 7999, 8000, 9000] {
+            let mut pos = at as u64;
+            let mut out = Vec::new();
+            let n = sf.read(&s, &mut pos, 100, &mut out).unwrap();
+            let want = &whole[at.min(whole.len())..(at + 100).min(whole.len())];
+            assert_eq!(&out[..], &want[..n], "pread at {at}");
+            assert_eq!(n, want.len().min(100), "at {at}");
+            assert_eq!(pos, (at + n) as u64);
+        }
+        let mut f_pos = 0;
+        assert_eq!(sf.lseek(&s, &mut f_pos, 4000, SEEK_SET), Ok(4000));
+        assert_eq!(sf.lseek(&s, &mut f_pos, 5, SEEK_CUR), Ok(4005));
+        assert_eq!(sf.lseek(&s, &mut f_pos, 0, SEEK_END), Err(Errno::EINVAL));
+        assert_eq!(sf.lseek(&s, &mut f_pos, -5000, SEEK_CUR), Err(Errno::EINVAL));
+        assert_eq!(f_pos, 4005);
+        let mut out = Vec::new();
+        let mut pos = f_pos;
+        sf.read(&s, &mut pos, 10, &mut out).unwrap();
+        assert_eq!(out, &whole[4005..4015]);
+        // The process exits: reading its maps now fails with ESRCH, from the start.
+        let gone = Src { pids: alloc::vec![1], ..src(200) };
+        let mut pos = 0;
+        assert_eq!(SeqFile::new(f).read(&gone, &mut pos, 10, &mut Vec::new()), Err(Errno::ESRCH));
+    }
+
+    proptest::proptest! {
+        /// Any sequence of reads at the file position, preads and seeks returns exactly the
+        /// bytes of the rendered text at those offsets (the model: a flat byte string).
+        #[test]
+        fn reads_match_a_flat_model(lines in 0usize..300, ops in proptest::collection::vec((0u8..3, 0usize..12000, 1usize..9000), 1..40)) {
+            let s = src(lines);
+            let f = ProcFile::Pid(42, PidFile::Maps);
+            let whole = full(&s, f);
+            let mut sf = SeqFile::new(f);
+            let mut f_pos = 0u64;
+            for (op, off, len) in ops {
+                let mut out = Vec::new();
+                match op {
+                    0 => {
+                        let start = f_pos as usize;
+                        let n = sf.read(&s, &mut f_pos, len, &mut out).unwrap();
+                        let end = (start + len).min(whole.len()).max(start.min(whole.len()));
+                        proptest::prop_assert!(n <= len);
+                        proptest::prop_assert_eq!(&out[..], &whole[start.min(whole.len())..start.min(whole.len()) + n]);
+                        proptest::prop_assert!(n > 0 || start >= whole.len() || end == start);
+                    }
+                    1 => {
+                        let mut p = off as u64;
+                        let n = sf.read(&s, &mut p, len, &mut out).unwrap();
+                        let a = off.min(whole.len());
+                        proptest::prop_assert_eq!(&out[..], &whole[a..a + n]);
+                        proptest::prop_assert!(n > 0 || off >= whole.len());
+                    }
+                    _ => {
+                        sf.lseek(&s, &mut f_pos, off as i64, SEEK_SET).unwrap();
+                    }
+                }
+            }
+        }
+    }
+}
