@@ -211,6 +211,30 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
         },
     );
 
+    // start_kernel's interrupt and time setup: the descriptors (early_irq_init), the
+    // interrupt controllers (init_IRQ), the generic timer as clocksource and periodic tick
+    // (time_init), the console's receive interrupt; then interrupts on.
+    kprintln!("{}", kernel::irq::EarlyIrqInit);
+    kernel::irq::boot_cpu_init();
+    if let Err(e) = pivm::board::raspi::irq::init_irq() {
+        kprintln!("init_IRQ failed: {}", e);
+        cpu::halt();
+    }
+    let entered_in_hyp = cpu::entry_mode_name(entry_cpsr) == "HYP_32";
+    match kernel::time::time_init(entered_in_hyp) {
+        Ok(t) => {
+            kprintln!("{}", t.banner);
+            kprintln!("{}", t.clocksource);
+            pivm::arch::irqflags::local_irq_enable();
+            kprintln!("{}", t.calibrate);
+        }
+        Err(e) => kprintln!("time_init failed: {} (no tick)", e),
+    }
+    if let Err(e) = pivm::console::input::init_irq() {
+        kprintln!("uart-pl011: no receive interrupt ({}); the console polls", e);
+    }
+    pivm::arch::irqflags::local_irq_enable();
+
     // core_initcall(cma_init_reserved_areas): the area joins the page allocator; then
     // postcore_initcall(init_per_zone_wmark_min) sizes the watermarks, reserves and pcp
     // limits, once, with it counted, as Linux does.

@@ -88,3 +88,32 @@ pub mod image {
 pub mod semihosting {
     pub use super::imp::semihosting::exit;
 }
+
+/// Interrupt masking on this CPU (Linux's `local_irq_save`/`restore`/`enable`/`disable`)
+/// and the idle wait for an interrupt.
+#[cfg(kernel)]
+pub mod irqflags {
+    pub use super::imp::irqflags::{
+        irqs_disabled, local_irq_disable, local_irq_enable, local_irq_restore, local_irq_save,
+        wait_for_interrupt, IrqFlags,
+    };
+}
+
+/// The IRQ exception's way into the kernel: the root controller's handler
+/// (`set_handle_irq`), the registers the interrupt interrupted, this CPU's number.
+#[cfg(kernel)]
+pub mod irq {
+    pub use super::imp::irq::{
+        irq_regs_cpsr, set_handle_irq, smp_processor_id, PSR_MODE_MASK, USR_MODE,
+    };
+    pub use super::imp::vectors::PtRegs;
+}
+
+/// The per-CPU timer the tick runs on (the ARM generic timer's CP15 timers): its counter,
+/// its comparator, and the private interrupt each timer raises.
+#[cfg(kernel)]
+pub mod arch_timer {
+    pub use super::imp::arch_timer::{
+        cntfrq, expired, mask, read_counter, set_next_event, ArchTimerPpi, TimerKind,
+    };
+}

@@ -1,8 +1,8 @@
-//! Typed input between the UART and the line editor. While a long command runs it polls the
-//! console for Ctrl-C (`console::interrupted`); whatever else was typed meanwhile goes into a
-//! type-ahead buffer, which the console loop reads before the UART, so no keystroke is lost
-//! or reordered. If the buffer overflows, the loss is reported to the line editor (which then
-//! refuses the line it hit), never silent.
+//! Typed input between the UART and the line editor. The UART's receive interrupt puts
+//! every byte into a type-ahead buffer as it arrives (Ctrl-C marks the running command
+//! interrupted, see `console::interrupted`); the console loop reads the buffer, idling in
+//! between, so no keystroke is lost or reordered. If the buffer overflows, the loss is
+//! reported to the line editor (which then refuses the line it hit), never silent.
 use super::line::CTRL_C;
 
 /// Bytes of type-ahead kept while a command runs (four full lines).
@@ -27,6 +27,9 @@ pub struct TypeAhead {
     lost: bool,
     /// Ctrl-C arrived since [`TypeAhead::begin_command`].
     interrupted: bool,
+    /// A command runs (between [`TypeAhead::begin_command`] and [`TypeAhead::end_command`]):
+    /// Ctrl-C is its interrupt. At the prompt Ctrl-C is a byte for the line editor.
+    running: bool,
 }
 
 impl Default for TypeAhead {
@@ -37,15 +40,23 @@ impl Default for TypeAhead {
 
 impl TypeAhead {
     pub const fn new() -> Self {
-        Self { buf: [0; TYPE_AHEAD_MAX], head: 0, len: 0, lost: false, interrupted: false }
+        Self {
+            buf: [0; TYPE_AHEAD_MAX],
+            head: 0,
+            len: 0,
+            lost: false,
+            interrupted: false,
+            running: false,
+        }
     }
 
-    /// A byte received while a command runs: Ctrl-C interrupts the command (and is consumed,
-    /// as a tty's ISIG consumes it); any other byte is kept for the line editor. Once a byte
+    /// A received byte. While a command runs, Ctrl-C interrupts it (and is consumed, as a
+    /// tty's ISIG consumes it); any other byte, and Ctrl-C at the prompt (the line editor
+    /// cancels the line with it), is kept for the line editor. Once a byte
     /// had to be dropped, every later one is dropped too until the loss has been handed out,
     /// so what is kept is always a prefix of what was typed.
     pub fn receive(&mut self, b: u8) {
-        if b == CTRL_C {
+        if b == CTRL_C && self.running {
             self.interrupted = true;
         } else if self.lost || self.len == TYPE_AHEAD_MAX {
             self.lost = true;
@@ -84,29 +95,77 @@ impl TypeAhead {
         self.interrupted
     }
 
-    /// A command starts: forget an earlier command's Ctrl-C.
+    /// A command starts: forget an earlier command's Ctrl-C. The bytes still buffered were
+    /// typed after the command's line, so they are the command's type-ahead: a Ctrl-C among
+    /// them (typed right after Enter, received while the prompt was still reading)
+    /// interrupts the command, as it would had it arrived a moment later.
     pub fn begin_command(&mut self) {
         self.interrupted = false;
+        self.running = true;
+        let (head, len) = (self.head, self.len);
+        self.len = 0;
+        for i in 0..len {
+            let b = self.buf[(head + i) % TYPE_AHEAD_MAX];
+            if b == CTRL_C {
+                self.interrupted = true;
+            } else {
+                self.buf[(self.head + self.len) % TYPE_AHEAD_MAX] = b;
+                self.len += 1;
+            }
+        }
+    }
+
+    /// The command returned: Ctrl-C goes to the line editor again.
+    pub fn end_command(&mut self) {
+        self.running = false;
     }
 }
 
 #[cfg(all(kernel, target_arch = "arm"))]
 mod device {
-    use spin::Mutex;
-
     use super::{Input, TypeAhead};
     use crate::board::raspi::uart;
+    use crate::kernel::irq::{self, IrqError, IrqReturn};
+    use crate::kernel::spinlock::IrqSpinLock;
 
-    static TYPE_AHEAD: Mutex<TypeAhead> = Mutex::new(TypeAhead::new());
+    /// Taken by the UART's interrupt handler too, hence interrupt-safe.
+    static TYPE_AHEAD: IrqSpinLock<TypeAhead> = IrqSpinLock::new(TypeAhead::new());
 
-    /// Whether the user pressed Ctrl-C since the running command started. Never blocks:
-    /// it empties the UART's receive FIFO into the type-ahead buffer, so long loops call it
-    /// as often as they like (once per step or block) and stop cleanly when it says so.
-    pub fn interrupted() -> bool {
-        let mut t = TYPE_AHEAD.lock();
+    /// Moves every byte the UART's receive FIFO holds into the type-ahead buffer; whether
+    /// there was one.
+    fn drain(t: &mut TypeAhead) -> bool {
+        let mut any = false;
         while let Some(b) = uart::getc() {
             t.receive(b);
+            any = true;
         }
+        any
+    }
+
+    /// The PL011's receive interrupt (`uart-pl011`): typed bytes go to the type-ahead
+    /// buffer as they arrive, Ctrl-C included, whatever the console is doing.
+    fn uart_interrupt(_irq: u32) -> IrqReturn {
+        let got = drain(&mut TYPE_AHEAD.lock());
+        uart::clear_rx_interrupt();
+        if got {
+            IrqReturn::Handled
+        } else {
+            IrqReturn::None
+        }
+    }
+
+    /// Requests the UART's interrupt: from now on input is received by interrupt.
+    pub fn init_irq() -> Result<(), IrqError> {
+        irq::request_irq(crate::board::raspi::irq::uart_irq()?, uart_interrupt, "uart-pl011")
+    }
+
+    /// Whether the user pressed Ctrl-C since the running command started. Never blocks, so
+    /// long loops call it as often as they like (once per step or block) and stop cleanly
+    /// when it says so. It also empties the receive FIFO itself, so it works with
+    /// interrupts masked.
+    pub fn interrupted() -> bool {
+        let mut t = TYPE_AHEAD.lock();
+        drain(&mut t);
         t.interrupted()
     }
 
@@ -115,18 +174,24 @@ mod device {
         TYPE_AHEAD.lock().begin_command();
     }
 
-    /// The next input for the line editor: type-ahead first, then the UART (sleeping in
-    /// `wfi` until a byte arrives).
+    /// Called when the command has returned, before the prompt reads again.
+    pub fn end_command() {
+        TYPE_AHEAD.lock().end_command();
+    }
+
+    /// The next input for the line editor, in the order it was typed; the CPU idles until
+    /// there is some.
     pub fn next() -> Input {
-        if let Some(i) = TYPE_AHEAD.lock().pop() {
-            return i;
-        }
-        Input::Byte(uart::getc_wait())
+        crate::kernel::time::idle_wait(|| {
+            let mut t = TYPE_AHEAD.lock();
+            drain(&mut t);
+            t.pop()
+        })
     }
 }
 
 #[cfg(all(kernel, target_arch = "arm"))]
-pub use device::{begin_command, interrupted, next};
+pub use device::{begin_command, end_command, init_irq, interrupted, next};
 
 #[cfg(test)]
 mod tests {
@@ -139,6 +204,7 @@ mod tests {
     #[test]
     fn bytes_come_out_in_order_and_ctrl_c_interrupts() {
         let mut t = TypeAhead::new();
+        t.begin_command();
         assert!(!t.interrupted());
         for &b in b"he\x03lp\n" {
             t.receive(b);
@@ -154,8 +220,50 @@ mod tests {
     }
 
     #[test]
+    fn ctrl_c_at_the_prompt_goes_to_the_line_editor() {
+        let mut t = TypeAhead::new();
+        for &b in b"abc\x03" {
+            t.receive(b);
+        }
+        assert!(!t.interrupted());
+        assert_eq!(drain(&mut t), b"abc\x03".iter().map(|&b| Input::Byte(b)).collect::<Vec<_>>());
+        // During a command it interrupts; after it, it is a byte again.
+        t.begin_command();
+        t.receive(CTRL_C);
+        assert!(t.interrupted());
+        assert!(t.is_empty());
+        t.end_command();
+        t.receive(CTRL_C);
+        assert_eq!(t.pop(), Some(Input::Byte(CTRL_C)));
+    }
+
+    #[test]
+    fn ctrl_c_typed_after_the_line_interrupts_the_command() {
+        // "memtest\n\x03ls\n" arrives at once: the prompt reads the line, the Ctrl-C
+        // behind it belongs to the command it starts, the rest stays type-ahead.
+        let mut t = TypeAhead::new();
+        for _ in 0..TYPE_AHEAD_MAX - 2 {
+            t.receive(b'x');
+            t.pop();
+        }
+        for &b in b"memtest\n\x03ls\n" {
+            t.receive(b);
+        }
+        for &b in b"memtest\n" {
+            assert_eq!(t.pop(), Some(Input::Byte(b)));
+        }
+        t.begin_command();
+        assert!(t.interrupted());
+        assert_eq!(drain(&mut t), b"ls\n".iter().map(|&b| Input::Byte(b)).collect::<Vec<_>>());
+        t.end_command();
+        t.begin_command();
+        assert!(!t.interrupted());
+    }
+
+    #[test]
     fn overflow_keeps_a_prefix_and_reports_the_loss_once() {
         let mut t = TypeAhead::new();
+        t.begin_command();
         for i in 0..TYPE_AHEAD_MAX + 10 {
             t.receive(b'a' + (i % 26) as u8);
         }

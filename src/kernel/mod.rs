@@ -1,8 +1,11 @@
 //! The running kernel's state: what boot found and computed, fixed once `kernel_main` has
 //! set it, then read by the console commands. Also the boot steps that need it.
 pub mod cma;
+pub mod irq;
 pub mod mem;
 pub mod scenario;
+pub mod spinlock;
+pub mod time;
 pub mod vmalloc;
 
 use spin::Once;

@@ -37,6 +37,8 @@ pub struct Opts {
     pub max_order: Option<u32>,
     /// A build variant's `FEATURES=` ("" for none).
     pub features: &'static str,
+    /// Further QEMU arguments, appended as given (e.g. `-icount shift=0`).
+    pub qemu_args: Vec<&'static str>,
 }
 
 impl Opts {
@@ -49,6 +51,7 @@ impl Opts {
             monitor: None,
             max_order: None,
             features: "",
+            qemu_args: Vec::new(),
         }
     }
     pub fn elf(split: &'static str) -> Opts {
@@ -75,6 +78,11 @@ impl Opts {
     /// Boots the kernel built with `make kernel ... FEATURES=features`.
     pub fn features(mut self, features: &'static str) -> Opts {
         self.features = features;
+        self
+    }
+    /// Appends `args` to QEMU's command line.
+    pub fn qemu_args(mut self, args: &[&'static str]) -> Opts {
+        self.qemu_args.extend_from_slice(args);
         self
     }
     /// The Makefile's build directory and the command that fills it.
@@ -263,6 +271,7 @@ impl Qemu {
             args.push("-dtb".into());
             args.push(artifact(&format!("build/{name}.dtb"), "make dtb").display().to_string());
         }
+        args.extend(opts.qemu_args.iter().map(|a| a.to_string()));
         let mut q = Qemu::spawn("qemu-system-arm", &args);
         q.monitor = opts.monitor;
         q

@@ -8,7 +8,7 @@ use bitflags::bitflags;
 
 /// Linux's `CONFIG_HZ`: the BogoMIPS formula goes through loops-per-jiffy, so its rounding
 /// depends on it.
-pub const HZ: u64 = 100;
+pub use crate::config::HZ;
 /// Linux's `cpu_name` for every ARMv7 core with the CPUID scheme.
 pub const CPU_NAME: &str = "ARMv7 Processor";
 /// Linux's `elf_platform` for ARMv7 little-endian.

@@ -7,7 +7,8 @@
 //! `init_pg_dir` (identity + linear sections for the kernel, the boot parameters and the UART),
 //! turns the MMU and caches on the way Linux 6.1's `__v7_setup` does (TTBCR.N = 0, TEX
 //! remap with Linux's PRRR/NMRR, the domain register, high vectors) and jumps to
-//! `PAGE_OFFSET`. Then it sets the mode stacks, clears the BSS and calls
+//! `PAGE_OFFSET`. Then it sets the mode stacks (four words each: exceptions are handled on
+//! the SVC stack, see `entry_armv`), clears the BSS and calls
 //! `kernel_main(boot_params, machine, entry_cpsr, load_addr)`.
 
 use super::desc::{NMRR, PRRR};
@@ -17,6 +18,10 @@ use super::pgtable::{
     PTE_HWTABLE_OFF, PTE_TABLE_PAGE,
 };
 
+/// Bytes of each exception mode's stack (IRQ, ABT, UND, FIQ).
+const MODE_STACK_BYTES: usize = 4 * super::entry_armv::MODE_STACK_WORDS;
+/// Linux's `OVERFLOW_STACK_SIZE`.
+const OVERFLOW_STACK_SIZE: usize = 4096;
 /// TTBCR.N = 0 for every split: one table through TTBR0, as `v7_ttb_setup` writes.
 pub const TTBCR_N: u32 = 0;
 /// First-level section descriptor for the boot map of RAM: Linux's `MT_MEMORY_RWX`.
@@ -299,14 +304,20 @@ secondary_park:
     .text
     .align  2
 __mmap_switched:
-    cps     #0x17                       @ ABT
-    ldr     sp, =__abt_stack_top
-    cps     #0x1b                       @ UND
-    ldr     sp, =__und_stack_top
+    @ cpu_init: each exception mode's stack is four words (the vector stubs save r0, lr and
+    @ spsr there and switch to SVC mode at once), in Linux's struct stack order.
+    ldr     r0, =__mode_stacks
     cps     #0x12                       @ IRQ
-    ldr     sp, =__irq_stack_top
+    mov     sp, r0
+    add     r0, r0, #{mode_stack}
+    cps     #0x17                       @ ABT
+    mov     sp, r0
+    add     r0, r0, #{mode_stack}
+    cps     #0x1b                       @ UND
+    mov     sp, r0
+    add     r0, r0, #{mode_stack}
     cps     #0x11                       @ FIQ
-    ldr     sp, =__irq_stack_top
+    mov     sp, r0
     cps     #0x13                       @ SVC
     ldr     sp, =__svc_stack_top
     ldr     r0, =__bss_start
@@ -331,14 +342,16 @@ __mmap_switched:
 __svc_stack_guard: .space 4096
 __svc_stack:    .space 65536
 __svc_stack_top:
-__abt_stack:    .space 8192
-__abt_stack_top:
-__und_stack:    .space 8192
-__und_stack_top:
-__irq_stack:    .space 8192
-__irq_stack_top:
+    @ Where a stack overflow is reported from (the exception entry checks every frame
+    @ against the current stack's lowest address); Linux's per-CPU overflow stack.
+__overflow_stack: .space {overflow_stack}
+__overflow_stack_top:
+__mode_stacks:  .space 4 * {mode_stack}
     .global __svc_stack, __svc_stack_top, __svc_stack_guard
+    .global __overflow_stack, __overflow_stack_top, __mode_stacks
 "#,
+    mode_stack = const MODE_STACK_BYTES,
+    overflow_stack = const OVERFLOW_STACK_SIZE,
     mem_rwx = const SECTION_MEM_RWX,
     device = const SECTION_DEVICE,
     periph_first = const PERIPHERAL_FIRST_SECTION,

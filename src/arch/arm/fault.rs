@@ -1,14 +1,17 @@
-//! Aborts and other exceptions: exception-table fixups (so `peek` can survive a bad
-//! address), and Linux-style oopses for everything else, after which the kernel halts.
+//! What the exception entry (`entry_armv`) calls: aborts (exception-table fixups, so `peek`
+//! can survive a bad address, and Linux-style oopses for everything else, after which the
+//! kernel halts), undefined instructions, exceptions from modes that never take one, the
+//! stack overflow report, and the ways in for user space (its faults and system calls go to
+//! the handlers the process code registers).
 use core::arch::asm;
 use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use tock_registers::interfaces::Readable;
 
-use super::cp15::{Dacr, Dfar, Dfsr, Ifar, Ifsr, Sctlr, Ttbr0};
+use super::cp15::{Dacr, Sctlr, Ttbr0};
 use super::fsr;
-use super::vectors::{ExceptionKind, PtRegs, ShowRegs};
+use super::vectors::{PtRegs, ShowRegs, SvcPtRegs};
 use crate::board::raspi::uart::UartWriter;
 use crate::mm::PAGE_SIZE;
 
@@ -110,8 +113,6 @@ pub fn probe_read_u32(addr: usize) -> Result<u32, Fault> {
             a = in(reg) addr,
             v = out(reg) val,
             e = out(reg) err,
-            // A fault here taken while already in abort mode (the oops path) overwrites lr.
-            lateout("lr") _,
             options(nostack, readonly),
         );
     }
@@ -129,8 +130,6 @@ pub fn probe_write_u32(addr: usize, value: u32) -> Result<(), Fault> {
             a = in(reg) addr,
             v = in(reg) value,
             e = out(reg) err,
-            // As in `probe_read_u32`: a nested abort overwrites lr.
-            lateout("lr") _,
             options(nostack),
         );
     }
@@ -152,27 +151,194 @@ pub fn set_address_describer(f: DescribeAddr) {
 /// Set while an oops is being printed: a fault inside it must not start another.
 static IN_OOPS: AtomicBool = AtomicBool::new(false);
 
-/// Entry from the vectors.
-pub fn handle(kind: ExceptionKind, regs: &mut PtRegs) {
-    match kind {
-        ExceptionKind::DataAbort => {
-            let (far, dfsr) = (Dfar.get(), Dfsr.get());
-            if let Some(fixup) = search_exception_table(regs.pc()) {
-                FIXED_FAR.store(far, Ordering::Relaxed);
-                FIXED_FSR.store(dfsr, Ordering::Relaxed);
-                regs.set_pc(fixup);
-                return;
-            }
-            die_kernel_fault(far, dfsr, false, regs)
-        }
-        ExceptionKind::PrefetchAbort => die_kernel_fault(Ifar.get(), Ifsr.get(), true, regs),
-        ExceptionKind::Undefined => die("Oops - undefined instruction", 0, regs),
-        other => {
+/// The exception `bad_mode` reports (Linux's `handler[]`, by `BAD_*` reason).
+const BAD_MODE_HANDLER: [&str; 5] =
+    ["prefetch abort", "data abort", "address exception", "interrupt", "undefined instruction"];
+
+/// A user-mode exception, for the handler the process code registers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserException {
+    /// A data abort at `addr` with the DFSR.
+    DataAbort { addr: u32, fsr: u32 },
+    /// A prefetch abort at `addr` with the IFSR.
+    PrefetchAbort { addr: u32, fsr: u32 },
+    /// An undefined instruction at `regs.pc()`.
+    Undefined,
+}
+
+/// Handles a user-mode exception on the task's behalf (signals it, or fixes the fault up)
+/// and returns to let `ret_to_user` resume it with `regs`.
+pub type UserExceptionHandler = fn(UserException, &mut PtRegs);
+/// Runs a system call from user space: number in r7, arguments in r0-r6, result to r0.
+pub type SyscallHandler = fn(&mut PtRegs);
+
+static USER_EXCEPTION: spin::Once<UserExceptionHandler> = spin::Once::new();
+static SYSCALL: spin::Once<SyscallHandler> = spin::Once::new();
+
+/// Registers what user-mode faults and undefined instructions go to (once).
+pub fn set_user_exception_handler(f: UserExceptionHandler) {
+    USER_EXCEPTION.call_once(|| f);
+}
+
+/// Registers the system-call handler (once). Until then every call returns `-ENOSYS`.
+pub fn set_syscall_handler(f: SyscallHandler) {
+    SYSCALL.call_once(|| f);
+}
+
+/// Linux's `ENOSYS`.
+const ENOSYS: i32 = 38;
+
+/// The DACR an exception interrupted: saved in the frame for a kernel context; user space
+/// runs with its domain accessible (`DACR_UACCESS_ENABLE`).
+///
+/// # Safety
+/// `regs` is a frame the entry code saved: a kernel context's is a whole `svc_pt_regs`.
+unsafe fn interrupted_dacr(regs: *const PtRegs) -> u32 {
+    if (*regs).user_mode() {
+        (Dacr.get() & !super::mmu::DACR_USER_MASK) | (1 << (2 * super::desc::DOMAIN_USER as u32))
+    } else {
+        (*regs.cast::<SvcPtRegs>()).dacr
+    }
+}
+
+/// A user-mode exception: to the process code's handler, or, with none registered (no
+/// process can run yet), an oops naming it.
+fn user_exception(e: UserException, regs: &mut PtRegs, dacr: u32) {
+    match USER_EXCEPTION.get() {
+        Some(handle) => handle(e, regs),
+        None => {
             let mut w = oops_writer();
-            let _ = writeln!(w, "Bad mode in {:?} handler detected", other);
-            die("Oops - bad mode", 0, regs)
+            let _ = writeln!(w, "pivm: user-mode {:?} with no process to signal", e);
+            die("Oops - bad mode", 0, regs, dacr)
         }
     }
+}
+
+/// `do_DataAbort` from `__dabt_svc` / `__dabt_usr`.
+#[no_mangle]
+extern "C" fn do_DataAbort(addr: u32, fsr: u32, regs: *mut PtRegs) {
+    // SAFETY: the entry code passes the frame it saved on this CPU's kernel stack.
+    let dacr = unsafe { interrupted_dacr(regs) };
+    // SAFETY: as above; nothing else refers to the frame while the handler runs.
+    let regs = unsafe { &mut *regs };
+    if regs.user_mode() {
+        return user_exception(UserException::DataAbort { addr, fsr }, regs, dacr);
+    }
+    if let Some(fixup) = search_exception_table(regs.pc()) {
+        FIXED_FAR.store(addr, Ordering::Relaxed);
+        FIXED_FSR.store(fsr, Ordering::Relaxed);
+        regs.set_pc(fixup);
+        return;
+    }
+    die_kernel_fault(addr, fsr, false, regs, dacr)
+}
+
+/// `do_PrefetchAbort` from `__pabt_svc` / `__pabt_usr`.
+#[no_mangle]
+extern "C" fn do_PrefetchAbort(addr: u32, ifsr: u32, regs: *mut PtRegs) {
+    // SAFETY: as in do_DataAbort.
+    let dacr = unsafe { interrupted_dacr(regs) };
+    // SAFETY: as in do_DataAbort.
+    let regs = unsafe { &mut *regs };
+    if regs.user_mode() {
+        return user_exception(UserException::PrefetchAbort { addr, fsr: ifsr }, regs, dacr);
+    }
+    die_kernel_fault(addr, ifsr, true, regs, dacr)
+}
+
+/// `do_undefinstr` from `__und_svc` / `__und_usr` (pc already at the instruction).
+#[no_mangle]
+extern "C" fn do_undefinstr(regs: *mut PtRegs) {
+    // SAFETY: as in do_DataAbort.
+    let dacr = unsafe { interrupted_dacr(regs) };
+    // SAFETY: as in do_DataAbort.
+    let regs = unsafe { &mut *regs };
+    if regs.user_mode() {
+        return user_exception(UserException::Undefined, regs, dacr);
+    }
+    die("Oops - undefined instruction", 0, regs, dacr)
+}
+
+/// `bad_mode`: an exception taken in a mode that never takes one (FIQ, IRQ, abort,
+/// undefined or system mode).
+#[no_mangle]
+extern "C" fn bad_mode(regs: *mut PtRegs, reason: u32) -> ! {
+    // SAFETY: common_invalid built a pt_regs frame (without the DACR) on the SVC stack.
+    let regs = unsafe { &*regs };
+    let mut w = oops_writer();
+    let handler = BAD_MODE_HANDLER.get(reason as usize).unwrap_or(&"unknown");
+    let _ = writeln!(w, "Bad mode in {} handler detected", handler);
+    die("Oops - bad mode", 0, regs, Dacr.get())
+}
+
+/// `ret_to_user` found a frame that would not return to user mode with interrupts on.
+#[no_mangle]
+extern "C" fn bad_user_return(regs: *mut PtRegs) -> ! {
+    // SAFETY: ret_to_user passes the frame it was about to restore.
+    let regs = unsafe { &*regs };
+    let mut w = oops_writer();
+    let _ = writeln!(w, "Returning to usermode but unexpected PSR bits set?");
+    die("Oops - BUG", 0, regs, Dacr.get())
+}
+
+/// `do_syscall`: a system call from user space (`vector_swi`), interrupts on.
+#[no_mangle]
+extern "C" fn do_syscall(regs: *mut PtRegs) {
+    // SAFETY: vector_swi passes the user frame it saved at the top of the kernel stack.
+    let regs = unsafe { &mut *regs };
+    match SYSCALL.get() {
+        Some(handle) => handle(regs),
+        // sys_ni_syscall.
+        None => regs.uregs[0] = (-ENOSYS) as u32,
+    }
+}
+
+/// An IRQ taken before a root controller registered its handler.
+pub fn bad_irq(_regs: &PtRegs) -> ! {
+    let mut w = oops_writer();
+    let _ = writeln!(w, "Kernel panic - not syncing: IRQ taken without a root IRQ handler");
+    crate::board::raspi::uart::flush();
+    super::cpu::halt()
+}
+
+extern "C" {
+    /// The boot SVC stack (the only kernel stack until tasks exist) and the overflow stack
+    /// (arch/arm/entry.rs).
+    static __svc_stack: u8;
+    static __svc_stack_top: u8;
+    static __overflow_stack: u8;
+    static __overflow_stack_top: u8;
+}
+
+/// Set once the overflow report started: an overflow of the overflow stack stops there.
+static IN_BAD_STACK: AtomicBool = AtomicBool::new(false);
+
+/// `handle_bad_stack`: an exception whose frame did not fit the kernel stack, reported from
+/// the overflow stack (`__bad_stack` moved there).
+#[no_mangle]
+extern "C" fn handle_bad_stack(regs: *mut PtRegs) -> ! {
+    // SAFETY: __bad_stack built a whole svc_pt_regs frame at the overflow stack's top.
+    let dacr = unsafe { (*regs.cast::<SvcPtRegs>()).dacr };
+    // SAFETY: as above.
+    let regs = unsafe { &*regs };
+    let mut w = oops_writer();
+    if IN_BAD_STACK.swap(true, Ordering::Relaxed) {
+        recursive_fault(&mut w, regs.uregs[PtRegs::SP], regs)
+    }
+    let addr = |s: &u8| core::ptr::from_ref(s) as u32;
+    // SAFETY: linker-placed symbols; only their addresses are taken.
+    let (task, task_top, ovf, ovf_top) = unsafe {
+        (
+            addr(&__svc_stack),
+            addr(&__svc_stack_top),
+            addr(&__overflow_stack),
+            addr(&__overflow_stack_top),
+        )
+    };
+    let _ = writeln!(w, "Insufficient stack space to handle exception!");
+    let _ = writeln!(w, "Task stack:     [{:#010x}..{:#010x}]", task, task_top);
+    let _ = writeln!(w, "Overflow stack: [{:#010x}..{:#010x}]", ovf, ovf_top);
+    die("kernel stack overflow", 0, regs, dacr)
 }
 
 /// The console, taken without its lock: an oops may interrupt a print.
@@ -180,7 +346,7 @@ fn oops_writer() -> UartWriter {
     UartWriter
 }
 
-fn die_kernel_fault(addr: u32, fsr_val: u32, instruction: bool, regs: &PtRegs) -> ! {
+fn die_kernel_fault(addr: u32, fsr_val: u32, instruction: bool, regs: &PtRegs, dacr: u32) -> ! {
     let mut w = oops_writer();
     if IN_OOPS.swap(true, Ordering::Relaxed) {
         recursive_fault(&mut w, addr, regs)
@@ -201,7 +367,7 @@ fn die_kernel_fault(addr: u32, fsr_val: u32, instruction: bool, regs: &PtRegs) -
     }
     let _ = writeln!(w, "FSR 0x{:03x}: {}", fsr_val, fsr::fault_name(fsr_val));
     // Linux marks prefetch aborts with FSR_LNX_PF, and die() prints the marked value.
-    die("Oops", if instruction { fsr_val | FSR_LNX_PF } else { fsr_val }, regs)
+    die("Oops", if instruction { fsr_val | FSR_LNX_PF } else { fsr_val }, regs, dacr)
 }
 
 /// A fault while printing an oops: say so and stop, as Linux's `make_task_dead` does for a
@@ -217,8 +383,9 @@ fn recursive_fault(w: &mut UartWriter, addr: u32, regs: &PtRegs) -> ! {
     super::cpu::halt()
 }
 
-/// Linux's `die()`: the oops header, the registers and the code around pc, then halt.
-fn die(msg: &str, err: u32, regs: &PtRegs) -> ! {
+/// Linux's `die()`: the oops header, the registers (with `dacr`, the DACR the exception
+/// interrupted) and the code around pc, then halt.
+fn die(msg: &str, err: u32, regs: &PtRegs, dacr: u32) -> ! {
     let mut w = oops_writer();
     IN_OOPS.store(true, Ordering::Relaxed);
     let _ = writeln!(w, "Internal error: {}: {:x} [#1] SMP ARM", msg, err);
@@ -227,14 +394,9 @@ fn die(msg: &str, err: u32, regs: &PtRegs) -> ! {
     let _ = writeln!(w, "Hardware name: BCM2835");
     let _ = writeln!(w, "PC is at {}", Sym(regs.pc()));
     let _ = writeln!(w, "LR is at {}", Sym(regs.uregs[PtRegs::LR]));
-    let _ = writeln!(w, "{}", ShowRegs { regs, dacr: Dacr.get() });
-    let _ = writeln!(
-        w,
-        "Control: {:08x}  Table: {:08x}  DAC: {:08x}",
-        Sctlr.get(),
-        Ttbr0.get(),
-        Dacr.get()
-    );
+    let _ = writeln!(w, "{}", ShowRegs { regs, dacr });
+    let _ =
+        writeln!(w, "Control: {:08x}  Table: {:08x}  DAC: {:08x}", Sctlr.get(), Ttbr0.get(), dacr);
     // dump_instr(): four words before pc and pc's own in parentheses, each followed by a
     // space; an unreadable word ends the line with "bad PC value".
     let _ = write!(w, "Code: ");

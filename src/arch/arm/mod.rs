@@ -12,21 +12,32 @@ pub mod pgtable;
 pub mod profile;
 
 #[cfg(all(kernel, target_arch = "arm"))]
+pub mod arch_timer;
+#[cfg(all(kernel, target_arch = "arm"))]
 pub mod cp15;
 #[cfg(all(kernel, target_arch = "arm"))]
 pub mod cpu;
 #[cfg(all(kernel, target_arch = "arm"))]
 pub mod entry;
 #[cfg(all(kernel, target_arch = "arm"))]
+pub mod entry_armv;
+#[cfg(all(kernel, target_arch = "arm"))]
 pub mod fault;
 #[cfg(all(kernel, target_arch = "arm"))]
 pub mod image;
+#[cfg(all(kernel, target_arch = "arm"))]
+pub mod irq;
+#[cfg(all(kernel, target_arch = "arm"))]
+pub mod irqflags;
 #[cfg(all(kernel, target_arch = "arm"))]
 pub mod mmu;
 #[cfg(all(kernel, target_arch = "arm"))]
 pub mod semihosting;
 #[cfg(all(kernel, target_arch = "arm"))]
 pub mod vectors;
+
+#[cfg(all(kernel, target_arch = "arm"))]
+pub use irq::smp_processor_id;
 
 /// Kernel code here is compiled only for 32-bit ARM, where `usize` is 32 bits: a virtual
 /// address converts to the `u32` the hardware takes exactly.

@@ -3,38 +3,10 @@
 //! As Linux lays them out: the vector page (mapped at `VECTORS_BASE`, 0xffff0000, with
 //! SCTLR.V set from the entry code on) holds the eight vectors, each a branch to its stub in
 //! the next page, and the kuser helpers in its last 160 bytes; it is readable by user space.
-//! The stubs page (0xffff1000, kernel only) jumps to the exception entries in the text.
+//! The stubs page (0xffff1000, kernel only, `entry_armv`) switches to SVC mode and enters
+//! the kernel.
 
 use core::fmt;
-
-/// Exception kinds, numbered by their vector slot.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u32)]
-pub enum ExceptionKind {
-    Reset = 0,
-    Undefined = 1,
-    Svc = 2,
-    PrefetchAbort = 3,
-    DataAbort = 4,
-    Unused = 5,
-    Irq = 6,
-    Fiq = 7,
-}
-
-impl ExceptionKind {
-    fn from_u32(v: u32) -> Self {
-        match v {
-            1 => Self::Undefined,
-            2 => Self::Svc,
-            3 => Self::PrefetchAbort,
-            4 => Self::DataAbort,
-            5 => Self::Unused,
-            6 => Self::Irq,
-            7 => Self::Fiq,
-            _ => Self::Reset,
-        }
-    }
-}
 
 /// The interrupted context, laid out like Linux's ARM `struct pt_regs`: r0-r12, sp, lr, pc,
 /// cpsr, orig_r0. `pc` is the faulting instruction (or the return address for SVC).
@@ -59,7 +31,25 @@ impl PtRegs {
     pub fn cpsr(&self) -> u32 {
         self.uregs[Self::CPSR]
     }
+    /// Whether the exception interrupted user mode (`user_mode(regs)`).
+    pub fn user_mode(&self) -> bool {
+        self.cpsr() & super::irq::PSR_MODE_MASK == super::irq::USR_MODE
+    }
 }
+
+/// The frame of an exception that interrupted the kernel (`struct svc_pt_regs`): the
+/// registers and the DACR the kernel had, which the exit restores.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct SvcPtRegs {
+    pub regs: PtRegs,
+    pub dacr: u32,
+}
+
+// The entry code's offsets.
+const _: () = assert!(core::mem::size_of::<PtRegs>() == super::entry_armv::PT_REGS_SIZE);
+const _: () = assert!(core::mem::size_of::<SvcPtRegs>() == super::entry_armv::SVC_REGS_SIZE);
+const _: () = assert!(core::mem::offset_of!(SvcPtRegs, dacr) == super::entry_armv::SVC_DACR);
 
 /// Linux's `__show_regs` register block (without the symbolic "PC is at" lines), with the
 /// DACR the exception interrupted: its user domain gives the `Segment` word.
@@ -111,11 +101,6 @@ pub fn mode_name(mode: u32) -> &'static str {
         0x1f => "SYS_32",
         _ => "UK_32",
     }
-}
-
-#[no_mangle]
-extern "C" fn arm_exception(kind: u32, regs: &mut PtRegs) {
-    super::fault::handle(ExceptionKind::from_u32(kind), regs);
 }
 
 core::arch::global_asm!(
@@ -174,64 +159,5 @@ __kuser_get_tls:                        @ r0 = the thread's TLS pointer (TPIDRUR
 __kuser_helper_version:                 @ helpers in the page: (0x1000 - 0xf60) / 32
     .word   (0x1000 - 0xf60) / 32
 
-    .section .stubs, "ax"
-    .arm
-    @ The stubs page (0xffff1000, kernel read-only): jumps to the exception entries in the
-    @ kernel text through absolute addresses.
-vector_rst:         ldr     pc, =vec_reset
-vector_und:         ldr     pc, =vec_undef
-vector_swi:         ldr     pc, =vec_svc
-vector_pabt:        ldr     pc, =vec_pabt
-vector_dabt:        ldr     pc, =vec_dabt
-vector_addrexcptn:  ldr     pc, =vec_unused
-vector_irq:         ldr     pc, =vec_irq
-vector_fiq:         ldr     pc, =vec_fiq
-    .ltorg
-
-    .text
-    .arm
-    @ Build a pt_regs frame on this mode's stack, call arm_exception(kind, regs) and, if it
-    @ returns (fixup applied), resume at regs->pc. The handler runs in the exception's mode:
-    @ a nested abort there overwrites this mode's lr and spsr, which the frame already holds,
-    @ so code that may fault while in it (the probes) declares lr clobbered.
-    .macro exc_entry kind, adjust
-    sub     lr, lr, #\adjust
-    sub     sp, sp, #72
-    stmia   sp, {{r0-r12}}
-    str     lr, [sp, #60]
-    mrs     r0, spsr
-    str     r0, [sp, #64]
-    mrs     r4, cpsr
-    and     r1, r0, #0x1f
-    cmp     r1, #0x10                   @ user mode's sp/lr are read through SYS mode
-    moveq   r1, #0x1f
-    orr     r1, r1, #0xc0
-    msr     cpsr_c, r1
-    mov     r2, sp
-    mov     r3, lr
-    msr     cpsr_c, r4
-    str     r2, [sp, #52]
-    str     r3, [sp, #56]
-    mov     r0, #\kind
-    mov     r1, sp
-    bl      arm_exception
-    ldr     r0, [sp, #64]
-    msr     spsr_cxsf, r0
-    ldr     lr, [sp, #60]
-    ldmia   sp, {{r0-r12}}
-    add     sp, sp, #72
-    movs    pc, lr
-    .endm
-
-vec_reset:  exc_entry 0, 0
-vec_undef:  exc_entry 1, 4
-vec_pabt:   exc_entry 3, 4
-vec_dabt:   exc_entry 4, 8
-vec_unused: exc_entry 5, 0
-vec_irq:    exc_entry 6, 4
-vec_fiq:    exc_entry 7, 4
-    @ SVC is only issued for semihosting; reaching here means the host does not provide it.
-vec_svc:
-    movs    pc, lr
 "#
 );

@@ -1,4 +1,6 @@
 //! Raspberry Pi 2 (BCM2836): the peripheral memory map and the drivers pivm needs.
+pub mod irq_bcm2835;
+pub mod irq_bcm2836;
 pub mod map;
 
 /// Cores of the BCM2836 (Cortex-A7 MPCore).
@@ -6,6 +8,8 @@ pub const NR_CPUS: u32 = 4;
 
 #[cfg(all(kernel, target_arch = "arm"))]
 pub mod io;
+#[cfg(all(kernel, target_arch = "arm"))]
+pub mod irq;
 #[cfg(all(kernel, target_arch = "arm"))]
 pub mod mailbox;
 #[cfg(all(kernel, target_arch = "arm"))]

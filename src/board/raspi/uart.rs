@@ -1,4 +1,5 @@
-//! PL011 UART0: the serial console (polled; 115200 8N1 as set up by the firmware or QEMU).
+//! PL011 UART0: the serial console (115200 8N1 as set up by the firmware or QEMU): output
+//! polled, input by the receive interrupt (see `console::input`) or polled.
 use core::fmt;
 
 use tock_registers::interfaces::{Readable, Writeable};
@@ -60,30 +61,19 @@ pub fn init() {
     }
     r.rsr_ecr.set(0);
     r.icr.set(ICR_ALL);
-    // Raise the UART interrupt when input arrives: with IRQs masked at the CPU it never
-    // runs a handler, but it wakes `wfi`, so the console idles instead of spinning.
+    // Raise the UART's interrupt when input arrives (the console requests it, at the
+    // interrupt controller, once interrupts are set up).
     r.imsc.write(IMSC::RXIM::SET + IMSC::RTIM::SET);
-    let enable_irqs_2 = (io::base(Device::IrqController) + IRQ_ENABLE_2) as *mut u32;
-    // SAFETY: the interrupt controller is mapped; this only enables the UART's line.
-    unsafe { core::ptr::write_volatile(enable_irqs_2, 1 << (UART_IRQ - 32)) };
 }
 
 /// Every PL011 interrupt's clear bit (ICR bits 0-10).
 const ICR_ALL: u32 = 0x7ff;
-/// BCM2835 interrupt controller: "Enable IRQs 2" register (GPU IRQs 32-63).
-const IRQ_ENABLE_2: usize = 0x14;
-/// The PL011's GPU interrupt number.
-const UART_IRQ: u32 = 57;
+/// The receive and receive-timeout interrupts' clear bits.
+const ICR_RX: u32 = 1 << 4 | 1 << 6;
 
-/// Waits for a received byte, sleeping in `wfi` between characters.
-pub fn getc_wait() -> u8 {
-    loop {
-        if let Some(b) = getc() {
-            return b;
-        }
-        // SAFETY: waiting for an interrupt has no memory effects; IRQs stay masked.
-        unsafe { core::arch::asm!("wfi", options(nomem, nostack)) };
-    }
+/// Clears the receive interrupts once the FIFO has been read empty.
+pub fn clear_rx_interrupt() {
+    regs().icr.set(ICR_RX);
 }
 
 /// Sends one byte, waiting for room in the FIFO.

@@ -1,6 +1,6 @@
 //! `cat` of the files pivm renders: /proc/cmdline, /proc/iomem, /proc/cpuinfo, the memory
-//! files (/proc/meminfo, buddyinfo, pagetypeinfo, zoneinfo) and the debugfs fragmentation
-//! indexes.
+//! files (/proc/meminfo, buddyinfo, pagetypeinfo, zoneinfo), the interrupt and time files
+//! (/proc/interrupts, /proc/stat, /proc/uptime) and the debugfs fragmentation indexes.
 use core::fmt::{self, Write};
 
 use super::{expect_args, CmdError, CmdResult};
@@ -26,6 +26,7 @@ struct File {
 static FILES: &[File] = &[
     File { path: "/proc/cmdline", render: |k, out| writeln!(out, "{}", k.boot.cmdline()) },
     File { path: "/proc/cpuinfo", render: |_, out| cpuinfo().render(out) },
+    File { path: "/proc/interrupts", render: |_, out| crate::kernel::irq::render_interrupts(out) },
     File { path: "/proc/iomem", render: |k, out| iomem(k).render(out) },
     File {
         path: "/proc/meminfo",
@@ -48,6 +49,8 @@ static FILES: &[File] = &[
             slabinfo::render(out, &caches[..n])
         },
     },
+    File { path: "/proc/stat", render: |_, out| crate::kernel::irq::render_stat(out) },
+    File { path: "/proc/uptime", render: |_, out| crate::kernel::time::render_uptime(out) },
     File {
         path: "/proc/vmallocinfo",
         render: |_, out| crate::kernel::vmalloc::render_vmallocinfo(out),

@@ -11,7 +11,7 @@ use self::mmu::{cmd_layout, cmd_p2v, cmd_peek, cmd_pt, cmd_ptdump, cmd_v2p};
 use self::pages::{cmd_alloc_pages, cmd_frag, cmd_free_pages, cmd_free_pages_pfn, cmd_memtest};
 use self::scenario::cmd_scenario;
 use self::slab::{cmd_kfree, cmd_kmalloc, cmd_ksize};
-use self::system::{cmd_crash, cmd_poweroff, cmd_reboot};
+use self::system::{cmd_crash, cmd_jiffies, cmd_poweroff, cmd_reboot};
 use self::verify::cmd_verify;
 use self::vmalloc::{
     cmd_ioremap, cmd_iounmap, cmd_kmap, cmd_kunmap, cmd_poke, cmd_purge, cmd_touch, cmd_vfree,
@@ -225,9 +225,15 @@ pub static COMMANDS: &[Command] = &[
         run: cmd_bench,
     },
     Command {
+        name: "jiffies",
+        usage: "jiffies",
+        help: "the tick count (jiffies_64), the ticks since boot and the counter's time",
+        run: cmd_jiffies,
+    },
+    Command {
         name: "crash",
-        usage: "crash null|exec",
-        help: "dereference NULL, or jump to an unmapped page, in the kernel (oops, then halt)",
+        usage: "crash null|exec|undef|stack",
+        help: "NULL read, jump to an unmapped page, undefined instruction, stack overflow (oops)",
         run: cmd_crash,
     },
     Command {
@@ -267,6 +273,7 @@ pub fn run(line: &str) {
     }
     // What the allocations the command made found (page poisoning), if not printed yet.
     kernel::mem::print_pending_reports();
+    super::input::end_command();
 }
 
 pub(crate) fn expect_args(args: &Args<'_>, n: usize) -> CmdResult {

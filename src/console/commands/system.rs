@@ -1,4 +1,5 @@
-//! Commands that end or break the running kernel: `crash`, `poweroff`, `reboot`.
+//! Commands about the running kernel itself: `jiffies`, and those that end or break it:
+//! `crash`, `poweroff`, `reboot`.
 use super::{expect_args, CmdError, CmdResult};
 use crate::board::raspi::power;
 use crate::console::args::Args;
@@ -10,21 +11,71 @@ const CRASH_EXEC_ADDR: usize = 0x1000;
 
 pub(super) fn cmd_crash(_: &Kernel, args: &Args<'_>) -> CmdResult {
     expect_args(args, 2)?;
-    if args.get(1) == Some("exec") {
-        // SAFETY: deliberately not safe: the jump takes a prefetch abort and the oops path
-        // (whose dump of the code around pc faults in turn) halts the kernel.
-        let f: extern "C" fn() = unsafe { core::mem::transmute(CRASH_EXEC_ADDR) };
-        f();
-        kprintln!("crash: executed {:#x} without a fault?", CRASH_EXEC_ADDR);
-        return Ok(());
+    match args.get(1) {
+        Some("exec") => {
+            // SAFETY: deliberately not safe: the jump takes a prefetch abort and the oops
+            // path (whose dump of the code around pc faults in turn) halts the kernel.
+            let f: extern "C" fn() = unsafe { core::mem::transmute(CRASH_EXEC_ADDR) };
+            f();
+            kprintln!("crash: executed {:#x} without a fault?", CRASH_EXEC_ADDR);
+        }
+        Some("null") => {
+            let null: *const u32 = core::ptr::null();
+            // SAFETY: deliberately not safe: this read faults and the oops path halts.
+            let v = unsafe { core::ptr::read_volatile(null) };
+            kprintln!("crash: read {:#x} from NULL without a fault?", v);
+        }
+        Some("undef") => {
+            // SAFETY: deliberately not safe: a permanently undefined instruction (UDF), as
+            // Linux's lkdtm UNDEFINED; the undefined-instruction oops halts the kernel.
+            unsafe { core::arch::asm!(".inst 0xe7f000f0", options(nomem, nostack)) };
+            kprintln!("crash: executed an undefined instruction without an exception?");
+        }
+        Some("stack") => {
+            // lkdtm's EXHAUST_STACK: recurse until the SVC stack's guard page faults.
+            let depth = exhaust_stack(0);
+            kprintln!("crash: recursed {} times without a stack overflow?", depth);
+        }
+        _ => return Err(CmdError::Usage),
     }
-    if args.get(1) != Some("null") {
-        return Err(CmdError::Usage);
+    Ok(())
+}
+
+/// Bytes of stack each level of `crash stack` takes, as lkdtm's `recursive_loop`.
+const EXHAUST_FRAME: usize = 1024;
+
+/// Recurses with a kilobyte frame each time, until the stack runs out (never returns: the
+/// count bounds it only so that the compiler sees an end).
+#[inline(never)]
+fn exhaust_stack(depth: u32) -> u32 {
+    let mut buf = [0u8; EXHAUST_FRAME];
+    buf[0] = depth as u8;
+    let buf = core::hint::black_box(buf);
+    if depth == u32::MAX {
+        return depth;
     }
-    let null: *const u32 = core::ptr::null();
-    // SAFETY: deliberately not safe: this read faults and the oops path halts the kernel.
-    let v = unsafe { core::ptr::read_volatile(null) };
-    kprintln!("crash: read {:#x} from NULL without a fault?", v);
+    exhaust_stack(depth + 1).wrapping_add(u32::from(buf[EXHAUST_FRAME - 1]))
+}
+
+/// `jiffies`: the tick count (`jiffies_64`), the ticks since boot and, read in the same
+/// interrupts-off moment, the clocksource's time since the tick started, so that the tick's
+/// rate can be checked against the counter.
+pub(super) fn cmd_jiffies(_: &Kernel, args: &Args<'_>) -> CmdResult {
+    use crate::arch::irqflags;
+    use crate::kernel::time::NSEC_PER_SEC;
+    use crate::kernel::time::{get_jiffies_64, ktime_get_boottime_ns, ticks_since_boot, HZ};
+    expect_args(args, 1)?;
+    let flags = irqflags::local_irq_save();
+    let (jiffies, ticks, ns) = (get_jiffies_64(), ticks_since_boot(), ktime_get_boottime_ns());
+    irqflags::local_irq_restore(flags);
+    kprintln!(
+        "jiffies: {} ({} ticks since boot, HZ={}; arch_sys_counter: {}.{:09} s since the tick started)",
+        jiffies,
+        ticks,
+        HZ,
+        ns / NSEC_PER_SEC,
+        ns % NSEC_PER_SEC
+    );
     Ok(())
 }
 

@@ -1,0 +1,114 @@
+//! The ARMv7 generic timer's CP15 interface, as Linux's arm_arch_timer driver uses it: the
+//! 64-bit counter (physical or virtual), and the comparator of each timer programmed with an
+//! absolute value (CVAL) plus its control register (enable, mask, status).
+use core::arch::asm;
+
+use tock_registers::interfaces::Readable;
+
+use super::cp15::Cntfrq;
+
+/// CNTx_CTL bits.
+const CTRL_ENABLE: u32 = 1 << 0;
+const CTRL_IT_MASK: u32 = 1 << 1;
+const CTRL_IT_STAT: u32 = 1 << 2;
+
+/// Which of the CPU's timers (the kernel uses the physical one when it owns PL2, the
+/// virtual one otherwise, as `arch_timer_select_ppi` decides).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimerKind {
+    Phys,
+    Virt,
+}
+
+/// The timer interrupts a device tree lists for `arm,armv7-timer`, in Linux's
+/// `enum arch_timer_ppi_nr` order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArchTimerPpi {
+    PhysSecure = 0,
+    PhysNonsecure = 1,
+    Virt = 2,
+    Hyp = 3,
+}
+
+impl TimerKind {
+    /// The interrupt this timer raises.
+    pub fn ppi(self) -> ArchTimerPpi {
+        match self {
+            TimerKind::Phys => ArchTimerPpi::PhysNonsecure,
+            TimerKind::Virt => ArchTimerPpi::Virt,
+        }
+    }
+}
+
+/// CNTFRQ: the counter's frequency, set by the firmware (QEMU: 62.5 MHz; Pi: 19.2 MHz).
+pub fn cntfrq() -> u32 {
+    Cntfrq.get()
+}
+
+/// The counter the timer compares against (CNTPCT or CNTVCT), after an `isb` so that it is
+/// not read early.
+pub fn read_counter(kind: TimerKind) -> u64 {
+    let (lo, hi): (u32, u32);
+    // SAFETY: reading the counter has no side effects.
+    unsafe {
+        match kind {
+            TimerKind::Phys => asm!("isb", "mrrc p15, 0, {}, {}, c14", out(reg) lo, out(reg) hi,
+                options(nomem, nostack, preserves_flags)),
+            TimerKind::Virt => asm!("isb", "mrrc p15, 1, {}, {}, c14", out(reg) lo, out(reg) hi,
+                options(nomem, nostack, preserves_flags)),
+        }
+    }
+    (u64::from(hi) << 32) | u64::from(lo)
+}
+
+fn read_ctl(kind: TimerKind) -> u32 {
+    let v: u32;
+    // SAFETY: reading the timer control register has no side effects.
+    unsafe {
+        match kind {
+            TimerKind::Phys => asm!("mrc p15, 0, {}, c14, c2, 1", out(reg) v,
+                options(nomem, nostack, preserves_flags)),
+            TimerKind::Virt => asm!("mrc p15, 0, {}, c14, c3, 1", out(reg) v,
+                options(nomem, nostack, preserves_flags)),
+        }
+    }
+    v
+}
+
+fn write_ctl(kind: TimerKind, v: u32) {
+    // SAFETY: the control register only enables, masks or disables this CPU's timer.
+    unsafe {
+        match kind {
+            TimerKind::Phys => asm!("mcr p15, 0, {}, c14, c2, 1", "isb", in(reg) v,
+                options(nomem, nostack, preserves_flags)),
+            TimerKind::Virt => asm!("mcr p15, 0, {}, c14, c3, 1", "isb", in(reg) v,
+                options(nomem, nostack, preserves_flags)),
+        }
+    }
+}
+
+/// `set_next_event` with CVAL: the timer fires when the counter reaches `cval` (at once if
+/// it already has), its interrupt unmasked.
+pub fn set_next_event(kind: TimerKind, cval: u64) {
+    let (lo, hi) = (cval as u32, (cval >> 32) as u32);
+    // SAFETY: the comparator only decides when this CPU's timer interrupt is raised.
+    unsafe {
+        match kind {
+            TimerKind::Phys => asm!("mcrr p15, 2, {}, {}, c14", in(reg) lo, in(reg) hi,
+                options(nomem, nostack, preserves_flags)),
+            TimerKind::Virt => asm!("mcrr p15, 3, {}, {}, c14", in(reg) lo, in(reg) hi,
+                options(nomem, nostack, preserves_flags)),
+        }
+    }
+    write_ctl(kind, (read_ctl(kind) | CTRL_ENABLE) & !CTRL_IT_MASK);
+}
+
+/// Whether the timer's condition is met (ISTATUS).
+pub fn expired(kind: TimerKind) -> bool {
+    read_ctl(kind) & CTRL_IT_STAT != 0
+}
+
+/// Masks the timer's interrupt (the handler does, until the next event is set).
+pub fn mask(kind: TimerKind) {
+    write_ctl(kind, read_ctl(kind) | CTRL_IT_MASK);
+}
