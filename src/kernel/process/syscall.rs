@@ -19,7 +19,7 @@ use crate::abi::generic::{uts_field, KernelTimespec, NewUtsname, Statx, StatxTim
 use crate::abi::uaccess::{self, UserMemory};
 use crate::abi::wire::Wire;
 use crate::arch::process as arch;
-use crate::arch::vectors::PtRegs;
+use crate::arch::process::PtRegs;
 use crate::fs::binfmt_elf::RandomSource;
 use crate::fs::ramfs::{Stat, S_IFCHR};
 use crate::mm::mm_types::{Errno, PAGE_SIZE};
