@@ -26,9 +26,9 @@ use crate::abi::arm::signal::{
     UserRegs, VfpSigframe, SIG_DFL, SIG_IGN,
 };
 use crate::arch::irqflags;
+use crate::arch::process::PtRegs;
 use crate::arch::process::UserException;
 use crate::arch::process::{self as arch, CpuContext, VfpState};
-use crate::arch::vectors::PtRegs;
 use crate::kernel::mem::with_node;
 use crate::mm::gfp::GfpFlags;
 use crate::mm::memory::{FaultCounts, FaultError, FaultFlags};

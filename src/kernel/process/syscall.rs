@@ -19,7 +19,7 @@ use crate::abi::generic::{uts_field, KernelTimespec, NewUtsname, Statx, StatxTim
 use crate::abi::uaccess::{self, UserMemory};
 use crate::abi::wire::Wire;
 use crate::arch::process as arch;
-use crate::arch::vectors::PtRegs;
+use crate::arch::process::PtRegs;
 use crate::fs::binfmt_elf::RandomSource;
 use crate::fs::ramfs::{Stat, S_IFCHR};
 use crate::mm::mm_types::{Errno, PAGE_SIZE};
@@ -493,6 +493,13 @@ fn call(n: u32, a: [u32; 6]) -> SysResult {
             out[..4].copy_from_slice(&(cur.min(u64::from(u32::MAX)) as u32).to_le_bytes());
             out[4..].copy_from_slice(&(max.min(u64::from(u32::MAX)) as u32).to_le_bytes());
             copy_out(a[1], &out)?;
+            Ok(0)
+        }
+        nr::SETRLIMIT => {
+            let v = copy_in(a[1], 8)?;
+            let w = |i: usize| u32::from_le_bytes([v[i], v[i + 1], v[i + 2], v[i + 3]]);
+            let inf = |x: u32| if x == u32::MAX { u64::MAX } else { u64::from(x) };
+            set_rlimit(a[0], inf(w(0)), inf(w(4)))?;
             Ok(0)
         }
         nr::PRLIMIT64 => {
