@@ -121,7 +121,7 @@ fn segv_catches_its_own_faults_with_the_references_codes() {
             .lines()
             .find(|l| l.contains(what) && l.contains(how))
             .unwrap_or_else(|| q.fail(&format!("no probe line {what:?} {how:?}")));
-        assert!(l.contains(&format!("signal 11 (Segmentation fault) si_code=")), "{l}");
+        assert!(l.contains("signal 11 (Segmentation fault) si_code="), "{l}");
         assert!(l.contains(code), "{l}: want {code}");
     }
     // si_addr is the faulting address.
