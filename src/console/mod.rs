@@ -3,6 +3,7 @@
 pub mod args;
 pub mod input;
 pub mod line;
+pub mod ps;
 
 #[cfg(all(kernel, target_arch = "arm"))]
 pub mod commands;

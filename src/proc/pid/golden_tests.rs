@@ -92,7 +92,7 @@ fn vmtest_report(mm: &MmStruct) -> MmReport {
     r
 }
 
-fn vmtest_task() -> TaskSnapshot<'static> {
+pub(crate) fn vmtest_task() -> TaskSnapshot<'static> {
     TaskSnapshot {
         pid: 113,
         tgid: 113,

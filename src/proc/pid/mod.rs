@@ -6,7 +6,7 @@ pub mod maps;
 pub mod stat;
 
 #[cfg(test)]
-mod golden_tests;
+pub(crate) mod golden_tests;
 
 #[cfg(test)]
 pub(crate) mod sample {
