@@ -90,7 +90,11 @@ fn fault_counts_equal_linux_61() {
 
     q.verify_ok("after the fault patterns");
     let after = free_kb(&mut q);
-    assert!(after >= before, "pages lost: {before} kB free before, {after} kB after\n{}", q.transcript());
+    assert!(
+        after >= before,
+        "pages lost: {before} kB free before, {after} kB after\n{}",
+        q.transcript()
+    );
 }
 
 #[test]

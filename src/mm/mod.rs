@@ -6,6 +6,7 @@ pub mod memblock;
 pub mod memory;
 pub mod mm_types;
 pub mod mmap;
+pub mod oom_kill;
 pub mod profile;
 
 pub use addr::{Pfn, PhysAddr, VirtAddr};

@@ -58,7 +58,8 @@ pub fn init_special_pages() -> bool {
     true
 }
 
-fn zero_pfn() -> Pfn {
+/// `ZERO_PAGE(0)`'s frame.
+pub(crate) fn zero_pfn() -> Pfn {
     SPECIAL.get().map_or(Pfn(0), |s| s.zero)
 }
 

@@ -7,7 +7,9 @@
 pub mod exec;
 pub mod fs;
 pub mod mm;
+pub mod oom;
 pub mod procfs;
+pub mod procfs_live;
 pub mod syscall;
 
 use alloc::boxed::Box;
@@ -192,6 +194,34 @@ static USER_DEBUG: AtomicU32 = AtomicU32::new(0);
 /// `randomize_va_space` (0 with `norandmaps`).
 pub static RANDOMIZE_VA_SPACE: AtomicU32 = AtomicU32::new(2);
 const UDBG_SEGV: u32 = 8;
+/// `UDBG_BUS`: report unhandled bus errors.
+const UDBG_BUS: u32 = 16;
+
+/// `__do_user_fault` with `user_debug`: the `unhandled page fault` line, `show_pte` of the
+/// task's table and `show_regs` (the registers the program had).
+fn user_fault_report(addr: u32, sig: u32, fsr_v: u32, regs: &PtRegs) {
+    let (pid, comm, pgd) =
+        with_current(|t| (t.pid, t.comm.clone(), t.mm.as_ref().map(|m| m.hw.pgd)));
+    kprintln!("8<--- cut here ---");
+    kprintln!("{}: unhandled page fault ({}) at 0x{:08x}, code 0x{:03x}", comm, sig, addr, fsr_v);
+    if let Some(pgd) = pgd {
+        let _ = crate::arch::arm::pgtable::write_show_pte(
+            &mut crate::console::printk::Console,
+            pgd,
+            addr,
+            crate::arch::arm::mmu::read_phys_word,
+        );
+    }
+    kprintln!("CPU: 0 PID: {} Comm: {} Not tainted {}", pid, comm, crate::VERSION);
+    kprintln!("Hardware name: BCM2835");
+    kprintln!("PC is at 0x{:x}", regs.pc());
+    kprintln!("LR is at 0x{:x}", regs.uregs[PtRegs::LR]);
+    use crate::arch::arm::cp15::{Dacr, Sctlr, Ttbr0};
+    use tock_registers::interfaces::Readable;
+    let dacr = Dacr.get();
+    kprintln!("{}", crate::arch::arm::vectors::ShowRegs { regs, dacr });
+    kprintln!("Control: {:08x}  Table: {:08x}  DAC: {:08x}", Sctlr.get(), Ttbr0.get(), dacr);
+}
 
 /// Runs `f` on the task table.
 pub fn with_tasks<R>(f: impl FnOnce(&mut Tasks) -> R) -> R {
@@ -362,6 +392,11 @@ pub fn schedule() {
     irqflags::local_irq_restore(flags);
 }
 
+/// Asks for a reschedule on the way back to user space (`set_tsk_need_resched`).
+pub fn set_need_resched() {
+    NEED_RESCHED.store(true, Ordering::Relaxed);
+}
+
 /// The bit of signal `sig` in a mask.
 const fn sigbit(sig: u32) -> u64 {
     1 << (sig - 1)
@@ -525,7 +560,12 @@ fn user_exception(e: UserException, regs: &mut PtRegs) {
                 match r {
                     Some(Ok(_)) => return,
                     Some(Err(FaultError::Sigbus)) => (addr, SIGBUS, 2, f),
-                    Some(Err(FaultError::Oom)) => (addr, SIGKILL, 0, f),
+                    Some(Err(FaultError::Oom)) => {
+                        // VM_FAULT_OOM: the OOM killer frees memory (or kills this task);
+                        // the access is retried.
+                        oom::pagefault_out_of_memory();
+                        return;
+                    }
                     Some(Err(err)) => (addr, SIGSEGV, err.si_code(), f),
                     None => (addr, SIGSEGV, 1, f),
                 }
@@ -534,16 +574,9 @@ fn user_exception(e: UserException, regs: &mut PtRegs) {
         UserException::Undefined => (regs.pc(), SIGILL, 1, 0),
     };
     let _ = code;
-    if USER_DEBUG.load(Ordering::Relaxed) & UDBG_SEGV != 0 && sig != SIGILL {
-        let (pid, comm) = with_current(|t| (t.pid, t.comm.clone()));
-        kprintln!(
-            "{}: unhandled page fault ({}) at 0x{:08x}, code 0x{:03x}",
-            comm,
-            sig,
-            addr,
-            fsr_v
-        );
-        let _ = pid;
+    let debug = USER_DEBUG.load(Ordering::Relaxed);
+    if (sig == SIGSEGV && debug & UDBG_SEGV != 0) || (sig == SIGBUS && debug & UDBG_BUS != 0) {
+        user_fault_report(addr, sig, fsr_v, regs);
     }
     with_current(|t| t.pending |= sigbit(sig));
 }
