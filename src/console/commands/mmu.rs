@@ -86,9 +86,45 @@ pub(super) fn cmd_p2v(k: &Kernel, args: &Args<'_>) -> CmdResult {
     Ok(())
 }
 
+/// The first-level table of process `PID` (argument `i`), refused cleanly for a PID that is
+/// not a live process with an address space.
+fn process_pgd(args: &Args<'_>, i: usize) -> Result<(u32, u64), CmdError> {
+    let pid = match parse_u32(args.get(i).unwrap_or("")) {
+        Ok(p) => p,
+        Err(e) => fail!(args, "{}", e),
+    };
+    if pid == 0 {
+        fail!(args, "0 is the console: it runs on the kernel's tables (no PID)");
+    }
+    let pgd = crate::kernel::process::with_tasks(|t| {
+        t.map.get(&pid).map(|x| x.mm.as_ref().map(|m| m.hw.pgd))
+    });
+    match pgd {
+        None => fail!(args, "{}: No such process", pid),
+        Some(None) => fail!(args, "{}: the process has no address space (exited)", pid),
+        Some(Some(pgd)) => Ok((pid, pgd)),
+    }
+}
+
+/// `pt VA PID`: the walk of `VA` in a process's own table (the console runs on the kernel's,
+/// so the hardware's ATS1CPR would answer for another table and is not asked).
+fn cmd_pt_process(args: &Args<'_>, va: u32) -> CmdResult {
+    let (pid, pgd) = process_pgd(args, 2)?;
+    kprintln!("pid {} pgd {:#010x}", pid, pgd);
+    let _ = crate::arch::arm::pgtable::write_show_pte(&mut Console, pgd, va, mmu::read_phys_word);
+    let walk = desc::walk(pgd, 0, va, mmu::read_phys_word);
+    let _ = write!(Console, "{}", walk);
+    Ok(())
+}
+
 pub(super) fn cmd_pt(_: &Kernel, args: &Args<'_>) -> CmdResult {
-    expect_args(args, 2)?;
+    if !(2..=3).contains(&args.len()) {
+        return Err(CmdError::Usage);
+    }
     let va = arg_addr(args, 1)?;
+    if args.len() == 3 {
+        return cmd_pt_process(args, va);
+    }
     // Linux's show_pte line first (`*pgd`, `*pte` and `*ppte` as an oops prints them).
     mmu::show_pte(&mut Console, va);
     // With TTBCR.N = 0 the MMU walks TTBR0's full table for every address.
@@ -114,13 +150,21 @@ pub(super) fn cmd_pt(_: &Kernel, args: &Args<'_>) -> CmdResult {
 }
 
 pub(super) fn cmd_ptdump(k: &Kernel, args: &Args<'_>) -> CmdResult {
-    expect_args(args, 1)?;
+    if !(1..=2).contains(&args.len()) {
+        return Err(CmdError::Usage);
+    }
+    let (table, user) = match args.len() {
+        2 => (process_pgd(args, 1)?.1, true),
+        _ => (mmu::pgd_phys(), false),
+    };
     let l = &k.layout;
     let marker = |start: u64, name| desc::AddrMarker { start, name };
     // Linux 6.1's address_markers (arch/arm/mm/dump.c; the FDT area starts at VMALLOC_END),
     // plus pivm's own marker for the pkmap area.
     let pkmap = l.pkmap_base.unwrap_or(l.modules_end);
-    let markers = [
+    // A process's dump starts with its own half (pivm's marker; Linux dumps only the kernel's).
+    let user_marker = [marker(0, "User Space")];
+    let kernel_markers = [
         marker(l.modules_vaddr.0, "Modules"),
         marker(pkmap.0, "Persistent Kernel Mappings"),
         marker(l.page_offset.0, "Kernel Mapping"),
@@ -130,7 +174,9 @@ pub(super) fn cmd_ptdump(k: &Kernel, args: &Args<'_>) -> CmdResult {
         marker(l.vectors_base.0, "Vectors"),
         marker(l.vectors_base.0 + 2 * PAGE_SIZE, "Vectors End"),
     ];
-    let _ = desc::ptdump(&mut Console, mmu::pgd_phys(), 0, &markers, mmu::read_phys_word);
+    let markers: alloc::vec::Vec<desc::AddrMarker<'_>> =
+        user_marker.iter().filter(|_| user).chain(kernel_markers.iter()).copied().collect();
+    let _ = desc::ptdump(&mut Console, table, 0, &markers, mmu::read_phys_word);
     Ok(())
 }
 

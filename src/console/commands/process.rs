@@ -184,28 +184,35 @@ pub(crate) fn cmd_kill(_k: &Kernel, args: &Args<'_>) -> CmdResult {
     Ok(())
 }
 
+/// `ps` as procps prints it ([`crate::console::ps`]), over the same snapshots
+/// `/proc/PID/stat`, `status` and `cmdline` render.
 pub(crate) fn cmd_ps(_k: &Kernel, args: &Args<'_>) -> CmdResult {
-    super::expect_args(args, 1)?;
+    use crate::console::ps::{Ps, PsProc, PID_MAX_DEFAULT};
+    use crate::kernel::process::procfs_live;
+    let ps = match Ps::parse(&args.as_slice()[1..], PID_MAX_DEFAULT) {
+        Ok(ps) => ps,
+        Err(e) => fail!(args, "{}", e),
+    };
     reap_background();
-    kprintln!("  PID TTY          TIME CMD");
-    let rows: Vec<(u32, u64, String)> = process::with_tasks(|t| {
-        t.map
-            .values()
-            .filter(|x| x.pid != 0)
-            .map(|x| (x.pid, x.utime + x.stime, x.comm.clone()))
-            .collect()
+    let text = process::with_tasks(|t| {
+        let tasks: Vec<&process::Task> =
+            t.map.values().filter(|x| x.pid != 0).map(|x| &**x).collect();
+        let snaps: Vec<_> = tasks.iter().map(|x| procfs_live::task_snapshot(x, 0)).collect();
+        let reports: Vec<_> =
+            tasks.iter().map(|x| x.mm.as_ref().map(|pm| procfs_live::mm_report(pm))).collect();
+        let cmdlines: Vec<Vec<u8>> = tasks.iter().map(|x| procfs_live::cmdline_bytes(x)).collect();
+        let procs: Vec<PsProc<'_>> = (0..tasks.len())
+            .map(|i| PsProc {
+                task: &snaps[i],
+                mm: reports[i].as_ref(),
+                cmdline: &cmdlines[i],
+                tty: "?",
+            })
+            .collect();
+        let mut out = String::new();
+        let _ = ps.render(&mut out, &procs, 0);
+        out
     });
-    for (pid, ticks, comm) in rows {
-        let secs = ticks / crate::config::HZ;
-        kprintln!(
-            "{:>5} {:<8} {:02}:{:02}:{:02} {}",
-            pid,
-            "console",
-            secs / 3600,
-            secs / 60 % 60,
-            secs % 60,
-            comm
-        );
-    }
+    kprint!("{}", text);
     Ok(())
 }
