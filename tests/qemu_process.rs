@@ -79,7 +79,7 @@ fn fault_counts_equal_linux_61() {
 
     let out = run(&mut q, "/bin/vmtest malloc 64");
     let l = q.line_with("malloc", &out, "malloc N=64");
-    assert_eq!(delta(&q, l, "malloc"), (1, 0), "{l}");
+    assert_eq!(delta(&q, l, "): malloc"), (1, 0), "{l}");
     assert_eq!(delta(&q, l, "write-touch"), (63, 0), "{l}");
 
     let out = run(&mut q, "/bin/vmtest file /data/f16m 16 256 4096");

@@ -532,6 +532,8 @@ const KNOWN_KEYS: &[&str] = &[
     "memblock",
     "pivm.profile",
     "pivm.run",
+    "norandmaps",
+    "user_debug",
 ];
 
 /// Each parameter with where it goes, in order; after `--` everything is init's argv.
@@ -717,7 +719,7 @@ pub fn parse(cmdline: &[u8]) -> (BootParams, Diagnostics<'_>) {
                     value: value.map(Shown::new),
                 }),
             }
-        } else if key_eq(key, "norandmaps") && p.value.is_none() {
+        } else if key_eq(key, "norandmaps") {
             params.norandmaps = true;
         } else if key_eq(key, "user_debug") {
             if let Some(v) = size_param("user_debug", p.value, &mut diag) {
@@ -813,6 +815,15 @@ mod tests {
                 "page_poison=: expected 1/on or 0/off, ignored"
             ]
         );
+    }
+
+    #[test]
+    fn norandmaps_and_user_debug() {
+        let (p, d) = parse(b"norandmaps user_debug=31");
+        assert!(p.norandmaps);
+        assert_eq!(p.user_debug, 31);
+        assert!(d.iter().next().is_none());
+        assert!(!parse(b"").0.norandmaps);
     }
 
     #[test]

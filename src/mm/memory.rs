@@ -43,6 +43,10 @@ pub struct NewPte {
     pub dirty: bool,
 }
 
+/// No memory for a page-table page (`pte_alloc` failed): the fault becomes `VM_FAULT_OOM`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NoPageTable;
+
 /// How a page mapped by a fault is counted in the mm's RSS (`MM_ANONPAGES`, `MM_FILEPAGES`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RssKind {
@@ -64,7 +68,7 @@ pub trait FaultEnv {
     fn pte_get(&self, va: usize) -> Option<PteState>;
     /// Installs `pte` at `va` (replacing any), flushing a replaced entry. `Err` when no page
     /// table could be allocated.
-    fn pte_set(&mut self, va: usize, pte: NewPte) -> Result<(), ()>;
+    fn pte_set(&mut self, va: usize, pte: NewPte) -> Result<(), NoPageTable>;
     /// The shared zero page (`ZERO_PAGE(0)`).
     fn zero_pfn(&self) -> u64;
     /// A zeroed page for an anonymous mapping (`alloc_zeroed_user_highpage_movable`).
@@ -419,7 +423,7 @@ mod tests {
         fn pte_get(&self, va: usize) -> Option<PteState> {
             self.ptes.get(&va).map(|p| PteState { pfn: p.pfn, write: p.write, dirty: p.dirty })
         }
-        fn pte_set(&mut self, va: usize, pte: NewPte) -> Result<(), ()> {
+        fn pte_set(&mut self, va: usize, pte: NewPte) -> Result<(), NoPageTable> {
             self.ptes.insert(va, pte);
             Ok(())
         }

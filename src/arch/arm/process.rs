@@ -31,17 +31,11 @@ pub struct CpuContext {
 /// A task's VFP/Advanced SIMD registers (`struct vfp_hard_struct`: d0-d31, FPSCR), saved
 /// and restored on every switch (pivm switches eagerly; Linux lazily).
 #[repr(C, align(8))]
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct VfpState {
     pub d: [u64; 32],
     pub fpscr: u32,
     _pad: u32,
-}
-
-impl Default for VfpState {
-    fn default() -> Self {
-        VfpState { d: [0; 32], fpscr: 0, _pad: 0 }
-    }
 }
 
 /// `vfp_init`: user space may use the VFP (CPACR cp10/cp11 full access, FPEXC.EN).

@@ -49,10 +49,18 @@ pub fn init_special_pages() -> bool {
     };
     let (Some(zero), Some(sigpage)) = (alloc(), alloc()) else { return false };
     if let Some(va) = kva(sigpage) {
+        let codes = &crate::abi::arm::signal::SIGRETURN_CODES;
+        let first = super::SIGNAL_RETURN_OFFSET as usize / 4;
         for i in 0..PAGE_SIZE / 4 {
+            // The return trampolines at signal_return_offset, poison around them.
+            let word = match i.checked_sub(first) {
+                Some(k) if k < codes.len() => codes[k],
+                _ => SIGPAGE_POISON,
+            };
             // SAFETY: a lowmem page just allocated for this purpose.
-            unsafe { (va as *mut u32).add(i).write_volatile(SIGPAGE_POISON) };
+            unsafe { (va as *mut u32).add(i).write_volatile(word) };
         }
+        arch::sync_icache_dcache(va as u32);
     }
     SPECIAL.call_once(|| SpecialPages { zero, sigpage });
     true
@@ -84,6 +92,9 @@ pub struct ProcessMm {
     pub hw: MmHw,
 }
 
+/// First-level tables of processes, in pages (`/proc/meminfo` PageTables counts them).
+pub static PGD_PAGES: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
 /// Live anonymous pages of every process (`/proc/meminfo` AnonPages).
 pub static NR_ANON_PAGES: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 
@@ -93,6 +104,7 @@ impl ProcessMm {
         let pgd =
             with_node(|n| n.alloc_pages_for(PageOwner::PageTable, GfpFlags::GFP_KERNEL, PGD_ORDER))
                 .ok()?;
+        PGD_PAGES.fetch_add(1 << PGD_ORDER, core::sync::atomic::Ordering::Relaxed);
         let va = kva(pgd)?;
         // SAFETY: the four pages were just allocated for this table and are in lowmem.
         unsafe { arch::pgd_init(va as *mut u32) };
@@ -246,7 +258,7 @@ impl FaultEnv for MmHw {
         })
     }
 
-    fn pte_set(&mut self, va: usize, pte: NewPte) -> Result<(), ()> {
+    fn pte_set(&mut self, va: usize, pte: NewPte) -> Result<(), memory::NoPageTable> {
         let old = arch::get_user_pte(self.pgd, va);
         if pte.exec {
             if let Some(k) = kva(Pfn(pte.pfn)) {
@@ -255,7 +267,7 @@ impl FaultEnv for MmHw {
         }
         let prot = UserPteProt { write: pte.write, exec: pte.exec, dirty: pte.dirty };
         arch::set_user_pte(self.pgd, va, pte.pfn << 12, prot, &mut alloc_table_page)
-            .map_err(|_| ())?;
+            .map_err(|_| memory::NoPageTable)?;
         if let Some(old) = old {
             let old_pfn = Pfn(old.pfn_phys() >> 12);
             if old_pfn.0 != pte.pfn {

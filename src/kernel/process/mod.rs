@@ -21,6 +21,10 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use spin::Mutex;
 
 use self::mm::ProcessMm;
+use crate::abi::arm::signal::{
+    self as abisig, sa, si_code, AltStack, Delivery, KernelSigaction, SigSet, Siginfo, ThreadFault,
+    UserRegs, VfpSigframe, SIG_DFL, SIG_IGN,
+};
 use crate::arch::arm::fault::UserException;
 use crate::arch::arm::process::{self as arch, CpuContext, VfpState};
 use crate::arch::arm::vectors::PtRegs;
@@ -100,8 +104,12 @@ pub struct Task {
     /// Pending signals (bit n-1 for signal n) and the blocked mask.
     pub pending: u64,
     pub blocked: u64,
-    /// `rt_sigaction` handlers (0 = SIG_DFL, 1 = SIG_IGN); recorded, not yet delivered.
-    pub sigactions: [u32; 65],
+    /// `rt_sigaction`'s actions, by signal number.
+    pub sigactions: [KernelSigaction; 65],
+    /// The siginfo and `thread` fault record of the last fault signal raised.
+    pub fault_info: Option<(u32, Siginfo, ThreadFault)>,
+    /// `sigaltstack`.
+    pub altstack: AltStack,
     /// Jiffies to wake at while sleeping (`u64::MAX`: until woken).
     pub wake_at: u64,
     /// Runs in the foreground: the console's input goes to it.
@@ -132,7 +140,9 @@ impl Task {
             exit_status: 0,
             pending: 0,
             blocked: 0,
-            sigactions: [0; 65],
+            sigactions: [KernelSigaction::zeroed(); 65],
+            fault_info: None,
+            altstack: AltStack::default(),
             wake_at: u64::MAX,
             foreground: false,
             utime: 0,
@@ -341,29 +351,20 @@ pub fn schedule() {
         if cur != 0 && t.map[&cur].state == TaskState::Runnable && !t.rq.contains(&cur) {
             t.rq.push_back(cur);
         }
-        let mut next = None;
-        while let Some(p) = t.rq.pop_front() {
-            if t.map.get(&p).is_some_and(|x| x.state == TaskState::Runnable) {
-                next = Some(p);
-                break;
+        // The console is the idle task and the dispatcher: a program that gives the CPU up
+        // (preempted, sleeping or exiting) hands it to the console, which looks at its input
+        // and passes the CPU on to the next runnable program in the queue.
+        let next = if cur != 0 {
+            Some(0)
+        } else {
+            let mut next = None;
+            while let Some(p) = t.rq.pop_front() {
+                if t.map.get(&p).is_some_and(|x| x.state == TaskState::Runnable) {
+                    next = Some(p);
+                    break;
+                }
             }
-        }
-        // The console is the idle task: it runs when nothing else can, and whenever a
-        // program gives the CPU up.
-        let next = match next {
-            Some(n) if n == cur => None,
-            Some(n) => Some(n),
-            None if cur != 0 && t.map[&cur].state != TaskState::Runnable => Some(0),
-            None if cur != 0 => None,
-            None => None,
-        };
-        // A running program always lets the console look at its input in between.
-        let next = match next {
-            Some(n) if cur != 0 && n != 0 => {
-                t.rq.push_front(n);
-                Some(0)
-            }
-            n => n,
+            next
         };
         next.map(|n| {
             t.current = n;
@@ -425,32 +426,168 @@ pub fn send_signal(pid: u32, sig: u32) -> Result<(), crate::mm::mm_types::Errno>
     })
 }
 
-/// The fatal signal pending for the current task, if any (every signal but the ignored ones
-/// kills: handlers are not run yet; SIGKILL and fault signals cannot be blocked).
-fn fatal_signal(task: &mut Task) -> Option<u32> {
-    let unblockable = sigbit(SIGKILL) | sigbit(SIGSEGV) | sigbit(SIGBUS) | sigbit(SIGILL);
-    let deliverable = task.pending & (!task.blocked | unblockable);
+/// What `get_signal` decided for the current task.
+enum SignalAction {
+    /// The default action kills (`do_group_exit`).
+    Kill(u32),
+    /// Run the handler.
+    Handle(u32, KernelSigaction, Siginfo, ThreadFault),
+}
+
+/// `get_signal`: the next pending, unblocked signal and what to do with it. Signals whose
+/// action is to be ignored are dropped here. A fault signal that is blocked or ignored kills
+/// (`force_sig_info_to_task` resets it to the default action).
+fn get_signal(task: &mut Task) -> Option<SignalAction> {
     for sig in 1..=64u32 {
-        if deliverable & sigbit(sig) == 0 {
+        if task.pending & sigbit(sig) == 0 {
             continue;
         }
-        let ignored = sig != SIGKILL
-            && (task.sigactions[sig as usize] == 1
-                || (task.sigactions[sig as usize] == 0 && IGNORED_BY_DEFAULT.contains(&sig)));
-        if ignored {
+        let fault = task.fault_info.filter(|(s, _, _)| *s == sig);
+        let act = task.sigactions[sig as usize];
+        let blocked = task.blocked & sigbit(sig) != 0;
+        if fault.is_some() && (blocked || act.sa_handler == SIG_IGN) {
             task.pending &= !sigbit(sig);
+            return Some(SignalAction::Kill(sig));
+        }
+        if blocked && sig != SIGKILL {
             continue;
         }
-        return Some(sig);
+        task.pending &= !sigbit(sig);
+        if sig == SIGKILL || act.sa_handler == SIG_DFL {
+            if IGNORED_BY_DEFAULT.contains(&sig) {
+                continue;
+            }
+            return Some(SignalAction::Kill(sig));
+        }
+        if act.sa_handler == SIG_IGN {
+            continue;
+        }
+        let (info, tf) = match fault {
+            Some((_, info, tf)) => {
+                task.fault_info = None;
+                (info, tf)
+            }
+            None => (Siginfo::kill(sig, 0, 0), ThreadFault::default()),
+        };
+        return Some(SignalAction::Handle(sig, act, info, tf));
     }
     None
 }
 
-/// `do_work_pending`: a fatal signal ends the task; a pending reschedule gives the CPU up.
-fn do_work_pending(_regs: &mut PtRegs) {
+/// `signal_return_offset`: where the return trampolines sit in the sigpage (6.1 adds a
+/// random multiple of 4 below 0x800 at boot; pivm uses the base).
+pub const SIGNAL_RETURN_OFFSET: u32 = 0x200;
+
+fn sigset(mask: u64) -> SigSet {
+    SigSet { sig: [mask as u32, (mask >> 32) as u32] }
+}
+
+fn sigmask(set: &SigSet) -> u64 {
+    u64::from(set.sig[0]) | (u64::from(set.sig[1]) << 32)
+}
+
+/// The user registers of a `pt_regs`.
+pub fn user_regs(regs: &PtRegs) -> UserRegs {
+    let mut r = [0u32; 13];
+    r.copy_from_slice(&regs.uregs[..13]);
+    UserRegs {
+        r,
+        sp: regs.uregs[PtRegs::SP],
+        lr: regs.uregs[PtRegs::LR],
+        pc: regs.uregs[PtRegs::PC],
+        cpsr: regs.uregs[PtRegs::CPSR],
+    }
+}
+
+/// Writes `u` back into a `pt_regs`.
+pub fn set_user_regs(regs: &mut PtRegs, u: &UserRegs) {
+    regs.uregs[..13].copy_from_slice(&u.r);
+    regs.uregs[PtRegs::SP] = u.sp;
+    regs.uregs[PtRegs::LR] = u.lr;
+    regs.uregs[PtRegs::PC] = u.pc;
+    regs.uregs[PtRegs::CPSR] = u.cpsr;
+}
+
+/// `handle_signal`: the frame (`setup_rt_frame` with `SA_SIGINFO`, else `setup_frame`) on
+/// the user stack, the handler's registers, the new blocked mask. A frame that cannot be
+/// written kills with SIGSEGV (`signal_setup_done` -> `force_sigsegv`).
+fn handle_signal(
+    regs: &mut PtRegs,
+    sig: u32,
+    act: KernelSigaction,
+    info: Siginfo,
+    tf: ThreadFault,
+) {
+    let uregs = user_regs(regs);
+    let mut live = VfpState::default();
+    arch::vfp_save(&mut live);
+    let mut vfp = VfpSigframe::zeroed();
+    vfp.ufp.fpregs = live.d;
+    vfp.ufp.fpscr = live.fpscr;
+    let r = syscall::with_user(|um, t| {
+        let d = Delivery {
+            signo: sig,
+            action: &act,
+            info: &info,
+            saved_mask: sigset(t.blocked),
+            fault: tf,
+            vfp: &vfp,
+            sigpage: um.pm.mm.sigpage as u32,
+            signal_return_offset: SIGNAL_RETURN_OFFSET,
+        };
+        let r = if act.sa_flags & sa::SA_SIGINFO != 0 {
+            abisig::setup_rt_frame(um, &uregs, &mut t.altstack, &d)
+        } else {
+            abisig::setup_frame(um, &uregs, &t.altstack, &d)
+        };
+        Ok(r.ok())
+    });
+    match r {
+        Ok(Some(done)) => {
+            set_user_regs(regs, &done.regs);
+            with_current(|t| {
+                let mut block = sigmask(&act.sa_mask);
+                if act.sa_flags & sa::SA_NODEFER == 0 {
+                    block |= sigbit(sig);
+                }
+                t.blocked |= block;
+                t.blocked &= !(sigbit(SIGKILL) | sigbit(19));
+                if act.sa_flags & sa::SA_RESETHAND != 0 {
+                    t.sigactions[sig as usize] = KernelSigaction::zeroed();
+                }
+            });
+        }
+        _ => do_exit(SIGSEGV),
+    }
+}
+
+/// `sys_rt_sigreturn` / `sys_sigreturn`: the registers, mask and VFP state the frame at sp
+/// saved; a bad frame kills with SIGSEGV.
+pub fn sigreturn(regs: &mut PtRegs, rt: bool) {
+    let sp = regs.uregs[PtRegs::SP];
+    let r = syscall::with_user(|um, _| {
+        Ok(if rt { abisig::rt_sigreturn(um, sp) } else { abisig::sigreturn(um, sp) }.ok())
+    });
+    let Ok(Some(rest)) = r else { do_exit(SIGSEGV) };
+    set_user_regs(regs, &rest.regs);
+    let mut live = VfpState::default();
+    live.d = rest.vfp.ufp.fpregs;
+    live.fpscr = rest.vfp.ufp.fpscr;
+    arch::vfp_restore(&live);
+    with_current(|t| t.blocked = sigmask(&rest.blocked));
+}
+
+/// `do_work_pending`: signals first (a handler's frame, or the default action), then a
+/// pending reschedule gives the CPU up.
+fn do_work_pending(regs: &mut PtRegs) {
     loop {
-        if let Some(sig) = with_current(fatal_signal) {
-            do_exit(sig);
+        match with_current(get_signal) {
+            Some(SignalAction::Kill(sig)) => do_exit(sig),
+            Some(SignalAction::Handle(sig, act, info, tf)) => {
+                handle_signal(regs, sig, act, info, tf);
+                continue;
+            }
+            None => {}
         }
         if !NEED_RESCHED.load(Ordering::Relaxed) {
             return;
@@ -546,8 +683,7 @@ fn user_exception(e: UserException, regs: &mut PtRegs) {
             let instruction = matches!(e, UserException::PrefetchAbort { .. });
             let status = fsr::fault_status(f);
             // Translation (section/page), access flag and permission faults go to the MM.
-            let mm_fault = matches!(status, 0x03 | 0x05 | 0x06 | 0x07 | 0x0d | 0x0f)
-                && !(status == 0x03 && !instruction);
+            let mm_fault = matches!(status, 0x05 | 0x06 | 0x07 | 0x0d | 0x0f);
             if !mm_fault {
                 (addr, SIGBUS, 1, f)
             } else {
@@ -573,7 +709,12 @@ fn user_exception(e: UserException, regs: &mut PtRegs) {
         }
         UserException::Undefined => (regs.pc(), SIGILL, 1, 0),
     };
-    let _ = code;
+    let (si, trap_no) = match sig {
+        SIGILL => (si_code::ILL_ILLOPC, 6),
+        _ => (code, 14),
+    };
+    let tf = ThreadFault { trap_no, error_code: fsr_v, address: addr };
+    with_current(|t| t.fault_info = Some((sig, Siginfo::fault(sig, si, addr), tf)));
     let debug = USER_DEBUG.load(Ordering::Relaxed);
     if (sig == SIGSEGV && debug & UDBG_SEGV != 0) || (sig == SIGBUS && debug & UDBG_BUS != 0) {
         user_fault_report(addr, sig, fsr_v, regs);

@@ -151,7 +151,7 @@ fn sigpending_limit() -> u64 {
 fn sig_sets(task: &Task) -> (u64, u64) {
     let (mut ign, mut cgt) = (0u64, 0u64);
     for sig in 1..=64usize {
-        match task.sigactions[sig] {
+        match task.sigactions[sig].sa_handler {
             0 => {}
             1 => ign |= 1 << (sig - 1),
             _ => cgt |= 1 << (sig - 1),
@@ -379,10 +379,6 @@ pub struct ProcessMemStats {
     pub mapped: u64,
     /// `NR_FILE_PAGES` (= `NR_SHMEM` here).
     pub file_pages: u64,
-    /// Kernel stacks of tasks, in kB.
-    pub kernel_stack_kb: u64,
-    /// PTE table pages of processes.
-    pub user_pte_pages: u64,
 }
 
 /// Gathers [`ProcessMemStats`].
@@ -393,34 +389,22 @@ pub fn process_mem_stats() -> ProcessMemStats {
         anon_pages: super::mm::NR_ANON_PAGES.load(Ordering::Relaxed),
         mapped,
         file_pages: page_cache_pages(),
-        kernel_stack_kb: super::NR_KERNEL_STACK_PAGES.load(Ordering::Relaxed)
-            * (PAGE_SIZE as u64 / 1024),
-        user_pte_pages: super::with_tasks(|t| {
-            t.map
-                .values()
-                .filter_map(|x| x.mm.as_ref())
-                .map(|pm| user_table_pages(pm.hw.pgd))
-                .sum::<usize>()
-        }) as u64,
     }
 }
 
-/// `/proc/meminfo` with the process counters filled in: AnonPages, Mapped, Cached and Shmem
-/// (the rootfs's pages), KernelStack, PageTables (the kernel's tables and the processes'
-/// PTE tables), and the anonymous and file pages on the LRU lists (all `Active`/`Inactive`
-/// anon: tmpfs pages live on the anon LRU, and pivm does not age, so everything is inactive).
+/// `/proc/meminfo` with the page-cache and mapping counters filled in (AnonPages,
+/// KernelStack and PageTables come live from `mem::meminfo_snapshot`): Mapped, Cached and
+/// Shmem (the rootfs's pages), and the LRU lists (tmpfs pages live on the anon LRU, and
+/// pivm does not age pages, so everything is `Inactive(anon)`).
 pub fn meminfo_snapshot(
     layout: &crate::mm::layout::Layout,
 ) -> crate::proc::snapshot::MeminfoSnapshot {
     let p = process_mem_stats();
     let mut mi = crate::kernel::mem::meminfo_snapshot(layout);
-    mi.anon_pages = p.anon_pages;
     mi.mapped = p.mapped;
     mi.cached = p.file_pages;
     mi.shmem = p.file_pages;
     mi.inactive_anon = p.anon_pages + p.file_pages;
-    mi.kernel_stack_kb += p.kernel_stack_kb;
-    mi.page_tables += p.user_pte_pages;
     mi
 }
 
@@ -441,8 +425,8 @@ pub fn render_vmstat(w: &mut impl core::fmt::Write) -> core::fmt::Result {
     s.node[NodeStat::NrFilePages as usize] = p.file_pages;
     s.node[NodeStat::NrShmem as usize] = p.file_pages;
     s.node[NodeStat::NrSlabUnreclaimable as usize] = node.stats.nr_slab_unreclaimable;
-    s.node[NodeStat::NrKernelStack as usize] = node.stats.nr_kernel_stack + p.kernel_stack_kb;
-    s.node[NodeStat::NrPageTablePages as usize] = node.stats.nr_page_table_pages + p.user_pte_pages;
+    s.node[NodeStat::NrKernelStack as usize] = node.stats.nr_kernel_stack;
+    s.node[NodeStat::NrPageTablePages as usize] = node.stats.nr_page_table_pages;
     s.events[VmEvent::Pgfault as usize] = super::PGFAULT.load(Ordering::Relaxed);
     s.events[VmEvent::Pgmajfault as usize] = super::PGMAJFAULT.load(Ordering::Relaxed);
     s.events[VmEvent::OomKill as usize] = super::oom::OOM_KILLS.load(Ordering::Relaxed);

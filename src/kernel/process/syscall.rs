@@ -9,6 +9,9 @@ use super::exec::CounterRandom;
 use super::fs::with_rootfs;
 use super::mm::UserMem;
 use super::{console_write, with_current, OpenFile, Task, TaskState};
+use crate::abi::arm::signal::{
+    AltStack, KernelSigaction, StackT, MINSIGSTKSZ, SIG_IGN, SS_DISABLE,
+};
 use crate::abi::arm::termbits::{ioctl, Termios};
 use crate::abi::arm::types::{new_encode_dev, OldTimespec, OldTimeval, Rusage, Stat64};
 use crate::abi::arm::unistd::{arm_nr, classify, nr, SyscallClass};
@@ -40,8 +43,23 @@ const CONSOLE_RDEV: (u32, u32) = (5, 1);
 const NSEC_PER_JIFFY: u64 = 1_000_000_000 / crate::config::HZ;
 
 /// The system-call handler `vector_swi` runs.
+///
+/// Runs with interrupts masked: interrupt handlers take locks (the timekeeping state, the
+/// tty's type-ahead) that system calls take too, and pivm does not preempt the kernel, so
+/// nothing is lost but latency; a call that sleeps gives the CPU up through `schedule()`.
 pub fn handle(regs: &mut PtRegs) {
+    let flags = crate::arch::arm::irqflags::local_irq_save();
+    handle_masked(regs);
+    crate::arch::arm::irqflags::local_irq_restore(flags);
+}
+
+fn handle_masked(regs: &mut PtRegs) {
     let n = regs.uregs[7];
+    // The sigreturns replace every register (r0 included) with the frame's.
+    if n == nr::RT_SIGRETURN || n == nr::SIGRETURN {
+        super::sigreturn(regs, n == nr::RT_SIGRETURN);
+        return;
+    }
     let a =
         [regs.uregs[0], regs.uregs[1], regs.uregs[2], regs.uregs[3], regs.uregs[4], regs.uregs[5]];
     let r = match classify(n) {
@@ -70,7 +88,7 @@ pub fn handle(regs: &mut PtRegs) {
 }
 
 /// Runs `f` with the current process's user memory.
-fn with_user<R>(
+pub(super) fn with_user<R>(
     f: impl FnOnce(&mut UserMem<'_>, &mut Task) -> Result<R, Errno>,
 ) -> Result<R, Errno> {
     with_current(|t| {
@@ -208,7 +226,7 @@ fn call(n: u32, a: [u32; 6]) -> SysResult {
         nr::MUNMAP => with_current(|t| {
             let pm = t.mm.as_mut().ok_or(Errno::EINVAL)?;
             let (start, len) = (a[0] as usize, a[1] as usize);
-            if start % PAGE_SIZE != 0 || len == 0 {
+            if !start.is_multiple_of(PAGE_SIZE) || len == 0 {
                 return Err(Errno::EINVAL);
             }
             let end = start.saturating_add(len).next_multiple_of(PAGE_SIZE).min(pm.mm.task_size);
@@ -227,7 +245,7 @@ fn call(n: u32, a: [u32; 6]) -> SysResult {
         nr::MADVISE => with_current(|t| {
             let pm = t.mm.as_mut().ok_or(Errno::EINVAL)?;
             let (start, len) = (a[0] as usize, a[1] as usize);
-            if start % PAGE_SIZE != 0 {
+            if !start.is_multiple_of(PAGE_SIZE) {
                 return Err(Errno::EINVAL);
             }
             if a[2] == MADV_DONTNEED {
@@ -336,18 +354,54 @@ fn call(n: u32, a: [u32; 6]) -> SysResult {
         }
         nr::RT_SIGACTION => {
             let sig = a[0];
-            if sig == 0 || sig > 64 || sig == super::SIGKILL || sig == 19 {
+            if a[3] != 8 {
+                return Err(Errno::EINVAL);
+            }
+            if sig == 0 || sig > 64 || (a[1] != 0 && (sig == super::SIGKILL || sig == 19)) {
                 return Err(Errno::EINVAL);
             }
             let old = with_current(|t| t.sigactions[sig as usize]);
             if a[1] != 0 {
-                let handler: u32 = get(a[1])?;
-                with_current(|t| t.sigactions[sig as usize] = handler);
+                let mut act: KernelSigaction = get(a[1])?;
+                act.sa_mask = act.sa_mask.without_unblockable();
+                with_current(|t| {
+                    t.sigactions[sig as usize] = act;
+                    // Setting SIG_IGN discards a pending instance (`do_sigaction`).
+                    if act.sa_handler == SIG_IGN {
+                        t.pending &= !(1 << (sig - 1));
+                    }
+                });
             }
             if a[2] != 0 {
-                let mut out = [0u8; 20];
-                out[..4].copy_from_slice(&old.to_le_bytes());
-                copy_out(a[2], &out)?;
+                put(a[2], &old)?;
+            }
+            Ok(0)
+        }
+        nr::SIGALTSTACK => {
+            let (old, sp) = with_current(|t| (t.altstack, 0u32));
+            let _ = sp;
+            if a[1] != 0 {
+                let cur_sp = 0;
+                let st = StackT {
+                    ss_sp: old.sp,
+                    ss_flags: old.ss_flags(cur_sp) as i32,
+                    ss_size: old.size,
+                };
+                put(a[1], &st)?;
+            }
+            if a[0] != 0 {
+                let new: StackT = get(a[0])?;
+                let disable = new.ss_flags as u32 & SS_DISABLE != 0;
+                if !disable && (new.ss_size as usize) < MINSIGSTKSZ as usize {
+                    return Err(Errno::ENOMEM);
+                }
+                with_current(|t| {
+                    t.altstack = if disable {
+                        AltStack::default()
+                    } else {
+                        AltStack { sp: new.ss_sp, size: new.ss_size, flags: new.ss_flags as u32 }
+                    };
+                });
             }
             Ok(0)
         }
@@ -739,7 +793,7 @@ fn sys_mmap2(a: [u32; 6]) -> SysResult {
     };
     with_current(|t| {
         let pm = t.mm.as_mut().ok_or(Errno::ENOMEM)?;
-        if flags.intersects(MapFlags::FIXED) && addr % PAGE_SIZE == 0 {
+        if flags.intersects(MapFlags::FIXED) && addr.is_multiple_of(PAGE_SIZE) {
             let end = addr.saturating_add(len).next_multiple_of(PAGE_SIZE).min(pm.mm.task_size);
             if addr < end && addr >= pm.mm.mmap_min_addr {
                 pm.zap_range(addr, end);
@@ -787,7 +841,7 @@ fn ramfs_path(fs: &mut crate::fs::ramfs::Ramfs<super::fs::CachePages>, ino: u64)
 }
 
 fn sys_mincore(start: usize, len: usize, vec: u32) -> SysResult {
-    if start % PAGE_SIZE != 0 {
+    if !start.is_multiple_of(PAGE_SIZE) {
         return Err(Errno::EINVAL);
     }
     let pages = len.div_ceil(PAGE_SIZE);
