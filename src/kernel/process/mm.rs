@@ -192,6 +192,7 @@ impl ProcessMm {
         let _ = with_node(|n| {
             n.free_pages_for(PageOwner::PageTable, Pfn(self.hw.pgd >> 12), PGD_ORDER)
         });
+        PGD_PAGES.fetch_sub(1 << PGD_ORDER, core::sync::atomic::Ordering::Relaxed);
     }
 
     /// The kernel address of the user page at `va`, faulting it in for a read or a write
