@@ -445,3 +445,57 @@ fn oom_round(q: &mut Qemu, kills: u32) {
     q.expect_in("after the OOM kill", &out, "anon N=4:");
     q.verify_ok("after the OOM kill");
 }
+
+/// A `name value` line of /proc/vmstat.
+fn vmstat(q: &Qemu, text: &str, name: &str) -> u64 {
+    let key = format!("{name} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&key))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| q.fail(&format!("/proc/vmstat: no {name} in:\n{text}")))
+}
+
+#[test]
+fn vmstat_and_meminfo_count_what_processes_use() {
+    let mut q = boot("2G", "");
+    let v0 = q.cmd("cat /proc/vmstat");
+    let m0 = q.cmd("cat /proc/meminfo");
+    let pid = start(&mut q, "/bin/touch 64 16 8", "TOUCH holding");
+    let v1 = q.cmd("cat /proc/vmstat");
+    let m1 = q.cmd("cat /proc/meminfo");
+    let stat = q.cmd(&format!("cat /proc/{pid}/stat"));
+    let f: Vec<u64> = stat.split_whitespace().skip(3).map(|x| x.parse().unwrap_or(0)).collect();
+    let (minflt, majflt) = (f[6], f[8]);
+    // Every fault the only process took is one pgfault.
+    assert_eq!(vmstat(&q, &v1, "pgfault") - vmstat(&q, &v0, "pgfault"), minflt + majflt, "{stat}");
+    assert_eq!(vmstat(&q, &v1, "pgmajfault"), vmstat(&q, &v0, "pgmajfault"));
+    // Its pages came from the page allocator: at least its anonymous pages, page tables,
+    // kernel stack and pgd.
+    let status = q.cmd(&format!("cat /proc/{pid}/status")).replace('\t', " ");
+    let rss_anon = meminfo_kb(&q, &status, "RssAnon");
+    let rss_shmem = meminfo_kb(&q, &status, "RssShmem");
+    let allocated = vmstat(&q, &v1, "pgalloc_normal") - vmstat(&q, &v0, "pgalloc_normal");
+    assert!(allocated * 4 >= rss_anon + 8 + 16, "pgalloc_normal +{allocated} for {rss_anon} kB");
+    // meminfo: the anonymous pages are the process's; the rootfs pages it maps are Mapped.
+    let anon = meminfo_kb(&q, &m1, "AnonPages") - meminfo_kb(&q, &m0, "AnonPages");
+    assert_eq!(anon, rss_anon, "{m1}\n{status}");
+    // With one process, the rootfs pages it maps are exactly its RssShmem (pivm's counters
+    // do not lag as Linux's per-task batches do; a copy-on-write of a file page moves one
+    // page from file to anon, once).
+    let mapped = meminfo_kb(&q, &m1, "Mapped");
+    assert_eq!(mapped, rss_shmem, "Mapped {mapped} kB, RssShmem {rss_shmem} kB");
+    assert_eq!(meminfo_kb(&q, &m1, "KernelStack") - meminfo_kb(&q, &m0, "KernelStack"), 8);
+    assert!(meminfo_kb(&q, &m1, "PageTables") > meminfo_kb(&q, &m0, "PageTables"));
+    assert_eq!(meminfo_kb(&q, &m1, "Cached"), meminfo_kb(&q, &m0, "Cached"), "rootfs pages");
+    // When it is gone, pgfree has taken its pages back and the counters are where they were.
+    q.cmd(&format!("kill -9 {pid}"));
+    q.cmd("ps");
+    let v2 = q.cmd("cat /proc/vmstat");
+    let m2 = q.cmd("cat /proc/meminfo");
+    // Its anonymous pages, kernel stack (2) and pgd (4) at least went back.
+    let freed = vmstat(&q, &v2, "pgfree") - vmstat(&q, &v1, "pgfree");
+    assert!(freed >= rss_anon / 4 + 6, "pgfree +{freed} after a process of {rss_anon} kB anon");
+    for field in ["AnonPages", "Mapped", "KernelStack", "PageTables"] {
+        assert_eq!(meminfo_kb(&q, &m2, field), meminfo_kb(&q, &m0, field), "{field}\n{m2}");
+    }
+}

@@ -272,7 +272,11 @@ impl FaultEnv for MmHw {
         if let Some(old) = old {
             let old_pfn = Pfn(old.pfn_phys() >> 12);
             if old_pfn.0 != pte.pfn {
+                // The fault path accounts a replaced page itself (wp_page_copy's counter
+                // moves): dropping the old mapping must not count it out a second time.
+                let rss = (self.rss_anon, self.rss_file);
                 self.release_page(old_pfn);
+                (self.rss_anon, self.rss_file) = rss;
             }
             arch::flush_tlb_page(va, self.context_id);
         }

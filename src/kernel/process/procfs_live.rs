@@ -409,11 +409,22 @@ pub fn meminfo_snapshot(
 }
 
 /// `/proc/vmstat` from the live counters: free pages per the zones, the process counters,
-/// page faults, page allocations and frees, OOM kills.
+/// page faults, page allocations per zone and frees (boot memory included, as
+/// `__free_pages_core` counts it), OOM kills.
 pub fn render_vmstat(w: &mut impl core::fmt::Write) -> core::fmt::Result {
     use crate::proc::vmstat::{self, NodeStat, VmEvent, VmstatSnapshot, ZoneStat};
     let node = crate::kernel::mem::node_snapshot();
-    let names: Vec<&str> = node.configured_zones().map(|z| z.name).collect();
+    // vmstat_text's per-zone suffixes (TEXT_FOR_DMA "_dma", "_normal", TEXT_FOR_HIGHMEM
+    // "_high", "_movable").
+    let names: Vec<&str> = node
+        .configured_zones()
+        .map(|z| match z.name {
+            "DMA" => "dma",
+            "Normal" => "normal",
+            "HighMem" => "high",
+            _ => "movable",
+        })
+        .collect();
     let mut s = VmstatSnapshot::new(&names);
     let p = process_mem_stats();
     s.zone[ZoneStat::NrFreePages as usize] = node.zones.iter().map(|z| z.free_pages).sum();
@@ -427,6 +438,13 @@ pub fn render_vmstat(w: &mut impl core::fmt::Write) -> core::fmt::Result {
     s.node[NodeStat::NrSlabUnreclaimable as usize] = node.stats.nr_slab_unreclaimable;
     s.node[NodeStat::NrKernelStack as usize] = node.stats.nr_kernel_stack;
     s.node[NodeStat::NrPageTablePages as usize] = node.stats.nr_page_table_pages;
+    // pgalloc_<zone> per configured zone (the snapshot's order), pgfree over all of them.
+    let events: Vec<(u64, u64)> =
+        crate::kernel::mem::with_node(|n| n.configured_zones().map(|z| z.vm_events()).collect());
+    for (i, &(alloc, _)) in events.iter().enumerate().take(s.per_zone[0].len()) {
+        s.per_zone[0][i] = alloc;
+    }
+    s.events[VmEvent::Pgfree as usize] = events.iter().map(|e| e.1).sum();
     s.events[VmEvent::Pgfault as usize] = super::PGFAULT.load(Ordering::Relaxed);
     s.events[VmEvent::Pgmajfault as usize] = super::PGMAJFAULT.load(Ordering::Relaxed);
     s.events[VmEvent::OomKill as usize] = super::oom::OOM_KILLS.load(Ordering::Relaxed);
