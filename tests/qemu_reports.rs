@@ -373,6 +373,8 @@ fn user_debug_prints_linux_unhandled_page_fault_report() {
     q.expect_in("user_debug", &out, " Comm: crash ");
     q.expect_in("user_debug", &out, "pc : [<");
     q.expect_in("user_debug", &out, "Mode USER_32");
+    q.expect_in("user_debug", &out, "Segment user\n");
+    q.expect_in("user_debug", &out, "  DAC: 00000055\n");
     q.expect_in("user_debug", &out, "Control: ");
     q.expect_in("user_debug", &out, "Segmentation fault");
     // Without user_debug the kernel prints nothing (as Linux).

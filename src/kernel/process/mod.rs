@@ -228,7 +228,12 @@ fn user_fault_report(addr: u32, sig: u32, fsr_v: u32, regs: &PtRegs) {
     kprintln!("LR is at 0x{:x}", regs.uregs[PtRegs::LR]);
     use crate::arch::arm::cp15::{Dacr, Sctlr, Ttbr0};
     use tock_registers::interfaces::Readable;
-    let dacr = Dacr.get();
+    // __show_regs of a user-mode frame shows DACR_UACCESS_ENABLE: the live DACR with the
+    // user domain as a client.
+    use crate::arch::arm::mmu::DACR_USER_MASK;
+    const DOMAIN_CLIENT: u32 = 0b01;
+    let user_client = DOMAIN_CLIENT << (2 * crate::arch::arm::desc::DOMAIN_USER as u32);
+    let dacr = (Dacr.get() & !DACR_USER_MASK) | user_client;
     kprintln!("{}", crate::arch::arm::vectors::ShowRegs { regs, dacr });
     kprintln!("Control: {:08x}  Table: {:08x}  DAC: {:08x}", Sctlr.get(), Ttbr0.get(), dacr);
 }
