@@ -21,7 +21,7 @@ use buddy_system_allocator::FrameAllocator;
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use pivm::config::MAX_ORDER;
 use pivm::mm::gfp::GfpFlags;
-use pivm::mm::layout::{PfnRange, Zones};
+use pivm::mm::mm_init::{PfnRange, Zones};
 use pivm::mm::page::{MemMap, Page};
 use pivm::mm::page_alloc::Node;
 use pivm::mm::zone::ZoneType;

@@ -12,7 +12,7 @@ use std::ptr::NonNull;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use pivm::mm::layout::{PfnRange, Zones};
+use pivm::mm::mm_init::{PfnRange, Zones};
 use pivm::mm::page::{MemMap, Page};
 use pivm::mm::page_alloc::{LinearMap, Node};
 use pivm::mm::slab::{head_page, HeadPage, KmallocConfig, NodePages, PageSource, Slab, PAGE_SIZE};
@@ -117,10 +117,7 @@ impl BuddyNode {
         let mut node = Node::new(MemMap::new(mem_map, Pfn(0)).unwrap(), &zones).unwrap();
         node.free_bootmem_range(Pfn(0), end).unwrap();
         node.set_nr_cpus(4);
-        node.set_linear_map(LinearMap {
-            page_offset: VirtAddr(base as u64),
-            phys_offset: PhysAddr(0),
-        });
+        node.set_linear_map(LinearMap { page_offset: VirtAddr(base), phys_offset: PhysAddr(0) });
         Self { node: spin::Mutex::new(node), base }
     }
 

@@ -1,56 +1,46 @@
 //! pivm's `kernel_main`: the boot sequence, top to bottom. The entry code
-//! (`arch::arm::entry`) has parked the other cores, left HYP, turned the MMU on with a
+//! (`arch/arm/entry.rs`) has parked the other cores, left HYP, turned the MMU on with a
 //! boot-time table and jumped here at PAGE_OFFSET.
 #![no_std]
 #![no_main]
 
-use pivm::arch::arm::{cp15, image::image, mmu, vectors};
+use pivm::arch::layout::{self, LayoutInput};
+use pivm::arch::profile;
+use pivm::arch::{cpu, fault, image::image, mmu};
 use pivm::board::raspi::uart;
 use pivm::boot::{cmdline, reserved_mem, BootSource};
 use pivm::config::{PAGE_OFFSET, VMSPLIT};
 use pivm::console::{commands, printk::Console};
 use pivm::kernel::{self, mem, EntryState, Kernel};
 use pivm::mm::cma::DtCmaNode;
-use pivm::mm::layout::{self, LayoutInput, MemoryLine};
+use pivm::mm::era::DmaZoneSpec;
 use pivm::mm::memblock::{self, Memblock, MemblockError};
-use pivm::mm::profile;
+use pivm::mm::mm_init::{self, MemoryLine};
 use pivm::mm::{PAGE_SHIFT, PAGE_SIZE};
 use pivm::{kprintln, VERSION};
-
-use tock_registers::interfaces::Readable;
 
 /// Whether this kernel has highmem support (Linux's CONFIG_HIGHMEM): pivm always does, so
 /// RAM above the lowmem limit becomes ZONE_HIGHMEM instead of being dropped.
 const CONFIG_HIGHMEM: bool = true;
 /// QEMU's and the firmware's boot stubs live in the first page (secondary cores spin there).
 const FIRMWARE_STUB_SIZE: u64 = 0x1000;
-/// Linux's `MPIDR_HWID_BITMASK`: the affinity fields that name a CPU.
-const MPIDR_HWID_BITMASK: u32 = 0x00ff_ffff;
 /// Linux's `MODE_MASK`: the mode bits of a PSR.
 const MODE_MASK: u32 = 0x1f;
 /// Linux's `HYP_MODE`: the Pi firmware enters the kernel in it.
 const HYP_MODE: u32 = 0x1a;
-/// MIDR[3:0]: the CPU revision.
-const MIDR_REVISION_MASK: u32 = 0xf;
 
 #[no_mangle]
 pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, load_addr: u32) -> ! {
     let entry = EntryState { params_reg, machine, entry_cpsr, load_addr };
     uart::init();
-    kprintln!("Booting pivm on physical CPU {:#x}", cp15::Mpidr.get() & MPIDR_HWID_BITMASK);
+    kprintln!("Booting pivm on physical CPU {:#x}", cpu::boot_cpu_hwid());
     kprintln!("pivm version {} (VMSPLIT_{}, PAGE_OFFSET {:#010x})", VERSION, VMSPLIT, PAGE_OFFSET);
-    let midr = cp15::Midr.get();
-    kprintln!(
-        "CPU: ARMv7 Processor [{:08x}] revision {} (ARMv7), cr={:08x}",
-        midr,
-        midr & MIDR_REVISION_MASK,
-        cp15::Sctlr.get()
-    );
+    let _ = cpu::write_setup_processor(&mut Console);
     kprintln!(
         "Entered in {} mode at {:#x}{}, r1={:#x} r2={:#x}",
-        vectors::mode_name(entry_cpsr & MODE_MASK),
+        cpu::entry_mode_name(entry_cpsr),
         load_addr,
-        if u64::from(load_addr) != u64::from(image().text) - PAGE_OFFSET {
+        if u64::from(load_addr) != image().text as u64 - PAGE_OFFSET {
             ", relocated to 0x8000"
         } else {
             ""
@@ -113,7 +103,7 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
         check(memblock.add(b.start.0, b.size));
     }
     let img = image();
-    let pa = |va: u32| u64::from(va) - PAGE_OFFSET;
+    let pa = |va: usize| va as u64 - PAGE_OFFSET;
     check(memblock.reserve(0, FIRMWARE_STUB_SIZE, "firmware stub"));
     check(memblock.reserve(pa(img.text), pa(img.end) - pa(img.text), "kernel"));
     for c in layout.carveouts() {
@@ -150,12 +140,12 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
             None => {}
         }
     }
-    // The profile the layout applied (`linux` when the asked-for one was rejected) decides
-    // what else the kernel is built with: its era, ZONE_DMA, the CMA default.
-    let applied = profile::Profile::by_name(layout.profile).unwrap_or(profile::DEFAULT_PROFILE);
+    // The kernel the applied profile models (`linux` when the asked-for one was rejected)
+    // decides what else the kernel is built with: its era, ZONE_DMA, the CMA default.
+    let era = layout.era();
     // dma_contiguous_reserve(arm_dma_limit): the CMA area, before any allocator exists.
-    let dma_limit = match applied.dma_zone {
-        profile::DmaZoneSpec::Exact(size) => layout.phys_offset.0.saturating_add(size),
+    let dma_limit = match era.dma_zone {
+        DmaZoneSpec::Exact(size) => layout.phys_offset.0.saturating_add(size),
         _ => u64::MAX,
     };
     // The device tree's default CMA node (placed by the scan above, not yet reserved).
@@ -165,7 +155,7 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
         &mut memblock,
         params.cma,
         dt_cma,
-        applied.cma_default,
+        era.cma_default,
         layout.arm_lowmem_limit.0,
         dma_limit,
     );
@@ -176,9 +166,9 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
 
     // Final page tables: lowmem linear map (memblock's mappable memory), vectors, fixmap;
     // the identity map goes away.
-    if let Err(e) = mmu::paging_init(layout.high_memory.0, &mut memblock) {
+    if let Err(e) = mmu::paging_init(layout.high_memory.as_u64(), &mut memblock, &mut Console) {
         kprintln!("paging_init failed: {:?}", e);
-        pivm::arch::arm::halt();
+        cpu::halt();
     }
 
     let _ = layout::write_zone_ranges(&mut Console, &layout);
@@ -186,11 +176,11 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
     // The page allocator: mem_map in lowmem, every free memblock range to the buddy lists.
     if let Err(e) = mem::mem_init(&layout, &mut memblock, params.page_poison) {
         kprintln!("mem_init failed: {}", e);
-        pivm::arch::arm::halt();
+        cpu::halt();
     }
     // Before the first allocation: the profile's era decides how the allocator behaves.
     mem::with_node(|n| {
-        n.set_era(applied.era);
+        n.set_era(era.page_alloc);
         n.add_totalcma_pages(cma_pages);
     });
     // The kmalloc caches (Linux's kmem_cache_init, right after mem_init).
@@ -200,19 +190,19 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
     // The vmalloc range; the devices move from the fixmap to ioremap()ed addresses.
     if let Err(e) = kernel::vmalloc::vmalloc_init(&layout, params.lazy_vfree) {
         kprintln!("vmalloc_init failed: {}", e);
-        pivm::arch::arm::halt();
+        cpu::halt();
     }
     kernel::ioremap_devices();
-    pivm::arch::arm::fault::set_address_describer(kernel::vmalloc::describe_fault_address);
+    fault::set_address_describer(kernel::vmalloc::describe_fault_address);
 
     let _ = layout::write_banner(&mut Console, &layout, &commands::kernel_sections());
     if !layout.carveouts().is_empty() || !layout.holes().is_empty() {
-        let _ = profile::write_partition(&mut Console, &layout);
+        let _ = layout::write_partition(&mut Console, &layout);
     }
     let (free_pages, totalram_pages, highmem_pages, cma_pages) = mem::with_node(|n| {
         (n.nr_free_pages(), n.totalram_pages(), n.totalhigh_pages(), n.totalcma_pages())
     });
-    let _ = layout::write_memory_line(
+    let _ = mm_init::write_memory_line(
         &mut Console,
         &MemoryLine {
             free_pages,
@@ -220,11 +210,11 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
             totalram_pages,
             cma_pages,
             highmem_pages,
-            code: u64::from(img.etext - img.text),
-            rwdata: u64::from(img.edata - img.sdata),
-            rodata: u64::from(img.end_rodata - img.start_rodata),
+            code: (img.etext - img.text) as u64,
+            rwdata: (img.edata - img.sdata) as u64,
+            rodata: (img.end_rodata - img.start_rodata) as u64,
             init: 0,
-            bss: u64::from(img.bss_stop - img.bss_start),
+            bss: (img.bss_stop - img.bss_start) as u64,
             highmem: CONFIG_HIGHMEM,
         },
     );
@@ -236,14 +226,14 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
     kernel::irq::boot_cpu_init();
     if let Err(e) = pivm::board::raspi::irq::init_irq() {
         kprintln!("init_IRQ failed: {}", e);
-        pivm::arch::arm::halt();
+        cpu::halt();
     }
     let entered_in_hyp = entry_cpsr & MODE_MASK == HYP_MODE;
     match kernel::time::time_init(entered_in_hyp) {
         Ok(t) => {
             kprintln!("{}", t.banner);
             kprintln!("{}", t.clocksource);
-            pivm::arch::arm::irqflags::local_irq_enable();
+            pivm::arch::irqflags::local_irq_enable();
             kprintln!("{}", t.calibrate);
         }
         Err(e) => kprintln!("time_init failed: {} (no tick)", e),
@@ -251,7 +241,7 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
     if let Err(e) = pivm::console::input::init_irq() {
         kprintln!("uart-pl011: no receive interrupt ({}); the console polls", e);
     }
-    pivm::arch::arm::irqflags::local_irq_enable();
+    pivm::arch::irqflags::local_irq_enable();
 
     // core_initcall(cma_init_reserved_areas): the area joins the page allocator; then
     // postcore_initcall(init_per_zone_wmark_min) sizes the watermarks, reserves and pcp
@@ -278,5 +268,5 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    pivm::arch::arm::fault::panic(info)
+    fault::panic(info)
 }

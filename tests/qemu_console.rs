@@ -88,7 +88,12 @@ fn proc_files() {
 fn layout_prints_the_banner() {
     let mut q = boot("2G");
     let out = q.cmd("layout");
-    q.expect_in("layout", &out, "Virtual kernel memory layout:");
+    // pivm's label first: Linux has not printed this banner since 5.1.
+    q.expect_in(
+        "layout",
+        &out,
+        "pivm: the layout banner Linux printed before 5.1:\nVirtual kernel memory layout:",
+    );
     q.expect_in("layout", &out, "    lowmem  : 0x80000000 - 0xbc000000   ( 960 MB)");
     q.poweroff_ok();
 }

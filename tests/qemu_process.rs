@@ -38,16 +38,35 @@ fn delta(q: &Qemu, line: &str, label: &str) -> (u64, u64) {
     }
 }
 
-#[test]
-fn tiny_prints_its_maps_with_linux_layout() {
-    let mut q = boot("2G");
+/// `tiny`'s maps on `split`: text and data at the ELF's addresses, the stack ending at
+/// TASK_SIZE = PAGE_OFFSET - 16 MiB (`norandmaps`), the vectors page.
+fn tiny_layout(split: &'static str, stack_top: &str) {
+    let mut q = boot(split);
     let out = run(&mut q, "/bin/tiny");
     q.expect_in("tiny", &out, "00010000-00011000 r-xp 00000000 00:02");
     q.expect_in("tiny", &out, "00011000-00012000 rw-p 00000000 00:02");
-    // TASK_SIZE = PAGE_OFFSET - 16 MiB: the stack ends there with norandmaps.
-    q.expect_in("tiny", &out, "-7f000000 rw-p 00000000 00:00 0          [stack]");
+    q.expect_in("tiny", &out, &format!("-{stack_top} rw-p 00000000 00:00 0          [stack]"));
     q.expect_in("tiny", &out, "ffff0000-ffff1000 r-xp 00000000 00:00 0          [vectors]");
     q.verify_ok("after tiny");
+}
+
+#[test]
+fn tiny_layout_2g() {
+    tiny_layout("2G", "7f000000");
+}
+
+#[test]
+fn tiny_layout_3g_is_the_references() {
+    tiny_layout("3G", "bf000000");
+    // The reference's exact stack line (layout.txt) on 3G.
+    let mut q = boot("3G");
+    let out = run(&mut q, "/bin/tiny");
+    q.expect_in("tiny", &out, "befdf000-bf000000 rw-p 00000000 00:00 0          [stack]");
+}
+
+#[test]
+fn tiny_layout_1g() {
+    tiny_layout("1G", "3f000000");
 }
 
 #[test]
@@ -123,4 +142,74 @@ fn bad_pointers_get_efault_and_unknown_calls_enosys() {
     q.expect_in("syscalls", &out, "mincore: touched page in, other out          ok");
     q.expect_in("syscalls", &out, "madvise(MADV_DONTNEED) zeroes the page       ok");
     q.verify_ok("after efault");
+}
+
+#[test]
+fn segv_handlers_get_linux_si_codes() {
+    let mut q = boot("2G");
+    let out = run(&mut q, "/bin/segv");
+    for (probe, want) in [
+        ("NULL                                     read", "si_code=1 (SEGV_MAPERR)"),
+        ("text (main)                              write", "si_code=2 (SEGV_ACCERR)"),
+        ("kernel lowmem 0x80008000                 read", "si_code=1 (SEGV_MAPERR)"),
+        ("[vectors] 0xffff0000                     read", "no fault"),
+        ("[vectors] 0xffff0000                     write", "si_code=1 (SEGV_MAPERR)"),
+        ("PROT_NONE mapping                        read", "si_code=2 (SEGV_ACCERR)"),
+        (
+            "file page past EOF                       read",
+            "signal 7 (Bus error) si_code=2 (BUS_ADRERR)",
+        ),
+    ] {
+        let l = q.line_with("segv", &out, probe);
+        assert!(l.contains(want), "{probe}: expected {want:?} in {l:?}\n{}", q.transcript());
+    }
+    q.expect_in("segv", &out, "mmap(0x1000, MAP_FIXED) -> 0xffffffff (Invalid argument)");
+    q.expect_in("segv", &out, "mmap(hint 0x1000, no MAP_FIXED) -> 0x8000");
+    q.verify_ok("after segv");
+}
+
+#[test]
+fn every_listed_system_call_and_fork_exec_wait() {
+    let mut q = boot("2G");
+    // A first round grows the slab caches to what several live tasks need.
+    run(&mut q, "/bin/syscalls");
+    run(&mut q, "/bin/vmtest exec");
+    let before = free_kb(&mut q);
+    let out = run(&mut q, "/bin/syscalls");
+    q.expect_in("syscalls", &out, "unknown system call 0x3ff: ENOSYS            ok");
+    q.expect_in("syscalls", &out, "fork, execve(self), wait4");
+    q.expect_in("syscalls", &out, "syscalls: 34 checks, 0 failed");
+    let out = run(&mut q, "/bin/vmtest exec");
+    let l = q.line_with("exec", &out, "fork child pid=");
+    assert_eq!(delta(&q, l, "write .data"), (1, 0), "child's first write is a COW fault: {l}");
+    let l = q.line_with("exec", &out, "parent write .data after child exit");
+    assert_eq!(delta(&q, l, "exit"), (1, 0), "{l}");
+    q.verify_ok("after fork and exec");
+    let after = free_kb(&mut q);
+    assert!(
+        after >= before,
+        "pages lost: {before} kB free before, {after} kB after\n{}",
+        q.transcript()
+    );
+}
+
+#[test]
+fn background_programs_ctrl_c_and_kill() {
+    let mut q = boot("2G");
+    let out = q.cmd("run /bin/spin &");
+    q.expect_in("run &", &out, "[1]");
+    // The console answers while the program spins.
+    let out = q.cmd("ps");
+    q.expect_in("ps", &out, "spin");
+    q.cmd("kill -9 1");
+    let out = q.cmd("ps");
+    q.expect_in("ps after kill", &out, "[1] Killed");
+    // A foreground program stops on Ctrl-C.
+    q.send("run /bin/spin\r");
+    q.wait_for("spinning", RUN).unwrap_or_else(|f| panic!("{}", f.0));
+    q.send_bytes(&[3]);
+    q.wait_for("pivm# ", RUN).unwrap_or_else(|f| panic!("{}", f.0));
+    let out = q.cmd("ps");
+    assert!(!out.contains("spin"), "spin still running after Ctrl-C: {out}");
+    q.verify_ok("after the background job");
 }

@@ -1,2 +1,128 @@
-//! CPU architecture support: `arm` is ARMv7-A (Cortex-A7, Pi 2).
+//! The architecture facade: the one `crate::arch::` path through which the rest of the kernel
+//! reaches the CPU, its translation tables and its layout formulas. Every name below is what
+//! an architecture provides; the implementation is chosen per target with `#[path]`, as the
+//! rust-raspberrypi-OS-tutorials choose theirs: 32-bit ARM (`arm/`, ARMv7-A, the Pi 2) for
+//! every target but AArch64, whose `arm64/` (the Pi 3) will provide the same names. Only files
+//! under `src/arch/` name the implementation (`tests/architecture.rs` checks it).
+//!
+//! The pure parts (layout formulas, profiles, descriptor encoding, fault decoding, the
+//! `/proc/cpuinfo` renderer) compile on the host too, so `cargo test` checks them there.
+
+/// The implementation. Public so that its pure parts stay visible to the host build and
+/// the docs, but named only from inside `src/arch/`.
+#[cfg(not(target_arch = "aarch64"))]
+#[path = "arm/mod.rs"]
 pub mod arm;
+#[cfg(not(target_arch = "aarch64"))]
+use arm as imp;
+
+/// The fixed constants of the kernel's address space (Linux's `asm/memory.h`).
+pub use imp::memory;
+
+/// The kernel's virtual memory layout computed from the split, the RAM and the boot
+/// parameters, with its boot-log renderers (the layout banner, the profile's partition).
+pub use imp::layout;
+
+/// Memory-layout profiles: the layouts real systems shipped with, as data.
+pub use imp::profile;
+
+/// `/proc/cpuinfo` as the architecture's Linux prints it (pure renderer; `read` on the CPU).
+pub use imp::cpuinfo;
+
+/// Compile-time virtual addresses for pages mapped at run time (Linux's `fix_to_virt`), and
+/// on the device the slots' mapping (`__set_fixmap`, `clear_fixmap`).
+pub mod fixmap {
+    pub use super::imp::fixmap::{fix_to_virt, FixedAddress, FIX_SLOTS};
+    #[cfg(kernel)]
+    pub use super::imp::mmu::{clear_fixmap, clear_fixmap_device, set_fixmap};
+}
+
+/// The CPU itself: identification for the boot log, the mode the loader entered in, halting.
+#[cfg(kernel)]
+pub mod cpu {
+    pub use super::imp::cpu::{boot_cpu_hwid, entry_mode_name, halt, write_setup_processor};
+}
+
+/// The free-running counter the in-kernel benchmarks time with.
+#[cfg(kernel)]
+pub mod timer {
+    pub use super::imp::cpu::{counter_frequency, read_counter};
+}
+
+/// Data cache maintenance for buffers a device reads or writes (the firmware's mailbox).
+#[cfg(kernel)]
+pub mod cache {
+    pub use super::imp::cpu::{clean_dcache_range, invalidate_dcache_range};
+}
+
+/// The kernel's page tables: `paging_init`, the linear map, the kernel page-table interface
+/// with arch-neutral protections (`mm::pgprot::PageProt`) that vmalloc, ioremap, pkmap and
+/// the fixmap go through, the TLB, and the inspection the console offers (`show_pte`, the
+/// software walk next to the MMU's own translation, the dump of the kernel's mappings).
+#[cfg(kernel)]
+pub mod mmu {
+    pub use super::imp::mmu::{
+        dump_kernel_page_tables, dump_user_page_tables, flush_tlb_kernel_range, map_kernel_page,
+        page_table_pages, paging_init, phys_to_virt, prealloc_pte_table, set_linear_map, show_pte,
+        translate, unmap_kernel_page, write_translation, write_translation_in, MapError, PteAlloc,
+    };
+}
+
+/// Faults: accesses that may fault without oopsing (`peek`/`poke`), the oops' address
+/// describer, the panic handler's oops.
+#[cfg(kernel)]
+pub mod fault {
+    pub use super::imp::fault::{
+        panic, probe_read_u32, probe_write_u32, set_address_describer, DescribeAddr, Fault,
+    };
+}
+
+/// The kernel image's boundaries (the linker script's `_text`, `_etext`, ...).
+#[cfg(kernel)]
+pub mod image {
+    pub use super::imp::image::{image, Image};
+}
+
+/// Semihosting: how QEMU's `-semihosting` lets the kernel end the emulator.
+#[cfg(kernel)]
+pub mod semihosting {
+    pub use super::imp::semihosting::exit;
+}
+
+/// Interrupt masking (`local_irq_save`/`restore`, `wfi`), the IRQ entry's hooks and the
+/// per-CPU generic timer (from the interrupt work, wired through the facade here).
+#[cfg(kernel)]
+pub mod irqflags {
+    pub use super::imp::irqflags::*;
+}
+#[cfg(kernel)]
+pub mod irq {
+    pub use super::imp::irq::*;
+}
+#[cfg(kernel)]
+pub mod arch_timer {
+    pub use super::imp::arch_timer::*;
+}
+#[cfg(kernel)]
+pub use imp::smp_processor_id;
+/// The register frame exceptions save (`struct pt_regs`).
+#[cfg(kernel)]
+pub mod vectors {
+    pub use super::imp::vectors::PtRegs;
+}
+
+/// Address-space identifiers (pure: the allocator and its generation rollover).
+pub use imp::asid;
+
+/// What processes need from the CPU: the saved context and `switch_to`, `switch_mm`, TLS,
+/// VFP state, a process's first-level table and PTEs, TLB maintenance by ASID, the hooks the
+/// user entry paths call (user faults, system calls, `do_work_pending`) and the FSR bits the
+/// fault path decodes.
+#[cfg(kernel)]
+pub mod process {
+    pub use super::imp::fault::{set_syscall_handler, set_user_exception_handler, UserException};
+    pub use super::imp::fsr::{fault_status, FSR_WRITE};
+    pub use super::imp::pgtable::L_PTE_RDONLY;
+    pub use super::imp::process::*;
+    pub use super::imp::vectors::PtRegs;
+}

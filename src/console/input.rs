@@ -147,34 +147,38 @@ mod device {
     /// there is some.
     pub fn next() -> Input {
         loop {
-            if let Some(i) = next_or(|| false) {
+            if let Some(i) = next_or(|| false, false) {
                 return i;
             }
         }
     }
 
-    /// The next input, or None as soon as `stop` says so. While there is none, programs
-    /// that can run get the CPU (the console is their idle task); otherwise the CPU idles.
-    pub fn next_or(mut stop: impl FnMut() -> bool) -> Option<Input> {
+    /// The next input, or None as soon as `stop` says so (checked whenever the CPU comes
+    /// back to the console, and on Ctrl-C when `ctrl_c_stops`). While there is none,
+    /// programs that can run get the CPU (the console is their idle task); otherwise the
+    /// CPU idles.
+    pub fn next_or(mut stop: impl FnMut() -> bool, ctrl_c_stops: bool) -> Option<Input> {
         use crate::kernel::process;
         loop {
             let got = crate::kernel::time::idle_wait(|| {
                 let mut t = TYPE_AHEAD.lock();
                 drain(&mut t);
-                match t.pop() {
-                    Some(i) => Some(Some(i)),
-                    None if process::others_runnable() => Some(None),
-                    None => None,
+                if let Some(i) = t.pop() {
+                    return Some(Some(i));
                 }
+                if (ctrl_c_stops && t.interrupted()) || process::others_runnable() {
+                    return Some(None);
+                }
+                None
             });
-            match got {
-                Some(i) => return Some(i),
-                None => {
-                    process::schedule();
-                    if stop() {
-                        return None;
-                    }
-                }
+            if let Some(i) = got {
+                return Some(i);
+            }
+            if process::others_runnable() {
+                process::schedule();
+            }
+            if stop() {
+                return None;
             }
         }
     }

@@ -1,5 +1,5 @@
 //! Kernel console output (`kprint!`/`kprintln!`), serialised by a lock so lines from
-//! different contexts do not interleave. Oopses bypass the lock (see `arch::arm::fault`).
+//! different contexts do not interleave. Oopses bypass the lock (see `arch::fault`).
 use core::fmt::{self, Write};
 
 use spin::Mutex;

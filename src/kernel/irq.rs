@@ -563,7 +563,7 @@ pub use device::*;
 #[cfg(all(kernel, target_arch = "arm"))]
 mod device {
     use super::*;
-    use crate::arch::arm::smp_processor_id;
+    use crate::arch::smp_processor_id;
 
     /// `request_irq` on `IRQS`.
     pub fn request_irq(irq: u32, handler: IrqHandler, name: &'static str) -> Result<(), IrqError> {

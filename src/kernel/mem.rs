@@ -9,16 +9,15 @@ use core::mem::size_of;
 
 use spin::Mutex;
 
-use crate::arch::arm::{desc, mmu};
+use crate::arch::fixmap::{clear_fixmap, fix_to_virt, set_fixmap, FixedAddress};
+use crate::arch::layout::Layout;
 use crate::console::printk::Console;
-use crate::mm::fixmap::{fix_to_virt, FixedAddress};
-use crate::mm::layout::Layout;
 use crate::mm::memblock::Memblock;
 use crate::mm::page::{MemMap, Page};
 use crate::mm::page_alloc::{
     usemap_size, InitError, LinearMap, Node, PageAccessError, PageMemory, DEFAULT_COMM, PAGE_POISON,
 };
-use crate::mm::profile::{Profile, DEFAULT_PROFILE};
+use crate::mm::pgprot::PAGE_KERNEL;
 use crate::mm::slab::{
     head_page, HeadPage, KmallocConfig, NodePages, PageSource, Slab, SlabError, KMALLOC_MAX_SIZE,
 };
@@ -106,13 +105,12 @@ pub fn with_page_mapped<R>(pfn: Pfn, f: impl FnOnce(*mut u8) -> R) -> Result<R, 
     if let Some(va) = linear_address(pfn) {
         return Ok(f(va));
     }
-    let pa = u32::try_from(pfn.phys().0).map_err(|_| PageAccessError { pfn })?;
     let _slot = KMAP_ATOMIC.lock();
-    let va = fix_to_virt(FixedAddress::KmapBegin) as u32;
+    let slot = FixedAddress::KmapBegin;
     // The slot lies in the fixmap's page table, which paging_init created.
-    mmu::set_fixmap_page(va, pa, Some(desc::MT_MEMORY_RW)).map_err(|_| PageAccessError { pfn })?;
-    let r = f(va as *mut u8);
-    let _ = mmu::set_fixmap_page(va, 0, None);
+    set_fixmap(slot, pfn.phys().0, PAGE_KERNEL).map_err(|_| PageAccessError { pfn })?;
+    let r = f(fix_to_virt(slot) as usize as *mut u8);
+    clear_fixmap(slot);
     Ok(r)
 }
 
@@ -232,7 +230,7 @@ pub fn node_stats() -> NodeStats {
     let slab_pages = SLAB.lock().meminfo().total_pages() as u64;
     NodeStats {
         nr_slab_unreclaimable: slab_pages,
-        nr_page_table_pages: crate::arch::arm::mmu::page_table_pages()
+        nr_page_table_pages: crate::arch::mmu::page_table_pages()
             + crate::kernel::process::mm::PGD_PAGES.load(core::sync::atomic::Ordering::Relaxed),
         // NR_KERNEL_STACK_KB: 8 KiB per task.
         nr_kernel_stack: crate::kernel::process::NR_KERNEL_STACK_PAGES
@@ -273,8 +271,7 @@ pub static SLAB: Mutex<Slab> = Mutex::new(Slab::new());
 /// layout's profile gives kmalloc (Linux's `KMALLOC_MAX_SIZE` unless the profile models an
 /// older kernel). Runs right after `mem_init`, as in Linux's `mm_init()`.
 pub fn kmem_cache_init(layout: &Layout) -> Result<(), SlabError> {
-    let profile = Profile::by_name(layout.profile).unwrap_or(DEFAULT_PROFILE);
-    let max_size = profile.kmalloc_max_size.map_or(KMALLOC_MAX_SIZE, |b| b as usize);
+    let max_size = layout.era().kmalloc_max_size.map_or(KMALLOC_MAX_SIZE, |b| b as usize);
     let config = KmallocConfig { nr_cpu_ids: crate::board::raspi::NR_CPUS, max_size };
     SLAB.lock().kmem_cache_init(config)
 }
@@ -412,7 +409,7 @@ pub fn verify_all() -> Result<(), VerifyFailure> {
         // Every block the slab layer holds is an allocated block of that order to the page
         // allocator (a slab page freed behind the slab's back is how kmalloc broke).
         for (addr, order) in slab.page_blocks() {
-            let head = node.virt_to_pfn(VirtAddr(addr as u64)).and_then(|pfn| node.page(pfn));
+            let head = node.virt_to_pfn(VirtAddr(addr)).and_then(|pfn| node.page(pfn));
             let allocated = head.is_some_and(|p| {
                 p.refcount() != 0 && !p.is_reserved() && !p.is_buddy() && p.order() == order
             });

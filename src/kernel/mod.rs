@@ -11,11 +11,11 @@ pub mod vmalloc;
 
 use spin::Once;
 
+use crate::arch::layout::Layout;
 use crate::board::raspi::mailbox;
 use crate::boot::cmdline::BootParams;
 use crate::boot::{atags, dtb, params, BootInfo, BootSource};
 use crate::config::PAGE_OFFSET;
-use crate::mm::layout::Layout;
 use crate::mm::memblock::Memblock;
 use crate::sizes::SZ_1M;
 
@@ -57,18 +57,18 @@ pub fn try_get() -> Option<&'static Kernel> {
 /// computed, long before `set`, because page-table and page allocations during boot need
 /// `phys_to_virt`).
 pub fn set_linear_map(layout: &Layout) {
-    crate::arch::arm::mmu::set_linear_map(layout.phys_offset.0, layout.arm_lowmem_limit.0);
+    crate::arch::mmu::set_linear_map(layout.phys_offset.0, layout.arm_lowmem_limit.0);
 }
 
 /// `phys_to_virt` for lowmem, usable from fault paths (the architecture's linear map).
 pub fn phys_to_virt(pa: u64) -> Option<u64> {
-    crate::arch::arm::mmu::phys_to_virt(pa)
+    crate::arch::mmu::phys_to_virt(pa)
 }
 
 /// Bytes the entry code maps for the boot parameters: the two 1 MiB sections from r2's.
 const BOOT_PARAMS_WINDOW: u64 = 2 * SZ_1M;
 /// r2 must lie below this for the entry code to map it: RAM ends below the BCM2836
-/// peripheral window (`arch::arm::entry` checks the same value).
+/// peripheral window (the entry code, `arch/arm/entry.rs`, checks the same value).
 const BOOT_PARAMS_LIMIT: u64 = 0x3f00_0000;
 
 /// Why no RAM information was found, for the boot log.
@@ -134,8 +134,8 @@ fn with_params<R>(
     if pa == 0 {
         return Ok(None);
     }
-    let img = crate::arch::arm::image::image();
-    let kernel = (u64::from(img.text) - PAGE_OFFSET, u64::from(img.end) - PAGE_OFFSET);
+    let img = crate::arch::image::image();
+    let kernel = (img.text as u64 - PAGE_OFFSET, img.end as u64 - PAGE_OFFSET);
     let window_end = (pa & !(SZ_1M - 1)).saturating_add(BOOT_PARAMS_WINDOW);
     let readable = params::readable_len(pa, BOOT_PARAMS_LIMIT, window_end, kernel)
         .map_err(BootParamsProblem::Params)?;
@@ -183,8 +183,7 @@ pub fn ioremap_devices() {
             Ok(va) => {
                 io::set_base(dev, va as usize);
                 // The boot-time mapping is no longer used (Linux drops earlycon's likewise).
-                let slot = crate::arch::arm::mmu::fixmap_slot_of(dev);
-                let _ = crate::arch::arm::mmu::set_fixmap_page(slot, 0, None);
+                crate::arch::fixmap::clear_fixmap_device(dev);
             }
             Err(e) => crate::kprintln!("ioremap of {:#010x} failed: {}", dev.phys(), e),
         }

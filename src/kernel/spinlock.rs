@@ -8,17 +8,17 @@ use spin::{Mutex, MutexGuard};
 
 /// The interrupt state `lock` saved (Linux's `unsigned long flags`).
 #[cfg(all(kernel, target_arch = "arm"))]
-type Flags = crate::arch::arm::irqflags::IrqFlags;
+type Flags = crate::arch::irqflags::IrqFlags;
 #[cfg(not(all(kernel, target_arch = "arm")))]
 type Flags = ();
 
 #[cfg(all(kernel, target_arch = "arm"))]
 fn save() -> Flags {
-    crate::arch::arm::irqflags::local_irq_save()
+    crate::arch::irqflags::local_irq_save()
 }
 #[cfg(all(kernel, target_arch = "arm"))]
 fn restore(flags: Flags) {
-    crate::arch::arm::irqflags::local_irq_restore(flags)
+    crate::arch::irqflags::local_irq_restore(flags)
 }
 // On the host (unit tests) there are no interrupts to mask.
 #[cfg(not(all(kernel, target_arch = "arm")))]

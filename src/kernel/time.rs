@@ -300,8 +300,8 @@ mod device {
     use spin::Once;
 
     use super::*;
-    use crate::arch::arm::arch_timer::{self, TimerKind};
-    use crate::arch::arm::irq::{irq_regs_cpsr, PSR_MODE_MASK, USR_MODE};
+    use crate::arch::arch_timer::{self, TimerKind};
+    use crate::arch::irq::{irq_regs_cpsr, PSR_MODE_MASK, USR_MODE};
     use crate::kernel::irq::{self, IrqReturn};
     use crate::kernel::spinlock::IrqSpinLock;
 
@@ -414,7 +414,7 @@ mod device {
     /// `idle_until` and, while it says there is nothing to do, sleeps in `wfi` until an
     /// interrupt is pending, then takes it. Ticks taken while asleep count as idle time.
     pub fn idle_wait<T>(mut ready: impl FnMut() -> Option<T>) -> T {
-        use crate::arch::arm::irqflags;
+        use crate::arch::irqflags;
         loop {
             let flags = irqflags::local_irq_save();
             if let Some(v) = ready() {

@@ -2,8 +2,9 @@
 //! does them. The pure parts decide (`mm::vmap` places areas, keeps the lazily freed ranges
 //! and the counters; `mm::vmap::vmalloc` has the masks and messages; `mm::highmem` manages
 //! the pkmap slots); this module takes pages from the buddy allocator, keeps the `pages[]`
-//! arrays, writes the page tables through `arch::arm::mmu` and flushes the TLB when a purge
-//! asks for it (never at `vfree`/`iounmap` time).
+//! arrays, writes the page tables through `arch::mmu` with arch-neutral protections
+//! (`mm::pgprot`) and flushes the TLB when a purge asks for it (never at `vfree`/`iounmap`
+//! time).
 use alloc::alloc::{alloc_zeroed, dealloc, Layout as AllocLayout};
 use core::cell::Cell;
 use core::fmt;
@@ -11,15 +12,16 @@ use core::fmt;
 use spin::Mutex;
 
 use super::mem::{with_node, NODE};
-use crate::arch::arm::{desc, mmu};
+use crate::arch::layout::Layout;
+use crate::arch::mmu;
 use crate::console::printk::Console;
 use crate::kallsyms::{self, Symbol};
+use crate::mm::era::VmallocMeminfo;
 use crate::mm::gfp::GfpFlags;
 use crate::mm::highmem::{KmapError, Pkmap};
-use crate::mm::layout::Layout;
 use crate::mm::page::PageOwner;
 use crate::mm::page_alloc::{write_warn_alloc, DEFAULT_COMM};
-use crate::mm::profile::{Profile, VmallocMeminfo};
+use crate::mm::pgprot::{PAGE_KERNEL, PAGE_KERNEL_IO};
 use crate::mm::vmap::vmalloc::{
     ioremap_check, nested_gfp, vmalloc_area_gfp, write_silent_warning, VMALLOC_GFP,
 };
@@ -50,7 +52,7 @@ struct KernelTlb;
 
 impl TlbFlush for KernelTlb {
     fn flush_tlb_kernel_range(&mut self, start: u64, end: u64) {
-        mmu::flush_tlb_kernel_range(start as u32, end as u32);
+        mmu::flush_tlb_kernel_range(start as usize, end as usize);
     }
 }
 
@@ -123,11 +125,11 @@ pub fn report(e: &VmallocError) {
 /// (`pivm.lazy_vfree=`, 0 = purge at every free).
 pub fn vmalloc_init(layout: &Layout, lazy_pages: Option<u64>) -> Result<(), VmapError> {
     let lazy = lazy_pages.unwrap_or(lazy_max_pages(NUM_POSSIBLE_CPUS));
-    VMAP.lock().init(layout.vmalloc_start.0, layout.vmalloc_end.0, lazy)?;
+    VMAP.lock().init(layout.vmalloc_start.as_u64(), layout.vmalloc_end.as_u64(), lazy)?;
     if let Some(base) = layout.pkmap_base {
         // kmap_init(): the pkmap page table exists from boot on.
-        if mmu::prealloc_pte_table(base.0 as u32, &mut pte_alloc).is_ok() {
-            *PKMAP.lock() = Some(Pkmap::new(base.0));
+        if mmu::prealloc_pte_table(base.as_usize(), &mut pte_alloc).is_ok() {
+            *PKMAP.lock() = Some(Pkmap::new(base.as_u64()));
         }
     }
     Ok(())
@@ -135,10 +137,10 @@ pub fn vmalloc_init(layout: &Layout, lazy_pages: Option<u64>) -> Result<(), Vmap
 
 /// A zeroed page-table page from the buddy allocator, owned as a page table
 /// (`pte_alloc_kernel`).
-fn pte_alloc() -> Option<u32> {
+fn pte_alloc() -> Option<u64> {
     let gfp = GfpFlags::GFP_KERNEL | GfpFlags::__GFP_ZERO | GfpFlags::__GFP_NOWARN;
     let owner = PageOwner::PageTable;
-    NODE.lock().as_mut()?.alloc_pages_for(owner, gfp, 0).ok().map(|pfn| pfn.phys().0 as u32)
+    NODE.lock().as_mut()?.alloc_pages_for(owner, gfp, 0).ok().map(|pfn| pfn.phys().0)
 }
 
 /// The layout of a kmalloc'ed `pages[]` array of `entries` entries.
@@ -236,10 +238,8 @@ fn vmalloc_area_node(addr: u64, gfp: GfpFlags, caller: Caller) -> Result<(), Vma
     for i in 0..nr {
         // SAFETY: entry `i < nr` was written above.
         let pfn = Pfn(u64::from(unsafe { pages_entry(array, i).read() }));
-        let va = (addr + (i << PAGE_SHIFT)) as u32;
-        if mmu::map_kernel_page(va, pfn.phys().0 as u32, desc::MT_MEMORY_RW, &mut pte_alloc)
-            .is_err()
-        {
+        let va = (addr + (i << PAGE_SHIFT)) as usize;
+        if mmu::map_kernel_page(va, pfn.phys().0, PAGE_KERNEL, &mut pte_alloc).is_err() {
             let _ = vunmap(addr, true);
             return Err(VmallocError::Map { size: got << PAGE_SHIFT, gfp });
         }
@@ -257,7 +257,7 @@ fn vunmap(addr: u64, deallocate_pages: bool) -> Result<(), VmallocError> {
         (a.va_start(), a.get_vm_area_size() >> PAGE_SHIFT)
     };
     for i in 0..mapped {
-        mmu::unmap_kernel_page((start + (i << PAGE_SHIFT)) as u32);
+        mmu::unmap_kernel_page((start + (i << PAGE_SHIFT)) as usize);
     }
     let vm = VMAP.lock().remove_vm_area(addr, &mut KernelTlb).map_err(VmallocError::BadFree)?;
     if !deallocate_pages {
@@ -328,9 +328,9 @@ pub fn ioremap(phys: u64, size: u64, caller: impl Into<Caller>) -> Result<u64, V
         .map_err(VmallocError::IoremapArea)?;
     let _ = VMAP.lock().update_vm(start, |vm| vm.phys_addr = base);
     for i in 0..aligned >> PAGE_SHIFT {
-        let va = (start + (i << PAGE_SHIFT)) as u32;
-        let pa = (base + (i << PAGE_SHIFT)) as u32;
-        if mmu::map_kernel_page(va, pa, desc::MT_DEVICE, &mut pte_alloc).is_err() {
+        let va = (start + (i << PAGE_SHIFT)) as usize;
+        let pa = base + (i << PAGE_SHIFT);
+        if mmu::map_kernel_page(va, pa, PAGE_KERNEL_IO, &mut pte_alloc).is_err() {
             // Linux's ioremap_page_range() failure: vunmap and NULL, nothing printed.
             let _ = vunmap(start, false);
             let err = VmapError::NoMemory { what: "page table", size: aligned };
@@ -409,9 +409,7 @@ pub fn used_and_chunk() -> (u64, u64) {
 /// /proc/meminfo's (VmallocUsed, VmallocChunk) in bytes, with the meaning of the profile's
 /// era: 6.1's `vmalloc_nr_pages()` and 0, or the pre-4.4 figures.
 pub fn meminfo_used_and_chunk(layout: &Layout) -> (u64, u64) {
-    let era =
-        Profile::by_name(layout.profile).map_or(VmallocMeminfo::NrPages, |p| p.vmalloc_meminfo);
-    match era {
+    match layout.era().vmalloc_meminfo {
         VmallocMeminfo::NrPages => (VMAP.lock().vmalloc_nr_pages() << PAGE_SHIFT, 0),
         VmallocMeminfo::AreaSizes => used_and_chunk(),
     }
@@ -429,25 +427,21 @@ pub fn describe_fault_address(w: &mut dyn fmt::Write, addr: u64) {
 /// pkmap slot (mapped on demand, unmapped lazily when the pool wraps around).
 pub fn kmap(pfn: Pfn) -> Result<u64, KmapError> {
     if let Some(va) = with_node(|n| n.page_address(pfn)) {
-        return Ok(va.0);
+        return Ok(va.as_u64());
     }
     let mut pool = PKMAP.lock();
     let pool = pool.as_mut().ok_or(KmapError::NotMapped(pfn))?;
     let k = pool.kmap(pfn)?;
     if !k.flushed.is_empty() {
         for (_, va) in k.flushed.iter() {
-            mmu::unmap_kernel_page(va as u32);
+            mmu::unmap_kernel_page(va as usize);
         }
         let (s, e) = k.flushed.tlb_range();
-        mmu::flush_tlb_kernel_range(s as u32, e as u32);
+        mmu::flush_tlb_kernel_range(s as usize, e as usize);
     }
     if let Some((_, p)) = k.new_mapping {
-        let mapped = mmu::map_kernel_page(
-            k.vaddr as u32,
-            p.phys().0 as u32,
-            desc::MT_MEMORY_RW,
-            &mut pte_alloc,
-        );
+        let mapped =
+            mmu::map_kernel_page(k.vaddr as usize, p.phys().0, PAGE_KERNEL, &mut pte_alloc);
         if mapped.is_err() {
             let _ = pool.kunmap(pfn);
             return Err(KmapError::NotMapped(pfn));

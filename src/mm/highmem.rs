@@ -7,11 +7,12 @@ mod verify;
 
 use core::fmt;
 
-use super::layout::{LAST_PKMAP as LAST_PKMAP_U64, PMD_SIZE};
 use super::{Pfn, PAGE_SHIFT};
 
-/// Permanent kmap slots: one page table's worth (512 pages, 2 MiB).
-pub const LAST_PKMAP: usize = LAST_PKMAP_U64 as usize;
+/// Permanent kmap slots: one page table's worth on the 32-bit architectures pivm has (512
+/// pages, 2 MiB: ARM's `LAST_PKMAP` is `PTRS_PER_PTE`, which `arch::memory` checks against
+/// this value at compile time). The pool's arrays are sized by it.
+pub const LAST_PKMAP: usize = 512;
 /// `last_pkmap_nr` wraps with this mask (LAST_PKMAP is a power of two).
 pub const LAST_PKMAP_MASK: usize = LAST_PKMAP - 1;
 /// `page_address_htable` has 2^PA_HASH_ORDER buckets, as in mm/highmem.c.
@@ -21,11 +22,6 @@ const PA_HASH_SIZE: usize = 1 << PA_HASH_ORDER;
 const GOLDEN_RATIO_32: u32 = 0x61C8_8647;
 /// Words of the slot bitmap in `PkmapFlush`.
 const SLOT_WORDS: usize = LAST_PKMAP / u64::BITS as usize;
-
-/// `PKMAP_BASE` for a kernel at `page_offset`: the 2 MiB just below it.
-pub const fn pkmap_base(page_offset: u64) -> u64 {
-    page_offset - PMD_SIZE
-}
 
 /// `PKMAP_NR(virt)`: the slot of a pkmap address.
 #[allow(non_snake_case)]
@@ -127,7 +123,7 @@ pub struct Pkmap {
 }
 
 impl Pkmap {
-    /// An empty pool at `pkmap_base` (Layout's `pkmap_base`, or `pkmap_base(PAGE_OFFSET)`).
+    /// An empty pool at `pkmap_base` (the layout's `pkmap_base`: `PKMAP_BASE`).
     pub const fn new(pkmap_base: u64) -> Self {
         Pkmap {
             pkmap_base,
@@ -308,20 +304,19 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::mm::layout::VMSPLIT_3G;
 
-    const BASE: u64 = pkmap_base(VMSPLIT_3G);
+    /// `PKMAP_BASE` on 32-bit ARM's 3G/1G split: the 2 MiB below PAGE_OFFSET 0xc0000000.
+    const BASE: u64 = 0xbfe0_0000;
 
     #[test]
     fn pkmap_window_is_the_2m_below_page_offset() {
-        assert_eq!(BASE, 0xbfe0_0000);
         assert_eq!(PKMAP_ADDR(BASE, 0), 0xbfe0_0000);
         assert_eq!(PKMAP_ADDR(BASE, LAST_PKMAP - 1), 0xbfff_f000);
-        assert_eq!(PKMAP_ADDR(BASE, LAST_PKMAP), VMSPLIT_3G);
+        assert_eq!(PKMAP_ADDR(BASE, LAST_PKMAP), 0xc000_0000);
         assert_eq!(PKMAP_NR(BASE, 0xbfe0_1234), 1);
         let p = Pkmap::new(BASE);
         assert_eq!(p.pkmap_nr(0xbfff_ffff), Some(511));
-        assert_eq!(p.pkmap_nr(VMSPLIT_3G), None);
+        assert_eq!(p.pkmap_nr(0xc000_0000), None);
         assert_eq!(p.pkmap_nr(BASE - 1), None);
     }
 
@@ -369,7 +364,7 @@ mod tests {
         assert_eq!(cleared, (2..LAST_PKMAP).step_by(2).collect::<Vec<_>>());
         assert_eq!(k.flushed.len(), 255);
         assert_eq!(k.flushed.iter().next(), Some((2, PKMAP_ADDR(BASE, 2))));
-        assert_eq!(k.flushed.tlb_range(), (BASE, VMSPLIT_3G));
+        assert_eq!(k.flushed.tlb_range(), (BASE, 0xc000_0000));
         assert_eq!(p.page_address(Pfn(2)), None);
         assert_eq!(p.kunmap(Pfn(2)), Err(KmapError::NotMapped(Pfn(2))));
         // The next search continues after slot 0 and finds slot 2.

@@ -66,8 +66,9 @@ pub struct CachePage {
 /// page cache and the special pages.
 pub trait FaultEnv {
     fn pte_get(&self, va: usize) -> Option<PteState>;
-    /// Installs `pte` at `va` (replacing any), flushing a replaced entry. `Err` when no page
-    /// table could be allocated.
+    /// Installs `pte` at `va` (replacing any), flushing a replaced entry; a replaced page's
+    /// mapping is released and uncounted from the RSS here. `Err` when no page table could be
+    /// allocated.
     fn pte_set(&mut self, va: usize, pte: NewPte) -> Result<(), NoPageTable>;
     /// The shared zero page (`ZERO_PAGE(0)`).
     fn zero_pfn(&self) -> u64;
@@ -369,18 +370,15 @@ fn do_wp_page(
             .map_err(|_| FaultError::Oom)?;
         return Ok(Fault::Minor);
     }
-    let was_file = pte.pfn != env.zero_pfn();
     let pfn = if pte.pfn == env.zero_pfn() {
         env.alloc_anon_page()
     } else {
         env.alloc_copy_page(pte.pfn)
     }
     .ok_or(FaultError::Oom)?;
+    // The replaced mapping's page is released (and uncounted) by `pte_set`.
     env.pte_set(addr, NewPte { pfn, write: true, exec, dirty: true })
         .map_err(|_| FaultError::Oom)?;
-    if was_file {
-        env.rss_add(RssKind::File, -1);
-    }
     env.rss_add(RssKind::Anon, 1);
     Ok(Fault::Minor)
 }
@@ -424,7 +422,15 @@ mod tests {
             self.ptes.get(&va).map(|p| PteState { pfn: p.pfn, write: p.write, dirty: p.dirty })
         }
         fn pte_set(&mut self, va: usize, pte: NewPte) -> Result<(), NoPageTable> {
-            self.ptes.insert(va, pte);
+            if let Some(old) = self.ptes.insert(va, pte) {
+                if old.pfn != pte.pfn && old.pfn != ZERO {
+                    if self.anon.contains(&old.pfn) {
+                        self.rss_anon -= 1;
+                    } else {
+                        self.rss_file -= 1;
+                    }
+                }
+            }
             Ok(())
         }
         fn zero_pfn(&self) -> u64 {

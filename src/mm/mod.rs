@@ -1,13 +1,13 @@
 //! Memory management: address types, the kernel's virtual layout, boot-time reservations.
 pub mod addr;
 pub mod cma;
-pub mod layout;
+pub mod era;
 pub mod memblock;
 pub mod memory;
+pub mod mm_init;
 pub mod mm_types;
 pub mod mmap;
 pub mod oom_kill;
-pub mod profile;
 
 pub use addr::{Pfn, PhysAddr, VirtAddr};
 
@@ -15,7 +15,6 @@ pub use addr::{Pfn, PhysAddr, VirtAddr};
 pub const PAGE_SHIFT: u32 = 12;
 /// Bytes per page.
 pub const PAGE_SIZE: u64 = 1 << PAGE_SHIFT;
-pub mod fixmap;
 pub mod gfp;
 pub mod highmem;
 pub mod page;

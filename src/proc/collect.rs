@@ -57,7 +57,7 @@ pub fn node_snapshot(node: &Node<'_>, stats: NodeStats) -> NodeSnapshot<{ MAX_OR
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mm::layout::{PfnRange, Zones};
+    use crate::mm::mm_init::{PfnRange, Zones};
     use crate::mm::page::{MemMap, Page};
     use crate::mm::page_alloc::PAGEBLOCK_ORDER;
     use crate::mm::Pfn;

@@ -2,7 +2,6 @@
 //! exact text is tested on the host and the same code runs on the device.
 pub mod buddyinfo;
 pub mod collect;
-pub mod cpuinfo;
 pub mod extfrag;
 pub mod filter;
 pub mod interrupts;

@@ -4,7 +4,7 @@
 //! written here.
 use super::collect::node_snapshot;
 use super::zoneinfo;
-use crate::mm::layout::{PfnRange, Zones};
+use crate::mm::mm_init::{PfnRange, Zones};
 use crate::mm::page::{MemMap, Page};
 use crate::mm::page_alloc::{Node, NodeStats, PAGEBLOCK_NR_PAGES};
 use crate::mm::zone::{calculate_normal_threshold, zone_batchsize, zone_highsize};

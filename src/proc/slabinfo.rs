@@ -98,4 +98,30 @@ audit_tree_mark        0      0     48   85    1 : tunables    0    0    0 : sla
         render(&mut out, &caches).unwrap();
         assert_eq!(out, SAMPLE);
     }
+
+    #[test]
+    fn proc_slabinfo_from_live_state() {
+        use crate::mm::slab::tests::setup;
+        let (mut s, mut src) = setup();
+        let p = s.kmalloc(&mut src, 100).unwrap();
+        let caches: Vec<SlabCacheSnapshot> = s.slabinfo().map(Into::into).collect();
+        let mut out = std::string::String::new();
+        render(&mut out, &caches).unwrap();
+        let tail: Vec<&str> = out.lines().skip(2).collect();
+        assert_eq!(
+            tail,
+            [
+                "kmalloc-8k             0      0   8192    4    8 : tunables    0    0    0 : slabdata      0      0      0",
+                "kmalloc-4k             0      0   4096    8    8 : tunables    0    0    0 : slabdata      0      0      0",
+                "kmalloc-2k             0      0   2048   16    8 : tunables    0    0    0 : slabdata      0      0      0",
+                "kmalloc-1k             0      0   1024   16    4 : tunables    0    0    0 : slabdata      0      0      0",
+                "kmalloc-512            0      0    512   16    2 : tunables    0    0    0 : slabdata      0      0      0",
+                "kmalloc-256            0      0    256   16    1 : tunables    0    0    0 : slabdata      0      0      0",
+                "kmalloc-192            0      0    192   21    1 : tunables    0    0    0 : slabdata      0      0      0",
+                "kmalloc-128           32     32    128   32    1 : tunables    0    0    0 : slabdata      1      1      0",
+                "kmalloc-64             0      0     64   64    1 : tunables    0    0    0 : slabdata      0      0      0",
+            ]
+        );
+        s.kfree(&mut src, p).unwrap();
+    }
 }

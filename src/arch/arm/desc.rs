@@ -374,12 +374,6 @@ impl Attrs {
     }
 }
 
-/// Linux's memory types, which the table code maps with.
-pub use super::pgtable::{
-    MemType, MT_DEVICE, MT_HIGH_VECTORS, MT_LOW_VECTORS, MT_MEMORY_RO, MT_MEMORY_RW, MT_MEMORY_RWX,
-    MT_MEMORY_RX,
-};
-
 impl fmt::Display for Attrs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(

@@ -50,7 +50,7 @@ static FIXED_FSR: AtomicU32 = AtomicU32::new(0);
 /// A fault absorbed by an exception-table fixup.
 #[derive(Clone, Copy, Debug)]
 pub struct Fault {
-    pub addr: u32,
+    pub addr: usize,
     pub fsr: u32,
 }
 
@@ -94,7 +94,7 @@ fn fixup_result<T>(err: u32, value: T) -> Result<T, Fault> {
         Ok(value)
     } else {
         Err(Fault {
-            addr: FIXED_FAR.load(Ordering::Relaxed),
+            addr: FIXED_FAR.load(Ordering::Relaxed) as usize,
             fsr: FIXED_FSR.load(Ordering::Relaxed),
         })
     }
@@ -102,7 +102,7 @@ fn fixup_result<T>(err: u32, value: T) -> Result<T, Fault> {
 
 /// Reads a word, turning a data abort into `Err` through the exception table (not by
 /// checking the page tables first, so it exercises the real fault path).
-pub fn probe_read_u32(addr: u32) -> Result<u32, Fault> {
+pub fn probe_read_u32(addr: usize) -> Result<u32, Fault> {
     let val: u32;
     let err: u32;
     // SAFETY: the load may fault; the abort handler finds it in __ex_table and resumes at
@@ -120,7 +120,7 @@ pub fn probe_read_u32(addr: u32) -> Result<u32, Fault> {
 }
 
 /// Writes a word, turning a data abort into `Err` like `probe_read_u32`.
-pub fn probe_write_u32(addr: u32, value: u32) -> Result<(), Fault> {
+pub fn probe_write_u32(addr: usize, value: u32) -> Result<(), Fault> {
     let err: u32;
     // SAFETY: the store may fault; the abort handler resumes at the fixup through
     // __ex_table. Callers choose the address deliberately (the console's `poke`).
@@ -298,7 +298,7 @@ pub fn bad_irq(_regs: &PtRegs) -> ! {
     let mut w = oops_writer();
     let _ = writeln!(w, "Kernel panic - not syncing: IRQ taken without a root IRQ handler");
     crate::board::raspi::uart::flush();
-    super::halt()
+    super::cpu::halt()
 }
 
 extern "C" {
@@ -361,7 +361,7 @@ fn die_kernel_fault(addr: u32, fsr_val: u32, instruction: bool, regs: &PtRegs, d
         addr,
         fsr::access_kind(fsr_val, instruction)
     );
-    super::mmu::show_pte(&mut w, addr);
+    super::mmu::show_pte(&mut w, addr as usize);
     if let Some(describe) = DESCRIBE_ADDR.get() {
         describe(&mut w, u64::from(addr));
     }
@@ -380,7 +380,7 @@ fn recursive_fault(w: &mut UartWriter, addr: u32, regs: &PtRegs) -> ! {
         regs.pc()
     );
     crate::board::raspi::uart::flush();
-    super::halt()
+    super::cpu::halt()
 }
 
 /// Linux's `die()`: the oops header, the registers (with `dacr`, the DACR the exception
@@ -402,7 +402,7 @@ fn die(msg: &str, err: u32, regs: &PtRegs, dacr: u32) -> ! {
     let _ = write!(w, "Code: ");
     let pc = regs.pc();
     for i in (0..5u32).rev() {
-        match probe_read_u32(pc.wrapping_sub(4 * i)) {
+        match probe_read_u32(pc.wrapping_sub(4 * i) as usize) {
             Ok(v) if i == 0 => {
                 let _ = write!(w, "({:08x}) ", v);
             }
@@ -419,7 +419,7 @@ fn die(msg: &str, err: u32, regs: &PtRegs, dacr: u32) -> ! {
     let _ = writeln!(w, "---[ end trace 0000000000000000 ]---");
     let _ = writeln!(w, "Kernel panic - not syncing: Fatal exception");
     crate::board::raspi::uart::flush();
-    super::halt()
+    super::cpu::halt()
 }
 
 extern "C" {
@@ -449,5 +449,5 @@ pub fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     let mut w = oops_writer();
     let _ = writeln!(w, "Kernel panic - not syncing: {}", info);
     crate::board::raspi::uart::flush();
-    super::halt()
+    super::cpu::halt()
 }

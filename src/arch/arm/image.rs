@@ -15,24 +15,25 @@ extern "C" {
 /// Virtual addresses of the image's parts (ends exclusive).
 #[derive(Clone, Copy, Debug)]
 pub struct Image {
-    pub text: u32,
-    pub etext: u32,
-    pub start_rodata: u32,
-    pub end_rodata: u32,
-    pub sdata: u32,
-    pub edata: u32,
-    pub bss_start: u32,
-    pub bss_stop: u32,
-    pub end: u32,
+    pub text: usize,
+    pub etext: usize,
+    pub start_rodata: usize,
+    pub end_rodata: usize,
+    pub sdata: usize,
+    pub edata: usize,
+    pub bss_start: usize,
+    pub bss_stop: usize,
+    pub end: usize,
 }
 
 macro_rules! sym {
     ($s:ident) => {
         // Taking the address of a linker-defined symbol is safe; it is never read.
-        core::ptr::addr_of!($s) as u32
+        core::ptr::addr_of!($s) as usize
     };
 }
 
+/// The image's boundaries, from the linker's symbols.
 pub fn image() -> Image {
     Image {
         text: sym!(_text),

@@ -10,24 +10,26 @@
 //! tables `cpu_v7_set_pte_ext` derives from them), from a static pool at boot and from the
 //! page allocator afterwards. TTBCR.N = 0 for every split: TTBR0 and TTBR1 both hold
 //! `swapper_pg_dir`, as `v7_ttb_setup` and `cpu_v7_switch_mm` leave them for kernel threads.
-use core::fmt::Write;
+use core::fmt::{self, Write};
 
 use spin::{Mutex, Once};
 use tock_registers::interfaces::{Readable, Writeable};
 
-use super::cp15::{self, Ttbcr, Ttbr0, Ttbr1, TTBCR};
-use super::desc::{L1_ENTRIES, SMALL_PAGE_SHIFT as PAGE_SHIFT};
+use super::cp15::{self, Dacr, Sctlr, Ttbcr, Ttbr0, Ttbr1, TTBCR};
+use super::desc::{self, L1_ENTRIES, SMALL_PAGE_SHIFT as PAGE_SHIFT};
+use super::fixmap::{fix_to_virt, FixedAddress};
 use super::image::image;
+use super::layout::Layout;
+use super::memory::VECTORS_BASE;
 use super::pgtable::{
     self, LinuxPte, MemType, PageTable, PhysMem, MT_DEVICE, MT_HIGH_VECTORS, MT_LOW_VECTORS,
     MT_MEMORY_RO, MT_MEMORY_RW, MT_MEMORY_RX, PAGE_KERNEL_TABLE, PTE_TABLE_PAGE,
 };
 use crate::board::raspi::io::{self, Device};
 use crate::config::PAGE_OFFSET;
-use crate::mm::fixmap::{fix_to_virt, FixedAddress};
-use crate::mm::layout::VECTORS_BASE;
 use crate::mm::memblock::Memblock;
 use crate::mm::pgprot::PageProt;
+use crate::mm::{VirtAddr, PAGE_SIZE};
 use crate::sizes::SZ_1M;
 
 pub use super::pgtable::MapError;
@@ -71,7 +73,7 @@ static TABLES: Mutex<Tables> = Mutex::new(Tables { boot_used: 0, allocated_pages
 
 /// Where new second-level tables come from: returns the physical address of a zeroed page in
 /// lowmem (Linux's `pte_alloc_kernel`).
-pub type PteAlloc<'a> = &'a mut dyn FnMut() -> Option<u32>;
+pub type PteAlloc<'a> = &'a mut dyn FnMut() -> Option<u64>;
 
 /// The lowmem linear map: `[phys_offset, lowmem_end)` at `PAGE_OFFSET`.
 #[derive(Clone, Copy, Debug)]
@@ -159,7 +161,7 @@ impl Tables {
     /// A table page from `alloc`, counted in `PageTables`.
     fn counted<'a>(&'a mut self, alloc: PteAlloc<'a>) -> impl FnMut() -> Option<u64> + 'a {
         move || {
-            let page = alloc().map(u64::from);
+            let page = alloc();
             if page.is_some() {
                 self.allocated_pages += 1;
             }
@@ -169,7 +171,7 @@ impl Tables {
 }
 
 /// Protection of one page of the kernel image's neighbourhood in lowmem.
-fn kernel_page_prot(va: u32) -> &'static MemType {
+fn kernel_page_prot(va: usize) -> &'static MemType {
     let img = image();
     if (img.text..img.etext).contains(&va) {
         &MT_MEMORY_RX
@@ -187,12 +189,16 @@ fn kernel_page_prot(va: u32) -> &'static MemType {
 ///
 /// A section only partly mappable is mapped by pages; when the boot table pool runs out, the
 /// whole section is left out and marked NOMAP, so that nothing ever hands out memory the
-/// linear map does not reach.
-pub fn paging_init(high_memory: u64, memblock: &mut Memblock) -> Result<(), MapError> {
+/// linear map does not reach (said on `log`).
+pub fn paging_init(
+    high_memory: u64,
+    memblock: &mut Memblock,
+    log: &mut dyn Write,
+) -> Result<(), MapError> {
     let img = image();
     let phys_offset = LINEAR_MAP.get().map_or(0, |m| m.phys_offset);
-    let kernel_first = u64::from(img.text) & !(SZ_1M - 1);
-    let kernel_end = u64::from(img.end);
+    let kernel_first = img.text as u64 & !(SZ_1M - 1);
+    let kernel_end = img.end as u64;
     let stack_guard = core::ptr::addr_of!(__svc_stack_guard) as u32;
     let mut t = TABLES.lock();
     let pgd = swapper().pgd;
@@ -215,16 +221,17 @@ pub fn paging_init(high_memory: u64, memblock: &mut Memblock) -> Result<(), MapE
             let mut p = va;
             while p < section_end {
                 let ppa = p - PAGE_OFFSET + phys_offset;
-                let in_image = (u64::from(img.text)..kernel_end).contains(&p);
+                let in_image = (img.text as u64..kernel_end).contains(&p);
                 let mappable = p < high_memory && memblock.is_map_memory(ppa);
                 if p as u32 == stack_guard || !(in_image || mappable) {
                     p += 1 << PAGE_SHIFT;
                     continue;
                 }
-                match t.map_boot(p as u32, ppa, kernel_page_prot(p as u32)) {
+                match t.map_boot(p as u32, ppa, kernel_page_prot(p as usize)) {
                     Err(MapError::NoL2Table) if !kernel => {
                         let _ = memblock.mark_nomap(pa, SZ_1M);
-                        crate::kprintln!(
+                        let _ = writeln!(
+                            log,
                             "paging_init: out of boot page tables; [mem {:#010x}-{:#010x}] left unmapped",
                             pa,
                             pa + SZ_1M - 1
@@ -276,12 +283,12 @@ const FIXMAP_DEVICES: [(FixedAddress, Device); 6] = [
 /// Maps one page at a fixed kernel address after `paging_init` (fixmap slots: Linux's
 /// `__set_fixmap`), or unmaps it with `mt = None`, and drops the stale TLB entry. The
 /// fixmap's table exists from boot, so no allocation happens.
-pub fn set_fixmap_page(va: u32, pa: u32, mt: Option<MemType>) -> Result<(), MapError> {
+fn set_fixmap_page(va: u32, pa: u64, prot_pte: Option<u32>) -> Result<(), MapError> {
     let _t = TABLES.lock();
     let pgt = swapper();
-    match mt {
-        Some(mt) => {
-            pgt.map(&mut LinearMem, va, pa.into(), mt.prot_pte, mt.prot_l1, &mut || None)?;
+    match prot_pte {
+        Some(prot_pte) => {
+            pgt.map(&mut LinearMem, va, pa, prot_pte, PAGE_KERNEL_TABLE, &mut || None)?;
         }
         None => {
             pgt.unmap(&mut LinearMem, va)?;
@@ -291,32 +298,75 @@ pub fn set_fixmap_page(va: u32, pa: u32, mt: Option<MemType>) -> Result<(), MapE
     Ok(())
 }
 
-/// Maps one 4 KiB page at a kernel address outside lowmem (vmalloc, ioremap, pkmap),
-/// creating its table page with `alloc` if needed (`_PAGE_KERNEL_TABLE`). A newly valid
-/// entry needs no TLB maintenance; the caller flushes when it replaces or removes mappings.
-pub fn map_kernel_page(va: u32, pa: u32, mt: MemType, alloc: PteAlloc<'_>) -> Result<(), MapError> {
+/// Short descriptors hold 32-bit physical addresses: anything higher is refused, never cut.
+fn check_phys(pa: u64) -> Result<(), MapError> {
+    if pa > u64::from(u32::MAX) {
+        return Err(MapError::PhysTooHigh(pa));
+    }
+    Ok(())
+}
+
+/// `__set_fixmap(idx, phys, prot)`: maps the page at `pa` in a fixmap slot and drops the
+/// slot's stale TLB entry.
+pub fn set_fixmap(idx: FixedAddress, pa: u64, prot: PageProt) -> Result<(), MapError> {
+    check_phys(pa)?;
+    set_fixmap_page(fix_to_virt(idx) as u32, pa, Some(pgtable::pgprot(prot)))
+}
+
+/// `clear_fixmap(idx)`: unmaps a fixmap slot and drops its TLB entry.
+pub fn clear_fixmap(idx: FixedAddress) {
+    let _ = set_fixmap_page(fix_to_virt(idx) as u32, 0, None);
+}
+
+/// Unmaps the fixmap slot `paging_init` mapped a device in, once the device has moved to an
+/// `ioremap()`ed address (Linux drops earlycon's mapping likewise).
+pub fn clear_fixmap_device(dev: Device) {
+    if let Some(&(slot, _)) = FIXMAP_DEVICES.iter().find(|(_, d)| *d == dev) {
+        clear_fixmap(slot);
+    }
+}
+
+/// Maps one 4 KiB page at a kernel address outside lowmem (vmalloc, ioremap, pkmap) with
+/// arch-neutral protections, creating its table page with `alloc` if needed
+/// (`_PAGE_KERNEL_TABLE`, also below PAGE_OFFSET for pkmap, as `kmap_init` does). A newly
+/// valid entry needs no TLB maintenance; the caller flushes when it replaces or removes
+/// mappings. Inline, so that the protection's PTE bits are worked out where the caller names
+/// a constant (`PAGE_KERNEL`), as the memory type's bits were.
+#[inline]
+pub fn map_kernel_page(
+    va: usize,
+    pa: u64,
+    prot: PageProt,
+    alloc: PteAlloc<'_>,
+) -> Result<(), MapError> {
+    map_kernel_pte(va, pa, pgtable::pgprot(prot), alloc)
+}
+
+/// `map_kernel_page` with the Linux PTE bits worked out.
+fn map_kernel_pte(va: usize, pa: u64, prot_pte: u32, alloc: PteAlloc<'_>) -> Result<(), MapError> {
+    check_phys(pa)?;
     let mut t = TABLES.lock();
     let mut alloc = t.counted(alloc);
     let pgt = swapper();
-    pgt.map(&mut LinearMem, va, pa.into(), mt.prot_pte, PAGE_KERNEL_TABLE, &mut alloc)?;
+    pgt.map(&mut LinearMem, va as u32, pa, prot_pte, PAGE_KERNEL_TABLE, &mut alloc)?;
     cp15::dsb();
     Ok(())
 }
 
 /// Creates the table covering `va` now (Linux's `kmap_init` allocates the pkmap table at
 /// boot), so later mappings there never allocate.
-pub fn prealloc_pte_table(va: u32, alloc: PteAlloc<'_>) -> Result<(), MapError> {
+pub fn prealloc_pte_table(va: usize, alloc: PteAlloc<'_>) -> Result<(), MapError> {
     let mut t = TABLES.lock();
     let mut alloc = t.counted(alloc);
-    swapper().pte_alloc(&mut LinearMem, va, PAGE_KERNEL_TABLE, &mut alloc).map(|_| ())
+    swapper().pte_alloc(&mut LinearMem, va as u32, PAGE_KERNEL_TABLE, &mut alloc).map(|_| ())
 }
 
 /// Clears the entry for `va` and returns the physical page it mapped (None if none). The TLB
 /// is not flushed: batch that with `flush_tlb_kernel_range`.
-pub fn unmap_kernel_page(va: u32) -> Option<u32> {
+pub fn unmap_kernel_page(va: usize) -> Option<u64> {
     let _t = TABLES.lock();
-    let old = LinuxPte(swapper().unmap(&mut LinearMem, va).ok()?);
-    old.present().then(|| old.pfn_phys() as u32)
+    let old = LinuxPte(swapper().unmap(&mut LinearMem, va as u32).ok()?);
+    old.present().then(|| old.pfn_phys())
 }
 
 /// Maps `pa` at `va` in the first-level table `pgt` with arch-neutral protections, creating
@@ -396,8 +446,9 @@ pub fn free_pte_table(pgt: PageTable, va: u32, free: &mut dyn FnMut(u32)) {
 
 /// Invalidates the TLB entries of `[start, end)` (Linux's `flush_tlb_kernel_range`), page by
 /// page for small ranges and all at once above a threshold.
-pub fn flush_tlb_kernel_range(start: u32, end: u32) {
+pub fn flush_tlb_kernel_range(start: usize, end: usize) {
     const FULL_FLUSH_PAGES: u32 = 64;
+    let (start, end) = (start as u32, end as u32);
     if (end.wrapping_sub(start) >> PAGE_SHIFT) > FULL_FLUSH_PAGES {
         cp15::local_flush_tlb_all();
     } else {
@@ -414,11 +465,6 @@ pub fn page_table_pages() -> u64 {
     TABLES.lock().allocated_pages
 }
 
-/// The fixmap address `paging_init` mapped a device at.
-pub fn fixmap_slot_of(dev: Device) -> u32 {
-    FIXMAP_DEVICES.iter().find(|(_, d)| *d == dev).map_or(0, |&(slot, _)| fix_to_virt(slot) as u32)
-}
-
 /// Physical address of the live first-level table (TTBR0: with TTBCR.N = 0 the hardware
 /// walks only it).
 pub fn pgd_phys() -> u64 {
@@ -429,10 +475,84 @@ pub fn pgd_phys() -> u64 {
 /// None (so the oops path can walk tables it does not trust).
 pub fn read_phys_word(pa: u64) -> Option<u32> {
     let va = phys_to_virt(pa)?;
-    super::fault::probe_read_u32(va as u32).ok()
+    super::fault::probe_read_u32(va as usize).ok()
 }
 
 /// Linux's `show_pte`: `[addr] *pgd=..., *pte=..., *ppte=...` for the live table.
-pub fn show_pte(w: &mut impl Write, addr: u32) {
-    let _ = pgtable::write_show_pte(w, pgd_phys(), addr, read_phys_word);
+pub fn show_pte(w: &mut impl Write, addr: usize) {
+    let _ = pgtable::write_show_pte(w, pgd_phys(), addr as u32, read_phys_word);
+}
+
+/// PAR bit 0: the translation faulted.
+const PAR_F: u32 = 1;
+/// PAR's physical page bits.
+const PAR_PA_MASK: u32 = !0xfff;
+
+/// The MMU's own translation of `va` for a privileged read (ATS1CPR): the physical address,
+/// or None when the access would fault.
+pub fn translate(va: usize) -> Option<u64> {
+    let par = cp15::ats1cpr(va as u32);
+    (par & PAR_F == 0).then(|| u64::from(par & PAR_PA_MASK) | (va as u64 & (PAGE_SIZE - 1)))
+}
+
+/// pivm's view of one translation, after `show_pte`: the MMU's answer (ATS1CPR), the
+/// registers the walk depends on, then the software walk of the live table, level by level.
+pub fn write_translation(w: &mut impl Write, va: usize) -> fmt::Result {
+    // With TTBCR.N = 0 the MMU walks TTBR0's full table for every address.
+    let walk = desc::walk(pgd_phys(), 0, va as u32, read_phys_word);
+    // The MMU's own answer first, so the software walk's result is the last line.
+    let par = cp15::ats1cpr(va as u32);
+    if par & PAR_F == 0 {
+        writeln!(w, "ATS1CPR (hardware): PA {:#010x}", (par & PAR_PA_MASK) | (va as u32 & 0xfff))?;
+    } else {
+        writeln!(w, "ATS1CPR (hardware): fault, PAR {:#010x}", par)?;
+    }
+    // The registers the walk depends on (pivm's addition; Linux has no such line).
+    writeln!(
+        w,
+        "MMU: SCTLR {:08x} TTBCR {:08x} TTBR0 {:08x} TTBR1 {:08x} DACR {:08x}",
+        Sctlr.get(),
+        Ttbcr.get(),
+        Ttbr0.get(),
+        Ttbr1.get(),
+        Dacr.get()
+    )?;
+    write!(w, "{}", walk)
+}
+
+/// A process's table at `pgd`: Linux's `show_pte` line for `va` and the software walk (no
+/// ATS1CPR: the MMU answers for the live table, the kernel's while the console runs).
+pub fn write_translation_in(w: &mut impl Write, pgd: u64, va: usize) -> fmt::Result {
+    pgtable::write_show_pte(w, pgd, va as u32, read_phys_word)?;
+    write!(w, "{}", desc::walk(pgd, 0, va as u32, read_phys_word))
+}
+
+/// A process's table at `pgd`: its own half under pivm's `User Space` marker, then the kernel
+/// half it shares, under the kernel's markers.
+pub fn dump_user_page_tables(w: &mut impl Write, pgd: u64, l: &Layout) -> fmt::Result {
+    writeln!(w, "---[ User Space ]---")?;
+    dump_page_tables_at(w, pgd, l)
+}
+
+/// The kernel's mappings under Linux 6.1's `address_markers` (arch/arm/mm/dump.c; the FDT
+/// area starts at VMALLOC_END), plus pivm's own marker for the pkmap area.
+pub fn dump_kernel_page_tables(w: &mut impl Write, l: &Layout) -> fmt::Result {
+    dump_page_tables_at(w, pgd_phys(), l)
+}
+
+/// The dump of the table at `pgd` with the kernel's markers.
+fn dump_page_tables_at(w: &mut impl Write, pgd: u64, l: &Layout) -> fmt::Result {
+    let marker = |start: VirtAddr, name| desc::AddrMarker { start: start.as_u64(), name };
+    let pkmap = l.pkmap_base.unwrap_or(l.modules_end);
+    let markers = [
+        marker(l.modules_vaddr, "Modules"),
+        marker(pkmap, "Persistent Kernel Mappings"),
+        marker(l.page_offset, "Kernel Mapping"),
+        marker(l.vmalloc_start, "vmalloc() Area"),
+        marker(l.vmalloc_end, "FDT Area"),
+        marker(l.fixaddr_start, "Fixmap Area"),
+        marker(l.vectors_base, "Vectors"),
+        marker(VirtAddr(l.vectors_base.0 + 2 * PAGE_SIZE as usize), "Vectors End"),
+    ];
+    desc::ptdump(w, pgd, 0, &markers, read_phys_word)
 }

@@ -1,15 +1,23 @@
-//! ARMv7-A: short-descriptor translation table formats and fault decoding (pure, compiled
+//! ARMv7-A, the implementation behind the `arch` facade: the 32-bit layout formulas and
+//! profiles, short-descriptor translation table formats and fault decoding (pure, compiled
 //! everywhere) and the code that runs on the CPU (entry, CP15, MMU, exceptions), compiled for
 //! the kernel only.
 pub mod asid;
+pub mod cpuinfo;
 pub mod desc;
+pub mod fixmap;
 pub mod fsr;
+pub mod layout;
+pub mod memory;
 pub mod pgtable;
+pub mod profile;
 
 #[cfg(all(kernel, target_arch = "arm"))]
 pub mod arch_timer;
 #[cfg(all(kernel, target_arch = "arm"))]
 pub mod cp15;
+#[cfg(all(kernel, target_arch = "arm"))]
+pub mod cpu;
 #[cfg(all(kernel, target_arch = "arm"))]
 pub mod entry;
 #[cfg(all(kernel, target_arch = "arm"))]
@@ -34,11 +42,7 @@ pub mod vectors;
 #[cfg(all(kernel, target_arch = "arm"))]
 pub use irq::smp_processor_id;
 
-/// Stops this CPU for good: interrupts off, wait for an event that never comes.
+/// Kernel code here is compiled only for 32-bit ARM, where `usize` is 32 bits: a virtual
+/// address converts to the `u32` the hardware takes exactly.
 #[cfg(all(kernel, target_arch = "arm"))]
-pub fn halt() -> ! {
-    loop {
-        // SAFETY: masking interrupts and waiting has no memory effects.
-        unsafe { core::arch::asm!("cpsid if", "wfi", options(nomem, nostack)) };
-    }
-}
+const _: () = assert!(usize::BITS == u32::BITS);

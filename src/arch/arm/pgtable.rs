@@ -388,6 +388,8 @@ pub enum MapError {
     NotLinuxTable(u32),
     /// A descriptor could not be read.
     Unreadable(u64),
+    /// A physical address past 4 GiB, which short descriptors cannot hold (no LPAE).
+    PhysTooHigh(u64),
 }
 
 impl fmt::Display for MapError {
@@ -399,6 +401,9 @@ impl fmt::Display for MapError {
                 write!(f, "{va:#010x}: the page table is not in Linux's two-table layout")
             }
             MapError::Unreadable(pa) => write!(f, "cannot read a descriptor at {pa:#010x}"),
+            MapError::PhysTooHigh(pa) => {
+                write!(f, "physical address {pa:#x} is beyond 32 bits (no LPAE)")
+            }
         }
     }
 }
@@ -781,6 +786,19 @@ mod tests {
         assert_eq!(k, MT_MEMORY_RW.prot_pte);
         assert_eq!(pgprot(PageProt::READ | PageProt::WRITE | PageProt::DEVICE), MT_DEVICE.prot_pte);
         assert_eq!(pgprot(PageProt::READ | PageProt::EXEC), MT_MEMORY_RX.prot_pte);
+    }
+
+    /// The kernel's page-table users map with arch-neutral protections: each must give the
+    /// Linux PTE bits of the memory type it used to name (MT_MEMORY_RW for vmalloc, pkmap and
+    /// the kmap_atomic slot, MT_DEVICE for ioremap), so the tables come out as before.
+    #[test]
+    fn kernel_protections_are_linux_memory_types() {
+        use crate::mm::pgprot::{PAGE_KERNEL, PAGE_KERNEL_EXEC, PAGE_KERNEL_IO, PAGE_KERNEL_RO};
+        assert_eq!(pgprot(PAGE_KERNEL), MT_MEMORY_RW.prot_pte);
+        assert_eq!(pgprot(PAGE_KERNEL_IO), MT_DEVICE.prot_pte);
+        assert_eq!(pgprot(PAGE_KERNEL_RO), MT_MEMORY_RO.prot_pte);
+        assert_eq!(pgprot(PAGE_KERNEL_EXEC), MT_MEMORY_RX.prot_pte);
+        assert_eq!(LinuxPte(pfn_pte(0x1000, pgprot(PAGE_KERNEL_IO))).prot(), PAGE_KERNEL_IO);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! interrupts the board's devices raise, as its device tree lists them.
 use super::irq_bcm2835::{self as armctrl, UART0_HWIRQ};
 use super::irq_bcm2836::{self as local, LOCAL_IRQ_GPU_FAST, TIMER_PPI_HWIRQ};
-use crate::arch::arm::arch_timer::ArchTimerPpi;
+use crate::arch::arch_timer::ArchTimerPpi;
 use crate::kernel::irq::{IrqError, IRQS};
 
 /// Sets up both controllers and makes the local one the root (`handle_arch_irq`).

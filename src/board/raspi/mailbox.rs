@@ -7,7 +7,7 @@ use spin::Mutex;
 
 use super::io::{self, Device};
 use super::map::VC_SDRAM_BUS_OFFSET;
-use crate::arch::arm::cp15;
+use crate::arch::cache;
 use crate::config::PAGE_OFFSET;
 
 /// Mailbox 0's read register (a FIFO: see `map::READ_SENSITIVE`).
@@ -32,6 +32,8 @@ const POLL_LIMIT: u32 = 1_000_000;
 struct Buffer([u32; 16]);
 
 static BUFFER: Mutex<Buffer> = Mutex::new(Buffer([0; 16]));
+/// The buffer's size: what the caches are cleaned and invalidated over.
+const BUFFER_BYTES: usize = core::mem::size_of::<Buffer>();
 
 fn reg(off: usize) -> *mut u32 {
     (io::base(Device::Mailbox) + off) as *mut u32
@@ -43,9 +45,9 @@ pub fn property2(tag: u32) -> Option<(u32, u32)> {
     let mut buf = BUFFER.lock();
     buf.0 = [0; 16];
     buf.0[..8].copy_from_slice(&[8 * 4, REQUEST, tag, 8, 0, 0, 0, 0]);
-    let va = addr_of!(buf.0) as u32;
-    let bus = (u64::from(va) - PAGE_OFFSET + VC_SDRAM_BUS_OFFSET) as u32;
-    cp15::clean_dcache_range(va, 64);
+    let va = addr_of!(buf.0) as usize;
+    let bus = (va as u64 - PAGE_OFFSET + VC_SDRAM_BUS_OFFSET) as u32;
+    cache::clean_dcache_range(va, BUFFER_BYTES);
     // SAFETY: the mailbox registers are mapped (identity early, fixmap later) and the buffer
     // stays locked and cache-clean while the VideoCore owns it.
     unsafe {
@@ -70,7 +72,7 @@ pub fn property2(tag: u32) -> Option<(u32, u32)> {
             }
         }
     }
-    cp15::invalidate_dcache_range(va, 64);
+    cache::invalidate_dcache_range(va, BUFFER_BYTES);
     let b = &buf.0;
     if b[1] != RESPONSE_OK || b[4] & RESPONSE_OK == 0 {
         return None;

@@ -27,7 +27,7 @@ fn watchdog_reset() -> ! {
         let rstc = read_volatile(reg(PM_RSTC)) & PM_RSTC_WRCFG_CLR;
         write_volatile(reg(PM_RSTC), PM_PASSWORD | rstc | PM_RSTC_WRCFG_FULL_RESET);
     }
-    crate::arch::arm::halt()
+    crate::arch::cpu::halt()
 }
 
 /// Restarts the machine.
@@ -40,7 +40,7 @@ pub fn reboot() -> ! {
 /// firmware's halt partition plus a watchdog reset, as Linux does on the Pi.
 pub fn poweroff() -> ! {
     crate::board::raspi::uart::flush();
-    crate::arch::arm::semihosting::exit(0);
+    crate::arch::semihosting::exit(0);
     // SAFETY: as in watchdog_reset; RSTS only selects what the firmware does after reset.
     unsafe {
         let rsts = read_volatile(reg(PM_RSTS));

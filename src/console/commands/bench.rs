@@ -2,10 +2,9 @@
 //! `qemu-system-arm -icount shift=0`, where every instruction takes 1 ns of virtual time, the
 //! nanoseconds printed are instruction counts and repeat exactly from run to run. The pages
 //! it takes are the console's (`PageOwner::Console`), like every console command's.
-use tock_registers::interfaces::Readable;
 
 use super::{expect_args, CmdResult};
-use crate::arch::arm::cp15;
+use crate::arch::timer;
 use crate::config::MAX_ORDER;
 use crate::console::args::Args;
 use crate::kernel::mem::{with_node, BuddyPages, SLAB};
@@ -31,8 +30,8 @@ const HELD_MAX: usize = 256;
 
 /// Nanoseconds of (virtual) time since an arbitrary start.
 fn now_ns() -> u64 {
-    let freq = u64::from(cp15::Cntfrq.get().max(1));
-    (u128::from(cp15::cntpct()) * 1_000_000_000 / u128::from(freq)) as u64
+    let freq = u64::from(timer::counter_frequency().max(1));
+    (u128::from(timer::read_counter()) * 1_000_000_000 / u128::from(freq)) as u64
 }
 
 fn report(what: &str, ops: u32, ns: u64) {
@@ -176,7 +175,10 @@ fn kmap_pairs() -> Option<(u64, bool)> {
 
 pub(super) fn cmd_bench(_: &Kernel, args: &Args<'_>) -> CmdResult {
     expect_args(args, 1)?;
-    kprintln!("bench: CNTFRQ {} Hz; under -icount shift=0, ns = instructions", cp15::Cntfrq.get());
+    kprintln!(
+        "bench: CNTFRQ {} Hz; under -icount shift=0, ns = instructions",
+        timer::counter_frequency()
+    );
     for (what, name) in [
         (Pairs::PcpHit, "alloc_pages(0)+free (per-CPU list hit)"),
         (Pairs::NoSplit, "alloc_pages(0)+free (lists off, no split)"),

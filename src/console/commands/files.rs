@@ -4,10 +4,8 @@
 //! indexes, and every process's /proc/PID files through the live procfs.
 use core::fmt::{self, Write};
 
-use tock_registers::interfaces::Readable;
-
 use super::{expect_args, CmdError, CmdResult};
-use crate::arch::arm::cp15;
+use crate::arch::cpuinfo::CpuInfo;
 use crate::board::raspi::{mailbox, map};
 use crate::boot::reserved_mem;
 use crate::console::args::Args;
@@ -16,7 +14,6 @@ use crate::kernel::process::procfs_live;
 use crate::kernel::{mem, Kernel};
 use crate::kprintln;
 use crate::mm::slab::MAX_CACHES;
-use crate::proc::cpuinfo::{CpuInfo, IdRegs};
 use crate::proc::iomem::ResourceTree;
 use crate::proc::snapshot::SlabCacheSnapshot;
 use crate::proc::{buddyinfo, extfrag, meminfo, pagetypeinfo, slabinfo, zoneinfo};
@@ -98,8 +95,8 @@ pub(super) fn cmd_cat(k: &Kernel, args: &Args<'_>) -> CmdResult {
 
 /// The resource tree of /proc/iomem: RAM with the kernel inside, and the devices pivm drives.
 fn iomem(k: &Kernel) -> ResourceTree {
-    let img = crate::arch::arm::image::image();
-    let pa = |va: u32| u64::from(va) - crate::config::PAGE_OFFSET;
+    let img = crate::arch::image::image();
+    let pa = |va: usize| va as u64 - crate::config::PAGE_OFFSET;
     let mut t = ResourceTree::new();
     let dt_reserved = k.memblock.reserved().iter().filter(|r| reserved_mem::is_dt_owner(r.name));
     crate::proc::iomem::insert_ram(&mut t, &k.memblock, dt_reserved.map(|r| (r.base, r.end())));
@@ -122,25 +119,8 @@ fn iomem(k: &Kernel) -> ResourceTree {
 }
 
 fn cpuinfo() -> CpuInfo<'static> {
-    let (mvfr0, mvfr1) = cp15::read_mvfr();
-    let regs = IdRegs {
-        midr: cp15::Midr.get(),
-        id_pfr0: cp15::IdPfr0.get(),
-        id_isar0: cp15::IdIsar0.get(),
-        id_mmfr0: cp15::IdMmfr0.get(),
-        mvfr0,
-        mvfr1,
-    };
     let revision = mailbox::property2(mailbox::TAG_GET_BOARD_REVISION).map_or(0, |(r, _)| r);
     let serial = mailbox::property2(mailbox::TAG_GET_BOARD_SERIAL)
         .map_or(0, |(lo, hi)| (u64::from(hi) << 32) | u64::from(lo));
-    CpuInfo {
-        regs,
-        cntfrq: cp15::Cntfrq.get(),
-        nr_cpus: crate::board::raspi::NR_CPUS,
-        evtstrm: false,
-        hardware: "BCM2835",
-        revision,
-        serial,
-    }
+    CpuInfo::read("BCM2835", crate::board::raspi::NR_CPUS, revision, serial)
 }

@@ -337,9 +337,7 @@ pub(crate) fn refuse_read_sensitive(args: &Args<'_>, va: u32, len: u32) -> CmdRe
     let (mut a, end) = (u64::from(va), u64::from(va) + u64::from(len));
     while a < end {
         let chunk_end = (((a >> PAGE_SHIFT) + 1) << PAGE_SHIFT).min(end);
-        let par = crate::arch::arm::cp15::ats1cpr(a as u32);
-        if par & PAR_FAULT == 0 {
-            let pa = u64::from(par & PAGE_FRAME) | (a & PAGE_OFFSET_MASK);
+        if let Some(pa) = crate::arch::mmu::translate(a as usize) {
             if let Some(r) = map::read_sensitive(pa, chunk_end - a) {
                 // The register's own virtual address (the range may start inside it).
                 let reg_va = (a + r.phys).wrapping_sub(pa);
@@ -360,13 +358,6 @@ pub(crate) fn refuse_read_sensitive(args: &Args<'_>, va: u32, len: u32) -> CmdRe
     }
     Ok(())
 }
-
-/// PAR bit 0: the address translation faulted.
-const PAR_FAULT: u32 = 1;
-/// PAR bits 31:12: the physical page of a successful translation.
-const PAGE_FRAME: u32 = !0xfff;
-/// Bits of an address inside its page.
-const PAGE_OFFSET_MASK: u64 = 0xfff;
 
 /// Highest page frame number of the 32-bit physical address space (no LPAE).
 pub(crate) const MAX_PFN: u64 = (1 << 32 >> PAGE_SHIFT) - 1;

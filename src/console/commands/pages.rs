@@ -89,7 +89,7 @@ pub(super) fn cmd_free_pages(_: &Kernel, args: &Args<'_>) -> CmdResult {
     };
     let order = parse_order(args, 2)?;
     with_node(|node| {
-        match node.free_pages_addr_for(PageOwner::Console, VirtAddr(addr.into()), order) {
+        match node.free_pages_addr_for(PageOwner::Console, VirtAddr(addr as usize), order) {
             Ok(()) => Ok(()),
             Err(e) => {
                 let _ = e.write_report(&mut Console, DEFAULT_COMM);
@@ -201,7 +201,7 @@ fn checkerboard(args: &Args<'_>, zone: ZoneType) -> CmdResult {
     let buf = with_node(|node| {
         let gfp = GfpFlags::GFP_KERNEL | GfpFlags::__GFP_NOWARN;
         let pfn = node.alloc_pages_for(PageOwner::Kernel, gfp, order).ok()?;
-        Some((pfn, node.page_address(pfn)?.0, order))
+        Some((pfn, node.page_address(pfn)?.as_u64(), order))
     });
     let Some(buf) = buf else { fail!(args, "no room for the bookkeeping buffer") };
     held.buf = Some(buf);

@@ -46,7 +46,7 @@ fn wait_foreground(pid: u32) {
     let exited =
         || process::with_tasks(|t| t.map.get(&pid).is_none_or(|x| x.state == TaskState::Zombie));
     while !exited() {
-        match input::next_or(exited) {
+        match input::next_or(|| exited() || input::interrupted(), true) {
             None => {}
             Some(Input::Lost) => {}
             Some(Input::Byte(CTRL_C)) => {
@@ -66,7 +66,9 @@ fn wait_foreground(pid: u32) {
             let _ = process::send_signal(pid, process::SIGINT);
         }
     }
-    if let Some(status) = process::reap(pid) {
+    let status = process::reap(pid);
+    reap_background();
+    if let Some(status) = status {
         if status & 0x7f == process::SIGINT {
             kprintln!();
         }
@@ -78,15 +80,17 @@ fn wait_foreground(pid: u32) {
 
 /// Reaps finished background programs, reporting them as a shell's job control does.
 pub(crate) fn reap_background() {
-    let done: Vec<u32> = process::with_tasks(|t| {
+    // The console's own background jobs are reported; orphans of programs are reaped quietly.
+    let done: Vec<(u32, bool)> = process::with_tasks(|t| {
         t.map
             .values()
-            .filter(|x| x.pid != 0 && x.state == TaskState::Zombie && !x.foreground)
-            .map(|x| x.pid)
+            .filter(|x| x.pid != 0 && x.ppid == 0 && x.state == TaskState::Zombie)
+            .filter(|x| !(x.console_job && x.foreground))
+            .map(|x| (x.pid, x.console_job))
             .collect()
     });
-    for pid in done {
-        if let Some(status) = process::reap(pid) {
+    for (pid, job) in done {
+        if let Some(status) = process::reap(pid).filter(|_| job) {
             let what = process::describe_status(status).unwrap_or(if status == 0 {
                 "Done"
             } else {

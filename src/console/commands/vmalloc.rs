@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 use spin::Mutex;
 
 use super::{arg_addr, arg_pfn, expect_args, refuse_read_sensitive, CmdError, CmdResult, FORCE};
-use crate::arch::arm::fault;
+use crate::arch::fault;
 use crate::console::args::{parse_size, parse_u64, Args};
 use crate::console::Count;
 use crate::kernel::vmalloc::{self, KernelSymbols, VmallocError};
@@ -237,7 +237,7 @@ pub(super) fn cmd_poke(_: &Kernel, args: &Args<'_>) -> CmdResult {
     if addr % 4 != 0 {
         fail!(args, "{:#010x}: address must be 4-byte aligned", addr);
     }
-    if let Err(f) = fault::probe_write_u32(addr, value) {
+    if let Err(f) = fault::probe_write_u32(addr as usize, value) {
         fail!(args, "{:#010x}: {}", addr, f);
     }
     Ok(())

@@ -9,11 +9,11 @@ use alloc::vec::Vec;
 use super::fs::with_rootfs;
 use super::mm::{ProcessMm, UserMem};
 use crate::abi::uaccess::UserMemory;
+use crate::arch::cpuinfo::{CpuInfo, ELF_PLATFORM};
 use crate::fs::binfmt_elf::{self, ExecParams, RandomSource};
 use crate::fs::ramfs::{RAMFS_DEV, S_IFMT, S_IFREG};
 use crate::mm::memory::FaultCounts;
 use crate::mm::mm_types::{Errno, VmFile};
-use crate::proc::cpuinfo::{IdRegs, ELF_PLATFORM};
 
 /// The environment init gets (`envp_init`: `HOME=/`, `TERM=linux`).
 const ENVP_INIT: [&[u8]; 2] = [b"HOME=/", b"TERM=linux"];
@@ -25,7 +25,7 @@ pub struct CounterRandom(u32);
 
 impl CounterRandom {
     pub fn new() -> Self {
-        let c = crate::arch::arm::cp15::cntpct();
+        let c = crate::arch::timer::read_counter();
         CounterRandom((c as u32 ^ (c >> 32) as u32) | 1)
     }
 }
@@ -49,18 +49,7 @@ impl RandomSource for CounterRandom {
 
 /// `ELF_HWCAP` of this CPU (what `/proc/cpuinfo` shows as Features).
 fn elf_hwcap() -> u32 {
-    use crate::arch::arm::cp15;
-    use tock_registers::interfaces::Readable;
-    let (mvfr0, mvfr1) = cp15::read_mvfr();
-    let regs = IdRegs {
-        midr: cp15::Midr.get(),
-        id_pfr0: cp15::IdPfr0.get(),
-        id_isar0: cp15::IdIsar0.get(),
-        id_mmfr0: cp15::IdMmfr0.get(),
-        mvfr0,
-        mvfr1,
-    };
-    regs.hwcaps(false).bits()
+    CpuInfo::read("", 1, 0, 0).hwcaps().bits()
 }
 
 /// Why a program could not be started.
@@ -79,8 +68,19 @@ impl core::fmt::Display for ExecError {
     }
 }
 
-/// Loads `path` with `argv` into a new task and queues it; its pid.
-pub fn spawn(path: &str, argv: &[&[u8]], foreground: bool) -> Result<u32, ExecError> {
+/// A program loaded into a new address space, ready to start.
+pub struct Loaded {
+    pub pm: alloc::boxed::Box<ProcessMm>,
+    pub entry: u32,
+    pub sp: u32,
+    /// Faults taken writing the initial stack (counted for the task, as Linux's
+    /// `get_arg_page` faults are).
+    pub counts: FaultCounts,
+}
+
+/// `do_execve` up to the point of no return: the file read, `load_elf_binary` into a fresh
+/// address space, the initial stack and the bss tail written.
+pub fn load(path: &str, argv: &[&[u8]], envp: &[&[u8]]) -> Result<Loaded, ExecError> {
     let (ino, bytes) = with_rootfs(|fs| {
         let ino = fs.lookup(path)?;
         let st = fs.stat(ino)?;
@@ -105,7 +105,7 @@ pub fn spawn(path: &str, argv: &[&[u8]], foreground: bool) -> Result<u32, ExecEr
     let params = ExecParams {
         filename: path,
         argv,
-        envp: &ENVP_INIT,
+        envp,
         file,
         hwcap: elf_hwcap(),
         hwcap2: 0,
@@ -140,7 +140,45 @@ pub fn spawn(path: &str, argv: &[&[u8]], foreground: bool) -> Result<u32, ExecEr
         pm.exit_mmap();
         return Err(ExecError::Errno(Errno::EFAULT));
     }
+    Ok(Loaded { pm, entry: loaded.entry as u32, sp: loaded.sp as u32, counts })
+}
+
+/// Loads `path` with `argv` into a new task and queues it (a console job); its pid.
+pub fn spawn(path: &str, argv: &[&[u8]], foreground: bool) -> Result<u32, ExecError> {
+    let l = load(path, argv, &ENVP_INIT)?;
     let comm = path.rsplit('/').next().unwrap_or(path);
-    super::start_task(comm, path, pm, loaded.entry as u32, loaded.sp as u32, counts, foreground)
+    super::start_task(comm, path, l.pm, l.entry, l.sp, l.counts, foreground)
         .map_err(ExecError::Errno)
+}
+
+/// `begin_new_exec` + `start_thread`: the caller's address space is replaced by the loaded
+/// one (the old one freed), its name and handlers reset, and it returns to user space at
+/// the new entry point.
+pub fn exec_into_current(regs: &mut crate::arch::vectors::PtRegs, path: &str, l: Loaded) {
+    use crate::abi::arm::signal::{KernelSigaction, SIG_IGN};
+    let comm = path.rsplit('/').next().unwrap_or(path);
+    let old = super::with_current(|t| {
+        let old = t.mm.replace(l.pm);
+        t.comm = comm.chars().take(15).collect();
+        t.exe = path.into();
+        t.counts.min_flt += l.counts.min_flt;
+        t.counts.maj_flt += l.counts.maj_flt;
+        for a in t.sigactions.iter_mut() {
+            if a.sa_handler != SIG_IGN {
+                *a = KernelSigaction::zeroed();
+            }
+        }
+        t.fault_info = None;
+        t.altstack = Default::default();
+        t.tls = 0;
+        if let Some(m) = t.mm.as_mut() {
+            m.activate();
+        }
+        old
+    });
+    crate::arch::process::set_tls(0);
+    if let Some(old) = old {
+        old.exit_mmap();
+    }
+    crate::arch::process::start_thread(regs, l.entry, l.sp);
 }

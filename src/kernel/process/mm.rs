@@ -1,6 +1,6 @@
 //! A process's address space on the device: the arch-neutral `MmStruct` (VMAs) with its
 //! first-level table, ASID and RSS counters; the [`FaultEnv`] the fault path works through
-//! (PTEs via `arch::arm::process`, anonymous pages owned `Anon`, page-cache pages, the zero
+//! (PTEs via `arch::process`, anonymous pages owned `Anon`, page-cache pages, the zero
 //! page and the sigpage); `zap_page_range` (munmap, MADV_DONTNEED, exit) and `exit_mmap`; and
 //! user-memory access for system calls, which walks the tables and takes the same faults a
 //! user access would (`copy_from_user` and `copy_to_user` resolved through `handle_mm_fault`,
@@ -12,8 +12,8 @@ use spin::{Mutex, Once};
 
 use super::fs;
 use crate::abi::uaccess::{Fault as UFault, UserMemory};
-use crate::arch::arm::asid::AsidAllocator;
-use crate::arch::arm::process::{self as arch, UserPteProt, PGD_ORDER, TASK_SIZE};
+use crate::arch::asid::AsidAllocator;
+use crate::arch::process::{self as arch, UserPteProt, PGD_ORDER, TASK_SIZE};
 use crate::config::PAGE_OFFSET;
 use crate::kernel::mem::with_node;
 use crate::mm::gfp::GfpFlags;
@@ -91,6 +91,12 @@ pub struct ProcessMm {
     pub mm: MmStruct,
     pub hw: MmHw,
 }
+
+/// Anonymous pages mapped by more than one address space after `fork`: the mappings beyond
+/// the first (a page's `_mapcount` above 0). Such a page is copied on a write fault and freed
+/// only when its last mapping goes.
+static ANON_SHARED: Mutex<alloc::collections::BTreeMap<u64, u32>> =
+    Mutex::new(alloc::collections::BTreeMap::new());
 
 /// First-level tables of processes, in pages (`/proc/meminfo` PageTables counts them).
 pub static PGD_PAGES: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
@@ -175,6 +181,49 @@ impl ProcessMm {
         }
     }
 
+    /// `dup_mmap` + `copy_page_range`: a new address space with the same VMAs and every
+    /// present page mapped in both; private writable pages become read-only in both
+    /// (copy-on-write), shared ones stay writable.
+    pub fn fork(&mut self) -> Option<Box<ProcessMm>> {
+        use crate::mm::mm_types::VmFlags;
+        let mut child = ProcessMm::new()?;
+        child.mm = self.mm.clone();
+        let vmas: alloc::vec::Vec<Vma> = self.mm.iter().cloned().collect();
+        for vma in vmas {
+            let shared = vma.vm_flags.contains(VmFlags::SHARED);
+            let exec = vma.vm_flags.contains(VmFlags::EXEC);
+            let mut va = vma.vm_start;
+            while va < vma.vm_end {
+                if let Some(p) = self.hw.pte_get(va) {
+                    if self.hw.is_exclusive_anon(p.pfn) || self.hw.is_shared_anon(p.pfn) {
+                        *ANON_SHARED.lock().entry(p.pfn).or_insert(0) += 1;
+                        child.hw.rss_anon += 1;
+                    } else {
+                        child.hw.rss_file += 1;
+                    }
+                    let write = p.write && shared;
+                    if p.write && !shared {
+                        let _ = self
+                            .hw
+                            .pte_set(va, NewPte { pfn: p.pfn, write: false, exec, dirty: p.dirty });
+                    }
+                    if child
+                        .hw
+                        .pte_set(va, NewPte { pfn: p.pfn, write, exec, dirty: p.dirty })
+                        .is_err()
+                    {
+                        arch::flush_tlb_mm(self.hw.context_id);
+                        child.exit_mmap();
+                        return None;
+                    }
+                }
+                va += PAGE_SIZE;
+            }
+        }
+        arch::flush_tlb_mm(self.hw.context_id);
+        Some(child)
+    }
+
     /// `exit_mmap`: every page and table back, the ASID released, the pgd freed. The caller
     /// has switched away from this table.
     pub fn exit_mmap(mut self: Box<Self>) {
@@ -203,7 +252,7 @@ impl ProcessMm {
         }
         for _ in 0..2 {
             if let Some(pte) = arch::get_user_pte(self.hw.pgd, va) {
-                let writable = pte.0 & crate::arch::arm::pgtable::L_PTE_RDONLY == 0 && pte.dirty();
+                let writable = pte.0 & crate::arch::process::L_PTE_RDONLY == 0 && pte.dirty();
                 if !write || writable {
                     return kva(Pfn(pte.pfn_phys() >> 12)).map(|k| k + (va & (PAGE_SIZE - 1)));
                 }
@@ -215,10 +264,27 @@ impl ProcessMm {
 }
 
 impl MmHw {
-    /// Drops one mapping of `pfn`: anonymous pages go back to the page allocator.
+    /// An anonymous page another address space maps too.
+    fn is_shared_anon(&self, pfn: u64) -> bool {
+        ANON_SHARED.lock().contains_key(&pfn)
+    }
+
+    /// Drops one mapping of `pfn`: anonymous pages go back to the page allocator with their
+    /// last mapping.
     fn release_page(&mut self, pfn: Pfn) {
         if pfn == zero_pfn() || SPECIAL.get().is_some_and(|s| s.sigpage == pfn) {
             return;
+        }
+        {
+            let mut shared = ANON_SHARED.lock();
+            if let Some(n) = shared.get_mut(&pfn.0) {
+                *n -= 1;
+                if *n == 0 {
+                    shared.remove(&pfn.0);
+                }
+                self.rss_anon -= 1;
+                return;
+            }
         }
         let owner = with_node(|n| n.page(pfn).map(|p| p.owner()));
         match owner {
@@ -232,12 +298,12 @@ impl MmHw {
     }
 }
 
-fn alloc_table_page() -> Option<u32> {
+fn alloc_table_page() -> Option<u64> {
     with_node(|n| {
         n.alloc_pages_for(PageOwner::PageTable, GfpFlags::GFP_KERNEL | GfpFlags::__GFP_ZERO, 0)
     })
     .ok()
-    .map(|p| p.phys().0 as u32)
+    .map(|p| p.phys().0)
 }
 
 fn alloc_anon() -> Option<Pfn> {
@@ -254,7 +320,7 @@ impl FaultEnv for MmHw {
         let p = arch::get_user_pte(self.pgd, va)?;
         Some(PteState {
             pfn: p.pfn_phys() >> 12,
-            write: p.0 & crate::arch::arm::pgtable::L_PTE_RDONLY == 0,
+            write: p.0 & crate::arch::process::L_PTE_RDONLY == 0,
             dirty: p.dirty(),
         })
     }
@@ -272,11 +338,7 @@ impl FaultEnv for MmHw {
         if let Some(old) = old {
             let old_pfn = Pfn(old.pfn_phys() >> 12);
             if old_pfn.0 != pte.pfn {
-                // The fault path accounts a replaced page itself (wp_page_copy's counter
-                // moves): dropping the old mapping must not count it out a second time.
-                let rss = (self.rss_anon, self.rss_file);
                 self.release_page(old_pfn);
-                (self.rss_anon, self.rss_file) = rss;
             }
             arch::flush_tlb_page(va, self.context_id);
         }
@@ -302,6 +364,7 @@ impl FaultEnv for MmHw {
 
     fn is_exclusive_anon(&self, pfn: u64) -> bool {
         with_node(|n| n.page(Pfn(pfn)).map(|p| p.owner())) == Some(PageOwner::Anon)
+            && !self.is_shared_anon(pfn)
     }
 
     fn file_page(&mut self, file: &VmFile, index: u64) -> Option<CachePage> {

@@ -25,10 +25,10 @@ use crate::abi::arm::signal::{
     self as abisig, sa, si_code, AltStack, Delivery, KernelSigaction, SigSet, Siginfo, ThreadFault,
     UserRegs, VfpSigframe, SIG_DFL, SIG_IGN,
 };
-use crate::arch::arm::fault::UserException;
-use crate::arch::arm::process::{self as arch, CpuContext, VfpState};
-use crate::arch::arm::vectors::PtRegs;
-use crate::arch::arm::{fsr, irqflags};
+use crate::arch::irqflags;
+use crate::arch::process::UserException;
+use crate::arch::process::{self as arch, CpuContext, VfpState};
+use crate::arch::vectors::PtRegs;
 use crate::kernel::mem::with_node;
 use crate::mm::gfp::GfpFlags;
 use crate::mm::memory::{FaultCounts, FaultError, FaultFlags};
@@ -121,6 +121,13 @@ pub struct Task {
     pub clear_child_tid: u32,
     /// The program's path (`/proc/PID/exe`).
     pub exe: String,
+    /// Reaped children's faults and ticks (`cmin_flt`, `cmaj_flt`, `cutime`, `cstime`).
+    pub cmin_flt: u64,
+    pub cmaj_flt: u64,
+    pub cutime: u64,
+    pub cstime: u64,
+    /// Started by the console's `run` (its job), not by another program.
+    pub console_job: bool,
 }
 
 impl Task {
@@ -155,6 +162,11 @@ impl Task {
             ],
             clear_child_tid: 0,
             exe: String::new(),
+            cmin_flt: 0,
+            cmaj_flt: 0,
+            cutime: 0,
+            cstime: 0,
+            console_job: false,
         }
     }
 }
@@ -214,28 +226,13 @@ fn user_fault_report(addr: u32, sig: u32, fsr_v: u32, regs: &PtRegs) {
         with_current(|t| (t.pid, t.comm.clone(), t.mm.as_ref().map(|m| m.hw.pgd)));
     kprintln!("8<--- cut here ---");
     kprintln!("{}: unhandled page fault ({}) at 0x{:08x}, code 0x{:03x}", comm, sig, addr, fsr_v);
-    if let Some(pgd) = pgd {
-        let _ = crate::arch::arm::pgtable::write_show_pte(
-            &mut crate::console::printk::Console,
-            pgd,
-            addr,
-            crate::arch::arm::mmu::read_phys_word,
-        );
-    }
-    kprintln!("CPU: 0 PID: {} Comm: {} Not tainted {}", pid, comm, crate::VERSION);
-    kprintln!("Hardware name: BCM2835");
-    kprintln!("PC is at 0x{:x}", regs.pc());
-    kprintln!("LR is at 0x{:x}", regs.uregs[PtRegs::LR]);
-    use crate::arch::arm::cp15::{Dacr, Sctlr, Ttbr0};
-    use tock_registers::interfaces::Readable;
-    // __show_regs of a user-mode frame shows DACR_UACCESS_ENABLE: the live DACR with the
-    // user domain as a client.
-    use crate::arch::arm::mmu::DACR_USER_MASK;
-    const DOMAIN_CLIENT: u32 = 0b01;
-    let user_client = DOMAIN_CLIENT << (2 * crate::arch::arm::desc::DOMAIN_USER as u32);
-    let dacr = (Dacr.get() & !DACR_USER_MASK) | user_client;
-    kprintln!("{}", crate::arch::arm::vectors::ShowRegs { regs, dacr });
-    kprintln!("Control: {:08x}  Table: {:08x}  DAC: {:08x}", Sctlr.get(), Ttbr0.get(), dacr);
+    let _ = crate::arch::process::show_user_fault(
+        &mut crate::console::printk::Console,
+        pgd,
+        addr,
+        regs,
+        (pid, &comm),
+    );
 }
 
 /// Runs `f` on the task table.
@@ -287,8 +284,8 @@ pub fn init(params: &crate::boot::cmdline::BootParams, initrd: Option<(u64, u64)
         kprintln!("process: no memory for the zero page");
     }
     arch::vfp_enable();
-    crate::arch::arm::fault::set_user_exception_handler(user_exception);
-    crate::arch::arm::fault::set_syscall_handler(syscall::handle);
+    arch::set_user_exception_handler(user_exception);
+    arch::set_syscall_handler(syscall::handle);
     arch::set_work_handler(do_work_pending);
     if let Some((start, size)) = initrd {
         fs::populate_rootfs(start, size);
@@ -612,16 +609,28 @@ pub fn do_exit(status: u32) -> ! {
     if let Some(mm) = mm {
         mm.exit_mmap();
     }
-    with_current(|t| {
+    let (me, parent) = with_current(|t| {
         t.exit_status = status;
         t.state = TaskState::Zombie;
+        (t.pid, t.ppid)
     });
+    // forget_original_parent: orphans go to the console (task 0), which reaps them.
+    with_tasks(|t| {
+        for x in t.map.values_mut() {
+            if x.ppid == me && x.pid != 0 {
+                x.ppid = 0;
+            }
+        }
+    });
+    if parent != 0 {
+        let _ = send_signal(parent, SIGCHLD);
+    }
     schedule();
     unreachable!("a zombie was scheduled");
 }
 
-/// Frees a zombie's task and kernel stack (`release_task`); its wait status.
-pub fn reap(pid: u32) -> Option<u32> {
+/// Frees a zombie's kernel stack and takes it out of the table (`release_task`).
+fn reap_task(pid: u32) -> Option<Box<Task>> {
     let task = with_tasks(|t| {
         if t.map.get(&pid)?.state != TaskState::Zombie || t.current == pid {
             return None;
@@ -629,14 +638,60 @@ pub fn reap(pid: u32) -> Option<u32> {
         t.map.remove(&pid)
     })?;
     if let Some(stack) = task.kstack {
-        let _ = with_node(|n| n.free_pages_for(PageOwner::KernelStack, stack, THREAD_SIZE_ORDER));
-        NR_KERNEL_STACK_PAGES.fetch_sub(1 << THREAD_SIZE_ORDER, Ordering::Relaxed);
+        free_thread_stack(stack);
     }
-    Some(task.exit_status)
+    Some(task)
+}
+
+/// Reaps a zombie the console started; its wait status.
+pub fn reap(pid: u32) -> Option<u32> {
+    reap_task(pid).map(|t| t.exit_status)
+}
+
+/// A kernel stack for a new task (`alloc_thread_stack_node`): its frame, lowest address,
+/// and the `pt_regs` slot at its top.
+fn alloc_thread_stack() -> Result<(Pfn, u32, u32), crate::mm::mm_types::Errno> {
+    let stack = with_node(|n| {
+        n.alloc_pages_for(PageOwner::KernelStack, GfpFlags::GFP_KERNEL, THREAD_SIZE_ORDER)
+    })
+    .map_err(|_| crate::mm::mm_types::Errno::ENOMEM)?;
+    NR_KERNEL_STACK_PAGES.fetch_add(1 << THREAD_SIZE_ORDER, Ordering::Relaxed);
+    let base = crate::kernel::phys_to_virt(stack.phys().0).unwrap_or(0) as u32;
+    let regs_addr = base + THREAD_SIZE - core::mem::size_of::<PtRegs>() as u32;
+    Ok((stack, base, regs_addr))
+}
+
+fn free_thread_stack(stack: Pfn) {
+    let _ = with_node(|n| n.free_pages_for(PageOwner::KernelStack, stack, THREAD_SIZE_ORDER));
+    NR_KERNEL_STACK_PAGES.fetch_sub(1 << THREAD_SIZE_ORDER, Ordering::Relaxed);
+}
+
+/// Queues `task` with its stack and `pt_regs` (already filled); its pid.
+fn enqueue_task(
+    mut task: Box<Task>,
+    stack: Pfn,
+    base: u32,
+    regs_addr: u32,
+) -> Result<u32, crate::mm::mm_types::Errno> {
+    task.kstack = Some(stack);
+    task.stack_limit = base;
+    task.ctx.sp = regs_addr;
+    task.ctx.pc = arch::ret_from_fork_addr();
+    let r = with_tasks(|t| {
+        let pid = t.alloc_pid()?;
+        task.pid = pid;
+        t.map.insert(pid, task);
+        t.rq.push_back(pid);
+        Some(pid)
+    });
+    match r {
+        Some(pid) => Ok(pid),
+        None => Err(crate::mm::mm_types::Errno::EAGAIN),
+    }
 }
 
 /// Creates a task for a loaded program: kernel stack, user `pt_regs` (entry point and stack
-/// pointer), context to `ret_from_fork`; queued to run.
+/// pointer), context to `ret_from_fork`; queued to run as a console job.
 pub fn start_task(
     comm: &str,
     exe: &str,
@@ -646,37 +701,166 @@ pub fn start_task(
     counts: FaultCounts,
     foreground: bool,
 ) -> Result<u32, crate::mm::mm_types::Errno> {
-    use crate::mm::mm_types::Errno;
-    let stack = with_node(|n| {
-        n.alloc_pages_for(PageOwner::KernelStack, GfpFlags::GFP_KERNEL, THREAD_SIZE_ORDER)
-    });
-    let Ok(stack) = stack else {
-        pm.exit_mmap();
-        return Err(Errno::ENOMEM);
+    let (stack, base, regs_addr) = match alloc_thread_stack() {
+        Ok(s) => s,
+        Err(e) => {
+            pm.exit_mmap();
+            return Err(e);
+        }
     };
-    NR_KERNEL_STACK_PAGES.fetch_add(1 << THREAD_SIZE_ORDER, Ordering::Relaxed);
-    let base = crate::kernel::phys_to_virt(stack.phys().0).unwrap_or(0) as u32;
-    let top = base + THREAD_SIZE;
-    let regs_addr = top - core::mem::size_of::<PtRegs>() as u32;
     // SAFETY: the top of the new, unused kernel stack (lowmem, 8-byte aligned).
     let regs = unsafe { &mut *(regs_addr as *mut PtRegs) };
     arch::start_thread(regs, entry, sp);
-    let r = with_tasks(|t| {
-        let pid = t.alloc_pid()?;
-        let mut task = Box::new(Task::new(pid, 0, comm));
-        task.kstack = Some(stack);
-        task.stack_limit = base;
-        task.ctx.sp = regs_addr;
-        task.ctx.pc = arch::ret_from_fork_addr();
-        task.mm = Some(pm);
-        task.counts = counts;
-        task.foreground = foreground;
-        task.exe = exe.into();
-        t.map.insert(pid, task);
-        t.rq.push_back(pid);
-        Some(pid)
+    let mut task = Box::new(Task::new(0, 0, comm));
+    task.mm = Some(pm);
+    task.counts = counts;
+    task.foreground = foreground;
+    task.console_job = true;
+    task.exe = exe.into();
+    enqueue_task(task, stack, base, regs_addr).inspect_err(|_| free_thread_stack(stack))
+}
+
+/// `CLONE_VM`, `CLONE_SETTLS`, `CLONE_CHILD_CLEARTID`, `CLONE_CHILD_SETTID`.
+pub const CLONE_VM: u32 = 0x0000_0100;
+pub const CLONE_SETTLS: u32 = 0x0008_0000;
+pub const CLONE_CHILD_CLEARTID: u32 = 0x0020_0000;
+pub const CLONE_CHILD_SETTID: u32 = 0x0100_0000;
+
+/// `kernel_clone` for `fork`, `vfork` and `clone` without `CLONE_VM`: a copy of the address
+/// space sharing every page copy-on-write (`dup_mmap`/`copy_page_range`), the same registers
+/// with r0 = 0, the same TLS, handlers, mask and files. `vfork` is a fork (the parent is not
+/// suspended; the child gets its own copy). The child's pid.
+pub fn do_fork(
+    regs: &PtRegs,
+    flags: u32,
+    newsp: u32,
+    tls: u32,
+    ctid: u32,
+) -> Result<u32, crate::mm::mm_types::Errno> {
+    use crate::mm::mm_types::Errno;
+    if flags & CLONE_VM != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (stack, base, regs_addr) = alloc_thread_stack()?;
+    let child = with_current(|t| {
+        let pm = t.mm.as_mut()?.fork()?;
+        let mut c = Box::new(Task::new(0, t.pid, &t.comm));
+        c.mm = Some(pm);
+        c.tls = if flags & CLONE_SETTLS != 0 { tls } else { t.tls };
+        c.sigactions = t.sigactions;
+        c.blocked = t.blocked;
+        c.altstack = t.altstack;
+        c.files = t.files.clone();
+        c.foreground = t.foreground;
+        c.exe = t.exe.clone();
+        Some(c)
     });
-    r.ok_or(Errno::EAGAIN)
+    let Some(mut child) = child else {
+        free_thread_stack(stack);
+        return Err(Errno::ENOMEM);
+    };
+    arch::vfp_save(&mut child.vfp);
+    // SAFETY: the top of the new, unused kernel stack (lowmem, 8-byte aligned).
+    let cregs = unsafe { &mut *(regs_addr as *mut PtRegs) };
+    *cregs = *regs;
+    cregs.uregs[0] = 0;
+    if newsp != 0 {
+        cregs.uregs[PtRegs::SP] = newsp;
+    }
+    if flags & CLONE_CHILD_CLEARTID != 0 {
+        child.clear_child_tid = ctid;
+    }
+    let settid = flags & CLONE_CHILD_SETTID != 0;
+    let pid =
+        enqueue_task(child, stack, base, regs_addr).inspect_err(|_| free_thread_stack(stack))?;
+    if settid {
+        // The child's own copy of the word (`schedule_tail` does it in the child).
+        with_tasks(|t| {
+            if let Some(c) = t.map.get_mut(&pid) {
+                let mut counts = c.counts;
+                if let Some(pm) = c.mm.as_mut() {
+                    let mut um = mm::UserMem { pm, counts: &mut counts };
+                    let _ = crate::abi::uaccess::UserMemory::copy_to_user(
+                        &mut um,
+                        ctid as usize,
+                        &pid.to_le_bytes(),
+                    );
+                }
+                c.counts = counts;
+            }
+        });
+    }
+    Ok(pid)
+}
+
+/// `WNOHANG`.
+pub const WNOHANG: u32 = 1;
+
+/// What `wait4` hands back of a reaped child.
+pub struct Reaped {
+    pub pid: u32,
+    pub status: u32,
+    pub counts: FaultCounts,
+    pub utime: u64,
+    pub stime: u64,
+}
+
+/// `do_wait` for `wait4(pid, ..., options)`: a zombie child reaped, `Ok(None)` with
+/// `WNOHANG` while children run, `ECHILD` without children; sleeps otherwise.
+pub fn do_wait(pid: i32, options: u32) -> Result<Option<Reaped>, crate::mm::mm_types::Errno> {
+    use crate::mm::mm_types::Errno;
+    loop {
+        let me = current_pid();
+        let found = with_tasks(|t| {
+            let mut any = false;
+            for x in t.map.values() {
+                if x.pid == 0 || x.ppid != me || (pid > 0 && x.pid != pid as u32) {
+                    continue;
+                }
+                any = true;
+                if x.state == TaskState::Zombie {
+                    return Ok(Some(x.pid));
+                }
+            }
+            if any {
+                Ok(None)
+            } else {
+                Err(Errno::ECHILD)
+            }
+        })?;
+        if let Some(child) = found {
+            let Some(task) = reap_task(child) else { continue };
+            let r = Reaped {
+                pid: child,
+                status: task.exit_status,
+                counts: task.counts,
+                utime: task.utime + task.cutime,
+                stime: task.stime + task.cstime,
+            };
+            with_current(|t| {
+                t.cmin_flt += task.counts.min_flt + task.cmin_flt;
+                t.cmaj_flt += task.counts.maj_flt + task.cmaj_flt;
+                t.cutime += r.utime;
+                t.cstime += r.stime;
+            });
+            return Ok(Some(r));
+        }
+        if options & WNOHANG != 0 {
+            return Ok(None);
+        }
+        let interrupted = with_current(|t| {
+            if t.pending & !t.blocked & !sigbit(SIGCHLD) != 0 {
+                return true;
+            }
+            t.state = TaskState::Sleeping;
+            t.wake_at = crate::kernel::time::get_jiffies_64() + 1;
+            false
+        });
+        if interrupted {
+            return Err(Errno::EINTR);
+        }
+        schedule();
+    }
 }
 
 /// The user-mode exception handler: page faults through the fault path; what cannot be
@@ -686,13 +870,13 @@ fn user_exception(e: UserException, regs: &mut PtRegs) {
         UserException::DataAbort { addr, fsr: f }
         | UserException::PrefetchAbort { addr, fsr: f } => {
             let instruction = matches!(e, UserException::PrefetchAbort { .. });
-            let status = fsr::fault_status(f);
+            let status = arch::fault_status(f);
             // Translation (section/page), access flag and permission faults go to the MM.
             let mm_fault = matches!(status, 0x05 | 0x06 | 0x07 | 0x0d | 0x0f);
             if !mm_fault {
                 (addr, SIGBUS, 1, f)
             } else {
-                let write = !instruction && f & fsr::FSR_WRITE != 0 && f & (1 << 13) == 0;
+                let write = !instruction && f & arch::FSR_WRITE != 0 && f & (1 << 13) == 0;
                 let flags = FaultFlags { write, instruction };
                 let r = with_current(|t| {
                     let counts = &mut t.counts;

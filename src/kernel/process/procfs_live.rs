@@ -12,6 +12,7 @@ use core::sync::atomic::Ordering;
 
 use super::{Task, TaskState as KState, Tasks};
 use crate::abi::errno::Errno;
+use crate::arch::process::{for_each_user_pte, peek_user_byte, user_table_pages};
 use crate::fs::procfs::{self, PidFile, ProcFile, ProcNode, ProcSource, RootFile, SeqBuf, SeqFile};
 use crate::mm::mm_types::{VmFlags, PAGE_SIZE};
 use crate::proc::pid::maps::{self, MemSizeStats, ARM_VECTORS};
@@ -31,30 +32,6 @@ fn rss_of(pm: &super::mm::ProcessMm) -> RssCounters {
     }
 }
 
-/// Calls `f(va, pte)` for every present user PTE of the table at `pgd` in `[start, end)`,
-/// skipping first-level entries without a table (so a huge untouched mapping costs one read
-/// per MiB).
-pub fn for_each_user_pte(
-    pgd: u64,
-    start: usize,
-    end: usize,
-    mut f: impl FnMut(usize, crate::arch::arm::pgtable::LinuxPte),
-) {
-    const SECTION: usize = 1 << 20;
-    let mut va = start & !(PAGE_SIZE - 1);
-    while va < end {
-        let l1 = crate::arch::arm::mmu::read_phys_word(pgd + ((va >> 20) as u64) * 4);
-        if l1.is_none_or(|d| d & 0b11 != 0b01) {
-            va = (va & !(SECTION - 1)).saturating_add(SECTION);
-            continue;
-        }
-        if let Some(pte) = crate::arch::arm::process::get_user_pte(pgd, va) {
-            f(va, pte);
-        }
-        va += PAGE_SIZE;
-    }
-}
-
 /// The page frames mapped by every process's user PTEs, with how many PTEs map each
 /// (`page_mapcount`, computed by walking all address spaces since pivm keeps no rmap count).
 pub fn mapcounts(t: &Tasks) -> BTreeMap<u64, u32> {
@@ -63,7 +40,7 @@ pub fn mapcounts(t: &Tasks) -> BTreeMap<u64, u32> {
         let Some(pm) = task.mm.as_ref() else { continue };
         for vma in pm.mm.iter() {
             for_each_user_pte(pm.hw.pgd, vma.vm_start, vma.vm_end, |_, pte| {
-                *counts.entry(pte.pfn_phys() >> 12).or_insert(0) += 1;
+                *counts.entry(pte.pfn).or_insert(0) += 1;
             });
         }
     }
@@ -91,10 +68,10 @@ fn smaps_stats(task: &Task, counts: &BTreeMap<u64, u32>) -> Vec<MemSizeStats> {
         .map(|vma| {
             let mut ptes = Vec::new();
             for_each_user_pte(pm.hw.pgd, vma.vm_start, vma.vm_end, |_, pte| {
-                let pfn = pte.pfn_phys() >> 12;
+                let pfn = pte.pfn;
                 ptes.push(PteView {
-                    young: pte.young(),
-                    dirty: pte.dirty(),
+                    young: pte.young,
+                    dirty: pte.dirty,
                     kind: frame_kind(pfn),
                     mapcount: counts.get(&pfn).copied().unwrap_or(1),
                 });
@@ -108,27 +85,6 @@ fn smaps_stats(task: &Task, counts: &BTreeMap<u64, u32>) -> Vec<MemSizeStats> {
 /// table page, one table page per 2 MiB the process has touched).
 fn pgtables_bytes(pm: &super::mm::ProcessMm) -> usize {
     user_table_pages(pm.hw.pgd) * crate::mm::memory::PTRS_PER_PTE * 4
-}
-
-/// PTE table pages of the user half of the table at `pgd` (each covers a pair of
-/// first-level entries, 2 MiB).
-pub fn user_table_pages(pgd: u64) -> usize {
-    let pairs = crate::arch::arm::process::TASK_SIZE >> 21;
-    (0..pairs)
-        .filter(|&i| {
-            crate::arch::arm::mmu::read_phys_word(pgd + (i as u64) * 8)
-                .is_some_and(|d| d & 0b11 == 0b01)
-        })
-        .count()
-}
-
-/// One byte of user memory at `va`, if its page is present (no fault is taken).
-fn peek_user_byte(pgd: u64, va: usize) -> Option<u8> {
-    let pte = crate::arch::arm::process::get_user_pte(pgd, va)?;
-    let k = crate::kernel::phys_to_virt(pte.pfn_phys())? as usize + (va & (PAGE_SIZE - 1));
-    // SAFETY: the linear-map address of a present user page's byte; reading it has no side
-    // effect and the page stays mapped while the task table is locked.
-    Some(unsafe { (k as *const u8).read_volatile() })
 }
 
 /// The report fields of a task's address space.
@@ -186,13 +142,13 @@ pub fn task_snapshot(task: &Task, sigq_limit: u64) -> TaskSnapshot<'_> {
         flags: if randomized { PF_RANDOMIZE } else { 0 },
         umask: 0o022,
         min_flt: task.counts.min_flt,
-        cmin_flt: 0,
+        cmin_flt: task.cmin_flt,
         maj_flt: task.counts.maj_flt,
-        cmaj_flt: 0,
+        cmaj_flt: task.cmaj_flt,
         utime: task.utime,
         stime: task.stime,
-        cutime: 0,
-        cstime: 0,
+        cutime: task.cutime,
+        cstime: task.cstime,
         priority: 20,
         nice: 0,
         num_threads: 1,
@@ -397,7 +353,7 @@ pub fn process_mem_stats() -> ProcessMemStats {
 /// Shmem (the rootfs's pages), and the LRU lists (tmpfs pages live on the anon LRU, and
 /// pivm does not age pages, so everything is `Inactive(anon)`).
 pub fn meminfo_snapshot(
-    layout: &crate::mm::layout::Layout,
+    layout: &crate::arch::layout::Layout,
 ) -> crate::proc::snapshot::MeminfoSnapshot {
     let p = process_mem_stats();
     let mut mi = crate::kernel::mem::meminfo_snapshot(layout);

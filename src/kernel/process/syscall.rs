@@ -18,8 +18,8 @@ use crate::abi::arm::unistd::{arm_nr, classify, nr, SyscallClass};
 use crate::abi::generic::{uts_field, KernelTimespec, NewUtsname, Statx, StatxTimestamp};
 use crate::abi::uaccess::{self, UserMemory};
 use crate::abi::wire::Wire;
-use crate::arch::arm::process as arch;
-use crate::arch::arm::vectors::PtRegs;
+use crate::arch::process as arch;
+use crate::arch::vectors::PtRegs;
 use crate::fs::binfmt_elf::RandomSource;
 use crate::fs::ramfs::{Stat, S_IFCHR};
 use crate::mm::mm_types::{Errno, PAGE_SIZE};
@@ -48,9 +48,9 @@ const NSEC_PER_JIFFY: u64 = 1_000_000_000 / crate::config::HZ;
 /// tty's type-ahead) that system calls take too, and pivm does not preempt the kernel, so
 /// nothing is lost but latency; a call that sleeps gives the CPU up through `schedule()`.
 pub fn handle(regs: &mut PtRegs) {
-    let flags = crate::arch::arm::irqflags::local_irq_save();
+    let flags = crate::arch::irqflags::local_irq_save();
     handle_masked(regs);
-    crate::arch::arm::irqflags::local_irq_restore(flags);
+    crate::arch::irqflags::local_irq_restore(flags);
 }
 
 fn handle_masked(regs: &mut PtRegs) {
@@ -58,6 +58,30 @@ fn handle_masked(regs: &mut PtRegs) {
     // The sigreturns replace every register (r0 included) with the frame's.
     if n == nr::RT_SIGRETURN || n == nr::SIGRETURN {
         super::sigreturn(regs, n == nr::RT_SIGRETURN);
+        return;
+    }
+    // The calls that need the caller's registers.
+    let r = match n {
+        nr::FORK | nr::VFORK => Some(super::do_fork(regs, 0, 0, 0, 0)),
+        // ARM's clone(flags, newsp, parent_tidptr, tls, child_tidptr).
+        nr::CLONE => {
+            Some(super::do_fork(regs, regs.uregs[0], regs.uregs[1], regs.uregs[3], regs.uregs[4]))
+        }
+        nr::EXECVE => match sys_execve(regs) {
+            // The new program starts with the registers start_thread set.
+            Ok(()) => return,
+            Err(e) => Some(Err(e)),
+        },
+        nr::WAIT4 => {
+            Some(sys_wait4(regs.uregs[0] as i32, regs.uregs[1], regs.uregs[2], regs.uregs[3]))
+        }
+        _ => None,
+    };
+    if let Some(r) = r {
+        regs.uregs[0] = match r {
+            Ok(v) => v,
+            Err(e) => e.to_return(),
+        };
         return;
     }
     let a =
@@ -862,4 +886,68 @@ fn sys_mincore(start: usize, len: usize, vec: u32) -> SysResult {
     })?;
     copy_out(vec, &v)?;
     Ok(0)
+}
+
+/// `wait4(pid, status, options, rusage)`.
+fn sys_wait4(pid: i32, status: u32, options: u32, ru: u32) -> SysResult {
+    if options & !(super::WNOHANG | 2 | 8 | 0x4000_0000 | 0x8000_0000 | 0x2000_0000) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let Some(r) = super::do_wait(pid, options)? else { return Ok(0) };
+    if status != 0 {
+        put(status, &r.status)?;
+    }
+    if ru != 0 {
+        let mut u = Rusage::get(&[0u8; 72]);
+        u.ru_utime = OldTimeval::from_nanos(r.utime * NSEC_PER_JIFFY);
+        u.ru_stime = OldTimeval::from_nanos(r.stime * NSEC_PER_JIFFY);
+        u.ru_minflt = r.counts.min_flt as i32;
+        u.ru_majflt = r.counts.maj_flt as i32;
+        put(ru, &u)?;
+    }
+    Ok(r.pid)
+}
+
+/// Most arguments or environment strings `execve` takes (`MAX_ARG_STRINGS` is far larger;
+/// pivm's initial stack is built in one kernel buffer).
+const MAX_EXEC_STRINGS: usize = 1024;
+
+/// A NULL-terminated array of string pointers from user memory.
+fn string_array(addr: u32) -> Result<Vec<Vec<u8>>, Errno> {
+    let mut out = Vec::new();
+    if addr == 0 {
+        return Ok(out);
+    }
+    loop {
+        if out.len() >= MAX_EXEC_STRINGS {
+            return Err(Errno::E2BIG);
+        }
+        let p: u32 = get(addr + 4 * out.len() as u32)?;
+        if p == 0 {
+            return Ok(out);
+        }
+        let s = with_user(|um, _| {
+            uaccess::strncpy_from_user(um, p as usize, crate::fs::binfmt_elf::MAX_ARG_STRLEN)
+        })?;
+        out.push(s);
+    }
+}
+
+/// `execve(path, argv, envp)`: the new program replaces the caller's address space.
+fn sys_execve(regs: &mut PtRegs) -> Result<(), Errno> {
+    let path = path_arg(regs.uregs[0])?;
+    if path.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    let path = absolute(&path);
+    let argv = string_array(regs.uregs[1])?;
+    let envp = string_array(regs.uregs[2])?;
+    let argv: Vec<&[u8]> = argv.iter().map(|s| s.as_slice()).collect();
+    let envp: Vec<&[u8]> = envp.iter().map(|s| s.as_slice()).collect();
+    let loaded = super::exec::load(&path, &argv, &envp).map_err(|e| match e {
+        super::exec::ExecError::Errno(e) => e,
+        super::exec::ExecError::Elf(e) => e.errno(),
+    })?;
+    super::exec::exec_into_current(regs, &path, loaded);
+    Ok(())
 }

@@ -125,7 +125,7 @@ impl<'a> Node<'a> {
             page: None,
             compound_order: None,
         })?;
-        if !addr.0.is_multiple_of(PAGE_SIZE) {
+        if !addr.as_u64().is_multiple_of(PAGE_SIZE) {
             return Err(self.bad_page(pfn, order, BadPageReason::MisalignedAddress(addr)));
         }
         self.free_pages_for(owner, pfn, order)

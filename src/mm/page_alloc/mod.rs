@@ -35,11 +35,11 @@ pub use show_mem::{write_alloc_failure, write_free_area_line, write_warn_alloc, 
 
 use core::fmt;
 
+use super::era::KernelEra;
 use super::gfp::{gfp_zone, GfpFlags};
-use super::layout::{PfnRange, Zones};
 use super::memblock::Memblock;
+use super::mm_init::{PfnRange, Zones};
 use super::page::{free_mt_flags, MemMap, Page, PageFlagNames, PageFlags, PageOwner, NIL, NO_ZONE};
-use super::profile::KernelEra;
 use super::zone::{
     calculate_min_free_kbytes, calculate_normal_threshold, calculate_totalreserve_pages,
     is_migrate_cma, migratetype_is_mergeable, mult_frac, order_to_pindex, pindex_to_order,
@@ -124,7 +124,7 @@ pub struct LinearMap {
 impl Default for LinearMap {
     /// The build's PAGE_OFFSET over RAM at physical 0 (the Pi).
     fn default() -> Self {
-        LinearMap { page_offset: VirtAddr(PAGE_OFFSET), phys_offset: PhysAddr(0) }
+        LinearMap { page_offset: VirtAddr(PAGE_OFFSET as usize), phys_offset: PhysAddr(0) }
     }
 }
 
@@ -250,8 +250,11 @@ impl<'a> Node<'a> {
         self.page_zone(pfn) == Some(ZoneType::HighMem)
     }
 
+    /// The linear-map address of a lowmem page frame (callers pass lowmem pages only: their
+    /// offset from PHYS_OFFSET is below `high_memory - PAGE_OFFSET`, so it fits a `usize`).
     fn pfn_to_virt(&self, pfn: Pfn) -> VirtAddr {
-        VirtAddr(pfn.phys().0.wrapping_sub(self.linear.phys_offset.0) + self.linear.page_offset.0)
+        let offset = pfn.phys().0.wrapping_sub(self.linear.phys_offset.0) as usize;
+        VirtAddr(offset.wrapping_add(self.linear.page_offset.0))
     }
 
     /// `page_address()`: the linear-map address of a lowmem page; `None` for highmem (use
@@ -265,7 +268,7 @@ impl<'a> Node<'a> {
 
     /// `virt_to_pfn()` for a linear-map address of a lowmem page.
     pub fn virt_to_pfn(&self, addr: VirtAddr) -> Option<Pfn> {
-        let offset = addr.0.checked_sub(self.linear.page_offset.0)?;
+        let offset = addr.0.checked_sub(self.linear.page_offset.0)? as u64;
         let pfn = Pfn((self.linear.phys_offset.0 + offset) >> PAGE_SHIFT);
         matches!(self.page_zone(pfn)?, ZoneType::Dma | ZoneType::Normal).then_some(pfn)
     }

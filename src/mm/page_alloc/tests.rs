@@ -734,11 +734,11 @@ fn linear_map_addresses() {
     let pfn = node.virt_to_pfn(va).unwrap();
     assert_eq!(node.page_zone(pfn), Some(ZoneType::Normal), "__get_free_pages is lowmem");
     assert_eq!(node.page_address(pfn), Some(va));
-    assert_eq!(va.0, 0xc000_0000 + pfn.0 * PAGE_SIZE);
+    assert_eq!(va.as_u64(), 0xc000_0000 + pfn.0 * PAGE_SIZE);
     let high = node.alloc_pages(GfpFlags::GFP_HIGHUSER, 0).unwrap();
     assert_eq!(node.page_address(high), None, "highmem needs kmap");
     assert!(node.page_is_highmem(high));
-    assert_eq!(node.virt_to_pfn(VirtAddr(0xc000_0000 + 1500 * PAGE_SIZE)), None);
+    assert_eq!(node.virt_to_pfn(VirtAddr(0xc000_0000 + 1500 * PAGE_SIZE as usize)), None);
     assert_eq!(node.virt_to_pfn(VirtAddr(0x1000)), None);
     // An address inside a page names the address and its real PFN (not a misaligned PFN).
     let e = node.free_pages_addr(VirtAddr(va.0 + 8), 1).unwrap_err();
@@ -754,7 +754,7 @@ fn linear_map_addresses() {
         va.0 + 8
     )));
     // A page-aligned address of a block that is not aligned to the order is a misaligned PFN.
-    let odd = VirtAddr(va.0 + PAGE_SIZE);
+    let odd = VirtAddr(va.0 + PAGE_SIZE as usize);
     assert_eq!(node.free_pages_addr(odd, 1).unwrap_err().reason, BadPageReason::Misaligned);
     // An address with no page frame prints the address where the PFN would be.
     let e = node.free_pages_addr(VirtAddr(0x8000), 0).unwrap_err();

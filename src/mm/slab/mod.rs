@@ -18,7 +18,7 @@ mod slub;
 mod verify;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use cache::{
     calculate_order, calculate_sizes, kmalloc_index, order_objects, slub_min_objects,

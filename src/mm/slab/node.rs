@@ -36,7 +36,7 @@ impl<'a, 'n> NodePages<'a, 'n> {
     }
 
     fn address(&self, pfn: Pfn) -> Option<usize> {
-        self.node.page_address(pfn).and_then(|va| usize::try_from(va.0).ok())
+        self.node.page_address(pfn).map(|va| va.as_usize())
     }
 }
 
@@ -74,8 +74,7 @@ impl PageSource for NodePages<'_, '_> {
     }
 
     fn free_large(&mut self, addr: usize, order: u32) {
-        let r =
-            self.node.free_pages_addr_for(PageOwner::KmallocLarge, VirtAddr(addr as u64), order);
+        let r = self.node.free_pages_addr_for(PageOwner::KmallocLarge, VirtAddr(addr), order);
         self.check(r);
     }
 
@@ -90,7 +89,7 @@ impl PageSource for NodePages<'_, '_> {
     }
 
     fn free_meta(&mut self, addr: usize, order: u32) {
-        let r = self.node.free_pages_addr_for(PageOwner::Slab, VirtAddr(addr as u64), order);
+        let r = self.node.free_pages_addr_for(PageOwner::Slab, VirtAddr(addr), order);
         self.check(r);
     }
 
@@ -107,7 +106,7 @@ impl PageSource for NodePages<'_, '_> {
 /// `virt_to_head_page(addr)` and what its flags say: a slab (`PG_slab`), a `kmalloc_large`
 /// block (its owner), or someone else's page.
 pub fn head_page(node: &Node<'_>, addr: usize) -> HeadPage {
-    let Some(pfn) = node.virt_to_pfn(VirtAddr(addr as u64)) else { return HeadPage::None };
+    let Some(pfn) = node.virt_to_pfn(VirtAddr(addr)) else { return HeadPage::None };
     let map = node.mem_map();
     let Some(mut page) = map.pfn_to_page(pfn) else { return HeadPage::None };
     let mut head = pfn;
@@ -122,7 +121,7 @@ pub fn head_page(node: &Node<'_>, addr: usize) -> HeadPage {
         return HeadPage::Slab { pfn: head };
     }
     let owner = page.owner();
-    match node.page_address(head).and_then(|va| usize::try_from(va.0).ok()) {
+    match node.page_address(head).map(|va| va.as_usize()) {
         Some(addr) if owner == PageOwner::KmallocLarge => {
             HeadPage::Large { addr, order: page.order() }
         }

@@ -1,4 +1,4 @@
-//! An AVL tree of heap nodes, keyed by a `u32` and optionally augmented with a per-subtree
+//! An AVL tree of heap nodes, keyed by a `usize` (a page number) and optionally augmented with a per-subtree
 //! summary (Linux's augmented rbtree, with AVL balancing). The vmap trees use it: busy areas
 //! and lazily freed ranges by address, and free blocks by address with their largest fits.
 //!
@@ -13,8 +13,8 @@ use alloc::boxed::Box;
 pub(super) type Link<T> = Option<Box<Node<T>>>;
 
 /// Deepest path an iterator keeps: an AVL tree of n nodes is at most 1.44 log2(n + 2) high,
-/// 47 for the 2^32 keys a `u32` can name.
-const MAX_HEIGHT: usize = 48;
+/// 47 for the 2^32 keys a 32-bit `usize` can name, 93 for 2^64.
+const MAX_HEIGHT: usize = (usize::BITS as usize * 3).div_ceil(2) + 1;
 
 /// What the tree stores: a key, and a summary of its subtree recomputed from the children's
 /// whenever the subtree changes (augmented trees only).
@@ -24,7 +24,7 @@ pub(super) trait Item {
     /// An empty subtree's summary (e.g. a zero maximum).
     const NONE: Self::Summary;
     /// Sort key; unique among the items in one tree.
-    fn key(&self) -> u32;
+    fn key(&self) -> usize;
     /// This node's subtree summary, as last stored.
     fn summary(&self) -> Self::Summary;
     /// The subtree summary from this node's own data and its children's summaries.
@@ -56,7 +56,7 @@ fn height<T>(l: &Link<T>) -> u8 {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct TreeError {
     pub(super) what: &'static str,
-    pub(super) key: u32,
+    pub(super) key: usize,
 }
 
 /// The tree. `augmented` trees keep every node's summary current; the others never pull.
@@ -151,7 +151,7 @@ impl<T: Item> Tree<T> {
         self.len += 1;
     }
 
-    fn insert_at(&self, t: Link<T>, new: Box<Node<T>>, key: u32) -> Box<Node<T>> {
+    fn insert_at(&self, t: Link<T>, new: Box<Node<T>>, key: usize) -> Box<Node<T>> {
         let Some(mut t) = t else { return new };
         debug_assert!(key != t.val.key(), "duplicate key {key:#x}");
         if key < t.val.key() {
@@ -163,7 +163,7 @@ impl<T: Item> Tree<T> {
     }
 
     /// Unlinks the node with `key` and hands it back (links cleared).
-    pub(super) fn remove(&mut self, key: u32) -> Option<Box<Node<T>>> {
+    pub(super) fn remove(&mut self, key: usize) -> Option<Box<Node<T>>> {
         let mut found = None;
         let root = self.root.take();
         self.root = self.remove_at(root, key, &mut found);
@@ -173,7 +173,7 @@ impl<T: Item> Tree<T> {
         found
     }
 
-    fn remove_at(&self, t: Link<T>, key: u32, found: &mut Option<Box<Node<T>>>) -> Link<T> {
+    fn remove_at(&self, t: Link<T>, key: usize, found: &mut Option<Box<Node<T>>>) -> Link<T> {
         let mut t = t?;
         let k = t.val.key();
         if key < k {
@@ -223,20 +223,20 @@ impl<T: Item> Tree<T> {
     }
 
     /// The item with exactly `key`.
-    pub(super) fn get(&self, key: u32) -> Option<&T> {
+    pub(super) fn get(&self, key: usize) -> Option<&T> {
         self.floor(key).filter(|v| v.key() == key)
     }
 
     /// Changes the item with `key` through `f` and recomputes the summaries on its path. `f`
     /// may change the key only within the gap between the neighbouring keys.
-    pub(super) fn update<R>(&mut self, key: u32, f: impl FnOnce(&mut T) -> R) -> Option<R> {
+    pub(super) fn update<R>(&mut self, key: usize, f: impl FnOnce(&mut T) -> R) -> Option<R> {
         let root = self.root.as_deref_mut()?;
         Self::update_at(root, key, f, self.augmented)
     }
 
     fn update_at<R>(
         n: &mut Node<T>,
-        key: u32,
+        key: usize,
         f: impl FnOnce(&mut T) -> R,
         aug: bool,
     ) -> Option<R> {
@@ -257,7 +257,7 @@ impl<T: Item> Tree<T> {
     }
 
     /// The item with the largest key `<= key`.
-    pub(super) fn floor(&self, key: u32) -> Option<&T> {
+    pub(super) fn floor(&self, key: usize) -> Option<&T> {
         let (mut t, mut best) = (self.root.as_deref(), None);
         while let Some(n) = t {
             let k = n.val.key();
@@ -275,7 +275,7 @@ impl<T: Item> Tree<T> {
     }
 
     /// The item with the smallest key `>= key`.
-    pub(super) fn ceil(&self, key: u32) -> Option<&T> {
+    pub(super) fn ceil(&self, key: usize) -> Option<&T> {
         let (mut t, mut best) = (self.root.as_deref(), None);
         while let Some(n) = t {
             let k = n.val.key();
@@ -349,8 +349,8 @@ impl<T: Item> Tree<T> {
     fn verify_at(
         &self,
         n: Option<&Node<T>>,
-        lo: Option<u32>,
-        hi: Option<u32>,
+        lo: Option<usize>,
+        hi: Option<usize>,
         count: &mut usize,
     ) -> Result<u8, TreeError> {
         let Some(n) = n else { return Ok(0) };
@@ -418,7 +418,7 @@ mod tests {
     /// Keys with a subtree sum, to check the summaries follow rotations.
     #[derive(Clone, Debug, PartialEq)]
     struct Sum {
-        key: u32,
+        key: usize,
         sum: u64,
     }
 
@@ -426,7 +426,7 @@ mod tests {
         type Summary = u64;
         const NONE: u64 = 0;
 
-        fn key(&self) -> u32 {
+        fn key(&self) -> usize {
             self.key
         }
         fn summary(&self) -> u64 {
@@ -440,14 +440,14 @@ mod tests {
         }
     }
 
-    fn node(key: u32) -> Box<Node<Sum>> {
+    fn node(key: usize) -> Box<Node<Sum>> {
         Box::new(Node::new(Sum { key, sum: 0 }))
     }
 
     #[test]
     fn stays_balanced_and_summed() {
         let mut t = Tree::new(true);
-        for k in 0..1000u32 {
+        for k in 0..1000usize {
             t.insert(node(k.wrapping_mul(7919) % 1000));
             assert_eq!(t.verify(), Ok(()));
         }

@@ -124,18 +124,32 @@ fn align_class(align: u64) -> Option<usize> {
     Some(align.trailing_zeros().saturating_sub(PAGE_SHIFT) as usize)
 }
 
-/// Highest page number a range may end at: aligning any page below it up to the largest
-/// alignment cannot overflow a `u32`.
-const MAX_VPN: u32 = u32::MAX - (1 << (ALIGN_CLASSES - 1));
+/// A virtual page number, as wide as a virtual address (Linux's `unsigned long`): a 64-bit
+/// kernel's vmalloc range (arm64's starts near 2^64 - 2^47) fits as well as a 32-bit one's.
+pub type Vpn = usize;
+
+/// Highest page number a range may end at: its address fits a `u64`, and aligning any page
+/// below it up to the largest alignment cannot overflow.
+const MAX_VPN: Vpn = {
+    let by_addr = u64::MAX >> PAGE_SHIFT;
+    let top = if (Vpn::MAX as u64) < by_addr { Vpn::MAX } else { by_addr as Vpn };
+    top - (1 << (ALIGN_CLASSES - 1))
+};
 
 /// First page at or above `vpn` aligned for class `k` (`vpn < MAX_VPN`, so no overflow).
-fn align_up(vpn: u32, k: usize) -> u32 {
-    let mask = (1u32 << k) - 1;
+fn align_up(vpn: Vpn, k: usize) -> Vpn {
+    let mask: Vpn = (1 << k) - 1;
     vpn.saturating_add(mask) & !mask
 }
 
-const fn vpn_addr(vpn: u32) -> u64 {
+/// The address of page `vpn` (exact: `vpn <= MAX_VPN`).
+const fn vpn_addr(vpn: Vpn) -> u64 {
     (vpn as u64) << PAGE_SHIFT
+}
+
+/// The page number of `addr`, if page numbers can hold it.
+fn addr_vpn(addr: u64) -> Option<Vpn> {
+    Vpn::try_from(addr >> PAGE_SHIFT).ok()
 }
 
 /// A heap allocation that reports failure instead of aborting (`Box::try_new` is unstable):
@@ -242,16 +256,16 @@ pub struct VmStruct {
 /// Linux's `struct vmap_area`: a range of page numbers, in exactly one of the three trees.
 #[derive(Debug)]
 pub struct VmapArea {
-    start: u32,
-    end: u32,
+    start: Vpn,
+    end: Vpn,
     /// Free tree only: for each alignment class, the largest request the subtree can place.
-    fit: [u32; ALIGN_CLASSES],
+    fit: [Vpn; ALIGN_CLASSES],
     /// Busy tree only: the area's `vm_struct`.
     vm: Option<Box<VmStruct>>,
 }
 
 impl VmapArea {
-    const fn range(start: u32, end: u32) -> Self {
+    const fn range(start: Vpn, end: Vpn) -> Self {
         VmapArea { start, end, fit: [0; ALIGN_CLASSES], vm: None }
     }
 
@@ -294,16 +308,16 @@ impl VmapArea {
     }
 
     /// Pages an allocation aligned for class `k` can take from this block alone.
-    fn own_fit(&self, k: usize) -> u32 {
+    fn own_fit(&self, k: usize) -> Vpn {
         self.end.saturating_sub(align_up(self.start, k))
     }
 }
 
 impl Item for VmapArea {
-    type Summary = [u32; ALIGN_CLASSES];
+    type Summary = [Vpn; ALIGN_CLASSES];
     const NONE: Self::Summary = [0; ALIGN_CLASSES];
 
-    fn key(&self) -> u32 {
+    fn key(&self) -> Vpn {
         self.start
     }
 
@@ -326,7 +340,7 @@ impl Item for VmapArea {
 }
 
 /// A detached tree node holding `[start, end)`, or `NoMemory`.
-fn new_node(start: u32, end: u32, size: u64) -> Result<Box<Node<VmapArea>>, VmapError> {
+fn new_node(start: Vpn, end: Vpn, size: u64) -> Result<Box<Node<VmapArea>>, VmapError> {
     try_box(Node::new(VmapArea::range(start, end)))
         .ok_or(VmapError::NoMemory { what: "vmap_area", size })
 }
@@ -451,8 +465,8 @@ impl fmt::Display for VmapVerifyError {
 /// The allocator for one range (see the module doc).
 pub struct VmapAllocator {
     /// The managed range in page numbers.
-    vstart: u32,
-    vend: u32,
+    vstart: Vpn,
+    vend: Vpn,
     busy: Tree<VmapArea>,
     purge: Tree<VmapArea>,
     free: Tree<VmapArea>,
@@ -495,15 +509,14 @@ impl VmapAllocator {
     }
 
     /// Forgets everything and manages `[vstart, vend)`, which must be page aligned, non-empty
-    /// and end below 2^44 - 512 KiB (32-bit page numbers, room to align).
+    /// and end where page numbers leave room to align (`MAX_VPN`: 512 KiB below the top of a
+    /// 64-bit address space, or of 2^44 on a 32-bit host).
     pub fn init(&mut self, vstart: u64, vend: u64, lazy_max_pages: u64) -> Result<(), VmapError> {
         let bad = VmapError::InvalidRange { start: vstart, end: vend };
         if vstart >= vend || !vstart.is_multiple_of(PAGE_SIZE) || !vend.is_multiple_of(PAGE_SIZE) {
             return Err(bad);
         }
-        let (Ok(s), Ok(e)) =
-            (u32::try_from(vstart >> PAGE_SHIFT), u32::try_from(vend >> PAGE_SHIFT))
-        else {
+        let (Some(s), Some(e)) = (addr_vpn(vstart), addr_vpn(vend)) else {
             return Err(bad);
         };
         if e > MAX_VPN {
@@ -564,8 +577,8 @@ impl VmapAllocator {
         Ok(addr)
     }
 
-    fn vpn(&self, addr: u64) -> u32 {
-        u32::try_from(addr >> PAGE_SHIFT).unwrap_or(u32::MAX)
+    fn vpn(&self, addr: u64) -> Vpn {
+        addr_vpn(addr).unwrap_or(Vpn::MAX)
     }
 
     /// `alloc_vmap_area()`: reserves exactly `size` bytes (guard included, whole pages) at the
@@ -593,8 +606,8 @@ impl VmapAllocator {
                 .map(|b| (b.start, b.end));
             if let Some((start, end)) = found {
                 let a = align_up(start, k);
-                // The search guarantees a + pages <= end, so this fits in u32.
-                let a_end = a + pages as u32;
+                // The search guarantees a + pages <= end, so this fits in a page number.
+                let a_end = a + pages as Vpn;
                 if a != start && a_end != end && spare.is_none() {
                     // Linux's NE_FIT_TYPE needs a second node (`ne_fit_preload_node`).
                     spare = Some(new_node(a_end, end, size)?);
@@ -619,10 +632,10 @@ impl VmapAllocator {
     /// removing it, shrinking it from either end, or splitting it with `spare`.
     fn adjust_va_to_fit(
         &mut self,
-        start: u32,
-        end: u32,
-        a: u32,
-        a_end: u32,
+        start: Vpn,
+        end: Vpn,
+        a: Vpn,
+        a_end: Vpn,
         spare: Option<Box<Node<VmapArea>>>,
     ) {
         match (a == start, a_end == end) {
@@ -726,10 +739,7 @@ impl VmapAllocator {
         if !addr.is_multiple_of(PAGE_SIZE) {
             return Err(VmapError::BadAddress(addr));
         }
-        u32::try_from(addr >> PAGE_SHIFT)
-            .ok()
-            .and_then(|vpn| self.busy.get(vpn))
-            .ok_or(VmapError::Nonexistent(addr))
+        addr_vpn(addr).and_then(|vpn| self.busy.get(vpn)).ok_or(VmapError::Nonexistent(addr))
     }
 
     /// `find_vm_area()` with pivm's rule: the live area starting exactly at `addr`.
@@ -739,7 +749,7 @@ impl VmapAllocator {
 
     /// `find_vmap_area()`: the live area whose range (guard page included) holds `addr`.
     pub fn find_vmap_area(&self, addr: u64) -> Option<&VmapArea> {
-        let vpn = u32::try_from(addr >> PAGE_SHIFT).ok()?;
+        let vpn = addr_vpn(addr)?;
         self.busy.floor(vpn).filter(|a| vpn < a.end)
     }
 
@@ -776,7 +786,7 @@ impl VmapAllocator {
         if addr < self.vstart() || addr >= self.vend() {
             return FaultSite::Outside;
         }
-        let vpn = (addr >> PAGE_SHIFT) as u32;
+        let Some(vpn) = addr_vpn(addr) else { return FaultSite::Outside };
         let below = self.busy.floor(vpn);
         if let Some(a) = below.filter(|a| vpn < a.end) {
             return if a.has_guard() && vpn == a.end - 1 {

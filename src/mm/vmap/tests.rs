@@ -166,11 +166,35 @@ fn error_texts_read_like_linux() {
     }
 }
 
+/// Page numbers are as wide as addresses: arm64's vmalloc range (VA_BITS=48, from
+/// 0xffff800008000000), far above what 32-bit page numbers can name, is managed like the
+/// 32-bit kernel's when the machine's addresses are 64 bits wide.
+#[test]
+fn page_numbers_are_not_limited_to_32_bits() {
+    const ARM64_VMALLOC_START: u64 = 0xffff_8000_0800_0000;
+    const ARM64_VMALLOC_END: u64 = 0xffff_fbff_bfff_0000;
+    let v = VmapAllocator::new(ARM64_VMALLOC_START, ARM64_VMALLOC_END, NEVER);
+    if usize::BITS < 64 {
+        assert!(v.is_err(), "a 32-bit machine cannot name those pages");
+        return;
+    }
+    let mut v = v.unwrap();
+    let a = vmalloc(&mut v, 3 * PAGE, "big").unwrap();
+    assert_eq!(a, ARM64_VMALLOC_START);
+    let b = vmalloc(&mut v, PAGE, "big").unwrap();
+    assert_eq!(b, a + 4 * PAGE, "after a's three pages and its guard page");
+    assert_eq!(v.find_vmap_area(a + 3 * PAGE).map(|x| x.va_start()), Some(a));
+    assert!(matches!(v.fault_site(a + 3 * PAGE), FaultSite::GuardPage(_)));
+    ok(&v);
+}
+
 #[test]
 fn bad_sizes_and_ranges() {
     assert!(VmapAllocator::new(VSTART, VSTART, 0).is_err());
     assert!(VmapAllocator::new(VSTART + 1, VEND, 0).is_err());
-    assert!(VmapAllocator::new(VSTART, 1 << 50, 0).is_err());
+    // A range must leave room to align its last page (and its addresses must fit a u64).
+    let top = !(PAGE - 1);
+    assert!(VmapAllocator::new(top - 16 * PAGE, top, 0).is_err());
     let mut v = vmap(NEVER);
     assert_eq!(vmalloc(&mut v, 0, "z"), Err(VmapError::InvalidSize { size: 0 }));
     assert_eq!(vmalloc(&mut v, u64::MAX, "z"), Err(VmapError::NoSpace { size: u64::MAX }));
@@ -393,7 +417,7 @@ fn verify_reports_the_first_broken_invariant() {
         format!("vmap: used page count differs from the live areas at {VSTART:#010x}")
     );
     v.used_pages -= 1;
-    v.busy.update((a >> PAGE_SHIFT) as u32, |x| x.end += 1);
+    v.busy.update((a >> PAGE_SHIFT) as Vpn, |x| x.end += 1);
     assert_eq!(v.verify().unwrap_err().what, "ranges do not tile the vmalloc range");
 }
 
@@ -526,7 +550,7 @@ proptest! {
                             pages: None,
                             pages_array_of: None,
                         };
-                        v.busy.update((a >> PAGE_SHIFT) as u32, |x| x.vm = Some(Box::new(vm)));
+                        v.busy.update((a >> PAGE_SHIFT) as Vpn, |x| x.vm = Some(Box::new(vm)));
                     });
                     prop_assert_eq!(got.ok(), m.alloc(pages, align));
                 }

@@ -328,10 +328,10 @@ mod tests {
     /// 6.1's meminfo semantics by default; the 3.x ones belong to the Android profiles.
     #[test]
     fn meminfo_era_is_profile_data() {
-        use crate::mm::profile::{self, VmallocMeminfo};
-        assert_eq!(profile::LINUX.vmalloc_meminfo, VmallocMeminfo::NrPages);
-        assert_eq!(profile::X86_CLASSIC.vmalloc_meminfo, VmallocMeminfo::NrPages);
-        assert_eq!(profile::ANDROID_A9.vmalloc_meminfo, VmallocMeminfo::AreaSizes);
-        assert_eq!(profile::ANDROID_A9_720M.vmalloc_meminfo, VmallocMeminfo::AreaSizes);
+        use crate::mm::era::{self, VmallocMeminfo};
+        assert_eq!(era::LINUX_61_RPI.vmalloc_meminfo, VmallocMeminfo::NrPages);
+        assert_eq!(era::LINUX_61_DEBIAN_ARMMP.vmalloc_meminfo, VmallocMeminfo::NrPages);
+        assert_eq!(era::LINUX_61_I386_ZONES.vmalloc_meminfo, VmallocMeminfo::NrPages);
+        assert_eq!(era::LINUX_3X_ANDROID.vmalloc_meminfo, VmallocMeminfo::AreaSizes);
     }
 }

@@ -1,7 +1,7 @@
 //! Fixmap: compile-time virtual addresses for pages mapped at run time (Linux's
 //! `fix_to_virt`), counting down from `FIXADDR_TOP`. pivm maps the devices it drives here.
-use super::layout::{FIXADDR_END, FIXADDR_START, FIXADDR_TOP};
-use super::PAGE_SHIFT;
+use super::memory::{FIXADDR_END, FIXADDR_START, FIXADDR_TOP};
+use crate::mm::PAGE_SHIFT;
 
 /// Fixmap slots in use. `EarlyconMemBase` keeps Linux's name for the console's slot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

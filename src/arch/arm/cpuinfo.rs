@@ -227,7 +227,33 @@ pub struct CpuInfo<'a> {
     pub serial: u64,
 }
 
-impl CpuInfo<'_> {
+impl<'a> CpuInfo<'a> {
+    /// This CPU's `/proc/cpuinfo`: its ID registers and timer frequency read now, with what
+    /// the board says of itself (machine name, cores, the firmware's revision and serial).
+    #[cfg(all(kernel, target_arch = "arm"))]
+    pub fn read(hardware: &'a str, nr_cpus: u32, revision: u32, serial: u64) -> Self {
+        use super::cp15;
+        use tock_registers::interfaces::Readable;
+        let (mvfr0, mvfr1) = cp15::read_mvfr();
+        let regs = IdRegs {
+            midr: cp15::Midr.get(),
+            id_pfr0: cp15::IdPfr0.get(),
+            id_isar0: cp15::IdIsar0.get(),
+            id_mmfr0: cp15::IdMmfr0.get(),
+            mvfr0,
+            mvfr1,
+        };
+        CpuInfo {
+            regs,
+            cntfrq: cp15::Cntfrq.get(),
+            nr_cpus,
+            evtstrm: false,
+            hardware,
+            revision,
+            serial,
+        }
+    }
+
     /// The hwcaps this CPU reports.
     pub fn hwcaps(&self) -> Hwcap {
         self.regs.hwcaps(self.evtstrm)

@@ -1,60 +1,27 @@
 //! The kernel's virtual memory layout on 32-bit ARM (short descriptors, 4 KiB pages), computed
 //! from PAGE_OFFSET, the firmware's RAM banks and `vmalloc=`/`mem=` the way Linux >= 5.14 does
 //! it (`early_vmalloc`, `adjust_lowmem_bounds`, `zone_sizes_init`), plus its boot-log renderers.
-//! A layout profile (`mm::profile`) may fix lowmem, VMALLOC_END, ZONE_DMA and carve-outs.
+//! A layout profile (`arch::profile`) may fix lowmem, VMALLOC_END, ZONE_DMA and carve-outs: this
+//! module applies the plan a profile resolves to and places its carve-outs (the profiles know
+//! nothing of this code). The constants both use are in `arch::memory`.
 use core::fmt::{self, Write};
 
+use super::memory::{
+    DEFAULT_PAGE_OFFSET, FIXADDR_END, FIXADDR_START, KERNEL_RAM_MIN, LAST_PKMAP, MODULES_SIZE,
+    PHYS_ADDR_MAX, PMD_SIZE, TASK_GAP, VECTORS_BASE, VIRT_ADDR_MAX, VMALLOC_DEFAULT_SIZE,
+    VMALLOC_END, VMALLOC_MIN_LOWMEM, VMALLOC_MIN_SIZE, VMALLOC_OFFSET,
+};
+use super::profile::{
+    self, Carveout, Lowmem, Placement, Profile, ProfileError, ProfileRejected, VaHole, VaPlan,
+    CARVEOUT_ALIGN, MAX_CARVEOUTS, MAX_VA_HOLES,
+};
 use crate::boot::cmdline::MemParam;
 use crate::boot::info::{MemBank, MAX_MEM_BANKS};
-use crate::mm::profile::{
-    self, Carveout, DmaZoneSpec, Profile, ProfileError, ProfileRejected, VaHole, VaPlan,
-    MAX_CARVEOUTS, MAX_VA_HOLES,
-};
+use crate::mm::era::{DmaZoneSpec, Era};
+use crate::mm::mm_init::{PfnRange, Zones};
 use crate::mm::{Pfn, PhysAddr, VirtAddr, PAGE_SHIFT, PAGE_SIZE};
-use crate::sizes::{SZ_16M, SZ_1K, SZ_1M, SZ_2M, SZ_32M, SZ_8M};
+use crate::sizes::{SZ_16M, SZ_1K, SZ_1M};
 
-/// `CONFIG_PAGE_OFFSET` for each Kconfig memory split.
-pub const VMSPLIT_3G: u64 = 0xC000_0000;
-pub const VMSPLIT_3G_OPT: u64 = 0xB000_0000;
-pub const VMSPLIT_2G: u64 = 0x8000_0000;
-pub const VMSPLIT_1G: u64 = 0x4000_0000;
-/// Used when the requested PAGE_OFFSET cannot work (Kconfig's default split).
-pub const DEFAULT_PAGE_OFFSET: u64 = VMSPLIT_3G;
-
-/// One first-level entry pair with the 2-level tables: the unit lowmem is mapped in.
-pub const PMD_SIZE: u64 = SZ_2M;
-/// Entries in one ARM (Linux view) page table.
-pub const PTRS_PER_PTE: u64 = 512;
-/// The hole between the end of lowmem and the vmalloc area, and VMALLOC_START's alignment.
-pub const VMALLOC_OFFSET: u64 = SZ_8M;
-/// End of the vmalloc area (4.x+; the DT blob is mapped from here since 5.11).
-pub const VMALLOC_END: u64 = 0xff80_0000;
-/// Linux's default `vmalloc_size`.
-pub const VMALLOC_DEFAULT_SIZE: u64 = 240 * SZ_1M;
-/// `early_vmalloc` never makes the area smaller than this.
-pub const VMALLOC_MIN_SIZE: u64 = SZ_16M;
-/// `early_vmalloc` leaves at least this much lowmem (plus VMALLOC_OFFSET) below the area.
-const VMALLOC_MIN_LOWMEM: u64 = SZ_32M;
-/// Module space sits this far below PAGE_OFFSET (ARM-mode kernels; Thumb-2 uses 8 MiB).
-const MODULES_SIZE: u64 = SZ_16M;
-/// User space ends this far below PAGE_OFFSET (`TASK_SIZE`).
-const TASK_GAP: u64 = SZ_16M;
-/// Permanent kmap slots: one page table's worth.
-pub const LAST_PKMAP: u64 = PTRS_PER_PTE;
-/// Fixmap window (the >= 5.11 values, after the DT blob moved to `FDT_FIXED_BASE`).
-pub const FIXADDR_START: u64 = 0xffc8_0000;
-pub const FIXADDR_END: u64 = 0xfff0_0000;
-pub const FIXADDR_TOP: u64 = FIXADDR_END - PAGE_SIZE;
-/// Read-only mapping of the firmware's device tree (5.11+), two 1 MiB sections.
-pub const FDT_FIXED_BASE: u64 = 0xff80_0000;
-pub const FDT_FIXED_SIZE: u64 = 2 * SZ_1M;
-/// High exception vectors page.
-pub const VECTORS_BASE: u64 = 0xffff_0000;
-/// Highest physical address without LPAE (`ULONG_MAX`).
-pub const PHYS_ADDR_MAX: u64 = 0xffff_ffff;
-/// pivm never lets `mem=` take away the first bank's first 16 MiB: the running kernel's
-/// image, page tables and stacks live there.
-pub const KERNEL_RAM_MIN: u64 = SZ_16M;
 /// RAM ranges kept: the firmware's banks plus the one `mem=` may split off.
 pub const MAX_RAM_RANGES: usize = MAX_MEM_BANKS + 1;
 /// Warnings kept by one `compute`; more are only counted.
@@ -77,6 +44,15 @@ const fn is_aligned(x: u64, align: u64) -> bool {
     x & (align - 1) == 0
 }
 
+/// A kernel virtual address of this 32-bit layout. Everything `compute` derives lies below
+/// 4 GiB (it clamps its inputs to the fixed top of the address space), so the conversion is
+/// exact on the 32-bit kernel and on a 64-bit host alike; an address past 4 GiB would be a bug
+/// in the formulas, and stops here instead of being cut to its low bits.
+fn kva(addr: u64) -> VirtAddr {
+    assert!(addr <= VIRT_ADDR_MAX, "layout address {addr:#x} outside the 32-bit address space");
+    VirtAddr(addr as usize)
+}
+
 /// What the layout is computed from.
 #[derive(Clone, Copy, Debug)]
 pub struct LayoutInput<'a> {
@@ -94,33 +70,6 @@ pub struct LayoutInput<'a> {
     /// `arm_dma_zone_size`: `None` for no ZONE_DMA (the Pi), `Some(0)` for ZONE_DMA
     /// without a machine limit (covers all lowmem).
     pub dma_zone_size: Option<u64>,
-}
-
-/// A half-open range of page frames `[start, end)`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct PfnRange {
-    pub start: Pfn,
-    pub end: Pfn,
-}
-
-impl PfnRange {
-    pub fn pages(&self) -> u64 {
-        self.end.0.saturating_sub(self.start.0)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.pages() == 0
-    }
-}
-
-/// The zone spans `free_area_init` is given, as Linux prints them in "Zone ranges:".
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Zones {
-    /// Only with a DMA zone configured.
-    pub dma: Option<PfnRange>,
-    pub normal: PfnRange,
-    /// Only with CONFIG_HIGHMEM (then possibly empty).
-    pub highmem: Option<PfnRange>,
 }
 
 /// The computed layout: every address a later boot stage needs, named as in Linux.
@@ -180,7 +129,7 @@ impl Layout {
 
     /// `VMALLOC_END - VMALLOC_START` (what /proc/meminfo calls VmallocTotal).
     pub fn vmalloc_size(&self) -> u64 {
-        self.vmalloc_end.0 - self.vmalloc_start.0
+        (self.vmalloc_end.0 - self.vmalloc_start.0) as u64
     }
 
     /// Bytes of RAM below `arm_lowmem_limit` (the banner's lowmem line also counts holes).
@@ -195,19 +144,19 @@ impl Layout {
 
     /// End of the pkmap window (`PKMAP_BASE + LAST_PKMAP * PAGE_SIZE`).
     pub fn pkmap_end(&self) -> Option<VirtAddr> {
-        self.pkmap_base.map(|b| VirtAddr(b.0 + LAST_PKMAP * PAGE_SIZE))
+        self.pkmap_base.map(|b| kva(b.as_u64() + LAST_PKMAP * PAGE_SIZE))
     }
 
     /// `__pa()` for lowmem addresses `[PAGE_OFFSET, high_memory)`; `None` elsewhere.
     pub fn virt_to_phys(&self, va: VirtAddr) -> Option<PhysAddr> {
         (va >= self.page_offset && va < self.high_memory)
-            .then(|| PhysAddr(va.0 - self.page_offset.0 + self.phys_offset.0))
+            .then(|| PhysAddr((va.0 - self.page_offset.0) as u64 + self.phys_offset.0))
     }
 
     /// `__va()` for lowmem `[phys_offset, arm_lowmem_limit)`; `None` elsewhere.
     pub fn phys_to_virt(&self, pa: PhysAddr) -> Option<VirtAddr> {
         (pa >= self.phys_offset && pa < self.arm_lowmem_limit)
-            .then(|| VirtAddr(pa.0 - self.phys_offset.0 + self.page_offset.0))
+            .then(|| kva(pa.0 - self.phys_offset.0 + self.page_offset.as_u64()))
     }
 
     fn ram_below(&self, limit: u64) -> u64 {
@@ -227,6 +176,12 @@ impl Layout {
     /// Kernel VA the profile leaves unused, for ptdump and the banner.
     pub fn holes(&self) -> &[VaHole] {
         &self.holes[..self.nr_holes]
+    }
+
+    /// The kernel the applied profile models (the default's for a profile not in the list):
+    /// what decides the allocator's behaviour, ZONE_DMA, CMA, kmalloc and meminfo.
+    pub fn era(&self) -> &'static Era {
+        Profile::by_name(self.profile).unwrap_or(profile::DEFAULT_PROFILE).era
     }
 }
 
@@ -699,10 +654,91 @@ pub fn try_compute_with_profile(
 ) -> Result<(Layout, LayoutWarnings), ProfileError> {
     let plan = profile.plan(effective_page_offset(input.page_offset))?;
     let (mut layout, warnings) = compute_plan(input, Some(&plan));
-    let (carveouts, nr_carveouts) = profile.place_carveouts(&layout)?;
+    let (carveouts, nr_carveouts) = place_carveouts(profile, &layout)?;
     layout.carveouts = carveouts;
     layout.nr_carveouts = nr_carveouts;
     Ok((layout, warnings))
+}
+
+/// Checks the layout Linux's computation produced under a profile's plan against the RAM,
+/// and places the profile's carve-outs in it.
+fn place_carveouts(
+    profile: &Profile,
+    l: &Layout,
+) -> Result<([Carveout; MAX_CARVEOUTS], usize), ProfileError> {
+    let phys_offset = l.phys_offset.0;
+    let lowmem_end = l.arm_lowmem_limit.0;
+    if let Lowmem::Size(bytes) = profile.lowmem {
+        let have = lowmem_end - phys_offset;
+        if have < bytes {
+            return Err(ProfileError::LowmemExceedsRam { lowmem: bytes, ram: have });
+        }
+    }
+    if l.vmalloc_size() < VMALLOC_MIN_SIZE {
+        return Err(ProfileError::VmallocTooSmall {
+            start: l.vmalloc_start.as_u64(),
+            end: l.vmalloc_end.as_u64(),
+        });
+    }
+    let kernel_end = l.ram_start.0.saturating_add(KERNEL_RAM_MIN);
+    let mut out = [Carveout::default(); MAX_CARVEOUTS];
+    let mut n = 0;
+    let mut top = lowmem_end;
+    for c in profile.carveouts {
+        let (start, end) = match c.placement {
+            Placement::PhysOffset(off) => {
+                let start = phys_offset.saturating_add(off);
+                (start, start.saturating_add(c.size))
+            }
+            Placement::TopOfLowmem => {
+                let start = top.saturating_sub(c.size) & !(CARVEOUT_ALIGN - 1);
+                top = start;
+                (start, start.saturating_add(c.size))
+            }
+        };
+        let name = c.name;
+        let in_ram = l.ram().iter().any(|b| b.start.0 <= start && end <= b.end()) && start < end;
+        if !in_ram {
+            return Err(ProfileError::CarveoutOutsideRam { name, start, end });
+        }
+        if start < phys_offset || end > lowmem_end {
+            return Err(ProfileError::CarveoutOutsideLowmem { name, start, end, lowmem_end });
+        }
+        if start < kernel_end {
+            return Err(ProfileError::CarveoutOverlapsKernel { name, start, end });
+        }
+        if let Some(o) = out[..n].iter().find(|o| overlaps(start, end, o.start.0, o.end().0)) {
+            return Err(ProfileError::CarveoutOverlap { name, start, end, other: o.name });
+        }
+        let slot = out.get_mut(n).ok_or(ProfileError::TooManyCarveouts)?;
+        *slot = Carveout { name, start: PhysAddr(start), size: c.size };
+        n += 1;
+    }
+    Ok((out, n))
+}
+
+/// `[a, b)` and `[c, d)` share a byte.
+const fn overlaps(a: u64, b: u64, c: u64, d: u64) -> bool {
+    a < d && c < b
+}
+
+/// Whether `profile` can be applied with this PAGE_OFFSET and RAM (no `mem=`, `vmalloc=`;
+/// CONFIG_HIGHMEM on). `compute_with_profile` runs the same checks and falls back to `linux`
+/// on an error.
+pub fn validate_profile(
+    profile: &Profile,
+    page_offset: u64,
+    ram_banks: &[MemBank],
+) -> Result<(), ProfileError> {
+    let input = LayoutInput {
+        page_offset,
+        banks: ram_banks,
+        vmalloc: None,
+        mem: &[],
+        highmem: true,
+        dma_zone_size: None,
+    };
+    try_compute_with_profile(&input, profile).map(|_| ())
 }
 
 /// Linux's computation, with a profile's checked plan (VMALLOC_END, fixed lowmem, ZONE_DMA,
@@ -792,21 +828,21 @@ fn compute_plan(input: &LayoutInput, plan: Option<&VaPlan>) -> (Layout, LayoutWa
         *slot = *h;
     }
     let layout = Layout {
-        page_offset: VirtAddr(page_offset),
+        page_offset: kva(page_offset),
         phys_offset: PhysAddr(phys_offset),
-        task_size: VirtAddr(page_offset - TASK_GAP),
-        modules_vaddr: VirtAddr(page_offset - MODULES_SIZE),
-        modules_end: VirtAddr(if input.highmem { page_offset - PMD_SIZE } else { page_offset }),
-        pkmap_base: input.highmem.then_some(VirtAddr(page_offset - PMD_SIZE)),
-        vmalloc_start: VirtAddr(round_down(high_memory + VMALLOC_OFFSET, VMALLOC_OFFSET)),
-        vmalloc_end: VirtAddr(vmalloc_end),
-        fixaddr_start: VirtAddr(FIXADDR_START),
-        fixaddr_end: VirtAddr(FIXADDR_END),
-        vectors_base: VirtAddr(VECTORS_BASE),
+        task_size: kva(page_offset - TASK_GAP),
+        modules_vaddr: kva(page_offset - MODULES_SIZE),
+        modules_end: kva(if input.highmem { page_offset - PMD_SIZE } else { page_offset }),
+        pkmap_base: input.highmem.then_some(kva(page_offset - PMD_SIZE)),
+        vmalloc_start: kva(round_down(high_memory + VMALLOC_OFFSET, VMALLOC_OFFSET)),
+        vmalloc_end: kva(vmalloc_end),
+        fixaddr_start: kva(FIXADDR_START),
+        fixaddr_end: kva(FIXADDR_END),
+        vectors_base: kva(VECTORS_BASE),
         highmem: input.highmem,
         vmalloc_reserve,
         arm_lowmem_limit: PhysAddr(arm_lowmem_limit),
-        high_memory: VirtAddr(high_memory),
+        high_memory: kva(high_memory),
         memblock_limit: PhysAddr(bounds.memblock_limit),
         nomap_end: PhysAddr(nomap_end),
         ram_start: PhysAddr(ram.first().map_or(phys_offset, |r| r.start)),
@@ -847,56 +883,70 @@ fn banner_line(
     writeln!(w, "{name} : 0x{start:08x} - 0x{end:08x}   ({size:4} {unit})")
 }
 
-/// Linux 4.x's "Virtual kernel memory layout:" banner (mem_init), with real addresses.
+/// The line pivm prints before the layout banner. Linux removed the banner from `mem_init()`
+/// in 5.1 (it leaked addresses); pivm prints it because the case study reads the layout from
+/// it, and says on the console that the banner is pivm's, not 6.1's.
+pub const BANNER_LABEL: &str = "pivm: the layout banner Linux printed before 5.1:";
+
+/// Linux 4.x's "Virtual kernel memory layout:" banner (mem_init), with real addresses, under
+/// pivm's `BANNER_LABEL`.
 pub fn write_banner(w: &mut impl Write, l: &Layout, s: &KernelSections) -> fmt::Result {
     // MLK/MLM truncate; MLK_ROUNDUP rounds section sizes up to whole kB.
     let kb = |b: u64, e: u64| e.saturating_sub(b) >> 10;
     let mb = |b: u64, e: u64| e.saturating_sub(b) >> 20;
     let kb_up = |(b, e): (u64, u64)| e.saturating_sub(b).div_ceil(SZ_1K);
-    let vectors_end = l.vectors_base.0 + PAGE_SIZE;
+    let vectors_end = l.vectors_base.as_u64() + PAGE_SIZE;
 
+    writeln!(w, "{BANNER_LABEL}")?;
     writeln!(w, "Virtual kernel memory layout:")?;
     banner_line(
         w,
         "    vector ",
-        l.vectors_base.0,
+        l.vectors_base.as_u64(),
         vectors_end,
-        kb(l.vectors_base.0, vectors_end),
+        kb(l.vectors_base.as_u64(), vectors_end),
         "kB",
     )?;
     banner_line(
         w,
         "    fixmap ",
-        l.fixaddr_start.0,
-        l.fixaddr_end.0,
-        kb(l.fixaddr_start.0, l.fixaddr_end.0),
+        l.fixaddr_start.as_u64(),
+        l.fixaddr_end.as_u64(),
+        kb(l.fixaddr_start.as_u64(), l.fixaddr_end.as_u64()),
         "kB",
     )?;
     banner_line(
         w,
         "    vmalloc",
-        l.vmalloc_start.0,
-        l.vmalloc_end.0,
-        mb(l.vmalloc_start.0, l.vmalloc_end.0),
+        l.vmalloc_start.as_u64(),
+        l.vmalloc_end.as_u64(),
+        mb(l.vmalloc_start.as_u64(), l.vmalloc_end.as_u64()),
         "MB",
     )?;
     banner_line(
         w,
         "    lowmem ",
-        l.page_offset.0,
-        l.high_memory.0,
-        mb(l.page_offset.0, l.high_memory.0),
+        l.page_offset.as_u64(),
+        l.high_memory.as_u64(),
+        mb(l.page_offset.as_u64(), l.high_memory.as_u64()),
         "MB",
     )?;
     if let (Some(base), Some(end)) = (l.pkmap_base, l.pkmap_end()) {
-        banner_line(w, "    pkmap  ", base.0, end.0, mb(base.0, end.0), "MB")?;
+        banner_line(
+            w,
+            "    pkmap  ",
+            base.as_u64(),
+            end.as_u64(),
+            mb(base.as_u64(), end.as_u64()),
+            "MB",
+        )?;
     }
     banner_line(
         w,
         "    modules",
-        l.modules_vaddr.0,
-        l.modules_end.0,
-        mb(l.modules_vaddr.0, l.modules_end.0),
+        l.modules_vaddr.as_u64(),
+        l.modules_end.as_u64(),
+        mb(l.modules_vaddr.as_u64(), l.modules_end.as_u64()),
         "MB",
     )?;
     for (name, range) in [
@@ -910,101 +960,49 @@ pub fn write_banner(w: &mut impl Write, l: &Layout, s: &KernelSections) -> fmt::
     Ok(())
 }
 
-/// `[mem 0x...-0x...]` with an inclusive end, as `%#018Lx`.
-fn mem_range(w: &mut impl Write, start: u64, end_exclusive: u64) -> fmt::Result {
-    write!(w, "[mem {start:#018x}-{:#018x}]", end_exclusive.saturating_sub(1))
-}
-
-/// Linux's `free_area_init()` report: "Zone ranges:", movable zones, early node ranges and
-/// "Initmem setup node 0".
+/// Linux's `free_area_init()` report for this layout (`mm::mm_init::write_zone_ranges` over
+/// its zones and RAM; the unaligned head of the first bank is NOMAP).
 pub fn write_zone_ranges(w: &mut impl Write, l: &Layout) -> fmt::Result {
-    let addr = |p: Pfn| p.0 << PAGE_SHIFT;
-    writeln!(w, "Zone ranges:")?;
-    let zones =
-        [("DMA", l.zones.dma), ("Normal", Some(l.zones.normal)), ("HighMem", l.zones.highmem)];
-    for (name, zone) in zones {
-        let Some(zone) = zone else { continue };
-        write!(w, "  {name:<8} ")?;
-        if zone.is_empty() {
-            writeln!(w, "empty")?;
-        } else {
-            mem_range(w, addr(zone.start), addr(zone.end))?;
-            writeln!(w)?;
-        }
-    }
-    writeln!(w, "Movable zone start for each node")?;
-    writeln!(w, "Early memory node ranges")?;
-    for bank in l.ram() {
-        // A NOMAP head is a separate memblock region, so Linux lists it on its own line.
-        let split = l.nomap_end.0.clamp(bank.start.0, bank.end());
-        for (start, end) in [(bank.start.0, split), (split, bank.end())] {
-            if start < end {
-                write!(w, "  node   0: ")?;
-                mem_range(w, start, end)?;
-                writeln!(w)?;
-            }
-        }
-    }
-    write!(w, "Initmem setup node 0 ")?;
-    match (l.ram().first(), l.ram().last()) {
-        (Some(first), Some(last)) => mem_range(w, first.start.0, last.end())?,
-        _ => write!(w, "[mem {:#018x}-{:#018x}]", 0, 0)?,
-    }
-    writeln!(w)
+    crate::mm::mm_init::write_zone_ranges(w, &l.zones, l.ram(), l.nomap_end)
 }
 
-/// Numbers for the "Memory:" line: page counts in pages, section sizes in bytes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct MemoryLine {
-    /// `nr_free_pages()`.
-    pub free_pages: u64,
-    /// `get_num_physpages()`: all present RAM pages.
-    pub physpages: u64,
-    /// `totalram_pages()`: pages handed to the page allocator.
-    pub totalram_pages: u64,
-    /// `totalcma_pages`.
-    pub cma_pages: u64,
-    /// `totalhigh_pages()`.
-    pub highmem_pages: u64,
-    /// `_etext - _stext`, `_edata - _sdata`, `__end_rodata - __start_rodata`, init code +
-    /// data, `__bss_stop - __bss_start`, in bytes.
-    pub code: u64,
-    pub rwdata: u64,
-    pub rodata: u64,
-    pub init: u64,
-    pub bss: u64,
-    /// CONFIG_HIGHMEM: adds the `, ...K highmem` field.
-    pub highmem: bool,
-}
-
-/// Linux's `mem_init_print_info()` line (3.19+ format, with cma-reserved).
-pub fn write_memory_line(w: &mut impl Write, m: &MemoryLine) -> fmt::Result {
-    let k = |pages: u64| pages << (PAGE_SHIFT - 10);
-    let reserved = m.physpages.saturating_sub(m.totalram_pages).saturating_sub(m.cma_pages);
-    write!(
-        w,
-        "Memory: {}K/{}K available ({}K kernel code, {}K rwdata, {}K rodata, {}K init, {}K bss, \
-         {}K reserved, {}K cma-reserved",
-        k(m.free_pages),
-        k(m.physpages),
-        m.code / SZ_1K,
-        m.rwdata / SZ_1K,
-        m.rodata / SZ_1K,
-        m.init / SZ_1K,
-        m.bss / SZ_1K,
-        k(reserved),
-        k(m.cma_pages),
-    )?;
-    if m.highmem {
-        write!(w, ", {}K highmem", k(m.highmem_pages))?;
+/// The profile's partition, for the boot log and the console: its name, carve-outs and holes
+/// in the banner's format (`    name : 0xstart - 0xend   (size MB)`).
+pub fn write_partition(w: &mut impl Write, l: &Layout) -> fmt::Result {
+    writeln!(w, "Memory layout profile: {}", l.profile)?;
+    for c in l.carveouts() {
+        writeln!(
+            w,
+            "    carve-out {:<8}: 0x{:08x} - 0x{:08x}   ({:4} MB) phys",
+            c.name,
+            c.start.0,
+            c.end().0,
+            c.size >> 20
+        )?;
     }
-    writeln!(w, ")")
+    for h in l.holes() {
+        writeln!(
+            w,
+            "    unused {:<11}: 0x{:08x} - 0x{:08x}   ({:4} MB)",
+            h.name,
+            h.start.0,
+            h.end.0,
+            h.size() >> 20
+        )?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
+mod profile_tests;
+
+#[cfg(test)]
 mod tests {
+    use super::super::memory::*;
     use super::*;
-    use crate::sizes::{SZ_128M, SZ_1G, SZ_256M, SZ_2G, SZ_4G, SZ_512M, SZ_64M};
+    use crate::sizes::{
+        SZ_128M, SZ_1G, SZ_256M, SZ_2G, SZ_2M, SZ_32M, SZ_4G, SZ_512M, SZ_64M, SZ_8M,
+    };
     use proptest::prelude::*;
 
     const MIB: u64 = SZ_1M;
@@ -1137,9 +1135,9 @@ mod tests {
                 );
                 let (l, w) = run(&i);
                 assert_eq!(l.lowmem_size(), r.lowmem_mib * MIB, "{ctx}: lowmem");
-                assert_eq!(l.high_memory.0, r.high_memory, "{ctx}: high_memory");
-                assert_eq!(l.vmalloc_start.0, r.vmalloc_start, "{ctx}: VMALLOC_START");
-                assert_eq!(l.vmalloc_end.0, VMALLOC_END, "{ctx}");
+                assert_eq!(l.high_memory.as_u64(), r.high_memory, "{ctx}: high_memory");
+                assert_eq!(l.vmalloc_start.as_u64(), r.vmalloc_start, "{ctx}: VMALLOC_START");
+                assert_eq!(l.vmalloc_end.as_u64(), VMALLOC_END, "{ctx}");
                 assert_eq!(l.vmalloc_size(), r.vmalloc_mib_out * MIB, "{ctx}: vmalloc size");
                 assert_eq!(l.vmalloc_size() >> 10, r.vmalloc_total_kb, "{ctx}: VmallocTotal");
                 let mut expected: Vec<String> = r.message.iter().map(ToString::to_string).collect();
@@ -1193,12 +1191,12 @@ mod tests {
             let banks = [bank(0, ram_mib * MIB)];
             let (l, w) = run(&LayoutInput { highmem: false, ..input(VMSPLIT_2G, &banks) });
             assert!(w.is_empty());
-            assert_eq!(l.high_memory.0, lowmem_end);
-            assert_eq!(l.vmalloc_start.0, 0xbb80_0000);
+            assert_eq!(l.high_memory.as_u64(), lowmem_end);
+            assert_eq!(l.vmalloc_start.as_u64(), 0xbb80_0000);
             assert_eq!(l.vmalloc_size() >> 20, 1088);
             assert_eq!(l.vmalloc_size() >> 10, 1_114_112);
-            assert_eq!(l.modules_vaddr.0, 0x7f00_0000);
-            assert_eq!(l.modules_end.0, 0x8000_0000);
+            assert_eq!(l.modules_vaddr.as_u64(), 0x7f00_0000);
+            assert_eq!(l.modules_end.as_u64(), 0x8000_0000);
             assert_eq!(l.pkmap_base, None);
         }
     }
@@ -1217,19 +1215,19 @@ mod tests {
         for (po, high_memory, vmalloc_start, vmalloc_mib, highmem_mib) in cases {
             let (l, w) = run(&input(po, &RASPI2B));
             assert!(w.is_empty());
-            assert_eq!(l.high_memory.0, high_memory);
-            assert_eq!(l.vmalloc_start.0, vmalloc_start);
+            assert_eq!(l.high_memory.as_u64(), high_memory);
+            assert_eq!(l.vmalloc_start.as_u64(), vmalloc_start);
             assert_eq!(l.vmalloc_size(), vmalloc_mib * MIB);
             assert_eq!(l.highmem_size(), highmem_mib * MIB);
             assert_eq!(l.total_ram, 960 * MIB);
-            assert_eq!(l.task_size.0, po - SZ_16M);
-            assert_eq!(l.modules_vaddr.0, po - SZ_16M);
-            assert_eq!(l.modules_end.0, po - SZ_2M);
-            assert_eq!(l.pkmap_base, Some(VirtAddr(po - SZ_2M)));
+            assert_eq!(l.task_size.as_u64(), po - SZ_16M);
+            assert_eq!(l.modules_vaddr.as_u64(), po - SZ_16M);
+            assert_eq!(l.modules_end.as_u64(), po - SZ_2M);
+            assert_eq!(l.pkmap_base, Some(VirtAddr((po - SZ_2M) as usize)));
             assert_eq!(l.pkmap_end(), Some(l.page_offset));
-            assert_eq!(l.fixaddr_start.0, 0xffc8_0000);
-            assert_eq!(l.fixaddr_end.0, 0xfff0_0000);
-            assert_eq!(l.vectors_base.0, 0xffff_0000);
+            assert_eq!(l.fixaddr_start.as_u64(), 0xffc8_0000);
+            assert_eq!(l.fixaddr_end.as_u64(), 0xfff0_0000);
+            assert_eq!(l.vectors_base.as_u64(), 0xffff_0000);
             assert_eq!(
                 l.zones.normal,
                 PfnRange { start: Pfn(0), end: Pfn((high_memory - po) >> 12) }
@@ -1408,7 +1406,7 @@ mod tests {
             assert!(w.iter().any(|w| *w == LayoutWarning::NoRam), "{banks:?}");
             assert_eq!(l.total_ram, 0);
             assert_eq!(l.high_memory, l.page_offset);
-            assert_eq!(l.vmalloc_start.0, l.page_offset.0 + SZ_8M);
+            assert_eq!(l.vmalloc_start.as_u64(), l.page_offset.as_u64() + SZ_8M);
             assert!(l.zones.normal.is_empty());
             let mut s = String::new();
             write_zone_ranges(&mut s, &l).unwrap();
@@ -1421,16 +1419,16 @@ mod tests {
         let tiny = [bank(0, 8 * MIB)];
         let (l, w) = run(&LayoutInput { highmem: false, ..input(VMSPLIT_3G, &tiny) });
         assert!(w.is_empty());
-        assert_eq!(l.high_memory.0, 0xc080_0000);
-        assert_eq!(l.vmalloc_start.0, 0xc100_0000);
+        assert_eq!(l.high_memory.as_u64(), 0xc080_0000);
+        assert_eq!(l.vmalloc_start.as_u64(), 0xc100_0000);
 
         // RAM ending off a PMD boundary: memblock_limit rounds down, lowmem does not.
         let odd = [bank(0, 100 * MIB + 0x1000)];
         let (l, _) = run(&input(VMSPLIT_3G, &odd));
         assert_eq!(l.arm_lowmem_limit.0, 100 * MIB + 0x1000);
         assert_eq!(l.memblock_limit.0, 100 * MIB);
-        assert_eq!(l.high_memory.0, 0xc640_1000);
-        assert_eq!(l.vmalloc_start.0, 0xc680_0000);
+        assert_eq!(l.high_memory.as_u64(), 0xc640_1000);
+        assert_eq!(l.vmalloc_start.as_u64(), 0xc680_0000);
 
         // A first bank starting off a PMD boundary gets a NOMAP head.
         let unaligned = [bank(0x1800, 64 * MIB)];
@@ -1472,7 +1470,7 @@ mod tests {
     fn unusable_page_offset_falls_back() {
         for po in [0, 0xB080_0000, 0xFE00_0000, 0x1_0000_0000, u64::MAX] {
             let (l, w) = run(&input(po, &RASPI2B));
-            assert_eq!(l.page_offset.0, DEFAULT_PAGE_OFFSET);
+            assert_eq!(l.page_offset.as_u64(), DEFAULT_PAGE_OFFSET);
             assert_eq!(w, [format!("PAGE_OFFSET {po:#010x} is not supported; using 0xc0000000")]);
         }
     }
@@ -1511,7 +1509,8 @@ mod tests {
         write_banner(&mut s, &l, &SECTIONS).unwrap();
         assert_eq!(
             s,
-            "Virtual kernel memory layout:\n\
+            "pivm: the layout banner Linux printed before 5.1:\n\
+             Virtual kernel memory layout:\n\
              \x20   vector  : 0xffff0000 - 0xffff1000   (   4 kB)\n\
              \x20   fixmap  : 0xffc80000 - 0xfff00000   (2560 kB)\n\
              \x20   vmalloc : 0xf0800000 - 0xff800000   ( 240 MB)\n\
@@ -1538,7 +1537,8 @@ mod tests {
         write_banner(&mut s, &l, &sections).unwrap();
         assert_eq!(
             s,
-            "Virtual kernel memory layout:\n\
+            "pivm: the layout banner Linux printed before 5.1:\n\
+             Virtual kernel memory layout:\n\
              \x20   vector  : 0xffff0000 - 0xffff1000   (   4 kB)\n\
              \x20   fixmap  : 0xffc80000 - 0xfff00000   (2560 kB)\n\
              \x20   vmalloc : 0xbc800000 - 0xff800000   (1072 MB)\n\
@@ -1602,34 +1602,6 @@ mod tests {
         );
     }
 
-    #[test]
-    fn memory_line_matches_the_debian_sample() {
-        let k = |kib: u64| kib * SZ_1K;
-        let m = MemoryLine {
-            free_pages: 887_296 / 4,
-            physpages: 983_040 / 4,
-            totalram_pages: (983_040 - 30_208 - 65_536) / 4,
-            cma_pages: 65_536 / 4,
-            highmem_pages: 131_072 / 4,
-            code: k(11_264),
-            rwdata: k(1_700) + 100,
-            rodata: k(3_732),
-            init: k(2_048),
-            bss: k(377) + 1023,
-            highmem: true,
-        };
-        let mut s = String::new();
-        write_memory_line(&mut s, &m).unwrap();
-        assert_eq!(
-            s,
-            "Memory: 887296K/983040K available (11264K kernel code, 1700K rwdata, 3732K rodata, 2048K init, \
-             377K bss, 30208K reserved, 65536K cma-reserved, 131072K highmem)\n"
-        );
-        let mut s = String::new();
-        write_memory_line(&mut s, &MemoryLine { highmem: false, ..m }).unwrap();
-        assert!(s.ends_with("30208K reserved, 65536K cma-reserved)\n"));
-    }
-
     proptest! {
         #[test]
         fn compute_is_total_and_sane(
@@ -1658,7 +1630,7 @@ mod tests {
             write_banner(&mut s, &l, &SECTIONS).unwrap();
             write_zone_ranges(&mut s, &l).unwrap();
             prop_assert!(l.high_memory <= l.vmalloc_start);
-            prop_assert!(l.vmalloc_start.0 + VMALLOC_MIN_SIZE <= VMALLOC_END);
+            prop_assert!(l.vmalloc_start.as_u64() + VMALLOC_MIN_SIZE <= VMALLOC_END);
             prop_assert!(l.memblock_limit <= l.arm_lowmem_limit);
             prop_assert!(l.ram_end.0 <= PHYS_ADDR_MAX);
             prop_assert!(l.ram().windows(2).all(|p| p[0].end() < p[1].start.0));
