@@ -102,6 +102,19 @@ pub mod statx_mask {
     pub const RESERVED: u32 = 0x8000_0000;
 }
 
+/// `stx_attributes` bits (`STATX_ATTR_*`).
+pub mod statx_attr {
+    pub const COMPRESSED: u64 = 0x4;
+    pub const IMMUTABLE: u64 = 0x10;
+    pub const APPEND: u64 = 0x20;
+    pub const NODUMP: u64 = 0x40;
+    pub const ENCRYPTED: u64 = 0x800;
+    pub const AUTOMOUNT: u64 = 0x1000;
+    pub const MOUNT_ROOT: u64 = 0x2000;
+    pub const VERITY: u64 = 0x10_0000;
+    pub const DAX: u64 = 0x20_0000;
+}
+
 /// `struct linux_dirent64`'s fixed part: `d_ino`, `d_off`, `d_reclen`, `d_type`, then the
 /// name (NUL-terminated) and padding to 8 bytes.
 pub const DIRENT64_NAME_OFFSET: usize = 19;

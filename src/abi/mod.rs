@@ -8,3 +8,7 @@ pub mod errno;
 pub mod generic;
 pub mod uaccess;
 pub mod wire;
+
+/// The ABI of the architecture pivm is built for, the one path the arch-neutral callers (the
+/// file layer) use; an AArch64 build will point it at `arm64`.
+pub use arm as native;

@@ -164,9 +164,9 @@ macro_rules! abi_struct {
         const _: () = {
             $(
                 assert!($off + <$ty as $crate::abi::wire::Wire>::SIZE <= $size, "member past the end");
-                assert!($off % <$ty as $crate::abi::wire::Wire>::ALIGN == 0, "misaligned member");
+                assert!(($off as usize).is_multiple_of(<$ty as $crate::abi::wire::Wire>::ALIGN), "misaligned member");
             )*
-            assert!($size % $align == 0, "size not a multiple of the alignment");
+            assert!(($size as usize).is_multiple_of($align), "size not a multiple of the alignment");
         };
     };
 }

@@ -1,0 +1,698 @@
+//! The file system calls against a small tree, each error path with the errno 6.1 returns,
+//! and proptests of positions, short reads and directory listing against simple models.
+use super::*;
+use crate::abi::native::termbits::cc;
+use crate::abi::uaccess::SparseUserMemory;
+use crate::abi::wire::Wire;
+use crate::fs::procfs::{ProcFile, RootFile, SeqBuf};
+use crate::fs::ramfs::BTreeAddressSpace;
+use core::fmt::Write;
+use proptest::prelude::*;
+
+/// `TASK_SIZE` of the model user space.
+const TASK: usize = 0xbf00_0000;
+/// Where path arguments are placed (one writable page).
+const PATH: usize = 0x1000;
+/// A writable 64 KiB buffer.
+const BUF: usize = 0x10000;
+const BUF_LEN: usize = 0x10000;
+/// A read-only page.
+const RO: usize = 0x40000;
+/// Mapped nowhere (but below `TASK_SIZE`).
+const HOLE: usize = 0x80000;
+const HELLO: &[u8] = b"hello world\n";
+
+/// A kernel stand-in for `/proc`: process 1 is the reader; meminfo has `lines` lines.
+struct Src {
+    lines: usize,
+}
+
+impl ProcSource for Src {
+    fn tgids(&self) -> Vec<u32> {
+        vec![1, 7]
+    }
+    fn current_tgid(&self) -> Option<u32> {
+        Some(1)
+    }
+    fn exe_path(&self, tgid: u32) -> Option<String> {
+        (tgid == 1).then(|| "/init".into())
+    }
+    fn render(&self, file: ProcFile, out: &mut SeqBuf) -> Result<(), Errno> {
+        match file {
+            ProcFile::Root(RootFile::Meminfo) => {
+                for i in 0..self.lines {
+                    writeln!(out, "Line{i:05}: {:8} kB", i * 4).unwrap();
+                }
+            }
+            _ => writeln!(out, "other").unwrap(),
+        }
+        Ok(())
+    }
+}
+
+/// Directory entries (name, d_type, d_off) and the byte count of each `getdents64` call.
+type Listing = (Vec<(String, u8, i64)>, Vec<usize>);
+
+/// One process's world: the namespace, its memory, its descriptors.
+struct World {
+    ns: Namespace<BTreeAddressSpace>,
+    mem: SparseUserMemory,
+    files: FdTable<FileRef>,
+    src: Src,
+    cwd: Node,
+}
+
+fn world() -> World {
+    let mut fs: Ramfs = Ramfs::new();
+    for d in ["/proc", "/dev", "/tmp", "/etc"] {
+        fs.mkdir(d, 0o755).unwrap();
+    }
+    let h = fs.create("/etc/hello", 0o644, false).unwrap();
+    fs.write(h, 0, HELLO).unwrap();
+    fs.symlink("hello", "/etc/link").unwrap();
+    fs.symlink("/nowhere/x", "/etc/broken").unwrap();
+    fs.symlink("newfile", "/tmp/dangling").unwrap();
+    fs.symlink("loop", "/tmp/loop").unwrap();
+    let mut mem = SparseUserMemory::new(TASK);
+    mem.map(PATH, 0x1000, true);
+    mem.map(BUF, BUF_LEN, true);
+    mem.map(RO, 0x1000, false);
+    let ns = Namespace::new(fs, Termios::serial_console(38400).unwrap());
+    World { ns, mem, files: FdTable::new(), src: Src { lines: 500 }, cwd: Node::Ram(ROOT_INO) }
+}
+
+impl World {
+    fn ctx(&mut self) -> Ctx<'_, BTreeAddressSpace, SparseUserMemory> {
+        Ctx {
+            ns: &mut self.ns,
+            proc: &self.src,
+            mem: &mut self.mem,
+            files: &mut self.files,
+            cwd: self.cwd,
+            umask: DEFAULT_UMASK,
+        }
+    }
+
+    /// Places `p` NUL-terminated at [`PATH`].
+    fn path(&mut self, p: &str) -> usize {
+        self.mem.poke(PATH, p.as_bytes());
+        self.mem.poke(PATH + p.len(), &[0]);
+        PATH
+    }
+
+    fn open(&mut self, p: &str, flags: u32) -> Result<i32, Errno> {
+        self.openat(AT_FDCWD, p, flags)
+    }
+
+    fn openat(&mut self, dirfd: i32, p: &str, flags: u32) -> Result<i32, Errno> {
+        let a = self.path(p);
+        self.ctx().openat(dirfd, a, flags, 0o666)
+    }
+
+    /// `read` into [`BUF`], returning the bytes.
+    fn read(&mut self, fd: i32, n: usize) -> Result<Vec<u8>, Errno> {
+        let got = self.ctx().read(fd, BUF, n)?;
+        Ok(self.mem.peek(BUF, got))
+    }
+
+    fn write(&mut self, fd: i32, data: &[u8]) -> Result<usize, Errno> {
+        self.mem.poke(BUF, data);
+        self.ctx().write(fd, BUF, data.len())
+    }
+
+    fn stat(&mut self, fd: i32) -> Stat64 {
+        self.ctx().fstat64(fd, BUF).unwrap();
+        Stat64::get(&self.mem.peek(BUF, Stat64::SIZE))
+    }
+
+    /// Every entry `getdents64` returns with a `count`-byte buffer, call after call:
+    /// (name, d_type, d_off), and the sizes each call returned.
+    fn list(&mut self, fd: i32, count: usize) -> Result<Listing, Errno> {
+        let (mut all, mut sizes) = (Vec::new(), Vec::new());
+        loop {
+            let n = self.ctx().getdents64(fd, BUF, count)?;
+            sizes.push(n);
+            if n == 0 {
+                return Ok((all, sizes));
+            }
+            let b = self.mem.peek(BUF, n);
+            let mut at = 0;
+            while at < n {
+                let off = i64::from_le_bytes(b[at + 8..at + 16].try_into().unwrap());
+                let reclen = u16::from_le_bytes([b[at + 16], b[at + 17]]) as usize;
+                let name_end = b[at + 19..at + reclen].iter().position(|&c| c == 0).unwrap();
+                let name = String::from_utf8(b[at + 19..at + 19 + name_end].to_vec()).unwrap();
+                all.push((name, b[at + 18], off));
+                at += reclen;
+            }
+            assert_eq!(at, n, "whole records only");
+        }
+    }
+
+    fn names(&mut self, dir: &str) -> Vec<String> {
+        let fd = self.open(dir, o::O_RDONLY | o::O_DIRECTORY).unwrap();
+        let (l, _) = self.list(fd, 4096).unwrap();
+        self.ctx().close(fd).unwrap();
+        l.into_iter().map(|e| e.0).collect()
+    }
+}
+
+#[test]
+fn open_read_positions_and_seeks() {
+    let mut w = world();
+    let fd = w.open("/etc/hello", o::O_RDONLY).unwrap();
+    assert_eq!(fd, 0, "the lowest free descriptor");
+    assert_eq!(w.read(fd, 5).unwrap(), b"hello");
+    assert_eq!(w.read(fd, 100).unwrap(), b" world\n", "a short read at the end");
+    assert_eq!(w.read(fd, 100).unwrap(), b"", "a read past the end is 0");
+    assert_eq!(w.ctx().lseek(fd, 0, procfs::SEEK_SET), Ok(0));
+    assert_eq!(w.ctx().lseek(fd, -1, procfs::SEEK_END), Ok(11));
+    assert_eq!(w.read(fd, 100).unwrap(), b"\n");
+    assert_eq!(w.ctx().lseek(fd, -20, procfs::SEEK_CUR), Err(Errno::EINVAL));
+    assert_eq!(w.ctx().lseek(fd, 0, 5), Err(Errno::EINVAL));
+    assert_eq!(w.ctx().lseek(fd, 0, procfs::SEEK_CUR), Ok(12), "a failed seek moves nothing");
+    assert_eq!(w.ctx().lseek(fd, 20, procfs::SEEK_DATA), Err(Errno::ENXIO));
+    assert_eq!(w.ctx().lseek(fd, 3, procfs::SEEK_HOLE), Ok(12));
+    // pread64 leaves the position alone.
+    assert_eq!(w.ctx().pread64(fd, BUF, 5, 6), Ok(5));
+    assert_eq!(w.mem.peek(BUF, 5), b"world");
+    assert_eq!(w.ctx().pread64(fd, BUF, 5, -1), Err(Errno::EINVAL));
+    assert_eq!(w.ctx().lseek(fd, 0, procfs::SEEK_CUR), Ok(12));
+    // _llseek past 4 GiB: the 64-bit result, and lseek's off_t then overflows.
+    assert_eq!(w.ctx()._llseek(fd, 1, 5, BUF, procfs::SEEK_SET), Ok(()));
+    assert_eq!(u64::get(&w.mem.peek(BUF, 8)), (1 << 32) + 5);
+    assert_eq!(w.ctx().lseek(fd, 0, procfs::SEEK_CUR), Err(Errno::EOVERFLOW));
+    // A bad result pointer is EFAULT after the seek has happened, as in 6.1.
+    assert_eq!(w.ctx()._llseek(fd, 0, 0, HOLE, procfs::SEEK_SET), Err(Errno::EFAULT));
+    assert_eq!(w.read(fd, 10).unwrap(), b"hello worl");
+    // A relative path from the working directory and from a directory descriptor.
+    let etc = w.open("/etc", o::O_RDONLY | o::O_DIRECTORY).unwrap();
+    let a = w.openat(AT_FDCWD, "etc/./../etc/hello", o::O_RDONLY).unwrap();
+    let b = w.openat(etc, "link", o::O_RDONLY).unwrap();
+    assert_eq!(w.read(a, 5).unwrap(), b"hello");
+    assert_eq!(w.read(b, 5).unwrap(), b"hello", "the symlink followed");
+    assert_eq!(w.openat(fd, "x", o::O_RDONLY), Err(Errno::ENOTDIR), "dirfd not a directory");
+    assert_eq!(w.openat(77, "x", o::O_RDONLY), Err(Errno::EBADF));
+    assert!(w.openat(77, "/etc/hello", o::O_RDONLY).is_ok(), "an absolute path ignores dirfd");
+}
+
+#[test]
+fn every_error_path_leaves_the_table_alone() {
+    let mut w = world();
+    let file = w.open("/etc/hello", o::O_RDONLY).unwrap();
+    let wr = w.open("/tmp/w", o::O_WRONLY | o::O_CREAT).unwrap();
+    let dir = w.open("/etc", o::O_RDONLY).unwrap();
+    let before: Vec<i32> = w.files.open_fds().collect();
+    let long_name = "n".repeat(256);
+    let long_path = "a/".repeat(2048);
+    let cases: &[(&str, u32, Errno)] = &[
+        ("/etc/nothing", o::O_RDONLY, Errno::ENOENT),
+        ("/nowhere/x", o::O_RDONLY, Errno::ENOENT),
+        ("", o::O_RDONLY, Errno::ENOENT),
+        ("/etc/hello/x", o::O_RDONLY, Errno::ENOTDIR),
+        ("/etc/hello/", o::O_RDONLY, Errno::ENOTDIR),
+        ("/etc/hello", o::O_RDONLY | o::O_DIRECTORY, Errno::ENOTDIR),
+        ("/etc", o::O_WRONLY, Errno::EISDIR),
+        ("/etc", o::O_RDWR, Errno::EISDIR),
+        ("/etc", o::O_RDONLY | o::O_CREAT, Errno::EISDIR),
+        ("/tmp/new/", o::O_RDWR | o::O_CREAT, Errno::EISDIR),
+        ("/etc/hello", o::O_RDWR | o::O_CREAT | o::O_EXCL, Errno::EEXIST),
+        ("/etc/link", o::O_RDWR | o::O_CREAT | o::O_EXCL, Errno::EEXIST),
+        ("/etc/link", o::O_RDONLY | o::O_NOFOLLOW, Errno::ELOOP),
+        ("/tmp/loop", o::O_RDONLY, Errno::ELOOP),
+        ("/tmp/loop/x", o::O_RDONLY, Errno::ELOOP),
+        ("/etc/broken", o::O_RDONLY, Errno::ENOENT),
+        (long_name.as_str(), o::O_RDONLY, Errno::ENAMETOOLONG),
+        (long_path.as_str(), o::O_RDONLY, Errno::ENAMETOOLONG),
+        ("/proc/nothing", o::O_RDONLY, Errno::ENOENT),
+        ("/proc/99/maps", o::O_RDONLY, Errno::ENOENT),
+        ("/proc/meminfo/x", o::O_RDONLY, Errno::ENOTDIR),
+    ];
+    for &(p, flags, e) in cases {
+        if p.len() >= 0x1000 {
+            // Longer than the path page: no NUL within PATH_MAX readable bytes.
+            let mut big = SparseUserMemory::new(TASK);
+            big.map(PATH, 0x2000, true);
+            big.poke(PATH, &p.as_bytes()[..0x1000]);
+            core::mem::swap(&mut w.mem, &mut big);
+            assert_eq!(w.ctx().openat(AT_FDCWD, PATH, flags, 0o666), Err(e), "{p:.20}...");
+            core::mem::swap(&mut w.mem, &mut big);
+        } else {
+            assert_eq!(w.open(p, flags), Err(e), "{p:?} {flags:#o}");
+        }
+    }
+    assert_eq!(w.ctx().openat(AT_FDCWD, HOLE, o::O_RDONLY, 0), Err(Errno::EFAULT));
+    assert_eq!(w.ctx().openat(AT_FDCWD, TASK, o::O_RDONLY, 0), Err(Errno::EFAULT));
+    // Reads and writes.
+    assert_eq!(w.ctx().read(file, HOLE, 4), Err(Errno::EFAULT));
+    assert_eq!(w.ctx().read(file, RO, 4), Err(Errno::EFAULT), "read-only buffer");
+    assert_eq!(w.ctx().read(file, TASK - 2, 4), Err(Errno::EFAULT), "access_ok");
+    assert_eq!(w.ctx().write(wr, HOLE, 4), Err(Errno::EFAULT));
+    assert_eq!(w.ctx().read(wr, BUF, 4), Err(Errno::EBADF), "write-only");
+    assert_eq!(w.ctx().write(file, BUF, 4), Err(Errno::EBADF), "read-only");
+    assert_eq!(w.ctx().read(dir, BUF, 4), Err(Errno::EISDIR));
+    assert_eq!(w.ctx().read(40, BUF, 4), Err(Errno::EBADF));
+    assert_eq!(w.ctx().read(-1, BUF, 4), Err(Errno::EBADF));
+    assert_eq!(w.ctx().getdents64(file, BUF, 4096), Err(Errno::ENOTDIR));
+    assert_eq!(w.ctx().getdents64(dir, BUF, 10), Err(Errno::EINVAL), "no room for one record");
+    assert_eq!(w.ctx().getdents64(dir, HOLE, 4096), Err(Errno::EFAULT));
+    assert_eq!(w.ctx().fstat64(40, BUF), Err(Errno::EBADF));
+    assert_eq!(w.ctx().fstat64(file, RO), Err(Errno::EFAULT));
+    let p = w.path("/etc/hello");
+    assert_eq!(w.ctx().readlinkat(AT_FDCWD, p, BUF, 100), Err(Errno::EINVAL), "not a symlink");
+    let p = w.path("/etc/link");
+    assert_eq!(w.ctx().readlinkat(AT_FDCWD, p, BUF, 0), Err(Errno::EINVAL));
+    assert_eq!(w.ctx().readlinkat(AT_FDCWD, p, HOLE, 10), Err(Errno::EFAULT));
+    assert_eq!(w.ctx().fstatat64(AT_FDCWD, p, BUF, 0x8000), Err(Errno::EINVAL));
+    assert_eq!(w.ctx().statx(AT_FDCWD, p, AT_STATX_SYNC_TYPE, 0, BUF), Err(Errno::EINVAL));
+    assert_eq!(w.ctx().statx(AT_FDCWD, p, 0, statx_mask::RESERVED, BUF), Err(Errno::EINVAL));
+    assert_eq!(w.ctx().ioctl(file, ioctl::TCGETS, BUF), Err(Errno::ENOTTY), "not a terminal");
+    assert_eq!(w.ctx().fcntl64(file, 999, 0), Err(Errno::EINVAL));
+    assert_eq!(w.ctx().close(40), Err(Errno::EBADF));
+    assert_eq!(w.files.open_fds().collect::<Vec<_>>(), before);
+    assert_eq!(w.names("/tmp"), [".", "..", "w", "loop", "dangling"], "nothing created");
+    // The table full: EMFILE before the path is looked at.
+    w.files.nofile = 3;
+    assert_eq!(w.open("/nothing", o::O_RDONLY), Err(Errno::EMFILE));
+    assert_eq!(w.ctx().fcntl64(file, F_DUPFD, 0), Err(Errno::EMFILE));
+}
+
+#[test]
+fn create_truncate_append_and_stat() {
+    let mut w = world();
+    let fd = w.open("/tmp/f", o::O_RDWR | o::O_CREAT | o::O_EXCL).unwrap();
+    let st = w.stat(fd);
+    assert_eq!(st.st_mode, S_IFREG | 0o644, "0666 under the 022 umask");
+    assert_eq!((st.st_size, st.st_nlink, st.st_dev), (0, 1, 2));
+    assert_eq!(w.write(fd, b"abcdef").unwrap(), 6);
+    assert_eq!(w.stat(fd).st_size, 6);
+    // O_APPEND writes at the end whatever the position.
+    let ap = w.open("/tmp/f", o::O_WRONLY | o::O_APPEND).unwrap();
+    w.ctx().lseek(ap, 0, procfs::SEEK_SET).unwrap();
+    assert_eq!(w.write(ap, b"gh").unwrap(), 2);
+    assert_eq!(w.ctx().lseek(ap, 0, procfs::SEEK_CUR), Ok(8));
+    assert_eq!(w.ctx().pread64(fd, BUF, 100, 0), Ok(8));
+    assert_eq!(w.mem.peek(BUF, 8), b"abcdefgh");
+    // Writing past the end leaves a zero-filled gap.
+    w.ctx().lseek(fd, 10, procfs::SEEK_SET).unwrap();
+    w.write(fd, b"Z").unwrap();
+    assert_eq!(w.ctx().pread64(fd, BUF, 100, 0), Ok(11));
+    assert_eq!(w.mem.peek(BUF, 11), b"abcdefgh\0\0Z");
+    // O_TRUNC empties it; O_CREAT of an existing file opens it.
+    let t = w.open("/tmp/f", o::O_RDWR | o::O_CREAT | o::O_TRUNC).unwrap();
+    assert_eq!(w.stat(t).st_size, 0);
+    // Creating through a dangling symlink creates its target.
+    let d = w.open("/tmp/dangling", o::O_WRONLY | o::O_CREAT).unwrap();
+    w.write(d, b"x").unwrap();
+    let n = w.open("/tmp/newfile", o::O_RDONLY).unwrap();
+    assert_eq!(w.read(n, 10).unwrap(), b"x");
+    // O_DIRECTORY with O_CREAT on a new name: 6.1 creates the file and returns ENOTDIR.
+    assert_eq!(w.open("/tmp/g", o::O_RDWR | o::O_CREAT | o::O_DIRECTORY), Err(Errno::ENOTDIR));
+    assert!(w.open("/tmp/g", o::O_RDONLY).is_ok());
+    // Creating in /proc is refused.
+    assert_eq!(w.open("/proc/new", o::O_RDWR | o::O_CREAT), Err(Errno::EACCES));
+    // stat of paths: a symlink followed or not; statx's fields.
+    let p = w.path("/etc/link");
+    w.ctx().fstatat64(AT_FDCWD, p, BUF, AT_SYMLINK_NOFOLLOW).unwrap();
+    let l = Stat64::get(&w.mem.peek(BUF, Stat64::SIZE));
+    assert_eq!((l.st_mode, l.st_size), (S_IFLNK | 0o777, 5));
+    w.ctx().fstatat64(AT_FDCWD, p, BUF, 0).unwrap();
+    let h = Stat64::get(&w.mem.peek(BUF, Stat64::SIZE));
+    assert_eq!((h.st_mode, h.st_size), (S_IFREG | 0o644, HELLO.len() as i64));
+    assert_eq!(h.__st_ino as u64, h.st_ino);
+    w.ctx().statx(AT_FDCWD, p, 0, statx_mask::BASIC_STATS, BUF).unwrap();
+    let x = Statx::get(&w.mem.peek(BUF, Statx::SIZE));
+    assert_eq!((x.stx_size, x.stx_ino, x.stx_mode as u32), (12, h.st_ino, h.st_mode));
+    assert_eq!((x.stx_dev_major, x.stx_dev_minor, x.stx_mnt_id), (0, 2, 1));
+    // tmpfs's and the VFS's attribute mask, nothing set; the mount roots are marked.
+    assert_eq!((x.stx_attributes, x.stx_attributes_mask), (0, 0x203070));
+    for (path, mnt) in [("/", 1), ("/proc", 2), ("/proc/..", 1), ("/tmp/..", 1)] {
+        let p = w.path(path);
+        w.ctx().statx(AT_FDCWD, p, 0, statx_mask::BASIC_STATS, BUF).unwrap();
+        let r = Statx::get(&w.mem.peek(BUF, Statx::SIZE));
+        assert_eq!((r.stx_attributes, r.stx_mnt_id), (statx_attr::MOUNT_ROOT, mnt), "{path}");
+    }
+    let p = w.path("/proc/meminfo");
+    w.ctx().statx(AT_FDCWD, p, 0, statx_mask::BASIC_STATS, BUF).unwrap();
+    let r = Statx::get(&w.mem.peek(BUF, Statx::SIZE));
+    assert_eq!((r.stx_attributes, r.stx_attributes_mask), (0, 0x201000 | 0x2000));
+    // AT_EMPTY_PATH: the descriptor itself.
+    let e = w.open("/etc/hello", o::O_RDONLY).unwrap();
+    let p = w.path("");
+    w.ctx().fstatat64(e, p, BUF, AT_EMPTY_PATH).unwrap();
+    assert_eq!(Stat64::get(&w.mem.peek(BUF, Stat64::SIZE)).st_ino, h.st_ino);
+    assert_eq!(w.ctx().fstatat64(e, p, BUF, 0), Err(Errno::ENOENT));
+    // readlink: not NUL-terminated, cut at bufsiz.
+    let p = w.path("/etc/link");
+    assert_eq!(w.ctx().readlinkat(AT_FDCWD, p, BUF, 100), Ok(5));
+    assert_eq!(w.mem.peek(BUF, 5), b"hello");
+    assert_eq!(w.ctx().readlinkat(AT_FDCWD, p, BUF + 0x1000, 3), Ok(3));
+    assert_eq!(w.mem.peek(BUF + 0x1000, 4), b"hel\0");
+}
+
+#[test]
+fn short_copies_at_a_fault() {
+    let mut w = world();
+    let fd = w.open("/tmp/f", o::O_RDWR | o::O_CREAT).unwrap();
+    // Only 4 bytes of the source are mapped: the write stops there.
+    let edge = BUF + BUF_LEN - 4;
+    w.mem.poke(edge, b"1234");
+    assert_eq!(w.ctx().write(fd, edge, 10), Ok(4));
+    assert_eq!(w.ctx().lseek(fd, 0, procfs::SEEK_CUR), Ok(4));
+    // A read into a buffer with 3 writable bytes returns 3 and the position follows it.
+    w.ctx().lseek(fd, 0, procfs::SEEK_SET).unwrap();
+    assert_eq!(w.ctx().read(fd, BUF + BUF_LEN - 3, 10), Ok(3));
+    assert_eq!(w.ctx().lseek(fd, 0, procfs::SEEK_CUR), Ok(3));
+    assert_eq!(w.read(fd, 10).unwrap(), b"4");
+    // /dev/zero fills until the fault.
+    let z = w.open("/dev/zero", o::O_RDONLY).unwrap();
+    w.mem.poke(BUF + BUF_LEN - 5, b"xxxxx");
+    assert_eq!(w.ctx().read(z, BUF + BUF_LEN - 5, 100), Ok(5));
+    assert_eq!(w.mem.peek(BUF + BUF_LEN - 5, 5), [0; 5]);
+    // getdents64 keeps the whole records that reached the user.
+    let tmp = w.open("/tmp", o::O_RDONLY).unwrap();
+    let at = BUF + BUF_LEN - 50;
+    let n = w.ctx().getdents64(tmp, at, 200).unwrap();
+    assert_eq!(n, 48, "'.' and '..' (24 bytes each) fit before the fault");
+    let (rest, _) = w.list(tmp, 4096).unwrap();
+    let names: Vec<&str> = rest.iter().map(|e| e.0.as_str()).collect();
+    assert_eq!(names, ["f", "loop", "dangling"]);
+}
+
+#[test]
+fn devices_and_the_console() {
+    let mut w = world();
+    assert_eq!(w.names("/dev"), [".", "..", "zero", "null", "console"]);
+    let null = w.open("/dev/null", o::O_RDWR).unwrap();
+    assert_eq!(w.read(null, 100).unwrap(), b"");
+    assert_eq!(w.write(null, b"gone").unwrap(), 4);
+    assert_eq!(w.ctx().lseek(null, 100, procfs::SEEK_SET), Ok(0));
+    let st = w.stat(null);
+    assert_eq!((st.st_mode, st.st_rdev), (S_IFCHR | 0o666, new_encode_dev(1, 3) as u64));
+    let zero = w.open("/dev/zero", o::O_RDONLY).unwrap();
+    w.mem.poke(BUF, &[9; 10]);
+    assert_eq!(w.read(zero, 10).unwrap(), [0; 10]);
+    // fds 0-2 of a console program: the console, opened once and duplicated.
+    let mut w = world();
+    w.ctx().console_on_rootfs().unwrap();
+    assert_eq!(w.files.open_fds().collect::<Vec<_>>(), [0, 1, 2]);
+    assert!(Arc::ptr_eq(w.files.get(0).unwrap(), w.files.get(2).unwrap()));
+    assert_eq!(w.ctx().fcntl64(1, F_GETFL, 0), Ok(o::O_RDWR));
+    let st = w.stat(2);
+    assert_eq!((st.st_mode, st.st_rdev), (S_IFCHR | 0o600, new_encode_dev(5, 1) as u64));
+    assert_eq!(w.write(1, b"hi\nthere").unwrap(), 8);
+    assert_eq!(w.ns.tty.output, b"hi\r\nthere");
+    w.ns.tty.output.clear();
+    // No line typed yet: EAGAIN (the kernel sleeps unless O_NONBLOCK).
+    assert_eq!(w.read(0, 100), Err(Errno::EAGAIN));
+    for &c in b"ls -l\r" {
+        w.ns.tty.receive(c);
+    }
+    assert_eq!(w.ns.tty.output, b"ls -l\r\n", "echoed");
+    assert_eq!(w.read(0, 3).unwrap(), b"ls ");
+    assert_eq!(w.read(0, 100).unwrap(), b"-l\n");
+    assert_eq!(w.ctx().lseek(0, 0, procfs::SEEK_CUR), Err(Errno::ESPIPE));
+    assert_eq!(w.ctx().pread64(0, BUF, 1, 0), Err(Errno::ESPIPE));
+    // TCGETS: the serial console's termios, byte for byte.
+    assert_eq!(w.ctx().ioctl(0, ioctl::TCGETS, BUF), Ok(0));
+    let want = Termios::serial_console(38400).unwrap();
+    assert_eq!(w.mem.peek(BUF, Termios::SIZE), want.to_bytes());
+    assert_eq!(w.ctx().ioctl(0, ioctl::TCGETS, HOLE), Err(Errno::EFAULT));
+    assert_eq!(w.ctx().ioctl(0, ioctl::TIOCGWINSZ, BUF), Ok(0));
+    assert_eq!(w.mem.peek(BUF, 8), [0; 8], "a serial line has no window size");
+    // TCSETS to raw mode: the next byte is readable at once.
+    let mut raw = want;
+    raw.c_lflag &= !(crate::abi::native::termbits::ICANON | crate::abi::native::termbits::ECHO);
+    w.mem.poke(BUF, &raw.to_bytes());
+    assert_eq!(w.ctx().ioctl(0, ioctl::TCSETS, BUF), Ok(0));
+    w.ns.tty.receive(b'q');
+    assert_eq!(w.read(0, 10).unwrap(), b"q");
+    assert_eq!(w.ns.tty.termios.c_cc[cc::VINTR], 3);
+}
+
+#[test]
+fn no_console_node() {
+    let mut fs: Ramfs = Ramfs::new();
+    fs.mkdir("/tmp", 0o755).unwrap();
+    let mut w = world();
+    w.ns = Namespace::new(fs, Termios::serial_console(38400).unwrap());
+    assert_eq!(w.ctx().console_on_rootfs(), Err(Errno::ENOENT));
+    assert_eq!(w.files.open_fds().count(), 0);
+}
+
+#[test]
+fn descriptors_share_the_open_file() {
+    let mut w = world();
+    let fd = w.open("/etc/hello", o::O_RDONLY | o::O_CLOEXEC).unwrap();
+    assert_eq!(w.ctx().fcntl64(fd, F_GETFD, 0), Ok(FD_CLOEXEC_BIT));
+    let d = w.ctx().fcntl64(fd, F_DUPFD, 5).unwrap() as i32;
+    assert_eq!(d, 5);
+    assert_eq!(w.ctx().fcntl64(d, F_GETFD, 0), Ok(0), "dup clears close-on-exec");
+    assert_eq!(w.read(fd, 6).unwrap(), b"hello ");
+    assert_eq!(w.read(d, 100).unwrap(), b"world\n", "one position for both");
+    assert_eq!(w.ctx().fcntl64(fd, F_GETFL, 0), Ok(o::O_RDONLY));
+    w.ctx().fcntl64(fd, F_SETFL, o::O_APPEND | o::O_WRONLY).unwrap();
+    assert_eq!(w.ctx().fcntl64(d, F_GETFL, 0), Ok(o::O_APPEND), "the access mode is kept");
+    assert_eq!(w.ctx().ioctl(d, FIOCLEX, 0), Ok(0));
+    assert_eq!(w.ctx().fcntl64(d, F_GETFD, 0), Ok(FD_CLOEXEC_BIT));
+    w.ctx().lseek(fd, 2, procfs::SEEK_SET).unwrap();
+    assert_eq!(w.ctx().ioctl(d, FIONREAD, BUF), Ok(0));
+    assert_eq!(i32::get(&w.mem.peek(BUF, 4)), 10);
+    assert_eq!(w.files.close_on_exec(), 2);
+    // readv/writev: segments in order.
+    let f = w.open("/tmp/v", o::O_RDWR | o::O_CREAT).unwrap();
+    w.mem.poke(BUF + 0x100, b"abcXYZ");
+    let iov = [(BUF + 0x100) as u32, 3, (BUF + 0x103) as u32, 3];
+    let mut bytes = Vec::new();
+    for v in iov {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    w.mem.poke(BUF, &bytes);
+    assert_eq!(w.ctx().writev(f, BUF, 2), Ok(6));
+    assert_eq!(w.ctx().writev(f, HOLE, 2), Err(Errno::EFAULT));
+    w.ctx().lseek(f, 1, procfs::SEEK_SET).unwrap();
+    let iov = [(BUF + 0x200) as u32, 2, (BUF + 0x300) as u32, 10];
+    let mut bytes = Vec::new();
+    for v in iov {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    w.mem.poke(BUF, &bytes);
+    assert_eq!(w.ctx().readv(f, BUF, 2), Ok(5));
+    assert_eq!(w.mem.peek(BUF + 0x200, 2), b"bc");
+    assert_eq!(w.mem.peek(BUF + 0x300, 3), b"XYZ");
+}
+
+/// `F_GETFD`'s answer for a close-on-exec descriptor.
+const FD_CLOEXEC_BIT: u32 = crate::fs::fdtable::FD_CLOEXEC;
+
+#[test]
+fn proc_through_the_file_calls() {
+    let mut w = world();
+    assert_eq!(w.names("/"), [".", "..", "etc", "tmp", "dev", "proc"]);
+    let names = w.names("/proc");
+    assert_eq!(&names[..2], [".", ".."]);
+    assert!(names.contains(&"meminfo".into()) && names.contains(&"self".into()));
+    assert_eq!(&names[names.len() - 2..], ["1", "7"]);
+    // `cat /proc/meminfo` with a small buffer sees the whole rendered text, then 0.
+    let mut want_text = String::new();
+    for i in 0..w.src.lines {
+        writeln!(want_text, "Line{i:05}: {:8} kB", i * 4).unwrap();
+    }
+    let fd = w.open("/proc/meminfo", o::O_RDONLY).unwrap();
+    let mut got = Vec::new();
+    loop {
+        let chunk = w.read(fd, 1000).unwrap();
+        if chunk.is_empty() {
+            break;
+        }
+        assert!(chunk.len() <= 1000);
+        got.extend(chunk);
+    }
+    assert_eq!(got, want_text.as_bytes());
+    assert_eq!(w.read(fd, 1000).unwrap(), b"", "past the end");
+    assert_eq!(w.ctx().lseek(fd, 0, procfs::SEEK_END), Err(Errno::EINVAL), "seq_lseek");
+    assert_eq!(w.ctx().lseek(fd, 21, procfs::SEEK_SET), Ok(21));
+    assert_eq!(w.read(fd, 21).unwrap(), &want_text.as_bytes()[21..42]);
+    let st = w.stat(fd);
+    assert_eq!(
+        (st.st_mode, st.st_size, st.st_dev),
+        (S_IFREG | 0o444, 0, new_encode_dev(0, 3) as u64)
+    );
+    assert_eq!(w.write(fd, b"x"), Err(Errno::EBADF), "opened read-only");
+    // Root may open them for writing; the write itself fails as 6.1's does.
+    let wm = w.open("/proc/meminfo", o::O_WRONLY).unwrap();
+    assert_eq!(w.write(wm, b"x"), Err(Errno::EIO), "pde_write without proc_write");
+    let wp = w.open("/proc/1/maps", o::O_WRONLY).unwrap();
+    assert_eq!(w.write(wp, b"x"), Err(Errno::EINVAL), "no ->write: FMODE_CAN_WRITE clear");
+    // /proc/self is a symlink to the reader's directory, followed by open.
+    let p = w.path("/proc/self");
+    assert_eq!(w.ctx().readlinkat(AT_FDCWD, p, BUF, 100), Ok(1));
+    assert_eq!(w.mem.peek(BUF, 1), b"1");
+    let m = w.open("/proc/self/maps", o::O_RDONLY).unwrap();
+    assert_eq!(w.read(m, 100).unwrap(), b"other\n");
+    assert_eq!(w.open("/proc/self/../7/status", o::O_RDONLY).map(|_| ()), Ok(()));
+    let p = w.path("/proc/1/exe");
+    assert_eq!(w.ctx().readlinkat(AT_FDCWD, p, BUF, 100), Ok(5));
+    assert_eq!(w.mem.peek(BUF, 5), b"/init");
+    // `..` of /proc leaves the mount.
+    let r = w.open("/proc/../etc/hello", o::O_RDONLY).unwrap();
+    assert_eq!(w.read(r, 5).unwrap(), b"hello");
+    assert_eq!(w.open("/proc", o::O_WRONLY), Err(Errno::EISDIR));
+    let pd = w.open("/proc/1", o::O_RDONLY).unwrap();
+    assert_eq!(w.ctx().read(pd, BUF, 10), Err(Errno::EISDIR));
+    let tt = w.openat(pd, "status", o::O_RDONLY).unwrap();
+    assert_eq!(w.read(tt, 100).unwrap(), b"other\n");
+}
+
+/// An operation on one open file, and its model.
+#[derive(Clone, Debug)]
+enum Op {
+    Write(Vec<u8>),
+    Read(usize),
+    Pread(usize, u64),
+    Seek(i32, u32),
+    Trunc,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        proptest::collection::vec(any::<u8>(), 0..300).prop_map(Op::Write),
+        (0usize..400).prop_map(Op::Read),
+        (0usize..400, 0u64..600).prop_map(|(n, p)| Op::Pread(n, p)),
+        (-600i32..600, 0u32..4).prop_map(|(o, w)| Op::Seek(o, w)),
+        Just(Op::Trunc),
+    ]
+}
+
+proptest! {
+    /// A regular file against a byte vector and a position: every read, write, pread,
+    /// seek (EINVAL for a negative result or bad whence) and O_TRUNC reopen agrees.
+    #[test]
+    fn file_matches_a_model(ops in proptest::collection::vec(op(), 1..60)) {
+        let mut w = world();
+        let fd = w.open("/tmp/m", o::O_RDWR | o::O_CREAT).unwrap();
+        let (mut data, mut pos): (Vec<u8>, usize) = (Vec::new(), 0);
+        for op in ops {
+            match op {
+                Op::Write(b) => {
+                    prop_assert_eq!(w.write(fd, &b), Ok(b.len()));
+                    // An empty write changes nothing, not even the size.
+                    if !b.is_empty() {
+                        if data.len() < pos + b.len() {
+                            data.resize(pos + b.len(), 0);
+                        }
+                        data[pos..pos + b.len()].copy_from_slice(&b);
+                        pos += b.len();
+                    }
+                }
+                Op::Read(n) => {
+                    let want = &data[pos.min(data.len())..(pos + n).min(data.len())];
+                    prop_assert_eq!(w.read(fd, n).unwrap(), want);
+                    pos += want.len();
+                }
+                Op::Pread(n, at) => {
+                    let at = at as usize;
+                    let want = &data[at.min(data.len())..(at + n).min(data.len())];
+                    prop_assert_eq!(w.ctx().pread64(fd, BUF, n, at as i64), Ok(want.len()));
+                    prop_assert_eq!(w.mem.peek(BUF, want.len()), want);
+                }
+                Op::Seek(off, whence) => {
+                    let base = match whence { 0 => Some(0), 1 => Some(pos as i64), 2 => Some(data.len() as i64), _ => None };
+                    let want = match base.map(|b| b + off as i64) {
+                        Some(t) if t >= 0 => Ok(t as u32),
+                        _ if whence == 3 && (off as i64) < 0 => Err(Errno::ENXIO),
+                        _ if whence == 3 && off as usize >= data.len() => Err(Errno::ENXIO),
+                        _ if whence == 3 => Ok(off as u32),
+                        _ => Err(Errno::EINVAL),
+                    };
+                    prop_assert_eq!(w.ctx().lseek(fd, off, whence), want);
+                    if let Ok(p) = want { pos = p as usize; }
+                }
+                Op::Trunc => {
+                    let t = w.open("/tmp/m", o::O_RDWR | o::O_TRUNC).unwrap();
+                    w.ctx().close(t).unwrap();
+                    data.clear();
+                }
+            }
+            prop_assert_eq!(w.stat(fd).st_size as usize, data.len());
+        }
+    }
+
+    /// A directory listed with any buffer size yields the same entries, in whole records,
+    /// as one large read, with each d_off the position of the next.
+    #[test]
+    fn listing_is_independent_of_buffer_size(n in 0usize..40, count in 24usize..600) {
+        let mut w = world();
+        for i in 0..n {
+            let fd = w.open(&alloc::format!("/tmp/file{i:03}-{}", "x".repeat(i)), o::O_CREAT | o::O_WRONLY).unwrap();
+            w.ctx().close(fd).unwrap();
+        }
+        let fd = w.open("/tmp", o::O_RDONLY).unwrap();
+        let (big, _) = w.list(fd, BUF_LEN).unwrap();
+        prop_assert_eq!(big.len(), n + 4);
+        let fd2 = w.open("/tmp", o::O_RDONLY).unwrap();
+        match w.list(fd2, count) {
+            Ok((small, sizes)) => {
+                prop_assert_eq!(&small, &big);
+                prop_assert!(sizes.iter().all(|&s| s <= count));
+            }
+            // A name longer than the buffer: EINVAL, as filldir64 answers.
+            Err(e) => {
+                prop_assert_eq!(e, Errno::EINVAL);
+                prop_assert!(big.iter().any(|e| dirent64_reclen(e.0.len()) > count));
+            }
+        }
+        // d_off of each entry seeks to the entry after it.
+        if big.len() > 3 {
+            let (_, _, off) = big[2].clone();
+            w.ctx().lseek(fd, off as i32, procfs::SEEK_SET).unwrap();
+            let (rest, _) = w.list(fd, BUF_LEN).unwrap();
+            prop_assert_eq!(&rest[..], &big[3..]);
+        }
+    }
+}
+
+proptest! {
+    /// A read into a buffer whose first `mapped` bytes are writable (the rest faulting), or a
+    /// write from one readable for `mapped` bytes, moves what fits before the fault: `EFAULT`
+    /// when nothing could be copied, 0 at the end of the file, and the position advances by
+    /// exactly what the user got.
+    #[test]
+    fn short_copies_match_a_model(
+        size in 0usize..3000,
+        pos in 0usize..3500,
+        count in 0usize..5000,
+        mapped in 0usize..5000,
+        write in any::<bool>(),
+    ) {
+        let mut w = world();
+        let file: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+        let fd = w.open("/tmp/s", o::O_RDWR | o::O_CREAT).unwrap();
+        w.write(fd, &file).unwrap();
+        w.ctx().lseek(fd, pos as i32, procfs::SEEK_SET).unwrap();
+        // The buffer's first `mapped` bytes end where the mapped region does.
+        let buf = BUF + BUF_LEN - mapped;
+        let mut model = file.clone();
+        if write {
+            let data: Vec<u8> = (0..mapped).map(|i| (i % 13) as u8 + 1).collect();
+            w.mem.poke(buf, &data);
+            let got = count.min(mapped);
+            let want = if count > 0 && got == 0 { Err(Errno::EFAULT) } else { Ok(got) };
+            prop_assert_eq!(w.ctx().write(fd, buf, count), want);
+            if got > 0 {
+                model.resize(model.len().max(pos + got), 0);
+                model[pos..pos + got].copy_from_slice(&data[..got]);
+            }
+            prop_assert_eq!(w.ctx().lseek(fd, 0, procfs::SEEK_CUR), Ok((pos + got) as u32));
+        } else {
+            let avail = size.saturating_sub(pos).min(count);
+            let got = avail.min(mapped);
+            let want = if avail > 0 && got == 0 { Err(Errno::EFAULT) } else { Ok(got) };
+            prop_assert_eq!(w.ctx().read(fd, buf, count), want);
+            prop_assert_eq!(w.mem.peek(buf, got), &file[pos.min(size)..pos.min(size) + got]);
+            prop_assert_eq!(w.ctx().lseek(fd, 0, procfs::SEEK_CUR), Ok((pos + got) as u32));
+        }
+        prop_assert_eq!(w.ctx().pread64(fd, BUF, BUF_LEN, 0), Ok(model.len()));
+        prop_assert_eq!(w.mem.peek(BUF, model.len()), model);
+    }
+}
