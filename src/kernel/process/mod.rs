@@ -726,6 +726,18 @@ pub const CLONE_SETTLS: u32 = 0x0008_0000;
 pub const CLONE_CHILD_CLEARTID: u32 = 0x0020_0000;
 pub const CLONE_CHILD_SETTID: u32 = 0x0100_0000;
 
+/// `MIN_THREADS`, and `FUTEX_TID_MASK` (the most `max_threads` can be).
+const MIN_THREADS: u64 = 20;
+const FUTEX_TID_MASK: u64 = 0x3fff_ffff;
+
+/// `set_max_threads()`: at most an eighth of RAM in kernel stacks (`/proc/sys/kernel/threads-max`;
+/// half of it is `RLIMIT_SIGPENDING`, status's `SigQ` limit).
+pub fn max_threads() -> usize {
+    let pages = with_node(|n| n.totalram_pages());
+    let threads = pages / (8 * u64::from(THREAD_SIZE) / crate::mm::mm_types::PAGE_SIZE as u64);
+    threads.clamp(MIN_THREADS, FUTEX_TID_MASK) as usize
+}
+
 /// `kernel_clone` for `fork`, `vfork` and `clone` without `CLONE_VM`: a copy of the address
 /// space sharing every page copy-on-write (`dup_mmap`/`copy_page_range`), the same registers
 /// with r0 = 0, the same TLS, handlers, mask and files. `vfork` is a fork (the parent is not
@@ -740,6 +752,11 @@ pub fn do_fork(
     use crate::mm::mm_types::Errno;
     if flags & CLONE_VM != 0 {
         return Err(Errno::EINVAL);
+    }
+    // copy_process: `nr_threads >= max_threads` is EAGAIN (root is exempt from RLIMIT_NPROC,
+    // not from this).
+    if with_tasks(|t| t.map.len() - 1) >= max_threads() {
+        return Err(Errno::EAGAIN);
     }
     let (stack, base, regs_addr) = alloc_thread_stack()?;
     let child = with_current(|t| {

@@ -94,12 +94,9 @@ pub fn mm_report(pm: &super::mm::ProcessMm) -> MmReport {
     MmReport::from_mm(&pm.mm, rss, total, pgtables_bytes(pm))
 }
 
-/// `RLIMIT_SIGPENDING`'s default: `max_threads / 2`, with `max_threads` from RAM as
-/// `set_max_threads()` computes it (an eighth of RAM in kernel stacks).
+/// `RLIMIT_SIGPENDING`'s default: `max_threads / 2` (`fork_init`).
 fn sigpending_limit() -> u64 {
-    let total_pages = crate::kernel::mem::with_node(|n| n.mem_map().len() as u64);
-    let threads = total_pages / (8 * u64::from(super::THREAD_SIZE) / PAGE_SIZE as u64);
-    threads.clamp(20, 0x4000_0000) / 2
+    super::max_threads() as u64 / 2
 }
 
 /// Bits of the signals a task ignores (`SIG_IGN`, or default-ignored with no handler set)
