@@ -47,6 +47,8 @@ fn tiny_layout(split: &'static str, stack_top: &str) {
     q.expect_in("tiny", &out, "00011000-00012000 rw-p 00000000 00:02");
     q.expect_in("tiny", &out, &format!("-{stack_top} rw-p 00000000 00:00 0          [stack]"));
     q.expect_in("tiny", &out, "ffff0000-ffff1000 r-xp 00000000 00:00 0          [vectors]");
+    // Its /proc/self/stat: pid 1 (the first program), its name, running, ppid 0.
+    q.expect_in("tiny", &out, "1 (tiny) R 0 ");
     q.verify_ok("after tiny");
 }
 

@@ -27,6 +27,10 @@ pub struct TypeAhead {
     lost: bool,
     /// Ctrl-C arrived since [`TypeAhead::begin_command`].
     interrupted: bool,
+    /// Bytes handed out so far, and how many had been typed before the last Ctrl-C: a
+    /// Ctrl-C typed after the line a command comes from belongs to that command.
+    popped: u64,
+    ctrl_c_index: u64,
 }
 
 impl Default for TypeAhead {
@@ -37,7 +41,15 @@ impl Default for TypeAhead {
 
 impl TypeAhead {
     pub const fn new() -> Self {
-        Self { buf: [0; TYPE_AHEAD_MAX], head: 0, len: 0, lost: false, interrupted: false }
+        Self {
+            buf: [0; TYPE_AHEAD_MAX],
+            head: 0,
+            len: 0,
+            lost: false,
+            interrupted: false,
+            popped: 0,
+            ctrl_c_index: 0,
+        }
     }
 
     /// A byte received while a command runs: Ctrl-C interrupts the command (and is consumed,
@@ -47,6 +59,7 @@ impl TypeAhead {
     pub fn receive(&mut self, b: u8) {
         if b == CTRL_C {
             self.interrupted = true;
+            self.ctrl_c_index = self.popped + self.len as u64;
         } else if self.lost || self.len == TYPE_AHEAD_MAX {
             self.lost = true;
         } else {
@@ -61,6 +74,7 @@ impl TypeAhead {
             let b = self.buf[self.head];
             self.head = (self.head + 1) % TYPE_AHEAD_MAX;
             self.len -= 1;
+            self.popped += 1;
             Some(Input::Byte(b))
         } else if self.lost {
             self.lost = false;
@@ -84,15 +98,23 @@ impl TypeAhead {
         self.interrupted
     }
 
-    /// A command starts: forget an earlier command's Ctrl-C.
+    /// A command starts: forget a Ctrl-C typed before the line it comes from (one typed
+    /// after that line, even before the command started, is the command's).
     pub fn begin_command(&mut self) {
+        if self.ctrl_c_index < self.popped {
+            self.interrupted = false;
+        }
+    }
+
+    /// A command has ended (or its Ctrl-C was handled): forget the Ctrl-C.
+    pub fn end_command(&mut self) {
         self.interrupted = false;
     }
 }
 
 #[cfg(all(kernel, target_arch = "arm"))]
 mod device {
-    use super::{Input, TypeAhead};
+    use super::{Input, TypeAhead, CTRL_C};
     use crate::board::raspi::uart;
     use crate::kernel::irq::{self, IrqError, IrqReturn};
     use crate::kernel::spinlock::IrqSpinLock;
@@ -143,6 +165,11 @@ mod device {
         TYPE_AHEAD.lock().begin_command();
     }
 
+    /// Called when a command has ended, or has handled its Ctrl-C.
+    pub fn end_command() {
+        TYPE_AHEAD.lock().end_command();
+    }
+
     /// The next input for the line editor, in the order it was typed; the CPU idles until
     /// there is some.
     pub fn next() -> Input {
@@ -166,6 +193,12 @@ mod device {
                 if let Some(i) = t.pop() {
                     return Some(Some(i));
                 }
+                // At the prompt (no command running), Ctrl-C goes to the line editor, after
+                // the bytes typed before it.
+                if !ctrl_c_stops && t.interrupted() {
+                    t.end_command();
+                    return Some(Some(Input::Byte(CTRL_C)));
+                }
                 if (ctrl_c_stops && t.interrupted()) || process::others_runnable() {
                     return Some(None);
                 }
@@ -185,7 +218,7 @@ mod device {
 }
 
 #[cfg(all(kernel, target_arch = "arm"))]
-pub use device::{begin_command, init_irq, interrupted, next, next_or};
+pub use device::{begin_command, end_command, init_irq, interrupted, next, next_or};
 
 #[cfg(test)]
 mod tests {
@@ -208,6 +241,27 @@ mod tests {
         assert!(t.is_empty());
         // The interrupt belongs to the command that was running.
         assert!(t.interrupted());
+        t.begin_command();
+        assert!(!t.interrupted());
+    }
+
+    /// A Ctrl-C typed right after a command's line (before the command started) stops that
+    /// command; one typed inside the line does not carry over to it.
+    #[test]
+    fn ctrl_c_after_the_line_belongs_to_its_command() {
+        let mut t = TypeAhead::new();
+        for &b in b"memtest\n\x03" {
+            t.receive(b);
+        }
+        assert_eq!(drain(&mut t).len(), 8);
+        t.begin_command();
+        assert!(t.interrupted());
+        t.end_command();
+        assert!(!t.interrupted());
+        for &b in b"ab\x03c\n" {
+            t.receive(b);
+        }
+        drain(&mut t);
         t.begin_command();
         assert!(!t.interrupted());
     }

@@ -322,6 +322,18 @@ pub fn free_user_tables(pgd: u64, free: &mut dyn FnMut(u32)) {
     }
 }
 
+/// The PTE tables of the user half of the table at `pgd` (`mm_pgtables_bytes` counts 2 KiB,
+/// one Linux table, for each).
+pub fn user_table_count(pgd: u64) -> usize {
+    let Some(va) = mmu::phys_to_virt(pgd) else { return 0 };
+    let l1 = va as *const u32;
+    (0..USER_L1_ENTRIES)
+        .step_by(2)
+        // SAFETY: the first USER_L1_ENTRIES words of a live 16 KiB table in lowmem.
+        .filter(|&i| unsafe { l1.add(i).read_volatile() } & 0b11 == 0b01)
+        .count()
+}
+
 /// Bytes of a PTE table page (two Linux and two hardware tables).
 pub const PTE_PAGE_BYTES: u64 = PTE_TABLE_PAGE;
 

@@ -61,7 +61,7 @@ fn wait_foreground(pid: u32) {
             }
         }
         if input::interrupted() {
-            input::begin_command();
+            input::end_command();
             kprint!("^C");
             let _ = process::send_signal(pid, process::SIGINT);
         }

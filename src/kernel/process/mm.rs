@@ -391,6 +391,11 @@ impl FaultEnv for MmHw {
     }
 }
 
+/// The page tables of a process's user half.
+pub fn user_table_pages(pm: &ProcessMm) -> usize {
+    arch::user_table_count(pm.hw.pgd)
+}
+
 /// A process's memory as its system calls reach it.
 pub struct UserMem<'a> {
     pub pm: &'a mut ProcessMm,

@@ -177,8 +177,9 @@ pub fn task_snapshot(task: &Task, sigq_limit: u64) -> TaskSnapshot<'_> {
         seccomp_filters: 0,
         speculation_store_bypass: "unknown",
         speculation_indirect_branch: "unsupported",
-        cpus_allowed: 1,
-        nr_cpu_ids: 1,
+        // The default affinity: every possible CPU (pivm runs processes on CPU 0 only).
+        cpus_allowed: (1 << crate::board::raspi::NR_CPUS) - 1,
+        nr_cpu_ids: crate::board::raspi::NR_CPUS,
         mems_allowed: 1,
         nr_node_ids: 1,
         core_dumping: false,
