@@ -501,3 +501,27 @@ fn vmstat_and_meminfo_count_what_processes_use() {
         assert_eq!(meminfo_kb(&q, &m2, field), meminfo_kb(&q, &m0, field), "{field}\n{m2}");
     }
 }
+
+#[test]
+fn the_oom_killer_kills_the_biggest_process_not_the_one_that_faulted() {
+    let mut q = boot("2G", "mem=256M");
+    let before = free_kb(&mut q);
+    // 117 MiB held in the background; the bomb is smaller when memory first runs out.
+    let big = start(&mut q, "/bin/touch 30000 30000 0", "TOUCH holding");
+    let out = q.cmd_timeout("run /bin/membomb", BOMB);
+    let kills: Vec<&str> =
+        out.lines().filter(|l| l.contains("Out of memory: Killed process")).collect();
+    assert_eq!(kills.len(), 2, "{out}");
+    assert!(
+        kills[0].starts_with(&format!("Out of memory: Killed process {big} (touch) ")),
+        "{out}"
+    );
+    // The bomb carried on into the memory the first victim gave back, then was the biggest.
+    assert!(kills[1].contains("(membomb) total-vm:"), "{out}");
+    let first = out.find(kills[0]).unwrap_or(0);
+    assert!(out[first..].contains("membomb: 112 MiB touched"), "{out}");
+    q.expect_in("membomb", &out, &format!("[{big}] Killed\n"));
+    q.verify_ok("after two OOM kills");
+    let after = free_kb(&mut q);
+    assert!(after + 64 >= before, "pages lost: {before} kB free before, {after} kB after");
+}
