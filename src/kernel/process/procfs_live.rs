@@ -2,8 +2,8 @@
 //! `open`/`read` go through the same procfs layer (`fs::procfs`: names, lookup, `seq_file`
 //! reads) and the same golden-tested renderers (`proc::pid`, `proc::meminfo`, `proc::vmstat`),
 //! fed from the running tasks, their page tables and the page allocator. The smaps
-//! accounting of one PTE (`proc::pid::smaps_walk`) is pure and host-tested; the walk over a process's
-//! tables and the global mapcount live here.
+//! accounting of one PTE (`proc::pid::smaps_walk`) is pure and host-tested; the walk over a
+//! process's tables and the global mapcount live here.
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -99,8 +99,8 @@ fn sigpending_limit() -> u64 {
     super::max_threads() as u64 / 2
 }
 
-/// Bits of the signals a task ignores (`SIG_IGN`, or default-ignored with no handler set)
-/// and catches (a handler installed).
+/// Bits of the signals a task ignores (set to `SIG_IGN`; default-ignored signals are not
+/// listed, as `collect_sigign_sigcatch` does not) and catches (a handler installed).
 fn sig_sets(task: &Task) -> (u64, u64) {
     let (mut ign, mut cgt) = (0u64, 0u64);
     for sig in 1..=64usize {
