@@ -24,10 +24,6 @@ use pivm::{kprintln, VERSION};
 const CONFIG_HIGHMEM: bool = true;
 /// QEMU's and the firmware's boot stubs live in the first page (secondary cores spin there).
 const FIRMWARE_STUB_SIZE: u64 = 0x1000;
-/// Linux's `MODE_MASK`: the mode bits of a PSR.
-const MODE_MASK: u32 = 0x1f;
-/// Linux's `HYP_MODE`: the Pi firmware enters the kernel in it.
-const HYP_MODE: u32 = 0x1a;
 
 #[no_mangle]
 pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, load_addr: u32) -> ! {
@@ -228,7 +224,7 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
         kprintln!("init_IRQ failed: {}", e);
         cpu::halt();
     }
-    let entered_in_hyp = entry_cpsr & MODE_MASK == HYP_MODE;
+    let entered_in_hyp = cpu::entry_mode_name(entry_cpsr) == "HYP_32";
     match kernel::time::time_init(entered_in_hyp) {
         Ok(t) => {
             kprintln!("{}", t.banner);

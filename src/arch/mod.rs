@@ -98,6 +98,7 @@ pub mod irqflags {
 #[cfg(kernel)]
 pub mod irq {
     pub use super::imp::irq::*;
+    pub use super::imp::vectors::PtRegs;
 }
 #[cfg(kernel)]
 pub mod arch_timer {

@@ -804,21 +804,7 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
     /// `readv(fd, iov, iovcnt)`: segment by segment, stopping at the first short one.
     pub fn readv(&mut self, fd: i32, iov: usize, iovcnt: usize) -> Result<usize, Errno> {
         self.file(fd)?;
-        let segs = import_iovec(self.mem, iov, iovcnt)?;
-        let mut total = 0;
-        for s in segs {
-            match self.read(fd, s.base, s.len) {
-                Ok(n) => {
-                    total += n;
-                    if n < s.len {
-                        break;
-                    }
-                }
-                Err(e) if total == 0 => return Err(e),
-                Err(_) => break,
-            }
-        }
-        Ok(total)
+        self.vectored(iov, iovcnt, |vfs, base, len| vfs.read(fd, base, len))
     }
 
     /// `writev(fd, iov, iovcnt)`.
@@ -827,10 +813,21 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
         if !f.lock().writable() {
             return Err(Errno::EBADF);
         }
+        self.vectored(iov, iovcnt, |vfs, base, len| vfs.write(fd, base, len))
+    }
+
+    /// One transfer per segment of a user iovec, stopping at the first short one; an error
+    /// is returned only when nothing moved (as `do_loop_readv_writev`).
+    fn vectored(
+        &mut self,
+        iov: usize,
+        iovcnt: usize,
+        mut op: impl FnMut(&mut Self, usize, usize) -> Result<usize, Errno>,
+    ) -> Result<usize, Errno> {
         let segs = import_iovec(self.mem, iov, iovcnt)?;
         let mut total = 0;
         for s in segs {
-            match self.write(fd, s.base, s.len) {
+            match op(self, s.base, s.len) {
                 Ok(n) => {
                     total += n;
                     if n < s.len {

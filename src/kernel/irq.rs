@@ -563,7 +563,7 @@ pub use device::*;
 #[cfg(all(kernel, target_arch = "arm"))]
 mod device {
     use super::*;
-    use crate::arch::smp_processor_id;
+    use crate::arch::irq::smp_processor_id;
 
     /// `request_irq` on `IRQS`.
     pub fn request_irq(irq: u32, handler: IrqHandler, name: &'static str) -> Result<(), IrqError> {
@@ -663,7 +663,7 @@ mod tests {
     fn local_map(hw: u32) -> Option<ChipFlow> {
         (hw < 10).then_some(ChipFlow { chip: &LOCAL, flow: Flow::PercpuDevid, percpu: true })
     }
-    fn level_map(hw: u32) -> Option<ChipFlow> {
+    fn level_map(_hw: u32) -> Option<ChipFlow> {
         Some(ChipFlow { chip: &LEVEL, flow: Flow::Level, percpu: false })
     }
 

@@ -9,8 +9,10 @@ use spin::{Mutex, MutexGuard};
 /// The interrupt state `lock` saved (Linux's `unsigned long flags`).
 #[cfg(all(kernel, target_arch = "arm"))]
 type Flags = crate::arch::irqflags::IrqFlags;
+/// On the host (unit tests) there are no interrupts, so no state to keep.
 #[cfg(not(all(kernel, target_arch = "arm")))]
-type Flags = ();
+#[derive(Clone, Copy)]
+struct Flags;
 
 #[cfg(all(kernel, target_arch = "arm"))]
 fn save() -> Flags {
@@ -22,7 +24,9 @@ fn restore(flags: Flags) {
 }
 // On the host (unit tests) there are no interrupts to mask.
 #[cfg(not(all(kernel, target_arch = "arm")))]
-fn save() -> Flags {}
+fn save() -> Flags {
+    Flags
+}
 #[cfg(not(all(kernel, target_arch = "arm")))]
 fn restore(_: Flags) {}
 

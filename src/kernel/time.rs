@@ -271,6 +271,7 @@ pub fn get_jiffies_64() -> u64 {
 }
 
 /// `do_timer(ticks)`: advances jiffies (from the tick only).
+#[cfg(all(kernel, target_arch = "arm"))]
 fn do_timer(ticks: u64) {
     JIFFIES_64.fetch_add(ticks, Ordering::Relaxed);
 }

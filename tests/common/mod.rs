@@ -39,6 +39,8 @@ pub struct Opts {
     pub features: &'static str,
     /// `-initrd <path>` (relative to the repository; `make initramfs` builds the default).
     pub initrd: Option<&'static str>,
+    /// Further QEMU arguments, appended as given (e.g. `-icount shift=0`).
+    pub qemu_args: Vec<&'static str>,
 }
 
 impl Opts {
@@ -52,6 +54,7 @@ impl Opts {
             max_order: None,
             features: "",
             initrd: None,
+            qemu_args: Vec::new(),
         }
     }
     pub fn elf(split: &'static str) -> Opts {
@@ -83,6 +86,11 @@ impl Opts {
     /// Boots the kernel built with `make kernel ... FEATURES=features`.
     pub fn features(mut self, features: &'static str) -> Opts {
         self.features = features;
+        self
+    }
+    /// Appends `args` to QEMU's command line.
+    pub fn qemu_args(mut self, args: &[&'static str]) -> Opts {
+        self.qemu_args.extend_from_slice(args);
         self
     }
     /// The Makefile's build directory and the command that fills it.
@@ -275,6 +283,7 @@ impl Qemu {
             args.push("-initrd".into());
             args.push(artifact(path, "make initramfs").display().to_string());
         }
+        args.extend(opts.qemu_args.iter().map(|a| a.to_string()));
         let mut q = Qemu::spawn("qemu-system-arm", &args);
         q.monitor = opts.monitor;
         q

@@ -44,6 +44,11 @@ core::arch::global_asm!(
     @ ---- the stubs page -------------------------------------------------------------------
     .section .stubs, "ax"
 
+    @ First in the page, as in Linux's stubs section, so the reset vector is `b .+0x1000`.
+    .global vector_rst
+vector_rst:                                 @ only reached by a jump to 0xffff0000:
+    .inst   0xe7f000f0                      @ report it as an undefined instruction
+
     @ In the exception's mode: r0, lr and spsr to this mode's 4-word stack, then SVC mode
     @ (interrupts stay masked) and the handler for the interrupted mode, with r0 pointing at
     @ the saved words.
@@ -87,11 +92,9 @@ vector_\name:
     vector_table und
 
     .align  5
-    .global vector_fiq, vector_rst, vector_addrexcptn, vector_swi
+    .global vector_fiq, vector_addrexcptn, vector_swi
 vector_fiq:                                 @ FIQs are never unmasked
     subs    pc, lr, #4
-vector_rst:                                 @ only reached by a jump to 0xffff0000:
-    .inst   0xe7f000f0                      @ report it as an undefined instruction
 vector_addrexcptn:
     b       vector_addrexcptn
 vector_swi:

@@ -106,7 +106,7 @@ mod device {
     use spin::Once;
 
     use super::*;
-    use crate::arch::smp_processor_id;
+    use crate::arch::irq::smp_processor_id;
     use crate::board::raspi::io::{self, Device};
     use crate::kernel::irq::{ChipFlow, DomainId, Flow, IrqChip, IrqError, Irqs, IRQS};
     use crate::kprintln;

@@ -110,7 +110,7 @@ mod device {
     use spin::Once;
 
     use super::*;
-    use crate::arch::{irq::set_handle_irq, smp_processor_id, vectors::PtRegs};
+    use crate::arch::irq::{set_handle_irq, smp_processor_id, PtRegs};
     use crate::board::raspi::io::{self, Device};
     use crate::kernel::irq::{
         ChipFlow, DomainId, Flow, IrqChip, IrqError, IrqReturn, IRQS, NR_CPUS,

@@ -229,7 +229,7 @@ pub static COMMANDS: &[Command] = &[
     Command {
         name: "jiffies",
         usage: "jiffies",
-        help: "the tick count (jiffies_64) and the ticks since boot",
+        help: "the tick count (jiffies_64), the ticks since boot and the counter's time",
         run: cmd_jiffies,
     },
     Command {
@@ -294,6 +294,7 @@ pub fn run(line: &str) {
     }
     // What the allocations the command made found (page poisoning), if not printed yet.
     kernel::mem::print_pending_reports();
+    super::input::end_command();
 }
 
 pub(crate) fn expect_args(args: &Args<'_>, n: usize) -> CmdResult {

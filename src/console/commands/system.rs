@@ -57,11 +57,25 @@ fn exhaust_stack(depth: u32) -> u32 {
     exhaust_stack(depth + 1).wrapping_add(u32::from(buf[EXHAUST_FRAME - 1]))
 }
 
-/// `jiffies`: the tick count (`jiffies_64`) and the ticks since boot.
+/// `jiffies`: the tick count (`jiffies_64`), the ticks since boot and, read in the same
+/// interrupts-off moment, the clocksource's time since the tick started, so that the tick's
+/// rate can be checked against the counter.
 pub(super) fn cmd_jiffies(_: &Kernel, args: &Args<'_>) -> CmdResult {
-    use crate::kernel::time::{get_jiffies_64, ticks_since_boot, HZ};
+    use crate::arch::irqflags;
+    use crate::kernel::time::NSEC_PER_SEC;
+    use crate::kernel::time::{get_jiffies_64, ktime_get_boottime_ns, ticks_since_boot, HZ};
     expect_args(args, 1)?;
-    kprintln!("jiffies: {} ({} ticks since boot, HZ={})", get_jiffies_64(), ticks_since_boot(), HZ);
+    let flags = irqflags::local_irq_save();
+    let (jiffies, ticks, ns) = (get_jiffies_64(), ticks_since_boot(), ktime_get_boottime_ns());
+    irqflags::local_irq_restore(flags);
+    kprintln!(
+        "jiffies: {} ({} ticks since boot, HZ={}; arch_sys_counter: {}.{:09} s since the tick started)",
+        jiffies,
+        ticks,
+        HZ,
+        ns / NSEC_PER_SEC,
+        ns % NSEC_PER_SEC
+    );
     Ok(())
 }
 
