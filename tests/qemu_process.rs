@@ -215,3 +215,29 @@ fn background_programs_ctrl_c_and_kill() {
     assert!(!out.contains("spin"), "spin still running after Ctrl-C: {out}");
     q.verify_ok("after the background job");
 }
+
+#[test]
+fn a_fork_bomb_gets_eagain_and_every_child_is_reaped() {
+    let mut q = boot("2G");
+    let out = run(&mut q, "/bin/forkbomb --nproc 100");
+    q.expect_in("forkbomb", &out, "forkbomb: fork number 100 failed: EAGAIN");
+    q.expect_in("forkbomb", &out, "forkbomb: 99 children started, 99 reaped");
+    let out = q.cmd("ps");
+    assert!(!out.contains("forkbomb"), "children left: {out}");
+    q.verify_ok("after forkbomb");
+}
+
+/// `mapmax` maps until ENOMEM: the highest address it reaches is TASK_SIZE.
+fn mapmax_reaches_task_size(split: &'static str, task_size: &str) {
+    let mut q = boot(split);
+    let out = run(&mut q, "/bin/mapmax");
+    q.expect_in("mapmax", &out, &format!("highest address reached {task_size}"));
+    q.verify_ok("after mapmax");
+}
+
+#[test]
+fn mapmax_reaches_task_size_on_every_split() {
+    mapmax_reaches_task_size("3G", "0xbf000000");
+    mapmax_reaches_task_size("2G", "0x7f000000");
+    mapmax_reaches_task_size("1G", "0x3f000000");
+}

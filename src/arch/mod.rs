@@ -89,27 +89,33 @@ pub mod semihosting {
     pub use super::imp::semihosting::exit;
 }
 
-/// Interrupt masking (`local_irq_save`/`restore`, `wfi`), the IRQ entry's hooks and the
-/// per-CPU generic timer (from the interrupt work, wired through the facade here).
+/// Interrupt masking on this CPU (Linux's `local_irq_save`/`restore`/`enable`/`disable`)
+/// and the idle wait for an interrupt.
 #[cfg(kernel)]
 pub mod irqflags {
-    pub use super::imp::irqflags::*;
+    pub use super::imp::irqflags::{
+        irqs_disabled, local_irq_disable, local_irq_enable, local_irq_restore, local_irq_save,
+        wait_for_interrupt, IrqFlags,
+    };
 }
+
+/// The IRQ exception's way into the kernel: the root controller's handler
+/// (`set_handle_irq`), the registers the interrupt interrupted, this CPU's number.
 #[cfg(kernel)]
 pub mod irq {
-    pub use super::imp::irq::*;
+    pub use super::imp::irq::{
+        irq_regs_cpsr, set_handle_irq, smp_processor_id, PSR_MODE_MASK, USR_MODE,
+    };
     pub use super::imp::vectors::PtRegs;
 }
+
+/// The per-CPU timer the tick runs on (the ARM generic timer's CP15 timers): its counter,
+/// its comparator, and the private interrupt each timer raises.
 #[cfg(kernel)]
 pub mod arch_timer {
-    pub use super::imp::arch_timer::*;
-}
-#[cfg(kernel)]
-pub use imp::smp_processor_id;
-/// The register frame exceptions save (`struct pt_regs`).
-#[cfg(kernel)]
-pub mod vectors {
-    pub use super::imp::vectors::PtRegs;
+    pub use super::imp::arch_timer::{
+        cntfrq, expired, mask, read_counter, set_next_event, ArchTimerPpi, TimerKind,
+    };
 }
 
 /// Address-space identifiers (pure: the allocator and its generation rollover).
@@ -117,8 +123,8 @@ pub use imp::asid;
 
 /// What processes need from the CPU: the saved context and `switch_to`, `switch_mm`, TLS,
 /// VFP state, a process's first-level table and PTEs, TLB maintenance by ASID, the hooks the
-/// user entry paths call (user faults, system calls, `do_work_pending`) and the FSR bits the
-/// fault path decodes.
+/// user entry paths call (user faults, system calls, `do_work_pending`), the register frame
+/// and the FSR bits the fault path decodes.
 #[cfg(kernel)]
 pub mod process {
     pub use super::imp::fault::{set_syscall_handler, set_user_exception_handler, UserException};

@@ -1,8 +1,8 @@
 //! Typed input between the UART and the line editor. The UART's receive interrupt puts
 //! every byte into a type-ahead buffer as it arrives (Ctrl-C marks the running command
-//! interrupted, see [`interrupted`]); the console loop reads the buffer, idling in between,
-//! so no keystroke is lost or reordered. If the buffer overflows, the loss is reported to the line editor (which then
-//! refuses the line it hit), never silent.
+//! interrupted, see `console::interrupted`); the console loop reads the buffer, idling in
+//! between, so no keystroke is lost or reordered. If the buffer overflows, the loss is
+//! reported to the line editor (which then refuses the line it hit), never silent.
 use super::line::CTRL_C;
 
 /// Bytes of type-ahead kept while a command runs (four full lines).
@@ -27,10 +27,9 @@ pub struct TypeAhead {
     lost: bool,
     /// Ctrl-C arrived since [`TypeAhead::begin_command`].
     interrupted: bool,
-    /// Bytes handed out so far, and how many had been typed before the last Ctrl-C: a
-    /// Ctrl-C typed after the line a command comes from belongs to that command.
-    popped: u64,
-    ctrl_c_index: u64,
+    /// A command runs (between [`TypeAhead::begin_command`] and [`TypeAhead::end_command`]):
+    /// Ctrl-C is its interrupt. At the prompt Ctrl-C is a byte for the line editor.
+    running: bool,
 }
 
 impl Default for TypeAhead {
@@ -47,19 +46,18 @@ impl TypeAhead {
             len: 0,
             lost: false,
             interrupted: false,
-            popped: 0,
-            ctrl_c_index: 0,
+            running: false,
         }
     }
 
-    /// A byte received while a command runs: Ctrl-C interrupts the command (and is consumed,
-    /// as a tty's ISIG consumes it); any other byte is kept for the line editor. Once a byte
+    /// A received byte. While a command runs, Ctrl-C interrupts it (and is consumed, as a
+    /// tty's ISIG consumes it); any other byte, and Ctrl-C at the prompt (the line editor
+    /// cancels the line with it), is kept for the line editor. Once a byte
     /// had to be dropped, every later one is dropped too until the loss has been handed out,
     /// so what is kept is always a prefix of what was typed.
     pub fn receive(&mut self, b: u8) {
-        if b == CTRL_C {
+        if b == CTRL_C && self.running {
             self.interrupted = true;
-            self.ctrl_c_index = self.popped + self.len as u64;
         } else if self.lost || self.len == TYPE_AHEAD_MAX {
             self.lost = true;
         } else {
@@ -74,7 +72,6 @@ impl TypeAhead {
             let b = self.buf[self.head];
             self.head = (self.head + 1) % TYPE_AHEAD_MAX;
             self.len -= 1;
-            self.popped += 1;
             Some(Input::Byte(b))
         } else if self.lost {
             self.lost = false;
@@ -98,23 +95,41 @@ impl TypeAhead {
         self.interrupted
     }
 
-    /// A command starts: forget a Ctrl-C typed before the line it comes from (one typed
-    /// after that line, even before the command started, is the command's).
+    /// A command starts: forget an earlier command's Ctrl-C. The bytes still buffered were
+    /// typed after the command's line, so they are the command's type-ahead: a Ctrl-C among
+    /// them (typed right after Enter, received while the prompt was still reading)
+    /// interrupts the command, as it would had it arrived a moment later.
     pub fn begin_command(&mut self) {
-        if self.ctrl_c_index < self.popped {
-            self.interrupted = false;
+        self.interrupted = false;
+        self.running = true;
+        let (head, len) = (self.head, self.len);
+        self.len = 0;
+        for i in 0..len {
+            let b = self.buf[(head + i) % TYPE_AHEAD_MAX];
+            if b == CTRL_C {
+                self.interrupted = true;
+            } else {
+                self.buf[(self.head + self.len) % TYPE_AHEAD_MAX] = b;
+                self.len += 1;
+            }
         }
     }
 
-    /// A command has ended (or its Ctrl-C was handled): forget the Ctrl-C.
+    /// The command returned: Ctrl-C goes to the line editor again.
     pub fn end_command(&mut self) {
-        self.interrupted = false;
+        self.running = false;
+    }
+
+    /// Whether Ctrl-C arrived, forgetting it (a command that handles Ctrl-C and goes on,
+    /// as `run` does for its foreground program, sees the next one).
+    pub fn take_interrupt(&mut self) -> bool {
+        core::mem::replace(&mut self.interrupted, false)
     }
 }
 
 #[cfg(all(kernel, target_arch = "arm"))]
 mod device {
-    use super::{Input, TypeAhead, CTRL_C};
+    use super::{Input, TypeAhead};
     use crate::board::raspi::uart;
     use crate::kernel::irq::{self, IrqError, IrqReturn};
     use crate::kernel::spinlock::IrqSpinLock;
@@ -165,13 +180,20 @@ mod device {
         TYPE_AHEAD.lock().begin_command();
     }
 
-    /// Called when a command has ended, or has handled its Ctrl-C.
+    /// Called when the command has returned, before the prompt reads again.
     pub fn end_command() {
         TYPE_AHEAD.lock().end_command();
     }
 
+    /// Whether Ctrl-C arrived since the command started or the last call, forgetting it.
+    pub fn take_interrupt() -> bool {
+        let mut t = TYPE_AHEAD.lock();
+        drain(&mut t);
+        t.take_interrupt()
+    }
+
     /// The next input for the line editor, in the order it was typed; the CPU idles until
-    /// there is some.
+    /// there is some (programs that can run get it meanwhile).
     pub fn next() -> Input {
         loop {
             if let Some(i) = next_or(|| false, false) {
@@ -193,12 +215,6 @@ mod device {
                 if let Some(i) = t.pop() {
                     return Some(Some(i));
                 }
-                // At the prompt (no command running), Ctrl-C goes to the line editor, after
-                // the bytes typed before it.
-                if !ctrl_c_stops && t.interrupted() {
-                    t.end_command();
-                    return Some(Some(Input::Byte(CTRL_C)));
-                }
                 if (ctrl_c_stops && t.interrupted()) || process::others_runnable() {
                     return Some(None);
                 }
@@ -218,7 +234,9 @@ mod device {
 }
 
 #[cfg(all(kernel, target_arch = "arm"))]
-pub use device::{begin_command, end_command, init_irq, interrupted, next, next_or};
+pub use device::{
+    begin_command, end_command, init_irq, interrupted, next, next_or, take_interrupt,
+};
 
 #[cfg(test)]
 mod tests {
@@ -231,6 +249,7 @@ mod tests {
     #[test]
     fn bytes_come_out_in_order_and_ctrl_c_interrupts() {
         let mut t = TypeAhead::new();
+        t.begin_command();
         assert!(!t.interrupted());
         for &b in b"he\x03lp\n" {
             t.receive(b);
@@ -245,23 +264,43 @@ mod tests {
         assert!(!t.interrupted());
     }
 
-    /// A Ctrl-C typed right after a command's line (before the command started) stops that
-    /// command; one typed inside the line does not carry over to it.
     #[test]
-    fn ctrl_c_after_the_line_belongs_to_its_command() {
+    fn ctrl_c_at_the_prompt_goes_to_the_line_editor() {
         let mut t = TypeAhead::new();
-        for &b in b"memtest\n\x03" {
+        for &b in b"abc\x03" {
             t.receive(b);
         }
-        assert_eq!(drain(&mut t).len(), 8);
+        assert!(!t.interrupted());
+        assert_eq!(drain(&mut t), b"abc\x03".iter().map(|&b| Input::Byte(b)).collect::<Vec<_>>());
+        // During a command it interrupts; after it, it is a byte again.
+        t.begin_command();
+        t.receive(CTRL_C);
+        assert!(t.interrupted());
+        assert!(t.is_empty());
+        t.end_command();
+        t.receive(CTRL_C);
+        assert_eq!(t.pop(), Some(Input::Byte(CTRL_C)));
+    }
+
+    #[test]
+    fn ctrl_c_typed_after_the_line_interrupts_the_command() {
+        // "memtest\n\x03ls\n" arrives at once: the prompt reads the line, the Ctrl-C
+        // behind it belongs to the command it starts, the rest stays type-ahead.
+        let mut t = TypeAhead::new();
+        for _ in 0..TYPE_AHEAD_MAX - 2 {
+            t.receive(b'x');
+            t.pop();
+        }
+        for &b in b"memtest\n\x03ls\n" {
+            t.receive(b);
+        }
+        for &b in b"memtest\n" {
+            assert_eq!(t.pop(), Some(Input::Byte(b)));
+        }
         t.begin_command();
         assert!(t.interrupted());
+        assert_eq!(drain(&mut t), b"ls\n".iter().map(|&b| Input::Byte(b)).collect::<Vec<_>>());
         t.end_command();
-        assert!(!t.interrupted());
-        for &b in b"ab\x03c\n" {
-            t.receive(b);
-        }
-        drain(&mut t);
         t.begin_command();
         assert!(!t.interrupted());
     }
@@ -269,6 +308,7 @@ mod tests {
     #[test]
     fn overflow_keeps_a_prefix_and_reports_the_loss_once() {
         let mut t = TypeAhead::new();
+        t.begin_command();
         for i in 0..TYPE_AHEAD_MAX + 10 {
             t.receive(b'a' + (i % 26) as u8);
         }

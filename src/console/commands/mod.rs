@@ -417,8 +417,6 @@ pub fn console_loop() -> ! {
                     Ok(cmd) => run(cmd),
                     Err(e) => kprintln!("pivm: {}", e),
                 }
-                // A Ctrl-C the command saw (or ignored) belongs to it, not to the next line.
-                super::input::end_command();
                 kprint!("{}", PROMPT);
             }
         }

@@ -60,8 +60,7 @@ fn wait_foreground(pid: u32) {
                 process::STDIN.lock().0.push_back(b);
             }
         }
-        if input::interrupted() {
-            input::end_command();
+        if input::take_interrupt() {
             kprint!("^C");
             let _ = process::send_signal(pid, process::SIGINT);
         }

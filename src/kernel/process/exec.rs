@@ -154,7 +154,7 @@ pub fn spawn(path: &str, argv: &[&[u8]], foreground: bool) -> Result<u32, ExecEr
 /// `begin_new_exec` + `start_thread`: the caller's address space is replaced by the loaded
 /// one (the old one freed), its name and handlers reset, and it returns to user space at
 /// the new entry point.
-pub fn exec_into_current(regs: &mut crate::arch::vectors::PtRegs, path: &str, l: Loaded) {
+pub fn exec_into_current(regs: &mut crate::arch::process::PtRegs, path: &str, l: Loaded) {
     use crate::abi::arm::signal::{KernelSigaction, SIG_IGN};
     let comm = path.rsplit('/').next().unwrap_or(path);
     let old = super::with_current(|t| {

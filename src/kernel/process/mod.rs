@@ -26,9 +26,9 @@ use crate::abi::arm::signal::{
     UserRegs, VfpSigframe, SIG_DFL, SIG_IGN,
 };
 use crate::arch::irqflags;
+use crate::arch::process::PtRegs;
 use crate::arch::process::UserException;
 use crate::arch::process::{self as arch, CpuContext, VfpState};
-use crate::arch::vectors::PtRegs;
 use crate::kernel::mem::with_node;
 use crate::mm::gfp::GfpFlags;
 use crate::mm::memory::{FaultCounts, FaultError, FaultFlags};
@@ -128,6 +128,9 @@ pub struct Task {
     pub cstime: u64,
     /// Started by the console's `run` (its job), not by another program.
     pub console_job: bool,
+    /// `RLIMIT_NPROC` (soft, hard): processes of its user (all of pivm's run as root, and
+    /// unlike Linux root is not exempt).
+    pub rlim_nproc: (u64, u64),
 }
 
 impl Task {
@@ -167,6 +170,7 @@ impl Task {
             cutime: 0,
             cstime: 0,
             console_job: false,
+            rlim_nproc: (u64::MAX, u64::MAX),
         }
     }
 }
@@ -211,6 +215,12 @@ pub static PGFAULT: AtomicU64 = AtomicU64::new(0);
 pub static PGMAJFAULT: AtomicU64 = AtomicU64::new(0);
 /// Kernel stacks of live tasks (`/proc/meminfo` KernelStack, in pages).
 pub static NR_KERNEL_STACK_PAGES: AtomicU64 = AtomicU64::new(0);
+/// `max_threads` (`/proc/sys/kernel/threads-max`): `set_max_threads` sizes it so that
+/// kernel stacks take at most an eighth of RAM.
+pub static MAX_THREADS: AtomicU64 = AtomicU64::new(u64::MAX);
+/// `MIN_THREADS`.
+const MIN_THREADS: u64 = 20;
+
 /// `user_debug=` bits (`UDBG_SEGV` = 8 reports unhandled faults).
 static USER_DEBUG: AtomicU32 = AtomicU32::new(0);
 /// `randomize_va_space` (0 with `norandmaps`).
@@ -280,6 +290,9 @@ pub fn init(params: &crate::boot::cmdline::BootParams, initrd: Option<(u64, u64)
         RANDOMIZE_VA_SPACE.store(0, Ordering::Relaxed);
     }
     USER_DEBUG.store(params.user_debug, Ordering::Relaxed);
+    let totalram = with_node(|n| n.totalram_pages());
+    let threads = (totalram * crate::mm::PAGE_SIZE / (u64::from(THREAD_SIZE) * 8)).max(MIN_THREADS);
+    MAX_THREADS.store(threads, Ordering::Relaxed);
     if !mm::init_special_pages() {
         kprintln!("process: no memory for the zero page");
     }
@@ -726,18 +739,6 @@ pub const CLONE_SETTLS: u32 = 0x0008_0000;
 pub const CLONE_CHILD_CLEARTID: u32 = 0x0020_0000;
 pub const CLONE_CHILD_SETTID: u32 = 0x0100_0000;
 
-/// `MIN_THREADS`, and `FUTEX_TID_MASK` (the most `max_threads` can be).
-const MIN_THREADS: u64 = 20;
-const FUTEX_TID_MASK: u64 = 0x3fff_ffff;
-
-/// `set_max_threads()`: at most an eighth of RAM in kernel stacks (`/proc/sys/kernel/threads-max`;
-/// half of it is `RLIMIT_SIGPENDING`, status's `SigQ` limit).
-pub fn max_threads() -> usize {
-    let pages = with_node(|n| n.totalram_pages());
-    let threads = pages / (8 * u64::from(THREAD_SIZE) / crate::mm::mm_types::PAGE_SIZE as u64);
-    threads.clamp(MIN_THREADS, FUTEX_TID_MASK) as usize
-}
-
 /// `kernel_clone` for `fork`, `vfork` and `clone` without `CLONE_VM`: a copy of the address
 /// space sharing every page copy-on-write (`dup_mmap`/`copy_page_range`), the same registers
 /// with r0 = 0, the same TLS, handlers, mask and files. `vfork` is a fork (the parent is not
@@ -753,9 +754,14 @@ pub fn do_fork(
     if flags & CLONE_VM != 0 {
         return Err(Errno::EINVAL);
     }
-    // copy_process: `nr_threads >= max_threads` is EAGAIN (root is exempt from RLIMIT_NPROC,
-    // not from this).
-    if with_tasks(|t| t.map.len() - 1) >= max_threads() {
+    // copy_process: nr_threads against max_threads, and the user's processes against
+    // RLIMIT_NPROC (zombies count until they are reaped).
+    let over = with_tasks(|t| {
+        let n = t.map.len() as u64 - 1;
+        let limit = t.current().rlim_nproc.0;
+        n >= MAX_THREADS.load(Ordering::Relaxed) || n >= limit
+    });
+    if over {
         return Err(Errno::EAGAIN);
     }
     let (stack, base, regs_addr) = alloc_thread_stack()?;
@@ -770,6 +776,7 @@ pub fn do_fork(
         c.files = t.files.clone();
         c.foreground = t.foreground;
         c.exe = t.exe.clone();
+        c.rlim_nproc = t.rlim_nproc;
         Some(c)
     });
     let Some(mut child) = child else {

@@ -19,7 +19,7 @@ use crate::abi::generic::{uts_field, KernelTimespec, NewUtsname, Statx, StatxTim
 use crate::abi::uaccess::{self, UserMemory};
 use crate::abi::wire::Wire;
 use crate::arch::process as arch;
-use crate::arch::vectors::PtRegs;
+use crate::arch::process::PtRegs;
 use crate::fs::binfmt_elf::RandomSource;
 use crate::fs::ramfs::{Stat, S_IFCHR};
 use crate::mm::mm_types::{Errno, PAGE_SIZE};
@@ -467,15 +467,27 @@ fn call(n: u32, a: [u32; 6]) -> SysResult {
             copy_out(a[1], &out)?;
             Ok(0)
         }
+        nr::SETRLIMIT => {
+            let v = copy_in(a[1], 8)?;
+            let w = |i: usize| u32::from_le_bytes([v[i], v[i + 1], v[i + 2], v[i + 3]]);
+            let inf = |x: u32| if x == u32::MAX { u64::MAX } else { u64::from(x) };
+            set_rlimit(a[0], (inf(w(0)), inf(w(4))))?;
+            Ok(0)
+        }
         nr::PRLIMIT64 => {
             if a[0] != 0 && a[0] != super::current_pid() {
                 return Err(Errno::ESRCH);
             }
+            let old = rlimit(a[1]);
+            if a[2] != 0 {
+                let v = copy_in(a[2], 16)?;
+                let w = |i: usize| u64::from_le_bytes(v[i..i + 8].try_into().unwrap_or([0; 8]));
+                set_rlimit(a[1], (w(0), w(8)))?;
+            }
             if a[3] != 0 {
-                let (cur, max) = rlimit(a[1]);
                 let mut out = [0u8; 16];
-                out[..8].copy_from_slice(&cur.to_le_bytes());
-                out[8..].copy_from_slice(&max.to_le_bytes());
+                out[..8].copy_from_slice(&old.0.to_le_bytes());
+                out[8..].copy_from_slice(&old.1.to_le_bytes());
                 copy_out(a[3], &out)?;
             }
             Ok(0)
@@ -494,14 +506,30 @@ fn with_tasks_has(pid: u32) -> SysResult {
     })
 }
 
-/// `RLIM_INFINITY` and the stack limit (8 MiB), as the reference system has them.
+/// `RLIMIT_STACK` and `RLIMIT_NPROC`.
+const RLIMIT_STACK: u32 = 3;
+const RLIMIT_NPROC: u32 = 6;
+
+/// The current task's limit `resource` (soft, hard): the stack's 8 MiB and the process
+/// limit are kept; every other one is `RLIM_INFINITY`, as on the reference system.
 fn rlimit(resource: u32) -> (u64, u64) {
-    const RLIMIT_STACK: u32 = 3;
-    if resource == RLIMIT_STACK {
-        (8 << 20, u64::MAX)
-    } else {
-        (u64::MAX, u64::MAX)
+    match resource {
+        RLIMIT_STACK => (8 << 20, u64::MAX),
+        RLIMIT_NPROC => with_current(|t| t.rlim_nproc),
+        _ => (u64::MAX, u64::MAX),
     }
+}
+
+/// `do_prlimit` for the limits pivm enforces (`RLIMIT_NPROC`); others are accepted and not
+/// kept. A soft limit above the hard one is `EINVAL`.
+fn set_rlimit(resource: u32, new: (u64, u64)) -> Result<(), Errno> {
+    if new.0 > new.1 {
+        return Err(Errno::EINVAL);
+    }
+    if resource == RLIMIT_NPROC {
+        with_current(|t| t.rlim_nproc = new);
+    }
+    Ok(())
 }
 
 /// Nanoseconds on a clock: every clock pivm has runs from boot.
