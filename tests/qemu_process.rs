@@ -241,3 +241,28 @@ fn mapmax_reaches_task_size_on_every_split() {
     mapmax_reaches_task_size("2G", "0x7f000000");
     mapmax_reaches_task_size("1G", "0x3f000000");
 }
+
+/// A program that allocates without end is killed with Linux's OOM line, alone. 128 MiB of
+/// RAM makes it quick; QEMU loads the initramfs at 0x08000000, so the second bank keeps it
+/// in memory (as the reference's `mem=120M mem=8M@0x08000000` does).
+#[test]
+fn a_memory_bomb_is_killed_by_the_oom_line_and_the_kernel_carries_on() {
+    let (mut q, _) = Qemu::boot_to_prompt(
+        Opts::raw("2G").initramfs().append("norandmaps mem=96M mem=32M@0x08000000"),
+    );
+    run(&mut q, "/bin/vmtest anon 1");
+    let before = free_kb(&mut q);
+    let out = run(&mut q, "/bin/membomb");
+    q.expect_in("membomb", &out, "Out of memory: Killed process ");
+    q.expect_in("membomb", &out, " (membomb) total-vm:");
+    q.expect_in("membomb", &out, "Killed");
+    let out = run(&mut q, "/bin/vmtest anon 4");
+    q.expect_in("after membomb", &out, "anon N=4:");
+    q.verify_ok("after membomb");
+    let after = free_kb(&mut q);
+    assert!(
+        after + 64 >= before,
+        "pages lost: {before} kB free before, {after} kB after\n{}",
+        q.transcript()
+    );
+}
