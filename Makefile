@@ -75,8 +75,10 @@ build/%.dtb: tests/dts/%.dts
 	@mkdir -p build
 	dtc -q -I dts -O dtb -o $@ $<
 
-run: kernel
-	$(QEMU) $(QEMU_ARGS) -kernel $(IMG) $(if $(BOOTARGS),-append "$(BOOTARGS)")
+# INITRD=path: the initramfs QEMU passes (-initrd); by default the test programs' archive.
+INITRD    ?= build/initramfs.cpio
+run: kernel $(if $(filter build/initramfs.cpio,$(INITRD)),initramfs)
+	$(QEMU) $(QEMU_ARGS) -kernel $(IMG) $(if $(BOOTARGS),-append "$(BOOTARGS)") $(if $(INITRD),-initrd $(INITRD))
 
 run-elf: kernel
 	$(QEMU) $(QEMU_ARGS) -kernel $(ELF)

@@ -55,6 +55,15 @@ for f in "${firmware[@]}"; do mcopy -i "$part" "$fw_dir/$f" "::$f"; done
 mcopy -i "$part" "$config" ::config.txt
 mcopy -i "$part" "$work/cmdline.txt" ::cmdline.txt
 mcopy -i "$part" "$kernel" ::kernel7.img
+# The programs' initramfs, which config.txt's `initramfs ... followkernel` line loads (an
+# empty file when it was not built, so the firmware finds what config.txt names).
+initramfs=${INITRAMFS:-build/initramfs.cpio}
+if [ -f "$initramfs" ]; then
+    mcopy -i "$part" "$initramfs" ::initramfs.cpio
+else
+    : > "$work/initramfs.cpio"
+    mcopy -i "$part" "$work/initramfs.cpio" ::initramfs.cpio
+fi
 
 # Little-endian 32-bit value as printf escapes.
 le32() { printf '\\x%02x\\x%02x\\x%02x\\x%02x' $(( $1 & 255 )) $(( $1 >> 8 & 255 )) $(( $1 >> 16 & 255 )) $(( $1 >> 24 & 255 )); }

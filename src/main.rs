@@ -108,6 +108,10 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
     if boot.params_size != 0 {
         check(memblock.reserve(boot.params_phys.0, boot.params_size, "boot params"));
     }
+    // arm_memblock_init(): the initramfs stays put until populate_rootfs has unpacked it.
+    if let Some(rd) = boot.initrd {
+        check(memblock.reserve(rd.start.0, rd.size, "initrd"));
+    }
     memblock.set_current_limit(layout.arm_lowmem_limit.0);
     // The device tree's /memreserve/ and /reserved-memory (early_init_fdt_scan_reserved_mem),
     // tried on a copy: they must leave room for mem_map, or they are all ignored.
@@ -240,6 +244,9 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
     // limits, once, with it counted, as Linux does.
     kernel::cma::cma_init_reserved_areas();
     mem::with_node(|n| n.init_per_zone_wmark_min());
+
+    // rootfs_initcall(populate_rootfs) and the process machinery (the console is task 0).
+    kernel::process::init(&params, boot.initrd.map(|rd| (rd.start.0, rd.size)));
 
     let k = kernel::set(Kernel { entry, boot, params, layout, memblock });
     // pivm.run=NAME: a scenario at boot, then the console (to watch it on a real Pi).

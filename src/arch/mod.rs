@@ -62,9 +62,9 @@ pub mod cache {
 #[cfg(kernel)]
 pub mod mmu {
     pub use super::imp::mmu::{
-        dump_kernel_page_tables, flush_tlb_kernel_range, map_kernel_page, page_table_pages,
-        paging_init, phys_to_virt, prealloc_pte_table, set_linear_map, show_pte, translate,
-        unmap_kernel_page, write_translation, MapError, PteAlloc,
+        dump_kernel_page_tables, dump_user_page_tables, flush_tlb_kernel_range, map_kernel_page,
+        page_table_pages, paging_init, phys_to_virt, prealloc_pte_table, set_linear_map, show_pte,
+        translate, unmap_kernel_page, write_translation, write_translation_in, MapError, PteAlloc,
     };
 }
 
@@ -116,4 +116,20 @@ pub mod arch_timer {
     pub use super::imp::arch_timer::{
         cntfrq, expired, mask, read_counter, set_next_event, ArchTimerPpi, TimerKind,
     };
+}
+
+/// Address-space identifiers (pure: the allocator and its generation rollover).
+pub use imp::asid;
+
+/// What processes need from the CPU: the saved context and `switch_to`, `switch_mm`, TLS,
+/// VFP state, a process's first-level table and PTEs, TLB maintenance by ASID, the hooks the
+/// user entry paths call (user faults, system calls, `do_work_pending`), the register frame
+/// and the FSR bits the fault path decodes.
+#[cfg(kernel)]
+pub mod process {
+    pub use super::imp::fault::{set_syscall_handler, set_user_exception_handler, UserException};
+    pub use super::imp::fsr::{fault_status, FSR_WRITE};
+    pub use super::imp::pgtable::L_PTE_RDONLY;
+    pub use super::imp::process::*;
+    pub use super::imp::vectors::PtRegs;
 }

@@ -117,6 +117,17 @@ fn apply_tag(tag: u32, payload: &[u8], info: &mut BootInfo) {
         }
         // set_cmdline stops at the NUL and truncates to COMMAND_LINE_SIZE - 1, as Linux does.
         ATAG_CMDLINE => info.set_cmdline(payload),
+        // `struct tag_initrd`: start (physical), size.
+        ATAG_INITRD2 => {
+            let start = read_word(payload, 0).unwrap_or(0);
+            let size = read_word(payload, 4).unwrap_or(0);
+            if size != 0 {
+                info.initrd = Some(super::info::MemBank {
+                    start: PhysAddr(u64::from(start)),
+                    size: u64::from(size),
+                });
+            }
+        }
         _ => {}
     }
 }

@@ -428,6 +428,12 @@ pub struct BootParams {
     /// `memblock=debug` (Linux's parameter): print memblock's regions once boot has made its
     /// reservations (`memblock_dump_all`).
     pub memblock_debug: bool,
+    /// `norandmaps` (Linux's parameter): no address-space randomisation for processes
+    /// (`randomize_va_space` 0).
+    pub norandmaps: bool,
+    /// `user_debug=N` (ARM's parameter): bits of user-space faults the kernel reports
+    /// (`UDBG_SEGV` 8 prints `unhandled page fault`).
+    pub user_debug: u32,
 }
 
 /// A problem found on the command line; `Display` prints one line (no newline). Text the
@@ -526,6 +532,8 @@ const KNOWN_KEYS: &[&str] = &[
     "memblock",
     "pivm.profile",
     "pivm.run",
+    "norandmaps",
+    "user_debug",
 ];
 
 /// Each parameter with where it goes, in order; after `--` everything is init's argv.
@@ -711,6 +719,12 @@ pub fn parse(cmdline: &[u8]) -> (BootParams, Diagnostics<'_>) {
                     value: value.map(Shown::new),
                 }),
             }
+        } else if key_eq(key, "norandmaps") {
+            params.norandmaps = true;
+        } else if key_eq(key, "user_debug") {
+            if let Some(v) = size_param("user_debug", p.value, &mut diag) {
+                params.user_debug = v as u32;
+            }
         } else if key_eq(key, "memblock") {
             match p.value {
                 Some(b"debug") => params.memblock_debug = true,
@@ -801,6 +815,15 @@ mod tests {
                 "page_poison=: expected 1/on or 0/off, ignored"
             ]
         );
+    }
+
+    #[test]
+    fn norandmaps_and_user_debug() {
+        let (p, d) = parse(b"norandmaps user_debug=31");
+        assert!(p.norandmaps);
+        assert_eq!(p.user_debug, 31);
+        assert!(d.iter().next().is_none());
+        assert!(!parse(b"").0.norandmaps);
     }
 
     #[test]

@@ -125,12 +125,21 @@ pub fn parse_dtb(blob: &[u8], params_phys: u64, info: &mut BootInfo) -> Result<(
     let mut banks = [(0u64, 0u64); MAX_MEM_BANKS];
     let mut nr_banks = 0;
     let mut bootargs = None;
+    let mut initrd = None;
     // `children()` (unlike `find_node`) steps over the NOPs QEMU leaves where it removed the
     // blob's own /memory node, so the root's children are searched by hand.
     for node in root.children() {
         let base_name = node.name.split('@').next().unwrap_or("");
         if base_name == "chosen" {
             bootargs = node.property("bootargs").map(|p| p.value);
+            // early_init_dt_check_for_initrd(): one or two cells each.
+            let start = node.property("linux,initrd-start").and_then(|p| be_cells(p.value));
+            let end = node.property("linux,initrd-end").and_then(|p| be_cells(p.value));
+            if let (Some(s), Some(e)) = (start, end) {
+                if e > s {
+                    initrd = Some((s, e - s));
+                }
+            }
         } else if is_memory_node(base_name, node.property("device_type").map(|p| p.value))
             && is_available(node.property("status").map(|p| p.value))
         {
@@ -166,6 +175,9 @@ pub fn parse_dtb(blob: &[u8], params_phys: u64, info: &mut BootInfo) -> Result<(
     }
     if let Some(args) = bootargs {
         info.set_cmdline(args);
+    }
+    if let Some((start, size)) = initrd {
+        info.initrd = Some(super::info::MemBank { start: PhysAddr(start), size });
     }
     if let Some(model) = root.property("model") {
         info.set_model(model.value);

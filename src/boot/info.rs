@@ -50,6 +50,9 @@ pub struct BootInfo {
     /// `linux,cma-default`), placed by the reserved-memory scan but not reserved: it stays in
     /// the page allocator, for the CMA code to take as Linux's MIGRATE_CMA pageblocks.
     pub cma: Option<MemBank>,
+    /// The initramfs the loader placed in RAM (ATAG_INITRD2, or the device tree's
+    /// `/chosen/linux,initrd-start` and `linux,initrd-end`).
+    pub initrd: Option<MemBank>,
     /// Device tree `/model` (empty for ATAGs).
     model: [u8; 64],
     model_len: usize,
@@ -70,6 +73,7 @@ impl BootInfo {
             banks: [MemBank { start: PhysAddr(0), size: 0 }; MAX_MEM_BANKS],
             nr_banks: 0,
             cma: None,
+            initrd: None,
             cmdline: [0; COMMAND_LINE_SIZE],
             cmdline_len: 0,
             model: [0; 64],

@@ -119,6 +119,12 @@ impl TypeAhead {
     pub fn end_command(&mut self) {
         self.running = false;
     }
+
+    /// Whether Ctrl-C arrived, forgetting it (a command that handles Ctrl-C and goes on,
+    /// as `run` does for its foreground program, sees the next one).
+    pub fn take_interrupt(&mut self) -> bool {
+        core::mem::replace(&mut self.interrupted, false)
+    }
 }
 
 #[cfg(all(kernel, target_arch = "arm"))]
@@ -179,19 +185,58 @@ mod device {
         TYPE_AHEAD.lock().end_command();
     }
 
+    /// Whether Ctrl-C arrived since the command started or the last call, forgetting it.
+    pub fn take_interrupt() -> bool {
+        let mut t = TYPE_AHEAD.lock();
+        drain(&mut t);
+        t.take_interrupt()
+    }
+
     /// The next input for the line editor, in the order it was typed; the CPU idles until
-    /// there is some.
+    /// there is some (programs that can run get it meanwhile).
     pub fn next() -> Input {
-        crate::kernel::time::idle_wait(|| {
-            let mut t = TYPE_AHEAD.lock();
-            drain(&mut t);
-            t.pop()
-        })
+        loop {
+            if let Some(i) = next_or(|| false, false) {
+                return i;
+            }
+        }
+    }
+
+    /// The next input, or None as soon as `stop` says so (checked whenever the CPU comes
+    /// back to the console, and on Ctrl-C when `ctrl_c_stops`). While there is none,
+    /// programs that can run get the CPU (the console is their idle task); otherwise the
+    /// CPU idles.
+    pub fn next_or(mut stop: impl FnMut() -> bool, ctrl_c_stops: bool) -> Option<Input> {
+        use crate::kernel::process;
+        loop {
+            let got = crate::kernel::time::idle_wait(|| {
+                let mut t = TYPE_AHEAD.lock();
+                drain(&mut t);
+                if let Some(i) = t.pop() {
+                    return Some(Some(i));
+                }
+                if (ctrl_c_stops && t.interrupted()) || process::others_runnable() {
+                    return Some(None);
+                }
+                None
+            });
+            if let Some(i) = got {
+                return Some(i);
+            }
+            if process::others_runnable() {
+                process::schedule();
+            }
+            if stop() {
+                return None;
+            }
+        }
     }
 }
 
 #[cfg(all(kernel, target_arch = "arm"))]
-pub use device::{begin_command, end_command, init_irq, interrupted, next};
+pub use device::{
+    begin_command, end_command, init_irq, interrupted, next, next_or, take_interrupt,
+};
 
 #[cfg(test)]
 mod tests {

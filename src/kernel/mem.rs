@@ -230,7 +230,12 @@ pub fn node_stats() -> NodeStats {
     let slab_pages = SLAB.lock().meminfo().total_pages() as u64;
     NodeStats {
         nr_slab_unreclaimable: slab_pages,
-        nr_page_table_pages: crate::arch::mmu::page_table_pages(),
+        nr_page_table_pages: crate::arch::mmu::page_table_pages()
+            + crate::kernel::process::mm::PGD_PAGES.load(core::sync::atomic::Ordering::Relaxed),
+        // NR_KERNEL_STACK_KB: 8 KiB per task.
+        nr_kernel_stack: crate::kernel::process::NR_KERNEL_STACK_PAGES
+            .load(core::sync::atomic::Ordering::Relaxed)
+            * (PAGE_SIZE / 1024),
         ..NodeStats::default()
     }
 }
@@ -254,6 +259,8 @@ pub fn meminfo_snapshot(layout: &Layout) -> MeminfoSnapshot {
     mi.vmalloc_total_bytes = layout.vmalloc_size();
     mi.vmalloc_used_bytes = used;
     mi.vmalloc_chunk_bytes = chunk;
+    mi.anon_pages =
+        crate::kernel::process::mm::NR_ANON_PAGES.load(core::sync::atomic::Ordering::Relaxed);
     mi
 }
 

@@ -3,6 +3,7 @@
 pub mod cma;
 pub mod irq;
 pub mod mem;
+pub mod process;
 pub mod scenario;
 pub mod spinlock;
 pub mod time;

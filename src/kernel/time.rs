@@ -384,6 +384,7 @@ mod device {
         do_timer(ticks);
         s.tk.advance(now);
         s.cpustat.account(ctx, ticks);
+        crate::kernel::process::scheduler_tick(matches!(ctx, TickContext::User));
         arch_timer::set_next_event(kind, s.tick.next);
     }
 

@@ -3,9 +3,11 @@ pub mod addr;
 pub mod cma;
 pub mod era;
 pub mod memblock;
+pub mod memory;
 pub mod mm_init;
 pub mod mm_types;
 pub mod mmap;
+pub mod oom_kill;
 
 pub use addr::{Pfn, PhysAddr, VirtAddr};
 

@@ -84,11 +84,17 @@ pub enum PageOwner {
     Cma = 7,
     /// Held by a scenario's workload until `scenario release`.
     Scenario = 8,
+    /// A task's kernel stack (`THREAD_SIZE`, order 1).
+    KernelStack = 9,
+    /// An anonymous page of a process (its own, or a copy-on-write copy).
+    Anon = 10,
+    /// A file page in the page cache (the initramfs's files).
+    PageCache = 11,
 }
 
 impl PageOwner {
     /// Every owner, in `repr` order.
-    pub const ALL: [PageOwner; 9] = [
+    pub const ALL: [PageOwner; 12] = [
         Self::None,
         Self::Kernel,
         Self::Console,
@@ -98,6 +104,9 @@ impl PageOwner {
         Self::Vmalloc,
         Self::Cma,
         Self::Scenario,
+        Self::KernelStack,
+        Self::Anon,
+        Self::PageCache,
     ];
 
     /// The name reports use.
@@ -112,6 +121,9 @@ impl PageOwner {
             Self::Vmalloc => "vmalloc",
             Self::Cma => "cma_alloc",
             Self::Scenario => "the scenario",
+            Self::KernelStack => "a kernel stack",
+            Self::Anon => "an anonymous mapping",
+            Self::PageCache => "the page cache",
         }
     }
 

@@ -37,6 +37,8 @@ pub struct Opts {
     pub max_order: Option<u32>,
     /// A build variant's `FEATURES=` ("" for none).
     pub features: &'static str,
+    /// `-initrd <path>` (relative to the repository; `make initramfs` builds the default).
+    pub initrd: Option<&'static str>,
     /// Further QEMU arguments, appended as given (e.g. `-icount shift=0`).
     pub qemu_args: Vec<&'static str>,
 }
@@ -51,6 +53,7 @@ impl Opts {
             monitor: None,
             max_order: None,
             features: "",
+            initrd: None,
             qemu_args: Vec::new(),
         }
     }
@@ -68,6 +71,11 @@ impl Opts {
     /// `-dtb build/<name>.dtb`, from `tests/dts/<name>.dts`.
     pub fn dtb_named(mut self, name: &'static str) -> Opts {
         self.dtb = Some(name);
+        self
+    }
+    /// `-initrd build/initramfs.cpio` (the test programs, built by `make initramfs`).
+    pub fn initramfs(mut self) -> Opts {
+        self.initrd = Some("build/initramfs.cpio");
         self
     }
     /// Boots the kernel built with `make kernel ... MAX_ORDER=order`.
@@ -270,6 +278,10 @@ impl Qemu {
         if let Some(name) = opts.dtb {
             args.push("-dtb".into());
             args.push(artifact(&format!("build/{name}.dtb"), "make dtb").display().to_string());
+        }
+        if let Some(path) = opts.initrd {
+            args.push("-initrd".into());
+            args.push(artifact(path, "make initramfs").display().to_string());
         }
         args.extend(opts.qemu_args.iter().map(|a| a.to_string()));
         let mut q = Qemu::spawn("qemu-system-arm", &args);

@@ -18,7 +18,7 @@ USER_CFLAGS        := -std=c99 -O2 -Wall -Wextra -Werror
 # tiny has no C library at all: its own _start and system calls.
 USER_TINY_CFLAGS   := $(USER_CFLAGS) -nostdlib -ffreestanding -fno-stack-protector
 # Programs linked with static glibc and the shared helpers; vmtest and segv add the probe table.
-USER_GLIBC_PROGS   := vmtest segv crash efault forkbomb membomb mapmax procself syscalls spin
+USER_GLIBC_PROGS   := vmtest segv crash efault forkbomb membomb mapmax procself syscalls spin touch
 USER_PROGS         := tiny $(USER_GLIBC_PROGS)
 USER_BINS          := $(addprefix $(USER_OUT)/,$(USER_PROGS))
 USER_HEADERS       := $(wildcard $(USER_SRC)/*.h)
@@ -27,6 +27,9 @@ USER_HEADERS       := $(wildcard $(USER_SRC)/*.h)
 USER_DATA_FILES    := $(USER_DATA)/f16m
 INITRAMFS          := build/initramfs$(if $(filter-out arm,$(USER_ARCH)),-$(USER_ARCH)).cpio.gz
 INITRAMFS_ROOT     := build/initramfs-root-$(USER_ARCH)
+# The same archive uncompressed (pivm unpacks it in place: inflating the 17 MiB archive would
+# need one buffer larger than kmalloc's 4 MiB ceiling).
+INITRAMFS_RAW      := $(INITRAMFS:.cpio.gz=.cpio)
 
 .PHONY: user initramfs compare-linux
 
@@ -61,7 +64,9 @@ $(INITRAMFS): $(USER_BINS) $(USER_DATA_FILES)
 	install -m 0644 $(USER_DATA_FILES) $(INITRAMFS_ROOT)/data/
 	find $(INITRAMFS_ROOT) -exec touch -h -d @0 {} +
 	cd $(INITRAMFS_ROOT) && find . -mindepth 1 | LC_ALL=C sort | \
-		cpio -o -H newc -R 0:0 --reproducible --quiet | gzip -9 -n > $(CURDIR)/$@.tmp
+		cpio -o -H newc -R 0:0 --reproducible --quiet > $(CURDIR)/$(INITRAMFS_RAW).tmp
+	gzip -9 -n < $(INITRAMFS_RAW).tmp > $@.tmp
+	mv $(INITRAMFS_RAW).tmp $(INITRAMFS_RAW)
 	mv $@.tmp $@
 
 # Real Linux 6.1 (Debian's armmp kernel) on the same QEMU board with the same initramfs: the

@@ -298,6 +298,8 @@ ret_from_exception:
 ret_to_user_from_irq:
 ret_to_user:
     cpsid   i
+    mov     r0, sp                          @ do_work_pending: reschedule, fatal signals
+    bl      do_work_pending
     mov     r2, sp
     ldr     r1, [r2, #{s_psr}]
     ldr     lr, [r2, #{s_pc}]!

@@ -214,6 +214,10 @@ fn user_exception(e: UserException, regs: &mut PtRegs, dacr: u32) {
     }
 }
 
+/// Short-descriptor fault status codes of translation faults (first and second level).
+const TRANSLATION_SECTION: u32 = 0x05;
+const TRANSLATION_PAGE: u32 = 0x07;
+
 /// `do_DataAbort` from `__dabt_svc` / `__dabt_usr`.
 #[no_mangle]
 extern "C" fn do_DataAbort(addr: u32, fsr: u32, regs: *mut PtRegs) {
@@ -223,6 +227,13 @@ extern "C" fn do_DataAbort(addr: u32, fsr: u32, regs: *mut PtRegs) {
     let regs = unsafe { &mut *regs };
     if regs.user_mode() {
         return user_exception(UserException::DataAbort { addr, fsr }, regs, dacr);
+    }
+    // do_translation_fault: a kernel address a process's table lacks (a vmalloc or ioremap
+    // table made after its pgd was copied) is synced from swapper_pg_dir and retried.
+    if matches!(fsr::fault_status(fsr), TRANSLATION_SECTION | TRANSLATION_PAGE)
+        && super::process::sync_kernel_entry(addr)
+    {
+        return;
     }
     if let Some(fixup) = search_exception_table(regs.pc()) {
         FIXED_FAR.store(addr, Ordering::Relaxed);

@@ -2,6 +2,7 @@
 //! profiles, short-descriptor translation table formats and fault decoding (pure, compiled
 //! everywhere) and the code that runs on the CPU (entry, CP15, MMU, exceptions), compiled for
 //! the kernel only.
+pub mod asid;
 pub mod cpuinfo;
 pub mod desc;
 pub mod fixmap;
@@ -31,6 +32,8 @@ pub mod irq;
 pub mod irqflags;
 #[cfg(all(kernel, target_arch = "arm"))]
 pub mod mmu;
+#[cfg(all(kernel, target_arch = "arm"))]
+pub mod process;
 #[cfg(all(kernel, target_arch = "arm"))]
 pub mod semihosting;
 #[cfg(all(kernel, target_arch = "arm"))]

@@ -9,6 +9,7 @@ use self::cma::{cmd_cma_alloc, cmd_cma_release};
 use self::files::cmd_cat;
 use self::mmu::{cmd_layout, cmd_p2v, cmd_peek, cmd_pt, cmd_ptdump, cmd_v2p};
 use self::pages::{cmd_alloc_pages, cmd_frag, cmd_free_pages, cmd_free_pages_pfn, cmd_memtest};
+use self::process::{cmd_kill, cmd_ls, cmd_ps, cmd_run};
 use self::scenario::cmd_scenario;
 use self::slab::{cmd_kfree, cmd_kmalloc, cmd_ksize};
 use self::system::{cmd_crash, cmd_jiffies, cmd_poweroff, cmd_reboot};
@@ -45,6 +46,7 @@ mod cma;
 mod files;
 mod mmu;
 mod pages;
+mod process;
 mod scenario;
 mod slab;
 mod system;
@@ -85,14 +87,14 @@ pub static COMMANDS: &[Command] = &[
     },
     Command {
         name: "pt",
-        usage: "pt VA",
-        help: "walk the live translation tables for VA",
+        usage: "pt VA [PID]",
+        help: "walk the live translation tables for VA (or process PID's)",
         run: cmd_pt,
     },
     Command {
         name: "ptdump",
-        usage: "ptdump",
-        help: "the kernel's mappings, merged (kernel_page_tables)",
+        usage: "ptdump [PID]",
+        help: "the kernel's mappings, merged (kernel_page_tables), or process PID's",
         run: cmd_ptdump,
     },
     Command {
@@ -235,6 +237,25 @@ pub static COMMANDS: &[Command] = &[
         usage: "crash null|exec|undef|stack",
         help: "NULL read, jump to an unmapped page, undefined instruction, stack overflow (oops)",
         run: cmd_crash,
+    },
+    Command {
+        name: "run",
+        usage: "run PATH [ARGS...] [&]",
+        help: "run a program from the initramfs (in the foreground; & for the background)",
+        run: cmd_run,
+    },
+    Command { name: "ls", usage: "ls [PATH]", help: "list a directory of the rootfs", run: cmd_ls },
+    Command {
+        name: "kill",
+        usage: "kill [-SIG] PID",
+        help: "send a signal to a program (default SIGTERM)",
+        run: cmd_kill,
+    },
+    Command {
+        name: "ps",
+        usage: "ps [-e|-A] [-C NAMES] [-p PIDS] [-o FORMAT]",
+        help: "the running programs, as procps's ps prints them",
+        run: cmd_ps,
     },
     Command {
         name: "poweroff",

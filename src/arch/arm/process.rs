@@ -1,0 +1,435 @@
+//! What a process needs from the ARMv7 CPU: the saved kernel context and `cpu_switch_to`
+//! (arch/arm/kernel/entry-armv.S: r4-r11, sp and pc of the task that gives up the CPU), the
+//! first return of a new task to user space (`ret_from_fork`), `cpu_v7_switch_mm` (CONTEXTIDR
+//! then TTBR0), TPIDRURO for `set_tls`, a process's first-level table (`pgd_alloc`: 16 KiB,
+//! order 2, the kernel's entries copied from `swapper_pg_dir`; `free_pgd_range` + `pgd_free`),
+//! its PTEs (the Linux/hardware pair with L_PTE_USER, RDONLY, XN, DIRTY, YOUNG; nG), TLB
+//! maintenance by ASID, and the hook `ret_to_user` calls before it leaves the kernel
+//! (`do_work_pending`: rescheduling and fatal signals).
+use core::arch::{asm, global_asm};
+
+use spin::Once;
+
+use super::desc::{L1_ENTRIES, SECTION_SHIFT};
+use super::mmu::{self, MapError, TTB_FLAGS_SMP};
+use super::pgtable::{
+    self, LinuxPte, PageTable, L_PTE_DIRTY, L_PTE_PRESENT, L_PTE_RDONLY, L_PTE_USER, L_PTE_XN,
+    L_PTE_YOUNG, PTE_TABLE_PAGE,
+};
+use super::vectors::PtRegs;
+use crate::config::PAGE_OFFSET;
+
+/// `struct cpu_context_save`: the callee-saved registers, sp and the resume address.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CpuContext {
+    pub r4_r11: [u32; 8],
+    pub sp: u32,
+    pub pc: u32,
+}
+
+/// A task's VFP/Advanced SIMD registers (`struct vfp_hard_struct`: d0-d31, FPSCR), saved
+/// and restored on every switch (pivm switches eagerly; Linux lazily).
+#[repr(C, align(8))]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct VfpState {
+    pub d: [u64; 32],
+    pub fpscr: u32,
+    _pad: u32,
+}
+
+/// `vfp_init`: user space may use the VFP (CPACR cp10/cp11 full access, FPEXC.EN).
+pub fn vfp_enable() {
+    let _ = super::cp15::read_mvfr();
+    // SAFETY: FPEXC.EN only enables the VFP unit, whose registers the kernel never uses.
+    unsafe { vfp_enable_fpexc() };
+}
+
+/// Saves the VFP registers of the task giving the CPU up.
+pub fn vfp_save(s: &mut VfpState) {
+    // SAFETY: writes 33 doublewords into `s`, which has that size.
+    unsafe { vfp_save_state(s) };
+}
+
+/// Loads the VFP registers of the task about to run.
+pub fn vfp_restore(s: &VfpState) {
+    // SAFETY: reads 33 doublewords from `s`.
+    unsafe { vfp_restore_state(s) };
+}
+
+/// `TASK_SIZE`: PAGE_OFFSET - 16 MiB (the modules area lies between).
+pub const TASK_SIZE: usize = (PAGE_OFFSET - 0x0100_0000) as usize;
+/// `PGD_ORDER`: a first-level table is 16 KiB.
+pub const PGD_ORDER: u32 = 2;
+/// `USER_PTRS_PER_PGD` in hardware (1 MiB) entries: the user half `pgd_alloc` clears.
+const USER_L1_ENTRIES: usize = TASK_SIZE >> SECTION_SHIFT;
+
+global_asm!(
+    r#"
+    .syntax unified
+    .arm
+    .text
+    @ cpu_switch_to(prev, next): r0 = &prev context, r1 = &next context.
+    .global cpu_switch_to
+cpu_switch_to:
+    stmia   r0, {{r4 - r11, sp, lr}}
+    ldmia   r1, {{r4 - r11, sp, pc}}
+
+    @ vfp_save_state(buf) / vfp_restore_state(buf): d0-d31 then FPSCR (33 doublewords).
+    .fpu    neon-vfpv4
+    .global vfp_save_state, vfp_restore_state, vfp_enable_fpexc
+vfp_save_state:
+    vstmia  r0!, {{d0 - d15}}
+    vstmia  r0!, {{d16 - d31}}
+    vmrs    r1, fpscr
+    str     r1, [r0]
+    bx      lr
+vfp_restore_state:
+    vldmia  r0!, {{d0 - d15}}
+    vldmia  r0!, {{d16 - d31}}
+    ldr     r1, [r0]
+    vmsr    fpscr, r1
+    bx      lr
+vfp_enable_fpexc:
+    vmrs    r0, fpexc
+    orr     r0, r0, #(1 << 30)
+    vmsr    fpexc, r0
+    bx      lr
+
+    @ A new task's first run: its context's sp points at the user pt_regs at the top of its
+    @ kernel stack; leave through ret_to_user.
+    .global ret_from_fork
+ret_from_fork:
+    b       ret_to_user
+"#
+);
+
+extern "C" {
+    fn vfp_save_state(buf: *mut VfpState);
+    fn vfp_restore_state(buf: *const VfpState);
+    fn vfp_enable_fpexc();
+    fn cpu_switch_to(prev: *mut CpuContext, next: *const CpuContext);
+    fn ret_from_fork();
+    /// The lowest address a kernel frame may use (entry_armv's overflow check).
+    static mut kernel_stack_limit: u32;
+}
+
+/// The address a new task's context resumes at.
+pub fn ret_from_fork_addr() -> u32 {
+    ret_from_fork as *const () as u32
+}
+
+/// Saves the running context in `prev` and resumes `next`; returns when something switches
+/// back to `prev`. `next_stack_limit` is the lowest address of `next`'s kernel stack.
+///
+/// # Safety
+/// Interrupts are masked; `prev` and `next` stay valid and unaliased until the switch back;
+/// `next` was saved by this function or built for `ret_from_fork` with a user `pt_regs` at
+/// its sp.
+pub unsafe fn switch_to(prev: *mut CpuContext, next: *const CpuContext, next_stack_limit: u32) {
+    // SAFETY: the entry code reads the limit only on exceptions, which are masked here.
+    unsafe { core::ptr::addr_of_mut!(kernel_stack_limit).write_volatile(next_stack_limit) };
+    // SAFETY: the caller's contract; r4-r11, sp and lr are saved and restored by the asm, every
+    // other register is caller-saved across this call.
+    unsafe { cpu_switch_to(prev, next) };
+}
+
+/// The boot SVC stack's limit (the console's task).
+pub fn boot_stack_limit() -> u32 {
+    extern "C" {
+        static __svc_stack: u8;
+    }
+    core::ptr::addr_of!(__svc_stack) as u32
+}
+
+/// A `pt_regs` for a fresh user task: USR mode, ARM state, interrupts on.
+pub fn start_thread(regs: &mut PtRegs, pc: u32, sp: u32) {
+    regs.uregs = [0; 18];
+    regs.uregs[PtRegs::PC] = pc & !1;
+    regs.uregs[PtRegs::SP] = sp;
+    // USR_MODE, and Thumb when the entry point's low bit says so.
+    regs.uregs[PtRegs::CPSR] = super::irq::USR_MODE | if pc & 1 != 0 { 1 << 5 } else { 0 };
+}
+
+/// `cpu_v7_switch_mm`: the address space `pgd` with context id `context_id` (ASID in its low
+/// 8 bits), flushing the TLB first when the ASID generation rolled over.
+pub fn switch_mm(pgd: u64, context_id: u64, flush: bool) {
+    let asid = (context_id & super::asid::ASID_MASK) as u32;
+    // SAFETY: CONTEXTIDR and TTBR0 writes change only translation; the kernel half of every
+    // pgd is swapper's, so the code running now stays mapped. The ISBs order the writes as
+    // cpu_v7_switch_mm does.
+    unsafe {
+        if flush {
+            asm!("mcr p15, 0, {z}, c8, c7, 0", "dsb", "isb", z = in(reg) 0u32, options(nostack));
+        }
+        asm!(
+            "mcr p15, 0, {asid}, c13, c0, 1",
+            "isb",
+            "mcr p15, 0, {ttb}, c2, c0, 0",
+            "isb",
+            asid = in(reg) asid,
+            ttb = in(reg) pgd as u32 | TTB_FLAGS_SMP,
+            options(nostack)
+        );
+    }
+}
+
+/// Back to the kernel's own table (`swapper_pg_dir`, ASID 0) for a kernel task.
+pub fn switch_to_kernel_mm() {
+    switch_mm(mmu::swapper_pg_dir_phys(), 0, false);
+}
+
+/// `set_tls`: TPIDRURO, the user-readable thread register (`__kuser_get_tls` reads it).
+pub fn set_tls(value: u32) {
+    // SAFETY: TPIDRURO is a plain register user space may read.
+    unsafe { asm!("mcr p15, 0, {v}, c13, c0, 3", v = in(reg) value, options(nostack, nomem)) };
+}
+
+/// `flush_tlb_page`: one user page of the address space with context id `context_id`.
+pub fn flush_tlb_page(va: usize, context_id: u64) {
+    let mva = (va as u32 & !0xfff) | (context_id & super::asid::ASID_MASK) as u32;
+    // SAFETY: TLBIMVA only drops a cached translation.
+    unsafe {
+        asm!("dsb ishst", "mcr p15, 0, {m}, c8, c7, 1", "dsb", "isb", m = in(reg) mva, options(nostack))
+    };
+}
+
+/// `flush_tlb_mm`: every entry of one ASID.
+pub fn flush_tlb_mm(context_id: u64) {
+    let asid = (context_id & super::asid::ASID_MASK) as u32;
+    // SAFETY: TLBIASID only drops cached translations.
+    unsafe {
+        asm!("dsb ishst", "mcr p15, 0, {a}, c8, c7, 2", "dsb", "isb", a = in(reg) asid, options(nostack))
+    };
+}
+
+/// `__sync_icache_dcache` for a page about to be mapped executable: its data cleaned to the
+/// point of unification (through the linear map at `kva`) and the instruction cache
+/// invalidated.
+pub fn sync_icache_dcache(kva: u32) {
+    super::cp15::clean_dcache_range(kva, 4096);
+    // SAFETY: ICIALLU only discards instruction-cache lines.
+    unsafe { asm!("mcr p15, 0, {z}, c7, c5, 0", "dsb", "isb", z = in(reg) 0u32, options(nostack)) };
+}
+
+/// Protections of a user PTE, arch-neutral in and Linux PTE bits out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UserPteProt {
+    pub write: bool,
+    pub exec: bool,
+    pub dirty: bool,
+}
+
+/// The Linux PTE bits of a user page (`PAGE_*` of `vm_get_page_prot` plus dirty): present,
+/// young, user, write-back cacheable, shareable.
+pub fn user_pte_bits(p: UserPteProt) -> u32 {
+    let base =
+        pgtable::pgprot(crate::mm::pgprot::PageProt::USER | crate::mm::pgprot::PageProt::READ);
+    let mut pte = (base & !(L_PTE_RDONLY | L_PTE_XN)) | L_PTE_PRESENT | L_PTE_YOUNG | L_PTE_USER;
+    if !p.write {
+        pte |= L_PTE_RDONLY;
+    }
+    if !p.exec {
+        pte |= L_PTE_XN;
+    }
+    if p.dirty {
+        pte |= L_PTE_DIRTY;
+    }
+    pte
+}
+
+/// `pgd_alloc`: clears the user entries of the 16 KiB table at physical `pgd` (reached at
+/// kernel address `kva`) and copies the kernel's from `swapper_pg_dir`.
+///
+/// # Safety
+/// `kva` maps the table's 16 KiB, which nothing else uses yet.
+pub unsafe fn pgd_init(kva: *mut u32) {
+    let swapper = mmu::phys_to_virt(mmu::swapper_pg_dir_phys()).unwrap_or(0) as *const u32;
+    for i in 0..L1_ENTRIES {
+        // SAFETY: both tables have L1_ENTRIES words at these addresses (the caller's and
+        // swapper's, mapped in lowmem).
+        unsafe {
+            let v = if i < USER_L1_ENTRIES { 0 } else { swapper.add(i).read_volatile() };
+            kva.add(i).write_volatile(v);
+        }
+    }
+    super::cp15::clean_dcache_range(kva as u32, (L1_ENTRIES * 4) as u32);
+}
+
+/// `do_translation_fault` for a kernel address: copies the first-level entry covering `addr`
+/// from `swapper_pg_dir` into the live table when the live one lacks it (vmalloc and ioremap
+/// tables created after the process's pgd was copied). Whether it fixed anything.
+pub fn sync_kernel_entry(addr: u32) -> bool {
+    let live = mmu::pgd_phys();
+    let swapper = mmu::swapper_pg_dir_phys();
+    if live == swapper || (addr as usize) < TASK_SIZE {
+        return false;
+    }
+    let idx = (addr >> SECTION_SHIFT) as u64 & !1;
+    let (Some(src), Some(dst)) =
+        (mmu::phys_to_virt(swapper + idx * 4), mmu::phys_to_virt(live + idx * 4))
+    else {
+        return false;
+    };
+    let (src, dst) = (src as *const u32, dst as *mut u32);
+    // SAFETY: two words of two first-level tables in lowmem; the pair is copied together.
+    unsafe {
+        let (a, b) = (src.read_volatile(), src.add(1).read_volatile());
+        if a == 0 && b == 0 || dst.read_volatile() == a {
+            return false;
+        }
+        dst.write_volatile(a);
+        dst.add(1).write_volatile(b);
+    }
+    super::cp15::dsb();
+    super::cp15::isb();
+    true
+}
+
+/// A process's table at physical `pgd`.
+pub fn user_table(pgd: u64) -> PageTable {
+    PageTable { pgd }
+}
+
+/// Installs a user PTE, creating its table page with `alloc` (physical address of a zeroed
+/// page). The caller flushes a replaced entry.
+pub fn set_user_pte(
+    pgd: u64,
+    va: usize,
+    pa: u64,
+    prot: UserPteProt,
+    alloc: mmu::PteAlloc<'_>,
+) -> Result<(), MapError> {
+    mmu::map_page_pte(user_table(pgd), va as u32, pa, user_pte_bits(prot), alloc)
+}
+
+/// The Linux PTE at `va`, if present.
+pub fn get_user_pte(pgd: u64, va: usize) -> Option<LinuxPte> {
+    mmu::lookup_page(user_table(pgd), va as u32).filter(|p| p.present())
+}
+
+/// Clears the PTE at `va` (the caller flushes); the old one if there was one.
+pub fn clear_user_pte(pgd: u64, va: usize) -> Option<LinuxPte> {
+    mmu::unmap_page(user_table(pgd), va as u32)
+}
+
+/// `free_pgd_range`: detaches every table page of the user half, handing each to `free`.
+pub fn free_user_tables(pgd: u64, free: &mut dyn FnMut(u32)) {
+    let mut va = 0usize;
+    while va < TASK_SIZE {
+        mmu::free_pte_table(user_table(pgd), va as u32, free);
+        va += 2 << SECTION_SHIFT;
+    }
+}
+
+/// The PTE tables of the user half of the table at `pgd` (`mm_pgtables_bytes` counts 2 KiB,
+/// one Linux table, for each).
+pub fn user_table_count(pgd: u64) -> usize {
+    let Some(va) = mmu::phys_to_virt(pgd) else { return 0 };
+    let l1 = va as *const u32;
+    (0..USER_L1_ENTRIES)
+        .step_by(2)
+        // SAFETY: the first USER_L1_ENTRIES words of a live 16 KiB table in lowmem.
+        .filter(|&i| unsafe { l1.add(i).read_volatile() } & 0b11 == 0b01)
+        .count()
+}
+
+/// Bytes of a PTE table page (two Linux and two hardware tables).
+pub const PTE_PAGE_BYTES: u64 = PTE_TABLE_PAGE;
+
+/// What the reports read of one present user PTE (the Linux half).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UserPte {
+    pub pfn: u64,
+    pub young: bool,
+    pub dirty: bool,
+}
+
+/// A first-level descriptor's type bits, and the page-table type (`PMD_TYPE_TABLE`).
+const PMD_TYPE_MASK: u32 = 0b11;
+const PMD_TYPE_TABLE: u32 = super::desc::TableFlags::TYPE_TABLE.bits();
+/// Bytes of a small page.
+const PAGE_BYTES: usize = 4096;
+
+/// Whether the first-level entry covering `va` points at a page table.
+fn user_pmd_present(pgd: u64, va: usize) -> bool {
+    mmu::read_phys_word(pgd + ((va >> SECTION_SHIFT) as u64) * 4)
+        .is_some_and(|d| d & PMD_TYPE_MASK == PMD_TYPE_TABLE)
+}
+
+/// Calls `f` for every present user PTE in `[start, end)` of the table at `pgd`, skipping
+/// first-level entries without a table (a huge untouched mapping costs one read per MiB).
+pub fn for_each_user_pte(pgd: u64, start: usize, end: usize, mut f: impl FnMut(usize, UserPte)) {
+    const SECTION: usize = 1 << SECTION_SHIFT;
+    let mut va = start & !(PAGE_BYTES - 1);
+    while va < end.min(TASK_SIZE) {
+        if !user_pmd_present(pgd, va) {
+            va = (va & !(SECTION - 1)).saturating_add(SECTION);
+            continue;
+        }
+        if let Some(p) = get_user_pte(pgd, va) {
+            f(va, UserPte { pfn: p.pfn_phys() >> 12, young: p.young(), dirty: p.dirty() });
+        }
+        va += PAGE_BYTES;
+    }
+}
+
+/// PTE table pages of the user half of the table at `pgd` (one per pair of first-level
+/// entries, 2 MiB): what `mm_pgtables_bytes` counts.
+pub fn user_table_pages(pgd: u64) -> usize {
+    (0..USER_L1_ENTRIES / 2).filter(|&i| user_pmd_present(pgd, i << (SECTION_SHIFT + 1))).count()
+}
+
+/// The byte at user address `va` if its page is present (no fault is taken).
+pub fn peek_user_byte(pgd: u64, va: usize) -> Option<u8> {
+    let pte = get_user_pte(pgd, va)?;
+    let k = mmu::phys_to_virt(pte.pfn_phys())? as usize + (va & (PAGE_BYTES - 1));
+    // SAFETY: the linear-map address of a present user page's byte; reading it has no side
+    // effect, and the caller holds the task table, so the page stays mapped.
+    Some(unsafe { (k as *const u8).read_volatile() })
+}
+
+/// `__do_user_fault`'s report under `user_debug`: `show_pte` of the process's table, then
+/// `show_regs` of the user-mode frame (`__show_regs` shows `DACR_UACCESS_ENABLE` for it: the
+/// live DACR with the user domain a client).
+pub fn show_user_fault(
+    w: &mut impl core::fmt::Write,
+    pgd: Option<u64>,
+    addr: u32,
+    regs: &PtRegs,
+    who: (u32, &str),
+) -> core::fmt::Result {
+    use super::cp15::{Dacr, Sctlr, Ttbr0};
+    use tock_registers::interfaces::Readable;
+    const DOMAIN_CLIENT: u32 = 0b01;
+    if let Some(pgd) = pgd {
+        super::pgtable::write_show_pte(w, pgd, addr, mmu::read_phys_word)?;
+    }
+    writeln!(w, "CPU: 0 PID: {} Comm: {} Not tainted {}", who.0, who.1, crate::VERSION)?;
+    writeln!(w, "Hardware name: BCM2835")?;
+    writeln!(w, "PC is at 0x{:x}", regs.pc())?;
+    writeln!(w, "LR is at 0x{:x}", regs.uregs[PtRegs::LR])?;
+    let user_client = DOMAIN_CLIENT << (2 * super::desc::DOMAIN_USER as u32);
+    let dacr = (Dacr.get() & !mmu::DACR_USER_MASK) | user_client;
+    writeln!(w, "{}", super::vectors::ShowRegs { regs, dacr })?;
+    writeln!(w, "Control: {:08x}  Table: {:08x}  DAC: {:08x}", Sctlr.get(), Ttbr0.get(), dacr)
+}
+
+/// What `ret_to_user` runs before leaving the kernel (rescheduling, fatal signals), with
+/// interrupts masked; registered by the process code.
+pub type WorkHandler = fn(&mut PtRegs);
+static WORK: Once<WorkHandler> = Once::new();
+
+/// Registers the `do_work_pending` handler (once).
+pub fn set_work_handler(f: WorkHandler) {
+    WORK.call_once(|| f);
+}
+
+/// `do_work_pending`, from `ret_to_user` with the user `pt_regs` at sp.
+#[no_mangle]
+extern "C" fn do_work_pending(regs: *mut PtRegs) {
+    if let Some(f) = WORK.get() {
+        // SAFETY: ret_to_user passes the frame at the top of this task's kernel stack.
+        f(unsafe { &mut *regs });
+    }
+}

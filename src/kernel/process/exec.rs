@@ -1,0 +1,184 @@
+//! Starting a program from the rootfs (`kernel_execve` as init is started, and the console's
+//! `run`): the file is read, `load_elf_binary` lays out the new address space (nothing is
+//! copied: text and data arrive by page faults from the page cache), the initial stack that
+//! `create_elf_tables` built is written into the stack VMA, and the task starts in USR mode
+//! at the entry point.
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use super::fs::with_rootfs;
+use super::mm::{ProcessMm, UserMem};
+use crate::abi::uaccess::UserMemory;
+use crate::arch::cpuinfo::{CpuInfo, ELF_PLATFORM};
+use crate::fs::binfmt_elf::{self, ExecParams, RandomSource};
+use crate::fs::ramfs::{RAMFS_DEV, S_IFMT, S_IFREG};
+use crate::mm::memory::FaultCounts;
+use crate::mm::mm_types::{Errno, VmFile};
+
+/// The environment init gets (`envp_init`: `HOME=/`, `TERM=linux`).
+const ENVP_INIT: [&[u8]; 2] = [b"HOME=/", b"TERM=linux"];
+/// Largest executable read whole (the loader parses the headers from it).
+const MAX_EXEC_SIZE: u64 = 64 << 20;
+
+/// `get_random_u32` for exec: xorshift seeded from the generic timer.
+pub struct CounterRandom(u32);
+
+impl CounterRandom {
+    pub fn new() -> Self {
+        let c = crate::arch::timer::read_counter();
+        CounterRandom((c as u32 ^ (c >> 32) as u32) | 1)
+    }
+}
+
+impl Default for CounterRandom {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RandomSource for CounterRandom {
+    fn next_u32(&mut self) -> u32 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.0 = x;
+        x
+    }
+}
+
+/// `ELF_HWCAP` of this CPU (what `/proc/cpuinfo` shows as Features).
+fn elf_hwcap() -> u32 {
+    CpuInfo::read("", 1, 0, 0).hwcaps().bits()
+}
+
+/// Why a program could not be started.
+#[derive(Debug)]
+pub enum ExecError {
+    Errno(Errno),
+    Elf(binfmt_elf::ElfError),
+}
+
+impl core::fmt::Display for ExecError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ExecError::Errno(e) => write!(f, "{}", e.message()),
+            ExecError::Elf(e) => write!(f, "{}", e),
+        }
+    }
+}
+
+/// A program loaded into a new address space, ready to start.
+pub struct Loaded {
+    pub pm: alloc::boxed::Box<ProcessMm>,
+    pub entry: u32,
+    pub sp: u32,
+    /// Faults taken writing the initial stack (counted for the task, as Linux's
+    /// `get_arg_page` faults are).
+    pub counts: FaultCounts,
+}
+
+/// `do_execve` up to the point of no return: the file read, `load_elf_binary` into a fresh
+/// address space, the initial stack and the bss tail written.
+pub fn load(path: &str, argv: &[&[u8]], envp: &[&[u8]]) -> Result<Loaded, ExecError> {
+    let (ino, bytes) = with_rootfs(|fs| {
+        let ino = fs.lookup(path)?;
+        let st = fs.stat(ino)?;
+        if st.st_mode & S_IFMT != S_IFREG {
+            return Err(Errno::EACCES);
+        }
+        if st.st_mode & 0o111 == 0 {
+            return Err(Errno::EACCES);
+        }
+        if st.st_size > MAX_EXEC_SIZE {
+            return Err(Errno::E2BIG);
+        }
+        let mut buf = alloc::vec![0u8; st.st_size as usize];
+        fs.read(ino, 0, &mut buf)?;
+        Ok((ino, buf))
+    })
+    .map_err(ExecError::Errno)?;
+    let mut pm = ProcessMm::new().ok_or(ExecError::Errno(Errno::ENOMEM))?;
+    let mut random = CounterRandom::new();
+    let file = Arc::new(VmFile { dev: RAMFS_DEV, ino, path: path.into() });
+    let randomize = super::RANDOMIZE_VA_SPACE.load(core::sync::atomic::Ordering::Relaxed) as u8;
+    let params = ExecParams {
+        filename: path,
+        argv,
+        envp,
+        file,
+        hwcap: elf_hwcap(),
+        hwcap2: 0,
+        platform: ELF_PLATFORM,
+        uid: 0,
+        gid: 0,
+        randomize_va_space: randomize,
+        random: &mut random,
+        vdso: false,
+    };
+    let loaded = match binfmt_elf::load_elf_binary(&bytes, params, &mut pm.mm) {
+        Ok(l) => l,
+        Err(e) => {
+            pm.exit_mmap();
+            return Err(ExecError::Elf(e));
+        }
+    };
+    drop(bytes);
+    // The initial stack and padzero(): written as the kernel writes them, through the
+    // process's own tables (the stack pages and the bss tail fault in here).
+    let mut counts = FaultCounts::default();
+    let written = {
+        let mut um = UserMem { pm: &mut pm, counts: &mut counts };
+        let mut ok = um.copy_to_user(loaded.sp, &loaded.stack).is_ok();
+        for &(s, e) in &loaded.zero_ranges {
+            let zeros: Vec<u8> = alloc::vec![0; e - s];
+            ok &= um.copy_to_user(s, &zeros).is_ok();
+        }
+        ok
+    };
+    if !written {
+        pm.exit_mmap();
+        return Err(ExecError::Errno(Errno::EFAULT));
+    }
+    Ok(Loaded { pm, entry: loaded.entry as u32, sp: loaded.sp as u32, counts })
+}
+
+/// Loads `path` with `argv` into a new task and queues it (a console job); its pid.
+pub fn spawn(path: &str, argv: &[&[u8]], foreground: bool) -> Result<u32, ExecError> {
+    let l = load(path, argv, &ENVP_INIT)?;
+    let comm = path.rsplit('/').next().unwrap_or(path);
+    super::start_task(comm, path, l.pm, l.entry, l.sp, l.counts, foreground)
+        .map_err(ExecError::Errno)
+}
+
+/// `begin_new_exec` + `start_thread`: the caller's address space is replaced by the loaded
+/// one (the old one freed), its name and handlers reset, and it returns to user space at
+/// the new entry point.
+pub fn exec_into_current(regs: &mut crate::arch::process::PtRegs, path: &str, l: Loaded) {
+    use crate::abi::arm::signal::{KernelSigaction, SIG_IGN};
+    let comm = path.rsplit('/').next().unwrap_or(path);
+    let old = super::with_current(|t| {
+        let old = t.mm.replace(l.pm);
+        t.comm = comm.chars().take(15).collect();
+        t.exe = path.into();
+        t.counts.min_flt += l.counts.min_flt;
+        t.counts.maj_flt += l.counts.maj_flt;
+        for a in t.sigactions.iter_mut() {
+            if a.sa_handler != SIG_IGN {
+                *a = KernelSigaction::zeroed();
+            }
+        }
+        t.fault_info = None;
+        t.altstack = Default::default();
+        t.tls = 0;
+        if let Some(m) = t.mm.as_mut() {
+            m.activate();
+        }
+        old
+    });
+    crate::arch::process::set_tls(0);
+    if let Some(old) = old {
+        old.exit_mmap();
+    }
+    crate::arch::process::start_thread(regs, l.entry, l.sp);
+}

@@ -1,0 +1,966 @@
+//! Processes: tasks (`task_struct`: pid, comm, state, mm, an 8 KiB kernel stack, the saved
+//! context), the run queue and `schedule()` (round-robin, preempted from the timer tick on the
+//! way back to user space), exit and reaping, the few signals the console sends (fatal by
+//! default: no handler is run yet), and the user-fault and work-pending handlers the entry
+//! code calls. Task 0 is the console itself (Linux's idle task, `swapper/0`): it runs
+//! whenever it has input, and gives the CPU away while it waits.
+pub mod exec;
+pub mod fs;
+pub mod mm;
+pub mod oom;
+pub mod procfs;
+pub mod procfs_live;
+pub mod syscall;
+
+use alloc::boxed::Box;
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+
+use spin::Mutex;
+
+use self::mm::ProcessMm;
+use crate::abi::arm::signal::{
+    self as abisig, sa, si_code, AltStack, Delivery, KernelSigaction, SigSet, Siginfo, ThreadFault,
+    UserRegs, VfpSigframe, SIG_DFL, SIG_IGN,
+};
+use crate::arch::irqflags;
+use crate::arch::process::PtRegs;
+use crate::arch::process::UserException;
+use crate::arch::process::{self as arch, CpuContext, VfpState};
+use crate::kernel::mem::with_node;
+use crate::mm::gfp::GfpFlags;
+use crate::mm::memory::{FaultCounts, FaultError, FaultFlags};
+use crate::mm::page::PageOwner;
+use crate::mm::Pfn;
+use crate::{kprint, kprintln};
+
+/// `THREAD_SIZE_ORDER`: kernel stacks are 8 KiB.
+pub const THREAD_SIZE_ORDER: u32 = 1;
+/// `THREAD_SIZE`.
+pub const THREAD_SIZE: u32 = 8192;
+/// `PID_MAX_DEFAULT`: pids wrap here (`/proc/sys/kernel/pid_max` 32768).
+pub const PID_MAX: u32 = 32768;
+
+// Signal numbers (uapi/asm/signal.h).
+pub const SIGINT: u32 = 2;
+pub const SIGILL: u32 = 4;
+pub const SIGBUS: u32 = 7;
+pub const SIGKILL: u32 = 9;
+pub const SIGSEGV: u32 = 11;
+pub const SIGTERM: u32 = 15;
+pub const SIGCHLD: u32 = 17;
+/// Signals whose default action is to do nothing (`SIG_KERNEL_IGNORE_MASK`).
+const IGNORED_BY_DEFAULT: [u32; 4] = [SIGCHLD, 23, 28, 18];
+
+/// `TASK_RUNNING`, `TASK_INTERRUPTIBLE`, `EXIT_ZOMBIE`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TaskState {
+    Runnable,
+    Sleeping,
+    Zombie,
+}
+
+impl TaskState {
+    /// The state letter `ps` and `/proc/PID/stat` show.
+    pub const fn letter(self) -> char {
+        match self {
+            TaskState::Runnable => 'R',
+            TaskState::Sleeping => 'S',
+            TaskState::Zombie => 'Z',
+        }
+    }
+}
+
+/// An open file of a process (`struct file`, cut to what pivm's files need).
+#[derive(Clone, Debug)]
+pub enum OpenFile {
+    /// The console (`/dev/console`, the tty of every process).
+    Console,
+    /// A ramfs file and the position in it.
+    Ramfs { ino: u64, pos: u64, append: bool },
+    /// A snapshot of a generated file (`/proc/...`) and the position in it.
+    Snapshot { data: Vec<u8>, pos: u64 },
+}
+
+/// `struct task_struct`, cut to what pivm's processes use.
+pub struct Task {
+    pub pid: u32,
+    pub ppid: u32,
+    pub comm: String,
+    pub state: TaskState,
+    ctx: CpuContext,
+    vfp: VfpState,
+    /// The kernel stack (None for the console's boot stack) and its lowest address.
+    kstack: Option<Pfn>,
+    stack_limit: u32,
+    pub mm: Option<Box<ProcessMm>>,
+    /// TPIDRURO (`set_tls`).
+    pub tls: u32,
+    pub counts: FaultCounts,
+    /// `exit_code` in wait-status form (`(code << 8)` or the killing signal).
+    pub exit_status: u32,
+    /// Pending signals (bit n-1 for signal n) and the blocked mask.
+    pub pending: u64,
+    pub blocked: u64,
+    /// `rt_sigaction`'s actions, by signal number.
+    pub sigactions: [KernelSigaction; 65],
+    /// The siginfo and `thread` fault record of the last fault signal raised.
+    pub fault_info: Option<(u32, Siginfo, ThreadFault)>,
+    /// `sigaltstack`.
+    pub altstack: AltStack,
+    /// Jiffies to wake at while sleeping (`u64::MAX`: until woken).
+    pub wake_at: u64,
+    /// Runs in the foreground: the console's input goes to it.
+    pub foreground: bool,
+    pub utime: u64,
+    pub stime: u64,
+    pub start_jiffies: u64,
+    pub files: Vec<Option<OpenFile>>,
+    pub clear_child_tid: u32,
+    /// The program's path (`/proc/PID/exe`).
+    pub exe: String,
+    /// Reaped children's faults and ticks (`cmin_flt`, `cmaj_flt`, `cutime`, `cstime`).
+    pub cmin_flt: u64,
+    pub cmaj_flt: u64,
+    pub cutime: u64,
+    pub cstime: u64,
+    /// Started by the console's `run` (its job), not by another program.
+    pub console_job: bool,
+    /// `RLIMIT_NPROC` (soft, hard): processes of its user (all of pivm's run as root, and
+    /// unlike Linux root is not exempt).
+    pub rlim_nproc: (u64, u64),
+}
+
+impl Task {
+    fn new(pid: u32, ppid: u32, comm: &str) -> Task {
+        Task {
+            pid,
+            ppid,
+            comm: comm.chars().take(15).collect(),
+            state: TaskState::Runnable,
+            ctx: CpuContext::default(),
+            vfp: VfpState::default(),
+            kstack: None,
+            stack_limit: arch::boot_stack_limit(),
+            mm: None,
+            tls: 0,
+            counts: FaultCounts::default(),
+            exit_status: 0,
+            pending: 0,
+            blocked: 0,
+            sigactions: [KernelSigaction::zeroed(); 65],
+            fault_info: None,
+            altstack: AltStack::default(),
+            wake_at: u64::MAX,
+            foreground: false,
+            utime: 0,
+            stime: 0,
+            start_jiffies: crate::kernel::time::get_jiffies_64(),
+            files: alloc::vec![
+                Some(OpenFile::Console),
+                Some(OpenFile::Console),
+                Some(OpenFile::Console)
+            ],
+            clear_child_tid: 0,
+            exe: String::new(),
+            cmin_flt: 0,
+            cmaj_flt: 0,
+            cutime: 0,
+            cstime: 0,
+            console_job: false,
+            rlim_nproc: (u64::MAX, u64::MAX),
+        }
+    }
+}
+
+/// The task table and run queue.
+pub struct Tasks {
+    pub map: BTreeMap<u32, Box<Task>>,
+    rq: VecDeque<u32>,
+    pub current: u32,
+    last_pid: u32,
+}
+
+impl Tasks {
+    /// `alloc_pid`: the next free pid after the last one given, wrapping at `pid_max` to
+    /// 300 (`RESERVED_PIDS`) as Linux does; pid 1 is init's (the first program run).
+    fn alloc_pid(&mut self) -> Option<u32> {
+        let mut p = self.last_pid;
+        for _ in 0..PID_MAX {
+            p = if p + 1 >= PID_MAX { 300 } else { p + 1 };
+            if !self.map.contains_key(&p) {
+                self.last_pid = p;
+                return Some(p);
+            }
+        }
+        None
+    }
+
+    pub fn current(&mut self) -> &mut Task {
+        let cur = self.current;
+        self.map.get_mut(&cur).expect("the current task is in the table")
+    }
+}
+
+pub static TASKS: Mutex<Option<Tasks>> = Mutex::new(None);
+static NEED_RESCHED: AtomicBool = AtomicBool::new(false);
+static CURRENT_PID: AtomicU32 = AtomicU32::new(0);
+/// Ticks of the current task not yet added to it (the tick does not take the task lock).
+static CUR_UTICKS: AtomicU64 = AtomicU64::new(0);
+static CUR_STICKS: AtomicU64 = AtomicU64::new(0);
+/// `/proc/vmstat` pgfault and pgmajfault.
+pub static PGFAULT: AtomicU64 = AtomicU64::new(0);
+pub static PGMAJFAULT: AtomicU64 = AtomicU64::new(0);
+/// Kernel stacks of live tasks (`/proc/meminfo` KernelStack, in pages).
+pub static NR_KERNEL_STACK_PAGES: AtomicU64 = AtomicU64::new(0);
+/// `max_threads` (`/proc/sys/kernel/threads-max`): `set_max_threads` sizes it so that
+/// kernel stacks take at most an eighth of RAM.
+pub static MAX_THREADS: AtomicU64 = AtomicU64::new(u64::MAX);
+/// `MIN_THREADS`.
+const MIN_THREADS: u64 = 20;
+
+/// `user_debug=` bits (`UDBG_SEGV` = 8 reports unhandled faults).
+static USER_DEBUG: AtomicU32 = AtomicU32::new(0);
+/// `randomize_va_space` (0 with `norandmaps`).
+pub static RANDOMIZE_VA_SPACE: AtomicU32 = AtomicU32::new(2);
+const UDBG_SEGV: u32 = 8;
+/// `UDBG_BUS`: report unhandled bus errors.
+const UDBG_BUS: u32 = 16;
+
+/// `__do_user_fault` with `user_debug`: the `unhandled page fault` line, `show_pte` of the
+/// task's table and `show_regs` (the registers the program had).
+fn user_fault_report(addr: u32, sig: u32, fsr_v: u32, regs: &PtRegs) {
+    let (pid, comm, pgd) =
+        with_current(|t| (t.pid, t.comm.clone(), t.mm.as_ref().map(|m| m.hw.pgd)));
+    kprintln!("8<--- cut here ---");
+    kprintln!("{}: unhandled page fault ({}) at 0x{:08x}, code 0x{:03x}", comm, sig, addr, fsr_v);
+    let _ = crate::arch::process::show_user_fault(
+        &mut crate::console::printk::Console,
+        pgd,
+        addr,
+        regs,
+        (pid, &comm),
+    );
+}
+
+/// Runs `f` on the task table.
+pub fn with_tasks<R>(f: impl FnOnce(&mut Tasks) -> R) -> R {
+    let mut g = TASKS.lock();
+    f(g.as_mut().expect("process::init ran at boot"))
+}
+
+/// Runs `f` on the running task.
+pub fn with_current<R>(f: impl FnOnce(&mut Task) -> R) -> R {
+    with_tasks(|t| f(t.current()))
+}
+
+/// The running task's pid (0: the console).
+pub fn current_pid() -> u32 {
+    CURRENT_PID.load(Ordering::Relaxed)
+}
+
+/// `mm_account_fault`'s global half: `pgfault` for every fault handled, `pgmajfault` for
+/// the major ones.
+pub fn count_vm_fault(r: Result<crate::mm::memory::Fault, FaultError>) {
+    match r {
+        Err(FaultError::BadMap | FaultError::BadAccess) => {}
+        Ok(crate::mm::memory::Fault::Major) => {
+            PGFAULT.fetch_add(1, Ordering::Relaxed);
+            PGMAJFAULT.fetch_add(1, Ordering::Relaxed);
+        }
+        _ => {
+            PGFAULT.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Sets up task 0 (the console), the special pages, the entry hooks and the rootfs.
+pub fn init(params: &crate::boot::cmdline::BootParams, initrd: Option<(u64, u64)>) {
+    let mut console = Task::new(0, 0, "swapper/0");
+    console.files.clear();
+    *TASKS.lock() = Some(Tasks {
+        map: BTreeMap::from([(0, Box::new(console))]),
+        rq: VecDeque::new(),
+        current: 0,
+        last_pid: 0,
+    });
+    if params.norandmaps {
+        RANDOMIZE_VA_SPACE.store(0, Ordering::Relaxed);
+    }
+    USER_DEBUG.store(params.user_debug, Ordering::Relaxed);
+    let totalram = with_node(|n| n.totalram_pages());
+    let threads = (totalram * crate::mm::PAGE_SIZE / (u64::from(THREAD_SIZE) * 8)).max(MIN_THREADS);
+    MAX_THREADS.store(threads, Ordering::Relaxed);
+    if !mm::init_special_pages() {
+        kprintln!("process: no memory for the zero page");
+    }
+    arch::vfp_enable();
+    arch::set_user_exception_handler(user_exception);
+    arch::set_syscall_handler(syscall::handle);
+    arch::set_work_handler(do_work_pending);
+    if let Some((start, size)) = initrd {
+        fs::populate_rootfs(start, size);
+    }
+}
+
+/// `scheduler_tick`, from the timer interrupt: the tick is charged to the running task and,
+/// when a program is running, it is asked to give the CPU up on its way back to user space.
+pub fn scheduler_tick(user: bool) {
+    if CURRENT_PID.load(Ordering::Relaxed) != 0 {
+        if user {
+            CUR_UTICKS.fetch_add(1, Ordering::Relaxed);
+        } else {
+            CUR_STICKS.fetch_add(1, Ordering::Relaxed);
+        }
+        NEED_RESCHED.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Wakes the sleepers whose time came; whether any task besides the console can run.
+fn wake_and_check(t: &mut Tasks) -> bool {
+    let now = crate::kernel::time::get_jiffies_64();
+    let mut any = false;
+    for task in t.map.values_mut() {
+        if task.pid == 0 {
+            continue;
+        }
+        if task.state == TaskState::Sleeping
+            && (task.wake_at <= now || task.pending & !task.blocked != 0)
+        {
+            task.state = TaskState::Runnable;
+            task.wake_at = u64::MAX;
+            if !t.rq.contains(&task.pid) {
+                t.rq.push_back(task.pid);
+            }
+        }
+        any |= task.state == TaskState::Runnable;
+    }
+    any
+}
+
+/// Whether a program is ready to run (the console's idle loop gives the CPU away then).
+pub fn others_runnable() -> bool {
+    match TASKS.try_lock() {
+        Some(mut g) => g.as_mut().is_some_and(wake_and_check),
+        None => false,
+    }
+}
+
+/// `schedule()`: the current task goes to the back of the run queue (if still runnable) and
+/// the first runnable task in it runs; the console runs when nothing else can.
+pub fn schedule() {
+    let flags = irqflags::local_irq_save();
+    let switch = {
+        let mut g = TASKS.lock();
+        let t = g.as_mut().expect("process::init ran at boot");
+        wake_and_check(t);
+        let cur = t.current;
+        let (u, s) = (CUR_UTICKS.swap(0, Ordering::Relaxed), CUR_STICKS.swap(0, Ordering::Relaxed));
+        {
+            let c = t.current();
+            c.utime += u;
+            c.stime += s;
+        }
+        if cur != 0 && t.map[&cur].state == TaskState::Runnable && !t.rq.contains(&cur) {
+            t.rq.push_back(cur);
+        }
+        // The console is the idle task and the dispatcher: a program that gives the CPU up
+        // (preempted, sleeping or exiting) hands it to the console, which looks at its input
+        // and passes the CPU on to the next runnable program in the queue.
+        let next = if cur != 0 {
+            Some(0)
+        } else {
+            let mut next = None;
+            while let Some(p) = t.rq.pop_front() {
+                if t.map.get(&p).is_some_and(|x| x.state == TaskState::Runnable) {
+                    next = Some(p);
+                    break;
+                }
+            }
+            next
+        };
+        next.map(|n| {
+            t.current = n;
+            CURRENT_PID.store(n, Ordering::Relaxed);
+            let prev: *mut Task = &mut **t.map.get_mut(&cur).expect("current is in the table");
+            let next: *mut Task = &mut **t.map.get_mut(&n).expect("picked from the table");
+            (prev, next)
+        })
+    };
+    if let Some((prev, next)) = switch {
+        // SAFETY: both tasks are boxed in the table and stay there until reaped, which only
+        // the console does, never for the running task or one mid-switch; interrupts are
+        // masked and nothing else runs on this CPU.
+        unsafe {
+            arch::vfp_save(&mut (*prev).vfp);
+            match (*next).mm.as_mut() {
+                Some(m) => m.activate(),
+                None => arch::switch_to_kernel_mm(),
+            }
+            arch::set_tls((*next).tls);
+            arch::vfp_restore(&(*next).vfp);
+            arch::switch_to(&mut (*prev).ctx, &(*next).ctx, (*next).stack_limit);
+        }
+    }
+    NEED_RESCHED.store(false, Ordering::Relaxed);
+    irqflags::local_irq_restore(flags);
+}
+
+/// Asks for a reschedule on the way back to user space (`set_tsk_need_resched`).
+pub fn set_need_resched() {
+    NEED_RESCHED.store(true, Ordering::Relaxed);
+}
+
+/// The bit of signal `sig` in a mask.
+const fn sigbit(sig: u32) -> u64 {
+    1 << (sig - 1)
+}
+
+/// `send_signal`: marks `sig` pending for `pid` and wakes it.
+pub fn send_signal(pid: u32, sig: u32) -> Result<(), crate::mm::mm_types::Errno> {
+    use crate::mm::mm_types::Errno;
+    if sig == 0 || sig > 64 {
+        return Err(Errno::EINVAL);
+    }
+    with_tasks(|t| {
+        let task = t.map.get_mut(&pid).filter(|x| x.pid != 0).ok_or(Errno::ESRCH)?;
+        if task.state == TaskState::Zombie {
+            return Ok(());
+        }
+        task.pending |= sigbit(sig);
+        if task.state == TaskState::Sleeping {
+            task.state = TaskState::Runnable;
+            task.wake_at = u64::MAX;
+            if !t.rq.contains(&pid) {
+                t.rq.push_back(pid);
+            }
+        }
+        Ok(())
+    })
+}
+
+/// What `get_signal` decided for the current task.
+enum SignalAction {
+    /// The default action kills (`do_group_exit`).
+    Kill(u32),
+    /// Run the handler.
+    Handle(u32, KernelSigaction, Siginfo, ThreadFault),
+}
+
+/// `get_signal`: the next pending, unblocked signal and what to do with it. Signals whose
+/// action is to be ignored are dropped here. A fault signal that is blocked or ignored kills
+/// (`force_sig_info_to_task` resets it to the default action).
+fn get_signal(task: &mut Task) -> Option<SignalAction> {
+    for sig in 1..=64u32 {
+        if task.pending & sigbit(sig) == 0 {
+            continue;
+        }
+        let fault = task.fault_info.filter(|(s, _, _)| *s == sig);
+        let act = task.sigactions[sig as usize];
+        let blocked = task.blocked & sigbit(sig) != 0;
+        if fault.is_some() && (blocked || act.sa_handler == SIG_IGN) {
+            task.pending &= !sigbit(sig);
+            return Some(SignalAction::Kill(sig));
+        }
+        if blocked && sig != SIGKILL {
+            continue;
+        }
+        task.pending &= !sigbit(sig);
+        if sig == SIGKILL || act.sa_handler == SIG_DFL {
+            if IGNORED_BY_DEFAULT.contains(&sig) {
+                continue;
+            }
+            return Some(SignalAction::Kill(sig));
+        }
+        if act.sa_handler == SIG_IGN {
+            continue;
+        }
+        let (info, tf) = match fault {
+            Some((_, info, tf)) => {
+                task.fault_info = None;
+                (info, tf)
+            }
+            None => (Siginfo::kill(sig, 0, 0), ThreadFault::default()),
+        };
+        return Some(SignalAction::Handle(sig, act, info, tf));
+    }
+    None
+}
+
+/// `signal_return_offset`: where the return trampolines sit in the sigpage (6.1 adds a
+/// random multiple of 4 below 0x800 at boot; pivm uses the base).
+pub const SIGNAL_RETURN_OFFSET: u32 = 0x200;
+
+fn sigset(mask: u64) -> SigSet {
+    SigSet { sig: [mask as u32, (mask >> 32) as u32] }
+}
+
+fn sigmask(set: &SigSet) -> u64 {
+    u64::from(set.sig[0]) | (u64::from(set.sig[1]) << 32)
+}
+
+/// The user registers of a `pt_regs`.
+pub fn user_regs(regs: &PtRegs) -> UserRegs {
+    let mut r = [0u32; 13];
+    r.copy_from_slice(&regs.uregs[..13]);
+    UserRegs {
+        r,
+        sp: regs.uregs[PtRegs::SP],
+        lr: regs.uregs[PtRegs::LR],
+        pc: regs.uregs[PtRegs::PC],
+        cpsr: regs.uregs[PtRegs::CPSR],
+    }
+}
+
+/// Writes `u` back into a `pt_regs`.
+pub fn set_user_regs(regs: &mut PtRegs, u: &UserRegs) {
+    regs.uregs[..13].copy_from_slice(&u.r);
+    regs.uregs[PtRegs::SP] = u.sp;
+    regs.uregs[PtRegs::LR] = u.lr;
+    regs.uregs[PtRegs::PC] = u.pc;
+    regs.uregs[PtRegs::CPSR] = u.cpsr;
+}
+
+/// `handle_signal`: the frame (`setup_rt_frame` with `SA_SIGINFO`, else `setup_frame`) on
+/// the user stack, the handler's registers, the new blocked mask. A frame that cannot be
+/// written kills with SIGSEGV (`signal_setup_done` -> `force_sigsegv`).
+fn handle_signal(
+    regs: &mut PtRegs,
+    sig: u32,
+    act: KernelSigaction,
+    info: Siginfo,
+    tf: ThreadFault,
+) {
+    let uregs = user_regs(regs);
+    let mut live = VfpState::default();
+    arch::vfp_save(&mut live);
+    let mut vfp = VfpSigframe::zeroed();
+    vfp.ufp.fpregs = live.d;
+    vfp.ufp.fpscr = live.fpscr;
+    let r = syscall::with_user(|um, t| {
+        let d = Delivery {
+            signo: sig,
+            action: &act,
+            info: &info,
+            saved_mask: sigset(t.blocked),
+            fault: tf,
+            vfp: &vfp,
+            sigpage: um.pm.mm.sigpage as u32,
+            signal_return_offset: SIGNAL_RETURN_OFFSET,
+        };
+        let r = if act.sa_flags & sa::SA_SIGINFO != 0 {
+            abisig::setup_rt_frame(um, &uregs, &mut t.altstack, &d)
+        } else {
+            abisig::setup_frame(um, &uregs, &t.altstack, &d)
+        };
+        Ok(r.ok())
+    });
+    match r {
+        Ok(Some(done)) => {
+            set_user_regs(regs, &done.regs);
+            with_current(|t| {
+                let mut block = sigmask(&act.sa_mask);
+                if act.sa_flags & sa::SA_NODEFER == 0 {
+                    block |= sigbit(sig);
+                }
+                t.blocked |= block;
+                t.blocked &= !(sigbit(SIGKILL) | sigbit(19));
+                if act.sa_flags & sa::SA_RESETHAND != 0 {
+                    t.sigactions[sig as usize] = KernelSigaction::zeroed();
+                }
+            });
+        }
+        _ => do_exit(SIGSEGV),
+    }
+}
+
+/// `sys_rt_sigreturn` / `sys_sigreturn`: the registers, mask and VFP state the frame at sp
+/// saved; a bad frame kills with SIGSEGV.
+pub fn sigreturn(regs: &mut PtRegs, rt: bool) {
+    let sp = regs.uregs[PtRegs::SP];
+    let r = syscall::with_user(|um, _| {
+        Ok(if rt { abisig::rt_sigreturn(um, sp) } else { abisig::sigreturn(um, sp) }.ok())
+    });
+    let Ok(Some(rest)) = r else { do_exit(SIGSEGV) };
+    set_user_regs(regs, &rest.regs);
+    let mut live = VfpState::default();
+    live.d = rest.vfp.ufp.fpregs;
+    live.fpscr = rest.vfp.ufp.fpscr;
+    arch::vfp_restore(&live);
+    with_current(|t| t.blocked = sigmask(&rest.blocked));
+}
+
+/// `do_work_pending`: signals first (a handler's frame, or the default action), then a
+/// pending reschedule gives the CPU up.
+fn do_work_pending(regs: &mut PtRegs) {
+    loop {
+        match with_current(get_signal) {
+            Some(SignalAction::Kill(sig)) => do_exit(sig),
+            Some(SignalAction::Handle(sig, act, info, tf)) => {
+                handle_signal(regs, sig, act, info, tf);
+                continue;
+            }
+            None => {}
+        }
+        if !NEED_RESCHED.load(Ordering::Relaxed) {
+            return;
+        }
+        schedule();
+    }
+}
+
+/// `do_exit`: the address space and files go, the task becomes a zombie for the console to
+/// reap, and the CPU goes to another task for good.
+pub fn do_exit(status: u32) -> ! {
+    let mm = with_current(|t| {
+        t.files.clear();
+        t.mm.take()
+    });
+    arch::switch_to_kernel_mm();
+    if let Some(mm) = mm {
+        mm.exit_mmap();
+    }
+    let (me, parent) = with_current(|t| {
+        t.exit_status = status;
+        t.state = TaskState::Zombie;
+        (t.pid, t.ppid)
+    });
+    // forget_original_parent: orphans go to the console (task 0), which reaps them.
+    with_tasks(|t| {
+        for x in t.map.values_mut() {
+            if x.ppid == me && x.pid != 0 {
+                x.ppid = 0;
+            }
+        }
+    });
+    if parent != 0 {
+        let _ = send_signal(parent, SIGCHLD);
+    }
+    schedule();
+    unreachable!("a zombie was scheduled");
+}
+
+/// Frees a zombie's kernel stack and takes it out of the table (`release_task`).
+fn reap_task(pid: u32) -> Option<Box<Task>> {
+    let task = with_tasks(|t| {
+        if t.map.get(&pid)?.state != TaskState::Zombie || t.current == pid {
+            return None;
+        }
+        t.map.remove(&pid)
+    })?;
+    if let Some(stack) = task.kstack {
+        free_thread_stack(stack);
+    }
+    Some(task)
+}
+
+/// Reaps a zombie the console started; its wait status.
+pub fn reap(pid: u32) -> Option<u32> {
+    reap_task(pid).map(|t| t.exit_status)
+}
+
+/// A kernel stack for a new task (`alloc_thread_stack_node`): its frame, lowest address,
+/// and the `pt_regs` slot at its top.
+fn alloc_thread_stack() -> Result<(Pfn, u32, u32), crate::mm::mm_types::Errno> {
+    let stack = with_node(|n| {
+        n.alloc_pages_for(PageOwner::KernelStack, GfpFlags::GFP_KERNEL, THREAD_SIZE_ORDER)
+    })
+    .map_err(|_| crate::mm::mm_types::Errno::ENOMEM)?;
+    NR_KERNEL_STACK_PAGES.fetch_add(1 << THREAD_SIZE_ORDER, Ordering::Relaxed);
+    let base = crate::kernel::phys_to_virt(stack.phys().0).unwrap_or(0) as u32;
+    let regs_addr = base + THREAD_SIZE - core::mem::size_of::<PtRegs>() as u32;
+    Ok((stack, base, regs_addr))
+}
+
+fn free_thread_stack(stack: Pfn) {
+    let _ = with_node(|n| n.free_pages_for(PageOwner::KernelStack, stack, THREAD_SIZE_ORDER));
+    NR_KERNEL_STACK_PAGES.fetch_sub(1 << THREAD_SIZE_ORDER, Ordering::Relaxed);
+}
+
+/// Queues `task` with its stack and `pt_regs` (already filled); its pid.
+fn enqueue_task(
+    mut task: Box<Task>,
+    stack: Pfn,
+    base: u32,
+    regs_addr: u32,
+) -> Result<u32, crate::mm::mm_types::Errno> {
+    task.kstack = Some(stack);
+    task.stack_limit = base;
+    task.ctx.sp = regs_addr;
+    task.ctx.pc = arch::ret_from_fork_addr();
+    let r = with_tasks(|t| {
+        let pid = t.alloc_pid()?;
+        task.pid = pid;
+        t.map.insert(pid, task);
+        t.rq.push_back(pid);
+        Some(pid)
+    });
+    match r {
+        Some(pid) => Ok(pid),
+        None => Err(crate::mm::mm_types::Errno::EAGAIN),
+    }
+}
+
+/// Creates a task for a loaded program: kernel stack, user `pt_regs` (entry point and stack
+/// pointer), context to `ret_from_fork`; queued to run as a console job.
+pub fn start_task(
+    comm: &str,
+    exe: &str,
+    pm: Box<ProcessMm>,
+    entry: u32,
+    sp: u32,
+    counts: FaultCounts,
+    foreground: bool,
+) -> Result<u32, crate::mm::mm_types::Errno> {
+    let (stack, base, regs_addr) = match alloc_thread_stack() {
+        Ok(s) => s,
+        Err(e) => {
+            pm.exit_mmap();
+            return Err(e);
+        }
+    };
+    // SAFETY: the top of the new, unused kernel stack (lowmem, 8-byte aligned).
+    let regs = unsafe { &mut *(regs_addr as *mut PtRegs) };
+    arch::start_thread(regs, entry, sp);
+    let mut task = Box::new(Task::new(0, 0, comm));
+    task.mm = Some(pm);
+    task.counts = counts;
+    task.foreground = foreground;
+    task.console_job = true;
+    task.exe = exe.into();
+    enqueue_task(task, stack, base, regs_addr).inspect_err(|_| free_thread_stack(stack))
+}
+
+/// `CLONE_VM`, `CLONE_SETTLS`, `CLONE_CHILD_CLEARTID`, `CLONE_CHILD_SETTID`.
+pub const CLONE_VM: u32 = 0x0000_0100;
+pub const CLONE_SETTLS: u32 = 0x0008_0000;
+pub const CLONE_CHILD_CLEARTID: u32 = 0x0020_0000;
+pub const CLONE_CHILD_SETTID: u32 = 0x0100_0000;
+
+/// `kernel_clone` for `fork`, `vfork` and `clone` without `CLONE_VM`: a copy of the address
+/// space sharing every page copy-on-write (`dup_mmap`/`copy_page_range`), the same registers
+/// with r0 = 0, the same TLS, handlers, mask and files. `vfork` is a fork (the parent is not
+/// suspended; the child gets its own copy). The child's pid.
+pub fn do_fork(
+    regs: &PtRegs,
+    flags: u32,
+    newsp: u32,
+    tls: u32,
+    ctid: u32,
+) -> Result<u32, crate::mm::mm_types::Errno> {
+    use crate::mm::mm_types::Errno;
+    if flags & CLONE_VM != 0 {
+        return Err(Errno::EINVAL);
+    }
+    // copy_process: nr_threads against max_threads, and the user's processes against
+    // RLIMIT_NPROC (zombies count until they are reaped).
+    let over = with_tasks(|t| {
+        let n = t.map.len() as u64 - 1;
+        let limit = t.current().rlim_nproc.0;
+        n >= MAX_THREADS.load(Ordering::Relaxed) || n >= limit
+    });
+    if over {
+        return Err(Errno::EAGAIN);
+    }
+    let (stack, base, regs_addr) = alloc_thread_stack()?;
+    let child = with_current(|t| {
+        let pm = t.mm.as_mut()?.fork()?;
+        let mut c = Box::new(Task::new(0, t.pid, &t.comm));
+        c.mm = Some(pm);
+        c.tls = if flags & CLONE_SETTLS != 0 { tls } else { t.tls };
+        c.sigactions = t.sigactions;
+        c.blocked = t.blocked;
+        c.altstack = t.altstack;
+        c.files = t.files.clone();
+        c.foreground = t.foreground;
+        c.exe = t.exe.clone();
+        c.rlim_nproc = t.rlim_nproc;
+        Some(c)
+    });
+    let Some(mut child) = child else {
+        free_thread_stack(stack);
+        return Err(Errno::ENOMEM);
+    };
+    arch::vfp_save(&mut child.vfp);
+    // SAFETY: the top of the new, unused kernel stack (lowmem, 8-byte aligned).
+    let cregs = unsafe { &mut *(regs_addr as *mut PtRegs) };
+    *cregs = *regs;
+    cregs.uregs[0] = 0;
+    if newsp != 0 {
+        cregs.uregs[PtRegs::SP] = newsp;
+    }
+    if flags & CLONE_CHILD_CLEARTID != 0 {
+        child.clear_child_tid = ctid;
+    }
+    let settid = flags & CLONE_CHILD_SETTID != 0;
+    let pid =
+        enqueue_task(child, stack, base, regs_addr).inspect_err(|_| free_thread_stack(stack))?;
+    if settid {
+        // The child's own copy of the word (`schedule_tail` does it in the child).
+        with_tasks(|t| {
+            if let Some(c) = t.map.get_mut(&pid) {
+                let mut counts = c.counts;
+                if let Some(pm) = c.mm.as_mut() {
+                    let mut um = mm::UserMem { pm, counts: &mut counts };
+                    let _ = crate::abi::uaccess::UserMemory::copy_to_user(
+                        &mut um,
+                        ctid as usize,
+                        &pid.to_le_bytes(),
+                    );
+                }
+                c.counts = counts;
+            }
+        });
+    }
+    Ok(pid)
+}
+
+/// `WNOHANG`.
+pub const WNOHANG: u32 = 1;
+
+/// What `wait4` hands back of a reaped child.
+pub struct Reaped {
+    pub pid: u32,
+    pub status: u32,
+    pub counts: FaultCounts,
+    pub utime: u64,
+    pub stime: u64,
+}
+
+/// `do_wait` for `wait4(pid, ..., options)`: a zombie child reaped, `Ok(None)` with
+/// `WNOHANG` while children run, `ECHILD` without children; sleeps otherwise.
+pub fn do_wait(pid: i32, options: u32) -> Result<Option<Reaped>, crate::mm::mm_types::Errno> {
+    use crate::mm::mm_types::Errno;
+    loop {
+        let me = current_pid();
+        let found = with_tasks(|t| {
+            let mut any = false;
+            for x in t.map.values() {
+                if x.pid == 0 || x.ppid != me || (pid > 0 && x.pid != pid as u32) {
+                    continue;
+                }
+                any = true;
+                if x.state == TaskState::Zombie {
+                    return Ok(Some(x.pid));
+                }
+            }
+            if any {
+                Ok(None)
+            } else {
+                Err(Errno::ECHILD)
+            }
+        })?;
+        if let Some(child) = found {
+            let Some(task) = reap_task(child) else { continue };
+            let r = Reaped {
+                pid: child,
+                status: task.exit_status,
+                counts: task.counts,
+                utime: task.utime + task.cutime,
+                stime: task.stime + task.cstime,
+            };
+            with_current(|t| {
+                t.cmin_flt += task.counts.min_flt + task.cmin_flt;
+                t.cmaj_flt += task.counts.maj_flt + task.cmaj_flt;
+                t.cutime += r.utime;
+                t.cstime += r.stime;
+            });
+            return Ok(Some(r));
+        }
+        if options & WNOHANG != 0 {
+            return Ok(None);
+        }
+        let interrupted = with_current(|t| {
+            if t.pending & !t.blocked & !sigbit(SIGCHLD) != 0 {
+                return true;
+            }
+            t.state = TaskState::Sleeping;
+            t.wake_at = crate::kernel::time::get_jiffies_64() + 1;
+            false
+        });
+        if interrupted {
+            return Err(Errno::EINTR);
+        }
+        schedule();
+    }
+}
+
+/// The user-mode exception handler: page faults through the fault path; what cannot be
+/// resolved becomes a signal (fatal: no handler is run yet).
+fn user_exception(e: UserException, regs: &mut PtRegs) {
+    let (addr, sig, code, fsr_v) = match e {
+        UserException::DataAbort { addr, fsr: f }
+        | UserException::PrefetchAbort { addr, fsr: f } => {
+            let instruction = matches!(e, UserException::PrefetchAbort { .. });
+            let status = arch::fault_status(f);
+            // Translation (section/page), access flag and permission faults go to the MM.
+            let mm_fault = matches!(status, 0x05 | 0x06 | 0x07 | 0x0d | 0x0f);
+            if !mm_fault {
+                (addr, SIGBUS, 1, f)
+            } else {
+                let write = !instruction && f & arch::FSR_WRITE != 0 && f & (1 << 13) == 0;
+                let flags = FaultFlags { write, instruction };
+                let r = with_current(|t| {
+                    let counts = &mut t.counts;
+                    t.mm.as_mut().map(|m| m.fault(addr as usize, flags, counts))
+                });
+                match r {
+                    Some(Ok(_)) => return,
+                    Some(Err(FaultError::Sigbus)) => (addr, SIGBUS, 2, f),
+                    Some(Err(FaultError::Oom)) => {
+                        // VM_FAULT_OOM: the OOM killer frees memory (or kills this task);
+                        // the access is retried.
+                        oom::pagefault_out_of_memory();
+                        return;
+                    }
+                    Some(Err(err)) => (addr, SIGSEGV, err.si_code(), f),
+                    None => (addr, SIGSEGV, 1, f),
+                }
+            }
+        }
+        UserException::Undefined => (regs.pc(), SIGILL, 1, 0),
+    };
+    let (si, trap_no) = match sig {
+        SIGILL => (si_code::ILL_ILLOPC, 6),
+        _ => (code, 14),
+    };
+    let tf = ThreadFault { trap_no, error_code: fsr_v, address: addr };
+    with_current(|t| t.fault_info = Some((sig, Siginfo::fault(sig, si, addr), tf)));
+    let debug = USER_DEBUG.load(Ordering::Relaxed);
+    if (sig == SIGSEGV && debug & UDBG_SEGV != 0) || (sig == SIGBUS && debug & UDBG_BUS != 0) {
+        user_fault_report(addr, sig, fsr_v, regs);
+    }
+    with_current(|t| t.pending |= sigbit(sig));
+}
+
+/// How a shell reports a wait status: `Segmentation fault` and the like for a killing
+/// signal (none for SIGINT and a normal exit).
+pub fn describe_status(status: u32) -> Option<&'static str> {
+    match status & 0x7f {
+        0 => None,
+        s if s == SIGSEGV => Some("Segmentation fault"),
+        s if s == SIGBUS => Some("Bus error"),
+        s if s == SIGILL => Some("Illegal instruction"),
+        s if s == SIGKILL => Some("Killed"),
+        s if s == SIGTERM => Some("Terminated"),
+        s if s == SIGINT => None,
+        _ => Some("Killed by a signal"),
+    }
+}
+
+/// The console's typed bytes for the foreground program (its tty's input queue), and
+/// whether Ctrl-D ended it.
+pub static STDIN: Mutex<(VecDeque<u8>, bool)> = Mutex::new((VecDeque::new(), false));
+
+/// Output of programs: bytes to the console as they are.
+pub fn console_write(bytes: &[u8]) {
+    for &b in bytes {
+        if b == b'\n' {
+            kprint!("\n");
+        } else {
+            crate::board::raspi::uart::putc(b);
+        }
+    }
+}

@@ -1,0 +1,981 @@
+//! The system calls (`vector_swi` -> the EABI table): number in r7, arguments in r0-r5,
+//! result or `-errno` in r0. Classification (holes, ARM-private calls) is sysabi's
+//! `classify`; user memory is reached through [`UserMem`] (faults resolved or `EFAULT`);
+//! structures are encoded with sysabi's byte-exact encoders.
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use super::exec::CounterRandom;
+use super::fs::with_rootfs;
+use super::mm::UserMem;
+use super::{console_write, with_current, OpenFile, Task, TaskState};
+use crate::abi::arm::signal::{
+    AltStack, KernelSigaction, StackT, MINSIGSTKSZ, SIG_IGN, SS_DISABLE,
+};
+use crate::abi::arm::termbits::{ioctl, Termios};
+use crate::abi::arm::types::{new_encode_dev, OldTimespec, OldTimeval, Rusage, Stat64};
+use crate::abi::arm::unistd::{arm_nr, classify, nr, SyscallClass};
+use crate::abi::generic::{uts_field, KernelTimespec, NewUtsname, Statx, StatxTimestamp};
+use crate::abi::uaccess::{self, UserMemory};
+use crate::abi::wire::Wire;
+use crate::arch::process as arch;
+use crate::arch::process::PtRegs;
+use crate::fs::binfmt_elf::RandomSource;
+use crate::fs::ramfs::{Stat, S_IFCHR};
+use crate::mm::mm_types::{Errno, PAGE_SIZE};
+use crate::mm::mmap::{MapFlags, MmapFile, Prot};
+
+type SysResult = Result<u32, Errno>;
+
+/// `AT_FDCWD`.
+const AT_FDCWD: i32 = -100;
+/// `AT_EMPTY_PATH`.
+const AT_EMPTY_PATH: u32 = 0x1000;
+const O_ACCMODE: u32 = 3;
+const O_CREAT: u32 = 0o100;
+const O_TRUNC: u32 = 0o1000;
+const O_APPEND: u32 = 0o2000;
+/// `MADV_DONTNEED`.
+const MADV_DONTNEED: u32 = 4;
+/// The console's device, `/dev/console` (5, 1).
+const CONSOLE_RDEV: (u32, u32) = (5, 1);
+/// Nanoseconds per jiffy.
+const NSEC_PER_JIFFY: u64 = 1_000_000_000 / crate::config::HZ;
+
+/// The system-call handler `vector_swi` runs.
+///
+/// Runs with interrupts masked: interrupt handlers take locks (the timekeeping state, the
+/// tty's type-ahead) that system calls take too, and pivm does not preempt the kernel, so
+/// nothing is lost but latency; a call that sleeps gives the CPU up through `schedule()`.
+pub fn handle(regs: &mut PtRegs) {
+    let flags = crate::arch::irqflags::local_irq_save();
+    handle_masked(regs);
+    crate::arch::irqflags::local_irq_restore(flags);
+}
+
+fn handle_masked(regs: &mut PtRegs) {
+    let n = regs.uregs[7];
+    // The sigreturns replace every register (r0 included) with the frame's.
+    if n == nr::RT_SIGRETURN || n == nr::SIGRETURN {
+        super::sigreturn(regs, n == nr::RT_SIGRETURN);
+        return;
+    }
+    // The calls that need the caller's registers.
+    let r = match n {
+        nr::FORK | nr::VFORK => Some(super::do_fork(regs, 0, 0, 0, 0)),
+        // ARM's clone(flags, newsp, parent_tidptr, tls, child_tidptr).
+        nr::CLONE => {
+            Some(super::do_fork(regs, regs.uregs[0], regs.uregs[1], regs.uregs[3], regs.uregs[4]))
+        }
+        nr::EXECVE => match sys_execve(regs) {
+            // The new program starts with the registers start_thread set.
+            Ok(()) => return,
+            Err(e) => Some(Err(e)),
+        },
+        nr::WAIT4 => {
+            Some(sys_wait4(regs.uregs[0] as i32, regs.uregs[1], regs.uregs[2], regs.uregs[3]))
+        }
+        _ => None,
+    };
+    if let Some(r) = r {
+        regs.uregs[0] = match r {
+            Ok(v) => v,
+            Err(e) => e.to_return(),
+        };
+        return;
+    }
+    let a =
+        [regs.uregs[0], regs.uregs[1], regs.uregs[2], regs.uregs[3], regs.uregs[4], regs.uregs[5]];
+    let r = match classify(n) {
+        SyscallClass::Call(n, _) => call(n, a),
+        SyscallClass::NotImplemented | SyscallClass::ArmPrivateUnknown => Err(Errno::ENOSYS),
+        SyscallClass::ArmPrivate(arm_nr::SET_TLS) => {
+            with_current(|t| t.tls = a[0]);
+            arch::set_tls(a[0]);
+            Ok(0)
+        }
+        SyscallClass::ArmPrivate(arm_nr::GET_TLS) => Ok(with_current(|t| t.tls)),
+        SyscallClass::ArmPrivate(arm_nr::CACHEFLUSH) => Ok(0),
+        SyscallClass::ArmPrivate(_) | SyscallClass::BadSyscall => {
+            with_current(|t| t.pending |= 1 << (super::SIGILL - 1));
+            Err(Errno::ENOSYS)
+        }
+        SyscallClass::BranchThroughZero => {
+            with_current(|t| t.pending |= 1 << (super::SIGSEGV - 1));
+            Err(Errno::ENOSYS)
+        }
+    };
+    regs.uregs[0] = match r {
+        Ok(v) => v,
+        Err(e) => e.to_return(),
+    };
+}
+
+/// Runs `f` with the current process's user memory.
+pub(super) fn with_user<R>(
+    f: impl FnOnce(&mut UserMem<'_>, &mut Task) -> Result<R, Errno>,
+) -> Result<R, Errno> {
+    with_current(|t| {
+        let mut pm = t.mm.take().ok_or(Errno::EFAULT)?;
+        let mut counts = t.counts;
+        let r = {
+            let mut um = UserMem { pm: &mut pm, counts: &mut counts };
+            f(&mut um, t)
+        };
+        t.counts = counts;
+        t.mm = Some(pm);
+        r
+    })
+}
+
+fn copy_in(addr: u32, len: usize) -> Result<Vec<u8>, Errno> {
+    with_user(|um, _| {
+        if !um.access_ok(addr as usize, len) {
+            return Err(Errno::EFAULT);
+        }
+        let mut buf = alloc::vec![0u8; len];
+        um.copy_from_user(&mut buf, addr as usize).map_err(|_| Errno::EFAULT)?;
+        Ok(buf)
+    })
+}
+
+fn copy_out(addr: u32, data: &[u8]) -> Result<(), Errno> {
+    with_user(|um, _| {
+        if !um.access_ok(addr as usize, data.len()) {
+            return Err(Errno::EFAULT);
+        }
+        um.copy_to_user(addr as usize, data).map_err(|_| Errno::EFAULT)
+    })
+}
+
+fn put<T: Wire>(addr: u32, v: &T) -> Result<(), Errno> {
+    with_user(|um, _| uaccess::put_user(um, addr as usize, v))
+}
+
+fn get<T: Wire>(addr: u32) -> Result<T, Errno> {
+    with_user(|um, _| uaccess::get_user(um, addr as usize))
+}
+
+fn path_arg(addr: u32) -> Result<String, Errno> {
+    let name = with_user(|um, _| uaccess::getname(um, addr as usize, true))?;
+    String::from_utf8(name).map_err(|_| Errno::ENOENT)
+}
+
+/// A path relative to the root (the working directory of every process is `/`).
+fn absolute(path: &str) -> String {
+    if path.starts_with('/') {
+        path.into()
+    } else {
+        alloc::format!("/{path}")
+    }
+}
+
+fn file_of(fd: u32) -> Result<OpenFile, Errno> {
+    with_current(|t| t.files.get(fd as usize).cloned().flatten().ok_or(Errno::EBADF))
+}
+
+fn set_file(fd: u32, f: OpenFile) {
+    with_current(|t| {
+        if let Some(slot) = t.files.get_mut(fd as usize) {
+            *slot = Some(f);
+        }
+    })
+}
+
+fn call(n: u32, a: [u32; 6]) -> SysResult {
+    match n {
+        nr::EXIT | nr::EXIT_GROUP => super::do_exit((a[0] & 0xff) << 8),
+        nr::WRITE => sys_write(a[0], a[1], a[2] as usize),
+        nr::WRITEV => sys_writev(a[0], a[1], a[2] as usize),
+        nr::READ => sys_read(a[0], a[1], a[2] as usize),
+        nr::OPENAT => sys_openat(a[0] as i32, a[1], a[2]),
+        nr::OPEN => sys_openat(AT_FDCWD, a[0], a[1]),
+        nr::CLOSE => with_current(|t| match t.files.get_mut(a[0] as usize) {
+            Some(slot @ Some(_)) => {
+                *slot = None;
+                Ok(0)
+            }
+            _ => Err(Errno::EBADF),
+        }),
+        nr::LSEEK => sys_lseek(a[0], i64::from(a[1] as i32), a[2]).map(|v| v as u32),
+        nr::_LLSEEK => {
+            let off = ((u64::from(a[1]) << 32) | u64::from(a[2])) as i64;
+            let pos = sys_lseek(a[0], off, a[4])?;
+            put(a[3], &pos)?;
+            Ok(0)
+        }
+        nr::FSTAT64 => {
+            let st = stat_fd(a[0])?;
+            put(a[1], &stat64(&st))?;
+            Ok(0)
+        }
+        nr::FSTATAT64 => {
+            let st = stat_path(a[0] as i32, a[1], a[3])?;
+            put(a[2], &stat64(&st))?;
+            Ok(0)
+        }
+        nr::STATX => {
+            let st = stat_path(a[0] as i32, a[1], a[2])?;
+            put(a[4], &statx(&st))?;
+            Ok(0)
+        }
+        nr::IOCTL => match file_of(a[0])? {
+            OpenFile::Console if a[1] == ioctl::TCGETS => {
+                let t = Termios::serial_console(115_200).ok_or(Errno::ENOTTY)?;
+                put(a[2], &t)?;
+                Ok(0)
+            }
+            OpenFile::Console if a[1] == ioctl::TCSETS || a[1] == ioctl::TCSETSW => Ok(0),
+            _ => Err(Errno::ENOTTY),
+        },
+        nr::FCNTL64 => {
+            let f = file_of(a[0])?;
+            match a[1] {
+                1 | 2 => Ok(0),
+                3 => Ok(if matches!(f, OpenFile::Console) { 2 } else { 0 }),
+                _ => Err(Errno::EINVAL),
+            }
+        }
+        nr::BRK => with_current(|t| {
+            let pm = t.mm.as_mut().ok_or(Errno::ENOMEM)?;
+            let old = pm.mm.brk;
+            let new = pm.mm.brk(a[0] as usize);
+            if new < old {
+                let from = new.next_multiple_of(PAGE_SIZE);
+                pm.zap_range(from, old.next_multiple_of(PAGE_SIZE));
+            }
+            Ok(new as u32)
+        }),
+        nr::MMAP2 => sys_mmap2(a),
+        nr::MUNMAP => with_current(|t| {
+            let pm = t.mm.as_mut().ok_or(Errno::EINVAL)?;
+            let (start, len) = (a[0] as usize, a[1] as usize);
+            if !start.is_multiple_of(PAGE_SIZE) || len == 0 {
+                return Err(Errno::EINVAL);
+            }
+            let end = start.saturating_add(len).next_multiple_of(PAGE_SIZE).min(pm.mm.task_size);
+            pm.mm.do_munmap(start, len)?;
+            pm.zap_range(start, end);
+            Ok(0)
+        }),
+        nr::MPROTECT => with_current(|t| {
+            let pm = t.mm.as_mut().ok_or(Errno::EINVAL)?;
+            let prot = Prot::from_bits(a[2]).ok_or(Errno::EINVAL)?;
+            pm.mm.mprotect(a[0] as usize, a[1] as usize, prot)?;
+            let end = (a[0] as usize).saturating_add(a[1] as usize).next_multiple_of(PAGE_SIZE);
+            pm.change_protection(a[0] as usize, end);
+            Ok(0)
+        }),
+        nr::MADVISE => with_current(|t| {
+            let pm = t.mm.as_mut().ok_or(Errno::EINVAL)?;
+            let (start, len) = (a[0] as usize, a[1] as usize);
+            if !start.is_multiple_of(PAGE_SIZE) {
+                return Err(Errno::EINVAL);
+            }
+            if a[2] == MADV_DONTNEED {
+                let end = start.saturating_add(len).next_multiple_of(PAGE_SIZE);
+                if pm.mm.find_vma_intersection(start, end).is_none() {
+                    return Err(Errno::ENOMEM);
+                }
+                pm.zap_range(start, end);
+            }
+            Ok(0)
+        }),
+        nr::MINCORE => sys_mincore(a[0] as usize, a[1] as usize, a[2]),
+        nr::UNAME => {
+            let u = NewUtsname {
+                sysname: uts_field("Linux"),
+                nodename: uts_field("pivm"),
+                release: uts_field("6.1.0-pivm"),
+                version: uts_field(concat!("#1 SMP pivm ", env!("CARGO_PKG_VERSION"))),
+                machine: uts_field("armv7l"),
+                domainname: uts_field("(none)"),
+            };
+            put(a[0], &u)?;
+            Ok(0)
+        }
+        nr::SET_TID_ADDRESS => with_current(|t| {
+            t.clear_child_tid = a[0];
+            Ok(t.pid)
+        }),
+        nr::SET_ROBUST_LIST => Ok(0),
+        nr::GETPID | nr::GETTID => Ok(super::current_pid()),
+        nr::GETPPID => with_current(|t| Ok(t.ppid)),
+        nr::GETUID32 | nr::GETEUID32 | nr::GETGID32 | nr::GETEGID32 => Ok(0),
+        nr::GETCWD => {
+            if (a[1] as usize) < 2 {
+                return Err(Errno::ERANGE);
+            }
+            copy_out(a[0], b"/\0")?;
+            Ok(2)
+        }
+        nr::GETRANDOM => {
+            let len = (a[1] as usize).min(uaccess::MAX_RW_COUNT);
+            let mut rng = CounterRandom::new();
+            let bytes: Vec<u8> = (0..len).map(|_| rng.next_u32() as u8).collect();
+            copy_out(a[0], &bytes)?;
+            Ok(len as u32)
+        }
+        nr::CLOCK_GETTIME => {
+            let ns = clock_ns(a[0])?;
+            let ts = OldTimespec {
+                tv_sec: (ns / 1_000_000_000) as i32,
+                tv_nsec: (ns % 1_000_000_000) as i32,
+            };
+            put(a[1], &ts)?;
+            Ok(0)
+        }
+        nr::CLOCK_GETTIME64 => {
+            let ns = clock_ns(a[0])?;
+            put(a[1], &KernelTimespec::from_nanos(ns))?;
+            Ok(0)
+        }
+        nr::NANOSLEEP => {
+            let ts: OldTimespec = get(a[0])?;
+            if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
+                return Err(Errno::EINVAL);
+            }
+            sleep_ns(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
+        }
+        nr::CLOCK_NANOSLEEP | nr::CLOCK_NANOSLEEP_TIME64 => {
+            let ns = if n == nr::CLOCK_NANOSLEEP {
+                let ts: OldTimespec = get(a[2])?;
+                if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
+                    return Err(Errno::EINVAL);
+                }
+                ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+            } else {
+                let ts: KernelTimespec = get(a[2])?;
+                ts.to_nanos().ok_or(Errno::EINVAL)?
+            };
+            // TIMER_ABSTIME: until that time on the clock.
+            let ns = if a[1] & 1 != 0 { ns.saturating_sub(clock_ns(a[0])?) } else { ns };
+            sleep_ns(ns)
+        }
+        nr::SCHED_YIELD => {
+            super::schedule();
+            Ok(0)
+        }
+        nr::GETRUSAGE => {
+            let who = a[0] as i32;
+            let ru = with_current(|t| {
+                let mut ru = Rusage::get(&[0u8; 72]);
+                if who == 0 || who == 1 {
+                    ru.ru_utime = OldTimeval::from_nanos(t.utime * NSEC_PER_JIFFY);
+                    ru.ru_stime = OldTimeval::from_nanos(t.stime * NSEC_PER_JIFFY);
+                    ru.ru_minflt = t.counts.min_flt as i32;
+                    ru.ru_majflt = t.counts.maj_flt as i32;
+                    let rss = t.mm.as_ref().map_or(0, |m| m.hw.rss_anon + m.hw.rss_file);
+                    ru.ru_maxrss = (rss * 4) as i32;
+                }
+                ru
+            });
+            if who != 0 && who != 1 && who != -1 {
+                return Err(Errno::EINVAL);
+            }
+            put(a[1], &ru)?;
+            Ok(0)
+        }
+        nr::RT_SIGACTION => {
+            let sig = a[0];
+            if a[3] != 8 {
+                return Err(Errno::EINVAL);
+            }
+            if sig == 0 || sig > 64 || (a[1] != 0 && (sig == super::SIGKILL || sig == 19)) {
+                return Err(Errno::EINVAL);
+            }
+            let old = with_current(|t| t.sigactions[sig as usize]);
+            if a[1] != 0 {
+                let mut act: KernelSigaction = get(a[1])?;
+                act.sa_mask = act.sa_mask.without_unblockable();
+                with_current(|t| {
+                    t.sigactions[sig as usize] = act;
+                    // Setting SIG_IGN discards a pending instance (`do_sigaction`).
+                    if act.sa_handler == SIG_IGN {
+                        t.pending &= !(1 << (sig - 1));
+                    }
+                });
+            }
+            if a[2] != 0 {
+                put(a[2], &old)?;
+            }
+            Ok(0)
+        }
+        nr::SIGALTSTACK => {
+            let (old, sp) = with_current(|t| (t.altstack, 0u32));
+            let _ = sp;
+            if a[1] != 0 {
+                let cur_sp = 0;
+                let st = StackT {
+                    ss_sp: old.sp,
+                    ss_flags: old.ss_flags(cur_sp) as i32,
+                    ss_size: old.size,
+                };
+                put(a[1], &st)?;
+            }
+            if a[0] != 0 {
+                let new: StackT = get(a[0])?;
+                let disable = new.ss_flags as u32 & SS_DISABLE != 0;
+                if !disable && (new.ss_size as usize) < MINSIGSTKSZ as usize {
+                    return Err(Errno::ENOMEM);
+                }
+                with_current(|t| {
+                    t.altstack = if disable {
+                        AltStack::default()
+                    } else {
+                        AltStack { sp: new.ss_sp, size: new.ss_size, flags: new.ss_flags as u32 }
+                    };
+                });
+            }
+            Ok(0)
+        }
+        nr::RT_SIGPROCMASK => {
+            if a[3] != 8 {
+                return Err(Errno::EINVAL);
+            }
+            let old = with_current(|t| t.blocked);
+            if a[1] != 0 {
+                let set: u64 = get(a[1])?;
+                let unblockable = (1u64 << (super::SIGKILL - 1)) | (1 << 18);
+                let new = match a[0] {
+                    0 => old | set,
+                    1 => old & !set,
+                    2 => set,
+                    _ => return Err(Errno::EINVAL),
+                } & !unblockable;
+                with_current(|t| t.blocked = new);
+            }
+            if a[2] != 0 {
+                put(a[2], &old)?;
+            }
+            Ok(0)
+        }
+        nr::KILL | nr::TKILL => {
+            let pid = a[0] as i32;
+            let target = if pid <= 0 { super::current_pid() } else { pid as u32 };
+            if a[1] == 0 {
+                return with_tasks_has(target);
+            }
+            super::send_signal(target, a[1]).map(|_| 0)
+        }
+        nr::TGKILL => super::send_signal(a[1], a[2]).map(|_| 0),
+        nr::UGETRLIMIT => {
+            let (cur, max) = rlimit(a[0]);
+            let mut out = [0u8; 8];
+            out[..4].copy_from_slice(&(cur.min(u64::from(u32::MAX)) as u32).to_le_bytes());
+            out[4..].copy_from_slice(&(max.min(u64::from(u32::MAX)) as u32).to_le_bytes());
+            copy_out(a[1], &out)?;
+            Ok(0)
+        }
+        nr::SETRLIMIT => {
+            let v = copy_in(a[1], 8)?;
+            let w = |i: usize| u32::from_le_bytes([v[i], v[i + 1], v[i + 2], v[i + 3]]);
+            let inf = |x: u32| if x == u32::MAX { u64::MAX } else { u64::from(x) };
+            set_rlimit(a[0], (inf(w(0)), inf(w(4))))?;
+            Ok(0)
+        }
+        nr::PRLIMIT64 => {
+            if a[0] != 0 && a[0] != super::current_pid() {
+                return Err(Errno::ESRCH);
+            }
+            let old = rlimit(a[1]);
+            if a[2] != 0 {
+                let v = copy_in(a[2], 16)?;
+                let w = |i: usize| u64::from_le_bytes(v[i..i + 8].try_into().unwrap_or([0; 8]));
+                set_rlimit(a[1], (w(0), w(8)))?;
+            }
+            if a[3] != 0 {
+                let mut out = [0u8; 16];
+                out[..8].copy_from_slice(&old.0.to_le_bytes());
+                out[8..].copy_from_slice(&old.1.to_le_bytes());
+                copy_out(a[3], &out)?;
+            }
+            Ok(0)
+        }
+        _ => Err(Errno::ENOSYS),
+    }
+}
+
+fn with_tasks_has(pid: u32) -> SysResult {
+    super::with_tasks(|t| {
+        if t.map.get(&pid).is_some_and(|x| x.pid != 0 && x.state != TaskState::Zombie) {
+            Ok(0)
+        } else {
+            Err(Errno::ESRCH)
+        }
+    })
+}
+
+/// `RLIMIT_STACK` and `RLIMIT_NPROC`.
+const RLIMIT_STACK: u32 = 3;
+const RLIMIT_NPROC: u32 = 6;
+
+/// The current task's limit `resource` (soft, hard): the stack's 8 MiB and the process
+/// limit are kept; every other one is `RLIM_INFINITY`, as on the reference system.
+fn rlimit(resource: u32) -> (u64, u64) {
+    match resource {
+        RLIMIT_STACK => (8 << 20, u64::MAX),
+        RLIMIT_NPROC => with_current(|t| t.rlim_nproc),
+        _ => (u64::MAX, u64::MAX),
+    }
+}
+
+/// `do_prlimit` for the limits pivm enforces (`RLIMIT_NPROC`); others are accepted and not
+/// kept. A soft limit above the hard one is `EINVAL`.
+fn set_rlimit(resource: u32, new: (u64, u64)) -> Result<(), Errno> {
+    if new.0 > new.1 {
+        return Err(Errno::EINVAL);
+    }
+    if resource == RLIMIT_NPROC {
+        with_current(|t| t.rlim_nproc = new);
+    }
+    Ok(())
+}
+
+/// Nanoseconds on a clock: every clock pivm has runs from boot.
+fn clock_ns(clock: u32) -> Result<u64, Errno> {
+    match clock {
+        0..=7 => Ok(crate::kernel::time::ktime_get_boottime_ns()),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// Sleeps the current task for at least `ns` (rounded up to jiffies); `EINTR` if a signal
+/// came first.
+fn sleep_ns(ns: u64) -> SysResult {
+    let ticks = ns.div_ceil(NSEC_PER_JIFFY);
+    if ticks == 0 {
+        return Ok(0);
+    }
+    let wake = crate::kernel::time::get_jiffies_64() + ticks + 1;
+    loop {
+        let done = with_current(|t| {
+            if t.pending & !t.blocked != 0 {
+                return Some(Err(Errno::EINTR));
+            }
+            if crate::kernel::time::get_jiffies_64() >= wake {
+                return Some(Ok(0));
+            }
+            t.state = TaskState::Sleeping;
+            t.wake_at = wake;
+            None
+        });
+        if let Some(r) = done {
+            return r;
+        }
+        super::schedule();
+    }
+}
+
+fn sys_write(fd: u32, buf: u32, len: usize) -> SysResult {
+    let len = len.min(uaccess::MAX_RW_COUNT);
+    let f = file_of(fd)?;
+    let data = copy_in(buf, len)?;
+    match f {
+        OpenFile::Console => {
+            console_write(&data);
+            Ok(len as u32)
+        }
+        OpenFile::Ramfs { ino, pos, append } => {
+            let at =
+                if append { with_rootfs(|fs| fs.inode(ino).map_or(0, |i| i.i_size)) } else { pos };
+            let n = with_rootfs(|fs| fs.write(ino, at, &data))?;
+            set_file(fd, OpenFile::Ramfs { ino, pos: at + n as u64, append });
+            Ok(n as u32)
+        }
+        OpenFile::Snapshot { .. } => Err(Errno::EBADF),
+    }
+}
+
+fn sys_writev(fd: u32, iov: u32, cnt: usize) -> SysResult {
+    if cnt > uaccess::UIO_MAXIOV {
+        return Err(Errno::EINVAL);
+    }
+    let segs = with_user(|um, _| uaccess::import_iovec(um, iov as usize, cnt))?;
+    let mut total = 0u32;
+    for s in segs {
+        if s.len == 0 {
+            continue;
+        }
+        total += sys_write(fd, s.base as u32, s.len)?;
+    }
+    Ok(total)
+}
+
+fn sys_read(fd: u32, buf: u32, len: usize) -> SysResult {
+    let len = len.min(uaccess::MAX_RW_COUNT);
+    match file_of(fd)? {
+        OpenFile::Console => {
+            let data = read_console(len)?;
+            copy_out(buf, &data)?;
+            Ok(data.len() as u32)
+        }
+        OpenFile::Ramfs { ino, pos, append } => {
+            let mut data = alloc::vec![0u8; len];
+            let n = with_rootfs(|fs| fs.read(ino, pos, &mut data))?;
+            copy_out(buf, &data[..n])?;
+            set_file(fd, OpenFile::Ramfs { ino, pos: pos + n as u64, append });
+            Ok(n as u32)
+        }
+        OpenFile::Snapshot { data, pos } => {
+            let start = (pos as usize).min(data.len());
+            let n = len.min(data.len() - start);
+            copy_out(buf, &data[start..start + n])?;
+            set_file(fd, OpenFile::Snapshot { data, pos: pos + n as u64 });
+            Ok(n as u32)
+        }
+    }
+}
+
+/// A read of the console: a foreground program waits for a line the console passes on (or
+/// Ctrl-D); a background one reads end-of-file.
+fn read_console(len: usize) -> Result<Vec<u8>, Errno> {
+    loop {
+        let fg = with_current(|t| t.foreground);
+        if !fg {
+            return Ok(Vec::new());
+        }
+        {
+            let mut q = super::STDIN.lock();
+            let line_end = q.0.iter().position(|&b| b == b'\n');
+            if line_end.is_some() || q.1 || q.0.len() >= len {
+                let n = line_end.map_or(q.0.len(), |i| i + 1).min(len);
+                let out: Vec<u8> = q.0.drain(..n).collect();
+                if out.is_empty() {
+                    q.1 = false;
+                }
+                return Ok(out);
+            }
+        }
+        let interrupted = with_current(|t| {
+            if t.pending & !t.blocked != 0 {
+                return true;
+            }
+            t.state = TaskState::Sleeping;
+            t.wake_at = crate::kernel::time::get_jiffies_64() + 1;
+            false
+        });
+        if interrupted {
+            return Err(Errno::EINTR);
+        }
+        super::schedule();
+    }
+}
+
+fn sys_openat(dirfd: i32, path: u32, flags: u32) -> SysResult {
+    let p = path_arg(path)?;
+    if p.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    if !p.starts_with('/') && dirfd != AT_FDCWD {
+        return Err(Errno::ENOTDIR);
+    }
+    let p = absolute(&p);
+    let file = if p == "/dev/console" || p == "/dev/tty" {
+        OpenFile::Console
+    } else if p.starts_with("/proc/") {
+        OpenFile::Snapshot { data: super::procfs::render(&p)?, pos: 0 }
+    } else {
+        let ino = with_rootfs(|fs| {
+            let ino = match fs.lookup(&p) {
+                Ok(i) => i,
+                Err(Errno::ENOENT) if flags & O_CREAT != 0 => fs.create(&p, 0o644, false)?,
+                Err(e) => return Err(e),
+            };
+            if flags & O_TRUNC != 0 && flags & O_ACCMODE != 0 {
+                fs.truncate(ino, 0)?;
+            }
+            Ok(ino)
+        })?;
+        OpenFile::Ramfs { ino, pos: 0, append: flags & O_APPEND != 0 }
+    };
+    with_current(|t| {
+        let fd = match t.files.iter().position(|f| f.is_none()) {
+            Some(i) => i,
+            None => {
+                t.files.push(None);
+                t.files.len() - 1
+            }
+        };
+        t.files[fd] = Some(file);
+        Ok(fd as u32)
+    })
+}
+
+fn sys_lseek(fd: u32, off: i64, whence: u32) -> Result<u64, Errno> {
+    let (cur, size) = match file_of(fd)? {
+        OpenFile::Console => return Err(Errno::ESPIPE),
+        OpenFile::Ramfs { ino, pos, .. } => {
+            (pos, with_rootfs(|fs| fs.inode(ino).map_or(0, |i| i.i_size)))
+        }
+        OpenFile::Snapshot { ref data, pos } => (pos, data.len() as u64),
+    };
+    let base = match whence {
+        0 => 0i64,
+        1 => cur as i64,
+        2 => size as i64,
+        _ => return Err(Errno::EINVAL),
+    };
+    let new = base.checked_add(off).filter(|&n| n >= 0).ok_or(Errno::EINVAL)? as u64;
+    with_current(|t| {
+        if let Some(Some(f)) = t.files.get_mut(fd as usize) {
+            match f {
+                OpenFile::Ramfs { pos, .. } | OpenFile::Snapshot { pos, .. } => *pos = new,
+                OpenFile::Console => {}
+            }
+        }
+    });
+    Ok(new)
+}
+
+fn console_stat() -> Stat {
+    Stat {
+        st_dev: (0, 5),
+        st_ino: 5,
+        st_mode: S_IFCHR | 0o600,
+        st_nlink: 1,
+        st_uid: 0,
+        st_gid: 0,
+        st_rdev: CONSOLE_RDEV,
+        st_size: 0,
+        st_blksize: 1024,
+        st_blocks: 0,
+        st_mtime: 0,
+    }
+}
+
+fn stat_fd(fd: u32) -> Result<Stat, Errno> {
+    match file_of(fd)? {
+        OpenFile::Console => Ok(console_stat()),
+        OpenFile::Ramfs { ino, .. } => with_rootfs(|fs| fs.stat(ino)),
+        OpenFile::Snapshot { .. } => {
+            let mut s = console_stat();
+            s.st_dev = (0, 22);
+            s.st_mode = crate::fs::ramfs::S_IFREG | 0o444;
+            s.st_rdev = (0, 0);
+            Ok(s)
+        }
+    }
+}
+
+fn stat_path(dirfd: i32, path: u32, flags: u32) -> Result<Stat, Errno> {
+    let p = path_arg(path)?;
+    if p.is_empty() {
+        if flags & AT_EMPTY_PATH == 0 {
+            return Err(Errno::ENOENT);
+        }
+        return stat_fd(dirfd as u32);
+    }
+    let p = absolute(&p);
+    if p == "/dev/console" {
+        return Ok(console_stat());
+    }
+    with_rootfs(|fs| {
+        let ino = fs.lookup(&p)?;
+        fs.stat(ino)
+    })
+}
+
+fn stat64(s: &Stat) -> Stat64 {
+    let mut st = Stat64::get(&[0u8; 104]);
+    st.st_dev = u64::from(new_encode_dev(s.st_dev.0, s.st_dev.1));
+    st.__st_ino = s.st_ino as u32;
+    st.st_mode = s.st_mode;
+    st.st_nlink = s.st_nlink;
+    st.st_uid = s.st_uid;
+    st.st_gid = s.st_gid;
+    st.st_rdev = u64::from(new_encode_dev(s.st_rdev.0, s.st_rdev.1));
+    st.st_size = s.st_size as i64;
+    st.st_blksize = s.st_blksize;
+    st.st_blocks = s.st_blocks;
+    st.st_atime = s.st_mtime as u32;
+    st.st_mtime = s.st_mtime as u32;
+    st.st_ctime = s.st_mtime as u32;
+    st.st_ino = s.st_ino;
+    st
+}
+
+fn statx(s: &Stat) -> Statx {
+    let mut st = Statx::get(&[0u8; 256]);
+    let t = StatxTimestamp::get(&[0u8; 16]);
+    st.stx_mask = 0x7ff;
+    st.stx_blksize = s.st_blksize;
+    st.stx_nlink = s.st_nlink;
+    st.stx_uid = s.st_uid;
+    st.stx_gid = s.st_gid;
+    st.stx_mode = s.st_mode as u16;
+    st.stx_ino = s.st_ino;
+    st.stx_size = s.st_size;
+    st.stx_blocks = s.st_blocks;
+    st.stx_atime = t;
+    st.stx_ctime = t;
+    st.stx_mtime = t;
+    st.stx_rdev_major = s.st_rdev.0;
+    st.stx_rdev_minor = s.st_rdev.1;
+    st.stx_dev_major = s.st_dev.0;
+    st.stx_dev_minor = s.st_dev.1;
+    st
+}
+
+fn sys_mmap2(a: [u32; 6]) -> SysResult {
+    let (addr, len) = (a[0] as usize, a[1] as usize);
+    let prot = Prot::from_bits(a[2]).ok_or(Errno::EINVAL)?;
+    let flags = MapFlags::from_bits_retain(a[3]);
+    let pgoff = u64::from(a[5]);
+    let file = if flags.contains(MapFlags::ANONYMOUS) {
+        None
+    } else {
+        match file_of(a[4])? {
+            OpenFile::Ramfs { ino, .. } => {
+                let path = with_current(|t| t.exe.clone());
+                let _ = path;
+                Some(MmapFile {
+                    file: alloc::sync::Arc::new(crate::mm::mm_types::VmFile {
+                        dev: crate::fs::ramfs::RAMFS_DEV,
+                        ino,
+                        path: with_rootfs(|fs| ramfs_path(fs, ino)),
+                    }),
+                    readable: true,
+                    writable: true,
+                    noexec: false,
+                })
+            }
+            _ => return Err(Errno::ENODEV),
+        }
+    };
+    with_current(|t| {
+        let pm = t.mm.as_mut().ok_or(Errno::ENOMEM)?;
+        if flags.intersects(MapFlags::FIXED) && addr.is_multiple_of(PAGE_SIZE) {
+            let end = addr.saturating_add(len).next_multiple_of(PAGE_SIZE).min(pm.mm.task_size);
+            if addr < end && addr >= pm.mm.mmap_min_addr {
+                pm.zap_range(addr, end);
+            }
+        }
+        let r = pm.mm.do_mmap(addr, len, prot, flags, file.as_ref().map(|f| (f, pgoff)))?;
+        Ok(r as u32)
+    })
+}
+
+/// The path of a ramfs inode, found by walking the tree (for `/proc/PID/maps`).
+fn ramfs_path(fs: &mut crate::fs::ramfs::Ramfs<super::fs::CachePages>, ino: u64) -> String {
+    fn walk(
+        fs: &crate::fs::ramfs::Ramfs<super::fs::CachePages>,
+        dir: u64,
+        prefix: &str,
+        want: u64,
+        depth: usize,
+    ) -> Option<String> {
+        if depth > 16 {
+            return None;
+        }
+        let entries: Vec<(String, u64)> =
+            fs.readdir(dir).ok()?.map(|(n, i)| (String::from(n), i)).collect();
+        for (name, i) in entries {
+            if name == "." || name == ".." {
+                continue;
+            }
+            let path = alloc::format!("{prefix}/{name}");
+            if i == want {
+                return Some(path);
+            }
+            if fs
+                .stat(i)
+                .is_ok_and(|s| s.st_mode & crate::fs::ramfs::S_IFMT == crate::fs::ramfs::S_IFDIR)
+            {
+                if let Some(p) = walk(fs, i, &path, want, depth + 1) {
+                    return Some(p);
+                }
+            }
+        }
+        None
+    }
+    walk(fs, crate::fs::ramfs::ROOT_INO, "", ino, 0).unwrap_or_default()
+}
+
+fn sys_mincore(start: usize, len: usize, vec: u32) -> SysResult {
+    if !start.is_multiple_of(PAGE_SIZE) {
+        return Err(Errno::EINVAL);
+    }
+    let pages = len.div_ceil(PAGE_SIZE);
+    let v = with_current(|t| {
+        let pm = t.mm.as_ref().ok_or(Errno::ENOMEM)?;
+        let mut v = Vec::with_capacity(pages);
+        for i in 0..pages {
+            let va = start + i * PAGE_SIZE;
+            let vma = pm.mm.find_vma(va).filter(|x| x.vm_start <= va).ok_or(Errno::ENOMEM)?;
+            let present = arch::get_user_pte(pm.hw.pgd, va).is_some()
+                || vma.vm_file.as_ref().is_some_and(|f| {
+                    let idx = vma.vm_pgoff + ((va - vma.vm_start) / PAGE_SIZE) as u64;
+                    super::fs::cached_page(f.ino, idx).is_some()
+                });
+            v.push(u8::from(present));
+        }
+        Ok(v)
+    })?;
+    copy_out(vec, &v)?;
+    Ok(0)
+}
+
+/// `wait4(pid, status, options, rusage)`.
+fn sys_wait4(pid: i32, status: u32, options: u32, ru: u32) -> SysResult {
+    if options & !(super::WNOHANG | 2 | 8 | 0x4000_0000 | 0x8000_0000 | 0x2000_0000) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let Some(r) = super::do_wait(pid, options)? else { return Ok(0) };
+    if status != 0 {
+        put(status, &r.status)?;
+    }
+    if ru != 0 {
+        let mut u = Rusage::get(&[0u8; 72]);
+        u.ru_utime = OldTimeval::from_nanos(r.utime * NSEC_PER_JIFFY);
+        u.ru_stime = OldTimeval::from_nanos(r.stime * NSEC_PER_JIFFY);
+        u.ru_minflt = r.counts.min_flt as i32;
+        u.ru_majflt = r.counts.maj_flt as i32;
+        put(ru, &u)?;
+    }
+    Ok(r.pid)
+}
+
+/// Most arguments or environment strings `execve` takes (`MAX_ARG_STRINGS` is far larger;
+/// pivm's initial stack is built in one kernel buffer).
+const MAX_EXEC_STRINGS: usize = 1024;
+
+/// A NULL-terminated array of string pointers from user memory.
+fn string_array(addr: u32) -> Result<Vec<Vec<u8>>, Errno> {
+    let mut out = Vec::new();
+    if addr == 0 {
+        return Ok(out);
+    }
+    loop {
+        if out.len() >= MAX_EXEC_STRINGS {
+            return Err(Errno::E2BIG);
+        }
+        let p: u32 = get(addr + 4 * out.len() as u32)?;
+        if p == 0 {
+            return Ok(out);
+        }
+        let s = with_user(|um, _| {
+            uaccess::strncpy_from_user(um, p as usize, crate::fs::binfmt_elf::MAX_ARG_STRLEN)
+        })?;
+        out.push(s);
+    }
+}
+
+/// `execve(path, argv, envp)`: the new program replaces the caller's address space.
+fn sys_execve(regs: &mut PtRegs) -> Result<(), Errno> {
+    let path = path_arg(regs.uregs[0])?;
+    if path.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    let path = absolute(&path);
+    let argv = string_array(regs.uregs[1])?;
+    let envp = string_array(regs.uregs[2])?;
+    let argv: Vec<&[u8]> = argv.iter().map(|s| s.as_slice()).collect();
+    let envp: Vec<&[u8]> = envp.iter().map(|s| s.as_slice()).collect();
+    let loaded = super::exec::load(&path, &argv, &envp).map_err(|e| match e {
+        super::exec::ExecError::Errno(e) => e,
+        super::exec::ExecError::Elf(e) => e.errno(),
+    })?;
+    super::exec::exec_into_current(regs, &path, loaded);
+    Ok(())
+}

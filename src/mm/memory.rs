@@ -1,0 +1,624 @@
+//! The page-fault path of a process address space, as Linux 6.1's mm/memory.c and the
+//! architecture-independent half of arch/arm/mm/fault.c take it: `find_vma`, stack expansion,
+//! the access check, then `handle_mm_fault` (anonymous pages, the shared zero page, file pages
+//! from the page cache with `do_fault_around`, copy-on-write) and what `mm_account_fault`
+//! counts. Arch-neutral: the page tables, the pages and the page cache are reached through
+//! [`FaultEnv`], which the kernel implements over a process's tables and the host tests over
+//! plain maps.
+use super::mm_types::{MmStruct, VmFlags, Vma, PAGE_MASK, PAGE_SHIFT, PAGE_SIZE};
+use alloc::sync::Arc;
+
+use super::mm_types::VmFile;
+
+/// `fault_around_bytes` (`/sys/kernel/debug/fault_around_bytes`): 64 KiB, 16 pages.
+pub const FAULT_AROUND_BYTES: usize = 65536;
+/// `PTRS_PER_PTE` of 32-bit ARM's folded tables (512 entries, 2 MiB): fault-around never
+/// crosses a page-table boundary.
+pub const PTRS_PER_PTE: usize = 512;
+
+/// What kind of access faulted (from the FSR: Linux's `FAULT_FLAG_WRITE`,
+/// `FAULT_FLAG_INSTRUCTION`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct FaultFlags {
+    pub write: bool,
+    pub instruction: bool,
+}
+
+/// A present PTE as the fault path sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PteState {
+    pub pfn: u64,
+    /// `pte_write()`: the Linux PTE allows writes.
+    pub write: bool,
+    /// `pte_dirty()`: the hardware entry is writable only when dirty (ARM's software tracking).
+    pub dirty: bool,
+}
+
+/// A PTE to install: the page and its protections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NewPte {
+    pub pfn: u64,
+    pub write: bool,
+    pub exec: bool,
+    pub dirty: bool,
+}
+
+/// No memory for a page-table page (`pte_alloc` failed): the fault becomes `VM_FAULT_OOM`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NoPageTable;
+
+/// How a page mapped by a fault is counted in the mm's RSS (`MM_ANONPAGES`, `MM_FILEPAGES`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RssKind {
+    Anon,
+    File,
+}
+
+/// A page-cache page found for a fault: its frame and whether it had to be read in
+/// (`VM_FAULT_MAJOR`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CachePage {
+    pub pfn: u64,
+    pub major: bool,
+}
+
+/// What the fault path needs from the kernel: one address space's page tables, pages, the
+/// page cache and the special pages.
+pub trait FaultEnv {
+    fn pte_get(&self, va: usize) -> Option<PteState>;
+    /// Installs `pte` at `va` (replacing any), flushing a replaced entry; a replaced page's
+    /// mapping is released and uncounted from the RSS here. `Err` when no page table could be
+    /// allocated.
+    fn pte_set(&mut self, va: usize, pte: NewPte) -> Result<(), NoPageTable>;
+    /// The shared zero page (`ZERO_PAGE(0)`).
+    fn zero_pfn(&self) -> u64;
+    /// A zeroed page for an anonymous mapping (`alloc_zeroed_user_highpage_movable`).
+    fn alloc_anon_page(&mut self) -> Option<u64>;
+    /// A fresh anonymous page holding a copy of `src` (`wp_page_copy`, `do_cow_fault`).
+    fn alloc_copy_page(&mut self, src: u64) -> Option<u64>;
+    /// Whether the page is an anonymous page this address space owns alone (reusable on a
+    /// write fault, `wp_can_reuse_anon_page`).
+    fn is_exclusive_anon(&self, pfn: u64) -> bool;
+    /// `filemap_fault`: page `index` of `file`, from the cache or read in; None past EOF.
+    fn file_page(&mut self, file: &VmFile, index: u64) -> Option<CachePage>;
+    /// A page already in the cache and up to date (`next_uptodate_page`), for fault-around;
+    /// None for pages not cached or past EOF.
+    fn cached_page(&self, file: &VmFile, index: u64) -> Option<u64>;
+    /// The kernel's page for a special mapping (`[sigpage]`, `[vdso]`...) at `offset` pages.
+    fn special_page(&mut self, vma: &Vma, offset: u64) -> Option<u64>;
+    /// RSS accounting (`inc_mm_counter`/`dec_mm_counter`).
+    fn rss_add(&mut self, kind: RssKind, delta: i64);
+}
+
+/// A successful fault (`0` or `VM_FAULT_MAJOR`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    Minor,
+    Major,
+}
+
+/// A fault that cannot be resolved: the signal it becomes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultError {
+    /// No VMA there (`VM_FAULT_BADMAP`): `SIGSEGV`/`SEGV_MAPERR`.
+    BadMap,
+    /// A VMA that does not allow the access (`VM_FAULT_BADACCESS`): `SEGV_ACCERR`.
+    BadAccess,
+    /// Past the end of the file (`VM_FAULT_SIGBUS`): `SIGBUS`/`BUS_ADRERR`.
+    Sigbus,
+    /// No memory (`VM_FAULT_OOM`).
+    Oom,
+}
+
+impl FaultError {
+    /// Linux's `si_code` for the signal: `SEGV_MAPERR` 1, `SEGV_ACCERR` 2, `BUS_ADRERR` 2.
+    pub const fn si_code(self) -> i32 {
+        match self {
+            FaultError::BadMap => 1,
+            FaultError::BadAccess | FaultError::Sigbus => 2,
+            FaultError::Oom => 0,
+        }
+    }
+}
+
+/// Per-task fault counters (`task_struct::min_flt`, `maj_flt`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FaultCounts {
+    pub min_flt: u64,
+    pub maj_flt: u64,
+}
+
+impl FaultCounts {
+    /// `mm_account_fault`: a completed fault counts as major or minor for the task; faults
+    /// that failed count for the task not at all (the caller counts `pgfault` for every
+    /// fault handled, successful or not).
+    pub fn account(&mut self, r: Result<Fault, FaultError>) {
+        match r {
+            Ok(Fault::Major) => self.maj_flt += 1,
+            Ok(Fault::Minor) => self.min_flt += 1,
+            Err(_) => {}
+        }
+    }
+}
+
+/// ARM's `access_error()`: the VMA flags the access needs (an instruction fetch needs
+/// `VM_EXEC`, a write `VM_WRITE`, a read any access right).
+pub fn access_error(flags: FaultFlags, vma: &Vma) -> bool {
+    let need = if flags.instruction {
+        VmFlags::EXEC
+    } else if flags.write {
+        VmFlags::WRITE
+    } else {
+        VmFlags::ACCESS
+    };
+    !vma.vm_flags.intersects(need)
+}
+
+/// `__do_page_fault` (ARM) for a user address: the VMA, stack growth, the access check, then
+/// `handle_mm_fault`.
+pub fn do_page_fault(
+    mm: &mut MmStruct,
+    env: &mut impl FaultEnv,
+    addr: usize,
+    flags: FaultFlags,
+) -> Result<Fault, FaultError> {
+    if addr >= mm.task_size {
+        return Err(FaultError::BadMap);
+    }
+    let vma = match mm.find_vma(addr) {
+        None => return Err(FaultError::BadMap),
+        Some(v) if v.vm_start <= addr => v.clone(),
+        Some(v) => {
+            // check_stack: a VM_GROWSDOWN VMA above the address may grow down to it.
+            if !v.vm_flags.contains(VmFlags::GROWSDOWN) || addr < mm.arch.first_user_address {
+                return Err(FaultError::BadMap);
+            }
+            let start = v.vm_start;
+            mm.expand_downwards(start, addr).map_err(|_| FaultError::BadMap)?;
+            mm.find_vma(addr).cloned().ok_or(FaultError::BadMap)?
+        }
+    };
+    if access_error(flags, &vma) {
+        return Err(FaultError::BadAccess);
+    }
+    handle_mm_fault(&vma, env, addr & PAGE_MASK, flags)
+}
+
+/// The PTE protections a VMA gives a page (`vm_get_page_prot`, with copy-on-write: a private
+/// mapping's pages are writable only once they are the process's own).
+fn exec_of(vma: &Vma) -> bool {
+    vma.vm_flags.contains(VmFlags::EXEC)
+}
+
+/// `handle_mm_fault` -> `handle_pte_fault` for a page-aligned `addr` in `vma`.
+pub fn handle_mm_fault(
+    vma: &Vma,
+    env: &mut impl FaultEnv,
+    addr: usize,
+    flags: FaultFlags,
+) -> Result<Fault, FaultError> {
+    match env.pte_get(addr) {
+        None => {
+            if vma.special.is_some() {
+                return do_special_fault(vma, env, addr);
+            }
+            match &vma.vm_file {
+                None => do_anonymous_page(vma, env, addr, flags),
+                Some(file) => {
+                    let file = Arc::clone(file);
+                    if !flags.write {
+                        do_read_fault(vma, env, &file, addr)
+                    } else if !vma.vm_flags.contains(VmFlags::SHARED) {
+                        do_cow_fault(vma, env, &file, addr)
+                    } else {
+                        do_shared_fault(vma, env, &file, addr)
+                    }
+                }
+            }
+        }
+        Some(pte) => {
+            if flags.write && !pte.write {
+                return do_wp_page(vma, env, addr, pte);
+            }
+            // Writable but clean (or a spurious fault): pte_mkdirty / pte_mkyoung.
+            let dirty = pte.dirty || flags.write;
+            env.pte_set(addr, NewPte { pfn: pte.pfn, write: pte.write, exec: exec_of(vma), dirty })
+                .map_err(|_| FaultError::Oom)?;
+            Ok(Fault::Minor)
+        }
+    }
+}
+
+/// `do_anonymous_page`: a read maps the shared zero page read-only; a write maps a fresh
+/// zeroed page.
+fn do_anonymous_page(
+    vma: &Vma,
+    env: &mut impl FaultEnv,
+    addr: usize,
+    flags: FaultFlags,
+) -> Result<Fault, FaultError> {
+    if !flags.write {
+        let pfn = env.zero_pfn();
+        env.pte_set(addr, NewPte { pfn, write: false, exec: exec_of(vma), dirty: false })
+            .map_err(|_| FaultError::Oom)?;
+        return Ok(Fault::Minor);
+    }
+    let pfn = env.alloc_anon_page().ok_or(FaultError::Oom)?;
+    let write = vma.vm_flags.contains(VmFlags::WRITE);
+    env.pte_set(addr, NewPte { pfn, write, exec: exec_of(vma), dirty: write })
+        .map_err(|_| FaultError::Oom)?;
+    env.rss_add(RssKind::Anon, 1);
+    Ok(Fault::Minor)
+}
+
+/// The special mappings' pages (`special_mapping_fault`), read-only.
+fn do_special_fault(vma: &Vma, env: &mut impl FaultEnv, addr: usize) -> Result<Fault, FaultError> {
+    let offset = ((addr - vma.vm_start) >> PAGE_SHIFT) as u64;
+    let pfn = env.special_page(vma, offset).ok_or(FaultError::Sigbus)?;
+    env.pte_set(addr, NewPte { pfn, write: false, exec: exec_of(vma), dirty: false })
+        .map_err(|_| FaultError::Oom)?;
+    Ok(Fault::Minor)
+}
+
+/// The file page index of `addr` in `vma`.
+fn linear_page_index(vma: &Vma, addr: usize) -> u64 {
+    vma.vm_pgoff + ((addr - vma.vm_start) >> PAGE_SHIFT) as u64
+}
+
+/// The pages `do_fault_around` maps around a read fault at `addr`: 6.1's window, aligned to
+/// `fault_around_bytes`, inside the VMA and the page table; as `(first address, pages)`.
+pub fn fault_around_window(
+    vma: &Vma,
+    addr: usize,
+    fault_around_bytes: usize,
+) -> Option<(usize, usize)> {
+    let nr_pages = fault_around_bytes >> PAGE_SHIFT;
+    if nr_pages <= 1 {
+        return None;
+    }
+    let mask = !(nr_pages * PAGE_SIZE - 1) & PAGE_MASK;
+    let address = (addr & mask).max(vma.vm_start);
+    let off = ((addr - address) >> PAGE_SHIFT) & (PTRS_PER_PTE - 1);
+    let start_pgoff = linear_page_index(vma, addr) - off as u64;
+    // The end of the page table holding `address` (wrapping as Linux's unsigned arithmetic).
+    let end_pgoff = (start_pgoff + PTRS_PER_PTE as u64 - 1)
+        .wrapping_sub(((address >> PAGE_SHIFT) & (PTRS_PER_PTE - 1)) as u64);
+    let end_pgoff =
+        end_pgoff.min(vma.pages() as u64 + vma.vm_pgoff - 1).min(start_pgoff + nr_pages as u64 - 1);
+    Some((address, (end_pgoff - start_pgoff + 1) as usize))
+}
+
+/// `do_read_fault`: fault-around first (`filemap_map_pages` maps the cached pages of the
+/// window whose PTEs are empty), then the faulting page itself if that did not map it.
+fn do_read_fault(
+    vma: &Vma,
+    env: &mut impl FaultEnv,
+    file: &VmFile,
+    addr: usize,
+) -> Result<Fault, FaultError> {
+    let shared_write = vma.vm_flags.contains(VmFlags::SHARED | VmFlags::WRITE);
+    let exec = exec_of(vma);
+    if let Some((start, pages)) = fault_around_window(vma, addr, FAULT_AROUND_BYTES) {
+        for i in 0..pages {
+            let va = start + (i << PAGE_SHIFT);
+            if env.pte_get(va).is_some() {
+                continue;
+            }
+            if let Some(pfn) = env.cached_page(file, linear_page_index(vma, va)) {
+                env.pte_set(va, NewPte { pfn, write: shared_write, exec, dirty: false })
+                    .map_err(|_| FaultError::Oom)?;
+                env.rss_add(RssKind::File, 1);
+            }
+        }
+        if env.pte_get(addr).is_some() {
+            return Ok(Fault::Minor);
+        }
+    }
+    let page = env.file_page(file, linear_page_index(vma, addr)).ok_or(FaultError::Sigbus)?;
+    env.pte_set(addr, NewPte { pfn: page.pfn, write: shared_write, exec, dirty: false })
+        .map_err(|_| FaultError::Oom)?;
+    env.rss_add(RssKind::File, 1);
+    Ok(if page.major { Fault::Major } else { Fault::Minor })
+}
+
+/// `do_cow_fault`: a write to a private file mapping gets a private copy of the file page.
+fn do_cow_fault(
+    vma: &Vma,
+    env: &mut impl FaultEnv,
+    file: &VmFile,
+    addr: usize,
+) -> Result<Fault, FaultError> {
+    let page = env.file_page(file, linear_page_index(vma, addr)).ok_or(FaultError::Sigbus)?;
+    let pfn = env.alloc_copy_page(page.pfn).ok_or(FaultError::Oom)?;
+    env.pte_set(addr, NewPte { pfn, write: true, exec: exec_of(vma), dirty: true })
+        .map_err(|_| FaultError::Oom)?;
+    env.rss_add(RssKind::Anon, 1);
+    Ok(if page.major { Fault::Major } else { Fault::Minor })
+}
+
+/// `do_shared_fault`: a write to a shared file mapping maps the cache page writable.
+fn do_shared_fault(
+    vma: &Vma,
+    env: &mut impl FaultEnv,
+    file: &VmFile,
+    addr: usize,
+) -> Result<Fault, FaultError> {
+    let page = env.file_page(file, linear_page_index(vma, addr)).ok_or(FaultError::Sigbus)?;
+    env.pte_set(addr, NewPte { pfn: page.pfn, write: true, exec: exec_of(vma), dirty: true })
+        .map_err(|_| FaultError::Oom)?;
+    env.rss_add(RssKind::File, 1);
+    Ok(if page.major { Fault::Major } else { Fault::Minor })
+}
+
+/// `do_wp_page`: a write to a present read-only page of a writable VMA. A shared mapping's
+/// page becomes writable; a private mapping's own anonymous page is reused; anything else
+/// (the zero page, a page-cache page) is copied.
+fn do_wp_page(
+    vma: &Vma,
+    env: &mut impl FaultEnv,
+    addr: usize,
+    pte: PteState,
+) -> Result<Fault, FaultError> {
+    let exec = exec_of(vma);
+    if vma.vm_flags.contains(VmFlags::SHARED) {
+        env.pte_set(addr, NewPte { pfn: pte.pfn, write: true, exec, dirty: true })
+            .map_err(|_| FaultError::Oom)?;
+        return Ok(Fault::Minor);
+    }
+    if pte.pfn != env.zero_pfn() && env.is_exclusive_anon(pte.pfn) {
+        env.pte_set(addr, NewPte { pfn: pte.pfn, write: true, exec, dirty: true })
+            .map_err(|_| FaultError::Oom)?;
+        return Ok(Fault::Minor);
+    }
+    let pfn = if pte.pfn == env.zero_pfn() {
+        env.alloc_anon_page()
+    } else {
+        env.alloc_copy_page(pte.pfn)
+    }
+    .ok_or(FaultError::Oom)?;
+    // The replaced mapping's page is released (and uncounted) by `pte_set`.
+    env.pte_set(addr, NewPte { pfn, write: true, exec, dirty: true })
+        .map_err(|_| FaultError::Oom)?;
+    env.rss_add(RssKind::Anon, 1);
+    Ok(Fault::Minor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mm::mm_types::{ArchMm, Rlimits};
+    use crate::mm::mmap::{MapFlags, MmapFile, Prot};
+    use alloc::collections::{BTreeMap, BTreeSet};
+
+    const ZERO: u64 = 1;
+
+    /// Page tables and pages as maps; the page cache holds `file_pages` pages of one file.
+    struct Env {
+        ptes: BTreeMap<usize, NewPte>,
+        next_pfn: u64,
+        anon: BTreeSet<u64>,
+        file_pages: u64,
+        cache_base: u64,
+        rss_anon: i64,
+        rss_file: i64,
+    }
+
+    impl Env {
+        fn new(file_pages: u64) -> Self {
+            Env {
+                ptes: BTreeMap::new(),
+                next_pfn: 1000,
+                anon: BTreeSet::new(),
+                file_pages,
+                cache_base: 100,
+                rss_anon: 0,
+                rss_file: 0,
+            }
+        }
+    }
+
+    impl FaultEnv for Env {
+        fn pte_get(&self, va: usize) -> Option<PteState> {
+            self.ptes.get(&va).map(|p| PteState { pfn: p.pfn, write: p.write, dirty: p.dirty })
+        }
+        fn pte_set(&mut self, va: usize, pte: NewPte) -> Result<(), NoPageTable> {
+            if let Some(old) = self.ptes.insert(va, pte) {
+                if old.pfn != pte.pfn && old.pfn != ZERO {
+                    if self.anon.contains(&old.pfn) {
+                        self.rss_anon -= 1;
+                    } else {
+                        self.rss_file -= 1;
+                    }
+                }
+            }
+            Ok(())
+        }
+        fn zero_pfn(&self) -> u64 {
+            ZERO
+        }
+        fn alloc_anon_page(&mut self) -> Option<u64> {
+            self.next_pfn += 1;
+            self.anon.insert(self.next_pfn);
+            Some(self.next_pfn)
+        }
+        fn alloc_copy_page(&mut self, _src: u64) -> Option<u64> {
+            self.alloc_anon_page()
+        }
+        fn is_exclusive_anon(&self, pfn: u64) -> bool {
+            self.anon.contains(&pfn)
+        }
+        fn file_page(&mut self, _file: &VmFile, index: u64) -> Option<CachePage> {
+            (index < self.file_pages)
+                .then(|| CachePage { pfn: self.cache_base + index, major: false })
+        }
+        fn cached_page(&self, _file: &VmFile, index: u64) -> Option<u64> {
+            (index < self.file_pages).then(|| self.cache_base + index)
+        }
+        fn special_page(&mut self, _vma: &Vma, _offset: u64) -> Option<u64> {
+            Some(2)
+        }
+        fn rss_add(&mut self, kind: RssKind, delta: i64) {
+            match kind {
+                RssKind::Anon => self.rss_anon += delta,
+                RssKind::File => self.rss_file += delta,
+            }
+        }
+    }
+
+    fn mm() -> MmStruct {
+        let mut mm = MmStruct::new(ArchMm::armv7(0xc000_0000), Rlimits::DEFAULT);
+        mm.arch_pick_mmap_layout(None);
+        mm
+    }
+
+    fn file() -> MmapFile {
+        MmapFile {
+            file: Arc::new(VmFile { dev: (0, 2), ino: 7, path: "/data/f16m".into() }),
+            readable: true,
+            writable: true,
+            noexec: false,
+        }
+    }
+
+    const R: FaultFlags = FaultFlags { write: false, instruction: false };
+    const W: FaultFlags = FaultFlags { write: true, instruction: false };
+
+    /// Faults of touching one byte per page, in order, counted as the task counts them.
+    fn touch(
+        mm: &mut MmStruct,
+        env: &mut Env,
+        start: usize,
+        n: usize,
+        f: FaultFlags,
+    ) -> FaultCounts {
+        let mut c = FaultCounts::default();
+        for i in 0..n {
+            let va = start + i * PAGE_SIZE;
+            // The hardware faults only when the entry is missing or read-only for a write.
+            match env.pte_get(va) {
+                Some(p) if !f.write || (p.write && p.dirty) => continue,
+                _ => {}
+            }
+            c.account(do_page_fault(mm, env, va, f));
+        }
+        c
+    }
+
+    #[test]
+    fn anonymous_pages_count_as_linux_61() {
+        let mut mm = mm();
+        let mut env = Env::new(0);
+        let n = 64;
+        let a = mm
+            .do_mmap(
+                0,
+                n * PAGE_SIZE,
+                Prot::READ | Prot::WRITE,
+                MapFlags::PRIVATE | MapFlags::ANONYMOUS,
+                None,
+            )
+            .unwrap();
+        assert_eq!(touch(&mut mm, &mut env, a, n, W).min_flt, n as u64);
+        assert_eq!(touch(&mut mm, &mut env, a, n, R).min_flt, 0);
+        assert_eq!(touch(&mut mm, &mut env, a, n, W).min_flt, 0);
+        assert_eq!(env.rss_anon, n as i64);
+        // Read first: the zero page; then every write copies.
+        let b = mm
+            .do_mmap(
+                0,
+                n * PAGE_SIZE,
+                Prot::READ | Prot::WRITE,
+                MapFlags::PRIVATE | MapFlags::ANONYMOUS,
+                None,
+            )
+            .unwrap();
+        assert_eq!(touch(&mut mm, &mut env, b, n, R).min_flt, n as u64);
+        assert!(env.ptes.get(&b).is_some_and(|p| p.pfn == ZERO && !p.write));
+        assert_eq!(touch(&mut mm, &mut env, b, n, W).min_flt, n as u64);
+        assert!(env.ptes.get(&b).is_some_and(|p| p.pfn != ZERO && p.write));
+    }
+
+    #[test]
+    fn file_reads_fault_around_sixteen_pages() {
+        for (n, want) in [(16usize, 1u64), (256, 17), (4096, 257)] {
+            let mut mm = mm();
+            let mut env = Env::new(4096);
+            // The reference's [sigpage], [vvar] and [vdso] take the three pages below the
+            // mmap base, so the file's mapping is not 64 KiB aligned.
+            mm.do_mmap(0, 3 * PAGE_SIZE, Prot::READ, MapFlags::PRIVATE | MapFlags::ANONYMOUS, None)
+                .unwrap();
+            let f = file();
+            let a =
+                mm.do_mmap(0, n * PAGE_SIZE, Prot::READ, MapFlags::PRIVATE, Some((&f, 0))).unwrap();
+            assert_eq!(touch(&mut mm, &mut env, a, n, R).min_flt, want, "N={n} at {a:#x}");
+        }
+    }
+
+    #[test]
+    fn private_file_writes_copy_on_write() {
+        let mut mm = mm();
+        let mut env = Env::new(4096);
+        let f = file();
+        let n = 16;
+        let a = mm
+            .do_mmap(0, n * PAGE_SIZE, Prot::READ | Prot::WRITE, MapFlags::PRIVATE, Some((&f, 0)))
+            .unwrap();
+        assert_eq!(touch(&mut mm, &mut env, a, n, R).min_flt, 1);
+        assert_eq!(touch(&mut mm, &mut env, a, n, W).min_flt, n as u64);
+        assert!((0..n).all(|i| env.anon.contains(&env.ptes[&(a + i * PAGE_SIZE)].pfn)));
+        assert_eq!((env.rss_anon, env.rss_file), (n as i64, 0));
+    }
+
+    #[test]
+    fn bad_accesses_are_classified_as_linux_signals_them() {
+        let mut mm = mm();
+        let mut env = Env::new(1);
+        assert_eq!(do_page_fault(&mut mm, &mut env, 0, R), Err(FaultError::BadMap));
+        let a = mm
+            .do_mmap(0, PAGE_SIZE, Prot::empty(), MapFlags::PRIVATE | MapFlags::ANONYMOUS, None)
+            .unwrap();
+        assert_eq!(do_page_fault(&mut mm, &mut env, a, R), Err(FaultError::BadAccess));
+        let f = file();
+        let b = mm.do_mmap(0, 2 * PAGE_SIZE, Prot::READ, MapFlags::PRIVATE, Some((&f, 0))).unwrap();
+        assert_eq!(do_page_fault(&mut mm, &mut env, b, W), Err(FaultError::BadAccess));
+        assert_eq!(
+            do_page_fault(&mut mm, &mut env, b, FaultFlags { write: false, instruction: true }),
+            Err(FaultError::BadAccess)
+        );
+        // The second page is past the one-page file: SIGBUS.
+        assert_eq!(do_page_fault(&mut mm, &mut env, b + PAGE_SIZE, R), Err(FaultError::Sigbus));
+        let ts = mm.task_size;
+        assert_eq!(do_page_fault(&mut mm, &mut env, ts, R), Err(FaultError::BadMap));
+        let mut c = FaultCounts::default();
+        c.account(Err(FaultError::BadMap));
+        assert_eq!(c, FaultCounts::default());
+    }
+
+    #[test]
+    fn the_stack_grows_down_to_a_fault_below_it() {
+        let mut mm = mm();
+        let mut env = Env::new(0);
+        let top = mm.task_size;
+        mm.setup_arg_pages(top, 64, VmFlags::STACK_FLAGS).unwrap();
+        let low = mm.find_vma(top - 1).unwrap().vm_start;
+        let below = low - 20 * PAGE_SIZE;
+        assert_eq!(do_page_fault(&mut mm, &mut env, below, W), Ok(Fault::Minor));
+        assert_eq!(mm.find_vma(below).unwrap().vm_start, below);
+    }
+
+    #[test]
+    fn fault_around_window_stays_in_the_vma_and_the_aligned_block() {
+        let vma = Vma {
+            vm_start: 0x1_3000,
+            vm_end: 0x2_0000,
+            vm_flags: VmFlags::READ,
+            vm_pgoff: 0,
+            vm_file: None,
+            anon_vma: None,
+            special: None,
+        };
+        // From the VMA's start to the 64 KiB boundary.
+        assert_eq!(fault_around_window(&vma, 0x1_5000, FAULT_AROUND_BYTES), Some((0x1_3000, 13)));
+        assert_eq!(fault_around_window(&vma, 0x1_5000, 4096), None);
+    }
+}

@@ -1,0 +1,268 @@
+//! Programs on pivm (issue 12): the project's static ARM programs from the initramfs
+//! (`make initramfs`) run from the console, take the page faults Linux 6.1 counts for each
+//! access pattern (LINUX_USER_FACTS.md §4), die alone on a bad access, get EFAULT for bad
+//! pointers and ENOSYS for unknown calls; afterwards `verify` is clean and every page is back.
+mod common;
+
+use common::{meminfo_kb, Opts, Qemu};
+use std::time::Duration;
+
+/// Programs take a few seconds under a loaded host.
+const RUN: Duration = Duration::from_secs(60);
+
+fn boot(split: &'static str) -> Qemu {
+    let (q, _) = Qemu::boot_to_prompt(Opts::raw(split).initramfs().append("norandmaps"));
+    q
+}
+
+/// Free pages (MemFree plus the per-CPU lists), in kB.
+fn free_kb(q: &mut Qemu) -> u64 {
+    let mi = q.cmd("cat /proc/meminfo");
+    meminfo_kb(q, &mi, "MemFree") + 4 * q.pcp_cached_pages()
+}
+
+fn run(q: &mut Qemu, cmd: &str) -> String {
+    q.cmd_timeout(&format!("run {cmd}"), RUN)
+}
+
+/// The `+min/+maj` pair printed after `label` on `line`.
+fn delta(q: &Qemu, line: &str, label: &str) -> (u64, u64) {
+    let at = line.find(label).unwrap_or_else(|| q.fail(&format!("no {label:?} in {line:?}")));
+    let rest = line[at + label.len()..].trim_start();
+    let word = rest.split_whitespace().next().unwrap_or("");
+    let mut parts = word.trim_start_matches('+').split("/+");
+    let mut num = || parts.next().and_then(|n| n.parse().ok());
+    match (num(), num()) {
+        (Some(a), Some(b)) => (a, b),
+        _ => q.fail(&format!("cannot read the delta after {label:?} in {line:?}")),
+    }
+}
+
+/// `tiny`'s maps on `split`: text and data at the ELF's addresses, the stack ending at
+/// TASK_SIZE = PAGE_OFFSET - 16 MiB (`norandmaps`), the vectors page.
+fn tiny_layout(split: &'static str, stack_top: &str) {
+    let mut q = boot(split);
+    let out = run(&mut q, "/bin/tiny");
+    q.expect_in("tiny", &out, "00010000-00011000 r-xp 00000000 00:02");
+    q.expect_in("tiny", &out, "00011000-00012000 rw-p 00000000 00:02");
+    q.expect_in("tiny", &out, &format!("-{stack_top} rw-p 00000000 00:00 0          [stack]"));
+    q.expect_in("tiny", &out, "ffff0000-ffff1000 r-xp 00000000 00:00 0          [vectors]");
+    // Its /proc/self/stat: pid 1 (the first program), its name, running, ppid 0.
+    q.expect_in("tiny", &out, "1 (tiny) R 0 ");
+    q.verify_ok("after tiny");
+}
+
+#[test]
+fn tiny_layout_2g() {
+    tiny_layout("2G", "7f000000");
+}
+
+#[test]
+fn tiny_layout_3g_is_the_references() {
+    tiny_layout("3G", "bf000000");
+    // The reference's exact stack line (layout.txt) on 3G.
+    let mut q = boot("3G");
+    let out = run(&mut q, "/bin/tiny");
+    q.expect_in("tiny", &out, "befdf000-bf000000 rw-p 00000000 00:00 0          [stack]");
+}
+
+#[test]
+fn tiny_layout_1g() {
+    tiny_layout("1G", "3f000000");
+}
+
+#[test]
+fn fault_counts_equal_linux_61() {
+    let mut q = boot("2G");
+    // Warm up: the first program grows the kernel's caches (slab, page-table pages).
+    run(&mut q, "/bin/vmtest anon 1");
+    let before = free_kb(&mut q);
+
+    let out = run(&mut q, "/bin/vmtest anon 16 256");
+    let l = q.line_with("anon", &out, "anon N=256:");
+    assert_eq!(delta(&q, l, "mmap"), (0, 0), "{l}");
+    assert_eq!(delta(&q, l, "write-touch"), (256, 0), "{l}");
+    assert_eq!(delta(&q, l, "re-read"), (0, 0), "{l}");
+    assert_eq!(delta(&q, l, "re-write"), (0, 0), "{l}");
+    assert_eq!(delta(&q, l, "munmap"), (0, 0), "{l}");
+
+    let out = run(&mut q, "/bin/vmtest anonrd 64");
+    let l = q.line_with("anonrd", &out, "N=64:");
+    assert_eq!(delta(&q, l, "read-touch(zero page)"), (64, 0), "{l}");
+    assert_eq!(delta(&q, l, "write-after-read"), (64, 0), "{l}");
+
+    let out = run(&mut q, "/bin/vmtest stack 16 256 1024");
+    for (n, want) in [(16, 14), (256, 240), (1024, 768)] {
+        let l = q.line_with("stack", &out, &format!("stack N={n}:"));
+        assert_eq!(delta(&q, l, "first touch"), (want, 0), "{l}");
+        assert_eq!(delta(&q, l, "second touch"), (0, 0), "{l}");
+    }
+
+    let out = run(&mut q, "/bin/vmtest malloc 64");
+    let l = q.line_with("malloc", &out, "malloc N=64");
+    assert_eq!(delta(&q, l, "): malloc"), (1, 0), "{l}");
+    assert_eq!(delta(&q, l, "write-touch"), (63, 0), "{l}");
+
+    let out = run(&mut q, "/bin/vmtest file /data/f16m 16 256 4096");
+    for (n, want) in [(16, 1), (256, 17), (4096, 257)] {
+        let l = q.line_with("file", &out, &format!("N={n} MAP_PRIVATE"));
+        assert_eq!(delta(&q, l, "read"), (want, 0), "{l}");
+    }
+
+    q.verify_ok("after the fault patterns");
+    let after = free_kb(&mut q);
+    assert!(
+        after >= before,
+        "pages lost: {before} kB free before, {after} kB after\n{}",
+        q.transcript()
+    );
+}
+
+#[test]
+fn a_null_dereference_kills_only_the_program() {
+    let mut q = boot("2G");
+    let out = run(&mut q, "/bin/crash null-read");
+    q.expect_in("crash", &out, "Segmentation fault");
+    let out = run(&mut q, "/bin/crash null-write");
+    q.expect_in("crash", &out, "Segmentation fault");
+    // The kernel carries on and a program still runs.
+    let out = run(&mut q, "/bin/vmtest anon 4");
+    q.expect_in("after crash", &out, "anon N=4:");
+    q.verify_ok("after crash");
+}
+
+#[test]
+fn bad_pointers_get_efault_and_unknown_calls_enosys() {
+    let mut q = boot("2G");
+    let out = run(&mut q, "/bin/efault 2G");
+    for l in out.lines().filter(|l| l.contains("->") && !l.contains("execve")) {
+        assert!(l.contains("EFAULT (ok)"), "{l}\n{}", q.transcript());
+    }
+    let out = run(&mut q, "/bin/syscalls");
+    q.expect_in("syscalls", &out, "getpid, getppid, gettid                      ok");
+    q.expect_in("syscalls", &out, "uname                                        ok: Linux");
+    q.expect_in("syscalls", &out, "mincore: touched page in, other out          ok");
+    q.expect_in("syscalls", &out, "madvise(MADV_DONTNEED) zeroes the page       ok");
+    q.verify_ok("after efault");
+}
+
+#[test]
+fn segv_handlers_get_linux_si_codes() {
+    let mut q = boot("2G");
+    let out = run(&mut q, "/bin/segv");
+    for (probe, want) in [
+        ("NULL                                     read", "si_code=1 (SEGV_MAPERR)"),
+        ("text (main)                              write", "si_code=2 (SEGV_ACCERR)"),
+        ("kernel lowmem 0x80008000                 read", "si_code=1 (SEGV_MAPERR)"),
+        ("[vectors] 0xffff0000                     read", "no fault"),
+        ("[vectors] 0xffff0000                     write", "si_code=1 (SEGV_MAPERR)"),
+        ("PROT_NONE mapping                        read", "si_code=2 (SEGV_ACCERR)"),
+        (
+            "file page past EOF                       read",
+            "signal 7 (Bus error) si_code=2 (BUS_ADRERR)",
+        ),
+    ] {
+        let l = q.line_with("segv", &out, probe);
+        assert!(l.contains(want), "{probe}: expected {want:?} in {l:?}\n{}", q.transcript());
+    }
+    q.expect_in("segv", &out, "mmap(0x1000, MAP_FIXED) -> 0xffffffff (Invalid argument)");
+    q.expect_in("segv", &out, "mmap(hint 0x1000, no MAP_FIXED) -> 0x8000");
+    q.verify_ok("after segv");
+}
+
+#[test]
+fn every_listed_system_call_and_fork_exec_wait() {
+    let mut q = boot("2G");
+    // A first round grows the slab caches to what several live tasks need.
+    run(&mut q, "/bin/syscalls");
+    run(&mut q, "/bin/vmtest exec");
+    let before = free_kb(&mut q);
+    let out = run(&mut q, "/bin/syscalls");
+    q.expect_in("syscalls", &out, "unknown system call 0x3ff: ENOSYS            ok");
+    q.expect_in("syscalls", &out, "fork, execve(self), wait4");
+    q.expect_in("syscalls", &out, "syscalls: 34 checks, 0 failed");
+    let out = run(&mut q, "/bin/vmtest exec");
+    let l = q.line_with("exec", &out, "fork child pid=");
+    assert_eq!(delta(&q, l, "write .data"), (1, 0), "child's first write is a COW fault: {l}");
+    let l = q.line_with("exec", &out, "parent write .data after child exit");
+    assert_eq!(delta(&q, l, "exit"), (1, 0), "{l}");
+    q.verify_ok("after fork and exec");
+    let after = free_kb(&mut q);
+    assert!(
+        after >= before,
+        "pages lost: {before} kB free before, {after} kB after\n{}",
+        q.transcript()
+    );
+}
+
+#[test]
+fn background_programs_ctrl_c_and_kill() {
+    let mut q = boot("2G");
+    let out = q.cmd("run /bin/spin &");
+    q.expect_in("run &", &out, "[1]");
+    // The console answers while the program spins.
+    let out = q.cmd("ps");
+    q.expect_in("ps", &out, "spin");
+    q.cmd("kill -9 1");
+    let out = q.cmd("ps");
+    q.expect_in("ps after kill", &out, "[1] Killed");
+    // A foreground program stops on Ctrl-C.
+    q.send("run /bin/spin\r");
+    q.wait_for("spinning", RUN).unwrap_or_else(|f| panic!("{}", f.0));
+    q.send_bytes(&[3]);
+    q.wait_for("pivm# ", RUN).unwrap_or_else(|f| panic!("{}", f.0));
+    let out = q.cmd("ps");
+    assert!(!out.contains("spin"), "spin still running after Ctrl-C: {out}");
+    q.verify_ok("after the background job");
+}
+
+#[test]
+fn a_fork_bomb_gets_eagain_and_every_child_is_reaped() {
+    let mut q = boot("2G");
+    let out = run(&mut q, "/bin/forkbomb --nproc 100");
+    q.expect_in("forkbomb", &out, "forkbomb: fork number 100 failed: EAGAIN");
+    q.expect_in("forkbomb", &out, "forkbomb: 99 children started, 99 reaped");
+    let out = q.cmd("ps");
+    assert!(!out.contains("forkbomb"), "children left: {out}");
+    q.verify_ok("after forkbomb");
+}
+
+/// `mapmax` maps until ENOMEM: the highest address it reaches is TASK_SIZE.
+fn mapmax_reaches_task_size(split: &'static str, task_size: &str) {
+    let mut q = boot(split);
+    let out = run(&mut q, "/bin/mapmax");
+    q.expect_in("mapmax", &out, &format!("highest address reached {task_size}"));
+    q.verify_ok("after mapmax");
+}
+
+#[test]
+fn mapmax_reaches_task_size_on_every_split() {
+    mapmax_reaches_task_size("3G", "0xbf000000");
+    mapmax_reaches_task_size("2G", "0x7f000000");
+    mapmax_reaches_task_size("1G", "0x3f000000");
+}
+
+/// A program that allocates without end is killed with Linux's OOM line, alone. 128 MiB of
+/// RAM makes it quick; QEMU loads the initramfs at 0x08000000, so the second bank keeps it
+/// in memory (as the reference's `mem=120M mem=8M@0x08000000` does).
+#[test]
+fn a_memory_bomb_is_killed_by_the_oom_line_and_the_kernel_carries_on() {
+    let (mut q, _) = Qemu::boot_to_prompt(
+        Opts::raw("2G").initramfs().append("norandmaps mem=96M mem=32M@0x08000000"),
+    );
+    run(&mut q, "/bin/vmtest anon 1");
+    let before = free_kb(&mut q);
+    let out = run(&mut q, "/bin/membomb");
+    q.expect_in("membomb", &out, "Out of memory: Killed process ");
+    q.expect_in("membomb", &out, " (membomb) total-vm:");
+    q.expect_in("membomb", &out, "Killed");
+    let out = run(&mut q, "/bin/vmtest anon 4");
+    q.expect_in("after membomb", &out, "anon N=4:");
+    q.verify_ok("after membomb");
+    let after = free_kb(&mut q);
+    assert!(
+        after + 64 >= before,
+        "pages lost: {before} kB free before, {after} kB after\n{}",
+        q.transcript()
+    );
+}
