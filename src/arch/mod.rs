@@ -62,9 +62,9 @@ pub mod cache {
 #[cfg(kernel)]
 pub mod mmu {
     pub use super::imp::mmu::{
-        dump_kernel_page_tables, flush_tlb_kernel_range, map_kernel_page, page_table_pages,
-        paging_init, phys_to_virt, prealloc_pte_table, set_linear_map, show_pte, translate,
-        unmap_kernel_page, write_translation, MapError, PteAlloc,
+        dump_kernel_page_tables, dump_user_page_tables, flush_tlb_kernel_range, map_kernel_page,
+        page_table_pages, paging_init, phys_to_virt, prealloc_pte_table, set_linear_map, show_pte,
+        translate, unmap_kernel_page, write_translation, write_translation_in, MapError, PteAlloc,
     };
 }
 

@@ -139,6 +139,11 @@ impl SeqBuf {
         self.ends.push(self.text.len());
     }
 
+    /// Adds raw bytes (`seq_write`: a file such as cmdline is not text).
+    pub fn write_bytes(&mut self, bytes: &[u8]) {
+        self.text.extend_from_slice(bytes);
+    }
+
     /// The records: the marked ones, and the text after the last mark as a final one.
     fn into_records(mut self) -> Vec<Vec<u8>> {
         if self.ends.last() != Some(&self.text.len()) {

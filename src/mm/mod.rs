@@ -7,6 +7,7 @@ pub mod memory;
 pub mod mm_init;
 pub mod mm_types;
 pub mod mmap;
+pub mod oom_kill;
 
 pub use addr::{Pfn, PhysAddr, VirtAddr};
 

@@ -530,6 +530,10 @@ pub struct Zone {
     pub(super) managed_pages: u64,
     /// vmstat `NR_FREE_PAGES`.
     pub(super) nr_free_pages: u64,
+    /// vm events `PGALLOC` (pages handed out from this zone) and `PGFREE` (pages freed
+    /// into it), as /proc/vmstat's `pgalloc_<zone>` and `pgfree` count them.
+    pub(super) pgalloc: u64,
+    pub(super) pgfree: u64,
     /// vmstat `NR_FREE_CMA_PAGES`: the part of `nr_free_pages` on MIGRATE_CMA lists.
     pub(super) nr_free_cma: u64,
     /// `zone->cma_pages`: pages of the zone given to a CMA area.
@@ -568,6 +572,8 @@ impl Zone {
             present_pages: 0,
             managed_pages: 0,
             nr_free_pages: 0,
+            pgalloc: 0,
+            pgfree: 0,
             nr_free_cma: 0,
             cma_pages: 0,
             nr_reserved_highatomic: 0,
@@ -645,6 +651,11 @@ impl Zone {
     /// `zone_page_state(zone, NR_FREE_PAGES)`.
     pub const fn nr_free_pages(&self) -> u64 {
         self.nr_free_pages
+    }
+
+    /// The `PGALLOC` and `PGFREE` events of this zone, in pages.
+    pub const fn vm_events(&self) -> (u64, u64) {
+        (self.pgalloc, self.pgfree)
     }
 
     /// `zone_page_state(zone, NR_FREE_CMA_PAGES)`.

@@ -520,9 +520,28 @@ pub fn write_translation(w: &mut impl Write, va: usize) -> fmt::Result {
     write!(w, "{}", walk)
 }
 
+/// A process's table at `pgd`: Linux's `show_pte` line for `va` and the software walk (no
+/// ATS1CPR: the MMU answers for the live table, the kernel's while the console runs).
+pub fn write_translation_in(w: &mut impl Write, pgd: u64, va: usize) -> fmt::Result {
+    pgtable::write_show_pte(w, pgd, va as u32, read_phys_word)?;
+    write!(w, "{}", desc::walk(pgd, 0, va as u32, read_phys_word))
+}
+
+/// A process's table at `pgd`: its own half under pivm's `User Space` marker, then the kernel
+/// half it shares, under the kernel's markers.
+pub fn dump_user_page_tables(w: &mut impl Write, pgd: u64, l: &Layout) -> fmt::Result {
+    writeln!(w, "---[ User Space ]---")?;
+    dump_page_tables_at(w, pgd, l)
+}
+
 /// The kernel's mappings under Linux 6.1's `address_markers` (arch/arm/mm/dump.c; the FDT
 /// area starts at VMALLOC_END), plus pivm's own marker for the pkmap area.
 pub fn dump_kernel_page_tables(w: &mut impl Write, l: &Layout) -> fmt::Result {
+    dump_page_tables_at(w, pgd_phys(), l)
+}
+
+/// The dump of the table at `pgd` with the kernel's markers.
+fn dump_page_tables_at(w: &mut impl Write, pgd: u64, l: &Layout) -> fmt::Result {
     let marker = |start: VirtAddr, name| desc::AddrMarker { start: start.as_u64(), name };
     let pkmap = l.pkmap_base.unwrap_or(l.modules_end);
     let markers = [
@@ -535,5 +554,5 @@ pub fn dump_kernel_page_tables(w: &mut impl Write, l: &Layout) -> fmt::Result {
         marker(l.vectors_base, "Vectors"),
         marker(VirtAddr(l.vectors_base.0 + 2 * PAGE_SIZE as usize), "Vectors End"),
     ];
-    desc::ptdump(w, pgd_phys(), 0, &markers, read_phys_word)
+    desc::ptdump(w, pgd, 0, &markers, read_phys_word)
 }

@@ -308,7 +308,12 @@ pub const MEM_TYPES: [MemType; 7] = [
 /// dirty bits, which change while mapped). The stubs page and kernel text have the same PTE
 /// bits: the table's `domain` decides between them. (ioremap tables are in the kernel
 /// domain, as `pte_alloc_kernel` makes them, so `MT_DEVICE` matches in any domain.)
+/// A user page (in the user domain) has no kernel memory type: its PTE is a protection
+/// (`vm_get_page_prot`), whatever kernel type it happens to share bits with.
 pub fn mem_type_of_pte(pte: u32, domain: u8) -> Option<&'static MemType> {
+    if domain == super::desc::DOMAIN_USER {
+        return None;
+    }
     let mask = !(L_PTE_YOUNG | L_PTE_DIRTY) & 0xfff;
     let mut matching = MEM_TYPES.iter().filter(|t| t.prot_pte & mask == pte & mask);
     let first = matching.clone().next();

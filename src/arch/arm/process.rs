@@ -337,6 +337,84 @@ pub fn user_table_count(pgd: u64) -> usize {
 /// Bytes of a PTE table page (two Linux and two hardware tables).
 pub const PTE_PAGE_BYTES: u64 = PTE_TABLE_PAGE;
 
+/// What the reports read of one present user PTE (the Linux half).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UserPte {
+    pub pfn: u64,
+    pub young: bool,
+    pub dirty: bool,
+}
+
+/// A first-level descriptor's type bits, and the page-table type (`PMD_TYPE_TABLE`).
+const PMD_TYPE_MASK: u32 = 0b11;
+const PMD_TYPE_TABLE: u32 = super::desc::TableFlags::TYPE_TABLE.bits();
+/// Bytes of a small page.
+const PAGE_BYTES: usize = 4096;
+
+/// Whether the first-level entry covering `va` points at a page table.
+fn user_pmd_present(pgd: u64, va: usize) -> bool {
+    mmu::read_phys_word(pgd + ((va >> SECTION_SHIFT) as u64) * 4)
+        .is_some_and(|d| d & PMD_TYPE_MASK == PMD_TYPE_TABLE)
+}
+
+/// Calls `f` for every present user PTE in `[start, end)` of the table at `pgd`, skipping
+/// first-level entries without a table (a huge untouched mapping costs one read per MiB).
+pub fn for_each_user_pte(pgd: u64, start: usize, end: usize, mut f: impl FnMut(usize, UserPte)) {
+    const SECTION: usize = 1 << SECTION_SHIFT;
+    let mut va = start & !(PAGE_BYTES - 1);
+    while va < end.min(TASK_SIZE) {
+        if !user_pmd_present(pgd, va) {
+            va = (va & !(SECTION - 1)).saturating_add(SECTION);
+            continue;
+        }
+        if let Some(p) = get_user_pte(pgd, va) {
+            f(va, UserPte { pfn: p.pfn_phys() >> 12, young: p.young(), dirty: p.dirty() });
+        }
+        va += PAGE_BYTES;
+    }
+}
+
+/// PTE table pages of the user half of the table at `pgd` (one per pair of first-level
+/// entries, 2 MiB): what `mm_pgtables_bytes` counts.
+pub fn user_table_pages(pgd: u64) -> usize {
+    (0..USER_L1_ENTRIES / 2).filter(|&i| user_pmd_present(pgd, i << (SECTION_SHIFT + 1))).count()
+}
+
+/// The byte at user address `va` if its page is present (no fault is taken).
+pub fn peek_user_byte(pgd: u64, va: usize) -> Option<u8> {
+    let pte = get_user_pte(pgd, va)?;
+    let k = mmu::phys_to_virt(pte.pfn_phys())? as usize + (va & (PAGE_BYTES - 1));
+    // SAFETY: the linear-map address of a present user page's byte; reading it has no side
+    // effect, and the caller holds the task table, so the page stays mapped.
+    Some(unsafe { (k as *const u8).read_volatile() })
+}
+
+/// `__do_user_fault`'s report under `user_debug`: `show_pte` of the process's table, then
+/// `show_regs` of the user-mode frame (`__show_regs` shows `DACR_UACCESS_ENABLE` for it: the
+/// live DACR with the user domain a client).
+pub fn show_user_fault(
+    w: &mut impl core::fmt::Write,
+    pgd: Option<u64>,
+    addr: u32,
+    regs: &PtRegs,
+    who: (u32, &str),
+) -> core::fmt::Result {
+    use super::cp15::{Dacr, Sctlr, Ttbr0};
+    use tock_registers::interfaces::Readable;
+    const DOMAIN_CLIENT: u32 = 0b01;
+    if let Some(pgd) = pgd {
+        super::pgtable::write_show_pte(w, pgd, addr, mmu::read_phys_word)?;
+    }
+    writeln!(w, "CPU: 0 PID: {} Comm: {} Not tainted {}", who.0, who.1, crate::VERSION)?;
+    writeln!(w, "Hardware name: BCM2835")?;
+    writeln!(w, "PC is at 0x{:x}", regs.pc())?;
+    writeln!(w, "LR is at 0x{:x}", regs.uregs[PtRegs::LR])?;
+    let user_client = DOMAIN_CLIENT << (2 * super::desc::DOMAIN_USER as u32);
+    let dacr = (Dacr.get() & !mmu::DACR_USER_MASK) | user_client;
+    writeln!(w, "{}", super::vectors::ShowRegs { regs, dacr })?;
+    writeln!(w, "Control: {:08x}  Table: {:08x}  DAC: {:08x}", Sctlr.get(), Ttbr0.get(), dacr)
+}
+
 /// What `ret_to_user` runs before leaving the kernel (rescheduling, fatal signals), with
 /// interrupts masked; registered by the process code.
 pub type WorkHandler = fn(&mut PtRegs);

@@ -1,6 +1,7 @@
 //! `cat` of the files pivm renders: /proc/cmdline, /proc/iomem, /proc/cpuinfo, the memory
 //! files (/proc/meminfo, buddyinfo, pagetypeinfo, zoneinfo), the interrupt and time files
-//! (/proc/interrupts, /proc/stat, /proc/uptime) and the debugfs fragmentation indexes.
+//! (/proc/interrupts, /proc/stat, /proc/uptime), /proc/vmstat, the debugfs fragmentation
+//! indexes, and every process's /proc/PID files through the live procfs.
 use core::fmt::{self, Write};
 
 use super::{expect_args, CmdError, CmdResult};
@@ -9,6 +10,7 @@ use crate::board::raspi::{mailbox, map};
 use crate::boot::reserved_mem;
 use crate::console::args::Args;
 use crate::console::printk::Console;
+use crate::kernel::process::procfs_live;
 use crate::kernel::{mem, Kernel};
 use crate::kprintln;
 use crate::mm::slab::MAX_CACHES;
@@ -30,7 +32,7 @@ static FILES: &[File] = &[
     File { path: "/proc/iomem", render: |k, out| iomem(k).render(out) },
     File {
         path: "/proc/meminfo",
-        render: |k, out| meminfo::render(out, &mem::meminfo_snapshot(&k.layout)),
+        render: |k, out| meminfo::render(out, &procfs_live::meminfo_snapshot(&k.layout)),
     },
     File {
         path: "/proc/buddyinfo",
@@ -50,6 +52,7 @@ static FILES: &[File] = &[
         },
     },
     File { path: "/proc/stat", render: |_, out| crate::kernel::irq::render_stat(out) },
+    File { path: "/proc/vmstat", render: |_, out| procfs_live::render_vmstat(out) },
     File { path: "/proc/uptime", render: |_, out| crate::kernel::time::render_uptime(out) },
     File {
         path: "/proc/vmallocinfo",
@@ -74,6 +77,15 @@ pub(super) fn cmd_cat(k: &Kernel, args: &Args<'_>) -> CmdResult {
     expect_args(args, 2)?;
     let path = args.get(1).unwrap_or("");
     let Some(file) = FILES.iter().find(|f| f.path == path) else {
+        // Everything else under /proc (the processes' files) through procfs, as a
+        // program's read sees it.
+        if path == "/proc" || path.starts_with("/proc/") {
+            match procfs_live::read_path(path) {
+                Ok(bytes) => crate::kernel::process::console_write(&bytes),
+                Err(e) => fail!(args, "{}: {}", path, e.message()),
+            }
+            return Ok(());
+        }
         fail!(args, "{}: No such file or directory", path)
     };
     // The console cannot fail to take output.

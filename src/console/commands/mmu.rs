@@ -83,9 +83,38 @@ pub(super) fn cmd_p2v(k: &Kernel, args: &Args<'_>) -> CmdResult {
     Ok(())
 }
 
+/// The first-level table of process `PID` (argument `i`), refused cleanly for a PID that is
+/// not a live process with an address space.
+fn process_pgd(args: &Args<'_>, i: usize) -> Result<(u32, u64), CmdError> {
+    let pid = match parse_u32(args.get(i).unwrap_or("")) {
+        Ok(p) => p,
+        Err(e) => fail!(args, "{}", e),
+    };
+    if pid == 0 {
+        fail!(args, "0 is the console: it runs on the kernel's tables (no PID)");
+    }
+    let pgd = crate::kernel::process::with_tasks(|t| {
+        t.map.get(&pid).map(|x| x.mm.as_ref().map(|m| m.hw.pgd))
+    });
+    match pgd {
+        None => fail!(args, "{}: No such process", pid),
+        Some(None) => fail!(args, "{}: the process has no address space (exited)", pid),
+        Some(Some(pgd)) => Ok((pid, pgd)),
+    }
+}
+
 pub(super) fn cmd_pt(_: &Kernel, args: &Args<'_>) -> CmdResult {
-    expect_args(args, 2)?;
+    if !(2..=3).contains(&args.len()) {
+        return Err(CmdError::Usage);
+    }
     let va = arg_addr(args, 1)?;
+    if args.len() == 3 {
+        // `pt VA PID`: the walk of a process's own table (the console runs on the kernel's).
+        let (pid, pgd) = process_pgd(args, 2)?;
+        kprintln!("pid {} pgd {:#010x}", pid, pgd);
+        let _ = mmu::write_translation_in(&mut Console, pgd, va as usize);
+        return Ok(());
+    }
     // Linux's show_pte line first (`*pgd`, `*pte` and `*ppte` as an oops prints them), then
     // the MMU's own translation, the registers and the software walk.
     mmu::show_pte(&mut Console, va as usize);
@@ -94,8 +123,16 @@ pub(super) fn cmd_pt(_: &Kernel, args: &Args<'_>) -> CmdResult {
 }
 
 pub(super) fn cmd_ptdump(k: &Kernel, args: &Args<'_>) -> CmdResult {
-    expect_args(args, 1)?;
-    let _ = mmu::dump_kernel_page_tables(&mut Console, &k.layout);
+    match args.len() {
+        1 => {
+            let _ = mmu::dump_kernel_page_tables(&mut Console, &k.layout);
+        }
+        2 => {
+            let (_, pgd) = process_pgd(args, 1)?;
+            let _ = mmu::dump_user_page_tables(&mut Console, pgd, &k.layout);
+        }
+        _ => return Err(CmdError::Usage),
+    }
     Ok(())
 }
 

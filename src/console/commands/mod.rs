@@ -87,14 +87,14 @@ pub static COMMANDS: &[Command] = &[
     },
     Command {
         name: "pt",
-        usage: "pt VA",
-        help: "walk the live translation tables for VA",
+        usage: "pt VA [PID]",
+        help: "walk the live translation tables for VA (or process PID's)",
         run: cmd_pt,
     },
     Command {
         name: "ptdump",
-        usage: "ptdump",
-        help: "the kernel's mappings, merged (kernel_page_tables)",
+        usage: "ptdump [PID]",
+        help: "the kernel's mappings, merged (kernel_page_tables), or process PID's",
         run: cmd_ptdump,
     },
     Command {
@@ -251,7 +251,12 @@ pub static COMMANDS: &[Command] = &[
         help: "send a signal to a program (default SIGTERM)",
         run: cmd_kill,
     },
-    Command { name: "ps", usage: "ps", help: "the running programs", run: cmd_ps },
+    Command {
+        name: "ps",
+        usage: "ps [-e|-A] [-C NAMES] [-p PIDS] [-o FORMAT]",
+        help: "the running programs, as procps's ps prints them",
+        run: cmd_ps,
+    },
     Command {
         name: "poweroff",
         usage: "poweroff",

@@ -8,8 +8,7 @@ use super::{CmdError, CmdResult};
 use crate::console::args::{parse_u32, Args};
 use crate::console::input::{self, Input};
 use crate::console::line::CTRL_C;
-use crate::console::ps::{Ps, PID_MAX_DEFAULT};
-use crate::kernel::process::{self, exec, fs::with_rootfs, procfs, TaskState};
+use crate::kernel::process::{self, exec, fs::with_rootfs, TaskState};
 use crate::kernel::Kernel;
 use crate::{kprint, kprintln};
 
@@ -188,15 +187,35 @@ pub(crate) fn cmd_kill(_k: &Kernel, args: &Args<'_>) -> CmdResult {
     Ok(())
 }
 
+/// `ps` as procps prints it ([`crate::console::ps`]), over the same snapshots
+/// `/proc/PID/stat`, `status` and `cmdline` render.
 pub(crate) fn cmd_ps(_k: &Kernel, args: &Args<'_>) -> CmdResult {
-    reap_background();
-    let words: Vec<&str> = args.as_slice()[1..].to_vec();
-    let ps = match Ps::parse(&words, PID_MAX_DEFAULT) {
-        Ok(p) => p,
+    use crate::console::ps::{Ps, PsProc, PID_MAX_DEFAULT};
+    use crate::kernel::process::procfs_live;
+    let ps = match Ps::parse(&args.as_slice()[1..], PID_MAX_DEFAULT) {
+        Ok(ps) => ps,
         Err(e) => fail!(args, "{}", e),
     };
-    let mut out = String::new();
-    let _ = procfs::render_ps(&ps, &mut out);
-    kprint!("{}", out);
+    reap_background();
+    let text = process::with_tasks(|t| {
+        let tasks: Vec<&process::Task> =
+            t.map.values().filter(|x| x.pid != 0).map(|x| &**x).collect();
+        let snaps: Vec<_> = tasks.iter().map(|x| procfs_live::task_snapshot(x, 0)).collect();
+        let reports: Vec<_> =
+            tasks.iter().map(|x| x.mm.as_ref().map(|pm| procfs_live::mm_report(pm))).collect();
+        let cmdlines: Vec<Vec<u8>> = tasks.iter().map(|x| procfs_live::cmdline_bytes(x)).collect();
+        let procs: Vec<PsProc<'_>> = (0..tasks.len())
+            .map(|i| PsProc {
+                task: &snaps[i],
+                mm: reports[i].as_ref(),
+                cmdline: &cmdlines[i],
+                tty: "?",
+            })
+            .collect();
+        let mut out = String::new();
+        let _ = ps.render(&mut out, &procs, 0);
+        out
+    });
+    kprint!("{}", text);
     Ok(())
 }

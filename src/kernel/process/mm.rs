@@ -66,7 +66,8 @@ pub fn init_special_pages() -> bool {
     true
 }
 
-fn zero_pfn() -> Pfn {
+/// `ZERO_PAGE(0)`'s frame.
+pub(crate) fn zero_pfn() -> Pfn {
     SPECIAL.get().map_or(Pfn(0), |s| s.zero)
 }
 
@@ -253,6 +254,7 @@ impl ProcessMm {
         let _ = with_node(|n| {
             n.free_pages_for(PageOwner::PageTable, Pfn(self.hw.pgd >> 12), PGD_ORDER)
         });
+        PGD_PAGES.fetch_sub(1 << PGD_ORDER, core::sync::atomic::Ordering::Relaxed);
     }
 
     /// The kernel address of the user page at `va`, faulting it in for a read or a write

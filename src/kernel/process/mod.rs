@@ -8,7 +8,9 @@ pub mod exec;
 pub mod fork;
 pub mod fs;
 pub mod mm;
+pub mod oom;
 pub mod procfs;
+pub mod procfs_live;
 pub mod rules;
 pub mod syscall;
 
@@ -217,6 +219,24 @@ static USER_DEBUG: AtomicU32 = AtomicU32::new(0);
 /// `randomize_va_space` (0 with `norandmaps`).
 pub static RANDOMIZE_VA_SPACE: AtomicU32 = AtomicU32::new(2);
 const UDBG_SEGV: u32 = 8;
+/// `UDBG_BUS`: report unhandled bus errors.
+const UDBG_BUS: u32 = 16;
+
+/// `__do_user_fault` with `user_debug`: the `unhandled page fault` line, `show_pte` of the
+/// task's table and `show_regs` (the registers the program had).
+fn user_fault_report(addr: u32, sig: u32, fsr_v: u32, regs: &PtRegs) {
+    let (pid, comm, pgd) =
+        with_current(|t| (t.pid, t.comm.clone(), t.mm.as_ref().map(|m| m.hw.pgd)));
+    kprintln!("8<--- cut here ---");
+    kprintln!("{}: unhandled page fault ({}) at 0x{:08x}, code 0x{:03x}", comm, sig, addr, fsr_v);
+    let _ = crate::arch::process::show_user_fault(
+        &mut crate::console::printk::Console,
+        pgd,
+        addr,
+        regs,
+        (pid, &comm),
+    );
+}
 
 /// Runs `f` on the task table.
 pub fn with_tasks<R>(f: impl FnOnce(&mut Tasks) -> R) -> R {
@@ -377,6 +397,11 @@ pub fn schedule() {
     }
     NEED_RESCHED.store(false, Ordering::Relaxed);
     irqflags::local_irq_restore(flags);
+}
+
+/// Asks for a reschedule on the way back to user space (`set_tsk_need_resched`).
+pub fn set_need_resched() {
+    NEED_RESCHED.store(true, Ordering::Relaxed);
 }
 
 /// The bit of signal `sig` in a mask.
@@ -952,10 +977,10 @@ fn user_exception(e: UserException, regs: &mut PtRegs) {
                     Some(Ok(_)) => return,
                     Some(Err(FaultError::Sigbus)) => (addr, SIGBUS, 2, f),
                     Some(Err(FaultError::Oom)) => {
-                        // pagefault_out_of_memory -> out_of_memory: the faulting task is the
-                        // one killed (pivm has no badness scan yet), with Linux's report.
-                        oom_kill_report();
-                        (addr, SIGKILL, 0, f)
+                        // VM_FAULT_OOM: the OOM killer frees memory (or kills this task);
+                        // the access is retried.
+                        oom::pagefault_out_of_memory();
+                        return;
                     }
                     Some(Err(err)) => (addr, SIGSEGV, err.si_code(), f),
                     None => (addr, SIGSEGV, 1, f),
@@ -970,38 +995,11 @@ fn user_exception(e: UserException, regs: &mut PtRegs) {
     };
     let tf = ThreadFault { trap_no, error_code: fsr_v, address: addr };
     with_current(|t| t.fault_info = Some((sig, Siginfo::fault(sig, si, addr), tf)));
-    if USER_DEBUG.load(Ordering::Relaxed) & UDBG_SEGV != 0 && sig != SIGILL {
-        let (pid, comm) = with_current(|t| (t.pid, t.comm.clone()));
-        kprintln!(
-            "{}: unhandled page fault ({}) at 0x{:08x}, code 0x{:03x}",
-            comm,
-            sig,
-            addr,
-            fsr_v
-        );
-        let _ = pid;
+    let debug = USER_DEBUG.load(Ordering::Relaxed);
+    if (sig == SIGSEGV && debug & UDBG_SEGV != 0) || (sig == SIGBUS && debug & UDBG_BUS != 0) {
+        user_fault_report(addr, sig, fsr_v, regs);
     }
     with_current(|t| t.pending |= sigbit(sig));
-}
-
-/// `__oom_kill_process`'s line for the current task.
-fn oom_kill_report() {
-    let line = with_current(|t| {
-        let pm = t.mm.as_ref()?;
-        let kb = |pages: i64| pages.max(0) as u64 * 4;
-        Some(alloc::format!(
-            "Out of memory: Killed process {} ({}) total-vm:{}kB, anon-rss:{}kB, file-rss:{}kB, shmem-rss:0kB, UID:0 pgtables:{}kB oom_score_adj:0",
-            t.pid,
-            t.comm,
-            pm.mm.total_vm * 4,
-            kb(pm.hw.rss_anon),
-            kb(pm.hw.rss_file),
-            mm::user_table_pages(pm) * 2
-        ))
-    });
-    if let Some(l) = line {
-        kprintln!("{}", l);
-    }
 }
 
 /// How a shell reports a wait status: `Segmentation fault` and the like for a killing

@@ -336,6 +336,10 @@ impl<'a> Node<'a> {
         if page.is_none() {
             page = self.rmqueue_buddy(z, order, alloc_flags, mt);
         }
+        if page.is_some() {
+            // __count_zid_vm_events(PGALLOC, ...).
+            self.node_zones[z].pgalloc += 1 << order;
+        }
         if self.node_zones[z].boosted_watermark {
             self.node_zones[z].boosted_watermark = false;
             self.wakeup_kswapd();

@@ -27,6 +27,8 @@ impl<'a> Node<'a> {
         let z = head.zone as usize;
         let compound = head.flags.contains(PageFlags::PG_head);
         head.refcount = 0;
+        // __count_vm_events(PGFREE, 1 << order).
+        self.node_zones[z].pgfree += 1 << order;
         if compound || self.page_poisoning {
             self.free_pages_prepare_extra(idx, pfn, order);
         }

@@ -330,6 +330,8 @@ impl<'a> Node<'a> {
             let z = self.mem_map.pages()[(cur - base) as usize].zone as usize;
             let zone_end = end.0.min(self.node_zones[z].zone_end_pfn().0);
             self.__free_pages_memory(cur, zone_end, z);
+            // __free_pages_core frees through __free_pages_ok, which counts PGFREE.
+            self.node_zones[z].pgfree += zone_end - cur;
             cur = zone_end;
         }
         Ok(end.0 - start.0)

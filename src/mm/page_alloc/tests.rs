@@ -1389,3 +1389,20 @@ fn verify_finds_broken_invariants() {
         assert_eq!(node.verify().map_err(|e| e.0), Err(what));
     }
 }
+
+#[test]
+fn pgalloc_and_pgfree_count_pages_as_vmstat_does() {
+    let mut v = vec![Page::default(); 64];
+    let mut node = all_free(&mut v, 0, &normal_only(0, 64));
+    // Boot memory handed to the allocator counts as freed (__free_pages_core -> PGFREE).
+    assert_eq!(node.zone(ZoneType::Normal).vm_events(), (0, 64));
+    let a = node.alloc_pages(GfpFlags::GFP_KERNEL, 2).unwrap();
+    let b = node.alloc_pages(GfpFlags::GFP_KERNEL, 0).unwrap();
+    assert_eq!(node.zone(ZoneType::Normal).vm_events(), (5, 64));
+    node.free_pages(a, 2).unwrap();
+    assert_eq!(node.zone(ZoneType::Normal).vm_events(), (5, 68));
+    // A refused free counts nothing.
+    assert!(node.free_pages(a, 2).is_err());
+    node.free_pages(b, 0).unwrap();
+    assert_eq!(node.zone(ZoneType::Normal).vm_events(), (5, 69));
+}

@@ -3,6 +3,7 @@
 //! against real Linux 6.1 output on the same board. Nothing feeds them live yet: pivm runs no
 //! processes so far.
 pub mod maps;
+pub mod smaps_walk;
 pub mod stat;
 
 #[cfg(test)]

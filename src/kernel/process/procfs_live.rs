@@ -1,0 +1,431 @@
+//! The live `/proc`: the kernel's [`ProcSource`], so the console's `cat` and a program's
+//! `open`/`read` go through the same procfs layer (`fs::procfs`: names, lookup, `seq_file`
+//! reads) and the same golden-tested renderers (`proc::pid`, `proc::meminfo`, `proc::vmstat`),
+//! fed from the running tasks, their page tables and the page allocator. The smaps
+//! accounting of one PTE (`proc::pid::smaps_walk`) is pure and host-tested; the walk over a
+//! process's tables and the global mapcount live here.
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt::Write;
+use core::sync::atomic::Ordering;
+
+use super::{Task, TaskState as KState, Tasks};
+use crate::abi::errno::Errno;
+use crate::arch::process::{for_each_user_pte, peek_user_byte, user_table_pages};
+use crate::fs::procfs::{self, PidFile, ProcFile, ProcNode, ProcSource, RootFile, SeqBuf, SeqFile};
+use crate::mm::mm_types::{VmFlags, PAGE_SIZE};
+use crate::proc::pid::maps::{self, MemSizeStats, ARM_VECTORS};
+use crate::proc::pid::smaps_walk::{vma_stats, FrameKind, PteView};
+use crate::proc::pid::stat::{
+    self, MmReport, RssCounters, TaskSnapshot, TaskState, PF_RANDOMIZE, RLIM_INFINITY_32,
+};
+
+/// `oom_badness()`'s and the reports' view of a process's RSS counters: the page-cache pages
+/// it maps are shmem (the rootfs is tmpfs-like), anonymous pages anon.
+fn rss_of(pm: &super::mm::ProcessMm) -> RssCounters {
+    RssCounters {
+        file: 0,
+        anon: pm.hw.rss_anon.max(0) as usize,
+        swapents: 0,
+        shmem: pm.hw.rss_file.max(0) as usize,
+    }
+}
+
+/// The page frames mapped by every process's user PTEs, with how many PTEs map each
+/// (`page_mapcount`, computed by walking all address spaces since pivm keeps no rmap count).
+pub fn mapcounts(t: &Tasks) -> BTreeMap<u64, u32> {
+    let mut counts = BTreeMap::new();
+    for task in t.map.values() {
+        let Some(pm) = task.mm.as_ref() else { continue };
+        for vma in pm.mm.iter() {
+            for_each_user_pte(pm.hw.pgd, vma.vm_start, vma.vm_end, |_, pte| {
+                *counts.entry(pte.pfn).or_insert(0) += 1;
+            });
+        }
+    }
+    counts
+}
+
+/// What kind of frame `pfn` is.
+fn frame_kind(pfn: u64) -> FrameKind {
+    if pfn == super::mm::zero_pfn().0 {
+        return FrameKind::Zero;
+    }
+    let owner = crate::kernel::mem::with_node(|n| n.page(crate::mm::Pfn(pfn)).map(|p| p.owner()));
+    match owner {
+        Some(crate::mm::page::PageOwner::Anon) => FrameKind::Anon,
+        Some(crate::mm::page::PageOwner::PageCache) => FrameKind::Shmem,
+        _ => FrameKind::Kernel,
+    }
+}
+
+/// smaps statistics of every VMA of `task`, in VMA order.
+fn smaps_stats(task: &Task, counts: &BTreeMap<u64, u32>) -> Vec<MemSizeStats> {
+    let Some(pm) = task.mm.as_ref() else { return Vec::new() };
+    pm.mm
+        .iter()
+        .map(|vma| {
+            let mut ptes = Vec::new();
+            for_each_user_pte(pm.hw.pgd, vma.vm_start, vma.vm_end, |_, pte| {
+                let pfn = pte.pfn;
+                ptes.push(PteView {
+                    young: pte.young,
+                    dirty: pte.dirty,
+                    kind: frame_kind(pfn),
+                    mapcount: counts.get(&pfn).copied().unwrap_or(1),
+                });
+            });
+            vma_stats(ptes.into_iter(), vma.vm_flags.contains(VmFlags::LOCKED))
+        })
+        .collect()
+}
+
+/// Bytes of a process's PTE tables (`mm_pgtables_bytes`: 512 four-byte Linux PTEs per
+/// table page, one table page per 2 MiB the process has touched).
+fn pgtables_bytes(pm: &super::mm::ProcessMm) -> usize {
+    user_table_pages(pm.hw.pgd) * crate::mm::memory::PTRS_PER_PTE * 4
+}
+
+/// The report fields of a task's address space.
+pub fn mm_report(pm: &super::mm::ProcessMm) -> MmReport {
+    let rss = rss_of(pm);
+    let total = rss.anon + rss.shmem + rss.file;
+    MmReport::from_mm(&pm.mm, rss, total, pgtables_bytes(pm))
+}
+
+/// `RLIMIT_SIGPENDING`'s default: `max_threads / 2` (`fork_init`).
+fn sigpending_limit() -> u64 {
+    super::fork::MAX_THREADS.load(Ordering::Relaxed) / 2
+}
+
+/// Bits of the signals a task ignores (set to `SIG_IGN`; default-ignored signals are not
+/// listed, as `collect_sigign_sigcatch` does not) and catches (a handler installed).
+fn sig_sets(task: &Task) -> (u64, u64) {
+    let (mut ign, mut cgt) = (0u64, 0u64);
+    for sig in 1..=64usize {
+        match task.sigactions[sig].sa_handler {
+            0 => {}
+            1 => ign |= 1 << (sig - 1),
+            _ => cgt |= 1 << (sig - 1),
+        }
+    }
+    (ign, cgt)
+}
+
+/// The snapshot `stat`, `status` and `ps` read of a task.
+pub fn task_snapshot(task: &Task, sigq_limit: u64) -> TaskSnapshot<'_> {
+    let (ign, cgt) = sig_sets(task);
+    let state = match task.state {
+        KState::Runnable => TaskState::Running,
+        KState::Sleeping => TaskState::Sleeping,
+        KState::Zombie => TaskState::Zombie,
+    };
+    let randomized = task.mm.is_some()
+        && super::RANDOMIZE_VA_SPACE.load(Ordering::Relaxed) != 0
+        && task.pid != 0;
+    TaskSnapshot {
+        pid: task.pid as i32,
+        tgid: task.pid as i32,
+        ngid: 0,
+        ppid: task.ppid as i32,
+        tracer_pid: 0,
+        pgrp: 0,
+        session: 0,
+        tty_nr: 0,
+        tpgid: -1,
+        comm: &task.comm,
+        state,
+        flags: if randomized { PF_RANDOMIZE } else { 0 },
+        umask: 0o022,
+        min_flt: task.counts.min_flt,
+        cmin_flt: task.cmin_flt,
+        maj_flt: task.counts.maj_flt,
+        cmaj_flt: task.cmaj_flt,
+        utime: task.utime,
+        stime: task.stime,
+        cutime: task.cutime,
+        cstime: task.cstime,
+        priority: 20,
+        nice: 0,
+        num_threads: 1,
+        start_time: task.start_jiffies.wrapping_sub(crate::kernel::time::INITIAL_JIFFIES),
+        rsslim: RLIM_INFINITY_32,
+        sig_pending: task.pending,
+        sig_shared_pending: 0,
+        sig_blocked: task.blocked,
+        sig_ignored: ign,
+        sig_caught: cgt,
+        sigq: (task.pending.count_ones(), sigq_limit),
+        wchan: task.state == KState::Sleeping,
+        exit_signal: super::SIGCHLD as i32,
+        cpu: 0,
+        rt_priority: 0,
+        policy: 0,
+        exit_code: if task.state == KState::Zombie { task.exit_status as i32 } else { 0 },
+        uid: [0; 4],
+        gid: [0; 4],
+        fd_size: 32,
+        groups: &[],
+        cap_inheritable: 0,
+        cap_permitted: CAP_FULL_SET,
+        cap_effective: CAP_FULL_SET,
+        cap_bounding: CAP_FULL_SET,
+        cap_ambient: 0,
+        no_new_privs: false,
+        seccomp: 0,
+        seccomp_filters: 0,
+        speculation_store_bypass: "unknown",
+        speculation_indirect_branch: "unsupported",
+        // The default affinity: every possible CPU (pivm runs processes on CPU 0 only).
+        cpus_allowed: (1 << crate::board::raspi::NR_CPUS) - 1,
+        nr_cpu_ids: crate::board::raspi::NR_CPUS,
+        mems_allowed: 1,
+        nr_node_ids: 1,
+        core_dumping: false,
+        thp_enabled: false,
+        nvcsw: 0,
+        nivcsw: 0,
+    }
+}
+
+/// `CAP_FULL_SET` for 6.1 (`CAP_LAST_CAP` 40): what root holds.
+const CAP_FULL_SET: u64 = (1 << 41) - 1;
+
+/// `get_mm_cmdline()`: the argument area read from the process's own pages (present ones
+/// only: exec wrote them, so they are).
+pub fn cmdline_bytes(task: &Task) -> Vec<u8> {
+    let Some(pm) = task.mm.as_ref() else { return Vec::new() };
+    let m = &pm.mm;
+    if m.arg_end <= m.arg_start || m.env_end < m.arg_end {
+        return Vec::new();
+    }
+    let mut area = Vec::new();
+    let mut va = m.arg_start;
+    while va < m.env_end.min(m.arg_start + PAGE_SIZE * 4) {
+        let Some(b) = peek_user_byte(pm.hw.pgd, va) else { break };
+        area.push(b);
+        va += 1;
+    }
+    let n = stat::cmdline(&area, m.arg_end - m.arg_start).len();
+    area.truncate(n);
+    area
+}
+
+/// The kernel's `ProcSource`.
+pub struct LiveProc;
+
+impl LiveProc {
+    fn render_pid(&self, pid: u32, file: PidFile, out: &mut SeqBuf) -> Result<(), Errno> {
+        super::with_tasks(|t| {
+            let task = t.map.get(&pid).filter(|x| x.pid != 0).ok_or(Errno::ESRCH)?;
+            let report = task.mm.as_ref().map(|pm| mm_report(pm));
+            let err = |_| Errno::ENOMEM;
+            match file {
+                PidFile::Maps => {
+                    if let Some(pm) = task.mm.as_ref() {
+                        // One record per line (`show_map` per VMA, then the gate VMA).
+                        let mut text = String::new();
+                        maps::render_maps(&mut text, &pm.mm, Some(&ARM_VECTORS)).map_err(err)?;
+                        for line in text.split_inclusive('\n') {
+                            out.write_str(line).map_err(err)?;
+                            out.end_record();
+                        }
+                    }
+                }
+                PidFile::Smaps | PidFile::SmapsRollup => {
+                    if let Some(pm) = task.mm.as_ref() {
+                        let counts = mapcounts(t);
+                        let stats = smaps_stats(task, &counts);
+                        if file == PidFile::Smaps {
+                            maps::render_smaps(out, &pm.mm, &stats, Some(&ARM_VECTORS))
+                        } else {
+                            maps::render_smaps_rollup(out, &pm.mm, &stats)
+                        }
+                        .map_err(err)?;
+                    }
+                }
+                PidFile::Stat => {
+                    let snap = task_snapshot(task, sigpending_limit());
+                    stat::render_stat(out, &snap, report.as_ref()).map_err(err)?;
+                }
+                PidFile::Statm => stat::render_statm(out, report.as_ref()).map_err(err)?,
+                PidFile::Status => {
+                    let snap = task_snapshot(task, sigpending_limit());
+                    stat::render_status(out, &snap, report.as_ref()).map_err(err)?;
+                }
+                PidFile::Cmdline => {
+                    out.write_bytes(&cmdline_bytes(task));
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+impl ProcSource for LiveProc {
+    fn tgids(&self) -> Vec<u32> {
+        super::with_tasks(|t| t.map.keys().copied().filter(|&p| p != 0).collect())
+    }
+
+    fn current_tgid(&self) -> Option<u32> {
+        Some(super::current_pid()).filter(|&p| p != 0)
+    }
+
+    fn exe_path(&self, tgid: u32) -> Option<String> {
+        super::with_tasks(|t| {
+            t.map.get(&tgid).filter(|x| x.mm.is_some() && !x.exe.is_empty()).map(|x| x.exe.clone())
+        })
+    }
+
+    fn render(&self, file: ProcFile, out: &mut SeqBuf) -> Result<(), Errno> {
+        match file {
+            ProcFile::Pid(pid, f) => self.render_pid(pid, f, out),
+            ProcFile::Root(f) => render_root(f, out),
+        }
+    }
+}
+
+/// The files of `/proc` itself, through the renderers the console's `cat` uses.
+fn render_root(f: RootFile, out: &mut SeqBuf) -> Result<(), Errno> {
+    use crate::kernel::mem;
+    use crate::proc::{buddyinfo, meminfo, pagetypeinfo, slabinfo, zoneinfo};
+    let k = crate::kernel::try_get().ok_or(Errno::ENOENT)?;
+    let r = match f {
+        RootFile::Cmdline => writeln!(out, "{}", k.boot.cmdline()),
+        RootFile::Meminfo => meminfo::render(out, &meminfo_snapshot(&k.layout)),
+        RootFile::Vmstat => render_vmstat(out),
+        RootFile::Buddyinfo => buddyinfo::render(out, &mem::node_snapshot()),
+        RootFile::Pagetypeinfo => pagetypeinfo::render(out, &mem::node_snapshot()),
+        RootFile::Zoneinfo => zoneinfo::render(out, &mem::node_snapshot()),
+        RootFile::Slabinfo => {
+            let mut caches =
+                [crate::proc::snapshot::SlabCacheSnapshot::EMPTY; crate::mm::slab::MAX_CACHES];
+            let n = mem::slab_snapshot(&mut caches);
+            slabinfo::render(out, &caches[..n])
+        }
+        RootFile::Vmallocinfo => crate::kernel::vmalloc::render_vmallocinfo(out),
+        RootFile::Iomem | RootFile::Cpuinfo => return Err(Errno::ENOENT),
+    };
+    r.map_err(|_| Errno::ENOMEM)
+}
+
+/// Pages of the page cache (`NR_FILE_PAGES`; all of it is the tmpfs-like rootfs, so also
+/// `NR_SHMEM`), counted from the page owners.
+fn page_cache_pages() -> u64 {
+    crate::kernel::mem::with_node(|n| {
+        let mm = n.mem_map();
+        (0..mm.len() as u32)
+            .filter(|&i| {
+                mm.pfn_to_page(mm.pfn_of(i))
+                    .is_some_and(|p| p.owner() == crate::mm::page::PageOwner::PageCache)
+            })
+            .count() as u64
+    })
+}
+
+/// The process counters /proc/meminfo and /proc/vmstat show, from live state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProcessMemStats {
+    /// `NR_ANON_MAPPED`: anonymous pages of processes.
+    pub anon_pages: u64,
+    /// `NR_FILE_MAPPED`: page-cache pages mapped by at least one process.
+    pub mapped: u64,
+    /// `NR_FILE_PAGES` (= `NR_SHMEM` here).
+    pub file_pages: u64,
+}
+
+/// Gathers [`ProcessMemStats`].
+pub fn process_mem_stats() -> ProcessMemStats {
+    let counts = super::with_tasks(|t| mapcounts(t));
+    let mapped = counts.keys().filter(|&&p| frame_kind(p) == FrameKind::Shmem).count() as u64;
+    ProcessMemStats {
+        anon_pages: super::mm::NR_ANON_PAGES.load(Ordering::Relaxed),
+        mapped,
+        file_pages: page_cache_pages(),
+    }
+}
+
+/// `/proc/meminfo` with the page-cache and mapping counters filled in (AnonPages,
+/// KernelStack and PageTables come live from `mem::meminfo_snapshot`): Mapped, Cached and
+/// Shmem (the rootfs's pages), and the LRU lists (tmpfs pages live on the anon LRU, and
+/// pivm does not age pages, so everything is `Inactive(anon)`).
+pub fn meminfo_snapshot(
+    layout: &crate::arch::layout::Layout,
+) -> crate::proc::snapshot::MeminfoSnapshot {
+    let p = process_mem_stats();
+    let mut mi = crate::kernel::mem::meminfo_snapshot(layout);
+    mi.mapped = p.mapped;
+    mi.cached = p.file_pages;
+    mi.shmem = p.file_pages;
+    mi.inactive_anon = p.anon_pages + p.file_pages;
+    mi
+}
+
+/// `/proc/vmstat` from the live counters: free pages per the zones, the process counters,
+/// page faults, page allocations per zone and frees (boot memory included, as
+/// `__free_pages_core` counts it), OOM kills.
+pub fn render_vmstat(w: &mut impl core::fmt::Write) -> core::fmt::Result {
+    use crate::proc::vmstat::{self, NodeStat, VmEvent, VmstatSnapshot, ZoneStat};
+    let node = crate::kernel::mem::node_snapshot();
+    // vmstat_text's per-zone suffixes (TEXT_FOR_DMA "_dma", "_normal", TEXT_FOR_HIGHMEM
+    // "_high", "_movable").
+    let names: Vec<&str> = node
+        .configured_zones()
+        .map(|z| match z.name {
+            "DMA" => "dma",
+            "Normal" => "normal",
+            "HighMem" => "high",
+            _ => "movable",
+        })
+        .collect();
+    let mut s = VmstatSnapshot::new(&names);
+    let p = process_mem_stats();
+    s.zone[ZoneStat::NrFreePages as usize] = node.zones.iter().map(|z| z.free_pages).sum();
+    s.zone[ZoneStat::NrFreeCma as usize] = node.zones.iter().map(|z| z.free_cma).sum();
+    s.zone[ZoneStat::NrZoneInactiveAnon as usize] = p.anon_pages + p.file_pages;
+    s.node[NodeStat::NrInactiveAnon as usize] = p.anon_pages + p.file_pages;
+    s.node[NodeStat::NrAnonPages as usize] = p.anon_pages;
+    s.node[NodeStat::NrMapped as usize] = p.mapped;
+    s.node[NodeStat::NrFilePages as usize] = p.file_pages;
+    s.node[NodeStat::NrShmem as usize] = p.file_pages;
+    s.node[NodeStat::NrSlabUnreclaimable as usize] = node.stats.nr_slab_unreclaimable;
+    s.node[NodeStat::NrKernelStack as usize] = node.stats.nr_kernel_stack;
+    s.node[NodeStat::NrPageTablePages as usize] = node.stats.nr_page_table_pages;
+    // pgalloc_<zone> per configured zone (the snapshot's order), pgfree over all of them.
+    let events: Vec<(u64, u64)> =
+        crate::kernel::mem::with_node(|n| n.configured_zones().map(|z| z.vm_events()).collect());
+    for (i, &(alloc, _)) in events.iter().enumerate().take(s.per_zone[0].len()) {
+        s.per_zone[0][i] = alloc;
+    }
+    s.events[VmEvent::Pgfree as usize] = events.iter().map(|e| e.1).sum();
+    s.events[VmEvent::Pgfault as usize] = super::PGFAULT.load(Ordering::Relaxed);
+    s.events[VmEvent::Pgmajfault as usize] = super::PGMAJFAULT.load(Ordering::Relaxed);
+    s.events[VmEvent::OomKill as usize] = super::oom::OOM_KILLS.load(Ordering::Relaxed);
+    vmstat::render(w, &s)
+}
+
+/// The whole text of the `/proc` file at `path` (`/proc/self/...` is the reader's), read
+/// through procfs's lookup and `seq_file` reads as a program's `read` loop would.
+pub fn read_path(path: &str) -> Result<Vec<u8>, Errno> {
+    let src = LiveProc;
+    let rest = path.strip_prefix("/proc").ok_or(Errno::ENOENT)?;
+    let mut node = ProcNode::Root;
+    for name in rest.split('/').filter(|s| !s.is_empty()) {
+        node = procfs::lookup(&src, node, name)?;
+        if node == ProcNode::SelfLink {
+            let target = procfs::readlink(&src, node)?;
+            node = procfs::lookup(&src, ProcNode::Root, &target)?;
+        }
+    }
+    let ProcNode::File(file) = node else { return Err(Errno::EISDIR) };
+    let mut seq = SeqFile::new(file);
+    let (mut pos, mut out) = (0u64, Vec::new());
+    loop {
+        let n = seq.read(&src, &mut pos, procfs::SEQ_BUF_SIZE, &mut out)?;
+        if n == 0 {
+            break;
+        }
+    }
+    Ok(out)
+}
