@@ -31,6 +31,9 @@ pub mod kernel {
     pub mod irq;
     pub mod spinlock;
     pub mod time;
+    pub mod process {
+        pub mod rules;
+    }
 }
 
 /// The kernel's version string, as `uname -r` would show it.

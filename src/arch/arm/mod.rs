@@ -25,6 +25,8 @@ pub mod entry_armv;
 #[cfg(all(kernel, target_arch = "arm"))]
 pub mod fault;
 #[cfg(all(kernel, target_arch = "arm"))]
+pub mod fork;
+#[cfg(all(kernel, target_arch = "arm"))]
 pub mod image;
 #[cfg(all(kernel, target_arch = "arm"))]
 pub mod irq;

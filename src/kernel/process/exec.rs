@@ -180,5 +180,7 @@ pub fn exec_into_current(regs: &mut crate::arch::process::PtRegs, path: &str, l:
     if let Some(old) = old {
         old.exit_mmap();
     }
+    // A parent waiting in vfork runs on (`exec_mm_release` -> `complete_vfork_done`).
+    super::fork::complete_vfork_done();
     crate::arch::process::start_thread(regs, l.entry, l.sp);
 }

@@ -181,43 +181,56 @@ impl ProcessMm {
         }
     }
 
-    /// `dup_mmap` + `copy_page_range`: a new address space with the same VMAs and every
-    /// present page mapped in both; private writable pages become read-only in both
-    /// (copy-on-write), shared ones stay writable.
+    /// `dup_mmap` + `copy_page_range`: a new address space with the same VMAs. As 6.1's
+    /// `vma_needs_copy`, only VMAs with anonymous pages (an anon_vma) have their present PTEs
+    /// copied; the child faults the others in from the page cache. As `copy_present_pte`,
+    /// private writable pages become read-only in both (copy-on-write), a shared mapping's
+    /// pages are clean in the child, and every copied PTE is old there: on ARM an old PTE has
+    /// no hardware entry, so the child's first access to each page is a (counted) fault.
     pub fn fork(&mut self) -> Option<Box<ProcessMm>> {
         use crate::mm::mm_types::VmFlags;
         let mut child = ProcessMm::new()?;
         child.mm = self.mm.clone();
         let vmas: alloc::vec::Vec<Vma> = self.mm.iter().cloned().collect();
         for vma in vmas {
+            let present: alloc::vec::Vec<(usize, PteState)> = (vma.vm_start..vma.vm_end)
+                .step_by(PAGE_SIZE)
+                .filter_map(|va| self.hw.pte_get(va).map(|p| (va, p)))
+                .collect();
+            let anon = |hw: &MmHw, pfn| hw.is_exclusive_anon(pfn) || hw.is_shared_anon(pfn);
+            if !present.iter().any(|&(_, p)| anon(&self.hw, p.pfn)) {
+                continue;
+            }
             let shared = vma.vm_flags.contains(VmFlags::SHARED);
+            let cow = vma.vm_flags.contains(VmFlags::MAYWRITE) && !shared;
             let exec = vma.vm_flags.contains(VmFlags::EXEC);
-            let mut va = vma.vm_start;
-            while va < vma.vm_end {
-                if let Some(p) = self.hw.pte_get(va) {
-                    if self.hw.is_exclusive_anon(p.pfn) || self.hw.is_shared_anon(p.pfn) {
-                        *ANON_SHARED.lock().entry(p.pfn).or_insert(0) += 1;
-                        child.hw.rss_anon += 1;
-                    } else {
-                        child.hw.rss_file += 1;
-                    }
-                    let write = p.write && shared;
-                    if p.write && !shared {
-                        let _ = self
-                            .hw
-                            .pte_set(va, NewPte { pfn: p.pfn, write: false, exec, dirty: p.dirty });
-                    }
-                    if child
-                        .hw
-                        .pte_set(va, NewPte { pfn: p.pfn, write, exec, dirty: p.dirty })
-                        .is_err()
-                    {
-                        arch::flush_tlb_mm(self.hw.context_id);
-                        child.exit_mmap();
-                        return None;
-                    }
+            for (va, p) in present {
+                let special =
+                    p.pfn == zero_pfn().0 || SPECIAL.get().is_some_and(|s| s.sigpage.0 == p.pfn);
+                if anon(&self.hw, p.pfn) {
+                    *ANON_SHARED.lock().entry(p.pfn).or_insert(0) += 1;
+                    child.hw.rss_anon += 1;
+                } else if !special {
+                    child.hw.rss_file += 1;
                 }
-                va += PAGE_SIZE;
+                if cow && p.write {
+                    let _ = self
+                        .hw
+                        .pte_set(va, NewPte { pfn: p.pfn, write: false, exec, dirty: p.dirty });
+                }
+                let prot = UserPteProt { write: p.write && !cow, exec, dirty: p.dirty && !shared };
+                let r = arch::set_user_pte_old(
+                    child.hw.pgd,
+                    va,
+                    p.pfn << 12,
+                    prot,
+                    &mut alloc_table_page,
+                );
+                if r.is_err() {
+                    arch::flush_tlb_mm(self.hw.context_id);
+                    child.exit_mmap();
+                    return None;
+                }
             }
         }
         arch::flush_tlb_mm(self.hw.context_id);

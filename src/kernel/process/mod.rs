@@ -5,11 +5,13 @@
 //! code calls. Task 0 is the console itself (Linux's idle task, `swapper/0`): it runs
 //! whenever it has input, and gives the CPU away while it waits.
 pub mod exec;
+pub mod fork;
 pub mod fs;
 pub mod mm;
 pub mod oom;
 pub mod procfs;
 pub mod procfs_live;
+pub mod rules;
 pub mod syscall;
 
 use alloc::boxed::Box;
@@ -51,8 +53,6 @@ pub const SIGKILL: u32 = 9;
 pub const SIGSEGV: u32 = 11;
 pub const SIGTERM: u32 = 15;
 pub const SIGCHLD: u32 = 17;
-/// Signals whose default action is to do nothing (`SIG_KERNEL_IGNORE_MASK`).
-const IGNORED_BY_DEFAULT: [u32; 4] = [SIGCHLD, 23, 28, 18];
 
 /// `TASK_RUNNING`, `TASK_INTERRUPTIBLE`, `EXIT_ZOMBIE`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -128,9 +128,8 @@ pub struct Task {
     pub cstime: u64,
     /// Started by the console's `run` (its job), not by another program.
     pub console_job: bool,
-    /// `RLIMIT_NPROC` (soft, hard): processes of its user (all of pivm's run as root, and
-    /// unlike Linux root is not exempt).
-    pub rlim_nproc: (u64, u64),
+    /// Ids, limits, exit signal, vfork and restart state (`fork::ProcExt`).
+    pub ext: fork::ProcExt,
 }
 
 impl Task {
@@ -170,7 +169,7 @@ impl Task {
             cutime: 0,
             cstime: 0,
             console_job: false,
-            rlim_nproc: (u64::MAX, u64::MAX),
+            ext: fork::ProcExt::default(),
         }
     }
 }
@@ -215,12 +214,6 @@ pub static PGFAULT: AtomicU64 = AtomicU64::new(0);
 pub static PGMAJFAULT: AtomicU64 = AtomicU64::new(0);
 /// Kernel stacks of live tasks (`/proc/meminfo` KernelStack, in pages).
 pub static NR_KERNEL_STACK_PAGES: AtomicU64 = AtomicU64::new(0);
-/// `max_threads` (`/proc/sys/kernel/threads-max`): `set_max_threads` sizes it so that
-/// kernel stacks take at most an eighth of RAM.
-pub static MAX_THREADS: AtomicU64 = AtomicU64::new(u64::MAX);
-/// `MIN_THREADS`.
-const MIN_THREADS: u64 = 20;
-
 /// `user_debug=` bits (`UDBG_SEGV` = 8 reports unhandled faults).
 static USER_DEBUG: AtomicU32 = AtomicU32::new(0);
 /// `randomize_va_space` (0 with `norandmaps`).
@@ -290,9 +283,7 @@ pub fn init(params: &crate::boot::cmdline::BootParams, initrd: Option<(u64, u64)
         RANDOMIZE_VA_SPACE.store(0, Ordering::Relaxed);
     }
     USER_DEBUG.store(params.user_debug, Ordering::Relaxed);
-    let totalram = with_node(|n| n.totalram_pages());
-    let threads = (totalram * crate::mm::PAGE_SIZE / (u64::from(THREAD_SIZE) * 8)).max(MIN_THREADS);
-    MAX_THREADS.store(threads, Ordering::Relaxed);
+    fork::init();
     if !mm::init_special_pages() {
         kprintln!("process: no memory for the zero page");
     }
@@ -429,6 +420,12 @@ pub fn send_signal(pid: u32, sig: u32) -> Result<(), crate::mm::mm_types::Errno>
         if task.state == TaskState::Zombie {
             return Ok(());
         }
+        // prepare_signal: a signal the task ignores (and does not block) is dropped here.
+        if task.blocked & sigbit(sig) == 0
+            && rules::sig_ignored(&task.sigactions[sig as usize], sig)
+        {
+            return Ok(());
+        }
         task.pending |= sigbit(sig);
         if task.state == TaskState::Sleeping {
             task.state = TaskState::Runnable;
@@ -453,10 +450,7 @@ enum SignalAction {
 /// action is to be ignored are dropped here. A fault signal that is blocked or ignored kills
 /// (`force_sig_info_to_task` resets it to the default action).
 fn get_signal(task: &mut Task) -> Option<SignalAction> {
-    for sig in 1..=64u32 {
-        if task.pending & sigbit(sig) == 0 {
-            continue;
-        }
+    for sig in rules::delivery_order(task.pending) {
         let fault = task.fault_info.filter(|(s, _, _)| *s == sig);
         let act = task.sigactions[sig as usize];
         let blocked = task.blocked & sigbit(sig) != 0;
@@ -469,7 +463,11 @@ fn get_signal(task: &mut Task) -> Option<SignalAction> {
         }
         task.pending &= !sigbit(sig);
         if sig == SIGKILL || act.sa_handler == SIG_DFL {
-            if IGNORED_BY_DEFAULT.contains(&sig) {
+            // Stop signals are ignored too: pivm has no stopped state.
+            if !matches!(
+                rules::default_action(sig),
+                rules::DefaultAction::Term | rules::DefaultAction::Core
+            ) {
                 continue;
             }
             return Some(SignalAction::Kill(sig));
@@ -482,7 +480,11 @@ fn get_signal(task: &mut Task) -> Option<SignalAction> {
                 task.fault_info = None;
                 (info, tf)
             }
-            None => (Siginfo::kill(sig, 0, 0), ThreadFault::default()),
+            // A child's exit queued its CLD_* siginfo with the SIGCHLD.
+            None => match task.ext.chld_info.take().filter(|_| sig == SIGCHLD) {
+                Some(info) => (info, ThreadFault::default()),
+                None => (Siginfo::kill(sig, 0, 0), ThreadFault::default()),
+            },
         };
         return Some(SignalAction::Handle(sig, act, info, tf));
     }
@@ -533,6 +535,16 @@ fn handle_signal(
     info: Siginfo,
     tf: ThreadFault,
 ) {
+    // An interrupted system call: EINTR, or run again after the handler (SA_RESTART).
+    if let Some(code) = with_current(|t| t.ext.restart.take()) {
+        match rules::restart_decision(code, Some(&act)) {
+            Some(rules::Restart::Again) => restart_syscall(regs),
+            Some(rules::Restart::Eintr) => {
+                regs.uregs[0] = crate::mm::mm_types::Errno::EINTR.to_return();
+            }
+            None => {}
+        }
+    }
     let uregs = user_regs(regs);
     let mut live = VfpState::default();
     arch::vfp_save(&mut live);
@@ -561,12 +573,7 @@ fn handle_signal(
         Ok(Some(done)) => {
             set_user_regs(regs, &done.regs);
             with_current(|t| {
-                let mut block = sigmask(&act.sa_mask);
-                if act.sa_flags & sa::SA_NODEFER == 0 {
-                    block |= sigbit(sig);
-                }
-                t.blocked |= block;
-                t.blocked &= !(sigbit(SIGKILL) | sigbit(19));
+                t.blocked = rules::handler_mask(t.blocked, &act, sig);
                 if act.sa_flags & sa::SA_RESETHAND != 0 {
                     t.sigactions[sig as usize] = KernelSigaction::zeroed();
                 }
@@ -605,10 +612,28 @@ fn do_work_pending(regs: &mut PtRegs) {
             None => {}
         }
         if !NEED_RESCHED.load(Ordering::Relaxed) {
-            return;
+            break;
         }
         schedule();
     }
+    // No handler ran: a call that asked for a restart runs again.
+    if let Some(code) = with_current(|t| t.ext.restart.take()) {
+        if rules::restart_decision(code, None) == Some(rules::Restart::Again) {
+            restart_syscall(regs);
+        }
+    }
+}
+
+/// `pt_regs` index of `orig_r0`.
+const ORIG_R0: usize = 17;
+
+/// Steps back over the `svc` (4 bytes, 2 in Thumb) with r0 restored, so that the system
+/// call runs again (arch/arm/kernel/signal.c `do_signal`).
+fn restart_syscall(regs: &mut PtRegs) {
+    const PSR_T_BIT: u32 = 1 << 5;
+    regs.uregs[0] = regs.uregs[ORIG_R0];
+    let back = if regs.cpsr() & PSR_T_BIT != 0 { 2 } else { 4 };
+    regs.uregs[PtRegs::PC] = regs.pc().wrapping_sub(back);
 }
 
 /// `do_exit`: the address space and files go, the task becomes a zombie for the console to
@@ -622,10 +647,29 @@ pub fn do_exit(status: u32) -> ! {
     if let Some(mm) = mm {
         mm.exit_mmap();
     }
-    let (me, parent) = with_current(|t| {
+    fork::complete_vfork_done();
+    let (me, parent, exit_signal, info) = with_current(|t| {
         t.exit_status = status;
         t.state = TaskState::Zombie;
-        (t.pid, t.ppid)
+        // do_notify_parent: CLD_EXITED with the exit code, or CLD_KILLED with the signal.
+        let (code, st) = if rules::wifexited(status) {
+            (si_code::CLD_EXITED, rules::wexitstatus(status))
+        } else {
+            (si_code::CLD_KILLED, rules::wtermsig(status))
+        };
+        let info = Siginfo {
+            si_signo: t.ext.exit_signal as i32,
+            si_errno: 0,
+            si_code: code,
+            fields: abisig::SigFields::Chld {
+                pid: t.pid as i32,
+                uid: t.ext.uid,
+                status: st as i32,
+                utime: t.utime as i32,
+                stime: t.stime as i32,
+            },
+        };
+        (t.pid, t.ppid, t.ext.exit_signal, info)
     });
     // forget_original_parent: orphans go to the console (task 0), which reaps them.
     with_tasks(|t| {
@@ -636,7 +680,24 @@ pub fn do_exit(status: u32) -> ! {
         }
     });
     if parent != 0 {
-        let _ = send_signal(parent, SIGCHLD);
+        // __wake_up_parent: a parent asleep in wait4 looks again.
+        with_tasks(|t| {
+            if let Some(p) = t.map.get_mut(&parent) {
+                if exit_signal == SIGCHLD {
+                    p.ext.chld_info = Some(info);
+                }
+                if p.state == TaskState::Sleeping {
+                    p.state = TaskState::Runnable;
+                    p.wake_at = u64::MAX;
+                    if !t.rq.contains(&parent) {
+                        t.rq.push_back(parent);
+                    }
+                }
+            }
+        });
+        if exit_signal != 0 {
+            let _ = send_signal(parent, exit_signal);
+        }
     }
     schedule();
     unreachable!("a zombie was scheduled");
@@ -739,10 +800,12 @@ pub const CLONE_SETTLS: u32 = 0x0008_0000;
 pub const CLONE_CHILD_CLEARTID: u32 = 0x0020_0000;
 pub const CLONE_CHILD_SETTID: u32 = 0x0100_0000;
 
-/// `kernel_clone` for `fork`, `vfork` and `clone` without `CLONE_VM`: a copy of the address
-/// space sharing every page copy-on-write (`dup_mmap`/`copy_page_range`), the same registers
-/// with r0 = 0, the same TLS, handlers, mask and files. `vfork` is a fork (the parent is not
-/// suspended; the child gets its own copy). The child's pid.
+/// `kernel_clone` for `fork`, `vfork` and `clone` with fork semantics (the flag sets
+/// `rules::classify_clone` accepts; others are `EINVAL`), within `copy_process`'s limits
+/// (`EAGAIN`): a copy of the address space sharing its anonymous pages copy-on-write
+/// (`dup_mmap`/`copy_page_range`), the same registers with r0 = 0, the same TLS, handlers,
+/// mask and files. `vfork`'s child gets its own copy too (fork semantics), and the parent
+/// sleeps until the child execs or exits. The child's pid.
 pub fn do_fork(
     regs: &PtRegs,
     flags: u32,
@@ -751,19 +814,8 @@ pub fn do_fork(
     ctid: u32,
 ) -> Result<u32, crate::mm::mm_types::Errno> {
     use crate::mm::mm_types::Errno;
-    if flags & CLONE_VM != 0 {
-        return Err(Errno::EINVAL);
-    }
-    // copy_process: nr_threads against max_threads, and the user's processes against
-    // RLIMIT_NPROC (zombies count until they are reaped).
-    let over = with_tasks(|t| {
-        let n = t.map.len() as u64 - 1;
-        let limit = t.current().rlim_nproc.0;
-        n >= MAX_THREADS.load(Ordering::Relaxed) || n >= limit
-    });
-    if over {
-        return Err(Errno::EAGAIN);
-    }
+    let req = rules::classify_clone(flags).map_err(|why| why.errno())?;
+    fork::check_limits()?;
     let (stack, base, regs_addr) = alloc_thread_stack()?;
     let child = with_current(|t| {
         let pm = t.mm.as_mut()?.fork()?;
@@ -776,7 +828,7 @@ pub fn do_fork(
         c.files = t.files.clone();
         c.foreground = t.foreground;
         c.exe = t.exe.clone();
-        c.rlim_nproc = t.rlim_nproc;
+        c.ext = t.ext.for_child(req.exit_signal, req.vfork.then_some(t.pid));
         Some(c)
     });
     let Some(mut child) = child else {
@@ -814,6 +866,13 @@ pub fn do_fork(
             }
         });
     }
+    if req.parent_settid {
+        let ptid = regs.uregs[2] as usize;
+        let _ = syscall::with_user(|um, _| crate::abi::uaccess::put_user(um, ptid, &pid));
+    }
+    if req.vfork {
+        fork::wait_for_vfork_done(pid);
+    }
     Ok(pid)
 }
 
@@ -838,7 +897,10 @@ pub fn do_wait(pid: i32, options: u32) -> Result<Option<Reaped>, crate::mm::mm_t
         let found = with_tasks(|t| {
             let mut any = false;
             for x in t.map.values() {
-                if x.pid == 0 || x.ppid != me || (pid > 0 && x.pid != pid as u32) {
+                if x.pid == 0
+                    || x.ppid != me
+                    || !rules::wait_eligible(pid, x.pid, x.ext.exit_signal, options)
+                {
                     continue;
                 }
                 any = true;
@@ -857,7 +919,11 @@ pub fn do_wait(pid: i32, options: u32) -> Result<Option<Reaped>, crate::mm::mm_t
             let r = Reaped {
                 pid: child,
                 status: task.exit_status,
-                counts: task.counts,
+                // getrusage(child, RUSAGE_BOTH): its own faults and its reaped children's.
+                counts: FaultCounts {
+                    min_flt: task.counts.min_flt + task.cmin_flt,
+                    maj_flt: task.counts.maj_flt + task.cmaj_flt,
+                },
                 utime: task.utime + task.cutime,
                 stime: task.stime + task.cstime,
             };
@@ -880,8 +946,9 @@ pub fn do_wait(pid: i32, options: u32) -> Result<Option<Reaped>, crate::mm::mm_t
             t.wake_at = crate::kernel::time::get_jiffies_64() + 1;
             false
         });
+        // -ERESTARTSYS: EINTR after a handler, restarted with SA_RESTART or without one.
         if interrupted {
-            return Err(Errno::EINTR);
+            return Err(Errno::ERESTARTSYS);
         }
         schedule();
     }

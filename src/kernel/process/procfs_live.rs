@@ -96,7 +96,7 @@ pub fn mm_report(pm: &super::mm::ProcessMm) -> MmReport {
 
 /// `RLIMIT_SIGPENDING`'s default: `max_threads / 2` (`fork_init`).
 fn sigpending_limit() -> u64 {
-    super::MAX_THREADS.load(Ordering::Relaxed) / 2
+    super::fork::MAX_THREADS.load(Ordering::Relaxed) / 2
 }
 
 /// Bits of the signals a task ignores (set to `SIG_IGN`; default-ignored signals are not

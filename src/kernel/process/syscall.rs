@@ -62,7 +62,8 @@ fn handle_masked(regs: &mut PtRegs) {
     }
     // The calls that need the caller's registers.
     let r = match n {
-        nr::FORK | nr::VFORK => Some(super::do_fork(regs, 0, 0, 0, 0)),
+        nr::FORK => Some(super::do_fork(regs, super::rules::FORK_FLAGS, 0, 0, 0)),
+        nr::VFORK => Some(super::do_fork(regs, super::rules::VFORK_FLAGS, 0, 0, 0)),
         // ARM's clone(flags, newsp, parent_tidptr, tls, child_tidptr).
         nr::CLONE => {
             Some(super::do_fork(regs, regs.uregs[0], regs.uregs[1], regs.uregs[3], regs.uregs[4]))
@@ -78,10 +79,7 @@ fn handle_masked(regs: &mut PtRegs) {
         _ => None,
     };
     if let Some(r) = r {
-        regs.uregs[0] = match r {
-            Ok(v) => v,
-            Err(e) => e.to_return(),
-        };
+        set_result(regs, r);
         return;
     }
     let a =
@@ -105,6 +103,21 @@ fn handle_masked(regs: &mut PtRegs) {
             Err(Errno::ENOSYS)
         }
     };
+    set_result(regs, r);
+}
+
+/// The result in r0; an `-ERESTART*` code is also kept for the signal code, which turns it
+/// into `EINTR` or a restart on the way out (it never reaches user space).
+fn set_result(regs: &mut PtRegs, r: SysResult) {
+    if let Err(
+        e @ (Errno::ERESTARTSYS
+        | Errno::ERESTARTNOINTR
+        | Errno::ERESTARTNOHAND
+        | Errno::ERESTART_RESTARTBLOCK),
+    ) = r
+    {
+        with_current(|t| t.ext.restart = Some(e));
+    }
     regs.uregs[0] = match r {
         Ok(v) => v,
         Err(e) => e.to_return(),
@@ -301,7 +314,21 @@ fn call(n: u32, a: [u32; 6]) -> SysResult {
         nr::SET_ROBUST_LIST => Ok(0),
         nr::GETPID | nr::GETTID => Ok(super::current_pid()),
         nr::GETPPID => with_current(|t| Ok(t.ppid)),
-        nr::GETUID32 | nr::GETEUID32 | nr::GETGID32 | nr::GETEGID32 => Ok(0),
+        nr::GETUID32 | nr::GETEUID32 => with_current(|t| Ok(t.ext.uid)),
+        nr::GETGID32 | nr::GETEGID32 => with_current(|t| Ok(t.ext.gid)),
+        nr::SETUID32 | nr::SETGID32 => with_current(|t| {
+            // Root may become anyone; anyone else only what it is (no saved ids on pivm).
+            let cur = if n == nr::SETUID32 { t.ext.uid } else { t.ext.gid };
+            if t.ext.uid != 0 && a[0] != cur {
+                return Err(Errno::EPERM);
+            }
+            if n == nr::SETUID32 {
+                t.ext.uid = a[0];
+            } else {
+                t.ext.gid = a[0];
+            }
+            Ok(0)
+        }),
         nr::GETCWD => {
             if (a[1] as usize) < 2 {
                 return Err(Errno::ERANGE);
@@ -367,6 +394,12 @@ fn call(n: u32, a: [u32; 6]) -> SysResult {
                     ru.ru_majflt = t.counts.maj_flt as i32;
                     let rss = t.mm.as_ref().map_or(0, |m| m.hw.rss_anon + m.hw.rss_file);
                     ru.ru_maxrss = (rss * 4) as i32;
+                } else if who == -1 {
+                    // RUSAGE_CHILDREN: the reaped children's (cmin_flt, cutime...).
+                    ru.ru_utime = OldTimeval::from_nanos(t.cutime * NSEC_PER_JIFFY);
+                    ru.ru_stime = OldTimeval::from_nanos(t.cstime * NSEC_PER_JIFFY);
+                    ru.ru_minflt = t.cmin_flt as i32;
+                    ru.ru_majflt = t.cmaj_flt as i32;
                 }
                 ru
             });
@@ -378,12 +411,7 @@ fn call(n: u32, a: [u32; 6]) -> SysResult {
         }
         nr::RT_SIGACTION => {
             let sig = a[0];
-            if a[3] != 8 {
-                return Err(Errno::EINVAL);
-            }
-            if sig == 0 || sig > 64 || (a[1] != 0 && (sig == super::SIGKILL || sig == 19)) {
-                return Err(Errno::EINVAL);
-            }
+            super::rules::check_sigaction(sig, a[1] != 0, a[3])?;
             let old = with_current(|t| t.sigactions[sig as usize]);
             if a[1] != 0 {
                 let mut act: KernelSigaction = get(a[1])?;
@@ -471,23 +499,27 @@ fn call(n: u32, a: [u32; 6]) -> SysResult {
             let v = copy_in(a[1], 8)?;
             let w = |i: usize| u32::from_le_bytes([v[i], v[i + 1], v[i + 2], v[i + 3]]);
             let inf = |x: u32| if x == u32::MAX { u64::MAX } else { u64::from(x) };
-            set_rlimit(a[0], (inf(w(0)), inf(w(4))))?;
+            set_rlimit(a[0], inf(w(0)), inf(w(4)))?;
             Ok(0)
         }
         nr::PRLIMIT64 => {
             if a[0] != 0 && a[0] != super::current_pid() {
                 return Err(Errno::ESRCH);
             }
-            let old = rlimit(a[1]);
+            let (cur, max) = rlimit(a[1]);
             if a[2] != 0 {
-                let v = copy_in(a[2], 16)?;
-                let w = |i: usize| u64::from_le_bytes(v[i..i + 8].try_into().unwrap_or([0; 8]));
-                set_rlimit(a[1], (w(0), w(8)))?;
+                let new = copy_in(a[2], 16)?;
+                let word = |i: usize| {
+                    let mut b = [0u8; 8];
+                    b.copy_from_slice(&new[i * 8..i * 8 + 8]);
+                    u64::from_le_bytes(b)
+                };
+                set_rlimit(a[1], word(0), word(1))?;
             }
             if a[3] != 0 {
                 let mut out = [0u8; 16];
-                out[..8].copy_from_slice(&old.0.to_le_bytes());
-                out[8..].copy_from_slice(&old.1.to_le_bytes());
+                out[..8].copy_from_slice(&cur.to_le_bytes());
+                out[8..].copy_from_slice(&max.to_le_bytes());
                 copy_out(a[3], &out)?;
             }
             Ok(0)
@@ -506,30 +538,39 @@ fn with_tasks_has(pid: u32) -> SysResult {
     })
 }
 
-/// `RLIMIT_STACK` and `RLIMIT_NPROC`.
+/// `RLIMIT_STACK`, `RLIMIT_NPROC`.
 const RLIMIT_STACK: u32 = 3;
 const RLIMIT_NPROC: u32 = 6;
 
-/// The current task's limit `resource` (soft, hard): the stack's 8 MiB and the process
-/// limit are kept; every other one is `RLIM_INFINITY`, as on the reference system.
+/// `RLIM_INFINITY` and the stack limit (8 MiB), as the reference system has them; the
+/// task's own `RLIMIT_NPROC`.
 fn rlimit(resource: u32) -> (u64, u64) {
-    match resource {
-        RLIMIT_STACK => (8 << 20, u64::MAX),
-        RLIMIT_NPROC => with_current(|t| t.rlim_nproc),
-        _ => (u64::MAX, u64::MAX),
+    if resource == RLIMIT_STACK {
+        (8 << 20, u64::MAX)
+    } else if resource == RLIMIT_NPROC {
+        with_current(|t| t.ext.rlimit_nproc)
+    } else {
+        (u64::MAX, u64::MAX)
     }
 }
 
-/// `do_prlimit` for the limits pivm enforces (`RLIMIT_NPROC`); others are accepted and not
-/// kept. A soft limit above the hard one is `EINVAL`.
-fn set_rlimit(resource: u32, new: (u64, u64)) -> Result<(), Errno> {
-    if new.0 > new.1 {
+/// `do_prlimit`'s check and update of the one limit pivm enforces (`RLIMIT_NPROC`, in
+/// `fork`): soft above hard is `EINVAL`, raising the hard limit needs root (`EPERM`). Other
+/// limits are accepted and not enforced.
+fn set_rlimit(resource: u32, cur: u64, max: u64) -> Result<(), Errno> {
+    if cur > max {
         return Err(Errno::EINVAL);
     }
-    if resource == RLIMIT_NPROC {
-        with_current(|t| t.rlim_nproc = new);
+    if resource != RLIMIT_NPROC {
+        return Ok(());
     }
-    Ok(())
+    with_current(|t| {
+        if max > t.ext.rlimit_nproc.1 && t.ext.uid != 0 {
+            return Err(Errno::EPERM);
+        }
+        t.ext.rlimit_nproc = (cur, max);
+        Ok(())
+    })
 }
 
 /// Nanoseconds on a clock: every clock pivm has runs from boot.
@@ -656,7 +697,7 @@ fn read_console(len: usize) -> Result<Vec<u8>, Errno> {
             false
         });
         if interrupted {
-            return Err(Errno::EINTR);
+            return Err(Errno::ERESTARTSYS);
         }
         super::schedule();
     }
@@ -918,9 +959,7 @@ fn sys_mincore(start: usize, len: usize, vec: u32) -> SysResult {
 
 /// `wait4(pid, status, options, rusage)`.
 fn sys_wait4(pid: i32, status: u32, options: u32, ru: u32) -> SysResult {
-    if options & !(super::WNOHANG | 2 | 8 | 0x4000_0000 | 0x8000_0000 | 0x2000_0000) != 0 {
-        return Err(Errno::EINVAL);
-    }
+    super::rules::check_wait_options(options)?;
     let Some(r) = super::do_wait(pid, options)? else { return Ok(0) };
     if status != 0 {
         put(status, &r.status)?;
@@ -954,9 +993,11 @@ fn string_array(addr: u32) -> Result<Vec<Vec<u8>>, Errno> {
         if p == 0 {
             return Ok(out);
         }
+        // A string longer than MAX_ARG_STRLEN is E2BIG (`strnlen_user` in `copy_strings`).
         let s = with_user(|um, _| {
             uaccess::strncpy_from_user(um, p as usize, crate::fs::binfmt_elf::MAX_ARG_STRLEN)
-        })?;
+        })
+        .map_err(|e| if e == Errno::ENAMETOOLONG { Errno::E2BIG } else { e })?;
         out.push(s);
     }
 }
@@ -970,6 +1011,12 @@ fn sys_execve(regs: &mut PtRegs) -> Result<(), Errno> {
     let path = absolute(&path);
     let argv = string_array(regs.uregs[1])?;
     let envp = string_array(regs.uregs[2])?;
+    // bprm_stack_limits: the strings and their pointers within a quarter of the stack limit.
+    let bytes: usize = argv.iter().chain(envp.iter()).map(|s| s.len() + 1).sum();
+    let pointers = (argv.len() + envp.len()) * core::mem::size_of::<u32>();
+    if bytes + pointers > super::rules::arg_limit(rlimit(RLIMIT_STACK).0 as usize) {
+        return Err(Errno::E2BIG);
+    }
     let argv: Vec<&[u8]> = argv.iter().map(|s| s.as_slice()).collect();
     let envp: Vec<&[u8]> = envp.iter().map(|s| s.as_slice()).collect();
     let loaded = super::exec::load(&path, &argv, &envp).map_err(|e| match e {
