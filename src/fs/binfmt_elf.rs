@@ -809,7 +809,7 @@ pub fn describe(elf: &ElfExecutable) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mm::mm_types::{ArchMm, Rlimits};
+    use crate::mm::mm_types::Rlimits;
     use crate::proc::pid::maps::{render_maps, ARM_VECTORS};
     use crate::proc::pid::sample::{output, LAYOUT};
     use alloc::string::String;
@@ -837,7 +837,7 @@ mod tests {
         randomize: u8,
         rng: &mut dyn RandomSource,
     ) -> (MmStruct, Result<LoadedElf, ElfError>) {
-        let mut mm = MmStruct::new(ArchMm::armv7(page_offset), Rlimits::DEFAULT);
+        let mut mm = MmStruct::new(crate::arch::memory::arch_mm(page_offset), Rlimits::DEFAULT);
         let argv: [&[u8]; 1] = [b"/bin/tiny"];
         let r = load_elf_binary(
             file,
@@ -994,8 +994,10 @@ mod tests {
         assert_eq!(mm.do_mmap(0, 16 * PAGE_SIZE, rw, anon, None), Ok(0xb6ee_c000));
         // With `ulimit -s unlimited` the legacy layout goes bottom-up from TASK_UNMAPPED_BASE:
         // [sigpage] 0x40000000, [vvar], [vdso], then 0x40003000 and 0x40104000.
-        let mut mm =
-            MmStruct::new(ArchMm::armv7(0xC000_0000), Rlimits { stack: None, ..Rlimits::DEFAULT });
+        let mut mm = MmStruct::new(
+            crate::arch::memory::arch_mm(0xC000_0000),
+            Rlimits { stack: None, ..Rlimits::DEFAULT },
+        );
         let argv: [&[u8]; 1] = [b"/bin/tiny"];
         load_elf_binary(
             TINY,
@@ -1196,7 +1198,7 @@ mod tests {
 
     #[test]
     fn bad_arguments_are_refused() {
-        let mut mm = MmStruct::new(ArchMm::armv7(0xC000_0000), Rlimits::DEFAULT);
+        let mut mm = MmStruct::new(crate::arch::memory::arch_mm(0xC000_0000), Rlimits::DEFAULT);
         let argv: [&[u8]; 1] = [b"a\0b"];
         let r = load_elf_binary(
             TINY,

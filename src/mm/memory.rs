@@ -386,7 +386,7 @@ fn do_wp_page(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mm::mm_types::{ArchMm, Rlimits};
+    use crate::mm::mm_types::{test_arch_mm, Rlimits};
     use crate::mm::mmap::{MapFlags, MmapFile, Prot};
     use alloc::collections::{BTreeMap, BTreeSet};
 
@@ -466,7 +466,7 @@ mod tests {
     }
 
     fn mm() -> MmStruct {
-        let mut mm = MmStruct::new(ArchMm::armv7(0xc000_0000), Rlimits::DEFAULT);
+        let mut mm = MmStruct::new(test_arch_mm(0xc000_0000), Rlimits::DEFAULT);
         mm.arch_pick_mmap_layout(None);
         mm
     }

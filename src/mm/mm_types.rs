@@ -418,8 +418,8 @@ impl Rlimits {
 }
 
 /// What an architecture fixes about user address spaces (the values Linux takes from
-/// `asm/pgtable.h`, `asm/memory.h`, `asm/elf.h` and Kconfig). The arch facade is where these
-/// belong once it exists; until then `ArchMm::armv7` holds 32-bit ARM's.
+/// `asm/pgtable.h`, `asm/memory.h`, `asm/elf.h` and Kconfig): each architecture builds it
+/// (`arch::memory::arch_mm`), so `mm` names none.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ArchMm {
     /// `TASK_SIZE`: the first address user space cannot use.
@@ -437,22 +437,20 @@ pub struct ArchMm {
     pub brk_rnd_range: usize,
 }
 
-impl ArchMm {
-    /// 32-bit ARM with `PAGE_OFFSET = page_offset`: `TASK_SIZE = PAGE_OFFSET - 16 MiB`,
-    /// `FIRST_USER_ADDRESS = 2 pages` (page 0 may hold the low vectors),
-    /// `TASK_UNMAPPED_BASE = ALIGN(TASK_SIZE / 3, 16 MiB)`, 8 bits of mmap randomisation
-    /// (Kconfig's minimum and default), `STACK_RND_MASK = 0x7ff`, brk within 32 MiB.
-    pub const fn armv7(page_offset: usize) -> ArchMm {
-        const SZ_16M: usize = 16 << 20;
-        let task_size = page_offset - SZ_16M;
-        ArchMm {
-            task_size,
-            first_user_address: 2 * PAGE_SIZE,
-            task_unmapped_base: (task_size / 3).next_multiple_of(SZ_16M),
-            mmap_rnd_bits: 8,
-            stack_rnd_mask: 0x7ff,
-            brk_rnd_range: 0x0200_0000,
-        }
+/// For the host tests of the address-space code: the values of the kernel the reference
+/// transcripts come from (the architecture's own constructor, `arch::memory::arch_mm`,
+/// must agree; its tests check it).
+#[cfg(test)]
+pub(crate) const fn test_arch_mm(page_offset: usize) -> ArchMm {
+    const SZ_16M: usize = 16 << 20;
+    let task_size = page_offset - SZ_16M;
+    ArchMm {
+        task_size,
+        first_user_address: 2 * PAGE_SIZE,
+        task_unmapped_base: (task_size / 3).next_multiple_of(SZ_16M),
+        mmap_rnd_bits: 8,
+        stack_rnd_mask: 0x7ff,
+        brk_rnd_range: 0x0200_0000,
     }
 }
 

@@ -969,7 +969,7 @@ impl MmStruct {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mm::mm_types::{ArchMm, Rlimits};
+    use crate::mm::mm_types::{test_arch_mm, Rlimits};
     use alloc::vec::Vec;
     use proptest::prelude::*;
 
@@ -978,7 +978,7 @@ mod tests {
     const PAGE_OFFSET_1G: usize = 0x4000_0000;
 
     fn mm(page_offset: usize) -> MmStruct {
-        let mut mm = MmStruct::new(ArchMm::armv7(page_offset), Rlimits::DEFAULT);
+        let mut mm = MmStruct::new(test_arch_mm(page_offset), Rlimits::DEFAULT);
         mm.arch_pick_mmap_layout(None);
         mm
     }
@@ -1011,7 +1011,7 @@ mod tests {
             assert_eq!(m.mmap_base, base, "split {po:#x}");
             assert!(!m.legacy_layout);
             let mut unlimited =
-                MmStruct::new(ArchMm::armv7(po), Rlimits { stack: None, ..Rlimits::DEFAULT });
+                MmStruct::new(test_arch_mm(po), Rlimits { stack: None, ..Rlimits::DEFAULT });
             unlimited.arch_pick_mmap_layout(None);
             assert!(unlimited.legacy_layout);
             assert_eq!(unlimited.mmap_base, legacy, "TASK_UNMAPPED_BASE on {po:#x}");
@@ -1020,7 +1020,7 @@ mod tests {
 
     #[test]
     fn mmap_base_follows_the_stack_rlimit_between_the_clamps() {
-        let mut m = MmStruct::new(ArchMm::armv7(PAGE_OFFSET_3G), Rlimits::DEFAULT);
+        let mut m = MmStruct::new(test_arch_mm(PAGE_OFFSET_3G), Rlimits::DEFAULT);
         // 64 MiB + guard: still under 128 MiB (the reference's `ulimit -s 65536` run).
         m.rlimits.stack = Some(64 << 20);
         assert_eq!(m.mmap_base(0, false), 0xb700_0000);
@@ -1318,7 +1318,7 @@ mod tests {
     #[test]
     fn legacy_layout_is_bottom_up_from_task_unmapped_base() {
         let mut m = MmStruct::new(
-            ArchMm::armv7(PAGE_OFFSET_3G),
+            test_arch_mm(PAGE_OFFSET_3G),
             Rlimits { stack: None, ..Rlimits::DEFAULT },
         );
         m.arch_pick_mmap_layout(None);

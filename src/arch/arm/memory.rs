@@ -2,6 +2,7 @@
 //! neighbours that place the vmalloc area, pkmap and the fixmap: `asm/pgtable.h`,
 //! `asm/highmem.h`, `asm/fixmap.h`). The layout code and the profiles both build on these;
 //! neither imports the other for them.
+use crate::mm::mm_types::ArchMm;
 use crate::mm::PAGE_SIZE;
 use crate::sizes::{SZ_16M, SZ_1M, SZ_2M, SZ_32M, SZ_8M};
 
@@ -68,5 +69,40 @@ mod tests {
         assert_eq!(pkmap_base(VMSPLIT_3G), 0xbfe0_0000);
         assert_eq!(pkmap_base(VMSPLIT_2G) + LAST_PKMAP * PAGE_SIZE, VMSPLIT_2G);
         assert_eq!(FIXADDR_TOP, 0xffef_f000);
+    }
+}
+
+/// What 32-bit ARM fixes about a user address space with `PAGE_OFFSET = page_offset`:
+/// `TASK_SIZE = PAGE_OFFSET - 16 MiB` (the module area sits between), `FIRST_USER_ADDRESS =
+/// 2 pages` (page 0 may hold the low vectors), `TASK_UNMAPPED_BASE = ALIGN(TASK_SIZE / 3,
+/// 16 MiB)`, 8 bits of mmap randomisation (Kconfig's minimum and default),
+/// `STACK_RND_MASK = 0x7ff` pages and brk randomised within 32 MiB (`arch_randomize_brk`).
+pub const fn arch_mm(page_offset: usize) -> ArchMm {
+    let sz_16m = SZ_16M as usize;
+    let task_size = page_offset - sz_16m;
+    ArchMm {
+        task_size,
+        first_user_address: 2 * PAGE_SIZE as usize,
+        task_unmapped_base: (task_size / 3).next_multiple_of(sz_16m),
+        mmap_rnd_bits: 8,
+        stack_rnd_mask: 0x7ff,
+        brk_rnd_range: SZ_32M as usize,
+    }
+}
+
+#[cfg(test)]
+mod arch_mm_tests {
+    use super::*;
+
+    #[test]
+    fn task_size_per_split_and_the_mm_tests_use_the_same_values() {
+        for (po, task_size) in
+            [(VMSPLIT_3G, 0xbf00_0000), (VMSPLIT_2G, 0x7f00_0000), (VMSPLIT_1G, 0x3f00_0000)]
+        {
+            let a = arch_mm(po as usize);
+            assert_eq!(a.task_size, task_size);
+            assert_eq!(a, crate::mm::mm_types::test_arch_mm(po as usize));
+        }
+        assert_eq!(arch_mm(VMSPLIT_3G as usize).task_unmapped_base, 0x4000_0000);
     }
 }

@@ -20,7 +20,7 @@ use crate::mm::gfp::GfpFlags;
 use crate::mm::memory::{
     self, CachePage, FaultCounts, FaultEnv, FaultError, FaultFlags, NewPte, PteState, RssKind,
 };
-use crate::mm::mm_types::{ArchMm, MmStruct, Rlimits, VmFile, Vma, PAGE_SIZE};
+use crate::mm::mm_types::{MmStruct, Rlimits, VmFile, Vma, PAGE_SIZE};
 use crate::mm::page::PageOwner;
 use crate::mm::Pfn;
 
@@ -114,7 +114,8 @@ impl ProcessMm {
         let va = kva(pgd)?;
         // SAFETY: the four pages were just allocated for this table and are in lowmem.
         unsafe { arch::pgd_init(va as *mut u32) };
-        let mut mm = MmStruct::new(ArchMm::armv7(PAGE_OFFSET as usize), Rlimits::DEFAULT);
+        let mut mm =
+            MmStruct::new(crate::arch::memory::arch_mm(PAGE_OFFSET as usize), Rlimits::DEFAULT);
         mm.task_size = TASK_SIZE;
         Some(Box::new(ProcessMm {
             mm,

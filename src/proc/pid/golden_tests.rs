@@ -11,12 +11,12 @@ use super::sample::{output, FORMATS};
 use super::stat::{
     self, MmReport, RssCounters, TaskSnapshot, TaskState, PF_RANDOMIZE, RLIM_INFINITY_32,
 };
-use crate::mm::mm_types::{ArchMm, MmStruct, Rlimits, SpecialMapping, VmFile, VmFlags, PAGE_SIZE};
+use crate::mm::mm_types::{MmStruct, Rlimits, SpecialMapping, VmFile, VmFlags, PAGE_SIZE};
 use crate::mm::mmap::{MapFlags, MmapFile, Prot};
 
 /// The vmtest process's address space, made as exec and glibc's start-up made it.
 fn vmtest_mm() -> MmStruct {
-    let mut mm = MmStruct::new(ArchMm::armv7(0xC000_0000), Rlimits::DEFAULT);
+    let mut mm = MmStruct::new(crate::arch::memory::arch_mm(0xC000_0000), Rlimits::DEFAULT);
     mm.arch_pick_mmap_layout(None);
     let file = MmapFile {
         file: Arc::new(VmFile { dev: (0, 2), ino: 40, path: "/bin/vmtest".into() }),
