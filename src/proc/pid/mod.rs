@@ -1,7 +1,7 @@
 //! Renderers of the per-process `/proc/PID/*` files (maps, smaps, smaps_rollup, stat, statm,
 //! status, cmdline): pure functions over an `MmStruct` and plain task snapshots, golden-tested
-//! against real Linux 6.1 output on the same board. Nothing feeds them live yet: pivm runs no
-//! processes so far.
+//! against real Linux 6.1 output on the same board; the kernel feeds them live snapshots
+//! (`kernel/process/procfs_live.rs`).
 pub mod maps;
 pub mod smaps_walk;
 pub mod stat;
