@@ -272,3 +272,27 @@ fn a_memory_bomb_is_killed_by_the_oom_line_and_the_kernel_carries_on() {
         q.transcript()
     );
 }
+
+/// Lines typed while a program runs but never read by it stay the console's, as a tty's input
+/// queue outlives the program: both commands typed after `run` in one go still run.
+#[test]
+fn input_the_program_did_not_read_goes_back_to_the_console() {
+    let mut q = boot("2G");
+    q.send("run /bin/vmtest anon 4\nps -e\ncat /proc/uptime\n");
+    for needle in ["anon N=4:", "  PID TTY          TIME CMD"] {
+        if let Err(e) = q.wait_for(needle, RUN) {
+            q.fail(&format!("{needle:?} never came: {}", e.0));
+        }
+    }
+    // The prompt after the last typed command, then the uptime line before it.
+    q.verify_ok("after the type-ahead");
+    let t = q.transcript();
+    let after = &t[t.rfind("  PID TTY").unwrap()..];
+    let uptime = after.lines().any(|l| {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        w.len() == 2 && w.iter().all(|x| x.contains('.') && x.parse::<f64>().is_ok())
+    });
+    if !uptime {
+        q.fail("`cat /proc/uptime`, typed while the program ran, never ran");
+    }
+}

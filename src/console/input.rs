@@ -120,6 +120,27 @@ impl TypeAhead {
         self.running = false;
     }
 
+    /// Puts bytes back in front of what is buffered, in order: input a program was given but
+    /// never read goes back to the line editor when it exits, as a tty's input queue outlives
+    /// the program that left it unread. If they do not all fit, the newest buffered bytes are
+    /// dropped and the loss reported, so what is kept stays a prefix of what was typed.
+    pub fn unread(&mut self, bytes: &[u8]) {
+        let mut all = [0u8; TYPE_AHEAD_MAX];
+        let mut n = 0;
+        let old = (0..self.len).map(|i| self.buf[(self.head + i) % TYPE_AHEAD_MAX]);
+        for b in bytes.iter().copied().chain(old) {
+            if n == TYPE_AHEAD_MAX {
+                self.lost = true;
+                break;
+            }
+            all[n] = b;
+            n += 1;
+        }
+        self.buf = all;
+        self.head = 0;
+        self.len = n;
+    }
+
     /// Whether Ctrl-C arrived, forgetting it (a command that handles Ctrl-C and goes on,
     /// as `run` does for its foreground program, sees the next one).
     pub fn take_interrupt(&mut self) -> bool {
@@ -185,6 +206,11 @@ mod device {
         TYPE_AHEAD.lock().end_command();
     }
 
+    /// Gives input back to the line editor (see [`TypeAhead::unread`]).
+    pub fn unread(bytes: &[u8]) {
+        TYPE_AHEAD.lock().unread(bytes);
+    }
+
     /// Whether Ctrl-C arrived since the command started or the last call, forgetting it.
     pub fn take_interrupt() -> bool {
         let mut t = TYPE_AHEAD.lock();
@@ -235,7 +261,7 @@ mod device {
 
 #[cfg(all(kernel, target_arch = "arm"))]
 pub use device::{
-    begin_command, end_command, init_irq, interrupted, next, next_or, take_interrupt,
+    begin_command, end_command, init_irq, interrupted, next, next_or, take_interrupt, unread,
 };
 
 #[cfg(test)]
@@ -328,6 +354,26 @@ mod tests {
             t.receive(b);
         }
         assert_eq!(drain(&mut t), [Input::Byte(b'o'), Input::Byte(b'k')]);
+    }
+
+    #[test]
+    fn unread_input_comes_first_and_stays_a_prefix() {
+        let mut t = TypeAhead::new();
+        for &b in b"cd" {
+            t.receive(b);
+        }
+        t.pop();
+        t.unread(b"ab");
+        let bytes: Vec<Input> = drain(&mut t);
+        assert_eq!(bytes, [Input::Byte(b'a'), Input::Byte(b'b'), Input::Byte(b'd')]);
+        // More than fits: the unread bytes first, then the loss instead of the newest ones.
+        t.receive(b'z');
+        let big = [b'x'; TYPE_AHEAD_MAX];
+        t.unread(&big);
+        let out = drain(&mut t);
+        assert_eq!(out.len(), TYPE_AHEAD_MAX + 1);
+        assert!(out[..TYPE_AHEAD_MAX].iter().all(|i| *i == Input::Byte(b'x')));
+        assert_eq!(out[TYPE_AHEAD_MAX], Input::Lost);
     }
 
     #[test]

@@ -65,6 +65,9 @@ fn wait_foreground(pid: u32) {
             let _ = process::send_signal(pid, process::SIGINT);
         }
     }
+    // What the program was given but did not read is the console's again.
+    let unread: Vec<u8> = process::STDIN.lock().0.drain(..).collect();
+    input::unread(&unread);
     let status = process::reap(pid);
     reap_background();
     if let Some(status) = status {
