@@ -110,8 +110,9 @@ extern "C" {
     fn vfp_enable_fpexc();
     fn cpu_switch_to(prev: *mut CpuContext, next: *const CpuContext);
     fn ret_from_fork();
-    /// The lowest address a kernel frame may use (entry_armv's overflow check).
-    static mut kernel_stack_limit: u32;
+    /// The lowest address a kernel frame may use (entry_armv's overflow check). A word in
+    /// the asm's `.data`; an atomic so Rust writes it through a shared reference.
+    static kernel_stack_limit: core::sync::atomic::AtomicU32;
 }
 
 /// The address a new task's context resumes at.
@@ -128,7 +129,7 @@ pub fn ret_from_fork_addr() -> u32 {
 /// its sp.
 pub unsafe fn switch_to(prev: *mut CpuContext, next: *const CpuContext, next_stack_limit: u32) {
     // SAFETY: the entry code reads the limit only on exceptions, which are masked here.
-    unsafe { core::ptr::addr_of_mut!(kernel_stack_limit).write_volatile(next_stack_limit) };
+    unsafe { kernel_stack_limit.store(next_stack_limit, core::sync::atomic::Ordering::Relaxed) };
     // SAFETY: the caller's contract; r4-r11, sp and lr are saved and restored by the asm, every
     // other register is caller-saved across this call.
     unsafe { cpu_switch_to(prev, next) };
