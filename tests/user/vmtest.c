@@ -64,55 +64,56 @@ static long parse_count(const char *s)
     return n;
 }
 
+/* ---- measuring ---------------------------------------------------------------------------- */
+
+/* The faults `op` took, as "+minflt/+majflt" in `delta`. */
+#define FAULTS(delta, op)                                                                          \
+    do {                                                                                           \
+        struct flt fa_ = faults_now();                                                             \
+        op;                                                                                        \
+        struct flt fb_ = faults_now();                                                             \
+        flt_delta(delta, DELTA, fa_, fb_);                                                         \
+    } while (0)
+
+/* One byte of each of n pages read (returns their sum) or written. Inlined, so a measured
+ * step runs no text outside its caller's pages. */
+static inline __attribute__((always_inline)) unsigned long read_pages(volatile unsigned char *p, long n)
+{
+    unsigned long sum = 0;
+    for (long i = 0; i < n; i++)
+        sum += p[i * PG];
+    return sum;
+}
+
+static inline __attribute__((always_inline)) void write_pages(volatile unsigned char *p, long n, unsigned char v)
+{
+    for (long i = 0; i < n; i++)
+        p[i * PG] = v;
+}
+
 /* ---- anonymous memory ------------------------------------------------------------------- */
 
 static void anon(long n, int readfirst)
 {
     char d[5][DELTA];
-    struct flt a, b;
     size_t len = (size_t)n * PG;
     unsigned long sum = 0;
+    volatile unsigned char *p;
 
-    a = faults_now();
-    volatile unsigned char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    b = faults_now();
+    FAULTS(d[0], p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
     if (p == MAP_FAILED) {
         printf("anon N=%ld: mmap failed: %s\n", n, strerror(errno));
         return;
     }
-    flt_delta(d[0], DELTA, a, b);
     if (!readfirst) {
-        a = faults_now();
-        for (long i = 0; i < n; i++)
-            p[i * PG] = 1;
-        b = faults_now();
-        flt_delta(d[1], DELTA, a, b);
-        a = faults_now();
-        for (long i = 0; i < n; i++)
-            sum += p[i * PG];
-        b = faults_now();
-        flt_delta(d[2], DELTA, a, b);
+        FAULTS(d[1], write_pages(p, n, 1));
+        FAULTS(d[2], sum += read_pages(p, n));
     } else {
-        a = faults_now();
-        for (long i = 0; i < n; i++)
-            sum += p[i * PG];
-        b = faults_now();
-        flt_delta(d[1], DELTA, a, b);
-        a = faults_now();
-        for (long i = 0; i < n; i++)
-            p[i * PG] = 1;
-        b = faults_now();
-        flt_delta(d[2], DELTA, a, b);
+        FAULTS(d[1], sum += read_pages(p, n));
+        FAULTS(d[2], write_pages(p, n, 1));
     }
-    a = faults_now();
-    for (long i = 0; i < n; i++)
-        p[i * PG] = 2;
-    b = faults_now();
-    flt_delta(d[3], DELTA, a, b);
-    a = faults_now();
-    munmap((void *)p, len);
-    b = faults_now();
-    flt_delta(d[4], DELTA, a, b);
+    FAULTS(d[3], write_pages(p, n, 2));
+    FAULTS(d[4], munmap((void *)p, len));
     if (!readfirst)
         printf("anon N=%ld: mmap %s  write-touch %s  re-read %s  re-write %s  munmap %s  "
                "(minflt/majflt) sum=%lu\n", n, d[0], d[1], d[2], d[3], d[4], sum);
@@ -126,37 +127,23 @@ static void anon(long n, int readfirst)
 static void malloc_test(long n)
 {
     char d[4][DELTA];
-    struct flt a, b;
     size_t len = (size_t)n * PG;
     unsigned long sum = 0;
+    volatile unsigned char *p;
 
     char *brk0 = sbrk(0);
-    a = faults_now();
-    volatile unsigned char *p = malloc(len);
-    b = faults_now();
+    FAULTS(d[0], p = malloc(len));
     char *brk1 = sbrk(0);
     if (!p) {
         printf("malloc N=%ld (%zu bytes): malloc failed\n", n, len);
         return;
     }
-    flt_delta(d[0], DELTA, a, b);
-    a = faults_now();
-    for (long i = 0; i < n; i++)
-        p[i * PG] = 1;
-    b = faults_now();
-    flt_delta(d[1], DELTA, a, b);
-    a = faults_now();
-    for (long i = 0; i < n; i++)
-        sum += p[i * PG];
-    b = faults_now();
-    flt_delta(d[2], DELTA, a, b);
+    FAULTS(d[1], write_pages(p, n, 1));
+    FAULTS(d[2], sum += read_pages(p, n));
     /* A block between the end of bss and the brk is on the heap; anything else was mmapped. */
     uintptr_t addr = (uintptr_t)p;
     const char *where = (addr >= (uintptr_t)end && addr < (uintptr_t)brk1) ? "heap" : "mmap";
-    a = faults_now();
-    free((void *)p);
-    b = faults_now();
-    flt_delta(d[3], DELTA, a, b);
+    FAULTS(d[3], free((void *)p));
     printf("malloc N=%ld (%zu bytes) -> 0x%lx (%s; brk %p -> %p): malloc %s  write-touch %s  re-read %s  "
            "free %s  sum=%lu\n", n, len, (unsigned long)addr, where, (void *)brk0, (void *)brk1, d[0], d[1], d[2],
            d[3], sum);
@@ -176,17 +163,10 @@ static __attribute__((noinline)) void touch_below(long n)
 static void stack_test(long n)
 {
     char line[256], d[2][DELTA];
-    struct flt a, b;
     printf("  before: %s\n", maps_line("[stack]", line, sizeof line) ? "(no [stack] line)" : line);
     fflush(stdout);
-    a = faults_now();
-    touch_below(n);
-    b = faults_now();
-    flt_delta(d[0], DELTA, a, b);
-    a = faults_now();
-    touch_below(n);
-    b = faults_now();
-    flt_delta(d[1], DELTA, a, b);
+    FAULTS(d[0], touch_below(n));
+    FAULTS(d[1], touch_below(n));
     printf("stack N=%ld: first touch %s  second touch %s (minflt/majflt)\n", n, d[0], d[1]);
     printf("  after : %s\n", maps_line("[stack]", line, sizeof line) ? "(no [stack] line)" : line);
     fflush(stdout);
@@ -205,14 +185,6 @@ static void stack_test(long n)
         flt_delta(delta, DELTA, fa_, fb_);                                                         \
         ns = tb_ - ta_;                                                                            \
     } while (0)
-
-static unsigned long read_pages(volatile unsigned char *p, long n)
-{
-    unsigned long sum = 0;
-    for (long i = 0; i < n; i++)
-        sum += p[i * PG];
-    return sum;
-}
 
 static void file_test(const char *path, long n, int shared)
 {
