@@ -500,6 +500,42 @@ static void report_min_median(const char *what, uint64_t *v, int r, long per)
     printf(" (R=%d)", r);
 }
 
+/* A small read and write through user memory: RW_BYTES at offset 0 of a /tmp file, each
+ * after an lseek back to 0 (glibc's lseek is _llseek, which stores the new offset in user
+ * memory), so three figures: lseek alone, lseek + write, lseek + read. */
+#define RW_BYTES 64
+static void rw_time(void)
+{
+    char buf[RW_BYTES];
+    memset(buf, 'x', sizeof buf);
+    int fd = open("/tmp/vmtest-rw", O_RDWR | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || write(fd, buf, sizeof buf) != (ssize_t)sizeof buf) {
+        printf("  rw: /tmp/vmtest-rw: %s\n", strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    uint64_t t0 = now_ns();
+    for (int i = 0; i < TIME_CALLS; i++)
+        (void)lseek(fd, 0, SEEK_SET);
+    uint64_t t1 = now_ns();
+    for (int i = 0; i < TIME_CALLS; i++) {
+        (void)lseek(fd, 0, SEEK_SET);
+        (void)write(fd, buf, sizeof buf);
+    }
+    uint64_t t2 = now_ns();
+    for (int i = 0; i < TIME_CALLS; i++) {
+        (void)lseek(fd, 0, SEEK_SET);
+        (void)read(fd, buf, sizeof buf);
+    }
+    uint64_t t3 = now_ns();
+    printf("  lseek: %llu ns per call; lseek+write(%d B): %llu ns; lseek+read(%d B): %llu ns\n",
+           (unsigned long long)((t1 - t0) / TIME_CALLS), RW_BYTES, (unsigned long long)((t2 - t1) / TIME_CALLS),
+           RW_BYTES, (unsigned long long)((t3 - t2) / TIME_CALLS));
+    close(fd);
+    unlink("/tmp/vmtest-rw");
+}
+
 static void time_test(const char *self, long n, int reps)
 {
     size_t len = (size_t)n * PG;
@@ -515,6 +551,7 @@ static void time_test(const char *self, long n, int reps)
         syscall(SYS_getpid);
     t1 = now_ns();
     printf("  syscall(getpid): %llu ns per call\n", (unsigned long long)((t1 - t0) / TIME_CALLS));
+    rw_time();
     fflush(stdout);
     for (int rep = 0; rep < reps; rep++) {
         volatile unsigned char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
