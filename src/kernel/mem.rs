@@ -112,6 +112,42 @@ pub fn with_page_mapped<R>(pfn: Pfn, f: impl FnOnce(*mut u8) -> R) -> Result<R, 
     Ok(r)
 }
 
+/// Runs `f` with two page frames mapped at once (`kmap_local_page` of each, as
+/// `copy_user_highpage` maps source and destination): lowmem through the linear map, highmem
+/// through the two `kmap_local` fixmap slots.
+pub fn with_two_pages_mapped<R>(
+    a: Pfn,
+    b: Pfn,
+    f: impl FnOnce(*mut u8, *mut u8) -> R,
+) -> Result<R, PageAccessError> {
+    let (la, lb) = (linear_address(a), linear_address(b));
+    if let (Some(va), Some(vb)) = (la, lb) {
+        return Ok(f(va, vb));
+    }
+    let _slots = KMAP_ATOMIC.lock();
+    let map = |pfn: Pfn, linear: Option<*mut u8>, slot| match linear {
+        Some(va) => Ok((va, None)),
+        None => set_fixmap(slot, pfn.phys().0, PAGE_KERNEL)
+            .map(|()| (fix_to_virt(slot) as usize as *mut u8, Some(slot)))
+            .map_err(|_| PageAccessError { pfn }),
+    };
+    let (va, slot_a) = map(a, la, FixedAddress::KmapBegin)?;
+    let (vb, slot_b) = match map(b, lb, FixedAddress::KmapNext) {
+        Ok(m) => m,
+        Err(e) => {
+            if let Some(s) = slot_a {
+                clear_fixmap(s);
+            }
+            return Err(e);
+        }
+    };
+    let r = f(va, vb);
+    for s in [slot_a, slot_b].into_iter().flatten() {
+        clear_fixmap(s);
+    }
+    Ok(r)
+}
+
 /// Page contents for the allocator (`__GFP_ZERO`, page poisoning).
 struct KernelPageMemory;
 
