@@ -127,9 +127,13 @@ pub mod irq {
 #[cfg(kernel)]
 pub mod arch_timer {
     pub use super::imp::arch_timer::{
-        cntfrq, expired, mask, read_counter, set_next_event, ArchTimerPpi, TimerKind,
+        cntfrq, expired, mask, read_counter, set_next_event, set_user_access, ArchTimerPpi,
+        TimerKind,
     };
 }
+
+/// The vDSO image and its boot-time check (pure; the kernel maps it as `[vdso]`).
+pub use imp::vdso;
 
 /// Address-space identifiers (pure: the allocator and its generation rollover).
 pub use imp::asid;

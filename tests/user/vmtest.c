@@ -17,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <elf.h>
 #include <sys/auxv.h>
+#include <sys/time.h>
 #include <sys/mman.h>
 #include <sys/personality.h>
 #include <sys/resource.h>
@@ -778,6 +780,168 @@ static void swap_test(long mib, int passes)
 
 /* ---- main -------------------------------------------------------------------------------- */
 
+/* ---- the vDSO ----------------------------------------------------------------------------- */
+
+/* The address of `name` in the vDSO at `ehdr`, found as glibc finds it: PT_DYNAMIC's symbol
+ * and string tables (DT_HASH gives the symbol count), values relative to the PT_LOAD's vaddr. */
+static void *vdso_sym(const Elf32_Ehdr *ehdr, const char *name)
+{
+    const char *base = (const char *)ehdr;
+    const Elf32_Phdr *ph = (const Elf32_Phdr *)(base + ehdr->e_phoff);
+    const Elf32_Dyn *dyn = NULL;
+    long load = -1;
+    for (int i = 0; i < ehdr->e_phnum; i++) {
+        if (ph[i].p_type == PT_LOAD && load < 0)
+            load = (long)ph[i].p_offset - (long)ph[i].p_vaddr;
+        else if (ph[i].p_type == PT_DYNAMIC)
+            dyn = (const Elf32_Dyn *)(base + ph[i].p_offset);
+    }
+    if (!dyn || load < 0)
+        return NULL;
+    const Elf32_Sym *sym = NULL;
+    const char *str = NULL;
+    const Elf32_Word *hash = NULL;
+    for (; dyn->d_tag != DT_NULL; dyn++) {
+        if (dyn->d_tag == DT_SYMTAB)
+            sym = (const Elf32_Sym *)(base + load + dyn->d_un.d_ptr);
+        else if (dyn->d_tag == DT_STRTAB)
+            str = base + load + dyn->d_un.d_ptr;
+        else if (dyn->d_tag == DT_HASH)
+            hash = (const Elf32_Word *)(base + load + dyn->d_un.d_ptr);
+    }
+    if (!sym || !str || !hash)
+        return NULL;
+    for (Elf32_Word i = 0; i < hash[1]; i++)
+        if (sym[i].st_name && sym[i].st_shndx != SHN_UNDEF && !strcmp(str + sym[i].st_name, name))
+            return (void *)(base + load + sym[i].st_value);
+    return NULL;
+}
+
+static uint64_t ts_ns(const struct timespec *t)
+{
+    return (uint64_t)t->tv_sec * 1000000000ULL + (uint64_t)t->tv_nsec;
+}
+
+/* CLOCK_* through the kernel: clock_gettime64 (what glibc calls without a vDSO). */
+static uint64_t sys_clock_ns(int clk)
+{
+    long long ts[2] = { 0, 0 };
+    syscall(SYS_clock_gettime64, clk, ts);
+    return (uint64_t)ts[0] * 1000000000ULL + (uint64_t)ts[1];
+}
+
+#define VDSO_LOOPS 20000
+
+/* The vDSO as a program sees it: AT_SYSINFO_EHDR is the [vdso] mapping, its symbols resolve,
+ * glibc's clock_gettime reads the time without entering the kernel and agrees with the
+ * system call, and what each call costs (ns = guest instructions under -icount shift=0). */
+static int vdso_test(void)
+{
+    const Elf32_Ehdr *ehdr = (const Elf32_Ehdr *)getauxval(AT_SYSINFO_EHDR);
+    char line[256];
+    int bad = 0;
+    printf("VDSO AT_SYSINFO_EHDR=%p\n", (void *)ehdr);
+    if (!ehdr) {
+        printf("VDSO none\n");
+        return 1;
+    }
+    if (maps_line("[vdso]", line, sizeof line) == 0)
+        printf("  maps %s\n", line);
+    if (maps_line("[vvar]", line, sizeof line) == 0)
+        printf("  maps %s\n", line);
+    printf("  ELF magic %s, e_type %d, e_machine %d\n",
+           memcmp(ehdr->e_ident, ELFMAG, SELFMAG) ? "BAD" : "ok", ehdr->e_type, ehdr->e_machine);
+    static const char *const names[] = { "__vdso_gettimeofday", "__vdso_clock_gettime",
+                                         "__vdso_clock_gettime64", "__vdso_clock_getres" };
+    for (unsigned i = 0; i < sizeof names / sizeof *names; i++) {
+        void *p = vdso_sym(ehdr, names[i]);
+        printf("  symbol %s at +0x%lx\n", names[i], p ? (unsigned long)((char *)p - (char *)ehdr) : 0);
+        bad |= !p;
+    }
+
+    /* The first read of the time touches [vvar]: one minor fault, as on Linux. */
+    struct timespec t;
+    struct flt f0 = faults_now();
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    struct flt f1 = faults_now();
+    char d[DELTA];
+    printf("  first clock_gettime: %s faults\n", flt_delta(d, sizeof d, f0, f1));
+
+    /* Monotonic, and between two readings of the system call. */
+    const int clocks[] = { CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW, CLOCK_BOOTTIME };
+    const char *const cnames[] = { "REALTIME", "MONOTONIC", "MONOTONIC_RAW", "BOOTTIME" };
+    for (unsigned c = 0; c < sizeof clocks / sizeof *clocks; c++) {
+        uint64_t s0 = sys_clock_ns(clocks[c]), prev = 0, back = 0;
+        for (int i = 0; i < VDSO_LOOPS; i++) {
+            clock_gettime(clocks[c], &t);
+            uint64_t v = ts_ns(&t);
+            back += v < prev;
+            prev = v;
+        }
+        uint64_t s1 = sys_clock_ns(clocks[c]);
+        clock_gettime(clocks[c], &t);
+        uint64_t v = ts_ns(&t);
+        uint64_t s2 = sys_clock_ns(clocks[c]);
+        int within = s1 <= v && v <= s2 && s0 <= prev && prev <= s1;
+        printf("  %s: %d calls, %llu backwards, %s the system call's readings\n", cnames[c],
+               VDSO_LOOPS, (unsigned long long)back, within ? "within" : "OUTSIDE");
+        bad |= back != 0 || !within;
+    }
+    struct timespec c0, c1;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &c0);
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &c1);
+    int coarse_ok = ts_ns(&c0) <= ts_ns(&t) && ts_ns(&c0) <= ts_ns(&c1);
+    printf("  MONOTONIC_COARSE: %s\n", coarse_ok ? "not after MONOTONIC, not backwards" : "WRONG");
+    bad |= !coarse_ok;
+    struct timeval tv;
+    int r = gettimeofday(&tv, NULL);
+    printf("  gettimeofday: %d, tv_usec %s\n", r, tv.tv_usec >= 0 && tv.tv_usec < 1000000 ? "in range" : "OUT OF RANGE");
+    struct timespec res = { -1, -1 };
+    r = clock_getres(CLOCK_MONOTONIC, &res);
+    printf("  clock_getres(MONOTONIC): %d, %ld s %ld ns\n", r, (long)res.tv_sec, res.tv_nsec);
+    /* The vDSO's own clock_getres (glibc asks the kernel's clock_getres_time64 first). */
+    int (*vdso_getres)(int, struct timespec *) =
+        (int (*)(int, struct timespec *))vdso_sym(ehdr, "__vdso_clock_getres");
+    res.tv_sec = res.tv_nsec = -1;
+    r = vdso_getres ? vdso_getres(CLOCK_MONOTONIC, &res) : -1;
+    printf("  __vdso_clock_getres(MONOTONIC): %d, %ld s %ld ns\n", r, (long)res.tv_sec, res.tv_nsec);
+    bad |= r != 0 || res.tv_sec != 0 || res.tv_nsec <= 0;
+    /* A clock the vDSO does not serve goes to the kernel. */
+    r = clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    printf("  PROCESS_CPUTIME_ID (system call): %d\n", r);
+
+    /* A child inherits [vvar] and [vdso] at the same addresses and reads the same clock. */
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    uint64_t before_fork = ts_ns(&t);
+    pid_t child = fork();
+    if (child == 0) {
+        struct timespec ct;
+        int ok = maps_line("[vdso]", line, sizeof line) == 0 &&
+                 strtoul(line, NULL, 16) == (unsigned long)getauxval(AT_SYSINFO_EHDR) &&
+                 clock_gettime(CLOCK_MONOTONIC, &ct) == 0 && ts_ns(&ct) >= before_fork;
+        _exit(ok ? 0 : 1);
+    }
+    int status = -1;
+    waitpid(child, &status, 0);
+    int child_ok = child > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    printf("  fork: the child's clock_gettime through the inherited [vdso]: %s\n", child_ok ? "ok" : "FAILED");
+    bad |= !child_ok;
+
+    /* Cost per call: glibc through the vDSO, and the same through the system call. */
+    uint64_t a = now_ns();
+    for (int i = 0; i < VDSO_LOOPS; i++)
+        clock_gettime(CLOCK_MONOTONIC, &t);
+    uint64_t b = now_ns();
+    for (int i = 0; i < VDSO_LOOPS; i++)
+        sys_clock_ns(CLOCK_MONOTONIC);
+    uint64_t e = now_ns();
+    printf("  cost: clock_gettime %llu ns per call (vDSO), syscall(clock_gettime64) %llu ns per call\n",
+           (unsigned long long)((b - a) / VDSO_LOOPS), (unsigned long long)((e - b) / VDSO_LOOPS));
+    printf("VDSO %s\n", bad ? "FAILED" : "ok");
+    return bad;
+}
+
 static void usage(void)
 {
     fprintf(stderr,
@@ -793,6 +957,7 @@ static void usage(void)
             "       vmtest segv [3G|2G|1G|auto] the SIGSEGV table (kernel addresses for that split)\n"
             "       vmtest sysio PATH N...      read() into / write() from N untouched anonymous pages\n"
             "       vmtest time N REPS          costs in ns (guest instructions under -icount shift=0)\n"
+            "       vmtest vdso                 the vDSO: its symbols, clock_gettime through it, its cost\n"
             "       vmtest swap MIB PASSES      write MIB of anonymous memory, re-read it PASSES times\n"
             "       vmtest norand PROG ARGS...  exec PROG with address-space randomisation off\n"
             "       vmtest null                 dereference NULL without a handler (dies)\n");
@@ -850,6 +1015,8 @@ int main(int argc, char **argv)
             return 2;
         }
         return segv_probes(s, (unsigned long)&main, 0, NULL);
+    } else if (!strcmp(cmd, "vdso")) {
+        return vdso_test();
     } else if (!strcmp(cmd, "time")) {
         if (argc < 4)
             usage();

@@ -12,6 +12,7 @@ pub mod layout;
 pub mod memory;
 pub mod pgtable;
 pub mod profile;
+pub mod vdso;
 
 #[cfg(all(kernel, target_arch = "arm"))]
 pub mod arch_timer;

@@ -113,7 +113,7 @@ pub fn load(path: &str, argv: &[&[u8]], envp: &[&[u8]]) -> Result<Loaded, ExecEr
         gid: 0,
         randomize_va_space: randomize,
         random: &mut random,
-        vdso: false,
+        vdso: crate::kernel::vsyscall::vdso_available(),
     };
     let loaded = match binfmt_elf::load_elf_binary(&bytes, params, &mut pm.mm) {
         Ok(l) => l,

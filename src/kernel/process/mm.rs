@@ -72,6 +72,14 @@ pub(crate) fn zero_pfn() -> Pfn {
     SPECIAL.get().map_or(Pfn(0), |s| s.zero)
 }
 
+/// The kernel's own pages a process maps (the zero page, the sigpage, `[vvar]` and
+/// `[vdso]`): shared by all, never freed or counted when a mapping of them goes.
+fn is_special_pfn(pfn: Pfn) -> bool {
+    pfn == zero_pfn()
+        || SPECIAL.get().is_some_and(|s| s.sigpage == pfn)
+        || crate::kernel::vsyscall::is_vdso_page(pfn.0)
+}
+
 /// The kernel address of a lowmem frame.
 fn kva(pfn: Pfn) -> Option<usize> {
     crate::kernel::phys_to_virt(pfn.phys().0).map(|v| v as usize)
@@ -207,8 +215,7 @@ impl ProcessMm {
             let cow = vma.vm_flags.contains(VmFlags::MAYWRITE) && !shared;
             let exec = vma.vm_flags.contains(VmFlags::EXEC);
             for (va, p) in present {
-                let special =
-                    p.pfn == zero_pfn().0 || SPECIAL.get().is_some_and(|s| s.sigpage.0 == p.pfn);
+                let special = is_special_pfn(Pfn(p.pfn));
                 if anon(&self.hw, p.pfn) {
                     *ANON_SHARED.lock().entry(p.pfn).or_insert(0) += 1;
                     child.hw.rss_anon += 1;
@@ -313,7 +320,7 @@ impl MmHw {
     /// Drops one mapping of `pfn`: anonymous pages go back to the page allocator with their
     /// last mapping.
     fn release_page(&mut self, pfn: Pfn) {
-        if pfn == zero_pfn() || SPECIAL.get().is_some_and(|s| s.sigpage == pfn) {
+        if is_special_pfn(pfn) {
             return;
         }
         {
@@ -441,11 +448,13 @@ impl FaultEnv for MmHw {
         fs::cached_page(file.ino, index).map(|p| p.0)
     }
 
-    fn special_page(&mut self, vma: &Vma, _offset: u64) -> Option<u64> {
+    fn special_page(&mut self, vma: &Vma, offset: u64) -> Option<u64> {
         use crate::mm::mm_types::SpecialMapping;
         match vma.special? {
             SpecialMapping::Sigpage => SPECIAL.get().map(|s| s.sigpage.0),
-            _ => Some(zero_pfn().0),
+            kind @ (SpecialMapping::Vvar | SpecialMapping::Vdso) => {
+                crate::kernel::vsyscall::vdso_special_page(kind, offset)
+            }
         }
     }
 
