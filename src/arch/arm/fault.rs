@@ -1,6 +1,6 @@
-//! What the exception entry (`entry_armv`) calls: aborts (exception-table fixups, so `peek`
-//! can survive a bad address, and Linux-style oopses for everything else, after which the
-//! kernel halts), undefined instructions, exceptions from modes that never take one, the
+//! What the exception entry (`entry_armv`) calls: aborts (exception-table fixups, so a system
+//! call's user copy (`arch/arm/uaccess.rs`) and `peek` survive a bad address, and Linux-style
+//! oopses for everything else, after which the kernel halts), undefined instructions, exceptions from modes that never take one, the
 //! stack overflow report, and the ways in for user space (its faults and system calls go to
 //! the handlers the process code registers).
 use core::arch::asm;
@@ -270,6 +270,10 @@ extern "C" fn do_DataAbort(addr: u32, fsr: u32, regs: *mut PtRegs) {
     {
         return;
     }
+    // A kernel access allowed to fault (a uaccess accessor, a probe): record the fault and
+    // resume at its fixup. For a user address the accessor's caller resolves the recorded
+    // fault with the mm it holds and retries (kernel/process/mm.rs `UserMem`); a fault at
+    // any other pc oopses, on a user address too.
     if let Some(fixup) = search_exception_tables(regs.pc()) {
         FIXED_FAR.store(addr, Ordering::Relaxed);
         FIXED_FSR.store(fsr, Ordering::Relaxed);

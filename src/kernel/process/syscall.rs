@@ -993,11 +993,21 @@ fn string_array(addr: u32) -> Result<Vec<Vec<u8>>, Errno> {
         if p == 0 {
             return Ok(out);
         }
-        // A string longer than MAX_ARG_STRLEN is E2BIG (`strnlen_user` in `copy_strings`).
+        // copy_strings: the string's size by `strnlen_user` (0: EFAULT; longer than
+        // MAX_ARG_STRLEN: E2BIG), then the bytes before its NUL.
         let s = with_user(|um, _| {
-            uaccess::strncpy_from_user(um, p as usize, crate::fs::binfmt_elf::MAX_ARG_STRLEN)
-        })
-        .map_err(|e| if e == Errno::ENAMETOOLONG { Errno::E2BIG } else { e })?;
+            let max = crate::fs::binfmt_elf::MAX_ARG_STRLEN;
+            let len = um.strnlen_user(p as usize, max);
+            if len == 0 {
+                return Err(Errno::EFAULT);
+            }
+            if len > max {
+                return Err(Errno::E2BIG);
+            }
+            let mut s = alloc::vec![0u8; len - 1];
+            um.copy_from_user(&mut s, p as usize).map_err(|_| Errno::EFAULT)?;
+            Ok(s)
+        })?;
         out.push(s);
     }
 }
