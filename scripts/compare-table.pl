@@ -6,7 +6,9 @@
 # (the first /proc/self/maps of each program and vmtest's LAYOUT lines), the SIGSEGV table,
 # the EFAULT and system-call checks, the hostile programs' outcomes and the -icount costs. A
 # step that repeats gets " #2", " #3"... so runs of the same commands line up. Rows follow the
-# Linux transcript; a file that does not exist leaves its column "-" and says why.
+# Linux transcript, then the steps only pivm has (pivm's order without Linux), and a program
+# killed by a signal is a row with the shell's word for it ("Segmentation fault"); a file that
+# does not exist leaves its column "-" and says why.
 # `compare-table.pl --dump TRANSCRIPT` prints the pairs one transcript gives.
 #
 # The last column marks a Linux value that differs from the reference ("L!=R") and a pivm value
@@ -31,6 +33,7 @@ sub parse {
     my ($time_ctx, $smaps_ctx, $in_layout, $maps_label, $maps_first, $prev_maps) = ('', '', 0, '', 0, 0);
     my %name_seen;
     my $prog = '';   # the vmtest of the command being run: /bin/vmtest, /mnt/vmtest (SD card)
+    my $cmd = '';    # the command being run, as typed
     my $put = sub {
         my ($key, $value) = @_;
         my $n = ++$seen{$key};
@@ -42,9 +45,17 @@ sub parse {
         $line =~ s/\r//g;
         chomp $line;
         # A command: "### " (compare-linux), "/ # " (busybox, the reference), "pivm# " (pivm).
-        if ($line =~ /^(### |\/ # |pivm# )/) {
+        if ($line =~ /^(### |\/ # |pivm# )(?:run )?(.*)$/) {
+            $cmd = $2;
             $prog = $line =~ m{(/\S+/vmtest)\b} ? "$1 " : '';
             $in_layout = 0;
+            next;
+        }
+        # A shell's (and pivm's console's) word for a program a signal killed.
+        if ($line =~ /^(Segmentation fault|Illegal instruction|Bus error|Killed|Terminated)$/ && $cmd =~ m{^/\S*?([^/\s]+)(.*)$}) {
+            my $what = "$1$2";
+            $what =~ s/\s*;.*//;
+            $put->("$what | killed by", $line);
             next;
         }
         next if $line =~ /^=== / || $line =~ /^\[\s*\d+\.\d+\]/;
@@ -254,14 +265,14 @@ my @order;
 for my $i (0 .. 2) {
     my ($keys, $val) = parse($paths[$i]);
     if (!$keys) {
-        push @notes, $i == 2
-            ? "pivm: $paths[$i] does not exist: pivm cannot run programs yet"
-            : "$names[$i]: $paths[$i] does not exist";
+        push @notes, "$names[$i]: $paths[$i] does not exist";
         $vals[$i] = {};
         next;
     }
     $vals[$i] = $val;
-    @order = @$keys if $i == 1;
+    # Rows follow Linux, then what only pivm has; pivm's order without Linux.
+    my %have = map { $_ => 1 } @order;
+    push @order, grep { !$have{$_} } @$keys if $i > 0;
 }
 @order = sort keys %{ $vals[0] } if !@order;
 
