@@ -102,7 +102,9 @@ linux_version=$(cat "$linux/version" 2>/dev/null || echo "no Linux kernel")
 # Each line is a step. "/bin/PROG ARGS" runs the program on both kernels: Linux's shell as typed,
 # pivm's console as `run /bin/PROG ARGS`; a program killed by a signal gets the shell's line
 # ("Segmentation fault", "Killed") on both. "linux: SHELL" runs on Linux only: a setting pivm
-# has no knob for (fault_around_bytes, drop_caches, a shell's ulimit), so pivm has no rows there.
+# has no knob for (fault_around_bytes, drop_caches, a shell's ulimit), so pivm has no rows there;
+# such a step comes after every step that prints the same rows, so repeated rows (" #2") still
+# pair the same runs.
 # The reference dropped the page cache before its entry/exec runs; on Linux's tmpfs that changes
 # their counts (see README), pivm has nothing to drop, so that run comes last, Linux only.
 phase_steps() {
@@ -128,11 +130,11 @@ STEPS
 /bin/tiny
 /bin/vmtest layout
 /bin/vmtest stack 1 16 256 2048
-linux: (ulimit -s unlimited; /bin/vmtest layout)
 /bin/vmtest norand /bin/vmtest layout
 /bin/vmtest norand /bin/tiny
 /bin/vmtest segv
 /bin/procself
+linux: (ulimit -s unlimited; /bin/vmtest layout)
 STEPS
     ;;
     hostile) cat <<'STEPS'
@@ -191,19 +193,19 @@ extras() {
     {
         echo '#!/bin/busybox sh'
         echo '/bin/busybox --install -s /bin'
-        echo 'export PATH=/bin'
         echo 'mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t debugfs debugfs /sys/kernel/debug'
         echo 'mount -t devtmpfs devtmpfs /dev 2>/dev/null'
         echo "echo \"=== compare-linux phase $phase: \$(uname -r) \$(cat /proc/cmdline)\""
+        # The programs get the environment pivm's console gives them, Linux's envp_init
+        # (HOME=/ TERM=linux): the same strings on the stack put argv, environ and AT_RANDOM
+        # at the same addresses. Every step names its programs by their paths.
+        echo 'unset PATH PWD OLDPWD SHLVL' 
         phase_steps "$phase" | while IFS= read -r step; do
             printf 'echo %q\n' "### ${step#linux: }"
             printf '%s\n' "${step#linux: }"
-            # A shell that is not interactive says nothing of a killed command: say it as one does.
-            # shellcheck disable=SC2016 # $? is the /init's
-            echo 'case $? in 132) echo "Illegal instruction";; 135) echo "Bus error";; 137) echo "Killed";; 139) echo "Segmentation fault";; esac'
         done
         echo 'echo "=== compare-linux done"'
-        echo 'poweroff -f'
+        echo '/bin/busybox poweroff -f'
     } > "$root/init"
     chmod 0755 "$root/init" "$root/bin/busybox"
     (cd "$root" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -n) \

@@ -52,10 +52,15 @@ sub parse {
             next;
         }
         # A shell's (and pivm's console's) word for a program a signal killed.
-        if ($line =~ /^(Segmentation fault|Illegal instruction|Bus error|Killed|Terminated)$/ && $cmd =~ m{^/\S*?([^/\s]+)(.*)$}) {
+        if ($line =~ /^(Segmentation fault|Illegal instruction|Bus error|Killed|Terminated)$/ && $cmd =~ m{^(?:\S*/)?(\S+)(.*)$}) {
             my $what = "$1$2";
             $what =~ s/\s*;.*//;
             $put->("$what | killed by", $line);
+            next;
+        }
+        # The OOM killer's line (Linux's printk carries a timestamp).
+        if ($line =~ /Out of memory: Killed process \d+ \((\S+)\)/) {
+            $put->('oom | killed', $1);
             next;
         }
         next if $line =~ /^=== / || $line =~ /^\[\s*\d+\.\d+\]/;
@@ -210,10 +215,6 @@ sub parse {
         }
         if ($line =~ /^forkbomb: (\d+) children started, (\d+) reaped/) {
             $put->('forkbomb | children reaped', "$2 of $1");
-            next;
-        }
-        if ($line =~ /Out of memory: Killed process \d+ \((\S+)\)/) {
-            $put->('oom | killed', $1);
             next;
         }
         if ($line =~ /^mapmax: \d+ mappings, \d+ MiB; lowest (0x[0-9a-f]+); highest address reached (0x[0-9a-f]+)/) {
