@@ -12,7 +12,8 @@
 # `compare-table.pl --dump TRANSCRIPT` prints the pairs one transcript gives.
 #
 # The last column marks a Linux value that differs from the reference ("L!=R") and a pivm value
-# that differs from Linux ("P!=L"); costs in ns are not marked (they differ from run to run).
+# that differs from Linux ("P!=L"), or, without a Linux transcript, from the reference ("P!=R");
+# costs in ns are not marked (they differ from run to run).
 use strict;
 use warnings;
 
@@ -282,7 +283,7 @@ for (@order) { $w = length if length > $w }
 $w = 72 if $w > 72;
 print "$title\n" if $title;
 printf "%-${w}s %14s %14s %14s  %s\n", 'step', @names, '';
-my ($differ_lr, $differ_pl, $both_lr) = (0, 0, 0);
+my ($differ_lr, $differ_pl, $differ_pr, $both_lr) = (0, 0, 0, 0);
 for my $key (@order) {
     my @v = map { exists $vals[$_]{$key} ? $vals[$_]{$key} : '-' } 0 .. 2;
     my $mark = '';
@@ -292,6 +293,8 @@ for my $key (@order) {
             if ($v[0] ne $v[1]) { $mark .= 'L!=R '; $differ_lr++ }
         }
         if ($v[1] ne '-' && $v[2] ne '-' && $v[1] ne $v[2]) { $mark .= 'P!=L'; $differ_pl++ }
+        # Without Linux (apt could not fetch it), pivm against the reference.
+        if (!%{ $vals[1] } && $v[0] ne '-' && $v[2] ne '-' && $v[0] ne $v[2]) { $mark .= 'P!=R'; $differ_pr++ }
     }
     printf "%-${w}s %14s %14s %14s  %s\n", substr($key, 0, $w), @v, $mark;
 }
@@ -299,4 +302,5 @@ my $ref_only = grep { !exists $vals[1]{$_} } keys %{ $vals[0] };
 print "$_\n" for @notes;
 printf "linux vs reference: %d of %d steps found in both differ (L!=R); %d reference steps were not run here\n",
     $differ_lr, $both_lr, $ref_only;
-printf "pivm vs linux: %d steps differ (P!=L)\n", $differ_pl if %{ $vals[2] };
+printf "pivm vs linux: %d steps differ (P!=L)\n", $differ_pl if %{ $vals[2] } && %{ $vals[1] };
+printf "pivm vs reference: %d steps differ (P!=R)\n", $differ_pr if %{ $vals[2] } && !%{ $vals[1] };

@@ -20,13 +20,6 @@ const RUN: Duration = Duration::from_secs(60);
 /// Rows where pivm may show one other value than the reference's, each with its reason (the
 /// README's "What it found" says the same). Any third value fails.
 const ALSO_ALLOWED: &[(&str, &str, &str)] = &[
-    // The reference ran with randomisation, and its N=256 and N=4096 private mappings did not
-    // start on a 64 KiB boundary (one more fault-around window); with norandmaps pivm's (and
-    // Linux's) do.
-    ("file /data/f16m N=256 MAP_PRIVATE | first-read", "+16/+0", "64 KiB-aligned start"),
-    ("file /data/f16m N=256 MAP_PRIVATE | remap+read", "+16/+0", "64 KiB-aligned start"),
-    ("file /data/f16m N=4096 MAP_PRIVATE | first-read", "+256/+0", "64 KiB-aligned start"),
-    ("file /data/f16m N=4096 MAP_PRIVATE | remap+read", "+256/+0", "64 KiB-aligned start"),
     // vmtest's first clock_gettime: through the vDSO on Linux, which reads [vvar] (a fault);
     // a system call on pivm until it maps a vDSO.
     ("file /data/f16m N=1 MAP_PRIVATE | mmap", "+0/+0", "no vDSO: clock_gettime reads no [vvar]"),
