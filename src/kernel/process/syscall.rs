@@ -779,7 +779,10 @@ fn console_stat() -> Stat {
         st_gid: 0,
         st_rdev: CONSOLE_RDEV,
         st_size: 0,
-        st_blksize: 1024,
+        // Linux's /dev/console is an inode of the rootfs: `generic_fillattr` gives its
+        // `i_blocksize`, a page. glibc sizes stdout's buffer by it (malloc'd at the first
+        // printf), so it decides which heap pages a program touches.
+        st_blksize: PAGE_SIZE as u32,
         st_blocks: 0,
         st_mtime: 0,
     }
@@ -794,6 +797,7 @@ fn stat_fd(fd: u32) -> Result<Stat, Errno> {
             s.st_dev = (0, 22);
             s.st_mode = crate::fs::ramfs::S_IFREG | 0o444;
             s.st_rdev = (0, 0);
+            s.st_blksize = crate::fs::procfs::PROC_BLKSIZE;
             Ok(s)
         }
     }
