@@ -17,19 +17,11 @@ const REFERENCE: &str = "tests/fixtures/linux-6.1-user-faults.txt";
 /// One program run, on a loaded host.
 const RUN: Duration = Duration::from_secs(60);
 
-/// Rows where pivm may show one other value than the reference's, each with its reason (the
-/// README's "What it found" says the same). Any third value fails.
-const ALSO_ALLOWED: &[(&str, &str, &str)] = &[
-    // vmtest's first clock_gettime: through the vDSO on Linux, which reads [vvar] (a fault);
-    // a system call on pivm until it maps a vDSO.
-    ("file /data/f16m N=1 MAP_PRIVATE | mmap", "+0/+0", "no vDSO: clock_gettime reads no [vvar]"),
-    ("file /data/f16m N=1 MAP_SHARED | mmap", "+0/+0", "no vDSO: clock_gettime reads no [vvar]"),
-];
-
 /// The faults phase's steps that run on both kernels (not the `linux:` ones), from the script.
 fn faults_steps() -> Vec<String> {
     let path = root().join("scripts/compare-linux.sh");
-    let script = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let script =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let open = "    faults) cat <<'STEPS'\n";
     let start = script.find(open).expect("compare-linux.sh has no faults step list") + open.len();
     let len = script[start..].find("\nSTEPS\n").expect("the faults step list has no end");
@@ -124,7 +116,9 @@ fn faults_phase_equals_the_reference_step_for_step() {
 
     // Every access pattern the reference measured on the initramfs, in its first run, is here.
     let ran: Vec<&str> = got.iter().map(|(k, _)| k.as_str()).collect();
-    for key in want.keys().filter(|k| !k.contains(" #") && !k.contains("/mnt/") && !k.contains("/dev/")) {
+    for key in
+        want.keys().filter(|k| !k.contains(" #") && !k.contains("/mnt/") && !k.contains("/dev/"))
+    {
         if !ran.contains(&key.as_str()) {
             q.fail(&format!("pivm printed no {key:?} row"));
         }
@@ -134,13 +128,17 @@ fn faults_phase_equals_the_reference_step_for_step() {
         let Some(expected) = want.get(key) else {
             q.fail(&format!("the reference has no {key:?} row (pivm: {value})"));
         };
-        let also = ALSO_ALLOWED.iter().find(|(k, v, _)| k == key && v == value);
-        if value != expected && also.is_none() {
+        if value != expected {
             wrong.push(format!("{key}: pivm {value}, Linux 6.1 {expected}"));
         }
     }
     if !wrong.is_empty() {
-        q.fail(&format!("{} of {} steps differ from the reference:\n{}", wrong.len(), got.len(), wrong.join("\n")));
+        q.fail(&format!(
+            "{} of {} steps differ from the reference:\n{}",
+            wrong.len(),
+            got.len(),
+            wrong.join("\n")
+        ));
     }
     q.poweroff_ok();
 }
