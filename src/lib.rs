@@ -34,6 +34,7 @@ pub mod kernel {
     pub mod time;
     pub mod vsyscall;
     pub mod process {
+        pub mod rseq;
         pub mod rules;
     }
 }

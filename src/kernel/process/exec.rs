@@ -168,6 +168,8 @@ pub fn exec_into_current(regs: &mut crate::arch::process::PtRegs, path: &str, l:
         }
         t.fault_info = None;
         t.altstack = Default::default();
+        // rseq_execve: the new program registers its own.
+        t.ext.rseq = None;
         t.tls = 0;
         if let Some(m) = t.mm.as_mut() {
             m.activate();

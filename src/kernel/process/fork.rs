@@ -30,6 +30,8 @@ pub struct ProcExt {
     pub restart: Option<Errno>,
     /// The siginfo of a pending SIGCHLD (`do_notify_parent`'s CLD_* code and status).
     pub chld_info: Option<Siginfo>,
+    /// The registered `struct rseq`, if any.
+    pub rseq: Option<super::rseq::Rseq>,
 }
 
 impl Default for ProcExt {
@@ -44,12 +46,14 @@ impl Default for ProcExt {
             rlimit_nproc: (nproc, nproc),
             restart: None,
             chld_info: None,
+            rseq: None,
         }
     }
 }
 
 impl ProcExt {
-    /// What a child inherits (`copy_process`): ids and limits; its exit signal from `clone`.
+    /// What a child inherits (`copy_process`): ids and limits, the rseq registration
+    /// (`rseq_fork` without `CLONE_VM`); its exit signal from `clone`.
     pub fn for_child(&self, exit_signal: u32, vfork_parent: Option<u32>) -> ProcExt {
         ProcExt {
             exit_signal,
@@ -59,6 +63,7 @@ impl ProcExt {
             rlimit_nproc: self.rlimit_nproc,
             restart: None,
             chld_info: None,
+            rseq: self.rseq,
         }
     }
 }

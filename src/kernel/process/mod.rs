@@ -11,6 +11,7 @@ pub mod mm;
 pub mod oom;
 pub mod procfs;
 pub mod procfs_live;
+pub mod rseq;
 pub mod rules;
 pub mod syscall;
 
@@ -376,6 +377,10 @@ pub fn schedule() {
             next
         };
         next.map(|n| {
+            // prepare_task_switch -> rseq_preempt(prev)
+            if let Some(p) = t.map.get_mut(&cur) {
+                rseq::preempt(&mut p.ext.rseq);
+            }
             t.current = n;
             CURRENT_PID.store(n, Ordering::Relaxed);
             let prev: *mut Task = &mut **t.map.get_mut(&cur).expect("current is in the table");
@@ -609,6 +614,11 @@ fn do_work_pending(regs: &mut PtRegs) {
         match with_current(get_signal) {
             Some(SignalAction::Kill(sig)) => do_exit(sig),
             Some(SignalAction::Handle(sig, act, info, tf)) => {
+                // rseq_signal_deliver, before the frame saves the pc (force_sigsegv if the
+                // area cannot be used).
+                if rseq::signal_deliver(regs).is_err() {
+                    do_exit(SIGSEGV);
+                }
                 handle_signal(regs, sig, act, info, tf);
                 continue;
             }
@@ -624,6 +634,10 @@ fn do_work_pending(regs: &mut PtRegs) {
         if rules::restart_decision(code, None) == Some(rules::Restart::Again) {
             restart_syscall(regs);
         }
+    }
+    // resume_user_mode_work -> rseq_handle_notify_resume (force_sigsegv on a bad area).
+    if rseq::notify_resume(regs).is_err() {
+        do_exit(SIGSEGV);
     }
 }
 

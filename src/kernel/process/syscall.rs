@@ -312,6 +312,7 @@ fn call(n: u32, a: [u32; 6]) -> SysResult {
             Ok(t.pid)
         }),
         nr::SET_ROBUST_LIST => Ok(0),
+        nr::RSEQ => super::rseq::sys_rseq(a[0], a[1], a[2], a[3]),
         nr::GETPID | nr::GETTID => Ok(super::current_pid()),
         nr::GETPPID => with_current(|t| Ok(t.ppid)),
         nr::GETUID32 | nr::GETEUID32 => with_current(|t| Ok(t.ext.uid)),
