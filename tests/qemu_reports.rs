@@ -171,18 +171,22 @@ fn ps_prints_the_counts_vmtest_reports() {
     assert_eq!(out, format!("[{pid}] Killed\n  PID TTY          TIME CMD\n"), "{out}");
 }
 
+/// The address of the mapping `touch` holds (its `TOUCH pid=... addr=0x...` line).
+fn touch_addr(q: &Qemu) -> u64 {
+    let t = q.transcript();
+    let line = q.line_with("touch", &t, "TOUCH pid=");
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix("addr=0x"))
+        .and_then(|a| u64::from_str_radix(a, 16).ok())
+        .unwrap_or_else(|| q.fail(&format!("no address in {line:?}")))
+}
+
 #[test]
 fn smaps_counts_the_pages_a_program_touched() {
     let mut q = boot("2G", "norandmaps");
     // 64 pages mapped, 16 written, 8 read (the zero page), 40 untouched.
     let pid = start(&mut q, "/bin/touch 64 16 8", "TOUCH holding");
-    let t = q.transcript();
-    let line = q.line_with("touch", &t, "TOUCH pid=");
-    let addr = line
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("addr=0x"))
-        .and_then(|a| u64::from_str_radix(a, 16).ok())
-        .unwrap_or_else(|| q.fail(&format!("no address in {line:?}")));
+    let addr = touch_addr(&q);
     let smaps = q.cmd(&format!("cat /proc/{pid}/smaps"));
     let header = format!("{addr:08x}-{:08x} rw-p 00000000 00:00 0 \n", addr + 64 * 4096);
     let vma = block(&q, &smaps, &header, "VmFlags:");
@@ -225,13 +229,7 @@ fn smaps_counts_the_pages_a_program_touched() {
 fn pt_and_ptdump_walk_a_process_table() {
     let mut q = boot("2G", "norandmaps");
     let pid = start(&mut q, "/bin/touch 8 2 1", "TOUCH holding");
-    let t = q.transcript();
-    let line = q.line_with("touch", &t, "TOUCH pid=");
-    let addr = line
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("addr=0x"))
-        .and_then(|a| u64::from_str_radix(a, 16).ok())
-        .unwrap_or_else(|| q.fail(&format!("no address in {line:?}")));
+    let addr = touch_addr(&q);
     // A written page: Linux's show_pte line, both halves of the PTE, a user page.
     let out = q.cmd(&format!("pt {addr:#x} {pid}"));
     q.expect_in("pt", &out, &format!("[{addr:08x}] *pgd="));

@@ -66,55 +66,56 @@ static long parse_count(const char *s)
     return n;
 }
 
+/* ---- measuring ---------------------------------------------------------------------------- */
+
+/* The faults `op` took, as "+minflt/+majflt" in `delta`. */
+#define FAULTS(delta, op)                                                                          \
+    do {                                                                                           \
+        struct flt fa_ = faults_now();                                                             \
+        op;                                                                                        \
+        struct flt fb_ = faults_now();                                                             \
+        flt_delta(delta, DELTA, fa_, fb_);                                                         \
+    } while (0)
+
+/* One byte of each of n pages read (returns their sum) or written. Inlined, so a measured
+ * step runs no text outside its caller's pages. */
+static inline __attribute__((always_inline)) unsigned long read_pages(volatile unsigned char *p, long n)
+{
+    unsigned long sum = 0;
+    for (long i = 0; i < n; i++)
+        sum += p[i * PG];
+    return sum;
+}
+
+static inline __attribute__((always_inline)) void write_pages(volatile unsigned char *p, long n, unsigned char v)
+{
+    for (long i = 0; i < n; i++)
+        p[i * PG] = v;
+}
+
 /* ---- anonymous memory ------------------------------------------------------------------- */
 
 static void anon(long n, int readfirst)
 {
     char d[5][DELTA];
-    struct flt a, b;
     size_t len = (size_t)n * PG;
     unsigned long sum = 0;
+    volatile unsigned char *p;
 
-    a = faults_now();
-    volatile unsigned char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    b = faults_now();
+    FAULTS(d[0], p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
     if (p == MAP_FAILED) {
         printf("anon N=%ld: mmap failed: %s\n", n, strerror(errno));
         return;
     }
-    flt_delta(d[0], DELTA, a, b);
     if (!readfirst) {
-        a = faults_now();
-        for (long i = 0; i < n; i++)
-            p[i * PG] = 1;
-        b = faults_now();
-        flt_delta(d[1], DELTA, a, b);
-        a = faults_now();
-        for (long i = 0; i < n; i++)
-            sum += p[i * PG];
-        b = faults_now();
-        flt_delta(d[2], DELTA, a, b);
+        FAULTS(d[1], write_pages(p, n, 1));
+        FAULTS(d[2], sum += read_pages(p, n));
     } else {
-        a = faults_now();
-        for (long i = 0; i < n; i++)
-            sum += p[i * PG];
-        b = faults_now();
-        flt_delta(d[1], DELTA, a, b);
-        a = faults_now();
-        for (long i = 0; i < n; i++)
-            p[i * PG] = 1;
-        b = faults_now();
-        flt_delta(d[2], DELTA, a, b);
+        FAULTS(d[1], sum += read_pages(p, n));
+        FAULTS(d[2], write_pages(p, n, 1));
     }
-    a = faults_now();
-    for (long i = 0; i < n; i++)
-        p[i * PG] = 2;
-    b = faults_now();
-    flt_delta(d[3], DELTA, a, b);
-    a = faults_now();
-    munmap((void *)p, len);
-    b = faults_now();
-    flt_delta(d[4], DELTA, a, b);
+    FAULTS(d[3], write_pages(p, n, 2));
+    FAULTS(d[4], munmap((void *)p, len));
     if (!readfirst)
         printf("anon N=%ld: mmap %s  write-touch %s  re-read %s  re-write %s  munmap %s  "
                "(minflt/majflt) sum=%lu\n", n, d[0], d[1], d[2], d[3], d[4], sum);
@@ -128,37 +129,23 @@ static void anon(long n, int readfirst)
 static void malloc_test(long n)
 {
     char d[4][DELTA];
-    struct flt a, b;
     size_t len = (size_t)n * PG;
     unsigned long sum = 0;
+    volatile unsigned char *p;
 
     char *brk0 = sbrk(0);
-    a = faults_now();
-    volatile unsigned char *p = malloc(len);
-    b = faults_now();
+    FAULTS(d[0], p = malloc(len));
     char *brk1 = sbrk(0);
     if (!p) {
         printf("malloc N=%ld (%zu bytes): malloc failed\n", n, len);
         return;
     }
-    flt_delta(d[0], DELTA, a, b);
-    a = faults_now();
-    for (long i = 0; i < n; i++)
-        p[i * PG] = 1;
-    b = faults_now();
-    flt_delta(d[1], DELTA, a, b);
-    a = faults_now();
-    for (long i = 0; i < n; i++)
-        sum += p[i * PG];
-    b = faults_now();
-    flt_delta(d[2], DELTA, a, b);
+    FAULTS(d[1], write_pages(p, n, 1));
+    FAULTS(d[2], sum += read_pages(p, n));
     /* A block between the end of bss and the brk is on the heap; anything else was mmapped. */
     uintptr_t addr = (uintptr_t)p;
     const char *where = (addr >= (uintptr_t)end && addr < (uintptr_t)brk1) ? "heap" : "mmap";
-    a = faults_now();
-    free((void *)p);
-    b = faults_now();
-    flt_delta(d[3], DELTA, a, b);
+    FAULTS(d[3], free((void *)p));
     printf("malloc N=%ld (%zu bytes) -> 0x%lx (%s; brk %p -> %p): malloc %s  write-touch %s  re-read %s  "
            "free %s  sum=%lu\n", n, len, (unsigned long)addr, where, (void *)brk0, (void *)brk1, d[0], d[1], d[2],
            d[3], sum);
@@ -178,20 +165,61 @@ static __attribute__((noinline)) void touch_below(long n)
 static void stack_test(long n)
 {
     char line[256], d[2][DELTA];
-    struct flt a, b;
     printf("  before: %s\n", maps_line("[stack]", line, sizeof line) ? "(no [stack] line)" : line);
     fflush(stdout);
-    a = faults_now();
-    touch_below(n);
-    b = faults_now();
-    flt_delta(d[0], DELTA, a, b);
-    a = faults_now();
-    touch_below(n);
-    b = faults_now();
-    flt_delta(d[1], DELTA, a, b);
+    FAULTS(d[0], touch_below(n));
+    FAULTS(d[1], touch_below(n));
     printf("stack N=%ld: first touch %s  second touch %s (minflt/majflt)\n", n, d[0], d[1]);
     printf("  after : %s\n", maps_line("[stack]", line, sizeof line) ? "(no [stack] line)" : line);
     fflush(stdout);
+}
+
+/* ---- system calls into untouched memory -------------------------------------------------- */
+
+/* The kernel's own accesses to user pages: read() into N never-touched anonymous pages (each
+ * page a kernel-mode write fault, counted as a user fault is), the same read again (no fault),
+ * write() from N other never-touched pages (each a kernel-mode read fault mapping the zero
+ * page), then the program's own writes to those (copy-on-write from the zero page). */
+static void sysio_test(const char *path, long n)
+{
+    char d[4][DELTA];
+    size_t len = (size_t)n * PG;
+    struct flt a, b;
+    int fd = open(path, O_RDONLY);
+    int out = open("/tmp/vmtest-sysio", O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    unsigned char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    volatile unsigned char *q = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (fd < 0 || out < 0 || p == MAP_FAILED || q == MAP_FAILED) {
+        printf("sysio %s N=%ld: set-up failed: %s\n", path, n, strerror(errno));
+        return;
+    }
+    ssize_t r[3];
+    a = faults_now();
+    r[0] = read(fd, p, len);
+    b = faults_now();
+    flt_delta(d[0], DELTA, a, b);
+    lseek(fd, 0, SEEK_SET);
+    a = faults_now();
+    r[1] = read(fd, p, len);
+    b = faults_now();
+    flt_delta(d[1], DELTA, a, b);
+    a = faults_now();
+    r[2] = write(out, (const void *)q, len);
+    b = faults_now();
+    flt_delta(d[2], DELTA, a, b);
+    a = faults_now();
+    for (long i = 0; i < n; i++)
+        q[i * PG] = 1;
+    b = faults_now();
+    flt_delta(d[3], DELTA, a, b);
+    printf("sysio N=%ld: read(file) into untouched %s  read again %s  write(file) from untouched %s  "
+           "user write after %s (minflt/majflt; returned %zd %zd %zd)\n",
+           n, d[0], d[1], d[2], d[3], r[0], r[1], r[2]);
+    munmap(p, len);
+    munmap((void *)q, len);
+    close(fd);
+    close(out);
+    unlink("/tmp/vmtest-sysio");
 }
 
 /* ---- file mappings ----------------------------------------------------------------------- */
@@ -207,14 +235,6 @@ static void stack_test(long n)
         flt_delta(delta, DELTA, fa_, fb_);                                                         \
         ns = tb_ - ta_;                                                                            \
     } while (0)
-
-static unsigned long read_pages(volatile unsigned char *p, long n)
-{
-    unsigned long sum = 0;
-    for (long i = 0; i < n; i++)
-        sum += p[i * PG];
-    return sum;
-}
 
 static void file_test(const char *path, long n, int shared)
 {
@@ -502,6 +522,42 @@ static void report_min_median(const char *what, uint64_t *v, int r, long per)
     printf(" (R=%d)", r);
 }
 
+/* A small read and write through user memory: RW_BYTES at offset 0 of a /tmp file, each
+ * after an lseek back to 0 (glibc's lseek is _llseek, which stores the new offset in user
+ * memory), so three figures: lseek alone, lseek + write, lseek + read. */
+#define RW_BYTES 64
+static void rw_time(void)
+{
+    char buf[RW_BYTES];
+    memset(buf, 'x', sizeof buf);
+    int fd = open("/tmp/vmtest-rw", O_RDWR | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || write(fd, buf, sizeof buf) != (ssize_t)sizeof buf) {
+        printf("  rw: /tmp/vmtest-rw: %s\n", strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    uint64_t t0 = now_ns();
+    for (int i = 0; i < TIME_CALLS; i++)
+        (void)lseek(fd, 0, SEEK_SET);
+    uint64_t t1 = now_ns();
+    for (int i = 0; i < TIME_CALLS; i++) {
+        (void)lseek(fd, 0, SEEK_SET);
+        (void)write(fd, buf, sizeof buf);
+    }
+    uint64_t t2 = now_ns();
+    for (int i = 0; i < TIME_CALLS; i++) {
+        (void)lseek(fd, 0, SEEK_SET);
+        (void)read(fd, buf, sizeof buf);
+    }
+    uint64_t t3 = now_ns();
+    printf("  lseek: %llu ns per call; lseek+write(%d B): %llu ns; lseek+read(%d B): %llu ns\n",
+           (unsigned long long)((t1 - t0) / TIME_CALLS), RW_BYTES, (unsigned long long)((t2 - t1) / TIME_CALLS),
+           RW_BYTES, (unsigned long long)((t3 - t2) / TIME_CALLS));
+    close(fd);
+    unlink("/tmp/vmtest-rw");
+}
+
 static void time_test(const char *self, long n, int reps)
 {
     size_t len = (size_t)n * PG;
@@ -517,6 +573,7 @@ static void time_test(const char *self, long n, int reps)
         syscall(SYS_getpid);
     t1 = now_ns();
     printf("  syscall(getpid): %llu ns per call\n", (unsigned long long)((t1 - t0) / TIME_CALLS));
+    rw_time();
     fflush(stdout);
     for (int rep = 0; rep < reps; rep++) {
         volatile unsigned char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -898,6 +955,7 @@ static void usage(void)
             "       vmtest exec                 fork+exec of itself: sequential, concurrent, fork COW\n"
             "       vmtest layout [hold]        addresses of every part of the image and /proc/self/maps\n"
             "       vmtest segv [3G|2G|1G|auto] the SIGSEGV table (kernel addresses for that split)\n"
+            "       vmtest sysio PATH N...      read() into / write() from N untouched anonymous pages\n"
             "       vmtest time N REPS          costs in ns (guest instructions under -icount shift=0)\n"
             "       vmtest vdso                 the vDSO: its symbols, clock_gettime through it, its cost\n"
             "       vmtest swap MIB PASSES      write MIB of anonymous memory, re-read it PASSES times\n"
@@ -934,6 +992,11 @@ int main(int argc, char **argv)
             usage();
         for (int i = 3; i < argc; i++)
             file_test(argv[2], parse_count(argv[i]), cmd[4] == 's');
+    } else if (!strcmp(cmd, "sysio")) {
+        if (argc < 4)
+            usage();
+        for (int i = 3; i < argc; i++)
+            sysio_test(argv[2], parse_count(argv[i]));
     } else if (!strcmp(cmd, "entry")) {
         printf("faults at main entry: minflt=%ld majflt=%ld\n", entry.min, entry.maj);
         print_self_stat("ENTRY");

@@ -5,6 +5,7 @@
 pub mod asid;
 pub mod cpuinfo;
 pub mod desc;
+pub mod extable;
 pub mod fixmap;
 pub mod fsr;
 pub mod layout;
@@ -39,6 +40,8 @@ pub mod mmu;
 pub mod process;
 #[cfg(all(kernel, target_arch = "arm"))]
 pub mod semihosting;
+#[cfg(all(kernel, target_arch = "arm"))]
+pub mod uaccess;
 #[cfg(all(kernel, target_arch = "arm"))]
 pub mod vectors;
 
