@@ -30,6 +30,15 @@ pub struct ProcExt {
     pub restart: Option<Errno>,
     /// The siginfo of a pending SIGCHLD (`do_notify_parent`'s CLD_* code and status).
     pub chld_info: Option<Siginfo>,
+    /// The stop signal a `wait4(WUNTRACED)` has not reported yet (`exit_code` of a stopped
+    /// task), 0 when none.
+    pub stop_code: u32,
+    /// Resumed by SIGCONT and not yet reported to `wait4(WCONTINUED)`
+    /// (`SIGNAL_STOP_CONTINUED`).
+    pub continued: bool,
+    /// Exited while its parent ignored SIGCHLD (or had `SA_NOCLDWAIT`): released at once,
+    /// invisible to `wait4` (`EXIT_DEAD` with `autoreap`).
+    pub autoreap: bool,
 }
 
 impl Default for ProcExt {
@@ -44,6 +53,9 @@ impl Default for ProcExt {
             rlimit_nproc: (nproc, nproc),
             restart: None,
             chld_info: None,
+            stop_code: 0,
+            continued: false,
+            autoreap: false,
         }
     }
 }
@@ -59,6 +71,9 @@ impl ProcExt {
             rlimit_nproc: self.rlimit_nproc,
             restart: None,
             chld_info: None,
+            stop_code: 0,
+            continued: false,
+            autoreap: false,
         }
     }
 }
