@@ -207,7 +207,7 @@ fn job_control_stops_continues_and_ignored_sigchld_autoreaps() {
     // The program's own checks: WUNTRACED/WCONTINUED statuses, CLD_STOPPED/CLD_CONTINUED,
     // SA_NOCLDSTOP, SIGKILL of a stopped child, SIG_IGN and SA_NOCLDWAIT autoreap with ECHILD.
     let out = run(&mut q, "/bin/jobctl");
-    q.expect_in("jobctl", &out, "jobctl: 17 checks, 0 failed");
+    q.expect_in("jobctl", &out, "jobctl: 18 checks, 0 failed");
     q.expect_in("jobctl", &out, "stopped child: state T, no CPU time          ok");
     // Ctrl-Z stops the foreground program; the console prints bash's line.
     q.send("run /bin/spin\r");

@@ -569,13 +569,13 @@ fn jobctl_passes_on_linux_where_qemu_user_can_show_it() {
     let run = run("jobctl", &[]);
     let skipped = ["SA_NOCLDSTOP", "SA_NOCLDWAIT: exited child", "SA_NOCLDWAIT: wait4"];
     let checks: Vec<&str> = run.out.lines().filter(|l| l.starts_with("  ")).collect();
-    assert_eq!(checks.len(), 17, "{}", run.out);
+    assert_eq!(checks.len(), 18, "{}", run.out);
     for line in checks {
         if !line.contains(" ok") && !skipped.iter().any(|s| line.trim_start().starts_with(s)) {
             run.fail(&format!("failed on Linux: {line}"));
         }
     }
-    run.line("jobctl: 17 checks, ");
+    run.line("jobctl: 18 checks, ");
     assert!(run.line("stopped child: state T").contains("ok: state T/T"));
 }
 

@@ -2,7 +2,8 @@
  * a child (state T in /proc/PID/stat, no CPU time while stopped), wait4(WUNTRACED) reports
  * W_STOPCODE(SIGSTOP) once, SIGCONT resumes it and wait4(WCONTINUED) reports 0xffff once, the
  * parent's SIGCHLD handler sees CLD_STOPPED and CLD_CONTINUED (none with SA_NOCLDSTOP), SIGKILL
- * kills a stopped child, a stop signal the child ignores does nothing, and with SIGCHLD set
+ * kills a stopped child, a stop signal the child ignores does nothing, a nanosleep the stop
+ * interrupted goes on to its first deadline after SIGCONT (no EINTR), and with SIGCHLD set
  * to SIG_IGN (or SA_NOCLDWAIT) exiting children leave no zombie and wait4 blocks until the
  * last is gone, then fails with ECHILD. One line per check; exits 0 when every check passed.
  * (SIGTSTP's own stop code is checked from the console in the QEMU tests: user-mode QEMU
@@ -24,6 +25,9 @@
 #define CPU_WINDOW_MS 300
 #define AUTOREAP_CHILDREN 3
 #define AUTOREAP_STEP_MS 100
+#define NAP_MS 400
+/* The clock's tick (HZ 100 on pivm) may end a sleep up to this much early in our count. */
+#define SLACK_MS 10
 
 static int checks, failed;
 
@@ -211,6 +215,33 @@ static void ignored_stop(void)
     check("an ignored SIGTSTP does not stop", r == c && WIFEXITED(st) && WEXITSTATUS(st) == 7, d);
 }
 
+/* A child sleeping NAP_MS is stopped and continued in the middle: without a handler the
+ * sleep resumes (restart_syscall) and returns 0 no earlier than its first deadline. */
+static void stopped_sleep(void)
+{
+    char d[160];
+    int st;
+    set_chld(NULL, SIG_DFL, 0);
+    fflush(stdout);
+    pid_t c = fork();
+    if (c == 0) {
+        struct timespec ts = { NAP_MS / 1000, (NAP_MS % 1000) * 1000000L };
+        uint64_t start = now_ns();
+        int r = nanosleep(&ts, NULL);
+        long slept = ms_since(start);
+        _exit(r != 0 ? 1 : slept < NAP_MS - SLACK_MS ? 2 : 0);
+    }
+    sleep_ms(SETTLE_MS);
+    kill(c, SIGSTOP);
+    waitpid(c, &st, WUNTRACED);
+    sleep_ms(SETTLE_MS);
+    kill(c, SIGCONT);
+    pid_t r = waitpid(c, &st, 0);
+    snprintf(d, sizeof d, "pid %d status %#x (1: EINTR, 2: woke early)", (int)r, st);
+    check("a stopped nanosleep resumes after SIGCONT", r == c && WIFEXITED(st) &&
+          WEXITSTATUS(st) == 0, d);
+}
+
 /* Children exiting `AUTOREAP_STEP_MS` apart while SIGCHLD is ignored (or SA_NOCLDWAIT). */
 static void autoreap(const char *how, int nocldwait)
 {
@@ -261,6 +292,7 @@ int main(void)
     stop_and_continue();
     no_cld_stop();
     ignored_stop();
+    stopped_sleep();
     autoreap("SIG_IGN", 0);
     autoreap("SA_NOCLDWAIT", 1);
     printf("jobctl: %d checks, %d failed\n", checks, failed);

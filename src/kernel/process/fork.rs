@@ -39,6 +39,9 @@ pub struct ProcExt {
     /// Exited while its parent ignored SIGCHLD (or had `SA_NOCLDWAIT`): released at once,
     /// invisible to `wait4` (`EXIT_DEAD` with `autoreap`).
     pub autoreap: bool,
+    /// The jiffy a `nanosleep` that a signal interrupted was to wake at, for its restart when
+    /// no handler runs (a stop and SIGCONT): `restart_block.nanosleep.expires`.
+    pub restart_wake: Option<u64>,
 }
 
 impl Default for ProcExt {
@@ -56,6 +59,7 @@ impl Default for ProcExt {
             stop_code: 0,
             continued: false,
             autoreap: false,
+            restart_wake: None,
         }
     }
 }
@@ -74,6 +78,7 @@ impl ProcExt {
             stop_code: 0,
             continued: false,
             autoreap: false,
+            restart_wake: None,
         }
     }
 }

@@ -637,7 +637,9 @@ fn handle_signal(
     info: Siginfo,
     tf: ThreadFault,
 ) {
-    // An interrupted system call: EINTR, or run again after the handler (SA_RESTART).
+    // An interrupted system call: EINTR, or run again after the handler (SA_RESTART). An
+    // interrupted sleep is not resumed after a handler (EINTR).
+    with_current(|t| t.ext.restart_wake = None);
     if let Some(code) = with_current(|t| t.ext.restart.take()) {
         match rules::restart_decision(code, Some(&act)) {
             Some(rules::Restart::Again) => restart_syscall(regs),
@@ -722,11 +724,13 @@ fn do_work_pending(regs: &mut PtRegs) {
         }
         schedule();
     }
-    // No handler ran: a call that asked for a restart runs again.
-    if let Some(code) = with_current(|t| t.ext.restart.take()) {
-        if rules::restart_decision(code, None) == Some(rules::Restart::Again) {
-            restart_syscall(regs);
+    // No handler ran: a call that asked for a restart runs again (a sleep until its first
+    // deadline).
+    match with_current(|t| t.ext.restart.take()) {
+        Some(code) if rules::restart_decision(code, None) == Some(rules::Restart::Again) => {
+            restart_syscall(regs)
         }
+        _ => with_current(|t| t.ext.restart_wake = None),
     }
 }
 
