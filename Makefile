@@ -75,9 +75,10 @@ build/%.dtb: tests/dts/%.dts
 	@mkdir -p build
 	dtc -q -I dts -O dtb -o $@ $<
 
-# INITRD=path: the initramfs QEMU passes (-initrd); by default the test programs' archive.
-INITRD    ?= build/initramfs.cpio
-run: kernel $(if $(filter build/initramfs.cpio,$(INITRD)),initramfs)
+# INITRD=path: the initramfs QEMU passes (-initrd); by default the test programs' archive,
+# gzip-compressed as Linux's is (INITRD=build/initramfs.cpio passes the uncompressed one).
+INITRD    ?= build/initramfs.cpio.gz
+run: kernel $(if $(filter build/initramfs.cpio build/initramfs.cpio.gz,$(INITRD)),initramfs)
 	$(QEMU) $(QEMU_ARGS) -kernel $(IMG) $(if $(BOOTARGS),-append "$(BOOTARGS)") $(if $(INITRD),-initrd $(INITRD))
 
 run-elf: kernel

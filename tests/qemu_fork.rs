@@ -190,3 +190,78 @@ fn ctrl_c_and_kill_9_end_a_spinning_program() {
     assert!(!ps.lines().any(|l| l.ends_with(" spin")), "{ps}");
     q.verify_ok("after Ctrl-C and kill -9");
 }
+
+/// The state column of `pid`'s line in `ps -o pid,stat,comm`.
+fn ps_stat(q: &mut Qemu, pid: u32) -> String {
+    let ps = q.cmd("ps -o pid,stat,comm");
+    ps.lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .find(|w| w.first() == Some(&pid.to_string().as_str()))
+        .and_then(|w| w.get(1).map(|s| s.to_string()))
+        .unwrap_or_else(|| q.fail(&format!("no ps line for pid {pid}:\n{ps}")))
+}
+
+#[test]
+fn job_control_stops_continues_and_ignored_sigchld_autoreaps() {
+    let mut q = boot("2G");
+    // The program's own checks: WUNTRACED/WCONTINUED statuses, CLD_STOPPED/CLD_CONTINUED,
+    // SA_NOCLDSTOP, SIGKILL of a stopped child, SIG_IGN and SA_NOCLDWAIT autoreap with ECHILD.
+    let out = run(&mut q, "/bin/jobctl");
+    q.expect_in("jobctl", &out, "jobctl: 18 checks, 0 failed");
+    q.expect_in("jobctl", &out, "stopped child: state T, no CPU time          ok");
+    // Ctrl-Z stops the foreground program; the console prints bash's line.
+    q.send("run /bin/spin\r");
+    let out = q.wait_for("spinning until killed", RUN).unwrap();
+    let pid: u32 = number_after(&q, &out, "spin: pid") as u32;
+    q.send_bytes(b"\x1a");
+    let out = q.wait_for(common::PROMPT, RUN).unwrap();
+    q.expect_in("Ctrl-Z", &out, "^Z\n[1]+  Stopped                 /bin/spin\n");
+    assert_eq!(ps_stat(&mut q, pid), "T");
+    let st = q.cmd(&format!("cat /proc/{pid}/status"));
+    q.expect_in("status", &st, "State:\tT (stopped)");
+    let stat = q.cmd(&format!("cat /proc/{pid}/stat"));
+    q.expect_in("stat", &stat, &format!("{pid} (spin) T "));
+    let jobs = q.cmd("jobs");
+    q.expect_in("jobs", &jobs, "[1]+  Stopped                 /bin/spin\n");
+    // A stopped program never runs: its CPU time stands still.
+    let ticks = |q: &mut Qemu| {
+        let stat = q.cmd(&format!("cat /proc/{pid}/stat"));
+        let f: Vec<u64> = stat
+            .rsplit_once(") ")
+            .map(|(_, r)| r.split_whitespace().filter_map(|w| w.parse().ok()).collect())
+            .unwrap_or_default();
+        // utime and stime are fields 14 and 15 (12th and 13th after the state).
+        f.get(10).copied().unwrap_or(0) + f.get(11).copied().unwrap_or(0)
+    };
+    let before = ticks(&mut q);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(ticks(&mut q), before, "a stopped program ran");
+    // bg: SIGCONT, in the background.
+    let out = q.cmd("bg");
+    q.expect_in("bg", &out, "[1]+ /bin/spin &");
+    assert_eq!(ps_stat(&mut q, pid), "R");
+    let jobs = q.cmd("jobs");
+    q.expect_in("jobs", &jobs, "[1]+  Running                 /bin/spin &");
+    // kill -STOP and kill -CONT from the console.
+    q.cmd(&format!("kill -STOP {pid}"));
+    assert_eq!(ps_stat(&mut q, pid), "T");
+    let jobs = q.cmd("jobs");
+    q.expect_in("jobs", &jobs, "[1]+  Stopped (signal)        /bin/spin &");
+    q.cmd(&format!("kill -CONT {pid}"));
+    assert_eq!(ps_stat(&mut q, pid), "R");
+    q.cmd(&format!("kill -TSTP {pid}"));
+    assert_eq!(ps_stat(&mut q, pid), "T");
+    // fg: back in the foreground, where Ctrl-C ends it.
+    q.send(&format!("fg {pid}\r"));
+    q.wait_for("/bin/spin\n", RUN).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    q.send_bytes(b"\x03");
+    let out = q.wait_for(common::PROMPT, RUN).unwrap();
+    assert!(out.contains("^C"), "{out}");
+    let ps = q.cmd("ps");
+    assert!(!ps.contains("spin"), "spin survived fg and Ctrl-C:\n{ps}");
+    assert!(q.cmd("jobs").trim().is_empty());
+    let out = q.cmd("fg");
+    q.expect_in("fg without jobs", &out, "fg: current: no such job");
+    q.verify_ok("after job control");
+}

@@ -312,3 +312,30 @@ fn input_the_program_did_not_read_goes_back_to_the_console() {
         q.fail("`cat /proc/uptime`, typed while the program ran, never ran");
     }
 }
+
+/// The gzip archive (what every other test boots, as Linux's initramfs is compressed) and the
+/// same archive uncompressed unpack to the same files; each frees exactly the whole pages of
+/// its own image (QEMU loads it page-aligned), and nothing the size of the archive is ever
+/// allocated for the gzip one (it streams through the 32 KiB inflate window).
+#[test]
+fn the_gzip_and_the_plain_initramfs_unpack_alike() {
+    let mut listings = Vec::new();
+    for (opts, file) in [
+        (Opts::raw("2G").initramfs(), "build/initramfs.cpio.gz"),
+        (Opts::raw("2G").initramfs_raw(), "build/initramfs.cpio"),
+    ] {
+        let (mut q, log) = Qemu::boot_to_prompt(opts.append("norandmaps"));
+        let size = std::fs::metadata(common::root().join(file)).unwrap().len();
+        q.expect_in(file, &log, "Trying to unpack rootfs image as initramfs...\n");
+        q.expect_in(file, &log, &format!("Freeing initrd memory: {}K\n", size / 4096 * 4));
+        assert!(!log.contains("unpacking failed"), "{log}");
+        let ls = q.cmd("ls /bin");
+        let out = run(&mut q, "/bin/tiny");
+        q.expect_in(file, &out, "tiny");
+        q.verify_ok(file);
+        let body: Vec<String> = ls.lines().skip(1).map(str::to_string).collect();
+        listings.push(body);
+    }
+    assert_eq!(listings[0], listings[1], "the two archives unpack to different /bin");
+    assert!(listings[0].iter().any(|l| l.ends_with(" jobctl")), "{:?}", listings[0]);
+}

@@ -21,9 +21,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 /// Every program `make user` builds.
-const PROGRAMS: [&str; 12] = [
+const PROGRAMS: [&str; 13] = [
     "tiny", "vmtest", "segv", "crash", "efault", "forkbomb", "membomb", "mapmax", "procself",
-    "syscalls", "spin", "forkwait",
+    "syscalls", "spin", "forkwait", "jobctl",
 ];
 /// Upper bound for one program run (they take milliseconds; a loaded machine gets room).
 const RUN_LIMIT: Duration = Duration::from_secs(60);
@@ -557,6 +557,26 @@ fn forkwait_passes_on_linux() {
     // orphan adopted by pid 1 or a subreaper instead of pivm's console.
     let run = run("forkwait", &[]);
     run.expect_exit(0).has("forkwait: 22 checks, 0 failed");
+}
+
+#[test]
+fn jobctl_passes_on_linux_where_qemu_user_can_show_it() {
+    // Stop, continue, the wait statuses, the SIGCHLD codes and SIG_IGN's autoreap come from
+    // the host kernel and must all pass. qemu-user hands only SA_SIGINFO and SA_RESTART of a
+    // guest's sa_flags to the host (linux-user/signal.c `do_sigaction`), so the host never
+    // sees SA_NOCLDSTOP or SA_NOCLDWAIT: those checks (pivm passes them, see qemu_fork) are
+    // not counted here.
+    let run = run("jobctl", &[]);
+    let skipped = ["SA_NOCLDSTOP", "SA_NOCLDWAIT: exited child", "SA_NOCLDWAIT: wait4"];
+    let checks: Vec<&str> = run.out.lines().filter(|l| l.starts_with("  ")).collect();
+    assert_eq!(checks.len(), 18, "{}", run.out);
+    for line in checks {
+        if !line.contains(" ok") && !skipped.iter().any(|s| line.trim_start().starts_with(s)) {
+            run.fail(&format!("failed on Linux: {line}"));
+        }
+    }
+    run.line("jobctl: 18 checks, ");
+    assert!(run.line("stopped child: state T").contains("ok: state T/T"));
 }
 
 #[test]

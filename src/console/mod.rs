@@ -2,6 +2,7 @@
 //! printing, the command table and Ctrl-C polling for long commands (kernel only).
 pub mod args;
 pub mod input;
+pub mod jobs;
 pub mod line;
 pub mod ps;
 

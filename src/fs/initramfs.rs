@@ -3,7 +3,14 @@
 //! each header and body start on 4 bytes, regular files, directories, symlinks, device nodes,
 //! FIFOs and sockets, hard links (entries with `nlink >= 2` and the same device and inode
 //! become links of the first one), `TRAILER!!!` ending an archive, zero padding between
-//! archives, concatenated archives, and gzip-compressed members (inflated with `miniz_oxide`).
+//! archives, concatenated archives, and gzip-compressed members.
+//!
+//! A gzip member is unpacked as a stream, as Linux's `unpack_to_rootfs` does with its
+//! decompressor's flush callback: `miniz_oxide` inflates into a 32 KiB wrap-around window (the
+//! deflate dictionary) and every stretch it produces goes straight to [`CpioStream`], which
+//! parses newc headers across chunk boundaries and writes file bodies into the filesystem as
+//! they arrive. Nothing the size of the archive is ever allocated; an uncompressed archive is
+//! parsed in place (whole-buffer), and both paths give the same files and the same errors.
 //!
 //! Where Linux stops silently or ignores a problem, pivm reports it instead, so every malformed
 //! archive gives one clear error: a truncated archive or member, a header field that is not
@@ -24,8 +31,9 @@ use crate::mm::mm_types::Errno;
 pub const HEADER_LEN: usize = 110;
 /// The name that ends an archive.
 pub const TRAILER: &str = "TRAILER!!!";
-/// Most bytes a compressed member may inflate to (pivm's limit; Linux has none but RAM).
-pub const MAX_INFLATED: usize = 256 << 20;
+/// The inflate window: deflate's 32 KiB dictionary, used as a wrap-around output buffer
+/// (`TINFL_LZ_DICT_SIZE`; a power of two, as `decompress` wants for wrapping).
+pub const INFLATE_WINDOW: usize = 32 << 10;
 
 /// Why unpacking stopped; `offset` is where in the (decompressed) stream the problem is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -269,19 +277,48 @@ impl<A: AddressSpace> Unpacker<'_, A> {
         Ok(false)
     }
 
+    /// A regular file's entry starts (`do_name` for `S_IFREG`): what was at its path goes, a
+    /// later name of a hard-linked inode becomes a link, the file is created (truncated
+    /// unless it is such a link). Its inode.
+    fn begin_file(&mut self, h: &CpioHeader, name: &str) -> Result<u64, InitramfsError> {
+        self.clean_path(name, h.mode);
+        let linked = self.maybe_link(h, name)?;
+        self.fs.create(name, h.mode & 0o7777, !linked).map_err(|e| fs_err(name, e))
+    }
+
+    /// Body bytes of a regular file at `offset` (`do_copy`).
+    fn file_data(
+        &mut self,
+        ino: u64,
+        offset: u64,
+        name: &str,
+        data: &[u8],
+    ) -> Result<(), InitramfsError> {
+        if !data.is_empty() {
+            self.fs.write(ino, offset, data).map_err(|e| fs_err(name, e))?;
+        }
+        Ok(())
+    }
+
+    /// The file's body is complete: owner, mode and time (`do_copy`'s `vfs_utimes` and the
+    /// `chown`/`chmod` of `do_name`).
+    fn end_file(&mut self, h: &CpioHeader, name: &str, ino: u64) -> Result<(), InitramfsError> {
+        let perm = h.mode & 0o7777;
+        self.fs.set_attr(ino, h.uid, h.gid, perm, h.mtime as u64).map_err(|e| fs_err(name, e))?;
+        self.stats.entries += 1;
+        Ok(())
+    }
+
     /// One entry (`do_name`, `do_copy`, `do_symlink`).
     fn entry(&mut self, h: &CpioHeader, name: &str, body: &[u8]) -> Result<(), InitramfsError> {
         let perm = h.mode & 0o7777;
         let (uid, gid, mtime) = (h.uid, h.gid, h.mtime as u64);
         match h.mode & S_IFMT {
             S_IFREG => {
-                self.clean_path(name, h.mode);
-                let linked = self.maybe_link(h, name)?;
-                let ino = self.fs.create(name, perm, !linked).map_err(|e| fs_err(name, e))?;
-                if !body.is_empty() {
-                    self.fs.write(ino, 0, body).map_err(|e| fs_err(name, e))?;
-                }
-                self.fs.set_attr(ino, uid, gid, perm, mtime).map_err(|e| fs_err(name, e))?;
+                let ino = self.begin_file(h, name)?;
+                self.file_data(ino, 0, name, body)?;
+                self.end_file(h, name, ino)?;
+                return Ok(());
             }
             S_IFDIR => {
                 self.clean_path(name, h.mode);
@@ -377,12 +414,7 @@ impl<A: AddressSpace> Unpacker<'_, A> {
             if skip {
                 self.stats.skipped += 1;
             } else {
-                // Names are relative to the root, with or without a leading slash.
-                // "." is the root itself: Linux's mkdir fails and its chown/chmod apply.
-                let path =
-                    alloc::format!("/{}", name.trim_start_matches("./").trim_start_matches('/'));
-                let path = if path == "/." { String::from("/") } else { path };
-                self.entry(&h, &path, body)?;
+                self.entry(&h, &entry_path(name), body)?;
             }
             if next > buf.len() {
                 return Err(InitramfsError::Truncated { offset: at });
@@ -391,9 +423,9 @@ impl<A: AddressSpace> Unpacker<'_, A> {
         }
     }
 
-    /// A stream of archives and padding, as inside a compressed member (`flush_buffer`).
-    /// A member that ends inside an archive is reported as truncated where it ends (Linux:
-    /// "junk at the end of compressed archive").
+    /// The whole-buffer form of what [`CpioStream`] does with a compressed member's output:
+    /// archives and zero padding (`flush_buffer`). The host tests check the stream against it.
+    #[cfg(test)]
     fn inflated(&mut self, data: &[u8]) -> Result<(), InitramfsError> {
         let mut pos = 0;
         while pos < data.len() {
@@ -404,6 +436,350 @@ impl<A: AddressSpace> Unpacker<'_, A> {
             }
         }
         Ok(())
+    }
+}
+
+/// Where [`CpioStream`] is in the byte stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Between archives: zeros, or the `0` of a header (after a trailer only at an offset
+    /// that is a multiple of 4).
+    Between {
+        after_trailer: bool,
+    },
+    /// Collecting the 110 header bytes (in `hold`).
+    Header,
+    /// Collecting the name's `namesize` bytes (in `hold`).
+    Name,
+    /// Skipping the name's padding, then the body, then the body's padding.
+    NamePad {
+        left: usize,
+    },
+    Body {
+        left: usize,
+    },
+    BodyPad {
+        left: usize,
+    },
+}
+
+/// What becomes of the body of the entry being read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum BodyUse {
+    /// `TRAILER!!!`: the archive ends after it.
+    Trailer,
+    /// A regular file: written into the inode as it arrives.
+    File { ino: Option<u64>, written: u64 },
+    /// A symlink target (at most `PATH_MAX`) or an empty body: kept in `hold`, the entry made
+    /// at its end.
+    Held,
+    /// Skipped as Linux skips it.
+    Skip,
+    /// A name with `..`: refused once its body is there (as the whole-buffer parser does).
+    DotDot,
+}
+
+/// The entry being read.
+#[derive(Clone, Debug)]
+struct Current {
+    h: CpioHeader,
+    /// Its path in the filesystem (or the raw name, for the trailer and refusals).
+    path: String,
+    body: BodyUse,
+}
+
+/// The newc parser as a state machine over chunks of any size, for the output of a
+/// decompressor (Linux's `write_buffer` states `GotHeader`, `GotName`, `CopyFile`,
+/// `GotSymlink`, `Reset`). Only a header, a name or a symlink target is ever held (at most
+/// `PATH_MAX` bytes); file bodies go to the filesystem. [`CpioStream::finish`] reports an
+/// archive cut short exactly as the whole-buffer parser does.
+pub struct CpioStream {
+    phase: Phase,
+    hold: Vec<u8>,
+    /// Offset in the stream of the next byte, of the header being read, and of the start of
+    /// the archive it belongs to (padding is relative to that).
+    offset: usize,
+    at: usize,
+    archive_base: usize,
+    cur: Option<Current>,
+}
+
+impl Default for CpioStream {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl CpioStream {
+    pub const fn new() -> Self {
+        CpioStream {
+            phase: Phase::Between { after_trailer: false },
+            hold: Vec::new(),
+            offset: 0,
+            at: 0,
+            archive_base: 0,
+            cur: None,
+        }
+    }
+
+    /// Takes up to `want` bytes of `data` into `hold`; how many it took.
+    fn take(&mut self, data: &[u8], want: usize) -> usize {
+        let n = want.min(data.len());
+        self.hold.extend_from_slice(&data[..n]);
+        n
+    }
+
+    /// The next chunk of the stream.
+    fn feed<A: AddressSpace>(
+        &mut self,
+        u: &mut Unpacker<'_, A>,
+        data: &[u8],
+    ) -> Result<(), InitramfsError> {
+        let mut i = 0;
+        while i < data.len() {
+            let rest = &data[i..];
+            let used = match self.phase {
+                Phase::Between { after_trailer } => {
+                    if rest[0] == 0 {
+                        1
+                    } else if after_trailer && self.offset & 3 != 0 {
+                        return Err(InitramfsError::BrokenPadding { offset: self.offset });
+                    } else if rest[0] == b'0' {
+                        self.at = self.offset;
+                        self.archive_base = self.offset;
+                        self.hold.clear();
+                        self.phase = Phase::Header;
+                        0
+                    } else {
+                        return Err(InitramfsError::JunkWithin);
+                    }
+                }
+                Phase::Header => {
+                    let n = self.take(rest, HEADER_LEN - self.hold.len());
+                    if self.hold.len() == HEADER_LEN {
+                        let h = parse_header(&self.hold, self.at)?;
+                        let namesize = h.namesize as usize;
+                        if namesize == 0 || namesize > PATH_MAX {
+                            return Err(InitramfsError::NameSize {
+                                offset: self.at,
+                                size: namesize,
+                            });
+                        }
+                        self.hold.clear();
+                        self.cur = Some(Current { h, path: String::new(), body: BodyUse::Skip });
+                        self.phase = Phase::Name;
+                    }
+                    n
+                }
+                Phase::Name => {
+                    let Some(cur) = self.cur.as_ref() else { return Err(self.truncated()) };
+                    let namesize = cur.h.namesize as usize;
+                    let n = self.take(rest, namesize - self.hold.len());
+                    if self.hold.len() == namesize {
+                        self.name_done()?;
+                        self.phase = Phase::NamePad { left: n_align(namesize) - namesize };
+                    }
+                    n
+                }
+                Phase::NamePad { left } => {
+                    let n = left.min(rest.len());
+                    if n == left {
+                        self.body_start(u)?;
+                    } else {
+                        self.phase = Phase::NamePad { left: left - n };
+                    }
+                    n
+                }
+                Phase::Body { left } => {
+                    let n = left.min(rest.len());
+                    self.body_data(u, &rest[..n])?;
+                    if n == left {
+                        self.body_done(u)?;
+                    } else {
+                        self.phase = Phase::Body { left: left - n };
+                    }
+                    n
+                }
+                Phase::BodyPad { left } => {
+                    let n = left.min(rest.len());
+                    self.phase = if n < left {
+                        Phase::BodyPad { left: left - n }
+                    } else {
+                        self.after_entry()
+                    };
+                    n
+                }
+            };
+            // A phase that ends with nothing left to skip moves on at once.
+            if let Phase::NamePad { left: 0 } = self.phase {
+                self.body_start(u)?;
+            }
+            if let Phase::Body { left: 0 } = self.phase {
+                self.body_done(u)?;
+            }
+            if let Phase::BodyPad { left: 0 } = self.phase {
+                self.phase = self.after_entry();
+            }
+            i += used;
+            self.offset += used;
+        }
+        Ok(())
+    }
+
+    fn truncated(&self) -> InitramfsError {
+        InitramfsError::Truncated { offset: self.at }
+    }
+
+    /// The name is complete: checked as the whole-buffer parser checks it, and what its body
+    /// is for decided.
+    fn name_done(&mut self) -> Result<(), InitramfsError> {
+        let at = self.at;
+        let raw = core::mem::take(&mut self.hold);
+        let Some(cur) = self.cur.as_mut() else {
+            return Err(InitramfsError::Truncated { offset: at });
+        };
+        let namesize = raw.len();
+        if raw[namesize - 1] != 0 || raw[..namesize - 1].contains(&0) {
+            return Err(InitramfsError::NameWithoutNul { offset: at });
+        }
+        let name = core::str::from_utf8(&raw[..namesize - 1])
+            .map_err(|_| fs_err("(non-UTF-8 name)", Errno::EINVAL))?;
+        let kind = cur.h.mode & S_IFMT;
+        let body_len = cur.h.filesize as usize;
+        cur.body = if name == TRAILER {
+            BodyUse::Trailer
+        } else if name.split('/').any(|c| c == "..") {
+            BodyUse::DotDot
+        } else if (kind == S_IFLNK && body_len > PATH_MAX)
+            || (kind != S_IFREG && kind != S_IFLNK && body_len != 0)
+        {
+            BodyUse::Skip
+        } else if kind == S_IFREG {
+            BodyUse::File { ino: None, written: 0 }
+        } else {
+            BodyUse::Held
+        };
+        cur.path = match cur.body {
+            BodyUse::Trailer | BodyUse::DotDot => String::from(name),
+            _ => entry_path(name),
+        };
+        Ok(())
+    }
+
+    /// The body starts: a regular file is created now, so its bytes can be written as they
+    /// come.
+    fn body_start<A: AddressSpace>(
+        &mut self,
+        u: &mut Unpacker<'_, A>,
+    ) -> Result<(), InitramfsError> {
+        let Some(cur) = self.cur.as_mut() else { return Err(self.truncated()) };
+        if let BodyUse::File { ino: ino @ None, .. } = &mut cur.body {
+            *ino = Some(u.begin_file(&cur.h, &cur.path)?);
+        }
+        self.phase = Phase::Body { left: cur.h.filesize as usize };
+        Ok(())
+    }
+
+    fn body_data<A: AddressSpace>(
+        &mut self,
+        u: &mut Unpacker<'_, A>,
+        data: &[u8],
+    ) -> Result<(), InitramfsError> {
+        let Some(cur) = self.cur.as_mut() else { return Err(self.truncated()) };
+        match &mut cur.body {
+            BodyUse::File { ino: Some(ino), written } => {
+                u.file_data(*ino, *written, &cur.path, data)?;
+                *written += data.len() as u64;
+            }
+            BodyUse::Held => self.hold.extend_from_slice(data),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The body is complete: the entry is made (or refused, or skipped, or the archive ends),
+    /// then the padding to 4 bytes follows.
+    fn body_done<A: AddressSpace>(
+        &mut self,
+        u: &mut Unpacker<'_, A>,
+    ) -> Result<(), InitramfsError> {
+        let Some(cur) = self.cur.as_ref() else { return Err(self.truncated()) };
+        let body_end = self.offset_after_body();
+        match &cur.body {
+            BodyUse::Trailer => {
+                u.links = Links(Vec::new());
+                u.stats.archives += 1;
+            }
+            BodyUse::DotDot => return Err(InitramfsError::DotDot { name: cur.path.clone() }),
+            BodyUse::Skip => u.stats.skipped += 1,
+            BodyUse::File { ino: Some(ino), .. } => u.end_file(&cur.h, &cur.path, *ino)?,
+            BodyUse::File { ino: None, .. } => return Err(self.truncated()),
+            BodyUse::Held => {
+                let body = core::mem::take(&mut self.hold);
+                u.entry(&cur.h, &cur.path, &body)?;
+            }
+        }
+        let rel = body_end - self.archive_base;
+        self.phase = Phase::BodyPad { left: align4(rel) - rel };
+        Ok(())
+    }
+
+    /// The stream offset just past the body being finished (`body_done` runs before the
+    /// last chunk's bytes are counted, so it is worked out from the header's position).
+    fn offset_after_body(&self) -> usize {
+        let h = self.cur.as_ref().map_or(CpioHeader::default(), |c| c.h);
+        self.at + HEADER_LEN + n_align(h.namesize as usize) + h.filesize as usize
+    }
+
+    /// After an entry's padding: the next header, or (after a trailer) zeros and the next
+    /// archive.
+    fn after_entry(&mut self) -> Phase {
+        self.at = self.offset_after_pad();
+        let trailer = self.cur.take().is_some_and(|c| c.body == BodyUse::Trailer);
+        self.hold.clear();
+        if trailer {
+            Phase::Between { after_trailer: true }
+        } else {
+            Phase::Header
+        }
+    }
+
+    fn offset_after_pad(&self) -> usize {
+        let end = self.offset_after_body();
+        self.archive_base + align4(end - self.archive_base)
+    }
+
+    /// The stream ended: fine between archives (or in a trailer's padding); anywhere else
+    /// the archive is truncated (with the whole-buffer parser's `no cpio magic` for a cut
+    /// header that does not start like one).
+    pub fn finish(&self) -> Result<(), InitramfsError> {
+        match self.phase {
+            Phase::Between { .. } => Ok(()),
+            Phase::BodyPad { .. }
+                if self.cur.as_ref().is_some_and(|c| c.body == BodyUse::Trailer) =>
+            {
+                Ok(())
+            }
+            Phase::Header
+                if self.hold.len() >= 6
+                    && &self.hold[..6] != b"070701"
+                    && &self.hold[..6] != b"070702" =>
+            {
+                Err(InitramfsError::NoCpioMagic { offset: self.at })
+            }
+            _ => Err(self.truncated()),
+        }
+    }
+}
+
+/// An archive name as a path from the root: with or without a leading `/` or `./`; `.` is
+/// the root itself (Linux's mkdir fails and its chown/chmod apply).
+fn entry_path(name: &str) -> String {
+    let path = alloc::format!("/{}", name.trim_start_matches("./").trim_start_matches('/'));
+    if path == "/." {
+        String::from("/")
+    } else {
+        path
     }
 }
 
@@ -419,21 +795,46 @@ const COMPRESSED_FORMATS: [([u8; 2], &str); 8] = [
     ([0x28, 0xb5], "zstd"),
 ];
 
-/// CRC-32 (IEEE, reflected), as gzip's trailer holds it.
-pub fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in data {
-        crc ^= b as u32;
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+/// The CRC-32 (IEEE, reflected) table, one entry per byte value (`crc32_le`'s).
+const CRC32_TABLE: [u32; 256] = {
+    let mut t = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = i as u32;
+        let mut k = 0;
+        while k < 8 {
+            c = if c & 1 != 0 { (c >> 1) ^ 0xedb8_8320 } else { c >> 1 };
+            k += 1;
         }
+        t[i] = c;
+        i += 1;
     }
-    !crc
+    t
+};
+
+/// Adds `data` to a running CRC-32 (start with 0).
+pub fn crc32_update(crc: u32, data: &[u8]) -> u32 {
+    let mut c = !crc;
+    for &b in data {
+        c = CRC32_TABLE[((c ^ b as u32) & 0xff) as usize] ^ (c >> 8);
+    }
+    !c
 }
 
-/// One gzip member at `buf[0]` (RFC 1952): returns the inflated bytes and the member's length.
-pub fn gunzip(buf: &[u8], offset: usize) -> Result<(Vec<u8>, usize), InitramfsError> {
-    use miniz_oxide::inflate::core::{decompress, inflate_flags, DecompressorOxide};
+/// CRC-32 (IEEE, reflected), as gzip's trailer holds it.
+pub fn crc32(data: &[u8]) -> u32 {
+    crc32_update(0, data)
+}
+
+/// One gzip member at `buf[0]` (RFC 1952), inflated through a [`INFLATE_WINDOW`] window into
+/// `sink` a stretch at a time (`gunzip` with `flush`, as `unpack_to_rootfs` calls it); the
+/// CRC and length in its trailer are checked. Returns the member's length.
+pub fn gunzip_stream(
+    buf: &[u8],
+    offset: usize,
+    mut sink: impl FnMut(&[u8]) -> Result<(), InitramfsError>,
+) -> Result<usize, InitramfsError> {
+    use miniz_oxide::inflate::core::{decompress, DecompressorOxide};
     use miniz_oxide::inflate::TINFLStatus;
     let bad = |what| InitramfsError::Decompressor { offset, what };
     if buf.len() < 18 || buf[0] != 0x1f || buf[1] != 0x8b {
@@ -466,45 +867,40 @@ pub fn gunzip(buf: &[u8], offset: usize) -> Result<(Vec<u8>, usize), InitramfsEr
     if pos >= buf.len() {
         return Err(bad("header error"));
     }
-    let mut out: Vec<u8> = alloc::vec![0; (buf.len() * 4).clamp(4096, MAX_INFLATED)];
-    let mut r = DecompressorOxide::new();
-    let (mut in_pos, mut out_pos) = (pos, 0);
+    // The decompressor's tables (about 11 KiB) and the window live on the heap.
+    let mut r = alloc::boxed::Box::new(DecompressorOxide::new());
+    let mut window: Vec<u8> = alloc::vec![0; INFLATE_WINDOW];
+    let (mut in_pos, mut out_pos) = (pos, 0usize);
+    let (mut crc, mut total) = (0u32, 0u64);
     loop {
-        let (status, consumed, written) = decompress(
-            &mut r,
-            &buf[in_pos..],
-            &mut out,
-            out_pos,
-            inflate_flags::TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF,
-        );
+        // No flags: raw deflate, the whole member is in `buf`, the window wraps around.
+        let (status, consumed, written) =
+            decompress(&mut r, &buf[in_pos..], &mut window, out_pos, 0);
         in_pos += consumed;
-        out_pos += written;
+        let out = &window[out_pos..out_pos + written];
+        crc = crc32_update(crc, out);
+        total += written as u64;
+        sink(out)?;
+        out_pos = (out_pos + written) & (INFLATE_WINDOW - 1);
         match status {
             TINFLStatus::Done => break,
-            TINFLStatus::HasMoreOutput => {
-                if out.len() >= MAX_INFLATED {
-                    return Err(bad("inflated size over pivm's limit"));
-                }
-                let grow = (out.len() * 2).min(MAX_INFLATED);
-                out.resize(grow, 0);
-            }
+            TINFLStatus::HasMoreOutput => {}
             TINFLStatus::NeedsMoreInput | TINFLStatus::FailedCannotMakeProgress => {
                 return Err(bad("compressed data truncated"))
             }
             _ => return Err(bad("corrupt compressed data")),
         }
     }
-    out.truncate(out_pos);
     let trailer = buf.get(in_pos..in_pos + 8).ok_or(bad("trailer truncated"))?;
-    let crc = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]);
+    let want_crc = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]);
     let isize = u32::from_le_bytes([trailer[4], trailer[5], trailer[6], trailer[7]]);
-    if crc != crc32(&out) {
+    if want_crc != crc {
         return Err(bad("CRC mismatch"));
     }
-    if isize != out.len() as u32 {
+    if isize != total as u32 {
         return Err(bad("length mismatch"));
     }
-    Ok((out, in_pos + 8))
+    Ok(in_pos + 8)
 }
 
 /// `unpack_to_rootfs()`: every archive and compressed member in `buf`, into `fs`.
@@ -527,9 +923,13 @@ pub fn unpack_to_rootfs<A: AddressSpace>(
         let magic = [b, buf.get(pos + 1).copied().unwrap_or(0)];
         match COMPRESSED_FORMATS.iter().find(|(m, _)| *m == magic) {
             Some(([0x1f, 0x8b], _)) => {
-                let (data, len) = gunzip(&buf[pos..], pos)?;
+                // The member's output is parsed as it is inflated; a member that ends inside
+                // an archive is truncated where it ends (Linux: "junk at the end of
+                // compressed archive").
+                let mut stream = CpioStream::new();
+                let len = gunzip_stream(&buf[pos..], pos, |chunk| stream.feed(&mut u, chunk))?;
+                stream.finish()?;
                 u.stats.gzip_members += 1;
-                u.inflated(&data)?;
                 pos += len;
             }
             Some((_, method)) => return Err(InitramfsError::CompressionNotConfigured { method }),
@@ -801,6 +1201,120 @@ mod tests {
         assert_eq!(file(&fs, "/f"), b"x");
     }
 
+    /// One inode as [`snapshot`] sees it: path, mode, links, uid, device, mtime, content.
+    type Node = (String, u32, u32, u32, (u32, u32), u64, Vec<u8>);
+
+    /// Everything the filesystem holds, walked from the root: path, mode, links, owner,
+    /// device, time, and the content (file bytes or symlink target).
+    fn snapshot(fs: &Fs) -> Vec<Node> {
+        let mut out = Vec::new();
+        let mut todo = alloc::vec![(String::from(""), ROOT_INO)];
+        while let Some((path, ino)) = todo.pop() {
+            let st = fs.stat(ino).unwrap();
+            let body = match st.st_mode & S_IFMT {
+                S_IFREG => {
+                    let mut b = alloc::vec![0u8; st.st_size as usize];
+                    fs.read(ino, 0, &mut b).unwrap();
+                    b
+                }
+                S_IFLNK => fs.readlink(ino).unwrap().as_bytes().to_vec(),
+                _ => Vec::new(),
+            };
+            if st.st_mode & S_IFMT == S_IFDIR {
+                for (name, child) in fs.readdir(ino).unwrap() {
+                    if name != "." && name != ".." {
+                        todo.push((alloc::format!("{path}/{name}"), child));
+                    }
+                }
+            }
+            out.push((path, st.st_mode, st.st_nlink, st.st_uid, st.st_rdev, st.st_mtime, body));
+        }
+        out.sort();
+        out
+    }
+
+    /// The whole-buffer parse of a decompressed stream (`Unpacker::inflated`).
+    fn whole(data: &[u8]) -> (Fs, Result<UnpackStats, InitramfsError>) {
+        let mut fs = Fs::new();
+        let mut u =
+            Unpacker { fs: &mut fs, stats: UnpackStats::default(), links: Links(Vec::new()) };
+        let r = u.inflated(data).map(|()| u.stats.clone());
+        fs.verify().unwrap();
+        (fs, r)
+    }
+
+    /// The same stream fed to [`CpioStream`] in chunks that end at `cuts`.
+    fn streamed(data: &[u8], cuts: &[usize]) -> (Fs, Result<UnpackStats, InitramfsError>) {
+        let mut fs = Fs::new();
+        let mut u =
+            Unpacker { fs: &mut fs, stats: UnpackStats::default(), links: Links(Vec::new()) };
+        let mut stream = CpioStream::new();
+        let mut bounds: Vec<usize> = cuts.iter().map(|&c| c % (data.len() + 1)).collect();
+        bounds.push(0);
+        bounds.push(data.len());
+        bounds.sort();
+        let r = bounds
+            .windows(2)
+            .try_for_each(|w| stream.feed(&mut u, &data[w[0]..w[1]]))
+            .and_then(|()| stream.finish())
+            .map(|()| u.stats.clone());
+        fs.verify().unwrap();
+        (fs, r)
+    }
+
+    /// An archive of generated entries: directories, files (some larger than the inflate
+    /// window), symlinks, device nodes, a hard-linked pair, names with `./` and `/`.
+    fn generated(files: &[(u8, usize)]) -> Vec<u8> {
+        let bodies: Vec<Vec<u8>> = files
+            .iter()
+            .enumerate()
+            .map(|(i, &(seed, len))| {
+                (0..len).map(|k| (k as u8).wrapping_mul(seed) ^ i as u8).collect()
+            })
+            .collect();
+        let names: Vec<String> = (0..files.len()).map(|i| alloc::format!("d/f{i}")).collect();
+        let mut entries: Vec<(&str, u32, &[u8])> = alloc::vec![
+            ("d", S_IFDIR | 0o755, b""),
+            ("./d/e", S_IFDIR | 0o700, b""),
+            ("/d/e/link", S_IFLNK | 0o777, b"../f0"),
+            ("d/tty", S_IFCHR | 0o620, b""),
+            ("d/fifo", S_IFIFO | 0o644, b""),
+        ];
+        for (i, name) in names.iter().enumerate() {
+            entries.push((name, S_IFREG | 0o644 | (i as u32 & 0o111), &bodies[i]));
+        }
+        newc_archive(&entries)
+    }
+
+    #[test]
+    fn a_large_gzip_archive_streams_through_the_window() {
+        // Bodies several times the 32 KiB window, in one gzip member.
+        let a = generated(&[(3, 200_000), (0, 70_000), (7, 1), (5, 0), (11, 40_000)]);
+        let (plain_fs, plain) = unpack(&a);
+        let (gz_fs, gz) = unpack(&gzip(&a));
+        let (p, g) = (plain.unwrap(), gz.unwrap());
+        assert_eq!((g.gzip_members, g.entries), (1, p.entries));
+        assert_eq!(snapshot(&gz_fs), snapshot(&plain_fs));
+        assert_eq!(file(&gz_fs, "/d/f0").len(), 200_000);
+    }
+
+    #[test]
+    fn the_table_crc_is_the_bitwise_one() {
+        let bitwise = |data: &[u8]| {
+            let mut crc = !0u32;
+            for &b in data {
+                crc ^= b as u32;
+                for _ in 0..8 {
+                    crc = if crc & 1 != 0 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+                }
+            }
+            !crc
+        };
+        let data: Vec<u8> = (0..5000u32).map(|i| (i * 31 % 251) as u8).collect();
+        assert_eq!(crc32(&data), bitwise(&data));
+        assert_eq!(crc32_update(crc32(&data[..1234]), &data[1234..]), crc32(&data));
+    }
+
     proptest! {
         /// Cut or corrupted archives (plain or gzip) never panic: they unpack or give an error.
         #[test]
@@ -812,6 +1326,71 @@ mod tests {
             }
             a.truncate(cut.max(1).min(a.len()));
             let _ = unpack(&a);
+        }
+
+        /// The streaming parser gives the whole-buffer parser's files and statistics for any
+        /// chunking of any generated stream (one or two archives, zero padding around them).
+        #[test]
+        fn streaming_matches_the_whole_buffer(
+            files in proptest::collection::vec((any::<u8>(), 0usize..3000), 0..6),
+            second in any::<bool>(),
+            lead in 0usize..3,
+            pad in 0usize..3,
+            cuts in proptest::collection::vec(any::<usize>(), 0..12),
+        ) {
+            let mut data = alloc::vec![0u8; 4 * lead];
+            data.extend_from_slice(&generated(&files));
+            if second {
+                data.extend_from_slice(&alloc::vec![0u8; 4 * pad]);
+                data.extend_from_slice(&newc_archive(&[("d/f0", S_IFREG | 0o600, b"again")]));
+            }
+            data.extend_from_slice(&alloc::vec![0u8; pad]);
+            let (wfs, w) = whole(&data);
+            let (sfs, st) = streamed(&data, &cuts);
+            prop_assert_eq!(&st, &w);
+            prop_assert!(w.is_ok());
+            prop_assert_eq!(snapshot(&sfs), snapshot(&wfs));
+        }
+
+        /// Damaged streams give the same error either way (or the same files when they still
+        /// parse); only a filesystem refusal can come first when streaming, since a file is
+        /// created before its body has arrived.
+        #[test]
+        fn damaged_streams_fail_alike(
+            files in proptest::collection::vec((any::<u8>(), 0usize..300), 0..4),
+            cut in any::<usize>(),
+            flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..4),
+            cuts in proptest::collection::vec(any::<usize>(), 0..8),
+        ) {
+            let mut data = generated(&files);
+            for (at, v) in flips {
+                let i = at % data.len();
+                data[i] = v;
+            }
+            data.truncate(cut % (data.len() + 1));
+            let (wfs, w) = whole(&data);
+            let (sfs, st) = streamed(&data, &cuts);
+            match (&w, &st) {
+                (Ok(_), Ok(_)) => {
+                    prop_assert_eq!(&st, &w);
+                    prop_assert_eq!(snapshot(&sfs), snapshot(&wfs));
+                }
+                (_, Err(InitramfsError::Fs { .. })) => {}
+                _ => prop_assert_eq!(st, w),
+            }
+        }
+
+        /// A gzip member unpacks to what its plain archive unpacks to.
+        #[test]
+        fn gzip_members_unpack_like_their_archive(
+            files in proptest::collection::vec((any::<u8>(), 0usize..40_000), 0..4),
+        ) {
+            let a = generated(&files);
+            let (pfs, p) = unpack(&a);
+            let (gfs, g) = unpack(&gzip(&a));
+            let (p, g) = (p.unwrap(), g.unwrap());
+            prop_assert_eq!((g.entries, g.archives, g.gzip_members), (p.entries, p.archives, 1));
+            prop_assert_eq!(snapshot(&gfs), snapshot(&pfs));
         }
     }
 }

@@ -73,8 +73,14 @@ impl Opts {
         self.dtb = Some(name);
         self
     }
-    /// `-initrd build/initramfs.cpio` (the test programs, built by `make initramfs`).
+    /// `-initrd build/initramfs.cpio.gz` (the test programs, built by `make initramfs`),
+    /// gzip-compressed as Linux's initramfs is.
     pub fn initramfs(mut self) -> Opts {
+        self.initrd = Some("build/initramfs.cpio.gz");
+        self
+    }
+    /// `-initrd build/initramfs.cpio`: the same archive uncompressed.
+    pub fn initramfs_raw(mut self) -> Opts {
         self.initrd = Some("build/initramfs.cpio");
         self
     }

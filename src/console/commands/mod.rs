@@ -9,7 +9,7 @@ use self::cma::{cmd_cma_alloc, cmd_cma_release};
 use self::files::cmd_cat;
 use self::mmu::{cmd_layout, cmd_p2v, cmd_peek, cmd_pt, cmd_ptdump, cmd_v2p};
 use self::pages::{cmd_alloc_pages, cmd_frag, cmd_free_pages, cmd_free_pages_pfn, cmd_memtest};
-use self::process::{cmd_kill, cmd_ls, cmd_ps, cmd_run};
+use self::process::{cmd_bg, cmd_fg, cmd_jobs, cmd_kill, cmd_ls, cmd_ps, cmd_run};
 use self::scenario::cmd_scenario;
 use self::slab::{cmd_kfree, cmd_kmalloc, cmd_ksize};
 use self::system::{cmd_crash, cmd_jiffies, cmd_poweroff, cmd_reboot};
@@ -243,6 +243,24 @@ pub static COMMANDS: &[Command] = &[
         usage: "run PATH [ARGS...] [&]",
         help: "run a program from the initramfs (in the foreground; & for the background)",
         run: cmd_run,
+    },
+    Command {
+        name: "jobs",
+        usage: "jobs",
+        help: "the programs run in the background or stopped (Ctrl-Z), as bash lists them",
+        run: cmd_jobs,
+    },
+    Command {
+        name: "fg",
+        usage: "fg [PID]",
+        help: "continue a stopped or background program in the foreground (SIGCONT)",
+        run: cmd_fg,
+    },
+    Command {
+        name: "bg",
+        usage: "bg [PID]",
+        help: "continue a stopped program in the background (SIGCONT)",
+        run: cmd_bg,
     },
     Command { name: "ls", usage: "ls [PATH]", help: "list a directory of the rootfs", run: cmd_ls },
     Command {

@@ -1,12 +1,14 @@
 //! Programs from the console: `run PATH [ARGS...] [&]` (in the foreground the console's input
-//! goes to the program and Ctrl-C sends it SIGINT; a shell's `Segmentation fault` line when a
-//! signal kills it), `ls [PATH]` over the rootfs, `kill [-SIG] PID` and a short `ps`.
+//! goes to the program, Ctrl-C sends it SIGINT and Ctrl-Z SIGTSTP; a shell's `Segmentation
+//! fault` line when a signal kills it), job control as bash's (`jobs`, `fg [PID]`, `bg [PID]`
+//! over [`JobTable`]), `ls [PATH]` over the rootfs, `kill [-SIG] PID` and `ps`.
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::{CmdError, CmdResult};
 use crate::console::args::{parse_u32, Args};
 use crate::console::input::{self, Input};
+use crate::console::jobs::{JobStatus, JobTable};
 use crate::console::line::CTRL_C;
 use crate::kernel::process::{self, exec, fs::with_rootfs, TaskState};
 use crate::kernel::Kernel;
@@ -14,6 +16,11 @@ use crate::{kprint, kprintln};
 
 /// Ctrl-D: end of input for the foreground program.
 const CTRL_D: u8 = 0x04;
+/// Ctrl-Z: the tty's VSUSP, SIGTSTP to the foreground program.
+const CTRL_Z: u8 = 0x1a;
+
+/// The console's jobs: programs `run` started that run in the background or are stopped.
+static JOBS: spin::Mutex<JobTable> = spin::Mutex::new(JobTable::new());
 
 pub(crate) fn cmd_run(_k: &Kernel, args: &Args<'_>) -> CmdResult {
     let mut words: Vec<&str> = args.as_slice()[1..].to_vec();
@@ -27,31 +34,50 @@ pub(crate) fn cmd_run(_k: &Kernel, args: &Args<'_>) -> CmdResult {
         Ok(pid) => pid,
         Err(e) => fail!(args, "{}: {}", path, e),
     };
+    let cmd = words.join(" ");
     if background {
+        JOBS.lock().add(pid, &cmd, JobStatus::Running, false);
         kprintln!("[{}]", pid);
         return Ok(());
     }
-    wait_foreground(pid);
+    wait_foreground(pid, &cmd);
     Ok(())
 }
 
+/// Whether `pid` is gone or a zombie, and whether it is stopped.
+fn fg_state(pid: u32) -> (bool, bool) {
+    process::with_tasks(|t| match t.map.get(&pid) {
+        None => (true, false),
+        Some(x) => (x.state == TaskState::Zombie, x.state == TaskState::Stopped),
+    })
+}
+
 /// The console waits for its foreground program, passing typed lines on (echoed, as a tty
-/// in canonical mode does) and Ctrl-C as SIGINT, then reaps it.
-fn wait_foreground(pid: u32) {
+/// in canonical mode does), Ctrl-C as SIGINT and Ctrl-Z as SIGTSTP, then reaps it, or, when
+/// it stops, makes it a stopped job and prints bash's `[1]+  Stopped  ...` line.
+fn wait_foreground(pid: u32, cmd: &str) {
     {
         let mut q = process::STDIN.lock();
         q.0.clear();
         q.1 = false;
     }
-    let exited =
-        || process::with_tasks(|t| t.map.get(&pid).is_none_or(|x| x.state == TaskState::Zombie));
-    while !exited() {
-        match input::next_or(|| exited() || input::interrupted(), true) {
+    let done = || {
+        let (exited, stopped) = fg_state(pid);
+        exited || stopped
+    };
+    let mut suspended = false;
+    while !done() {
+        match input::next_or(|| done() || input::interrupted(), true) {
             None => {}
             Some(Input::Lost) => {}
             Some(Input::Byte(CTRL_C)) => {
                 kprint!("^C");
                 let _ = process::send_signal(pid, process::SIGINT);
+            }
+            Some(Input::Byte(CTRL_Z)) => {
+                kprint!("^Z");
+                suspended = true;
+                let _ = process::send_signal(pid, process::SIGTSTP);
             }
             Some(Input::Byte(CTRL_D)) => process::STDIN.lock().1 = true,
             Some(Input::Byte(b)) => {
@@ -68,6 +94,25 @@ fn wait_foreground(pid: u32) {
     // What the program was given but did not read is the console's again.
     let unread: Vec<u8> = process::STDIN.lock().0.drain(..).collect();
     input::unread(&unread);
+    if fg_state(pid).1 {
+        // Stopped: the console takes the terminal back; the program is a stopped job.
+        let sig = process::with_tasks(|t| {
+            t.map.get_mut(&pid).map_or(0, |x| {
+                x.foreground = false;
+                x.ext.stop_code
+            })
+        });
+        if suspended {
+            kprintln!();
+        }
+        let mut jobs = JOBS.lock();
+        jobs.add(pid, cmd, JobStatus::Stopped(sig), true);
+        if let Some(line) = jobs.line(pid) {
+            kprintln!("{}", line);
+        }
+        return;
+    }
+    JOBS.lock().remove(pid);
     let status = process::reap(pid);
     reap_background();
     if let Some(status) = status {
@@ -92,6 +137,7 @@ pub(crate) fn reap_background() {
             .collect()
     });
     for (pid, job) in done {
+        JOBS.lock().remove(pid);
         if let Some(status) = process::reap(pid).filter(|_| job) {
             let what = process::describe_status(status).unwrap_or(if status == 0 {
                 "Done"
@@ -144,7 +190,7 @@ pub(crate) fn cmd_ls(_k: &Kernel, args: &Args<'_>) -> CmdResult {
 }
 
 /// Signal names `kill -NAME` takes.
-const SIGNAL_NAMES: [(&str, u32); 8] = [
+const SIGNAL_NAMES: [(&str, u32); 14] = [
     ("HUP", 1),
     ("INT", 2),
     ("QUIT", 3),
@@ -153,7 +199,121 @@ const SIGNAL_NAMES: [(&str, u32); 8] = [
     ("USR1", 10),
     ("USR2", 12),
     ("TERM", 15),
+    ("CHLD", 17),
+    ("CONT", 18),
+    ("STOP", 19),
+    ("TSTP", 20),
+    ("TTIN", 21),
+    ("TTOU", 22),
 ];
+
+/// The job states the table shows, refreshed from the tasks (finished jobs are reaped and
+/// reported first, as bash does before it lists jobs).
+fn refresh_jobs() {
+    reap_background();
+    let mut jobs = JOBS.lock();
+    let pids: Vec<u32> = jobs.iter().map(|j| j.pid).collect();
+    for pid in pids {
+        let now = process::with_tasks(|t| {
+            t.map.get(&pid).map(|x| match x.state {
+                TaskState::Stopped => JobStatus::Stopped(x.ext.stop_code),
+                _ => JobStatus::Running,
+            })
+        });
+        let fg = jobs.get(pid).is_some_and(|j| j.foreground);
+        match now {
+            Some(status) => jobs.set(pid, status, fg),
+            None => {
+                jobs.remove(pid);
+            }
+        }
+    }
+}
+
+/// The job `fg`/`bg` name: `PID`, `%N` (job number) or none (the current job).
+fn job_arg(args: &Args<'_>) -> Result<u32, CmdError> {
+    let jobs = JOBS.lock();
+    let pid = match args.get(1) {
+        None => jobs.current(),
+        Some(a) => match a.strip_prefix('%') {
+            Some(n) => {
+                parse_u32(n).ok().and_then(|n| jobs.iter().find(|j| j.num == n)).map(|j| j.pid)
+            }
+            None => parse_u32(a).ok().filter(|&p| jobs.get(p).is_some()),
+        },
+    };
+    drop(jobs);
+    match pid {
+        Some(p) => Ok(p),
+        None => fail!(args, "{}: no such job", args.get(1).unwrap_or("current")),
+    }
+}
+
+/// `jobs`: the console's background and stopped programs, as bash lists them.
+pub(crate) fn cmd_jobs(_k: &Kernel, args: &Args<'_>) -> CmdResult {
+    if args.len() > 1 {
+        return Err(CmdError::Usage);
+    }
+    refresh_jobs();
+    let jobs = JOBS.lock();
+    for j in jobs.iter() {
+        if let Some(line) = jobs.line(j.pid) {
+            kprintln!("{}", line);
+        }
+    }
+    Ok(())
+}
+
+/// `fg [PID]`: the job continues (SIGCONT) in the foreground; the console waits for it.
+pub(crate) fn cmd_fg(_k: &Kernel, args: &Args<'_>) -> CmdResult {
+    if args.len() > 2 {
+        return Err(CmdError::Usage);
+    }
+    refresh_jobs();
+    let pid = job_arg(args)?;
+    let cmd = {
+        let mut jobs = JOBS.lock();
+        jobs.set(pid, JobStatus::Running, true);
+        jobs.get(pid).map(|j| j.cmd.clone()).unwrap_or_default()
+    };
+    process::with_tasks(|t| {
+        if let Some(x) = t.map.get_mut(&pid) {
+            x.foreground = true;
+        }
+    });
+    kprintln!("{}", cmd);
+    let _ = process::send_signal(pid, process::SIGCONT);
+    wait_foreground(pid, &cmd);
+    Ok(())
+}
+
+/// `bg [PID]`: a stopped job continues (SIGCONT) in the background.
+pub(crate) fn cmd_bg(_k: &Kernel, args: &Args<'_>) -> CmdResult {
+    if args.len() > 2 {
+        return Err(CmdError::Usage);
+    }
+    refresh_jobs();
+    let pid = job_arg(args)?;
+    let (running, num) = {
+        let jobs = JOBS.lock();
+        let j = jobs.get(pid);
+        (j.is_some_and(|j| j.status == JobStatus::Running), j.map_or(0, |j| j.num))
+    };
+    if running {
+        fail!(args, "job {} already in background", num);
+    }
+    {
+        let mut jobs = JOBS.lock();
+        jobs.set(pid, JobStatus::Running, false);
+        jobs.make_current(pid);
+        if let Some(line) = jobs.bg_line(pid) {
+            kprintln!("{}", line);
+        }
+    }
+    let _ = process::send_signal(pid, process::SIGCONT);
+    process::schedule();
+    Ok(())
+}
 
 pub(crate) fn cmd_kill(_k: &Kernel, args: &Args<'_>) -> CmdResult {
     let (sig, pid) = match args.len() {

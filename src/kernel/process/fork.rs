@@ -32,6 +32,18 @@ pub struct ProcExt {
     pub chld_info: Option<Siginfo>,
     /// The registered `struct rseq`, if any.
     pub rseq: Option<super::rseq::Rseq>,
+    /// The stop signal a `wait4(WUNTRACED)` has not reported yet (`exit_code` of a stopped
+    /// task), 0 when none.
+    pub stop_code: u32,
+    /// Resumed by SIGCONT and not yet reported to `wait4(WCONTINUED)`
+    /// (`SIGNAL_STOP_CONTINUED`).
+    pub continued: bool,
+    /// Exited while its parent ignored SIGCHLD (or had `SA_NOCLDWAIT`): released at once,
+    /// invisible to `wait4` (`EXIT_DEAD` with `autoreap`).
+    pub autoreap: bool,
+    /// The jiffy a `nanosleep` that a signal interrupted was to wake at, for its restart when
+    /// no handler runs (a stop and SIGCONT): `restart_block.nanosleep.expires`.
+    pub restart_wake: Option<u64>,
 }
 
 impl Default for ProcExt {
@@ -47,6 +59,10 @@ impl Default for ProcExt {
             restart: None,
             chld_info: None,
             rseq: None,
+            stop_code: 0,
+            continued: false,
+            autoreap: false,
+            restart_wake: None,
         }
     }
 }
@@ -64,6 +80,10 @@ impl ProcExt {
             restart: None,
             chld_info: None,
             rseq: self.rseq,
+            stop_code: 0,
+            continued: false,
+            autoreap: false,
+            restart_wake: None,
         }
     }
 }

@@ -1,8 +1,10 @@
 //! Processes: tasks (`task_struct`: pid, comm, state, mm, an 8 KiB kernel stack, the saved
 //! context), the run queue and `schedule()` (round-robin, preempted from the timer tick on the
-//! way back to user space), exit and reaping, the few signals the console sends (fatal by
-//! default: no handler is run yet), and the user-fault and work-pending handlers the entry
-//! code calls. Task 0 is the console itself (Linux's idle task, `swapper/0`): it runs
+//! way back to user space), exit and reaping, signal delivery (handlers, default actions),
+//! and the user-fault and work-pending handlers the entry
+//! code calls. Job control as Linux has it for a single-threaded process: the stop signals stop
+//! a task (`T`), SIGCONT resumes it, the parent hears of both through SIGCHLD and `wait4`, and
+//! a parent that ignores SIGCHLD has its children released at exit. Task 0 is the console itself (Linux's idle task, `swapper/0`): it runs
 //! whenever it has input, and gives the CPU away while it waits.
 pub mod exec;
 pub mod fork;
@@ -54,12 +56,17 @@ pub const SIGKILL: u32 = 9;
 pub const SIGSEGV: u32 = 11;
 pub const SIGTERM: u32 = 15;
 pub const SIGCHLD: u32 = 17;
+pub const SIGCONT: u32 = 18;
+pub const SIGSTOP: u32 = 19;
+pub const SIGTSTP: u32 = 20;
 
-/// `TASK_RUNNING`, `TASK_INTERRUPTIBLE`, `EXIT_ZOMBIE`.
+/// `TASK_RUNNING`, `TASK_INTERRUPTIBLE`, `TASK_STOPPED`, `EXIT_ZOMBIE`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TaskState {
     Runnable,
     Sleeping,
+    /// Stopped by a stop signal: never scheduled until SIGCONT (or SIGKILL) wakes it.
+    Stopped,
     Zombie,
 }
 
@@ -69,6 +76,7 @@ impl TaskState {
         match self {
             TaskState::Runnable => 'R',
             TaskState::Sleeping => 'S',
+            TaskState::Stopped => 'T',
             TaskState::Zombie => 'Z',
         }
     }
@@ -207,6 +215,10 @@ impl Tasks {
 pub static TASKS: Mutex<Option<Tasks>> = Mutex::new(None);
 static NEED_RESCHED: AtomicBool = AtomicBool::new(false);
 static CURRENT_PID: AtomicU32 = AtomicU32::new(0);
+/// A child exited with `autoreap` set: the next task to come out of `schedule()` releases it
+/// (its kernel stack cannot go while it still runs on it, as Linux's `put_task_stack` waits
+/// for `finish_task_switch`).
+static AUTOREAP_PENDING: AtomicBool = AtomicBool::new(false);
 /// Ticks of the current task not yet added to it (the tick does not take the task lock).
 static CUR_UTICKS: AtomicU64 = AtomicU64::new(0);
 static CUR_STICKS: AtomicU64 = AtomicU64::new(0);
@@ -405,6 +417,24 @@ pub fn schedule() {
     }
     NEED_RESCHED.store(false, Ordering::Relaxed);
     irqflags::local_irq_restore(flags);
+    if AUTOREAP_PENDING.swap(false, Ordering::Relaxed) {
+        release_autoreaped();
+    }
+}
+
+/// `release_task` for children that exited while their parent ignored SIGCHLD: no zombie
+/// stays behind for `wait4`.
+fn release_autoreaped() {
+    let dead: Vec<u32> = with_tasks(|t| {
+        t.map
+            .values()
+            .filter(|x| x.state == TaskState::Zombie && x.ext.autoreap && x.pid != t.current)
+            .map(|x| x.pid)
+            .collect()
+    });
+    for pid in dead {
+        reap_task(pid);
+    }
 }
 
 /// Asks for a reschedule on the way back to user space (`set_tsk_need_resched`).
@@ -423,33 +453,106 @@ pub fn send_signal(pid: u32, sig: u32) -> Result<(), crate::mm::mm_types::Errno>
     if sig == 0 || sig > 64 {
         return Err(Errno::EINVAL);
     }
-    with_tasks(|t| {
+    let resumed = with_tasks(|t| {
         let task = t.map.get_mut(&pid).filter(|x| x.pid != 0).ok_or(Errno::ESRCH)?;
         if task.state == TaskState::Zombie {
-            return Ok(());
+            return Ok(false);
         }
-        // prepare_signal: a signal the task ignores (and does not block) is dropped here.
-        if task.blocked & sigbit(sig) == 0
-            && rules::sig_ignored(&task.sigactions[sig as usize], sig)
-        {
-            return Ok(());
-        }
-        task.pending |= sigbit(sig);
-        if task.state == TaskState::Sleeping {
+        // prepare_signal: a stop signal throws a pending SIGCONT away and SIGCONT the pending
+        // stop signals; SIGCONT resumes a stopped task whatever its action (even ignored).
+        task.pending = rules::prepare_pending(task.pending, sig);
+        let mut resumed = false;
+        if sig == SIGCONT && task.state == TaskState::Stopped {
+            task.ext.stop_code = 0;
+            task.ext.continued = true;
             task.state = TaskState::Runnable;
-            task.wake_at = u64::MAX;
-            if !t.rq.contains(&pid) {
-                t.rq.push_back(pid);
+            resumed = true;
+        }
+        // A signal the task ignores (and does not block) is dropped here.
+        if task.blocked & sigbit(sig) != 0
+            || !rules::sig_ignored(&task.sigactions[sig as usize], sig)
+        {
+            task.pending |= sigbit(sig);
+            // signal_wake_up: a sleeper looks at it; only SIGKILL wakes a stopped task.
+            if task.state == TaskState::Sleeping
+                || (task.state == TaskState::Stopped && sig == SIGKILL)
+            {
+                task.state = TaskState::Runnable;
+                task.wake_at = u64::MAX;
             }
         }
-        Ok(())
-    })
+        if task.state == TaskState::Runnable && !t.rq.contains(&pid) {
+            t.rq.push_back(pid);
+        }
+        Ok(resumed)
+    })?;
+    if resumed {
+        notify_parent_cldstop(pid, si_code::CLD_CONTINUED, SIGCONT);
+    }
+    Ok(())
+}
+
+/// `do_notify_parent_cldstop`: the parent of `child` hears that it stopped or continued
+/// (SIGCHLD with `CLD_STOPPED`/`CLD_CONTINUED` unless it ignores SIGCHLD or set
+/// `SA_NOCLDSTOP`) and is woken if it sleeps in `wait4`. The console (pid 0) looks at its
+/// jobs' states itself.
+fn notify_parent_cldstop(child: u32, code: i32, status: u32) {
+    let send = with_tasks(|t| {
+        let c = t.map.get(&child)?;
+        let (parent, uid, utime, stime) = (c.ppid, c.ext.uid, c.utime, c.stime);
+        if parent == 0 {
+            return None;
+        }
+        let p = t.map.get_mut(&parent)?;
+        let send = rules::cldstop_sends(&p.sigactions[SIGCHLD as usize]);
+        if send && p.pending & sigbit(SIGCHLD) == 0 {
+            p.ext.chld_info = Some(Siginfo {
+                si_signo: SIGCHLD as i32,
+                si_errno: 0,
+                si_code: code,
+                fields: abisig::SigFields::Chld {
+                    pid: child as i32,
+                    uid,
+                    status: status as i32,
+                    utime: utime as i32,
+                    stime: stime as i32,
+                },
+            });
+        }
+        if p.state == TaskState::Sleeping {
+            p.state = TaskState::Runnable;
+            p.wake_at = u64::MAX;
+            if !t.rq.contains(&parent) {
+                t.rq.push_back(parent);
+            }
+        }
+        send.then_some(parent)
+    });
+    if let Some(parent) = send {
+        let _ = send_signal(parent, SIGCHLD);
+    }
+}
+
+/// `do_signal_stop` for a single-threaded process: the task stops (`TASK_STOPPED`, the stop
+/// signal kept for `wait4(WUNTRACED)`), its parent is told, and it does not run again until
+/// SIGCONT or SIGKILL wakes it.
+fn do_signal_stop(sig: u32) {
+    let me = with_current(|t| {
+        t.state = TaskState::Stopped;
+        t.ext.stop_code = sig;
+        t.ext.continued = false;
+        t.pid
+    });
+    notify_parent_cldstop(me, si_code::CLD_STOPPED, sig);
+    schedule();
 }
 
 /// What `get_signal` decided for the current task.
 enum SignalAction {
     /// The default action kills (`do_group_exit`).
     Kill(u32),
+    /// The default action stops (`do_signal_stop`).
+    Stop(u32),
     /// Run the handler.
     Handle(u32, KernelSigaction, Siginfo, ThreadFault),
 }
@@ -471,14 +574,13 @@ fn get_signal(task: &mut Task) -> Option<SignalAction> {
         }
         task.pending &= !sigbit(sig);
         if sig == SIGKILL || act.sa_handler == SIG_DFL {
-            // Stop signals are ignored too: pivm has no stopped state.
-            if !matches!(
-                rules::default_action(sig),
-                rules::DefaultAction::Term | rules::DefaultAction::Core
-            ) {
-                continue;
+            match rules::default_action(sig) {
+                rules::DefaultAction::Term | rules::DefaultAction::Core => {
+                    return Some(SignalAction::Kill(sig))
+                }
+                rules::DefaultAction::Stop => return Some(SignalAction::Stop(sig)),
+                rules::DefaultAction::Ign | rules::DefaultAction::Cont => continue,
             }
-            return Some(SignalAction::Kill(sig));
         }
         if act.sa_handler == SIG_IGN {
             continue;
@@ -543,7 +645,9 @@ fn handle_signal(
     info: Siginfo,
     tf: ThreadFault,
 ) {
-    // An interrupted system call: EINTR, or run again after the handler (SA_RESTART).
+    // An interrupted system call: EINTR, or run again after the handler (SA_RESTART). An
+    // interrupted sleep is not resumed after a handler (EINTR).
+    with_current(|t| t.ext.restart_wake = None);
     if let Some(code) = with_current(|t| t.ext.restart.take()) {
         match rules::restart_decision(code, Some(&act)) {
             Some(rules::Restart::Again) => restart_syscall(regs),
@@ -613,6 +717,10 @@ fn do_work_pending(regs: &mut PtRegs) {
     loop {
         match with_current(get_signal) {
             Some(SignalAction::Kill(sig)) => do_exit(sig),
+            Some(SignalAction::Stop(sig)) => {
+                do_signal_stop(sig);
+                continue;
+            }
             Some(SignalAction::Handle(sig, act, info, tf)) => {
                 // rseq_signal_deliver, before the frame saves the pc (force_sigsegv if the
                 // area cannot be used).
@@ -629,11 +737,13 @@ fn do_work_pending(regs: &mut PtRegs) {
         }
         schedule();
     }
-    // No handler ran: a call that asked for a restart runs again.
-    if let Some(code) = with_current(|t| t.ext.restart.take()) {
-        if rules::restart_decision(code, None) == Some(rules::Restart::Again) {
-            restart_syscall(regs);
+    // No handler ran: a call that asked for a restart runs again (a sleep until its first
+    // deadline).
+    match with_current(|t| t.ext.restart.take()) {
+        Some(code) if rules::restart_decision(code, None) == Some(rules::Restart::Again) => {
+            restart_syscall(regs)
         }
+        _ => with_current(|t| t.ext.restart_wake = None),
     }
     // resume_user_mode_work -> rseq_handle_notify_resume (force_sigsegv on a bad area).
     if rseq::notify_resume(regs).is_err() {
@@ -697,22 +807,30 @@ pub fn do_exit(status: u32) -> ! {
         }
     });
     if parent != 0 {
-        // __wake_up_parent: a parent asleep in wait4 looks again.
-        with_tasks(|t| {
-            if let Some(p) = t.map.get_mut(&parent) {
-                if exit_signal == SIGCHLD {
-                    p.ext.chld_info = Some(info);
-                }
-                if p.state == TaskState::Sleeping {
-                    p.state = TaskState::Runnable;
-                    p.wake_at = u64::MAX;
-                    if !t.rq.contains(&parent) {
-                        t.rq.push_back(parent);
-                    }
+        // do_notify_parent: the autoreap rule, then __wake_up_parent (a parent asleep in
+        // wait4 looks again, and gets ECHILD once its last child is released).
+        let send = with_tasks(|t| {
+            let p = t.map.get_mut(&parent)?;
+            let (autoreap, send) =
+                rules::exit_autoreap(&p.sigactions[SIGCHLD as usize], exit_signal);
+            // SIGCHLD is not queued twice: the first siginfo stays (`legacy_queue`).
+            if send && exit_signal == SIGCHLD && p.pending & sigbit(SIGCHLD) == 0 {
+                p.ext.chld_info = Some(info);
+            }
+            if p.state == TaskState::Sleeping {
+                p.state = TaskState::Runnable;
+                p.wake_at = u64::MAX;
+                if !t.rq.contains(&parent) {
+                    t.rq.push_back(parent);
                 }
             }
+            if autoreap {
+                t.current().ext.autoreap = true;
+                AUTOREAP_PENDING.store(true, Ordering::Relaxed);
+            }
+            Some(send)
         });
-        if exit_signal != 0 {
+        if send == Some(true) {
             let _ = send_signal(parent, exit_signal);
         }
     }
@@ -905,25 +1023,54 @@ pub struct Reaped {
     pub stime: u64,
 }
 
-/// `do_wait` for `wait4(pid, ..., options)`: a zombie child reaped, `Ok(None)` with
-/// `WNOHANG` while children run, `ECHILD` without children; sleeps otherwise.
+/// `do_wait` for `wait4(pid, ..., options)`: a zombie child reaped, a stop
+/// (`WUNTRACED`) or continue (`WCONTINUED`) reported once, `Ok(None)` with `WNOHANG` while
+/// children run, `ECHILD` without children (autoreaped ones are not children any more);
+/// sleeps otherwise.
 pub fn do_wait(pid: i32, options: u32) -> Result<Option<Reaped>, crate::mm::mm_types::Errno> {
     use crate::mm::mm_types::Errno;
     loop {
         let me = current_pid();
         let found = with_tasks(|t| {
             let mut any = false;
-            for x in t.map.values() {
+            for x in t.map.values_mut() {
                 if x.pid == 0
                     || x.ppid != me
+                    || x.ext.autoreap
                     || !rules::wait_eligible(pid, x.pid, x.ext.exit_signal, options)
                 {
                     continue;
                 }
                 any = true;
-                if x.state == TaskState::Zombie {
-                    return Ok(Some(x.pid));
-                }
+                let st = rules::ChildWaitState {
+                    zombie: x.state == TaskState::Zombie,
+                    stop_code: x.ext.stop_code,
+                    continued: x.ext.continued,
+                };
+                let status = match rules::wait_report(st, options) {
+                    None => continue,
+                    Some(rules::WaitReport::Exited) => return Ok(Some((x.pid, None))),
+                    Some(rules::WaitReport::Stopped(sig)) => {
+                        x.ext.stop_code = 0;
+                        rules::status_stopped(sig)
+                    }
+                    Some(rules::WaitReport::Continued) => {
+                        x.ext.continued = false;
+                        rules::STATUS_CONTINUED
+                    }
+                };
+                // wait_task_stopped/continued: the child stays; getrusage(RUSAGE_BOTH).
+                let r = Reaped {
+                    pid: x.pid,
+                    status,
+                    counts: FaultCounts {
+                        min_flt: x.counts.min_flt + x.cmin_flt,
+                        maj_flt: x.counts.maj_flt + x.cmaj_flt,
+                    },
+                    utime: x.utime + x.cutime,
+                    stime: x.stime + x.cstime,
+                };
+                return Ok(Some((x.pid, Some(r))));
             }
             if any {
                 Ok(None)
@@ -931,7 +1078,10 @@ pub fn do_wait(pid: i32, options: u32) -> Result<Option<Reaped>, crate::mm::mm_t
                 Err(Errno::ECHILD)
             }
         })?;
-        if let Some(child) = found {
+        if let Some((_, Some(report))) = found {
+            return Ok(Some(report));
+        }
+        if let Some((child, None)) = found {
             let Some(task) = reap_task(child) else { continue };
             let r = Reaped {
                 pid: child,
@@ -956,7 +1106,8 @@ pub fn do_wait(pid: i32, options: u32) -> Result<Option<Reaped>, crate::mm::mm_t
             return Ok(None);
         }
         let interrupted = with_current(|t| {
-            if t.pending & !t.blocked & !sigbit(SIGCHLD) != 0 {
+            // A SIGCHLD with a handler interrupts too (the children were looked at first).
+            if t.pending & !t.blocked != 0 {
                 return true;
             }
             t.state = TaskState::Sleeping;

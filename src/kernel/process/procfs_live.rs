@@ -119,6 +119,7 @@ pub fn task_snapshot(task: &Task, sigq_limit: u64) -> TaskSnapshot<'_> {
     let state = match task.state {
         KState::Runnable => TaskState::Running,
         KState::Sleeping => TaskState::Sleeping,
+        KState::Stopped => TaskState::Stopped,
         KState::Zombie => TaskState::Zombie,
     };
     let randomized = task.mm.is_some()

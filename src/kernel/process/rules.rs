@@ -170,6 +170,63 @@ pub const fn wcoredump(status: u32) -> bool {
     status & WCOREFLAG != 0
 }
 
+/// The status `wait_task_stopped` reports for a child stopped by `signo`
+/// (`W_STOPCODE(sig)`: `WIFSTOPPED`, `WSTOPSIG` = `signo`).
+pub const fn status_stopped(signo: u32) -> u32 {
+    ((signo & 0xff) << 8) | 0x7f
+}
+
+/// The status `wait_task_continued` reports (`WIFCONTINUED`).
+pub const STATUS_CONTINUED: u32 = 0xffff;
+
+/// `WIFSTOPPED`, `WSTOPSIG`, `WIFCONTINUED` of a status.
+pub const fn wifstopped(status: u32) -> bool {
+    status & 0xff == 0x7f
+}
+pub const fn wstopsig(status: u32) -> u32 {
+    (status >> 8) & 0xff
+}
+pub const fn wifcontinued(status: u32) -> bool {
+    status == STATUS_CONTINUED
+}
+
+/// What a child has to tell a waiting parent (`wait_consider_task`'s view of it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ChildWaitState {
+    /// `EXIT_ZOMBIE`.
+    pub zombie: bool,
+    /// The stop signal not yet reported (`exit_code` of a stopped task; 0 once reported).
+    pub stop_code: u32,
+    /// `SIGNAL_STOP_CONTINUED`: resumed, not yet reported.
+    pub continued: bool,
+}
+
+/// What a `wait4` with `options` gets from a child.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitReport {
+    /// Reap it (`wait_task_zombie`).
+    Exited,
+    /// `wait_task_stopped`: status `W_STOPCODE(sig)`; the report is consumed.
+    Stopped(u32),
+    /// `wait_task_continued`: status 0xffff; the report is consumed.
+    Continued,
+}
+
+/// `wait_consider_task`'s order: a zombie first, then a stop (only with `WUNTRACED`), then a
+/// continue (only with `WCONTINUED`); `None`: nothing to report yet.
+pub fn wait_report(c: ChildWaitState, options: u32) -> Option<WaitReport> {
+    if c.zombie {
+        return Some(WaitReport::Exited);
+    }
+    if options & WUNTRACED != 0 && c.stop_code != 0 {
+        return Some(WaitReport::Stopped(c.stop_code));
+    }
+    if options & WCONTINUED != 0 && c.continued {
+        return Some(WaitReport::Continued);
+    }
+    None
+}
+
 /// `kernel_wait4()`'s option check.
 pub fn check_wait_options(options: u32) -> Result<(), Errno> {
     if options & !(WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WCLONE | WALL) != 0 {
@@ -271,6 +328,49 @@ pub fn sig_ignored(action: &KernelSigaction, signo: u32) -> bool {
     action.sa_handler == SIG_IGN
         || (action.sa_handler == SIG_DFL
             && matches!(default_action(signo), DefaultAction::Ign | DefaultAction::Cont))
+}
+
+/// `SIG_KERNEL_STOP_MASK`: SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU.
+pub const STOP_MASK: u64 =
+    sigmask(sig::SIGSTOP) | sigmask(sig::SIGTSTP) | sigmask(sig::SIGTTIN) | sigmask(sig::SIGTTOU);
+
+/// `sig_kernel_stop()`.
+pub const fn sig_kernel_stop(signo: u32) -> bool {
+    signo >= 1 && signo <= 64 && STOP_MASK & sigmask(signo) != 0
+}
+
+/// `prepare_signal()`'s job-control half: a stop signal discards a pending SIGCONT, and a
+/// SIGCONT discards every pending stop signal. The pending set after `signo` is sent (before
+/// `signo` itself is queued).
+pub const fn prepare_pending(pending: u64, signo: u32) -> u64 {
+    if sig_kernel_stop(signo) {
+        pending & !sigmask(sig::SIGCONT)
+    } else if signo == sig::SIGCONT {
+        pending & !STOP_MASK
+    } else {
+        pending
+    }
+}
+
+/// `do_notify_parent()`'s autoreap rule for an exiting child whose exit signal is SIGCHLD:
+/// with the parent's SIGCHLD at `SIG_IGN` or flagged `SA_NOCLDWAIT` the child is released at
+/// once (no zombie). Returns (autoreap, whether the SIGCHLD is still sent): `SIG_IGN` sends
+/// nothing, `SA_NOCLDWAIT` with a handler still sends it.
+pub fn exit_autoreap(parent_chld: &KernelSigaction, exit_signal: u32) -> (bool, bool) {
+    let send = exit_signal != 0;
+    if exit_signal != sig::SIGCHLD {
+        return (false, send);
+    }
+    if parent_chld.sa_handler == SIG_IGN {
+        return (true, false);
+    }
+    (parent_chld.sa_flags & sa::SA_NOCLDWAIT != 0, send)
+}
+
+/// `do_notify_parent_cldstop()`: whether a child's stop or continue sends the parent SIGCHLD
+/// (not when it ignores SIGCHLD or asked `SA_NOCLDSTOP`; it is woken from `wait4` anyway).
+pub fn cldstop_sends(parent_chld: &KernelSigaction) -> bool {
+    parent_chld.sa_handler != SIG_IGN && parent_chld.sa_flags & sa::SA_NOCLDSTOP == 0
 }
 
 /// `do_sigaction()`'s check: a valid signal, and no new action for SIGKILL or SIGSTOP.
@@ -472,6 +572,57 @@ mod tests {
         assert!(sig_ignored(&act(SIG_IGN, 0), sig::SIGTERM));
         assert!(!sig_ignored(&act(SIG_IGN, 0), sig::SIGKILL));
         assert!(!sig_ignored(&act(0x1_0000, 0), sig::SIGCHLD));
+    }
+
+    #[test]
+    fn stop_and_continue_statuses_match_the_macros() {
+        let s = status_stopped(sig::SIGTSTP);
+        assert_eq!(s, 0x147f);
+        assert!(wifstopped(s) && !wifexited(s) && !wifsignaled(s) && !wifcontinued(s));
+        assert_eq!(wstopsig(s), sig::SIGTSTP);
+        assert_eq!(status_stopped(sig::SIGSTOP), 0x137f);
+        assert!(wifcontinued(STATUS_CONTINUED) && !wifstopped(STATUS_CONTINUED));
+        assert!(!wifsignaled(STATUS_CONTINUED) && !wifexited(STATUS_CONTINUED));
+    }
+
+    #[test]
+    fn wait_reports_in_linux_order() {
+        let stopped = ChildWaitState { stop_code: sig::SIGSTOP, ..Default::default() };
+        assert_eq!(wait_report(stopped, 0), None);
+        assert_eq!(wait_report(stopped, WUNTRACED), Some(WaitReport::Stopped(sig::SIGSTOP)));
+        assert_eq!(wait_report(stopped, WCONTINUED), None);
+        let cont = ChildWaitState { continued: true, ..Default::default() };
+        assert_eq!(wait_report(cont, WUNTRACED), None);
+        assert_eq!(wait_report(cont, WCONTINUED | WNOHANG), Some(WaitReport::Continued));
+        let dead = ChildWaitState { zombie: true, stop_code: 19, continued: true };
+        assert_eq!(wait_report(dead, WUNTRACED | WCONTINUED), Some(WaitReport::Exited));
+        assert_eq!(wait_report(ChildWaitState::default(), WUNTRACED | WCONTINUED), None);
+    }
+
+    #[test]
+    fn stop_and_continue_discard_each_other() {
+        let stops = sigmask(sig::SIGTSTP) | sigmask(sig::SIGSTOP);
+        let p = stops | sigmask(sig::SIGINT);
+        assert_eq!(prepare_pending(p, sig::SIGCONT), sigmask(sig::SIGINT));
+        let p = sigmask(sig::SIGCONT) | sigmask(sig::SIGUSR1);
+        assert_eq!(prepare_pending(p, sig::SIGTTIN), sigmask(sig::SIGUSR1));
+        assert_eq!(prepare_pending(p, sig::SIGTERM), p);
+        assert!(sig_kernel_stop(sig::SIGTTOU) && !sig_kernel_stop(sig::SIGCONT));
+        assert!(!sig_kernel_stop(0) && !sig_kernel_stop(65));
+    }
+
+    #[test]
+    fn ignoring_sigchld_reaps_children_at_exit() {
+        assert_eq!(exit_autoreap(&act(SIG_DFL, 0), sig::SIGCHLD), (false, true));
+        assert_eq!(exit_autoreap(&act(SIG_IGN, 0), sig::SIGCHLD), (true, false));
+        assert_eq!(exit_autoreap(&act(SIG_DFL, sa::SA_NOCLDWAIT), sig::SIGCHLD), (true, true));
+        assert_eq!(exit_autoreap(&act(0x1_0000, sa::SA_NOCLDWAIT), sig::SIGCHLD), (true, true));
+        // A clone child with another exit signal is never autoreaped.
+        assert_eq!(exit_autoreap(&act(SIG_IGN, 0), sig::SIGUSR1), (false, true));
+        assert_eq!(exit_autoreap(&act(SIG_IGN, 0), 0), (false, false));
+        assert!(cldstop_sends(&act(SIG_DFL, 0)));
+        assert!(!cldstop_sends(&act(0x1_0000, sa::SA_NOCLDSTOP)));
+        assert!(!cldstop_sends(&act(SIG_IGN, 0)));
     }
 
     #[test]

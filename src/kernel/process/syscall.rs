@@ -582,18 +582,26 @@ fn clock_ns(clock: u32) -> Result<u64, Errno> {
     }
 }
 
-/// Sleeps the current task for at least `ns` (rounded up to jiffies); `EINTR` if a signal
-/// came first.
+/// Sleeps the current task for at least `ns` (rounded up to jiffies). A signal that comes
+/// first ends it with `-ERESTART_RESTARTBLOCK`: `EINTR` when a handler runs, otherwise (a stop
+/// and SIGCONT, an ignored signal) the call runs again and sleeps until the first deadline,
+/// as `hrtimer_nanosleep_restart` does.
 fn sleep_ns(ns: u64) -> SysResult {
-    let ticks = ns.div_ceil(NSEC_PER_JIFFY);
-    if ticks == 0 {
-        return Ok(0);
-    }
-    let wake = crate::kernel::time::get_jiffies_64() + ticks + 1;
+    let wake = match with_current(|t| t.ext.restart_wake.take()) {
+        Some(wake) => wake,
+        None => {
+            let ticks = ns.div_ceil(NSEC_PER_JIFFY);
+            if ticks == 0 {
+                return Ok(0);
+            }
+            crate::kernel::time::get_jiffies_64() + ticks + 1
+        }
+    };
     loop {
         let done = with_current(|t| {
             if t.pending & !t.blocked != 0 {
-                return Some(Err(Errno::EINTR));
+                t.ext.restart_wake = Some(wake);
+                return Some(Err(Errno::ERESTART_RESTARTBLOCK));
             }
             if crate::kernel::time::get_jiffies_64() >= wake {
                 return Some(Ok(0));
