@@ -370,6 +370,19 @@ pub fn schedule() {
             c.utime += u;
             c.stime += s;
         }
+        // rseq_preempt(prev) for a task that really leaves the CPU: it sleeps, stops or exits,
+        // or another program is waiting for it. The tick's round trip through the console
+        // (which only looks at its input and hands the CPU straight back) is pivm's own and no
+        // context switch on Linux, where a lone runnable task keeps the CPU.
+        if cur != 0 {
+            let runnable = t.map[&cur].state == TaskState::Runnable;
+            let others = t.rq.iter().any(|p| *p != cur);
+            if !runnable || others {
+                if let Some(p) = t.map.get_mut(&cur) {
+                    rseq::preempt(&mut p.ext.rseq);
+                }
+            }
+        }
         if cur != 0 && t.map[&cur].state == TaskState::Runnable && !t.rq.contains(&cur) {
             t.rq.push_back(cur);
         }
@@ -389,10 +402,6 @@ pub fn schedule() {
             next
         };
         next.map(|n| {
-            // prepare_task_switch -> rseq_preempt(prev)
-            if let Some(p) = t.map.get_mut(&cur) {
-                rseq::preempt(&mut p.ext.rseq);
-            }
             t.current = n;
             CURRENT_PID.store(n, Ordering::Relaxed);
             let prev: *mut Task = &mut **t.map.get_mut(&cur).expect("current is in the table");
