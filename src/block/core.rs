@@ -56,6 +56,42 @@ pub fn set_partitions(disk: usize, parsed: &super::partitions::msdos::Parsed) {
     }
 }
 
+/// `blk_add_partitions` / `bdev_disk_changed`: reads disk `disk`'s partition table through
+/// the block layer like any other I/O (sector 0 as the page holding it, as
+/// `read_part_sector` does), prints `check_partition`'s line and the warnings, and replaces
+/// its partitions with what was found (none for a bad table).
+pub fn scan_partitions(disk: usize) {
+    use super::partitions::msdos;
+    let Some((name, minors)) = DISKS.lock().get(disk).map(|d| (d.gd.name().into(), d.gd.minors))
+    else {
+        return;
+    };
+    let name: String = name;
+    /// Bytes `read_part_sector` reads for sector 0 (a page).
+    const PAGE: usize = 4096;
+    let mut first_page: Option<Vec<u8>> = None;
+    let parsed = msdos::msdos_partition(&name, minors, |sector| {
+        let mut out = [0u8; SECTOR_SIZE];
+        if sector == 0 {
+            if first_page.is_none() {
+                let mut page = alloc::vec![0u8; PAGE];
+                let seg = BioVec { addr: page.as_mut_ptr() as usize, len: PAGE as u32 };
+                submit_bio_wait(disk, 0, ReqOp::Read, 0, alloc::vec![seg]).ok()?;
+                first_page = Some(page);
+            }
+            out.copy_from_slice(&first_page.as_ref()?[..SECTOR_SIZE]);
+            return Some(out);
+        }
+        let mut buf = alloc::vec![0u8; SECTOR_SIZE];
+        let seg = BioVec { addr: buf.as_mut_ptr() as usize, len: SECTOR_SIZE as u32 };
+        submit_bio_wait(disk, 0, ReqOp::Read, sector, alloc::vec![seg]).ok()?;
+        out.copy_from_slice(&buf);
+        Some(out)
+    });
+    kprintln!("{}", parsed.line);
+    set_partitions(disk, &parsed);
+}
+
 /// A block device by name (`mmcblk0`, `mmcblk0p2`, with or without `/dev/`): its disk
 /// and partition number.
 pub fn lookup(name: &str) -> Option<(usize, u32)> {
@@ -99,7 +135,7 @@ pub fn submit_bio_wait(
     sector: u64,
     segs: Vec<BioVec>,
 ) -> Result<(), Errno> {
-    if segs.iter().any(|s| s.len == 0 || s.len as usize % SECTOR_SIZE != 0) {
+    if segs.iter().any(|s| s.len == 0 || !(s.len as usize).is_multiple_of(SECTOR_SIZE)) {
         return Err(Errno::EINVAL);
     }
     let done = Completion::new();

@@ -275,31 +275,34 @@ fn wait_for(seq: u64, timeout_us: u64) -> Result<[u32; 4], MmcError> {
             _ => None,
         }
     };
-    loop {
-        let got = crate::kernel::time::idle_wait(|| {
-            if let Some(res) = take() {
-                return Some(Some(res));
-            }
-            (read_counter() > end).then_some(None)
-        });
-        if let Some(res) = got {
-            return res;
+    let got = crate::kernel::time::idle_wait(|| {
+        if let Some(res) = take() {
+            return Some(Some(res));
         }
-        // The deadline passed: abort the command if it is still the one in progress.
+        (read_counter() > end).then_some(None)
+    });
+    if let Some(res) = got {
+        return res;
+    }
+    // The deadline passed: abort the command if it is still the one in progress.
+    let aborted = {
         let mut g = HOST.lock();
         let Some(h) = g.as_mut() else { return Err(MmcError::Timeout) };
-        if let Some((s, res)) = h.finished.take_if(|(s, _)| *s == seq) {
-            let _ = s;
+        if let Some((_, res)) = h.finished.take_if(|(s, _)| *s == seq) {
             return res;
         }
-        if h.active.as_ref().is_some_and(|a| a.seq == seq) {
+        let ours = h.active.as_ref().is_some_and(|a| a.seq == seq);
+        if ours {
             h.active = None;
             reset_lines(h.regs(), true);
             TIMEOUTS.fetch_add(1, Ordering::Relaxed);
-            kprintln!("{}: Timeout waiting for hardware interrupt.", HOSTNAME);
         }
-        return Err(MmcError::Timeout);
+        ours
+    };
+    if aborted {
+        kprintln!("{}: Timeout waiting for hardware interrupt.", HOSTNAME);
     }
+    Err(MmcError::Timeout)
 }
 
 /// Sends one command (after CMD55 when `app`) and waits for its response. `data` reads
@@ -518,7 +521,7 @@ pub fn start_request(rq: Request) -> Result<(), Request> {
 pub fn abort_request() -> Option<Request> {
     let mut g = HOST.lock();
     let h = g.as_mut()?;
-    if !h.active.as_ref().is_some_and(|a| a.blk.is_some()) {
+    if h.active.as_ref().is_none_or(|a| a.blk.is_none()) {
         return None;
     }
     let a = h.active.take()?;
