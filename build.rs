@@ -1,7 +1,48 @@
 //! Build-time configuration: `VMSPLIT` (3G, 2G or 1G) selects PAGE_OFFSET. One value
 //! feeds both the linker script (`memory.ld`, INCLUDEd by `linker.ld`) and Rust
-//! (`config.rs`, included by `src/config.rs`), so they can never disagree.
-use std::{env, fs, path::PathBuf};
+//! (`config.rs`, included by `src/config.rs`), so they can never disagree. It also builds the
+//! vDSO image (`src/arch/arm/vdso/`) with the project's cross compiler into `vdso.so`, which
+//! the kernel `include_bytes!`s (the host tests check the same image).
+use std::{env, fs, path::Path, path::PathBuf, process::Command};
+
+/// The C compiler the user programs are built with too (`scripts/setup.sh` installs it).
+const VDSO_CC: &str = "arm-linux-gnueabihf-gcc";
+
+/// Builds the vDSO shared object into `out/vdso.so`: position-independent code linked at 0
+/// by `vdso.lds` (soname `linux-vdso.so.1`, version node `LINUX_2.6`, SysV hash table as
+/// Linux's), no C library, no undefined symbols, no relocations.
+fn build_vdso(manifest: &Path, out: &Path) {
+    let dir = manifest.join("src/arch/arm/vdso");
+    let src = dir.join("vgettimeofday.c");
+    let lds = dir.join("vdso.lds");
+    println!("cargo:rerun-if-changed={}", src.display());
+    println!("cargo:rerun-if-changed={}", lds.display());
+    println!("cargo:rerun-if-changed=src/config.rs");
+    println!("cargo:rerun-if-env-changed=VDSO_CC");
+    // CONFIG_HZ from src/config.rs: the coarse clocks' resolution is one tick.
+    let config = fs::read_to_string(manifest.join("src/config.rs")).unwrap();
+    let hz = config
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("pub const HZ: u64 = "))
+        .and_then(|v| v.trim_end_matches(';').trim().parse::<u64>().ok())
+        .expect("src/config.rs defines `pub const HZ: u64 = N;`");
+    let cc = env::var("VDSO_CC").unwrap_or_else(|_| VDSO_CC.to_string());
+    let so = out.join("vdso.so");
+    let status = Command::new(&cc)
+        .args(["-std=c11", "-O2", "-marm", "-march=armv7-a+fp", "-fPIC", "-ffreestanding"])
+        .args(["-fno-builtin", "-fno-stack-protector", "-fno-asynchronous-unwind-tables"])
+        .args(["-fno-unwind-tables", "-Wall", "-Wextra", "-Werror", "-nostdlib", "-shared"])
+        .arg(format!("-DHZ={hz}"))
+        .args(["-Wl,-soname=linux-vdso.so.1", "-Wl,--hash-style=sysv", "-Wl,-Bsymbolic"])
+        .args(["-Wl,--no-undefined", "-Wl,-z,max-page-size=4096", "-Wl,--build-id=none", "-s"])
+        .arg(format!("-Wl,-T,{}", lds.display()))
+        .arg("-o")
+        .arg(&so)
+        .arg(&src)
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run {cc} to build the vDSO ({e}): run `make setup`"));
+    assert!(status.success(), "{cc} failed to build the vDSO ({})", src.display());
+}
 
 fn main() {
     println!("cargo:rerun-if-env-changed=VMSPLIT");
@@ -47,11 +88,13 @@ fn main() {
     )
     .unwrap();
 
+    let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
+    build_vdso(&manifest, &out);
+
     let target_os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     if target_os == "none" {
         println!("cargo:rustc-cfg=kernel");
-        let manifest = env::var("CARGO_MANIFEST_DIR").unwrap();
         println!("cargo:rustc-link-arg-bins=-L{}", out.display());
-        println!("cargo:rustc-link-arg-bins=-T{manifest}/linker.ld");
+        println!("cargo:rustc-link-arg-bins=-T{}/linker.ld", manifest.display());
     }
 }

@@ -15,7 +15,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use pivm::mm::mm_init::{PfnRange, Zones};
 use pivm::mm::page::{MemMap, Page};
 use pivm::mm::page_alloc::{LinearMap, Node};
-use pivm::mm::slab::{head_page, HeadPage, KmallocConfig, NodePages, PageSource, Slab, PAGE_SIZE};
+use pivm::mm::slab::{KmallocConfig, NodeHolder, NodePages, Slab, PAGE_SIZE};
 use pivm::mm::{Pfn, PhysAddr, VirtAddr};
 use talc::{ErrOnOom, Span, Talc};
 
@@ -137,38 +137,13 @@ impl Drop for BuddyNode {
 /// The page source: `NodePages` under the node's lock, one acquisition per call.
 struct Buddy<'a>(&'a spin::Mutex<Node<'static>>);
 
-impl Buddy<'_> {
-    fn with<R>(&mut self, f: impl FnOnce(&mut NodePages<'_, 'static>) -> R) -> R {
-        let mut node = self.0.lock();
-        f(&mut NodePages::new(&mut node))
+impl NodeHolder for Buddy<'_> {
+    fn with_pages<R>(&mut self, f: impl FnOnce(&mut NodePages<'_, '_>) -> R) -> Option<R> {
+        Some(f(&mut NodePages::new(&mut self.0.lock())))
     }
-}
 
-impl PageSource for Buddy<'_> {
-    fn alloc_slab_pages(&mut self, order: u32) -> Option<(usize, Pfn)> {
-        self.with(|p| p.alloc_slab_pages(order))
-    }
-    fn free_slab_pages(&mut self, pfn: Pfn, order: u32) {
-        self.with(|p| p.free_slab_pages(pfn, order))
-    }
-    fn alloc_large(&mut self, order: u32) -> Option<usize> {
-        self.with(|p| p.alloc_large(order))
-    }
-    fn free_large(&mut self, addr: usize, order: u32) {
-        self.with(|p| p.free_large(addr, order))
-    }
-    fn alloc_meta(&mut self, order: u32) -> Option<usize> {
-        self.with(|p| p.alloc_meta(order))
-    }
-    fn free_meta(&mut self, addr: usize, order: u32) {
-        self.with(|p| p.free_meta(addr, order))
-    }
-    fn head_page(&self, addr: usize) -> HeadPage {
-        head_page(&self.0.lock(), addr)
-    }
-    fn lowmem_pfns(&self) -> (Pfn, Pfn) {
-        let node = self.0.lock();
-        (Pfn(0), Pfn(node.node_spanned_pages()))
+    fn with_node<R>(&self, f: impl FnOnce(&Node<'_>) -> R) -> Option<R> {
+        Some(f(&self.0.lock()))
     }
 }
 

@@ -1,25 +1,31 @@
 #!/usr/bin/env bash
 # compare-linux.sh [PHASE...] - runs the project's test programs on real Linux 6.1 (Debian's
-# armmp kernel for armhf) on the same QEMU board and with the same initramfs as pivm, saves each
-# phase's console output as build/compare/linux-PHASE.txt, and prints one table per phase: the
-# fault counts of every step, the address layout, the SIGSEGV table and the costs, the reference
-# transcripts (shared/samples) and pivm next to Linux.
+# armmp kernel for armhf) and on pivm, on the same QEMU board with the same initramfs and the
+# same steps, saves each phase's console output as build/compare/linux-PHASE.txt and
+# build/compare/pivm-PHASE.txt, and prints one table per phase: the fault counts of every step,
+# the address layout, the SIGSEGV table and the costs, the reference transcripts
+# (shared/samples) and pivm next to Linux.
 #
-# Phases (all by default): faults (faults.txt's runs), layout (layout.txt's, randomisation off),
-# hostile (segv, efault, crash, syscalls, mapmax, forkbomb, membomb), icount (icount.txt's
-# timings under -icount shift=0 with maxcpus=1).
+# Phases (all by default): faults (faults.txt's runs), layout (layout.txt's), hostile (segv,
+# efault, crash, syscalls, mapmax, forkbomb, membomb), icount (icount.txt's timings under
+# -icount shift=0, Linux with maxcpus=1). Both kernels boot with norandmaps.
 #
 # Linux comes through apt: an armhf package list of its own under build/linux/apt (the machine's
 # apt sources, nothing installed, nothing changed in the system's apt state), then
 # `apt-get download` of linux-image-armmp's kernel and busybox-static; vmlinuz, the upstream
-# bcm2836-rpi-2-b.dtb and busybox are kept in build/linux/. The initrd is build/initramfs.cpio.gz
-# (make initramfs) followed by a second archive with busybox and an /init that runs the phase:
-# Linux unpacks concatenated archives in order.
+# bcm2836-rpi-2-b.dtb and busybox are kept in build/linux/. Linux's initrd is
+# build/initramfs.cpio.gz (make initramfs) followed by a second archive with busybox and an /init
+# that runs the phase: Linux unpacks concatenated archives in order. When apt cannot fetch the
+# kernel, the script says why and still runs pivm (the Linux column is then "-").
 #
-# pivm's column reads build/compare/pivm-PHASE.txt (PIVM_DIR=... to read them elsewhere): the
-# console transcript of pivm running the same commands. Environment: SAMPLES (the reference
-# transcripts, default ../shared/samples/linux-6.1-raspi2b-user), TIMEOUT (seconds per boot,
-# default 1800), LINUX_PKG (a linux-image-*-armmp package name instead of the current one).
+# pivm boots build/VMSPLIT/kernel7.img (VMSPLIT=3G by default, the reference's split; `make
+# kernel VMSPLIT=...` first) with the uncompressed build/initramfs.cpio, and each step is typed
+# at its console (`run /bin/PROG ARGS`) once the prompt is back.
+#
+# Environment: VMSPLIT (pivm's split), SKIP_LINUX=1 (keep build/compare/linux-*.txt from an
+# earlier run), SAMPLES (the reference transcripts, default
+# ../shared/samples/linux-6.1-raspi2b-user), TIMEOUT (seconds per boot, default 1800),
+# LINUX_PKG (a linux-image-*-armmp package name instead of the current one).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -27,13 +33,16 @@ linux=build/linux
 out=build/compare
 initramfs=build/initramfs.cpio.gz
 samples=${SAMPLES:-../shared/samples/linux-6.1-raspi2b-user}
-pivm_dir=${PIVM_DIR:-$out}
+split=${VMSPLIT:-3G}
+pivm_img=build/$split/kernel7.img
+pivm_initrd=build/initramfs.cpio
 timeout=${TIMEOUT:-1800}
 phases=${*:-faults layout hostile icount}
 mkdir -p "$linux" "$out"
 
 die() { echo "compare-linux: $*" >&2; exit 1; }
-[ -f "$initramfs" ] || die "$initramfs missing: run 'make initramfs'"
+[ -f "$initramfs" ] && [ -f "$pivm_initrd" ] || die "$initramfs or $pivm_initrd missing: run 'make initramfs'"
+[ -f "$pivm_img" ] || die "$pivm_img missing: run 'make kernel VMSPLIT=$split'"
 for p in $phases; do
     case $p in faults|layout|hostile|icount) ;; *) die "unknown phase '$p' (faults layout hostile icount)" ;; esac
 done
@@ -43,6 +52,7 @@ apt_dir=$PWD/$linux/apt
 apt_opts=(-q -o "Dir::State=$apt_dir" -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache"
           -o "Dir::State::status=$apt_dir/status" -o APT::Architecture=armhf -o APT::Architectures::=armhf
           -o Debug::NoLocking=1 -o APT::Sandbox::User=root)
+# Fetches the kernel, the device tree and busybox; on failure says why and returns 1.
 fetch() {
     mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$linux/debs"
     touch "$apt_dir/status"
@@ -57,11 +67,16 @@ fetch() {
     if [ -z "$pkg" ]; then
         echo "compare-linux: no linux-image-armmp for armhf in apt's lists; apt-get update said:" >&2
         tail -5 "$linux/apt-update.log" >&2
-        die "Debian's mirror is not reachable through apt (see $linux/apt-update.log)"
+        echo "compare-linux: Debian's mirror is not reachable through apt (see $linux/apt-update.log)" >&2
+        return 1
     fi
     echo "compare-linux: apt-get download $pkg:armhf busybox-static:armhf"
-    (cd "$linux/debs" && apt-get "${apt_opts[@]}" download "$pkg:armhf" busybox-static:armhf) \
-        > "$linux/apt-download.log" 2>&1 || { tail -5 "$linux/apt-download.log" >&2; die "apt-get download failed"; }
+    if ! (cd "$linux/debs" && apt-get "${apt_opts[@]}" download "$pkg:armhf" busybox-static:armhf) \
+        > "$linux/apt-download.log" 2>&1; then
+        tail -5 "$linux/apt-download.log" >&2
+        echo "compare-linux: apt-get download failed (see $linux/apt-download.log)" >&2
+        return 1
+    fi
     local deb
     deb=$(ls "$linux"/debs/"$pkg"_*.deb | head -1)
     rm -rf "$linux/x" && mkdir -p "$linux/x"
@@ -73,78 +88,93 @@ fetch() {
     echo "$pkg $(dpkg-deb -f "$deb" Version)" > "$linux/version"
     rm -rf "$linux/x"
 }
-if [ ! -f "$linux/vmlinuz" ] || [ ! -f "$linux/bcm2836-rpi-2-b.dtb" ] || [ ! -f "$linux/busybox" ] ||
+have_linux=1
+if [ -n "${SKIP_LINUX:-}" ]; then
+    have_linux=0
+elif [ ! -f "$linux/vmlinuz" ] || [ ! -f "$linux/bcm2836-rpi-2-b.dtb" ] || [ ! -f "$linux/busybox" ] ||
    [ ! -f "$linux/version" ]; then
-    fetch
+    fetch || { have_linux=0; echo "compare-linux: no Linux column this time; pivm runs against the reference" >&2; }
 fi
-echo "compare-linux: $(cat "$linux/version") from Debian; busybox-static for the shell"
+linux_version=$(cat "$linux/version" 2>/dev/null || echo "no Linux kernel")
+[ "$have_linux" = 1 ] && echo "compare-linux: $linux_version from Debian; busybox-static for the shell"
 
-# ---- what each phase runs (the reference transcripts' commands, minus the SD card's) -----------
-# The reference dropped the page cache (for its SD card runs) before its /bin/vmtest entry and
-# exec runs, and that changes their counts on tmpfs too, so the same drop_caches is done here.
-phase_commands() {
+# ---- what each phase runs: ONE list for both kernels --------------------------------------------
+# Each line is a step. "/bin/PROG ARGS" runs the program on both kernels: Linux's shell as typed,
+# pivm's console as `run /bin/PROG ARGS`; a program killed by a signal gets the shell's line
+# ("Segmentation fault", "Killed") on both. "linux: SHELL" runs on Linux only: a setting pivm
+# has no knob for (fault_around_bytes, drop_caches, a shell's ulimit), so pivm has no rows there;
+# such a step comes after every step that prints the same rows, so repeated rows (" #2") still
+# pair the same runs.
+# The reference dropped the page cache before its entry/exec runs; on Linux's tmpfs that changes
+# their counts (see README), pivm has nothing to drop, so that run comes last, Linux only.
+phase_steps() {
     case $1 in
-    faults) cat <<'EOF'
-grep -E "^(pgfault|pgmajfault) " /proc/vmstat; /bin/vmtest anon 1 16 256 4096; grep -E "^(pgfault|pgmajfault) " /proc/vmstat
+    faults) cat <<'STEPS'
+/bin/vmtest anon 1 16 256 4096
 /bin/vmtest anon 4096 4096
 /bin/vmtest anonrd 1 16 256 4096
 /bin/vmtest malloc 1 16 31 32 256 4096
 /bin/vmtest stack 1 16 256 1024
 /bin/vmtest file /data/f16m 1 16 256 4096
 /bin/vmtest fileshared /data/f16m 1 16 256 4096
-echo 4096 > /sys/kernel/debug/fault_around_bytes; /bin/vmtest file /data/f16m 1 16 256 4096; /bin/vmtest fileshared /data/f16m 4096; echo 65536 > /sys/kernel/debug/fault_around_bytes
-echo 3 > /proc/sys/vm/drop_caches
-/bin/vmtest entry; /bin/vmtest entry; /bin/tiny | tail -1
+linux: echo 4096 > /sys/kernel/debug/fault_around_bytes; /bin/vmtest file /data/f16m 1 16 256 4096; /bin/vmtest fileshared /data/f16m 4096; echo 65536 > /sys/kernel/debug/fault_around_bytes
+/bin/vmtest entry
+/bin/vmtest entry
+/bin/tiny
 /bin/vmtest exec
-EOF
+linux: echo 3 > /proc/sys/vm/drop_caches; /bin/vmtest entry; /bin/vmtest exec
+STEPS
     ;;
-    layout) cat <<'EOF'
-echo 0 > /proc/sys/kernel/randomize_va_space; cat /proc/sys/kernel/randomize_va_space
+    layout) cat <<'STEPS'
 /bin/tiny
 /bin/tiny
-cat /proc/self/maps
 /bin/vmtest layout
 /bin/vmtest stack 1 16 256 2048
-(ulimit -s unlimited; /bin/vmtest layout)
-echo 2 > /proc/sys/kernel/randomize_va_space; cat /proc/sys/kernel/randomize_va_space
 /bin/vmtest norand /bin/vmtest layout
 /bin/vmtest norand /bin/tiny
 /bin/vmtest segv
 /bin/procself
-EOF
+linux: (ulimit -s unlimited; /bin/vmtest layout)
+STEPS
     ;;
-    hostile) cat <<'EOF'
+    hostile) cat <<'STEPS'
 /bin/segv
 /bin/efault
-for m in null-read null-write kernel-read kernel-write kernel-jump vectors-write stack undef; do /bin/crash $m; echo "crash $m: exit status $?"; done
-/bin/vmtest null; echo "exit status $?"
+/bin/crash null-read
+/bin/crash null-write
+/bin/crash kernel-read
+/bin/crash kernel-write
+/bin/crash kernel-jump
+/bin/crash vectors-write
+/bin/crash stack
+/bin/crash undef
+/bin/vmtest null
 /bin/syscalls
 /bin/vmtest norand /bin/mapmax
 /bin/forkbomb --nproc 64
 /bin/spin 1
-grep -E "^(MemFree|AnonPages):" /proc/meminfo; /bin/membomb; echo "membomb: exit status $?"; grep -E "^(MemFree|AnonPages):" /proc/meminfo
-EOF
+/bin/membomb
+STEPS
     ;;
-    icount) cat <<'EOF'
-cat /proc/cpuinfo | grep -c processor
+    icount) cat <<'STEPS'
 /bin/vmtest time 4096 3
 /bin/vmtest time 256 3
 /bin/vmtest time 16 3
 /bin/vmtest fileshared /data/f16m 4096 4096
 /bin/vmtest file /data/f16m 4096
-echo 4096 > /sys/kernel/debug/fault_around_bytes; /bin/vmtest fileshared /data/f16m 4096 4096; echo 65536 > /sys/kernel/debug/fault_around_bytes
-echo 3 > /proc/sys/vm/drop_caches
+linux: echo 4096 > /sys/kernel/debug/fault_around_bytes; /bin/vmtest fileshared /data/f16m 4096 4096; echo 65536 > /sys/kernel/debug/fault_around_bytes
 /bin/vmtest exec
-EOF
+STEPS
     ;;
     esac
 }
 
-# The reference's boot settings (the "## cmdline=... qemu_extra=..." line of each transcript).
+# Linux's command line: the reference's (the "## cmdline=..." line of each transcript) plus
+# norandmaps; pivm's: norandmaps. QEMU's extra options are the same for both.
 phase_cmdline() {
     case $1 in
-    icount) echo "console=ttyAMA0 rdinit=/init maxcpus=1" ;;
-    *) echo "console=ttyAMA0 rdinit=/init" ;;
+    icount) echo "console=ttyAMA0 rdinit=/init norandmaps maxcpus=1" ;;
+    *) echo "console=ttyAMA0 rdinit=/init norandmaps" ;;
     esac
 }
 phase_qemu_extra() {
@@ -154,6 +184,7 @@ phase_qemu_extra() {
     esac
 }
 
+# ---- Linux --------------------------------------------------------------------------------------
 # The second archive: busybox (its applets linked in /bin at boot) and the phase's /init.
 extras() {
     local phase=$1 root=$out/extras-$1
@@ -162,16 +193,19 @@ extras() {
     {
         echo '#!/bin/busybox sh'
         echo '/bin/busybox --install -s /bin'
-        echo 'export PATH=/bin'
         echo 'mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t debugfs debugfs /sys/kernel/debug'
         echo 'mount -t devtmpfs devtmpfs /dev 2>/dev/null'
         echo "echo \"=== compare-linux phase $phase: \$(uname -r) \$(cat /proc/cmdline)\""
-        phase_commands "$phase" | while IFS= read -r cmd; do
-            printf 'echo %q\n' "### $cmd"
-            printf '%s\n' "$cmd"
+        # The programs get the environment pivm's console gives them, Linux's envp_init
+        # (HOME=/ TERM=linux): the same strings on the stack put argv, environ and AT_RANDOM
+        # at the same addresses. Every step names its programs by their paths.
+        echo 'unset PATH PWD OLDPWD SHLVL' 
+        phase_steps "$phase" | while IFS= read -r step; do
+            printf 'echo %q\n' "### ${step#linux: }"
+            printf '%s\n' "${step#linux: }"
         done
         echo 'echo "=== compare-linux done"'
-        echo 'poweroff -f'
+        echo '/bin/busybox poweroff -f'
     } > "$root/init"
     chmod 0755 "$root/init" "$root/bin/busybox"
     (cd "$root" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -n) \
@@ -184,7 +218,7 @@ extras() {
 # panics, or after $timeout seconds.
 qpid=
 trap '[ -z "$qpid" ] || kill "$qpid" 2>/dev/null || true' EXIT
-boot() {
+boot_linux() {
     local phase=$1 log=$out/boot-$1.log waited=0
     local extra
     extra=$(phase_qemu_extra "$phase")
@@ -213,13 +247,75 @@ boot() {
     # The phase's output: from /init's first line to its last, carriage returns dropped.
     tr -d '\r' < "$log" | sed -n '/^=== compare-linux phase/,/^=== compare-linux done/p' > "$out/linux-$phase.txt"
     grep -q '^=== compare-linux done' "$out/linux-$phase.txt" ||
-        echo "compare-linux: phase $phase is incomplete; the console log is $log" >&2
-    echo "compare-linux: phase $phase: $(grep -c '^### ' "$out/linux-$phase.txt") commands in $out/linux-$phase.txt (${waited} s)"
+        echo "compare-linux: Linux's phase $phase is incomplete; the console log is $log" >&2
+    echo "compare-linux: Linux, phase $phase: $(grep -c '^### ' "$out/linux-$phase.txt") steps in $out/linux-$phase.txt (${waited} s)"
+}
+
+# ---- pivm ---------------------------------------------------------------------------------------
+# One boot of pivm: each step typed at the console once its prompt is back (nothing typed
+# ahead), `poweroff` at the end (semihosting ends QEMU). The transcript keeps the console's
+# own lines ("pivm# run ..."), which compare-table.pl reads as the steps.
+boot_pivm() {
+    local phase=$1 log=$out/pivm-boot-$1.log start=$SECONDS
+    local extra
+    extra=$(phase_qemu_extra "$phase")
+    phase_steps "$phase" > "$out/pivm-steps-$phase.txt"
+    # shellcheck disable=SC2086 # $extra is a list of options
+    perl -e '
+        use strict; use warnings; use IPC::Open2; use IO::Handle;
+        my ($steps, $limit, @qemu) = @ARGV;
+        open(my $sf, "<", $steps) or die "$steps: $!\n";
+        my @steps = map { chomp; $_ } <$sf>;
+        my $pid = open2(my $from, my $to, @qemu);
+        $to->autoflush(1);
+        my ($buf, $end) = ("", time + $limit);
+        # Reads the console until it ends with the prompt; 0 when QEMU ended or time ran out.
+        my $prompt = sub {
+            while ($buf !~ /pivm# \z/) {
+                my $left = $end - time;
+                return 0 if $left <= 0;
+                my $rin = ""; vec($rin, fileno($from), 1) = 1;
+                next unless select(my $rout = $rin, undef, undef, $left);
+                my $n = sysread($from, my $chunk, 65536);
+                return 0 unless $n;
+                print STDOUT $chunk; $buf .= $chunk;
+            }
+            $buf = ""; return 1;
+        };
+        my $ok = 1;
+        for my $step (@steps) {
+            last unless $ok = $prompt->();
+            if ($step =~ /^linux: (.*)/) {
+                print STDOUT "\n=== linux only, not run on pivm: $1\npivm# ";
+                $buf = "pivm# ";
+                next;
+            }
+            print $to "run $step\n";
+        }
+        $ok = $prompt->() if $ok;
+        print $to "poweroff\n" if $ok;
+        my $t = time;
+        while (time - $t < 10 && sysread($from, my $chunk, 65536)) { print STDOUT $chunk }
+        kill "KILL", $pid; waitpid($pid, 0);
+        print STDOUT "\n=== pivm stopped: ", ($ok ? "all steps run" : "timed out or QEMU ended"), "\n";
+    ' "$out/pivm-steps-$phase.txt" "$timeout" \
+        qemu-system-arm -M raspi2b -display none -monitor none -serial stdio -semihosting $extra \
+        -kernel "$pivm_img" -initrd "$pivm_initrd" -append "norandmaps" > "$log" 2>&1 || true
+    {
+        echo "=== compare-pivm phase $phase: $(tr -d '\r' < "$log" | grep -m1 '^pivm version') $pivm_img norandmaps"
+        tr -d '\r' < "$log" | sed -n '/^pivm# /,$p' | sed '/^=== pivm stopped/q'
+    } > "$out/pivm-$phase.txt"
+    grep -q '^=== pivm stopped: all steps run' "$out/pivm-$phase.txt" ||
+        echo "compare-linux: pivm's phase $phase is incomplete; the console log is $log" >&2
+    echo "compare-linux: pivm, phase $phase: $(grep -c '^pivm# run ' "$out/pivm-$phase.txt") steps in $out/pivm-$phase.txt ($((SECONDS - start)) s)"
 }
 
 for phase in $phases; do
-    extras "$phase"
-    boot "$phase"
+    if [ "$have_linux" = 1 ]; then
+        extras "$phase"
+        boot_linux "$phase"
+    fi
+    boot_pivm "$phase"
 done
 
 # ---- the table ---------------------------------------------------------------------------------
@@ -233,6 +329,6 @@ reference_for() {
 }
 for phase in $phases; do
     echo
-    perl scripts/compare-table.pl --title "phase $phase ($(cat "$linux/version"))" \
-        "$(reference_for "$phase")" "$out/linux-$phase.txt" "$pivm_dir/pivm-$phase.txt"
+    perl scripts/compare-table.pl --title "phase $phase (Linux: $linux_version; pivm: $pivm_img)" \
+        "$(reference_for "$phase")" "$out/linux-$phase.txt" "$out/pivm-$phase.txt"
 done

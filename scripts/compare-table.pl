@@ -6,11 +6,14 @@
 # (the first /proc/self/maps of each program and vmtest's LAYOUT lines), the SIGSEGV table,
 # the EFAULT and system-call checks, the hostile programs' outcomes and the -icount costs. A
 # step that repeats gets " #2", " #3"... so runs of the same commands line up. Rows follow the
-# Linux transcript; a file that does not exist leaves its column "-" and says why.
+# Linux transcript, then the steps only pivm has (pivm's order without Linux), and a program
+# killed by a signal is a row with the shell's word for it ("Segmentation fault"); a file that
+# does not exist leaves its column "-" and says why.
 # `compare-table.pl --dump TRANSCRIPT` prints the pairs one transcript gives.
 #
 # The last column marks a Linux value that differs from the reference ("L!=R") and a pivm value
-# that differs from Linux ("P!=L"); costs in ns are not marked (they differ from run to run).
+# that differs from Linux ("P!=L"), or, without a Linux transcript, from the reference ("P!=R");
+# costs in ns are not marked (they differ from run to run).
 use strict;
 use warnings;
 
@@ -31,6 +34,7 @@ sub parse {
     my ($time_ctx, $smaps_ctx, $in_layout, $maps_label, $maps_first, $prev_maps) = ('', '', 0, '', 0, 0);
     my %name_seen;
     my $prog = '';   # the vmtest of the command being run: /bin/vmtest, /mnt/vmtest (SD card)
+    my $cmd = '';    # the command being run, as typed
     my $put = sub {
         my ($key, $value) = @_;
         my $n = ++$seen{$key};
@@ -42,9 +46,22 @@ sub parse {
         $line =~ s/\r//g;
         chomp $line;
         # A command: "### " (compare-linux), "/ # " (busybox, the reference), "pivm# " (pivm).
-        if ($line =~ /^(### |\/ # |pivm# )/) {
+        if ($line =~ /^(### |\/ # |pivm# )(?:run )?(.*)$/) {
+            $cmd = $2;
             $prog = $line =~ m{(/\S+/vmtest)\b} ? "$1 " : '';
             $in_layout = 0;
+            next;
+        }
+        # A shell's (and pivm's console's) word for a program a signal killed.
+        if ($line =~ /^(Segmentation fault|Illegal instruction|Bus error|Killed|Terminated)$/ && $cmd =~ m{^(?:\S*/)?(\S+)(.*)$}) {
+            my $what = "$1$2";
+            $what =~ s/\s*;.*//;
+            $put->("$what | killed by", $line);
+            next;
+        }
+        # The OOM killer's line (Linux's printk carries a timestamp).
+        if ($line =~ /Out of memory: Killed process \d+ \((\S+)\)/) {
+            $put->('oom | killed', $1);
             next;
         }
         next if $line =~ /^=== / || $line =~ /^\[\s*\d+\.\d+\]/;
@@ -201,10 +218,6 @@ sub parse {
             $put->('forkbomb | children reaped', "$2 of $1");
             next;
         }
-        if ($line =~ /Out of memory: Killed process \d+ \((\S+)\)/) {
-            $put->('oom | killed', $1);
-            next;
-        }
         if ($line =~ /^mapmax: \d+ mappings, \d+ MiB; lowest (0x[0-9a-f]+); highest address reached (0x[0-9a-f]+)/) {
             $put->('mapmax | lowest address', $1);
             $put->('mapmax | highest address reached', $2);
@@ -254,14 +267,14 @@ my @order;
 for my $i (0 .. 2) {
     my ($keys, $val) = parse($paths[$i]);
     if (!$keys) {
-        push @notes, $i == 2
-            ? "pivm: $paths[$i] does not exist: pivm cannot run programs yet"
-            : "$names[$i]: $paths[$i] does not exist";
+        push @notes, "$names[$i]: $paths[$i] does not exist";
         $vals[$i] = {};
         next;
     }
     $vals[$i] = $val;
-    @order = @$keys if $i == 1;
+    # Rows follow Linux, then what only pivm has; pivm's order without Linux.
+    my %have = map { $_ => 1 } @order;
+    push @order, grep { !$have{$_} } @$keys if $i > 0;
 }
 @order = sort keys %{ $vals[0] } if !@order;
 
@@ -270,7 +283,7 @@ for (@order) { $w = length if length > $w }
 $w = 72 if $w > 72;
 print "$title\n" if $title;
 printf "%-${w}s %14s %14s %14s  %s\n", 'step', @names, '';
-my ($differ_lr, $differ_pl, $both_lr) = (0, 0, 0);
+my ($differ_lr, $differ_pl, $differ_pr, $both_lr) = (0, 0, 0, 0);
 for my $key (@order) {
     my @v = map { exists $vals[$_]{$key} ? $vals[$_]{$key} : '-' } 0 .. 2;
     my $mark = '';
@@ -280,6 +293,8 @@ for my $key (@order) {
             if ($v[0] ne $v[1]) { $mark .= 'L!=R '; $differ_lr++ }
         }
         if ($v[1] ne '-' && $v[2] ne '-' && $v[1] ne $v[2]) { $mark .= 'P!=L'; $differ_pl++ }
+        # Without Linux (apt could not fetch it), pivm against the reference.
+        if (!%{ $vals[1] } && $v[0] ne '-' && $v[2] ne '-' && $v[0] ne $v[2]) { $mark .= 'P!=R'; $differ_pr++ }
     }
     printf "%-${w}s %14s %14s %14s  %s\n", substr($key, 0, $w), @v, $mark;
 }
@@ -287,4 +302,5 @@ my $ref_only = grep { !exists $vals[1]{$_} } keys %{ $vals[0] };
 print "$_\n" for @notes;
 printf "linux vs reference: %d of %d steps found in both differ (L!=R); %d reference steps were not run here\n",
     $differ_lr, $both_lr, $ref_only;
-printf "pivm vs linux: %d steps differ (P!=L)\n", $differ_pl if %{ $vals[2] };
+printf "pivm vs linux: %d steps differ (P!=L)\n", $differ_pl if %{ $vals[2] } && %{ $vals[1] };
+printf "pivm vs reference: %d steps differ (P!=R)\n", $differ_pr if %{ $vals[2] } && !%{ $vals[1] };

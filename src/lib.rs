@@ -26,13 +26,15 @@ pub mod warnings;
 #[cfg(all(kernel, target_arch = "arm"))]
 pub mod kernel;
 /// The kernel's pure parts, compiled and tested on the host too (the kernel build reaches
-/// them through `kernel` itself): interrupts, time, interrupt-safe locks.
+/// them through `kernel` itself): interrupts, time, the vDSO's data page, interrupt-safe
+/// locks.
 #[cfg(not(all(kernel, target_arch = "arm")))]
 #[path = "kernel"]
 pub mod kernel {
     pub mod irq;
     pub mod spinlock;
     pub mod time;
+    pub mod vsyscall;
     pub mod process {
         pub mod rules;
     }

@@ -29,6 +29,9 @@ const FIRMWARE_STUB_SIZE: u64 = 0x1000;
 pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, load_addr: u32) -> ! {
     let entry = EntryState { params_reg, machine, entry_cpsr, load_addr };
     uart::init();
+    // start_kernel's sort_main_extable: the exception table in instruction order for the
+    // fault path's binary search, before anything can fault through it.
+    fault::sort_main_extable();
     kprintln!("Booting pivm on physical CPU {:#x}", cpu::boot_cpu_hwid());
     kprintln!("pivm version {} (VMSPLIT_{}, PAGE_OFFSET {:#010x})", VERSION, VMSPLIT, PAGE_OFFSET);
     let _ = cpu::write_setup_processor(&mut Console);

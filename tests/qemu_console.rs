@@ -486,7 +486,9 @@ fn random_commands_never_stop_the_console() {
             let d = devices[(rng.next() % devices.len() as u64) as usize];
             command = format!("iounmap {d:#x}");
         }
-        let out = q.cmd(&command);
+        // Whole-memory commands (`frag checkerboard` over 760 MiB with page poisoning) take a
+        // few seconds alone and many times that on a loaded machine; a hang still fails.
+        let out = q.cmd_timeout(&command, RUN_LIMIT);
         if kernel_unmap {
             if !out.contains("belongs to") {
                 q.fail(&format!("`{command}` was not refused as the kernel's:\n{out}"));

@@ -38,13 +38,22 @@ fn delta(q: &Qemu, line: &str, label: &str) -> (u64, u64) {
     }
 }
 
-/// `tiny`'s maps on `split`: text and data at the ELF's addresses, the stack ending at
-/// TASK_SIZE = PAGE_OFFSET - 16 MiB (`norandmaps`), the vectors page.
+/// `tiny`'s maps on `split`: text and data at the ELF's addresses, `[sigpage]`, `[vvar]` and
+/// `[vdso]` the first three pages below the mmap base (TASK_SIZE - 128 MiB: the stack rlimit
+/// gap's minimum), the stack ending at TASK_SIZE = PAGE_OFFSET - 16 MiB (`norandmaps`), the
+/// vectors page.
 fn tiny_layout(split: &'static str, stack_top: &str) {
     let mut q = boot(split);
     let out = run(&mut q, "/bin/tiny");
     q.expect_in("tiny", &out, "00010000-00011000 r-xp 00000000 00:02");
     q.expect_in("tiny", &out, "00011000-00012000 rw-p 00000000 00:02");
+    let base = u32::from_str_radix(stack_top, 16).unwrap() - (128 << 20);
+    for (i, name) in ["[sigpage]", "[vvar]", "[vdso]"].iter().enumerate() {
+        let (start, prot) = (base - (3 - i as u32) * 0x1000, if i == 1 { "r--p" } else { "r-xp" });
+        let line =
+            format!("{start:08x}-{:08x} {prot} 00000000 00:00 0          {name}\n", start + 0x1000);
+        q.expect_in("tiny", &out, &line);
+    }
     q.expect_in("tiny", &out, &format!("-{stack_top} rw-p 00000000 00:00 0          [stack]"));
     q.expect_in("tiny", &out, "ffff0000-ffff1000 r-xp 00000000 00:00 0          [vectors]");
     // Its /proc/self/stat: pid 1 (the first program), its name, running, ppid 0.
@@ -60,10 +69,17 @@ fn tiny_layout_2g() {
 #[test]
 fn tiny_layout_3g_is_the_references() {
     tiny_layout("3G", "bf000000");
-    // The reference's exact stack line (layout.txt) on 3G.
+    // The reference's exact lines (layout.txt, LINUX_USER_FACTS.md §2) on 3G.
     let mut q = boot("3G");
     let out = run(&mut q, "/bin/tiny");
-    q.expect_in("tiny", &out, "befdf000-bf000000 rw-p 00000000 00:00 0          [stack]");
+    for line in [
+        "b6ffd000-b6ffe000 r-xp 00000000 00:00 0          [sigpage]\n",
+        "b6ffe000-b6fff000 r--p 00000000 00:00 0          [vvar]\n",
+        "b6fff000-b7000000 r-xp 00000000 00:00 0          [vdso]\n",
+        "befdf000-bf000000 rw-p 00000000 00:00 0          [stack]",
+    ] {
+        q.expect_in("tiny", &out, line);
+    }
 }
 
 #[test]

@@ -34,6 +34,51 @@ pub trait UserMemory {
     fn copy_from_user(&mut self, buf: &mut [u8], addr: usize) -> Result<(), Fault>;
     /// `copy_to_user()`: writes `data` at `addr` up to the first byte that cannot be written.
     fn copy_to_user(&mut self, addr: usize, data: &[u8]) -> Result<(), Fault>;
+
+    /// `clear_user()`: zeroes `len` bytes at `addr` up to the first that cannot be written.
+    fn clear_user(&mut self, addr: usize, len: usize) -> Result<(), Fault> {
+        const ZEROS: [u8; 256] = [0; 256];
+        let mut done = 0;
+        while done < len {
+            let n = (len - done).min(ZEROS.len());
+            self.copy_to_user(addr + done, &ZEROS[..n])
+                .map_err(|f| Fault { done: done + f.done })?;
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// One step of `strncpy_from_user()`: copies the string at `addr` into `dst`, stopping
+    /// after its NUL. `Ok(length)` of the string when its NUL came within `dst.len()` bytes,
+    /// `Ok(dst.len())` when it did not, `Err` when a byte before the NUL cannot be read
+    /// (`done` bytes were).
+    fn strncpy_from_user(&mut self, dst: &mut [u8], addr: usize) -> Result<usize, Fault> {
+        // Byte by byte, so a string just before an unmapped page is still found.
+        for i in 0..dst.len() {
+            let at = addr.checked_add(i).ok_or(Fault { done: i })?;
+            self.copy_from_user(&mut dst[i..=i], at).map_err(|_| Fault { done: i })?;
+            if dst[i] == 0 {
+                return Ok(i);
+            }
+        }
+        Ok(dst.len())
+    }
+
+    /// `strnlen_user()`: the size of the string at `addr` including its NUL, more than `n`
+    /// when no NUL comes within `n` bytes, 0 when a byte before the NUL cannot be read.
+    fn strnlen_user(&mut self, addr: usize, n: usize) -> usize {
+        let mut b = [0u8; 1];
+        for i in 0..n {
+            let Some(at) = addr.checked_add(i) else { return 0 };
+            if self.copy_from_user(&mut b, at).is_err() {
+                return 0;
+            }
+            if b[0] == 0 {
+                return i + 1;
+            }
+        }
+        n + 1
+    }
 }
 
 /// `get_user()`/`copy_from_user()` of a whole struct: `EFAULT` if any byte is unreadable or
@@ -62,30 +107,20 @@ pub fn strncpy_from_user(
     addr: usize,
     max: usize,
 ) -> Result<Vec<u8>, Errno> {
-    // Read in small pieces so a string just before an unmapped page is still found.
-    const CHUNK: usize = 64;
+    // In pieces, so a long limit (MAX_ARG_STRLEN) needs no buffer of its size.
+    const CHUNK: usize = 256;
     let mut out = Vec::new();
+    let mut buf = [0u8; CHUNK];
     while out.len() < max {
         let at = addr.checked_add(out.len()).ok_or(Errno::EFAULT)?;
-        // Never cross a page boundary in one copy: the next page may fault while this one holds
-        // the NUL.
-        let to_page_end = crate::mm::mm_types::PAGE_SIZE - (at % crate::mm::mm_types::PAGE_SIZE);
-        let n = CHUNK.min(max - out.len()).min(to_page_end);
+        let n = CHUNK.min(max - out.len());
         if !mem.access_ok(at, 1) {
             return Err(Errno::EFAULT);
         }
-        let mut buf = [0u8; CHUNK];
-        let got = match mem.copy_from_user(&mut buf[..n], at) {
-            Ok(()) => n,
-            Err(f) => f.done,
-        };
-        if let Some(nul) = buf[..got].iter().position(|&b| b == 0) {
-            out.extend_from_slice(&buf[..nul]);
-            return Ok(out);
-        }
+        let got = mem.strncpy_from_user(&mut buf[..n], at).map_err(|_| Errno::EFAULT)?;
         out.extend_from_slice(&buf[..got]);
         if got < n {
-            return Err(Errno::EFAULT);
+            return Ok(out);
         }
     }
     Err(Errno::ENAMETOOLONG)
@@ -253,6 +288,24 @@ mod tests {
         assert_eq!(getname(&mut big, 0x3_0000, false), Err(Errno::ENAMETOOLONG));
         big.poke(0x3_0000 + PATH_MAX - 1, b"\0");
         assert_eq!(getname(&mut big, 0x3_0000, false).unwrap().len(), PATH_MAX - 1);
+    }
+
+    #[test]
+    fn clear_and_strnlen() {
+        let mut m = mem();
+        m.poke(0x2_1ff0, &[0xaa; 16]);
+        m.clear_user(0x2_1ff8, 8).unwrap();
+        assert_eq!(m.peek(0x2_1ff0, 16), [[0xaa; 8], [0; 8]].concat());
+        // Runs off the mapping after 8 bytes: those are cleared, the fault says so.
+        m.poke(0x2_1ff0, &[0xaa; 16]);
+        assert_eq!(m.clear_user(0x2_1ff8, 300), Err(Fault { done: 8 }));
+        assert_eq!(m.clear_user(0x1_0000, 4), Err(Fault { done: 0 }), "read-only");
+        m.poke(0x2_0000, b"abc\0");
+        assert_eq!(m.strnlen_user(0x2_0000, 10), 4, "the NUL counts");
+        assert_eq!(m.strnlen_user(0x2_0000, 3), 4, "longer than n: more than n");
+        m.poke(0x2_1ffe, b"ab");
+        assert_eq!(m.strnlen_user(0x2_1ffe, 10), 0, "runs into an unmapped page");
+        assert_eq!(m.strnlen_user(0x9_0000, 10), 0);
     }
 
     #[test]

@@ -73,7 +73,20 @@ pub mod mmu {
 #[cfg(kernel)]
 pub mod fault {
     pub use super::imp::fault::{
-        panic, probe_read_u32, probe_write_u32, set_address_describer, DescribeAddr, Fault,
+        last_fixup_fault, panic, probe_read_u32, probe_write_u32, set_address_describer,
+        sort_main_extable, DescribeAddr, Fault,
+    };
+}
+
+/// System calls' access to user memory through the live user table (Linux's
+/// `copy_from_user` family, every user access covered by the exception table), and which
+/// address space's table is live.
+#[cfg(kernel)]
+pub mod uaccess {
+    pub use super::imp::mmu::pgd_phys as live_pgd;
+    pub use super::imp::uaccess::{
+        clear_user, copy_from_user, copy_to_user, get_user, put_user, strncpy_from_user,
+        strnlen_user, Efault,
     };
 }
 
@@ -114,9 +127,13 @@ pub mod irq {
 #[cfg(kernel)]
 pub mod arch_timer {
     pub use super::imp::arch_timer::{
-        cntfrq, expired, mask, read_counter, set_next_event, ArchTimerPpi, TimerKind,
+        cntfrq, expired, mask, read_counter, set_next_event, set_user_access, ArchTimerPpi,
+        TimerKind,
     };
 }
+
+/// The vDSO image and its boot-time check (pure; the kernel maps it as `[vdso]`).
+pub use imp::vdso;
 
 /// Address-space identifiers (pure: the allocator and its generation rollover).
 pub use imp::asid;

@@ -1027,8 +1027,14 @@ mod tests {
     }
 
     #[test]
-    fn layout_by_the_same_rules_on_2g_and_1g() {
-        for (po, task) in [(0x8000_0000usize, 0x7f00_0000usize), (0x4000_0000, 0x3f00_0000)] {
+    fn layout_by_the_same_rules_on_3g_2g_and_1g() {
+        // 3G is the reference's (LINUX_USER_FACTS.md §2): [sigpage] b6ffd000, [vvar] b6ffe000,
+        // [vdso] b6fff000-b7000000, [stack] befdf000-bf000000.
+        for (po, task) in [
+            (0xC000_0000usize, 0xbf00_0000usize),
+            (0x8000_0000, 0x7f00_0000),
+            (0x4000_0000, 0x3f00_0000),
+        ] {
             let (mm, r) = load(TINY, po, 0, &mut Lcg(1));
             r.unwrap();
             let base = task - (128 << 20);
@@ -1063,6 +1069,20 @@ mod tests {
             // The sigpage sits between the stack and TASK_SIZE when there is room.
             assert!(mm.sigpage >= stack.vm_end || mm.sigpage < mm.mmap_base);
             assert_eq!(mm.vdso, mm.sigpage + 2 * PAGE_SIZE);
+            // arm_install_vdso: [vvar] right above [sigpage], [vdso] above it, in one gap.
+            let names: alloc::vec::Vec<_> = mm
+                .iter()
+                .filter(|v| v.vm_start >= mm.sigpage && v.vm_end <= mm.vdso + PAGE_SIZE)
+                .map(|v| (v.vm_start - mm.sigpage, v.special))
+                .collect();
+            assert_eq!(
+                names,
+                [
+                    (0, Some(SpecialMapping::Sigpage)),
+                    (PAGE_SIZE, Some(SpecialMapping::Vvar)),
+                    (2 * PAGE_SIZE, Some(SpecialMapping::Vdso))
+                ]
+            );
             // brk moved up within 32 MiB of the bss end; the bss is not [heap] any more.
             assert!(mm.start_brk >= 0x14000 && mm.start_brk < 0x14000 + 0x0200_0000);
             assert_eq!(mm.brk, mm.start_brk);

@@ -18,9 +18,7 @@ use crate::mm::page_alloc::{
     usemap_size, InitError, LinearMap, Node, PageAccessError, PageMemory, DEFAULT_COMM, PAGE_POISON,
 };
 use crate::mm::pgprot::PAGE_KERNEL;
-use crate::mm::slab::{
-    head_page, HeadPage, KmallocConfig, NodePages, PageSource, Slab, SlabError, KMALLOC_MAX_SIZE,
-};
+use crate::mm::slab::{KmallocConfig, NodeHolder, NodePages, Slab, SlabError, KMALLOC_MAX_SIZE};
 use crate::mm::{Pfn, PhysAddr, VirtAddr, PAGE_SHIFT, PAGE_SIZE};
 use crate::proc::collect;
 use crate::proc::snapshot::{MeminfoSnapshot, NodeSnapshot, NodeStats, SlabCacheSnapshot};
@@ -111,6 +109,42 @@ pub fn with_page_mapped<R>(pfn: Pfn, f: impl FnOnce(*mut u8) -> R) -> Result<R, 
     set_fixmap(slot, pfn.phys().0, PAGE_KERNEL).map_err(|_| PageAccessError { pfn })?;
     let r = f(fix_to_virt(slot) as usize as *mut u8);
     clear_fixmap(slot);
+    Ok(r)
+}
+
+/// Runs `f` with two page frames mapped at once (`kmap_local_page` of each, as
+/// `copy_user_highpage` maps source and destination): lowmem through the linear map, highmem
+/// through the two `kmap_local` fixmap slots.
+pub fn with_two_pages_mapped<R>(
+    a: Pfn,
+    b: Pfn,
+    f: impl FnOnce(*mut u8, *mut u8) -> R,
+) -> Result<R, PageAccessError> {
+    let (la, lb) = (linear_address(a), linear_address(b));
+    if let (Some(va), Some(vb)) = (la, lb) {
+        return Ok(f(va, vb));
+    }
+    let _slots = KMAP_ATOMIC.lock();
+    let map = |pfn: Pfn, linear: Option<*mut u8>, slot| match linear {
+        Some(va) => Ok((va, None)),
+        None => set_fixmap(slot, pfn.phys().0, PAGE_KERNEL)
+            .map(|()| (fix_to_virt(slot) as usize as *mut u8, Some(slot)))
+            .map_err(|_| PageAccessError { pfn }),
+    };
+    let (va, slot_a) = map(a, la, FixedAddress::KmapBegin)?;
+    let (vb, slot_b) = match map(b, lb, FixedAddress::KmapNext) {
+        Ok(m) => m,
+        Err(e) => {
+            if let Some(s) = slot_a {
+                clear_fixmap(s);
+            }
+            return Err(e);
+        }
+    };
+    let r = f(va, vb);
+    for s in [slot_a, slot_b].into_iter().flatten() {
+        clear_fixmap(s);
+    }
     Ok(r)
 }
 
@@ -281,8 +315,8 @@ pub fn kmem_cache_init(layout: &Layout) -> Result<(), SlabError> {
 /// A free the node refuses, which would be a slab bug, is reported as any bad free is.
 pub struct BuddyPages;
 
-impl BuddyPages {
-    fn with<R>(f: impl FnOnce(&mut NodePages<'_, 'static>) -> R) -> Option<R> {
+impl NodeHolder for BuddyPages {
+    fn with_pages<R>(&mut self, f: impl FnOnce(&mut NodePages<'_, '_>) -> R) -> Option<R> {
         let mut node = NODE.lock();
         let mut pages = NodePages::new(node.as_mut()?);
         let r = f(&mut pages);
@@ -291,39 +325,9 @@ impl BuddyPages {
         }
         Some(r)
     }
-}
 
-impl PageSource for BuddyPages {
-    fn alloc_slab_pages(&mut self, order: u32) -> Option<(usize, Pfn)> {
-        Self::with(|p| p.alloc_slab_pages(order)).flatten()
-    }
-
-    fn free_slab_pages(&mut self, pfn: Pfn, order: u32) {
-        Self::with(|p| p.free_slab_pages(pfn, order));
-    }
-
-    fn alloc_large(&mut self, order: u32) -> Option<usize> {
-        Self::with(|p| p.alloc_large(order)).flatten()
-    }
-
-    fn free_large(&mut self, addr: usize, order: u32) {
-        Self::with(|p| p.free_large(addr, order));
-    }
-
-    fn alloc_meta(&mut self, order: u32) -> Option<usize> {
-        Self::with(|p| p.alloc_meta(order)).flatten()
-    }
-
-    fn free_meta(&mut self, addr: usize, order: u32) {
-        Self::with(|p| p.free_meta(addr, order));
-    }
-
-    fn head_page(&self, addr: usize) -> HeadPage {
-        NODE.lock().as_ref().map_or(HeadPage::None, |node| head_page(node, addr))
-    }
-
-    fn lowmem_pfns(&self) -> (Pfn, Pfn) {
-        Self::with(|p| p.lowmem_pfns()).unwrap_or((Pfn(0), Pfn(0)))
+    fn with_node<R>(&self, f: impl FnOnce(&Node<'_>) -> R) -> Option<R> {
+        NODE.lock().as_ref().map(f)
     }
 }
 

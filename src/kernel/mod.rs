@@ -8,6 +8,7 @@ pub mod scenario;
 pub mod spinlock;
 pub mod time;
 pub mod vmalloc;
+pub mod vsyscall;
 
 use spin::Once;
 

@@ -86,6 +86,9 @@ pub struct Clocksource {
     pub maxadj: u32,
     pub max_cycles: u64,
     pub max_idle_ns: u64,
+    /// `vdso_clock_mode`: how the vDSO reads this counter from user space
+    /// (`VDSO_CLOCKMODE_NONE` until the driver says it can).
+    pub vdso_clock_mode: i32,
 }
 
 impl Clocksource {
@@ -107,7 +110,16 @@ impl Clocksource {
             maxadj = max_adjustment(mult);
         }
         let (max_idle_ns, max_cycles) = clocks_calc_max_nsecs(mult, shift, maxadj, mask);
-        Clocksource { name, mask, mult, shift, maxadj, max_cycles, max_idle_ns }
+        Clocksource {
+            name,
+            mask,
+            mult,
+            shift,
+            maxadj,
+            max_cycles,
+            max_idle_ns,
+            vdso_clock_mode: super::vsyscall::VDSO_CLOCKMODE_NONE,
+        }
     }
 
     /// Nanoseconds of `cycles` (at most `max_cycles` of them).
@@ -334,7 +346,11 @@ mod device {
         let kind = if entered_in_hyp { TimerKind::Phys } else { TimerKind::Virt };
         let rate = arch_timer::cntfrq();
         let width = arch_counter_get_width(rate);
-        let clock = Clocksource::new("arch_sys_counter", clocksource_mask(width), rate);
+        let mut clock = Clocksource::new("arch_sys_counter", clocksource_mask(width), rate);
+        // arch_counter_register: user space may read the virtual counter (CNTVOFF is 0
+        // when the kernel owns HYP, so it equals the physical one the tick then reads).
+        arch_timer::set_user_access();
+        clock.vdso_clock_mode = crate::arch::vdso::VDSO_CLOCKMODE_ARCHTIMER;
         let now = arch_timer::read_counter(kind);
         let tick = PeriodicTick::start(now, rate).ok_or(irq::IrqError::Invalid)?;
         TIMER.call_once(|| kind);
@@ -383,9 +399,18 @@ mod device {
         }
         do_timer(ticks);
         s.tk.advance(now);
+        crate::kernel::vsyscall::update_vsyscall(&s.tk);
         s.cpustat.account(ctx, ticks);
         crate::kernel::process::scheduler_tick(matches!(ctx, TickContext::User));
         arch_timer::set_next_event(kind, s.tick.next);
+    }
+
+    /// Fills the vDSO's data page from the timekeeper now (`vdso_init` does, before the
+    /// first tick that follows it).
+    pub fn timekeeping_update_vsyscall() {
+        if let Some(s) = STATE.lock().as_ref() {
+            crate::kernel::vsyscall::update_vsyscall(&s.tk);
+        }
     }
 
     /// Nanoseconds since timekeeping started (`ktime_get_boottime`).

@@ -69,7 +69,10 @@ $(INITRAMFS): $(USER_BINS) $(USER_DATA_FILES)
 	mv $(INITRAMFS_RAW).tmp $(INITRAMFS_RAW)
 	mv $@.tmp $@
 
-# Real Linux 6.1 (Debian's armmp kernel) on the same QEMU board with the same initramfs: the
-# programs' output in build/compare/, and one table next to the reference and pivm.
+# Real Linux 6.1 (Debian's armmp kernel) and pivm on the same QEMU board with the same
+# initramfs: the programs' output in build/compare/, and one table next to the reference. pivm
+# is the 3G build (the reference's split) unless VMSPLIT= is given.
+COMPARE_SPLIT      := $(if $(filter file,$(origin VMSPLIT)),3G,$(VMSPLIT))
 compare-linux: setup initramfs
-	bash scripts/compare-linux.sh
+	$(MAKE) --no-print-directory kernel VMSPLIT=$(COMPARE_SPLIT) MAX_ORDER= FEATURES=
+	VMSPLIT=$(COMPARE_SPLIT) bash scripts/compare-linux.sh

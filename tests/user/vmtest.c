@@ -17,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <elf.h>
 #include <sys/auxv.h>
+#include <sys/time.h>
 #include <sys/mman.h>
 #include <sys/personality.h>
 #include <sys/resource.h>
@@ -64,55 +66,56 @@ static long parse_count(const char *s)
     return n;
 }
 
+/* ---- measuring ---------------------------------------------------------------------------- */
+
+/* The faults `op` took, as "+minflt/+majflt" in `delta`. */
+#define FAULTS(delta, op)                                                                          \
+    do {                                                                                           \
+        struct flt fa_ = faults_now();                                                             \
+        op;                                                                                        \
+        struct flt fb_ = faults_now();                                                             \
+        flt_delta(delta, DELTA, fa_, fb_);                                                         \
+    } while (0)
+
+/* One byte of each of n pages read (returns their sum) or written. Inlined, so a measured
+ * step runs no text outside its caller's pages. */
+static inline __attribute__((always_inline)) unsigned long read_pages(volatile unsigned char *p, long n)
+{
+    unsigned long sum = 0;
+    for (long i = 0; i < n; i++)
+        sum += p[i * PG];
+    return sum;
+}
+
+static inline __attribute__((always_inline)) void write_pages(volatile unsigned char *p, long n, unsigned char v)
+{
+    for (long i = 0; i < n; i++)
+        p[i * PG] = v;
+}
+
 /* ---- anonymous memory ------------------------------------------------------------------- */
 
 static void anon(long n, int readfirst)
 {
     char d[5][DELTA];
-    struct flt a, b;
     size_t len = (size_t)n * PG;
     unsigned long sum = 0;
+    volatile unsigned char *p;
 
-    a = faults_now();
-    volatile unsigned char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    b = faults_now();
+    FAULTS(d[0], p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
     if (p == MAP_FAILED) {
         printf("anon N=%ld: mmap failed: %s\n", n, strerror(errno));
         return;
     }
-    flt_delta(d[0], DELTA, a, b);
     if (!readfirst) {
-        a = faults_now();
-        for (long i = 0; i < n; i++)
-            p[i * PG] = 1;
-        b = faults_now();
-        flt_delta(d[1], DELTA, a, b);
-        a = faults_now();
-        for (long i = 0; i < n; i++)
-            sum += p[i * PG];
-        b = faults_now();
-        flt_delta(d[2], DELTA, a, b);
+        FAULTS(d[1], write_pages(p, n, 1));
+        FAULTS(d[2], sum += read_pages(p, n));
     } else {
-        a = faults_now();
-        for (long i = 0; i < n; i++)
-            sum += p[i * PG];
-        b = faults_now();
-        flt_delta(d[1], DELTA, a, b);
-        a = faults_now();
-        for (long i = 0; i < n; i++)
-            p[i * PG] = 1;
-        b = faults_now();
-        flt_delta(d[2], DELTA, a, b);
+        FAULTS(d[1], sum += read_pages(p, n));
+        FAULTS(d[2], write_pages(p, n, 1));
     }
-    a = faults_now();
-    for (long i = 0; i < n; i++)
-        p[i * PG] = 2;
-    b = faults_now();
-    flt_delta(d[3], DELTA, a, b);
-    a = faults_now();
-    munmap((void *)p, len);
-    b = faults_now();
-    flt_delta(d[4], DELTA, a, b);
+    FAULTS(d[3], write_pages(p, n, 2));
+    FAULTS(d[4], munmap((void *)p, len));
     if (!readfirst)
         printf("anon N=%ld: mmap %s  write-touch %s  re-read %s  re-write %s  munmap %s  "
                "(minflt/majflt) sum=%lu\n", n, d[0], d[1], d[2], d[3], d[4], sum);
@@ -126,37 +129,23 @@ static void anon(long n, int readfirst)
 static void malloc_test(long n)
 {
     char d[4][DELTA];
-    struct flt a, b;
     size_t len = (size_t)n * PG;
     unsigned long sum = 0;
+    volatile unsigned char *p;
 
     char *brk0 = sbrk(0);
-    a = faults_now();
-    volatile unsigned char *p = malloc(len);
-    b = faults_now();
+    FAULTS(d[0], p = malloc(len));
     char *brk1 = sbrk(0);
     if (!p) {
         printf("malloc N=%ld (%zu bytes): malloc failed\n", n, len);
         return;
     }
-    flt_delta(d[0], DELTA, a, b);
-    a = faults_now();
-    for (long i = 0; i < n; i++)
-        p[i * PG] = 1;
-    b = faults_now();
-    flt_delta(d[1], DELTA, a, b);
-    a = faults_now();
-    for (long i = 0; i < n; i++)
-        sum += p[i * PG];
-    b = faults_now();
-    flt_delta(d[2], DELTA, a, b);
+    FAULTS(d[1], write_pages(p, n, 1));
+    FAULTS(d[2], sum += read_pages(p, n));
     /* A block between the end of bss and the brk is on the heap; anything else was mmapped. */
     uintptr_t addr = (uintptr_t)p;
     const char *where = (addr >= (uintptr_t)end && addr < (uintptr_t)brk1) ? "heap" : "mmap";
-    a = faults_now();
-    free((void *)p);
-    b = faults_now();
-    flt_delta(d[3], DELTA, a, b);
+    FAULTS(d[3], free((void *)p));
     printf("malloc N=%ld (%zu bytes) -> 0x%lx (%s; brk %p -> %p): malloc %s  write-touch %s  re-read %s  "
            "free %s  sum=%lu\n", n, len, (unsigned long)addr, where, (void *)brk0, (void *)brk1, d[0], d[1], d[2],
            d[3], sum);
@@ -176,20 +165,61 @@ static __attribute__((noinline)) void touch_below(long n)
 static void stack_test(long n)
 {
     char line[256], d[2][DELTA];
-    struct flt a, b;
     printf("  before: %s\n", maps_line("[stack]", line, sizeof line) ? "(no [stack] line)" : line);
     fflush(stdout);
-    a = faults_now();
-    touch_below(n);
-    b = faults_now();
-    flt_delta(d[0], DELTA, a, b);
-    a = faults_now();
-    touch_below(n);
-    b = faults_now();
-    flt_delta(d[1], DELTA, a, b);
+    FAULTS(d[0], touch_below(n));
+    FAULTS(d[1], touch_below(n));
     printf("stack N=%ld: first touch %s  second touch %s (minflt/majflt)\n", n, d[0], d[1]);
     printf("  after : %s\n", maps_line("[stack]", line, sizeof line) ? "(no [stack] line)" : line);
     fflush(stdout);
+}
+
+/* ---- system calls into untouched memory -------------------------------------------------- */
+
+/* The kernel's own accesses to user pages: read() into N never-touched anonymous pages (each
+ * page a kernel-mode write fault, counted as a user fault is), the same read again (no fault),
+ * write() from N other never-touched pages (each a kernel-mode read fault mapping the zero
+ * page), then the program's own writes to those (copy-on-write from the zero page). */
+static void sysio_test(const char *path, long n)
+{
+    char d[4][DELTA];
+    size_t len = (size_t)n * PG;
+    struct flt a, b;
+    int fd = open(path, O_RDONLY);
+    int out = open("/tmp/vmtest-sysio", O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    unsigned char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    volatile unsigned char *q = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (fd < 0 || out < 0 || p == MAP_FAILED || q == MAP_FAILED) {
+        printf("sysio %s N=%ld: set-up failed: %s\n", path, n, strerror(errno));
+        return;
+    }
+    ssize_t r[3];
+    a = faults_now();
+    r[0] = read(fd, p, len);
+    b = faults_now();
+    flt_delta(d[0], DELTA, a, b);
+    lseek(fd, 0, SEEK_SET);
+    a = faults_now();
+    r[1] = read(fd, p, len);
+    b = faults_now();
+    flt_delta(d[1], DELTA, a, b);
+    a = faults_now();
+    r[2] = write(out, (const void *)q, len);
+    b = faults_now();
+    flt_delta(d[2], DELTA, a, b);
+    a = faults_now();
+    for (long i = 0; i < n; i++)
+        q[i * PG] = 1;
+    b = faults_now();
+    flt_delta(d[3], DELTA, a, b);
+    printf("sysio N=%ld: read(file) into untouched %s  read again %s  write(file) from untouched %s  "
+           "user write after %s (minflt/majflt; returned %zd %zd %zd)\n",
+           n, d[0], d[1], d[2], d[3], r[0], r[1], r[2]);
+    munmap(p, len);
+    munmap((void *)q, len);
+    close(fd);
+    close(out);
+    unlink("/tmp/vmtest-sysio");
 }
 
 /* ---- file mappings ----------------------------------------------------------------------- */
@@ -205,14 +235,6 @@ static void stack_test(long n)
         flt_delta(delta, DELTA, fa_, fb_);                                                         \
         ns = tb_ - ta_;                                                                            \
     } while (0)
-
-static unsigned long read_pages(volatile unsigned char *p, long n)
-{
-    unsigned long sum = 0;
-    for (long i = 0; i < n; i++)
-        sum += p[i * PG];
-    return sum;
-}
 
 static void file_test(const char *path, long n, int shared)
 {
@@ -500,6 +522,42 @@ static void report_min_median(const char *what, uint64_t *v, int r, long per)
     printf(" (R=%d)", r);
 }
 
+/* A small read and write through user memory: RW_BYTES at offset 0 of a /tmp file, each
+ * after an lseek back to 0 (glibc's lseek is _llseek, which stores the new offset in user
+ * memory), so three figures: lseek alone, lseek + write, lseek + read. */
+#define RW_BYTES 64
+static void rw_time(void)
+{
+    char buf[RW_BYTES];
+    memset(buf, 'x', sizeof buf);
+    int fd = open("/tmp/vmtest-rw", O_RDWR | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || write(fd, buf, sizeof buf) != (ssize_t)sizeof buf) {
+        printf("  rw: /tmp/vmtest-rw: %s\n", strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    uint64_t t0 = now_ns();
+    for (int i = 0; i < TIME_CALLS; i++)
+        (void)lseek(fd, 0, SEEK_SET);
+    uint64_t t1 = now_ns();
+    for (int i = 0; i < TIME_CALLS; i++) {
+        (void)lseek(fd, 0, SEEK_SET);
+        (void)write(fd, buf, sizeof buf);
+    }
+    uint64_t t2 = now_ns();
+    for (int i = 0; i < TIME_CALLS; i++) {
+        (void)lseek(fd, 0, SEEK_SET);
+        (void)read(fd, buf, sizeof buf);
+    }
+    uint64_t t3 = now_ns();
+    printf("  lseek: %llu ns per call; lseek+write(%d B): %llu ns; lseek+read(%d B): %llu ns\n",
+           (unsigned long long)((t1 - t0) / TIME_CALLS), RW_BYTES, (unsigned long long)((t2 - t1) / TIME_CALLS),
+           RW_BYTES, (unsigned long long)((t3 - t2) / TIME_CALLS));
+    close(fd);
+    unlink("/tmp/vmtest-rw");
+}
+
 static void time_test(const char *self, long n, int reps)
 {
     size_t len = (size_t)n * PG;
@@ -515,6 +573,7 @@ static void time_test(const char *self, long n, int reps)
         syscall(SYS_getpid);
     t1 = now_ns();
     printf("  syscall(getpid): %llu ns per call\n", (unsigned long long)((t1 - t0) / TIME_CALLS));
+    rw_time();
     fflush(stdout);
     for (int rep = 0; rep < reps; rep++) {
         volatile unsigned char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -721,6 +780,168 @@ static void swap_test(long mib, int passes)
 
 /* ---- main -------------------------------------------------------------------------------- */
 
+/* ---- the vDSO ----------------------------------------------------------------------------- */
+
+/* The address of `name` in the vDSO at `ehdr`, found as glibc finds it: PT_DYNAMIC's symbol
+ * and string tables (DT_HASH gives the symbol count), values relative to the PT_LOAD's vaddr. */
+static void *vdso_sym(const Elf32_Ehdr *ehdr, const char *name)
+{
+    const char *base = (const char *)ehdr;
+    const Elf32_Phdr *ph = (const Elf32_Phdr *)(base + ehdr->e_phoff);
+    const Elf32_Dyn *dyn = NULL;
+    long load = -1;
+    for (int i = 0; i < ehdr->e_phnum; i++) {
+        if (ph[i].p_type == PT_LOAD && load < 0)
+            load = (long)ph[i].p_offset - (long)ph[i].p_vaddr;
+        else if (ph[i].p_type == PT_DYNAMIC)
+            dyn = (const Elf32_Dyn *)(base + ph[i].p_offset);
+    }
+    if (!dyn || load < 0)
+        return NULL;
+    const Elf32_Sym *sym = NULL;
+    const char *str = NULL;
+    const Elf32_Word *hash = NULL;
+    for (; dyn->d_tag != DT_NULL; dyn++) {
+        if (dyn->d_tag == DT_SYMTAB)
+            sym = (const Elf32_Sym *)(base + load + dyn->d_un.d_ptr);
+        else if (dyn->d_tag == DT_STRTAB)
+            str = base + load + dyn->d_un.d_ptr;
+        else if (dyn->d_tag == DT_HASH)
+            hash = (const Elf32_Word *)(base + load + dyn->d_un.d_ptr);
+    }
+    if (!sym || !str || !hash)
+        return NULL;
+    for (Elf32_Word i = 0; i < hash[1]; i++)
+        if (sym[i].st_name && sym[i].st_shndx != SHN_UNDEF && !strcmp(str + sym[i].st_name, name))
+            return (void *)(base + load + sym[i].st_value);
+    return NULL;
+}
+
+static uint64_t ts_ns(const struct timespec *t)
+{
+    return (uint64_t)t->tv_sec * 1000000000ULL + (uint64_t)t->tv_nsec;
+}
+
+/* CLOCK_* through the kernel: clock_gettime64 (what glibc calls without a vDSO). */
+static uint64_t sys_clock_ns(int clk)
+{
+    long long ts[2] = { 0, 0 };
+    syscall(SYS_clock_gettime64, clk, ts);
+    return (uint64_t)ts[0] * 1000000000ULL + (uint64_t)ts[1];
+}
+
+#define VDSO_LOOPS 20000
+
+/* The vDSO as a program sees it: AT_SYSINFO_EHDR is the [vdso] mapping, its symbols resolve,
+ * glibc's clock_gettime reads the time without entering the kernel and agrees with the
+ * system call, and what each call costs (ns = guest instructions under -icount shift=0). */
+static int vdso_test(void)
+{
+    const Elf32_Ehdr *ehdr = (const Elf32_Ehdr *)getauxval(AT_SYSINFO_EHDR);
+    char line[256];
+    int bad = 0;
+    printf("VDSO AT_SYSINFO_EHDR=%p\n", (void *)ehdr);
+    if (!ehdr) {
+        printf("VDSO none\n");
+        return 1;
+    }
+    if (maps_line("[vdso]", line, sizeof line) == 0)
+        printf("  maps %s\n", line);
+    if (maps_line("[vvar]", line, sizeof line) == 0)
+        printf("  maps %s\n", line);
+    printf("  ELF magic %s, e_type %d, e_machine %d\n",
+           memcmp(ehdr->e_ident, ELFMAG, SELFMAG) ? "BAD" : "ok", ehdr->e_type, ehdr->e_machine);
+    static const char *const names[] = { "__vdso_gettimeofday", "__vdso_clock_gettime",
+                                         "__vdso_clock_gettime64", "__vdso_clock_getres" };
+    for (unsigned i = 0; i < sizeof names / sizeof *names; i++) {
+        void *p = vdso_sym(ehdr, names[i]);
+        printf("  symbol %s at +0x%lx\n", names[i], p ? (unsigned long)((char *)p - (char *)ehdr) : 0);
+        bad |= !p;
+    }
+
+    /* The first read of the time touches [vvar]: one minor fault, as on Linux. */
+    struct timespec t;
+    struct flt f0 = faults_now();
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    struct flt f1 = faults_now();
+    char d[DELTA];
+    printf("  first clock_gettime: %s faults\n", flt_delta(d, sizeof d, f0, f1));
+
+    /* Monotonic, and between two readings of the system call. */
+    const int clocks[] = { CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW, CLOCK_BOOTTIME };
+    const char *const cnames[] = { "REALTIME", "MONOTONIC", "MONOTONIC_RAW", "BOOTTIME" };
+    for (unsigned c = 0; c < sizeof clocks / sizeof *clocks; c++) {
+        uint64_t s0 = sys_clock_ns(clocks[c]), prev = 0, back = 0;
+        for (int i = 0; i < VDSO_LOOPS; i++) {
+            clock_gettime(clocks[c], &t);
+            uint64_t v = ts_ns(&t);
+            back += v < prev;
+            prev = v;
+        }
+        uint64_t s1 = sys_clock_ns(clocks[c]);
+        clock_gettime(clocks[c], &t);
+        uint64_t v = ts_ns(&t);
+        uint64_t s2 = sys_clock_ns(clocks[c]);
+        int within = s1 <= v && v <= s2 && s0 <= prev && prev <= s1;
+        printf("  %s: %d calls, %llu backwards, %s the system call's readings\n", cnames[c],
+               VDSO_LOOPS, (unsigned long long)back, within ? "within" : "OUTSIDE");
+        bad |= back != 0 || !within;
+    }
+    struct timespec c0, c1;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &c0);
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &c1);
+    int coarse_ok = ts_ns(&c0) <= ts_ns(&t) && ts_ns(&c0) <= ts_ns(&c1);
+    printf("  MONOTONIC_COARSE: %s\n", coarse_ok ? "not after MONOTONIC, not backwards" : "WRONG");
+    bad |= !coarse_ok;
+    struct timeval tv;
+    int r = gettimeofday(&tv, NULL);
+    printf("  gettimeofday: %d, tv_usec %s\n", r, tv.tv_usec >= 0 && tv.tv_usec < 1000000 ? "in range" : "OUT OF RANGE");
+    struct timespec res = { -1, -1 };
+    r = clock_getres(CLOCK_MONOTONIC, &res);
+    printf("  clock_getres(MONOTONIC): %d, %ld s %ld ns\n", r, (long)res.tv_sec, res.tv_nsec);
+    /* The vDSO's own clock_getres (glibc asks the kernel's clock_getres_time64 first). */
+    int (*vdso_getres)(int, struct timespec *) =
+        (int (*)(int, struct timespec *))vdso_sym(ehdr, "__vdso_clock_getres");
+    res.tv_sec = res.tv_nsec = -1;
+    r = vdso_getres ? vdso_getres(CLOCK_MONOTONIC, &res) : -1;
+    printf("  __vdso_clock_getres(MONOTONIC): %d, %ld s %ld ns\n", r, (long)res.tv_sec, res.tv_nsec);
+    bad |= r != 0 || res.tv_sec != 0 || res.tv_nsec <= 0;
+    /* A clock the vDSO does not serve goes to the kernel. */
+    r = clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    printf("  PROCESS_CPUTIME_ID (system call): %d\n", r);
+
+    /* A child inherits [vvar] and [vdso] at the same addresses and reads the same clock. */
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    uint64_t before_fork = ts_ns(&t);
+    pid_t child = fork();
+    if (child == 0) {
+        struct timespec ct;
+        int ok = maps_line("[vdso]", line, sizeof line) == 0 &&
+                 strtoul(line, NULL, 16) == (unsigned long)getauxval(AT_SYSINFO_EHDR) &&
+                 clock_gettime(CLOCK_MONOTONIC, &ct) == 0 && ts_ns(&ct) >= before_fork;
+        _exit(ok ? 0 : 1);
+    }
+    int status = -1;
+    waitpid(child, &status, 0);
+    int child_ok = child > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    printf("  fork: the child's clock_gettime through the inherited [vdso]: %s\n", child_ok ? "ok" : "FAILED");
+    bad |= !child_ok;
+
+    /* Cost per call: glibc through the vDSO, and the same through the system call. */
+    uint64_t a = now_ns();
+    for (int i = 0; i < VDSO_LOOPS; i++)
+        clock_gettime(CLOCK_MONOTONIC, &t);
+    uint64_t b = now_ns();
+    for (int i = 0; i < VDSO_LOOPS; i++)
+        sys_clock_ns(CLOCK_MONOTONIC);
+    uint64_t e = now_ns();
+    printf("  cost: clock_gettime %llu ns per call (vDSO), syscall(clock_gettime64) %llu ns per call\n",
+           (unsigned long long)((b - a) / VDSO_LOOPS), (unsigned long long)((e - b) / VDSO_LOOPS));
+    printf("VDSO %s\n", bad ? "FAILED" : "ok");
+    return bad;
+}
+
 static void usage(void)
 {
     fprintf(stderr,
@@ -734,7 +955,9 @@ static void usage(void)
             "       vmtest exec                 fork+exec of itself: sequential, concurrent, fork COW\n"
             "       vmtest layout [hold]        addresses of every part of the image and /proc/self/maps\n"
             "       vmtest segv [3G|2G|1G|auto] the SIGSEGV table (kernel addresses for that split)\n"
+            "       vmtest sysio PATH N...      read() into / write() from N untouched anonymous pages\n"
             "       vmtest time N REPS          costs in ns (guest instructions under -icount shift=0)\n"
+            "       vmtest vdso                 the vDSO: its symbols, clock_gettime through it, its cost\n"
             "       vmtest swap MIB PASSES      write MIB of anonymous memory, re-read it PASSES times\n"
             "       vmtest norand PROG ARGS...  exec PROG with address-space randomisation off\n"
             "       vmtest null                 dereference NULL without a handler (dies)\n");
@@ -769,6 +992,11 @@ int main(int argc, char **argv)
             usage();
         for (int i = 3; i < argc; i++)
             file_test(argv[2], parse_count(argv[i]), cmd[4] == 's');
+    } else if (!strcmp(cmd, "sysio")) {
+        if (argc < 4)
+            usage();
+        for (int i = 3; i < argc; i++)
+            sysio_test(argv[2], parse_count(argv[i]));
     } else if (!strcmp(cmd, "entry")) {
         printf("faults at main entry: minflt=%ld majflt=%ld\n", entry.min, entry.maj);
         print_self_stat("ENTRY");
@@ -787,6 +1015,8 @@ int main(int argc, char **argv)
             return 2;
         }
         return segv_probes(s, (unsigned long)&main, 0, NULL);
+    } else if (!strcmp(cmd, "vdso")) {
+        return vdso_test();
     } else if (!strcmp(cmd, "time")) {
         if (argc < 4)
             usage();

@@ -40,6 +40,28 @@ impl TimerKind {
     }
 }
 
+/// CNTKCTL bits: PL0 access to the physical counter (`ARCH_TIMER_USR_PCT_ACCESS_EN`), the
+/// virtual counter (`ARCH_TIMER_USR_VCT_ACCESS_EN`), the event stream, the virtual and the
+/// physical timer (`ARCH_TIMER_USR_VT_ACCESS_EN`, `ARCH_TIMER_USR_PT_ACCESS_EN`).
+const CNTKCTL_PL0PCTEN: u32 = 1 << 0;
+const CNTKCTL_PL0VCTEN: u32 = 1 << 1;
+const CNTKCTL_EVNTEN: u32 = 1 << 2;
+const CNTKCTL_PL0VTEN: u32 = 1 << 8;
+const CNTKCTL_PL0PTEN: u32 = 1 << 9;
+
+/// `arch_counter_set_user_access`: user space may read the virtual counter (what the vDSO
+/// reads), and nothing else of the timers.
+pub fn set_user_access() {
+    let mut v: u32;
+    // SAFETY: CNTKCTL only decides what PL0 may read of this CPU's timers.
+    unsafe {
+        asm!("mrc p15, 0, {}, c14, c1, 0", out(reg) v, options(nomem, nostack, preserves_flags));
+        v &= !(CNTKCTL_PL0PCTEN | CNTKCTL_PL0VTEN | CNTKCTL_PL0PTEN | CNTKCTL_EVNTEN);
+        v |= CNTKCTL_PL0VCTEN;
+        asm!("mcr p15, 0, {}, c14, c1, 0", "isb", in(reg) v, options(nomem, nostack, preserves_flags));
+    }
+}
+
 /// CNTFRQ: the counter's frequency, set by the firmware (QEMU: 62.5 MHz; Pi: 19.2 MHz).
 pub fn cntfrq() -> u32 {
     Cntfrq.get()

@@ -1,6 +1,6 @@
-//! What the exception entry (`entry_armv`) calls: aborts (exception-table fixups, so `peek`
-//! can survive a bad address, and Linux-style oopses for everything else, after which the
-//! kernel halts), undefined instructions, exceptions from modes that never take one, the
+//! What the exception entry (`entry_armv`) calls: aborts (exception-table fixups, so a system
+//! call's user copy (`arch/arm/uaccess.rs`) and `peek` survive a bad address, and Linux-style
+//! oopses for everything else, after which the kernel halts), undefined instructions, exceptions from modes that never take one, the
 //! stack overflow report, and the ways in for user space (its faults and system calls go to
 //! the handlers the process code registers).
 use core::arch::asm;
@@ -10,34 +10,60 @@ use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use tock_registers::interfaces::Readable;
 
 use super::cp15::{Dacr, Sctlr, Ttbr0};
+use super::extable::{self, ExTableEntry};
 use super::fsr;
 use super::vectors::{PtRegs, ShowRegs, SvcPtRegs};
 use crate::board::raspi::uart::UartWriter;
 use crate::mm::PAGE_SIZE;
 
-/// One `__ex_table` entry: an instruction allowed to fault, and where to resume if it does.
-#[repr(C)]
-struct ExTableEntry {
-    insn: u32,
-    fixup: u32,
+extern "C" {
+    /// The bounds of `__ex_table` (linker.ld keeps it in `.data`, so it can be sorted in place
+    /// at boot, as Linux's `sort_main_extable` does without a build-time sort).
+    static __start___ex_table: u8;
+    static __stop___ex_table: u8;
 }
 
-extern "C" {
-    static __start___ex_table: ExTableEntry;
-    static __stop___ex_table: ExTableEntry;
+/// Set once `sort_main_extable` ran: until then the table is searched linearly.
+static EXTABLE_SORTED: AtomicBool = AtomicBool::new(false);
+
+/// The entries of `__ex_table`, and their number.
+fn exception_table_raw() -> (*mut ExTableEntry, usize) {
+    let start = core::ptr::addr_of!(__start___ex_table) as *mut ExTableEntry;
+    let end = core::ptr::addr_of!(__stop___ex_table) as *mut ExTableEntry;
+    // SAFETY: the linker script brackets the table with these symbols; entries are 8 bytes.
+    (start, unsafe { end.offset_from(start) } as usize)
 }
 
 fn exception_table() -> &'static [ExTableEntry] {
-    // SAFETY: the linker script brackets the table with these symbols; entries are 8 bytes.
-    unsafe {
-        let start = core::ptr::addr_of!(__start___ex_table);
-        let end = core::ptr::addr_of!(__stop___ex_table);
-        core::slice::from_raw_parts(start, end.offset_from(start) as usize)
-    }
+    let (start, n) = exception_table_raw();
+    // SAFETY: the table lives as long as the kernel; only sort_main_extable writes it, once,
+    // before anything searches it with the binary search.
+    unsafe { core::slice::from_raw_parts(start, n) }
 }
 
-fn search_exception_table(pc: u32) -> Option<u32> {
-    exception_table().iter().find(|e| e.insn == pc).map(|e| e.fixup)
+/// `sort_main_extable`: puts `__ex_table` in instruction order (once, early at boot, before
+/// any process runs), so `search_exception_tables` can bisect it.
+pub fn sort_main_extable() {
+    if EXTABLE_SORTED.load(Ordering::Relaxed) {
+        return;
+    }
+    let (start, n) = exception_table_raw();
+    // SAFETY: the table is in writable .data and nothing reads it while it is sorted (one
+    // CPU, interrupts masked at this point of boot, no fixup can be pending).
+    let table = unsafe { core::slice::from_raw_parts_mut(start, n) };
+    extable::sort_extable(table);
+    EXTABLE_SORTED.store(true, Ordering::Release);
+}
+
+/// `search_exception_tables`: the fixup for a kernel fault at `pc`, if the instruction there
+/// is one allowed to fault.
+pub fn search_exception_tables(pc: u32) -> Option<u32> {
+    let table = exception_table();
+    if EXTABLE_SORTED.load(Ordering::Acquire) {
+        extable::search_extable(table, pc)
+    } else {
+        table.iter().find(|e| e.insn == pc).map(|e| e.fixup)
+    }
 }
 
 /// Linux's software bit marking a prefetch abort's FSR (`FSR_LNX_PF`).
@@ -46,6 +72,15 @@ const FSR_LNX_PF: u32 = 1 << 31;
 /// The fault a fixup absorbed most recently: (address, FSR).
 static FIXED_FAR: AtomicU32 = AtomicU32::new(0);
 static FIXED_FSR: AtomicU32 = AtomicU32::new(0);
+
+/// The fault the most recent exception-table fixup absorbed (`copy_from_user` and friends
+/// read it to resolve the fault with the mm their caller holds, then retry).
+pub fn last_fixup_fault() -> Fault {
+    Fault {
+        addr: FIXED_FAR.load(Ordering::Relaxed) as usize,
+        fsr: FIXED_FSR.load(Ordering::Relaxed),
+    }
+}
 
 /// A fault absorbed by an exception-table fixup.
 #[derive(Clone, Copy, Debug)]
@@ -235,7 +270,11 @@ extern "C" fn do_DataAbort(addr: u32, fsr: u32, regs: *mut PtRegs) {
     {
         return;
     }
-    if let Some(fixup) = search_exception_table(regs.pc()) {
+    // A kernel access allowed to fault (a uaccess accessor, a probe): record the fault and
+    // resume at its fixup. For a user address the accessor's caller resolves the recorded
+    // fault with the mm it holds and retries (kernel/process/mm.rs `UserMem`); a fault at
+    // any other pc oopses, on a user address too.
+    if let Some(fixup) = search_exception_tables(regs.pc()) {
         FIXED_FAR.store(addr, Ordering::Relaxed);
         FIXED_FSR.store(fsr, Ordering::Relaxed);
         regs.set_pc(fixup);

@@ -15,6 +15,9 @@ pub enum FixedAddress {
     IrqController = 5,
     /// Linux's `FIX_KMAP_BEGIN`: the temporary (`kmap_atomic`) mapping of one page.
     KmapBegin = 6,
+    /// The next `kmap_local` slot (`FIX_KMAP_BEGIN + 1`): the second page of a copy between
+    /// two highmem pages (`copy_user_highpage`).
+    KmapNext = 7,
 }
 
 /// Number of slots the fixmap region holds.

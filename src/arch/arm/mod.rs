@@ -5,12 +5,14 @@
 pub mod asid;
 pub mod cpuinfo;
 pub mod desc;
+pub mod extable;
 pub mod fixmap;
 pub mod fsr;
 pub mod layout;
 pub mod memory;
 pub mod pgtable;
 pub mod profile;
+pub mod vdso;
 
 #[cfg(all(kernel, target_arch = "arm"))]
 pub mod arch_timer;
@@ -38,6 +40,8 @@ pub mod mmu;
 pub mod process;
 #[cfg(all(kernel, target_arch = "arm"))]
 pub mod semihosting;
+#[cfg(all(kernel, target_arch = "arm"))]
+pub mod uaccess;
 #[cfg(all(kernel, target_arch = "arm"))]
 pub mod vectors;
 

@@ -381,15 +381,6 @@ pub fn user_table_pages(pgd: u64) -> usize {
     (0..USER_L1_ENTRIES / 2).filter(|&i| user_pmd_present(pgd, i << (SECTION_SHIFT + 1))).count()
 }
 
-/// The byte at user address `va` if its page is present (no fault is taken).
-pub fn peek_user_byte(pgd: u64, va: usize) -> Option<u8> {
-    let pte = get_user_pte(pgd, va)?;
-    let k = mmu::phys_to_virt(pte.pfn_phys())? as usize + (va & (PAGE_BYTES - 1));
-    // SAFETY: the linear-map address of a present user page's byte; reading it has no side
-    // effect, and the caller holds the task table, so the page stays mapped.
-    Some(unsafe { (k as *const u8).read_volatile() })
-}
-
 /// `__do_user_fault`'s report under `user_debug`: `show_pte` of the process's table, then
 /// `show_regs` of the user-mode frame (`__show_regs` shows `DACR_UACCESS_ENABLE` for it: the
 /// live DACR with the user domain a client).

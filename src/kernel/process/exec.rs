@@ -4,7 +4,6 @@
 //! `create_elf_tables` built is written into the stack VMA, and the task starts in USR mode
 //! at the entry point.
 use alloc::sync::Arc;
-use alloc::vec::Vec;
 
 use super::fs::with_rootfs;
 use super::mm::{ProcessMm, UserMem};
@@ -114,7 +113,7 @@ pub fn load(path: &str, argv: &[&[u8]], envp: &[&[u8]]) -> Result<Loaded, ExecEr
         gid: 0,
         randomize_va_space: randomize,
         random: &mut random,
-        vdso: false,
+        vdso: crate::kernel::vsyscall::vdso_available(),
     };
     let loaded = match binfmt_elf::load_elf_binary(&bytes, params, &mut pm.mm) {
         Ok(l) => l,
@@ -131,8 +130,7 @@ pub fn load(path: &str, argv: &[&[u8]], envp: &[&[u8]]) -> Result<Loaded, ExecEr
         let mut um = UserMem { pm: &mut pm, counts: &mut counts };
         let mut ok = um.copy_to_user(loaded.sp, &loaded.stack).is_ok();
         for &(s, e) in &loaded.zero_ranges {
-            let zeros: Vec<u8> = alloc::vec![0; e - s];
-            ok &= um.copy_to_user(s, &zeros).is_ok();
+            ok &= um.clear_user(s, e - s).is_ok();
         }
         ok
     };

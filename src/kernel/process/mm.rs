@@ -1,11 +1,11 @@
 //! A process's address space on the device: the arch-neutral `MmStruct` (VMAs) with its
 //! first-level table, ASID and RSS counters; the [`FaultEnv`] the fault path works through
-//! (PTEs via `arch::process`, anonymous pages owned `Anon`, page-cache pages, the zero
-//! page and the sigpage); `zap_page_range` (munmap, MADV_DONTNEED, exit) and `exit_mmap`; and
-//! user-memory access for system calls, which walks the tables and takes the same faults a
-//! user access would (`copy_from_user` and `copy_to_user` resolved through `handle_mm_fault`,
-//! counted as Linux counts kernel-mode faults on user pages), never touching memory the
-//! process could not.
+//! (PTEs via `arch::process`, anonymous pages owned `Anon` and allocated from HighMem first,
+//! page-cache pages, the zero page and the sigpage); `zap_page_range` (munmap, MADV_DONTNEED,
+//! exit) and `exit_mmap`; and user-memory access for system calls ([`UserMem`]): through the
+//! live user table by virtual address with the exception table catching faults (the
+//! system call's own process), or through `kmap` of the pages (another address space, as
+//! `access_remote_vm` reaches it).
 use alloc::boxed::Box;
 
 use spin::{Mutex, Once};
@@ -14,8 +14,9 @@ use super::fs;
 use crate::abi::uaccess::{Fault as UFault, UserMemory};
 use crate::arch::asid::AsidAllocator;
 use crate::arch::process::{self as arch, UserPteProt, PGD_ORDER, TASK_SIZE};
+use crate::arch::uaccess;
 use crate::config::PAGE_OFFSET;
-use crate::kernel::mem::with_node;
+use crate::kernel::mem::{with_node, with_page_mapped, with_two_pages_mapped};
 use crate::mm::gfp::GfpFlags;
 use crate::mm::memory::{
     self, CachePage, FaultCounts, FaultEnv, FaultError, FaultFlags, NewPte, PteState, RssKind,
@@ -69,6 +70,14 @@ pub fn init_special_pages() -> bool {
 /// `ZERO_PAGE(0)`'s frame.
 pub(crate) fn zero_pfn() -> Pfn {
     SPECIAL.get().map_or(Pfn(0), |s| s.zero)
+}
+
+/// The kernel's own pages a process maps (the zero page, the sigpage, `[vvar]` and
+/// `[vdso]`): shared by all, never freed or counted when a mapping of them goes.
+fn is_special_pfn(pfn: Pfn) -> bool {
+    pfn == zero_pfn()
+        || SPECIAL.get().is_some_and(|s| s.sigpage == pfn)
+        || crate::kernel::vsyscall::is_vdso_page(pfn.0)
 }
 
 /// The kernel address of a lowmem frame.
@@ -206,8 +215,7 @@ impl ProcessMm {
             let cow = vma.vm_flags.contains(VmFlags::MAYWRITE) && !shared;
             let exec = vma.vm_flags.contains(VmFlags::EXEC);
             for (va, p) in present {
-                let special =
-                    p.pfn == zero_pfn().0 || SPECIAL.get().is_some_and(|s| s.sigpage.0 == p.pfn);
+                let special = is_special_pfn(Pfn(p.pfn));
                 if anon(&self.hw, p.pfn) {
                     *ANON_SHARED.lock().entry(p.pfn).or_insert(0) += 1;
                     child.hw.rss_anon += 1;
@@ -258,9 +266,10 @@ impl ProcessMm {
         PGD_PAGES.fetch_sub(1 << PGD_ORDER, core::sync::atomic::Ordering::Relaxed);
     }
 
-    /// The kernel address of the user page at `va`, faulting it in for a read or a write
-    /// as a kernel access to user memory would.
-    fn user_page(&mut self, va: usize, write: bool, counts: &mut FaultCounts) -> Option<usize> {
+    /// `get_user_pages_remote` of one page: the frame mapped at `va` with the access allowed,
+    /// faulting it in for a read or a write first (counted in `counts`, as GUP's faults are
+    /// counted for the task that takes them).
+    fn get_user_page(&mut self, va: usize, write: bool, counts: &mut FaultCounts) -> Option<Pfn> {
         if va >= TASK_SIZE {
             return None;
         }
@@ -268,12 +277,37 @@ impl ProcessMm {
             if let Some(pte) = arch::get_user_pte(self.hw.pgd, va) {
                 let writable = pte.0 & crate::arch::process::L_PTE_RDONLY == 0 && pte.dirty();
                 if !write || writable {
-                    return kva(Pfn(pte.pfn_phys() >> 12)).map(|k| k + (va & (PAGE_SIZE - 1)));
+                    return Some(Pfn(pte.pfn_phys() >> 12));
                 }
             }
             self.fault(va, FaultFlags { write, instruction: false }, counts).ok()?;
         }
         None
+    }
+
+    /// Copies present user pages' bytes at `va` into `buf` without faulting (what
+    /// `/proc/PID/cmdline` reads of another process); the bytes copied, up to the first page
+    /// not present.
+    pub fn peek(&self, va: usize, buf: &mut [u8]) -> usize {
+        let mut done = 0;
+        while done < buf.len() {
+            let at = va + done;
+            let Some(pte) = arch::get_user_pte(self.hw.pgd, at).filter(|_| at < TASK_SIZE) else {
+                break;
+            };
+            let off = at & (PAGE_SIZE - 1);
+            let n = (PAGE_SIZE - off).min(buf.len() - done);
+            let dst = &mut buf[done..done + n];
+            let r = with_page_mapped(Pfn(pte.pfn_phys() >> 12), |k| {
+                // SAFETY: `k` maps the whole present page; the copy stays inside it.
+                unsafe { core::ptr::copy_nonoverlapping(k.add(off), dst.as_mut_ptr(), n) };
+            });
+            if r.is_err() {
+                break;
+            }
+            done += n;
+        }
+        done
     }
 }
 
@@ -286,7 +320,7 @@ impl MmHw {
     /// Drops one mapping of `pfn`: anonymous pages go back to the page allocator with their
     /// last mapping.
     fn release_page(&mut self, pfn: Pfn) {
-        if pfn == zero_pfn() || SPECIAL.get().is_some_and(|s| s.sigpage == pfn) {
+        if is_special_pfn(pfn) {
             return;
         }
         {
@@ -320,13 +354,24 @@ fn alloc_table_page() -> Option<u64> {
     .map(|p| p.phys().0)
 }
 
-fn alloc_anon() -> Option<Pfn> {
-    let p = with_node(|n| {
-        n.alloc_pages_for(PageOwner::Anon, GfpFlags::GFP_KERNEL | GfpFlags::__GFP_ZERO, 0)
-    })
-    .ok()?;
+/// `alloc_zeroed_user_highpage_movable`/`alloc_page_vma(GFP_HIGHUSER_MOVABLE)`: an anonymous
+/// page, from HighMem first (the kernel reaches user pages by their user address or through
+/// kmap, never needing a linear address), zeroed when `zero`.
+fn alloc_anon(zero: bool) -> Option<Pfn> {
+    let gfp = if zero {
+        GfpFlags::GFP_HIGHUSER_MOVABLE | GfpFlags::__GFP_ZERO
+    } else {
+        GfpFlags::GFP_HIGHUSER_MOVABLE
+    };
+    let p = with_node(|n| n.alloc_pages_for(PageOwner::Anon, gfp, 0)).ok()?;
     NR_ANON_PAGES.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
     Some(p)
+}
+
+/// Frees a page `alloc_anon` gave that never got mapped.
+fn free_unmapped_anon(pfn: Pfn) {
+    let _ = with_node(|n| n.free_pages_for(PageOwner::Anon, pfn, 0));
+    NR_ANON_PAGES.fetch_sub(1, core::sync::atomic::Ordering::Relaxed);
 }
 
 impl FaultEnv for MmHw {
@@ -342,13 +387,21 @@ impl FaultEnv for MmHw {
     fn pte_set(&mut self, va: usize, pte: NewPte) -> Result<(), memory::NoPageTable> {
         let old = arch::get_user_pte(self.pgd, va);
         if pte.exec {
-            if let Some(k) = kva(Pfn(pte.pfn)) {
-                arch::sync_icache_dcache(k as u32);
-            }
+            // __sync_icache_dcache through a kernel mapping of the page (kmap for HighMem).
+            let _ = with_page_mapped(Pfn(pte.pfn), |k| arch::sync_icache_dcache(k as u32));
         }
         let prot = UserPteProt { write: pte.write, exec: pte.exec, dirty: pte.dirty };
-        arch::set_user_pte(self.pgd, va, pte.pfn << 12, prot, &mut alloc_table_page)
-            .map_err(|_| memory::NoPageTable)?;
+        if arch::set_user_pte(self.pgd, va, pte.pfn << 12, prot, &mut alloc_table_page).is_err() {
+            // No table page (`pte_alloc` failed: VM_FAULT_OOM). With no table nothing maps
+            // `va`, so an anonymous page of this mm's alone is the one the fault just
+            // allocated: it goes back (Linux allocates the table first and puts the page on
+            // any later failure). User pages come from HighMem/movable blocks and tables from
+            // lowmem, so this happens whenever lowmem runs out before the user zones do.
+            if self.is_exclusive_anon(pte.pfn) {
+                free_unmapped_anon(Pfn(pte.pfn));
+            }
+            return Err(memory::NoPageTable);
+        }
         if let Some(old) = old {
             let old_pfn = Pfn(old.pfn_phys() >> 12);
             if old_pfn.0 != pte.pfn {
@@ -364,14 +417,20 @@ impl FaultEnv for MmHw {
     }
 
     fn alloc_anon_page(&mut self) -> Option<u64> {
-        alloc_anon().map(|p| p.0)
+        alloc_anon(true).map(|p| p.0)
     }
 
     fn alloc_copy_page(&mut self, src: u64) -> Option<u64> {
-        let dst = alloc_anon()?;
-        if let (Some(s), Some(d)) = (kva(Pfn(src)), kva(dst)) {
-            // SAFETY: two distinct lowmem pages; the new one is ours alone.
-            unsafe { core::ptr::copy_nonoverlapping(s as *const u8, d as *mut u8, PAGE_SIZE) };
+        // copy_user_highpage: both pages kmapped (either may be in HighMem).
+        let dst = alloc_anon(false)?;
+        let copied = with_two_pages_mapped(Pfn(src), dst, |s, d| {
+            // SAFETY: two distinct whole pages mapped for the duration; the new one is ours
+            // alone.
+            unsafe { core::ptr::copy_nonoverlapping(s as *const u8, d, PAGE_SIZE) };
+        });
+        if copied.is_err() {
+            free_unmapped_anon(dst);
+            return None;
         }
         Some(dst.0)
     }
@@ -389,11 +448,13 @@ impl FaultEnv for MmHw {
         fs::cached_page(file.ino, index).map(|p| p.0)
     }
 
-    fn special_page(&mut self, vma: &Vma, _offset: u64) -> Option<u64> {
+    fn special_page(&mut self, vma: &Vma, offset: u64) -> Option<u64> {
         use crate::mm::mm_types::SpecialMapping;
         match vma.special? {
             SpecialMapping::Sigpage => SPECIAL.get().map(|s| s.sigpage.0),
-            _ => Some(zero_pfn().0),
+            kind @ (SpecialMapping::Vvar | SpecialMapping::Vdso) => {
+                crate::kernel::vsyscall::vdso_special_page(kind, offset)
+            }
         }
     }
 
@@ -411,9 +472,103 @@ pub fn user_table_pages(pm: &ProcessMm) -> usize {
 }
 
 /// A process's memory as its system calls reach it.
+///
+/// When `pm` is the address space live in TTBR0 (the calling process's own, the usual case),
+/// every access goes through `arch::uaccess`: plain loads and stores at the user address,
+/// listed in the exception table. A fault the accessor takes is resolved here rather than in
+/// the abort handler: the abort handler only records it and resumes at the fixup (so the
+/// accessor returns short), and [`UserMem`] resolves the recorded fault with the address
+/// space it holds and retries from the first byte not copied. This is Linux's
+/// `do_page_fault` for a kernel-mode fault on a user address, moved out of the exception:
+/// while a system call runs, the caller's `mm` is out of its task (`with_user` takes it, and
+/// the task table's lock is held), so the abort handler could not reach it without a second
+/// lock; the mm holder resolves it instead. The counts are Linux's: each fault the hardware
+/// takes goes through `handle_mm_fault` once and is counted in `min_flt`/`pgfault` as
+/// `mm_account_fault` counts a fault without `FAULT_FLAG_USER`; one the fault path cannot
+/// resolve (no VMA, bad permission, no memory: `no_context` in kernel mode) leaves the copy
+/// short and the system call returns `EFAULT`.
+///
+/// Any other address space (exec writing the new program's stack before it is switched to,
+/// a forked child's `CLONE_CHILD_SETTID` word) is reached page by page through `kmap`, as
+/// `access_remote_vm` does, its faults taken through the same fault path.
 pub struct UserMem<'a> {
     pub pm: &'a mut ProcessMm,
     pub counts: &'a mut FaultCounts,
+}
+
+/// Translation (section/page), access-flag and permission faults: the ones the fault path
+/// resolves (`do_translation_fault`, `do_page_fault` in Linux's `fsr_info`).
+fn fault_flags(fsr: u32) -> Option<FaultFlags> {
+    let status = arch::fault_status(fsr);
+    if !matches!(status, 0x05 | 0x06 | 0x07 | 0x0d | 0x0f) {
+        return None;
+    }
+    // FSR_WRITE, but not for a cache maintenance operation (FSR_CM).
+    const FSR_CM: u32 = 1 << 13;
+    Some(FaultFlags { write: fsr & arch::FSR_WRITE != 0 && fsr & FSR_CM == 0, instruction: false })
+}
+
+impl UserMem<'_> {
+    /// Whether this address space's table is the live one (TTBR0).
+    fn live(&self) -> bool {
+        uaccess::live_pgd() == self.pm.hw.pgd
+    }
+
+    /// Runs `access` (one pass of an accessor over the live table, from byte `from`; `Err(done)`
+    /// when a fault stopped it with `done` bytes done), resolving each fault it takes and
+    /// running it again from where it stopped. A fault the fault path resolved that recurs at
+    /// once at the same place and point is not retried again (it would loop).
+    fn retry<T>(&mut self, mut access: impl FnMut(usize) -> Result<T, usize>) -> Result<T, UFault> {
+        let mut from = 0;
+        let mut last = None;
+        loop {
+            match access(from) {
+                Ok(v) => return Ok(v),
+                Err(done) => {
+                    let f = crate::arch::fault::last_fixup_fault();
+                    if last == Some((f.addr, done)) || !self.resolve(f.addr, f.fsr) {
+                        return Err(UFault { done });
+                    }
+                    last = Some((f.addr, done));
+                    from = done;
+                }
+            }
+        }
+    }
+
+    /// `do_page_fault` for a kernel access to user memory: resolved (and counted) through
+    /// the process's fault path, or not.
+    fn resolve(&mut self, addr: usize, fsr: u32) -> bool {
+        if addr >= TASK_SIZE {
+            return false;
+        }
+        let Some(flags) = fault_flags(fsr) else { return false };
+        self.pm.fault(addr, flags, self.counts).is_ok()
+    }
+
+    /// The remote path: page by page through kmap, `get_user_page` faulting each in.
+    fn remote_copy(
+        &mut self,
+        addr: usize,
+        len: usize,
+        write: bool,
+        mut copy: impl FnMut(*mut u8, usize, usize),
+    ) -> Result<(), UFault> {
+        let mut done = 0;
+        while done < len {
+            let va = addr + done;
+            let Some(pfn) = self.pm.get_user_page(va, write, self.counts) else {
+                return Err(UFault { done });
+            };
+            let off = va & (PAGE_SIZE - 1);
+            let n = (PAGE_SIZE - off).min(len - done);
+            // SAFETY (of the offset): `k` maps the whole page; `copy` stays inside it.
+            with_page_mapped(pfn, |k| copy(unsafe { k.add(off) }, done, n))
+                .map_err(|_| UFault { done })?;
+            done += n;
+        }
+        Ok(())
+    }
 }
 
 impl UserMemory for UserMem<'_> {
@@ -422,34 +577,126 @@ impl UserMemory for UserMem<'_> {
     }
 
     fn copy_from_user(&mut self, buf: &mut [u8], addr: usize) -> Result<(), UFault> {
-        let mut done = 0;
-        while done < buf.len() {
-            let va = addr + done;
-            let Some(k) = self.pm.user_page(va, false, self.counts) else {
-                return Err(UFault { done });
-            };
-            let n = (PAGE_SIZE - (va & (PAGE_SIZE - 1))).min(buf.len() - done);
-            // SAFETY: `k` is the linear-map address of the mapped user page holding `va`; the
-            // copy stays inside that page.
-            unsafe { core::ptr::copy_nonoverlapping(k as *const u8, buf[done..].as_mut_ptr(), n) };
-            done += n;
+        if !self.access_ok(addr, buf.len()) {
+            return Err(UFault { done: 0 });
         }
-        Ok(())
+        if !self.live() {
+            return self.remote_copy(addr, buf.len(), false, |k, at, n| {
+                // SAFETY: `k` is a kernel mapping of the page holding `addr + at`, `n` bytes
+                // of it left; `buf[at..at + n]` is in bounds.
+                unsafe { core::ptr::copy_nonoverlapping(k, buf[at..].as_mut_ptr(), n) }
+            });
+        }
+        // get_user of a scalar, else copy_from_user.
+        let len = buf.len();
+        if matches!(len, 1 | 2 | 4 | 8) {
+            return self.retry(|_| {
+                uaccess::get_user(addr, buf).unwrap_or(Err(uaccess::Efault)).map_err(|_| 0)
+            });
+        }
+        self.retry(|from| match uaccess::copy_from_user(&mut buf[from..], addr + from) {
+            0 => Ok(()),
+            left => Err(len - left),
+        })
     }
 
     fn copy_to_user(&mut self, addr: usize, data: &[u8]) -> Result<(), UFault> {
-        let mut done = 0;
-        while done < data.len() {
-            let va = addr + done;
-            let Some(k) = self.pm.user_page(va, true, self.counts) else {
-                return Err(UFault { done });
-            };
-            let n = (PAGE_SIZE - (va & (PAGE_SIZE - 1))).min(data.len() - done);
-            // SAFETY: as in copy_from_user; the page is mapped writable and dirty, the
-            // process's own (a copy-on-write page was copied by the fault).
-            unsafe { core::ptr::copy_nonoverlapping(data[done..].as_ptr(), k as *mut u8, n) };
-            done += n;
+        if !self.access_ok(addr, data.len()) {
+            return Err(UFault { done: 0 });
         }
-        Ok(())
+        if !self.live() {
+            return self.remote_copy(addr, data.len(), true, |k, at, n| {
+                // SAFETY: as in copy_from_user; the page is the process's own and writable
+                // (a copy-on-write page was copied by the fault).
+                unsafe { core::ptr::copy_nonoverlapping(data[at..].as_ptr(), k, n) }
+            });
+        }
+        let len = data.len();
+        if matches!(len, 1 | 2 | 4 | 8) {
+            return self.retry(|_| {
+                uaccess::put_user(addr, data).unwrap_or(Err(uaccess::Efault)).map_err(|_| 0)
+            });
+        }
+        self.retry(|from| match uaccess::copy_to_user(addr + from, &data[from..]) {
+            0 => Ok(()),
+            left => Err(len - left),
+        })
     }
+
+    fn clear_user(&mut self, addr: usize, len: usize) -> Result<(), UFault> {
+        if !self.access_ok(addr, len) {
+            return Err(UFault { done: 0 });
+        }
+        if !self.live() {
+            return self.remote_copy(addr, len, true, |k, _, n| {
+                // SAFETY: as in copy_to_user.
+                unsafe { core::ptr::write_bytes(k, 0, n) }
+            });
+        }
+        self.retry(|from| match uaccess::clear_user(addr + from, len - from) {
+            0 => Ok(()),
+            left => Err(len - left),
+        })
+    }
+
+    fn strncpy_from_user(&mut self, dst: &mut [u8], addr: usize) -> Result<usize, UFault> {
+        let end = addr.checked_add(dst.len()).map_or(TASK_SIZE, |e| e.min(TASK_SIZE));
+        if addr >= TASK_SIZE {
+            return Err(UFault { done: 0 });
+        }
+        if !self.live() {
+            return default_strncpy(self, dst, addr);
+        }
+        // Never past TASK_SIZE: a string running to it without a NUL faults there.
+        let n = end - addr;
+        let got = self.retry(|_| uaccess::strncpy_from_user(&mut dst[..n], addr).map_err(|_| 0))?;
+        if got == n && n < dst.len() {
+            return Err(UFault { done: n });
+        }
+        Ok(got)
+    }
+
+    fn strnlen_user(&mut self, addr: usize, n: usize) -> usize {
+        if addr >= TASK_SIZE {
+            return 0;
+        }
+        if !self.live() {
+            return default_strnlen(self, addr, n);
+        }
+        let max = n.min(TASK_SIZE - addr);
+        match self.retry(|_| match uaccess::strnlen_user(addr, max) {
+            0 => Err(0),
+            r => Ok(r),
+        }) {
+            // No NUL before TASK_SIZE, where a longer limit would have faulted.
+            Ok(r) if r > max && max < n => 0,
+            Ok(r) => r,
+            Err(_) => 0,
+        }
+    }
+}
+
+/// The trait's byte-by-byte `strncpy_from_user`, for the remote path.
+fn default_strncpy(m: &mut UserMem<'_>, dst: &mut [u8], addr: usize) -> Result<usize, UFault> {
+    for i in 0..dst.len() {
+        m.copy_from_user(&mut dst[i..=i], addr + i).map_err(|_| UFault { done: i })?;
+        if dst[i] == 0 {
+            return Ok(i);
+        }
+    }
+    Ok(dst.len())
+}
+
+/// The trait's byte-by-byte `strnlen_user`, for the remote path.
+fn default_strnlen(m: &mut UserMem<'_>, addr: usize, n: usize) -> usize {
+    let mut b = [0u8; 1];
+    for i in 0..n {
+        if m.copy_from_user(&mut b, addr + i).is_err() {
+            return 0;
+        }
+        if b[0] == 0 {
+            return i + 1;
+        }
+    }
+    n + 1
 }

@@ -287,6 +287,9 @@ pub fn init(params: &crate::boot::cmdline::BootParams, initrd: Option<(u64, u64)
     if !mm::init_special_pages() {
         kprintln!("process: no memory for the zero page");
     }
+    if let Err(e) = crate::kernel::vsyscall::vdso_init() {
+        kprintln!("vdso: {:?}: programs get no [vvar]/[vdso]", e);
+    }
     arch::vfp_enable();
     arch::set_user_exception_handler(user_exception);
     arch::set_syscall_handler(syscall::handle);

@@ -12,7 +12,7 @@ use core::sync::atomic::Ordering;
 
 use super::{Task, TaskState as KState, Tasks};
 use crate::abi::errno::Errno;
-use crate::arch::process::{for_each_user_pte, peek_user_byte, user_table_pages};
+use crate::arch::process::{for_each_user_pte, user_table_pages};
 use crate::fs::procfs::{self, PidFile, ProcFile, ProcNode, ProcSource, RootFile, SeqBuf, SeqFile};
 use crate::mm::mm_types::{VmFlags, PAGE_SIZE};
 use crate::proc::pid::maps::{self, MemSizeStats, ARM_VECTORS};
@@ -200,13 +200,9 @@ pub fn cmdline_bytes(task: &Task) -> Vec<u8> {
     if m.arg_end <= m.arg_start || m.env_end < m.arg_end {
         return Vec::new();
     }
-    let mut area = Vec::new();
-    let mut va = m.arg_start;
-    while va < m.env_end.min(m.arg_start + PAGE_SIZE * 4) {
-        let Some(b) = peek_user_byte(pm.hw.pgd, va) else { break };
-        area.push(b);
-        va += 1;
-    }
+    let mut area = alloc::vec![0u8; m.env_end.min(m.arg_start + PAGE_SIZE * 4) - m.arg_start];
+    let got = pm.peek(m.arg_start, &mut area);
+    area.truncate(got);
     let n = stat::cmdline(&area, m.arg_end - m.arg_start).len();
     area.truncate(n);
     area

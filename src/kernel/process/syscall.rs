@@ -779,7 +779,10 @@ fn console_stat() -> Stat {
         st_gid: 0,
         st_rdev: CONSOLE_RDEV,
         st_size: 0,
-        st_blksize: 1024,
+        // Linux's /dev/console is an inode of the rootfs: `generic_fillattr` gives its
+        // `i_blocksize`, a page. glibc sizes stdout's buffer by it (malloc'd at the first
+        // printf), so it decides which heap pages a program touches.
+        st_blksize: PAGE_SIZE as u32,
         st_blocks: 0,
         st_mtime: 0,
     }
@@ -794,6 +797,7 @@ fn stat_fd(fd: u32) -> Result<Stat, Errno> {
             s.st_dev = (0, 22);
             s.st_mode = crate::fs::ramfs::S_IFREG | 0o444;
             s.st_rdev = (0, 0);
+            s.st_blksize = crate::fs::procfs::PROC_BLKSIZE;
             Ok(s)
         }
     }
@@ -993,11 +997,21 @@ fn string_array(addr: u32) -> Result<Vec<Vec<u8>>, Errno> {
         if p == 0 {
             return Ok(out);
         }
-        // A string longer than MAX_ARG_STRLEN is E2BIG (`strnlen_user` in `copy_strings`).
+        // copy_strings: the string's size by `strnlen_user` (0: EFAULT; longer than
+        // MAX_ARG_STRLEN: E2BIG), then the bytes before its NUL.
         let s = with_user(|um, _| {
-            uaccess::strncpy_from_user(um, p as usize, crate::fs::binfmt_elf::MAX_ARG_STRLEN)
-        })
-        .map_err(|e| if e == Errno::ENAMETOOLONG { Errno::E2BIG } else { e })?;
+            let max = crate::fs::binfmt_elf::MAX_ARG_STRLEN;
+            let len = um.strnlen_user(p as usize, max);
+            if len == 0 {
+                return Err(Errno::EFAULT);
+            }
+            if len > max {
+                return Err(Errno::E2BIG);
+            }
+            let mut s = alloc::vec![0u8; len - 1];
+            um.copy_from_user(&mut s, p as usize).map_err(|_| Errno::EFAULT)?;
+            Ok(s)
+        })?;
         out.push(s);
     }
 }

@@ -25,7 +25,7 @@ pub use cache::{
     CacheGeometry, MAX_OBJS_PER_PAGE, NR_KMALLOC_CACHES, PAGE_ALLOC_COSTLY_ORDER, SLUB_MAX_ORDER,
 };
 pub use error::{BadPointer, SlabError};
-pub use node::{head_page, NodePages};
+pub use node::{head_page, NodeHolder, NodePages};
 pub use verify::SlabVerifyError;
 
 use cache::{kmalloc_name, kmalloc_size, KmemCache, KMALLOC_CREATION_ORDER};

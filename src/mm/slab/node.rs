@@ -98,8 +98,50 @@ impl PageSource for NodePages<'_, '_> {
     }
 
     fn lowmem_pfns(&self) -> (Pfn, Pfn) {
-        let start = self.node.node_start_pfn();
-        (start, Pfn(start.0 + self.node.node_spanned_pages()))
+        node_pfns(self.node)
+    }
+}
+
+/// The PFNs a node spans, `[start, end)`: where its slab pages can come from.
+fn node_pfns(node: &Node<'_>) -> (Pfn, Pfn) {
+    let start = node.node_start_pfn();
+    (start, Pfn(start.0 + node.node_spanned_pages()))
+}
+
+/// Whatever owns a node (the kernel's, behind its lock; a test's or a benchmark's) and lends it
+/// as [`NodePages`] for one call at a time. Every holder is a [`PageSource`] through the impl
+/// below, so the forwarding is written once; the holder decides what a refused free means.
+pub trait NodeHolder {
+    /// Runs `f` with the node as a page source; `None` when there is no node.
+    fn with_pages<R>(&mut self, f: impl FnOnce(&mut NodePages<'_, '_>) -> R) -> Option<R>;
+    /// Runs `f` with the node, read-only; `None` when there is no node.
+    fn with_node<R>(&self, f: impl FnOnce(&Node<'_>) -> R) -> Option<R>;
+}
+
+impl<T: NodeHolder> PageSource for T {
+    fn alloc_slab_pages(&mut self, order: u32) -> Option<(usize, Pfn)> {
+        self.with_pages(|p| p.alloc_slab_pages(order)).flatten()
+    }
+    fn free_slab_pages(&mut self, pfn: Pfn, order: u32) {
+        self.with_pages(|p| p.free_slab_pages(pfn, order));
+    }
+    fn alloc_large(&mut self, order: u32) -> Option<usize> {
+        self.with_pages(|p| p.alloc_large(order)).flatten()
+    }
+    fn free_large(&mut self, addr: usize, order: u32) {
+        self.with_pages(|p| p.free_large(addr, order));
+    }
+    fn alloc_meta(&mut self, order: u32) -> Option<usize> {
+        self.with_pages(|p| p.alloc_meta(order)).flatten()
+    }
+    fn free_meta(&mut self, addr: usize, order: u32) {
+        self.with_pages(|p| p.free_meta(addr, order));
+    }
+    fn head_page(&self, addr: usize) -> HeadPage {
+        self.with_node(|node| head_page(node, addr)).unwrap_or(HeadPage::None)
+    }
+    fn lowmem_pfns(&self) -> (Pfn, Pfn) {
+        self.with_node(node_pfns).unwrap_or((Pfn(0), Pfn(0)))
     }
 }
 

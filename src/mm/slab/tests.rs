@@ -59,13 +59,6 @@ impl TestPages {
         self.node.as_mut().unwrap()
     }
 
-    fn with<R>(&mut self, f: impl FnOnce(&mut NodePages<'_, 'static>) -> R) -> R {
-        let mut p = NodePages::new(self.node.as_mut().unwrap());
-        let r = f(&mut p);
-        assert_eq!(p.take_bad_free(), None, "the slab layer freed a block wrongly");
-        r
-    }
-
     /// Pages handed out and not given back (per-CPU lists count as free).
     pub(super) fn outstanding(&self) -> usize {
         let n = self.node.as_ref().unwrap();
@@ -83,30 +76,16 @@ impl TestPages {
     }
 }
 
-impl PageSource for TestPages {
-    fn alloc_slab_pages(&mut self, order: u32) -> Option<(usize, Pfn)> {
-        self.with(|p| p.alloc_slab_pages(order))
+impl NodeHolder for TestPages {
+    fn with_pages<R>(&mut self, f: impl FnOnce(&mut NodePages<'_, '_>) -> R) -> Option<R> {
+        let mut p = NodePages::new(self.node.as_mut()?);
+        let r = f(&mut p);
+        assert_eq!(p.take_bad_free(), None, "the slab layer freed a block wrongly");
+        Some(r)
     }
-    fn free_slab_pages(&mut self, pfn: Pfn, order: u32) {
-        self.with(|p| p.free_slab_pages(pfn, order))
-    }
-    fn alloc_large(&mut self, order: u32) -> Option<usize> {
-        self.with(|p| p.alloc_large(order))
-    }
-    fn free_large(&mut self, addr: usize, order: u32) {
-        self.with(|p| p.free_large(addr, order))
-    }
-    fn alloc_meta(&mut self, order: u32) -> Option<usize> {
-        self.with(|p| p.alloc_meta(order))
-    }
-    fn free_meta(&mut self, addr: usize, order: u32) {
-        self.with(|p| p.free_meta(addr, order))
-    }
-    fn head_page(&self, addr: usize) -> HeadPage {
-        head_page(self.node.as_ref().unwrap(), addr)
-    }
-    fn lowmem_pfns(&self) -> (Pfn, Pfn) {
-        (Pfn(0), Pfn(self.pages as u64))
+
+    fn with_node<R>(&self, f: impl FnOnce(&Node<'_>) -> R) -> Option<R> {
+        self.node.as_ref().map(f)
     }
 }
 
