@@ -34,7 +34,7 @@ SPLITS    := 3G 2G 1G
 .DELETE_ON_ERROR:
 
 .PHONY: all kernel run run-elf test unit-test clippy doc gdb objdump readelf nm sdcard clean \
-        setup dtb bench bench-boot bench-kernel bench-instructions scenario help FORCE
+        setup dtb sd-image bench bench-boot bench-kernel bench-instructions scenario help FORCE
 
 all: kernel
 
@@ -47,6 +47,7 @@ help:
 	@echo "make bench-boot | bench-kernel | bench-instructions   one of them"
 	@echo "make scenario      the vmalloc fragmentation case study, both layouts, one table"
 	@echo "make clippy | doc | gdb | objdump | readelf | nm | sdcard | clean"
+	@echo "make sd-image      build/sd.img: the SD card QEMU attaches (FAT32 boot partition + swap)"
 	@echo "make user          the C test programs (build/user/arm/) and their data files"
 	@echo "make initramfs     build/initramfs.cpio.gz with the programs in /bin, data in /data"
 	@echo "make compare-linux boot Debian's Linux 6.1 with the same initramfs, one table of faults and layout"
@@ -90,7 +91,7 @@ unit-test:
 # The default kernel of every split, the build variants the QEMU tests boot (16 lists,
 # Debian's 12 for the debian-armmp comparison, a small 4), all tests; then the host unit
 # tests again as the 16-list variant builds them.
-test: setup dtb user initramfs
+test: setup dtb user initramfs sd-image
 	@for s in $(SPLITS); do \
 		$(MAKE) --no-print-directory kernel VMSPLIT=$$s MAX_ORDER= FEATURES= || exit 1; done
 	$(MAKE) --no-print-directory kernel VMSPLIT=3G MAX_ORDER=16 FEATURES=
@@ -122,6 +123,12 @@ readelf: kernel
 
 nm: kernel
 	$(NM) -n $(ELF)
+
+# QEMU's SD card (the QEMU tests attach it): MBR, FAT32 p1 with the kernel, config.txt,
+# cmdline.txt and the user programs, swap p2; 64 MiB, a power of two as QEMU requires.
+SD_IMG    := build/sd.img
+sd-image: kernel user
+	bash scripts/sd-image.sh $(SD_IMG) $(IMG) config.txt "$(if $(CMDLINE),$(CMDLINE),console=serial0,115200)" $(USER_BINS)
 
 sdcard: kernel
 	bash scripts/sdcard.sh $(BUILD)/sdcard.img $(IMG) config.txt "$(if $(CMDLINE),$(CMDLINE),console=serial0,115200)"

@@ -3,6 +3,7 @@
 # (bootcode.bin, start.elf, fixup.dat from $FIRMWARE_DIR), config.txt, cmdline.txt and kernel7.img.
 # Usage: FIRMWARE_DIR=/path/to/boot scripts/sdcard.sh OUT.img KERNEL_IMG CONFIG_TXT "CMDLINE"
 set -euo pipefail
+. "$(dirname "$0")/sdimage-lib.sh"
 
 if [ "$#" -ne 4 ]; then
     echo "usage: FIRMWARE_DIR=/path/to/boot $0 OUT.img KERNEL_IMG CONFIG_TXT \"CMDLINE\"" >&2
@@ -35,10 +36,7 @@ fi
 for f in "$kernel" "$config"; do
     if [ ! -f "$f" ]; then echo "sdcard.sh: $f not found" >&2; exit 1; fi
 done
-mkfs=$(command -v mkfs.fat || echo /sbin/mkfs.fat)
-for t in "$mkfs" mcopy; do
-    if ! command -v "$t" >/dev/null 2>&1; then echo "sdcard.sh: $t missing: run scripts/setup.sh" >&2; exit 1; fi
-done
+need mformat mcopy
 
 # Layout: 64 MiB image, partition 1 = FAT32 (LBA, type 0x0c) from sector 2048 (1 MiB) to the end.
 total_mib=64
@@ -48,13 +46,9 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 part=$work/part.img
 
-truncate -s $(( sectors * 512 )) "$part"
-"$mkfs" -F 32 -s 1 -n PIVMBOOT "$part" >/dev/null
-printf '%s\n' "$cmdline" > "$work/cmdline.txt"
+fat32_image "$part" "$sectors" "$start" PIVMBOOT
 for f in "${firmware[@]}"; do mcopy -i "$part" "$fw_dir/$f" "::$f"; done
-mcopy -i "$part" "$config" ::config.txt
-mcopy -i "$part" "$work/cmdline.txt" ::cmdline.txt
-mcopy -i "$part" "$kernel" ::kernel7.img
+copy_boot_files "$part" "$kernel" "$config" "$cmdline" "$work"
 # The programs' initramfs, which config.txt's `initramfs ... followkernel` line loads (an
 # empty file when it was not built, so the firmware finds what config.txt names).
 initramfs=${INITRAMFS:-build/initramfs.cpio}
@@ -65,16 +59,10 @@ else
     mcopy -i "$part" "$work/initramfs.cpio" ::initramfs.cpio
 fi
 
-# Little-endian 32-bit value as printf escapes.
-le32() { printf '\\x%02x\\x%02x\\x%02x\\x%02x' $(( $1 & 255 )) $(( $1 >> 8 & 255 )) $(( $1 >> 16 & 255 )) $(( $1 >> 24 & 255 )); }
-
 rm -f "$out"
 truncate -s $(( total_mib * 1024 * 1024 )) "$out"
-# MBR partition entry 1 at byte 446: bootable, CHS fields maxed out (LBA only), type 0x0c.
-# shellcheck disable=SC2059
-printf "\\x80\\xfe\\xff\\xff\\x0c\\xfe\\xff\\xff$(le32 "$start")$(le32 "$sectors")" |
-    dd of="$out" bs=1 seek=446 conv=notrunc status=none
-printf '\x55\xaa' | dd of="$out" bs=1 seek=510 conv=notrunc status=none
-dd if="$part" of="$out" bs=1M seek=1 conv=notrunc status=none
+mbr_entry "$out" 1 0x80 0x0c "$start" "$sectors"
+mbr_signature "$out"
+place "$out" "$part" "$start"
 
 echo "sdcard.sh: wrote $out (${total_mib} MiB, FAT32 partition with ${firmware[*]} config.txt cmdline.txt kernel7.img)"

@@ -9,10 +9,12 @@ extern crate alloc;
 
 pub mod abi;
 pub mod arch;
+pub mod block;
 pub mod board;
 pub mod boot;
 pub mod config;
 pub mod console;
+pub mod drivers;
 pub mod fs;
 pub mod kallsyms;
 pub mod mm;

@@ -1,6 +1,7 @@
 //! The serial console: the line editor, the type-ahead buffer and argument parsing (pure),
 //! printing, the command table and Ctrl-C polling for long commands (kernel only).
 pub mod args;
+pub mod dd;
 pub mod input;
 pub mod jobs;
 pub mod line;

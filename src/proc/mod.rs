@@ -2,12 +2,14 @@
 //! exact text is tested on the host and the same code runs on the device.
 pub mod buddyinfo;
 pub mod collect;
+pub mod diskstats;
 pub mod extfrag;
 pub mod filter;
 pub mod interrupts;
 pub mod iomem;
 pub mod meminfo;
 pub mod pagetypeinfo;
+pub mod partitions;
 pub mod pid;
 #[cfg(test)]
 mod sample61;

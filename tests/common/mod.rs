@@ -41,6 +41,10 @@ pub struct Opts {
     pub initrd: Option<&'static str>,
     /// Further QEMU arguments, appended as given (e.g. `-icount shift=0`).
     pub qemu_args: Vec<&'static str>,
+    /// An SD card image (relative to the repository), attached as
+    /// `-drive file=...,if=sd,format=raw,snapshot=on`: writes go to a temporary overlay, so
+    /// parallel runs share `build/sd.img` and never change it.
+    pub drive: Option<&'static str>,
 }
 
 impl Opts {
@@ -55,6 +59,7 @@ impl Opts {
             features: "",
             initrd: None,
             qemu_args: Vec::new(),
+            drive: None,
         }
     }
     pub fn elf(split: &'static str) -> Opts {
@@ -92,6 +97,11 @@ impl Opts {
     /// Boots the kernel built with `make kernel ... FEATURES=features`.
     pub fn features(mut self, features: &'static str) -> Opts {
         self.features = features;
+        self
+    }
+    /// Attaches `build/sd.img` (built by `make sd-image`) as the SD card.
+    pub fn sd_card(mut self) -> Opts {
+        self.drive = Some("build/sd.img");
         self
     }
     /// Appends `args` to QEMU's command line.
@@ -288,6 +298,11 @@ impl Qemu {
         if let Some(path) = opts.initrd {
             args.push("-initrd".into());
             args.push(artifact(path, "make initramfs").display().to_string());
+        }
+        if let Some(path) = opts.drive {
+            let file = artifact(path, "make sd-image").display().to_string();
+            args.push("-drive".into());
+            args.push(format!("file={file},if=sd,format=raw,snapshot=on"));
         }
         args.extend(opts.qemu_args.iter().map(|a| a.to_string()));
         let mut q = Qemu::spawn("qemu-system-arm", &args);

@@ -2,7 +2,7 @@
 //! the device tree (the BCM2836 local controller, the root, then the BCM2835 controller
 //! chained to its GPU interrupt), so descriptors get the numbers Linux gives them; and the
 //! interrupts the board's devices raise, as its device tree lists them.
-use super::irq_bcm2835::{self as armctrl, UART0_HWIRQ};
+use super::irq_bcm2835::{self as armctrl, ARASAN_SDIO_HWIRQ, UART0_HWIRQ};
 use super::irq_bcm2836::{self as local, LOCAL_IRQ_GPU_FAST, TIMER_PPI_HWIRQ};
 use crate::arch::arch_timer::ArchTimerPpi;
 use crate::kernel::irq::{IrqError, IRQS};
@@ -28,4 +28,9 @@ pub fn timer_irq(ppi: ArchTimerPpi) -> Result<u32, IrqError> {
 /// The PL011 UART's Linux number.
 pub fn uart_irq() -> Result<u32, IrqError> {
     armctrl::irq_of(UART0_HWIRQ).ok_or(IrqError::Invalid)
+}
+
+/// The SDHCI controller's Linux number.
+pub fn sdhci_irq() -> Result<u32, IrqError> {
+    armctrl::irq_of(ARASAN_SDIO_HWIRQ).ok_or(IrqError::Invalid)
 }

@@ -43,6 +43,9 @@ pub const fn hwirq_bank_bit(hwirq: u32) -> (usize, u32) {
 /// The PL011 UART: GPU interrupt 57 (bank 2, bit 25), as the device tree gives it.
 pub const UART0_HWIRQ: u32 = make_hwirq(2, 25);
 
+/// The Arasan SDHCI controller: GPU interrupt 62 (bank 2, bit 30; `interrupts = <2 30>`).
+pub const ARASAN_SDIO_HWIRQ: u32 = make_hwirq(2, 30);
+
 /// `get_next_armctrl_hwirq`: the next interrupt to handle, reading the pending registers
 /// through `read_pending(bank)`; None when nothing is pending.
 pub fn next_hwirq(mut read_pending: impl FnMut(usize) -> u32) -> Option<u32> {

@@ -24,6 +24,11 @@ pub const PM_SIZE: u64 = 0x114;
 pub const UART0_BASE: u64 = PERIPHERAL_BASE + 0x20_1000;
 pub const UART0_SIZE: u64 = 0x200;
 
+/// The Arasan SDHCI controller ("emmc", `mmc@7e300000`), where QEMU's raspi2b attaches the
+/// SD card by default.
+pub const EMMC_BASE: u64 = PERIPHERAL_BASE + 0x30_0000;
+pub const EMMC_SIZE: u64 = 0x100;
+
 /// Offset between the ARM physical address of SDRAM and the VideoCore bus address that the
 /// mailbox expects for buffers (the "L2 cache disabled" 0xC0000000 alias on BCM2836).
 pub const VC_SDRAM_BUS_OFFSET: u64 = 0xC000_0000;

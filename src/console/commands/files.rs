@@ -51,6 +51,8 @@ static FILES: &[File] = &[
             slabinfo::render(out, &caches[..n])
         },
     },
+    File { path: "/proc/partitions", render: |_, out| crate::block::core::render_partitions(out) },
+    File { path: "/proc/diskstats", render: |_, out| crate::block::core::render_diskstats(out) },
     File { path: "/proc/stat", render: |_, out| crate::kernel::irq::render_stat(out) },
     File { path: "/proc/vmstat", render: |_, out| procfs_live::render_vmstat(out) },
     File { path: "/proc/uptime", render: |_, out| crate::kernel::time::render_uptime(out) },
@@ -105,11 +107,12 @@ fn iomem(k: &Kernel) -> ResourceTree {
     }
     let _ = t.insert(pa(img.text), pa(img.etext) - 1, "Kernel code");
     let _ = t.insert(pa(img.sdata), pa(img.end) - 1, "Kernel data");
-    let devices: [(u64, u64, &'static str); 5] = [
+    let devices: [(u64, u64, &'static str); 6] = [
         (map::SYSTEM_TIMER_BASE, map::SYSTEM_TIMER_SIZE, "timer@7e003000"),
         (map::MAILBOX_BASE, map::MAILBOX_SIZE, "mailbox@7e00b880"),
         (map::PM_BASE, map::PM_SIZE, "watchdog@7e100000"),
         (map::UART0_BASE, map::UART0_SIZE, "serial@7e201000"),
+        (map::EMMC_BASE, map::EMMC_SIZE, "mmc@7e300000"),
         (map::LOCAL_PERIPHERAL_BASE, map::LOCAL_PERIPHERAL_SIZE, "local_intc@40000000"),
     ];
     for (base, size, name) in devices {

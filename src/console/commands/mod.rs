@@ -5,6 +5,7 @@
 pub use mmu::kernel_sections;
 
 use self::bench::cmd_bench;
+use self::block::{cmd_blockdev, cmd_dd};
 use self::cma::{cmd_cma_alloc, cmd_cma_release};
 use self::files::cmd_cat;
 use self::mmu::{cmd_layout, cmd_p2v, cmd_peek, cmd_pt, cmd_ptdump, cmd_v2p};
@@ -42,6 +43,7 @@ macro_rules! fail {
 
 // Declared after `fail!` so they can use it.
 mod bench;
+mod block;
 mod cma;
 mod files;
 mod mmu;
@@ -274,6 +276,18 @@ pub static COMMANDS: &[Command] = &[
         usage: "ps [-e|-A] [-C NAMES] [-p PIDS] [-o FORMAT]",
         help: "the running programs, as procps's ps prints them",
         run: cmd_ps,
+    },
+    Command {
+        name: "blockdev",
+        usage: "blockdev --getsize64|--getsz|--getss|--rereadpt DEV",
+        help: "a block device's size in bytes or sectors, its sector size; reread its partitions",
+        run: cmd_blockdev,
+    },
+    Command {
+        name: "dd",
+        usage: "dd if=DEV|/dev/zero [of=DEV] [bs=N] [skip=N] [seek=N] [count=N]",
+        help: "copy sectors (count defaults to 1); without of=, show them as hexdump -C does",
+        run: cmd_dd,
     },
     Command {
         name: "poweroff",

@@ -1,10 +1,19 @@
 //! Commands that drive the slab allocator: `kmalloc`, `kfree`, `ksize`.
+use alloc::collections::BTreeSet;
+
+use spin::Mutex;
+
 use super::{expect_args, CmdError, CmdResult};
 use crate::console::args::{parse_addr, parse_size, Args};
 use crate::kernel::mem::{BuddyPages, SLAB};
 use crate::kernel::Kernel;
 use crate::kprintln;
 use crate::mm::slab::{get_order, SlabError, ZERO_SIZE_PTR};
+
+/// The objects the console's `kmalloc` gave out and `kfree` has not freed: a live object the
+/// kernel allocated is refused (as `vfree` refuses areas the console did not make), so a
+/// typed address cannot free a driver's or an allocator's own data.
+static CONSOLE_OBJECTS: Mutex<BTreeSet<usize>> = Mutex::new(BTreeSet::new());
 
 fn report(e: SlabError) -> CmdResult {
     kprintln!("{}", e);
@@ -28,7 +37,11 @@ pub(super) fn cmd_kmalloc(_: &Kernel, args: &Args<'_>) -> CmdResult {
         return Ok(());
     }
     let usable = slab.ksize(&BuddyPages, ptr).unwrap_or(0);
-    match slab.kmalloc_slab(size).and_then(|id| slab.cache_info(id).ok()) {
+    let cache = slab.kmalloc_slab(size).and_then(|id| slab.cache_info(id).ok());
+    // The set allocates from the slab too: only once the lock is dropped.
+    drop(slab);
+    CONSOLE_OBJECTS.lock().insert(ptr);
+    match cache {
         Some(info) => {
             kprintln!("kmalloc({}) = {:#010x} ({}, ksize {})", size, ptr, info.name, usable)
         }
@@ -49,7 +62,14 @@ pub(super) fn cmd_kfree(_: &Kernel, args: &Args<'_>) -> CmdResult {
         Ok(p) => p as usize,
         Err(e) => fail!(args, "{}", e),
     };
-    SLAB.lock().kfree_checked(&mut BuddyPages, ptr).or_else(report)
+    let live = ptr > ZERO_SIZE_PTR && SLAB.lock().ksize(&BuddyPages, ptr).is_ok();
+    if live && !CONSOLE_OBJECTS.lock().contains(&ptr) {
+        fail!(args, "{:#010x} is a live object the kernel allocated, not the console", ptr);
+    }
+    SLAB.lock().kfree_checked(&mut BuddyPages, ptr).or_else(report)?;
+    // Removing may free the set's memory through the slab: not under its lock.
+    CONSOLE_OBJECTS.lock().remove(&ptr);
+    Ok(())
 }
 
 pub(super) fn cmd_ksize(_: &Kernel, args: &Args<'_>) -> CmdResult {

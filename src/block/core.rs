@@ -1,0 +1,266 @@
+//! The running block layer: the registered disks (`add_disk`), each with its request queue
+//! and statistics; `submit_bio_wait` (the end-of-device check and its message, the partition
+//! remap, queueing, and a sleep until the bio completes); the driver's side
+//! (`blk_mq_end_request`), which accounts the request and dispatches the next one. The
+//! driver completes requests from its interrupt handler, so the waiting task sleeps (the
+//! console idles in `wfi` or runs the programs that can run) while the card works.
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use super::blk_mq::{Bio, BioVec, Completion, Queued, Request, RequestQueue};
+use super::genhd::{self, Gendisk, Part, ReqOp};
+use super::SECTOR_SIZE;
+use crate::abi::errno::Errno;
+use crate::kernel::spinlock::IrqSpinLock;
+use crate::kernel::time::{get_jiffies_64, ktime_get_boottime_ns};
+use crate::kprintln;
+
+/// How long a request may take before the block layer asks the driver to abort it (Linux's
+/// default request timeout is 30 s; the SD card needs milliseconds).
+const REQUEST_TIMEOUT_NS: u64 = 5_000_000_000;
+
+/// A block driver's operations (`struct blk_mq_ops`).
+pub trait BlockOps: Sync {
+    /// Starts `rq` on the device (`queue_rq`); gives it back when the device is busy.
+    fn queue_rq(&self, rq: Request) -> Result<(), Request>;
+    /// The request in progress has run past its deadline: stop the device and give it back
+    /// (`timeout`), or None when nothing is in progress.
+    fn timeout(&self) -> Option<Request>;
+}
+
+/// A registered disk.
+struct Disk {
+    gd: Gendisk,
+    queue: RequestQueue,
+    ops: &'static dyn BlockOps,
+    /// A request is with the driver.
+    busy: bool,
+}
+
+static DISKS: IrqSpinLock<Vec<Disk>> = IrqSpinLock::new(Vec::new());
+
+/// `device_add_disk`: registers `gd`, served by `ops`, requests of at most `max_sectors`.
+/// Returns the disk's number.
+pub fn add_disk(gd: Gendisk, ops: &'static dyn BlockOps, max_sectors: u64) -> usize {
+    let mut d = DISKS.lock();
+    d.push(Disk { gd, queue: RequestQueue::new(max_sectors), ops, busy: false });
+    d.len() - 1
+}
+
+/// Replaces the partitions of disk `disk` with what the table parser found; prints the
+/// warnings `blk_add_partitions` prints.
+pub fn set_partitions(disk: usize, parsed: &super::partitions::msdos::Parsed) {
+    let warnings = DISKS.lock().get_mut(disk).map(|d| d.gd.add_partitions(parsed));
+    for w in warnings.into_iter().flatten() {
+        kprintln!("{}", w);
+    }
+}
+
+/// `blk_add_partitions` / `bdev_disk_changed`: reads disk `disk`'s partition table through
+/// the block layer like any other I/O (sector 0 as the page holding it, as
+/// `read_part_sector` does), prints `check_partition`'s line and the warnings, and replaces
+/// its partitions with what was found (none for a bad table).
+pub fn scan_partitions(disk: usize) {
+    use super::partitions::msdos;
+    let Some((name, minors)) = DISKS.lock().get(disk).map(|d| (d.gd.name().into(), d.gd.minors))
+    else {
+        return;
+    };
+    let name: String = name;
+    /// Bytes `read_part_sector` reads for sector 0 (a page).
+    const PAGE: usize = 4096;
+    let mut first_page: Option<Vec<u8>> = None;
+    let parsed = msdos::msdos_partition(&name, minors, |sector| {
+        let mut out = [0u8; SECTOR_SIZE];
+        if sector == 0 {
+            if first_page.is_none() {
+                let mut page = alloc::vec![0u8; PAGE];
+                let seg = BioVec { addr: page.as_mut_ptr() as usize, len: PAGE as u32 };
+                submit_bio_wait(disk, 0, ReqOp::Read, 0, alloc::vec![seg]).ok()?;
+                first_page = Some(page);
+            }
+            out.copy_from_slice(&first_page.as_ref()?[..SECTOR_SIZE]);
+            return Some(out);
+        }
+        let mut buf = alloc::vec![0u8; SECTOR_SIZE];
+        let seg = BioVec { addr: buf.as_mut_ptr() as usize, len: SECTOR_SIZE as u32 };
+        submit_bio_wait(disk, 0, ReqOp::Read, sector, alloc::vec![seg]).ok()?;
+        out.copy_from_slice(&buf);
+        Some(out)
+    });
+    kprintln!("{}", parsed.line);
+    set_partitions(disk, &parsed);
+}
+
+/// A block device by name (`mmcblk0`, `mmcblk0p2`, with or without `/dev/`): its disk
+/// and partition number.
+pub fn lookup(name: &str) -> Option<(usize, u32)> {
+    let name = name.strip_prefix("/dev/").unwrap_or(name);
+    let d = DISKS.lock();
+    d.iter()
+        .enumerate()
+        .find_map(|(i, disk)| disk.gd.parts.iter().find(|p| p.name == name).map(|p| (i, p.partno)))
+}
+
+/// The device's name and size in sectors.
+pub fn part_info(disk: usize, partno: u32) -> Option<(String, u64)> {
+    let d = DISKS.lock();
+    let gd = &d.get(disk)?.gd;
+    let p = &gd.parts[gd.part_index(partno)?];
+    Some((p.name.clone(), p.nr_sects))
+}
+
+/// Copies of every partition of every disk, in registration order (for the /proc files).
+pub fn parts_snapshot() -> Vec<Part> {
+    DISKS.lock().iter().flat_map(|d| d.gd.parts.iter().cloned()).collect()
+}
+
+/// The name of the task submitting I/O, as the kernel's messages name it.
+fn current_comm() -> String {
+    use crate::kernel::process;
+    if process::current_pid() == 0 {
+        String::from("swapper/0")
+    } else {
+        process::with_current(|t| t.comm.clone())
+    }
+}
+
+/// `submit_bio_wait`: `op` on `segs` (each a multiple of 512 bytes) at `sector` of partition
+/// `partno` of disk `disk`; returns when the bio completed. A range past the end of the
+/// device is refused with Linux's message and `EIO`, before anything is queued.
+pub fn submit_bio_wait(
+    disk: usize,
+    partno: u32,
+    op: ReqOp,
+    sector: u64,
+    segs: Vec<BioVec>,
+) -> Result<(), Errno> {
+    if segs.iter().any(|s| s.len == 0 || !(s.len as usize).is_multiple_of(SECTOR_SIZE)) {
+        return Err(Errno::EINVAL);
+    }
+    let done = Completion::new();
+    {
+        let mut d = DISKS.lock();
+        let disk_ref = d.get_mut(disk).ok_or(Errno::ENXIO)?;
+        let idx = disk_ref.gd.part_index(partno).ok_or(Errno::ENXIO)?;
+        let part = &disk_ref.gd.parts[idx];
+        let bio = Bio { op, partno, sector, segs, done: done.clone() };
+        let (nr, limit) = (bio.sectors(), part.nr_sects);
+        if !genhd::fits(sector, nr, limit) {
+            let name = part.name.clone();
+            drop(d);
+            kprintln!(
+                "{}",
+                genhd::beyond_eod_message(&current_comm(), &name, op, sector, nr, limit)
+            );
+            return Err(Errno::EIO);
+        }
+        // blk_partition_remap: the whole disk's numbering from here on.
+        let bio = Bio { sector: sector + part.start_sect, ..bio };
+        if disk_ref.queue.add_bio(bio, ktime_get_boottime_ns()) == Queued::Merged {
+            disk_ref.gd.account_io_merge(idx, op);
+        }
+    }
+    run_queue(disk);
+    wait(disk, &done);
+    match done.status() {
+        0 => Ok(()),
+        e => Err(Errno::from_code((-e) as u32).unwrap_or(Errno::EIO)),
+    }
+}
+
+/// Sleeps until `done`: the CPU idles (or runs other tasks) until an interrupt completes
+/// the bio. A request past its deadline is aborted through the driver.
+fn wait(disk: usize, done: &Completion) {
+    use crate::kernel::process;
+    let mut deadline = ktime_get_boottime_ns() + REQUEST_TIMEOUT_NS;
+    while !done.is_done() {
+        crate::kernel::time::idle_wait(|| {
+            (done.is_done() || process::others_runnable() || ktime_get_boottime_ns() > deadline)
+                .then_some(())
+        });
+        if done.is_done() {
+            break;
+        }
+        if ktime_get_boottime_ns() > deadline {
+            let ops = DISKS.lock().get(disk).map(|d| d.ops);
+            if let Some(rq) = ops.and_then(|o| o.timeout()) {
+                blk_mq_end_request(disk, rq, -(Errno::ETIMEDOUT.code()));
+            }
+            deadline = ktime_get_boottime_ns() + REQUEST_TIMEOUT_NS;
+            continue;
+        }
+        if process::others_runnable() {
+            process::schedule();
+        }
+    }
+}
+
+/// `blk_mq_run_hw_queue`: hands the oldest queued request to an idle driver.
+pub fn run_queue(disk: usize) {
+    let (rq, ops) = {
+        let mut d = DISKS.lock();
+        let Some(dk) = d.get_mut(disk) else { return };
+        if dk.busy {
+            return;
+        }
+        let Some(rq) = dk.queue.dispatch() else { return };
+        dk.busy = true;
+        if let Some(idx) = dk.gd.part_index(rq.partno) {
+            dk.gd.account_io_start(idx, rq.op, get_jiffies_64());
+        }
+        (rq, dk.ops)
+    };
+    if let Err(rq) = ops.queue_rq(rq) {
+        // The device is busy with something else; the driver runs the queue again when done.
+        let mut d = DISKS.lock();
+        if let Some(dk) = d.get_mut(disk) {
+            dk.busy = false;
+            if let Some(idx) = dk.gd.part_index(rq.partno) {
+                let dir = rq.op as usize;
+                let s = &mut dk.gd.parts[idx].stats;
+                s.in_flight[dir] = s.in_flight[dir].saturating_sub(1);
+                if idx != 0 {
+                    let s = &mut dk.gd.parts[0].stats;
+                    s.in_flight[dir] = s.in_flight[dir].saturating_sub(1);
+                }
+            }
+            dk.queue.requeue(rq);
+        }
+    }
+}
+
+/// `blk_mq_end_request`, from the driver (its interrupt handler, with none of its locks
+/// held): accounts the request (`status` 0: every sector moved), completes its bios, and
+/// dispatches the next request.
+pub fn blk_mq_end_request(disk: usize, rq: Request, status: i32) {
+    {
+        let mut d = DISKS.lock();
+        if let Some(dk) = d.get_mut(disk) {
+            dk.busy = false;
+            if let Some(idx) = dk.gd.part_index(rq.partno) {
+                let sectors = if status == 0 { rq.nr_sectors } else { 0 };
+                let ns = ktime_get_boottime_ns().saturating_sub(rq.start_ns);
+                dk.gd.account_io_done(idx, rq.op, sectors, ns, get_jiffies_64());
+            }
+        }
+    }
+    rq.complete(status);
+    run_queue(disk);
+}
+
+/// Whether any disk is registered.
+pub fn have_disks() -> bool {
+    !DISKS.lock().is_empty()
+}
+
+/// /proc/partitions.
+pub fn render_partitions(w: &mut impl core::fmt::Write) -> core::fmt::Result {
+    crate::proc::partitions::render(w, parts_snapshot().iter())
+}
+
+/// /proc/diskstats.
+pub fn render_diskstats(w: &mut impl core::fmt::Write) -> core::fmt::Result {
+    let ms_per_jiffy = 1000 / crate::kernel::time::HZ;
+    crate::proc::diskstats::render(w, parts_snapshot().iter(), ms_per_jiffy)
+}
