@@ -113,10 +113,12 @@ pub struct File {
 }
 
 impl File {
-    fn readable(&self) -> bool {
+    /// `FMODE_READ`.
+    pub fn readable(&self) -> bool {
         self.f_flags & o::O_ACCMODE != o::O_WRONLY
     }
-    fn writable(&self) -> bool {
+    /// `FMODE_WRITE`.
+    pub fn writable(&self) -> bool {
         matches!(self.f_flags & o::O_ACCMODE, o::O_WRONLY | o::O_RDWR)
     }
 }
@@ -269,6 +271,53 @@ impl<A: AddressSpace> Namespace<A> {
             }
         }
         Namespace { ramfs, proc_mount, tty: Tty::new(termios) }
+    }
+
+    /// `d_path()` of a ramfs inode: its absolute path, found from the root (pivm keeps no
+    /// dentries; the first name found for a hard-linked file). For `/proc/PID/maps`.
+    pub fn d_path(&self, ino: Ino) -> Option<String> {
+        fn walk<A: AddressSpace>(fs: &Ramfs<A>, dir: Ino, prefix: &str, want: Ino) -> Option<String> {
+            let Some(InodeKind::Dir { entries, .. }) = fs.inode(dir).map(|n| &n.kind) else {
+                return None;
+            };
+            for (name, &i) in entries {
+                let path = alloc::format!("{prefix}/{name}");
+                if i == want {
+                    return Some(path);
+                }
+                if let Some(p) = walk(fs, i, &path, want) {
+                    return Some(p);
+                }
+            }
+            None
+        }
+        if ino == ROOT_INO {
+            return Some("/".into());
+        }
+        walk(&self.ramfs, ROOT_INO, "", ino)
+    }
+
+    /// `kernel_read_file()` of `path` for the kernel itself (the console's `cat`): the whole
+    /// text of a regular or `/proc` file, read through the same lookup and `seq_file` reads a
+    /// program's `open`/`read` use; `EISDIR` for a directory, `EINVAL` for a device.
+    pub fn kernel_read(&mut self, proc: &dyn ProcSource, path: &str) -> Result<Vec<u8>, Errno> {
+        let node = self.walk(proc, Node::Ram(ROOT_INO), path.as_bytes(), true, &mut 0)?;
+        let mut file = self.open_node(node, o::O_RDONLY, false)?;
+        match &mut file.object {
+            Object::Ram(i) if !self.is_dir(node) => {
+                let mut buf = vec![0; self.ramfs.stat(*i)?.st_size as usize];
+                let n = self.ramfs.read(*i, 0, &mut buf)?;
+                buf.truncate(n);
+                Ok(buf)
+            }
+            Object::Proc(seq) => {
+                let (mut pos, mut out) = (0u64, Vec::new());
+                while seq.read(proc, &mut pos, procfs::SEQ_BUF_SIZE, &mut out)? > 0 {}
+                Ok(out)
+            }
+            Object::Ram(_) | Object::ProcDir(_) => Err(Errno::EISDIR),
+            Object::Null | Object::Zero | Object::Console => Err(Errno::EINVAL),
+        }
     }
 
     fn is_dir(&self, node: Node) -> bool {

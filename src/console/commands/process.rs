@@ -12,9 +12,6 @@ use crate::kernel::process::{self, exec, fs::with_rootfs, TaskState};
 use crate::kernel::Kernel;
 use crate::{kprint, kprintln};
 
-/// Ctrl-D: end of input for the foreground program.
-const CTRL_D: u8 = 0x04;
-
 pub(crate) fn cmd_run(_k: &Kernel, args: &Args<'_>) -> CmdResult {
     let mut words: Vec<&str> = args.as_slice()[1..].to_vec();
     let background = words.last() == Some(&"&");
@@ -35,39 +32,31 @@ pub(crate) fn cmd_run(_k: &Kernel, args: &Args<'_>) -> CmdResult {
     Ok(())
 }
 
-/// The console waits for its foreground program, passing typed lines on (echoed, as a tty
-/// in canonical mode does) and Ctrl-C as SIGINT, then reaps it.
+/// The console waits for its foreground program, passing what is typed to the console tty
+/// (`fs::tty`: echo, line editing, a line a read returns) and the signal characters as
+/// signals (^C SIGINT, ^\\ SIGQUIT), then reaps it.
 fn wait_foreground(pid: u32) {
-    {
-        let mut q = process::STDIN.lock();
-        q.0.clear();
-        q.1 = false;
-    }
+    // Input left by an earlier program is not this one's.
+    let _ = process::fs::tty_take_input();
     let exited =
         || process::with_tasks(|t| t.map.get(&pid).is_none_or(|x| x.state == TaskState::Zombie));
     while !exited() {
         match input::next_or(|| exited() || input::interrupted(), true) {
-            None => {}
-            Some(Input::Lost) => {}
-            Some(Input::Byte(CTRL_C)) => {
-                kprint!("^C");
-                let _ = process::send_signal(pid, process::SIGINT);
-            }
-            Some(Input::Byte(CTRL_D)) => process::STDIN.lock().1 = true,
+            None | Some(Input::Lost) => {}
             Some(Input::Byte(b)) => {
-                let b = if b == b'\r' { b'\n' } else { b };
-                process::console_write(&[b]);
-                process::STDIN.lock().0.push_back(b);
+                if let Some(sig) = process::fs::tty_receive(b) {
+                    let _ = process::send_signal(pid, sig);
+                }
             }
         }
         if input::take_interrupt() {
-            kprint!("^C");
-            let _ = process::send_signal(pid, process::SIGINT);
+            if let Some(sig) = process::fs::tty_receive(CTRL_C) {
+                let _ = process::send_signal(pid, sig);
+            }
         }
     }
     // What the program was given but did not read is the console's again.
-    let unread: Vec<u8> = process::STDIN.lock().0.drain(..).collect();
-    input::unread(&unread);
+    input::unread(&process::fs::tty_take_input());
     let status = process::reap(pid);
     reap_background();
     if let Some(status) = status {

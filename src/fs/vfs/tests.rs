@@ -544,6 +544,34 @@ fn proc_through_the_file_calls() {
     assert_eq!(w.read(tt, 100).unwrap(), b"other\n");
 }
 
+#[test]
+fn kernel_reads_and_paths_see_what_programs_see() {
+    let mut w = world();
+    // The console's `cat` of a /proc file: the text a program's read loop gets.
+    let mut want = String::new();
+    for i in 0..w.src.lines {
+        writeln!(want, "Line{i:05}: {:8} kB", i * 4).unwrap();
+    }
+    assert_eq!(w.ns.kernel_read(&w.src, "/proc/meminfo").unwrap(), want.as_bytes());
+    assert_eq!(w.ns.kernel_read(&w.src, "/proc/self/maps").unwrap(), b"other\n");
+    assert_eq!(w.ns.kernel_read(&w.src, "/etc/link").unwrap(), HELLO);
+    // A file a program wrote is read back.
+    let fd = w.open("/tmp/new", o::O_CREAT | o::O_WRONLY).unwrap();
+    assert_eq!(w.write(fd, b"made"), Ok(4));
+    assert_eq!(w.ns.kernel_read(&w.src, "/tmp/new").unwrap(), b"made");
+    assert_eq!(w.ns.kernel_read(&w.src, "/proc"), Err(Errno::EISDIR));
+    assert_eq!(w.ns.kernel_read(&w.src, "/etc"), Err(Errno::EISDIR));
+    assert_eq!(w.ns.kernel_read(&w.src, "/dev/zero"), Err(Errno::EINVAL));
+    assert_eq!(w.ns.kernel_read(&w.src, "/nope"), Err(Errno::ENOENT));
+    // d_path: every ramfs inode's absolute path.
+    let ino = w.ns.ramfs.lookup("/tmp/new").unwrap();
+    assert_eq!(w.ns.d_path(ino).as_deref(), Some("/tmp/new"));
+    assert_eq!(w.ns.d_path(ROOT_INO).as_deref(), Some("/"));
+    let etc = w.ns.ramfs.lookup("/etc").unwrap();
+    assert_eq!(w.ns.d_path(etc).as_deref(), Some("/etc"));
+    assert_eq!(w.ns.d_path(9999), None);
+}
+
 /// An operation on one open file, and its model.
 #[derive(Clone, Debug)]
 enum Op {

@@ -9,7 +9,6 @@ pub mod fork;
 pub mod fs;
 pub mod mm;
 pub mod oom;
-pub mod procfs;
 pub mod procfs_live;
 pub mod rules;
 pub mod syscall;
@@ -17,7 +16,6 @@ pub mod syscall;
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
-use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use spin::Mutex;
@@ -28,6 +26,8 @@ use crate::abi::arm::signal::{
     UserRegs, VfpSigframe, SIG_DFL, SIG_IGN,
 };
 use crate::arch::irqflags;
+use crate::fs::fdtable::FdTable;
+use crate::fs::vfs::FileRef;
 use crate::arch::process::PtRegs;
 use crate::arch::process::UserException;
 use crate::arch::process::{self as arch, CpuContext, VfpState};
@@ -36,7 +36,7 @@ use crate::mm::gfp::GfpFlags;
 use crate::mm::memory::{FaultCounts, FaultError, FaultFlags};
 use crate::mm::page::PageOwner;
 use crate::mm::Pfn;
-use crate::{kprint, kprintln};
+use crate::kprintln;
 
 /// `THREAD_SIZE_ORDER`: kernel stacks are 8 KiB.
 pub const THREAD_SIZE_ORDER: u32 = 1;
@@ -73,17 +73,6 @@ impl TaskState {
     }
 }
 
-/// An open file of a process (`struct file`, cut to what pivm's files need).
-#[derive(Clone, Debug)]
-pub enum OpenFile {
-    /// The console (`/dev/console`, the tty of every process).
-    Console,
-    /// A ramfs file and the position in it.
-    Ramfs { ino: u64, pos: u64, append: bool },
-    /// A snapshot of a generated file (`/proc/...`) and the position in it.
-    Snapshot { data: Vec<u8>, pos: u64 },
-}
-
 /// `struct task_struct`, cut to what pivm's processes use.
 pub struct Task {
     pub pid: u32,
@@ -117,7 +106,9 @@ pub struct Task {
     pub utime: u64,
     pub stime: u64,
     pub start_jiffies: u64,
-    pub files: Vec<Option<OpenFile>>,
+    /// Open files (`files_struct`): copied by fork, close-on-exec ones closed by execve,
+    /// all closed at exit. Out of the task while one of its file system calls runs.
+    pub files: FdTable<FileRef>,
     pub clear_child_tid: u32,
     /// The program's path (`/proc/PID/exe`).
     pub exe: String,
@@ -157,11 +148,7 @@ impl Task {
             utime: 0,
             stime: 0,
             start_jiffies: crate::kernel::time::get_jiffies_64(),
-            files: alloc::vec![
-                Some(OpenFile::Console),
-                Some(OpenFile::Console),
-                Some(OpenFile::Console)
-            ],
+            files: FdTable::new(),
             clear_child_tid: 0,
             exe: String::new(),
             cmin_flt: 0,
@@ -271,8 +258,7 @@ pub fn count_vm_fault(r: Result<crate::mm::memory::Fault, FaultError>) {
 
 /// Sets up task 0 (the console), the special pages, the entry hooks and the rootfs.
 pub fn init(params: &crate::boot::cmdline::BootParams, initrd: Option<(u64, u64)>) {
-    let mut console = Task::new(0, 0, "swapper/0");
-    console.files.clear();
+    let console = Task::new(0, 0, "swapper/0");
     *TASKS.lock() = Some(Tasks {
         map: BTreeMap::from([(0, Box::new(console))]),
         rq: VecDeque::new(),
@@ -639,10 +625,9 @@ fn restart_syscall(regs: &mut PtRegs) {
 /// `do_exit`: the address space and files go, the task becomes a zombie for the console to
 /// reap, and the CPU goes to another task for good.
 pub fn do_exit(status: u32) -> ! {
-    let mm = with_current(|t| {
-        t.files.clear();
-        t.mm.take()
-    });
+    let (mm, files) = with_current(|t| (t.mm.take(), core::mem::take(&mut t.files)));
+    // exit_files: the descriptors go (an open file lives on while another process shares it).
+    drop(files);
     arch::switch_to_kernel_mm();
     if let Some(mm) = mm {
         mm.exit_mmap();
@@ -791,6 +776,8 @@ pub fn start_task(
     task.foreground = foreground;
     task.console_job = true;
     task.exe = exe.into();
+    // console_on_rootfs: fds 0, 1 and 2 on /dev/console.
+    task.files = fs::console_files();
     enqueue_task(task, stack, base, regs_addr).inspect_err(|_| free_thread_stack(stack))
 }
 
@@ -1014,20 +1001,5 @@ pub fn describe_status(status: u32) -> Option<&'static str> {
         s if s == SIGTERM => Some("Terminated"),
         s if s == SIGINT => None,
         _ => Some("Killed by a signal"),
-    }
-}
-
-/// The console's typed bytes for the foreground program (its tty's input queue), and
-/// whether Ctrl-D ended it.
-pub static STDIN: Mutex<(VecDeque<u8>, bool)> = Mutex::new((VecDeque::new(), false));
-
-/// Output of programs: bytes to the console as they are.
-pub fn console_write(bytes: &[u8]) {
-    for &b in bytes {
-        if b == b'\n' {
-            kprint!("\n");
-        } else {
-            crate::board::raspi::uart::putc(b);
-        }
     }
 }
