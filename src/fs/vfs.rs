@@ -123,7 +123,8 @@ impl File {
     }
 }
 
-/// Bytes copied per step between user memory and a file (a page).
+/// Bytes copied per step between user memory and a file (a page, on the heap: a kernel
+/// stack is 8 KiB).
 const CHUNK: usize = 4096;
 
 /// An open file shared by descriptors.
@@ -760,7 +761,7 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
         let start = pos;
         if matches!(f.object, Object::Zero) {
             // read_zero: clear the user buffer a page at a time.
-            let zeros = [0u8; CHUNK];
+            let zeros = vec![0u8; CHUNK];
             let mut done = 0;
             while done < count {
                 let n = (count - done).min(CHUNK);
@@ -820,7 +821,7 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
         // Copy in a page at a time, as the page cache and the tty do; a fault ends the write
         // short, or with EFAULT if nothing was written.
         let mut done = 0;
-        let mut data = [0u8; CHUNK];
+        let mut data = vec![0u8; CHUNK];
         while done < count {
             let n = (count - done).min(CHUNK);
             let got = match self.mem.copy_from_user(&mut data[..n], buf + done) {

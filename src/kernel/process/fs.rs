@@ -120,10 +120,21 @@ fn console_termios() -> Termios {
     Termios::serial_console(PL011_CONSOLE_DEFAULT_BAUD).expect("the default rate has a code")
 }
 
+/// The namespace over `fs`: `/proc` mounted and the device nodes made, with the mount
+/// points made first if the rootfs has none (as an init's `mkdir -p /proc /dev` would).
+fn namespace(mut fs: Ramfs<CachePages>) -> Namespace<CachePages> {
+    for dir in ["/proc", "/dev"] {
+        if fs.lookup(dir).is_err() {
+            let _ = fs.mkdir(dir, 0o755);
+        }
+    }
+    Namespace::new(fs, console_termios())
+}
+
 /// Runs `f` on the namespace (created over an empty rootfs on first use).
 pub fn with_ns<R>(f: impl FnOnce(&mut Namespace<CachePages>) -> R) -> R {
     let mut g = NS.lock();
-    f(g.get_or_insert_with(|| Namespace::new(Ramfs::new(), console_termios())))
+    f(g.get_or_insert_with(|| namespace(Ramfs::new())))
 }
 
 /// Runs `f` on the rootfs.
@@ -190,15 +201,8 @@ pub fn populate_rootfs(start: u64, size: u64) {
     let bytes = unsafe { core::slice::from_raw_parts(va as *const u8, size as usize) };
     let r = with_ns(|ns| {
         let r = initramfs::unpack_to_rootfs(bytes, &mut ns.ramfs);
-        // Mount /proc and make the device nodes over what was unpacked (the mount points
-        // are made if the archive has none, as an init's `mkdir -p /proc /dev` would).
-        let mut fs = core::mem::take(&mut ns.ramfs);
-        for dir in ["/proc", "/dev"] {
-            if fs.lookup(dir).is_err() {
-                let _ = fs.mkdir(dir, 0o755);
-            }
-        }
-        *ns = Namespace::new(fs, console_termios());
+        // Mount /proc and make the device nodes over what was unpacked.
+        *ns = namespace(core::mem::take(&mut ns.ramfs));
         r
     });
     if let Err(e) = r {

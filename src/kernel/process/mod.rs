@@ -277,8 +277,10 @@ pub fn init(params: &crate::boot::cmdline::BootParams, initrd: Option<(u64, u64)
     arch::set_user_exception_handler(user_exception);
     arch::set_syscall_handler(syscall::handle);
     arch::set_work_handler(do_work_pending);
-    if let Some((start, size)) = initrd {
-        fs::populate_rootfs(start, size);
+    match initrd {
+        Some((start, size)) => fs::populate_rootfs(start, size),
+        // The rootfs is there (empty but for /proc and /dev) without an initramfs too.
+        None => fs::with_ns(|_| ()),
     }
 }
 

@@ -282,11 +282,18 @@ impl ProcSource for LiveProc {
         })
     }
 
+    /// Renders on the render stack: the allocator snapshots `/proc/meminfo`, `zoneinfo` and
+    /// the like take are several KiB each (a `NodeSnapshot` alone is over 3 KiB), more than
+    /// a process's 8 KiB kernel stack has left below a `read`.
     fn render(&self, file: ProcFile, out: &mut SeqBuf) -> Result<(), Errno> {
-        match file {
-            ProcFile::Pid(pid, f) => self.render_pid(pid, f, out),
-            ProcFile::Root(f) => render_root(f, out),
-        }
+        let mut r = Err(Errno::EIO);
+        crate::arch::process::call_on_render_stack(&mut || {
+            r = match file {
+                ProcFile::Pid(pid, f) => self.render_pid(pid, f, out),
+                ProcFile::Root(f) => render_root(f, out),
+            };
+        });
+        r
     }
 }
 
