@@ -1,5 +1,5 @@
-//! Processes: tasks (`task_struct`: pid, comm, state, mm, an 8 KiB kernel stack, the saved
-//! context), the run queue and `schedule()` (round-robin, preempted from the timer tick on the
+//! Processes: tasks (`task_struct`: pid, comm, state, mm, open files, an 8 KiB kernel stack,
+//! the saved context), the run queue and `schedule()` (round-robin, preempted from the timer tick on the
 //! way back to user space), exit and reaping, the few signals the console sends (fatal by
 //! default: no handler is run yet), and the user-fault and work-pending handlers the entry
 //! code calls. Task 0 is the console itself (Linux's idle task, `swapper/0`): it runs
