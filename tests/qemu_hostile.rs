@@ -116,9 +116,6 @@ fn typed_bytes_never_vanish_inside_words() {
 #[test]
 fn ctrl_c_stops_long_commands() {
     let mut q = boot("hostile=1");
-    // The first reads of /proc/meminfo and /proc/zoneinfo leave the kmalloc caches their text
-    // grows through with a slab each (kept, as empty slabs are): measure once they have.
-    free_kb(&mut q);
     let free0 = free_kb(&mut q);
     q.send("scenario vmalloc-frag steps=1000000\n");
     q.wait_for("scenario: step   5000/1000000:", LONG).unwrap();

@@ -23,7 +23,7 @@ use crate::abi::native::termbits::{ioctl, Termios};
 use crate::abi::native::types::{new_encode_dev, Stat64};
 use crate::abi::uaccess::{get_user, getname, import_iovec, put_user, UserMemory, MAX_RW_COUNT};
 use crate::fs::fdtable::{FdTable, O_CLOEXEC};
-use crate::fs::procfs::{self, ProcNode, ProcSource, SeqFile};
+use crate::fs::procfs::{self, ProcNode, ProcSource, SeqBuf, SeqFile};
 use crate::fs::ramfs::{
     AddressSpace, Ino, InodeKind, Ramfs, MAXSYMLINKS, NAME_MAX, ROOT_INO, S_IALLUGO, S_IFBLK,
     S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
@@ -298,24 +298,35 @@ impl<A: AddressSpace> Namespace<A> {
         walk(&self.ramfs, ROOT_INO, "", ino)
     }
 
-    /// `kernel_read_file()` of `path` for the kernel itself (the console's `cat`): the whole
-    /// text of a regular or `/proc` file, read through the same lookup and `seq_file` reads a
-    /// program's `open`/`read` use; `EISDIR` for a directory, `EINVAL` for a device.
-    pub fn kernel_read(&mut self, proc: &dyn ProcSource, path: &str) -> Result<Vec<u8>, Errno> {
+    /// The whole of the file at `path`, for the kernel itself (the console's `cat`), handed
+    /// to `out` piece by piece: a regular file a bounce buffer at a time, a `/proc` file as
+    /// its renderer produces it, through the same lookup and `ProcSource` a program's
+    /// `open`/`read` use (a reader of the whole text needs no `seq_file` buffer, and none is
+    /// allocated); `EISDIR` for a directory, `EINVAL` for a device.
+    pub fn kernel_read(
+        &mut self,
+        proc: &dyn ProcSource,
+        path: &str,
+        out: &mut dyn FnMut(&[u8]),
+    ) -> Result<(), Errno> {
+        /// Bytes per step through a regular file (on the caller's stack).
+        const BOUNCE: usize = 512;
         let node = self.walk(proc, Node::Ram(ROOT_INO), path.as_bytes(), true, &mut 0)?;
-        let mut file = self.open_node(node, o::O_RDONLY, false)?;
-        match &mut file.object {
+        let file = self.open_node(node, o::O_RDONLY, false)?;
+        match file.object {
             Object::Ram(i) if !self.is_dir(node) => {
-                let mut buf = vec![0; self.ramfs.stat(*i)?.st_size as usize];
-                let n = self.ramfs.read(*i, 0, &mut buf)?;
-                buf.truncate(n);
-                Ok(buf)
+                let mut buf = [0u8; BOUNCE];
+                let mut pos = 0;
+                loop {
+                    let n = self.ramfs.read(i, pos, &mut buf)?;
+                    if n == 0 {
+                        return Ok(());
+                    }
+                    out(&buf[..n]);
+                    pos += n as u64;
+                }
             }
-            Object::Proc(seq) => {
-                let (mut pos, mut out) = (0u64, Vec::new());
-                while seq.read(proc, &mut pos, procfs::SEQ_BUF_SIZE, &mut out)? > 0 {}
-                Ok(out)
-            }
+            Object::Proc(seq) => proc.render(seq.file(), &mut SeqBuf::streaming(out)),
             Object::Ram(_) | Object::ProcDir(_) => Err(Errno::EISDIR),
             Object::Null | Object::Zero | Object::Console => Err(Errno::EINVAL),
         }

@@ -54,9 +54,8 @@ pub(super) fn cmd_cat(k: &Kernel, args: &Args<'_>) -> CmdResult {
     }
     // Everything else through the file layer: the same namespace, /proc and seq_file reads
     // as a program's open and read.
-    match crate::kernel::process::fs::kernel_read(path) {
-        Ok(bytes) => crate::kernel::process::fs::console_write(&bytes),
-        Err(e) => fail!(args, "{}: {}", path, e.message()),
+    if let Err(e) = crate::kernel::process::fs::cat(path) {
+        fail!(args, "{}: {}", path, e.message());
     }
     Ok(())
 }

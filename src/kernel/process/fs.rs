@@ -311,10 +311,10 @@ pub fn tty_take_input() -> Vec<u8> {
     with_ns(|ns| ns.tty.take_input())
 }
 
-/// The whole text of the file at `path` as the console's `cat` reads it: through the same
-/// namespace, `/proc` and `seq_file` reads as a program's `open`/`read`.
-pub fn kernel_read(path: &str) -> Result<Vec<u8>, Errno> {
-    with_ns(|ns| ns.kernel_read(&LiveProc, path))
+/// The console's `cat PATH`: the whole file through the same namespace, `/proc` lookup and
+/// renderers as a program's `open`/`read`, printed as it is read.
+pub fn cat(path: &str) -> Result<(), Errno> {
+    with_ns(|ns| ns.kernel_read(&LiveProc, path, &mut |b: &[u8]| console_write(b)))
 }
 
 /// Text for the console (the kernel's own output, not a program's): `\n` as `\r\n`.

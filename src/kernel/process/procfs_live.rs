@@ -282,17 +282,21 @@ impl ProcSource for LiveProc {
         })
     }
 
-    /// Renders on the render stack: the allocator snapshots `/proc/meminfo`, `zoneinfo` and
-    /// the like take are several KiB each (a `NodeSnapshot` alone is over 3 KiB), more than
-    /// a process's 8 KiB kernel stack has left below a `read`.
+    /// Renders a process's read on the render stack: the allocator snapshots `/proc/meminfo`,
+    /// `zoneinfo` and the like take are several KiB each (a `NodeSnapshot` alone is over
+    /// 3 KiB), more than a process's 8 KiB kernel stack has left below a `read`. The console
+    /// (task 0) renders on its own boot stack, which has room, with interrupts on.
     fn render(&self, file: ProcFile, out: &mut SeqBuf) -> Result<(), Errno> {
+        let mut render = || match file {
+            ProcFile::Pid(pid, f) => self.render_pid(pid, f, out),
+            ProcFile::Root(f) => render_root(f, out),
+        };
+        if super::current_pid() == 0 {
+            return render();
+        }
+        // System calls run with interrupts masked, as the render stack requires.
         let mut r = Err(Errno::EIO);
-        crate::arch::process::call_on_render_stack(&mut || {
-            r = match file {
-                ProcFile::Pid(pid, f) => self.render_pid(pid, f, out),
-                ProcFile::Root(f) => render_root(f, out),
-            };
-        });
+        crate::arch::process::call_on_render_stack(&mut || r = render());
         r
     }
 }
