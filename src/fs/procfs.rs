@@ -126,6 +126,9 @@ pub trait ProcSource {
     fn render(&self, file: ProcFile, out: &mut SeqBuf) -> Result<(), Errno>;
 }
 
+/// Where a streaming [`SeqBuf`] hands what is rendered.
+pub type Sink<'a> = &'a mut dyn FnMut(&[u8]);
+
 /// The text a renderer produces, cut into records; or, streaming, each piece handed to a sink
 /// as it is produced (a reader that takes the whole file, such as the console's `cat`, needs
 /// no buffer).
@@ -133,12 +136,12 @@ pub trait ProcSource {
 pub struct SeqBuf<'a> {
     text: Vec<u8>,
     ends: Vec<usize>,
-    sink: Option<&'a mut dyn FnMut(&[u8])>,
+    sink: Option<Sink<'a>>,
 }
 
 impl<'a> SeqBuf<'a> {
     /// A buffer that passes everything rendered to `sink` and keeps nothing.
-    pub fn streaming(sink: &'a mut dyn FnMut(&[u8])) -> Self {
+    pub fn streaming(sink: Sink<'a>) -> Self {
         SeqBuf { text: Vec::new(), ends: Vec::new(), sink: Some(sink) }
     }
 
