@@ -132,6 +132,31 @@ fn console_cat_and_the_programs_read_are_the_same_text() {
     q.verify_ok("after vmtest");
 }
 
+/// The file system calls of issue 12 through pivm's file layer: files's checks (the /proc
+/// files read in small chunks, lseek, getdents64 over /proc and /bin, stdout dup2'd into a
+/// file in /tmp, the errno of bad descriptors and paths) pass as on Linux; the file it wrote
+/// reads the same from the console; and its own read of /proc/self/maps, 7 bytes at a time, is
+/// the text the console's `cat /proc/PID/maps` prints.
+#[test]
+fn files_read_what_the_console_reads() {
+    let mut q = boot("2G", "");
+    let out = run(&mut q, "/bin/files");
+    assert!(!out.contains("FAIL"), "{out}");
+    q.expect_in("files", &out, "FILES ok\n");
+    // It ran as pid 1 and left /tmp/files-1 (pivm has no unlink yet).
+    let text = q.cmd("cat /tmp/files-1");
+    assert_eq!(text, "written by files\nvia stdout\n!\n", "{}", q.transcript());
+    let pid = start(&mut q, "/bin/files hold", "HOLDING pid=");
+    let own = q.transcript();
+    let own_maps = block(&q, &own, "--- maps", "--- end");
+    let own_maps = own_maps.split_once('\n').map_or("", |(_, b)| b);
+    q.expect_in("files hold", own_maps, "/bin/files\n");
+    let cat = q.cmd(&format!("cat /proc/{pid}/maps"));
+    assert_eq!(cat, own_maps, "console and program disagree\n{}", q.transcript());
+    q.cmd(&format!("kill -9 {pid}"));
+    q.verify_ok("after files");
+}
+
 #[test]
 fn ps_prints_the_counts_vmtest_reports() {
     let mut q = boot("2G", "");

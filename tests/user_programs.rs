@@ -559,6 +559,16 @@ fn forkwait_passes_on_linux() {
     run.expect_exit(0).has("forkwait: 22 checks, 0 failed");
 }
 
+/// files: the file system calls (/proc in small chunks, lseek, getdents64, dup2 of stdout, a
+/// file in /tmp, the errno of bad arguments) hold on Linux too; pivm's qemu_reports runs the
+/// same binary.
+#[test]
+fn files_passes_on_linux() {
+    let run = run("files", &[]);
+    assert!(!run.out.contains("FAIL"), "{}", run.out);
+    run.expect_exit(0).has("FILES ok\n");
+}
+
 #[test]
 fn jobctl_passes_on_linux_where_qemu_user_can_show_it() {
     // Stop, continue, the wait statuses, the SIGCHLD codes and SIG_IGN's autoreap come from

@@ -28,6 +28,8 @@ pub enum RootFile {
     Slabinfo,
     Zoneinfo,
     Buddyinfo,
+    Diskstats,
+    Partitions,
     Vmallocinfo,
     Pagetypeinfo,
 }
@@ -43,6 +45,8 @@ pub const ROOT_FILES: &[(&str, RootFile, u32)] = &[
     ("slabinfo", RootFile::Slabinfo, 0o600),
     ("zoneinfo", RootFile::Zoneinfo, 0o444),
     ("buddyinfo", RootFile::Buddyinfo, 0o444),
+    ("diskstats", RootFile::Diskstats, 0o444),
+    ("partitions", RootFile::Partitions, 0o444),
     ("vmallocinfo", RootFile::Vmallocinfo, 0o400),
     ("pagetypeinfo", RootFile::Pagetypeinfo, 0o400),
 ];
@@ -126,22 +130,38 @@ pub trait ProcSource {
     fn render(&self, file: ProcFile, out: &mut SeqBuf) -> Result<(), Errno>;
 }
 
-/// The text a renderer produces, cut into records.
-#[derive(Clone, Debug, Default)]
-pub struct SeqBuf {
+/// Where a streaming [`SeqBuf`] hands what is rendered.
+pub type Sink<'a> = &'a mut dyn FnMut(&[u8]);
+
+/// The text a renderer produces, cut into records; or, streaming, each piece handed to a sink
+/// as it is produced (a reader that takes the whole file, such as the console's `cat`, needs
+/// no buffer).
+#[derive(Default)]
+pub struct SeqBuf<'a> {
     text: Vec<u8>,
     ends: Vec<usize>,
+    sink: Option<Sink<'a>>,
 }
 
-impl SeqBuf {
+impl<'a> SeqBuf<'a> {
+    /// A buffer that passes everything rendered to `sink` and keeps nothing.
+    pub fn streaming(sink: Sink<'a>) -> Self {
+        SeqBuf { text: Vec::new(), ends: Vec::new(), sink: Some(sink) }
+    }
+
     /// Marks the end of one record (one `->show()`).
     pub fn end_record(&mut self) {
-        self.ends.push(self.text.len());
+        if self.sink.is_none() {
+            self.ends.push(self.text.len());
+        }
     }
 
     /// Adds raw bytes (`seq_write`: a file such as cmdline is not text).
     pub fn write_bytes(&mut self, bytes: &[u8]) {
-        self.text.extend_from_slice(bytes);
+        match &mut self.sink {
+            Some(sink) => sink(bytes),
+            None => self.text.extend_from_slice(bytes),
+        }
     }
 
     /// The records: the marked ones, and the text after the last mark as a final one.
@@ -159,9 +179,9 @@ impl SeqBuf {
     }
 }
 
-impl fmt::Write for SeqBuf {
+impl fmt::Write for SeqBuf<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        self.text.extend_from_slice(s.as_bytes());
+        self.write_bytes(s.as_bytes());
         Ok(())
     }
 }

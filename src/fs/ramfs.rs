@@ -52,6 +52,9 @@ pub trait AddressSpace: Default {
     fn truncate_inode_pages(&mut self, index: u64);
     /// `mapping->nrpages`.
     fn nrpages(&self) -> u64;
+    /// `i_size_write()`: the file's size changed (a kernel page cache that the fault path
+    /// reads without the filesystem's lock keeps a copy; the host's needs none).
+    fn set_size(&mut self, _size: u64) {}
 }
 
 /// A page cache on the heap: boxed pages in a B-tree by index.
@@ -435,6 +438,7 @@ impl<A: AddressSpace> Ramfs<A> {
         }
         if end > i.i_size {
             i.i_size = end;
+            mapping.set_size(end);
         }
         Ok(data.len())
     }
@@ -479,6 +483,7 @@ impl<A: AddressSpace> Ramfs<A> {
                 *mapping.find_or_create_page(size / page)? = copy;
             }
         }
+        mapping.set_size(size);
         i.i_size = size;
         Ok(())
     }

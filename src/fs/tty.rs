@@ -141,6 +141,15 @@ impl Tty {
         Ok(out)
     }
 
+    /// Takes the input no reader has consumed: completed lines, then the line being edited
+    /// (the console gets back what a program that exits never read).
+    pub fn take_input(&mut self) -> Vec<u8> {
+        let mut out: Vec<u8> = self.ready.drain(..).collect();
+        out.append(&mut self.line);
+        self.line_ends.clear();
+        out
+    }
+
     /// `n_tty_write` with `OPOST|ONLCR`: the program's bytes to the console.
     pub fn write(&mut self, data: &[u8]) -> usize {
         for &c in data {
@@ -186,6 +195,19 @@ mod tests {
             t.receive(c);
         }
         assert_eq!(t.read(100).unwrap(), b"ok\n");
+    }
+
+    #[test]
+    fn unread_input_goes_back_whole() {
+        let mut t = tty();
+        for &c in b"one\ntw" {
+            t.receive(c);
+        }
+        assert_eq!(t.take_input(), b"one\ntw");
+        assert_eq!(t.read(10), Err(Errno::EAGAIN));
+        t.receive(b'x');
+        assert_eq!(t.receive(3), Some(sig::SIGINT));
+        assert_eq!(t.take_input(), b"");
     }
 
     proptest::proptest! {

@@ -23,7 +23,7 @@ use crate::abi::native::termbits::{ioctl, Termios};
 use crate::abi::native::types::{new_encode_dev, Stat64};
 use crate::abi::uaccess::{get_user, getname, import_iovec, put_user, UserMemory, MAX_RW_COUNT};
 use crate::fs::fdtable::{FdTable, O_CLOEXEC};
-use crate::fs::procfs::{self, ProcNode, ProcSource, SeqFile};
+use crate::fs::procfs::{self, ProcNode, ProcSource, SeqBuf, SeqFile};
 use crate::fs::ramfs::{
     AddressSpace, Ino, InodeKind, Ramfs, MAXSYMLINKS, NAME_MAX, ROOT_INO, S_IALLUGO, S_IFBLK,
     S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
@@ -113,15 +113,18 @@ pub struct File {
 }
 
 impl File {
-    fn readable(&self) -> bool {
+    /// `FMODE_READ`.
+    pub fn readable(&self) -> bool {
         self.f_flags & o::O_ACCMODE != o::O_WRONLY
     }
-    fn writable(&self) -> bool {
+    /// `FMODE_WRITE`.
+    pub fn writable(&self) -> bool {
         matches!(self.f_flags & o::O_ACCMODE, o::O_WRONLY | o::O_RDWR)
     }
 }
 
-/// Bytes copied per step between user memory and a file (a page).
+/// Bytes copied per step between user memory and a file (a page, on the heap: a kernel
+/// stack is 8 KiB).
 const CHUNK: usize = 4096;
 
 /// An open file shared by descriptors.
@@ -269,6 +272,69 @@ impl<A: AddressSpace> Namespace<A> {
             }
         }
         Namespace { ramfs, proc_mount, tty: Tty::new(termios) }
+    }
+
+    /// `d_path()` of a ramfs inode: its absolute path, found from the root (pivm keeps no
+    /// dentries; the first name found for a hard-linked file). For `/proc/PID/maps`.
+    pub fn d_path(&self, ino: Ino) -> Option<String> {
+        fn walk<A: AddressSpace>(
+            fs: &Ramfs<A>,
+            dir: Ino,
+            prefix: &str,
+            want: Ino,
+        ) -> Option<String> {
+            let Some(InodeKind::Dir { entries, .. }) = fs.inode(dir).map(|n| &n.kind) else {
+                return None;
+            };
+            for (name, &i) in entries {
+                let path = alloc::format!("{prefix}/{name}");
+                if i == want {
+                    return Some(path);
+                }
+                if let Some(p) = walk(fs, i, &path, want) {
+                    return Some(p);
+                }
+            }
+            None
+        }
+        if ino == ROOT_INO {
+            return Some("/".into());
+        }
+        walk(&self.ramfs, ROOT_INO, "", ino)
+    }
+
+    /// The whole of the file at `path`, for the kernel itself (the console's `cat`), handed
+    /// to `out` piece by piece: a regular file a bounce buffer at a time, a `/proc` file as
+    /// its renderer produces it, through the same lookup and `ProcSource` a program's
+    /// `open`/`read` use (a reader of the whole text needs no `seq_file` buffer, and none is
+    /// allocated); `EISDIR` for a directory, `EINVAL` for a device.
+    pub fn kernel_read(
+        &mut self,
+        proc: &dyn ProcSource,
+        path: &str,
+        out: &mut dyn FnMut(&[u8]),
+    ) -> Result<(), Errno> {
+        /// Bytes per step through a regular file (on the caller's stack).
+        const BOUNCE: usize = 512;
+        let node = self.walk(proc, Node::Ram(ROOT_INO), path.as_bytes(), true, &mut 0)?;
+        let file = self.open_node(node, o::O_RDONLY, false)?;
+        match file.object {
+            Object::Ram(i) if !self.is_dir(node) => {
+                let mut buf = [0u8; BOUNCE];
+                let mut pos = 0;
+                loop {
+                    let n = self.ramfs.read(i, pos, &mut buf)?;
+                    if n == 0 {
+                        return Ok(());
+                    }
+                    out(&buf[..n]);
+                    pos += n as u64;
+                }
+            }
+            Object::Proc(seq) => proc.render(seq.file(), &mut SeqBuf::streaming(out)),
+            Object::Ram(_) | Object::ProcDir(_) => Err(Errno::EISDIR),
+            Object::Null | Object::Zero | Object::Console => Err(Errno::EINVAL),
+        }
     }
 
     fn is_dir(&self, node: Node) -> bool {
@@ -711,7 +777,7 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
         let start = pos;
         if matches!(f.object, Object::Zero) {
             // read_zero: clear the user buffer a page at a time.
-            let zeros = [0u8; CHUNK];
+            let zeros = vec![0u8; CHUNK];
             let mut done = 0;
             while done < count {
                 let n = (count - done).min(CHUNK);
@@ -771,7 +837,7 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
         // Copy in a page at a time, as the page cache and the tty do; a fault ends the write
         // short, or with EFAULT if nothing was written.
         let mut done = 0;
-        let mut data = [0u8; CHUNK];
+        let mut data = vec![0u8; CHUNK];
         while done < count {
             let n = (count - done).min(CHUNK);
             let got = match self.mem.copy_from_user(&mut data[..n], buf + done) {

@@ -425,3 +425,62 @@ extern "C" fn do_work_pending(regs: *mut PtRegs) {
         f(unsafe { &mut *regs });
     }
 }
+
+/// Bytes of the stack [`call_on_render_stack`] runs on.
+pub const RENDER_STACK_SIZE: usize = 16 * 1024;
+
+/// A stack for work that needs more than a task's 8 KiB kernel stack (the `/proc` renderers
+/// build multi-KiB snapshots of the allocators), as Linux gives interrupts their own stacks.
+#[repr(C, align(8))]
+struct RenderStack(core::cell::UnsafeCell<[u8; RENDER_STACK_SIZE]>);
+
+// SAFETY: only its address is taken; RENDER_STACK_BUSY gives it to one caller at a time.
+unsafe impl Sync for RenderStack {}
+
+static RENDER_STACK: RenderStack = RenderStack(core::cell::UnsafeCell::new([0; RENDER_STACK_SIZE]));
+static RENDER_STACK_BUSY: core::sync::atomic::AtomicBool =
+    core::sync::atomic::AtomicBool::new(false);
+
+/// Runs `f` on the render stack (on the current stack if it is already in use, by a caller
+/// further up). Interrupts must be masked (as in every system call), so nothing else runs
+/// on it meanwhile; the entry code's overflow check is moved to it for the duration.
+pub fn call_on_render_stack(f: &mut dyn FnMut()) {
+    use core::sync::atomic::Ordering;
+    if RENDER_STACK_BUSY.swap(true, Ordering::Acquire) {
+        f();
+        return;
+    }
+    extern "C" fn trampoline(f: *mut &mut dyn FnMut()) {
+        // SAFETY: the pointer below, to a live `&mut dyn FnMut` on the caller's stack.
+        unsafe { (*f)() }
+    }
+    let base = RENDER_STACK.0.get() as u32;
+    let top = base + RENDER_STACK_SIZE as u32;
+    // SAFETY: exceptions are masked (the caller's contract), so only this code reads it.
+    let limit = unsafe { kernel_stack_limit.swap(base, Ordering::Relaxed) };
+    let mut f = f;
+    let arg: *mut &mut dyn FnMut() = &mut f;
+    // SAFETY: the new stack is unused (the busy flag), 8-byte aligned, and large enough for
+    // the renderers; r4 (callee-saved, so kept by the AAPCS function called) holds the old sp
+    // across the call, and every caller-saved core register is declared clobbered (the
+    // kernel is built soft-float: no VFP register holds a value across the call).
+    unsafe {
+        core::arch::asm!(
+            "mov r4, sp",
+            "mov sp, {top}",
+            "blx {tramp}",
+            "mov sp, r4",
+            top = in(reg) top,
+            tramp = in(reg) trampoline as *const () as usize,
+            inout("r0") arg => _,
+            out("r1") _,
+            out("r2") _,
+            out("r3") _,
+            out("r4") _,
+            out("r12") _,
+            out("lr") _,
+        );
+        kernel_stack_limit.store(limit, Ordering::Relaxed);
+    }
+    RENDER_STACK_BUSY.store(false, Ordering::Release);
+}

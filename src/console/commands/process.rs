@@ -14,11 +14,6 @@ use crate::kernel::process::{self, exec, fs::with_rootfs, TaskState};
 use crate::kernel::Kernel;
 use crate::{kprint, kprintln};
 
-/// Ctrl-D: end of input for the foreground program.
-const CTRL_D: u8 = 0x04;
-/// Ctrl-Z: the tty's VSUSP, SIGTSTP to the foreground program.
-const CTRL_Z: u8 = 0x1a;
-
 /// The console's jobs: programs `run` started that run in the background or are stopped.
 static JOBS: spin::Mutex<JobTable> = spin::Mutex::new(JobTable::new());
 
@@ -52,15 +47,13 @@ fn fg_state(pid: u32) -> (bool, bool) {
     })
 }
 
-/// The console waits for its foreground program, passing typed lines on (echoed, as a tty
-/// in canonical mode does), Ctrl-C as SIGINT and Ctrl-Z as SIGTSTP, then reaps it, or, when
-/// it stops, makes it a stopped job and prints bash's `[1]+  Stopped  ...` line.
+/// The console waits for its foreground program, passing what is typed to the console tty
+/// (`fs::tty`: echo, line editing, a line a read returns) and the signal characters as
+/// signals (^C SIGINT, ^\\ SIGQUIT, ^Z SIGTSTP), then reaps it, or, when it stops, makes it a
+/// stopped job and prints bash's `[1]+  Stopped  ...` line.
 fn wait_foreground(pid: u32, cmd: &str) {
-    {
-        let mut q = process::STDIN.lock();
-        q.0.clear();
-        q.1 = false;
-    }
+    // Input left by an earlier program is not this one's.
+    let _ = process::fs::tty_take_input();
     let done = || {
         let (exited, stopped) = fg_state(pid);
         exited || stopped
@@ -68,32 +61,22 @@ fn wait_foreground(pid: u32, cmd: &str) {
     let mut suspended = false;
     while !done() {
         match input::next_or(|| done() || input::interrupted(), true) {
-            None => {}
-            Some(Input::Lost) => {}
-            Some(Input::Byte(CTRL_C)) => {
-                kprint!("^C");
-                let _ = process::send_signal(pid, process::SIGINT);
-            }
-            Some(Input::Byte(CTRL_Z)) => {
-                kprint!("^Z");
-                suspended = true;
-                let _ = process::send_signal(pid, process::SIGTSTP);
-            }
-            Some(Input::Byte(CTRL_D)) => process::STDIN.lock().1 = true,
+            None | Some(Input::Lost) => {}
             Some(Input::Byte(b)) => {
-                let b = if b == b'\r' { b'\n' } else { b };
-                process::console_write(&[b]);
-                process::STDIN.lock().0.push_back(b);
+                if let Some(sig) = process::fs::tty_receive(b) {
+                    suspended |= sig == process::SIGTSTP;
+                    let _ = process::send_signal(pid, sig);
+                }
             }
         }
         if input::take_interrupt() {
-            kprint!("^C");
-            let _ = process::send_signal(pid, process::SIGINT);
+            if let Some(sig) = process::fs::tty_receive(CTRL_C) {
+                let _ = process::send_signal(pid, sig);
+            }
         }
     }
     // What the program was given but did not read is the console's again.
-    let unread: Vec<u8> = process::STDIN.lock().0.drain(..).collect();
-    input::unread(&unread);
+    input::unread(&process::fs::tty_take_input());
     if fg_state(pid).1 {
         // Stopped: the console takes the terminal back; the program is a stopped job.
         let sig = process::with_tasks(|t| {

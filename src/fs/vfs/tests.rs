@@ -544,6 +544,49 @@ fn proc_through_the_file_calls() {
     assert_eq!(w.read(tt, 100).unwrap(), b"other\n");
 }
 
+#[test]
+fn kernel_reads_and_paths_see_what_programs_see() {
+    let mut w = world();
+    let read = |w: &mut World, p: &str| {
+        let mut got = Vec::new();
+        w.ns.kernel_read(&w.src, p, &mut |b: &[u8]| got.extend_from_slice(b)).map(|_| got)
+    };
+    // The console's `cat` of a /proc file: the text a program's read loop gets.
+    let mut want = String::new();
+    for i in 0..w.src.lines {
+        writeln!(want, "Line{i:05}: {:8} kB", i * 4).unwrap();
+    }
+    assert_eq!(read(&mut w, "/proc/meminfo").unwrap(), want.as_bytes());
+    let fd = w.open("/proc/meminfo", o::O_RDONLY).unwrap();
+    let mut through_read = Vec::new();
+    loop {
+        let chunk = w.read(fd, 333).unwrap();
+        if chunk.is_empty() {
+            break;
+        }
+        through_read.extend(chunk);
+    }
+    assert_eq!(through_read, want.as_bytes());
+    assert_eq!(read(&mut w, "/proc/self/maps").unwrap(), b"other\n");
+    assert_eq!(read(&mut w, "/etc/link").unwrap(), HELLO);
+    // A file a program wrote is read back, across the bounce buffer's steps.
+    let fd = w.open("/tmp/new", o::O_CREAT | o::O_WRONLY).unwrap();
+    let long: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
+    assert_eq!(w.write(fd, &long), Ok(5000));
+    assert_eq!(read(&mut w, "/tmp/new").unwrap(), long);
+    assert_eq!(read(&mut w, "/proc"), Err(Errno::EISDIR));
+    assert_eq!(read(&mut w, "/etc"), Err(Errno::EISDIR));
+    assert_eq!(read(&mut w, "/dev/zero"), Err(Errno::EINVAL));
+    assert_eq!(read(&mut w, "/nope"), Err(Errno::ENOENT));
+    // d_path: every ramfs inode's absolute path.
+    let ino = w.ns.ramfs.lookup("/tmp/new").unwrap();
+    assert_eq!(w.ns.d_path(ino).as_deref(), Some("/tmp/new"));
+    assert_eq!(w.ns.d_path(ROOT_INO).as_deref(), Some("/"));
+    let etc = w.ns.ramfs.lookup("/etc").unwrap();
+    assert_eq!(w.ns.d_path(etc).as_deref(), Some("/etc"));
+    assert_eq!(w.ns.d_path(9999), None);
+}
+
 /// An operation on one open file, and its model.
 #[derive(Clone, Debug)]
 enum Op {

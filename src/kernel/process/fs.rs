@@ -1,13 +1,31 @@
-//! The root filesystem of processes: the initramfs unpacked into a ramfs whose file pages are
-//! page-cache pages (page frames from the page allocator, owner `PageCache`), so the fault
-//! path maps them into processes directly; and `populate_rootfs` / `free_initrd_mem` as
-//! init/initramfs.c runs them at boot.
+//! The root filesystem of processes and the namespace over it: the initramfs unpacked into a
+//! ramfs whose file pages are page-cache pages (page frames from the page allocator, owner
+//! `PageCache`), so the fault path maps them into processes directly; `/proc` mounted on it
+//! and the console tty (`fs::vfs::Namespace`), one for the whole system, which the system
+//! calls and the console's commands reach through [`with_ns`]; and `populate_rootfs` /
+//! `free_initrd_mem` as init/initramfs.c runs them at boot.
+//!
+//! Locking: a system call holds the namespace's lock for the whole file operation, user
+//! copies included, and a user copy may fault on a file-backed page. So the fault path never
+//! takes that lock for pages: each file's page cache ([`FileCache`]: its frames and a copy of
+//! `i_size`) has a lock of its own, shared between the inode and a registry by inode number
+//! ([`file_cache`]) that the fault path reads, as Linux's fault path takes the page's lock and
+//! never the inode's.
 use alloc::collections::BTreeMap;
+use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
 
 use spin::Mutex;
 
+use super::procfs_live::LiveProc;
+use super::syscall::with_user;
+use super::with_current;
+use crate::abi::native::termbits::{Termios, PL011_CONSOLE_DEFAULT_BAUD};
+use crate::abi::uaccess::{Fault as UFault, UserMemory};
+use crate::fs::fdtable::FdTable;
 use crate::fs::initramfs;
-use crate::fs::ramfs::{AddressSpace, Ino, PageBuf, Ramfs};
+use crate::fs::ramfs::{AddressSpace, Ino, InodeKind, PageBuf, Ramfs, ROOT_INO};
+use crate::fs::vfs::{Ctx, FileRef, Namespace, Node, DEFAULT_UMASK};
 use crate::kernel::mem::with_node;
 use crate::mm::gfp::GfpFlags;
 use crate::mm::mm_types::Errno;
@@ -15,48 +33,63 @@ use crate::mm::page::PageOwner;
 use crate::mm::{Pfn, PAGE_SHIFT};
 use crate::{kprintln, sizes::SZ_1K};
 
-/// A file's page cache over page frames in lowmem (`struct address_space` with its xarray).
+/// One file's page cache: its frames by page index and its size (`i_size`, kept by the
+/// ramfs through [`AddressSpace::set_size`]).
+#[derive(Default, Debug)]
+pub struct FileCache {
+    pages: BTreeMap<u64, Pfn>,
+    size: u64,
+}
+
+impl FileCache {
+    /// A zeroed page-cache frame at `index` (created if absent).
+    fn get_or_create(&mut self, index: u64) -> Result<Pfn, Errno> {
+        if let Some(p) = self.pages.get(&index) {
+            return Ok(*p);
+        }
+        let p = with_node(|n| {
+            n.alloc_pages_for(PageOwner::PageCache, GfpFlags::GFP_KERNEL | GfpFlags::__GFP_ZERO, 0)
+        })
+        .map_err(|_| Errno::ENOMEM)?;
+        self.pages.insert(index, p);
+        Ok(p)
+    }
+
+    fn truncate(&mut self, index: u64) {
+        for (_, pfn) in self.pages.split_off(&index) {
+            let _ = with_node(|n| n.free_pages_for(PageOwner::PageCache, pfn, 0));
+        }
+    }
+}
+
+impl Drop for FileCache {
+    fn drop(&mut self) {
+        self.truncate(0);
+    }
+}
+
+/// A file's page cache over page frames in lowmem (`struct address_space` with its xarray),
+/// shared with the fault path's registry.
 #[derive(Default, Debug)]
 pub struct CachePages {
-    pages: BTreeMap<u64, Pfn>,
+    cache: Arc<Mutex<FileCache>>,
 }
 
 fn page_va(pfn: Pfn) -> *mut PageBuf {
     crate::kernel::phys_to_virt(pfn.phys().0).unwrap_or(0) as *mut PageBuf
 }
 
-impl CachePages {
-    /// The frame holding page `index`, if cached.
-    pub fn pfn(&self, index: u64) -> Option<Pfn> {
-        self.pages.get(&index).copied()
-    }
-}
-
 impl AddressSpace for CachePages {
     fn find_get_page(&self, index: u64) -> Option<&PageBuf> {
-        let pfn = self.pages.get(&index)?;
+        let pfn = self.cache.lock().pages.get(&index).copied()?;
         // SAFETY: the frame is a lowmem page this cache owns (allocated below, freed only by
-        // truncate or drop), mapped by the linear map; shared references only while `self`
-        // is borrowed.
-        Some(unsafe { &*page_va(*pfn) })
+        // truncate or drop, both needing `&mut self`), mapped by the linear map; shared
+        // references only while `self` is borrowed.
+        Some(unsafe { &*page_va(pfn) })
     }
 
     fn find_or_create_page(&mut self, index: u64) -> Result<&mut PageBuf, Errno> {
-        let pfn = match self.pages.get(&index) {
-            Some(p) => *p,
-            None => {
-                let p = with_node(|n| {
-                    n.alloc_pages_for(
-                        PageOwner::PageCache,
-                        GfpFlags::GFP_KERNEL | GfpFlags::__GFP_ZERO,
-                        0,
-                    )
-                })
-                .map_err(|_| Errno::ENOMEM)?;
-                self.pages.insert(index, p);
-                p
-            }
-        };
+        let pfn = self.cache.lock().get_or_create(index)?;
         // SAFETY: as in find_get_page; the exclusive borrow of `self` makes this the only
         // reference to the page's bytes from the cache (mappings in processes see the same
         // bytes, as a shared file mapping does).
@@ -64,58 +97,90 @@ impl AddressSpace for CachePages {
     }
 
     fn truncate_inode_pages(&mut self, index: u64) {
-        for (_, pfn) in self.pages.split_off(&index) {
-            let _ = with_node(|n| n.free_pages_for(PageOwner::PageCache, pfn, 0));
-        }
+        self.cache.lock().truncate(index);
     }
 
     fn nrpages(&self) -> u64 {
-        self.pages.len() as u64
+        self.cache.lock().pages.len() as u64
+    }
+
+    fn set_size(&mut self, size: u64) {
+        self.cache.lock().size = size;
     }
 }
 
-impl Drop for CachePages {
-    fn drop(&mut self) {
-        self.truncate_inode_pages(0);
-    }
+/// The namespace every process sees (`init_task`'s root, with `/proc` and `/dev/console`).
+static NS: Mutex<Option<Namespace<CachePages>>> = Mutex::new(None);
+
+/// The page caches the fault path has looked up, by inode number (weak: the inode owns them).
+static FILE_CACHES: Mutex<BTreeMap<Ino, Weak<Mutex<FileCache>>>> = Mutex::new(BTreeMap::new());
+
+/// The console's `termios` (Linux's serial console at the PL011's default rate).
+fn console_termios() -> Termios {
+    Termios::serial_console(PL011_CONSOLE_DEFAULT_BAUD).expect("the default rate has a code")
 }
 
-/// The rootfs every process sees (`init_task`'s root).
-pub static ROOTFS: Mutex<Option<Ramfs<CachePages>>> = Mutex::new(None);
+/// The namespace over `fs`: `/proc` mounted and the device nodes made, with the mount
+/// points made first if the rootfs has none (as an init's `mkdir -p /proc /dev` would).
+fn namespace(mut fs: Ramfs<CachePages>) -> Namespace<CachePages> {
+    for dir in ["/proc", "/dev"] {
+        if fs.lookup(dir).is_err() {
+            let _ = fs.mkdir(dir, 0o755);
+        }
+    }
+    Namespace::new(fs, console_termios())
+}
 
-/// Runs `f` on the rootfs (created empty on first use).
+/// Runs `f` on the namespace (created over an empty rootfs on first use).
+pub fn with_ns<R>(f: impl FnOnce(&mut Namespace<CachePages>) -> R) -> R {
+    let mut g = NS.lock();
+    f(g.get_or_insert_with(|| namespace(Ramfs::new())))
+}
+
+/// Runs `f` on the rootfs.
 pub fn with_rootfs<R>(f: impl FnOnce(&mut Ramfs<CachePages>) -> R) -> R {
-    let mut g = ROOTFS.lock();
-    f(g.get_or_insert_with(Ramfs::new))
+    with_ns(|ns| f(&mut ns.ramfs))
+}
+
+/// Registers inode `ino`'s page cache for the fault path (at `mmap` and on the first fault).
+pub fn register_file(ns: &Namespace<CachePages>, ino: Ino) -> Option<Arc<Mutex<FileCache>>> {
+    let InodeKind::Reg(m) = &ns.ramfs.inode(ino)?.kind else { return None };
+    FILE_CACHES.lock().insert(ino, Arc::downgrade(&m.cache));
+    Some(m.cache.clone())
+}
+
+/// The page cache of inode `ino`, as the fault path finds it: from the registry, or (first
+/// fault on the file, outside any file operation) from the namespace.
+fn file_cache(ino: Ino) -> Option<Arc<Mutex<FileCache>>> {
+    if let Some(c) = FILE_CACHES.lock().get(&ino).and_then(Weak::upgrade) {
+        return Some(c);
+    }
+    // Held only by a file operation of the running task: every file it can fault on was
+    // registered by mmap or an earlier fault, so this never waits.
+    let g = NS.try_lock()?;
+    register_file(g.as_ref()?, ino)
 }
 
 /// The page-cache frame of page `index` of inode `ino`, created for a hole inside the file;
 /// None past its end (`filemap_fault`'s SIGBUS).
 pub fn file_page(ino: Ino, index: u64) -> Option<Pfn> {
-    with_rootfs(|fs| {
-        let size = fs.inode(ino)?.i_size;
-        if index >= size.div_ceil(1 << PAGE_SHIFT) {
-            return None;
-        }
-        if let Some(p) = fs.mapping(ino)?.pfn(index) {
-            return Some(p);
-        }
-        // A hole (reads as zeros, inside the file): tmpfs gives it a zeroed page. Writing
-        // one zero byte there creates it without changing the file's bytes or size.
-        fs.write(ino, index << PAGE_SHIFT, &[0]).ok()?;
-        fs.mapping(ino)?.pfn(index)
-    })
+    let cache = file_cache(ino)?;
+    let mut c = cache.lock();
+    if index >= c.size.div_ceil(1 << PAGE_SHIFT) {
+        return None;
+    }
+    // A hole (reads as zeros, inside the file): tmpfs gives it a zeroed page.
+    c.get_or_create(index).ok()
 }
 
 /// The frame of page `index` of `ino` if it is cached and inside the file (fault-around).
 pub fn cached_page(ino: Ino, index: u64) -> Option<Pfn> {
-    with_rootfs(|fs| {
-        let size = fs.inode(ino)?.i_size;
-        if index >= size.div_ceil(1 << PAGE_SHIFT) {
-            return None;
-        }
-        fs.mapping(ino)?.pfn(index)
-    })
+    let cache = file_cache(ino)?;
+    let c = cache.lock();
+    if index >= c.size.div_ceil(1 << PAGE_SHIFT) {
+        return None;
+    }
+    c.pages.get(&index).copied()
 }
 
 /// `populate_rootfs` + `free_initrd_mem`: unpacks the archive at physical `[start,
@@ -134,7 +199,12 @@ pub fn populate_rootfs(start: u64, size: u64) {
     // SAFETY: memblock reserved [start, start+size) at boot, so nothing else has used these
     // lowmem bytes; they are read here once, before being freed below.
     let bytes = unsafe { core::slice::from_raw_parts(va as *const u8, size as usize) };
-    let r = with_rootfs(|fs| initramfs::unpack_to_rootfs(bytes, fs));
+    let r = with_ns(|ns| {
+        let r = initramfs::unpack_to_rootfs(bytes, &mut ns.ramfs);
+        // Mount /proc and make the device nodes over what was unpacked.
+        *ns = namespace(core::mem::take(&mut ns.ramfs));
+        r
+    });
     if let Err(e) = r {
         kprintln!("Initramfs unpacking failed: {}", e);
     }
@@ -149,5 +219,110 @@ pub fn populate_rootfs(start: u64, size: u64) {
             }
             Err(e) => kprintln!("Freeing initrd memory failed: {}", e),
         }
+    }
+}
+
+/// The running process's memory as the file layer reaches it: each access a separate
+/// [`with_user`] (the task lock and its mm taken for that copy only). Between two accesses the
+/// task is whole, so a `/proc/self` file a `read` renders sees the reader's own mm: the
+/// file layer renders into the `seq_file`'s buffer first and copies out after (see
+/// `fs::vfs`'s `do_read`), never rendering while a copy holds the mm.
+pub struct CurrentMem;
+
+impl UserMemory for CurrentMem {
+    fn access_ok(&self, addr: usize, len: usize) -> bool {
+        with_user(|um, _| Ok(um.access_ok(addr, len))).unwrap_or(false)
+    }
+
+    fn copy_from_user(&mut self, buf: &mut [u8], addr: usize) -> Result<(), UFault> {
+        with_user(|um, _| Ok(um.copy_from_user(buf, addr))).unwrap_or(Err(UFault { done: 0 }))
+    }
+
+    fn copy_to_user(&mut self, addr: usize, data: &[u8]) -> Result<(), UFault> {
+        with_user(|um, _| Ok(um.copy_to_user(addr, data))).unwrap_or(Err(UFault { done: 0 }))
+    }
+}
+
+/// A file system call of the running process: `f` gets the namespace, the live `/proc`, the
+/// process's memory and descriptor table (out of the task while `f` runs: nothing else uses
+/// it, as only the task's own calls and fork, which is not running, reach it). The console
+/// output the call produced goes to the UART after the namespace's lock is dropped.
+pub fn with_vfs<R>(f: impl FnOnce(&mut Ctx<'_, CachePages, CurrentMem>) -> R) -> R {
+    let mut files = with_current(|t| core::mem::take(&mut t.files));
+    let mut mem = CurrentMem;
+    let (r, out) = with_ns(|ns| {
+        let mut ctx = Ctx {
+            ns,
+            proc: &LiveProc,
+            mem: &mut mem,
+            files: &mut files,
+            cwd: Node::Ram(ROOT_INO),
+            umask: DEFAULT_UMASK,
+        };
+        let r = f(&mut ctx);
+        (r, core::mem::take(&mut ctx.ns.tty.output))
+    });
+    with_current(|t| t.files = files);
+    uart_write(&out);
+    r
+}
+
+/// Bytes the console tty produced (program output after `ONLCR`, echo) to the UART.
+fn uart_write(bytes: &[u8]) {
+    for &b in bytes {
+        crate::board::raspi::uart::putc(b);
+    }
+}
+
+/// The descriptor table a program started from the console gets: 0, 1 and 2 on one open
+/// `/dev/console` (`console_on_rootfs`); empty, with Linux's warning, without the node.
+pub fn console_files() -> FdTable<FileRef> {
+    let mut files = FdTable::new();
+    let r = with_ns(|ns| {
+        Ctx {
+            ns,
+            proc: &LiveProc,
+            mem: &mut CurrentMem,
+            files: &mut files,
+            cwd: Node::Ram(ROOT_INO),
+            umask: DEFAULT_UMASK,
+        }
+        .console_on_rootfs()
+    });
+    if r.is_err() {
+        kprintln!("Warning: unable to open an initial console.");
+    }
+    files
+}
+
+/// The console's input for its foreground program: one received byte through the tty's
+/// line discipline (echo, editing, lines); the signal to send if it was ^C, ^\ or ^Z.
+pub fn tty_receive(byte: u8) -> Option<u32> {
+    let (sig, out) = with_ns(|ns| {
+        let sig = ns.tty.receive(byte);
+        (sig, core::mem::take(&mut ns.tty.output))
+    });
+    uart_write(&out);
+    sig
+}
+
+/// Takes the input no program read (the console's again when its program exits).
+pub fn tty_take_input() -> Vec<u8> {
+    with_ns(|ns| ns.tty.take_input())
+}
+
+/// The console's `cat PATH`: the whole file through the same namespace, `/proc` lookup and
+/// renderers as a program's `open`/`read`, printed as it is read.
+pub fn cat(path: &str) -> Result<(), Errno> {
+    with_ns(|ns| ns.kernel_read(&LiveProc, path, &mut |b: &[u8]| console_write(b)))
+}
+
+/// Text for the console (the kernel's own output, not a program's): `\n` as `\r\n`.
+pub fn console_write(bytes: &[u8]) {
+    for &b in bytes {
+        if b == b'\n' {
+            crate::board::raspi::uart::putc(b'\r');
+        }
+        crate::board::raspi::uart::putc(b);
     }
 }

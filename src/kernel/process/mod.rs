@@ -1,17 +1,16 @@
-//! Processes: tasks (`task_struct`: pid, comm, state, mm, an 8 KiB kernel stack, the saved
-//! context), the run queue and `schedule()` (round-robin, preempted from the timer tick on the
-//! way back to user space), exit and reaping, signal delivery (handlers, default actions),
-//! and the user-fault and work-pending handlers the entry
-//! code calls. Job control as Linux has it for a single-threaded process: the stop signals stop
-//! a task (`T`), SIGCONT resumes it, the parent hears of both through SIGCHLD and `wait4`, and
-//! a parent that ignores SIGCHLD has its children released at exit. Task 0 is the console itself (Linux's idle task, `swapper/0`): it runs
+//! Processes: tasks (`task_struct`: pid, comm, state, mm, open files, an 8 KiB kernel stack,
+//! the saved context), the run queue and `schedule()` (round-robin, preempted from the timer
+//! tick on the way back to user space), exit and reaping, signal delivery (handlers, default
+//! actions), and the user-fault and work-pending handlers the entry code calls. Job control as
+//! Linux has it for a single-threaded process: the stop signals stop a task (`T`), SIGCONT
+//! resumes it, the parent hears of both through SIGCHLD and `wait4`, and a parent that ignores
+//! SIGCHLD has its children released at exit. Task 0 is the console itself (Linux's idle task, `swapper/0`): it runs
 //! whenever it has input, and gives the CPU away while it waits.
 pub mod exec;
 pub mod fork;
 pub mod fs;
 pub mod mm;
 pub mod oom;
-pub mod procfs;
 pub mod procfs_live;
 pub mod rseq;
 pub mod rules;
@@ -20,7 +19,6 @@ pub mod syscall;
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
-use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use spin::Mutex;
@@ -34,12 +32,14 @@ use crate::arch::irqflags;
 use crate::arch::process::PtRegs;
 use crate::arch::process::UserException;
 use crate::arch::process::{self as arch, CpuContext, VfpState};
+use crate::fs::fdtable::FdTable;
+use crate::fs::vfs::FileRef;
 use crate::kernel::mem::with_node;
+use crate::kprintln;
 use crate::mm::gfp::GfpFlags;
 use crate::mm::memory::{FaultCounts, FaultError, FaultFlags};
 use crate::mm::page::PageOwner;
 use crate::mm::Pfn;
-use crate::{kprint, kprintln};
 
 /// `THREAD_SIZE_ORDER`: kernel stacks are 8 KiB.
 pub const THREAD_SIZE_ORDER: u32 = 1;
@@ -82,17 +82,6 @@ impl TaskState {
     }
 }
 
-/// An open file of a process (`struct file`, cut to what pivm's files need).
-#[derive(Clone, Debug)]
-pub enum OpenFile {
-    /// The console (`/dev/console`, the tty of every process).
-    Console,
-    /// A ramfs file and the position in it.
-    Ramfs { ino: u64, pos: u64, append: bool },
-    /// A snapshot of a generated file (`/proc/...`) and the position in it.
-    Snapshot { data: Vec<u8>, pos: u64 },
-}
-
 /// `struct task_struct`, cut to what pivm's processes use.
 pub struct Task {
     pub pid: u32,
@@ -126,7 +115,9 @@ pub struct Task {
     pub utime: u64,
     pub stime: u64,
     pub start_jiffies: u64,
-    pub files: Vec<Option<OpenFile>>,
+    /// Open files (`files_struct`): copied by fork, close-on-exec ones closed by execve,
+    /// all closed at exit. Out of the task while one of its file system calls runs.
+    pub files: FdTable<FileRef>,
     pub clear_child_tid: u32,
     /// The program's path (`/proc/PID/exe`).
     pub exe: String,
@@ -166,11 +157,7 @@ impl Task {
             utime: 0,
             stime: 0,
             start_jiffies: crate::kernel::time::get_jiffies_64(),
-            files: alloc::vec![
-                Some(OpenFile::Console),
-                Some(OpenFile::Console),
-                Some(OpenFile::Console)
-            ],
+            files: FdTable::new(),
             clear_child_tid: 0,
             exe: String::new(),
             cmin_flt: 0,
@@ -284,8 +271,7 @@ pub fn count_vm_fault(r: Result<crate::mm::memory::Fault, FaultError>) {
 
 /// Sets up task 0 (the console), the special pages, the entry hooks and the rootfs.
 pub fn init(params: &crate::boot::cmdline::BootParams, initrd: Option<(u64, u64)>) {
-    let mut console = Task::new(0, 0, "swapper/0");
-    console.files.clear();
+    let console = Task::new(0, 0, "swapper/0");
     *TASKS.lock() = Some(Tasks {
         map: BTreeMap::from([(0, Box::new(console))]),
         rq: VecDeque::new(),
@@ -307,8 +293,10 @@ pub fn init(params: &crate::boot::cmdline::BootParams, initrd: Option<(u64, u64)
     arch::set_user_exception_handler(user_exception);
     arch::set_syscall_handler(syscall::handle);
     arch::set_work_handler(do_work_pending);
-    if let Some((start, size)) = initrd {
-        fs::populate_rootfs(start, size);
+    match initrd {
+        Some((start, size)) => fs::populate_rootfs(start, size),
+        // The rootfs is there (empty but for /proc and /dev) without an initramfs too.
+        None => fs::with_ns(|_| ()),
     }
 }
 
@@ -434,7 +422,7 @@ pub fn schedule() {
 /// `release_task` for children that exited while their parent ignored SIGCHLD: no zombie
 /// stays behind for `wait4`.
 fn release_autoreaped() {
-    let dead: Vec<u32> = with_tasks(|t| {
+    let dead: alloc::vec::Vec<u32> = with_tasks(|t| {
         t.map
             .values()
             .filter(|x| x.state == TaskState::Zombie && x.ext.autoreap && x.pid != t.current)
@@ -775,10 +763,9 @@ fn restart_syscall(regs: &mut PtRegs) {
 /// `do_exit`: the address space and files go, the task becomes a zombie for the console to
 /// reap, and the CPU goes to another task for good.
 pub fn do_exit(status: u32) -> ! {
-    let mm = with_current(|t| {
-        t.files.clear();
-        t.mm.take()
-    });
+    let (mm, files) = with_current(|t| (t.mm.take(), core::mem::take(&mut t.files)));
+    // exit_files: the descriptors go (an open file lives on while another process shares it).
+    drop(files);
     arch::switch_to_kernel_mm();
     if let Some(mm) = mm {
         mm.exit_mmap();
@@ -935,6 +922,8 @@ pub fn start_task(
     task.foreground = foreground;
     task.console_job = true;
     task.exe = exe.into();
+    // console_on_rootfs: fds 0, 1 and 2 on /dev/console.
+    task.files = fs::console_files();
     enqueue_task(task, stack, base, regs_addr).inspect_err(|_| free_thread_stack(stack))
 }
 
@@ -1191,20 +1180,5 @@ pub fn describe_status(status: u32) -> Option<&'static str> {
         s if s == SIGTERM => Some("Terminated"),
         s if s == SIGINT => None,
         _ => Some("Killed by a signal"),
-    }
-}
-
-/// The console's typed bytes for the foreground program (its tty's input queue), and
-/// whether Ctrl-D ended it.
-pub static STDIN: Mutex<(VecDeque<u8>, bool)> = Mutex::new((VecDeque::new(), false));
-
-/// Output of programs: bytes to the console as they are.
-pub fn console_write(bytes: &[u8]) {
-    for &b in bytes {
-        if b == b'\n' {
-            kprint!("\n");
-        } else {
-            crate::board::raspi::uart::putc(b);
-        }
     }
 }

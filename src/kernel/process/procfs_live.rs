@@ -12,9 +12,13 @@ use core::sync::atomic::Ordering;
 
 use super::{Task, TaskState as KState, Tasks};
 use crate::abi::errno::Errno;
+use crate::arch::cpuinfo::CpuInfo;
 use crate::arch::process::{for_each_user_pte, user_table_pages};
-use crate::fs::procfs::{self, PidFile, ProcFile, ProcNode, ProcSource, RootFile, SeqBuf, SeqFile};
+use crate::board::raspi::{mailbox, map};
+use crate::boot::reserved_mem;
+use crate::fs::procfs::{PidFile, ProcFile, ProcSource, RootFile, SeqBuf};
 use crate::mm::mm_types::{VmFlags, PAGE_SIZE};
+use crate::proc::iomem::ResourceTree;
 use crate::proc::pid::maps::{self, MemSizeStats, ARM_VECTORS};
 use crate::proc::pid::smaps_walk::{vma_stats, FrameKind, PteView};
 use crate::proc::pid::stat::{
@@ -275,11 +279,22 @@ impl ProcSource for LiveProc {
         })
     }
 
+    /// Renders a process's read on the render stack: the allocator snapshots `/proc/meminfo`,
+    /// `zoneinfo` and the like take are several KiB each (a `NodeSnapshot` alone is over
+    /// 3 KiB), more than a process's 8 KiB kernel stack has left below a `read`. The console
+    /// (task 0) renders on its own boot stack, which has room, with interrupts on.
     fn render(&self, file: ProcFile, out: &mut SeqBuf) -> Result<(), Errno> {
-        match file {
+        let mut render = || match file {
             ProcFile::Pid(pid, f) => self.render_pid(pid, f, out),
             ProcFile::Root(f) => render_root(f, out),
+        };
+        if super::current_pid() == 0 {
+            return render();
         }
+        // System calls run with interrupts masked, as the render stack requires.
+        let mut r = Err(Errno::EIO);
+        crate::arch::process::call_on_render_stack(&mut || r = render());
+        r
     }
 }
 
@@ -302,9 +317,45 @@ fn render_root(f: RootFile, out: &mut SeqBuf) -> Result<(), Errno> {
             slabinfo::render(out, &caches[..n])
         }
         RootFile::Vmallocinfo => crate::kernel::vmalloc::render_vmallocinfo(out),
-        RootFile::Iomem | RootFile::Cpuinfo => return Err(Errno::ENOENT),
+        RootFile::Iomem => iomem(k).render(out),
+        RootFile::Partitions => crate::block::core::render_partitions(out),
+        RootFile::Diskstats => crate::block::core::render_diskstats(out),
+        RootFile::Cpuinfo => cpuinfo().render(out),
     };
     r.map_err(|_| Errno::ENOMEM)
+}
+
+/// The resource tree of /proc/iomem: RAM with the kernel inside, and the devices pivm drives.
+fn iomem(k: &crate::kernel::Kernel) -> ResourceTree {
+    let img = crate::arch::image::image();
+    let pa = |va: usize| va as u64 - crate::config::PAGE_OFFSET;
+    let mut t = ResourceTree::new();
+    let dt_reserved = k.memblock.reserved().iter().filter(|r| reserved_mem::is_dt_owner(r.name));
+    crate::proc::iomem::insert_ram(&mut t, &k.memblock, dt_reserved.map(|r| (r.base, r.end())));
+    for c in k.layout.carveouts() {
+        let _ = t.insert(c.start.0, c.start.0 + c.size - 1, c.name);
+    }
+    let _ = t.insert(pa(img.text), pa(img.etext) - 1, "Kernel code");
+    let _ = t.insert(pa(img.sdata), pa(img.end) - 1, "Kernel data");
+    let devices: [(u64, u64, &'static str); 6] = [
+        (map::SYSTEM_TIMER_BASE, map::SYSTEM_TIMER_SIZE, "timer@7e003000"),
+        (map::MAILBOX_BASE, map::MAILBOX_SIZE, "mailbox@7e00b880"),
+        (map::PM_BASE, map::PM_SIZE, "watchdog@7e100000"),
+        (map::UART0_BASE, map::UART0_SIZE, "serial@7e201000"),
+        (map::EMMC_BASE, map::EMMC_SIZE, "mmc@7e300000"),
+        (map::LOCAL_PERIPHERAL_BASE, map::LOCAL_PERIPHERAL_SIZE, "local_intc@40000000"),
+    ];
+    for (base, size, name) in devices {
+        let _ = t.insert(base, base + size - 1, name);
+    }
+    t
+}
+
+fn cpuinfo() -> CpuInfo<'static> {
+    let revision = mailbox::property2(mailbox::TAG_GET_BOARD_REVISION).map_or(0, |(r, _)| r);
+    let serial = mailbox::property2(mailbox::TAG_GET_BOARD_SERIAL)
+        .map_or(0, |(lo, hi)| (u64::from(hi) << 32) | u64::from(lo));
+    CpuInfo::read("BCM2835", crate::board::raspi::NR_CPUS, revision, serial)
 }
 
 /// Pages of the page cache (`NR_FILE_PAGES`; all of it is the tmpfs-like rootfs, so also
@@ -400,29 +451,4 @@ pub fn render_vmstat(w: &mut impl core::fmt::Write) -> core::fmt::Result {
     s.events[VmEvent::Pgmajfault as usize] = super::PGMAJFAULT.load(Ordering::Relaxed);
     s.events[VmEvent::OomKill as usize] = super::oom::OOM_KILLS.load(Ordering::Relaxed);
     vmstat::render(w, &s)
-}
-
-/// The whole text of the `/proc` file at `path` (`/proc/self/...` is the reader's), read
-/// through procfs's lookup and `seq_file` reads as a program's `read` loop would.
-pub fn read_path(path: &str) -> Result<Vec<u8>, Errno> {
-    let src = LiveProc;
-    let rest = path.strip_prefix("/proc").ok_or(Errno::ENOENT)?;
-    let mut node = ProcNode::Root;
-    for name in rest.split('/').filter(|s| !s.is_empty()) {
-        node = procfs::lookup(&src, node, name)?;
-        if node == ProcNode::SelfLink {
-            let target = procfs::readlink(&src, node)?;
-            node = procfs::lookup(&src, ProcNode::Root, &target)?;
-        }
-    }
-    let ProcNode::File(file) = node else { return Err(Errno::EISDIR) };
-    let mut seq = SeqFile::new(file);
-    let (mut pos, mut out) = (0u64, Vec::new());
-    loop {
-        let n = seq.read(&src, &mut pos, procfs::SEQ_BUF_SIZE, &mut out)?;
-        if n == 0 {
-            break;
-        }
-    }
-    Ok(out)
 }

@@ -6,39 +6,29 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::exec::CounterRandom;
-use super::fs::with_rootfs;
+use super::fs::{register_file, with_ns, with_vfs, CachePages, CurrentMem};
 use super::mm::UserMem;
-use super::{console_write, with_current, OpenFile, Task, TaskState};
+use super::{with_current, Task, TaskState};
 use crate::abi::arm::signal::{
     AltStack, KernelSigaction, StackT, MINSIGSTKSZ, SIG_IGN, SS_DISABLE,
 };
-use crate::abi::arm::termbits::{ioctl, Termios};
-use crate::abi::arm::types::{new_encode_dev, OldTimespec, OldTimeval, Rusage, Stat64};
+use crate::abi::arm::types::{OldTimespec, OldTimeval, Rusage};
 use crate::abi::arm::unistd::{arm_nr, classify, nr, SyscallClass};
-use crate::abi::generic::{uts_field, KernelTimespec, NewUtsname, Statx, StatxTimestamp};
+use crate::abi::generic::{uts_field, KernelTimespec, NewUtsname};
 use crate::abi::uaccess::{self, UserMemory};
 use crate::abi::wire::Wire;
 use crate::arch::process as arch;
 use crate::arch::process::PtRegs;
 use crate::fs::binfmt_elf::RandomSource;
-use crate::fs::ramfs::{Stat, S_IFCHR};
+use crate::fs::ramfs::InodeKind;
+use crate::fs::vfs::{o, Ctx, Object, AT_FDCWD, AT_SYMLINK_NOFOLLOW};
 use crate::mm::mm_types::{Errno, PAGE_SIZE};
 use crate::mm::mmap::{MapFlags, MmapFile, Prot};
 
 type SysResult = Result<u32, Errno>;
 
-/// `AT_FDCWD`.
-const AT_FDCWD: i32 = -100;
-/// `AT_EMPTY_PATH`.
-const AT_EMPTY_PATH: u32 = 0x1000;
-const O_ACCMODE: u32 = 3;
-const O_CREAT: u32 = 0o100;
-const O_TRUNC: u32 = 0o1000;
-const O_APPEND: u32 = 0o2000;
 /// `MADV_DONTNEED`.
 const MADV_DONTNEED: u32 = 4;
-/// The console's device, `/dev/console` (5, 1).
-const CONSOLE_RDEV: (u32, u32) = (5, 1);
 /// Nanoseconds per jiffy.
 const NSEC_PER_JIFFY: u64 = 1_000_000_000 / crate::config::HZ;
 
@@ -183,72 +173,11 @@ fn absolute(path: &str) -> String {
     }
 }
 
-fn file_of(fd: u32) -> Result<OpenFile, Errno> {
-    with_current(|t| t.files.get(fd as usize).cloned().flatten().ok_or(Errno::EBADF))
-}
-
-fn set_file(fd: u32, f: OpenFile) {
-    with_current(|t| {
-        if let Some(slot) = t.files.get_mut(fd as usize) {
-            *slot = Some(f);
-        }
-    })
-}
-
 fn call(n: u32, a: [u32; 6]) -> SysResult {
     match n {
         nr::EXIT | nr::EXIT_GROUP => super::do_exit((a[0] & 0xff) << 8),
-        nr::WRITE => sys_write(a[0], a[1], a[2] as usize),
-        nr::WRITEV => sys_writev(a[0], a[1], a[2] as usize),
-        nr::READ => sys_read(a[0], a[1], a[2] as usize),
-        nr::OPENAT => sys_openat(a[0] as i32, a[1], a[2]),
-        nr::OPEN => sys_openat(AT_FDCWD, a[0], a[1]),
-        nr::CLOSE => with_current(|t| match t.files.get_mut(a[0] as usize) {
-            Some(slot @ Some(_)) => {
-                *slot = None;
-                Ok(0)
-            }
-            _ => Err(Errno::EBADF),
-        }),
-        nr::LSEEK => sys_lseek(a[0], i64::from(a[1] as i32), a[2]).map(|v| v as u32),
-        nr::_LLSEEK => {
-            let off = ((u64::from(a[1]) << 32) | u64::from(a[2])) as i64;
-            let pos = sys_lseek(a[0], off, a[4])?;
-            put(a[3], &pos)?;
-            Ok(0)
-        }
-        nr::FSTAT64 => {
-            let st = stat_fd(a[0])?;
-            put(a[1], &stat64(&st))?;
-            Ok(0)
-        }
-        nr::FSTATAT64 => {
-            let st = stat_path(a[0] as i32, a[1], a[3])?;
-            put(a[2], &stat64(&st))?;
-            Ok(0)
-        }
-        nr::STATX => {
-            let st = stat_path(a[0] as i32, a[1], a[2])?;
-            put(a[4], &statx(&st))?;
-            Ok(0)
-        }
-        nr::IOCTL => match file_of(a[0])? {
-            OpenFile::Console if a[1] == ioctl::TCGETS => {
-                let t = Termios::serial_console(115_200).ok_or(Errno::ENOTTY)?;
-                put(a[2], &t)?;
-                Ok(0)
-            }
-            OpenFile::Console if a[1] == ioctl::TCSETS || a[1] == ioctl::TCSETSW => Ok(0),
-            _ => Err(Errno::ENOTTY),
-        },
-        nr::FCNTL64 => {
-            let f = file_of(a[0])?;
-            match a[1] {
-                1 | 2 => Ok(0),
-                3 => Ok(if matches!(f, OpenFile::Console) { 2 } else { 0 }),
-                _ => Err(Errno::EINVAL),
-            }
-        }
+        // The file calls: fs::vfs over the namespace, this process's descriptors.
+        n if is_file_call(n) => file_call(n, a),
         nr::BRK => with_current(|t| {
             let pm = t.mm.as_mut().ok_or(Errno::ENOMEM)?;
             let old = pm.mm.brk;
@@ -617,258 +546,149 @@ fn sleep_ns(ns: u64) -> SysResult {
     }
 }
 
-fn sys_write(fd: u32, buf: u32, len: usize) -> SysResult {
-    let len = len.min(uaccess::MAX_RW_COUNT);
-    let f = file_of(fd)?;
-    let data = copy_in(buf, len)?;
-    match f {
-        OpenFile::Console => {
-            console_write(&data);
-            Ok(len as u32)
+/// The calls the file layer answers.
+fn is_file_call(n: u32) -> bool {
+    matches!(
+        n,
+        nr::READ
+            | nr::WRITE
+            | nr::READV
+            | nr::WRITEV
+            | nr::PREAD64
+            | nr::OPEN
+            | nr::OPENAT
+            | nr::CREAT
+            | nr::CLOSE
+            | nr::LSEEK
+            | nr::_LLSEEK
+            | nr::GETDENTS64
+            | nr::FSTAT64
+            | nr::STAT64
+            | nr::LSTAT64
+            | nr::FSTATAT64
+            | nr::STATX
+            | nr::READLINK
+            | nr::READLINKAT
+            | nr::FCNTL
+            | nr::FCNTL64
+            | nr::IOCTL
+            | nr::DUP
+            | nr::DUP2
+            | nr::DUP3
+    )
+}
+
+/// A file system call through `fs::vfs` (ARM EABI argument order: a 64-bit argument sits in
+/// an even/odd register pair, low word first).
+fn file_call(n: u32, a: [u32; 6]) -> SysResult {
+    let (fd, u) = (a[0] as i32, |i: usize| a[i] as usize);
+    match n {
+        nr::READ => read_blocking(fd, |v| v.read(fd, u(1), u(2))),
+        nr::READV => read_blocking(fd, |v| v.readv(fd, u(1), u(2))),
+        nr::PREAD64 => {
+            let pos = (u64::from(a[5]) << 32 | u64::from(a[4])) as i64;
+            with_vfs(|v| v.pread64(fd, u(1), u(2), pos)).map(|n| n as u32)
         }
-        OpenFile::Ramfs { ino, pos, append } => {
-            let at =
-                if append { with_rootfs(|fs| fs.inode(ino).map_or(0, |i| i.i_size)) } else { pos };
-            let n = with_rootfs(|fs| fs.write(ino, at, &data))?;
-            set_file(fd, OpenFile::Ramfs { ino, pos: at + n as u64, append });
-            Ok(n as u32)
+        nr::WRITE => with_vfs(|v| v.write(fd, u(1), u(2))).map(|n| n as u32),
+        nr::WRITEV => with_vfs(|v| v.writev(fd, u(1), u(2))).map(|n| n as u32),
+        nr::OPEN => with_vfs(|v| v.openat(AT_FDCWD, u(0), a[1], a[2])).map(|fd| fd as u32),
+        nr::OPENAT => with_vfs(|v| v.openat(fd, u(1), a[2], a[3])).map(|fd| fd as u32),
+        // creat(path, mode) is open(path, O_CREAT | O_WRONLY | O_TRUNC, mode).
+        nr::CREAT => {
+            let flags = o::O_CREAT | o::O_WRONLY | o::O_TRUNC;
+            with_vfs(|v| v.openat(AT_FDCWD, u(0), flags, a[1])).map(|fd| fd as u32)
         }
-        OpenFile::Snapshot { .. } => Err(Errno::EBADF),
+        nr::CLOSE => with_vfs(|v| v.close(fd)).map(|_| 0),
+        nr::LSEEK => with_vfs(|v| v.lseek(fd, a[1] as i32, a[2])),
+        nr::_LLSEEK => with_vfs(|v| v._llseek(fd, a[1], a[2], u(3), a[4])).map(|_| 0),
+        nr::GETDENTS64 => with_vfs(|v| v.getdents64(fd, u(1), u(2))).map(|n| n as u32),
+        nr::FSTAT64 => with_vfs(|v| v.fstat64(fd, u(1))).map(|_| 0),
+        nr::STAT64 => with_vfs(|v| v.fstatat64(AT_FDCWD, u(0), u(1), 0)).map(|_| 0),
+        nr::LSTAT64 => {
+            with_vfs(|v| v.fstatat64(AT_FDCWD, u(0), u(1), AT_SYMLINK_NOFOLLOW)).map(|_| 0)
+        }
+        nr::FSTATAT64 => with_vfs(|v| v.fstatat64(fd, u(1), u(2), a[3])).map(|_| 0),
+        nr::STATX => with_vfs(|v| v.statx(fd, u(1), a[2], a[3], u(4))).map(|_| 0),
+        nr::READLINK => {
+            with_vfs(|v| v.readlinkat(AT_FDCWD, u(0), u(1), a[2] as i32)).map(|n| n as u32)
+        }
+        nr::READLINKAT => with_vfs(|v| v.readlinkat(fd, u(1), u(2), a[3] as i32)).map(|n| n as u32),
+        // fcntl and fcntl64 differ only in the record-lock commands, which pivm refuses.
+        nr::FCNTL | nr::FCNTL64 => with_vfs(|v| v.fcntl64(fd, a[1], a[2])),
+        nr::IOCTL => with_vfs(|v| v.ioctl(fd, a[1], u(2))),
+        nr::DUP => with_current(|t| t.files.dup(fd)).map(|fd| fd as u32),
+        nr::DUP2 => with_current(|t| t.files.dup2(fd, a[1] as i32)).map(|fd| fd as u32),
+        nr::DUP3 => with_current(|t| t.files.dup3(fd, a[1] as i32, a[2])).map(|fd| fd as u32),
+        _ => Err(Errno::ENOSYS),
     }
 }
 
-fn sys_writev(fd: u32, iov: u32, cnt: usize) -> SysResult {
-    if cnt > uaccess::UIO_MAXIOV {
-        return Err(Errno::EINVAL);
-    }
-    let segs = with_user(|um, _| uaccess::import_iovec(um, iov as usize, cnt))?;
-    let mut total = 0u32;
-    for s in segs {
-        if s.len == 0 {
-            continue;
-        }
-        total += sys_write(fd, s.base as u32, s.len)?;
-    }
-    Ok(total)
-}
-
-fn sys_read(fd: u32, buf: u32, len: usize) -> SysResult {
-    let len = len.min(uaccess::MAX_RW_COUNT);
-    match file_of(fd)? {
-        OpenFile::Console => {
-            let data = read_console(len)?;
-            copy_out(buf, &data)?;
-            Ok(data.len() as u32)
-        }
-        OpenFile::Ramfs { ino, pos, append } => {
-            let mut data = alloc::vec![0u8; len];
-            let n = with_rootfs(|fs| fs.read(ino, pos, &mut data))?;
-            copy_out(buf, &data[..n])?;
-            set_file(fd, OpenFile::Ramfs { ino, pos: pos + n as u64, append });
-            Ok(n as u32)
-        }
-        OpenFile::Snapshot { data, pos } => {
-            let start = (pos as usize).min(data.len());
-            let n = len.min(data.len() - start);
-            copy_out(buf, &data[start..start + n])?;
-            set_file(fd, OpenFile::Snapshot { data, pos: pos + n as u64 });
-            Ok(n as u32)
-        }
-    }
-}
-
-/// A read of the console: a foreground program waits for a line the console passes on (or
-/// Ctrl-D); a background one reads end-of-file.
-fn read_console(len: usize) -> Result<Vec<u8>, Errno> {
+/// A read that may wait for the console: the tty's `EAGAIN` ("no line yet") on a blocking
+/// descriptor sleeps the reader until a line comes (the foreground program) or reads
+/// end-of-file (a background one, which has no terminal input). A signal interrupts the wait.
+fn read_blocking(
+    fd: i32,
+    mut op: impl FnMut(&mut Ctx<'_, CachePages, CurrentMem>) -> Result<usize, Errno>,
+) -> SysResult {
     loop {
-        let fg = with_current(|t| t.foreground);
-        if !fg {
-            return Ok(Vec::new());
+        match with_vfs(&mut op) {
+            Err(Errno::EAGAIN) if blocking_console(fd) => {}
+            r => return r.map(|n| n as u32),
         }
-        {
-            let mut q = super::STDIN.lock();
-            let line_end = q.0.iter().position(|&b| b == b'\n');
-            if line_end.is_some() || q.1 || q.0.len() >= len {
-                let n = line_end.map_or(q.0.len(), |i| i + 1).min(len);
-                let out: Vec<u8> = q.0.drain(..n).collect();
-                if out.is_empty() {
-                    q.1 = false;
-                }
-                return Ok(out);
+        let wait = with_current(|t| {
+            if !t.foreground {
+                return Some(Ok(0));
             }
-        }
-        let interrupted = with_current(|t| {
             if t.pending & !t.blocked != 0 {
-                return true;
+                return Some(Err(Errno::ERESTARTSYS));
             }
             t.state = TaskState::Sleeping;
             t.wake_at = crate::kernel::time::get_jiffies_64() + 1;
-            false
+            None
         });
-        if interrupted {
-            return Err(Errno::ERESTARTSYS);
+        if let Some(r) = wait {
+            return r;
         }
         super::schedule();
     }
 }
 
-fn sys_openat(dirfd: i32, path: u32, flags: u32) -> SysResult {
-    let p = path_arg(path)?;
-    if p.is_empty() {
-        return Err(Errno::ENOENT);
-    }
-    if !p.starts_with('/') && dirfd != AT_FDCWD {
-        return Err(Errno::ENOTDIR);
-    }
-    let p = absolute(&p);
-    let file = if p == "/dev/console" || p == "/dev/tty" {
-        OpenFile::Console
-    } else if p.starts_with("/proc/") {
-        OpenFile::Snapshot { data: super::procfs::render(&p)?, pos: 0 }
-    } else {
-        let ino = with_rootfs(|fs| {
-            let ino = match fs.lookup(&p) {
-                Ok(i) => i,
-                Err(Errno::ENOENT) if flags & O_CREAT != 0 => fs.create(&p, 0o644, false)?,
-                Err(e) => return Err(e),
-            };
-            if flags & O_TRUNC != 0 && flags & O_ACCMODE != 0 {
-                fs.truncate(ino, 0)?;
-            }
-            Ok(ino)
-        })?;
-        OpenFile::Ramfs { ino, pos: 0, append: flags & O_APPEND != 0 }
-    };
+/// Whether `fd` is the console without `O_NONBLOCK`.
+fn blocking_console(fd: i32) -> bool {
     with_current(|t| {
-        let fd = match t.files.iter().position(|f| f.is_none()) {
-            Some(i) => i,
-            None => {
-                t.files.push(None);
-                t.files.len() - 1
-            }
-        };
-        t.files[fd] = Some(file);
-        Ok(fd as u32)
+        t.files.get(fd).is_ok_and(|f| {
+            let f = f.lock();
+            matches!(f.object, Object::Console) && f.f_flags & o::O_NONBLOCK == 0
+        })
     })
 }
 
-fn sys_lseek(fd: u32, off: i64, whence: u32) -> Result<u64, Errno> {
-    let (cur, size) = match file_of(fd)? {
-        OpenFile::Console => return Err(Errno::ESPIPE),
-        OpenFile::Ramfs { ino, pos, .. } => {
-            (pos, with_rootfs(|fs| fs.inode(ino).map_or(0, |i| i.i_size)))
+/// What `mmap2` maps of descriptor `fd`: a regular ramfs file (its inode, path and access
+/// mode); `ENODEV` for anything else (devices, directories, `/proc` files have no `mmap`).
+fn mmap_file(fd: i32) -> Result<MmapFile, Errno> {
+    let (object, readable, writable) = with_current(|t| {
+        let f = t.files.get(fd)?.lock();
+        Ok::<_, Errno>((f.object.clone(), f.readable(), f.writable()))
+    })?;
+    let Object::Ram(ino) = object else { return Err(Errno::ENODEV) };
+    let path = with_ns(|ns| {
+        if !matches!(ns.ramfs.inode(ino).map(|i| &i.kind), Some(InodeKind::Reg(_))) {
+            return Err(Errno::ENODEV);
         }
-        OpenFile::Snapshot { ref data, pos } => (pos, data.len() as u64),
-    };
-    let base = match whence {
-        0 => 0i64,
-        1 => cur as i64,
-        2 => size as i64,
-        _ => return Err(Errno::EINVAL),
-    };
-    let new = base.checked_add(off).filter(|&n| n >= 0).ok_or(Errno::EINVAL)? as u64;
-    with_current(|t| {
-        if let Some(Some(f)) = t.files.get_mut(fd as usize) {
-            match f {
-                OpenFile::Ramfs { pos, .. } | OpenFile::Snapshot { pos, .. } => *pos = new,
-                OpenFile::Console => {}
-            }
-        }
-    });
-    Ok(new)
-}
-
-fn console_stat() -> Stat {
-    Stat {
-        st_dev: (0, 5),
-        st_ino: 5,
-        st_mode: S_IFCHR | 0o600,
-        st_nlink: 1,
-        st_uid: 0,
-        st_gid: 0,
-        st_rdev: CONSOLE_RDEV,
-        st_size: 0,
-        // Linux's /dev/console is an inode of the rootfs: `generic_fillattr` gives its
-        // `i_blocksize`, a page. glibc sizes stdout's buffer by it (malloc'd at the first
-        // printf), so it decides which heap pages a program touches.
-        st_blksize: PAGE_SIZE as u32,
-        st_blocks: 0,
-        st_mtime: 0,
-    }
-}
-
-fn stat_fd(fd: u32) -> Result<Stat, Errno> {
-    match file_of(fd)? {
-        OpenFile::Console => Ok(console_stat()),
-        OpenFile::Ramfs { ino, .. } => with_rootfs(|fs| fs.stat(ino)),
-        OpenFile::Snapshot { .. } => {
-            let mut s = console_stat();
-            s.st_dev = (0, 22);
-            s.st_mode = crate::fs::ramfs::S_IFREG | 0o444;
-            s.st_rdev = (0, 0);
-            s.st_blksize = crate::fs::procfs::PROC_BLKSIZE;
-            Ok(s)
-        }
-    }
-}
-
-fn stat_path(dirfd: i32, path: u32, flags: u32) -> Result<Stat, Errno> {
-    let p = path_arg(path)?;
-    if p.is_empty() {
-        if flags & AT_EMPTY_PATH == 0 {
-            return Err(Errno::ENOENT);
-        }
-        return stat_fd(dirfd as u32);
-    }
-    let p = absolute(&p);
-    if p == "/dev/console" {
-        return Ok(console_stat());
-    }
-    with_rootfs(|fs| {
-        let ino = fs.lookup(&p)?;
-        fs.stat(ino)
+        // The fault path finds the file's pages without the namespace's lock.
+        register_file(ns, ino);
+        ns.d_path(ino).ok_or(Errno::ENOENT)
+    })?;
+    Ok(MmapFile {
+        file: alloc::sync::Arc::new(crate::mm::mm_types::VmFile {
+            dev: crate::fs::ramfs::RAMFS_DEV,
+            ino,
+            path,
+        }),
+        readable,
+        writable,
+        noexec: false,
     })
-}
-
-fn stat64(s: &Stat) -> Stat64 {
-    let mut st = Stat64::get(&[0u8; 104]);
-    st.st_dev = u64::from(new_encode_dev(s.st_dev.0, s.st_dev.1));
-    st.__st_ino = s.st_ino as u32;
-    st.st_mode = s.st_mode;
-    st.st_nlink = s.st_nlink;
-    st.st_uid = s.st_uid;
-    st.st_gid = s.st_gid;
-    st.st_rdev = u64::from(new_encode_dev(s.st_rdev.0, s.st_rdev.1));
-    st.st_size = s.st_size as i64;
-    st.st_blksize = s.st_blksize;
-    st.st_blocks = s.st_blocks;
-    st.st_atime = s.st_mtime as u32;
-    st.st_mtime = s.st_mtime as u32;
-    st.st_ctime = s.st_mtime as u32;
-    st.st_ino = s.st_ino;
-    st
-}
-
-fn statx(s: &Stat) -> Statx {
-    let mut st = Statx::get(&[0u8; 256]);
-    let t = StatxTimestamp::get(&[0u8; 16]);
-    st.stx_mask = 0x7ff;
-    st.stx_blksize = s.st_blksize;
-    st.stx_nlink = s.st_nlink;
-    st.stx_uid = s.st_uid;
-    st.stx_gid = s.st_gid;
-    st.stx_mode = s.st_mode as u16;
-    st.stx_ino = s.st_ino;
-    st.stx_size = s.st_size;
-    st.stx_blocks = s.st_blocks;
-    st.stx_atime = t;
-    st.stx_ctime = t;
-    st.stx_mtime = t;
-    st.stx_rdev_major = s.st_rdev.0;
-    st.stx_rdev_minor = s.st_rdev.1;
-    st.stx_dev_major = s.st_dev.0;
-    st.stx_dev_minor = s.st_dev.1;
-    st
 }
 
 fn sys_mmap2(a: [u32; 6]) -> SysResult {
@@ -876,27 +696,8 @@ fn sys_mmap2(a: [u32; 6]) -> SysResult {
     let prot = Prot::from_bits(a[2]).ok_or(Errno::EINVAL)?;
     let flags = MapFlags::from_bits_retain(a[3]);
     let pgoff = u64::from(a[5]);
-    let file = if flags.contains(MapFlags::ANONYMOUS) {
-        None
-    } else {
-        match file_of(a[4])? {
-            OpenFile::Ramfs { ino, .. } => {
-                let path = with_current(|t| t.exe.clone());
-                let _ = path;
-                Some(MmapFile {
-                    file: alloc::sync::Arc::new(crate::mm::mm_types::VmFile {
-                        dev: crate::fs::ramfs::RAMFS_DEV,
-                        ino,
-                        path: with_rootfs(|fs| ramfs_path(fs, ino)),
-                    }),
-                    readable: true,
-                    writable: true,
-                    noexec: false,
-                })
-            }
-            _ => return Err(Errno::ENODEV),
-        }
-    };
+    let file =
+        if flags.contains(MapFlags::ANONYMOUS) { None } else { Some(mmap_file(a[4] as i32)?) };
     with_current(|t| {
         let pm = t.mm.as_mut().ok_or(Errno::ENOMEM)?;
         if flags.intersects(MapFlags::FIXED) && addr.is_multiple_of(PAGE_SIZE) {
@@ -908,42 +709,6 @@ fn sys_mmap2(a: [u32; 6]) -> SysResult {
         let r = pm.mm.do_mmap(addr, len, prot, flags, file.as_ref().map(|f| (f, pgoff)))?;
         Ok(r as u32)
     })
-}
-
-/// The path of a ramfs inode, found by walking the tree (for `/proc/PID/maps`).
-fn ramfs_path(fs: &mut crate::fs::ramfs::Ramfs<super::fs::CachePages>, ino: u64) -> String {
-    fn walk(
-        fs: &crate::fs::ramfs::Ramfs<super::fs::CachePages>,
-        dir: u64,
-        prefix: &str,
-        want: u64,
-        depth: usize,
-    ) -> Option<String> {
-        if depth > 16 {
-            return None;
-        }
-        let entries: Vec<(String, u64)> =
-            fs.readdir(dir).ok()?.map(|(n, i)| (String::from(n), i)).collect();
-        for (name, i) in entries {
-            if name == "." || name == ".." {
-                continue;
-            }
-            let path = alloc::format!("{prefix}/{name}");
-            if i == want {
-                return Some(path);
-            }
-            if fs
-                .stat(i)
-                .is_ok_and(|s| s.st_mode & crate::fs::ramfs::S_IFMT == crate::fs::ramfs::S_IFDIR)
-            {
-                if let Some(p) = walk(fs, i, &path, want, depth + 1) {
-                    return Some(p);
-                }
-            }
-        }
-        None
-    }
-    walk(fs, crate::fs::ramfs::ROOT_INO, "", ino, 0).unwrap_or_default()
 }
 
 fn sys_mincore(start: usize, len: usize, vec: u32) -> SysResult {
@@ -1047,5 +812,7 @@ fn sys_execve(regs: &mut PtRegs) -> Result<(), Errno> {
         super::exec::ExecError::Elf(e) => e.errno(),
     })?;
     super::exec::exec_into_current(regs, &path, loaded);
+    // do_close_on_exec: past the point of no return, the O_CLOEXEC descriptors go.
+    with_current(|t| t.files.close_on_exec());
     Ok(())
 }
