@@ -371,7 +371,7 @@ impl FaultEnv for MmHw {
         let dst = alloc_anon()?;
         if let (Some(s), Some(d)) = (kva(Pfn(src)), kva(dst)) {
             // SAFETY: two distinct lowmem pages; the new one is ours alone.
-            unsafe { core::ptr::copy_nonoverlapping(s as *const u8, d as *mut u8, PAGE_SIZE) };
+            unsafe { crate::arch::page::copy_page(d as *mut u8, s as *const u8) };
         }
         Some(dst.0)
     }
