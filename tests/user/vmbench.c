@@ -7,6 +7,8 @@
  *
  *   vmbench [PAGES]   PAGES pages per touch/munmap run (default 256, as `vmtest time 256`)
  *   vmbench nop       exits at once (the fork+execve row's child)
+ *   vmbench loop OP N repeats one operation N times and prints nothing else (for a profile:
+ *                     OP is getpid, touch (first write + munmap of PAGES=256), mmap, fork, exec)
  *
  * Output, one line per figure (scripts/bench-proc.sh parses it):
  *   vmbench: OP vmas=V procs=P ns=N
@@ -202,6 +204,26 @@ int main(int argc, char **argv)
     self_path = argv[0];
     if (argc > 1 && !strcmp(argv[1], "nop"))
         return 0;
+    if (argc == 4 && !strcmp(argv[1], "loop")) {
+        long count = strtol(argv[3], NULL, 0);
+        for (long i = 0; i < count; i++) {
+            if (!strcmp(argv[2], "getpid"))
+                syscall(SYS_getpid);
+            else if (!strcmp(argv[2], "touch"))
+                bench_touch(n, &first, &retouch, &unmap);
+            else if (!strcmp(argv[2], "mmap"))
+                bench_mmap_1m();
+            else if (!strcmp(argv[2], "fork"))
+                bench_fork();
+            else if (!strcmp(argv[2], "exec"))
+                bench_exec();
+            else {
+                fprintf(stderr, "vmbench loop: unknown operation %s\n", argv[2]);
+                return 2;
+            }
+        }
+        return 0;
+    }
     if (argc > 1) {
         n = strtol(argv[1], NULL, 0);
         if (n <= 0 || n > 65536) {

@@ -62,7 +62,7 @@ extern "C" {
 /// # Safety
 /// `page` is page-aligned and maps a whole page the caller may write.
 pub unsafe fn clear_page(page: *mut u8) {
-    debug_assert!(page as usize % PAGE_SIZE as usize == 0);
+    debug_assert!((page as usize).is_multiple_of(PAGE_SIZE as usize));
     // SAFETY: the caller's contract.
     unsafe { pivm_clear_page(page) }
 }
@@ -72,7 +72,10 @@ pub unsafe fn clear_page(page: *mut u8) {
 /// # Safety
 /// Both are page-aligned kernel addresses of whole, distinct pages; `to` is writable.
 pub unsafe fn copy_page(to: *mut u8, from: *const u8) {
-    debug_assert!(to as usize % PAGE_SIZE as usize == 0 && from as usize % PAGE_SIZE as usize == 0);
+    debug_assert!(
+        (to as usize).is_multiple_of(PAGE_SIZE as usize)
+            && (from as usize).is_multiple_of(PAGE_SIZE as usize)
+    );
     // SAFETY: the caller's contract.
     unsafe { pivm_copy_page(to, from) }
 }

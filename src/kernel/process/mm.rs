@@ -144,17 +144,13 @@ impl ProcessMm {
 
     /// `zap_page_range`: unmaps `[start, end)`, freeing the anonymous pages, and flushes.
     pub fn zap_range(&mut self, start: usize, end: usize) {
-        let mut va = start & !(PAGE_SIZE - 1);
-        while va < end {
-            if let Some(old) = arch::clear_user_pte(self.hw.pgd, va) {
-                if old.present() {
-                    let pfn = Pfn(old.pfn_phys() >> 12);
-                    self.hw.release_page(pfn);
-                }
-                arch::flush_tlb_page(va, self.hw.context_id);
+        let (pgd, context_id) = (self.hw.pgd, self.hw.context_id);
+        arch::zap_user_ptes(pgd, start, end, |va, old| {
+            if old.present() {
+                self.hw.release_page(Pfn(old.pfn_phys() >> 12));
             }
-            va += PAGE_SIZE;
-        }
+            arch::flush_tlb_page(va, context_id);
+        });
     }
 
     /// Changes the protections of the present PTEs of `[start, end)` after `mprotect`.
