@@ -417,6 +417,13 @@ pub fn clear_page_range(pgt: PageTable, start: u32, end: u32, old: &mut [u32]) -
     pgt.clear_ptes(&mut LinearMem, start, end, old).unwrap_or(false)
 }
 
+/// The Linux PTEs of `[start, end)` (inside one first-level entry) of `pgt` into `out`;
+/// false if no table covers the range.
+pub fn read_page_range(pgt: PageTable, start: u32, end: u32, out: &mut [u32]) -> bool {
+    let _t = TABLES.lock();
+    pgt.read_ptes(&LinearMem, start, end, out).unwrap_or(false)
+}
+
 /// The Linux PTE mapping `va` in `pgt`.
 pub fn lookup_page(pgt: PageTable, va: u32) -> Option<LinuxPte> {
     let _t = TABLES.lock();

@@ -551,6 +551,24 @@ impl PageTable {
         Ok(true)
     }
 
+    /// The Linux PTEs of `[start, end)` (inside one first-level entry) into `out`, one per
+    /// page; false when the entry has no table. One table lookup for the whole range.
+    pub fn read_ptes(
+        &self,
+        mem: &impl PhysMem,
+        start: u32,
+        end: u32,
+        out: &mut [u32],
+    ) -> Result<bool, MapError> {
+        debug_assert!(start < end && (end - 1) >> SECTION_SHIFT == start >> SECTION_SHIFT);
+        let Some(slot) = self.pte_slot(mem, start)? else { return Ok(false) };
+        let n = ((end - start) as usize).div_ceil(1 << SMALL_PAGE_SHIFT).min(out.len());
+        for (i, o) in out[..n].iter_mut().enumerate() {
+            *o = mem.read(slot.linux + 4 * i as u64).unwrap_or(0);
+        }
+        Ok(true)
+    }
+
     /// `pte_clear()`: removes `va`'s mapping, returning the old Linux PTE (0 if none). The
     /// caller flushes the TLB.
     pub fn unmap(&self, mem: &mut impl PhysMem, va: u32) -> Result<u32, MapError> {
@@ -888,6 +906,11 @@ mod tests {
         };
         assert_eq!(nonzero(&m), nonzero(&r));
         assert!(t.lookup(&m, 0x0010_0000).is_some());
+        let mut read = [0u32; 4];
+        assert_eq!(t.read_ptes(&m, 0x0010_0000, 0x0010_4000, &mut read), Ok(true));
+        assert_eq!(read[0], t.lookup(&m, 0x0010_0000).unwrap().0);
+        assert_eq!(&read[1..], &[0, 0, 0]);
+        assert_eq!(t.read_ptes(&m, 0x0030_0000, 0x0030_4000, &mut read), Ok(false));
     }
 
     #[test]

@@ -190,10 +190,11 @@ impl ProcessMm {
         child.mm = self.mm.clone();
         let vmas: alloc::vec::Vec<Vma> = self.mm.iter().cloned().collect();
         for vma in vmas {
-            let present: alloc::vec::Vec<(usize, PteState)> = (vma.vm_start..vma.vm_end)
-                .step_by(PAGE_SIZE)
-                .filter_map(|va| self.hw.pte_get(va).map(|p| (va, p)))
-                .collect();
+            // Only the present PTEs, read a table at a time (copy_pte_range skips the rest).
+            let mut present: alloc::vec::Vec<(usize, PteState)> = alloc::vec::Vec::new();
+            arch::for_each_user_pte(self.hw.pgd, vma.vm_start, vma.vm_end, |va, p| {
+                present.push((va, PteState { pfn: p.pfn, write: p.write, dirty: p.dirty }));
+            });
             let anon = |hw: &MmHw, pfn| hw.is_exclusive_anon(pfn) || hw.is_shared_anon(pfn);
             if !present.iter().any(|&(_, p)| anon(&self.hw, p.pfn)) {
                 continue;
