@@ -34,7 +34,7 @@ SPLITS    := 3G 2G 1G
 .DELETE_ON_ERROR:
 
 .PHONY: all kernel run run-elf test unit-test clippy doc gdb objdump readelf nm sdcard clean \
-        setup dtb sd-image bench bench-boot bench-kernel bench-instructions scenario help FORCE
+        setup dtb sd-image bench bench-boot bench-kernel bench-instructions bench-proc scenario help FORCE
 
 all: kernel
 
@@ -44,7 +44,7 @@ help:
 	@echo "make run-elf       boot the ELF instead (all four cores start, RAM size from the mailbox)"
 	@echo "make test          host unit tests + QEMU tests of all three splits and the MAX_ORDER variants"
 	@echo "make bench         all benchmarks: host (criterion), boot time, in-kernel (-icount)"
-	@echo "make bench-boot | bench-kernel | bench-instructions   one of them"
+	@echo "make bench-boot | bench-kernel | bench-instructions | bench-proc   one of them"
 	@echo "make scenario      the vmalloc fragmentation case study, both layouts, one table"
 	@echo "make clippy | doc | gdb | objdump | readelf | nm | sdcard | clean"
 	@echo "make sd-image      build/sd.img: the SD card QEMU attaches (FAT32 boot partition + swap)"
@@ -137,13 +137,14 @@ bench-boot: kernel
 	KERNEL=$(IMG) bash scripts/bench-boot.sh
 
 # Host benchmarks (criterion, against peer crates), boot time, and the in-kernel figures.
-bench: kernel
+bench: kernel initramfs
 	@bash scripts/setup.sh --bench
 	$(if $(MAX_ORDER),PIVM_MAX_ORDER=$(MAX_ORDER),env -u PIVM_MAX_ORDER) cargo bench $(if $(FEATURES),--features $(FEATURES)) \
 		--bench buddy --bench kmalloc --bench vmap
 	$(if $(MAX_ORDER),PIVM_MAX_ORDER=$(MAX_ORDER),env -u PIVM_MAX_ORDER) FEATURES=$(FEATURES) bash scripts/bench-instructions.sh
 	KERNEL=$(IMG) bash scripts/bench-boot.sh
 	KERNEL=$(IMG) bash scripts/bench-kernel.sh $(VMSPLIT)
+	KERNEL=$(IMG) bash scripts/bench-proc.sh $(VMSPLIT)
 
 # The case study: android-a9 (512 MiB lowmem) against android-a9-720m, same seeds (SEEDS=...).
 # With MAX_ORDER= or FEATURES=, the 3G build of that variant.
@@ -153,6 +154,10 @@ scenario: setup
 
 bench-kernel: kernel
 	KERNEL=$(IMG) bash scripts/bench-kernel.sh $(VMSPLIT)
+
+# Instructions per process operation (tests/user/vmbench.c) next to Linux 6.1's, under -icount.
+bench-proc: kernel initramfs
+	KERNEL=$(IMG) bash scripts/bench-proc.sh $(VMSPLIT)
 
 # Instructions per operation of the buddy benchmark's workloads (callgrind; load-independent).
 bench-instructions:

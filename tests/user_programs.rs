@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 /// Every program `make user` builds.
 const PROGRAMS: [&str; 13] = [
     "tiny", "vmtest", "segv", "crash", "efault", "forkbomb", "membomb", "mapmax", "procself",
-    "syscalls", "spin", "forkwait", "jobctl",
+    "syscalls", "spin", "forkwait", "jobctl", "vmbench",
 ];
 /// Upper bound for one program run (they take milliseconds; a loaded machine gets room).
 const RUN_LIMIT: Duration = Duration::from_secs(60);
@@ -587,6 +587,47 @@ fn jobctl_passes_on_linux_where_qemu_user_can_show_it() {
     }
     run.line("jobctl: 18 checks, ");
     assert!(run.line("stopped child: state T").contains("ok: state T/T"));
+}
+
+#[test]
+fn vmbench_measures_every_row_on_linux() {
+    // The process benchmark's program runs unchanged on Linux and prints every row that
+    // scripts/bench-proc.sh reads, in its format (the figures are the host's, not checked).
+    let run = run("vmbench", &["16"]);
+    run.expect_exit(0).has("vmbench: done");
+    let rows: Vec<(String, String, String, u64)> = run
+        .out
+        .lines()
+        .filter(|l| l.contains(" vmas="))
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            assert_eq!(f.len(), 5, "{l}");
+            assert_eq!(f[0], "vmbench:", "{l}");
+            let ns = f[4].strip_prefix("ns=").and_then(|n| n.parse().ok());
+            (f[1].into(), f[2].into(), f[3].into(), ns.unwrap_or_else(|| panic!("{l}")))
+        })
+        .collect();
+    let has = |op: &str, vmas: &str, procs: &str| {
+        rows.iter()
+            .any(|r| r.0 == op && r.1 == format!("vmas={vmas}") && r.2 == format!("procs={procs}"))
+    };
+    for op in
+        ["getpid", "first-touch", "re-touch", "munmap-page", "mmap-munmap-1m", "fork-exit-wait"]
+    {
+        assert!(has(op, "0", "0"), "no {op} row in\n{}", run.out);
+    }
+    for v in ["1", "100", "1000"] {
+        for op in ["first-touch", "munmap-page", "mmap-munmap-1m", "fork-exit-wait"] {
+            assert!(has(op, v, "0"), "no {op} vmas={v} row in\n{}", run.out);
+        }
+    }
+    for p in ["1", "10", "50"] {
+        assert!(has("fork-exit-wait", "0", p), "no fork-exit-wait procs={p} row in\n{}", run.out);
+    }
+    // Without a binfmt_misc entry the host's execve cannot start an ARM program.
+    if host_runs_arm_binaries() {
+        assert!(has("fork-exec-wait", "0", "0"), "{}", run.out);
+    }
 }
 
 #[test]

@@ -49,6 +49,12 @@ pub mod timer {
     pub use super::imp::cpu::{counter_frequency, read_counter};
 }
 
+/// Whole-page clearing and copying with the CPU's widest stores (`clear_page`, `copy_page`).
+#[cfg(kernel)]
+pub mod page {
+    pub use super::imp::page::{clear_page, copy_page};
+}
+
 /// Data cache maintenance for buffers a device reads or writes (the firmware's mailbox).
 #[cfg(kernel)]
 pub mod cache {

@@ -156,7 +156,13 @@ impl KernelPageMemory {
         for i in 0..(1u64 << order) {
             with_page_mapped(Pfn(pfn.0 + i), |va| {
                 // SAFETY: `va` maps the whole page frame, which the allocator owns.
-                unsafe { core::ptr::write_bytes(va, byte, PAGE_SIZE as usize) };
+                unsafe {
+                    if byte == 0 {
+                        crate::arch::page::clear_page(va);
+                    } else {
+                        core::ptr::write_bytes(va, byte, PAGE_SIZE as usize);
+                    }
+                }
             })?;
         }
         Ok(())

@@ -37,6 +37,8 @@ pub mod irqflags;
 #[cfg(all(kernel, target_arch = "arm"))]
 pub mod mmu;
 #[cfg(all(kernel, target_arch = "arm"))]
+pub mod page;
+#[cfg(all(kernel, target_arch = "arm"))]
 pub mod process;
 #[cfg(all(kernel, target_arch = "arm"))]
 pub mod semihosting;

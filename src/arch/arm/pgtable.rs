@@ -524,6 +524,51 @@ impl PageTable {
         self.map(mem, va, pa, pgprot(prot), table, alloc)
     }
 
+    /// `zap_pte_range` over `[start, end)`, which lies inside one first-level entry (1 MiB):
+    /// clears every non-empty PTE (both halves) and stores the old Linux PTEs in `old`, one
+    /// per page of the range (0 where there was none). False when the entry has no table
+    /// (`old` untouched). One table lookup for the whole range, then consecutive slots; the
+    /// caller flushes the TLB.
+    pub fn clear_ptes(
+        &self,
+        mem: &mut impl PhysMem,
+        start: u32,
+        end: u32,
+        old: &mut [u32],
+    ) -> Result<bool, MapError> {
+        debug_assert!(start < end && (end - 1) >> SECTION_SHIFT == start >> SECTION_SHIFT);
+        let Some(slot) = self.pte_slot(mem, start)? else { return Ok(false) };
+        let n = ((end - start) as usize).div_ceil(1 << SMALL_PAGE_SHIFT).min(old.len());
+        for (i, o) in old[..n].iter_mut().enumerate() {
+            let off = 4 * i as u64;
+            let v = mem.read(slot.linux + off).unwrap_or(0);
+            *o = v;
+            if v != 0 {
+                mem.write(slot.linux + off, 0);
+                mem.write(slot.hw + off, 0);
+            }
+        }
+        Ok(true)
+    }
+
+    /// The Linux PTEs of `[start, end)` (inside one first-level entry) into `out`, one per
+    /// page; false when the entry has no table. One table lookup for the whole range.
+    pub fn read_ptes(
+        &self,
+        mem: &impl PhysMem,
+        start: u32,
+        end: u32,
+        out: &mut [u32],
+    ) -> Result<bool, MapError> {
+        debug_assert!(start < end && (end - 1) >> SECTION_SHIFT == start >> SECTION_SHIFT);
+        let Some(slot) = self.pte_slot(mem, start)? else { return Ok(false) };
+        let n = ((end - start) as usize).div_ceil(1 << SMALL_PAGE_SHIFT).min(out.len());
+        for (i, o) in out[..n].iter_mut().enumerate() {
+            *o = mem.read(slot.linux + 4 * i as u64).unwrap_or(0);
+        }
+        Ok(true)
+    }
+
     /// `pte_clear()`: removes `va`'s mapping, returning the old Linux PTE (0 if none). The
     /// caller flushes the TLB.
     pub fn unmap(&self, mem: &mut impl PhysMem, va: u32) -> Result<u32, MapError> {
@@ -826,6 +871,46 @@ mod tests {
         out.clear();
         write_show_pte(&mut out, PGD, 0, |_| None).unwrap();
         assert_eq!(out, "[00000000] *pgd=????????\n");
+    }
+
+    #[test]
+    fn clear_ptes_clears_a_range_as_unmap_does_page_by_page() {
+        let mut m = Mem::default();
+        let t = PageTable { pgd: PGD };
+        let mut old = [0u32; 256];
+        // No table: nothing to clear.
+        assert_eq!(t.clear_ptes(&mut m, 0x0010_0000, 0x0020_0000, &mut old), Ok(false));
+        for i in [0u32, 3, 4, 255] {
+            t.map(
+                &mut m,
+                0x0010_0000 + i * 0x1000,
+                0x10_0000 + u64::from(i) * 0x1000,
+                MT_MEMORY_RW.prot_pte,
+                PAGE_USER_TABLE,
+                &mut || Some(0x9000),
+            )
+            .unwrap();
+        }
+        let mut reference = m.0.clone();
+        let mut r = Mem(core::mem::take(&mut reference));
+        let want: Vec<u32> =
+            (0..255u32).map(|i| t.unmap(&mut r, 0x0010_1000 + i * 0x1000).unwrap()).collect();
+        assert_eq!(t.clear_ptes(&mut m, 0x0010_1000, 0x0020_0000, &mut old), Ok(true));
+        assert_eq!(&old[..255], &want[..]);
+        assert!(old[2] != 0 && old[3] != 0 && old[254] != 0 && old[0] == 0);
+        // The same tables afterwards, the first page untouched.
+        let nonzero = |m: &Mem| {
+            let mut v: Vec<_> = m.0.iter().filter(|e| *e.1 != 0).map(|(a, v)| (*a, *v)).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(nonzero(&m), nonzero(&r));
+        assert!(t.lookup(&m, 0x0010_0000).is_some());
+        let mut read = [0u32; 4];
+        assert_eq!(t.read_ptes(&m, 0x0010_0000, 0x0010_4000, &mut read), Ok(true));
+        assert_eq!(read[0], t.lookup(&m, 0x0010_0000).unwrap().0);
+        assert_eq!(&read[1..], &[0, 0, 0]);
+        assert_eq!(t.read_ptes(&m, 0x0030_0000, 0x0030_4000, &mut read), Ok(false));
     }
 
     #[test]

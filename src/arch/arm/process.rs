@@ -63,6 +63,8 @@ pub const TASK_SIZE: usize = (PAGE_OFFSET - 0x0100_0000) as usize;
 pub const PGD_ORDER: u32 = 2;
 /// `USER_PTRS_PER_PGD` in hardware (1 MiB) entries: the user half `pgd_alloc` clears.
 const USER_L1_ENTRIES: usize = TASK_SIZE >> SECTION_SHIFT;
+// pgd_init clears and copies the two halves 32 bytes at a time.
+const _: () = assert!((USER_L1_ENTRIES * 4).is_multiple_of(32));
 
 global_asm!(
     r#"
@@ -246,13 +248,16 @@ pub fn user_pte_bits(p: UserPteProt) -> u32 {
 /// `kva` maps the table's 16 KiB, which nothing else uses yet.
 pub unsafe fn pgd_init(kva: *mut u32) {
     let swapper = mmu::phys_to_virt(mmu::swapper_pg_dir_phys()).unwrap_or(0) as *const u32;
-    for i in 0..L1_ENTRIES {
-        // SAFETY: both tables have L1_ENTRIES words at these addresses (the caller's and
-        // swapper's, mapped in lowmem).
-        unsafe {
-            let v = if i < USER_L1_ENTRIES { 0 } else { swapper.add(i).read_volatile() };
-            kva.add(i).write_volatile(v);
-        }
+    let user = USER_L1_ENTRIES * 4;
+    // SAFETY: both tables have L1_ENTRIES words at these addresses (the caller's and
+    // swapper's, mapped in lowmem); both halves are multiples of 32 bytes (below).
+    unsafe {
+        super::page::clear_bytes32(kva as *mut u8, user);
+        super::page::copy_bytes32(
+            kva.add(USER_L1_ENTRIES) as *mut u8,
+            swapper.add(USER_L1_ENTRIES) as *const u8,
+            L1_ENTRIES * 4 - user,
+        );
     }
     super::cp15::clean_dcache_range(kva as u32, (L1_ENTRIES * 4) as u32);
 }
@@ -316,10 +321,11 @@ pub fn clear_user_pte(pgd: u64, va: usize) -> Option<LinuxPte> {
 
 /// `free_pgd_range`: detaches every table page of the user half, handing each to `free`.
 pub fn free_user_tables(pgd: u64, free: &mut dyn FnMut(u32)) {
-    let mut va = 0usize;
-    while va < TASK_SIZE {
-        mmu::free_pte_table(user_table(pgd), va as u32, free);
-        va += 2 << SECTION_SHIFT;
+    // Only the pairs that hold a table: one word read for each of the others.
+    for i in (0..USER_L1_ENTRIES).step_by(2) {
+        if user_pmd_present(pgd, i << SECTION_SHIFT) {
+            mmu::free_pte_table(user_table(pgd), (i << SECTION_SHIFT) as u32, free);
+        }
     }
 }
 
@@ -344,6 +350,8 @@ pub struct UserPte {
     pub pfn: u64,
     pub young: bool,
     pub dirty: bool,
+    /// Writable (`L_PTE_RDONLY` clear).
+    pub write: bool,
 }
 
 /// A first-level descriptor's type bits, and the page-table type (`PMD_TYPE_TABLE`).
@@ -354,24 +362,88 @@ const PAGE_BYTES: usize = 4096;
 
 /// Whether the first-level entry covering `va` points at a page table.
 fn user_pmd_present(pgd: u64, va: usize) -> bool {
-    mmu::read_phys_word(pgd + ((va >> SECTION_SHIFT) as u64) * 4)
-        .is_some_and(|d| d & PMD_TYPE_MASK == PMD_TYPE_TABLE)
+    let Some(l1) = mmu::phys_to_virt(pgd) else { return false };
+    let i = (va >> SECTION_SHIFT).min(L1_ENTRIES - 1);
+    // SAFETY: word `i` of a live 16 KiB first-level table in lowmem (a process's pgd).
+    let d = unsafe { (l1 as *const u32).add(i).read_volatile() };
+    d & PMD_TYPE_MASK == PMD_TYPE_TABLE
+}
+
+/// `pmd_addr_end` with `pmd_none`: the end of the first-level entry covering `va` (capped at
+/// `end`), and whether that entry points at a page table. Teardown skips a range without
+/// one at once instead of looking at each of its pages.
+pub fn user_pmd_span(pgd: u64, va: usize, end: usize) -> (usize, bool) {
+    const SECTION: usize = 1 << SECTION_SHIFT;
+    let next = (va & !(SECTION - 1)).saturating_add(SECTION).min(end);
+    (next, va < TASK_SIZE && user_pmd_present(pgd, va))
+}
+
+/// `zap_pte_range` for a process: clears every user PTE in `[start, end)` and calls `f` with
+/// each address and old PTE afterwards (outside the table lock: `f` frees pages). A range
+/// without a table costs one first-level read per MiB; one with a table one lookup per 16
+/// pages and a load per page. The caller flushes the TLB.
+pub fn zap_user_ptes(pgd: u64, start: usize, end: usize, mut f: impl FnMut(usize, LinuxPte)) {
+    // Pages cleared per table lock: small, so a one-page VMA does not pay for a large buffer.
+    const BATCH: usize = 16;
+    let mut old = [0u32; BATCH];
+    let mut va = start & !(PAGE_BYTES - 1);
+    let end = end.min(TASK_SIZE);
+    while va < end {
+        let (next, table) = user_pmd_span(pgd, va, end);
+        if !table {
+            va = next;
+            continue;
+        }
+        while va < next {
+            let stop = next.min(va + BATCH * PAGE_BYTES);
+            let n = (stop - va).div_ceil(PAGE_BYTES);
+            if mmu::clear_page_range(user_table(pgd), va as u32, stop as u32, &mut old[..n]) {
+                for (i, &p) in old[..n].iter().enumerate() {
+                    if p != 0 {
+                        f(va + i * PAGE_BYTES, LinuxPte(p));
+                    }
+                }
+            }
+            va = stop;
+        }
+    }
 }
 
 /// Calls `f` for every present user PTE in `[start, end)` of the table at `pgd`, skipping
 /// first-level entries without a table (a huge untouched mapping costs one read per MiB).
 pub fn for_each_user_pte(pgd: u64, start: usize, end: usize, mut f: impl FnMut(usize, UserPte)) {
-    const SECTION: usize = 1 << SECTION_SHIFT;
+    // Pages read per table lock (as zap_user_ptes).
+    const BATCH: usize = 16;
+    let mut ptes = [0u32; BATCH];
     let mut va = start & !(PAGE_BYTES - 1);
-    while va < end.min(TASK_SIZE) {
-        if !user_pmd_present(pgd, va) {
-            va = (va & !(SECTION - 1)).saturating_add(SECTION);
+    let end = end.min(TASK_SIZE);
+    while va < end {
+        let (next, table) = user_pmd_span(pgd, va, end);
+        if !table {
+            va = next;
             continue;
         }
-        if let Some(p) = get_user_pte(pgd, va) {
-            f(va, UserPte { pfn: p.pfn_phys() >> 12, young: p.young(), dirty: p.dirty() });
+        while va < next {
+            let stop = next.min(va + BATCH * PAGE_BYTES);
+            let n = (stop - va).div_ceil(PAGE_BYTES);
+            if mmu::read_page_range(user_table(pgd), va as u32, stop as u32, &mut ptes[..n]) {
+                for (i, &p) in ptes[..n].iter().enumerate() {
+                    let p = LinuxPte(p);
+                    if p.present() {
+                        f(
+                            va + i * PAGE_BYTES,
+                            UserPte {
+                                pfn: p.pfn_phys() >> 12,
+                                young: p.young(),
+                                dirty: p.dirty(),
+                                write: p.0 & L_PTE_RDONLY == 0,
+                            },
+                        );
+                    }
+                }
+            }
+            va = stop;
         }
-        va += PAGE_BYTES;
     }
 }
 

@@ -153,17 +153,13 @@ impl ProcessMm {
 
     /// `zap_page_range`: unmaps `[start, end)`, freeing the anonymous pages, and flushes.
     pub fn zap_range(&mut self, start: usize, end: usize) {
-        let mut va = start & !(PAGE_SIZE - 1);
-        while va < end {
-            if let Some(old) = arch::clear_user_pte(self.hw.pgd, va) {
-                if old.present() {
-                    let pfn = Pfn(old.pfn_phys() >> 12);
-                    self.hw.release_page(pfn);
-                }
-                arch::flush_tlb_page(va, self.hw.context_id);
+        let (pgd, context_id) = (self.hw.pgd, self.hw.context_id);
+        arch::zap_user_ptes(pgd, start, end, |va, old| {
+            if old.present() {
+                self.hw.release_page(Pfn(old.pfn_phys() >> 12));
             }
-            va += PAGE_SIZE;
-        }
+            arch::flush_tlb_page(va, context_id);
+        });
     }
 
     /// Changes the protections of the present PTEs of `[start, end)` after `mprotect`.
@@ -203,10 +199,11 @@ impl ProcessMm {
         child.mm = self.mm.clone();
         let vmas: alloc::vec::Vec<Vma> = self.mm.iter().cloned().collect();
         for vma in vmas {
-            let present: alloc::vec::Vec<(usize, PteState)> = (vma.vm_start..vma.vm_end)
-                .step_by(PAGE_SIZE)
-                .filter_map(|va| self.hw.pte_get(va).map(|p| (va, p)))
-                .collect();
+            // Only the present PTEs, read a table at a time (copy_pte_range skips the rest).
+            let mut present: alloc::vec::Vec<(usize, PteState)> = alloc::vec::Vec::new();
+            arch::for_each_user_pte(self.hw.pgd, vma.vm_start, vma.vm_end, |va, p| {
+                present.push((va, PteState { pfn: p.pfn, write: p.write, dirty: p.dirty }));
+            });
             let anon = |hw: &MmHw, pfn| hw.is_exclusive_anon(pfn) || hw.is_shared_anon(pfn);
             if !present.iter().any(|&(_, p)| anon(&self.hw, p.pfn)) {
                 continue;
@@ -426,7 +423,7 @@ impl FaultEnv for MmHw {
         let copied = with_two_pages_mapped(Pfn(src), dst, |s, d| {
             // SAFETY: two distinct whole pages mapped for the duration; the new one is ours
             // alone.
-            unsafe { core::ptr::copy_nonoverlapping(s as *const u8, d, PAGE_SIZE) };
+            unsafe { crate::arch::page::copy_page(d, s as *const u8) };
         });
         if copied.is_err() {
             free_unmapped_anon(dst);

@@ -558,6 +558,9 @@ enum SignalAction {
 /// action is to be ignored are dropped here. A fault signal that is blocked or ignored kills
 /// (`force_sig_info_to_task` resets it to the default action).
 fn get_signal(task: &mut Task) -> Option<SignalAction> {
+    if task.pending == 0 {
+        return None;
+    }
     for sig in rules::delivery_order(task.pending) {
         let fault = task.fault_info.filter(|(s, _, _)| *s == sig);
         let act = task.sigactions[sig as usize];
@@ -711,6 +714,13 @@ pub fn sigreturn(regs: &mut PtRegs, rt: bool) {
 /// `do_work_pending`: signals first (a handler's frame, or the default action), then a
 /// pending reschedule gives the CPU up.
 fn do_work_pending(regs: &mut PtRegs) {
+    // The common case, as ret_fast_syscall's test of the thread flags: nothing pending, no
+    // restart asked for, no reschedule.
+    if !NEED_RESCHED.load(Ordering::Relaxed)
+        && with_current(|t| t.pending == 0 && t.ext.restart.is_none())
+    {
+        return;
+    }
     loop {
         match with_current(get_signal) {
             Some(SignalAction::Kill(sig)) => do_exit(sig),

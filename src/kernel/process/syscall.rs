@@ -74,6 +74,12 @@ fn handle_masked(regs: &mut PtRegs) {
     }
     let a =
         [regs.uregs[0], regs.uregs[1], regs.uregs[2], regs.uregs[3], regs.uregs[4], regs.uregs[5]];
+    // A number below the ARM-private range is a table row or a hole; `call` answers a hole
+    // (and every row it does not implement) with ENOSYS, as `classify` would.
+    if n < crate::abi::arm::unistd::ARM_NR_BASE {
+        set_result(regs, call(n, a));
+        return;
+    }
     let r = match classify(n) {
         SyscallClass::Call(n, _) => call(n, a),
         SyscallClass::NotImplemented | SyscallClass::ArmPrivateUnknown => Err(Errno::ENOSYS),
