@@ -21,9 +21,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 /// Every program `make user` builds.
-const PROGRAMS: [&str; 13] = [
+const PROGRAMS: [&str; 15] = [
     "tiny", "vmtest", "segv", "crash", "efault", "forkbomb", "membomb", "mapmax", "procself",
-    "syscalls", "spin", "forkwait", "jobctl", "vmbench",
+    "syscalls", "spin", "forkwait", "jobctl", "files", "vmbench",
 ];
 /// Upper bound for one program run (they take milliseconds; a loaded machine gets room).
 const RUN_LIMIT: Duration = Duration::from_secs(60);
