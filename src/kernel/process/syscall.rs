@@ -464,9 +464,13 @@ fn call(n: u32, a: [u32; 6]) -> SysResult {
     }
 }
 
+/// `kill(pid, 0)`: whether the task exists. A zombie does until it is reaped (Linux finds its
+/// pid until `release_task`); one released at exit (`autoreap`) is gone at once, though its
+/// entry waits for the next `schedule()` to free its stack.
 fn with_tasks_has(pid: u32) -> SysResult {
     super::with_tasks(|t| {
-        if t.map.get(&pid).is_some_and(|x| x.pid != 0 && x.state != TaskState::Zombie) {
+        let exists = |x: &Task| x.pid != 0 && !(x.state == TaskState::Zombie && x.ext.autoreap);
+        if t.map.get(&pid).is_some_and(|x| exists(x)) {
             Ok(0)
         } else {
             Err(Errno::ESRCH)
