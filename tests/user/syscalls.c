@@ -37,17 +37,6 @@
 #define ARM_PRIVATE_UNKNOWN 0xf07ff /* __ARM_NR_BASE + 0x7ff: an unassigned ARM private call */
 #endif
 
-static int checks, failed;
-
-static void check(const char *what, int ok, const char *detail)
-{
-    checks++;
-    if (!ok)
-        failed++;
-    printf("  %-44s %s%s%s\n", what, ok ? "ok" : "FAIL", detail[0] ? ": " : "", detail);
-    fflush(stdout);
-}
-
 static volatile sig_atomic_t usr1_count;
 static void on_usr1(int sig)
 {
@@ -219,6 +208,6 @@ int main(int argc, char **argv)
     snprintf(d, sizeof d, "returned %ld %s", r, r == -1 ? strerrorname_np(errno) : "");
     check("unknown ARM private call 0xf07ff: ENOSYS", r == -1 && errno == ENOSYS, d);
 #endif
-    printf("syscalls: %d checks, %d failed\n", checks, failed);
-    return failed ? 1 : 0;
+    printf("syscalls: %d checks, %d failed\n", checks_run, checks_failed);
+    return checks_failed ? 1 : 0;
 }
