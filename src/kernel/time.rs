@@ -413,6 +413,11 @@ mod device {
         }
     }
 
+    /// The time of the last tick (`ktime_get_coarse`): what the coarse clocks read.
+    pub fn ktime_get_coarse_ns() -> u64 {
+        STATE.lock().as_ref().map_or(0, |s| s.tk.ns)
+    }
+
     /// Nanoseconds since timekeeping started (`ktime_get_boottime`).
     pub fn ktime_get_boottime_ns() -> u64 {
         let Some(&kind) = TIMER.get() else { return 0 };

@@ -174,3 +174,21 @@ const struct split *split_find(const char *arg)
             return &splits[i];
     return NULL;
 }
+
+int checks_run, checks_failed;
+
+void check(const char *what, int ok, const char *detail)
+{
+    checks_run++;
+    if (!ok)
+        checks_failed++;
+    printf("  %-44s %s%s%s\n", what, ok ? "ok" : "FAIL", detail[0] ? ": " : "", detail);
+    fflush(stdout);
+}
+
+void sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}

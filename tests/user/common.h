@@ -35,6 +35,13 @@ int head_file(const char *path, int max_lines);
 /* The /proc/self/maps line whose name field is `name` (e.g. "[stack]"), without its newline. */
 int maps_line(const char *name, char *out, size_t len);
 
+/* The checking programs' verdicts (syscalls, forkwait, jobctl): `check` prints "  WHAT ok" or
+ * "  WHAT FAIL: DETAIL", one line per check, and counts it. */
+extern int checks_run, checks_failed;
+void check(const char *what, int ok, const char *detail);
+/* Sleeps `ms` milliseconds, going back to sleep after a signal handler interrupts it. */
+void sleep_ms(long ms);
+
 /* The kernel's virtual layout for a VMSPLIT, as 32-bit ARM Linux computes it. */
 struct split {
     const char *name;       /* "3G", "2G", "1G" */

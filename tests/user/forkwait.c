@@ -28,24 +28,6 @@
 #define ORPHAN_FILE "/tmp/forkwait-orphan"
 #define BIG_ARG (200 * 1024) /* above MAX_ARG_STRLEN (128 KiB) */
 
-static int checks, failed;
-
-static void check(const char *what, int ok, const char *detail)
-{
-    checks++;
-    if (!ok)
-        failed++;
-    printf("  %-44s %s%s%s\n", what, ok ? "ok" : "FAIL", detail[0] ? ": " : "", detail);
-    fflush(stdout);
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
 static volatile sig_atomic_t chld_count, chld_code, chld_status, chld_pid, usr1_count;
 static void on_chld(int sig, siginfo_t *si, void *ctx)
 {
@@ -262,6 +244,6 @@ int main(int argc, char **argv)
     snprintf(d, sizeof d, "parent %d exited, new parent %d", mid, adopted);
     check("an orphan is adopted by the reaper", adopted >= 0 && adopted != mid && adopted != getpid(), d);
 
-    printf("forkwait: %d checks, %d failed\n", checks, failed);
-    return failed ? 1 : 0;
+    printf("forkwait: %d checks, %d failed\n", checks_run, checks_failed);
+    return checks_failed ? 1 : 0;
 }

@@ -29,24 +29,6 @@
 /* The clock's tick (HZ 100 on pivm) may end a sleep up to this much early in our count. */
 #define SLACK_MS 10
 
-static int checks, failed;
-
-static void check(const char *what, int ok, const char *detail)
-{
-    checks++;
-    if (!ok)
-        failed++;
-    printf("  %-44s %s%s%s\n", what, ok ? "ok" : "FAIL", detail[0] ? ": " : "", detail);
-    fflush(stdout);
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
 static long ms_since(uint64_t start)
 {
     return (long)((now_ns() - start) / 1000000);
@@ -295,6 +277,6 @@ int main(void)
     stopped_sleep();
     autoreap("SIG_IGN", 0);
     autoreap("SA_NOCLDWAIT", 1);
-    printf("jobctl: %d checks, %d failed\n", checks, failed);
-    return failed ? 1 : 0;
+    printf("jobctl: %d checks, %d failed\n", checks_run, checks_failed);
+    return checks_failed ? 1 : 0;
 }

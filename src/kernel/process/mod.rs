@@ -300,6 +300,12 @@ pub fn init(params: &crate::boot::cmdline::BootParams, initrd: Option<(u64, u64)
     }
 }
 
+/// The current task's CPU time in ticks, user and system, the running stretch included.
+pub fn current_cpu_ticks() -> u64 {
+    let running = CUR_UTICKS.load(Ordering::Relaxed) + CUR_STICKS.load(Ordering::Relaxed);
+    with_current(|t| t.utime + t.stime) + running
+}
+
 /// `scheduler_tick`, from the timer interrupt: the tick is charged to the running task and,
 /// when a program is running, it is asked to give the CPU up on its way back to user space.
 pub fn scheduler_tick(user: bool) {

@@ -293,6 +293,21 @@ fn call(n: u32, a: [u32; 6]) -> SysResult {
             put(a[1], &KernelTimespec::from_nanos(ns))?;
             Ok(0)
         }
+        // A null result pointer only checks the clock id.
+        nr::CLOCK_GETRES => {
+            let ns = clock_res_ns(a[0])?;
+            if a[1] != 0 {
+                put(a[1], &OldTimespec { tv_sec: 0, tv_nsec: ns as i32 })?;
+            }
+            Ok(0)
+        }
+        nr::CLOCK_GETRES_TIME64 => {
+            let ns = clock_res_ns(a[0])?;
+            if a[1] != 0 {
+                put(a[1], &KernelTimespec::from_nanos(ns))?;
+            }
+            Ok(0)
+        }
         nr::NANOSLEEP => {
             let ts: OldTimespec = get(a[0])?;
             if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
@@ -514,11 +529,45 @@ fn set_rlimit(resource: u32, cur: u64, max: u64) -> Result<(), Errno> {
 }
 
 /// Nanoseconds on a clock: every clock pivm has runs from boot.
-fn clock_ns(clock: u32) -> Result<u64, Errno> {
-    match clock {
-        0..=7 => Ok(crate::kernel::time::ktime_get_boottime_ns()),
+/// Clock ids (`include/uapi/linux/time.h`).
+mod clock {
+    pub const REALTIME: u32 = 0;
+    pub const MONOTONIC: u32 = 1;
+    pub const PROCESS_CPUTIME_ID: u32 = 2;
+    pub const THREAD_CPUTIME_ID: u32 = 3;
+    pub const MONOTONIC_RAW: u32 = 4;
+    pub const REALTIME_COARSE: u32 = 5;
+    pub const MONOTONIC_COARSE: u32 = 6;
+    pub const BOOTTIME: u32 = 7;
+    pub const TAI: u32 = 11;
+}
+
+/// `clock_gettime`'s reading of `clock`. pivm's timekeeper counts from boot and has no wall
+/// clock to set, no suspend and no TAI offset, so the high-resolution clocks all read the
+/// boot time (as the vDSO's base times say); the coarse clocks read the last tick, as
+/// `ktime_get_coarse` does; the CPU-time clocks the task's ticks (pivm charges time by the
+/// tick, not `sum_exec_runtime`). The alarm clocks need an RTC, which the Pi lacks: `EINVAL`,
+/// as `alarm_clock_get_timespec` gives without one.
+fn clock_ns(id: u32) -> Result<u64, Errno> {
+    use crate::kernel::time;
+    match id {
+        clock::REALTIME
+        | clock::MONOTONIC
+        | clock::MONOTONIC_RAW
+        | clock::BOOTTIME
+        | clock::TAI => Ok(time::ktime_get_boottime_ns()),
+        clock::REALTIME_COARSE | clock::MONOTONIC_COARSE => Ok(time::ktime_get_coarse_ns()),
+        clock::PROCESS_CPUTIME_ID | clock::THREAD_CPUTIME_ID => {
+            Ok(super::current_cpu_ticks().saturating_mul(NSEC_PER_JIFFY))
+        }
         _ => Err(Errno::EINVAL),
     }
+}
+
+/// `clock_getres`: every clock pivm has ticks at `HZ` (no high-resolution timers, so
+/// `hrtimer_resolution` is `LOW_RES_NSEC`; the coarse and CPU-time clocks are a tick too).
+fn clock_res_ns(id: u32) -> Result<u64, Errno> {
+    clock_ns(id).map(|_| NSEC_PER_JIFFY)
 }
 
 /// Sleeps the current task for at least `ns` (rounded up to jiffies). A signal that comes
