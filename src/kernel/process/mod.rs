@@ -721,9 +721,11 @@ pub fn sigreturn(regs: &mut PtRegs, rt: bool) {
 /// pending reschedule gives the CPU up.
 fn do_work_pending(regs: &mut PtRegs) {
     // The common case, as ret_fast_syscall's test of the thread flags: nothing pending, no
-    // restart asked for, no reschedule.
+    // restart asked for, no reschedule, no rseq update due (`_TIF_NOTIFY_RESUME`).
     if !NEED_RESCHED.load(Ordering::Relaxed)
-        && with_current(|t| t.pending == 0 && t.ext.restart.is_none())
+        && with_current(|t| {
+            t.pending == 0 && t.ext.restart.is_none() && !t.ext.rseq.is_some_and(|r| r.notify)
+        })
     {
         return;
     }
