@@ -6,7 +6,7 @@
 //! from the console end a spinning program.
 mod common;
 
-use common::{meminfo_kb, Opts, Qemu};
+use common::{Opts, Qemu};
 use std::time::Duration;
 
 /// Programs take a few seconds under a loaded host.
@@ -19,12 +19,6 @@ fn boot(split: &'static str) -> Qemu {
 
 fn run(q: &mut Qemu, cmd: &str) -> String {
     q.cmd_timeout(&format!("run {cmd}"), RUN)
-}
-
-/// Free pages (MemFree plus the per-CPU lists), in kB.
-fn free_kb(q: &mut Qemu) -> u64 {
-    let mi = q.cmd("cat /proc/meminfo");
-    meminfo_kb(q, &mi, "MemFree") + 4 * q.pcp_cached_pages()
 }
 
 /// The `+min/+maj` pair printed after `label` on `line`.
@@ -143,7 +137,7 @@ fn a_fork_bomb_gets_eagain_and_everything_comes_back() {
     let mut q = boot("2G");
     // Warm up: the first fork bomb grows the kernel's caches (slab, page-table pages).
     run(&mut q, "/bin/forkbomb --nproc 64");
-    let before = free_kb(&mut q);
+    let before = q.free_kb();
     let out = run(&mut q, "/bin/forkbomb --nproc 64");
     // RLIMIT_NPROC 64 for uid 65534: the 64th process (the bomb itself is the first) fails.
     q.expect_in("forkbomb", &out, "forkbomb: RLIMIT_NPROC=64, uid 65534");
@@ -157,7 +151,7 @@ fn a_fork_bomb_gets_eagain_and_everything_comes_back() {
     let ps = q.cmd("ps");
     assert!(!ps.contains("forkbomb"), "{ps}");
     q.verify_ok("after the fork bomb");
-    let after = free_kb(&mut q);
+    let after = q.free_kb();
     assert!(
         after >= before,
         "pages lost: {before} kB free before, {after} kB after\n{}",

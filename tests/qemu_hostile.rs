@@ -60,12 +60,6 @@ fn expect_true_inequalities(q: &Qemu, text: &str) -> usize {
     n
 }
 
-/// Free memory in kB: MemFree plus the pages cached on the per-CPU lists.
-fn free_kb(q: &mut Qemu) -> u64 {
-    let mi = q.cmd("cat /proc/meminfo");
-    meminfo_kb(q, &mi, "MemFree") + 4 * q.pcp_cached_pages()
-}
-
 /// Issue 16.7: TAB separates words; a byte no command can contain refuses the whole line,
 /// naming it; escape sequences (arrow keys, OSC replies) are swallowed whole.
 #[test]
@@ -116,7 +110,7 @@ fn typed_bytes_never_vanish_inside_words() {
 #[test]
 fn ctrl_c_stops_long_commands() {
     let mut q = boot("hostile=1");
-    let free0 = free_kb(&mut q);
+    let free0 = q.free_kb();
     q.send("scenario vmalloc-frag steps=1000000\n");
     q.wait_for("scenario: step   5000/1000000:", LONG).unwrap();
     // Typed while the scenario runs: kept, and run once it has stopped.
@@ -134,7 +128,7 @@ fn ctrl_c_stops_long_commands() {
     q.expect_in("type-ahead after ^C", &out, "cat /proc/cmdline\nhostile=1\n");
     let out = q.cmd("scenario release");
     q.expect_in("scenario release", &out, "scenario: released ");
-    let free1 = free_kb(&mut q);
+    let free1 = q.free_kb();
     if free1 + 1024 < free0 {
         q.fail(&format!("{free0} kB free before the run, {free1} kB after its release"));
     }

@@ -4,7 +4,7 @@
 //! pointers and ENOSYS for unknown calls; afterwards `verify` is clean and every page is back.
 mod common;
 
-use common::{meminfo_kb, Opts, Qemu};
+use common::{Opts, Qemu};
 use std::time::Duration;
 
 /// Programs take a few seconds under a loaded host.
@@ -13,12 +13,6 @@ const RUN: Duration = Duration::from_secs(60);
 fn boot(split: &'static str) -> Qemu {
     let (q, _) = Qemu::boot_to_prompt(Opts::raw(split).initramfs().append("norandmaps"));
     q
-}
-
-/// Free pages (MemFree plus the per-CPU lists), in kB.
-fn free_kb(q: &mut Qemu) -> u64 {
-    let mi = q.cmd("cat /proc/meminfo");
-    meminfo_kb(q, &mi, "MemFree") + 4 * q.pcp_cached_pages()
 }
 
 fn run(q: &mut Qemu, cmd: &str) -> String {
@@ -93,10 +87,10 @@ fn fault_counts_equal_linux_61() {
     // The first round grows the kernel's caches (slab pages for VMAs, files, tasks; page-table
     // pages) to what these programs need; the second must then give back every page it took.
     fault_patterns(&mut q);
-    let before = free_kb(&mut q);
+    let before = q.free_kb();
     fault_patterns(&mut q);
     q.verify_ok("after the fault patterns");
-    let after = free_kb(&mut q);
+    let after = q.free_kb();
     assert!(
         after >= before,
         "pages lost: {before} kB free before, {after} kB after\n{}",
@@ -196,7 +190,7 @@ fn every_listed_system_call_and_fork_exec_wait() {
     // A first round grows the slab caches to what several live tasks need.
     run(&mut q, "/bin/syscalls");
     run(&mut q, "/bin/vmtest exec");
-    let before = free_kb(&mut q);
+    let before = q.free_kb();
     let out = run(&mut q, "/bin/syscalls");
     q.expect_in("syscalls", &out, "unknown system call 0x3ff: ENOSYS            ok");
     q.expect_in("syscalls", &out, "fork, execve(self), wait4");
@@ -209,7 +203,7 @@ fn every_listed_system_call_and_fork_exec_wait() {
     let l = q.line_with("exec", &out, "parent write .data after child exit");
     assert_eq!(delta(&q, l, "exit"), (1, 0), "{l}");
     q.verify_ok("after fork and exec");
-    let after = free_kb(&mut q);
+    let after = q.free_kb();
     assert!(
         after >= before,
         "pages lost: {before} kB free before, {after} kB after\n{}",
@@ -273,7 +267,7 @@ fn a_memory_bomb_is_killed_by_the_oom_line_and_the_kernel_carries_on() {
         Opts::raw("2G").initramfs().append("norandmaps mem=96M mem=32M@0x08000000"),
     );
     run(&mut q, "/bin/vmtest anon 1");
-    let before = free_kb(&mut q);
+    let before = q.free_kb();
     let out = run(&mut q, "/bin/membomb");
     q.expect_in("membomb", &out, "Out of memory: Killed process ");
     q.expect_in("membomb", &out, " (membomb) total-vm:");
@@ -281,7 +275,7 @@ fn a_memory_bomb_is_killed_by_the_oom_line_and_the_kernel_carries_on() {
     let out = run(&mut q, "/bin/vmtest anon 4");
     q.expect_in("after membomb", &out, "anon N=4:");
     q.verify_ok("after membomb");
-    let after = free_kb(&mut q);
+    let after = q.free_kb();
     assert!(
         after + 64 >= before,
         "pages lost: {before} kB free before, {after} kB after\n{}",

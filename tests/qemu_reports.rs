@@ -22,23 +22,6 @@ fn run(q: &mut Qemu, cmd: &str) -> String {
     q.cmd_timeout(&format!("run {cmd}"), RUN)
 }
 
-/// Starts `cmd` in the background and waits for it to print `ready`; its pid (from the
-/// console's `[PID]` line, printed before the program runs).
-fn start(q: &mut Qemu, cmd: &str, ready: &str) -> u32 {
-    q.send(&format!("run {cmd} &\n"));
-    let out = q.wait_for(ready, RUN).unwrap_or_else(|f| panic!("{f:?}"));
-    out.lines()
-        .find_map(|l| l.trim().strip_prefix('[').and_then(|s| s.strip_suffix(']')))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| q.fail(&format!("`run {cmd} &` printed no [PID]: {out:?}")))
-}
-
-/// Free pages (MemFree plus the per-CPU lists), in kB.
-fn free_kb(q: &mut Qemu) -> u64 {
-    let mi = q.cmd("cat /proc/meminfo");
-    meminfo_kb(q, &mi, "MemFree") + 4 * q.pcp_cached_pages()
-}
-
 /// The `name(N)=V` value on a `/proc/self/stat` line printed by the programs.
 fn stat_field(q: &Qemu, line: &str, name: &str) -> u64 {
     let key = format!("{name}=");
@@ -98,7 +81,7 @@ fn tiny_maps_equal_the_reference_on_3g() {
 #[test]
 fn console_cat_and_the_programs_read_are_the_same_text() {
     let mut q = boot("2G", "norandmaps");
-    let pid = start(&mut q, "/bin/vmtest layout hold", "HOLDING pid=");
+    let pid = q.start_background("/bin/vmtest layout hold", "HOLDING pid=", RUN);
     let own = q.transcript();
     let own_maps = block(&q, &own, "--- /proc/self/maps", "LAYOUT /proc/self/stat");
     let own_maps = own_maps.split_once('\n').map_or("", |(_, b)| b);
@@ -146,7 +129,7 @@ fn files_read_what_the_console_reads() {
     // It ran as pid 1 and left /tmp/files-1 (pivm has no unlink yet).
     let text = q.cmd("cat /tmp/files-1");
     assert_eq!(text, "written by files\nvia stdout\n!\n", "{}", q.transcript());
-    let pid = start(&mut q, "/bin/files hold", "HOLDING pid=");
+    let pid = q.start_background("/bin/files hold", "HOLDING pid=", RUN);
     let own = q.transcript();
     let own_maps = block(&q, &own, "--- maps", "--- end");
     let own_maps = own_maps.split_once('\n').map_or("", |(_, b)| b);
@@ -160,7 +143,7 @@ fn files_read_what_the_console_reads() {
 #[test]
 fn ps_prints_the_counts_vmtest_reports() {
     let mut q = boot("2G", "");
-    let pid = start(&mut q, "/bin/vmtest layout hold", "HOLDING pid=");
+    let pid = q.start_background("/bin/vmtest layout hold", "HOLDING pid=", RUN);
     let t = q.transcript();
     let own = q.line_with("vmtest", &t, "LAYOUT /proc/self/stat:");
     let (min, maj) = (stat_field(&q, own, "minflt(10)"), stat_field(&q, own, "majflt(12)"));
@@ -210,7 +193,7 @@ fn touch_addr(q: &Qemu) -> u64 {
 fn smaps_counts_the_pages_a_program_touched() {
     let mut q = boot("2G", "norandmaps");
     // 64 pages mapped, 16 written, 8 read (the zero page), 40 untouched.
-    let pid = start(&mut q, "/bin/touch 64 16 8", "TOUCH holding");
+    let pid = q.start_background("/bin/touch 64 16 8", "TOUCH holding", RUN);
     let addr = touch_addr(&q);
     let smaps = q.cmd(&format!("cat /proc/{pid}/smaps"));
     let header = format!("{addr:08x}-{:08x} rw-p 00000000 00:00 0 \n", addr + 64 * 4096);
@@ -240,7 +223,7 @@ fn smaps_counts_the_pages_a_program_touched() {
     let rss_anon = meminfo_kb(&q, &status.replace('\t', " "), "RssAnon");
     assert_eq!(rss_anon, anon, "{status}");
     // A second instance shares the text: both now see it as shared, each with half the Pss.
-    let pid2 = start(&mut q, "/bin/touch 4 1 0", "TOUCH holding");
+    let pid2 = q.start_background("/bin/touch 4 1 0", "TOUCH holding", RUN);
     let smaps = q.cmd(&format!("cat /proc/{pid2}/smaps"));
     let text = block(&q, &smaps, " r-xp 00000000 00:02 ", "VmFlags:");
     assert!(smaps_kb(&q, text, "Shared_Dirty") > 0, "{text}");
@@ -253,7 +236,7 @@ fn smaps_counts_the_pages_a_program_touched() {
 #[test]
 fn pt_and_ptdump_walk_a_process_table() {
     let mut q = boot("2G", "norandmaps");
-    let pid = start(&mut q, "/bin/touch 8 2 1", "TOUCH holding");
+    let pid = q.start_background("/bin/touch 8 2 1", "TOUCH holding", RUN);
     let addr = touch_addr(&q);
     // A written page: Linux's show_pte line, both halves of the PTE, a user page.
     let out = q.cmd(&format!("pt {addr:#x} {pid}"));
@@ -297,9 +280,9 @@ fn hostile_programs_die_and_every_page_comes_back() {
     // The first round grows the kernel's caches (slabs, page-table pages); the second must
     // end with exactly the free memory the first ended with.
     hostile_round(&mut q);
-    let before = free_kb(&mut q);
+    let before = q.free_kb();
     hostile_round(&mut q);
-    let after = free_kb(&mut q);
+    let after = q.free_kb();
     assert!(after >= before, "pages lost: {before} kB free before, {after} kB after");
 }
 
@@ -357,7 +340,7 @@ fn hostile_round(q: &mut Qemu) {
 /// `mapmax` maps until ENOMEM; its highest address is TASK_SIZE = PAGE_OFFSET - 16 MiB.
 fn mapmax_reaches_task_size(split: &'static str) {
     let mut q = boot(split, "");
-    let before = free_kb(&mut q);
+    let before = q.free_kb();
     let out = run(&mut q, "/bin/mapmax");
     let task_size = page_offset(split) - (16 << 20);
     q.expect_in("mapmax", &out, "1024 KiB mappings until ENOMEM");
@@ -370,7 +353,7 @@ fn mapmax_reaches_task_size(split: &'static str) {
         .unwrap_or_else(|| q.fail("no lowest address"));
     assert!(lowest >= 0x1000, "mapped below mmap_min_addr: {lowest:#x}");
     q.verify_ok("after mapmax");
-    let after = free_kb(&mut q);
+    let after = q.free_kb();
     assert!(after + 64 >= before, "pages lost: {before} kB before, {after} kB after");
 }
 
@@ -418,9 +401,9 @@ fn the_oom_killer_kills_the_memory_bomb_and_the_system_carries_on() {
     oom_round(&mut q, 1);
     let mi = q.cmd("cat /proc/meminfo");
     let tables_before = meminfo_kb(&q, &mi, "PageTables");
-    let before = free_kb(&mut q);
+    let before = q.free_kb();
     oom_round(&mut q, 2);
-    let after = free_kb(&mut q);
+    let after = q.free_kb();
     assert!(after >= before, "pages lost: {before} kB free before, {after} kB after");
     // PageTables is back where it was (the bomb's PTE pages and pgd were all counted out).
     let mi = q.cmd("cat /proc/meminfo");
@@ -431,7 +414,7 @@ fn the_oom_killer_kills_the_memory_bomb_and_the_system_carries_on() {
 /// the small one survives and is then killed, and a program still runs; `kills` OOM kills
 /// so far.
 fn oom_round(q: &mut Qemu, kills: u32) {
-    let holder = start(q, "/bin/touch 4 1 0", "TOUCH holding");
+    let holder = q.start_background("/bin/touch 4 1 0", "TOUCH holding", RUN);
     let out = q.cmd_timeout("run /bin/membomb", BOMB);
     q.expect_in(
         "membomb",
@@ -488,7 +471,7 @@ fn vmstat_and_meminfo_count_what_processes_use() {
     let mut q = boot("2G", "");
     let v0 = q.cmd("cat /proc/vmstat");
     let m0 = q.cmd("cat /proc/meminfo");
-    let pid = start(&mut q, "/bin/touch 64 16 8", "TOUCH holding");
+    let pid = q.start_background("/bin/touch 64 16 8", "TOUCH holding", RUN);
     let v1 = q.cmd("cat /proc/vmstat");
     let m1 = q.cmd("cat /proc/meminfo");
     let stat = q.cmd(&format!("cat /proc/{pid}/stat"));
@@ -531,9 +514,9 @@ fn vmstat_and_meminfo_count_what_processes_use() {
 #[test]
 fn the_oom_killer_kills_the_biggest_process_not_the_one_that_faulted() {
     let mut q = boot("2G", "mem=256M");
-    let before = free_kb(&mut q);
+    let before = q.free_kb();
     // 117 MiB held in the background; the bomb is smaller when memory first runs out.
-    let big = start(&mut q, "/bin/touch 30000 30000 0", "TOUCH holding");
+    let big = q.start_background("/bin/touch 30000 30000 0", "TOUCH holding", RUN);
     let out = q.cmd_timeout("run /bin/membomb", BOMB);
     let kills: Vec<&str> =
         out.lines().filter(|l| l.contains("Out of memory: Killed process")).collect();
@@ -548,6 +531,6 @@ fn the_oom_killer_kills_the_biggest_process_not_the_one_that_faulted() {
     assert!(out[first..].contains("membomb: 112 MiB touched"), "{out}");
     q.expect_in("membomb", &out, &format!("[{big}] Killed\n"));
     q.verify_ok("after two OOM kills");
-    let after = free_kb(&mut q);
+    let after = q.free_kb();
     assert!(after + 64 >= before, "pages lost: {before} kB free before, {after} kB after");
 }

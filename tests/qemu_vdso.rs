@@ -15,22 +15,6 @@ fn boot(split: &'static str, qemu_args: &[&'static str]) -> Qemu {
     Qemu::boot_to_prompt(opts).0
 }
 
-/// Starts `cmd` in the background and waits for `ready`; its pid from the console's `[PID]`.
-fn start(q: &mut Qemu, cmd: &str, ready: &str) -> u32 {
-    q.send(&format!("run {cmd} &\n"));
-    let out = q.wait_for(ready, RUN).unwrap_or_else(|f| panic!("{f:?}"));
-    out.lines()
-        .find_map(|l| l.trim().strip_prefix('[').and_then(|s| s.strip_suffix(']')))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| q.fail(&format!("`run {cmd} &` printed no [PID]: {out:?}")))
-}
-
-/// Free pages (MemFree plus the per-CPU lists), in kB.
-fn free_kb(q: &mut Qemu) -> u64 {
-    let mi = q.cmd("cat /proc/meminfo");
-    common::meminfo_kb(q, &mi, "MemFree") + 4 * q.pcp_cached_pages()
-}
-
 /// The number after `label` on `line`.
 fn number_after(q: &Qemu, line: &str, label: &str) -> u64 {
     line.split_once(label)
@@ -111,17 +95,17 @@ fn vdso_pages_in_maps_smaps_pt_and_ptdump_on_3g() {
     // The first round grows the kernel's caches to what these programs need; the second
     // must give back every page it took (the vDSO's pages are the kernel's, never freed).
     holders_round(&mut q);
-    let before = free_kb(&mut q);
+    let before = q.free_kb();
     holders_round(&mut q);
-    let after = free_kb(&mut q);
+    let after = q.free_kb();
     assert!(after >= before, "pages lost: {before} kB free before, {after} kB after");
 }
 
 /// Two programs holding, their maps, smaps, `pt` and `ptdump`; killed; then `vmtest vdso`
 /// runs with the same pages.
 fn holders_round(q: &mut Qemu) {
-    let a = start(q, "/bin/vmtest layout hold", "HOLDING pid=");
-    let b = start(q, "/bin/vmtest layout hold", "HOLDING pid=");
+    let a = q.start_background("/bin/vmtest layout hold", "HOLDING pid=", RUN);
+    let b = q.start_background("/bin/vmtest layout hold", "HOLDING pid=", RUN);
     let maps = q.cmd(&format!("cat /proc/{b}/maps"));
     for line in LINUX_3G {
         q.expect_in("maps", &maps, line);

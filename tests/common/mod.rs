@@ -565,6 +565,23 @@ impl Qemu {
         }
     }
 
+    /// Free memory as the leak checks count it: MemFree plus the per-CPU lists, in kB.
+    pub fn free_kb(&mut self) -> u64 {
+        let mi = self.cmd("cat /proc/meminfo");
+        meminfo_kb(self, &mi, "MemFree") + 4 * self.pcp_cached_pages()
+    }
+
+    /// Starts `cmd` in the background (`run CMD &`) and waits up to `timeout` for it to print
+    /// `ready`; its pid, from the console's `[PID]` line (printed before the program runs).
+    pub fn start_background(&mut self, cmd: &str, ready: &str, timeout: Duration) -> u32 {
+        self.send(&format!("run {cmd} &\n"));
+        let out = self.wait_for(ready, timeout).unwrap_or_else(|f| panic!("{f:?}"));
+        out.lines()
+            .find_map(|l| l.trim().strip_prefix('[').and_then(|s| s.strip_suffix(']')))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| self.fail(&format!("`run {cmd} &` printed no [PID]: {out:?}")))
+    }
+
     /// Free pages cached on the per-CPU lists (all zones and CPUs of /proc/zoneinfo): free,
     /// but not in MemFree.
     pub fn pcp_cached_pages(&mut self) -> u64 {
