@@ -125,10 +125,14 @@ nm: kernel
 	$(NM) -n $(ELF)
 
 # QEMU's SD card (the QEMU tests attach it): MBR, FAT32 p1 with the kernel, config.txt,
-# cmdline.txt and the user programs, swap p2; 64 MiB, a power of two as QEMU requires.
-SD_IMG    := build/sd.img
+# cmdline.txt, the user programs in /bin and the 16 MiB f16m in /data, swap p2; 64 MiB, a
+# power of two as QEMU requires. SD_SIZE=512M (up to 1G) makes build/sd-512M.img instead,
+# the same p1 and a bigger swap partition (compare-linux's swap phase).
+SD_SIZE   ?= 64M
+SD_IMG    := build/sd$(if $(filter-out 64M,$(SD_SIZE)),-$(SD_SIZE)).img
 sd-image: kernel user
-	bash scripts/sd-image.sh $(SD_IMG) $(IMG) config.txt "$(if $(CMDLINE),$(CMDLINE),console=serial0,115200)" $(USER_BINS)
+	SD_SIZE=$(SD_SIZE) SD_DATA="$(USER_DATA_FILES)" bash scripts/sd-image.sh $(SD_IMG) $(IMG) config.txt \
+		"$(if $(CMDLINE),$(CMDLINE),console=serial0,115200)" $(USER_BINS)
 
 sdcard: kernel
 	bash scripts/sdcard.sh $(BUILD)/sdcard.img $(IMG) config.txt "$(if $(CMDLINE),$(CMDLINE),console=serial0,115200)"
