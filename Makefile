@@ -34,7 +34,7 @@ SPLITS    := 3G 2G 1G
 .DELETE_ON_ERROR:
 
 .PHONY: all kernel run run-elf test unit-test clippy doc gdb objdump readelf nm sdcard clean \
-        setup dtb sd-image bench bench-boot bench-kernel bench-instructions bench-proc scenario help FORCE
+        setup dtb sd-image bench bench-boot bench-kernel bench-instructions bench-proc bench-disk scenario help FORCE
 
 all: kernel
 
@@ -158,6 +158,13 @@ scenario: setup
 
 bench-kernel: kernel
 	KERNEL=$(IMG) bash scripts/bench-kernel.sh $(VMSPLIT)
+
+# Instructions per major fault from the card (file page, swap-in) and the overcommitted
+# workload's guest time, Linux 6.1 next to pivm under -icount (compare-linux's diskcost phase).
+bench-disk: setup initramfs
+	$(MAKE) --no-print-directory kernel VMSPLIT=$(COMPARE_SPLIT) MAX_ORDER= FEATURES=
+	$(MAKE) --no-print-directory sd-image VMSPLIT=$(COMPARE_SPLIT) MAX_ORDER= FEATURES= SD_SIZE=512M
+	VMSPLIT=$(COMPARE_SPLIT) bash scripts/bench-disk.sh
 
 # Instructions per process operation (tests/user/vmbench.c) next to Linux 6.1's, under -icount.
 bench-proc: kernel initramfs

@@ -6,14 +6,15 @@
 # the address layout, the SIGSEGV table and the costs, the reference transcripts
 # (shared/samples) and pivm next to Linux.
 #
-# Phases (all but the card's by default): faults (faults.txt's runs), layout (layout.txt's),
+# Phases (all but diskcost by default): faults (faults.txt's runs), layout (layout.txt's),
 # hostile (segv, efault, crash, syscalls, mapmax, forkbomb, membomb), icount (icount.txt's
 # timings under -icount shift=0, Linux with maxcpus=1), and with the SD card attached (`-drive
 # file=build/sd.img,if=sd,format=raw,snapshot=on`, `make sd-image`): card (files on the FAT
 # partition at /boot: major faults, read-ahead on and off, drop_caches, programs run from the
 # card; tests/user/cardmap.c) and swap (the 512 MiB card of `make sd-image SD_SIZE=512M`,
 # `mem=120M mem=8M@0x08000000`, swapon of its p2: vmtest swap as swap.txt ran it and
-# tests/user/swapstress.c). `all` runs every phase. Both kernels boot with norandmaps.
+# tests/user/swapstress.c), and diskcost (scripts/bench-disk.sh's: the card's and swap's costs
+# under -icount shift=0, maxcpus=1). `all` runs every phase. Both kernels boot with norandmaps.
 #
 # Linux reaches the card as on a real Pi with the upstream tree: the sdhost driver
 # (bcm2835.ko), FAT (fat.ko, vfat.ko) and the code pages are modules of Debian's armmp kernel,
@@ -49,8 +50,8 @@ split=${VMSPLIT:-3G}
 pivm_img=build/$split/kernel7.img
 pivm_initrd=build/initramfs.cpio
 timeout=${TIMEOUT:-1800}
-phases=${*:-faults layout hostile icount}
-[ "$phases" = all ] && phases="faults layout hostile icount card swap"
+phases=${*:-faults layout hostile icount card swap}
+[ "$phases" = all ] && phases="faults layout hostile icount card swap diskcost"
 sd_img=${SD_IMG:-build/sd.img}
 sd_swap_img=${SD_SWAP_IMG:-build/sd-512M.img}
 mkdir -p "$linux" "$out"
@@ -59,9 +60,9 @@ die() { echo "compare-linux: $*" >&2; exit 1; }
 [ -f "$initramfs" ] && [ -f "$pivm_initrd" ] || die "$initramfs or $pivm_initrd missing: run 'make initramfs'"
 [ -f "$pivm_img" ] || die "$pivm_img missing: run 'make kernel VMSPLIT=$split'"
 for p in $phases; do
-    case $p in faults|layout|hostile|icount|card|swap) ;; *) die "unknown phase '$p' (faults layout hostile icount card swap all)" ;; esac
+    case $p in faults|layout|hostile|icount|card|swap|diskcost) ;; *) die "unknown phase '$p' (faults layout hostile icount card swap diskcost all)" ;; esac
     [ "$p" != card ] || [ -f "$sd_img" ] || die "$sd_img missing: run 'make sd-image'"
-    [ "$p" != swap ] || [ -f "$sd_swap_img" ] || die "$sd_swap_img missing: run 'make sd-image SD_SIZE=512M'"
+    case $p in swap|diskcost) [ -f "$sd_swap_img" ] || die "$sd_swap_img missing: run 'make sd-image SD_SIZE=512M'" ;; esac
 done
 
 # ---- Debian's packages, through apt with a private armhf state ---------------------------------
@@ -142,7 +143,7 @@ extract_modules() {
     done > "$linux/modules/modules.dep"
     rm -rf "$linux/x"
 }
-if [ "$have_linux" = 1 ] && [ ! -f "$linux/modules/modules.dep" ] && [[ " $phases " =~ \ (card|swap)\  ]]; then
+if [ "$have_linux" = 1 ] && [ ! -f "$linux/modules/modules.dep" ] && [[ " $phases " =~ \ (card|swap|diskcost)\  ]]; then
     extract_modules || { have_linux=0; echo "compare-linux: no card modules; no Linux column this time" >&2; }
 fi
 linux_version=$(cat "$linux/version" 2>/dev/null || echo "no Linux kernel")
@@ -252,21 +253,39 @@ STEPS
     ;;
     # Swap on the 512 MiB card's p2 (471 MiB), 128 MiB of RAM (mem=120M mem=8M@0x08000000 as
     # swap.txt): the reference's own run (vmtest swap 192 2), then swapstress's checked
-    # patterns with swap read-ahead (page-cluster 3) and without (0), MADV_PAGEOUT without
-    # pressure, and three programs at once.
+    # pattern over 192 MiB, MADV_PAGEOUT without pressure, and three programs at once.
+    # page-cluster 0 (every swap-in a major fault, ~5 minutes at 192 MiB) is in diskcost.
     swap) cat <<'STEPS'
 sh: swapon /dev/mmcblk0p2
 sh: cat /proc/swaps
 /bin/cardmap cache
 /bin/vmtest swap 192 2
 /bin/swapstress -m 192 -p 1
-/bin/swapstress -m 192 -p 1 -c 0
-/bin/swapstress -m 16 -p 1 -c 3 -o
-/bin/swapstress -m 64 -p 1 -j 3
+/bin/swapstress -m 16 -p 1 -o
+/bin/swapstress -m 48 -p 1 -j 3
 sh: cat /proc/swaps
 /bin/cardmap cache
 sh: swapoff /dev/mmcblk0p2
 sh: cat /proc/swaps
+STEPS
+    ;;
+    # The costs of the disk under -icount shift=0 (1 ns of guest time = 1 instruction), one
+    # CPU, the swap phase's card and memory: a file page's major fault without read-ahead and
+    # with it, and swap-in with page-cluster 3 and 0 (swap-icount.txt's runs), then the
+    # overcommitted workload at 192 MiB. scripts/bench-disk.sh turns them into figures.
+    diskcost) cat <<'STEPS'
+sh: swapon /dev/mmcblk0p2
+/bin/cardmap ra 0
+/bin/cardmap -d /boot/data/f16m shared 256
+/bin/cardmap ra 128
+/bin/cardmap -d /boot/data/f16m shared 4096
+/bin/cardmap pc 3
+/bin/vmtest swap 128 1
+/bin/cardmap pc 0
+/bin/vmtest swap 128 1
+/bin/cardmap pc 3
+/bin/vmtest swap 192 1
+/bin/vmtest swap 64 1
 STEPS
     ;;
     esac
@@ -300,13 +319,14 @@ phase_cmdline() {
     case $1 in
     icount) echo "console=ttyAMA0 rdinit=/init norandmaps maxcpus=1" ;;
     swap) echo "console=ttyAMA0 rdinit=/init norandmaps mem=120M mem=8M@0x08000000" ;;
+    diskcost) echo "console=ttyAMA0 rdinit=/init norandmaps mem=120M mem=8M@0x08000000 maxcpus=1" ;;
     *) echo "console=ttyAMA0 rdinit=/init norandmaps" ;;
     esac
 }
 # pivm's: norandmaps, and the swap phase's memory.
 phase_pivm_cmdline() {
     case $1 in
-    swap) echo "norandmaps mem=120M mem=8M@0x08000000" ;;
+    swap|diskcost) echo "norandmaps mem=120M mem=8M@0x08000000" ;;
     *) echo "norandmaps" ;;
     esac
 }
@@ -315,6 +335,7 @@ phase_qemu_extra() {
     icount) echo "-icount shift=0" ;;
     card) echo "-drive file=$sd_img,if=sd,format=raw,snapshot=on" ;;
     swap) echo "-drive file=$sd_swap_img,if=sd,format=raw,snapshot=on" ;;
+    diskcost) echo "-icount shift=0 -drive file=$sd_swap_img,if=sd,format=raw,snapshot=on" ;;
     *) echo "" ;;
     esac
 }
@@ -325,7 +346,16 @@ extras() {
     local phase=$1 root=$out/extras-$1
     rm -rf "$root" && mkdir -p "$root/bin" "$root/sys" "$root/etc" "$root/lib/modules/card"
     cp "$linux/busybox" "$root/bin/busybox"
-    case $phase in card|swap) cp "$linux"/modules/*.ko "$linux/modules/modules.dep" "$root/lib/modules/card/" ;; esac
+    case $phase in card|swap|diskcost) cp "$linux"/modules/*.ko "$linux/modules/modules.dep" "$root/lib/modules/card/" ;; esac
+    # The swap phase's 128 MiB (64 of them CMA) cannot unpack the whole initramfs (its 16 MiB
+    # f16m and every program: "Initramfs unpacking failed: write error"), so its archive is
+    # this one alone, with the three programs it runs; pivm boots the same archive.
+    local base=$initramfs
+    if [ "$phase" = swap ] || [ "$phase" = diskcost ]; then
+        base=
+        mkdir -p "$root/proc" "$root/dev" "$root/tmp"
+        cp build/user/arm/vmtest build/user/arm/swapstress build/user/arm/cardmap "$root/bin/"
+    fi
     {
         echo '#!/bin/busybox sh'
         echo '/bin/busybox --install -s /bin'
@@ -351,7 +381,7 @@ extras() {
     chmod 0755 "$root/init" "$root/bin/busybox"
     (cd "$root" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -n) \
         > "$out/extras-$phase.cpio.gz"
-    cat "$initramfs" "$out/extras-$phase.cpio.gz" > "$out/initrd-$phase.cpio.gz"
+    cat $base "$out/extras-$phase.cpio.gz" > "$out/initrd-$phase.cpio.gz"
 }
 
 # One boot: QEMU in the background, its console in a file, stopped when /init says it is done
@@ -401,6 +431,8 @@ boot_pivm() {
     local extra
     extra=$(phase_qemu_extra "$phase")
     phase_steps "$phase" > "$out/pivm-steps-$phase.txt"
+    local initrd=$pivm_initrd
+    case $phase in swap|diskcost) [ ! -f "$out/initrd-$phase.cpio.gz" ] || initrd=$out/initrd-$phase.cpio.gz ;; esac
     # shellcheck disable=SC2086 # $extra is a list of options
     perl -e '
         use strict; use warnings; use IPC::Open2; use IO::Handle;
@@ -445,7 +477,7 @@ boot_pivm() {
         print STDOUT "\n=== pivm stopped: ", ($ok ? "all steps run" : "timed out or QEMU ended"), "\n";
     ' "$out/pivm-steps-$phase.txt" "$timeout" \
         qemu-system-arm -M raspi2b -display none -monitor none -serial stdio -semihosting $extra \
-        -kernel "$pivm_img" -initrd "$pivm_initrd" -append "$(phase_pivm_cmdline "$phase")" > "$log" 2>&1 || true
+        -kernel "$pivm_img" -initrd "$initrd" -append "$(phase_pivm_cmdline "$phase")" > "$log" 2>&1 || true
     {
         echo "=== compare-pivm phase $phase: $(tr -d '\r' < "$log" | grep -m1 '^pivm version') $pivm_img $(phase_pivm_cmdline "$phase")"
         # What pivm found on the card at boot (the driver's lines), as Linux's setup shows its own.
@@ -472,8 +504,9 @@ reference_for() {
     layout) echo "$samples/layout.txt" ;;
     hostile) echo "$samples/layout.txt" ;;
     icount) echo "$samples/icount.txt" ;;
-    card) echo "$samples/faults.txt" ;;
+    card) echo "tests/reference/linux-6.1-card.txt" ;;
     swap) echo "$samples/swap.txt" ;;
+    diskcost) echo "$samples/swap-icount.txt" ;;
     esac
 }
 for phase in $phases; do

@@ -36,7 +36,7 @@ sub parse {
     my $prog = '';   # the vmtest of the command being run: /bin/vmtest, /mnt/vmtest (SD card)
     my $cmd = '';    # the command being run, as typed
     my $ctx = '';    # cardmap/swapstress rows: the command, shortened, with the knobs set before it
-    my %knob = (ra => 128, fa => 65536);   # read_ahead_kb and fault_around_bytes the steps asked for
+    my %knob = (ra => 128, fa => 65536, pc => 3);   # read_ahead_kb, fault_around_bytes, page-cluster asked for
     my $swap_ctx = '';   # vmtest swap's rows: "swap M=192"
     my $put = sub {
         my ($key, $value) = @_;
@@ -55,12 +55,13 @@ sub parse {
             $in_layout = 0;
             $swap_ctx = '';
             # The knobs a cardmap step sets hold for the steps after it; the rows say so.
-            $knob{$1} = $2 if $cmd =~ m{^\S*cardmap (ra|fa) (\d+)\s*$};
+            $knob{$1} = $2 if $cmd =~ m{^\S*cardmap (ra|fa|pc) (\d+)\s*$};
             # Paths are dropped (the card phase reads one file, /boot/data/f16m).
             $ctx = join ' ', grep { !m{^/} || m{^/bin/} } split ' ', $cmd;
             $ctx =~ s{/bin/}{}g;
             $ctx = "[fault_around $knob{fa}] $ctx" if $knob{fa} != 65536;
             $ctx = "[read_ahead_kb $knob{ra}] $ctx" if $knob{ra} != 128;
+            $ctx = "[page-cluster $knob{pc}] $ctx" if $knob{pc} != 3;
             next;
         }
         # A shell's (and pivm's console's) word for a program a signal killed.
@@ -170,6 +171,7 @@ sub parse {
         # vmtest swap (the reference's swap.txt): each pass's faults and vmstat deltas.
         if ($line =~ /^SWAP test: (\d+) MiB/) {
             $swap_ctx = "vmtest swap $1 MiB";
+            $swap_ctx = "[page-cluster $knob{pc}] $swap_ctx" if $knob{pc} != 3;
             next;
         }
         if ($swap_ctx && $line =~ /^  (write pass|re-read pass \d+): .*minflt \+(\d+) majflt \+(\d+)(?: bad=(\d+))? \| vmstat pswpin \+(\d+) pswpout \+(\d+)/) {

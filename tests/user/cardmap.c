@@ -11,6 +11,7 @@
  *   cardmap drop                     echo 3 > /proc/sys/vm/drop_caches
  *   cardmap ra KB                    /sys/block/mmcblk0/queue/read_ahead_kb = KB
  *   cardmap fa BYTES                 /sys/kernel/debug/fault_around_bytes = BYTES
+ *   cardmap pc N                     /proc/sys/vm/page-cluster = N (swap read-ahead: 2^N pages)
  *   cardmap cache                    the page-cache lines of /proc/meminfo and the card's I/O
  *
  * Every step also gives the card's completed reads and sectors read over it ("STEP io
@@ -35,6 +36,7 @@
 #define DROP_CACHES "/proc/sys/vm/drop_caches"
 #define READ_AHEAD_KB "/sys/block/" DISK "/queue/read_ahead_kb"
 #define FAULT_AROUND "/sys/kernel/debug/fault_around_bytes"
+#define PAGE_CLUSTER "/proc/sys/vm/page-cluster"
 #define MAX_CHUNK (1L << 20)
 
 static int bad_bytes; /* pattern mismatches seen: the exit status says whether there were any */
@@ -286,7 +288,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: cardmap [-d] FILE [shared|private] [read|write] N...\n"
                     "       cardmap [-d] read FILE CHUNK...\n"
-                    "       cardmap drop | ra KB | fa BYTES | cache\n");
+                    "       cardmap drop | ra KB | fa BYTES | pc N | cache\n");
     exit(2);
 }
 
@@ -307,6 +309,8 @@ int main(int argc, char **argv)
         return set_knob(READ_AHEAD_KB, argv[i]) ? 1 : 0;
     if (!strcmp(cmd, "fa") && i + 1 == argc)
         return set_knob(FAULT_AROUND, argv[i]) ? 1 : 0;
+    if (!strcmp(cmd, "pc") && i + 1 == argc)
+        return set_knob(PAGE_CLUSTER, argv[i]) ? 1 : 0;
     if (!strcmp(cmd, "cache") && i == argc) {
         cache_lines();
         return 0;

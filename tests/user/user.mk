@@ -73,6 +73,9 @@ $(INITRAMFS): $(USER_BINS) $(USER_DATA_FILES)
 # initramfs: the programs' output in build/compare/, and one table next to the reference. pivm
 # is the 3G build (the reference's split) unless VMSPLIT= is given.
 COMPARE_SPLIT      := $(if $(filter file,$(origin VMSPLIT)),3G,$(VMSPLIT))
+# The card and swap phases attach build/sd.img and build/sd-512M.img (make sd-image).
 compare-linux: setup initramfs
 	$(MAKE) --no-print-directory kernel VMSPLIT=$(COMPARE_SPLIT) MAX_ORDER= FEATURES=
+	$(MAKE) --no-print-directory sd-image VMSPLIT=$(COMPARE_SPLIT) MAX_ORDER= FEATURES=
+	$(MAKE) --no-print-directory sd-image VMSPLIT=$(COMPARE_SPLIT) MAX_ORDER= FEATURES= SD_SIZE=512M
 	VMSPLIT=$(COMPARE_SPLIT) bash scripts/compare-linux.sh
