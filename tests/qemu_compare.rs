@@ -172,7 +172,11 @@ fn card_rows(transcript: &str) -> Vec<(String, String)> {
     let mut cmd = String::new();
     for line in transcript.lines().map(|l| l.trim_end_matches('\r')) {
         if let Some(c) = line.strip_prefix("### ").or_else(|| line.strip_prefix("pivm# run ")) {
-            cmd = c.split_whitespace().filter(|w| !w.starts_with("/boot/")).collect::<Vec<_>>().join(" ");
+            cmd = c
+                .split_whitespace()
+                .filter(|w| !w.starts_with("/boot/"))
+                .collect::<Vec<_>>()
+                .join(" ");
             cmd = cmd.replace("/bin/", "");
             continue;
         }

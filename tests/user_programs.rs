@@ -22,8 +22,23 @@ use std::time::{Duration, Instant};
 
 /// Every program `make user` builds.
 const PROGRAMS: [&str; 17] = [
-    "tiny", "vmtest", "segv", "crash", "efault", "forkbomb", "membomb", "mapmax", "procself",
-    "syscalls", "spin", "forkwait", "jobctl", "files", "vmbench", "cardmap", "swapstress",
+    "tiny",
+    "vmtest",
+    "segv",
+    "crash",
+    "efault",
+    "forkbomb",
+    "membomb",
+    "mapmax",
+    "procself",
+    "syscalls",
+    "spin",
+    "forkwait",
+    "jobctl",
+    "files",
+    "vmbench",
+    "cardmap",
+    "swapstress",
 ];
 /// Upper bound for one program run (they take milliseconds; a loaded machine gets room).
 const RUN_LIMIT: Duration = Duration::from_secs(60);
