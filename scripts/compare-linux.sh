@@ -296,7 +296,7 @@ STEPS
 # read-only here: the image is a snapshot), and show what Linux found.
 phase_linux_setup() {
     case $1 in
-    card|swap) cat <<'SETUP'
+    card|swap|diskcost) cat <<'SETUP'
 load() { local m=$1 d; grep -q "^$(echo "$m" | tr - _) " /proc/modules && return 0
   for d in $(sed -n "s/^$m.ko://p" /lib/modules/card/modules.dep); do load "${d%.ko}"; done
   insmod "/lib/modules/card/$m.ko"; }
