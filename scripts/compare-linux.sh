@@ -481,7 +481,8 @@ boot_pivm() {
     {
         echo "=== compare-pivm phase $phase: $(tr -d '\r' < "$log" | grep -m1 '^pivm version') $pivm_img $(phase_pivm_cmdline "$phase")"
         # What pivm found on the card at boot (the driver's lines), as Linux's setup shows its own.
-        tr -d '\r' < "$log" | sed '/^pivm# /q' | grep -E '^(mmc|mmcblk|swap|FAT|fat|vfat)|mmcblk0' | sed 's/^/boot: /' || true
+        tr -d '\r' < "$log" | sed '/^pivm# /q' | grep -v '^pivm# ' |
+            grep -E '^(mmc|mmcblk|swap|FAT|fat|vfat|Initramfs|mem=)|mmcblk0' | sed 's/^/boot: /' || true
         tr -d '\r' < "$log" | sed -n '/^pivm# /,$p' | sed '/^=== pivm stopped/q'
     } > "$out/pivm-$phase.txt"
     grep -q '^=== pivm stopped: all steps run' "$out/pivm-$phase.txt" ||
