@@ -47,10 +47,12 @@ help:
 	@echo "make bench-boot | bench-kernel | bench-instructions | bench-proc   one of them"
 	@echo "make scenario      the vmalloc fragmentation case study, both layouts, one table"
 	@echo "make clippy | doc | gdb | objdump | readelf | nm | sdcard | clean"
-	@echo "make sd-image      build/sd.img: the SD card QEMU attaches (FAT32 boot partition + swap)"
+	@echo "make sd-image      build/sd.img: the SD card QEMU attaches (FAT32 boot partition + swap);"
+	@echo "                   SD_SIZE=512M (power of two, up to 1G) builds build/sd-512M.img, more swap"
 	@echo "make user          the C test programs (build/user/arm/) and their data files"
 	@echo "make initramfs     build/initramfs.cpio.gz with the programs in /bin, data in /data"
-	@echo "make compare-linux boot Debian's Linux 6.1 with the same initramfs, one table of faults and layout"
+	@echo "make compare-linux boot Debian's Linux 6.1 with the same initramfs and SD card, one table per phase"
+	@echo "make bench-disk    instructions per major fault from the card and per swap-in, Linux beside pivm"
 
 setup:
 	@bash scripts/setup.sh
