@@ -34,7 +34,7 @@ SPLITS    := 3G 2G 1G
 .DELETE_ON_ERROR:
 
 .PHONY: all kernel run run-elf test unit-test clippy doc gdb objdump readelf nm sdcard clean \
-        setup dtb sd-image bench bench-boot bench-kernel bench-instructions bench-proc scenario help FORCE
+        setup dtb sd-image bench bench-boot bench-kernel bench-instructions bench-proc bench-disk scenario help FORCE
 
 all: kernel
 
@@ -47,10 +47,12 @@ help:
 	@echo "make bench-boot | bench-kernel | bench-instructions | bench-proc   one of them"
 	@echo "make scenario      the vmalloc fragmentation case study, both layouts, one table"
 	@echo "make clippy | doc | gdb | objdump | readelf | nm | sdcard | clean"
-	@echo "make sd-image      build/sd.img: the SD card QEMU attaches (FAT32 boot partition + swap)"
+	@echo "make sd-image      build/sd.img: the SD card QEMU attaches (FAT32 boot partition + swap);"
+	@echo "                   SD_SIZE=512M (power of two, up to 1G) builds build/sd-512M.img, more swap"
 	@echo "make user          the C test programs (build/user/arm/) and their data files"
 	@echo "make initramfs     build/initramfs.cpio.gz with the programs in /bin, data in /data"
-	@echo "make compare-linux boot Debian's Linux 6.1 with the same initramfs, one table of faults and layout"
+	@echo "make compare-linux boot Debian's Linux 6.1 with the same initramfs and SD card, one table per phase"
+	@echo "make bench-disk    instructions per major fault from the card and per swap-in, Linux beside pivm"
 
 setup:
 	@bash scripts/setup.sh
@@ -125,10 +127,14 @@ nm: kernel
 	$(NM) -n $(ELF)
 
 # QEMU's SD card (the QEMU tests attach it): MBR, FAT32 p1 with the kernel, config.txt,
-# cmdline.txt and the user programs, swap p2; 64 MiB, a power of two as QEMU requires.
-SD_IMG    := build/sd.img
+# cmdline.txt, the user programs in /bin and the 16 MiB f16m in /data, swap p2; 64 MiB, a
+# power of two as QEMU requires. SD_SIZE=512M (up to 1G) makes build/sd-512M.img instead,
+# the same p1 and a bigger swap partition (compare-linux's swap phase).
+SD_SIZE   ?= 64M
+SD_IMG    := build/sd$(if $(filter-out 64M,$(SD_SIZE)),-$(SD_SIZE)).img
 sd-image: kernel user
-	bash scripts/sd-image.sh $(SD_IMG) $(IMG) config.txt "$(if $(CMDLINE),$(CMDLINE),console=serial0,115200)" $(USER_BINS)
+	SD_SIZE=$(SD_SIZE) SD_DATA="$(USER_DATA_FILES)" bash scripts/sd-image.sh $(SD_IMG) $(IMG) config.txt \
+		"$(if $(CMDLINE),$(CMDLINE),console=serial0,115200)" $(USER_BINS)
 
 sdcard: kernel
 	bash scripts/sdcard.sh $(BUILD)/sdcard.img $(IMG) config.txt "$(if $(CMDLINE),$(CMDLINE),console=serial0,115200)"
@@ -154,6 +160,13 @@ scenario: setup
 
 bench-kernel: kernel
 	KERNEL=$(IMG) bash scripts/bench-kernel.sh $(VMSPLIT)
+
+# Instructions per major fault from the card (file page, swap-in) and the overcommitted
+# workload's guest time, Linux 6.1 next to pivm under -icount (compare-linux's diskcost phase).
+bench-disk: setup initramfs
+	$(MAKE) --no-print-directory kernel VMSPLIT=$(COMPARE_SPLIT) MAX_ORDER= FEATURES=
+	$(MAKE) --no-print-directory sd-image VMSPLIT=$(COMPARE_SPLIT) MAX_ORDER= FEATURES= SD_SIZE=512M
+	VMSPLIT=$(COMPARE_SPLIT) bash scripts/bench-disk.sh
 
 # Instructions per process operation (tests/user/vmbench.c) next to Linux 6.1's, under -icount.
 bench-proc: kernel initramfs

@@ -6,9 +6,22 @@
 # the address layout, the SIGSEGV table and the costs, the reference transcripts
 # (shared/samples) and pivm next to Linux.
 #
-# Phases (all by default): faults (faults.txt's runs), layout (layout.txt's), hostile (segv,
-# efault, crash, syscalls, mapmax, forkbomb, membomb), icount (icount.txt's timings under
-# -icount shift=0, Linux with maxcpus=1). Both kernels boot with norandmaps.
+# Phases (all but diskcost by default): faults (faults.txt's runs), layout (layout.txt's),
+# hostile (segv, efault, crash, syscalls, mapmax, forkbomb, membomb), icount (icount.txt's
+# timings under -icount shift=0, Linux with maxcpus=1), and with the SD card attached (`-drive
+# file=build/sd.img,if=sd,format=raw,snapshot=on`, `make sd-image`): card (files on the FAT
+# partition at /boot: major faults, read-ahead on and off, drop_caches, programs run from the
+# card; tests/user/cardmap.c) and swap (the 512 MiB card of `make sd-image SD_SIZE=512M`,
+# `mem=120M mem=8M@0x08000000`, swapon of its p2: vmtest swap as swap.txt ran it and
+# tests/user/swapstress.c), and diskcost (scripts/bench-disk.sh's: the card's and swap's costs
+# under -icount shift=0, maxcpus=1). `all` runs every phase. Both kernels boot with norandmaps.
+#
+# Linux reaches the card as on a real Pi with the upstream tree: the sdhost driver
+# (bcm2835.ko), FAT (fat.ko, vfat.ko) and the code pages are modules of Debian's armmp kernel,
+# taken from the kernel .deb into build/linux/modules (decompressed when Debian ships them
+# compressed) and loaded by /init in modules.dep order before it mounts p1 read-only at /boot
+# (vfat, default options) and, in the swap phase, runs swapon on p2. pivm is given the same
+# drive and command line; the steps are typed at its console.
 #
 # Linux comes through apt: an armhf package list of its own under build/linux/apt (the machine's
 # apt sources, nothing installed, nothing changed in the system's apt state), then
@@ -37,14 +50,19 @@ split=${VMSPLIT:-3G}
 pivm_img=build/$split/kernel7.img
 pivm_initrd=build/initramfs.cpio
 timeout=${TIMEOUT:-1800}
-phases=${*:-faults layout hostile icount}
+phases=${*:-faults layout hostile icount card swap}
+[ "$phases" = all ] && phases="faults layout hostile icount card swap diskcost"
+sd_img=${SD_IMG:-build/sd.img}
+sd_swap_img=${SD_SWAP_IMG:-build/sd-512M.img}
 mkdir -p "$linux" "$out"
 
 die() { echo "compare-linux: $*" >&2; exit 1; }
 [ -f "$initramfs" ] && [ -f "$pivm_initrd" ] || die "$initramfs or $pivm_initrd missing: run 'make initramfs'"
 [ -f "$pivm_img" ] || die "$pivm_img missing: run 'make kernel VMSPLIT=$split'"
 for p in $phases; do
-    case $p in faults|layout|hostile|icount) ;; *) die "unknown phase '$p' (faults layout hostile icount)" ;; esac
+    case $p in faults|layout|hostile|icount|card|swap|diskcost) ;; *) die "unknown phase '$p' (faults layout hostile icount card swap diskcost all)" ;; esac
+    [ "$p" != card ] || [ -f "$sd_img" ] || die "$sd_img missing: run 'make sd-image'"
+    case $p in swap|diskcost) [ -f "$sd_swap_img" ] || die "$sd_swap_img missing: run 'make sd-image SD_SIZE=512M'" ;; esac
 done
 
 # ---- Debian's packages, through apt with a private armhf state ---------------------------------
@@ -95,6 +113,39 @@ elif [ ! -f "$linux/vmlinuz" ] || [ ! -f "$linux/bcm2836-rpi-2-b.dtb" ] || [ ! -
    [ ! -f "$linux/version" ]; then
     fetch || { have_linux=0; echo "compare-linux: no Linux column this time; pivm runs against the reference" >&2; }
 fi
+# The modules the card needs, from the kernel .deb: the sdhost driver and FAT with its code
+# pages (mmc_core, mmc_block and swap are built in). Kept in build/linux/modules with a
+# modules.dep of their own (the .deb has none: depmod makes it at install), computed from each
+# module's depends= field; Debian 13's .ko.xz/.ko.zst are decompressed for busybox's insmod.
+card_modules="bcm2835 fat vfat nls_cp437 nls_ascii nls_iso8859-1 nls_utf8"
+extract_modules() {
+    local deb m f
+    deb=$(ls "$linux"/debs/linux-image-*-armmp_*.deb 2>/dev/null | head -1)
+    [ -n "$deb" ] || { echo "compare-linux: no kernel .deb in $linux/debs for the card's modules" >&2; return 1; }
+    rm -rf "$linux/x" "$linux/modules" && mkdir -p "$linux/x" "$linux/modules"
+    dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$linux/x" --wildcards '*/kernel/drivers/mmc/host/bcm2835.ko*' \
+        '*/kernel/fs/fat/*.ko*' '*/kernel/fs/nls/nls_*.ko*'
+    for m in $card_modules; do
+        f=$(find "$linux/x" -name "$m.ko*" | head -1)
+        [ -n "$f" ] || { echo "compare-linux: $m.ko is not in $deb" >&2; return 1; }
+        case $f in
+            *.ko.xz) xz -dc "$f" > "$linux/modules/$m.ko" ;;
+            *.ko.zst) zstd -qdc "$f" > "$linux/modules/$m.ko" ;;
+            *.ko.gz) gzip -dc "$f" > "$linux/modules/$m.ko" ;;
+            *) cp "$f" "$linux/modules/$m.ko" ;;
+        esac
+    done
+    # modules.dep: "m.ko: dep.ko ...", from the .modinfo section's depends= line.
+    for m in $card_modules; do
+        local deps
+        deps=$(strings "$linux/modules/$m.ko" | sed -n 's/^depends=//p' | head -1 | tr ',' ' ')
+        echo "$m.ko:$(for d in $deps; do printf ' %s.ko' "$d"; done)"
+    done > "$linux/modules/modules.dep"
+    rm -rf "$linux/x"
+}
+if [ "$have_linux" = 1 ] && [ ! -f "$linux/modules/modules.dep" ] && [[ " $phases " =~ \ (card|swap|diskcost)\  ]]; then
+    extract_modules || { have_linux=0; echo "compare-linux: no card modules; no Linux column this time" >&2; }
+fi
 linux_version=$(cat "$linux/version" 2>/dev/null || echo "no Linux kernel")
 [ "$have_linux" = 1 ] && echo "compare-linux: $linux_version from Debian; busybox-static for the shell"
 
@@ -105,6 +156,9 @@ linux_version=$(cat "$linux/version" 2>/dev/null || echo "no Linux kernel")
 # has no knob for (fault_around_bytes, drop_caches, a shell's ulimit), so pivm has no rows there;
 # such a step comes after every step that prints the same rows, so repeated rows (" #2") still
 # pair the same runs.
+# "sh: COMMAND" is typed on both: Linux's shell runs it (with PATH=/bin), pivm's console takes
+# it as a console command (`cat /proc/swaps`, `swapon /dev/mmcblk0p2`); "pivm: COMMAND" is
+# typed at pivm's console only (Linux's side of it is in /init's card setup).
 # The reference dropped the page cache before its entry/exec runs; on Linux's tmpfs that changes
 # their counts (see README), pivm has nothing to drop, so that run comes last, Linux only.
 phase_steps() {
@@ -166,6 +220,96 @@ linux: echo 4096 > /sys/kernel/debug/fault_around_bytes; /bin/vmtest fileshared 
 /bin/vmtest exec
 STEPS
     ;;
+    # The card: /boot/data/f16m is the initramfs's /data/f16m (16 MiB, page i filled with i mod
+    # 256) on the FAT partition. -d drops the page cache first (cardmap writes drop_caches), so
+    # each N starts from an empty cache; "cardmap ra KB" sets the card's read_ahead_kb.
+    card) cat <<'STEPS'
+pivm: ls /boot
+sh: cat /proc/partitions
+/bin/cardmap cache
+/bin/cardmap -d /boot/data/f16m shared 1 16 256 4096
+/bin/cardmap /boot/data/f16m shared 4096
+/bin/cardmap -d /boot/data/f16m private 1 16 256 4096
+/bin/cardmap -d /boot/data/f16m private write 256
+/bin/cardmap -d read /boot/data/f16m 4096 65536
+/bin/cardmap cache
+/bin/cardmap ra 0
+/bin/cardmap -d /boot/data/f16m shared 1 16 256 4096
+/bin/cardmap /boot/data/f16m shared 4096
+/bin/cardmap -d read /boot/data/f16m 4096 65536
+/bin/cardmap ra 128
+/bin/cardmap fa 4096
+/bin/cardmap -d /boot/data/f16m shared 16 256 4096
+/bin/cardmap fa 65536
+/bin/cardmap drop
+/boot/bin/vmtest entry
+/boot/bin/vmtest entry
+/boot/bin/tiny
+/bin/cardmap drop
+/boot/bin/vmtest exec
+/bin/cardmap cache
+sh: cat /proc/diskstats
+STEPS
+    ;;
+    # Swap on the 512 MiB card's p2 (471 MiB), 128 MiB of RAM (mem=120M mem=8M@0x08000000 as
+    # swap.txt): the reference's own run (vmtest swap 192 2), then swapstress's checked
+    # pattern over 192 MiB, MADV_PAGEOUT without pressure, and three programs at once.
+    # page-cluster 0 (every swap-in a major fault, ~5 minutes at 192 MiB) is in diskcost.
+    swap) cat <<'STEPS'
+sh: swapon /dev/mmcblk0p2
+sh: cat /proc/swaps
+/bin/cardmap cache
+/bin/vmtest swap 192 2
+/bin/swapstress -m 192 -p 1
+/bin/swapstress -m 16 -p 1 -o
+/bin/swapstress -m 48 -p 1 -j 3
+sh: cat /proc/swaps
+/bin/cardmap cache
+sh: swapoff /dev/mmcblk0p2
+sh: cat /proc/swaps
+STEPS
+    ;;
+    # The costs of the disk under -icount shift=0 (1 ns of guest time = 1 instruction), one
+    # CPU, the swap phase's card and memory: a file page's major fault without read-ahead and
+    # with it, and swap-in with page-cluster 3 and 0 (swap-icount.txt's runs), then the
+    # overcommitted workload at 192 MiB. scripts/bench-disk.sh turns them into figures.
+    diskcost) cat <<'STEPS'
+sh: swapon /dev/mmcblk0p2
+/bin/cardmap ra 0
+/bin/cardmap -d /boot/data/f16m shared 256
+/bin/cardmap ra 128
+/bin/cardmap -d /boot/data/f16m shared 4096
+/bin/cardmap pc 3
+/bin/vmtest swap 128 1
+/bin/cardmap pc 0
+/bin/vmtest swap 128 1
+/bin/cardmap pc 3
+/bin/vmtest swap 192 1
+/bin/vmtest swap 64 1
+STEPS
+    ;;
+    esac
+}
+
+# What /init does on Linux before the steps of a phase with the card: load the modules
+# (modules.dep order), wait for the partitions, mount p1 at /boot as a Pi does (vfat,
+# read-only here: the image is a snapshot), and show what Linux found.
+phase_linux_setup() {
+    case $1 in
+    card|swap|diskcost) cat <<'SETUP'
+load() { local m=$1 d; grep -q "^$(echo "$m" | tr - _) " /proc/modules && return 0
+  for d in $(sed -n "s/^$m.ko://p" /lib/modules/card/modules.dep); do load "${d%.ko}"; done
+  insmod "/lib/modules/card/$m.ko"; }
+for m in bcm2835 vfat nls_cp437 nls_ascii nls_iso8859-1 nls_utf8; do load $m; done
+i=0; while [ ! -b /dev/mmcblk0p1 ] && [ $i -lt 50 ]; do sleep 0.2; i=$((i+1)); done
+mkdir -p /boot; mount -t vfat -o ro /dev/mmcblk0p1 /boot
+echo "### linux setup: modules, /proc/partitions, mount, read_ahead_kb, fault_around_bytes, page-cluster"
+dmesg | grep -E "mmc|mmcblk|sdhost|FAT|vfat" | sed 's/^\[ *[0-9.]*\] /dmesg: /'
+cat /proc/modules | cut -d' ' -f1
+cat /proc/partitions; grep /boot /proc/mounts
+cat /sys/block/mmcblk0/queue/read_ahead_kb /sys/kernel/debug/fault_around_bytes /proc/sys/vm/page-cluster
+SETUP
+    ;;
     esac
 }
 
@@ -174,12 +318,24 @@ STEPS
 phase_cmdline() {
     case $1 in
     icount) echo "console=ttyAMA0 rdinit=/init norandmaps maxcpus=1" ;;
+    swap) echo "console=ttyAMA0 rdinit=/init norandmaps mem=120M mem=8M@0x08000000" ;;
+    diskcost) echo "console=ttyAMA0 rdinit=/init norandmaps mem=120M mem=8M@0x08000000 maxcpus=1" ;;
     *) echo "console=ttyAMA0 rdinit=/init norandmaps" ;;
+    esac
+}
+# pivm's: norandmaps, and the swap phase's memory.
+phase_pivm_cmdline() {
+    case $1 in
+    swap|diskcost) echo "norandmaps mem=120M mem=8M@0x08000000" ;;
+    *) echo "norandmaps" ;;
     esac
 }
 phase_qemu_extra() {
     case $1 in
     icount) echo "-icount shift=0" ;;
+    card) echo "-drive file=$sd_img,if=sd,format=raw,snapshot=on" ;;
+    swap) echo "-drive file=$sd_swap_img,if=sd,format=raw,snapshot=on" ;;
+    diskcost) echo "-icount shift=0 -drive file=$sd_swap_img,if=sd,format=raw,snapshot=on" ;;
     *) echo "" ;;
     esac
 }
@@ -188,8 +344,18 @@ phase_qemu_extra() {
 # The second archive: busybox (its applets linked in /bin at boot) and the phase's /init.
 extras() {
     local phase=$1 root=$out/extras-$1
-    rm -rf "$root" && mkdir -p "$root/bin" "$root/sys" "$root/etc"
+    rm -rf "$root" && mkdir -p "$root/bin" "$root/sys" "$root/etc" "$root/lib/modules/card"
     cp "$linux/busybox" "$root/bin/busybox"
+    case $phase in card|swap|diskcost) cp "$linux"/modules/*.ko "$linux/modules/modules.dep" "$root/lib/modules/card/" ;; esac
+    # The swap phase's 128 MiB (64 of them CMA) cannot unpack the whole initramfs (its 16 MiB
+    # f16m and every program: "Initramfs unpacking failed: write error"), so its archive is
+    # this one alone, with the three programs it runs; pivm boots the same archive.
+    local base=$initramfs
+    if [ "$phase" = swap ] || [ "$phase" = diskcost ]; then
+        base=
+        mkdir -p "$root/proc" "$root/dev" "$root/tmp"
+        cp build/user/arm/vmtest build/user/arm/swapstress build/user/arm/cardmap "$root/bin/"
+    fi
     {
         echo '#!/bin/busybox sh'
         echo '/bin/busybox --install -s /bin'
@@ -199,8 +365,13 @@ extras() {
         # The programs get the environment pivm's console gives them, Linux's envp_init
         # (HOME=/ TERM=linux): the same strings on the stack put argv, environ and AT_RANDOM
         # at the same addresses. Every step names its programs by their paths.
-        echo 'unset PATH PWD OLDPWD SHLVL' 
+        phase_linux_setup "$phase"
+        echo 'unset PATH PWD OLDPWD SHLVL'
         phase_steps "$phase" | while IFS= read -r step; do
+            case $step in
+            pivm:*) continue ;;
+            sh:*) step="(export PATH=/bin; ${step#sh: })" ;;
+            esac
             printf 'echo %q\n' "### ${step#linux: }"
             printf '%s\n' "${step#linux: }"
         done
@@ -210,7 +381,7 @@ extras() {
     chmod 0755 "$root/init" "$root/bin/busybox"
     (cd "$root" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -n) \
         > "$out/extras-$phase.cpio.gz"
-    cat "$initramfs" "$out/extras-$phase.cpio.gz" > "$out/initrd-$phase.cpio.gz"
+    cat $base "$out/extras-$phase.cpio.gz" > "$out/initrd-$phase.cpio.gz"
 }
 
 # One boot: QEMU in the background, its console in a file, stopped when /init says it is done
@@ -260,6 +431,8 @@ boot_pivm() {
     local extra
     extra=$(phase_qemu_extra "$phase")
     phase_steps "$phase" > "$out/pivm-steps-$phase.txt"
+    local initrd=$pivm_initrd
+    case $phase in swap|diskcost) [ ! -f "$out/initrd-$phase.cpio.gz" ] || initrd=$out/initrd-$phase.cpio.gz ;; esac
     # shellcheck disable=SC2086 # $extra is a list of options
     perl -e '
         use strict; use warnings; use IPC::Open2; use IO::Handle;
@@ -290,6 +463,10 @@ boot_pivm() {
                 $buf = "pivm# ";
                 next;
             }
+            if ($step =~ /^(?:sh|pivm): (.*)/) {
+                print $to "$1\n";
+                next;
+            }
             print $to "run $step\n";
         }
         $ok = $prompt->() if $ok;
@@ -300,9 +477,12 @@ boot_pivm() {
         print STDOUT "\n=== pivm stopped: ", ($ok ? "all steps run" : "timed out or QEMU ended"), "\n";
     ' "$out/pivm-steps-$phase.txt" "$timeout" \
         qemu-system-arm -M raspi2b -display none -monitor none -serial stdio -semihosting $extra \
-        -kernel "$pivm_img" -initrd "$pivm_initrd" -append "norandmaps" > "$log" 2>&1 || true
+        -kernel "$pivm_img" -initrd "$initrd" -append "$(phase_pivm_cmdline "$phase")" > "$log" 2>&1 || true
     {
-        echo "=== compare-pivm phase $phase: $(tr -d '\r' < "$log" | grep -m1 '^pivm version') $pivm_img norandmaps"
+        echo "=== compare-pivm phase $phase: $(tr -d '\r' < "$log" | grep -m1 '^pivm version') $pivm_img $(phase_pivm_cmdline "$phase")"
+        # What pivm found on the card at boot (the driver's lines), as Linux's setup shows its own.
+        tr -d '\r' < "$log" | sed '/^pivm# /q' | grep -v '^pivm# ' |
+            grep -E '^(mmc|mmcblk|swap|FAT|fat|vfat|Initramfs|mem=)|mmcblk0' | sed 's/^/boot: /' || true
         tr -d '\r' < "$log" | sed -n '/^pivm# /,$p' | sed '/^=== pivm stopped/q'
     } > "$out/pivm-$phase.txt"
     grep -q '^=== pivm stopped: all steps run' "$out/pivm-$phase.txt" ||
@@ -325,6 +505,9 @@ reference_for() {
     layout) echo "$samples/layout.txt" ;;
     hostile) echo "$samples/layout.txt" ;;
     icount) echo "$samples/icount.txt" ;;
+    card) echo "tests/reference/linux-6.1-card.txt" ;;
+    swap) echo "$samples/swap.txt" ;;
+    diskcost) echo "$samples/swap-icount.txt" ;;
     esac
 }
 for phase in $phases; do

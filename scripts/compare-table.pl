@@ -35,6 +35,9 @@ sub parse {
     my %name_seen;
     my $prog = '';   # the vmtest of the command being run: /bin/vmtest, /mnt/vmtest (SD card)
     my $cmd = '';    # the command being run, as typed
+    my $ctx = '';    # cardmap/swapstress rows: the command, shortened, with the knobs set before it
+    my %knob = (ra => 128, fa => 65536, pc => 3);   # read_ahead_kb, fault_around_bytes, page-cluster asked for
+    my $swap_ctx = '';   # vmtest swap's rows: "swap M=192"
     my $put = sub {
         my ($key, $value) = @_;
         my $n = ++$seen{$key};
@@ -50,6 +53,15 @@ sub parse {
             $cmd = $2;
             $prog = $line =~ m{(/\S+/vmtest)\b} ? "$1 " : '';
             $in_layout = 0;
+            $swap_ctx = '';
+            # The knobs a cardmap step sets hold for the steps after it; the rows say so.
+            $knob{$1} = $2 if $cmd =~ m{^\S*cardmap (ra|fa|pc) (\d+)\s*$};
+            # Paths are dropped (the card phase reads one file, /boot/data/f16m).
+            $ctx = join ' ', grep { !m{^/} || m{^/bin/} } split ' ', $cmd;
+            $ctx =~ s{/bin/}{}g;
+            $ctx = "[fault_around $knob{fa}] $ctx" if $knob{fa} != 65536;
+            $ctx = "[read_ahead_kb $knob{ra}] $ctx" if $knob{ra} != 128;
+            $ctx = "[page-cluster $knob{pc}] $ctx" if $knob{pc} != 3;
             next;
         }
         # A shell's (and pivm's console's) word for a program a signal killed.
@@ -98,8 +110,89 @@ sub parse {
             $smaps_ctx = '';
         }
 
+        # cardmap (tests/user/cardmap.c): vmtest's file format plus "STEP io +reads/+sectors" and
+        # the pattern check; rows named by the command that printed them.
+        if ($cmd =~ /cardmap/ && $line =~ /^(file|read) (\S+) (N=\d+|chunk=\d+)(?: \S+)?: (.*)$/) {
+            my ($what, $rest) = ($3, $4);
+            if ($rest =~ /^(cannot open|mmap failed|read at \d+): (.*)$/) {
+                # On the row of the step that would have read the file.
+                $put->("$ctx | $what " . ($what =~ /^chunk/ ? 'read' : 'first-read'), $2);
+                next;
+            }
+            $rest =~ s/\(\d+ ns\)//g;
+            for my $seg (split /\s{2,}/, $rest) {
+                if ($seg =~ /^\s*(.*\S)\s+(\+\d+\/\+\d+)\s*$/) {
+                    my ($label, $delta) = ($1, $2);
+                    # The card's reads: only where the cache was cold (the others are +0/+0).
+                    next if $label =~ /^(mmap|re-read|remap\+read) io$/;
+                    $label =~ s/ io$/ io reads\/sectors/;
+                    $put->("$ctx | $what $label", $delta);
+                } elsif ($seg =~ /^(sum|bytes)=(\d+)$/) {
+                    $put->("$ctx | $what $1", $2);
+                } elsif ($seg =~ /^pattern (\w+)$/) {
+                    $put->("$ctx | $what pattern", $1);
+                }
+            }
+            next;
+        }
+        if ($cmd =~ /cardmap/ && $line =~ /^  (Buffers|Cached|SwapCached|Active\(file\)|Inactive\(file\)):\s+(\d+ kB)/) {
+            $put->("$ctx | $1", $2);
+            next;
+        }
+        if ($cmd =~ /cardmap/ && $line =~ /^  mmcblk0 reads=(-?\d+) sectors=(-?\d+)/) {
+            $put->("$ctx | mmcblk0 reads/sectors", "$1/$2");
+            next;
+        }
+        if ($cmd =~ /cardmap/ && $line =~ /^cardmap: (\S+): (.*)$/) {
+            $put->("$ctx | $1", $2);
+            next;
+        }
+        # swapstress (tests/user/swapstress.c): each phase's faults and swap traffic.
+        if ($line =~ /^swapstress M=\d+( \[\d+\])? (write pass|pageout|re-read pass \d+): minflt \+(\d+) majflt \+(\d+)(?: bad=(\d+))? \| pswpin (\S+) pswpout (\S+)/) {
+            my $p = "$ctx |" . ($1 // '') . " $2";
+            $put->("$p minflt/majflt", "+$3/+$4");
+            $put->("$p bad words", $5) if defined $5;
+            $put->("$p pswpin", $6);
+            $put->("$p pswpout", $7);
+            next;
+        }
+        if ($line =~ /^swapstress M=\d+( \[\d+\])?\s+(SwapCached|SwapFree|VmSwap|VmRSS):\s+(\d+ kB)/) {
+            $put->("$ctx |" . ($1 // '') . " $2", $3);
+            next;
+        }
+        if ($line =~ /^swapstress M=\d+( \[\d+\])? (ok|FAIL)\b/) {
+            $put->("$ctx |" . ($1 // '') . " result", $2);
+            next;
+        }
+        if ($line =~ /^swapstress: (\d+) instances, (\d+) failed/) {
+            $put->("$ctx | instances failed", "$2 of $1");
+            next;
+        }
+        # vmtest swap (the reference's swap.txt): each pass's faults and vmstat deltas.
+        if ($line =~ /^SWAP test: (\d+) MiB/) {
+            $swap_ctx = "vmtest swap $1 MiB";
+            $swap_ctx = "[page-cluster $knob{pc}] $swap_ctx" if $knob{pc} != 3;
+            next;
+        }
+        if ($swap_ctx && $line =~ /^  (write pass|re-read pass \d+): .*minflt \+(\d+) majflt \+(\d+)(?: bad=(\d+))? \| vmstat pswpin \+(\d+) pswpout \+(\d+)/) {
+            $put->("$swap_ctx | $1 minflt/majflt", "+$2/+$3");
+            $put->("$swap_ctx | $1 bad", $4) if defined $4;
+            $put->("$swap_ctx | $1 pswpin", "+$5");
+            $put->("$swap_ctx | $1 pswpout", "+$6");
+            next;
+        }
+        if ($swap_ctx && $line =~ /^  (SwapCached|SwapFree|VmSwap|Swap):\s+(\d+ kB)/) {
+            $put->("$swap_ctx | $1", $2);
+            next;
+        }
+        # /proc/swaps: "Filename Type Size Used Priority" rows, spacing as printed.
+        if ($line =~ /^(\/dev\/\S+|\/\S+)\s+(partition|file)\t+(\d+)\t+(\d+)\t+(-?\d+)$/) {
+            $put->("/proc/swaps | $1", "$2 $3 $4 $5");
+            next;
+        }
+
         # vmtest's steps: "NAME: step +a/+b  step +a/+b ... sum=N".
-        if ($line =~ /^(anon|anon-readfirst|malloc|stack|file) / && $line =~ /\+\d+\/\+\d+/) {
+        if ($line =~ /^(anon|anon-readfirst|malloc|stack|file) / && $line =~ /\+\d+\/\+\d+/ && $cmd !~ /cardmap/) {
             my $i = index($line, ': ');
             next if $i < 0;
             my ($name, $rest) = (substr($line, 0, $i), substr($line, $i + 2));
@@ -280,7 +373,7 @@ for my $i (0 .. 2) {
 
 my $w = 24;
 for (@order) { $w = length if length > $w }
-$w = 72 if $w > 72;
+$w = 80 if $w > 80;
 print "$title\n" if $title;
 printf "%-${w}s %14s %14s %14s  %s\n", 'step', @names, '';
 my ($differ_lr, $differ_pl, $differ_pr, $both_lr) = (0, 0, 0, 0);

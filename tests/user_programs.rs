@@ -21,9 +21,24 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 /// Every program `make user` builds.
-const PROGRAMS: [&str; 15] = [
-    "tiny", "vmtest", "segv", "crash", "efault", "forkbomb", "membomb", "mapmax", "procself",
-    "syscalls", "spin", "forkwait", "jobctl", "files", "vmbench",
+const PROGRAMS: [&str; 17] = [
+    "tiny",
+    "vmtest",
+    "segv",
+    "crash",
+    "efault",
+    "forkbomb",
+    "membomb",
+    "mapmax",
+    "procself",
+    "syscalls",
+    "spin",
+    "forkwait",
+    "jobctl",
+    "files",
+    "vmbench",
+    "cardmap",
+    "swapstress",
 ];
 /// Upper bound for one program run (they take milliseconds; a loaded machine gets room).
 const RUN_LIMIT: Duration = Duration::from_secs(60);
@@ -549,6 +564,77 @@ fn efault_for_every_bad_pointer_qemu_user_checks() {
     assert!(checked >= 20, "{}", run.out);
     let summary = run.line("efault: 28 checks, ");
     assert!(summary.ends_with(" failed"), "{summary}");
+}
+
+// ---- cardmap and swapstress (the card and swap phases of compare-linux) -----------------------
+
+/// The rows compare-table.pl reads from a cardmap line: "STEP +a/+b" deltas, "STEP io ..." (no
+/// /proc/diskstats mmcblk0 line on the host: "io -"), the sum and the pattern verdict.
+#[test]
+fn cardmap_maps_and_reads_the_pattern_file() {
+    let path = data_file();
+    let f = path.to_str().unwrap();
+    let expected = |n: u64| 3 * (0..n).map(|i| i % 256).sum::<u64>();
+    let run = run("cardmap", &[f, "shared", "1", "16", "256", "4096", "private", "write", "16"]);
+    run.expect_exit(0);
+    for (n, kind, first) in [
+        (1, "MAP_SHARED", "first-read"),
+        (16, "MAP_SHARED", "first-read"),
+        (256, "MAP_SHARED", "first-read"),
+        (4096, "MAP_SHARED", "first-read"),
+        (16, "MAP_PRIVATE", "first-write"),
+    ] {
+        let name = format!("file {f} N={n} {kind}");
+        let line = strip_notes(run.line(&name));
+        let rest = line.strip_prefix(&format!("{name}: ")).unwrap();
+        let segs: Vec<&str> = rest.split("  ").map(str::trim).collect();
+        for (i, step) in ["mmap", first, "re-read", "remap+read"].iter().enumerate() {
+            let (label, delta) = segs[2 * i].rsplit_once(' ').unwrap();
+            assert_eq!(label, *step, "{line}");
+            assert!(is_delta(delta), "{line}");
+            assert_eq!(segs[2 * i + 1], format!("{step} io -"), "{line}");
+        }
+        // The write pass writes each page's own byte back, and is not counted in the sum.
+        let sum = if first == "first-write" { expected(n) / 3 * 2 } else { expected(n) };
+        assert_eq!(segs[8], format!("sum={sum}"), "{line}");
+        assert_eq!(segs[9], "pattern ok", "{line}");
+    }
+    let run = crate::run("cardmap", &["read", f, "4096", "65536"]);
+    run.expect_exit(0);
+    for chunk in ["4096", "65536"] {
+        let line = strip_notes(run.line(&format!("read {f} chunk={chunk}: read +")));
+        assert!(line.ends_with("bytes=16777216  pattern ok"), "{line}");
+    }
+    // A file without the pattern (the program itself) and one too short are errors.
+    let me = program("vmtest");
+    let run = crate::run("cardmap", &[me.to_str().unwrap(), "1", "4096"]);
+    run.expect_exit(1).has("N=1 MAP_SHARED: mmap").has("pattern BAD");
+    run.has("N=4096 MAP_SHARED: the file has only ");
+    crate::run("cardmap", &["/nonexistent", "1"])
+        .expect_exit(1)
+        .has("file /nonexistent N=1 MAP_SHARED: cannot open: No such file or directory");
+    crate::run("cardmap", &[f, "0"]).expect_exit(2);
+}
+
+/// swapstress checks every word it wrote, alone and as three processes at once; without swap
+/// on the host's side of qemu-user nothing goes out, but the pattern and the rows are the same.
+#[test]
+fn swapstress_reads_back_every_word() {
+    let run = run("swapstress", &["-m", "4", "-p", "2"]);
+    run.expect_exit(0).has("swapstress M=4 ok: every word of 1024 pages right in 2 passes");
+    for phase in ["write pass", "re-read pass 1", "re-read pass 2"] {
+        let line = run.line(&format!("swapstress M=4 {phase}: minflt +"));
+        assert!(line.contains(" | pswpin +") && line.contains(" pswpout +"), "{line}");
+    }
+    assert!(run.line("swapstress M=4 re-read pass 2:").contains(" bad=0 |"));
+    let run = crate::run("swapstress", &["-m", "2", "-j", "3", "-o"]);
+    run.expect_exit(0).has("swapstress: 3 instances, 0 failed");
+    for j in 1..=3 {
+        run.has(&format!("swapstress M=2 [{j}] ok: every word of 512 pages right in 1 passes"));
+        run.line(&format!("swapstress M=2 [{j}] pageout: minflt +"));
+    }
+    crate::run("swapstress", &["-m", "0"]).expect_exit(2);
+    crate::run("swapstress", &["-j", "17"]).expect_exit(2);
 }
 
 #[test]

@@ -18,7 +18,7 @@ USER_CFLAGS        := -std=c99 -O2 -Wall -Wextra -Werror
 # tiny has no C library at all: its own _start and system calls.
 USER_TINY_CFLAGS   := $(USER_CFLAGS) -nostdlib -ffreestanding -fno-stack-protector
 # Programs linked with static glibc and the shared helpers; vmtest and segv add the probe table.
-USER_GLIBC_PROGS   := vmtest segv crash efault forkbomb membomb mapmax procself syscalls spin touch forkwait jobctl files vmbench
+USER_GLIBC_PROGS   := vmtest segv crash efault forkbomb membomb mapmax procself syscalls spin touch forkwait jobctl files vmbench cardmap swapstress
 USER_PROGS         := tiny $(USER_GLIBC_PROGS)
 USER_BINS          := $(addprefix $(USER_OUT)/,$(USER_PROGS))
 USER_HEADERS       := $(wildcard $(USER_SRC)/*.h)
@@ -73,6 +73,9 @@ $(INITRAMFS): $(USER_BINS) $(USER_DATA_FILES)
 # initramfs: the programs' output in build/compare/, and one table next to the reference. pivm
 # is the 3G build (the reference's split) unless VMSPLIT= is given.
 COMPARE_SPLIT      := $(if $(filter file,$(origin VMSPLIT)),3G,$(VMSPLIT))
+# The card and swap phases attach build/sd.img and build/sd-512M.img (make sd-image).
 compare-linux: setup initramfs
 	$(MAKE) --no-print-directory kernel VMSPLIT=$(COMPARE_SPLIT) MAX_ORDER= FEATURES=
+	$(MAKE) --no-print-directory sd-image VMSPLIT=$(COMPARE_SPLIT) MAX_ORDER= FEATURES=
+	$(MAKE) --no-print-directory sd-image VMSPLIT=$(COMPARE_SPLIT) MAX_ORDER= FEATURES= SD_SIZE=512M
 	VMSPLIT=$(COMPARE_SPLIT) bash scripts/compare-linux.sh

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# bench-disk.sh - what the disk costs, Linux 6.1 next to pivm on the same board and card, in
+# instructions: compare-linux.sh's diskcost phase boots both kernels under `-icount shift=0`
+# (one guest instruction per ns of guest time; Linux with maxcpus=1, four CPUs livelock it
+# under -icount) with build/sd-512M.img and `mem=120M mem=8M@0x08000000`, runs the steps, and
+# this script turns the transcripts into figures:
+#   - a file page's major fault from the card without read-ahead (read_ahead_kb 0, 256 pages
+#     of /boot/data/f16m after drop_caches): the first-read step's ns / its major faults;
+#   - the same file with read-ahead (128 KiB, 4096 pages): ns per major fault and per page;
+#   - swap-in with page-cluster 3 and 0 (vmtest swap 128 1, swap-icount.txt's runs): the
+#     re-read pass's ns per major fault and per page, and pages per second swapped in;
+#   - swap-out: the write pass's pswpout per second of guest time;
+#   - the overcommitted pattern workload's total guest time (write pass + re-read pass) at
+#     64, 128 and 192 MiB, and the pages it wrote to swap.
+# The reference column is shared/samples/linux-6.1-raspi2b-user/swap-icount.txt (Linux 6.1.192,
+# the same runs at 128 MiB). pivm's column says "not yet" where pivm printed no figure (no
+# /boot or no swap yet): a missing feature is never given a number.
+#
+# Environment: as compare-linux.sh (VMSPLIT, SKIP_LINUX=1 keeps build/compare/linux-diskcost.txt,
+# TIMEOUT); NO_RUN=1 only prints the figures of the transcripts already in build/compare.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=build/compare
+samples=${SAMPLES:-../shared/samples/linux-6.1-raspi2b-user}
+if [ -z "${NO_RUN:-}" ]; then
+    bash scripts/compare-linux.sh diskcost > "$out/diskcost-table.txt"
+    echo "bench-disk: the step-by-step table is in $out/diskcost-table.txt"
+fi
+
+perl -e '
+use strict; use warnings;
+# Figures of one transcript: name -> value (instructions, or pages per second, or pages).
+sub figures {
+    my ($path) = @_;
+    my %f;
+    open(my $fh, "<", $path) or return undef;
+    my ($ra, $pc, $mib, $cmd) = (128, 3, 0, "");
+    my %w;   # the last write pass of the current vmtest swap
+    while (my $l = <$fh>) {
+        $l =~ s/\r//g;
+        if ($l =~ /^(?:### |\/ # |pivm# )(?:run )?(.*)$/) {
+            $cmd = $1;
+            # swap-icount.txt goes on (swapoff) with zram as the swap device: not the card, not counted.
+            last if $cmd =~ /swapoff|zram/;
+            $ra = $1 if $cmd =~ /cardmap ra (\d+)/ || $cmd =~ /echo (\d+) > \S*read_ahead_kb/;
+            $pc = $1 if $cmd =~ /cardmap pc (\d+)/ || $cmd =~ /echo (\d+) > \S*page-cluster/;
+            next;
+        }
+        if ($l =~ /^file \S+ N=(\d+) MAP_SHARED: .*first-read \+(\d+)\/\+(\d+) \((\d+) ns\)/ && $3 > 0) {
+            my ($n, $min, $maj, $ns) = ($1, $2, $3, $4);
+            if ($ra == 0) {
+                $f{"file page major fault, no read-ahead: instructions per fault"} = int($ns / $maj);
+            } else {
+                $f{"file, read-ahead ${ra} KiB, N=$n: instructions per major fault"} = int($ns / $maj);
+                $f{"file, read-ahead ${ra} KiB, N=$n: instructions per page"} = int($ns / $n);
+                $f{"file, read-ahead ${ra} KiB, N=$n: major faults"} = $maj;
+            }
+            next;
+        }
+        if ($l =~ /^SWAP test: (\d+) MiB/) { $mib = $1; %w = (); next; }
+        if ($l =~ /^\s+write pass: (\d+) ns .*pswpout \+(\d+)/) {
+            %w = (ns => $1, out => $2);
+            $f{"swap-out, ${mib} MiB, page-cluster $pc: pages per second (guest time)"} = $1 ? int($2 * 1e9 / $1) : 0 if $2 > 0;
+            next;
+        }
+        if ($l =~ /^\s+re-read pass 1: (\d+) ns \((\d+) ns\/page\) minflt \+(\d+) majflt \+(\d+) bad=(\d+) \| vmstat pswpin \+(\d+) pswpout \+(\d+).*\| (\d+) ns per major fault/) {
+            my ($ns, $perpage, $min, $maj, $bad, $in, $out, $permaj) = ($1, $2, $3, $4, $5, $6, $7, $8);
+            my $k = "${mib} MiB, page-cluster $pc";
+            if ($maj > 0) {
+                $f{"swap-in, $k: instructions per major fault"} = $permaj;
+                $f{"swap-in, $k: instructions per page re-read"} = $perpage;
+                $f{"swap-in, $k: pages per second (guest time)"} = int($in * 1e9 / $ns) if $ns;
+            }
+            $f{"workload, $k: total guest time (write + re-read), ms"} = sprintf("%.1f", (($w{ns} // 0) + $ns) / 1e6);
+            $f{"workload, $k: pages written to swap"} = ($w{out} // 0) + $out;
+            $f{"workload, $k: wrong words"} = $bad;
+            next;
+        }
+    }
+    return \%f;
+}
+my @cols = map { figures($_) } @ARGV;
+my %all; for my $c (grep { defined } @cols) { $all{$_} = 1 for keys %$c }
+my @names = ("reference", "linux", "pivm");
+printf "%-72s %12s %12s %12s\n", "figure (instructions under -icount shift=0)", @names;
+for my $k (sort keys %all) {
+    my @v = map {
+        my $c = $cols[$_];
+        !defined $c ? "-" : exists $c->{$k} ? $c->{$k} : $_ == 2 ? "not yet" : "-"
+    } 0 .. 2;
+    printf "%-72s %12s %12s %12s\n", $k, @v;
+}
+for my $i (0 .. 2) { print "$names[$i]: $ARGV[$i] does not exist\n" unless defined $cols[$i] }
+' "$samples/swap-icount.txt" "$out/linux-diskcost.txt" "$out/pivm-diskcost.txt"
