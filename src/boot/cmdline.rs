@@ -7,11 +7,12 @@
 //! [`Escaped`] (control bytes and invalid UTF-8 as `\xNN`).
 use core::fmt;
 
-use crate::sizes::SZ_16M;
+use crate::sizes::{SZ_16M, SZ_4K};
 
-/// Smallest `mem=` pivm accepts: below this the kernel image, its tables and the
-/// allocators' metadata would not fit.
-pub const MEM_MIN: u64 = SZ_16M;
+/// Smallest `mem=` bank: one page (`arm_add_memory` drops a bank that rounds down to
+/// nothing). A bank smaller than the kernel needs is fine: the layout keeps the kernel's own
+/// first 16 MiB whatever `mem=` says.
+pub const MEM_MIN: u64 = SZ_4K;
 /// Bytes a `pivm.profile=` / `pivm.run=` name may hold.
 pub const NAME_MAX: usize = 32;
 /// Bytes of a rejected value quoted back in a warning (longer values end in `...`).
@@ -486,7 +487,7 @@ impl fmt::Display for CmdlineWarning<'_> {
                 write!(f, "{key}: expected {key}={expected}, ignored")
             }
             Self::MemTooSmall { value } => {
-                write!(f, "mem={value}: too small (minimum {}MiB), ignored", MEM_MIN >> 20)
+                write!(f, "mem={value}: too small (minimum {}KiB), ignored", MEM_MIN >> 10)
             }
             Self::TooManyMem { value } => {
                 write!(f, "mem={value}: more than {MAX_MEM_PARAMS} mem= banks, ignored")
@@ -956,7 +957,7 @@ mod tests {
     #[test]
     fn bad_values_are_reported_and_ignored() {
         let (p, d) = parse_str(
-            "vmalloc=garbage vmalloc=12Q mem=0 mem=1M mem=16M@ mem=x pivm.lazy_vfree=lots",
+            "vmalloc=garbage vmalloc=12Q mem=0 mem=4095 mem=16M@ mem=x pivm.lazy_vfree=lots",
         );
         assert_eq!(p, BootParams::default());
         assert_eq!(
@@ -964,8 +965,8 @@ mod tests {
             [
                 "vmalloc=garbage: invalid size, ignored",
                 "vmalloc=12Q: invalid size, ignored",
-                "mem=0: too small (minimum 16MiB), ignored",
-                "mem=1M: too small (minimum 16MiB), ignored",
+                "mem=0: too small (minimum 4KiB), ignored",
+                "mem=4095: too small (minimum 4KiB), ignored",
                 "mem=16M@: invalid size, ignored",
                 "mem=x: invalid size, ignored",
                 "pivm.lazy_vfree=lots: invalid size, ignored",
