@@ -7,6 +7,7 @@
 //! maintenance by ASID, and the hook `ret_to_user` calls before it leaves the kernel
 //! (`do_work_pending`: rescheduling and fatal signals).
 use core::arch::{asm, global_asm};
+use core::sync::atomic::{AtomicU32, Ordering};
 
 use spin::Once;
 
@@ -489,6 +490,24 @@ pub fn set_work_handler(f: WorkHandler) {
     WORK.call_once(|| f);
 }
 
+/// `ret_to_user` calls `do_work_pending` only while this word is nonzero (Linux's test of the
+/// thread flags against `_TIF_WORK_MASK`): the process code sets it whenever there may be
+/// work on the way out and clears it, with interrupts masked, once `do_work_pending` found
+/// none.
+#[export_name = "user_work_hint"]
+static USER_WORK_HINT: AtomicU32 = AtomicU32::new(1);
+
+/// There may be work for `do_work_pending` before the next return to user space.
+#[inline(always)]
+pub fn set_user_work_hint() {
+    USER_WORK_HINT.store(1, Ordering::Relaxed);
+}
+
+/// `do_work_pending` found no work; interrupts masked (nothing can set the hint meanwhile).
+pub fn clear_user_work_hint() {
+    USER_WORK_HINT.store(0, Ordering::Relaxed);
+}
+
 /// `do_work_pending`, from `ret_to_user` with the user `pt_regs` at sp.
 #[no_mangle]
 extern "C" fn do_work_pending(regs: *mut PtRegs) {
@@ -517,7 +536,6 @@ static RENDER_STACK_BUSY: core::sync::atomic::AtomicBool =
 /// further up). Interrupts must be masked (as in every system call), so nothing else runs
 /// on it meanwhile; the entry code's overflow check is moved to it for the duration.
 pub fn call_on_render_stack(f: &mut dyn FnMut()) {
-    use core::sync::atomic::Ordering;
     if RENDER_STACK_BUSY.swap(true, Ordering::Acquire) {
         f();
         return;
