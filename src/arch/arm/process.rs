@@ -386,11 +386,27 @@ pub fn user_pmd_span(pgd: u64, va: usize, end: usize) -> (usize, bool) {
 
 /// `zap_pte_range` for a process: clears every user PTE in `[start, end)` and calls `f` with
 /// each address and old PTE afterwards (outside the table lock: `f` frees pages). A range
-/// without a table costs one first-level read per MiB; one with a table one lookup per 16
+/// without a table costs one first-level read per MiB; one with a table one lookup per 64
 /// pages and a load per page. The caller flushes the TLB.
-pub fn zap_user_ptes(pgd: u64, start: usize, end: usize, mut f: impl FnMut(usize, LinuxPte)) {
-    // Pages cleared per table lock: small, so a one-page VMA does not pay for a large buffer.
-    const BATCH: usize = 16;
+pub fn zap_user_ptes(pgd: u64, start: usize, end: usize, f: impl FnMut(usize, LinuxPte)) {
+    if end.saturating_sub(start) <= SMALL_BATCH * PAGE_BYTES {
+        zap_user_ptes_by::<SMALL_BATCH>(pgd, start, end, f)
+    } else {
+        zap_user_ptes_by::<LARGE_BATCH>(pgd, start, end, f)
+    }
+}
+
+/// PTEs handled per table lock: a small range (a one-page VMA) does not pay for zeroing a
+/// large buffer, a large one takes the lock and looks the table up once per quarter table.
+const SMALL_BATCH: usize = 16;
+const LARGE_BATCH: usize = 64;
+
+fn zap_user_ptes_by<const BATCH: usize>(
+    pgd: u64,
+    start: usize,
+    end: usize,
+    mut f: impl FnMut(usize, LinuxPte),
+) {
     let mut old = [0u32; BATCH];
     let mut va = start & !(PAGE_BYTES - 1);
     let end = end.min(TASK_SIZE);
@@ -417,9 +433,20 @@ pub fn zap_user_ptes(pgd: u64, start: usize, end: usize, mut f: impl FnMut(usize
 
 /// Calls `f` for every present user PTE in `[start, end)` of the table at `pgd`, skipping
 /// first-level entries without a table (a huge untouched mapping costs one read per MiB).
-pub fn for_each_user_pte(pgd: u64, start: usize, end: usize, mut f: impl FnMut(usize, UserPte)) {
-    // Pages read per table lock (as zap_user_ptes).
-    const BATCH: usize = 16;
+pub fn for_each_user_pte(pgd: u64, start: usize, end: usize, f: impl FnMut(usize, UserPte)) {
+    if end.saturating_sub(start) <= SMALL_BATCH * PAGE_BYTES {
+        for_each_user_pte_by::<SMALL_BATCH>(pgd, start, end, f)
+    } else {
+        for_each_user_pte_by::<LARGE_BATCH>(pgd, start, end, f)
+    }
+}
+
+fn for_each_user_pte_by<const BATCH: usize>(
+    pgd: u64,
+    start: usize,
+    end: usize,
+    mut f: impl FnMut(usize, UserPte),
+) {
     let mut ptes = [0u32; BATCH];
     let mut va = start & !(PAGE_BYTES - 1);
     let end = end.min(TASK_SIZE);
