@@ -237,10 +237,46 @@ const fn page_offset_of(x: u32) -> u32 {
     x & (PAGE_SIZE as u32 - 1)
 }
 
+/// What the loader reads of an executable: its first bytes and its size. As Linux's
+/// `load_elf_binary` reads only the header (`bprm->buf`) and the program headers
+/// (`load_elf_phdrs`) and maps the rest, `head` needs only those: the caller reads the first
+/// page and, if [`phdrs_end`] lies beyond it but inside the file, that much.
+#[derive(Clone, Copy, Debug)]
+pub struct ElfFile<'a> {
+    /// The file from offset 0 (all of it, or at least its headers).
+    pub head: &'a [u8],
+    /// The file's size in bytes (what the segments must lie within).
+    pub size: u64,
+}
+
+impl<'a> ElfFile<'a> {
+    /// A file held whole in memory.
+    pub fn whole(file: &'a [u8]) -> Self {
+        ElfFile { head: file, size: file.len() as u64 }
+    }
+}
+
+/// Where the program-header table of the file starting with `head` ends (`e_phoff` +
+/// `e_phentsize * e_phnum`), if `head` holds an ELF header: how much of the file the loader
+/// must see.
+pub fn phdrs_end(head: &[u8]) -> Option<u64> {
+    if head.len() < EHDR_SIZE || head[..4] != ELFMAG {
+        return None;
+    }
+    let table = u64::from(u16_at(head, 42)) * u64::from(u16_at(head, 44));
+    Some(u64::from(u32_at(head, 28)) + table)
+}
+
 /// Parse and check `file` as `load_elf_binary()` does before it maps anything, for a
 /// process whose `TASK_SIZE` is `task_size`. Linux leaves some of these checks to the
 /// mapping (or to a later fault): pivm makes all of them here so nothing is half done.
 pub fn parse(file: &[u8], task_size: usize) -> Result<ElfExecutable, ElfError> {
+    parse_file(ElfFile::whole(file), task_size)
+}
+
+/// [`parse`] of a file of which the loader read only the first bytes ([`ElfFile`]).
+pub fn parse_file(f: ElfFile<'_>, task_size: usize) -> Result<ElfExecutable, ElfError> {
+    let file = f.head;
     if file.len() < EHDR_SIZE {
         return Err(if file.len() >= 4 && file[..4] != ELFMAG {
             ElfError::BadMagic
@@ -335,7 +371,7 @@ pub fn parse(file: &[u8], task_size: usize) -> Result<ElfExecutable, ElfError> {
                     });
                 }
                 let end = (p.p_offset as usize).checked_add(p.p_filesz as usize);
-                if end.is_none_or(|e| e > file.len()) {
+                if end.is_none_or(|e| e as u64 > f.size) {
                     return Err(ElfError::SegmentOutsideFile {
                         offset: p.p_offset,
                         filesz: p.p_filesz,
@@ -454,11 +490,11 @@ fn randomize_page(start: usize, range: usize, random: &mut dyn RandomSource) -> 
 /// the stack set up, the segments mapped, the sigpage and vDSO installed and the initial stack
 /// built. `mm` must be empty.
 pub fn load_elf_binary(
-    file: &[u8],
+    file: ElfFile<'_>,
     params: ExecParams<'_>,
     mm: &mut MmStruct,
 ) -> Result<LoadedElf, ElfError> {
-    let elf = parse(file, mm.task_size)?;
+    let elf = parse_file(file, mm.task_size)?;
     for s in params.argv.iter().chain(params.envp) {
         if s.len() >= MAX_ARG_STRLEN || s.contains(&0) {
             return Err(ElfError::BadArgument);
@@ -840,7 +876,7 @@ mod tests {
         let mut mm = MmStruct::new(crate::arch::memory::arch_mm(page_offset), Rlimits::DEFAULT);
         let argv: [&[u8]; 1] = [b"/bin/tiny"];
         let r = load_elf_binary(
-            file,
+            ElfFile::whole(file),
             ExecParams {
                 filename: "/bin/tiny",
                 argv: &argv,
@@ -1000,7 +1036,7 @@ mod tests {
         );
         let argv: [&[u8]; 1] = [b"/bin/tiny"];
         load_elf_binary(
-            TINY,
+            ElfFile::whole(TINY),
             ExecParams {
                 filename: "/bin/tiny",
                 argv: &argv,
@@ -1134,6 +1170,28 @@ mod tests {
     }
 
     #[test]
+    fn the_headers_alone_parse_as_the_whole_file() {
+        const TS: usize = 0xbf00_0000;
+        let file = synth(ET_EXEC, &[text(0x10000, 0x3000)], 0x3000);
+        let end = phdrs_end(&file).unwrap();
+        assert_eq!(end, (EHDR_SIZE + PHDR_SIZE) as u64);
+        let head = ElfFile { head: &file[..end as usize], size: file.len() as u64 };
+        assert_eq!(parse_file(head, TS), parse(&file, TS));
+        assert!(parse_file(head, TS).is_ok());
+        // The segments are checked against the file's size, not against what was read.
+        let short = ElfFile { head: &file[..end as usize], size: 0x2fff };
+        assert_eq!(
+            parse_file(short, TS),
+            Err(ElfError::SegmentOutsideFile { offset: 0, filesz: 0x3000 })
+        );
+        // A head without the program headers: they are outside what the loader saw.
+        let cut = ElfFile { head: &file[..EHDR_SIZE], size: file.len() as u64 };
+        assert_eq!(parse_file(cut, TS), Err(ElfError::PhdrsOutsideFile));
+        assert_eq!(phdrs_end(b"#!/bin/sh\n"), None);
+        assert_eq!(phdrs_end(&file[..40]), None);
+    }
+
+    #[test]
     fn every_malformed_header_has_its_error() {
         const TS: usize = 0xbf00_0000;
         let ok = synth(ET_EXEC, &[text(0x10000, 0x100)], 0x100);
@@ -1221,7 +1279,7 @@ mod tests {
         let mut mm = MmStruct::new(crate::arch::memory::arch_mm(0xC000_0000), Rlimits::DEFAULT);
         let argv: [&[u8]; 1] = [b"a\0b"];
         let r = load_elf_binary(
-            TINY,
+            ElfFile::whole(TINY),
             ExecParams {
                 filename: "/bin/tiny",
                 argv: &argv,

@@ -265,41 +265,50 @@ common_invalid:
     mov     r0, sp
     b       bad_mode
 
-    @ System calls. From the kernel only semihosting issues SVC (when QEMU provides no
-    @ semihosting, it arrives here): return at once. From user space: a pt_regs frame,
-    @ interrupts on, the system call, and back through ret_to_user.
+    @ System calls. From user space: a pt_regs frame, the system call (interrupts stay
+    @ masked: the handler runs masked anyway, see syscall::handle) and back through
+    @ ret_to_user. From the kernel only semihosting issues SVC (when QEMU provides no
+    @ semihosting, it arrives here): the registers come back and it returns at once.
     .align  5
 __vector_swi:
-    str     ip, [sp, #-8]!
-    mrs     ip, spsr
-    tst     ip, #0x0f
-    ldr     ip, [sp], #8
-    movsne  pc, lr
     sub     sp, sp, #{pt_regs}
     stmia   sp, {{r0 - r12}}
+    mrs     r9, spsr
+    tst     r9, #0x0f                       @ from the kernel?
+    bne     __swi_from_kernel
     add     r8, sp, #{s_pc}
     stmdb   r8, {{sp, lr}}^
-    mrs     r9, spsr
     str     lr, [sp, #{s_pc}]
     str     r9, [sp, #{s_psr}]
     str     r0, [sp, #{s_old_r0}]
     mov     r1, #{dacr_disable}
     mcr     p15, 0, r1, c3, c0, 0
     isb
-    cpsie   i
+    ldr     r1, =syscall_handler
+    ldr     r1, [r1]
     mov     r0, sp
-    bl      do_syscall
-    b       ret_to_user
+    blx     r1                              @ the system call (fault::set_syscall_handler)
+    b       ret_fast_syscall
+__swi_from_kernel:
+    ldmia   sp, {{r0 - r12}}
+    add     sp, sp, #{pt_regs}
+    movs    pc, lr
 
     @ Back to user space from the pt_regs at sp (the task's kernel stack top): interrupts
-    @ masked, the user domain accessible again (uaccess_enable), the user registers.
+    @ masked, do_work_pending if the work hint says there may be work (Linux's test of
+    @ TIF_WORK_MASK in ret_fast_syscall), the user domain accessible again
+    @ (uaccess_enable), the user registers.
     .global ret_to_user, ret_from_exception
 ret_from_exception:
 ret_to_user_from_irq:
 ret_to_user:
     cpsid   i
-    mov     r0, sp                          @ do_work_pending: reschedule, fatal signals
-    bl      do_work_pending
+ret_fast_syscall:                           @ (a system call ran with interrupts masked)
+    ldr     r1, =user_work_hint
+    ldr     r1, [r1]
+    cmp     r1, #0
+    movne   r0, sp                          @ do_work_pending: reschedule, signals
+    blne    do_work_pending
     mov     r2, sp
     ldr     r1, [r2, #{s_psr}]
     ldr     lr, [r2, #{s_pc}]!

@@ -5,7 +5,7 @@
 //! the handlers the process code registers).
 use core::arch::asm;
 use core::fmt::Write;
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
 
 use tock_registers::interfaces::Readable;
 
@@ -205,19 +205,24 @@ pub enum UserException {
 /// and returns to let `ret_to_user` resume it with `regs`.
 pub type UserExceptionHandler = fn(UserException, &mut PtRegs);
 /// Runs a system call from user space: number in r7, arguments in r0-r6, result to r0.
-pub type SyscallHandler = fn(&mut PtRegs);
+/// Called straight from `vector_swi` (C ABI), as Linux's `vector_swi` calls through
+/// `sys_call_table`.
+pub type SyscallHandler = extern "C" fn(&mut PtRegs);
 
 static USER_EXCEPTION: spin::Once<UserExceptionHandler> = spin::Once::new();
-static SYSCALL: spin::Once<SyscallHandler> = spin::Once::new();
+/// The registered [`SyscallHandler`], which `vector_swi` loads and calls (`sys_ni_syscall`
+/// until one is registered).
+#[export_name = "syscall_handler"]
+static SYSCALL: AtomicPtr<()> = AtomicPtr::new(sys_ni_syscall as *mut ());
 
 /// Registers what user-mode faults and undefined instructions go to (once).
 pub fn set_user_exception_handler(f: UserExceptionHandler) {
     USER_EXCEPTION.call_once(|| f);
 }
 
-/// Registers the system-call handler (once). Until then every call returns `-ENOSYS`.
+/// Registers the system-call handler (at boot). Until then every call returns `-ENOSYS`.
 pub fn set_syscall_handler(f: SyscallHandler) {
-    SYSCALL.call_once(|| f);
+    SYSCALL.store(f as *mut (), Ordering::Release);
 }
 
 /// Linux's `ENOSYS`.
@@ -331,16 +336,9 @@ extern "C" fn bad_user_return(regs: *mut PtRegs) -> ! {
     die("Oops - BUG", 0, regs, Dacr.get())
 }
 
-/// `do_syscall`: a system call from user space (`vector_swi`), interrupts on.
-#[no_mangle]
-extern "C" fn do_syscall(regs: *mut PtRegs) {
-    // SAFETY: vector_swi passes the user frame it saved at the top of the kernel stack.
-    let regs = unsafe { &mut *regs };
-    match SYSCALL.get() {
-        Some(handle) => handle(regs),
-        // sys_ni_syscall.
-        None => regs.uregs[0] = (-ENOSYS) as u32,
-    }
+/// `sys_ni_syscall`: every call, until the process code registers its handler.
+extern "C" fn sys_ni_syscall(regs: &mut PtRegs) {
+    regs.uregs[0] = (-ENOSYS) as u32;
 }
 
 /// An IRQ taken before a root controller registered its handler.

@@ -124,6 +124,12 @@ impl PhysMem for LinearMem {
             unsafe { (va as *mut u32).write_volatile(value) };
         }
     }
+    fn words(&self, pa: u64, n: usize) -> Option<*mut u32> {
+        // Both ends in lowmem, so the whole range is linearly mapped (contiguous).
+        let last = pa.checked_add(4 * n.checked_sub(1)? as u64)?;
+        phys_to_virt(last)?;
+        phys_to_virt(pa).map(|va| va as *mut u32)
+    }
 }
 
 fn swapper() -> PageTable {

@@ -374,6 +374,13 @@ pub const fn pgd_index_pair(va: u32) -> usize {
 pub trait PhysMem {
     fn read(&self, pa: u64) -> Option<u32>;
     fn write(&mut self, pa: u64, value: u32);
+    /// A pointer to the `n` consecutive words from `pa`, when this memory holds them as
+    /// ordinary memory (a table page in the linear map): a range of PTEs is then read and
+    /// cleared with plain loads and stores instead of a translation per word. `None` makes
+    /// the caller go word by word.
+    fn words(&self, _pa: u64, _n: usize) -> Option<*mut u32> {
+        None
+    }
 }
 
 /// Why a table could not be changed.
@@ -539,6 +546,21 @@ impl PageTable {
         debug_assert!(start < end && (end - 1) >> SECTION_SHIFT == start >> SECTION_SHIFT);
         let Some(slot) = self.pte_slot(mem, start)? else { return Ok(false) };
         let n = ((end - start) as usize).div_ceil(1 << SMALL_PAGE_SHIFT).min(old.len());
+        if let (Some(linux), Some(hw)) = (mem.words(slot.linux, n), mem.words(slot.hw, n)) {
+            for (i, o) in old[..n].iter_mut().enumerate() {
+                // SAFETY: `words` lent `n` words at each address; the caller holds the table
+                // lock.
+                unsafe {
+                    let v = linux.add(i).read_volatile();
+                    *o = v;
+                    if v != 0 {
+                        linux.add(i).write_volatile(0);
+                        hw.add(i).write_volatile(0);
+                    }
+                }
+            }
+            return Ok(true);
+        }
         for (i, o) in old[..n].iter_mut().enumerate() {
             let off = 4 * i as u64;
             let v = mem.read(slot.linux + off).unwrap_or(0);
@@ -563,6 +585,13 @@ impl PageTable {
         debug_assert!(start < end && (end - 1) >> SECTION_SHIFT == start >> SECTION_SHIFT);
         let Some(slot) = self.pte_slot(mem, start)? else { return Ok(false) };
         let n = ((end - start) as usize).div_ceil(1 << SMALL_PAGE_SHIFT).min(out.len());
+        if let Some(linux) = mem.words(slot.linux, n) {
+            for (i, o) in out[..n].iter_mut().enumerate() {
+                // SAFETY: `words` lent `n` words; the caller holds the table lock.
+                *o = unsafe { linux.add(i).read_volatile() };
+            }
+            return Ok(true);
+        }
         for (i, o) in out[..n].iter_mut().enumerate() {
             *o = mem.read(slot.linux + 4 * i as u64).unwrap_or(0);
         }
@@ -669,6 +698,32 @@ mod tests {
         }
         fn write(&mut self, pa: u64, value: u32) {
             self.0.insert(pa, value);
+        }
+    }
+
+    /// Memory that lends its words ([`PhysMem::words`]): physical address `pa` is word
+    /// `pa / 4` of a buffer, as the linear map lends a table page.
+    struct FlatMem(core::cell::UnsafeCell<Vec<u32>>);
+
+    impl FlatMem {
+        fn new(bytes: usize) -> Self {
+            FlatMem(core::cell::UnsafeCell::new(vec![0; bytes / 4]))
+        }
+    }
+
+    impl PhysMem for FlatMem {
+        fn read(&self, pa: u64) -> Option<u32> {
+            // SAFETY: single-threaded test; no reference into the buffer outlives a call.
+            unsafe { (&*self.0.get()).get(pa as usize / 4).copied() }
+        }
+        fn write(&mut self, pa: u64, value: u32) {
+            self.0.get_mut()[pa as usize / 4] = value;
+        }
+        fn words(&self, pa: u64, n: usize) -> Option<*mut u32> {
+            // SAFETY: as for `read`; the range is checked against the buffer.
+            let v = unsafe { &mut *self.0.get() };
+            let i = pa as usize / 4;
+            (i + n <= v.len()).then(|| v[i..].as_mut_ptr())
         }
     }
 
@@ -911,6 +966,38 @@ mod tests {
         assert_eq!(read[0], t.lookup(&m, 0x0010_0000).unwrap().0);
         assert_eq!(&read[1..], &[0, 0, 0]);
         assert_eq!(t.read_ptes(&m, 0x0030_0000, 0x0030_4000, &mut read), Ok(false));
+    }
+
+    #[test]
+    fn lent_words_clear_and_read_as_word_by_word() {
+        // The same mappings in memory that lends its words and in memory that does not.
+        let t = PageTable { pgd: PGD };
+        let mut word = Mem::default();
+        let mut flat = FlatMem::new(0x10000);
+        for i in [0u32, 3, 4, 17, 255] {
+            let va = 0x0010_0000 + i * 0x1000;
+            let pa = 0x10_0000 + u64::from(i) * 0x1000;
+            t.map(&mut word, va, pa, MT_MEMORY_RW.prot_pte, PAGE_USER_TABLE, &mut || Some(0x9000))
+                .unwrap();
+            t.map(&mut flat, va, pa, MT_MEMORY_RW.prot_pte, PAGE_USER_TABLE, &mut || Some(0x9000))
+                .unwrap();
+        }
+        let (mut a, mut b) = ([0u32; 64], [0u32; 64]);
+        assert_eq!(t.read_ptes(&word, 0x0010_0000, 0x0014_0000, &mut a), Ok(true));
+        assert_eq!(t.read_ptes(&flat, 0x0010_0000, 0x0014_0000, &mut b), Ok(true));
+        assert_eq!(a, b);
+        assert!(b[3] != 0 && b[17] != 0 && b[5] == 0);
+        assert_eq!(t.clear_ptes(&mut word, 0x0010_3000, 0x0011_2000, &mut a), Ok(true));
+        assert_eq!(t.clear_ptes(&mut flat, 0x0010_3000, 0x0011_2000, &mut b), Ok(true));
+        assert_eq!(a, b);
+        // Both halves (Linux and hardware) cleared in the range, the rest kept.
+        for i in [0u32, 3, 4, 17, 255] {
+            let va = 0x0010_0000 + i * 0x1000;
+            assert_eq!(t.lookup(&flat, va), t.lookup(&word, va), "{va:#x}");
+            let slot = t.pte_slot(&flat, va).unwrap().unwrap();
+            assert_eq!(flat.read(slot.hw), word.read(slot.hw), "{va:#x}");
+        }
+        assert!(t.lookup(&flat, 0x0010_4000).is_none() && t.lookup(&flat, 0x0010_0000).is_some());
     }
 
     #[test]

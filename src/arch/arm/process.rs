@@ -7,6 +7,7 @@
 //! maintenance by ASID, and the hook `ret_to_user` calls before it leaves the kernel
 //! (`do_work_pending`: rescheduling and fatal signals).
 use core::arch::{asm, global_asm};
+use core::sync::atomic::{AtomicU32, Ordering};
 
 use spin::Once;
 
@@ -321,9 +322,14 @@ pub fn clear_user_pte(pgd: u64, va: usize) -> Option<LinuxPte> {
 
 /// `free_pgd_range`: detaches every table page of the user half, handing each to `free`.
 pub fn free_user_tables(pgd: u64, free: &mut dyn FnMut(u32)) {
-    // Only the pairs that hold a table: one word read for each of the others.
+    let Some(va) = mmu::phys_to_virt(pgd) else { return };
+    let l1 = va as *const u32;
+    // Only the pairs that hold a table: one word read for each of the others (the table's
+    // address translated once, not per entry).
     for i in (0..USER_L1_ENTRIES).step_by(2) {
-        if user_pmd_present(pgd, i << SECTION_SHIFT) {
+        // SAFETY: the first USER_L1_ENTRIES words of a live 16 KiB table in lowmem.
+        let d = unsafe { l1.add(i).read_volatile() };
+        if d & PMD_TYPE_MASK == PMD_TYPE_TABLE {
             mmu::free_pte_table(user_table(pgd), (i << SECTION_SHIFT) as u32, free);
         }
     }
@@ -380,11 +386,27 @@ pub fn user_pmd_span(pgd: u64, va: usize, end: usize) -> (usize, bool) {
 
 /// `zap_pte_range` for a process: clears every user PTE in `[start, end)` and calls `f` with
 /// each address and old PTE afterwards (outside the table lock: `f` frees pages). A range
-/// without a table costs one first-level read per MiB; one with a table one lookup per 16
+/// without a table costs one first-level read per MiB; one with a table one lookup per 64
 /// pages and a load per page. The caller flushes the TLB.
-pub fn zap_user_ptes(pgd: u64, start: usize, end: usize, mut f: impl FnMut(usize, LinuxPte)) {
-    // Pages cleared per table lock: small, so a one-page VMA does not pay for a large buffer.
-    const BATCH: usize = 16;
+pub fn zap_user_ptes(pgd: u64, start: usize, end: usize, f: impl FnMut(usize, LinuxPte)) {
+    if end.saturating_sub(start) <= SMALL_BATCH * PAGE_BYTES {
+        zap_user_ptes_by::<SMALL_BATCH>(pgd, start, end, f)
+    } else {
+        zap_user_ptes_by::<LARGE_BATCH>(pgd, start, end, f)
+    }
+}
+
+/// PTEs handled per table lock: a small range (a one-page VMA) does not pay for zeroing a
+/// large buffer, a large one takes the lock and looks the table up once per quarter table.
+const SMALL_BATCH: usize = 16;
+const LARGE_BATCH: usize = 64;
+
+fn zap_user_ptes_by<const BATCH: usize>(
+    pgd: u64,
+    start: usize,
+    end: usize,
+    mut f: impl FnMut(usize, LinuxPte),
+) {
     let mut old = [0u32; BATCH];
     let mut va = start & !(PAGE_BYTES - 1);
     let end = end.min(TASK_SIZE);
@@ -411,9 +433,20 @@ pub fn zap_user_ptes(pgd: u64, start: usize, end: usize, mut f: impl FnMut(usize
 
 /// Calls `f` for every present user PTE in `[start, end)` of the table at `pgd`, skipping
 /// first-level entries without a table (a huge untouched mapping costs one read per MiB).
-pub fn for_each_user_pte(pgd: u64, start: usize, end: usize, mut f: impl FnMut(usize, UserPte)) {
-    // Pages read per table lock (as zap_user_ptes).
-    const BATCH: usize = 16;
+pub fn for_each_user_pte(pgd: u64, start: usize, end: usize, f: impl FnMut(usize, UserPte)) {
+    if end.saturating_sub(start) <= SMALL_BATCH * PAGE_BYTES {
+        for_each_user_pte_by::<SMALL_BATCH>(pgd, start, end, f)
+    } else {
+        for_each_user_pte_by::<LARGE_BATCH>(pgd, start, end, f)
+    }
+}
+
+fn for_each_user_pte_by<const BATCH: usize>(
+    pgd: u64,
+    start: usize,
+    end: usize,
+    mut f: impl FnMut(usize, UserPte),
+) {
     let mut ptes = [0u32; BATCH];
     let mut va = start & !(PAGE_BYTES - 1);
     let end = end.min(TASK_SIZE);
@@ -489,6 +522,24 @@ pub fn set_work_handler(f: WorkHandler) {
     WORK.call_once(|| f);
 }
 
+/// `ret_to_user` calls `do_work_pending` only while this word is nonzero (Linux's test of the
+/// thread flags against `_TIF_WORK_MASK`): the process code sets it whenever there may be
+/// work on the way out and clears it, with interrupts masked, once `do_work_pending` found
+/// none.
+#[export_name = "user_work_hint"]
+static USER_WORK_HINT: AtomicU32 = AtomicU32::new(1);
+
+/// There may be work for `do_work_pending` before the next return to user space.
+#[inline(always)]
+pub fn set_user_work_hint() {
+    USER_WORK_HINT.store(1, Ordering::Relaxed);
+}
+
+/// `do_work_pending` found no work; interrupts masked (nothing can set the hint meanwhile).
+pub fn clear_user_work_hint() {
+    USER_WORK_HINT.store(0, Ordering::Relaxed);
+}
+
 /// `do_work_pending`, from `ret_to_user` with the user `pt_regs` at sp.
 #[no_mangle]
 extern "C" fn do_work_pending(regs: *mut PtRegs) {
@@ -517,7 +568,6 @@ static RENDER_STACK_BUSY: core::sync::atomic::AtomicBool =
 /// further up). Interrupts must be masked (as in every system call), so nothing else runs
 /// on it meanwhile; the entry code's overflow check is moved to it for the duration.
 pub fn call_on_render_stack(f: &mut dyn FnMut()) {
-    use core::sync::atomic::Ordering;
     if RENDER_STACK_BUSY.swap(true, Ordering::Acquire) {
         f();
         return;

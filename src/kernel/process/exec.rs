@@ -1,5 +1,5 @@
 //! Starting a program from the rootfs (`kernel_execve` as init is started, and the console's
-//! `run`): the file is read, `load_elf_binary` lays out the new address space (nothing is
+//! `run`): the file's headers are read, `load_elf_binary` lays out the new address space (nothing is
 //! copied: text and data arrive by page faults from the page cache), the initial stack that
 //! `create_elf_tables` built is written into the stack VMA, and the task starts in USR mode
 //! at the entry point.
@@ -9,14 +9,14 @@ use super::fs::with_rootfs;
 use super::mm::{ProcessMm, UserMem};
 use crate::abi::uaccess::UserMemory;
 use crate::arch::cpuinfo::{CpuInfo, ELF_PLATFORM};
-use crate::fs::binfmt_elf::{self, ExecParams, RandomSource};
+use crate::fs::binfmt_elf::{self, ElfFile, ExecParams, RandomSource};
 use crate::fs::ramfs::{RAMFS_DEV, S_IFMT, S_IFREG};
 use crate::mm::memory::FaultCounts;
-use crate::mm::mm_types::{Errno, VmFile};
+use crate::mm::mm_types::{Errno, VmFile, PAGE_SIZE};
 
 /// The environment init gets (`envp_init`: `HOME=/`, `TERM=linux`).
 const ENVP_INIT: [&[u8]; 2] = [b"HOME=/", b"TERM=linux"];
-/// Largest executable read whole (the loader parses the headers from it).
+/// Largest executable started.
 const MAX_EXEC_SIZE: u64 = 64 << 20;
 
 /// `get_random_u32` for exec: xorshift seeded from the generic timer.
@@ -80,7 +80,7 @@ pub struct Loaded {
 /// `do_execve` up to the point of no return: the file read, `load_elf_binary` into a fresh
 /// address space, the initial stack and the bss tail written.
 pub fn load(path: &str, argv: &[&[u8]], envp: &[&[u8]]) -> Result<Loaded, ExecError> {
-    let (ino, bytes) = with_rootfs(|fs| {
+    let (ino, head, size) = with_rootfs(|fs| {
         let ino = fs.lookup(path)?;
         let st = fs.stat(ino)?;
         if st.st_mode & S_IFMT != S_IFREG {
@@ -92,9 +92,18 @@ pub fn load(path: &str, argv: &[&[u8]], envp: &[&[u8]]) -> Result<Loaded, ExecEr
         if st.st_size > MAX_EXEC_SIZE {
             return Err(Errno::E2BIG);
         }
-        let mut buf = alloc::vec![0u8; st.st_size as usize];
-        fs.read(ino, 0, &mut buf)?;
-        Ok((ino, buf))
+        // As load_elf_binary: the first page (the ELF header, and the program headers
+        // when they follow it as usual), or up to the program headers' end when they lie
+        // further in; the segments are mapped from the page cache, never read here.
+        let mut head = alloc::vec![0u8; st.st_size.min(PAGE_SIZE as u64) as usize];
+        fs.read(ino, 0, &mut head)?;
+        if let Some(end) = binfmt_elf::phdrs_end(&head) {
+            if end > head.len() as u64 && end <= st.st_size {
+                head.resize(end as usize, 0);
+                fs.read(ino, 0, &mut head)?;
+            }
+        }
+        Ok((ino, head, st.st_size))
     })
     .map_err(ExecError::Errno)?;
     let mut pm = ProcessMm::new().ok_or(ExecError::Errno(Errno::ENOMEM))?;
@@ -115,14 +124,15 @@ pub fn load(path: &str, argv: &[&[u8]], envp: &[&[u8]]) -> Result<Loaded, ExecEr
         random: &mut random,
         vdso: crate::kernel::vsyscall::vdso_available(),
     };
-    let loaded = match binfmt_elf::load_elf_binary(&bytes, params, &mut pm.mm) {
-        Ok(l) => l,
-        Err(e) => {
-            pm.exit_mmap();
-            return Err(ExecError::Elf(e));
-        }
-    };
-    drop(bytes);
+    let loaded =
+        match binfmt_elf::load_elf_binary(ElfFile { head: &head, size }, params, &mut pm.mm) {
+            Ok(l) => l,
+            Err(e) => {
+                pm.exit_mmap();
+                return Err(ExecError::Elf(e));
+            }
+        };
+    drop(head);
     // The initial stack and padzero(): written as the kernel writes them, through the
     // process's own tables (the stack pages and the bss tail fault in here).
     let mut counts = FaultCounts::default();

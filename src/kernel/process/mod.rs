@@ -238,9 +238,16 @@ fn user_fault_report(addr: u32, sig: u32, fsr_v: u32, regs: &PtRegs) {
     );
 }
 
+/// The task table, locked. Whoever takes it may change the current task's signals, restart or
+/// rseq state, or switch tasks: the return to user space checks for work again.
+fn lock_tasks() -> spin::MutexGuard<'static, Option<Tasks>> {
+    arch::set_user_work_hint();
+    TASKS.lock()
+}
+
 /// Runs `f` on the task table.
 pub fn with_tasks<R>(f: impl FnOnce(&mut Tasks) -> R) -> R {
-    let mut g = TASKS.lock();
+    let mut g = lock_tasks();
     f(g.as_mut().expect("process::init ran at boot"))
 }
 
@@ -316,6 +323,7 @@ pub fn scheduler_tick(user: bool) {
             CUR_STICKS.fetch_add(1, Ordering::Relaxed);
         }
         NEED_RESCHED.store(true, Ordering::Relaxed);
+        arch::set_user_work_hint();
     }
 }
 
@@ -343,6 +351,7 @@ fn wake_and_check(t: &mut Tasks) -> bool {
 
 /// Whether a program is ready to run (the console's idle loop gives the CPU away then).
 pub fn others_runnable() -> bool {
+    arch::set_user_work_hint();
     match TASKS.try_lock() {
         Some(mut g) => g.as_mut().is_some_and(wake_and_check),
         None => false,
@@ -354,7 +363,7 @@ pub fn others_runnable() -> bool {
 pub fn schedule() {
     let flags = irqflags::local_irq_save();
     let switch = {
-        let mut g = TASKS.lock();
+        let mut g = lock_tasks();
         let t = g.as_mut().expect("process::init ran at boot");
         wake_and_check(t);
         let cur = t.current;
@@ -443,6 +452,7 @@ fn release_autoreaped() {
 /// Asks for a reschedule on the way back to user space (`set_tsk_need_resched`).
 pub fn set_need_resched() {
     NEED_RESCHED.store(true, Ordering::Relaxed);
+    arch::set_user_work_hint();
 }
 
 /// The bit of signal `sig` in a mask.
@@ -727,6 +737,8 @@ fn do_work_pending(regs: &mut PtRegs) {
             t.pending == 0 && t.ext.restart.is_none() && !t.ext.rseq.is_some_and(|r| r.notify)
         })
     {
+        // Interrupts are masked (ret_to_user): nothing sets the hint again before the return.
+        arch::clear_user_work_hint();
         return;
     }
     loop {

@@ -34,17 +34,23 @@ const NSEC_PER_JIFFY: u64 = 1_000_000_000 / crate::config::HZ;
 
 /// The system-call handler `vector_swi` runs.
 ///
-/// Runs with interrupts masked: interrupt handlers take locks (the timekeeping state, the
-/// tty's type-ahead) that system calls take too, and pivm does not preempt the kernel, so
-/// nothing is lost but latency; a call that sleeps gives the CPU up through `schedule()`.
-pub fn handle(regs: &mut PtRegs) {
-    let flags = crate::arch::irqflags::local_irq_save();
-    handle_masked(regs);
-    crate::arch::irqflags::local_irq_restore(flags);
+/// Runs with interrupts masked (`vector_swi` leaves them so): interrupt handlers take locks
+/// (the timekeeping state, the tty's type-ahead) that system calls take too, and pivm does
+/// not preempt the kernel, so nothing is lost but latency; a call that sleeps gives the CPU
+/// up through `schedule()`.
+pub extern "C" fn handle(regs: &mut PtRegs) {
+    let n = regs.uregs[7];
+    // The calls that only read a word of the running task's: no lock, no table walk.
+    if n == nr::GETPID || n == nr::GETTID {
+        regs.uregs[0] = super::current_pid();
+        return;
+    }
+    handle_call(regs, n);
 }
 
-fn handle_masked(regs: &mut PtRegs) {
-    let n = regs.uregs[7];
+/// Every other call (kept out of line so the calls above need no stack frame).
+#[inline(never)]
+fn handle_call(regs: &mut PtRegs, n: u32) {
     // The sigreturns replace every register (r0 included) with the frame's.
     if n == nr::RT_SIGRETURN || n == nr::SIGRETURN {
         super::sigreturn(regs, n == nr::RT_SIGRETURN);
@@ -248,7 +254,6 @@ fn call(n: u32, a: [u32; 6]) -> SysResult {
         }),
         nr::SET_ROBUST_LIST => Ok(0),
         nr::RSEQ => super::rseq::sys_rseq(a[0], a[1], a[2], a[3]),
-        nr::GETPID | nr::GETTID => Ok(super::current_pid()),
         nr::GETPPID => with_current(|t| Ok(t.ppid)),
         nr::GETUID32 | nr::GETEUID32 => with_current(|t| Ok(t.ext.uid)),
         nr::GETGID32 | nr::GETEGID32 => with_current(|t| Ok(t.ext.gid)),
