@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # sd-image.sh - the SD card QEMU attaches (-drive file=build/sd.img,if=sd,format=raw): a
 # power-of-two image (QEMU's SD model refuses other sizes) with an MBR, partition 1 FAT32
-# (type 0x0c, bootable) holding kernel7.img, config.txt, cmdline.txt and the user programs in
-# /bin, partition 2 Linux swap (type 0x82) formatted with mkswap when it is installed.
+# (type 0x0c, bootable) holding kernel7.img, config.txt, cmdline.txt, the user programs in
+# /bin and a 16 MiB data file in /data, partition 2 Linux swap (type 0x82) formatted with
+# mkswap when it is installed.
 # Usage: scripts/sd-image.sh OUT.img KERNEL_IMG CONFIG_TXT "CMDLINE" [PROGRAM...]
 set -euo pipefail
 . "$(dirname "$0")/sdimage-lib.sh"
@@ -32,6 +33,11 @@ if [ "$#" -gt 0 ]; then
     mmd -i "$work/p1.img" ::bin
     mcopy -i "$work/p1.img" "$@" ::bin/
 fi
+# /data/pages.bin: 16 MiB (4096 pages) of text for the page-cache and read-ahead tests
+# (`vmtest filealigned /boot/data/pages.bin N`).
+{ yes 'pivm page cache test data' || true; } | head -c $(( 16 * 1024 * 1024 )) > "$work/pages.bin"
+mmd -i "$work/p1.img" ::data
+mcopy -i "$work/p1.img" "$work/pages.bin" ::data/
 
 truncate -s $(( p2_sectors * 512 )) "$work/p2.img"
 swap=unformatted
@@ -47,4 +53,4 @@ mbr_entry "$out" 2 0x00 0x82 "$p2_start" "$p2_sectors"
 mbr_signature "$out"
 place "$out" "$work/p1.img" "$p1_start"
 place "$out" "$work/p2.img" "$p2_start"
-echo "sd-image.sh: wrote $out (64 MiB: p1 FAT32 $(( p1_sectors / 2048 )) MiB with kernel7.img config.txt cmdline.txt and $# programs in /bin, p2 swap $(( p2_sectors / 2048 )) MiB, $swap)"
+echo "sd-image.sh: wrote $out (64 MiB: p1 FAT32 $(( p1_sectors / 2048 )) MiB with kernel7.img config.txt cmdline.txt, $# programs in /bin and data/pages.bin, p2 swap $(( p2_sectors / 2048 )) MiB, $swap)"
