@@ -466,7 +466,7 @@ impl<A: AddressSpace> Namespace<A> {
             Node::Ram(i) => {
                 matches!(self.ramfs.inode(i).map(|n| &n.kind), Some(InodeKind::Dir { .. }))
             }
-            Node::Proc(p) => matches!(p, ProcNode::Root | ProcNode::Pid(_)),
+            Node::Proc(p) => matches!(p, ProcNode::Root | ProcNode::Pid(_) | ProcNode::Sys(_)),
             Node::Disk(i) => self
                 .diskfs()
                 .and_then(|fs| fs.getattr(i))
@@ -494,7 +494,7 @@ impl<A: AddressSpace> Namespace<A> {
                 Some(m) => self.parent(Node::Ram(m)),
                 None => node,
             },
-            Node::Proc(_) => Node::Proc(ProcNode::Root),
+            Node::Proc(p) => Node::Proc(procfs::parent(p)),
             Node::Disk(i) => match &self.disk {
                 Some(d) if i == d.fs.root() => self.parent(Node::Ram(d.at)),
                 Some(d) => Node::Disk(d.fs.parent(i)),
@@ -718,6 +718,11 @@ impl<A: AddressSpace> Namespace<A> {
                     // No block devices, FIFOs or sockets yet: no driver.
                     _ => return Err(Errno::ENXIO),
                 }
+            }
+            // A write-only sysctl (mode 0200): root has no read right to it either
+            // (`sysctl_perm` tests the owner bits).
+            Node::Proc(ProcNode::File(procfs::ProcFile::Sysctl(_))) if acc != o::O_WRONLY => {
+                return Err(Errno::EACCES)
             }
             Node::Proc(ProcNode::File(f)) => Object::Proc(SeqFile::new(f)),
             Node::Proc(p) => Object::ProcDir(p),
@@ -1036,6 +1041,15 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
             // A `proc_ops` file without `proc_write` (pde_write), as every `/proc` root file
             // pivm has: the write reaches procfs, which refuses it.
             Node::Proc(ProcNode::File(procfs::ProcFile::Root(_))) => return Err(Errno::EIO),
+            // proc_sys_write: the whole value to the handler, which takes it all or refuses.
+            Node::Proc(ProcNode::File(procfs::ProcFile::Sysctl(s))) => {
+                let mut data = vec![0u8; count.min(CHUNK)];
+                if self.mem.copy_from_user(&mut data, buf).is_err() {
+                    return Err(Errno::EFAULT);
+                }
+                self.proc.sysctl_write(s, &data)?;
+                return Ok(count);
+            }
             // `/proc/PID` files have no `write` at all (`FMODE_CAN_WRITE` clear).
             Node::Proc(_) => return Err(Errno::EINVAL),
             // Never open for writing (EROFS at open).

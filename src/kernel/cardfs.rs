@@ -846,6 +846,27 @@ pub fn drop_caches(what: u32) -> (u64, u64) {
     freed
 }
 
+/// Set once 4 was written to `drop_caches`: it logs no more (`stfu`).
+static DROP_CACHES_STFU: core::sync::atomic::AtomicBool =
+    core::sync::atomic::AtomicBool::new(false);
+
+/// `drop_caches_sysctl_handler` for a write of `value` by `comm` (`pid`): an integer 1 to 4
+/// as `proc_dointvec_minmax` parses it (blanks around it), else `EINVAL`; logs the writer
+/// as 6.1 does (until 4 is written), then drops what the bits ask for.
+pub fn drop_caches_sysctl(comm: &str, pid: u32, value: &[u8]) -> Result<(), Errno> {
+    let text = core::str::from_utf8(value).map_err(|_| Errno::EINVAL)?;
+    let v: i64 = text.trim().parse().map_err(|_| Errno::EINVAL)?;
+    if !(1..=4).contains(&v) {
+        return Err(Errno::EINVAL);
+    }
+    let v = v as u32;
+    if !DROP_CACHES_STFU.fetch_or(v & 4 != 0, Ordering::Relaxed) {
+        kprintln!("{} ({}): drop_caches: {}", comm, pid, v);
+    }
+    drop_caches(v);
+    Ok(())
+}
+
 /// `/proc/vmstat` `drop_pagecache` and `drop_slab`: how often each was asked for.
 pub static DROP_PAGECACHE: AtomicU64 = AtomicU64::new(0);
 pub static DROP_SLAB: AtomicU64 = AtomicU64::new(0);

@@ -979,6 +979,7 @@ static void usage(void)
             "       vmtest layout [hold]        addresses of every part of the image and /proc/self/maps\n"
             "       vmtest segv [3G|2G|1G|auto] the SIGSEGV table (kernel addresses for that split)\n"
             "       vmtest sysio PATH N...      read() into / write() from N untouched anonymous pages\n"
+            "       vmtest dropcaches N         write N to /proc/sys/vm/drop_caches\n"
             "       vmtest time N REPS          costs in ns (guest instructions under -icount shift=0)\n"
             "       vmtest vdso                 the vDSO: its symbols, clock_gettime through it, its cost\n"
             "       vmtest swap MIB PASSES      write MIB of anonymous memory, re-read it PASSES times\n"
@@ -1015,6 +1016,15 @@ int main(int argc, char **argv)
             usage();
         for (int i = 3; i < argc; i++)
             file_test(argv[2], parse_count(argv[i]), cmd[4] != '\0', cmd[4] == 'a');
+    } else if (!strcmp(cmd, "dropcaches")) {
+        /* echo N > /proc/sys/vm/drop_caches, as a program does it. */
+        if (argc < 3)
+            usage();
+        int fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
+        ssize_t n = fd < 0 ? -1 : write(fd, argv[2], strlen(argv[2]));
+        printf("dropcaches %s: %s\n", argv[2], n < 0 ? strerror(errno) : "ok");
+        if (fd >= 0)
+            close(fd);
     } else if (!strcmp(cmd, "sysio")) {
         if (argc < 4)
             usage();

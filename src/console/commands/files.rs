@@ -62,8 +62,6 @@ pub(super) fn cmd_cat(k: &Kernel, args: &Args<'_>) -> CmdResult {
 
 /// `/proc/sys/vm/drop_caches`, the one file the console's `echo` writes.
 const DROP_CACHES: &str = "/proc/sys/vm/drop_caches";
-/// Set once 4 was written: `drop_caches` logs no more.
-static DROP_CACHES_STFU: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
 /// `echo TEXT` and `echo N > /proc/sys/vm/drop_caches` (also `>FILE`), as a shell runs
 /// them: the value goes through `drop_caches_sysctl_handler` (1 to 4, else `EINVAL`, which
@@ -86,15 +84,9 @@ pub(super) fn cmd_echo(_k: &Kernel, args: &Args<'_>) -> CmdResult {
         fail!(args, "{}: only {} can be written from the console", target, DROP_CACHES);
     }
     let value = words[..r].join(" ");
-    match value.trim().parse::<u32>() {
-        Ok(v @ 1..=4) => {
-            // 4 silences the message from then on (`stfu`).
-            if !DROP_CACHES_STFU.fetch_or(v & 4 != 0, core::sync::atomic::Ordering::Relaxed) {
-                kprintln!("swapper/0 (0): drop_caches: {}", v);
-            }
-            crate::kernel::cardfs::drop_caches(v);
-            Ok(())
-        }
-        _ => fail!(args, "write error: Invalid argument"),
+    // The console is no process: it writes as the idle task does.
+    match crate::kernel::cardfs::drop_caches_sysctl("swapper/0", 0, value.as_bytes()) {
+        Ok(()) => Ok(()),
+        Err(_) => fail!(args, "write error: Invalid argument"),
     }
 }

@@ -863,3 +863,23 @@ fn a_mounted_disk_is_read_only() {
     let d = w.open("/boot/bin", o::O_RDONLY).unwrap();
     assert_eq!(w.read(d, 10), Err(Errno::EISDIR));
 }
+
+#[test]
+fn proc_sys_vm_drop_caches_is_write_only() {
+    let mut w = world();
+    assert_eq!(w.names("/proc/sys"), [".", "..", "vm"]);
+    assert_eq!(w.names("/proc/sys/vm/"), [".", "..", "drop_caches"]);
+    assert_eq!(w.open("/proc/sys/vm/drop_caches", o::O_RDONLY), Err(Errno::EACCES));
+    assert_eq!(w.open("/proc/sys/vm/drop_caches", o::O_RDWR), Err(Errno::EACCES));
+    let fd = w.open("/proc/sys/vm/drop_caches", o::O_WRONLY).unwrap();
+    assert_eq!(w.stat(fd).st_mode, S_IFREG | 0o200);
+    // This /proc's handler refuses everything (the kernel's drops the caches).
+    assert_eq!(w.write(fd, b"3\n"), Err(Errno::EINVAL));
+    let fd2 = w.open("/proc/sys/vm/../../sys/vm/drop_caches", o::O_WRONLY).unwrap();
+    assert!(fd2 > fd);
+    let mut out = Vec::new();
+    assert_eq!(
+        w.ns.kernel_read(&w.src, "/proc/sys/vm/drop_caches", &mut |b| out.extend_from_slice(b)),
+        Err(Errno::EACCES)
+    );
+}

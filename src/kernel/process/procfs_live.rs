@@ -265,6 +265,16 @@ impl LiveProc {
 }
 
 impl ProcSource for LiveProc {
+    fn sysctl_write(&self, file: crate::fs::procfs::Sysctl, value: &[u8]) -> Result<(), Errno> {
+        match file {
+            crate::fs::procfs::Sysctl::DropCaches => {
+                let pid = super::current_pid();
+                let comm = super::with_current(|t| t.comm.clone());
+                crate::kernel::cardfs::drop_caches_sysctl(&comm, pid, value)
+            }
+        }
+    }
+
     fn tgids(&self) -> Vec<u32> {
         super::with_tasks(|t| t.map.keys().copied().filter(|&p| p != 0).collect())
     }
@@ -287,6 +297,8 @@ impl ProcSource for LiveProc {
         let mut render = || match file {
             ProcFile::Pid(pid, f) => self.render_pid(pid, f, out),
             ProcFile::Root(f) => render_root(f, out),
+            // Write-only: the open refused reading.
+            ProcFile::Sysctl(_) => Err(Errno::EACCES),
         };
         if super::current_pid() == 0 {
             return render();
