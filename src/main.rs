@@ -254,6 +254,8 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
     let k = kernel::set(Kernel { entry, boot, params, layout, memblock });
     // The SD card: the SDHCI controller, the card, mmcblk0 and its partitions.
     pivm::drivers::mmc::block::probe();
+    // Its FAT partition on /boot (read-only).
+    kernel::cardfs::mount_boot();
     // pivm.run=NAME: a scenario at boot, then the console (to watch it on a real Pi).
     if let Some(name) = k.params.run.as_ref() {
         commands::run(match name.as_str() {

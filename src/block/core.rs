@@ -39,6 +39,38 @@ struct Disk {
 
 static DISKS: IrqSpinLock<Vec<Disk>> = IrqSpinLock::new(Vec::new());
 
+/// Submitters that hold a lock another task may need (the page cache of `/boot`'s files):
+/// while any is waiting for I/O, the wait idles in `wfi` instead of running other tasks,
+/// which could spin on that lock forever (pivm's kernel code is not preempted).
+static NO_SCHEDULE: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
+
+/// Keeps `submit_bio_wait` from scheduling while it lives (see [`NO_SCHEDULE`]).
+pub struct NoScheduleGuard(());
+
+impl NoScheduleGuard {
+    pub fn new() -> Self {
+        NO_SCHEDULE.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+        NoScheduleGuard(())
+    }
+}
+
+impl Default for NoScheduleGuard {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for NoScheduleGuard {
+    fn drop(&mut self) {
+        NO_SCHEDULE.fetch_sub(1, core::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Whether a waiting submitter may give the CPU to another task.
+fn may_schedule() -> bool {
+    NO_SCHEDULE.load(core::sync::atomic::Ordering::Relaxed) == 0
+}
+
 /// `device_add_disk`: registers `gd`, served by `ops`, requests of at most `max_sectors`.
 /// Returns the disk's number.
 pub fn add_disk(gd: Gendisk, ops: &'static dyn BlockOps, max_sectors: u64) -> usize {
@@ -172,11 +204,28 @@ pub fn submit_bio_wait(
 /// Sleeps until `done`: the CPU idles (or runs other tasks) until an interrupt completes
 /// the bio. A request past its deadline is aborted through the driver.
 fn wait(disk: usize, done: &Completion) {
+    use crate::arch::irqflags;
+    // A submitter in an exception handler (a page fault reading a file page) runs with
+    // interrupts masked; the completion is an interrupt, so they are on while it waits, as
+    // Linux's do_page_fault turns them on for a fault from a context that had them.
+    let masked = irqflags::irqs_disabled();
+    if masked {
+        irqflags::local_irq_enable();
+    }
+    wait_for(disk, done);
+    if masked {
+        irqflags::local_irq_disable();
+    }
+}
+
+fn wait_for(disk: usize, done: &Completion) {
     use crate::kernel::process;
     let mut deadline = ktime_get_boottime_ns() + REQUEST_TIMEOUT_NS;
     while !done.is_done() {
         crate::kernel::time::idle_wait(|| {
-            (done.is_done() || process::others_runnable() || ktime_get_boottime_ns() > deadline)
+            (done.is_done()
+                || (may_schedule() && process::others_runnable())
+                || ktime_get_boottime_ns() > deadline)
                 .then_some(())
         });
         if done.is_done() {
@@ -190,7 +239,7 @@ fn wait(disk: usize, done: &Completion) {
             deadline = ktime_get_boottime_ns() + REQUEST_TIMEOUT_NS;
             continue;
         }
-        if process::others_runnable() {
+        if may_schedule() && process::others_runnable() {
             process::schedule();
         }
     }

@@ -51,6 +51,25 @@ pub const ROOT_FILES: &[(&str, RootFile, u32)] = &[
     ("pagetypeinfo", RootFile::Pagetypeinfo, 0o400),
 ];
 
+/// The directories of `/proc/sys` pivm has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SysDir {
+    /// `/proc/sys`.
+    Sys,
+    /// `/proc/sys/vm`.
+    Vm,
+}
+
+/// The sysctl files pivm has (`/proc/sys/vm/...`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sysctl {
+    /// `vm.drop_caches`: write-only (0200), 1 to 4.
+    DropCaches,
+}
+
+/// `/proc/sys/vm`'s entries: name, file, permission bits (`vm_table`).
+pub const SYSCTL_VM: &[(&str, Sysctl, u32)] = &[("drop_caches", Sysctl::DropCaches, 0o200)];
+
 /// The files of `/proc/PID` that pivm renders.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum PidFile {
@@ -87,6 +106,7 @@ pub const PID_ENTRIES: &[(&str, PidEntry)] = &[
 pub enum ProcFile {
     Root(RootFile),
     Pid(u32, PidFile),
+    Sysctl(Sysctl),
 }
 
 /// A node of the `/proc` tree.
@@ -99,6 +119,8 @@ pub enum ProcNode {
     File(ProcFile),
     /// `/proc/PID/exe`.
     Exe(u32),
+    /// `/proc/sys` and its subdirectories.
+    Sys(SysDir),
 }
 
 /// `FIRST_PROCESS_ENTRY`: readdir positions of `/proc` below it are its own entries; `self`
@@ -128,6 +150,11 @@ pub trait ProcSource {
     /// multi-record file; a file rendered without it is one record, as `single_open`'s).
     /// `ESRCH` when the process has gone.
     fn render(&self, file: ProcFile, out: &mut SeqBuf) -> Result<(), Errno>;
+    /// A write of `value` to a sysctl file (its handler: parse, check, act). `EINVAL` for a
+    /// value the handler refuses.
+    fn sysctl_write(&self, _file: Sysctl, _value: &[u8]) -> Result<(), Errno> {
+        Err(Errno::EINVAL)
+    }
 }
 
 /// Where a streaming [`SeqBuf`] hands what is rendered.
@@ -430,6 +457,7 @@ pub struct DirEntry {
 /// Inode numbers pivm gives proc nodes (Linux allocates them dynamically; these are stable).
 pub fn ino(node: ProcNode) -> u64 {
     const PID_BASE: u64 = 0x1000;
+    const SYS_BASE: u64 = 0x800;
     match node {
         ProcNode::Root => PROC_ROOT_INO,
         ProcNode::SelfLink => 2,
@@ -437,18 +465,23 @@ pub fn ino(node: ProcNode) -> u64 {
         ProcNode::Pid(p) => PID_BASE + p as u64 * 16,
         ProcNode::File(ProcFile::Pid(p, f)) => PID_BASE + p as u64 * 16 + 1 + f as u64,
         ProcNode::Exe(p) => PID_BASE + p as u64 * 16 + 15,
+        ProcNode::Sys(d) => SYS_BASE + d as u64,
+        ProcNode::File(ProcFile::Sysctl(f)) => SYS_BASE + 16 + f as u64,
     }
 }
 
 /// The mode (type and permission bits) of a proc node.
 pub fn mode(node: ProcNode) -> u32 {
     match node {
-        ProcNode::Root | ProcNode::Pid(_) => S_IFDIR | 0o555,
+        ProcNode::Root | ProcNode::Pid(_) | ProcNode::Sys(_) => S_IFDIR | 0o555,
         ProcNode::SelfLink | ProcNode::Exe(_) => S_IFLNK | 0o777,
         ProcNode::File(ProcFile::Root(f)) => {
             S_IFREG | ROOT_FILES.iter().find(|e| e.1 == f).map_or(0o444, |e| e.2)
         }
         ProcNode::File(ProcFile::Pid(..)) => S_IFREG | 0o444,
+        ProcNode::File(ProcFile::Sysctl(f)) => {
+            S_IFREG | SYSCTL_VM.iter().find(|e| e.1 == f).map_or(0o444, |e| e.2)
+        }
     }
 }
 
@@ -457,7 +490,8 @@ pub fn mode(node: ProcNode) -> u32 {
 pub fn nlink(node: ProcNode, src: &dyn ProcSource) -> u32 {
     match node {
         ProcNode::Root => 2 + src.tgids().len() as u32,
-        ProcNode::Pid(_) => 2,
+        ProcNode::Pid(_) | ProcNode::Sys(SysDir::Vm) => 2,
+        ProcNode::Sys(SysDir::Sys) => 3,
         _ => 1,
     }
 }
@@ -469,6 +503,9 @@ pub fn lookup(src: &dyn ProcSource, dir: ProcNode, name: &str) -> Result<ProcNod
         ProcNode::Root => {
             if name == "self" {
                 return Ok(ProcNode::SelfLink);
+            }
+            if name == "sys" {
+                return Ok(ProcNode::Sys(SysDir::Sys));
             }
             if let Some(&(_, f, _)) = ROOT_FILES.iter().find(|e| e.0 == name) {
                 return Ok(ProcNode::File(ProcFile::Root(f)));
@@ -490,7 +527,24 @@ pub fn lookup(src: &dyn ProcSource, dir: ProcNode, name: &str) -> Result<ProcNod
                 None => Err(Errno::ENOENT),
             }
         }
+        ProcNode::Sys(SysDir::Sys) if name == "vm" => Ok(ProcNode::Sys(SysDir::Vm)),
+        ProcNode::Sys(SysDir::Vm) => SYSCTL_VM
+            .iter()
+            .find(|e| e.0 == name)
+            .map(|e| ProcNode::File(ProcFile::Sysctl(e.1)))
+            .ok_or(Errno::ENOENT),
+        ProcNode::Sys(_) => Err(Errno::ENOENT),
         _ => Err(Errno::ENOTDIR),
+    }
+}
+
+/// The directory holding a proc node (`..`).
+pub fn parent(node: ProcNode) -> ProcNode {
+    match node {
+        ProcNode::Sys(SysDir::Vm) => ProcNode::Sys(SysDir::Sys),
+        ProcNode::File(ProcFile::Sysctl(_)) => ProcNode::Sys(SysDir::Vm),
+        ProcNode::File(ProcFile::Pid(p, _)) | ProcNode::Exe(p) => ProcNode::Pid(p),
+        _ => ProcNode::Root,
     }
 }
 
@@ -531,10 +585,12 @@ pub fn readdir(
         ProcNode::Root => {
             all.push(dot(0, ".", PROC_ROOT_INO));
             all.push(dot(1, "..", parent_ino));
+            // `sys` first: the shortest name (proc_match orders by length, then bytes).
+            all.push(dot(2, "sys", ino(ProcNode::Sys(SysDir::Sys))));
             for (i, &(name, f, _)) in ROOT_FILES.iter().enumerate() {
                 let node = ProcNode::File(ProcFile::Root(f));
                 all.push(DirEntry {
-                    pos: 2 + i as u64,
+                    pos: 3 + i as u64,
                     name: name.into(),
                     ino: ino(node),
                     d_type: dt::REG,
@@ -570,6 +626,21 @@ pub fn readdir(
                 all.push(DirEntry { pos: 2 + i as u64, name: name.into(), ino: ino(node), d_type });
             }
             2 + PID_ENTRIES.len() as u64
+        }
+        ProcNode::Sys(SysDir::Sys) => {
+            all.push(dot(0, ".", ino(dir)));
+            all.push(dot(1, "..", PROC_ROOT_INO));
+            all.push(dot(2, "vm", ino(ProcNode::Sys(SysDir::Vm))));
+            3
+        }
+        ProcNode::Sys(SysDir::Vm) => {
+            all.push(dot(0, ".", ino(dir)));
+            all.push(dot(1, "..", ino(ProcNode::Sys(SysDir::Sys))));
+            for (i, &(name, f, _)) in SYSCTL_VM.iter().enumerate() {
+                let node = ProcNode::File(ProcFile::Sysctl(f));
+                all.push(DirEntry { pos: 2 + i as u64, name: name.into(), ino: ino(node), d_type: dt::REG });
+            }
+            2 + SYSCTL_VM.len() as u64
         }
         _ => return Err(Errno::ENOTDIR),
     };
@@ -662,7 +733,7 @@ mod tests {
         assert_eq!(names, sorted);
         let (entries, end) = readdir(&s, ProcNode::Root, 1, 0).unwrap();
         let listed: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
-        assert_eq!(&listed[..4], [".", "..", "iomem", "vmstat"]);
+        assert_eq!(&listed[..5], [".", "..", "sys", "iomem", "vmstat"]);
         assert_eq!(&listed[listed.len() - 3..], ["self", "1", "42"]);
         assert_eq!(entries.last().unwrap().pos, 42 + TGID_OFFSET);
         assert_eq!(end, PID_MAX_LIMIT + TGID_OFFSET);

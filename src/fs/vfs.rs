@@ -29,6 +29,7 @@ use crate::fs::ramfs::{
     S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
 };
 use crate::fs::tty::Tty;
+use crate::mm::readahead::FileRaState;
 
 /// `open` flags (ARM's `asm/fcntl.h` over asm-generic).
 pub mod o {
@@ -86,6 +87,55 @@ pub const DEV_CONSOLE: (u32, u32) = (5, 1);
 pub enum Node {
     Ram(Ino),
     Proc(ProcNode),
+    /// A file or directory of the disk file system mounted on a ramfs directory (`/boot`).
+    Disk(u64),
+}
+
+/// What a disk file system reports of an inode (`struct kstat`'s fields it fills).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DiskStat {
+    pub mode: u32,
+    pub nlink: u32,
+    pub size: u64,
+    /// `st_blksize` (FAT reports its cluster size) and 512-byte `st_blocks`.
+    pub blksize: u32,
+    pub blocks: u64,
+    pub mtime: u64,
+}
+
+/// A read-only disk file system mounted in the namespace (the FAT volume on `/boot`),
+/// implemented by the kernel over its page cache and the block layer.
+pub trait DiskFs: Send {
+    /// The block device it lives on (`s_dev`).
+    fn dev(&self) -> (u32, u32);
+    /// The root directory's inode.
+    fn root(&self) -> u64;
+    /// The directory holding `ino` (the root is its own).
+    fn parent(&self, ino: u64) -> u64;
+    /// `lookup` of `name` in directory `dir`.
+    fn lookup(&self, dir: u64, name: &str) -> Result<u64, Errno>;
+    fn getattr(&self, ino: u64) -> Result<DiskStat, Errno>;
+    /// The entries of directory `dir` (no `.` or `..`): name, inode, mode.
+    fn readdir(&self, dir: u64) -> Result<Vec<(String, u64, u32)>, Errno>;
+    /// Reads from `pos` into `buf` through the page cache with the open file's read-ahead.
+    fn read(&self, ino: u64, pos: u64, buf: &mut [u8], ra: &mut FileRaState)
+        -> Result<usize, Errno>;
+    /// The read-ahead state a new open file starts with (`file_ra_state_init`).
+    fn ra_init(&self) -> FileRaState;
+    /// The path of `ino` below the file system's root (`""` for the root).
+    fn path(&self, ino: u64) -> Option<String>;
+}
+
+/// A disk file system and the ramfs directory it is mounted on.
+pub struct DiskMount {
+    pub at: Ino,
+    pub fs: alloc::boxed::Box<dyn DiskFs>,
+}
+
+impl core::fmt::Debug for DiskMount {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "DiskMount {{ at: {}, dev: {:?} }}", self.at, self.fs.dev())
+    }
 }
 
 /// What an open file reads and writes.
@@ -100,6 +150,8 @@ pub enum Object {
     Null,
     Zero,
     Console,
+    /// A disk file or directory and the open file's read-ahead state (`f_ra`).
+    Disk { ino: u64, ra: FileRaState },
 }
 
 /// An open file description (`struct file`).
@@ -137,6 +189,8 @@ pub struct Namespace<A: AddressSpace> {
     /// The ramfs directory `/proc` is mounted on.
     pub proc_mount: Option<Ino>,
     pub tty: Tty,
+    /// The disk file system mounted on a ramfs directory (`/boot`), if any.
+    pub disk: Option<DiskMount>,
 }
 
 /// What `stat` reports (`struct kstat`).
@@ -271,7 +325,64 @@ impl<A: AddressSpace> Namespace<A> {
                 }
             }
         }
-        Namespace { ramfs, proc_mount, tty: Tty::new(termios) }
+        Namespace { ramfs, proc_mount, tty: Tty::new(termios), disk: None }
+    }
+
+    /// Mounts `fs` on the ramfs directory `path` (`EROFS`-style errors are the caller's: the
+    /// directory must exist). Replaces an earlier disk mount.
+    pub fn mount_disk(&mut self, path: &str, fs: alloc::boxed::Box<dyn DiskFs>) -> Result<(), Errno> {
+        let at = self.ramfs.lookup(path)?;
+        if !matches!(self.ramfs.inode(at).map(|n| &n.kind), Some(InodeKind::Dir { .. })) {
+            return Err(Errno::ENOTDIR);
+        }
+        self.disk = Some(DiskMount { at, fs });
+        Ok(())
+    }
+
+    /// The mounted disk file system.
+    fn diskfs(&self) -> Result<&dyn DiskFs, Errno> {
+        self.disk.as_ref().map(|d| &*d.fs).ok_or(Errno::ENOENT)
+    }
+
+    /// Resolves an absolute `path` (symlinks followed), for the kernel (`execve`).
+    pub fn lookup_path(&self, proc: &dyn ProcSource, path: &str) -> Result<Node, Errno> {
+        self.walk(proc, Node::Ram(ROOT_INO), path.as_bytes(), true, &mut 0)
+    }
+
+    /// The absolute path of a disk node (for `/proc/PID/maps`).
+    pub fn disk_path(&self, ino: u64) -> Option<String> {
+        let d = self.disk.as_ref()?;
+        let mount = self.d_path(d.at)?;
+        let rel = d.fs.path(ino)?;
+        Some(if rel.is_empty() { mount } else { alloc::format!("{mount}/{rel}") })
+    }
+
+    /// `ls` of a disk directory (or one disk file): names and their `stat`, sorted by name
+    /// as `ls` sorts them; None when `path` is not on the disk file system.
+    pub fn disk_list(
+        &self,
+        proc: &dyn ProcSource,
+        path: &str,
+    ) -> Option<Result<Vec<(String, Kstat)>, Errno>> {
+        let node = match self.walk(proc, Node::Ram(ROOT_INO), path.as_bytes(), true, &mut 0) {
+            Ok(n @ Node::Disk(_)) => n,
+            _ => return None,
+        };
+        let Node::Disk(ino) = node else { return None };
+        let fs = self.disk.as_ref()?;
+        Some((|| {
+            let mut out = Vec::new();
+            if self.is_dir(node) {
+                let mut entries = fs.fs.readdir(ino)?;
+                entries.sort_by(|a, b| a.0.cmp(&b.0));
+                for (name, i, _) in entries {
+                    out.push((name, self.stat(proc, Node::Disk(i))?));
+                }
+            } else {
+                out.push((String::from(path), self.stat(proc, node)?));
+            }
+            Ok(out)
+        })())
     }
 
     /// `d_path()` of a ramfs inode: its absolute path, found from the root (pivm keeps no
@@ -332,7 +443,20 @@ impl<A: AddressSpace> Namespace<A> {
                 }
             }
             Object::Proc(seq) => proc.render(seq.file(), &mut SeqBuf::streaming(out)),
-            Object::Ram(_) | Object::ProcDir(_) => Err(Errno::EISDIR),
+            Object::Disk { ino, mut ra } if !self.is_dir(node) => {
+                let fs = self.diskfs()?;
+                let mut buf = alloc::vec![0u8; CHUNK];
+                let mut pos = 0;
+                loop {
+                    let n = fs.read(ino, pos, &mut buf, &mut ra)?;
+                    if n == 0 {
+                        return Ok(());
+                    }
+                    out(&buf[..n]);
+                    pos += n as u64;
+                }
+            }
+            Object::Ram(_) | Object::ProcDir(_) | Object::Disk { .. } => Err(Errno::EISDIR),
             Object::Null | Object::Zero | Object::Console => Err(Errno::EINVAL),
         }
     }
@@ -342,7 +466,11 @@ impl<A: AddressSpace> Namespace<A> {
             Node::Ram(i) => {
                 matches!(self.ramfs.inode(i).map(|n| &n.kind), Some(InodeKind::Dir { .. }))
             }
-            Node::Proc(p) => matches!(p, ProcNode::Root | ProcNode::Pid(_)),
+            Node::Proc(p) => matches!(p, ProcNode::Root | ProcNode::Pid(_) | ProcNode::Sys(_)),
+            Node::Disk(i) => self
+                .diskfs()
+                .and_then(|fs| fs.getattr(i))
+                .is_ok_and(|st| st.mode & S_IFMT == S_IFDIR),
         }
     }
 
@@ -352,6 +480,7 @@ impl<A: AddressSpace> Namespace<A> {
                 matches!(self.ramfs.inode(i).map(|n| &n.kind), Some(InodeKind::Symlink(_)))
             }
             Node::Proc(p) => matches!(p, ProcNode::SelfLink | ProcNode::Exe(_)),
+            Node::Disk(_) => false,
         }
     }
 
@@ -365,7 +494,12 @@ impl<A: AddressSpace> Namespace<A> {
                 Some(m) => self.parent(Node::Ram(m)),
                 None => node,
             },
-            Node::Proc(_) => Node::Proc(ProcNode::Root),
+            Node::Proc(p) => Node::Proc(procfs::parent(p)),
+            Node::Disk(i) => match &self.disk {
+                Some(d) if i == d.fs.root() => self.parent(Node::Ram(d.at)),
+                Some(d) => Node::Disk(d.fs.parent(i)),
+                None => node,
+            },
         }
     }
 
@@ -376,6 +510,8 @@ impl<A: AddressSpace> Namespace<A> {
                     let c = *entries.get(name).ok_or(Errno::ENOENT)?;
                     if Some(c) == self.proc_mount {
                         Ok(Node::Proc(ProcNode::Root))
+                    } else if let Some(d) = self.disk.as_ref().filter(|d| d.at == c) {
+                        Ok(Node::Disk(d.fs.root()))
                     } else {
                         Ok(Node::Ram(c))
                     }
@@ -384,6 +520,12 @@ impl<A: AddressSpace> Namespace<A> {
                 None => Err(Errno::ENOENT),
             },
             Node::Proc(p) => procfs::lookup(proc, p, name).map(Node::Proc),
+            Node::Disk(d) => {
+                if !self.is_dir(dir) {
+                    return Err(Errno::ENOTDIR);
+                }
+                self.diskfs()?.lookup(d, name).map(Node::Disk)
+            }
         }
     }
 
@@ -391,6 +533,7 @@ impl<A: AddressSpace> Namespace<A> {
         match node {
             Node::Ram(i) => self.ramfs.readlink(i).map(String::from),
             Node::Proc(p) => procfs::readlink(proc, p),
+            Node::Disk(_) => Err(Errno::EINVAL),
         }
     }
 
@@ -514,6 +657,26 @@ impl<A: AddressSpace> Namespace<A> {
                 attributes: 0,
                 attributes_mask: VFS_ATTRIBUTES_MASK,
             }),
+            Node::Disk(i) => {
+                let fs = self.diskfs()?;
+                let st = fs.getattr(i)?;
+                Ok(Kstat {
+                    dev: fs.dev(),
+                    ino: i,
+                    mode: st.mode,
+                    nlink: st.nlink,
+                    uid: 0,
+                    gid: 0,
+                    rdev: (0, 0),
+                    size: st.size,
+                    blksize: st.blksize,
+                    blocks: st.blocks,
+                    mtime: st.mtime,
+                    mnt_id: 3,
+                    attributes: 0,
+                    attributes_mask: VFS_ATTRIBUTES_MASK,
+                })
+            }
         }
     }
 
@@ -556,8 +719,16 @@ impl<A: AddressSpace> Namespace<A> {
                     _ => return Err(Errno::ENXIO),
                 }
             }
+            // A write-only sysctl (mode 0200): root has no read right to it either
+            // (`sysctl_perm` tests the owner bits).
+            Node::Proc(ProcNode::File(procfs::ProcFile::Sysctl(_))) if acc != o::O_WRONLY => {
+                return Err(Errno::EACCES)
+            }
             Node::Proc(ProcNode::File(f)) => Object::Proc(SeqFile::new(f)),
             Node::Proc(p) => Object::ProcDir(p),
+            // A read-only mount (`mnt_want_write` -> EROFS) for writing or truncating.
+            Node::Disk(_) if write || flags & o::O_TRUNC != 0 => return Err(Errno::EROFS),
+            Node::Disk(ino) => Object::Disk { ino, ra: self.diskfs()?.ra_init() },
         };
         let kept = flags & !(o::O_CREAT | o::O_EXCL | o::O_NOCTTY | o::O_TRUNC | o::O_CLOEXEC);
         Ok(File { f_flags: kept, f_pos: 0, node, object })
@@ -591,6 +762,31 @@ fn ram_readdir<A: AddressSpace>(
         });
     }
     let end = 2 + kids.len() as u64;
+    all.retain(|e| e.pos >= from);
+    Ok((all, end))
+}
+
+/// The entries of a disk directory from position `from`: `.`, `..`, then the directory's
+/// entries in their on-disk order (`fat_readdir`), and the end position.
+fn disk_readdir<A: AddressSpace>(
+    ns: &Namespace<A>,
+    dir: u64,
+    from: u64,
+) -> Result<(Vec<procfs::DirEntry>, u64), Errno> {
+    let fs = ns.diskfs()?;
+    let parent = match ns.parent(Node::Disk(dir)) {
+        Node::Disk(p) | Node::Ram(p) => p,
+        Node::Proc(_) => ROOT_INO,
+    };
+    let kids = fs.readdir(dir)?;
+    let mut all = vec![
+        procfs::DirEntry { pos: 0, name: ".".into(), ino: dir, d_type: dt::DIR },
+        procfs::DirEntry { pos: 1, name: "..".into(), ino: parent, d_type: dt::DIR },
+    ];
+    for (k, (name, ino, mode)) in kids.into_iter().enumerate() {
+        all.push(procfs::DirEntry { pos: 2 + k as u64, name, ino, d_type: d_type(mode) });
+    }
+    let end = all.len() as u64;
     all.retain(|e| e.pos >= from);
     Ok((all, end))
 }
@@ -665,7 +861,11 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
     }
 
     fn create(&mut self, dir: Node, name: &str, mode: u32) -> Result<Node, Errno> {
-        let Node::Ram(d) = dir else { return Err(Errno::EACCES) };
+        let d = match dir {
+            Node::Ram(d) => d,
+            Node::Disk(_) => return Err(Errno::EROFS),
+            Node::Proc(_) => return Err(Errno::EACCES),
+        };
         let path = self.ram_path(d, name)?;
         let ino = self.ns.ramfs.create(&path, (mode & S_IALLUGO) & !self.umask, false)?;
         Ok(Node::Ram(ino))
@@ -733,6 +933,17 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
             }
             Object::Null => Ok(Vec::new()),
             Object::Zero => Ok(Vec::new()),
+            Object::Disk { .. } if self.ns.is_dir(f.node) => Err(Errno::EISDIR),
+            Object::Disk { ino, ra } => {
+                let fs = self.ns.diskfs()?;
+                let size = fs.getattr(*ino)?.size;
+                let n = (size.saturating_sub(*pos)).min(count as u64) as usize;
+                let mut buf = vec![0; n];
+                let got = fs.read(*ino, *pos, &mut buf, ra)?;
+                buf.truncate(got);
+                *pos += got as u64;
+                Ok(buf)
+            }
             Object::Console => {
                 let r = self.ns.tty.read(count);
                 match r {
@@ -830,8 +1041,19 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
             // A `proc_ops` file without `proc_write` (pde_write), as every `/proc` root file
             // pivm has: the write reaches procfs, which refuses it.
             Node::Proc(ProcNode::File(procfs::ProcFile::Root(_))) => return Err(Errno::EIO),
+            // proc_sys_write: the whole value to the handler, which takes it all or refuses.
+            Node::Proc(ProcNode::File(procfs::ProcFile::Sysctl(s))) => {
+                let mut data = vec![0u8; count.min(CHUNK)];
+                if self.mem.copy_from_user(&mut data, buf).is_err() {
+                    return Err(Errno::EFAULT);
+                }
+                self.proc.sysctl_write(s, &data)?;
+                return Ok(count);
+            }
             // `/proc/PID` files have no `write` at all (`FMODE_CAN_WRITE` clear).
             Node::Proc(_) => return Err(Errno::EINVAL),
+            // Never open for writing (EROFS at open).
+            Node::Disk(_) => return Err(Errno::EBADF),
             Node::Ram(_) => {}
         }
         // Copy in a page at a time, as the page cache and the tty do; a fault ends the write
@@ -950,6 +1172,9 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
             }
             Object::Ram(i) => generic(f.f_pos, self.ns.ramfs.stat(*i)?.st_size)?,
             Object::ProcDir(_) => generic(f.f_pos, 0)?,
+            Object::Disk { ino, .. } => {
+                generic(f.f_pos, self.ns.diskfs()?.getattr(*ino)?.size)?
+            }
         };
         f.f_pos = new;
         Ok(new)
@@ -991,6 +1216,9 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
                     _ => ROOT_INO,
                 };
                 procfs::readdir(self.proc, p, parent, f.f_pos)?
+            }
+            Object::Disk { ino, .. } if self.ns.is_dir(f.node) => {
+                disk_readdir(self.ns, ino, f.f_pos)?
             }
             _ => return Err(Errno::ENOTDIR),
         };
@@ -1043,7 +1271,10 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
         };
         let mut st = self.ns.stat(proc, node)?;
         // vfs_statx: the root of a mount says so.
-        if matches!(node, Node::Ram(ROOT_INO) | Node::Proc(ProcNode::Root)) {
+        let disk_root = self.ns.disk.as_ref().map(|d| Node::Disk(d.fs.root()));
+        if matches!(node, Node::Ram(ROOT_INO) | Node::Proc(ProcNode::Root))
+            || Some(node) == disk_root
+        {
             st.attributes |= statx_attr::MOUNT_ROOT;
         }
         Ok(st)
@@ -1132,6 +1363,10 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
         match (&f.object, cmd) {
             (Object::Ram(i), FIONREAD) if !self.ns.is_dir(f.node) => {
                 let left = self.ns.ramfs.stat(*i)?.st_size.saturating_sub(f.f_pos);
+                put_user(self.mem, arg, &(left.min(i32::MAX as u64) as i32)).map(|_| 0)
+            }
+            (Object::Disk { ino, .. }, FIONREAD) if !self.ns.is_dir(f.node) => {
+                let left = self.ns.diskfs()?.getattr(*ino)?.size.saturating_sub(f.f_pos);
                 put_user(self.mem, arg, &(left.min(i32::MAX as u64) as i32)).map(|_| 0)
             }
             (Object::Console, ioctl::TCGETS) => {

@@ -1,5 +1,6 @@
 //! The running kernel's state: what boot found and computed, fixed once `kernel_main` has
 //! set it, then read by the console commands. Also the boot steps that need it.
+pub mod cardfs;
 pub mod cma;
 pub mod irq;
 pub mod mem;

@@ -22,6 +22,8 @@ pub const PTRS_PER_PTE: usize = 512;
 pub struct FaultFlags {
     pub write: bool,
     pub instruction: bool,
+    /// `FAULT_FLAG_TRIED`: the fault is being retried after `VM_FAULT_RETRY`.
+    pub tried: bool,
 }
 
 /// A present PTE as the fault path sees it.
@@ -54,12 +56,14 @@ pub enum RssKind {
     File,
 }
 
-/// A page-cache page found for a fault: its frame and whether it had to be read in
-/// (`VM_FAULT_MAJOR`).
+/// A page-cache page found for a fault: its frame, whether it had to be read in
+/// (`VM_FAULT_MAJOR`) and whether the mmap lock was dropped for I/O (`VM_FAULT_RETRY`: the
+/// page is not mapped and the fault runs again with `FAULT_FLAG_TRIED`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CachePage {
     pub pfn: u64,
     pub major: bool,
+    pub retry: bool,
 }
 
 /// What the fault path needs from the kernel: one address space's page tables, pages, the
@@ -79,22 +83,33 @@ pub trait FaultEnv {
     /// Whether the page is an anonymous page this address space owns alone (reusable on a
     /// write fault, `wp_can_reuse_anon_page`).
     fn is_exclusive_anon(&self, pfn: u64) -> bool;
-    /// `filemap_fault`: page `index` of `file`, from the cache or read in; None past EOF.
-    fn file_page(&mut self, file: &VmFile, index: u64) -> Option<CachePage>;
-    /// A page already in the cache and up to date (`next_uptodate_page`), for fault-around;
-    /// None for pages not cached or past EOF.
+    /// `filemap_fault`: page `index` of `file` (mapped by `vma`), from the cache or read in;
+    /// `Err(Sigbus)` past EOF, `Err(Oom)` without memory.
+    fn file_page(
+        &mut self,
+        vma: &Vma,
+        file: &Arc<VmFile>,
+        index: u64,
+        flags: FaultFlags,
+    ) -> Result<CachePage, FaultError>;
+    /// A page already in the cache and up to date, not a read-ahead marker
+    /// (`next_uptodate_page`), for fault-around; None for pages not cached or past EOF.
     fn cached_page(&self, file: &VmFile, index: u64) -> Option<u64>;
+    /// `filemap_map_pages` found `pages` mappable pages of `file` (its `mmap_miss` drops).
+    fn fault_around_hits(&mut self, _file: &Arc<VmFile>, _pages: u64) {}
     /// The kernel's page for a special mapping (`[sigpage]`, `[vdso]`...) at `offset` pages.
     fn special_page(&mut self, vma: &Vma, offset: u64) -> Option<u64>;
     /// RSS accounting (`inc_mm_counter`/`dec_mm_counter`).
     fn rss_add(&mut self, kind: RssKind, delta: i64);
 }
 
-/// A successful fault (`0` or `VM_FAULT_MAJOR`).
+/// A successful fault (`0` or `VM_FAULT_MAJOR`), or one to run again (`VM_FAULT_RETRY`,
+/// with `VM_FAULT_MAJOR` when the page had to be read).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fault {
     Minor,
     Major,
+    Retry { major: bool },
 }
 
 /// A fault that cannot be resolved: the signal it becomes.
@@ -129,14 +144,16 @@ pub struct FaultCounts {
 }
 
 impl FaultCounts {
-    /// `mm_account_fault`: a completed fault counts as major or minor for the task; faults
-    /// that failed count for the task not at all (the caller counts `pgfault` for every
-    /// fault handled, successful or not).
-    pub fn account(&mut self, r: Result<Fault, FaultError>) {
+    /// `mm_account_fault`: a completed fault counts as major or minor for the task (major
+    /// when it had to read, or was a retry: `FAULT_FLAG_TRIED`); a fault to be retried and
+    /// one that failed count for the task not at all (the caller counts `pgfault` for
+    /// every fault handled, successful or not).
+    pub fn account(&mut self, r: Result<Fault, FaultError>, flags: FaultFlags) {
         match r {
+            Ok(Fault::Retry { .. }) | Err(_) => {}
             Ok(Fault::Major) => self.maj_flt += 1,
+            Ok(Fault::Minor) if flags.tried => self.maj_flt += 1,
             Ok(Fault::Minor) => self.min_flt += 1,
-            Err(_) => {}
         }
     }
 }
@@ -207,11 +224,11 @@ pub fn handle_mm_fault(
                 Some(file) => {
                     let file = Arc::clone(file);
                     if !flags.write {
-                        do_read_fault(vma, env, &file, addr)
+                        do_read_fault(vma, env, &file, addr, flags)
                     } else if !vma.vm_flags.contains(VmFlags::SHARED) {
-                        do_cow_fault(vma, env, &file, addr)
+                        do_cow_fault(vma, env, &file, addr, flags)
                     } else {
-                        do_shared_fault(vma, env, &file, addr)
+                        do_shared_fault(vma, env, &file, addr, flags)
                     }
                 }
             }
@@ -293,28 +310,34 @@ pub fn fault_around_window(
 fn do_read_fault(
     vma: &Vma,
     env: &mut impl FaultEnv,
-    file: &VmFile,
+    file: &Arc<VmFile>,
     addr: usize,
+    flags: FaultFlags,
 ) -> Result<Fault, FaultError> {
     let shared_write = vma.vm_flags.contains(VmFlags::SHARED | VmFlags::WRITE);
     let exec = exec_of(vma);
     if let Some((start, pages)) = fault_around_window(vma, addr, FAULT_AROUND_BYTES) {
+        let mut hits = 0;
         for i in 0..pages {
             let va = start + (i << PAGE_SHIFT);
+            let Some(pfn) = env.cached_page(file, linear_page_index(vma, va)) else { continue };
+            hits += 1;
             if env.pte_get(va).is_some() {
                 continue;
             }
-            if let Some(pfn) = env.cached_page(file, linear_page_index(vma, va)) {
-                env.pte_set(va, NewPte { pfn, write: shared_write, exec, dirty: false })
-                    .map_err(|_| FaultError::Oom)?;
-                env.rss_add(RssKind::File, 1);
-            }
+            env.pte_set(va, NewPte { pfn, write: shared_write, exec, dirty: false })
+                .map_err(|_| FaultError::Oom)?;
+            env.rss_add(RssKind::File, 1);
         }
+        env.fault_around_hits(file, hits);
         if env.pte_get(addr).is_some() {
             return Ok(Fault::Minor);
         }
     }
-    let page = env.file_page(file, linear_page_index(vma, addr)).ok_or(FaultError::Sigbus)?;
+    let page = env.file_page(vma, file, linear_page_index(vma, addr), flags)?;
+    if page.retry {
+        return Ok(Fault::Retry { major: page.major });
+    }
     env.pte_set(addr, NewPte { pfn: page.pfn, write: shared_write, exec, dirty: false })
         .map_err(|_| FaultError::Oom)?;
     env.rss_add(RssKind::File, 1);
@@ -325,10 +348,14 @@ fn do_read_fault(
 fn do_cow_fault(
     vma: &Vma,
     env: &mut impl FaultEnv,
-    file: &VmFile,
+    file: &Arc<VmFile>,
     addr: usize,
+    flags: FaultFlags,
 ) -> Result<Fault, FaultError> {
-    let page = env.file_page(file, linear_page_index(vma, addr)).ok_or(FaultError::Sigbus)?;
+    let page = env.file_page(vma, file, linear_page_index(vma, addr), flags)?;
+    if page.retry {
+        return Ok(Fault::Retry { major: page.major });
+    }
     let pfn = env.alloc_copy_page(page.pfn).ok_or(FaultError::Oom)?;
     env.pte_set(addr, NewPte { pfn, write: true, exec: exec_of(vma), dirty: true })
         .map_err(|_| FaultError::Oom)?;
@@ -340,10 +367,14 @@ fn do_cow_fault(
 fn do_shared_fault(
     vma: &Vma,
     env: &mut impl FaultEnv,
-    file: &VmFile,
+    file: &Arc<VmFile>,
     addr: usize,
+    flags: FaultFlags,
 ) -> Result<Fault, FaultError> {
-    let page = env.file_page(file, linear_page_index(vma, addr)).ok_or(FaultError::Sigbus)?;
+    let page = env.file_page(vma, file, linear_page_index(vma, addr), flags)?;
+    if page.retry {
+        return Ok(Fault::Retry { major: page.major });
+    }
     env.pte_set(addr, NewPte { pfn: page.pfn, write: true, exec: exec_of(vma), dirty: true })
         .map_err(|_| FaultError::Oom)?;
     env.rss_add(RssKind::File, 1);
@@ -447,9 +478,16 @@ mod tests {
         fn is_exclusive_anon(&self, pfn: u64) -> bool {
             self.anon.contains(&pfn)
         }
-        fn file_page(&mut self, _file: &VmFile, index: u64) -> Option<CachePage> {
+        fn file_page(
+            &mut self,
+            _vma: &Vma,
+            _file: &Arc<VmFile>,
+            index: u64,
+            _flags: FaultFlags,
+        ) -> Result<CachePage, FaultError> {
             (index < self.file_pages)
-                .then(|| CachePage { pfn: self.cache_base + index, major: false })
+                .then(|| CachePage { pfn: self.cache_base + index, major: false, retry: false })
+                .ok_or(FaultError::Sigbus)
         }
         fn cached_page(&self, _file: &VmFile, index: u64) -> Option<u64> {
             (index < self.file_pages).then(|| self.cache_base + index)
@@ -480,8 +518,8 @@ mod tests {
         }
     }
 
-    const R: FaultFlags = FaultFlags { write: false, instruction: false };
-    const W: FaultFlags = FaultFlags { write: true, instruction: false };
+    const R: FaultFlags = FaultFlags { write: false, instruction: false, tried: false };
+    const W: FaultFlags = FaultFlags { write: true, instruction: false, tried: false };
 
     /// Faults of touching one byte per page, in order, counted as the task counts them.
     fn touch(
@@ -499,7 +537,7 @@ mod tests {
                 Some(p) if !f.write || (p.write && p.dirty) => continue,
                 _ => {}
             }
-            c.account(do_page_fault(mm, env, va, f));
+            c.account(do_page_fault(mm, env, va, f), f);
         }
         c
     }
@@ -582,7 +620,7 @@ mod tests {
         let b = mm.do_mmap(0, 2 * PAGE_SIZE, Prot::READ, MapFlags::PRIVATE, Some((&f, 0))).unwrap();
         assert_eq!(do_page_fault(&mut mm, &mut env, b, W), Err(FaultError::BadAccess));
         assert_eq!(
-            do_page_fault(&mut mm, &mut env, b, FaultFlags { write: false, instruction: true }),
+            do_page_fault(&mut mm, &mut env, b, FaultFlags { write: false, instruction: true, tried: false }),
             Err(FaultError::BadAccess)
         );
         // The second page is past the one-page file: SIGBUS.
@@ -590,7 +628,7 @@ mod tests {
         let ts = mm.task_size;
         assert_eq!(do_page_fault(&mut mm, &mut env, ts, R), Err(FaultError::BadMap));
         let mut c = FaultCounts::default();
-        c.account(Err(FaultError::BadMap));
+        c.account(Err(FaultError::BadMap), R);
         assert_eq!(c, FaultCounts::default());
     }
 

@@ -8,6 +8,7 @@ pub mod mm_init;
 pub mod mm_types;
 pub mod mmap;
 pub mod oom_kill;
+pub mod readahead;
 
 pub use addr::{Pfn, PhysAddr, VirtAddr};
 

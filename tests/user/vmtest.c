@@ -236,7 +236,29 @@ static void sysio_test(const char *path, long n)
         ns = tb_ - ta_;                                                                            \
     } while (0)
 
-static void file_test(const char *path, long n, int shared)
+/* fault_around_bytes: the window fault-around maps is aligned to it. */
+#define FAULT_AROUND (64 * 1024)
+
+/* mmap of a file, at an address aligned to FAULT_AROUND when `align` (a PROT_NONE
+ * reservation, the file mapped MAP_FIXED into it, the rest given back), so that the
+ * fault-around windows are the same on every run and every kernel. */
+static volatile unsigned char *map_file(size_t len, int prot, int flags, int fd, int align)
+{
+    if (!align)
+        return mmap(NULL, len, prot, flags, fd, 0);
+    unsigned char *r = mmap(NULL, len + FAULT_AROUND, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (r == MAP_FAILED)
+        return MAP_FAILED;
+    uintptr_t a = ((uintptr_t)r + FAULT_AROUND - 1) & ~(uintptr_t)(FAULT_AROUND - 1);
+    unsigned char *p = mmap((void *)a, len, prot, flags | MAP_FIXED, fd, 0);
+    if ((uintptr_t)r < a)
+        munmap(r, a - (uintptr_t)r);
+    if (a + len < (uintptr_t)r + len + FAULT_AROUND)
+        munmap((void *)(a + len), (uintptr_t)r + len + FAULT_AROUND - (a + len));
+    return p;
+}
+
+static void file_test(const char *path, long n, int shared, int align)
 {
     char d[5][DELTA];
     uint64_t ns[5] = { 0, 0, 0, 0, 0 };
@@ -261,7 +283,7 @@ static void file_test(const char *path, long n, int shared)
         return;
     }
     volatile unsigned char *p;
-    MEASURE(d[0], ns[0], p = mmap(NULL, len, prot, flags, fd, 0));
+    MEASURE(d[0], ns[0], p = map_file(len, prot, flags, fd, align));
     if (p == MAP_FAILED) {
         printf("file %s N=%ld %s: mmap failed: %s\n", path, n, kind, strerror(errno));
         close(fd);
@@ -272,7 +294,7 @@ static void file_test(const char *path, long n, int shared)
     if (!shared)
         MEASURE(d[3], ns[3], for (long i = 0; i < n; i++) p[i * PG] = 0xff);
     munmap((void *)p, len);
-    MEASURE(d[4], ns[4], p = mmap(NULL, len, prot, flags, fd, 0); if (p != MAP_FAILED) sum += read_pages(p, n));
+    MEASURE(d[4], ns[4], p = map_file(len, prot, flags, fd, align); if (p != MAP_FAILED) sum += read_pages(p, n));
     if (p != MAP_FAILED)
         munmap((void *)p, len);
     close(fd);
@@ -951,11 +973,13 @@ static void usage(void)
             "       vmtest stack N...           touch N pages below the stack pointer, twice\n"
             "       vmtest file PATH N...       MAP_PRIVATE file: read, re-read, write (COW), unmap+map+read\n"
             "       vmtest fileshared PATH N... MAP_SHARED file: read, re-read, unmap+map+read\n"
+            "       vmtest filealigned PATH N.. the same at a 64 KiB-aligned address (fault-around)\n"
             "       vmtest entry                faults taken before main, and /proc/self/stat\n"
             "       vmtest exec                 fork+exec of itself: sequential, concurrent, fork COW\n"
             "       vmtest layout [hold]        addresses of every part of the image and /proc/self/maps\n"
             "       vmtest segv [3G|2G|1G|auto] the SIGSEGV table (kernel addresses for that split)\n"
             "       vmtest sysio PATH N...      read() into / write() from N untouched anonymous pages\n"
+            "       vmtest dropcaches N         write N to /proc/sys/vm/drop_caches\n"
             "       vmtest time N REPS          costs in ns (guest instructions under -icount shift=0)\n"
             "       vmtest vdso                 the vDSO: its symbols, clock_gettime through it, its cost\n"
             "       vmtest swap MIB PASSES      write MIB of anonymous memory, re-read it PASSES times\n"
@@ -987,11 +1011,20 @@ int main(int argc, char **argv)
             usage();
         for (int i = 2; i < argc; i++)
             stack_test(parse_count(argv[i]));
-    } else if (!strcmp(cmd, "file") || !strcmp(cmd, "fileshared")) {
+    } else if (!strcmp(cmd, "file") || !strcmp(cmd, "fileshared") || !strcmp(cmd, "filealigned")) {
         if (argc < 4)
             usage();
         for (int i = 3; i < argc; i++)
-            file_test(argv[2], parse_count(argv[i]), cmd[4] == 's');
+            file_test(argv[2], parse_count(argv[i]), cmd[4] != '\0', cmd[4] == 'a');
+    } else if (!strcmp(cmd, "dropcaches")) {
+        /* echo N > /proc/sys/vm/drop_caches, as a program does it. */
+        if (argc < 3)
+            usage();
+        int fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
+        ssize_t n = fd < 0 ? -1 : write(fd, argv[2], strlen(argv[2]));
+        printf("dropcaches %s: %s\n", argv[2], n < 0 ? strerror(errno) : "ok");
+        if (fd >= 0)
+            close(fd);
     } else if (!strcmp(cmd, "sysio")) {
         if (argc < 4)
             usage();

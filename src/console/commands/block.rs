@@ -25,6 +25,18 @@ fn device(args: &Args<'_>, name: &str) -> Result<(usize, u32), CmdError> {
 }
 
 pub(super) fn cmd_blockdev(_: &Kernel, args: &Args<'_>) -> CmdResult {
+    if args.len() == 4 && args.get(1) == Some("--setra") {
+        // BLKRASET: read-ahead in 512-byte sectors, kept per disk in whole pages
+        // (`bdi->ra_pages = arg >> (PAGE_SHIFT - 9)`); a partition sets its disk's.
+        let name = args.get(3).unwrap_or("");
+        let (disk, _) = device(args, name)?;
+        let Some(sectors) = args.get(2).and_then(|v| v.parse::<u64>().ok()) else {
+            fail!(args, "failed to parse read-ahead value: '{}'", args.get(2).unwrap_or(""))
+        };
+        let pages = sectors >> (crate::mm::PAGE_SHIFT - 9);
+        crate::kernel::cardfs::set_read_ahead_kb(disk, pages * crate::mm::PAGE_SIZE / 1024);
+        return Ok(());
+    }
     if args.len() != 3 {
         return Err(CmdError::Usage);
     }
@@ -37,10 +49,16 @@ pub(super) fn cmd_blockdev(_: &Kernel, args: &Args<'_>) -> CmdResult {
         "--getsize64" => kprintln!("{}", sectors * SECTOR_SIZE as u64),
         "--getsz" => kprintln!("{}", sectors),
         "--getss" => kprintln!("{}", SECTOR_SIZE),
+        // BLKRAGET: the disk's read-ahead in sectors.
+        "--getra" => kprintln!("{}", crate::kernel::cardfs::read_ahead_kb(disk) * 2),
         "--rereadpt" if partno == 0 => blk::scan_partitions(disk),
         "--rereadpt" => fail!(args, "ioctl error on BLKRRPART: Invalid argument"),
         other => {
-            fail!(args, "unknown command {} (--getsize64, --getsz, --getss, --rereadpt)", other)
+            fail!(
+                args,
+                "unknown command {} (--getsize64, --getsz, --getss, --getra, --setra N, --rereadpt)",
+                other
+            )
         }
     }
     Ok(())

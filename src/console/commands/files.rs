@@ -59,3 +59,34 @@ pub(super) fn cmd_cat(k: &Kernel, args: &Args<'_>) -> CmdResult {
     }
     Ok(())
 }
+
+/// `/proc/sys/vm/drop_caches`, the one file the console's `echo` writes.
+const DROP_CACHES: &str = "/proc/sys/vm/drop_caches";
+
+/// `echo TEXT` and `echo N > /proc/sys/vm/drop_caches` (also `>FILE`), as a shell runs
+/// them: the value goes through `drop_caches_sysctl_handler` (1 to 4, else `EINVAL`, which
+/// bash reports as a write error), which logs the writer and drops the caches.
+pub(super) fn cmd_echo(_k: &Kernel, args: &Args<'_>) -> CmdResult {
+    let words = &args.as_slice()[1..];
+    let redirect = words.iter().position(|w| w.starts_with('>'));
+    let Some(r) = redirect else {
+        kprintln!("{}", words.join(" "));
+        return Ok(());
+    };
+    let target = match words[r].strip_prefix('>').unwrap_or("") {
+        "" => words.get(r + 1).copied().unwrap_or(""),
+        t => t,
+    };
+    if target.is_empty() {
+        fail!(args, "syntax error near unexpected token `newline'");
+    }
+    if target != DROP_CACHES {
+        fail!(args, "{}: only {} can be written from the console", target, DROP_CACHES);
+    }
+    let value = words[..r].join(" ");
+    // The console is no process: it writes as the idle task does.
+    match crate::kernel::cardfs::drop_caches_sysctl("swapper/0", 0, value.as_bytes()) {
+        Ok(()) => Ok(()),
+        Err(_) => fail!(args, "write error: Invalid argument"),
+    }
+}

@@ -243,7 +243,7 @@ pub static COMMANDS: &[Command] = &[
     Command {
         name: "run",
         usage: "run PATH [ARGS...] [&]",
-        help: "run a program from the initramfs (in the foreground; & for the background)",
+        help: "run a program from the initramfs or /boot (in the foreground; & for the background)",
         run: cmd_run,
     },
     Command {
@@ -264,7 +264,18 @@ pub static COMMANDS: &[Command] = &[
         help: "continue a stopped program in the background (SIGCONT)",
         run: cmd_bg,
     },
-    Command { name: "ls", usage: "ls [PATH]", help: "list a directory of the rootfs", run: cmd_ls },
+    Command {
+        name: "ls",
+        usage: "ls [PATH]",
+        help: "list a directory of the rootfs or of the card's /boot",
+        run: cmd_ls,
+    },
+    Command {
+        name: "echo",
+        usage: "echo 1|2|3 > /proc/sys/vm/drop_caches",
+        help: "free the clean, unmapped page-cache pages (1), the FAT caches (2) or both (3)",
+        run: files::cmd_echo,
+    },
     Command {
         name: "kill",
         usage: "kill [-SIG] PID",
@@ -279,8 +290,8 @@ pub static COMMANDS: &[Command] = &[
     },
     Command {
         name: "blockdev",
-        usage: "blockdev --getsize64|--getsz|--getss|--rereadpt DEV",
-        help: "a block device's size in bytes or sectors, its sector size; reread its partitions",
+        usage: "blockdev --getsize64|--getsz|--getss|--getra|--rereadpt DEV | --setra N DEV",
+        help: "a block device's size, sector size, read-ahead (sectors); set it; reread partitions",
         run: cmd_blockdev,
     },
     Command {

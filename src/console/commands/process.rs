@@ -141,6 +141,31 @@ pub(crate) fn cmd_ls(_k: &Kernel, args: &Args<'_>) -> CmdResult {
         return Err(CmdError::Usage);
     }
     let path = args.get(1).unwrap_or("/");
+    // A path on the card volume (/boot): through the namespace, names in `ls` order.
+    let disk = process::fs::with_ns(|ns| {
+        ns.disk_list(&process::procfs_live::LiveProc, path).map(|r| {
+            r.map(|entries| {
+                let mut out = String::new();
+                for (name, st) in entries {
+                    out.push_str(&alloc::format!(
+                        "{} {:>2} {:>8} {}\n",
+                        crate::fs::ramfs::mode_string(st.mode),
+                        st.nlink,
+                        st.size,
+                        name
+                    ));
+                }
+                out
+            })
+        })
+    });
+    if let Some(r) = disk {
+        match r {
+            Ok(s) => kprint!("{}", s),
+            Err(e) => fail!(args, "cannot access '{}': {}", path, e.message()),
+        }
+        return Ok(());
+    }
     let r = with_rootfs(|fs| {
         let ino = fs.lookup(path)?;
         let mut out = String::new();

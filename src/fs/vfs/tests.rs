@@ -739,3 +739,147 @@ proptest! {
         prop_assert_eq!(w.mem.peek(BUF, model.len()), model);
     }
 }
+
+/// A read-only disk file system: root (1) holding `bin/` (2) with `prog` (3, 5000 bytes of
+/// a pattern) and `config.txt` (4); it counts reads and checks the read-ahead state is
+/// the open file's own.
+struct FakeDisk {
+    reads: Reads,
+}
+
+/// The reads a [`FakeDisk`] served: inode, position, the read-ahead state's `prev_pos`.
+type Reads = Arc<Mutex<Vec<(u64, u64, i64)>>>;
+
+fn fake_byte(pos: u64) -> u8 {
+    (pos % 251) as u8
+}
+
+impl DiskFs for FakeDisk {
+    fn dev(&self) -> (u32, u32) {
+        (179, 1)
+    }
+    fn root(&self) -> u64 {
+        1
+    }
+    fn parent(&self, ino: u64) -> u64 {
+        if ino == 3 {
+            2
+        } else {
+            1
+        }
+    }
+    fn lookup(&self, dir: u64, name: &str) -> Result<u64, Errno> {
+        match (dir, name) {
+            (1, "bin") => Ok(2),
+            (1, "config.txt") => Ok(4),
+            (2, "prog") => Ok(3),
+            _ => Err(Errno::ENOENT),
+        }
+    }
+    fn getattr(&self, ino: u64) -> Result<DiskStat, Errno> {
+        let (mode, size) = match ino {
+            1 | 2 => (S_IFDIR | 0o755, 512),
+            3 => (S_IFREG | 0o755, 5000),
+            4 => (S_IFREG | 0o755, 6),
+            _ => return Err(Errno::ENOENT),
+        };
+        Ok(DiskStat { mode, nlink: 1, size, blksize: 512, blocks: size.div_ceil(512), mtime: 7 })
+    }
+    fn readdir(&self, dir: u64) -> Result<Vec<(String, u64, u32)>, Errno> {
+        match dir {
+            1 => Ok(vec![("bin".into(), 2, S_IFDIR), ("config.txt".into(), 4, S_IFREG)]),
+            2 => Ok(vec![("prog".into(), 3, S_IFREG)]),
+            _ => Err(Errno::ENOTDIR),
+        }
+    }
+    fn read(&self, ino: u64, pos: u64, buf: &mut [u8], ra: &mut FileRaState) -> Result<usize, Errno> {
+        let size = self.getattr(ino)?.size;
+        let n = (size.saturating_sub(pos) as usize).min(buf.len());
+        for (i, b) in buf[..n].iter_mut().enumerate() {
+            *b = if ino == 4 { b"x=1\n\n\n"[pos as usize + i] } else { fake_byte(pos + i as u64) };
+        }
+        self.reads.lock().push((ino, pos, ra.prev_pos));
+        ra.prev_pos = (pos + n as u64) as i64;
+        Ok(n)
+    }
+    fn ra_init(&self) -> FileRaState {
+        FileRaState::new(32)
+    }
+    fn path(&self, ino: u64) -> Option<String> {
+        Some(match ino {
+            1 => "".into(),
+            2 => "bin".into(),
+            3 => "bin/prog".into(),
+            _ => "config.txt".into(),
+        })
+    }
+}
+
+fn world_with_disk() -> (World, Reads) {
+    let mut w = world();
+    w.ns.ramfs.mkdir("/boot", 0o755).unwrap();
+    let reads = Arc::new(Mutex::new(Vec::new()));
+    w.ns.mount_disk("/boot", alloc::boxed::Box::new(FakeDisk { reads: reads.clone() })).unwrap();
+    (w, reads)
+}
+
+#[test]
+fn a_mounted_disk_is_read_through_its_file_system() {
+    let (mut w, reads) = world_with_disk();
+    assert_eq!(w.names("/boot"), [".", "..", "bin", "config.txt"]);
+    assert_eq!(w.names("/boot/bin/"), [".", "..", "prog"]);
+    let fd = w.open("/boot/bin/../bin/prog", o::O_RDONLY).unwrap();
+    let a = w.read(fd, 3000).unwrap();
+    let b = w.read(fd, 3000).unwrap();
+    assert_eq!(a.len() + b.len(), 5000);
+    assert!(a.iter().chain(&b).enumerate().all(|(i, &c)| c == fake_byte(i as u64)));
+    assert_eq!(w.read(fd, 10).unwrap(), b"");
+    // The read-ahead state is the open file's: the second read saw the first's position.
+    assert_eq!(reads.lock()[..2], [(3, 0, -1), (3, 3000, 3000)]);
+    let st = w.stat(fd);
+    assert_eq!((st.st_size, st.st_dev, st.st_ino), (5000, new_encode_dev(179, 1) as u64, 3));
+    assert_eq!(w.ctx().lseek(fd, -10, procfs::SEEK_END), Ok(4990));
+    // `..` of the mount's root is the ramfs directory above it.
+    let fd2 = w.open("/boot/../etc/hello", o::O_RDONLY).unwrap();
+    assert_eq!(w.read(fd2, 100).unwrap(), HELLO);
+    let mut out = Vec::new();
+    w.ns.kernel_read(&w.src, "/boot/config.txt", &mut |b| out.extend_from_slice(b)).unwrap();
+    assert_eq!(out, b"x=1\n\n\n");
+    assert_eq!(w.ns.disk_path(3).as_deref(), Some("/boot/bin/prog"));
+}
+
+#[test]
+fn a_mounted_disk_is_read_only() {
+    let (mut w, _) = world_with_disk();
+    assert_eq!(w.open("/boot/config.txt", o::O_WRONLY), Err(Errno::EROFS));
+    assert_eq!(w.open("/boot/config.txt", o::O_RDWR), Err(Errno::EROFS));
+    assert_eq!(w.open("/boot/config.txt", o::O_RDONLY | o::O_TRUNC), Err(Errno::EROFS));
+    assert_eq!(w.open("/boot/new", o::O_WRONLY | o::O_CREAT), Err(Errno::EROFS));
+    assert_eq!(w.open("/boot/bin", o::O_WRONLY), Err(Errno::EISDIR));
+    assert_eq!(w.open("/boot/nothing", o::O_RDONLY), Err(Errno::ENOENT));
+    assert_eq!(w.open("/boot/config.txt/x", o::O_RDONLY), Err(Errno::ENOTDIR));
+    let fd = w.open("/boot/config.txt", o::O_RDONLY).unwrap();
+    assert_eq!(w.write(fd, b"no"), Err(Errno::EBADF));
+    let d = w.open("/boot/bin", o::O_RDONLY).unwrap();
+    assert_eq!(w.read(d, 10), Err(Errno::EISDIR));
+}
+
+#[test]
+fn proc_sys_vm_drop_caches_is_write_only() {
+    let mut w = world();
+    assert_eq!(w.names("/proc/sys"), [".", "..", "vm"]);
+    assert_eq!(w.names("/proc/sys/vm/"), [".", "..", "drop_caches"]);
+    assert_eq!(w.open("/proc/sys/vm/drop_caches", o::O_RDONLY), Err(Errno::EACCES));
+    assert_eq!(w.open("/proc/sys/vm/drop_caches", o::O_RDWR), Err(Errno::EACCES));
+    let fd = w.open("/proc/sys/vm/drop_caches", o::O_WRONLY).unwrap();
+    assert_eq!(w.stat(fd).st_mode, S_IFREG | 0o200);
+    // This /proc's handler refuses everything (the kernel's drops the caches).
+    assert_eq!(w.write(fd, b"3\n"), Err(Errno::EINVAL));
+    let fd2 = w.open("/proc/sys/vm/../../sys/vm/drop_caches", o::O_WRONLY).unwrap();
+    assert!(fd2 > fd);
+    let mut out = Vec::new();
+    assert_eq!(
+        w.ns.kernel_read(&w.src, "/proc/sys/vm/drop_caches", &mut |b| out.extend_from_slice(b)),
+        Err(Errno::EACCES)
+    );
+}

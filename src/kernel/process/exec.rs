@@ -5,7 +5,9 @@
 //! at the entry point.
 use alloc::sync::Arc;
 
-use super::fs::with_rootfs;
+use super::fs::{with_ns, with_rootfs};
+use super::procfs_live::LiveProc;
+use crate::fs::vfs::Node;
 use super::mm::{ProcessMm, UserMem};
 use crate::abi::uaccess::UserMemory;
 use crate::arch::cpuinfo::{CpuInfo, ELF_PLATFORM};
@@ -80,6 +82,31 @@ pub struct Loaded {
 /// `do_execve` up to the point of no return: the file read, `load_elf_binary` into a fresh
 /// address space, the initial stack and the bss tail written.
 pub fn load(path: &str, argv: &[&[u8]], envp: &[&[u8]]) -> Result<Loaded, ExecError> {
+    // A file on the card volume (/boot): the namespace resolves it; its header is read
+    // through the page cache, its segments fault in from there.
+    let disk = with_ns(|ns| match ns.lookup_path(&LiveProc, path) {
+        Ok(Node::Disk(ino)) => {
+            let fs = ns.disk.as_ref().ok_or(Errno::ENOENT)?;
+            let st = fs.fs.getattr(ino)?;
+            let full = ns.disk_path(ino).ok_or(Errno::ENOENT)?;
+            Ok(Some((ino, st, fs.fs.dev(), full)))
+        }
+        Ok(_) | Err(Errno::ENOENT) => Ok(None),
+        Err(e) => Err(e),
+    })
+    .map_err(ExecError::Errno)?;
+    if let Some((ino, st, dev, full)) = disk {
+        if st.mode & S_IFMT != S_IFREG || st.mode & 0o111 == 0 {
+            return Err(ExecError::Errno(Errno::EACCES));
+        }
+        if st.size > MAX_EXEC_SIZE {
+            return Err(ExecError::Errno(Errno::E2BIG));
+        }
+        let file = Arc::new(VmFile { dev, ino, path: full });
+        let head = crate::kernel::cardfs::exec_image(ino, &file, st.size)
+            .map_err(ExecError::Errno)?;
+        return load_image(path, file, ElfFile { head: &head, size: st.size }, argv, envp);
+    }
     let (ino, head, size) = with_rootfs(|fs| {
         let ino = fs.lookup(path)?;
         let st = fs.stat(ino)?;
@@ -106,9 +133,21 @@ pub fn load(path: &str, argv: &[&[u8]], envp: &[&[u8]]) -> Result<Loaded, ExecEr
         Ok((ino, head, st.st_size))
     })
     .map_err(ExecError::Errno)?;
+    let file = Arc::new(VmFile { dev: RAMFS_DEV, ino, path: path.into() });
+    load_image(path, file, ElfFile { head: &head, size }, argv, envp)
+}
+
+/// `load_elf_binary` of `elf` (the head of the file `file`) into a fresh address space, the
+/// initial stack and the bss tail written.
+fn load_image(
+    path: &str,
+    file: Arc<VmFile>,
+    elf: ElfFile<'_>,
+    argv: &[&[u8]],
+    envp: &[&[u8]],
+) -> Result<Loaded, ExecError> {
     let mut pm = ProcessMm::new().ok_or(ExecError::Errno(Errno::ENOMEM))?;
     let mut random = CounterRandom::new();
-    let file = Arc::new(VmFile { dev: RAMFS_DEV, ino, path: path.into() });
     let randomize = super::RANDOMIZE_VA_SPACE.load(core::sync::atomic::Ordering::Relaxed) as u8;
     let params = ExecParams {
         filename: path,
@@ -124,15 +163,13 @@ pub fn load(path: &str, argv: &[&[u8]], envp: &[&[u8]]) -> Result<Loaded, ExecEr
         random: &mut random,
         vdso: crate::kernel::vsyscall::vdso_available(),
     };
-    let loaded =
-        match binfmt_elf::load_elf_binary(ElfFile { head: &head, size }, params, &mut pm.mm) {
-            Ok(l) => l,
-            Err(e) => {
-                pm.exit_mmap();
-                return Err(ExecError::Elf(e));
-            }
-        };
-    drop(head);
+    let loaded = match binfmt_elf::load_elf_binary(elf, params, &mut pm.mm) {
+        Ok(l) => l,
+        Err(e) => {
+            pm.exit_mmap();
+            return Err(ExecError::Elf(e));
+        }
+    };
     // The initial stack and padzero(): written as the kernel writes them, through the
     // process's own tables (the stack pages and the bss tail fault in here).
     let mut counts = FaultCounts::default();

@@ -138,17 +138,25 @@ impl ProcessMm {
         arch::switch_mm(self.hw.pgd, self.hw.context_id, flush);
     }
 
-    /// `__do_page_fault` + `mm_account_fault`: resolves a fault at `addr` and counts it.
+    /// `__do_page_fault` + `mm_account_fault`: resolves a fault at `addr` and counts it; a
+    /// fault that dropped the mmap lock for I/O (`VM_FAULT_RETRY`) runs once more with
+    /// `FAULT_FLAG_TRIED`, each attempt counted in `pgfault`, the task's count once.
     pub fn fault(
         &mut self,
         addr: usize,
         flags: FaultFlags,
         counts: &mut FaultCounts,
     ) -> Result<memory::Fault, FaultError> {
-        let r = memory::do_page_fault(&mut self.mm, &mut self.hw, addr, flags);
-        counts.account(r);
-        super::count_vm_fault(r);
-        r
+        let mut flags = flags;
+        loop {
+            let r = memory::do_page_fault(&mut self.mm, &mut self.hw, addr, flags);
+            counts.account(r, flags);
+            super::count_vm_fault(r);
+            match r {
+                Ok(memory::Fault::Retry { .. }) if !flags.tried => flags.tried = true,
+                _ => return r,
+            }
+        }
     }
 
     /// `zap_page_range`: unmaps `[start, end)`, freeing the anonymous pages, and flushes.
@@ -277,7 +285,7 @@ impl ProcessMm {
                     return Some(Pfn(pte.pfn_phys() >> 12));
                 }
             }
-            self.fault(va, FaultFlags { write, instruction: false }, counts).ok()?;
+            self.fault(va, FaultFlags { write, instruction: false, tried: false }, counts).ok()?;
         }
         None
     }
@@ -437,12 +445,32 @@ impl FaultEnv for MmHw {
             && !self.is_shared_anon(pfn)
     }
 
-    fn file_page(&mut self, file: &VmFile, index: u64) -> Option<CachePage> {
-        fs::file_page(file.ino, index).map(|p| CachePage { pfn: p.0, major: false })
+    fn file_page(
+        &mut self,
+        vma: &Vma,
+        file: &alloc::sync::Arc<VmFile>,
+        index: u64,
+        flags: FaultFlags,
+    ) -> Result<CachePage, FaultError> {
+        if crate::kernel::cardfs::is_card_file(file) {
+            return crate::kernel::cardfs::filemap_fault(vma, file, index, flags);
+        }
+        fs::file_page(file.ino, index)
+            .map(|p| CachePage { pfn: p.0, major: false, retry: false })
+            .ok_or(FaultError::Sigbus)
     }
 
     fn cached_page(&self, file: &VmFile, index: u64) -> Option<u64> {
+        if crate::kernel::cardfs::is_card_file(file) {
+            return crate::kernel::cardfs::map_pages_page(file, index).map(|p| p.0);
+        }
         fs::cached_page(file.ino, index).map(|p| p.0)
+    }
+
+    fn fault_around_hits(&mut self, file: &alloc::sync::Arc<VmFile>, pages: u64) {
+        if crate::kernel::cardfs::is_card_file(file) {
+            crate::kernel::cardfs::fault_around_hits(file, pages);
+        }
     }
 
     fn special_page(&mut self, vma: &Vma, offset: u64) -> Option<u64> {
@@ -502,7 +530,11 @@ fn fault_flags(fsr: u32) -> Option<FaultFlags> {
     }
     // FSR_WRITE, but not for a cache maintenance operation (FSR_CM).
     const FSR_CM: u32 = 1 << 13;
-    Some(FaultFlags { write: fsr & arch::FSR_WRITE != 0 && fsr & FSR_CM == 0, instruction: false })
+    Some(FaultFlags {
+        write: fsr & arch::FSR_WRITE != 0 && fsr & FSR_CM == 0,
+        instruction: false,
+        tried: false,
+    })
 }
 
 impl UserMem<'_> {

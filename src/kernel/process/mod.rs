@@ -261,12 +261,13 @@ pub fn current_pid() -> u32 {
     CURRENT_PID.load(Ordering::Relaxed)
 }
 
-/// `mm_account_fault`'s global half: `pgfault` for every fault handled, `pgmajfault` for
-/// the major ones.
+/// `mm_account_fault`'s global half: `pgfault` for every fault handled (each attempt of a
+/// retried one), `pgmajfault` for every attempt that had to read (`filemap_fault` counts it).
 pub fn count_vm_fault(r: Result<crate::mm::memory::Fault, FaultError>) {
+    use crate::mm::memory::Fault;
     match r {
         Err(FaultError::BadMap | FaultError::BadAccess) => {}
-        Ok(crate::mm::memory::Fault::Major) => {
+        Ok(Fault::Major | Fault::Retry { major: true }) => {
             PGFAULT.fetch_add(1, Ordering::Relaxed);
             PGMAJFAULT.fetch_add(1, Ordering::Relaxed);
         }
@@ -1164,7 +1165,7 @@ fn user_exception(e: UserException, regs: &mut PtRegs) {
                 (addr, SIGBUS, 1, f)
             } else {
                 let write = !instruction && f & arch::FSR_WRITE != 0 && f & (1 << 13) == 0;
-                let flags = FaultFlags { write, instruction };
+                let flags = FaultFlags { write, instruction, tried: false };
                 let r = with_current(|t| {
                     let counts = &mut t.counts;
                     t.mm.as_mut().map(|m| m.fault(addr as usize, flags, counts))

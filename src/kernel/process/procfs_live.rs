@@ -265,6 +265,16 @@ impl LiveProc {
 }
 
 impl ProcSource for LiveProc {
+    fn sysctl_write(&self, file: crate::fs::procfs::Sysctl, value: &[u8]) -> Result<(), Errno> {
+        match file {
+            crate::fs::procfs::Sysctl::DropCaches => {
+                let pid = super::current_pid();
+                let comm = super::with_current(|t| t.comm.clone());
+                crate::kernel::cardfs::drop_caches_sysctl(&comm, pid, value)
+            }
+        }
+    }
+
     fn tgids(&self) -> Vec<u32> {
         super::with_tasks(|t| t.map.keys().copied().filter(|&p| p != 0).collect())
     }
@@ -287,6 +297,8 @@ impl ProcSource for LiveProc {
         let mut render = || match file {
             ProcFile::Pid(pid, f) => self.render_pid(pid, f, out),
             ProcFile::Root(f) => render_root(f, out),
+            // Write-only: the open refused reading.
+            ProcFile::Sysctl(_) => Err(Errno::EACCES),
         };
         if super::current_pid() == 0 {
             return render();
@@ -379,18 +391,24 @@ pub struct ProcessMemStats {
     pub anon_pages: u64,
     /// `NR_FILE_MAPPED`: page-cache pages mapped by at least one process.
     pub mapped: u64,
-    /// `NR_FILE_PAGES` (= `NR_SHMEM` here).
+    /// `NR_FILE_PAGES`: the rootfs's pages, the card's files' and the block devices'.
     pub file_pages: u64,
+    /// `NR_SHMEM`: the rootfs's (tmpfs) pages.
+    pub shmem_pages: u64,
 }
 
 /// Gathers [`ProcessMemStats`].
 pub fn process_mem_stats() -> ProcessMemStats {
     let counts = super::with_tasks(|t| mapcounts(t));
     let mapped = counts.keys().filter(|&&p| frame_kind(p) == FrameKind::Shmem).count() as u64;
+    let file_pages = page_cache_pages();
+    // The card's pages (files on /boot and the block devices' cache) are not the rootfs's.
+    let disk = crate::kernel::cardfs::nr_file_pages() + crate::kernel::cardfs::nr_buffer_pages();
     ProcessMemStats {
         anon_pages: super::mm::NR_ANON_PAGES.load(Ordering::Relaxed),
         mapped,
-        file_pages: page_cache_pages(),
+        file_pages,
+        shmem_pages: file_pages - disk.min(file_pages),
     }
 }
 
@@ -404,9 +422,12 @@ pub fn meminfo_snapshot(
     let p = process_mem_stats();
     let mut mi = crate::kernel::mem::meminfo_snapshot(layout);
     mi.mapped = p.mapped;
-    mi.cached = p.file_pages;
-    mi.shmem = p.file_pages;
-    mi.inactive_anon = p.anon_pages + p.file_pages;
+    // Cached = file pages less the block devices' (Buffers); Shmem the rootfs's alone.
+    let buffers = crate::kernel::cardfs::nr_buffer_pages();
+    mi.buffers = buffers;
+    mi.cached = p.file_pages - buffers.min(p.file_pages);
+    mi.shmem = p.shmem_pages;
+    mi.inactive_anon = p.anon_pages + p.shmem_pages;
     mi
 }
 
@@ -431,12 +452,12 @@ pub fn render_vmstat(w: &mut impl core::fmt::Write) -> core::fmt::Result {
     let p = process_mem_stats();
     s.zone[ZoneStat::NrFreePages as usize] = node.zones.iter().map(|z| z.free_pages).sum();
     s.zone[ZoneStat::NrFreeCma as usize] = node.zones.iter().map(|z| z.free_cma).sum();
-    s.zone[ZoneStat::NrZoneInactiveAnon as usize] = p.anon_pages + p.file_pages;
-    s.node[NodeStat::NrInactiveAnon as usize] = p.anon_pages + p.file_pages;
+    s.zone[ZoneStat::NrZoneInactiveAnon as usize] = p.anon_pages + p.shmem_pages;
+    s.node[NodeStat::NrInactiveAnon as usize] = p.anon_pages + p.shmem_pages;
     s.node[NodeStat::NrAnonPages as usize] = p.anon_pages;
     s.node[NodeStat::NrMapped as usize] = p.mapped;
     s.node[NodeStat::NrFilePages as usize] = p.file_pages;
-    s.node[NodeStat::NrShmem as usize] = p.file_pages;
+    s.node[NodeStat::NrShmem as usize] = p.shmem_pages;
     s.node[NodeStat::NrSlabUnreclaimable as usize] = node.stats.nr_slab_unreclaimable;
     s.node[NodeStat::NrKernelStack as usize] = node.stats.nr_kernel_stack;
     s.node[NodeStat::NrPageTablePages as usize] = node.stats.nr_page_table_pages;
@@ -450,5 +471,8 @@ pub fn render_vmstat(w: &mut impl core::fmt::Write) -> core::fmt::Result {
     s.events[VmEvent::Pgfault as usize] = super::PGFAULT.load(Ordering::Relaxed);
     s.events[VmEvent::Pgmajfault as usize] = super::PGMAJFAULT.load(Ordering::Relaxed);
     s.events[VmEvent::OomKill as usize] = super::oom::OOM_KILLS.load(Ordering::Relaxed);
+    s.events[VmEvent::DropPagecache as usize] =
+        crate::kernel::cardfs::DROP_PAGECACHE.load(Ordering::Relaxed);
+    s.events[VmEvent::DropSlab as usize] = crate::kernel::cardfs::DROP_SLAB.load(Ordering::Relaxed);
     vmstat::render(w, &s)
 }

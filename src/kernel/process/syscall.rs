@@ -734,6 +734,18 @@ fn mmap_file(fd: i32) -> Result<MmapFile, Errno> {
         let f = t.files.get(fd)?.lock();
         Ok::<_, Errno>((f.object.clone(), f.readable(), f.writable()))
     })?;
+    if let Object::Disk { ino, .. } = object {
+        // A file of the card volume on /boot: its pages come from the card's page cache.
+        let (dev, path) = with_ns(|ns| {
+            let fs = ns.disk.as_ref().ok_or(Errno::ENODEV)?;
+            if fs.fs.getattr(ino)?.mode & crate::fs::ramfs::S_IFMT != crate::fs::ramfs::S_IFREG {
+                return Err(Errno::ENODEV);
+            }
+            Ok((fs.fs.dev(), ns.disk_path(ino).ok_or(Errno::ENOENT)?))
+        })?;
+        let file = crate::mm::mm_types::VmFile { dev, ino, path };
+        return Ok(MmapFile { file: alloc::sync::Arc::new(file), readable, writable, noexec: false });
+    }
     let Object::Ram(ino) = object else { return Err(Errno::ENODEV) };
     let path = with_ns(|ns| {
         if !matches!(ns.ramfs.inode(ino).map(|i| &i.kind), Some(InodeKind::Reg(_))) {
@@ -789,7 +801,11 @@ fn sys_mincore(start: usize, len: usize, vec: u32) -> SysResult {
             let present = arch::get_user_pte(pm.hw.pgd, va).is_some()
                 || vma.vm_file.as_ref().is_some_and(|f| {
                     let idx = vma.vm_pgoff + ((va - vma.vm_start) / PAGE_SIZE) as u64;
-                    super::fs::cached_page(f.ino, idx).is_some()
+                    if crate::kernel::cardfs::is_card_file(f) {
+                        crate::kernel::cardfs::is_cached(f.ino, idx)
+                    } else {
+                        super::fs::cached_page(f.ino, idx).is_some()
+                    }
                 });
             v.push(u8::from(present));
         }

@@ -1,0 +1,878 @@
+//! Files on the SD card: the FAT volume of `mmcblk0p1` mounted read-only on `/boot`, and the
+//! page cache filled from the card.
+//!
+//! * Mount: `embedded-sdmmc` opens the volume (MBR entry 1, the BPB) and walks every
+//!   directory with its long names once, at mount; pivm keeps the tree (its dentries and
+//!   inodes). The crate reads sectors through [`CardBlocks`], which reads them through the
+//!   block device's page cache (`Buffers` in /proc/meminfo), as Linux's FAT reads its
+//!   metadata through buffer heads.
+//! * File data never goes through the crate: a file's cluster chain is read from the FAT
+//!   (through the same block-device cache) into extents (`fs::fat`), and page-cache pages are
+//!   filled by bios of the extents' sectors straight into the page frames, one bio per run
+//!   of contiguous sectors (at most `MAX_SECTORS`), so /proc/diskstats counts what a read
+//!   or a fault cost.
+//! * Read-ahead is `mm::readahead` (6.1's): `read()` with the open file's state, mmap faults
+//!   with the state of the mapping's file (`filemap_fault`'s read-around, the
+//!   `PG_readahead` marker, `mmap_miss`), `read_ahead_kb` per disk (128 by default).
+//! * `drop_caches` frees clean, unmapped pages (every page here is clean: the mount is
+//!   read-only).
+//!
+//! Locking: one lock ([`CARDFS`]) for the tree and the page cache, taken by file system calls
+//! (under the namespace lock) and by the fault path (under the task lock); I/O under it runs
+//! with a [`NoScheduleGuard`], so no other task runs (and spins on it) meanwhile. Data goes
+//! to user memory only after the lock is dropped (the VFS copies out of a kernel buffer),
+//! so a copy that faults on a card page can take it.
+use alloc::boxed::Box;
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::string::String;
+use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use spin::Mutex;
+
+use crate::abi::errno::Errno;
+use crate::block::blk_mq::BioVec;
+use crate::block::core::{self as blk, NoScheduleGuard};
+use crate::block::genhd::ReqOp;
+use crate::block::{MMC_BLOCK_MAJOR, SECTOR_SIZE};
+use crate::drivers::mmc::block::MAX_SECTORS;
+use crate::fs::fat::{self, Extent, FatGeometry};
+use crate::fs::ramfs::{S_IFDIR, S_IFREG};
+use crate::fs::vfs::{DiskFs, DiskStat};
+use crate::kernel::mem::with_node;
+use crate::kprintln;
+use crate::mm::gfp::GfpFlags;
+use crate::mm::memory::{CachePage, FaultError, FaultFlags};
+use crate::mm::mm_types::{VmFile, Vma};
+use crate::mm::page::PageOwner;
+use crate::mm::readahead::{self, FileRaState, FilemapFault, RaMapping};
+use crate::mm::{Pfn, PAGE_SHIFT};
+
+/// Bytes and sectors of a page.
+const PAGE: usize = 1 << PAGE_SHIFT;
+const SECTORS_PER_PAGE: u64 = (PAGE / SECTOR_SIZE) as u64;
+/// `bdi->io_pages`: the largest request the card's queue takes, in pages.
+const IO_PAGES: u64 = MAX_SECTORS / SECTORS_PER_PAGE;
+/// The partition `/boot` lives on and its name.
+const BOOT_PARTNO: u32 = 1;
+const BOOT_DEV: &str = "mmcblk0p1";
+/// `MSDOS_ROOT_INO`.
+const ROOT_INO: u64 = 1;
+/// Directory levels walked at mount (the crate keeps this many directories open).
+const MAX_DEPTH: usize = 8;
+/// The default `read_ahead_kb` of a disk (`VM_READAHEAD_PAGES`).
+pub const DEFAULT_READ_AHEAD_KB: u64 = readahead::VM_READAHEAD_PAGES * PAGE as u64 / 1024;
+
+/// `Cached` pages of card files and `Buffers` pages (block-device page cache).
+static NR_FILE_PAGES: AtomicU64 = AtomicU64::new(0);
+static NR_BUFFER_PAGES: AtomicU64 = AtomicU64::new(0);
+
+/// Pages of `/boot`'s files in the page cache.
+pub fn nr_file_pages() -> u64 {
+    NR_FILE_PAGES.load(Ordering::Relaxed)
+}
+
+/// Pages of the block devices' page cache (`Buffers`).
+pub fn nr_buffer_pages() -> u64 {
+    NR_BUFFER_PAGES.load(Ordering::Relaxed)
+}
+
+/// `read_ahead_kb` per disk (the request queue's `bdi->ra_pages`), default 128.
+static READ_AHEAD_KB: Mutex<BTreeMap<usize, u64>> = Mutex::new(BTreeMap::new());
+
+/// `read_ahead_kb` of disk `disk`.
+pub fn read_ahead_kb(disk: usize) -> u64 {
+    READ_AHEAD_KB.lock().get(&disk).copied().unwrap_or(DEFAULT_READ_AHEAD_KB)
+}
+
+/// Sets `read_ahead_kb` of disk `disk` (`blockdev --setra`, `queue/read_ahead_kb`); files
+/// opened (or mapped) afterwards use it.
+pub fn set_read_ahead_kb(disk: usize, kb: u64) {
+    READ_AHEAD_KB.lock().insert(disk, kb);
+}
+
+fn kva(pfn: Pfn) -> usize {
+    crate::kernel::phys_to_virt(pfn.phys().0).expect("page-cache frames are lowmem") as usize
+}
+
+/// A lowmem frame for the page cache (bios take kernel addresses), zeroed.
+fn alloc_cache_frame() -> Option<Pfn> {
+    with_node(|n| {
+        n.alloc_pages_for(PageOwner::PageCache, GfpFlags::GFP_KERNEL | GfpFlags::__GFP_ZERO, 0)
+    })
+    .ok()
+}
+
+fn free_cache_frame(pfn: Pfn) {
+    let _ = with_node(|n| n.free_pages_for(PageOwner::PageCache, pfn, 0));
+}
+
+/// The block devices' page cache: pages of 8 sectors by (disk, partition, page index).
+static BDEV: Mutex<BTreeMap<(usize, u32, u64), Pfn>> = Mutex::new(BTreeMap::new());
+
+/// Reads sector `sector` of partition `partno` through the block device's page cache (the
+/// page holding it read whole, as `__bread` reads a buffer's page, clipped at the end).
+fn bdev_read_sector(disk: usize, partno: u32, sector: u64) -> Result<[u8; SECTOR_SIZE], Errno> {
+    let index = sector / SECTORS_PER_PAGE;
+    let mut cache = BDEV.lock();
+    let pfn = match cache.get(&(disk, partno, index)) {
+        Some(&p) => p,
+        None => {
+            let (_, nr_sects) = blk::part_info(disk, partno).ok_or(Errno::ENXIO)?;
+            let first = index * SECTORS_PER_PAGE;
+            let n = nr_sects.saturating_sub(first).min(SECTORS_PER_PAGE);
+            if n == 0 {
+                return Err(Errno::EIO);
+            }
+            let pfn = alloc_cache_frame().ok_or(Errno::ENOMEM)?;
+            let seg = BioVec { addr: kva(pfn), len: (n as usize * SECTOR_SIZE) as u32 };
+            let _quiet = NoScheduleGuard::new();
+            if let Err(e) = blk::submit_bio_wait(disk, partno, ReqOp::Read, first, alloc::vec![seg]) {
+                free_cache_frame(pfn);
+                return Err(e);
+            }
+            cache.insert((disk, partno, index), pfn);
+            NR_BUFFER_PAGES.fetch_add(1, Ordering::Relaxed);
+            pfn
+        }
+    };
+    let off = (sector % SECTORS_PER_PAGE) as usize * SECTOR_SIZE;
+    let mut out = [0u8; SECTOR_SIZE];
+    // SAFETY: a lowmem frame the block-device cache owns (freed only under BDEV's lock).
+    let page = unsafe { core::slice::from_raw_parts(kva(pfn) as *const u8, PAGE) };
+    out.copy_from_slice(&page[off..off + SECTOR_SIZE]);
+    Ok(out)
+}
+
+/// The card as `embedded-sdmmc` sees it: whole-disk block numbers, read through the block
+/// devices' page cache (the partition's sectors through `mmcblk0p1`'s).
+struct CardBlocks {
+    disk: usize,
+    part_start: u64,
+    part_sectors: u64,
+    disk_sectors: u64,
+}
+
+impl CardBlocks {
+    fn read_sector(&self, sector: u64) -> Result<[u8; SECTOR_SIZE], Errno> {
+        if (self.part_start..self.part_start + self.part_sectors).contains(&sector) {
+            bdev_read_sector(self.disk, BOOT_PARTNO, sector - self.part_start)
+        } else {
+            bdev_read_sector(self.disk, 0, sector)
+        }
+    }
+}
+
+impl embedded_sdmmc::BlockDevice for CardBlocks {
+    type Error = Errno;
+    fn read(
+        &self,
+        blocks: &mut [embedded_sdmmc::Block],
+        start: embedded_sdmmc::BlockIdx,
+    ) -> Result<(), Errno> {
+        for (k, b) in blocks.iter_mut().enumerate() {
+            b.contents = self.read_sector(u64::from(start.0) + k as u64)?;
+        }
+        Ok(())
+    }
+    fn write(&self, _: &[embedded_sdmmc::Block], _: embedded_sdmmc::BlockIdx) -> Result<(), Errno> {
+        // Mounted read-only: the crate never writes when nothing is created or changed.
+        Err(Errno::EROFS)
+    }
+    fn num_blocks(&self) -> Result<embedded_sdmmc::BlockCount, Errno> {
+        Ok(embedded_sdmmc::BlockCount(self.disk_sectors.min(u64::from(u32::MAX)) as u32))
+    }
+}
+
+/// No clock for the crate's timestamps (nothing is written).
+struct NoClock;
+
+impl embedded_sdmmc::TimeSource for NoClock {
+    fn get_timestamp(&self) -> embedded_sdmmc::Timestamp {
+        embedded_sdmmc::Timestamp::from_fat(0x21, 0)
+    }
+}
+
+/// A page of a file in the page cache.
+#[derive(Clone, Copy, Debug)]
+struct CachedPage {
+    pfn: Pfn,
+    /// `PG_readahead`.
+    readahead: bool,
+}
+
+/// A file or directory of the volume.
+struct Inode {
+    name: String,
+    parent: u64,
+    dir: bool,
+    children: Vec<u64>,
+    size: u64,
+    mtime: u64,
+    nlink: u32,
+    first_cluster: u32,
+    /// The cluster chain as extents (`fat_cache`), read on first use; dropped with the
+    /// slab caches by `drop_caches` 2 and 3.
+    extents: Option<Vec<Extent>>,
+    pages: BTreeMap<u64, CachedPage>,
+}
+
+/// The mounted volume.
+struct CardFs {
+    disk: usize,
+    geom: FatGeometry,
+    inodes: BTreeMap<u64, Inode>,
+}
+
+static CARDFS: Mutex<Option<CardFs>> = Mutex::new(None);
+
+/// The device `/boot` is mounted from (`s_dev`) and its disk, once mounted.
+static BOOT_SDEV: spin::Once<(u32, u32)> = spin::Once::new();
+static BOOT_DISK: spin::Once<usize> = spin::Once::new();
+
+/// `bdi->ra_pages` of the card `/boot` is on, as a new open file takes it.
+fn boot_ra_pages() -> u64 {
+    read_ahead_kb(BOOT_DISK.get().copied().unwrap_or(0)) * 1024 / PAGE as u64
+}
+
+impl CardFs {
+    fn cluster_bytes(&self) -> u64 {
+        u64::from(self.geom.sectors_per_cluster) * SECTOR_SIZE as u64
+    }
+
+    /// The extents of `ino`'s cluster chain (read from the FAT on first use).
+    fn extents(&mut self, ino: u64) -> Result<(), Errno> {
+        let cb = self.cluster_bytes();
+        let (disk, geom) = (self.disk, self.geom);
+        let inode = self.inodes.get_mut(&ino).ok_or(Errno::ENOENT)?;
+        if inode.extents.is_some() {
+            return Ok(());
+        }
+        let clusters = inode.size.div_ceil(cb);
+        let e = if inode.first_cluster == 0 {
+            Vec::new()
+        } else {
+            fat::cluster_extents(&geom, inode.first_cluster, clusters, |s| {
+                bdev_read_sector(disk, BOOT_PARTNO, s)
+            })?
+        };
+        inode.extents = Some(e);
+        Ok(())
+    }
+
+    fn mapping(&mut self, ino: u64) -> Result<Mapping<'_>, Errno> {
+        self.extents(ino)?;
+        let disk = self.disk;
+        let inode = self.inodes.get_mut(&ino).ok_or(Errno::ENOENT)?;
+        Ok(Mapping { disk, inode })
+    }
+}
+
+/// One file's page cache as read-ahead drives it.
+struct Mapping<'a> {
+    disk: usize,
+    inode: &'a mut Inode,
+}
+
+impl Mapping<'_> {
+    /// Reads the pages `[start, start + nr)` (just added) from the card: one bio per run of
+    /// contiguous sectors, at most `MAX_SECTORS`; sectors past the chain stay zero, the
+    /// bytes past `i_size` are zeroed. Pages whose read failed leave the cache.
+    fn read(&mut self, start: u64, nr: u64) {
+        let size = self.inode.size;
+        let file_sectors = size.div_ceil(SECTOR_SIZE as u64);
+        let extents = self.inode.extents.clone().unwrap_or_default();
+        let mut failed: BTreeSet<u64> = BTreeSet::new();
+        // The bio being built: first disk sector, segments, sectors, and its pages.
+        let mut bio: Option<(u64, Vec<BioVec>, u64, Vec<u64>)> = None;
+        let _quiet = NoScheduleGuard::new();
+        let disk = self.disk;
+        let submit = |b: (u64, Vec<BioVec>, u64, Vec<u64>), failed: &mut BTreeSet<u64>| {
+            let (sector, segs, _, pages) = b;
+            if blk::submit_bio_wait(disk, BOOT_PARTNO, ReqOp::Read, sector, segs).is_err() {
+                failed.extend(pages);
+            }
+        };
+        for index in start..start + nr {
+            let Some(page) = self.inode.pages.get(&index).copied() else { continue };
+            let base = kva(page.pfn);
+            let mut s = index * SECTORS_PER_PAGE;
+            let end = ((index + 1) * SECTORS_PER_PAGE).min(file_sectors);
+            while s < end {
+                let Some((disk_sector, run)) = fat::bmap(&extents, s) else {
+                    // A hole (the chain is shorter than the size): zeros.
+                    s += 1;
+                    continue;
+                };
+                let n = run.min(end - s);
+                let seg = BioVec {
+                    addr: base + ((s % SECTORS_PER_PAGE) as usize) * SECTOR_SIZE,
+                    len: (n as usize * SECTOR_SIZE) as u32,
+                };
+                match bio.as_mut() {
+                    Some((first, segs, count, pages))
+                        if *first + *count == disk_sector && *count + n <= MAX_SECTORS =>
+                    {
+                        segs.push(seg);
+                        *count += n;
+                        if pages.last() != Some(&index) {
+                            pages.push(index);
+                        }
+                    }
+                    _ => {
+                        if let Some(b) = bio.take() {
+                            submit(b, &mut failed);
+                        }
+                        bio = Some((disk_sector, alloc::vec![seg], n, alloc::vec![index]));
+                    }
+                }
+                s += n;
+            }
+            // The tail past i_size reads as zeros (`zero_user_segment` in mpage).
+            if (index + 1) * PAGE as u64 > size && index * (PAGE as u64) < size {
+                let from = (size - index * PAGE as u64) as usize;
+                if !from.is_multiple_of(SECTOR_SIZE) {
+                    // The partial sector is read with the rest: zero it once the bio is done.
+                    if let Some(b) = bio.take() {
+                        submit(b, &mut failed);
+                    }
+                }
+                // SAFETY: a lowmem frame of this cache; no bio is writing into it now.
+                unsafe { core::ptr::write_bytes((base + from) as *mut u8, 0, PAGE - from) };
+            }
+        }
+        if let Some(b) = bio.take() {
+            submit(b, &mut failed);
+        }
+        for index in failed {
+            if let Some(p) = self.inode.pages.remove(&index) {
+                free_cache_frame(p.pfn);
+                NR_FILE_PAGES.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn pfn(&self, index: u64) -> Option<Pfn> {
+        self.inode.pages.get(&index).map(|p| p.pfn)
+    }
+}
+
+impl RaMapping for Mapping<'_> {
+    fn i_size(&self) -> u64 {
+        self.inode.size
+    }
+    fn is_cached(&self, index: u64) -> bool {
+        self.inode.pages.contains_key(&index)
+    }
+    fn is_readahead(&self, index: u64) -> bool {
+        self.inode.pages.get(&index).is_some_and(|p| p.readahead)
+    }
+    fn clear_readahead(&mut self, index: u64) {
+        if let Some(p) = self.inode.pages.get_mut(&index) {
+            p.readahead = false;
+        }
+    }
+    fn add_page(&mut self, index: u64, readahead: bool) -> bool {
+        let Some(pfn) = alloc_cache_frame() else { return false };
+        self.inode.pages.insert(index, CachedPage { pfn, readahead });
+        NR_FILE_PAGES.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+    fn read_pages(&mut self, start: u64, nr: u64) {
+        self.read(start, nr);
+    }
+}
+
+/// The read-ahead state of each mapped file (`vma->vm_file->f_ra`): one per `mmap` or
+/// `execve` of a file (pivm's `VmFile`), shared by the VMAs split from it and by `fork`.
+static MAP_RA: Mutex<Vec<(Weak<VmFile>, FileRaState)>> = Mutex::new(Vec::new());
+
+fn map_ra(file: &Arc<VmFile>) -> FileRaState {
+    let mut v = MAP_RA.lock();
+    if let Some((_, ra)) = v.iter().find(|(w, _)| core::ptr::eq(w.as_ptr(), Arc::as_ptr(file))) {
+        return *ra;
+    }
+    v.retain(|(w, _)| w.strong_count() > 0);
+    let ra = FileRaState::new(boot_ra_pages());
+    v.push((Arc::downgrade(file), ra));
+    ra
+}
+
+fn set_map_ra(file: &Arc<VmFile>, ra: FileRaState) {
+    let mut v = MAP_RA.lock();
+    if let Some(e) = v.iter_mut().find(|(w, _)| core::ptr::eq(w.as_ptr(), Arc::as_ptr(file))) {
+        e.1 = ra;
+    }
+}
+
+/// Whether `file` is on the mounted card volume.
+pub fn is_card_file(file: &VmFile) -> bool {
+    BOOT_SDEV.get() == Some(&file.dev)
+}
+
+/// `filemap_fault` for a card file: 6.1's read-around / async read-ahead decisions
+/// (`mm::readahead`), the pages read from the card.
+pub fn filemap_fault(
+    vma: &Vma,
+    file: &Arc<VmFile>,
+    index: u64,
+    flags: FaultFlags,
+) -> Result<CachePage, FaultError> {
+    let mut ra = map_ra(file);
+    let r = {
+        let mut g = CARDFS.lock();
+        let fs = g.as_mut().ok_or(FaultError::Sigbus)?;
+        let mut m = fs.mapping(file.ino).map_err(|_| FaultError::Sigbus)?;
+        let r = readahead::filemap_fault(&mut m, &mut ra, index, vma.vm_flags, flags.tried, IO_PAGES);
+        match r {
+            FilemapFault::Page { major, retry } => {
+                let pfn = m.pfn(index).ok_or(FaultError::Sigbus)?;
+                Ok(CachePage { pfn: pfn.0, major, retry })
+            }
+            FilemapFault::Sigbus => Err(FaultError::Sigbus),
+            FilemapFault::Oom => Err(FaultError::Oom),
+        }
+    };
+    set_map_ra(file, ra);
+    r
+}
+
+/// A page `filemap_map_pages` may map (cached, up to date, not the read-ahead marker,
+/// inside the file).
+pub fn map_pages_page(file: &VmFile, index: u64) -> Option<Pfn> {
+    let g = CARDFS.lock();
+    let inode = g.as_ref()?.inodes.get(&file.ino)?;
+    if index >= inode.size.div_ceil(PAGE as u64) {
+        return None;
+    }
+    inode.pages.get(&index).filter(|p| !p.readahead).map(|p| p.pfn)
+}
+
+/// Whether page `index` of card file `ino` is in the page cache (`mincore`).
+pub fn is_cached(ino: u64, index: u64) -> bool {
+    CARDFS
+        .lock()
+        .as_ref()
+        .and_then(|fs| fs.inodes.get(&ino))
+        .is_some_and(|i| i.pages.contains_key(&index))
+}
+
+/// `filemap_map_pages`' `mmap_miss` update.
+pub fn fault_around_hits(file: &Arc<VmFile>, pages: u64) {
+    let mut ra = map_ra(file);
+    readahead::map_pages_hits(&mut ra, pages);
+    set_map_ra(file, ra);
+}
+
+/// `filemap_read` of `buf.len()` bytes at `pos` with the open file's read-ahead state:
+/// sync read-ahead on a missing page, async on a marked one, then the copy.
+fn read(ino: u64, pos: u64, buf: &mut [u8], ra: &mut FileRaState) -> Result<usize, Errno> {
+    let mut g = CARDFS.lock();
+    let fs = g.as_mut().ok_or(Errno::ENODEV)?;
+    let mut m = fs.mapping(ino)?;
+    if m.inode.dir {
+        return Err(Errno::EISDIR);
+    }
+    let size = m.inode.size;
+    let want = (size.saturating_sub(pos)).min(buf.len() as u64) as usize;
+    let last = (pos + want as u64).div_ceil(PAGE as u64);
+    let mut done = 0;
+    while done < want {
+        let p = pos + done as u64;
+        let index = p >> PAGE_SHIFT;
+        if !m.is_cached(index) {
+            readahead::page_cache_sync_ra(&mut m, ra, index, last - index, IO_PAGES);
+            if !m.is_cached(index) {
+                if done > 0 {
+                    break;
+                }
+                return Err(Errno::EIO);
+            }
+        }
+        if m.is_readahead(index) {
+            readahead::page_cache_async_ra(&mut m, ra, index, last - index, IO_PAGES);
+        }
+        let Some(pfn) = m.pfn(index) else { break };
+        let off = (p % PAGE as u64) as usize;
+        let n = (PAGE - off).min(want - done);
+        // SAFETY: a lowmem frame of this cache, freed only under CARDFS's lock (held).
+        let page = unsafe { core::slice::from_raw_parts(kva(pfn) as *const u8, PAGE) };
+        buf[done..done + n].copy_from_slice(&page[off..off + n]);
+        done += n;
+    }
+    ra.prev_pos = (pos + done as u64) as i64;
+    Ok(done)
+}
+
+/// The file system as the namespace reaches it.
+struct BootFs;
+
+fn with_fs<R>(f: impl FnOnce(&CardFs) -> Result<R, Errno>) -> Result<R, Errno> {
+    let g = CARDFS.lock();
+    f(g.as_ref().ok_or(Errno::ENODEV)?)
+}
+
+impl DiskFs for BootFs {
+    fn dev(&self) -> (u32, u32) {
+        BOOT_SDEV.get().copied().unwrap_or((MMC_BLOCK_MAJOR, BOOT_PARTNO))
+    }
+    fn root(&self) -> u64 {
+        ROOT_INO
+    }
+    fn parent(&self, ino: u64) -> u64 {
+        with_fs(|fs| Ok(fs.inodes.get(&ino).map_or(ROOT_INO, |i| i.parent))).unwrap_or(ROOT_INO)
+    }
+    fn lookup(&self, dir: u64, name: &str) -> Result<u64, Errno> {
+        with_fs(|fs| {
+            let d = fs.inodes.get(&dir).ok_or(Errno::ENOENT)?;
+            if !d.dir {
+                return Err(Errno::ENOTDIR);
+            }
+            // vfat compares names case-insensitively.
+            d.children
+                .iter()
+                .copied()
+                .find(|c| fs.inodes.get(c).is_some_and(|i| i.name.eq_ignore_ascii_case(name)))
+                .ok_or(Errno::ENOENT)
+        })
+    }
+    fn getattr(&self, ino: u64) -> Result<DiskStat, Errno> {
+        with_fs(|fs| {
+            let i = fs.inodes.get(&ino).ok_or(Errno::ENOENT)?;
+            let cb = fs.cluster_bytes();
+            // fat_getattr: the cluster size as st_blksize; i_blocks of whole clusters.
+            Ok(DiskStat {
+                mode: if i.dir { S_IFDIR | 0o755 } else { S_IFREG | 0o755 },
+                nlink: i.nlink,
+                size: i.size,
+                blksize: cb as u32,
+                blocks: i.size.div_ceil(cb) * cb / SECTOR_SIZE as u64,
+                mtime: i.mtime,
+            })
+        })
+    }
+    fn readdir(&self, dir: u64) -> Result<Vec<(String, u64, u32)>, Errno> {
+        with_fs(|fs| {
+            let d = fs.inodes.get(&dir).ok_or(Errno::ENOENT)?;
+            if !d.dir {
+                return Err(Errno::ENOTDIR);
+            }
+            Ok(d.children
+                .iter()
+                .filter_map(|c| {
+                    let i = fs.inodes.get(c)?;
+                    Some((i.name.clone(), *c, if i.dir { S_IFDIR } else { S_IFREG }))
+                })
+                .collect())
+        })
+    }
+    fn read(&self, ino: u64, pos: u64, buf: &mut [u8], ra: &mut FileRaState) -> Result<usize, Errno> {
+        read(ino, pos, buf, ra)
+    }
+    fn ra_init(&self) -> FileRaState {
+        FileRaState::new(boot_ra_pages())
+    }
+    fn path(&self, ino: u64) -> Option<String> {
+        with_fs(|fs| {
+            let mut parts = Vec::new();
+            let mut i = ino;
+            while i != ROOT_INO {
+                let n = fs.inodes.get(&i).ok_or(Errno::ENOENT)?;
+                parts.push(n.name.clone());
+                i = n.parent;
+            }
+            parts.reverse();
+            Ok(parts.join("/"))
+        })
+        .ok()
+    }
+}
+
+type Vm = embedded_sdmmc::VolumeManager<CardBlocks, NoClock, MAX_DEPTH, 1, 1>;
+
+/// What the mount's directory walk reads through.
+struct Walker<'a> {
+    vm: &'a Vm,
+    blocks: &'a CardBlocks,
+    geom: &'a FatGeometry,
+}
+
+/// Reads directory `dir` (inode `ino`) and, below it, its subdirectories into `inodes`.
+fn walk(
+    w: &Walker<'_>,
+    dir: embedded_sdmmc::RawDirectory,
+    ino: u64,
+    inodes: &mut BTreeMap<u64, Inode>,
+    next_ino: &mut u64,
+    depth: usize,
+) -> Result<(), Errno> {
+    let mut entries = Vec::new();
+    let mut lfn_storage = [0u8; 256];
+    let mut lfn = embedded_sdmmc::LfnBuffer::new(&mut lfn_storage);
+    w.vm.iterate_dir_lfn(dir, &mut lfn, |e, long| {
+        if !e.attributes.is_volume() {
+            entries.push((e.clone(), long.map(String::from)));
+        }
+    })
+    .map_err(|_| Errno::EIO)?;
+    let (vm, blocks, geom) = (w.vm, w.blocks, w.geom);
+    let mut subdirs = 0;
+    for (e, long) in entries {
+        // The raw entry, for the first cluster and the NT case bits.
+        let raw = blocks.read_sector(u64::from(e.entry_block.0))?;
+        let off = e.entry_offset as usize;
+        let raw = &raw[off..off + fat::DIR_ENTRY_SIZE];
+        let name = long.unwrap_or_else(|| fat::short_name(raw));
+        if name == "." || name == ".." {
+            continue;
+        }
+        let me = *next_ino;
+        *next_ino += 1;
+        let dir_entry = e.attributes.is_directory();
+        let first_cluster = fat::first_cluster(raw);
+        let mtime = fat::fat_time(
+            u16::from_le_bytes([raw[24], raw[25]]),
+            u16::from_le_bytes([raw[22], raw[23]]),
+        );
+        let size = if dir_entry {
+            // fat_calc_dir_size: the directory's clusters.
+            let n = fat::cluster_extents(geom, first_cluster, u64::MAX, |s| {
+                bdev_read_sector(blocks.disk, BOOT_PARTNO, s)
+            })?;
+            n.iter().map(|x| x.sectors).sum::<u64>() * SECTOR_SIZE as u64
+        } else {
+            u64::from(e.size)
+        };
+        inodes.insert(
+            me,
+            Inode {
+                name,
+                parent: ino,
+                dir: dir_entry,
+                children: Vec::new(),
+                size,
+                mtime,
+                nlink: if dir_entry { 2 } else { 1 },
+                first_cluster,
+                extents: None,
+                pages: BTreeMap::new(),
+            },
+        );
+        if let Some(p) = inodes.get_mut(&ino) {
+            p.children.push(me);
+        }
+        if dir_entry {
+            subdirs += 1;
+            if depth + 1 < MAX_DEPTH {
+                let sub = vm.open_dir(dir, &e.name).map_err(|_| Errno::EIO)?;
+                let r = walk(w, sub, me, inodes, next_ino, depth + 1);
+                let _ = vm.close_dir(sub);
+                r?;
+            }
+        }
+    }
+    if let Some(p) = inodes.get_mut(&ino) {
+        // A directory's links: its own name, its ".", and each subdirectory's "..".
+        p.nlink = 2 + subdirs;
+    }
+    Ok(())
+}
+
+/// Opens the FAT volume on partition 1 of disk `disk` and reads its tree.
+fn mount(disk: usize) -> Result<CardFs, String> {
+    let io = |e: Errno| alloc::format!("cannot read the volume ({})", e.message());
+    let (_, part_sectors) = blk::part_info(disk, BOOT_PARTNO).ok_or("no partition 1")?;
+    let (_, disk_sectors) = blk::part_info(disk, 0).ok_or("no disk")?;
+    let part_start = blk::parts_snapshot()
+        .iter()
+        .find(|p| p.name == BOOT_DEV)
+        .map(|p| p.start_sect)
+        .ok_or("no partition 1")?;
+    let boot = bdev_read_sector(disk, BOOT_PARTNO, 0).map_err(io)?;
+    let geom = FatGeometry::from_boot_sector(&boot).map_err(String::from)?;
+    let blocks = CardBlocks { disk, part_start, part_sectors, disk_sectors };
+    let vm: Vm = embedded_sdmmc::VolumeManager::new_with_limits(
+        CardBlocks { disk, part_start, part_sectors, disk_sectors },
+        NoClock,
+        0,
+    );
+    let volume = vm
+        .open_raw_volume(embedded_sdmmc::VolumeIdx(0))
+        .map_err(|e| alloc::format!("{e:?}"))?;
+    let root = vm.open_root_dir(volume).map_err(|e| alloc::format!("{e:?}"))?;
+    let mut inodes = BTreeMap::new();
+    inodes.insert(
+        ROOT_INO,
+        Inode {
+            name: String::new(),
+            parent: ROOT_INO,
+            dir: true,
+            children: Vec::new(),
+            size: 0,
+            mtime: 0,
+            nlink: 2,
+            first_cluster: 0,
+            extents: None,
+            pages: BTreeMap::new(),
+        },
+    );
+    let mut next_ino = ROOT_INO + 1;
+    let w = Walker { vm: &vm, blocks: &blocks, geom: &geom };
+    let r = walk(&w, root, ROOT_INO, &mut inodes, &mut next_ino, 0);
+    let _ = vm.close_dir(root);
+    let _ = vm.close_volume(volume);
+    r.map_err(io)?;
+    Ok(CardFs { disk, geom, inodes })
+}
+
+/// At boot, after the card's partitions: mounts `mmcblk0p1` read-only on `/boot` when it
+/// holds a FAT volume; otherwise one line says why and the boot goes on.
+pub fn mount_boot() {
+    let Some((disk, partno)) = blk::lookup(BOOT_DEV) else {
+        if blk::have_disks() {
+            kprintln!("VFS: no {} on the card: /boot not mounted", BOOT_DEV);
+        }
+        return;
+    };
+    if partno != BOOT_PARTNO {
+        return;
+    }
+    match mount(disk) {
+        Ok(fs) => {
+            let dev = (MMC_BLOCK_MAJOR, BOOT_PARTNO);
+            BOOT_SDEV.call_once(|| dev);
+            BOOT_DISK.call_once(|| disk);
+            *CARDFS.lock() = Some(fs);
+            let r = super::process::fs::with_ns(|ns| {
+                if ns.ramfs.lookup("/boot").is_err() {
+                    let _ = ns.ramfs.mkdir("/boot", 0o755);
+                }
+                ns.mount_disk("/boot", Box::new(BootFs))
+            });
+            if let Err(e) = r {
+                kprintln!("FAT-fs ({}): cannot mount on /boot: {}", BOOT_DEV, e.message());
+            }
+        }
+        Err(why) => {
+            kprintln!("FAT-fs ({}): {}: /boot not mounted", BOOT_DEV, why);
+        }
+    }
+}
+
+/// What `execve` needs of a card file: its head (the first page, as `prepare_binprm` reads
+/// it, or up to the program headers' end) read through the page cache with the file's
+/// read-ahead, the state the mapping's faults continue from. The segments are mapped from
+/// the page cache, never read here.
+pub fn exec_image(ino: u64, file: &Arc<VmFile>, size: u64) -> Result<Vec<u8>, Errno> {
+    let mut ra = map_ra(file);
+    let mut head = alloc::vec![0u8; (size as usize).min(PAGE)];
+    let mut n = read(ino, 0, &mut head, &mut ra)?;
+    // Program headers past the first page (unusual): read up to their end.
+    if let Some(end) = crate::fs::binfmt_elf::phdrs_end(&head) {
+        if end > head.len() as u64 && end <= size {
+            head.resize(end as usize, 0);
+            n = read(ino, 0, &mut head, &mut ra)?;
+        }
+    }
+    set_map_ra(file, ra);
+    if n < head.len() {
+        return Err(Errno::EIO);
+    }
+    Ok(head)
+}
+
+/// `invalidate_mapping_pages` for one page: drops page `index` of file `ino` from the cache
+/// if it is not mapped (`mapped` says whether a frame is; every page is clean: the volume
+/// is read-only). True when it was dropped. For reclaim.
+pub fn invalidate_mapping_page(ino: u64, index: u64, mapped: &dyn Fn(Pfn) -> bool) -> bool {
+    let mut g = CARDFS.lock();
+    let Some(inode) = g.as_mut().and_then(|fs| fs.inodes.get_mut(&ino)) else { return false };
+    match inode.pages.get(&index) {
+        Some(p) if !mapped(p.pfn) => {
+            free_cache_frame(p.pfn);
+            inode.pages.remove(&index);
+            NR_FILE_PAGES.fetch_sub(1, Ordering::Relaxed);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// The frames some process maps (from every process's page tables).
+pub fn mapped_frames() -> BTreeSet<u64> {
+    super::process::with_tasks(|t| super::process::procfs_live::mapcounts(t))
+        .into_keys()
+        .collect()
+}
+
+/// `drop_caches`: 1 drops the clean, unmapped page-cache pages of card files and the block
+/// devices' cached pages (`drop_pagecache_sb` + the bdev inode's mapping), 2 the slab
+/// caches (here the files' cached cluster chains, `fat_cache`), 3 both. Returns the pages
+/// freed (file pages, buffer pages).
+pub fn drop_caches(what: u32) -> (u64, u64) {
+    let mut freed = (0, 0);
+    if what & 1 != 0 {
+        DROP_PAGECACHE.fetch_add(1, Ordering::Relaxed);
+        let mapped = mapped_frames();
+        let mut g = CARDFS.lock();
+        if let Some(fs) = g.as_mut() {
+            for inode in fs.inodes.values_mut() {
+                let idx: Vec<u64> = inode
+                    .pages
+                    .iter()
+                    .filter(|(_, p)| !mapped.contains(&p.pfn.0))
+                    .map(|(&i, _)| i)
+                    .collect();
+                for i in idx {
+                    if let Some(p) = inode.pages.remove(&i) {
+                        free_cache_frame(p.pfn);
+                        NR_FILE_PAGES.fetch_sub(1, Ordering::Relaxed);
+                        freed.0 += 1;
+                    }
+                }
+            }
+        }
+        drop(g);
+        let mut b = BDEV.lock();
+        for (_, pfn) in core::mem::take(&mut *b) {
+            free_cache_frame(pfn);
+            NR_BUFFER_PAGES.fetch_sub(1, Ordering::Relaxed);
+            freed.1 += 1;
+        }
+    }
+    if what & 2 != 0 {
+        DROP_SLAB.fetch_add(1, Ordering::Relaxed);
+        if let Some(fs) = CARDFS.lock().as_mut() {
+            for inode in fs.inodes.values_mut() {
+                inode.extents = None;
+            }
+        }
+    }
+    freed
+}
+
+/// Set once 4 was written to `drop_caches`: it logs no more (`stfu`).
+static DROP_CACHES_STFU: core::sync::atomic::AtomicBool =
+    core::sync::atomic::AtomicBool::new(false);
+
+/// `drop_caches_sysctl_handler` for a write of `value` by `comm` (`pid`): an integer 1 to 4
+/// as `proc_dointvec_minmax` parses it (blanks around it), else `EINVAL`; logs the writer
+/// as 6.1 does (until 4 is written), then drops what the bits ask for.
+pub fn drop_caches_sysctl(comm: &str, pid: u32, value: &[u8]) -> Result<(), Errno> {
+    let text = core::str::from_utf8(value).map_err(|_| Errno::EINVAL)?;
+    let v: i64 = text.trim().parse().map_err(|_| Errno::EINVAL)?;
+    if !(1..=4).contains(&v) {
+        return Err(Errno::EINVAL);
+    }
+    let v = v as u32;
+    if !DROP_CACHES_STFU.fetch_or(v & 4 != 0, Ordering::Relaxed) {
+        kprintln!("{} ({}): drop_caches: {}", comm, pid, v);
+    }
+    drop_caches(v);
+    Ok(())
+}
+
+/// `/proc/vmstat` `drop_pagecache` and `drop_slab`: how often each was asked for.
+pub static DROP_PAGECACHE: AtomicU64 = AtomicU64::new(0);
+pub static DROP_SLAB: AtomicU64 = AtomicU64::new(0);

@@ -1,0 +1,241 @@
+//! QEMU tests of the files on the SD card: `make sd-image`'s FAT partition mounted on /boot
+//! (`ls` and `cat` show what mtools put in the image), programs run from it taking major
+//! faults until their pages are cached, `drop_caches` bringing them back, two instances
+//! sharing text, mapped reads of a card file counting what `mm::readahead`'s host tests
+//! derived from 6.1 (read-ahead on and off), and /proc/diskstats growing by the sectors a
+//! read needs.
+mod common;
+
+use std::process::Command;
+
+use common::{meminfo_kb, Opts, Qemu};
+
+const SD_IMG: &str = "build/sd.img";
+/// Partition 1's offset in the image (sector 2048), for mtools' `-i IMG@@OFFSET`.
+const P1_OFFSET: u64 = 2048 * 512;
+/// The 16 MiB data file the image holds for these tests, and the program that maps it
+/// (from the initramfs, so its own pages never touch the card).
+const PAGES: &str = "/boot/data/f16m";
+const MAPPER: &str = "/bin/vmtest";
+const FILE_PAGES: u64 = 4096;
+
+/// Runs an mtools command on partition 1 of the image; its standard output.
+fn mtools(tool: &str, args: &[&str]) -> String {
+    let img = format!("{}@@{}", common::root().join(SD_IMG).display(), P1_OFFSET);
+    let out = Command::new(tool)
+        .arg("-i")
+        .arg(&img)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{tool}: {e} (mtools is needed, as for `make sd-image`)"));
+    assert!(out.status.success(), "{tool} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn boot() -> Qemu {
+    Qemu::boot_to_prompt(Opts::raw("2G").initramfs().sd_card()).0
+}
+
+/// `ls` output as (mode, size, name) rows.
+fn ls_rows(text: &str) -> Vec<(String, u64, String)> {
+    text.lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f[0].to_string(), f[2].parse().unwrap(), f[3].to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn boot_shows_the_fat_volume_of_the_image() {
+    let mut q = boot();
+    // mtools' bare listing of the root: the names vfat shows (lower-case short names).
+    let mut want: Vec<String> =
+        mtools("mdir", &["-b", "::"]).lines().map(|l| l.trim_start_matches("::/").trim_end_matches('/').to_string())
+        .collect();
+    want.sort();
+    let rows = ls_rows(&q.cmd("ls /boot"));
+    let names: Vec<String> = rows.iter().map(|r| r.2.clone()).collect();
+    if names != want {
+        q.fail(&format!("ls /boot: {names:?}, the image holds {want:?}"));
+    }
+    // Sizes: what mtools extracts from the image.
+    for (mode, size, name) in &rows {
+        if mode.starts_with('-') {
+            let data = Command::new("mtype")
+                .arg("-i")
+                .arg(format!("{}@@{}", common::root().join(SD_IMG).display(), P1_OFFSET))
+                .arg(format!("::{name}"))
+                .output()
+                .unwrap();
+            if data.stdout.len() as u64 != *size {
+                q.fail(&format!("ls /boot: {name} is {size} bytes, {} in the image", data.stdout.len()));
+            }
+        }
+    }
+    let config = mtools("mtype", &["::config.txt"]);
+    let cat = q.cmd("cat /boot/config.txt");
+    if cat != config {
+        q.fail(&format!("cat /boot/config.txt:\n{cat}\nthe image holds:\n{config}"));
+    }
+    // The programs in /boot/bin: every one, with the size of the file it was copied from.
+    for (_, size, name) in ls_rows(&q.cmd("ls /boot/bin")) {
+        let host = common::root().join("build/user/arm").join(&name);
+        let len = std::fs::metadata(&host).map(|m| m.len()).unwrap_or(0);
+        if len != size {
+            q.fail(&format!("/boot/bin/{name}: {size} bytes, {} has {len}", host.display()));
+        }
+    }
+    // A directory that does not exist, and a file opened for writing: read-only.
+    let out = q.cmd("ls /boot/nothing");
+    q.expect_in("ls", &out, "ls: cannot access '/boot/nothing': No such file or directory");
+    let ra = q.cmd("blockdev --getra /dev/mmcblk0");
+    q.expect_in("blockdev", &ra, "256\n");
+    q.verify_ok("after the listing");
+    q.poweroff_ok();
+}
+
+/// The `majflt=` and `minflt=` of `vmtest entry`'s line.
+fn entry_faults(q: &Qemu, out: &str) -> (u64, u64) {
+    let l = q.line_with("vmtest entry", out, "faults at main entry:");
+    let num = |key: &str| -> u64 {
+        l.split(key).nth(1).and_then(|r| r.split_whitespace().next()).and_then(|n| n.parse().ok()).unwrap()
+    };
+    (num("minflt="), num("majflt="))
+}
+
+fn vmstat(q: &mut Qemu, key: &str) -> u64 {
+    let v = q.cmd("cat /proc/vmstat");
+    let line = q.line_with("/proc/vmstat", &v, &format!("{key} "));
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn programs_from_boot_take_major_faults_until_cached() {
+    let mut q = boot();
+    let mi = q.cmd("cat /proc/meminfo");
+    let cached0 = meminfo_kb(&q, &mi, "Cached");
+    let maj0 = vmstat(&mut q, "pgmajfault");
+    let out = q.cmd("run /boot/bin/vmtest entry");
+    let (_, first) = entry_faults(&q, &out);
+    if first == 0 {
+        q.fail("the first run from /boot took no major fault");
+    }
+    // pgmajfault counts the faults that found their page missing (`filemap_fault`); a
+    // fault retried after async read-ahead is major for the task only.
+    let grew = vmstat(&mut q, "pgmajfault") - maj0;
+    if grew == 0 || grew > first {
+        q.fail(&format!("pgmajfault grew by {grew} for a run with {first} major faults"));
+    }
+    let mi = q.cmd("cat /proc/meminfo");
+    if meminfo_kb(&q, &mi, "Cached") <= cached0 || meminfo_kb(&q, &mi, "Buffers") == 0 {
+        q.fail(&format!("Cached should grow by the program's pages, Buffers hold the FAT:\n{mi}"));
+    }
+    let out = q.cmd("run /boot/bin/vmtest entry");
+    if entry_faults(&q, &out).1 != 0 {
+        q.fail("the second run took major faults: its pages were cached");
+    }
+    // Two instances at once (fork + exec of itself): the children find the text cached.
+    let out = q.cmd("run /boot/bin/vmtest exec");
+    for l in out.lines().filter(|l| l.contains("at main entry:")) {
+        if !l.ends_with("majflt=0") {
+            q.fail(&format!("an instance took major faults: {l}"));
+        }
+    }
+    // A program writes /proc/sys/vm/drop_caches (the kernel logs the writer, as 6.1 does).
+    let out = q.cmd("run /bin/vmtest dropcaches 3");
+    q.expect_in("dropcaches", &out, "dropcaches 3: ok");
+    q.expect_in("dropcaches", &out, "vmtest (");
+    q.expect_in("dropcaches", &out, "): drop_caches: 3");
+    let mi = q.cmd("cat /proc/meminfo");
+    if meminfo_kb(&q, &mi, "Buffers") != 0 || meminfo_kb(&q, &mi, "Cached") > cached0 {
+        q.fail(&format!("drop_caches left card pages cached:\n{mi}"));
+    }
+    let out = q.cmd("run /boot/bin/vmtest entry");
+    if entry_faults(&q, &out).1 != first {
+        q.fail(&format!("after drop_caches: {out} (the first run took {first} major faults)"));
+    }
+    if vmstat(&mut q, "drop_pagecache") != 1 || vmstat(&mut q, "drop_slab") != 1 {
+        q.fail("/proc/vmstat: drop_pagecache and drop_slab should be 1");
+    }
+    let out = q.cmd("echo 5 > /proc/sys/vm/drop_caches");
+    q.expect_in("echo", &out, "echo: write error: Invalid argument");
+    let out = q.cmd("run /bin/vmtest dropcaches 0");
+    q.expect_in("dropcaches", &out, "dropcaches 0: Invalid argument");
+    let out = q.cmd("cat /proc/sys/vm/drop_caches");
+    q.expect_in("cat", &out, "cat: /proc/sys/vm/drop_caches: Permission denied");
+    q.verify_ok("after the runs");
+    q.poweroff_ok();
+}
+
+/// `vmtest filealigned`'s first-read deltas: (minflt, majflt).
+fn first_read(q: &Qemu, out: &str) -> (u64, u64) {
+    let l = q.line_with("vmtest filealigned", out, "first-read +");
+    let d = l.split("first-read +").nth(1).unwrap();
+    let (min, rest) = d.split_once("/+").unwrap();
+    (min.parse().unwrap(), rest.split_whitespace().next().unwrap().parse().unwrap())
+}
+
+/// /proc/diskstats' reads and read sectors of `dev`.
+fn reads(q: &mut Qemu, dev: &str) -> (u64, u64) {
+    let t = q.cmd("cat /proc/diskstats");
+    let l = q.line_with("/proc/diskstats", &t, &format!(" {dev} "));
+    let f: Vec<u64> = l.split_whitespace().skip(3).map(|x| x.parse().unwrap()).collect();
+    (f[0], f[2])
+}
+
+/// The counts `mm::readahead`'s `mapped_reads_count_as_linux_61_filemap_on_fat` and
+/// `mapped_reads_without_read_ahead_fault_every_page` derive from 6.1, on the card.
+#[test]
+fn mapped_card_reads_count_as_the_read_ahead_model() {
+    let mut q = boot();
+    // Warm the file's cluster chain (kept by `echo 1`), so the reads below are data only.
+    q.cmd(&format!("run {MAPPER} filealigned {PAGES} 1"));
+    for (n, want) in [(1, (0, 1)), (16, (0, 1)), (256, (8, 9)), (4096, (128, 129))] {
+        q.cmd("echo 1 > /proc/sys/vm/drop_caches");
+        let before = reads(&mut q, "mmcblk0p1");
+        let out = q.cmd_timeout(&format!("run {MAPPER} filealigned {PAGES} {n}"), common::RUN_LIMIT);
+        let got = first_read(&q, &out);
+        if got != want {
+            q.fail(&format!("N={n}: first read (minflt, majflt) {got:?}, the model gives {want:?}"));
+        }
+        // Read-around then 32-page windows: pages 0-31 and one window per 32 pages after,
+        // up to the end of the 4096-page file.
+        let after = reads(&mut q, "mmcblk0p1");
+        let pages = if n <= 16 { 32 } else { (32 + n as u64).min(FILE_PAGES) };
+        if after.1 - before.1 != pages * 8 || after.0 - before.0 < pages / 32 {
+            q.fail(&format!("N={n}: diskstats reads {before:?} -> {after:?}: {} sectors expected", pages * 8));
+        }
+    }
+    // read_ahead_kb 0: every page its own major fault and its own 8-sector read.
+    q.cmd("blockdev --setra 0 /dev/mmcblk0");
+    let ra = q.cmd("blockdev --getra /dev/mmcblk0p1");
+    q.expect_in("getra", &ra, "0\n");
+    for n in [1u64, 16, 256] {
+        q.cmd("echo 1 > /proc/sys/vm/drop_caches");
+        let before = reads(&mut q, "mmcblk0p1");
+        let out = q.cmd_timeout(&format!("run {MAPPER} filealigned {PAGES} {n}"), common::RUN_LIMIT);
+        let got = first_read(&q, &out);
+        if got != (0, n) {
+            q.fail(&format!("read-ahead off, N={n}: (minflt, majflt) {got:?}, expected (0, {n})"));
+        }
+        let after = reads(&mut q, "mmcblk0p1");
+        if after != (before.0 + n, before.1 + 8 * n) {
+            q.fail(&format!("read-ahead off, N={n}: diskstats {before:?} -> {after:?}"));
+        }
+    }
+    q.cmd("blockdev --setra 256 /dev/mmcblk0");
+    // A console read of a small file (its cluster chain known): one request of the
+    // sectors holding it.
+    q.cmd("cat /boot/config.txt");
+    q.cmd("echo 1 > /proc/sys/vm/drop_caches");
+    let before = reads(&mut q, "mmcblk0p1");
+    q.cmd("cat /boot/config.txt");
+    let after = reads(&mut q, "mmcblk0p1");
+    let size = mtools("mtype", &["::config.txt"]).len() as u64;
+    if after != (before.0 + 1, before.1 + size.div_ceil(512)) {
+        q.fail(&format!("cat /boot/config.txt ({size} bytes): diskstats {before:?} -> {after:?}"));
+    }
+    q.verify_ok("after the mapped reads");
+    q.poweroff_ok();
+}
