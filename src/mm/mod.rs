@@ -8,6 +8,9 @@ pub mod mm_init;
 pub mod mm_types;
 pub mod mmap;
 pub mod oom_kill;
+pub mod swap_header;
+pub mod swapfile;
+pub mod swapops;
 
 pub use addr::{Pfn, PhysAddr, VirtAddr};
 
