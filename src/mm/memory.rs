@@ -9,6 +9,15 @@ use super::mm_types::{MmStruct, VmFlags, Vma, PAGE_MASK, PAGE_SHIFT, PAGE_SIZE};
 use alloc::sync::Arc;
 
 use super::mm_types::VmFile;
+use super::swapops::SwpEntry;
+
+/// A page a swap-in fault found or read (`do_swap_page`): its frame, and whether it had to
+/// be read from the swap area (`VM_FAULT_MAJOR`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SwapPage {
+    pub pfn: u64,
+    pub major: bool,
+}
 
 /// `fault_around_bytes` (`/sys/kernel/debug/fault_around_bytes`): 64 KiB, 16 pages.
 pub const FAULT_AROUND_BYTES: usize = 65536;
@@ -88,6 +97,31 @@ pub trait FaultEnv {
     fn special_page(&mut self, vma: &Vma, offset: u64) -> Option<u64>;
     /// RSS accounting (`inc_mm_counter`/`dec_mm_counter`).
     fn rss_add(&mut self, kind: RssKind, delta: i64);
+    /// The swap entry a non-present PTE at `va` holds (`is_swap_pte`); None without swap.
+    fn swap_pte_get(&self, _va: usize) -> Option<SwpEntry> {
+        None
+    }
+    /// `do_swap_page`'s first half: the page for `entry` from the swap cache
+    /// (`lookup_swap_cache`) or read in with read-ahead around `va` (`swapin_readahead`).
+    fn swapin_page(&mut self, _vma: &Vma, _va: usize, _entry: SwpEntry) -> Result<SwapPage, FaultError> {
+        Err(FaultError::Sigbus)
+    }
+    /// `do_swap_page`'s second half: maps `pfn` at `va` in place of `entry` (`MM_ANONPAGES`
+    /// +1, `MM_SWAPENTS` -1, `swap_free`, and `folio_free_swap` when
+    /// `should_try_to_free_swap`). Returns whether the page is now this mm's alone, so a
+    /// write fault may map it writable.
+    fn swap_map_page(
+        &mut self,
+        _va: usize,
+        _entry: SwpEntry,
+        _pfn: u64,
+        _write_fault: bool,
+    ) -> bool {
+        false
+    }
+    /// `folio_free_swap` before a write reuses a page (`wp_can_reuse_anon_folio`): a stale
+    /// swap copy is let go.
+    fn free_swap_cache(&mut self, _pfn: u64) {}
 }
 
 /// A successful fault (`0` or `VM_FAULT_MAJOR`).
@@ -199,6 +233,9 @@ pub fn handle_mm_fault(
 ) -> Result<Fault, FaultError> {
     match env.pte_get(addr) {
         None => {
+            if let Some(entry) = env.swap_pte_get(addr) {
+                return do_swap_page(vma, env, addr, entry, flags);
+            }
             if vma.special.is_some() {
                 return do_special_fault(vma, env, addr);
             }
@@ -249,6 +286,29 @@ fn do_anonymous_page(
         .map_err(|_| FaultError::Oom)?;
     env.rss_add(RssKind::Anon, 1);
     Ok(Fault::Minor)
+}
+
+/// `do_swap_page`: the page from the swap cache or the swap area (a major fault when it had
+/// to be read), mapped in place of the swap entry. A read maps it read-only (it may still be
+/// in the swap cache and shared through other swap PTEs); a write maps it writable and dirty
+/// when it is this mm's alone, else copies it (`do_wp_page`).
+fn do_swap_page(
+    vma: &Vma,
+    env: &mut impl FaultEnv,
+    addr: usize,
+    entry: SwpEntry,
+    flags: FaultFlags,
+) -> Result<Fault, FaultError> {
+    let page = env.swapin_page(vma, addr, entry)?;
+    let exclusive = env.swap_map_page(addr, entry, page.pfn, flags.write);
+    let writable = flags.write && exclusive && vma.vm_flags.contains(VmFlags::WRITE);
+    env.pte_set(addr, NewPte { pfn: page.pfn, write: writable, exec: exec_of(vma), dirty: writable })
+        .map_err(|_| FaultError::Oom)?;
+    if flags.write && !writable {
+        let pte = PteState { pfn: page.pfn, write: false, dirty: false };
+        do_wp_page(vma, env, addr, pte)?;
+    }
+    Ok(if page.major { Fault::Major } else { Fault::Minor })
 }
 
 /// The special mappings' pages (`special_mapping_fault`), read-only.
@@ -366,6 +426,7 @@ fn do_wp_page(
         return Ok(Fault::Minor);
     }
     if pte.pfn != env.zero_pfn() && env.is_exclusive_anon(pte.pfn) {
+        env.free_swap_cache(pte.pfn);
         env.pte_set(addr, NewPte { pfn: pte.pfn, write: true, exec, dirty: true })
             .map_err(|_| FaultError::Oom)?;
         return Ok(Fault::Minor);

@@ -9,6 +9,7 @@ pub mod mm_types;
 pub mod mmap;
 pub mod oom_kill;
 pub mod swap_header;
+pub mod swap_state;
 pub mod swapfile;
 pub mod swapops;
 
