@@ -39,7 +39,7 @@ fn vmstat(q: &mut Qemu, name: &str) -> u64 {
 fn faults(q: &Qemu, text: &str, tag: &str) -> (u64, u64) {
     let line = q.line_with("swaptest", text, tag);
     let f = line.split("faults +").nth(1).unwrap_or("");
-    let mut it = f.split(|c: char| c == '/' || c == ',' || c == '+').filter(|s| !s.is_empty());
+    let mut it = f.split(['/', ',', '+']).filter(|s| !s.is_empty());
     let min = it.next().and_then(|s| s.trim().parse().ok());
     let maj = it.next().and_then(|s| s.trim().parse().ok());
     match (min, maj) {

@@ -85,7 +85,7 @@ impl SwapCache {
 pub const SWAP_RA_ORDER_CEILING: u32 = 3;
 /// `SWAP_RA_WIN_SHIFT`, `SWAP_RA_HITS_MASK`: a VMA's `swap_readahead_info` packs the last
 /// fault's page address, the window and the hits in one word.
-const SWAP_RA_WIN_SHIFT: u32 = PAGE_SHIFT as u32 / 2;
+const SWAP_RA_WIN_SHIFT: u32 = PAGE_SHIFT / 2;
 const SWAP_RA_HITS_MASK: u32 = (1 << SWAP_RA_WIN_SHIFT) - 1;
 const SWAP_RA_HITS_MAX: u32 = SWAP_RA_HITS_MASK;
 const SWAP_RA_WIN_MASK: u32 = ((1 << PAGE_SHIFT) - 1) & !SWAP_RA_HITS_MASK;
