@@ -135,6 +135,26 @@ fn pages_go_out_and_come_back_intact() {
 }
 
 #[test]
+fn a_forked_child_shares_the_swap_entries() {
+    const N: u64 = 100;
+    let pages = swap_pages();
+    let mut q = boot();
+    swapon(&mut q, pages);
+    let out = q.cmd_timeout(&format!("run /bin/swaptest {N} fork"), Duration::from_secs(60));
+    q.expect_in("child", &out, "CHILD PATTERN bad=0 VmSwap 0 kB\n");
+    q.expect_in("child", &out, "CHILD exited 0\n");
+    q.expect_in("parent", &out, "PATTERN bad=0\n");
+    // The child brought every page into the swap cache: the parent's faults are all minor.
+    assert_eq!(faults(&q, &out, "READ BACK"), (N, 0), "{out}");
+    let swaps = q.cmd("cat /proc/swaps");
+    if !swaps.contains("\t\t0\t\t-2\n") {
+        q.fail(&format!("slots left in use after exit:\n{swaps}"));
+    }
+    q.verify_ok("after fork");
+    q.poweroff_ok();
+}
+
+#[test]
 fn swapoff_brings_a_running_programs_pages_back() {
     const N: u64 = 300;
     let pages = swap_pages();

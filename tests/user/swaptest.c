@@ -3,6 +3,8 @@
  *   swaptest N            write a pattern into N pages, page them out, read every word back
  *   swaptest N hold       the same, but after paging out wait for SIGUSR1 before reading back
  *                         (the console's swapoff brings the pages in meanwhile)
+ *   swaptest N fork       after paging out, fork: the child (sharing the swap entries) reads
+ *                         every word first and exits, then the parent reads them
  *
  * Prints the fault counts (getrusage), /proc/self/status VmSwap, the pages mincore calls
  * resident, and a PATTERN line with the words that came back wrong (0 expected). Runs the same
@@ -13,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -63,6 +66,7 @@ static size_t resident(unsigned char *p, size_t n) {
 int main(int argc, char **argv) {
     size_t n = argc > 1 ? strtoul(argv[1], NULL, 0) : 64;
     int hold = argc > 2 && strcmp(argv[2], "hold") == 0;
+    int forked = argc > 2 && strcmp(argv[2], "fork") == 0;
     char d[64];
     if (n == 0)
         n = 64;
@@ -76,8 +80,8 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < n; i++)
         for (size_t w = 0; w < words; w++)
             p[i * words + w] = pattern(i, w);
-    printf("SWAPTEST %zu pages written: VmSwap %ld kB, resident %zu\n", n, vm_swap_kb(),
-           resident((unsigned char *)p, n));
+    printf("SWAPTEST %zu pages at %p written: VmSwap %ld kB, resident %zu\n", n, (void *)p,
+           vm_swap_kb(), resident((unsigned char *)p, n));
     struct flt a = faults_now();
     if (madvise(p, n * PG, MADV_PAGEOUT) != 0) {
         perror("madvise(MADV_PAGEOUT)");
@@ -92,6 +96,22 @@ int main(int argc, char **argv) {
             sleep_ms(20);
         printf("RESUMED: VmSwap %ld kB, resident %zu\n", vm_swap_kb(),
                resident((unsigned char *)p, n));
+    }
+    if (forked) {
+        fflush(stdout);
+        pid_t c = fork();
+        if (c == 0) {
+            size_t cbad = 0;
+            for (size_t i = 0; i < n; i++)
+                for (size_t w = 0; w < words; w++)
+                    cbad += p[i * words + w] != pattern(i, w);
+            printf("CHILD PATTERN bad=%zu VmSwap %ld kB\n", cbad, vm_swap_kb());
+            fflush(stdout);
+            _exit(cbad != 0);
+        }
+        int st = 0;
+        waitpid(c, &st, 0);
+        printf("CHILD exited %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
     }
     a = faults_now();
     size_t bad = 0;
