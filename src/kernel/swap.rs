@@ -349,7 +349,8 @@ pub fn swapon(path: &str, swap_flags: u32) -> Result<(), Errno> {
     // mmc_queue sets QUEUE_FLAG_NONROT: an SD card is solid-state to the swap code.
     let si = SwapInfo::new(&dev, (disk, partno), &h, true);
     let pages = si.pages;
-    let prio = (swap_flags & SWAP_FLAG_PREFER != 0).then_some((swap_flags & SWAP_FLAG_PRIO_MASK) as i32);
+    let prio =
+        (swap_flags & SWAP_FLAG_PREFER != 0).then_some((swap_flags & SWAP_FLAG_PRIO_MASK) as i32);
     let (prio, span) = {
         let mut s = SWAP.lock();
         if s.areas.find_bdev((disk, partno)).is_some() {

@@ -103,7 +103,12 @@ pub trait FaultEnv {
     }
     /// `do_swap_page`'s first half: the page for `entry` from the swap cache
     /// (`lookup_swap_cache`) or read in with read-ahead around `va` (`swapin_readahead`).
-    fn swapin_page(&mut self, _vma: &Vma, _va: usize, _entry: SwpEntry) -> Result<SwapPage, FaultError> {
+    fn swapin_page(
+        &mut self,
+        _vma: &Vma,
+        _va: usize,
+        _entry: SwpEntry,
+    ) -> Result<SwapPage, FaultError> {
         Err(FaultError::Sigbus)
     }
     /// `do_swap_page`'s second half: maps `pfn` at `va` in place of `entry` (`MM_ANONPAGES`
@@ -302,8 +307,11 @@ fn do_swap_page(
     let page = env.swapin_page(vma, addr, entry)?;
     let exclusive = env.swap_map_page(addr, entry, page.pfn, flags.write);
     let writable = flags.write && exclusive && vma.vm_flags.contains(VmFlags::WRITE);
-    env.pte_set(addr, NewPte { pfn: page.pfn, write: writable, exec: exec_of(vma), dirty: writable })
-        .map_err(|_| FaultError::Oom)?;
+    env.pte_set(
+        addr,
+        NewPte { pfn: page.pfn, write: writable, exec: exec_of(vma), dirty: writable },
+    )
+    .map_err(|_| FaultError::Oom)?;
     if flags.write && !writable {
         let pte = PteState { pfn: page.pfn, write: false, dirty: false };
         do_wp_page(vma, env, addr, pte)?;
@@ -462,6 +470,8 @@ mod tests {
         cache_base: u64,
         rss_anon: i64,
         rss_file: i64,
+        /// Swap PTEs, and whether each entry's page is some other mm's too (not exclusive).
+        swap: BTreeMap<usize, (SwpEntry, bool)>,
     }
 
     impl Env {
@@ -474,6 +484,7 @@ mod tests {
                 cache_base: 100,
                 rss_anon: 0,
                 rss_file: 0,
+                swap: BTreeMap::new(),
             }
         }
     }
@@ -523,6 +534,27 @@ mod tests {
                 RssKind::Anon => self.rss_anon += delta,
                 RssKind::File => self.rss_file += delta,
             }
+        }
+        fn swap_pte_get(&self, va: usize) -> Option<SwpEntry> {
+            self.swap.get(&va).map(|s| s.0)
+        }
+        fn swapin_page(
+            &mut self,
+            _vma: &Vma,
+            _va: usize,
+            e: SwpEntry,
+        ) -> Result<SwapPage, FaultError> {
+            // Even offsets are in the swap cache (minor), odd ones read (major).
+            let pfn = self.alloc_anon_page().ok_or(FaultError::Oom)?;
+            Ok(SwapPage { pfn, major: e.offset() % 2 == 1 })
+        }
+        fn swap_map_page(&mut self, va: usize, _e: SwpEntry, pfn: u64, _write: bool) -> bool {
+            let (_, shared) = self.swap.remove(&va).unwrap();
+            if shared {
+                self.anon.remove(&pfn);
+            }
+            self.rss_anon += 1;
+            !shared
         }
     }
 
@@ -597,6 +629,36 @@ mod tests {
         assert!(env.ptes.get(&b).is_some_and(|p| p.pfn == ZERO && !p.write));
         assert_eq!(touch(&mut mm, &mut env, b, n, W).min_flt, n as u64);
         assert!(env.ptes.get(&b).is_some_and(|p| p.pfn != ZERO && p.write));
+    }
+
+    #[test]
+    fn swap_faults_map_the_page_back() {
+        let mut mm = mm();
+        let mut env = Env::new(0);
+        let a = mm
+            .do_mmap(
+                0,
+                4 * PAGE_SIZE,
+                Prot::READ | Prot::WRITE,
+                MapFlags::PRIVATE | MapFlags::ANONYMOUS,
+                None,
+            )
+            .unwrap();
+        env.swap.insert(a, (SwpEntry::new(0, 1), false));
+        env.swap.insert(a + PAGE_SIZE, (SwpEntry::new(0, 2), false));
+        env.swap.insert(a + 2 * PAGE_SIZE, (SwpEntry::new(0, 3), true));
+        // A read of a page read from the area: major, mapped read-only.
+        assert_eq!(do_page_fault(&mut mm, &mut env, a, R), Ok(Fault::Major));
+        assert!(!env.ptes[&a].write);
+        // A write to a cached page of this mm alone: minor, writable and dirty.
+        assert_eq!(do_page_fault(&mut mm, &mut env, a + PAGE_SIZE, W), Ok(Fault::Minor));
+        assert!(env.ptes[&(a + PAGE_SIZE)].write && env.ptes[&(a + PAGE_SIZE)].dirty);
+        // A write to a page others share: copied (do_wp_page) within the same fault.
+        let before = env.next_pfn;
+        assert_eq!(do_page_fault(&mut mm, &mut env, a + 2 * PAGE_SIZE, W), Ok(Fault::Major));
+        let p = env.ptes[&(a + 2 * PAGE_SIZE)];
+        assert!(p.write && p.pfn == before + 2, "{p:?}");
+        assert!(env.swap.is_empty());
     }
 
     #[test]

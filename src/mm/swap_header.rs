@@ -109,9 +109,8 @@ pub fn read_swap_header(
     if nr_badpages > MAX_SWAP_BADPAGES {
         return Err(HeaderError::SILENT);
     }
-    let badpages: Vec<u32> = (0..nr_badpages as usize)
-        .map(|i| word(page, BADPAGES_OFFSET + 4 * i, swapped))
-        .collect();
+    let badpages: Vec<u32> =
+        (0..nr_badpages as usize).map(|i| word(page, BADPAGES_OFFSET + 4 * i, swapped)).collect();
     // setup_swap_map_and_extents: a bad page must be a usable page number.
     if badpages.iter().any(|&b| b == 0 || b > last_page) {
         return Err(HeaderError::SILENT);
@@ -123,10 +122,7 @@ pub fn read_swap_header(
     let vol = &page[VOLUME_OFFSET..VOLUME_OFFSET + VOLUME_LEN];
     let end = vol.iter().position(|&c| c == 0).unwrap_or(VOLUME_LEN);
     let label = String::from_utf8_lossy(&vol[..end]).into_owned();
-    Ok((
-        SwapHeader { last_page, maxpages: maxpages as u32, badpages, swapped, label },
-        warning,
-    ))
+    Ok((SwapHeader { last_page, maxpages: maxpages as u32, badpages, swapped, label }, warning))
 }
 
 /// A header as `mkswap` writes it (version 1, `last_page` = `pages` - 1, no bad pages
@@ -190,7 +186,10 @@ mod tests {
             p[o..o + 4].reverse();
         }
         let (h, _) = read_swap_header(&p, 100, MAX).unwrap();
-        assert_eq!((h.last_page, h.maxpages, h.badpages.clone(), h.swapped), (99, 100, vec![7], true));
+        assert_eq!(
+            (h.last_page, h.maxpages, h.badpages.clone(), h.swapped),
+            (99, 100, vec![7], true)
+        );
     }
 
     #[test]
@@ -236,7 +235,10 @@ mod tests {
         let p = make_swap_header(1000, &[], "");
         let (h, w) = read_swap_header(&p, 0, 500).unwrap();
         assert_eq!(h.maxpages, 500);
-        assert_eq!(w.as_deref(), Some("Truncating oversized swap area, only using 2000k out of 3996k"));
+        assert_eq!(
+            w.as_deref(),
+            Some("Truncating oversized swap area, only using 2000k out of 3996k")
+        );
     }
 
     #[test]

@@ -199,7 +199,8 @@ impl SwapInfo {
                 Some(i) => i,
                 None => {
                     let head = *self.free_clusters.front()?;
-                    self.percpu = PercpuCluster { index: Some(head), next: head * SWAPFILE_CLUSTER };
+                    self.percpu =
+                        PercpuCluster { index: Some(head), next: head * SWAPFILE_CLUSTER };
                     head
                 }
             };
@@ -338,7 +339,13 @@ impl SwapInfo {
 
     /// `swap_count`: swap PTEs referring to the slot.
     pub fn swap_count(&self, offset: u32) -> u8 {
-        self.swap_map.get(offset as usize).map_or(0, |&m| if m == SWAP_MAP_BAD { 0 } else { m & !SWAP_HAS_CACHE })
+        self.swap_map.get(offset as usize).map_or(0, |&m| {
+            if m == SWAP_MAP_BAD {
+                0
+            } else {
+                m & !SWAP_HAS_CACHE
+            }
+        })
     }
 
     /// Slots in use as the map says (for `verify`): every count and cache reference.
@@ -441,9 +448,9 @@ impl SwapAreas {
     pub fn get_swap_page(&mut self, usage: u8) -> Option<SwpEntry> {
         let mut order: Vec<usize> = (0..self.areas.len())
             .filter(|&t| {
-                self.areas[t].as_ref().is_some_and(|a| {
-                    a.flags.contains(SwpFlags::WRITEOK) && a.inuse_pages < a.pages
-                })
+                self.areas[t]
+                    .as_ref()
+                    .is_some_and(|a| a.flags.contains(SwpFlags::WRITEOK) && a.inuse_pages < a.pages)
             })
             .collect();
         order.sort_by_key(|&t| core::cmp::Reverse(self.areas[t].as_ref().map_or(0, |a| a.prio)));
@@ -519,7 +526,8 @@ mod tests {
     use proptest::prelude::*;
 
     fn area(pages: u32, bad: &[u32], ssd: bool) -> SwapInfo {
-        let h = read_swap_header(&make_swap_header(pages, bad, ""), pages as u64, 1 << 25).unwrap().0;
+        let h =
+            read_swap_header(&make_swap_header(pages, bad, ""), pages as u64, 1 << 25).unwrap().0;
         SwapInfo::new("/dev/mmcblk0p2", (0, 2), &h, ssd)
     }
 

@@ -13,7 +13,10 @@ pub fn render(w: &mut impl fmt::Write, mi: &MeminfoSnapshot) -> fmt::Result {
     let avail = kb(si_mem_available(mi)).min(total);
     let free = kb(mi.free_ram);
     let buff_cache = kb(mi.buffers + mi.cached + mi.slab_reclaimable);
-    writeln!(w, "               total        used        free      shared  buff/cache   available")?;
+    writeln!(
+        w,
+        "               total        used        free      shared  buff/cache   available"
+    )?;
     writeln!(
         w,
         "{:<8}{:>12}{:>12}{:>12}{:>12}{:>12}{:>12}",

@@ -230,7 +230,12 @@ pub static COMMANDS: &[Command] = &[
         help: "bring every page of the area back in and disable it",
         run: cmd_swapoff,
     },
-    Command { name: "free", usage: "free [-k]", help: "procps's memory and swap table", run: cmd_free },
+    Command {
+        name: "free",
+        usage: "free [-k]",
+        help: "procps's memory and swap table",
+        run: cmd_free,
+    },
     Command {
         name: "sysctl",
         usage: "sysctl vm.page-cluster[=N]",

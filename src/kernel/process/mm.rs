@@ -17,15 +17,15 @@ use crate::arch::process::{self as arch, UserPteProt, PGD_ORDER, TASK_SIZE};
 use crate::arch::uaccess;
 use crate::config::PAGE_OFFSET;
 use crate::kernel::mem::{with_node, with_page_mapped, with_two_pages_mapped};
-use crate::mm::gfp::GfpFlags;
 use crate::kernel::swap;
+use crate::mm::gfp::GfpFlags;
 use crate::mm::memory::{
     self, CachePage, FaultCounts, FaultEnv, FaultError, FaultFlags, NewPte, PteState, RssKind,
     SwapPage,
 };
-use crate::mm::swapops::SwpEntry;
 use crate::mm::mm_types::{MmStruct, Rlimits, VmFile, Vma, PAGE_SIZE};
 use crate::mm::page::PageOwner;
+use crate::mm::swapops::SwpEntry;
 use crate::mm::Pfn;
 
 /// The ASIDs (one allocator: one CPU runs processes).
@@ -592,7 +592,12 @@ impl FaultEnv for MmHw {
         arch::get_user_swp_entry(self.pgd, va)
     }
 
-    fn swapin_page(&mut self, vma: &Vma, va: usize, entry: SwpEntry) -> Result<SwapPage, FaultError> {
+    fn swapin_page(
+        &mut self,
+        vma: &Vma,
+        va: usize,
+        entry: SwpEntry,
+    ) -> Result<SwapPage, FaultError> {
         super::swapin::swapin_page(self, vma, va, entry)
     }
 
