@@ -1,6 +1,6 @@
 //! `swp_entry_t` in its arch-independent form (include/linux/swapops.h): the area's type in
 //! the top `MAX_SWAPFILES_SHIFT` bits, the slot's offset below. The page-table encoding of an
-//! entry is the architecture's (`arch::arm::pgtable::swp_entry_to_pte`); `mm/` sees only this.
+//! entry is the architecture's (`swp_entry_to_pte` behind `crate::arch`); `mm/` sees only this.
 
 /// `MAX_SWAPFILES_SHIFT`: bits of the type.
 pub const MAX_SWAPFILES_SHIFT: u32 = 5;
