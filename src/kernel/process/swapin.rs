@@ -156,14 +156,11 @@ pub fn swap_pte_counts() -> alloc::collections::BTreeMap<SwpEntry, u32> {
     super::with_tasks(|t| {
         for task in t.map.values() {
             let Some(pm) = task.mm.as_ref() else { continue };
-            let mut n = 0i64;
             for v in pm.mm.iter() {
                 arch::for_each_user_swp_pte(pm.hw.pgd, v.vm_start, v.vm_end, |_, e| {
                     *m.entry(e).or_insert(0) += 1;
-                    n += 1;
                 });
             }
-            let _ = n;
         }
     });
     m
