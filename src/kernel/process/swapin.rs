@@ -150,18 +150,31 @@ pub fn swapoff(path: &str) -> Result<(), Errno> {
     Ok(())
 }
 
-/// Swap PTEs of every address space, per entry (for `verify`).
-pub fn swap_pte_counts() -> alloc::collections::BTreeMap<SwpEntry, u32> {
+/// Swap PTEs of every address space, per entry (for `verify`); an error when a process's
+/// `MM_SWAPENTS` is not the number of swap PTEs in its tables.
+pub fn swap_pte_counts(
+) -> Result<alloc::collections::BTreeMap<SwpEntry, u32>, alloc::string::String> {
     let mut m = alloc::collections::BTreeMap::new();
     super::with_tasks(|t| {
         for task in t.map.values() {
             let Some(pm) = task.mm.as_ref() else { continue };
+            let mut n = 0i64;
             for v in pm.mm.iter() {
                 arch::for_each_user_swp_pte(pm.hw.pgd, v.vm_start, v.vm_end, |_, e| {
                     *m.entry(e).or_insert(0) += 1;
+                    n += 1;
                 });
             }
+            if n != pm.hw.swapents {
+                return Err(alloc::format!(
+                    "swap: pid {} MM_SWAPENTS {} but {} swap PTEs",
+                    task.pid,
+                    pm.hw.swapents,
+                    n
+                ));
+            }
         }
-    });
-    m
+        Ok(())
+    })?;
+    Ok(m)
 }
