@@ -187,3 +187,18 @@ fn swapoff_brings_a_running_programs_pages_back() {
     q.expect_in("resumed", &out, &format!("RESUMED: VmSwap 0 kB, resident {N}"));
     q.poweroff_ok();
 }
+
+#[test]
+fn highmem_pages_go_through_the_bounce_page_on_3g() {
+    // On 3G user pages come from HighMem: the swap I/O reaches them through kmap.
+    let pages = swap_pages();
+    let (mut q, _) = Qemu::boot_to_prompt(Opts::raw("3G").sd_card().initramfs());
+    let mi = q.cmd("cat /proc/meminfo");
+    assert!(meminfo_kb(&q, &mi, "HighTotal") > 0, "3G has HighMem");
+    swapon(&mut q, pages);
+    let out = q.cmd_timeout("run /bin/swaptest 64", Duration::from_secs(60));
+    q.expect_in("swaptest", &out, "PAGED OUT: VmSwap 256 kB, resident 0");
+    q.expect_in("swaptest", &out, "PATTERN bad=0\n");
+    q.verify_ok("after swaptest on 3G");
+    q.poweroff_ok();
+}
