@@ -21,7 +21,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 /// Every program `make user` builds.
-const PROGRAMS: [&str; 17] = [
+const PROGRAMS: [&str; 18] = [
     "tiny",
     "vmtest",
     "segv",
@@ -39,6 +39,7 @@ const PROGRAMS: [&str; 17] = [
     "vmbench",
     "cardmap",
     "swapstress",
+    "swaptest",
 ];
 /// Upper bound for one program run (they take milliseconds; a loaded machine gets room).
 const RUN_LIMIT: Duration = Duration::from_secs(60);
@@ -673,6 +674,14 @@ fn jobctl_passes_on_linux_where_qemu_user_can_show_it() {
     }
     run.line("jobctl: 18 checks, ");
     assert!(run.line("stopped child: state T").contains("ok: state T/T"));
+}
+
+#[test]
+fn swaptest_checks_its_pattern_on_linux() {
+    // madvise(MADV_PAGEOUT) is a hint qemu-user accepts without paging anything out; the
+    // pattern must still read back whole (fault counts and VmSwap are the host's).
+    let run = run("swaptest", &["8"]);
+    run.expect_exit(0).has("PATTERN bad=0");
 }
 
 #[test]

@@ -153,7 +153,7 @@ pub mod process {
     pub use super::imp::fault::{set_syscall_handler, set_user_exception_handler, UserException};
     pub use super::imp::fork::set_user_pte_old;
     pub use super::imp::fsr::{fault_status, FSR_WRITE};
-    pub use super::imp::pgtable::L_PTE_RDONLY;
+    pub use super::imp::pgtable::{L_PTE_RDONLY, MAX_SWAPFILE_PAGES};
     pub use super::imp::process::*;
     pub use super::imp::vectors::PtRegs;
 }

@@ -32,12 +32,14 @@ pub enum RootFile {
     Partitions,
     Vmallocinfo,
     Pagetypeinfo,
+    Swaps,
 }
 
 /// `/proc`'s own entries in the order 6.1 lists them: its subdir tree compares names by length
 /// first, then bytes (`proc_match`). Name, file, permission bits as registered.
 pub const ROOT_FILES: &[(&str, RootFile, u32)] = &[
     ("iomem", RootFile::Iomem, 0o444),
+    ("swaps", RootFile::Swaps, 0o444),
     ("vmstat", RootFile::Vmstat, 0o444),
     ("cmdline", RootFile::Cmdline, 0o444),
     ("cpuinfo", RootFile::Cpuinfo, 0o444),
@@ -733,7 +735,7 @@ mod tests {
         assert_eq!(names, sorted);
         let (entries, end) = readdir(&s, ProcNode::Root, 1, 0).unwrap();
         let listed: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
-        assert_eq!(&listed[..5], [".", "..", "sys", "iomem", "vmstat"]);
+        assert_eq!(&listed[..5], [".", "..", "sys", "iomem", "swaps"]);
         assert_eq!(&listed[listed.len() - 3..], ["self", "1", "42"]);
         assert_eq!(entries.last().unwrap().pos, 42 + TGID_OFFSET);
         assert_eq!(end, PID_MAX_LIMIT + TGID_OFFSET);

@@ -7,6 +7,7 @@ pub mod mem;
 pub mod process;
 pub mod scenario;
 pub mod spinlock;
+pub mod swap;
 pub mod time;
 pub mod vmalloc;
 pub mod vsyscall;

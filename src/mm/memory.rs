@@ -9,6 +9,15 @@ use super::mm_types::{MmStruct, VmFlags, Vma, PAGE_MASK, PAGE_SHIFT, PAGE_SIZE};
 use alloc::sync::Arc;
 
 use super::mm_types::VmFile;
+use super::swapops::SwpEntry;
+
+/// A page a swap-in fault found or read (`do_swap_page`): its frame, and whether it had to
+/// be read from the swap area (`VM_FAULT_MAJOR`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SwapPage {
+    pub pfn: u64,
+    pub major: bool,
+}
 
 /// `fault_around_bytes` (`/sys/kernel/debug/fault_around_bytes`): 64 KiB, 16 pages.
 pub const FAULT_AROUND_BYTES: usize = 65536;
@@ -101,6 +110,36 @@ pub trait FaultEnv {
     fn special_page(&mut self, vma: &Vma, offset: u64) -> Option<u64>;
     /// RSS accounting (`inc_mm_counter`/`dec_mm_counter`).
     fn rss_add(&mut self, kind: RssKind, delta: i64);
+    /// The swap entry a non-present PTE at `va` holds (`is_swap_pte`); None without swap.
+    fn swap_pte_get(&self, _va: usize) -> Option<SwpEntry> {
+        None
+    }
+    /// `do_swap_page`'s first half: the page for `entry` from the swap cache
+    /// (`lookup_swap_cache`) or read in with read-ahead around `va` (`swapin_readahead`).
+    fn swapin_page(
+        &mut self,
+        _vma: &Vma,
+        _va: usize,
+        _entry: SwpEntry,
+    ) -> Result<SwapPage, FaultError> {
+        Err(FaultError::Sigbus)
+    }
+    /// `do_swap_page`'s second half: maps `pfn` at `va` in place of `entry` (`MM_ANONPAGES`
+    /// +1, `MM_SWAPENTS` -1, `swap_free`, and `folio_free_swap` when
+    /// `should_try_to_free_swap`). Returns whether the page is now this mm's alone, so a
+    /// write fault may map it writable.
+    fn swap_map_page(
+        &mut self,
+        _va: usize,
+        _entry: SwpEntry,
+        _pfn: u64,
+        _write_fault: bool,
+    ) -> bool {
+        false
+    }
+    /// `folio_free_swap` before a write reuses a page (`wp_can_reuse_anon_folio`): a stale
+    /// swap copy is let go.
+    fn free_swap_cache(&mut self, _pfn: u64) {}
 }
 
 /// A successful fault (`0` or `VM_FAULT_MAJOR`), or one to run again (`VM_FAULT_RETRY`,
@@ -216,6 +255,9 @@ pub fn handle_mm_fault(
 ) -> Result<Fault, FaultError> {
     match env.pte_get(addr) {
         None => {
+            if let Some(entry) = env.swap_pte_get(addr) {
+                return do_swap_page(vma, env, addr, entry, flags);
+            }
             if vma.special.is_some() {
                 return do_special_fault(vma, env, addr);
             }
@@ -266,6 +308,32 @@ fn do_anonymous_page(
         .map_err(|_| FaultError::Oom)?;
     env.rss_add(RssKind::Anon, 1);
     Ok(Fault::Minor)
+}
+
+/// `do_swap_page`: the page from the swap cache or the swap area (a major fault when it had
+/// to be read), mapped in place of the swap entry. A read maps it read-only (it may still be
+/// in the swap cache and shared through other swap PTEs); a write maps it writable and dirty
+/// when it is this mm's alone, else copies it (`do_wp_page`).
+fn do_swap_page(
+    vma: &Vma,
+    env: &mut impl FaultEnv,
+    addr: usize,
+    entry: SwpEntry,
+    flags: FaultFlags,
+) -> Result<Fault, FaultError> {
+    let page = env.swapin_page(vma, addr, entry)?;
+    let exclusive = env.swap_map_page(addr, entry, page.pfn, flags.write);
+    let writable = flags.write && exclusive && vma.vm_flags.contains(VmFlags::WRITE);
+    env.pte_set(
+        addr,
+        NewPte { pfn: page.pfn, write: writable, exec: exec_of(vma), dirty: writable },
+    )
+    .map_err(|_| FaultError::Oom)?;
+    if flags.write && !writable {
+        let pte = PteState { pfn: page.pfn, write: false, dirty: false };
+        do_wp_page(vma, env, addr, pte)?;
+    }
+    Ok(if page.major { Fault::Major } else { Fault::Minor })
 }
 
 /// The special mappings' pages (`special_mapping_fault`), read-only.
@@ -397,6 +465,7 @@ fn do_wp_page(
         return Ok(Fault::Minor);
     }
     if pte.pfn != env.zero_pfn() && env.is_exclusive_anon(pte.pfn) {
+        env.free_swap_cache(pte.pfn);
         env.pte_set(addr, NewPte { pfn: pte.pfn, write: true, exec, dirty: true })
             .map_err(|_| FaultError::Oom)?;
         return Ok(Fault::Minor);
@@ -432,6 +501,8 @@ mod tests {
         cache_base: u64,
         rss_anon: i64,
         rss_file: i64,
+        /// Swap PTEs, and whether each entry's page is some other mm's too (not exclusive).
+        swap: BTreeMap<usize, (SwpEntry, bool)>,
     }
 
     impl Env {
@@ -444,6 +515,7 @@ mod tests {
                 cache_base: 100,
                 rss_anon: 0,
                 rss_file: 0,
+                swap: BTreeMap::new(),
             }
         }
     }
@@ -500,6 +572,27 @@ mod tests {
                 RssKind::Anon => self.rss_anon += delta,
                 RssKind::File => self.rss_file += delta,
             }
+        }
+        fn swap_pte_get(&self, va: usize) -> Option<SwpEntry> {
+            self.swap.get(&va).map(|s| s.0)
+        }
+        fn swapin_page(
+            &mut self,
+            _vma: &Vma,
+            _va: usize,
+            e: SwpEntry,
+        ) -> Result<SwapPage, FaultError> {
+            // Even offsets are in the swap cache (minor), odd ones read (major).
+            let pfn = self.alloc_anon_page().ok_or(FaultError::Oom)?;
+            Ok(SwapPage { pfn, major: e.offset() % 2 == 1 })
+        }
+        fn swap_map_page(&mut self, va: usize, _e: SwpEntry, pfn: u64, _write: bool) -> bool {
+            let (_, shared) = self.swap.remove(&va).unwrap();
+            if shared {
+                self.anon.remove(&pfn);
+            }
+            self.rss_anon += 1;
+            !shared
         }
     }
 
@@ -574,6 +667,36 @@ mod tests {
         assert!(env.ptes.get(&b).is_some_and(|p| p.pfn == ZERO && !p.write));
         assert_eq!(touch(&mut mm, &mut env, b, n, W).min_flt, n as u64);
         assert!(env.ptes.get(&b).is_some_and(|p| p.pfn != ZERO && p.write));
+    }
+
+    #[test]
+    fn swap_faults_map_the_page_back() {
+        let mut mm = mm();
+        let mut env = Env::new(0);
+        let a = mm
+            .do_mmap(
+                0,
+                4 * PAGE_SIZE,
+                Prot::READ | Prot::WRITE,
+                MapFlags::PRIVATE | MapFlags::ANONYMOUS,
+                None,
+            )
+            .unwrap();
+        env.swap.insert(a, (SwpEntry::new(0, 1), false));
+        env.swap.insert(a + PAGE_SIZE, (SwpEntry::new(0, 2), false));
+        env.swap.insert(a + 2 * PAGE_SIZE, (SwpEntry::new(0, 3), true));
+        // A read of a page read from the area: major, mapped read-only.
+        assert_eq!(do_page_fault(&mut mm, &mut env, a, R), Ok(Fault::Major));
+        assert!(!env.ptes[&a].write);
+        // A write to a cached page of this mm alone: minor, writable and dirty.
+        assert_eq!(do_page_fault(&mut mm, &mut env, a + PAGE_SIZE, W), Ok(Fault::Minor));
+        assert!(env.ptes[&(a + PAGE_SIZE)].write && env.ptes[&(a + PAGE_SIZE)].dirty);
+        // A write to a page others share: copied (do_wp_page) within the same fault.
+        let before = env.next_pfn;
+        assert_eq!(do_page_fault(&mut mm, &mut env, a + 2 * PAGE_SIZE, W), Ok(Fault::Major));
+        let p = env.ptes[&(a + 2 * PAGE_SIZE)];
+        assert!(p.write && p.pfn == before + 2, "{p:?}");
+        assert!(env.swap.is_empty());
     }
 
     #[test]

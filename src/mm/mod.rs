@@ -9,6 +9,10 @@ pub mod mm_types;
 pub mod mmap;
 pub mod oom_kill;
 pub mod readahead;
+pub mod swap_header;
+pub mod swap_state;
+pub mod swapfile;
+pub mod swapops;
 
 pub use addr::{Pfn, PhysAddr, VirtAddr};
 

@@ -5,6 +5,7 @@ pub mod collect;
 pub mod diskstats;
 pub mod extfrag;
 pub mod filter;
+pub mod free;
 pub mod interrupts;
 pub mod iomem;
 pub mod meminfo;

@@ -120,6 +120,25 @@ pub const fn mt_name(mt: u32) -> Option<&'static str> {
     })
 }
 
+/// Swap entries in the Linux PTE (6.1's 2-level `arch/arm/include/asm/pgtable.h`): bits 0-1
+/// clear (not present, not young: the hardware entry stays 0), the type in bits 2-6, the
+/// offset in bits 7-31. 31 types and 2^25 pages (128 GiB) an area; the offset is never 0
+/// (slot 0 is the header), so a swap PTE is never `pte_none`.
+pub const __SWP_TYPE_SHIFT: u32 = 2;
+pub const __SWP_TYPE_BITS: u32 = 5;
+pub const __SWP_TYPE_MASK: u32 = (1 << __SWP_TYPE_BITS) - 1;
+pub const __SWP_OFFSET_SHIFT: u32 = __SWP_TYPE_BITS + __SWP_TYPE_SHIFT;
+// MAX_SWAPFILES_CHECK: every type fits the PTE's field.
+const _: () = assert!(crate::mm::swapops::MAX_SWAPFILES_SHIFT <= __SWP_TYPE_BITS);
+
+/// `max_swapfile_size()`: the largest offset a swap PTE holds, plus one.
+pub const MAX_SWAPFILE_PAGES: u64 = 1 << (32 - __SWP_OFFSET_SHIFT);
+
+/// `swp_entry_to_pte`: the Linux PTE of a swap entry.
+pub const fn swp_entry_to_pte(e: crate::mm::swapops::SwpEntry) -> u32 {
+    ((e.swp_type() & __SWP_TYPE_MASK) << __SWP_TYPE_SHIFT) | (e.offset() << __SWP_OFFSET_SHIFT)
+}
+
 /// A Linux PTE value with readable flags (`pt` prints it after the raw value).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LinuxPte(pub u32);
@@ -136,6 +155,16 @@ impl LinuxPte {
     }
     pub const fn dirty(self) -> bool {
         self.0 & L_PTE_DIRTY != 0
+    }
+    /// `is_swap_pte` + `pte_to_swp_entry`: the entry a non-present, non-empty PTE holds.
+    pub const fn swp_entry(self) -> Option<crate::mm::swapops::SwpEntry> {
+        if self.0 == 0 || self.present() {
+            return None;
+        }
+        Some(crate::mm::swapops::SwpEntry::new(
+            (self.0 >> __SWP_TYPE_SHIFT) & __SWP_TYPE_MASK,
+            self.0 >> __SWP_OFFSET_SHIFT,
+        ))
     }
     /// `pte_mkyoung`, `pte_mkold`, `pte_mkdirty`, `pte_mkclean`, `pte_wrprotect`: the software
     /// bits a fault handler or reclaim changes (then written back with [`PageTable::update`]).
@@ -179,6 +208,9 @@ impl fmt::Display for LinuxPte {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.0 == 0 {
             return f.write_str("none");
+        }
+        if let Some(e) = self.swp_entry() {
+            return write!(f, "swap {e}");
         }
         const NAMES: [(u32, &str); 8] = [
             (L_PTE_PRESENT, "L_PTE_PRESENT"),
@@ -687,6 +719,22 @@ pub fn write_show_pte(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn swap_ptes_use_linux_arm_layout() {
+        use crate::mm::swapops::SwpEntry;
+        let e = SwpEntry::new(1, 0x100);
+        let pte = swp_entry_to_pte(e);
+        assert_eq!(pte, (1 << 2) | (0x100 << 7));
+        // Not present, not young: no hardware entry.
+        assert_eq!(set_pte_ext(pte, PTE_EXT_NG), 0);
+        assert_eq!(LinuxPte(pte).swp_entry(), Some(e));
+        let max = SwpEntry::new(__SWP_TYPE_MASK, (MAX_SWAPFILE_PAGES - 1) as u32);
+        assert_eq!(LinuxPte(swp_entry_to_pte(max)).swp_entry(), Some(max));
+        assert_eq!(LinuxPte(0).swp_entry(), None);
+        assert_eq!(LinuxPte(0x1234_5000 | L_PTE_PRESENT).swp_entry(), None);
+        assert_eq!(alloc::format!("{}", LinuxPte(pte)), "swap 1:0x100");
+    }
     use std::collections::HashMap;
 
     #[derive(Default)]

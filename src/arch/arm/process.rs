@@ -315,6 +315,58 @@ pub fn get_user_pte(pgd: u64, va: usize) -> Option<LinuxPte> {
     mmu::lookup_page(user_table(pgd), va as u32).filter(|p| p.present())
 }
 
+/// The swap entry in `va`'s PTE, if it holds one (`is_swap_pte`).
+pub fn get_user_swp_entry(pgd: u64, va: usize) -> Option<crate::mm::swapops::SwpEntry> {
+    mmu::lookup_page(user_table(pgd), va as u32)?.swp_entry()
+}
+
+/// Writes swap entry `e` into `va`'s PTE (`set_pte_at` of `swp_entry_to_pte`), creating the
+/// table with `alloc` if needed; the hardware entry becomes 0. The caller flushes a replaced
+/// present entry.
+pub fn set_user_swp_pte(
+    pgd: u64,
+    va: usize,
+    e: crate::mm::swapops::SwpEntry,
+    alloc: mmu::PteAlloc<'_>,
+) -> Result<(), MapError> {
+    let pte = super::pgtable::swp_entry_to_pte(e);
+    const LOW: u32 = (1 << 12) - 1;
+    mmu::map_page_pte(user_table(pgd), va as u32, u64::from(pte & !LOW), pte & LOW, alloc)
+}
+
+/// Calls `f` for every swap PTE in `[start, end)` of the table at `pgd` (the walk of
+/// [`for_each_user_pte`], the entries it skips).
+pub fn for_each_user_swp_pte(
+    pgd: u64,
+    start: usize,
+    end: usize,
+    mut f: impl FnMut(usize, crate::mm::swapops::SwpEntry),
+) {
+    const BATCH: usize = 16;
+    let mut ptes = [0u32; BATCH];
+    let mut va = start & !(PAGE_BYTES - 1);
+    let end = end.min(TASK_SIZE);
+    while va < end {
+        let (next, table) = user_pmd_span(pgd, va, end);
+        if !table {
+            va = next;
+            continue;
+        }
+        while va < next {
+            let stop = next.min(va + BATCH * PAGE_BYTES);
+            let n = (stop - va).div_ceil(PAGE_BYTES);
+            if mmu::read_page_range(user_table(pgd), va as u32, stop as u32, &mut ptes[..n]) {
+                for (i, &p) in ptes[..n].iter().enumerate() {
+                    if let Some(e) = LinuxPte(p).swp_entry() {
+                        f(va + i * PAGE_BYTES, e);
+                    }
+                }
+            }
+            va = stop;
+        }
+    }
+}
+
 /// Clears the PTE at `va` (the caller flushes); the old one if there was one.
 pub fn clear_user_pte(pgd: u64, va: usize) -> Option<LinuxPte> {
     mmu::unmap_page(user_table(pgd), va as u32)

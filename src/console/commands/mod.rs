@@ -13,6 +13,7 @@ use self::pages::{cmd_alloc_pages, cmd_frag, cmd_free_pages, cmd_free_pages_pfn,
 use self::process::{cmd_bg, cmd_fg, cmd_jobs, cmd_kill, cmd_ls, cmd_ps, cmd_run};
 use self::scenario::cmd_scenario;
 use self::slab::{cmd_kfree, cmd_kmalloc, cmd_ksize};
+use self::swap::{cmd_free, cmd_swapoff, cmd_swapon, cmd_sysctl};
 use self::system::{cmd_crash, cmd_jiffies, cmd_poweroff, cmd_reboot};
 use self::verify::cmd_verify;
 use self::vmalloc::{
@@ -51,6 +52,7 @@ mod pages;
 mod process;
 mod scenario;
 mod slab;
+mod swap;
 mod system;
 mod verify;
 mod vmalloc;
@@ -215,6 +217,30 @@ pub static COMMANDS: &[Command] = &[
         usage: "scenario vmalloc-frag [seed=N] [steps=N] | scenario release",
         help: "replay the case study's stress run, then the 0x1a0000-byte request",
         run: cmd_scenario,
+    },
+    Command {
+        name: "swapon",
+        usage: "swapon DEV | swapon -s",
+        help: "enable swapping on a mkswap'd block device (or list the areas)",
+        run: cmd_swapon,
+    },
+    Command {
+        name: "swapoff",
+        usage: "swapoff DEV",
+        help: "bring every page of the area back in and disable it",
+        run: cmd_swapoff,
+    },
+    Command {
+        name: "free",
+        usage: "free [-k]",
+        help: "procps's memory and swap table",
+        run: cmd_free,
+    },
+    Command {
+        name: "sysctl",
+        usage: "sysctl vm.page-cluster[=N]",
+        help: "show or set the swap read-ahead order",
+        run: cmd_sysctl,
     },
     Command {
         name: "verify",

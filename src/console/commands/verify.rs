@@ -7,8 +7,15 @@ use crate::kprintln;
 
 /// Prints `verify: ok` or `verify: SUBSYSTEM: what at WHERE` (memtest prints it too).
 pub(super) fn print_verify() {
+    let swap = || {
+        let ptes = crate::kernel::process::swapin::swap_pte_counts()?;
+        crate::kernel::swap::verify(&ptes)
+    };
     match mem::verify_all() {
-        Ok(()) => kprintln!("verify: ok"),
+        Ok(()) => match swap() {
+            Ok(()) => kprintln!("verify: ok"),
+            Err(e) => kprintln!("verify: {}", e),
+        },
         Err(e) => kprintln!("verify: {}", e),
     }
 }

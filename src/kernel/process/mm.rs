@@ -17,12 +17,15 @@ use crate::arch::process::{self as arch, UserPteProt, PGD_ORDER, TASK_SIZE};
 use crate::arch::uaccess;
 use crate::config::PAGE_OFFSET;
 use crate::kernel::mem::{with_node, with_page_mapped, with_two_pages_mapped};
+use crate::kernel::swap;
 use crate::mm::gfp::GfpFlags;
 use crate::mm::memory::{
     self, CachePage, FaultCounts, FaultEnv, FaultError, FaultFlags, NewPte, PteState, RssKind,
+    SwapPage,
 };
 use crate::mm::mm_types::{MmStruct, Rlimits, VmFile, Vma, PAGE_SIZE};
 use crate::mm::page::PageOwner;
+use crate::mm::swapops::SwpEntry;
 use crate::mm::Pfn;
 
 /// The ASIDs (one allocator: one CPU runs processes).
@@ -93,6 +96,11 @@ pub struct MmHw {
     pub context_id: u64,
     pub rss_anon: i64,
     pub rss_file: i64,
+    /// `MM_SWAPENTS`: swap entries in this mm's PTEs.
+    pub swapents: i64,
+    /// Each VMA's `swap_readahead_info` (by its start): the last swap fault, the read-ahead
+    /// window and its hits.
+    pub swap_ra: alloc::collections::BTreeMap<usize, u32>,
 }
 
 /// `struct mm_struct` on the device.
@@ -106,6 +114,11 @@ pub struct ProcessMm {
 /// only when its last mapping goes.
 static ANON_SHARED: Mutex<alloc::collections::BTreeMap<u64, u32>> =
     Mutex::new(alloc::collections::BTreeMap::new());
+
+/// One more mapping of anonymous page `pfn` (a swapped-in page another PTE maps already).
+pub(super) fn add_shared_mapping(pfn: Pfn) {
+    *ANON_SHARED.lock().entry(pfn.0).or_insert(0) += 1;
+}
 
 /// First-level tables of processes, in pages (`/proc/meminfo` PageTables counts them).
 pub static PGD_PAGES: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
@@ -128,7 +141,14 @@ impl ProcessMm {
         mm.task_size = TASK_SIZE;
         Some(Box::new(ProcessMm {
             mm,
-            hw: MmHw { pgd: pgd.phys().0, context_id: 0, rss_anon: 0, rss_file: 0 },
+            hw: MmHw {
+                pgd: pgd.phys().0,
+                context_id: 0,
+                rss_anon: 0,
+                rss_file: 0,
+                swapents: 0,
+                swap_ra: alloc::collections::BTreeMap::new(),
+            },
         }))
     }
 
@@ -165,6 +185,10 @@ impl ProcessMm {
         arch::zap_user_ptes(pgd, start, end, |va, old| {
             if old.present() {
                 self.hw.release_page(Pfn(old.pfn_phys() >> 12));
+            } else if let Some(e) = old.swp_entry() {
+                // zap_pte_range's swap entry: free_swap_and_cache.
+                swap::free_swap_and_cache(e);
+                self.hw.swapents -= 1;
             }
             arch::flush_tlb_page(va, context_id);
         });
@@ -212,7 +236,22 @@ impl ProcessMm {
             arch::for_each_user_pte(self.hw.pgd, vma.vm_start, vma.vm_end, |va, p| {
                 present.push((va, PteState { pfn: p.pfn, write: p.write, dirty: p.dirty }));
             });
-            let anon = |hw: &MmHw, pfn| hw.is_exclusive_anon(pfn) || hw.is_shared_anon(pfn);
+            let anon = |hw: &MmHw, pfn| hw.is_anon(pfn);
+            // copy_nonpresent_pte: the child's swap PTEs refer to the same slots.
+            let mut swapped: alloc::vec::Vec<(usize, SwpEntry)> = alloc::vec::Vec::new();
+            arch::for_each_user_swp_pte(self.hw.pgd, vma.vm_start, vma.vm_end, |va, e| {
+                swapped.push((va, e));
+            });
+            for &(va, e) in &swapped {
+                let ok = swap::swap_duplicate(e)
+                    && arch::set_user_swp_pte(child.hw.pgd, va, e, &mut alloc_table_page).is_ok();
+                if !ok {
+                    arch::flush_tlb_mm(self.hw.context_id);
+                    child.exit_mmap();
+                    return None;
+                }
+                child.hw.swapents += 1;
+            }
             if !present.iter().any(|&(_, p)| anon(&self.hw, p.pfn)) {
                 continue;
             }
@@ -249,6 +288,83 @@ impl ProcessMm {
         }
         arch::flush_tlb_mm(self.hw.context_id);
         Some(child)
+    }
+
+    /// `try_to_unmap_one`'s anonymous branch for the page `pfn` mapped at `va`, which is in
+    /// the swap cache (`add_to_swap` put it there): the PTE becomes its swap entry
+    /// (`swap_duplicate`), the mapping goes (`MM_ANONPAGES` -1, `MM_SWAPENTS` +1) and the TLB
+    /// entry is flushed. Whether the PTE was dirty (the page must then be written), or None
+    /// when `va` does not map `pfn`, the page is not cached, or the slot's count is full.
+    pub fn try_to_unmap_one(&mut self, va: usize, pfn: Pfn) -> Option<bool> {
+        let pte = arch::get_user_pte(self.hw.pgd, va)?;
+        if pte.pfn_phys() >> 12 != pfn.0 {
+            return None;
+        }
+        let e = swap::page_swap_entry(pfn)?;
+        if !swap::swap_duplicate(e) {
+            return None;
+        }
+        if arch::set_user_swp_pte(self.hw.pgd, va, e, &mut alloc_table_page).is_err() {
+            swap::swap_free(e);
+            return None;
+        }
+        arch::flush_tlb_page(va, self.hw.context_id);
+        let shared = {
+            let mut sh = ANON_SHARED.lock();
+            match sh.get_mut(&pfn.0) {
+                Some(n) => {
+                    *n -= 1;
+                    if *n == 0 {
+                        sh.remove(&pfn.0);
+                    }
+                    true
+                }
+                None => false,
+            }
+        };
+        if !shared {
+            swap::unmapped_to_swap(pfn);
+        }
+        self.hw.rss_anon -= 1;
+        self.hw.swapents += 1;
+        Some(pte.dirty())
+    }
+
+    /// `madvise(MADV_PAGEOUT)` on `[start, end)`: each anonymous page only this mm maps
+    /// (`folio_mapcount` 1) is reclaimed as `shrink_folio_list` reclaims it: `add_to_swap`,
+    /// `try_to_unmap_one`, `swap_writepage` when dirty, then out of the swap cache and freed.
+    /// Stops when no slot is left (the pages stay mapped). The pages paged out.
+    pub fn pageout_range(&mut self, start: usize, end: usize) -> usize {
+        let mut pages: alloc::vec::Vec<(usize, u64)> = alloc::vec::Vec::new();
+        arch::for_each_user_pte(self.hw.pgd, start, end, |va, p| pages.push((va, p.pfn)));
+        let mut done = 0;
+        for (va, pfn) in pages {
+            let pfn = Pfn(pfn);
+            if is_special_pfn(pfn) || !self.hw.is_anon(pfn.0) || self.hw.is_shared_anon(pfn.0) {
+                continue;
+            }
+            let (e, new) = match swap::page_swap_entry(pfn) {
+                Some(e) => (e, false),
+                None => match swap::add_to_swap(pfn) {
+                    Some(e) => (e, true),
+                    None => break,
+                },
+            };
+            let Some(dirty) = self.try_to_unmap_one(va, pfn) else {
+                if new {
+                    swap::delete_from_swap_cache(pfn);
+                }
+                continue;
+            };
+            if (new || dirty) && swap::swap_writepage(pfn, e).is_err() {
+                // The page stays in the swap cache, unmapped: a fault finds it there.
+                continue;
+            }
+            swap::delete_from_swap_cache(pfn);
+            swap::free_swapped_page(pfn);
+            done += 1;
+        }
+        done
     }
 
     /// `exit_mmap`: every page and table back, the ASID released, the pgd freed. The caller
@@ -317,6 +433,11 @@ impl ProcessMm {
 }
 
 impl MmHw {
+    /// An anonymous page (mapped once or more).
+    fn is_anon(&self, pfn: u64) -> bool {
+        with_node(|n| n.page(Pfn(pfn)).map(|p| p.owner())) == Some(PageOwner::Anon)
+    }
+
     /// An anonymous page another address space maps too.
     fn is_shared_anon(&self, pfn: u64) -> bool {
         ANON_SHARED.lock().contains_key(&pfn)
@@ -341,6 +462,10 @@ impl MmHw {
         }
         let owner = with_node(|n| n.page(pfn).map(|p| p.owner()));
         match owner {
+            Some(PageOwner::Anon) if swap::page_unmapped(pfn) => {
+                // A swap-cache page: the cache keeps it (or freed it with its slot).
+                self.rss_anon -= 1;
+            }
             Some(PageOwner::Anon) => {
                 let _ = with_node(|n| n.free_pages_for(PageOwner::Anon, pfn, 0));
                 self.rss_anon -= 1;
@@ -443,6 +568,7 @@ impl FaultEnv for MmHw {
     fn is_exclusive_anon(&self, pfn: u64) -> bool {
         with_node(|n| n.page(Pfn(pfn)).map(|p| p.owner())) == Some(PageOwner::Anon)
             && !self.is_shared_anon(pfn)
+            && !swap::swapcache_shared(Pfn(pfn))
     }
 
     fn file_page(
@@ -488,6 +614,27 @@ impl FaultEnv for MmHw {
             RssKind::Anon => self.rss_anon += delta,
             RssKind::File => self.rss_file += delta,
         }
+    }
+
+    fn swap_pte_get(&self, va: usize) -> Option<SwpEntry> {
+        arch::get_user_swp_entry(self.pgd, va)
+    }
+
+    fn swapin_page(
+        &mut self,
+        vma: &Vma,
+        va: usize,
+        entry: SwpEntry,
+    ) -> Result<SwapPage, FaultError> {
+        super::swapin::swapin_page(self, vma, va, entry)
+    }
+
+    fn swap_map_page(&mut self, _va: usize, entry: SwpEntry, pfn: u64, write_fault: bool) -> bool {
+        super::swapin::swap_map_page(self, entry, Pfn(pfn), write_fault)
+    }
+
+    fn free_swap_cache(&mut self, pfn: u64) {
+        swap::try_free_swap(Pfn(pfn));
     }
 }
 

@@ -14,6 +14,7 @@ pub mod oom;
 pub mod procfs_live;
 pub mod rseq;
 pub mod rules;
+pub mod swapin;
 pub mod syscall;
 
 use alloc::boxed::Box;

@@ -31,7 +31,7 @@ fn rss_of(pm: &super::mm::ProcessMm) -> RssCounters {
     RssCounters {
         file: 0,
         anon: pm.hw.rss_anon.max(0) as usize,
-        swapents: 0,
+        swapents: pm.hw.swapents.max(0) as usize,
         shmem: pm.hw.rss_file.max(0) as usize,
     }
 }
@@ -80,7 +80,19 @@ fn smaps_stats(task: &Task, counts: &BTreeMap<u64, u32>) -> Vec<MemSizeStats> {
                     mapcount: counts.get(&pfn).copied().unwrap_or(1),
                 });
             });
-            vma_stats(ptes.into_iter(), vma.vm_flags.contains(VmFlags::LOCKED))
+            let mut st = vma_stats(ptes.into_iter(), vma.vm_flags.contains(VmFlags::LOCKED));
+            // smaps_pte_entry of a swap entry: Swap, and SwapPss shared by the swap count.
+            crate::arch::process::for_each_user_swp_pte(
+                pm.hw.pgd,
+                vma.vm_start,
+                vma.vm_end,
+                |_, e| {
+                    st.swap += PAGE_SIZE as u64;
+                    let n = u64::from(crate::kernel::swap::swap_count(e).max(1));
+                    st.swap_pss += ((PAGE_SIZE as u64) << maps::PSS_SHIFT) / n;
+                },
+            );
+            st
         })
         .collect()
 }
@@ -333,6 +345,7 @@ fn render_root(f: RootFile, out: &mut SeqBuf) -> Result<(), Errno> {
         RootFile::Partitions => crate::block::core::render_partitions(out),
         RootFile::Diskstats => crate::block::core::render_diskstats(out),
         RootFile::Cpuinfo => cpuinfo().render(out),
+        RootFile::Swaps => crate::kernel::swap::render_swaps(out),
     };
     r.map_err(|_| Errno::ENOMEM)
 }
@@ -428,6 +441,10 @@ pub fn meminfo_snapshot(
     mi.cached = p.file_pages - buffers.min(p.file_pages);
     mi.shmem = p.shmem_pages;
     mi.inactive_anon = p.anon_pages + p.shmem_pages;
+    let (total, free, cached) = crate::kernel::swap::meminfo_pages();
+    mi.swap_total = total;
+    mi.swap_free = free;
+    mi.swap_cached = cached;
     mi
 }
 
@@ -474,5 +491,13 @@ pub fn render_vmstat(w: &mut impl core::fmt::Write) -> core::fmt::Result {
     s.events[VmEvent::DropPagecache as usize] =
         crate::kernel::cardfs::DROP_PAGECACHE.load(Ordering::Relaxed);
     s.events[VmEvent::DropSlab as usize] = crate::kernel::cardfs::DROP_SLAB.load(Ordering::Relaxed);
+    {
+        use crate::kernel::swap;
+        s.head[2] = swap::PSWPIN.load(Ordering::Relaxed);
+        s.head[3] = swap::PSWPOUT.load(Ordering::Relaxed);
+        s.events[VmEvent::SwapRa as usize] = swap::SWAP_RA.load(Ordering::Relaxed);
+        s.events[VmEvent::SwapRaHit as usize] = swap::SWAP_RA_HIT.load(Ordering::Relaxed);
+        s.node[NodeStat::NrSwapcached as usize] = swap::meminfo_pages().2;
+    }
     vmstat::render(w, &s)
 }

@@ -29,6 +29,8 @@ type SysResult = Result<u32, Errno>;
 
 /// `MADV_DONTNEED`.
 const MADV_DONTNEED: u32 = 4;
+/// `MADV_PAGEOUT`: reclaim the range's pages now.
+const MADV_PAGEOUT: u32 = 21;
 /// Nanoseconds per jiffy.
 const NSEC_PER_JIFFY: u64 = 1_000_000_000 / crate::config::HZ;
 
@@ -233,8 +235,23 @@ fn call(n: u32, a: [u32; 6]) -> SysResult {
                 }
                 pm.zap_range(start, end);
             }
+            if a[2] == MADV_PAGEOUT {
+                let end = start.saturating_add(len).next_multiple_of(PAGE_SIZE);
+                if pm.mm.find_vma_intersection(start, end).is_none() {
+                    return Err(Errno::ENOMEM);
+                }
+                pm.pageout_range(start, end);
+            }
             Ok(0)
         }),
+        nr::SWAPON => {
+            let path = path_arg(a[0])?;
+            crate::kernel::swap::swapon(&path, a[1]).map(|_| 0)
+        }
+        nr::SWAPOFF => {
+            let path = path_arg(a[0])?;
+            super::swapin::swapoff(&path).map(|_| 0)
+        }
         nr::MINCORE => sys_mincore(a[0] as usize, a[1] as usize, a[2]),
         nr::UNAME => {
             let u = NewUtsname {
@@ -798,7 +815,10 @@ fn sys_mincore(start: usize, len: usize, vec: u32) -> SysResult {
         for i in 0..pages {
             let va = start + i * PAGE_SIZE;
             let vma = pm.mm.find_vma(va).filter(|x| x.vm_start <= va).ok_or(Errno::ENOMEM)?;
+            // A swapped-out page still in the swap cache is resident (mincore_page).
             let present = arch::get_user_pte(pm.hw.pgd, va).is_some()
+                || arch::get_user_swp_entry(pm.hw.pgd, va)
+                    .is_some_and(crate::kernel::swap::in_cache)
                 || vma.vm_file.as_ref().is_some_and(|f| {
                     let idx = vma.vm_pgoff + ((va - vma.vm_start) / PAGE_SIZE) as u64;
                     if crate::kernel::cardfs::is_card_file(f) {

@@ -1,0 +1,180 @@
+//! A process's pages and swap, the kernel halves: `do_swap_page`'s swap-in with the VMA-based
+//! read-ahead (`swapin_readahead`), the mapping of a swapped-in page, and `swapoff`'s
+//! `try_to_unuse` over every address space. The arch-neutral fault path
+//! (`mm::memory::do_swap_page`) calls the first two through `FaultEnv`.
+use alloc::vec::Vec;
+use core::sync::atomic::Ordering;
+
+use super::mm::{add_shared_mapping, MmHw};
+use crate::abi::errno::Errno;
+use crate::arch::process::{self as arch, UserPteProt};
+use crate::kernel::swap;
+use crate::mm::memory::{FaultError, SwapPage};
+use crate::mm::mm_types::{VmFlags, Vma, PAGE_MASK, PAGE_SIZE};
+use crate::mm::swap_state::{ra_on_hit, swap_ra_info};
+use crate::mm::swapops::SwpEntry;
+use crate::mm::Pfn;
+
+/// `swapin_page` of `do_swap_page`: the swap cache first (a minor fault; a page read ahead
+/// counts a hit for the VMA's window), else `swap_vma_readahead`: the swap PTEs of the window
+/// around `va` read into the cache in address order (pages other than the fault's are
+/// `PG_readahead` and count `swap_ra`), the fault's among them (a major fault).
+pub(super) fn swapin_page(
+    hw: &mut MmHw,
+    vma: &Vma,
+    va: usize,
+    entry: SwpEntry,
+) -> Result<SwapPage, FaultError> {
+    let ra = hw.swap_ra.get(&vma.vm_start).copied().unwrap_or(0);
+    if let Some((pfn, readahead)) = swap::lookup_swap_cache(entry) {
+        hw.swap_ra.insert(vma.vm_start, ra_on_hit(ra, va as u32, readahead));
+        return Ok(SwapPage { pfn: pfn.0, major: false });
+    }
+    let page_cluster = swap::PAGE_CLUSTER.load(Ordering::Relaxed);
+    let w = swap_ra_info(ra, va, vma.vm_start, vma.vm_end, page_cluster);
+    hw.swap_ra.insert(vma.vm_start, w.ra_val);
+    let fault_va = va & PAGE_MASK;
+    if w.nr > 1 {
+        for i in 0..w.nr {
+            let a = w.start + i * PAGE_SIZE;
+            let Some(e) = arch::get_user_swp_entry(hw.pgd, a) else { continue };
+            if swap::in_cache(e) {
+                continue;
+            }
+            let ahead = a != fault_va;
+            if swap::read_swap_cache_async(e, ahead).is_ok() && ahead {
+                swap::SWAP_RA.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+    if let Some((pfn, _)) = swap::lookup_swap_cache(entry) {
+        return Ok(SwapPage { pfn: pfn.0, major: true });
+    }
+    match swap::read_swap_cache_async(entry, false) {
+        Ok(pfn) => Ok(SwapPage { pfn: pfn.0, major: true }),
+        Err(Errno::ENOMEM) => Err(FaultError::Oom),
+        Err(_) => Err(FaultError::Sigbus),
+    }
+}
+
+/// `do_swap_page` after the page is found: the mapping counted (a page some PTE maps already
+/// gets one more mapping), `MM_ANONPAGES` +1, `MM_SWAPENTS` -1, `swap_free`, and the page out
+/// of the swap cache when `should_try_to_free_swap` (a write fault to a page mapped nowhere
+/// else, or swap more than half full) and no other swap PTE refers to its slot. Whether the
+/// page is this mm's alone.
+pub(super) fn swap_map_page(hw: &mut MmHw, entry: SwpEntry, pfn: Pfn, write_fault: bool) -> bool {
+    let was_mapped = swap::mark_mapped(pfn);
+    if was_mapped {
+        add_shared_mapping(pfn);
+    }
+    hw.rss_anon += 1;
+    hw.swapents -= 1;
+    swap::swap_free(entry);
+    if !was_mapped && (write_fault || swap::vm_swap_full()) {
+        swap::try_free_swap(pfn);
+    }
+    !was_mapped && swap::page_swap_entry(pfn).is_none()
+}
+
+/// `unuse_pte_range` for one address space: every swap PTE of area `ty` gets its page back
+/// (from the cache, or read), mapped read-only and old as `unuse_pte` maps it; `ENOMEM` when
+/// no page can be had.
+fn unuse_mm(hw: &mut MmHw, vmas: &[(usize, usize, bool)], ty: u32) -> Result<(), Errno> {
+    for &(start, end, exec) in vmas {
+        let mut ptes: Vec<(usize, SwpEntry)> = Vec::new();
+        arch::for_each_user_swp_pte(hw.pgd, start, end, |va, e| {
+            if e.swp_type() == ty {
+                ptes.push((va, e));
+            }
+        });
+        for (va, e) in ptes {
+            let pfn = match swap::lookup_swap_cache(e) {
+                Some((p, _)) => p,
+                None => match swap::read_swap_cache_async(e, false) {
+                    Ok(p) => p,
+                    Err(Errno::ENOENT) if swap::swap_count(e) == 0 => continue,
+                    Err(_) => return Err(Errno::ENOMEM),
+                },
+            };
+            let prot = UserPteProt { write: false, exec, dirty: false };
+            let mut alloc = || None;
+            if arch::set_user_pte_old(hw.pgd, va, pfn.0 << 12, prot, &mut alloc).is_err() {
+                return Err(Errno::ENOMEM);
+            }
+            swap_map_page(hw, e, pfn, false);
+            swap::try_free_swap(pfn);
+        }
+    }
+    Ok(())
+}
+
+/// `try_to_unuse(type)`: every process's swap entries of area `ty` brought back in, then the
+/// area's cached pages nothing maps dropped. `ENOMEM` (the area stays on) when memory runs out.
+pub fn try_to_unuse(ty: usize) -> Result<(), Errno> {
+    super::with_tasks(|t| {
+        for task in t.map.values_mut() {
+            let Some(pm) = task.mm.as_mut() else { continue };
+            let vmas: Vec<(usize, usize, bool)> = pm
+                .mm
+                .iter()
+                .map(|v| (v.vm_start, v.vm_end, v.vm_flags.contains(VmFlags::EXEC)))
+                .collect();
+            unuse_mm(&mut pm.hw, &vmas, ty as u32)?;
+        }
+        Ok(())
+    })?;
+    for (_, c) in swap::cached_of(ty) {
+        let pfn = Pfn(c.pfn);
+        if swap::try_free_swap(pfn) && !c.mapped {
+            swap::free_swapped_page(pfn);
+        }
+    }
+    Ok(())
+}
+
+/// `swapoff(path)`: the area stops taking slots, every page comes back (`try_to_unuse`),
+/// then the area goes. `EINVAL` for a device that is no active area; on `ENOMEM` the area is
+/// put back.
+pub fn swapoff(path: &str) -> Result<(), Errno> {
+    let ty = swap::area_of(path).ok_or(Errno::EINVAL)?;
+    swap::SWAP.lock().areas.stop_allocating(ty);
+    if let Err(e) = try_to_unuse(ty) {
+        swap::SWAP.lock().areas.reenable(ty);
+        return Err(e);
+    }
+    if swap::inuse_pages(ty) != 0 {
+        swap::SWAP.lock().areas.reenable(ty);
+        return Err(Errno::EBUSY);
+    }
+    swap::remove_area(ty);
+    Ok(())
+}
+
+/// Swap PTEs of every address space, per entry (for `verify`); an error when a process's
+/// `MM_SWAPENTS` is not the number of swap PTEs in its tables.
+pub fn swap_pte_counts(
+) -> Result<alloc::collections::BTreeMap<SwpEntry, u32>, alloc::string::String> {
+    let mut m = alloc::collections::BTreeMap::new();
+    super::with_tasks(|t| {
+        for task in t.map.values() {
+            let Some(pm) = task.mm.as_ref() else { continue };
+            let mut n = 0i64;
+            for v in pm.mm.iter() {
+                arch::for_each_user_swp_pte(pm.hw.pgd, v.vm_start, v.vm_end, |_, e| {
+                    *m.entry(e).or_insert(0) += 1;
+                    n += 1;
+                });
+            }
+            if n != pm.hw.swapents {
+                return Err(alloc::format!(
+                    "swap: pid {} MM_SWAPENTS {} but {} swap PTEs",
+                    task.pid,
+                    pm.hw.swapents,
+                    n
+                ));
+            }
+        }
+        Ok(())
+    })?;
+    Ok(m)
+}

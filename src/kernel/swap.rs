@@ -1,0 +1,441 @@
+//! The running swap: the active areas and the swap cache under one lock, the slots' I/O
+//! through the block layer, `swapon`/`swapoff`, and the swap-out API reclaim calls.
+//!
+//! **Swap-out API** (what `shrink_folio_list` does with an anonymous page, in this order):
+//! 1. [`add_to_swap`]`(pfn) -> Option<SwpEntry>`: a slot (`SWAP_HAS_CACHE`) and the page in
+//!    the swap cache, dirty. None when no area is on or every slot is taken.
+//! 2. `ProcessMm::try_to_unmap_one(va, pfn)` for every (mm, va) mapping the page: the PTE
+//!    becomes the swap entry (`swap_duplicate`), `MM_ANONPAGES` -1, `MM_SWAPENTS` +1, TLB
+//!    flushed.
+//! 3. [`swap_writepage`]`(pfn, entry)`: the page written to its slot (blocking; `pswpout`).
+//! 4. [`delete_from_swap_cache`]`(pfn)` then [`free_swapped_page`]`(pfn)` once written and
+//!    unmapped (`__remove_mapping` + free): the slot keeps the data for the swap PTEs.
+//!
+//! The block layer moves data by PIO into lowmem only, so a page's I/O goes through a lowmem
+//! bounce page (`blk_queue_bounce`), the page itself reached through kmap. The I/O waits
+//! with interrupts on (the card completes it from its interrupt), as Linux's
+//! `do_page_fault` enables them for a fault from user mode.
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use spin::Mutex;
+
+use crate::abi::errno::Errno;
+use crate::block::blk_mq::BioVec;
+use crate::block::core as blk;
+use crate::block::genhd::ReqOp;
+use crate::kernel::mem::{with_node, with_page_mapped};
+use crate::kprintln;
+use crate::mm::gfp::GfpFlags;
+use crate::mm::page::PageOwner;
+use crate::mm::swap_header::{read_swap_header, SWAP_HEADER_SIZE};
+use crate::mm::swap_state::{CachedPage, SwapCache};
+use crate::mm::swapfile::{SwapAreas, SwapInfo, SWAP_HAS_CACHE};
+use crate::mm::swapops::SwpEntry;
+use crate::mm::Pfn;
+
+/// The areas and the cache.
+pub struct SwapState {
+    pub areas: SwapAreas,
+    pub cache: SwapCache,
+}
+
+pub static SWAP: Mutex<SwapState> =
+    Mutex::new(SwapState { areas: SwapAreas::new(), cache: SwapCache::new() });
+
+/// `/proc/vmstat` `pswpin`, `pswpout`, `swap_ra`, `swap_ra_hit`.
+pub static PSWPIN: AtomicU64 = AtomicU64::new(0);
+pub static PSWPOUT: AtomicU64 = AtomicU64::new(0);
+pub static SWAP_RA: AtomicU64 = AtomicU64::new(0);
+pub static SWAP_RA_HIT: AtomicU64 = AtomicU64::new(0);
+/// `vm.page-cluster`: swap read-ahead of up to `1 << page_cluster` pages (3 by default).
+pub static PAGE_CLUSTER: AtomicU32 = AtomicU32::new(3);
+
+/// Sectors per page.
+const PAGE_SECTORS: u64 = 8;
+
+/// A lowmem page for one I/O (`blk_queue_bounce`'s bounce page).
+fn bounce_io(
+    bdev: (usize, u32),
+    op: ReqOp,
+    offset: u32,
+    buf: &mut [u8; SWAP_HEADER_SIZE],
+) -> Result<(), Errno> {
+    let seg = BioVec { addr: buf.as_mut_ptr() as usize, len: SWAP_HEADER_SIZE as u32 };
+    let flags = crate::arch::irqflags::local_irq_save();
+    crate::arch::irqflags::local_irq_enable();
+    let r = blk::submit_bio_wait(
+        bdev.0,
+        bdev.1,
+        op,
+        u64::from(offset) * PAGE_SECTORS,
+        alloc::vec![seg],
+    );
+    crate::arch::irqflags::local_irq_restore(flags);
+    r
+}
+
+fn bdev_of(e: SwpEntry) -> Option<(usize, u32)> {
+    SWAP.lock().areas.get(e).map(|a| a.bdev)
+}
+
+/// `swap_writepage`: the page's contents to its slot, waiting for the write; `pswpout`.
+pub fn swap_writepage(pfn: Pfn, e: SwpEntry) -> Result<(), Errno> {
+    let bdev = bdev_of(e).ok_or(Errno::EINVAL)?;
+    let mut buf = alloc::boxed::Box::new([0u8; SWAP_HEADER_SIZE]);
+    with_page_mapped(pfn, |k| {
+        // SAFETY: `k` maps the whole page; the bounce buffer is a page.
+        unsafe { core::ptr::copy_nonoverlapping(k, buf.as_mut_ptr(), SWAP_HEADER_SIZE) }
+    })
+    .map_err(|_| Errno::EFAULT)?;
+    bounce_io(bdev, ReqOp::Write, e.offset(), &mut buf)?;
+    PSWPOUT.fetch_add(1, Ordering::Relaxed);
+    Ok(())
+}
+
+/// `swap_readpage`: the slot's contents into the page; `pswpin`.
+fn swap_readpage(pfn: Pfn, e: SwpEntry) -> Result<(), Errno> {
+    let bdev = bdev_of(e).ok_or(Errno::EINVAL)?;
+    let mut buf = alloc::boxed::Box::new([0u8; SWAP_HEADER_SIZE]);
+    bounce_io(bdev, ReqOp::Read, e.offset(), &mut buf)?;
+    with_page_mapped(pfn, |k| {
+        // SAFETY: as in swap_writepage, the other way.
+        unsafe { core::ptr::copy_nonoverlapping(buf.as_ptr(), k, SWAP_HEADER_SIZE) }
+    })
+    .map_err(|_| Errno::EFAULT)?;
+    PSWPIN.fetch_add(1, Ordering::Relaxed);
+    Ok(())
+}
+
+/// `folio_alloc_swap` + `add_to_swap_cache`: a slot for the mapped anonymous page `pfn`,
+/// the page in the swap cache (dirty: it must be written before it can go).
+pub fn add_to_swap(pfn: Pfn) -> Option<SwpEntry> {
+    let mut s = SWAP.lock();
+    if s.cache.entry_of(pfn.0).is_some() {
+        return None;
+    }
+    let e = s.areas.get_swap_page(SWAP_HAS_CACHE)?;
+    s.cache.insert(e, CachedPage { pfn: pfn.0, readahead: false, mapped: true });
+    Some(e)
+}
+
+/// The swap entry of a page in the swap cache (`folio_test_swapcache` + `folio->swap`).
+pub fn page_swap_entry(pfn: Pfn) -> Option<SwpEntry> {
+    SWAP.lock().cache.entry_of(pfn.0)
+}
+
+/// `delete_from_swap_cache`: the page leaves the cache and drops the slot's cache reference
+/// (`put_swap_folio`); the slot is freed if no swap PTE refers to it. The page itself stays.
+pub fn delete_from_swap_cache(pfn: Pfn) -> Option<SwpEntry> {
+    let mut s = SWAP.lock();
+    let (e, _) = s.cache.remove_pfn(pfn.0)?;
+    let _ = s.areas.put(e, SWAP_HAS_CACHE);
+    Some(e)
+}
+
+/// Frees a page no PTE maps any more and the swap cache has let go.
+pub fn free_swapped_page(pfn: Pfn) {
+    let _ = with_node(|n| n.free_pages_for(PageOwner::Anon, pfn, 0));
+}
+
+/// The cache's page unmapped by its last PTE and its mapping counted out of `AnonPages`.
+fn note_unmapped(c: &mut CachedPage) {
+    if c.mapped {
+        c.mapped = false;
+        crate::kernel::process::mm::NR_ANON_PAGES.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// `try_to_unmap_one`'s bookkeeping once the last PTE of cached page `pfn` became a swap
+/// entry: the page is unmapped (out of `AnonPages`), still in the cache.
+pub fn unmapped_to_swap(pfn: Pfn) {
+    let mut s = SWAP.lock();
+    if let Some(e) = s.cache.entry_of(pfn.0) {
+        if let Some(c) = s.cache.get_mut(e) {
+            note_unmapped(c);
+        }
+    }
+}
+
+/// `__swp_swapcount`.
+pub fn swap_count(e: SwpEntry) -> u8 {
+    SWAP.lock().areas.swap_count(e)
+}
+
+/// `swap_duplicate`: one more swap PTE for `e`; false if the count is at its limit.
+pub fn swap_duplicate(e: SwpEntry) -> bool {
+    SWAP.lock().areas.duplicate(e, 1).is_ok()
+}
+
+/// `swap_free`: one swap PTE fewer.
+pub fn swap_free(e: SwpEntry) {
+    let _ = SWAP.lock().areas.put(e, 1);
+}
+
+/// `free_swap_and_cache` (zap of a swap PTE): drops the PTE's count; a cached page nothing
+/// maps and no other swap PTE refers to leaves the cache and is freed.
+pub fn free_swap_and_cache(e: SwpEntry) {
+    let free = {
+        let mut s = SWAP.lock();
+        let left = s.areas.put(e, 1).unwrap_or(0);
+        match s.cache.get(e) {
+            Some(c) if left == SWAP_HAS_CACHE && !c.mapped => {
+                let pfn = c.pfn;
+                s.cache.remove_pfn(pfn);
+                let _ = s.areas.put(e, SWAP_HAS_CACHE);
+                Some(pfn)
+            }
+            _ => None,
+        }
+    };
+    if let Some(pfn) = free {
+        free_swapped_page(Pfn(pfn));
+    }
+}
+
+/// Called when the last PTE mapping `pfn` goes (zap, COW replacement). A swap-cache page is
+/// not freed with its mapping: it stays cached while a swap PTE still refers to its slot,
+/// and is freed with the slot's cache reference otherwise (`free_swap_cache`). False for a
+/// page not in the cache (the caller frees it).
+pub fn page_unmapped(pfn: Pfn) -> bool {
+    let free = {
+        let mut s = SWAP.lock();
+        let Some(e) = s.cache.entry_of(pfn.0) else { return false };
+        if let Some(c) = s.cache.get_mut(e) {
+            note_unmapped(c);
+        }
+        if s.areas.swap_count(e) == 0 {
+            s.cache.remove_pfn(pfn.0);
+            let _ = s.areas.put(e, SWAP_HAS_CACHE);
+            true
+        } else {
+            false
+        }
+    };
+    if free {
+        free_swapped_page(pfn);
+    }
+    true
+}
+
+/// Whether the cached page `pfn` is also another process's through a swap PTE (so not this
+/// mm's to reuse on a write: `folio_free_swap` would fail).
+pub fn swapcache_shared(pfn: Pfn) -> bool {
+    let s = SWAP.lock();
+    s.cache.entry_of(pfn.0).is_some_and(|e| s.areas.swap_count(e) > 0)
+}
+
+/// `folio_free_swap`: a mapped cached page whose slot no swap PTE refers to leaves the cache
+/// (its copy on the card would be stale after a write). Whether it is out of the cache now.
+pub fn try_free_swap(pfn: Pfn) -> bool {
+    let mut s = SWAP.lock();
+    let Some(e) = s.cache.entry_of(pfn.0) else { return true };
+    if s.areas.swap_count(e) > 0 {
+        return false;
+    }
+    s.cache.remove_pfn(pfn.0);
+    let _ = s.areas.put(e, SWAP_HAS_CACHE);
+    true
+}
+
+/// `vm_swap_full`.
+pub fn vm_swap_full() -> bool {
+    SWAP.lock().areas.vm_swap_full()
+}
+
+/// `lookup_swap_cache`: the cached page of `e` and whether it had been read ahead (its
+/// `PG_readahead` cleared; `swap_ra_hit` counted).
+pub fn lookup_swap_cache(e: SwpEntry) -> Option<(Pfn, bool)> {
+    let mut s = SWAP.lock();
+    let c = s.cache.get_mut(e)?;
+    let readahead = core::mem::replace(&mut c.readahead, false);
+    if readahead {
+        SWAP_RA_HIT.fetch_add(1, Ordering::Relaxed);
+    }
+    Some((Pfn(c.pfn), readahead))
+}
+
+/// A PTE now maps cached page `pfn`; whether one already did (the new one is then an extra
+/// mapping). A first mapping counts in `AnonPages` again.
+pub fn mark_mapped(pfn: Pfn) -> bool {
+    let mut s = SWAP.lock();
+    let Some(e) = s.cache.entry_of(pfn.0) else { return false };
+    let Some(c) = s.cache.get_mut(e) else { return false };
+    let was = core::mem::replace(&mut c.mapped, true);
+    if !was {
+        crate::kernel::process::mm::NR_ANON_PAGES.fetch_add(1, Ordering::Relaxed);
+    }
+    was
+}
+
+/// Whether `e` is in the cache (without touching its flags).
+pub fn in_cache(e: SwpEntry) -> bool {
+    SWAP.lock().cache.get(e).is_some()
+}
+
+/// `__read_swap_cache_async` + `swap_readpage`: a new page for slot `e` read in and put in
+/// the cache (unmapped; `readahead` sets `PG_readahead`). None when the slot is free or
+/// cache-only (already there: `ENOENT`), no page (`ENOMEM`) or a failed read (`EIO`); a
+/// failure leaves nothing behind.
+pub fn read_swap_cache_async(e: SwpEntry, readahead: bool) -> Result<Pfn, Errno> {
+    let pfn = with_node(|n| n.alloc_pages_for(PageOwner::Anon, GfpFlags::GFP_HIGHUSER_MOVABLE, 0))
+        .map_err(|_| Errno::ENOMEM)?;
+    {
+        let mut s = SWAP.lock();
+        if s.areas.swap_count(e) == 0 || s.areas.duplicate(e, SWAP_HAS_CACHE).is_err() {
+            drop(s);
+            free_swapped_page(pfn);
+            return Err(Errno::ENOENT);
+        }
+        s.cache.insert(e, CachedPage { pfn: pfn.0, readahead, mapped: false });
+    }
+    if swap_readpage(pfn, e).is_err() {
+        let mut s = SWAP.lock();
+        s.cache.remove_pfn(pfn.0);
+        let _ = s.areas.put(e, SWAP_HAS_CACHE);
+        drop(s);
+        free_swapped_page(pfn);
+        return Err(Errno::EIO);
+    }
+    Ok(pfn)
+}
+
+/// `SwapTotal`/`SwapFree` (pages) and `SwapCached`.
+pub fn meminfo_pages() -> (u64, u64, u64) {
+    let s = SWAP.lock();
+    let (free, total) = s.areas.nr_pages();
+    (total, free, s.cache.len() as u64)
+}
+
+/// `/proc/swaps`.
+pub fn render_swaps(w: &mut impl core::fmt::Write) -> core::fmt::Result {
+    crate::mm::swapfile::render_swaps(w, &SWAP.lock().areas)
+}
+
+/// `sys_swapon(path, swap_flags)`: the block device's first page read through the block
+/// layer and checked as `read_swap_header` does (its messages, `EINVAL`), `EBUSY` for an
+/// area already on, then the area enabled with 6.1's message. `SWAP_FLAG_PREFER` (0x8000)
+/// gives the priority in the low 15 bits.
+pub fn swapon(path: &str, swap_flags: u32) -> Result<(), Errno> {
+    const SWAP_FLAG_PREFER: u32 = 0x8000;
+    const SWAP_FLAG_PRIO_MASK: u32 = 0x7fff;
+    let (disk, partno) = blk::lookup(path).ok_or(Errno::ENOENT)?;
+    let (name, sectors) = blk::part_info(disk, partno).ok_or(Errno::ENXIO)?;
+    if SWAP.lock().areas.find_bdev((disk, partno)).is_some() {
+        return Err(Errno::EBUSY);
+    }
+    let mut page = alloc::boxed::Box::new([0u8; SWAP_HEADER_SIZE]);
+    if sectors < PAGE_SECTORS {
+        kprintln!("Unable to find swap-space signature");
+        return Err(Errno::EINVAL);
+    }
+    bounce_io((disk, partno), ReqOp::Read, 0, &mut page).map_err(|_| Errno::EIO)?;
+    let dev_pages = sectors / PAGE_SECTORS;
+    let max = crate::arch::process::MAX_SWAPFILE_PAGES;
+    let (h, warning) = match read_swap_header(&page[..], dev_pages, max) {
+        Ok(r) => r,
+        Err(e) => {
+            if let Some(m) = e.message {
+                kprintln!("{}", m);
+            }
+            return Err(Errno::EINVAL);
+        }
+    };
+    if let Some(w) = warning {
+        kprintln!("{}", w);
+    }
+    let dev = alloc::format!("/dev/{}", name);
+    // mmc_queue sets QUEUE_FLAG_NONROT: an SD card is solid-state to the swap code.
+    let si = SwapInfo::new(&dev, (disk, partno), &h, true);
+    let pages = si.pages;
+    let prio =
+        (swap_flags & SWAP_FLAG_PREFER != 0).then_some((swap_flags & SWAP_FLAG_PRIO_MASK) as i32);
+    let (prio, span) = {
+        let mut s = SWAP.lock();
+        if s.areas.find_bdev((disk, partno)).is_some() {
+            return Err(Errno::EBUSY);
+        }
+        // setup_swap_extents of a block device: the span is the usable pages.
+        let span = u64::from(si.pages);
+        let ty = s.areas.enable(si, prio).ok_or(Errno::EPERM)?;
+        (s.areas.areas[ty].as_ref().map_or(0, |a| a.prio), span)
+    };
+    // One extent for a block device; "SS" for solid state (pivm has no frontswap: no "FS").
+    kprintln!(
+        "Adding {}k swap on {}.  Priority:{} extents:1 across:{}k SS",
+        u64::from(pages) * 4,
+        dev,
+        prio,
+        span * 4
+    );
+    Ok(())
+}
+
+/// The area whose device is `path`.
+pub fn area_of(path: &str) -> Option<usize> {
+    let bdev = blk::lookup(path)?;
+    SWAP.lock().areas.find_bdev(bdev)
+}
+
+/// The cached pages of area `ty` (for swapoff's last pass).
+pub fn cached_of(ty: usize) -> Vec<(SwpEntry, CachedPage)> {
+    SWAP.lock()
+        .cache
+        .iter()
+        .filter(|(e, _)| e.swp_type() as usize == ty)
+        .map(|(e, c)| (*e, *c))
+        .collect()
+}
+
+/// Slots of area `ty` still in use.
+pub fn inuse_pages(ty: usize) -> u32 {
+    SWAP.lock().areas.areas.get(ty).and_then(Option::as_ref).map_or(0, |a| a.inuse_pages)
+}
+
+/// Every used slot of every area with its `swap_map` byte, and the cached entries (for
+/// `verify`).
+pub fn snapshot() -> (Vec<(SwpEntry, u8)>, Vec<SwpEntry>) {
+    let s = SWAP.lock();
+    let mut used = Vec::new();
+    for (t, a) in s.areas.areas.iter().enumerate() {
+        if let Some(a) = a {
+            used.extend(a.used_slots().map(|(o, m)| (SwpEntry::new(t as u32, o), m)));
+        }
+    }
+    (used, s.cache.iter().map(|(e, _)| *e).collect())
+}
+
+/// Swap's part of `verify`: every slot's count equals the swap PTEs referring to it, and
+/// `SWAP_HAS_CACHE` is set exactly for the cached entries. `ptes` counts the swap PTEs of
+/// every address space.
+pub fn verify(ptes: &alloc::collections::BTreeMap<SwpEntry, u32>) -> Result<(), String> {
+    let (used, cached) = snapshot();
+    let cached: alloc::collections::BTreeSet<SwpEntry> = cached.into_iter().collect();
+    for &(e, m) in &used {
+        let count = u32::from(m & !SWAP_HAS_CACHE);
+        let want = ptes.get(&e).copied().unwrap_or(0);
+        if count != want {
+            return Err(alloc::format!("swap: slot {} count {} but {} swap PTEs", e, count, want));
+        }
+        if (m & SWAP_HAS_CACHE != 0) != cached.contains(&e) {
+            return Err(alloc::format!("swap: slot {} cache bit and swap cache disagree", e));
+        }
+    }
+    for (e, n) in ptes {
+        if !used.iter().any(|(u, _)| u == e) {
+            return Err(alloc::format!("swap: {} swap PTEs for free slot {}", n, e));
+        }
+    }
+    for e in &cached {
+        if !used.iter().any(|(u, _)| u == e) {
+            return Err(alloc::format!("swap: cached entry {} on a free slot", e));
+        }
+    }
+    Ok(())
+}
+
+/// The end of `swapoff`: the area gone.
+pub fn remove_area(ty: usize) {
+    SWAP.lock().areas.remove(ty);
+}

@@ -1,0 +1,676 @@
+//! Swap areas and their slots, as 6.1's mm/swapfile.c keeps them: `swap_info_struct` with
+//! its `swap_map` (one byte per page: the count of swap PTEs, `SWAP_HAS_CACHE` when the page
+//! sits in the swap cache, `SWAP_MAP_BAD`; slot 0 is the header), `scan_swap_map_slots` with
+//! the cluster allocator 6.1 uses on a non-rotational device (an SD card: `mmc_queue` sets
+//! `QUEUE_FLAG_NONROT`, so the area is `SWP_SOLIDSTATE` and gets `cluster_info`),
+//! `swap_duplicate`, `swap_free`, `swapcache_free`, and the areas by priority (`-2`, `-3`...
+//! for areas given none, as `least_priority` hands them out). Pure: the kernel holds one
+//! [`SwapAreas`] under a lock and does the I/O.
+use alloc::collections::VecDeque;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use super::swap_header::SwapHeader;
+use super::swapops::SwpEntry;
+
+/// `SWAP_HAS_CACHE`: the slot's page is in the swap cache.
+pub const SWAP_HAS_CACHE: u8 = 0x40;
+/// `SWAP_MAP_BAD`: a bad page (and the header, which is never handed out).
+pub const SWAP_MAP_BAD: u8 = 0x3f;
+/// `SWAP_MAP_MAX`: the largest count a `swap_map` byte holds. Linux continues larger counts
+/// in extra pages (`COUNT_CONTINUED`); pivm refuses them (`swap_duplicate` fails: a page
+/// mapped by more than 62 processes from one swap entry).
+pub const SWAP_MAP_MAX: u8 = 0x3e;
+/// `SWAPFILE_CLUSTER` (no THP swap): slots per cluster.
+pub const SWAPFILE_CLUSTER: u32 = 256;
+/// `SWAP_CLUSTER_COLS`: the stride of the initial free-cluster list (`SWAP_ADDRESS_SPACE_PAGES`
+/// / `SWAPFILE_CLUSTER`, larger than a cache line of `swap_cluster_info`).
+const SWAP_CLUSTER_COLS: u32 = (1 << 14) / SWAPFILE_CLUSTER;
+/// `MAX_SWAPFILES` on this configuration (`1 << MAX_SWAPFILES_SHIFT`, minus the device-private,
+/// migration, hwpoison and pte-marker types 6.1 reserves with CONFIG_MIGRATION): 32 - 4.
+pub const MAX_SWAPFILES: usize = 28;
+
+bitflags::bitflags! {
+    /// `swap_info_struct.flags` (the ones pivm uses).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct SwpFlags: u32 {
+        /// `SWP_USED`: the entry is in use.
+        const USED = 1 << 0;
+        /// `SWP_WRITEOK`: slots may be allocated.
+        const WRITEOK = 1 << 1;
+        /// `SWP_DISCARDABLE`.
+        const DISCARDABLE = 1 << 2;
+        /// `SWP_SOLIDSTATE`: a non-rotational device (the cluster allocator).
+        const SOLIDSTATE = 1 << 4;
+        /// `SWP_BLKDEV`: a block device, not a file.
+        const BLKDEV = 1 << 6;
+    }
+}
+
+/// `struct swap_cluster_info`: pages in use in the cluster, and whether it is on the free
+/// list.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct ClusterInfo {
+    count: u32,
+    free: bool,
+}
+
+/// `struct percpu_cluster` (one CPU runs processes): the cluster being filled and the next
+/// slot to try in it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct PercpuCluster {
+    index: Option<u32>,
+    next: u32,
+}
+
+/// Why a count could not change (`__swap_duplicate`'s errors).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SwapCountError {
+    /// The slot is free (`-ENOENT`).
+    NoEntry,
+    /// Already in the swap cache (`-EEXIST`, from `swapcache_prepare`).
+    Exists,
+    /// The count would pass `SWAP_MAP_MAX` (`-ENOMEM`).
+    NoMem,
+    /// No such area or slot (`Bad swap file entry`).
+    Bad,
+}
+
+/// `struct swap_info_struct`.
+#[derive(Clone, Debug)]
+pub struct SwapInfo {
+    pub flags: SwpFlags,
+    pub prio: i32,
+    /// The device's name as `/proc/swaps` shows it (`/dev/mmcblk0p2`).
+    pub name: String,
+    /// The block device (disk, partition) the slots live on.
+    pub bdev: (usize, u32),
+    /// `si->max`: pages of the area, header included.
+    pub max: u32,
+    /// `si->pages`: usable pages (not the header, not bad).
+    pub pages: u32,
+    pub inuse_pages: u32,
+    pub lowest_bit: u32,
+    pub highest_bit: u32,
+    pub cluster_next: u32,
+    pub swap_map: Vec<u8>,
+    cluster_info: Vec<ClusterInfo>,
+    free_clusters: VecDeque<u32>,
+    percpu: PercpuCluster,
+}
+
+impl SwapInfo {
+    /// `sys_swapon`'s `setup_swap_map_and_extents` for an accepted header: the map with the
+    /// header and the bad pages marked, and for a solid-state device the clusters and their
+    /// free list in 6.1's order.
+    pub fn new(name: &str, bdev: (usize, u32), h: &SwapHeader, solidstate: bool) -> SwapInfo {
+        let max = h.maxpages;
+        let mut swap_map = alloc::vec![0u8; max as usize];
+        swap_map[0] = SWAP_MAP_BAD;
+        let mut pages = max - 1;
+        for &b in &h.badpages {
+            if b < max && swap_map[b as usize] != SWAP_MAP_BAD {
+                swap_map[b as usize] = SWAP_MAP_BAD;
+                pages -= 1;
+            }
+        }
+        let mut flags = SwpFlags::USED | SwpFlags::BLKDEV;
+        let mut cluster_info = Vec::new();
+        let mut free_clusters = VecDeque::new();
+        let cluster_next = 1;
+        if solidstate {
+            flags |= SwpFlags::SOLIDSTATE;
+            let nr_clusters = max.div_ceil(SWAPFILE_CLUSTER);
+            cluster_info = alloc::vec![ClusterInfo::default(); nr_clusters as usize];
+            // The header, the bad pages and the tail past `max` keep their clusters busy.
+            for (i, &m) in swap_map.iter().enumerate() {
+                if m == SWAP_MAP_BAD {
+                    cluster_info[i / SWAPFILE_CLUSTER as usize].count += 1;
+                }
+            }
+            for i in max..nr_clusters * SWAPFILE_CLUSTER {
+                cluster_info[(i / SWAPFILE_CLUSTER) as usize].count += 1;
+            }
+            let col = cluster_next / SWAPFILE_CLUSTER % SWAP_CLUSTER_COLS;
+            for k in 0..SWAP_CLUSTER_COLS {
+                let j = (k + col) % SWAP_CLUSTER_COLS;
+                for i in 0..nr_clusters.div_ceil(SWAP_CLUSTER_COLS) {
+                    let idx = i * SWAP_CLUSTER_COLS + j;
+                    if idx >= nr_clusters || cluster_info[idx as usize].count != 0 {
+                        continue;
+                    }
+                    cluster_info[idx as usize].free = true;
+                    free_clusters.push_back(idx);
+                }
+            }
+        }
+        SwapInfo {
+            flags,
+            prio: 0,
+            name: name.into(),
+            bdev,
+            max,
+            pages,
+            inuse_pages: 0,
+            lowest_bit: 1,
+            highest_bit: max - 1,
+            cluster_next,
+            swap_map,
+            cluster_info,
+            free_clusters,
+            percpu: PercpuCluster::default(),
+        }
+    }
+
+    /// `inc_cluster_info_page`: a slot of a free cluster takes the cluster off the free list.
+    fn inc_cluster(&mut self, offset: u32) {
+        if self.cluster_info.is_empty() {
+            return;
+        }
+        let idx = offset / SWAPFILE_CLUSTER;
+        let ci = &mut self.cluster_info[idx as usize];
+        if ci.free {
+            ci.free = false;
+            self.free_clusters.retain(|&c| c != idx);
+        }
+        ci.count += 1;
+    }
+
+    /// `dec_cluster_info_page`: a cluster whose last slot is freed goes to the free list's
+    /// tail.
+    fn dec_cluster(&mut self, offset: u32) {
+        if self.cluster_info.is_empty() {
+            return;
+        }
+        let idx = offset / SWAPFILE_CLUSTER;
+        let ci = &mut self.cluster_info[idx as usize];
+        ci.count -= 1;
+        if ci.count == 0 {
+            ci.free = true;
+            self.free_clusters.push_back(idx);
+        }
+    }
+
+    /// `scan_swap_map_try_ssd_cluster`: the next free slot of this CPU's cluster, taking a new
+    /// cluster from the free list when it is used up; None when no free cluster is left.
+    fn try_ssd_cluster(&mut self) -> Option<u32> {
+        loop {
+            let idx = match self.percpu.index {
+                Some(i) => i,
+                None => {
+                    let head = *self.free_clusters.front()?;
+                    self.percpu =
+                        PercpuCluster { index: Some(head), next: head * SWAPFILE_CLUSTER };
+                    head
+                }
+            };
+            let max = self.max.min((idx + 1) * SWAPFILE_CLUSTER);
+            let mut tmp = self.percpu.next;
+            while tmp < max && self.swap_map[tmp as usize] != 0 {
+                tmp += 1;
+            }
+            if tmp >= max {
+                self.percpu.index = None;
+                continue;
+            }
+            self.percpu.next = tmp + 1;
+            return Some(tmp);
+        }
+    }
+
+    /// `swap_range_alloc`.
+    fn range_alloc(&mut self, offset: u32) {
+        if offset == self.lowest_bit {
+            self.lowest_bit += 1;
+        }
+        if offset == self.highest_bit {
+            self.highest_bit -= 1;
+        }
+        self.inuse_pages += 1;
+        if self.inuse_pages == self.pages {
+            self.lowest_bit = self.max;
+            self.highest_bit = 0;
+        }
+    }
+
+    /// `swap_range_free`.
+    fn range_free(&mut self, offset: u32) {
+        if offset < self.lowest_bit {
+            self.lowest_bit = offset;
+        }
+        if offset > self.highest_bit {
+            self.highest_bit = offset;
+        }
+        self.inuse_pages -= 1;
+    }
+
+    /// `scan_swap_map_slots` for one slot with `usage` (`SWAP_HAS_CACHE` from `add_to_swap`,
+    /// 1 from `swapoff`-free paths): the cluster path on a solid-state area, else (or with no
+    /// free cluster left) the linear scan from `cluster_next` round to `lowest_bit`. 6.1 scans
+    /// from a random per-CPU start on a solid-state area; pivm from `cluster_next`.
+    pub fn scan_swap_map_slot(&mut self, usage: u8) -> Option<u32> {
+        if !self.flags.contains(SwpFlags::WRITEOK) || self.inuse_pages >= self.pages {
+            return None;
+        }
+        let mut offset = None;
+        if !self.cluster_info.is_empty() {
+            offset = self.try_ssd_cluster();
+        }
+        let offset = match offset {
+            Some(o) => o,
+            None => {
+                let base = self.cluster_next.clamp(self.lowest_bit, self.highest_bit.max(1));
+                (base..=self.highest_bit)
+                    .chain(self.lowest_bit..base)
+                    .find(|&o| self.swap_map[o as usize] == 0)?
+            }
+        };
+        self.swap_map[offset as usize] = usage;
+        self.inc_cluster(offset);
+        self.range_alloc(offset);
+        self.cluster_next = offset + 1;
+        Some(offset)
+    }
+
+    /// `swap_entry_free`: the slot goes back.
+    fn entry_free(&mut self, offset: u32) {
+        self.swap_map[offset as usize] = 0;
+        self.dec_cluster(offset);
+        self.range_free(offset);
+    }
+
+    fn check(&self, offset: u32) -> Result<u8, SwapCountError> {
+        match self.swap_map.get(offset as usize) {
+            None | Some(&SWAP_MAP_BAD) => Err(SwapCountError::Bad),
+            Some(&m) => Ok(m),
+        }
+    }
+
+    /// `__swap_duplicate(entry, usage)`: one more swap PTE (`usage` 1) or the swap cache
+    /// (`SWAP_HAS_CACHE`, `swapcache_prepare`).
+    pub fn duplicate(&mut self, offset: u32, usage: u8) -> Result<(), SwapCountError> {
+        let m = self.check(offset)?;
+        let (count, has_cache) = (m & !SWAP_HAS_CACHE, m & SWAP_HAS_CACHE != 0);
+        let new = if usage == SWAP_HAS_CACHE {
+            if has_cache {
+                return Err(SwapCountError::Exists);
+            }
+            if count == 0 {
+                return Err(SwapCountError::NoEntry);
+            }
+            m | SWAP_HAS_CACHE
+        } else {
+            if count == 0 && !has_cache {
+                return Err(SwapCountError::NoEntry);
+            }
+            if count >= SWAP_MAP_MAX {
+                return Err(SwapCountError::NoMem);
+            }
+            m + 1
+        };
+        self.swap_map[offset as usize] = new;
+        Ok(())
+    }
+
+    /// `__swap_entry_free_locked`: drops one swap PTE (`usage` 1) or the swap cache
+    /// (`SWAP_HAS_CACHE`); the slot is freed when nothing is left. Returns what is left.
+    pub fn entry_put(&mut self, offset: u32, usage: u8) -> Result<u8, SwapCountError> {
+        let m = self.check(offset)?;
+        let (mut count, mut has_cache) = (m & !SWAP_HAS_CACHE, m & SWAP_HAS_CACHE);
+        if usage == SWAP_HAS_CACHE {
+            if has_cache == 0 {
+                return Err(SwapCountError::NoEntry);
+            }
+            has_cache = 0;
+        } else {
+            if count == 0 {
+                return Err(SwapCountError::NoEntry);
+            }
+            count -= 1;
+        }
+        let left = count | has_cache;
+        if left == 0 {
+            self.entry_free(offset);
+        } else {
+            self.swap_map[offset as usize] = left;
+        }
+        Ok(left)
+    }
+
+    /// `swap_count`: swap PTEs referring to the slot.
+    pub fn swap_count(&self, offset: u32) -> u8 {
+        self.swap_map.get(offset as usize).map_or(0, |&m| {
+            if m == SWAP_MAP_BAD {
+                0
+            } else {
+                m & !SWAP_HAS_CACHE
+            }
+        })
+    }
+
+    /// Slots in use as the map says (for `verify`): every count and cache reference.
+    pub fn used_slots(&self) -> impl Iterator<Item = (u32, u8)> + '_ {
+        self.swap_map
+            .iter()
+            .enumerate()
+            .filter(|&(_, &m)| m != 0 && m != SWAP_MAP_BAD)
+            .map(|(i, &m)| (i as u32, m))
+    }
+}
+
+/// The swap areas (`swap_info[]`, `swap_avail_heads`) and `least_priority`.
+#[derive(Debug)]
+pub struct SwapAreas {
+    pub areas: Vec<Option<SwapInfo>>,
+    least_priority: i32,
+}
+
+impl Default for SwapAreas {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SwapAreas {
+    pub const fn new() -> SwapAreas {
+        // 6.1 starts at -1, so the first area without a priority gets -2.
+        SwapAreas { areas: Vec::new(), least_priority: -1 }
+    }
+
+    /// Whether `bdev` is an active area's device (`claim_swapfile`'s EBUSY).
+    pub fn find_bdev(&self, bdev: (usize, u32)) -> Option<usize> {
+        self.areas.iter().position(|a| a.as_ref().is_some_and(|a| a.bdev == bdev))
+    }
+
+    /// `alloc_swap_info` + `enable_swap_info`: the area gets the first free type and its
+    /// priority (`prio` from `SWAP_FLAG_PREFER`, else the next lower negative one), and slots
+    /// may be allocated from it. None when all `MAX_SWAPFILES` types are taken (`EPERM`).
+    pub fn enable(&mut self, mut si: SwapInfo, prio: Option<i32>) -> Option<usize> {
+        let ty = match self.areas.iter().position(Option::is_none) {
+            Some(t) => t,
+            None if self.areas.len() < MAX_SWAPFILES => {
+                self.areas.push(None);
+                self.areas.len() - 1
+            }
+            None => return None,
+        };
+        si.prio = match prio {
+            Some(p) => p,
+            None => {
+                self.least_priority -= 1;
+                self.least_priority
+            }
+        };
+        si.flags |= SwpFlags::WRITEOK;
+        self.areas[ty] = Some(si);
+        Some(ty)
+    }
+
+    /// `swapoff`'s first half: no more slots from the area (`del_from_avail_list`).
+    pub fn stop_allocating(&mut self, ty: usize) {
+        if let Some(a) = self.areas.get_mut(ty).and_then(Option::as_mut) {
+            a.flags.remove(SwpFlags::WRITEOK);
+        }
+    }
+
+    /// `swapoff` failed (`reinsert_swap_info`): slots from the area again.
+    pub fn reenable(&mut self, ty: usize) {
+        if let Some(a) = self.areas.get_mut(ty).and_then(Option::as_mut) {
+            a.flags.insert(SwpFlags::WRITEOK);
+        }
+    }
+
+    /// `swapoff`'s end: the area goes; the areas with automatic priorities below it move up
+    /// one, as `least_priority` does.
+    pub fn remove(&mut self, ty: usize) -> Option<SwapInfo> {
+        let si = self.areas.get_mut(ty)?.take()?;
+        if si.prio < 0 {
+            for a in self.areas.iter_mut().flatten() {
+                if a.prio < si.prio {
+                    a.prio += 1;
+                }
+            }
+            self.least_priority += 1;
+        }
+        Some(si)
+    }
+
+    pub fn get(&self, e: SwpEntry) -> Option<&SwapInfo> {
+        self.areas.get(e.swp_type() as usize)?.as_ref()
+    }
+
+    pub fn get_mut(&mut self, e: SwpEntry) -> Option<&mut SwapInfo> {
+        self.areas.get_mut(e.swp_type() as usize)?.as_mut()
+    }
+
+    /// `get_swap_pages` for one slot: from the highest-priority area with a free slot (the
+    /// first of equal ones). None when no area has one.
+    pub fn get_swap_page(&mut self, usage: u8) -> Option<SwpEntry> {
+        let mut order: Vec<usize> = (0..self.areas.len())
+            .filter(|&t| {
+                self.areas[t]
+                    .as_ref()
+                    .is_some_and(|a| a.flags.contains(SwpFlags::WRITEOK) && a.inuse_pages < a.pages)
+            })
+            .collect();
+        order.sort_by_key(|&t| core::cmp::Reverse(self.areas[t].as_ref().map_or(0, |a| a.prio)));
+        for t in order {
+            if let Some(off) = self.areas[t].as_mut().and_then(|a| a.scan_swap_map_slot(usage)) {
+                return Some(SwpEntry::new(t as u32, off));
+            }
+        }
+        None
+    }
+
+    /// `swap_duplicate` (`usage` 1) / `swapcache_prepare` (`SWAP_HAS_CACHE`).
+    pub fn duplicate(&mut self, e: SwpEntry, usage: u8) -> Result<(), SwapCountError> {
+        self.get_mut(e).ok_or(SwapCountError::Bad)?.duplicate(e.offset(), usage)
+    }
+
+    /// `swap_free` (`usage` 1) / `swapcache_free` (`SWAP_HAS_CACHE`): what is left.
+    pub fn put(&mut self, e: SwpEntry, usage: u8) -> Result<u8, SwapCountError> {
+        self.get_mut(e).ok_or(SwapCountError::Bad)?.entry_put(e.offset(), usage)
+    }
+
+    /// `__swp_swapcount`.
+    pub fn swap_count(&self, e: SwpEntry) -> u8 {
+        self.get(e).map_or(0, |a| a.swap_count(e.offset()))
+    }
+
+    /// `swap_map` byte of `e` (0 for no such slot).
+    pub fn map(&self, e: SwpEntry) -> u8 {
+        self.get(e).and_then(|a| a.swap_map.get(e.offset() as usize).copied()).unwrap_or(0)
+    }
+
+    /// `get_nr_swap_pages` and `total_swap_pages` over the areas that take slots.
+    pub fn nr_pages(&self) -> (u64, u64) {
+        let mut free = 0;
+        let mut total = 0;
+        for a in self.areas.iter().flatten().filter(|a| a.flags.contains(SwpFlags::WRITEOK)) {
+            free += u64::from(a.pages - a.inuse_pages);
+            total += u64::from(a.pages);
+        }
+        (free, total)
+    }
+
+    /// `vm_swap_full`: more than half of the swap space is in use.
+    pub fn vm_swap_full(&self) -> bool {
+        let (free, total) = self.nr_pages();
+        free * 2 < total
+    }
+}
+
+/// `swaps_show`: `/proc/swaps`, the header and one line per area (`%-40s%s\t%lu\t\t%lu\t\t%d`
+/// with the name padded to 40, `partition` for a block device).
+pub fn render_swaps(w: &mut impl core::fmt::Write, areas: &SwapAreas) -> core::fmt::Result {
+    w.write_str("Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n")?;
+    for a in areas.areas.iter().flatten().filter(|a| a.flags.contains(SwpFlags::WRITEOK)) {
+        let ty = if a.flags.contains(SwpFlags::BLKDEV) { "partition" } else { "file\t" };
+        writeln!(
+            w,
+            "{:<40}{}\t{}\t\t{}\t\t{}",
+            a.name,
+            ty,
+            u64::from(a.pages) * 4,
+            u64::from(a.inuse_pages) * 4,
+            a.prio
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::swap_header::{make_swap_header, read_swap_header};
+    use super::*;
+    use proptest::prelude::*;
+
+    fn area(pages: u32, bad: &[u32], ssd: bool) -> SwapInfo {
+        let h =
+            read_swap_header(&make_swap_header(pages, bad, ""), pages as u64, 1 << 25).unwrap().0;
+        SwapInfo::new("/dev/mmcblk0p2", (0, 2), &h, ssd)
+    }
+
+    #[test]
+    fn proc_swaps_matches_the_reference() {
+        let mut a = SwapAreas::new();
+        let si = area(65536, &[], true);
+        assert_eq!(a.enable(si, None), Some(0));
+        let mut s = String::new();
+        render_swaps(&mut s, &a).unwrap();
+        assert_eq!(
+            s,
+            "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n\
+             /dev/mmcblk0p2                          partition\t262140\t\t0\t\t-2\n"
+        );
+        let second = SwapInfo { bdev: (0, 3), ..area(100, &[], true) };
+        assert_eq!(a.enable(second, None), Some(1));
+        assert_eq!(a.areas[1].as_ref().unwrap().prio, -3);
+        a.remove(0);
+        assert_eq!(a.areas[1].as_ref().unwrap().prio, -2);
+        assert_eq!(a.enable(area(100, &[], true), None), Some(0));
+        assert_eq!(a.areas[0].as_ref().unwrap().prio, -3);
+    }
+
+    #[test]
+    fn solidstate_areas_fill_clusters_from_the_free_list() {
+        let mut a = SwapAreas::new();
+        a.enable(area(1024, &[], true), None);
+        // Cluster 0 holds the header: the first cluster handed out is 1.
+        let e = a.get_swap_page(SWAP_HAS_CACHE).unwrap();
+        assert_eq!((e.swp_type(), e.offset()), (0, 256));
+        assert_eq!(a.get_swap_page(SWAP_HAS_CACHE).unwrap().offset(), 257);
+        // Rotational: from slot 1.
+        let mut r = SwapAreas::new();
+        r.enable(area(1024, &[1], false), None);
+        assert_eq!(r.get_swap_page(SWAP_HAS_CACHE).unwrap().offset(), 2);
+    }
+
+    #[test]
+    fn counts_follow_linux() {
+        let mut a = SwapAreas::new();
+        a.enable(area(64, &[], true), None);
+        let e = a.get_swap_page(SWAP_HAS_CACHE).unwrap();
+        assert_eq!(a.duplicate(e, SWAP_HAS_CACHE), Err(SwapCountError::Exists));
+        a.duplicate(e, 1).unwrap();
+        a.duplicate(e, 1).unwrap();
+        assert_eq!(a.map(e), SWAP_HAS_CACHE | 2);
+        assert_eq!(a.put(e, SWAP_HAS_CACHE), Ok(2));
+        assert_eq!(a.duplicate(e, SWAP_HAS_CACHE), Ok(()));
+        assert_eq!(a.put(e, 1), Ok(SWAP_HAS_CACHE | 1));
+        assert_eq!(a.put(e, 1), Ok(SWAP_HAS_CACHE));
+        assert_eq!(a.nr_pages(), (62, 63));
+        assert_eq!(a.put(e, SWAP_HAS_CACHE), Ok(0));
+        assert_eq!(a.nr_pages(), (63, 63));
+        assert_eq!(a.duplicate(e, 1), Err(SwapCountError::NoEntry));
+        assert_eq!(a.put(SwpEntry::new(0, 0), 1), Err(SwapCountError::Bad));
+        assert_eq!(a.put(SwpEntry::new(3, 1), 1), Err(SwapCountError::Bad));
+    }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Alloc,
+        Dup(usize),
+        Put(usize),
+        PutCache(usize),
+    }
+
+    proptest! {
+        /// Against a reference model (a count and a cache bit per handed-out slot): never a
+        /// slot twice, every slot freed exactly when nothing refers to it, the totals right,
+        /// and every usable slot reachable.
+        #[test]
+        fn allocator_matches_a_reference_model(
+            ssd in any::<bool>(),
+            bad in proptest::collection::vec(1u32..600, 0..5),
+            ops in proptest::collection::vec(
+                prop_oneof![
+                    4 => Just(Op::Alloc),
+                    2 => (0usize..64).prop_map(Op::Dup),
+                    3 => (0usize..64).prop_map(Op::Put),
+                    3 => (0usize..64).prop_map(Op::PutCache),
+                ],
+                0..400,
+            ),
+        ) {
+            let mut a = SwapAreas::new();
+            a.enable(area(600, &bad, ssd), Some(5));
+            let usable = a.nr_pages().1;
+            let mut model: alloc::collections::BTreeMap<u32, (u8, bool)> = Default::default();
+            for op in ops {
+                let keys: Vec<u32> = model.keys().copied().collect();
+                match op {
+                    Op::Alloc => {
+                        match a.get_swap_page(SWAP_HAS_CACHE) {
+                            Some(e) => {
+                                prop_assert!(!model.contains_key(&e.offset()));
+                                prop_assert!(!bad.contains(&e.offset()) && e.offset() != 0);
+                                model.insert(e.offset(), (0, true));
+                            }
+                            None => prop_assert_eq!(model.len() as u64, usable),
+                        }
+                    }
+                    Op::Dup(i) if !keys.is_empty() => {
+                        let o = keys[i % keys.len()];
+                        a.duplicate(SwpEntry::new(0, o), 1).unwrap();
+                        model.get_mut(&o).unwrap().0 += 1;
+                    }
+                    Op::Put(i) if !keys.is_empty() => {
+                        let o = keys[i % keys.len()];
+                        let m = model[&o];
+                        let r = a.put(SwpEntry::new(0, o), 1);
+                        if m.0 == 0 {
+                            prop_assert_eq!(r, Err(SwapCountError::NoEntry));
+                        } else {
+                            model.get_mut(&o).unwrap().0 -= 1;
+                        }
+                    }
+                    Op::PutCache(i) if !keys.is_empty() => {
+                        let o = keys[i % keys.len()];
+                        let m = model[&o];
+                        let r = a.put(SwpEntry::new(0, o), SWAP_HAS_CACHE);
+                        if !m.1 {
+                            prop_assert_eq!(r, Err(SwapCountError::NoEntry));
+                        } else {
+                            model.get_mut(&o).unwrap().1 = false;
+                        }
+                    }
+                    _ => {}
+                }
+                model.retain(|_, m| m.0 > 0 || m.1);
+                let (free, total) = a.nr_pages();
+                prop_assert_eq!(total - free, model.len() as u64);
+                for (&o, &(c, cache)) in &model {
+                    let want = c | if cache { SWAP_HAS_CACHE } else { 0 };
+                    prop_assert_eq!(a.map(SwpEntry::new(0, o)), want);
+                }
+            }
+            // Everything left can still be allocated, each slot once.
+            let mut seen: alloc::collections::BTreeSet<u32> = model.keys().copied().collect();
+            while let Some(e) = a.get_swap_page(SWAP_HAS_CACHE) {
+                prop_assert!(seen.insert(e.offset()));
+            }
+            prop_assert_eq!(seen.len() as u64, usable);
+        }
+    }
+}

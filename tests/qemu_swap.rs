@@ -1,0 +1,204 @@
+//! QEMU tests of swap on the SD card (`make sd-image`'s partition 2, formatted by mkswap):
+//! `swapon` with 6.1's message and `/proc/swaps` exact, `EBUSY` for a second swapon; bad areas
+//! (the FAT partition, a zeroed header) refused with Linux's message while the kernel carries
+//! on; `swaptest` pushing its pages out with `MADV_PAGEOUT` (pswpout, VmSwap, SwapFree) and
+//! reading every word back (majflt exactly N with page-cluster 0, read-ahead hits with 3);
+//! every slot free after it exits, with `verify` checking the slot counts; and `swapoff`
+//! bringing the pages of a running program back with its pattern intact.
+mod common;
+
+use std::time::Duration;
+
+use common::{meminfo_kb, Opts, Qemu};
+
+/// The swap partition's pages, from the image's MBR (entry 2).
+fn swap_pages() -> u64 {
+    let path = common::root().join("build/sd.img");
+    let b = std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}: run `make sd-image`", path.display()));
+    let o = 446 + 16;
+    assert_eq!(b[o + 4], 0x82, "partition 2 is Linux swap");
+    let sectors = u32::from_le_bytes(b[o + 12..o + 16].try_into().unwrap()) as u64;
+    let start = u32::from_le_bytes(b[o + 8..o + 12].try_into().unwrap()) as usize * 512;
+    assert_eq!(&b[start + 4086..start + 4096], b"SWAPSPACE2", "partition 2 is mkswap'd");
+    sectors / 8
+}
+
+fn boot() -> Qemu {
+    Qemu::boot_to_prompt(Opts::raw("2G").sd_card().initramfs()).0
+}
+
+/// A /proc/vmstat counter.
+fn vmstat(q: &mut Qemu, name: &str) -> u64 {
+    let out = q.cmd("cat /proc/vmstat");
+    let line = q.line_with("vmstat", &out, &format!("{name} "));
+    line[name.len() + 1..].trim().parse().unwrap_or_else(|_| q.fail(&format!("vmstat {line:?}")))
+}
+
+/// The `+MIN/+MAJ` pair after `faults ` in a swaptest line.
+fn faults(q: &Qemu, text: &str, tag: &str) -> (u64, u64) {
+    let line = q.line_with("swaptest", text, tag);
+    let f = line.split("faults +").nth(1).unwrap_or("");
+    let mut it = f.split(['/', ',', '+']).filter(|s| !s.is_empty());
+    let min = it.next().and_then(|s| s.trim().parse().ok());
+    let maj = it.next().and_then(|s| s.trim().parse().ok());
+    match (min, maj) {
+        (Some(a), Some(b)) => (a, b),
+        _ => q.fail(&format!("no fault counts in {line:?}")),
+    }
+}
+
+fn swapon(q: &mut Qemu, pages: u64) {
+    let out = q.cmd("swapon /dev/mmcblk0p2");
+    let kb = (pages - 1) * 4;
+    q.expect_in(
+        "swapon",
+        &out,
+        &format!("Adding {kb}k swap on /dev/mmcblk0p2.  Priority:-2 extents:1 across:{kb}k SS\n"),
+    );
+}
+
+#[test]
+fn swapon_shows_in_proc_swaps_and_bad_areas_are_refused() {
+    let pages = swap_pages();
+    let kb = (pages - 1) * 4;
+    let mut q = boot();
+    let empty = q.cmd("cat /proc/swaps");
+    assert_eq!(empty, "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n");
+    // The FAT partition has no signature.
+    let out = q.cmd("swapon /dev/mmcblk0p1");
+    q.expect_in("swapon p1", &out, "Unable to find swap-space signature\n");
+    q.expect_in("swapon p1", &out, "swapon: /dev/mmcblk0p1: swapon failed: Invalid argument\n");
+    swapon(&mut q, pages);
+    let swaps = q.cmd("cat /proc/swaps");
+    let want = format!(
+        "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n\
+         /dev/mmcblk0p2                          partition\t{kb}\t\t0\t\t-2\n"
+    );
+    if swaps != want {
+        q.fail(&format!("/proc/swaps:\n{swaps:?}\nexpected\n{want:?}"));
+    }
+    let out = q.cmd("swapon /dev/mmcblk0p2");
+    q.expect_in("double swapon", &out, "swapon failed: Device or resource busy\n");
+    let mi = q.cmd("cat /proc/meminfo");
+    assert_eq!(meminfo_kb(&q, &mi, "SwapTotal"), kb);
+    assert_eq!(meminfo_kb(&q, &mi, "SwapFree"), kb);
+    let free = q.cmd("free");
+    q.expect_in("free", &free, &format!("Swap: {:>14}{:>12}{:>12}\n", kb, 0, kb));
+    q.cmd("swapoff /dev/mmcblk0p2");
+    // A zeroed header (writes go to the snapshot overlay).
+    q.cmd("dd if=/dev/zero of=/dev/mmcblk0p2 count=8");
+    let out = q.cmd("swapon /dev/mmcblk0p2");
+    q.expect_in("swapon zeroed", &out, "Unable to find swap-space signature\n");
+    let out = q.cmd("swapoff /dev/mmcblk0p2");
+    q.expect_in("swapoff not on", &out, "swapoff failed: Invalid argument\n");
+    assert_eq!(q.cmd("cat /proc/swaps"), empty);
+    q.verify_ok("after the bad areas");
+    q.poweroff_ok();
+}
+
+#[test]
+fn pages_go_out_and_come_back_intact() {
+    const N: u64 = 64;
+    let pages = swap_pages();
+    let mut q = boot();
+    swapon(&mut q, pages);
+    // page-cluster 0: every page comes back with a major fault of its own.
+    q.cmd("sysctl vm.page-cluster=0");
+    let (out0, in0) = (vmstat(&mut q, "pswpout"), vmstat(&mut q, "pswpin"));
+    let out = q.cmd_timeout(&format!("run /bin/swaptest {N}"), Duration::from_secs(60));
+    q.expect_in("swaptest", &out, &format!("PAGED OUT: VmSwap {} kB, resident 0", N * 4));
+    q.expect_in("swaptest", &out, "PATTERN bad=0\n");
+    assert_eq!(faults(&q, &out, "READ BACK"), (0, N), "{out}");
+    assert_eq!(vmstat(&mut q, "pswpout") - out0, N);
+    assert_eq!(vmstat(&mut q, "pswpin") - in0, N);
+    let swaps = q.cmd("cat /proc/swaps");
+    q.expect_in("swaps after exit", &swaps, "partition\t");
+    if !swaps.contains("\t\t0\t\t-2\n") {
+        q.fail(&format!("slots left in use after exit:\n{swaps}"));
+    }
+    q.verify_ok("after the page-cluster 0 run");
+    // page-cluster 3: read-ahead brings neighbours in; faults on them are minor.
+    q.cmd("sysctl vm.page-cluster=3");
+    let hit0 = vmstat(&mut q, "swap_ra_hit");
+    let out = q.cmd_timeout(&format!("run /bin/swaptest {N}"), Duration::from_secs(60));
+    q.expect_in("swaptest", &out, "PATTERN bad=0\n");
+    let (min, maj) = faults(&q, &out, "READ BACK");
+    assert_eq!(min + maj, N, "{out}");
+    assert!(maj > 0 && maj < N / 2, "read-ahead should make most faults minor: {out}");
+    assert_eq!(vmstat(&mut q, "swap_ra_hit") - hit0, min);
+    q.verify_ok("after the page-cluster 3 run");
+    let mi = q.cmd("cat /proc/meminfo");
+    assert_eq!(meminfo_kb(&q, &mi, "SwapFree"), (pages - 1) * 4);
+    assert_eq!(meminfo_kb(&q, &mi, "SwapCached"), 0);
+    q.poweroff_ok();
+}
+
+#[test]
+fn a_forked_child_shares_the_swap_entries() {
+    const N: u64 = 100;
+    let pages = swap_pages();
+    let mut q = boot();
+    swapon(&mut q, pages);
+    let out = q.cmd_timeout(&format!("run /bin/swaptest {N} fork"), Duration::from_secs(60));
+    q.expect_in("child", &out, "CHILD PATTERN bad=0 VmSwap 0 kB\n");
+    q.expect_in("child", &out, "CHILD exited 0\n");
+    q.expect_in("parent", &out, "PATTERN bad=0\n");
+    // The child brought every page into the swap cache: the parent's faults are all minor.
+    assert_eq!(faults(&q, &out, "READ BACK"), (N, 0), "{out}");
+    let swaps = q.cmd("cat /proc/swaps");
+    if !swaps.contains("\t\t0\t\t-2\n") {
+        q.fail(&format!("slots left in use after exit:\n{swaps}"));
+    }
+    q.verify_ok("after fork");
+    q.poweroff_ok();
+}
+
+#[test]
+fn swapoff_brings_a_running_programs_pages_back() {
+    const N: u64 = 300;
+    let pages = swap_pages();
+    let mut q = boot();
+    swapon(&mut q, pages);
+    let pid = q.start_background(
+        &format!("/bin/swaptest {N} hold"),
+        "PAGED OUT",
+        Duration::from_secs(60),
+    );
+    let status = q.cmd(&format!("cat /proc/{pid}/status"));
+    q.expect_in("status", &status, &format!("VmSwap:\t    {} kB\n", N * 4));
+    let mi = q.cmd("cat /proc/meminfo");
+    assert_eq!(meminfo_kb(&q, &mi, "SwapFree"), (pages - 1 - N) * 4);
+    let smaps = q.cmd(&format!("cat /proc/{pid}/smaps_rollup"));
+    q.expect_in("smaps_rollup", &smaps, &format!("{:<16}{:>8} kB\n", "Swap:", N * 4));
+    q.verify_ok("with pages out");
+    let out = q.cmd_timeout("swapoff /dev/mmcblk0p2", Duration::from_secs(60));
+    assert_eq!(out, "", "swapoff printed {out:?}");
+    let status = q.cmd(&format!("cat /proc/{pid}/status"));
+    q.expect_in("status after swapoff", &status, "VmSwap:\t       0 kB\n");
+    q.verify_ok("after swapoff");
+    // The program's lines may come before the console's next prompt or after it.
+    let mut out = q.cmd(&format!("kill -USR1 {pid}"));
+    if !out.contains("PATTERN bad=") {
+        out += &q.wait_for("PATTERN bad=", Duration::from_secs(60)).unwrap();
+        out += &q.wait_for("\n", Duration::from_secs(5)).unwrap();
+    }
+    q.expect_in("pattern", &out, "PATTERN bad=0\n");
+    q.expect_in("resumed", &out, &format!("RESUMED: VmSwap 0 kB, resident {N}"));
+    q.poweroff_ok();
+}
+
+#[test]
+fn highmem_pages_go_through_the_bounce_page_on_3g() {
+    // On 3G user pages come from HighMem: the swap I/O reaches them through kmap.
+    let pages = swap_pages();
+    let (mut q, _) = Qemu::boot_to_prompt(Opts::raw("3G").sd_card().initramfs());
+    let mi = q.cmd("cat /proc/meminfo");
+    assert!(meminfo_kb(&q, &mi, "HighTotal") > 0, "3G has HighMem");
+    swapon(&mut q, pages);
+    let out = q.cmd_timeout("run /bin/swaptest 64", Duration::from_secs(60));
+    q.expect_in("swaptest", &out, "PAGED OUT: VmSwap 256 kB, resident 0");
+    q.expect_in("swaptest", &out, "PATTERN bad=0\n");
+    q.verify_ok("after swaptest on 3G");
+    q.poweroff_ok();
+}
