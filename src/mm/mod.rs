@@ -21,5 +21,6 @@ pub mod page;
 pub mod page_alloc;
 pub mod pgprot;
 pub mod slab;
+pub mod swap;
 pub mod vmap;
 pub mod zone;
