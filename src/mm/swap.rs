@@ -337,26 +337,20 @@ impl Lruvec {
         true
     }
 
-    /// `isolate_lru_folios`: up to `nr_to_scan` pages off the tail of `lru` into `out`
+    /// `isolate_lru_folios`: up to `out.len()` pages off the tail of `lru` into `out`
     /// (`PG_lru` cleared: they belong to the caller until put back or freed). Returns the
-    /// pages scanned (all of them taken: pivm has no zone to skip and no page under
-    /// migration).
-    pub fn isolate_lru_folios(
-        &mut self,
-        map: &mut MemMap<'_>,
-        lru: LruList,
-        nr_to_scan: u64,
-        out: &mut alloc::vec::Vec<Pfn>,
-    ) -> u64 {
+    /// pages scanned, all of them taken (pivm has no zone to skip and no page under
+    /// migration). A caller's buffer, so reclaim never allocates.
+    pub fn isolate_lru_folios(&mut self, map: &mut MemMap<'_>, lru: LruList, out: &mut [Pfn]) -> usize {
         let mut scanned = 0;
-        while scanned < nr_to_scan {
+        while scanned < out.len() {
             let tail = self.lists[lru as usize].tail;
             if tail == NIL {
                 break;
             }
             self.unlink(map, tail, lru);
             map.pages_mut()[tail as usize].lru_flags.remove(LruFlags::PG_lru);
-            out.push(map.pfn_of(tail));
+            out[scanned] = map.pfn_of(tail);
             scanned += 1;
         }
         scanned
@@ -514,8 +508,8 @@ mod tests {
         for i in 0..5 {
             l.folio_add_lru(&mut m, Pfn(0x100 + i), false, 1, i as u32).unwrap();
         }
-        let mut out = Vec::new();
-        assert_eq!(l.isolate_lru_folios(&mut m, LruList::InactiveFile, 3, &mut out), 3);
+        let mut out = [Pfn(0); 3];
+        assert_eq!(l.isolate_lru_folios(&mut m, LruList::InactiveFile, &mut out), 3);
         assert_eq!(out, [Pfn(0x100), Pfn(0x101), Pfn(0x102)]);
         assert_eq!(l.size(LruList::InactiveFile), 2);
         Lruvec::update_isolated(&mut m, Pfn(0x101), LruFlags::empty(), LruFlags::PG_active)

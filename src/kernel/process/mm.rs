@@ -93,6 +93,9 @@ pub struct MmHw {
     pub context_id: u64,
     pub rss_anon: i64,
     pub rss_file: i64,
+    /// The anonymous page the fault in progress allocated, until `pte_set` maps it and puts
+    /// it on the LRU (`folio_add_lru_vma` in `do_anonymous_page`/`wp_page_copy`).
+    new_anon: Option<u64>,
 }
 
 /// `struct mm_struct` on the device.
@@ -128,7 +131,7 @@ impl ProcessMm {
         mm.task_size = TASK_SIZE;
         Some(Box::new(ProcessMm {
             mm,
-            hw: MmHw { pgd: pgd.phys().0, context_id: 0, rss_anon: 0, rss_file: 0 },
+            hw: MmHw { pgd: pgd.phys().0, context_id: 0, rss_anon: 0, rss_file: 0, new_anon: None },
         }))
     }
 
@@ -334,7 +337,12 @@ impl MmHw {
         let owner = with_node(|n| n.page(pfn).map(|p| p.owner()));
         match owner {
             Some(PageOwner::Anon) => {
-                let _ = with_node(|n| n.free_pages_for(PageOwner::Anon, pfn, 0));
+                let _ = with_node(|n| {
+                    // Off its LRU list first (`__page_cache_release`), then back.
+                    let (lru, map) = n.lru_mut();
+                    let _ = lru.folio_del_lru(map, pfn);
+                    n.free_pages_for(PageOwner::Anon, pfn, 0)
+                });
                 self.rss_anon -= 1;
                 NR_ANON_PAGES.fetch_sub(1, core::sync::atomic::Ordering::Relaxed);
             }
@@ -396,8 +404,14 @@ impl FaultEnv for MmHw {
             // lowmem, so this happens whenever lowmem runs out before the user zones do.
             if self.is_exclusive_anon(pte.pfn) {
                 free_unmapped_anon(Pfn(pte.pfn));
+                self.new_anon = None;
             }
             return Err(memory::NoPageTable);
+        }
+        if self.new_anon == Some(pte.pfn) {
+            // The new page's first mapping: on the inactive anon list, its rmap key `va`.
+            self.new_anon = None;
+            super::reclaim::lru_add_anon(Pfn(pte.pfn), va);
         }
         if let Some(old) = old {
             let old_pfn = Pfn(old.pfn_phys() >> 12);
@@ -414,7 +428,9 @@ impl FaultEnv for MmHw {
     }
 
     fn alloc_anon_page(&mut self) -> Option<u64> {
-        alloc_anon(true).map(|p| p.0)
+        let p = alloc_anon(true)?.0;
+        self.new_anon = Some(p);
+        Some(p)
     }
 
     fn alloc_copy_page(&mut self, src: u64) -> Option<u64> {
@@ -429,6 +445,7 @@ impl FaultEnv for MmHw {
             free_unmapped_anon(dst);
             return None;
         }
+        self.new_anon = Some(dst.0);
         Some(dst.0)
     }
 
