@@ -284,6 +284,16 @@ impl Lruvec {
         Ok(())
     }
 
+    /// Sets a page's reverse-map key (`page->mapping`, `page->index`), e.g. once a cached
+    /// file's inode number is known.
+    pub fn set_rmap_key(map: &mut MemMap<'_>, pfn: Pfn, mapping: u32, index: u32) {
+        if let Some(i) = map.index(pfn) {
+            let page = &mut map.pages_mut()[i as usize];
+            page.mapping = mapping;
+            page.index = index;
+        }
+    }
+
     /// Takes a page off its list for good (it is being freed: `__folio_clear_lru_flags` and
     /// `lruvec_del_folio` in `__page_cache_release`), clearing every reclaim word so the
     /// allocator gets the descriptor back as it handed it out. Nothing to do for a page that

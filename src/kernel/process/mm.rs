@@ -150,7 +150,12 @@ impl ProcessMm {
     ) -> Result<memory::Fault, FaultError> {
         let r = memory::do_page_fault(&mut self.mm, &mut self.hw, addr, flags);
         counts.account(r);
-        super::count_vm_fault(r);
+        // A fault that could not get a page is counted by whoever decides it failed: the
+        // user fault path reclaims first and retries the access (VM_FAULT_RETRY, counted
+        // once when it completes).
+        if r != Err(FaultError::Oom) {
+            super::count_vm_fault(r);
+        }
         r
     }
 
@@ -373,6 +378,21 @@ fn alloc_anon(zero: bool) -> Option<Pfn> {
     Some(p)
 }
 
+/// Forgets a swapped-out anonymous page's extra mappings (every PTE of it is gone).
+pub(super) fn forget_shared_anon(pfn: Pfn) {
+    ANON_SHARED.lock().remove(&pfn.0);
+}
+
+/// Frees an anonymous page reclaim has unmapped everywhere and written out.
+pub(super) fn free_reclaimed_anon(pfn: Pfn) {
+    let _ = with_node(|n| {
+        let (lru, map) = n.lru_mut();
+        let _ = lru.folio_del_lru(map, pfn);
+        n.free_pages_for(PageOwner::Anon, pfn, 0)
+    });
+    NR_ANON_PAGES.fetch_sub(1, core::sync::atomic::Ordering::Relaxed);
+}
+
 /// Frees a page `alloc_anon` gave that never got mapped.
 fn free_unmapped_anon(pfn: Pfn) {
     let _ = with_node(|n| n.free_pages_for(PageOwner::Anon, pfn, 0));
@@ -557,7 +577,12 @@ impl UserMem<'_> {
             return false;
         }
         let Some(flags) = fault_flags(fsr) else { return false };
-        self.pm.fault(addr, flags, self.counts).is_ok()
+        let r = self.pm.fault(addr, flags, self.counts);
+        if r == Err(FaultError::Oom) {
+            // No reclaim here (the system call holds the task table): the copy fails.
+            super::count_vm_fault(r);
+        }
+        r.is_ok()
     }
 
     /// The remote path: page by page through kmap, `get_user_page` faulting each in.
