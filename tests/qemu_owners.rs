@@ -291,7 +291,8 @@ fn verify_names_a_broken_invariant_2g() {
     let layout = q.cmd("layout");
     let lowmem_end = hex_numbers(q.line_with("layout", &layout, "lowmem  :"))[1];
     // mem_map sits right below the CMA area, which took the top of RAM first.
-    let mem_map = lowmem_end - cma_bytes(&mut q) - ((ram_end >> 12) * PAGE_DESC).next_multiple_of(0x1000);
+    let mem_map =
+        lowmem_end - cma_bytes(&mut q) - ((ram_end >> 12) * PAGE_DESC).next_multiple_of(0x1000);
     let got = peek_words(&q.cmd(&format!("peek {mem_map:#x} 8")));
     if got != raw {
         q.fail(&format!(

@@ -22,6 +22,6 @@ pub mod page_alloc;
 pub mod pgprot;
 pub mod slab;
 pub mod swap;
-pub mod vmscan;
 pub mod vmap;
+pub mod vmscan;
 pub mod zone;

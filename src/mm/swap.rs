@@ -351,7 +351,12 @@ impl Lruvec {
     /// (`PG_lru` cleared: they belong to the caller until put back or freed). Returns the
     /// pages scanned, all of them taken (pivm has no zone to skip and no page under
     /// migration). A caller's buffer, so reclaim never allocates.
-    pub fn isolate_lru_folios(&mut self, map: &mut MemMap<'_>, lru: LruList, out: &mut [Pfn]) -> usize {
+    pub fn isolate_lru_folios(
+        &mut self,
+        map: &mut MemMap<'_>,
+        lru: LruList,
+        out: &mut [Pfn],
+    ) -> usize {
         let mut scanned = 0;
         while scanned < out.len() {
             let tail = self.lists[lru as usize].tail;

@@ -251,11 +251,7 @@ pub struct ReclaimStat {
 
 /// `shrink_folio_list` over isolated pages; the ones not freed are put back on their lists
 /// (`move_folios_to_lru`), activated ones on the active list.
-pub fn shrink_folio_list(
-    env: &mut impl ReclaimEnv,
-    pfns: &[Pfn],
-    sc: &ScanControl,
-) -> ReclaimStat {
+pub fn shrink_folio_list(env: &mut impl ReclaimEnv, pfns: &[Pfn], sc: &ScanControl) -> ReclaimStat {
     let mut stat = ReclaimStat::default();
     for &pfn in pfns {
         let flags = env.with_lru(|_, m| super::swap::page_lru_flags(m, pfn)).unwrap_or_default();
@@ -476,9 +472,8 @@ pub fn shrink_lruvec(env: &mut impl ReclaimEnv, sc: &mut ScanControl) {
         scan_adjusted = true;
     }
     sc.nr_reclaimed += nr_reclaimed;
-    let (inactive, active) = env.with_lru(|l, _| {
-        (l.size(LruList::InactiveAnon), l.size(LruList::ActiveAnon))
-    });
+    let (inactive, active) =
+        env.with_lru(|l, _| (l.size(LruList::InactiveAnon), l.size(LruList::ActiveAnon)));
     if env.can_age_anon() && inactive_is_low(inactive, active) {
         shrink_active_list(env, SWAP_CLUSTER_MAX, sc, LruList::ActiveAnon);
     }
@@ -551,10 +546,7 @@ pub struct KswapdRun {
 /// `balance_pgdat` for order 0: counts `pageoutrun`; until a zone is balanced at the high
 /// watermark, ages the anon list and shrinks the node at falling priority (held when the
 /// pass scanned its target). A boost alone is reclaimed without swapping or writing.
-pub fn balance_pgdat(
-    env: &mut (impl ReclaimEnv + KswapdNode),
-    swappiness: u64,
-) -> KswapdRun {
+pub fn balance_pgdat(env: &mut (impl ReclaimEnv + KswapdNode), swappiness: u64) -> KswapdRun {
     env.with_lru(|l, _| l.events.pageoutrun += 1);
     let mut sc = ScanControl::kswapd(swappiness);
     let mut nr_boost_reclaim = env.boost();
@@ -638,7 +630,8 @@ pub fn should_reclaim_retry(
 /// `zone_reclaimable_pages`: a zone's file LRU pages, plus its anon LRU pages when there is
 /// swap space.
 pub fn zone_reclaimable_pages(lru: &Lruvec, zone: usize, swap_space: bool) -> u64 {
-    let mut n = lru.zone_size(zone, LruList::InactiveFile) + lru.zone_size(zone, LruList::ActiveFile);
+    let mut n =
+        lru.zone_size(zone, LruList::InactiveFile) + lru.zone_size(zone, LruList::ActiveFile);
     if swap_space {
         n += lru.zone_size(zone, LruList::InactiveAnon) + lru.zone_size(zone, LruList::ActiveAnon);
     }

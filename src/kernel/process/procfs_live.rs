@@ -456,8 +456,9 @@ pub fn render_vmstat(w: &mut impl core::fmt::Write) -> core::fmt::Result {
     // Copied under the node's lock, without allocating there (the slab takes it too).
     let (lru, by_zone, ev) = crate::kernel::mem::with_node(|n| {
         let l = n.lruvec();
-        let by_zone: [[u64; 5]; 4] =
-            core::array::from_fn(|z| core::array::from_fn(|i| l.zone_size(z, LruList::from_index(i))));
+        let by_zone: [[u64; 5]; 4] = core::array::from_fn(|z| {
+            core::array::from_fn(|i| l.zone_size(z, LruList::from_index(i)))
+        });
         (l.sizes(), by_zone, l.events)
     });
     let per_zone: Vec<[u64; 5]> =

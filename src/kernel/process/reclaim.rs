@@ -160,7 +160,12 @@ pub fn free_cache_page(pfn: Pfn) {
 
 /// An anonymous page's mappings: `f(mm, va, vma flags)` for each process whose PTE at the
 /// page's address maps it.
-fn rmap_anon(tasks: &mut Tasks, pfn: Pfn, index: u32, mut f: impl FnMut(&mut ProcessMm, usize, VmFlags)) {
+fn rmap_anon(
+    tasks: &mut Tasks,
+    pfn: Pfn,
+    index: u32,
+    mut f: impl FnMut(&mut ProcessMm, usize, VmFlags),
+) {
     let va = (index as usize) << PAGE_SHIFT;
     for t in tasks.map.values_mut() {
         let Some(pm) = t.mm.as_mut() else { continue };
@@ -176,7 +181,13 @@ fn rmap_anon(tasks: &mut Tasks, pfn: Pfn, index: u32, mut f: impl FnMut(&mut Pro
 
 /// A file page's mappings: `f(hw, va, vma flags)` at the page's place in each VMA of inode
 /// `ino` whose PTE there maps it.
-fn rmap_file(tasks: &mut Tasks, pfn: Pfn, ino: u32, index: u32, mut f: impl FnMut(&mut MmHw, usize, VmFlags)) {
+fn rmap_file(
+    tasks: &mut Tasks,
+    pfn: Pfn,
+    ino: u32,
+    index: u32,
+    mut f: impl FnMut(&mut MmHw, usize, VmFlags),
+) {
     let index = u64::from(index);
     for t in tasks.map.values_mut() {
         let Some(pm) = t.mm.as_mut() else { continue };
@@ -208,7 +219,9 @@ struct KernelEnv<'t> {
 impl KernelEnv<'_> {
     /// `page->mapping`, `page->index` and the owner of `pfn`.
     fn key(pfn: Pfn) -> (u32, u32, PageOwner) {
-        with_node(|n| n.page(pfn).map_or((0, 0, PageOwner::None), |p| (p.mapping(), p.index(), p.owner())))
+        with_node(|n| {
+            n.page(pfn).map_or((0, 0, PageOwner::None), |p| (p.mapping(), p.index(), p.owner()))
+        })
     }
 
     fn pageout_anon(&mut self, pfn: Pfn, index: u32) -> Pageout {
@@ -274,9 +287,13 @@ impl ReclaimEnv for KernelEnv<'_> {
             }
         };
         if owner == PageOwner::Anon && flags.contains(LruFlags::PG_swapbacked) {
-            rmap_anon(self.tasks, pfn, index, |pm, va, f| visit(pm.hw.pgd, pm.hw.context_id, va, f));
+            rmap_anon(self.tasks, pfn, index, |pm, va, f| {
+                visit(pm.hw.pgd, pm.hw.context_id, va, f)
+            });
         } else if mapping != 0 {
-            rmap_file(self.tasks, pfn, mapping, index, |hw, va, f| visit(hw.pgd, hw.context_id, va, f));
+            rmap_file(self.tasks, pfn, mapping, index, |hw, va, f| {
+                visit(hw.pgd, hw.context_id, va, f)
+            });
         }
         r
     }

@@ -38,9 +38,9 @@ use core::fmt;
 use super::era::KernelEra;
 use super::gfp::{gfp_zone, GfpFlags};
 use super::memblock::Memblock;
-use super::swap::Lruvec;
 use super::mm_init::{PfnRange, Zones};
 use super::page::{free_mt_flags, MemMap, Page, PageFlagNames, PageFlags, PageOwner, NIL, NO_ZONE};
+use super::swap::Lruvec;
 use super::zone::{
     calculate_min_free_kbytes, calculate_normal_threshold, calculate_totalreserve_pages,
     is_migrate_cma, migratetype_is_mergeable, mult_frac, order_to_pindex, pindex_to_order,

@@ -1,7 +1,7 @@
 //! Linux's reports of the allocator's state: `warn_alloc()` with `show_mem()`, and the
 //! per-zone buddy line of `show_free_areas()`.
-use crate::mm::swap::LruList;
 use super::*;
+use crate::mm::swap::LruList;
 
 /// The node counters kept outside the page allocator that reports print (Linux's
 /// `node_stat_item`s pivm has): the kernel fills them from its live slab and page-table
@@ -53,7 +53,8 @@ pub fn write_warn_alloc(
     writeln!(w, "Mem-Info:")?;
     // The LRU lists' sizes (`enum lru_list` order), node-wide and per zone.
     let lru = node.lruvec().sizes();
-    let zlru = |z: usize, l: usize| node.lruvec().zone_size(z, LruList::from_index(l)) * KB_PER_PAGE;
+    let zlru =
+        |z: usize, l: usize| node.lruvec().zone_size(z, LruList::from_index(l)) * KB_PER_PAGE;
     writeln!(
         w,
         "active_anon:{} inactive_anon:{} isolated_anon:0\n active_file:{} inactive_file:{} \
