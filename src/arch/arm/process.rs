@@ -514,7 +514,7 @@ extern "C" fn do_work_pending(regs: *mut PtRegs) {
 }
 
 /// Bytes of the stack [`call_on_render_stack`] runs on.
-pub const RENDER_STACK_SIZE: usize = 16 * 1024;
+pub const RENDER_STACK_SIZE: usize = 24 * 1024;
 
 /// A stack for work that needs more than a task's 8 KiB kernel stack (the `/proc` renderers
 /// build multi-KiB snapshots of the allocators), as Linux gives interrupts their own stacks.
