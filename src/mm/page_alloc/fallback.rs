@@ -1,7 +1,7 @@
 //! Mobility grouping: pageblock migrate types, `__rmqueue_fallback` (which steals free blocks,
 //! and whole pageblocks, from another migrate type's lists) with 6.1's
 //! `steal_suitable_fallback` and watermark boosting, the HighAtomic reserve, and pivm's
-//! stand-in for kswapd (which in 6.1 clears the boosts).
+//! kswapd's wake-up (6.1's kswapd clears the boosts).
 use super::*;
 use crate::mm::zone::{__zone_watermark_ok, zone_watermark_ok};
 
@@ -218,10 +218,10 @@ impl<'a> Node<'a> {
         true
     }
 
-    /// `wakeup_kswapd()` after an allocation from a boosted zone. pivm has no kswapd thread:
-    /// it records the wake-up, and `kswapd()` does the work when the console next waits for
-    /// input (where the console task would sleep and let kswapd run) or when an allocation
-    /// that may reclaim enters its slow path.
+    /// `wakeup_kswapd()`: from the slow path, or after an allocation from a boosted zone.
+    /// The node records the wake-up; kswapd (`kernel::process::reclaim::kswapd_if_woken`,
+    /// outside the allocator's lock) runs `balance_pgdat` at the next task switch and ends
+    /// with `kswapd()`.
     pub(super) fn wakeup_kswapd(&mut self) {
         self.kswapd_woken = true;
     }
