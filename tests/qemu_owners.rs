@@ -272,6 +272,9 @@ fn memtest_prints_verify_3g() {
 /// there to write anywhere) and it names the broken invariant and the page; repair it and it
 /// is ok again. mem_map is found where memblock puts it, at the top of lowmem, and checked
 /// against the `raw:` words the bad-page report prints for page 0.
+/// Bytes of a `struct page` (mem_map's stride).
+const PAGE_DESC: u64 = 32;
+
 #[test]
 fn verify_names_a_broken_invariant_2g() {
     let mut q = boot("2G", "");
@@ -288,8 +291,9 @@ fn verify_names_a_broken_invariant_2g() {
     let layout = q.cmd("layout");
     let lowmem_end = hex_numbers(q.line_with("layout", &layout, "lowmem  :"))[1];
     // mem_map sits right below the CMA area, which took the top of RAM first.
-    let mem_map = lowmem_end - cma_bytes(&mut q) - ((ram_end >> 12) * 16).next_multiple_of(0x1000);
-    let got = peek_words(&q.cmd(&format!("peek {mem_map:#x} 4")));
+    let mem_map =
+        lowmem_end - cma_bytes(&mut q) - ((ram_end >> 12) * PAGE_DESC).next_multiple_of(0x1000);
+    let got = peek_words(&q.cmd(&format!("peek {mem_map:#x} 8")));
     if got != raw {
         q.fail(&format!(
             "mem_map is not at {mem_map:#x}: page 0 reads {got:?}, its report {raw:?}"
@@ -297,7 +301,7 @@ fn verify_names_a_broken_invariant_2g() {
     }
     let out = q.cmd("alloc_pages 0");
     let pfn = hex_numbers(&out)[0];
-    let desc = mem_map + pfn * 16;
+    let desc = mem_map + pfn * PAGE_DESC;
     let word = u64::from_str_radix(&peek_words(&q.cmd(&format!("peek {desc:#x}")))[0], 16).unwrap();
     // Clear the owner bits (12-15) of the block's head: an allocated block without an owner.
     q.cmd_silent(&format!("poke {desc:#x} {:#x}", word & !0xf000));

@@ -7,7 +7,7 @@
 //! [`Escaped`] (control bytes and invalid UTF-8 as `\xNN`).
 use core::fmt;
 
-use crate::sizes::{SZ_16M, SZ_4K};
+use crate::sizes::SZ_4K;
 
 /// Smallest `mem=` bank: one page (`arm_add_memory` drops a bank that rounds down to
 /// nothing). A bank smaller than the kernel needs is fine: the layout keeps the kernel's own
@@ -754,7 +754,7 @@ pub fn parse(cmdline: &[u8]) -> (BootParams, Diagnostics<'_>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sizes::{SZ_1G, SZ_1K, SZ_1M, SZ_4G};
+    use crate::sizes::{SZ_16M, SZ_1G, SZ_1K, SZ_1M, SZ_4G};
 
     fn lines(d: &Diagnostics) -> Vec<String> {
         d.iter().map(ToString::to_string).collect()

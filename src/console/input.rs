@@ -250,6 +250,8 @@ mod device {
                 return Some(i);
             }
             if process::others_runnable() {
+                // kswapd, if an allocation woke it, runs before the next program.
+                process::reclaim::kswapd_if_woken();
                 process::schedule();
             }
             if stop() {

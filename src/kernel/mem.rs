@@ -284,10 +284,12 @@ pub fn node_stats() -> NodeStats {
 pub fn node_snapshot() -> NodeSnapshot {
     let stats = node_stats();
     let node = NODE.lock();
-    match node.as_ref() {
+    let mut snap = match node.as_ref() {
         Some(n) => collect::node_snapshot(n, stats),
         None => NodeSnapshot::empty(),
-    }
+    };
+    snap.unreclaimable = crate::kernel::process::reclaim::node_unreclaimable();
+    snap
 }
 
 /// Everything /proc/meminfo prints. The vmalloc figures have the meaning of the profile's era

@@ -26,5 +26,7 @@ pub mod page;
 pub mod page_alloc;
 pub mod pgprot;
 pub mod slab;
+pub mod swap;
 pub mod vmap;
+pub mod vmscan;
 pub mod zone;

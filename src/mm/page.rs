@@ -1,6 +1,8 @@
-//! `mem_map`: one 16-byte `Page` descriptor per page frame (Linux's `struct page` is 32 bytes
+//! `mem_map`: one 32-byte `Page` descriptor per page frame (the size of Linux's `struct page`
 //! on 32-bit ARM), and `MemMap`, the array of them with PFN <-> descriptor arithmetic. The
-//! descriptors also carry the buddy allocator's intrusive free-list links.
+//! descriptors carry the buddy allocator's intrusive free-list links, which link an allocated
+//! page into its LRU list instead (as `page->lru`), and what reclaim needs: the reverse-mapping
+//! key (`mapping`, `index`), `private` and the LRU page flags.
 use core::fmt;
 use core::mem::size_of;
 
@@ -158,7 +160,7 @@ const PAGE_FLAG_NAMES: [(PageFlags, &str); 6] = [
     (PageFlags::PG_poisoned, "poisoned"),
 ];
 
-/// `struct page`, cut to what the page allocator and slab need.
+/// `struct page`: what the page allocator, slab and reclaim need, in Linux's 32 bytes.
 ///
 /// Field meaning by state:
 /// - free block head (`PG_buddy`): `order` = block order; `lru_next`/`lru_prev` link it into
@@ -172,6 +174,11 @@ const PAGE_FLAG_NAMES: [(PageFlags, &str); 6] = [
 /// - free on a per-CPU list (`PG_pcp`): order 0, `lru_next`/`lru_prev` link it into its zone's
 ///   pcp list, `refcount` = 0.
 /// - reserved: `PG_reserved`, `refcount` = 1 (as Linux's `init_page_count`).
+/// - a user page on an LRU list (`LruFlags::PG_lru`): `lru_next`/`lru_prev` link it into its
+///   node's list (`mm::swap::Lruvec`), `mapping`/`index` are its reverse-mapping key.
+///
+/// The last four words are zero whenever the allocator hands a page out or takes it back
+/// (the LRU code clears them when a page leaves its list).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Page {
@@ -183,11 +190,49 @@ pub struct Page {
     pub(super) refcount: u32,
     pub(super) lru_next: u32,
     pub(super) lru_prev: u32,
+    /// `page->mapping`: the inode number of a page-cache page's file (0 for an anonymous
+    /// page: pivm's rmap needs no `anon_vma`, see `mm::rmap`).
+    pub(super) mapping: u32,
+    /// `page->index`: a page-cache page's offset in its file in pages; an anonymous page's
+    /// user virtual page number (the address it was first faulted at, the same in every mm
+    /// that maps it: fork keeps addresses and pivm has no mremap).
+    pub(super) index: u32,
+    /// `page->private`: the swap entry of a page in the swap cache.
+    pub(super) private: u32,
+    /// The reclaim page flags (`PG_lru`, `PG_active`...): Linux keeps them in `page->flags`;
+    /// pivm's `flags` word is full of allocator bookkeeping, so they take the word where
+    /// Linux keeps `_mapcount` (pivm counts the extra mappings of shared anonymous pages in
+    /// the process layer's `ANON_SHARED`).
+    pub(super) lru_flags: LruFlags,
+}
+
+bitflags! {
+    /// The page flags reclaim uses (Linux's names; kept in `Page::lru_flags`).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+    pub struct LruFlags: u32 {
+        /// On an LRU list.
+        const PG_lru = 1 << 0;
+        /// On the active list of its type.
+        const PG_active = 1 << 1;
+        /// Accessed once since it was last found unreferenced (`folio_mark_accessed`,
+        /// `folio_check_references`).
+        const PG_referenced = 1 << 2;
+        /// Backed by swap (anonymous and shmem pages): lives on the anon LRU.
+        const PG_swapbacked = 1 << 3;
+        /// Newer than its backing store.
+        const PG_dirty = 1 << 4;
+        /// Deactivated from the active list (part of the workingset).
+        const PG_workingset = 1 << 5;
+        /// On the unevictable list.
+        const PG_unevictable = 1 << 6;
+        /// In the swap cache (`private` holds the entry).
+        const PG_swapcache = 1 << 7;
+    }
 }
 
 /// Bytes of mem_map per page frame.
 pub const PAGE_DESCRIPTOR_SIZE: usize = size_of::<Page>();
-const _: () = assert!(PAGE_DESCRIPTOR_SIZE <= 16, "struct page must stay 16 bytes or less");
+const _: () = assert!(PAGE_DESCRIPTOR_SIZE == 32, "struct page is 32 bytes, as Linux's on ARM");
 
 impl Page {
     /// The migrate type of the free list this block is on (valid with `PG_buddy`).
@@ -229,6 +274,10 @@ impl Page {
         refcount: 1,
         lru_next: NIL,
         lru_prev: NIL,
+        mapping: 0,
+        index: 0,
+        private: 0,
+        lru_flags: LruFlags::empty(),
     };
 
     pub const fn flags(&self) -> PageFlags {
@@ -262,11 +311,40 @@ impl Page {
         self.flags.contains(PageFlags::PG_slab)
     }
 
-    /// The descriptor as the four 32-bit words it occupies in memory (little-endian, `repr(C)`),
-    /// which `dump_page` prints as `raw:`.
-    pub const fn raw_words(&self) -> [u32; 4] {
+    /// The descriptor as the eight 32-bit words it occupies in memory (little-endian,
+    /// `repr(C)`), which `dump_page` prints as `raw:`.
+    pub const fn raw_words(&self) -> [u32; 8] {
         let first = self.flags.bits() as u32 | (self.order as u32) << 16 | (self.zone as u32) << 24;
-        [first, self.refcount, self.lru_next, self.lru_prev]
+        [
+            first,
+            self.refcount,
+            self.lru_next,
+            self.lru_prev,
+            self.mapping,
+            self.index,
+            self.private,
+            self.lru_flags.bits(),
+        ]
+    }
+
+    /// The reclaim flags (`PG_lru`, `PG_active`...).
+    pub const fn lru_flags(&self) -> LruFlags {
+        self.lru_flags
+    }
+
+    /// `page->mapping` (an inode number; 0 for anonymous pages).
+    pub const fn mapping(&self) -> u32 {
+        self.mapping
+    }
+
+    /// `page->index` (file offset in pages, or an anonymous page's virtual page number).
+    pub const fn index(&self) -> u32 {
+        self.index
+    }
+
+    /// `page->private` (a swap-cache page's entry).
+    pub const fn private(&self) -> u32 {
+        self.private
     }
 
     /// `PageTail()`: the mem_map index of the head page, if this is a tail page.
@@ -396,9 +474,9 @@ mod tests {
     use std::vec;
 
     #[test]
-    fn page_is_16_bytes() {
-        assert_eq!(size_of::<Page>(), 16);
-        assert_eq!(MemMap::bytes_for(1 << 20), 16 << 20);
+    fn page_is_32_bytes() {
+        assert_eq!(size_of::<Page>(), 32);
+        assert_eq!(MemMap::bytes_for(1 << 20), 32 << 20);
     }
 
     #[test]

@@ -49,6 +49,12 @@ pub fn node_snapshot(node: &Node<'_>, stats: NodeStats) -> NodeSnapshot<{ MAX_OR
         s.zones[idx] = zone_snapshot(node, idx);
     }
     s.stats = stats;
+    let lru = node.lruvec();
+    s.lru = lru.sizes();
+    for (idx, z) in s.zones.iter_mut().enumerate() {
+        z.lru =
+            core::array::from_fn(|i| lru.zone_size(idx, crate::mm::swap::LruList::from_index(i)));
+    }
     s.nr_cpus = (node.nr_online_cpus() as usize).clamp(1, NR_CPUS);
     s.totalcma_pages = node.totalcma_pages();
     s

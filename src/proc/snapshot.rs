@@ -53,6 +53,8 @@ pub struct PagesetSnapshot {
 pub struct ZoneSnapshot<const ORDERS: usize = { MAX_ORDER }> {
     /// `"DMA"`, `"Normal"`, `"HighMem"` or `"Movable"`.
     pub name: &'static str,
+    /// `NR_ZONE_INACTIVE_ANON` ... `NR_ZONE_UNEVICTABLE`: the zone's pages on each LRU list.
+    pub lru: [u64; 5],
     /// The kernel is built with this zone (it has a slot in `MAX_NR_ZONES`).
     pub configured: bool,
     /// Linux's `populated_zone()`: the zone has present pages.
@@ -99,6 +101,7 @@ impl<const ORDERS: usize> ZoneSnapshot<ORDERS> {
             PagesetSnapshot { count: 0, high: 0, batch: 0, stat_threshold: 0 };
         Self {
             name,
+            lru: [0; 5],
             configured: true,
             populated: false,
             start_pfn: 0,
@@ -138,6 +141,8 @@ pub struct NodeSnapshot<const ORDERS: usize = { MAX_ORDER }> {
     pub zones: [ZoneSnapshot<ORDERS>; MAX_NR_ZONES],
     /// Node-wide counters (the `per-node stats` block of `/proc/zoneinfo`).
     pub stats: NodeStats,
+    /// `NR_INACTIVE_ANON` ... `NR_UNEVICTABLE`: the node's LRU list sizes.
+    pub lru: [u64; 5],
     /// Online CPUs (how many `pagesets` entries each zone prints), at most [`NR_CPUS`].
     pub nr_cpus: usize,
     /// kswapd gave up on this node (`kswapd_failures >= MAX_RECLAIM_RETRIES`); pivm has no
@@ -164,6 +169,7 @@ impl<const ORDERS: usize> NodeSnapshot<ORDERS> {
                 nr_page_table_pages: 0,
                 nr_kernel_misc_reclaimable: 0,
             },
+            lru: [0; 5],
             nr_cpus: NR_CPUS,
             unreclaimable: false,
             totalcma_pages: 0,

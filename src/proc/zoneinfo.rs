@@ -78,6 +78,11 @@ fn node_stat<const ORDERS: usize>(node: &NodeSnapshot<ORDERS>, name: &str) -> u6
         "nr_kernel_misc_reclaimable" => s.nr_kernel_misc_reclaimable,
         "nr_kernel_stack" => s.nr_kernel_stack,
         "nr_page_table_pages" => s.nr_page_table_pages,
+        "nr_inactive_anon" => node.lru[0],
+        "nr_active_anon" => node.lru[1],
+        "nr_inactive_file" => node.lru[2],
+        "nr_active_file" => node.lru[3],
+        "nr_unevictable" => node.lru[4],
         _ => 0,
     }
 }
@@ -87,6 +92,11 @@ fn zone_stat<const ORDERS: usize>(zone: &ZoneSnapshot<ORDERS>, name: &str) -> u6
     match name {
         "nr_free_pages" => zone.free_pages,
         "nr_free_cma" => zone.free_cma,
+        "nr_zone_inactive_anon" => zone.lru[0],
+        "nr_zone_active_anon" => zone.lru[1],
+        "nr_zone_inactive_file" => zone.lru[2],
+        "nr_zone_active_file" => zone.lru[3],
+        "nr_zone_unevictable" => zone.lru[4],
         _ => 0,
     }
 }

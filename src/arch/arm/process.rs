@@ -367,6 +367,21 @@ pub fn for_each_user_swp_pte(
     }
 }
 
+/// `ptep_test_and_clear_young` + `flush_tlb_page` for the PTE at `va` if it maps the frame
+/// `pfn`: whether it was young (None when `va` does not map `pfn`). An old PTE has no
+/// hardware entry (`set_pte_ext` writes 0 without `L_PTE_YOUNG`), so the next access faults
+/// and the fault path makes it young again: how 32-bit ARM ages pages without a hardware
+/// access flag.
+pub fn ptep_test_and_clear_young(pgd: u64, va: usize, pfn: u64, context_id: u64) -> Option<bool> {
+    let pte = get_user_pte(pgd, va).filter(|p| p.pfn_phys() >> 12 == pfn)?;
+    if !pte.young() {
+        return Some(false);
+    }
+    mmu::update_page(user_table(pgd), va as u32, |p| p.mkold());
+    flush_tlb_page(va, context_id);
+    Some(true)
+}
+
 /// Clears the PTE at `va` (the caller flushes); the old one if there was one.
 pub fn clear_user_pte(pgd: u64, va: usize) -> Option<LinuxPte> {
     mmu::unmap_page(user_table(pgd), va as u32)
@@ -602,7 +617,7 @@ extern "C" fn do_work_pending(regs: *mut PtRegs) {
 }
 
 /// Bytes of the stack [`call_on_render_stack`] runs on.
-pub const RENDER_STACK_SIZE: usize = 16 * 1024;
+pub const RENDER_STACK_SIZE: usize = 24 * 1024;
 
 /// A stack for work that needs more than a task's 8 KiB kernel stack (the `/proc` renderers
 /// build multi-KiB snapshots of the allocators), as Linux gives interrupts their own stacks.

@@ -464,11 +464,7 @@ pub fn console_loop() -> ! {
     kprint!("{}", PROMPT);
     loop {
         // The console task is about to sleep for input: kswapd, if woken, gets the CPU.
-        kernel::mem::with_node(|n| {
-            if n.kswapd_woken() {
-                n.kswapd();
-            }
-        });
+        kernel::process::reclaim::kswapd_if_woken();
         let b = match input::next() {
             Input::Byte(b) => b,
             Input::Lost => {

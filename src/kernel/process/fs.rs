@@ -39,6 +39,9 @@ use crate::{kprintln, sizes::SZ_1K};
 pub struct FileCache {
     pages: BTreeMap<u64, Pfn>,
     size: u64,
+    /// The inode number (`page->mapping` of its pages, the rmap's key), known once the file
+    /// is registered for the fault path (0 before).
+    ino: u64,
 }
 
 impl FileCache {
@@ -52,12 +55,30 @@ impl FileCache {
         })
         .map_err(|_| Errno::ENOMEM)?;
         self.pages.insert(index, p);
+        // shmem_add_to_page_cache + folio_add_lru: tmpfs pages are swap-backed, on the
+        // anon LRU.
+        super::reclaim::lru_add_shmem(p, self.ino, index);
         Ok(p)
+    }
+
+    /// Records the inode number and stamps it on the pages cached so far.
+    fn set_ino(&mut self, ino: u64) {
+        if self.ino == ino {
+            return;
+        }
+        self.ino = ino;
+        for (&index, &pfn) in &self.pages {
+            super::reclaim::set_rmap_key(pfn, ino, index);
+        }
     }
 
     fn truncate(&mut self, index: u64) {
         for (_, pfn) in self.pages.split_off(&index) {
-            let _ = with_node(|n| n.free_pages_for(PageOwner::PageCache, pfn, 0));
+            let _ = with_node(|n| {
+                let (lru, map) = n.lru_mut();
+                let _ = lru.folio_del_lru(map, pfn);
+                n.free_pages_for(PageOwner::PageCache, pfn, 0)
+            });
         }
     }
 }
@@ -145,6 +166,7 @@ pub fn with_rootfs<R>(f: impl FnOnce(&mut Ramfs<CachePages>) -> R) -> R {
 /// Registers inode `ino`'s page cache for the fault path (at `mmap` and on the first fault).
 pub fn register_file(ns: &Namespace<CachePages>, ino: Ino) -> Option<Arc<Mutex<FileCache>>> {
     let InodeKind::Reg(m) = &ns.ramfs.inode(ino)?.kind else { return None };
+    m.cache.lock().set_ino(ino);
     FILE_CACHES.lock().insert(ino, Arc::downgrade(&m.cache));
     Some(m.cache.clone())
 }

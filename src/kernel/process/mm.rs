@@ -101,6 +101,9 @@ pub struct MmHw {
     /// Each VMA's `swap_readahead_info` (by its start): the last swap fault, the read-ahead
     /// window and its hits.
     pub swap_ra: alloc::collections::BTreeMap<usize, u32>,
+    /// The anonymous page the fault in progress allocated, until `pte_set` maps it and puts
+    /// it on the LRU (`folio_add_lru_vma` in `do_anonymous_page`/`wp_page_copy`).
+    new_anon: Option<u64>,
 }
 
 /// `struct mm_struct` on the device.
@@ -148,6 +151,7 @@ impl ProcessMm {
                 rss_file: 0,
                 swapents: 0,
                 swap_ra: alloc::collections::BTreeMap::new(),
+                new_anon: None,
             },
         }))
     }
@@ -171,7 +175,12 @@ impl ProcessMm {
         loop {
             let r = memory::do_page_fault(&mut self.mm, &mut self.hw, addr, flags);
             counts.account(r, flags);
-            super::count_vm_fault(r);
+            // A fault that could not get a page is counted by whoever decides it failed: the
+            // user fault path reclaims first and retries the access (VM_FAULT_RETRY, counted
+            // once when it completes).
+            if r != Err(FaultError::Oom) {
+                super::count_vm_fault(r);
+            }
             match r {
                 Ok(memory::Fault::Retry { .. }) if !flags.tried => flags.tried = true,
                 _ => return r,
@@ -467,7 +476,12 @@ impl MmHw {
                 self.rss_anon -= 1;
             }
             Some(PageOwner::Anon) => {
-                let _ = with_node(|n| n.free_pages_for(PageOwner::Anon, pfn, 0));
+                let _ = with_node(|n| {
+                    // Off its LRU list first (`__page_cache_release`), then back.
+                    let (lru, map) = n.lru_mut();
+                    let _ = lru.folio_del_lru(map, pfn);
+                    n.free_pages_for(PageOwner::Anon, pfn, 0)
+                });
                 self.rss_anon -= 1;
                 NR_ANON_PAGES.fetch_sub(1, core::sync::atomic::Ordering::Relaxed);
             }
@@ -496,6 +510,21 @@ fn alloc_anon(zero: bool) -> Option<Pfn> {
     let p = with_node(|n| n.alloc_pages_for(PageOwner::Anon, gfp, 0)).ok()?;
     NR_ANON_PAGES.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
     Some(p)
+}
+
+/// Forgets a swapped-out anonymous page's extra mappings (every PTE of it is gone).
+pub(super) fn forget_shared_anon(pfn: Pfn) {
+    ANON_SHARED.lock().remove(&pfn.0);
+}
+
+/// Frees an anonymous page reclaim has unmapped everywhere and written out.
+pub(super) fn free_reclaimed_anon(pfn: Pfn) {
+    let _ = with_node(|n| {
+        let (lru, map) = n.lru_mut();
+        let _ = lru.folio_del_lru(map, pfn);
+        n.free_pages_for(PageOwner::Anon, pfn, 0)
+    });
+    NR_ANON_PAGES.fetch_sub(1, core::sync::atomic::Ordering::Relaxed);
 }
 
 /// Frees a page `alloc_anon` gave that never got mapped.
@@ -529,8 +558,14 @@ impl FaultEnv for MmHw {
             // lowmem, so this happens whenever lowmem runs out before the user zones do.
             if self.is_exclusive_anon(pte.pfn) {
                 free_unmapped_anon(Pfn(pte.pfn));
+                self.new_anon = None;
             }
             return Err(memory::NoPageTable);
+        }
+        if self.new_anon == Some(pte.pfn) {
+            // The new page's first mapping: on the inactive anon list, its rmap key `va`.
+            self.new_anon = None;
+            super::reclaim::lru_add_anon(Pfn(pte.pfn), va);
         }
         if let Some(old) = old {
             let old_pfn = Pfn(old.pfn_phys() >> 12);
@@ -547,7 +582,9 @@ impl FaultEnv for MmHw {
     }
 
     fn alloc_anon_page(&mut self) -> Option<u64> {
-        alloc_anon(true).map(|p| p.0)
+        let p = alloc_anon(true)?.0;
+        self.new_anon = Some(p);
+        Some(p)
     }
 
     fn alloc_copy_page(&mut self, src: u64) -> Option<u64> {
@@ -562,6 +599,7 @@ impl FaultEnv for MmHw {
             free_unmapped_anon(dst);
             return None;
         }
+        self.new_anon = Some(dst.0);
         Some(dst.0)
     }
 
@@ -719,7 +757,12 @@ impl UserMem<'_> {
             return false;
         }
         let Some(flags) = fault_flags(fsr) else { return false };
-        self.pm.fault(addr, flags, self.counts).is_ok()
+        let r = self.pm.fault(addr, flags, self.counts);
+        if r == Err(FaultError::Oom) {
+            // No reclaim here (the system call holds the task table): the copy fails.
+            super::count_vm_fault(r);
+        }
+        r.is_ok()
     }
 
     /// The remote path: page by page through kmap, `get_user_page` faulting each in.

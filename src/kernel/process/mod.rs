@@ -12,6 +12,7 @@ pub mod fs;
 pub mod mm;
 pub mod oom;
 pub mod procfs_live;
+pub mod reclaim;
 pub mod rseq;
 pub mod rules;
 pub mod swapin;
@@ -1175,8 +1176,14 @@ fn user_exception(e: UserException, regs: &mut PtRegs) {
                     Some(Ok(_)) => return,
                     Some(Err(FaultError::Sigbus)) => (addr, SIGBUS, 2, f),
                     Some(Err(FaultError::Oom)) => {
+                        // The page allocation failed: direct reclaim, now that neither the
+                        // task table nor the allocator is locked, then the access again.
+                        if reclaim::direct_reclaim_for_fault() {
+                            return;
+                        }
                         // VM_FAULT_OOM: the OOM killer frees memory (or kills this task);
                         // the access is retried.
+                        count_vm_fault(Err(FaultError::Oom));
                         oom::pagefault_out_of_memory();
                         return;
                     }

@@ -18,6 +18,7 @@ use crate::board::raspi::{mailbox, map};
 use crate::boot::reserved_mem;
 use crate::fs::procfs::{PidFile, ProcFile, ProcSource, RootFile, SeqBuf};
 use crate::mm::mm_types::{VmFlags, PAGE_SIZE};
+use crate::mm::swap::LruList;
 use crate::proc::iomem::ResourceTree;
 use crate::proc::pid::maps::{self, MemSizeStats, ARM_VECTORS};
 use crate::proc::pid::smaps_walk::{vma_stats, FrameKind, PteView};
@@ -427,8 +428,8 @@ pub fn process_mem_stats() -> ProcessMemStats {
 
 /// `/proc/meminfo` with the page-cache and mapping counters filled in (AnonPages,
 /// KernelStack and PageTables come live from `mem::meminfo_snapshot`): Mapped, Cached and
-/// Shmem (the rootfs's pages), and the LRU lists (tmpfs pages live on the anon LRU, and
-/// pivm does not age pages, so everything is `Inactive(anon)`).
+/// Shmem (the rootfs's pages), and the LRU lists' sizes as the node keeps them (tmpfs pages
+/// live on the anon lists, as shmem's do).
 pub fn meminfo_snapshot(
     layout: &crate::arch::layout::Layout,
 ) -> crate::proc::snapshot::MeminfoSnapshot {
@@ -440,12 +441,32 @@ pub fn meminfo_snapshot(
     mi.buffers = buffers;
     mi.cached = p.file_pages - buffers.min(p.file_pages);
     mi.shmem = p.shmem_pages;
-    mi.inactive_anon = p.anon_pages + p.shmem_pages;
     let (total, free, cached) = crate::kernel::swap::meminfo_pages();
     mi.swap_total = total;
     mi.swap_free = free;
     mi.swap_cached = cached;
+    let lru = lru_sizes();
+    mi.inactive_anon = lru[LruList::InactiveAnon as usize];
+    mi.active_anon = lru[LruList::ActiveAnon as usize];
+    mi.inactive_file = lru[LruList::InactiveFile as usize];
+    mi.active_file = lru[LruList::ActiveFile as usize];
+    mi.unevictable = lru[LruList::Unevictable as usize];
     mi
+}
+
+/// The node's LRU list sizes (`enum lru_list` order).
+pub fn lru_sizes() -> [u64; crate::mm::swap::NR_LRU_LISTS] {
+    crate::kernel::mem::with_node(|n| n.lruvec().sizes())
+}
+
+/// A zone's index (`enum zone_type`) by its name.
+fn zone_index(name: &str) -> usize {
+    match name {
+        "DMA" => 0,
+        "Normal" => 1,
+        "HighMem" => 2,
+        _ => 3,
+    }
 }
 
 /// `/proc/vmstat` from the live counters: free pages per the zones, the process counters,
@@ -469,8 +490,57 @@ pub fn render_vmstat(w: &mut impl core::fmt::Write) -> core::fmt::Result {
     let p = process_mem_stats();
     s.zone[ZoneStat::NrFreePages as usize] = node.zones.iter().map(|z| z.free_pages).sum();
     s.zone[ZoneStat::NrFreeCma as usize] = node.zones.iter().map(|z| z.free_cma).sum();
-    s.zone[ZoneStat::NrZoneInactiveAnon as usize] = p.anon_pages + p.shmem_pages;
-    s.node[NodeStat::NrInactiveAnon as usize] = p.anon_pages + p.shmem_pages;
+    // The LRU lists: per zone in the configured zones' order, and node-wide.
+    // Copied under the node's lock, without allocating there (the slab takes it too).
+    let (lru, by_zone, ev) = crate::kernel::mem::with_node(|n| {
+        let l = n.lruvec();
+        let by_zone: [[u64; 5]; 4] = core::array::from_fn(|z| {
+            core::array::from_fn(|i| l.zone_size(z, LruList::from_index(i)))
+        });
+        (l.sizes(), by_zone, l.events)
+    });
+    let per_zone: Vec<[u64; 5]> =
+        node.configured_zones().map(|z| by_zone[zone_index(z.name).min(3)]).collect();
+    let zone_lru = [
+        ZoneStat::NrZoneInactiveAnon,
+        ZoneStat::NrZoneActiveAnon,
+        ZoneStat::NrZoneInactiveFile,
+        ZoneStat::NrZoneActiveFile,
+        ZoneStat::NrZoneUnevictable,
+    ];
+    let node_lru = [
+        NodeStat::NrInactiveAnon,
+        NodeStat::NrActiveAnon,
+        NodeStat::NrInactiveFile,
+        NodeStat::NrActiveFile,
+        NodeStat::NrUnevictable,
+    ];
+    for i in 0..5 {
+        s.zone[zone_lru[i] as usize] = per_zone.iter().map(|z| z[i]).sum();
+        s.node[node_lru[i] as usize] = lru[i];
+    }
+    // allocstall_<zone>, the configured zones in order.
+    for (i, z) in node.configured_zones().enumerate().take(s.per_zone[1].len()) {
+        s.per_zone[1][i] = ev.allocstall.get(zone_index(z.name)).copied().unwrap_or(0);
+    }
+    for (e, v) in [
+        (VmEvent::Pgactivate, ev.pgactivate),
+        (VmEvent::Pgdeactivate, ev.pgdeactivate),
+        (VmEvent::Pgrefill, ev.pgrefill),
+        (VmEvent::PgstealKswapd, ev.pgsteal_kswapd),
+        (VmEvent::PgstealDirect, ev.pgsteal_direct),
+        (VmEvent::PgscanKswapd, ev.pgscan_kswapd),
+        (VmEvent::PgscanDirect, ev.pgscan_direct),
+        (VmEvent::PgscanAnon, ev.pgscan_anon),
+        (VmEvent::PgscanFile, ev.pgscan_file),
+        (VmEvent::PgstealAnon, ev.pgsteal_anon),
+        (VmEvent::PgstealFile, ev.pgsteal_file),
+        (VmEvent::KswapdLowWmarkHitQuickly, ev.kswapd_low_wmark_hit_quickly),
+        (VmEvent::KswapdHighWmarkHitQuickly, ev.kswapd_high_wmark_hit_quickly),
+        (VmEvent::Pageoutrun, ev.pageoutrun),
+    ] {
+        s.events[e as usize] = v;
+    }
     s.node[NodeStat::NrAnonPages as usize] = p.anon_pages;
     s.node[NodeStat::NrMapped as usize] = p.mapped;
     s.node[NodeStat::NrFilePages as usize] = p.file_pages;

@@ -192,10 +192,11 @@ impl<'a> Node<'a> {
         }
     }
 
-    /// `__alloc_pages_slowpath()` (6.1) without reclaim or compaction, which pivm lacks: the
-    /// zonelist again against the min watermark, lowered as `gfp` permits, after waking
-    /// kswapd. A request that cannot sleep fails there. One that could reclaim gives kswapd
-    /// its turn (pivm runs it here: it clears the boosts), then, as `__alloc_pages_direct_
+    /// `__alloc_pages_slowpath()` (6.1) without compaction, and without direct reclaim,
+    /// which runs outside the allocator's lock (`kernel::process::reclaim`: a failed user
+    /// page allocation reclaims and retries): the zonelist again against the min watermark,
+    /// lowered as `gfp` permits, after waking kswapd. A request that cannot sleep fails
+    /// there. One that could reclaim takes the boosts away (as kswapd's pass would have), then, as `__alloc_pages_direct_
     /// reclaim`'s retry does, unreserves a HighAtomic pageblock and drains the per-CPU lists;
     /// when that too fails, `should_reclaim_retry` unreserves the last HighAtomic pageblocks.
     #[cold]
@@ -218,7 +219,7 @@ impl<'a> Node<'a> {
             return Ok(idx);
         }
         if gfp.contains(GfpFlags::__GFP_DIRECT_RECLAIM) {
-            if self.kswapd() > 0 {
+            if self.clear_watermark_boosts() > 0 {
                 if let Some(idx) = self.get_page_from_freelist_slow(gfp, order, highest, flags, mt)
                 {
                     return Ok(idx);

@@ -114,8 +114,8 @@ impl FreeError {
 
 /// `dump_page()` (6.1's `__dump_page` and its reason line) for the descriptor of `pfn`: the
 /// `page:` line (`%p` prints `(ptrval)`, as before the pointer hash is ready), the `head:`
-/// line of a compound page, the flags, the descriptor's words as `raw:` (pivm's `struct
-/// page` is 16 bytes, so one row), pivm's `page owner:` line, and why it was dumped.
+/// line of a compound page, the flags, the descriptor's words as `raw:` (32 bytes: one row
+/// of eight words, as Linux's `print_hex_dump` of 32 per row), pivm's `page owner:` line, and why it was dumped.
 pub fn write_dump_page(
     w: &mut impl fmt::Write,
     pfn: Pfn,
@@ -125,8 +125,10 @@ pub fn write_dump_page(
 ) -> fmt::Result {
     writeln!(
         w,
-        "page:(ptrval) refcount:{} mapcount:0 mapping:00000000 index:0x0 pfn:{:#x}",
+        "page:(ptrval) refcount:{} mapcount:0 mapping:{:08x} index:{:#x} pfn:{:#x}",
         page.refcount(),
+        page.mapping(),
+        page.index(),
         pfn.0
     )?;
     if let Some(order) = compound_order {

@@ -1,8 +1,9 @@
 //! Mobility grouping: pageblock migrate types, `__rmqueue_fallback` (which steals free blocks,
 //! and whole pageblocks, from another migrate type's lists) with 6.1's
 //! `steal_suitable_fallback` and watermark boosting, the HighAtomic reserve, and pivm's
-//! stand-in for kswapd (which in 6.1 clears the boosts).
+//! kswapd's wake-up (6.1's kswapd clears the boosts).
 use super::*;
+use crate::mm::zone::{__zone_watermark_ok, zone_watermark_ok};
 
 /// `fallbacks[]`: where each migrate type looks when its own lists are empty (CMA,
 /// HighAtomic and Isolate have no fallbacks and are never fallen back to).
@@ -217,10 +218,10 @@ impl<'a> Node<'a> {
         true
     }
 
-    /// `wakeup_kswapd()` after an allocation from a boosted zone. pivm has no kswapd thread:
-    /// it records the wake-up, and `kswapd()` does the work when the console next waits for
-    /// input (where the console task would sleep and let kswapd run) or when an allocation
-    /// that may reclaim enters its slow path.
+    /// `wakeup_kswapd()`: from the slow path, or after an allocation from a boosted zone.
+    /// The node records the wake-up; kswapd (`kernel::process::reclaim::kswapd_if_woken`,
+    /// outside the allocator's lock) runs `balance_pgdat` at the next task switch and ends
+    /// with `kswapd()`.
     pub(super) fn wakeup_kswapd(&mut self) {
         self.kswapd_woken = true;
     }
@@ -230,17 +231,82 @@ impl<'a> Node<'a> {
         self.kswapd_woken
     }
 
-    /// What 6.1's kswapd (`balance_pgdat`) does on pivm: there is nothing to reclaim (no
-    /// page cache, no anonymous memory, no swap), so a boosted pass makes no progress and
-    /// ends by taking every zone's boost away. Returns the pages of boost cleared.
+    /// The end of a kswapd run (`balance_pgdat`'s `out:`): the wake-up is consumed and the
+    /// boosts go. Returns the pages of boost cleared.
     pub fn kswapd(&mut self) -> u64 {
         self.kswapd_woken = false;
+        self.clear_watermark_boosts()
+    }
+
+    /// Takes every zone's boost away (what a kswapd pass ends with whether or not it
+    /// reclaimed the boost). The slow path of a request that may reclaim does it at once,
+    /// as kswapd would have by the time the request gave up; kswapd itself stays woken and
+    /// runs at the next switch (`kernel::process::reclaim`).
+    pub(super) fn clear_watermark_boosts(&mut self) -> u64 {
         let mut cleared = 0;
         for zone in &mut self.node_zones {
             cleared += zone.watermark_boost;
             zone.watermark_boost = 0;
         }
         cleared
+    }
+
+    /// The highest configured zone with pages (kswapd's `highest_zoneidx` for the
+    /// allocations pivm wakes it for: user pages may come from any zone).
+    fn highest_managed_zone(&self) -> ZoneType {
+        ZoneType::ALL
+            .into_iter()
+            .rev()
+            .find(|t| self.configured[t.idx()] && self.node_zones[t.idx()].is_managed())
+            .unwrap_or(ZoneType::Normal)
+    }
+
+    /// `pgdat_balanced()` for order 0: some managed zone up to the highest meets its high
+    /// watermark (boost included), or none is managed.
+    pub fn pgdat_balanced(&self) -> bool {
+        let highest = self.highest_managed_zone();
+        let mut managed = false;
+        for z in self.node_zones.iter().take(highest.idx() + 1).filter(|z| z.is_managed()) {
+            managed = true;
+            if zone_watermark_ok(z, 0, z.high_wmark_pages(), highest, AllocFlags::empty()) {
+                return true;
+            }
+        }
+        !managed
+    }
+
+    /// Pages of watermark boost over the zones (`balance_pgdat`'s `nr_boost_reclaim`).
+    pub fn watermark_boost_total(&self) -> u64 {
+        self.node_zones.iter().map(|z| z.watermark_boost).sum()
+    }
+
+    /// `kswapd_shrink_node`'s target: `max(high_wmark_pages, SWAP_CLUSTER_MAX)` summed over
+    /// the managed zones.
+    pub fn kswapd_reclaim_target(&self) -> u64 {
+        self.node_zones
+            .iter()
+            .filter(|z| z.is_managed())
+            .map(|z| z.high_wmark_pages().max(crate::mm::vmscan::SWAP_CLUSTER_MAX))
+            .sum()
+    }
+
+    /// The managed zones' high watermarks summed (`prepare_scan_count`'s
+    /// `total_high_wmark`).
+    pub fn high_wmark_total(&self) -> u64 {
+        self.node_zones.iter().filter(|z| z.is_managed()).map(|z| z.high_wmark_pages()).sum()
+    }
+
+    /// `should_reclaim_retry`'s zone test for an order-0 request `gfp`: some zone it may use
+    /// would meet its min watermark with its free pages plus `reclaimable(zone index)`.
+    pub fn zone_could_meet_min(&self, gfp: GfpFlags, reclaimable: impl Fn(usize) -> u64) -> bool {
+        let highest = self.highest_zoneidx(gfp);
+        let flags = gfp_to_alloc_flags(gfp);
+        self.node_zones.iter().enumerate().take(highest.idx() + 1).any(|(i, z)| {
+            z.is_managed() && {
+                let available = z.nr_free_pages() + reclaimable(i);
+                __zone_watermark_ok(z, 0, z.min_wmark_pages(), highest, flags, available as i64)
+            }
+        })
     }
 
     /// `reserve_highatomic_pageblock()`: after a high-order atomic allocation, its pageblock

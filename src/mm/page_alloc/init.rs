@@ -144,6 +144,7 @@ impl<'a> Node<'a> {
             watermark_boost_factor: DEFAULT_WATERMARK_BOOST_FACTOR,
             kswapd_woken: false,
             totalcma_pages: 0,
+            lruvec: Lruvec::new(),
         });
         let pages = node.mem_map.pages_mut();
         for ((zone, span), t) in node.node_zones.iter_mut().zip(spans).zip(ZoneType::ALL) {

@@ -40,6 +40,7 @@ use super::gfp::{gfp_zone, GfpFlags};
 use super::memblock::Memblock;
 use super::mm_init::{PfnRange, Zones};
 use super::page::{free_mt_flags, MemMap, Page, PageFlagNames, PageFlags, PageOwner, NIL, NO_ZONE};
+use super::swap::Lruvec;
 use super::zone::{
     calculate_min_free_kbytes, calculate_normal_threshold, calculate_totalreserve_pages,
     is_migrate_cma, migratetype_is_mergeable, mult_frac, order_to_pindex, pindex_to_order,
@@ -163,6 +164,8 @@ pub struct Node<'a> {
     kswapd_woken: bool,
     /// `totalcma_pages`: pages of every CMA area, from the moment they are reserved.
     totalcma_pages: u64,
+    /// `pgdat->__lruvec`: the LRU lists of the node's user pages (`mm::swap`).
+    lruvec: Lruvec,
     /// What page poisoning found, waiting for the kernel to print it. Last, and the struct
     /// `repr(C)`, so its page-sized buffer does not push the hot fields beyond the 4 KiB
     /// that an ARM load's immediate offset reaches.
@@ -238,6 +241,17 @@ impl<'a> Node<'a> {
 
     pub fn mem_map(&self) -> &MemMap<'a> {
         &self.mem_map
+    }
+
+    /// The node's LRU lists.
+    pub fn lruvec(&self) -> &Lruvec {
+        &self.lruvec
+    }
+
+    /// The LRU lists with the mem_map their pages are linked through (`mm::swap`'s
+    /// operations take both).
+    pub fn lru_mut(&mut self) -> (&mut Lruvec, &mut MemMap<'a>) {
+        (&mut self.lruvec, &mut self.mem_map)
     }
 
     /// The zone `pfn` belongs to.

@@ -1,6 +1,7 @@
 //! Linux's reports of the allocator's state: `warn_alloc()` with `show_mem()`, and the
 //! per-zone buddy line of `show_free_areas()`.
 use super::*;
+use crate::mm::swap::LruList;
 
 /// The node counters kept outside the page allocator that reports print (Linux's
 /// `node_stat_item`s pivm has): the kernel fills them from its live slab and page-table
@@ -50,12 +51,21 @@ pub fn write_warn_alloc(
     let max_zone_idx = node.highest_zoneidx(gfp).idx();
     let shown = || node.populated_zones().filter(move |z| z.zone_type().idx() <= max_zone_idx);
     writeln!(w, "Mem-Info:")?;
+    // The LRU lists' sizes (`enum lru_list` order), node-wide and per zone.
+    let lru = node.lruvec().sizes();
+    let zlru =
+        |z: usize, l: usize| node.lruvec().zone_size(z, LruList::from_index(l)) * KB_PER_PAGE;
     writeln!(
         w,
-        "active_anon:0 inactive_anon:0 isolated_anon:0\n active_file:0 inactive_file:0 \
-         isolated_file:0\n unevictable:0 dirty:0 writeback:0\n slab_reclaimable:{} \
+        "active_anon:{} inactive_anon:{} isolated_anon:0\n active_file:{} inactive_file:{} \
+         isolated_file:0\n unevictable:{} dirty:0 writeback:0\n slab_reclaimable:{} \
          slab_unreclaimable:{}\n mapped:0 shmem:0 pagetables:{}\n sec_pagetables:0 bounce:0\n \
          kernel_misc_reclaimable:{}\n free:{} free_pcp:{} free_cma:{}",
+        lru[1],
+        lru[0],
+        lru[3],
+        lru[2],
+        lru[4],
         stats.nr_slab_reclaimable,
         stats.nr_slab_unreclaimable,
         stats.nr_page_table_pages,
@@ -67,10 +77,15 @@ pub fn write_warn_alloc(
     if shown().any(|z| z.is_managed()) {
         writeln!(
             w,
-            "Node 0 active_anon:0kB inactive_anon:0kB active_file:0kB inactive_file:0kB \
-             unevictable:0kB isolated(anon):0kB isolated(file):0kB mapped:0kB dirty:0kB \
+            "Node 0 active_anon:{}kB inactive_anon:{}kB active_file:{}kB inactive_file:{}kB \
+             unevictable:{}kB isolated(anon):0kB isolated(file):0kB mapped:0kB dirty:0kB \
              writeback:0kB shmem:0kB writeback_tmp:0kB kernel_stack:{}kB pagetables:{}kB \
              sec_pagetables:0kB all_unreclaimable? no",
+            lru[1] * KB_PER_PAGE,
+            lru[0] * KB_PER_PAGE,
+            lru[3] * KB_PER_PAGE,
+            lru[2] * KB_PER_PAGE,
+            lru[4] * KB_PER_PAGE,
             stats.nr_kernel_stack,
             stats.nr_page_table_pages * KB_PER_PAGE,
         )?;
@@ -80,8 +95,8 @@ pub fn write_warn_alloc(
         writeln!(
             w,
             "{} free:{}kB boost:{}kB min:{}kB low:{}kB high:{}kB reserved_highatomic:{}KB \
-             active_anon:0kB inactive_anon:0kB active_file:0kB inactive_file:0kB \
-             unevictable:0kB writepending:0kB present:{}kB managed:{}kB mlocked:0kB bounce:0kB \
+             active_anon:{}kB inactive_anon:{}kB active_file:{}kB inactive_file:{}kB \
+             unevictable:{}kB writepending:0kB present:{}kB managed:{}kB mlocked:0kB bounce:0kB \
              free_pcp:{}kB local_pcp:{}kB free_cma:{}kB",
             z.name(),
             z.nr_free_pages() * KB_PER_PAGE,
@@ -90,6 +105,11 @@ pub fn write_warn_alloc(
             z.low_wmark_pages() * KB_PER_PAGE,
             z.high_wmark_pages() * KB_PER_PAGE,
             z.nr_reserved_highatomic() * KB_PER_PAGE,
+            zlru(z.zone_type().idx(), 1),
+            zlru(z.zone_type().idx(), 0),
+            zlru(z.zone_type().idx(), 3),
+            zlru(z.zone_type().idx(), 2),
+            zlru(z.zone_type().idx(), 4),
             z.present_pages() * KB_PER_PAGE,
             z.managed_pages() * KB_PER_PAGE,
             z.pcp().count() * KB_PER_PAGE,

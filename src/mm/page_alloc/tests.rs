@@ -164,8 +164,8 @@ impl PageMemory for FakeMemory {
 }
 
 #[test]
-fn page_descriptor_is_16_bytes() {
-    assert_eq!(PAGE_DESCRIPTOR_SIZE, 16);
+fn page_descriptor_is_32_bytes() {
+    assert_eq!(PAGE_DESCRIPTOR_SIZE, 32);
 }
 
 #[test]
@@ -486,7 +486,7 @@ fn bad_page_report_reads_like_linux() {
         "BUG: Bad page state in process swapper/0  pfn:3f000\n\
          page:(ptrval) refcount:0 mapcount:0 mapping:00000000 index:0x0 pfn:0x3f000\n\
          flags: 0x2(buddy|zone=1)\n\
-         raw: 01060002 00000000 ffffffff ffffffff\n\
+         raw: 01060002 00000000 ffffffff ffffffff 00000000 00000000 00000000 00000000\n\
          page dumped because: double free: page is already on a buddy free list\n"
     );
     let e = node.free_pages(Pfn(0x12), 0).unwrap_err();
@@ -505,7 +505,7 @@ fn bad_page_report_reads_like_linux() {
         "BUG: Bad page state in process swapper/0  pfn:00003\n\
          page:(ptrval) refcount:1 mapcount:0 mapping:00000000 index:0x0 pfn:0x3\n\
          flags: 0x1(reserved|zone=1)\n\
-         raw: 01000001 00000001 ffffffff ffffffff\n\
+         raw: 01000001 00000001 ffffffff ffffffff 00000000 00000000 00000000 00000000\n\
          page dumped because: PAGE_FLAGS_CHECK_AT_FREE flag(s) set\n"
     );
 }
@@ -528,7 +528,7 @@ fn a_block_is_freed_only_by_its_owner() {
         "BUG: Bad page state in process swapper/0  pfn:3f000\n\
          page:(ptrval) refcount:1 mapcount:0 mapping:00000000 index:0x0 pfn:0x3f000\n\
          flags: 0x0(zone=1)\n\
-         raw: 01015000 00000001 ffffffff ffffffff\n\
+         raw: 01015000 00000001 ffffffff ffffffff 00000000 00000000 00000000 00000000\n\
          page owner: a page table\n\
          page dumped because: page belongs to a page table, freed by the console\n"
     );
@@ -633,7 +633,7 @@ fn gfp_zero_and_page_poisoning_use_page_memory() {
          c0001030: 70 69 76 6d                                      pivm\n\
          page:(ptrval) refcount:0 mapcount:0 mapping:00000000 index:0x0 pfn:0x1\n\
          flags: 0x0(zone=1)\n\
-         raw: 01000000 00000000 ffffffff ffffffff\n\
+         raw: 01000000 00000000 ffffffff ffffffff 00000000 00000000 00000000 00000000\n\
          page dumped because: pagealloc: corrupted page details\n"
     );
     assert!(node.take_poison_report().is_none(), "printed once");

@@ -21,6 +21,8 @@ impl<'a> Node<'a> {
     /// allocated ones; the free CMA pages, the CMA and HighAtomic pageblocks agree with their
     /// counters; every pageblock has a valid migrate type. O(free blocks + mem_map).
     pub fn verify(&self) -> Result<(), VerifyError> {
+        // The LRU lists: links, counts, flags, and only allocated pages on them.
+        self.lruvec.verify(&self.mem_map)?;
         let mut listed_buddies = 0;
         for (z, zone) in self.node_zones.iter().enumerate() {
             let (mut free, mut free_cma) = (0, 0);

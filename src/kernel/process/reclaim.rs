@@ -1,0 +1,406 @@
+//! Reclaim on the device: the node's LRU lists fed by the fault path and the page cache,
+//! the reverse map over the processes, and `mm::vmscan` run by kswapd and by direct reclaim.
+//!
+//! - **LRU**: an anonymous page joins the inactive anon list when its first PTE is set
+//!   (`lru_add_anon`, rmap key = its virtual page number), a tmpfs (initramfs) page the
+//!   inactive anon list too (swap-backed, as shmem), a page of a disk file the inactive file
+//!   list (`lru_add_file`, for the card's page cache); each leaves its list when freed.
+//! - **rmap**: an anonymous page stays at the address it was first faulted at in every mm
+//!   that maps it (fork keeps addresses, pivm has no mremap), so its mappings are that
+//!   address in each process whose PTE there maps the frame; a file page's are
+//!   `vm_start + (index - vm_pgoff) * PAGE_SIZE` in each VMA of its file.
+//! - **Swap and the page cache** are reached through [`SwapOps`] and [`FileReclaimOps`],
+//!   tables their owners register (until then: no swap, no droppable file pages).
+//! - **kswapd** (`kswapd_if_woken`) runs `balance_pgdat` when the allocator has woken it (an
+//!   allocation fell below a zone's low watermark), at the point where the console, the idle
+//!   task and dispatcher, hands the CPU on: before the next program runs and before it
+//!   sleeps for input.
+//! - **Direct reclaim** (`direct_reclaim_for_fault`): the page allocator is one structure
+//!   under one lock, and a fault runs under the task table's lock, so reclaim cannot run
+//!   inside the allocation; a user fault whose allocation failed (VM_FAULT_OOM) reclaims in
+//!   the exception handler once both locks are free, then retries the access; only when 6.1's
+//!   `should_reclaim_retry` gives up does the OOM killer run.
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use spin::Mutex;
+
+use super::mm::{MmHw, ProcessMm};
+use super::Tasks;
+use crate::arch::process as arch;
+use crate::kernel::mem::with_node;
+use crate::mm::gfp::{gfp_zone, GfpFlags};
+use crate::mm::mm_types::{VmFlags, PAGE_SIZE};
+use crate::mm::page::{LruFlags, MemMap, PageOwner};
+use crate::mm::swap::Lruvec;
+use crate::mm::vmscan::{
+    self, KswapdNode, Pageout, ReclaimEnv, Referenced, ScanControl, DEFAULT_SWAPPINESS,
+    MAX_RECLAIM_RETRIES,
+};
+use crate::mm::Pfn;
+
+/// `vm.swappiness` (0..=200, default 60).
+pub static SWAPPINESS: AtomicU64 = AtomicU64::new(DEFAULT_SWAPPINESS);
+
+/// `pgdat->kswapd_failures`: balance_pgdat runs in a row that freed nothing; at
+/// `MAX_RECLAIM_RETRIES` kswapd stops trying until reclaim makes progress again.
+static KSWAPD_FAILURES: AtomicU32 = AtomicU32::new(0);
+
+/// A swap entry (`swp_entry_t`), as the swap layer encodes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SwpEntry(pub u32);
+
+/// The swap-out API reclaim calls for an anonymous victim (the swap layer registers its
+/// table with [`register_swap_ops`]). Every function runs with the task table locked
+/// (reclaim holds it for the rmap walk) and the allocator's lock free.
+pub struct SwapOps {
+    /// `total_swap_pages`: swap configured (anon pages are aged only with swap).
+    pub total_swap_pages: fn() -> u64,
+    /// `get_nr_swap_pages()`: free slots (anon pages are scanned only with some).
+    pub nr_swap_pages: fn() -> u64,
+    /// `add_to_swap`: a slot for the page and the page in the swap cache; None if no swap
+    /// or it is full.
+    pub add_to_swap: fn(Pfn) -> Option<SwpEntry>,
+    /// `try_to_unmap_one`'s anon branch: replace `mm`'s PTE at `va` (which maps `pfn`) by
+    /// the swap entry; false if it could not.
+    pub try_to_unmap_one: fn(&mut ProcessMm, usize, Pfn, SwpEntry) -> bool,
+    /// `swap_writepage`: write the page to its slot; false on an I/O error.
+    pub swap_writepage: fn(Pfn, SwpEntry) -> bool,
+    /// `delete_from_swap_cache` (after the write, before the page is freed).
+    pub delete_from_swap_cache: fn(Pfn),
+}
+
+/// No swap: nothing configured, no slot ever given.
+pub static NO_SWAP: SwapOps = SwapOps {
+    total_swap_pages: || 0,
+    nr_swap_pages: || 0,
+    add_to_swap: |_| None,
+    try_to_unmap_one: |_, _, _, _| false,
+    swap_writepage: |_, _| false,
+    delete_from_swap_cache: |_| {},
+};
+
+static SWAP_OPS: Mutex<&'static SwapOps> = Mutex::new(&NO_SWAP);
+
+/// Installs the swap layer's table (the lead wires it when swap lands).
+pub fn register_swap_ops(ops: &'static SwapOps) {
+    *SWAP_OPS.lock() = ops;
+}
+
+/// What reclaim needs of a disk file system's page cache.
+pub struct FileReclaimOps {
+    /// `invalidate_mapping_pages` of one page: drop page `index` of inode `ino` (frame
+    /// `pfn`) if it is clean and unmapped, freeing it through [`free_cache_page`]; whether
+    /// it did.
+    pub invalidate_mapping_page: fn(u64, u64, Pfn) -> bool,
+}
+
+static FILE_OPS: Mutex<Option<&'static FileReclaimOps>> = Mutex::new(None);
+
+/// Installs the page cache's table (for file pages on the file LRU).
+pub fn register_file_reclaim_ops(ops: &'static FileReclaimOps) {
+    *FILE_OPS.lock() = Some(ops);
+}
+
+fn swap_ops() -> &'static SwapOps {
+    *SWAP_OPS.lock()
+}
+
+/// The user page size as a shift (virtual page numbers are rmap keys).
+const PAGE_SHIFT: usize = PAGE_SIZE.trailing_zeros() as usize;
+
+fn with_lru<R>(f: impl FnOnce(&mut Lruvec, &mut MemMap<'_>) -> R) -> R {
+    with_node(|n| {
+        let (l, m) = n.lru_mut();
+        f(l, m)
+    })
+}
+
+/// `folio_add_lru_vma` of a new anonymous page mapped at `va`.
+pub fn lru_add_anon(pfn: Pfn, va: usize) {
+    with_lru(|l, m| {
+        let _ = l.folio_add_lru(m, pfn, true, 0, (va >> PAGE_SHIFT) as u32);
+    });
+}
+
+/// `folio_add_lru` of a new tmpfs page (swap-backed: the anon lists) of inode `ino`.
+pub fn lru_add_shmem(pfn: Pfn, ino: u64, index: u64) {
+    with_lru(|l, m| {
+        let _ = l.folio_add_lru(m, pfn, true, ino as u32, index as u32);
+    });
+}
+
+/// `folio_add_lru` of a new page-cache page of a disk file (the file lists).
+pub fn lru_add_file(pfn: Pfn, ino: u64, index: u64) {
+    with_lru(|l, m| {
+        let _ = l.folio_add_lru(m, pfn, false, ino as u32, index as u32);
+    });
+}
+
+/// Stamps a cached page's rmap key once its file's inode number is known.
+pub fn set_rmap_key(pfn: Pfn, ino: u64, index: u64) {
+    with_lru(|_, m| Lruvec::set_rmap_key(m, pfn, ino as u32, index as u32));
+}
+
+/// `folio_mark_accessed` (a read of a cached page).
+pub fn mark_page_accessed(pfn: Pfn) {
+    with_lru(|l, m| {
+        l.folio_mark_accessed(m, pfn);
+    });
+}
+
+/// Takes a page-cache page off its list and frees it (what a page cache's invalidation
+/// calls for a page it drops).
+pub fn free_cache_page(pfn: Pfn) {
+    with_node(|n| {
+        let (l, m) = n.lru_mut();
+        let _ = l.folio_del_lru(m, pfn);
+        let _ = n.free_pages_for(PageOwner::PageCache, pfn, 0);
+    });
+}
+
+/// An anonymous page's mappings: `f(mm, va, vma flags)` for each process whose PTE at the
+/// page's address maps it.
+fn rmap_anon(
+    tasks: &mut Tasks,
+    pfn: Pfn,
+    index: u32,
+    mut f: impl FnMut(&mut ProcessMm, usize, VmFlags),
+) {
+    let va = (index as usize) << PAGE_SHIFT;
+    for t in tasks.map.values_mut() {
+        let Some(pm) = t.mm.as_mut() else { continue };
+        let Some(flags) = pm.mm.find_vma(va).filter(|v| v.vm_start <= va).map(|v| v.vm_flags)
+        else {
+            continue;
+        };
+        if arch::get_user_pte(pm.hw.pgd, va).is_some_and(|p| p.pfn_phys() >> 12 == pfn.0) {
+            f(pm, va, flags);
+        }
+    }
+}
+
+/// A file page's mappings: `f(hw, va, vma flags)` at the page's place in each VMA of inode
+/// `ino` whose PTE there maps it.
+fn rmap_file(
+    tasks: &mut Tasks,
+    pfn: Pfn,
+    ino: u32,
+    index: u32,
+    mut f: impl FnMut(&mut MmHw, usize, VmFlags),
+) {
+    let index = u64::from(index);
+    for t in tasks.map.values_mut() {
+        let Some(pm) = t.mm.as_mut() else { continue };
+        let ProcessMm { mm, hw } = &mut **pm;
+        for vma in mm.iter() {
+            let Some(file) = vma.vm_file.as_ref() else { continue };
+            if file.ino as u32 != ino || index < vma.vm_pgoff {
+                continue;
+            }
+            let off = (index - vma.vm_pgoff) as usize;
+            if off >= vma.pages() {
+                continue;
+            }
+            let va = vma.vm_start + off * PAGE_SIZE;
+            if arch::get_user_pte(hw.pgd, va).is_some_and(|p| p.pfn_phys() >> 12 == pfn.0) {
+                f(hw, va, vma.vm_flags);
+            }
+        }
+    }
+}
+
+/// The kernel's side of reclaim: the task table (locked by the caller, for the rmap) and
+/// the swap layer.
+struct KernelEnv<'t> {
+    tasks: &'t mut Tasks,
+    swap: &'static SwapOps,
+}
+
+impl KernelEnv<'_> {
+    /// `page->mapping`, `page->index` and the owner of `pfn`.
+    fn key(pfn: Pfn) -> (u32, u32, PageOwner) {
+        with_node(|n| {
+            n.page(pfn).map_or((0, 0, PageOwner::None), |p| (p.mapping(), p.index(), p.owner()))
+        })
+    }
+
+    fn pageout_anon(&mut self, pfn: Pfn, index: u32) -> Pageout {
+        let ops = self.swap;
+        let Some(entry) = (ops.add_to_swap)(pfn) else { return Pageout::Activate };
+        let mut unmapped = true;
+        rmap_anon(self.tasks, pfn, index, |pm, va, _| {
+            unmapped &= (ops.try_to_unmap_one)(pm, va, pfn, entry);
+        });
+        if !unmapped {
+            // Still mapped somewhere: it stays in the swap cache, active.
+            return Pageout::Activate;
+        }
+        super::mm::forget_shared_anon(pfn);
+        if !(ops.swap_writepage)(pfn, entry) {
+            return Pageout::Activate;
+        }
+        (ops.delete_from_swap_cache)(pfn);
+        super::mm::free_reclaimed_anon(pfn);
+        Pageout::Freed { io: true }
+    }
+
+    fn pageout_file(&mut self, pfn: Pfn, ino: u32, index: u32, flags: LruFlags) -> Pageout {
+        let Some(ops) = *FILE_OPS.lock() else { return Pageout::Keep };
+        // try_to_unmap: a dirty PTE makes the page dirty (kept for writeback).
+        let mut dirty = flags.contains(LruFlags::PG_dirty);
+        rmap_file(self.tasks, pfn, ino, index, |hw, va, _| {
+            dirty |= arch::get_user_pte(hw.pgd, va).is_some_and(|p| p.dirty());
+        });
+        if dirty {
+            with_lru(|_, m| Lruvec::update_isolated(m, pfn, LruFlags::empty(), LruFlags::PG_dirty));
+            return Pageout::Keep;
+        }
+        rmap_file(self.tasks, pfn, ino, index, |hw, va, _| {
+            if arch::clear_user_pte(hw.pgd, va).is_some() {
+                arch::flush_tlb_page(va, hw.context_id);
+                hw.rss_file -= 1;
+            }
+        });
+        if (ops.invalidate_mapping_page)(u64::from(ino), u64::from(index), pfn) {
+            Pageout::Freed { io: false }
+        } else {
+            Pageout::Keep
+        }
+    }
+}
+
+impl ReclaimEnv for KernelEnv<'_> {
+    fn with_lru<R>(&mut self, f: impl FnOnce(&mut Lruvec, &mut MemMap<'_>) -> R) -> R {
+        with_lru(f)
+    }
+
+    fn folio_referenced(&mut self, pfn: Pfn, flags: LruFlags) -> Referenced {
+        let (mapping, index, owner) = Self::key(pfn);
+        let mut r = Referenced::default();
+        let mut visit = |pgd: u64, context_id: u64, va: usize, vm_flags: VmFlags| {
+            if vm_flags.contains(VmFlags::LOCKED) {
+                r.vm_locked = true;
+            }
+            if arch::ptep_test_and_clear_young(pgd, va, pfn.0, context_id) == Some(true) {
+                r.ptes += 1;
+                r.vm_exec |= vm_flags.contains(VmFlags::EXEC);
+            }
+        };
+        if owner == PageOwner::Anon && flags.contains(LruFlags::PG_swapbacked) {
+            rmap_anon(self.tasks, pfn, index, |pm, va, f| {
+                visit(pm.hw.pgd, pm.hw.context_id, va, f)
+            });
+        } else if mapping != 0 {
+            rmap_file(self.tasks, pfn, mapping, index, |hw, va, f| {
+                visit(hw.pgd, hw.context_id, va, f)
+            });
+        }
+        r
+    }
+
+    fn pageout(&mut self, pfn: Pfn, flags: LruFlags, _sc: &ScanControl) -> Pageout {
+        let (mapping, index, owner) = Self::key(pfn);
+        match owner {
+            PageOwner::Anon => self.pageout_anon(pfn, index),
+            // tmpfs pages hold the initramfs's only copy: without shmem swap-out, they stay.
+            PageOwner::PageCache if flags.contains(LruFlags::PG_swapbacked) => Pageout::Activate,
+            _ => self.pageout_file(pfn, mapping, index, flags),
+        }
+    }
+
+    fn can_reclaim_anon(&self) -> bool {
+        (self.swap.nr_swap_pages)() > 0
+    }
+
+    fn can_age_anon(&self) -> bool {
+        (self.swap.total_swap_pages)() > 0
+    }
+
+    fn free_and_high_wmark(&mut self) -> (u64, u64) {
+        with_node(|n| (n.nr_free_pages(), n.high_wmark_total()))
+    }
+}
+
+impl KswapdNode for KernelEnv<'_> {
+    fn pgdat_balanced(&mut self) -> bool {
+        with_node(|n| n.pgdat_balanced())
+    }
+
+    fn boost(&mut self) -> u64 {
+        with_node(|n| n.watermark_boost_total())
+    }
+
+    fn kswapd_target(&mut self) -> u64 {
+        with_node(|n| n.kswapd_reclaim_target())
+    }
+}
+
+/// `try_to_free_pages` for an allocation of `gfp` (counts `allocstall_<zone>` for its
+/// highest zone): the pages freed. Takes the task table's lock: never call it while a
+/// fault or system call holds it.
+pub fn try_to_free_pages(gfp: GfpFlags) -> u64 {
+    let zone = gfp_zone(gfp).idx();
+    with_lru(|l, _| {
+        if let Some(c) = l.events.allocstall.get_mut(zone) {
+            *c += 1;
+        }
+    });
+    let swap = swap_ops();
+    let freed = super::with_tasks(|tasks| {
+        let mut env = KernelEnv { tasks, swap };
+        let mut sc = ScanControl::direct(SWAPPINESS.load(Ordering::Relaxed));
+        vmscan::do_try_to_free_pages(&mut env, &mut sc)
+    });
+    if freed > 0 {
+        KSWAPD_FAILURES.store(0, Ordering::Relaxed);
+    }
+    freed
+}
+
+/// The slow path's reclaim loop for a user fault whose page allocation failed: direct
+/// reclaim until it frees something (true: retry the access) or `should_reclaim_retry`
+/// gives up (false: out of memory).
+pub fn direct_reclaim_for_fault() -> bool {
+    let gfp = GfpFlags::GFP_HIGHUSER_MOVABLE;
+    let mut no_progress_loops = 0;
+    loop {
+        if try_to_free_pages(gfp) > 0 {
+            return true;
+        }
+        let swap_space = (swap_ops().nr_swap_pages)() > 0;
+        let could = with_node(|n| {
+            let lru = *n.lruvec();
+            n.zone_could_meet_min(gfp, |z| vmscan::zone_reclaimable_pages(&lru, z, swap_space))
+        });
+        if !vmscan::should_reclaim_retry(false, &mut no_progress_loops, || could) {
+            return false;
+        }
+    }
+}
+
+/// kswapd's turn: if the allocator woke it, `balance_pgdat` (unless it failed
+/// `MAX_RECLAIM_RETRIES` times in a row), then the boosts go. Called by the console where it
+/// gives the CPU away or sleeps; does nothing when the task table is busy.
+pub fn kswapd_if_woken() {
+    if !with_node(|n| n.kswapd_woken()) {
+        return;
+    }
+    let Some(mut guard) = super::TASKS.try_lock() else { return };
+    let Some(tasks) = guard.as_mut() else { return };
+    if KSWAPD_FAILURES.load(Ordering::Relaxed) < MAX_RECLAIM_RETRIES {
+        let mut env = KernelEnv { tasks, swap: swap_ops() };
+        let run = vmscan::balance_pgdat(&mut env, SWAPPINESS.load(Ordering::Relaxed));
+        if run.nr_reclaimed == 0 && !run.balanced_at_once {
+            KSWAPD_FAILURES.fetch_add(1, Ordering::Relaxed);
+        } else if run.nr_reclaimed > 0 {
+            KSWAPD_FAILURES.store(0, Ordering::Relaxed);
+        }
+    }
+    drop(guard);
+    with_node(|n| n.kswapd());
+}
+
+/// `pgdat->kswapd_failures >= MAX_RECLAIM_RETRIES` (zoneinfo's `node_unreclaimable`).
+pub fn node_unreclaimable() -> bool {
+    KSWAPD_FAILURES.load(Ordering::Relaxed) >= MAX_RECLAIM_RETRIES
+}
