@@ -343,7 +343,9 @@ fn call(n: u32, a: [u32; 6]) -> SysResult {
                     ru.ru_stime = OldTimeval::from_nanos(t.stime * NSEC_PER_JIFFY);
                     ru.ru_minflt = t.counts.min_flt as i32;
                     ru.ru_majflt = t.counts.maj_flt as i32;
-                    let rss = t.mm.as_ref().map_or(0, |m| m.hw.rss_anon + m.hw.rss_file);
+                    let rss =
+                        t.mm.as_ref()
+                            .map_or(0, |m| m.hw.rss_anon + m.hw.rss_file + m.hw.rss_special);
                     ru.ru_maxrss = (rss * 4) as i32;
                 } else if who == -1 {
                     // RUSAGE_CHILDREN: the reaped children's (cmin_flt, cutime...).
