@@ -140,6 +140,9 @@ fn files_read_what_the_console_reads() {
     let out = run(&mut q, "/bin/files");
     assert!(!out.contains("FAIL"), "{out}");
     q.expect_in("files", &out, "FILES ok\n");
+    // /proc/stat, uptime, interrupts, partitions and diskstats are files a program opens and
+    // reads (the console's `cat` renders them through the same procfs entries).
+    q.expect_in("files", &out, "proc root files\n");
     // It ran as pid 1 and left /tmp/files-1 (pivm has no unlink yet).
     let text = q.cmd("cat /tmp/files-1");
     assert_eq!(text, "written by files\nvia stdout\n!\n", "{}", q.transcript());

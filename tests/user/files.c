@@ -1,6 +1,7 @@
 /* files - the file system calls as a program sees them: /proc/self/maps, /proc/self/status and
  * /proc/meminfo read in small chunks (seq_file: the pieces join into the text one large read
  * gives, every read but the last is full, whole records end the text), lseek on them,
+ * /proc/stat, /proc/uptime, /proc/interrupts, /proc/partitions and /proc/diskstats read whole,
  * getdents64 over /proc and over the program's own directory (in one call and in many small
  * ones), dup/dup2/dup3 and the close-on-exec flag, stdout redirected into a file, a file created
  * in /tmp written, read back, pread and appended to, and the errno of bad descriptors, paths,
@@ -379,11 +380,39 @@ static int hold(void)
     return failures != 0;
 }
 
+/* /proc's system-wide files a shell's tools read (top, uptime, vmstat, iostat): each opens and
+ * reads whole, in Linux's shape. Their counters move between reads, so only the shape is
+ * checked; /proc/partitions is stable and must read the same 1 and 7 bytes at a time. */
+static void proc_root_files(void)
+{
+    long n = read_chunks("/proc/stat", whole, sizeof whole - 1, sizeof whole);
+    whole[n > 0 ? n : 0] = 0;
+    CHECK(n > 0 && strncmp(whole, "cpu  ", 5) == 0 && strstr(whole, "\ncpu0 ") && strstr(whole, "\nintr "),
+          "/proc/stat: %.40s", whole);
+    n = read_chunks("/proc/uptime", whole, sizeof whole - 1, sizeof whole);
+    whole[n > 0 ? n : 0] = 0;
+    double up = -1, idle = -1;
+    char end = 0;
+    CHECK(sscanf(whole, "%lf %lf%c", &up, &idle, &end) == 3 && end == '\n' && up > 0 && idle >= 0,
+          "/proc/uptime: %s", whole);
+    n = read_chunks("/proc/interrupts", whole, sizeof whole - 1, sizeof whole);
+    whole[n > 0 ? n : 0] = 0;
+    CHECK(n > 0 && strncmp(whole, "           CPU0", 15) == 0 && whole[n - 1] == '\n',
+          "/proc/interrupts: %.40s", whole);
+    check_chunked("/proc/partitions", 1);
+    CHECK(strncmp(whole, "major minor  #blocks  name\n\n", 28) == 0, "/proc/partitions: %.40s", whole);
+    /* Empty without a card (pivm) or a line per block device (Linux). */
+    n = read_chunks("/proc/diskstats", whole, sizeof whole - 1, sizeof whole);
+    CHECK(n == 0 || whole[n - 1] == '\n', "/proc/diskstats: %ld bytes", n);
+    printf("proc root files\n");
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "hold") == 0)
         return hold();
     proc_files();
+    proc_root_files();
     directories(argv[0]);
     tmp_file();
     raw_calls();

@@ -322,6 +322,9 @@ fn render_root(f: RootFile, out: &mut SeqBuf) -> Result<(), Errno> {
         RootFile::Partitions => crate::block::core::render_partitions(out),
         RootFile::Diskstats => crate::block::core::render_diskstats(out),
         RootFile::Cpuinfo => cpuinfo().render(out),
+        RootFile::Stat => crate::kernel::irq::render_stat(out),
+        RootFile::Uptime => crate::kernel::time::render_uptime(out),
+        RootFile::Interrupts => crate::kernel::irq::render_interrupts(out),
     };
     r.map_err(|_| Errno::ENOMEM)
 }
