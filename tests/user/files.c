@@ -315,7 +315,8 @@ static void raw_calls(void)
     CHECK(syscall(SYS_stat64, "/proc/self", &st) == 0 && S_ISDIR(st.st_mode), "stat64 follows");
     ERRNO(syscall(SYS_stat64, "/nonexistent", &st), ENOENT);
     char link[64];
-    long n = syscall(SYS_readlink, "/proc/self", link, sizeof link);
+    long n = syscall(SYS_readlink, "/proc/self", link, sizeof link - 1);
+    link[n > 0 ? n : 0] = 0; /* readlink does not terminate the name */
     CHECK(n > 0 && atoi(link) == getpid(), "readlink: %ld", n);
     n = syscall(SYS_readlinkat, AT_FDCWD, "/proc/self", link, 2);
     CHECK(n == 2 || (getpid() < 10 && n == 1), "readlinkat cut at bufsiz: %ld", n);

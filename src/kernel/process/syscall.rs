@@ -246,7 +246,8 @@ fn call(n: u32, a: [u32; 6]) -> SysResult {
             t.clear_child_tid = a[0];
             Ok(t.pid)
         }),
-        nr::SET_ROBUST_LIST => Ok(0),
+        nr::SET_ROBUST_LIST => sys_set_robust_list(a[0], a[1]),
+        nr::GET_ROBUST_LIST => sys_get_robust_list(a[0] as i32, a[1], a[2]),
         nr::RSEQ => super::rseq::sys_rseq(a[0], a[1], a[2], a[3]),
         nr::GETPID | nr::GETTID => Ok(super::current_pid()),
         nr::GETPPID => with_current(|t| Ok(t.ppid)),
@@ -793,6 +794,42 @@ fn sys_mincore(start: usize, len: usize, vec: u32) -> SysResult {
         Ok(v)
     })?;
     copy_out(vec, &v)?;
+    Ok(0)
+}
+
+/// `sizeof(struct robust_list_head)` on 32-bit ARM: `list.next`, `futex_offset`,
+/// `list_op_pending`, four bytes each.
+const ROBUST_LIST_HEAD_SIZE: u32 = 12;
+
+/// `set_robust_list(head, len)`: records the head for the exit-time walk (the address is not
+/// checked, as in Linux); `EINVAL` for any other size.
+fn sys_set_robust_list(head: u32, len: u32) -> SysResult {
+    if len != ROBUST_LIST_HEAD_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    with_current(|t| t.ext.robust_list = head);
+    Ok(0)
+}
+
+/// `get_robust_list(pid, head_ptr, len_ptr)`: the head `pid` (0: the caller) registered and
+/// the size; `ESRCH` for no such task, `EPERM` unless `ptrace_may_access` would allow it
+/// (root, or the same uid).
+fn sys_get_robust_list(pid: i32, head_ptr: u32, len_ptr: u32) -> SysResult {
+    let head = super::with_tasks(|t| {
+        let me = t.current().ext.uid;
+        let target = if pid == 0 {
+            Some(t.current())
+        } else {
+            u32::try_from(pid).ok().and_then(|p| t.map.get_mut(&p)).map(|b| &mut **b)
+        };
+        let target = target.filter(|x| x.pid != 0).ok_or(Errno::ESRCH)?;
+        if me != 0 && me != target.ext.uid {
+            return Err(Errno::EPERM);
+        }
+        Ok(target.ext.robust_list)
+    })?;
+    put(len_ptr, &ROBUST_LIST_HEAD_SIZE)?;
+    put(head_ptr, &head)?;
     Ok(0)
 }
 
