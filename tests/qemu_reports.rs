@@ -83,6 +83,9 @@ fn console_cat_and_the_programs_read_are_the_same_text() {
     let mut q = boot("2G", "norandmaps");
     let pid = q.start_background("/bin/vmtest layout hold", "HOLDING pid=", RUN);
     let own = q.transcript();
+    // AT_HWCAP is Linux's on this CPU, HWCAP_EVTSTRM (bit 21) included: the arch timer's
+    // event stream is on (the reference's 0x3fb8d6).
+    q.expect_in("vmtest layout's auxv", &own, " AT_HWCAP=0x3fb8d6 ");
     let own_maps = block(&q, &own, "--- /proc/self/maps", "LAYOUT /proc/self/stat");
     let own_maps = own_maps.split_once('\n').map_or("", |(_, b)| b);
     let cat = q.cmd(&format!("cat /proc/{pid}/maps"));
