@@ -4,7 +4,8 @@
  * /proc/stat, /proc/uptime, /proc/interrupts, /proc/partitions and /proc/diskstats read whole,
  * getdents64 over /proc and over the program's own directory (in one call and in many small
  * ones), dup/dup2/dup3 and the close-on-exec flag, stdout redirected into a file, a file created
- * in /tmp written, read back, pread and appended to, and the errno of bad descriptors, paths,
+ * in /tmp written, read back, pread and appended to, umask and mkdir/mkdirat, and the errno of
+ * bad descriptors, paths,
  * pointers and arguments. Prints "FILES ok" and exits 0 when everything holds, else a
  * "FAIL ..." line per broken check and exits 1.
  *
@@ -408,6 +409,46 @@ static void proc_root_files(void)
     printf("proc root files\n");
 }
 
+/* umask and mkdir/mkdirat: the mask comes back from the next call and strips the new
+ * directories' modes; Linux's errors for an existing name, a missing parent, a file as a
+ * parent. (pivm has no unlink or rmdir yet: the directory stays in /tmp there.) */
+static void make_directories(void)
+{
+    char dir[64], sub[96], file[96], bad[128];
+    snprintf(dir, sizeof dir, "/tmp/files-dir-%d", (int)getpid());
+    snprintf(sub, sizeof sub, "%s/sub", dir);
+    snprintf(file, sizeof file, "%s/f", dir);
+    snprintf(bad, sizeof bad, "%s/x", file);
+    mode_t old = umask(077);
+    CHECK(umask(077) == 077, "umask returns the mask set");
+    CHECK(mkdir(dir, 0777) == 0, "mkdir %s: %s", dir, strerror(errno));
+    struct stat st;
+    CHECK(stat(dir, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 07777) == 0700,
+          "mkdir 0777 under umask 077: mode 0%o", (unsigned)st.st_mode);
+    ERRNO(mkdir(dir, 0777), EEXIST);
+    ERRNO(mkdir("/", 0777), EEXIST);
+    ERRNO(mkdir("/nonexistent-dir/x", 0777), ENOENT);
+    int fd = creat(file, 0644);
+    CHECK(fd >= 0, "creat %s: %s", file, strerror(errno));
+    close(fd);
+    ERRNO(mkdir(bad, 0777), ENOTDIR);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    CHECK(dfd >= 0, "open %s: %s", dir, strerror(errno));
+    umask(022);
+    CHECK(mkdirat(dfd, "sub/", 0775) == 0, "mkdirat sub/: %s", strerror(errno));
+    CHECK(stat(sub, &st) == 0 && (st.st_mode & 07777) == 0755, "mkdirat 0775 under 022: 0%o",
+          (unsigned)st.st_mode);
+    CHECK(stat(dir, &st) == 0 && st.st_nlink == 3, "a subdirectory links its parent: %u",
+          (unsigned)st.st_nlink);
+    ERRNO(mkdirat(dfd, "sub", 0775), EEXIST);
+    ERRNO(mkdirat(999, "sub", 0775), EBADF);
+    close(dfd);
+    umask(old);
+    unlink(file);
+    rmdir(sub);
+    rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "hold") == 0)
@@ -416,6 +457,7 @@ int main(int argc, char **argv)
     proc_root_files();
     directories(argv[0]);
     tmp_file();
+    make_directories();
     raw_calls();
     bad_arguments();
     if (failures)

@@ -48,6 +48,8 @@ pub struct ProcExt {
     /// (`robust_list`), 0 for none: a fork's child starts without one (`futex_init_task`),
     /// exec and exit drop it (`futex_cleanup`).
     pub robust_list: u32,
+    /// The file-mode creation mask (`fs->umask`): inherited by a fork's child, kept by exec.
+    pub umask: u32,
 }
 
 impl Default for ProcExt {
@@ -68,6 +70,7 @@ impl Default for ProcExt {
             autoreap: false,
             restart_wake: None,
             robust_list: 0,
+            umask: crate::fs::vfs::DEFAULT_UMASK,
         }
     }
 }
@@ -90,6 +93,7 @@ impl ProcExt {
             autoreap: false,
             restart_wake: None,
             robust_list: 0,
+            umask: self.umask,
         }
     }
 }

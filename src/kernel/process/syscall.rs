@@ -266,6 +266,12 @@ fn call(n: u32, a: [u32; 6]) -> SysResult {
             }
             Ok(0)
         }),
+        // umask(mask): the new mask's permission bits, the old mask returned (`sys_umask`).
+        nr::UMASK => with_current(|t| {
+            let old = t.ext.umask;
+            t.ext.umask = a[0] & S_IRWXUGO;
+            Ok(old)
+        }),
         nr::GETCWD => {
             if (a[1] as usize) < 2 {
                 return Err(Errno::ERANGE);
@@ -637,6 +643,8 @@ fn is_file_call(n: u32) -> bool {
             | nr::DUP
             | nr::DUP2
             | nr::DUP3
+            | nr::MKDIR
+            | nr::MKDIRAT
     )
 }
 
@@ -681,6 +689,8 @@ fn file_call(n: u32, a: [u32; 6]) -> SysResult {
         nr::DUP => with_current(|t| t.files.dup(fd)).map(|fd| fd as u32),
         nr::DUP2 => with_current(|t| t.files.dup2(fd, a[1] as i32)).map(|fd| fd as u32),
         nr::DUP3 => with_current(|t| t.files.dup3(fd, a[1] as i32, a[2])).map(|fd| fd as u32),
+        nr::MKDIR => with_vfs(|v| v.mkdirat(AT_FDCWD, u(0), a[1])).map(|_| 0),
+        nr::MKDIRAT => with_vfs(|v| v.mkdirat(fd, u(1), a[2])).map(|_| 0),
         _ => Err(Errno::ENOSYS),
     }
 }
@@ -796,6 +806,9 @@ fn sys_mincore(start: usize, len: usize, vec: u32) -> SysResult {
     copy_out(vec, &v)?;
     Ok(0)
 }
+
+/// The permission bits a umask keeps (`S_IRWXUGO`).
+const S_IRWXUGO: u32 = 0o777;
 
 /// `sizeof(struct robust_list_head)` on 32-bit ARM: `list.next`, `futex_offset`,
 /// `list_op_pending`, four bytes each.
