@@ -14,6 +14,8 @@ use std::time::Duration;
 
 /// The reference transcript (Linux 6.1.192 on `qemu-system-arm -M raspi2b`).
 const REFERENCE: &str = "tests/fixtures/linux-6.1-user-faults.txt";
+/// Linux 6.1.176's `vmtest exec` step with this build of vmtest (see its header).
+const LINUX_EXEC: &str = "tests/fixtures/linux-6.1.176-vmtest-exec.txt";
 /// One program run, on a loaded host.
 const RUN: Duration = Duration::from_secs(60);
 
@@ -140,6 +142,7 @@ fn faults_phase_equals_the_reference_step_for_step() {
             wrong.join("\n")
         ));
     }
+    exec_rows_equal_linux(&q, &transcript);
     q.poweroff_ok();
 }
 
@@ -293,4 +296,76 @@ fn card_phase_equals_linux_step_for_step() {
         q.fail(&format!("{} of {} rows differ:\n{}", wrong.len(), want.len(), wrong.join("\n")));
     }
     q.poweroff_ok();
+}
+
+/// The `vmtest exec` step's fault rows (exec'd children at main entry and exit, their
+/// rusage totals, the forked child and the parent across fork), pids taken out, in order.
+fn exec_rows(transcript: &str) -> Vec<String> {
+    let start = transcript.find("EXEC parent pid=").expect("no vmtest exec step");
+    let rows: Vec<String> = transcript[start..]
+        .lines()
+        .map(|l| l.trim_end_matches('\r'))
+        .take_while(|l| !l.starts_with("### ") && !l.contains("pivm# "))
+        .filter(|l| {
+            ["CHILD ", "  sequential ", "  concurrent ", "  fork child", "  parent "]
+                .iter()
+                .any(|p| l.starts_with(p))
+        })
+        .map(|l| {
+            l.split(' ')
+                .map(|w| if w.starts_with("pid=") { "pid=N" } else { w })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    rows
+}
+
+/// FNV-1a (64 bits) of a file: which build of vmtest Linux's rows were taken with.
+fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+}
+
+/// An exec'd vmtest takes Linux's faults: the forked child's before `execve` (its
+/// `CLONE_CHILD_SETTID` write included), `copy_strings`' read of the old image's argument
+/// string and its write to the new stack, `padzero`'s write to the bss tail, and glibc's
+/// start-up up to `main` (the `[vdso]` read included): the same pages on both kernels (traced
+/// with a kprobe on `handle_mm_fault`). The counts depend on the binary's layout, so Linux's
+/// rows are the fixture's only for the build of vmtest they were taken with; for another
+/// build the rows must still agree among themselves.
+fn exec_rows_equal_linux(q: &Qemu, transcript: &str) {
+    let got = exec_rows(transcript);
+    let fixture = std::fs::read_to_string(root().join(LINUX_EXEC)).unwrap();
+    let bin = std::fs::read(root().join("build/user/arm/vmtest")).unwrap();
+    let id = format!("# vmtest-size {} vmtest-fnv1a64 {:016x}", bin.len(), fnv1a64(&bin));
+    if fixture.lines().any(|l| l == id) {
+        let want = exec_rows(&fixture);
+        if got != want {
+            q.fail(&format!(
+                "vmtest exec: pivm's rows\n{}\nLinux 6.1's ({LINUX_EXEC})\n{}",
+                got.join("\n"),
+                want.join("\n")
+            ));
+        }
+        return;
+    }
+    eprintln!(
+        "{LINUX_EXEC} is for another build of vmtest (this one: {id}); checking consistency only"
+    );
+    let value = |row: &str, key: &str| -> u64 {
+        let at = row.find(key).unwrap_or_else(|| q.fail(&format!("no {key} in {row:?}")));
+        row[at + key.len()..].split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
+    };
+    let entry: Vec<u64> =
+        got.iter().filter(|r| r.contains("at main entry")).map(|r| value(r, "minflt=")).collect();
+    let exit: Vec<u64> =
+        got.iter().filter(|r| r.contains("at exit")).map(|r| value(r, "minflt=")).collect();
+    let totals: Vec<u64> =
+        got.iter().filter(|r| r.contains("sequential")).map(|r| value(r, "minflt=")).collect();
+    if entry.len() != 4 || exit.len() != 2 || entry.iter().any(|&e| e != entry[0]) || exit != totals
+    {
+        q.fail(&format!("vmtest exec rows disagree among themselves:\n{}", got.join("\n")));
+    }
 }

@@ -78,6 +78,9 @@ fn proc_files() {
         "model name\t: ARMv7 Processor rev 5 (v7l)",
         "CPU part\t: 0xc07",
         "Hardware\t: BCM2835",
+        // The arch timer's event stream is on, as Linux's arch_timer_evtstrm_enable leaves
+        // it: evtstrm last, as the reference's line ends.
+        "Features\t: half thumb fastmult vfp edsp thumbee neon vfpv3 tls vfpv4 idiva idivt vfpd32 lpae evtstrm \n",
     ] {
         q.expect_in("cat /proc/cpuinfo", &out, s);
     }

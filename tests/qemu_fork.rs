@@ -56,7 +56,7 @@ fn fork_exec_wait_and_signals_pass_forkwaits_checks() {
     // The orphan's new parent is pivm's reaper, the console (pid 0).
     q.expect_in("forkwait", &out, "new parent 0");
     let out = run(&mut q, "/bin/syscalls");
-    q.expect_in("syscalls", &out, "syscalls: 37 checks, 0 failed");
+    q.expect_in("syscalls", &out, "syscalls: 41 checks, 0 failed");
     q.verify_ok("after forkwait and syscalls");
 }
 

@@ -194,7 +194,7 @@ fn every_listed_system_call_and_fork_exec_wait() {
     let out = run(&mut q, "/bin/syscalls");
     q.expect_in("syscalls", &out, "unknown system call 0x3ff: ENOSYS            ok");
     q.expect_in("syscalls", &out, "fork, execve(self), wait4");
-    q.expect_in("syscalls", &out, "syscalls: 37 checks, 0 failed");
+    q.expect_in("syscalls", &out, "syscalls: 41 checks, 0 failed");
     let out = run(&mut q, "/bin/vmtest exec");
     let l = q.line_with("exec", &out, "fork child pid=");
     // `+= 1` loads then stores: the child's PTE is old after fork (copy_present_pte's

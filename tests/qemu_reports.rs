@@ -83,6 +83,9 @@ fn console_cat_and_the_programs_read_are_the_same_text() {
     let mut q = boot("2G", "norandmaps");
     let pid = q.start_background("/bin/vmtest layout hold", "HOLDING pid=", RUN);
     let own = q.transcript();
+    // AT_HWCAP is Linux's on this CPU, HWCAP_EVTSTRM (bit 21) included: the arch timer's
+    // event stream is on (the reference's 0x3fb8d6).
+    q.expect_in("vmtest layout's auxv", &own, " AT_HWCAP=0x3fb8d6 ");
     let own_maps = block(&q, &own, "--- /proc/self/maps", "LAYOUT /proc/self/stat");
     let own_maps = own_maps.split_once('\n').map_or("", |(_, b)| b);
     let cat = q.cmd(&format!("cat /proc/{pid}/maps"));
@@ -99,9 +102,23 @@ fn console_cat_and_the_programs_read_are_the_same_text() {
     }
     let statm = q.cmd(&format!("cat /proc/{pid}/statm"));
     assert_eq!(statm.split_whitespace().count(), 7, "{statm}");
+    // glibc's start-up read the [vdso] page (its ELF header): a special mapping's page counts
+    // in MM_FILEPAGES (RssFile) as 6.1's do_set_pte books it; [vvar] (no clock read yet) and
+    // [sigpage] (no signal) are not faulted in. VmRSS, statm's resident and shared, and stat's
+    // rss are the counters' sums.
+    let kb = |name: &str| -> u64 {
+        let line = q.line_with("status", &status, &format!("{name}:\t"));
+        line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap()
+    };
+    q.expect_in("status", &status, "RssFile:\t       4 kB\n");
+    let (rss, anon, file, shmem) = (kb("VmRSS"), kb("RssAnon"), kb("RssFile"), kb("RssShmem"));
+    assert_eq!(rss, anon + file + shmem, "{status}");
+    let m: Vec<u64> = statm.split_whitespace().map(|v| v.parse().unwrap()).collect();
+    assert_eq!((m[1] * 4, m[2] * 4), (rss, file + shmem), "statm {statm} against {status}");
     let stat = q.cmd(&format!("cat /proc/{pid}/stat"));
     assert!(stat.starts_with(&format!("{pid} (vmtest) S 0 ")), "{stat}");
     assert_eq!(stat.split_whitespace().count(), 52, "{stat}");
+    assert_eq!(stat.split_whitespace().nth(23), Some(&*(rss / 4).to_string()), "rss in {stat}");
     let cmdline = q.cmd(&format!("cat /proc/{pid}/cmdline"));
     assert_eq!(cmdline, "/bin/vmtest\0layout\0hold\0", "{cmdline:?}");
     let rollup = q.cmd(&format!("cat /proc/{pid}/smaps_rollup"));
@@ -126,6 +143,9 @@ fn files_read_what_the_console_reads() {
     let out = run(&mut q, "/bin/files");
     assert!(!out.contains("FAIL"), "{out}");
     q.expect_in("files", &out, "FILES ok\n");
+    // /proc/stat, uptime, interrupts, partitions and diskstats are files a program opens and
+    // reads (the console's `cat` renders them through the same procfs entries).
+    q.expect_in("files", &out, "proc root files\n");
     // It ran as pid 1 and left /tmp/files-1 (pivm has no unlink yet).
     let text = q.cmd("cat /tmp/files-1");
     assert_eq!(text, "written by files\nvia stdout\n!\n", "{}", q.transcript());
@@ -430,7 +450,8 @@ fn oom_round(q: &mut Qemu, kills: u32) {
     assert!(killed.contains("(membomb) total-vm:"), "the biggest process dies: {killed}");
     for part in [
         ", anon-rss:",
-        "kB, file-rss:",
+        // The [vdso] page glibc's start-up read, as Linux's file-rss:4kB for the same bomb.
+        "kB, file-rss:4kB,",
         "kB, shmem-rss:",
         "kB, UID:0 pgtables:",
         "kB oom_score_adj:0",
@@ -485,16 +506,23 @@ fn vmstat_and_meminfo_count_what_processes_use() {
     let status = q.cmd(&format!("cat /proc/{pid}/status")).replace('\t', " ");
     let rss_anon = meminfo_kb(&q, &status, "RssAnon");
     let rss_shmem = meminfo_kb(&q, &status, "RssShmem");
+    let rss_file = meminfo_kb(&q, &status, "RssFile");
     let allocated = vmstat(&q, &v1, "pgalloc_normal") - vmstat(&q, &v0, "pgalloc_normal");
     assert!(allocated * 4 >= rss_anon + 8 + 16, "pgalloc_normal +{allocated} for {rss_anon} kB");
     // meminfo: the anonymous pages are the process's; the rootfs pages it maps are Mapped.
     let anon = meminfo_kb(&q, &m1, "AnonPages") - meminfo_kb(&q, &m0, "AnonPages");
     assert_eq!(anon, rss_anon, "{m1}\n{status}");
-    // With one process, the rootfs pages it maps are exactly its RssShmem (pivm's counters
-    // do not lag as Linux's per-task batches do; a copy-on-write of a file page moves one
-    // page from file to anon, once).
+    // With one process, the rootfs pages it maps are exactly its RssShmem and the special
+    // mappings' pages its RssFile (page_add_file_rmap counts both in NR_FILE_MAPPED; pivm's
+    // counters do not lag as Linux's per-task batches do; a copy-on-write of a file page
+    // moves one page from file to anon, once).
     let mapped = meminfo_kb(&q, &m1, "Mapped");
-    assert_eq!(mapped, rss_shmem, "Mapped {mapped} kB, RssShmem {rss_shmem} kB");
+    assert_eq!(rss_file, 4, "the [vdso] page glibc read: {status}");
+    assert_eq!(
+        mapped,
+        rss_shmem + rss_file,
+        "Mapped {mapped} kB, RssShmem {rss_shmem} kB, RssFile {rss_file} kB"
+    );
     assert_eq!(meminfo_kb(&q, &m1, "KernelStack") - meminfo_kb(&q, &m0, "KernelStack"), 8);
     assert!(meminfo_kb(&q, &m1, "PageTables") > meminfo_kb(&q, &m0, "PageTables"));
     assert_eq!(meminfo_kb(&q, &m1, "Cached"), meminfo_kb(&q, &m0, "Cached"), "rootfs pages");

@@ -740,7 +740,7 @@ fn syscalls_all_answer_as_linux() {
         }
     }
     assert_eq!(failed, 0, "{}", run.out);
-    run.line("syscalls: 37 checks, ");
+    run.line("syscalls: 41 checks, ");
     run.has("  writev: two pieces\n");
     assert!(run.line("unknown system call 0x3ff: ENOSYS").contains("ok: returned -1 ENOSYS"));
     assert_eq!(run.code(), Some(if exec_ok { 0 } else { 1 }), "{}", run.out);

@@ -133,8 +133,8 @@ pub mod irq {
 #[cfg(kernel)]
 pub mod arch_timer {
     pub use super::imp::arch_timer::{
-        cntfrq, expired, mask, read_counter, set_next_event, set_user_access, ArchTimerPpi,
-        TimerKind,
+        cntfrq, evtstrm_enable, evtstrm_enabled, expired, mask, read_counter, set_next_event,
+        set_user_access, ArchTimerPpi, TimerKind,
     };
 }
 

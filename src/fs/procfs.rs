@@ -20,6 +20,9 @@ use crate::fs::ramfs::{S_IFDIR, S_IFLNK, S_IFREG};
 /// The files in `/proc` itself that pivm renders.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum RootFile {
+    Stat,
+    Uptime,
+    Interrupts,
     Iomem,
     Vmstat,
     Cmdline,
@@ -38,8 +41,10 @@ pub enum RootFile {
 /// `/proc`'s own entries in the order 6.1 lists them: its subdir tree compares names by length
 /// first, then bytes (`proc_match`). Name, file, permission bits as registered.
 pub const ROOT_FILES: &[(&str, RootFile, u32)] = &[
+    ("stat", RootFile::Stat, 0o444),
     ("iomem", RootFile::Iomem, 0o444),
     ("swaps", RootFile::Swaps, 0o444),
+    ("uptime", RootFile::Uptime, 0o444),
     ("vmstat", RootFile::Vmstat, 0o444),
     ("cmdline", RootFile::Cmdline, 0o444),
     ("cpuinfo", RootFile::Cpuinfo, 0o444),
@@ -48,6 +53,7 @@ pub const ROOT_FILES: &[(&str, RootFile, u32)] = &[
     ("zoneinfo", RootFile::Zoneinfo, 0o444),
     ("buddyinfo", RootFile::Buddyinfo, 0o444),
     ("diskstats", RootFile::Diskstats, 0o444),
+    ("interrupts", RootFile::Interrupts, 0o444),
     ("partitions", RootFile::Partitions, 0o444),
     ("vmallocinfo", RootFile::Vmallocinfo, 0o400),
     ("pagetypeinfo", RootFile::Pagetypeinfo, 0o400),
@@ -735,7 +741,7 @@ mod tests {
         assert_eq!(names, sorted);
         let (entries, end) = readdir(&s, ProcNode::Root, 1, 0).unwrap();
         let listed: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
-        assert_eq!(&listed[..5], [".", "..", "sys", "iomem", "swaps"]);
+        assert_eq!(&listed[..7], [".", "..", "sys", "stat", "iomem", "swaps", "uptime"]);
         assert_eq!(&listed[listed.len() - 3..], ["self", "1", "42"]);
         assert_eq!(entries.last().unwrap().pos, 42 + TGID_OFFSET);
         assert_eq!(end, PID_MAX_LIMIT + TGID_OFFSET);

@@ -860,6 +860,29 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
         self.files.alloc_fd(0, Arc::new(Mutex::new(file)), flags & O_CLOEXEC != 0)
     }
 
+    /// `mkdirat(dirfd, path, mode)`: a directory with `mode`'s permission and sticky bits
+    /// less the umask (`do_mkdirat`, `vfs_mkdir`); a trailing slash is allowed. `EEXIST` for
+    /// any existing name (`/`, `.`, `..`, a dangling symlink included), `EPERM` in `/proc`
+    /// (its directories have no `mkdir` operation).
+    pub fn mkdirat(&mut self, dirfd: i32, path: usize, mode: u32) -> Result<(), Errno> {
+        /// `S_IRWXUGO | S_ISVTX`: what `vfs_mkdir` keeps of the mode.
+        const MKDIR_MODE_MASK: u32 = 0o1777;
+        let name = getname(self.mem, path, false)?;
+        let start = self.start(dirfd, &name)?;
+        let proc = self.proc;
+        let (dir, last, _) = self.ns.walk_parent(proc, start, &name, &mut 0)?;
+        let Some(last) = last else { return Err(Errno::EEXIST) };
+        match self.ns.child(proc, dir, &last) {
+            Ok(_) => return Err(Errno::EEXIST),
+            Err(Errno::ENOENT) => {}
+            Err(e) => return Err(e),
+        }
+        let Node::Ram(d) = dir else { return Err(Errno::EPERM) };
+        let path = self.ram_path(d, &last)?;
+        self.ns.ramfs.mkdir(&path, mode & MKDIR_MODE_MASK & !self.umask)?;
+        Ok(())
+    }
+
     fn create(&mut self, dir: Node, name: &str, mode: u32) -> Result<Node, Errno> {
         let d = match dir {
             Node::Ram(d) => d,

@@ -68,6 +68,26 @@ pub fn clocks_calc_max_nsecs(mult: u32, shift: u32, maxadj: u32, mask: u64) -> (
     (cyc2ns(max_cycles, mult - maxadj, shift) >> 1, max_cycles)
 }
 
+/// The arch timer's event stream rate (`ARCH_TIMER_EVT_STREAM_FREQ`, 10 kHz: a `wfe` waiting
+/// on a lock or a flag wakes at least every 100 us).
+pub const ARCH_TIMER_EVT_STREAM_FREQ: u32 = 10_000;
+
+/// `arch_timer_configure_evtstream`'s divider (CNTKCTL.EVNTI: the counter bit whose
+/// transitions raise the events) for a counter at `rate` Hz: the stream runs at most at half
+/// the counter's rate, so half the rate over 10 kHz, rounded to the nearest power of two (the
+/// bit below the top one set rounds up), within EVNTI's 0..=15.
+pub fn evtstrm_divider(rate: u32) -> u32 {
+    let div = rate / ARCH_TIMER_EVT_STREAM_FREQ / 2;
+    if div == 0 {
+        return 0;
+    }
+    let mut lsb = 31 - div.leading_zeros();
+    if lsb > 0 && div & (1 << (lsb - 1)) != 0 {
+        lsb += 1;
+    }
+    lsb.min(15)
+}
+
 /// arm_arch_timer's `arch_counter_get_width`: at least 56 bits, and enough for 40 years at
 /// the counter's rate.
 pub fn arch_counter_get_width(rate: u32) -> u32 {
@@ -350,6 +370,9 @@ mod device {
         // arch_counter_register: user space may read the virtual counter (CNTVOFF is 0
         // when the kernel owns HYP, so it equals the physical one the tick then reads).
         arch_timer::set_user_access();
+        // arch_timer_starting_cpu: the event stream (CONFIG_ARM_ARCH_TIMER_EVTSTREAM, on in
+        // Debian's kernel), which also sets HWCAP_EVTSTRM.
+        arch_timer::evtstrm_enable(evtstrm_divider(rate));
         clock.vdso_clock_mode = crate::arch::vdso::VDSO_CLOCKMODE_ARCHTIMER;
         let now = arch_timer::read_counter(kind);
         let tick = PeriodicTick::start(now, rate).ok_or(irq::IrqError::Invalid)?;
@@ -490,6 +513,18 @@ mod tests {
         // The Pi's 19.2 MHz crystal needs fewer than 56 bits for 40 years.
         assert_eq!(arch_counter_get_width(19_200_000), 56);
         assert_eq!(arch_counter_get_width(1_000_000_000), 61);
+    }
+
+    #[test]
+    fn event_stream_divider_is_the_nearest_power_of_two() {
+        // QEMU's 62.5 MHz: 3125 rounds up past 2^11 to bit 12 (7.6 kHz); the Pi's 19.2 MHz:
+        // 960 to bit 10 (9.4 kHz); a slow counter stops at 0, a fast one at EVNTI's 15.
+        assert_eq!(evtstrm_divider(QEMU_CNTFRQ), 12);
+        assert_eq!(evtstrm_divider(19_200_000), 10);
+        assert_eq!(evtstrm_divider(1_000_000), 6);
+        assert_eq!(evtstrm_divider(20_000), 0);
+        assert_eq!(evtstrm_divider(10_000), 0);
+        assert_eq!(evtstrm_divider(u32::MAX), 15);
     }
 
     #[test]

@@ -63,6 +63,10 @@ pub struct NoPageTable;
 pub enum RssKind {
     Anon,
     File,
+    /// A special mapping's page (`[sigpage]`, `[vvar]`, `[vdso]`): `special_mapping_fault`
+    /// hands `do_set_pte` a kernel page, which `mm_counter_file` books as `MM_FILEPAGES`
+    /// (it is not swap-backed).
+    Special,
 }
 
 /// A page-cache page found for a fault: its frame, whether it had to be read in
@@ -342,6 +346,7 @@ fn do_special_fault(vma: &Vma, env: &mut impl FaultEnv, addr: usize) -> Result<F
     let pfn = env.special_page(vma, offset).ok_or(FaultError::Sigbus)?;
     env.pte_set(addr, NewPte { pfn, write: false, exec: exec_of(vma), dirty: false })
         .map_err(|_| FaultError::Oom)?;
+    env.rss_add(RssKind::Special, 1);
     Ok(Fault::Minor)
 }
 
@@ -486,7 +491,7 @@ fn do_wp_page(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mm::mm_types::{test_arch_mm, Rlimits};
+    use crate::mm::mm_types::{test_arch_mm, Rlimits, SpecialMapping};
     use crate::mm::mmap::{MapFlags, MmapFile, Prot};
     use alloc::collections::{BTreeMap, BTreeSet};
 
@@ -503,6 +508,7 @@ mod tests {
         rss_file: i64,
         /// Swap PTEs, and whether each entry's page is some other mm's too (not exclusive).
         swap: BTreeMap<usize, (SwpEntry, bool)>,
+        rss_special: i64,
     }
 
     impl Env {
@@ -516,6 +522,7 @@ mod tests {
                 rss_anon: 0,
                 rss_file: 0,
                 swap: BTreeMap::new(),
+                rss_special: 0,
             }
         }
     }
@@ -571,6 +578,7 @@ mod tests {
             match kind {
                 RssKind::Anon => self.rss_anon += delta,
                 RssKind::File => self.rss_file += delta,
+                RssKind::Special => self.rss_special += delta,
             }
         }
         fn swap_pte_get(&self, va: usize) -> Option<SwpEntry> {
@@ -753,6 +761,27 @@ mod tests {
         let mut c = FaultCounts::default();
         c.account(Err(FaultError::BadMap), R);
         assert_eq!(c, FaultCounts::default());
+    }
+
+    #[test]
+    fn a_special_mappings_page_counts_as_a_file_page() {
+        // special_mapping_fault -> do_set_pte -> inc_mm_counter_fast(mm_counter_file(page)):
+        // the vDSO's and sigpage's kernel pages are MM_FILEPAGES, mapped read-only.
+        let mut mm = mm();
+        let mut env = Env::new(0);
+        let a = mm
+            .do_mmap(
+                0,
+                PAGE_SIZE,
+                Prot::READ | Prot::EXEC,
+                MapFlags::PRIVATE | MapFlags::ANONYMOUS,
+                None,
+            )
+            .unwrap();
+        let vma = Vma { special: Some(SpecialMapping::Vdso), ..mm.find_vma(a).unwrap().clone() };
+        assert_eq!(handle_mm_fault(&vma, &mut env, a, R), Ok(Fault::Minor));
+        assert!(env.ptes.get(&a).is_some_and(|p| p.pfn == 2 && !p.write));
+        assert_eq!((env.rss_anon, env.rss_file, env.rss_special), (0, 0, 1));
     }
 
     #[test]

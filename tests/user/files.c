@@ -1,9 +1,11 @@
 /* files - the file system calls as a program sees them: /proc/self/maps, /proc/self/status and
  * /proc/meminfo read in small chunks (seq_file: the pieces join into the text one large read
  * gives, every read but the last is full, whole records end the text), lseek on them,
+ * /proc/stat, /proc/uptime, /proc/interrupts, /proc/partitions and /proc/diskstats read whole,
  * getdents64 over /proc and over the program's own directory (in one call and in many small
  * ones), dup/dup2/dup3 and the close-on-exec flag, stdout redirected into a file, a file created
- * in /tmp written, read back, pread and appended to, and the errno of bad descriptors, paths,
+ * in /tmp written, read back, pread and appended to, umask and mkdir/mkdirat, and the errno of
+ * bad descriptors, paths,
  * pointers and arguments. Prints "FILES ok" and exits 0 when everything holds, else a
  * "FAIL ..." line per broken check and exits 1.
  *
@@ -314,7 +316,8 @@ static void raw_calls(void)
     CHECK(syscall(SYS_stat64, "/proc/self", &st) == 0 && S_ISDIR(st.st_mode), "stat64 follows");
     ERRNO(syscall(SYS_stat64, "/nonexistent", &st), ENOENT);
     char link[64];
-    long n = syscall(SYS_readlink, "/proc/self", link, sizeof link);
+    long n = syscall(SYS_readlink, "/proc/self", link, sizeof link - 1);
+    link[n > 0 ? n : 0] = 0; /* readlink does not terminate the name */
     CHECK(n > 0 && atoi(link) == getpid(), "readlink: %ld", n);
     n = syscall(SYS_readlinkat, AT_FDCWD, "/proc/self", link, 2);
     CHECK(n == 2 || (getpid() < 10 && n == 1), "readlinkat cut at bufsiz: %ld", n);
@@ -379,13 +382,82 @@ static int hold(void)
     return failures != 0;
 }
 
+/* /proc's system-wide files a shell's tools read (top, uptime, vmstat, iostat): each opens and
+ * reads whole, in Linux's shape. Their counters move between reads, so only the shape is
+ * checked; /proc/partitions is stable and must read the same 1 and 7 bytes at a time. */
+static void proc_root_files(void)
+{
+    long n = read_chunks("/proc/stat", whole, sizeof whole - 1, sizeof whole);
+    whole[n > 0 ? n : 0] = 0;
+    CHECK(n > 0 && strncmp(whole, "cpu  ", 5) == 0 && strstr(whole, "\ncpu0 ") && strstr(whole, "\nintr "),
+          "/proc/stat: %.40s", whole);
+    n = read_chunks("/proc/uptime", whole, sizeof whole - 1, sizeof whole);
+    whole[n > 0 ? n : 0] = 0;
+    double up = -1, idle = -1;
+    char end = 0;
+    CHECK(sscanf(whole, "%lf %lf%c", &up, &idle, &end) == 3 && end == '\n' && up > 0 && idle >= 0,
+          "/proc/uptime: %s", whole);
+    n = read_chunks("/proc/interrupts", whole, sizeof whole - 1, sizeof whole);
+    whole[n > 0 ? n : 0] = 0;
+    CHECK(n > 0 && strncmp(whole, "           CPU0", 15) == 0 && whole[n - 1] == '\n',
+          "/proc/interrupts: %.40s", whole);
+    check_chunked("/proc/partitions", 1);
+    CHECK(strncmp(whole, "major minor  #blocks  name\n\n", 28) == 0, "/proc/partitions: %.40s", whole);
+    /* Empty without a card (pivm) or a line per block device (Linux). */
+    n = read_chunks("/proc/diskstats", whole, sizeof whole - 1, sizeof whole);
+    CHECK(n == 0 || whole[n - 1] == '\n', "/proc/diskstats: %ld bytes", n);
+    printf("proc root files\n");
+}
+
+/* umask and mkdir/mkdirat: the mask comes back from the next call and strips the new
+ * directories' modes; Linux's errors for an existing name, a missing parent, a file as a
+ * parent. (pivm has no unlink or rmdir yet: the directory stays in /tmp there.) */
+static void make_directories(void)
+{
+    char dir[64], sub[96], file[96], bad[128];
+    snprintf(dir, sizeof dir, "/tmp/files-dir-%d", (int)getpid());
+    snprintf(sub, sizeof sub, "%s/sub", dir);
+    snprintf(file, sizeof file, "%s/f", dir);
+    snprintf(bad, sizeof bad, "%s/x", file);
+    mode_t old = umask(077);
+    CHECK(umask(077) == 077, "umask returns the mask set");
+    CHECK(mkdir(dir, 0777) == 0, "mkdir %s: %s", dir, strerror(errno));
+    struct stat st;
+    CHECK(stat(dir, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 07777) == 0700,
+          "mkdir 0777 under umask 077: mode 0%o", (unsigned)st.st_mode);
+    ERRNO(mkdir(dir, 0777), EEXIST);
+    ERRNO(mkdir("/", 0777), EEXIST);
+    ERRNO(mkdir("/nonexistent-dir/x", 0777), ENOENT);
+    int fd = creat(file, 0644);
+    CHECK(fd >= 0, "creat %s: %s", file, strerror(errno));
+    close(fd);
+    ERRNO(mkdir(bad, 0777), ENOTDIR);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    CHECK(dfd >= 0, "open %s: %s", dir, strerror(errno));
+    umask(022);
+    CHECK(mkdirat(dfd, "sub/", 0775) == 0, "mkdirat sub/: %s", strerror(errno));
+    CHECK(stat(sub, &st) == 0 && (st.st_mode & 07777) == 0755, "mkdirat 0775 under 022: 0%o",
+          (unsigned)st.st_mode);
+    CHECK(stat(dir, &st) == 0 && st.st_nlink == 3, "a subdirectory links its parent: %u",
+          (unsigned)st.st_nlink);
+    ERRNO(mkdirat(dfd, "sub", 0775), EEXIST);
+    ERRNO(mkdirat(999, "sub", 0775), EBADF);
+    close(dfd);
+    umask(old);
+    unlink(file);
+    rmdir(sub);
+    rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "hold") == 0)
         return hold();
     proc_files();
+    proc_root_files();
     directories(argv[0]);
     tmp_file();
+    make_directories();
     raw_calls();
     bad_arguments();
     if (failures)

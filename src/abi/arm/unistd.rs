@@ -929,6 +929,7 @@ mod tests {
             ("clock_gettime", 263),
             ("openat", 322),
             ("set_robust_list", 338),
+            ("get_robust_list", 339),
             ("getrandom", 384),
             ("statx", 397),
             ("clock_gettime64", 403),

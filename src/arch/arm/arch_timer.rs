@@ -49,8 +49,13 @@ const CNTKCTL_EVNTEN: u32 = 1 << 2;
 const CNTKCTL_PL0VTEN: u32 = 1 << 8;
 const CNTKCTL_PL0PTEN: u32 = 1 << 9;
 
+/// CNTKCTL.EVNTI (bits 7:4): which counter bit's transitions raise an event
+/// (`ARCH_TIMER_EVT_TRIGGER_SHIFT`/`_MASK`).
+const CNTKCTL_EVNTI_SHIFT: u32 = 4;
+const CNTKCTL_EVNTI_MASK: u32 = 0xf << CNTKCTL_EVNTI_SHIFT;
 /// `arch_counter_set_user_access`: user space may read the virtual counter (what the vDSO
-/// reads), and nothing else of the timers.
+/// reads), and nothing else of the timers; the event stream off until
+/// [`evtstrm_enable`] turns it on.
 pub fn set_user_access() {
     let mut v: u32;
     // SAFETY: CNTKCTL only decides what PL0 may read of this CPU's timers.
@@ -60,6 +65,30 @@ pub fn set_user_access() {
         v |= CNTKCTL_PL0VCTEN;
         asm!("mcr p15, 0, {}, c14, c1, 0", "isb", in(reg) v, options(nomem, nostack, preserves_flags));
     }
+}
+
+/// `arch_timer_evtstrm_enable`: the virtual counter's bit `divider` raises an event on each
+/// transition (CNTKCTL.EVNTI, EVNTEN; EVNTDIR 0: 0 to 1), which wakes a `wfe`.
+pub fn evtstrm_enable(divider: u32) {
+    let mut v: u32;
+    // SAFETY: CNTKCTL's event-stream fields only generate wake-up events for `wfe`.
+    unsafe {
+        asm!("mrc p15, 0, {}, c14, c1, 0", out(reg) v, options(nomem, nostack, preserves_flags));
+        v &= !CNTKCTL_EVNTI_MASK;
+        v |= (divider << CNTKCTL_EVNTI_SHIFT) | CNTKCTL_EVNTEN;
+        asm!("mcr p15, 0, {}, c14, c1, 0", "isb", in(reg) v, options(nomem, nostack, preserves_flags));
+    }
+}
+
+/// Whether this CPU's event stream is on (CNTKCTL.EVNTEN, read now): what `HWCAP_EVTSTRM`
+/// (`evtstrm` in /proc/cpuinfo, bit 21 of `AT_HWCAP`) says.
+pub fn evtstrm_enabled() -> bool {
+    let v: u32;
+    // SAFETY: reading CNTKCTL has no side effects.
+    unsafe {
+        asm!("mrc p15, 0, {}, c14, c1, 0", out(reg) v, options(nomem, nostack, preserves_flags));
+    }
+    v & CNTKCTL_EVNTEN != 0
 }
 
 /// CNTFRQ: the counter's frequency, set by the firmware (QEMU: 62.5 MHz; Pi: 19.2 MHz).

@@ -247,7 +247,7 @@ impl<'a> CpuInfo<'a> {
             regs,
             cntfrq: cp15::Cntfrq.get(),
             nr_cpus,
-            evtstrm: false,
+            evtstrm: super::arch_timer::evtstrm_enabled(),
             hardware,
             revision,
             serial,

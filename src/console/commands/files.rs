@@ -1,9 +1,9 @@
 //! `cat PATH`: any file of the rootfs and of `/proc` (every process's `/proc/PID` files and
-//! `/proc`'s own: cmdline, cpuinfo, iomem, meminfo, vmstat, buddyinfo, pagetypeinfo,
-//! zoneinfo, slabinfo, vmallocinfo) through the file layer, so the console reads the same
-//! tree, lookup and `seq_file` reads as a program's `open`/`read`; and the files only the
-//! console shows (/proc/interrupts, /proc/stat, /proc/uptime and the debugfs fragmentation
-//! indexes), rendered here.
+//! `/proc`'s own: stat, iomem, uptime, vmstat, cmdline, cpuinfo, meminfo, interrupts,
+//! partitions, diskstats, buddyinfo, pagetypeinfo, zoneinfo, slabinfo, vmallocinfo) through
+//! the file layer, so the console reads the same tree, lookup and `seq_file` reads as a
+//! program's `open`/`read`; and the files only the console shows (the debugfs fragmentation
+//! indexes: pivm mounts no debugfs), rendered here.
 use alloc::string::String;
 use core::fmt;
 
@@ -21,11 +21,8 @@ struct File {
     render: fn(&Kernel, &mut Console) -> fmt::Result,
 }
 
-/// The files only the console shows (not in pivm's `/proc` filesystem yet).
+/// The files only the console shows (pivm has no debugfs for programs).
 static FILES: &[File] = &[
-    File { path: "/proc/interrupts", render: |_, out| crate::kernel::irq::render_interrupts(out) },
-    File { path: "/proc/stat", render: |_, out| crate::kernel::irq::render_stat(out) },
-    File { path: "/proc/uptime", render: |_, out| crate::kernel::time::render_uptime(out) },
     File {
         path: "/sys/kernel/debug/extfrag/unusable_index",
         render: |_, out| extfrag::render_unusable_index(out, &mem::node_snapshot()),

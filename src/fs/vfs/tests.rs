@@ -278,6 +278,41 @@ fn every_error_path_leaves_the_table_alone() {
 }
 
 #[test]
+fn mkdir_applies_the_umask_and_linux_errors() {
+    let mut w = world();
+    let mkdir = |w: &mut World, dirfd: i32, p: &str, mode: u32| {
+        let a = w.path(p);
+        w.ctx().mkdirat(dirfd, a, mode)
+    };
+    // 0777 under the 022 umask; setuid/setgid dropped, the sticky bit kept (vfs_mkdir).
+    assert_eq!(mkdir(&mut w, AT_FDCWD, "/tmp/d", 0o7777), Ok(()));
+    let fd = w.open("/tmp/d", o::O_RDONLY | o::O_DIRECTORY).unwrap();
+    assert_eq!(w.stat(fd).st_mode, S_IFDIR | 0o1755);
+    assert_eq!(w.stat(fd).st_nlink, 2);
+    // Relative to a directory descriptor, with a trailing slash.
+    assert_eq!(mkdir(&mut w, fd, "sub/", 0o700), Ok(()));
+    assert!(w.names("/tmp/d").contains(&"sub".to_string()));
+    assert_eq!(mkdir(&mut w, fd, "sub", 0o700), Err(Errno::EEXIST));
+    for (p, e) in [
+        ("/tmp", Errno::EEXIST),
+        ("/", Errno::EEXIST),
+        ("/tmp/.", Errno::EEXIST),
+        ("/etc/hello", Errno::EEXIST),
+        ("/etc/broken", Errno::EEXIST),
+        ("/nowhere/x", Errno::ENOENT),
+        ("/etc/hello/x", Errno::ENOTDIR),
+        ("/proc/x", Errno::EPERM),
+        ("", Errno::ENOENT),
+    ] {
+        assert_eq!(mkdir(&mut w, AT_FDCWD, p, 0o755), Err(e), "{p:?}");
+    }
+    let long = "x".repeat(256);
+    assert_eq!(mkdir(&mut w, AT_FDCWD, &format!("/tmp/{long}"), 0o755), Err(Errno::ENAMETOOLONG));
+    assert_eq!(w.ctx().mkdirat(AT_FDCWD, 0, 0o755), Err(Errno::EFAULT));
+    assert_eq!(mkdir(&mut w, 99, "rel", 0o755), Err(Errno::EBADF));
+}
+
+#[test]
 fn create_truncate_append_and_stat() {
     let mut w = world();
     let fd = w.open("/tmp/f", o::O_RDWR | o::O_CREAT | o::O_EXCL).unwrap();

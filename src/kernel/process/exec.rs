@@ -217,6 +217,8 @@ pub fn exec_into_current(regs: &mut crate::arch::process::PtRegs, path: &str, l:
         t.altstack = Default::default();
         // rseq_execve: the new program registers its own.
         t.ext.rseq = None;
+        // exec_mm_release -> futex_exec_release: the robust list goes (unwalked: no futexes).
+        t.ext.robust_list = 0;
         t.tls = 0;
         if let Some(m) = t.mm.as_mut() {
             m.activate();

@@ -44,6 +44,12 @@ pub struct ProcExt {
     /// The jiffy a `nanosleep` that a signal interrupted was to wake at, for its restart when
     /// no handler runs (a stop and SIGCONT): `restart_block.nanosleep.expires`.
     pub restart_wake: Option<u64>,
+    /// The `struct robust_list_head` user address `set_robust_list` registered
+    /// (`robust_list`), 0 for none: a fork's child starts without one (`futex_init_task`),
+    /// exec and exit drop it (`futex_cleanup`).
+    pub robust_list: u32,
+    /// The file-mode creation mask (`fs->umask`): inherited by a fork's child, kept by exec.
+    pub umask: u32,
 }
 
 impl Default for ProcExt {
@@ -63,6 +69,8 @@ impl Default for ProcExt {
             continued: false,
             autoreap: false,
             restart_wake: None,
+            robust_list: 0,
+            umask: crate::fs::vfs::DEFAULT_UMASK,
         }
     }
 }
@@ -84,6 +92,8 @@ impl ProcExt {
             continued: false,
             autoreap: false,
             restart_wake: None,
+            robust_list: 0,
+            umask: self.umask,
         }
     }
 }

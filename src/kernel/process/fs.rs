@@ -270,7 +270,7 @@ impl UserMemory for CurrentMem {
 /// it, as only the task's own calls and fork, which is not running, reach it). The console
 /// output the call produced goes to the UART after the namespace's lock is dropped.
 pub fn with_vfs<R>(f: impl FnOnce(&mut Ctx<'_, CachePages, CurrentMem>) -> R) -> R {
-    let mut files = with_current(|t| core::mem::take(&mut t.files));
+    let (mut files, umask) = with_current(|t| (core::mem::take(&mut t.files), t.ext.umask));
     let mut mem = CurrentMem;
     let (r, out) = with_ns(|ns| {
         let mut ctx = Ctx {
@@ -279,7 +279,7 @@ pub fn with_vfs<R>(f: impl FnOnce(&mut Ctx<'_, CachePages, CurrentMem>) -> R) ->
             mem: &mut mem,
             files: &mut files,
             cwd: Node::Ram(ROOT_INO),
-            umask: DEFAULT_UMASK,
+            umask,
         };
         let r = f(&mut ctx);
         (r, core::mem::take(&mut ctx.ns.tty.output))

@@ -76,11 +76,16 @@ pub(crate) fn zero_pfn() -> Pfn {
 }
 
 /// The kernel's own pages a process maps (the zero page, the sigpage, `[vvar]` and
-/// `[vdso]`): shared by all, never freed or counted when a mapping of them goes.
+/// `[vdso]`): shared by all, never freed when a mapping of them goes.
 fn is_special_pfn(pfn: Pfn) -> bool {
-    pfn == zero_pfn()
-        || SPECIAL.get().is_some_and(|s| s.sigpage == pfn)
-        || crate::kernel::vsyscall::is_vdso_page(pfn.0)
+    pfn == zero_pfn() || is_special_mapping_page(pfn)
+}
+
+/// A page of a special mapping (the sigpage, `[vvar]`, `[vdso]`): unlike the zero page
+/// (`vm_normal_page` skips it), Linux maps it as a normal page (`do_set_pte`), so it counts
+/// in `MM_FILEPAGES` and, while mapped, in `NR_FILE_MAPPED` (`page_add_file_rmap`).
+pub(crate) fn is_special_mapping_page(pfn: Pfn) -> bool {
+    SPECIAL.get().is_some_and(|s| s.sigpage == pfn) || crate::kernel::vsyscall::is_vdso_page(pfn.0)
 }
 
 /// The kernel address of a lowmem frame.
@@ -104,6 +109,10 @@ pub struct MmHw {
     /// The anonymous page the fault in progress allocated, until `pte_set` maps it and puts
     /// it on the LRU (`folio_add_lru_vma` in `do_anonymous_page`/`wp_page_copy`).
     new_anon: Option<u64>,
+    /// The special mappings' pages mapped (`[sigpage]`, `[vvar]`, `[vdso]`): Linux counts
+    /// them in `MM_FILEPAGES` (`RssFile`), where the rootfs's page-cache pages (`rss_file`)
+    /// are shmem.
+    pub rss_special: i64,
 }
 
 /// `struct mm_struct` on the device.
@@ -152,6 +161,7 @@ impl ProcessMm {
                 swapents: 0,
                 swap_ra: alloc::collections::BTreeMap::new(),
                 new_anon: None,
+                rss_special: 0,
             },
         }))
     }
@@ -274,6 +284,8 @@ impl ProcessMm {
                     child.hw.rss_anon += 1;
                 } else if !special {
                     child.hw.rss_file += 1;
+                } else if is_special_mapping_page(Pfn(p.pfn)) {
+                    child.hw.rss_special += 1;
                 }
                 if cow && p.write {
                     let _ = self
@@ -455,7 +467,12 @@ impl MmHw {
     /// Drops one mapping of `pfn`: anonymous pages go back to the page allocator with their
     /// last mapping.
     fn release_page(&mut self, pfn: Pfn) {
+        if pfn == zero_pfn() {
+            return;
+        }
         if is_special_pfn(pfn) {
+            // zap_pte_range: dec_mm_counter(mm, mm_counter(page)); the page stays.
+            self.rss_special -= 1;
             return;
         }
         {
@@ -651,6 +668,7 @@ impl FaultEnv for MmHw {
         match kind {
             RssKind::Anon => self.rss_anon += delta,
             RssKind::File => self.rss_file += delta,
+            RssKind::Special => self.rss_special += delta,
         }
     }
 

@@ -796,7 +796,13 @@ fn restart_syscall(regs: &mut PtRegs) {
 /// `do_exit`: the address space and files go, the task becomes a zombie for the console to
 /// reap, and the CPU goes to another task for good.
 pub fn do_exit(status: u32) -> ! {
-    let (mm, files) = with_current(|t| (t.mm.take(), core::mem::take(&mut t.files)));
+    let (mm, files) = with_current(|t| {
+        // futex_exit_release: Linux walks the robust list here (`exit_robust_list`), marking
+        // the futexes this task holds FUTEX_OWNER_DIED and waking a waiter; pivm has no
+        // futexes to wait on, so the registration is only dropped.
+        t.ext.robust_list = 0;
+        (t.mm.take(), core::mem::take(&mut t.files))
+    });
     // exit_files: the descriptors go (an open file lives on while another process shares it).
     drop(files);
     arch::switch_to_kernel_mm();

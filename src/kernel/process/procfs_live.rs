@@ -27,10 +27,11 @@ use crate::proc::pid::stat::{
 };
 
 /// `oom_badness()`'s and the reports' view of a process's RSS counters: the page-cache pages
-/// it maps are shmem (the rootfs is tmpfs-like), anonymous pages anon.
+/// it maps are shmem (the rootfs is tmpfs-like), anonymous pages anon, the special mappings'
+/// kernel pages file (`mm_counter_file` of a page that is not swap-backed).
 fn rss_of(pm: &super::mm::ProcessMm) -> RssCounters {
     RssCounters {
-        file: 0,
+        file: pm.hw.rss_special.max(0) as usize,
         anon: pm.hw.rss_anon.max(0) as usize,
         swapents: pm.hw.swapents.max(0) as usize,
         shmem: pm.hw.rss_file.max(0) as usize,
@@ -347,6 +348,9 @@ fn render_root(f: RootFile, out: &mut SeqBuf) -> Result<(), Errno> {
         RootFile::Diskstats => crate::block::core::render_diskstats(out),
         RootFile::Cpuinfo => cpuinfo().render(out),
         RootFile::Swaps => crate::kernel::swap::render_swaps(out),
+        RootFile::Stat => crate::kernel::irq::render_stat(out),
+        RootFile::Uptime => crate::kernel::time::render_uptime(out),
+        RootFile::Interrupts => crate::kernel::irq::render_interrupts(out),
     };
     r.map_err(|_| Errno::ENOMEM)
 }
@@ -403,7 +407,8 @@ fn page_cache_pages() -> u64 {
 pub struct ProcessMemStats {
     /// `NR_ANON_MAPPED`: anonymous pages of processes.
     pub anon_pages: u64,
-    /// `NR_FILE_MAPPED`: page-cache pages mapped by at least one process.
+    /// `NR_FILE_MAPPED`: page-cache pages and special mappings' pages mapped by at least one
+    /// process (`page_add_file_rmap` counts both).
     pub mapped: u64,
     /// `NR_FILE_PAGES`: the rootfs's pages, the card's files' and the block devices'.
     pub file_pages: u64,
@@ -414,7 +419,13 @@ pub struct ProcessMemStats {
 /// Gathers [`ProcessMemStats`].
 pub fn process_mem_stats() -> ProcessMemStats {
     let counts = super::with_tasks(|t| mapcounts(t));
-    let mapped = counts.keys().filter(|&&p| frame_kind(p) == FrameKind::Shmem).count() as u64;
+    let mapped = counts
+        .keys()
+        .filter(|&&p| {
+            frame_kind(p) == FrameKind::Shmem
+                || super::mm::is_special_mapping_page(crate::mm::Pfn(p))
+        })
+        .count() as u64;
     let file_pages = page_cache_pages();
     // The card's pages (files on /boot and the block devices' cache) are not the rootfs's.
     let disk = crate::kernel::cardfs::nr_file_pages() + crate::kernel::cardfs::nr_buffer_pages();

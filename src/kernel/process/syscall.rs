@@ -269,7 +269,8 @@ fn call(n: u32, a: [u32; 6]) -> SysResult {
             t.clear_child_tid = a[0];
             Ok(t.pid)
         }),
-        nr::SET_ROBUST_LIST => Ok(0),
+        nr::SET_ROBUST_LIST => sys_set_robust_list(a[0], a[1]),
+        nr::GET_ROBUST_LIST => sys_get_robust_list(a[0] as i32, a[1], a[2]),
         nr::RSEQ => super::rseq::sys_rseq(a[0], a[1], a[2], a[3]),
         nr::GETPPID => with_current(|t| Ok(t.ppid)),
         nr::GETUID32 | nr::GETEUID32 => with_current(|t| Ok(t.ext.uid)),
@@ -286,6 +287,12 @@ fn call(n: u32, a: [u32; 6]) -> SysResult {
                 t.ext.gid = a[0];
             }
             Ok(0)
+        }),
+        // umask(mask): the new mask's permission bits, the old mask returned (`sys_umask`).
+        nr::UMASK => with_current(|t| {
+            let old = t.ext.umask;
+            t.ext.umask = a[0] & S_IRWXUGO;
+            Ok(old)
         }),
         nr::GETCWD => {
             if (a[1] as usize) < 2 {
@@ -365,7 +372,9 @@ fn call(n: u32, a: [u32; 6]) -> SysResult {
                     ru.ru_stime = OldTimeval::from_nanos(t.stime * NSEC_PER_JIFFY);
                     ru.ru_minflt = t.counts.min_flt as i32;
                     ru.ru_majflt = t.counts.maj_flt as i32;
-                    let rss = t.mm.as_ref().map_or(0, |m| m.hw.rss_anon + m.hw.rss_file);
+                    let rss =
+                        t.mm.as_ref()
+                            .map_or(0, |m| m.hw.rss_anon + m.hw.rss_file + m.hw.rss_special);
                     ru.ru_maxrss = (rss * 4) as i32;
                 } else if who == -1 {
                     // RUSAGE_CHILDREN: the reaped children's (cmin_flt, cutime...).
@@ -656,6 +665,8 @@ fn is_file_call(n: u32) -> bool {
             | nr::DUP
             | nr::DUP2
             | nr::DUP3
+            | nr::MKDIR
+            | nr::MKDIRAT
     )
 }
 
@@ -700,6 +711,8 @@ fn file_call(n: u32, a: [u32; 6]) -> SysResult {
         nr::DUP => with_current(|t| t.files.dup(fd)).map(|fd| fd as u32),
         nr::DUP2 => with_current(|t| t.files.dup2(fd, a[1] as i32)).map(|fd| fd as u32),
         nr::DUP3 => with_current(|t| t.files.dup3(fd, a[1] as i32, a[2])).map(|fd| fd as u32),
+        nr::MKDIR => with_vfs(|v| v.mkdirat(AT_FDCWD, u(0), a[1])).map(|_| 0),
+        nr::MKDIRAT => with_vfs(|v| v.mkdirat(fd, u(1), a[2])).map(|_| 0),
         _ => Err(Errno::ENOSYS),
     }
 }
@@ -832,6 +845,45 @@ fn sys_mincore(start: usize, len: usize, vec: u32) -> SysResult {
         Ok(v)
     })?;
     copy_out(vec, &v)?;
+    Ok(0)
+}
+
+/// The permission bits a umask keeps (`S_IRWXUGO`).
+const S_IRWXUGO: u32 = 0o777;
+
+/// `sizeof(struct robust_list_head)` on 32-bit ARM: `list.next`, `futex_offset`,
+/// `list_op_pending`, four bytes each.
+const ROBUST_LIST_HEAD_SIZE: u32 = 12;
+
+/// `set_robust_list(head, len)`: records the head for the exit-time walk (the address is not
+/// checked, as in Linux); `EINVAL` for any other size.
+fn sys_set_robust_list(head: u32, len: u32) -> SysResult {
+    if len != ROBUST_LIST_HEAD_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    with_current(|t| t.ext.robust_list = head);
+    Ok(0)
+}
+
+/// `get_robust_list(pid, head_ptr, len_ptr)`: the head `pid` (0: the caller) registered and
+/// the size; `ESRCH` for no such task, `EPERM` unless `ptrace_may_access` would allow it
+/// (root, or the same uid).
+fn sys_get_robust_list(pid: i32, head_ptr: u32, len_ptr: u32) -> SysResult {
+    let head = super::with_tasks(|t| {
+        let me = t.current().ext.uid;
+        let target = if pid == 0 {
+            Some(t.current())
+        } else {
+            u32::try_from(pid).ok().and_then(|p| t.map.get_mut(&p)).map(|b| &mut **b)
+        };
+        let target = target.filter(|x| x.pid != 0).ok_or(Errno::ESRCH)?;
+        if me != 0 && me != target.ext.uid {
+            return Err(Errno::EPERM);
+        }
+        Ok(target.ext.robust_list)
+    })?;
+    put(len_ptr, &ROBUST_LIST_HEAD_SIZE)?;
+    put(head_ptr, &head)?;
     Ok(0)
 }
 
