@@ -158,7 +158,8 @@ linux_version=$(cat "$linux/version" 2>/dev/null || echo "no Linux kernel")
 # pair the same runs.
 # "sh: COMMAND" is typed on both: Linux's shell runs it (with PATH=/bin), pivm's console takes
 # it as a console command (`cat /proc/swaps`, `swapon /dev/mmcblk0p2`); "pivm: COMMAND" is
-# typed at pivm's console only (Linux's side of it is in /init's card setup).
+# typed at pivm's console only (Linux's side of it is in /init's card setup, or the step before
+# it: pivm's form of a Linux knob, `blockdev --setra` for sysfs's read_ahead_kb).
 # The reference dropped the page cache before its entry/exec runs; on Linux's tmpfs that changes
 # their counts (see README), pivm has nothing to drop, so that run comes last, Linux only.
 phase_steps() {
@@ -233,11 +234,13 @@ sh: cat /proc/partitions
 /bin/cardmap -d /boot/data/f16m private write 256
 /bin/cardmap -d read /boot/data/f16m 4096 65536
 /bin/cardmap cache
-/bin/cardmap ra 0
+linux: /bin/cardmap ra 0
+pivm: blockdev --setra 0 /dev/mmcblk0
 /bin/cardmap -d /boot/data/f16m shared 1 16 256 4096
 /bin/cardmap /boot/data/f16m shared 4096
 /bin/cardmap -d read /boot/data/f16m 4096 65536
-/bin/cardmap ra 128
+linux: /bin/cardmap ra 128
+pivm: blockdev --setra 256 /dev/mmcblk0
 /bin/cardmap fa 4096
 /bin/cardmap -d /boot/data/f16m shared 16 256 4096
 /bin/cardmap fa 65536

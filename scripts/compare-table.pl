@@ -56,6 +56,8 @@ sub parse {
             $swap_ctx = '';
             # The knobs a cardmap step sets hold for the steps after it; the rows say so.
             $knob{$1} = $2 if $cmd =~ m{^\S*cardmap (ra|fa|pc) (\d+)\s*$};
+            # pivm's form of read_ahead_kb (no sysfs): blockdev --setra SECTORS.
+            $knob{ra} = $1 / 2 if $cmd =~ m{^blockdev --setra (\d+) /dev/mmcblk0\s*$};
             # Paths are dropped (the card phase reads one file, /boot/data/f16m).
             $ctx = join ' ', grep { !m{^/} || m{^/bin/} } split ' ', $cmd;
             $ctx =~ s{/bin/}{}g;

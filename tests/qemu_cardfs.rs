@@ -50,8 +50,9 @@ fn ls_rows(text: &str) -> Vec<(String, u64, String)> {
 fn boot_shows_the_fat_volume_of_the_image() {
     let mut q = boot();
     // mtools' bare listing of the root: the names vfat shows (lower-case short names).
-    let mut want: Vec<String> =
-        mtools("mdir", &["-b", "::"]).lines().map(|l| l.trim_start_matches("::/").trim_end_matches('/').to_string())
+    let mut want: Vec<String> = mtools("mdir", &["-b", "::"])
+        .lines()
+        .map(|l| l.trim_start_matches("::/").trim_end_matches('/').to_string())
         .collect();
     want.sort();
     let rows = ls_rows(&q.cmd("ls /boot"));
@@ -69,7 +70,10 @@ fn boot_shows_the_fat_volume_of_the_image() {
                 .output()
                 .unwrap();
             if data.stdout.len() as u64 != *size {
-                q.fail(&format!("ls /boot: {name} is {size} bytes, {} in the image", data.stdout.len()));
+                q.fail(&format!(
+                    "ls /boot: {name} is {size} bytes, {} in the image",
+                    data.stdout.len()
+                ));
             }
         }
     }
@@ -99,7 +103,11 @@ fn boot_shows_the_fat_volume_of_the_image() {
 fn entry_faults(q: &Qemu, out: &str) -> (u64, u64) {
     let l = q.line_with("vmtest entry", out, "faults at main entry:");
     let num = |key: &str| -> u64 {
-        l.split(key).nth(1).and_then(|r| r.split_whitespace().next()).and_then(|n| n.parse().ok()).unwrap()
+        l.split(key)
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap()
     };
     (num("minflt="), num("majflt="))
 }
@@ -194,17 +202,23 @@ fn mapped_card_reads_count_as_the_read_ahead_model() {
     for (n, want) in [(1, (0, 1)), (16, (0, 1)), (256, (8, 9)), (4096, (128, 129))] {
         q.cmd("echo 1 > /proc/sys/vm/drop_caches");
         let before = reads(&mut q, "mmcblk0p1");
-        let out = q.cmd_timeout(&format!("run {MAPPER} filealigned {PAGES} {n}"), common::RUN_LIMIT);
+        let out =
+            q.cmd_timeout(&format!("run {MAPPER} filealigned {PAGES} {n}"), common::RUN_LIMIT);
         let got = first_read(&q, &out);
         if got != want {
-            q.fail(&format!("N={n}: first read (minflt, majflt) {got:?}, the model gives {want:?}"));
+            q.fail(&format!(
+                "N={n}: first read (minflt, majflt) {got:?}, the model gives {want:?}"
+            ));
         }
         // Read-around then 32-page windows: pages 0-31 and one window per 32 pages after,
         // up to the end of the 4096-page file.
         let after = reads(&mut q, "mmcblk0p1");
         let pages = if n <= 16 { 32 } else { (32 + n as u64).min(FILE_PAGES) };
         if after.1 - before.1 != pages * 8 || after.0 - before.0 < pages / 32 {
-            q.fail(&format!("N={n}: diskstats reads {before:?} -> {after:?}: {} sectors expected", pages * 8));
+            q.fail(&format!(
+                "N={n}: diskstats reads {before:?} -> {after:?}: {} sectors expected",
+                pages * 8
+            ));
         }
     }
     // read_ahead_kb 0: every page its own major fault and its own 8-sector read.
@@ -214,7 +228,8 @@ fn mapped_card_reads_count_as_the_read_ahead_model() {
     for n in [1u64, 16, 256] {
         q.cmd("echo 1 > /proc/sys/vm/drop_caches");
         let before = reads(&mut q, "mmcblk0p1");
-        let out = q.cmd_timeout(&format!("run {MAPPER} filealigned {PAGES} {n}"), common::RUN_LIMIT);
+        let out =
+            q.cmd_timeout(&format!("run {MAPPER} filealigned {PAGES} {n}"), common::RUN_LIMIT);
         let got = first_read(&q, &out);
         if got != (0, n) {
             q.fail(&format!("read-ahead off, N={n}: (minflt, majflt) {got:?}, expected (0, {n})"));

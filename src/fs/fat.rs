@@ -202,7 +202,8 @@ pub fn fat_time(date: u16, time: u16) -> u64 {
     let year = 1980 + u64::from(date >> 9);
     let month = u64::from((date >> 5) & 0xf).clamp(1, 12);
     let day = u64::from(date & 0x1f).max(1);
-    let (h, m, s) = (u64::from(time >> 11), u64::from((time >> 5) & 0x3f), u64::from(time & 0x1f) * 2);
+    let (h, m, s) =
+        (u64::from(time >> 11), u64::from((time >> 5) & 0x3f), u64::from(time & 0x1f) * 2);
     // Days from 1970-01-01 to the date (the civil-from-days inverse, Gregorian).
     let (y, mo) = if month <= 2 { (year - 1, month + 9) } else { (year, month - 3) };
     let era = y / 400;

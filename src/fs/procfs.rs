@@ -646,7 +646,12 @@ pub fn readdir(
             all.push(dot(1, "..", ino(ProcNode::Sys(SysDir::Sys))));
             for (i, &(name, f, _)) in SYSCTL_VM.iter().enumerate() {
                 let node = ProcNode::File(ProcFile::Sysctl(f));
-                all.push(DirEntry { pos: 2 + i as u64, name: name.into(), ino: ino(node), d_type: dt::REG });
+                all.push(DirEntry {
+                    pos: 2 + i as u64,
+                    name: name.into(),
+                    ino: ino(node),
+                    d_type: dt::REG,
+                });
             }
             2 + SYSCTL_VM.len() as u64
         }

@@ -118,8 +118,13 @@ pub trait DiskFs: Send {
     /// The entries of directory `dir` (no `.` or `..`): name, inode, mode.
     fn readdir(&self, dir: u64) -> Result<Vec<(String, u64, u32)>, Errno>;
     /// Reads from `pos` into `buf` through the page cache with the open file's read-ahead.
-    fn read(&self, ino: u64, pos: u64, buf: &mut [u8], ra: &mut FileRaState)
-        -> Result<usize, Errno>;
+    fn read(
+        &self,
+        ino: u64,
+        pos: u64,
+        buf: &mut [u8],
+        ra: &mut FileRaState,
+    ) -> Result<usize, Errno>;
     /// The read-ahead state a new open file starts with (`file_ra_state_init`).
     fn ra_init(&self) -> FileRaState;
     /// The path of `ino` below the file system's root (`""` for the root).
@@ -151,7 +156,10 @@ pub enum Object {
     Zero,
     Console,
     /// A disk file or directory and the open file's read-ahead state (`f_ra`).
-    Disk { ino: u64, ra: FileRaState },
+    Disk {
+        ino: u64,
+        ra: FileRaState,
+    },
 }
 
 /// An open file description (`struct file`).
@@ -330,7 +338,11 @@ impl<A: AddressSpace> Namespace<A> {
 
     /// Mounts `fs` on the ramfs directory `path` (`EROFS`-style errors are the caller's: the
     /// directory must exist). Replaces an earlier disk mount.
-    pub fn mount_disk(&mut self, path: &str, fs: alloc::boxed::Box<dyn DiskFs>) -> Result<(), Errno> {
+    pub fn mount_disk(
+        &mut self,
+        path: &str,
+        fs: alloc::boxed::Box<dyn DiskFs>,
+    ) -> Result<(), Errno> {
         let at = self.ramfs.lookup(path)?;
         if !matches!(self.ramfs.inode(at).map(|n| &n.kind), Some(InodeKind::Dir { .. })) {
             return Err(Errno::ENOTDIR);
@@ -1195,9 +1207,7 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
             }
             Object::Ram(i) => generic(f.f_pos, self.ns.ramfs.stat(*i)?.st_size)?,
             Object::ProcDir(_) => generic(f.f_pos, 0)?,
-            Object::Disk { ino, .. } => {
-                generic(f.f_pos, self.ns.diskfs()?.getattr(*ino)?.size)?
-            }
+            Object::Disk { ino, .. } => generic(f.f_pos, self.ns.diskfs()?.getattr(*ino)?.size)?,
         };
         f.f_pos = new;
         Ok(new)

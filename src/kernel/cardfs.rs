@@ -128,7 +128,8 @@ fn bdev_read_sector(disk: usize, partno: u32, sector: u64) -> Result<[u8; SECTOR
             let pfn = alloc_cache_frame().ok_or(Errno::ENOMEM)?;
             let seg = BioVec { addr: kva(pfn), len: (n as usize * SECTOR_SIZE) as u32 };
             let _quiet = NoScheduleGuard::new();
-            if let Err(e) = blk::submit_bio_wait(disk, partno, ReqOp::Read, first, alloc::vec![seg]) {
+            if let Err(e) = blk::submit_bio_wait(disk, partno, ReqOp::Read, first, alloc::vec![seg])
+            {
                 free_cache_frame(pfn);
                 return Err(e);
             }
@@ -424,7 +425,8 @@ pub fn filemap_fault(
         let mut g = CARDFS.lock();
         let fs = g.as_mut().ok_or(FaultError::Sigbus)?;
         let mut m = fs.mapping(file.ino).map_err(|_| FaultError::Sigbus)?;
-        let r = readahead::filemap_fault(&mut m, &mut ra, index, vma.vm_flags, flags.tried, IO_PAGES);
+        let r =
+            readahead::filemap_fault(&mut m, &mut ra, index, vma.vm_flags, flags.tried, IO_PAGES);
         match r {
             FilemapFault::Page { major, retry } => {
                 let pfn = m.pfn(index).ok_or(FaultError::Sigbus)?;
@@ -567,7 +569,13 @@ impl DiskFs for BootFs {
                 .collect())
         })
     }
-    fn read(&self, ino: u64, pos: u64, buf: &mut [u8], ra: &mut FileRaState) -> Result<usize, Errno> {
+    fn read(
+        &self,
+        ino: u64,
+        pos: u64,
+        buf: &mut [u8],
+        ra: &mut FileRaState,
+    ) -> Result<usize, Errno> {
         read(ino, pos, buf, ra)
     }
     fn ra_init(&self) -> FileRaState {
@@ -697,9 +705,8 @@ fn mount(disk: usize) -> Result<CardFs, String> {
         NoClock,
         0,
     );
-    let volume = vm
-        .open_raw_volume(embedded_sdmmc::VolumeIdx(0))
-        .map_err(|e| alloc::format!("{e:?}"))?;
+    let volume =
+        vm.open_raw_volume(embedded_sdmmc::VolumeIdx(0)).map_err(|e| alloc::format!("{e:?}"))?;
     let root = vm.open_root_dir(volume).map_err(|e| alloc::format!("{e:?}"))?;
     let mut inodes = BTreeMap::new();
     inodes.insert(
@@ -801,9 +808,7 @@ pub fn invalidate_mapping_page(ino: u64, index: u64, mapped: &dyn Fn(Pfn) -> boo
 
 /// The frames some process maps (from every process's page tables).
 pub fn mapped_frames() -> BTreeSet<u64> {
-    super::process::with_tasks(|t| super::process::procfs_live::mapcounts(t))
-        .into_keys()
-        .collect()
+    super::process::with_tasks(|t| super::process::procfs_live::mapcounts(t)).into_keys().collect()
 }
 
 /// `drop_caches`: 1 drops the clean, unmapped page-cache pages of card files and the block

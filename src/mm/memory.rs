@@ -751,7 +751,12 @@ mod tests {
         let b = mm.do_mmap(0, 2 * PAGE_SIZE, Prot::READ, MapFlags::PRIVATE, Some((&f, 0))).unwrap();
         assert_eq!(do_page_fault(&mut mm, &mut env, b, W), Err(FaultError::BadAccess));
         assert_eq!(
-            do_page_fault(&mut mm, &mut env, b, FaultFlags { write: false, instruction: true, tried: false }),
+            do_page_fault(
+                &mut mm,
+                &mut env,
+                b,
+                FaultFlags { write: false, instruction: true, tried: false }
+            ),
             Err(FaultError::BadAccess)
         );
         // The second page is past the one-page file: SIGBUS.

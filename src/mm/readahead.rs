@@ -238,11 +238,8 @@ pub fn ondemand_readahead(
     } else if req_size > max_pages {
         initial(ra);
     } else {
-        let prev_index = if ra.prev_pos < 0 {
-            u64::MAX
-        } else {
-            (ra.prev_pos as u64) >> crate::mm::PAGE_SHIFT
-        };
+        let prev_index =
+            if ra.prev_pos < 0 { u64::MAX } else { (ra.prev_pos as u64) >> crate::mm::PAGE_SHIFT };
         if index.wrapping_sub(prev_index) <= 1 {
             initial(ra);
         } else if !try_context_readahead(m, ra, index, req_size, max_pages) {

@@ -827,7 +827,13 @@ impl DiskFs for FakeDisk {
             _ => Err(Errno::ENOTDIR),
         }
     }
-    fn read(&self, ino: u64, pos: u64, buf: &mut [u8], ra: &mut FileRaState) -> Result<usize, Errno> {
+    fn read(
+        &self,
+        ino: u64,
+        pos: u64,
+        buf: &mut [u8],
+        ra: &mut FileRaState,
+    ) -> Result<usize, Errno> {
         let size = self.getattr(ino)?.size;
         let n = (size.saturating_sub(pos) as usize).min(buf.len());
         for (i, b) in buf[..n].iter_mut().enumerate() {

@@ -6,13 +6,13 @@
 use alloc::sync::Arc;
 
 use super::fs::{with_ns, with_rootfs};
-use super::procfs_live::LiveProc;
-use crate::fs::vfs::Node;
 use super::mm::{ProcessMm, UserMem};
+use super::procfs_live::LiveProc;
 use crate::abi::uaccess::UserMemory;
 use crate::arch::cpuinfo::{CpuInfo, ELF_PLATFORM};
 use crate::fs::binfmt_elf::{self, ElfFile, ExecParams, RandomSource};
 use crate::fs::ramfs::{RAMFS_DEV, S_IFMT, S_IFREG};
+use crate::fs::vfs::Node;
 use crate::mm::memory::FaultCounts;
 use crate::mm::mm_types::{Errno, VmFile, PAGE_SIZE};
 
@@ -103,8 +103,8 @@ pub fn load(path: &str, argv: &[&[u8]], envp: &[&[u8]]) -> Result<Loaded, ExecEr
             return Err(ExecError::Errno(Errno::E2BIG));
         }
         let file = Arc::new(VmFile { dev, ino, path: full });
-        let head = crate::kernel::cardfs::exec_image(ino, &file, st.size)
-            .map_err(ExecError::Errno)?;
+        let head =
+            crate::kernel::cardfs::exec_image(ino, &file, st.size).map_err(ExecError::Errno)?;
         return load_image(path, file, ElfFile { head: &head, size: st.size }, argv, envp);
     }
     let (ino, head, size) = with_rootfs(|fs| {

@@ -774,7 +774,12 @@ fn mmap_file(fd: i32) -> Result<MmapFile, Errno> {
             Ok((fs.fs.dev(), ns.disk_path(ino).ok_or(Errno::ENOENT)?))
         })?;
         let file = crate::mm::mm_types::VmFile { dev, ino, path };
-        return Ok(MmapFile { file: alloc::sync::Arc::new(file), readable, writable, noexec: false });
+        return Ok(MmapFile {
+            file: alloc::sync::Arc::new(file),
+            readable,
+            writable,
+            noexec: false,
+        });
     }
     let Object::Ram(ino) = object else { return Err(Errno::ENODEV) };
     let path = with_ns(|ns| {

@@ -181,8 +181,14 @@ impl FaultEnv for Env {
         index: u64,
         flags: FaultFlags,
     ) -> Result<CachePage, FaultError> {
-        match filemap_fault(&mut self.cache, &mut self.ra, index, vma.vm_flags, flags.tried, IO_PAGES)
-        {
+        match filemap_fault(
+            &mut self.cache,
+            &mut self.ra,
+            index,
+            vma.vm_flags,
+            flags.tried,
+            IO_PAGES,
+        ) {
             FilemapFault::Page { major, retry } => {
                 Ok(CachePage { pfn: CACHE_PFN + index, major, retry })
             }
@@ -229,16 +235,13 @@ fn mapped_read(n: usize, file_pages: u64, ra_pages: u64) -> Run {
     let base = 0x4000_0000;
     assert_eq!(base % FAULT_AROUND_BYTES, 0);
     let a = mm
-        .do_mmap(
-            base,
-            n * PAGE_SIZE,
-            Prot::READ,
-            MapFlags::SHARED | MapFlags::FIXED,
-            Some((&f, 0)),
-        )
+        .do_mmap(base, n * PAGE_SIZE, Prot::READ, MapFlags::SHARED | MapFlags::FIXED, Some((&f, 0)))
         .unwrap();
-    let mut env =
-        Env { cache: Cache::new(file_pages), ra: FileRaState::new(ra_pages), ptes: BTreeMap::new() };
+    let mut env = Env {
+        cache: Cache::new(file_pages),
+        ra: FileRaState::new(ra_pages),
+        ptes: BTreeMap::new(),
+    };
     let mut c = FaultCounts::default();
     let (mut pgfault, mut pgmajfault) = (0, 0);
     for i in 0..n {
@@ -323,14 +326,23 @@ fn a_second_mapping_of_cached_pages_takes_minor_faults() {
         noexec: false,
     };
     let a = mm
-        .do_mmap(0x4000_0000, 64 * PAGE_SIZE, Prot::READ, MapFlags::SHARED | MapFlags::FIXED, Some((&f, 0)))
+        .do_mmap(
+            0x4000_0000,
+            64 * PAGE_SIZE,
+            Prot::READ,
+            MapFlags::SHARED | MapFlags::FIXED,
+            Some((&f, 0)),
+        )
         .unwrap();
     let mut env = Env { cache, ra: FileRaState::new(VM_READAHEAD_PAGES), ptes: BTreeMap::new() };
     let mut c = FaultCounts::default();
     for i in 0..64 {
         let va = a + i * PAGE_SIZE;
         if env.pte_get(va).is_none() {
-            c.account(do_page_fault(&mut mm, &mut env, va, FaultFlags::default()), FaultFlags::default());
+            c.account(
+                do_page_fault(&mut mm, &mut env, va, FaultFlags::default()),
+                FaultFlags::default(),
+            );
         }
     }
     assert_eq!((c.maj_flt, c.min_flt), (0, 4));
