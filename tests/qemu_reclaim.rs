@@ -3,9 +3,11 @@
 //! memory with no swap and nothing reclaimable gets kswapd and direct reclaim first, then
 //! the OOM killer, and the kernel carries on with every list consistent (`verify` checks the
 //! lists). The scan and steal counters stay at 0 there, as on Linux: without swap the anon
-//! lists are not scanned and tmpfs pages cannot go. Reclaim that frees pages is covered by
-//! the host tests (`mm::vmscan`) until swap and the card's page cache plug in
-//! (`kernel::process::reclaim::{SwapOps, FileReclaimOps}`).
+//! lists are not scanned and tmpfs pages cannot go. With the card's swap partition on and
+//! RAM cut by `mem=`, `swapstress` takes about 1.5 times the free RAM: reclaim swaps its
+//! pages out (and drops clean card pages), faults bring them back, every word is right, and
+//! after it exits every slot is free and `verify` finds the lists, counters and swap counts
+//! consistent.
 mod common;
 
 use common::{meminfo_kb, Opts, Qemu};
@@ -25,8 +27,8 @@ fn vmstat(q: &mut Qemu, name: &str) -> u64 {
 }
 
 /// The LRU lists in meminfo hold exactly the user pages: anonymous pages and tmpfs pages
-/// (shmem, which lives on the anon lists); no disk page cache yet, so the file lists are
-/// empty. Returns the anon lists' total in kB.
+/// (shmem, which lives on the anon lists); no card attached, so no disk page cache and the
+/// file lists are empty. Returns the anon lists' total in kB.
 fn lru_matches_user_pages(q: &mut Qemu, when: &str) -> u64 {
     let mi = q.cmd("cat /proc/meminfo");
     let lru_anon = meminfo_kb(q, &mi, "Active(anon)") + meminfo_kb(q, &mi, "Inactive(anon)");
@@ -108,5 +110,63 @@ fn a_memory_hog_without_swap_gets_reclaim_then_the_oom_killer_2g() {
     let out = q.cmd_timeout("run /bin/vmtest anon 4", RUN);
     q.expect_in("after membomb", &out, "anon N=4:");
     q.verify_ok("after membomb");
+    q.poweroff_ok();
+}
+
+/// 64 MiB of RAM (the second bank keeps QEMU's initrd at 0x08000000 in RAM), about 36 MiB of
+/// it free at the prompt; the card's 23 MiB swap partition.
+const SMALL_RAM: &str = "mem=32M mem=32M@0x08000000";
+
+/// The `+N` after `key +` in a swapstress phase line.
+fn delta(q: &Qemu, line: &str, key: &str) -> u64 {
+    line.split(&format!("{key} +"))
+        .nth(1)
+        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| q.fail(&format!("no {key} in {line:?}")))
+}
+
+/// Nothing lost under real memory pressure: reclaim (kswapd and direct) swaps anonymous pages
+/// out to the card and drops clean card pages, swap-in faults them back, every word of every
+/// page is right, and afterwards no slot is left in use and `verify` is clean.
+#[test]
+fn pages_swapped_out_under_pressure_come_back_intact_2g() {
+    let (mut q, _) =
+        Qemu::boot_to_prompt(Opts::raw("2G").append(SMALL_RAM).sd_card().initramfs());
+    let mi = q.cmd("cat /proc/meminfo");
+    let free_kb = meminfo_kb(&q, &mi, "MemFree");
+    let out = q.cmd("swapon /dev/mmcblk0p2");
+    q.expect_in("swapon", &out, "Adding ");
+    let mi = q.cmd("cat /proc/meminfo");
+    let swap_kb = meminfo_kb(&q, &mi, "SwapTotal");
+    // About 1.5x the free RAM, and room in RAM + swap for it.
+    let mib = free_kb * 3 / 2 / 1024;
+    assert!(mib * 1024 < free_kb + swap_kb, "{mib} MiB must fit in {free_kb} + {swap_kb} kB");
+    let (out0, in0, steal_file0) =
+        (vmstat(&mut q, "pswpout"), vmstat(&mut q, "pswpin"), vmstat(&mut q, "pgsteal_file"));
+    // Run from the card, so its own text is a clean card page reclaim may drop.
+    let out = q.cmd_timeout(&format!("run /boot/bin/swapstress -m {mib}"), RUN);
+    q.expect_in("swapstress", &out, &format!("ok: every word of {} pages right", mib * 256));
+    let reread = q.line_with("swapstress", &out, "re-read pass 1:").to_string();
+    if !reread.contains(" bad=0 ") {
+        q.fail(&format!("words wrong: {reread}"));
+    }
+    assert!(delta(&q, &reread, "majflt") > 0, "no major faults reading back: {out}");
+    assert!(delta(&q, &reread, "pswpin") > 0, "nothing swapped in: {out}");
+    let vmswap = q.line_with("swapstress", &out, "VmSwap:").to_string();
+    assert!(!vmswap.trim_end().ends_with(" 0 kB"), "nothing in swap while held: {vmswap}");
+    assert!(vmstat(&mut q, "pswpout") > out0, "nothing swapped out");
+    assert!(vmstat(&mut q, "pswpin") > in0, "nothing swapped in");
+    assert!(vmstat(&mut q, "pgsteal_anon") > 0, "reclaim stole no anon page");
+    let steal_file = vmstat(&mut q, "pgsteal_file") - steal_file0;
+    let swaps = q.cmd("cat /proc/swaps");
+    if !swaps.contains("partition\t") || !swaps.contains("\t\t0\t\t-2\n") {
+        q.fail(&format!("slots left in use after exit:\n{swaps}"));
+    }
+    let mi = q.cmd("cat /proc/meminfo");
+    assert_eq!(meminfo_kb(&q, &mi, "SwapFree"), swap_kb);
+    assert_eq!(meminfo_kb(&q, &mi, "AnonPages"), 0);
+    q.verify_ok("after swapstress under pressure");
+    eprintln!("pressure run: {mib} MiB over {free_kb} kB free, {swap_kb} kB swap; card pages dropped {steal_file}");
     q.poweroff_ok();
 }

@@ -41,6 +41,7 @@ use crate::fs::fat::{self, Extent, FatGeometry};
 use crate::fs::ramfs::{S_IFDIR, S_IFREG};
 use crate::fs::vfs::{DiskFs, DiskStat};
 use crate::kernel::mem::with_node;
+use crate::kernel::process::reclaim::{self, FileReclaimOps};
 use crate::kprintln;
 use crate::mm::gfp::GfpFlags;
 use crate::mm::memory::{CachePage, FaultError, FaultFlags};
@@ -106,6 +107,11 @@ fn alloc_cache_frame() -> Option<Pfn> {
 
 fn free_cache_frame(pfn: Pfn) {
     let _ = with_node(|n| n.free_pages_for(PageOwner::PageCache, pfn, 0));
+}
+
+/// Frees a page of a file's cache: off the file LRU it joined in `add_page`, then back.
+fn free_file_page(pfn: Pfn) {
+    reclaim::free_cache_page(pfn);
 }
 
 /// The block devices' page cache: pages of 8 sectors by (disk, partition, page index).
@@ -266,13 +272,14 @@ impl CardFs {
         self.extents(ino)?;
         let disk = self.disk;
         let inode = self.inodes.get_mut(&ino).ok_or(Errno::ENOENT)?;
-        Ok(Mapping { disk, inode })
+        Ok(Mapping { disk, ino, inode })
     }
 }
 
 /// One file's page cache as read-ahead drives it.
 struct Mapping<'a> {
     disk: usize,
+    ino: u64,
     inode: &'a mut Inode,
 }
 
@@ -348,7 +355,7 @@ impl Mapping<'_> {
         }
         for index in failed {
             if let Some(p) = self.inode.pages.remove(&index) {
-                free_cache_frame(p.pfn);
+                free_file_page(p.pfn);
                 NR_FILE_PAGES.fetch_sub(1, Ordering::Relaxed);
             }
         }
@@ -376,6 +383,8 @@ impl RaMapping for Mapping<'_> {
     }
     fn add_page(&mut self, index: u64, readahead: bool) -> bool {
         let Some(pfn) = alloc_cache_frame() else { return false };
+        // `filemap_add_folio`: on the inactive file list, rmap key (inode, index).
+        reclaim::lru_add_file(pfn, self.ino, index);
         self.inode.pages.insert(index, CachedPage { pfn, readahead });
         NR_FILE_PAGES.fetch_add(1, Ordering::Relaxed);
         true
@@ -501,6 +510,10 @@ fn read(ino: u64, pos: u64, buf: &mut [u8], ra: &mut FileRaState) -> Result<usiz
         // SAFETY: a lowmem frame of this cache, freed only under CARDFS's lock (held).
         let page = unsafe { core::slice::from_raw_parts(kva(pfn) as *const u8, PAGE) };
         buf[done..done + n].copy_from_slice(&page[off..off + n]);
+        if off == 0 || done == 0 {
+            // `folio_mark_accessed`, once per page a read touches.
+            reclaim::mark_page_accessed(pfn);
+        }
         done += n;
     }
     ra.prev_pos = (pos + done as u64) as i64;
@@ -751,6 +764,7 @@ pub fn mount_boot() {
             BOOT_SDEV.call_once(|| dev);
             BOOT_DISK.call_once(|| disk);
             *CARDFS.lock() = Some(fs);
+            reclaim::register_file_reclaim_ops(&CARD_RECLAIM_OPS);
             let r = super::process::fs::with_ns(|ns| {
                 if ns.ramfs.lookup("/boot").is_err() {
                     let _ = ns.ramfs.mkdir("/boot", 0o755);
@@ -797,7 +811,7 @@ pub fn invalidate_mapping_page(ino: u64, index: u64, mapped: &dyn Fn(Pfn) -> boo
     let Some(inode) = g.as_mut().and_then(|fs| fs.inodes.get_mut(&ino)) else { return false };
     match inode.pages.get(&index) {
         Some(p) if !mapped(p.pfn) => {
-            free_cache_frame(p.pfn);
+            free_file_page(p.pfn);
             inode.pages.remove(&index);
             NR_FILE_PAGES.fetch_sub(1, Ordering::Relaxed);
             true
@@ -805,6 +819,13 @@ pub fn invalidate_mapping_page(ino: u64, index: u64, mapped: &dyn Fn(Pfn) -> boo
         _ => false,
     }
 }
+
+/// Reclaim's way into this page cache: `pfn` is dropped if it is still page `index` of
+/// `ino` (reclaim has unmapped it already, under the task table's lock, so the mapped
+/// check here is only that the page is the one reclaim isolated).
+static CARD_RECLAIM_OPS: FileReclaimOps = FileReclaimOps {
+    invalidate_mapping_page: |ino, index, pfn| invalidate_mapping_page(ino, index, &|p| p != pfn),
+};
 
 /// The frames some process maps (from every process's page tables).
 pub fn mapped_frames() -> BTreeSet<u64> {
@@ -831,7 +852,7 @@ pub fn drop_caches(what: u32) -> (u64, u64) {
                     .collect();
                 for i in idx {
                     if let Some(p) = inode.pages.remove(&i) {
-                        free_cache_frame(p.pfn);
+                        free_file_page(p.pfn);
                         NR_FILE_PAGES.fetch_sub(1, Ordering::Relaxed);
                         freed.0 += 1;
                     }

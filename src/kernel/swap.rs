@@ -134,9 +134,20 @@ pub fn delete_from_swap_cache(pfn: Pfn) -> Option<SwpEntry> {
     Some(e)
 }
 
-/// Frees a page no PTE maps any more and the swap cache has let go.
+/// Frees a page no PTE maps any more and the swap cache has let go: off its LRU list first
+/// (`__page_cache_release`; a page never listed is left as it is), then back.
 pub fn free_swapped_page(pfn: Pfn) {
-    let _ = with_node(|n| n.free_pages_for(PageOwner::Anon, pfn, 0));
+    let _ = with_node(|n| {
+        let (lru, map) = n.lru_mut();
+        let _ = lru.folio_del_lru(map, pfn);
+        n.free_pages_for(PageOwner::Anon, pfn, 0)
+    });
+}
+
+/// Whether a PTE still maps the cached page `pfn` (false when it is not in the cache).
+pub fn cache_mapped(pfn: Pfn) -> bool {
+    let s = SWAP.lock();
+    s.cache.entry_of(pfn.0).and_then(|e| s.cache.get(e)).is_some_and(|c| c.mapped)
 }
 
 /// The cache's page unmapped by its last PTE and its mapping counted out of `AnonPages`.
@@ -277,8 +288,9 @@ pub fn in_cache(e: SwpEntry) -> bool {
 /// `__read_swap_cache_async` + `swap_readpage`: a new page for slot `e` read in and put in
 /// the cache (unmapped; `readahead` sets `PG_readahead`). None when the slot is free or
 /// cache-only (already there: `ENOENT`), no page (`ENOMEM`) or a failed read (`EIO`); a
-/// failure leaves nothing behind.
-pub fn read_swap_cache_async(e: SwpEntry, readahead: bool) -> Result<Pfn, Errno> {
+/// failure leaves nothing behind. A page read joins the inactive anon list like a new
+/// anonymous page (`folio_add_lru`), its rmap key `va`, the address its swap PTE is at.
+pub fn read_swap_cache_async(e: SwpEntry, readahead: bool, va: usize) -> Result<Pfn, Errno> {
     let pfn = with_node(|n| n.alloc_pages_for(PageOwner::Anon, GfpFlags::GFP_HIGHUSER_MOVABLE, 0))
         .map_err(|_| Errno::ENOMEM)?;
     {
@@ -298,6 +310,7 @@ pub fn read_swap_cache_async(e: SwpEntry, readahead: bool) -> Result<Pfn, Errno>
         free_swapped_page(pfn);
         return Err(Errno::EIO);
     }
+    crate::kernel::process::reclaim::lru_add_anon(pfn, va);
     Ok(pfn)
 }
 

@@ -529,21 +529,6 @@ fn alloc_anon(zero: bool) -> Option<Pfn> {
     Some(p)
 }
 
-/// Forgets a swapped-out anonymous page's extra mappings (every PTE of it is gone).
-pub(super) fn forget_shared_anon(pfn: Pfn) {
-    ANON_SHARED.lock().remove(&pfn.0);
-}
-
-/// Frees an anonymous page reclaim has unmapped everywhere and written out.
-pub(super) fn free_reclaimed_anon(pfn: Pfn) {
-    let _ = with_node(|n| {
-        let (lru, map) = n.lru_mut();
-        let _ = lru.folio_del_lru(map, pfn);
-        n.free_pages_for(PageOwner::Anon, pfn, 0)
-    });
-    NR_ANON_PAGES.fetch_sub(1, core::sync::atomic::Ordering::Relaxed);
-}
-
 /// Frees a page `alloc_anon` gave that never got mapped.
 fn free_unmapped_anon(pfn: Pfn) {
     let _ = with_node(|n| n.free_pages_for(PageOwner::Anon, pfn, 0));

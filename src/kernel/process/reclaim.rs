@@ -9,8 +9,10 @@
 //!   that maps it (fork keeps addresses, pivm has no mremap), so its mappings are that
 //!   address in each process whose PTE there maps the frame; a file page's are
 //!   `vm_start + (index - vm_pgoff) * PAGE_SIZE` in each VMA of its file.
-//! - **Swap and the page cache** are reached through [`SwapOps`] and [`FileReclaimOps`],
-//!   tables their owners register (until then: no swap, no droppable file pages).
+//! - **Swap**: an anonymous victim goes out through `kernel::swap` as `shrink_folio_list`
+//!   sends it: `add_to_swap`, `try_to_unmap_one` in every mm mapping it, `swap_writepage`,
+//!   `delete_from_swap_cache`, freed. **The page cache** of a disk file is reached through
+//!   [`FileReclaimOps`], the table its file system registers (cardfs does at mount).
 //! - **kswapd** (`kswapd_if_woken`) runs `balance_pgdat` when the allocator has woken it (an
 //!   allocation fell below a zone's low watermark), at the point where the console, the idle
 //!   task and dispatcher, hands the CPU on: before the next program runs and before it
@@ -28,6 +30,7 @@ use super::mm::{MmHw, ProcessMm};
 use super::Tasks;
 use crate::arch::process as arch;
 use crate::kernel::mem::with_node;
+use crate::kernel::swap;
 use crate::mm::gfp::{gfp_zone, GfpFlags};
 use crate::mm::mm_types::{VmFlags, PAGE_SIZE};
 use crate::mm::page::{LruFlags, MemMap, PageOwner};
@@ -45,47 +48,6 @@ pub static SWAPPINESS: AtomicU64 = AtomicU64::new(DEFAULT_SWAPPINESS);
 /// `MAX_RECLAIM_RETRIES` kswapd stops trying until reclaim makes progress again.
 static KSWAPD_FAILURES: AtomicU32 = AtomicU32::new(0);
 
-/// A swap entry (`swp_entry_t`), as the swap layer encodes it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SwpEntry(pub u32);
-
-/// The swap-out API reclaim calls for an anonymous victim (the swap layer registers its
-/// table with [`register_swap_ops`]). Every function runs with the task table locked
-/// (reclaim holds it for the rmap walk) and the allocator's lock free.
-pub struct SwapOps {
-    /// `total_swap_pages`: swap configured (anon pages are aged only with swap).
-    pub total_swap_pages: fn() -> u64,
-    /// `get_nr_swap_pages()`: free slots (anon pages are scanned only with some).
-    pub nr_swap_pages: fn() -> u64,
-    /// `add_to_swap`: a slot for the page and the page in the swap cache; None if no swap
-    /// or it is full.
-    pub add_to_swap: fn(Pfn) -> Option<SwpEntry>,
-    /// `try_to_unmap_one`'s anon branch: replace `mm`'s PTE at `va` (which maps `pfn`) by
-    /// the swap entry; false if it could not.
-    pub try_to_unmap_one: fn(&mut ProcessMm, usize, Pfn, SwpEntry) -> bool,
-    /// `swap_writepage`: write the page to its slot; false on an I/O error.
-    pub swap_writepage: fn(Pfn, SwpEntry) -> bool,
-    /// `delete_from_swap_cache` (after the write, before the page is freed).
-    pub delete_from_swap_cache: fn(Pfn),
-}
-
-/// No swap: nothing configured, no slot ever given.
-pub static NO_SWAP: SwapOps = SwapOps {
-    total_swap_pages: || 0,
-    nr_swap_pages: || 0,
-    add_to_swap: |_| None,
-    try_to_unmap_one: |_, _, _, _| false,
-    swap_writepage: |_, _| false,
-    delete_from_swap_cache: |_| {},
-};
-
-static SWAP_OPS: Mutex<&'static SwapOps> = Mutex::new(&NO_SWAP);
-
-/// Installs the swap layer's table (the lead wires it when swap lands).
-pub fn register_swap_ops(ops: &'static SwapOps) {
-    *SWAP_OPS.lock() = ops;
-}
-
 /// What reclaim needs of a disk file system's page cache.
 pub struct FileReclaimOps {
     /// `invalidate_mapping_pages` of one page: drop page `index` of inode `ino` (frame
@@ -101,8 +63,10 @@ pub fn register_file_reclaim_ops(ops: &'static FileReclaimOps) {
     *FILE_OPS.lock() = Some(ops);
 }
 
-fn swap_ops() -> &'static SwapOps {
-    *SWAP_OPS.lock()
+/// `get_nr_swap_pages()` and `total_swap_pages`.
+fn swap_pages() -> (u64, u64) {
+    let (total, free, _) = swap::meminfo_pages();
+    (free, total)
 }
 
 /// The user page size as a shift (virtual page numbers are rmap keys).
@@ -209,11 +173,9 @@ fn rmap_file(
     }
 }
 
-/// The kernel's side of reclaim: the task table (locked by the caller, for the rmap) and
-/// the swap layer.
+/// The kernel's side of reclaim: the task table (locked by the caller, for the rmap).
 struct KernelEnv<'t> {
     tasks: &'t mut Tasks,
-    swap: &'static SwapOps,
 }
 
 impl KernelEnv<'_> {
@@ -224,24 +186,41 @@ impl KernelEnv<'_> {
         })
     }
 
+    /// `shrink_folio_list`'s anonymous branch. A page already in the swap cache (swapped in,
+    /// or left there by an earlier pass) keeps its slot and is written only if a PTE dirtied
+    /// it; a page some mapping of which could not be unmapped stays in the cache, active.
+    /// The counters are the swap layer's: `try_to_unmap_one` drops a shared mapping's
+    /// `ANON_SHARED` count, and the last mapping's `AnonPages` (`unmapped_to_swap`).
     fn pageout_anon(&mut self, pfn: Pfn, index: u32) -> Pageout {
-        let ops = self.swap;
-        let Some(entry) = (ops.add_to_swap)(pfn) else { return Pageout::Activate };
-        let mut unmapped = true;
+        let (entry, new) = match swap::page_swap_entry(pfn) {
+            Some(e) => (e, false),
+            None => match swap::add_to_swap(pfn) {
+                Some(e) => (e, true),
+                None => return Pageout::Activate,
+            },
+        };
+        let (mut dirty, mut unmapped) = (false, 0);
         rmap_anon(self.tasks, pfn, index, |pm, va, _| {
-            unmapped &= (ops.try_to_unmap_one)(pm, va, pfn, entry);
+            if let Some(d) = pm.try_to_unmap_one(va, pfn) {
+                dirty |= d;
+                unmapped += 1;
+            }
         });
-        if !unmapped {
-            // Still mapped somewhere: it stays in the swap cache, active.
+        if swap::cache_mapped(pfn) {
+            // Still mapped somewhere: it stays in the swap cache, active (a slot taken for
+            // nothing goes back).
+            if new && unmapped == 0 {
+                swap::delete_from_swap_cache(pfn);
+            }
             return Pageout::Activate;
         }
-        super::mm::forget_shared_anon(pfn);
-        if !(ops.swap_writepage)(pfn, entry) {
+        if (new || dirty) && swap::swap_writepage(pfn, entry).is_err() {
+            // Unmapped, in the swap cache: a fault finds it there.
             return Pageout::Activate;
         }
-        (ops.delete_from_swap_cache)(pfn);
-        super::mm::free_reclaimed_anon(pfn);
-        Pageout::Freed { io: true }
+        swap::delete_from_swap_cache(pfn);
+        swap::free_swapped_page(pfn);
+        Pageout::Freed { io: new || dirty }
     }
 
     fn pageout_file(&mut self, pfn: Pfn, ino: u32, index: u32, flags: LruFlags) -> Pageout {
@@ -309,11 +288,11 @@ impl ReclaimEnv for KernelEnv<'_> {
     }
 
     fn can_reclaim_anon(&self) -> bool {
-        (self.swap.nr_swap_pages)() > 0
+        swap_pages().0 > 0
     }
 
     fn can_age_anon(&self) -> bool {
-        (self.swap.total_swap_pages)() > 0
+        swap_pages().1 > 0
     }
 
     fn free_and_high_wmark(&mut self) -> (u64, u64) {
@@ -345,9 +324,8 @@ pub fn try_to_free_pages(gfp: GfpFlags) -> u64 {
             *c += 1;
         }
     });
-    let swap = swap_ops();
     let freed = super::with_tasks(|tasks| {
-        let mut env = KernelEnv { tasks, swap };
+        let mut env = KernelEnv { tasks };
         let mut sc = ScanControl::direct(SWAPPINESS.load(Ordering::Relaxed));
         vmscan::do_try_to_free_pages(&mut env, &mut sc)
     });
@@ -367,7 +345,7 @@ pub fn direct_reclaim_for_fault() -> bool {
         if try_to_free_pages(gfp) > 0 {
             return true;
         }
-        let swap_space = (swap_ops().nr_swap_pages)() > 0;
+        let swap_space = swap_pages().0 > 0;
         let could = with_node(|n| {
             let lru = *n.lruvec();
             n.zone_could_meet_min(gfp, |z| vmscan::zone_reclaimable_pages(&lru, z, swap_space))
@@ -388,7 +366,7 @@ pub fn kswapd_if_woken() {
     let Some(mut guard) = super::TASKS.try_lock() else { return };
     let Some(tasks) = guard.as_mut() else { return };
     if KSWAPD_FAILURES.load(Ordering::Relaxed) < MAX_RECLAIM_RETRIES {
-        let mut env = KernelEnv { tasks, swap: swap_ops() };
+        let mut env = KernelEnv { tasks };
         let run = vmscan::balance_pgdat(&mut env, SWAPPINESS.load(Ordering::Relaxed));
         if run.nr_reclaimed == 0 && !run.balanced_at_once {
             KSWAPD_FAILURES.fetch_add(1, Ordering::Relaxed);

@@ -42,7 +42,7 @@ pub(super) fn swapin_page(
                 continue;
             }
             let ahead = a != fault_va;
-            if swap::read_swap_cache_async(e, ahead).is_ok() && ahead {
+            if swap::read_swap_cache_async(e, ahead, a).is_ok() && ahead {
                 swap::SWAP_RA.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -50,7 +50,7 @@ pub(super) fn swapin_page(
     if let Some((pfn, _)) = swap::lookup_swap_cache(entry) {
         return Ok(SwapPage { pfn: pfn.0, major: true });
     }
-    match swap::read_swap_cache_async(entry, false) {
+    match swap::read_swap_cache_async(entry, false, fault_va) {
         Ok(pfn) => Ok(SwapPage { pfn: pfn.0, major: true }),
         Err(Errno::ENOMEM) => Err(FaultError::Oom),
         Err(_) => Err(FaultError::Sigbus),
@@ -90,7 +90,7 @@ fn unuse_mm(hw: &mut MmHw, vmas: &[(usize, usize, bool)], ty: u32) -> Result<(),
         for (va, e) in ptes {
             let pfn = match swap::lookup_swap_cache(e) {
                 Some((p, _)) => p,
-                None => match swap::read_swap_cache_async(e, false) {
+                None => match swap::read_swap_cache_async(e, false, va) {
                     Ok(p) => p,
                     Err(Errno::ENOENT) if swap::swap_count(e) == 0 => continue,
                     Err(_) => return Err(Errno::ENOMEM),
