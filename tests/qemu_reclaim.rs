@@ -131,8 +131,7 @@ fn delta(q: &Qemu, line: &str, key: &str) -> u64 {
 /// page is right, and afterwards no slot is left in use and `verify` is clean.
 #[test]
 fn pages_swapped_out_under_pressure_come_back_intact_2g() {
-    let (mut q, _) =
-        Qemu::boot_to_prompt(Opts::raw("2G").append(SMALL_RAM).sd_card().initramfs());
+    let (mut q, _) = Qemu::boot_to_prompt(Opts::raw("2G").append(SMALL_RAM).sd_card().initramfs());
     let mi = q.cmd("cat /proc/meminfo");
     let free_kb = meminfo_kb(&q, &mi, "MemFree");
     let out = q.cmd("swapon /dev/mmcblk0p2");
