@@ -342,29 +342,11 @@ pub fn for_each_user_swp_pte(
     end: usize,
     mut f: impl FnMut(usize, crate::mm::swapops::SwpEntry),
 ) {
-    const BATCH: usize = 16;
-    let mut ptes = [0u32; BATCH];
-    let mut va = start & !(PAGE_BYTES - 1);
-    let end = end.min(TASK_SIZE);
-    while va < end {
-        let (next, table) = user_pmd_span(pgd, va, end);
-        if !table {
-            va = next;
-            continue;
+    walk_user_ptes::<SMALL_BATCH>(pgd, start, end, mmu::read_page_range, |va, p| {
+        if let Some(e) = p.swp_entry() {
+            f(va, e);
         }
-        while va < next {
-            let stop = next.min(va + BATCH * PAGE_BYTES);
-            let n = (stop - va).div_ceil(PAGE_BYTES);
-            if mmu::read_page_range(user_table(pgd), va as u32, stop as u32, &mut ptes[..n]) {
-                for (i, &p) in ptes[..n].iter().enumerate() {
-                    if let Some(e) = LinuxPte(p).swp_entry() {
-                        f(va + i * PAGE_BYTES, e);
-                    }
-                }
-            }
-            va = stop;
-        }
-    }
+    });
 }
 
 /// `ptep_test_and_clear_young` + `flush_tlb_page` for the PTE at `va` if it maps the frame
@@ -472,9 +454,22 @@ fn zap_user_ptes_by<const BATCH: usize>(
     pgd: u64,
     start: usize,
     end: usize,
+    f: impl FnMut(usize, LinuxPte),
+) {
+    walk_user_ptes::<BATCH>(pgd, start, end, mmu::clear_page_range, f);
+}
+
+/// Walks the user PTEs of `[start, end)` in the table at `pgd`, skipping first-level entries
+/// without a table, `BATCH` entries per table lock: `batch` reads (or reads and clears) the
+/// raw Linux PTEs of a run, and `f` gets each non-empty one with its address.
+fn walk_user_ptes<const BATCH: usize>(
+    pgd: u64,
+    start: usize,
+    end: usize,
+    batch: fn(PageTable, u32, u32, &mut [u32]) -> bool,
     mut f: impl FnMut(usize, LinuxPte),
 ) {
-    let mut old = [0u32; BATCH];
+    let mut ptes = [0u32; BATCH];
     let mut va = start & !(PAGE_BYTES - 1);
     let end = end.min(TASK_SIZE);
     while va < end {
@@ -486,8 +481,8 @@ fn zap_user_ptes_by<const BATCH: usize>(
         while va < next {
             let stop = next.min(va + BATCH * PAGE_BYTES);
             let n = (stop - va).div_ceil(PAGE_BYTES);
-            if mmu::clear_page_range(user_table(pgd), va as u32, stop as u32, &mut old[..n]) {
-                for (i, &p) in old[..n].iter().enumerate() {
+            if batch(user_table(pgd), va as u32, stop as u32, &mut ptes[..n]) {
+                for (i, &p) in ptes[..n].iter().enumerate() {
                     if p != 0 {
                         f(va + i * PAGE_BYTES, LinuxPte(p));
                     }
@@ -514,37 +509,19 @@ fn for_each_user_pte_by<const BATCH: usize>(
     end: usize,
     mut f: impl FnMut(usize, UserPte),
 ) {
-    let mut ptes = [0u32; BATCH];
-    let mut va = start & !(PAGE_BYTES - 1);
-    let end = end.min(TASK_SIZE);
-    while va < end {
-        let (next, table) = user_pmd_span(pgd, va, end);
-        if !table {
-            va = next;
-            continue;
+    walk_user_ptes::<BATCH>(pgd, start, end, mmu::read_page_range, |va, p| {
+        if p.present() {
+            f(
+                va,
+                UserPte {
+                    pfn: p.pfn_phys() >> 12,
+                    young: p.young(),
+                    dirty: p.dirty(),
+                    write: p.0 & L_PTE_RDONLY == 0,
+                },
+            );
         }
-        while va < next {
-            let stop = next.min(va + BATCH * PAGE_BYTES);
-            let n = (stop - va).div_ceil(PAGE_BYTES);
-            if mmu::read_page_range(user_table(pgd), va as u32, stop as u32, &mut ptes[..n]) {
-                for (i, &p) in ptes[..n].iter().enumerate() {
-                    let p = LinuxPte(p);
-                    if p.present() {
-                        f(
-                            va + i * PAGE_BYTES,
-                            UserPte {
-                                pfn: p.pfn_phys() >> 12,
-                                young: p.young(),
-                                dirty: p.dirty(),
-                                write: p.0 & L_PTE_RDONLY == 0,
-                            },
-                        );
-                    }
-                }
-            }
-            va = stop;
-        }
-    }
+    });
 }
 
 /// PTE table pages of the user half of the table at `pgd` (one per pair of first-level
