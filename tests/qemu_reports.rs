@@ -171,7 +171,16 @@ fn ps_prints_the_counts_vmtest_reports() {
     // The seed's own command: header and right-aligned columns as procps prints them.
     let out = q.cmd("ps -o majflt,minflt -C vmtest");
     assert_eq!(out, format!("MAJFLT MINFLT\n{maj:>6} {min:>6}\n"), "{}", q.transcript());
-    let out = q.cmd("ps -o pid,ppid,vsz,rss,majflt,minflt,stat,comm");
+    // The program prints HOLDING just before it pauses: until it is in pause() it may still
+    // show as running (R), as it would on Linux; ask again until it sleeps (bounded).
+    let mut out = String::new();
+    for _ in 0..50 {
+        out = q.cmd("ps -o pid,ppid,vsz,rss,majflt,minflt,stat,comm");
+        if out.lines().nth(1).and_then(|l| l.split_whitespace().nth(6)) != Some("R") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "  PID  PPID    VSZ   RSS MAJFLT MINFLT STAT COMMAND", "{out}");
     let row: Vec<&str> = lines[1].split_whitespace().collect();
