@@ -208,8 +208,6 @@ fn scenario_is_deterministic() {
 }
 
 #[test]
-#[ignore = "known bug (README Known limits): with seed 1 on android-a9 the scenario leaves lowmem \
-            at its min watermark, and the console's next kmalloc fails and panics the kernel"]
 fn scenario_at_boot_then_console() {
     let (mut q, log) = boot("pivm.profile=android-a9 pivm.run=vmalloc-frag");
     q.expect_in("boot log", &log, "scenario vmalloc-frag: profile android-a9, seed 1");

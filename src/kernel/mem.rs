@@ -323,15 +323,38 @@ pub fn kmem_cache_init(layout: &Layout) -> Result<(), SlabError> {
 /// A free the node refuses, which would be a slab bug, is reported as any bad free is.
 pub struct BuddyPages;
 
+/// `BuddyPages` for the kernel's own Rust allocations (Vec, Box...), which run under locks and
+/// can neither sleep nor reclaim: Linux's `GFP_ATOMIC` access (`__GFP_HIGH`), used when the
+/// `GFP_KERNEL` attempt failed at the min watermark, so the console keeps answering there.
+struct AtomicBuddyPages;
+
+impl NodeHolder for AtomicBuddyPages {
+    fn with_pages<R>(&mut self, f: impl FnOnce(&mut NodePages<'_, '_>) -> R) -> Option<R> {
+        let mut node = NODE.lock();
+        with_reported_bad_free(&mut NodePages::atomic(node.as_mut()?), f)
+    }
+
+    fn with_node<R>(&self, f: impl FnOnce(&Node<'_>) -> R) -> Option<R> {
+        BuddyPages.with_node(f)
+    }
+}
+
+/// Runs `f` on `pages`, reporting a free the node refused (a slab bug) as any bad free is.
+fn with_reported_bad_free<R>(
+    pages: &mut NodePages<'_, '_>,
+    f: impl FnOnce(&mut NodePages<'_, '_>) -> R,
+) -> Option<R> {
+    let r = f(pages);
+    if let Some(e) = pages.take_bad_free() {
+        let _ = e.write_report(&mut Console, DEFAULT_COMM);
+    }
+    Some(r)
+}
+
 impl NodeHolder for BuddyPages {
     fn with_pages<R>(&mut self, f: impl FnOnce(&mut NodePages<'_, '_>) -> R) -> Option<R> {
         let mut node = NODE.lock();
-        let mut pages = NodePages::new(node.as_mut()?);
-        let r = f(&mut pages);
-        if let Some(e) = pages.take_bad_free() {
-            let _ = e.write_report(&mut Console, DEFAULT_COMM);
-        }
-        Some(r)
+        with_reported_bad_free(&mut NodePages::new(node.as_mut()?), f)
     }
 
     fn with_node<R>(&self, f: impl FnOnce(&Node<'_>) -> R) -> Option<R> {
@@ -347,8 +370,9 @@ struct KernelAllocator;
 // multiple of the alignment, or whole pages), and takes back only what it handed out.
 unsafe impl GlobalAlloc for KernelAllocator {
     unsafe fn alloc(&self, layout: AllocLayout) -> *mut u8 {
-        SLAB.lock()
-            .alloc_layout(&mut BuddyPages, layout.size(), layout.align())
+        let mut slab = SLAB.lock();
+        slab.alloc_layout(&mut BuddyPages, layout.size(), layout.align())
+            .or_else(|| slab.alloc_layout(&mut AtomicBuddyPages, layout.size(), layout.align()))
             .map_or(core::ptr::null_mut(), |a| a as *mut u8)
     }
 

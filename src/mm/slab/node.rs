@@ -17,11 +17,19 @@ const GFP: GfpFlags = GfpFlags::GFP_KERNEL.union(GfpFlags::__GFP_NOWARN);
 pub struct NodePages<'a, 'n> {
     node: &'a mut Node<'n>,
     bad_free: Option<FreeError>,
+    /// The flags pages are taken with: `GFP_KERNEL`, or with `__GFP_HIGH` added (`atomic`).
+    gfp: GfpFlags,
 }
 
 impl<'a, 'n> NodePages<'a, 'n> {
     pub fn new(node: &'a mut Node<'n>) -> Self {
-        Self { node, bad_free: None }
+        Self { node, bad_free: None, gfp: GFP }
+    }
+
+    /// Pages for an allocation that cannot sleep or reclaim (Linux's `GFP_ATOMIC` access:
+    /// `__GFP_HIGH` may take a zone below its min watermark, to half of it).
+    pub fn atomic(node: &'a mut Node<'n>) -> Self {
+        Self { node, bad_free: None, gfp: GFP.union(GfpFlags::__GFP_HIGH) }
     }
 
     /// The last free the node refused, if any.
@@ -42,7 +50,7 @@ impl<'a, 'n> NodePages<'a, 'n> {
 
 impl PageSource for NodePages<'_, '_> {
     fn alloc_slab_pages(&mut self, order: u32) -> Option<(usize, Pfn)> {
-        let gfp = if order > 0 { GFP.union(GfpFlags::__GFP_COMP) } else { GFP };
+        let gfp = if order > 0 { self.gfp.union(GfpFlags::__GFP_COMP) } else { self.gfp };
         let pfn = self.node.alloc_pages_for(PageOwner::Slab, gfp, order).ok()?;
         match self.address(pfn) {
             Some(addr) if self.node.set_slab(pfn, order).is_ok() => Some((addr, pfn)),
@@ -63,7 +71,7 @@ impl PageSource for NodePages<'_, '_> {
     }
 
     fn alloc_large(&mut self, order: u32) -> Option<usize> {
-        let gfp = GFP.union(GfpFlags::__GFP_COMP);
+        let gfp = self.gfp.union(GfpFlags::__GFP_COMP);
         let pfn = self.node.alloc_pages_for(PageOwner::KmallocLarge, gfp, order).ok()?;
         let addr = self.address(pfn);
         if addr.is_none() {
@@ -79,7 +87,7 @@ impl PageSource for NodePages<'_, '_> {
     }
 
     fn alloc_meta(&mut self, order: u32) -> Option<usize> {
-        let pfn = self.node.alloc_pages_for(PageOwner::Slab, GFP, order).ok()?;
+        let pfn = self.node.alloc_pages_for(PageOwner::Slab, self.gfp, order).ok()?;
         let addr = self.address(pfn);
         if addr.is_none() {
             let r = self.node.free_pages_for(PageOwner::Slab, pfn, order);
