@@ -243,21 +243,6 @@ fn a_fork_bomb_gets_eagain_and_every_child_is_reaped() {
     q.verify_ok("after forkbomb");
 }
 
-/// `mapmax` maps until ENOMEM: the highest address it reaches is TASK_SIZE.
-fn mapmax_reaches_task_size(split: &'static str, task_size: &str) {
-    let mut q = boot(split);
-    let out = run(&mut q, "/bin/mapmax");
-    q.expect_in("mapmax", &out, &format!("highest address reached {task_size}"));
-    q.verify_ok("after mapmax");
-}
-
-#[test]
-fn mapmax_reaches_task_size_on_every_split() {
-    mapmax_reaches_task_size("3G", "0xbf000000");
-    mapmax_reaches_task_size("2G", "0x7f000000");
-    mapmax_reaches_task_size("1G", "0x3f000000");
-}
-
 /// A program that allocates without end is killed with Linux's OOM line, alone. 128 MiB of
 /// RAM makes it quick; QEMU loads the initramfs at 0x08000000, so the second bank keeps it
 /// in memory (as the reference's `mem=120M mem=8M@0x08000000` does).

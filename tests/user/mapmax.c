@@ -1,11 +1,15 @@
 /* mapmax - maps anonymous PROT_NONE memory until the kernel says ENOMEM (1 MiB at a time, then
- * 64 KiB, then single pages), and prints the lowest and highest addresses it got: the highest
- * end is TASK_SIZE (PAGE_OFFSET - 16 MiB), which differs per split. Then its /proc/self/maps.
- * Nothing is touched, so it costs page tables only. Exits 0 when it ran to completion. */
+ * 64 KiB, then single pages), and prints the lowest address it got and the highest end of any
+ * mapping below the vectors page: TASK_SIZE (PAGE_OFFSET - 16 MiB), which differs per split.
+ * The highest mapping need not be one of ours: ARM Linux puts [sigpage], [vvar] and [vdso] at
+ * a random page between the stack and TASK_SIZE (sigpage_addr), so sometimes at the very top.
+ * Then its /proc/self/maps. Nothing is touched, so it costs page tables only. Exits 0 when it
+ * ran to completion. */
 #define _GNU_SOURCE
 #include "common.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -37,12 +41,27 @@ int main(void)
         printf("mapmax: %lu KiB mappings until %s\n", sizes[i] >> 10,
                calls >= MAX_CALLS ? "the call limit" : strerrorname_np(last_err));
     }
-    char line[256];
-    unsigned long stack_start = 0, stack_end = 0;
-    if (maps_line("[stack]", line, sizeof line) == 0)
-        sscanf(line, "%lx-%lx", &stack_start, &stack_end);
-    if (stack_end > highest)
-        highest = stack_end;
+    /* Read with read(2) into static storage: the address space is full, so stdio's buffer
+     * (malloc) may not be had. */
+    static char buf[16384];
+    int fd = open("/proc/self/maps", O_RDONLY);
+    long n = 0, got;
+    while (fd >= 0 && n < (long)sizeof buf - 1 && (got = read(fd, buf + n, sizeof buf - 1 - n)) > 0)
+        n += got;
+    if (fd >= 0)
+        close(fd);
+    buf[n] = 0;
+    for (char *line = buf; *line;) {
+        char *eol = strchr(line, '\n');
+        if (eol)
+            *eol = 0;
+        unsigned long start, end;
+        if (sscanf(line, "%lx-%lx", &start, &end) == 2 && end > highest && !strstr(line, "[vectors]"))
+            highest = end;
+        if (!eol)
+            break;
+        line = eol + 1;
+    }
     printf("mapmax: %ld mappings, %lu MiB; lowest 0x%08lx; highest address reached 0x%08lx\n", maps, total >> 20,
            lowest, highest);
     printf("--- /proc/self/maps\n");
