@@ -30,6 +30,29 @@ NM        := arm-none-eabi-nm
 QEMU      := qemu-system-arm
 QEMU_ARGS := -M raspi2b -display none -serial stdio -semihosting
 SPLITS    := 3G 2G 1G
+BIN       := pivm
+
+# ARCH=arm64 (Linux's name): the AArch64 kernel for the Pi 3 (QEMU raspi3b), kernel8.img,
+# with VA_BITS=48 (4 levels, the default) or 39 (3 levels). ARCH=arm is the default.
+ARCH      ?= arm
+VA_BITS   ?= 48
+ifeq ($(ARCH),arm64)
+TARGET    := aarch64-unknown-none
+BIN       := pivm-arm64
+BUILD     := build/arm64-$(VA_BITS)
+CARGO_TGT := $(CURDIR)/$(BUILD)/target
+ELF_OUT   := $(CARGO_TGT)/$(TARGET)/$(CARGO_PROFILE)/$(BIN)
+ELF       := $(BUILD)/kernel8.elf
+IMG       := $(BUILD)/kernel8.img
+OBJCOPY   := aarch64-linux-gnu-objcopy
+OBJDUMP   := aarch64-linux-gnu-objdump
+READELF   := aarch64-linux-gnu-readelf
+NM        := aarch64-linux-gnu-nm
+QEMU      := qemu-system-aarch64
+QEMU_ARGS := -M raspi3b -display none -serial stdio -semihosting
+else ifneq ($(ARCH),arm)
+$(error ARCH=$(ARCH): expected arm or arm64)
+endif
 
 .DELETE_ON_ERROR:
 
@@ -40,9 +63,10 @@ all: kernel
 
 help:
 	@echo "make [kernel]      build $(IMG) and $(ELF) (VMSPLIT=3G|2G|1G, MAX_ORDER=3..16)"
+	@echo "make ARCH=arm64    the AArch64 kernel for the Pi 3: build/arm64-VA_BITS/kernel8.img (VA_BITS=48|39)"
 	@echo "make run           boot it in QEMU, console on this terminal (CMDLINE='...', PROFILE=name)"
 	@echo "make run-elf       boot the ELF instead (all four cores start, RAM size from the mailbox)"
-	@echo "make test          host unit tests + QEMU tests of all three splits and the MAX_ORDER variants"
+	@echo "make test          host unit tests + QEMU tests of all three splits, the MAX_ORDER variants, arm64 48/39"
 	@echo "make bench         all benchmarks: host (criterion), boot time, in-kernel (-icount)"
 	@echo "make bench-boot | bench-kernel | bench-instructions | bench-proc   one of them"
 	@echo "make scenario      the vmalloc fragmentation case study, both layouts, one table"
@@ -59,14 +83,14 @@ setup:
 
 # Cargo decides what to rebuild; FORCE makes make always ask it.
 $(ELF_OUT): FORCE
-	VMSPLIT=$(VMSPLIT) PIVM_MAX_ORDER=$(MAX_ORDER) \
+	VMSPLIT=$(VMSPLIT) VA_BITS=$(VA_BITS) PIVM_MAX_ORDER=$(MAX_ORDER) \
 		CARGO_TARGET_DIR=$(CARGO_TGT) cargo build --$(CARGO_PROFILE) \
-		--target $(TARGET) --features kernel$(if $(FEATURES),$(comma)$(FEATURES)) --bin pivm
+		--target $(TARGET) --features kernel$(if $(FEATURES),$(comma)$(FEATURES)) --bin $(BIN)
 
 $(ELF): $(ELF_OUT)
 	@mkdir -p $(BUILD)
 	cp $< $@
-	bash scripts/kallsyms.sh $@
+	$(if $(filter arm,$(ARCH)),bash scripts/kallsyms.sh $@)
 
 $(IMG): $(ELF)
 	$(OBJCOPY) -O binary $< $@
@@ -99,6 +123,8 @@ test: setup dtb user initramfs sd-image
 	$(MAKE) --no-print-directory kernel VMSPLIT=3G MAX_ORDER=16 FEATURES=
 	$(MAKE) --no-print-directory kernel VMSPLIT=3G MAX_ORDER=12 FEATURES=
 	$(MAKE) --no-print-directory kernel VMSPLIT=2G MAX_ORDER=3 FEATURES=
+	$(MAKE) --no-print-directory kernel ARCH=arm64 VA_BITS=48 MAX_ORDER= FEATURES=
+	$(MAKE) --no-print-directory kernel ARCH=arm64 VA_BITS=39 MAX_ORDER= FEATURES=
 	env -u PIVM_MAX_ORDER cargo test
 	PIVM_MAX_ORDER=16 CARGO_TARGET_DIR=$(CURDIR)/build/host-order16/target cargo test --lib
 

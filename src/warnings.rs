@@ -27,7 +27,7 @@ impl<T: Copy, const N: usize> Warnings<T, N> {
     }
 
     /// Appends another list's warnings (and its count of dropped ones).
-    pub(crate) fn extend(&mut self, other: &Self) {
+    pub fn extend(&mut self, other: &Self) {
         for w in other.iter() {
             self.push(*w);
         }

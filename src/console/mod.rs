@@ -5,6 +5,7 @@ pub mod dd;
 pub mod input;
 pub mod jobs;
 pub mod line;
+pub mod mini;
 pub mod ps;
 
 #[cfg(all(kernel, target_arch = "arm"))]

@@ -71,11 +71,13 @@ pub fn render(w: &mut impl fmt::Write, mi: &MeminfoSnapshot) -> fmt::Result {
     show_val_kb(w, "Inactive(file):", mi.inactive_file)?;
     show_val_kb(w, "Unevictable:", mi.unevictable)?;
     show_val_kb(w, "Mlocked:", mi.mlocked)?;
-    // CONFIG_HIGHMEM
-    show_val_kb(w, "HighTotal:", mi.total_high)?;
-    show_val_kb(w, "HighFree:", mi.free_high)?;
-    show_val_kb(w, "LowTotal:", mi.total_ram.saturating_sub(mi.total_high))?;
-    show_val_kb(w, "LowFree:", mi.free_ram.saturating_sub(mi.free_high))?;
+    if !mi.no_highmem {
+        // CONFIG_HIGHMEM
+        show_val_kb(w, "HighTotal:", mi.total_high)?;
+        show_val_kb(w, "HighFree:", mi.free_high)?;
+        show_val_kb(w, "LowTotal:", mi.total_ram.saturating_sub(mi.total_high))?;
+        show_val_kb(w, "LowFree:", mi.free_ram.saturating_sub(mi.free_high))?;
+    }
     show_val_kb(w, "SwapTotal:", mi.swap_total)?;
     show_val_kb(w, "SwapFree:", mi.swap_free)?;
     // CONFIG_ZSWAP

@@ -258,6 +258,8 @@ pub struct MeminfoSnapshot {
     pub percpu: u64,
     pub cma_total: u64,
     pub cma_free: u64,
+    /// A kernel without CONFIG_HIGHMEM (arm64): no HighTotal/HighFree/LowTotal/LowFree lines.
+    pub no_highmem: bool,
 }
 
 impl MeminfoSnapshot {

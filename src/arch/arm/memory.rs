@@ -48,6 +48,11 @@ pub const VECTORS_BASE: u64 = 0xffff_0000;
 pub const PHYS_ADDR_MAX: u64 = 0xffff_ffff;
 /// Highest virtual address: the 32-bit address space ends here.
 pub const VIRT_ADDR_MAX: u64 = 0xffff_ffff;
+/// `ARCH_DMA_MINALIGN`: `L1_CACHE_BYTES` (64), the kmalloc alignment floor (build.rs gives
+/// the slab the same value through `config`).
+pub const ARCH_DMA_MINALIGN: usize = 64;
+#[cfg(not(target_arch = "aarch64"))]
+const _: () = assert!(crate::config::ARCH_DMA_MINALIGN == ARCH_DMA_MINALIGN);
 /// pivm never lets `mem=` take away the first bank's first 16 MiB: the running kernel's
 /// image, page tables and stacks live there.
 pub const KERNEL_RAM_MIN: u64 = SZ_16M;

@@ -39,9 +39,9 @@ use crate::config::MAX_ORDER;
 pub const PAGE_SIZE: usize = 1 << PAGE_SHIFT;
 const PAGE_MASK: usize = PAGE_SIZE - 1;
 
-/// `ARCH_DMA_MINALIGN` on ARMv7: `L1_CACHE_BYTES`, 64 (non-coherent DMA must not share a
-/// cache line with another object).
-pub const ARCH_DMA_MINALIGN: usize = 64;
+/// `ARCH_DMA_MINALIGN`, the architecture's (ARMv7: `L1_CACHE_BYTES`, 64; arm64: 128):
+/// non-coherent DMA must not share a cache line with another object.
+pub const ARCH_DMA_MINALIGN: usize = crate::config::ARCH_DMA_MINALIGN;
 /// `ARCH_KMALLOC_MINALIGN`: every kmalloc object is aligned to this.
 pub const ARCH_KMALLOC_MINALIGN: usize = ARCH_DMA_MINALIGN;
 /// `KMALLOC_MIN_SIZE`: so there are no kmalloc-8/16/32/96 caches on ARMv7.

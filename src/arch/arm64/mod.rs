@@ -1,0 +1,22 @@
+//! AArch64 (ARMv8-A, the Raspberry Pi 3's Cortex-A53): arm64 Linux 6.1's layout formulas for
+//! both VA sizes, VMSAv8-64 descriptors and ESR decoding (pure, compiled everywhere so the
+//! host tests check them) and the code that runs on the CPU (entry at EL3/EL2, the drop to
+//! EL1, the MMU, exceptions), compiled for the aarch64 kernel only.
+pub mod esr;
+pub mod layout;
+pub mod mapping;
+pub mod memory;
+pub mod pgtable;
+
+#[cfg(all(kernel, target_arch = "aarch64"))]
+pub mod boot;
+#[cfg(all(kernel, target_arch = "aarch64"))]
+pub mod head;
+#[cfg(all(kernel, target_arch = "aarch64"))]
+pub mod kmem;
+#[cfg(all(kernel, target_arch = "aarch64"))]
+pub mod semihosting;
+#[cfg(all(kernel, target_arch = "aarch64"))]
+pub mod shell;
+#[cfg(all(kernel, target_arch = "aarch64"))]
+pub mod traps;

@@ -1,0 +1,348 @@
+//! EL1 exceptions: the vector table (Linux's `entry.S` `vectors`), the register frame
+//! (`struct pt_regs`), kernel faults with the exception-table fixups `peek`/`poke` use, and
+//! the oops in arm64 Linux 6.1's format (`die_kernel_fault`, `mem_abort_decode`, `show_pte`,
+//! `__die`, `__show_regs`). After an oops the console starts again (the recovery point the
+//! kernel registers); the oopsed command's stack is abandoned.
+use core::arch::global_asm;
+use core::fmt::Write;
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use aarch64_cpu::registers::*;
+
+use super::esr;
+use super::pgtable;
+use crate::config::VA_BITS;
+
+/// The saved registers (`struct pt_regs`'s first fields): x0-x30, sp, pc (ELR), pstate (SPSR).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct PtRegs {
+    pub regs: [u64; 31],
+    pub sp: u64,
+    pub pc: u64,
+    pub pstate: u64,
+}
+
+/// Frame size on the stack: 34 words, rounded to 16 bytes.
+const FRAME: usize = 34 * 8 + 8;
+const _: () = assert!(core::mem::size_of::<PtRegs>() == 34 * 8);
+
+global_asm!(
+    r#"
+    // Each 128-byte slot saves x0/x1, records its kind and branches to the common path.
+    .macro vector_slot kind
+    .balign 128
+    sub     sp, sp, #{frame}
+    stp     x0, x1, [sp, #16 * 0]
+    mov     x1, #\kind
+    b       __arm64_vector_common
+    .endm
+
+    .section .vectors, "ax"
+    .balign 2048
+    // Current EL with SP_EL0, current EL with SP_ELx, lower EL AArch64, lower EL AArch32;
+    // each: synchronous, IRQ, FIQ, SError (kinds 0-15).
+    .irp kind, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+    vector_slot \kind
+    .endr
+
+    .text
+__arm64_vector_common:
+    stp     x2, x3, [sp, #16 * 1]
+    stp     x4, x5, [sp, #16 * 2]
+    stp     x6, x7, [sp, #16 * 3]
+    stp     x8, x9, [sp, #16 * 4]
+    stp     x10, x11, [sp, #16 * 5]
+    stp     x12, x13, [sp, #16 * 6]
+    stp     x14, x15, [sp, #16 * 7]
+    stp     x16, x17, [sp, #16 * 8]
+    stp     x18, x19, [sp, #16 * 9]
+    stp     x20, x21, [sp, #16 * 10]
+    stp     x22, x23, [sp, #16 * 11]
+    stp     x24, x25, [sp, #16 * 12]
+    stp     x26, x27, [sp, #16 * 13]
+    stp     x28, x29, [sp, #16 * 14]
+    add     x21, sp, #{frame}
+    stp     x30, x21, [sp, #16 * 15]
+    mrs     x22, elr_el1
+    mrs     x23, spsr_el1
+    stp     x22, x23, [sp, #16 * 16]
+    mov     x0, sp
+    bl      __arm64_el1_exception
+    ldp     x22, x23, [sp, #16 * 16]
+    msr     elr_el1, x22
+    msr     spsr_el1, x23
+    ldp     x0, x1, [sp, #16 * 0]
+    ldp     x2, x3, [sp, #16 * 1]
+    ldp     x4, x5, [sp, #16 * 2]
+    ldp     x6, x7, [sp, #16 * 3]
+    ldp     x8, x9, [sp, #16 * 4]
+    ldp     x10, x11, [sp, #16 * 5]
+    ldp     x12, x13, [sp, #16 * 6]
+    ldp     x14, x15, [sp, #16 * 7]
+    ldp     x16, x17, [sp, #16 * 8]
+    ldp     x18, x19, [sp, #16 * 9]
+    ldp     x20, x21, [sp, #16 * 10]
+    ldp     x22, x23, [sp, #16 * 11]
+    ldp     x24, x25, [sp, #16 * 12]
+    ldp     x26, x27, [sp, #16 * 13]
+    ldp     x28, x29, [sp, #16 * 14]
+    ldr     x30, [sp, #16 * 15]
+    add     sp, sp, #{frame}
+    eret
+"#,
+    frame = const FRAME,
+);
+
+/// Kind 4 is "current EL, SP_ELx, synchronous": the kernel's own faults.
+const SYNC_EL1H: u64 = 4;
+
+/// What the last fixed-up fault was (`peek`/`poke` report it): ESR, FAR.
+static LAST_FIXUP: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
+/// Where the console starts again after an oops (0: nowhere; halt).
+static RECOVER: AtomicUsize = AtomicUsize::new(0);
+static RECOVER_SP: AtomicU64 = AtomicU64::new(0);
+/// `die_counter`.
+static DIE_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Installs the vector table.
+pub fn trap_init() {
+    VBAR_EL1.set(super::boot::vectors());
+    aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
+}
+
+/// Sets where an oops returns to: `f` on a fresh stack at `sp`.
+pub fn set_oops_recovery(f: extern "C" fn() -> !, sp: u64) {
+    RECOVER.store(f as usize, Ordering::Release);
+    RECOVER_SP.store(sp, Ordering::Release);
+}
+
+extern "C" {
+    static __start___ex_table: u64;
+    static __stop___ex_table: u64;
+}
+
+/// The fixup for a faulting instruction, from the `(insn, fixup)` pairs of `__ex_table`.
+fn search_exception_table(pc: u64) -> Option<u64> {
+    // SAFETY: the linker script bounds the table; it holds pairs of 64-bit addresses.
+    let table = unsafe {
+        let start = core::ptr::addr_of!(__start___ex_table);
+        let end = core::ptr::addr_of!(__stop___ex_table);
+        core::slice::from_raw_parts(start, (end as usize - start as usize) / 8)
+    };
+    table.chunks_exact(2).find(|p| p[0] == pc).map(|p| p[1])
+}
+
+#[no_mangle]
+extern "C" fn __arm64_el1_exception(regs: &mut PtRegs, kind: u64) {
+    let esr = ESR_EL1.get();
+    let far = FAR_EL1.get();
+    if kind == SYNC_EL1H && (esr::is_data_abort(esr)) {
+        if let Some(fixup) = search_exception_table(regs.pc) {
+            LAST_FIXUP[0].store(esr, Ordering::Relaxed);
+            LAST_FIXUP[1].store(far, Ordering::Relaxed);
+            regs.pc = fixup;
+            return;
+        }
+    }
+    let mut c = crate::board::raspi::uart::UartWriter;
+    if kind == SYNC_EL1H && (esr::is_data_abort(esr) || esr::ec(esr) == esr::EC_IABT_CUR) {
+        let _ = writeln!(
+            c,
+            "Unable to handle kernel {} at virtual address {far:016x}",
+            esr::kernel_fault_msg(far, esr)
+        );
+        let _ = esr::write_mem_abort_decode(&mut c, esr);
+        show_pte(&mut c, far);
+        die(&mut c, "Oops", regs, esr);
+    } else {
+        let _ = writeln!(
+            c,
+            "Unexpected exception, vector kind {kind}, ESR {esr:#018x} ({}), FAR {far:#018x}",
+            esr::class_string(esr::ec(esr))
+        );
+        die(&mut c, "Oops - bad mode", regs, esr);
+    }
+    let f = RECOVER.load(Ordering::Acquire);
+    if f == 0 {
+        loop {
+            aarch64_cpu::asm::wfe();
+        }
+    }
+    // Return into the recovery point at EL1h with interrupts masked, on its own stack.
+    regs.pc = f as u64;
+    regs.pstate = 0x3c5;
+    let sp = RECOVER_SP.load(Ordering::Acquire);
+    // SAFETY: the exception return restores `regs` from the frame, which lies on the current
+    // stack; the frame is copied to the top of the recovery stack and the return made from
+    // there, so the abandoned stack is never used again.
+    unsafe {
+        let frame = (sp - FRAME as u64) as *mut PtRegs;
+        frame.write(*regs);
+        core::arch::asm!(
+            "mov sp, {f}",
+            "ldp x22, x23, [sp, #16 * 16]",
+            "msr elr_el1, x22",
+            "msr spsr_el1, x23",
+            "add sp, sp, #{frame}",
+            "eret",
+            f = in(reg) frame,
+            frame = const FRAME,
+            options(noreturn)
+        );
+    }
+}
+
+/// `show_pte`: the walk of the faulting address in the table that translates it.
+fn show_pte(w: &mut impl Write, addr: u64) {
+    let ttbr1 = addr >> 63 == 1;
+    if !ttbr1 {
+        // No user address space yet: current->active_mm is init_mm.
+        let _ = writeln!(w, "[{addr:016x}] user address but active_mm is swapper");
+        return;
+    }
+    let root = super::boot::SWAPPER_PG_DIR.load(Ordering::Relaxed);
+    let _ = writeln!(w, "swapper pgtable: 4k pages, {VA_BITS}-bit VAs, pgdp={root:016x}");
+    let walk = pgtable::walk(addr, VA_BITS, root, read_table);
+    let levels = super::memory::pgtable_levels(VA_BITS);
+    let _ = write!(w, "[{addr:016x}] pgd=");
+    let mut first = true;
+    // Linux prints pgd, p4d (folded: the pgd again), pud and pmd (folded on 3 levels), pte.
+    // pgd, p4d (folded: the pgd again), pud (folded on 3 levels), pmd, pte.
+    let names = ["pgd", "p4d", "pud", "pmd", "pte"];
+    let steps: [Option<u64>; 4] = [0, 1, 2, 3].map(|i| walk.steps[i].map(|s| s.desc));
+    let vals = if levels == 4 {
+        [steps[0], steps[0], steps[1], steps[2], steps[3]]
+    } else {
+        [steps[0], steps[0], steps[0], steps[1], steps[2]]
+    };
+    for (i, v) in vals.iter().enumerate() {
+        let Some(v) = v else { break };
+        if first {
+            let _ = write!(w, "{v:016x}");
+            first = false;
+        } else {
+            let _ = write!(w, ", {}={v:016x}", names[i]);
+        }
+        let last_table_level = i >= 1 && (v & 3 != 3 || i == 4);
+        if last_table_level {
+            break;
+        }
+    }
+    let _ = writeln!(w);
+}
+
+/// Reads a descriptor of the kernel's tables.
+pub fn read_table(pa: u64) -> Option<u64> {
+    // SAFETY: table pages are mapped where `table_va` says (pool pages in the image, others in
+    // the linear map), and descriptors are 8-byte aligned.
+    Some(unsafe { (super::boot::table_va(pa) as *const u64).read_volatile() })
+}
+
+/// `__die` and `__show_regs`.
+fn die(w: &mut impl Write, what: &str, regs: &PtRegs, esr: u64) {
+    let n = DIE_COUNTER.fetch_add(1, Ordering::Relaxed) + 1;
+    let _ = writeln!(w, "Internal error: {what}: {esr:016x} [#{n}] SMP");
+    let _ = writeln!(w, "Modules linked in:");
+    let _ = writeln!(w, "CPU: 0 PID: 0 Comm: swapper/0 Not tainted {} #1", crate::VERSION);
+    let _ = writeln!(w, "Hardware name: Raspberry Pi 3 Model B (DT)");
+    let p = regs.pstate;
+    let f = |bit: u32, c: char| if p & (1 << bit) != 0 { c.to_ascii_uppercase() } else { c };
+    let _ = writeln!(
+        w,
+        "pstate: {p:08x} ({}{}{}{} {}{}{}{} {}PAN {}UAO {}TCO {}DIT {}SSBS BTYPE=--)",
+        f(31, 'n'),
+        f(30, 'z'),
+        f(29, 'c'),
+        f(28, 'v'),
+        f(9, 'd'),
+        f(8, 'a'),
+        f(7, 'i'),
+        f(6, 'f'),
+        if p & (1 << 22) != 0 { '+' } else { '-' },
+        if p & (1 << 23) != 0 { '+' } else { '-' },
+        if p & (1 << 25) != 0 { '+' } else { '-' },
+        if p & (1 << 24) != 0 { '+' } else { '-' },
+        if p & (1 << 12) != 0 { '+' } else { '-' },
+    );
+    let _ = writeln!(w, "pc : {:#018x}", regs.pc);
+    let _ = writeln!(w, "lr : {:#018x}", regs.regs[30]);
+    let _ = writeln!(w, "sp : {:016x}", regs.sp);
+    let mut i: i32 = 29;
+    while i >= 0 {
+        let _ = write!(w, "x{:<2}: {:016x}", i, regs.regs[i as usize]);
+        loop {
+            let more = i % 3 != 0;
+            i -= 1;
+            if !more {
+                break;
+            }
+            let _ = write!(w, " x{:<2}: {:016x}", i, regs.regs[i as usize]);
+        }
+        let _ = writeln!(w);
+    }
+    let _ = writeln!(w, "---[ end trace {:016x} ]---", 0);
+}
+
+/// Reads a 32-bit word at `addr`, or the fault's (ESR, FAR) if the access faults (the
+/// exception table turns the fault into an error).
+pub fn probe_read_u32(addr: u64) -> Result<u32, (u64, u64)> {
+    let val: u64;
+    let failed: u64;
+    // SAFETY: a faulting load is fixed up by the exception table entry; no other effect.
+    unsafe {
+        core::arch::asm!(
+            "mov {f}, #0",
+            "1: ldr {v:w}, [{a}]",
+            "2:",
+            ".pushsection __ex_table, \"a\"",
+            ".balign 8",
+            ".quad 1b, 3f",
+            ".popsection",
+            ".pushsection .text.fixup, \"ax\"",
+            "3: mov {f}, #1",
+            "mov {v}, #0",
+            "b 2b",
+            ".popsection",
+            a = in(reg) addr,
+            v = out(reg) val,
+            f = out(reg) failed,
+            options(nostack)
+        );
+    }
+    if failed != 0 {
+        Err((LAST_FIXUP[0].load(Ordering::Relaxed), LAST_FIXUP[1].load(Ordering::Relaxed)))
+    } else {
+        Ok(val as u32)
+    }
+}
+
+/// Writes a 32-bit word at `addr`, or the fault's (ESR, FAR).
+pub fn probe_write_u32(addr: u64, value: u32) -> Result<(), (u64, u64)> {
+    let failed: u64;
+    // SAFETY: as in `probe_read_u32`; the caller chose to write there.
+    unsafe {
+        core::arch::asm!(
+            "mov {f}, #0",
+            "1: str {v:w}, [{a}]",
+            "2:",
+            ".pushsection __ex_table, \"a\"",
+            ".balign 8",
+            ".quad 1b, 3f",
+            ".popsection",
+            ".pushsection .text.fixup, \"ax\"",
+            "3: mov {f}, #1",
+            "b 2b",
+            ".popsection",
+            a = in(reg) addr,
+            v = in(reg) value,
+            f = out(reg) failed,
+            options(nostack)
+        );
+    }
+    if failed != 0 {
+        Err((LAST_FIXUP[0].load(Ordering::Relaxed), LAST_FIXUP[1].load(Ordering::Relaxed)))
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,269 @@
+//! pivm's arm64 `kernel_main` (the Raspberry Pi 3, `kernel8.img`), next to the 32-bit kernel's
+//! `main.rs`: the boot sequence from the MMU's first moments to the console. The entry code
+//! (`arch/arm64/head.rs`) has parked the other cores, dropped to EL1, built the boot tables and
+//! jumped here at KIMAGE_VADDR. Until the `arch` facade routes arm64 (the next stage, with
+//! processes), it names `arch::arm64` directly.
+#![no_std]
+#![no_main]
+
+use core::fmt::Write;
+use core::sync::atomic::Ordering;
+
+use pivm::arch::arm64::{boot, kmem, layout, memory, pgtable, shell, traps};
+use pivm::board::raspi::io::{self, Device};
+use pivm::board::raspi::map;
+use pivm::board::raspi::uart::UartWriter;
+use pivm::boot::info::{BootInfo, BootSource};
+use pivm::boot::{atags, dtb, params};
+use pivm::config::VA_BITS;
+use pivm::mm::memblock::Memblock;
+use pivm::mm::mm_init::{self, MemoryLine, PfnRange, Zones};
+use pivm::mm::{Pfn, PAGE_SHIFT};
+use pivm::sizes::SZ_2M;
+
+/// QEMU's and the firmware's stubs and spin table live in page 0 (`/memreserve/ 0 0x1000`).
+const FIRMWARE_STUB_SIZE: u64 = 0x1000;
+
+macro_rules! kprintln {
+    ($($arg:tt)*) => {{ let _ = writeln!(UartWriter, $($arg)*); }};
+}
+
+// The boot stack's top: the console restarts there after an oops.
+extern "C" {
+    static __boot_stack_top: u8;
+}
+
+#[no_mangle]
+extern "C" fn __arm64_start_kernel(params_pa: u64, _cpu: u64) -> ! {
+    // The identity map goes; TTBR0 now walks the empty reserved_pg_dir.
+    boot::uninstall_idmap();
+    // The UART through its fixmap slot (earlycon's FIX_EARLYCON_MEM_BASE).
+    let fix = memory::fix_to_virt(VA_BITS, memory::FIX_EARLYCON_MEM_BASE);
+    io::set_base(Device::Uart0, (fix + (map::UART0_BASE & 0xfff)) as usize);
+    traps::trap_init();
+    let el = boot::ENTRY_EL.load(Ordering::Relaxed);
+    kprintln!(
+        "Booting pivm on physical CPU {:#012x} [{:#010x}]",
+        boot::boot_cpu_hwid(),
+        boot::midr()
+    );
+    kprintln!(
+        "pivm version {} (arm64, VA_BITS={}, {} levels, 4K pages)",
+        pivm::VERSION,
+        VA_BITS,
+        memory::pgtable_levels(VA_BITS)
+    );
+    kprintln!("CPU: entered at EL{el}, running at EL1; x0={params_pa:#x}");
+    let (mair, tcr, ok) = boot::translation_regs_match();
+    kprintln!(
+        "MMU: MAIR_EL1={mair:#018x} TCR_EL1={tcr:#018x}{}",
+        if ok { " (Linux's values)" } else { " (DIFFERENT from the computed values)" }
+    );
+
+    // The boot parameters, through their 2 MiB blocks of the early linear map.
+    let mut info = BootInfo::new();
+    let dt = read_boot_params(params_pa, &mut info);
+    match info.source {
+        BootSource::Atags => kprintln!("ATAGs at {params_pa:#x}"),
+        BootSource::DeviceTree => kprintln!("Machine model: {}", info.model()),
+        _ => {}
+    }
+    let Some(bank) = info.banks().first().copied() else {
+        kprintln!(
+            "pivm: no memory from x0={params_pa:#x} (no ATAG list or device tree there; QEMU's \
+             ELF loader passes none without -dtb): boot kernel8.img, or add -dtb"
+        );
+        halt();
+    };
+    kprintln!("Kernel command line: {}", info.cmdline());
+    let layout = match layout::Layout::new(VA_BITS, bank.start.0, bank.end()) {
+        Ok(l) => l,
+        Err(e) => {
+            kprintln!("pivm: layout: {e}");
+            halt();
+        }
+    };
+
+    // memblock: RAM, then what is in use.
+    let s = boot::sections();
+    let kpa = |va: u64| layout.kimage_pa(va, boot::LOAD_PA);
+    let mut memblock = Memblock::new();
+    let check = |r: Result<(), pivm::mm::memblock::MemblockError>| {
+        if let Err(e) = r {
+            kprintln!("memblock: {e}");
+        }
+    };
+    check(memblock.add(layout.ram_start, layout.ram_end - layout.ram_start));
+    check(memblock.reserve(0, FIRMWARE_STUB_SIZE, "firmware stub"));
+    check(memblock.reserve(kpa(s.text), kpa(s.end) - kpa(s.text), "kernel"));
+    if info.params_size != 0 {
+        check(memblock.reserve(info.params_phys.0, info.params_size, "boot params"));
+    }
+    if let Some(rd) = info.initrd {
+        check(memblock.reserve(rd.start.0, rd.size, "initrd"));
+    }
+
+    // paging_init's linear map: all of RAM, in blocks where it can.
+    if let Err(e) = boot::map_kernel(
+        layout.page_offset + (layout.ram_start - layout.memstart_addr),
+        layout.ram_start,
+        layout.ram_end - layout.ram_start,
+        pgtable::PAGE_KERNEL,
+        true,
+    ) {
+        kprintln!("paging_init: linear map: {e:?}");
+        halt();
+    }
+
+    // arm64's zones: ZONE_DMA up to zone_dma_bits (the device tree's dma-ranges), DMA32 to
+    // 4 GiB, Normal above; on the Pi 3 all RAM is DMA.
+    let dma_bits = layout::zone_dma_bits(dt.and_then(|d| d.max_dma_cpu_addr));
+    let z = layout.zones(dma_bits);
+    let _ = layout::write_zone_ranges(&mut UartWriter, &z, (layout.ram_start, layout.ram_end));
+    let pfn = |a: u64| Pfn(a >> PAGE_SHIFT);
+    let (dma32_or_normal_start, normal_end) = if z.normal.0 < z.normal.1 {
+        (z.dma32.0.min(z.normal.0), z.normal.1)
+    } else {
+        (z.dma32.0, z.dma32.1.max(z.dma32.0))
+    };
+    let zones = Zones {
+        dma: Some(PfnRange { start: pfn(z.dma.0), end: pfn(z.dma.1) }),
+        // pivm's node has DMA, Normal and HighMem zones: arm64's DMA32 and Normal both go
+        // to its Normal zone (both are empty on the Pi 3).
+        normal: PfnRange {
+            start: pfn(dma32_or_normal_start.max(z.dma.1)),
+            end: pfn(normal_end.max(z.dma.1)),
+        },
+        highmem: None,
+    };
+    if let Err(e) = kmem::mem_init(&layout, &zones, &mut memblock) {
+        kprintln!("mem_init failed: {e}");
+        halt();
+    }
+    shell::set_state(shell::ShellState { layout });
+    let (free_pages, totalram_pages) = kmem::with_node(|n| (n.nr_free_pages(), n.totalram_pages()));
+    let _ = mm_init::write_memory_line(
+        &mut UartWriter,
+        &MemoryLine {
+            free_pages,
+            physpages: memblock.phys_mem_size() >> PAGE_SHIFT,
+            totalram_pages,
+            cma_pages: 0,
+            highmem_pages: 0,
+            code: s.etext - s.text,
+            rwdata: s.edata - s.sdata,
+            rodata: s.end_rodata - s.start_rodata,
+            init: s.init_end - s.init_begin,
+            bss: s.bss_stop - s.bss_start,
+            highmem: false,
+        },
+    );
+    shell::write_banner(&mut UartWriter);
+    let stack_top = core::ptr::addr_of!(__boot_stack_top) as u64;
+    traps::set_oops_recovery(console_loop, stack_top);
+    console_loop()
+}
+
+/// The console, forever: the shared loop over the polled PL011 with arm64's commands. Also
+/// where an oops returns to, on a fresh stack.
+extern "C" fn console_loop() -> ! {
+    pivm::console::mini::command_loop(
+        &mut UartWriter,
+        shell::PROMPT,
+        pivm::board::raspi::uart::getc,
+        shell::run,
+    )
+}
+
+/// What the device tree says beyond BootInfo: the highest CPU address DMA reaches.
+#[derive(Clone, Copy)]
+struct DtExtra {
+    max_dma_cpu_addr: Option<u64>,
+}
+
+/// Finds and parses the ATAG list or device tree at `pa` (read through the early linear
+/// map's two 2 MiB blocks around it).
+fn read_boot_params(pa: u64, info: &mut BootInfo) -> Option<DtExtra> {
+    let window_end = (pa & !(SZ_2M - 1)) + 2 * SZ_2M;
+    let kernel = (boot::LOAD_PA, boot::LOAD_PA + (boot::sections().end - boot::KIMAGE_VADDR));
+    let readable = match params::readable_len(pa, u64::MAX, window_end, kernel) {
+        Ok(r) => r,
+        Err(e) => {
+            kprintln!("pivm: boot parameters: {e}");
+            return None;
+        }
+    };
+    let base = memory::page_offset(VA_BITS) + pa;
+    let read_word = |off: usize| {
+        let end = (off as u64).checked_add(4)?;
+        if end > readable || !off.is_multiple_of(4) {
+            return None;
+        }
+        // SAFETY: inside the early linear map's window around `pa`, word aligned.
+        Some(unsafe { core::ptr::read_volatile((base + off as u64) as *const u32) })
+    };
+    let (format, len) = match params::locate(readable, read_word) {
+        Ok(Some(f)) => f,
+        Ok(None) => return None,
+        Err(e) => {
+            kprintln!("pivm: boot parameters: {e}");
+            return None;
+        }
+    };
+    // SAFETY: `locate` measured `len` bytes inside the window; nothing writes them.
+    let bytes = unsafe { core::slice::from_raw_parts(base as *const u8, len) };
+    match format {
+        params::ParamsFormat::Atags => {
+            if let Err(e) = atags::parse_atags(bytes, pa, info) {
+                kprintln!("pivm: ATAGs: {e}");
+            }
+            None
+        }
+        params::ParamsFormat::Dtb => {
+            if let Err(e) = dtb::parse_dtb(bytes, pa, info) {
+                kprintln!("pivm: device tree: {e}");
+            }
+            Some(DtExtra { max_dma_cpu_addr: dma_limit(bytes) })
+        }
+    }
+}
+
+/// The highest CPU address in `/soc`'s `dma-ranges` (child, parent, size cells; the parent
+/// address is the CPU's), as `of_dma_get_max_cpu_address` finds it.
+fn dma_limit(blob: &[u8]) -> Option<u64> {
+    let fdt = fdt::Fdt::new(blob).ok()?;
+    let soc = fdt.find_node("/soc")?;
+    let prop = soc.property("dma-ranges")?;
+    let cells = |n: &fdt::node::FdtNode<'_, '_>| n.cell_sizes();
+    let child = cells(&soc);
+    let root = fdt.root().cell_sizes();
+    let (ca, pa, sz) = (child.address_cells, root.address_cells, child.size_cells);
+    let words: &[u8] = prop.value;
+    let stride = (ca + pa + sz) * 4;
+    if stride == 0 {
+        return None;
+    }
+    let read = |b: &[u8], n: usize| {
+        b.chunks_exact(4).take(n).fold(0u64, |acc, c| {
+            (acc << 32) | u64::from(u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+        })
+    };
+    words
+        .chunks_exact(stride)
+        .map(|e| {
+            let cpu = read(&e[ca * 4..], pa);
+            let size = read(&e[(ca + pa) * 4..], sz);
+            cpu + size.saturating_sub(1)
+        })
+        .max()
+}
+
+fn halt() -> ! {
+    boot::halt()
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    kprintln!("Kernel panic - not syncing: {info}");
+    halt()
+}

@@ -1,0 +1,223 @@
+//! The AArch64 kernel (issue 14, first stage) on `qemu-system-aarch64 -M raspi3b`: both VA
+//! sizes through the raw `kernel8.img` (EL2, ATAGs at x0) and the ELF (all four cores at EL3,
+//! the reference's device tree with `-dtb`), checked against arm64 Linux 6.1's layout
+//! formulas, the reference's /proc/meminfo, the page-table walk lengths of 4 and 3 levels, the
+//! oops of a NULL dereference, and peek/poke's fixups.
+//! Needs `make ARCH=arm64 VA_BITS=48` and `VA_BITS=39` (`make test` builds them).
+
+mod common;
+use common::*;
+
+use pivm::arch::arm64::memory as m;
+
+/// The reference's `/proc/meminfo` (Debian Linux 6.1 arm64 on the same board).
+const REF_MEMINFO: &str = include_str!("samples/linux-6.1-raspi3b-arm64-meminfo.txt");
+
+/// Boots `build/arm64-<va_bits>/kernel8.img` (or `.elf`, with the reference's DTB) to the prompt.
+fn boot64(va_bits: u32, elf: bool) -> (Qemu, String) {
+    let dir = format!("build/arm64-{va_bits}");
+    let image = root().join(format!("{dir}/kernel8.{}", if elf { "elf" } else { "img" }));
+    assert!(
+        image.is_file(),
+        "missing {}: run `make ARCH=arm64 VA_BITS={va_bits}` first (or `make test`)",
+        image.display()
+    );
+    let mut args: Vec<String> = [
+        "-M",
+        "raspi3b",
+        "-display",
+        "none",
+        "-serial",
+        "stdio",
+        "-semihosting",
+        "-monitor",
+        "none",
+        "-kernel",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.push(image.display().to_string());
+    if elf {
+        args.push("-dtb".into());
+        args.push(root().join("tests/samples/linux-6.1-raspi3b-arm64.dtb").display().to_string());
+        args.push("-append".into());
+        args.push("console=ttyAMA0 pivm.test=elf".into());
+    }
+    let mut q = Qemu::spawn("qemu-system-aarch64", &args);
+    let log = q.wait_for(PROMPT, BOOT).unwrap();
+    (q, log)
+}
+
+/// The banner line starting with `label`, e.g. "    vmalloc : 0x... - 0x...".
+fn banner_range(q: &Qemu, log: &str, label: &str) -> (u64, u64) {
+    let line = q.line_with("banner", log, label);
+    let hex: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|w| w.strip_prefix("0x"))
+        .map(|h| u64::from_str_radix(h, 16).unwrap())
+        .collect();
+    if hex.len() != 2 {
+        q.fail(&format!("banner line {line:?}"));
+    }
+    (hex[0], hex[1])
+}
+
+/// The layout banner against memory.h's formulas, and the boot lines 6.1 prints.
+fn check_boot(q: &Qemu, log: &str, va_bits: u32) {
+    q.expect_in("boot", log, &format!("VA_BITS={va_bits}, {} levels", m::pgtable_levels(va_bits)));
+    q.expect_in("boot", log, "(Linux's values)");
+    q.expect_in("boot", log, "Zone ranges:\n  DMA      [mem 0x0000000000000000-0x000000003bffffff]\n  DMA32    empty\n  Normal   empty\n");
+    q.expect_in("boot", log, "Memory: ");
+    q.expect_in("boot", log, "K cma-reserved)\n");
+    q.expect_in("boot", log, "Virtual kernel memory layout:");
+    assert_eq!(
+        banner_range(q, log, "    modules :"),
+        (m::modules_vaddr(va_bits), m::modules_end(va_bits))
+    );
+    assert_eq!(
+        banner_range(q, log, "    vmalloc :"),
+        (m::vmalloc_start(va_bits), m::vmalloc_end(va_bits))
+    );
+    assert_eq!(
+        banner_range(q, log, "    fixed   :"),
+        (m::fixaddr_start(va_bits), m::fixaddr_top(va_bits))
+    );
+    assert_eq!(
+        banner_range(q, log, "    PCI I/O :"),
+        (m::pci_io_start(va_bits), m::pci_io_end(va_bits))
+    );
+    let (vs, ve) = banner_range(q, log, "    vmemmap :");
+    assert_eq!((vs, ve - vs), (m::vmemmap_start(va_bits), m::vmemmap_size(va_bits)));
+    assert_eq!(
+        banner_range(q, log, "    memory  :"),
+        (m::page_offset(va_bits), m::page_offset(va_bits) + 0x3c00_0000)
+    );
+    let (ts, _) = banner_range(q, log, "      .text :");
+    assert_eq!(ts, m::kimage_vaddr(va_bits), "the image is linked at KIMAGE_VADDR");
+}
+
+/// meminfo: Linux's field order (the reference's lines that pivm prints, in the same order,
+/// no highmem lines), and the reference's VmallocTotal for 48 bits.
+fn check_meminfo(q: &mut Qemu, va_bits: u32) {
+    let out = q.cmd("cat /proc/meminfo");
+    let ours: Vec<&str> = out.lines().filter_map(|l| l.split(':').next()).collect();
+    let theirs: Vec<&str> = REF_MEMINFO
+        .lines()
+        .filter(|l| l.contains(':'))
+        .filter_map(|l| l.split(':').next())
+        .collect();
+    let mut it = theirs.iter();
+    for f in &ours {
+        if !it.any(|t| t == f) {
+            q.fail(&format!("meminfo field {f:?} missing from the reference or out of its order"));
+        }
+    }
+    assert!(ours.len() >= 40, "meminfo has {} fields", ours.len());
+    assert!(!out.contains("HighTotal"), "arm64 has no highmem");
+    let vt = meminfo_kb(q, &out, "VmallocTotal");
+    assert_eq!(vt, (m::vmalloc_end(va_bits) - m::vmalloc_start(va_bits)) >> 10);
+    if va_bits == 48 {
+        assert_eq!(vt, meminfo_kb(q, REF_MEMINFO, "VmallocTotal"), "the reference's figure");
+    }
+    let total = meminfo_kb(q, &out, "MemTotal");
+    assert!(total > 900 * 1024 && total <= 960 * 1024, "MemTotal {total} kB of 960 MiB");
+    assert!(meminfo_kb(q, &out, "MemFree") <= total);
+    let buddy = q.cmd("cat /proc/buddyinfo");
+    let line = q.line_with("buddyinfo", &buddy, "Node 0, zone      DMA");
+    assert_eq!(line.split_whitespace().count(), 4 + 11, "orders 0-10: {line}");
+}
+
+/// `pt`: a linear-map address ends in a 2 MiB block one level before a page; the image's
+/// text is a page at the last level, read-only and executable; the MMU agrees.
+fn check_pt(q: &mut Qemu, va_bits: u32) {
+    let levels = m::pgtable_levels(va_bits);
+    let lin = m::page_offset(va_bits) + 0x80000;
+    let out = q.cmd(&format!("pt {lin:#x}"));
+    q.expect_in("pt linear", &out, &format!("walk of {} descriptors", levels - 1));
+    q.expect_in("pt linear", &out, "block 2M -> 0x0 MT_NORMAL SHD EL1:RW EL0:-- AF G");
+    q.expect_in("pt linear", &out, "=> physical 0x80000\n  MMU (AT S1E1R): 0x80000");
+    let img = m::kimage_vaddr(va_bits);
+    let out = q.cmd(&format!("pt {img:#x}"));
+    q.expect_in("pt image", &out, &format!("walk of {levels} descriptors"));
+    q.expect_in("pt image", &out, "page -> 0x80000 MT_NORMAL SHD EL1:rox EL0:-- AF G");
+    let out = q.cmd("ptdump");
+    for s in [
+        "---[ Linear Mapping ]---",
+        "960M 2M MT_NORMAL",
+        "---[ vmalloc() area ]---",
+        "---[ Fixmap ]---",
+        "MT_DEVICE_nGnRE",
+        "---[ End ]---",
+    ] {
+        q.expect_in("ptdump", &out, s);
+    }
+    let out = q.cmd(&format!("v2p {:#x}", m::page_offset(va_bits) + 0x1234));
+    q.expect_in("v2p", &out, "-> 0x1234");
+    let out = q.cmd("p2v 0x3c000000");
+    q.expect_in("p2v", &out, "is not RAM");
+}
+
+/// `crash null`: arm64 Linux's oops, then the console again; peek/poke fixed up.
+fn check_faults(q: &mut Qemu, va_bits: u32) {
+    let out = q.cmd("crash null");
+    let fsc = if va_bits == 48 {
+        "0x04: level 0 translation fault"
+    } else {
+        "0x05: level 1 translation fault"
+    };
+    for s in [
+        "Unable to handle kernel NULL pointer dereference at virtual address 0000000000000000\nMem abort info:\n",
+        "  EC = 0x25: DABT (current EL), IL = 32 bits\n",
+        &format!("  FSC = {fsc}\nData abort info:\n"),
+        "  CM = 0, WnR = 0\n",
+        "[0000000000000000] user address but active_mm is swapper\n",
+        "Internal error: Oops: 00000000960000",
+        "x29: ",
+        "x2 : ",
+    ] {
+        q.expect_in("crash null", &out, s);
+    }
+    let out = q.cmd("help");
+    q.expect_in("console after the oops", &out, "crash null");
+    let out = q.cmd("peek 0");
+    q.expect_in("peek 0", &out, "fault, ESR 0x9600000");
+    let img = m::kimage_vaddr(va_bits);
+    let out = q.cmd(&format!("poke {img:#x} 0"));
+    q.expect_in("poke text", &out, "level 3 permission fault), fixed up");
+    let out = q.cmd("run /bin/hello");
+    q.expect_in("run", &out, "processes are not built for arm64 yet");
+}
+
+#[test]
+fn va48_raw_image() {
+    let (mut q, log) = boot64(48, false);
+    q.expect_in("boot", &log, "CPU: entered at EL2, running at EL1; x0=0x100");
+    q.expect_in("boot", &log, "ATAGs at 0x100");
+    check_boot(&q, &log, 48);
+    check_meminfo(&mut q, 48);
+    check_pt(&mut q, 48);
+    check_faults(&mut q, 48);
+    q.poweroff_ok();
+}
+
+#[test]
+fn va39_raw_image() {
+    let (mut q, log) = boot64(39, false);
+    check_boot(&q, &log, 39);
+    check_meminfo(&mut q, 39);
+    check_pt(&mut q, 39);
+    check_faults(&mut q, 39);
+    q.poweroff_ok();
+}
+
+/// The ELF: all four cores at Secure EL3; the reference's device tree at physical 0.
+#[test]
+fn va48_elf_with_the_reference_dtb() {
+    let (mut q, log) = boot64(48, true);
+    q.expect_in("boot", &log, "CPU: entered at EL3, running at EL1; x0=0x0");
+    q.expect_in("boot", &log, "Machine model: Raspberry Pi 3 Model B");
+    q.expect_in("boot", &log, "Kernel command line: console=ttyAMA0 pivm.test=elf");
+    check_boot(&q, &log, 48);
+    q.poweroff_ok();
+}
