@@ -318,6 +318,11 @@ fn scenario_at_boot_then_console() {
     q.expect_in("buddyinfo after the scenario", &out, "Node 0, zone   Normal ");
     let out = q.cmd("scenario vmalloc-frag seed=2");
     q.expect_in("second run", &out, "run 'scenario release' first");
+    // Nor does a sequence start, and the boot run's state stays.
+    let out = q.cmd("scenario vmalloc-frag seeds=2");
+    q.expect_in("sequence", &out, "run 'scenario release' first");
+    let out = q.cmd("cat /proc/vmallocinfo");
+    q.expect_in("state kept", &out, "pivm::scenario::driver");
     q.verify_ok("after the scenario at boot");
     q.poweroff_ok();
 }

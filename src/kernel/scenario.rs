@@ -274,6 +274,10 @@ pub fn run_many(
     );
     for seed in (first_seed..).take(count as usize) {
         let r = run(seed, budget, Verbosity::Summary, false);
+        if matches!(r, Err(ScenarioError::Busy)) {
+            // Another run's memory: it stays for its `scenario release`.
+            return r.map(|_| ());
+        }
         reset();
         match r {
             Ok(s) => {
