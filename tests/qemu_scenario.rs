@@ -199,8 +199,8 @@ fn monkey_test_never_fails_with_720m_lowmem() {
     for s in &summaries {
         assert_eq!(field(s, "outcome"), "survived", "{s}");
         assert_eq!(num(s, "failed_step"), -1, "{s}");
-        // The module asked all along; lowmem kept giving it its block.
-        assert!(num(s, "requests") > 100, "{s}");
+        // The module asked all along (at least every 300 steps, and at step 1).
+        assert!(num(s, "requests") > num(s, "budget") / 300, "{s}");
     }
 }
 

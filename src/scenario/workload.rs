@@ -82,7 +82,7 @@ use crate::mm::PAGE_SIZE;
 
 /// Steps a run may take unless `budget=` says otherwise: the run ends earlier at the first
 /// double failure of the graphics module's request.
-pub const DEFAULT_BUDGET: u32 = 40_000;
+pub const DEFAULT_BUDGET: u32 = 20_000;
 /// Seed unless `seed=` says otherwise.
 pub const DEFAULT_SEED: u64 = 1;
 /// Live objects the generator tracks (and the executor must hold handles for).
