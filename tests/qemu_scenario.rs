@@ -95,7 +95,10 @@ fn scenario_rejects_bad_input_and_keeps_running() {
         ("scenario vmalloc-frag steps=3", "scenario: unknown option 'steps=3' "),
         ("scenario vmalloc-frag trace=1", "scenario: unknown option 'trace=1' "),
         ("scenario foo", "scenario: unknown scenario 'foo' (vmalloc-frag)"),
-        ("scenario", "scenario: usage: scenario vmalloc-frag [seed=N] [budget=N] [seeds=N] [trace]"),
+        (
+            "scenario",
+            "scenario: usage: scenario vmalloc-frag [seed=N] [budget=N] [seeds=N] [trace]",
+        ),
     ] {
         let out = q.cmd(cmd);
         q.expect_in(cmd, &out, msg);
@@ -132,10 +135,8 @@ const SEEDS: u32 = 16;
 /// Runs `SEEDS` seeds in one boot; returns the summary lines and the distribution line.
 fn distribution(profile: &str) -> (Vec<String>, String) {
     let (mut q, _) = boot(&format!("pivm.profile={profile}"));
-    let out = q.cmd_timeout(
-        &format!("scenario vmalloc-frag seed={FIRST_SEED} seeds={SEEDS}"),
-        MANY_SEEDS,
-    );
+    let out = q
+        .cmd_timeout(&format!("scenario vmalloc-frag seed={FIRST_SEED} seeds={SEEDS}"), MANY_SEEDS);
     let summaries: Vec<String> =
         out.lines().filter(|l| l.starts_with("scenario-summary: ")).map(String::from).collect();
     let dist = q.line_with("seeds", &out, "scenario-distribution: ").to_string();

@@ -355,7 +355,12 @@ fn step_trace(step: u32, gpu: GpuOutcome) -> StepTrace {
     }
 }
 
-fn run(seed: u64, budget: u32, verbosity: Verbosity, trace: bool) -> Result<Summary, ScenarioError> {
+fn run(
+    seed: u64,
+    budget: u32,
+    verbosity: Verbosity,
+    trace: bool,
+) -> Result<Summary, ScenarioError> {
     let mut run = RUN.lock();
     if run.active {
         return Err(ScenarioError::Busy);

@@ -298,11 +298,9 @@ fn write_verdict(w: &mut impl Write, s: &Summary, size: u64, needed_gap: u64) ->
             writeln!(w, "request of {size:#x} bytes: succeeded (via __get_free_pages)")
         }
         Outcome::ViaVmalloc => writeln!(w, "request of {size:#x} bytes: succeeded (via vmalloc)"),
-        Outcome::Survived => writeln!(
-            w,
-            "request of {size:#x} bytes: never failed both ways in {} steps",
-            s.steps
-        ),
+        Outcome::Survived => {
+            writeln!(w, "request of {size:#x} bytes: never failed both ways in {} steps", s.steps)
+        }
         Outcome::Failed | Outcome::Pending => {
             write!(w, "request of {size:#x} bytes: failed (__get_free_pages: ")?;
             match s.largest_free_order {

@@ -723,8 +723,7 @@ impl Workload {
         let k = self.params.knobs;
         let (lo, hi) = k.request_interval;
         self.next_request = now.saturating_add(self.rng.between(lo.max(1), hi));
-        let expires =
-            self.next_request.saturating_add(self.rng.between(1, k.transient_max.max(1)));
+        let expires = self.next_request.saturating_add(self.rng.between(1, k.transient_max.max(1)));
         let kind = Kind::Gpu;
         self.slots[id as usize] =
             Slot { kind, heap_pos: 0, expires, bytes: REQUEST_SIZE, app: NO_APP };
@@ -1117,7 +1116,10 @@ mod tests {
         let is_vmap = |o: &Op| {
             matches!(
                 o,
-                Op::Vmalloc { .. } | Op::Ioremap { .. } | Op::GpuAlloc { .. } | Op::GpuRequest { .. }
+                Op::Vmalloc { .. }
+                    | Op::Ioremap { .. }
+                    | Op::GpuAlloc { .. }
+                    | Op::GpuRequest { .. }
             )
         };
         let mut vmap = 0usize;
@@ -1398,8 +1400,10 @@ mod tests {
             .all(|&s| s % PAGE_SIZE as u32 == 0 && (4096..=2 << 20).contains(&s)));
         assert!(vmalloc_sizes.iter().any(|&s| s > 1 << 20));
         // Graphics buffers: page multiples up to the case study's request, a fifth surfaces.
-        assert!(gpu_sizes.iter().all(|&s| s % PAGE_SIZE as u32 == 0
-            && (4 * PAGE_SIZE as u32..=REQUEST_SIZE).contains(&s)));
+        assert!(gpu_sizes
+            .iter()
+            .all(|&s| s % PAGE_SIZE as u32 == 0
+                && (4 * PAGE_SIZE as u32..=REQUEST_SIZE).contains(&s)));
         let surfaces = gpu_sizes.iter().filter(|&&s| s > 256 * PAGE_SIZE as u32).count();
         assert!((0.15..0.25).contains(&(surfaces as f64 / gpu_sizes.len() as f64)));
         // Live objects at the end: the long-lived ones dominate.
