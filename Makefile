@@ -69,7 +69,7 @@ help:
 	@echo "make test          host unit tests + QEMU tests of all three splits, the MAX_ORDER variants, arm64 48/39"
 	@echo "make bench         all benchmarks: host (criterion), boot time, in-kernel (-icount)"
 	@echo "make bench-boot | bench-kernel | bench-instructions | bench-proc   one of them"
-	@echo "make scenario      the vmalloc fragmentation case study, both layouts, one table"
+	@echo "make scenario      the case study's monkey test, both layouts: time to failure over SEEDS seeds"
 	@echo "make clippy | doc | gdb | objdump | readelf | nm | sdcard | clean"
 	@echo "make sd-image      build/sd.img: the SD card QEMU attaches (FAT32 boot partition + swap);"
 	@echo "                   SD_SIZE=512M (power of two, up to 1G) builds build/sd-512M.img, more swap"
@@ -178,11 +178,12 @@ bench: kernel initramfs
 	KERNEL=$(IMG) bash scripts/bench-kernel.sh $(VMSPLIT)
 	KERNEL=$(IMG) bash scripts/bench-proc.sh $(VMSPLIT)
 
-# The case study: android-a9 (512 MiB lowmem) against android-a9-720m, same seeds (SEEDS=...).
-# With MAX_ORDER= or FEATURES=, the 3G build of that variant.
+# The case study's monkey test: android-a9 (512 MiB lowmem) against android-a9-720m, one boot
+# each running SEEDS seeds (default 32) of at most BUDGET steps; the time-to-failure table and
+# distributions. With MAX_ORDER= or FEATURES=, the 3G build of that variant.
 scenario: setup
 	$(MAKE) --no-print-directory kernel VMSPLIT=3G
-	KERNEL=build/3G$(VARIANT)/kernel7.img bash scripts/scenario.sh $(SEEDS)
+	KERNEL=build/3G$(VARIANT)/kernel7.img SEEDS=$(SEEDS) BUDGET=$(BUDGET) bash scripts/scenario.sh
 
 bench-kernel: kernel
 	KERNEL=$(IMG) bash scripts/bench-kernel.sh $(VMSPLIT)

@@ -411,7 +411,7 @@ fn random_command(rng: &mut Rng, seen: &[u64], kernel: &[u64]) -> String {
         ),
         "scenario" => format!(
             "scenario {}",
-            rng.pick(&["vmalloc-frag steps=100", "release", "vmalloc-frag seed=x", "bogus"])
+            rng.pick(&["vmalloc-frag budget=100", "release", "vmalloc-frag seed=x", "bogus"])
         ),
         "vmalloc_fill" => format!("vmalloc_fill {}", rng.pick(&["free", &a])),
         "purge" | "layout" | "verify" => family.to_string(),

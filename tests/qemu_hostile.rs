@@ -111,7 +111,7 @@ fn typed_bytes_never_vanish_inside_words() {
 fn ctrl_c_stops_long_commands() {
     let mut q = boot("hostile=1");
     let free0 = q.free_kb();
-    q.send("scenario vmalloc-frag steps=1000000\n");
+    q.send("scenario vmalloc-frag budget=1000000\n");
     q.wait_for("scenario: step   5000/1000000:", LONG).unwrap();
     // Typed while the scenario runs: kept, and run once it has stopped.
     q.send("cat /proc/cmdline\n");
@@ -236,7 +236,7 @@ fn scenario_verdict_names_the_real_cause() {
 #[test]
 fn scenario_progress_at_every_mark() {
     let mut q = boot("");
-    let out = q.cmd_timeout("scenario vmalloc-frag steps=20000", LONG);
+    let out = q.cmd_timeout("scenario vmalloc-frag budget=20000", LONG);
     let marks: Vec<u32> = out
         .lines()
         .filter_map(|l| l.strip_prefix("scenario: step "))
@@ -320,8 +320,8 @@ fn console_messages() {
     let out = q.cmd("peek 0b101");
     q.expect_in("0b101", &out, "peek: invalid number '0b101' (numbers are decimal or 0x hex)");
 
-    let out = q.cmd_timeout("scenario vmalloc-frag steps=1", LONG);
-    q.expect_in("one step", &out, "seed 1, 1 step\n");
+    let out = q.cmd_timeout("scenario vmalloc-frag budget=1", LONG);
+    q.expect_in("one step", &out, "seed 1, budget 1 step\n");
     let out = q.cmd("scenario release");
     q.expect_in("one object", &out, "scenario: released 1 object\n");
 

@@ -1,8 +1,10 @@
 //! Runs `scenario vmalloc-frag` on the real allocators: the seeded trace of `scenario::workload`
 //! is executed operation by operation (kmalloc, `__get_free_pages`, vmalloc, ioremap and their
-//! frees), the outcome of every allocation is whatever the allocators' state gives, and at the
-//! end the "graphics driver" asks for 0x1a0000 bytes the way the device did: physically
-//! contiguous pages first, then vmalloc. The analysis is computed from the resulting state.
+//! frees), the outcome of every allocation is whatever the allocators' state gives, and at
+//! intervals the graphics module asks for its 0x1a0000 bytes the way the device's driver did:
+//! physically contiguous pages first, then vmalloc. The run stops at the first request that
+//! fails both ways (the monkey test's failure) or at its step budget; the analysis is computed
+//! from the state at that moment, which stays for inspection.
 use spin::Mutex;
 
 use super::mem::{self, with_node, BuddyPages, SLAB};
@@ -10,13 +12,14 @@ use super::vmalloc;
 use crate::console::printk::Console;
 use crate::kprintln;
 use crate::mm::gfp::GfpFlags;
-use crate::mm::page_alloc::{write_alloc_failure, DEFAULT_COMM};
+use crate::mm::page_alloc::{write_alloc_failure, AllocError, DEFAULT_COMM};
 use crate::mm::slab::get_order;
 use crate::mm::vmap::VmapError;
 use crate::mm::{Pfn, PAGE_SHIFT};
 use crate::proc::filter::LineFilter;
 use crate::proc::{buddyinfo, extfrag};
-use crate::scenario::report::{self, Outcome, Summary, VmallocFailure};
+use crate::scenario::distribution::{self, TimeToFailure};
+use crate::scenario::report::{self, GpuOutcome, Outcome, StepTrace, Summary, VmallocFailure};
 use crate::scenario::workload::{Op, Params, Workload, MAX_LIVE};
 
 /// The caller name the scenario's vmalloc and ioremap areas carry in /proc/vmallocinfo.
@@ -109,6 +112,8 @@ fn execute(handles: &mut [Handle; MAX_LIVE], op: Op) -> Option<bool> {
                 .map(|va| Handle::Ioremap(va as u32)),
         ),
         Op::GpuAlloc { id, size } => (id, gpu_alloc(size)),
+        // The executor's loop makes the graphics module's request itself (`request`).
+        Op::GpuRequest { .. } => return None,
         Op::Kfree { id }
         | Op::FreePages { id }
         | Op::Vfree { id }
@@ -117,7 +122,6 @@ fn execute(handles: &mut [Handle; MAX_LIVE], op: Op) -> Option<bool> {
             free_handle(&mut handles[id as usize]);
             return None;
         }
-        Op::FinalRequest { .. } => return None,
     };
     handles[id as usize] = result.unwrap_or(Handle::None);
     Some(result.is_some())
@@ -183,8 +187,14 @@ fn free_handle(h: &mut Handle) {
     *h = Handle::None;
 }
 
-/// The state numbers the analysis and the comparison table use.
-fn summary(profile: &'static str, seed: u64, outcome: Outcome) -> Summary {
+/// The state numbers the analysis and the tables use.
+fn summary(
+    profile: &'static str,
+    seed: u64,
+    outcome: Outcome,
+    workload: &Workload,
+    requests_vmalloc: u32,
+) -> Summary {
     let node = mem::node_snapshot();
     let (used, chunk) = vmalloc::used_and_chunk();
     let layout = &super::try_get().expect("booted").layout;
@@ -206,122 +216,257 @@ fn summary(profile: &'static str, seed: u64, outcome: Outcome) -> Summary {
         vmalloc_chunk_kb: chunk >> 10,
         unusable_index_9: extfrag::unusable_free_index(normal, report::FINAL_ORDER as usize),
         vmalloc_failure: None,
+        budget: workload.params().budget,
+        steps: workload.step(),
+        failed_step: None,
+        requests: workload.stats().requests,
+        requests_vmalloc,
     }
 }
 
-/// `scenario vmalloc-frag [seed=N] [steps=N]`: runs the trace, then the final request and the
-/// analysis. The memory stays allocated afterwards so it can be inspected
-/// (/proc/buddyinfo, /proc/vmallocinfo ...) until `scenario release`.
-pub fn run_vmalloc_frag(seed: u64, steps: u32) -> Result<Summary, ScenarioError> {
-    run(seed, steps, true)
+/// How a run prints.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Verbosity {
+    /// Nothing (`bench`).
+    Quiet,
+    /// The summary line only (many seeds in a row).
+    Summary,
+    /// The header, the progress lines and, at a double failure, the diagnosis.
+    Full,
 }
 
-/// The trace alone, without output or the final request (for `bench`); returns the steps run.
-/// The memory stays allocated until `release`, except after Ctrl-C, which frees it.
-pub fn run_quiet(seed: u64, steps: u32) -> Result<u32, ScenarioError> {
-    match run(seed, steps, false) {
+/// `scenario vmalloc-frag [seed=N] [budget=N] [trace]`: runs the monkey test until the graphics
+/// module's request fails both ways or `budget` steps have run, then the diagnosis. The memory
+/// stays allocated afterwards so it can be inspected (/proc/buddyinfo, /proc/vmallocinfo ...)
+/// until `scenario release`. `trace` prints a `vmfrag-step` line after every step.
+pub fn run_vmalloc_frag(seed: u64, budget: u32, trace: bool) -> Result<Summary, ScenarioError> {
+    run(seed, budget, Verbosity::Full, trace)
+}
+
+/// The trace alone, without output (for `bench`); returns the steps run. The memory stays
+/// allocated until `release`, except after Ctrl-C, which frees it.
+pub fn run_quiet(seed: u64, budget: u32) -> Result<u32, ScenarioError> {
+    match run(seed, budget, Verbosity::Quiet, false) {
         Err(ScenarioError::Interrupted { step, steps, .. }) => {
             release();
             Err(ScenarioError::Interrupted { step, steps, released: true })
         }
-        r => r.map(|_| steps),
+        r => r.map(|s| s.steps),
     }
 }
 
-fn run(seed: u64, steps: u32, verbose: bool) -> Result<Summary, ScenarioError> {
+/// `scenario vmalloc-frag seeds=N`: `count` runs from `first_seed` on, each followed by
+/// `reset`, their summary lines, and the distribution of time to failure. One boot runs them
+/// all; each run starts from the memory the previous one gave back.
+pub fn run_many(
+    first_seed: u64,
+    count: u32,
+    budget: u32,
+    ttf: &mut TimeToFailure,
+) -> Result<(), ScenarioError> {
+    let profile = super::try_get().map_or("linux", |k| k.layout.profile);
+    kprintln!(
+        "scenario vmalloc-frag: profile {}, seeds {}-{}, budget {}",
+        profile,
+        first_seed,
+        first_seed + u64::from(count.max(1)) - 1,
+        crate::console::Count(budget, "step")
+    );
+    for seed in (first_seed..).take(count as usize) {
+        let r = run(seed, budget, Verbosity::Summary, false);
+        if matches!(r, Err(ScenarioError::Busy)) {
+            // Another run's memory: it stays for its `scenario release`.
+            return r.map(|_| ());
+        }
+        reset();
+        match r {
+            Ok(s) => {
+                ttf.record(s.failed_step);
+            }
+            Err(ScenarioError::Interrupted { step, steps, .. }) => {
+                return Err(ScenarioError::Interrupted { step, steps, released: true })
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let _ = distribution::write_distribution(
+        &mut Console,
+        profile,
+        first_seed,
+        budget,
+        &ttf.distribution(),
+    );
+    Ok(())
+}
+
+/// What the graphics module's request got, and if it failed both ways, the two errors.
+struct Request {
+    outcome: GpuOutcome,
+    handle: Handle,
+    failure: Option<(AllocError, vmalloc::VmallocError)>,
+}
+
+/// The graphics module's buffer, the case study's way: `__get_free_pages(GFP_KERNEL, 9)`,
+/// then `vmalloc`. The page allocator's warning is printed only for the double failure (by
+/// `report_failure`), as one report instead of one per failed attempt.
+fn request(size: u32) -> Request {
+    let order = get_order(size as usize);
+    match with_node(|n| n.alloc_pages(GfpFlags::GFP_KERNEL, order)) {
+        Ok(pfn) => Request {
+            outcome: GpuOutcome::Pages,
+            handle: Handle::Pages { pfn: pfn.0 as u32, order: order as u8 },
+            failure: None,
+        },
+        Err(gfp_err) => match vmalloc::vmalloc(u64::from(size), DRIVER) {
+            Ok(va) => Request {
+                outcome: GpuOutcome::Vmalloc,
+                handle: Handle::Vmalloc(va as u32),
+                failure: None,
+            },
+            Err(vm_err) => Request {
+                outcome: GpuOutcome::Fail,
+                handle: Handle::None,
+                failure: Some((gfp_err, vm_err)),
+            },
+        },
+    }
+}
+
+/// The state after a step, for the trace.
+fn step_trace(step: u32, gpu: GpuOutcome) -> StepTrace {
+    let node = mem::node_snapshot();
+    let (used, chunk) = vmalloc::used_and_chunk();
+    let total = super::try_get().map_or(0, |k| k.layout.vmalloc_size());
+    let zone = |i: usize| {
+        let z = &node.zones[i];
+        (z.free_pages << (PAGE_SHIFT - 10), z.free_area.iter().rposition(|&n| n > 0))
+    };
+    let (normal_free_kb, normal_max_order) = zone(crate::proc::snapshot::ZONE_NORMAL);
+    let (highmem_free_kb, highmem_max_order) = zone(crate::proc::snapshot::ZONE_HIGHMEM);
+    StepTrace {
+        step,
+        normal_free_kb,
+        highmem_free_kb,
+        normal_max_order: normal_max_order.map(|o| o as u32),
+        highmem_max_order: highmem_max_order.map(|o| o as u32),
+        vmalloc_free_kb: total.saturating_sub(used) >> 10,
+        vmalloc_largest_kb: chunk >> 10,
+        gpu,
+    }
+}
+
+fn run(
+    seed: u64,
+    budget: u32,
+    verbosity: Verbosity,
+    trace: bool,
+) -> Result<Summary, ScenarioError> {
     let mut run = RUN.lock();
     if run.active {
         return Err(ScenarioError::Busy);
     }
     run.active = true;
     let profile = super::try_get().map_or("linux", |k| k.layout.profile);
-    run.workload.reset(Params::new(seed, steps));
-    if verbose {
+    run.workload.reset(Params::new(seed, budget));
+    let full = verbosity == Verbosity::Full;
+    if full {
         kprintln!(
-            "scenario vmalloc-frag: profile {}, seed {}, {}",
+            "scenario vmalloc-frag: profile {}, seed {}, budget {}",
             profile,
             seed,
-            crate::console::Count(steps, "step")
+            crate::console::Count(budget, "step")
         );
     }
     let Run { workload, handles, .. } = &mut *run;
     let mut outcome = None;
-    let mut final_size = None;
+    let mut failure = None;
+    let mut requests_vmalloc = 0;
     loop {
         workload.report_free_kb(with_node(|n| n.nr_free_pages()) << (PAGE_SHIFT - 10));
         let Some(op) = workload.next(outcome) else { break };
-        if let Op::FinalRequest { size } = op {
-            final_size = Some(size);
-            break;
+        let mut gpu = GpuOutcome::None;
+        if let Op::GpuRequest { id, size } = op {
+            let r = request(size);
+            handles[id as usize] = r.handle;
+            gpu = r.outcome;
+            outcome = Some(gpu != GpuOutcome::Fail);
+            failure = r.failure;
+            requests_vmalloc += u32::from(gpu == GpuOutcome::Vmalloc);
+        } else {
+            outcome = execute(handles, op);
         }
-        outcome = execute(handles, op);
-        if let Op::GpuAlloc { id, .. } = op {
+        if matches!(op, Op::GpuAlloc { .. } | Op::GpuRequest { .. })
+            && matches!(handles[op.id() as usize], Handle::Pages { .. })
+        {
             // Only a fallback holds a vmap area.
-            if matches!(handles[id as usize], Handle::Pages { .. }) {
-                workload.report_gpu_pages();
-            }
+            workload.report_gpu_pages();
         }
         let step = workload.step();
-        if verbose && report::is_progress_mark(step) {
+        if trace {
+            let _ = report::write_step(&mut Console, &step_trace(step, gpu));
+        }
+        if full && report::is_progress_mark(step) {
             // The last operation's failure is counted once the workload hears of it.
             let pending = u32::from(outcome == Some(false));
             let failed = workload.stats().failed.iter().sum::<u32>() + pending;
-            let _ = report::write_progress(
-                &mut Console,
-                step,
-                steps,
-                &summary(profile, seed, Outcome::Pending),
-                failed,
-            );
+            let s = summary(profile, seed, Outcome::Pending, workload, requests_vmalloc);
+            let _ = report::write_progress(&mut Console, step, budget, &s, failed);
+        }
+        if failure.is_some() {
+            break;
         }
         if crate::console::interrupted() {
             // The handles stay recorded, so `scenario release` frees what the run holds.
-            return Err(ScenarioError::Interrupted { step, steps, released: false });
+            return Err(ScenarioError::Interrupted { step, steps: budget, released: false });
         }
     }
-    let size = u64::from(final_size.unwrap_or(report::FINAL_REQUEST));
-    if !verbose {
-        return Ok(summary(profile, seed, Outcome::Pending));
+    let mut s = summary(profile, seed, Outcome::Survived, workload, requests_vmalloc);
+    if let Some((_, vm_err)) = &failure {
+        s.outcome = Outcome::Failed;
+        s.failed_step = Some(s.steps);
+        s.vmalloc_failure = Some(vmalloc_failure(vm_err));
     }
-    Ok(final_request(profile, seed, size))
+    match (verbosity, failure) {
+        (Verbosity::Quiet, _) => {}
+        (Verbosity::Summary, _) => {
+            let _ = report::write_summary_line(&mut Console, &s);
+        }
+        (Verbosity::Full, Some((gfp_err, vm_err))) => report_failure(&s, gfp_err, &vm_err),
+        (Verbosity::Full, None) => {
+            kprintln!(
+                "scenario: the graphics module's {:#x}-byte request never failed both ways in {}",
+                report::FINAL_REQUEST,
+                crate::console::Count(s.steps, "step")
+            );
+            show_state();
+            let _ = report::write_time_to_failure(&mut Console, &s);
+            let _ = report::write_summary_line(&mut Console, &s);
+        }
+    }
+    Ok(s)
 }
 
-/// The graphics driver's request and the engineer's view of the state.
-fn final_request(profile: &'static str, seed: u64, size: u64) -> Summary {
-    let order = report::FINAL_ORDER;
-    kprintln!("scenario: the graphics driver asks for {:#x} bytes", size);
-    kprintln!("scenario: __get_free_pages(GFP_KERNEL, {})", order);
+/// The double failure as the engineer saw it: the two failed calls and their messages, the
+/// files, the diagnosis and the verdict.
+fn report_failure(s: &Summary, gfp_err: AllocError, vm_err: &vmalloc::VmallocError) {
+    let size = u64::from(report::FINAL_REQUEST);
+    kprintln!("scenario: step {}: the graphics driver asks for {:#x} bytes", s.steps, size);
+    kprintln!("scenario: __get_free_pages(GFP_KERNEL, {})", report::FINAL_ORDER);
     let stats = mem::node_stats();
-    let gfp = with_node(|n| match n.alloc_pages(GfpFlags::GFP_KERNEL, order) {
-        Ok(pfn) => Some(pfn),
-        Err(e) => {
-            let _ = write_alloc_failure(&mut Console, DEFAULT_COMM, e.gfp(), e.order(), n, &stats);
-            None
-        }
+    with_node(|n| {
+        let _ = write_alloc_failure(
+            &mut Console,
+            DEFAULT_COMM,
+            gfp_err.gfp(),
+            gfp_err.order(),
+            n,
+            &stats,
+        );
     });
-    let (outcome, vmalloc_failure) = match gfp {
-        Some(pfn) => {
-            let _ = with_node(|n| n.__free_pages(pfn, order));
-            (Outcome::ViaGetFreePages, None)
-        }
-        None => {
-            kprintln!("scenario: falling back to vmalloc({:#x})", size);
-            match vmalloc::vmalloc(size, DRIVER) {
-                Ok(va) => {
-                    let _ = vmalloc::vfree(va);
-                    (Outcome::ViaVmalloc, None)
-                }
-                Err(e) => {
-                    vmalloc::report(&e);
-                    (Outcome::Failed, Some(vmalloc_failure(&e)))
-                }
-            }
-        }
-    };
-    let s = Summary { vmalloc_failure, ..summary(profile, seed, outcome) };
+    kprintln!("scenario: falling back to vmalloc({:#x})", size);
+    vmalloc::report(vm_err);
     show_state();
-    let _ = report::write_analysis(&mut Console, &s, size);
-    s
+    let _ = report::write_analysis(&mut Console, s, size);
 }
 
 /// What the analysis says about a failed vmalloc: the cause the vmalloc layer gave.
@@ -355,6 +500,17 @@ fn show_state() {
     let _ = buddyinfo::render(&mut Console, &mem::node_snapshot());
     kprintln!("--- /proc/vmallocinfo (top of the range)");
     let _ = vmalloc::render_vmallocinfo_tail(&mut Console, VMALLOCINFO_TAIL);
+}
+
+/// Gives back what a run leaves behind besides its objects, so the next run of a sequence
+/// starts from the free memory a fresh boot has: everything released, lazily freed vmalloc
+/// ranges purged, empty slabs returned, the per-CPU lists drained. (The free lists' order and
+/// the vmalloc range's page tables stay as the run left them.)
+pub fn reset() {
+    release();
+    let _ = vmalloc::purge();
+    let _ = SLAB.lock().shrink_all(&mut BuddyPages);
+    let _ = with_node(|n| n.drain_all_pages());
 }
 
 /// Frees everything the last run holds.

@@ -1,8 +1,8 @@
-//! The text of `scenario vmalloc-frag`: the progress lines, and at the end the diagnosis
-//! computed from the allocators' state, next to the device's figures from the case study, the
-//! one-line verdict, and the machine-readable summary line that `make scenario` collects into
-//! its comparison table. Every cause printed is the one the allocators reported, and every
-//! inequality printed holds.
+//! The text of `scenario vmalloc-frag`: the progress lines, the per-step trace (`trace`), and
+//! at the first double failure the diagnosis computed from the allocators' state, next to the
+//! device's figures from the case study, the one-line verdict, and the machine-readable
+//! summary line that `make scenario` collects into its tables. Every cause printed is the one
+//! the allocators reported, and every inequality printed holds.
 use core::fmt::{self, Write};
 
 /// The graphics driver's request in the case study.
@@ -13,6 +13,63 @@ pub const FINAL_ORDER: u32 = 9;
 pub const GUARD_PAGE: u64 = 4096;
 /// Steps between two progress lines.
 pub const PROGRESS_EVERY: u32 = 5000;
+
+/// How the graphics module's request of one step ended (`none`: no request at that step).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GpuOutcome {
+    None,
+    /// `__get_free_pages` gave the order-9 block.
+    Pages,
+    /// `__get_free_pages` failed, the `vmalloc` fallback succeeded.
+    Vmalloc,
+    /// Both failed: the double failure that ends the run.
+    Fail,
+}
+
+impl GpuOutcome {
+    /// The word of the trace line.
+    pub const fn word(self) -> &'static str {
+        match self {
+            GpuOutcome::None => "none",
+            GpuOutcome::Pages => "pages",
+            GpuOutcome::Vmalloc => "vmalloc",
+            GpuOutcome::Fail => "fail",
+        }
+    }
+}
+
+/// The state after one step, for the trace (`scenario vmalloc-frag ... trace`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StepTrace {
+    /// Steps done, the one traced included (1 is the first).
+    pub step: u32,
+    pub normal_free_kb: u64,
+    pub highmem_free_kb: u64,
+    /// Largest order with a free block (None: no free page; highmem: or no highmem).
+    pub normal_max_order: Option<u32>,
+    pub highmem_max_order: Option<u32>,
+    /// VmallocTotal - VmallocUsed (areas with their guard pages, lazily freed ones included).
+    pub vmalloc_free_kb: u64,
+    /// The largest free gap of the vmalloc range (VmallocChunk).
+    pub vmalloc_largest_kb: u64,
+    pub gpu: GpuOutcome,
+}
+
+/// One `vmfrag-step` line: all decimal, sizes in KiB, -1 for no order (README, "Scenarios").
+pub fn write_step(w: &mut impl Write, t: &StepTrace) -> fmt::Result {
+    writeln!(
+        w,
+        "vmfrag-step step={} normal_free_kb={} highmem_free_kb={} normal_max_order={} highmem_max_order={} vmalloc_free_kb={} vmalloc_largest_kb={} gpu={}",
+        t.step,
+        t.normal_free_kb,
+        t.highmem_free_kb,
+        t.normal_max_order.map_or(-1, |o| o as i32),
+        t.highmem_max_order.map_or(-1, |o| o as i32),
+        t.vmalloc_free_kb,
+        t.vmalloc_largest_kb,
+        t.gpu.word()
+    )
+}
 
 /// Whether a progress line follows step `step` (every [`PROGRESS_EVERY`] steps, whatever the
 /// operation of that step was).
@@ -76,14 +133,17 @@ pub mod device {
     pub const TOP_GAP: u64 = 0x10_1000;
 }
 
-/// How the final request ended.
+/// How a request of the graphics module's buffer ended, or the run (`Survived`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
     /// Still running (progress lines).
     Pending,
     ViaGetFreePages,
     ViaVmalloc,
+    /// Both ways failed.
     Failed,
+    /// The budget ran out without a double failure.
+    Survived,
 }
 
 impl Outcome {
@@ -94,6 +154,7 @@ impl Outcome {
             Outcome::ViaGetFreePages => "ok-gfp",
             Outcome::ViaVmalloc => "ok-vmalloc",
             Outcome::Failed => "failed",
+            Outcome::Survived => "survived",
         }
     }
 }
@@ -118,8 +179,15 @@ pub struct Summary {
     pub vmalloc_chunk_kb: u64,
     /// Unusable free space index of ZONE_NORMAL for order 9, in thousandths.
     pub unusable_index_9: i32,
-    /// Why the final request's vmalloc failed (None: not tried, or it succeeded).
+    /// Why the failed request's vmalloc failed (None: not tried, or it succeeded).
     pub vmalloc_failure: Option<VmallocFailure>,
+    /// The step budget, the steps run, and the first double failure's step (time to failure).
+    pub budget: u32,
+    pub steps: u32,
+    pub failed_step: Option<u32>,
+    /// Requests of the graphics module's buffer, and how many of them `vmalloc` served.
+    pub requests: u32,
+    pub requests_vmalloc: u32,
 }
 
 fn order_kb(order: u32) -> u64 {
@@ -220,6 +288,7 @@ pub fn write_analysis(w: &mut impl Write, s: &Summary, size: u64) -> fmt::Result
         FINAL_REQUEST
     )?;
     write_verdict(w, s, size, needed_gap)?;
+    write_time_to_failure(w, s)?;
     write_summary_line(w, s)
 }
 
@@ -229,6 +298,9 @@ fn write_verdict(w: &mut impl Write, s: &Summary, size: u64, needed_gap: u64) ->
             writeln!(w, "request of {size:#x} bytes: succeeded (via __get_free_pages)")
         }
         Outcome::ViaVmalloc => writeln!(w, "request of {size:#x} bytes: succeeded (via vmalloc)"),
+        Outcome::Survived => {
+            writeln!(w, "request of {size:#x} bytes: never failed both ways in {} steps", s.steps)
+        }
         Outcome::Failed | Outcome::Pending => {
             write!(w, "request of {size:#x} bytes: failed (__get_free_pages: ")?;
             match s.largest_free_order {
@@ -258,14 +330,31 @@ fn write_verdict(w: &mut impl Write, s: &Summary, size: u64, needed_gap: u64) ->
     }
 }
 
+/// The time-to-failure line: the step of the first double failure, or none within the budget.
+pub fn write_time_to_failure(w: &mut impl Write, s: &Summary) -> fmt::Result {
+    match s.failed_step {
+        Some(step) => write!(w, "time to failure: step {} (budget {})", step, s.budget)?,
+        None => write!(w, "time to failure: none within the budget of {} steps", s.budget)?,
+    }
+    writeln!(
+        w,
+        "; the graphics module asked {} times, {} served by vmalloc",
+        s.requests, s.requests_vmalloc
+    )
+}
+
 /// `scenario-summary: ...`: one line with every figure, for `make scenario`.
 pub fn write_summary_line(w: &mut impl Write, s: &Summary) -> fmt::Result {
     writeln!(
         w,
-        "scenario-summary: profile={} seed={} outcome={} largest_order={} largest_order_high={} memfree_kb={} lowfree_kb={} lowmin_kb={} vmalloc_free_kb={} vmalloc_chunk_kb={} unusable9={} vmalloc_error={}",
+        "scenario-summary: profile={} seed={} outcome={} failed_step={} budget={} requests={} requests_vmalloc={} largest_order={} largest_order_high={} memfree_kb={} lowfree_kb={} lowmin_kb={} vmalloc_free_kb={} vmalloc_chunk_kb={} unusable9={} vmalloc_error={}",
         s.profile,
         s.seed,
         s.outcome.word(),
+        s.failed_step.map_or(-1, i64::from),
+        s.budget,
+        s.requests,
+        s.requests_vmalloc,
         s.largest_free_order.map_or(-1, |o| o as i32),
         s.largest_free_order_high.map_or(-1, |o| o as i32),
         s.mem_free_kb,
@@ -279,10 +368,15 @@ pub fn write_summary_line(w: &mut impl Write, s: &Summary) -> fmt::Result {
 }
 
 #[cfg(test)]
+mod tests_support {
+    pub use super::tests::failed;
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
-    fn failed() -> Summary {
+    pub fn failed() -> Summary {
         Summary {
             profile: "android-a9",
             seed: 3,
@@ -297,6 +391,11 @@ mod tests {
             vmalloc_chunk_kb: 1028,
             unusable_index_9: 987,
             vmalloc_failure: Some(VmallocFailure::NoSpace),
+            budget: 40_000,
+            steps: 12_345,
+            failed_step: Some(12_345),
+            requests: 61,
+            requests_vmalloc: 40,
         }
     }
 
@@ -310,7 +409,7 @@ mod tests {
             "request of 0x1a0000 bytes: failed (__get_free_pages: largest free order 7 < 9; vmalloc: largest gap 0x101000 < 0x1a1000)"
         ));
         assert!(out.ends_with(
-            "scenario-summary: profile=android-a9 seed=3 outcome=failed largest_order=7 largest_order_high=2 memfree_kb=163840 lowfree_kb=102400 lowmin_kb=2436 vmalloc_free_kb=22528 vmalloc_chunk_kb=1028 unusable9=987 vmalloc_error=no-space\n"
+            "time to failure: step 12345 (budget 40000); the graphics module asked 61 times, 40 served by vmalloc\nscenario-summary: profile=android-a9 seed=3 outcome=failed failed_step=12345 budget=40000 requests=61 requests_vmalloc=40 largest_order=7 largest_order_high=2 memfree_kb=163840 lowfree_kb=102400 lowmin_kb=2436 vmalloc_free_kb=22528 vmalloc_chunk_kb=1028 unusable9=987 vmalloc_error=no-space\n"
         ));
     }
 
@@ -477,5 +576,53 @@ mod tests {
             out,
             "scenario: step   5000/20000: MemFree  163840 kB, largest free order 7, VmallocUsed  231424 kB, VmallocChunk    1028 kB, failed allocs 3\n"
         );
+    }
+}
+
+#[cfg(test)]
+mod trace_tests {
+    use super::*;
+
+    #[test]
+    fn step_line_format() {
+        let mut t = StepTrace {
+            step: 17,
+            normal_free_kb: 2436,
+            highmem_free_kb: 160_000,
+            normal_max_order: Some(7),
+            highmem_max_order: None,
+            vmalloc_free_kb: 22_528,
+            vmalloc_largest_kb: 1028,
+            gpu: GpuOutcome::Fail,
+        };
+        let mut out = String::new();
+        write_step(&mut out, &t).unwrap();
+        assert_eq!(
+            out,
+            "vmfrag-step step=17 normal_free_kb=2436 highmem_free_kb=160000 normal_max_order=7 highmem_max_order=-1 vmalloc_free_kb=22528 vmalloc_largest_kb=1028 gpu=fail\n"
+        );
+        for (gpu, word) in [
+            (GpuOutcome::None, "gpu=none\n"),
+            (GpuOutcome::Pages, "gpu=pages\n"),
+            (GpuOutcome::Vmalloc, "gpu=vmalloc\n"),
+        ] {
+            t.gpu = gpu;
+            let mut out = String::new();
+            write_step(&mut out, &t).unwrap();
+            assert!(out.ends_with(word), "{out}");
+        }
+    }
+
+    #[test]
+    fn survived_run() {
+        let mut s = super::tests_support::failed();
+        s.outcome = Outcome::Survived;
+        s.failed_step = None;
+        s.steps = 40_000;
+        let mut out = String::new();
+        write_time_to_failure(&mut out, &s).unwrap();
+        write_summary_line(&mut out, &s).unwrap();
+        assert!(out.starts_with("time to failure: none within the budget of 40000 steps; "));
+        assert!(out.contains(" outcome=survived failed_step=-1 budget=40000 "), "{out}");
     }
 }

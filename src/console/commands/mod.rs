@@ -214,8 +214,8 @@ pub static COMMANDS: &[Command] = &[
     },
     Command {
         name: "scenario",
-        usage: "scenario vmalloc-frag [seed=N] [steps=N] | scenario release",
-        help: "replay the case study's stress run, then the 0x1a0000-byte request",
+        usage: "scenario vmalloc-frag [seed=N] [budget=N] [seeds=N] [trace] | scenario release",
+        help: "the case study's monkey test: until the 0x1a0000-byte request fails both ways",
         run: cmd_scenario,
     },
     Command {
