@@ -665,6 +665,16 @@ impl FaultEnv for MmHw {
         fs::cached_page(file.ino, index).map(|p| p.0)
     }
 
+    fn cached_pages(&self, file: &VmFile, index: u64, out: &mut [Option<u64>]) {
+        if crate::kernel::cardfs::is_card_file(file) {
+            for (i, o) in out.iter_mut().enumerate() {
+                *o = crate::kernel::cardfs::map_pages_page(file, index + i as u64).map(|p| p.0);
+            }
+            return;
+        }
+        fs::cached_pages(file.ino, index, out);
+    }
+
     fn fault_around_hits(&mut self, file: &alloc::sync::Arc<VmFile>, pages: u64) {
         if crate::kernel::cardfs::is_card_file(file) {
             crate::kernel::cardfs::fault_around_hits(file, pages);
