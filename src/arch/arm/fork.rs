@@ -42,22 +42,29 @@ pub fn copy_user_ptes(
     while va < end {
         let (next, table) = user_pmd_span(src, va, end);
         if table {
-            mmu::copy_page_range(user_table(src), user_table(dst), va as u32, next as u32, &mut *alloc, |at, raw| {
-                let p = LinuxPte(raw);
-                if !p.present() {
-                    return None;
-                }
-                let pa = p.pfn_phys();
-                let seen = UserPte {
-                    pfn: pa >> 12,
-                    young: p.young(),
-                    dirty: p.dirty(),
-                    write: raw & L_PTE_RDONLY == 0,
-                };
-                let c = f(at as usize, seen)?;
-                let keep = c.parent.map_or(raw, |prot| pfn_pte(pa, user_pte_bits(prot)));
-                Some((keep, pfn_pte(pa, user_pte_bits(c.child) & !L_PTE_YOUNG)))
-            })?;
+            mmu::copy_page_range(
+                user_table(src),
+                user_table(dst),
+                va as u32,
+                next as u32,
+                &mut *alloc,
+                |at, raw| {
+                    let p = LinuxPte(raw);
+                    if !p.present() {
+                        return None;
+                    }
+                    let pa = p.pfn_phys();
+                    let seen = UserPte {
+                        pfn: pa >> 12,
+                        young: p.young(),
+                        dirty: p.dirty(),
+                        write: raw & L_PTE_RDONLY == 0,
+                    };
+                    let c = f(at as usize, seen)?;
+                    let keep = c.parent.map_or(raw, |prot| pfn_pte(pa, user_pte_bits(prot)));
+                    Some((keep, pfn_pte(pa, user_pte_bits(c.child) & !L_PTE_YOUNG)))
+                },
+            )?;
         }
         va = next;
     }

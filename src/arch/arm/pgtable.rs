@@ -1177,10 +1177,24 @@ mod tests {
 
     /// `PageTable::map` over either test memory.
     trait PhysMemDyn {
-        fn map_dyn(&mut self, t: PageTable, va: u32, pa: u64, prot: u32, a: &mut dyn FnMut() -> Option<u64>);
+        fn map_dyn(
+            &mut self,
+            t: PageTable,
+            va: u32,
+            pa: u64,
+            prot: u32,
+            a: &mut dyn FnMut() -> Option<u64>,
+        );
     }
     impl<M: PhysMem> PhysMemDyn for M {
-        fn map_dyn(&mut self, t: PageTable, va: u32, pa: u64, prot: u32, a: &mut dyn FnMut() -> Option<u64>) {
+        fn map_dyn(
+            &mut self,
+            t: PageTable,
+            va: u32,
+            pa: u64,
+            prot: u32,
+            a: &mut dyn FnMut() -> Option<u64>,
+        ) {
             t.map(self, va, pa, prot, PAGE_USER_TABLE, a).unwrap();
         }
     }

@@ -303,13 +303,24 @@ impl ProcessMm {
                 // copy_pte_range: both tables a table at a time; a private writable page
                 // becomes read-only in both (the parent's entry rewritten young, as
                 // `ptep_set_wrprotect` + the old `set_pte_at`).
-                arch::copy_user_ptes(pgd, cpgd, vma.vm_start, vma.vm_end, &mut alloc_table_page, |_, p| {
-                    account(chw, p.pfn);
-                    let parent = (cow && p.write)
-                        .then_some(UserPteProt { write: false, exec, dirty: p.dirty });
-                    let child = UserPteProt { write: p.write && !cow, exec, dirty: p.dirty && !shared };
-                    Some(arch::PteCopy { parent, child })
-                })
+                arch::copy_user_ptes(
+                    pgd,
+                    cpgd,
+                    vma.vm_start,
+                    vma.vm_end,
+                    &mut alloc_table_page,
+                    |_, p| {
+                        account(chw, p.pfn);
+                        let parent = (cow && p.write).then_some(UserPteProt {
+                            write: false,
+                            exec,
+                            dirty: p.dirty,
+                        });
+                        let child =
+                            UserPteProt { write: p.write && !cow, exec, dirty: p.dirty && !shared };
+                        Some(arch::PteCopy { parent, child })
+                    },
+                )
             };
             if r.is_err() {
                 arch::flush_tlb_mm(self.hw.context_id);
