@@ -167,7 +167,7 @@ pub use imp::asid;
 #[cfg(all(kernel, not(target_arch = "aarch64")))]
 pub mod process {
     pub use super::imp::fault::{set_syscall_handler, set_user_exception_handler, UserException};
-    pub use super::imp::fork::set_user_pte_old;
+    pub use super::imp::fork::{copy_user_ptes, set_user_pte_old, PteCopy};
     pub use super::imp::fsr::{fault_status, FSR_WRITE};
     pub use super::imp::pgtable::{L_PTE_RDONLY, MAX_SWAPFILE_PAGES};
     pub use super::imp::process::*;

@@ -21,6 +21,8 @@ pub struct SwapPage {
 
 /// `fault_around_bytes` (`/sys/kernel/debug/fault_around_bytes`): 64 KiB, 16 pages.
 pub const FAULT_AROUND_BYTES: usize = 65536;
+/// The most pages one fault-around maps.
+const FAULT_AROUND_PAGES: usize = FAULT_AROUND_BYTES >> PAGE_SHIFT;
 /// `PTRS_PER_PTE` of 32-bit ARM's folded tables (512 entries, 2 MiB): fault-around never
 /// crosses a page-table boundary.
 pub const PTRS_PER_PTE: usize = 512;
@@ -108,6 +110,14 @@ pub trait FaultEnv {
     /// A page already in the cache and up to date, not a read-ahead marker
     /// (`next_uptodate_page`), for fault-around; None for pages not cached or past EOF.
     fn cached_page(&self, file: &VmFile, index: u64) -> Option<u64>;
+    /// [`FaultEnv::cached_page`] of `out.len()` consecutive pages from `index`: where the
+    /// cache can, one lookup of the file's cache for all (`filemap_map_pages` walks the
+    /// xarray once for the window).
+    fn cached_pages(&self, file: &VmFile, index: u64, out: &mut [Option<u64>]) {
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = self.cached_page(file, index + i as u64);
+        }
+    }
     /// `filemap_map_pages` found `pages` mappable pages of `file` (its `mmap_miss` drops).
     fn fault_around_hits(&mut self, _file: &Arc<VmFile>, _pages: u64) {}
     /// The kernel's page for a special mapping (`[sigpage]`, `[vdso]`...) at `offset` pages.
@@ -391,9 +401,12 @@ fn do_read_fault(
     let exec = exec_of(vma);
     if let Some((start, pages)) = fault_around_window(vma, addr, FAULT_AROUND_BYTES) {
         let mut hits = 0;
-        for i in 0..pages {
+        let mut cached = [None; FAULT_AROUND_PAGES];
+        let cached = &mut cached[..pages.min(FAULT_AROUND_PAGES)];
+        env.cached_pages(file, linear_page_index(vma, start), cached);
+        for (i, &pfn) in cached.iter().enumerate() {
             let va = start + (i << PAGE_SHIFT);
-            let Some(pfn) = env.cached_page(file, linear_page_index(vma, va)) else { continue };
+            let Some(pfn) = pfn else { continue };
             hits += 1;
             if env.pte_get(va).is_some() {
                 continue;

@@ -430,6 +430,44 @@ pub fn read_page_range(pgt: PageTable, start: u32, end: u32, out: &mut [u32]) ->
     pgt.read_ptes(&LinearMem, start, end, out).unwrap_or(false)
 }
 
+/// [`map_page_pte`] for a user page, returning the Linux PTE it replaced (0 for none): one
+/// table lookup where reading the old entry first took another (`ptep_get` + `set_pte_at`
+/// on the same slot).
+pub fn replace_page_pte(
+    pgt: PageTable,
+    va: u32,
+    pa: u64,
+    prot_pte: u32,
+    alloc: PteAlloc<'_>,
+) -> Result<u32, MapError> {
+    let mut t = TABLES.lock();
+    let mut alloc = t.counted(alloc);
+    let (slot, _) = pgt.pte_alloc(&mut LinearMem, va, pgtable::PAGE_USER_TABLE, &mut alloc)?;
+    let pte = pgtable::pfn_pte(pa, prot_pte);
+    let old = PageTable::set_pte(&mut LinearMem, slot, pte, PageTable::ext_for(va, pte));
+    cp15::dsb();
+    Ok(old)
+}
+
+/// `copy_pte_range` of `[start, end)` (inside one first-level entry) from `src` to `dst`
+/// under the table lock ([`PageTable::copy_ptes`]; `dst`'s table page from `alloc`, counted).
+/// False when `src` has no table there. The caller flushes `src`'s TLB entries.
+pub fn copy_page_range(
+    src: PageTable,
+    dst: PageTable,
+    start: u32,
+    end: u32,
+    alloc: PteAlloc<'_>,
+    f: impl FnMut(u32, u32) -> Option<(u32, u32)>,
+) -> Result<bool, MapError> {
+    let mut t = TABLES.lock();
+    let mut alloc = t.counted(alloc);
+    let r =
+        src.copy_ptes(&dst, &mut LinearMem, start, end, pgtable::PAGE_USER_TABLE, &mut alloc, f);
+    cp15::dsb();
+    r
+}
+
 /// The Linux PTE mapping `va` in `pgt`.
 pub fn lookup_page(pgt: PageTable, va: u32) -> Option<LinuxPte> {
     let _t = TABLES.lock();

@@ -630,6 +630,77 @@ impl PageTable {
         Ok(true)
     }
 
+    /// `copy_pte_range` over `[start, end)` (inside one first-level entry) from this table to
+    /// `dst`: for each non-empty Linux PTE, `f(va, pte)` says what this table keeps and what
+    /// `dst` gets (`Some((src, dst))`, Linux PTEs; None leaves both). One lookup in each
+    /// table for the whole range; `dst`'s table page is created with `alloc` before the first
+    /// PTE is offered, so a decision `f` made is always carried out. False when this table
+    /// has none there. The caller flushes this table's TLB entries.
+    #[allow(clippy::too_many_arguments)]
+    pub fn copy_ptes(
+        &self,
+        dst: &PageTable,
+        mem: &mut impl PhysMem,
+        start: u32,
+        end: u32,
+        prot_l1: u32,
+        alloc: &mut dyn FnMut() -> Option<u64>,
+        mut f: impl FnMut(u32, u32) -> Option<(u32, u32)>,
+    ) -> Result<bool, MapError> {
+        debug_assert!(start < end && (end - 1) >> SECTION_SHIFT == start >> SECTION_SHIFT);
+        let Some(src) = self.pte_slot(mem, start)? else { return Ok(false) };
+        let n = ((end - start) as usize).div_ceil(1 << SMALL_PAGE_SHIFT);
+        let mut to: Option<(PteSlot, Option<(*mut u32, *mut u32)>)> = None;
+        let fast = mem.words(src.linux, n).zip(mem.words(src.hw, n));
+        for i in 0..n {
+            let off = 4 * i as u64;
+            let va = start + (i << SMALL_PAGE_SHIFT) as u32;
+            let old = match fast {
+                // SAFETY: `words` lent `n` words; the caller holds the table lock.
+                Some((linux, _)) => unsafe { linux.add(i).read_volatile() },
+                None => mem.read(src.linux + off).unwrap_or(0),
+            };
+            if old == 0 {
+                continue;
+            }
+            let (d, dfast) = match to {
+                Some(d) => d,
+                None => {
+                    let d = dst.pte_alloc(mem, start, prot_l1, alloc)?.0;
+                    *to.insert((d, mem.words(d.linux, n).zip(mem.words(d.hw, n))))
+                }
+            };
+            let Some((keep, copy)) = f(va, old) else { continue };
+            if keep != old {
+                let hw = set_pte_ext(keep, Self::ext_for(va, keep));
+                match fast {
+                    // SAFETY: as above.
+                    Some((linux, hwp)) => unsafe {
+                        linux.add(i).write_volatile(keep);
+                        hwp.add(i).write_volatile(hw);
+                    },
+                    None => {
+                        mem.write(src.linux + off, keep);
+                        mem.write(src.hw + off, hw);
+                    }
+                }
+            }
+            let hw = set_pte_ext(copy, Self::ext_for(va, copy));
+            match dfast {
+                // SAFETY: as above, in the other table.
+                Some((linux, hwp)) => unsafe {
+                    linux.add(i).write_volatile(copy);
+                    hwp.add(i).write_volatile(hw);
+                },
+                None => {
+                    mem.write(d.linux + off, copy);
+                    mem.write(d.hw + off, hw);
+                }
+            }
+        }
+        Ok(true)
+    }
+
     /// `pte_clear()`: removes `va`'s mapping, returning the old Linux PTE (0 if none). The
     /// caller flushes the TLB.
     pub fn unmap(&self, mem: &mut impl PhysMem, va: u32) -> Result<u32, MapError> {
@@ -1046,6 +1117,86 @@ mod tests {
             assert_eq!(flat.read(slot.hw), word.read(slot.hw), "{va:#x}");
         }
         assert!(t.lookup(&flat, 0x0010_4000).is_none() && t.lookup(&flat, 0x0010_0000).is_some());
+    }
+
+    #[test]
+    fn copy_ptes_writes_both_tables_as_map_does_page_by_page() {
+        // Source pages at 1, 3 and 5 of the section; the child gets 1 and 3 (3 write-protected
+        // in the source), 5 is left; word-by-word and lent-word memory agree with `map`.
+        let (src, dst) = (PageTable { pgd: PGD }, PageTable { pgd: 0xc000 });
+        let rw = MT_MEMORY_RW.prot_pte | L_PTE_USER;
+        let mut word = Mem::default();
+        let mut flat = FlatMem::new(0x20000);
+        let mut want = Mem::default();
+        for i in [1u32, 3, 5] {
+            let (va, pa) = (0x0010_0000 + i * 0x1000, 0x10_0000 + u64::from(i) * 0x1000);
+            for m in [&mut word as &mut dyn PhysMemDyn, &mut flat, &mut want] {
+                m.map_dyn(src, va, pa, rw, &mut || Some(0x9000));
+            }
+        }
+        let decide = |va: u32, pte: u32| match (va >> 12) & 0xff {
+            1 => Some((pte, pte & !L_PTE_YOUNG)),
+            3 => Some((pte | L_PTE_RDONLY, pte | L_PTE_RDONLY)),
+            _ => None,
+        };
+        for (i, ro) in [(1u32, false), (3, true)] {
+            let (va, pa) = (0x0010_0000 + i * 0x1000, 0x10_0000 + u64::from(i) * 0x1000);
+            let prot = if ro { rw | L_PTE_RDONLY } else { rw };
+            let child = if ro { prot } else { prot & !L_PTE_YOUNG };
+            src.map(&mut want, va, pa, prot, PAGE_USER_TABLE, &mut || None).unwrap();
+            dst.map(&mut want, va, pa, child, PAGE_USER_TABLE, &mut || Some(0xa000)).unwrap();
+        }
+        let (a, b) = (0x0010_0000, 0x0010_8000);
+        assert_eq!(
+            src.copy_ptes(&dst, &mut word, a, b, PAGE_USER_TABLE, &mut || Some(0xa000), decide),
+            Ok(true)
+        );
+        assert_eq!(
+            src.copy_ptes(&dst, &mut flat, a, b, PAGE_USER_TABLE, &mut || Some(0xa000), decide),
+            Ok(true)
+        );
+        for va in (a..b).step_by(0x1000) {
+            for t in [src, dst] {
+                let w = t.pte_slot(&want, va).unwrap();
+                assert_eq!(t.pte_slot(&word, va).unwrap(), w, "{va:#x}");
+                if let Some(w) = w {
+                    for pa in [w.linux, w.hw] {
+                        assert_eq!(word.read(pa), want.read(pa), "{va:#x} {pa:#x}");
+                        assert_eq!(flat.read(pa), want.read(pa), "{va:#x} {pa:#x}");
+                    }
+                }
+            }
+        }
+        // No source table: nothing copied, no child table made.
+        let mut none = || -> Option<u64> { panic!("no table needed") };
+        assert_eq!(
+            src.copy_ptes(&dst, &mut word, 0x0030_0000, 0x0030_4000, 0, &mut none, decide),
+            Ok(false)
+        );
+    }
+
+    /// `PageTable::map` over either test memory.
+    trait PhysMemDyn {
+        fn map_dyn(
+            &mut self,
+            t: PageTable,
+            va: u32,
+            pa: u64,
+            prot: u32,
+            a: &mut dyn FnMut() -> Option<u64>,
+        );
+    }
+    impl<M: PhysMem> PhysMemDyn for M {
+        fn map_dyn(
+            &mut self,
+            t: PageTable,
+            va: u32,
+            pa: u64,
+            prot: u32,
+            a: &mut dyn FnMut() -> Option<u64>,
+        ) {
+            t.map(self, va, pa, prot, PAGE_USER_TABLE, a).unwrap();
+        }
     }
 
     #[test]

@@ -299,15 +299,16 @@ pub fn user_table(pgd: u64) -> PageTable {
 }
 
 /// Installs a user PTE, creating its table page with `alloc` (physical address of a zeroed
-/// page). The caller flushes a replaced entry.
+/// page); the present entry it replaced, if any. The caller flushes a replaced entry.
 pub fn set_user_pte(
     pgd: u64,
     va: usize,
     pa: u64,
     prot: UserPteProt,
     alloc: mmu::PteAlloc<'_>,
-) -> Result<(), MapError> {
-    mmu::map_page_pte(user_table(pgd), va as u32, pa, user_pte_bits(prot), alloc)
+) -> Result<Option<LinuxPte>, MapError> {
+    let old = mmu::replace_page_pte(user_table(pgd), va as u32, pa, user_pte_bits(prot), alloc)?;
+    Ok(Some(LinuxPte(old)).filter(|p| p.present()))
 }
 
 /// The Linux PTE at `va`, if present.
@@ -490,6 +491,16 @@ fn walk_user_ptes<const BATCH: usize>(
             }
             va = stop;
         }
+    }
+}
+
+/// Calls `f` for every non-empty user PTE (present or swap) in `[start, end)` of the table at
+/// `pgd`, one walk for both kinds.
+pub fn for_each_user_entry(pgd: u64, start: usize, end: usize, f: impl FnMut(usize, LinuxPte)) {
+    if end.saturating_sub(start) <= SMALL_BATCH * PAGE_BYTES {
+        walk_user_ptes::<SMALL_BATCH>(pgd, start, end, mmu::read_page_range, f)
+    } else {
+        walk_user_ptes::<LARGE_BATCH>(pgd, start, end, mmu::read_page_range, f)
     }
 }
 

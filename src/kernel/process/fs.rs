@@ -205,6 +205,21 @@ pub fn cached_page(ino: Ino, index: u64) -> Option<Pfn> {
     c.pages.get(&index).copied()
 }
 
+/// [`cached_page`] of `out.len()` consecutive pages from `index`: one look-up of the file's
+/// cache and one range walk of its pages for the whole fault-around window.
+pub fn cached_pages(ino: Ino, index: u64, out: &mut [Option<u64>]) {
+    out.fill(None);
+    let Some(cache) = file_cache(ino) else { return };
+    let c = cache.lock();
+    let end = c.size.div_ceil(1 << PAGE_SHIFT).min(index + out.len() as u64);
+    if index >= end {
+        return;
+    }
+    for (&i, p) in c.pages.range(index..end) {
+        out[(i - index) as usize] = Some(p.0);
+    }
+}
+
 /// `populate_rootfs` + `free_initrd_mem`: unpacks the archive at physical `[start,
 /// start+size)` (reserved in memblock at boot, in lowmem) into the rootfs, then gives its
 /// pages to the page allocator, printing Linux's lines.

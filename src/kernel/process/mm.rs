@@ -248,63 +248,84 @@ impl ProcessMm {
         use crate::mm::mm_types::VmFlags;
         let mut child = ProcessMm::new()?;
         child.mm = self.mm.clone();
-        let vmas: alloc::vec::Vec<Vma> = self.mm.iter().cloned().collect();
-        for vma in vmas {
-            // Only the present PTEs, read a table at a time (copy_pte_range skips the rest).
-            let mut present: alloc::vec::Vec<(usize, PteState)> = alloc::vec::Vec::new();
-            arch::for_each_user_pte(self.hw.pgd, vma.vm_start, vma.vm_end, |va, p| {
-                present.push((va, PteState { pfn: p.pfn, write: p.write, dirty: p.dirty }));
-            });
-            let anon = |hw: &MmHw, pfn| hw.is_anon(pfn);
-            // copy_nonpresent_pte: the child's swap PTEs refer to the same slots.
-            let mut swapped: alloc::vec::Vec<(usize, SwpEntry)> = alloc::vec::Vec::new();
-            arch::for_each_user_swp_pte(self.hw.pgd, vma.vm_start, vma.vm_end, |va, e| {
-                swapped.push((va, e));
-            });
-            for &(va, e) in &swapped {
-                let ok = swap::swap_duplicate(e)
-                    && arch::set_user_swp_pte(child.hw.pgd, va, e, &mut alloc_table_page).is_ok();
-                if !ok {
-                    arch::flush_tlb_mm(self.hw.context_id);
-                    child.exit_mmap();
-                    return None;
+        let (pgd, cpgd) = (self.hw.pgd, child.hw.pgd);
+        for vma in self.mm.iter() {
+            // One read of the VMA's PTEs: any anonymous page, any swap entry.
+            let (mut anon, mut swapped) = (false, false);
+            arch::for_each_user_entry(pgd, vma.vm_start, vma.vm_end, |_, p| {
+                if p.present() {
+                    anon = anon || self.hw.is_anon(p.pfn_phys() >> 12);
+                } else {
+                    swapped = swapped || p.swp_entry().is_some();
                 }
-                child.hw.swapents += 1;
+            });
+            if swapped && !copy_swap_ptes(&self.hw, &mut child.hw, vma) {
+                arch::flush_tlb_mm(self.hw.context_id);
+                child.exit_mmap();
+                return None;
             }
-            if !present.iter().any(|&(_, p)| anon(&self.hw, p.pfn)) {
+            if !anon {
                 continue;
             }
             let shared = vma.vm_flags.contains(VmFlags::SHARED);
             let cow = vma.vm_flags.contains(VmFlags::MAYWRITE) && !shared;
             let exec = vma.vm_flags.contains(VmFlags::EXEC);
-            for (va, p) in present {
-                let special = is_special_pfn(Pfn(p.pfn));
-                if anon(&self.hw, p.pfn) {
-                    *ANON_SHARED.lock().entry(p.pfn).or_insert(0) += 1;
-                    child.hw.rss_anon += 1;
-                } else if !special {
-                    child.hw.rss_file += 1;
-                } else if is_special_mapping_page(Pfn(p.pfn)) {
-                    child.hw.rss_special += 1;
+            let hw = &mut self.hw;
+            let chw = &mut child.hw;
+            let account = |chw: &mut MmHw, pfn: u64| {
+                if hw_is_anon(pfn) {
+                    *ANON_SHARED.lock().entry(pfn).or_insert(0) += 1;
+                    chw.rss_anon += 1;
+                } else if !is_special_pfn(Pfn(pfn)) {
+                    chw.rss_file += 1;
+                } else if is_special_mapping_page(Pfn(pfn)) {
+                    chw.rss_special += 1;
                 }
-                if cow && p.write {
-                    let _ = self
-                        .hw
-                        .pte_set(va, NewPte { pfn: p.pfn, write: false, exec, dirty: p.dirty });
-                }
-                let prot = UserPteProt { write: p.write && !cow, exec, dirty: p.dirty && !shared };
-                let r = arch::set_user_pte_old(
-                    child.hw.pgd,
-                    va,
-                    p.pfn << 12,
-                    prot,
+            };
+            let r = if cow && exec {
+                // A writable private executable mapping: the parent's write-protected PTE is
+                // set through `pte_set`, which syncs the caches for an executable page
+                // (kmap, outside the table lock): page by page.
+                let mut present = alloc::vec::Vec::new();
+                arch::for_each_user_pte(pgd, vma.vm_start, vma.vm_end, |va, p| {
+                    present.push((va, p));
+                });
+                present.into_iter().try_for_each(|(va, p)| {
+                    account(chw, p.pfn);
+                    if p.write {
+                        let new = NewPte { pfn: p.pfn, write: false, exec, dirty: p.dirty };
+                        let _ = hw.pte_set(va, new);
+                    }
+                    let prot = UserPteProt { write: false, exec, dirty: p.dirty };
+                    arch::set_user_pte_old(cpgd, va, p.pfn << 12, prot, &mut alloc_table_page)
+                })
+            } else {
+                // copy_pte_range: both tables a table at a time; a private writable page
+                // becomes read-only in both (the parent's entry rewritten young, as
+                // `ptep_set_wrprotect` + the old `set_pte_at`).
+                arch::copy_user_ptes(
+                    pgd,
+                    cpgd,
+                    vma.vm_start,
+                    vma.vm_end,
                     &mut alloc_table_page,
-                );
-                if r.is_err() {
-                    arch::flush_tlb_mm(self.hw.context_id);
-                    child.exit_mmap();
-                    return None;
-                }
+                    |_, p| {
+                        account(chw, p.pfn);
+                        let parent = (cow && p.write).then_some(UserPteProt {
+                            write: false,
+                            exec,
+                            dirty: p.dirty,
+                        });
+                        let child =
+                            UserPteProt { write: p.write && !cow, exec, dirty: p.dirty && !shared };
+                        Some(arch::PteCopy { parent, child })
+                    },
+                )
+            };
+            if r.is_err() {
+                arch::flush_tlb_mm(self.hw.context_id);
+                child.exit_mmap();
+                return None;
             }
         }
         arch::flush_tlb_mm(self.hw.context_id);
@@ -456,7 +477,7 @@ impl ProcessMm {
 impl MmHw {
     /// An anonymous page (mapped once or more).
     fn is_anon(&self, pfn: u64) -> bool {
-        with_node(|n| n.page(Pfn(pfn)).map(|p| p.owner())) == Some(PageOwner::Anon)
+        hw_is_anon(pfn)
     }
 
     /// An anonymous page another address space maps too.
@@ -507,6 +528,27 @@ impl MmHw {
     }
 }
 
+/// An anonymous page (mapped once or more): its owner in the page allocator.
+fn hw_is_anon(pfn: u64) -> bool {
+    with_node(|n| n.page(Pfn(pfn)).map(|p| p.owner())) == Some(PageOwner::Anon)
+}
+
+/// `copy_nonpresent_pte` for a VMA's swap entries: the child's swap PTEs refer to the same
+/// slots (`swap_duplicate`). False when a slot's count is full or a table page is missing.
+fn copy_swap_ptes(hw: &MmHw, child: &mut MmHw, vma: &Vma) -> bool {
+    let mut swapped: alloc::vec::Vec<(usize, SwpEntry)> = alloc::vec::Vec::new();
+    arch::for_each_user_swp_pte(hw.pgd, vma.vm_start, vma.vm_end, |va, e| swapped.push((va, e)));
+    for (va, e) in swapped {
+        let ok = swap::swap_duplicate(e)
+            && arch::set_user_swp_pte(child.pgd, va, e, &mut alloc_table_page).is_ok();
+        if !ok {
+            return false;
+        }
+        child.swapents += 1;
+    }
+    true
+}
+
 fn alloc_table_page() -> Option<u64> {
     with_node(|n| {
         n.alloc_pages_for(PageOwner::PageTable, GfpFlags::GFP_KERNEL | GfpFlags::__GFP_ZERO, 0)
@@ -546,13 +588,14 @@ impl FaultEnv for MmHw {
     }
 
     fn pte_set(&mut self, va: usize, pte: NewPte) -> Result<(), memory::NoPageTable> {
-        let old = arch::get_user_pte(self.pgd, va);
         if pte.exec {
             // __sync_icache_dcache through a kernel mapping of the page (kmap for HighMem).
             let _ = with_page_mapped(Pfn(pte.pfn), |k| arch::sync_icache_dcache(k as u32));
         }
         let prot = UserPteProt { write: pte.write, exec: pte.exec, dirty: pte.dirty };
-        if arch::set_user_pte(self.pgd, va, pte.pfn << 12, prot, &mut alloc_table_page).is_err() {
+        // The entry replaced comes back from the same table lookup that writes the new one.
+        let Ok(old) = arch::set_user_pte(self.pgd, va, pte.pfn << 12, prot, &mut alloc_table_page)
+        else {
             // No table page (`pte_alloc` failed: VM_FAULT_OOM). With no table nothing maps
             // `va`, so an anonymous page of this mm's alone is the one the fault just
             // allocated: it goes back (Linux allocates the table first and puts the page on
@@ -563,7 +606,7 @@ impl FaultEnv for MmHw {
                 self.new_anon = None;
             }
             return Err(memory::NoPageTable);
-        }
+        };
         if self.new_anon == Some(pte.pfn) {
             // The new page's first mapping: on the inactive anon list, its rmap key `va`.
             self.new_anon = None;
@@ -631,6 +674,16 @@ impl FaultEnv for MmHw {
             return crate::kernel::cardfs::map_pages_page(file, index).map(|p| p.0);
         }
         fs::cached_page(file.ino, index).map(|p| p.0)
+    }
+
+    fn cached_pages(&self, file: &VmFile, index: u64, out: &mut [Option<u64>]) {
+        if crate::kernel::cardfs::is_card_file(file) {
+            for (i, o) in out.iter_mut().enumerate() {
+                *o = crate::kernel::cardfs::map_pages_page(file, index + i as u64).map(|p| p.0);
+            }
+            return;
+        }
+        fs::cached_pages(file.ino, index, out);
     }
 
     fn fault_around_hits(&mut self, file: &alloc::sync::Arc<VmFile>, pages: u64) {

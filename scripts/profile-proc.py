@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""profile-proc.py OP N [SPLIT] - where the instructions of `vmbench loop OP N` go.
+
+Boots pivm under qemu-system-arm -icount shift=0, waits for the console prompt, switches
+single-stepping (one translation block per instruction) and QEMU's `-d exec,nochain` log on from
+the monitor, runs `/bin/vmbench loop OP N`, switches it off at the next prompt, and attributes every
+instruction CPU 0 executed to the kernel's symbols (user addresses as "[user]"). The same is
+done for `vmbench loop OP 0`, and the difference divided by N is printed per symbol: the cost of
+one operation, without the program's start and exit. Env: KERNEL, INITRD, TOP (rows, 40).
+"""
+import bisect
+import collections
+import concurrent.futures
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+PROMPT = b"pivm# "
+
+
+def symbols(elf):
+    out = subprocess.run(["arm-none-eabi-nm", "-n", "-C", elf], capture_output=True, text=True,
+                         check=True).stdout
+    addrs, names = [], []
+    for line in out.splitlines():
+        parts = line.split(None, 2)
+        if len(parts) == 3 and parts[1] in "tTwW":
+            addrs.append(int(parts[0], 16))
+            names.append(parts[2])
+    return addrs, names
+
+
+def run(img, initrd, cmd, log):
+    sock = tempfile.mktemp(prefix="pivm-mon-")
+    qemu = subprocess.Popen(
+        ["qemu-system-arm", "-M", "raspi2b", "-display", "none", "-serial", "stdio",
+         "-monitor", f"unix:{sock},server,nowait", "-semihosting", "-icount", "shift=0",
+         "-D", log, "-kernel", img, "-initrd", initrd],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    buf = b""
+
+    def wait_prompt(limit):
+        nonlocal buf
+        end = time.time() + limit
+        while time.time() < end:
+            chunk = os.read(qemu.stdout.fileno(), 4096)
+            if not chunk:
+                break
+            buf += chunk
+            if buf.endswith(PROMPT) or buf.rstrip(b" ").endswith(b"pivm#"):
+                return
+        raise SystemExit(f"profile-proc: no prompt; console said:\n{buf[-2000:].decode(errors='replace')}")
+
+    def monitor(line):
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(sock)
+        s.sendall(line.encode() + b"\n")
+        time.sleep(0.3)
+        s.close()
+
+    try:
+        wait_prompt(120)
+        monitor("singlestep on")
+        monitor("log exec,nochain")
+        buf = b""
+        qemu.stdin.write(cmd.encode() + b"\n")
+        qemu.stdin.flush()
+        wait_prompt(600)
+        monitor("log none")
+        qemu.stdin.write(b"poweroff\n")
+        qemu.stdin.flush()
+        qemu.wait(30)
+    finally:
+        if qemu.poll() is None:
+            qemu.kill()
+        if os.path.exists(sock):
+            os.unlink(sock)
+    return buf.decode(errors="replace")
+
+
+def histogram(log, addrs, names):
+    counts = collections.Counter()
+    total = 0
+    with open(log, "rb") as f:
+        for line in f:
+            if not line.startswith(b"Trace 0:"):
+                continue
+            lb = line.find(b"[")
+            pc = int(line[lb + 1:].split(b"/")[1], 16)
+            total += 1
+            if pc < 0x40000000 or pc < addrs[0]:
+                counts["[user]"] += 1
+            else:
+                i = bisect.bisect_right(addrs, pc) - 1
+                counts[names[i]] += 1
+    return counts, total
+
+
+def main():
+    if len(sys.argv) < 3:
+        raise SystemExit(__doc__)
+    op, n = sys.argv[1], int(sys.argv[2])
+    split = sys.argv[3] if len(sys.argv) > 3 else "2G"
+    img = os.environ.get("KERNEL", f"build/{split}/kernel7.img")
+    elf = os.path.join(os.path.dirname(img), "kernel.elf")
+    initrd = os.environ.get("INITRD", "build/initramfs.cpio")
+    top = int(os.environ.get("TOP", "40"))
+    addrs, names = symbols(elf)
+    results = []
+    logs = [tempfile.mktemp(prefix="pivm-prof-", suffix=".log") for _ in (n, 0)]
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda c, log: run(img, initrd, f"run /bin/vmbench loop {op} {c}", log),
+                      (n, 0), logs))
+    for log in logs:
+        results.append(histogram(log, addrs, names))
+        os.unlink(log)
+    (hn, tn), (h0, t0) = results
+    print(f"vmbench loop {op}: {(tn - t0) / n:.0f} instructions per operation "
+          f"(CPU 0; {tn} for N={n}, {t0} for N=0)")
+    diff = {k: (hn[k] - h0.get(k, 0)) / n for k in hn}
+    for name, v in sorted(diff.items(), key=lambda kv: -kv[1])[:top]:
+        print(f"{v:10.0f}  {name}")
+
+
+if __name__ == "__main__":
+    main()
