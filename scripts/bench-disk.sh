@@ -44,6 +44,9 @@ sub figures {
             last if $cmd =~ /swapoff|zram/;
             $ra = $1 if $cmd =~ /cardmap ra (\d+)/ || $cmd =~ /echo (\d+) > \S*read_ahead_kb/;
             $pc = $1 if $cmd =~ /cardmap pc (\d+)/ || $cmd =~ /echo (\d+) > \S*page-cluster/;
+            # pivm sets the same knobs at its console: blockdev --setra counts 512-byte sectors.
+            $ra = $1 / 2 if $cmd =~ /^blockdev --setra (\d+)/;
+            $pc = $1 if $cmd =~ /^sysctl vm\.page-cluster=(\d+)/;
             next;
         }
         if ($l =~ /^file \S+ N=(\d+) MAP_SHARED: .*first-read \+(\d+)\/\+(\d+) \((\d+) ns\)/ && $3 > 0) {
