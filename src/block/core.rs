@@ -35,8 +35,6 @@ struct Disk {
     ops: &'static dyn BlockOps,
     /// A request is with the driver.
     busy: bool,
-    /// Plugs held (`blk_start_plug`): queued requests wait for the last to go.
-    plugged: u32,
 }
 
 static DISKS: IrqSpinLock<Vec<Disk>> = IrqSpinLock::new(Vec::new());
@@ -77,7 +75,7 @@ fn may_schedule() -> bool {
 /// Returns the disk's number.
 pub fn add_disk(gd: Gendisk, ops: &'static dyn BlockOps, max_sectors: u64) -> usize {
     let mut d = DISKS.lock();
-    d.push(Disk { gd, queue: RequestQueue::new(max_sectors), ops, busy: false, plugged: 0 });
+    d.push(Disk { gd, queue: RequestQueue::new(max_sectors), ops, busy: false });
     d.len() - 1
 }
 
@@ -173,8 +171,8 @@ pub fn submit_bio_wait(
     wait_bio(disk, &done)
 }
 
-/// `submit_bio`: checks and queues the bio as [`submit_bio_wait`] does and starts the queue
-/// (unless the disk is plugged); the bio's completion, for [`wait_bio`].
+/// `submit_bio`: checks and queues the bio as [`submit_bio_wait`] does and starts the queue;
+/// the bio's completion, for [`wait_bio`].
 pub fn submit_bio(
     disk: usize,
     partno: u32,
@@ -218,30 +216,6 @@ pub fn wait_bio(disk: usize, done: &Completion) -> Result<(), Errno> {
     match done.status() {
         0 => Ok(()),
         e => Err(Errno::from_code((-e) as u32).unwrap_or(Errno::EIO)),
-    }
-}
-
-/// `blk_start_plug`: while the returned guard lives, bios queued on disk `disk` wait in its
-/// queue (where contiguous ones merge into one request) instead of going to the driver one
-/// by one; dropping it (`blk_finish_plug`) starts the queue.
-pub fn blk_start_plug(disk: usize) -> BlkPlug {
-    if let Some(dk) = DISKS.lock().get_mut(disk) {
-        dk.plugged += 1;
-    }
-    BlkPlug { disk }
-}
-
-/// A plugged disk (see [`blk_start_plug`]).
-pub struct BlkPlug {
-    disk: usize,
-}
-
-impl Drop for BlkPlug {
-    fn drop(&mut self) {
-        if let Some(dk) = DISKS.lock().get_mut(self.disk) {
-            dk.plugged = dk.plugged.saturating_sub(1);
-        }
-        run_queue(self.disk);
     }
 }
 
@@ -294,7 +268,7 @@ pub fn run_queue(disk: usize) {
     let (rq, ops) = {
         let mut d = DISKS.lock();
         let Some(dk) = d.get_mut(disk) else { return };
-        if dk.busy || dk.plugged > 0 {
+        if dk.busy {
             return;
         }
         let Some(rq) = dk.queue.dispatch() else { return };

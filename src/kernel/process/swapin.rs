@@ -35,17 +35,14 @@ pub(super) fn swapin_page(
     hw.swap_ra.insert(vma.vm_start, w.ra_val);
     let fault_va = va & PAGE_MASK;
     if w.nr > 1 {
-        let mut reads = Vec::with_capacity(w.nr);
         for i in 0..w.nr {
             let a = w.start + i * PAGE_SIZE;
             let Some(e) = arch::get_user_swp_entry(hw.pgd, a) else { continue };
-            if !swap::in_cache(e) {
-                reads.push((e, a != fault_va, a));
+            if swap::in_cache(e) {
+                continue;
             }
-        }
-        // One plug over the window (as swap_vma_readahead's): neighbouring slots, one request.
-        for (r, &(_, ahead, _)) in swap::read_swap_cache_batch(&reads).iter().zip(&reads) {
-            if r.is_ok() && ahead {
+            let ahead = a != fault_va;
+            if swap::read_swap_cache_async(e, ahead, a).is_ok() && ahead {
                 swap::SWAP_RA.fetch_add(1, Ordering::Relaxed);
             }
         }
