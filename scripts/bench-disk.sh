@@ -11,13 +11,19 @@
 #     re-read pass's ns per major fault and per page, and pages per second swapped in;
 #   - swap-out: the write pass's pswpout per second of guest time;
 #   - the overcommitted pattern workload's total guest time (write pass + re-read pass) at
-#     64, 128 and 192 MiB, and the pages it wrote to swap.
+#     64, 128, 192 and 256 MiB (the last three swap: the flatness of the costs as the
+#     workload and the swap in use grow), the pages it wrote to swap, and the re-read pass's
+#     ns per page moved to or from the card (pswpin + pswpout).
+# pivm sets read_ahead_kb and page-cluster with its console commands (blockdev --setra,
+# sysctl vm.page-cluster); the programs, their arguments, the card and the memory are Linux's.
 # The reference column is shared/samples/linux-6.1-raspi2b-user/swap-icount.txt (Linux 6.1.192,
 # the same runs at 128 MiB). pivm's column says "not yet" where pivm printed no figure (no
 # /boot or no swap yet): a missing feature is never given a number.
 #
 # Environment: as compare-linux.sh (VMSPLIT, SKIP_LINUX=1 keeps build/compare/linux-diskcost.txt,
 # TIMEOUT); NO_RUN=1 only prints the figures of the transcripts already in build/compare.
+# Without a Linux run of its own (no apt access), Linux's column is the recorded
+# tests/reference/linux-6.1-diskcost.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=build/compare
@@ -26,6 +32,10 @@ if [ -z "${NO_RUN:-}" ]; then
     bash scripts/compare-linux.sh diskcost > "$out/diskcost-table.txt"
     echo "bench-disk: the step-by-step table is in $out/diskcost-table.txt"
 fi
+
+# Linux's column: this machine's run, else the one recorded in the repository.
+linux_txt=$out/linux-diskcost.txt
+[ -f "$linux_txt" ] || linux_txt=tests/reference/linux-6.1-diskcost.txt
 
 perl -e '
 use strict; use warnings;
@@ -44,6 +54,9 @@ sub figures {
             last if $cmd =~ /swapoff|zram/;
             $ra = $1 if $cmd =~ /cardmap ra (\d+)/ || $cmd =~ /echo (\d+) > \S*read_ahead_kb/;
             $pc = $1 if $cmd =~ /cardmap pc (\d+)/ || $cmd =~ /echo (\d+) > \S*page-cluster/;
+            # pivm sets the same knobs at its console: blockdev --setra counts 512-byte sectors.
+            $ra = $1 / 2 if $cmd =~ /^blockdev --setra (\d+)/;
+            $pc = $1 if $cmd =~ /^sysctl vm\.page-cluster=(\d+)/;
             next;
         }
         if ($l =~ /^file \S+ N=(\d+) MAP_SHARED: .*first-read \+(\d+)\/\+(\d+) \((\d+) ns\)/ && $3 > 0) {
@@ -72,6 +85,7 @@ sub figures {
                 $f{"swap-in, $k: pages per second (guest time)"} = int($in * 1e9 / $ns) if $ns;
             }
             $f{"workload, $k: total guest time (write + re-read), ms"} = sprintf("%.1f", (($w{ns} // 0) + $ns) / 1e6);
+            $f{"swap, $k: re-read pass instructions per page moved (in + out)"} = int($ns / ($in + $out)) if $in + $out > 0;
             $f{"workload, $k: pages written to swap"} = ($w{out} // 0) + $out;
             $f{"workload, $k: wrong words"} = $bad;
             next;
@@ -91,4 +105,4 @@ for my $k (sort keys %all) {
     printf "%-72s %12s %12s %12s\n", $k, @v;
 }
 for my $i (0 .. 2) { print "$names[$i]: $ARGV[$i] does not exist\n" unless defined $cols[$i] }
-' "$samples/swap-icount.txt" "$out/linux-diskcost.txt" "$out/pivm-diskcost.txt"
+' "$samples/swap-icount.txt" "$linux_txt" "$out/pivm-diskcost.txt"

@@ -275,20 +275,28 @@ STEPS
     # The costs of the disk under -icount shift=0 (1 ns of guest time = 1 instruction), one
     # CPU, the swap phase's card and memory: a file page's major fault without read-ahead and
     # with it, and swap-in with page-cluster 3 and 0 (swap-icount.txt's runs), then the
-    # overcommitted workload at 192 MiB. scripts/bench-disk.sh turns them into figures.
+    # overcommitted workload at 192, 64 and 256 MiB (three sizes that swap: 128, 192, 256).
+    # pivm sets read_ahead_kb and page-cluster with its console commands (blockdev, sysctl).
+    # scripts/bench-disk.sh turns them into figures.
     diskcost) cat <<'STEPS'
 sh: swapon /dev/mmcblk0p2
-/bin/cardmap ra 0
+linux: /bin/cardmap ra 0
+pivm: blockdev --setra 0 /dev/mmcblk0
 /bin/cardmap -d /boot/data/f16m shared 256
-/bin/cardmap ra 128
+linux: /bin/cardmap ra 128
+pivm: blockdev --setra 256 /dev/mmcblk0
 /bin/cardmap -d /boot/data/f16m shared 4096
-/bin/cardmap pc 3
+linux: /bin/cardmap pc 3
+pivm: sysctl vm.page-cluster=3
 /bin/vmtest swap 128 1
-/bin/cardmap pc 0
+linux: /bin/cardmap pc 0
+pivm: sysctl vm.page-cluster=0
 /bin/vmtest swap 128 1
-/bin/cardmap pc 3
+linux: /bin/cardmap pc 3
+pivm: sysctl vm.page-cluster=3
 /bin/vmtest swap 192 1
 /bin/vmtest swap 64 1
+/bin/vmtest swap 256 1
 STEPS
     ;;
     esac

@@ -69,6 +69,12 @@ pub mod page {
     pub use super::imp::page::{clear_page, copy_page};
 }
 
+/// String I/O on a device's data port (`readsl`/`writesl`), for PIO drivers.
+#[cfg(kernel)]
+pub mod io {
+    pub use super::imp::io::{readsl, writesl, IO_BURST_WORDS};
+}
+
 /// Data cache maintenance for buffers a device reads or writes (the firmware's mailbox).
 #[cfg(all(kernel, not(target_arch = "aarch64")))]
 pub mod cache {

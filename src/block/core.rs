@@ -167,6 +167,19 @@ pub fn submit_bio_wait(
     sector: u64,
     segs: Vec<BioVec>,
 ) -> Result<(), Errno> {
+    let done = submit_bio(disk, partno, op, sector, segs)?;
+    wait_bio(disk, &done)
+}
+
+/// `submit_bio`: checks and queues the bio as [`submit_bio_wait`] does and starts the queue;
+/// the bio's completion, for [`wait_bio`].
+pub fn submit_bio(
+    disk: usize,
+    partno: u32,
+    op: ReqOp,
+    sector: u64,
+    segs: Vec<BioVec>,
+) -> Result<alloc::sync::Arc<Completion>, Errno> {
     if segs.iter().any(|s| s.len == 0 || !(s.len as usize).is_multiple_of(SECTOR_SIZE)) {
         return Err(Errno::EINVAL);
     }
@@ -194,7 +207,12 @@ pub fn submit_bio_wait(
         }
     }
     run_queue(disk);
-    wait(disk, &done);
+    Ok(done)
+}
+
+/// Waits for a bio [`submit_bio`] queued; its result.
+pub fn wait_bio(disk: usize, done: &Completion) -> Result<(), Errno> {
+    wait(disk, done);
     match done.status() {
         0 => Ok(()),
         e => Err(Errno::from_code((-e) as u32).unwrap_or(Errno::EIO)),

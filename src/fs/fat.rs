@@ -127,13 +127,11 @@ pub fn cluster_extents(
             return Ok(extents);
         }
         let (sector, off) = geom.fat_entry_pos(cluster);
-        let buf = match cached {
-            Some((s, b)) if s == sector => b,
-            _ => {
-                let b = read_sector(sector)?;
-                cached = Some((sector, b));
-                b
-            }
+        // The FAT sector is kept and looked at in place: a copy of it per link cost a
+        // 512-byte memcpy per cluster of the chain.
+        let buf = match &mut cached {
+            Some((s, b)) if *s == sector => &*b,
+            slot => &slot.insert((sector, read_sector(sector)?)).1,
         };
         let next = if geom.fat32 {
             u32::from_le_bytes([buf[off], buf[off + 1], buf[off + 2], buf[off + 3]]) & FAT32_MASK

@@ -92,7 +92,8 @@ impl core::fmt::Display for MemInitError {
 const USEMAP_ALIGN: u64 = 64;
 
 /// Where a lowmem page frame is in the linear map (None for highmem).
-fn linear_address(pfn: Pfn) -> Option<*mut u8> {
+/// The frame's address in the linear map, None for a highmem frame (which has none).
+pub fn linear_address(pfn: Pfn) -> Option<*mut u8> {
     crate::kernel::phys_to_virt(pfn.phys().0).map(|va| va as *mut u8)
 }
 

@@ -11,8 +11,9 @@
 //! 4. [`delete_from_swap_cache`]`(pfn)` then [`free_swapped_page`]`(pfn)` once written and
 //!    unmapped (`__remove_mapping` + free): the slot keeps the data for the swap PTEs.
 //!
-//! The block layer moves data by PIO into lowmem only, so a page's I/O goes through a lowmem
-//! bounce page (`blk_queue_bounce`), the page itself reached through kmap. The I/O waits
+//! The block layer moves data by PIO through kernel addresses, so a lowmem page's I/O goes
+//! to or from the page itself and a highmem page's through a lowmem bounce page
+//! (`blk_queue_bounce`), the page itself reached through kmap. The I/O waits
 //! with interrupts on (the card completes it from its interrupt), as Linux's
 //! `do_page_fault` enables them for a fault from user mode.
 use alloc::string::String;
@@ -25,7 +26,7 @@ use crate::abi::errno::Errno;
 use crate::block::blk_mq::BioVec;
 use crate::block::core as blk;
 use crate::block::genhd::ReqOp;
-use crate::kernel::mem::{with_node, with_page_mapped};
+use crate::kernel::mem::{linear_address, with_node, with_page_mapped};
 use crate::kprintln;
 use crate::mm::gfp::GfpFlags;
 use crate::mm::page::PageOwner;
@@ -55,14 +56,9 @@ pub static PAGE_CLUSTER: AtomicU32 = AtomicU32::new(3);
 /// Sectors per page.
 const PAGE_SECTORS: u64 = 8;
 
-/// A lowmem page for one I/O (`blk_queue_bounce`'s bounce page).
-fn bounce_io(
-    bdev: (usize, u32),
-    op: ReqOp,
-    offset: u32,
-    buf: &mut [u8; SWAP_HEADER_SIZE],
-) -> Result<(), Errno> {
-    let seg = BioVec { addr: buf.as_mut_ptr() as usize, len: SWAP_HEADER_SIZE as u32 };
+/// One page of I/O at page `offset` of `bdev` into or from the kernel address `addr`.
+fn page_io(bdev: (usize, u32), op: ReqOp, offset: u32, addr: usize) -> Result<(), Errno> {
+    let seg = BioVec { addr, len: SWAP_HEADER_SIZE as u32 };
     let flags = crate::arch::irqflags::local_irq_save();
     crate::arch::irqflags::local_irq_enable();
     let r = blk::submit_bio_wait(
@@ -76,6 +72,42 @@ fn bounce_io(
     r
 }
 
+/// A page-sized buffer's I/O (the swap header).
+fn bounce_io(
+    bdev: (usize, u32),
+    op: ReqOp,
+    offset: u32,
+    buf: &mut [u8; SWAP_HEADER_SIZE],
+) -> Result<(), Errno> {
+    page_io(bdev, op, offset, buf.as_mut_ptr() as usize)
+}
+
+/// Page `pfn`'s I/O: a lowmem page is read or written where it is; a highmem page, which
+/// the PIO path cannot reach outside a short kmap, goes through a lowmem bounce page
+/// (`blk_queue_bounce`).
+fn swap_page_io(bdev: (usize, u32), op: ReqOp, offset: u32, pfn: Pfn) -> Result<(), Errno> {
+    if let Some(va) = linear_address(pfn) {
+        return page_io(bdev, op, offset, va as usize);
+    }
+    let mut buf = alloc::boxed::Box::new([0u8; SWAP_HEADER_SIZE]);
+    if op == ReqOp::Write {
+        with_page_mapped(pfn, |k| {
+            // SAFETY: `k` maps the whole page; the bounce buffer is a page.
+            unsafe { core::ptr::copy_nonoverlapping(k, buf.as_mut_ptr(), SWAP_HEADER_SIZE) }
+        })
+        .map_err(|_| Errno::EFAULT)?;
+    }
+    bounce_io(bdev, op, offset, &mut buf)?;
+    if op == ReqOp::Read {
+        with_page_mapped(pfn, |k| {
+            // SAFETY: as above, the other way.
+            unsafe { core::ptr::copy_nonoverlapping(buf.as_ptr(), k, SWAP_HEADER_SIZE) }
+        })
+        .map_err(|_| Errno::EFAULT)?;
+    }
+    Ok(())
+}
+
 fn bdev_of(e: SwpEntry) -> Option<(usize, u32)> {
     SWAP.lock().areas.get(e).map(|a| a.bdev)
 }
@@ -83,13 +115,7 @@ fn bdev_of(e: SwpEntry) -> Option<(usize, u32)> {
 /// `swap_writepage`: the page's contents to its slot, waiting for the write; `pswpout`.
 pub fn swap_writepage(pfn: Pfn, e: SwpEntry) -> Result<(), Errno> {
     let bdev = bdev_of(e).ok_or(Errno::EINVAL)?;
-    let mut buf = alloc::boxed::Box::new([0u8; SWAP_HEADER_SIZE]);
-    with_page_mapped(pfn, |k| {
-        // SAFETY: `k` maps the whole page; the bounce buffer is a page.
-        unsafe { core::ptr::copy_nonoverlapping(k, buf.as_mut_ptr(), SWAP_HEADER_SIZE) }
-    })
-    .map_err(|_| Errno::EFAULT)?;
-    bounce_io(bdev, ReqOp::Write, e.offset(), &mut buf)?;
+    swap_page_io(bdev, ReqOp::Write, e.offset(), pfn)?;
     PSWPOUT.fetch_add(1, Ordering::Relaxed);
     Ok(())
 }
@@ -97,13 +123,7 @@ pub fn swap_writepage(pfn: Pfn, e: SwpEntry) -> Result<(), Errno> {
 /// `swap_readpage`: the slot's contents into the page; `pswpin`.
 fn swap_readpage(pfn: Pfn, e: SwpEntry) -> Result<(), Errno> {
     let bdev = bdev_of(e).ok_or(Errno::EINVAL)?;
-    let mut buf = alloc::boxed::Box::new([0u8; SWAP_HEADER_SIZE]);
-    bounce_io(bdev, ReqOp::Read, e.offset(), &mut buf)?;
-    with_page_mapped(pfn, |k| {
-        // SAFETY: as in swap_writepage, the other way.
-        unsafe { core::ptr::copy_nonoverlapping(buf.as_ptr(), k, SWAP_HEADER_SIZE) }
-    })
-    .map_err(|_| Errno::EFAULT)?;
+    swap_page_io(bdev, ReqOp::Read, e.offset(), pfn)?;
     PSWPIN.fetch_add(1, Ordering::Relaxed);
     Ok(())
 }

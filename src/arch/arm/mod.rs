@@ -31,6 +31,8 @@ pub mod fork;
 #[cfg(all(kernel, target_arch = "arm"))]
 pub mod image;
 #[cfg(all(kernel, target_arch = "arm"))]
+pub mod io;
+#[cfg(all(kernel, target_arch = "arm"))]
 pub mod irq;
 #[cfg(all(kernel, target_arch = "arm"))]
 pub mod irqflags;

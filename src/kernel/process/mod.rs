@@ -39,7 +39,7 @@ use crate::fs::vfs::FileRef;
 use crate::kernel::mem::with_node;
 use crate::kprintln;
 use crate::mm::gfp::GfpFlags;
-use crate::mm::memory::{FaultCounts, FaultError, FaultFlags};
+use crate::mm::memory::{Fault, FaultCounts, FaultError, FaultFlags};
 use crate::mm::page::PageOwner;
 use crate::mm::Pfn;
 
@@ -265,8 +265,7 @@ pub fn current_pid() -> u32 {
 
 /// `mm_account_fault`'s global half: `pgfault` for every fault handled (each attempt of a
 /// retried one), `pgmajfault` for every attempt that had to read (`filemap_fault` counts it).
-pub fn count_vm_fault(r: Result<crate::mm::memory::Fault, FaultError>) {
-    use crate::mm::memory::Fault;
+pub fn count_vm_fault(r: Result<Fault, FaultError>) {
     match r {
         Err(FaultError::BadMap | FaultError::BadAccess) => {}
         Ok(Fault::Major | Fault::Retry { major: true }) => {
@@ -1179,6 +1178,14 @@ fn user_exception(e: UserException, regs: &mut PtRegs) {
                     t.mm.as_mut().map(|m| m.fault(addr as usize, flags, counts))
                 });
                 match r {
+                    Some(Ok(Fault::Major | Fault::Retry { major: true })) => {
+                        // The task waited for the card: on Linux's one CPU kswapd, if an
+                        // allocation woke it, runs during that wait; here, before the task
+                        // goes on (both locks are free), so reclaim keeps free memory above
+                        // the min watermark the kernel's own allocations need.
+                        reclaim::kswapd_if_woken();
+                        return;
+                    }
                     Some(Ok(_)) => return,
                     Some(Err(FaultError::Sigbus)) => (addr, SIGBUS, 2, f),
                     Some(Err(FaultError::Oom)) => {

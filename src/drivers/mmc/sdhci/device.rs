@@ -9,6 +9,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use tock_registers::interfaces::{ReadWriteable, Readable, Writeable};
 
 use super::*;
+use crate::arch::io::{readsl, writesl, IO_BURST_WORDS};
 use crate::arch::timer::{counter_frequency, read_counter};
 use crate::block::blk_mq::{BioVec, Request};
 use crate::block::genhd::ReqOp;
@@ -189,15 +190,28 @@ fn pio_block(r: &SdhciRegs, x: &mut Xfer) {
         return;
     };
     let base = seg.addr + x.off as usize;
-    for w in 0..(x.blksz as usize).div_ceil(4) {
-        let p = (base + w * 4) as *mut u32;
-        // SAFETY: the segment is memory its submitter keeps until the request completes
-        // (or is aborted under this lock), at least `blksz` bytes from `off`, as
-        // `submit_bio_wait` checked (whole sectors) or `read_scr` allocated.
+    let words = (x.blksz as usize).div_ceil(4);
+    // SAFETY (every access below): the segment is memory its submitter keeps until the
+    // request completes (or is aborted under this lock), at least `blksz` bytes from `off`,
+    // as `submit_bio_wait` checked (whole sectors) or `read_scr` allocated.
+    if base.is_multiple_of(4) && words.is_multiple_of(IO_BURST_WORDS) {
+        // Every block of a page-cache or swap page: the port read or written in bursts.
+        // `ReadWrite<u32>` is a transparent cell around the register itself.
+        let port = core::ptr::from_ref(&r.data).cast::<u32>().cast_mut();
         unsafe {
             match x.dir {
-                DataDir::Read => p.write_unaligned(r.data.get()),
-                DataDir::Write => r.data.set(p.read_unaligned()),
+                DataDir::Read => readsl(port, base as *mut u32, words),
+                DataDir::Write => writesl(port, base as *const u32, words),
+            }
+        }
+    } else {
+        for w in 0..words {
+            let p = (base + w * 4) as *mut u32;
+            unsafe {
+                match x.dir {
+                    DataDir::Read => p.write_unaligned(r.data.get()),
+                    DataDir::Write => r.data.set(p.read_unaligned()),
+                }
             }
         }
     }
@@ -237,21 +251,35 @@ fn wait_us(us: u64, mut cond: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// Interrupt status rounds one call of the handler takes at most (`sdhci_irq`'s
+/// `max_loops`).
+const IRQ_MAX_LOOPS: u32 = 16;
+
 /// The controller's interrupt handler (`sdhci_irq`).
 fn sdhci_irq(_irq: u32) -> IrqReturn {
     let done = {
         let mut g = HOST.lock();
         let Some(h) = g.as_mut() else { return IrqReturn::None };
         let r = h.regs();
-        let st = r.interrupt.get();
+        let mut st = r.interrupt.get();
         if st == 0 {
             return IrqReturn::None;
         }
-        r.interrupt.set(st);
         IRQ_COUNT.fetch_add(1, Ordering::Relaxed);
-        match h.step(st) {
-            Some(res) => h.finish(res),
-            None => None,
+        // As sdhci_irq, the status is read again after each step and handled in the same
+        // interrupt while more is pending (the command's response, the data, the end of
+        // the transfer often are), up to `IRQ_MAX_LOOPS` times.
+        let mut loops = IRQ_MAX_LOOPS;
+        loop {
+            r.interrupt.set(st);
+            if let Some(res) = h.step(st) {
+                break h.finish(res);
+            }
+            st = r.interrupt.get();
+            loops -= 1;
+            if st == 0 || loops == 0 {
+                break None;
+            }
         }
     };
     if let Some((rq, status)) = done {
