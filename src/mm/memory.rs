@@ -19,8 +19,13 @@ pub struct SwapPage {
     pub major: bool,
 }
 
-/// `fault_around_bytes` (`/sys/kernel/debug/fault_around_bytes`): 64 KiB, 16 pages.
+/// `fault_around_bytes`'s default (`/sys/kernel/debug/fault_around_bytes`): 64 KiB, 16 pages.
 pub const FAULT_AROUND_BYTES: usize = 65536;
+/// `fault_around_bytes` as set through debugfs (a power of two from a page to
+/// `PTRS_PER_PTE` pages: `proc::sysctl::fault_around_bytes_set`); the kernel's fault
+/// environment reads it.
+pub static FAULT_AROUND: core::sync::atomic::AtomicUsize =
+    core::sync::atomic::AtomicUsize::new(FAULT_AROUND_BYTES);
 /// `PTRS_PER_PTE` of 32-bit ARM's folded tables (512 entries, 2 MiB): fault-around never
 /// crosses a page-table boundary.
 pub const PTRS_PER_PTE: usize = 512;
@@ -110,6 +115,10 @@ pub trait FaultEnv {
     fn cached_page(&self, file: &VmFile, index: u64) -> Option<u64>;
     /// `filemap_map_pages` found `pages` mappable pages of `file` (its `mmap_miss` drops).
     fn fault_around_hits(&mut self, _file: &Arc<VmFile>, _pages: u64) {}
+    /// `fault_around_bytes`: the default unless the environment has a live knob.
+    fn fault_around_bytes(&self) -> usize {
+        FAULT_AROUND_BYTES
+    }
     /// The kernel's page for a special mapping (`[sigpage]`, `[vdso]`...) at `offset` pages.
     fn special_page(&mut self, vma: &Vma, offset: u64) -> Option<u64>;
     /// RSS accounting (`inc_mm_counter`/`dec_mm_counter`).
@@ -389,7 +398,7 @@ fn do_read_fault(
 ) -> Result<Fault, FaultError> {
     let shared_write = vma.vm_flags.contains(VmFlags::SHARED | VmFlags::WRITE);
     let exec = exec_of(vma);
-    if let Some((start, pages)) = fault_around_window(vma, addr, FAULT_AROUND_BYTES) {
+    if let Some((start, pages)) = fault_around_window(vma, addr, env.fault_around_bytes()) {
         let mut hits = 0;
         for i in 0..pages {
             let va = start + (i << PAGE_SHIFT);

@@ -25,6 +25,9 @@ const HELLO: &[u8] = b"hello world\n";
 /// A kernel stand-in for `/proc`: process 1 is the reader; meminfo has `lines` lines.
 struct Src {
     lines: usize,
+    /// `vm.swappiness` as this kernel stand-in keeps it (its handler: `proc_dointvec_minmax`
+    /// 0..=200).
+    swappiness: core::cell::Cell<i32>,
 }
 
 impl ProcSource for Src {
@@ -44,9 +47,23 @@ impl ProcSource for Src {
                     writeln!(out, "Line{i:05}: {:8} kB", i * 4).unwrap();
                 }
             }
+            ProcFile::Sysctl(crate::proc::sysctl::Knob::Swappiness) => {
+                writeln!(out, "{}", self.swappiness.get()).unwrap()
+            }
             _ => writeln!(out, "other").unwrap(),
         }
         Ok(())
+    }
+    fn sysctl_write(&self, file: crate::fs::procfs::Sysctl, value: &[u8]) -> Result<usize, Errno> {
+        match file {
+            crate::proc::sysctl::Knob::Swappiness => {
+                let (v, used) =
+                    crate::proc::sysctl::proc_dointvec_minmax(value, Some(0), Some(200))?;
+                self.swappiness.set(v);
+                Ok(used)
+            }
+            _ => Err(Errno::EINVAL),
+        }
     }
 }
 
@@ -78,7 +95,13 @@ fn world() -> World {
     mem.map(BUF, BUF_LEN, true);
     mem.map(RO, 0x1000, false);
     let ns = Namespace::new(fs, Termios::serial_console(38400).unwrap());
-    World { ns, mem, files: FdTable::new(), src: Src { lines: 500 }, cwd: Node::Ram(ROOT_INO) }
+    World {
+        ns,
+        mem,
+        files: FdTable::new(),
+        src: Src { lines: 500, swappiness: core::cell::Cell::new(60) },
+        cwd: Node::Ram(ROOT_INO),
+    }
 }
 
 impl World {
@@ -909,7 +932,18 @@ fn a_mounted_disk_is_read_only() {
 fn proc_sys_vm_drop_caches_is_write_only() {
     let mut w = world();
     assert_eq!(w.names("/proc/sys"), [".", "..", "vm"]);
-    assert_eq!(w.names("/proc/sys/vm/"), [".", "..", "drop_caches"]);
+    assert_eq!(
+        w.names("/proc/sys/vm/"),
+        [
+            ".",
+            "..",
+            "drop_caches",
+            "min_free_kbytes",
+            "page-cluster",
+            "swappiness",
+            "watermark_scale_factor"
+        ]
+    );
     assert_eq!(w.open("/proc/sys/vm/drop_caches", o::O_RDONLY), Err(Errno::EACCES));
     assert_eq!(w.open("/proc/sys/vm/drop_caches", o::O_RDWR), Err(Errno::EACCES));
     let fd = w.open("/proc/sys/vm/drop_caches", o::O_WRONLY).unwrap();
@@ -923,4 +957,48 @@ fn proc_sys_vm_drop_caches_is_write_only() {
         w.ns.kernel_read(&w.src, "/proc/sys/vm/drop_caches", &mut |b| out.extend_from_slice(b)),
         Err(Errno::EACCES)
     );
+}
+
+#[test]
+fn proc_sys_vm_knobs_read_and_write_through_their_handler() {
+    let mut w = world();
+    let fd = w.open("/proc/sys/vm/swappiness", o::O_RDWR).unwrap();
+    assert_eq!(w.stat(fd).st_mode, S_IFREG | 0o644);
+    assert_eq!(w.read(fd, 100).unwrap(), b"60\n");
+    // A write from the start goes to the handler; one past it is ignored (writes_strict).
+    let fd2 = w.open("/proc/sys/vm/swappiness", o::O_WRONLY).unwrap();
+    assert_eq!(w.write(fd2, b"100\n"), Ok(4));
+    assert_eq!(w.write(fd2, b"7\n"), Ok(2));
+    assert_eq!(w.src.swappiness.get(), 100);
+    let fd3 = w.open("/proc/sys/vm/swappiness", o::O_WRONLY).unwrap();
+    assert_eq!(w.write(fd3, b"201\n"), Err(Errno::EINVAL));
+    assert_eq!(w.write(fd3, b"12abc"), Err(Errno::EINVAL));
+    // Only the first number is taken: the write is short.
+    assert_eq!(w.write(fd3, b"5 6"), Ok(2));
+    assert_eq!(w.src.swappiness.get(), 5);
+    assert_eq!(w.ns.kernel_write(&w.src, "/proc/sys/vm/swappiness", b"9\n"), Ok(2));
+    assert_eq!(w.ns.kernel_write(&w.src, "/proc/sys/vm/nope", b"9"), Err(Errno::ENOENT));
+    assert_eq!(w.ns.kernel_write(&w.src, "/proc/sys/vm", b"9"), Err(Errno::EISDIR));
+    assert_eq!(w.ns.kernel_write(&w.src, "/etc/hello", b"9"), Err(Errno::EINVAL));
+}
+
+#[test]
+fn debugfs_on_sys_kernel_debug_has_fault_around_bytes() {
+    let mut fs: Ramfs = Ramfs::new();
+    for d in ["/proc", "/sys"] {
+        fs.mkdir(d, 0o755).unwrap();
+    }
+    let mut w = world();
+    w.ns = Namespace::new(fs, Termios::serial_console(38400).unwrap());
+    assert_eq!(w.names("/sys"), [".", "..", "kernel"]);
+    assert_eq!(w.names("/sys/kernel/debug"), [".", "..", "fault_around_bytes"]);
+    let fd = w.open("/sys/kernel/debug/fault_around_bytes", o::O_RDWR).unwrap();
+    let st = w.stat(fd);
+    assert_eq!(st.st_mode, S_IFREG | 0o644);
+    assert_eq!(st.st_dev, new_encode_dev(procfs::DEBUGFS_DEV.0, procfs::DEBUGFS_DEV.1) as u64);
+    let d = w.open("/sys/kernel/debug", o::O_RDONLY).unwrap();
+    assert_eq!(w.stat(d).st_mode, S_IFDIR | 0o700);
+    // `..` of sysfs's root is the ramfs directory above it.
+    assert_eq!(w.names("/sys/kernel/debug/../../.."), w.names("/"));
+    assert!(w.open("/sys/kernel/../../proc/sys/vm/swappiness", o::O_RDONLY).is_ok());
 }
