@@ -1002,3 +1002,58 @@ fn debugfs_on_sys_kernel_debug_has_fault_around_bytes() {
     assert_eq!(w.names("/sys/kernel/debug/../../.."), w.names("/"));
     assert!(w.open("/sys/kernel/../../proc/sys/vm/swappiness", o::O_RDONLY).is_ok());
 }
+
+/// A block device of 3 pages whose byte at offset i is i mod 251, for the file layer's side
+/// of block special files.
+#[derive(Debug)]
+struct ThreePages;
+
+impl crate::fs::blkdev::BlockDevOps for ThreePages {
+    fn open(&self, rdev: (u32, u32)) -> Result<(u64, FileRaState), Errno> {
+        if rdev == (179, 2) {
+            Ok((42, FileRaState::new(32)))
+        } else {
+            Err(Errno::ENXIO)
+        }
+    }
+    fn size(&self, _: (u32, u32)) -> Result<u64, Errno> {
+        Ok(3 * 4096)
+    }
+    fn read(&self, ino: u64, pos: u64, buf: &mut [u8], _: &mut FileRaState) -> Result<usize, Errno> {
+        assert_eq!(ino, 42);
+        for (k, b) in buf.iter_mut().enumerate() {
+            *b = ((pos + k as u64) % 251) as u8;
+        }
+        Ok(buf.len())
+    }
+    fn read_ahead_kb(&self, _: (u32, u32)) -> u64 {
+        128
+    }
+    fn set_read_ahead_kb(&self, _: (u32, u32), _: u64) {}
+}
+
+#[test]
+fn block_special_files_open_read_only_and_read_the_device() {
+    let mut w = world();
+    w.ns.ramfs.mknod("/dev/mmcblk0p2", S_IFBLK | 0o660, (179, 2)).unwrap();
+    w.ns.ramfs.mknod("/dev/mmcblk0p7", S_IFBLK | 0o660, (179, 7)).unwrap();
+    // No block devices registered yet: no driver.
+    assert_eq!(w.open("/dev/mmcblk0p2", o::O_RDONLY), Err(Errno::ENXIO));
+    w.ns.blkdev = Some(alloc::boxed::Box::new(ThreePages));
+    assert_eq!(w.open("/dev/mmcblk0p7", o::O_RDONLY), Err(Errno::ENXIO));
+    assert_eq!(w.open("/dev/mmcblk0p2", o::O_RDWR), Err(Errno::EROFS));
+    let fd = w.open("/dev/mmcblk0p2", o::O_RDONLY).unwrap();
+    let st = w.stat(fd);
+    assert_eq!(st.st_mode, S_IFBLK | 0o660);
+    assert_eq!((st.st_rdev, st.st_size), (new_encode_dev(179, 2) as u64, 0));
+    assert_eq!(w.read(fd, 4).unwrap(), [0, 1, 2, 3]);
+    assert_eq!(w.ctx().lseek(fd, -2, procfs::SEEK_END), Ok(3 * 4096 - 2));
+    let tail = w.read(fd, 100).unwrap();
+    assert_eq!(tail.len(), 2);
+    assert_eq!(tail[0], ((3 * 4096 - 2) % 251) as u8);
+    assert_eq!(w.read(fd, 100).unwrap(), b"");
+    assert_eq!(w.write(fd, b"x"), Err(Errno::EBADF));
+    assert_eq!(w.ctx().ioctl(fd, ioctl::TCGETS, BUF), Err(Errno::ENOTTY));
+    assert_eq!(w.ctx().ioctl(fd, crate::fs::blkdev::ioctl::BLKGETSIZE64, BUF), Ok(0));
+    assert_eq!(w.mem.peek(BUF, 8), (3u64 * 4096).to_le_bytes());
+}
