@@ -108,10 +108,8 @@ fn parser_reads_the_reference_rows() {
 /// the card phase (`FAULT_AROUND_4K_FIRST_MMAP`): with fault-around off each page the step
 /// touches first faults alone, and pivm's run touches one more; not traced (README, Known
 /// limits). Every read row of those runs is equal.
-const FAULT_AROUND_4K_FIRST_MMAPS: [&str; 2] = [
-    "file /data/f16m N=1 MAP_PRIVATE | mmap #2",
-    "file /data/f16m N=4096 MAP_SHARED | mmap #2",
-];
+const FAULT_AROUND_4K_FIRST_MMAPS: [&str; 2] =
+    ["file /data/f16m N=1 MAP_PRIVATE | mmap #2", "file /data/f16m N=4096 MAP_SHARED | mmap #2"];
 
 /// Whether `got` is `want` with exactly one minor fault more ("+2/+0" against "+1/+0").
 fn one_minor_more(got: &str, want: &str) -> bool {
@@ -325,7 +323,8 @@ fn card_phase_equals_linux_step_for_step() {
             Some((_, value)) if key == FAULT_AROUND_4K_FIRST_MMAP => {
                 let v = nums(value);
                 if v.len() != 2 || v[0] > hi[0] + 1 || v[0] < lo[0] || v[1] != hi[1] {
-                    wrong.push(format!("{key}: pivm {value}, Linux 6.1 {linux} (+1 minor allowed)"));
+                    wrong
+                        .push(format!("{key}: pivm {value}, Linux 6.1 {linux} (+1 minor allowed)"));
                 }
             }
             Some((_, value)) => {

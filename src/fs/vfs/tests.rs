@@ -1019,7 +1019,13 @@ impl crate::fs::blkdev::BlockDevOps for ThreePages {
     fn size(&self, _: (u32, u32)) -> Result<u64, Errno> {
         Ok(3 * 4096)
     }
-    fn read(&self, ino: u64, pos: u64, buf: &mut [u8], _: &mut FileRaState) -> Result<usize, Errno> {
+    fn read(
+        &self,
+        ino: u64,
+        pos: u64,
+        buf: &mut [u8],
+        _: &mut FileRaState,
+    ) -> Result<usize, Errno> {
         assert_eq!(ino, 42);
         for (k, b) in buf.iter_mut().enumerate() {
             *b = ((pos + k as u64) % 251) as u8;
