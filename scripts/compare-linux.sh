@@ -152,8 +152,8 @@ linux_version=$(cat "$linux/version" 2>/dev/null || echo "no Linux kernel")
 # ---- what each phase runs: ONE list for both kernels --------------------------------------------
 # Each line is a step. "/bin/PROG ARGS" runs the program on both kernels: Linux's shell as typed,
 # pivm's console as `run /bin/PROG ARGS`; a program killed by a signal gets the shell's line
-# ("Segmentation fault", "Killed") on both. "linux: SHELL" runs on Linux only: a setting pivm
-# has no knob for (fault_around_bytes, drop_caches, a shell's ulimit), so pivm has no rows there;
+# ("Segmentation fault", "Killed") on both. "linux: SHELL" runs on Linux only (the initramfs's
+# drop_caches, which pivm cannot drop, and a shell's ulimit), so pivm has no rows there;
 # such a step comes after every step that prints the same rows, so repeated rows (" #2") still
 # pair the same runs.
 # "sh: COMMAND" is typed on both: Linux's shell runs it (with PATH=/bin), pivm's console takes
@@ -172,7 +172,10 @@ phase_steps() {
 /bin/vmtest stack 1 16 256 1024
 /bin/vmtest file /data/f16m 1 16 256 4096
 /bin/vmtest fileshared /data/f16m 1 16 256 4096
-linux: echo 4096 > /sys/kernel/debug/fault_around_bytes; /bin/vmtest file /data/f16m 1 16 256 4096; /bin/vmtest fileshared /data/f16m 4096; echo 65536 > /sys/kernel/debug/fault_around_bytes
+/bin/cardmap fa 4096
+/bin/vmtest file /data/f16m 1 16 256 4096
+/bin/vmtest fileshared /data/f16m 4096
+/bin/cardmap fa 65536
 /bin/vmtest entry
 /bin/vmtest entry
 /bin/tiny
@@ -217,7 +220,9 @@ STEPS
 /bin/vmtest time 16 3
 /bin/vmtest fileshared /data/f16m 4096 4096
 /bin/vmtest file /data/f16m 4096
-linux: echo 4096 > /sys/kernel/debug/fault_around_bytes; /bin/vmtest fileshared /data/f16m 4096 4096; echo 65536 > /sys/kernel/debug/fault_around_bytes
+/bin/cardmap fa 4096
+/bin/vmtest fileshared /data/f16m 4096 4096
+/bin/cardmap fa 65536
 /bin/vmtest exec
 STEPS
     ;;

@@ -256,6 +256,8 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
     pivm::drivers::mmc::block::probe();
     // Its FAT partition on /boot (read-only).
     kernel::cardfs::mount_boot();
+    // Its block-device files in /dev.
+    kernel::blkdev::make_nodes();
     // pivm.run=NAME: a scenario at boot, then the console (to watch it on a real Pi).
     if let Some(name) = k.params.run.as_ref() {
         commands::run(match name.as_str() {

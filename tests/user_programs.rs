@@ -21,7 +21,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 /// Every program `make user` builds.
-const PROGRAMS: [&str; 18] = [
+const PROGRAMS: [&str; 19] = [
     "tiny",
     "vmtest",
     "segv",
@@ -40,6 +40,7 @@ const PROGRAMS: [&str; 18] = [
     "cardmap",
     "swapstress",
     "swaptest",
+    "blkmap",
 ];
 /// Upper bound for one program run (they take milliseconds; a loaded machine gets room).
 const RUN_LIMIT: Duration = Duration::from_secs(60);

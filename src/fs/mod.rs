@@ -3,6 +3,7 @@
 //! loader's pure half. Pure and host-tested; the kernel (`kernel::process::fs`) puts the
 //! page cache under the ramfs and runs the system calls and `execve` through them.
 pub mod binfmt_elf;
+pub mod blkdev;
 pub mod fat;
 pub mod fdtable;
 pub mod initramfs;

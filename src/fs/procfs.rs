@@ -59,24 +59,40 @@ pub const ROOT_FILES: &[(&str, RootFile, u32)] = &[
     ("pagetypeinfo", RootFile::Pagetypeinfo, 0o400),
 ];
 
-/// The directories of `/proc/sys` pivm has.
+/// The directories of `/proc/sys` pivm has, and those of the sysfs and debugfs trees its
+/// knob files sit in (served by the same code: they are directories of attribute files).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SysDir {
     /// `/proc/sys`.
     Sys,
     /// `/proc/sys/vm`.
     Vm,
+    /// `/sys`: sysfs's root (pivm's has `kernel` alone).
+    Sysfs,
+    /// `/sys/kernel`.
+    SysfsKernel,
+    /// `/sys/kernel/debug`: debugfs's root, mounted there.
+    Debug,
 }
 
-/// The sysctl files pivm has (`/proc/sys/vm/...`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Sysctl {
-    /// `vm.drop_caches`: write-only (0200), 1 to 4.
-    DropCaches,
-}
+/// A knob file (a sysctl in `/proc/sys/vm`, or debugfs's `fault_around_bytes`).
+pub type Sysctl = crate::proc::sysctl::Knob;
 
-/// `/proc/sys/vm`'s entries: name, file, permission bits (`vm_table`).
-pub const SYSCTL_VM: &[(&str, Sysctl, u32)] = &[("drop_caches", Sysctl::DropCaches, 0o200)];
+/// sysfs's device and debugfs's (pivm's anonymous devices after procfs's).
+pub const SYSFS_DEV: (u32, u32) = (0, 4);
+pub const DEBUGFS_DEV: (u32, u32) = (0, 5);
+
+/// The device a node of this tree is on (`/proc`, `/sys` or `/sys/kernel/debug`).
+pub fn dev(node: ProcNode) -> (u32, u32) {
+    match node {
+        ProcNode::Sys(SysDir::Sysfs | SysDir::SysfsKernel) => SYSFS_DEV,
+        ProcNode::Sys(SysDir::Debug) => DEBUGFS_DEV,
+        ProcNode::File(ProcFile::Sysctl(k)) if crate::proc::sysctl::info(k).sysctl.is_none() => {
+            DEBUGFS_DEV
+        }
+        _ => crate::fs::vfs::PROC_DEV,
+    }
+}
 
 /// The files of `/proc/PID` that pivm renders.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -158,9 +174,9 @@ pub trait ProcSource {
     /// multi-record file; a file rendered without it is one record, as `single_open`'s).
     /// `ESRCH` when the process has gone.
     fn render(&self, file: ProcFile, out: &mut SeqBuf) -> Result<(), Errno>;
-    /// A write of `value` to a sysctl file (its handler: parse, check, act). `EINVAL` for a
-    /// value the handler refuses.
-    fn sysctl_write(&self, _file: Sysctl, _value: &[u8]) -> Result<(), Errno> {
+    /// A write of `value` to a knob file (its handler: parse, check, act): the bytes the
+    /// handler consumed. `EINVAL` for a value the handler refuses.
+    fn sysctl_write(&self, _file: Sysctl, _value: &[u8]) -> Result<usize, Errno> {
         Err(Errno::EINVAL)
     }
 }
@@ -481,15 +497,16 @@ pub fn ino(node: ProcNode) -> u64 {
 /// The mode (type and permission bits) of a proc node.
 pub fn mode(node: ProcNode) -> u32 {
     match node {
+        // debugfs's root is 0700 (`debugfs_fill_super`), sysfs's directories 0755.
+        ProcNode::Sys(SysDir::Debug) => S_IFDIR | 0o700,
+        ProcNode::Sys(SysDir::Sysfs | SysDir::SysfsKernel) => S_IFDIR | 0o755,
         ProcNode::Root | ProcNode::Pid(_) | ProcNode::Sys(_) => S_IFDIR | 0o555,
         ProcNode::SelfLink | ProcNode::Exe(_) => S_IFLNK | 0o777,
         ProcNode::File(ProcFile::Root(f)) => {
             S_IFREG | ROOT_FILES.iter().find(|e| e.1 == f).map_or(0o444, |e| e.2)
         }
         ProcNode::File(ProcFile::Pid(..)) => S_IFREG | 0o444,
-        ProcNode::File(ProcFile::Sysctl(f)) => {
-            S_IFREG | SYSCTL_VM.iter().find(|e| e.1 == f).map_or(0o444, |e| e.2)
-        }
+        ProcNode::File(ProcFile::Sysctl(f)) => S_IFREG | crate::proc::sysctl::info(f).mode,
     }
 }
 
@@ -498,8 +515,8 @@ pub fn mode(node: ProcNode) -> u32 {
 pub fn nlink(node: ProcNode, src: &dyn ProcSource) -> u32 {
     match node {
         ProcNode::Root => 2 + src.tgids().len() as u32,
-        ProcNode::Pid(_) | ProcNode::Sys(SysDir::Vm) => 2,
-        ProcNode::Sys(SysDir::Sys) => 3,
+        ProcNode::Pid(_) | ProcNode::Sys(SysDir::Vm | SysDir::Debug) => 2,
+        ProcNode::Sys(SysDir::Sys | SysDir::Sysfs | SysDir::SysfsKernel) => 3,
         _ => 1,
     }
 }
@@ -536,10 +553,15 @@ pub fn lookup(src: &dyn ProcSource, dir: ProcNode, name: &str) -> Result<ProcNod
             }
         }
         ProcNode::Sys(SysDir::Sys) if name == "vm" => Ok(ProcNode::Sys(SysDir::Vm)),
-        ProcNode::Sys(SysDir::Vm) => SYSCTL_VM
-            .iter()
-            .find(|e| e.0 == name)
-            .map(|e| ProcNode::File(ProcFile::Sysctl(e.1)))
+        ProcNode::Sys(SysDir::Vm) => crate::proc::sysctl::vm_knobs()
+            .find(|e| e.name == name)
+            .map(|e| ProcNode::File(ProcFile::Sysctl(e.knob)))
+            .ok_or(Errno::ENOENT),
+        ProcNode::Sys(SysDir::Sysfs) if name == "kernel" => Ok(ProcNode::Sys(SysDir::SysfsKernel)),
+        ProcNode::Sys(SysDir::SysfsKernel) if name == "debug" => Ok(ProcNode::Sys(SysDir::Debug)),
+        ProcNode::Sys(SysDir::Debug) => debug_knobs()
+            .find(|e| e.name == name)
+            .map(|e| ProcNode::File(ProcFile::Sysctl(e.knob)))
             .ok_or(Errno::ENOENT),
         ProcNode::Sys(_) => Err(Errno::ENOENT),
         _ => Err(Errno::ENOTDIR),
@@ -550,10 +572,35 @@ pub fn lookup(src: &dyn ProcSource, dir: ProcNode, name: &str) -> Result<ProcNod
 pub fn parent(node: ProcNode) -> ProcNode {
     match node {
         ProcNode::Sys(SysDir::Vm) => ProcNode::Sys(SysDir::Sys),
+        ProcNode::Sys(SysDir::SysfsKernel) => ProcNode::Sys(SysDir::Sysfs),
+        ProcNode::Sys(SysDir::Debug) => ProcNode::Sys(SysDir::SysfsKernel),
+        ProcNode::Sys(SysDir::Sysfs) => ProcNode::Sys(SysDir::Sysfs),
+        ProcNode::File(ProcFile::Sysctl(k)) if crate::proc::sysctl::info(k).sysctl.is_none() => {
+            ProcNode::Sys(SysDir::Debug)
+        }
         ProcNode::File(ProcFile::Sysctl(_)) => ProcNode::Sys(SysDir::Vm),
         ProcNode::File(ProcFile::Pid(p, _)) | ProcNode::Exe(p) => ProcNode::Pid(p),
         _ => ProcNode::Root,
     }
+}
+
+/// Readdir entries of knob files from position 2; returns the end position.
+fn knob_entries(
+    all: &mut Vec<DirEntry>,
+    knobs: impl Iterator<Item = &'static crate::proc::sysctl::KnobInfo>,
+) -> u64 {
+    let mut pos = 2;
+    for k in knobs {
+        let node = ProcNode::File(ProcFile::Sysctl(k.knob));
+        all.push(DirEntry { pos, name: k.name.into(), ino: ino(node), d_type: dt::REG });
+        pos += 1;
+    }
+    pos
+}
+
+/// debugfs's files pivm has.
+fn debug_knobs() -> impl Iterator<Item = &'static crate::proc::sysctl::KnobInfo> {
+    crate::proc::sysctl::KNOBS.iter().filter(|k| k.sysctl.is_none())
 }
 
 /// `name_to_int()`: a decimal number without a leading zero.
@@ -644,16 +691,24 @@ pub fn readdir(
         ProcNode::Sys(SysDir::Vm) => {
             all.push(dot(0, ".", ino(dir)));
             all.push(dot(1, "..", ino(ProcNode::Sys(SysDir::Sys))));
-            for (i, &(name, f, _)) in SYSCTL_VM.iter().enumerate() {
-                let node = ProcNode::File(ProcFile::Sysctl(f));
-                all.push(DirEntry {
-                    pos: 2 + i as u64,
-                    name: name.into(),
-                    ino: ino(node),
-                    d_type: dt::REG,
-                });
-            }
-            2 + SYSCTL_VM.len() as u64
+            knob_entries(&mut all, crate::proc::sysctl::vm_knobs())
+        }
+        ProcNode::Sys(SysDir::Sysfs) => {
+            all.push(dot(0, ".", ino(dir)));
+            all.push(dot(1, "..", parent_ino));
+            all.push(dot(2, "kernel", ino(ProcNode::Sys(SysDir::SysfsKernel))));
+            3
+        }
+        ProcNode::Sys(SysDir::SysfsKernel) => {
+            all.push(dot(0, ".", ino(dir)));
+            all.push(dot(1, "..", ino(ProcNode::Sys(SysDir::Sysfs))));
+            all.push(dot(2, "debug", ino(ProcNode::Sys(SysDir::Debug))));
+            3
+        }
+        ProcNode::Sys(SysDir::Debug) => {
+            all.push(dot(0, ".", ino(dir)));
+            all.push(dot(1, "..", ino(ProcNode::Sys(SysDir::SysfsKernel))));
+            knob_entries(&mut all, debug_knobs())
         }
         _ => return Err(Errno::ENOTDIR),
     };

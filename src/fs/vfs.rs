@@ -160,6 +160,13 @@ pub enum Object {
         ino: u64,
         ra: FileRaState,
     },
+    /// A block device (read-only): its number, its inode in the device's page cache, the
+    /// open file's read-ahead state.
+    Blk {
+        rdev: (u32, u32),
+        ino: u64,
+        ra: FileRaState,
+    },
 }
 
 /// An open file description (`struct file`).
@@ -199,6 +206,10 @@ pub struct Namespace<A: AddressSpace> {
     pub tty: Tty,
     /// The disk file system mounted on a ramfs directory (`/boot`), if any.
     pub disk: Option<DiskMount>,
+    /// The ramfs directory sysfs (with debugfs on its `kernel/debug`) is mounted on.
+    pub sys_mount: Option<Ino>,
+    /// The block devices the device files in the rootfs open, once the kernel has some.
+    pub blkdev: Option<alloc::boxed::Box<dyn crate::fs::blkdev::BlockDevOps>>,
 }
 
 /// What `stat` reports (`struct kstat`).
@@ -333,7 +344,11 @@ impl<A: AddressSpace> Namespace<A> {
                 }
             }
         }
-        Namespace { ramfs, proc_mount, tty: Tty::new(termios), disk: None }
+        let sys_mount = ramfs
+            .lookup("/sys")
+            .ok()
+            .filter(|&i| matches!(ramfs.inode(i).map(|n| &n.kind), Some(InodeKind::Dir { .. })));
+        Namespace { ramfs, proc_mount, tty: Tty::new(termios), disk: None, sys_mount, blkdev: None }
     }
 
     /// Mounts `fs` on the ramfs directory `path` (`EROFS`-style errors are the caller's: the
@@ -469,7 +484,32 @@ impl<A: AddressSpace> Namespace<A> {
                 }
             }
             Object::Ram(_) | Object::ProcDir(_) | Object::Disk { .. } => Err(Errno::EISDIR),
-            Object::Null | Object::Zero | Object::Console => Err(Errno::EINVAL),
+            Object::Null | Object::Zero | Object::Console | Object::Blk { .. } => {
+                Err(Errno::EINVAL)
+            }
+        }
+    }
+
+    /// A write of `value` to the knob file at `path`, for the kernel itself (the console's
+    /// `echo N > FILE`), through the same lookup, open and handler a program's `write`
+    /// uses: `ENOENT`, `EACCES` (no write permission), `EINVAL` (not a knob file, or a
+    /// value its handler refuses).
+    pub fn kernel_write(
+        &mut self,
+        proc: &dyn ProcSource,
+        path: &str,
+        value: &[u8],
+    ) -> Result<usize, Errno> {
+        let node = self.walk(proc, Node::Ram(ROOT_INO), path.as_bytes(), true, &mut 0)?;
+        match node {
+            Node::Proc(ProcNode::File(procfs::ProcFile::Sysctl(k))) => {
+                if crate::proc::sysctl::info(k).mode & 0o200 == 0 {
+                    return Err(Errno::EACCES);
+                }
+                proc.sysctl_write(k, value)
+            }
+            _ if self.is_dir(node) => Err(Errno::EISDIR),
+            _ => Err(Errno::EINVAL),
         }
     }
 
@@ -506,6 +546,10 @@ impl<A: AddressSpace> Namespace<A> {
                 Some(m) => self.parent(Node::Ram(m)),
                 None => node,
             },
+            Node::Proc(ProcNode::Sys(procfs::SysDir::Sysfs)) => match self.sys_mount {
+                Some(m) => self.parent(Node::Ram(m)),
+                None => node,
+            },
             Node::Proc(p) => Node::Proc(procfs::parent(p)),
             Node::Disk(i) => match &self.disk {
                 Some(d) if i == d.fs.root() => self.parent(Node::Ram(d.at)),
@@ -522,6 +566,8 @@ impl<A: AddressSpace> Namespace<A> {
                     let c = *entries.get(name).ok_or(Errno::ENOENT)?;
                     if Some(c) == self.proc_mount {
                         Ok(Node::Proc(ProcNode::Root))
+                    } else if Some(c) == self.sys_mount {
+                        Ok(Node::Proc(ProcNode::Sys(procfs::SysDir::Sysfs)))
                     } else if let Some(d) = self.disk.as_ref().filter(|d| d.at == c) {
                         Ok(Node::Disk(d.fs.root()))
                     } else {
@@ -654,7 +700,7 @@ impl<A: AddressSpace> Namespace<A> {
                 })
             }
             Node::Proc(p) => Ok(Kstat {
-                dev: PROC_DEV,
+                dev: procfs::dev(p),
                 ino: procfs::ino(p),
                 mode: procfs::mode(p),
                 nlink: procfs::nlink(p, proc),
@@ -727,13 +773,25 @@ impl<A: AddressSpace> Namespace<A> {
                         DEV_CONSOLE => Object::Console,
                         _ => return Err(Errno::ENXIO),
                     },
-                    // No block devices, FIFOs or sockets yet: no driver.
+                    // blkdev_open: read-only in pivm (no writes through the page cache).
+                    S_IFBLK => {
+                        if write || flags & o::O_TRUNC != 0 {
+                            return Err(Errno::EROFS);
+                        }
+                        let rdev = inode.i_rdev;
+                        let ops = self.blkdev.as_ref().ok_or(Errno::ENXIO)?;
+                        let (ino, ra) = ops.open(rdev)?;
+                        Object::Blk { rdev, ino, ra }
+                    }
+                    // No FIFOs or sockets yet: no driver.
                     _ => return Err(Errno::ENXIO),
                 }
             }
             // A write-only sysctl (mode 0200): root has no read right to it either
             // (`sysctl_perm` tests the owner bits).
-            Node::Proc(ProcNode::File(procfs::ProcFile::Sysctl(_))) if acc != o::O_WRONLY => {
+            Node::Proc(ProcNode::File(procfs::ProcFile::Sysctl(k)))
+                if acc != o::O_WRONLY && crate::proc::sysctl::info(k).mode & 0o400 == 0 =>
+            {
                 return Err(Errno::EACCES)
             }
             Node::Proc(ProcNode::File(f)) => Object::Proc(SeqFile::new(f)),
@@ -979,6 +1037,16 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
                 *pos += got as u64;
                 Ok(buf)
             }
+            Object::Blk { rdev, ino, ra } => {
+                let ops = self.ns.blkdev.as_ref().ok_or(Errno::ENXIO)?;
+                let size = ops.size(*rdev)?;
+                let n = (size.saturating_sub(*pos)).min(count as u64) as usize;
+                let mut buf = vec![0; n];
+                let got = ops.read(*ino, *pos, &mut buf, ra)?;
+                buf.truncate(got);
+                *pos += got as u64;
+                Ok(buf)
+            }
             Object::Console => {
                 let r = self.ns.tty.read(count);
                 match r {
@@ -1076,14 +1144,23 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
             // A `proc_ops` file without `proc_write` (pde_write), as every `/proc` root file
             // pivm has: the write reaches procfs, which refuses it.
             Node::Proc(ProcNode::File(procfs::ProcFile::Root(_))) => return Err(Errno::EIO),
-            // proc_sys_write: the whole value to the handler, which takes it all or refuses.
+            // proc_sys_call_handler (or debugfs's simple_attr_write): the value to the
+            // handler, which reports what it consumed or refuses it.
             Node::Proc(ProcNode::File(procfs::ProcFile::Sysctl(s))) => {
                 let mut data = vec![0u8; count.min(CHUNK)];
                 if self.mem.copy_from_user(&mut data, buf).is_err() {
                     return Err(Errno::EFAULT);
                 }
-                self.proc.sysctl_write(s, &data)?;
-                return Ok(count);
+                // sysctl_writes_strict: a sysctl written past its start is left alone.
+                if f.f_pos != 0 && crate::proc::sysctl::info(s).sysctl.is_some() {
+                    f.f_pos += count as u64;
+                    return Ok(count);
+                }
+                let used = self.proc.sysctl_write(s, &data)?;
+                if crate::proc::sysctl::info(s).sysctl.is_some() {
+                    f.f_pos += used as u64;
+                }
+                return Ok(used);
             }
             // `/proc/PID` files have no `write` at all (`FMODE_CAN_WRITE` clear).
             Node::Proc(_) => return Err(Errno::EINVAL),
@@ -1208,6 +1285,11 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
             Object::Ram(i) => generic(f.f_pos, self.ns.ramfs.stat(*i)?.st_size)?,
             Object::ProcDir(_) => generic(f.f_pos, 0)?,
             Object::Disk { ino, .. } => generic(f.f_pos, self.ns.diskfs()?.getattr(*ino)?.size)?,
+            // blkdev_llseek: fixed_size_llseek over the device's size.
+            Object::Blk { rdev, .. } => {
+                let size = self.ns.blkdev.as_ref().ok_or(Errno::ENXIO)?.size(*rdev)?;
+                generic(f.f_pos, size)?
+            }
         };
         f.f_pos = new;
         Ok(new)
@@ -1401,6 +1483,10 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
             (Object::Disk { ino, .. }, FIONREAD) if !self.ns.is_dir(f.node) => {
                 let left = self.ns.diskfs()?.getattr(*ino)?.size.saturating_sub(f.f_pos);
                 put_user(self.mem, arg, &(left.min(i32::MAX as u64) as i32)).map(|_| 0)
+            }
+            (Object::Blk { rdev, .. }, _) => {
+                let ops = self.ns.blkdev.as_deref().ok_or(Errno::ENXIO)?;
+                crate::fs::blkdev::ioctl(ops, self.mem, *rdev, cmd, arg)
             }
             (Object::Console, ioctl::TCGETS) => {
                 put_user(self.mem, arg, &self.ns.tty.termios).map(|_| 0)

@@ -69,6 +69,15 @@ pub const DEFAULT_READ_AHEAD_KB: u64 = readahead::VM_READAHEAD_PAGES * PAGE as u
 static NR_FILE_PAGES: AtomicU64 = AtomicU64::new(0);
 static NR_BUFFER_PAGES: AtomicU64 = AtomicU64::new(0);
 
+/// The counter a page of an inode's cache is in: `Buffers` for a block device's.
+fn nr_pages(bdev: bool) -> &'static AtomicU64 {
+    if bdev {
+        &NR_BUFFER_PAGES
+    } else {
+        &NR_FILE_PAGES
+    }
+}
+
 /// Pages of `/boot`'s files in the page cache.
 pub fn nr_file_pages() -> u64 {
     NR_FILE_PAGES.load(Ordering::Relaxed)
@@ -219,6 +228,10 @@ struct Inode {
     mtime: u64,
     nlink: u32,
     first_cluster: u32,
+    /// The partition the data is read from (1 for the volume's files; a block device's own).
+    partno: u32,
+    /// A block device's inode (`/dev/mmcblk0pN`): its pages are `Buffers`, not `Cached`.
+    bdev: bool,
     /// The cluster chain as extents (`fat_cache`), read on first use; dropped with the
     /// slab caches by `drop_caches` 2 and 3.
     extents: Option<Vec<Extent>>,
@@ -254,6 +267,12 @@ impl CardFs {
         let (disk, geom) = (self.disk, self.geom);
         let inode = self.inodes.get_mut(&ino).ok_or(Errno::ENOENT)?;
         if inode.extents.is_some() {
+            return Ok(());
+        }
+        if inode.bdev {
+            // A block device maps its sectors to themselves.
+            let sectors = inode.size / SECTOR_SIZE as u64;
+            inode.extents = Some(alloc::vec![Extent { file_sector: 0, disk_sector: 0, sectors }]);
             return Ok(());
         }
         let clusters = inode.size.div_ceil(cb);
@@ -295,10 +314,10 @@ impl Mapping<'_> {
         // The bio being built: first disk sector, segments, sectors, and its pages.
         let mut bio: Option<(u64, Vec<BioVec>, u64, Vec<u64>)> = None;
         let _quiet = NoScheduleGuard::new();
-        let disk = self.disk;
+        let (disk, partno) = (self.disk, self.inode.partno);
         let submit = |b: (u64, Vec<BioVec>, u64, Vec<u64>), failed: &mut BTreeSet<u64>| {
             let (sector, segs, _, pages) = b;
-            if blk::submit_bio_wait(disk, BOOT_PARTNO, ReqOp::Read, sector, segs).is_err() {
+            if blk::submit_bio_wait(disk, partno, ReqOp::Read, sector, segs).is_err() {
                 failed.extend(pages);
             }
         };
@@ -356,7 +375,7 @@ impl Mapping<'_> {
         for index in failed {
             if let Some(p) = self.inode.pages.remove(&index) {
                 free_file_page(p.pfn);
-                NR_FILE_PAGES.fetch_sub(1, Ordering::Relaxed);
+                nr_pages(self.inode.bdev).fetch_sub(1, Ordering::Relaxed);
             }
         }
     }
@@ -386,7 +405,7 @@ impl RaMapping for Mapping<'_> {
         // `filemap_add_folio`: on the inactive file list, rmap key (inode, index).
         reclaim::lru_add_file(pfn, self.ino, index);
         self.inode.pages.insert(index, CachedPage { pfn, readahead });
-        NR_FILE_PAGES.fetch_add(1, Ordering::Relaxed);
+        nr_pages(self.inode.bdev).fetch_add(1, Ordering::Relaxed);
         true
     }
     fn read_pages(&mut self, start: u64, nr: u64) {
@@ -416,9 +435,69 @@ fn set_map_ra(file: &Arc<VmFile>, ra: FileRaState) {
     }
 }
 
-/// Whether `file` is on the mounted card volume.
+/// The inodes of the card's block-device files (`/dev/mmcblk0pN`, in the rootfs): their
+/// rootfs inode number and partition.
+static BDEV_NODES: Mutex<BTreeMap<u64, u32>> = Mutex::new(BTreeMap::new());
+
+/// Where the block devices' own inodes are numbered in this cache (past any FAT inode).
+const BDEV_INO_BASE: u64 = 1 << 40;
+
+/// This cache's inode of partition `partno`'s block device (`bdev->bd_inode`).
+pub fn bdev_ino(partno: u32) -> u64 {
+    BDEV_INO_BASE + u64::from(partno)
+}
+
+/// Records that rootfs inode `node_ino` is the device file of partition `partno`.
+pub fn register_bdev_node(node_ino: u64, partno: u32) {
+    BDEV_NODES.lock().insert(node_ino, partno);
+}
+
+/// This cache's inode behind a mapped file: the volume's own inode, or the block device's
+/// for a mapping of `/dev/mmcblk0pN`.
+fn cache_ino(file: &VmFile) -> Option<u64> {
+    if BOOT_SDEV.get() == Some(&file.dev) {
+        return Some(file.ino);
+    }
+    if file.dev == crate::fs::ramfs::RAMFS_DEV {
+        return BDEV_NODES.lock().get(&file.ino).map(|&p| bdev_ino(p));
+    }
+    None
+}
+
+/// Whether `file`'s pages come from this cache (a file of the card volume, or a block device).
 pub fn is_card_file(file: &VmFile) -> bool {
-    BOOT_SDEV.get() == Some(&file.dev)
+    cache_ino(file).is_some()
+}
+
+/// Opens partition `partno`'s block device: its inode in this cache (made on first use,
+/// `bdev_alloc`), the read-ahead state a new open file starts with. `ENXIO` without the
+/// partition or without the card's cache (no volume mounted).
+pub fn bdev_open(partno: u32) -> Result<(u64, FileRaState), Errno> {
+    let disk = BOOT_DISK.get().copied().ok_or(Errno::ENXIO)?;
+    let (_, nr_sects) = blk::part_info(disk, partno).ok_or(Errno::ENXIO)?;
+    let mut g = CARDFS.lock();
+    let fs = g.as_mut().ok_or(Errno::ENXIO)?;
+    let ino = bdev_ino(partno);
+    fs.inodes.entry(ino).or_insert_with(|| Inode {
+        name: String::new(),
+        parent: ROOT_INO,
+        dir: false,
+        children: Vec::new(),
+        size: nr_sects * SECTOR_SIZE as u64,
+        mtime: 0,
+        nlink: 1,
+        first_cluster: 0,
+        partno,
+        bdev: true,
+        extents: None,
+        pages: BTreeMap::new(),
+    });
+    Ok((ino, FileRaState::new(boot_ra_pages())))
+}
+
+/// `blkdev_read_iter` (`filemap_read` over the block device's mapping) of `bdev_open`'s inode.
+pub fn bdev_read(ino: u64, pos: u64, buf: &mut [u8], ra: &mut FileRaState) -> Result<usize, Errno> {
+    read(ino, pos, buf, ra)
 }
 
 /// `filemap_fault` for a card file: 6.1's read-around / async read-ahead decisions
@@ -433,7 +512,8 @@ pub fn filemap_fault(
     let r = {
         let mut g = CARDFS.lock();
         let fs = g.as_mut().ok_or(FaultError::Sigbus)?;
-        let mut m = fs.mapping(file.ino).map_err(|_| FaultError::Sigbus)?;
+        let ino = cache_ino(file).ok_or(FaultError::Sigbus)?;
+        let mut m = fs.mapping(ino).map_err(|_| FaultError::Sigbus)?;
         let r =
             readahead::filemap_fault(&mut m, &mut ra, index, vma.vm_flags, flags.tried, IO_PAGES);
         match r {
@@ -452,16 +532,18 @@ pub fn filemap_fault(
 /// A page `filemap_map_pages` may map (cached, up to date, not the read-ahead marker,
 /// inside the file).
 pub fn map_pages_page(file: &VmFile, index: u64) -> Option<Pfn> {
+    let ino = cache_ino(file)?;
     let g = CARDFS.lock();
-    let inode = g.as_ref()?.inodes.get(&file.ino)?;
+    let inode = g.as_ref()?.inodes.get(&ino)?;
     if index >= inode.size.div_ceil(PAGE as u64) {
         return None;
     }
     inode.pages.get(&index).filter(|p| !p.readahead).map(|p| p.pfn)
 }
 
-/// Whether page `index` of card file `ino` is in the page cache (`mincore`).
-pub fn is_cached(ino: u64, index: u64) -> bool {
+/// Whether page `index` of a mapped card file is in the page cache (`mincore`).
+pub fn is_cached(file: &VmFile, index: u64) -> bool {
+    let Some(ino) = cache_ino(file) else { return false };
     CARDFS
         .lock()
         .as_ref()
@@ -676,6 +758,8 @@ fn walk(
                 mtime,
                 nlink: if dir_entry { 2 } else { 1 },
                 first_cluster,
+                partno: BOOT_PARTNO,
+                bdev: false,
                 extents: None,
                 pages: BTreeMap::new(),
             },
@@ -733,6 +817,8 @@ fn mount(disk: usize) -> Result<CardFs, String> {
             mtime: 0,
             nlink: 2,
             first_cluster: 0,
+            partno: BOOT_PARTNO,
+            bdev: false,
             extents: None,
             pages: BTreeMap::new(),
         },
@@ -813,7 +899,7 @@ pub fn invalidate_mapping_page(ino: u64, index: u64, mapped: &dyn Fn(Pfn) -> boo
         Some(p) if !mapped(p.pfn) => {
             free_file_page(p.pfn);
             inode.pages.remove(&index);
-            NR_FILE_PAGES.fetch_sub(1, Ordering::Relaxed);
+            nr_pages(inode.bdev).fetch_sub(1, Ordering::Relaxed);
             true
         }
         _ => false,
@@ -853,8 +939,12 @@ pub fn drop_caches(what: u32) -> (u64, u64) {
                 for i in idx {
                     if let Some(p) = inode.pages.remove(&i) {
                         free_file_page(p.pfn);
-                        NR_FILE_PAGES.fetch_sub(1, Ordering::Relaxed);
-                        freed.0 += 1;
+                        nr_pages(inode.bdev).fetch_sub(1, Ordering::Relaxed);
+                        if inode.bdev {
+                            freed.1 += 1;
+                        } else {
+                            freed.0 += 1;
+                        }
                     }
                 }
             }
@@ -882,21 +972,14 @@ pub fn drop_caches(what: u32) -> (u64, u64) {
 static DROP_CACHES_STFU: core::sync::atomic::AtomicBool =
     core::sync::atomic::AtomicBool::new(false);
 
-/// `drop_caches_sysctl_handler` for a write of `value` by `comm` (`pid`): an integer 1 to 4
-/// as `proc_dointvec_minmax` parses it (blanks around it), else `EINVAL`; logs the writer
-/// as 6.1 does (until 4 is written), then drops what the bits ask for.
-pub fn drop_caches_sysctl(comm: &str, pid: u32, value: &[u8]) -> Result<(), Errno> {
-    let text = core::str::from_utf8(value).map_err(|_| Errno::EINVAL)?;
-    let v: i64 = text.trim().parse().map_err(|_| Errno::EINVAL)?;
-    if !(1..=4).contains(&v) {
-        return Err(Errno::EINVAL);
-    }
-    let v = v as u32;
+/// `drop_caches_sysctl_handler` after `proc_dointvec_minmax` took `v` (1 to 4, checked by
+/// `kernel::sysctl`): logs the writer `comm` (`pid`) as 6.1 does (until 4 is written), then
+/// drops what the bits ask for.
+pub fn drop_caches_sysctl(comm: &str, pid: u32, v: u32) {
     if !DROP_CACHES_STFU.fetch_or(v & 4 != 0, Ordering::Relaxed) {
         kprintln!("{} ({}): drop_caches: {}", comm, pid, v);
     }
     drop_caches(v);
-    Ok(())
 }
 
 /// `/proc/vmstat` `drop_pagecache` and `drop_slab`: how often each was asked for.

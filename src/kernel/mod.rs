@@ -1,5 +1,6 @@
 //! The running kernel's state: what boot found and computed, fixed once `kernel_main` has
 //! set it, then read by the console commands. Also the boot steps that need it.
+pub mod blkdev;
 pub mod cardfs;
 pub mod cma;
 pub mod irq;
@@ -8,6 +9,7 @@ pub mod process;
 pub mod scenario;
 pub mod spinlock;
 pub mod swap;
+pub mod sysctl;
 pub mod time;
 pub mod vmalloc;
 pub mod vsyscall;

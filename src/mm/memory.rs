@@ -19,10 +19,16 @@ pub struct SwapPage {
     pub major: bool,
 }
 
-/// `fault_around_bytes` (`/sys/kernel/debug/fault_around_bytes`): 64 KiB, 16 pages.
+/// `fault_around_bytes`'s default (`/sys/kernel/debug/fault_around_bytes`): 64 KiB, 16 pages.
 pub const FAULT_AROUND_BYTES: usize = 65536;
-/// The most pages one fault-around maps.
-const FAULT_AROUND_PAGES: usize = FAULT_AROUND_BYTES >> PAGE_SHIFT;
+/// `fault_around_bytes` as set through debugfs (a power of two from a page to
+/// `PTRS_PER_PTE` pages: `proc::sysctl::fault_around_bytes_set`); the kernel's fault
+/// environment reads it.
+pub static FAULT_AROUND: core::sync::atomic::AtomicUsize =
+    core::sync::atomic::AtomicUsize::new(FAULT_AROUND_BYTES);
+/// How many cache pages fault-around looks up at once (the default window's 16 pages; a
+/// larger `fault_around_bytes` takes several batches, keeping the buffer on the stack small).
+const FAULT_AROUND_BATCH: usize = FAULT_AROUND_BYTES >> PAGE_SHIFT;
 /// `PTRS_PER_PTE` of 32-bit ARM's folded tables (512 entries, 2 MiB): fault-around never
 /// crosses a page-table boundary.
 pub const PTRS_PER_PTE: usize = 512;
@@ -120,6 +126,10 @@ pub trait FaultEnv {
     }
     /// `filemap_map_pages` found `pages` mappable pages of `file` (its `mmap_miss` drops).
     fn fault_around_hits(&mut self, _file: &Arc<VmFile>, _pages: u64) {}
+    /// `fault_around_bytes`: the default unless the environment has a live knob.
+    fn fault_around_bytes(&self) -> usize {
+        FAULT_AROUND_BYTES
+    }
     /// The kernel's page for a special mapping (`[sigpage]`, `[vdso]`...) at `offset` pages.
     fn special_page(&mut self, vma: &Vma, offset: u64) -> Option<u64>;
     /// RSS accounting (`inc_mm_counter`/`dec_mm_counter`).
@@ -399,21 +409,24 @@ fn do_read_fault(
 ) -> Result<Fault, FaultError> {
     let shared_write = vma.vm_flags.contains(VmFlags::SHARED | VmFlags::WRITE);
     let exec = exec_of(vma);
-    if let Some((start, pages)) = fault_around_window(vma, addr, FAULT_AROUND_BYTES) {
+    if let Some((start, pages)) = fault_around_window(vma, addr, env.fault_around_bytes()) {
         let mut hits = 0;
-        let mut cached = [None; FAULT_AROUND_PAGES];
-        let cached = &mut cached[..pages.min(FAULT_AROUND_PAGES)];
-        env.cached_pages(file, linear_page_index(vma, start), cached);
-        for (i, &pfn) in cached.iter().enumerate() {
-            let va = start + (i << PAGE_SHIFT);
-            let Some(pfn) = pfn else { continue };
-            hits += 1;
-            if env.pte_get(va).is_some() {
-                continue;
+        let mut buf = [None; FAULT_AROUND_BATCH];
+        for first in (0..pages).step_by(FAULT_AROUND_BATCH) {
+            let cached = &mut buf[..(pages - first).min(FAULT_AROUND_BATCH)];
+            let batch_start = start + (first << PAGE_SHIFT);
+            env.cached_pages(file, linear_page_index(vma, batch_start), cached);
+            for (i, &pfn) in cached.iter().enumerate() {
+                let va = batch_start + (i << PAGE_SHIFT);
+                let Some(pfn) = pfn else { continue };
+                hits += 1;
+                if env.pte_get(va).is_some() {
+                    continue;
+                }
+                env.pte_set(va, NewPte { pfn, write: shared_write, exec, dirty: false })
+                    .map_err(|_| FaultError::Oom)?;
+                env.rss_add(RssKind::File, 1);
             }
-            env.pte_set(va, NewPte { pfn, write: shared_write, exec, dirty: false })
-                .map_err(|_| FaultError::Oom)?;
-            env.rss_add(RssKind::File, 1);
         }
         env.fault_around_hits(file, hits);
         if env.pte_get(addr).is_some() {

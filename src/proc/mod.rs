@@ -17,6 +17,7 @@ mod sample61;
 pub mod slabinfo;
 pub mod snapshot;
 pub mod stat;
+pub mod sysctl;
 pub mod uptime;
 pub mod vmallocinfo;
 pub mod vmstat;

@@ -3,11 +3,12 @@
 //! partitions, diskstats, buddyinfo, pagetypeinfo, zoneinfo, slabinfo, vmallocinfo) through
 //! the file layer, so the console reads the same tree, lookup and `seq_file` reads as a
 //! program's `open`/`read`; and the files only the console shows (the debugfs fragmentation
-//! indexes: pivm mounts no debugfs), rendered here.
+//! indexes: pivm's debugfs holds `fault_around_bytes` alone), rendered here.
 use alloc::string::String;
 use core::fmt;
 
 use super::{expect_args, CmdError, CmdResult};
+use crate::abi::errno::Errno;
 use crate::console::args::Args;
 use crate::console::printk::Console;
 use crate::fs::procfs::ROOT_FILES;
@@ -21,7 +22,7 @@ struct File {
     render: fn(&Kernel, &mut Console) -> fmt::Result,
 }
 
-/// The files only the console shows (pivm has no debugfs for programs).
+/// The files only the console shows (pivm's debugfs for programs has `fault_around_bytes`).
 static FILES: &[File] = &[
     File {
         path: "/sys/kernel/debug/extfrag/unusable_index",
@@ -57,12 +58,10 @@ pub(super) fn cmd_cat(k: &Kernel, args: &Args<'_>) -> CmdResult {
     Ok(())
 }
 
-/// `/proc/sys/vm/drop_caches`, the one file the console's `echo` writes.
-const DROP_CACHES: &str = "/proc/sys/vm/drop_caches";
-
-/// `echo TEXT` and `echo N > /proc/sys/vm/drop_caches` (also `>FILE`), as a shell runs
-/// them: the value goes through `drop_caches_sysctl_handler` (1 to 4, else `EINVAL`, which
-/// bash reports as a write error), which logs the writer and drops the caches.
+/// `echo TEXT` and `echo VALUE > FILE` (also `>FILE`) as a shell runs them, for the knob
+/// files (`/proc/sys/vm/*`, `/sys/kernel/debug/fault_around_bytes`): `VALUE\n` goes through
+/// the file's handler as a program's `write` would (`drop_caches` logs the writer, the
+/// console writing as the idle task); bash's messages for what fails.
 pub(super) fn cmd_echo(_k: &Kernel, args: &Args<'_>) -> CmdResult {
     let words = &args.as_slice()[1..];
     let redirect = words.iter().position(|w| w.starts_with('>'));
@@ -77,13 +76,22 @@ pub(super) fn cmd_echo(_k: &Kernel, args: &Args<'_>) -> CmdResult {
     if target.is_empty() {
         fail!(args, "syntax error near unexpected token `newline'");
     }
-    if target != DROP_CACHES {
-        fail!(args, "{}: only {} can be written from the console", target, DROP_CACHES);
+    let mut value = words[..r].join(" ");
+    value.push('\n');
+    match crate::kernel::process::fs::write_knob(target, value.as_bytes()) {
+        Ok(_) => Ok(()),
+        // bash: the open failed, or the write did.
+        Err(e @ (Errno::ENOENT | Errno::EACCES | Errno::EISDIR | Errno::ENOTDIR)) => {
+            fail!(args, "{}: {}", target, e.message())
+        }
+        Err(Errno::EINVAL) if !is_knob(target) => {
+            fail!(args, "{}: the console writes only /proc/sys/vm and debugfs files", target)
+        }
+        Err(e) => fail!(args, "write error: {}", e.message()),
     }
-    let value = words[..r].join(" ");
-    // The console is no process: it writes as the idle task does.
-    match crate::kernel::cardfs::drop_caches_sysctl("swapper/0", 0, value.as_bytes()) {
-        Ok(()) => Ok(()),
-        Err(_) => fail!(args, "write error: Invalid argument"),
-    }
+}
+
+/// Whether `path` names a knob file (for echo's message about other files).
+fn is_knob(path: &str) -> bool {
+    crate::proc::sysctl::KNOBS.iter().any(|k| path.ends_with(k.name))
 }

@@ -238,8 +238,8 @@ pub static COMMANDS: &[Command] = &[
     },
     Command {
         name: "sysctl",
-        usage: "sysctl vm.page-cluster[=N]",
-        help: "show or set the swap read-ahead order",
+        usage: "sysctl -a | vm.NAME[=N]",
+        help: "show or set a /proc/sys/vm knob (page-cluster, swappiness, min_free_kbytes, ...)",
         run: cmd_sysctl,
     },
     Command {
@@ -298,8 +298,8 @@ pub static COMMANDS: &[Command] = &[
     },
     Command {
         name: "echo",
-        usage: "echo 1|2|3 > /proc/sys/vm/drop_caches",
-        help: "free the clean, unmapped page-cache pages (1), the FAT caches (2) or both (3)",
+        usage: "echo N > /proc/sys/vm/KNOB | /sys/kernel/debug/fault_around_bytes",
+        help: "write a knob; drop_caches 1|2|3 frees clean unmapped page cache, FAT caches, both",
         run: files::cmd_echo,
     },
     Command {

@@ -1,7 +1,5 @@
 //! The swap commands: `swapon DEV` / `swapon -s` (`--show`), `swapoff DEV`, `free` (procps's
-//! table) and `sysctl vm.page-cluster[=N]` (pivm's `/proc` has no `sys/` tree for programs
-//! yet, so the knob is set here).
-use core::sync::atomic::Ordering;
+//! table) and `sysctl` (procps's, over `/proc/sys/vm`).
 
 use super::{expect_args, CmdError, CmdResult};
 use crate::abi::errno::Errno;
@@ -9,6 +7,7 @@ use crate::console::args::Args;
 use crate::console::printk::Console;
 use crate::kernel::{swap, Kernel};
 use crate::kprintln;
+use crate::proc::sysctl;
 
 /// util-linux's wording of a failed swapon/swapoff.
 fn report(args: &Args<'_>, dev: &str, e: Errno) -> CmdResult {
@@ -47,25 +46,39 @@ pub(super) fn cmd_free(k: &Kernel, args: &Args<'_>) -> CmdResult {
     Ok(())
 }
 
-/// `vm.page-cluster`'s range (`proc_dointvec_minmax`, `extra1` = 0).
-const PAGE_CLUSTER_NAME: &str = "vm.page-cluster";
-
+/// `sysctl NAME`, `sysctl NAME=VALUE`, `sysctl -a` as procps prints them, over the same
+/// `/proc/sys/vm` files and handlers a program reads and writes (`vm.page-cluster`,
+/// `vm.swappiness`, `vm.min_free_kbytes`, `vm.watermark_scale_factor`, `vm.drop_caches`).
 pub(super) fn cmd_sysctl(_: &Kernel, args: &Args<'_>) -> CmdResult {
     expect_args(args, 2)?;
     let arg = args.get(1).unwrap_or("");
+    if arg == "-a" || arg == "--all" {
+        for k in sysctl::vm_knobs() {
+            if let (Some(name), Some(v)) = (k.sysctl, crate::kernel::sysctl::get(k.knob)) {
+                kprintln!("{} = {}", name, v);
+            }
+        }
+        return Ok(());
+    }
     let (name, value) = match arg.split_once('=') {
-        Some((n, v)) => (n, Some(v)),
+        Some((n, v)) => (n.trim(), Some(v.trim())),
         None => (arg, None),
     };
-    if name != PAGE_CLUSTER_NAME {
+    let Some(k) = sysctl::by_sysctl_name(name) else {
         fail!(args, "cannot stat /proc/sys/{}: No such file or directory", name.replace('.', "/"));
-    }
+    };
+    let shown = k.sysctl.unwrap_or(name);
+    let path = alloc::format!("/proc/sys/vm/{}", k.name);
     if let Some(v) = value {
-        match v.trim().parse::<u32>() {
-            Ok(n) if n <= i32::MAX as u32 => swap::PAGE_CLUSTER.store(n, Ordering::Relaxed),
-            _ => fail!(args, "setting key \"{}\": Invalid argument", name),
+        if crate::kernel::process::fs::write_knob(&path, v.as_bytes()).is_err() {
+            fail!(args, "setting key \"{}\": Invalid argument", shown);
         }
+        kprintln!("{} = {}", shown, v);
+        return Ok(());
     }
-    kprintln!("{} = {}", name, swap::PAGE_CLUSTER.load(Ordering::Relaxed));
+    match crate::kernel::sysctl::get(k.knob) {
+        Some(v) => kprintln!("{} = {}", shown, v),
+        None => fail!(args, "permission denied on key '{}'", shown),
+    }
     Ok(())
 }

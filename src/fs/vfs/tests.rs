@@ -25,6 +25,9 @@ const HELLO: &[u8] = b"hello world\n";
 /// A kernel stand-in for `/proc`: process 1 is the reader; meminfo has `lines` lines.
 struct Src {
     lines: usize,
+    /// `vm.swappiness` as this kernel stand-in keeps it (its handler: `proc_dointvec_minmax`
+    /// 0..=200).
+    swappiness: core::cell::Cell<i32>,
 }
 
 impl ProcSource for Src {
@@ -44,9 +47,23 @@ impl ProcSource for Src {
                     writeln!(out, "Line{i:05}: {:8} kB", i * 4).unwrap();
                 }
             }
+            ProcFile::Sysctl(crate::proc::sysctl::Knob::Swappiness) => {
+                writeln!(out, "{}", self.swappiness.get()).unwrap()
+            }
             _ => writeln!(out, "other").unwrap(),
         }
         Ok(())
+    }
+    fn sysctl_write(&self, file: crate::fs::procfs::Sysctl, value: &[u8]) -> Result<usize, Errno> {
+        match file {
+            crate::proc::sysctl::Knob::Swappiness => {
+                let (v, used) =
+                    crate::proc::sysctl::proc_dointvec_minmax(value, Some(0), Some(200))?;
+                self.swappiness.set(v);
+                Ok(used)
+            }
+            _ => Err(Errno::EINVAL),
+        }
     }
 }
 
@@ -78,7 +95,13 @@ fn world() -> World {
     mem.map(BUF, BUF_LEN, true);
     mem.map(RO, 0x1000, false);
     let ns = Namespace::new(fs, Termios::serial_console(38400).unwrap());
-    World { ns, mem, files: FdTable::new(), src: Src { lines: 500 }, cwd: Node::Ram(ROOT_INO) }
+    World {
+        ns,
+        mem,
+        files: FdTable::new(),
+        src: Src { lines: 500, swappiness: core::cell::Cell::new(60) },
+        cwd: Node::Ram(ROOT_INO),
+    }
 }
 
 impl World {
@@ -909,7 +932,18 @@ fn a_mounted_disk_is_read_only() {
 fn proc_sys_vm_drop_caches_is_write_only() {
     let mut w = world();
     assert_eq!(w.names("/proc/sys"), [".", "..", "vm"]);
-    assert_eq!(w.names("/proc/sys/vm/"), [".", "..", "drop_caches"]);
+    assert_eq!(
+        w.names("/proc/sys/vm/"),
+        [
+            ".",
+            "..",
+            "drop_caches",
+            "min_free_kbytes",
+            "page-cluster",
+            "swappiness",
+            "watermark_scale_factor"
+        ]
+    );
     assert_eq!(w.open("/proc/sys/vm/drop_caches", o::O_RDONLY), Err(Errno::EACCES));
     assert_eq!(w.open("/proc/sys/vm/drop_caches", o::O_RDWR), Err(Errno::EACCES));
     let fd = w.open("/proc/sys/vm/drop_caches", o::O_WRONLY).unwrap();
@@ -923,4 +957,109 @@ fn proc_sys_vm_drop_caches_is_write_only() {
         w.ns.kernel_read(&w.src, "/proc/sys/vm/drop_caches", &mut |b| out.extend_from_slice(b)),
         Err(Errno::EACCES)
     );
+}
+
+#[test]
+fn proc_sys_vm_knobs_read_and_write_through_their_handler() {
+    let mut w = world();
+    let fd = w.open("/proc/sys/vm/swappiness", o::O_RDWR).unwrap();
+    assert_eq!(w.stat(fd).st_mode, S_IFREG | 0o644);
+    assert_eq!(w.read(fd, 100).unwrap(), b"60\n");
+    // A write from the start goes to the handler; one past it is ignored (writes_strict).
+    let fd2 = w.open("/proc/sys/vm/swappiness", o::O_WRONLY).unwrap();
+    assert_eq!(w.write(fd2, b"100\n"), Ok(4));
+    assert_eq!(w.write(fd2, b"7\n"), Ok(2));
+    assert_eq!(w.src.swappiness.get(), 100);
+    let fd3 = w.open("/proc/sys/vm/swappiness", o::O_WRONLY).unwrap();
+    assert_eq!(w.write(fd3, b"201\n"), Err(Errno::EINVAL));
+    assert_eq!(w.write(fd3, b"12abc"), Err(Errno::EINVAL));
+    // Only the first number is taken: the write is short.
+    assert_eq!(w.write(fd3, b"5 6"), Ok(2));
+    assert_eq!(w.src.swappiness.get(), 5);
+    assert_eq!(w.ns.kernel_write(&w.src, "/proc/sys/vm/swappiness", b"9\n"), Ok(2));
+    assert_eq!(w.ns.kernel_write(&w.src, "/proc/sys/vm/nope", b"9"), Err(Errno::ENOENT));
+    assert_eq!(w.ns.kernel_write(&w.src, "/proc/sys/vm", b"9"), Err(Errno::EISDIR));
+    assert_eq!(w.ns.kernel_write(&w.src, "/etc/hello", b"9"), Err(Errno::EINVAL));
+}
+
+#[test]
+fn debugfs_on_sys_kernel_debug_has_fault_around_bytes() {
+    let mut fs: Ramfs = Ramfs::new();
+    for d in ["/proc", "/sys"] {
+        fs.mkdir(d, 0o755).unwrap();
+    }
+    let mut w = world();
+    w.ns = Namespace::new(fs, Termios::serial_console(38400).unwrap());
+    assert_eq!(w.names("/sys"), [".", "..", "kernel"]);
+    assert_eq!(w.names("/sys/kernel/debug"), [".", "..", "fault_around_bytes"]);
+    let fd = w.open("/sys/kernel/debug/fault_around_bytes", o::O_RDWR).unwrap();
+    let st = w.stat(fd);
+    assert_eq!(st.st_mode, S_IFREG | 0o644);
+    assert_eq!(st.st_dev, new_encode_dev(procfs::DEBUGFS_DEV.0, procfs::DEBUGFS_DEV.1) as u64);
+    let d = w.open("/sys/kernel/debug", o::O_RDONLY).unwrap();
+    assert_eq!(w.stat(d).st_mode, S_IFDIR | 0o700);
+    // `..` of sysfs's root is the ramfs directory above it.
+    assert_eq!(w.names("/sys/kernel/debug/../../.."), w.names("/"));
+    assert!(w.open("/sys/kernel/../../proc/sys/vm/swappiness", o::O_RDONLY).is_ok());
+}
+
+/// A block device of 3 pages whose byte at offset i is i mod 251, for the file layer's side
+/// of block special files.
+#[derive(Debug)]
+struct ThreePages;
+
+impl crate::fs::blkdev::BlockDevOps for ThreePages {
+    fn open(&self, rdev: (u32, u32)) -> Result<(u64, FileRaState), Errno> {
+        if rdev == (179, 2) {
+            Ok((42, FileRaState::new(32)))
+        } else {
+            Err(Errno::ENXIO)
+        }
+    }
+    fn size(&self, _: (u32, u32)) -> Result<u64, Errno> {
+        Ok(3 * 4096)
+    }
+    fn read(
+        &self,
+        ino: u64,
+        pos: u64,
+        buf: &mut [u8],
+        _: &mut FileRaState,
+    ) -> Result<usize, Errno> {
+        assert_eq!(ino, 42);
+        for (k, b) in buf.iter_mut().enumerate() {
+            *b = ((pos + k as u64) % 251) as u8;
+        }
+        Ok(buf.len())
+    }
+    fn read_ahead_kb(&self, _: (u32, u32)) -> u64 {
+        128
+    }
+    fn set_read_ahead_kb(&self, _: (u32, u32), _: u64) {}
+}
+
+#[test]
+fn block_special_files_open_read_only_and_read_the_device() {
+    let mut w = world();
+    w.ns.ramfs.mknod("/dev/mmcblk0p2", S_IFBLK | 0o660, (179, 2)).unwrap();
+    w.ns.ramfs.mknod("/dev/mmcblk0p7", S_IFBLK | 0o660, (179, 7)).unwrap();
+    // No block devices registered yet: no driver.
+    assert_eq!(w.open("/dev/mmcblk0p2", o::O_RDONLY), Err(Errno::ENXIO));
+    w.ns.blkdev = Some(alloc::boxed::Box::new(ThreePages));
+    assert_eq!(w.open("/dev/mmcblk0p7", o::O_RDONLY), Err(Errno::ENXIO));
+    assert_eq!(w.open("/dev/mmcblk0p2", o::O_RDWR), Err(Errno::EROFS));
+    let fd = w.open("/dev/mmcblk0p2", o::O_RDONLY).unwrap();
+    let st = w.stat(fd);
+    assert_eq!(st.st_mode, S_IFBLK | 0o660);
+    assert_eq!((st.st_rdev, st.st_size), (new_encode_dev(179, 2) as u64, 0));
+    assert_eq!(w.read(fd, 4).unwrap(), [0, 1, 2, 3]);
+    assert_eq!(w.ctx().lseek(fd, -2, procfs::SEEK_END), Ok(3 * 4096 - 2));
+    let tail = w.read(fd, 100).unwrap();
+    assert_eq!(tail.len(), 2);
+    assert_eq!(tail[0], ((3 * 4096 - 2) % 251) as u8);
+    assert_eq!(w.read(fd, 100).unwrap(), b"");
+    assert_eq!(w.write(fd, b"x"), Err(Errno::EBADF));
+    assert_eq!(w.ctx().ioctl(fd, ioctl::TCGETS, BUF), Err(Errno::ENOTTY));
+    assert_eq!(w.ctx().ioctl(fd, crate::fs::blkdev::ioctl::BLKGETSIZE64, BUF), Ok(0));
+    assert_eq!(w.mem.peek(BUF, 8), (3u64 * 4096).to_le_bytes());
 }

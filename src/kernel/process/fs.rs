@@ -144,7 +144,7 @@ fn console_termios() -> Termios {
 /// The namespace over `fs`: `/proc` mounted and the device nodes made, with the mount
 /// points made first if the rootfs has none (as an init's `mkdir -p /proc /dev` would).
 fn namespace(mut fs: Ramfs<CachePages>) -> Namespace<CachePages> {
-    for dir in ["/proc", "/dev"] {
+    for dir in ["/proc", "/dev", "/sys"] {
         if fs.lookup(dir).is_err() {
             let _ = fs.mkdir(dir, 0o755);
         }
@@ -352,6 +352,12 @@ pub fn tty_take_input() -> Vec<u8> {
 /// renderers as a program's `open`/`read`, printed as it is read.
 pub fn cat(path: &str) -> Result<(), Errno> {
     with_ns(|ns| ns.kernel_read(&LiveProc, path, &mut |b: &[u8]| console_write(b)))
+}
+
+/// The console's `echo VALUE > PATH`: a write to a knob file through the same namespace and
+/// handler as a program's `write` (the bytes the handler took).
+pub fn write_knob(path: &str, value: &[u8]) -> Result<usize, Errno> {
+    with_ns(|ns| ns.kernel_write(&LiveProc, path, value))
 }
 
 /// Text for the console (the kernel's own output, not a program's): `\n` as `\r\n`.

@@ -686,6 +686,10 @@ impl FaultEnv for MmHw {
         fs::cached_pages(file.ino, index, out);
     }
 
+    fn fault_around_bytes(&self) -> usize {
+        crate::mm::memory::FAULT_AROUND.load(core::sync::atomic::Ordering::Relaxed)
+    }
+
     fn fault_around_hits(&mut self, file: &alloc::sync::Arc<VmFile>, pages: u64) {
         if crate::kernel::cardfs::is_card_file(file) {
             crate::kernel::cardfs::fault_around_hits(file, pages);

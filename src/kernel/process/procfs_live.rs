@@ -279,14 +279,15 @@ impl LiveProc {
 }
 
 impl ProcSource for LiveProc {
-    fn sysctl_write(&self, file: crate::fs::procfs::Sysctl, value: &[u8]) -> Result<(), Errno> {
-        match file {
-            crate::fs::procfs::Sysctl::DropCaches => {
-                let pid = super::current_pid();
-                let comm = super::with_current(|t| t.comm.clone());
-                crate::kernel::cardfs::drop_caches_sysctl(&comm, pid, value)
-            }
-        }
+    fn sysctl_write(&self, file: crate::fs::procfs::Sysctl, value: &[u8]) -> Result<usize, Errno> {
+        let pid = super::current_pid();
+        // The console writes as the idle task (`swapper/0`).
+        let comm = if pid == 0 {
+            String::from("swapper/0")
+        } else {
+            super::with_current(|t| t.comm.clone())
+        };
+        crate::kernel::sysctl::write(file, &comm, pid, value)
     }
 
     fn tgids(&self) -> Vec<u32> {
@@ -311,8 +312,14 @@ impl ProcSource for LiveProc {
         let mut render = || match file {
             ProcFile::Pid(pid, f) => self.render_pid(pid, f, out),
             ProcFile::Root(f) => render_root(f, out),
-            // Write-only: the open refused reading.
-            ProcFile::Sysctl(_) => Err(Errno::EACCES),
+            // A write-only one: the open refused reading.
+            ProcFile::Sysctl(k) => match crate::kernel::sysctl::render(k) {
+                Some(text) => {
+                    out.write_bytes(text.as_bytes());
+                    Ok(())
+                }
+                None => Err(Errno::EACCES),
+            },
         };
         if super::current_pid() == 0 {
             return render();

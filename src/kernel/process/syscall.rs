@@ -760,10 +760,22 @@ fn blocking_console(fd: i32) -> bool {
 /// What `mmap2` maps of descriptor `fd`: a regular ramfs file (its inode, path and access
 /// mode); `ENODEV` for anything else (devices, directories, `/proc` files have no `mmap`).
 fn mmap_file(fd: i32) -> Result<MmapFile, Errno> {
-    let (object, readable, writable) = with_current(|t| {
+    let (object, node, readable, writable) = with_current(|t| {
         let f = t.files.get(fd)?.lock();
-        Ok::<_, Errno>((f.object.clone(), f.readable(), f.writable()))
+        Ok::<_, Errno>((f.object.clone(), f.node, f.readable(), f.writable()))
     })?;
+    if let (Object::Blk { .. }, crate::fs::vfs::Node::Ram(ino)) = (&object, node) {
+        // A block device: its pages come from the device's page cache (`blkdev_mmap`,
+        // `generic_file_mmap`); the VMA names the device file, as /proc/PID/maps shows it.
+        let path = with_ns(|ns| ns.d_path(ino).ok_or(Errno::ENOENT))?;
+        let file = crate::mm::mm_types::VmFile { dev: crate::fs::ramfs::RAMFS_DEV, ino, path };
+        return Ok(MmapFile {
+            file: alloc::sync::Arc::new(file),
+            readable,
+            writable,
+            noexec: false,
+        });
+    }
     if let Object::Disk { ino, .. } = object {
         // A file of the card volume on /boot: its pages come from the card's page cache.
         let (dev, path) = with_ns(|ns| {
@@ -840,7 +852,7 @@ fn sys_mincore(start: usize, len: usize, vec: u32) -> SysResult {
                 || vma.vm_file.as_ref().is_some_and(|f| {
                     let idx = vma.vm_pgoff + ((va - vma.vm_start) / PAGE_SIZE) as u64;
                     if crate::kernel::cardfs::is_card_file(f) {
-                        crate::kernel::cardfs::is_cached(f.ino, idx)
+                        crate::kernel::cardfs::is_cached(f, idx)
                     } else {
                         super::fs::cached_page(f.ino, idx).is_some()
                     }

@@ -415,6 +415,10 @@ impl<'a> Node<'a> {
         self.setup_per_zone_wmarks();
     }
 
+    pub fn watermark_scale_factor(&self) -> u64 {
+        self.watermark_scale_factor
+    }
+
     /// `vm.lowmem_reserve_ratio`.
     pub fn set_lowmem_reserve_ratio(&mut self, ratio: [u64; MAX_NR_ZONES]) {
         self.lowmem_reserve_ratio = ratio;
