@@ -55,13 +55,17 @@ pub static PAGE_CLUSTER: AtomicU32 = AtomicU32::new(3);
 /// Sectors per page.
 const PAGE_SECTORS: u64 = 8;
 
-/// A lowmem page for one I/O (`blk_queue_bounce`'s bounce page).
-fn bounce_io(
-    bdev: (usize, u32),
-    op: ReqOp,
-    offset: u32,
-    buf: &mut [u8; SWAP_HEADER_SIZE],
-) -> Result<(), Errno> {
+/// A lowmem page for one I/O (`blk_queue_bounce`'s bounce page), on the heap. Never
+/// `Box::new([0u8; PAGE])`: the compiler may build that array on the kernel stack first, and
+/// 4 KiB more on an 8 KiB stack already deep in reclaim or a fault overflowed it into the
+/// next task's stack (the two-instance oops under memory pressure).
+fn bounce_page() -> alloc::boxed::Box<[u8]> {
+    alloc::vec![0u8; SWAP_HEADER_SIZE].into_boxed_slice()
+}
+
+/// One page of I/O at page `offset` of the area through a bounce page from [`bounce_page`].
+fn bounce_io(bdev: (usize, u32), op: ReqOp, offset: u32, buf: &mut [u8]) -> Result<(), Errno> {
+    debug_assert_eq!(buf.len(), SWAP_HEADER_SIZE);
     let seg = BioVec { addr: buf.as_mut_ptr() as usize, len: SWAP_HEADER_SIZE as u32 };
     let flags = crate::arch::irqflags::local_irq_save();
     crate::arch::irqflags::local_irq_enable();
@@ -83,7 +87,7 @@ fn bdev_of(e: SwpEntry) -> Option<(usize, u32)> {
 /// `swap_writepage`: the page's contents to its slot, waiting for the write; `pswpout`.
 pub fn swap_writepage(pfn: Pfn, e: SwpEntry) -> Result<(), Errno> {
     let bdev = bdev_of(e).ok_or(Errno::EINVAL)?;
-    let mut buf = alloc::boxed::Box::new([0u8; SWAP_HEADER_SIZE]);
+    let mut buf = bounce_page();
     with_page_mapped(pfn, |k| {
         // SAFETY: `k` maps the whole page; the bounce buffer is a page.
         unsafe { core::ptr::copy_nonoverlapping(k, buf.as_mut_ptr(), SWAP_HEADER_SIZE) }
@@ -97,7 +101,7 @@ pub fn swap_writepage(pfn: Pfn, e: SwpEntry) -> Result<(), Errno> {
 /// `swap_readpage`: the slot's contents into the page; `pswpin`.
 fn swap_readpage(pfn: Pfn, e: SwpEntry) -> Result<(), Errno> {
     let bdev = bdev_of(e).ok_or(Errno::EINVAL)?;
-    let mut buf = alloc::boxed::Box::new([0u8; SWAP_HEADER_SIZE]);
+    let mut buf = bounce_page();
     bounce_io(bdev, ReqOp::Read, e.offset(), &mut buf)?;
     with_page_mapped(pfn, |k| {
         // SAFETY: as in swap_writepage, the other way.
@@ -338,7 +342,7 @@ pub fn swapon(path: &str, swap_flags: u32) -> Result<(), Errno> {
     if SWAP.lock().areas.find_bdev((disk, partno)).is_some() {
         return Err(Errno::EBUSY);
     }
-    let mut page = alloc::boxed::Box::new([0u8; SWAP_HEADER_SIZE]);
+    let mut page = bounce_page();
     if sectors < PAGE_SECTORS {
         kprintln!("Unable to find swap-space signature");
         return Err(Errno::EINVAL);
