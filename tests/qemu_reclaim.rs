@@ -182,7 +182,8 @@ fn several_programs_under_pressure_lose_nothing_2g() {
     let (mut q, _) = Qemu::boot_to_prompt(Opts::raw("2G").append(SMALL_RAM).sd_card().initramfs());
     let out = q.cmd("swapon /dev/mmcblk0p2");
     q.expect_in("swapon", &out, "Adding ");
-    let swap_kb = meminfo_kb(&q, &q.cmd("cat /proc/meminfo"), "SwapTotal");
+    let mi = q.cmd("cat /proc/meminfo");
+    let swap_kb = meminfo_kb(&q, &mi, "SwapTotal");
     let (out0, in0) = (vmstat(&mut q, "pswpout"), vmstat(&mut q, "pswpin"));
     let pid = q.start_background(
         "/boot/bin/swapstress -j 2 -m 20",
