@@ -7,7 +7,8 @@
 //! RAM cut by `mem=`, `swapstress` takes about 1.5 times the free RAM: reclaim swaps its
 //! pages out (and drops clean card pages), faults bring them back, every word is right, and
 //! after it exits every slot is free and `verify` finds the lists, counters and swap counts
-//! consistent.
+//! consistent. Several programs at once under the same pressure (two instances and a card
+//! reader) lose nothing either.
 mod common;
 
 use common::{meminfo_kb, Opts, Qemu};
@@ -169,3 +170,73 @@ fn pages_swapped_out_under_pressure_come_back_intact_2g() {
     eprintln!("pressure run: {mib} MiB over {free_kb} kB free, {swap_kb} kB swap; card pages dropped {steal_file}");
     q.poweroff_ok();
 }
+
+/// Several programs at once under memory pressure, nothing lost: two `swapstress` instances
+/// (one parent forking both, about 40 MiB over ~36 MiB free) swap against each other while a
+/// third program maps and checks a file from the card (its cache dropped first) and then runs
+/// again. Every word and byte comes back right, swap was used both ways, and once all have
+/// exited every slot is free and `verify` is clean (each task's stack end included: an
+/// overflowing kernel stack once wrote over the next task's registers here).
+#[test]
+fn several_programs_under_pressure_lose_nothing_2g() {
+    let (mut q, _) = Qemu::boot_to_prompt(Opts::raw("2G").append(SMALL_RAM).sd_card().initramfs());
+    let out = q.cmd("swapon /dev/mmcblk0p2");
+    q.expect_in("swapon", &out, "Adding ");
+    let mi = q.cmd("cat /proc/meminfo");
+    let swap_kb = meminfo_kb(&q, &mi, "SwapTotal");
+    let (out0, in0) = (vmstat(&mut q, "pswpout"), vmstat(&mut q, "pswpin"));
+    let pid = q.start_background(
+        "/boot/bin/swapstress -j 2 -m 20",
+        "swapstress M=20 [2] 20 MiB anonymous",
+        RUN,
+    );
+    // The card reader runs twice while both instances swap.
+    for _ in 0..2 {
+        let out = q.cmd_timeout(&format!("run /boot/bin/cardmap -d {F16M} private 256"), RUN);
+        q.expect_in("cardmap", &out, "pattern ok");
+    }
+    // Both instances finish; `ps` reaps the job and reports it as a shell would.
+    let done = format!("[{pid}] Done");
+    let until = std::time::Instant::now() + RUN;
+    loop {
+        let ps = q.cmd("ps");
+        if ps.contains(&done) {
+            break;
+        }
+        if ["Exit", "Killed", "Segmentation fault"]
+            .iter()
+            .any(|w| ps.contains(&format!("[{pid}] {w}")))
+        {
+            q.fail(&format!("swapstress (pid {pid}) failed:\n{ps}"));
+        }
+        if std::time::Instant::now() > until {
+            q.fail(&format!("swapstress (pid {pid}) did not finish"));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // Their lines came out between the commands.
+    let seen = q.transcript();
+    for i in 1..=2 {
+        let tag = format!("swapstress M=20 [{i}]");
+        q.expect_in("swapstress", &seen, &format!("{tag} ok: every word of 5120 pages right"));
+        let reread =
+            q.line_with("swapstress", &seen, &format!("{tag} re-read pass 1:")).to_string();
+        if !reread.contains(" bad=0 ") {
+            q.fail(&format!("words wrong: {reread}"));
+        }
+    }
+    assert!(vmstat(&mut q, "pswpout") > out0, "nothing swapped out");
+    assert!(vmstat(&mut q, "pswpin") > in0, "nothing swapped in");
+    let swaps = q.cmd("cat /proc/swaps");
+    if !swaps.contains("partition\t") || !swaps.contains("\t\t0\t\t-2\n") {
+        q.fail(&format!("slots left in use after exit:\n{swaps}"));
+    }
+    let mi = q.cmd("cat /proc/meminfo");
+    assert_eq!(meminfo_kb(&q, &mi, "SwapFree"), swap_kb);
+    assert_eq!(meminfo_kb(&q, &mi, "AnonPages"), 0);
+    q.verify_ok("after several programs under pressure");
+    q.poweroff_ok();
+}
+
+/// The card's 16 MiB pattern file (every byte of page i is i mod 256).
+const F16M: &str = "/boot/data/f16m";

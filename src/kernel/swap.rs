@@ -56,6 +56,14 @@ pub static PAGE_CLUSTER: AtomicU32 = AtomicU32::new(3);
 /// Sectors per page.
 const PAGE_SECTORS: u64 = 8;
 
+/// A lowmem page for one I/O (`blk_queue_bounce`'s bounce page), on the heap. Never
+/// `Box::new([0u8; PAGE])`: the compiler may build that array on the kernel stack first, and
+/// 4 KiB more on an 8 KiB stack already deep in reclaim or a fault overflowed it into the
+/// next task's stack (the two-instance oops under memory pressure).
+fn bounce_page() -> alloc::boxed::Box<[u8]> {
+    alloc::vec![0u8; SWAP_HEADER_SIZE].into_boxed_slice()
+}
+
 /// One page of I/O at page `offset` of `bdev` into or from the kernel address `addr`.
 fn page_io(bdev: (usize, u32), op: ReqOp, offset: u32, addr: usize) -> Result<(), Errno> {
     let seg = BioVec { addr, len: SWAP_HEADER_SIZE as u32 };
@@ -77,8 +85,9 @@ fn bounce_io(
     bdev: (usize, u32),
     op: ReqOp,
     offset: u32,
-    buf: &mut [u8; SWAP_HEADER_SIZE],
+    buf: &mut [u8],
 ) -> Result<(), Errno> {
+    assert_eq!(buf.len(), SWAP_HEADER_SIZE, "swap I/O is a page at a time");
     page_io(bdev, op, offset, buf.as_mut_ptr() as usize)
 }
 
@@ -89,7 +98,7 @@ fn swap_page_io(bdev: (usize, u32), op: ReqOp, offset: u32, pfn: Pfn) -> Result<
     if let Some(va) = linear_address(pfn) {
         return page_io(bdev, op, offset, va as usize);
     }
-    let mut buf = alloc::boxed::Box::new([0u8; SWAP_HEADER_SIZE]);
+    let mut buf = bounce_page();
     if op == ReqOp::Write {
         with_page_mapped(pfn, |k| {
             // SAFETY: `k` maps the whole page; the bounce buffer is a page.
@@ -358,7 +367,7 @@ pub fn swapon(path: &str, swap_flags: u32) -> Result<(), Errno> {
     if SWAP.lock().areas.find_bdev((disk, partno)).is_some() {
         return Err(Errno::EBUSY);
     }
-    let mut page = alloc::boxed::Box::new([0u8; SWAP_HEADER_SIZE]);
+    let mut page = bounce_page();
     if sectors < PAGE_SECTORS {
         kprintln!("Unable to find swap-space signature");
         return Err(Errno::EINVAL);

@@ -1,5 +1,5 @@
-//! `verify`: runs every allocator's invariant checks (`kernel::mem::verify_all`) and prints
-//! `verify: ok` or the first broken invariant.
+//! `verify`: runs every allocator's invariant checks (`kernel::mem::verify_all`), then the
+//! tasks' stack ends and swap's counts, and prints `verify: ok` or the first broken invariant.
 use super::{expect_args, CmdResult};
 use crate::console::args::Args;
 use crate::kernel::{mem, Kernel};
@@ -8,6 +8,7 @@ use crate::kprintln;
 /// Prints `verify: ok` or `verify: SUBSYSTEM: what at WHERE` (memtest prints it too).
 pub(super) fn print_verify() {
     let swap = || {
+        crate::kernel::process::verify_stacks()?;
         let ptes = crate::kernel::process::swapin::swap_pte_counts()?;
         crate::kernel::swap::verify(&ptes)
     };
