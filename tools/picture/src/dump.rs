@@ -259,13 +259,18 @@ pub fn parse_transcript(text: &str) -> Result<Transcript, ParseError> {
                 if want != got {
                     return Err(ParseError {
                         line,
-                        what: format!("memdump block from line {start} has {got} lines, its end says {want}"),
+                        what: format!(
+                            "memdump block from line {start} has {got} lines, its end says {want}"
+                        ),
                     });
                 }
                 let (_, recs) = block.take().unwrap();
                 add_block(&mut t, &recs)?;
             } else if rec.kind == "memdump" {
-                return Err(ParseError { line, what: format!("memdump block from line {start} not closed") });
+                return Err(ParseError {
+                    line,
+                    what: format!("memdump block from line {start} not closed"),
+                });
             } else {
                 recs.push(rec);
             }
@@ -275,7 +280,10 @@ pub fn parse_transcript(text: &str) -> Result<Transcript, ParseError> {
             let rec = Record::parse(line, l)?;
             let v = rec.num("version")?;
             if v != u64::from(VERSION) {
-                return Err(ParseError { line, what: format!("memdump version {v}: this tool reads version {VERSION}") });
+                return Err(ParseError {
+                    line,
+                    what: format!("memdump version {v}: this tool reads version {VERSION}"),
+                });
             }
             block = Some((line, vec![rec]));
         } else if let Some(pos) = l.find("vmfrag-step ") {
@@ -283,7 +291,10 @@ pub fn parse_transcript(text: &str) -> Result<Transcript, ParseError> {
         }
     }
     if let Some((start, _)) = block {
-        return Err(ParseError { line: start, what: "memdump block never closed (transcript cut short?)".into() });
+        return Err(ParseError {
+            line: start,
+            what: "memdump block never closed (transcript cut short?)".into(),
+        });
     }
     Ok(t)
 }
@@ -291,7 +302,10 @@ pub fn parse_transcript(text: &str) -> Result<Transcript, ParseError> {
 fn parse_step(r: &Record) -> Result<Step, ParseError> {
     let gpu = r.get("gpu")?.to_string();
     if !GPU_OUTCOMES.contains(&gpu.as_str()) {
-        return Err(ParseError { line: r.line, what: format!("gpu={gpu}: expected none, pages, vmalloc or fail") });
+        return Err(ParseError {
+            line: r.line,
+            what: format!("gpu={gpu}: expected none, pages, vmalloc or fail"),
+        });
     }
     Ok(Step {
         step: r.num("step")?,
@@ -310,7 +324,12 @@ fn add_block(t: &mut Transcript, recs: &[Record]) -> Result<(), ParseError> {
     match head.get("what")? {
         "kernel" => t.kernels.push(kernel_dump(recs)?),
         "process" => t.processes.push(process_dump(recs)?),
-        w => return Err(ParseError { line: head.line, what: format!("what={w}: expected kernel or process") }),
+        w => {
+            return Err(ParseError {
+                line: head.line,
+                what: format!("what={w}: expected kernel or process"),
+            })
+        }
     }
     Ok(())
 }
@@ -371,9 +390,13 @@ fn kernel_dump(recs: &[Record]) -> Result<KernelDump, ParseError> {
                 let p = r.get("pages")?;
                 if p != "-" {
                     for part in p.split(',') {
-                        let (z, n) = part.split_once(':').and_then(|(z, n)| Some((z, parse_num(n)?))).ok_or_else(
-                            || ParseError { line: r.line, what: format!("pages={p}: expected ZONE:N,...") },
-                        )?;
+                        let (z, n) = part
+                            .split_once(':')
+                            .and_then(|(z, n)| Some((z, parse_num(n)?)))
+                            .ok_or_else(|| ParseError {
+                                line: r.line,
+                                what: format!("pages={p}: expected ZONE:N,..."),
+                            })?;
                         pages.push((z.to_string(), n));
                     }
                 }
@@ -407,7 +430,10 @@ fn kernel_dump(recs: &[Record]) -> Result<KernelDump, ParseError> {
                     .get("orders")?
                     .split(',')
                     .map(|n| {
-                        parse_num(n).ok_or_else(|| ParseError { line: r.line, what: format!("orders: '{n}'") })
+                        parse_num(n).ok_or_else(|| ParseError {
+                            line: r.line,
+                            what: format!("orders: '{n}'"),
+                        })
                     })
                     .collect::<Result<_, _>>()?,
             }),
@@ -438,7 +464,10 @@ fn process_dump(recs: &[Record]) -> Result<ProcessDump, ParseError> {
             }),
             "pte" | "swp" => {
                 let Some(v) = d.vmas.last_mut() else {
-                    return Err(ParseError { line: r.line, what: format!("{} before any vma", r.kind) });
+                    return Err(ParseError {
+                        line: r.line,
+                        what: format!("{} before any vma", r.kind),
+                    });
                 };
                 if r.kind == "pte" {
                     v.ptes.push(PteRun {

@@ -43,9 +43,11 @@ pub struct Segment {
 /// The regions (the image's sections excepted: they are inside lowmem) and the gaps between
 /// them, from the top of the address space down, with their heights.
 pub fn segments(k: &KernelDump) -> Vec<Segment> {
-    let mut regs: Vec<_> = k.regions.iter().filter(|r| r.kind != "section" && r.end > r.start).collect();
+    let mut regs: Vec<_> =
+        k.regions.iter().filter(|r| r.kind != "section" && r.end > r.start).collect();
     regs.sort_by_key(|r| r.start);
-    let kernel_span = VA_TOP - regs.iter().filter(|r| r.kind != "user").map(|r| r.start).min().unwrap_or(0);
+    let kernel_span =
+        VA_TOP - regs.iter().filter(|r| r.kind != "user").map(|r| r.start).min().unwrap_or(0);
     let scale = KERNEL_PX / kernel_span.max(1) as f64;
     let mut list: Vec<(String, String, u64, u64)> = Vec::new();
     let mut at = 0;
@@ -118,8 +120,22 @@ pub fn draw(k: &KernelDump) -> String {
     let (ptop, pscale, pheight) = phys_scale(k, &segs);
     let py = |pa: u64| TOP + (ptop.saturating_sub(pa)) as f64 * pscale;
     let mut s = Svg::new("kernel", 1180.0, bottom.max(TOP + pheight) + 90.0);
-    s.text(VA_X + VA_W / 2.0, 30.0, 15.0, "middle", "label", &format!("virtual ({} split, PAGE_OFFSET {:#010x})", k.split, k.page_offset));
-    s.text(PA_X + PA_W / 2.0, 30.0, 15.0, "middle", "label", &format!("physical ({} of RAM)", size(k.ram.iter().map(|r| r.1 - r.0).sum())));
+    s.text(
+        VA_X + VA_W / 2.0,
+        30.0,
+        15.0,
+        "middle",
+        "label",
+        &format!("virtual ({} split, PAGE_OFFSET {:#010x})", k.split, k.page_offset),
+    );
+    s.text(
+        PA_X + PA_W / 2.0,
+        30.0,
+        15.0,
+        "middle",
+        "label",
+        &format!("physical ({} of RAM)", size(k.ram.iter().map(|r| r.1 - r.0).sum())),
+    );
     s.text(VA_X + VA_W / 2.0, 50.0, 12.0, "middle", "small", &format!("profile {}", k.profile));
 
     // The physical bar: zones, then RAM outside any zone, carve-outs on top.
@@ -128,18 +144,61 @@ pub fn draw(k: &KernelDump) -> String {
     for z in &k.zones {
         let (a, b) = (z.start_pfn * k.page_size, z.end_pfn * k.page_size);
         s.group(&[("data-zone", &z.name)]);
-        s.rect(PA_X, py(b), PA_W, py(a) - py(b), zone_colour(&z.name), "#333",
-            &format!("ZONE {} {:#010x}-{:#010x} ({}), {} pages free", z.name, a, b, size(b - a), z.free), "");
-        s.text(PA_X + PA_W + 8.0, (py(a) + py(b)) / 2.0, 13.0, "start", "label", &format!("{} ({})", z.name, size(b - a)));
-        s.text(PA_X + PA_W + 8.0, (py(a) + py(b)) / 2.0 + 15.0, 10.0, "start", "small", &format!("{a:#010x}-{b:#010x}"));
+        s.rect(
+            PA_X,
+            py(b),
+            PA_W,
+            py(a) - py(b),
+            zone_colour(&z.name),
+            "#333",
+            &format!(
+                "ZONE {} {:#010x}-{:#010x} ({}), {} pages free",
+                z.name,
+                a,
+                b,
+                size(b - a),
+                z.free
+            ),
+            "",
+        );
+        s.text(
+            PA_X + PA_W + 8.0,
+            (py(a) + py(b)) / 2.0,
+            13.0,
+            "start",
+            "label",
+            &format!("{} ({})", z.name, size(b - a)),
+        );
+        s.text(
+            PA_X + PA_W + 8.0,
+            (py(a) + py(b)) / 2.0 + 15.0,
+            10.0,
+            "start",
+            "small",
+            &format!("{a:#010x}-{b:#010x}"),
+        );
         s.end_group();
     }
     for c in &k.carveouts {
         s.group(&[("data-carveout", &c.name)]);
-        s.rect(PA_X + 10.0, py(c.phys_end), PA_W - 20.0, (py(c.phys) - py(c.phys_end)).max(3.0), "#ffffff", "#b00",
-            &format!("carve-out {} {:#010x}-{:#010x}", c.name, c.phys, c.phys_end), r#" stroke-dasharray="4 2" fill-opacity="0.7""#);
-        s.text(PA_X + PA_W / 2.0, (py(c.phys) + py(c.phys_end)) / 2.0 + 4.0, 11.0, "middle", "label",
-            &format!("carve-out {} ({})", c.name, size(c.phys_end - c.phys)));
+        s.rect(
+            PA_X + 10.0,
+            py(c.phys_end),
+            PA_W - 20.0,
+            (py(c.phys) - py(c.phys_end)).max(3.0),
+            "#ffffff",
+            "#b00",
+            &format!("carve-out {} {:#010x}-{:#010x}", c.name, c.phys, c.phys_end),
+            r#" stroke-dasharray="4 2" fill-opacity="0.7""#,
+        );
+        s.text(
+            PA_X + PA_W / 2.0,
+            (py(c.phys) + py(c.phys_end)) / 2.0 + 4.0,
+            11.0,
+            "middle",
+            "label",
+            &format!("carve-out {} ({})", c.name, size(c.phys_end - c.phys)),
+        );
         s.end_group();
     }
     for (a, b) in &k.ram {
@@ -152,13 +211,21 @@ pub fn draw(k: &KernelDump) -> String {
     for g in &segs {
         let fill = if g.kind == "gap" { "#ffffff" } else { kind_colour(&g.kind) };
         s.group(&[("data-region", &g.name), ("data-kind", &g.kind)]);
-        let title = format!("{} {:#010x}-{:#010x} ({})", g.name, g.start, g.end, size(g.end - g.start));
+        let title =
+            format!("{} {:#010x}-{:#010x} ({})", g.name, g.start, g.end, size(g.end - g.start));
         let dash = if g.kind == "gap" { r#" stroke-dasharray="2 3""# } else { "" };
         s.rect(VA_X, g.y, VA_W, g.h, fill, "#555", &title, dash);
         if g.cut {
             // A zigzag across the middle: the user half is not to scale.
             let m = g.y + g.h / 2.0;
-            let pts: Vec<(f64, f64)> = (0..=10).map(|i| (VA_X - 6.0 + (VA_W + 12.0) * i as f64 / 10.0, m + if i % 2 == 0 { -5.0 } else { 5.0 })).collect();
+            let pts: Vec<(f64, f64)> = (0..=10)
+                .map(|i| {
+                    (
+                        VA_X - 6.0 + (VA_W + 12.0) * i as f64 / 10.0,
+                        m + if i % 2 == 0 { -5.0 } else { 5.0 },
+                    )
+                })
+                .collect();
             s.polyline(&pts, "#ffffff", 6.0, "");
             s.polyline(&pts, "#555", 1.0, "");
         }
@@ -175,7 +242,14 @@ pub fn draw(k: &KernelDump) -> String {
             s.text(VA_X - 10.0, g.y + g.h / 2.0 + 4.0, 12.0, "end", cls, &label);
         }
         if g.h >= 14.0 {
-            s.text(VA_X + 4.0, g.y + g.h - 3.0, 9.0, "start", "small", &format!("{:#010x}", g.start));
+            s.text(
+                VA_X + 4.0,
+                g.y + g.h - 3.0,
+                9.0,
+                "start",
+                "small",
+                &format!("{:#010x}", g.start),
+            );
         }
         s.end_group();
     }
@@ -192,12 +266,39 @@ pub fn draw(k: &KernelDump) -> String {
                 _ => "#c85200",
             };
             let pages: Vec<String> = a.pages.iter().map(|(z, n)| format!("{z}:{n}")).collect();
-            s.rect(VA_X + VA_W * 0.55, y0, VA_W * 0.4, (y1 - y0).max(1.0), fill, "none",
-                &format!("{} {:#010x}-{:#010x} {} pages {} {}", a.kind, a.start, a.end, size(a.end - a.start), pages.join(","), a.caller), "");
+            s.rect(
+                VA_X + VA_W * 0.55,
+                y0,
+                VA_W * 0.4,
+                (y1 - y0).max(1.0),
+                fill,
+                "none",
+                &format!(
+                    "{} {:#010x}-{:#010x} {} pages {} {}",
+                    a.kind,
+                    a.start,
+                    a.end,
+                    size(a.end - a.start),
+                    pages.join(","),
+                    a.caller
+                ),
+                "",
+            );
         }
         if let Some(t) = &k.vmalloc {
-            s.text(VA_X + 4.0, v.y + 14.0, 10.0, "start", "small",
-                &format!("{} areas, {} free, largest gap {}", t.areas, size(t.free_kb << 10), size(t.largest_gap_kb << 10)));
+            s.text(
+                VA_X + 4.0,
+                v.y + 14.0,
+                10.0,
+                "start",
+                "small",
+                &format!(
+                    "{} areas, {} free, largest gap {}",
+                    t.areas,
+                    size(t.free_kb << 10),
+                    size(t.largest_gap_kb << 10)
+                ),
+            );
         }
         s.end_group();
     }
@@ -207,37 +308,86 @@ pub fn draw(k: &KernelDump) -> String {
     for r in k.regions.iter().filter(|r| r.kind == "lowmem") {
         if let Some((pa, pend)) = r.phys {
             let (vy0, vy1) = (va_y(&segs, r.end - 1), va_y(&segs, r.start));
-            s.polygon(&[(VA_X + VA_W, vy0), (PA_X, py(pend)), (PA_X, py(pa)), (VA_X + VA_W, vy1)],
-                "#4e79a7", "none", r#" fill-opacity="0.18""#,
-                &format!("linear map: {:#010x}-{:#010x} -> {:#010x}-{:#010x}", r.start, r.end, pa, pend));
-            s.text((VA_X + VA_W + PA_X) / 2.0, (vy0 + vy1 + py(pend) + py(pa)) / 4.0, 12.0, "middle", "label",
-                &format!("linear map: {} of lowmem", size(pend - pa)));
+            s.polygon(
+                &[(VA_X + VA_W, vy0), (PA_X, py(pend)), (PA_X, py(pa)), (VA_X + VA_W, vy1)],
+                "#4e79a7",
+                "none",
+                r#" fill-opacity="0.18""#,
+                &format!(
+                    "linear map: {:#010x}-{:#010x} -> {:#010x}-{:#010x}",
+                    r.start, r.end, pa, pend
+                ),
+            );
+            s.text(
+                (VA_X + VA_W + PA_X) / 2.0,
+                (vy0 + vy1 + py(pend) + py(pa)) / 4.0,
+                12.0,
+                "middle",
+                "label",
+                &format!("linear map: {} of lowmem", size(pend - pa)),
+            );
         }
     }
     let mut note_y = bottom + 20.0;
-    let sections: Vec<_> = k.regions.iter().filter(|r| r.kind == "section" && r.end > r.start).collect();
+    let sections: Vec<_> =
+        k.regions.iter().filter(|r| r.kind == "section" && r.end > r.start).collect();
     for (i, r) in sections.iter().enumerate() {
         if let Some((pa, _)) = r.phys {
             let vy = va_y(&segs, r.start);
             let x = VA_X + VA_W;
             let ly = vy - 6.0 - 12.0 * (sections.len() - 1 - i) as f64;
             s.line(x, vy, PA_X, py(pa), "#2f5d8a", 1.0, r#" marker-end="url(#arrow)""#);
-            s.text(x + 4.0, ly, 10.0, "start", "small", &format!("{} {} -> {pa:#010x}", r.name, size(r.end - r.start)));
+            s.text(
+                x + 4.0,
+                ly,
+                10.0,
+                "start",
+                "small",
+                &format!("{} {} -> {pa:#010x}", r.name, size(r.end - r.start)),
+            );
         }
     }
     // Page-by-page regions: an arrow per physically contiguous run.
-    for g in segs.iter().filter(|g| ["vectors", "fixmap", "pkmap", "modules"].contains(&g.kind.as_str())) {
+    for g in
+        segs.iter().filter(|g| ["vectors", "fixmap", "pkmap", "modules"].contains(&g.kind.as_str()))
+    {
         let runs: Vec<_> = k.maps.iter().filter(|m| m.region == g.name).collect();
         for (i, m) in runs.iter().take(MAX_ARROWS).enumerate() {
             let vy = va_y(&segs, m.va).min(g.y + g.h - 1.0).max(g.y + 1.0);
-            s.line(VA_X + VA_W, vy, PA_X, py(m.phys), "#c44e52", 1.0, r#" marker-end="url(#arrow)""#);
+            s.line(
+                VA_X + VA_W,
+                vy,
+                PA_X,
+                py(m.phys),
+                "#c44e52",
+                1.0,
+                r#" marker-end="url(#arrow)""#,
+            );
             if i == 0 {
-                s.text(VA_X + VA_W + 6.0, vy + 12.0, 10.0, "start", "small",
-                    &format!("{}: {} mapped page{} now", g.name, runs.iter().map(|m| m.pages).sum::<u64>(), if runs.iter().map(|m| m.pages).sum::<u64>() == 1 { "" } else { "s" }));
+                s.text(
+                    VA_X + VA_W + 6.0,
+                    vy + 12.0,
+                    10.0,
+                    "start",
+                    "small",
+                    &format!(
+                        "{}: {} mapped page{} now",
+                        g.name,
+                        runs.iter().map(|m| m.pages).sum::<u64>(),
+                        if runs.iter().map(|m| m.pages).sum::<u64>() == 1 { "" } else { "s" }
+                    ),
+                );
             }
         }
         if runs.len() > MAX_ARROWS {
-            s.text(VA_X + VA_W + 6.0, g.y + g.h / 2.0 + 24.0, 10.0, "start", "note", &format!("+{} more runs", runs.len() - MAX_ARROWS));
+            s.text(
+                VA_X + VA_W + 6.0,
+                g.y + g.h / 2.0 + 24.0,
+                10.0,
+                "start",
+                "note",
+                &format!("+{} more runs", runs.len() - MAX_ARROWS),
+            );
         }
     }
     // Where the vmalloc areas' pages live: one arrow per zone with its page count.
@@ -250,17 +400,40 @@ pub fn draw(k: &KernelDump) -> String {
             }
         }
         for (i, (z, n)) in per_zone.iter().enumerate() {
-            let target = k.zones.iter().find(|zz| &zz.name == z).map(|zz| {
-                (py(zz.end_pfn * k.page_size) + py(zz.start_pfn * k.page_size)) / 2.0
-            });
+            let target =
+                k.zones.iter().find(|zz| &zz.name == z).map(|zz| {
+                    (py(zz.end_pfn * k.page_size) + py(zz.start_pfn * k.page_size)) / 2.0
+                });
             let vy = v.y + v.h * (0.3 + 0.2 * i as f64);
             match target {
                 Some(ty) => {
-                    s.line(VA_X + VA_W, vy, PA_X, ty + 10.0 * i as f64, zone_colour(z), 2.0, r#" marker-end="url(#arrow)" stroke-dasharray="6 3""#);
-                    s.text(VA_X + VA_W + 6.0, vy - 4.0, 11.0, "start", "label", &format!("vmalloc: {n} pages in {z}"));
+                    s.line(
+                        VA_X + VA_W,
+                        vy,
+                        PA_X,
+                        ty + 10.0 * i as f64,
+                        zone_colour(z),
+                        2.0,
+                        r#" marker-end="url(#arrow)" stroke-dasharray="6 3""#,
+                    );
+                    s.text(
+                        VA_X + VA_W + 6.0,
+                        vy - 4.0,
+                        11.0,
+                        "start",
+                        "label",
+                        &format!("vmalloc: {n} pages in {z}"),
+                    );
                 }
                 None => {
-                    s.text(VA_X + VA_W + 6.0, vy - 4.0, 11.0, "start", "label", &format!("vmalloc: {n} pages of device memory (ioremap)"));
+                    s.text(
+                        VA_X + VA_W + 6.0,
+                        vy - 4.0,
+                        11.0,
+                        "start",
+                        "label",
+                        &format!("vmalloc: {n} pages of device memory (ioremap)"),
+                    );
                 }
             }
         }

@@ -37,10 +37,17 @@ pub fn pages(transcripts: &[(String, Transcript)]) -> Vec<Page> {
         for (i, k) in t.kernels.iter().enumerate() {
             let tag = if many { format!("-{}", i + 1) } else { String::new() };
             let stem = slug(&format!("{name}{tag}"));
-            let when = if many { format!(" (dump {} of {})", i + 1, t.kernels.len()) } else { String::new() };
+            let when = if many {
+                format!(" (dump {} of {})", i + 1, t.kernels.len())
+            } else {
+                String::new()
+            };
             out.push(Page {
                 file: format!("kernel-{stem}.html"),
-                title: format!("Kernel address space: {} split, profile {}{when}", k.split, k.profile),
+                title: format!(
+                    "Kernel address space: {} split, profile {}{when}",
+                    k.split, k.profile
+                ),
                 html: kernel::page(k, &when),
             });
             out.push(Page {
@@ -61,7 +68,12 @@ pub fn pages(transcripts: &[(String, Transcript)]) -> Vec<Page> {
     let series: Vec<(String, &[dump::Step])> = transcripts
         .iter()
         .filter(|(_, t)| !t.steps.is_empty())
-        .map(|(name, t)| (t.profile().map_or_else(|| name.clone(), |p| format!("{p} ({name})")), t.steps.as_slice()))
+        .map(|(name, t)| {
+            (
+                t.profile().map_or_else(|| name.clone(), |p| format!("{p} ({name})")),
+                t.steps.as_slice(),
+            )
+        })
         .collect();
     if !series.is_empty() {
         out.push(Page {
@@ -72,7 +84,11 @@ pub fn pages(transcripts: &[(String, Transcript)]) -> Vec<Page> {
     }
     let mut index = String::from("<ul>");
     for p in &out {
-        index.push_str(&format!("<li><a href=\"{}\">{}</a></li>", svg::esc(&p.file), svg::esc(&p.title)));
+        index.push_str(&format!(
+            "<li><a href=\"{}\">{}</a></li>",
+            svg::esc(&p.file),
+            svg::esc(&p.title)
+        ));
     }
     index.push_str("</ul>");
     let html = svg::page("pivm: pictures of memory", "Drawn by tools/picture from the console transcripts: every figure comes from the kernel's memdump output.", &[index]);
@@ -90,7 +106,8 @@ pub fn run(inputs: &[&Path], dir: &Path) -> Result<Vec<String>, String> {
         if t.kernels.is_empty() && t.processes.is_empty() && t.steps.is_empty() {
             return Err(format!("{}: no memdump block and no vmfrag-step line", p.display()));
         }
-        let stem = p.file_stem().map_or_else(|| "transcript".into(), |s| s.to_string_lossy().into_owned());
+        let stem =
+            p.file_stem().map_or_else(|| "transcript".into(), |s| s.to_string_lossy().into_owned());
         ts.push((stem, t));
     }
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;

@@ -11,7 +11,8 @@ const GRID_W: f64 = 760.0;
 const CHART_X: f64 = 820.0;
 const CHART_W: f64 = 300.0;
 /// Migrate types in `enum migratetype` order.
-pub const MIGRATE_TYPES: [&str; 6] = ["Unmovable", "Movable", "Reclaimable", "HighAtomic", "CMA", "Isolate"];
+pub const MIGRATE_TYPES: [&str; 6] =
+    ["Unmovable", "Movable", "Reclaimable", "HighAtomic", "CMA", "Isolate"];
 
 /// Cells per row and cell size for `n` blocks.
 pub fn grid(n: usize) -> (usize, f64) {
@@ -53,7 +54,11 @@ pub fn draw(k: &KernelDump) -> String {
         }
         z
     };
-    let widest = zones.iter().map(|z| k.pageblocks.iter().filter(|b| b.zone == *z).count()).max().unwrap_or(0);
+    let widest = zones
+        .iter()
+        .map(|z| k.pageblocks.iter().filter(|b| b.zone == *z).count())
+        .max()
+        .unwrap_or(0);
     let (cols, cell) = grid(widest);
     // Heights first, so the drawing is sized.
     let mut y = 40.0;
@@ -68,34 +73,101 @@ pub fn draw(k: &KernelDump) -> String {
     }
     let legend_y = y;
     let mut s = Svg::new("physical", 1160.0, legend_y + 70.0);
-    s.text(LEFT, 24.0, 15.0, "start", "label", &format!("physical memory by pageblock: {} blocks of {}", k.pageblocks.len(), size((1u64 << k.pageblock_order) * k.page_size)));
+    s.text(
+        LEFT,
+        24.0,
+        15.0,
+        "start",
+        "label",
+        &format!(
+            "physical memory by pageblock: {} blocks of {}",
+            k.pageblocks.len(),
+            size((1u64 << k.pageblock_order) * k.page_size)
+        ),
+    );
     for (z, blocks, y0) in layout {
         let free: u64 = blocks.iter().map(|b| b.free).sum();
         let pages: u64 = blocks.iter().map(|b| b.pages).sum();
-        let (first, last) = (blocks.first().map_or(0, |b| b.pfn), blocks.last().map_or(0, |b| b.pfn + b.pages));
+        let (first, last) =
+            (blocks.first().map_or(0, |b| b.pfn), blocks.last().map_or(0, |b| b.pfn + b.pages));
         s.group(&[("data-zone", z)]);
-        s.rect(LEFT, y0 + 14.0, (cols as f64 * cell).min(GRID_W), 4.0, zone_colour(z), "none", "", "");
-        s.text(LEFT, y0 + 8.0, 13.0, "start", "label",
-            &format!("{z}: pfn {first:#x}-{last:#x}, {} blocks, {} free of {}", blocks.len(), size(free * k.page_size), size(pages * k.page_size)));
+        s.rect(
+            LEFT,
+            y0 + 14.0,
+            (cols as f64 * cell).min(GRID_W),
+            4.0,
+            zone_colour(z),
+            "none",
+            "",
+            "",
+        );
+        s.text(
+            LEFT,
+            y0 + 8.0,
+            13.0,
+            "start",
+            "label",
+            &format!(
+                "{z}: pfn {first:#x}-{last:#x}, {} blocks, {} free of {}",
+                blocks.len(),
+                size(free * k.page_size),
+                size(pages * k.page_size)
+            ),
+        );
         let top = y0 + 22.0;
         for (i, b) in blocks.iter().enumerate() {
             let (x, cy) = (LEFT + (i % cols) as f64 * cell, top + (i / cols) as f64 * cell);
             let inner = (cell - 1.0).max(1.0);
             let n = b.pages.max(1) as f64;
-            let orders: Vec<String> = b.orders.iter().enumerate().filter(|(_, c)| **c > 0).map(|(o, c)| format!("{c}x{o}")).collect();
+            let orders: Vec<String> = b
+                .orders
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| **c > 0)
+                .map(|(o, c)| format!("{c}x{o}"))
+                .collect();
             let title = format!(
                 "pfn {:#x} {} {}: {} free ({}), {} used, {} pcp, {} reserved",
-                b.pfn, b.zone, b.mt, b.free, if orders.is_empty() { "none".into() } else { format!("blocks by order: {}", orders.join(" ")) }, b.used, b.pcp, b.reserved
+                b.pfn,
+                b.zone,
+                b.mt,
+                b.free,
+                if orders.is_empty() {
+                    "none".into()
+                } else {
+                    format!("blocks by order: {}", orders.join(" "))
+                },
+                b.used,
+                b.pcp,
+                b.reserved
             );
             s.group(&[("data-pfn", &format!("{:#x}", b.pfn)), ("data-mt", &b.mt)]);
             s.rect(x, cy, inner, inner, mt_colour(&b.mt), "none", &title, "");
             let used_h = inner * b.used as f64 / n;
             let res_h = inner * b.reserved as f64 / n;
             if used_h > 0.0 {
-                s.rect(x, cy + inner - used_h, inner, used_h, "#000000", "none", "", r#" fill-opacity="0.55""#);
+                s.rect(
+                    x,
+                    cy + inner - used_h,
+                    inner,
+                    used_h,
+                    "#000000",
+                    "none",
+                    "",
+                    r#" fill-opacity="0.55""#,
+                );
             }
             if res_h > 0.0 {
-                s.rect(x, cy + inner - used_h - res_h, inner, res_h, "#7f7f7f", "none", "", r#" fill-opacity="0.9""#);
+                s.rect(
+                    x,
+                    cy + inner - used_h - res_h,
+                    inner,
+                    res_h,
+                    "#7f7f7f",
+                    "none",
+                    "",
+                    r#" fill-opacity="0.9""#,
+                );
             }
             s.end_group();
         }
@@ -106,8 +178,21 @@ pub fn draw(k: &KernelDump) -> String {
         for (o, c) in by_order.iter().enumerate() {
             let cy = top + o as f64 * 16.0;
             s.text(CHART_X + 22.0, cy + 11.0, 10.0, "end", "small", &format!("{o}"));
-            let w = if *c == 0 { 0.0 } else { ((*c as f64).ln_1p() / max.ln_1p() * (CHART_W - 80.0)).max(2.0) };
-            s.rect(CHART_X + 28.0, cy + 2.0, w, 11.0, zone_colour(z), "none", &format!("order {o}: {c} free blocks"), "");
+            let w = if *c == 0 {
+                0.0
+            } else {
+                ((*c as f64).ln_1p() / max.ln_1p() * (CHART_W - 80.0)).max(2.0)
+            };
+            s.rect(
+                CHART_X + 28.0,
+                cy + 2.0,
+                w,
+                11.0,
+                zone_colour(z),
+                "none",
+                &format!("order {o}: {c} free blocks"),
+                "",
+            );
             s.text(CHART_X + 32.0 + w, cy + 11.0, 10.0, "start", "small", &format!("{c}"));
         }
         s.end_group();
@@ -122,6 +207,13 @@ pub fn draw(k: &KernelDump) -> String {
     s.text(x + 16.0, legend_y + 10.0, 11.0, "start", "small", "used");
     s.rect(x + 70.0, legend_y, 12.0, 12.0, "#7f7f7f", "none", "", "");
     s.text(x + 86.0, legend_y + 10.0, 11.0, "start", "small", "reserved");
-    s.text(LEFT, legend_y + 34.0, 11.0, "start", "note", "Order bars are on a logarithmic scale; hover a cell for its counts.");
+    s.text(
+        LEFT,
+        legend_y + 34.0,
+        11.0,
+        "start",
+        "note",
+        "Order bars are on a logarithmic scale; hover a cell for its counts.",
+    );
     s.finish()
 }

@@ -28,7 +28,8 @@ pub fn cells(v: &Vma, page_size: u64) -> (u64, Vec<Cell>) {
     let pages = (v.end - v.start) / page_size;
     let per = pages.div_ceil(MAX_CELLS).max(1);
     let n = pages.div_ceil(per);
-    let mut out: Vec<Cell> = (0..n).map(|i| Cell { pages: per.min(pages - i * per), ..Cell::default() }).collect();
+    let mut out: Vec<Cell> =
+        (0..n).map(|i| Cell { pages: per.min(pages - i * per), ..Cell::default() }).collect();
     let idx = |va: u64| (((va - v.start) / page_size) / per) as usize;
     for r in &v.ptes {
         for i in 0..r.n {
@@ -62,11 +63,30 @@ pub fn draw(p: &ProcessDump, k: Option<&KernelDump>) -> String {
     let rows = p.vmas.len().max(1) as f64;
     let height = TOP + rows * ROW_H + 80.0;
     let mut s = Svg::new("process", 1180.0, height.max(360.0));
-    s.text(20.0, 28.0, 15.0, "start", "label", &format!("pid {} ({}): {} VMAs", p.pid, p.comm, p.vmas.len()));
-    s.text(STRIP_X, TOP - 8.0, 11.0, "start", "small", "pages (present by zone, swapped, not present)");
+    s.text(
+        20.0,
+        28.0,
+        15.0,
+        "start",
+        "label",
+        &format!("pid {} ({}): {} VMAs", p.pid, p.comm, p.vmas.len()),
+    );
+    s.text(
+        STRIP_X,
+        TOP - 8.0,
+        11.0,
+        "start",
+        "small",
+        "pages (present by zone, swapped, not present)",
+    );
     // Physical bar: the RAM the kernel dump reports, else up to the highest frame seen.
     let ram_top = k.and_then(|k| k.ram.iter().map(|r| r.1).max()).unwrap_or_else(|| {
-        p.vmas.iter().flat_map(|v| v.ptes.iter()).map(|r| (r.pfn + r.n) * p.page_size).max().unwrap_or(p.page_size)
+        p.vmas
+            .iter()
+            .flat_map(|v| v.ptes.iter())
+            .map(|r| (r.pfn + r.n) * p.page_size)
+            .max()
+            .unwrap_or(p.page_size)
     });
     let bar_h = (rows * ROW_H).max(240.0);
     let py = |pa: u64| TOP + (ram_top.saturating_sub(pa)) as f64 / ram_top as f64 * bar_h;
@@ -76,12 +96,28 @@ pub fn draw(p: &ProcessDump, k: Option<&KernelDump>) -> String {
         for z in &k.zones {
             let (a, b) = (z.start_pfn * k.page_size, z.end_pfn * k.page_size);
             s.group(&[("data-zone", &z.name)]);
-            s.rect(PA_X, py(b), PA_W, py(a) - py(b), zone_colour(&z.name), "#333", &format!("{} {a:#010x}-{b:#010x}", z.name), r#" fill-opacity="0.35""#);
+            s.rect(
+                PA_X,
+                py(b),
+                PA_W,
+                py(a) - py(b),
+                zone_colour(&z.name),
+                "#333",
+                &format!("{} {a:#010x}-{b:#010x}", z.name),
+                r#" fill-opacity="0.35""#,
+            );
             s.text(PA_X + PA_W + 6.0, (py(a) + py(b)) / 2.0, 12.0, "start", "label", &z.name);
             s.end_group();
         }
     }
-    s.text(PA_X + PA_W / 2.0, TOP - 8.0, 11.0, "middle", "small", &format!("physical ({})", size(ram_top)));
+    s.text(
+        PA_X + PA_W / 2.0,
+        TOP - 8.0,
+        11.0,
+        "middle",
+        "small",
+        &format!("physical ({})", size(ram_top)),
+    );
     s.text(PA_X - 4.0, TOP + 8.0, 9.0, "end", "small", &format!("{ram_top:#010x}"));
     s.text(PA_X - 4.0, TOP + bar_h, 9.0, "end", "small", "0x00000000");
     s.end_group();
@@ -91,19 +127,61 @@ pub fn draw(p: &ProcessDump, k: Option<&KernelDump>) -> String {
         let swapped: u64 = v.swapped.iter().map(|r| r.1).sum();
         let pages = (v.end - v.start) / p.page_size;
         s.group(&[("data-vma", &v.name), ("data-start", &format!("{:#010x}", v.start))]);
-        s.text(20.0, y + 15.0, 11.0, "start", "small", &format!("{:08x}-{:08x} {}", v.start, v.end, v.perms));
-        s.text(200.0, y + 15.0, 12.0, "start", "label", if v.name == "-" { "[anon]" } else { &v.name });
-        s.text(STRIP_X - 8.0, y + 15.0, 10.0, "end", "small", &format!("{present}/{pages}{}", if swapped > 0 { format!(" +{swapped} swp") } else { String::new() }));
+        s.text(
+            20.0,
+            y + 15.0,
+            11.0,
+            "start",
+            "small",
+            &format!("{:08x}-{:08x} {}", v.start, v.end, v.perms),
+        );
+        s.text(
+            200.0,
+            y + 15.0,
+            12.0,
+            "start",
+            "label",
+            if v.name == "-" { "[anon]" } else { &v.name },
+        );
+        s.text(
+            STRIP_X - 8.0,
+            y + 15.0,
+            10.0,
+            "end",
+            "small",
+            &format!(
+                "{present}/{pages}{}",
+                if swapped > 0 { format!(" +{swapped} swp") } else { String::new() }
+            ),
+        );
         let (per, cs) = cells(v, p.page_size);
         let cw = STRIP_W / cs.len().max(1) as f64;
-        s.rect(STRIP_X, y + 3.0, cw * cs.len() as f64, ROW_H - 6.0, "#ffffff", "#999", &format!("{} pages, {per} per cell", pages), "");
+        s.rect(
+            STRIP_X,
+            y + 3.0,
+            cw * cs.len() as f64,
+            ROW_H - 6.0,
+            "#ffffff",
+            "#999",
+            &format!("{} pages, {per} per cell", pages),
+            "",
+        );
         for (j, c) in cs.iter().enumerate() {
             let inside: u64 = c.present.iter().map(|(_, n)| n).sum();
             let x = STRIP_X + j as f64 * cw;
             if inside > 0 {
                 let zone = c.present.iter().max_by_key(|(_, n)| *n).map_or("", |(z, _)| z.as_str());
                 let op = (inside as f64 / c.pages as f64).max(0.25);
-                s.rect(x, y + 3.0, cw, ROW_H - 6.0, zone_colour(zone), "none", "", &format!(r#" fill-opacity="{op:.2}""#));
+                s.rect(
+                    x,
+                    y + 3.0,
+                    cw,
+                    ROW_H - 6.0,
+                    zone_colour(zone),
+                    "none",
+                    "",
+                    &format!(r#" fill-opacity="{op:.2}""#),
+                );
             }
             if c.swapped > 0 {
                 s.rect(x, y + ROW_H / 2.0, cw, ROW_H / 2.0 - 3.0, SWAPPED, "none", "", "");
@@ -112,11 +190,28 @@ pub fn draw(p: &ProcessDump, k: Option<&KernelDump>) -> String {
         // Lines to the frames: one per run (the first 24), ticks on the bar for all.
         let sx = STRIP_X + STRIP_W + 8.0;
         for r in v.ptes.iter().take(24) {
-            s.line(sx, y + ROW_H / 2.0, PA_X, py(r.pfn * p.page_size), zone_colour(&r.zone), 0.6, r#" stroke-opacity="0.6""#);
+            s.line(
+                sx,
+                y + ROW_H / 2.0,
+                PA_X,
+                py(r.pfn * p.page_size),
+                zone_colour(&r.zone),
+                0.6,
+                r#" stroke-opacity="0.6""#,
+            );
         }
         for r in &v.ptes {
             let (a, b) = (py((r.pfn + r.n) * p.page_size), py(r.pfn * p.page_size));
-            s.rect(PA_X, a, PA_W, (b - a).max(1.0), zone_colour(&r.zone), "none", &format!("{:#010x}: {} pages at pfn {:#x} ({})", r.va, r.n, r.pfn, r.zone), "");
+            s.rect(
+                PA_X,
+                a,
+                PA_W,
+                (b - a).max(1.0),
+                zone_colour(&r.zone),
+                "none",
+                &format!("{:#010x}: {} pages at pfn {:#x} ({})", r.va, r.n, r.pfn, r.zone),
+                "",
+            );
         }
         s.end_group();
     }

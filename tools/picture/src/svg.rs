@@ -34,7 +34,17 @@ impl Svg {
 
     /// A rectangle with a hover title.
     #[allow(clippy::too_many_arguments)]
-    pub fn rect(&mut self, x: f64, y: f64, w: f64, h: f64, fill: &str, stroke: &str, title: &str, attrs: &str) {
+    pub fn rect(
+        &mut self,
+        x: f64,
+        y: f64,
+        w: f64,
+        h: f64,
+        fill: &str,
+        stroke: &str,
+        title: &str,
+        attrs: &str,
+    ) {
         let _ = write!(
             self.body,
             r#"<rect x="{x:.1}" y="{y:.1}" width="{:.1}" height="{:.1}" fill="{fill}" stroke="{stroke}"{attrs}>"#,
@@ -56,7 +66,17 @@ impl Svg {
         );
     }
 
-    pub fn line(&mut self, x1: f64, y1: f64, x2: f64, y2: f64, stroke: &str, width: f64, attrs: &str) {
+    #[allow(clippy::too_many_arguments)]
+    pub fn line(
+        &mut self,
+        x1: f64,
+        y1: f64,
+        x2: f64,
+        y2: f64,
+        stroke: &str,
+        width: f64,
+        attrs: &str,
+    ) {
         let _ = write!(
             self.body,
             r#"<line x1="{x1:.1}" y1="{y1:.1}" x2="{x2:.1}" y2="{y2:.1}" stroke="{stroke}" stroke-width="{width}"{attrs}/>"#
@@ -64,9 +84,20 @@ impl Svg {
     }
 
     /// A closed polygon.
-    pub fn polygon(&mut self, pts: &[(f64, f64)], fill: &str, stroke: &str, attrs: &str, title: &str) {
+    pub fn polygon(
+        &mut self,
+        pts: &[(f64, f64)],
+        fill: &str,
+        stroke: &str,
+        attrs: &str,
+        title: &str,
+    ) {
         let p: Vec<String> = pts.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
-        let _ = write!(self.body, r#"<polygon points="{}" fill="{fill}" stroke="{stroke}"{attrs}>"#, p.join(" "));
+        let _ = write!(
+            self.body,
+            r#"<polygon points="{}" fill="{fill}" stroke="{stroke}"{attrs}>"#,
+            p.join(" ")
+        );
         if !title.is_empty() {
             let _ = write!(self.body, "<title>{}</title>", esc(title));
         }
@@ -145,11 +176,15 @@ svg{{display:block;margin:12px 0}}text.label{{fill:#111}}text.small{{fill:#333}}
 /// `bytes` as a short size: `4 kB`, `768 MB`, `1.5 GB`.
 pub fn size(bytes: u64) -> String {
     const K: u64 = 1024;
-    if bytes >= K * K * K && bytes % (K * K * K) == 0 {
+    if bytes >= K * K * K && bytes.is_multiple_of(K * K * K) {
         format!("{} GB", bytes / (K * K * K))
     } else if bytes >= K * K {
         let mb = bytes as f64 / (K * K) as f64;
-        if mb.fract() == 0.0 { format!("{mb:.0} MB") } else { format!("{mb:.1} MB") }
+        if mb.fract() == 0.0 {
+            format!("{mb:.0} MB")
+        } else {
+            format!("{mb:.1} MB")
+        }
     } else {
         format!("{} kB", bytes.div_ceil(K))
     }

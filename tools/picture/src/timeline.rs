@@ -13,11 +13,14 @@ const LEFT: f64 = 70.0;
 const TOP: f64 = 60.0;
 const OUTCOME_H: f64 = 40.0;
 
-/// One chart row: its title, unit and the series drawn (name, colour, value of a step).
+/// One line of a chart: its name, colour and value at a step.
+type Series = (&'static str, &'static str, fn(&Step) -> f64);
+
+/// One chart row: its title, unit and the lines drawn.
 struct Metric {
     title: &'static str,
     unit: &'static str,
-    lines: &'static [(&'static str, &'static str, fn(&Step) -> f64)],
+    lines: &'static [Series],
 }
 
 const METRICS: [Metric; 3] = [
@@ -72,7 +75,8 @@ red: both failed, grey: no request). The red line marks the first double failure
 }
 
 pub fn draw(series: &[(String, &[Step])]) -> String {
-    let max_step = series.iter().flat_map(|(_, s)| s.iter().map(|x| x.step)).max().unwrap_or(1).max(1) as f64;
+    let max_step =
+        series.iter().flat_map(|(_, s)| s.iter().map(|x| x.step)).max().unwrap_or(1).max(1) as f64;
     let width = 20.0 + COL_W * series.len().max(1) as f64;
     let height = TOP + ROW_H * METRICS.len() as f64 + OUTCOME_H + 90.0;
     let mut s = Svg::new("timeline", width, height);
@@ -92,7 +96,9 @@ pub fn draw(series: &[(String, &[Step])]) -> String {
         let fail = first_failure(steps);
         let head = match fail {
             Some(f) => format!("{name}: first double failure at step {f}"),
-            None => format!("{name}: no double failure in {} steps", steps.last().map_or(0, |s| s.step)),
+            None => {
+                format!("{name}: no double failure in {} steps", steps.last().map_or(0, |s| s.step))
+            }
         };
         s.text(x0, 30.0, 14.0, "start", "label", &head);
         for (r, m) in METRICS.iter().enumerate() {
@@ -107,14 +113,31 @@ pub fn draw(series: &[(String, &[Step])]) -> String {
             s.text(x0 - 6.0, top + 8.0, 10.0, "end", "small", &format!("{max:.0} {}", m.unit));
             s.text(x0 - 6.0, top + PLOT_H, 10.0, "end", "small", &format!("{min:.0}"));
             for (li, (label, colour, f)) in m.lines.iter().enumerate() {
-                let pts: Vec<(f64, f64)> = steps.iter().map(|st| (xs(st.step), ys(f(st)))).collect();
+                let pts: Vec<(f64, f64)> =
+                    steps.iter().map(|st| (xs(st.step), ys(f(st)))).collect();
                 if pts.len() == 1 {
                     s.circle(pts[0].0, pts[0].1, 2.5, colour, label);
                 } else {
                     s.polyline(&pts, colour, 1.6, "");
                 }
-                s.rect(x0 + PLOT_W - 150.0 + 75.0 * li as f64, top + 4.0, 10.0, 10.0, colour, "none", "", "");
-                s.text(x0 + PLOT_W - 136.0 + 75.0 * li as f64, top + 13.0, 10.0, "start", "small", label);
+                s.rect(
+                    x0 + PLOT_W - 150.0 + 75.0 * li as f64,
+                    top + 4.0,
+                    10.0,
+                    10.0,
+                    colour,
+                    "none",
+                    "",
+                    "",
+                );
+                s.text(
+                    x0 + PLOT_W - 136.0 + 75.0 * li as f64,
+                    top + 13.0,
+                    10.0,
+                    "start",
+                    "small",
+                    label,
+                );
             }
             s.end_group();
         }
@@ -125,19 +148,48 @@ pub fn draw(series: &[(String, &[Step])]) -> String {
         s.rect(x0, top, PLOT_W, OUTCOME_H - 14.0, "#fafafa", "#bbb", "", "");
         let w = (PLOT_W / steps.len().max(1) as f64).clamp(1.0, 8.0);
         for st in steps.iter() {
-            s.rect(xs(st.step) - w / 2.0, top + 2.0, w, OUTCOME_H - 18.0, outcome_colour(&st.gpu), "none", &format!("step {}: {}", st.step, st.gpu), "");
+            s.rect(
+                xs(st.step) - w / 2.0,
+                top + 2.0,
+                w,
+                OUTCOME_H - 18.0,
+                outcome_colour(&st.gpu),
+                "none",
+                &format!("step {}: {}", st.step, st.gpu),
+                "",
+            );
         }
         s.end_group();
         if let Some(f) = fail {
             let x = xs(f);
-            s.line(x, TOP - 4.0, x, top + OUTCOME_H - 12.0, "#e15759", 1.5, r#" stroke-dasharray="4 3""#);
+            s.line(
+                x,
+                TOP - 4.0,
+                x,
+                top + OUTCOME_H - 12.0,
+                "#e15759",
+                1.5,
+                r#" stroke-dasharray="4 3""#,
+            );
         }
-        s.text(x0 + PLOT_W / 2.0, top + OUTCOME_H + 8.0, 11.0, "middle", "small", &format!("step (0-{max_step:.0})"));
+        s.text(
+            x0 + PLOT_W / 2.0,
+            top + OUTCOME_H + 8.0,
+            11.0,
+            "middle",
+            "small",
+            &format!("step (0-{max_step:.0})"),
+        );
         s.end_group();
     }
     let ly = height - 30.0;
     let mut x = 20.0 + LEFT;
-    for (o, label) in [("pages", "__get_free_pages"), ("vmalloc", "vmalloc fallback"), ("fail", "both failed"), ("none", "no request")] {
+    for (o, label) in [
+        ("pages", "__get_free_pages"),
+        ("vmalloc", "vmalloc fallback"),
+        ("fail", "both failed"),
+        ("none", "no request"),
+    ] {
         s.rect(x, ly, 12.0, 12.0, outcome_colour(o), "none", "", "");
         s.text(x + 16.0, ly + 10.0, 11.0, "start", "small", label);
         x += 150.0;

@@ -26,12 +26,23 @@ fn run_browser(browser: &str, profile: &Path, args: &[&str]) -> String {
     let out = Command::new("timeout")
         .arg("60")
         .arg(browser)
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run", "--disable-dev-shm-usage"])
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--no-first-run",
+            "--disable-dev-shm-usage",
+        ])
         .arg(format!("--user-data-dir={}", profile.display()))
         .args(args)
         .output()
         .expect("run chromium");
-    assert!(out.status.success(), "chromium {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "chromium {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -106,20 +117,35 @@ fn checked(browser: &str, profile: &Path, dir: &Path, file: &str) -> Vec<String>
     let wrapped = html.replace("</body>", &(check_script(&sources) + "</body>"));
     let check = dir.join(format!("check-{file}"));
     std::fs::write(&check, wrapped).unwrap();
-    let dom = run_browser(browser, profile, &["--virtual-time-budget=2000", "--dump-dom", &format!("file://{}", check.display())]);
-    let start = dom.find("<pre id=\"check\">").unwrap_or_else(|| panic!("{file}: the check script did not run:\n{dom}"));
+    let dom = run_browser(
+        browser,
+        profile,
+        &["--virtual-time-budget=2000", "--dump-dom", &format!("file://{}", check.display())],
+    );
+    let start = dom
+        .find("<pre id=\"check\">")
+        .unwrap_or_else(|| panic!("{file}: the check script did not run:\n{dom}"));
     let end = dom[start..].find("</pre>").unwrap() + start;
     let text = &dom[start + "<pre id=\"check\">".len()..end];
     let lines: Vec<String> = text
         .lines()
-        .map(|l| l.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&amp;", "&"))
+        .map(|l| {
+            l.replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&quot;", "\"")
+                .replace("&amp;", "&")
+        })
         .filter(|l| !l.is_empty())
         .collect();
     for l in lines.iter().filter(|l| l.starts_with("parse ")) {
         assert!(l.contains(" ok root=svg"), "{file}: the browser could not parse its SVG: {l}");
     }
-    let bbox = lines.iter().find(|l| l.starts_with("svg ")).unwrap_or_else(|| panic!("{file}: no svg measured"));
-    let size: Vec<u32> = bbox.rsplit(' ').next().unwrap().split('x').map(|n| n.parse().unwrap()).collect();
+    let bbox = lines
+        .iter()
+        .find(|l| l.starts_with("svg "))
+        .unwrap_or_else(|| panic!("{file}: no svg measured"));
+    let size: Vec<u32> =
+        bbox.rsplit(' ').next().unwrap().split('x').map(|n| n.parse().unwrap()).collect();
     assert!(size[0] > 200 && size[1] > 200, "{file}: the drawing is {bbox}");
     lines
 }
@@ -173,7 +199,13 @@ fn png_pixels(png: &[u8]) -> (u32, u32, Vec<[u8; 3]>) {
                 4 => {
                     let p = a + b - c;
                     let (pa, pb, pc) = ((p - a).abs(), (p - b).abs(), (p - c).abs());
-                    if pa <= pb && pa <= pc { a } else if pb <= pc { b } else { c }
+                    if pa <= pb && pa <= pc {
+                        a
+                    } else if pb <= pc {
+                        b
+                    } else {
+                        c
+                    }
                 }
                 f => panic!("PNG filter {f}"),
             };
@@ -190,17 +222,25 @@ fn png_pixels(png: &[u8]) -> (u32, u32, Vec<[u8; 3]>) {
 /// A screenshot of the page is not blank: many pixels are not the background, in several colours.
 fn screenshot_not_blank(browser: &str, profile: &Path, dir: &Path, file: &str) {
     let shot = dir.join(format!("{file}.png"));
-    run_browser(browser, profile, &[
-        "--window-size=1200,900",
-        &format!("--screenshot={}", shot.display()),
-        &format!("file://{}", dir.join(file).display()),
-    ]);
+    run_browser(
+        browser,
+        profile,
+        &[
+            "--window-size=1200,900",
+            &format!("--screenshot={}", shot.display()),
+            &format!("file://{}", dir.join(file).display()),
+        ],
+    );
     let (w, h, px) = png_pixels(&std::fs::read(&shot).expect("screenshot written"));
     let inked = px.iter().filter(|p| **p != [255, 255, 255]).count();
     let mut colours: Vec<[u8; 3]> = px.iter().copied().filter(|p| *p != [255, 255, 255]).collect();
     colours.sort();
     colours.dedup();
-    assert!(inked * 50 > (w * h) as usize, "{file}: the screenshot is blank ({inked} of {} pixels drawn)", w * h);
+    assert!(
+        inked * 50 > (w * h) as usize,
+        "{file}: the screenshot is blank ({inked} of {} pixels drawn)",
+        w * h
+    );
     assert!(colours.len() > 8, "{file}: the screenshot has {} colours", colours.len());
 }
 
@@ -225,8 +265,16 @@ fn every_page_renders_in_chromium() {
     let k = &k2.kernels[0];
     let lines = checked(&browser, &profile, &dir, "kernel-2G.html");
     for r in k.regions.iter().filter(|r| r.kind != "section") {
-        assert!(has(&lines, &format!("data-region {} visible", r.name)), "region {} not drawn: {lines:?}", r.name);
-        assert!(lines.iter().any(|l| l.starts_with(&format!("text {} (", r.name))), "region {} has no label", r.name);
+        assert!(
+            has(&lines, &format!("data-region {} visible", r.name)),
+            "region {} not drawn: {lines:?}",
+            r.name
+        );
+        assert!(
+            lines.iter().any(|l| l.starts_with(&format!("text {} (", r.name))),
+            "region {} has no label",
+            r.name
+        );
     }
     for z in &k.zones {
         assert!(has(&lines, &format!("data-zone {} visible", z.name)), "zone {}", z.name);
@@ -239,7 +287,10 @@ fn every_page_renders_in_chromium() {
     for c in &a9.kernels[0].carveouts {
         assert!(has(&lines, &format!("data-carveout {} visible", c.name)), "carve-out {}", c.name);
     }
-    assert!(has(&lines, "data-region unused visible") && has(&lines, "data-region pkmap visible"), "{lines:?}");
+    assert!(
+        has(&lines, "data-region unused visible") && has(&lines, "data-region pkmap visible"),
+        "{lines:?}"
+    );
 
     // The physical map: one cell per pageblock.
     let lines = checked(&browser, &profile, &dir, "physical-2G.html");
@@ -250,7 +301,8 @@ fn every_page_renders_in_chromium() {
     let p = &k2.processes[0];
     let file = format!("process-2G-{}.html", p.pid);
     let lines = checked(&browser, &profile, &dir, &file);
-    let rows = lines.iter().filter(|l| l.starts_with("data-vma ") && l.ends_with(" visible")).count();
+    let rows =
+        lines.iter().filter(|l| l.starts_with("data-vma ") && l.ends_with(" visible")).count();
     assert_eq!(rows, p.vmas.len(), "{lines:?}");
 
     // The timeline: both layouts, the first failure named.

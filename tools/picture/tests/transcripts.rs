@@ -92,14 +92,20 @@ fn bad_transcripts_are_refused_with_the_line() {
 fn run_writes_every_page_and_an_index() {
     let dir = std::env::temp_dir().join(format!("picture-run-{}", std::process::id()));
     let t = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/picture");
-    let inputs: Vec<PathBuf> = ["2G.txt", "vmfrag-android-a9.txt"].iter().map(|f| t.join(f)).collect();
+    let inputs: Vec<PathBuf> =
+        ["2G.txt", "vmfrag-android-a9.txt"].iter().map(|f| t.join(f)).collect();
     let refs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
     let files = picture::run(&refs, &dir).unwrap();
-    for f in ["kernel-2G.html", "physical-2G.html", "process-2G-1.html", "timeline.html", "index.html"] {
+    for f in
+        ["kernel-2G.html", "physical-2G.html", "process-2G-1.html", "timeline.html", "index.html"]
+    {
         assert!(files.iter().any(|x| x == f), "{f}: {files:?}");
         let html = std::fs::read_to_string(dir.join(f)).unwrap();
         // Self-contained: no fetch of anything.
-        assert!(!html.contains("http://") || !html.replace("http://www.w3.org/2000/svg", "").contains("http://"));
+        assert!(
+            !html.contains("http://")
+                || !html.replace("http://www.w3.org/2000/svg", "").contains("http://")
+        );
         assert!(!html.contains("https://") && !html.contains("<script") && !html.contains("<link"));
     }
     let empty = dir.join("empty.txt");

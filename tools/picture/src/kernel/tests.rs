@@ -71,7 +71,11 @@ fn the_drawing_labels_regions_zones_and_mappings() {
         "vectors: 1 mapped page now",
         ".text 260 kB -&gt; 0x00008000",
     ] {
-        assert!(svg.contains(&format!(">{label}<")), "{label} missing: {}", svg.split("<text").filter(|t| t.contains("vectors")).collect::<Vec<_>>().join("\n"));
+        assert!(
+            svg.contains(&format!(">{label}<")),
+            "{label} missing: {}",
+            svg.split("<text").filter(|t| t.contains("vectors")).collect::<Vec<_>>().join("\n")
+        );
     }
     assert!(svg.contains(r#"data-region="lowmem" data-kind="lowmem""#));
     assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
