@@ -42,7 +42,8 @@ fn block(q: &Qemu, out: &str) -> Vec<String> {
 fn memdump_reports_the_live_kernel_and_a_process() {
     let (mut q, _) = Qemu::boot_to_prompt(Opts::raw("2G").initramfs());
     q.cmd("vmalloc 64K");
-    let dump = block(&q, &q.cmd("memdump"));
+    let out = q.cmd("memdump");
+    let dump = block(&q, &out);
     let head = &dump[0];
     assert!(head.contains(" what=kernel split=2G page_offset=0x80000000 profile=linux "), "{head}");
     // The zone's free pages, by pageblock and as the zone counts them.
@@ -85,7 +86,8 @@ fn memdump_reports_the_live_kernel_and_a_process() {
     // A process: its VMAs and present pages.
     let pid = q.start_background("/bin/vmtest layout hold", "HOLDING pid=", RUN);
     let maps = q.cmd(&format!("cat /proc/{pid}/maps"));
-    let pdump = block(&q, &q.cmd(&format!("memdump {pid}")));
+    let out = q.cmd(&format!("memdump {pid}"));
+    let pdump = block(&q, &out);
     assert!(
         pdump[0].starts_with(&format!("memdump version=1 what=process pid={pid} comm=vmtest ")),
         "{}",
@@ -122,7 +124,8 @@ fn memdump_reports_the_live_kernel_and_a_process() {
 #[test]
 fn memdump_shows_the_android_layout_and_highmem() {
     let (mut q, _) = Qemu::boot_to_prompt(Opts::raw("3G").append("pivm.profile=android-a9"));
-    let dump = block(&q, &q.cmd("memdump"));
+    let out = q.cmd("memdump");
+    let dump = block(&q, &out);
     assert!(
         dump[0].contains(" split=3G page_offset=0xc0000000 profile=android-a9 "),
         "{}",

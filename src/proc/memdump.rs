@@ -151,14 +151,13 @@ pub fn regions(l: &Layout, s: &KernelSections) -> Vec<Region> {
     v
 }
 
+/// A run of mapped pages: `(first virtual address, pages, first physical address)`.
+pub type MapRun = (u64, u64, u64);
+
 /// Runs of pages of `[start, end)` that map physically contiguous memory, from `translate`
 /// (the MMU's answer for one page): `(va, pages, phys)`.
-pub fn map_runs(
-    start: u64,
-    end: u64,
-    translate: &dyn Fn(u64) -> Option<u64>,
-) -> Vec<(u64, u64, u64)> {
-    let mut runs: Vec<(u64, u64, u64)> = Vec::new();
+pub fn map_runs(start: u64, end: u64, translate: &dyn Fn(u64) -> Option<u64>) -> Vec<MapRun> {
+    let mut runs: Vec<MapRun> = Vec::new();
     let mut va = start & !(PAGE_BYTES - 1);
     while va < end {
         if let Some(pa) = translate(va).map(|p| p & !(PAGE_BYTES - 1)) {
@@ -401,7 +400,7 @@ pub struct KernelDump<'a> {
     pub split: &'a str,
     pub regions: &'a [Region],
     /// The `map` runs of each walked region, by region index.
-    pub maps: &'a [(usize, Vec<(u64, u64, u64)>)],
+    pub maps: &'a [(usize, Vec<MapRun>)],
     pub zones: &'a [ZoneFigures],
     pub spans: &'a [ZoneSpan],
     pub vareas: &'a [Varea],
