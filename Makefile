@@ -70,6 +70,8 @@ help:
 	@echo "make bench         all benchmarks: host (criterion), boot time, in-kernel (-icount)"
 	@echo "make bench-boot | bench-kernel | bench-instructions | bench-proc   one of them"
 	@echo "make scenario      the case study's monkey test, both layouts: time to failure over SEEDS seeds"
+	@echo "make picture       boot, memdump, draw the pages of memory into build/picture/ (VMSPLIT=, PROFILE=)"
+	@echo "make picture-scenario   the same before and after the scenario, both layouts (SEED=)"
 	@echo "make clippy | doc | gdb | objdump | readelf | nm | sdcard | clean"
 	@echo "make sd-image      build/sd.img: the SD card QEMU attaches (FAT32 boot partition + swap);"
 	@echo "                   SD_SIZE=512M (power of two, up to 1G) builds build/sd-512M.img, more swap"
@@ -126,6 +128,7 @@ test: setup dtb user initramfs sd-image
 	$(MAKE) --no-print-directory kernel ARCH=arm64 VA_BITS=48 MAX_ORDER= FEATURES=
 	$(MAKE) --no-print-directory kernel ARCH=arm64 VA_BITS=39 MAX_ORDER= FEATURES=
 	env -u PIVM_MAX_ORDER cargo test
+	cargo test -p picture
 	PIVM_MAX_ORDER=16 CARGO_TARGET_DIR=$(CURDIR)/build/host-order16/target cargo test --lib
 
 clippy:
@@ -184,6 +187,19 @@ bench: kernel initramfs
 scenario: setup
 	$(MAKE) --no-print-directory kernel VMSPLIT=3G
 	KERNEL=build/3G$(VARIANT)/kernel7.img SEEDS=$(SEEDS) BUDGET=$(BUDGET) bash scripts/scenario.sh
+
+# Pictures of memory (tools/picture): boot the kernel, capture `memdump` and a process's
+# `memdump PID`, draw self-contained HTML pages into build/picture/ (VMSPLIT=, PROFILE=).
+PICTURE_DIR ?= build/picture
+picture: kernel initramfs
+	KERNEL=$(IMG) PROFILE=$(PROFILE) bash scripts/picture.sh $(PICTURE_DIR)
+
+# The same before and after `scenario vmalloc-frag seed=$(SEED)` on android-a9 and
+# android-a9-720m (3G build; STEPS=N shortens it): physical maps before/after and the timeline.
+SEED      ?= 1
+picture-scenario: setup initramfs
+	$(MAKE) --no-print-directory kernel VMSPLIT=3G
+	KERNEL=build/3G$(VARIANT)/kernel7.img SEED=$(SEED) STEPS=$(STEPS) bash scripts/picture.sh --scenario $(PICTURE_DIR)/scenario
 
 bench-kernel: kernel
 	KERNEL=$(IMG) bash scripts/bench-kernel.sh $(VMSPLIT)

@@ -2,6 +2,7 @@
 # setup.sh - installs what building and testing pivm needs: QEMU, the ARM binutils, dtc, mtools,
 # dosfstools (and gdb-multiarch with --gdb), the C cross compilers with their glibc for the user
 # test programs (32-bit ARM, AArch64), user-mode QEMU (qemu-arm) and cpio for the initramfs,
+# Debian's chromium (the headless browser the pictures' test opens each page in, make test),
 # plus the Rust cross targets of the pinned toolchain.
 # valgrind with --bench (make bench's instruction counts).
 # Idempotent and silent when everything is present. Usage: scripts/setup.sh [--gdb] [--bench]
@@ -26,7 +27,8 @@ have() { command -v "$1" >/dev/null 2>&1 || [ -x "/sbin/$1" ] || [ -x "/usr/sbin
 tools=(make:make qemu-system-arm:qemu-system-arm arm-none-eabi-objcopy:binutils-arm-none-eabi
        dtc:device-tree-compiler mcopy:mtools mformat:mtools mkfs.fat:dosfstools
        arm-linux-gnueabihf-gcc:gcc-arm-linux-gnueabihf aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu
-       qemu-arm:qemu-user cpio:cpio gzip:gzip perl:perl-base)
+       qemu-arm:qemu-user cpio:cpio gzip:gzip perl:perl-base
+       chromium:chromium)
 # file -> Debian package: the cross compilers' C libraries (only recommended by the compilers).
 files=(/usr/arm-linux-gnueabihf/include/stdio.h:libc6-dev-armhf-cross
        /usr/aarch64-linux-gnu/include/stdio.h:libc6-dev-arm64-cross)
@@ -52,7 +54,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
     echo "setup.sh: installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    if ! apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; then
+        echo "setup.sh: could not install ${missing[*]} with apt-get (see its message above)." >&2
+        if [[ " ${missing[*]} " == *" chromium "* ]]; then
+            echo "setup.sh: chromium is the headless browser the pictures' test (cargo test -p picture," >&2
+            echo "    tools/picture/tests/browser.rs) opens every page in; without it that test fails." >&2
+        fi
+        exit 1
+    fi
 fi
 
 # Rust cross targets for the toolchain pinned in rust-toolchain.toml (never update the toolchain).

@@ -9,6 +9,7 @@ pub mod free;
 pub mod interrupts;
 pub mod iomem;
 pub mod meminfo;
+pub mod memdump;
 pub mod pagetypeinfo;
 pub mod partitions;
 pub mod pid;

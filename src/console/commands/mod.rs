@@ -8,6 +8,7 @@ use self::bench::cmd_bench;
 use self::block::{cmd_blockdev, cmd_dd};
 use self::cma::{cmd_cma_alloc, cmd_cma_release};
 use self::files::cmd_cat;
+use self::memdump::cmd_memdump;
 use self::mmu::{cmd_layout, cmd_p2v, cmd_peek, cmd_pt, cmd_ptdump, cmd_v2p};
 use self::pages::{cmd_alloc_pages, cmd_frag, cmd_free_pages, cmd_free_pages_pfn, cmd_memtest};
 use self::process::{cmd_bg, cmd_fg, cmd_jobs, cmd_kill, cmd_ls, cmd_ps, cmd_run};
@@ -47,6 +48,7 @@ mod bench;
 mod block;
 mod cma;
 mod files;
+mod memdump;
 mod mmu;
 mod pages;
 mod process;
@@ -100,6 +102,12 @@ pub static COMMANDS: &[Command] = &[
         usage: "ptdump [PID]",
         help: "the kernel's mappings, merged (kernel_page_tables), or process PID's",
         run: cmd_ptdump,
+    },
+    Command {
+        name: "memdump",
+        usage: "memdump [PID]",
+        help: "the machine-readable dump the pictures are drawn from (regions, pageblocks; or PID's pages)",
+        run: cmd_memdump,
     },
     Command {
         name: "peek",
