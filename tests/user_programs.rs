@@ -21,7 +21,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 /// Every program `make user` builds.
-const PROGRAMS: [&str; 18] = [
+const PROGRAMS: [&str; 20] = [
     "tiny",
     "vmtest",
     "segv",
@@ -40,6 +40,8 @@ const PROGRAMS: [&str; 18] = [
     "cardmap",
     "swapstress",
     "swaptest",
+    "fstest",
+    "pipetest",
 ];
 /// Upper bound for one program run (they take milliseconds; a loaded machine gets room).
 const RUN_LIMIT: Duration = Duration::from_secs(60);
@@ -654,6 +656,25 @@ fn files_passes_on_linux() {
     let run = run("files", &[]);
     assert!(!run.out.contains("FAIL"), "{}", run.out);
     run.expect_exit(0).has("FILES ok\n");
+}
+
+/// fstest: rename, unlink and rmdir with their errors, a working directory per process, and an
+/// unlinked file that stays whole while open or mapped: Linux passes every check (pivm runs
+/// the same binary in qemu_vfs).
+#[test]
+fn fstest_passes_on_linux() {
+    let run = run("fstest", &[]);
+    assert!(!run.out.contains("FAIL"), "{}", run.out);
+    run.expect_exit(0).has("fstest: 84 checks, 0 failed");
+}
+
+/// pipetest: pipe capacity, a pattern many times that size through a blocking pipe between
+/// a parent and its child, EOF, EPIPE/SIGPIPE, a sleeping reader, dup2 onto stdout.
+#[test]
+fn pipetest_passes_on_linux() {
+    let run = run("pipetest", &[]);
+    assert!(!run.out.contains("FAIL"), "{}", run.out);
+    run.expect_exit(0).has("pipetest: 28 checks, 0 failed");
 }
 
 #[test]

@@ -6,6 +6,7 @@ pub mod binfmt_elf;
 pub mod fat;
 pub mod fdtable;
 pub mod initramfs;
+pub mod pipe;
 pub mod procfs;
 pub mod ramfs;
 pub mod tty;
