@@ -8,6 +8,7 @@
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
+use alloc::vec;
 use alloc::vec::Vec;
 
 use spin::Mutex;
@@ -160,7 +161,9 @@ impl Pipe {
         }
         while done < data.len() && self.bufs.len() < PIPE_DEF_BUFFERS {
             let n = (data.len() - done).min(PAGE_SIZE);
-            let mut page = Box::new([0u8; PAGE_SIZE]);
+            // Zeroed on the heap, never on the (8 KiB) kernel stack.
+            let mut page: Box<[u8; PAGE_SIZE]> =
+                vec![0u8; PAGE_SIZE].into_boxed_slice().try_into().expect("one page");
             page[..n].copy_from_slice(&data[done..done + n]);
             self.bufs.push_back(PipeBuf { page, offset: 0, len: n });
             done += n;
