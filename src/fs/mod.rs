@@ -7,6 +7,7 @@ pub mod blkdev;
 pub mod fat;
 pub mod fdtable;
 pub mod initramfs;
+pub mod pipe;
 pub mod procfs;
 pub mod ramfs;
 pub mod tty;

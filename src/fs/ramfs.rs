@@ -6,8 +6,9 @@
 //! page-cache pages (`find_get_page`, `find_or_create_page`, `truncate_inode_pages`). Every
 //! file reports `st_dev` 00:02, like the reference's rootfs tmpfs.
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -92,6 +93,18 @@ pub enum InodeKind<A> {
     Special,
 }
 
+/// A reference that keeps an inode alive after its last name is gone (Linux's `i_count`
+/// held by an open file, a mapping's `vm_file`, a working directory): cloned from the inode
+/// by [`Ramfs::iget`]; dropping the last clone is the `iput`, and an unlinked inode without
+/// one is evicted (its pages freed) by the next [`Ramfs::evict_orphans`].
+#[derive(Debug)]
+pub struct InodeRef(pub Ino);
+
+/// `rename` flags (`RENAME_NOREPLACE`, `RENAME_EXCHANGE`, `RENAME_WHITEOUT`).
+pub const RENAME_NOREPLACE: u32 = 1;
+pub const RENAME_EXCHANGE: u32 = 2;
+pub const RENAME_WHITEOUT: u32 = 4;
+
 /// `struct inode`, the fields the filesystem keeps.
 #[derive(Clone, Debug)]
 pub struct Inode<A> {
@@ -104,6 +117,9 @@ pub struct Inode<A> {
     pub i_mtime: u64,
     pub i_rdev: (u32, u32),
     pub kind: InodeKind<A>,
+    /// The inode's own reference: its strong count less one is `i_count`, the users that
+    /// are not names.
+    i_count: Arc<InodeRef>,
 }
 
 /// `struct stat`, as `stat`/`fstat64` report it.
@@ -128,6 +144,8 @@ pub struct Stat {
 pub struct Ramfs<A: AddressSpace = BTreeAddressSpace> {
     inodes: BTreeMap<Ino, Inode<A>>,
     next_ino: Ino,
+    /// Inodes without a name that something still uses (`i_nlink` 0, `i_count` > 0).
+    orphans: BTreeSet<Ino>,
 }
 
 impl<A: AddressSpace> Default for Ramfs<A> {
@@ -161,9 +179,10 @@ impl<A: AddressSpace> Ramfs<A> {
                 i_mtime: 0,
                 i_rdev: (0, 0),
                 kind: InodeKind::Dir { entries: BTreeMap::new(), parent: ROOT_INO },
+                i_count: Arc::new(InodeRef(ROOT_INO)),
             },
         );
-        Ramfs { inodes, next_ino: ROOT_INO + 1 }
+        Ramfs { inodes, next_ino: ROOT_INO + 1, orphans: BTreeSet::new() }
     }
 
     /// The inode `ino`.
@@ -273,6 +292,7 @@ impl<A: AddressSpace> Ramfs<A> {
                 i_mtime: 0,
                 i_rdev: (0, 0),
                 kind,
+                i_count: Arc::new(InodeRef(ino)),
             },
         );
         let parent = self.inodes.get_mut(&dir).expect("parent");
@@ -362,38 +382,214 @@ impl<A: AddressSpace> Ramfs<A> {
         Ok(ino)
     }
 
-    /// `unlink`: remove a non-directory's name; the inode goes with its last link.
+    /// `unlink`: remove a non-directory's name; the inode goes with its last link (or, if
+    /// still in use, with its last user).
     pub fn unlink(&mut self, path: &str) -> Result<(), Errno> {
         let (dir, name) = self.parent_of(path)?;
-        let ino = *self.dir_entries(dir)?.get(name).ok_or(Errno::ENOENT)?;
-        if matches!(self.inodes[&ino].kind, InodeKind::Dir { .. }) {
-            return Err(Errno::EISDIR);
-        }
-        if let InodeKind::Dir { entries, .. } = &mut self.inodes.get_mut(&dir).expect("dir").kind {
-            entries.remove(name);
-        }
-        let inode = self.inodes.get_mut(&ino).expect("inode");
-        inode.i_nlink -= 1;
-        if inode.i_nlink == 0 {
-            self.inodes.remove(&ino);
-        }
-        Ok(())
+        self.unlink_at(dir, name)
     }
 
     /// `rmdir`: remove an empty directory.
     pub fn rmdir(&mut self, path: &str) -> Result<(), Errno> {
         let (dir, name) = self.parent_of(path)?;
-        let ino = *self.dir_entries(dir)?.get(name).ok_or(Errno::ENOENT)?;
+        self.rmdir_at(dir, name)
+    }
+
+    /// The inode `name` names in directory `dir`.
+    pub fn entry(&self, dir: Ino, name: &str) -> Result<Ino, Errno> {
+        self.dir_entries(dir)?.get(name).copied().ok_or(Errno::ENOENT)
+    }
+
+    fn is_dir_ino(&self, ino: Ino) -> bool {
+        matches!(self.inodes.get(&ino).map(|i| &i.kind), Some(InodeKind::Dir { .. }))
+    }
+
+    fn entries_mut(&mut self, dir: Ino) -> &mut BTreeMap<String, Ino> {
+        match &mut self.inodes.get_mut(&dir).expect("a directory").kind {
+            InodeKind::Dir { entries, .. } => entries,
+            _ => panic!("not a directory"),
+        }
+    }
+
+    /// `drop_nlink`/`clear_nlink` of an inode that lost a name: at no links it is evicted, or
+    /// kept as an orphan while something uses it.
+    fn drop_link(&mut self, ino: Ino) {
+        let inode = self.inodes.get_mut(&ino).expect("inode");
+        if matches!(inode.kind, InodeKind::Dir { .. }) {
+            inode.i_nlink = 0;
+        } else {
+            inode.i_nlink -= 1;
+        }
+        if inode.i_nlink == 0 {
+            if Arc::strong_count(&inode.i_count) > 1 {
+                self.orphans.insert(ino);
+            } else {
+                self.inodes.remove(&ino);
+            }
+        }
+    }
+
+    /// `shmem_unlink` of `name` in `dir` (`EISDIR` for a directory).
+    pub fn unlink_at(&mut self, dir: Ino, name: &str) -> Result<(), Errno> {
+        let ino = self.entry(dir, name)?;
+        if self.is_dir_ino(ino) {
+            return Err(Errno::EISDIR);
+        }
+        self.entries_mut(dir).remove(name);
+        self.drop_link(ino);
+        Ok(())
+    }
+
+    /// `shmem_rmdir` of `name` in `dir`: `ENOTDIR`, `ENOTEMPTY`; a directory still in use
+    /// (a working directory, an open descriptor) lives on empty and dead.
+    pub fn rmdir_at(&mut self, dir: Ino, name: &str) -> Result<(), Errno> {
+        let ino = self.entry(dir, name)?;
+        if !self.is_dir_ino(ino) {
+            return Err(Errno::ENOTDIR);
+        }
         if !self.dir_entries(ino)?.is_empty() {
             return Err(Errno::ENOTEMPTY);
         }
-        let parent = self.inodes.get_mut(&dir).expect("dir");
-        if let InodeKind::Dir { entries, .. } = &mut parent.kind {
-            entries.remove(name);
-        }
-        parent.i_nlink -= 1;
-        self.inodes.remove(&ino);
+        self.entries_mut(dir).remove(name);
+        self.inodes.get_mut(&dir).expect("dir").i_nlink -= 1;
+        self.drop_link(ino);
         Ok(())
+    }
+
+    /// Whether `anc` is `ino` or one of its ancestors.
+    fn is_ancestor(&self, anc: Ino, mut ino: Ino) -> bool {
+        loop {
+            if ino == anc {
+                return true;
+            }
+            match self.inodes.get(&ino).map(|i| &i.kind) {
+                Some(InodeKind::Dir { parent, .. }) if *parent != ino => ino = *parent,
+                _ => return false,
+            }
+        }
+    }
+
+    /// `shmem_rename2`: moves `oname` in `odir` to `nname` in `ndir`, replacing what was
+    /// there (`flags` 0), refusing to (`RENAME_NOREPLACE`: `EEXIST`) or swapping the two
+    /// (`RENAME_EXCHANGE`), with `vfs_rename`'s checks: a directory only over an empty
+    /// directory (`ENOTDIR`, `EISDIR`, `ENOTEMPTY`), never into itself (`EINVAL`); two names
+    /// of one inode make it a no-op.
+    pub fn rename_at(
+        &mut self,
+        odir: Ino,
+        oname: &str,
+        ndir: Ino,
+        nname: &str,
+        flags: u32,
+    ) -> Result<(), Errno> {
+        if nname.len() > NAME_MAX {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        let old = self.entry(odir, oname)?;
+        self.dir_entries(ndir)?;
+        let new = match self.entry(ndir, nname) {
+            Ok(n) => Some(n),
+            Err(Errno::ENOENT) => None,
+            Err(e) => return Err(e),
+        };
+        let exchange = flags & RENAME_EXCHANGE != 0;
+        if exchange && new.is_none() {
+            return Err(Errno::ENOENT);
+        }
+        if flags & RENAME_NOREPLACE != 0 && new.is_some() {
+            return Err(Errno::EEXIST);
+        }
+        if new == Some(old) {
+            return Ok(());
+        }
+        let old_dir = self.is_dir_ino(old);
+        let new_dir = new.is_some_and(|n| self.is_dir_ino(n));
+        // lock_rename's trap: a directory moved below itself (or, exchanging, the other way).
+        if old_dir && self.is_ancestor(old, ndir) {
+            return Err(Errno::EINVAL);
+        }
+        if exchange {
+            let new = new.expect("checked");
+            if new_dir && self.is_ancestor(new, odir) {
+                return Err(Errno::EINVAL);
+            }
+            self.entries_mut(odir).insert(oname.into(), new);
+            self.entries_mut(ndir).insert(nname.into(), old);
+            for (ino, to, from, is_dir) in [(old, ndir, odir, old_dir), (new, odir, ndir, new_dir)]
+            {
+                if is_dir && to != from {
+                    if let InodeKind::Dir { parent, .. } =
+                        &mut self.inodes.get_mut(&ino).expect("inode").kind
+                    {
+                        *parent = to;
+                    }
+                    self.inodes.get_mut(&to).expect("dir").i_nlink += 1;
+                    self.inodes.get_mut(&from).expect("dir").i_nlink -= 1;
+                }
+            }
+            return Ok(());
+        }
+        if let Some(n) = new {
+            match (old_dir, new_dir) {
+                (true, false) => return Err(Errno::ENOTDIR),
+                (false, true) => return Err(Errno::EISDIR),
+                (true, true) if !self.dir_entries(n)?.is_empty() => return Err(Errno::ENOTEMPTY),
+                _ => {}
+            }
+        }
+        self.entries_mut(odir).remove(oname);
+        self.entries_mut(ndir).insert(nname.into(), old);
+        if old_dir {
+            if let InodeKind::Dir { parent, .. } =
+                &mut self.inodes.get_mut(&old).expect("inode").kind
+            {
+                *parent = ndir;
+            }
+            self.inodes.get_mut(&odir).expect("dir").i_nlink -= 1;
+            self.inodes.get_mut(&ndir).expect("dir").i_nlink += 1;
+        }
+        if let Some(n) = new {
+            if new_dir {
+                // The replaced empty directory's `..` link goes with it.
+                self.inodes.get_mut(&ndir).expect("dir").i_nlink -= 1;
+            }
+            self.drop_link(n);
+        }
+        Ok(())
+    }
+
+    /// `ihold`: a reference keeping inode `ino` alive while its holder uses it.
+    pub fn iget(&self, ino: Ino) -> Option<Arc<InodeRef>> {
+        self.inodes.get(&ino).map(|i| i.i_count.clone())
+    }
+
+    /// The inode's users besides its names (`i_count`).
+    pub fn i_count(&self, ino: Ino) -> usize {
+        self.inodes.get(&ino).map_or(0, |i| Arc::strong_count(&i.i_count) - 1)
+    }
+
+    /// Whether `ino` has lost its last name (`d_unlinked`).
+    pub fn is_orphan(&self, ino: Ino) -> bool {
+        self.orphans.contains(&ino)
+    }
+
+    /// `iput_final` of every orphan whose last user has gone: the inode and its pages are
+    /// freed. Returns how many were evicted.
+    pub fn evict_orphans(&mut self) -> usize {
+        if self.orphans.is_empty() {
+            return 0;
+        }
+        let dead: Vec<Ino> = self
+            .orphans
+            .iter()
+            .copied()
+            .filter(|i| self.inodes.get(i).is_none_or(|n| Arc::strong_count(&n.i_count) == 1))
+            .collect();
+        for i in &dead {
+            self.orphans.remove(i);
+            self.inodes.remove(i);
+        }
+        dead.len()
     }
 
     /// Set the owner, permission bits and modification time (`chown`, `chmod`, `utimes`).
@@ -553,6 +749,12 @@ impl<A: AddressSpace> Ramfs<A> {
         }
         for (&ino, inode) in &self.inodes {
             let n = names.get(&ino).copied().unwrap_or(0);
+            if self.orphans.contains(&ino) {
+                if n != 0 || inode.i_nlink != 0 {
+                    return Err(format!("orphan {ino} has {n} names, i_nlink {}", inode.i_nlink));
+                }
+                continue;
+            }
             let want = match inode.kind {
                 InodeKind::Dir { .. } => {
                     if ino != ROOT_INO && n != 1 {
@@ -809,6 +1011,80 @@ mod tests {
         assert_eq!(mode_string(S_IFDIR | 0o1777), "drwxrwxrwt");
     }
 
+    #[test]
+    fn an_unlinked_file_lives_until_its_last_user_goes() {
+        let mut fs = Fs::new();
+        fs.mkdir("/d", 0o755).unwrap();
+        let f = fs.create("/d/f", 0o644, true).unwrap();
+        fs.write(f, 0, b"data").unwrap();
+        let r = fs.iget(f).unwrap();
+        assert_eq!(fs.i_count(f), 1);
+        fs.unlink("/d/f").unwrap();
+        assert_eq!(fs.lookup("/d/f"), Err(Errno::ENOENT));
+        assert!(fs.is_orphan(f));
+        assert_eq!(fs.stat(f).unwrap().st_nlink, 0);
+        let mut buf = [0u8; 4];
+        assert_eq!(fs.read(f, 0, &mut buf), Ok(4));
+        assert_eq!(fs.evict_orphans(), 0);
+        fs.verify().unwrap();
+        drop(r);
+        assert_eq!(fs.evict_orphans(), 1);
+        assert!(fs.inode(f).is_none());
+        fs.verify().unwrap();
+        // A directory in use (a cwd) lives on, empty, after rmdir.
+        let d = fs.lookup("/d").unwrap();
+        let r = fs.iget(d).unwrap();
+        fs.rmdir("/d").unwrap();
+        assert_eq!(fs.stat(ROOT_INO).unwrap().st_nlink, 2);
+        assert_eq!(fs.stat(d).unwrap().st_nlink, 0);
+        fs.verify().unwrap();
+        drop(r);
+        fs.evict_orphans();
+        assert_eq!(fs.inode_count(), 1);
+    }
+
+    #[test]
+    fn rename_moves_replaces_and_exchanges_as_shmem() {
+        let mut fs = Fs::new();
+        for d in ["/a", "/a/sub", "/b", "/e"] {
+            fs.mkdir(d, 0o755).unwrap();
+        }
+        let f = fs.create("/a/f", 0o644, true).unwrap();
+        let g = fs.create("/b/g", 0o644, true).unwrap();
+        let (a, b, e) =
+            (fs.lookup("/a").unwrap(), fs.lookup("/b").unwrap(), fs.lookup("/e").unwrap());
+        assert_eq!(fs.rename_at(a, "f", b, "g", RENAME_NOREPLACE), Err(Errno::EEXIST));
+        assert_eq!(fs.rename_at(a, "nope", b, "x", 0), Err(Errno::ENOENT));
+        assert_eq!(fs.rename_at(a, "f", b, "f2", RENAME_EXCHANGE), Err(Errno::ENOENT));
+        assert_eq!(fs.rename_at(a, "sub", b, "g", 0), Err(Errno::ENOTDIR));
+        assert_eq!(fs.rename_at(b, "g", a, "sub", 0), Err(Errno::EISDIR));
+        assert_eq!(fs.rename_at(ROOT_INO, "a", a, "x", 0), Err(Errno::EINVAL));
+        assert_eq!(fs.rename_at(ROOT_INO, "b", ROOT_INO, "a", 0), Err(Errno::ENOTEMPTY));
+        // Over an existing file: the old one loses its name.
+        fs.rename_at(a, "f", b, "g", 0).unwrap();
+        assert!(fs.inode(g).is_none());
+        assert_eq!(fs.lookup("/b/g"), Ok(f));
+        // A directory moves: both parents' link counts follow.
+        fs.rename_at(a, "sub", b, "sub", 0).unwrap();
+        assert_eq!(fs.stat(a).unwrap().st_nlink, 2);
+        assert_eq!(fs.stat(b).unwrap().st_nlink, 3);
+        assert_eq!(fs.lookup("/b/sub/.."), Ok(b));
+        // Over an empty directory.
+        fs.rename_at(b, "sub", ROOT_INO, "e", 0).unwrap();
+        assert!(fs.inode(e).is_none());
+        fs.verify().unwrap();
+        // Exchange a file and a directory.
+        fs.rename_at(b, "g", ROOT_INO, "e", RENAME_EXCHANGE).unwrap();
+        assert_eq!(fs.lookup("/e"), Ok(f));
+        assert_eq!(fs.lookup("/b/g/.."), Ok(b));
+        fs.verify().unwrap();
+        // Two names of one inode: nothing happens.
+        fs.link("/e", "/b/h").unwrap();
+        fs.rename_at(b, "h", ROOT_INO, "e", 0).unwrap();
+        assert_eq!(fs.lookup("/b/h"), Ok(f));
+        fs.verify().unwrap();
+    }
+
     #[derive(Debug, Clone)]
     enum FsOp {
         Mkdir(String),
@@ -818,6 +1094,11 @@ mod tests {
         Unlink(String),
         Rmdir(String),
         Lookup(String),
+        Rename(String, String, u32),
+        /// Takes a reference to the inode at the path (an open file, a cwd).
+        Hold(String),
+        /// Drops the oldest reference held, then evicts what lost its last user.
+        Put,
     }
 
     /// Paths over a tiny alphabet, with `.`, `..`, doubled and trailing slashes.
@@ -835,6 +1116,9 @@ mod tests {
             path().prop_map(FsOp::Unlink),
             path().prop_map(FsOp::Rmdir),
             path().prop_map(FsOp::Lookup),
+            (path(), path(), 0u32..3).prop_map(|(a, b, f)| FsOp::Rename(a, b, f)),
+            path().prop_map(FsOp::Hold),
+            Just(FsOp::Put),
         ]
     }
 
@@ -844,8 +1128,21 @@ mod tests {
         #[test]
         fn namespace_operations_keep_the_tree_consistent(ops in proptest::collection::vec(fs_op(), 1..60)) {
             let mut fs = Fs::new();
+            let mut held = alloc::collections::VecDeque::new();
             for op in ops {
                 let _ = match &op {
+                    FsOp::Rename(a, b, f) => (|| {
+                        let (od, on) = split_last(a);
+                        let (nd, nn) = split_last(b);
+                        let (od, nd) = (fs.lookup(od)?, fs.lookup(nd)?);
+                        fs.rename_at(od, on, nd, nn, *f)
+                    })(),
+                    FsOp::Hold(p) => fs.lookup(p).map(|i| held.push_back(fs.iget(i).unwrap())),
+                    FsOp::Put => {
+                        held.pop_front();
+                        fs.evict_orphans();
+                        Ok(())
+                    }
                     FsOp::Mkdir(p) => fs.mkdir(p, 0o755).map(|_| ()),
                     FsOp::Create(p) => fs.create(p, 0o644, true).map(|_| ()),
                     FsOp::Symlink(t, p) => fs.symlink(t, p).map(|_| ()),

@@ -23,10 +23,11 @@ use crate::abi::native::termbits::{ioctl, Termios};
 use crate::abi::native::types::{new_encode_dev, Stat64};
 use crate::abi::uaccess::{get_user, getname, import_iovec, put_user, UserMemory, MAX_RW_COUNT};
 use crate::fs::fdtable::{FdTable, O_CLOEXEC};
+use crate::fs::pipe::{self, PipeEnd, PIPEFS_DEV};
 use crate::fs::procfs::{self, ProcNode, ProcSource, SeqBuf, SeqFile};
 use crate::fs::ramfs::{
-    AddressSpace, Ino, InodeKind, Ramfs, MAXSYMLINKS, NAME_MAX, ROOT_INO, S_IALLUGO, S_IFBLK,
-    S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
+    AddressSpace, Ino, InodeKind, InodeRef, Ramfs, MAXSYMLINKS, NAME_MAX, ROOT_INO, S_IALLUGO,
+    S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
 };
 use crate::fs::tty::Tty;
 use crate::mm::readahead::FileRaState;
@@ -43,6 +44,8 @@ pub mod o {
     pub const O_TRUNC: u32 = 0o1000;
     pub const O_APPEND: u32 = 0o2000;
     pub const O_NONBLOCK: u32 = 0o4000;
+    /// ARM's `O_DIRECT` (a packet-mode pipe for `pipe2`).
+    pub const O_DIRECT: u32 = 0o200000;
     pub const O_DIRECTORY: u32 = 0o40000;
     pub const O_NOFOLLOW: u32 = 0o100000;
     pub const O_LARGEFILE: u32 = 0o400000;
@@ -58,6 +61,8 @@ pub const AT_FDCWD: i32 = -100;
 pub const AT_SYMLINK_NOFOLLOW: u32 = 0x100;
 pub const AT_NO_AUTOMOUNT: u32 = 0x800;
 pub const AT_EMPTY_PATH: u32 = 0x1000;
+/// `unlinkat`'s flag: remove a directory (`rmdir`).
+pub const AT_REMOVEDIR: u32 = 0x200;
 pub const AT_STATX_SYNC_TYPE: u32 = 0x6000;
 /// `fcntl` commands pivm answers.
 pub const F_DUPFD: u32 = 0;
@@ -89,6 +94,8 @@ pub enum Node {
     Proc(ProcNode),
     /// A file or directory of the disk file system mounted on a ramfs directory (`/boot`).
     Disk(u64),
+    /// A pipe's inode on pipefs (never in a directory).
+    Pipe(u64),
 }
 
 /// What a disk file system reports of an inode (`struct kstat`'s fields it fills).
@@ -167,6 +174,8 @@ pub enum Object {
         ino: u64,
         ra: FileRaState,
     },
+    /// One end of a pipe.
+    Pipe(Arc<PipeEnd>),
 }
 
 /// An open file description (`struct file`).
@@ -177,6 +186,9 @@ pub struct File {
     pub f_pos: u64,
     pub node: Node,
     pub object: Object,
+    /// The open file's hold on a ramfs inode (`f_inode`'s reference): an unlinked file
+    /// stays readable and writable until its last descriptor closes.
+    pub pin: Option<Arc<InodeRef>>,
 }
 
 impl File {
@@ -210,6 +222,8 @@ pub struct Namespace<A: AddressSpace> {
     pub sys_mount: Option<Ino>,
     /// The block devices the device files in the rootfs open, once the kernel has some.
     pub blkdev: Option<alloc::boxed::Box<dyn crate::fs::blkdev::BlockDevOps>>,
+    /// The last pipefs inode number given (`get_next_ino`).
+    pub last_pipe_ino: u64,
 }
 
 /// What `stat` reports (`struct kstat`).
@@ -348,7 +362,15 @@ impl<A: AddressSpace> Namespace<A> {
             .lookup("/sys")
             .ok()
             .filter(|&i| matches!(ramfs.inode(i).map(|n| &n.kind), Some(InodeKind::Dir { .. })));
-        Namespace { ramfs, proc_mount, tty: Tty::new(termios), disk: None, sys_mount, blkdev: None }
+        Namespace {
+            ramfs,
+            proc_mount,
+            tty: Tty::new(termios),
+            disk: None,
+            sys_mount,
+            blkdev: None,
+            last_pipe_ino: 0,
+        }
     }
 
     /// Mounts `fs` on the ramfs directory `path` (`EROFS`-style errors are the caller's: the
@@ -484,9 +506,11 @@ impl<A: AddressSpace> Namespace<A> {
                 }
             }
             Object::Ram(_) | Object::ProcDir(_) | Object::Disk { .. } => Err(Errno::EISDIR),
-            Object::Null | Object::Zero | Object::Console | Object::Blk { .. } => {
-                Err(Errno::EINVAL)
-            }
+            Object::Null
+            | Object::Zero
+            | Object::Console
+            | Object::Blk { .. }
+            | Object::Pipe(_) => Err(Errno::EINVAL),
         }
     }
 
@@ -513,6 +537,40 @@ impl<A: AddressSpace> Namespace<A> {
         }
     }
 
+    /// The absolute path of a node (`d_path` for `getcwd`): None for one that has lost its
+    /// name (an unlinked directory) or has none (a pipe).
+    pub fn node_path(&self, proc: &dyn ProcSource, node: Node) -> Option<String> {
+        match node {
+            Node::Ram(i) if self.ramfs.is_orphan(i) => None,
+            Node::Ram(i) => self.d_path(i),
+            Node::Disk(i) => self.disk_path(i),
+            Node::Proc(ProcNode::Root) => self.d_path(self.proc_mount?),
+            Node::Proc(p) => {
+                let parent = procfs::parent(p);
+                let base = self.node_path(proc, Node::Proc(parent))?;
+                let (entries, _) = procfs::readdir(proc, parent, ROOT_INO, 2).ok()?;
+                let e = entries.into_iter().find(|e| e.ino == procfs::ino(p))?;
+                Some(alloc::format!("{base}/{}", e.name))
+            }
+            Node::Pipe(_) => None,
+        }
+    }
+
+    /// The mount a node belongs to (for `rename`'s `EXDEV`).
+    fn mount_of(node: Node) -> u32 {
+        match node {
+            Node::Ram(_) => 1,
+            Node::Proc(_) => 2,
+            Node::Disk(_) => 3,
+            Node::Pipe(_) => 4,
+        }
+    }
+
+    /// Whether ramfs inode `ino` has a file system mounted on it (`d_mountpoint`).
+    fn is_mountpoint(&self, ino: Ino) -> bool {
+        Some(ino) == self.proc_mount || self.disk.as_ref().is_some_and(|d| d.at == ino)
+    }
+
     fn is_dir(&self, node: Node) -> bool {
         match node {
             Node::Ram(i) => {
@@ -523,6 +581,7 @@ impl<A: AddressSpace> Namespace<A> {
                 .diskfs()
                 .and_then(|fs| fs.getattr(i))
                 .is_ok_and(|st| st.mode & S_IFMT == S_IFDIR),
+            Node::Pipe(_) => false,
         }
     }
 
@@ -532,7 +591,7 @@ impl<A: AddressSpace> Namespace<A> {
                 matches!(self.ramfs.inode(i).map(|n| &n.kind), Some(InodeKind::Symlink(_)))
             }
             Node::Proc(p) => matches!(p, ProcNode::SelfLink | ProcNode::Exe(_)),
-            Node::Disk(_) => false,
+            Node::Disk(_) | Node::Pipe(_) => false,
         }
     }
 
@@ -556,6 +615,7 @@ impl<A: AddressSpace> Namespace<A> {
                 Some(d) => Node::Disk(d.fs.parent(i)),
                 None => node,
             },
+            Node::Pipe(_) => node,
         }
     }
 
@@ -584,6 +644,7 @@ impl<A: AddressSpace> Namespace<A> {
                 }
                 self.diskfs()?.lookup(d, name).map(Node::Disk)
             }
+            Node::Pipe(_) => Err(Errno::ENOTDIR),
         }
     }
 
@@ -591,7 +652,7 @@ impl<A: AddressSpace> Namespace<A> {
         match node {
             Node::Ram(i) => self.ramfs.readlink(i).map(String::from),
             Node::Proc(p) => procfs::readlink(proc, p),
-            Node::Disk(_) => Err(Errno::EINVAL),
+            Node::Disk(_) | Node::Pipe(_) => Err(Errno::EINVAL),
         }
     }
 
@@ -735,6 +796,23 @@ impl<A: AddressSpace> Namespace<A> {
                     attributes_mask: VFS_ATTRIBUTES_MASK,
                 })
             }
+            // get_pipe_inode: S_IFIFO | 0600, owned by the caller (root), no size.
+            Node::Pipe(ino) => Ok(Kstat {
+                dev: PIPEFS_DEV,
+                ino,
+                mode: S_IFIFO | 0o600,
+                nlink: 1,
+                uid: 0,
+                gid: 0,
+                rdev: (0, 0),
+                size: 0,
+                blksize: crate::mm::mm_types::PAGE_SIZE as u32,
+                blocks: 0,
+                mtime: 0,
+                mnt_id: 4,
+                attributes: 0,
+                attributes_mask: VFS_ATTRIBUTES_MASK,
+            }),
         }
     }
 
@@ -799,9 +877,15 @@ impl<A: AddressSpace> Namespace<A> {
             // A read-only mount (`mnt_want_write` -> EROFS) for writing or truncating.
             Node::Disk(_) if write || flags & o::O_TRUNC != 0 => return Err(Errno::EROFS),
             Node::Disk(ino) => Object::Disk { ino, ra: self.diskfs()?.ra_init() },
+            // Never reached by a path.
+            Node::Pipe(_) => return Err(Errno::ENXIO),
         };
         let kept = flags & !(o::O_CREAT | o::O_EXCL | o::O_NOCTTY | o::O_TRUNC | o::O_CLOEXEC);
-        Ok(File { f_flags: kept, f_pos: 0, node, object })
+        let pin = match node {
+            Node::Ram(i) => self.ramfs.iget(i),
+            _ => None,
+        };
+        Ok(File { f_flags: kept, f_pos: 0, node, object, pin })
     }
 }
 
@@ -846,7 +930,7 @@ fn disk_readdir<A: AddressSpace>(
     let fs = ns.diskfs()?;
     let parent = match ns.parent(Node::Disk(dir)) {
         Node::Disk(p) | Node::Ram(p) => p,
-        Node::Proc(_) => ROOT_INO,
+        Node::Proc(_) | Node::Pipe(_) => ROOT_INO,
     };
     let kids = fs.readdir(dir)?;
     let mut all = vec![
@@ -957,7 +1041,7 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
         let d = match dir {
             Node::Ram(d) => d,
             Node::Disk(_) => return Err(Errno::EROFS),
-            Node::Proc(_) => return Err(Errno::EACCES),
+            Node::Proc(_) | Node::Pipe(_) => return Err(Errno::EACCES),
         };
         let path = self.ram_path(d, name)?;
         let ino = self.ns.ramfs.create(&path, (mode & S_IALLUGO) & !self.umask, false)?;
@@ -1047,6 +1131,14 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
                 *pos += got as u64;
                 Ok(buf)
             }
+            Object::Pipe(end) => {
+                // pipe_read: what is there now; EAGAIN when empty with a writer (the kernel
+                // sleeps the reader unless O_NONBLOCK), 0 at end-of-file.
+                let mut buf = vec![0u8; count.min(pipe::PIPE_CAPACITY)];
+                let n = end.pipe.lock().read(&mut buf)?;
+                buf.truncate(n);
+                Ok(buf)
+            }
             Object::Console => {
                 let r = self.ns.tty.read(count);
                 match r {
@@ -1084,7 +1176,9 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
         let count = count.min(MAX_RW_COUNT);
         let mut pos = match at {
             Some(p) if p < 0 => return Err(Errno::EINVAL),
-            Some(_) if matches!(f.object, Object::Console) => return Err(Errno::ESPIPE),
+            Some(_) if matches!(f.object, Object::Console | Object::Pipe(_)) => {
+                return Err(Errno::ESPIPE)
+            }
             Some(p) => p as u64,
             None => f.f_pos,
         };
@@ -1107,7 +1201,9 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
         }
         let data = self.read_at(&mut f, &mut pos, count)?;
         let done = self.copy_out(buf, &data)?;
-        if at.is_none() && !matches!(f.object, Object::Null | Object::Zero | Object::Console) {
+        if at.is_none()
+            && !matches!(f.object, Object::Null | Object::Zero | Object::Console | Object::Pipe(_))
+        {
             // A short copy leaves the position after the bytes the user got.
             f.f_pos = if done < data.len() { start + done as u64 } else { pos };
         }
@@ -1128,17 +1224,51 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
 
     /// `write(fd, buf, count)`.
     pub fn write(&mut self, fd: i32, buf: usize, count: usize) -> Result<usize, Errno> {
+        self.do_write(fd, buf, count, None)
+    }
+
+    /// `pwrite64(fd, buf, count, pos)`: `ESPIPE` on the tty and pipes, `EINVAL` for a
+    /// negative offset; the file position does not move (`O_APPEND` still appends, as 6.1's
+    /// `generic_write_checks` does).
+    pub fn pwrite64(
+        &mut self,
+        fd: i32,
+        buf: usize,
+        count: usize,
+        pos: i64,
+    ) -> Result<usize, Errno> {
+        self.do_write(fd, buf, count, Some(pos))
+    }
+
+    fn do_write(
+        &mut self,
+        fd: i32,
+        buf: usize,
+        count: usize,
+        at: Option<i64>,
+    ) -> Result<usize, Errno> {
         let file = self.file(fd)?;
         let mut f = file.lock();
         if !f.writable() {
             return Err(Errno::EBADF);
         }
+        match at {
+            Some(_) if matches!(f.object, Object::Console | Object::Pipe(_)) => {
+                return Err(Errno::ESPIPE)
+            }
+            Some(p) if p < 0 => return Err(Errno::EINVAL),
+            _ => {}
+        }
+        let mut pos = at.map_or(f.f_pos, |p| p as u64);
         if !self.mem.access_ok(buf, count) {
             return Err(Errno::EFAULT);
         }
         let count = count.min(MAX_RW_COUNT);
         if matches!(f.object, Object::Null | Object::Zero) {
             return Ok(count);
+        }
+        if let Object::Pipe(end) = &f.object {
+            return self.pipe_write(&end.pipe, buf, count);
         }
         match f.node {
             // A `proc_ops` file without `proc_write` (pde_write), as every `/proc` root file
@@ -1166,6 +1296,7 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
             Node::Proc(_) => return Err(Errno::EINVAL),
             // Never open for writing (EROFS at open).
             Node::Disk(_) => return Err(Errno::EBADF),
+            Node::Pipe(_) => return Err(Errno::EINVAL),
             Node::Ram(_) => {}
         }
         // Copy in a page at a time, as the page cache and the tty do; a fault ends the write
@@ -1185,10 +1316,13 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
                     }
                     Object::Ram(i) => {
                         if f.f_flags & o::O_APPEND != 0 {
-                            f.f_pos = self.ns.ramfs.stat(i)?.st_size;
+                            pos = self.ns.ramfs.stat(i)?.st_size;
                         }
-                        self.ns.ramfs.write(i, f.f_pos, &data[..got])?;
-                        f.f_pos += got as u64;
+                        self.ns.ramfs.write(i, pos, &data[..got])?;
+                        pos += got as u64;
+                        if at.is_none() {
+                            f.f_pos = pos;
+                        }
                     }
                     _ => return Err(Errno::EINVAL),
                 }
@@ -1264,7 +1398,7 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
             Ok(target as u64)
         };
         let new = match &mut f.object {
-            Object::Console => return Err(Errno::ESPIPE),
+            Object::Console | Object::Pipe(_) => return Err(Errno::ESPIPE),
             Object::Null | Object::Zero => 0,
             Object::Proc(seq) => return seq.lseek(self.proc, &mut f.f_pos, offset, whence),
             Object::Ram(i) if self.ns.is_dir(f.node) => {
@@ -1488,6 +1622,10 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
                 let ops = self.ns.blkdev.as_deref().ok_or(Errno::ENXIO)?;
                 crate::fs::blkdev::ioctl(ops, self.mem, *rdev, cmd, arg)
             }
+            (Object::Pipe(end), FIONREAD) => {
+                let n = end.pipe.lock().len() as i32;
+                put_user(self.mem, arg, &n).map(|_| 0)
+            }
             (Object::Console, ioctl::TCGETS) => {
                 put_user(self.mem, arg, &self.ns.tty.termios).map(|_| 0)
             }
@@ -1521,6 +1659,9 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
         }
     }
 }
+
+mod namei;
+mod pipefile;
 
 #[cfg(test)]
 mod tests;

@@ -81,12 +81,7 @@ fn page_io(bdev: (usize, u32), op: ReqOp, offset: u32, addr: usize) -> Result<()
 }
 
 /// A page-sized buffer's I/O (the swap header).
-fn bounce_io(
-    bdev: (usize, u32),
-    op: ReqOp,
-    offset: u32,
-    buf: &mut [u8],
-) -> Result<(), Errno> {
+fn bounce_io(bdev: (usize, u32), op: ReqOp, offset: u32, buf: &mut [u8]) -> Result<(), Errno> {
     assert_eq!(buf.len(), SWAP_HEADER_SIZE, "swap I/O is a page at a time");
     page_io(bdev, op, offset, buf.as_mut_ptr() as usize)
 }

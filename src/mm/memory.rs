@@ -638,7 +638,7 @@ mod tests {
 
     fn file() -> MmapFile {
         MmapFile {
-            file: Arc::new(VmFile { dev: (0, 2), ino: 7, path: "/data/f16m".into() }),
+            file: Arc::new(VmFile { pin: None, dev: (0, 2), ino: 7, path: "/data/f16m".into() }),
             readable: true,
             writable: true,
             noexec: false,

@@ -156,13 +156,25 @@ impl VmFlags {
 }
 
 /// The file behind a file-backed VMA: what `/proc/PID/maps` names (device, inode, path).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct VmFile {
     /// `MAJOR(s_dev)`, `MINOR(s_dev)` of the filesystem.
     pub dev: (u32, u32),
     pub ino: u64,
     pub path: alloc::string::String,
+    /// The filesystem's reference to the inode (`vm_file`'s hold on it): while a VMA has it,
+    /// an unlinked file and its pages live on. Opaque here; None where nothing needs it.
+    pub pin: Option<Arc<dyn core::any::Any + Send + Sync>>,
 }
+
+impl PartialEq for VmFile {
+    /// The same file (device, inode, path); the reference held does not matter.
+    fn eq(&self, other: &Self) -> bool {
+        self.dev == other.dev && self.ino == other.ino && self.path == other.path
+    }
+}
+
+impl Eq for VmFile {}
 
 /// A special mapping installed by the kernel (`_install_special_mapping`), named by its
 /// `vm_special_mapping`.

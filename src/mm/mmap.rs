@@ -1149,7 +1149,7 @@ mod tests {
 
         // A read-only file mapping opened read-only cannot become writable shared.
         let f = MmapFile {
-            file: Arc::new(VmFile { dev: (0, 2), ino: 7, path: "/f".into() }),
+            file: Arc::new(VmFile { pin: None, dev: (0, 2), ino: 7, path: "/f".into() }),
             readable: true,
             writable: false,
             noexec: false,
@@ -1301,7 +1301,7 @@ mod tests {
             Err(Errno::EINVAL)
         );
         let f = MmapFile {
-            file: Arc::new(VmFile { dev: (0, 2), ino: 9, path: "/f".into() }),
+            file: Arc::new(VmFile { pin: None, dev: (0, 2), ino: 9, path: "/f".into() }),
             readable: true,
             writable: true,
             noexec: false,

@@ -296,7 +296,7 @@ static void tmp_file(void)
     close(ap);
     close(ro);
     close(fd);
-    unlink(path); /* pivm has no unlink yet; the host's /tmp is kept clean */
+    CHECK(unlink(path) == 0, "unlink %s: %s", path, strerror(errno));
 }
 
 /* The calls glibc no longer issues for its wrappers, by number: creat, stat64, lstat64,
@@ -411,7 +411,7 @@ static void proc_root_files(void)
 
 /* umask and mkdir/mkdirat: the mask comes back from the next call and strips the new
  * directories' modes; Linux's errors for an existing name, a missing parent, a file as a
- * parent. (pivm has no unlink or rmdir yet: the directory stays in /tmp there.) */
+ * parent; then the files and directories are removed again. */
 static void make_directories(void)
 {
     char dir[64], sub[96], file[96], bad[128];
@@ -444,9 +444,9 @@ static void make_directories(void)
     ERRNO(mkdirat(999, "sub", 0775), EBADF);
     close(dfd);
     umask(old);
-    unlink(file);
-    rmdir(sub);
-    rmdir(dir);
+    CHECK(unlink(file) == 0, "unlink %s: %s", file, strerror(errno));
+    CHECK(rmdir(sub) == 0, "rmdir %s: %s", sub, strerror(errno));
+    CHECK(rmdir(dir) == 0, "rmdir %s: %s", dir, strerror(errno));
 }
 
 int main(int argc, char **argv)

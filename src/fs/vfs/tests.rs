@@ -1063,3 +1063,128 @@ fn block_special_files_open_read_only_and_read_the_device() {
     assert_eq!(w.ctx().ioctl(fd, crate::fs::blkdev::ioctl::BLKGETSIZE64, BUF), Ok(0));
     assert_eq!(w.mem.peek(BUF, 8), (3u64 * 4096).to_le_bytes());
 }
+
+/// Places `p` NUL-terminated at the second half of the path page (a second path argument).
+fn path2(w: &mut World, p: &str) -> usize {
+    let at = PATH + 0x800;
+    w.mem.poke(at, p.as_bytes());
+    w.mem.poke(at + p.len(), &[0]);
+    at
+}
+
+#[test]
+fn unlink_rmdir_and_rename_give_linux_errors() {
+    let mut w = world();
+    let unlink = |w: &mut World, p: &str, flags: u32| {
+        let a = w.path(p);
+        w.ctx().unlinkat(AT_FDCWD, a, flags)
+    };
+    let rename = |w: &mut World, a: &str, b: &str, flags: u32| {
+        let (pa, pb) = (w.path(a), path2(w, b));
+        w.ctx().renameat2(AT_FDCWD, pa, AT_FDCWD, pb, flags)
+    };
+    for (p, flags, e) in [
+        ("/tmp", 0, Errno::EISDIR),
+        ("/tmp/..", 0, Errno::EISDIR),
+        ("/etc/hello/", 0, Errno::ENOTDIR),
+        ("/etc/none", 0, Errno::ENOENT),
+        ("/proc/self", 0, Errno::EPERM),
+        ("/proc", AT_REMOVEDIR, Errno::EBUSY),
+        ("/", AT_REMOVEDIR, Errno::EBUSY),
+        ("/tmp/.", AT_REMOVEDIR, Errno::EINVAL),
+        ("/tmp/..", AT_REMOVEDIR, Errno::ENOTEMPTY),
+        ("/etc", AT_REMOVEDIR, Errno::ENOTEMPTY),
+        ("/etc/hello", AT_REMOVEDIR, Errno::ENOTDIR),
+        ("/etc/hello", 1, Errno::EINVAL),
+    ] {
+        assert_eq!(unlink(&mut w, p, flags), Err(e), "{p:?} {flags:#x}");
+    }
+    assert_eq!(w.ctx().unlinkat(AT_FDCWD, HOLE, 0), Err(Errno::EFAULT));
+    assert_eq!(rename(&mut w, "/etc/hello", "/proc/x", 0), Err(Errno::EXDEV));
+    assert_eq!(rename(&mut w, "/proc", "/p2", 0), Err(Errno::EBUSY));
+    assert_eq!(rename(&mut w, "/tmp/.", "/t2", 0), Err(Errno::EBUSY));
+    assert_eq!(rename(&mut w, "/etc/hello", "/etc/link", 1), Err(Errno::EEXIST));
+    assert_eq!(rename(&mut w, "/etc/hello", "/x", 4), Err(Errno::EINVAL));
+    assert_eq!(rename(&mut w, "/etc/hello", "/x", 3), Err(Errno::EINVAL));
+    assert_eq!(rename(&mut w, "/etc", "/etc/sub", 0), Err(Errno::EINVAL));
+    // A file renamed while open stays open; its old name is gone, the new one has it.
+    let fd = w.open("/etc/hello", o::O_RDONLY).unwrap();
+    assert_eq!(rename(&mut w, "/etc/hello", "/tmp/moved", 0), Ok(()));
+    assert_eq!(w.open("/etc/hello", o::O_RDONLY), Err(Errno::ENOENT));
+    assert_eq!(unlink(&mut w, "/tmp/moved", 0), Ok(()));
+    assert_eq!(w.stat(fd).st_nlink, 0);
+    assert_eq!(w.read(fd, 100).unwrap(), HELLO);
+    let Node::Ram(ino) = w.files.get(fd).unwrap().lock().node else { panic!("a ramfs file") };
+    assert!(w.ns.ramfs.is_orphan(ino));
+    w.ctx().close(fd).unwrap();
+    assert_eq!(w.ns.ramfs.evict_orphans(), 1);
+    assert!(w.ns.ramfs.inode(ino).is_none());
+    w.ns.ramfs.verify().unwrap();
+}
+
+#[test]
+fn working_directory_and_getcwd() {
+    let mut w = world();
+    let a = w.path("/etc");
+    let etc = w.ctx().chdir(a).unwrap();
+    w.cwd = etc;
+    assert_eq!(w.ctx().getcwd(BUF, 64), Ok(5));
+    assert_eq!(w.mem.peek(BUF, 5), b"/etc\0");
+    assert_eq!(w.ctx().getcwd(BUF, 4), Err(Errno::ERANGE));
+    assert_eq!(w.ctx().getcwd(HOLE, 64), Err(Errno::EFAULT));
+    // Relative paths start there; `..` climbs.
+    let fd = w.open("hello", o::O_RDONLY).unwrap();
+    assert_eq!(w.read(fd, 100).unwrap(), HELLO);
+    let a = w.path("../proc/self");
+    w.cwd = w.ctx().chdir(a).unwrap();
+    assert_eq!(w.ctx().getcwd(BUF, 64), Ok(8));
+    assert_eq!(w.mem.peek(BUF, 8), b"/proc/1\0");
+    let a = w.path("/etc/hello");
+    assert_eq!(w.ctx().chdir(a), Err(Errno::ENOTDIR));
+    assert_eq!(w.ctx().fchdir(fd), Err(Errno::ENOTDIR));
+    assert_eq!(w.ctx().fchdir(77), Err(Errno::EBADF));
+    // A removed working directory has no path.
+    let a = w.path("/tmp/gone");
+    w.ctx().mkdirat(AT_FDCWD, a, 0o755).unwrap();
+    let gone = w.ctx().chdir(a).unwrap();
+    let Node::Ram(ino) = gone else { panic!("a ramfs directory") };
+    let hold = w.ns.ramfs.iget(ino);
+    w.cwd = gone;
+    let a = w.path("/tmp/gone");
+    w.ctx().unlinkat(AT_FDCWD, a, AT_REMOVEDIR).unwrap();
+    assert_eq!(w.ctx().getcwd(BUF, 64), Err(Errno::ENOENT));
+    drop(hold);
+    assert_eq!(w.ns.ramfs.evict_orphans(), 1);
+}
+
+#[test]
+fn pipes_through_the_file_calls() {
+    let mut w = world();
+    w.ctx().pipe2(BUF, o::O_CLOEXEC).unwrap();
+    let fds = w.mem.peek(BUF, 8);
+    let (r, wr) = (
+        i32::from_le_bytes(fds[..4].try_into().unwrap()),
+        i32::from_le_bytes(fds[4..].try_into().unwrap()),
+    );
+    assert_eq!((r, wr), (0, 1));
+    assert_eq!(w.files.cloexec(r), Ok(true));
+    assert_eq!(w.stat(r).st_mode, S_IFIFO | 0o600);
+    assert_eq!(w.read(r, 10), Err(Errno::EAGAIN));
+    assert_eq!(w.write(wr, b"abc"), Ok(3));
+    assert_eq!(w.write(r, b"abc"), Err(Errno::EBADF));
+    assert_eq!(w.ctx().lseek(r, 0, 0), Err(Errno::ESPIPE));
+    assert_eq!(w.ctx().pread64(r, BUF, 1, 0), Err(Errno::ESPIPE));
+    assert_eq!(w.read(r, 10).unwrap(), b"abc");
+    // A fault on the first byte of a write is EFAULT; the pipe is untouched.
+    assert_eq!(w.ctx().write(wr, HOLE, 10), Err(Errno::EFAULT));
+    w.ctx().close(wr).unwrap();
+    assert_eq!(w.read(r, 10).unwrap(), b"");
+    assert_eq!(w.ctx().pipe2(BUF, o::O_DIRECT), Err(Errno::EINVAL));
+    assert_eq!(w.ctx().pipe2(RO, 0), Err(Errno::EFAULT));
+    // Nothing was left installed by the failed call.
+    assert_eq!(w.files.open_fds().collect::<Vec<_>>(), [r]);
+    // A new pipe on 1 (read) and 2 (write): with its reader closed, a write is EPIPE.
+    w.ctx().pipe2(BUF, 0).unwrap();
+    w.ctx().close(1).unwrap();
+    assert_eq!(w.write(2, b"x"), Err(Errno::EPIPE));
+}

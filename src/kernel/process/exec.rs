@@ -102,12 +102,12 @@ pub fn load(path: &str, argv: &[&[u8]], envp: &[&[u8]]) -> Result<Loaded, ExecEr
         if st.size > MAX_EXEC_SIZE {
             return Err(ExecError::Errno(Errno::E2BIG));
         }
-        let file = Arc::new(VmFile { dev, ino, path: full });
+        let file = Arc::new(VmFile { pin: None, dev, ino, path: full });
         let head =
             crate::kernel::cardfs::exec_image(ino, &file, st.size).map_err(ExecError::Errno)?;
         return load_image(path, file, ElfFile { head: &head, size: st.size }, argv, envp);
     }
-    let (ino, head, size) = with_rootfs(|fs| {
+    let (ino, head, size, pin) = with_rootfs(|fs| {
         let ino = fs.lookup(path)?;
         let st = fs.stat(ino)?;
         if st.st_mode & S_IFMT != S_IFREG {
@@ -130,10 +130,13 @@ pub fn load(path: &str, argv: &[&[u8]], envp: &[&[u8]]) -> Result<Loaded, ExecEr
                 fs.read(ino, 0, &mut head)?;
             }
         }
-        Ok((ino, head, st.st_size))
+        Ok((ino, head, st.st_size, fs.iget(ino)))
     })
     .map_err(ExecError::Errno)?;
-    let file = Arc::new(VmFile { dev: RAMFS_DEV, ino, path: path.into() });
+    // The text and data mappings hold the inode (an executable unlinked while it runs
+    // stays whole until the process exits).
+    let pin = pin.map(|p| p as Arc<dyn core::any::Any + Send + Sync>);
+    let file = Arc::new(VmFile { pin, dev: RAMFS_DEV, ino, path: path.into() });
     load_image(path, file, ElfFile { head: &head, size }, argv, envp)
 }
 

@@ -50,6 +50,8 @@ pub struct ProcExt {
     pub robust_list: u32,
     /// The file-mode creation mask (`fs->umask`): inherited by a fork's child, kept by exec.
     pub umask: u32,
+    /// The working directory (`fs->pwd`): inherited by a fork's child, kept by exec.
+    pub pwd: super::fs::Pwd,
 }
 
 impl Default for ProcExt {
@@ -71,6 +73,7 @@ impl Default for ProcExt {
             restart_wake: None,
             robust_list: 0,
             umask: crate::fs::vfs::DEFAULT_UMASK,
+            pwd: super::fs::Pwd::default(),
         }
     }
 }
@@ -94,6 +97,7 @@ impl ProcExt {
             restart_wake: None,
             robust_list: 0,
             umask: self.umask,
+            pwd: self.pwd.clone(),
         }
     }
 }

@@ -24,7 +24,7 @@ use crate::abi::native::termbits::{Termios, PL011_CONSOLE_DEFAULT_BAUD};
 use crate::abi::uaccess::{Fault as UFault, UserMemory};
 use crate::fs::fdtable::FdTable;
 use crate::fs::initramfs;
-use crate::fs::ramfs::{AddressSpace, Ino, InodeKind, PageBuf, Ramfs, ROOT_INO};
+use crate::fs::ramfs::{AddressSpace, Ino, InodeKind, InodeRef, PageBuf, Ramfs, ROOT_INO};
 use crate::fs::vfs::{Ctx, FileRef, Namespace, Node, DEFAULT_UMASK};
 use crate::kernel::mem::with_node;
 use crate::mm::gfp::GfpFlags;
@@ -130,6 +130,31 @@ impl AddressSpace for CachePages {
     }
 }
 
+/// A process's working directory (`fs_struct`'s `pwd`): the node, and the hold on its
+/// ramfs inode that keeps a removed directory alive (and empty) while it is someone's cwd.
+#[derive(Clone, Debug)]
+pub struct Pwd {
+    pub node: Node,
+    pub pin: Option<Arc<InodeRef>>,
+}
+
+impl Default for Pwd {
+    fn default() -> Self {
+        Pwd { node: Node::Ram(ROOT_INO), pin: None }
+    }
+}
+
+impl Pwd {
+    /// The working directory `node`, held.
+    pub fn new(ns: &Namespace<CachePages>, node: Node) -> Self {
+        let pin = match node {
+            Node::Ram(i) => ns.ramfs.iget(i),
+            _ => None,
+        };
+        Pwd { node, pin }
+    }
+}
+
 /// The namespace every process sees (`init_task`'s root, with `/proc` and `/dev/console`).
 static NS: Mutex<Option<Namespace<CachePages>>> = Mutex::new(None);
 
@@ -152,10 +177,24 @@ fn namespace(mut fs: Ramfs<CachePages>) -> Namespace<CachePages> {
     Namespace::new(fs, console_termios())
 }
 
-/// Runs `f` on the namespace (created over an empty rootfs on first use).
+/// Runs `f` on the namespace (created over an empty rootfs on first use). Unlinked inodes
+/// whose last user went since (a close, a munmap, an exit) are evicted first and after, so
+/// their pages are back before anything reads the counters.
 pub fn with_ns<R>(f: impl FnOnce(&mut Namespace<CachePages>) -> R) -> R {
     let mut g = NS.lock();
-    f(g.get_or_insert_with(|| namespace(Ramfs::new())))
+    let ns = g.get_or_insert_with(|| namespace(Ramfs::new()));
+    evict(ns);
+    let r = f(ns);
+    evict(ns);
+    r
+}
+
+/// `iput_final` of the orphans nobody holds any more, and the fault path's registry entries
+/// of page caches that have gone.
+fn evict(ns: &mut Namespace<CachePages>) {
+    if ns.ramfs.evict_orphans() > 0 {
+        FILE_CACHES.lock().retain(|_, c| c.strong_count() > 0);
+    }
 }
 
 /// Runs `f` on the rootfs.
@@ -285,23 +324,31 @@ impl UserMemory for CurrentMem {
 /// it, as only the task's own calls and fork, which is not running, reach it). The console
 /// output the call produced goes to the UART after the namespace's lock is dropped.
 pub fn with_vfs<R>(f: impl FnOnce(&mut Ctx<'_, CachePages, CurrentMem>) -> R) -> R {
-    let (mut files, umask) = with_current(|t| (core::mem::take(&mut t.files), t.ext.umask));
+    let (mut files, umask, cwd) =
+        with_current(|t| (core::mem::take(&mut t.files), t.ext.umask, t.ext.pwd.node));
     let mut mem = CurrentMem;
     let (r, out) = with_ns(|ns| {
-        let mut ctx = Ctx {
-            ns,
-            proc: &LiveProc,
-            mem: &mut mem,
-            files: &mut files,
-            cwd: Node::Ram(ROOT_INO),
-            umask,
-        };
+        let mut ctx = Ctx { ns, proc: &LiveProc, mem: &mut mem, files: &mut files, cwd, umask };
         let r = f(&mut ctx);
         (r, core::mem::take(&mut ctx.ns.tty.output))
     });
     with_current(|t| t.files = files);
     uart_write(&out);
     r
+}
+
+/// `chdir`/`fchdir`: the call `f` finds the new working directory, which the task then
+/// holds (`set_fs_pwd`).
+pub fn set_pwd(
+    f: impl FnOnce(&mut Ctx<'_, CachePages, CurrentMem>) -> Result<Node, Errno>,
+) -> Result<u32, Errno> {
+    let node = with_vfs(f)?;
+    let pwd = with_ns(|ns| Pwd::new(ns, node));
+    // The old directory's hold goes after the task lock is dropped (its eviction needs the
+    // namespace, taken at the next call).
+    let old = with_current(|t| core::mem::replace(&mut t.ext.pwd, pwd));
+    drop(old);
+    Ok(0)
 }
 
 /// Bytes the console tty produced (program output after `ONLCR`, echo) to the UART.

@@ -11,6 +11,7 @@ pub mod fork;
 pub mod fs;
 pub mod mm;
 pub mod oom;
+pub mod pipe;
 pub mod procfs_live;
 pub mod reclaim;
 pub mod rseq;
@@ -347,6 +348,7 @@ pub fn scheduler_tick(user: bool) {
 
 /// Wakes the sleepers whose time came; whether any task besides the console can run.
 fn wake_and_check(t: &mut Tasks) -> bool {
+    pipe::wake_pipe_waiters(t);
     let now = crate::kernel::time::get_jiffies_64();
     let mut any = false;
     for task in t.map.values_mut() {

@@ -21,7 +21,7 @@ use crate::arch::process as arch;
 use crate::arch::process::PtRegs;
 use crate::fs::binfmt_elf::RandomSource;
 use crate::fs::ramfs::InodeKind;
-use crate::fs::vfs::{o, Ctx, Object, AT_FDCWD, AT_SYMLINK_NOFOLLOW};
+use crate::fs::vfs::{o, Ctx, Object, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW};
 use crate::mm::mm_types::{Errno, PAGE_SIZE};
 use crate::mm::mmap::{MapFlags, MmapFile, Prot};
 
@@ -178,13 +178,15 @@ fn path_arg(addr: u32) -> Result<String, Errno> {
     String::from_utf8(name).map_err(|_| Errno::ENOENT)
 }
 
-/// A path relative to the root (the working directory of every process is `/`).
-fn absolute(path: &str) -> String {
+/// A path made absolute from the caller's working directory (`ENOENT` if it was removed).
+fn absolute(path: &str) -> Result<String, Errno> {
     if path.starts_with('/') {
-        path.into()
-    } else {
-        alloc::format!("/{path}")
+        return Ok(path.into());
     }
+    let cwd = with_current(|t| t.ext.pwd.node);
+    let base =
+        with_ns(|ns| ns.node_path(&super::procfs_live::LiveProc, cwd)).ok_or(Errno::ENOENT)?;
+    Ok(if base == "/" { alloc::format!("/{path}") } else { alloc::format!("{base}/{path}") })
 }
 
 fn call(n: u32, a: [u32; 6]) -> SysResult {
@@ -294,13 +296,6 @@ fn call(n: u32, a: [u32; 6]) -> SysResult {
             t.ext.umask = a[0] & S_IRWXUGO;
             Ok(old)
         }),
-        nr::GETCWD => {
-            if (a[1] as usize) < 2 {
-                return Err(Errno::ERANGE);
-            }
-            copy_out(a[0], b"/\0")?;
-            Ok(2)
-        }
         nr::GETRANDOM => {
             let len = (a[1] as usize).min(uaccess::MAX_RW_COUNT);
             let mut rng = CounterRandom::new();
@@ -667,6 +662,21 @@ fn is_file_call(n: u32) -> bool {
             | nr::DUP3
             | nr::MKDIR
             | nr::MKDIRAT
+            | nr::UNLINK
+            | nr::UNLINKAT
+            | nr::RMDIR
+            | nr::RENAME
+            | nr::RENAMEAT
+            | nr::RENAMEAT2
+            | nr::CHDIR
+            | nr::FCHDIR
+            | nr::GETCWD
+            | nr::PIPE
+            | nr::PIPE2
+            | nr::PWRITE64
+            | nr::ACCESS
+            | nr::FACCESSAT
+            | nr::FACCESSAT2
     )
 }
 
@@ -681,8 +691,8 @@ fn file_call(n: u32, a: [u32; 6]) -> SysResult {
             let pos = (u64::from(a[5]) << 32 | u64::from(a[4])) as i64;
             with_vfs(|v| v.pread64(fd, u(1), u(2), pos)).map(|n| n as u32)
         }
-        nr::WRITE => with_vfs(|v| v.write(fd, u(1), u(2))).map(|n| n as u32),
-        nr::WRITEV => with_vfs(|v| v.writev(fd, u(1), u(2))).map(|n| n as u32),
+        nr::WRITE => super::pipe::write_blocking(fd, u(1), u(2)),
+        nr::WRITEV => super::pipe::writev_blocking(fd, u(1), u(2)),
         nr::OPEN => with_vfs(|v| v.openat(AT_FDCWD, u(0), a[1], a[2])).map(|fd| fd as u32),
         nr::OPENAT => with_vfs(|v| v.openat(fd, u(1), a[2], a[3])).map(|fd| fd as u32),
         // creat(path, mode) is open(path, O_CREAT | O_WRONLY | O_TRUNC, mode).
@@ -713,6 +723,24 @@ fn file_call(n: u32, a: [u32; 6]) -> SysResult {
         nr::DUP3 => with_current(|t| t.files.dup3(fd, a[1] as i32, a[2])).map(|fd| fd as u32),
         nr::MKDIR => with_vfs(|v| v.mkdirat(AT_FDCWD, u(0), a[1])).map(|_| 0),
         nr::MKDIRAT => with_vfs(|v| v.mkdirat(fd, u(1), a[2])).map(|_| 0),
+        nr::UNLINK => with_vfs(|v| v.unlinkat(AT_FDCWD, u(0), 0)).map(|_| 0),
+        nr::UNLINKAT => with_vfs(|v| v.unlinkat(fd, u(1), a[2])).map(|_| 0),
+        nr::RMDIR => with_vfs(|v| v.unlinkat(AT_FDCWD, u(0), AT_REMOVEDIR)).map(|_| 0),
+        nr::RENAME => with_vfs(|v| v.renameat2(AT_FDCWD, u(0), AT_FDCWD, u(1), 0)).map(|_| 0),
+        nr::RENAMEAT => with_vfs(|v| v.renameat2(fd, u(1), a[2] as i32, u(3), 0)).map(|_| 0),
+        nr::RENAMEAT2 => with_vfs(|v| v.renameat2(fd, u(1), a[2] as i32, u(3), a[4])).map(|_| 0),
+        nr::CHDIR => super::fs::set_pwd(|v| v.chdir(u(0))),
+        nr::FCHDIR => super::fs::set_pwd(|v| v.fchdir(fd)),
+        nr::GETCWD => with_vfs(|v| v.getcwd(u(0), u(1))).map(|n| n as u32),
+        nr::PWRITE64 => {
+            let pos = (u64::from(a[5]) << 32 | u64::from(a[4])) as i64;
+            with_vfs(|v| v.pwrite64(fd, u(1), u(2), pos)).map(|n| n as u32)
+        }
+        nr::ACCESS => with_vfs(|v| v.faccessat2(AT_FDCWD, u(0), a[1], 0)).map(|_| 0),
+        nr::FACCESSAT => with_vfs(|v| v.faccessat2(fd, u(1), a[2], 0)).map(|_| 0),
+        nr::FACCESSAT2 => with_vfs(|v| v.faccessat2(fd, u(1), a[2], a[3])).map(|_| 0),
+        nr::PIPE => with_vfs(|v| v.pipe2(u(0), 0)).map(|_| 0),
+        nr::PIPE2 => with_vfs(|v| v.pipe2(u(0), a[1])).map(|_| 0),
         _ => Err(Errno::ENOSYS),
     }
 }
@@ -727,6 +755,12 @@ fn read_blocking(
     loop {
         match with_vfs(&mut op) {
             Err(Errno::EAGAIN) if blocking_console(fd) => {}
+            Err(Errno::EAGAIN) if super::pipe::blocking_pipe(fd).is_some() => {
+                if let Some(r) = super::pipe::pipe_wait(fd, 0) {
+                    return r;
+                }
+                continue;
+            }
             r => return r.map(|n| n as u32),
         }
         let wait = with_current(|t| {
@@ -768,7 +802,10 @@ fn mmap_file(fd: i32) -> Result<MmapFile, Errno> {
         // A block device: its pages come from the device's page cache (`blkdev_mmap`,
         // `generic_file_mmap`); the VMA names the device file, as /proc/PID/maps shows it.
         let path = with_ns(|ns| ns.d_path(ino).ok_or(Errno::ENOENT))?;
-        let file = crate::mm::mm_types::VmFile { dev: crate::fs::ramfs::RAMFS_DEV, ino, path };
+        // The mapping holds the device file's inode as the open file does.
+        let pin = with_current(|t| t.files.get(fd).ok().and_then(|f| f.lock().pin.clone()))
+            .map(|p| p as alloc::sync::Arc<dyn core::any::Any + Send + Sync>);
+        let file = crate::mm::mm_types::VmFile { pin, dev: crate::fs::ramfs::RAMFS_DEV, ino, path };
         return Ok(MmapFile {
             file: alloc::sync::Arc::new(file),
             readable,
@@ -785,7 +822,7 @@ fn mmap_file(fd: i32) -> Result<MmapFile, Errno> {
             }
             Ok((fs.fs.dev(), ns.disk_path(ino).ok_or(Errno::ENOENT)?))
         })?;
-        let file = crate::mm::mm_types::VmFile { dev, ino, path };
+        let file = crate::mm::mm_types::VmFile { pin: None, dev, ino, path };
         return Ok(MmapFile {
             file: alloc::sync::Arc::new(file),
             readable,
@@ -794,6 +831,8 @@ fn mmap_file(fd: i32) -> Result<MmapFile, Errno> {
         });
     }
     let Object::Ram(ino) = object else { return Err(Errno::ENODEV) };
+    // The mapping holds the inode as the open file does (`vma->vm_file`).
+    let pin = with_current(|t| t.files.get(fd).ok().and_then(|f| f.lock().pin.clone()));
     let path = with_ns(|ns| {
         if !matches!(ns.ramfs.inode(ino).map(|i| &i.kind), Some(InodeKind::Reg(_))) {
             return Err(Errno::ENODEV);
@@ -804,6 +843,7 @@ fn mmap_file(fd: i32) -> Result<MmapFile, Errno> {
     })?;
     Ok(MmapFile {
         file: alloc::sync::Arc::new(crate::mm::mm_types::VmFile {
+            pin: pin.map(|p| p as alloc::sync::Arc<dyn core::any::Any + Send + Sync>),
             dev: crate::fs::ramfs::RAMFS_DEV,
             ino,
             path,
@@ -965,7 +1005,7 @@ fn sys_execve(regs: &mut PtRegs) -> Result<(), Errno> {
     if path.is_empty() {
         return Err(Errno::ENOENT);
     }
-    let path = absolute(&path);
+    let path = absolute(&path)?;
     let argv = string_array(regs.uregs[1])?;
     let envp = string_array(regs.uregs[2])?;
     // bprm_stack_limits: the strings and their pointers within a quarter of the stack limit.

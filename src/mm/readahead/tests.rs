@@ -227,7 +227,7 @@ fn mapped_read(n: usize, file_pages: u64, ra_pages: u64) -> Run {
     let mut mm = MmStruct::new(test_arch_mm(0xc000_0000), Rlimits::DEFAULT);
     mm.arch_pick_mmap_layout(None);
     let f = MmapFile {
-        file: Arc::new(VmFile { dev: (179, 1), ino: 9, path: "/boot/data/f16m".into() }),
+        file: Arc::new(VmFile { pin: None, dev: (179, 1), ino: 9, path: "/boot/data/f16m".into() }),
         readable: true,
         writable: false,
         noexec: false,
@@ -320,7 +320,7 @@ fn a_second_mapping_of_cached_pages_takes_minor_faults() {
         cache.pages.insert(i, false);
     }
     let f = MmapFile {
-        file: Arc::new(VmFile { dev: (179, 1), ino: 9, path: "/boot/x".into() }),
+        file: Arc::new(VmFile { pin: None, dev: (179, 1), ino: 9, path: "/boot/x".into() }),
         readable: true,
         writable: false,
         noexec: false,

@@ -19,7 +19,7 @@ fn vmtest_mm() -> MmStruct {
     let mut mm = MmStruct::new(crate::arch::memory::arch_mm(0xC000_0000), Rlimits::DEFAULT);
     mm.arch_pick_mmap_layout(None);
     let file = MmapFile {
-        file: Arc::new(VmFile { dev: (0, 2), ino: 40, path: "/bin/vmtest".into() }),
+        file: Arc::new(VmFile { pin: None, dev: (0, 2), ino: 40, path: "/bin/vmtest".into() }),
         readable: true,
         writable: false,
         noexec: false,
