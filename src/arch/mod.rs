@@ -70,7 +70,7 @@ pub mod page {
 }
 
 /// String I/O on a device's data port (`readsl`/`writesl`), for PIO drivers.
-#[cfg(kernel)]
+#[cfg(all(kernel, not(target_arch = "aarch64")))]
 pub mod io {
     pub use super::imp::io::{readsl, writesl, IO_BURST_WORDS};
 }
