@@ -630,6 +630,32 @@ impl PageTable {
         Ok(true)
     }
 
+    /// Writes entry `i` of a table's Linux and hardware halves (`set_pte_ext`): through the
+    /// words `fast` lent when the table is reachable that way, else through `mem`.
+    fn write_pte_pair(
+        mem: &mut impl PhysMem,
+        slot: PteSlot,
+        fast: Option<(*mut u32, *mut u32)>,
+        i: usize,
+        pte: u32,
+        ext: u32,
+    ) {
+        let hw = set_pte_ext(pte, ext);
+        match fast {
+            // SAFETY: `words` lent the table's words and `i` is inside them; the caller holds
+            // the table lock.
+            Some((linux, hwp)) => unsafe {
+                linux.add(i).write_volatile(pte);
+                hwp.add(i).write_volatile(hw);
+            },
+            None => {
+                let off = 4 * i as u64;
+                mem.write(slot.linux + off, pte);
+                mem.write(slot.hw + off, hw);
+            }
+        }
+    }
+
     /// `copy_pte_range` over `[start, end)` (inside one first-level entry) from this table to
     /// `dst`: for each non-empty Linux PTE, `f(va, pte)` says what this table keeps and what
     /// `dst` gets (`Some((src, dst))`, Linux PTEs; None leaves both). One lookup in each
@@ -672,31 +698,9 @@ impl PageTable {
             };
             let Some((keep, copy)) = f(va, old) else { continue };
             if keep != old {
-                let hw = set_pte_ext(keep, Self::ext_for(va, keep));
-                match fast {
-                    // SAFETY: as above.
-                    Some((linux, hwp)) => unsafe {
-                        linux.add(i).write_volatile(keep);
-                        hwp.add(i).write_volatile(hw);
-                    },
-                    None => {
-                        mem.write(src.linux + off, keep);
-                        mem.write(src.hw + off, hw);
-                    }
-                }
+                Self::write_pte_pair(mem, src, fast, i, keep, Self::ext_for(va, keep));
             }
-            let hw = set_pte_ext(copy, Self::ext_for(va, copy));
-            match dfast {
-                // SAFETY: as above, in the other table.
-                Some((linux, hwp)) => unsafe {
-                    linux.add(i).write_volatile(copy);
-                    hwp.add(i).write_volatile(hw);
-                },
-                None => {
-                    mem.write(d.linux + off, copy);
-                    mem.write(d.hw + off, hw);
-                }
-            }
+            Self::write_pte_pair(mem, d, dfast, i, copy, Self::ext_for(va, copy));
         }
         Ok(true)
     }
