@@ -57,7 +57,7 @@ endif
 .DELETE_ON_ERROR:
 
 .PHONY: all kernel run run-elf test unit-test clippy doc gdb objdump readelf nm sdcard clean \
-        setup dtb sd-image bench bench-boot bench-kernel bench-instructions bench-proc bench-disk scenario help FORCE
+        setup dtb sd-image bench bench-boot bench-kernel bench-instructions bench-proc bench-disk scenario picture picture-scenario picture-docs help FORCE
 
 all: kernel
 
@@ -71,7 +71,8 @@ help:
 	@echo "make bench-boot | bench-kernel | bench-instructions | bench-proc   one of them"
 	@echo "make scenario      the case study's monkey test, both layouts: time to failure over SEEDS seeds"
 	@echo "make picture       boot, memdump, draw the pages of memory into build/picture/ (VMSPLIT=, PROFILE=)"
-	@echo "make picture-scenario   the same before and after the scenario, both layouts (SEED=)"
+	@echo "make picture-scenario   the same before and after the scenario, both layouts (SEED=), and its time to failure"
+	@echo "make picture-docs  the README's pictures and tests/picture/ transcripts, from real runs"
 	@echo "make clippy | doc | gdb | objdump | readelf | nm | sdcard | clean"
 	@echo "make sd-image      build/sd.img: the SD card QEMU attaches (FAT32 boot partition + swap);"
 	@echo "                   SD_SIZE=512M (power of two, up to 1G) builds build/sd-512M.img, more swap"
@@ -194,12 +195,23 @@ PICTURE_DIR ?= build/picture
 picture: kernel initramfs
 	KERNEL=$(IMG) PROFILE=$(PROFILE) bash scripts/picture.sh $(PICTURE_DIR)
 
-# The same before and after `scenario vmalloc-frag seed=$(SEED)` on android-a9 and
-# android-a9-720m (3G build; STEPS=N shortens it): physical maps before/after and the timeline.
+# The same before and after `scenario vmalloc-frag seed=$(SEED) trace=$(TRACE)` on android-a9
+# and android-a9-720m (3G build; STEPS=N is every run's budget): physical maps before/after, the
+# timeline, and the time-to-failure distribution of `seeds=$(SEEDS)` from $(FIRST_SEED).
 SEED      ?= 1
 picture-scenario: setup initramfs
 	$(MAKE) --no-print-directory kernel VMSPLIT=3G
-	KERNEL=build/3G$(VARIANT)/kernel7.img SEED=$(SEED) STEPS=$(STEPS) bash scripts/picture.sh --scenario $(PICTURE_DIR)/scenario
+	KERNEL=build/3G$(VARIANT)/kernel7.img SEED=$(SEED) STEPS=$(STEPS) TRACE=$(TRACE) SEEDS=$(SEEDS) \
+		FIRST_SEED=$(FIRST_SEED) bash scripts/picture.sh --scenario $(PICTURE_DIR)/scenario
+
+# The README's pictures and the tool's test transcripts, from real runs of this kernel:
+# make picture (2G), make picture VMSPLIT=3G PROFILE=android-a9 and make picture-scenario,
+# their transcripts copied to tests/picture/, screenshots (60%) to docs/pictures/.
+picture-docs: setup
+	$(MAKE) --no-print-directory picture VMSPLIT=2G PICTURE_DIR=build/picture-docs
+	$(MAKE) --no-print-directory picture VMSPLIT=3G PROFILE=android-a9 PICTURE_DIR=build/picture-docs
+	$(MAKE) --no-print-directory picture-scenario PICTURE_DIR=build/picture-docs
+	bash scripts/picture-docs.sh build/picture-docs
 
 bench-kernel: kernel
 	KERNEL=$(IMG) bash scripts/bench-kernel.sh $(VMSPLIT)

@@ -4,8 +4,11 @@
 # as OUTDIR/<name>.txt and draws the pages into OUTDIR with tools/picture.
 #   KERNEL=image (default build/2G/kernel7.img), PROFILE=name (pivm.profile=), NAME=stem.
 # --scenario: on each of android-a9 and android-a9-720m (the 3G image), memdump before and after
-# `scenario vmalloc-frag seed=$SEED` (default 1): the physical maps before and after, and the
-# timeline from the scenario's vmfrag-step lines (`trace`; STEPS=N is the scenario's budget).
+# `scenario vmalloc-frag seed=$SEED trace=$TRACE` (default seed 1, every 50th step and every
+# request's): the physical maps before and after and the timeline from the vmfrag-step lines;
+# and in one more boot per layout (both at once, beside the first) `scenario vmalloc-frag
+# seed=$FIRST_SEED seeds=$SEEDS` (default 1 and 32, as `make scenario`): the time-to-failure
+# distribution. STEPS=N is the budget of every run (default the scenario's, 20000).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -16,12 +19,21 @@ img=${KERNEL:-build/2G/kernel7.img}
 initrd=${INITRD:-build/initramfs.cpio.gz}
 seed=${SEED:-1}
 steps=${STEPS:-}   # STEPS=N: the scenario's step budget (budget=N)
+trace=${TRACE:-50}
+seeds=${SEEDS:-32}
+first_seed=${FIRST_SEED:-1}
+case $seeds$first_seed$trace$seed${steps} in *[!0-9]*) echo "picture.sh: SEED, SEEDS, FIRST_SEED, TRACE and STEPS are numbers" >&2; exit 1;; esac
 [ -f "$img" ] || { echo "picture.sh: $img missing: run 'make kernel'" >&2; exit 1; }
 [ -f "$initrd" ] || { echo "picture.sh: $initrd missing: run 'make initramfs'" >&2; exit 1; }
 mkdir -p "$out"
 work=$(mktemp -d)
 qpid=
-cleanup() { [ -n "$qpid" ] && kill "$qpid" 2>/dev/null; rm -rf "$work"; }
+spids=()
+cleanup() {
+    [ -n "$qpid" ] && kill "$qpid" 2>/dev/null
+    for p in "${spids[@]}"; do kill "$p" 2>/dev/null; done
+    rm -rf "$work"
+}
 trap cleanup EXIT
 
 # Waits (at most $2 seconds) until the transcript holds $1 for the $3-th time (default 1).
@@ -63,7 +75,7 @@ boot() {
             ;;
         scenario)
             dump memdump
-            printf 'scenario vmalloc-frag seed=%s%s trace\n' "$seed" "${steps:+ budget=$steps}" >&3
+            printf 'scenario vmalloc-frag seed=%s%s trace=%s\n' "$seed" "${steps:+ budget=$steps}" "$trace" >&3
             wait_for 'scenario-summary: ' 600
             dump memdump
             ;;
@@ -76,10 +88,35 @@ boot() {
     echo "picture.sh: $out/$name.txt"
 }
 
+# The seeds=N sequence of one layout in its own boot (as scripts/scenario.sh runs it), in the
+# background: its transcript is OUTDIR/seeds-<profile>.txt.
+seeds_boot() {
+    local profile=$1
+    printf 'scenario vmalloc-frag seed=%s seeds=%s%s\npoweroff\n' "$first_seed" "$seeds" "${steps:+ budget=$steps}" |
+        timeout 3000 qemu-system-arm -M raspi2b -display none -monitor none -serial stdio \
+            -semihosting -kernel "$img" -append "pivm.profile=$profile" 2>&1 |
+        tr -d '\r' > "$work/seeds-$profile.txt" &
+    spids+=($!)
+}
+
 if [ "$scenario" = 1 ]; then
+    seeds_boot android-a9
+    seeds_boot android-a9-720m
     boot "scenario-android-a9" android-a9 scenario
     boot "scenario-android-a9-720m" android-a9-720m scenario
-    inputs=("$out/scenario-android-a9.txt" "$out/scenario-android-a9-720m.txt")
+    for p in "${spids[@]}"; do wait "$p" || true; done
+    spids=()
+    for profile in android-a9 android-a9-720m; do
+        grep -q '^scenario-distribution: ' "$work/seeds-$profile.txt" || {
+            echo "picture.sh: no scenario-distribution line for $profile; the console said:" >&2
+            tail -20 "$work/seeds-$profile.txt" >&2
+            exit 1
+        }
+        cp "$work/seeds-$profile.txt" "$out/seeds-$profile.txt"
+        echo "picture.sh: $out/seeds-$profile.txt"
+    done
+    inputs=("$out/scenario-android-a9.txt" "$out/scenario-android-a9-720m.txt"
+        "$out/seeds-android-a9.txt" "$out/seeds-android-a9-720m.txt")
 else
     name=${NAME:-$(basename "$(dirname "$img")")${PROFILE:+-$PROFILE}}
     boot "$name" "${PROFILE:-}" process

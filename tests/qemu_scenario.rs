@@ -83,7 +83,7 @@ fn bad_profiles_fall_back_to_linux() {
 #[test]
 fn scenario_rejects_bad_input_and_keeps_running() {
     let (mut q, _) = boot("pivm.profile=android-a9");
-    const OPTIONS: &str = "(seed=N, budget=N, seeds=N, trace)";
+    const OPTIONS: &str = "(seed=N, budget=N, seeds=N, trace, trace=N)";
     for (cmd, msg) in [
         ("scenario vmalloc-frag seed=abc", "scenario: seed: invalid number 'abc'"),
         ("scenario vmalloc-frag budget=0", "scenario: budget=0 out of range (1-1000000)"),
@@ -93,11 +93,13 @@ fn scenario_rejects_bad_input_and_keeps_running() {
         ("scenario vmalloc-frag seed=18446744073709551615 seeds=2", "leaves no room for 2 seeds"),
         ("scenario vmalloc-frag extra", "scenario: unknown option 'extra' "),
         ("scenario vmalloc-frag steps=3", "scenario: unknown option 'steps=3' "),
-        ("scenario vmalloc-frag trace=1", "scenario: unknown option 'trace=1' "),
+        ("scenario vmalloc-frag trace=0", "scenario: trace=0 out of range (1-1000000)"),
+        ("scenario vmalloc-frag trace=x", "scenario: trace: invalid number 'x'"),
+        ("scenario vmalloc-frag traces=2", "scenario: unknown option 'traces=2' "),
         ("scenario foo", "scenario: unknown scenario 'foo' (vmalloc-frag)"),
         (
             "scenario",
-            "scenario: usage: scenario vmalloc-frag [seed=N] [budget=N] [seeds=N] [trace]",
+            "scenario: usage: scenario vmalloc-frag [seed=N] [budget=N] [seeds=N] [trace[=N]]",
         ),
     ] {
         let out = q.cmd(cmd);
@@ -307,6 +309,24 @@ fn scenario_trace_has_one_line_per_step() {
     let last = steps[599];
     assert!(last.contains(&format!(" vmalloc_largest_kb={} ", field(summary, "vmalloc_chunk_kb"))));
     assert!(last.contains(&format!(" normal_max_order={} ", field(summary, "largest_order"))));
+
+    // trace=N thins it: every N-th step, the first and the last, and every request's step.
+    q.cmd("scenario release");
+    let out = q.cmd_timeout("scenario vmalloc-frag seed=5 budget=600 trace=100", SCENARIO);
+    let thin: Vec<(u32, &str)> = out
+        .lines()
+        .filter(|l| l.starts_with("vmfrag-step "))
+        .map(|l| (field(l, "step").parse().unwrap(), field(l, "gpu")))
+        .collect();
+    let summary = q.line_with("trace=100", &out, "scenario-summary: ");
+    let asked = thin.iter().filter(|(_, g)| *g != "none").count();
+    assert_eq!(asked as i64, num(summary, "requests"), "{out}");
+    let plain: Vec<u32> = thin.iter().filter(|(_, g)| *g == "none").map(|(s, _)| *s).collect();
+    assert!(plain.iter().all(|s| *s == 1 || *s == 600 || s % 100 == 0), "{out}");
+    for s in [100, 200, 300, 400, 500, 600] {
+        assert!(thin.iter().any(|(t, _)| *t == s), "step {s} missing: {out}");
+    }
+    assert!(thin.windows(2).all(|w| w[0].0 < w[1].0), "{out}");
     q.poweroff_ok();
 }
 

@@ -235,18 +235,24 @@ pub enum Verbosity {
     Full,
 }
 
-/// `scenario vmalloc-frag [seed=N] [budget=N] [trace]`: runs the monkey test until the graphics
+/// `scenario vmalloc-frag [seed=N] [budget=N] [trace[=N]]`: runs the monkey test until the graphics
 /// module's request fails both ways or `budget` steps have run, then the diagnosis. The memory
 /// stays allocated afterwards so it can be inspected (/proc/buddyinfo, /proc/vmallocinfo ...)
-/// until `scenario release`. `trace` prints a `vmfrag-step` line after every step.
-pub fn run_vmalloc_frag(seed: u64, budget: u32, trace: bool) -> Result<Summary, ScenarioError> {
+/// until `scenario release`. `trace: Some(n)` prints a `vmfrag-step` line after every n-th
+/// step, the first and last, and every step with a request of the graphics module
+/// ([`report::is_traced`]; `Some(1)`: every step).
+pub fn run_vmalloc_frag(
+    seed: u64,
+    budget: u32,
+    trace: Option<u32>,
+) -> Result<Summary, ScenarioError> {
     run(seed, budget, Verbosity::Full, trace)
 }
 
 /// The trace alone, without output (for `bench`); returns the steps run. The memory stays
 /// allocated until `release`, except after Ctrl-C, which frees it.
 pub fn run_quiet(seed: u64, budget: u32) -> Result<u32, ScenarioError> {
-    match run(seed, budget, Verbosity::Quiet, false) {
+    match run(seed, budget, Verbosity::Quiet, None) {
         Err(ScenarioError::Interrupted { step, steps, .. }) => {
             release();
             Err(ScenarioError::Interrupted { step, steps, released: true })
@@ -273,7 +279,7 @@ pub fn run_many(
         crate::console::Count(budget, "step")
     );
     for seed in (first_seed..).take(count as usize) {
-        let r = run(seed, budget, Verbosity::Summary, false);
+        let r = run(seed, budget, Verbosity::Summary, None);
         if matches!(r, Err(ScenarioError::Busy)) {
             // Another run's memory: it stays for its `scenario release`.
             return r.map(|_| ());
@@ -359,7 +365,7 @@ fn run(
     seed: u64,
     budget: u32,
     verbosity: Verbosity,
-    trace: bool,
+    trace: Option<u32>,
 ) -> Result<Summary, ScenarioError> {
     let mut run = RUN.lock();
     if run.active {
@@ -402,7 +408,7 @@ fn run(
             workload.report_gpu_pages();
         }
         let step = workload.step();
-        if trace {
+        if trace.is_some_and(|every| report::is_traced(step, every, budget, gpu)) {
             let _ = report::write_step(&mut Console, &step_trace(step, gpu));
         }
         if full && report::is_progress_mark(step) {

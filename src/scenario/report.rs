@@ -71,6 +71,14 @@ pub fn write_step(w: &mut impl Write, t: &StepTrace) -> fmt::Result {
     )
 }
 
+/// Whether `trace=every` prints step `step` of a run of `budget` steps: every `every`-th
+/// step, the first and the last, and every step at which the graphics module made its request
+/// (so a thinned trace still shows each request's outcome and the double failure).
+pub const fn is_traced(step: u32, every: u32, budget: u32, gpu: GpuOutcome) -> bool {
+    let every = if every == 0 { 1 } else { every };
+    step == 1 || step >= budget || step.is_multiple_of(every) || !matches!(gpu, GpuOutcome::None)
+}
+
 /// Whether a progress line follows step `step` (every [`PROGRESS_EVERY`] steps, whatever the
 /// operation of that step was).
 pub const fn is_progress_mark(step: u32) -> bool {
@@ -611,6 +619,17 @@ mod trace_tests {
             write_step(&mut out, &t).unwrap();
             assert!(out.ends_with(word), "{out}");
         }
+    }
+
+    #[test]
+    fn a_thinned_trace_keeps_requests_and_the_ends() {
+        let none = GpuOutcome::None;
+        let steps: Vec<u32> = (1..=250).filter(|&s| is_traced(s, 100, 250, none)).collect();
+        assert_eq!(steps, [1, 100, 200, 250]);
+        assert!(is_traced(137, 100, 250, GpuOutcome::Pages));
+        assert!(is_traced(138, 100, 250, GpuOutcome::Fail));
+        // trace (every step) is trace=1; 0 is taken as 1.
+        assert!((1..=50).all(|s| is_traced(s, 1, 50, none) && is_traced(s, 0, 50, none)));
     }
 
     #[test]

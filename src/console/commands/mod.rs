@@ -222,7 +222,7 @@ pub static COMMANDS: &[Command] = &[
     },
     Command {
         name: "scenario",
-        usage: "scenario vmalloc-frag [seed=N] [budget=N] [seeds=N] [trace] | scenario release",
+        usage: "scenario vmalloc-frag [seed=N] [budget=N] [seeds=N] [trace[=N]] | scenario release",
         help: "the case study's monkey test: until the 0x1a0000-byte request fails both ways",
         run: cmd_scenario,
     },

@@ -1,4 +1,4 @@
-//! `scenario vmalloc-frag [seed=N] [budget=N] [seeds=N] [trace]` and `scenario release`.
+//! `scenario vmalloc-frag [seed=N] [budget=N] [seeds=N] [trace[=N]]` and `scenario release`.
 use spin::Mutex;
 
 use super::{CmdError, CmdResult};
@@ -13,7 +13,7 @@ use crate::scenario::workload::{DEFAULT_BUDGET, DEFAULT_SEED};
 /// Most steps a run may take (a bound on how long the console is busy).
 const MAX_BUDGET: u64 = 1_000_000;
 /// The options, for the error message.
-const OPTIONS: &str = "seed=N, budget=N, seeds=N, trace";
+const OPTIONS: &str = "seed=N, budget=N, seeds=N, trace, trace=N";
 
 /// The failing steps of a `seeds=` sequence (4 KiB: not on the console's stack).
 static TTF: Mutex<TimeToFailure> = Mutex::new(TimeToFailure::new());
@@ -22,14 +22,14 @@ pub(super) fn cmd_scenario(_: &Kernel, args: &Args<'_>) -> CmdResult {
     match args.get(1) {
         Some("vmalloc-frag") => {
             let (mut seed, mut budget, mut seeds, mut trace) =
-                (DEFAULT_SEED, u64::from(DEFAULT_BUDGET), None, false);
+                (DEFAULT_SEED, u64::from(DEFAULT_BUDGET), None, None);
             for a in args.iter().skip(2) {
                 if *a == "trace" {
-                    trace = true;
+                    trace = Some(1);
                     continue;
                 }
                 let (key, value) = a.split_once('=').unwrap_or((a, ""));
-                if !matches!(key, "seed" | "budget" | "seeds") || !a.contains('=') {
+                if !matches!(key, "seed" | "budget" | "seeds" | "trace") || !a.contains('=') {
                     fail!(args, "unknown option '{}' ({})", a, OPTIONS);
                 }
                 let v = match parse_u64(value) {
@@ -40,6 +40,8 @@ pub(super) fn cmd_scenario(_: &Kernel, args: &Args<'_>) -> CmdResult {
                     "seed" => seed = v,
                     "budget" if (1..=MAX_BUDGET).contains(&v) => budget = v,
                     "budget" => fail!(args, "budget={} out of range (1-{})", v, MAX_BUDGET),
+                    "trace" if (1..=MAX_BUDGET).contains(&v) => trace = Some(v as u32),
+                    "trace" => fail!(args, "trace={} out of range (1-{})", v, MAX_BUDGET),
                     _ if (1..=MAX_RUNS as u64).contains(&v) => seeds = Some(v as u32),
                     _ => fail!(args, "seeds={} out of range (1-{})", v, MAX_RUNS),
                 }
@@ -48,7 +50,7 @@ pub(super) fn cmd_scenario(_: &Kernel, args: &Args<'_>) -> CmdResult {
                 fail!(args, "seed={} leaves no room for {} seeds", seed, seeds.unwrap_or(0));
             }
             let r = match seeds {
-                Some(_) if trace => fail!(args, "trace takes one seed, not seeds="),
+                Some(_) if trace.is_some() => fail!(args, "trace takes one seed, not seeds="),
                 Some(n) => {
                     let mut ttf = TTF.lock();
                     *ttf = TimeToFailure::new();

@@ -1,5 +1,6 @@
 //! Reading a console transcript: the `memdump` blocks (format version 1, see the README's
-//! "Pictures") and the scenario's `vmfrag-step` lines, into plain records.
+//! "Pictures"), the scenario's `vmfrag-step` lines and the `scenario-summary:` /
+//! `scenario-distribution:` lines of `scenario vmalloc-frag seeds=N`, into plain records.
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -218,12 +219,44 @@ pub struct Step {
 /// The request outcomes a step may report.
 pub const GPU_OUTCOMES: [&str; 4] = ["none", "pages", "vmalloc", "fail"];
 
+/// One `scenario-summary:` line: how one run of the scenario ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunSummary {
+    pub profile: String,
+    pub seed: u64,
+    /// The step of the first double failure; None: none within the budget.
+    pub failed_step: Option<u64>,
+    pub budget: u64,
+    pub requests: u64,
+    pub requests_vmalloc: u64,
+}
+
+/// One `scenario-distribution:` line (`seeds=N`): the time to failure over the sequence, as
+/// the kernel computed it, with the sequence's runs (the `runs` summary lines before it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Distribution {
+    pub profile: String,
+    pub first_seed: u64,
+    pub budget: u64,
+    pub runs: u64,
+    pub failed: u64,
+    /// First quartile, median, third quartile of the failing steps (None: no run failed).
+    pub quartiles: Option<[u64; 3]>,
+    /// Earliest and latest failing step.
+    pub range: Option<(u64, u64)>,
+    /// The sequence's runs, seed by seed.
+    pub seeds: Vec<RunSummary>,
+}
+
 /// Everything found in one transcript, in order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Transcript {
     pub kernels: Vec<KernelDump>,
     pub processes: Vec<ProcessDump>,
     pub steps: Vec<Step>,
+    /// Every `scenario-summary:` line (a single run's, or a sequence's).
+    pub summaries: Vec<RunSummary>,
+    pub distributions: Vec<Distribution>,
 }
 
 impl Transcript {
@@ -288,6 +321,11 @@ pub fn parse_transcript(text: &str) -> Result<Transcript, ParseError> {
             block = Some((line, vec![rec]));
         } else if let Some(pos) = l.find("vmfrag-step ") {
             t.steps.push(parse_step(&Record::parse(line, &l[pos..])?)?);
+        } else if l.starts_with("scenario-summary: ") {
+            t.summaries.push(parse_summary(&Record::parse(line, l)?)?);
+        } else if l.starts_with("scenario-distribution: ") {
+            let d = parse_distribution(&Record::parse(line, l)?, &t.summaries)?;
+            t.distributions.push(d);
         }
     }
     if let Some((start, _)) = block {
@@ -316,6 +354,62 @@ fn parse_step(r: &Record) -> Result<Step, ParseError> {
         vmalloc_free_kb: r.num("vmalloc_free_kb")?,
         vmalloc_largest_kb: r.num("vmalloc_largest_kb")?,
         gpu,
+    })
+}
+
+fn parse_summary(r: &Record) -> Result<RunSummary, ParseError> {
+    let failed = r.int("failed_step")?;
+    Ok(RunSummary {
+        profile: r.get("profile")?.to_string(),
+        seed: r.num("seed")?,
+        failed_step: u64::try_from(failed).ok(),
+        budget: r.num("budget")?,
+        requests: r.num("requests")?,
+        requests_vmalloc: r.num("requests_vmalloc")?,
+    })
+}
+
+/// The distribution line, with the `runs` summary lines before it, which must be the
+/// sequence's seeds in order and agree with its count of failures.
+fn parse_distribution(r: &Record, before: &[RunSummary]) -> Result<Distribution, ParseError> {
+    let opt =
+        |key: &str| -> Result<Option<u64>, ParseError> { Ok(u64::try_from(r.int(key)?).ok()) };
+    let (runs, failed, first_seed) = (r.num("runs")?, r.num("failed")?, r.num("first_seed")?);
+    let profile = r.get("profile")?.to_string();
+    let budget = r.num("budget")?;
+    let err = |what: String| ParseError { line: r.line, what };
+    if (before.len() as u64) < runs {
+        return Err(err(format!(
+            "runs={runs} but only {} scenario-summary lines before it",
+            before.len()
+        )));
+    }
+    let seeds = before[before.len() - runs as usize..].to_vec();
+    for (i, s) in seeds.iter().enumerate() {
+        if s.seed != first_seed + i as u64 || s.profile != profile || s.budget != budget {
+            return Err(err(format!(
+                "the summary of seed {} ({}, budget {}) is not run {} of this sequence (profile {profile}, seeds from {first_seed}, budget {budget})",
+                s.seed, s.profile, s.budget, i + 1
+            )));
+        }
+    }
+    let failing = seeds.iter().filter(|s| s.failed_step.is_some()).count() as u64;
+    if failing != failed {
+        return Err(err(format!("failed={failed} but {failing} of the runs before it failed")));
+    }
+    let q = [opt("q1")?, opt("median")?, opt("q3")?];
+    Ok(Distribution {
+        profile,
+        first_seed,
+        budget,
+        runs,
+        failed,
+        quartiles: match q {
+            [Some(a), Some(b), Some(c)] => Some([a, b, c]),
+            _ => None,
+        },
+        range: opt("min")?.zip(opt("max")?),
+        seeds,
     })
 }
 

@@ -28,7 +28,8 @@ fn slug(s: &str) -> String {
 
 /// Every page the transcripts give: per kernel dump its virtual-space and physical pages
 /// (several dumps in one transcript are numbered: the scenario's before and after), per
-/// process dump its page, and one timeline of every transcript's scenario steps. `names`
+/// process dump its page, and one scenario page: the timeline of every transcript's scenario
+/// steps and the time-to-failure distribution of every `seeds=N` sequence. `names`
 /// are the transcripts' labels (file stems), in the same order.
 pub fn pages(transcripts: &[(String, Transcript)]) -> Vec<Page> {
     let mut out = Vec::new();
@@ -69,17 +70,22 @@ pub fn pages(transcripts: &[(String, Transcript)]) -> Vec<Page> {
         .iter()
         .filter(|(_, t)| !t.steps.is_empty())
         .map(|(name, t)| {
-            (
-                t.profile().map_or_else(|| name.clone(), |p| format!("{p} ({name})")),
-                t.steps.as_slice(),
-            )
+            // The layout and the traced run's seed (its summary line), else the file's name.
+            let label = match (t.profile(), t.summaries.first()) {
+                (Some(p), Some(s)) => format!("{p}, seed {}", s.seed),
+                (Some(p), None) => p.to_string(),
+                _ => name.clone(),
+            };
+            (label, t.steps.as_slice())
         })
         .collect();
-    if !series.is_empty() {
+    let dists: Vec<&dump::Distribution> =
+        transcripts.iter().flat_map(|(_, t)| &t.distributions).collect();
+    if !series.is_empty() || !dists.is_empty() {
         out.push(Page {
             file: "timeline.html".into(),
-            title: "The scenario's timeline".into(),
-            html: timeline::page(&series),
+            title: "The scenario's timeline and time to failure".into(),
+            html: timeline::page(&series, &dists),
         });
     }
     let mut index = String::from("<ul>");
@@ -103,8 +109,15 @@ pub fn run(inputs: &[&Path], dir: &Path) -> Result<Vec<String>, String> {
         let text = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
         let text = String::from_utf8_lossy(&text);
         let t = parse_transcript(&text).map_err(|e| format!("{}: {e}", p.display()))?;
-        if t.kernels.is_empty() && t.processes.is_empty() && t.steps.is_empty() {
-            return Err(format!("{}: no memdump block and no vmfrag-step line", p.display()));
+        if t.kernels.is_empty()
+            && t.processes.is_empty()
+            && t.steps.is_empty()
+            && t.distributions.is_empty()
+        {
+            return Err(format!(
+                "{}: no memdump block, vmfrag-step line or scenario-distribution line",
+                p.display()
+            ));
         }
         let stem =
             p.file_stem().map_or_else(|| "transcript".into(), |s| s.to_string_lossy().into_owned());

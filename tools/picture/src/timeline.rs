@@ -1,8 +1,10 @@
 //! Picture (d): the scenario's timeline from its `vmfrag-step` lines, one column per layout
 //! (the transcripts given, on the same seed), side by side with shared scales: free memory per
 //! zone, the largest free order per zone, the vmalloc range's free space and largest gap, and
-//! the graphics request's outcome at each step, with the first double failure marked.
-use crate::dump::Step;
+//! the graphics request's outcome at each step, with the first double failure marked; and
+//! below it the time to failure over many seeds (`seeds=N`), per layout: the fraction of
+//! seeds that failed within the budget and the failing steps with their median and quartiles.
+use crate::dump::{Distribution, Step};
 use crate::svg::{self, Svg};
 
 const COL_W: f64 = 540.0;
@@ -66,12 +68,185 @@ pub fn first_failure(steps: &[Step]) -> Option<u64> {
     steps.iter().find(|s| s.gpu == "fail").map(|s| s.step)
 }
 
-pub fn page(series: &[(String, &[Step])]) -> String {
-    let intro = "Drawn from the vmfrag-step lines the scenario prints at each step: per layout (columns, same seed, same scales), \
+/// The scenario's page: the timeline of the traced runs (if any), then the distributions.
+pub fn page(series: &[(String, &[Step])], dists: &[&Distribution]) -> String {
+    let intro = "The timeline is drawn from the vmfrag-step lines the scenario prints (trace=N: every N-th step, the first and last, \
+and every step at which the graphics module asked): per layout (columns, same seed, same scales), \
 free memory in each zone, the largest order with a free block (-1: none), the vmalloc range's free space and largest free gap, \
 and the outcome of the graphics module's 0x1a0000-byte request (green: __get_free_pages succeeded, yellow: only the vmalloc fallback, \
-red: both failed, grey: no request). The red line marks the first double failure (the time to failure).";
-    svg::page("The scenario's timeline", intro, &[draw(series)])
+red: both failed, grey: no request). The red line marks the first double failure (the time to failure). \
+The time to failure below it is drawn from the scenario-summary and scenario-distribution lines of scenario vmalloc-frag seeds=N \
+(as make scenario prints them): per layout, the fraction of seeds whose request failed both ways within the step budget, \
+each failing seed's step as a dot, the box from the first to the third quartile with the median, the whiskers from the earliest \
+to the latest failure (the kernel's figures), and the seeds that never failed at the right.";
+    let mut svgs = Vec::new();
+    if !series.is_empty() {
+        svgs.push(draw(series));
+    }
+    if !dists.is_empty() {
+        svgs.push(draw_distributions(dists));
+    }
+    svg::page("The scenario's timeline and time to failure", intro, &svgs)
+}
+
+const DIST_LEFT: f64 = 20.0;
+/// The fraction bar's width.
+const FRACTION_W: f64 = 180.0;
+/// Where the step axis starts and how wide it is.
+const AXIS_X: f64 = 250.0;
+const AXIS_W: f64 = 640.0;
+const DIST_ROW_H: f64 = 140.0;
+const FAILED: &str = "#e15759";
+const SURVIVED: &str = "#bab0ac";
+
+/// `failed` of `runs` as the kernel prints it: per mille, truncated, one decimal.
+pub fn percent(failed: u64, runs: u64) -> String {
+    let pm = (failed * 1000).checked_div(runs).unwrap_or(0);
+    format!("{}.{}%", pm / 10, pm % 10)
+}
+
+/// The time to failure of each `seeds=N` sequence, one row per layout on one step axis.
+pub fn draw_distributions(dists: &[&Distribution]) -> String {
+    let max_step = dists.iter().map(|d| d.budget).max().unwrap_or(1).max(1) as f64;
+    let width = AXIS_X + AXIS_W + 190.0;
+    let height = 50.0 + DIST_ROW_H * dists.len() as f64 + 40.0;
+    let mut s = Svg::new("distribution", width, height);
+    s.text(DIST_LEFT, 24.0, 15.0, "start", "label", "Time to failure over many seeds");
+    let xs = |step: u64| AXIS_X + step as f64 / max_step * AXIS_W;
+    for (r, d) in dists.iter().enumerate() {
+        let top = 50.0 + r as f64 * DIST_ROW_H;
+        let last_seed = d.first_seed + d.runs.max(1) - 1;
+        s.group(&[("data-distribution", &d.profile)]);
+        s.text(
+            DIST_LEFT,
+            top + 12.0,
+            13.0,
+            "start",
+            "label",
+            &format!(
+                "{}: {} of {} seeds ({}-{}) failed both ways within {} steps ({})",
+                d.profile,
+                d.failed,
+                d.runs,
+                d.first_seed,
+                last_seed,
+                d.budget,
+                percent(d.failed, d.runs)
+            ),
+        );
+        // The fraction that failed within the budget.
+        let by = top + 44.0;
+        let fw = if d.runs == 0 { 0.0 } else { FRACTION_W * d.failed as f64 / d.runs as f64 };
+        s.rect(DIST_LEFT, by, FRACTION_W, 22.0, SURVIVED, "#888", "", "");
+        s.rect(
+            DIST_LEFT,
+            by,
+            fw,
+            22.0,
+            FAILED,
+            "none",
+            &format!("{} of {} seeds failed", d.failed, d.runs),
+            r#" data-part="failed""#,
+        );
+        s.text(
+            DIST_LEFT,
+            by + 36.0,
+            11.0,
+            "start",
+            "small",
+            &format!("failed {}/{}, survived {}/{}", d.failed, d.runs, d.runs - d.failed, d.runs),
+        );
+        // The axis.
+        let ay = top + 112.0;
+        s.line(AXIS_X, ay, AXIS_X + AXIS_W, ay, "#888", 1.0, "");
+        for k in 0..=4u64 {
+            let v = (max_step as u64) * k / 4;
+            s.line(xs(v), ay, xs(v), ay + 4.0, "#888", 1.0, "");
+            s.text(xs(v), ay + 15.0, 10.0, "middle", "small", &v.to_string());
+        }
+        // Each failing seed a dot, spread over eight lanes by its place in the sequence.
+        let lane = |i: usize| top + 44.0 + (i % 8) as f64 * 5.0;
+        for (i, run) in d.seeds.iter().enumerate() {
+            match run.failed_step {
+                Some(f) => s.circle(
+                    xs(f),
+                    lane(i),
+                    2.5,
+                    FAILED,
+                    &format!("seed {}: failed at step {f}", run.seed),
+                ),
+                None => s.circle(
+                    AXIS_X + AXIS_W + 24.0 + (i / 8) as f64 * 6.0,
+                    lane(i),
+                    2.5,
+                    SURVIVED,
+                    &format!("seed {}: no failure within {} steps", run.seed, run.budget),
+                ),
+            }
+        }
+        let survived = d.runs - d.failed;
+        if survived > 0 {
+            s.text(
+                AXIS_X + AXIS_W + 20.0,
+                top + 96.0,
+                10.0,
+                "start",
+                "small",
+                &format!("{survived} never failed"),
+            );
+        }
+        // The box: quartiles and median; whiskers: earliest to latest.
+        let (bt, bh) = (top + 86.0, 18.0);
+        match (d.quartiles, d.range) {
+            (Some([q1, q2, q3]), Some((lo, hi))) => {
+                s.group(&[("data-quartiles", &format!("{q1} {q2} {q3}"))]);
+                s.line(xs(lo), bt + bh / 2.0, xs(hi), bt + bh / 2.0, "#333", 1.0, "");
+                for w in [lo, hi] {
+                    s.line(xs(w), bt + 3.0, xs(w), bt + bh - 3.0, "#333", 1.0, "");
+                }
+                s.rect(
+                    xs(q1),
+                    bt,
+                    (xs(q3) - xs(q1)).max(1.0),
+                    bh,
+                    "#f4b6b7",
+                    "#333",
+                    &format!("quartiles {q1}-{q3}"),
+                    "",
+                );
+                s.line(xs(q2), bt - 2.0, xs(q2), bt + bh + 2.0, "#000", 2.5, "");
+                s.text(
+                    DIST_LEFT,
+                    top + 30.0,
+                    11.0,
+                    "start",
+                    "small",
+                    &format!(
+                        "failing step: median {q2}, quartiles {q1}-{q3}, earliest {lo}, latest {hi}"
+                    ),
+                );
+                s.end_group();
+            }
+            _ => s.text(
+                DIST_LEFT,
+                top + 30.0,
+                11.0,
+                "start",
+                "small",
+                &format!("no seed failed within {} steps", d.budget),
+            ),
+        }
+        s.end_group();
+    }
+    s.text(
+        AXIS_X + AXIS_W / 2.0,
+        height - 12.0,
+        11.0,
+        "middle",
+        "small",
+        "step of the first double failure (the time to failure)",
+    );
+    s.finish()
 }
 
 pub fn draw(series: &[(String, &[Step])]) -> String {

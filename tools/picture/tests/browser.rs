@@ -64,7 +64,7 @@ fn check_script(svg_sources: &[String]) -> String {
     var b = svg.getBBox();
     out.push("svg " + svg.id + " bbox " + Math.round(b.width) + "x" + Math.round(b.height));
   }});
-  ["data-region", "data-zone", "data-carveout", "data-vma", "data-series", "data-metric"].forEach(function(a) {{
+  ["data-region", "data-zone", "data-carveout", "data-vma", "data-series", "data-metric", "data-distribution", "data-quartiles"].forEach(function(a) {{
     document.querySelectorAll("[" + a + "]").forEach(function(e) {{
       var r = e.getBoundingClientRect();
       out.push(a + " " + e.getAttribute(a) + " " + (r.width > 0 && r.height > 0 ? "visible" : "hidden"));
@@ -254,8 +254,10 @@ fn every_page_renders_in_chromium() {
     let inputs = [
         t.join("2G.txt"),
         t.join("3G-android-a9.txt"),
-        t.join("vmfrag-android-a9.txt"),
-        t.join("vmfrag-android-a9-720m.txt"),
+        t.join("scenario-android-a9.txt"),
+        t.join("scenario-android-a9-720m.txt"),
+        t.join("seeds-android-a9.txt"),
+        t.join("seeds-android-a9-720m.txt"),
     ];
     let refs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
     let files = picture::run(&refs, &dir).expect("pages written");
@@ -305,11 +307,45 @@ fn every_page_renders_in_chromium() {
         lines.iter().filter(|l| l.starts_with("data-vma ") && l.ends_with(" visible")).count();
     assert_eq!(rows, p.vmas.len(), "{lines:?}");
 
-    // The timeline: both layouts, the first failure named.
+    // The scenario page: the timeline of both layouts with the first failure named, and the
+    // time-to-failure distribution of each layout with the kernel's figures.
+    let parse = |i: usize| parse_transcript(&std::fs::read_to_string(&inputs[i]).unwrap()).unwrap();
+    let (a, b) = (parse(2), parse(3));
     let lines = checked(&browser, &profile, &dir, "timeline.html");
     assert_eq!(lines.iter().filter(|l| l.starts_with("data-series ")).count(), 2, "{lines:?}");
-    assert!(lines.iter().any(|l| l.contains("first double failure at step 168")), "{lines:?}");
-    assert!(lines.iter().any(|l| l.contains("no double failure in 240 steps")), "{lines:?}");
+    let fail = picture::timeline::first_failure(&a.steps).expect("android-a9 failed");
+    let want = format!("first double failure at step {fail}");
+    assert!(lines.iter().any(|l| l.starts_with("text ") && l.ends_with(&want)), "{lines:?}");
+    let last = b.steps.last().unwrap().step;
+    let want = format!("no double failure in {last} steps");
+    assert!(lines.iter().any(|l| l.starts_with("text ") && l.ends_with(&want)), "{lines:?}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("svg svg-distribution bbox "))
+            && has(&lines, "parse 1 ok root=svg"),
+        "the distribution's drawing: {lines:?}"
+    );
+    for i in [4, 5] {
+        let d = &parse(i).distributions[0];
+        assert!(has(&lines, &format!("data-distribution {} visible", d.profile)), "{lines:?}");
+        let head = format!(
+            "text {}: {} of {} seeds ({}-{}) failed both ways within {} steps ({})",
+            d.profile,
+            d.failed,
+            d.runs,
+            d.first_seed,
+            d.first_seed + d.runs - 1,
+            d.budget,
+            picture::timeline::percent(d.failed, d.runs)
+        );
+        assert!(has(&lines, &head), "{head}: {lines:?}");
+        if let (Some([q1, q2, q3]), Some((lo, hi))) = (d.quartiles, d.range) {
+            let q = format!(
+                "text failing step: median {q2}, quartiles {q1}-{q3}, earliest {lo}, latest {hi}"
+            );
+            assert!(has(&lines, &q), "{q}: {lines:?}");
+            assert!(has(&lines, &format!("data-quartiles {q1} {q2} {q3} visible")), "{lines:?}");
+        }
+    }
 
     for f in ["kernel-2G.html", "physical-2G.html", &file, "timeline.html"] {
         assert!(files.iter().any(|x| x == f), "{f} not written: {files:?}");

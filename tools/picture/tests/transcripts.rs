@@ -1,6 +1,10 @@
-//! The tool against the transcripts committed in `tests/picture/`: captured from the kernel
-//! by `make picture` (memdump of the 2G default and of the android-a9 layout, a process's
-//! memdump) and the scenario's trace format (vmfrag-step): parsing, scale, labels, errors.
+//! The tool against the transcripts committed in `tests/picture/`, every one a console
+//! transcript captured from the kernel by `make picture-docs` (nothing written by hand):
+//! `2G.txt` (`make picture`: memdump of the 2G default and a process's memdump),
+//! `3G-android-a9.txt` (`make picture VMSPLIT=3G PROFILE=android-a9`), and from `make
+//! picture-scenario`: `scenario-<profile>.txt` (memdump, `scenario vmalloc-frag seed=1
+//! trace=50`, memdump) and `seeds-<profile>.txt` (`scenario vmalloc-frag seed=1 seeds=32`) on
+//! both layouts. Parsing, scale, labels, the distribution against the kernel's, errors.
 use std::path::{Path, PathBuf};
 
 use picture::dump::{parse_transcript, ParseError};
@@ -59,16 +63,123 @@ fn the_android_dump_has_its_carveouts_and_highmem() {
     assert!(svg.contains(">unused (209 MB)<"));
 }
 
+/// The `key=` field of a line.
+fn field<'a>(line: &'a str, key: &str) -> &'a str {
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(key).and_then(|v| v.strip_prefix('=')))
+        .unwrap_or_else(|| panic!("no {key}= in {line}"))
+}
+
 #[test]
 fn the_timeline_reads_both_layouts() {
-    let a = parse_transcript(&fixture("vmfrag-android-a9.txt")).unwrap();
-    let b = parse_transcript(&fixture("vmfrag-android-a9-720m.txt")).unwrap();
-    assert_eq!(picture::timeline::first_failure(&a.steps), Some(168));
+    let (ta, tb) = (fixture("scenario-android-a9.txt"), fixture("scenario-android-a9-720m.txt"));
+    let a = parse_transcript(&ta).unwrap();
+    let b = parse_transcript(&tb).unwrap();
+    // Each transcript: the memdump before and after the traced run, on the same seed.
+    assert_eq!((a.kernels.len(), b.kernels.len()), (2, 2));
+    assert_eq!((a.profile(), b.profile()), (Some("android-a9"), Some("android-a9-720m")));
+    let (sa, sb) = (&a.summaries[0], &b.summaries[0]);
+    assert_eq!((a.summaries.len(), b.summaries.len(), sa.seed), (1, 1, sb.seed));
+    // The first double failure the trace shows is the run's time to failure; the run on the
+    // 720 MiB layout never failed and was traced to its budget.
+    let fail = picture::timeline::first_failure(&a.steps);
+    assert!(fail.is_some() && fail == sa.failed_step, "{fail:?} {sa:?}");
+    assert_eq!(a.steps.last().unwrap().step, fail.unwrap());
     assert_eq!(picture::timeline::first_failure(&b.steps), None);
+    assert_eq!((sb.failed_step, b.steps.last().unwrap().step), (None, sb.budget));
+    // trace=N: every request's step is there (as many as the summary counts), and between
+    // them every N-th step.
+    for (t, s) in [(&a, sa), (&b, sb)] {
+        let asked = t.steps.iter().filter(|x| x.gpu != "none").count() as u64;
+        assert_eq!(asked, s.requests, "{s:?}");
+        let vm = t.steps.iter().filter(|x| x.gpu == "vmalloc").count() as u64;
+        assert_eq!(vm, s.requests_vmalloc, "{s:?}");
+        assert!(t.steps.windows(2).all(|w| w[0].step < w[1].step));
+        assert!(t.steps.windows(2).all(|w| w[1].step - w[0].step <= 50), "gap over 50 steps");
+    }
+    // The physical maps before and after: on the 512 MiB layout lowmem ends nearly empty.
+    let normal_free =
+        |k: &picture::dump::KernelDump| k.zones.iter().find(|z| z.name == "Normal").unwrap().free;
+    assert!(normal_free(&a.kernels[1]) * 4 < normal_free(&a.kernels[0]));
     let svg = picture::timeline::draw(&[("a9".into(), &a.steps), ("720m".into(), &b.steps)]);
-    assert!(svg.contains(">a9: first double failure at step 168<"));
-    assert!(svg.contains(">720m: no double failure in 240 steps<"));
+    assert!(svg.contains(&format!(">a9: first double failure at step {}<", fail.unwrap())));
+    assert!(svg.contains(&format!(">720m: no double failure in {} steps<", sb.budget)));
     assert_eq!(svg.matches("data-series=").count(), 2);
+}
+
+/// numpy's default quartiles (linear between the closest ranks), rounded down.
+fn quartiles(sorted: &[u64]) -> [u64; 3] {
+    let n = sorted.len() as u64;
+    [1, 2, 3].map(|k| {
+        let pos = k * (n - 1);
+        let (lo, rem) = ((pos / 4) as usize, pos % 4);
+        let next = sorted[(lo + 1).min(sorted.len() - 1)];
+        sorted[lo] + (next - sorted[lo]) * rem / 4
+    })
+}
+
+#[test]
+fn the_distribution_is_the_kernels() {
+    let a = parse_transcript(&fixture("seeds-android-a9.txt")).unwrap();
+    let b = parse_transcript(&fixture("seeds-android-a9-720m.txt")).unwrap();
+    let (da, db) = (&a.distributions[0], &b.distributions[0]);
+    assert_eq!((a.distributions.len(), b.distributions.len()), (1, 1));
+    for d in [da, db] {
+        // The sequence's runs, seed by seed, all with the default budget.
+        assert_eq!(d.seeds.len() as u64, d.runs);
+        assert!(d.runs >= 16, "{d:?}");
+        assert!(d.seeds.iter().enumerate().all(|(i, s)| s.seed == d.first_seed + i as u64));
+        // The kernel's quartiles are those of its runs' failing steps.
+        let mut steps: Vec<u64> = d.seeds.iter().filter_map(|s| s.failed_step).collect();
+        steps.sort_unstable();
+        assert_eq!(steps.len() as u64, d.failed);
+        if steps.is_empty() {
+            assert_eq!((d.quartiles, d.range), (None, None));
+        } else {
+            assert_eq!(d.quartiles, Some(quartiles(&steps)), "{d:?}");
+            assert_eq!(d.range, Some((steps[0], *steps.last().unwrap())));
+        }
+    }
+    // The target, on this capture: android-a9 fails within the budget on at least
+    // 95% of the seeds, android-a9-720m on none.
+    assert_eq!((da.profile.as_str(), db.profile.as_str()), ("android-a9", "android-a9-720m"));
+    assert!(da.failed * 100 >= 95 * da.runs, "{da:?}");
+    assert_eq!(db.failed, 0);
+    // Drawn: the kernel's own sentence, a dot per seed, the box for the layout that failed.
+    let svg = picture::timeline::draw_distributions(&[da, db]);
+    let line = fixture("seeds-android-a9.txt");
+    let said = line.lines().find(|l| l.starts_with("time to failure: ")).unwrap();
+    let (head, tail) = said["time to failure: ".len()..].split_once("; ").unwrap();
+    assert!(svg.contains(&format!(">android-a9: {head}<")), "{head}");
+    assert!(svg.contains(&format!(">{tail}<")), "{tail}");
+    assert_eq!(svg.matches("<circle ").count() as u64, da.runs + db.runs);
+    assert_eq!(svg.matches("data-quartiles=").count(), 1);
+    assert!(svg.contains(&format!(
+        ">android-a9-720m: 0 of {} seeds ({}-{}) failed both ways within {} steps (0.0%)<",
+        db.runs,
+        db.first_seed,
+        db.first_seed + db.runs - 1,
+        db.budget
+    )));
+    assert!(svg.contains(&format!(">{} never failed<", db.runs)));
+    assert_eq!(picture::timeline::percent(31, 32), "96.8%");
+}
+
+#[test]
+fn a_distribution_must_match_its_runs() {
+    let text = fixture("seeds-android-a9.txt");
+    let dist = text.lines().find(|l| l.starts_with("scenario-distribution: ")).unwrap();
+    // One run's line lost: the sequence no longer matches the count.
+    let first = text.lines().find(|l| l.starts_with("scenario-summary: ")).unwrap();
+    let lost = text.replacen(&format!("{first}\n"), "", 1);
+    let e = parse_transcript(&lost).unwrap_err();
+    assert!(e.what.contains("is not run 1 of this sequence") || e.what.contains("only"), "{e}");
+    // A failure count that is not the runs'.
+    let failed = field(dist, "failed");
+    let wrong = text.replace(dist, &dist.replace(&format!(" failed={failed} "), " failed=1 "));
+    let e = parse_transcript(&wrong).unwrap_err();
+    assert!(e.what.contains(&format!("failed=1 but {failed} of the runs before it failed")), "{e}");
+    assert!(e.line > 1);
 }
 
 #[test]
@@ -92,13 +203,24 @@ fn bad_transcripts_are_refused_with_the_line() {
 fn run_writes_every_page_and_an_index() {
     let dir = std::env::temp_dir().join(format!("picture-run-{}", std::process::id()));
     let t = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/picture");
-    let inputs: Vec<PathBuf> =
-        ["2G.txt", "vmfrag-android-a9.txt"].iter().map(|f| t.join(f)).collect();
+    let inputs: Vec<PathBuf> = ["2G.txt", "scenario-android-a9.txt", "seeds-android-a9.txt"]
+        .iter()
+        .map(|f| t.join(f))
+        .collect();
     let refs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
     let files = picture::run(&refs, &dir).unwrap();
-    for f in
-        ["kernel-2G.html", "physical-2G.html", "process-2G-1.html", "timeline.html", "index.html"]
-    {
+    let process = files.iter().find(|f| f.starts_with("process-2G-")).expect("process page");
+    // The scenario's transcript has two kernel dumps: both pages of each, before and after.
+    for f in [
+        "physical-scenario-android-a9-1.html",
+        "physical-scenario-android-a9-2.html",
+        "kernel-scenario-android-a9-2.html",
+    ] {
+        assert!(files.iter().any(|x| x == f), "{f}: {files:?}");
+    }
+    let after = std::fs::read_to_string(dir.join("physical-scenario-android-a9-2.html")).unwrap();
+    assert!(after.contains("(dump 2 of 2)"), "the after page says which dump it is");
+    for f in ["kernel-2G.html", "physical-2G.html", process, "timeline.html", "index.html"] {
         assert!(files.iter().any(|x| x == f), "{f}: {files:?}");
         let html = std::fs::read_to_string(dir.join(f)).unwrap();
         // Self-contained: no fetch of anything.
@@ -111,5 +233,8 @@ fn run_writes_every_page_and_an_index() {
     let empty = dir.join("empty.txt");
     std::fs::write(&empty, "pivm# help\n").unwrap();
     assert!(picture::run(&[empty.as_path()], &dir).unwrap_err().contains("no memdump block"));
+    // The scenario page holds both drawings: the timeline and the distribution.
+    let html = std::fs::read_to_string(dir.join("timeline.html")).unwrap();
+    assert!(html.contains("id=\"svg-timeline\"") && html.contains("id=\"svg-distribution\""));
     let _ = std::fs::remove_dir_all(&dir);
 }
