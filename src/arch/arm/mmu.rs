@@ -417,14 +417,15 @@ pub fn unmap_page(pgt: PageTable, va: u32) -> Option<LinuxPte> {
 }
 
 /// Clears every PTE of `[start, end)` (inside one first-level entry) in `pgt`, the old ones
-/// in `old`; false if no table covers the range. The caller flushes the TLB.
+/// in `old`; false if no table covers the range or it holds no entry (`old` not to be read). The
+/// caller flushes the TLB.
 pub fn clear_page_range(pgt: PageTable, start: u32, end: u32, old: &mut [u32]) -> bool {
     let _t = TABLES.lock();
     pgt.clear_ptes(&mut LinearMem, start, end, old).unwrap_or(false)
 }
 
 /// The Linux PTEs of `[start, end)` (inside one first-level entry) of `pgt` into `out`;
-/// false if no table covers the range.
+/// false if no table covers the range or it holds no entry (`out` not to be read).
 pub fn read_page_range(pgt: PageTable, start: u32, end: u32, out: &mut [u32]) -> bool {
     let _t = TABLES.lock();
     pgt.read_ptes(&LinearMem, start, end, out).unwrap_or(false)
