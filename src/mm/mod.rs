@@ -5,6 +5,7 @@ pub mod era;
 pub mod memblock;
 pub mod memory;
 pub mod mm_init;
+pub mod gap_tree;
 pub mod mm_types;
 pub mod mmap;
 pub mod oom_kill;
