@@ -76,8 +76,14 @@ impl GapTree {
 
     /// A node for `[start, end)`, from the free list when it has one.
     fn alloc(&mut self, start: usize, end: usize) -> u32 {
-        let node =
-            GapNode { start, end, prio: gap_prio(start), max_len: end - start, left: NIL, right: NIL };
+        let node = GapNode {
+            start,
+            end,
+            prio: gap_prio(start),
+            max_len: end - start,
+            left: NIL,
+            right: NIL,
+        };
         if self.free != NIL {
             let t = self.free;
             self.free = self.node(t).left;

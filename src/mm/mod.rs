@@ -2,10 +2,10 @@
 pub mod addr;
 pub mod cma;
 pub mod era;
+pub mod gap_tree;
 pub mod memblock;
 pub mod memory;
 pub mod mm_init;
-pub mod gap_tree;
 pub mod mm_types;
 pub mod mmap;
 pub mod oom_kill;
