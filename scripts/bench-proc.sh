@@ -35,15 +35,17 @@ if [ "$(grep -c '^vmbench: done' "$out")" != 2 ]; then
 fi
 
 # Linux 6.1's figures from the reference's `vmtest time 256 3` (same loops, same page count):
-# the lines are quoted so that the source of every number is visible.
+# the lines are quoted so that the source of every number is visible. The block is fed to grep
+# as a here-string: `grep -m1` stops reading at its match, and a printf still writing into the
+# pipe would die of SIGPIPE, which pipefail turns into the script's failure.
 linux_block=$(sed -n '/vmtest time 256 3/,/^\/ # /p' "$ref")
 pick() { # pick REGEX: the first number after REGEX in the reference block
-    printf '%s\n' "$linux_block" | grep -o -m1 -E "$1 *[0-9]+" | grep -o -E '[0-9]+$'
+    grep -o -m1 -E "$1 *[0-9]+" <<<"$linux_block" | grep -o -E '[0-9]+$'
 }
 l_getpid=$(pick 'syscall\(getpid\):')
-l_first=$(printf '%s\n' "$linux_block" | grep -m1 'rep 0: first-touch' | sed -E 's/.*total, ([0-9]+) ns\/page.*/\1/')
-l_retouch=$(printf '%s\n' "$linux_block" | grep -m1 'rep 0: first-touch' | sed -E 's/.*re-touch write ([0-9]+) ns.*/\1/')
-l_munmap=$(printf '%s\n' "$linux_block" | grep -m1 'rep 0: first-touch' | sed -E 's/.* = ([0-9]+) ns\/page$/\1/')
+l_first=$(grep -m1 'rep 0: first-touch' <<<"$linux_block" | sed -E 's/.*total, ([0-9]+) ns\/page.*/\1/')
+l_retouch=$(grep -m1 'rep 0: first-touch' <<<"$linux_block" | sed -E 's/.*re-touch write ([0-9]+) ns.*/\1/')
+l_munmap=$(grep -m1 'rep 0: first-touch' <<<"$linux_block" | sed -E 's/.* = ([0-9]+) ns\/page$/\1/')
 l_mmap=$(pick 'mmap\+munmap 1MiB untouched: min')
 l_fork=$(pick 'fork\+_exit\+waitpid: min')
 l_exec=$(pick 'fork\+execve\(static vmtest nop\)\+exit\+wait: min')

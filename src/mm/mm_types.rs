@@ -6,7 +6,6 @@
 //!
 //! The VMAs are kept in a `BTreeMap` keyed by `vm_start` (Linux 6.1 uses the maple tree): every
 //! lookup (`find_vma`, `find_vma_prev`, `find_vma_intersection`) is O(log n).
-use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -234,171 +233,32 @@ impl Vma {
     }
 }
 
-/// The free gaps of an address space, for `get_unmapped_area` in O(log n): a treap keyed by
-/// gap start, each node knowing the longest gap in its subtree (what Linux's maple tree, and
-/// its rbtree before, keep as `rb_subtree_gap`). A gap runs from the end of one VMA to the
-/// claimed start of the next (`vm_start_gap`, a stack's guard gap counted as taken); the first
-/// starts at 0 and the last ends at `TASK_SIZE`. Empty gaps are not stored.
-#[derive(Clone, Debug, Default)]
-pub struct GapTree {
-    root: Option<Box<GapNode>>,
-}
+pub use super::gap_tree::GapTree;
 
-#[derive(Clone, Debug)]
-struct GapNode {
-    start: usize,
-    end: usize,
-    prio: u64,
-    /// Longest gap in this subtree.
-    max_len: usize,
-    left: Option<Box<GapNode>>,
-    right: Option<Box<GapNode>>,
-}
-
-/// A fixed pseudo-random priority per key (splitmix64): the treap stays balanced for any
-/// address pattern without a random-number source.
-fn gap_prio(start: usize) -> u64 {
-    let mut z = (start as u64).wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-type Link = Option<Box<GapNode>>;
-
-fn fix(n: &mut GapNode) {
-    let l = n.left.as_ref().map_or(0, |c| c.max_len);
-    let r = n.right.as_ref().map_or(0, |c| c.max_len);
-    n.max_len = (n.end - n.start).max(l).max(r);
-}
-
-/// Splits into keys `< key` and keys `>= key`.
-fn split(t: Link, key: usize) -> (Link, Link) {
-    match t {
-        None => (None, None),
-        Some(mut n) => {
-            if n.start < key {
-                let (a, b) = split(n.right.take(), key);
-                n.right = a;
-                fix(&mut n);
-                (Some(n), b)
-            } else {
-                let (a, b) = split(n.left.take(), key);
-                n.left = b;
-                fix(&mut n);
-                (a, Some(n))
-            }
+/// Calls `f` with each gap the VMAs of `vmas` leave, in address order: from the end of the
+/// VMA `from` (its key and end; the start of the address space when `None`) up to the claimed
+/// start of the VMA keyed `to` (to `task_size` when `None`).
+fn gaps_between(
+    vmas: &BTreeMap<usize, Vma>,
+    task_size: usize,
+    from: Option<(usize, usize)>,
+    to: Option<usize>,
+    mut f: impl FnMut(usize, usize),
+) {
+    let mut prev_end = from.map_or(0, |(_, end)| end);
+    let start = from.map_or(0, |(k, _)| k + 1);
+    for v in vmas.range(start..).map(|(_, v)| v) {
+        let end = vm_start_gap(v);
+        if end > prev_end {
+            f(prev_end, end);
+        }
+        prev_end = prev_end.max(v.vm_end);
+        if to.is_some_and(|t| v.vm_start >= t) {
+            return;
         }
     }
-}
-
-/// Joins two treaps, every key of `a` below every key of `b`.
-fn merge(a: Link, b: Link) -> Link {
-    match (a, b) {
-        (None, x) | (x, None) => x,
-        (Some(mut x), Some(mut y)) => {
-            if x.prio >= y.prio {
-                x.right = merge(x.right.take(), Some(y));
-                fix(&mut x);
-                Some(x)
-            } else {
-                y.left = merge(Some(x), y.left.take());
-                fix(&mut y);
-                Some(y)
-            }
-        }
-    }
-}
-
-/// The gap with the highest start below `key` that is at least `len` long.
-fn highest_fit(t: &Link, key: usize, len: usize) -> Option<(usize, usize)> {
-    let n = t.as_ref()?;
-    if n.max_len < len {
-        return None;
-    }
-    if n.start >= key {
-        return highest_fit(&n.left, key, len);
-    }
-    highest_fit(&n.right, key, len)
-        .or_else(|| (n.end - n.start >= len).then_some((n.start, n.end)))
-        .or_else(|| highest_fit(&n.left, key, len))
-}
-
-/// The gap with the lowest start above `key` that is at least `len` long.
-fn lowest_fit(t: &Link, key: usize, len: usize) -> Option<(usize, usize)> {
-    let n = t.as_ref()?;
-    if n.max_len < len {
-        return None;
-    }
-    if n.start <= key {
-        return lowest_fit(&n.right, key, len);
-    }
-    lowest_fit(&n.left, key, len)
-        .or_else(|| (n.end - n.start >= len).then_some((n.start, n.end)))
-        .or_else(|| lowest_fit(&n.right, key, len))
-}
-
-/// The gap with the highest start at or below `key`.
-fn floor(t: &Link, key: usize) -> Option<(usize, usize)> {
-    let n = t.as_ref()?;
-    if n.start > key {
-        return floor(&n.left, key);
-    }
-    floor(&n.right, key).or(Some((n.start, n.end)))
-}
-
-impl GapTree {
-    /// Removes every gap starting in `[lo, hi]`.
-    fn remove_range(&mut self, lo: usize, hi: usize) {
-        let (a, rest) = split(self.root.take(), lo);
-        let (_, c) = match hi.checked_add(1) {
-            Some(h) => split(rest, h),
-            None => (rest, None),
-        };
-        self.root = merge(a, c);
-    }
-
-    /// Adds the gap `[start, end)` (no gap may start there already).
-    fn insert(&mut self, start: usize, end: usize) {
-        let node = Box::new(GapNode {
-            start,
-            end,
-            prio: gap_prio(start),
-            max_len: end - start,
-            left: None,
-            right: None,
-        });
-        let (a, b) = split(self.root.take(), start);
-        self.root = merge(merge(a, Some(node)), b);
-    }
-
-    /// Every gap in address order.
-    pub fn to_vec(&self) -> Vec<(usize, usize)> {
-        fn walk(t: &Link, out: &mut Vec<(usize, usize)>) {
-            if let Some(n) = t {
-                walk(&n.left, out);
-                out.push((n.start, n.end));
-                walk(&n.right, out);
-            }
-        }
-        let mut out = Vec::new();
-        walk(&self.root, &mut out);
-        out
-    }
-
-    /// The highest gap starting below `key` with at least `len` bytes.
-    pub fn highest_fit(&self, key: usize, len: usize) -> Option<(usize, usize)> {
-        highest_fit(&self.root, key, len)
-    }
-
-    /// The lowest gap starting above `key` with at least `len` bytes.
-    pub fn lowest_fit(&self, key: usize, len: usize) -> Option<(usize, usize)> {
-        lowest_fit(&self.root, key, len)
-    }
-
-    /// The gap starting at or below `key` with the highest start.
-    pub fn floor(&self, key: usize) -> Option<(usize, usize)> {
-        floor(&self.root, key)
+    if task_size > prev_end {
+        f(prev_end, task_size);
     }
 }
 
@@ -618,41 +478,58 @@ impl MmStruct {
     }
 
     /// The gaps between the VMAs, recomputed from the VMA list.
-    fn gaps_from_vmas(&self, from: Option<usize>, to: Option<usize>) -> Vec<(usize, usize)> {
+    fn gaps_from_vmas(&self) -> Vec<(usize, usize)> {
         let mut out = Vec::new();
-        let mut prev_end = match from {
-            Some(k) => self.vmas[&k].vm_end,
-            None => 0,
-        };
-        let start = from.map_or(0, |k| k + 1);
-        let iter = self.vmas.range(start..).map(|(_, v)| v);
-        for v in iter {
-            let end = vm_start_gap(v);
-            if end > prev_end {
-                out.push((prev_end, end));
-            }
-            prev_end = prev_end.max(v.vm_end);
-            if to.is_some_and(|t| v.vm_start >= t) {
-                return out;
-            }
-        }
-        if self.task_size > prev_end {
-            out.push((prev_end, self.task_size));
-        }
+        gaps_between(&self.vmas, self.task_size, None, None, |s, e| out.push((s, e)));
         out
     }
 
     /// Brings the gap tree up to date after the VMAs in `[lo, hi)` changed (inserted,
     /// removed, grown, shrunk, split or joined): the gaps from the VMA before `lo` to the first
-    /// VMA at or past `hi` are recomputed.
+    /// VMA at or past `hi` are recomputed. When the window holds a few gaps (a mapping or an
+    /// unmapping, the usual case) the old and new lists are compared: a gap whose start stays
+    /// has its end moved in place, the others are removed or inserted one by one; a larger
+    /// window is replaced whole. Nothing is allocated either way (the tree reuses its nodes).
     pub(crate) fn refresh_gaps(&mut self, lo: usize, hi: usize) {
-        let from = self.vmas.range(..lo).next_back().map(|(&k, _)| k);
+        /// Gaps compared in place; a window with more is replaced.
+        const WINDOW: usize = 4;
+        let from = self.vmas.range(..lo).next_back().map(|(&k, v)| (k, v.vm_end));
         let to = self.vmas.range(hi..).next().map(|(&k, _)| k);
         // Gaps start at a VMA's end: those from `from`'s end up to `to`'s start are redone.
-        self.gaps.remove_range(from.unwrap_or(0), to.unwrap_or(usize::MAX));
-        for (s, e) in self.gaps_from_vmas(from, to) {
-            self.gaps.insert(s, e);
+        let (rlo, rhi) = (from.map_or(0, |f| f.0), to.unwrap_or(usize::MAX));
+        let mut new = [(0, 0); WINDOW];
+        let mut n_new = 0;
+        gaps_between(&self.vmas, self.task_size, from, to, |s, e| {
+            if let Some(g) = new.get_mut(n_new) {
+                *g = (s, e);
+            }
+            n_new += 1;
+        });
+        let mut old = [(0, 0); WINDOW];
+        let n_old = self.gaps.collect_range(rlo, rhi, &mut old);
+        if n_new <= WINDOW && n_old <= WINDOW {
+            // Both lists are sorted by start: walk them together.
+            let (mut i, mut j) = (0, 0);
+            while i < n_new || j < n_old {
+                if j == n_old || (i < n_new && new[i].0 < old[j].0) {
+                    self.gaps.insert(new[i].0, new[i].1);
+                    i += 1;
+                } else if i == n_new || old[j].0 < new[i].0 {
+                    self.gaps.remove(old[j].0);
+                    j += 1;
+                } else {
+                    if new[i].1 != old[j].1 {
+                        self.gaps.set_end(new[i].0, new[i].1);
+                    }
+                    i += 1;
+                    j += 1;
+                }
+            }
+            return;
         }
+        self.gaps.remove_range(rlo, rhi);
+        let gaps = &mut self.gaps;
+        gaps_between(&self.vmas, self.task_size, from, to, |s, e| gaps.insert(s, e));
     }
 
     /// `vm_stat_account()`: keep `total_vm` and the exec/stack/data split in step with a
@@ -706,7 +583,7 @@ impl MmStruct {
                 data += v.pages();
             }
         }
-        let want = self.gaps_from_vmas(None, None);
+        let want = self.gaps_from_vmas();
         let have = self.gaps.to_vec();
         if want != have {
             return Err(format!("gap tree {have:x?} but the VMAs leave {want:x?}"));

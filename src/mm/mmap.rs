@@ -543,8 +543,8 @@ impl MmStruct {
             }
         }
         self.update_hiwater_vm();
-        let doomed: alloc::vec::Vec<usize> = self.vmas.range(start..end).map(|(&k, _)| k).collect();
-        for k in doomed {
+        // One VMA at a time, the next found after each removal: no list to allocate.
+        while let Some(k) = self.vmas.range(start..end).next().map(|(&k, _)| k) {
             let v = self.vmas.remove(&k).expect("munmap: VMA");
             let n = v.pages();
             if v.vm_flags.contains(VmFlags::LOCKED) {

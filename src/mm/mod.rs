@@ -2,6 +2,7 @@
 pub mod addr;
 pub mod cma;
 pub mod era;
+pub mod gap_tree;
 pub mod memblock;
 pub mod memory;
 pub mod mm_init;

@@ -11,6 +11,7 @@
 //! page allocator afterwards. TTBCR.N = 0 for every split: TTBR0 and TTBR1 both hold
 //! `swapper_pg_dir`, as `v7_ttb_setup` and `cpu_v7_switch_mm` leave them for kernel threads.
 use core::fmt::{self, Write};
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use spin::{Mutex, Once};
 use tock_registers::interfaces::{Readable, Writeable};
@@ -23,7 +24,7 @@ use super::layout::Layout;
 use super::memory::VECTORS_BASE;
 use super::pgtable::{
     self, LinuxPte, MemType, PageTable, PhysMem, MT_DEVICE, MT_HIGH_VECTORS, MT_LOW_VECTORS,
-    MT_MEMORY_RO, MT_MEMORY_RW, MT_MEMORY_RX, PAGE_KERNEL_TABLE, PTE_TABLE_PAGE,
+    MT_MEMORY_RO, MT_MEMORY_RW, MT_MEMORY_RX, PAGE_KERNEL_TABLE, PTE_HWTABLE_OFF, PTE_TABLE_PAGE,
 };
 use crate::board::raspi::io::{self, Device};
 use crate::config::PAGE_OFFSET;
@@ -312,16 +313,66 @@ fn check_phys(pa: u64) -> Result<(), MapError> {
     Ok(())
 }
 
+/// The linear addresses of the Linux PTEs of the two `kmap_local` slots (`FIX_KMAP_BEGIN`
+/// and the next), 0 until first used. Linux keeps the kmap PTEs' address too
+/// (`kmap_get_pte`): mapping a highmem page (zeroing it for a fault, copying it for COW) then
+/// writes its entry pair and flushes the slot, with no walk of the tables to find it.
+static KMAP_PTES: [AtomicUsize; 2] = [AtomicUsize::new(0), AtomicUsize::new(0)];
+
+/// The Linux PTE of kmap slot `idx` (index into [`KMAP_PTES`]) at `va`, looked up the first
+/// time (the fixmap's tables exist from `paging_init` on and are never freed). Called under
+/// the TABLES lock.
+fn kmap_pte(idx: usize, va: u32) -> Option<*mut u32> {
+    let cached = KMAP_PTES[idx].load(Ordering::Relaxed);
+    if cached != 0 {
+        return Some(cached as *mut u32);
+    }
+    let slot = swapper().pte_slot(&LinearMem, va).ok()??;
+    // The Linux and hardware entries share the table's page, so one lent run covers both.
+    let linux = LinearMem.words(slot.linux, (PTE_HWTABLE_OFF / 4 + 1) as usize)?;
+    debug_assert_eq!(slot.hw, slot.linux + PTE_HWTABLE_OFF);
+    KMAP_PTES[idx].store(linux as usize, Ordering::Relaxed);
+    Some(linux)
+}
+
+/// Writes the fixmap kmap slot `idx`'s entry pair (`pte` 0: unmapped) and flushes the slot's
+/// TLB entry; false when the slot's table is not there (the caller walks the tables then).
+fn set_kmap_pte(idx: FixedAddress, pte: u32) -> bool {
+    let k = match idx {
+        FixedAddress::KmapBegin => 0,
+        FixedAddress::KmapNext => 1,
+        _ => return false,
+    };
+    let va = fix_to_virt(idx) as u32;
+    let _t = TABLES.lock();
+    let Some(p) = kmap_pte(k, va) else { return false };
+    let hw = if pte == 0 { 0 } else { pgtable::set_pte_ext(pte, PageTable::ext_for(va, pte)) };
+    // SAFETY: `p` is the slot's Linux PTE in a kernel table page (lowmem, never freed), its
+    // hardware entry `PTE_HWTABLE_OFF` bytes on in the same page; the TABLES lock is held.
+    unsafe {
+        p.write_volatile(pte);
+        p.byte_add(PTE_HWTABLE_OFF as usize).write_volatile(hw);
+    }
+    cp15::local_flush_tlb_kernel_page(va);
+    true
+}
+
 /// `__set_fixmap(idx, phys, prot)`: maps the page at `pa` in a fixmap slot and drops the
 /// slot's stale TLB entry.
 pub fn set_fixmap(idx: FixedAddress, pa: u64, prot: PageProt) -> Result<(), MapError> {
     check_phys(pa)?;
-    set_fixmap_page(fix_to_virt(idx) as u32, pa, Some(pgtable::pgprot(prot)))
+    let prot_pte = pgtable::pgprot(prot);
+    if set_kmap_pte(idx, pgtable::pfn_pte(pa, prot_pte)) {
+        return Ok(());
+    }
+    set_fixmap_page(fix_to_virt(idx) as u32, pa, Some(prot_pte))
 }
 
 /// `clear_fixmap(idx)`: unmaps a fixmap slot and drops its TLB entry.
 pub fn clear_fixmap(idx: FixedAddress) {
-    let _ = set_fixmap_page(fix_to_virt(idx) as u32, 0, None);
+    if !set_kmap_pte(idx, 0) {
+        let _ = set_fixmap_page(fix_to_virt(idx) as u32, 0, None);
+    }
 }
 
 /// Unmaps the fixmap slot `paging_init` mapped a device in, once the device has moved to an
@@ -417,14 +468,15 @@ pub fn unmap_page(pgt: PageTable, va: u32) -> Option<LinuxPte> {
 }
 
 /// Clears every PTE of `[start, end)` (inside one first-level entry) in `pgt`, the old ones
-/// in `old`; false if no table covers the range. The caller flushes the TLB.
+/// in `old`; false if no table covers the range or it holds no entry (`old` not to be read). The
+/// caller flushes the TLB.
 pub fn clear_page_range(pgt: PageTable, start: u32, end: u32, old: &mut [u32]) -> bool {
     let _t = TABLES.lock();
     pgt.clear_ptes(&mut LinearMem, start, end, old).unwrap_or(false)
 }
 
 /// The Linux PTEs of `[start, end)` (inside one first-level entry) of `pgt` into `out`;
-/// false if no table covers the range.
+/// false if no table covers the range or it holds no entry (`out` not to be read).
 pub fn read_page_range(pgt: PageTable, start: u32, end: u32, out: &mut [u32]) -> bool {
     let _t = TABLES.lock();
     pgt.read_ptes(&LinearMem, start, end, out).unwrap_or(false)

@@ -415,6 +415,31 @@ pub trait PhysMem {
     }
 }
 
+/// Whether the `n` words at `p` are all 0: an OR of four words per step, no branch per word,
+/// so a run of empty PTEs costs about one load each.
+///
+/// # Safety
+/// `p` must point at `n` readable words (lent by [`PhysMem::words`]) under the table lock.
+unsafe fn all_zero(p: *const u32, n: usize) -> bool {
+    let mut any = 0u32;
+    let mut i = 0;
+    // SAFETY: every index read is below `n`, as the caller promised readable.
+    unsafe {
+        while i + 4 <= n {
+            any |= p.add(i).read_volatile()
+                | p.add(i + 1).read_volatile()
+                | p.add(i + 2).read_volatile()
+                | p.add(i + 3).read_volatile();
+            i += 4;
+        }
+        while i < n {
+            any |= p.add(i).read_volatile();
+            i += 1;
+        }
+    }
+    any == 0
+}
+
 /// Why a table could not be changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MapError {
@@ -565,9 +590,10 @@ impl PageTable {
 
     /// `zap_pte_range` over `[start, end)`, which lies inside one first-level entry (1 MiB):
     /// clears every non-empty PTE (both halves) and stores the old Linux PTEs in `old`, one
-    /// per page of the range (0 where there was none). False when the entry has no table
-    /// (`old` untouched). One table lookup for the whole range, then consecutive slots; the
-    /// caller flushes the TLB.
+    /// per page of the range (0 where there was none). False when the entry has no table or
+    /// the range holds no entry (`old` is not to be read then: an untouched range, the common case of
+    /// `munmap`, is one load per PTE). One table lookup for the whole range, then consecutive
+    /// slots; the caller flushes the TLB.
     pub fn clear_ptes(
         &self,
         mem: &mut impl PhysMem,
@@ -579,6 +605,10 @@ impl PageTable {
         let Some(slot) = self.pte_slot(mem, start)? else { return Ok(false) };
         let n = ((end - start) as usize).div_ceil(1 << SMALL_PAGE_SHIFT).min(old.len());
         if let (Some(linux), Some(hw)) = (mem.words(slot.linux, n), mem.words(slot.hw, n)) {
+            // SAFETY: `words` lent `n` words; the caller holds the table lock.
+            if unsafe { all_zero(linux, n) } {
+                return Ok(false);
+            }
             for (i, o) in old[..n].iter_mut().enumerate() {
                 // SAFETY: `words` lent `n` words at each address; the caller holds the table
                 // lock.
@@ -593,20 +623,23 @@ impl PageTable {
             }
             return Ok(true);
         }
+        let mut any = 0;
         for (i, o) in old[..n].iter_mut().enumerate() {
             let off = 4 * i as u64;
             let v = mem.read(slot.linux + off).unwrap_or(0);
             *o = v;
+            any |= v;
             if v != 0 {
                 mem.write(slot.linux + off, 0);
                 mem.write(slot.hw + off, 0);
             }
         }
-        Ok(true)
+        Ok(any != 0)
     }
 
     /// The Linux PTEs of `[start, end)` (inside one first-level entry) into `out`, one per
-    /// page; false when the entry has no table. One table lookup for the whole range.
+    /// page; false when the entry has no table or the range holds no entry (`out` is not to be
+    /// read then). One table lookup for the whole range.
     pub fn read_ptes(
         &self,
         mem: &impl PhysMem,
@@ -618,16 +651,22 @@ impl PageTable {
         let Some(slot) = self.pte_slot(mem, start)? else { return Ok(false) };
         let n = ((end - start) as usize).div_ceil(1 << SMALL_PAGE_SHIFT).min(out.len());
         if let Some(linux) = mem.words(slot.linux, n) {
+            // SAFETY: `words` lent `n` words; the caller holds the table lock.
+            if unsafe { all_zero(linux, n) } {
+                return Ok(false);
+            }
             for (i, o) in out[..n].iter_mut().enumerate() {
                 // SAFETY: `words` lent `n` words; the caller holds the table lock.
                 *o = unsafe { linux.add(i).read_volatile() };
             }
             return Ok(true);
         }
+        let mut any = 0;
         for (i, o) in out[..n].iter_mut().enumerate() {
             *o = mem.read(slot.linux + 4 * i as u64).unwrap_or(0);
+            any |= *o;
         }
-        Ok(true)
+        Ok(any != 0)
     }
 
     /// Writes entry `i` of a table's Linux and hardware halves (`set_pte_ext`): through the

@@ -462,7 +462,8 @@ fn zap_user_ptes_by<const BATCH: usize>(
 
 /// Walks the user PTEs of `[start, end)` in the table at `pgd`, skipping first-level entries
 /// without a table, `BATCH` entries per table lock: `batch` reads (or reads and clears) the
-/// raw Linux PTEs of a run, and `f` gets each non-empty one with its address.
+/// raw Linux PTEs of a run, and `f` gets each non-empty one with its address (a run `batch`
+/// found empty is not scanned again).
 fn walk_user_ptes<const BATCH: usize>(
     pgd: u64,
     start: usize,

@@ -275,6 +275,15 @@ pub fn with_current<R>(f: impl FnOnce(&mut Task) -> R) -> R {
     with_tasks(|t| f(t.current()))
 }
 
+/// [`with_current`] for work on the running task's address space and counters only (a page
+/// fault handled, `mmap`, `munmap`): it changes neither the task's signals, restart or rseq
+/// state nor which task runs, so the return to user space is not asked to look for work
+/// (Linux's page fault and `mmap` leave `TIF_WORK_MASK` alone too). 100 instructions a fault.
+pub fn with_current_mm<R>(f: impl FnOnce(&mut Task) -> R) -> R {
+    let mut g = TASKS.lock();
+    f(g.as_mut().expect("process::init ran at boot").current())
+}
+
 /// The running task's pid (0: the console).
 pub fn current_pid() -> u32 {
     CURRENT_PID.load(Ordering::Relaxed)
@@ -1212,7 +1221,7 @@ fn user_exception(e: UserException, regs: &mut PtRegs) {
             } else {
                 let write = !instruction && f & arch::FSR_WRITE != 0 && f & (1 << 13) == 0;
                 let flags = FaultFlags { write, instruction, tried: false };
-                let r = with_current(|t| {
+                let r = with_current_mm(|t| {
                     let counts = &mut t.counts;
                     t.mm.as_mut().map(|m| m.fault(addr as usize, flags, counts))
                 });

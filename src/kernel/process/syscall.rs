@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 use super::exec::CounterRandom;
 use super::fs::{register_file, with_ns, with_vfs, CachePages, CurrentMem};
 use super::mm::UserMem;
-use super::{with_current, Task, TaskState};
+use super::{with_current, with_current_mm, Task, TaskState};
 use crate::abi::arm::signal::{
     AltStack, KernelSigaction, StackT, MINSIGSTKSZ, SIG_IGN, SS_DISABLE,
 };
@@ -205,7 +205,7 @@ fn call(n: u32, a: [u32; 6]) -> SysResult {
             Ok(new as u32)
         }),
         nr::MMAP2 => sys_mmap2(a),
-        nr::MUNMAP => with_current(|t| {
+        nr::MUNMAP => with_current_mm(|t| {
             let pm = t.mm.as_mut().ok_or(Errno::EINVAL)?;
             let (start, len) = (a[0] as usize, a[1] as usize);
             if !start.is_multiple_of(PAGE_SIZE) || len == 0 {
@@ -861,7 +861,7 @@ fn sys_mmap2(a: [u32; 6]) -> SysResult {
     let pgoff = u64::from(a[5]);
     let file =
         if flags.contains(MapFlags::ANONYMOUS) { None } else { Some(mmap_file(a[4] as i32)?) };
-    with_current(|t| {
+    with_current_mm(|t| {
         let pm = t.mm.as_mut().ok_or(Errno::ENOMEM)?;
         if flags.intersects(MapFlags::FIXED) && addr.is_multiple_of(PAGE_SIZE) {
             let end = addr.saturating_add(len).next_multiple_of(PAGE_SIZE).min(pm.mm.task_size);
