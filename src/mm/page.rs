@@ -40,6 +40,11 @@ bitflags! {
         /// Free on a per-CPU list (`PerCpuPages`), not on a buddy list (pivm's bookkeeping,
         /// so a double free of a cached page is caught).
         const PG_pcp = 1 << 9;
+        /// `PG_dcache_clean` (ARM's `PG_arch_1`): the page's data has been cleaned from the
+        /// data cache since the kernel last wrote it, so mapping it executable again needs
+        /// only the instruction cache invalidated (`__sync_icache_dcache`). Cleared when the
+        /// page is handed out, and by the page cache before a write (`flush_dcache_page`).
+        const PG_dcache_clean = 1 << 10;
         /// The `PageOwner` of an allocated block's head (four bits; see `PageOwner`).
         const PG_owner = 0xf << OWNER_SHIFT;
     }

@@ -571,8 +571,14 @@ impl FaultEnv for MmHw {
 
     fn pte_set(&mut self, va: usize, pte: NewPte) -> Result<(), memory::NoPageTable> {
         if pte.exec {
-            // __sync_icache_dcache through a kernel mapping of the page (kmap for HighMem).
-            let _ = with_page_mapped(Pfn(pte.pfn), |k| arch::sync_icache_dcache(k as u32));
+            // __sync_icache_dcache: the data cleaned through a kernel mapping of the page (kmap
+            // for HighMem) unless `PG_dcache_clean` says it is clean since the kernel last
+            // wrote it; the instruction cache invalidated either way.
+            if with_node(|n| n.test_and_set_dcache_clean(Pfn(pte.pfn))) {
+                arch::flush_icache_all();
+            } else {
+                let _ = with_page_mapped(Pfn(pte.pfn), |k| arch::sync_icache_dcache(k as u32));
+            }
         }
         let prot = UserPteProt { write: pte.write, exec: pte.exec, dirty: pte.dirty };
         // The entry replaced comes back from the same table lookup that writes the new one.

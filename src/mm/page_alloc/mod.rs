@@ -266,6 +266,30 @@ impl<'a> Node<'a> {
         self.mem_map.pfn_to_page_mut(pfn).is_some_and(|p| p.remove_shared_rmap())
     }
 
+    /// `__sync_icache_dcache`'s `test_and_set_bit(PG_dcache_clean)` for a page-cache page
+    /// about to be mapped executable: true when its data was cleaned since the kernel last
+    /// wrote it (only the instruction cache needs invalidating); otherwise marks it clean and
+    /// returns false (the caller cleans it now). Other pages are always cleaned (false): pivm
+    /// writes user pages through the kernel's mapping without marking them.
+    pub fn test_and_set_dcache_clean(&mut self, pfn: Pfn) -> bool {
+        match self.mem_map.pfn_to_page_mut(pfn) {
+            Some(p) if p.owner() == PageOwner::PageCache => {
+                let was = p.flags.contains(PageFlags::PG_dcache_clean);
+                p.flags.insert(PageFlags::PG_dcache_clean);
+                was
+            }
+            _ => false,
+        }
+    }
+
+    /// `flush_dcache_page` before the kernel writes a page-cache page: its next executable
+    /// mapping cleans the data cache again.
+    pub fn clear_dcache_clean(&mut self, pfn: Pfn) {
+        if let Some(p) = self.mem_map.pfn_to_page_mut(pfn) {
+            p.flags.remove(PageFlags::PG_dcache_clean);
+        }
+    }
+
     pub fn mem_map(&self) -> &MemMap<'a> {
         &self.mem_map
     }

@@ -1427,3 +1427,31 @@ fn dup_anon_rmap_counts_only_anonymous_pages_in_their_descriptor() {
     node.free_pages_for(PageOwner::PageCache, cache, 0).unwrap();
     node.verify().unwrap();
 }
+
+#[test]
+fn dcache_clean_is_kept_for_page_cache_pages_until_written_or_freed() {
+    let mut v = vec![Page::default(); 64];
+    let mut node = all_free(&mut v, 0, &normal_only(0, 64));
+    let cache =
+        node.alloc_pages_for(PageOwner::PageCache, GfpFlags::GFP_HIGHUSER_MOVABLE, 0).unwrap();
+    let anon = node.alloc_pages_for(PageOwner::Anon, GfpFlags::GFP_HIGHUSER_MOVABLE, 0).unwrap();
+    // The first executable mapping cleans; the next ones find the page clean.
+    assert!(!node.test_and_set_dcache_clean(cache));
+    assert!(node.test_and_set_dcache_clean(cache));
+    // A write through the page cache (flush_dcache_page) makes the next mapping clean again.
+    node.clear_dcache_clean(cache);
+    assert!(!node.test_and_set_dcache_clean(cache));
+    // Anonymous pages are cleaned on every executable mapping.
+    assert!(!node.test_and_set_dcache_clean(anon));
+    assert!(!node.test_and_set_dcache_clean(anon));
+    // A freed page comes back without the mark, whoever takes it next.
+    node.free_pages_for(PageOwner::PageCache, cache, 0).unwrap();
+    node.verify().unwrap();
+    let again =
+        node.alloc_pages_for(PageOwner::PageCache, GfpFlags::GFP_HIGHUSER_MOVABLE, 0).unwrap();
+    assert!(!node.page(again).unwrap().flags().contains(PageFlags::PG_dcache_clean));
+    assert!(!node.test_and_set_dcache_clean(again));
+    node.free_pages_for(PageOwner::PageCache, again, 0).unwrap();
+    node.free_pages_for(PageOwner::Anon, anon, 0).unwrap();
+    node.verify().unwrap();
+}
