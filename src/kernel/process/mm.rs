@@ -196,6 +196,14 @@ impl ProcessMm {
 
     /// `zap_page_range`: unmaps `[start, end)`, freeing the anonymous pages, and flushes.
     pub fn zap_range(&mut self, start: usize, end: usize) {
+        self.zap_ptes(start, end, true);
+    }
+
+    /// `zap_pte_range`: clears the PTEs of `[start, end)`, dropping each page's mapping (the
+    /// anonymous pages freed with their last one) and each swap entry, and flushes each page's
+    /// TLB entry when `flush_each`; `exit_mmap` flushes the whole ASID once instead (Linux's
+    /// `tlb_gather_mmu_fullmm`).
+    fn zap_ptes(&mut self, start: usize, end: usize, flush_each: bool) {
         let (pgd, context_id) = (self.hw.pgd, self.hw.context_id);
         arch::zap_user_ptes(pgd, start, end, |va, old| {
             if old.present() {
@@ -205,7 +213,9 @@ impl ProcessMm {
                 swap::free_swap_and_cache(e);
                 self.hw.swapents -= 1;
             }
-            arch::flush_tlb_page(va, context_id);
+            if flush_each {
+                arch::flush_tlb_page(va, context_id);
+            }
         });
     }
 
@@ -393,12 +403,13 @@ impl ProcessMm {
     }
 
     /// `exit_mmap`: every page and table back, the ASID released, the pgd freed. The caller
-    /// has switched away from this table.
+    /// has switched away from this table, so no entry of it is used before the one
+    /// `flush_tlb_mm` at the end (no flush per page).
     pub fn exit_mmap(mut self: Box<Self>) {
         let ranges: alloc::vec::Vec<(usize, usize)> =
             self.mm.iter().map(|v| (v.vm_start, v.vm_end)).collect();
         for (s, e) in ranges {
-            self.zap_range(s, e);
+            self.zap_ptes(s, e, false);
         }
         arch::free_user_tables(self.hw.pgd, &mut |pa| {
             let _ =
