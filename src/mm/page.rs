@@ -40,6 +40,11 @@ bitflags! {
         /// Free on a per-CPU list (`PerCpuPages`), not on a buddy list (pivm's bookkeeping,
         /// so a double free of a cached page is caught).
         const PG_pcp = 1 << 9;
+        /// `PG_dcache_clean` (ARM's `PG_arch_1`): the page's data has been cleaned from the
+        /// data cache since the kernel last wrote it, so mapping it executable again needs
+        /// only the instruction cache invalidated (`__sync_icache_dcache`). Cleared when the
+        /// page is handed out, and by the page cache before a write (`flush_dcache_page`).
+        const PG_dcache_clean = 1 << 10;
         /// The `PageOwner` of an allocated block's head (four bits; see `PageOwner`).
         const PG_owner = 0xf << OWNER_SHIFT;
     }
@@ -200,16 +205,21 @@ pub struct Page {
     /// `page->private`: the swap entry of a page in the swap cache.
     pub(super) private: u32,
     /// The reclaim page flags (`PG_lru`, `PG_active`...): Linux keeps them in `page->flags`;
-    /// pivm's `flags` word is full of allocator bookkeeping, so they take the word where
-    /// Linux keeps `_mapcount` (pivm counts the extra mappings of shared anonymous pages in
-    /// the process layer's `ANON_SHARED`).
+    /// pivm's `flags` word is full of allocator bookkeeping, so they share the word where
+    /// Linux keeps `_mapcount` with `mapcount`.
     pub(super) lru_flags: LruFlags,
+    /// `_mapcount` of an anonymous page: the mappings beyond the first (0 when one address
+    /// space maps it, as Linux's `_mapcount` reads 0 for one mapping). Fork, the swap-in of a
+    /// page mapped elsewhere, unmap and exit change it in the page itself, so none of them
+    /// searches a shared map. 16 bits suffice: a page has at most one mapping per process
+    /// and pids stop at `PID_MAX` (32,768).
+    pub(super) mapcount: u16,
 }
 
 bitflags! {
     /// The page flags reclaim uses (Linux's names; kept in `Page::lru_flags`).
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-    pub struct LruFlags: u32 {
+    pub struct LruFlags: u16 {
         /// On an LRU list.
         const PG_lru = 1 << 0;
         /// On the active list of its type.
@@ -278,6 +288,7 @@ impl Page {
         index: 0,
         private: 0,
         lru_flags: LruFlags::empty(),
+        mapcount: 0,
     };
 
     pub const fn flags(&self) -> PageFlags {
@@ -323,13 +334,35 @@ impl Page {
             self.mapping,
             self.index,
             self.private,
-            self.lru_flags.bits(),
+            self.lru_flags.bits() as u32 | (self.mapcount as u32) << 16,
         ]
     }
 
     /// The reclaim flags (`PG_lru`, `PG_active`...).
     pub const fn lru_flags(&self) -> LruFlags {
         self.lru_flags
+    }
+
+    /// `page_mapcount() - 1` of an anonymous page: the address spaces mapping it beyond the
+    /// first.
+    pub const fn mapcount(&self) -> u16 {
+        self.mapcount
+    }
+
+    /// `page_dup_anon_rmap`: one more mapping of this (anonymous) page.
+    pub(super) fn dup_rmap(&mut self) {
+        self.mapcount += 1;
+    }
+
+    /// `page_remove_rmap` of a page other address spaces map too: one mapping fewer, true.
+    /// False, changing nothing, when this was the page's only mapping (the caller frees or
+    /// uncaches it).
+    pub(super) fn remove_shared_rmap(&mut self) -> bool {
+        if self.mapcount == 0 {
+            return false;
+        }
+        self.mapcount -= 1;
+        true
     }
 
     /// `page->mapping` (an inode number; 0 for anonymous pages).
@@ -446,6 +479,11 @@ impl<'a> MemMap<'a> {
         self.index(pfn).map(|i| &self.pages[i as usize])
     }
 
+    /// `pfn_to_page()` for a change to the descriptor.
+    pub(super) fn pfn_to_page_mut(&mut self, pfn: Pfn) -> Option<&mut Page> {
+        self.index(pfn).map(|i| &mut self.pages[i as usize])
+    }
+
     /// `page_to_pfn()`: by the descriptor's position in the array. `None` for a `Page` that
     /// is not an element of this map.
     pub fn page_to_pfn(&self, page: &Page) -> Option<Pfn> {
@@ -477,6 +515,24 @@ mod tests {
     fn page_is_32_bytes() {
         assert_eq!(size_of::<Page>(), 32);
         assert_eq!(MemMap::bytes_for(1 << 20), 32 << 20);
+    }
+
+    #[test]
+    fn mapcount_counts_mappings_beyond_the_first_in_the_descriptor() {
+        let mut p = Page::RESERVED;
+        assert_eq!(p.mapcount(), 0);
+        assert!(!p.remove_shared_rmap(), "a page mapped once has no extra mapping to drop");
+        p.lru_flags = LruFlags::PG_lru;
+        p.dup_rmap();
+        p.dup_rmap();
+        assert_eq!(p.mapcount(), 2);
+        // dump_page's last raw word: the LRU flags below, the count above.
+        assert_eq!(p.raw_words()[7], 1 | 2 << 16);
+        assert!(p.remove_shared_rmap());
+        assert!(p.remove_shared_rmap());
+        assert!(!p.remove_shared_rmap());
+        assert_eq!(p.mapcount(), 0);
+        assert_eq!(p.raw_words()[7], 1);
     }
 
     #[test]

@@ -212,6 +212,12 @@ pub fn flush_tlb_mm(context_id: u64) {
 /// invalidated.
 pub fn sync_icache_dcache(kva: u32) {
     super::cp15::clean_dcache_range(kva, 4096);
+    flush_icache_all();
+}
+
+/// `__flush_icache_all`: the instruction cache invalidated (what mapping a page executable
+/// needs when its data is clean already, `PG_dcache_clean`).
+pub fn flush_icache_all() {
     // SAFETY: ICIALLU only discards instruction-cache lines.
     unsafe { asm!("mcr p15, 0, {z}, c7, c5, 0", "dsb", "isb", z = in(reg) 0u32, options(nostack)) };
 }

@@ -110,14 +110,23 @@ pub fn init() {
 }
 
 /// `copy_process`'s process-count checks for the running task: its user's processes against
-/// its `RLIMIT_NPROC` (root exempt), every process against `threads-max`; `EAGAIN`.
+/// its `RLIMIT_NPROC` (root exempt), every process against `threads-max`; `EAGAIN`. The
+/// process count is the task table's size (Linux's `nr_threads`), not a scan; the user's
+/// processes are counted only for a user the limit applies to (not root), so root's fork does
+/// not grow with the number of processes.
 pub fn check_limits() -> Result<(), Errno> {
     with_tasks(|t| {
-        let me = t.current();
-        let (uid, limit) = (me.ext.uid, me.ext.rlimit_nproc.0);
-        let live = t.map.values().filter(|x| x.pid != 0);
-        let nr = live.clone().count() as u64;
-        let mine = live.filter(|x| x.ext.uid == uid).count() as u64;
+        let (uid, limit) = {
+            let me = t.current();
+            (me.ext.uid, me.ext.rlimit_nproc.0)
+        };
+        // Every task but the console (pid 0), zombies included.
+        let nr = (t.map.len() - usize::from(t.map.contains_key(&0))) as u64;
+        let mine = if uid == 0 {
+            0
+        } else {
+            t.map.values().filter(|x| x.pid != 0 && x.ext.uid == uid).count() as u64
+        };
         rules::may_fork(mine, limit, uid, nr, MAX_THREADS.load(Ordering::Relaxed))
     })
 }

@@ -111,6 +111,9 @@ impl AddressSpace for CachePages {
 
     fn find_or_create_page(&mut self, index: u64) -> Result<&mut PageBuf, Errno> {
         let pfn = self.cache.lock().get_or_create(index)?;
+        // flush_dcache_page: the caller writes the page, so its next executable mapping
+        // cleans the data cache again.
+        with_node(|n| n.clear_dcache_clean(pfn));
         // SAFETY: as in find_get_page; the exclusive borrow of `self` makes this the only
         // reference to the page's bytes from the cache (mappings in processes see the same
         // bytes, as a shared file mapping does).

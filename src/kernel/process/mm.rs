@@ -121,15 +121,11 @@ pub struct ProcessMm {
     pub hw: MmHw,
 }
 
-/// Anonymous pages mapped by more than one address space after `fork`: the mappings beyond
-/// the first (a page's `_mapcount` above 0). Such a page is copied on a write fault and freed
-/// only when its last mapping goes.
-static ANON_SHARED: Mutex<alloc::collections::BTreeMap<u64, u32>> =
-    Mutex::new(alloc::collections::BTreeMap::new());
-
-/// One more mapping of anonymous page `pfn` (a swapped-in page another PTE maps already).
+/// One more mapping of anonymous page `pfn` (a swapped-in page another PTE maps already),
+/// counted in its descriptor (`Page::mapcount`, Linux's `_mapcount`). A page mapped by more
+/// than one address space is copied on a write fault and freed only with its last mapping.
 pub(super) fn add_shared_mapping(pfn: Pfn) {
-    *ANON_SHARED.lock().entry(pfn.0).or_insert(0) += 1;
+    with_node(|n| n.dup_rmap(pfn));
 }
 
 /// First-level tables of processes, in pages (`/proc/meminfo` PageTables counts them).
@@ -200,6 +196,14 @@ impl ProcessMm {
 
     /// `zap_page_range`: unmaps `[start, end)`, freeing the anonymous pages, and flushes.
     pub fn zap_range(&mut self, start: usize, end: usize) {
+        self.zap_ptes(start, end, true);
+    }
+
+    /// `zap_pte_range`: clears the PTEs of `[start, end)`, dropping each page's mapping (the
+    /// anonymous pages freed with their last one) and each swap entry, and flushes each page's
+    /// TLB entry when `flush_each`; `exit_mmap` flushes the whole ASID once instead (Linux's
+    /// `tlb_gather_mmu_fullmm`).
+    fn zap_ptes(&mut self, start: usize, end: usize, flush_each: bool) {
         let (pgd, context_id) = (self.hw.pgd, self.hw.context_id);
         arch::zap_user_ptes(pgd, start, end, |va, old| {
             if old.present() {
@@ -209,7 +213,9 @@ impl ProcessMm {
                 swap::free_swap_and_cache(e);
                 self.hw.swapents -= 1;
             }
-            arch::flush_tlb_page(va, context_id);
+            if flush_each {
+                arch::flush_tlb_page(va, context_id);
+            }
         });
     }
 
@@ -273,8 +279,8 @@ impl ProcessMm {
             let hw = &mut self.hw;
             let chw = &mut child.hw;
             let account = |chw: &mut MmHw, pfn: u64| {
-                if hw_is_anon(pfn) {
-                    *ANON_SHARED.lock().entry(pfn).or_insert(0) += 1;
+                // One descriptor lookup: is it anonymous, and if so one more mapping.
+                if with_node(|n| n.dup_anon_rmap(Pfn(pfn))) {
                     chw.rss_anon += 1;
                 } else if !is_special_pfn(Pfn(pfn)) {
                     chw.rss_file += 1;
@@ -351,20 +357,7 @@ impl ProcessMm {
             return None;
         }
         arch::flush_tlb_page(va, self.hw.context_id);
-        let shared = {
-            let mut sh = ANON_SHARED.lock();
-            match sh.get_mut(&pfn.0) {
-                Some(n) => {
-                    *n -= 1;
-                    if *n == 0 {
-                        sh.remove(&pfn.0);
-                    }
-                    true
-                }
-                None => false,
-            }
-        };
-        if !shared {
+        if !with_node(|n| n.remove_shared_rmap(pfn)) {
             swap::unmapped_to_swap(pfn);
         }
         self.hw.rss_anon -= 1;
@@ -410,12 +403,13 @@ impl ProcessMm {
     }
 
     /// `exit_mmap`: every page and table back, the ASID released, the pgd freed. The caller
-    /// has switched away from this table.
+    /// has switched away from this table, so no entry of it is used before the one
+    /// `flush_tlb_mm` at the end (no flush per page).
     pub fn exit_mmap(mut self: Box<Self>) {
         let ranges: alloc::vec::Vec<(usize, usize)> =
             self.mm.iter().map(|v| (v.vm_start, v.vm_end)).collect();
         for (s, e) in ranges {
-            self.zap_range(s, e);
+            self.zap_ptes(s, e, false);
         }
         arch::free_user_tables(self.hw.pgd, &mut |pa| {
             let _ =
@@ -482,7 +476,7 @@ impl MmHw {
 
     /// An anonymous page another address space maps too.
     fn is_shared_anon(&self, pfn: u64) -> bool {
-        ANON_SHARED.lock().contains_key(&pfn)
+        with_node(|n| n.page(Pfn(pfn)).map_or(0, |p| p.mapcount())) != 0
     }
 
     /// Drops one mapping of `pfn`: anonymous pages go back to the page allocator with their
@@ -496,18 +490,17 @@ impl MmHw {
             self.rss_special -= 1;
             return;
         }
-        {
-            let mut shared = ANON_SHARED.lock();
-            if let Some(n) = shared.get_mut(&pfn.0) {
-                *n -= 1;
-                if *n == 0 {
-                    shared.remove(&pfn.0);
-                }
-                self.rss_anon -= 1;
-                return;
+        // One descriptor lookup: a mapping of a shared page dropped, or the page's owner.
+        let owner = with_node(|n| {
+            if n.remove_shared_rmap(pfn) {
+                return None;
             }
-        }
-        let owner = with_node(|n| n.page(pfn).map(|p| p.owner()));
+            Some(n.page(pfn).map(|p| p.owner()))
+        });
+        let Some(owner) = owner else {
+            self.rss_anon -= 1;
+            return;
+        };
         match owner {
             Some(PageOwner::Anon) if swap::page_unmapped(pfn) => {
                 // A swap-cache page: the cache keeps it (or freed it with its slot).
@@ -589,8 +582,14 @@ impl FaultEnv for MmHw {
 
     fn pte_set(&mut self, va: usize, pte: NewPte) -> Result<(), memory::NoPageTable> {
         if pte.exec {
-            // __sync_icache_dcache through a kernel mapping of the page (kmap for HighMem).
-            let _ = with_page_mapped(Pfn(pte.pfn), |k| arch::sync_icache_dcache(k as u32));
+            // __sync_icache_dcache: the data cleaned through a kernel mapping of the page (kmap
+            // for HighMem) unless `PG_dcache_clean` says it is clean since the kernel last
+            // wrote it; the instruction cache invalidated either way.
+            if with_node(|n| n.test_and_set_dcache_clean(Pfn(pte.pfn))) {
+                arch::flush_icache_all();
+            } else {
+                let _ = with_page_mapped(Pfn(pte.pfn), |k| arch::sync_icache_dcache(k as u32));
+            }
         }
         let prot = UserPteProt { write: pte.write, exec: pte.exec, dirty: pte.dirty };
         // The entry replaced comes back from the same table lookup that writes the new one.
@@ -649,8 +648,9 @@ impl FaultEnv for MmHw {
     }
 
     fn is_exclusive_anon(&self, pfn: u64) -> bool {
-        with_node(|n| n.page(Pfn(pfn)).map(|p| p.owner())) == Some(PageOwner::Anon)
-            && !self.is_shared_anon(pfn)
+        // One descriptor lookup: anonymous, and no other address space maps it.
+        with_node(|n| n.page(Pfn(pfn)).map(|p| (p.owner(), p.mapcount())))
+            == Some((PageOwner::Anon, 0))
             && !swap::swapcache_shared(Pfn(pfn))
     }
 

@@ -190,7 +190,7 @@ impl KernelEnv<'_> {
     /// or left there by an earlier pass) keeps its slot and is written only if a PTE dirtied
     /// it; a page some mapping of which could not be unmapped stays in the cache, active.
     /// The counters are the swap layer's: `try_to_unmap_one` drops a shared mapping's
-    /// `ANON_SHARED` count, and the last mapping's `AnonPages` (`unmapped_to_swap`).
+    /// count (`Page::mapcount`), and the last mapping's `AnonPages` (`unmapped_to_swap`).
     fn pageout_anon(&mut self, pfn: Pfn, index: u32) -> Pageout {
         let (entry, new) = match swap::page_swap_entry(pfn) {
             Some(e) => (e, false),

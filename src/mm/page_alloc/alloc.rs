@@ -488,7 +488,10 @@ impl<'a> Node<'a> {
         // The request's migrate type: what makes the block "movable" when a fallback counts
         // compatible pages in its pageblock (`move_freepages_block`).
         head.update_flags(
-            PageFlags::PG_pcp | PageFlags::PG_owner | PageFlags::PG_free_mt,
+            PageFlags::PG_pcp
+                | PageFlags::PG_owner
+                | PageFlags::PG_free_mt
+                | PageFlags::PG_dcache_clean,
             owner.flags() | free_mt_flags(mt),
         );
         head.refcount = 1;

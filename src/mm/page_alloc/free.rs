@@ -57,7 +57,10 @@ impl<'a> Node<'a> {
         counted: bool,
     ) {
         let head = &mut self.mem_map.pages_mut()[idx as usize];
-        head.update_flags(PageFlags::PG_owner | PageFlags::PG_free_mt, free_mt_flags(mt));
+        head.update_flags(
+            PageFlags::PG_owner | PageFlags::PG_free_mt | PageFlags::PG_dcache_clean,
+            free_mt_flags(mt),
+        );
         head.order = 0;
         if counted {
             self.node_zones[z].mod_freepage_state(1 << order, mt);

@@ -239,6 +239,57 @@ impl<'a> Node<'a> {
         self.mem_map.pfn_to_page(pfn)
     }
 
+    /// `page_dup_anon_rmap` as fork's `copy_present_page` calls it: when `pfn` is an allocated
+    /// anonymous page (`PageOwner::Anon`), one more mapping counted in its descriptor, true;
+    /// otherwise nothing changes, false. One descriptor lookup answers both.
+    pub fn dup_anon_rmap(&mut self, pfn: Pfn) -> bool {
+        match self.mem_map.pfn_to_page_mut(pfn) {
+            Some(p) if p.owner() == PageOwner::Anon => {
+                p.dup_rmap();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// `page_dup_anon_rmap` of a page known to be anonymous (a swapped-in page another PTE
+    /// maps already).
+    pub fn dup_rmap(&mut self, pfn: Pfn) {
+        if let Some(p) = self.mem_map.pfn_to_page_mut(pfn) {
+            p.dup_rmap();
+        }
+    }
+
+    /// `page_remove_rmap` of an anonymous page: one mapping fewer when other address spaces
+    /// map it too (true); false, changing nothing, when this was its only mapping.
+    pub fn remove_shared_rmap(&mut self, pfn: Pfn) -> bool {
+        self.mem_map.pfn_to_page_mut(pfn).is_some_and(|p| p.remove_shared_rmap())
+    }
+
+    /// `__sync_icache_dcache`'s `test_and_set_bit(PG_dcache_clean)` for a page-cache page
+    /// about to be mapped executable: true when its data was cleaned since the kernel last
+    /// wrote it (only the instruction cache needs invalidating); otherwise marks it clean and
+    /// returns false (the caller cleans it now). Other pages are always cleaned (false): pivm
+    /// writes user pages through the kernel's mapping without marking them.
+    pub fn test_and_set_dcache_clean(&mut self, pfn: Pfn) -> bool {
+        match self.mem_map.pfn_to_page_mut(pfn) {
+            Some(p) if p.owner() == PageOwner::PageCache => {
+                let was = p.flags.contains(PageFlags::PG_dcache_clean);
+                p.flags.insert(PageFlags::PG_dcache_clean);
+                was
+            }
+            _ => false,
+        }
+    }
+
+    /// `flush_dcache_page` before the kernel writes a page-cache page: its next executable
+    /// mapping cleans the data cache again.
+    pub fn clear_dcache_clean(&mut self, pfn: Pfn) {
+        if let Some(p) = self.mem_map.pfn_to_page_mut(pfn) {
+            p.flags.remove(PageFlags::PG_dcache_clean);
+        }
+    }
+
     pub fn mem_map(&self) -> &MemMap<'a> {
         &self.mem_map
     }

@@ -290,7 +290,7 @@ impl<'a> Node<'a> {
         let pages = self.mem_map.pages_mut();
         let p = &mut pages[idx as usize];
         p.update_flags(
-            PageFlags::PG_owner | PageFlags::PG_free_mt,
+            PageFlags::PG_owner | PageFlags::PG_free_mt | PageFlags::PG_dcache_clean,
             PageFlags::PG_pcp | free_mt_flags(mt),
         );
         p.order = order as u8;

@@ -1406,3 +1406,52 @@ fn pgalloc_and_pgfree_count_pages_as_vmstat_does() {
     node.free_pages(b, 0).unwrap();
     assert_eq!(node.zone(ZoneType::Normal).vm_events(), (5, 69));
 }
+
+#[test]
+fn dup_anon_rmap_counts_only_anonymous_pages_in_their_descriptor() {
+    let mut v = vec![Page::default(); 64];
+    let mut node = all_free(&mut v, 0, &normal_only(0, 64));
+    let anon = node.alloc_pages_for(PageOwner::Anon, GfpFlags::GFP_HIGHUSER_MOVABLE, 0).unwrap();
+    let cache =
+        node.alloc_pages_for(PageOwner::PageCache, GfpFlags::GFP_HIGHUSER_MOVABLE, 0).unwrap();
+    // fork's copy of a PTE: an anonymous page gets one more mapping, a file page none.
+    assert!(node.dup_anon_rmap(anon));
+    assert!(!node.dup_anon_rmap(cache));
+    assert_eq!(node.page(anon).unwrap().mapcount(), 1);
+    assert_eq!(node.page(cache).unwrap().mapcount(), 0);
+    // The child's unmap drops the extra mapping; the parent's is the last (false: free it).
+    assert!(node.remove_shared_rmap(anon));
+    assert!(!node.remove_shared_rmap(anon));
+    assert!(!node.remove_shared_rmap(cache));
+    node.free_pages_for(PageOwner::Anon, anon, 0).unwrap();
+    node.free_pages_for(PageOwner::PageCache, cache, 0).unwrap();
+    node.verify().unwrap();
+}
+
+#[test]
+fn dcache_clean_is_kept_for_page_cache_pages_until_written_or_freed() {
+    let mut v = vec![Page::default(); 64];
+    let mut node = all_free(&mut v, 0, &normal_only(0, 64));
+    let cache =
+        node.alloc_pages_for(PageOwner::PageCache, GfpFlags::GFP_HIGHUSER_MOVABLE, 0).unwrap();
+    let anon = node.alloc_pages_for(PageOwner::Anon, GfpFlags::GFP_HIGHUSER_MOVABLE, 0).unwrap();
+    // The first executable mapping cleans; the next ones find the page clean.
+    assert!(!node.test_and_set_dcache_clean(cache));
+    assert!(node.test_and_set_dcache_clean(cache));
+    // A write through the page cache (flush_dcache_page) makes the next mapping clean again.
+    node.clear_dcache_clean(cache);
+    assert!(!node.test_and_set_dcache_clean(cache));
+    // Anonymous pages are cleaned on every executable mapping.
+    assert!(!node.test_and_set_dcache_clean(anon));
+    assert!(!node.test_and_set_dcache_clean(anon));
+    // A freed page comes back without the mark, whoever takes it next.
+    node.free_pages_for(PageOwner::PageCache, cache, 0).unwrap();
+    node.verify().unwrap();
+    let again =
+        node.alloc_pages_for(PageOwner::PageCache, GfpFlags::GFP_HIGHUSER_MOVABLE, 0).unwrap();
+    assert!(!node.page(again).unwrap().flags().contains(PageFlags::PG_dcache_clean));
+    assert!(!node.test_and_set_dcache_clean(again));
+    node.free_pages_for(PageOwner::PageCache, again, 0).unwrap();
+    node.free_pages_for(PageOwner::Anon, anon, 0).unwrap();
+    node.verify().unwrap();
+}
