@@ -158,10 +158,60 @@ extern "C" fn __arm64_start_kernel(params_pa: u64, _cpu: u64) -> ! {
             highmem: false,
         },
     );
+    irq_and_time_init(&layout);
     shell::write_banner(&mut UartWriter);
     let stack_top = core::ptr::addr_of!(__boot_stack_top) as u64;
     traps::set_oops_recovery(console_loop, stack_top);
     console_loop()
+}
+
+/// The interrupt controllers' registers, mapped page by page in the vmalloc area just above
+/// the kernel image (which arm64 places inside it) and a guard page, where arm64 Linux's
+/// first `ioremap`s land (there is no vmalloc allocator on the arm64 kernel yet, so nothing
+/// else is placed there).
+const IRQ_MMIO_PAGES: [(Device, u64); 2] = [
+    (Device::LocalPeripherals, map::LOCAL_PERIPHERAL_BASE),
+    (Device::IrqController, map::IRQ_BASE),
+];
+
+/// start_kernel's interrupt and time setup, as on the 32-bit kernel: the descriptors
+/// (`early_irq_init`), the BCM2836/BCM2837 local controller and the BCM2835 one chained to it
+/// (`init_IRQ`), the generic timer as clocksource and periodic tick (`time_init`), then
+/// interrupts on. The console keeps polling the UART.
+fn irq_and_time_init(layout: &layout::Layout) {
+    use pivm::kernel::{irq, time};
+    let page_size = pivm::mm::PAGE_SIZE;
+    let first = boot::sections().end.div_ceil(page_size) * page_size + page_size;
+    debug_assert!(first >= layout.vmalloc_start && first < layout.vmalloc_end);
+    for (i, &(dev, pa)) in IRQ_MMIO_PAGES.iter().enumerate() {
+        let va = first + (i as u64) * page_size;
+        let page = pa & !(pivm::mm::PAGE_SIZE - 1);
+        if let Err(e) =
+            boot::map_kernel(va, page, pivm::mm::PAGE_SIZE, pgtable::PROT_DEVICE_NGNRE, false)
+        {
+            kprintln!("init_IRQ: cannot map {pa:#x}: {e:?} (no interrupts, no tick)");
+            return;
+        }
+        io::set_base(dev, (va + (pa - page)) as usize);
+    }
+    kprintln!("{}", irq::EarlyIrqInit);
+    irq::boot_cpu_init();
+    if let Err(e) = pivm::board::raspi::irq::init_irq() {
+        kprintln!("init_IRQ failed: {e} (no interrupts, no tick)");
+        return;
+    }
+    // arch_timer_select_ppi: the physical timer when EL2 was there (the kernel dropped from
+    // it), the virtual one when the loader entered at EL3 straight to EL1.
+    let entered_in_hyp = boot::ENTRY_EL.load(Ordering::Relaxed) == 2;
+    match time::time_init(entered_in_hyp) {
+        Ok(t) => {
+            kprintln!("{}", t.banner);
+            kprintln!("{}", t.clocksource);
+            pivm::arch::irqflags::local_irq_enable();
+            kprintln!("{}", t.calibrate);
+        }
+        Err(e) => kprintln!("time_init failed: {e} (no tick)"),
+    }
 }
 
 /// The console, forever: the shared loop over the polled PL011 with arm64's commands. Also
@@ -171,8 +221,25 @@ extern "C" fn console_loop() -> ! {
         &mut UartWriter,
         shell::PROMPT,
         pivm::board::raspi::uart::getc,
-        shell::run,
+        run_command,
     )
+}
+
+/// The interrupt and time reports the kernel's shared code renders (`arch` cannot reach
+/// `kernel`), then arm64's own commands.
+fn run_command(a: &[&str]) {
+    use pivm::kernel::{irq, time};
+    let w = &mut UartWriter;
+    let _ = match (a.first().copied(), a.get(1).copied(), a.len()) {
+        (Some("cat"), Some("/proc/interrupts"), 2) => irq::render_interrupts(w),
+        (Some("cat"), Some("/proc/uptime"), 2) => time::render_uptime(w),
+        (Some("cat"), Some("/proc/stat"), 2) => irq::render_stat(w),
+        (Some("jiffies"), None, 1) => time::render_jiffies(w),
+        _ => {
+            shell::run(a);
+            Ok(())
+        }
+    };
 }
 
 /// What the device tree says beyond BootInfo: the highest CPU address DMA reaches.

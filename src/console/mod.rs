@@ -10,7 +10,7 @@ pub mod ps;
 
 #[cfg(all(kernel, target_arch = "arm"))]
 pub mod commands;
-#[cfg(all(kernel, target_arch = "arm"))]
+#[cfg(kernel)]
 pub mod printk;
 
 /// Whether Ctrl-C was typed since the running command started: long loops poll it and stop
