@@ -64,7 +64,7 @@ pub mod timer {
 }
 
 /// Whole-page clearing and copying with the CPU's widest stores (`clear_page`, `copy_page`).
-#[cfg(all(kernel, not(target_arch = "aarch64")))]
+#[cfg(kernel)]
 pub mod page {
     pub use super::imp::page::{clear_page, copy_page};
 }
@@ -123,7 +123,7 @@ pub mod image {
 }
 
 /// Semihosting: how QEMU's `-semihosting` lets the kernel end the emulator.
-#[cfg(all(kernel, not(target_arch = "aarch64")))]
+#[cfg(kernel)]
 pub mod semihosting {
     pub use super::imp::semihosting::exit;
 }

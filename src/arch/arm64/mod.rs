@@ -23,6 +23,8 @@ pub mod irqflags;
 #[cfg(all(kernel, target_arch = "aarch64"))]
 pub mod kmem;
 #[cfg(all(kernel, target_arch = "aarch64"))]
+pub mod page;
+#[cfg(all(kernel, target_arch = "aarch64"))]
 pub mod semihosting;
 #[cfg(all(kernel, target_arch = "aarch64"))]
 pub mod shell;
