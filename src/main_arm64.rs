@@ -208,6 +208,7 @@ fn irq_and_time_init(layout: &layout::Layout) {
             kprintln!("{}", t.banner);
             kprintln!("{}", t.clocksource);
             pivm::arch::irqflags::local_irq_enable();
+            TICK_RUNNING.store(true, Ordering::Relaxed);
             kprintln!("{}", t.calibrate);
         }
         Err(e) => kprintln!("time_init failed: {e} (no tick)"),
@@ -217,12 +218,21 @@ fn irq_and_time_init(layout: &layout::Layout) {
 /// The console, forever: the shared loop over the polled PL011 with arm64's commands. Also
 /// where an oops returns to, on a fresh stack.
 extern "C" fn console_loop() -> ! {
-    pivm::console::mini::command_loop(
-        &mut UartWriter,
-        shell::PROMPT,
-        pivm::board::raspi::uart::getc,
-        run_command,
-    )
+    if TICK_RUNNING.load(Ordering::Relaxed) {
+        // After an oops the recovery point is entered with interrupts masked.
+        pivm::arch::irqflags::local_irq_enable();
+    }
+    pivm::console::mini::command_loop(&mut UartWriter, shell::PROMPT, getc, run_command)
+}
+
+/// Whether `time_init` started the tick (interrupts are then on at the console).
+static TICK_RUNNING: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// The console's next byte, polled: the UART's receive interrupt is not set up on arm64, so
+/// a `wfi` between polls would wait for the next tick per byte (the console's time counts as
+/// system time in /proc/stat, not idle).
+fn getc() -> Option<u8> {
+    pivm::board::raspi::uart::getc()
 }
 
 /// The interrupt and time reports the kernel's shared code renders (`arch` cannot reach

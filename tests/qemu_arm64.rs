@@ -180,6 +180,13 @@ fn check_faults(q: &mut Qemu, va_bits: u32) {
     }
     let out = q.cmd("help");
     q.expect_in("console after the oops", &out, "crash null");
+    // The tick goes on after the oops (the console restarts with interrupts on).
+    let before = q.cmd("jiffies");
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let after = q.cmd("jiffies");
+    let (t1, t2) =
+        (number_after(q, "jiffies", &before, "("), number_after(q, "jiffies", &after, "("));
+    assert!(t2 > t1, "no tick after the oops: {before} then {after}");
     let out = q.cmd("peek 0");
     q.expect_in("peek 0", &out, "fault, ESR 0x9600000");
     let img = m::kimage_vaddr(va_bits);
