@@ -16,6 +16,7 @@ use pivm::board::raspi::uart::UartWriter;
 use pivm::boot::info::{BootInfo, BootSource};
 use pivm::boot::{atags, dtb, params};
 use pivm::config::VA_BITS;
+use pivm::console::input::{self, Input};
 use pivm::mm::memblock::Memblock;
 use pivm::mm::mm_init::{self, MemoryLine, PfnRange, Zones};
 use pivm::mm::{Pfn, PAGE_SHIFT};
@@ -213,6 +214,12 @@ fn irq_and_time_init(layout: &layout::Layout) {
         }
         Err(e) => kprintln!("time_init failed: {e} (no tick)"),
     }
+    // The console's receive interrupt (`uart-pl011`), as the 32-bit kernel requests it.
+    pivm::board::raspi::uart::init();
+    match input::init_irq() {
+        Ok(()) => UART_IRQ.store(TICK_RUNNING.load(Ordering::Relaxed), Ordering::Relaxed),
+        Err(e) => kprintln!("uart-pl011: no receive interrupt ({e}); the console polls"),
+    }
 }
 
 /// The console, forever: the shared loop over the polled PL011 with arm64's commands. Also
@@ -222,22 +229,36 @@ extern "C" fn console_loop() -> ! {
         // After an oops the recovery point is entered with interrupts masked.
         pivm::arch::irqflags::local_irq_enable();
     }
-    pivm::console::mini::command_loop(&mut UartWriter, shell::PROMPT, getc, run_command)
+    // The oopsed command never returned: the prompt reads again.
+    input::end_command();
+    pivm::console::mini::command_loop(&mut UartWriter, shell::PROMPT, next_input, run_command)
 }
 
 /// Whether `time_init` started the tick (interrupts are then on at the console).
 static TICK_RUNNING: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+/// Whether the UART's receive interrupt feeds the console (else it polls).
+static UART_IRQ: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
-/// The console's next byte, polled: the UART's receive interrupt is not set up on arm64, so
-/// a `wfi` between polls would wait for the next tick per byte (the console's time counts as
-/// system time in /proc/stat, not idle).
-fn getc() -> Option<u8> {
-    pivm::board::raspi::uart::getc()
+/// The console's next input: with the receive interrupt, the shared type-ahead buffer, the
+/// CPU idling in `wfi` until a byte or the tick arrives (that time counts as idle, as on the
+/// 32-bit kernel); without it, a poll of the UART.
+fn next_input() -> Option<Input> {
+    if UART_IRQ.load(Ordering::Relaxed) {
+        Some(input::next())
+    } else {
+        pivm::board::raspi::uart::getc().map(Input::Byte)
+    }
 }
 
 /// The interrupt and time reports the kernel's shared code renders (`arch` cannot reach
 /// `kernel`), then arm64's own commands.
 fn run_command(a: &[&str]) {
+    input::begin_command();
+    run_reports_or_shell(a);
+    input::end_command();
+}
+
+fn run_reports_or_shell(a: &[&str]) {
     use pivm::kernel::{irq, time};
     let w = &mut UartWriter;
     let _ = match (a.first().copied(), a.get(1).copied(), a.len()) {

@@ -205,8 +205,8 @@ fn number_after(q: &Qemu, what: &str, text: &str, label: &str) -> u64 {
 }
 
 /// Interrupts and the tick through the shared `kernel::irq` and `kernel::time`: the boot
-/// lines, the timer's interrupt counted in /proc/interrupts next to arm64's IPI names, and
-/// jiffies advancing at HZ against the counter's own time.
+/// lines, the timer's and the UART's interrupts counted in /proc/interrupts next to arm64's
+/// IPI names, jiffies advancing at HZ against the counter's own time, idle time in uptime.
 fn check_tick(q: &mut Qemu, log: &str, timer: &str) {
     q.expect_in("boot", log, "NR_IRQS: ");
     q.expect_in("boot", log, &format!("arch_timer: cp15 timer(s) running at 62.50MHz ({timer})."));
@@ -227,9 +227,12 @@ fn check_tick(q: &mut Qemu, log: &str, timer: &str) {
     let count: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
     assert!(count > 0, "no timer interrupt counted: {line}");
     q.expect_in("interrupts", &irqs, "IPI3:          0  CPU stop (for crash dump) interrupts");
+    // The console's input arrives by interrupt, and the CPU idles in between.
+    q.expect_in("interrupts", &irqs, " Edge      uart-pl011\n");
     let up = q.cmd("cat /proc/uptime");
-    let secs: f64 = up.split_whitespace().next().unwrap().parse().unwrap();
-    assert!(secs >= s2 as f64, "uptime {secs} behind the counter's {s2} s");
+    let fields: Vec<f64> = up.split_whitespace().map(|f| f.parse().unwrap()).collect();
+    assert!(fields[0] >= s2 as f64, "uptime {} behind the counter's {s2} s", fields[0]);
+    assert!(fields[1] > 0.0 && fields[1] <= fields[0], "idle time {up}");
 }
 
 #[test]
