@@ -20,6 +20,8 @@ BUILD     := build/$(VMSPLIT)$(VARIANT)
 CARGO_TGT := $(CURDIR)/$(BUILD)/target
 ELF_OUT   := $(CARGO_TGT)/$(TARGET)/$(CARGO_PROFILE)/pivm
 ELF       := $(BUILD)/kernel.elf
+# The first Rust function after the entry code (gdb's breakpoint).
+KERNEL_ENTRY := kernel_main
 IMG       := $(BUILD)/kernel7.img
 # Every tests/dts/NAME.dts becomes build/NAME.dtb (QEMU's -dtb; the QEMU tests boot them).
 DTBS      := $(patsubst tests/dts/%.dts,build/%.dtb,$(wildcard tests/dts/*.dts))
@@ -50,6 +52,7 @@ READELF   := aarch64-linux-gnu-readelf
 NM        := aarch64-linux-gnu-nm
 QEMU      := qemu-system-aarch64
 QEMU_ARGS := -M raspi3b -display none -serial stdio -semihosting
+KERNEL_ENTRY := __arm64_start_kernel
 else ifneq ($(ARCH),arm)
 $(error ARCH=$(ARCH): expected arm or arm64)
 endif
@@ -144,7 +147,7 @@ doc:
 gdb: kernel
 	@bash scripts/setup.sh --gdb
 	$(QEMU) $(QEMU_ARGS) -kernel $(ELF) -s -S & \
-	gdb-multiarch -q -ex 'target remote :1234' -ex 'break kernel_main' $(ELF); \
+	gdb-multiarch -q -ex 'target remote :1234' -ex 'break $(KERNEL_ENTRY)' $(ELF); \
 	kill %1 2>/dev/null || true
 
 objdump: kernel

@@ -16,6 +16,7 @@ use pivm::board::raspi::uart::UartWriter;
 use pivm::boot::info::{BootInfo, BootSource};
 use pivm::boot::{atags, dtb, params};
 use pivm::config::VA_BITS;
+use pivm::console::input::{self, Input};
 use pivm::mm::memblock::Memblock;
 use pivm::mm::mm_init::{self, MemoryLine, PfnRange, Zones};
 use pivm::mm::{Pfn, PAGE_SHIFT};
@@ -158,21 +159,118 @@ extern "C" fn __arm64_start_kernel(params_pa: u64, _cpu: u64) -> ! {
             highmem: false,
         },
     );
+    irq_and_time_init(&layout);
     shell::write_banner(&mut UartWriter);
     let stack_top = core::ptr::addr_of!(__boot_stack_top) as u64;
     traps::set_oops_recovery(console_loop, stack_top);
     console_loop()
 }
 
+/// The interrupt controllers' registers, mapped page by page in the vmalloc area just above
+/// the kernel image (which arm64 places inside it) and a guard page, where arm64 Linux's
+/// first `ioremap`s land (there is no vmalloc allocator on the arm64 kernel yet, so nothing
+/// else is placed there).
+const IRQ_MMIO_PAGES: [(Device, u64); 2] = [
+    (Device::LocalPeripherals, map::LOCAL_PERIPHERAL_BASE),
+    (Device::IrqController, map::IRQ_BASE),
+];
+
+/// start_kernel's interrupt and time setup, as on the 32-bit kernel: the descriptors
+/// (`early_irq_init`), the BCM2836/BCM2837 local controller and the BCM2835 one chained to it
+/// (`init_IRQ`), the generic timer as clocksource and periodic tick (`time_init`), then
+/// interrupts on. The console keeps polling the UART.
+fn irq_and_time_init(layout: &layout::Layout) {
+    use pivm::kernel::{irq, time};
+    let page_size = pivm::mm::PAGE_SIZE;
+    let first = boot::sections().end.div_ceil(page_size) * page_size + page_size;
+    debug_assert!(first >= layout.vmalloc_start && first < layout.vmalloc_end);
+    for (i, &(dev, pa)) in IRQ_MMIO_PAGES.iter().enumerate() {
+        let va = first + (i as u64) * page_size;
+        let page = pa & !(pivm::mm::PAGE_SIZE - 1);
+        if let Err(e) =
+            boot::map_kernel(va, page, pivm::mm::PAGE_SIZE, pgtable::PROT_DEVICE_NGNRE, false)
+        {
+            kprintln!("init_IRQ: cannot map {pa:#x}: {e:?} (no interrupts, no tick)");
+            return;
+        }
+        io::set_base(dev, (va + (pa - page)) as usize);
+    }
+    kprintln!("{}", irq::EarlyIrqInit);
+    irq::boot_cpu_init();
+    if let Err(e) = pivm::board::raspi::irq::init_irq() {
+        kprintln!("init_IRQ failed: {e} (no interrupts, no tick)");
+        return;
+    }
+    // arch_timer_select_ppi: the physical timer when EL2 was there (the kernel dropped from
+    // it), the virtual one when the loader entered at EL3 straight to EL1.
+    let entered_in_hyp = boot::ENTRY_EL.load(Ordering::Relaxed) == 2;
+    match time::time_init(entered_in_hyp) {
+        Ok(t) => {
+            kprintln!("{}", t.banner);
+            kprintln!("{}", t.clocksource);
+            pivm::arch::irqflags::local_irq_enable();
+            TICK_RUNNING.store(true, Ordering::Relaxed);
+            kprintln!("{}", t.calibrate);
+        }
+        Err(e) => kprintln!("time_init failed: {e} (no tick)"),
+    }
+    // The console's receive interrupt (`uart-pl011`), as the 32-bit kernel requests it.
+    pivm::board::raspi::uart::init();
+    match input::init_irq() {
+        Ok(()) => UART_IRQ.store(TICK_RUNNING.load(Ordering::Relaxed), Ordering::Relaxed),
+        Err(e) => kprintln!("uart-pl011: no receive interrupt ({e}); the console polls"),
+    }
+}
+
 /// The console, forever: the shared loop over the polled PL011 with arm64's commands. Also
 /// where an oops returns to, on a fresh stack.
 extern "C" fn console_loop() -> ! {
-    pivm::console::mini::command_loop(
-        &mut UartWriter,
-        shell::PROMPT,
-        pivm::board::raspi::uart::getc,
-        shell::run,
-    )
+    if TICK_RUNNING.load(Ordering::Relaxed) {
+        // After an oops the recovery point is entered with interrupts masked.
+        pivm::arch::irqflags::local_irq_enable();
+    }
+    // The oopsed command never returned: the prompt reads again.
+    input::end_command();
+    pivm::console::mini::command_loop(&mut UartWriter, shell::PROMPT, next_input, run_command)
+}
+
+/// Whether `time_init` started the tick (interrupts are then on at the console).
+static TICK_RUNNING: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+/// Whether the UART's receive interrupt feeds the console (else it polls).
+static UART_IRQ: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// The console's next input: with the receive interrupt, the shared type-ahead buffer, the
+/// CPU idling in `wfi` until a byte or the tick arrives (that time counts as idle, as on the
+/// 32-bit kernel); without it, a poll of the UART.
+fn next_input() -> Option<Input> {
+    if UART_IRQ.load(Ordering::Relaxed) {
+        Some(input::next())
+    } else {
+        pivm::board::raspi::uart::getc().map(Input::Byte)
+    }
+}
+
+/// The interrupt and time reports the kernel's shared code renders (`arch` cannot reach
+/// `kernel`), then arm64's own commands.
+fn run_command(a: &[&str]) {
+    input::begin_command();
+    run_reports_or_shell(a);
+    input::end_command();
+}
+
+fn run_reports_or_shell(a: &[&str]) {
+    use pivm::kernel::{irq, time};
+    let w = &mut UartWriter;
+    let _ = match (a.first().copied(), a.get(1).copied(), a.len()) {
+        (Some("cat"), Some("/proc/interrupts"), 2) => irq::render_interrupts(w),
+        (Some("cat"), Some("/proc/uptime"), 2) => time::render_uptime(w),
+        (Some("cat"), Some("/proc/stat"), 2) => irq::render_stat(w),
+        (Some("jiffies"), None, 1) => time::render_jiffies(w),
+        _ => {
+            shell::run(a);
+            Ok(())
+        }
+    };
 }
 
 /// What the device tree says beyond BootInfo: the highest CPU address DMA reaches.

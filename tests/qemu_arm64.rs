@@ -180,6 +180,13 @@ fn check_faults(q: &mut Qemu, va_bits: u32) {
     }
     let out = q.cmd("help");
     q.expect_in("console after the oops", &out, "crash null");
+    // The tick goes on after the oops (the console restarts with interrupts on).
+    let before = q.cmd("jiffies");
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let after = q.cmd("jiffies");
+    let (t1, t2) =
+        (number_after(q, "jiffies", &before, "("), number_after(q, "jiffies", &after, "("));
+    assert!(t2 > t1, "no tick after the oops: {before} then {after}");
     let out = q.cmd("peek 0");
     q.expect_in("peek 0", &out, "fault, ESR 0x9600000");
     let img = m::kimage_vaddr(va_bits);
@@ -189,12 +196,52 @@ fn check_faults(q: &mut Qemu, va_bits: u32) {
     q.expect_in("run", &out, "processes are not built for arm64 yet");
 }
 
+/// The number after `label` in `text` (e.g. "(" in "jiffies: N (T ticks since boot").
+fn number_after(q: &Qemu, what: &str, text: &str, label: &str) -> u64 {
+    let at = text.find(label).unwrap_or_else(|| q.fail(&format!("{what}: no {label:?}")));
+    let digits: String =
+        text[at + label.len()..].chars().take_while(|c| c.is_ascii_digit()).collect();
+    digits.parse().unwrap_or_else(|_| q.fail(&format!("{what}: no number after {label:?}")))
+}
+
+/// Interrupts and the tick through the shared `kernel::irq` and `kernel::time`: the boot
+/// lines, the timer's and the UART's interrupts counted in /proc/interrupts next to arm64's
+/// IPI names, jiffies advancing at HZ against the counter's own time, idle time in uptime.
+fn check_tick(q: &mut Qemu, log: &str, timer: &str) {
+    q.expect_in("boot", log, "NR_IRQS: ");
+    q.expect_in("boot", log, &format!("arch_timer: cp15 timer(s) running at 62.50MHz ({timer})."));
+    q.expect_in("boot", log, "clocksource: arch_sys_counter: mask: 0x1ffffffffffffff");
+    let first = q.cmd("jiffies");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let second = q.cmd("jiffies");
+    let t1 = number_after(q, "jiffies", &first, "(");
+    let t2 = number_after(q, "jiffies", &second, "(");
+    let s2 = number_after(q, "jiffies", &second, "arch_sys_counter: ");
+    let ns2 = number_after(q, "jiffies", &second, &format!("arch_sys_counter: {s2}."));
+    assert!(t2 > t1, "the tick stopped: {first} then {second}");
+    // HZ=100: one tick per 10 ms of the counter, give or take the tick in progress.
+    let expected = (s2 * 1_000_000_000 + ns2) / 10_000_000;
+    assert!(t2.abs_diff(expected) <= 2, "{t2} ticks in {s2}.{ns2:09} s");
+    let irqs = q.cmd("cat /proc/interrupts");
+    let line = q.line_with("interrupts", &irqs, "arch_timer");
+    let count: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert!(count > 0, "no timer interrupt counted: {line}");
+    q.expect_in("interrupts", &irqs, "IPI3:          0  CPU stop (for crash dump) interrupts");
+    // The console's input arrives by interrupt, and the CPU idles in between.
+    q.expect_in("interrupts", &irqs, " Edge      uart-pl011\n");
+    let up = q.cmd("cat /proc/uptime");
+    let fields: Vec<f64> = up.split_whitespace().map(|f| f.parse().unwrap()).collect();
+    assert!(fields[0] >= s2 as f64, "uptime {} behind the counter's {s2} s", fields[0]);
+    assert!(fields[1] > 0.0 && fields[1] <= fields[0], "idle time {up}");
+}
+
 #[test]
 fn va48_raw_image() {
     let (mut q, log) = boot64(48, false);
     q.expect_in("boot", &log, "CPU: entered at EL2, running at EL1; x0=0x100");
     q.expect_in("boot", &log, "ATAGs at 0x100");
     check_boot(&q, &log, 48);
+    check_tick(&mut q, &log, "phys");
     check_meminfo(&mut q, 48);
     check_pt(&mut q, 48);
     check_faults(&mut q, 48);
@@ -205,6 +252,7 @@ fn va48_raw_image() {
 fn va39_raw_image() {
     let (mut q, log) = boot64(39, false);
     check_boot(&q, &log, 39);
+    check_tick(&mut q, &log, "phys");
     check_meminfo(&mut q, 39);
     check_pt(&mut q, 39);
     check_faults(&mut q, 39);
@@ -219,5 +267,6 @@ fn va48_elf_with_the_reference_dtb() {
     q.expect_in("boot", &log, "Machine model: Raspberry Pi 3 Model B");
     q.expect_in("boot", &log, "Kernel command line: console=ttyAMA0 pivm.test=elf");
     check_boot(&q, &log, 48);
+    check_tick(&mut q, &log, "virt");
     q.poweroff_ok();
 }

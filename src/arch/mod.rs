@@ -58,13 +58,13 @@ pub mod cpu {
 }
 
 /// The free-running counter the in-kernel benchmarks time with.
-#[cfg(all(kernel, not(target_arch = "aarch64")))]
+#[cfg(kernel)]
 pub mod timer {
     pub use super::imp::cpu::{counter_frequency, read_counter};
 }
 
 /// Whole-page clearing and copying with the CPU's widest stores (`clear_page`, `copy_page`).
-#[cfg(all(kernel, not(target_arch = "aarch64")))]
+#[cfg(kernel)]
 pub mod page {
     pub use super::imp::page::{clear_page, copy_page};
 }
@@ -76,7 +76,7 @@ pub mod io {
 }
 
 /// Data cache maintenance for buffers a device reads or writes (the firmware's mailbox).
-#[cfg(all(kernel, not(target_arch = "aarch64")))]
+#[cfg(kernel)]
 pub mod cache {
     pub use super::imp::cpu::{clean_dcache_range, invalidate_dcache_range};
 }
@@ -123,14 +123,14 @@ pub mod image {
 }
 
 /// Semihosting: how QEMU's `-semihosting` lets the kernel end the emulator.
-#[cfg(all(kernel, not(target_arch = "aarch64")))]
+#[cfg(kernel)]
 pub mod semihosting {
     pub use super::imp::semihosting::exit;
 }
 
 /// Interrupt masking on this CPU (Linux's `local_irq_save`/`restore`/`enable`/`disable`)
 /// and the idle wait for an interrupt.
-#[cfg(all(kernel, not(target_arch = "aarch64")))]
+#[cfg(kernel)]
 pub mod irqflags {
     pub use super::imp::irqflags::{
         irqs_disabled, local_irq_disable, local_irq_enable, local_irq_restore, local_irq_save,
@@ -140,17 +140,20 @@ pub mod irqflags {
 
 /// The IRQ exception's way into the kernel: the root controller's handler
 /// (`set_handle_irq`), the registers the interrupt interrupted, this CPU's number.
-#[cfg(all(kernel, not(target_arch = "aarch64")))]
+#[cfg(kernel)]
 pub mod irq {
     pub use super::imp::irq::{
-        irq_regs_cpsr, set_handle_irq, smp_processor_id, PSR_MODE_MASK, USR_MODE,
+        irq_regs_cpsr, set_handle_irq, smp_processor_id, IPI_TYPES, PSR_MODE_MASK, USR_MODE,
     };
+    #[cfg(target_arch = "aarch64")]
+    pub use super::imp::traps::PtRegs;
+    #[cfg(not(target_arch = "aarch64"))]
     pub use super::imp::vectors::PtRegs;
 }
 
 /// The per-CPU timer the tick runs on (the ARM generic timer's CP15 timers): its counter,
 /// its comparator, and the private interrupt each timer raises.
-#[cfg(all(kernel, not(target_arch = "aarch64")))]
+#[cfg(kernel)]
 pub mod arch_timer {
     pub use super::imp::arch_timer::{
         cntfrq, evtstrm_enable, evtstrm_enabled, expired, mask, read_counter, set_next_event,

@@ -148,7 +148,7 @@ impl TypeAhead {
     }
 }
 
-#[cfg(all(kernel, target_arch = "arm"))]
+#[cfg(kernel)]
 mod device {
     use super::{Input, TypeAhead};
     use crate::board::raspi::uart;
@@ -218,6 +218,15 @@ mod device {
         t.take_interrupt()
     }
 
+    /// Whether a program could run (the console is the idle task of the programs). The
+    /// arm64 kernel has no processes yet.
+    fn others_runnable() -> bool {
+        #[cfg(not(target_arch = "aarch64"))]
+        return crate::kernel::process::others_runnable();
+        #[cfg(target_arch = "aarch64")]
+        false
+    }
+
     /// The next input for the line editor, in the order it was typed; the CPU idles until
     /// there is some (programs that can run get it meanwhile).
     pub fn next() -> Input {
@@ -233,7 +242,6 @@ mod device {
     /// programs that can run get the CPU (the console is their idle task); otherwise the
     /// CPU idles.
     pub fn next_or(mut stop: impl FnMut() -> bool, ctrl_c_stops: bool) -> Option<Input> {
-        use crate::kernel::process;
         loop {
             let got = crate::kernel::time::idle_wait(|| {
                 let mut t = TYPE_AHEAD.lock();
@@ -241,7 +249,7 @@ mod device {
                 if let Some(i) = t.pop() {
                     return Some(Some(i));
                 }
-                if (ctrl_c_stops && t.interrupted()) || process::others_runnable() {
+                if (ctrl_c_stops && t.interrupted()) || others_runnable() {
                     return Some(None);
                 }
                 None
@@ -249,7 +257,9 @@ mod device {
             if let Some(i) = got {
                 return Some(i);
             }
-            if process::others_runnable() {
+            #[cfg(not(target_arch = "aarch64"))]
+            if others_runnable() {
+                use crate::kernel::process;
                 // kswapd, if an allocation woke it, runs before the next program.
                 process::reclaim::kswapd_if_woken();
                 process::schedule();
@@ -261,7 +271,7 @@ mod device {
     }
 }
 
-#[cfg(all(kernel, target_arch = "arm"))]
+#[cfg(kernel)]
 pub use device::{
     begin_command, end_command, init_irq, interrupted, next, next_or, take_interrupt, unread,
 };

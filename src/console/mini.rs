@@ -4,22 +4,31 @@
 use core::fmt::Write;
 
 use super::args::split_args;
+use super::input::Input;
 use super::line::{Event, LineEditor};
 
-/// Reads bytes from `getc` (None: nothing yet), edits lines as the 32-bit console does, and runs
-/// each complete command line through `run`, forever.
+/// Reads input from `next` (None: nothing yet; a loss of type-ahead refuses the line it hit),
+/// edits lines as the 32-bit console does, and runs each complete command line through `run`,
+/// forever.
 pub fn command_loop(
     w: &mut impl Write,
     prompt: &str,
-    mut getc: impl FnMut() -> Option<u8>,
+    mut next: impl FnMut() -> Option<Input>,
     mut run: impl FnMut(&[&str]),
 ) -> ! {
     let mut ed = LineEditor::new();
     let _ = write!(w, "{prompt}");
     loop {
-        let Some(b) = getc() else {
-            core::hint::spin_loop();
-            continue;
+        let b = match next() {
+            Some(Input::Byte(b)) => b,
+            Some(Input::Lost) => {
+                ed.input_lost();
+                continue;
+            }
+            None => {
+                core::hint::spin_loop();
+                continue;
+            }
         };
         match ed.feed(b) {
             Event::None => {}

@@ -10,12 +10,12 @@ pub mod ps;
 
 #[cfg(all(kernel, target_arch = "arm"))]
 pub mod commands;
-#[cfg(all(kernel, target_arch = "arm"))]
+#[cfg(kernel)]
 pub mod printk;
 
 /// Whether Ctrl-C was typed since the running command started: long loops poll it and stop
 /// cleanly (see [`input::interrupted`]).
-#[cfg(all(kernel, target_arch = "arm"))]
+#[cfg(kernel)]
 pub use input::interrupted;
 
 /// A count with its noun, singular for one: `Count(1, "page")` shows `1 page`, `Count(3,

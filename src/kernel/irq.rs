@@ -556,11 +556,11 @@ impl fmt::Display for EarlyIrqInit {
     }
 }
 
-#[cfg(all(kernel, target_arch = "arm"))]
+#[cfg(kernel)]
 pub use device::*;
 
 /// The running kernel's entry points on `IRQS`, for the calling CPU.
-#[cfg(all(kernel, target_arch = "arm"))]
+#[cfg(kernel)]
 mod device {
     use super::*;
     use crate::arch::irq::smp_processor_id;

@@ -7,27 +7,27 @@ use core::ops::{Deref, DerefMut};
 use spin::{Mutex, MutexGuard};
 
 /// The interrupt state `lock` saved (Linux's `unsigned long flags`).
-#[cfg(all(kernel, target_arch = "arm"))]
+#[cfg(kernel)]
 type Flags = crate::arch::irqflags::IrqFlags;
 /// On the host (unit tests) there are no interrupts, so no state to keep.
-#[cfg(not(all(kernel, target_arch = "arm")))]
+#[cfg(not(kernel))]
 #[derive(Clone, Copy)]
 struct Flags;
 
-#[cfg(all(kernel, target_arch = "arm"))]
+#[cfg(kernel)]
 fn save() -> Flags {
     crate::arch::irqflags::local_irq_save()
 }
-#[cfg(all(kernel, target_arch = "arm"))]
+#[cfg(kernel)]
 fn restore(flags: Flags) {
     crate::arch::irqflags::local_irq_restore(flags)
 }
 // On the host (unit tests) there are no interrupts to mask.
-#[cfg(not(all(kernel, target_arch = "arm")))]
+#[cfg(not(kernel))]
 fn save() -> Flags {
     Flags
 }
-#[cfg(not(all(kernel, target_arch = "arm")))]
+#[cfg(not(kernel))]
 fn restore(_: Flags) {}
 
 /// A spin lock taken with interrupts masked (`spinlock_t` used with `spin_lock_irqsave`).

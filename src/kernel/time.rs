@@ -303,7 +303,7 @@ pub fn get_jiffies_64() -> u64 {
 }
 
 /// `do_timer(ticks)`: advances jiffies (from the tick only).
-#[cfg(all(kernel, target_arch = "arm"))]
+#[cfg(kernel)]
 fn do_timer(ticks: u64) {
     JIFFIES_64.fetch_add(ticks, Ordering::Relaxed);
 }
@@ -324,11 +324,11 @@ impl fmt::Display for Centis {
     }
 }
 
-#[cfg(all(kernel, target_arch = "arm"))]
+#[cfg(kernel)]
 pub use device::*;
 
 /// The running clock: the ARM generic timer as clocksource and clock event device.
-#[cfg(all(kernel, target_arch = "arm"))]
+#[cfg(kernel)]
 mod device {
     use spin::Once;
 
@@ -366,6 +366,7 @@ mod device {
         let kind = if entered_in_hyp { TimerKind::Phys } else { TimerKind::Virt };
         let rate = arch_timer::cntfrq();
         let width = arch_counter_get_width(rate);
+        #[allow(unused_mut)] // set below on ARMv7 only
         let mut clock = Clocksource::new("arch_sys_counter", clocksource_mask(width), rate);
         // arch_counter_register: user space may read the virtual counter (CNTVOFF is 0
         // when the kernel owns HYP, so it equals the physical one the tick then reads).
@@ -373,7 +374,11 @@ mod device {
         // arch_timer_starting_cpu: the event stream (CONFIG_ARM_ARCH_TIMER_EVTSTREAM, on in
         // Debian's kernel), which also sets HWCAP_EVTSTRM.
         arch_timer::evtstrm_enable(evtstrm_divider(rate));
-        clock.vdso_clock_mode = crate::arch::vdso::VDSO_CLOCKMODE_ARCHTIMER;
+        // The vDSO reads the counter itself (no vDSO on the arm64 kernel yet: it stays NONE).
+        #[cfg(not(target_arch = "aarch64"))]
+        {
+            clock.vdso_clock_mode = crate::arch::vdso::VDSO_CLOCKMODE_ARCHTIMER;
+        }
         let now = arch_timer::read_counter(kind);
         let tick = PeriodicTick::start(now, rate).ok_or(irq::IrqError::Invalid)?;
         TIMER.call_once(|| kind);
@@ -422,14 +427,20 @@ mod device {
         }
         do_timer(ticks);
         s.tk.advance(now);
-        crate::kernel::vsyscall::update_vsyscall(&s.tk);
         s.cpustat.account(ctx, ticks);
-        crate::kernel::process::scheduler_tick(matches!(ctx, TickContext::User));
+        // The vDSO's data page and the scheduler: processes run on the ARMv7 kernel only so
+        // far (the arm64 kernel's tick keeps time and accounts CPU time).
+        #[cfg(not(target_arch = "aarch64"))]
+        {
+            crate::kernel::vsyscall::update_vsyscall(&s.tk);
+            crate::kernel::process::scheduler_tick(matches!(ctx, TickContext::User));
+        }
         arch_timer::set_next_event(kind, s.tick.next);
     }
 
     /// Fills the vDSO's data page from the timekeeper now (`vdso_init` does, before the
     /// first tick that follows it).
+    #[cfg(not(target_arch = "aarch64"))]
     pub fn timekeeping_update_vsyscall() {
         if let Some(s) = STATE.lock().as_ref() {
             crate::kernel::vsyscall::update_vsyscall(&s.tk);
@@ -457,6 +468,25 @@ mod device {
     pub fn render_uptime(w: &mut impl fmt::Write) -> fmt::Result {
         let idle_ns = cpu_ticks().idle * TICK_NSEC;
         crate::proc::uptime::render(w, ktime_get_boottime_ns(), idle_ns)
+    }
+
+    /// The console's `jiffies`: the tick count (`jiffies_64`), the ticks since boot and,
+    /// read in the same interrupts-off moment, the clocksource's time since the tick
+    /// started, so that the tick's rate can be checked against the counter.
+    pub fn render_jiffies(w: &mut impl fmt::Write) -> fmt::Result {
+        use crate::arch::irqflags;
+        let flags = irqflags::local_irq_save();
+        let (jiffies, ticks, ns) = (get_jiffies_64(), ticks_since_boot(), ktime_get_boottime_ns());
+        irqflags::local_irq_restore(flags);
+        writeln!(
+            w,
+            "jiffies: {} ({} ticks since boot, HZ={}; arch_sys_counter: {}.{:09} s since the tick started)",
+            jiffies,
+            ticks,
+            HZ,
+            ns / NSEC_PER_SEC,
+            ns % NSEC_PER_SEC
+        )
     }
 
     /// Timer interrupts and jiffies since `time_init`, for the console's `jiffies`.

@@ -17,6 +17,17 @@ pub const USR_MODE: u32 = 0x10;
 /// MPIDR's CPU number within the cluster (`MPIDR_AFFINITY_LEVEL(mpidr, 0)`).
 const MPIDR_CPU_MASK: u32 = 0x3;
 
+/// Linux's `NR_IPI` and `ipi_types[]`: the IPIs 32-bit ARM requests.
+pub const IPI_TYPES: [&str; 7] = [
+    "CPU wakeup interrupts",
+    "Timer broadcast interrupts",
+    "Rescheduling interrupts",
+    "Function call interrupts",
+    "CPU stop interrupts",
+    "IRQ work interrupts",
+    "completion interrupts",
+];
+
 static HANDLE_ARCH_IRQ: Once<fn(&PtRegs)> = Once::new();
 /// The interrupted context's CPSR while an interrupt is handled (`get_irq_regs()->ARM_cpsr`).
 static IRQ_REGS_CPSR: AtomicU32 = AtomicU32::new(0);

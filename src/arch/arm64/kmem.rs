@@ -44,8 +44,11 @@ struct LinearPageMemory;
 impl PageMemory for LinearPageMemory {
     fn zero(&self, pfn: Pfn, order: u32) -> Result<(), PageAccessError> {
         let va = page_address(pfn)?;
-        // SAFETY: the allocator owns the 2^order pages, all in the linear map.
-        unsafe { core::ptr::write_bytes(va, 0, (PAGE_SIZE as usize) << order) };
+        for i in 0..1usize << order {
+            // SAFETY: the allocator owns the 2^order pages, all in the linear map (Normal
+            // memory, page-aligned).
+            unsafe { super::page::clear_page(va.add(i * PAGE_SIZE as usize)) };
+        }
         Ok(())
     }
 

@@ -9,11 +9,21 @@ pub mod memory;
 pub mod pgtable;
 
 #[cfg(all(kernel, target_arch = "aarch64"))]
+pub mod arch_timer;
+#[cfg(all(kernel, target_arch = "aarch64"))]
 pub mod boot;
+#[cfg(all(kernel, target_arch = "aarch64"))]
+pub mod cpu;
 #[cfg(all(kernel, target_arch = "aarch64"))]
 pub mod head;
 #[cfg(all(kernel, target_arch = "aarch64"))]
+pub mod irq;
+#[cfg(all(kernel, target_arch = "aarch64"))]
+pub mod irqflags;
+#[cfg(all(kernel, target_arch = "aarch64"))]
 pub mod kmem;
+#[cfg(all(kernel, target_arch = "aarch64"))]
+pub mod page;
 #[cfg(all(kernel, target_arch = "aarch64"))]
 pub mod semihosting;
 #[cfg(all(kernel, target_arch = "aarch64"))]

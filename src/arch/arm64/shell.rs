@@ -49,6 +49,8 @@ const HELP: &[(&str, &str)] = &[
     ("meminfo", "/proc/meminfo (also: cat /proc/meminfo)"),
     ("buddyinfo", "/proc/buddyinfo"),
     ("zoneinfo", "/proc/zoneinfo"),
+    ("cat /proc/F", "meminfo, buddyinfo, zoneinfo, interrupts, uptime, stat"),
+    ("jiffies", "the tick count, the ticks since boot and the counter's time"),
     ("layout", "the arm64 virtual memory layout banner"),
     ("pt VA", "walk VA through swapper_pg_dir, each level's descriptor decoded"),
     ("ptdump", "the kernel's mappings, merged, under arm64's section names"),
@@ -100,7 +102,11 @@ pub fn run(a: &[&str]) {
             let _ = crate::proc::zoneinfo::render(&mut w, &snap);
         }
         ("cat", Some(f)) => {
-            let _ = writeln!(w, "cat: {f}: not available on the arm64 kernel yet (meminfo, buddyinfo, zoneinfo are)");
+            let _ = writeln!(
+                w,
+                "cat: {f}: not available on the arm64 kernel yet (meminfo, buddyinfo, \
+                 zoneinfo, interrupts, uptime, stat are)"
+            );
         }
         ("layout", _) => write_banner(&mut w),
         ("pt", _) => {

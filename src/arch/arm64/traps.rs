@@ -26,6 +26,8 @@ pub struct PtRegs {
 /// Frame size on the stack: 34 words, rounded to 16 bytes.
 const FRAME: usize = 34 * 8 + 8;
 const _: () = assert!(core::mem::size_of::<PtRegs>() == 34 * 8);
+/// The FP/SIMD save area below the frame: FPSR, FPCR, q0-q31.
+const FPFRAME: usize = 32 * 16 + 16;
 
 global_asm!(
     r#"
@@ -67,8 +69,50 @@ __arm64_vector_common:
     mrs     x22, elr_el1
     mrs     x23, spsr_el1
     stp     x22, x23, [sp, #16 * 16]
-    mov     x0, sp
+    // The FP/SIMD registers below the frame: Rust code (an interrupt's handler) may use
+    // any of them, and the interrupted code's values must survive.
+    sub     sp, sp, #{fpframe}
+    stp     q0, q1, [sp, #16 + 32 * 0]
+    stp     q2, q3, [sp, #16 + 32 * 1]
+    stp     q4, q5, [sp, #16 + 32 * 2]
+    stp     q6, q7, [sp, #16 + 32 * 3]
+    stp     q8, q9, [sp, #16 + 32 * 4]
+    stp     q10, q11, [sp, #16 + 32 * 5]
+    stp     q12, q13, [sp, #16 + 32 * 6]
+    stp     q14, q15, [sp, #16 + 32 * 7]
+    stp     q16, q17, [sp, #16 + 32 * 8]
+    stp     q18, q19, [sp, #16 + 32 * 9]
+    stp     q20, q21, [sp, #16 + 32 * 10]
+    stp     q22, q23, [sp, #16 + 32 * 11]
+    stp     q24, q25, [sp, #16 + 32 * 12]
+    stp     q26, q27, [sp, #16 + 32 * 13]
+    stp     q28, q29, [sp, #16 + 32 * 14]
+    stp     q30, q31, [sp, #16 + 32 * 15]
+    mrs     x2, fpsr
+    mrs     x3, fpcr
+    stp     x2, x3, [sp]
+    add     x0, sp, #{fpframe}
     bl      __arm64_el1_exception
+    ldp     x2, x3, [sp]
+    msr     fpsr, x2
+    msr     fpcr, x3
+    ldp     q0, q1, [sp, #16 + 32 * 0]
+    ldp     q2, q3, [sp, #16 + 32 * 1]
+    ldp     q4, q5, [sp, #16 + 32 * 2]
+    ldp     q6, q7, [sp, #16 + 32 * 3]
+    ldp     q8, q9, [sp, #16 + 32 * 4]
+    ldp     q10, q11, [sp, #16 + 32 * 5]
+    ldp     q12, q13, [sp, #16 + 32 * 6]
+    ldp     q14, q15, [sp, #16 + 32 * 7]
+    ldp     q16, q17, [sp, #16 + 32 * 8]
+    ldp     q18, q19, [sp, #16 + 32 * 9]
+    ldp     q20, q21, [sp, #16 + 32 * 10]
+    ldp     q22, q23, [sp, #16 + 32 * 11]
+    ldp     q24, q25, [sp, #16 + 32 * 12]
+    ldp     q26, q27, [sp, #16 + 32 * 13]
+    ldp     q28, q29, [sp, #16 + 32 * 14]
+    ldp     q30, q31, [sp, #16 + 32 * 15]
+    add     sp, sp, #{fpframe}
     ldp     x22, x23, [sp, #16 * 16]
     msr     elr_el1, x22
     msr     spsr_el1, x23
@@ -92,10 +136,15 @@ __arm64_vector_common:
     eret
 "#,
     frame = const FRAME,
+    fpframe = const FPFRAME,
 );
 
 /// Kind 4 is "current EL, SP_ELx, synchronous": the kernel's own faults.
 const SYNC_EL1H: u64 = 4;
+/// Kind 5 is "current EL, SP_ELx, IRQ" (`el1h_64_irq`); kind 9 the same from EL0
+/// (`el0t_64_irq`).
+const IRQ_EL1H: u64 = 5;
+const IRQ_EL0: u64 = 9;
 
 /// What the last fixed-up fault was (`peek`/`poke` report it): ESR, FAR.
 static LAST_FIXUP: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
@@ -135,6 +184,9 @@ fn search_exception_table(pc: u64) -> Option<u64> {
 
 #[no_mangle]
 extern "C" fn __arm64_el1_exception(regs: &mut PtRegs, kind: u64) {
+    if (kind == IRQ_EL1H || kind == IRQ_EL0) && super::irq::generic_handle_arch_irq(regs) {
+        return;
+    }
     let esr = ESR_EL1.get();
     let far = FAR_EL1.get();
     if kind == SYNC_EL1H && (esr::is_data_abort(esr)) {

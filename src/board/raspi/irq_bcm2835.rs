@@ -99,10 +99,10 @@ impl fmt::Display for BitList {
     }
 }
 
-#[cfg(all(kernel, target_arch = "arm"))]
+#[cfg(kernel)]
 pub use device::*;
 
-#[cfg(all(kernel, target_arch = "arm"))]
+#[cfg(kernel)]
 mod device {
     use core::ptr::{read_volatile, write_volatile};
 

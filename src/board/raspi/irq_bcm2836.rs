@@ -100,10 +100,10 @@ pub const fn mailbox0(reg: usize, core: usize) -> usize {
     reg + 16 * core
 }
 
-#[cfg(all(kernel, target_arch = "arm"))]
+#[cfg(kernel)]
 pub use device::*;
 
-#[cfg(all(kernel, target_arch = "arm"))]
+#[cfg(kernel)]
 mod device {
     use core::ptr::{read_volatile, write_volatile};
 
@@ -116,16 +116,8 @@ mod device {
         ChipFlow, DomainId, Flow, IrqChip, IrqError, IrqReturn, IRQS, NR_CPUS,
     };
 
-    /// Linux's `NR_IPI` and `ipi_types[]`: the IPIs 32-bit ARM requests.
-    pub const IPI_TYPES: [&str; 7] = [
-        "CPU wakeup interrupts",
-        "Timer broadcast interrupts",
-        "Rescheduling interrupts",
-        "Function call interrupts",
-        "CPU stop interrupts",
-        "IRQ work interrupts",
-        "completion interrupts",
-    ];
+    /// Linux's `NR_IPI` and `ipi_types[]`: the IPIs the architecture requests.
+    pub use crate::arch::irq::IPI_TYPES;
 
     fn read(off: usize) -> u32 {
         // SAFETY: the local peripherals are mapped (identity, fixmap or ioremap: io::base

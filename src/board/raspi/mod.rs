@@ -9,7 +9,7 @@ pub const NR_CPUS: u32 = 4;
 
 #[cfg(kernel)]
 pub mod io;
-#[cfg(all(kernel, target_arch = "arm"))]
+#[cfg(kernel)]
 pub mod irq;
 #[cfg(all(kernel, target_arch = "arm"))]
 pub mod mailbox;

@@ -61,21 +61,8 @@ fn exhaust_stack(depth: u32) -> u32 {
 /// interrupts-off moment, the clocksource's time since the tick started, so that the tick's
 /// rate can be checked against the counter.
 pub(super) fn cmd_jiffies(_: &Kernel, args: &Args<'_>) -> CmdResult {
-    use crate::arch::irqflags;
-    use crate::kernel::time::NSEC_PER_SEC;
-    use crate::kernel::time::{get_jiffies_64, ktime_get_boottime_ns, ticks_since_boot, HZ};
     expect_args(args, 1)?;
-    let flags = irqflags::local_irq_save();
-    let (jiffies, ticks, ns) = (get_jiffies_64(), ticks_since_boot(), ktime_get_boottime_ns());
-    irqflags::local_irq_restore(flags);
-    kprintln!(
-        "jiffies: {} ({} ticks since boot, HZ={}; arch_sys_counter: {}.{:09} s since the tick started)",
-        jiffies,
-        ticks,
-        HZ,
-        ns / NSEC_PER_SEC,
-        ns % NSEC_PER_SEC
-    );
+    let _ = crate::kernel::time::render_jiffies(&mut crate::console::printk::Console);
     Ok(())
 }
 
