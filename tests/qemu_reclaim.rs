@@ -240,3 +240,73 @@ fn several_programs_under_pressure_lose_nothing_2g() {
 
 /// The card's 16 MiB pattern file (every byte of page i is i mod 256).
 const F16M: &str = "/boot/data/f16m";
+
+/// Field `n` (1-based, as proc(5) numbers them) of `/proc/PID/stat`.
+fn stat_field(q: &mut Qemu, pid: u32, n: usize) -> u64 {
+    let out = q.cmd(&format!("cat /proc/{pid}/stat"));
+    let line = q.line_with("stat", &out, &format!("{pid} (")).to_string();
+    // Fields after the comm's closing parenthesis start at 3 (the state).
+    let rest = line.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    rest.split_whitespace()
+        .nth(n - 3)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| q.fail(&format!("/proc/{pid}/stat field {n}: {line:?}")))
+}
+
+/// A value of `/proc/PID/status`.
+fn status_value(q: &mut Qemu, pid: u32, key: &str) -> u64 {
+    let out = q.cmd(&format!("cat /proc/{pid}/status"));
+    let line = q.line_with("status", &out, &format!("{key}:")).to_string();
+    line[key.len() + 1..]
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| q.fail(&format!("/proc/{pid}/status: {line:?}")))
+}
+
+/// A program waiting for the card sleeps, with no lock held, while the others run (issue 13:
+/// "the faulting task sleeps and other tasks run while the card works"). A CPU-bound `spin`
+/// runs throughout; `cardmap` maps a card file after `drop_caches` (its major faults each
+/// wait for a read) and checks every byte; `swapstress` under memory pressure swaps its pages
+/// out and back (each swap-in a major fault): each wait is a sleep
+/// (`voluntary_ctxt_switches`, counted when a task leaves the CPU asleep), spin's CPU time
+/// grows meanwhile, nothing is lost and every slot is free afterwards.
+#[test]
+fn a_task_waiting_for_the_card_sleeps_while_others_run_2g() {
+    let (mut q, _) = Qemu::boot_to_prompt(Opts::raw("2G").append(SMALL_RAM).sd_card().initramfs());
+    let out = q.cmd("swapon /dev/mmcblk0p2");
+    q.expect_in("swapon", &out, "Adding ");
+    let spin = q.start_background("/bin/spin", "spinning until killed", RUN);
+    let utime0 = stat_field(&mut q, spin, 14);
+    let out = q.cmd_timeout(&format!("run /boot/bin/cardmap -d {F16M} private 256"), RUN);
+    q.expect_in("cardmap", &out, "pattern ok");
+    let pid = q.start_background("/boot/bin/swapstress -m 40 -p 2", "swapstress M=40 40 MiB", RUN);
+    q.wait_for("re-read pass 1:", RUN).unwrap_or_else(|f| panic!("{f:?}"));
+    q.wait_for(" ns", RUN).unwrap_or_else(|f| panic!("{f:?}"));
+    let seen = q.transcript();
+    let reread = q.line_with("swapstress", &seen, "re-read pass 1:").to_string();
+    let majflt = delta(&q, &reread, "majflt");
+    // The second pass is running: every major fault of the first waited asleep (a few of the
+    // program's own text pages may be read ahead without a wait).
+    let nvcsw = status_value(&mut q, pid, "voluntary_ctxt_switches");
+    assert!(majflt > 0 && nvcsw * 2 > majflt, "{nvcsw} sleeps for {majflt} major faults");
+    let utime1 = stat_field(&mut q, spin, 14);
+    assert!(utime1 > utime0, "spin did not run: utime {utime0} -> {utime1}");
+    q.wait_for("swapstress M=40 ok:", RUN).unwrap_or_else(|f| panic!("{f:?}"));
+    q.wait_for("right", RUN).unwrap_or_else(|f| panic!("{f:?}"));
+    let seen = q.transcript();
+    for pass in 1..=2 {
+        let l = q.line_with("swapstress", &seen, &format!("re-read pass {pass}:")).to_string();
+        if !l.contains(" bad=0 ") {
+            q.fail(&format!("words wrong: {l}"));
+        }
+    }
+    q.expect_in("swapstress", &seen, &format!("ok: every word of {} pages right", 40 * 256));
+    q.cmd(&format!("kill -9 {spin}"));
+    std::thread::sleep(Duration::from_millis(500));
+    let swaps = q.cmd("cat /proc/swaps");
+    if !swaps.contains("partition\t") || !swaps.contains("\t\t0\t\t-2\n") {
+        q.fail(&format!("slots left in use after exit:\n{swaps}"));
+    }
+    q.verify_ok("after waits for the card beside a running program");
+    q.poweroff_ok();
+}

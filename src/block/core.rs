@@ -19,6 +19,9 @@ use crate::kprintln;
 /// default request timeout is 30 s; the SD card needs milliseconds).
 const REQUEST_TIMEOUT_NS: u64 = 5_000_000_000;
 
+/// Nanoseconds per jiffy (a sleeper's timeout is in jiffies).
+const NS_PER_JIFFY: u64 = 1_000_000_000 / crate::kernel::time::HZ;
+
 /// A block driver's operations (`struct blk_mq_ops`).
 pub trait BlockOps: Sync {
     /// Starts `rq` on the device (`queue_rq`); gives it back when the device is busy.
@@ -211,7 +214,7 @@ pub fn submit_bio(
 }
 
 /// Waits for a bio [`submit_bio`] queued; its result.
-pub fn wait_bio(disk: usize, done: &Completion) -> Result<(), Errno> {
+pub fn wait_bio(disk: usize, done: &alloc::sync::Arc<Completion>) -> Result<(), Errno> {
     wait(disk, done);
     match done.status() {
         0 => Ok(()),
@@ -221,12 +224,18 @@ pub fn wait_bio(disk: usize, done: &Completion) -> Result<(), Errno> {
 
 /// Sleeps until `done`: the CPU idles (or runs other tasks) until an interrupt completes
 /// the bio. A request past its deadline is aborted through the driver.
-fn wait(disk: usize, done: &Completion) {
+fn wait(disk: usize, done: &alloc::sync::Arc<Completion>) {
     use crate::arch::irqflags;
     // A submitter in an exception handler (a page fault reading a file page) runs with
     // interrupts masked; the completion is an interrupt, so they are on while it waits, as
     // Linux's do_page_fault turns them on for a fault from a context that had them.
     let masked = irqflags::irqs_disabled();
+    // A program with no lock held sleeps at once, before its interrupts are on (the
+    // card's completion would otherwise be taken right here under QEMU, whose card answers
+    // at once): other tasks run while the card works, and the completion wakes it.
+    if !done.is_done() && may_schedule() && crate::kernel::process::iowait::can_sleep() {
+        crate::kernel::process::iowait::io_sleep(done, REQUEST_TIMEOUT_NS / NS_PER_JIFFY + 1);
+    }
     if masked {
         irqflags::local_irq_enable();
     }
@@ -236,16 +245,23 @@ fn wait(disk: usize, done: &Completion) {
     }
 }
 
-fn wait_for(disk: usize, done: &Completion) {
+fn wait_for(disk: usize, done: &alloc::sync::Arc<Completion>) {
     use crate::kernel::process;
     let mut deadline = ktime_get_boottime_ns() + REQUEST_TIMEOUT_NS;
     while !done.is_done() {
-        crate::kernel::time::idle_wait(|| {
-            (done.is_done()
-                || (may_schedule() && process::others_runnable())
-                || ktime_get_boottime_ns() > deadline)
-                .then_some(())
-        });
+        if may_schedule() && process::iowait::can_sleep() {
+            // A program waiting with no lock held: it sleeps, other tasks run, and the
+            // completion interrupt wakes it.
+            let left = deadline.saturating_sub(ktime_get_boottime_ns());
+            process::iowait::io_sleep(done, left / NS_PER_JIFFY + 1);
+        } else {
+            crate::kernel::time::idle_wait(|| {
+                (done.is_done()
+                    || (may_schedule() && process::others_runnable())
+                    || ktime_get_boottime_ns() > deadline)
+                    .then_some(())
+            });
+        }
         if done.is_done() {
             break;
         }
@@ -313,6 +329,7 @@ pub fn blk_mq_end_request(disk: usize, rq: Request, status: i32) {
         }
     }
     rq.complete(status);
+    crate::kernel::process::iowait::io_completed();
     run_queue(disk);
 }
 

@@ -18,8 +18,12 @@
 //!   read-only).
 //!
 //! Locking: one lock ([`CARDFS`]) for the tree and the page cache, taken by file system calls
-//! (under the namespace lock) and by the fault path (under the task lock); I/O under it runs
-//! with a [`NoScheduleGuard`], so no other task runs (and spins on it) meanwhile. Data goes
+//! (under the namespace lock) and by the fault path (under the task lock). File data reads
+//! are submitted under it without waiting: their pages stay locked (`PG_locked`, skipped by
+//! fault-around, reclaim and `drop_caches`) until their bios are found done. A fault waits
+//! for them after letting go of every lock (`VM_FAULT_RETRY`); a wait under the lock (a
+//! `read()`, metadata) runs with a [`NoScheduleGuard`], so no other task runs (and spins on
+//! it) meanwhile. Data goes
 //! to user memory only after the lock is dropped (the VFS copies out of a kernel buffer),
 //! so a copy that faults on a card page can take it.
 use alloc::boxed::Box;
@@ -32,7 +36,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use spin::Mutex;
 
 use crate::abi::errno::Errno;
-use crate::block::blk_mq::BioVec;
+use crate::block::blk_mq::{self, BioVec};
 use crate::block::core::{self as blk, NoScheduleGuard};
 use crate::block::genhd::ReqOp;
 use crate::block::{MMC_BLOCK_MAJOR, SECTOR_SIZE};
@@ -236,6 +240,59 @@ struct Inode {
     /// slab caches by `drop_caches` 2 and 3.
     extents: Option<Vec<Extent>>,
     pages: BTreeMap<u64, CachedPage>,
+    /// The cached pages whose read is in flight (`PG_locked`, not yet `PG_uptodate`).
+    locked: BTreeMap<u64, PendingPage>,
+}
+
+/// A page-cache page being read: the bios that fill it (usually one; a page whose sectors
+/// are not contiguous on the card takes several) and where the bytes past `i_size` start
+/// when the last of them brings a partial sector (zeroed once it is done).
+#[derive(Default)]
+struct PendingPage {
+    bios: Vec<Arc<blk_mq::Completion>>,
+    zero_from: Option<usize>,
+}
+
+impl Inode {
+    /// Finishes the reads that are done (`end_page_read`): a good page is up to date (its
+    /// tail past `i_size` zeroed), a failed one leaves the cache.
+    fn settle(&mut self) {
+        if self.locked.is_empty() {
+            return;
+        }
+        let done: Vec<u64> = self
+            .locked
+            .iter()
+            .filter(|(_, p)| p.bios.iter().all(|b| b.is_done()))
+            .map(|(&i, _)| i)
+            .collect();
+        for index in done {
+            let p = self.locked.remove(&index).expect("just found");
+            let Some(page) = self.pages.get(&index).copied() else { continue };
+            if p.bios.iter().any(|b| b.status() != 0) {
+                self.pages.remove(&index);
+                free_file_page(page.pfn);
+                nr_pages(self.bdev).fetch_sub(1, Ordering::Relaxed);
+            } else if let Some(from) = p.zero_from {
+                // SAFETY: a lowmem frame of this cache; its reads are done.
+                unsafe {
+                    core::ptr::write_bytes((kva(page.pfn) + from) as *mut u8, 0, PAGE - from)
+                };
+            }
+        }
+    }
+
+    /// Whether page `index` is still being read (after settling).
+    fn is_locked(&mut self, index: u64) -> bool {
+        self.settle();
+        self.locked.contains_key(&index)
+    }
+
+    /// The last bio of page `index`'s read, if it is in flight.
+    fn page_wait(&mut self, index: u64) -> Option<Arc<blk_mq::Completion>> {
+        self.settle();
+        self.locked.get(&index).and_then(|p| p.bios.last().cloned())
+    }
 }
 
 /// The mounted volume.
@@ -291,7 +348,7 @@ impl CardFs {
         self.extents(ino)?;
         let disk = self.disk;
         let inode = self.inodes.get_mut(&ino).ok_or(Errno::ENOENT)?;
-        Ok(Mapping { disk, ino, inode })
+        Ok(Mapping { disk, ino, inode, last: None })
     }
 }
 
@@ -300,12 +357,17 @@ struct Mapping<'a> {
     disk: usize,
     ino: u64,
     inode: &'a mut Inode,
+    /// The last bio this mapping's reads submitted (requests complete in order: once it is
+    /// done, every earlier one is).
+    last: Option<Arc<blk_mq::Completion>>,
 }
 
 impl Mapping<'_> {
-    /// Reads the pages `[start, start + nr)` (just added) from the card: one bio per run of
-    /// contiguous sectors, at most `MAX_SECTORS`; sectors past the chain stay zero, the
-    /// bytes past `i_size` are zeroed. Pages whose read failed leave the cache.
+    /// Starts the reads of the pages `[start, start + nr)` (just added) from the card: one
+    /// bio per run of contiguous sectors, at most `MAX_SECTORS`, submitted without waiting;
+    /// the pages stay locked until their bios are done ([`Inode::settle`]). Sectors past the
+    /// chain stay zero, the bytes past `i_size` are zeroed. Pages whose bio the block layer
+    /// refused leave the cache at once.
     fn read(&mut self, start: u64, nr: u64) {
         let size = self.inode.size;
         let file_sectors = size.div_ceil(SECTOR_SIZE as u64);
@@ -313,14 +375,16 @@ impl Mapping<'_> {
         let mut failed: BTreeSet<u64> = BTreeSet::new();
         // The bio being built: first disk sector, segments, sectors, and its pages.
         let mut bio: Option<(u64, Vec<BioVec>, u64, Vec<u64>)> = None;
-        let _quiet = NoScheduleGuard::new();
         let (disk, partno) = (self.disk, self.inode.partno);
-        let submit = |b: (u64, Vec<BioVec>, u64, Vec<u64>), failed: &mut BTreeSet<u64>| {
+        let mut submitted: Vec<(Arc<blk_mq::Completion>, Vec<u64>)> = Vec::new();
+        let mut submit = |b: (u64, Vec<BioVec>, u64, Vec<u64>), failed: &mut BTreeSet<u64>| {
             let (sector, segs, _, pages) = b;
-            if blk::submit_bio_wait(disk, partno, ReqOp::Read, sector, segs).is_err() {
-                failed.extend(pages);
+            match blk::submit_bio(disk, partno, ReqOp::Read, sector, segs) {
+                Ok(done) => submitted.push((done, pages)),
+                Err(_) => failed.extend(pages),
             }
         };
+        let mut zero_from: BTreeMap<u64, usize> = BTreeMap::new();
         for index in start..start + nr {
             let Some(page) = self.inode.pages.get(&index).copied() else { continue };
             let base = kva(page.pfn);
@@ -359,20 +423,49 @@ impl Mapping<'_> {
             // The tail past i_size reads as zeros (`zero_user_segment` in mpage).
             if (index + 1) * PAGE as u64 > size && index * (PAGE as u64) < size {
                 let from = (size - index * PAGE as u64) as usize;
-                if !from.is_multiple_of(SECTOR_SIZE) {
-                    // The partial sector is read with the rest: zero it once the bio is done.
-                    if let Some(b) = bio.take() {
-                        submit(b, &mut failed);
-                    }
+                if from.is_multiple_of(SECTOR_SIZE) {
+                    // SAFETY: a lowmem frame of this cache; no bio writes past `from`.
+                    unsafe { core::ptr::write_bytes((base + from) as *mut u8, 0, PAGE - from) };
+                } else {
+                    // The partial sector is read with the rest: zeroed once the read is done.
+                    zero_from.insert(index, from);
                 }
-                // SAFETY: a lowmem frame of this cache; no bio is writing into it now.
-                unsafe { core::ptr::write_bytes((base + from) as *mut u8, 0, PAGE - from) };
             }
         }
         if let Some(b) = bio.take() {
             submit(b, &mut failed);
         }
+        for (done, pages) in submitted {
+            for index in pages {
+                self.inode.locked.entry(index).or_default().bios.push(done.clone());
+            }
+            self.last = Some(done);
+        }
+        for (index, from) in zero_from {
+            match self.inode.locked.get_mut(&index) {
+                Some(p) => p.zero_from = Some(from),
+                None => {
+                    if let Some(page) = self.inode.pages.get(&index) {
+                        // SAFETY: as above; no read of this page is in flight.
+                        unsafe {
+                            core::ptr::write_bytes(
+                                (kva(page.pfn) + from) as *mut u8,
+                                0,
+                                PAGE - from,
+                            )
+                        };
+                    }
+                }
+            }
+        }
         for index in failed {
+            if let Some(p) = self.inode.locked.get_mut(&index) {
+                // Another bio still fills part of the page: it leaves when that is done.
+                let refused = blk_mq::Completion::new();
+                refused.complete(-Errno::EIO.code());
+                p.bios.push(refused);
+                continue;
+            }
             if let Some(p) = self.inode.pages.remove(&index) {
                 free_file_page(p.pfn);
                 nr_pages(self.inode.bdev).fetch_sub(1, Ordering::Relaxed);
@@ -490,6 +583,7 @@ pub fn bdev_open(partno: u32) -> Result<(u64, FileRaState), Errno> {
         partno,
         bdev: true,
         extents: None,
+        locked: BTreeMap::new(),
         pages: BTreeMap::new(),
     });
     Ok((ino, FileRaState::new(boot_ra_pages())))
@@ -519,6 +613,15 @@ pub fn filemap_fault(
         match r {
             FilemapFault::Page { major, retry } => {
                 let pfn = m.pfn(index).ok_or(FaultError::Sigbus)?;
+                // The page is being read (by this fault or an earlier read): the fault does
+                // not wait under the task table's lock but retries once the read is done
+                // (`lock_folio_maybe_drop_mmap`): the last bio this fault submitted, or the
+                // page's own.
+                if let Some(own) = m.inode.page_wait(index) {
+                    let done = m.last.take().unwrap_or(own);
+                    crate::kernel::process::iowait::set_fault_wait(m.disk, done);
+                    return Ok(CachePage { pfn: pfn.0, major, retry: true });
+                }
                 Ok(CachePage { pfn: pfn.0, major, retry })
             }
             FilemapFault::Sigbus => Err(FaultError::Sigbus),
@@ -533,9 +636,9 @@ pub fn filemap_fault(
 /// inside the file).
 pub fn map_pages_page(file: &VmFile, index: u64) -> Option<Pfn> {
     let ino = cache_ino(file)?;
-    let g = CARDFS.lock();
-    let inode = g.as_ref()?.inodes.get(&ino)?;
-    if index >= inode.size.div_ceil(PAGE as u64) {
+    let mut g = CARDFS.lock();
+    let inode = g.as_mut()?.inodes.get_mut(&ino)?;
+    if index >= inode.size.div_ceil(PAGE as u64) || inode.is_locked(index) {
         return None;
     }
     inode.pages.get(&index).filter(|p| !p.readahead).map(|p| p.pfn)
@@ -585,6 +688,21 @@ fn read(ino: u64, pos: u64, buf: &mut [u8], ra: &mut FileRaState) -> Result<usiz
         }
         if m.is_readahead(index) {
             readahead::page_cache_async_ra(&mut m, ra, index, last - index, IO_PAGES);
+        }
+        if let Some(own) = m.inode.page_wait(index) {
+            // `filemap_update_page`: wait for the page's read (idle: the cache is locked).
+            let bio = m.last.take().unwrap_or(own);
+            let _quiet = NoScheduleGuard::new();
+            let _ = blk::wait_bio(m.disk, &bio);
+            while let Some(own) = m.inode.page_wait(index) {
+                let _ = blk::wait_bio(m.disk, &own);
+            }
+            if !m.is_cached(index) {
+                if done > 0 {
+                    break;
+                }
+                return Err(Errno::EIO);
+            }
         }
         let Some(pfn) = m.pfn(index) else { break };
         let off = (p % PAGE as u64) as usize;
@@ -761,6 +879,7 @@ fn walk(
                 partno: BOOT_PARTNO,
                 bdev: false,
                 extents: None,
+                locked: BTreeMap::new(),
                 pages: BTreeMap::new(),
             },
         );
@@ -820,6 +939,7 @@ fn mount(disk: usize) -> Result<CardFs, String> {
             partno: BOOT_PARTNO,
             bdev: false,
             extents: None,
+            locked: BTreeMap::new(),
             pages: BTreeMap::new(),
         },
     );
@@ -895,6 +1015,10 @@ pub fn exec_image(ino: u64, file: &Arc<VmFile>, size: u64) -> Result<Vec<u8>, Er
 pub fn invalidate_mapping_page(ino: u64, index: u64, mapped: &dyn Fn(Pfn) -> bool) -> bool {
     let mut g = CARDFS.lock();
     let Some(inode) = g.as_mut().and_then(|fs| fs.inodes.get_mut(&ino)) else { return false };
+    if inode.is_locked(index) {
+        // A read is filling it (`folio_trylock` failed).
+        return false;
+    }
     match inode.pages.get(&index) {
         Some(p) if !mapped(p.pfn) => {
             free_file_page(p.pfn);
@@ -930,10 +1054,13 @@ pub fn drop_caches(what: u32) -> (u64, u64) {
         let mut g = CARDFS.lock();
         if let Some(fs) = g.as_mut() {
             for inode in fs.inodes.values_mut() {
+                // Pages being read are locked: `invalidate_mapping_pages` skips them.
+                inode.settle();
+                let locked = &inode.locked;
                 let idx: Vec<u64> = inode
                     .pages
                     .iter()
-                    .filter(|(_, p)| !mapped.contains(&p.pfn.0))
+                    .filter(|(i, p)| !mapped.contains(&p.pfn.0) && !locked.contains_key(i))
                     .map(|(&i, _)| i)
                     .collect();
                 for i in idx {

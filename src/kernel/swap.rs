@@ -13,17 +13,19 @@
 //!
 //! The block layer moves data by PIO through kernel addresses, so a lowmem page's I/O goes
 //! to or from the page itself and a highmem page's through a lowmem bounce page
-//! (`blk_queue_bounce`), the page itself reached through kmap. The I/O waits
-//! with interrupts on (the card completes it from its interrupt), as Linux's
-//! `do_page_fault` enables them for a fault from user mode.
+//! (`blk_queue_bounce`), the page itself reached through kmap. Writes wait with interrupts
+//! on (the card completes them from its interrupt); a fault's reads are submitted and
+//! waited for by the fault once it holds no lock ([`swap_read_start`], [`settle`]).
+use alloc::collections::BTreeMap;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use spin::Mutex;
 
 use crate::abi::errno::Errno;
-use crate::block::blk_mq::BioVec;
+use crate::block::blk_mq::{BioVec, Completion};
 use crate::block::core as blk;
 use crate::block::genhd::ReqOp;
 use crate::kernel::mem::{linear_address, with_node, with_page_mapped};
@@ -121,14 +123,6 @@ pub fn swap_writepage(pfn: Pfn, e: SwpEntry) -> Result<(), Errno> {
     let bdev = bdev_of(e).ok_or(Errno::EINVAL)?;
     swap_page_io(bdev, ReqOp::Write, e.offset(), pfn)?;
     PSWPOUT.fetch_add(1, Ordering::Relaxed);
-    Ok(())
-}
-
-/// `swap_readpage`: the slot's contents into the page; `pswpin`.
-fn swap_readpage(pfn: Pfn, e: SwpEntry) -> Result<(), Errno> {
-    let bdev = bdev_of(e).ok_or(Errno::EINVAL)?;
-    swap_page_io(bdev, ReqOp::Read, e.offset(), pfn)?;
-    PSWPIN.fetch_add(1, Ordering::Relaxed);
     Ok(())
 }
 
@@ -282,6 +276,7 @@ pub fn vm_swap_full() -> bool {
 /// `lookup_swap_cache`: the cached page of `e` and whether it had been read ahead (its
 /// `PG_readahead` cleared; `swap_ra_hit` counted).
 pub fn lookup_swap_cache(e: SwpEntry) -> Option<(Pfn, bool)> {
+    settle(e);
     let mut s = SWAP.lock();
     let c = s.cache.get_mut(e)?;
     let readahead = core::mem::replace(&mut c.readahead, false);
@@ -306,15 +301,64 @@ pub fn mark_mapped(pfn: Pfn) -> bool {
 
 /// Whether `e` is in the cache (without touching its flags).
 pub fn in_cache(e: SwpEntry) -> bool {
-    SWAP.lock().cache.get(e).is_some()
+    settle(e);
+    SWAP.lock().cache.get(e).is_some() || PENDING.lock().contains_key(&e)
 }
 
-/// `__read_swap_cache_async` + `swap_readpage`: a new page for slot `e` read in and put in
-/// the cache (unmapped; `readahead` sets `PG_readahead`). None when the slot is free or
-/// cache-only (already there: `ENOENT`), no page (`ENOMEM`) or a failed read (`EIO`); a
-/// failure leaves nothing behind. A page read joins the inactive anon list like a new
-/// anonymous page (`folio_add_lru`), its rmap key `va`, the address its swap PTE is at.
+/// `read_swap_cache_async` waiting for its read (swapoff's `unuse_pte_range`): the page for
+/// slot `e`, from the cache or read in and put there (unmapped; `readahead` sets
+/// `PG_readahead`). `ENOENT` when the slot is free or cache-only, `ENOMEM` without a page,
+/// `EIO` for a failed read; a failure leaves nothing behind. The wait idles (the caller may
+/// hold the task table).
 pub fn read_swap_cache_async(e: SwpEntry, readahead: bool, va: usize) -> Result<Pfn, Errno> {
+    match swap_read_start(e, readahead, va)? {
+        SwapRead::Cached(pfn) => Ok(pfn),
+        SwapRead::InFlight(disk, done) => {
+            let _ = blk::wait_bio(disk, &done);
+            settle(e);
+            lookup_swap_cache(e).map(|(p, _)| p).ok_or(Errno::EIO)
+        }
+    }
+}
+
+/// A swap-in read in flight (`PG_locked` on a page not yet up to date): the slot holds
+/// `SWAP_HAS_CACHE` (so it is neither freed nor given out again), and the page is in no cache
+/// and on no list until the read is done and [`settle`] puts it in the swap cache. A highmem
+/// page is read into a lowmem bounce page and copied then.
+struct PendingRead {
+    pfn: Pfn,
+    disk: usize,
+    done: Arc<Completion>,
+    readahead: bool,
+    va: usize,
+    bounce: Option<alloc::boxed::Box<[u8]>>,
+}
+
+/// The swap-in reads in flight, by entry.
+static PENDING: Mutex<BTreeMap<SwpEntry, PendingRead>> = Mutex::new(BTreeMap::new());
+
+/// What [`swap_read_start`] found or did for an entry.
+pub enum SwapRead {
+    /// The page is in the swap cache (settled).
+    Cached(Pfn),
+    /// Its read is in flight (started now or earlier): wait for this bio on this disk.
+    InFlight(usize, Arc<Completion>),
+}
+
+/// `__read_swap_cache_async` + `swap_readpage` without the wait: the page for slot `e` from
+/// the cache, or a new page whose read is submitted (`swapcache_prepare` reserves the slot
+/// with `SWAP_HAS_CACHE` first, so a concurrent fault finds it in flight and waits, and the
+/// slot cannot be reused before the read lands). `ENOENT` for a free or cache-only slot,
+/// `ENOMEM` without a page, `EIO` when the block layer refused the bio.
+pub fn swap_read_start(e: SwpEntry, readahead: bool, va: usize) -> Result<SwapRead, Errno> {
+    settle(e);
+    if let Some(c) = SWAP.lock().cache.get(e) {
+        return Ok(SwapRead::Cached(Pfn(c.pfn)));
+    }
+    if let Some(p) = PENDING.lock().get(&e) {
+        return Ok(SwapRead::InFlight(p.disk, p.done.clone()));
+    }
+    let bdev = bdev_of(e).ok_or(Errno::ENOENT)?;
     let pfn = with_node(|n| n.alloc_pages_for(PageOwner::Anon, GfpFlags::GFP_HIGHUSER_MOVABLE, 0))
         .map_err(|_| Errno::ENOMEM)?;
     {
@@ -324,18 +368,99 @@ pub fn read_swap_cache_async(e: SwpEntry, readahead: bool, va: usize) -> Result<
             free_swapped_page(pfn);
             return Err(Errno::ENOENT);
         }
-        s.cache.insert(e, CachedPage { pfn: pfn.0, readahead, mapped: false });
     }
-    if swap_readpage(pfn, e).is_err() {
+    let (addr, bounce) = match linear_address(pfn) {
+        Some(a) => (a as usize, None),
+        None => {
+            let b = bounce_page();
+            (b.as_ptr() as usize, Some(b))
+        }
+    };
+    let seg = BioVec { addr, len: SWAP_HEADER_SIZE as u32 };
+    let sector = u64::from(e.offset()) * PAGE_SECTORS;
+    match blk::submit_bio(bdev.0, bdev.1, ReqOp::Read, sector, alloc::vec![seg]) {
+        Ok(done) => {
+            let p = PendingRead { pfn, disk: bdev.0, done: done.clone(), readahead, va, bounce };
+            PENDING.lock().insert(e, p);
+            Ok(SwapRead::InFlight(bdev.0, done))
+        }
+        Err(_) => {
+            let _ = SWAP.lock().areas.put(e, SWAP_HAS_CACHE);
+            free_swapped_page(pfn);
+            Err(Errno::EIO)
+        }
+    }
+}
+
+/// The read of `e` in flight, if one is (after settling a finished one): its disk and bio.
+pub fn in_flight(e: SwpEntry) -> Option<(usize, Arc<Completion>)> {
+    settle(e);
+    PENDING.lock().get(&e).map(|p| (p.disk, p.done.clone()))
+}
+
+/// Finishes `e`'s read if it is done (`end_swap_bio_read` + the unlock): a good page joins
+/// the swap cache (`pswpin`) and the inactive anon list, keyed by its address, unless no swap
+/// PTE refers to the slot any more (then it and the slot's cache reference go); a failed read
+/// leaves nothing behind. True while the read is still in flight.
+pub fn settle(e: SwpEntry) -> bool {
+    let p = {
+        let mut pend = PENDING.lock();
+        match pend.get(&e) {
+            None => return false,
+            Some(p) if !p.done.is_done() => return true,
+            Some(_) => pend.remove(&e).expect("just found"),
+        }
+    };
+    finish_read(e, p);
+    false
+}
+
+fn finish_read(e: SwpEntry, p: PendingRead) {
+    let ok = p.done.status() == 0
+        && match &p.bounce {
+            None => true,
+            Some(b) => with_page_mapped(p.pfn, |k| {
+                // SAFETY: `k` maps the whole page; the bounce buffer is a page.
+                unsafe { core::ptr::copy_nonoverlapping(b.as_ptr(), k, SWAP_HEADER_SIZE) }
+            })
+            .is_ok(),
+        };
+    let keep = {
         let mut s = SWAP.lock();
-        s.cache.remove_pfn(pfn.0);
-        let _ = s.areas.put(e, SWAP_HAS_CACHE);
-        drop(s);
-        free_swapped_page(pfn);
-        return Err(Errno::EIO);
+        if ok && s.areas.swap_count(e) > 0 {
+            s.cache.insert(e, CachedPage { pfn: p.pfn.0, readahead: p.readahead, mapped: false });
+            true
+        } else {
+            let _ = s.areas.put(e, SWAP_HAS_CACHE);
+            false
+        }
+    };
+    if ok {
+        PSWPIN.fetch_add(1, Ordering::Relaxed);
     }
-    crate::kernel::process::reclaim::lru_add_anon(pfn, va);
-    Ok(pfn)
+    if keep {
+        crate::kernel::process::reclaim::lru_add_anon(p.pfn, p.va);
+    } else {
+        free_swapped_page(p.pfn);
+    }
+}
+
+/// Settles every finished read; the entries still in flight.
+pub fn settle_all() -> Vec<SwpEntry> {
+    let keys: Vec<SwpEntry> = PENDING.lock().keys().copied().collect();
+    keys.into_iter().filter(|&e| settle(e)).collect()
+}
+
+/// Waits (idle: the caller may hold the task table) for every read in flight, then settles
+/// them (swapoff, which must see every page).
+pub fn settle_all_wait() {
+    let waits: Vec<(usize, Arc<Completion>)> =
+        PENDING.lock().values().map(|p| (p.disk, p.done.clone())).collect();
+    for (disk, done) in waits {
+        let _quiet = blk::NoScheduleGuard::new();
+        let _ = blk::wait_bio(disk, &done);
+    }
+    settle_all();
 }
 
 /// `SwapTotal`/`SwapFree` (pages) and `SwapCached`.
@@ -433,6 +558,8 @@ pub fn inuse_pages(ty: usize) -> u32 {
 /// Every used slot of every area with its `swap_map` byte, and the cached entries (for
 /// `verify`).
 pub fn snapshot() -> (Vec<(SwpEntry, u8)>, Vec<SwpEntry>) {
+    // A read in flight holds its slot's cache reference as a cached page does.
+    let in_flight = settle_all();
     let s = SWAP.lock();
     let mut used = Vec::new();
     for (t, a) in s.areas.areas.iter().enumerate() {
@@ -440,7 +567,7 @@ pub fn snapshot() -> (Vec<(SwpEntry, u8)>, Vec<SwpEntry>) {
             used.extend(a.used_slots().map(|(o, m)| (SwpEntry::new(t as u32, o), m)));
         }
     }
-    (used, s.cache.iter().map(|(e, _)| *e).collect())
+    (used, s.cache.iter().map(|(e, _)| *e).chain(in_flight).collect())
 }
 
 /// Swap's part of `verify`: every slot's count equals the swap PTEs referring to it, and

@@ -11,12 +11,15 @@ use alloc::sync::Arc;
 use super::mm_types::VmFile;
 use super::swapops::SwpEntry;
 
-/// A page a swap-in fault found or read (`do_swap_page`): its frame, and whether it had to
-/// be read from the swap area (`VM_FAULT_MAJOR`).
+/// A page a swap-in fault found or read (`do_swap_page`): its frame, whether it had to
+/// be read from the swap area (`VM_FAULT_MAJOR`), and whether its read is still in flight
+/// (`folio_lock_or_retry` failed: `VM_FAULT_RETRY`, the page is not mapped and the fault runs
+/// again once the read is done; `pfn` is then meaningless).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SwapPage {
     pub pfn: u64,
     pub major: bool,
+    pub retry: bool,
 }
 
 /// `fault_around_bytes`'s default (`/sys/kernel/debug/fault_around_bytes`): 64 KiB, 16 pages.
@@ -346,6 +349,9 @@ fn do_swap_page(
     flags: FaultFlags,
 ) -> Result<Fault, FaultError> {
     let page = env.swapin_page(vma, addr, entry)?;
+    if page.retry {
+        return Ok(Fault::Retry { major: page.major });
+    }
     let exclusive = env.swap_map_page(addr, entry, page.pfn, flags.write);
     let writable = flags.write && exclusive && vma.vm_flags.contains(VmFlags::WRITE);
     env.pte_set(
@@ -618,7 +624,7 @@ mod tests {
         ) -> Result<SwapPage, FaultError> {
             // Even offsets are in the swap cache (minor), odd ones read (major).
             let pfn = self.alloc_anon_page().ok_or(FaultError::Oom)?;
-            Ok(SwapPage { pfn, major: e.offset() % 2 == 1 })
+            Ok(SwapPage { pfn, major: e.offset() % 2 == 1, retry: false })
         }
         fn swap_map_page(&mut self, va: usize, _e: SwpEntry, pfn: u64, _write: bool) -> bool {
             let (_, shared) = self.swap.remove(&va).unwrap();

@@ -179,6 +179,25 @@ impl ProcessMm {
     ) -> Result<memory::Fault, FaultError> {
         let mut flags = flags;
         loop {
+            let (r, wait) = self.fault_nowait(addr, flags, counts);
+            let Some((disk, done)) = wait else { return r };
+            // The caller holds the task table (a system call's user copy): the wait idles.
+            let _ = crate::block::core::wait_bio(disk, &done);
+            flags.tried = true;
+        }
+    }
+
+    /// [`ProcessMm::fault`] without waiting for the card: a fault that submitted a read (or
+    /// found one in flight) returns `VM_FAULT_RETRY` and the bio to wait for, for the caller
+    /// to sleep on once it has let go of the task table and to retry with `FAULT_FLAG_TRIED`.
+    pub fn fault_nowait(
+        &mut self,
+        addr: usize,
+        flags: FaultFlags,
+        counts: &mut FaultCounts,
+    ) -> (Result<memory::Fault, FaultError>, Option<super::iowait::IoWait>) {
+        let mut flags = flags;
+        loop {
             let r = memory::do_page_fault(&mut self.mm, &mut self.hw, addr, flags);
             counts.account(r, flags);
             // A fault that could not get a page is counted by whoever decides it failed: the
@@ -187,9 +206,11 @@ impl ProcessMm {
             if r != Err(FaultError::Oom) {
                 super::count_vm_fault(r);
             }
+            let wait = super::iowait::take_fault_wait();
             match r {
+                Ok(memory::Fault::Retry { .. }) if wait.is_some() => return (r, wait),
                 Ok(memory::Fault::Retry { .. }) if !flags.tried => flags.tried = true,
-                _ => return r,
+                _ => return (r, None),
             }
         }
     }

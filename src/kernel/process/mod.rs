@@ -9,6 +9,7 @@
 pub mod exec;
 pub mod fork;
 pub mod fs;
+pub mod iowait;
 pub mod mm;
 pub mod oom;
 pub mod pipe;
@@ -140,6 +141,9 @@ pub struct Task {
     pub console_job: bool,
     /// Ids, limits, exit signal, vfork and restart state (`fork::ProcExt`).
     pub ext: fork::ProcExt,
+    /// Context switches (`nvcsw`: asleep, e.g. waiting for the card; `nivcsw`: preempted).
+    pub nvcsw: u64,
+    pub nivcsw: u64,
 }
 
 impl Task {
@@ -185,6 +189,8 @@ impl Task {
             cstime: 0,
             console_job: false,
             ext: fork::ProcExt::default(),
+            nvcsw: 0,
+            nivcsw: 0,
         }
     }
 }
@@ -364,9 +370,11 @@ fn wake_and_check(t: &mut Tasks) -> bool {
         if task.pid == 0 {
             continue;
         }
-        if task.state == TaskState::Sleeping
-            && (task.wake_at <= now || task.pending & !task.blocked != 0)
-        {
+        let ready = match iowait::io_ready(task.pid, task.wake_at, now) {
+            Some(ready) => ready,
+            None => task.wake_at <= now || task.pending & !task.blocked != 0,
+        };
+        if task.state == TaskState::Sleeping && ready {
             task.state = TaskState::Runnable;
             task.wake_at = u64::MAX;
             if !t.rq.contains(&task.pid) {
@@ -412,6 +420,13 @@ pub fn schedule() {
             if !runnable || others {
                 if let Some(p) = t.map.get_mut(&cur) {
                     rseq::preempt(&mut p.ext.rseq);
+                    // __schedule's switch_count: a task that leaves the CPU asleep (or
+                    // stopped) switched voluntarily, a preempted one did not.
+                    if runnable {
+                        p.nivcsw += 1;
+                    } else {
+                        p.nvcsw += 1;
+                    }
                 }
             }
         }
@@ -1220,13 +1235,31 @@ fn user_exception(e: UserException, regs: &mut PtRegs) {
                 (addr, SIGBUS, 1, f)
             } else {
                 let write = !instruction && f & arch::FSR_WRITE != 0 && f & (1 << 13) == 0;
-                let flags = FaultFlags { write, instruction, tried: false };
-                let r = with_current_mm(|t| {
-                    let counts = &mut t.counts;
-                    t.mm.as_mut().map(|m| m.fault(addr as usize, flags, counts))
-                });
+                let mut flags = FaultFlags { write, instruction, tried: false };
+                // A fault that needs the card submits the read and comes back with
+                // VM_FAULT_RETRY and the bio: the task sleeps for it here, with the task table
+                // free so that other tasks run, then the fault runs again from the start
+                // (FAULT_FLAG_TRIED). A failed read is VM_FAULT_SIGBUS.
+                let mut waited = false;
+                let r = loop {
+                    let (r, wait) = with_current_mm(|t| {
+                        let counts = &mut t.counts;
+                        t.mm.as_mut().map(|m| m.fault_nowait(addr as usize, flags, counts))
+                    })
+                    .map_or((None, None), |(r, w)| (Some(r), w));
+                    let Some((disk, done)) = wait else { break r };
+                    waited = true;
+                    if crate::block::core::wait_bio(disk, &done).is_err() {
+                        break Some(Err(FaultError::Sigbus));
+                    }
+                    flags.tried = true;
+                };
                 match r {
                     Some(Ok(Fault::Major | Fault::Retry { major: true })) => {
+                        reclaim::kswapd_if_woken();
+                        return;
+                    }
+                    Some(Ok(_)) if waited => {
                         // The task waited for the card: on Linux's one CPU kswapd, if an
                         // allocation woke it, runs during that wait; here, before the task
                         // goes on (both locks are free), so reclaim keeps free memory above

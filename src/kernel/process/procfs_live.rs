@@ -203,8 +203,8 @@ pub fn task_snapshot(task: &Task, sigq_limit: u64) -> TaskSnapshot<'_> {
         nr_node_ids: 1,
         core_dumping: false,
         thp_enabled: false,
-        nvcsw: 0,
-        nivcsw: 0,
+        nvcsw: task.nvcsw,
+        nivcsw: task.nivcsw,
     }
 }
 

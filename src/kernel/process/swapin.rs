@@ -5,10 +5,11 @@
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 
+use super::iowait;
 use super::mm::{add_shared_mapping, MmHw};
 use crate::abi::errno::Errno;
 use crate::arch::process::{self as arch, UserPteProt};
-use crate::kernel::swap;
+use crate::kernel::swap::{self, SwapRead};
 use crate::mm::memory::{FaultError, SwapPage};
 use crate::mm::mm_types::{VmFlags, Vma, PAGE_MASK, PAGE_SIZE};
 use crate::mm::swap_state::{ra_on_hit, swap_ra_info};
@@ -16,9 +17,14 @@ use crate::mm::swapops::SwpEntry;
 use crate::mm::Pfn;
 
 /// `swapin_page` of `do_swap_page`: the swap cache first (a minor fault; a page read ahead
-/// counts a hit for the VMA's window), else `swap_vma_readahead`: the swap PTEs of the window
-/// around `va` read into the cache in address order (pages other than the fault's are
-/// `PG_readahead` and count `swap_ra`), the fault's among them (a major fault).
+/// counts a hit for the VMA's window), else `swap_vma_readahead`: the reads of the swap PTEs
+/// of the window around `va` submitted in address order (pages other than the fault's are
+/// `PG_readahead` and count `swap_ra`), the fault's among them (a major fault). The fault
+/// does not wait here, under the task table's lock: it returns `retry` with the last bio
+/// submitted as the one to wait for (requests complete in order, so the whole window is in
+/// then, as Linux's plugged window completes together), sleeps with the lock free, and runs
+/// again (`folio_lock_or_retry`'s `VM_FAULT_RETRY`). A page whose read another fault started
+/// is waited for the same way (not major: this fault read nothing).
 pub(super) fn swapin_page(
     hw: &mut MmHw,
     vma: &Vma,
@@ -28,12 +34,20 @@ pub(super) fn swapin_page(
     let ra = hw.swap_ra.get(&vma.vm_start).copied().unwrap_or(0);
     if let Some((pfn, readahead)) = swap::lookup_swap_cache(entry) {
         hw.swap_ra.insert(vma.vm_start, ra_on_hit(ra, va as u32, readahead));
-        return Ok(SwapPage { pfn: pfn.0, major: false });
+        return Ok(SwapPage { pfn: pfn.0, major: false, retry: false });
+    }
+    if let Some((disk, done)) = swap::in_flight(entry) {
+        // Another fault's read, or this VMA's read-ahead, is bringing it in.
+        iowait::set_fault_wait(disk, done);
+        return Ok(SwapPage { pfn: 0, major: false, retry: true });
     }
     let page_cluster = swap::PAGE_CLUSTER.load(Ordering::Relaxed);
     let w = swap_ra_info(ra, va, vma.vm_start, vma.vm_end, page_cluster);
     hw.swap_ra.insert(vma.vm_start, w.ra_val);
     let fault_va = va & PAGE_MASK;
+    // The last bio submitted, and whether the fault's own page was among the window's.
+    let mut last = None;
+    let mut fault_started = false;
     if w.nr > 1 {
         for i in 0..w.nr {
             let a = w.start + i * PAGE_SIZE;
@@ -42,19 +56,27 @@ pub(super) fn swapin_page(
                 continue;
             }
             let ahead = a != fault_va;
-            if swap::read_swap_cache_async(e, ahead, a).is_ok() && ahead {
-                swap::SWAP_RA.fetch_add(1, Ordering::Relaxed);
+            if let Ok(SwapRead::InFlight(disk, done)) = swap::swap_read_start(e, ahead, a) {
+                if ahead {
+                    swap::SWAP_RA.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    fault_started = true;
+                }
+                last = Some((disk, done));
             }
         }
     }
-    if let Some((pfn, _)) = swap::lookup_swap_cache(entry) {
-        return Ok(SwapPage { pfn: pfn.0, major: true });
-    }
-    match swap::read_swap_cache_async(entry, false, fault_va) {
-        Ok(pfn) => Ok(SwapPage { pfn: pfn.0, major: true }),
-        Err(Errno::ENOMEM) => Err(FaultError::Oom),
-        Err(_) => Err(FaultError::Sigbus),
-    }
+    let (disk, done) = match swap::swap_read_start(entry, false, fault_va) {
+        Ok(SwapRead::Cached(pfn)) => return Ok(SwapPage { pfn: pfn.0, major: true, retry: false }),
+        Ok(SwapRead::InFlight(disk, done)) => match last {
+            Some(l) if fault_started => l,
+            _ => (disk, done),
+        },
+        Err(Errno::ENOMEM) => return Err(FaultError::Oom),
+        Err(_) => return Err(FaultError::Sigbus),
+    };
+    iowait::set_fault_wait(disk, done);
+    Ok(SwapPage { pfn: 0, major: true, retry: true })
 }
 
 /// `do_swap_page` after the page is found: the mapping counted (a page some PTE maps already
@@ -111,6 +133,8 @@ fn unuse_mm(hw: &mut MmHw, vmas: &[(usize, usize, bool)], ty: u32) -> Result<(),
 /// `try_to_unuse(type)`: every process's swap entries of area `ty` brought back in, then the
 /// area's cached pages nothing maps dropped. `ENOMEM` (the area stays on) when memory runs out.
 pub fn try_to_unuse(ty: usize) -> Result<(), Errno> {
+    // Reads in flight hold their slots: they land in the cache first.
+    swap::settle_all_wait();
     super::with_tasks(|t| {
         for task in t.map.values_mut() {
             let Some(pm) = task.mm.as_mut() else { continue };
