@@ -87,15 +87,10 @@ fn fault_counts_equal_linux_61() {
     // The first round grows the kernel's caches (slab pages for VMAs, files, tasks; page-table
     // pages) to what these programs need; the second must then give back every page it took.
     fault_patterns(&mut q);
-    let before = q.free_kb();
+    let before = q.memory_snapshot();
     fault_patterns(&mut q);
     q.verify_ok("after the fault patterns");
-    let after = q.free_kb();
-    assert!(
-        after >= before,
-        "pages lost: {before} kB free before, {after} kB after\n{}",
-        q.transcript()
-    );
+    q.assert_nothing_lost("after the fault patterns", &before, 0);
 }
 
 /// vmtest's access patterns, each with the fault counts Linux 6.1 takes for it.
@@ -190,7 +185,7 @@ fn every_listed_system_call_and_fork_exec_wait() {
     // A first round grows the slab caches to what several live tasks need.
     run(&mut q, "/bin/syscalls");
     run(&mut q, "/bin/vmtest exec");
-    let before = q.free_kb();
+    let before = q.memory_snapshot();
     let out = run(&mut q, "/bin/syscalls");
     q.expect_in("syscalls", &out, "unknown system call 0x3ff: ENOSYS            ok");
     q.expect_in("syscalls", &out, "fork, execve(self), wait4");
@@ -203,12 +198,7 @@ fn every_listed_system_call_and_fork_exec_wait() {
     let l = q.line_with("exec", &out, "parent write .data after child exit");
     assert_eq!(delta(&q, l, "exit"), (1, 0), "{l}");
     q.verify_ok("after fork and exec");
-    let after = q.free_kb();
-    assert!(
-        after >= before,
-        "pages lost: {before} kB free before, {after} kB after\n{}",
-        q.transcript()
-    );
+    q.assert_nothing_lost("after fork and exec", &before, 0);
 }
 
 #[test]
@@ -252,7 +242,7 @@ fn a_memory_bomb_is_killed_by_the_oom_line_and_the_kernel_carries_on() {
         Opts::raw("2G").initramfs().append("norandmaps mem=96M mem=32M@0x08000000"),
     );
     run(&mut q, "/bin/vmtest anon 1");
-    let before = q.free_kb();
+    let before = q.memory_snapshot();
     let out = run(&mut q, "/bin/membomb");
     q.expect_in("membomb", &out, "Out of memory: Killed process ");
     q.expect_in("membomb", &out, " (membomb) total-vm:");
@@ -260,12 +250,7 @@ fn a_memory_bomb_is_killed_by_the_oom_line_and_the_kernel_carries_on() {
     let out = run(&mut q, "/bin/vmtest anon 4");
     q.expect_in("after membomb", &out, "anon N=4:");
     q.verify_ok("after membomb");
-    let after = q.free_kb();
-    assert!(
-        after + 64 >= before,
-        "pages lost: {before} kB free before, {after} kB after\n{}",
-        q.transcript()
-    );
+    q.assert_nothing_lost("after membomb", &before, 64);
 }
 
 /// Lines typed while a program runs but never read by it stay the console's, as a tty's input

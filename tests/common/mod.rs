@@ -555,6 +555,13 @@ pub fn meminfo_kb(q: &Qemu, meminfo: &str, field: &str) -> u64 {
         .unwrap_or_else(|| q.fail(&format!("/proc/meminfo: cannot read {line:?}")))
 }
 
+/// Free memory and the reports it was read from, at one point of a test.
+pub struct MemSnapshot {
+    pub free_kb: u64,
+    pub meminfo: String,
+    pub slabinfo: String,
+}
+
 impl Qemu {
     /// Runs `verify` (every allocator's invariant checks) and fails unless it answers
     /// `verify: ok`; `when` says at which point of the test.
@@ -567,8 +574,42 @@ impl Qemu {
 
     /// Free memory as the leak checks count it: MemFree plus the per-CPU lists, in kB.
     pub fn free_kb(&mut self) -> u64 {
-        let mi = self.cmd("cat /proc/meminfo");
-        meminfo_kb(self, &mi, "MemFree") + 4 * self.pcp_cached_pages()
+        self.memory_snapshot().free_kb
+    }
+
+    /// [`Qemu::free_kb`] with the `/proc/meminfo` and `/proc/slabinfo` it came from, so that a
+    /// leak check that fails can say where the pages went ([`Qemu::assert_nothing_lost`]).
+    pub fn memory_snapshot(&mut self) -> MemSnapshot {
+        let meminfo = self.cmd("cat /proc/meminfo");
+        let slabinfo = self.cmd("cat /proc/slabinfo");
+        let free_kb = meminfo_kb(self, &meminfo, "MemFree") + 4 * self.pcp_cached_pages();
+        MemSnapshot { free_kb, meminfo, slabinfo }
+    }
+
+    /// Fails unless free memory (as [`Qemu::free_kb`] counts it) is back to `before`, less
+    /// `slack_kb`; the failure lists every `/proc/meminfo` and `/proc/slabinfo` line that
+    /// changed, then the transcript.
+    pub fn assert_nothing_lost(&mut self, when: &str, before: &MemSnapshot, slack_kb: u64) {
+        let after = self.memory_snapshot();
+        if after.free_kb + slack_kb >= before.free_kb {
+            return;
+        }
+        let changed = |a: &str, b: &str| {
+            a.lines()
+                .zip(b.lines())
+                .filter(|(x, y)| x != y)
+                .map(|(x, y)| format!("  before: {x}\n  after:  {y}\n"))
+                .collect::<String>()
+        };
+        let msg = format!(
+            "pages lost {when}: {} kB free before, {} kB after\n/proc/meminfo lines that \
+             changed:\n{}/proc/slabinfo lines that changed:\n{}",
+            before.free_kb,
+            after.free_kb,
+            changed(&before.meminfo, &after.meminfo),
+            changed(&before.slabinfo, &after.slabinfo),
+        );
+        self.fail(&msg);
     }
 
     /// Starts `cmd` in the background (`run CMD &`) and waits up to `timeout` for it to print
