@@ -12,33 +12,7 @@ const CTRL_ENABLE: u32 = 1 << 0;
 const CTRL_IT_MASK: u32 = 1 << 1;
 const CTRL_IT_STAT: u32 = 1 << 2;
 
-/// Which of the CPU's timers (the kernel uses the physical one when it owns PL2, the
-/// virtual one otherwise, as `arch_timer_select_ppi` decides).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TimerKind {
-    Phys,
-    Virt,
-}
-
-/// The timer interrupts a device tree lists for `arm,armv7-timer`, in Linux's
-/// `enum arch_timer_ppi_nr` order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ArchTimerPpi {
-    PhysSecure = 0,
-    PhysNonsecure = 1,
-    Virt = 2,
-    Hyp = 3,
-}
-
-impl TimerKind {
-    /// The interrupt this timer raises.
-    pub fn ppi(self) -> ArchTimerPpi {
-        match self {
-            TimerKind::Phys => ArchTimerPpi::PhysNonsecure,
-            TimerKind::Virt => ArchTimerPpi::Virt,
-        }
-    }
-}
+pub use crate::drivers::arm_arch_timer::{ArchTimerPpi, TimerKind};
 
 /// CNTKCTL bits: PL0 access to the physical counter (`ARCH_TIMER_USR_PCT_ACCESS_EN`), the
 /// virtual counter (`ARCH_TIMER_USR_VCT_ACCESS_EN`), the event stream, the virtual and the

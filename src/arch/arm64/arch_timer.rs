@@ -1,7 +1,7 @@
 //! The ARM generic timer's EL1 view on AArch64 (`asm/arch_timer.h` for arm64): the counter,
 //! the EL0 physical and virtual timers (CNTP_*_EL0, CNTV_*_EL0) that drive the tick, and
-//! CNTKCTL_EL1 for EL0's access and the event stream. The names and kinds are 32-bit ARM's,
-//! so `kernel::time` drives either.
+//! CNTKCTL_EL1 for EL0's access and the event stream. The timer kinds and interrupts are the
+//! ones both architectures share (`drivers::arm_arch_timer`), so `kernel::time` drives either.
 use aarch64_cpu::registers::*;
 
 /// ENABLE, IMASK, ISTATUS of CNT{P,V}_CTL_EL0.
@@ -9,31 +9,7 @@ const CTRL_ENABLE: u64 = 1 << 0;
 const CTRL_IT_MASK: u64 = 1 << 1;
 const CTRL_IT_STAT: u64 = 1 << 2;
 
-/// Which EL1 timer: the physical (EL2 let EL1 use it) or the virtual one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TimerKind {
-    Phys,
-    Virt,
-}
-
-/// The device tree's order of the timer's four interrupts (`enum arch_timer_ppi_nr`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ArchTimerPpi {
-    PhysSecure = 0,
-    PhysNonsecure = 1,
-    Virt = 2,
-    Hyp = 3,
-}
-
-impl TimerKind {
-    /// The interrupt this timer raises.
-    pub fn ppi(self) -> ArchTimerPpi {
-        match self {
-            TimerKind::Phys => ArchTimerPpi::PhysNonsecure,
-            TimerKind::Virt => ArchTimerPpi::Virt,
-        }
-    }
-}
+pub use crate::drivers::arm_arch_timer::{ArchTimerPpi, TimerKind};
 
 /// `arch_counter_set_user_access`: EL0 may read the virtual counter, nothing else.
 pub fn set_user_access() {
