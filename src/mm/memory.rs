@@ -127,6 +127,33 @@ pub trait FaultEnv {
             *o = self.cached_page(file, index + i as u64);
         }
     }
+    /// `filemap_map_pages`' PTE half: maps `pfns[i]` (file pages, read-only unless `write`)
+    /// at `start + i` pages into each slot that is empty (`pte_none`: a present page or a
+    /// swap entry stays) and counts them in `MM_FILEPAGES`; `pfns[i]` becomes None where
+    /// nothing was mapped. The run never crosses a page table, so an environment with page
+    /// tables looks the table up once for it (`pte_offset_map_lock`, then `set_pte_at` per
+    /// slot). How many pages were mapped; `Err` when no page table could be allocated.
+    fn map_pages(
+        &mut self,
+        start: usize,
+        pfns: &mut [Option<u64>],
+        write: bool,
+        exec: bool,
+    ) -> Result<usize, NoPageTable> {
+        let mut mapped = 0;
+        for (i, slot) in pfns.iter_mut().enumerate() {
+            let Some(pfn) = *slot else { continue };
+            let va = start + (i << PAGE_SHIFT);
+            if self.pte_get(va).is_some() || self.swap_pte_get(va).is_some() {
+                *slot = None;
+                continue;
+            }
+            self.pte_set(va, NewPte { pfn, write, exec, dirty: false })?;
+            self.rss_add(RssKind::File, 1);
+            mapped += 1;
+        }
+        Ok(mapped)
+    }
     /// `filemap_map_pages` found `pages` mappable pages of `file` (its `mmap_miss` drops).
     fn fault_around_hits(&mut self, _file: &Arc<VmFile>, _pages: u64) {}
     /// `fault_around_bytes`: the default unless the environment has a live knob.
@@ -417,25 +444,22 @@ fn do_read_fault(
     let exec = exec_of(vma);
     if let Some((start, pages)) = fault_around_window(vma, addr, env.fault_around_bytes()) {
         let mut hits = 0;
+        let mut mapped_addr = false;
         let mut buf = [None; FAULT_AROUND_BATCH];
         for first in (0..pages).step_by(FAULT_AROUND_BATCH) {
             let cached = &mut buf[..(pages - first).min(FAULT_AROUND_BATCH)];
             let batch_start = start + (first << PAGE_SHIFT);
             env.cached_pages(file, linear_page_index(vma, batch_start), cached);
-            for (i, &pfn) in cached.iter().enumerate() {
-                let va = batch_start + (i << PAGE_SHIFT);
-                let Some(pfn) = pfn else { continue };
-                hits += 1;
-                if env.pte_get(va).is_some() {
-                    continue;
-                }
-                env.pte_set(va, NewPte { pfn, write: shared_write, exec, dirty: false })
-                    .map_err(|_| FaultError::Oom)?;
-                env.rss_add(RssKind::File, 1);
+            hits += cached.iter().flatten().count() as u64;
+            env.map_pages(batch_start, cached, shared_write, exec).map_err(|_| FaultError::Oom)?;
+            if let Some(i) = addr.checked_sub(batch_start).map(|d| d >> PAGE_SHIFT) {
+                mapped_addr |= cached.get(i).is_some_and(|p| p.is_some());
             }
         }
         env.fault_around_hits(file, hits);
-        if env.pte_get(addr).is_some() {
+        // `VM_FAULT_NOPAGE` when the window mapped the faulting page itself (or it is there
+        // already).
+        if mapped_addr || env.pte_get(addr).is_some() {
             return Ok(Fault::Minor);
         }
     }
@@ -753,6 +777,27 @@ mod tests {
                 mm.do_mmap(0, n * PAGE_SIZE, Prot::READ, MapFlags::PRIVATE, Some((&f, 0))).unwrap();
             assert_eq!(touch(&mut mm, &mut env, a, n, R).min_flt, want, "N={n} at {a:#x}");
         }
+    }
+
+    #[test]
+    fn fault_around_maps_only_empty_slots() {
+        // Page 3 of a 16-page window holds a swap entry (a private copy swapped out) and page
+        // 5 a private copy: fault-around maps the other 13 cached pages beside the faulting
+        // one and leaves both (`pte_none` only), as `filemap_map_pages` does.
+        let mut mm = mm();
+        let mut env = Env::new(4096);
+        let f = file();
+        let a = mm
+            .do_mmap(0, 16 * PAGE_SIZE, Prot::READ | Prot::WRITE, MapFlags::PRIVATE, Some((&f, 0)))
+            .unwrap();
+        assert_eq!(a % (16 * PAGE_SIZE), 0);
+        env.swap.insert(a + 3 * PAGE_SIZE, (SwpEntry::new(0, 9), false));
+        assert_eq!(touch(&mut mm, &mut env, a + 5 * PAGE_SIZE, 1, W).min_flt, 1);
+        let copy = env.ptes[&(a + 5 * PAGE_SIZE)];
+        assert_eq!(touch(&mut mm, &mut env, a, 1, R).min_flt, 1);
+        assert!(!env.ptes.contains_key(&(a + 3 * PAGE_SIZE)));
+        assert_eq!(env.ptes[&(a + 5 * PAGE_SIZE)], copy);
+        assert_eq!((env.rss_anon, env.rss_file, env.ptes.len()), (1, 14, 15));
     }
 
     #[test]

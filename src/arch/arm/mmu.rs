@@ -501,6 +501,21 @@ pub fn replace_page_pte(
     Ok(old)
 }
 
+/// [`PageTable::set_ptes_none`] in a user table under the table lock (the table page from
+/// `alloc`, counted): `filemap_map_pages`' one lookup for a run of empty slots.
+pub fn map_empty_ptes(
+    pgt: PageTable,
+    start: u32,
+    ptes: &mut [u32],
+    alloc: PteAlloc<'_>,
+) -> Result<usize, MapError> {
+    let mut t = TABLES.lock();
+    let mut alloc = t.counted(alloc);
+    let r = pgt.set_ptes_none(&mut LinearMem, start, ptes, pgtable::PAGE_USER_TABLE, &mut alloc);
+    cp15::dsb();
+    r
+}
+
 /// `copy_pte_range` of `[start, end)` (inside one first-level entry) from `src` to `dst`
 /// under the table lock ([`PageTable::copy_ptes`]; `dst`'s table page from `alloc`, counted).
 /// False when `src` has no table there. The caller flushes `src`'s TLB entries.

@@ -695,6 +695,51 @@ impl PageTable {
         }
     }
 
+    /// `filemap_map_pages`' walk from `start` (a run inside one first-level entry): writes
+    /// `ptes[i]` (a Linux PTE for `start + i` pages; 0 offers none) into each empty slot
+    /// (`pte_none`), zeroing `ptes[i]` where the slot was taken (a present page or a swap
+    /// entry). One table lookup for the run; the table page is created with `alloc` before
+    /// the first write, so a failure writes nothing. How many entries were written.
+    pub fn set_ptes_none(
+        &self,
+        mem: &mut impl PhysMem,
+        start: u32,
+        ptes: &mut [u32],
+        prot_l1: u32,
+        alloc: &mut dyn FnMut() -> Option<u64>,
+    ) -> Result<usize, MapError> {
+        let n = ptes.len();
+        debug_assert!(
+            n > 0
+                && (start + ((n as u32 - 1) << SMALL_PAGE_SHIFT)) >> SECTION_SHIFT
+                    == start >> SECTION_SHIFT
+        );
+        if ptes.iter().all(|&p| p == 0) {
+            return Ok(0);
+        }
+        let slot = self.pte_alloc(mem, start, prot_l1, alloc)?.0;
+        let fast = mem.words(slot.linux, n).zip(mem.words(slot.hw, n));
+        let mut written = 0;
+        for (i, pte) in ptes.iter_mut().enumerate() {
+            if *pte == 0 {
+                continue;
+            }
+            let old = match fast {
+                // SAFETY: `words` lent `n` words; the caller holds the table lock.
+                Some((linux, _)) => unsafe { linux.add(i).read_volatile() },
+                None => mem.read(slot.linux + 4 * i as u64).unwrap_or(0),
+            };
+            if old != 0 {
+                *pte = 0;
+                continue;
+            }
+            let va = start + (i << SMALL_PAGE_SHIFT) as u32;
+            Self::write_pte_pair(mem, slot, fast, i, *pte, Self::ext_for(va, *pte));
+            written += 1;
+        }
+        Ok(written)
+    }
+
     /// `copy_pte_range` over `[start, end)` (inside one first-level entry) from this table to
     /// `dst`: for each non-empty Linux PTE, `f(va, pte)` says what this table keeps and what
     /// `dst` gets (`Some((src, dst))`, Linux PTEs; None leaves both). One lookup in each
@@ -1218,6 +1263,74 @@ mod tests {
         );
     }
 
+    #[test]
+    fn set_ptes_none_fills_only_empty_slots_as_map_does_page_by_page() {
+        // Pages 2 (present) and 4 (a swap entry) are taken; 1, 3 and 6 are offered and 3 and
+        // 6 written, 0/5/7 offer nothing. Word-by-word and lent-word memory agree with `map`.
+        let t = PageTable { pgd: PGD };
+        let ro = MT_MEMORY_RW.prot_pte | L_PTE_USER | L_PTE_RDONLY;
+        let base = 0x0020_0000u32;
+        let va = |i: u32| base + i * 0x1000;
+        let pa = |i: u32| 0x10_0000 + u64::from(i) * 0x1000;
+        let mut word = Mem::default();
+        let mut flat = FlatMem::new(0x20000);
+        let mut want = Mem::default();
+        for m in [&mut word as &mut dyn PhysMemDyn, &mut flat, &mut want] {
+            m.map_dyn(t, va(2), pa(2), ro, &mut || Some(0x9000));
+            let swp = swp_entry_to_pte(crate::mm::swapops::SwpEntry::new(0, 7));
+            m.map_dyn(t, va(4), u64::from(swp & !0xfff), swp & 0xfff, &mut || None);
+        }
+        for i in [3u32, 6] {
+            t.map(&mut want, va(i), pa(i), ro, PAGE_USER_TABLE, &mut || None).unwrap();
+        }
+        let offered: [u32; 8] = core::array::from_fn(|i| match i {
+            2 | 3 | 4 | 6 => pfn_pte(pa(i as u32), ro),
+            _ => 0,
+        });
+        for m in [&mut word as &mut dyn PhysMemDyn, &mut flat] {
+            let mut ptes = offered;
+            assert_eq!(m.set_ptes_none_dyn(t, base, &mut ptes), 2);
+            assert_eq!(
+                ptes,
+                core::array::from_fn(|i| if i == 3 || i == 6 { offered[i] } else { 0 })
+            );
+        }
+        for i in 0..8 {
+            let w = t.pte_slot(&want, va(i)).unwrap().unwrap();
+            for pa in [w.linux, w.hw] {
+                assert_eq!(word.read(pa), want.read(pa), "{i} {pa:#x}");
+                assert_eq!(flat.read(pa), want.read(pa), "{i} {pa:#x}");
+            }
+        }
+        // No table yet: made once, before the first write; nothing offered makes none.
+        let mut fresh = Mem::default();
+        let mut none = || -> Option<u64> { panic!("no table needed") };
+        assert_eq!(
+            t.set_ptes_none(&mut fresh, 0x0040_0000, &mut [0; 4], PAGE_USER_TABLE, &mut none),
+            Ok(0)
+        );
+        let mut ptes = [0, pfn_pte(pa(1), ro), pfn_pte(pa(2), ro)];
+        assert_eq!(
+            t.set_ptes_none(&mut fresh, 0x0040_0000, &mut ptes, PAGE_USER_TABLE, &mut || Some(
+                0x9000
+            )),
+            Ok(2)
+        );
+        assert_eq!(t.lookup(&fresh, 0x0040_2000).map(|p| p.0), Some(pfn_pte(pa(2), ro)));
+        let mut failing = || None;
+        let fresh_va = 0x0060_0000;
+        assert_eq!(
+            t.set_ptes_none(
+                &mut fresh,
+                fresh_va,
+                &mut [pfn_pte(pa(1), ro)],
+                PAGE_USER_TABLE,
+                &mut failing
+            ),
+            Err(MapError::NoL2Table)
+        );
+    }
+
     /// `PageTable::map` over either test memory.
     trait PhysMemDyn {
         fn map_dyn(
@@ -1228,6 +1341,7 @@ mod tests {
             prot: u32,
             a: &mut dyn FnMut() -> Option<u64>,
         );
+        fn set_ptes_none_dyn(&mut self, t: PageTable, start: u32, ptes: &mut [u32]) -> usize;
     }
     impl<M: PhysMem> PhysMemDyn for M {
         fn map_dyn(
@@ -1239,6 +1353,9 @@ mod tests {
             a: &mut dyn FnMut() -> Option<u64>,
         ) {
             t.map(self, va, pa, prot, PAGE_USER_TABLE, a).unwrap();
+        }
+        fn set_ptes_none_dyn(&mut self, t: PageTable, start: u32, ptes: &mut [u32]) -> usize {
+            t.set_ptes_none(self, start, ptes, PAGE_USER_TABLE, &mut || None).unwrap()
         }
     }
 

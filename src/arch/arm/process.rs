@@ -11,7 +11,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 
 use spin::Once;
 
-use super::desc::{L1_ENTRIES, SECTION_SHIFT};
+use super::desc::{L1_ENTRIES, SECTION_SHIFT, SMALL_PAGE_SHIFT};
 use super::mmu::{self, MapError, TTB_FLAGS_SMP};
 use super::pgtable::{
     self, LinuxPte, PageTable, L_PTE_DIRTY, L_PTE_PRESENT, L_PTE_RDONLY, L_PTE_USER, L_PTE_XN,
@@ -315,6 +315,44 @@ pub fn set_user_pte(
 ) -> Result<Option<LinuxPte>, MapError> {
     let old = mmu::replace_page_pte(user_table(pgd), va as u32, pa, user_pte_bits(prot), alloc)?;
     Ok(Some(LinuxPte(old)).filter(|p| p.present()))
+}
+
+/// Maps `pfns[i]` at `va + i` pages with `prot` into each empty slot of the table at `pgd`
+/// (`filemap_map_pages`: a present page or a swap entry stays), creating the table with
+/// `alloc` before the first write; `pfns[i]` becomes None where nothing was mapped. One table
+/// lookup per first-level entry the run covers (one for a fault-around window). How many
+/// pages were mapped; on `Err` the run's pages from the failing entry on are not mapped.
+pub fn set_user_ptes_none(
+    pgd: u64,
+    va: usize,
+    pfns: &mut [Option<u64>],
+    prot: UserPteProt,
+    alloc: mmu::PteAlloc<'_>,
+) -> Result<usize, MapError> {
+    const RUN: usize = 32;
+    let bits = user_pte_bits(prot);
+    let mut mapped = 0;
+    let mut first = 0;
+    while first < pfns.len() {
+        let start = va + (first << SMALL_PAGE_SHIFT);
+        // Up to the end of `start`'s first-level entry, at most RUN pages.
+        let to_section =
+            ((1usize << SECTION_SHIFT) - (start & ((1 << SECTION_SHIFT) - 1))) >> SMALL_PAGE_SHIFT;
+        let n = (pfns.len() - first).min(to_section).min(RUN);
+        let run = &mut pfns[first..first + n];
+        let mut ptes = [0u32; RUN];
+        for (p, pfn) in ptes.iter_mut().zip(run.iter()) {
+            *p = pfn.map_or(0, |f| pgtable::pfn_pte(f << SMALL_PAGE_SHIFT, bits));
+        }
+        mapped += mmu::map_empty_ptes(user_table(pgd), start as u32, &mut ptes[..n], &mut *alloc)?;
+        for (pfn, p) in run.iter_mut().zip(ptes.iter()) {
+            if *p == 0 {
+                *pfn = None;
+            }
+        }
+        first += n;
+    }
+    Ok(mapped)
 }
 
 /// The Linux PTE at `va`, if present.

@@ -591,6 +591,17 @@ fn free_unmapped_anon(pfn: Pfn) {
     NR_ANON_PAGES.fetch_sub(1, core::sync::atomic::Ordering::Relaxed);
 }
 
+/// `__sync_icache_dcache` for a page being mapped executable: the data cleaned through a
+/// kernel mapping of the page (kmap for HighMem) unless `PG_dcache_clean` says it is clean
+/// since the kernel last wrote it; the instruction cache invalidated either way.
+fn sync_icache_dcache(pfn: u64) {
+    if with_node(|n| n.test_and_set_dcache_clean(Pfn(pfn))) {
+        arch::flush_icache_all();
+    } else {
+        let _ = with_page_mapped(Pfn(pfn), |k| arch::sync_icache_dcache(k as u32));
+    }
+}
+
 impl FaultEnv for MmHw {
     fn pte_get(&self, va: usize) -> Option<PteState> {
         let p = arch::get_user_pte(self.pgd, va)?;
@@ -603,14 +614,7 @@ impl FaultEnv for MmHw {
 
     fn pte_set(&mut self, va: usize, pte: NewPte) -> Result<(), memory::NoPageTable> {
         if pte.exec {
-            // __sync_icache_dcache: the data cleaned through a kernel mapping of the page (kmap
-            // for HighMem) unless `PG_dcache_clean` says it is clean since the kernel last
-            // wrote it; the instruction cache invalidated either way.
-            if with_node(|n| n.test_and_set_dcache_clean(Pfn(pte.pfn))) {
-                arch::flush_icache_all();
-            } else {
-                let _ = with_page_mapped(Pfn(pte.pfn), |k| arch::sync_icache_dcache(k as u32));
-            }
+            sync_icache_dcache(pte.pfn);
         }
         let prot = UserPteProt { write: pte.write, exec: pte.exec, dirty: pte.dirty };
         // The entry replaced comes back from the same table lookup that writes the new one.
@@ -640,6 +644,28 @@ impl FaultEnv for MmHw {
             arch::flush_tlb_page(va, self.context_id);
         }
         Ok(())
+    }
+
+    fn map_pages(
+        &mut self,
+        start: usize,
+        pfns: &mut [Option<u64>],
+        write: bool,
+        exec: bool,
+    ) -> Result<usize, memory::NoPageTable> {
+        // Only empty slots are written: nothing is replaced, so no page to release and no TLB
+        // entry to flush.
+        let prot = UserPteProt { write, exec, dirty: false };
+        let mapped = arch::set_user_ptes_none(self.pgd, start, pfns, prot, &mut alloc_table_page)
+            .map_err(|_| memory::NoPageTable)?;
+        if exec {
+            // Before the fault returns, so before the user can run the new mappings.
+            for &pfn in pfns.iter().flatten() {
+                sync_icache_dcache(pfn);
+            }
+        }
+        self.rss_file += mapped as i64;
+        Ok(mapped)
     }
 
     fn zero_pfn(&self) -> u64 {
