@@ -963,6 +963,22 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
         Ok(node)
     }
 
+    /// The node a `*at` call with `AT_EMPTY_PATH` and `AT_SYMLINK_NOFOLLOW` names
+    /// (`user_path_at_empty`): `dirfd` itself (or the working directory) for an empty path,
+    /// else the walk from [`Self::start`], following a final symlink unless `NOFOLLOW`.
+    fn node_at(&mut self, dirfd: i32, path: usize, flags: u32) -> Result<Node, Errno> {
+        let name = getname(self.mem, path, flags & AT_EMPTY_PATH != 0)?;
+        if name.is_empty() {
+            return if dirfd == AT_FDCWD {
+                Ok(self.cwd)
+            } else {
+                Ok(self.file(dirfd)?.lock().node)
+            };
+        }
+        let start = self.start(dirfd, &name)?;
+        self.ns.walk(self.proc, start, &name, flags & AT_SYMLINK_NOFOLLOW == 0, &mut 0)
+    }
+
     /// `openat(dirfd, path, flags, mode)`.
     pub fn openat(&mut self, dirfd: i32, path: usize, flags: u32, mode: u32) -> Result<i32, Errno> {
         let name = getname(self.mem, path, false)?;
@@ -1506,18 +1522,8 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
     }
 
     fn node_stat(&mut self, dirfd: i32, path: usize, flags: u32) -> Result<Kstat, Errno> {
-        let name = getname(self.mem, path, flags & AT_EMPTY_PATH != 0)?;
         let proc = self.proc;
-        let node = if name.is_empty() {
-            if dirfd == AT_FDCWD {
-                self.cwd
-            } else {
-                self.file(dirfd)?.lock().node
-            }
-        } else {
-            let start = self.start(dirfd, &name)?;
-            self.ns.walk(proc, start, &name, flags & AT_SYMLINK_NOFOLLOW == 0, &mut 0)?
-        };
+        let node = self.node_at(dirfd, path, flags)?;
         let mut st = self.ns.stat(proc, node)?;
         // vfs_statx: the root of a mount says so.
         let disk_root = self.ns.disk.as_ref().map(|d| Node::Disk(d.fs.root()));

@@ -203,18 +203,7 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
         {
             return Err(Errno::EINVAL);
         }
-        let name = getname(self.mem, path, flags & super::AT_EMPTY_PATH != 0)?;
-        let node = if name.is_empty() {
-            if dirfd == AT_FDCWD {
-                self.cwd
-            } else {
-                self.file(dirfd)?.lock().node
-            }
-        } else {
-            let start = self.start(dirfd, &name)?;
-            let follow = flags & super::AT_SYMLINK_NOFOLLOW == 0;
-            self.ns.walk(self.proc, start, &name, follow, &mut 0)?
-        };
+        let node = self.node_at(dirfd, path, flags)?;
         if mode & W_OK != 0 && matches!(node, Node::Disk(_)) {
             return Err(Errno::EROFS);
         }
