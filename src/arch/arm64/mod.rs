@@ -21,7 +21,7 @@ pub mod irq;
 #[cfg(all(kernel, target_arch = "aarch64"))]
 pub mod irqflags;
 #[cfg(all(kernel, target_arch = "aarch64"))]
-pub mod kmem;
+pub mod mmu;
 #[cfg(all(kernel, target_arch = "aarch64"))]
 pub mod page;
 #[cfg(all(kernel, target_arch = "aarch64"))]
