@@ -289,6 +289,9 @@ fn run_reports_or_shell(a: &[&str]) {
             slabinfo::render(w, &caches[..n])
         }
         (Some("vmallocinfo"), ..) => vmalloc::render_vmallocinfo(w),
+        (Some("cpuinfo"), ..) => {
+            write!(w, "{}", pivm::arch::arm64::cpuinfo::CpuInfo::read(pivm::board::raspi::NR_CPUS))
+        }
         (None, Some("jiffies"), 1) => time::render_jiffies(w),
         (None, Some("verify"), 1) => match mem::verify_all() {
             Ok(()) => writeln!(w, "verify: ok"),

@@ -14,6 +14,8 @@ use pivm::arch::arm64::memory as m;
 const REF_MEMINFO: &str = include_str!("samples/linux-6.1-raspi3b-arm64-meminfo.txt");
 /// The first 40 lines of the reference's `/proc/vmallocinfo`.
 const REF_VMALLOCINFO: &str = include_str!("samples/linux-6.1-raspi3b-arm64-vmallocinfo-head40.txt");
+/// The reference's `/proc/cpuinfo`.
+const REF_CPUINFO: &str = include_str!("samples/linux-6.1-raspi3b-arm64-cpuinfo.txt");
 /// The reference's `/proc/pagetypeinfo`.
 const REF_PAGETYPEINFO: &str = include_str!("samples/linux-6.1-raspi3b-arm64-pagetypeinfo.txt");
 
@@ -183,6 +185,10 @@ fn check_allocators(q: &mut Qemu, va_bits: u32) {
     assert!(!slab.contains("kmalloc-64 "), "arm64's smallest kmalloc cache is 128:\n{slab}");
     let out = q.cmd("verify");
     q.expect_in("verify", &out, "verify: ok");
+    // /proc/cpuinfo: the reference's file, line for line (QEMU's A53 is the reference's CPU).
+    let out = q.cmd("cat /proc/cpuinfo");
+    let want: Vec<&str> = REF_CPUINFO.lines().skip(1).collect();
+    assert_eq!(out.trim_end(), want.join("\n").trim_end(), "cpuinfo");
 
     let figures = |q: &mut Qemu| {
         let mi = q.cmd("cat /proc/meminfo");

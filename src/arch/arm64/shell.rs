@@ -49,7 +49,7 @@ const HELP: &[(&str, &str)] = &[
     ("meminfo", "/proc/meminfo (also: cat /proc/meminfo)"),
     ("buddyinfo", "/proc/buddyinfo"),
     ("zoneinfo", "/proc/zoneinfo"),
-    ("cat /proc/F", "meminfo, buddyinfo, zoneinfo, pagetypeinfo, slabinfo, vmallocinfo, interrupts, uptime, stat"),
+    ("cat /proc/F", "meminfo, buddyinfo, zoneinfo, pagetypeinfo, slabinfo, vmallocinfo, cpuinfo, interrupts, uptime, stat"),
     ("verify", "every allocator's invariant checks: verify: ok or the first broken one"),
     ("kmalloc SIZE", "kmalloc SIZE bytes (GFP_KERNEL) and print the object"),
     ("kfree ADDR", "free an object the console kmalloc'ed"),
@@ -99,7 +99,7 @@ pub fn run(a: &[&str]) {
             let _ = writeln!(
                 w,
                 "cat: {f}: not available on the arm64 kernel yet (meminfo, buddyinfo, \
-                 zoneinfo, pagetypeinfo, slabinfo, vmallocinfo, interrupts, uptime, stat are)"
+                 zoneinfo, pagetypeinfo, slabinfo, vmallocinfo, cpuinfo, interrupts, uptime, stat are)"
             );
         }
         ("layout", _) => write_banner(&mut w),
