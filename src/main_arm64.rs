@@ -25,6 +25,10 @@ use pivm::mm::mm_init::{self, MemoryLine};
 use pivm::mm::PAGE_SHIFT;
 use pivm::sizes::SZ_2M;
 
+/// PSTATE.M of the exception level the loader entered at (SPSR's encoding: ELxh).
+const PSTATE_M_EL2H: u32 = 0b1001;
+const PSTATE_M_EL3H: u32 = 0b1101;
+
 /// QEMU's and the firmware's stubs and spin table live in page 0 (`/memreserve/ 0 0x1000`).
 const FIRMWARE_STUB_SIZE: u64 = 0x1000;
 
@@ -80,6 +84,10 @@ extern "C" fn __arm64_start_kernel(params_pa: u64, _cpu: u64) -> ! {
         halt();
     };
     kprintln!("Kernel command line: {}", info.cmdline());
+    let (params, diags) = pivm::boot::cmdline::parse(info.cmdline_bytes());
+    for d in diags.iter() {
+        kprintln!("{d}");
+    }
     let layout = match layout::Layout::new(VA_BITS, bank.start.0, bank.end()) {
         Ok(l) => l,
         Err(e) => {
@@ -130,7 +138,7 @@ extern "C" fn __arm64_start_kernel(params_pa: u64, _cpu: u64) -> ! {
     // The shared allocators, as `kernel_main` brings them up on ARMv7: the linear map
     // published, mem_map and the buddy lists, the kmalloc caches, the watermarks.
     kernel::set_linear_map(&layout);
-    if let Err(e) = kernel::mem::mem_init(&layout, &mut memblock, false) {
+    if let Err(e) = kernel::mem::mem_init(&layout, &mut memblock, params.page_poison) {
         kprintln!("mem_init failed: {e}");
         halt();
     }
@@ -142,7 +150,7 @@ extern "C" fn __arm64_start_kernel(params_pa: u64, _cpu: u64) -> ! {
     // The vmalloc range, the kernel image declared in it (the image lies at VMALLOC_START),
     // then the devices move from earlycon's fixmap slot (the UART) or from nothing to
     // ioremap()ed addresses, as on ARMv7.
-    if let Err(e) = kernel::vmalloc::vmalloc_init(&layout, None) {
+    if let Err(e) = kernel::vmalloc::vmalloc_init(&layout, params.lazy_vfree) {
         kprintln!("vmalloc_init failed: {e}");
         halt();
     }
@@ -168,6 +176,15 @@ extern "C" fn __arm64_start_kernel(params_pa: u64, _cpu: u64) -> ! {
         },
     );
     irq_and_time_init();
+    // Boot's results, published for the kernel's shared code (`kernel::try_get`), as
+    // `kernel_main` does on ARMv7.
+    let entry = kernel::EntryState {
+        params_reg: params_pa,
+        machine: 0,
+        entry_cpsr: if el == 3 { PSTATE_M_EL3H } else { PSTATE_M_EL2H },
+        load_addr: boot::LOAD_PA,
+    };
+    kernel::set(kernel::Kernel { entry, boot: info, params, layout, memblock });
     shell::write_banner(&mut UartWriter);
     let stack_top = core::ptr::addr_of!(__boot_stack_top) as u64;
     traps::set_oops_recovery(console_loop, stack_top);

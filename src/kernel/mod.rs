@@ -49,14 +49,16 @@ use crate::sizes::SZ_1M;
 /// How the loader started us (from the entry registers).
 #[derive(Clone, Copy, Debug)]
 pub struct EntryState {
-    /// r2: ATAG list or DTB physical address (0 from QEMU's ELF loader).
-    pub params_reg: u32,
-    /// r1: machine type.
+    /// r2 (arm64: x0): ATAG list or DTB physical address (0 from QEMU's ELF loader).
+    pub params_reg: u64,
+    /// r1: machine type (0 on arm64, whose boot protocol has none).
     pub machine: u32,
-    /// CPSR at entry (HYP on the Pi firmware, SVC under QEMU).
+    /// CPSR at entry (HYP on the Pi firmware, SVC under QEMU); on arm64 the entry exception
+    /// level as PSTATE.M would name it (EL2h from the firmware's path, EL3h from QEMU's ELF).
     pub entry_cpsr: u32,
-    /// Physical address the image was loaded at (before relocation to PHYS_OFFSET+0x8000).
-    pub load_addr: u32,
+    /// Physical address the image was loaded at (ARMv7: before relocation to
+    /// PHYS_OFFSET+0x8000; arm64: 0x80000).
+    pub load_addr: u64,
 }
 
 /// Everything boot established.
