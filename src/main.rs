@@ -27,7 +27,12 @@ const FIRMWARE_STUB_SIZE: u64 = 0x1000;
 
 #[no_mangle]
 pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, load_addr: u32) -> ! {
-    let entry = EntryState { params_reg, machine, entry_cpsr, load_addr };
+    let entry = EntryState {
+        params_reg: params_reg.into(),
+        machine,
+        entry_cpsr,
+        load_addr: load_addr.into(),
+    };
     uart::init();
     // start_kernel's sort_main_extable: the exception table in instruction order for the
     // fault path's binary search, before anything can fault through it.

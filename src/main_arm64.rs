@@ -6,10 +6,13 @@
 #![no_std]
 #![no_main]
 
+extern crate alloc;
+
 use core::fmt::Write;
 use core::sync::atomic::Ordering;
 
-use pivm::arch::arm64::{boot, kmem, layout, memory, pgtable, shell, traps};
+use pivm::arch::arm64::{boot, layout, memory, pgtable, shell, traps};
+use pivm::kernel;
 use pivm::board::raspi::io::{self, Device};
 use pivm::board::raspi::map;
 use pivm::board::raspi::uart::UartWriter;
@@ -18,9 +21,13 @@ use pivm::boot::{atags, dtb, params};
 use pivm::config::VA_BITS;
 use pivm::console::input::{self, Input};
 use pivm::mm::memblock::Memblock;
-use pivm::mm::mm_init::{self, MemoryLine, PfnRange, Zones};
-use pivm::mm::{Pfn, PAGE_SHIFT};
+use pivm::mm::mm_init::{self, MemoryLine};
+use pivm::mm::PAGE_SHIFT;
 use pivm::sizes::SZ_2M;
+
+/// PSTATE.M of the exception level the loader entered at (SPSR's encoding: ELxh).
+const PSTATE_M_EL2H: u32 = 0b1001;
+const PSTATE_M_EL3H: u32 = 0b1101;
 
 /// QEMU's and the firmware's stubs and spin table live in page 0 (`/memreserve/ 0 0x1000`).
 const FIRMWARE_STUB_SIZE: u64 = 0x1000;
@@ -77,6 +84,10 @@ extern "C" fn __arm64_start_kernel(params_pa: u64, _cpu: u64) -> ! {
         halt();
     };
     kprintln!("Kernel command line: {}", info.cmdline());
+    let (params, diags) = pivm::boot::cmdline::parse(info.cmdline_bytes());
+    for d in diags.iter() {
+        kprintln!("{d}");
+    }
     let layout = match layout::Layout::new(VA_BITS, bank.start.0, bank.end()) {
         Ok(l) => l,
         Err(e) => {
@@ -118,31 +129,36 @@ extern "C" fn __arm64_start_kernel(params_pa: u64, _cpu: u64) -> ! {
 
     // arm64's zones: ZONE_DMA up to zone_dma_bits (the device tree's dma-ranges), DMA32 to
     // 4 GiB, Normal above; on the Pi 3 all RAM is DMA.
-    let dma_bits = layout::zone_dma_bits(dt.and_then(|d| d.max_dma_cpu_addr));
-    let z = layout.zones(dma_bits);
-    let _ = layout::write_zone_ranges(&mut UartWriter, &z, (layout.ram_start, layout.ram_end));
-    let pfn = |a: u64| Pfn(a >> PAGE_SHIFT);
-    let (dma32_or_normal_start, normal_end) = if z.normal.0 < z.normal.1 {
-        (z.dma32.0.min(z.normal.0), z.normal.1)
-    } else {
-        (z.dma32.0, z.dma32.1.max(z.dma32.0))
-    };
-    let zones = Zones {
-        dma: Some(PfnRange { start: pfn(z.dma.0), end: pfn(z.dma.1) }),
-        // pivm's node has DMA, Normal and HighMem zones: arm64's DMA32 and Normal both go
-        // to its Normal zone (both are empty on the Pi 3).
-        normal: PfnRange {
-            start: pfn(dma32_or_normal_start.max(z.dma.1)),
-            end: pfn(normal_end.max(z.dma.1)),
-        },
-        highmem: None,
-    };
-    if let Err(e) = kmem::mem_init(&layout, &zones, &mut memblock) {
+    let layout = layout.with_zone_dma_bits(layout::zone_dma_bits(dt.and_then(|d| d.max_dma_cpu_addr)));
+    let _ = layout::write_zone_ranges(
+        &mut UartWriter,
+        &layout.zones(layout.zone_dma_bits),
+        (layout.ram_start, layout.ram_end),
+    );
+    // The shared allocators, as `kernel_main` brings them up on ARMv7: the linear map
+    // published, mem_map and the buddy lists, the kmalloc caches, the watermarks.
+    kernel::set_linear_map(&layout);
+    if let Err(e) = kernel::mem::mem_init(&layout, &mut memblock, params.page_poison) {
         kprintln!("mem_init failed: {e}");
         halt();
     }
-    shell::set_state(shell::ShellState { layout });
-    let (free_pages, totalram_pages) = kmem::with_node(|n| (n.nr_free_pages(), n.totalram_pages()));
+    if let Err(e) = kernel::mem::kmem_cache_init(&layout) {
+        kprintln!("kmem_cache_init failed: {e}");
+        halt();
+    }
+    kernel::mem::with_node(|n| n.init_per_zone_wmark_min());
+    // The vmalloc range, the kernel image declared in it (the image lies at VMALLOC_START),
+    // then the devices move from earlycon's fixmap slot (the UART) or from nothing to
+    // ioremap()ed addresses, as on ARMv7.
+    if let Err(e) = kernel::vmalloc::vmalloc_init(&layout, params.lazy_vfree) {
+        kprintln!("vmalloc_init failed: {e}");
+        halt();
+    }
+    declare_kernel_vmas(&layout);
+    kernel::ioremap_devices();
+    shell::set_state(shell::ShellState { layout, mem_map: kernel::mem::mem_map_range() });
+    LAYOUT.call_once(|| layout);
+    let (free_pages, totalram_pages) = kernel::mem::with_node(|n| (n.nr_free_pages(), n.totalram_pages()));
     let _ = mm_init::write_memory_line(
         &mut UartWriter,
         &MemoryLine {
@@ -159,42 +175,47 @@ extern "C" fn __arm64_start_kernel(params_pa: u64, _cpu: u64) -> ! {
             highmem: false,
         },
     );
-    irq_and_time_init(&layout);
+    irq_and_time_init();
+    // Boot's results, published for the kernel's shared code (`kernel::try_get`), as
+    // `kernel_main` does on ARMv7.
+    let entry = kernel::EntryState {
+        params_reg: params_pa,
+        machine: 0,
+        entry_cpsr: if el == 3 { PSTATE_M_EL3H } else { PSTATE_M_EL2H },
+        load_addr: boot::LOAD_PA,
+    };
+    kernel::set(kernel::Kernel { entry, boot: info, params, layout, memblock });
     shell::write_banner(&mut UartWriter);
     let stack_top = core::ptr::addr_of!(__boot_stack_top) as u64;
     traps::set_oops_recovery(console_loop, stack_top);
     console_loop()
 }
 
-/// The interrupt controllers' registers, mapped page by page in the vmalloc area just above
-/// the kernel image (which arm64 places inside it) and a guard page, where arm64 Linux's
-/// first `ioremap`s land (there is no vmalloc allocator on the arm64 kernel yet, so nothing
-/// else is placed there).
-const IRQ_MMIO_PAGES: [(Device, u64); 2] = [
-    (Device::LocalPeripherals, map::LOCAL_PERIPHERAL_BASE),
-    (Device::IrqController, map::IRQ_BASE),
-];
+/// arm64's `declare_kernel_vmas`: the image's text, rodata and data (with .bss and the boot
+/// tables and stack) as `vmap` areas of the vmalloc range, whose start the image occupies.
+fn declare_kernel_vmas(layout: &layout::Layout) {
+    let s = boot::sections();
+    let page = pivm::mm::PAGE_SIZE;
+    let up = |a: u64| a.div_ceil(page) * page;
+    let bounds = [s.text, up(s.start_rodata), up(s.end_rodata), up(s.end)];
+    for w in bounds.windows(2) {
+        let (start, end) = (w[0], w[1]);
+        if end <= start {
+            continue;
+        }
+        let phys = layout.kimage_pa(start, boot::LOAD_PA);
+        if let Err(e) = kernel::vmalloc::vm_area_add_early(start, end - start, phys, "paging_init") {
+            kprintln!("declare_kernel_vmas: {start:#x}: {e}");
+        }
+    }
+}
 
 /// start_kernel's interrupt and time setup, as on the 32-bit kernel: the descriptors
 /// (`early_irq_init`), the BCM2836/BCM2837 local controller and the BCM2835 one chained to it
 /// (`init_IRQ`), the generic timer as clocksource and periodic tick (`time_init`), then
 /// interrupts on. The console keeps polling the UART.
-fn irq_and_time_init(layout: &layout::Layout) {
+fn irq_and_time_init() {
     use pivm::kernel::{irq, time};
-    let page_size = pivm::mm::PAGE_SIZE;
-    let first = boot::sections().end.div_ceil(page_size) * page_size + page_size;
-    debug_assert!(first >= layout.vmalloc_start && first < layout.vmalloc_end);
-    for (i, &(dev, pa)) in IRQ_MMIO_PAGES.iter().enumerate() {
-        let va = first + (i as u64) * page_size;
-        let page = pa & !(pivm::mm::PAGE_SIZE - 1);
-        if let Err(e) =
-            boot::map_kernel(va, page, pivm::mm::PAGE_SIZE, pgtable::PROT_DEVICE_NGNRE, false)
-        {
-            kprintln!("init_IRQ: cannot map {pa:#x}: {e:?} (no interrupts, no tick)");
-            return;
-        }
-        io::set_base(dev, (va + (pa - page)) as usize);
-    }
     kprintln!("{}", irq::EarlyIrqInit);
     irq::boot_cpu_init();
     if let Err(e) = pivm::board::raspi::irq::init_irq() {
@@ -259,18 +280,117 @@ fn run_command(a: &[&str]) {
 }
 
 fn run_reports_or_shell(a: &[&str]) {
-    use pivm::kernel::{irq, time};
+    use pivm::kernel::{irq, mem, time, vmalloc};
+    use pivm::proc::{buddyinfo, meminfo, pagetypeinfo, slabinfo, zoneinfo};
     let w = &mut UartWriter;
-    let _ = match (a.first().copied(), a.get(1).copied(), a.len()) {
-        (Some("cat"), Some("/proc/interrupts"), 2) => irq::render_interrupts(w),
-        (Some("cat"), Some("/proc/uptime"), 2) => time::render_uptime(w),
-        (Some("cat"), Some("/proc/stat"), 2) => irq::render_stat(w),
-        (Some("jiffies"), None, 1) => time::render_jiffies(w),
+    let file = match (a.first().copied(), a.get(1).copied(), a.len()) {
+        (Some("cat"), Some(f), 2) => f.strip_prefix("/proc/"),
+        (Some(c @ ("meminfo" | "buddyinfo" | "zoneinfo")), None, 1) => Some(c),
+        _ => None,
+    };
+    let _ = match (file, a.first().copied(), a.len()) {
+        (Some("interrupts"), ..) => irq::render_interrupts(w),
+        (Some("uptime"), ..) => time::render_uptime(w),
+        (Some("stat"), ..) => irq::render_stat(w),
+        (Some("meminfo"), ..) => {
+            let layout = LAYOUT.get().expect("the console starts after boot");
+            meminfo::render(w, &mem::meminfo_snapshot(layout))
+        }
+        (Some("buddyinfo"), ..) => buddyinfo::render(w, &mem::node_snapshot()),
+        (Some("zoneinfo"), ..) => zoneinfo::render(w, &mem::node_snapshot()),
+        (Some("pagetypeinfo"), ..) => pagetypeinfo::render(w, &mem::node_snapshot()),
+        (Some("slabinfo"), ..) => {
+            let mut caches =
+                [pivm::proc::snapshot::SlabCacheSnapshot::EMPTY; pivm::mm::slab::MAX_CACHES];
+            let n = mem::slab_snapshot(&mut caches);
+            slabinfo::render(w, &caches[..n])
+        }
+        (Some("vmallocinfo"), ..) => vmalloc::render_vmallocinfo(w),
+        (Some("cpuinfo"), ..) => {
+            write!(w, "{}", pivm::arch::arm64::cpuinfo::CpuInfo::read(pivm::board::raspi::NR_CPUS))
+        }
+        (None, Some("jiffies"), 1) => time::render_jiffies(w),
+        (None, Some("verify"), 1) => match mem::verify_all() {
+            Ok(()) => writeln!(w, "verify: ok"),
+            Err(e) => writeln!(w, "verify: {e}"),
+        },
+        (None, Some(c @ ("kmalloc" | "kfree" | "vmalloc" | "vfree")), 2) => {
+            alloc_command(c, a[1]);
+            Ok(())
+        }
         _ => {
             shell::run(a);
             Ok(())
         }
     };
+}
+
+/// The layout, for the reports that need it.
+static LAYOUT: spin::Once<layout::Layout> = spin::Once::new();
+/// What the console allocated and may free (never an object or area the kernel owns).
+static CONSOLE_OBJECTS: spin::Mutex<alloc::collections::BTreeSet<(bool, u64)>> =
+    spin::Mutex::new(alloc::collections::BTreeSet::new());
+
+/// `kmalloc SIZE`, `kfree ADDR`, `vmalloc SIZE`, `vfree ADDR` through the shared allocators
+/// (the ARMv7 console's commands, with 64-bit addresses), refusing to free what the console
+/// did not allocate.
+fn alloc_command(cmd: &str, arg: &str) {
+    use pivm::console::args::{parse_size, parse_u64};
+    use pivm::kernel::{mem, vmalloc};
+    use pivm::mm::slab::ZERO_SIZE_PTR;
+    let vm = cmd.starts_with('v');
+    if cmd.ends_with("free") {
+        let addr = match parse_u64(arg) {
+            Ok(v) => v,
+            Err(e) => return kprintln!("{cmd}: {e}"),
+        };
+        if !CONSOLE_OBJECTS.lock().remove(&(vm, addr)) {
+            let what = if vm { "vmalloc" } else { "kmalloc" };
+            return kprintln!("{cmd}: {addr:#x} was not allocated by the console's {what}");
+        }
+        let r = if vm {
+            vmalloc::vfree(addr).map_err(|e| alloc::format!("{e}"))
+        } else {
+            mem::SLAB
+                .lock()
+                .kfree_checked(&mut mem::BuddyPages, addr as usize)
+                .map_err(|e| alloc::format!("{e}"))
+        };
+        if let Err(e) = r {
+            kprintln!("{cmd}: {e}");
+        }
+        return;
+    }
+    let size = match parse_size(arg) {
+        Ok(s) => s,
+        Err(e) => return kprintln!("{cmd}: {e}"),
+    };
+    if vm {
+        match vmalloc::vmalloc(size, "console") {
+            Ok(addr) => {
+                CONSOLE_OBJECTS.lock().insert((true, addr));
+                kprintln!("vmalloc({size}) = {addr:#018x}");
+            }
+            Err(e) => vmalloc::report(&e),
+        }
+        return;
+    }
+    let Ok(bytes) = usize::try_from(size) else {
+        return kprintln!("kmalloc: size {size} is too large");
+    };
+    let mut slab = mem::SLAB.lock();
+    match slab.kmalloc(&mut mem::BuddyPages, bytes) {
+        Ok(ptr) if ptr == ZERO_SIZE_PTR => {
+            kprintln!("kmalloc({size}) = {ptr:#018x} (ZERO_SIZE_PTR, ksize 0)")
+        }
+        Ok(ptr) => {
+            let usable = slab.ksize(&mem::BuddyPages, ptr).unwrap_or(0);
+            drop(slab);
+            CONSOLE_OBJECTS.lock().insert((false, ptr as u64));
+            kprintln!("kmalloc({size}) = {ptr:#018x} (ksize {usable})");
+        }
+        Err(e) => kprintln!("kmalloc: {e}"),
+    }
 }
 
 /// What the device tree says beyond BootInfo: the highest CPU address DMA reaches.

@@ -12,6 +12,12 @@ use pivm::arch::arm64::memory as m;
 
 /// The reference's `/proc/meminfo` (Debian Linux 6.1 arm64 on the same board).
 const REF_MEMINFO: &str = include_str!("samples/linux-6.1-raspi3b-arm64-meminfo.txt");
+/// The first 40 lines of the reference's `/proc/vmallocinfo`.
+const REF_VMALLOCINFO: &str = include_str!("samples/linux-6.1-raspi3b-arm64-vmallocinfo-head40.txt");
+/// The reference's `/proc/cpuinfo`.
+const REF_CPUINFO: &str = include_str!("samples/linux-6.1-raspi3b-arm64-cpuinfo.txt");
+/// The reference's `/proc/pagetypeinfo`.
+const REF_PAGETYPEINFO: &str = include_str!("samples/linux-6.1-raspi3b-arm64-pagetypeinfo.txt");
 
 /// Boots `build/arm64-<va_bits>/kernel8.img` (or `.elf`, with the reference's DTB) to the prompt.
 fn boot64(va_bits: u32, elf: bool) -> (Qemu, String) {
@@ -128,6 +134,110 @@ fn check_meminfo(q: &mut Qemu, va_bits: u32) {
     assert_eq!(line.split_whitespace().count(), 4 + 11, "orders 0-10: {line}");
 }
 
+/// Whether `line` has /proc/vmallocinfo's 64-bit shape: `0x%px-0x%px %7ld CALLER ...` with
+/// 16 hex digits each, the size the range's, and `phys=` (if any) with 16 digits.
+fn vmallocinfo_line_ok(line: &str) -> bool {
+    let Some((range, rest)) = line.split_once(' ') else { return false };
+    let Some((a, b)) = range.split_once('-') else { return false };
+    let hex = |h: &str| {
+        h.strip_prefix("0x")
+            .filter(|d| d.len() == 16)
+            .and_then(|d| u64::from_str_radix(d, 16).ok())
+    };
+    let (Some(a), Some(b)) = (hex(a), hex(b)) else { return false };
+    let size: Option<u64> = rest.split_whitespace().next().and_then(|n| n.parse().ok());
+    let phys_ok = rest
+        .split_whitespace()
+        .filter_map(|w| w.strip_prefix("phys="))
+        .all(|p| hex(p).is_some());
+    size == Some(b - a) && phys_ok
+}
+
+/// The shared allocators on arm64: /proc/vmallocinfo in the reference's shape (the kernel
+/// image's `vmap` areas from VMALLOC_START, the devices' `ioremap`s with 64-bit `phys=`),
+/// pagetypeinfo's and slabinfo's headers, `verify: ok`, and a kmalloc/vmalloc round trip
+/// whose second run leaves MemFree, VmallocUsed and Slab exactly where they were.
+fn check_allocators(q: &mut Qemu, va_bits: u32) {
+    let vi = q.cmd("cat /proc/vmallocinfo");
+    for line in REF_VMALLOCINFO.lines().filter(|l| l.starts_with("0x")) {
+        assert!(vmallocinfo_line_ok(line), "the reference's own line: {line}");
+    }
+    let ours: Vec<&str> = vi.lines().filter(|l| l.starts_with("0x")).collect();
+    assert!(ours.len() >= 6, "vmallocinfo:\n{vi}");
+    for line in &ours {
+        if !vmallocinfo_line_ok(line) {
+            q.fail(&format!("vmallocinfo line not in the reference's shape: {line}"));
+        }
+    }
+    let start = format!("{:#018x}-", m::vmalloc_start(va_bits));
+    assert!(ours[0].starts_with(&start) && ours[0].ends_with(" phys=0x0000000000080000 vmap"), "{}", ours[0]);
+    // The PL011 and the local interrupt controller (the reference's of_iomap) are ioremapped.
+    q.expect_in("vmallocinfo", &vi, " phys=0x000000003f201000 ioremap\n");
+    q.expect_in("vmallocinfo", &vi, " phys=0x0000000040000000 ioremap\n");
+    let pt = q.cmd("cat /proc/pagetypeinfo");
+    let ref_header = REF_PAGETYPEINFO.lines().find(|l| l.starts_with("Free pages count")).unwrap();
+    q.expect_in("pagetypeinfo", &pt, ref_header);
+    q.expect_in("pagetypeinfo", &pt, "Node    0, zone      DMA, type      Movable");
+    let slab = q.cmd("cat /proc/slabinfo");
+    q.expect_in("slabinfo", &slab, "slabinfo - version: 2.1\n");
+    // ARCH_DMA_MINALIGN is 128 on arm64: no kmalloc cache below kmalloc-128.
+    q.expect_in("slabinfo", &slab, "kmalloc-128 ");
+    assert!(!slab.contains("kmalloc-64 "), "arm64's smallest kmalloc cache is 128:\n{slab}");
+    let out = q.cmd("verify");
+    q.expect_in("verify", &out, "verify: ok");
+    // /proc/cpuinfo: the reference's file, line for line (QEMU's A53 is the reference's CPU).
+    let out = q.cmd("cat /proc/cpuinfo");
+    let want: Vec<&str> = REF_CPUINFO.lines().skip(1).collect();
+    assert_eq!(out.trim_end(), want.join("\n").trim_end(), "cpuinfo");
+
+    let figures = |q: &mut Qemu| {
+        let mi = q.cmd("cat /proc/meminfo");
+        ["MemFree", "VmallocUsed", "Slab"].map(|f| meminfo_kb(q, &mi, f))
+    };
+    let round_trip = |q: &mut Qemu| {
+        let before = figures(q);
+        let out = q.cmd("vmalloc 100000");
+        let va = number_hex_after(q, "vmalloc", &out, "vmalloc(100000) = ");
+        let out = q.cmd("kmalloc 3000");
+        let obj = number_hex_after(q, "kmalloc", &out, "kmalloc(3000) = ");
+        assert!(out.contains("(ksize 4096)"), "{out}");
+        let during = figures(q);
+        assert_eq!(during[1], before[1] + 100, "VmallocUsed counts the 25 pages: {during:?}");
+        let vi = q.cmd("cat /proc/vmallocinfo");
+        q.expect_in("vmallocinfo", &vi, &format!("{va:#018x}-{:#018x}  106496 console pages=25 vmalloc\n", va + 106496));
+        let out = q.cmd(&format!("kfree {obj:#x}"));
+        assert!(!out.contains("kfree:"), "{out}");
+        let out = q.cmd(&format!("vfree {va:#x}"));
+        assert!(!out.contains("vfree:"), "{out}");
+        let out = q.cmd(&format!("vfree {va:#x}"));
+        q.expect_in("double vfree", &out, "was not allocated by the console's vmalloc");
+        let out = q.cmd("vfree 0xffff000000000000");
+        q.expect_in("foreign vfree", &out, "was not allocated by the console's vmalloc");
+        assert!(!q.cmd("cat /proc/vmallocinfo").contains(" console "), "the area is gone");
+        (before, figures(q))
+    };
+    let (b1, a1) = round_trip(q);
+    assert_eq!(a1[1], b1[1], "VmallocUsed back after the first round trip");
+    let (b2, a2) = round_trip(q);
+    assert_eq!(b2, a1);
+    assert_eq!(a2, b2, "the second round trip leaves MemFree, VmallocUsed and Slab unchanged");
+    let out = q.cmd("verify");
+    q.expect_in("verify", &out, "verify: ok");
+    let out = q.cmd("vmalloc 2G");
+    q.expect_in("vmalloc too big", &out, "vmalloc error: size 2147483648, exceeds total pages");
+    let out = q.cmd("verify");
+    q.expect_in("verify", &out, "verify: ok");
+}
+
+/// The hex number after `label` in `text`.
+fn number_hex_after(q: &Qemu, what: &str, text: &str, label: &str) -> u64 {
+    let at = text.find(label).unwrap_or_else(|| q.fail(&format!("{what}: no {label:?}")));
+    let t = &text[at + label.len()..];
+    let t = t.strip_prefix("0x").unwrap_or(t);
+    let digits: String = t.chars().take_while(|c| c.is_ascii_hexdigit()).collect();
+    u64::from_str_radix(&digits, 16).unwrap_or_else(|_| q.fail(&format!("{what}: no number after {label:?}")))
+}
+
 /// `pt`: a linear-map address ends in a 2 MiB block one level before a page; the image's
 /// text is a page at the last level, read-only and executable; the MMU agrees.
 fn check_pt(q: &mut Qemu, va_bits: u32) {
@@ -146,12 +256,14 @@ fn check_pt(q: &mut Qemu, va_bits: u32) {
         "---[ Linear Mapping ]---",
         "960M 2M MT_NORMAL",
         "---[ vmalloc() area ]---",
-        "---[ Fixmap ]---",
-        "MT_DEVICE_nGnRE",
+        // The PL011 ioremapped in the vmalloc area, as PROT_DEVICE_nGnRE.
+        "4K 4K MT_DEVICE_nGnRE SHD EL1:RW EL0:-- AF G DBM -> 0x3f201000\n",
         "---[ End ]---",
     ] {
         q.expect_in("ptdump", &out, s);
     }
+    // earlycon's fixmap slot was the only fixmap mapping; ioremap_devices cleared it.
+    assert!(!out.contains("---[ Fixmap ]---"), "the fixmap is empty after ioremap:\n{out}");
     let out = q.cmd(&format!("v2p {:#x}", m::page_offset(va_bits) + 0x1234));
     q.expect_in("v2p", &out, "-> 0x1234");
     let out = q.cmd("p2v 0x3c000000");
@@ -243,6 +355,7 @@ fn va48_raw_image() {
     check_boot(&q, &log, 48);
     check_tick(&mut q, &log, "phys");
     check_meminfo(&mut q, 48);
+    check_allocators(&mut q, 48);
     check_pt(&mut q, 48);
     check_faults(&mut q, 48);
     q.poweroff_ok();
@@ -254,6 +367,7 @@ fn va39_raw_image() {
     check_boot(&q, &log, 39);
     check_tick(&mut q, &log, "phys");
     check_meminfo(&mut q, 39);
+    check_allocators(&mut q, 39);
     check_pt(&mut q, 39);
     check_faults(&mut q, 39);
     q.poweroff_ok();

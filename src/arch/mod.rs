@@ -29,9 +29,11 @@ use arm64 as imp;
 /// of the facade the aarch64 build has so far.
 pub use imp::memory;
 
-/// The kernel's virtual memory layout computed from the split, the RAM and the boot
-/// parameters, with its boot-log renderers (the layout banner, the profile's partition).
-#[cfg(not(target_arch = "aarch64"))]
+/// The kernel's virtual memory layout computed from the split (arm64: `VA_BITS`), the RAM
+/// and the boot parameters, with its boot-log renderers. Both architectures' `Layout` answer
+/// the shared kernel's questions with the same accessor names (`ram_range`, `lowmem_limit`,
+/// `linear_map`, `linear_va`, `node_zones`, `vmalloc_size`, `kmalloc_max_size`) and say
+/// whether the architecture has high memory (`CONFIG_HIGHMEM`).
 pub use imp::layout;
 
 /// Memory-layout profiles: the layouts real systems shipped with, as data.
@@ -49,6 +51,12 @@ pub mod fixmap {
     pub use super::imp::fixmap::{fix_to_virt, FixedAddress, FIX_SLOTS};
     #[cfg(all(kernel, not(target_arch = "aarch64")))]
     pub use super::imp::mmu::{clear_fixmap, clear_fixmap_device, set_fixmap};
+}
+
+/// arm64's fixmap after boot: only earlycon's slot, which `ioremap` replaces.
+#[cfg(all(kernel, target_arch = "aarch64"))]
+pub mod fixmap {
+    pub use super::imp::mmu::clear_fixmap_device;
 }
 
 /// The CPU itself: identification for the boot log, the mode the loader entered in, halting.
@@ -85,6 +93,13 @@ pub mod cache {
 /// with arch-neutral protections (`mm::pgprot::PageProt`) that vmalloc, ioremap, pkmap and
 /// the fixmap go through, the TLB, and the inspection the console offers (`show_pte`, the
 /// software walk next to the MMU's own translation, the dump of the kernel's mappings).
+#[cfg(all(kernel, target_arch = "aarch64"))]
+pub mod mmu {
+    pub use super::imp::mmu::{
+        flush_tlb_kernel_range, map_kernel_page, page_table_pages, phys_to_virt, set_linear_map,
+        unmap_kernel_page, MapError, PteAlloc,
+    };
+}
 #[cfg(all(kernel, not(target_arch = "aarch64")))]
 pub mod mmu {
     pub use super::imp::mmu::{

@@ -9,15 +9,13 @@ use core::mem::size_of;
 
 use spin::Mutex;
 
-use crate::arch::fixmap::{clear_fixmap, fix_to_virt, set_fixmap, FixedAddress};
 use crate::arch::layout::Layout;
 use crate::console::printk::Console;
 use crate::mm::memblock::Memblock;
 use crate::mm::page::{MemMap, Page};
 use crate::mm::page_alloc::{
-    usemap_size, InitError, LinearMap, Node, PageAccessError, PageMemory, DEFAULT_COMM, PAGE_POISON,
+    usemap_size, InitError, Node, PageAccessError, PageMemory, DEFAULT_COMM, PAGE_POISON,
 };
-use crate::mm::pgprot::PAGE_KERNEL;
 use crate::mm::slab::{KmallocConfig, NodeHolder, NodePages, Slab, SlabError, KMALLOC_MAX_SIZE};
 use crate::mm::{Pfn, PhysAddr, VirtAddr, PAGE_SHIFT, PAGE_SIZE};
 use crate::proc::collect;
@@ -55,12 +53,63 @@ fn print_poison_reports(node: &mut Node<'static>) {
     while let Some((report, suppressed)) = node.take_poison_report() {
         let va = match linear_address(report.pfn) {
             Some(va) => va as u64,
-            None => fix_to_virt(FixedAddress::KmapBegin),
+            None => kmap_slots::va(kmap_slots::FIRST),
         };
         let _ = report.write_report(&mut Console, va);
         if suppressed > 0 {
             let _ = writeln!(Console, "check_poison_mem: {suppressed} callbacks suppressed");
         }
+    }
+}
+
+/// Highmem's temporary mappings: the fixmap's `kmap_local` slots (two, for
+/// `copy_user_highpage`). Only an architecture with high memory has them.
+#[cfg(not(target_arch = "aarch64"))]
+mod kmap_slots {
+    use crate::arch::fixmap::{clear_fixmap, fix_to_virt, set_fixmap, FixedAddress};
+    use crate::mm::page_alloc::PageAccessError;
+    use crate::mm::pgprot::PAGE_KERNEL;
+    use crate::mm::Pfn;
+
+    pub type Slot = FixedAddress;
+    pub const FIRST: Slot = FixedAddress::KmapBegin;
+    pub const SECOND: Slot = FixedAddress::KmapNext;
+
+    /// Maps `pfn` at `slot` (the fixmap's page table was created by `paging_init`).
+    pub fn map(slot: Slot, pfn: Pfn) -> Result<*mut u8, PageAccessError> {
+        set_fixmap(slot, pfn.phys().0, PAGE_KERNEL).map_err(|_| PageAccessError { pfn })?;
+        Ok(fix_to_virt(slot) as usize as *mut u8)
+    }
+
+    pub fn clear(slot: Slot) {
+        clear_fixmap(slot);
+    }
+
+    pub fn va(slot: Slot) -> u64 {
+        fix_to_virt(slot)
+    }
+}
+
+/// arm64 has no high memory and so no kmap slots: every RAM frame is in the linear map, and
+/// a frame outside it is not RAM the allocator owns (an error, never a mapping).
+#[cfg(target_arch = "aarch64")]
+mod kmap_slots {
+    use crate::mm::page_alloc::PageAccessError;
+    use crate::mm::Pfn;
+
+    pub type Slot = ();
+    pub const FIRST: Slot = ();
+    pub const SECOND: Slot = ();
+
+    pub fn map(_: Slot, pfn: Pfn) -> Result<*mut u8, PageAccessError> {
+        Err(PageAccessError { pfn })
+    }
+
+    pub fn clear(_: Slot) {}
+
+    /// No slot's address: reports name the frame only.
+    pub fn va(_: Slot) -> u64 {
+        0
     }
 }
 
@@ -105,11 +154,9 @@ pub fn with_page_mapped<R>(pfn: Pfn, f: impl FnOnce(*mut u8) -> R) -> Result<R, 
         return Ok(f(va));
     }
     let _slot = KMAP_ATOMIC.lock();
-    let slot = FixedAddress::KmapBegin;
-    // The slot lies in the fixmap's page table, which paging_init created.
-    set_fixmap(slot, pfn.phys().0, PAGE_KERNEL).map_err(|_| PageAccessError { pfn })?;
-    let r = f(fix_to_virt(slot) as usize as *mut u8);
-    clear_fixmap(slot);
+    let va = kmap_slots::map(kmap_slots::FIRST, pfn)?;
+    let r = f(va);
+    kmap_slots::clear(kmap_slots::FIRST);
     Ok(r)
 }
 
@@ -128,23 +175,21 @@ pub fn with_two_pages_mapped<R>(
     let _slots = KMAP_ATOMIC.lock();
     let map = |pfn: Pfn, linear: Option<*mut u8>, slot| match linear {
         Some(va) => Ok((va, None)),
-        None => set_fixmap(slot, pfn.phys().0, PAGE_KERNEL)
-            .map(|()| (fix_to_virt(slot) as usize as *mut u8, Some(slot)))
-            .map_err(|_| PageAccessError { pfn }),
+        None => kmap_slots::map(slot, pfn).map(|va| (va, Some(slot))),
     };
-    let (va, slot_a) = map(a, la, FixedAddress::KmapBegin)?;
-    let (vb, slot_b) = match map(b, lb, FixedAddress::KmapNext) {
+    let (va, slot_a) = map(a, la, kmap_slots::FIRST)?;
+    let (vb, slot_b) = match map(b, lb, kmap_slots::SECOND) {
         Ok(m) => m,
         Err(e) => {
             if let Some(s) = slot_a {
-                clear_fixmap(s);
+                kmap_slots::clear(s);
             }
             return Err(e);
         }
     };
     let r = f(va, vb);
     for s in [slot_a, slot_b].into_iter().flatten() {
-        clear_fixmap(s);
+        kmap_slots::clear(s);
     }
     Ok(r)
 }
@@ -204,7 +249,8 @@ static PAGE_MEMORY: KernelPageMemory = KernelPageMemory;
 /// Bytes of `mem_map` for the layout's RAM span: what `mem_init` takes from memblock below
 /// the lowmem limit (boot checks that reservations leave room for it).
 pub fn mem_map_bytes(layout: &Layout) -> u64 {
-    let pages = (layout.ram_end.0 >> PAGE_SHIFT) - (layout.ram_start.0 >> PAGE_SHIFT);
+    let (ram_start, ram_end) = layout.ram_range();
+    let pages = (ram_end.0 >> PAGE_SHIFT) - (ram_start.0 >> PAGE_SHIFT);
     pages * size_of::<Page>() as u64
 }
 
@@ -216,23 +262,25 @@ pub fn mem_init(
     memblock: &mut Memblock,
     page_poison: bool,
 ) -> Result<u64, MemInitError> {
-    let start_pfn = layout.ram_start.0 >> PAGE_SHIFT;
-    let end_pfn = layout.ram_end.0 >> PAGE_SHIFT;
+    let (ram_start, ram_end) = layout.ram_range();
+    let start_pfn = ram_start.0 >> PAGE_SHIFT;
+    let end_pfn = ram_end.0 >> PAGE_SHIFT;
+    let lowmem_limit = layout.lowmem_limit().0;
     let nr = (end_pfn - start_pfn) as usize;
     let bytes = mem_map_bytes(layout);
     let pa = memblock
-        .alloc(bytes, PAGE_SIZE, layout.arm_lowmem_limit.0, "mem_map")
+        .alloc(bytes, PAGE_SIZE, lowmem_limit, "mem_map")
         .ok_or(MemInitError::NoRoomForMemMap { bytes })?;
-    let va = layout.phys_to_virt(PhysAddr(pa)).ok_or(MemInitError::NoRoomForMemMap { bytes })?;
+    let va = layout.linear_va(PhysAddr(pa)).ok_or(MemInitError::NoRoomForMemMap { bytes })?;
     let base = va.0 as *mut Page;
     // The pageblock table (Linux's usemap), allocated after mem_map as free_area_init_core's
     // setup_usemap() does, so it lands right below it.
     let usemap_bytes = usemap_size(Pfn(start_pfn), Pfn(end_pfn));
     let upa = memblock
-        .alloc(usemap_bytes as u64, USEMAP_ALIGN, layout.arm_lowmem_limit.0, "usemap")
+        .alloc(usemap_bytes as u64, USEMAP_ALIGN, lowmem_limit, "usemap")
         .ok_or(MemInitError::NoRoomForMemMap { bytes: usemap_bytes as u64 })?;
     let uva = layout
-        .phys_to_virt(PhysAddr(upa))
+        .linear_va(PhysAddr(upa))
         .ok_or(MemInitError::NoRoomForMemMap { bytes: usemap_bytes as u64 })?;
     // SAFETY: memblock reserved [pa, pa + bytes) and [upa, upa + usemap_bytes) in lowmem for
     // us alone (two regions, so the slices cannot overlap), the linear map covers them, and
@@ -252,12 +300,9 @@ pub fn mem_init(
         MemMap::new(pages, Pfn(start_pfn)).ok_or(MemInitError::NoRoomForMemMap { bytes })?;
     // Built where it lives: the node is too big to move around the boot stack.
     let mut slot = NODE.lock();
-    let node = Node::from_memblock_in(&mut slot, mem_map, usemap, &layout.zones, memblock)
+    let node = Node::from_memblock_in(&mut slot, mem_map, usemap, &layout.node_zones(), memblock)
         .map_err(MemInitError::Init)?;
-    node.set_linear_map(LinearMap {
-        page_offset: layout.page_offset,
-        phys_offset: layout.phys_offset,
-    });
+    node.set_linear_map(layout.linear_map());
     node.set_page_memory(&PAGE_MEMORY);
     if page_poison {
         node.enable_page_poisoning();
@@ -265,20 +310,57 @@ pub fn mem_init(
     Ok(bytes)
 }
 
+/// Where `mem_map` lives (virtual `[start, end)`), for arm64's layout banner.
+pub fn mem_map_range() -> Option<(u64, u64)> {
+    let node = NODE.lock();
+    let map = node.as_ref()?.mem_map();
+    let first = node.as_ref()?.page(map.base_pfn())?;
+    let start = first as *const Page as u64;
+    Some((start, start + (map.len() * size_of::<Page>()) as u64))
+}
+
 /// The node counters kept outside the page allocator (slab and page-table pages), for
 /// /proc and `show_mem` alike. Takes the slab's lock: call it before `with_node`.
 pub fn node_stats() -> NodeStats {
     let slab_pages = SLAB.lock().meminfo().total_pages() as u64;
+    let procs = process_counters();
     NodeStats {
         nr_slab_unreclaimable: slab_pages,
-        nr_page_table_pages: crate::arch::mmu::page_table_pages()
-            + crate::kernel::process::mm::PGD_PAGES.load(core::sync::atomic::Ordering::Relaxed),
+        nr_page_table_pages: crate::arch::mmu::page_table_pages() + procs.pgd_pages,
         // NR_KERNEL_STACK_KB: 8 KiB per task.
-        nr_kernel_stack: crate::kernel::process::NR_KERNEL_STACK_PAGES
-            .load(core::sync::atomic::Ordering::Relaxed)
-            * (PAGE_SIZE / 1024),
+        nr_kernel_stack: procs.kernel_stack_pages * (PAGE_SIZE / 1024),
         ..NodeStats::default()
     }
+}
+
+/// What processes hold outside the allocators' own counters.
+struct ProcessCounters {
+    /// Pages of the processes' first-level tables.
+    pgd_pages: u64,
+    /// Pages of the tasks' kernel stacks.
+    kernel_stack_pages: u64,
+    /// Anonymous pages mapped by processes (`NR_ANON_MAPPED`).
+    anon_pages: u64,
+    /// Whether reclaim gave up on the node.
+    unreclaimable: bool,
+}
+
+#[cfg(not(target_arch = "aarch64"))]
+fn process_counters() -> ProcessCounters {
+    use core::sync::atomic::Ordering::Relaxed;
+    use crate::kernel::process;
+    ProcessCounters {
+        pgd_pages: process::mm::PGD_PAGES.load(Relaxed),
+        kernel_stack_pages: process::NR_KERNEL_STACK_PAGES.load(Relaxed),
+        anon_pages: process::mm::NR_ANON_PAGES.load(Relaxed),
+        unreclaimable: process::reclaim::node_unreclaimable(),
+    }
+}
+
+/// The arm64 kernel runs no processes yet: they hold nothing.
+#[cfg(target_arch = "aarch64")]
+fn process_counters() -> ProcessCounters {
+    ProcessCounters { pgd_pages: 0, kernel_stack_pages: 0, anon_pages: 0, unreclaimable: false }
 }
 
 /// A copy of the node's state for the `/proc` renderers, taken under the allocator's lock.
@@ -289,7 +371,7 @@ pub fn node_snapshot() -> NodeSnapshot {
         Some(n) => collect::node_snapshot(n, stats),
         None => NodeSnapshot::empty(),
     };
-    snap.unreclaimable = crate::kernel::process::reclaim::node_unreclaimable();
+    snap.unreclaimable = process_counters().unreclaimable;
     snap
 }
 
@@ -299,11 +381,11 @@ pub fn meminfo_snapshot(layout: &Layout) -> MeminfoSnapshot {
     let node = node_snapshot();
     let mut mi = MeminfoSnapshot::from_node(&node);
     let (used, chunk) = super::vmalloc::meminfo_used_and_chunk(layout);
-    mi.vmalloc_total_bytes = layout.vmalloc_size();
     mi.vmalloc_used_bytes = used;
     mi.vmalloc_chunk_bytes = chunk;
-    mi.anon_pages =
-        crate::kernel::process::mm::NR_ANON_PAGES.load(core::sync::atomic::Ordering::Relaxed);
+    mi.vmalloc_total_bytes = layout.vmalloc_size();
+    mi.anon_pages = process_counters().anon_pages;
+    mi.no_highmem = !crate::arch::layout::CONFIG_HIGHMEM;
     mi
 }
 
@@ -314,7 +396,7 @@ pub static SLAB: Mutex<Slab> = Mutex::new(Slab::new());
 /// layout's profile gives kmalloc (Linux's `KMALLOC_MAX_SIZE` unless the profile models an
 /// older kernel). Runs right after `mem_init`, as in Linux's `mm_init()`.
 pub fn kmem_cache_init(layout: &Layout) -> Result<(), SlabError> {
-    let max_size = layout.era().kmalloc_max_size.map_or(KMALLOC_MAX_SIZE, |b| b as usize);
+    let max_size = layout.kmalloc_max_size().map_or(KMALLOC_MAX_SIZE, |b| b as usize);
     let config = KmallocConfig { nr_cpu_ids: crate::board::raspi::NR_CPUS, max_size };
     SLAB.lock().kmem_cache_init(config)
 }

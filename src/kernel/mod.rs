@@ -1,14 +1,31 @@
 //! The running kernel's state: what boot found and computed, fixed once `kernel_main` has
 //! set it, then read by the console commands. Also the boot steps that need it.
+//!
+//! The AArch64 kernel builds the allocators (`mem`, `vmalloc`), interrupts and time so far;
+//! processes, the SD card, swap and CMA are gated off it until they go
+//! through the facade there.
+#[cfg(not(target_arch = "aarch64"))]
 pub mod blkdev;
+#[cfg(not(target_arch = "aarch64"))]
 pub mod cardfs;
+#[cfg(not(target_arch = "aarch64"))]
 pub mod cma;
 pub mod irq;
 pub mod mem;
+#[cfg(not(target_arch = "aarch64"))]
 pub mod process;
+/// The processes' pure parts the shared code names (rseq, the scheduler's rules).
+#[cfg(target_arch = "aarch64")]
+pub mod process {
+    pub mod rseq;
+    pub mod rules;
+}
+#[cfg(not(target_arch = "aarch64"))]
 pub mod scenario;
 pub mod spinlock;
+#[cfg(not(target_arch = "aarch64"))]
 pub mod swap;
+#[cfg(not(target_arch = "aarch64"))]
 pub mod sysctl;
 pub mod time;
 pub mod vmalloc;
@@ -17,24 +34,31 @@ pub mod vsyscall;
 use spin::Once;
 
 use crate::arch::layout::Layout;
+#[cfg(not(target_arch = "aarch64"))]
 use crate::board::raspi::mailbox;
 use crate::boot::cmdline::BootParams;
-use crate::boot::{atags, dtb, params, BootInfo, BootSource};
+use crate::boot::BootInfo;
+#[cfg(not(target_arch = "aarch64"))]
+use crate::boot::{atags, dtb, params, BootSource};
+#[cfg(not(target_arch = "aarch64"))]
 use crate::config::PAGE_OFFSET;
 use crate::mm::memblock::Memblock;
+#[cfg(not(target_arch = "aarch64"))]
 use crate::sizes::SZ_1M;
 
 /// How the loader started us (from the entry registers).
 #[derive(Clone, Copy, Debug)]
 pub struct EntryState {
-    /// r2: ATAG list or DTB physical address (0 from QEMU's ELF loader).
-    pub params_reg: u32,
-    /// r1: machine type.
+    /// r2 (arm64: x0): ATAG list or DTB physical address (0 from QEMU's ELF loader).
+    pub params_reg: u64,
+    /// r1: machine type (0 on arm64, whose boot protocol has none).
     pub machine: u32,
-    /// CPSR at entry (HYP on the Pi firmware, SVC under QEMU).
+    /// CPSR at entry (HYP on the Pi firmware, SVC under QEMU); on arm64 the entry exception
+    /// level as PSTATE.M would name it (EL2h from the firmware's path, EL3h from QEMU's ELF).
     pub entry_cpsr: u32,
-    /// Physical address the image was loaded at (before relocation to PHYS_OFFSET+0x8000).
-    pub load_addr: u32,
+    /// Physical address the image was loaded at (ARMv7: before relocation to
+    /// PHYS_OFFSET+0x8000; arm64: 0x80000).
+    pub load_addr: u64,
 }
 
 /// Everything boot established.
@@ -62,7 +86,7 @@ pub fn try_get() -> Option<&'static Kernel> {
 /// computed, long before `set`, because page-table and page allocations during boot need
 /// `phys_to_virt`).
 pub fn set_linear_map(layout: &Layout) {
-    crate::arch::mmu::set_linear_map(layout.phys_offset.0, layout.arm_lowmem_limit.0);
+    crate::arch::mmu::set_linear_map(layout.linear_map().phys_offset.0, layout.lowmem_limit().0);
 }
 
 /// `phys_to_virt` for lowmem, usable from fault paths (the architecture's linear map).
@@ -70,12 +94,15 @@ pub fn phys_to_virt(pa: u64) -> Option<u64> {
     crate::arch::mmu::phys_to_virt(pa)
 }
 
+#[cfg(not(target_arch = "aarch64"))]
 /// Bytes the entry code maps for the boot parameters: the two 1 MiB sections from r2's.
 const BOOT_PARAMS_WINDOW: u64 = 2 * SZ_1M;
+#[cfg(not(target_arch = "aarch64"))]
 /// r2 must lie below this for the entry code to map it: RAM ends below the BCM2836
 /// peripheral window (the entry code, `arch/arm/entry.rs`, checks the same value).
 const BOOT_PARAMS_LIMIT: u64 = 0x3f00_0000;
 
+#[cfg(not(target_arch = "aarch64"))]
 /// Why no RAM information was found, for the boot log.
 pub enum BootParamsProblem {
     None,
@@ -85,6 +112,7 @@ pub enum BootParamsProblem {
     Dtb(dtb::DtbError),
 }
 
+#[cfg(not(target_arch = "aarch64"))]
 /// Reads the ATAGs or device tree r2 points at; falls back to the VideoCore mailbox when
 /// there are none (QEMU's ELF path) or they give no RAM.
 ///
@@ -107,6 +135,7 @@ pub fn read_boot_params(r2: u32) -> (BootInfo, BootParamsProblem) {
     (info, problem)
 }
 
+#[cfg(not(target_arch = "aarch64"))]
 /// Locates, measures and parses the parameters at `pa` (0: none).
 fn read_params_at(pa: u64, info: &mut BootInfo) -> Result<(), BootParamsProblem> {
     with_params(pa, |format, bytes| match format {
@@ -120,6 +149,7 @@ fn read_params_at(pa: u64, info: &mut BootInfo) -> Result<(), BootParamsProblem>
     .unwrap_or(Ok(()))
 }
 
+#[cfg(not(target_arch = "aarch64"))]
 /// Runs `f` on the device tree `read_boot_params` found at `pa` (Linux keeps
 /// `initial_boot_params` for the scans that follow, such as the reserved-memory one).
 /// Only until `paging_init`: the blob is read through the entry code's boot mapping.
@@ -130,6 +160,7 @@ pub fn with_boot_fdt<R>(pa: u64, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
     }
 }
 
+#[cfg(not(target_arch = "aarch64"))]
 /// Finds the parameters at `pa` and runs `f` on exactly their bytes; `Ok(None)` when there
 /// are none (pa = 0, or neither ATAGs nor a DTB there).
 fn with_params<R>(
@@ -167,6 +198,7 @@ fn with_params<R>(
     Ok(Some(f(format, bytes)))
 }
 
+#[cfg(not(target_arch = "aarch64"))]
 impl core::fmt::Display for BootParamsProblem {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {

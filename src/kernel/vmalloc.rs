@@ -8,6 +8,7 @@
 use alloc::alloc::{alloc_zeroed, dealloc, Layout as AllocLayout};
 use core::cell::Cell;
 use core::fmt;
+use core::mem::size_of;
 
 use spin::Mutex;
 
@@ -56,6 +57,7 @@ impl TlbFlush for KernelTlb {
     }
 }
 
+#[cfg(not(target_arch = "aarch64"))]
 extern "C" {
     static __kallsyms_start: u8;
     static __kallsyms_end: u8;
@@ -73,6 +75,13 @@ impl KernelSymbols {
         KernelSymbols { last: Cell::new(None) }
     }
 
+    /// The arm64 image has no `.kallsyms` section yet: callers print as addresses.
+    #[cfg(target_arch = "aarch64")]
+    fn table() -> &'static [u8] {
+        &[]
+    }
+
+    #[cfg(not(target_arch = "aarch64"))]
     fn table() -> &'static [u8] {
         let start = core::ptr::addr_of!(__kallsyms_start);
         let end = core::ptr::addr_of!(__kallsyms_end);
@@ -93,7 +102,7 @@ impl Symbols for KernelSymbols {
                 self.last.set(Some((addr, s)));
                 write!(w, "{s}")
             }
-            None => write!(w, "{addr:#010x}"),
+            None => write!(w, "{addr:#0width$x}", width = 2 + 2 * size_of::<usize>()),
         }
     }
 }
@@ -125,7 +134,9 @@ pub fn report(e: &VmallocError) {
 /// (`pivm.lazy_vfree=`, 0 = purge at every free).
 pub fn vmalloc_init(layout: &Layout, lazy_pages: Option<u64>) -> Result<(), VmapError> {
     let lazy = lazy_pages.unwrap_or(lazy_max_pages(NUM_POSSIBLE_CPUS));
-    VMAP.lock().init(layout.vmalloc_start.as_u64(), layout.vmalloc_end.as_u64(), lazy)?;
+    let (start, end) = layout.vmalloc_range();
+    VMAP.lock().init(start, end, lazy)?;
+    #[cfg(not(target_arch = "aarch64"))]
     if let Some(base) = layout.pkmap_base {
         // kmap_init(): the pkmap page table exists from boot on.
         if mmu::prealloc_pte_table(base.as_usize(), &mut pte_alloc).is_ok() {
@@ -133,6 +144,48 @@ pub fn vmalloc_init(layout: &Layout, lazy_pages: Option<u64>) -> Result<(), Vmap
         }
     }
     Ok(())
+}
+
+/// `vm_area_add_early()`: registers a range that is already mapped (arm64's kernel image,
+/// `declare_kernel_vmas`) as a `vmap` area, so vmalloc never hands it out and
+/// /proc/vmallocinfo lists it. The allocator is lowest-first and empty right after
+/// `vmalloc_init`, so areas added then, in address order from `VMALLOC_START`, land where
+/// they are; one that would not is refused and its range given back.
+pub fn vm_area_add_early(
+    start: u64,
+    size: u64,
+    phys: u64,
+    caller: impl Into<Caller>,
+) -> Result<(), EarlyAreaError> {
+    let mut v = VMAP.lock();
+    let flags = VmFlags::VM_MAP | VmFlags::VM_NO_GUARD;
+    let addr = v.get_vm_area(size, flags, caller.into(), &mut KernelTlb).map_err(EarlyAreaError::Vmap)?;
+    if addr != start {
+        // Nothing was mapped there: the range only goes back to the free tree.
+        let _ = v.remove_vm_area(addr, &mut KernelTlb);
+        return Err(EarlyAreaError::Elsewhere { start, got: addr });
+    }
+    let _ = v.update_vm(addr, |vm| vm.phys_addr = phys);
+    Ok(())
+}
+
+/// Why `vm_area_add_early` refused a range.
+#[derive(Clone, Copy, Debug)]
+pub enum EarlyAreaError {
+    Vmap(VmapError),
+    /// The range's start was not the lowest free address (something was allocated first).
+    Elsewhere { start: u64, got: u64 },
+}
+
+impl fmt::Display for EarlyAreaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EarlyAreaError::Vmap(e) => write!(f, "{e}"),
+            EarlyAreaError::Elsewhere { start, got } => {
+                write!(f, "the area for {start:#x} would start at {got:#x}: added too late")
+            }
+        }
+    }
 }
 
 /// A zeroed page-table page from the buddy allocator, owned as a page table
@@ -409,7 +462,7 @@ pub fn used_and_chunk() -> (u64, u64) {
 /// /proc/meminfo's (VmallocUsed, VmallocChunk) in bytes, with the meaning of the profile's
 /// era: 6.1's `vmalloc_nr_pages()` and 0, or the pre-4.4 figures.
 pub fn meminfo_used_and_chunk(layout: &Layout) -> (u64, u64) {
-    match layout.era().vmalloc_meminfo {
+    match layout.vmalloc_meminfo() {
         VmallocMeminfo::NrPages => (VMAP.lock().vmalloc_nr_pages() << PAGE_SHIFT, 0),
         VmallocMeminfo::AreaSizes => used_and_chunk(),
     }

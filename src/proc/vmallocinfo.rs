@@ -4,6 +4,7 @@
 //! area in the same format.
 use core::fmt;
 
+use crate::arch::memory::{PHYS_ADDR_HEX_DIGITS, POINTER_HEX_DIGITS};
 use crate::mm::vmap::{FaultSite, Symbols, VmFlags, VmapAllocator, VmapArea};
 
 /// Flag words in the order Linux prints them.
@@ -17,7 +18,8 @@ const FLAG_WORDS: [(VmFlags, &str); 5] = [
 
 /// `0x%pK-0x%pK %7ld`: the range and its size (guard page included).
 fn write_range(w: &mut dyn fmt::Write, start: u64, end: u64) -> fmt::Result {
-    write!(w, "0x{start:08x}-0x{end:08x} {:>7}", end - start)
+    let d = POINTER_HEX_DIGITS;
+    write!(w, "0x{start:0d$x}-0x{end:0d$x} {:>7}", end - start)
 }
 
 /// Writes one live area's line: range, `%pS` caller, `pages=`, `phys=`, flags, `vpages`.
@@ -33,7 +35,7 @@ pub fn write_area(w: &mut dyn fmt::Write, a: &VmapArea, syms: &dyn Symbols) -> f
     }
     // `if (v->phys_addr)`: a zero address is not printed; `%pa` of a 32-bit phys_addr_t.
     if vm.phys_addr != 0 {
-        write!(w, " phys=0x{:08x}", vm.phys_addr)?;
+        write!(w, " phys=0x{:0d$x}", vm.phys_addr, d = PHYS_ADDR_HEX_DIGITS)?;
     }
     for (flag, word) in FLAG_WORDS {
         if vm.flags.contains(flag) {

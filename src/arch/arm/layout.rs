@@ -19,8 +19,13 @@ use crate::boot::cmdline::MemParam;
 use crate::boot::info::{MemBank, MAX_MEM_BANKS};
 use crate::mm::era::{DmaZoneSpec, Era};
 use crate::mm::mm_init::{PfnRange, Zones};
+use crate::mm::page_alloc::LinearMap;
 use crate::mm::{Pfn, PhysAddr, VirtAddr, PAGE_SHIFT, PAGE_SIZE};
 use crate::sizes::{SZ_16M, SZ_1K, SZ_1M};
+
+/// 32-bit ARM has high memory (`CONFIG_HIGHMEM=y`): RAM above `arm_lowmem_limit` is reached
+/// through pkmap and the fixmap's kmap slots, and /proc/meminfo prints `HighTotal`.
+pub const CONFIG_HIGHMEM: bool = true;
 
 /// RAM ranges kept: the firmware's banks plus the one `mem=` may split off.
 pub const MAX_RAM_RANGES: usize = MAX_MEM_BANKS + 1;
@@ -176,6 +181,46 @@ impl Layout {
     /// Kernel VA the profile leaves unused, for ptdump and the banner.
     pub fn holes(&self) -> &[VaHole] {
         &self.holes[..self.nr_holes]
+    }
+
+    /// `[VMALLOC_START, VMALLOC_END)` (facade name).
+    pub fn vmalloc_range(&self) -> (u64, u64) {
+        (self.vmalloc_start.as_u64(), self.vmalloc_end.as_u64())
+    }
+
+    /// What /proc/meminfo's `VmallocUsed`/`VmallocChunk` mean in the era modelled.
+    pub fn vmalloc_meminfo(&self) -> crate::mm::era::VmallocMeminfo {
+        self.era().vmalloc_meminfo
+    }
+
+    /// RAM `[start, end)` (facade name: the node's `mem_map` spans it on every architecture).
+    pub fn ram_range(&self) -> (PhysAddr, PhysAddr) {
+        (self.ram_start, self.ram_end)
+    }
+
+    /// The end of the linear map's RAM (`arm_lowmem_limit`; facade name).
+    pub fn lowmem_limit(&self) -> PhysAddr {
+        self.arm_lowmem_limit
+    }
+
+    /// The linear map's offsets for the page allocator (`page_address`, `virt_to_page`).
+    pub fn linear_map(&self) -> LinearMap {
+        LinearMap { page_offset: self.page_offset, phys_offset: self.phys_offset }
+    }
+
+    /// `__va()` for lowmem (facade name; `phys_to_virt`).
+    pub fn linear_va(&self, pa: PhysAddr) -> Option<VirtAddr> {
+        self.phys_to_virt(pa)
+    }
+
+    /// The ceiling kmalloc serves (None: Linux's `KMALLOC_MAX_SIZE`; an older era's otherwise).
+    pub fn kmalloc_max_size(&self) -> Option<u64> {
+        self.era().kmalloc_max_size
+    }
+
+    /// The node's zones (DMA when the era has one, Normal, HighMem).
+    pub fn node_zones(&self) -> Zones {
+        self.zones
     }
 
     /// The kernel the applied profile models (the default's for a profile not in the list):

@@ -6,6 +6,11 @@ use crate::mm::mm_types::ArchMm;
 use crate::mm::PAGE_SIZE;
 use crate::sizes::{SZ_16M, SZ_1M, SZ_2M, SZ_32M, SZ_8M};
 
+/// Hex digits of a kernel pointer as Linux prints it unhashed (`%px`: `sizeof(void *)`).
+pub const POINTER_HEX_DIGITS: usize = 8;
+/// Hex digits of a physical address (`%pa`: `sizeof(phys_addr_t)`, 32-bit without LPAE).
+pub const PHYS_ADDR_HEX_DIGITS: usize = 8;
+
 /// `CONFIG_PAGE_OFFSET` for each Kconfig memory split.
 pub const VMSPLIT_3G: u64 = 0xC000_0000;
 pub const VMSPLIT_3G_OPT: u64 = 0xB000_0000;

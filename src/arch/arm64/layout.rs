@@ -5,7 +5,14 @@
 use core::fmt::{self, Write};
 
 use super::memory as m;
+use crate::mm::mm_init::{PfnRange, Zones};
+use crate::mm::page_alloc::LinearMap;
+use crate::mm::{Pfn, PhysAddr, VirtAddr, PAGE_SHIFT};
 use crate::sizes::{SZ_1G, SZ_1K, SZ_1M, SZ_4G};
+
+/// arm64 has no high memory (`CONFIG_HIGHMEM` is 32-bit only): every page frame is in the
+/// linear map, `kmap` is `page_address`, and /proc/meminfo has no `HighTotal` lines.
+pub const CONFIG_HIGHMEM: bool = false;
 
 /// The kernel image's section boundaries (virtual, ends exclusive).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -58,6 +65,9 @@ pub struct Layout {
     pub ram_end: u64,
     /// `high_memory`: the linear-map address of the end of RAM (there is no highmem).
     pub high_memory: u64,
+    /// `zone_dma_bits`: how far ZONE_DMA reaches (from the device tree's `dma-ranges`;
+    /// 32 until `with_zone_dma_bits` says otherwise).
+    pub zone_dma_bits: u32,
 }
 
 /// Why a layout cannot be built.
@@ -127,7 +137,71 @@ impl Layout {
             ram_start,
             ram_end,
             high_memory: page_offset + (ram_end - memstart_addr),
+            zone_dma_bits: zone_dma_bits(None),
         })
+    }
+
+    /// The same layout with ZONE_DMA reaching `bits` address bits.
+    pub fn with_zone_dma_bits(self, bits: u32) -> Layout {
+        Layout { zone_dma_bits: bits, ..self }
+    }
+
+    /// `[VMALLOC_START, VMALLOC_END)` (facade name).
+    pub fn vmalloc_range(&self) -> (u64, u64) {
+        (self.vmalloc_start, self.vmalloc_end)
+    }
+
+    /// What /proc/meminfo's `VmallocUsed`/`VmallocChunk` mean: 6.1's vmalloc'ed pages and 0.
+    pub fn vmalloc_meminfo(&self) -> crate::mm::era::VmallocMeminfo {
+        crate::mm::era::VmallocMeminfo::NrPages
+    }
+
+    /// RAM `[start, end)`, for the node's `mem_map` (facade name, as on ARMv7).
+    pub fn ram_range(&self) -> (PhysAddr, PhysAddr) {
+        (PhysAddr(self.ram_start), PhysAddr(self.ram_end))
+    }
+
+    /// The end of memory the linear map covers (ARMv7's `arm_lowmem_limit`): all of RAM.
+    pub fn lowmem_limit(&self) -> PhysAddr {
+        PhysAddr(self.ram_end)
+    }
+
+    /// The linear map's offsets for the page allocator (`page_address`, `virt_to_page`).
+    pub fn linear_map(&self) -> LinearMap {
+        LinearMap {
+            page_offset: VirtAddr(self.page_offset as usize),
+            phys_offset: PhysAddr(self.memstart_addr),
+        }
+    }
+
+    /// `__va` of a RAM address as the facade's typed addresses (None outside RAM).
+    pub fn linear_va(&self, pa: PhysAddr) -> Option<VirtAddr> {
+        self.phys_to_virt(pa.0).map(|va| VirtAddr(va as usize))
+    }
+
+    /// The ceiling kmalloc serves (None: Linux's `KMALLOC_MAX_SIZE`; arm64 models 6.1 only).
+    pub fn kmalloc_max_size(&self) -> Option<u64> {
+        None
+    }
+
+    /// The node's zones: arm64's DMA, with DMA32 and Normal folded into the node's Normal
+    /// zone (pivm's node has DMA, Normal and HighMem; both are empty on the Pi 3), no highmem.
+    pub fn node_zones(&self) -> Zones {
+        let z = self.zones(self.zone_dma_bits);
+        let pfn = |a: u64| Pfn(a >> PAGE_SHIFT);
+        let (rest_start, rest_end) = if z.normal.0 < z.normal.1 {
+            (z.dma32.0.min(z.normal.0), z.normal.1)
+        } else {
+            (z.dma32.0, z.dma32.1.max(z.dma32.0))
+        };
+        Zones {
+            dma: Some(PfnRange { start: pfn(z.dma.0), end: pfn(z.dma.1) }),
+            normal: PfnRange {
+                start: pfn(rest_start.max(z.dma.1)),
+                end: pfn(rest_end.max(z.dma.1)),
+            },
+            highmem: None,
+        }
     }
 
     /// `__phys_to_virt`: linear-map address of a RAM address (None outside RAM).
@@ -341,6 +415,24 @@ mod tests {
             .collect::<std::vec::Vec<_>>()
             .join("\n");
         assert_eq!(s.trim_end(), want);
+    }
+
+    /// The node gets one DMA zone holding all of the Pi 3's RAM and empty Normal/HighMem,
+    /// and with 32-bit DMA (no `dma-ranges`) on 5 GiB the rest goes to Normal.
+    #[test]
+    fn node_zones_fold_dma32_and_normal() {
+        let l = Layout::new(48, PI3_RAM.0, PI3_RAM.1).unwrap().with_zone_dma_bits(30);
+        let z = l.node_zones();
+        assert_eq!(z.dma, Some(PfnRange { start: Pfn(0), end: Pfn(0x3c000) }));
+        assert_eq!(z.normal.start, z.normal.end);
+        assert_eq!(z.highmem, None);
+        let big = Layout::new(48, 0, 0x1_4000_0000).unwrap();
+        let z = big.node_zones();
+        assert_eq!(z.dma, Some(PfnRange { start: Pfn(0), end: Pfn(0x10_0000) }));
+        assert_eq!(z.normal, PfnRange { start: Pfn(0x10_0000), end: Pfn(0x14_0000) });
+        assert_eq!(big.lowmem_limit(), PhysAddr(0x1_4000_0000));
+        assert_eq!(big.linear_va(PhysAddr(0x1000)), Some(VirtAddr(0xffff_0000_0000_1000)));
+        assert_eq!(big.linear_map().phys_offset, PhysAddr(0));
     }
 
     #[test]

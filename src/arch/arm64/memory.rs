@@ -4,6 +4,11 @@
 //! address space are `2^VA_BITS` long: TTBR0 (user) from 0, TTBR1 (kernel) ending at 2^64.
 use crate::sizes::{SZ_128M, SZ_16M, SZ_256M, SZ_2M, SZ_32M, SZ_8M};
 
+/// Hex digits of a kernel pointer as Linux prints it unhashed (`%px`: `sizeof(void *)`).
+pub const POINTER_HEX_DIGITS: usize = 16;
+/// Hex digits of a physical address (`%pa`: `sizeof(phys_addr_t)`).
+pub const PHYS_ADDR_HEX_DIGITS: usize = 16;
+
 /// 4 KiB pages (`CONFIG_ARM64_4K_PAGES`).
 pub const PAGE_SHIFT: u32 = 12;
 /// `STRUCT_PAGE_MAX_SHIFT`: `sizeof(struct page)` is at most 64 bytes, so vmemmap is

@@ -2,6 +2,7 @@
 //! both VA sizes, VMSAv8-64 descriptors and ESR decoding (pure, compiled everywhere so the
 //! host tests check them) and the code that runs on the CPU (entry at EL3/EL2, the drop to
 //! EL1, the MMU, exceptions), compiled for the aarch64 kernel only.
+pub mod cpuinfo;
 pub mod esr;
 pub mod layout;
 pub mod mapping;
@@ -21,7 +22,7 @@ pub mod irq;
 #[cfg(all(kernel, target_arch = "aarch64"))]
 pub mod irqflags;
 #[cfg(all(kernel, target_arch = "aarch64"))]
-pub mod kmem;
+pub mod mmu;
 #[cfg(all(kernel, target_arch = "aarch64"))]
 pub mod page;
 #[cfg(all(kernel, target_arch = "aarch64"))]

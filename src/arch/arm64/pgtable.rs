@@ -91,6 +91,29 @@ pub const PAGE_KERNEL_ROX: u64 =
     (PROT_NORMAL & !(PteBits::WRITE.bits() | PteBits::PXN.bits())) | PteBits::RDONLY.bits();
 pub const PAGE_KERNEL_EXEC: u64 = PROT_NORMAL & !PteBits::PXN.bits();
 
+/// The descriptor bits of an arch-neutral kernel protection (`mm::pgprot`): device memory is
+/// `PROT_DEVICE_nGnRE` (ioremap's), normal memory `PAGE_KERNEL` made read-only without WRITE
+/// and executable with EXEC, as `pgprot` values are composed in `pgtable-prot.h`.
+pub fn pgprot(prot: crate::mm::pgprot::PageProt) -> u64 {
+    use crate::mm::pgprot::PageProt;
+    let mut bits = if prot.contains(PageProt::DEVICE) { PROT_DEVICE_NGNRE } else { PROT_NORMAL };
+    if !prot.contains(PageProt::WRITE) {
+        bits = (bits & !PteBits::WRITE.bits()) | PteBits::RDONLY.bits();
+    }
+    if prot.contains(PageProt::EXEC) && !prot.contains(PageProt::DEVICE) {
+        bits &= !PteBits::PXN.bits();
+    }
+    if prot.contains(PageProt::USER) {
+        // PAGE_SHARED and friends: EL0 access, per-ASID, user-executable only with EXEC.
+        bits |= PteBits::USER.bits() | PteBits::NG.bits();
+        bits |= PteBits::PXN.bits();
+        if prot.contains(PageProt::EXEC) {
+            bits &= !PteBits::UXN.bits();
+        }
+    }
+    bits
+}
+
 /// A level-3 page descriptor for `pa` with protection `prot` (a `PAGE_KERNEL*` value).
 pub const fn pfn_pte(pa: u64, prot: u64) -> u64 {
     (pa & PTE_ADDR_MASK) | prot
@@ -352,6 +375,16 @@ pub const fn span_name(level: u32) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arch_neutral_protections_are_linuxs() {
+        use crate::mm::pgprot::{PAGE_KERNEL as K, PAGE_KERNEL_EXEC as KX, PAGE_KERNEL_IO, PAGE_KERNEL_RO as KR};
+        assert_eq!(pgprot(K), PAGE_KERNEL);
+        assert_eq!(pgprot(KR), PAGE_KERNEL_RO);
+        assert_eq!(pgprot(KX), PAGE_KERNEL_ROX);
+        assert_eq!(pgprot(KX | crate::mm::pgprot::PageProt::WRITE), PAGE_KERNEL_EXEC);
+        assert_eq!(pgprot(PAGE_KERNEL_IO), PROT_DEVICE_NGNRE);
+    }
     use std::collections::BTreeMap;
 
     #[test]

@@ -8,13 +8,11 @@ use core::sync::atomic::Ordering;
 
 use super::boot;
 use super::esr;
-use super::kmem;
 use super::layout::{self, Layout};
 use super::pgtable::{self, DescKind};
 use super::traps;
 use crate::board::raspi::uart::UartWriter;
 use crate::config::VA_BITS;
-use crate::proc::snapshot::{MeminfoSnapshot, NodeStats};
 
 /// The prompt, as the 32-bit console's.
 pub const PROMPT: &str = "pivm# ";
@@ -31,6 +29,8 @@ fn parse_num(s: &str) -> Option<u64> {
 #[derive(Clone, Copy)]
 pub struct ShellState {
     pub layout: Layout,
+    /// Where `mem_map` lives (virtual `[start, end)`), for the banner's vmemmap line.
+    pub mem_map: Option<(u64, u64)>,
 }
 
 static STATE: spin::Once<ShellState> = spin::Once::new();
@@ -49,7 +49,12 @@ const HELP: &[(&str, &str)] = &[
     ("meminfo", "/proc/meminfo (also: cat /proc/meminfo)"),
     ("buddyinfo", "/proc/buddyinfo"),
     ("zoneinfo", "/proc/zoneinfo"),
-    ("cat /proc/F", "meminfo, buddyinfo, zoneinfo, interrupts, uptime, stat"),
+    ("cat /proc/F", "meminfo, buddyinfo, zoneinfo, pagetypeinfo, slabinfo, vmallocinfo, cpuinfo, interrupts, uptime, stat"),
+    ("verify", "every allocator's invariant checks: verify: ok or the first broken one"),
+    ("kmalloc SIZE", "kmalloc SIZE bytes (GFP_KERNEL) and print the object"),
+    ("kfree ADDR", "free an object the console kmalloc'ed"),
+    ("vmalloc SIZE", "vmalloc SIZE bytes and print the area"),
+    ("vfree ADDR", "free an area the console vmalloc'ed"),
     ("jiffies", "the tick count, the ticks since boot and the counter's time"),
     ("layout", "the arm64 virtual memory layout banner"),
     ("pt VA", "walk VA through swapper_pg_dir, each level's descriptor decoded"),
@@ -90,22 +95,11 @@ pub fn run(a: &[&str]) {
                 let _ = writeln!(w, "  {u:<16} {h}");
             }
         }
-        ("meminfo", _) | ("cat", Some("/proc/meminfo")) => {
-            let _ = crate::proc::meminfo::render(&mut w, &meminfo());
-        }
-        ("buddyinfo", _) | ("cat", Some("/proc/buddyinfo")) => {
-            let snap = node_snapshot();
-            let _ = crate::proc::buddyinfo::render(&mut w, &snap);
-        }
-        ("zoneinfo", _) | ("cat", Some("/proc/zoneinfo")) => {
-            let snap = node_snapshot();
-            let _ = crate::proc::zoneinfo::render(&mut w, &snap);
-        }
         ("cat", Some(f)) => {
             let _ = writeln!(
                 w,
                 "cat: {f}: not available on the arm64 kernel yet (meminfo, buddyinfo, \
-                 zoneinfo, interrupts, uptime, stat are)"
+                 zoneinfo, pagetypeinfo, slabinfo, vmallocinfo, cpuinfo, interrupts, uptime, stat are)"
             );
         }
         ("layout", _) => write_banner(&mut w),
@@ -214,36 +208,9 @@ fn report_fault(w: &mut impl Write, what: &str, far: u64, e: u64) {
     );
 }
 
-fn node_stats() -> NodeStats {
-    let slab_pages = kmem::SLAB.lock().meminfo().total_pages() as u64;
-    NodeStats {
-        nr_slab_unreclaimable: slab_pages,
-        nr_page_table_pages: boot::TABLE_PAGES.load(Ordering::Relaxed),
-        ..NodeStats::default()
-    }
-}
-
-fn node_snapshot() -> crate::proc::snapshot::NodeSnapshot<{ crate::config::MAX_ORDER }> {
-    let stats = node_stats();
-    let node = kmem::NODE.lock();
-    match node.as_ref() {
-        Some(n) => crate::proc::collect::node_snapshot(n, stats),
-        None => crate::proc::snapshot::NodeSnapshot::empty(),
-    }
-}
-
-/// /proc/meminfo's numbers from the live node, with arm64's VmallocTotal and no highmem.
-pub fn meminfo() -> MeminfoSnapshot {
-    let mut mi = MeminfoSnapshot::from_node(&node_snapshot());
-    mi.vmalloc_total_bytes = state().layout.vmalloc_size();
-    mi.no_highmem = true;
-    mi
-}
-
 /// The layout banner with the live section boundaries and mem_map.
 pub fn write_banner(w: &mut impl Write) {
-    let (s, e) = *kmem::MEM_MAP_RANGE.lock();
-    let mm = (e > s).then_some(layout::MemMapRange { start: s, end: e });
+    let mm = state().mem_map.map(|(start, end)| layout::MemMapRange { start, end });
     let _ = layout::write_banner(w, &state().layout, &boot::sections(), mm);
 }
 

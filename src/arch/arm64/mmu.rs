@@ -1,0 +1,135 @@
+//! The facade's kernel page-table names on arm64 (`arch::mmu`), over the boot tables of
+//! `boot.rs` and the walker of `mapping.rs`: the linear map's `__va` for the shared
+//! allocator, single kernel pages mapped and unmapped in swapper_pg_dir for vmalloc and
+//! ioremap (table pages from the page allocator, `pte_alloc_kernel`), the TLB flush by
+//! range, and the count of the kernel's table pages for /proc/meminfo's `PageTables`.
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use spin::{Mutex, Once};
+
+use super::mapping::{clear_pte, create_mapping, Mapping, TableMemory};
+use super::pgtable::{self, PTE_ADDR_MASK};
+use super::{boot, memory};
+use crate::config::VA_BITS;
+use crate::mm::pgprot::PageProt;
+use crate::mm::PAGE_SIZE;
+
+pub use super::mapping::MapError;
+
+/// Where a new table page comes from (zeroed, owned as a page table; physical address).
+pub type PteAlloc<'a> = &'a mut dyn FnMut() -> Option<u64>;
+
+/// Serialises changes to swapper_pg_dir after boot (`init_mm.page_table_lock`).
+static TABLES: Mutex<()> = Mutex::new(());
+/// Table pages taken from the page allocator for kernel mappings after boot.
+static ALLOCATED_TABLE_PAGES: AtomicU64 = AtomicU64::new(0);
+
+/// swapper_pg_dir's tables as `create_mapping` reads them: boot pool pages through the
+/// image, page-allocator pages through the linear map (`boot::table_va`).
+struct KernelTables<'a> {
+    alloc: PteAlloc<'a>,
+}
+
+impl TableMemory for KernelTables<'_> {
+    fn read(&self, pa: u64) -> u64 {
+        // SAFETY: `pa` is a descriptor of swapper_pg_dir or a table below it (the walk only
+        // follows table descriptors the kernel wrote), readable at `table_va`.
+        unsafe { (boot::table_va(pa) as *const u64).read_volatile() }
+    }
+
+    fn write(&mut self, pa: u64, desc: u64) {
+        // SAFETY: as in `read`; the TABLES lock is held by the caller.
+        unsafe { (boot::table_va(pa) as *mut u64).write_volatile(desc) }
+    }
+
+    fn alloc_table(&mut self) -> Option<u64> {
+        let pa = (self.alloc)()?;
+        ALLOCATED_TABLE_PAGES.fetch_add(1, Ordering::Relaxed);
+        Some(pa)
+    }
+}
+
+/// `map_kernel_page`: maps one page at `va` (in TTBR1's range) to `pa` with arch-neutral
+/// protections, creating the missing tables with `alloc`. No TLB flush: the address mapped
+/// nothing before (vmalloc and ioremap only map fresh areas).
+pub fn map_kernel_page(
+    va: usize,
+    pa: u64,
+    prot: PageProt,
+    alloc: PteAlloc<'_>,
+) -> Result<(), MapError> {
+    let _t = TABLES.lock();
+    let root = boot::SWAPPER_PG_DIR.load(Ordering::Relaxed);
+    let m = Mapping { va: va as u64, pa, size: PAGE_SIZE, prot: pgtable::pgprot(prot), blocks: false };
+    let r = create_mapping(&mut KernelTables { alloc }, root, VA_BITS, m);
+    // The descriptors reach the walker before the address is used (`dsb ishst` in set_pte).
+    // SAFETY: barriers only.
+    unsafe { core::arch::asm!("dsb ishst", "isb", options(nostack)) };
+    r
+}
+
+/// Clears the page entry for `va` and returns the physical page it mapped (None if none or
+/// a block maps it). The TLB is not flushed: batch that with `flush_tlb_kernel_range`.
+pub fn unmap_kernel_page(va: usize) -> Option<u64> {
+    let _t = TABLES.lock();
+    let root = boot::SWAPPER_PG_DIR.load(Ordering::Relaxed);
+    let mut none = || None;
+    let old = clear_pte(&mut KernelTables { alloc: &mut none }, root, VA_BITS, va as u64)?;
+    Some(old & PTE_ADDR_MASK)
+}
+
+/// `flush_tlb_kernel_range`: by page up to Linux's `MAX_DVM_OPS` (512 pages), else all.
+pub fn flush_tlb_kernel_range(start: usize, end: usize) {
+    const MAX_TLBI_OPS: u64 = 512;
+    let (start, end) = (start as u64 & !(PAGE_SIZE - 1), end as u64);
+    if end.saturating_sub(start) / PAGE_SIZE > MAX_TLBI_OPS {
+        boot::flush_tlb_all();
+        return;
+    }
+    let mut va = start;
+    while va < end {
+        boot::flush_tlb_kernel_page(va);
+        va += PAGE_SIZE;
+    }
+}
+
+/// The linear map: RAM from `phys_offset` (`memstart_addr`) to `lowmem_end` at
+/// `PAGE_OFFSET`.
+struct LinearMap {
+    phys_offset: u64,
+    lowmem_end: u64,
+}
+
+static LINEAR_MAP: Once<LinearMap> = Once::new();
+
+/// Publishes the linear map once `paging_init` has mapped it (as on ARMv7; arm64 maps all
+/// of RAM, so `lowmem_end` is the end of RAM).
+pub fn set_linear_map(phys_offset: u64, lowmem_end: u64) {
+    LINEAR_MAP.call_once(|| LinearMap { phys_offset, lowmem_end });
+}
+
+/// `__va()`: where a physical address is in the linear map (None before `set_linear_map`
+/// and outside it). Says where it would be, not that it is mapped.
+pub fn phys_to_virt(pa: u64) -> Option<u64> {
+    let m = LINEAR_MAP.get()?;
+    (m.phys_offset..m.lowmem_end)
+        .contains(&pa)
+        .then(|| memory::page_offset(VA_BITS) + (pa - m.phys_offset))
+}
+
+/// Pages holding the kernel's own translation tables (swapper_pg_dir and below).
+pub fn page_table_pages() -> u64 {
+    boot::TABLE_PAGES.load(Ordering::Relaxed) + ALLOCATED_TABLE_PAGES.load(Ordering::Relaxed)
+}
+
+/// Drops a device's boot-time mapping once it has an `ioremap`ped one: on arm64 only the
+/// console UART has one, earlycon's `FIX_EARLYCON_MEM_BASE` slot (the others were never
+/// mapped before `ioremap`).
+pub fn clear_fixmap_device(dev: crate::board::raspi::io::Device) {
+    if dev == crate::board::raspi::io::Device::Uart0 {
+        let va = memory::fix_to_virt(VA_BITS, memory::FIX_EARLYCON_MEM_BASE);
+        if unmap_kernel_page(va as usize).is_some() {
+            flush_tlb_kernel_range(va as usize, (va + PAGE_SIZE) as usize);
+        }
+    }
+}
