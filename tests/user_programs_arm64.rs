@@ -339,3 +339,44 @@ fn initramfs_holds_the_arm64_programs() {
     let f = entries.iter().find(|e| e.name == "data/f16m").unwrap();
     assert_eq!(f.data, fs::read(data_file()).unwrap());
 }
+
+/// The shared ELF loader's parser on the real binaries: every AArch64 program parses for
+/// arm64 with the header and segments read independently above, `AT_PHDR` where the running
+/// program (vmtest under qemu-aarch64) finds it; each architecture refuses the other's
+/// executables with `ENOEXEC`.
+#[test]
+fn the_loader_parses_the_arm64_programs_and_refuses_the_others() {
+    use pivm::abi::arm64::elf::AARCH64;
+    use pivm::abi::errno::Errno;
+    use pivm::arch::arm64::processor::{task_size, STATIC_TEXT_BASE};
+    use pivm::fs::binfmt_elf::{parse_for, ElfFile, ARM_EABI, PT_LOAD as LOAD};
+
+    for name in PROGRAMS {
+        let bytes = fs::read(program(name)).unwrap();
+        for va in [48, 39] {
+            let img = parse_for(&AARCH64, ElfFile::whole(&bytes), task_size(va))
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let (kind, machine, entry, phdrs) = elf64(name);
+            assert_eq!((img.ehdr.e_type, img.ehdr.e_machine), (kind, machine), "{name}");
+            assert_eq!(img.ehdr.e_entry, entry, "{name}");
+            let loads: Vec<u64> =
+                phdrs.iter().filter(|p| p.kind == LOAD).map(|p| p.vaddr).collect();
+            assert_eq!(img.loads().map(|p| p.p_vaddr).collect::<Vec<_>>(), loads, "{name}");
+            assert_eq!(img.loads().next().unwrap().p_vaddr, STATIC_TEXT_BASE, "{name}");
+            assert_eq!(img.phdr_addr(), Some(STATIC_TEXT_BASE + 64), "{name}: AT_PHDR");
+        }
+        let e = parse_for(&ARM_EABI, ElfFile::whole(&bytes), 0xbf00_0000).unwrap_err();
+        assert_eq!(e.errno(), Errno::ENOEXEC, "{name}: {e}");
+        let arm = fs::read(root().join("build/user/arm").join(name)).unwrap();
+        let e = parse_for(&AARCH64, ElfFile::whole(&arm), task_size(48)).unwrap_err();
+        assert_eq!(e.errno(), Errno::ENOEXEC, "{name}: {e}");
+    }
+    // The running program agrees: vmtest's AT_PHDR under qemu-aarch64 (Linux's rules).
+    let bytes = fs::read(program("vmtest")).unwrap();
+    let img = parse_for(&AARCH64, ElfFile::whole(&bytes), task_size(48)).unwrap();
+    let run = run("vmtest", &["layout"]);
+    let want = format!("AT_PHDR={:#x} ", img.phdr_addr().unwrap());
+    assert!(run.line("auxv  ").contains(&want), "{want}: {}", run.out);
+    let want = format!("AT_ENTRY={:#x} ", img.ehdr.e_entry);
+    assert!(run.line("auxv  ").contains(&want), "{want}: {}", run.out);
+}

@@ -7,6 +7,7 @@ pub mod layout;
 pub mod mapping;
 pub mod memory;
 pub mod pgtable;
+pub mod processor;
 
 #[cfg(all(kernel, target_arch = "aarch64"))]
 pub mod arch_timer;
