@@ -3,11 +3,14 @@
 //! host tests check them) and the code that runs on the CPU (entry at EL3/EL2, the drop to
 //! EL1, the MMU, exceptions), compiled for the aarch64 kernel only.
 pub mod esr;
+pub mod extable;
+pub mod fault;
 pub mod layout;
 pub mod mapping;
 pub mod memory;
 pub mod pgtable;
 pub mod processor;
+pub mod uaccess;
 
 #[cfg(all(kernel, target_arch = "aarch64"))]
 pub mod arch_timer;
