@@ -79,8 +79,8 @@ help:
 	@echo "make clippy | doc | gdb | objdump | readelf | nm | sdcard | clean"
 	@echo "make sd-image      build/sd.img: the SD card QEMU attaches (FAT32 boot partition + swap);"
 	@echo "                   SD_SIZE=512M (power of two, up to 1G) builds build/sd-512M.img, more swap"
-	@echo "make user          the C test programs (build/user/arm/) and their data files"
-	@echo "make initramfs     build/initramfs.cpio.gz with the programs in /bin, data in /data"
+	@echo "make user          the C test programs (build/user/arm/; ARCH=arm64: build/arm64/user/) and their data files"
+	@echo "make initramfs     build/initramfs.cpio.gz with the programs in /bin, data in /data (ARCH=arm64: build/arm64/)"
 	@echo "make compare-linux boot Debian's Linux 6.1 with the same initramfs and SD card, one table per phase"
 	@echo "make bench-disk    instructions per major fault from the card and per swap-in, Linux beside pivm"
 
@@ -124,6 +124,7 @@ unit-test:
 # Debian's 12 for the debian-armmp comparison, a small 4), all tests; then the host unit
 # tests again as the 16-list variant builds them.
 test: setup dtb user initramfs sd-image
+	$(MAKE) --no-print-directory user initramfs ARCH=arm64
 	@for s in $(SPLITS); do \
 		$(MAKE) --no-print-directory kernel VMSPLIT=$$s MAX_ORDER= FEATURES= || exit 1; done
 	$(MAKE) --no-print-directory kernel VMSPLIT=3G MAX_ORDER=16 FEATURES=

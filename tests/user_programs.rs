@@ -12,13 +12,12 @@
 //! reaches 4 GiB and has no `mmap_min_addr`.
 //! Needs `make user initramfs` (`make test` runs them first).
 
+mod user_common;
+
 use std::fs;
-use std::io::Read;
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use user_common::{is_delta, newc, run_on, steps, strip_notes, Run};
 
 /// Every program `make user` builds.
 const PROGRAMS: [&str; 21] = [
@@ -44,8 +43,6 @@ const PROGRAMS: [&str; 21] = [
     "fstest",
     "pipetest",
 ];
-/// Upper bound for one program run (they take milliseconds; a loaded machine gets room).
-const RUN_LIMIT: Duration = Duration::from_secs(60);
 /// The reference's file: 4096 pages, every byte of page i equal to i mod 256.
 const F16M_PAGES: u64 = 4096;
 const PAGE: u64 = 4096;
@@ -74,102 +71,10 @@ fn data_file() -> PathBuf {
     path
 }
 
-struct Run {
-    cmd: String,
-    out: String,
-    err: String,
-    status: ExitStatus,
-}
-
-impl Run {
-    fn code(&self) -> Option<i32> {
-        self.status.code()
-    }
-    fn fail(&self, why: &str) -> ! {
-        panic!(
-            "{why}\n--- {} ({:?})\n--- stdout:\n{}\n--- stderr:\n{}",
-            self.cmd, self.status, self.out, self.err
-        );
-    }
-    fn expect_exit(&self, code: i32) -> &Self {
-        if self.code() != Some(code) {
-            self.fail(&format!("expected exit status {code}"));
-        }
-        self
-    }
-    fn expect_signal(&self, signal: i32) -> &Self {
-        if self.status.signal() != Some(signal) {
-            self.fail(&format!("expected death by signal {signal}"));
-        }
-        self
-    }
-    /// The one line that starts with `prefix` (after leading spaces); fails if there is none.
-    fn line(&self, prefix: &str) -> &str {
-        self.out
-            .lines()
-            .find(|l| l.trim_start().starts_with(prefix))
-            .unwrap_or_else(|| self.fail(&format!("no line starting with {prefix:?}")))
-    }
-    fn has(&self, text: &str) -> &Self {
-        if !self.out.contains(text) {
-            self.fail(&format!("output lacks {text:?}"));
-        }
-        self
-    }
-}
-
 /// Runs a program under qemu-arm with a time limit; the child is killed (by its own id) when it
 /// is exceeded.
 fn run(name: &str, args: &[&str]) -> Run {
-    let path = program(name);
-    let cmd = format!("qemu-arm {} {}", path.display(), args.join(" "));
-    let mut child = Command::new("qemu-arm")
-        .arg(&path)
-        .args(args)
-        .current_dir(root())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("cannot start qemu-arm ({e}): run `bash scripts/setup.sh` (qemu-user)")
-        });
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out = thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = stdout.read_to_end(&mut s);
-        s
-    });
-    let err = thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = stderr.read_to_end(&mut s);
-        s
-    });
-    let deadline = Instant::now() + RUN_LIMIT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let status = child.wait().unwrap();
-            let run = Run {
-                cmd,
-                out: String::from_utf8_lossy(&out.join().unwrap()).into_owned(),
-                err: String::from_utf8_lossy(&err.join().unwrap()).into_owned(),
-                status,
-            };
-            run.fail(&format!("did not finish within {RUN_LIMIT:?}"));
-        }
-        thread::sleep(Duration::from_millis(5));
-    };
-    Run {
-        cmd,
-        out: String::from_utf8_lossy(&out.join().unwrap()).into_owned(),
-        err: String::from_utf8_lossy(&err.join().unwrap()).into_owned(),
-        status,
-    }
+    run_on("qemu-arm", &program(name), args)
 }
 
 /// Whether the host can execve an ARM binary (a binfmt_misc entry for qemu-arm).
@@ -177,56 +82,6 @@ fn host_runs_arm_binaries() -> bool {
     Path::new("/proc/sys/fs/binfmt_misc").read_dir().is_ok_and(|mut d| {
         d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("qemu-arm")))
     })
-}
-
-/// A "+N/+M" fault delta (any numbers: qemu-user's are the host's).
-fn is_delta(s: &str) -> bool {
-    let Some((a, b)) = s.split_once('/') else { return false };
-    [a, b].iter().all(|x| {
-        x.strip_prefix('+').is_some_and(|n| !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit()))
-    })
-}
-
-/// Drops the "(N ns)" timings and the "(minflt/majflt)" legend from a step line.
-fn strip_notes(s: &str) -> String {
-    let mut out = String::new();
-    let mut rest = s;
-    while let Some(i) = rest.find('(') {
-        let (head, tail) = rest.split_at(i);
-        out.push_str(head);
-        let close = tail.find(')').map_or(tail.len(), |j| j + 1);
-        let inner = &tail[1..close.saturating_sub(1).max(1)];
-        let timing =
-            inner.strip_suffix(" ns").is_some_and(|n| n.bytes().all(|c| c.is_ascii_digit()));
-        if !(timing || inner == "minflt/majflt") {
-            out.push_str(&tail[..close]);
-        }
-        rest = &tail[close..];
-    }
-    out + rest
-}
-
-/// Checks a vmtest step line: `NAME: step +a/+b  step +a/+b ... sum=S` with the steps in order,
-/// and returns the sum.
-fn steps(line: &str, name: &str, expected: &[&str]) -> u64 {
-    let rest = line
-        .strip_prefix(name)
-        .and_then(|r| r.strip_prefix(": "))
-        .unwrap_or_else(|| panic!("{line:?} does not start with {name:?}"));
-    let rest = strip_notes(rest);
-    let mut words = rest.split_whitespace();
-    for step in expected {
-        for part in step.split(' ') {
-            assert_eq!(words.next(), Some(part), "step {step:?} in {line:?}");
-        }
-        let delta = words.next().unwrap_or("");
-        assert!(is_delta(delta), "step {step:?} has no +min/+maj delta in {line:?}");
-    }
-    let sum = words
-        .next()
-        .and_then(|w| w.strip_prefix("sum="))
-        .unwrap_or_else(|| panic!("no sum in {line:?}"));
-    sum.parse().unwrap_or_else(|_| panic!("bad sum in {line:?}"))
 }
 
 // ---- the binaries ------------------------------------------------------------------------------
@@ -894,35 +749,6 @@ fn procself_prints_its_proc_files_and_spin_ends() {
 }
 
 // ---- the initramfs --------------------------------------------------------------------------
-
-/// One newc entry: name, mode, data.
-struct Entry {
-    name: String,
-    mode: u32,
-    data: Vec<u8>,
-}
-
-/// Parses a newc archive ("070701" headers, 4-byte padding) up to its TRAILER!!!.
-fn newc(bytes: &[u8]) -> Vec<Entry> {
-    let hex = |b: &[u8]| u32::from_str_radix(std::str::from_utf8(b).unwrap(), 16).unwrap();
-    let align = |n: usize| n.div_ceil(4) * 4;
-    let mut entries = Vec::new();
-    let mut at = 0;
-    loop {
-        let h = &bytes[at..at + 110];
-        assert_eq!(&h[..6], b"070701", "newc magic at {at}");
-        let field = |i: usize| hex(&h[6 + 8 * i..14 + 8 * i]);
-        let (mode, size, namesize) = (field(1), field(6) as usize, field(11) as usize);
-        let name = String::from_utf8(bytes[at + 110..at + 110 + namesize - 1].to_vec()).unwrap();
-        assert_eq!(bytes[at + 110 + namesize - 1], 0, "name not NUL-terminated");
-        let data_at = align(at + 110 + namesize);
-        if name == "TRAILER!!!" {
-            return entries;
-        }
-        entries.push(Entry { name, mode, data: bytes[data_at..data_at + size].to_vec() });
-        at = align(data_at + size);
-    }
-}
 
 #[test]
 fn initramfs_holds_the_programs_and_the_data_file() {

@@ -5,8 +5,10 @@
 //! and data from the file, the bss tail zeroed, anonymous bss pages, `start_brk`/`brk`,
 //! `start_code`..`end_data`), the exec-time stack (`setup_arg_pages`), ARM's sigpage/vvar/vdso
 //! (`arch_setup_additional_pages`) and `create_elf_tables`: the initial stack's exact bytes.
-//! A small parser of its own: the 32-bit ELF structures are two fixed layouts, and no crate
-//! gives Linux's exact acceptance rules.
+//! A small parser of its own, generic over the ELF class ([`ElfClass`]: the 32- and 64-bit
+//! structures are two fixed layouts each) and the architecture ([`ElfArch`]: its machine and
+//! `elf_check_arch`), so arm64's ELF64 executables go through the same checks
+//! ([`parse_for`]); no crate gives Linux's exact acceptance rules.
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -21,7 +23,8 @@ use crate::mm::mmap::{randomize_stack_top, MapFlags, MmapFile, Prot};
 const ELFMAG: [u8; 4] = [0x7f, b'E', b'L', b'F'];
 const EI_CLASS: usize = 4;
 const EI_DATA: usize = 5;
-const ELFCLASS32: u8 = 1;
+pub const ELFCLASS32: u8 = 1;
+pub const ELFCLASS64: u8 = 2;
 const ELFDATA2LSB: u8 = 1;
 pub const ET_EXEC: u16 = 2;
 pub const ET_DYN: u16 = 3;
@@ -82,13 +85,18 @@ pub enum ElfError {
     /// Shorter than an ELF header.
     Truncated,
     BadMagic,
-    /// Not 32-bit little-endian.
+    /// Not the architecture's class (32- or 64-bit), or not little-endian.
     BadClass,
     /// Neither `ET_EXEC` nor `ET_DYN`.
     BadType(u16),
-    BadMachine(u16),
-    /// An ARM entry point that is neither Thumb nor word aligned.
-    BadEntry(u32),
+    /// Another architecture's executable.
+    BadMachine {
+        found: u16,
+        expected: u16,
+    },
+    /// An entry point the architecture cannot start at (ARM: neither Thumb nor word aligned;
+    /// arm64: not word aligned).
+    BadEntry(u64),
     /// An old-ABI binary for 26-bit CPUs.
     Apcs26,
     BadPhentsize(u16),
@@ -102,19 +110,19 @@ pub enum ElfError {
     Pie,
     /// A `PT_LOAD` whose offset and address differ modulo the page size.
     MisalignedSegment {
-        vaddr: u32,
-        offset: u32,
+        vaddr: u64,
+        offset: u64,
     },
     /// A `PT_LOAD` with more file bytes than memory, or past `TASK_SIZE`.
     BadSegment {
-        vaddr: u32,
-        filesz: u32,
-        memsz: u32,
+        vaddr: u64,
+        filesz: u64,
+        memsz: u64,
     },
     /// A `PT_LOAD`'s file bytes are not all in the file.
     SegmentOutsideFile {
-        offset: u32,
-        filesz: u32,
+        offset: u64,
+        filesz: u64,
     },
     NoLoadSegment,
     /// An argument or environment string longer than `MAX_ARG_STRLEN`, or containing a NUL.
@@ -143,18 +151,23 @@ impl fmt::Display for ElfError {
         match self {
             ElfError::Truncated => write!(f, "file is shorter than an ELF header"),
             ElfError::BadMagic => write!(f, "not an ELF file (bad magic)"),
-            ElfError::BadClass => write!(f, "not a 32-bit little-endian ELF file"),
+            ElfError::BadClass => {
+                write!(
+                    f,
+                    "ELF class or byte order is not this kernel's (little-endian, its word size)"
+                )
+            }
             ElfError::BadType(t) => {
                 write!(f, "ELF type {t} is neither an executable nor a shared object")
             }
-            ElfError::BadMachine(m) => write!(f, "ELF machine {m} is not ARM ({EM_ARM})"),
-            ElfError::BadEntry(e) => {
-                write!(f, "entry point {e:#x} is not Thumb and not word aligned")
+            ElfError::BadMachine { found, expected } => {
+                write!(f, "ELF machine {found} is not this kernel's ({expected})")
             }
+            ElfError::BadEntry(e) => write!(f, "entry point {e:#x} is not an instruction address"),
             ElfError::Apcs26 => write!(f, "26-bit APCS binaries are not supported by this CPU"),
-            ElfError::BadPhentsize(s) => write!(f, "program header size {s}, expected {PHDR_SIZE}"),
+            ElfError::BadPhentsize(s) => write!(f, "program header size {s} is not its class's"),
             ElfError::BadPhnum(n) => {
-                write!(f, "{n} program headers (1 to {} allowed)", MAX_PHDRS_SIZE / PHDR_SIZE)
+                write!(f, "{n} program headers (1 to one page of them allowed)")
             }
             ElfError::PhdrsOutsideFile => write!(f, "program headers lie outside the file"),
             ElfError::Interpreter => {
@@ -232,9 +245,8 @@ fn u32_at(b: &[u8], off: usize) -> u32 {
     u32::from_le_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]])
 }
 
-/// `PAGE_OFFSET`-independent page helpers on 32-bit values.
-const fn page_offset_of(x: u32) -> u32 {
-    x & (PAGE_SIZE as u32 - 1)
+fn u64_at(b: &[u8], off: usize) -> u64 {
+    u64::from(u32_at(b, off)) | u64::from(u32_at(b, off + 4)) << 32
 }
 
 /// What the loader reads of an executable: its first bytes and its size. As Linux's
@@ -260,11 +272,16 @@ impl<'a> ElfFile<'a> {
 /// `e_phentsize * e_phnum`), if `head` holds an ELF header: how much of the file the loader
 /// must see.
 pub fn phdrs_end(head: &[u8]) -> Option<u64> {
-    if head.len() < EHDR_SIZE || head[..4] != ELFMAG {
+    let class = match head.get(EI_CLASS) {
+        Some(&ELFCLASS32) => ElfClass::Elf32,
+        Some(&ELFCLASS64) => ElfClass::Elf64,
+        _ => return None,
+    };
+    if head.len() < class.ehdr_size() || head[..4] != ELFMAG {
         return None;
     }
-    let table = u64::from(u16_at(head, 42)) * u64::from(u16_at(head, 44));
-    Some(u64::from(u32_at(head, 28)) + table)
+    let h = class.ehdr(head);
+    h.e_phoff.checked_add(u64::from(h.e_phentsize) * u64::from(h.e_phnum))
 }
 
 /// Parse and check `file` as `load_elf_binary()` does before it maps anything, for a
@@ -274,10 +291,203 @@ pub fn parse(file: &[u8], task_size: usize) -> Result<ElfExecutable, ElfError> {
     parse_file(ElfFile::whole(file), task_size)
 }
 
-/// [`parse`] of a file of which the loader read only the first bytes ([`ElfFile`]).
+/// [`parse`] of a file of which the loader read only the first bytes ([`ElfFile`]): the ARM
+/// EABI's checks through [`parse_for`], narrowed to the 32-bit structures the loader uses.
 pub fn parse_file(f: ElfFile<'_>, task_size: usize) -> Result<ElfExecutable, ElfError> {
+    let img = parse_for(&ARM_EABI, f, task_size as u64)?;
+    // ELFCLASS32: every field came from 32 bits.
+    Ok(ElfExecutable {
+        ehdr: Elf32Ehdr {
+            e_type: img.ehdr.e_type,
+            e_machine: img.ehdr.e_machine,
+            e_entry: img.ehdr.e_entry as u32,
+            e_phoff: img.ehdr.e_phoff as u32,
+            e_flags: img.ehdr.e_flags,
+            e_phentsize: img.ehdr.e_phentsize,
+            e_phnum: img.ehdr.e_phnum,
+        },
+        phdrs: img
+            .phdrs
+            .iter()
+            .map(|p| Elf32Phdr {
+                p_type: p.p_type,
+                p_offset: p.p_offset as u32,
+                p_vaddr: p.p_vaddr as u32,
+                p_filesz: p.p_filesz as u32,
+                p_memsz: p.p_memsz as u32,
+                p_flags: p.p_flags,
+                p_align: p.p_align as u32,
+            })
+            .collect(),
+        exec_stack: img.exec_stack,
+        has_tls: img.has_tls,
+    })
+}
+
+/// The ELF class: where `struct elfN_hdr` and `struct elfN_phdr` keep their fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ElfClass {
+    Elf32,
+    Elf64,
+}
+
+impl ElfClass {
+    /// `e_ident[EI_CLASS]`.
+    pub const fn ident(self) -> u8 {
+        match self {
+            ElfClass::Elf32 => ELFCLASS32,
+            ElfClass::Elf64 => ELFCLASS64,
+        }
+    }
+    /// `sizeof(struct elfN_hdr)`.
+    pub const fn ehdr_size(self) -> usize {
+        match self {
+            ElfClass::Elf32 => EHDR_SIZE,
+            ElfClass::Elf64 => 64,
+        }
+    }
+    /// `sizeof(struct elfN_phdr)`.
+    pub const fn phdr_size(self) -> usize {
+        match self {
+            ElfClass::Elf32 => PHDR_SIZE,
+            ElfClass::Elf64 => 56,
+        }
+    }
+    /// A word (`ElfN_Addr`, `ElfN_Off`, ...) at `off`.
+    fn word(self, b: &[u8], off: usize) -> u64 {
+        match self {
+            ElfClass::Elf32 => u64::from(u32_at(b, off)),
+            ElfClass::Elf64 => u64_at(b, off),
+        }
+    }
+    /// The header fields the loader reads (`b` holds at least [`ehdr_size`](Self::ehdr_size)).
+    fn ehdr(self, b: &[u8]) -> ElfHeader {
+        // e_entry, e_phoff at 24 and 24 + word; the rest follow e_shoff.
+        let w = match self {
+            ElfClass::Elf32 => 4,
+            ElfClass::Elf64 => 8,
+        };
+        let after = 24 + 3 * w; // e_flags
+        ElfHeader {
+            e_type: u16_at(b, 16),
+            e_machine: u16_at(b, 18),
+            e_entry: self.word(b, 24),
+            e_phoff: self.word(b, 24 + w),
+            e_flags: u32_at(b, after),
+            e_phentsize: u16_at(b, after + 6),
+            e_phnum: u16_at(b, after + 8),
+        }
+    }
+    /// One program header (`p` holds [`phdr_size`](Self::phdr_size) bytes): ELF64 moves
+    /// `p_flags` up next to `p_type` so the words stay aligned.
+    fn phdr(self, p: &[u8]) -> ProgramHeader {
+        match self {
+            ElfClass::Elf32 => ProgramHeader {
+                p_type: u32_at(p, 0),
+                p_offset: u64::from(u32_at(p, 4)),
+                p_vaddr: u64::from(u32_at(p, 8)),
+                p_filesz: u64::from(u32_at(p, 16)),
+                p_memsz: u64::from(u32_at(p, 20)),
+                p_flags: u32_at(p, 24),
+                p_align: u64::from(u32_at(p, 28)),
+            },
+            ElfClass::Elf64 => ProgramHeader {
+                p_type: u32_at(p, 0),
+                p_flags: u32_at(p, 4),
+                p_offset: u64_at(p, 8),
+                p_vaddr: u64_at(p, 16),
+                p_filesz: u64_at(p, 32),
+                p_memsz: u64_at(p, 40),
+                p_align: u64_at(p, 48),
+            },
+        }
+    }
+}
+
+/// The ELF header fields the loader reads, in either class (words widened to 64 bits).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ElfHeader {
+    pub e_type: u16,
+    pub e_machine: u16,
+    pub e_entry: u64,
+    pub e_phoff: u64,
+    pub e_flags: u32,
+    pub e_phentsize: u16,
+    pub e_phnum: u16,
+}
+
+/// A program header in either class.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProgramHeader {
+    pub p_type: u32,
+    pub p_flags: u32,
+    pub p_offset: u64,
+    pub p_vaddr: u64,
+    pub p_filesz: u64,
+    pub p_memsz: u64,
+    pub p_align: u64,
+}
+
+/// What an architecture's binfmt accepts: its class, `ELF_ARCH` (`e_machine`) and the rest of
+/// its `elf_check_arch()`.
+#[derive(Clone, Copy, Debug)]
+pub struct ElfArch {
+    pub class: ElfClass,
+    pub machine: u16,
+    /// The architecture's own header checks, after class and machine matched.
+    pub check: fn(&ElfHeader) -> Result<(), ElfError>,
+}
+
+/// `elf_check_arch()` of arch/arm/kernel/elf.c for the rest: a sane entry (Thumb, or word
+/// aligned), no 26-bit APCS.
+fn arm_check(ehdr: &ElfHeader) -> Result<(), ElfError> {
+    if ehdr.e_entry & u64::from(ENTRY_THUMB) == 0 && ehdr.e_entry & 3 != 0 {
+        return Err(ElfError::BadEntry(ehdr.e_entry));
+    }
+    if ehdr.e_flags & EF_ARM_EABI_MASK == 0 && ehdr.e_flags & EF_ARM_APCS_26 != 0 {
+        return Err(ElfError::Apcs26);
+    }
+    Ok(())
+}
+
+/// 32-bit ARM EABI executables.
+pub const ARM_EABI: ElfArch = ElfArch { class: ElfClass::Elf32, machine: EM_ARM, check: arm_check };
+
+/// A checked static executable of either class.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ElfImage {
+    pub ehdr: ElfHeader,
+    pub phdrs: Vec<ProgramHeader>,
+    pub exec_stack: ExecStack,
+    pub has_tls: bool,
+}
+
+impl ElfImage {
+    /// `AT_PHDR` before the load bias (zero for `ET_EXEC`): the address where the `PT_LOAD`
+    /// holding the program headers maps `e_phoff`, as 6.1's `load_elf_binary` finds it; `None`
+    /// when no segment covers the table.
+    pub fn phdr_addr(&self) -> Option<u64> {
+        let phoff = self.ehdr.e_phoff;
+        self.phdrs
+            .iter()
+            .filter(|p| p.p_type == PT_LOAD)
+            .find(|p| p.p_offset <= phoff && phoff < p.p_offset + p.p_filesz)
+            .map(|p| phoff - p.p_offset + p.p_vaddr)
+    }
+
+    /// The `PT_LOAD` segments in file order.
+    pub fn loads(&self) -> impl Iterator<Item = &ProgramHeader> {
+        self.phdrs.iter().filter(|p| p.p_type == PT_LOAD)
+    }
+}
+
+/// Parse and check `f` as `load_elf_binary()` does before it maps anything, for `arch` and a
+/// process whose `TASK_SIZE` is `task_size`: the other class or machine is `ENOEXEC`, as
+/// `elf_check_arch` makes it.
+pub fn parse_for(arch: &ElfArch, f: ElfFile<'_>, task_size: u64) -> Result<ElfImage, ElfError> {
     let file = f.head;
-    if file.len() < EHDR_SIZE {
+    let class = arch.class;
+    if file.len() < class.ehdr_size() {
         return Err(if file.len() >= 4 && file[..4] != ELFMAG {
             ElfError::BadMagic
         } else {
@@ -287,56 +497,31 @@ pub fn parse_file(f: ElfFile<'_>, task_size: usize) -> Result<ElfExecutable, Elf
     if file[..4] != ELFMAG {
         return Err(ElfError::BadMagic);
     }
-    if file[EI_CLASS] != ELFCLASS32 || file[EI_DATA] != ELFDATA2LSB {
+    if file[EI_CLASS] != class.ident() || file[EI_DATA] != ELFDATA2LSB {
         return Err(ElfError::BadClass);
     }
-    let ehdr = Elf32Ehdr {
-        e_type: u16_at(file, 16),
-        e_machine: u16_at(file, 18),
-        e_entry: u32_at(file, 24),
-        e_phoff: u32_at(file, 28),
-        e_flags: u32_at(file, 36),
-        e_phentsize: u16_at(file, 42),
-        e_phnum: u16_at(file, 44),
-    };
+    let ehdr = class.ehdr(file);
     if ehdr.e_type != ET_EXEC && ehdr.e_type != ET_DYN {
         return Err(ElfError::BadType(ehdr.e_type));
     }
-    // elf_check_arch() (arch/arm/kernel/elf.c): ARM, a sane entry, no 26-bit APCS.
-    if ehdr.e_machine != EM_ARM {
-        return Err(ElfError::BadMachine(ehdr.e_machine));
+    if ehdr.e_machine != arch.machine {
+        return Err(ElfError::BadMachine { found: ehdr.e_machine, expected: arch.machine });
     }
-    if ehdr.e_entry & ENTRY_THUMB == 0 && ehdr.e_entry & 3 != 0 {
-        return Err(ElfError::BadEntry(ehdr.e_entry));
-    }
-    if ehdr.e_flags & EF_ARM_EABI_MASK == 0 && ehdr.e_flags & EF_ARM_APCS_26 != 0 {
-        return Err(ElfError::Apcs26);
-    }
+    (arch.check)(&ehdr)?;
     // load_elf_phdrs()
-    if ehdr.e_phentsize as usize != PHDR_SIZE {
+    let phdr_size = class.phdr_size();
+    if ehdr.e_phentsize as usize != phdr_size {
         return Err(ElfError::BadPhentsize(ehdr.e_phentsize));
     }
-    let size = PHDR_SIZE * ehdr.e_phnum as usize;
+    let size = phdr_size * ehdr.e_phnum as usize;
     if size == 0 || size > MAX_PHDRS_SIZE {
         return Err(ElfError::BadPhnum(ehdr.e_phnum));
     }
-    let phoff = ehdr.e_phoff as usize;
-    let table = phoff
-        .checked_add(size)
-        .and_then(|end| file.get(phoff..end))
+    let table = usize::try_from(ehdr.e_phoff)
+        .ok()
+        .and_then(|phoff| file.get(phoff..phoff.checked_add(size)?))
         .ok_or(ElfError::PhdrsOutsideFile)?;
-    let phdrs: Vec<Elf32Phdr> = table
-        .chunks_exact(PHDR_SIZE)
-        .map(|p| Elf32Phdr {
-            p_type: u32_at(p, 0),
-            p_offset: u32_at(p, 4),
-            p_vaddr: u32_at(p, 8),
-            p_filesz: u32_at(p, 16),
-            p_memsz: u32_at(p, 20),
-            p_flags: u32_at(p, 24),
-            p_align: u32_at(p, 28),
-        })
-        .collect();
+    let phdrs: Vec<ProgramHeader> = table.chunks_exact(phdr_size).map(|p| class.phdr(p)).collect();
 
     let mut exec_stack = ExecStack::Default;
     let mut has_tls = false;
@@ -352,13 +537,14 @@ pub fn parse_file(f: ElfFile<'_>, task_size: usize) -> Result<ElfExecutable, Elf
             PT_LOAD => {
                 loads += 1;
                 // vm_mmap() refuses an offset that is not page aligned once the address is.
-                if page_offset_of(p.p_offset) != page_offset_of(p.p_vaddr) {
+                let page = PAGE_SIZE as u64 - 1;
+                if p.p_offset & page != p.p_vaddr & page {
                     return Err(ElfError::MisalignedSegment {
                         vaddr: p.p_vaddr,
                         offset: p.p_offset,
                     });
                 }
-                let (k, memsz) = (p.p_vaddr as usize, p.p_memsz as usize);
+                let (k, memsz) = (p.p_vaddr, p.p_memsz);
                 if k >= task_size
                     || p.p_filesz > p.p_memsz
                     || memsz > task_size
@@ -370,8 +556,7 @@ pub fn parse_file(f: ElfFile<'_>, task_size: usize) -> Result<ElfExecutable, Elf
                         memsz: p.p_memsz,
                     });
                 }
-                let end = (p.p_offset as usize).checked_add(p.p_filesz as usize);
-                if end.is_none_or(|e| e as u64 > f.size) {
+                if p.p_offset.checked_add(p.p_filesz).is_none_or(|e| e > f.size) {
                     return Err(ElfError::SegmentOutsideFile {
                         offset: p.p_offset,
                         filesz: p.p_filesz,
@@ -387,7 +572,7 @@ pub fn parse_file(f: ElfFile<'_>, task_size: usize) -> Result<ElfExecutable, Elf
     if loads == 0 {
         return Err(ElfError::NoLoadSegment);
     }
-    Ok(ElfExecutable { ehdr, phdrs, exec_stack, has_tls })
+    Ok(ElfImage { ehdr, phdrs, exec_stack, has_tls })
 }
 
 /// A mapping the loader made, for the kernel to back: file pages (from `file_offset`) or
@@ -1217,7 +1402,7 @@ mod tests {
         assert_eq!(with(&|b| b[EI_CLASS] = 2), Err(ElfError::BadClass));
         assert_eq!(with(&|b| b[EI_DATA] = 2), Err(ElfError::BadClass));
         assert_eq!(with(&|b| b[16] = 1), Err(ElfError::BadType(1)));
-        assert_eq!(with(&|b| b[18] = 3), Err(ElfError::BadMachine(3)));
+        assert_eq!(with(&|b| b[18] = 3), Err(ElfError::BadMachine { found: 3, expected: EM_ARM }));
         assert_eq!(with(&|b| b[24] = 0x56), Err(ElfError::BadEntry(0x10056)));
         assert_eq!(
             with(&|b| b[36..40].copy_from_slice(&EF_ARM_APCS_26.to_le_bytes())),

@@ -20,7 +20,10 @@ use crate::abi::generic::{
     dirent64_reclen, dt, encode_dirent64, statx_attr, statx_mask, Statx, StatxTimestamp,
 };
 use crate::abi::native::termbits::{ioctl, Termios};
-use crate::abi::native::types::{new_encode_dev, Stat64};
+// `struct stat64` is the 32-bit EABI's (fstat64/fstatat64); arm64 has the generic `struct stat`
+// of newfstatat/fstat instead (`abi::arm64::types::Stat`), filled by its own call.
+use crate::abi::arm::types::Stat64;
+use crate::abi::native::types::new_encode_dev;
 use crate::abi::uaccess::{get_user, getname, import_iovec, put_user, UserMemory, MAX_RW_COUNT};
 use crate::fs::fdtable::{FdTable, O_CLOEXEC};
 use crate::fs::pipe::{self, PipeEnd, PIPEFS_DEV};

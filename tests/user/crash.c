@@ -83,7 +83,11 @@ int main(int argc, char **argv)
     } else if (!strcmp(mode, "undef")) {
         printf("crash: executing an undefined instruction\n");
         fflush(stdout);
+#if defined(__aarch64__)
+        __asm__ volatile("udf #0"); /* GCC's trap is BRK there, a SIGTRAP; UDF is SIGILL */
+#else
         __builtin_trap();
+#endif
         printf("crash: survived an undefined instruction\n");
         return 1;
     } else {

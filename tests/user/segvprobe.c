@@ -132,7 +132,11 @@ int segv_probes(const struct split *s, unsigned long text, int extended, const c
     probe("NULL", READ, 0);
     probe("NULL", WRITE, 0);
     probe("0x1000 (below text, >= mmap_min_addr)", READ, 0x1000);
+#if defined(__aarch64__)
+    probe("0x3ffffc (just below 0x400000 text)", READ, 0x3ffffc); /* arm64's static text */
+#else
     probe("0xfffc (just below 0x10000 text)", READ, 0xfffc);
+#endif
     probe("text (main)", READ, text);
     probe_rewrite("text (main)", text);
     probe_rewrite("rodata", (unsigned long)rodata_str);
@@ -148,9 +152,16 @@ int segv_probes(const struct split *s, unsigned long text, int extended, const c
                "0x%08lx, 0x%08lx, 0x%08lx); name it: 3G, 2G or 1G\n",
                splits[0].task_size, splits[1].task_size, splits[2].task_size);
     }
+#if defined(__aarch64__)
+    /* arm64 has no kuser helper page; its kernel half starts at 0xffff800000000000 (VA_BITS
+     * 48), where the kernel image sits at KIMAGE_VADDR: no user access reaches it. */
+    printf("  [vectors] probes skipped: arm64 has no [vectors] page\n");
+    probe("kernel image 0xffff800008000000", READ, 0xffff800008000000UL);
+#else
     probe("[vectors] 0xffff0000", READ, VECTORS);
     probe("[vectors] 0xffff0000", WRITE, VECTORS);
     probe("[vectors] page 2 0xffff1000", READ, VECTORS_STUBS);
+#endif
 
     /* Two one-page mappings, placed top-down: PROT_NONE above, PROT_READ below it. */
     unsigned char *none = mmap(NULL, PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

@@ -217,7 +217,7 @@ int main(int argc, char **argv)
         }
     }
     if (cluster >= 0) {
-        char v[16];
+        char v[24]; /* a long's digits and sign on 64-bit too */
         snprintf(v, sizeof v, "%ld", cluster);
         int fd = open(PAGE_CLUSTER, O_WRONLY);
         if (fd < 0 || write(fd, v, strlen(v)) < 0)

@@ -3,16 +3,19 @@
 #
 #   make user                      static ARM EABI programs in build/user/arm/, data in build/user/data/
 #   make initramfs                 build/initramfs.cpio.gz: /bin/<programs>, /data/<files>
-#   make user USER_ARCH=arm64      the same with the AArch64 compiler (build/user/arm64/)
+#   make user ARCH=arm64           the same with the AArch64 compiler (build/arm64/user/)
+#   make initramfs ARCH=arm64      build/arm64/initramfs.cpio.gz (and .cpio) with those
 #
-# USER_ARCH picks the cross compiler as Linux's ARCH/CROSS_COMPILE do; USER_CC overrides it.
+# USER_ARCH (by default the top-level ARCH) picks the cross compiler as Linux's
+# ARCH/CROSS_COMPILE do; USER_CC overrides it.
 
-USER_ARCH          ?= arm
+USER_ARCH          ?= $(ARCH)
 USER_CROSS_arm     := arm-linux-gnueabihf-
 USER_CROSS_arm64   := aarch64-linux-gnu-
 USER_CC            ?= $(USER_CROSS_$(USER_ARCH))gcc
 USER_SRC           := tests/user
-USER_OUT           := build/user/$(USER_ARCH)
+# The ARMv7 outputs keep their places; arm64's live under build/arm64/.
+USER_OUT           := $(if $(filter arm,$(USER_ARCH)),build/user/arm,build/$(USER_ARCH)/user)
 USER_DATA          := build/user/data
 USER_CFLAGS        := -std=c99 -O2 -Wall -Wextra -Werror
 # tiny has no C library at all: its own _start and system calls.
@@ -25,7 +28,7 @@ USER_HEADERS       := $(wildcard $(USER_SRC)/*.h)
 # The file the fault tests map: 16 MiB (4096 pages), every byte of page i is i mod 256, so a
 # program's sum of one byte per page tells which pages it read (the reference's /data/f16m).
 USER_DATA_FILES    := $(USER_DATA)/f16m
-INITRAMFS          := build/initramfs$(if $(filter-out arm,$(USER_ARCH)),-$(USER_ARCH)).cpio.gz
+INITRAMFS          := build/$(if $(filter-out arm,$(USER_ARCH)),$(USER_ARCH)/)initramfs.cpio.gz
 INITRAMFS_ROOT     := build/initramfs-root-$(USER_ARCH)
 # The same archive uncompressed (`make run INITRD=build/initramfs.cpio`): pivm parses it in
 # place, and the gzip one as a stream through a 32 KiB inflate window.
@@ -57,6 +60,7 @@ $(USER_DATA)/f16m:
 initramfs: $(INITRAMFS)
 
 $(INITRAMFS): $(USER_BINS) $(USER_DATA_FILES)
+	@mkdir -p $(@D)
 	rm -rf $(INITRAMFS_ROOT)
 	mkdir -p $(INITRAMFS_ROOT)/bin $(INITRAMFS_ROOT)/data $(INITRAMFS_ROOT)/proc $(INITRAMFS_ROOT)/dev \
 		$(INITRAMFS_ROOT)/tmp

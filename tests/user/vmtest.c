@@ -502,6 +502,8 @@ static int layout(char **argv, int hold)
 #ifdef __arm__
     /* The kuser helper page at 0xffff0000 is user-readable; its last word is the version. */
     printf("  kuser helper version word @0xffff0ffc = %d\n", *(volatile int *)0xffff0ffc);
+#else
+    printf("  kuser helper page: none on this architecture (arm64 has no [vectors] page)\n");
 #endif
     printf("--- /proc/self/maps\n");
     fflush(stdout);
@@ -844,7 +846,11 @@ static uint64_t ts_ns(const struct timespec *t)
     return (uint64_t)t->tv_sec * 1000000000ULL + (uint64_t)t->tv_nsec;
 }
 
-/* CLOCK_* through the kernel: clock_gettime64 (what glibc calls without a vDSO). */
+/* CLOCK_* through the kernel: clock_gettime64 (what glibc calls without a vDSO); arm64 has
+ * only clock_gettime, whose timespec is already 64-bit. */
+#if defined(__aarch64__)
+#define SYS_clock_gettime64 SYS_clock_gettime
+#endif
 static uint64_t sys_clock_ns(int clk)
 {
     long long ts[2] = { 0, 0 };

@@ -4,10 +4,14 @@
 //! EL1, the MMU, exceptions), compiled for the aarch64 kernel only.
 pub mod cpuinfo;
 pub mod esr;
+pub mod extable;
+pub mod fault;
 pub mod layout;
 pub mod mapping;
 pub mod memory;
 pub mod pgtable;
+pub mod processor;
+pub mod uaccess;
 
 #[cfg(all(kernel, target_arch = "aarch64"))]
 pub mod arch_timer;

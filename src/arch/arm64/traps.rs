@@ -5,11 +5,12 @@
 //! kernel registers); the oopsed command's stack is abandoned.
 use core::arch::global_asm;
 use core::fmt::Write;
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use aarch64_cpu::registers::*;
 
 use super::esr;
+use super::extable::{self, ExTableEntry};
 use super::pgtable;
 use crate::config::VA_BITS;
 
@@ -156,6 +157,7 @@ static DIE_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Installs the vector table.
 pub fn trap_init() {
+    sort_main_extable();
     VBAR_EL1.set(super::boot::vectors());
     aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
 }
@@ -167,19 +169,43 @@ pub fn set_oops_recovery(f: extern "C" fn() -> !, sp: u64) {
 }
 
 extern "C" {
-    static __start___ex_table: u64;
-    static __stop___ex_table: u64;
+    static __start___ex_table: ExTableEntry;
+    static __stop___ex_table: ExTableEntry;
 }
 
-/// The fixup for a faulting instruction, from the `(insn, fixup)` pairs of `__ex_table`.
+/// Whether `sort_main_extable` has run (the search needs the sorted order).
+static EXTABLE_SORTED: AtomicBool = AtomicBool::new(false);
+
+/// `__ex_table` as (start, entries): the linker script bounds it in writable `.data`.
+fn exception_table_raw() -> (*mut ExTableEntry, usize) {
+    let start = core::ptr::addr_of!(__start___ex_table) as *mut ExTableEntry;
+    let end = core::ptr::addr_of!(__stop___ex_table) as usize;
+    (start, (end - start as usize) / core::mem::size_of::<ExTableEntry>())
+}
+
+/// `sort_main_extable`: puts `__ex_table` in instruction order, once, early at boot.
+pub fn sort_main_extable() {
+    if EXTABLE_SORTED.load(Ordering::Relaxed) {
+        return;
+    }
+    let (start, n) = exception_table_raw();
+    // SAFETY: the table is in writable .data and nothing searches it while it is sorted (one
+    // CPU, interrupts masked at this point of boot, no fixup pending).
+    let table = unsafe { core::slice::from_raw_parts_mut(start, n) };
+    extable::sort_extable(table);
+    EXTABLE_SORTED.store(true, Ordering::Release);
+}
+
+/// `search_exception_tables`: the fixup for a kernel fault at `pc`, if the instruction there
+/// is one allowed to fault (a binary search of the sorted table).
 fn search_exception_table(pc: u64) -> Option<u64> {
-    // SAFETY: the linker script bounds the table; it holds pairs of 64-bit addresses.
-    let table = unsafe {
-        let start = core::ptr::addr_of!(__start___ex_table);
-        let end = core::ptr::addr_of!(__stop___ex_table);
-        core::slice::from_raw_parts(start, (end as usize - start as usize) / 8)
-    };
-    table.chunks_exact(2).find(|p| p[0] == pc).map(|p| p[1])
+    if !EXTABLE_SORTED.load(Ordering::Acquire) {
+        return None;
+    }
+    let (start, n) = exception_table_raw();
+    // SAFETY: sorted once at boot and never written again.
+    let table = unsafe { core::slice::from_raw_parts(start, n) };
+    extable::search_extable(table, pc)
 }
 
 #[no_mangle]

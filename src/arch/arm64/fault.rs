@@ -1,0 +1,253 @@
+//! How arm64 Linux 6.1 handles an abort taken from EL0 (arch/arm64/mm/fault.c): the ESR's
+//! fault status code picks the `fault_info[]` row (translation faults and, for user
+//! addresses, access-flag and permission faults go to `do_page_fault`; alignment faults are
+//! `SIGBUS`/`BUS_ADRALN`; external aborts and the rest are the row's signal), and for the
+//! page-fault path the access decides which VMA flags allow it (`do_page_fault`'s
+//! `vm_flags`: an instruction fetch needs `VM_EXEC`, a write `VM_WRITE`, a read any of
+//! read, write or exec on a CPU without EPAN such as the Cortex-A53). The signal a failed
+//! fault raises is `__do_user_fault`'s: `SEGV_MAPERR` without a VMA, `SEGV_ACCERR` when the
+//! VMA forbids the access, `BUS_ADRERR` for `VM_FAULT_SIGBUS`. Pure, host-tested; the arm64
+//! kernel's EL0 exception path (next stage) hands the shared fault code what this decides.
+use super::esr::{self, ec, FSC_MASK};
+use crate::abi::arm64::signal::{si_code, sig};
+use crate::mm::mm_types::VmFlags;
+
+/// `ESR_ELx_EC_PC_ALIGN` and `ESR_ELx_EC_SP_ALIGN`: misaligned pc or sp at EL0.
+pub const EC_PC_ALIGN: u64 = 0x22;
+pub const EC_SP_ALIGN: u64 = 0x26;
+
+/// What kind of abort the fault status code names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AbortKind {
+    /// FSC 0-3: address size fault at a level.
+    AddressSize(u8),
+    /// FSC 4-7: translation fault (no valid descriptor) at a level.
+    Translation(u8),
+    /// FSC 9-11: access flag fault (AF clear) at a level.
+    AccessFlag(u8),
+    /// FSC 13-15: permission fault at a level.
+    Permission(u8),
+    /// FSC 33: alignment fault.
+    Alignment,
+    /// FSC 16, 20-24, 28-31: a synchronous external abort or parity error.
+    External,
+    /// Anything else `fault_info[]` names `do_bad`.
+    Other(u8),
+}
+
+impl AbortKind {
+    /// The kind of the ESR's fault status code.
+    pub const fn of(esr: u64) -> Self {
+        let fsc = (esr & FSC_MASK) as u8;
+        match fsc {
+            0..=3 => AbortKind::AddressSize(fsc),
+            4..=7 => AbortKind::Translation(fsc - 4),
+            9..=11 => AbortKind::AccessFlag(fsc - 8),
+            13..=15 => AbortKind::Permission(fsc - 12),
+            33 => AbortKind::Alignment,
+            16 | 20..=24 | 28..=31 => AbortKind::External,
+            _ => AbortKind::Other(fsc),
+        }
+    }
+}
+
+/// The access that faulted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+    Exec,
+}
+
+impl Access {
+    /// `is_el0_instruction_abort` / `is_write_abort` / a read.
+    pub const fn of(esr: u64) -> Self {
+        if ec(esr) == esr::EC_IABT_LOW {
+            Access::Exec
+        } else if esr::is_write_abort(esr) {
+            Access::Write
+        } else {
+            Access::Read
+        }
+    }
+
+    /// `do_page_fault`'s `vm_flags`: a VMA with any of these flags allows the access (no
+    /// EPAN on the Cortex-A53, so exec-only memory is readable).
+    pub fn allowed_by(self) -> VmFlags {
+        match self {
+            Access::Exec => VmFlags::EXEC,
+            Access::Write => VmFlags::WRITE,
+            Access::Read => VmFlags::READ | VmFlags::WRITE | VmFlags::EXEC,
+        }
+    }
+}
+
+/// A signal and its `si_code`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Signal {
+    pub signo: u32,
+    pub code: i32,
+}
+
+/// What happens to an EL0 abort.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum El0Abort {
+    /// `do_page_fault`: the VMAs decide ([`user_fault_signal`] when they refuse).
+    PageFault(Access),
+    /// A signal at once (`do_bad_area`, `do_alignment_fault`, `do_sea`, `do_bad`), with the
+    /// faulting address as `si_addr`.
+    Signal(Signal),
+}
+
+/// `fault_info[fsc]` and its handler for an abort (EC 0x20 or 0x24) or a pc/sp alignment
+/// fault taken from EL0 at `far`, with user space below `task_size`: translation faults on
+/// user addresses and access-flag/permission faults go to `do_page_fault` (a kernel
+/// address finds no VMA there: `SEGV_MAPERR`); a translation fault above `TASK_SIZE` is
+/// `do_bad_area`'s `SEGV_MAPERR` at once. `None` for an ESR that is no abort.
+pub const fn classify_el0_abort(esr: u64, far: u64, task_size: u64) -> Option<El0Abort> {
+    let c = ec(esr);
+    if c == EC_PC_ALIGN || c == EC_SP_ALIGN {
+        return Some(El0Abort::Signal(Signal { signo: sig::SIGBUS, code: si_code::BUS_ADRALN }));
+    }
+    if c != esr::EC_IABT_LOW && c != esr::EC_DABT_LOW {
+        return None;
+    }
+    let access = Access::of(esr);
+    let segv_maperr = Signal { signo: sig::SIGSEGV, code: si_code::SEGV_MAPERR };
+    Some(match AbortKind::of(esr) {
+        AbortKind::Translation(_) if far < task_size => El0Abort::PageFault(access),
+        AbortKind::Translation(_) => El0Abort::Signal(segv_maperr),
+        AbortKind::AccessFlag(_) | AbortKind::Permission(_) => El0Abort::PageFault(access),
+        AbortKind::Alignment => {
+            El0Abort::Signal(Signal { signo: sig::SIGBUS, code: si_code::BUS_ADRALN })
+        }
+        // do_sea: FSC 16 and 24 are SIGBUS/BUS_OBJERR, the table-walk ones SIGKILL.
+        AbortKind::External if (esr & FSC_MASK) == 16 || (esr & FSC_MASK) == 24 => {
+            El0Abort::Signal(Signal { signo: sig::SIGBUS, code: si_code::BUS_OBJERR })
+        }
+        AbortKind::External | AbortKind::AddressSize(_) | AbortKind::Other(_) => {
+            El0Abort::Signal(Signal { signo: sig::SIGKILL, code: si_code::SI_KERNEL })
+        }
+    })
+}
+
+/// What `do_page_fault` found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageFaultResult {
+    /// No VMA covers the address (`VM_FAULT_BADMAP`).
+    BadMap,
+    /// The VMA's flags do not allow the access (`VM_FAULT_BADACCESS`).
+    BadAccess,
+    /// The fault handler could not supply the page (a file page past EOF: `VM_FAULT_SIGBUS`).
+    SigBus,
+}
+
+/// `__do_user_fault`'s signal for a page fault that failed.
+pub const fn user_fault_signal(result: PageFaultResult) -> Signal {
+    match result {
+        PageFaultResult::BadMap => Signal { signo: sig::SIGSEGV, code: si_code::SEGV_MAPERR },
+        PageFaultResult::BadAccess => Signal { signo: sig::SIGSEGV, code: si_code::SEGV_ACCERR },
+        PageFaultResult::SigBus => Signal { signo: sig::SIGBUS, code: si_code::BUS_ADRERR },
+    }
+}
+
+/// `do_page_fault`'s verdict for `access` at an address covered by a VMA with `vma_flags`
+/// (`None`: no VMA): allowed (`None`), or the failure.
+pub fn check_vma_access(access: Access, vma_flags: Option<VmFlags>) -> Option<PageFaultResult> {
+    match vma_flags {
+        None => Some(PageFaultResult::BadMap),
+        Some(f) if !f.intersects(access.allowed_by()) => Some(PageFaultResult::BadAccess),
+        Some(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TASK_SIZE: u64 = 1 << 48;
+    /// ESRs as the Cortex-A53 reports them from EL0 (EC << 26 | IL | ISS).
+    const DABT_EL0: u64 = (esr::EC_DABT_LOW << 26) | esr::IL;
+    const IABT_EL0: u64 = (esr::EC_IABT_LOW << 26) | esr::IL;
+
+    #[test]
+    fn fault_status_codes_name_their_kind() {
+        assert_eq!(AbortKind::of(DABT_EL0 | 0x07), AbortKind::Translation(3));
+        assert_eq!(AbortKind::of(DABT_EL0 | 0x04), AbortKind::Translation(0));
+        assert_eq!(AbortKind::of(DABT_EL0 | 0x0b), AbortKind::AccessFlag(3));
+        assert_eq!(AbortKind::of(DABT_EL0 | 0x0f), AbortKind::Permission(3));
+        assert_eq!(AbortKind::of(DABT_EL0 | 0x0d), AbortKind::Permission(1));
+        assert_eq!(AbortKind::of(DABT_EL0 | 0x21), AbortKind::Alignment);
+        assert_eq!(AbortKind::of(DABT_EL0 | 0x10), AbortKind::External);
+        assert_eq!(AbortKind::of(DABT_EL0 | 0x02), AbortKind::AddressSize(2));
+        assert_eq!(AbortKind::of(DABT_EL0 | 0x08), AbortKind::Other(8));
+    }
+
+    #[test]
+    fn reads_writes_and_fetches() {
+        assert_eq!(Access::of(DABT_EL0 | 0x07), Access::Read);
+        assert_eq!(Access::of(DABT_EL0 | esr::WNR | 0x0f), Access::Write);
+        // A cache maintenance op sets WnR but is a read (is_write_abort).
+        assert_eq!(Access::of(DABT_EL0 | esr::WNR | esr::CM | 0x07), Access::Read);
+        assert_eq!(Access::of(IABT_EL0 | 0x0f), Access::Exec);
+    }
+
+    #[test]
+    fn el0_aborts_go_where_linux_sends_them() {
+        let pf = |esr, far| classify_el0_abort(esr, far, TASK_SIZE);
+        let segv = |code| El0Abort::Signal(Signal { signo: sig::SIGSEGV, code });
+        // A NULL read: a translation fault on a user address, for the VMAs to judge.
+        assert_eq!(pf(DABT_EL0 | 0x04, 0), Some(El0Abort::PageFault(Access::Read)));
+        // A write to read-only text: a permission fault, the VMA decides (ACCERR below).
+        let w = DABT_EL0 | esr::WNR | 0x0f;
+        assert_eq!(pf(w, 0x40_0530), Some(El0Abort::PageFault(Access::Write)));
+        // Executing a PROT_READ page: an instruction abort's permission fault.
+        assert_eq!(pf(IABT_EL0 | 0x0f, 0x55_0080_3000), Some(El0Abort::PageFault(Access::Exec)));
+        // A kernel address: no translation through TTBR0 for it: SEGV_MAPERR at once.
+        let kernel = 0xffff_8000_0800_0000;
+        assert_eq!(pf(DABT_EL0 | 0x06, kernel), Some(segv(si_code::SEGV_MAPERR)));
+        // A permission fault on it goes to do_page_fault, which finds no VMA: MAPERR too.
+        assert_eq!(pf(DABT_EL0 | 0x0f, kernel), Some(El0Abort::PageFault(Access::Read)));
+        assert_eq!(
+            user_fault_signal(check_vma_access(Access::Read, None).unwrap()),
+            Signal { signo: sig::SIGSEGV, code: si_code::SEGV_MAPERR }
+        );
+        let bus = |code| El0Abort::Signal(Signal { signo: sig::SIGBUS, code });
+        assert_eq!(pf(DABT_EL0 | 0x21, 0x1001), Some(bus(si_code::BUS_ADRALN)));
+        assert_eq!(pf(EC_PC_ALIGN << 26 | esr::IL, 0x40_0002), Some(bus(si_code::BUS_ADRALN)));
+        assert_eq!(pf(EC_SP_ALIGN << 26 | esr::IL, 0x7fff_0008), Some(bus(si_code::BUS_ADRALN)));
+        assert_eq!(pf(DABT_EL0 | 0x10, 0x1000), Some(bus(si_code::BUS_OBJERR)));
+        let kill = El0Abort::Signal(Signal { signo: sig::SIGKILL, code: si_code::SI_KERNEL });
+        assert_eq!(pf(DABT_EL0 | 0x15, 0x1000), Some(kill));
+        assert_eq!(pf(DABT_EL0 | 0x30, 0x1000), Some(kill));
+        // Not an EL0 abort: an SVC, or an abort taken at EL1.
+        assert_eq!(pf(esr::EC_SVC64 << 26, 0), None);
+        assert_eq!(pf((esr::EC_DABT_CUR << 26) | 0x07, 0), None);
+    }
+
+    #[test]
+    fn the_vma_decides_maperr_and_accerr() {
+        let rx = VmFlags::READ | VmFlags::EXEC;
+        let r = VmFlags::READ;
+        assert_eq!(check_vma_access(Access::Read, Some(rx)), None);
+        assert_eq!(check_vma_access(Access::Write, Some(rx)), Some(PageFaultResult::BadAccess));
+        assert_eq!(check_vma_access(Access::Exec, Some(r)), Some(PageFaultResult::BadAccess));
+        // No EPAN: an exec-only or write-only mapping is readable.
+        assert_eq!(check_vma_access(Access::Read, Some(VmFlags::EXEC)), None);
+        assert_eq!(check_vma_access(Access::Read, Some(VmFlags::WRITE)), None);
+        // PROT_NONE refuses everything.
+        assert_eq!(
+            check_vma_access(Access::Read, Some(VmFlags::empty())),
+            Some(PageFaultResult::BadAccess)
+        );
+        assert_eq!(check_vma_access(Access::Read, None), Some(PageFaultResult::BadMap));
+        assert_eq!(
+            user_fault_signal(PageFaultResult::BadAccess),
+            Signal { signo: sig::SIGSEGV, code: si_code::SEGV_ACCERR }
+        );
+        assert_eq!(
+            user_fault_signal(PageFaultResult::SigBus),
+            Signal { signo: sig::SIGBUS, code: si_code::BUS_ADRERR }
+        );
+    }
+}
