@@ -396,12 +396,18 @@ impl MmStruct {
         if flags.contains(MapFlags::NORESERVE) {
             vm_flags |= VmFlags::NORESERVE;
         }
-        self.mmap_region(file.map(|(f, _)| f.file.clone()), addr, len, vm_flags, pgoff)
+        let fixed = flags.contains(MapFlags::FIXED);
+        self.mmap_region(fixed, file.map(|(f, _)| f.file.clone()), addr, len, vm_flags, pgoff)
     }
 
     /// `mmap_region()`: make `[addr, addr + len)` one mapping with `vm_flags`.
+    ///
+    /// `fixed` (`MAP_FIXED`): the range may hold VMAs, which are unmapped first. Otherwise it
+    /// lies in one gap of the gap tree (the search or the hint check put it there), and the
+    /// VMA goes in with one look at each neighbour (`insert_in_gap`).
     fn mmap_region(
         &mut self,
+        fixed: bool,
         file: Option<Arc<VmFile>>,
         addr: usize,
         len: usize,
@@ -415,7 +421,10 @@ impl MmStruct {
                 return Err(Errno::ENOMEM);
             }
         }
-        self.munmap_range(addr, addr + len).map_err(|_| Errno::ENOMEM)?;
+        if fixed {
+            self.munmap_range(addr, addr + len).map_err(|_| Errno::ENOMEM)?;
+        }
+        debug_assert!(self.find_vma_intersection(addr, addr + len).is_none());
         // accountable_mapping(): private writable memory is charged (VM_ACCOUNT).
         if vm_flags & (VmFlags::NORESERVE | VmFlags::SHARED | VmFlags::WRITE) == VmFlags::WRITE {
             vm_flags |= VmFlags::ACCOUNT;
@@ -429,16 +438,64 @@ impl MmStruct {
             anon_vma: None,
             special: None,
         };
-        self.vmas.insert(addr, vma);
-        if !vm_flags.intersects(VmFlags::SPECIAL) {
-            self.merge_new_mapping(addr);
+        if fixed {
+            self.vmas.insert(addr, vma);
+            if !vm_flags.intersects(VmFlags::SPECIAL) {
+                self.merge_new_mapping(addr);
+            }
+            self.refresh_gaps(addr, addr + len);
+        } else {
+            self.insert_in_gap(vma);
         }
-        self.refresh_gaps(addr, addr + len);
         self.vm_stat_account(vm_flags, npages as isize);
         if vm_flags.contains(VmFlags::LOCKED) {
             self.locked_vm += npages;
         }
         Ok(addr)
+    }
+
+    /// A new VMA whose range lies in one gap of the gap tree (no VMA overlaps it or a stack's
+    /// guard gap above it): merged with its neighbours as `merge_new_mapping` would (the next
+    /// VMA tried first, the previous one then given the next's anon_vma), found with one
+    /// lookup each and changed in place (only a VMA that stays on its own, or takes over its
+    /// next neighbour's end, is inserted), and the gap around it split without a walk of the
+    /// VMAs: the part below its claim (its guard gap included) and the part above its end stay.
+    fn insert_in_gap(&mut self, mut vma: Vma) {
+        let (addr, end) = (vma.vm_start, vma.vm_end);
+        let claimed = vm_start_gap(&vma);
+        let special = vma.vm_flags.intersects(VmFlags::SPECIAL);
+        let next = self.vmas.get(&end).filter(|n| !special && Self::can_merge(&vma, n));
+        let next_end = next.map(|n| {
+            vma.anon_vma = n.anon_vma;
+            n.vm_end
+        });
+        let merged_prev = match self.vmas.range_mut(..addr).next_back() {
+            Some((_, p)) if !special && Self::can_merge(p, &vma) => {
+                p.vm_end = next_end.unwrap_or(end);
+                if p.anon_vma.is_none() {
+                    p.anon_vma = vma.anon_vma;
+                }
+                true
+            }
+            _ => false,
+        };
+        if let Some(next_end) = next_end {
+            self.vmas.remove(&end);
+            vma.vm_end = next_end;
+        }
+        if !merged_prev {
+            self.vmas.insert(addr, vma);
+        }
+        let (gs, ge) = self.gaps.floor(addr).expect("mmap: the range lies in a gap");
+        debug_assert!(gs <= addr && end <= ge, "mmap: [{addr:x}, {end:x}) not in [{gs:x}, {ge:x})");
+        if claimed > gs {
+            self.gaps.set_end(gs, claimed);
+        } else {
+            self.gaps.remove(gs);
+        }
+        if ge > end {
+            self.gaps.insert(end, ge);
+        }
     }
 
     /// Whether `lo` and `hi` (adjacent, `lo` below) may become one VMA: `is_mergeable_vma()`
@@ -537,23 +594,57 @@ impl MmStruct {
             }
             self.split_vma(first.0, start);
         }
-        if let Some(last) = self.vma_lookup(end - 1).map(|v| (v.vm_start, v.vm_end)) {
+        // The first doomed VMA (after the split, the piece from `start`); it is also the last
+        // when it reaches `end`, which saves a lookup.
+        let first_key = first.0.max(start);
+        let last = if first.1 >= end {
+            Some((first_key, first.1))
+        } else {
+            self.vma_lookup(end - 1).map(|v| (v.vm_start, v.vm_end))
+        };
+        if let Some(last) = last {
             if last.1 > end {
                 self.split_vma(last.0, end);
             }
         }
         self.update_hiwater_vm();
-        // One VMA at a time, the next found after each removal: no list to allocate.
-        while let Some(k) = self.vmas.range(start..end).next().map(|(&k, _)| k) {
+        // One VMA at a time, each found from the end of the one before: no list to allocate.
+        let mut k = first_key;
+        loop {
             let v = self.vmas.remove(&k).expect("munmap: VMA");
             let n = v.pages();
             if v.vm_flags.contains(VmFlags::LOCKED) {
                 self.locked_vm -= n;
             }
             self.vm_stat_account(v.vm_flags, -(n as isize));
+            if v.vm_end >= end {
+                break;
+            }
+            match self.vmas.range(v.vm_end..end).next() {
+                Some((&next, _)) => k = next,
+                None => break,
+            }
         }
-        self.refresh_gaps(start, end);
+        self.gaps_after_unmap(start, end);
         Ok(())
+    }
+
+    /// `refresh_gaps` after `[start, end)` lost every VMA in it: the VMAs on either side are
+    /// now neighbours, so the window holds at most one gap, from the lower one's end to the
+    /// upper one's claim (its guard gap counted), and the VMAs need no walk.
+    fn gaps_after_unmap(&mut self, start: usize, end: usize) {
+        let from = self.vmas.range(..start).next_back().map(|(&k, v)| (k, v.vm_end));
+        let to = self.vmas.range(end..).next().map(|(&k, v)| (k, vm_start_gap(v)));
+        let (rlo, gs) = from.unwrap_or((0, 0));
+        let (rhi, ge) = to.unwrap_or((usize::MAX, self.task_size));
+        let gap = [(gs, ge)];
+        let new = if ge > gs { &gap[..] } else { &gap[..0] };
+        if !self.replace_gaps(rlo, rhi, new) {
+            self.gaps.remove_range(rlo, rhi);
+            if ge > gs {
+                self.gaps.insert(gs, ge);
+            }
+        }
     }
 
     /// `do_munmap()` / `sys_munmap`: `EINVAL` for an unaligned start, a range past `TASK_SIZE`
