@@ -58,6 +58,19 @@ bitflags::bitflags! {
 const MAP_TYPE: u32 = 0x0f;
 
 /// The file side of a file-backed `mmap`: which file, and how it was opened.
+/// What a `munmap` took away, for `free_pgtables`: the doomed VMAs spanned `[start, end)`
+/// (from the first one's start, clipped to the range, to the last one's end); `floor` is the
+/// end of the VMA left below (`FIRST_USER_ADDRESS` without one) and `ceiling` the start of
+/// the one above (`None`: up to `USER_PGTABLES_CEILING`, the top). A page table is freed only
+/// if its whole span lies between them, so no remaining VMA loses it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Unmapped {
+    pub start: usize,
+    pub end: usize,
+    pub floor: usize,
+    pub ceiling: Option<usize>,
+}
+
 #[derive(Clone, Debug)]
 pub struct MmapFile {
     pub file: Arc<VmFile>,
@@ -583,10 +596,10 @@ impl MmStruct {
 
     /// Unmap `[start, end)` (both page aligned): split the VMAs at the ends, drop what is inside
     /// (`do_mas_align_munmap`). `ENOMEM` when a split would pass `max_map_count`.
-    fn munmap_range(&mut self, start: usize, end: usize) -> Result<(), Errno> {
+    fn munmap_range(&mut self, start: usize, end: usize) -> Result<Option<Unmapped>, Errno> {
         let Some(first) = self.find_vma_intersection(start, end).map(|v| (v.vm_start, v.vm_end))
         else {
-            return Ok(());
+            return Ok(None);
         };
         if start > first.0 {
             if end < first.1 && self.map_count() >= self.max_map_count {
@@ -610,7 +623,7 @@ impl MmStruct {
         self.update_hiwater_vm();
         // One VMA at a time, each found from the end of the one before: no list to allocate.
         let mut k = first_key;
-        loop {
+        let last_end = loop {
             let v = self.vmas.remove(&k).expect("munmap: VMA");
             let n = v.pages();
             if v.vm_flags.contains(VmFlags::LOCKED) {
@@ -618,23 +631,26 @@ impl MmStruct {
             }
             self.vm_stat_account(v.vm_flags, -(n as isize));
             if v.vm_end >= end {
-                break;
+                break v.vm_end;
             }
             match self.vmas.range(v.vm_end..end).next() {
                 Some((&next, _)) => k = next,
-                None => break,
+                None => break v.vm_end,
             }
-        }
-        self.gaps_after_unmap(start, end);
-        Ok(())
+        };
+        let (floor, ceiling) = self.gaps_after_unmap(start, end);
+        Ok(Some(Unmapped { start: first_key, end: last_end, floor, ceiling }))
     }
 
     /// `refresh_gaps` after `[start, end)` lost every VMA in it: the VMAs on either side are
     /// now neighbours, so the window holds at most one gap, from the lower one's end to the
     /// upper one's claim (its guard gap counted), and the VMAs need no walk.
-    fn gaps_after_unmap(&mut self, start: usize, end: usize) {
+    /// Returns the end of the VMA below (`FIRST_USER_ADDRESS` without one) and the start of
+    /// the one above (`None` without one): `free_pgtables`' floor and ceiling.
+    fn gaps_after_unmap(&mut self, start: usize, end: usize) -> (usize, Option<usize>) {
         let from = self.vmas.range(..start).next_back().map(|(&k, v)| (k, v.vm_end));
         let to = self.vmas.range(end..).next().map(|(&k, v)| (k, vm_start_gap(v)));
+        let limits = (from.map_or(self.arch.first_user_address, |f| f.1), to.map(|t| t.0));
         let (rlo, gs) = from.unwrap_or((0, 0));
         let (rhi, ge) = to.unwrap_or((usize::MAX, self.task_size));
         let gap = [(gs, ge)];
@@ -645,11 +661,18 @@ impl MmStruct {
                 self.gaps.insert(gs, ge);
             }
         }
+        limits
     }
 
     /// `do_munmap()` / `sys_munmap`: `EINVAL` for an unaligned start, a range past `TASK_SIZE`
     /// or a zero length; unmapping nothing is fine.
     pub fn do_munmap(&mut self, start: usize, len: usize) -> Result<(), Errno> {
+        self.do_vmi_munmap(start, len).map(|_| ())
+    }
+
+    /// `do_vmi_munmap()`: `do_munmap`, reporting what went (`None` when no VMA was in the
+    /// range) so that the caller can free the page tables no VMA uses any more.
+    pub fn do_vmi_munmap(&mut self, start: usize, len: usize) -> Result<Option<Unmapped>, Errno> {
         if offset_in_page(start) != 0 || start > self.task_size || len > self.task_size - start {
             return Err(Errno::EINVAL);
         }

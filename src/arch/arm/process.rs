@@ -429,6 +429,26 @@ pub fn free_user_tables(pgd: u64, free: &mut dyn FnMut(u32)) {
     }
 }
 
+/// `free_pgd_range` after a `munmap` of `[addr, end)`: frees the PTE tables of the range
+/// that no VMA left (below `floor`, from `ceiling` on) shares, handing each page to `free`.
+pub fn free_user_pgd_range(
+    pgd: u64,
+    addr: usize,
+    end: usize,
+    floor: usize,
+    ceiling: Option<usize>,
+    free: &mut dyn FnMut(u32),
+) {
+    let Some((mut va, stop)) = pgtable::free_pgd_span(addr, end, floor, ceiling) else { return };
+    let stop = stop.min(TASK_SIZE);
+    while va < stop {
+        if user_pmd_present(pgd, va) {
+            mmu::free_pte_table(user_table(pgd), va as u32, free);
+        }
+        va += pgtable::PGDIR_SIZE;
+    }
+}
+
 /// The PTE tables of the user half of the table at `pgd` (`mm_pgtables_bytes` counts 2 KiB,
 /// one Linux table, for each).
 pub fn user_table_count(pgd: u64) -> usize {
