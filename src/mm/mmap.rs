@@ -623,7 +623,9 @@ impl MmStruct {
         self.update_hiwater_vm();
         // One VMA at a time, each found from the end of the one before: no list to allocate.
         let mut k = first_key;
+        let mut doomed = 0usize;
         let last_end = loop {
+            doomed += 1;
             let v = self.vmas.remove(&k).expect("munmap: VMA");
             let n = v.pages();
             if v.vm_flags.contains(VmFlags::LOCKED) {
@@ -638,7 +640,7 @@ impl MmStruct {
                 None => break v.vm_end,
             }
         };
-        let (floor, ceiling) = self.gaps_after_unmap(start, end);
+        let (floor, ceiling) = self.gaps_after_unmap(start, end, (doomed == 1).then_some(last_end));
         Ok(Some(Unmapped { start: first_key, end: last_end, floor, ceiling }))
     }
 
@@ -647,12 +649,31 @@ impl MmStruct {
     /// upper one's claim (its guard gap counted), and the VMAs need no walk.
     /// Returns the end of the VMA below (`FIRST_USER_ADDRESS` without one) and the start of
     /// the one above (`None` without one): `free_pgtables`' floor and ceiling.
-    fn gaps_after_unmap(&mut self, start: usize, end: usize) -> (usize, Option<usize>) {
+    ///
+    /// `single_end`: one VMA went, ending there. Its old gaps are then known without reading
+    /// the tree (the one below it starts where the new one does, the one above at its end).
+    fn gaps_after_unmap(
+        &mut self,
+        start: usize,
+        end: usize,
+        single_end: Option<usize>,
+    ) -> (usize, Option<usize>) {
         let from = self.vmas.range(..start).next_back().map(|(&k, v)| (k, v.vm_end));
         let to = self.vmas.range(end..).next().map(|(&k, v)| (k, vm_start_gap(v)));
         let limits = (from.map_or(self.arch.first_user_address, |f| f.1), to.map(|t| t.0));
         let (rlo, gs) = from.unwrap_or((0, 0));
         let (rhi, ge) = to.unwrap_or((usize::MAX, self.task_size));
+        if let Some(old_end) = single_end {
+            if ge > gs {
+                if !self.gaps.set_end(gs, ge) {
+                    self.gaps.insert(gs, ge);
+                }
+            } else {
+                self.gaps.remove(gs);
+            }
+            self.gaps.remove(old_end);
+            return limits;
+        }
         let gap = [(gs, ge)];
         let new = if ge > gs { &gap[..] } else { &gap[..0] };
         if !self.replace_gaps(rlo, rhi, new) {

@@ -535,7 +535,6 @@ fn walk_user_ptes<const BATCH: usize>(
     batch: fn(PageTable, u32, u32, &mut [u32]) -> bool,
     mut f: impl FnMut(usize, LinuxPte),
 ) {
-    let mut ptes = [0u32; BATCH];
     let mut va = start & !(PAGE_BYTES - 1);
     let end = end.min(TASK_SIZE);
     while va < end {
@@ -544,6 +543,9 @@ fn walk_user_ptes<const BATCH: usize>(
             va = next;
             continue;
         }
+        // Zeroed only where there is a table to read: a range without one (an untouched
+        // mapping, or one whose tables `munmap` freed) costs no clearing of the buffer.
+        let mut ptes = [0u32; BATCH];
         while va < next {
             let stop = next.min(va + BATCH * PAGE_BYTES);
             let n = (stop - va).div_ceil(PAGE_BYTES);
