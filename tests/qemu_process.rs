@@ -103,6 +103,16 @@ fn fault_patterns(q: &mut Qemu) {
     assert_eq!(delta(q, l, "re-write"), (0, 0), "{l}");
     assert_eq!(delta(q, l, "munmap"), (0, 0), "{l}");
 
+    // munmap's free_pgtables: 4 MiB of written pages took at least two page tables (2 KiB
+    // of VmPTE each, one per 2 MiB); the munmap gives back each one no other mapping shares,
+    // at least the one wholly inside the range, at most all of them.
+    let out = run(q, "/bin/vmtest ptfree 1024");
+    let l = q.line_with("ptfree", &out, "ptfree N=1024:");
+    let kb: Vec<u64> = l.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+    let [before, touched, after] = kb[..] else { q.fail(&format!("ptfree line {l:?}")) };
+    assert!(touched >= before + 4, "{l}");
+    assert!(after + 2 <= touched && after <= before + 4, "{l}");
+
     let out = run(q, "/bin/vmtest anonrd 64");
     let l = q.line_with("anonrd", &out, "N=64:");
     assert_eq!(delta(q, l, "read-touch(zero page)"), (64, 0), "{l}");

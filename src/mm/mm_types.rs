@@ -235,6 +235,9 @@ impl Vma {
 
 pub use super::gap_tree::GapTree;
 
+/// Gaps `refresh_gaps` and `replace_gaps` compare in place; a window with more is replaced.
+const GAP_WINDOW: usize = 4;
+
 /// Calls `f` with each gap the VMAs of `vmas` leave, in address order: from the end of the
 /// VMA `from` (its key and end; the start of the address space when `None`) up to the claimed
 /// start of the VMA keyed `to` (to `task_size` when `None`).
@@ -491,8 +494,7 @@ impl MmStruct {
     /// has its end moved in place, the others are removed or inserted one by one; a larger
     /// window is replaced whole. Nothing is allocated either way (the tree reuses its nodes).
     pub(crate) fn refresh_gaps(&mut self, lo: usize, hi: usize) {
-        /// Gaps compared in place; a window with more is replaced.
-        const WINDOW: usize = 4;
+        const WINDOW: usize = GAP_WINDOW;
         let from = self.vmas.range(..lo).next_back().map(|(&k, v)| (k, v.vm_end));
         let to = self.vmas.range(hi..).next().map(|(&k, _)| k);
         // Gaps start at a VMA's end: those from `from`'s end up to `to`'s start are redone.
@@ -505,9 +507,23 @@ impl MmStruct {
             }
             n_new += 1;
         });
-        let mut old = [(0, 0); WINDOW];
+        if n_new <= WINDOW && self.replace_gaps(rlo, rhi, &new[..n_new]) {
+            return;
+        }
+        self.gaps.remove_range(rlo, rhi);
+        let gaps = &mut self.gaps;
+        gaps_between(&self.vmas, self.task_size, from, to, |s, e| gaps.insert(s, e));
+    }
+
+    /// Makes `new` (sorted by start) the gaps starting in `[rlo, rhi]` by comparing it with
+    /// the tree's: a gap whose start stays has its end moved in place, the others are removed
+    /// or inserted one by one. False, with nothing changed, when the tree holds more than a
+    /// few gaps there (the caller then replaces the window whole).
+    pub(crate) fn replace_gaps(&mut self, rlo: usize, rhi: usize, new: &[(usize, usize)]) -> bool {
+        let n_new = new.len();
+        let mut old = [(0, 0); GAP_WINDOW];
         let n_old = self.gaps.collect_range(rlo, rhi, &mut old);
-        if n_new <= WINDOW && n_old <= WINDOW {
+        if n_old <= GAP_WINDOW {
             // Both lists are sorted by start: walk them together.
             let (mut i, mut j) = (0, 0);
             while i < n_new || j < n_old {
@@ -525,11 +541,9 @@ impl MmStruct {
                     j += 1;
                 }
             }
-            return;
+            return true;
         }
-        self.gaps.remove_range(rlo, rhi);
-        let gaps = &mut self.gaps;
-        gaps_between(&self.vmas, self.task_size, from, to, |s, e| gaps.insert(s, e));
+        false
     }
 
     /// `vm_stat_account()`: keep `total_vm` and the exec/stack/data split in step with a

@@ -58,6 +58,19 @@ bitflags::bitflags! {
 const MAP_TYPE: u32 = 0x0f;
 
 /// The file side of a file-backed `mmap`: which file, and how it was opened.
+/// What a `munmap` took away, for `free_pgtables`: the doomed VMAs spanned `[start, end)`
+/// (from the first one's start, clipped to the range, to the last one's end); `floor` is the
+/// end of the VMA left below (`FIRST_USER_ADDRESS` without one) and `ceiling` the start of
+/// the one above (`None`: up to `USER_PGTABLES_CEILING`, the top). A page table is freed only
+/// if its whole span lies between them, so no remaining VMA loses it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Unmapped {
+    pub start: usize,
+    pub end: usize,
+    pub floor: usize,
+    pub ceiling: Option<usize>,
+}
+
 #[derive(Clone, Debug)]
 pub struct MmapFile {
     pub file: Arc<VmFile>,
@@ -396,12 +409,18 @@ impl MmStruct {
         if flags.contains(MapFlags::NORESERVE) {
             vm_flags |= VmFlags::NORESERVE;
         }
-        self.mmap_region(file.map(|(f, _)| f.file.clone()), addr, len, vm_flags, pgoff)
+        let fixed = flags.contains(MapFlags::FIXED);
+        self.mmap_region(fixed, file.map(|(f, _)| f.file.clone()), addr, len, vm_flags, pgoff)
     }
 
     /// `mmap_region()`: make `[addr, addr + len)` one mapping with `vm_flags`.
+    ///
+    /// `fixed` (`MAP_FIXED`): the range may hold VMAs, which are unmapped first. Otherwise it
+    /// lies in one gap of the gap tree (the search or the hint check put it there), and the
+    /// VMA goes in with one look at each neighbour (`insert_in_gap`).
     fn mmap_region(
         &mut self,
+        fixed: bool,
         file: Option<Arc<VmFile>>,
         addr: usize,
         len: usize,
@@ -415,7 +434,10 @@ impl MmStruct {
                 return Err(Errno::ENOMEM);
             }
         }
-        self.munmap_range(addr, addr + len).map_err(|_| Errno::ENOMEM)?;
+        if fixed {
+            self.munmap_range(addr, addr + len).map_err(|_| Errno::ENOMEM)?;
+        }
+        debug_assert!(self.find_vma_intersection(addr, addr + len).is_none());
         // accountable_mapping(): private writable memory is charged (VM_ACCOUNT).
         if vm_flags & (VmFlags::NORESERVE | VmFlags::SHARED | VmFlags::WRITE) == VmFlags::WRITE {
             vm_flags |= VmFlags::ACCOUNT;
@@ -429,16 +451,64 @@ impl MmStruct {
             anon_vma: None,
             special: None,
         };
-        self.vmas.insert(addr, vma);
-        if !vm_flags.intersects(VmFlags::SPECIAL) {
-            self.merge_new_mapping(addr);
+        if fixed {
+            self.vmas.insert(addr, vma);
+            if !vm_flags.intersects(VmFlags::SPECIAL) {
+                self.merge_new_mapping(addr);
+            }
+            self.refresh_gaps(addr, addr + len);
+        } else {
+            self.insert_in_gap(vma);
         }
-        self.refresh_gaps(addr, addr + len);
         self.vm_stat_account(vm_flags, npages as isize);
         if vm_flags.contains(VmFlags::LOCKED) {
             self.locked_vm += npages;
         }
         Ok(addr)
+    }
+
+    /// A new VMA whose range lies in one gap of the gap tree (no VMA overlaps it or a stack's
+    /// guard gap above it): merged with its neighbours as `merge_new_mapping` would (the next
+    /// VMA tried first, the previous one then given the next's anon_vma), found with one
+    /// lookup each and changed in place (only a VMA that stays on its own, or takes over its
+    /// next neighbour's end, is inserted), and the gap around it split without a walk of the
+    /// VMAs: the part below its claim (its guard gap included) and the part above its end stay.
+    fn insert_in_gap(&mut self, mut vma: Vma) {
+        let (addr, end) = (vma.vm_start, vma.vm_end);
+        let claimed = vm_start_gap(&vma);
+        let special = vma.vm_flags.intersects(VmFlags::SPECIAL);
+        let next = self.vmas.get(&end).filter(|n| !special && Self::can_merge(&vma, n));
+        let next_end = next.map(|n| {
+            vma.anon_vma = n.anon_vma;
+            n.vm_end
+        });
+        let merged_prev = match self.vmas.range_mut(..addr).next_back() {
+            Some((_, p)) if !special && Self::can_merge(p, &vma) => {
+                p.vm_end = next_end.unwrap_or(end);
+                if p.anon_vma.is_none() {
+                    p.anon_vma = vma.anon_vma;
+                }
+                true
+            }
+            _ => false,
+        };
+        if let Some(next_end) = next_end {
+            self.vmas.remove(&end);
+            vma.vm_end = next_end;
+        }
+        if !merged_prev {
+            self.vmas.insert(addr, vma);
+        }
+        let (gs, ge) = self.gaps.floor(addr).expect("mmap: the range lies in a gap");
+        debug_assert!(gs <= addr && end <= ge, "mmap: [{addr:x}, {end:x}) not in [{gs:x}, {ge:x})");
+        if claimed > gs {
+            self.gaps.set_end(gs, claimed);
+        } else {
+            self.gaps.remove(gs);
+        }
+        if ge > end {
+            self.gaps.insert(end, ge);
+        }
     }
 
     /// Whether `lo` and `hi` (adjacent, `lo` below) may become one VMA: `is_mergeable_vma()`
@@ -526,10 +596,10 @@ impl MmStruct {
 
     /// Unmap `[start, end)` (both page aligned): split the VMAs at the ends, drop what is inside
     /// (`do_mas_align_munmap`). `ENOMEM` when a split would pass `max_map_count`.
-    fn munmap_range(&mut self, start: usize, end: usize) -> Result<(), Errno> {
+    fn munmap_range(&mut self, start: usize, end: usize) -> Result<Option<Unmapped>, Errno> {
         let Some(first) = self.find_vma_intersection(start, end).map(|v| (v.vm_start, v.vm_end))
         else {
-            return Ok(());
+            return Ok(None);
         };
         if start > first.0 {
             if end < first.1 && self.map_count() >= self.max_map_count {
@@ -537,28 +607,93 @@ impl MmStruct {
             }
             self.split_vma(first.0, start);
         }
-        if let Some(last) = self.vma_lookup(end - 1).map(|v| (v.vm_start, v.vm_end)) {
+        // The first doomed VMA (after the split, the piece from `start`); it is also the last
+        // when it reaches `end`, which saves a lookup.
+        let first_key = first.0.max(start);
+        let last = if first.1 >= end {
+            Some((first_key, first.1))
+        } else {
+            self.vma_lookup(end - 1).map(|v| (v.vm_start, v.vm_end))
+        };
+        if let Some(last) = last {
             if last.1 > end {
                 self.split_vma(last.0, end);
             }
         }
         self.update_hiwater_vm();
-        // One VMA at a time, the next found after each removal: no list to allocate.
-        while let Some(k) = self.vmas.range(start..end).next().map(|(&k, _)| k) {
+        // One VMA at a time, each found from the end of the one before: no list to allocate.
+        let mut k = first_key;
+        let mut doomed = 0usize;
+        let last_end = loop {
+            doomed += 1;
             let v = self.vmas.remove(&k).expect("munmap: VMA");
             let n = v.pages();
             if v.vm_flags.contains(VmFlags::LOCKED) {
                 self.locked_vm -= n;
             }
             self.vm_stat_account(v.vm_flags, -(n as isize));
+            if v.vm_end >= end {
+                break v.vm_end;
+            }
+            match self.vmas.range(v.vm_end..end).next() {
+                Some((&next, _)) => k = next,
+                None => break v.vm_end,
+            }
+        };
+        let (floor, ceiling) = self.gaps_after_unmap(start, end, (doomed == 1).then_some(last_end));
+        Ok(Some(Unmapped { start: first_key, end: last_end, floor, ceiling }))
+    }
+
+    /// `refresh_gaps` after `[start, end)` lost every VMA in it: the VMAs on either side are
+    /// now neighbours, so the window holds at most one gap, from the lower one's end to the
+    /// upper one's claim (its guard gap counted), and the VMAs need no walk.
+    /// Returns the end of the VMA below (`FIRST_USER_ADDRESS` without one) and the start of
+    /// the one above (`None` without one): `free_pgtables`' floor and ceiling.
+    ///
+    /// `single_end`: one VMA went, ending there. Its old gaps are then known without reading
+    /// the tree (the one below it starts where the new one does, the one above at its end).
+    fn gaps_after_unmap(
+        &mut self,
+        start: usize,
+        end: usize,
+        single_end: Option<usize>,
+    ) -> (usize, Option<usize>) {
+        let from = self.vmas.range(..start).next_back().map(|(&k, v)| (k, v.vm_end));
+        let to = self.vmas.range(end..).next().map(|(&k, v)| (k, vm_start_gap(v)));
+        let limits = (from.map_or(self.arch.first_user_address, |f| f.1), to.map(|t| t.0));
+        let (rlo, gs) = from.unwrap_or((0, 0));
+        let (rhi, ge) = to.unwrap_or((usize::MAX, self.task_size));
+        if let Some(old_end) = single_end {
+            if ge > gs {
+                if !self.gaps.set_end(gs, ge) {
+                    self.gaps.insert(gs, ge);
+                }
+            } else {
+                self.gaps.remove(gs);
+            }
+            self.gaps.remove(old_end);
+            return limits;
         }
-        self.refresh_gaps(start, end);
-        Ok(())
+        let gap = [(gs, ge)];
+        let new = if ge > gs { &gap[..] } else { &gap[..0] };
+        if !self.replace_gaps(rlo, rhi, new) {
+            self.gaps.remove_range(rlo, rhi);
+            if ge > gs {
+                self.gaps.insert(gs, ge);
+            }
+        }
+        limits
     }
 
     /// `do_munmap()` / `sys_munmap`: `EINVAL` for an unaligned start, a range past `TASK_SIZE`
     /// or a zero length; unmapping nothing is fine.
     pub fn do_munmap(&mut self, start: usize, len: usize) -> Result<(), Errno> {
+        self.do_vmi_munmap(start, len).map(|_| ())
+    }
+
+    /// `do_vmi_munmap()`: `do_munmap`, reporting what went (`None` when no VMA was in the
+    /// range) so that the caller can free the page tables no VMA uses any more.
+    pub fn do_vmi_munmap(&mut self, start: usize, len: usize) -> Result<Option<Unmapped>, Errno> {
         if offset_in_page(start) != 0 || start > self.task_size || len > self.task_size - start {
             return Err(Errno::EINVAL);
         }

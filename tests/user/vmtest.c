@@ -125,6 +125,42 @@ static void anon(long n, int readfirst)
     fflush(stdout);
 }
 
+/* /proc/self/status's VmPTE in kB (-1 if missing). */
+static long vm_pte_kb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[128];
+    long kb = -1;
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmPTE: %ld", &kb) == 1)
+            break;
+    fclose(f);
+    return kb;
+}
+
+/* VmPTE before an mmap of N pages, after writing each, and after the munmap: munmap's
+ * free_pgtables gives back every page table no other mapping shares. */
+static void ptfree(long n)
+{
+    size_t len = (size_t)n * PG;
+    long before = vm_pte_kb();
+    volatile unsigned char *p =
+        mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        printf("ptfree N=%ld: mmap failed: %s\n", n, strerror(errno));
+        return;
+    }
+    write_pages(p, n, 1);
+    long touched = vm_pte_kb();
+    munmap((void *)p, len);
+    long after = vm_pte_kb();
+    printf("ptfree N=%ld: VmPTE %ld kB before, %ld kB touched, %ld kB after munmap\n", n, before,
+           touched, after);
+    fflush(stdout);
+}
+
 /* glibc's malloc: below M_MMAP_THRESHOLD (128 KiB) from the brk heap, above it a fresh mmap. */
 static void malloc_test(long n)
 {
@@ -976,6 +1012,7 @@ static void usage(void)
             "usage: vmtest anon N...            mmap N anonymous pages: write, re-read, re-write, munmap\n"
             "       vmtest anonrd N...          the same, reading each page first (the shared zero page)\n"
             "       vmtest malloc N...          glibc malloc of N pages: write, re-read, free\n"
+            "       vmtest ptfree N...          VmPTE before, after writing N anonymous pages, after munmap\n"
             "       vmtest stack N...           touch N pages below the stack pointer, twice\n"
             "       vmtest file PATH N...       MAP_PRIVATE file: read, re-read, write (COW), unmap+map+read\n"
             "       vmtest fileshared PATH N... MAP_SHARED file: read, re-read, unmap+map+read\n"
@@ -1007,6 +1044,11 @@ int main(int argc, char **argv)
             anon(parse_count(argv[i]), cmd[4] == 'r');
         if (cmd[4] != 'r')
             print_self_stat("END");
+    } else if (!strcmp(cmd, "ptfree")) {
+        if (argc < 3)
+            usage();
+        for (int i = 2; i < argc; i++)
+            ptfree(parse_count(argv[i]));
     } else if (!strcmp(cmd, "malloc")) {
         if (argc < 3)
             usage();

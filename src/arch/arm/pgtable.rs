@@ -62,6 +62,43 @@ pub const PTE_HWTABLE_OFF: u64 = (PTE_HWTABLE_PTRS * 4) as u64;
 pub const PTE_TABLE_PAGE: u64 = 2 * PTE_HWTABLE_OFF;
 /// A Linux pgd entry covers two first-level entries (`PGDIR_SHIFT`).
 pub const PGDIR_SHIFT: u32 = SECTION_SHIFT + 1;
+/// `PGDIR_SIZE` (= `PMD_SIZE`, the levels between folded): the 2 MiB one table page maps.
+pub const PGDIR_SIZE: usize = 1 << PGDIR_SHIFT;
+
+/// `free_pgd_range()`'s arithmetic: of the tables covering `[addr, end)`, those whose whole
+/// 2 MiB lies in `[floor, ceiling)` (`ceiling` `None`: `USER_PGTABLES_CEILING`, 0 on ARM, no
+/// limit), as the start of the first and the end of the last such span; `None` when there
+/// is none. A table partly outside may still map a VMA beside the range and stays.
+pub const fn free_pgd_span(
+    addr: usize,
+    end: usize,
+    floor: usize,
+    ceiling: Option<usize>,
+) -> Option<(usize, usize)> {
+    let mask = !(PGDIR_SIZE - 1);
+    let mut addr = addr & mask;
+    if addr < floor {
+        addr = match addr.checked_add(PGDIR_SIZE) {
+            Some(a) => a,
+            None => return None,
+        };
+    }
+    let mut end = end;
+    if let Some(c) = ceiling {
+        let c = c & mask;
+        if c == 0 {
+            return None;
+        }
+        if end - 1 > c - 1 {
+            end -= PGDIR_SIZE;
+        }
+    }
+    if end == 0 || addr > end - 1 {
+        return None;
+    }
+    // The tables from `addr` up to the one holding `end - 1`.
+    Some((addr, ((end - 1) & mask) + PGDIR_SIZE))
+}
 
 const fn domain_bits(domain: u8) -> u32 {
     (domain as u32) << 5
@@ -878,6 +915,35 @@ pub fn write_show_pte(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn free_pgd_span_keeps_tables_a_neighbour_shares() {
+        const M: usize = 1 << 20;
+        // Alone in its 2 MiB: the table goes.
+        assert_eq!(
+            free_pgd_span(0x40_0000, 0x40_0000 + M, 0x20_0000, Some(0x80_0000)),
+            Some((0x40_0000, 0x60_0000))
+        );
+        // A VMA below ends inside the first table, one above starts inside the last: neither
+        // table goes, those wholly between do.
+        assert_eq!(
+            free_pgd_span(0x41_0000, 0xa1_0000, 0x41_0000, Some(0xa1_0000)),
+            Some((0x60_0000, 0xa0_0000))
+        );
+        assert_eq!(free_pgd_span(0x41_0000, 0x42_0000, 0x40_1000, Some(0x5f_f000)), None);
+        // Floor rounds the start up, ceiling rounds down: 6.1's `free_pgd_range`.
+        assert_eq!(
+            free_pgd_span(0x50_0000, 0x70_0000, 0x40_0000, Some(0x70_0000)),
+            Some((0x40_0000, 0x60_0000))
+        );
+        // No VMA above: up to the top.
+        assert_eq!(
+            free_pgd_span(0xbe00_0000, 0xbf00_0000, 0x1000, None),
+            Some((0xbe00_0000, 0xbf00_0000))
+        );
+        // A ceiling below 2 MiB frees nothing.
+        assert_eq!(free_pgd_span(0x2000, 0x3000, 0x2000, Some(0x10_0000)), None);
+    }
 
     #[test]
     fn swap_ptes_use_linux_arm_layout() {

@@ -429,6 +429,26 @@ pub fn free_user_tables(pgd: u64, free: &mut dyn FnMut(u32)) {
     }
 }
 
+/// `free_pgd_range` after a `munmap` of `[addr, end)`: frees the PTE tables of the range
+/// that no VMA left (below `floor`, from `ceiling` on) shares, handing each page to `free`.
+pub fn free_user_pgd_range(
+    pgd: u64,
+    addr: usize,
+    end: usize,
+    floor: usize,
+    ceiling: Option<usize>,
+    free: &mut dyn FnMut(u32),
+) {
+    let Some((mut va, stop)) = pgtable::free_pgd_span(addr, end, floor, ceiling) else { return };
+    let stop = stop.min(TASK_SIZE);
+    while va < stop {
+        if user_pmd_present(pgd, va) {
+            mmu::free_pte_table(user_table(pgd), va as u32, free);
+        }
+        va += pgtable::PGDIR_SIZE;
+    }
+}
+
 /// The PTE tables of the user half of the table at `pgd` (`mm_pgtables_bytes` counts 2 KiB,
 /// one Linux table, for each).
 pub fn user_table_count(pgd: u64) -> usize {
@@ -515,7 +535,6 @@ fn walk_user_ptes<const BATCH: usize>(
     batch: fn(PageTable, u32, u32, &mut [u32]) -> bool,
     mut f: impl FnMut(usize, LinuxPte),
 ) {
-    let mut ptes = [0u32; BATCH];
     let mut va = start & !(PAGE_BYTES - 1);
     let end = end.min(TASK_SIZE);
     while va < end {
@@ -524,6 +543,9 @@ fn walk_user_ptes<const BATCH: usize>(
             va = next;
             continue;
         }
+        // Zeroed only where there is a table to read: a range without one (an untouched
+        // mapping, or one whose tables `munmap` freed) costs no clearing of the buffer.
+        let mut ptes = [0u32; BATCH];
         while va < next {
             let stop = next.min(va + BATCH * PAGE_BYTES);
             let n = (stop - va).div_ceil(PAGE_BYTES);

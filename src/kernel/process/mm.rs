@@ -240,6 +240,16 @@ impl ProcessMm {
         });
     }
 
+    /// `free_pgtables` after a `munmap` (6.1's `unmap_region`): the PTE tables of the
+    /// unmapped VMAs' span that no remaining VMA shares go back to the page allocator, so
+    /// `PageTables` and `VmPTE` fall as on Linux (the caller has zapped the range).
+    pub fn free_pgtables(&mut self, u: crate::mm::mmap::Unmapped) {
+        arch::free_user_pgd_range(self.hw.pgd, u.start, u.end, u.floor, u.ceiling, &mut |pa| {
+            let _ =
+                with_node(|n| n.free_pages_for(PageOwner::PageTable, Pfn(u64::from(pa) >> 12), 0));
+        });
+    }
+
     /// Changes the protections of the present PTEs of `[start, end)` after `mprotect`.
     pub fn change_protection(&mut self, start: usize, end: usize) {
         let mut va = start;

@@ -212,8 +212,11 @@ fn call(n: u32, a: [u32; 6]) -> SysResult {
                 return Err(Errno::EINVAL);
             }
             let end = start.saturating_add(len).next_multiple_of(PAGE_SIZE).min(pm.mm.task_size);
-            pm.mm.do_munmap(start, len)?;
+            let gone = pm.mm.do_vmi_munmap(start, len)?;
             pm.zap_range(start, end);
+            if let Some(u) = gone {
+                pm.free_pgtables(u);
+            }
             Ok(0)
         }),
         nr::MPROTECT => with_current(|t| {
