@@ -249,6 +249,8 @@ pub trait ReclaimEnv {
     fn wait_writeback(&mut self) -> u64 {
         0
     }
+    /// `cond_resched`: reclaim may give the CPU up here (no page is isolated).
+    fn cond_resched(&mut self) {}
 }
 
 /// `shrink_folio_list`'s statistics (`struct reclaim_stat`).
@@ -462,6 +464,7 @@ pub fn shrink_lruvec(env: &mut impl ReclaimEnv, sc: &mut ScanControl) {
                 nr_reclaimed += shrink_list(env, lru, n, sc);
             }
         }
+        env.cond_resched();
         if nr_reclaimed < nr_to_reclaim || proportional_reclaim || scan_adjusted {
             continue;
         }

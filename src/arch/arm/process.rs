@@ -129,7 +129,12 @@ pub fn ret_from_fork_addr() -> u32 {
 
 /// `copy_thread` for a kernel thread: its first switch runs `entry(arg)` on its own kernel
 /// stack from `sp` (through `ret_from_fork`, which sees r5 set).
-pub fn kernel_thread_context(ctx: &mut CpuContext, entry: extern "C" fn(u32) -> !, arg: u32, sp: u32) {
+pub fn kernel_thread_context(
+    ctx: &mut CpuContext,
+    entry: extern "C" fn(u32) -> !,
+    arg: u32,
+    sp: u32,
+) {
     *ctx = CpuContext::default();
     ctx.r4_r11[0] = arg;
     ctx.r4_r11[1] = entry as usize as u32;

@@ -394,7 +394,13 @@ fn wake_and_check(t: &mut Tasks) -> bool {
             task.state = TaskState::Runnable;
             task.wake_at = u64::MAX;
             if !t.rq.contains(&task.pid) {
-                t.rq.push_back(task.pid);
+                // A kernel thread woken (kswapd) runs next, as CFS's wake-up preemption
+                // lets a thread that mostly sleeps run ahead of CPU-bound programs.
+                if task.is_kthread() {
+                    t.rq.push_front(task.pid);
+                } else {
+                    t.rq.push_back(task.pid);
+                }
             }
         }
         any |= task.state == TaskState::Runnable;
@@ -513,6 +519,11 @@ fn release_autoreaped() {
     for pid in dead {
         reap_task(pid);
     }
+}
+
+/// `need_resched()`: the tick (or a wake-up) asked the running task to give the CPU up.
+pub fn need_resched() -> bool {
+    NEED_RESCHED.load(Ordering::Relaxed)
 }
 
 /// `cond_resched`: a kernel thread (which never returns to user space, where the others

@@ -330,6 +330,13 @@ impl ReclaimEnv for KernelEnv {
         with_node(|n| (n.nr_free_pages(), n.high_wmark_total()))
     }
 
+    fn cond_resched(&mut self) {
+        if super::need_resched() {
+            self.guard = None;
+            super::schedule();
+        }
+    }
+
     fn wait_writeback(&mut self) -> u64 {
         // The task table goes first: the writer sleeps, and the card's interrupt wakes it.
         self.guard = None;

@@ -130,10 +130,29 @@ fn unuse_mm(hw: &mut MmHw, vmas: &[(usize, usize, bool)], ty: u32) -> Result<(),
     Ok(())
 }
 
+/// Until no swap-out write is in flight: the CPU goes to the writers (kswapd, or a program
+/// in direct reclaim, asleep until the card's interrupt), which finish their batches.
+fn wait_all_writeback() {
+    while swap::writeback_pending() {
+        if super::current_pid() != 0 {
+            super::schedule();
+            continue;
+        }
+        crate::kernel::time::idle_wait(|| {
+            (!swap::writeback_pending() || super::others_runnable()).then_some(())
+        });
+        if super::others_runnable() {
+            super::schedule();
+        }
+    }
+}
+
 /// `try_to_unuse(type)`: every process's swap entries of area `ty` brought back in, then the
 /// area's cached pages nothing maps dropped. `ENOMEM` (the area stays on) when memory runs out.
 pub fn try_to_unuse(ty: usize) -> Result<(), Errno> {
-    // Reads in flight hold their slots: they land in the cache first.
+    // Writes in flight finish first (their pages are freed or stay cached), and reads in
+    // flight hold their slots: they land in the cache first.
+    wait_all_writeback();
     swap::settle_all_wait();
     super::with_tasks(|t| {
         for task in t.map.values_mut() {
