@@ -434,7 +434,7 @@ pub fn kswapd_init() {
             // Its first run: it finds nothing to do and goes to sleep on its queue.
             super::schedule();
         }
-        Err(e) => crate::kprintln!("Failed to start kswapd on node 0,ret={}", -(e.code() as i32)),
+        Err(e) => crate::kprintln!("Failed to start kswapd on node 0,ret={}", -e.code()),
     }
 }
 
