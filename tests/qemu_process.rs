@@ -313,3 +313,37 @@ fn the_gzip_and_the_plain_initramfs_unpack_alike() {
     assert_eq!(listings[0], listings[1], "the two archives unpack to different /bin");
     assert!(listings[0].iter().any(|l| l.ends_with(" jobctl")), "{:?}", listings[0]);
 }
+
+/// kswapd0 is a kernel thread (issue 13): pid 2 (pid 1 is kept for init, the first program),
+/// no terminal, no command line (procps brackets its name), no address space (no `Vm*` lines,
+/// vsize 0), `PF_KTHREAD | PF_KSWAPD | PF_MEMALLOC | PF_FORKNOEXEC` in its flags, asleep on
+/// its wait queue; a signal does nothing to it, and the first program still gets pid 1.
+#[test]
+fn kswapd0_is_a_kernel_thread() {
+    let mut q = boot("2G");
+    let out = q.cmd("ps -e");
+    assert_eq!(out, "  PID TTY          TIME CMD\n    2 ?        00:00:00 kswapd0\n", "{out}");
+    let out = q.cmd("ps -e -o pid,ppid,vsz,rss,stat,args");
+    q.expect_in("ps args", &out, "    2     0      0     0 S    [kswapd0]\n");
+    let status = q.cmd("cat /proc/2/status");
+    q.expect_in("status", &status, "Name:\tkswapd0\n");
+    q.expect_in("status", &status, "State:\tS (sleeping)\n");
+    assert!(!status.contains("VmSize"), "a kernel thread has no Vm* lines:\n{status}");
+    // 6.1 has no Kthread: line (added in 6.4).
+    assert!(!status.contains("Kthread"), "{status}");
+    let stat = q.cmd("cat /proc/2/stat");
+    let f: Vec<&str> = stat.split_whitespace().collect();
+    // Field 9 is flags: PF_KTHREAD 0x200000 | PF_KSWAPD 0x20000 | PF_MEMALLOC 0x800 |
+    // PF_FORKNOEXEC 0x40; field 23 vsize.
+    assert_eq!((f[1], f[2], f[8], f[22]), ("(kswapd0)", "S", "2230336", "0"), "{stat}");
+    assert_eq!(q.cmd("cat /proc/2/cmdline"), "");
+    q.cmd("kill -9 2");
+    let out = q.cmd("ps -e");
+    q.expect_in("ps after kill -9 2", &out, "    2 ?        00:00:00 kswapd0\n");
+    // Programs: pid 1 first, then the pids after the kernel thread's.
+    let out = run(&mut q, "/bin/tiny");
+    q.expect_in("first program", &out, "1 (tiny) R 0 ");
+    let out = run(&mut q, "/bin/tiny");
+    q.expect_in("second program", &out, "3 (tiny) R 0 ");
+    q.verify_ok("after looking at kswapd0");
+}

@@ -259,10 +259,7 @@ mod device {
             }
             #[cfg(not(target_arch = "aarch64"))]
             if others_runnable() {
-                use crate::kernel::process;
-                // kswapd, if an allocation woke it, runs before the next program.
-                process::reclaim::kswapd_if_woken();
-                process::schedule();
+                crate::kernel::process::schedule();
             }
             if stop() {
                 return None;

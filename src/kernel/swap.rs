@@ -7,9 +7,13 @@
 //! 2. `ProcessMm::try_to_unmap_one(va, pfn)` for every (mm, va) mapping the page: the PTE
 //!    becomes the swap entry (`swap_duplicate`), `MM_ANONPAGES` -1, `MM_SWAPENTS` +1, TLB
 //!    flushed.
-//! 3. [`swap_writepage`]`(pfn, entry)`: the page written to its slot (blocking; `pswpout`).
+//! 3. [`swap_writepage_start`]`(pfn, entry)`: the write to its slot submitted, the page under
+//!    writeback (`PG_writeback`); reclaim waits for it with [`swap_writepage_end`] (`pswpout`)
+//!    once it holds no lock, so other tasks run meanwhile. While a page is under writeback
+//!    nothing frees it or takes it out of the swap cache (`folio_free_swap` and
+//!    `free_swap_and_cache` leave it, as 6.1's do): a fault finds it there and maps it.
 //! 4. [`delete_from_swap_cache`]`(pfn)` then [`free_swapped_page`]`(pfn)` once written and
-//!    unmapped (`__remove_mapping` + free): the slot keeps the data for the swap PTEs.
+//!    still unmapped (`__remove_mapping` + free): the slot keeps the data for the swap PTEs.
 //!
 //! The block layer moves data by PIO through kernel addresses, so a lowmem page's I/O goes
 //! to or from the page itself and a highmem page's through a lowmem bounce page
@@ -126,6 +130,74 @@ pub fn swap_writepage(pfn: Pfn, e: SwpEntry) -> Result<(), Errno> {
     Ok(())
 }
 
+/// Pages whose swap-out write is in flight (`PG_writeback`), by frame.
+static WRITEBACK: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+
+/// A swap-out write in flight: the page, its bio, and the lowmem bounce page a highmem
+/// page's data went out through (kept until the bio is done).
+pub struct SwapWrite {
+    pub pfn: Pfn,
+    disk: usize,
+    done: Arc<Completion>,
+    _bounce: Option<alloc::boxed::Box<[u8]>>,
+}
+
+/// `__swap_writepage` without the wait: the page (in the swap cache at `e`, unmapped) goes
+/// under writeback and its write is submitted; [`swap_writepage_end`] waits for it.
+pub fn swap_writepage_start(pfn: Pfn, e: SwpEntry) -> Result<SwapWrite, Errno> {
+    let bdev = bdev_of(e).ok_or(Errno::EINVAL)?;
+    let (addr, bounce) = match linear_address(pfn) {
+        Some(a) => (a as usize, None),
+        None => {
+            let mut b = bounce_page();
+            with_page_mapped(pfn, |k| {
+                // SAFETY: `k` maps the whole page; the bounce buffer is a page.
+                unsafe { core::ptr::copy_nonoverlapping(k, b.as_mut_ptr(), SWAP_HEADER_SIZE) }
+            })
+            .map_err(|_| Errno::EFAULT)?;
+            (b.as_ptr() as usize, Some(b))
+        }
+    };
+    let seg = BioVec { addr, len: SWAP_HEADER_SIZE as u32 };
+    let sector = u64::from(e.offset()) * PAGE_SECTORS;
+    WRITEBACK.lock().push(pfn.0);
+    match blk::submit_bio(bdev.0, bdev.1, ReqOp::Write, sector, alloc::vec![seg]) {
+        Ok(done) => Ok(SwapWrite { pfn, disk: bdev.0, done, _bounce: bounce }),
+        Err(err) => {
+            end_writeback(pfn);
+            Err(err)
+        }
+    }
+}
+
+/// `end_swap_bio_write` + `folio_end_writeback`: waits for the write (asleep when the caller
+/// holds no lock), counts `pswpout` when it succeeded, and the page leaves writeback.
+pub fn swap_writepage_end(w: SwapWrite) -> Result<(), Errno> {
+    let r = blk::wait_bio(w.disk, &w.done);
+    if r.is_ok() {
+        PSWPOUT.fetch_add(1, Ordering::Relaxed);
+    }
+    end_writeback(w.pfn);
+    r
+}
+
+fn end_writeback(pfn: Pfn) {
+    let mut wb = WRITEBACK.lock();
+    if let Some(i) = wb.iter().position(|&p| p == pfn.0) {
+        wb.swap_remove(i);
+    }
+}
+
+/// `folio_test_writeback`.
+pub fn under_writeback(pfn: Pfn) -> bool {
+    WRITEBACK.lock().contains(&pfn.0)
+}
+
+/// Whether any swap-out write is in flight.
+pub fn writeback_pending() -> bool {
+    !WRITEBACK.lock().is_empty()
+}
+
 /// `folio_alloc_swap` + `add_to_swap_cache`: a slot for the mapped anonymous page `pfn`,
 /// the page in the swap cache (dirty: it must be written before it can go).
 pub fn add_to_swap(pfn: Pfn) -> Option<SwpEntry> {
@@ -209,7 +281,7 @@ pub fn free_swap_and_cache(e: SwpEntry) {
         let mut s = SWAP.lock();
         let left = s.areas.put(e, 1).unwrap_or(0);
         match s.cache.get(e) {
-            Some(c) if left == SWAP_HAS_CACHE && !c.mapped => {
+            Some(c) if left == SWAP_HAS_CACHE && !c.mapped && !under_writeback(Pfn(c.pfn)) => {
                 let pfn = c.pfn;
                 s.cache.remove_pfn(pfn);
                 let _ = s.areas.put(e, SWAP_HAS_CACHE);
@@ -234,7 +306,8 @@ pub fn page_unmapped(pfn: Pfn) -> bool {
         if let Some(c) = s.cache.get_mut(e) {
             note_unmapped(c);
         }
-        if s.areas.swap_count(e) == 0 {
+        // Under writeback it stays (reclaim frees it once the write is done).
+        if s.areas.swap_count(e) == 0 && !under_writeback(pfn) {
             s.cache.remove_pfn(pfn.0);
             let _ = s.areas.put(e, SWAP_HAS_CACHE);
             true
@@ -260,7 +333,7 @@ pub fn swapcache_shared(pfn: Pfn) -> bool {
 pub fn try_free_swap(pfn: Pfn) -> bool {
     let mut s = SWAP.lock();
     let Some(e) = s.cache.entry_of(pfn.0) else { return true };
-    if s.areas.swap_count(e) > 0 {
+    if s.areas.swap_count(e) > 0 || under_writeback(pfn) {
         return false;
     }
     s.cache.remove_pfn(pfn.0);

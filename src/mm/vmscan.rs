@@ -222,6 +222,9 @@ pub enum Pageout {
     Keep,
     /// It cannot go at all for now (no swap slot, shmem without swap): activate it.
     Activate,
+    /// Its write to swap was started (`pageout` -> `PAGE_SUCCESS`, `PG_writeback`): it goes
+    /// back on its list, and [`ReclaimEnv::wait_writeback`] frees it once written.
+    Writeback,
 }
 
 /// What reclaim needs from the kernel: the node's lists under its lock, the rmap, and the
@@ -239,6 +242,15 @@ pub trait ReclaimEnv {
     fn can_age_anon(&self) -> bool;
     /// Free pages of the node and the sum of its zones' high watermarks.
     fn free_and_high_wmark(&mut self) -> (u64, u64);
+    /// The end of a batch whose `pageout` started writes (every page of it is back on a
+    /// list): waits for them, the one place reclaim sleeps, and frees each written page
+    /// nothing mapped meanwhile (6.1's `folio_end_writeback` -> `folio_rotate_reclaimable`
+    /// and the next scan's `__remove_mapping`, done at once). The pages freed.
+    fn wait_writeback(&mut self) -> u64 {
+        0
+    }
+    /// `cond_resched`: reclaim may give the CPU up here (no page is isolated).
+    fn cond_resched(&mut self) {}
 }
 
 /// `shrink_folio_list`'s statistics (`struct reclaim_stat`).
@@ -281,6 +293,7 @@ pub fn shrink_folio_list(env: &mut impl ReclaimEnv, pfns: &[Pfn], sc: &ScanContr
                 }
                 Pageout::Keep => {}
                 Pageout::Activate => activate = true,
+                Pageout::Writeback => stat.nr_pageout += 1,
             }
         }
         env.with_lru(|l, m| {
@@ -293,6 +306,9 @@ pub fn shrink_folio_list(env: &mut impl ReclaimEnv, pfns: &[Pfn], sc: &ScanContr
     }
     let pgactivate = stat.nr_activate[0] + stat.nr_activate[1];
     env.with_lru(|l, _| l.events.pgactivate += pgactivate);
+    if stat.nr_pageout > 0 {
+        stat.nr_reclaimed += env.wait_writeback();
+    }
     stat
 }
 
@@ -448,6 +464,7 @@ pub fn shrink_lruvec(env: &mut impl ReclaimEnv, sc: &mut ScanControl) {
                 nr_reclaimed += shrink_list(env, lru, n, sc);
             }
         }
+        env.cond_resched();
         if nr_reclaimed < nr_to_reclaim || proportional_reclaim || scan_adjusted {
             continue;
         }

@@ -99,10 +99,14 @@ vfp_enable_fpexc:
     vmsr    fpexc, r0
     bx      lr
 
-    @ A new task's first run: its context's sp points at the user pt_regs at the top of its
-    @ kernel stack; leave through ret_to_user.
+    @ A new task's first run: its context's sp points at the pt_regs at the top of its
+    @ kernel stack. A kernel thread's context holds its function in r5 and the argument in
+    @ r4 (copy_thread): call it (it never returns); a user task leaves through ret_to_user.
     .global ret_from_fork
 ret_from_fork:
+    cmp     r5, #0
+    movne   r0, r4
+    blxne   r5
     b       ret_to_user
 "#
 );
@@ -121,6 +125,21 @@ extern "C" {
 /// The address a new task's context resumes at.
 pub fn ret_from_fork_addr() -> u32 {
     ret_from_fork as *const () as u32
+}
+
+/// `copy_thread` for a kernel thread: its first switch runs `entry(arg)` on its own kernel
+/// stack from `sp` (through `ret_from_fork`, which sees r5 set).
+pub fn kernel_thread_context(
+    ctx: &mut CpuContext,
+    entry: extern "C" fn(u32) -> !,
+    arg: u32,
+    sp: u32,
+) {
+    *ctx = CpuContext::default();
+    ctx.r4_r11[0] = arg;
+    ctx.r4_r11[1] = entry as usize as u32;
+    ctx.sp = sp;
+    ctx.pc = ret_from_fork_addr();
 }
 
 /// Saves the running context in `prev` and resumes `next`; returns when something switches

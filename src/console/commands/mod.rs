@@ -471,8 +471,6 @@ pub fn console_loop() -> ! {
     let mut ed = LineEditor::new();
     kprint!("{}", PROMPT);
     loop {
-        // The console task is about to sleep for input: kswapd, if woken, gets the CPU.
-        kernel::process::reclaim::kswapd_if_woken();
         let b = match input::next() {
             Input::Byte(b) => b,
             Input::Lost => {

@@ -409,6 +409,10 @@ impl ProcessMm {
             if is_special_pfn(pfn) || !self.hw.is_anon(pfn.0) || self.hw.is_shared_anon(pfn.0) {
                 continue;
             }
+            // Mapped again while reclaim's write of it is in flight: reclaim finishes it.
+            if swap::under_writeback(pfn) {
+                continue;
+            }
             let (e, new) = match swap::page_swap_entry(pfn) {
                 Some(e) => (e, false),
                 None => match swap::add_to_swap(pfn) {

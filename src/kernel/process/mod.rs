@@ -10,6 +10,7 @@ pub mod exec;
 pub mod fork;
 pub mod fs;
 pub mod iowait;
+pub mod kthread;
 pub mod mm;
 pub mod oom;
 pub mod pipe;
@@ -19,6 +20,7 @@ pub mod rseq;
 pub mod rules;
 pub mod swapin;
 pub mod syscall;
+pub mod wait;
 
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
@@ -144,6 +146,10 @@ pub struct Task {
     /// Context switches (`nvcsw`: asleep, e.g. waiting for the card; `nivcsw`: preempted).
     pub nvcsw: u64,
     pub nivcsw: u64,
+    /// `task->flags` (`PF_*`) a task carries for life: `PF_KTHREAD` and the like.
+    pub flags: u32,
+    /// The wait queue the task sleeps on and the wake-up number it saw (`wait::WaitQueue`).
+    pub wait: Option<(&'static wait::WaitQueue, u32)>,
 }
 
 impl Task {
@@ -191,7 +197,14 @@ impl Task {
             ext: fork::ProcExt::default(),
             nvcsw: 0,
             nivcsw: 0,
+            flags: 0,
+            wait: None,
         }
+    }
+
+    /// A kernel thread (`PF_KTHREAD`).
+    pub fn is_kthread(&self) -> bool {
+        self.flags & kthread::PF_KTHREAD != 0
     }
 }
 
@@ -339,6 +352,8 @@ pub fn init(params: &crate::boot::cmdline::BootParams, initrd: Option<(u64, u64)
         // The rootfs is there (empty but for /proc and /dev) without an initramfs too.
         None => fs::with_ns(|_| ()),
     }
+    // module_init(kswapd_init): kswapd0, the first kernel thread.
+    reclaim::kswapd_init();
 }
 
 /// The current task's CPU time in ticks, user and system, the running stretch included.
@@ -370,15 +385,22 @@ fn wake_and_check(t: &mut Tasks) -> bool {
         if task.pid == 0 {
             continue;
         }
-        let ready = match iowait::io_ready(task.pid, task.wake_at, now) {
-            Some(ready) => ready,
-            None => task.wake_at <= now || task.pending & !task.blocked != 0,
+        let ready = match (iowait::io_ready(task.pid, task.wake_at, now), task.wait) {
+            (Some(ready), _) => ready,
+            (None, Some((q, seen))) => q.woken_since(seen) || task.wake_at <= now,
+            (None, None) => task.wake_at <= now || task.pending & !task.blocked != 0,
         };
         if task.state == TaskState::Sleeping && ready {
             task.state = TaskState::Runnable;
             task.wake_at = u64::MAX;
             if !t.rq.contains(&task.pid) {
-                t.rq.push_back(task.pid);
+                // A kernel thread woken (kswapd) runs next, as CFS's wake-up preemption
+                // lets a thread that mostly sleeps run ahead of CPU-bound programs.
+                if task.is_kthread() {
+                    t.rq.push_front(task.pid);
+                } else {
+                    t.rq.push_back(task.pid);
+                }
             }
         }
         any |= task.state == TaskState::Runnable;
@@ -499,6 +521,19 @@ fn release_autoreaped() {
     }
 }
 
+/// `need_resched()`: the tick (or a wake-up) asked the running task to give the CPU up.
+pub fn need_resched() -> bool {
+    NEED_RESCHED.load(Ordering::Relaxed)
+}
+
+/// `cond_resched`: a kernel thread (which never returns to user space, where the others
+/// are preempted) gives the CPU up here when the tick asked for it.
+pub fn cond_resched() {
+    if NEED_RESCHED.load(Ordering::Relaxed) {
+        schedule();
+    }
+}
+
 /// Asks for a reschedule on the way back to user space (`set_tsk_need_resched`).
 pub fn set_need_resched() {
     NEED_RESCHED.store(true, Ordering::Relaxed);
@@ -518,7 +553,8 @@ pub fn send_signal(pid: u32, sig: u32) -> Result<(), crate::mm::mm_types::Errno>
     }
     let resumed = with_tasks(|t| {
         let task = t.map.get_mut(&pid).filter(|x| x.pid != 0).ok_or(Errno::ESRCH)?;
-        if task.state == TaskState::Zombie {
+        // A kernel thread ignores every signal (SIGKILL too): sent, and dropped.
+        if task.state == TaskState::Zombie || task.is_kthread() {
             return Ok(false);
         }
         // prepare_signal: a stop signal throws a pending SIGCONT away and SIGCONT the pending
@@ -1240,7 +1276,6 @@ fn user_exception(e: UserException, regs: &mut PtRegs) {
                 // VM_FAULT_RETRY and the bio: the task sleeps for it here, with the task table
                 // free so that other tasks run, then the fault runs again from the start
                 // (FAULT_FLAG_TRIED). A failed read is VM_FAULT_SIGBUS.
-                let mut waited = false;
                 let r = loop {
                     let (r, wait) = with_current_mm(|t| {
                         let counts = &mut t.counts;
@@ -1248,25 +1283,12 @@ fn user_exception(e: UserException, regs: &mut PtRegs) {
                     })
                     .map_or((None, None), |(r, w)| (Some(r), w));
                     let Some((disk, done)) = wait else { break r };
-                    waited = true;
                     if crate::block::core::wait_bio(disk, &done).is_err() {
                         break Some(Err(FaultError::Sigbus));
                     }
                     flags.tried = true;
                 };
                 match r {
-                    Some(Ok(Fault::Major | Fault::Retry { major: true })) => {
-                        reclaim::kswapd_if_woken();
-                        return;
-                    }
-                    Some(Ok(_)) if waited => {
-                        // The task waited for the card: on Linux's one CPU kswapd, if an
-                        // allocation woke it, runs during that wait; here, before the task
-                        // goes on (both locks are free), so reclaim keeps free memory above
-                        // the min watermark the kernel's own allocations need.
-                        reclaim::kswapd_if_woken();
-                        return;
-                    }
                     Some(Ok(_)) => return,
                     Some(Err(FaultError::Sigbus)) => (addr, SIGBUS, 2, f),
                     Some(Err(FaultError::Oom)) => {

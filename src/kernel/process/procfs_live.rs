@@ -155,7 +155,7 @@ pub fn task_snapshot(task: &Task, sigq_limit: u64) -> TaskSnapshot<'_> {
         tpgid: -1,
         comm: &task.comm,
         state,
-        flags: if randomized { PF_RANDOMIZE } else { 0 },
+        flags: task.flags | if randomized { PF_RANDOMIZE } else { 0 },
         umask: 0o022,
         min_flt: task.counts.min_flt,
         cmin_flt: task.cmin_flt,

@@ -10,13 +10,19 @@
 //!   address in each process whose PTE there maps the frame; a file page's are
 //!   `vm_start + (index - vm_pgoff) * PAGE_SIZE` in each VMA of its file.
 //! - **Swap**: an anonymous victim goes out through `kernel::swap` as `shrink_folio_list`
-//!   sends it: `add_to_swap`, `try_to_unmap_one` in every mm mapping it, `swap_writepage`,
-//!   `delete_from_swap_cache`, freed. **The page cache** of a disk file is reached through
-//!   [`FileReclaimOps`], the table its file system registers (cardfs does at mount).
-//! - **kswapd** (`kswapd_if_woken`) runs `balance_pgdat` when the allocator has woken it (an
-//!   allocation fell below a zone's low watermark), at the point where the console, the idle
-//!   task and dispatcher, hands the CPU on: before the next program runs and before it
-//!   sleeps for input.
+//!   sends it: `add_to_swap`, `try_to_unmap_one` in every mm mapping it (the rmap walk, under
+//!   the task table's lock), `swap_writepage_start` (the page under writeback, in the swap
+//!   cache), back on its list; at the end of the batch reclaim lets the task table go and
+//!   sleeps until the writes are done (`wait_writeback`), so other tasks run meanwhile, then
+//!   frees each written page nothing mapped again (`delete_from_swap_cache`, freed). A fault
+//!   on a page under writeback finds it in the swap cache and maps it (a minor fault).
+//!   **The page cache** of a disk file is reached through [`FileReclaimOps`], the table its
+//!   file system registers (cardfs does at mount).
+//! - **kswapd** is a kernel thread, `kswapd0` (`kswapd_init`): it sleeps on
+//!   `pgdat->kswapd_wait` ([`KSWAPD_WAIT`]); the allocator's `wakeup_kswapd` (an allocation
+//!   fell below a zone's low watermark, or a fallback boosted one) wakes it from whatever
+//!   context it runs in, and it runs `balance_pgdat` to the high watermark, then tries to
+//!   sleep again (`kswapd_try_to_sleep`: a short sleep first, then until woken).
 //! - **Direct reclaim** (`direct_reclaim_for_fault`): the page allocator is one structure
 //!   under one lock, and a fault runs under the task table's lock, so reclaim cannot run
 //!   inside the allocation; a user fault whose allocation failed (VM_FAULT_OOM) reclaims in
@@ -26,7 +32,11 @@ use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use spin::Mutex;
 
+use alloc::vec::Vec;
+
+use super::kthread::{kthread_run, PF_KSWAPD, PF_MEMALLOC};
 use super::mm::{MmHw, ProcessMm};
+use super::wait::{finish_wait, prepare_to_wait, schedule_timeout, WaitQueue};
 use super::Tasks;
 use crate::arch::process as arch;
 use crate::kernel::mem::with_node;
@@ -173,12 +183,23 @@ fn rmap_file(
     }
 }
 
-/// The kernel's side of reclaim: the task table (locked by the caller, for the rmap).
-struct KernelEnv<'t> {
-    tasks: &'t mut Tasks,
+/// The kernel's side of reclaim: the task table, locked while the rmap needs it and let go
+/// while reclaim waits for its writes, and the writes in flight.
+struct KernelEnv {
+    guard: Option<spin::MutexGuard<'static, Option<Tasks>>>,
+    writeback: Vec<swap::SwapWrite>,
 }
 
-impl KernelEnv<'_> {
+impl KernelEnv {
+    fn new() -> Self {
+        KernelEnv { guard: None, writeback: Vec::new() }
+    }
+
+    /// The task table (taken if reclaim let it go).
+    fn tasks(&mut self) -> &mut Tasks {
+        self.guard.get_or_insert_with(super::lock_tasks).as_mut().expect("process::init ran")
+    }
+
     /// `page->mapping`, `page->index` and the owner of `pfn`.
     fn key(pfn: Pfn) -> (u32, u32, PageOwner) {
         with_node(|n| {
@@ -192,6 +213,10 @@ impl KernelEnv<'_> {
     /// The counters are the swap layer's: `try_to_unmap_one` drops a shared mapping's
     /// count (`Page::mapcount`), and the last mapping's `AnonPages` (`unmapped_to_swap`).
     fn pageout_anon(&mut self, pfn: Pfn, index: u32) -> Pageout {
+        // folio_test_writeback: another reclaimer's write of it is in flight.
+        if swap::under_writeback(pfn) {
+            return Pageout::Keep;
+        }
         let (entry, new) = match swap::page_swap_entry(pfn) {
             Some(e) => (e, false),
             None => match swap::add_to_swap(pfn) {
@@ -200,7 +225,7 @@ impl KernelEnv<'_> {
             },
         };
         let (mut dirty, mut unmapped) = (false, 0);
-        rmap_anon(self.tasks, pfn, index, |pm, va, _| {
+        rmap_anon(self.tasks(), pfn, index, |pm, va, _| {
             if let Some(d) = pm.try_to_unmap_one(va, pfn) {
                 dirty |= d;
                 unmapped += 1;
@@ -214,9 +239,15 @@ impl KernelEnv<'_> {
             }
             return Pageout::Activate;
         }
-        if (new || dirty) && swap::swap_writepage(pfn, entry).is_err() {
-            // Unmapped, in the swap cache: a fault finds it there.
-            return Pageout::Activate;
+        if new || dirty {
+            return match swap::swap_writepage_start(pfn, entry) {
+                Ok(w) => {
+                    self.writeback.push(w);
+                    Pageout::Writeback
+                }
+                // Unmapped, in the swap cache: a fault finds it there.
+                Err(_) => Pageout::Activate,
+            };
         }
         swap::delete_from_swap_cache(pfn);
         swap::free_swapped_page(pfn);
@@ -227,14 +258,14 @@ impl KernelEnv<'_> {
         let Some(ops) = *FILE_OPS.lock() else { return Pageout::Keep };
         // try_to_unmap: a dirty PTE makes the page dirty (kept for writeback).
         let mut dirty = flags.contains(LruFlags::PG_dirty);
-        rmap_file(self.tasks, pfn, ino, index, |hw, va, _| {
+        rmap_file(self.tasks(), pfn, ino, index, |hw, va, _| {
             dirty |= arch::get_user_pte(hw.pgd, va).is_some_and(|p| p.dirty());
         });
         if dirty {
             with_lru(|_, m| Lruvec::update_isolated(m, pfn, LruFlags::empty(), LruFlags::PG_dirty));
             return Pageout::Keep;
         }
-        rmap_file(self.tasks, pfn, ino, index, |hw, va, _| {
+        rmap_file(self.tasks(), pfn, ino, index, |hw, va, _| {
             if arch::clear_user_pte(hw.pgd, va).is_some() {
                 arch::flush_tlb_page(va, hw.context_id);
                 hw.rss_file -= 1;
@@ -248,7 +279,7 @@ impl KernelEnv<'_> {
     }
 }
 
-impl ReclaimEnv for KernelEnv<'_> {
+impl ReclaimEnv for KernelEnv {
     fn with_lru<R>(&mut self, f: impl FnOnce(&mut Lruvec, &mut MemMap<'_>) -> R) -> R {
         with_lru(f)
     }
@@ -266,11 +297,11 @@ impl ReclaimEnv for KernelEnv<'_> {
             }
         };
         if owner == PageOwner::Anon && flags.contains(LruFlags::PG_swapbacked) {
-            rmap_anon(self.tasks, pfn, index, |pm, va, f| {
+            rmap_anon(self.tasks(), pfn, index, |pm, va, f| {
                 visit(pm.hw.pgd, pm.hw.context_id, va, f)
             });
         } else if mapping != 0 {
-            rmap_file(self.tasks, pfn, mapping, index, |hw, va, f| {
+            rmap_file(self.tasks(), pfn, mapping, index, |hw, va, f| {
                 visit(hw.pgd, hw.context_id, va, f)
             });
         }
@@ -298,9 +329,36 @@ impl ReclaimEnv for KernelEnv<'_> {
     fn free_and_high_wmark(&mut self) -> (u64, u64) {
         with_node(|n| (n.nr_free_pages(), n.high_wmark_total()))
     }
+
+    fn cond_resched(&mut self) {
+        if super::need_resched() {
+            self.guard = None;
+            super::schedule();
+        }
+    }
+
+    fn wait_writeback(&mut self) -> u64 {
+        // The task table goes first: the writer sleeps, and the card's interrupt wakes it.
+        self.guard = None;
+        let mut freed = 0;
+        for w in core::mem::take(&mut self.writeback) {
+            let pfn = w.pfn;
+            if swap::swap_writepage_end(w).is_err() {
+                // Left in the swap cache, unmapped: a fault finds it there.
+                continue;
+            }
+            // __remove_mapping: not if a fault mapped it again during the write.
+            if swap::page_swap_entry(pfn).is_some() && !swap::cache_mapped(pfn) {
+                swap::delete_from_swap_cache(pfn);
+                swap::free_swapped_page(pfn);
+                freed += 1;
+            }
+        }
+        freed
+    }
 }
 
-impl KswapdNode for KernelEnv<'_> {
+impl KswapdNode for KernelEnv {
     fn pgdat_balanced(&mut self) -> bool {
         with_node(|n| n.pgdat_balanced())
     }
@@ -324,11 +382,10 @@ pub fn try_to_free_pages(gfp: GfpFlags) -> u64 {
             *c += 1;
         }
     });
-    let freed = super::with_tasks(|tasks| {
-        let mut env = KernelEnv { tasks };
-        let mut sc = ScanControl::direct(SWAPPINESS.load(Ordering::Relaxed));
-        vmscan::do_try_to_free_pages(&mut env, &mut sc)
-    });
+    let mut env = KernelEnv::new();
+    let mut sc = ScanControl::direct(SWAPPINESS.load(Ordering::Relaxed));
+    let freed = vmscan::do_try_to_free_pages(&mut env, &mut sc);
+    drop(env);
     if freed > 0 {
         KSWAPD_FAILURES.store(0, Ordering::Relaxed);
     }
@@ -356,26 +413,85 @@ pub fn direct_reclaim_for_fault() -> bool {
     }
 }
 
-/// kswapd's turn: if the allocator woke it, `balance_pgdat` (unless it failed
-/// `MAX_RECLAIM_RETRIES` times in a row), then the boosts go. Called by the console where it
-/// gives the CPU away or sleeps; does nothing when the task table is busy.
-pub fn kswapd_if_woken() {
-    if !with_node(|n| n.kswapd_woken()) {
-        return;
-    }
-    let Some(mut guard) = super::TASKS.try_lock() else { return };
-    let Some(tasks) = guard.as_mut() else { return };
-    if KSWAPD_FAILURES.load(Ordering::Relaxed) < MAX_RECLAIM_RETRIES {
-        let mut env = KernelEnv { tasks };
-        let run = vmscan::balance_pgdat(&mut env, SWAPPINESS.load(Ordering::Relaxed));
-        if run.nr_reclaimed == 0 && !run.balanced_at_once {
-            KSWAPD_FAILURES.fetch_add(1, Ordering::Relaxed);
-        } else if run.nr_reclaimed > 0 {
-            KSWAPD_FAILURES.store(0, Ordering::Relaxed);
+/// `pgdat->kswapd_wait`: kswapd0 sleeps here; the allocator's `wakeup_kswapd` wakes it.
+pub static KSWAPD_WAIT: WaitQueue = WaitQueue::new();
+
+/// `HZ / 10`: kswapd's short sleep before it sleeps until woken.
+const KSWAPD_SHORT_SLEEP: u64 = crate::kernel::time::HZ / 10;
+
+/// The node's `wakeup_kswapd` hook (under the allocator's lock, maybe in an interrupt).
+fn wake_kswapd() {
+    KSWAPD_WAIT.wake_up();
+}
+
+/// `kswapd_init` -> `kswapd_run`: kswapd0 as a kernel thread (`PF_MEMALLOC | PF_KSWAPD`),
+/// and the allocator's wake-ups go to its queue. Without a stack for it, the kernel says so
+/// and runs without kswapd (direct reclaim still works).
+pub fn kswapd_init() {
+    match kthread_run(kswapd, "kswapd0", PF_MEMALLOC | PF_KSWAPD) {
+        Ok(_) => {
+            with_node(|n| n.set_kswapd_wait(wake_kswapd));
+            // Its first run: it finds nothing to do and goes to sleep on its queue.
+            super::schedule();
         }
+        Err(e) => crate::kprintln!("Failed to start kswapd on node 0,ret={}", -e.code()),
     }
-    drop(guard);
-    with_node(|n| n.kswapd());
+}
+
+/// `prepare_kswapd_sleep`: nothing woke kswapd since its last pass, or the node is
+/// unreclaimable (`kswapd_failures` at `MAX_RECLAIM_RETRIES`).
+fn prepare_kswapd_sleep() -> bool {
+    node_unreclaimable() || !with_node(|n| n.kswapd_woken())
+}
+
+/// `kswapd_try_to_sleep`: a short sleep (`HZ/10`) when there is nothing to do; woken during
+/// it (`kswapd_low_wmark_hit_quickly`) or with work left when it ends
+/// (`kswapd_high_wmark_hit_quickly`, counted also when there was work at once), kswapd runs
+/// again; otherwise it sleeps until the allocator wakes it.
+fn kswapd_try_to_sleep() {
+    let mut seen = prepare_to_wait(&KSWAPD_WAIT);
+    let mut remaining = 0;
+    if prepare_kswapd_sleep() {
+        remaining = schedule_timeout(&KSWAPD_WAIT, seen, KSWAPD_SHORT_SLEEP);
+        finish_wait(&KSWAPD_WAIT);
+        seen = prepare_to_wait(&KSWAPD_WAIT);
+    }
+    if remaining == 0 && prepare_kswapd_sleep() {
+        schedule_timeout(&KSWAPD_WAIT, seen, u64::MAX);
+    } else {
+        with_lru(|l, _| {
+            if remaining != 0 {
+                l.events.kswapd_low_wmark_hit_quickly += 1;
+            } else {
+                l.events.kswapd_high_wmark_hit_quickly += 1;
+            }
+        });
+    }
+    finish_wait(&KSWAPD_WAIT);
+}
+
+/// kswapd0's loop (`kswapd`): sleep until woken, then `balance_pgdat` (unless it failed
+/// `MAX_RECLAIM_RETRIES` times in a row), then the boosts go. It holds the task table only
+/// for the rmap walks: while its writes are in flight it sleeps and programs run.
+fn kswapd() -> ! {
+    loop {
+        kswapd_try_to_sleep();
+        if !with_node(|n| n.kswapd_woken()) {
+            continue;
+        }
+        if KSWAPD_FAILURES.load(Ordering::Relaxed) < MAX_RECLAIM_RETRIES {
+            let mut env = KernelEnv::new();
+            let run = vmscan::balance_pgdat(&mut env, SWAPPINESS.load(Ordering::Relaxed));
+            drop(env);
+            if run.nr_reclaimed == 0 && !run.balanced_at_once {
+                KSWAPD_FAILURES.fetch_add(1, Ordering::Relaxed);
+            } else if run.nr_reclaimed > 0 {
+                KSWAPD_FAILURES.store(0, Ordering::Relaxed);
+            }
+        }
+        with_node(|n| n.kswapd());
+        super::cond_resched();
+    }
 }
 
 /// `pgdat->kswapd_failures >= MAX_RECLAIM_RETRIES` (zoneinfo's `node_unreclaimable`).

@@ -1,6 +1,6 @@
 //! A process's pages and swap, the kernel halves: `do_swap_page`'s swap-in with the VMA-based
 //! read-ahead (`swapin_readahead`), the mapping of a swapped-in page, and `swapoff`'s
-//! `try_to_unuse` over every address space. The arch-neutral fault path
+//! `try_to_unuse` over every address space (its reads wait with the task table free). The arch-neutral fault path
 //! (`mm::memory::do_swap_page`) calls the first two through `FaultEnv`.
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
@@ -98,18 +98,86 @@ pub(super) fn swap_map_page(hw: &mut MmHw, entry: SwpEntry, pfn: Pfn, write_faul
     !was_mapped && swap::page_swap_entry(pfn).is_none()
 }
 
-/// `unuse_pte_range` for one address space: every swap PTE of area `ty` gets its page back
-/// (from the cache, or read), mapped read-only and old as `unuse_pte` maps it; `ENOMEM` when
-/// no page can be had.
-fn unuse_mm(hw: &mut MmHw, vmas: &[(usize, usize, bool)], ty: u32) -> Result<(), Errno> {
-    for &(start, end, exec) in vmas {
-        let mut ptes: Vec<(usize, SwpEntry)> = Vec::new();
-        arch::for_each_user_swp_pte(hw.pgd, start, end, |va, e| {
-            if e.swp_type() == ty {
-                ptes.push((va, e));
+/// A swap PTE of the area being turned off: its process, address, entry, and whether its
+/// VMA is executable.
+type SwapPte = (u32, usize, SwpEntry, bool);
+
+/// `unuse_pte_range`'s walk over every address space, under the task table: the swap PTEs
+/// of area `ty`.
+fn swap_ptes_of(ty: u32) -> Vec<SwapPte> {
+    let mut out = Vec::new();
+    super::with_tasks(|t| {
+        for task in t.map.values() {
+            let Some(pm) = task.mm.as_ref() else { continue };
+            for v in pm.mm.iter() {
+                let exec = v.vm_flags.contains(VmFlags::EXEC);
+                arch::for_each_user_swp_pte(pm.hw.pgd, v.vm_start, v.vm_end, |va, e| {
+                    if e.swp_type() == ty {
+                        out.push((task.pid, va, e, exec));
+                    }
+                });
             }
+        }
+    });
+    out
+}
+
+/// `unuse_pte`: under the task table, the page mapped read-only and old at `va` of `pid` if
+/// its PTE still holds `e` (`pte_same`: the process may have exited, faulted the page in or
+/// unmapped it while the read ran); whether it was.
+fn unuse_pte(pid: u32, va: usize, e: SwpEntry, exec: bool, pfn: Pfn) -> Result<bool, Errno> {
+    super::with_tasks(|t| {
+        let Some(pm) = t.map.get_mut(&pid).and_then(|x| x.mm.as_mut()) else { return Ok(false) };
+        let hw = &mut pm.hw;
+        if arch::get_user_swp_entry(hw.pgd, va) != Some(e) {
+            return Ok(false);
+        }
+        let prot = UserPteProt { write: false, exec, dirty: false };
+        let mut alloc = || None;
+        if arch::set_user_pte_old(hw.pgd, va, pfn.0 << 12, prot, &mut alloc).is_err() {
+            return Err(Errno::ENOMEM);
+        }
+        swap_map_page(hw, e, pfn, false);
+        swap::try_free_swap(pfn);
+        Ok(true)
+    })
+}
+
+/// Until no swap-out write is in flight: the CPU goes to the writers (kswapd, or a program
+/// in direct reclaim, asleep until the card's interrupt), which finish their batches.
+fn wait_all_writeback() {
+    while swap::writeback_pending() {
+        if super::current_pid() != 0 {
+            super::schedule();
+            continue;
+        }
+        crate::kernel::time::idle_wait(|| {
+            (!swap::writeback_pending() || super::others_runnable()).then_some(())
         });
-        for (va, e) in ptes {
+        if super::others_runnable() {
+            super::schedule();
+        }
+    }
+}
+
+/// `try_to_unuse(type)`: every process's swap entries of area `ty` brought back in, then the
+/// area's cached pages nothing maps dropped. Each page is read with the task table free (the
+/// caller sleeps for the card, or the console runs the other tasks meanwhile), then mapped
+/// under it if its PTE still holds the entry; the walk repeats until no swap PTE of the area
+/// is left (a `fork` meanwhile copies some) or a pass maps nothing. `ENOMEM` (the area stays
+/// on) when memory runs out.
+pub fn try_to_unuse(ty: usize) -> Result<(), Errno> {
+    // Writes in flight finish first (their pages are freed or stay cached), and reads in
+    // flight hold their slots: they land in the cache first.
+    wait_all_writeback();
+    swap::settle_all_wait();
+    loop {
+        let ptes = swap_ptes_of(ty as u32);
+        if ptes.is_empty() {
+            break;
+        }
+        let mut mapped = 0;
+        for (pid, va, e, exec) in ptes {
             let pfn = match swap::lookup_swap_cache(e) {
                 Some((p, _)) => p,
                 None => match swap::read_swap_cache_async(e, false, va) {
@@ -118,35 +186,14 @@ fn unuse_mm(hw: &mut MmHw, vmas: &[(usize, usize, bool)], ty: u32) -> Result<(),
                     Err(_) => return Err(Errno::ENOMEM),
                 },
             };
-            let prot = UserPteProt { write: false, exec, dirty: false };
-            let mut alloc = || None;
-            if arch::set_user_pte_old(hw.pgd, va, pfn.0 << 12, prot, &mut alloc).is_err() {
-                return Err(Errno::ENOMEM);
+            if unuse_pte(pid, va, e, exec, pfn)? {
+                mapped += 1;
             }
-            swap_map_page(hw, e, pfn, false);
-            swap::try_free_swap(pfn);
+        }
+        if mapped == 0 {
+            break;
         }
     }
-    Ok(())
-}
-
-/// `try_to_unuse(type)`: every process's swap entries of area `ty` brought back in, then the
-/// area's cached pages nothing maps dropped. `ENOMEM` (the area stays on) when memory runs out.
-pub fn try_to_unuse(ty: usize) -> Result<(), Errno> {
-    // Reads in flight hold their slots: they land in the cache first.
-    swap::settle_all_wait();
-    super::with_tasks(|t| {
-        for task in t.map.values_mut() {
-            let Some(pm) = task.mm.as_mut() else { continue };
-            let vmas: Vec<(usize, usize, bool)> = pm
-                .mm
-                .iter()
-                .map(|v| (v.vm_start, v.vm_end, v.vm_flags.contains(VmFlags::EXEC)))
-                .collect();
-            unuse_mm(&mut pm.hw, &vmas, ty as u32)?;
-        }
-        Ok(())
-    })?;
     for (_, c) in swap::cached_of(ty) {
         let pfn = Pfn(c.pfn);
         if swap::try_free_swap(pfn) && !c.mapped {

@@ -219,11 +219,20 @@ impl<'a> Node<'a> {
     }
 
     /// `wakeup_kswapd()`: from the slow path, or after an allocation from a boosted zone.
-    /// The node records the wake-up; kswapd (`kernel::process::reclaim::kswapd_if_woken`,
-    /// outside the allocator's lock) runs `balance_pgdat` at the next task switch and ends
-    /// with `kswapd()`.
+    /// The node records the wake-up and wakes the kswapd thread sleeping on
+    /// `pgdat->kswapd_wait` (`kernel::process::reclaim`), which runs `balance_pgdat` outside
+    /// the allocator's lock and ends with `kswapd()`.
     pub(super) fn wakeup_kswapd(&mut self) {
         self.kswapd_woken = true;
+        if let Some(wake) = self.kswapd_wait {
+            wake();
+        }
+    }
+
+    /// Installs kswapd's wake-up (`init_waitqueue_head(&pgdat->kswapd_wait)` with its
+    /// thread): a function that takes no lock, as it runs under the node's.
+    pub fn set_kswapd_wait(&mut self, wake: fn()) {
+        self.kswapd_wait = Some(wake);
     }
 
     /// Whether kswapd has been woken and not run since.
@@ -241,7 +250,7 @@ impl<'a> Node<'a> {
     /// Takes every zone's boost away (what a kswapd pass ends with whether or not it
     /// reclaimed the boost). The slow path of a request that may reclaim does it at once,
     /// as kswapd would have by the time the request gave up; kswapd itself stays woken and
-    /// runs at the next switch (`kernel::process::reclaim`).
+    /// runs when its thread next gets the CPU (`kernel::process::reclaim`).
     pub(super) fn clear_watermark_boosts(&mut self) -> u64 {
         let mut cleared = 0;
         for zone in &mut self.node_zones {

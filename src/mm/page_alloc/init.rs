@@ -143,6 +143,7 @@ impl<'a> Node<'a> {
             pcp_max_order: PAGE_ALLOC_COSTLY_ORDER,
             watermark_boost_factor: DEFAULT_WATERMARK_BOOST_FACTOR,
             kswapd_woken: false,
+            kswapd_wait: None,
             totalcma_pages: 0,
             lruvec: Lruvec::new(),
         });

@@ -162,6 +162,9 @@ pub struct Node<'a> {
     watermark_boost_factor: u64,
     /// kswapd was woken (`wakeup_kswapd`) and has not run yet.
     kswapd_woken: bool,
+    /// `wake_up_interruptible(&pgdat->kswapd_wait)`: the kernel's wake-up of its kswapd
+    /// thread, called under the node's lock from any context (it takes no lock).
+    kswapd_wait: Option<fn()>,
     /// `totalcma_pages`: pages of every CMA area, from the moment they are reserved.
     totalcma_pages: u64,
     /// `pgdat->__lruvec`: the LRU lists of the node's user pages (`mm::swap`).

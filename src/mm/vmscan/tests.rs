@@ -20,6 +20,12 @@ struct Model<'a> {
     freed: Vec<u64>,
     free: u64,
     high: u64,
+    /// Swap-outs are started (`Pageout::Writeback`) and finished in `wait_writeback`.
+    async_io: bool,
+    writing: Vec<u64>,
+    /// Pages a fault maps again while their write is in flight (kept, not freed).
+    remapped: BTreeSet<u64>,
+    waits: u32,
 }
 
 impl<'a> Model<'a> {
@@ -38,6 +44,10 @@ impl<'a> Model<'a> {
             freed: Vec::new(),
             free: 0,
             high: 0,
+            async_io: false,
+            writing: Vec::new(),
+            remapped: BTreeSet::new(),
+            waits: 0,
         }
     }
 
@@ -71,6 +81,10 @@ impl ReclaimEnv for Model<'_> {
                 return Pageout::Activate;
             }
             self.swap_free -= 1;
+            if self.async_io {
+                self.writing.push(pfn.0);
+                return Pageout::Writeback;
+            }
         } else if self.dirty.contains(&pfn.0) {
             return Pageout::Keep;
         }
@@ -87,6 +101,21 @@ impl ReclaimEnv for Model<'_> {
     }
     fn free_and_high_wmark(&mut self) -> (u64, u64) {
         (self.free, self.high)
+    }
+    fn wait_writeback(&mut self) -> u64 {
+        self.waits += 1;
+        let mut n = 0;
+        for pfn in core::mem::take(&mut self.writing) {
+            if self.remapped.contains(&pfn) {
+                continue;
+            }
+            // Back on its list since the batch ended: freeing takes it off.
+            self.lru.folio_del_lru(&mut self.map, Pfn(pfn)).unwrap();
+            self.freed.push(pfn - BASE);
+            self.free += 1;
+            n += 1;
+        }
+        n
     }
 }
 
@@ -297,4 +326,31 @@ fn reclaim_retries_are_bounded() {
     assert!(should_reclaim_retry(true, &mut loops, || true));
     assert_eq!(loops, 0);
     assert!(!should_reclaim_retry(false, &mut loops, || false));
+}
+
+#[test]
+fn started_writes_are_waited_for_once_a_batch_and_a_remapped_page_stays() {
+    let mut pages = vec![Page::RESERVED; 8];
+    let mut m = Model::new(&mut pages);
+    m.add(0, 4, true);
+    for i in 0..4 {
+        m.young.insert(BASE + i, (0, false));
+    }
+    m.swap_free = 100;
+    m.swap_total = 100;
+    m.async_io = true;
+    m.remapped.insert(BASE + 1);
+    let mut sc = ScanControl::kswapd(DEFAULT_SWAPPINESS);
+    // Four writes started, one wait at the end of the batch, three pages freed then; the
+    // one a fault mapped again stays on the inactive list.
+    assert_eq!(shrink_inactive_list(&mut m, 4, &mut sc, LruList::InactiveAnon), 3);
+    assert_eq!(m.waits, 1);
+    assert_eq!(m.freed, vec![0, 2, 3]);
+    assert_eq!(m.list(LruList::InactiveAnon), vec![1]);
+    assert_eq!((m.lru.events.pgscan_kswapd, m.lru.events.pgsteal_kswapd), (4, 3));
+    // Nothing written: no wait.
+    let mut sc = ScanControl::direct(DEFAULT_SWAPPINESS);
+    m.swap_free = 0;
+    shrink_inactive_list(&mut m, 1, &mut sc, LruList::InactiveAnon);
+    assert_eq!(m.waits, 1);
 }
