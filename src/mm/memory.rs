@@ -291,7 +291,22 @@ pub fn do_page_fault(
     if access_error(flags, &vma) {
         return Err(FaultError::BadAccess);
     }
+    if needs_anon_vma(&vma, flags) {
+        mm.anon_vma_prepare(addr);
+    }
     handle_mm_fault(&vma, env, addr & PAGE_MASK, flags)
+}
+
+/// Whether the fault may give a VMA without an anon_vma its first anonymous page: a write
+/// to a private mapping (`do_anonymous_page`, `do_cow_fault` and `wp_page_copy` each call
+/// `anon_vma_prepare()` before their page; a shared mapping's pages are never anonymous in
+/// Linux's sense, and a swap entry or an anonymous page already mapped means the VMA has
+/// one). Fork copies the PTEs of a VMA with an anon_vma only (`vma_needs_copy`).
+fn needs_anon_vma(vma: &Vma, flags: FaultFlags) -> bool {
+    flags.write
+        && vma.anon_vma.is_none()
+        && vma.special.is_none()
+        && !vma.vm_flags.contains(VmFlags::SHARED)
 }
 
 /// The PTE protections a VMA gives a page (`vm_get_page_prot`, with copy-on-write: a private

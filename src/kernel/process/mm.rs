@@ -284,8 +284,16 @@ impl ProcessMm {
         use crate::mm::mm_types::VmFlags;
         let mut child = ProcessMm::new()?;
         child.mm = self.mm.clone();
+        child.mm.anon_vma_fork();
         let (pgd, cpgd) = (self.hw.pgd, child.hw.pgd);
         for vma in self.mm.iter() {
+            // vma_needs_copy: a private VMA without an anon_vma has neither anonymous pages
+            // nor swap entries (its first write fault would have given it one), and the
+            // child faults its file pages in from the page cache. A shared VMA's pages
+            // (MAP_SHARED|MAP_ANONYMOUS ones are anonymous pages here) are looked for.
+            if vma.anon_vma.is_none() && !vma.vm_flags.contains(VmFlags::SHARED) {
+                continue;
+            }
             // One read of the VMA's PTEs: any anonymous page, any swap entry.
             let (mut anon, mut swapped) = (false, false);
             arch::for_each_user_entry(pgd, vma.vm_start, vma.vm_end, |_, p| {
