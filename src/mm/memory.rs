@@ -714,6 +714,33 @@ mod tests {
         c
     }
 
+    /// `anon_vma_prepare` runs where a private VMA may get its first anonymous page (a write
+    /// fault), so fork's `vma_needs_copy` can trust a VMA without one to have none.
+    #[test]
+    fn a_write_fault_gives_a_private_vma_its_anon_vma() {
+        let mut mm = mm();
+        let mut env = Env::new(4);
+        let rw = Prot::READ | Prot::WRITE;
+        let private = MapFlags::PRIVATE | MapFlags::ANONYMOUS;
+        let a = mm.do_mmap(0, 4 * PAGE_SIZE, rw, private, None).unwrap();
+        // A read maps the zero page: no anonymous page, no anon_vma.
+        touch(&mut mm, &mut env, a, 1, R);
+        assert_eq!(mm.vma_lookup(a).unwrap().anon_vma, None);
+        touch(&mut mm, &mut env, a, 1, W);
+        assert!(mm.vma_lookup(a).unwrap().anon_vma.is_some());
+        // A private file mapping gets one at its first write (do_cow_fault), not its reads.
+        let fl = file();
+        let f = mm.do_mmap(0, 2 * PAGE_SIZE, rw, MapFlags::PRIVATE, Some((&fl, 0))).unwrap();
+        touch(&mut mm, &mut env, f, 2, R);
+        assert_eq!(mm.vma_lookup(f).unwrap().anon_vma, None);
+        touch(&mut mm, &mut env, f + PAGE_SIZE, 1, W);
+        assert!(mm.vma_lookup(f).unwrap().anon_vma.is_some());
+        // A shared mapping never does.
+        let sh = mm.do_mmap(0, PAGE_SIZE, rw, MapFlags::SHARED, Some((&fl, 0))).unwrap();
+        touch(&mut mm, &mut env, sh, 1, W);
+        assert_eq!(mm.vma_lookup(sh).unwrap().anon_vma, None);
+    }
+
     #[test]
     fn anonymous_pages_count_as_linux_61() {
         let mut mm = mm();
