@@ -321,6 +321,48 @@ pub fn page_unmapped(pfn: Pfn) -> bool {
     true
 }
 
+/// `page_unmapped` for a batch of anonymous pages whose last PTE went (exit and `munmap`
+/// release them together): one swap lock for all. The pages not in the swap cache (the
+/// caller frees them) are moved to the front of `pfns`; their count.
+pub fn pages_unmapped(pfns: &mut [Pfn]) -> usize {
+    /// The pages looked up per swap lock (freed after it is dropped).
+    const CHUNK: usize = 32;
+    let (mut kept, mut at) = (0, 0);
+    if SWAP.lock().cache.is_empty() {
+        return pfns.len();
+    }
+    while at < pfns.len() {
+        let stop = pfns.len().min(at + CHUNK);
+        let mut freed = [Pfn(0); CHUNK];
+        let mut n_freed = 0;
+        {
+            let mut s = SWAP.lock();
+            for i in at..stop {
+                let pfn = pfns[i];
+                let Some(e) = s.cache.entry_of(pfn.0) else {
+                    pfns[kept] = pfn;
+                    kept += 1;
+                    continue;
+                };
+                if let Some(c) = s.cache.get_mut(e) {
+                    note_unmapped(c);
+                }
+                if s.areas.swap_count(e) == 0 {
+                    s.cache.remove_pfn(pfn.0);
+                    let _ = s.areas.put(e, SWAP_HAS_CACHE);
+                    freed[n_freed] = pfn;
+                    n_freed += 1;
+                }
+            }
+        }
+        for &pfn in &freed[..n_freed] {
+            free_swapped_page(pfn);
+        }
+        at = stop;
+    }
+    kept
+}
+
 /// Whether the cached page `pfn` is also another process's through a swap PTE (so not this
 /// mm's to reuse on a write: `folio_free_swap` would fail).
 pub fn swapcache_shared(pfn: Pfn) -> bool {

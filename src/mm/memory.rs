@@ -291,7 +291,22 @@ pub fn do_page_fault(
     if access_error(flags, &vma) {
         return Err(FaultError::BadAccess);
     }
+    if needs_anon_vma(&vma, flags) {
+        mm.anon_vma_prepare(addr);
+    }
     handle_mm_fault(&vma, env, addr & PAGE_MASK, flags)
+}
+
+/// Whether the fault may give a VMA without an anon_vma its first anonymous page: a write
+/// to a private mapping (`do_anonymous_page`, `do_cow_fault` and `wp_page_copy` each call
+/// `anon_vma_prepare()` before their page; a shared mapping's pages are never anonymous in
+/// Linux's sense, and a swap entry or an anonymous page already mapped means the VMA has
+/// one). Fork copies the PTEs of a VMA with an anon_vma only (`vma_needs_copy`).
+fn needs_anon_vma(vma: &Vma, flags: FaultFlags) -> bool {
+    flags.write
+        && vma.anon_vma.is_none()
+        && vma.special.is_none()
+        && !vma.vm_flags.contains(VmFlags::SHARED)
 }
 
 /// The PTE protections a VMA gives a page (`vm_get_page_prot`, with copy-on-write: a private
@@ -697,6 +712,33 @@ mod tests {
             c.account(do_page_fault(mm, env, va, f), f);
         }
         c
+    }
+
+    /// `anon_vma_prepare` runs where a private VMA may get its first anonymous page (a write
+    /// fault), so fork's `vma_needs_copy` can trust a VMA without one to have none.
+    #[test]
+    fn a_write_fault_gives_a_private_vma_its_anon_vma() {
+        let mut mm = mm();
+        let mut env = Env::new(4);
+        let rw = Prot::READ | Prot::WRITE;
+        let private = MapFlags::PRIVATE | MapFlags::ANONYMOUS;
+        let a = mm.do_mmap(0, 4 * PAGE_SIZE, rw, private, None).unwrap();
+        // A read maps the zero page: no anonymous page, no anon_vma.
+        touch(&mut mm, &mut env, a, 1, R);
+        assert_eq!(mm.vma_lookup(a).unwrap().anon_vma, None);
+        touch(&mut mm, &mut env, a, 1, W);
+        assert!(mm.vma_lookup(a).unwrap().anon_vma.is_some());
+        // A private file mapping gets one at its first write (do_cow_fault), not its reads.
+        let fl = file();
+        let f = mm.do_mmap(0, 2 * PAGE_SIZE, rw, MapFlags::PRIVATE, Some((&fl, 0))).unwrap();
+        touch(&mut mm, &mut env, f, 2, R);
+        assert_eq!(mm.vma_lookup(f).unwrap().anon_vma, None);
+        touch(&mut mm, &mut env, f + PAGE_SIZE, 1, W);
+        assert!(mm.vma_lookup(f).unwrap().anon_vma.is_some());
+        // A shared mapping never does.
+        let sh = mm.do_mmap(0, PAGE_SIZE, rw, MapFlags::SHARED, Some((&fl, 0))).unwrap();
+        touch(&mut mm, &mut env, sh, 1, W);
+        assert_eq!(mm.vma_lookup(sh).unwrap().anon_vma, None);
     }
 
     #[test]

@@ -468,16 +468,44 @@ impl MmStruct {
         self.find_vma(start).filter(|v| v.vm_start < end)
     }
 
-    /// A fresh `anon_vma` for a VMA whose first anonymous page is being faulted in.
+    /// `anon_vma_prepare()` for the VMA at `addr`, whose first anonymous page is being
+    /// faulted in: as `find_mergeable_anon_vma()`, the anon_vma of an adjacent VMA it could
+    /// later merge with (`anon_vma_compatible()`: the same file, flags differing only in
+    /// `VM_ACCESS_FLAGS`, contiguous offsets; the next VMA tried first), else a fresh one.
     pub fn anon_vma_prepare(&mut self, addr: usize) -> Option<AnonVmaId> {
-        let start = self.vma_lookup(addr)?.vm_start;
-        let id = self.next_anon_vma;
-        let vma = self.vmas.get_mut(&start)?;
-        if vma.anon_vma.is_none() {
-            vma.anon_vma = Some(id);
-            self.next_anon_vma += 1;
+        let vma = self.vma_lookup(addr)?;
+        if vma.anon_vma.is_some() {
+            return vma.anon_vma;
         }
-        vma.anon_vma
+        let start = vma.vm_start;
+        let compatible = |a: &Vma, b: &Vma| {
+            a.vm_end == b.vm_start
+                && a.vm_file == b.vm_file
+                && (a.vm_flags ^ b.vm_flags).difference(VmFlags::ACCESS).is_empty()
+                && b.vm_pgoff == a.vm_pgoff + a.pages() as u64
+        };
+        let next = self.vmas.get(&vma.vm_end).filter(|n| compatible(vma, n));
+        let prev = self.vmas.range(..start).next_back().map(|(_, p)| p);
+        let reused = next
+            .and_then(|n| n.anon_vma)
+            .or_else(|| prev.filter(|p| compatible(p, vma)).and_then(|p| p.anon_vma));
+        let id = reused.unwrap_or_else(|| {
+            self.next_anon_vma += 1;
+            self.next_anon_vma - 1
+        });
+        self.vmas.get_mut(&start)?.anon_vma = Some(id);
+        Some(id)
+    }
+
+    /// `anon_vma_fork()` for a new child's VMAs (cloned from the parent's): each VMA with
+    /// an anon_vma gets one of its own, so that two of the child's VMAs merge only as two
+    /// VMAs with different anon_vmas would.
+    pub fn anon_vma_fork(&mut self) {
+        let next = &mut self.next_anon_vma;
+        for v in self.vmas.values_mut().filter(|v| v.anon_vma.is_some()) {
+            v.anon_vma = Some(*next);
+            *next += 1;
+        }
     }
 
     /// The gaps between the VMAs, recomputed from the VMA list.

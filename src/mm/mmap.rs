@@ -1301,14 +1301,28 @@ mod tests {
         let rw = Prot::READ | Prot::WRITE;
         let a = anon(&mut m, 0, 0x2000, rw, MapFlags::empty()).unwrap();
         m.mprotect(a, 0x1000, Prot::READ).unwrap();
-        m.anon_vma_prepare(a).unwrap();
-        m.anon_vma_prepare(a + 0x1000).unwrap();
-        // Two different anon_vmas: making the flags equal does not merge them.
+        let x = m.anon_vma_prepare(a).unwrap();
+        // find_mergeable_anon_vma: the neighbour differs only in its access flags, so its
+        // anon_vma is reused and making the flags equal merges them back.
+        assert_eq!(m.anon_vma_prepare(a + 0x1000), Some(x));
         m.mprotect(a, 0x1000, rw).unwrap();
-        assert_eq!(m.map_count(), 2);
+        assert_eq!(m.map_count(), 1);
         // A fresh mapping next to a faulted one merges (it has no anon_vma yet).
         anon(&mut m, 0, 0x1000, rw, MapFlags::empty()).unwrap();
-        assert_eq!(m.map_count(), 2);
+        assert_eq!(m.map_count(), 1);
+        // Two VMAs faulted apart get different anon_vmas: a mapping filling the hole
+        // between them merges with one only.
+        let b = anon(&mut m, 0, 0x3000, Prot::READ, MapFlags::empty()).unwrap();
+        m.do_munmap(b + 0x1000, 0x1000).unwrap();
+        let (p, q) = (m.anon_vma_prepare(b).unwrap(), m.anon_vma_prepare(b + 0x2000).unwrap());
+        assert_ne!(p, q);
+        assert_eq!(m.map_count(), 3);
+        anon(&mut m, b + 0x1000, 0x1000, Prot::READ, MapFlags::FIXED).unwrap();
+        assert_eq!(m.map_count(), 3);
+        // A forked child's VMAs have anon_vmas of their own.
+        let mut c = m.clone();
+        c.anon_vma_fork();
+        assert_ne!(c.vma_lookup(b).unwrap().anon_vma, m.vma_lookup(b).unwrap().anon_vma);
         m.validate().unwrap();
     }
 

@@ -217,25 +217,34 @@ impl ProcessMm {
 
     /// `zap_page_range`: unmaps `[start, end)`, freeing the anonymous pages, and flushes.
     pub fn zap_range(&mut self, start: usize, end: usize) {
-        self.zap_ptes(start, end, true);
+        let mut batch = ReleaseBatch::new();
+        self.zap_ptes(start, end, true, &mut batch);
+        self.hw.release_pages(&mut batch);
     }
 
     /// `zap_pte_range`: clears the PTEs of `[start, end)`, dropping each page's mapping (the
     /// anonymous pages freed with their last one) and each swap entry, and flushes each page's
     /// TLB entry when `flush_each`; `exit_mmap` flushes the whole ASID once instead (Linux's
-    /// `tlb_gather_mmu_fullmm`).
-    fn zap_ptes(&mut self, start: usize, end: usize, flush_each: bool) {
+    /// `tlb_gather_mmu_fullmm`). The pages are gathered in `batch` and released a batch at a
+    /// time (`release_pages`: one page-allocator lock for the mappings dropped, one for the
+    /// pages freed), as Linux gathers them in the `mmu_gather` and frees them with
+    /// `free_pages_and_swap_cache`; the caller releases what is left in `batch`.
+    fn zap_ptes(&mut self, start: usize, end: usize, flush_each: bool, batch: &mut ReleaseBatch) {
         let (pgd, context_id) = (self.hw.pgd, self.hw.context_id);
         arch::zap_user_ptes(pgd, start, end, |va, old| {
+            if flush_each {
+                arch::flush_tlb_page(va, context_id);
+            }
             if old.present() {
-                self.hw.release_page(Pfn(old.pfn_phys() >> 12));
+                batch.pfns[batch.n] = Pfn(old.pfn_phys() >> 12);
+                batch.n += 1;
+                if batch.n == RELEASE_BATCH {
+                    self.hw.release_pages(batch);
+                }
             } else if let Some(e) = old.swp_entry() {
                 // zap_pte_range's swap entry: free_swap_and_cache.
                 swap::free_swap_and_cache(e);
                 self.hw.swapents -= 1;
-            }
-            if flush_each {
-                arch::flush_tlb_page(va, context_id);
             }
         });
     }
@@ -285,8 +294,16 @@ impl ProcessMm {
         use crate::mm::mm_types::VmFlags;
         let mut child = ProcessMm::new()?;
         child.mm = self.mm.clone();
+        child.mm.anon_vma_fork();
         let (pgd, cpgd) = (self.hw.pgd, child.hw.pgd);
         for vma in self.mm.iter() {
+            // vma_needs_copy: a private VMA without an anon_vma has neither anonymous pages
+            // nor swap entries (its first write fault would have given it one), and the
+            // child faults its file pages in from the page cache. A shared VMA's pages
+            // (MAP_SHARED|MAP_ANONYMOUS ones are anonymous pages here) are looked for.
+            if vma.anon_vma.is_none() && !vma.vm_flags.contains(VmFlags::SHARED) {
+                continue;
+            }
             // One read of the VMA's PTEs: any anonymous page, any swap entry.
             let (mut anon, mut swapped) = (false, false);
             arch::for_each_user_entry(pgd, vma.vm_start, vma.vm_end, |_, p| {
@@ -443,9 +460,11 @@ impl ProcessMm {
     pub fn exit_mmap(mut self: Box<Self>) {
         let ranges: alloc::vec::Vec<(usize, usize)> =
             self.mm.iter().map(|v| (v.vm_start, v.vm_end)).collect();
+        let mut batch = ReleaseBatch::new();
         for (s, e) in ranges {
-            self.zap_ptes(s, e, false);
+            self.zap_ptes(s, e, false, &mut batch);
         }
+        self.hw.release_pages(&mut batch);
         arch::free_user_tables(self.hw.pgd, &mut |pa| {
             let _ =
                 with_node(|n| n.free_pages_for(PageOwner::PageTable, Pfn(u64::from(pa) >> 12), 0));
@@ -514,6 +533,60 @@ impl MmHw {
         with_node(|n| n.page(Pfn(pfn)).map_or(0, |p| p.mapcount())) != 0
     }
 
+    /// `release_pages` for the pages `zap_ptes` gathered: drops one mapping of each, and
+    /// frees the anonymous ones whose last mapping it was, as `release_page` one at a time
+    /// but with one page-allocator lock for the mappings (`page_remove_rmap` and the
+    /// owners), one swap lock for the swap cache's pages, and one page-allocator lock for
+    /// the frees (`free_unref_page_list`).
+    fn release_pages(&mut self, batch: &mut ReleaseBatch) {
+        let pfns = &mut batch.pfns[..core::mem::take(&mut batch.n)];
+        if pfns.is_empty() {
+            return;
+        }
+        let zero = zero_pfn();
+        let (mut file, mut shared, mut special, mut n_anon) = (0i64, 0i64, 0i64, 0usize);
+        with_node(|n| {
+            for i in 0..pfns.len() {
+                let pfn = pfns[i];
+                if pfn == zero {
+                    continue;
+                }
+                if is_special_mapping_page(pfn) {
+                    // zap_pte_range: dec_mm_counter(mm, mm_counter(page)); the page stays.
+                    special += 1;
+                } else if n.remove_shared_rmap(pfn) {
+                    // One descriptor lookup: a mapping of a shared page dropped, or the owner.
+                    shared += 1;
+                } else if n.page(pfn).map(|p| p.owner()) == Some(PageOwner::Anon) {
+                    pfns[n_anon] = pfn;
+                    n_anon += 1;
+                } else {
+                    file += 1;
+                }
+            }
+        });
+        self.rss_special -= special;
+        self.rss_file -= file;
+        self.rss_anon -= shared + n_anon as i64;
+        // Swap-cache pages stay with the cache (or go with their slot): the rest are freed.
+        if n_anon == 0 {
+            return;
+        }
+        let n_free = swap::pages_unmapped(&mut pfns[..n_anon]);
+        if n_free == 0 {
+            return;
+        }
+        with_node(|n| {
+            for &pfn in &pfns[..n_free] {
+                // Off its LRU list first (`__page_cache_release`), then back.
+                let (lru, map) = n.lru_mut();
+                let _ = lru.folio_del_lru(map, pfn);
+                let _ = n.free_pages_for(PageOwner::Anon, pfn, 0);
+            }
+        });
+        NR_ANON_PAGES.fetch_sub(n_free as u64, core::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Drops one mapping of `pfn`: anonymous pages go back to the page allocator with their
     /// last mapping.
     fn release_page(&mut self, pfn: Pfn) {
@@ -553,6 +626,21 @@ impl MmHw {
             }
             _ => self.rss_file -= 1,
         }
+    }
+}
+
+/// The pages `zap_ptes` gathers before releasing them together (`release_pages`).
+const RELEASE_BATCH: usize = 32;
+
+/// `struct mmu_gather`'s page batch: the pages whose PTEs were cleared, not released yet.
+struct ReleaseBatch {
+    pfns: [Pfn; RELEASE_BATCH],
+    n: usize,
+}
+
+impl ReleaseBatch {
+    const fn new() -> Self {
+        Self { pfns: [Pfn(0); RELEASE_BATCH], n: 0 }
     }
 }
 
