@@ -12,7 +12,6 @@ use core::fmt::Write;
 use core::sync::atomic::Ordering;
 
 use pivm::arch::arm64::{boot, layout, memory, pgtable, shell, traps};
-use pivm::kernel;
 use pivm::board::raspi::io::{self, Device};
 use pivm::board::raspi::map;
 use pivm::board::raspi::uart::UartWriter;
@@ -20,6 +19,7 @@ use pivm::boot::info::{BootInfo, BootSource};
 use pivm::boot::{atags, dtb, params};
 use pivm::config::VA_BITS;
 use pivm::console::input::{self, Input};
+use pivm::kernel;
 use pivm::mm::memblock::Memblock;
 use pivm::mm::mm_init::{self, MemoryLine};
 use pivm::mm::PAGE_SHIFT;
@@ -129,7 +129,8 @@ extern "C" fn __arm64_start_kernel(params_pa: u64, _cpu: u64) -> ! {
 
     // arm64's zones: ZONE_DMA up to zone_dma_bits (the device tree's dma-ranges), DMA32 to
     // 4 GiB, Normal above; on the Pi 3 all RAM is DMA.
-    let layout = layout.with_zone_dma_bits(layout::zone_dma_bits(dt.and_then(|d| d.max_dma_cpu_addr)));
+    let layout =
+        layout.with_zone_dma_bits(layout::zone_dma_bits(dt.and_then(|d| d.max_dma_cpu_addr)));
     let _ = layout::write_zone_ranges(
         &mut UartWriter,
         &layout.zones(layout.zone_dma_bits),
@@ -158,7 +159,8 @@ extern "C" fn __arm64_start_kernel(params_pa: u64, _cpu: u64) -> ! {
     kernel::ioremap_devices();
     shell::set_state(shell::ShellState { layout, mem_map: kernel::mem::mem_map_range() });
     LAYOUT.call_once(|| layout);
-    let (free_pages, totalram_pages) = kernel::mem::with_node(|n| (n.nr_free_pages(), n.totalram_pages()));
+    let (free_pages, totalram_pages) =
+        kernel::mem::with_node(|n| (n.nr_free_pages(), n.totalram_pages()));
     let _ = mm_init::write_memory_line(
         &mut UartWriter,
         &MemoryLine {
@@ -204,7 +206,8 @@ fn declare_kernel_vmas(layout: &layout::Layout) {
             continue;
         }
         let phys = layout.kimage_pa(start, boot::LOAD_PA);
-        if let Err(e) = kernel::vmalloc::vm_area_add_early(start, end - start, phys, "paging_init") {
+        if let Err(e) = kernel::vmalloc::vm_area_add_early(start, end - start, phys, "paging_init")
+        {
             kprintln!("declare_kernel_vmas: {start:#x}: {e}");
         }
     }

@@ -13,7 +13,8 @@ use pivm::arch::arm64::memory as m;
 /// The reference's `/proc/meminfo` (Debian Linux 6.1 arm64 on the same board).
 const REF_MEMINFO: &str = include_str!("samples/linux-6.1-raspi3b-arm64-meminfo.txt");
 /// The first 40 lines of the reference's `/proc/vmallocinfo`.
-const REF_VMALLOCINFO: &str = include_str!("samples/linux-6.1-raspi3b-arm64-vmallocinfo-head40.txt");
+const REF_VMALLOCINFO: &str =
+    include_str!("samples/linux-6.1-raspi3b-arm64-vmallocinfo-head40.txt");
 /// The reference's `/proc/cpuinfo`.
 const REF_CPUINFO: &str = include_str!("samples/linux-6.1-raspi3b-arm64-cpuinfo.txt");
 /// The reference's `/proc/pagetypeinfo`.
@@ -140,16 +141,12 @@ fn vmallocinfo_line_ok(line: &str) -> bool {
     let Some((range, rest)) = line.split_once(' ') else { return false };
     let Some((a, b)) = range.split_once('-') else { return false };
     let hex = |h: &str| {
-        h.strip_prefix("0x")
-            .filter(|d| d.len() == 16)
-            .and_then(|d| u64::from_str_radix(d, 16).ok())
+        h.strip_prefix("0x").filter(|d| d.len() == 16).and_then(|d| u64::from_str_radix(d, 16).ok())
     };
     let (Some(a), Some(b)) = (hex(a), hex(b)) else { return false };
     let size: Option<u64> = rest.split_whitespace().next().and_then(|n| n.parse().ok());
-    let phys_ok = rest
-        .split_whitespace()
-        .filter_map(|w| w.strip_prefix("phys="))
-        .all(|p| hex(p).is_some());
+    let phys_ok =
+        rest.split_whitespace().filter_map(|w| w.strip_prefix("phys=")).all(|p| hex(p).is_some());
     size == Some(b - a) && phys_ok
 }
 
@@ -170,7 +167,11 @@ fn check_allocators(q: &mut Qemu, va_bits: u32) {
         }
     }
     let start = format!("{:#018x}-", m::vmalloc_start(va_bits));
-    assert!(ours[0].starts_with(&start) && ours[0].ends_with(" phys=0x0000000000080000 vmap"), "{}", ours[0]);
+    assert!(
+        ours[0].starts_with(&start) && ours[0].ends_with(" phys=0x0000000000080000 vmap"),
+        "{}",
+        ours[0]
+    );
     // The PL011 and the local interrupt controller (the reference's of_iomap) are ioremapped.
     q.expect_in("vmallocinfo", &vi, " phys=0x000000003f201000 ioremap\n");
     q.expect_in("vmallocinfo", &vi, " phys=0x0000000040000000 ioremap\n");
@@ -204,7 +205,11 @@ fn check_allocators(q: &mut Qemu, va_bits: u32) {
         let during = figures(q);
         assert_eq!(during[1], before[1] + 100, "VmallocUsed counts the 25 pages: {during:?}");
         let vi = q.cmd("cat /proc/vmallocinfo");
-        q.expect_in("vmallocinfo", &vi, &format!("{va:#018x}-{:#018x}  106496 console pages=25 vmalloc\n", va + 106496));
+        q.expect_in(
+            "vmallocinfo",
+            &vi,
+            &format!("{va:#018x}-{:#018x}  106496 console pages=25 vmalloc\n", va + 106496),
+        );
         let out = q.cmd(&format!("kfree {obj:#x}"));
         assert!(!out.contains("kfree:"), "{out}");
         let out = q.cmd(&format!("vfree {va:#x}"));
@@ -235,7 +240,8 @@ fn number_hex_after(q: &Qemu, what: &str, text: &str, label: &str) -> u64 {
     let t = &text[at + label.len()..];
     let t = t.strip_prefix("0x").unwrap_or(t);
     let digits: String = t.chars().take_while(|c| c.is_ascii_hexdigit()).collect();
-    u64::from_str_radix(&digits, 16).unwrap_or_else(|_| q.fail(&format!("{what}: no number after {label:?}")))
+    u64::from_str_radix(&digits, 16)
+        .unwrap_or_else(|_| q.fail(&format!("{what}: no number after {label:?}")))
 }
 
 /// `pt`: a linear-map address ends in a 2 MiB block one level before a page; the image's

@@ -347,8 +347,8 @@ struct ProcessCounters {
 
 #[cfg(not(target_arch = "aarch64"))]
 fn process_counters() -> ProcessCounters {
-    use core::sync::atomic::Ordering::Relaxed;
     use crate::kernel::process;
+    use core::sync::atomic::Ordering::Relaxed;
     ProcessCounters {
         pgd_pages: process::mm::PGD_PAGES.load(Relaxed),
         kernel_stack_pages: process::NR_KERNEL_STACK_PAGES.load(Relaxed),

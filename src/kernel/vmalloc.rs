@@ -159,7 +159,8 @@ pub fn vm_area_add_early(
 ) -> Result<(), EarlyAreaError> {
     let mut v = VMAP.lock();
     let flags = VmFlags::VM_MAP | VmFlags::VM_NO_GUARD;
-    let addr = v.get_vm_area(size, flags, caller.into(), &mut KernelTlb).map_err(EarlyAreaError::Vmap)?;
+    let addr =
+        v.get_vm_area(size, flags, caller.into(), &mut KernelTlb).map_err(EarlyAreaError::Vmap)?;
     if addr != start {
         // Nothing was mapped there: the range only goes back to the free tree.
         let _ = v.remove_vm_area(addr, &mut KernelTlb);
@@ -174,7 +175,10 @@ pub fn vm_area_add_early(
 pub enum EarlyAreaError {
     Vmap(VmapError),
     /// The range's start was not the lowest free address (something was allocated first).
-    Elsewhere { start: u64, got: u64 },
+    Elsewhere {
+        start: u64,
+        got: u64,
+    },
 }
 
 impl fmt::Display for EarlyAreaError {

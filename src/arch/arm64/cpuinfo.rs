@@ -139,12 +139,7 @@ impl fmt::Display for CpuInfo {
         let caps = self.regs.hwcaps(self.evtstrm);
         for cpu in 0..self.nr_cpus {
             writeln!(f, "processor\t: {cpu}")?;
-            writeln!(
-                f,
-                "BogoMIPS\t: {}.{:02}",
-                lpj / (500_000 / HZ),
-                (lpj / (5_000 / HZ)) % 100
-            )?;
+            writeln!(f, "BogoMIPS\t: {}.{:02}", lpj / (500_000 / HZ), (lpj / (5_000 / HZ)) % 100)?;
             f.write_str("Features\t:")?;
             for (_, name) in HWCAP_NAMES.iter().filter(|(c, _)| caps.contains(*c)) {
                 write!(f, " {name}")?;

@@ -60,7 +60,8 @@ pub fn map_kernel_page(
 ) -> Result<(), MapError> {
     let _t = TABLES.lock();
     let root = boot::SWAPPER_PG_DIR.load(Ordering::Relaxed);
-    let m = Mapping { va: va as u64, pa, size: PAGE_SIZE, prot: pgtable::pgprot(prot), blocks: false };
+    let m =
+        Mapping { va: va as u64, pa, size: PAGE_SIZE, prot: pgtable::pgprot(prot), blocks: false };
     let r = create_mapping(&mut KernelTables { alloc }, root, VA_BITS, m);
     // The descriptors reach the walker before the address is used (`dsb ishst` in set_pte).
     // SAFETY: barriers only.

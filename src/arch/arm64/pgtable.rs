@@ -378,7 +378,9 @@ mod tests {
 
     #[test]
     fn arch_neutral_protections_are_linuxs() {
-        use crate::mm::pgprot::{PAGE_KERNEL as K, PAGE_KERNEL_EXEC as KX, PAGE_KERNEL_IO, PAGE_KERNEL_RO as KR};
+        use crate::mm::pgprot::{
+            PAGE_KERNEL as K, PAGE_KERNEL_EXEC as KX, PAGE_KERNEL_IO, PAGE_KERNEL_RO as KR,
+        };
         assert_eq!(pgprot(K), PAGE_KERNEL);
         assert_eq!(pgprot(KR), PAGE_KERNEL_RO);
         assert_eq!(pgprot(KX), PAGE_KERNEL_ROX);
