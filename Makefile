@@ -140,7 +140,7 @@ clippy:
 	cargo clippy --lib --tests -- -D warnings
 	VMSPLIT=$(VMSPLIT) PIVM_MAX_ORDER=$(MAX_ORDER) CARGO_TARGET_DIR=$(CARGO_TGT) \
 		cargo clippy --target $(TARGET) --features kernel$(if $(FEATURES),$(comma)$(FEATURES)) \
-		--bin pivm -- -D warnings
+		--bin $(BIN) -- -D warnings
 
 doc:
 	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --lib

@@ -30,6 +30,77 @@ pub fn search_extable(table: &[ExTableEntry], pc: u64) -> Option<u64> {
     table.binary_search_by_key(&pc, |e| e.insn).ok().map(|i| table[i].fixup)
 }
 
+/// One load from `$addr` that may fault, with its `__ex_table` entry and fixup (Linux's
+/// `__get_mem_asm`): `(value, faulted)`. `$insn` is the load, naming the value `{v}` and the
+/// address `{a}` (e.g. `"ldtr {v:w}, [{a}]"`); a fault resumes at the fixup, which zeroes the
+/// value and sets the flag.
+#[cfg(all(kernel, target_arch = "aarch64"))]
+macro_rules! fixup_load {
+    ($insn:literal, $addr:expr) => {{
+        let (val, failed): (u64, u64);
+        // SAFETY: the load's only effect is reading `$addr`, which the caller chose; a fault
+        // on it is fixed up through the exception table entry laid down here.
+        unsafe {
+            core::arch::asm!(
+                "mov {f}, #0",
+                "1:",
+                $insn,
+                "2:",
+                ".pushsection __ex_table, \"a\"",
+                ".balign 8",
+                ".quad 1b, 3f",
+                ".popsection",
+                ".pushsection .text.fixup, \"ax\"",
+                "3: mov {f}, #1",
+                "mov {v}, #0",
+                "b 2b",
+                ".popsection",
+                a = in(reg) $addr,
+                v = out(reg) val,
+                f = out(reg) failed,
+                options(nostack)
+            );
+        }
+        (val, failed != 0)
+    }};
+}
+#[cfg(all(kernel, target_arch = "aarch64"))]
+pub(crate) use fixup_load;
+
+/// One store of `$value` to `$addr` that may fault, with its `__ex_table` entry and fixup
+/// (`__put_mem_asm`): whether it faulted. `$insn` names the value `{v}` and the address `{a}`.
+#[cfg(all(kernel, target_arch = "aarch64"))]
+macro_rules! fixup_store {
+    ($insn:literal, $addr:expr, $value:expr) => {{
+        let failed: u64;
+        // SAFETY: the store writes only `$addr`, which the caller chose to write; a fault on
+        // it is fixed up through the exception table entry laid down here.
+        unsafe {
+            core::arch::asm!(
+                "mov {f}, #0",
+                "1:",
+                $insn,
+                "2:",
+                ".pushsection __ex_table, \"a\"",
+                ".balign 8",
+                ".quad 1b, 3f",
+                ".popsection",
+                ".pushsection .text.fixup, \"ax\"",
+                "3: mov {f}, #1",
+                "b 2b",
+                ".popsection",
+                a = in(reg) $addr,
+                v = in(reg) $value,
+                f = out(reg) failed,
+                options(nostack)
+            );
+        }
+        failed != 0
+    }};
+}
+#[cfg(all(kernel, target_arch = "aarch64"))]
+pub(crate) use fixup_store;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@ use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use aarch64_cpu::registers::*;
 
 use super::esr;
-use super::extable::{self, ExTableEntry};
+use super::extable::{self, fixup_load, fixup_store, ExTableEntry};
 use super::pgtable;
 use crate::config::VA_BITS;
 
@@ -365,62 +365,22 @@ fn die(w: &mut impl Write, what: &str, regs: &PtRegs, esr: u64) {
 /// Reads a 32-bit word at `addr`, or the fault's (ESR, FAR) if the access faults (the
 /// exception table turns the fault into an error).
 pub fn probe_read_u32(addr: u64) -> Result<u32, (u64, u64)> {
-    let val: u64;
-    let failed: u64;
-    // SAFETY: a faulting load is fixed up by the exception table entry; no other effect.
-    unsafe {
-        core::arch::asm!(
-            "mov {f}, #0",
-            "1: ldr {v:w}, [{a}]",
-            "2:",
-            ".pushsection __ex_table, \"a\"",
-            ".balign 8",
-            ".quad 1b, 3f",
-            ".popsection",
-            ".pushsection .text.fixup, \"ax\"",
-            "3: mov {f}, #1",
-            "mov {v}, #0",
-            "b 2b",
-            ".popsection",
-            a = in(reg) addr,
-            v = out(reg) val,
-            f = out(reg) failed,
-            options(nostack)
-        );
-    }
-    if failed != 0 {
-        Err((LAST_FIXUP[0].load(Ordering::Relaxed), LAST_FIXUP[1].load(Ordering::Relaxed)))
-    } else {
-        Ok(val as u32)
+    match fixup_load!("ldr {v:w}, [{a}]", addr) {
+        (_, true) => Err(last_fixup()),
+        (val, false) => Ok(val as u32),
     }
 }
 
 /// Writes a 32-bit word at `addr`, or the fault's (ESR, FAR).
 pub fn probe_write_u32(addr: u64, value: u32) -> Result<(), (u64, u64)> {
-    let failed: u64;
-    // SAFETY: as in `probe_read_u32`; the caller chose to write there.
-    unsafe {
-        core::arch::asm!(
-            "mov {f}, #0",
-            "1: str {v:w}, [{a}]",
-            "2:",
-            ".pushsection __ex_table, \"a\"",
-            ".balign 8",
-            ".quad 1b, 3f",
-            ".popsection",
-            ".pushsection .text.fixup, \"ax\"",
-            "3: mov {f}, #1",
-            "b 2b",
-            ".popsection",
-            a = in(reg) addr,
-            v = in(reg) value,
-            f = out(reg) failed,
-            options(nostack)
-        );
-    }
-    if failed != 0 {
-        Err((LAST_FIXUP[0].load(Ordering::Relaxed), LAST_FIXUP[1].load(Ordering::Relaxed)))
+    if fixup_store!("str {v:w}, [{a}]", addr, value) {
+        Err(last_fixup())
     } else {
         Ok(())
     }
+}
+
+/// The (ESR, FAR) of the last fault the exception table fixed up.
+fn last_fixup() -> (u64, u64) {
+    (LAST_FIXUP[0].load(Ordering::Relaxed), LAST_FIXUP[1].load(Ordering::Relaxed))
 }

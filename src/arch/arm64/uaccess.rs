@@ -33,6 +33,7 @@ pub use imp::*;
 mod imp {
     use super::access_ok;
     use crate::abi::errno::Errno;
+    use crate::arch::arm64::extable::{fixup_load, fixup_store};
     use crate::config::VA_BITS;
 
     /// `raw_copy_from_user`: `n` bytes from user `src` to `dst` with `LDTRB`; the bytes not
@@ -154,29 +155,8 @@ mod imp {
         if !access_ok(addr, 4, VA_BITS) {
             return Err(Errno::EFAULT);
         }
-        let (val, failed): (u64, u64);
-        // SAFETY: the unprivileged load's fault is fixed up, setting `failed`.
-        unsafe {
-            core::arch::asm!(
-                "mov {f}, #0",
-                "1: ldtr {v:w}, [{a}]",
-                "2:",
-                ".pushsection __ex_table, \"a\"",
-                ".balign 8",
-                ".quad 1b, 3f",
-                ".popsection",
-                ".pushsection .text.fixup, \"ax\"",
-                "3: mov {f}, #1",
-                "mov {v}, #0",
-                "b 2b",
-                ".popsection",
-                a = in(reg) addr,
-                v = out(reg) val,
-                f = out(reg) failed,
-                options(nostack)
-            );
-        }
-        if failed != 0 {
+        let (val, faulted) = fixup_load!("ldtr {v:w}, [{a}]", addr);
+        if faulted {
             Err(Errno::EFAULT)
         } else {
             Ok(val as u32)
@@ -188,29 +168,8 @@ mod imp {
         if !access_ok(addr, 8, VA_BITS) {
             return Err(Errno::EFAULT);
         }
-        let (val, failed): (u64, u64);
-        // SAFETY: as in `get_user_u32`.
-        unsafe {
-            core::arch::asm!(
-                "mov {f}, #0",
-                "1: ldtr {v}, [{a}]",
-                "2:",
-                ".pushsection __ex_table, \"a\"",
-                ".balign 8",
-                ".quad 1b, 3f",
-                ".popsection",
-                ".pushsection .text.fixup, \"ax\"",
-                "3: mov {f}, #1",
-                "mov {v}, #0",
-                "b 2b",
-                ".popsection",
-                a = in(reg) addr,
-                v = out(reg) val,
-                f = out(reg) failed,
-                options(nostack)
-            );
-        }
-        if failed != 0 {
+        let (val, faulted) = fixup_load!("ldtr {v}, [{a}]", addr);
+        if faulted {
             Err(Errno::EFAULT)
         } else {
             Ok(val)
@@ -222,28 +181,7 @@ mod imp {
         if !access_ok(addr, 4, VA_BITS) {
             return Err(Errno::EFAULT);
         }
-        let failed: u64;
-        // SAFETY: only user memory is written, through the unprivileged store.
-        unsafe {
-            core::arch::asm!(
-                "mov {f}, #0",
-                "1: sttr {v:w}, [{a}]",
-                "2:",
-                ".pushsection __ex_table, \"a\"",
-                ".balign 8",
-                ".quad 1b, 3f",
-                ".popsection",
-                ".pushsection .text.fixup, \"ax\"",
-                "3: mov {f}, #1",
-                "b 2b",
-                ".popsection",
-                a = in(reg) addr,
-                v = in(reg) value,
-                f = out(reg) failed,
-                options(nostack)
-            );
-        }
-        if failed != 0 {
+        if fixup_store!("sttr {v:w}, [{a}]", addr, value) {
             Err(Errno::EFAULT)
         } else {
             Ok(())
@@ -255,28 +193,7 @@ mod imp {
         if !access_ok(addr, 8, VA_BITS) {
             return Err(Errno::EFAULT);
         }
-        let failed: u64;
-        // SAFETY: as in `put_user_u32`.
-        unsafe {
-            core::arch::asm!(
-                "mov {f}, #0",
-                "1: sttr {v}, [{a}]",
-                "2:",
-                ".pushsection __ex_table, \"a\"",
-                ".balign 8",
-                ".quad 1b, 3f",
-                ".popsection",
-                ".pushsection .text.fixup, \"ax\"",
-                "3: mov {f}, #1",
-                "b 2b",
-                ".popsection",
-                a = in(reg) addr,
-                v = in(reg) value,
-                f = out(reg) failed,
-                options(nostack)
-            );
-        }
-        if failed != 0 {
+        if fixup_store!("sttr {v}, [{a}]", addr, value) {
             Err(Errno::EFAULT)
         } else {
             Ok(())
