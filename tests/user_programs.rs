@@ -15,9 +15,12 @@
 mod user_common;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
-use user_common::{is_delta, newc, run_on, steps, strip_notes, Run};
+use user_common::{
+    built_program, data_file, host_runs_binaries_of, is_delta, newc, root, run_on, steps,
+    strip_notes, Run,
+};
 
 /// Every program `make user` builds.
 const PROGRAMS: [&str; 21] = [
@@ -51,24 +54,8 @@ const PAGE: u64 = 4096;
 const SIGILL: i32 = 4;
 const SIGSEGV: i32 = 11;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn program(name: &str) -> PathBuf {
-    let path = root().join("build/user/arm").join(name);
-    assert!(
-        path.is_file(),
-        "missing {}: run `make user` first (or `make test`, which builds everything)",
-        path.display()
-    );
-    path
-}
-
-fn data_file() -> PathBuf {
-    let path = root().join("build/user/data/f16m");
-    assert!(path.is_file(), "missing {}: run `make user` first", path.display());
-    path
+    built_program("user/arm", name, "make user")
 }
 
 /// Runs a program under qemu-arm with a time limit; the child is killed (by its own id) when it
@@ -79,9 +66,7 @@ fn run(name: &str, args: &[&str]) -> Run {
 
 /// Whether the host can execve an ARM binary (a binfmt_misc entry for qemu-arm).
 fn host_runs_arm_binaries() -> bool {
-    Path::new("/proc/sys/fs/binfmt_misc").read_dir().is_ok_and(|mut d| {
-        d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("qemu-arm")))
-    })
+    host_runs_binaries_of("qemu-arm")
 }
 
 // ---- the binaries ------------------------------------------------------------------------------

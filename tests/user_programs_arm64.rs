@@ -9,9 +9,11 @@
 mod user_common;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
-use user_common::{newc, run_on, steps, Run};
+use user_common::{
+    built_program, data_file, host_runs_binaries_of, newc, root, run_on, steps, Run,
+};
 
 /// Every program `make user ARCH=arm64` builds (the ARMv7 list).
 const PROGRAMS: [&str; 21] = [
@@ -52,24 +54,8 @@ const PF_W: u32 = 2;
 /// aarch64, as the reference's maps show).
 const TEXT_BASE: u64 = 0x40_0000;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn program(name: &str) -> PathBuf {
-    let path = root().join("build/arm64/user").join(name);
-    assert!(
-        path.is_file(),
-        "missing {}: run `make user ARCH=arm64` first (or `make test`)",
-        path.display()
-    );
-    path
-}
-
-fn data_file() -> PathBuf {
-    let path = root().join("build/user/data/f16m");
-    assert!(path.is_file(), "missing {}: run `make user` first", path.display());
-    path
+    built_program("arm64/user", name, "make user ARCH=arm64")
 }
 
 fn run(name: &str, args: &[&str]) -> Run {
@@ -78,9 +64,7 @@ fn run(name: &str, args: &[&str]) -> Run {
 
 /// Whether the host can execve an AArch64 binary (a binfmt_misc entry for qemu-aarch64).
 fn host_runs_arm64_binaries() -> bool {
-    Path::new("/proc/sys/fs/binfmt_misc").read_dir().is_ok_and(|mut d| {
-        d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("qemu-aarch64")))
-    })
+    host_runs_binaries_of("qemu-aarch64")
 }
 
 struct Phdr {

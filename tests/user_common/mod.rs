@@ -5,7 +5,7 @@
 
 use std::io::Read;
 use std::os::unix::process::ExitStatusExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -187,4 +187,31 @@ pub fn newc(bytes: &[u8]) -> Vec<Entry> {
         entries.push(Entry { name, mode, data: bytes[data_at..data_at + size].to_vec() });
         at = align(data_at + size);
     }
+}
+
+/// The repository's root (where `build/` is).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A built test program: `build/DIR/NAME`; `make_hint` says which make target builds it.
+pub fn built_program(dir: &str, name: &str, make_hint: &str) -> PathBuf {
+    let path = root().join("build").join(dir).join(name);
+    assert!(path.is_file(), "missing {}: run `{make_hint}` first (or `make test`)", path.display());
+    path
+}
+
+/// The reference's data file (`build/user/data/f16m`), the same for both architectures.
+pub fn data_file() -> PathBuf {
+    let path = root().join("build/user/data/f16m");
+    assert!(path.is_file(), "missing {}: run `make user` first", path.display());
+    path
+}
+
+/// Whether the host can execve the binaries `qemu` runs (a binfmt_misc entry named after it,
+/// `qemu-arm` or `qemu-aarch64`).
+pub fn host_runs_binaries_of(qemu: &str) -> bool {
+    Path::new("/proc/sys/fs/binfmt_misc").read_dir().is_ok_and(|mut d| {
+        d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with(qemu)))
+    })
 }
