@@ -267,6 +267,47 @@ fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
     hay[from..].windows(needle.len()).position(|w| w == needle).map(|i| i + from)
 }
 
+/// Whole lines of other output an echo may have inside it (a background program's lines
+/// written while the command was being echoed) for [`find_echo`] to still recognise it.
+const ECHO_INTERRUPTIONS: usize = 4;
+
+/// The end of `echo` (a typed command and its `\n`) at or after `from` when other output came
+/// in the middle of it: the echo begins a line (or follows the prompt), and wherever the next
+/// byte is not the echo's, a whole line of other output (up to and including its `\n`, with
+/// no prompt in it) comes first, at most [`ECHO_INTERRUPTIONS`] times. The console echoes each
+/// typed byte as it arrives and a program's `write` can land between two of them, as on a
+/// Linux tty.
+pub fn find_echo(hay: &[u8], echo: &[u8], from: usize) -> Option<usize> {
+    let starts = (from..hay.len())
+        .filter(|&k| k == from || hay[k - 1] == b'\n' || hay[..k].ends_with(PROMPT.as_bytes()));
+    'start: for k in starts {
+        let (mut i, mut j, mut inserted) = (k, 0, 0);
+        while j < echo.len() {
+            if i >= hay.len() {
+                continue 'start;
+            }
+            if hay[i] == echo[j] {
+                i += 1;
+                j += 1;
+                continue;
+            }
+            // Not the echo's byte: a whole other line must end here before it goes on.
+            let Some(nl) = hay[i..].iter().position(|&b| b == b'\n') else { continue 'start };
+            let line = &hay[i..i + nl];
+            if j == 0
+                || inserted == ECHO_INTERRUPTIONS
+                || find(line, PROMPT.as_bytes(), 0).is_some()
+            {
+                continue 'start;
+            }
+            inserted += 1;
+            i += nl + 1;
+        }
+        return Some(i);
+    }
+    None
+}
+
 impl Qemu {
     /// Starts QEMU; it does not wait for anything (use `boot_to_prompt` or `wait_for`).
     pub fn boot(opts: Opts) -> Qemu {
@@ -398,12 +439,42 @@ impl Qemu {
 
     /// Position just past the first `needle` at or after `from`, waiting for it to arrive.
     fn wait_at(&mut self, needle: &str, from: usize, timeout: Duration) -> Result<usize, Failure> {
+        self.wait_match(&format!("{needle:?}"), timeout, |hay| {
+            find(hay, needle.as_bytes(), from).map(|i| i + needle.len())
+        })
+    }
+
+    /// Position just past the echo of `command` (typed with `\n`) at or after `from`: the
+    /// exact echo, or, when a background program's output came while the line was echoed,
+    /// the echo with whole lines of that output inside it ([`find_echo`]).
+    fn wait_echo(
+        &mut self,
+        command: &str,
+        from: usize,
+        timeout: Duration,
+    ) -> Result<usize, Failure> {
+        let echo = format!("{command}\n");
+        self.wait_match(&format!("{echo:?}"), timeout, |hay| {
+            find(hay, echo.as_bytes(), from)
+                .map(|i| i + echo.len())
+                .or_else(|| find_echo(hay, echo.as_bytes(), from))
+        })
+    }
+
+    /// Waits until `matcher` finds what it looks for in the console output; `what` names it
+    /// in the failure.
+    fn wait_match(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        matcher: impl Fn(&[u8]) -> Option<usize>,
+    ) -> Result<usize, Failure> {
         let until = (Instant::now() + timeout).min(self.deadline);
         loop {
             {
                 let log = self.shared.log.lock().unwrap();
-                if let Some(i) = find(&log.out, needle.as_bytes(), from) {
-                    return Ok(i + needle.len());
+                if let Some(end) = matcher(&log.out) {
+                    return Ok(end);
                 }
                 if !log.out_eof {
                     let _ = self.shared.more.wait_timeout(log, Duration::from_millis(20)).unwrap();
@@ -415,18 +486,18 @@ impl Qemu {
             if let Some(s) = self.exited() {
                 self.drain();
                 let log = self.shared.log.lock().unwrap();
-                if let Some(i) = find(&log.out, needle.as_bytes(), from) {
-                    return Ok(i + needle.len());
+                if let Some(end) = matcher(&log.out) {
+                    return Ok(end);
                 }
                 drop(log);
-                return Err(self.failure(&format!("QEMU exited ({s}) before printing {needle:?}")));
+                return Err(self.failure(&format!("QEMU exited ({s}) before printing {what}")));
             }
             if Instant::now() >= until {
                 let why =
                     if until == self.deadline { "the overall QEMU time limit" } else { "timeout" };
                 self.kill();
                 return Err(
-                    self.failure(&format!("{why}: {needle:?} did not appear within {timeout:?}"))
+                    self.failure(&format!("{why}: {what} did not appear within {timeout:?}"))
                 );
             }
         }
@@ -464,9 +535,8 @@ impl Qemu {
 
     pub fn cmd_timeout(&mut self, command: &str, timeout: Duration) -> String {
         self.send(&format!("{command}\n"));
-        let echo = format!("{command}\n");
         let from = self.cursor;
-        let body = self.wait_at(&echo, from, timeout).unwrap();
+        let body = self.wait_echo(command, from, timeout).unwrap();
         let end = self.wait_at(PROMPT, body, timeout).unwrap();
         self.cursor = end;
         let log = self.shared.log.lock().unwrap();
