@@ -896,6 +896,17 @@ impl MmStruct {
     /// `sys_brk()`: move the break. Returns the new break, or the old one when the request is
     /// refused (below `start_brk`, over `RLIMIT_DATA`, into another mapping or its guard gap).
     pub fn brk(&mut self, brk: usize) -> usize {
+        self.brk_unmapped(brk).0
+    }
+
+    /// [`Self::brk`], with what a shrink unmapped (`do_brk_munmap`'s region, whose page tables
+    /// the caller frees as `unmap_region`'s `free_pgtables` does).
+    pub fn brk_unmapped(&mut self, brk: usize) -> (usize, Option<Unmapped>) {
+        let mut gone = None;
+        (self.do_brk(brk, &mut gone), gone)
+    }
+
+    fn do_brk(&mut self, brk: usize, gone: &mut Option<Unmapped>) -> usize {
         let origbrk = self.brk;
         let min_brk = self.start_brk;
         if brk < min_brk {
@@ -921,9 +932,12 @@ impl MmStruct {
                 _ => return origbrk,
             }
             self.brk = brk;
-            if self.munmap_range(newbrk, oldbrk).is_err() {
-                self.brk = origbrk;
-                return origbrk;
+            match self.munmap_range(newbrk, oldbrk) {
+                Ok(u) => *gone = u,
+                Err(_) => {
+                    self.brk = origbrk;
+                    return origbrk;
+                }
             }
             return brk;
         }
@@ -1340,9 +1354,17 @@ mod tests {
         assert_eq!(spans(&m), [(0x71000, 0x77000), (0x77000, 0x9b000)]);
         // Same page: only the value moves.
         assert_eq!(m.brk(0x9a800), 0x9a800);
-        // Shrink.
-        assert_eq!(m.brk(0x80000), 0x80000);
+        // Shrink: what went is reported for free_pgtables, the kept part as its floor.
+        assert_eq!(
+            m.brk_unmapped(0x80000),
+            (
+                0x80000,
+                Some(Unmapped { start: 0x80000, end: 0x9b000, floor: 0x80000, ceiling: None })
+            )
+        );
         assert_eq!(spans(&m), [(0x71000, 0x77000), (0x77000, 0x80000)]);
+        // Growing or a refusal unmaps nothing.
+        assert_eq!(m.brk_unmapped(0x70000), (0x80000, None));
         // Below start_brk: refused.
         assert_eq!(m.brk(0x70000), 0x80000);
         // A mapping in the way (with a page to spare required): refused.

@@ -433,25 +433,30 @@ pub fn clear_user_pte(pgd: u64, va: usize) -> Option<LinuxPte> {
     mmu::unmap_page(user_table(pgd), va as u32)
 }
 
-/// `free_pgd_range`: detaches every table page of the user half, handing each to `free`.
-pub fn free_user_tables(pgd: u64, free: &mut dyn FnMut(u32)) {
+/// `free_pgtables` at exit: detaches the table pages under the VMAs `spans` (start, end),
+/// sorted by start, handing each to `free`. Only the 2 MiB slots a span touches are read, as
+/// Linux's `free_pgtables` walks the VMAs rather than the whole first level: no table lies
+/// outside them, since every `munmap` and `brk` shrink frees the tables no remaining VMA
+/// shares (`free_user_pgd_range`). A slot two neighbouring VMAs share is visited once.
+pub fn free_user_tables(pgd: u64, spans: &[(usize, usize)], free: &mut dyn FnMut(u32)) {
     let Some(va) = mmu::phys_to_virt(pgd) else { return };
     // SAFETY: the first USER_L1_ENTRIES words of a live 16 KiB table in lowmem, which only
     // this exiting mm uses (the caller switched away from it).
     let l1 = unsafe { core::slice::from_raw_parts(va as *const u32, USER_L1_ENTRIES) };
-    // Only the pairs that hold a table (the table's address translated once): the empty
-    // entries, most of the user half, are skipped eight words (32 bytes) at a time, as
-    // `free_pgd_range` skips `pgd_none_or_clear_bad` entries.
-    for (c, chunk) in l1.chunks_exact(L1_SKIP_WORDS).enumerate() {
-        if chunk.iter().fold(0, |acc, &d| acc | d) == 0 {
-            continue;
-        }
-        for i in (0..L1_SKIP_WORDS).step_by(2) {
-            if chunk[i] & PMD_TYPE_MASK == PMD_TYPE_TABLE {
-                let at = c * L1_SKIP_WORDS + i;
+    const SLOTS: usize = USER_L1_ENTRIES / 2;
+    let shift = pgtable::PGDIR_SIZE.trailing_zeros();
+    let mut next = 0;
+    for &(start, end) in spans {
+        let first = (start >> shift).max(next);
+        let last = ((end.max(start + 1) - 1) >> shift).min(SLOTS - 1);
+        for slot in first..=last {
+            // The slot's first hardware word: its pair shares the one table page.
+            let at = slot * 2;
+            if l1[at] & PMD_TYPE_MASK == PMD_TYPE_TABLE {
                 mmu::free_pte_table(user_table(pgd), (at << SECTION_SHIFT) as u32, free);
             }
         }
+        next = next.max(last + 1);
     }
 }
 
@@ -474,10 +479,6 @@ pub fn free_user_pgd_range(
         va += pgtable::PGDIR_SIZE;
     }
 }
-
-/// First-level words `free_user_tables` tests together for a run of empty entries.
-const L1_SKIP_WORDS: usize = 8;
-const _: () = assert!(USER_L1_ENTRIES.is_multiple_of(L1_SKIP_WORDS));
 
 /// The PTE tables of the user half of the table at `pgd` (`mm_pgtables_bytes` counts 2 KiB,
 /// one Linux table, for each).

@@ -461,11 +461,11 @@ impl ProcessMm {
         let ranges: alloc::vec::Vec<(usize, usize)> =
             self.mm.iter().map(|v| (v.vm_start, v.vm_end)).collect();
         let mut batch = ReleaseBatch::new();
-        for (s, e) in ranges {
+        for &(s, e) in &ranges {
             self.zap_ptes(s, e, false, &mut batch);
         }
         self.hw.release_pages(&mut batch);
-        arch::free_user_tables(self.hw.pgd, &mut |pa| {
+        arch::free_user_tables(self.hw.pgd, &ranges, &mut |pa| {
             let _ =
                 with_node(|n| n.free_pages_for(PageOwner::PageTable, Pfn(u64::from(pa) >> 12), 0));
         });

@@ -197,10 +197,14 @@ fn call(n: u32, a: [u32; 6]) -> SysResult {
         nr::BRK => with_current(|t| {
             let pm = t.mm.as_mut().ok_or(Errno::ENOMEM)?;
             let old = pm.mm.brk;
-            let new = pm.mm.brk(a[0] as usize);
+            let (new, gone) = pm.mm.brk_unmapped(a[0] as usize);
             if new < old {
                 let from = new.next_multiple_of(PAGE_SIZE);
                 pm.zap_range(from, old.next_multiple_of(PAGE_SIZE));
+            }
+            // do_brk_munmap's unmap_region: the tables no remaining VMA shares go too.
+            if let Some(u) = gone {
+                pm.free_pgtables(u);
             }
             Ok(new as u32)
         }),
