@@ -19,33 +19,9 @@ use std::path::PathBuf;
 use std::process::Command;
 use user_common::{
     built_program, data_file, host_runs_binaries_of, is_delta, newc, root, run_on, steps,
-    strip_notes, Run,
+    strip_notes, Run, PROGRAMS,
 };
 
-/// Every program `make user` builds.
-const PROGRAMS: [&str; 21] = [
-    "tiny",
-    "vmtest",
-    "segv",
-    "crash",
-    "efault",
-    "forkbomb",
-    "membomb",
-    "mapmax",
-    "procself",
-    "syscalls",
-    "spin",
-    "forkwait",
-    "jobctl",
-    "files",
-    "vmbench",
-    "cardmap",
-    "swapstress",
-    "swaptest",
-    "blkmap",
-    "fstest",
-    "pipetest",
-];
 /// The reference's file: 4096 pages, every byte of page i equal to i mod 256.
 const F16M_PAGES: u64 = 4096;
 const PAGE: u64 = 4096;

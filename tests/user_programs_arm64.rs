@@ -12,33 +12,9 @@ use std::fs;
 use std::path::PathBuf;
 use std::process::Command;
 use user_common::{
-    built_program, data_file, host_runs_binaries_of, newc, root, run_on, steps, Run,
+    built_program, data_file, host_runs_binaries_of, newc, root, run_on, steps, Run, PROGRAMS,
 };
 
-/// Every program `make user ARCH=arm64` builds (the ARMv7 list).
-const PROGRAMS: [&str; 21] = [
-    "tiny",
-    "vmtest",
-    "segv",
-    "crash",
-    "efault",
-    "forkbomb",
-    "membomb",
-    "mapmax",
-    "procself",
-    "syscalls",
-    "spin",
-    "forkwait",
-    "jobctl",
-    "files",
-    "vmbench",
-    "cardmap",
-    "swapstress",
-    "swaptest",
-    "blkmap",
-    "fstest",
-    "pipetest",
-];
 const SIGILL: i32 = 4;
 const SIGSEGV: i32 = 11;
 /// ELF64 header fields and arm64's machine number (`EM_AARCH64`, 183).

@@ -10,6 +10,31 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+/// Every program `make user` builds, for each architecture (`tests/user/*.c`).
+pub const PROGRAMS: [&str; 21] = [
+    "tiny",
+    "vmtest",
+    "segv",
+    "crash",
+    "efault",
+    "forkbomb",
+    "membomb",
+    "mapmax",
+    "procself",
+    "syscalls",
+    "spin",
+    "forkwait",
+    "jobctl",
+    "files",
+    "vmbench",
+    "cardmap",
+    "swapstress",
+    "swaptest",
+    "blkmap",
+    "fstest",
+    "pipetest",
+];
+
 /// Upper bound for one program run (they take milliseconds; a loaded machine gets room).
 pub const RUN_LIMIT: Duration = Duration::from_secs(60);
 
