@@ -112,14 +112,6 @@ fn fault_patterns(q: &mut Qemu) {
     let [before, touched, after] = kb[..] else { q.fail(&format!("ptfree line {l:?}")) };
     assert!(touched >= before + 4, "{l}");
     assert!(after + 2 <= touched && after <= before + 4, "{l}");
-    // The same for the brk heap: a shrink frees the tables as munmap does (6.1's
-    // do_brk_munmap through unmap_region); exit's walk of the VMAs relies on it.
-    let out = run(q, "/bin/vmtest brkfree 1024");
-    let l = q.line_with("brkfree", &out, "brkfree N=1024:");
-    let kb: Vec<u64> = l.split_whitespace().filter_map(|w| w.parse().ok()).collect();
-    let [before, touched, after] = kb[..] else { q.fail(&format!("brkfree line {l:?}")) };
-    assert!(touched >= before + 4, "{l}");
-    assert!(after + 2 <= touched && after <= before + 4, "{l}");
 
     let out = run(q, "/bin/vmtest anonrd 64");
     let l = q.line_with("anonrd", &out, "N=64:");

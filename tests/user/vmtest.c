@@ -161,29 +161,6 @@ static void ptfree(long n)
     fflush(stdout);
 }
 
-/* VmPTE before sbrk of N pages, after writing each, and after the break goes back down: the
- * shrink frees the page tables no other mapping shares, as munmap does (do_brk_munmap). */
-static void brkfree(long n)
-{
-    intptr_t len = (intptr_t)n * PG;
-    long before = vm_pte_kb();
-    void *p = sbrk(len);
-    if (p == (void *)-1) {
-        printf("brkfree N=%ld: sbrk failed: %s\n", n, strerror(errno));
-        return;
-    }
-    write_pages(p, n, 1);
-    long touched = vm_pte_kb();
-    if (sbrk(-len) == (void *)-1) {
-        printf("brkfree N=%ld: shrink failed: %s\n", n, strerror(errno));
-        return;
-    }
-    long after = vm_pte_kb();
-    printf("brkfree N=%ld: VmPTE %ld kB before, %ld kB touched, %ld kB after the shrink\n", n,
-           before, touched, after);
-    fflush(stdout);
-}
-
 /* glibc's malloc: below M_MMAP_THRESHOLD (128 KiB) from the brk heap, above it a fresh mmap. */
 static void malloc_test(long n)
 {
@@ -1036,7 +1013,6 @@ static void usage(void)
             "       vmtest anonrd N...          the same, reading each page first (the shared zero page)\n"
             "       vmtest malloc N...          glibc malloc of N pages: write, re-read, free\n"
             "       vmtest ptfree N...          VmPTE before, after writing N anonymous pages, after munmap\n"
-            "       vmtest brkfree N...         the same for N pages of sbrk, then the break moved back\n"
             "       vmtest stack N...           touch N pages below the stack pointer, twice\n"
             "       vmtest file PATH N...       MAP_PRIVATE file: read, re-read, write (COW), unmap+map+read\n"
             "       vmtest fileshared PATH N... MAP_SHARED file: read, re-read, unmap+map+read\n"
@@ -1073,11 +1049,6 @@ int main(int argc, char **argv)
             usage();
         for (int i = 2; i < argc; i++)
             ptfree(parse_count(argv[i]));
-    } else if (!strcmp(cmd, "brkfree")) {
-        if (argc < 3)
-            usage();
-        for (int i = 2; i < argc; i++)
-            brkfree(parse_count(argv[i]));
     } else if (!strcmp(cmd, "malloc")) {
         if (argc < 3)
             usage();
