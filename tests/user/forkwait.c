@@ -46,13 +46,49 @@ static void on_usr1(int sig)
 
 static int cow_value = 1;
 
-/* A child that signals its parent after `ms` and exits after `exit_ms`. */
+/* The state letter of /proc/PID/stat (the field after the command's closing parenthesis),
+ * or 0 if the file cannot be read. */
+static char task_state(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    char *p = strrchr(buf, ')');
+    return p && p[1] == ' ' ? p[2] : 0;
+}
+
+/* Waits until `pid` sleeps (state S) on two reads `ms` apart: a signal sent before the parent
+ * has entered the call it should interrupt would run its handler early and the call would not
+ * return EINTR, which a loaded host (qemu-user) makes likely with a fixed delay alone. */
+static void wait_until_asleep(pid_t pid, long ms)
+{
+    for (int tries = 0; tries < 1000; tries++) {
+        if (task_state(pid) == 'S') {
+            sleep_ms(ms);
+            if (task_state(pid) == 'S')
+                return;
+        } else {
+            sleep_ms(1);
+        }
+    }
+}
+
+/* A child that signals its parent once the parent sleeps (at least `ms` after the fork) and
+ * exits after `exit_ms`. */
 static pid_t signalling_child(long ms, long exit_ms)
 {
     fflush(stdout);
     pid_t c = fork();
     if (c == 0) {
         sleep_ms(ms);
+        wait_until_asleep(getppid(), 10);
         kill(getppid(), SIGUSR1);
         sleep_ms(exit_ms);
         _exit(0);
