@@ -308,6 +308,15 @@ fn do_timer(ticks: u64) {
     JIFFIES_64.fetch_add(ticks, Ordering::Relaxed);
 }
 
+/// The first tick at or after `deadline_ns`, for a sleep that must not end early: tick
+/// `jiffies` happened at `tick_ns` (the coarse clock), and each later one a period after it.
+/// Low-resolution `hrtimer`s expire from the tick in the same way: at the first tick whose
+/// time has reached the expiry. A tick that comes late and counts several periods at once can
+/// still wake the sleeper before its deadline; it then compares the clock and sleeps on.
+pub fn expiry_jiffy(jiffies: u64, tick_ns: u64, deadline_ns: u64, tick_period_ns: u64) -> u64 {
+    jiffies + deadline_ns.saturating_sub(tick_ns).div_ceil(tick_period_ns)
+}
+
 /// Seconds and hundredths, as /proc/uptime prints them (`%lu.%02lu`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Centis(pub u64);
@@ -516,6 +525,16 @@ mod device {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_sleep_expires_at_the_first_tick_at_or_after_its_deadline() {
+        const T: u64 = 10_000_000;
+        // Tick 100 was at 1 s: a deadline 10 ms after it is tick 101; 10 ms + 1 ns is 102.
+        assert_eq!(expiry_jiffy(100, 1_000_000_000, 1_010_000_000, T), 101);
+        assert_eq!(expiry_jiffy(100, 1_000_000_000, 1_010_000_001, T), 102);
+        // A deadline already passed: the current tick.
+        assert_eq!(expiry_jiffy(100, 1_000_000_000, 999_000_000, T), 100);
+    }
+
     use super::*;
 
     /// QEMU's raspi2b generic timer frequency, and what Debian's 6.1 printed for it.

@@ -41,8 +41,8 @@ pub struct ProcExt {
     /// Exited while its parent ignored SIGCHLD (or had `SA_NOCLDWAIT`): released at once,
     /// invisible to `wait4` (`EXIT_DEAD` with `autoreap`).
     pub autoreap: bool,
-    /// The jiffy a `nanosleep` that a signal interrupted was to wake at, for its restart when
-    /// no handler runs (a stop and SIGCONT): `restart_block.nanosleep.expires`.
+    /// The deadline (monotonic ns) of a `nanosleep` that a signal interrupted, for its restart
+    /// when no handler runs (a stop and SIGCONT): `restart_block.nanosleep.expires`.
     pub restart_wake: Option<u64>,
     /// The `struct robust_list_head` user address `set_robust_list` registered
     /// (`robust_list`), 0 for none: a fork's child starts without one (`futex_init_task`),

@@ -603,32 +603,40 @@ fn clock_res_ns(id: u32) -> Result<u64, Errno> {
     clock_ns(id).map(|_| NSEC_PER_JIFFY)
 }
 
-/// Sleeps the current task for at least `ns` (rounded up to jiffies). A signal that comes
-/// first ends it with `-ERESTART_RESTARTBLOCK`: `EINTR` when a handler runs, otherwise (a stop
-/// and SIGCONT, an ignored signal) the call runs again and sleeps until the first deadline,
-/// as `hrtimer_nanosleep_restart` does.
+/// Sleeps the current task for at least `ns` of the monotonic clock, until the first tick
+/// at or after the deadline (`hrtimer_nanosleep` with low-resolution timers). The deadline is
+/// a time of the clock, not a count of ticks: a tick that comes late adds several jiffies at
+/// once, and a sleep counted in jiffies from a stale `jiffies` could end early (a loaded host
+/// once ended a 10 ms sleep after 5 ms). A signal that comes first ends it with
+/// `-ERESTART_RESTARTBLOCK`: `EINTR` when a handler runs, otherwise (a stop and SIGCONT, an
+/// ignored signal) the call runs again and sleeps until the same deadline, as
+/// `hrtimer_nanosleep_restart` does.
 fn sleep_ns(ns: u64) -> SysResult {
-    let wake = match with_current(|t| t.ext.restart_wake.take()) {
-        Some(wake) => wake,
-        None => {
-            let ticks = ns.div_ceil(NSEC_PER_JIFFY);
-            if ticks == 0 {
-                return Ok(0);
-            }
-            crate::kernel::time::get_jiffies_64() + ticks + 1
-        }
+    use crate::kernel::time;
+    let deadline = match with_current(|t| t.ext.restart_wake.take()) {
+        Some(deadline) => deadline,
+        None if ns == 0 => return Ok(0),
+        None => time::ktime_get_boottime_ns() + ns,
     };
     loop {
+        let now = time::ktime_get_boottime_ns();
+        let wake = time::expiry_jiffy(
+            time::get_jiffies_64(),
+            time::ktime_get_coarse_ns(),
+            deadline,
+            NSEC_PER_JIFFY,
+        );
         let done = with_current(|t| {
             if t.pending & !t.blocked != 0 {
-                t.ext.restart_wake = Some(wake);
+                t.ext.restart_wake = Some(deadline);
                 return Some(Err(Errno::ERESTART_RESTARTBLOCK));
             }
-            if crate::kernel::time::get_jiffies_64() >= wake {
+            if now >= deadline {
                 return Some(Ok(0));
             }
             t.state = TaskState::Sleeping;
-            t.wake_at = wake;
+            // At least the next tick: the clock has not reached the deadline yet.
+            t.wake_at = wake.max(time::get_jiffies_64() + 1);
             None
         });
         if let Some(r) = done {
