@@ -73,7 +73,101 @@ pub enum SysDir {
     SysfsKernel,
     /// `/sys/kernel/debug`: debugfs's root, mounted there.
     Debug,
+    /// `/sys/kernel/slab`: SLUB's `slab_kset`, a directory per cache.
+    Slab,
 }
+
+/// A file of `/sys/kernel/slab/<cache>/` (6.1's `slab_attrs[]`, those pivm has).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SlabAttr {
+    ObjectSize,
+    SlabSize,
+    ObjsPerSlab,
+    Order,
+    Slabs,
+    Objects,
+    TotalObjects,
+    Shrink,
+}
+
+/// The attributes: name, file, mode (`SLAB_ATTR_RO` 0400, `SLAB_ATTR` 0600).
+pub const SLAB_ATTRS: &[(&str, SlabAttr, u32)] = &[
+    ("object_size", SlabAttr::ObjectSize, 0o400),
+    ("slab_size", SlabAttr::SlabSize, 0o400),
+    ("objs_per_slab", SlabAttr::ObjsPerSlab, 0o400),
+    ("order", SlabAttr::Order, 0o400),
+    ("slabs", SlabAttr::Slabs, 0o400),
+    ("objects", SlabAttr::Objects, 0o400),
+    ("total_objects", SlabAttr::TotalObjects, 0o400),
+    ("shrink", SlabAttr::Shrink, 0o600),
+];
+
+/// The permission bits of a slab attribute.
+pub fn slab_attr_mode(attr: SlabAttr) -> u32 {
+    SLAB_ATTRS.iter().find(|e| e.1 == attr).map_or(0o400, |e| e.2)
+}
+
+/// An attribute's `->show()`: one decimal and a newline (`sysfs_emit`); `shrink_show`
+/// returns nothing. `slabs`, `objects`, `total_objects` are `show_slab_objects` on a
+/// kernel without NUMA (no ` N0=` part); `objects` counts as slabinfo's active objects do
+/// (the free objects of the node partial list left out).
+pub fn show_slab_attr(
+    attr: SlabAttr,
+    s: &crate::mm::slab::CacheStat,
+    out: &mut dyn fmt::Write,
+) -> fmt::Result {
+    let v = match attr {
+        SlabAttr::ObjectSize => s.object_size,
+        SlabAttr::SlabSize => s.info.objsize,
+        SlabAttr::ObjsPerSlab => s.info.objperslab,
+        SlabAttr::Order => s.order as usize,
+        SlabAttr::Slabs => s.info.num_slabs,
+        SlabAttr::Objects => s.info.active_objs,
+        SlabAttr::TotalObjects => s.info.num_objs,
+        SlabAttr::Shrink => return Ok(()),
+    };
+    writeln!(out, "{v}")
+}
+
+/// An attribute's `->store()` (the file was opened for writing, so it has one): 6.1's
+/// `shrink_store` shrinks the cache when the first byte is `1` and takes the whole write;
+/// anything else is `EINVAL`. sysfs hands a store nothing for an empty write.
+pub fn slab_store(
+    src: &dyn ProcSource,
+    cache: u8,
+    attr: SlabAttr,
+    value: &[u8],
+) -> Result<usize, Errno> {
+    if value.is_empty() {
+        return Ok(0);
+    }
+    match attr {
+        SlabAttr::Shrink if value[0] == b'1' => {
+            src.slab_shrink(cache)?;
+            Ok(value.len())
+        }
+        SlabAttr::Shrink => Err(Errno::EINVAL),
+        _ => Err(Errno::EACCES),
+    }
+}
+
+/// `kernfs_name_hash()`: where kernfs sorts a name in its directory and the readdir
+/// position it gets (`full_name_hash`'s byte loop, `__hash_32`, positions 0, 1 and
+/// `INT_MAX` reserved).
+pub fn kernfs_name_hash(name: &str) -> u32 {
+    /// `GOLDEN_RATIO_32` (`__hash_32`).
+    const GOLDEN_RATIO_32: u32 = 0x61C8_8647;
+    let mut hash: u32 = 0;
+    for &c in name.as_bytes() {
+        let c = u32::from(c);
+        hash = hash.wrapping_add(c << 4).wrapping_add(c >> 4).wrapping_mul(11);
+    }
+    let hash = hash.wrapping_mul(GOLDEN_RATIO_32) & KERNFS_END_POS;
+    hash.clamp(2, KERNFS_END_POS - 1)
+}
+
+/// `INT_MAX`: where a kernfs readdir ends.
+pub const KERNFS_END_POS: u32 = 0x7fff_ffff;
 
 /// A knob file (a sysctl in `/proc/sys/vm`, or debugfs's `fault_around_bytes`).
 pub type Sysctl = crate::proc::sysctl::Knob;
@@ -85,7 +179,9 @@ pub const DEBUGFS_DEV: (u32, u32) = (0, 5);
 /// The device a node of this tree is on (`/proc`, `/sys` or `/sys/kernel/debug`).
 pub fn dev(node: ProcNode) -> (u32, u32) {
     match node {
-        ProcNode::Sys(SysDir::Sysfs | SysDir::SysfsKernel) => SYSFS_DEV,
+        ProcNode::Sys(SysDir::Sysfs | SysDir::SysfsKernel | SysDir::Slab)
+        | ProcNode::SlabCache(_)
+        | ProcNode::File(ProcFile::Slab(..)) => SYSFS_DEV,
         ProcNode::Sys(SysDir::Debug) => DEBUGFS_DEV,
         ProcNode::File(ProcFile::Sysctl(k)) if crate::proc::sysctl::info(k).sysctl.is_none() => {
             DEBUGFS_DEV
@@ -131,6 +227,8 @@ pub enum ProcFile {
     Root(RootFile),
     Pid(u32, PidFile),
     Sysctl(Sysctl),
+    /// `/sys/kernel/slab/<cache>/<attr>`: the cache's slab slot and the attribute.
+    Slab(u8, SlabAttr),
 }
 
 /// A node of the `/proc` tree.
@@ -145,6 +243,8 @@ pub enum ProcNode {
     Exe(u32),
     /// `/proc/sys` and its subdirectories.
     Sys(SysDir),
+    /// `/sys/kernel/slab/<cache>`: the cache in this slab slot.
+    SlabCache(u8),
 }
 
 /// `FIRST_PROCESS_ENTRY`: readdir positions of `/proc` below it are its own entries; `self`
@@ -178,6 +278,14 @@ pub trait ProcSource {
     /// handler consumed. `EINVAL` for a value the handler refuses.
     fn sysctl_write(&self, _file: Sysctl, _value: &[u8]) -> Result<usize, Errno> {
         Err(Errno::EINVAL)
+    }
+    /// The slab caches (`/sys/kernel/slab`'s directories): slot and name.
+    fn slab_caches(&self) -> Vec<(u8, &'static str)> {
+        Vec::new()
+    }
+    /// `kmem_cache_shrink` of the cache in `slot`; `ENOENT` when it has gone.
+    fn slab_shrink(&self, _slot: u8) -> Result<(), Errno> {
+        Err(Errno::ENOENT)
     }
 }
 
@@ -482,6 +590,8 @@ pub struct DirEntry {
 pub fn ino(node: ProcNode) -> u64 {
     const PID_BASE: u64 = 0x1000;
     const SYS_BASE: u64 = 0x800;
+    // Above every process's numbers (`PID_MAX_LIMIT` * 16).
+    const SLAB_BASE: u64 = 1 << 32;
     match node {
         ProcNode::Root => PROC_ROOT_INO,
         ProcNode::SelfLink => 2,
@@ -491,6 +601,8 @@ pub fn ino(node: ProcNode) -> u64 {
         ProcNode::Exe(p) => PID_BASE + p as u64 * 16 + 15,
         ProcNode::Sys(d) => SYS_BASE + d as u64,
         ProcNode::File(ProcFile::Sysctl(f)) => SYS_BASE + 16 + f as u64,
+        ProcNode::SlabCache(c) => SLAB_BASE + c as u64 * 16,
+        ProcNode::File(ProcFile::Slab(c, a)) => SLAB_BASE + c as u64 * 16 + 1 + a as u64,
     }
 }
 
@@ -499,7 +611,8 @@ pub fn mode(node: ProcNode) -> u32 {
     match node {
         // debugfs's root is 0700 (`debugfs_fill_super`), sysfs's directories 0755.
         ProcNode::Sys(SysDir::Debug) => S_IFDIR | 0o700,
-        ProcNode::Sys(SysDir::Sysfs | SysDir::SysfsKernel) => S_IFDIR | 0o755,
+        ProcNode::Sys(SysDir::Sysfs | SysDir::SysfsKernel | SysDir::Slab)
+        | ProcNode::SlabCache(_) => S_IFDIR | 0o755,
         ProcNode::Root | ProcNode::Pid(_) | ProcNode::Sys(_) => S_IFDIR | 0o555,
         ProcNode::SelfLink | ProcNode::Exe(_) => S_IFLNK | 0o777,
         ProcNode::File(ProcFile::Root(f)) => {
@@ -507,6 +620,15 @@ pub fn mode(node: ProcNode) -> u32 {
         }
         ProcNode::File(ProcFile::Pid(..)) => S_IFREG | 0o444,
         ProcNode::File(ProcFile::Sysctl(f)) => S_IFREG | crate::proc::sysctl::info(f).mode,
+        ProcNode::File(ProcFile::Slab(_, a)) => S_IFREG | slab_attr_mode(a),
+    }
+}
+
+/// `st_size`: a sysfs attribute's is a page (`sysfs_add_file_mode_ns`), everything else's 0.
+pub fn size(node: ProcNode) -> u64 {
+    match node {
+        ProcNode::File(ProcFile::Slab(..)) => SEQ_BUF_SIZE as u64,
+        _ => 0,
     }
 }
 
@@ -515,8 +637,11 @@ pub fn mode(node: ProcNode) -> u32 {
 pub fn nlink(node: ProcNode, src: &dyn ProcSource) -> u32 {
     match node {
         ProcNode::Root => 2 + src.tgids().len() as u32,
-        ProcNode::Pid(_) | ProcNode::Sys(SysDir::Vm | SysDir::Debug) => 2,
-        ProcNode::Sys(SysDir::Sys | SysDir::Sysfs | SysDir::SysfsKernel) => 3,
+        ProcNode::Pid(_) | ProcNode::Sys(SysDir::Vm | SysDir::Debug) | ProcNode::SlabCache(_) => 2,
+        ProcNode::Sys(SysDir::Sys | SysDir::Sysfs) => 3,
+        // kernfs: 2 plus one per subdirectory.
+        ProcNode::Sys(SysDir::SysfsKernel) => 4,
+        ProcNode::Sys(SysDir::Slab) => 2 + src.slab_caches().len() as u32,
         _ => 1,
     }
 }
@@ -559,6 +684,23 @@ pub fn lookup(src: &dyn ProcSource, dir: ProcNode, name: &str) -> Result<ProcNod
             .ok_or(Errno::ENOENT),
         ProcNode::Sys(SysDir::Sysfs) if name == "kernel" => Ok(ProcNode::Sys(SysDir::SysfsKernel)),
         ProcNode::Sys(SysDir::SysfsKernel) if name == "debug" => Ok(ProcNode::Sys(SysDir::Debug)),
+        ProcNode::Sys(SysDir::SysfsKernel) if name == "slab" => Ok(ProcNode::Sys(SysDir::Slab)),
+        ProcNode::Sys(SysDir::Slab) => src
+            .slab_caches()
+            .into_iter()
+            .find(|e| e.1 == name)
+            .map(|e| ProcNode::SlabCache(e.0))
+            .ok_or(Errno::ENOENT),
+        ProcNode::SlabCache(c) => {
+            if !src.slab_caches().iter().any(|e| e.0 == c) {
+                return Err(Errno::ENOENT);
+            }
+            SLAB_ATTRS
+                .iter()
+                .find(|e| e.0 == name)
+                .map(|e| ProcNode::File(ProcFile::Slab(c, e.1)))
+                .ok_or(Errno::ENOENT)
+        }
         ProcNode::Sys(SysDir::Debug) => debug_knobs()
             .find(|e| e.name == name)
             .map(|e| ProcNode::File(ProcFile::Sysctl(e.knob)))
@@ -573,7 +715,9 @@ pub fn parent(node: ProcNode) -> ProcNode {
     match node {
         ProcNode::Sys(SysDir::Vm) => ProcNode::Sys(SysDir::Sys),
         ProcNode::Sys(SysDir::SysfsKernel) => ProcNode::Sys(SysDir::Sysfs),
-        ProcNode::Sys(SysDir::Debug) => ProcNode::Sys(SysDir::SysfsKernel),
+        ProcNode::Sys(SysDir::Debug | SysDir::Slab) => ProcNode::Sys(SysDir::SysfsKernel),
+        ProcNode::SlabCache(_) => ProcNode::Sys(SysDir::Slab),
+        ProcNode::File(ProcFile::Slab(c, _)) => ProcNode::SlabCache(c),
         ProcNode::Sys(SysDir::Sysfs) => ProcNode::Sys(SysDir::Sysfs),
         ProcNode::File(ProcFile::Sysctl(k)) if crate::proc::sysctl::info(k).sysctl.is_none() => {
             ProcNode::Sys(SysDir::Debug)
@@ -596,6 +740,16 @@ fn knob_entries(
         pos += 1;
     }
     pos
+}
+
+/// Readdir entries of a kernfs directory: by name hash (its readdir position), then name.
+fn kernfs_entries(all: &mut Vec<DirEntry>, mut items: Vec<(&str, ProcNode, u8)>) -> u64 {
+    items.sort_by(|a, b| (kernfs_name_hash(a.0), a.0).cmp(&(kernfs_name_hash(b.0), b.0)));
+    for (name, node, d_type) in items {
+        let pos = u64::from(kernfs_name_hash(name));
+        all.push(DirEntry { pos, name: name.into(), ino: ino(node), d_type });
+    }
+    u64::from(KERNFS_END_POS)
 }
 
 /// debugfs's files pivm has.
@@ -702,8 +856,31 @@ pub fn readdir(
         ProcNode::Sys(SysDir::SysfsKernel) => {
             all.push(dot(0, ".", ino(dir)));
             all.push(dot(1, "..", ino(ProcNode::Sys(SysDir::Sysfs))));
-            all.push(dot(2, "debug", ino(ProcNode::Sys(SysDir::Debug))));
-            3
+            let subdirs = alloc::vec![
+                ("debug", ProcNode::Sys(SysDir::Debug), dt::DIR),
+                ("slab", ProcNode::Sys(SysDir::Slab), dt::DIR),
+            ];
+            kernfs_entries(&mut all, subdirs)
+        }
+        ProcNode::Sys(SysDir::Slab) => {
+            all.push(dot(0, ".", ino(dir)));
+            all.push(dot(1, "..", ino(ProcNode::Sys(SysDir::SysfsKernel))));
+            let caches = src.slab_caches();
+            let items =
+                caches.iter().map(|&(c, name)| (name, ProcNode::SlabCache(c), dt::DIR)).collect();
+            kernfs_entries(&mut all, items)
+        }
+        ProcNode::SlabCache(c) => {
+            if !src.slab_caches().iter().any(|e| e.0 == c) {
+                return Err(Errno::ENOENT);
+            }
+            all.push(dot(0, ".", ino(dir)));
+            all.push(dot(1, "..", ino(ProcNode::Sys(SysDir::Slab))));
+            let items = SLAB_ATTRS
+                .iter()
+                .map(|&(name, a, _)| (name, ProcNode::File(ProcFile::Slab(c, a)), dt::REG))
+                .collect();
+            kernfs_entries(&mut all, items)
         }
         ProcNode::Sys(SysDir::Debug) => {
             all.push(dot(0, ".", ino(dir)));
@@ -898,6 +1075,59 @@ mod tests {
         let gone = Src { pids: alloc::vec![1], ..src(200) };
         let mut pos = 0;
         assert_eq!(SeqFile::new(f).read(&gone, &mut pos, 10, &mut Vec::new()), Err(Errno::ESRCH));
+    }
+
+    #[test]
+    fn kernfs_hash_orders_sysfs_and_slab_attributes_show_one_number() {
+        // `kernfs_name_hash` by hand for "a": (0 + (97 << 4) + (97 >> 4)) * 11 = 17138;
+        // times GOLDEN_RATIO_32, low 31 bits.
+        assert_eq!(kernfs_name_hash("a"), 17138u32.wrapping_mul(0x61C8_8647) & 0x7fff_ffff);
+        let h = kernfs_name_hash("shrink");
+        assert!((2..KERNFS_END_POS).contains(&h));
+        let s = src(1);
+        let (entries, end) = readdir(&s, ProcNode::Sys(SysDir::SysfsKernel), 1, 0).unwrap();
+        assert_eq!(end, KERNFS_END_POS as u64);
+        let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names.len(), 4);
+        assert!(entries.windows(2).all(|w| w[0].pos < w[1].pos));
+        assert_eq!(entries[2].pos, u64::from(kernfs_name_hash(names[2])));
+        // From a position on: the entries at or past it.
+        let (rest, _) = readdir(&s, ProcNode::Sys(SysDir::SysfsKernel), 1, entries[3].pos).unwrap();
+        assert_eq!(rest, entries[3..]);
+        // A kernel without caches: an empty slab directory, no cache to look up.
+        assert_eq!(lookup(&s, ProcNode::Sys(SysDir::Slab), "kmalloc-64"), Err(Errno::ENOENT));
+        assert_eq!(nlink(ProcNode::Sys(SysDir::Slab), &s), 2);
+        assert_eq!(
+            parent(ProcNode::File(ProcFile::Slab(4, SlabAttr::Order))),
+            ProcNode::SlabCache(4)
+        );
+        let info = crate::mm::slab::SlabInfo {
+            name: "kmalloc-192",
+            active_objs: 940,
+            num_objs: 945,
+            objsize: 192,
+            objperslab: 21,
+            pagesperslab: 1,
+            active_slabs: 45,
+            num_slabs: 45,
+        };
+        let stat = crate::mm::slab::CacheStat { info, object_size: 150, order: 0, min_partial: 5 };
+        let show = |a| {
+            let mut t = String::new();
+            show_slab_attr(a, &stat, &mut t).unwrap();
+            t
+        };
+        assert_eq!(show(SlabAttr::ObjectSize), "150\n");
+        assert_eq!(show(SlabAttr::SlabSize), "192\n");
+        assert_eq!(show(SlabAttr::ObjsPerSlab), "21\n");
+        assert_eq!(show(SlabAttr::Order), "0\n");
+        assert_eq!(show(SlabAttr::Slabs), "45\n");
+        assert_eq!(show(SlabAttr::Objects), "940\n");
+        assert_eq!(show(SlabAttr::TotalObjects), "945\n");
+        assert_eq!(show(SlabAttr::Shrink), "");
+        assert_eq!(slab_store(&s, 1, SlabAttr::Shrink, b"2"), Err(Errno::EINVAL));
+        // The stand-in has no caches: the shrink's ENOENT comes back.
+        assert_eq!(slab_store(&s, 1, SlabAttr::Shrink, b"1"), Err(Errno::ENOENT));
     }
 
     proptest::proptest! {

@@ -409,17 +409,33 @@ impl<A: AddressSpace> Namespace<A> {
         Some(if rel.is_empty() { mount } else { alloc::format!("{mount}/{rel}") })
     }
 
-    /// `ls` of a disk directory (or one disk file): names and their `stat`, sorted by name
-    /// as `ls` sorts them; None when `path` is not on the disk file system.
+    /// `ls` of a disk directory (or one disk file), or of a `/proc` or `/sys` one: names and
+    /// their `stat`, sorted by name as `ls` sorts them; None when `path` is on neither.
     pub fn disk_list(
         &self,
         proc: &dyn ProcSource,
         path: &str,
     ) -> Option<Result<Vec<(String, Kstat)>, Errno>> {
         let node = match self.walk(proc, Node::Ram(ROOT_INO), path.as_bytes(), true, &mut 0) {
-            Ok(n @ Node::Disk(_)) => n,
+            Ok(n @ (Node::Disk(_) | Node::Proc(_))) => n,
             _ => return None,
         };
+        if let Node::Proc(p) = node {
+            return Some((|| {
+                let mut out = Vec::new();
+                if !self.is_dir(node) {
+                    out.push((String::from(path), self.stat(proc, node)?));
+                    return Ok(out);
+                }
+                let (entries, _) = procfs::readdir(proc, p, 0, 0)?;
+                for e in entries.into_iter().filter(|e| e.name != "." && e.name != "..") {
+                    let child = procfs::lookup(proc, p, &e.name)?;
+                    out.push((e.name, self.stat(proc, Node::Proc(child))?));
+                }
+                out.sort_by(|a, b| a.0.cmp(&b.0));
+                Ok(out)
+            })());
+        }
         let Node::Disk(ino) = node else { return None };
         let fs = self.disk.as_ref()?;
         Some((|| {
@@ -535,6 +551,12 @@ impl<A: AddressSpace> Namespace<A> {
                 }
                 proc.sysctl_write(k, value)
             }
+            Node::Proc(ProcNode::File(procfs::ProcFile::Slab(c, a))) => {
+                if procfs::slab_attr_mode(a) & 0o200 == 0 {
+                    return Err(Errno::EACCES);
+                }
+                procfs::slab_store(proc, c, a, value)
+            }
             _ if self.is_dir(node) => Err(Errno::EISDIR),
             _ => Err(Errno::EINVAL),
         }
@@ -579,7 +601,10 @@ impl<A: AddressSpace> Namespace<A> {
             Node::Ram(i) => {
                 matches!(self.ramfs.inode(i).map(|n| &n.kind), Some(InodeKind::Dir { .. }))
             }
-            Node::Proc(p) => matches!(p, ProcNode::Root | ProcNode::Pid(_) | ProcNode::Sys(_)),
+            Node::Proc(p) => matches!(
+                p,
+                ProcNode::Root | ProcNode::Pid(_) | ProcNode::Sys(_) | ProcNode::SlabCache(_)
+            ),
             Node::Disk(i) => self
                 .diskfs()
                 .and_then(|fs| fs.getattr(i))
@@ -771,7 +796,7 @@ impl<A: AddressSpace> Namespace<A> {
                 uid: 0,
                 gid: 0,
                 rdev: (0, 0),
-                size: 0,
+                size: procfs::size(p),
                 blksize: procfs::PROC_BLKSIZE,
                 blocks: 0,
                 mtime: 0,
@@ -872,6 +897,12 @@ impl<A: AddressSpace> Namespace<A> {
             // (`sysctl_perm` tests the owner bits).
             Node::Proc(ProcNode::File(procfs::ProcFile::Sysctl(k)))
                 if acc != o::O_WRONLY && crate::proc::sysctl::info(k).mode & 0o400 == 0 =>
+            {
+                return Err(Errno::EACCES)
+            }
+            // kernfs_fop_open: writing an attribute without write bits (no `->store`).
+            Node::Proc(ProcNode::File(procfs::ProcFile::Slab(_, a)))
+                if write && procfs::slab_attr_mode(a) & 0o222 == 0 =>
             {
                 return Err(Errno::EACCES)
             }
@@ -1309,6 +1340,17 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
                 if crate::proc::sysctl::info(s).sysctl.is_some() {
                     f.f_pos += used as u64;
                 }
+                return Ok(used);
+            }
+            // sysfs_kf_write: the bytes to the attribute's `->store`, the position moved by
+            // what it took.
+            Node::Proc(ProcNode::File(procfs::ProcFile::Slab(c, a))) => {
+                let mut data = vec![0u8; count.min(CHUNK)];
+                if self.mem.copy_from_user(&mut data, buf).is_err() {
+                    return Err(Errno::EFAULT);
+                }
+                let used = procfs::slab_store(self.proc, c, a, &data)?;
+                f.f_pos += used as u64;
                 return Ok(used);
             }
             // `/proc/PID` files have no `write` at all (`FMODE_CAN_WRITE` clear).

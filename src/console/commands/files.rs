@@ -59,7 +59,8 @@ pub(super) fn cmd_cat(k: &Kernel, args: &Args<'_>) -> CmdResult {
 }
 
 /// `echo TEXT` and `echo VALUE > FILE` (also `>FILE`) as a shell runs them, for the knob
-/// files (`/proc/sys/vm/*`, `/sys/kernel/debug/fault_around_bytes`): `VALUE\n` goes through
+/// files (`/proc/sys/vm/*`, `/sys/kernel/debug/fault_around_bytes`,
+/// `/sys/kernel/slab/CACHE/shrink`): `VALUE\n` goes through
 /// the file's handler as a program's `write` would (`drop_caches` logs the writer, the
 /// console writing as the idle task); bash's messages for what fails.
 pub(super) fn cmd_echo(_k: &Kernel, args: &Args<'_>) -> CmdResult {
@@ -85,7 +86,11 @@ pub(super) fn cmd_echo(_k: &Kernel, args: &Args<'_>) -> CmdResult {
             fail!(args, "{}: {}", target, e.message())
         }
         Err(Errno::EINVAL) if !is_knob(target) => {
-            fail!(args, "{}: the console writes only /proc/sys/vm and debugfs files", target)
+            fail!(
+                args,
+                "{}: the console writes only /proc/sys/vm, debugfs and /sys/kernel/slab files",
+                target
+            )
         }
         Err(e) => fail!(args, "write error: {}", e.message()),
     }
@@ -93,5 +98,6 @@ pub(super) fn cmd_echo(_k: &Kernel, args: &Args<'_>) -> CmdResult {
 
 /// Whether `path` names a knob file (for echo's message about other files).
 fn is_knob(path: &str) -> bool {
-    crate::proc::sysctl::KNOBS.iter().any(|k| path.ends_with(k.name))
+    path.starts_with("/sys/kernel/slab/")
+        || crate::proc::sysctl::KNOBS.iter().any(|k| path.ends_with(k.name))
 }

@@ -28,7 +28,12 @@ struct Src {
     /// `vm.swappiness` as this kernel stand-in keeps it (its handler: `proc_dointvec_minmax`
     /// 0..=200).
     swappiness: core::cell::Cell<i32>,
+    /// `kmem_cache_shrink` calls of each slab slot.
+    shrinks: core::cell::RefCell<Vec<u8>>,
 }
+
+/// The stand-in's slab caches: slot and name.
+const CACHES: [(u8, &str); 2] = [(3, "kmalloc-512"), (5, "kmalloc-64")];
 
 impl ProcSource for Src {
     fn tgids(&self) -> Vec<u32> {
@@ -50,6 +55,8 @@ impl ProcSource for Src {
             ProcFile::Sysctl(crate::proc::sysctl::Knob::Swappiness) => {
                 writeln!(out, "{}", self.swappiness.get()).unwrap()
             }
+            // shrink_show: nothing.
+            ProcFile::Slab(_, crate::fs::procfs::SlabAttr::Shrink) => {}
             _ => writeln!(out, "other").unwrap(),
         }
         Ok(())
@@ -64,6 +71,13 @@ impl ProcSource for Src {
             }
             _ => Err(Errno::EINVAL),
         }
+    }
+    fn slab_caches(&self) -> Vec<(u8, &'static str)> {
+        CACHES.to_vec()
+    }
+    fn slab_shrink(&self, slot: u8) -> Result<(), Errno> {
+        self.shrinks.borrow_mut().push(slot);
+        Ok(())
     }
 }
 
@@ -99,7 +113,11 @@ fn world() -> World {
         ns,
         mem,
         files: FdTable::new(),
-        src: Src { lines: 500, swappiness: core::cell::Cell::new(60) },
+        src: Src {
+            lines: 500,
+            swappiness: core::cell::Cell::new(60),
+            shrinks: core::cell::RefCell::new(Vec::new()),
+        },
         cwd: Node::Ram(ROOT_INO),
     }
 }
@@ -1001,6 +1019,52 @@ fn debugfs_on_sys_kernel_debug_has_fault_around_bytes() {
     // `..` of sysfs's root is the ramfs directory above it.
     assert_eq!(w.names("/sys/kernel/debug/../../.."), w.names("/"));
     assert!(w.open("/sys/kernel/../../proc/sys/vm/swappiness", o::O_RDONLY).is_ok());
+}
+
+#[test]
+fn sys_kernel_slab_has_a_directory_per_cache_and_shrink_runs_kmem_cache_shrink() {
+    let mut fs: Ramfs = Ramfs::new();
+    for d in ["/proc", "/sys"] {
+        fs.mkdir(d, 0o755).unwrap();
+    }
+    let mut w = world();
+    w.ns = Namespace::new(fs, Termios::serial_console(38400).unwrap());
+    // kernfs order: by name hash.
+    let mut kernel = w.names("/sys/kernel");
+    assert_eq!(kernel.drain(..2).collect::<Vec<_>>(), [".", ".."]);
+    kernel.sort_by_key(|n| procfs::kernfs_name_hash(n));
+    assert_eq!(w.names("/sys/kernel")[2..], kernel[..]);
+    let mut caches = w.names("/sys/kernel/slab");
+    caches.sort();
+    assert_eq!(caches, [".", "..", "kmalloc-512", "kmalloc-64"]);
+    assert_eq!(w.names("/sys/kernel/slab/kmalloc-512").len(), 2 + procfs::SLAB_ATTRS.len());
+    assert_eq!(w.open("/sys/kernel/slab/kmalloc-96", o::O_RDONLY), Err(Errno::ENOENT));
+    let d = w.open("/sys/kernel/slab", o::O_RDONLY).unwrap();
+    assert_eq!(w.stat(d).st_nlink, 2 + CACHES.len() as u32);
+    // shrink: 0600, reads nothing, `1...` shrinks and takes the whole write, else EINVAL.
+    let fd = w.open("/sys/kernel/slab/kmalloc-512/shrink", o::O_RDWR).unwrap();
+    let st = w.stat(fd);
+    assert_eq!((st.st_mode, st.st_size), (S_IFREG | 0o600, 4096));
+    assert_eq!(st.st_dev, new_encode_dev(procfs::SYSFS_DEV.0, procfs::SYSFS_DEV.1) as u64);
+    assert_eq!(w.read(fd, 100).unwrap(), b"");
+    assert_eq!(w.write(fd, b"1\n"), Ok(2));
+    assert_eq!(w.write(fd, b"10 x"), Ok(4));
+    assert_eq!(w.write(fd, b"0\n"), Err(Errno::EINVAL));
+    assert_eq!(w.write(fd, b" 1"), Err(Errno::EINVAL));
+    assert_eq!(w.write(fd, b""), Ok(0));
+    assert_eq!(*w.src.shrinks.borrow(), [3, 3]);
+    assert_eq!(w.ns.kernel_write(&w.src, "/sys/kernel/slab/kmalloc-64/shrink", b"1\n"), Ok(2));
+    assert_eq!(*w.src.shrinks.borrow(), [3, 3, 5]);
+    // The read-only attributes: no write open (kernfs_fop_open), EACCES for the console.
+    assert_eq!(w.open("/sys/kernel/slab/kmalloc-64/order", o::O_WRONLY), Err(Errno::EACCES));
+    assert_eq!(
+        w.ns.kernel_write(&w.src, "/sys/kernel/slab/kmalloc-64/order", b"1"),
+        Err(Errno::EACCES)
+    );
+    let ro = w.open("/sys/kernel/slab/kmalloc-64/objects", o::O_RDONLY).unwrap();
+    assert_eq!(w.stat(ro).st_mode, S_IFREG | 0o400);
+    assert_eq!(w.ns.kernel_write(&w.src, "/sys/kernel/slab/kmalloc-64", b"1"), Err(Errno::EISDIR));
+    assert_eq!(w.names("/sys/kernel/slab/kmalloc-64/../../slab/kmalloc-512/..").len(), 4);
 }
 
 /// A block device of 3 pages whose byte at offset i is i mod 251, for the file layer's side

@@ -290,6 +290,23 @@ impl ProcSource for LiveProc {
         crate::kernel::sysctl::write(file, &comm, pid, value)
     }
 
+    /// Copied out under the slab lock into a fixed array first: a `Vec` allocates through
+    /// kmalloc, which takes the same lock.
+    fn slab_caches(&self) -> Vec<(u8, &'static str)> {
+        let mut slots = [(0u8, ""); crate::mm::slab::MAX_CACHES];
+        let mut n = 0;
+        for (slot, e) in slots.iter_mut().zip(crate::kernel::mem::SLAB.lock().cache_slots()) {
+            *slot = e;
+            n += 1;
+        }
+        slots[..n].to_vec()
+    }
+
+    fn slab_shrink(&self, slot: u8) -> Result<(), Errno> {
+        let mut slab = crate::kernel::mem::SLAB.lock();
+        slab.shrink_slot(&mut crate::kernel::mem::BuddyPages, slot).map(|_| ()).ok_or(Errno::ENOENT)
+    }
+
     fn tgids(&self) -> Vec<u32> {
         super::with_tasks(|t| t.map.keys().copied().filter(|&p| p != 0).collect())
     }
@@ -320,6 +337,10 @@ impl ProcSource for LiveProc {
                 }
                 None => Err(Errno::EACCES),
             },
+            ProcFile::Slab(slot, attr) => {
+                let stat = crate::kernel::mem::SLAB.lock().cache_stat(slot).ok_or(Errno::ENOENT)?;
+                crate::fs::procfs::show_slab_attr(attr, &stat, out).map_err(|_| Errno::EIO)
+            }
         };
         if super::current_pid() == 0 {
             return render();

@@ -151,6 +151,20 @@ pub struct SlabInfo {
     pub num_slabs: usize,
 }
 
+/// What `/sys/kernel/slab/<cache>/` shows of one cache (6.1's `slab_attrs[]`, those pivm has).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CacheStat {
+    /// The slabinfo line: `slabs` (`nr_slabs`), `objects` (in use, as slabinfo counts them),
+    /// `total_objects`, `slab_size` (`s->size`), `objs_per_slab`.
+    pub info: SlabInfo,
+    /// `s->object_size`.
+    pub object_size: usize,
+    /// `oo_order(s->oo)`.
+    pub order: u32,
+    /// `s->min_partial`: empty slabs the node partial list keeps.
+    pub min_partial: usize,
+}
+
 /// Slab memory for /proc/meminfo, in pages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct SlabMeminfo {
@@ -414,6 +428,43 @@ impl Slab {
             }
         }
         pages
+    }
+
+    /// The live caches by slot (sysfs names a cache's directory by its name; the slot is
+    /// what pivm's `/sys/kernel/slab` nodes hold), newest first as `slab_caches` is.
+    pub fn cache_slots(&self) -> impl Iterator<Item = (u8, &'static str)> + '_ {
+        let mut below = u32::MAX;
+        core::iter::from_fn(move || {
+            let (i, c) = self
+                .caches
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.live && c.seq < below)
+                .max_by_key(|(_, c)| c.seq)?;
+            below = c.seq;
+            Some((i as u8, c.name))
+        })
+    }
+
+    /// The sysfs attributes of the cache in `slot`; None if the slot holds none.
+    pub fn cache_stat(&self, slot: u8) -> Option<CacheStat> {
+        let c = self.caches.get(slot as usize).filter(|c| c.live)?;
+        Some(CacheStat {
+            info: info(c, &self.map),
+            object_size: c.object_size,
+            order: c.order,
+            min_partial: c.min_partial,
+        })
+    }
+
+    /// `kmem_cache_shrink` of the cache in `slot` (sysfs's `shrink` file): the pages freed,
+    /// None if the slot holds no cache.
+    pub fn shrink_slot(&mut self, src: &mut impl PageSource, slot: u8) -> Option<usize> {
+        let i = slot as usize;
+        if !self.caches.get(i).is_some_and(|c| c.live) {
+            return None;
+        }
+        Some(self.__kmem_cache_shrink(src, i))
     }
 
     /// `kmem_cache_destroy()`. Refused while the cache has objects (Linux warns and keeps it).
