@@ -117,6 +117,9 @@ fn a_memory_hog_without_swap_gets_reclaim_then_the_oom_killer_2g() {
 /// 64 MiB of RAM (the second bank keeps QEMU's initrd at 0x08000000 in RAM), about 36 MiB of
 /// it free at the prompt; the card's 23 MiB swap partition.
 const SMALL_RAM: &str = "mem=32M mem=32M@0x08000000";
+/// The whole run's limit for the swap workloads on [`SMALL_RAM`]: about a minute of swapping
+/// on an idle host, and a loaded one (other QEMUs on two cores) has needed more.
+const SWAP_RUN_LIMIT: Duration = Duration::from_secs(240);
 
 /// The `+N` after `key +` in a swapstress phase line.
 fn delta(q: &Qemu, line: &str, key: &str) -> u64 {
@@ -132,7 +135,9 @@ fn delta(q: &Qemu, line: &str, key: &str) -> u64 {
 /// page is right, and afterwards no slot is left in use and `verify` is clean.
 #[test]
 fn pages_swapped_out_under_pressure_come_back_intact_2g() {
-    let (mut q, _) = Qemu::boot_to_prompt(Opts::raw("2G").append(SMALL_RAM).sd_card().initramfs());
+    let (mut q, _) = Qemu::boot_to_prompt(
+        Opts::raw("2G").append(SMALL_RAM).sd_card().initramfs().limit(SWAP_RUN_LIMIT),
+    );
     let mi = q.cmd("cat /proc/meminfo");
     let free_kb = meminfo_kb(&q, &mi, "MemFree");
     let out = q.cmd("swapon /dev/mmcblk0p2");
@@ -179,7 +184,9 @@ fn pages_swapped_out_under_pressure_come_back_intact_2g() {
 /// overflowing kernel stack once wrote over the next task's registers here).
 #[test]
 fn several_programs_under_pressure_lose_nothing_2g() {
-    let (mut q, _) = Qemu::boot_to_prompt(Opts::raw("2G").append(SMALL_RAM).sd_card().initramfs());
+    let (mut q, _) = Qemu::boot_to_prompt(
+        Opts::raw("2G").append(SMALL_RAM).sd_card().initramfs().limit(SWAP_RUN_LIMIT),
+    );
     let out = q.cmd("swapon /dev/mmcblk0p2");
     q.expect_in("swapon", &out, "Adding ");
     let mi = q.cmd("cat /proc/meminfo");
@@ -272,7 +279,9 @@ fn status_value(q: &mut Qemu, pid: u32, key: &str) -> u64 {
 /// grows meanwhile, nothing is lost and every slot is free afterwards.
 #[test]
 fn a_task_waiting_for_the_card_sleeps_while_others_run_2g() {
-    let (mut q, _) = Qemu::boot_to_prompt(Opts::raw("2G").append(SMALL_RAM).sd_card().initramfs());
+    let (mut q, _) = Qemu::boot_to_prompt(
+        Opts::raw("2G").append(SMALL_RAM).sd_card().initramfs().limit(SWAP_RUN_LIMIT),
+    );
     let out = q.cmd("swapon /dev/mmcblk0p2");
     q.expect_in("swapon", &out, "Adding ");
     let spin = q.start_background("/bin/spin", "spinning until killed", RUN);
@@ -321,7 +330,9 @@ fn a_task_waiting_for_the_card_sleeps_while_others_run_2g() {
 /// gone and swap is off.
 #[test]
 fn kswapd_writes_to_swap_while_another_program_runs_2g() {
-    let (mut q, _) = Qemu::boot_to_prompt(Opts::raw("2G").append(SMALL_RAM).sd_card().initramfs());
+    let (mut q, _) = Qemu::boot_to_prompt(
+        Opts::raw("2G").append(SMALL_RAM).sd_card().initramfs().limit(SWAP_RUN_LIMIT),
+    );
     let before = q.memory_snapshot();
     let mi = q.cmd("cat /proc/meminfo");
     let free_kb = meminfo_kb(&q, &mi, "MemFree");

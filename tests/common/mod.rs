@@ -45,6 +45,9 @@ pub struct Opts {
     /// `-drive file=...,if=sd,format=raw,snapshot=on`: writes go to a temporary overlay, so
     /// parallel runs share `build/sd.img` and never change it.
     pub drive: Option<&'static str>,
+    /// The whole run's time limit when it must be longer than [`RUN_LIMIT`] (a swap workload
+    /// that takes most of a minute on an idle host and more on a loaded one).
+    pub limit: Option<Duration>,
 }
 
 impl Opts {
@@ -60,7 +63,13 @@ impl Opts {
             initrd: None,
             qemu_args: Vec::new(),
             drive: None,
+            limit: None,
         }
+    }
+    /// A longer limit for the whole run than [`RUN_LIMIT`] (never a shorter one).
+    pub fn limit(mut self, limit: Duration) -> Opts {
+        self.limit = Some(limit);
+        self
     }
     pub fn elf(split: &'static str) -> Opts {
         Opts { elf: true, ..Opts::raw(split) }
@@ -347,6 +356,9 @@ impl Qemu {
         }
         args.extend(opts.qemu_args.iter().map(|a| a.to_string()));
         let mut q = Qemu::spawn("qemu-system-arm", &args);
+        if let Some(limit) = opts.limit {
+            q.deadline = Instant::now() + limit.max(run_limit());
+        }
         q.monitor = opts.monitor;
         q
     }
