@@ -392,17 +392,17 @@ fn diskstats(q: &mut Qemu, dev: &str) -> [u64; 4] {
     [f[0], f[1], f[4], f[5]]
 }
 
-/// Swap I/O under plugs with several programs at once: three `swapstress` instances (about
+/// Swap I/O in batches with several programs at once: three `swapstress` instances (about
 /// 1.3 times the free RAM together, two passes each, `page-cluster` 3) fault against each
-/// other, so swap read-ahead's windows (one plug per fault: neighbouring slots as one
-/// request) and reclaim's batches of writes (one plug per `shrink_folio_list`) run while
-/// other programs' pages are under writeback, in flight or being read. Every word of every
-/// page is right in both passes; then two programs push 8 MiB each out with `MADV_PAGEOUT`
-/// (its writes plugged, waited for with the task table free) and read it back right. The
-/// card's partition counts merged reads and merged writes, and afterwards every slot is free
-/// and `verify` is clean.
+/// other, so swap read-ahead's windows (their reads merged while the card is busy) and
+/// reclaim's batches of writes (one plug per `shrink_folio_list`: neighbouring slots as one
+/// request) run while other programs' pages are under writeback, in flight or being read.
+/// Every word of every page is right in both passes; then two programs push 8 MiB each out
+/// with `MADV_PAGEOUT` (its writes plugged, waited for with the task table free) and read it
+/// back right. The card's partition counts merged reads and merged writes, and afterwards
+/// every slot is free and `verify` is clean.
 #[test]
-fn plugged_swap_reads_and_writes_lose_nothing_with_three_programs_2g() {
+fn swap_io_in_batches_loses_nothing_with_several_programs_2g() {
     let (mut q, _) = Qemu::boot_to_prompt(Opts::raw("2G").append(SMALL_RAM).sd_card().initramfs());
     let out = q.cmd("swapon /dev/mmcblk0p2");
     q.expect_in("swapon", &out, "Adding ");
@@ -441,7 +441,7 @@ fn plugged_swap_reads_and_writes_lose_nothing_with_three_programs_2g() {
     let after = diskstats(&mut q, "mmcblk0p2");
     let [reads, rmerged, writes, wmerged] = [0, 1, 2, 3].map(|i| after[i] - before[i]);
     assert!(reads > 0 && writes > 0, "no swap I/O: {before:?} -> {after:?}");
-    assert!(rmerged > 0, "no read merged (read-ahead's plug): {before:?} -> {after:?}");
+    assert!(rmerged > 0, "no read merged (read-ahead's window): {before:?} -> {after:?}");
     assert!(wmerged > 0, "no write merged (reclaim's plug): {before:?} -> {after:?}");
     let swaps = q.cmd("cat /proc/swaps");
     if !swaps.contains("partition\t") || !swaps.contains("\t\t0\t\t-2\n") {
@@ -452,7 +452,7 @@ fn plugged_swap_reads_and_writes_lose_nothing_with_three_programs_2g() {
     assert_eq!(meminfo_kb(&q, &mi, "AnonPages"), 0);
     q.verify_ok("after three programs swapping under plugs");
     eprintln!(
-        "plugged swap: 3 x {mib} MiB over {free_kb} kB free: {reads} read requests (+{rmerged} merged bios), {writes} write requests (+{wmerged} merged)"
+        "swap in batches: 3 x {mib} MiB over {free_kb} kB free: {reads} read requests (+{rmerged} merged bios), {writes} write requests (+{wmerged} merged)"
     );
     q.poweroff_ok();
 }
