@@ -144,6 +144,42 @@ impl RequestQueue {
         Queued::New
     }
 
+    /// Appends `rq` (a plug's request), merging it into the last queued request when it
+    /// continues it (same partition and direction, next sector, within `max_sectors`), as
+    /// `blk_mq_flush_plug_list`'s insert tries a back merge. Whether it merged (its first
+    /// bio is then one more merge; the others were counted when they joined it).
+    pub fn add_request(&mut self, rq: Request) -> bool {
+        if let Some(last) = self.fifo.back_mut() {
+            if last.op == rq.op
+                && last.partno == rq.partno
+                && last.sector + last.nr_sectors == rq.sector
+                && last.nr_sectors + rq.nr_sectors <= self.max_sectors
+            {
+                last.nr_sectors += rq.nr_sectors;
+                last.bios.extend(rq.bios);
+                return true;
+            }
+        }
+        self.fifo.push_back(rq);
+        false
+    }
+
+    /// Moves every request of `plug` (a plug's list, `blk_finish_plug`) to the tail of this
+    /// queue in order, merging where [`add_request`](Self::add_request) does; the requests
+    /// that joined a queued one (each one more merge).
+    pub fn splice(&mut self, plug: &mut RequestQueue) -> usize {
+        let mut merged = 0;
+        while let Some(rq) = plug.fifo.pop_front() {
+            merged += usize::from(self.add_request(rq));
+        }
+        merged
+    }
+
+    /// The queued requests, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = &Request> {
+        self.fifo.iter()
+    }
+
     /// The oldest request, for the driver.
     pub fn dispatch(&mut self) -> Option<Request> {
         self.fifo.pop_front()
@@ -207,6 +243,112 @@ mod tests {
         q.add_bio(bio(ReqOp::Read, 0, 0, 8), 0);
         assert_eq!(q.add_bio(bio(ReqOp::Read, 0, 8, 8), 0), Queued::Merged);
         assert_eq!(q.add_bio(bio(ReqOp::Read, 0, 16, 8), 0), Queued::New);
+    }
+
+    /// A small deterministic generator (xorshift) for the model tests.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+    }
+
+    /// A plug's list spliced onto a disk's queue against a model: every bio reaches the
+    /// driver exactly once, in submission order; each request is one direction and one
+    /// partition, its bios back to back on the disk and its segments in bio order, its size
+    /// within the limit; two neighbouring requests are separate only where they could not be
+    /// one (a gap, another direction or partition, or the size limit); and the merges
+    /// counted are the bios that joined a request.
+    #[test]
+    fn plugged_bios_merge_as_the_model_says() {
+        for seed in 1..200u64 {
+            let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            let max = [16u64, 64, 256][(seed % 3) as usize];
+            let mut q = RequestQueue::new(max);
+            // Something already queued (the driver busy) half the time.
+            let mut submitted: Vec<(ReqOp, u32, u64, u64)> = Vec::new();
+            if seed % 2 == 0 {
+                let b = bio(ReqOp::Read, 2, 800, 8);
+                submitted.push((b.op, b.partno, b.sector, b.sectors()));
+                q.add_bio(b, 0);
+            }
+            let mut plug = RequestQueue::new(max);
+            let mut merges = 0;
+            let mut sector = 800 + 8 * (rng.next() % 3);
+            for i in 0..(1 + rng.next() % 12) {
+                // Mostly the next slot (swap read-ahead's neighbours), sometimes a jump back
+                // or forward, the other direction, or the other partition.
+                let r = rng.next() % 10;
+                if r == 0 {
+                    sector = sector.saturating_sub(8 * (1 + rng.next() % 4));
+                } else if r == 1 {
+                    sector += 8 * (1 + rng.next() % 4);
+                }
+                let op = if rng.next().is_multiple_of(8) { ReqOp::Write } else { ReqOp::Read };
+                let partno = if rng.next().is_multiple_of(16) { 1 } else { 2 };
+                let mut b = bio(op, partno, sector, 8);
+                b.segs[0].addr = 0x10_0000 + (i as usize) * 0x1000;
+                submitted.push((op, partno, sector, 8));
+                if plug.add_bio(b, 0) == Queued::Merged {
+                    merges += 1;
+                }
+                sector += 8;
+            }
+            merges += q.splice(&mut plug);
+            assert!(plug.is_empty());
+            let rqs: Vec<Request> = core::iter::from_fn(|| q.dispatch()).collect();
+            // Every bio once, in order.
+            let got: Vec<(ReqOp, u32, u64, u64)> = rqs
+                .iter()
+                .flat_map(|r| r.bios.iter().map(|b| (b.op, b.partno, b.sector, b.sectors())))
+                .collect();
+            assert_eq!(got, submitted, "seed {seed}");
+            for r in &rqs {
+                assert!(r.nr_sectors <= max);
+                let mut at = r.sector;
+                for b in &r.bios {
+                    assert_eq!((b.op, b.partno, b.sector), (r.op, r.partno, at), "seed {seed}");
+                    at += b.sectors();
+                }
+                assert_eq!(at, r.sector + r.nr_sectors);
+                let segs: Vec<&BioVec> = r.segments().collect();
+                let want: Vec<&BioVec> = r.bios.iter().flat_map(|b| b.segs.iter()).collect();
+                assert_eq!(segs, want);
+            }
+            for w in rqs.windows(2) {
+                let (a, b) = (&w[0], &w[1]);
+                let mergeable = a.op == b.op
+                    && a.partno == b.partno
+                    && a.sector + a.nr_sectors == b.sector
+                    && a.nr_sectors + b.nr_sectors <= max;
+                assert!(
+                    !mergeable,
+                    "seed {seed}: requests at {} and {} not merged",
+                    a.sector, b.sector
+                );
+            }
+            assert_eq!(merges, submitted.len() - rqs.len(), "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn a_spliced_request_joins_the_queued_one_it_continues() {
+        let mut q = RequestQueue::new(64);
+        q.add_bio(bio(ReqOp::Read, 1, 100, 8), 3);
+        let mut plug = RequestQueue::new(64);
+        plug.add_bio(bio(ReqOp::Read, 1, 108, 8), 4);
+        plug.add_bio(bio(ReqOp::Read, 1, 116, 8), 4);
+        plug.add_bio(bio(ReqOp::Read, 1, 300, 8), 4);
+        assert_eq!(q.splice(&mut plug), 1);
+        let first = q.dispatch().unwrap();
+        assert_eq!(
+            (first.sector, first.nr_sectors, first.bios.len(), first.start_ns),
+            (100, 24, 3, 3)
+        );
+        assert_eq!(q.dispatch().unwrap().sector, 300);
     }
 
     #[test]

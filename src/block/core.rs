@@ -183,34 +183,126 @@ pub fn submit_bio(
     sector: u64,
     segs: Vec<BioVec>,
 ) -> Result<alloc::sync::Arc<Completion>, Errno> {
-    if segs.iter().any(|s| s.len == 0 || !(s.len as usize).is_multiple_of(SECTOR_SIZE)) {
-        return Err(Errno::EINVAL);
-    }
-    let done = Completion::new();
+    let (bio, idx) = prepare_bio(disk, partno, op, sector, segs)?;
+    let done = bio.done.clone();
     {
         let mut d = DISKS.lock();
-        let disk_ref = d.get_mut(disk).ok_or(Errno::ENXIO)?;
-        let idx = disk_ref.gd.part_index(partno).ok_or(Errno::ENXIO)?;
-        let part = &disk_ref.gd.parts[idx];
-        let bio = Bio { op, partno, sector, segs, done: done.clone() };
-        let (nr, limit) = (bio.sectors(), part.nr_sects);
-        if !genhd::fits(sector, nr, limit) {
-            let name = part.name.clone();
-            drop(d);
-            kprintln!(
-                "{}",
-                genhd::beyond_eod_message(&current_comm(), &name, op, sector, nr, limit)
-            );
-            return Err(Errno::EIO);
-        }
-        // blk_partition_remap: the whole disk's numbering from here on.
-        let bio = Bio { sector: sector + part.start_sect, ..bio };
-        if disk_ref.queue.add_bio(bio, ktime_get_boottime_ns()) == Queued::Merged {
-            disk_ref.gd.account_io_merge(idx, op);
+        let dk = d.get_mut(disk).ok_or(Errno::ENXIO)?;
+        if dk.queue.add_bio(bio, ktime_get_boottime_ns()) == Queued::Merged {
+            dk.gd.account_io_merge(idx, op);
         }
     }
     run_queue(disk);
     Ok(done)
+}
+
+/// `submit_bio_checks` + `blk_partition_remap`: a bio of `op` on `segs` at `sector` of
+/// partition `partno`, remapped to the whole disk's numbering, and its partition's index. A
+/// segment that is not whole sectors is `EINVAL`; a range past the end of the device is
+/// refused with Linux's message and `EIO`.
+fn prepare_bio(
+    disk: usize,
+    partno: u32,
+    op: ReqOp,
+    sector: u64,
+    segs: Vec<BioVec>,
+) -> Result<(Bio, usize), Errno> {
+    if segs.iter().any(|s| s.len == 0 || !(s.len as usize).is_multiple_of(SECTOR_SIZE)) {
+        return Err(Errno::EINVAL);
+    }
+    let d = DISKS.lock();
+    let disk_ref = d.get(disk).ok_or(Errno::ENXIO)?;
+    let idx = disk_ref.gd.part_index(partno).ok_or(Errno::ENXIO)?;
+    let part = &disk_ref.gd.parts[idx];
+    let bio = Bio { op, partno, sector, segs, done: Completion::new() };
+    let (nr, limit) = (bio.sectors(), part.nr_sects);
+    if !genhd::fits(sector, nr, limit) {
+        let name = part.name.clone();
+        drop(d);
+        kprintln!("{}", genhd::beyond_eod_message(&current_comm(), &name, op, sector, nr, limit));
+        return Err(Errno::EIO);
+    }
+    Ok((Bio { sector: sector + part.start_sect, ..bio }, idx))
+}
+
+/// `blk_start_plug`: bios submitted through the returned plug wait in a list of their own
+/// (the task's `plug->mq_list`), where a bio that continues the last one joins its request,
+/// instead of going to the driver one at a time; [`BlkPlug::finish`] or dropping the plug
+/// (`blk_finish_plug`) moves them to disk `disk`'s queue and starts it. Other submitters are
+/// not held up. A bio still in a plug has not been queued: its submitter finishes the plug
+/// before it waits for it (it must not sleep or schedule with the plug held).
+pub fn blk_start_plug(disk: usize) -> BlkPlug {
+    let max = DISKS.lock().get(disk).map_or(0, |d| d.queue.max_sectors);
+    BlkPlug { disk, list: RequestQueue::new(max), merges: Vec::new() }
+}
+
+/// A plug (see [`blk_start_plug`]).
+pub struct BlkPlug {
+    disk: usize,
+    list: RequestQueue,
+    /// The partition index and direction of each bio merged in the list (for diskstats).
+    merges: Vec<(usize, ReqOp)>,
+}
+
+impl BlkPlug {
+    /// The disk this plug collects bios for.
+    pub fn disk(&self) -> usize {
+        self.disk
+    }
+
+    /// `submit_bio` under the plug: checked and remapped as [`submit_bio`] does, then held
+    /// in the plug's list (merged into its last request when it continues it).
+    pub fn submit_bio(
+        &mut self,
+        partno: u32,
+        op: ReqOp,
+        sector: u64,
+        segs: Vec<BioVec>,
+    ) -> Result<alloc::sync::Arc<Completion>, Errno> {
+        let (bio, idx) = prepare_bio(self.disk, partno, op, sector, segs)?;
+        let done = bio.done.clone();
+        if self.list.add_bio(bio, ktime_get_boottime_ns()) == Queued::Merged {
+            self.merges.push((idx, op));
+        }
+        Ok(done)
+    }
+
+    /// Requests in the plug's list (for the tests' counters).
+    pub fn requests(&self) -> usize {
+        self.list.len()
+    }
+
+    /// `blk_finish_plug`.
+    pub fn finish(self) {}
+
+    fn flush(&mut self) {
+        if self.list.is_empty() {
+            return;
+        }
+        {
+            let mut d = DISKS.lock();
+            let Some(dk) = d.get_mut(self.disk) else { return };
+            for &(idx, op) in &self.merges {
+                dk.gd.account_io_merge(idx, op);
+            }
+            self.merges.clear();
+            // Only the list's first request can join the queued one it continues (the
+            // others follow one of their own): its first bio is then one more merge.
+            let first = self.list.iter().next().map(|r| (r.partno, r.op));
+            if dk.queue.splice(&mut self.list) > 0 {
+                if let Some(idx) = first.and_then(|(partno, _)| dk.gd.part_index(partno)) {
+                    dk.gd.account_io_merge(idx, first.map_or(ReqOp::Read, |f| f.1));
+                }
+            }
+        }
+        run_queue(self.disk);
+    }
+}
+
+impl Drop for BlkPlug {
+    fn drop(&mut self) {
+        self.flush();
+    }
 }
 
 /// Waits for a bio [`submit_bio`] queued; its result.

@@ -607,7 +607,13 @@ pub fn filemap_fault(
         let mut g = CARDFS.lock();
         let fs = g.as_mut().ok_or(FaultError::Sigbus)?;
         let ino = cache_ino(file).ok_or(FaultError::Sigbus)?;
-        let mut m = fs.mapping(ino).map_err(|_| FaultError::Sigbus)?;
+        // The cluster chain's walk (after drop_caches) needs pages for the FAT's sectors: no
+        // page is VM_FAULT_OOM (reclaim, then the fault again), not SIGBUS, as filemap_fault
+        // returns for -ENOMEM.
+        let mut m = fs.mapping(ino).map_err(|e| match e {
+            crate::abi::errno::Errno::ENOMEM => FaultError::Oom,
+            _ => FaultError::Sigbus,
+        })?;
         let r =
             readahead::filemap_fault(&mut m, &mut ra, index, vma.vm_flags, flags.tried, IO_PAGES);
         match r {

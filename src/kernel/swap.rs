@@ -122,6 +122,54 @@ fn bdev_of(e: SwpEntry) -> Option<(usize, u32)> {
     SWAP.lock().areas.get(e).map(|a| a.bdev)
 }
 
+/// The plug a batch of swap-out writes is submitted under (6.1's `blk_start_plug` around
+/// `shrink_folio_list`'s, and `MADV_PAGEOUT`'s): started on the first
+/// bio's disk, so slots next to each other on the card go as one request. Its bios reach
+/// the disk's queue when it is finished or dropped; the submitter finishes it before it
+/// waits for any of them, and neither sleeps nor schedules while it holds one.
+#[derive(Default)]
+pub struct SwapPlug(Option<blk::BlkPlug>);
+
+impl SwapPlug {
+    pub const fn new() -> Self {
+        SwapPlug(None)
+    }
+
+    fn submit(
+        &mut self,
+        bdev: (usize, u32),
+        op: ReqOp,
+        sector: u64,
+        segs: Vec<BioVec>,
+    ) -> Result<Arc<Completion>, Errno> {
+        let plug = self.0.get_or_insert_with(|| blk::blk_start_plug(bdev.0));
+        if plug.disk() != bdev.0 {
+            // Another disk's bio (a second area): not held.
+            return blk::submit_bio(bdev.0, bdev.1, op, sector, segs);
+        }
+        plug.submit_bio(bdev.1, op, sector, segs)
+    }
+
+    /// `blk_finish_plug`: the bios go to the disk's queue, the driver starts.
+    pub fn finish(&mut self) {
+        self.0 = None;
+    }
+}
+
+/// Submits a bio, under `plug` when there is one.
+fn submit_swap_bio(
+    plug: Option<&mut SwapPlug>,
+    bdev: (usize, u32),
+    op: ReqOp,
+    sector: u64,
+    seg: BioVec,
+) -> Result<Arc<Completion>, Errno> {
+    match plug {
+        Some(p) => p.submit(bdev, op, sector, alloc::vec![seg]),
+        None => blk::submit_bio(bdev.0, bdev.1, op, sector, alloc::vec![seg]),
+    }
+}
+
 /// `swap_writepage`: the page's contents to its slot, waiting for the write; `pswpout`.
 pub fn swap_writepage(pfn: Pfn, e: SwpEntry) -> Result<(), Errno> {
     let bdev = bdev_of(e).ok_or(Errno::EINVAL)?;
@@ -143,8 +191,13 @@ pub struct SwapWrite {
 }
 
 /// `__swap_writepage` without the wait: the page (in the swap cache at `e`, unmapped) goes
-/// under writeback and its write is submitted; [`swap_writepage_end`] waits for it.
-pub fn swap_writepage_start(pfn: Pfn, e: SwpEntry) -> Result<SwapWrite, Errno> {
+/// under writeback and its write is submitted, under `plug` when given (reclaim's batch);
+/// [`swap_writepage_end`] waits for it once the plug is finished.
+pub fn swap_writepage_start(
+    pfn: Pfn,
+    e: SwpEntry,
+    plug: Option<&mut SwapPlug>,
+) -> Result<SwapWrite, Errno> {
     let bdev = bdev_of(e).ok_or(Errno::EINVAL)?;
     let (addr, bounce) = match linear_address(pfn) {
         Some(a) => (a as usize, None),
@@ -161,7 +214,7 @@ pub fn swap_writepage_start(pfn: Pfn, e: SwpEntry) -> Result<SwapWrite, Errno> {
     let seg = BioVec { addr, len: SWAP_HEADER_SIZE as u32 };
     let sector = u64::from(e.offset()) * PAGE_SECTORS;
     WRITEBACK.lock().push(pfn.0);
-    match blk::submit_bio(bdev.0, bdev.1, ReqOp::Write, sector, alloc::vec![seg]) {
+    match submit_swap_bio(plug, bdev, ReqOp::Write, sector, seg) {
         Ok(done) => Ok(SwapWrite { pfn, disk: bdev.0, done, _bounce: bounce }),
         Err(err) => {
             end_writeback(pfn);
@@ -179,6 +232,23 @@ pub fn swap_writepage_end(w: SwapWrite) -> Result<(), Errno> {
     }
     end_writeback(w.pfn);
     r
+}
+
+/// The end of a reclaimer's write (`folio_end_writeback` and the `__remove_mapping` that
+/// follows): waits for it ([`swap_writepage_end`]); a page written and still unmapped leaves
+/// the swap cache and is freed (the slot keeps the data for the swap PTEs). A page a fault
+/// mapped again meanwhile, or whose write failed, stays in the cache. Whether it was freed.
+pub fn end_swap_write(w: SwapWrite) -> bool {
+    let pfn = w.pfn;
+    if swap_writepage_end(w).is_err() {
+        return false;
+    }
+    if page_swap_entry(pfn).is_some() && !cache_mapped(pfn) {
+        delete_from_swap_cache(pfn);
+        free_swapped_page(pfn);
+        return true;
+    }
+    false
 }
 
 fn end_writeback(pfn: Pfn) {
@@ -347,7 +417,9 @@ pub fn pages_unmapped(pfns: &mut [Pfn]) -> usize {
                 if let Some(c) = s.cache.get_mut(e) {
                     note_unmapped(c);
                 }
-                if s.areas.swap_count(e) == 0 {
+                // Under writeback it stays, as in page_unmapped: the write still reads it,
+                // and reclaim frees it once the write is done.
+                if s.areas.swap_count(e) == 0 && !under_writeback(pfn) {
                     s.cache.remove_pfn(pfn.0);
                     let _ = s.areas.put(e, SWAP_HAS_CACHE);
                     freed[n_freed] = pfn;

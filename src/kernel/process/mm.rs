@@ -413,14 +413,23 @@ impl ProcessMm {
         Some(pte.dirty())
     }
 
-    /// `madvise(MADV_PAGEOUT)` on `[start, end)`: each anonymous page only this mm maps
-    /// (`folio_mapcount` 1) is reclaimed as `shrink_folio_list` reclaims it: `add_to_swap`,
-    /// `try_to_unmap_one`, `swap_writepage` when dirty, then out of the swap cache and freed.
-    /// Stops when no slot is left (the pages stay mapped). The pages paged out.
-    pub fn pageout_range(&mut self, start: usize, end: usize) -> usize {
+    /// `madvise(MADV_PAGEOUT)`'s pass over `[start, end)` under the task table: each
+    /// anonymous page only this mm maps (`folio_mapcount` 1) is reclaimed as
+    /// `shrink_folio_list` reclaims it: `add_to_swap`, `try_to_unmap_one`, then, when it is
+    /// new to swap or its PTE was dirty, its write submitted under `plug` (the page under
+    /// writeback, in the swap cache: the caller finishes the plug and waits for the writes
+    /// with the table free, [`swap::end_swap_write`]); a clean page already in swap is freed
+    /// at once. The writes started, the pages freed, and whether it stopped because no slot
+    /// was left (the rest stay mapped).
+    pub fn pageout_range(
+        &mut self,
+        start: usize,
+        end: usize,
+        plug: &mut swap::SwapPlug,
+    ) -> (alloc::vec::Vec<swap::SwapWrite>, usize, bool) {
         let mut pages: alloc::vec::Vec<(usize, u64)> = alloc::vec::Vec::new();
         arch::for_each_user_pte(self.hw.pgd, start, end, |va, p| pages.push((va, p.pfn)));
-        let mut done = 0;
+        let (mut writes, mut freed) = (alloc::vec::Vec::new(), 0);
         for (va, pfn) in pages {
             let pfn = Pfn(pfn);
             if is_special_pfn(pfn) || !self.hw.is_anon(pfn.0) || self.hw.is_shared_anon(pfn.0) {
@@ -434,7 +443,7 @@ impl ProcessMm {
                 Some(e) => (e, false),
                 None => match swap::add_to_swap(pfn) {
                     Some(e) => (e, true),
-                    None => break,
+                    None => return (writes, freed, true),
                 },
             };
             let Some(dirty) = self.try_to_unmap_one(va, pfn) else {
@@ -443,15 +452,19 @@ impl ProcessMm {
                 }
                 continue;
             };
-            if (new || dirty) && swap::swap_writepage(pfn, e).is_err() {
-                // The page stays in the swap cache, unmapped: a fault finds it there.
+            if new || dirty {
+                // A write that could not be submitted leaves the page in the swap cache,
+                // unmapped: a fault finds it there.
+                if let Ok(w) = swap::swap_writepage_start(pfn, e, Some(plug)) {
+                    writes.push(w);
+                }
                 continue;
             }
             swap::delete_from_swap_cache(pfn);
             swap::free_swapped_page(pfn);
-            done += 1;
+            freed += 1;
         }
-        done
+        (writes, freed, false)
     }
 
     /// `exit_mmap`: every page and table back, the ASID released, the pgd freed. The caller

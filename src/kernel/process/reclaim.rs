@@ -188,11 +188,14 @@ fn rmap_file(
 struct KernelEnv {
     guard: Option<spin::MutexGuard<'static, Option<Tasks>>>,
     writeback: Vec<swap::SwapWrite>,
+    /// The plug the batch's writes are submitted under (`shrink_folio_list`'s caller holds
+    /// one): neighbouring slots go as one request; finished before the writes are waited for.
+    plug: swap::SwapPlug,
 }
 
 impl KernelEnv {
     fn new() -> Self {
-        KernelEnv { guard: None, writeback: Vec::new() }
+        KernelEnv { guard: None, writeback: Vec::new(), plug: swap::SwapPlug::new() }
     }
 
     /// The task table (taken if reclaim let it go).
@@ -240,7 +243,7 @@ impl KernelEnv {
             return Pageout::Activate;
         }
         if new || dirty {
-            return match swap::swap_writepage_start(pfn, entry) {
+            return match swap::swap_writepage_start(pfn, entry, Some(&mut self.plug)) {
                 Ok(w) => {
                     self.writeback.push(w);
                     Pageout::Writeback
@@ -332,29 +335,22 @@ impl ReclaimEnv for KernelEnv {
 
     fn cond_resched(&mut self) {
         if super::need_resched() {
+            // No plug is held across a schedule (its bios would wait for this task).
+            self.plug.finish();
             self.guard = None;
             super::schedule();
         }
     }
 
     fn wait_writeback(&mut self) -> u64 {
+        // blk_finish_plug: the batch's writes go to the card (neighbouring slots merged).
+        self.plug.finish();
         // The task table goes first: the writer sleeps, and the card's interrupt wakes it.
         self.guard = None;
-        let mut freed = 0;
-        for w in core::mem::take(&mut self.writeback) {
-            let pfn = w.pfn;
-            if swap::swap_writepage_end(w).is_err() {
-                // Left in the swap cache, unmapped: a fault finds it there.
-                continue;
-            }
-            // __remove_mapping: not if a fault mapped it again during the write.
-            if swap::page_swap_entry(pfn).is_some() && !swap::cache_mapped(pfn) {
-                swap::delete_from_swap_cache(pfn);
-                swap::free_swapped_page(pfn);
-                freed += 1;
-            }
-        }
-        freed
+        // A failed write leaves its page in the swap cache, unmapped (a fault finds it
+        // there); __remove_mapping does not free one a fault mapped again during the write.
+        let writes = core::mem::take(&mut self.writeback);
+        writes.into_iter().map(|w| u64::from(swap::end_swap_write(w))).sum()
     }
 }
 
@@ -498,3 +494,32 @@ fn kswapd() -> ! {
 pub fn node_unreclaimable() -> bool {
     KSWAPD_FAILURES.load(Ordering::Relaxed) >= MAX_RECLAIM_RETRIES
 }
+
+/// `madvise(MADV_PAGEOUT)` of `[start, end)` of the running task (`madvise_pageout`): a
+/// page table's worth at a time ([`PAGEOUT_BATCH`] pages, as 6.1 reclaims each PMD's list),
+/// the pages unmapped and their writes submitted under one plug with the task table held
+/// (`ProcessMm::pageout_range`), then the plug finished and the writes waited for with the
+/// table free (the task sleeps, others run), each written page freed. Stops when no swap
+/// slot is left. The pages paged out.
+pub fn madvise_pageout(start: usize, end: usize) -> usize {
+    let mut done = 0;
+    let mut at = start;
+    while at < end {
+        let stop = end.min(at.saturating_add(PAGEOUT_BATCH * PAGE_SIZE));
+        let mut plug = swap::SwapPlug::new();
+        let (writes, freed, full) = super::with_current_mm(|t| {
+            t.mm.as_mut().map(|pm| pm.pageout_range(at, stop, &mut plug))
+        })
+        .unwrap_or_default();
+        plug.finish();
+        done += freed + writes.into_iter().map(swap::end_swap_write).filter(|&f| f).count();
+        if full {
+            break;
+        }
+        at = stop;
+    }
+    done
+}
+
+/// Pages `madvise_pageout` handles per pass (a page table's: 2 MiB).
+const PAGEOUT_BATCH: usize = 512;

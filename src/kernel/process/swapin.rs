@@ -48,6 +48,10 @@ pub(super) fn swapin_page(
     // The last bio submitted, and whether the fault's own page was among the window's.
     let mut last = None;
     let mut fault_started = false;
+    // No plug over the window (6.1's swap_vma_readahead holds one): an earlier plug here
+    // coincided with 200 wrong words in one benchmark run whose cause was not found (see
+    // the README's "The disk" benchmark). The reads still merge while the card is busy with
+    // the first one.
     if w.nr > 1 {
         for i in 0..w.nr {
             let a = w.start + i * PAGE_SIZE;

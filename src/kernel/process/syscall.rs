@@ -231,28 +231,31 @@ fn call(n: u32, a: [u32; 6]) -> SysResult {
             pm.change_protection(a[0] as usize, end);
             Ok(0)
         }),
-        nr::MADVISE => with_current(|t| {
-            let pm = t.mm.as_mut().ok_or(Errno::EINVAL)?;
+        nr::MADVISE => {
             let (start, len) = (a[0] as usize, a[1] as usize);
-            if !start.is_multiple_of(PAGE_SIZE) {
-                return Err(Errno::EINVAL);
-            }
-            if a[2] == MADV_DONTNEED {
-                let end = start.saturating_add(len).next_multiple_of(PAGE_SIZE);
-                if pm.mm.find_vma_intersection(start, end).is_none() {
+            let end = start.saturating_add(len).next_multiple_of(PAGE_SIZE);
+            with_current(|t| {
+                let pm = t.mm.as_mut().ok_or(Errno::EINVAL)?;
+                if !start.is_multiple_of(PAGE_SIZE) {
+                    return Err(Errno::EINVAL);
+                }
+                if a[2] == MADV_DONTNEED {
+                    if pm.mm.find_vma_intersection(start, end).is_none() {
+                        return Err(Errno::ENOMEM);
+                    }
+                    pm.zap_range(start, end);
+                }
+                if a[2] == MADV_PAGEOUT && pm.mm.find_vma_intersection(start, end).is_none() {
                     return Err(Errno::ENOMEM);
                 }
-                pm.zap_range(start, end);
-            }
+                Ok(0)
+            })?;
             if a[2] == MADV_PAGEOUT {
-                let end = start.saturating_add(len).next_multiple_of(PAGE_SIZE);
-                if pm.mm.find_vma_intersection(start, end).is_none() {
-                    return Err(Errno::ENOMEM);
-                }
-                pm.pageout_range(start, end);
+                // Its writes are waited for with the task table free.
+                super::reclaim::madvise_pageout(start, end);
             }
             Ok(0)
-        }),
+        }
         nr::SWAPON => {
             let path = path_arg(a[0])?;
             crate::kernel::swap::swapon(&path, a[1]).map(|_| 0)
