@@ -414,7 +414,9 @@ fn diskstats(q: &mut Qemu, dev: &str) -> [u64; 4] {
 /// every slot is free and `verify` is clean.
 #[test]
 fn swap_io_in_batches_loses_nothing_with_several_programs_2g() {
-    let (mut q, _) = Qemu::boot_to_prompt(Opts::raw("2G").append(SMALL_RAM).sd_card().initramfs());
+    let (mut q, _) = Qemu::boot_to_prompt(
+        Opts::raw("2G").append(SMALL_RAM).sd_card().initramfs().limit(SWAP_RUN_LIMIT),
+    );
     let out = q.cmd("swapon /dev/mmcblk0p2");
     q.expect_in("swapon", &out, "Adding ");
     let mi = q.cmd("cat /proc/meminfo");
