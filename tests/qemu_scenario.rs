@@ -136,7 +136,9 @@ const SEEDS: u32 = 16;
 
 /// Runs `SEEDS` seeds in one boot; returns the summary lines and the distribution line.
 fn distribution(profile: &str) -> (Vec<String>, String) {
-    let (mut q, _) = boot(&format!("pivm.profile={profile}"));
+    let (mut q, _) = Qemu::boot_to_prompt(
+        Opts::raw("3G").append(&format!("pivm.profile={profile}")).limit(MANY_SEEDS),
+    );
     let out = q
         .cmd_timeout(&format!("scenario vmalloc-frag seed={FIRST_SEED} seeds={SEEDS}"), MANY_SEEDS);
     let summaries: Vec<String> =

@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 /// The console prompt (no newline follows it).
 pub const PROMPT: &str = "pivm# ";
 /// Upper bound for one whole QEMU run: every wait is capped by it and kills the child when it
-/// is reached. `PIVM_QEMU_TIMEOUT` (seconds) overrides it, e.g. for a slow machine.
+/// is reached. `PIVM_QEMU_TIMEOUT` (seconds) overrides it, e.g. for a slow machine;
+/// [`Opts::limit`] raises it for one run, and a single wait longer than it extends it to that
+/// wait's end.
 pub const RUN_LIMIT: Duration = Duration::from_secs(60);
 /// Default wait for boot to reach the prompt, and for one command.
 pub const BOOT: Duration = Duration::from_secs(30);
@@ -473,6 +475,17 @@ impl Qemu {
         })
     }
 
+    /// When a wait of `timeout` ends: at most the run's deadline, except that a step asking
+    /// for more than the whole run's limit (a long `memtest`, many scenario seeds) moves the
+    /// deadline out to its own end, so each wait stays bounded and none is cut short.
+    fn step_deadline(&mut self, timeout: Duration) -> Instant {
+        let wanted = Instant::now() + timeout;
+        if timeout > run_limit() && wanted > self.deadline {
+            self.deadline = wanted;
+        }
+        wanted.min(self.deadline)
+    }
+
     /// Waits until `matcher` finds what it looks for in the console output; `what` names it
     /// in the failure.
     fn wait_match(
@@ -481,7 +494,7 @@ impl Qemu {
         timeout: Duration,
         matcher: impl Fn(&[u8]) -> Option<usize>,
     ) -> Result<usize, Failure> {
-        let until = (Instant::now() + timeout).min(self.deadline);
+        let until = self.step_deadline(timeout);
         loop {
             {
                 let log = self.shared.log.lock().unwrap();
@@ -579,7 +592,7 @@ impl Qemu {
 
     /// Waits for QEMU to exit by itself and returns its status.
     pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
-        let until = (Instant::now() + timeout).min(self.deadline);
+        let until = self.step_deadline(timeout);
         loop {
             if let Some(s) = self.exited() {
                 self.drain();
