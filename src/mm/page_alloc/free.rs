@@ -295,3 +295,34 @@ impl BuddyKey {
 pub const fn __find_buddy_pfn(pfn: u64, order: u32) -> u64 {
     pfn ^ (1 << order)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The 32-bit buddy keys find the same buddy, merged block and next-larger buddy as the
+    /// PFN arithmetic, for mem_maps starting anywhere in a `MAX_ORDER - 1` block (and below
+    /// the first page: the key's index wraps past any mem_map's end).
+    #[test]
+    fn buddy_keys_agree_with_pfn_arithmetic() {
+        let block = 1u64 << (MAX_ORDER - 1);
+        for base in [0, 1, 3, block / 2 + 5, block - 1, 7 * block + 13, (1 << 20) + 2047] {
+            let keys = BuddyKey::of(base);
+            for idx in (0u32..4 * block as u32).step_by(7) {
+                let pfn = base + u64::from(idx);
+                for order in 0..MAX_ORDER as u32 - 1 {
+                    let buddy = __find_buddy_pfn(pfn, order);
+                    let b = keys.key(idx) ^ (1 << order);
+                    let want = buddy.checked_sub(base).filter(|i| *i < u64::from(u32::MAX));
+                    assert_eq!(want.map(|i| i as u32), (buddy >= base).then(|| keys.idx(b)));
+                    if buddy >= base {
+                        assert_eq!(u64::from(keys.idx(keys.key(idx) & b)), (pfn & buddy) - base);
+                    } else {
+                        // Below mem_map: the index is far past any mem_map's length.
+                        assert!(keys.idx(b) > u32::MAX - (block as u32));
+                    }
+                }
+            }
+        }
+    }
+}
