@@ -113,7 +113,8 @@ mod kmap_slots {
     }
 }
 
-/// Serialises users of the single `kmap_atomic` fixmap slot.
+/// Serialises users of the `kmap_local` fixmap slots: its holder is the one writer of their
+/// page-table entries (`arch::fixmap::set_fixmap` writes them without a page-table lock).
 static KMAP_ATOMIC: Mutex<()> = Mutex::new(());
 
 /// Why the page allocator could not be set up.

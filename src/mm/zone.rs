@@ -339,8 +339,9 @@ impl FreeArea {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PerCpuPages {
     pub(super) lists: [FreeList; NR_PCP_LISTS],
-    /// `pcp->count`: pages cached (a block of order n counts 2^n).
-    pub(super) count: u64,
+    /// `pcp->count`: pages cached (a block of order n counts 2^n); 32 bits, as mem_map's
+    /// indices, so that the add and take of every cached page is one instruction.
+    pub(super) count: u32,
     pub(super) high: u64,
     pub(super) batch: u64,
     /// `free_factor`: each bulk free with no allocation in between frees twice as many
@@ -365,7 +366,7 @@ impl PerCpuPages {
 
     /// Pages cached (`pcp->count`).
     pub const fn count(&self) -> u64 {
-        self.count
+        self.count as u64
     }
 
     pub const fn high(&self) -> u64 {
@@ -400,7 +401,7 @@ impl PerCpuPages {
     #[inline(always)]
     pub(super) fn add(&mut self, pages: &mut [Page], idx: u32, pindex: usize, to_tail: bool) {
         self.lists[pindex].push(pages, idx, to_tail);
-        self.count += 1 << pindex_to_order(pindex);
+        self.count += 1u32 << pindex_to_order(pindex);
     }
 
     /// Takes the first (hottest) block off list `pindex`.
@@ -408,7 +409,7 @@ impl PerCpuPages {
     pub(super) fn pop_first(&mut self, pages: &mut [Page], pindex: usize) -> Option<u32> {
         let idx = self.lists[pindex].first()?;
         self.lists[pindex].unlink(pages, idx);
-        self.count -= 1 << pindex_to_order(pindex);
+        self.count -= 1u32 << pindex_to_order(pindex);
         Some(idx)
     }
 
@@ -417,7 +418,7 @@ impl PerCpuPages {
     pub(super) fn pop_last(&mut self, pages: &mut [Page], pindex: usize) -> Option<u32> {
         let idx = self.lists[pindex].last()?;
         self.lists[pindex].unlink(pages, idx);
-        self.count -= 1 << pindex_to_order(pindex);
+        self.count -= 1u32 << pindex_to_order(pindex);
         Some(idx)
     }
 
@@ -427,7 +428,7 @@ impl PerCpuPages {
     /// between `batch` and `high - batch` so a batch stays cached.
     pub fn nr_pcp_free(&mut self, high: u64, free_high: bool) -> u64 {
         if free_high {
-            return self.count;
+            return self.count();
         }
         let batch = self.batch;
         if high < batch {

@@ -290,6 +290,7 @@ const FIXMAP_DEVICES: [(FixedAddress, Device); 6] = [
 /// Maps one page at a fixed kernel address after `paging_init` (fixmap slots: Linux's
 /// `__set_fixmap`), or unmaps it with `mt = None`, and drops the stale TLB entry. The
 /// fixmap's table exists from boot, so no allocation happens.
+#[inline(never)]
 fn set_fixmap_page(va: u32, pa: u64, prot_pte: Option<u32>) -> Result<(), MapError> {
     let _t = TABLES.lock();
     let pgt = swapper();
@@ -319,14 +320,23 @@ fn check_phys(pa: u64) -> Result<(), MapError> {
 /// writes its entry pair and flushes the slot, with no walk of the tables to find it.
 static KMAP_PTES: [AtomicUsize; 2] = [AtomicUsize::new(0), AtomicUsize::new(0)];
 
-/// The Linux PTE of kmap slot `idx` (index into [`KMAP_PTES`]) at `va`, looked up the first
-/// time (the fixmap's tables exist from `paging_init` on and are never freed). Called under
-/// the TABLES lock.
+/// The Linux PTE of kmap slot `idx` (index into [`KMAP_PTES`]) at `va`, looked up under the
+/// TABLES lock the first time (the fixmap's tables exist from `paging_init` on and are never
+/// freed, so the address stays good).
+#[inline(always)]
 fn kmap_pte(idx: usize, va: u32) -> Option<*mut u32> {
     let cached = KMAP_PTES[idx].load(Ordering::Relaxed);
     if cached != 0 {
         return Some(cached as *mut u32);
     }
+    kmap_pte_lookup(idx, va)
+}
+
+/// The first lookup of a kmap slot's PTE: a walk of `swapper_pg_dir` under the TABLES lock.
+#[cold]
+#[inline(never)]
+fn kmap_pte_lookup(idx: usize, va: u32) -> Option<*mut u32> {
+    let _t = TABLES.lock();
     let slot = swapper().pte_slot(&LinearMem, va).ok()??;
     // The Linux and hardware entries share the table's page, so one lent run covers both.
     let linux = LinearMem.words(slot.linux, (PTE_HWTABLE_OFF / 4 + 1) as usize)?;
@@ -336,7 +346,15 @@ fn kmap_pte(idx: usize, va: u32) -> Option<*mut u32> {
 }
 
 /// Writes the fixmap kmap slot `idx`'s entry pair (`pte` 0: unmapped) and flushes the slot's
-/// TLB entry; false when the slot's table is not there (the caller walks the tables then).
+/// TLB entry, as 6.1's `__kmap_local_pfn_prot` (`set_pte_at` then
+/// `arch_kmap_local_post_map`) and `kunmap_local_indexed` (`pte_clear` then
+/// `arch_kmap_local_post_unmap`) do on ARM; false for a slot that is no kmap slot, or whose
+/// table is not there (the caller walks the tables then). Like Linux's, which relies on the
+/// slot being the CPU's own with preemption off, the write takes no page-table lock: a kmap
+/// slot's entries have one writer, the holder of the kmap slots (`kernel::mem`'s
+/// `with_page_mapped`, `with_two_pages_mapped`), and no walk ever changes the fixmap's
+/// table. Inline, so that a caller's constant protection folds into both entries.
+#[inline(always)]
 fn set_kmap_pte(idx: FixedAddress, pte: u32) -> bool {
     let k = match idx {
         FixedAddress::KmapBegin => 0,
@@ -344,11 +362,11 @@ fn set_kmap_pte(idx: FixedAddress, pte: u32) -> bool {
         _ => return false,
     };
     let va = fix_to_virt(idx) as u32;
-    let _t = TABLES.lock();
     let Some(p) = kmap_pte(k, va) else { return false };
     let hw = if pte == 0 { 0 } else { pgtable::set_pte_ext(pte, PageTable::ext_for(va, pte)) };
     // SAFETY: `p` is the slot's Linux PTE in a kernel table page (lowmem, never freed), its
-    // hardware entry `PTE_HWTABLE_OFF` bytes on in the same page; the TABLES lock is held.
+    // hardware entry `PTE_HWTABLE_OFF` bytes on in the same page; the slot's one writer is
+    // the caller (see above).
     unsafe {
         p.write_volatile(pte);
         p.byte_add(PTE_HWTABLE_OFF as usize).write_volatile(hw);
@@ -358,7 +376,9 @@ fn set_kmap_pte(idx: FixedAddress, pte: u32) -> bool {
 }
 
 /// `__set_fixmap(idx, phys, prot)`: maps the page at `pa` in a fixmap slot and drops the
-/// slot's stale TLB entry.
+/// slot's stale TLB entry. Inline: `kmap_local_page`'s one mapping per zeroed or copied
+/// highmem page comes through here with a constant protection.
+#[inline(always)]
 pub fn set_fixmap(idx: FixedAddress, pa: u64, prot: PageProt) -> Result<(), MapError> {
     check_phys(pa)?;
     let prot_pte = pgtable::pgprot(prot);
@@ -369,6 +389,7 @@ pub fn set_fixmap(idx: FixedAddress, pa: u64, prot: PageProt) -> Result<(), MapE
 }
 
 /// `clear_fixmap(idx)`: unmaps a fixmap slot and drops its TLB entry.
+#[inline(always)]
 pub fn clear_fixmap(idx: FixedAddress) {
     if !set_kmap_pte(idx, 0) {
         let _ = set_fixmap_page(fix_to_virt(idx) as u32, 0, None);

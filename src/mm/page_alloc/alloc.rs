@@ -389,7 +389,7 @@ impl<'a> Node<'a> {
         let cma_first = alloc_flags.contains(AllocFlags::ALLOC_CMA)
             && zone.nr_free_cma > zone.nr_free_pages / 2;
         if !cma_first && self.era == KernelEra::Linux61 {
-            if let Some(idx) = self.__rmqueue_smallest(z, order, mt) {
+            if let Some(idx) = self.__rmqueue_smallest_inline(z, order, mt) {
                 return Some(idx);
             }
         }
@@ -436,8 +436,15 @@ impl<'a> Node<'a> {
     /// `__rmqueue_smallest()`: the first block on the smallest non-empty list of type `mt`
     /// of order `order` or more, split down to `order`. The block keeps `mt` as the type of
     /// the list it came from (Linux's pcppage migratetype).
-    #[inline]
+    #[inline(never)]
     pub(super) fn __rmqueue_smallest(&mut self, z: usize, order: u32, mt: usize) -> Option<u32> {
+        self.__rmqueue_smallest_inline(z, order, mt)
+    }
+
+    /// `__rmqueue_smallest()` inline in `__rmqueue`, which `rmqueue_bulk` calls a batch at a
+    /// time.
+    #[inline(always)]
+    fn __rmqueue_smallest_inline(&mut self, z: usize, order: u32, mt: usize) -> Option<u32> {
         let pages = self.mem_map.pages_mut();
         let zone = &mut self.node_zones[z];
         for current in order as usize..MAX_ORDER {
@@ -453,7 +460,7 @@ impl<'a> Node<'a> {
 
     /// `expand()`: splits an order-`high` block at `idx` down to `low`, returning each upper
     /// half to the lists of `mt`.
-    #[inline]
+    #[inline(always)]
     pub(super) fn expand(
         zone: &mut Zone,
         pages: &mut [Page],

@@ -178,10 +178,14 @@ impl<'a> Node<'a> {
             .union(PageFlags::PG_reserved)
             .union(PageFlags::PG_slab)
             .union(PageFlags::PG_tail);
-        let idx = self.mem_map.index(pfn)?;
-        let page = &self.mem_map.pages()[idx as usize];
+        // The index by one subtraction (a PFN below mem_map's wraps past its end), the
+        // alignment on the PFN's low word: 32-bit arithmetic where a 32-bit CPU pays double
+        // for 64.
+        let idx = pfn.0.wrapping_sub(self.mem_map.base_pfn().0);
+        let page = self.mem_map.pages().get(usize::try_from(idx).ok()?)?;
+        let idx = idx as u32;
         let ok = (order as usize) < MAX_ORDER
-            && pfn.0 & ((1 << order) - 1) == 0
+            && (pfn.0 as u32) & ((1 << order) - 1) == 0
             && !page.flags.intersects(NOT_FREEABLE)
             && page.refcount != 0
             && page.order() == order

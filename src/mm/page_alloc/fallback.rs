@@ -434,7 +434,21 @@ impl<'a> Node<'a> {
     /// `get_pageblock_migratetype()`.
     #[inline]
     pub fn get_pageblock_migratetype(&self, pfn: Pfn) -> usize {
-        let i = self.pageblock_index(pfn.0);
+        self.pageblock_mt_at(self.pageblock_index(pfn.0))
+    }
+
+    /// `get_pageblock_migratetype()` of the page at mem_map index `idx`, in 32-bit
+    /// arithmetic: `pfn >> PAGEBLOCK_ORDER` less the first PFN's is `idx` plus the first PFN's
+    /// offset in its pageblock, shifted.
+    #[inline(always)]
+    pub(super) fn get_pageblock_migratetype_idx(&self, idx: u32) -> usize {
+        let off = self.mem_map.base_pfn().0 as u32 & ((1 << PAGEBLOCK_ORDER) - 1);
+        self.pageblock_mt_at((idx.wrapping_add(off) >> PAGEBLOCK_ORDER) as usize)
+    }
+
+    /// The migrate type in pageblock-table entry `i` (MOVABLE past the table's end).
+    #[inline(always)]
+    fn pageblock_mt_at(&self, i: usize) -> usize {
         self.pageblock_mt.get(i / 2).map_or(MIGRATE_MOVABLE, |&b| {
             usize::from((b >> ((i % 2) as u32 * PB_MIGRATETYPE_BITS)) & 0xf)
         })

@@ -152,32 +152,69 @@ impl<'a> Node<'a> {
     #[inline(always)]
     pub(super) fn __free_one_page(
         &mut self,
-        mut pfn: u64,
+        pfn: u64,
+        order: u32,
+        z: usize,
+        mt: usize,
+        to_tail: bool,
+    ) {
+        let idx = pfn.wrapping_sub(self.mem_map.base_pfn().0) as u32;
+        self.__free_one_page_idx(idx, order, z, mt, to_tail);
+    }
+
+    /// `__free_one_page()` of the block at mem_map index `idx`, out of line for the rarer
+    /// callers.
+    #[inline(never)]
+    pub(super) fn __free_one_page_idx(
+        &mut self,
+        idx: u32,
+        order: u32,
+        z: usize,
+        mt: usize,
+        to_tail: bool,
+    ) {
+        self.__free_one_page_inline(idx, order, z, mt, to_tail);
+    }
+
+    /// `__free_one_page()` of the block at mem_map index `idx`, inline where a loop frees
+    /// many (`free_pcppages_bulk`). The buddy arithmetic runs on 32-bit keys (`BuddyKey`),
+    /// which a 32-bit CPU handles in single instructions where the 64-bit PFNs took pairs;
+    /// the blocks found and merged are the PFN arithmetic's.
+    #[inline(always)]
+    pub(super) fn __free_one_page_inline(
+        &mut self,
+        idx: u32,
         mut order: u32,
         z: usize,
         mt: usize,
         to_tail: bool,
     ) {
-        let base = self.mem_map.base_pfn().0;
+        let keys = BuddyKey::of(self.mem_map.base_pfn().0);
         let pages = self.mem_map.pages_mut();
         let zone = &mut self.node_zones[z];
-        let mut buddy_pfn = None;
+        let mut key = keys.key(idx);
+        let mut buddy_key = None;
         while (order as usize) < MAX_ORDER - 1 {
-            let b = __find_buddy_pfn(pfn, order);
-            buddy_pfn = Some(b);
-            let Some(bidx) = page_is_buddy(pages, base, b, order, z) else { break };
+            let b = key ^ (1 << order);
+            buddy_key = Some(b);
+            let Some(bidx) = page_is_buddy_idx(pages, keys.idx(b), order, z) else { break };
             zone.free_area[order as usize].del(pages, bidx);
             // Inside the merged block the buddy is a plain page: no list, no type.
             let bp = &mut pages[bidx as usize];
             bp.update_flags(PageFlags::PG_buddy | PageFlags::PG_free_mt, PageFlags::empty());
             bp.order = 0;
-            pfn &= b;
+            key &= b;
             order += 1;
         }
-        let to_tail =
-            to_tail || buddy_pfn.is_some_and(|b| buddy_merge_likely(pages, base, pfn, b, order, z));
-        let idx = (pfn - base) as u32;
-        zone.free_area[order as usize].add_block(pages, idx, order, mt, to_tail);
+        let to_tail = to_tail
+            || buddy_key.is_some_and(|b| {
+                (order as usize) < MAX_ORDER.saturating_sub(2) && {
+                    // `buddy_merge_likely()`: the next-larger block's buddy is free.
+                    let higher = (key & b) ^ (1 << (order + 1));
+                    page_is_buddy_idx(pages, keys.idx(higher), order + 1, z).is_some()
+                }
+            });
+        zone.free_area[order as usize].add_block(pages, keys.idx(key), order, mt, to_tail);
     }
 
     /// `__SetPageSlab` for a block the slab allocator took with `alloc_pages(.., order)`:
@@ -219,40 +256,73 @@ impl<'a> Node<'a> {
     }
 }
 
-/// `page_is_buddy()`: the block at `pfn` is free, of order `order`, in zone `z`; returns its
-/// mem_map index (`base` is mem_map's first PFN).
-#[inline]
-pub(super) fn page_is_buddy(
-    pages: &[Page],
-    base: u64,
-    pfn: u64,
-    order: u32,
-    z: usize,
-) -> Option<u32> {
-    let idx = pfn.wrapping_sub(base);
-    let p = pages.get(usize::try_from(idx).ok()?)?;
-    (p.is_buddy() && p.order() == order && p.zone as usize == z).then_some(idx as u32)
+/// `page_is_buddy()` by mem_map index: the page at `idx` (if mem_map has it) heads a free
+/// block of `order` in zone `z`.
+#[inline(always)]
+fn page_is_buddy_idx(pages: &[Page], idx: u32, order: u32, z: usize) -> Option<u32> {
+    let p = pages.get(idx as usize)?;
+    (p.is_buddy() && p.order() == order && p.zone as usize == z).then_some(idx)
 }
 
-/// `buddy_merge_likely()`: if the block just freed could merge once its buddy comes back
-/// (the next-larger block's buddy is free), queue it at the tail so it stays free longer.
-#[inline]
-pub(super) fn buddy_merge_likely(
-    pages: &[Page],
-    base: u64,
-    pfn: u64,
-    buddy_pfn: u64,
-    order: u32,
-    z: usize,
-) -> bool {
-    if order as usize >= MAX_ORDER.saturating_sub(2) {
-        return false;
+/// A block's PFN as the buddy arithmetic needs it, in 32 bits: its mem_map index plus the
+/// offset of mem_map's first PFN inside a `MAX_ORDER - 1` block. The key and the PFN differ by
+/// a multiple of that block size, so flipping or masking any bit below it (`pfn ^ (1 <<
+/// order)`, `pfn & buddy_pfn`) gives the same result in either; a key whose index falls
+/// outside mem_map (below its start: the subtraction wraps) names no page.
+#[derive(Clone, Copy)]
+struct BuddyKey {
+    off: u32,
+}
+
+impl BuddyKey {
+    #[inline(always)]
+    fn of(base_pfn: u64) -> BuddyKey {
+        BuddyKey { off: (base_pfn & ((1 << (MAX_ORDER - 1)) - 1)) as u32 }
     }
-    let higher = buddy_pfn & pfn;
-    page_is_buddy(pages, base, __find_buddy_pfn(higher, order + 1), order + 1, z).is_some()
+
+    #[inline(always)]
+    fn key(self, idx: u32) -> u32 {
+        idx.wrapping_add(self.off)
+    }
+
+    #[inline(always)]
+    fn idx(self, key: u32) -> u32 {
+        key.wrapping_sub(self.off)
+    }
 }
 
 /// `__find_buddy_pfn()`: the other half of the order-`order + 1` block `pfn` is in.
 pub const fn __find_buddy_pfn(pfn: u64, order: u32) -> u64 {
     pfn ^ (1 << order)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The 32-bit buddy keys find the same buddy, merged block and next-larger buddy as the
+    /// PFN arithmetic, for mem_maps starting anywhere in a `MAX_ORDER - 1` block (and below
+    /// the first page: the key's index wraps past any mem_map's end).
+    #[test]
+    fn buddy_keys_agree_with_pfn_arithmetic() {
+        let block = 1u64 << (MAX_ORDER - 1);
+        for base in [0, 1, 3, block / 2 + 5, block - 1, 7 * block + 13, (1 << 20) + 2047] {
+            let keys = BuddyKey::of(base);
+            for idx in (0u32..4 * block as u32).step_by(7) {
+                let pfn = base + u64::from(idx);
+                for order in 0..MAX_ORDER as u32 - 1 {
+                    let buddy = __find_buddy_pfn(pfn, order);
+                    let b = keys.key(idx) ^ (1 << order);
+                    let want = buddy.checked_sub(base).filter(|i| *i < u64::from(u32::MAX));
+                    assert_eq!(want.map(|i| i as u32), (buddy >= base).then(|| keys.idx(b)));
+                    if buddy >= base {
+                        assert_eq!(u64::from(keys.idx(keys.key(idx) & b)), (pfn & buddy) - base);
+                    } else {
+                        // Below mem_map: the index is far past any mem_map's length.
+                        assert!(keys.idx(b) > u32::MAX - (block as u32));
+                    }
+                }
+            }
+        }
+    }
 }

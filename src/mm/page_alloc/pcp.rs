@@ -198,8 +198,9 @@ impl<'a> Node<'a> {
         }
     }
 
-    /// One cached block back to the buddy lists of the type it remembers.
-    #[inline]
+    /// One cached block back to the buddy lists of the type it remembers (inline in the
+    /// bulk frees' loops).
+    #[inline(always)]
     fn pcp_page_to_buddy(&mut self, z: usize, idx: u32, order: u32) {
         let pages = self.mem_map.pages_mut();
         let p = &mut pages[idx as usize];
@@ -207,8 +208,7 @@ impl<'a> Node<'a> {
         p.update_flags(PageFlags::PG_pcp | PageFlags::PG_free_mt, free_mt_flags(mt));
         p.order = 0;
         self.node_zones[z].mod_freepage_state(1 << order, mt);
-        let pfn = self.mem_map.pfn_of(idx).0;
-        self.__free_one_page(pfn, order, z, mt, false);
+        self.__free_one_page_inline(idx, order, z, mt, false);
     }
 
     /// `drain_all_pages()`: every zone's cached pages back to the buddy lists. Returns how
@@ -273,7 +273,7 @@ impl<'a> Node<'a> {
     /// the block and left its owner for this function to clear, with the flags it sets.
     #[inline]
     pub(super) fn free_unref_page(&mut self, pfn: u64, idx: u32, z: usize, order: u32) {
-        let mt = self.get_pageblock_migratetype(Pfn(pfn));
+        let mt = self.get_pageblock_migratetype_idx(idx);
         let isolated = mt == MIGRATE_ISOLATE;
         let pcp = &self.node_zones[z].pcp;
         // An isolated pageblock's pages go straight to the buddy lists, not counted free
