@@ -133,8 +133,9 @@ pub struct Task {
     /// all closed at exit. Out of the task while one of its file system calls runs.
     pub files: FdTable<FileRef>,
     pub clear_child_tid: u32,
-    /// The program's path (`/proc/PID/exe`).
-    pub exe: String,
+    /// The program's path (`/proc/PID/exe`; None before the first exec): shared with a
+    /// fork's child, as the child shares `mm->exe_file`, so fork copies no string.
+    pub exe: Option<alloc::sync::Arc<str>>,
     /// Reaped children's faults and ticks (`cmin_flt`, `cmaj_flt`, `cutime`, `cstime`).
     pub cmin_flt: u64,
     pub cmaj_flt: u64,
@@ -195,7 +196,7 @@ impl Task {
             start_jiffies: crate::kernel::time::get_jiffies_64(),
             files: FdTable::new(),
             clear_child_tid: 0,
-            exe: String::new(),
+            exe: None,
             cmin_flt: 0,
             cmaj_flt: 0,
             cutime: 0,
@@ -1215,7 +1216,7 @@ pub fn start_task(
     task.counts = counts;
     task.foreground = foreground;
     task.console_job = true;
-    task.exe = exe.into();
+    task.exe = Some(exe.into());
     // console_on_rootfs: fds 0, 1 and 2 on /dev/console.
     task.files = fs::console_files();
     enqueue_task(task, stack, base, regs_addr).inspect_err(|_| free_thread_stack(stack))
@@ -1249,7 +1250,8 @@ pub fn do_fork(
         let mut c = Box::new(Task::new(0, t.pid, &t.comm));
         c.mm = Some(pm);
         c.tls = if flags & CLONE_SETTLS != 0 { tls } else { t.tls };
-        c.sigactions = t.sigactions.clone();
+        // Into the child's own table (allocated with it): no second allocation.
+        c.sigactions.copy_from_slice(&t.sigactions);
         c.blocked = t.blocked;
         c.altstack = t.altstack;
         c.files = t.files.clone();
