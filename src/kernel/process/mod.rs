@@ -24,8 +24,8 @@ pub mod wait;
 
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
-use alloc::vec::Vec;
 use alloc::string::String;
+use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use spin::Mutex;
@@ -547,7 +547,8 @@ fn wake_and_check(t: &mut Tasks, slept: Option<u32>) {
 /// Whether a task besides the console can run: the running program, or one on the run queue
 /// (which may still hold a task that went to sleep after it was queued).
 fn any_runnable(t: &Tasks) -> bool {
-    let runnable = |p: &u32| *p != 0 && t.map.get(p).is_some_and(|x| x.state == TaskState::Runnable);
+    let runnable =
+        |p: &u32| *p != 0 && t.map.get(p).is_some_and(|x| x.state == TaskState::Runnable);
     runnable(&t.current) || t.rq.iter().any(runnable)
 }
 
