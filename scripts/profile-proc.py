@@ -6,7 +6,8 @@ single-stepping (one translation block per instruction) and QEMU's `-d exec,noch
 the monitor, runs `/bin/vmbench loop OP N`, switches it off at the next prompt, and attributes every
 instruction CPU 0 executed to the kernel's symbols (user addresses as "[user]"). The same is
 done for `vmbench loop OP 0`, and the difference divided by N is printed per symbol: the cost of
-one operation, without the program's start and exit. Env: KERNEL, INITRD, TOP (rows, 40).
+one operation, without the program's start and exit. Env: KERNEL, INITRD, TOP (rows, 40),
+PROCS (sleeping children of vmbench alive during both runs, default 0: `vmbench loop OP N P`).
 """
 import bisect
 import collections
@@ -108,17 +109,19 @@ def main():
     elf = os.path.join(os.path.dirname(img), "kernel.elf")
     initrd = os.environ.get("INITRD", "build/initramfs.cpio")
     top = int(os.environ.get("TOP", "40"))
+    procs = os.environ.get("PROCS", "0")
+    extra = f" {procs}" if procs != "0" else ""
     addrs, names = symbols(elf)
     results = []
     logs = [tempfile.mktemp(prefix="pivm-prof-", suffix=".log") for _ in (n, 0)]
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        list(pool.map(lambda c, log: run(img, initrd, f"run /bin/vmbench loop {op} {c}", log),
+        list(pool.map(lambda c, log: run(img, initrd, f"run /bin/vmbench loop {op} {c}{extra}", log),
                       (n, 0), logs))
     for log in logs:
         results.append(histogram(log, addrs, names))
         os.unlink(log)
     (hn, tn), (h0, t0) = results
-    print(f"vmbench loop {op}: {(tn - t0) / n:.0f} instructions per operation "
+    print(f"vmbench loop {op}{extra}: {(tn - t0) / n:.0f} instructions per operation "
           f"(CPU 0; {tn} for N={n}, {t0} for N=0)")
     diff = {k: (hn[k] - h0.get(k, 0)) / n for k in hn}
     for name, v in sorted(diff.items(), key=lambda kv: -kv[1])[:top]:

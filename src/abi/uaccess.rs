@@ -87,15 +87,30 @@ pub fn get_user<T: Wire>(mem: &mut impl UserMemory, addr: usize) -> Result<T, Er
     if !mem.access_ok(addr, T::SIZE) {
         return Err(Errno::EFAULT);
     }
+    // A small value (a word, a pointer, a timespec) goes through the stack: no allocation
+    // per access, as Linux's get_user is a single load.
+    if T::SIZE <= SMALL_WIRE {
+        let mut buf = [0u8; SMALL_WIRE];
+        mem.copy_from_user(&mut buf[..T::SIZE], addr).map_err(|_| Errno::EFAULT)?;
+        return Ok(T::get(&buf[..T::SIZE]));
+    }
     let mut buf = vec![0u8; T::SIZE];
     mem.copy_from_user(&mut buf, addr).map_err(|_| Errno::EFAULT)?;
     Ok(T::get(&buf))
 }
 
+/// Values up to this size are read and written through a buffer on the stack.
+const SMALL_WIRE: usize = 64;
+
 /// `put_user()`/`copy_to_user()` of a whole struct: `EFAULT` if any byte cannot be written.
 pub fn put_user<T: Wire>(mem: &mut impl UserMemory, addr: usize, v: &T) -> Result<(), Errno> {
     if !mem.access_ok(addr, T::SIZE) {
         return Err(Errno::EFAULT);
+    }
+    if T::SIZE <= SMALL_WIRE {
+        let mut buf = [0u8; SMALL_WIRE];
+        v.put(&mut buf[..T::SIZE]);
+        return mem.copy_to_user(addr, &buf[..T::SIZE]).map_err(|_| Errno::EFAULT);
     }
     mem.copy_to_user(addr, &v.to_bytes()).map_err(|_| Errno::EFAULT)
 }

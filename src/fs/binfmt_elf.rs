@@ -697,7 +697,12 @@ pub fn load_elf_binary(
 
     // The strings as copy_strings() lays them under the temporary top (TASK_SIZE): a NULL
     // word, the filename, the environment, the arguments, each NUL-terminated.
-    let mut strings: Vec<u8> = Vec::new();
+    // Sized up front: one allocation, not one per growth.
+    let total: usize = params.argv.iter().chain(params.envp).map(|s| s.len() + 1).sum::<usize>()
+        + params.filename.len()
+        + 1
+        + 4;
+    let mut strings: Vec<u8> = Vec::with_capacity(total);
     for s in params.argv.iter().chain(params.envp) {
         strings.extend_from_slice(s);
         strings.push(0);
@@ -729,8 +734,10 @@ pub fn load_elf_binary(
     mm.start_stack = arg_start;
 
     // The PT_LOAD loop.
-    let mut mappings = Vec::new();
-    let mut zero_ranges = Vec::new();
+    // Room for every PT_LOAD's mapping and its bss (no reallocation as they are added).
+    let loads = elf.phdrs.iter().filter(|p| p.p_type == PT_LOAD).count();
+    let mut mappings = Vec::with_capacity(2 * loads);
+    let mut zero_ranges = Vec::with_capacity(loads + 1);
     let (mut start_code, mut end_code, mut start_data, mut end_data) =
         (usize::MAX, 0usize, 0usize, 0usize);
     let (mut elf_bss, mut elf_brk) = (0usize, 0usize);
@@ -947,7 +954,7 @@ impl CreateElfTables<'_> {
         p -= self.at_random.len();
         let u_rand_bytes = p;
 
-        let mut auxv: Vec<(u32, u32)> = Vec::new();
+        let mut auxv: Vec<(u32, u32)> = Vec::with_capacity(AUXV_ENTRIES);
         if let Some(vdso) = self.vdso {
             auxv.push((AT_SYSINFO_EHDR, vdso as u32));
         }
@@ -1014,6 +1021,9 @@ impl CreateElfTables<'_> {
         (sp, img, auxv)
     }
 }
+
+/// Entries `create_elf_tables` puts in the auxiliary vector (at most; AT_NULL not counted).
+const AUXV_ENTRIES: usize = 20;
 
 /// A short human description of a loaded image for reports and errors.
 pub fn describe(elf: &ElfExecutable) -> String {

@@ -740,17 +740,18 @@ impl<A: AddressSpace> Namespace<A> {
         }
         let text = core::str::from_utf8(path).map_err(|_| Errno::ENOENT)?;
         let mut cur = if text.starts_with('/') { Node::Ram(ROOT_INO) } else { start };
-        let parts: Vec<&str> = text.split('/').filter(|p| !p.is_empty()).collect();
+        // The components walked one by one (no list of them is built).
+        let mut parts = text.split('/').filter(|p| !p.is_empty()).peekable();
         let slash = text.len() > 1 && text.ends_with('/');
-        for (i, part) in parts.iter().enumerate() {
+        while let Some(part) = parts.next() {
             if part.len() > NAME_MAX {
                 return Err(Errno::ENAMETOOLONG);
             }
             if !self.is_dir(cur) {
                 return Err(Errno::ENOTDIR);
             }
-            let last = i + 1 == parts.len();
-            match *part {
+            let last = parts.peek().is_none();
+            match part {
                 "." => {}
                 ".." => cur = self.parent(cur),
                 name if last => return Ok((cur, Some(name.into()), slash)),

@@ -7,8 +7,9 @@
  *
  *   vmbench [PAGES]   PAGES pages per touch/munmap run (default 256, as `vmtest time 256`)
  *   vmbench nop       exits at once (the fork+execve row's child)
- *   vmbench loop OP N repeats one operation N times and prints nothing else (for a profile:
- *                     OP is getpid, touch (first write + munmap of PAGES=256), mmap, fork, exec)
+ *   vmbench loop OP N [P]  repeats one operation N times and prints nothing else (for a
+ *                     profile: OP is getpid, touch (first write + munmap of PAGES=256), mmap,
+ *                     fork, exec), with P sleeping children alive meanwhile (default 0)
  *
  * Output, one line per figure (scripts/bench-proc.sh parses it):
  *   vmbench: OP vmas=V procs=P ns=N
@@ -204,8 +205,21 @@ int main(int argc, char **argv)
     self_path = argv[0];
     if (argc > 1 && !strcmp(argv[1], "nop"))
         return 0;
-    if (argc == 4 && !strcmp(argv[1], "loop")) {
+    if ((argc == 4 || argc == 5) && !strcmp(argv[1], "loop")) {
         long count = strtol(argv[3], NULL, 0);
+        int procs = argc == 5 ? (int)strtol(argv[4], NULL, 0) : 0;
+        if (procs < 0 || procs > MAX_PROCS) {
+            fprintf(stderr, "vmbench loop: PROCS is 0-%d\n", MAX_PROCS);
+            return 2;
+        }
+        if (spawn_sleepers(sleepers, 0, procs) < procs)
+            return 1;
+        if (procs > 0) {
+            /* Time for every sleeper to start and fall asleep, so that their start is not
+             * counted in a profile's difference of two runs. */
+            struct timespec settle = { 0, 50000000 };
+            nanosleep(&settle, NULL);
+        }
         for (long i = 0; i < count; i++) {
             if (!strcmp(argv[2], "getpid"))
                 syscall(SYS_getpid);
@@ -222,6 +236,7 @@ int main(int argc, char **argv)
                 return 2;
             }
         }
+        reap_sleepers(sleepers, procs);
         return 0;
     }
     if (argc > 1) {

@@ -111,9 +111,11 @@ fn wait_foreground(pid: u32, cmd: &str) {
 /// Reaps finished background programs, reporting them as a shell's job control does.
 pub(crate) fn reap_background() {
     // The console's own background jobs are reported; orphans of programs are reaped quietly.
+    // The console's children (its jobs, the kernel threads, and orphans), in pid order.
     let done: Vec<(u32, bool)> = process::with_tasks(|t| {
-        t.map
-            .values()
+        let kids = &t.map[&0].children;
+        kids.iter()
+            .filter_map(|p| t.map.get(p))
             .filter(|x| x.pid != 0 && x.ppid == 0 && x.state == TaskState::Zombie)
             .filter(|x| !(x.console_job && x.foreground))
             .map(|x| (x.pid, x.console_job))

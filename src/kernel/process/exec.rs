@@ -207,8 +207,10 @@ pub fn exec_into_current(regs: &mut crate::arch::process::PtRegs, path: &str, l:
     let comm = path.rsplit('/').next().unwrap_or(path);
     let old = super::with_current(|t| {
         let old = t.mm.replace(l.pm);
-        t.comm = comm.chars().take(15).collect();
-        t.exe = path.into();
+        // In place: the old name's buffer takes the new one (no allocation when it fits).
+        t.comm.clear();
+        t.comm.extend(comm.chars().take(15));
+        t.exe = Some(path.into());
         t.counts.min_flt += l.counts.min_flt;
         t.counts.maj_flt += l.counts.maj_flt;
         for a in t.sigactions.iter_mut() {

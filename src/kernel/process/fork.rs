@@ -163,9 +163,7 @@ pub fn complete_vfork_done() {
             if p.state == TaskState::Sleeping {
                 p.state = TaskState::Runnable;
                 p.wake_at = u64::MAX;
-                if !t.rq.contains(&parent) {
-                    t.rq.push_back(parent);
-                }
+                t.activate(parent, false);
             }
         }
     })

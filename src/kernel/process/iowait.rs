@@ -77,6 +77,19 @@ pub(super) fn io_ready(pid: u32, wake_at: u64, now: u64) -> Option<bool> {
     WAITERS.lock().get(&pid).map(|d| d.is_done() || wake_at <= now)
 }
 
+/// For `wake_and_check`: calls `f` with every I/O sleeper whose bio completed (the ones
+/// whose timeout passed are found by their deadline).
+pub(super) fn for_each_done(mut f: impl FnMut(u32)) {
+    if NR_WAITERS.load(Ordering::Relaxed) == 0 {
+        return;
+    }
+    for (&pid, done) in WAITERS.lock().iter() {
+        if done.is_done() {
+            f(pid);
+        }
+    }
+}
+
 /// From the block layer's completion (the card's interrupt): when a task sleeps on I/O, the
 /// running program gives the CPU up on its way back to user space, so the sleeper is woken
 /// at once rather than at the next tick.

@@ -137,6 +137,15 @@ pub static NR_ANON_PAGES: core::sync::atomic::AtomicU64 = core::sync::atomic::At
 impl ProcessMm {
     /// `mm_alloc` + `pgd_alloc`: an empty address space for this split.
     pub fn new() -> Option<Box<ProcessMm>> {
+        let mut mm =
+            MmStruct::new(crate::arch::memory::arch_mm(PAGE_OFFSET as usize), Rlimits::DEFAULT);
+        mm.task_size = TASK_SIZE;
+        Self::with_mm(mm)
+    }
+
+    /// An address space over `mm` with a fresh first-level table (`mm_alloc` + `pgd_alloc`):
+    /// fork passes the parent's cloned `mm_struct`, so no empty one is built and dropped.
+    fn with_mm(mm: MmStruct) -> Option<Box<ProcessMm>> {
         let pgd =
             with_node(|n| n.alloc_pages_for(PageOwner::PageTable, GfpFlags::GFP_KERNEL, PGD_ORDER))
                 .ok()?;
@@ -144,9 +153,6 @@ impl ProcessMm {
         let va = kva(pgd)?;
         // SAFETY: the four pages were just allocated for this table and are in lowmem.
         unsafe { arch::pgd_init(va as *mut u32) };
-        let mut mm =
-            MmStruct::new(crate::arch::memory::arch_mm(PAGE_OFFSET as usize), Rlimits::DEFAULT);
-        mm.task_size = TASK_SIZE;
         Some(Box::new(ProcessMm {
             mm,
             hw: MmHw {
@@ -292,8 +298,7 @@ impl ProcessMm {
     /// no hardware entry, so the child's first access to each page is a (counted) fault.
     pub fn fork(&mut self) -> Option<Box<ProcessMm>> {
         use crate::mm::mm_types::VmFlags;
-        let mut child = ProcessMm::new()?;
-        child.mm = self.mm.clone();
+        let mut child = ProcessMm::with_mm(self.mm.clone())?;
         child.mm.anon_vma_fork();
         let (pgd, cpgd) = (self.hw.pgd, child.hw.pgd);
         for vma in self.mm.iter() {

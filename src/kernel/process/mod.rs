@@ -23,8 +23,9 @@ pub mod syscall;
 pub mod wait;
 
 use alloc::boxed::Box;
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::string::String;
+use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use spin::Mutex;
@@ -132,8 +133,9 @@ pub struct Task {
     /// all closed at exit. Out of the task while one of its file system calls runs.
     pub files: FdTable<FileRef>,
     pub clear_child_tid: u32,
-    /// The program's path (`/proc/PID/exe`).
-    pub exe: String,
+    /// The program's path (`/proc/PID/exe`; None before the first exec): shared with a
+    /// fork's child, as the child shares `mm->exe_file`, so fork copies no string.
+    pub exe: Option<alloc::sync::Arc<str>>,
     /// Reaped children's faults and ticks (`cmin_flt`, `cmaj_flt`, `cutime`, `cstime`).
     pub cmin_flt: u64,
     pub cmaj_flt: u64,
@@ -150,6 +152,12 @@ pub struct Task {
     pub flags: u32,
     /// The wait queue the task sleeps on and the wake-up number it saw (`wait::WaitQueue`).
     pub wait: Option<(&'static wait::WaitQueue, u32)>,
+    /// `children`: the pids of this task's children, zombies included, in pid order.
+    /// `wait4` looks only at these, and exit reparents only these, instead of walking the
+    /// whole task table.
+    pub children: Vec<u32>,
+    /// The deadline this task is queued under in [`Tasks::timers`] while it sleeps with one.
+    timer: Option<u64>,
 }
 
 impl Task {
@@ -188,7 +196,7 @@ impl Task {
             start_jiffies: crate::kernel::time::get_jiffies_64(),
             files: FdTable::new(),
             clear_child_tid: 0,
-            exe: String::new(),
+            exe: None,
             cmin_flt: 0,
             cmaj_flt: 0,
             cutime: 0,
@@ -199,6 +207,8 @@ impl Task {
             nivcsw: 0,
             flags: 0,
             wait: None,
+            children: Vec::new(),
+            timer: None,
         }
     }
 
@@ -211,10 +221,30 @@ impl Task {
 /// The task table and run queue.
 pub struct Tasks {
     pub map: BTreeMap<u32, Box<Task>>,
+    /// The run queue: runnable tasks (every one but the running task is on it), in the order
+    /// they run. Wake-ups put a task on it; `schedule()` takes the next one from its front.
     rq: VecDeque<u32>,
+    /// Sleepers with a deadline, by (deadline, pid): the scheduler looks only at those due,
+    /// as Linux's timers wake a sleeper, instead of at every task.
+    timers: BTreeSet<(u64, u32)>,
+    /// Sleepers on a wait queue ([`wait::WaitQueue`], whose wake-ups take no lock and only
+    /// advance its number), with the queue and the number each saw: the scheduler looks at
+    /// these queues for a wake-up, and at the task only when its queue was woken.
+    wq_sleepers: Vec<(u32, &'static wait::WaitQueue, u32)>,
+    /// Children released at exit (their parent ignores SIGCHLD), for the next task out of
+    /// `schedule()` to reap.
+    autoreap: Vec<u32>,
+    /// Scratch for [`wake_and_check`]: the candidates it looks at, kept for its capacity.
+    woken: Vec<u32>,
     pub current: u32,
+    /// The running task's `Task` (`current`), so that finding it costs no table lookup.
+    cur_task: core::ptr::NonNull<Task>,
     last_pid: u32,
 }
+
+// SAFETY: `cur_task` points into a `Box<Task>` the table owns; it is only used through the
+// table (under its lock), like the table's other contents.
+unsafe impl Send for Tasks {}
 
 impl Tasks {
     /// `alloc_pid`: the next free pid after the last one given, wrapping at `pid_max` to
@@ -232,8 +262,84 @@ impl Tasks {
     }
 
     pub fn current(&mut self) -> &mut Task {
-        let cur = self.current;
-        self.map.get_mut(&cur).expect("the current task is in the table")
+        // SAFETY: `cur_task` is the boxed task `current` names (set with it in `set_current`):
+        // the running task is never taken out of the table (`reap_task` refuses it) and its box
+        // never moves; the borrow of `self` keeps the table from being used meanwhile.
+        unsafe { self.cur_task.as_mut() }
+    }
+
+    /// Makes `pid` the running task.
+    fn set_current(&mut self, pid: u32) {
+        let task = self.map.get_mut(&pid).expect("the next task is in the table");
+        self.cur_task = core::ptr::NonNull::from(&mut **task);
+        self.current = pid;
+    }
+
+    /// Links `child` into `parent`'s children (kept in pid order).
+    pub(super) fn add_child(&mut self, parent: u32, child: u32) {
+        if let Some(p) = self.map.get_mut(&parent) {
+            let at = p.children.partition_point(|&c| c < child);
+            if p.children.get(at) != Some(&child) {
+                p.children.insert(at, child);
+            }
+        }
+    }
+
+    /// Unlinks `child` from `parent`'s children.
+    fn remove_child(&mut self, parent: u32, child: u32) {
+        if let Some(p) = self.map.get_mut(&parent) {
+            if let Ok(at) = p.children.binary_search(&child) {
+                p.children.remove(at);
+            }
+        }
+    }
+
+    /// Puts a woken `pid` on the run queue (`ttwu_do_activate`) unless it is on it already:
+    /// at the back, or at the front for a kernel thread (kswapd), as CFS's wake-up preemption
+    /// lets a thread that mostly sleeps run ahead of CPU-bound programs.
+    pub(super) fn activate(&mut self, pid: u32, front: bool) {
+        if !self.rq.contains(&pid) {
+            if front {
+                self.rq.push_front(pid);
+            } else {
+                self.rq.push_back(pid);
+            }
+        }
+    }
+
+    /// The running task is going to sleep: it is queued by its deadline, if it has
+    /// one, and on the wait-queue sleepers if it sleeps on a queue, so that the scheduler
+    /// finds it there.
+    fn note_sleep(&mut self) {
+        let pid = self.current;
+        // SAFETY: as in `current` (a field borrow, so that the queues can be used with it).
+        let x = unsafe { self.cur_task.as_mut() };
+        if x.state != TaskState::Sleeping {
+            return;
+        }
+        if x.wake_at != u64::MAX && x.timer != Some(x.wake_at) {
+            if let Some(old) = x.timer {
+                self.timers.remove(&(old, pid));
+            }
+            self.timers.insert((x.wake_at, pid));
+            x.timer = Some(x.wake_at);
+        }
+        if let Some((q, seen)) = x.wait {
+            self.wq_sleepers.retain(|e| e.0 != pid);
+            self.wq_sleepers.push((pid, q, seen));
+        }
+    }
+
+    /// The running task runs again after a sleep: its deadline and wait-queue entry are no
+    /// longer needed.
+    fn drop_sleep(&mut self) {
+        let pid = self.current;
+        if let Some(at) = self.current().timer.take() {
+            self.timers.remove(&(at, pid));
+        }
+        if !self.wq_sleepers.is_empty() {
+            self.wq_sleepers.retain(|e| e.0 != pid);
+        }
     }
 }
 
@@ -325,11 +431,17 @@ pub fn count_vm_fault(r: Result<Fault, FaultError>) {
 
 /// Sets up task 0 (the console), the special pages, the entry hooks and the rootfs.
 pub fn init(params: &crate::boot::cmdline::BootParams, initrd: Option<(u64, u64)>) {
-    let console = Task::new(0, 0, "swapper/0");
+    let mut console = Box::new(Task::new(0, 0, "swapper/0"));
+    let cur_task = core::ptr::NonNull::from(&mut *console);
     *TASKS.lock() = Some(Tasks {
-        map: BTreeMap::from([(0, Box::new(console))]),
+        map: BTreeMap::from([(0, console)]),
         rq: VecDeque::new(),
+        timers: BTreeSet::new(),
+        wq_sleepers: Vec::new(),
+        autoreap: Vec::new(),
+        woken: Vec::new(),
         current: 0,
+        cur_task,
         last_pid: 0,
     });
     if params.norandmaps {
@@ -376,43 +488,78 @@ pub fn scheduler_tick(user: bool) {
     }
 }
 
-/// Wakes the sleepers whose time came; whether any task besides the console can run.
-fn wake_and_check(t: &mut Tasks) -> bool {
+/// Whether the sleeper `task` may wake at jiffy `now`: its bio completed (I/O sleepers wake
+/// for nothing else but their timeout), its wait queue was woken, its deadline passed, or
+/// (sleeping on nothing) a signal is pending.
+fn sleeper_ready(task: &Task, now: u64) -> bool {
+    match (iowait::io_ready(task.pid, task.wake_at, now), task.wait) {
+        (Some(ready), _) => ready,
+        (None, Some((q, seen))) => q.woken_since(seen) || task.wake_at <= now,
+        (None, None) => task.wake_at <= now || task.pending & !task.blocked != 0,
+    }
+}
+
+/// Wakes the sleepers whose time came.
+/// `slept` is the task that has just gone to sleep, if any (a signal may already be pending
+/// for it). Only the candidates are looked at: pipe sleepers their pipe named, deadlines
+/// due, I/O sleepers whose bio completed, wait-queue sleepers, and `slept`; the other
+/// sleepers (however many) cost nothing. The ones that wake go on the run queue in pid order.
+fn wake_and_check(t: &mut Tasks, slept: Option<u32>) {
     pipe::wake_pipe_waiters(t);
     let now = crate::kernel::time::get_jiffies_64();
-    let mut any = false;
-    for task in t.map.values_mut() {
-        if task.pid == 0 {
-            continue;
+    let mut cand = core::mem::take(&mut t.woken);
+    cand.clear();
+    while let Some(&(at, pid)) = t.timers.first() {
+        if at > now {
+            break;
         }
-        let ready = match (iowait::io_ready(task.pid, task.wake_at, now), task.wait) {
-            (Some(ready), _) => ready,
-            (None, Some((q, seen))) => q.woken_since(seen) || task.wake_at <= now,
-            (None, None) => task.wake_at <= now || task.pending & !task.blocked != 0,
-        };
-        if task.state == TaskState::Sleeping && ready {
-            task.state = TaskState::Runnable;
-            task.wake_at = u64::MAX;
-            if !t.rq.contains(&task.pid) {
-                // A kernel thread woken (kswapd) runs next, as CFS's wake-up preemption
-                // lets a thread that mostly sleeps run ahead of CPU-bound programs.
-                if task.is_kthread() {
-                    t.rq.push_front(task.pid);
-                } else {
-                    t.rq.push_back(task.pid);
-                }
+        t.timers.pop_first();
+        if let Some(x) = t.map.get_mut(&pid) {
+            if x.timer == Some(at) {
+                x.timer = None;
             }
         }
-        any |= task.state == TaskState::Runnable;
+        cand.push(pid);
     }
-    any
+    iowait::for_each_done(|pid| cand.push(pid));
+    for &(pid, q, seen) in &t.wq_sleepers {
+        if q.woken_since(seen) {
+            cand.push(pid);
+        }
+    }
+    cand.extend(slept);
+    if cand.len() > 1 {
+        cand.sort_unstable();
+        cand.dedup();
+    }
+    for &pid in &cand {
+        let Some(task) = t.map.get_mut(&pid).filter(|x| x.pid != 0) else { continue };
+        if task.state == TaskState::Sleeping && sleeper_ready(task, now) {
+            task.state = TaskState::Runnable;
+            task.wake_at = u64::MAX;
+            let front = task.is_kthread();
+            t.activate(pid, front);
+        }
+    }
+    t.woken = cand;
+}
+
+/// Whether a task besides the console can run: the running program, or one on the run queue
+/// (which may still hold a task that went to sleep after it was queued).
+fn any_runnable(t: &Tasks) -> bool {
+    let runnable =
+        |p: &u32| *p != 0 && t.map.get(p).is_some_and(|x| x.state == TaskState::Runnable);
+    runnable(&t.current) || t.rq.iter().any(runnable)
 }
 
 /// Whether a program is ready to run (the console's idle loop gives the CPU away then).
 pub fn others_runnable() -> bool {
     arch::set_user_work_hint();
     match TASKS.try_lock() {
-        Some(mut g) => g.as_mut().is_some_and(wake_and_check),
+        Some(mut g) => g.as_mut().is_some_and(|t| {
+            wake_and_check(t, None);
+            any_runnable(t)
+        }),
         None => false,
     }
 }
@@ -424,8 +571,12 @@ pub fn schedule() {
     let switch = {
         let mut g = lock_tasks();
         let t = g.as_mut().expect("process::init ran at boot");
-        wake_and_check(t);
         let cur = t.current;
+        let slept = (cur != 0 && t.current().state == TaskState::Sleeping).then_some(cur);
+        if slept.is_some() {
+            t.note_sleep();
+        }
+        wake_and_check(t, slept);
         let (u, s) = (CUR_UTICKS.swap(0, Ordering::Relaxed), CUR_STICKS.swap(0, Ordering::Relaxed));
         {
             let c = t.current();
@@ -436,24 +587,23 @@ pub fn schedule() {
         // or another program is waiting for it. The tick's round trip through the console
         // (which only looks at its input and hands the CPU straight back) is pivm's own and no
         // context switch on Linux, where a lone runnable task keeps the CPU.
+        let runnable = t.current().state == TaskState::Runnable;
         if cur != 0 {
-            let runnable = t.map[&cur].state == TaskState::Runnable;
             let others = t.rq.iter().any(|p| *p != cur);
             if !runnable || others {
-                if let Some(p) = t.map.get_mut(&cur) {
-                    rseq::preempt(&mut p.ext.rseq);
-                    // __schedule's switch_count: a task that leaves the CPU asleep (or
-                    // stopped) switched voluntarily, a preempted one did not.
-                    if runnable {
-                        p.nivcsw += 1;
-                    } else {
-                        p.nvcsw += 1;
-                    }
+                let p = t.current();
+                rseq::preempt(&mut p.ext.rseq);
+                // __schedule's switch_count: a task that leaves the CPU asleep (or stopped)
+                // switched voluntarily, a preempted one did not.
+                if runnable {
+                    p.nivcsw += 1;
+                } else {
+                    p.nvcsw += 1;
                 }
             }
         }
-        if cur != 0 && t.map[&cur].state == TaskState::Runnable && !t.rq.contains(&cur) {
-            t.rq.push_back(cur);
+        if cur != 0 && runnable {
+            t.activate(cur, false);
         }
         // The console is the idle task and the dispatcher: a program that gives the CPU up
         // (preempted, sleeping or exiting) hands it to the console, which looks at its input
@@ -471,10 +621,11 @@ pub fn schedule() {
             next
         };
         next.map(|n| {
-            t.current = n;
+            let prev: *mut Task = t.current();
+            t.set_current(n);
+            t.drop_sleep();
             CURRENT_PID.store(n, Ordering::Relaxed);
-            let prev: *mut Task = &mut **t.map.get_mut(&cur).expect("current is in the table");
-            let next: *mut Task = &mut **t.map.get_mut(&n).expect("picked from the table");
+            let next: *mut Task = t.current();
             (prev, next)
         })
     };
@@ -507,16 +658,17 @@ pub fn schedule() {
 }
 
 /// `release_task` for children that exited while their parent ignored SIGCHLD: no zombie
-/// stays behind for `wait4`.
+/// stays behind for `wait4`. They are released in pid order, all but the running task
+/// (which is still on its stack: the next task out of `schedule()` releases it).
 fn release_autoreaped() {
-    let dead: alloc::vec::Vec<u32> = with_tasks(|t| {
-        t.map
-            .values()
-            .filter(|x| x.state == TaskState::Zombie && x.ext.autoreap && x.pid != t.current)
-            .map(|x| x.pid)
-            .collect()
-    });
-    for pid in dead {
+    loop {
+        let next = with_tasks(|t| {
+            let cur = t.current;
+            let (at, _) =
+                t.autoreap.iter().enumerate().filter(|(_, &p)| p != cur).min_by_key(|(_, &p)| p)?;
+            Some(t.autoreap.swap_remove(at))
+        });
+        let Some(pid) = next else { break };
         reap_task(pid);
     }
 }
@@ -580,8 +732,8 @@ pub fn send_signal(pid: u32, sig: u32) -> Result<(), crate::mm::mm_types::Errno>
                 task.wake_at = u64::MAX;
             }
         }
-        if task.state == TaskState::Runnable && !t.rq.contains(&pid) {
-            t.rq.push_back(pid);
+        if task.state == TaskState::Runnable {
+            t.activate(pid, false);
         }
         Ok(resumed)
     })?;
@@ -621,9 +773,7 @@ fn notify_parent_cldstop(child: u32, code: i32, status: u32) {
         if p.state == TaskState::Sleeping {
             p.state = TaskState::Runnable;
             p.wake_at = u64::MAX;
-            if !t.rq.contains(&parent) {
-                t.rq.push_back(parent);
-            }
+            t.activate(parent, false);
         }
         send.then_some(parent)
     });
@@ -916,12 +1066,15 @@ pub fn do_exit(status: u32) -> ! {
         };
         (t.pid, t.ppid, t.ext.exit_signal, info)
     });
-    // forget_original_parent: orphans go to the console (task 0), which reaps them.
+    // forget_original_parent: orphans go to the console (task 0), which reaps them; only
+    // this task's own children are walked.
     with_tasks(|t| {
-        for x in t.map.values_mut() {
-            if x.ppid == me && x.pid != 0 {
+        let orphans = core::mem::take(&mut t.current().children);
+        for &c in &orphans {
+            if let Some(x) = t.map.get_mut(&c) {
                 x.ppid = 0;
             }
+            t.add_child(0, c);
         }
     });
     if parent != 0 {
@@ -938,12 +1091,11 @@ pub fn do_exit(status: u32) -> ! {
             if p.state == TaskState::Sleeping {
                 p.state = TaskState::Runnable;
                 p.wake_at = u64::MAX;
-                if !t.rq.contains(&parent) {
-                    t.rq.push_back(parent);
-                }
+                t.activate(parent, false);
             }
             if autoreap {
                 t.current().ext.autoreap = true;
+                t.autoreap.push(me);
                 AUTOREAP_PENDING.store(true, Ordering::Relaxed);
             }
             Some(send)
@@ -962,7 +1114,12 @@ fn reap_task(pid: u32) -> Option<Box<Task>> {
         if t.map.get(&pid)?.state != TaskState::Zombie || t.current == pid {
             return None;
         }
-        t.map.remove(&pid)
+        let task = t.map.remove(&pid)?;
+        t.remove_child(task.ppid, pid);
+        if let Some(at) = task.timer {
+            t.timers.remove(&(at, pid));
+        }
+        Some(task)
     })?;
     if let Some(stack) = task.kstack {
         free_thread_stack(stack);
@@ -1022,7 +1179,9 @@ fn enqueue_task(
     let r = with_tasks(|t| {
         let pid = t.alloc_pid()?;
         task.pid = pid;
+        let parent = task.ppid;
         t.map.insert(pid, task);
+        t.add_child(parent, pid);
         t.rq.push_back(pid);
         Some(pid)
     });
@@ -1058,7 +1217,7 @@ pub fn start_task(
     task.counts = counts;
     task.foreground = foreground;
     task.console_job = true;
-    task.exe = exe.into();
+    task.exe = Some(exe.into());
     // console_on_rootfs: fds 0, 1 and 2 on /dev/console.
     task.files = fs::console_files();
     enqueue_task(task, stack, base, regs_addr).inspect_err(|_| free_thread_stack(stack))
@@ -1092,7 +1251,8 @@ pub fn do_fork(
         let mut c = Box::new(Task::new(0, t.pid, &t.comm));
         c.mm = Some(pm);
         c.tls = if flags & CLONE_SETTLS != 0 { tls } else { t.tls };
-        c.sigactions = t.sigactions.clone();
+        // Into the child's own table (allocated with it): no second allocation.
+        c.sigactions.copy_from_slice(&t.sigactions);
         c.blocked = t.blocked;
         c.altstack = t.altstack;
         c.files = t.files.clone();
@@ -1158,6 +1318,68 @@ pub struct Reaped {
     pub stime: u64,
 }
 
+/// A child `wait4` found: its pid, and the report of a stop or continue (None: a zombie).
+type WaitFound = (u32, Option<Reaped>);
+
+/// `do_wait_thread` over the children `kids` of `me`: the first one (in pid order) with
+/// something to report for `wait4(pid, ..., options)`: `Some((pid, None))` for a zombie to
+/// reap, `Some((pid, Some(report)))` for a stop or continue; `Ok(None)` while children
+/// that could report are alive; `ECHILD` when none is eligible.
+fn wait_scan(
+    map: &mut BTreeMap<u32, Box<Task>>,
+    kids: &[u32],
+    me: u32,
+    pid: i32,
+    options: u32,
+) -> Result<Option<WaitFound>, crate::mm::mm_types::Errno> {
+    let mut any = false;
+    for c in kids {
+        let Some(x) = map.get_mut(c) else { continue };
+        if x.pid == 0
+            || x.ppid != me
+            || x.ext.autoreap
+            || !rules::wait_eligible(pid, x.pid, x.ext.exit_signal, options)
+        {
+            continue;
+        }
+        any = true;
+        let st = rules::ChildWaitState {
+            zombie: x.state == TaskState::Zombie,
+            stop_code: x.ext.stop_code,
+            continued: x.ext.continued,
+        };
+        let status = match rules::wait_report(st, options) {
+            None => continue,
+            Some(rules::WaitReport::Exited) => return Ok(Some((x.pid, None))),
+            Some(rules::WaitReport::Stopped(sig)) => {
+                x.ext.stop_code = 0;
+                rules::status_stopped(sig)
+            }
+            Some(rules::WaitReport::Continued) => {
+                x.ext.continued = false;
+                rules::STATUS_CONTINUED
+            }
+        };
+        // wait_task_stopped/continued: the child stays; getrusage(RUSAGE_BOTH).
+        let r = Reaped {
+            pid: x.pid,
+            status,
+            counts: FaultCounts {
+                min_flt: x.counts.min_flt + x.cmin_flt,
+                maj_flt: x.counts.maj_flt + x.cmaj_flt,
+            },
+            utime: x.utime + x.cutime,
+            stime: x.stime + x.cstime,
+        };
+        return Ok(Some((x.pid, Some(r))));
+    }
+    if any {
+        Ok(None)
+    } else {
+        Err(crate::mm::mm_types::Errno::ECHILD)
+    }
+}
+
 /// `do_wait` for `wait4(pid, ..., options)`: a zombie child reaped, a stop
 /// (`WUNTRACED`) or continue (`WCONTINUED`) reported once, `Ok(None)` with `WNOHANG` while
 /// children run, `ECHILD` without children (autoreaped ones are not children any more);
@@ -1167,51 +1389,19 @@ pub fn do_wait(pid: i32, options: u32) -> Result<Option<Reaped>, crate::mm::mm_t
     loop {
         let me = current_pid();
         let found = with_tasks(|t| {
-            let mut any = false;
-            for x in t.map.values_mut() {
-                if x.pid == 0
-                    || x.ppid != me
-                    || x.ext.autoreap
-                    || !rules::wait_eligible(pid, x.pid, x.ext.exit_signal, options)
-                {
-                    continue;
-                }
-                any = true;
-                let st = rules::ChildWaitState {
-                    zombie: x.state == TaskState::Zombie,
-                    stop_code: x.ext.stop_code,
-                    continued: x.ext.continued,
-                };
-                let status = match rules::wait_report(st, options) {
-                    None => continue,
-                    Some(rules::WaitReport::Exited) => return Ok(Some((x.pid, None))),
-                    Some(rules::WaitReport::Stopped(sig)) => {
-                        x.ext.stop_code = 0;
-                        rules::status_stopped(sig)
-                    }
-                    Some(rules::WaitReport::Continued) => {
-                        x.ext.continued = false;
-                        rules::STATUS_CONTINUED
-                    }
-                };
-                // wait_task_stopped/continued: the child stays; getrusage(RUSAGE_BOTH).
-                let r = Reaped {
-                    pid: x.pid,
-                    status,
-                    counts: FaultCounts {
-                        min_flt: x.counts.min_flt + x.cmin_flt,
-                        maj_flt: x.counts.maj_flt + x.cmaj_flt,
-                    },
-                    utime: x.utime + x.cutime,
-                    stime: x.stime + x.cstime,
-                };
-                return Ok(Some((x.pid, Some(r))));
-            }
-            if any {
-                Ok(None)
-            } else {
-                Err(Errno::ECHILD)
-            }
+            // The caller's own children only (`do_wait_thread` walks `children`), in pid
+            // order; the list is out of the task while they are looked at.
+            let kids = core::mem::take(&mut t.current().children);
+            // do_wait_pid: `wait4` for one pid looks at that child alone.
+            let r = match u32::try_from(pid).ok().filter(|&p| p != 0) {
+                Some(p) => match kids.binary_search(&p) {
+                    Ok(at) => wait_scan(&mut t.map, &kids[at..=at], me, pid, options),
+                    Err(_) => Err(Errno::ECHILD),
+                },
+                None => wait_scan(&mut t.map, &kids, me, pid, options),
+            };
+            t.current().children = kids;
+            r
         })?;
         if let Some((_, Some(report))) = found {
             return Ok(Some(report));

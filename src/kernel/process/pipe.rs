@@ -103,9 +103,7 @@ pub(super) fn wake_pipe_waiters(t: &mut Tasks) {
             if task.state == TaskState::Sleeping {
                 task.state = TaskState::Runnable;
                 task.wake_at = u64::MAX;
-                if !t.rq.contains(&pid) {
-                    t.rq.push_back(pid);
-                }
+                t.activate(pid, false);
             }
         }
     }

@@ -317,7 +317,8 @@ impl ProcSource for LiveProc {
 
     fn exe_path(&self, tgid: u32) -> Option<String> {
         super::with_tasks(|t| {
-            t.map.get(&tgid).filter(|x| x.mm.is_some() && !x.exe.is_empty()).map(|x| x.exe.clone())
+            let x = t.map.get(&tgid).filter(|x| x.mm.is_some())?;
+            x.exe.as_deref().filter(|e| !e.is_empty()).map(String::from)
         })
     }
 

@@ -179,9 +179,9 @@ fn path_arg(addr: u32) -> Result<String, Errno> {
 }
 
 /// A path made absolute from the caller's working directory (`ENOENT` if it was removed).
-fn absolute(path: &str) -> Result<String, Errno> {
+fn absolute(path: String) -> Result<String, Errno> {
     if path.starts_with('/') {
-        return Ok(path.into());
+        return Ok(path);
     }
     let cwd = with_current(|t| t.ext.pwd.node);
     let base =
@@ -984,57 +984,89 @@ fn sys_wait4(pid: i32, status: u32, options: u32, ru: u32) -> SysResult {
 /// pivm's initial stack is built in one kernel buffer).
 const MAX_EXEC_STRINGS: usize = 1024;
 
-/// A NULL-terminated array of string pointers from user memory.
-fn string_array(addr: u32) -> Result<Vec<Vec<u8>>, Errno> {
-    let mut out = Vec::new();
-    if addr == 0 {
-        return Ok(out);
-    }
-    loop {
-        if out.len() >= MAX_EXEC_STRINGS {
-            return Err(Errno::E2BIG);
+/// `execve`'s argument and environment strings, copied from user space into one buffer (as
+/// Linux's `copy_strings` fills the new stack's pages) rather than one allocation a string.
+struct ExecStrings {
+    /// Every string's bytes, without their NULs, one after the other.
+    bytes: Vec<u8>,
+    /// Where each string ends in `bytes`.
+    ends: Vec<usize>,
+}
+
+/// Room reserved for the strings up front: a typical command line and environment fit.
+const EXEC_STRINGS_BYTES: usize = 512;
+const EXEC_STRINGS_COUNT: usize = 32;
+
+impl ExecStrings {
+    /// Appends the NULL-terminated user array of strings at `addr` (`copy_strings`); the
+    /// number of strings it held.
+    fn copy_array(&mut self, addr: u32) -> Result<usize, Errno> {
+        let first = self.ends.len();
+        if addr == 0 {
+            return Ok(0);
         }
-        let p: u32 = get(addr + 4 * out.len() as u32)?;
-        if p == 0 {
-            return Ok(out);
-        }
-        // copy_strings: the string's size by `strnlen_user` (0: EFAULT; longer than
-        // MAX_ARG_STRLEN: E2BIG), then the bytes before its NUL.
-        let s = with_user(|um, _| {
-            let max = crate::fs::binfmt_elf::MAX_ARG_STRLEN;
-            let len = um.strnlen_user(p as usize, max);
-            if len == 0 {
-                return Err(Errno::EFAULT);
-            }
-            if len > max {
+        loop {
+            let n = self.ends.len() - first;
+            if n >= MAX_EXEC_STRINGS {
                 return Err(Errno::E2BIG);
             }
-            let mut s = alloc::vec![0u8; len - 1];
-            um.copy_from_user(&mut s, p as usize).map_err(|_| Errno::EFAULT)?;
-            Ok(s)
-        })?;
-        out.push(s);
+            let p: u32 = get(addr + 4 * n as u32)?;
+            if p == 0 {
+                return Ok(n);
+            }
+            // copy_strings: the string's size by `strnlen_user` (0: EFAULT; longer than
+            // MAX_ARG_STRLEN: E2BIG), then the bytes before its NUL.
+            let bytes = &mut self.bytes;
+            with_user(|um, _| {
+                let max = crate::fs::binfmt_elf::MAX_ARG_STRLEN;
+                let len = um.strnlen_user(p as usize, max);
+                if len == 0 {
+                    return Err(Errno::EFAULT);
+                }
+                if len > max {
+                    return Err(Errno::E2BIG);
+                }
+                let at = bytes.len();
+                bytes.resize(at + len - 1, 0);
+                um.copy_from_user(&mut bytes[at..], p as usize).map_err(|_| Errno::EFAULT)
+            })?;
+            self.ends.push(self.bytes.len());
+        }
+    }
+
+    /// The strings, in order.
+    fn slices(&self) -> Vec<&[u8]> {
+        let mut start = 0;
+        let mut out = Vec::with_capacity(self.ends.len());
+        for &end in &self.ends {
+            out.push(&self.bytes[start..end]);
+            start = end;
+        }
+        out
     }
 }
 
-/// `execve(path, argv, envp)`: the new program replaces the caller's address space.
 fn sys_execve(regs: &mut PtRegs) -> Result<(), Errno> {
     let path = path_arg(regs.uregs[0])?;
     if path.is_empty() {
         return Err(Errno::ENOENT);
     }
-    let path = absolute(&path)?;
-    let argv = string_array(regs.uregs[1])?;
-    let envp = string_array(regs.uregs[2])?;
+    let path = absolute(path)?;
+    let mut strings = ExecStrings {
+        bytes: Vec::with_capacity(EXEC_STRINGS_BYTES),
+        ends: Vec::with_capacity(EXEC_STRINGS_COUNT),
+    };
+    let argc = strings.copy_array(regs.uregs[1])?;
+    strings.copy_array(regs.uregs[2])?;
     // bprm_stack_limits: the strings and their pointers within a quarter of the stack limit.
-    let bytes: usize = argv.iter().chain(envp.iter()).map(|s| s.len() + 1).sum();
-    let pointers = (argv.len() + envp.len()) * core::mem::size_of::<u32>();
+    let bytes = strings.bytes.len() + strings.ends.len();
+    let pointers = strings.ends.len() * core::mem::size_of::<u32>();
     if bytes + pointers > super::rules::arg_limit(rlimit(RLIMIT_STACK).0 as usize) {
         return Err(Errno::E2BIG);
     }
-    let argv: Vec<&[u8]> = argv.iter().map(|s| s.as_slice()).collect();
-    let envp: Vec<&[u8]> = envp.iter().map(|s| s.as_slice()).collect();
-    let loaded = super::exec::load(&path, &argv, &envp).map_err(|e| match e {
+    let all = strings.slices();
+    let (argv, envp) = all.split_at(argc);
+    let loaded = super::exec::load(&path, argv, envp).map_err(|e| match e {
         super::exec::ExecError::Errno(e) => e,
         super::exec::ExecError::Elf(e) => e.errno(),
     })?;
