@@ -215,3 +215,42 @@ mod tests {
         assert_eq!(fsc_name(0x0b).to_string(), "level 3 access flag fault");
     }
 }
+
+/// A kernel access absorbed by an exception-table fixup (`peek`/`poke`): where it faulted
+/// and the syndrome, shown as the 32-bit kernel shows its `Fault`, with the ESR decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fault {
+    /// FAR_EL1.
+    pub addr: u64,
+    pub esr: u64,
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "fault at virtual address {:016x}: {} (ESR {:#010x}, {})",
+            self.addr,
+            fsc_name(self.esr),
+            self.esr,
+            class_string(ec(self.esr))
+        )
+    }
+}
+
+#[cfg(test)]
+mod fault_tests {
+    use super::*;
+
+    #[test]
+    fn a_fixed_up_fault_names_its_level_and_class() {
+        let f = Fault { addr: 0, esr: 0x9600_0004 };
+        assert_eq!(
+            f.to_string(),
+            "fault at virtual address 0000000000000000: level 0 translation fault \
+             (ESR 0x96000004, DABT (current EL))"
+        );
+        let w = Fault { addr: 0xffff_8000_0801_0000, esr: 0x9600_004f };
+        assert!(w.to_string().contains("level 3 permission fault"), "{w}");
+    }
+}
