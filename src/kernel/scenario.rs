@@ -188,6 +188,13 @@ fn free_handle(h: &mut Handle) {
     *h = Handle::None;
 }
 
+/// The zone the kernel's own allocations come from, which the summary calls lowmem: Normal on
+/// ARMv7; on AArch64 all of the Pi 3's RAM is ZONE_DMA (Normal is empty).
+#[cfg(not(target_arch = "aarch64"))]
+const LOWMEM_ZONE: usize = crate::proc::snapshot::ZONE_NORMAL;
+#[cfg(target_arch = "aarch64")]
+const LOWMEM_ZONE: usize = crate::proc::snapshot::ZONE_DMA;
+
 /// The state numbers the analysis and the tables use.
 fn summary(
     profile: &'static str,
@@ -199,7 +206,7 @@ fn summary(
     let node = mem::node_snapshot();
     let (used, chunk) = vmalloc::used_and_chunk();
     let layout = &super::try_get().expect("booted").layout;
-    let normal = &node.zones[crate::proc::snapshot::ZONE_NORMAL];
+    let normal = &node.zones[LOWMEM_ZONE];
     let largest_order = normal.free_area.iter().rposition(|&n| n > 0);
     let high = &node.zones[crate::proc::snapshot::ZONE_HIGHMEM];
     let largest_order_high = high.free_area.iter().rposition(|&n| n > 0);
@@ -348,7 +355,7 @@ fn step_trace(step: u32, gpu: GpuOutcome) -> StepTrace {
         let z = &node.zones[i];
         (z.free_pages << (PAGE_SHIFT - 10), z.free_area.iter().rposition(|&n| n > 0))
     };
-    let (normal_free_kb, normal_max_order) = zone(crate::proc::snapshot::ZONE_NORMAL);
+    let (normal_free_kb, normal_max_order) = zone(LOWMEM_ZONE);
     let (highmem_free_kb, highmem_max_order) = zone(crate::proc::snapshot::ZONE_HIGHMEM);
     StepTrace {
         step,
