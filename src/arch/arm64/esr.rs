@@ -12,7 +12,7 @@ pub const EC_DABT_LOW: u64 = 0x24;
 pub const EC_DABT_CUR: u64 = 0x25;
 pub const EC_BRK64: u64 = 0x3c;
 
-/// `ESR_ELx_EC(esr)`: bits [31:26].
+/// `ESR_ELx_EC(esr)`: bits 31:26.
 pub const fn ec(esr: u64) -> u64 {
     (esr >> 26) & 0x3f
 }
