@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# sdcard.sh - builds a Raspberry Pi 2 SD-card image: MBR + one FAT32 partition holding the firmware
-# (bootcode.bin, start.elf, fixup.dat from $FIRMWARE_DIR), config.txt, cmdline.txt and kernel7.img.
+# sdcard.sh - builds a Raspberry Pi SD-card image: MBR + one FAT32 partition holding the firmware
+# (bootcode.bin, start.elf, fixup.dat from $FIRMWARE_DIR), config.txt, cmdline.txt and the kernel
+# (kernel7.img for the Pi 2; kernel8.img and DTB=bcm2837-rpi-3-b.dtb for the Pi 3's 64-bit kernel).
 # Usage: FIRMWARE_DIR=/path/to/boot scripts/sdcard.sh OUT.img KERNEL_IMG CONFIG_TXT "CMDLINE"
 set -euo pipefail
 . "$(dirname "$0")/sdimage-lib.sh"
@@ -65,4 +66,4 @@ mbr_entry "$out" 1 0x80 0x0c "$start" "$sectors"
 mbr_signature "$out"
 place "$out" "$part" "$start"
 
-echo "sdcard.sh: wrote $out (${total_mib} MiB, FAT32 partition with ${firmware[*]} config.txt cmdline.txt kernel7.img)"
+echo "sdcard.sh: wrote $out (${total_mib} MiB, FAT32 partition with ${firmware[*]} config.txt cmdline.txt $(basename "$kernel")${DTB:+ $(basename "$DTB")})"

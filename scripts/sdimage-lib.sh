@@ -25,13 +25,18 @@ fat32_image() {
     mformat -i "$file" -F -T "$sectors" -h 64 -s 32 -H "$hidden" -c 1 -v "$label" ::
 }
 
-# copy_boot_files FATFILE KERNEL_IMG CONFIG_TXT "CMDLINE" WORKDIR: what the firmware reads.
+# copy_boot_files FATFILE KERNEL_IMG CONFIG_TXT "CMDLINE" WORKDIR: what the firmware reads
+# (and DTB=FILE, copied under its own name).
 copy_boot_files() {
     local fat=$1 kernel=$2 config=$3 cmdline=$4 work=$5
     printf '%s\n' "$cmdline" > "$work/cmdline.txt"
     mcopy -i "$fat" "$config" ::config.txt
     mcopy -i "$fat" "$work/cmdline.txt" ::cmdline.txt
-    mcopy -i "$fat" "$kernel" ::kernel7.img
+    # Under its own name: kernel7.img (the Pi 2's 32-bit kernel) or kernel8.img (the Pi 3's
+    # 64-bit one), the file config.txt's kernel= names.
+    mcopy -i "$fat" "$kernel" "::$(basename "$kernel")"
+    # A device tree config.txt's device_tree= names, when one is given (the 64-bit kernel's).
+    if [ -n "${DTB:-}" ]; then mcopy -i "$fat" "$DTB" "::$(basename "$DTB")"; fi
 }
 
 # mbr_entry IMAGE SLOT BOOT TYPE START SECTORS: MBR partition entry SLOT (1-4), LBA only

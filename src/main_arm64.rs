@@ -11,14 +11,14 @@ extern crate alloc;
 use core::fmt::Write;
 use core::sync::atomic::Ordering;
 
-use pivm::arch::arm64::{boot, layout, memory, pgtable, shell, traps};
+use pivm::arch::arm64::{boot, layout, memory, pgtable, traps};
 use pivm::board::raspi::io::{self, Device};
 use pivm::board::raspi::map;
 use pivm::board::raspi::uart::UartWriter;
 use pivm::boot::info::{BootInfo, BootSource};
 use pivm::boot::{atags, dtb, params};
 use pivm::config::VA_BITS;
-use pivm::console::input::{self, Input};
+use pivm::console::input;
 use pivm::kernel;
 use pivm::mm::memblock::Memblock;
 use pivm::mm::mm_init::{self, MemoryLine};
@@ -157,8 +157,6 @@ extern "C" fn __arm64_start_kernel(params_pa: u64, _cpu: u64) -> ! {
     }
     declare_kernel_vmas(&layout);
     kernel::ioremap_devices();
-    shell::set_state(shell::ShellState { layout, mem_map: kernel::mem::mem_map_range() });
-    LAYOUT.call_once(|| layout);
     let (free_pages, totalram_pages) =
         kernel::mem::with_node(|n| (n.nr_free_pages(), n.totalram_pages()));
     let _ = mm_init::write_memory_line(
@@ -187,7 +185,9 @@ extern "C" fn __arm64_start_kernel(params_pa: u64, _cpu: u64) -> ! {
         load_addr: boot::LOAD_PA,
     };
     kernel::set(kernel::Kernel { entry, boot: info, params, layout, memblock });
-    shell::write_banner(&mut UartWriter);
+    let mem_map =
+        kernel::mem::mem_map_range().map(|(start, end)| layout::MemMapRange { start, end });
+    let _ = layout::write_banner(&mut UartWriter, &layout, &boot::sections(), mem_map);
     let stack_top = core::ptr::addr_of!(__boot_stack_top) as u64;
     traps::set_oops_recovery(console_loop, stack_top);
     console_loop()
@@ -240,14 +240,13 @@ fn irq_and_time_init() {
     }
     // The console's receive interrupt (`uart-pl011`), as the 32-bit kernel requests it.
     pivm::board::raspi::uart::init();
-    match input::init_irq() {
-        Ok(()) => UART_IRQ.store(TICK_RUNNING.load(Ordering::Relaxed), Ordering::Relaxed),
-        Err(e) => kprintln!("uart-pl011: no receive interrupt ({e}); the console polls"),
+    if let Err(e) = input::init_irq() {
+        kprintln!("uart-pl011: no receive interrupt ({e}); the console polls");
     }
 }
 
-/// The console, forever: the shared loop over the polled PL011 with arm64's commands. Also
-/// where an oops returns to, on a fresh stack.
+/// The console, forever: the shared command table and line editor of the 32-bit kernel.
+/// Also where an oops returns to, on a fresh stack.
 extern "C" fn console_loop() -> ! {
     if TICK_RUNNING.load(Ordering::Relaxed) {
         // After an oops the recovery point is entered with interrupts masked.
@@ -255,146 +254,11 @@ extern "C" fn console_loop() -> ! {
     }
     // The oopsed command never returned: the prompt reads again.
     input::end_command();
-    pivm::console::mini::command_loop(&mut UartWriter, shell::PROMPT, next_input, run_command)
+    pivm::console::commands::console_loop()
 }
 
 /// Whether `time_init` started the tick (interrupts are then on at the console).
 static TICK_RUNNING: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
-/// Whether the UART's receive interrupt feeds the console (else it polls).
-static UART_IRQ: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
-
-/// The console's next input: with the receive interrupt, the shared type-ahead buffer, the
-/// CPU idling in `wfi` until a byte or the tick arrives (that time counts as idle, as on the
-/// 32-bit kernel); without it, a poll of the UART.
-fn next_input() -> Option<Input> {
-    if UART_IRQ.load(Ordering::Relaxed) {
-        Some(input::next())
-    } else {
-        pivm::board::raspi::uart::getc().map(Input::Byte)
-    }
-}
-
-/// The interrupt and time reports the kernel's shared code renders (`arch` cannot reach
-/// `kernel`), then arm64's own commands.
-fn run_command(a: &[&str]) {
-    input::begin_command();
-    run_reports_or_shell(a);
-    input::end_command();
-}
-
-fn run_reports_or_shell(a: &[&str]) {
-    use pivm::kernel::{irq, mem, time, vmalloc};
-    use pivm::proc::{buddyinfo, meminfo, pagetypeinfo, slabinfo, zoneinfo};
-    let w = &mut UartWriter;
-    let file = match (a.first().copied(), a.get(1).copied(), a.len()) {
-        (Some("cat"), Some(f), 2) => f.strip_prefix("/proc/"),
-        (Some(c @ ("meminfo" | "buddyinfo" | "zoneinfo")), None, 1) => Some(c),
-        _ => None,
-    };
-    let _ = match (file, a.first().copied(), a.len()) {
-        (Some("interrupts"), ..) => irq::render_interrupts(w),
-        (Some("uptime"), ..) => time::render_uptime(w),
-        (Some("stat"), ..) => irq::render_stat(w),
-        (Some("meminfo"), ..) => {
-            let layout = LAYOUT.get().expect("the console starts after boot");
-            meminfo::render(w, &mem::meminfo_snapshot(layout))
-        }
-        (Some("buddyinfo"), ..) => buddyinfo::render(w, &mem::node_snapshot()),
-        (Some("zoneinfo"), ..) => zoneinfo::render(w, &mem::node_snapshot()),
-        (Some("pagetypeinfo"), ..) => pagetypeinfo::render(w, &mem::node_snapshot()),
-        (Some("slabinfo"), ..) => {
-            let mut caches =
-                [pivm::proc::snapshot::SlabCacheSnapshot::EMPTY; pivm::mm::slab::MAX_CACHES];
-            let n = mem::slab_snapshot(&mut caches);
-            slabinfo::render(w, &caches[..n])
-        }
-        (Some("vmallocinfo"), ..) => vmalloc::render_vmallocinfo(w),
-        (Some("cpuinfo"), ..) => {
-            write!(w, "{}", pivm::arch::arm64::cpuinfo::CpuInfo::read(pivm::board::raspi::NR_CPUS))
-        }
-        (None, Some("jiffies"), 1) => time::render_jiffies(w),
-        (None, Some("verify"), 1) => match mem::verify_all() {
-            Ok(()) => writeln!(w, "verify: ok"),
-            Err(e) => writeln!(w, "verify: {e}"),
-        },
-        (None, Some(c @ ("kmalloc" | "kfree" | "vmalloc" | "vfree")), 2) => {
-            alloc_command(c, a[1]);
-            Ok(())
-        }
-        _ => {
-            shell::run(a);
-            Ok(())
-        }
-    };
-}
-
-/// The layout, for the reports that need it.
-static LAYOUT: spin::Once<layout::Layout> = spin::Once::new();
-/// What the console allocated and may free (never an object or area the kernel owns).
-static CONSOLE_OBJECTS: spin::Mutex<alloc::collections::BTreeSet<(bool, u64)>> =
-    spin::Mutex::new(alloc::collections::BTreeSet::new());
-
-/// `kmalloc SIZE`, `kfree ADDR`, `vmalloc SIZE`, `vfree ADDR` through the shared allocators
-/// (the ARMv7 console's commands, with 64-bit addresses), refusing to free what the console
-/// did not allocate.
-fn alloc_command(cmd: &str, arg: &str) {
-    use pivm::console::args::{parse_size, parse_u64};
-    use pivm::kernel::{mem, vmalloc};
-    use pivm::mm::slab::ZERO_SIZE_PTR;
-    let vm = cmd.starts_with('v');
-    if cmd.ends_with("free") {
-        let addr = match parse_u64(arg) {
-            Ok(v) => v,
-            Err(e) => return kprintln!("{cmd}: {e}"),
-        };
-        if !CONSOLE_OBJECTS.lock().remove(&(vm, addr)) {
-            let what = if vm { "vmalloc" } else { "kmalloc" };
-            return kprintln!("{cmd}: {addr:#x} was not allocated by the console's {what}");
-        }
-        let r = if vm {
-            vmalloc::vfree(addr).map_err(|e| alloc::format!("{e}"))
-        } else {
-            mem::SLAB
-                .lock()
-                .kfree_checked(&mut mem::BuddyPages, addr as usize)
-                .map_err(|e| alloc::format!("{e}"))
-        };
-        if let Err(e) = r {
-            kprintln!("{cmd}: {e}");
-        }
-        return;
-    }
-    let size = match parse_size(arg) {
-        Ok(s) => s,
-        Err(e) => return kprintln!("{cmd}: {e}"),
-    };
-    if vm {
-        match vmalloc::vmalloc(size, "console") {
-            Ok(addr) => {
-                CONSOLE_OBJECTS.lock().insert((true, addr));
-                kprintln!("vmalloc({size}) = {addr:#018x}");
-            }
-            Err(e) => vmalloc::report(&e),
-        }
-        return;
-    }
-    let Ok(bytes) = usize::try_from(size) else {
-        return kprintln!("kmalloc: size {size} is too large");
-    };
-    let mut slab = mem::SLAB.lock();
-    match slab.kmalloc(&mut mem::BuddyPages, bytes) {
-        Ok(ptr) if ptr == ZERO_SIZE_PTR => {
-            kprintln!("kmalloc({size}) = {ptr:#018x} (ZERO_SIZE_PTR, ksize 0)")
-        }
-        Ok(ptr) => {
-            let usable = slab.ksize(&mem::BuddyPages, ptr).unwrap_or(0);
-            drop(slab);
-            CONSOLE_OBJECTS.lock().insert((false, ptr as u64));
-            kprintln!("kmalloc({size}) = {ptr:#018x} (ksize {usable})");
-        }
-        Err(e) => kprintln!("kmalloc: {e}"),
-    }
-}
 
 /// What the device tree says beyond BootInfo: the highest CPU address DMA reaches.
 #[derive(Clone, Copy)]

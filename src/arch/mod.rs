@@ -41,7 +41,6 @@ pub use imp::layout;
 pub use imp::profile;
 
 /// `/proc/cpuinfo` as the architecture's Linux prints it (pure renderer; `read` on the CPU).
-#[cfg(not(target_arch = "aarch64"))]
 pub use imp::cpuinfo;
 
 /// Compile-time virtual addresses for pages mapped at run time (Linux's `fix_to_virt`), and
@@ -63,6 +62,12 @@ pub mod fixmap {
 #[cfg(all(kernel, not(target_arch = "aarch64")))]
 pub mod cpu {
     pub use super::imp::cpu::{boot_cpu_hwid, entry_mode_name, halt, write_setup_processor};
+}
+
+/// The CPU itself on arm64: halting.
+#[cfg(all(kernel, target_arch = "aarch64"))]
+pub mod cpu {
+    pub use super::imp::boot::{boot_cpu_hwid, halt};
 }
 
 /// The free-running counter the in-kernel benchmarks time with.
@@ -96,8 +101,9 @@ pub mod cache {
 #[cfg(all(kernel, target_arch = "aarch64"))]
 pub mod mmu {
     pub use super::imp::mmu::{
-        flush_tlb_kernel_range, map_kernel_page, page_table_pages, phys_to_virt, set_linear_map,
-        unmap_kernel_page, MapError, PteAlloc,
+        dump_kernel_page_tables, flush_tlb_kernel_range, map_kernel_page, page_table_pages,
+        phys_to_virt, set_linear_map, show_pte, translate, unmap_kernel_page, write_translation,
+        MapError, PteAlloc,
     };
 }
 #[cfg(all(kernel, not(target_arch = "aarch64")))]
@@ -119,6 +125,13 @@ pub mod fault {
     };
 }
 
+/// arm64's faults so far: the accesses that may fault without oopsing (`peek`/`poke`).
+#[cfg(all(kernel, target_arch = "aarch64"))]
+pub mod fault {
+    pub use super::imp::esr::Fault;
+    pub use super::imp::traps::{probe_read_u32, probe_write_u32};
+}
+
 /// System calls' access to user memory through the live user table (Linux's
 /// `copy_from_user` family, every user access covered by the exception table), and which
 /// address space's table is live.
@@ -135,6 +148,13 @@ pub mod uaccess {
 #[cfg(all(kernel, not(target_arch = "aarch64")))]
 pub mod image {
     pub use super::imp::image::{image, Image};
+}
+
+/// The kernel image's sections on arm64 (the linker script's `_text`, `_etext`, ...).
+#[cfg(all(kernel, target_arch = "aarch64"))]
+pub mod image {
+    pub use super::imp::boot::sections;
+    pub use super::imp::layout::Sections;
 }
 
 /// Semihosting: how QEMU's `-semihosting` lets the kernel end the emulator.

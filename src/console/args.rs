@@ -110,12 +110,32 @@ pub fn parse_u32(s: &str) -> Result<u32, ArgError<'_>> {
 }
 
 /// Parses a virtual or physical address: like [`parse_u32`], with an error that says why.
-pub fn parse_addr(s: &str) -> Result<u32, ArgError<'_>> {
+pub fn parse_addr(s: &str) -> Result<Addr, ArgError<'_>> {
     match parse_u64(s) {
-        Ok(v) => u32::try_from(v).map_err(|_| ArgError::AddrOutOfRange(s)),
+        Ok(v) => Addr::try_from(v).map_err(|_| ArgError::AddrOutOfRange(s)),
         Err(ArgError::OutOfRange(s)) => Err(ArgError::AddrOutOfRange(s)),
         Err(e) => Err(e),
     }
+}
+
+/// An address as the console's commands take it: as wide as the CPU's (32 bits on the
+/// Cortex-A7, 64 on the Cortex-A53).
+#[cfg(not(target_arch = "aarch64"))]
+pub type Addr = u32;
+/// An address as the console's commands take it: as wide as the CPU's (32 bits on the
+/// Cortex-A7, 64 on the Cortex-A53).
+#[cfg(target_arch = "aarch64")]
+pub type Addr = u64;
+
+/// An [`Addr`] as the 64-bit value the allocators and page tables take.
+#[cfg(not(target_arch = "aarch64"))]
+pub const fn addr_u64(a: Addr) -> u64 {
+    a as u64
+}
+/// An [`Addr`] as the 64-bit value the allocators and page tables take.
+#[cfg(target_arch = "aarch64")]
+pub const fn addr_u64(a: Addr) -> u64 {
+    a
 }
 
 /// Parses a size like Linux's `memparse()` (`64K`, `1M`, `0x100000`, `2g`), but strictly: no

@@ -5,10 +5,9 @@ pub mod dd;
 pub mod input;
 pub mod jobs;
 pub mod line;
-pub mod mini;
 pub mod ps;
 
-#[cfg(all(kernel, target_arch = "arm"))]
+#[cfg(kernel)]
 pub mod commands;
 #[cfg(kernel)]
 pub mod printk;

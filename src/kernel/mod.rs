@@ -20,7 +20,6 @@ pub mod process {
     pub mod rseq;
     pub mod rules;
 }
-#[cfg(not(target_arch = "aarch64"))]
 pub mod scenario;
 pub mod spinlock;
 #[cfg(not(target_arch = "aarch64"))]

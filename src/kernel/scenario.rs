@@ -30,22 +30,23 @@ const VMALLOCINFO_TAIL: usize = 8;
 const MEMINFO_EXCERPT: &[&str] =
     &["MemFree:", "LowFree:", "HighFree:", "VmallocTotal:", "VmallocUsed:", "VmallocChunk:"];
 
-/// What each live object of the trace is, to free it again.
+/// What each live object of the trace is, to free it again (addresses as wide as the
+/// CPU's: 32 bits on ARMv7, 64 on AArch64).
 #[derive(Clone, Copy)]
 enum Handle {
     None,
-    Kmalloc(u32),
+    Kmalloc(usize),
     Pages {
         pfn: u32,
         order: u8,
     },
     /// An app chunk: `count` order-0 pages whose PFNs sit in a kmalloc'd array.
     App {
-        list: u32,
+        list: usize,
         count: u16,
     },
-    Vmalloc(u32),
-    Ioremap(u32),
+    Vmalloc(usize),
+    Ioremap(usize),
 }
 
 struct Run {
@@ -93,7 +94,7 @@ fn execute(handles: &mut [Handle; MAX_LIVE], op: Op) -> Option<bool> {
     let (id, result) = match op {
         Op::Kmalloc { id, size } => {
             let r = SLAB.lock().kmalloc(&mut BuddyPages, size as usize);
-            (id, r.ok().map(|p| Handle::Kmalloc(p as u32)))
+            (id, r.ok().map(Handle::Kmalloc))
         }
         Op::GetFreePages { id, order, gfp_highmem } => {
             let gfp = if gfp_highmem { nowarn | GfpFlags::__GFP_HIGHMEM } else { nowarn };
@@ -103,13 +104,13 @@ fn execute(handles: &mut [Handle; MAX_LIVE], op: Op) -> Option<bool> {
         Op::AppPages { id, pages } => (id, app_pages(pages)),
         Op::Vmalloc { id, size } => (
             id,
-            vmalloc::vmalloc(u64::from(size), DRIVER).ok().map(|va| Handle::Vmalloc(va as u32)),
+            vmalloc::vmalloc(u64::from(size), DRIVER).ok().map(|va| Handle::Vmalloc(va as usize)),
         ),
         Op::Ioremap { id, phys, size } => (
             id,
             vmalloc::ioremap(phys, u64::from(size), DRIVER)
                 .ok()
-                .map(|va| Handle::Ioremap(va as u32)),
+                .map(|va| Handle::Ioremap(va as usize)),
         ),
         Op::GpuAlloc { id, size } => (id, gpu_alloc(size)),
         // The executor's loop makes the graphics module's request itself (`request`).
@@ -135,7 +136,7 @@ fn gpu_alloc(size: u32) -> Option<Handle> {
     if let Ok(pfn) = with_node(|n| n.alloc_pages(gfp, order)) {
         return Some(Handle::Pages { pfn: pfn.0 as u32, order: order as u8 });
     }
-    vmalloc::vmalloc(u64::from(size), DRIVER).ok().map(|va| Handle::Vmalloc(va as u32))
+    vmalloc::vmalloc(u64::from(size), DRIVER).ok().map(|va| Handle::Vmalloc(va as usize))
 }
 
 /// An app's pages: order-0 `GFP_HIGHUSER_MOVABLE` (highmem first, lowmem when highmem is
@@ -155,7 +156,7 @@ fn app_pages(pages: u32) -> Option<Handle> {
             }
         }
     }
-    Some(Handle::App { list: list as u32, count: count as u16 })
+    Some(Handle::App { list: list as usize, count: count as u16 })
 }
 
 fn free_app_pages(list: *mut u32, count: usize) {
@@ -171,21 +172,28 @@ fn free_handle(h: &mut Handle) {
     match *h {
         Handle::None => {}
         Handle::Kmalloc(p) => {
-            let _ = SLAB.lock().kfree(&mut BuddyPages, p as usize);
+            let _ = SLAB.lock().kfree(&mut BuddyPages, p);
         }
         Handle::Pages { pfn, order } => {
             let _ = with_node(|n| n.__free_pages(Pfn(u64::from(pfn)), u32::from(order)));
         }
         Handle::App { list, count } => free_app_pages(list as *mut u32, usize::from(count)),
         Handle::Vmalloc(va) => {
-            let _ = vmalloc::vfree(u64::from(va));
+            let _ = vmalloc::vfree(va as u64);
         }
         Handle::Ioremap(va) => {
-            let _ = vmalloc::iounmap(u64::from(va));
+            let _ = vmalloc::iounmap(va as u64);
         }
     }
     *h = Handle::None;
 }
+
+/// The zone the kernel's own allocations come from, which the summary calls lowmem: Normal on
+/// ARMv7; on AArch64 all of the Pi 3's RAM is ZONE_DMA (Normal is empty).
+#[cfg(not(target_arch = "aarch64"))]
+const LOWMEM_ZONE: usize = crate::proc::snapshot::ZONE_NORMAL;
+#[cfg(target_arch = "aarch64")]
+const LOWMEM_ZONE: usize = crate::proc::snapshot::ZONE_DMA;
 
 /// The state numbers the analysis and the tables use.
 fn summary(
@@ -198,7 +206,7 @@ fn summary(
     let node = mem::node_snapshot();
     let (used, chunk) = vmalloc::used_and_chunk();
     let layout = &super::try_get().expect("booted").layout;
-    let normal = &node.zones[crate::proc::snapshot::ZONE_NORMAL];
+    let normal = &node.zones[LOWMEM_ZONE];
     let largest_order = normal.free_area.iter().rposition(|&n| n > 0);
     let high = &node.zones[crate::proc::snapshot::ZONE_HIGHMEM];
     let largest_order_high = high.free_area.iter().rposition(|&n| n > 0);
@@ -326,7 +334,7 @@ fn request(size: u32) -> Request {
         Err(gfp_err) => match vmalloc::vmalloc(u64::from(size), DRIVER) {
             Ok(va) => Request {
                 outcome: GpuOutcome::Vmalloc,
-                handle: Handle::Vmalloc(va as u32),
+                handle: Handle::Vmalloc(va as usize),
                 failure: None,
             },
             Err(vm_err) => Request {
@@ -347,7 +355,7 @@ fn step_trace(step: u32, gpu: GpuOutcome) -> StepTrace {
         let z = &node.zones[i];
         (z.free_pages << (PAGE_SHIFT - 10), z.free_area.iter().rposition(|&n| n > 0))
     };
-    let (normal_free_kb, normal_max_order) = zone(crate::proc::snapshot::ZONE_NORMAL);
+    let (normal_free_kb, normal_max_order) = zone(LOWMEM_ZONE);
     let (highmem_free_kb, highmem_max_order) = zone(crate::proc::snapshot::ZONE_HIGHMEM);
     StepTrace {
         step,

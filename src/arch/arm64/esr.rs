@@ -12,7 +12,7 @@ pub const EC_DABT_LOW: u64 = 0x24;
 pub const EC_DABT_CUR: u64 = 0x25;
 pub const EC_BRK64: u64 = 0x3c;
 
-/// `ESR_ELx_EC(esr)`: bits [31:26].
+/// `ESR_ELx_EC(esr)`: bits 31:26.
 pub const fn ec(esr: u64) -> u64 {
     (esr >> 26) & 0x3f
 }
@@ -213,5 +213,44 @@ mod tests {
         assert_eq!(fsc_name(0x21).to_string(), "alignment fault");
         assert_eq!(fsc_name(8).to_string(), "unknown 8");
         assert_eq!(fsc_name(0x0b).to_string(), "level 3 access flag fault");
+    }
+}
+
+/// A kernel access absorbed by an exception-table fixup (`peek`/`poke`): where it faulted
+/// and the syndrome, shown as the 32-bit kernel shows its `Fault`, with the ESR decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fault {
+    /// FAR_EL1.
+    pub addr: u64,
+    pub esr: u64,
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "fault at virtual address {:016x}: {} (ESR {:#010x}, {})",
+            self.addr,
+            fsc_name(self.esr),
+            self.esr,
+            class_string(ec(self.esr))
+        )
+    }
+}
+
+#[cfg(test)]
+mod fault_tests {
+    use super::*;
+
+    #[test]
+    fn a_fixed_up_fault_names_its_level_and_class() {
+        let f = Fault { addr: 0, esr: 0x9600_0004 };
+        assert_eq!(
+            f.to_string(),
+            "fault at virtual address 0000000000000000: level 0 translation fault \
+             (ESR 0x96000004, DABT (current EL))"
+        );
+        let w = Fault { addr: 0xffff_8000_0801_0000, esr: 0x9600_004f };
+        assert!(w.to_string().contains("level 3 permission fault"), "{w}");
     }
 }

@@ -68,6 +68,9 @@ pub struct Layout {
     /// `zone_dma_bits`: how far ZONE_DMA reaches (from the device tree's `dma-ranges`;
     /// 32 until `with_zone_dma_bits` says otherwise).
     pub zone_dma_bits: u32,
+    /// The memory-layout profile's name, as the 32-bit layout has one: arm64 has no
+    /// profiles, only Linux's layout for the VA size (`linux-va48`, `linux-va39`).
+    pub profile: &'static str,
 }
 
 /// Why a layout cannot be built.
@@ -138,6 +141,7 @@ impl Layout {
             ram_end,
             high_memory: page_offset + (ram_end - memstart_addr),
             zone_dma_bits: zone_dma_bits(None),
+            profile: if va_bits == 48 { "linux-va48" } else { "linux-va39" },
         })
     }
 

@@ -134,3 +134,83 @@ pub fn clear_fixmap_device(dev: crate::board::raspi::io::Device) {
         }
     }
 }
+
+/// `show_pte` as an oops prints it: the table that translates `addr` and the descriptor of
+/// each level (`[addr] pgd=..., p4d=..., pud=..., pmd=..., pte=...`).
+pub fn show_pte(w: &mut impl core::fmt::Write, addr: usize) {
+    super::traps::show_pte(w, addr as u64);
+}
+
+/// PAR_EL1.F: the translation faulted.
+const PAR_F: u64 = 1;
+/// PAR_EL1's physical address bits [47:12].
+const PAR_PA_MASK: u64 = pgtable::PTE_ADDR_MASK;
+
+/// `AT S1E1R` and PAR_EL1: the MMU's own stage-1 EL1 read translation.
+fn at_s1e1r(va: u64) -> u64 {
+    use aarch64_cpu::registers::{Readable, PAR_EL1};
+    // SAFETY: address translation has no side effect beyond PAR_EL1 (nothing else reads it
+    // between the two instructions: interrupts do not translate).
+    unsafe { core::arch::asm!("at s1e1r, {}", in(reg) va, options(nostack)) };
+    aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
+    PAR_EL1.get()
+}
+
+/// The physical address the MMU translates `va` to for a kernel read (None: it faults).
+pub fn translate(va: usize) -> Option<u64> {
+    let par = at_s1e1r(va as u64);
+    (par & PAR_F == 0).then_some((par & PAR_PA_MASK) | (va as u64 & (PAGE_SIZE - 1)))
+}
+
+/// pivm's view of one translation, after `show_pte`: the MMU's answer (`AT S1E1R`), the
+/// region of the layout, then the software walk of swapper_pg_dir, each level's descriptor
+/// decoded (AttrIndx named by its MAIR_EL1 index, SH, AP, PXN/UXN, AF, nG).
+pub fn write_translation(w: &mut impl core::fmt::Write, va: usize) -> core::fmt::Result {
+    let va = va as u64;
+    let par = at_s1e1r(va);
+    if par & PAR_F == 0 {
+        writeln!(w, "AT S1E1R (hardware): PA {:#x}", (par & PAR_PA_MASK) | (va & 0xfff))?;
+    } else {
+        writeln!(w, "AT S1E1R (hardware): fault, FST {:#04x}", (par >> 1) & 0x3f)?;
+    }
+    // The layout of the linear map boot published (its regions depend on VA_BITS alone).
+    let Some(l) = LINEAR_MAP
+        .get()
+        .and_then(|m| super::layout::Layout::new(VA_BITS, m.phys_offset, m.lowmem_end).ok())
+    else {
+        return Ok(());
+    };
+    if va >> 63 == 0 {
+        return writeln!(
+            w,
+            "{va:#x} is a user (TTBR0) address: TTBR0 holds the empty reserved_pg_dir \
+             (no processes on AArch64 yet)"
+        );
+    }
+    if va < l.page_offset {
+        return writeln!(
+            w,
+            "{va:#x} is below PAGE_OFFSET {:#x}: outside the {VA_BITS}-bit TTBR1 range",
+            l.page_offset
+        );
+    }
+    let root = boot::SWAPPER_PG_DIR.load(Ordering::Relaxed);
+    let image = (l.kimage_vaddr..boot::sections().end).contains(&va);
+    writeln!(
+        w,
+        "swapper_pg_dir at {root:#x}; {}{}",
+        l.region_of(va).unwrap_or("unused"),
+        if image { " (the kernel image)" } else { "" }
+    )?;
+    let walk = pgtable::walk(va, VA_BITS, root, super::traps::read_table);
+    pgtable::write_walk(w, va, VA_BITS, &walk)
+}
+
+/// `/sys/kernel/debug/kernel_page_tables` as arm64 6.1 prints it (`ptdump_walk`).
+pub fn dump_kernel_page_tables(
+    w: &mut impl core::fmt::Write,
+    l: &super::layout::Layout,
+) -> core::fmt::Result {
+    let root = boot::SWAPPER_PG_DIR.load(Ordering::Relaxed);
+    super::ptdump::write_kernel_page_tables(w, l, root, super::traps::read_table)
+}

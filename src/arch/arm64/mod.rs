@@ -11,6 +11,7 @@ pub mod mapping;
 pub mod memory;
 pub mod pgtable;
 pub mod processor;
+pub mod ptdump;
 pub mod uaccess;
 
 #[cfg(all(kernel, target_arch = "aarch64"))]
@@ -31,7 +32,5 @@ pub mod mmu;
 pub mod page;
 #[cfg(all(kernel, target_arch = "aarch64"))]
 pub mod semihosting;
-#[cfg(all(kernel, target_arch = "aarch64"))]
-pub mod shell;
 #[cfg(all(kernel, target_arch = "aarch64"))]
 pub mod traps;

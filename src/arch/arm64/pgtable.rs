@@ -37,12 +37,12 @@ bitflags! {
     }
 }
 
-/// `PTE_ATTRINDX(t)`: bits [4:2].
+/// `PTE_ATTRINDX(t)`: bits 4:2.
 pub const fn attrindx(idx: u64) -> u64 {
     idx << 2
 }
 pub const ATTRINDX_MASK: u64 = 7 << 2;
-/// Output address bits [47:12].
+/// Output address bits 47:12.
 pub const PTE_ADDR_MASK: u64 = ((1u64 << 48) - 1) & !((1u64 << PAGE_SHIFT) - 1);
 /// Table descriptor attributes: `PMD_TABLE_PXN`, `PMD_TABLE_UXN`.
 pub const TABLE_PXN: u64 = 1 << 59;
@@ -198,7 +198,7 @@ pub enum DescKind {
     Page {
         pa: u64,
     },
-    /// Bits[1:0] = 0b01 at level 0 or 3: reserved, faults.
+    /// Bits 1:0 = 0b01 at level 0 or 3: reserved, faults.
     Reserved,
 }
 

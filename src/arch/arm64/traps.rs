@@ -272,7 +272,7 @@ extern "C" fn __arm64_el1_exception(regs: &mut PtRegs, kind: u64) {
 }
 
 /// `show_pte`: the walk of the faulting address in the table that translates it.
-fn show_pte(w: &mut impl Write, addr: u64) {
+pub fn show_pte(w: &mut impl Write, addr: u64) {
     let ttbr1 = addr >> 63 == 1;
     if !ttbr1 {
         // No user address space yet: current->active_mm is init_mm.
@@ -362,25 +362,28 @@ fn die(w: &mut impl Write, what: &str, regs: &PtRegs, esr: u64) {
     let _ = writeln!(w, "---[ end trace {:016x} ]---", 0);
 }
 
-/// Reads a 32-bit word at `addr`, or the fault's (ESR, FAR) if the access faults (the
-/// exception table turns the fault into an error).
-pub fn probe_read_u32(addr: u64) -> Result<u32, (u64, u64)> {
-    match fixup_load!("ldr {v:w}, [{a}]", addr) {
+/// Reads a 32-bit word at `addr`, or the fault if the access faults (the exception table
+/// turns the fault into an error).
+pub fn probe_read_u32(addr: usize) -> Result<u32, esr::Fault> {
+    match fixup_load!("ldr {v:w}, [{a}]", addr as u64) {
         (_, true) => Err(last_fixup()),
         (val, false) => Ok(val as u32),
     }
 }
 
-/// Writes a 32-bit word at `addr`, or the fault's (ESR, FAR).
-pub fn probe_write_u32(addr: u64, value: u32) -> Result<(), (u64, u64)> {
-    if fixup_store!("str {v:w}, [{a}]", addr, value) {
+/// Writes a 32-bit word at `addr`, or the fault.
+pub fn probe_write_u32(addr: usize, value: u32) -> Result<(), esr::Fault> {
+    if fixup_store!("str {v:w}, [{a}]", addr as u64, value) {
         Err(last_fixup())
     } else {
         Ok(())
     }
 }
 
-/// The (ESR, FAR) of the last fault the exception table fixed up.
-fn last_fixup() -> (u64, u64) {
-    (LAST_FIXUP[0].load(Ordering::Relaxed), LAST_FIXUP[1].load(Ordering::Relaxed))
+/// The last fault the exception table fixed up.
+fn last_fixup() -> esr::Fault {
+    esr::Fault {
+        esr: LAST_FIXUP[0].load(Ordering::Relaxed),
+        addr: LAST_FIXUP[1].load(Ordering::Relaxed),
+    }
 }

@@ -13,7 +13,7 @@ pub mod io;
 pub mod irq;
 #[cfg(all(kernel, target_arch = "arm"))]
 pub mod mailbox;
-#[cfg(all(kernel, target_arch = "arm"))]
+#[cfg(kernel)]
 pub mod power;
 #[cfg(kernel)]
 pub mod uart;

@@ -8,11 +8,13 @@ use alloc::string::String;
 use core::fmt;
 
 use super::{expect_args, CmdError, CmdResult};
+#[cfg(not(target_arch = "aarch64"))]
 use crate::abi::errno::Errno;
 use crate::console::args::Args;
 use crate::console::printk::Console;
 use crate::fs::procfs::ROOT_FILES;
 use crate::kernel::{mem, Kernel};
+#[cfg(not(target_arch = "aarch64"))]
 use crate::kprintln;
 use crate::proc::extfrag;
 
@@ -52,12 +54,118 @@ pub(super) fn cmd_cat(k: &Kernel, args: &Args<'_>) -> CmdResult {
     }
     // Everything else through the file layer: the same namespace, /proc and seq_file reads
     // as a program's open and read.
+    #[cfg(not(target_arch = "aarch64"))]
     if let Err(e) = crate::kernel::process::fs::cat(path) {
         fail!(args, "{}: {}", path, e.message());
     }
+    // arm64 has no file layer yet (it comes with processes): /proc's own files, rendered
+    // by the same renderers.
+    #[cfg(target_arch = "aarch64")]
+    proc_root::cat(k, args, path)?;
     Ok(())
 }
 
+/// `/proc`'s own files on the 64-bit kernel, which has no processes and so no file layer
+/// yet: the same renderers the 32-bit kernel's procfs reads, fed from the live allocators,
+/// interrupts and time; the files that need processes, swap or the SD card say so.
+#[cfg(target_arch = "aarch64")]
+mod proc_root {
+    use core::fmt::Write;
+
+    use super::{CmdError, CmdResult};
+    use crate::board::raspi::map;
+    use crate::console::args::Args;
+    use crate::console::printk::Console;
+    use crate::fs::procfs::{RootFile, ROOT_FILES};
+    use crate::kernel::{mem, Kernel};
+    use crate::kprintln;
+    use crate::proc::iomem::ResourceTree;
+    use crate::proc::{buddyinfo, meminfo, pagetypeinfo, slabinfo, zoneinfo};
+
+    pub(super) fn cat(k: &Kernel, args: &Args<'_>, path: &str) -> CmdResult {
+        let file = path.strip_prefix("/proc/").and_then(|n| ROOT_FILES.iter().find(|e| e.0 == n));
+        let Some(&(_, f, _)) = file else {
+            fail!(args, "{}: No such file or directory", path);
+        };
+        let out = &mut Console;
+        let _ = match f {
+            RootFile::Cmdline => writeln!(out, "{}", k.boot.cmdline()),
+            RootFile::Meminfo => meminfo::render(out, &mem::meminfo_snapshot(&k.layout)),
+            RootFile::Buddyinfo => buddyinfo::render(out, &mem::node_snapshot()),
+            RootFile::Pagetypeinfo => pagetypeinfo::render(out, &mem::node_snapshot()),
+            RootFile::Zoneinfo => zoneinfo::render(out, &mem::node_snapshot()),
+            RootFile::Slabinfo => {
+                let mut caches =
+                    [crate::proc::snapshot::SlabCacheSnapshot::EMPTY; crate::mm::slab::MAX_CACHES];
+                let n = mem::slab_snapshot(&mut caches);
+                slabinfo::render(out, &caches[..n])
+            }
+            RootFile::Vmallocinfo => crate::kernel::vmalloc::render_vmallocinfo(out),
+            RootFile::Iomem => iomem(k).render(out),
+            RootFile::Cpuinfo => {
+                write!(out, "{}", crate::arch::cpuinfo::CpuInfo::read(crate::board::raspi::NR_CPUS))
+            }
+            RootFile::Stat => crate::kernel::irq::render_stat(out),
+            RootFile::Uptime => crate::kernel::time::render_uptime(out),
+            RootFile::Interrupts => crate::kernel::irq::render_interrupts(out),
+            RootFile::Swaps | RootFile::Vmstat => fail!(
+                args,
+                "{}: not on the 64-bit kernel yet (its counters are the processes' and swap's)",
+                path
+            ),
+            RootFile::Partitions | RootFile::Diskstats => fail!(
+                args,
+                "{}: not on the 64-bit kernel yet (no SD card driver on AArch64 so far)",
+                path
+            ),
+        };
+        Ok(())
+    }
+
+    /// /proc/iomem as arm64's `request_standard_resources` builds it: System RAM, the
+    /// kernel's code and data inside it, every other memblock reservation as `reserved`,
+    /// and the devices pivm drives.
+    fn iomem(k: &Kernel) -> ResourceTree {
+        let s = crate::arch::image::sections();
+        let pa = |va: u64| k.layout.kimage_pa(va, k.entry.load_addr);
+        let mut t = ResourceTree::new();
+        crate::proc::iomem::insert_ram(&mut t, &k.memblock, core::iter::empty());
+        let code = (pa(s.text), pa(s.etext));
+        let data = (pa(s.sdata), pa(s.end));
+        let _ = t.insert(code.0, code.1 - 1, "Kernel code");
+        let _ = t.insert(data.0, data.1 - 1, "Kernel data");
+        // `reserve_region_with_split`: a reservation shows as `reserved` around the
+        // kernel's own entries, not over them.
+        for r in k.memblock.reserved().iter() {
+            let mut start = r.base;
+            for (a, b) in [code, data] {
+                if a > start && a < r.end() {
+                    let _ = t.insert(start, a - 1, crate::proc::iomem::RESERVED);
+                }
+                if b > start && a < r.end() {
+                    start = b;
+                }
+            }
+            if start < r.end() {
+                let _ = t.insert(start, r.end() - 1, crate::proc::iomem::RESERVED);
+            }
+        }
+        let devices: [(u64, u64, &'static str); 6] = [
+            (map::SYSTEM_TIMER_BASE, map::SYSTEM_TIMER_SIZE, "timer@7e003000"),
+            (map::MAILBOX_BASE, map::MAILBOX_SIZE, "mailbox@7e00b880"),
+            (map::PM_BASE, map::PM_SIZE, "watchdog@7e100000"),
+            (map::UART0_BASE, map::UART0_SIZE, "serial@7e201000"),
+            (map::EMMC_BASE, map::EMMC_SIZE, "mmc@7e300000"),
+            (map::LOCAL_PERIPHERAL_BASE, map::LOCAL_PERIPHERAL_SIZE, "local_intc@40000000"),
+        ];
+        for (base, size, name) in devices {
+            let _ = t.insert(base, base + size - 1, name);
+        }
+        t
+    }
+}
+
+#[cfg(not(target_arch = "aarch64"))]
 /// `echo TEXT` and `echo VALUE > FILE` (also `>FILE`) as a shell runs them, for the knob
 /// files (`/proc/sys/vm/*`, `/sys/kernel/debug/fault_around_bytes`,
 /// `/sys/kernel/slab/CACHE/shrink`): `VALUE\n` goes through
@@ -97,6 +205,7 @@ pub(super) fn cmd_echo(_k: &Kernel, args: &Args<'_>) -> CmdResult {
 }
 
 /// Whether `path` names a knob file (for echo's message about other files).
+#[cfg(not(target_arch = "aarch64"))]
 fn is_knob(path: &str) -> bool {
     path.starts_with("/sys/kernel/slab/")
         || crate::proc::sysctl::KNOBS.iter().any(|k| path.ends_with(k.name))

@@ -2,17 +2,22 @@
 //! the ptdump of the kernel's mappings and `peek`.
 
 use super::{arg_addr, expect_args, refuse_read_sensitive, CmdError, CmdResult, FORCE};
-use crate::arch::{fault, image::image, mmu};
+#[cfg(not(target_arch = "aarch64"))]
+use crate::arch::image::image;
+use crate::arch::{fault, mmu};
+#[cfg(not(target_arch = "aarch64"))]
 use crate::config::PAGE_OFFSET;
-use crate::console::args::{parse_u32, Args};
+use crate::console::args::{parse_u32, Addr, Args};
 use crate::console::printk::Console;
 use crate::kernel::Kernel;
 use crate::kprintln;
+#[cfg(not(target_arch = "aarch64"))]
 use crate::mm::{PhysAddr, VirtAddr};
 
 /// Most words `peek` prints at once.
 const PEEK_MAX: u32 = 64;
 
+#[cfg(not(target_arch = "aarch64"))]
 pub(super) fn cmd_layout(k: &Kernel, args: &Args<'_>) -> CmdResult {
     expect_args(args, 1)?;
     let _ = crate::arch::layout::write_banner(&mut Console, &k.layout, &kernel_sections());
@@ -20,7 +25,19 @@ pub(super) fn cmd_layout(k: &Kernel, args: &Args<'_>) -> CmdResult {
     Ok(())
 }
 
+/// The arm64 layout banner (4.15's format, labelled as pivm's), with the image's live
+/// section boundaries and where `mem_map` really is.
+#[cfg(target_arch = "aarch64")]
+pub(super) fn cmd_layout(k: &Kernel, args: &Args<'_>) -> CmdResult {
+    use crate::arch::layout::{write_banner, MemMapRange};
+    expect_args(args, 1)?;
+    let mm = crate::kernel::mem::mem_map_range().map(|(start, end)| MemMapRange { start, end });
+    let _ = write_banner(&mut Console, &k.layout, &crate::arch::image::sections(), mm);
+    Ok(())
+}
+
 /// The image's sections as the banner wants them.
+#[cfg(not(target_arch = "aarch64"))]
 pub fn kernel_sections() -> crate::arch::layout::KernelSections {
     let img = image();
     let v = |va: usize| va as u64;
@@ -32,6 +49,7 @@ pub fn kernel_sections() -> crate::arch::layout::KernelSections {
     }
 }
 
+#[cfg(not(target_arch = "aarch64"))]
 /// Whether the linear map maps `pa`: memblock's memory below the lowmem limit, and the kernel
 /// image wherever it is (`map_lowmem()` maps only memblock memory; `map_kernel()` the image).
 fn linear_mapped(k: &Kernel, pa: u64) -> bool {
@@ -40,6 +58,7 @@ fn linear_mapped(k: &Kernel, pa: u64) -> bool {
     k.memblock.is_memory(pa) || image.contains(&pa)
 }
 
+#[cfg(not(target_arch = "aarch64"))]
 pub(super) fn cmd_v2p(k: &Kernel, args: &Args<'_>) -> CmdResult {
     expect_args(args, 2)?;
     let va = arg_addr(args, 1)?;
@@ -62,6 +81,7 @@ pub(super) fn cmd_v2p(k: &Kernel, args: &Args<'_>) -> CmdResult {
     Ok(())
 }
 
+#[cfg(not(target_arch = "aarch64"))]
 pub(super) fn cmd_p2v(k: &Kernel, args: &Args<'_>) -> CmdResult {
     expect_args(args, 2)?;
     let pa = arg_addr(args, 1)?;
@@ -83,8 +103,59 @@ pub(super) fn cmd_p2v(k: &Kernel, args: &Args<'_>) -> CmdResult {
     Ok(())
 }
 
+/// `virt_to_phys` on arm64's linear map (all of RAM: there is no highmem).
+#[cfg(target_arch = "aarch64")]
+pub(super) fn cmd_v2p(k: &Kernel, args: &Args<'_>) -> CmdResult {
+    expect_args(args, 2)?;
+    let va = arg_addr(args, 1)?;
+    let l = &k.layout;
+    match l.virt_to_phys(va) {
+        Some(pa) if !k.memblock.is_memory(pa) => fail!(
+            args,
+            "{:#018x} would be phys {:#x}, which is not memblock memory: not mapped",
+            va,
+            pa
+        ),
+        Some(pa) => kprintln!("virt {:#018x} -> phys {:#x}", va, pa),
+        None => fail!(
+            args,
+            "{:#x} is not in the linear map of RAM [{:#018x}-{:#018x})",
+            va,
+            l.phys_to_virt(l.ram_start).unwrap_or(l.page_offset),
+            l.high_memory
+        ),
+    }
+    Ok(())
+}
+
+/// `phys_to_virt` on arm64's linear map.
+#[cfg(target_arch = "aarch64")]
+pub(super) fn cmd_p2v(k: &Kernel, args: &Args<'_>) -> CmdResult {
+    expect_args(args, 2)?;
+    let pa = arg_addr(args, 1)?;
+    match k.layout.phys_to_virt(pa) {
+        Some(_) if !k.memblock.is_memory(pa) => fail!(
+            args,
+            "{:#x} is not memblock memory (left out by mem= or a hole): not in the linear map",
+            pa
+        ),
+        Some(va) => kprintln!("phys {:#x} -> virt {:#018x}", pa, va),
+        None => {
+            fail!(args, "{:#x} is not RAM [{:#x}-{:#x})", pa, k.layout.ram_start, k.layout.ram_end)
+        }
+    }
+    Ok(())
+}
+
+/// No processes on arm64 yet: no table but the kernel's.
+#[cfg(target_arch = "aarch64")]
+fn process_pgd(args: &Args<'_>, _: usize) -> Result<(u32, u64), CmdError> {
+    fail!(args, "not on the 64-bit kernel yet (no processes on AArch64 so far)")
+}
+
 /// The first-level table of process `PID` (argument `i`), refused cleanly for a PID that is
 /// not a live process with an address space.
+#[cfg(not(target_arch = "aarch64"))]
 fn process_pgd(args: &Args<'_>, i: usize) -> Result<(u32, u64), CmdError> {
     let pid = match parse_u32(args.get(i).unwrap_or("")) {
         Ok(p) => p,
@@ -112,6 +183,7 @@ pub(super) fn cmd_pt(_: &Kernel, args: &Args<'_>) -> CmdResult {
         // `pt VA PID`: the walk of a process's own table (the console runs on the kernel's).
         let (pid, pgd) = process_pgd(args, 2)?;
         kprintln!("pid {} pgd {:#010x}", pid, pgd);
+        #[cfg(not(target_arch = "aarch64"))]
         let _ = mmu::write_translation_in(&mut Console, pgd, va as usize);
         return Ok(());
     }
@@ -129,7 +201,10 @@ pub(super) fn cmd_ptdump(k: &Kernel, args: &Args<'_>) -> CmdResult {
         }
         2 => {
             let (_, pgd) = process_pgd(args, 1)?;
+            #[cfg(not(target_arch = "aarch64"))]
             let _ = mmu::dump_user_page_tables(&mut Console, pgd, &k.layout);
+            #[cfg(target_arch = "aarch64")]
+            let _ = pgd;
         }
         _ => return Err(CmdError::Usage),
     }
@@ -155,13 +230,13 @@ pub(super) fn cmd_peek(_: &Kernel, args: &Args<'_>) -> CmdResult {
     if addr % 4 != 0 {
         fail!(args, "{:#010x}: address must be 4-byte aligned", addr);
     }
-    if addr.checked_add(4 * count - 1).is_none() {
-        fail!(args, "address range wraps past 0xffffffff");
+    if addr.checked_add(Addr::from(4 * count - 1)).is_none() {
+        fail!(args, "address range wraps past {:#x}", Addr::MAX);
     }
     if !forced {
         refuse_read_sensitive(args, addr, 4 * count)?;
     }
-    for a in (0..count).map(|i| addr + 4 * i) {
+    for a in (0..count).map(|i| addr + Addr::from(4 * i)) {
         match fault::probe_read_u32(a as usize) {
             Ok(v) => kprintln!("{:#010x}: {:08x}", a, v),
             Err(f) => fail!(args, "{:#010x}: {}", a, f),

@@ -2,26 +2,39 @@
 //! one file per family. Each command parses its own
 //! arguments with `console::args`, prints through `kprint!`, and reports bad input as one
 //! line (`NAME: what is wrong`) so the console always carries on.
+#[cfg(not(target_arch = "aarch64"))]
 pub use mmu::kernel_sections;
 
 use self::bench::cmd_bench;
+#[cfg(not(target_arch = "aarch64"))]
 use self::block::{cmd_blockdev, cmd_dd};
+#[cfg(not(target_arch = "aarch64"))]
 use self::cma::{cmd_cma_alloc, cmd_cma_release};
 use self::files::cmd_cat;
+#[cfg(not(target_arch = "aarch64"))]
+use self::files::cmd_echo;
+#[cfg(not(target_arch = "aarch64"))]
 use self::memdump::cmd_memdump;
 use self::mmu::{cmd_layout, cmd_p2v, cmd_peek, cmd_pt, cmd_ptdump, cmd_v2p};
 use self::pages::{cmd_alloc_pages, cmd_frag, cmd_free_pages, cmd_free_pages_pfn, cmd_memtest};
+#[cfg(not(target_arch = "aarch64"))]
 use self::process::{cmd_bg, cmd_fg, cmd_jobs, cmd_kill, cmd_ls, cmd_ps, cmd_run};
 use self::scenario::cmd_scenario;
 use self::slab::{cmd_kfree, cmd_kmalloc, cmd_ksize};
+#[cfg(not(target_arch = "aarch64"))]
 use self::swap::{cmd_free, cmd_swapoff, cmd_swapon, cmd_sysctl};
 use self::system::{cmd_crash, cmd_jiffies, cmd_poweroff, cmd_reboot};
+#[cfg(target_arch = "aarch64")]
+use self::unavailable::{
+    cmd_bg, cmd_blockdev, cmd_cma_alloc, cmd_cma_release, cmd_dd, cmd_echo, cmd_fg, cmd_free,
+    cmd_jobs, cmd_kill, cmd_ls, cmd_memdump, cmd_ps, cmd_run, cmd_swapoff, cmd_swapon, cmd_sysctl,
+};
 use self::verify::cmd_verify;
 use self::vmalloc::{
     cmd_ioremap, cmd_iounmap, cmd_kmap, cmd_kunmap, cmd_poke, cmd_purge, cmd_touch, cmd_vfree,
     cmd_vmalloc, cmd_vmalloc_fill,
 };
-use super::args::{parse_addr, parse_u64, split_args, Args, Size};
+use super::args::{addr_u64, parse_addr, parse_u64, split_args, Addr, Args, Size};
 use crate::kernel::mem::SLAB;
 use crate::kernel::{self, Kernel};
 use crate::mm::{Pfn, PAGE_SHIFT};
@@ -45,17 +58,24 @@ macro_rules! fail {
 
 // Declared after `fail!` so they can use it.
 mod bench;
+#[cfg(not(target_arch = "aarch64"))]
 mod block;
+#[cfg(not(target_arch = "aarch64"))]
 mod cma;
 mod files;
+#[cfg(not(target_arch = "aarch64"))]
 mod memdump;
 mod mmu;
 mod pages;
+#[cfg(not(target_arch = "aarch64"))]
 mod process;
 mod scenario;
 mod slab;
+#[cfg(not(target_arch = "aarch64"))]
 mod swap;
 mod system;
+#[cfg(target_arch = "aarch64")]
+mod unavailable;
 mod verify;
 mod vmalloc;
 
@@ -308,7 +328,7 @@ pub static COMMANDS: &[Command] = &[
         name: "echo",
         usage: "echo N > /proc/sys/vm/KNOB | /sys/kernel/debug/fault_around_bytes",
         help: "write a knob; drop_caches 1|2|3 frees clean unmapped page cache, FAT caches, both",
-        run: files::cmd_echo,
+        run: cmd_echo,
     },
     Command {
         name: "kill",
@@ -410,9 +430,9 @@ pub(crate) const FORCE: &str = "-f";
 /// device register whose read changes the device (the UART's data register: the read takes
 /// a typed byte), however that register is mapped; the message names the register and the
 /// override. The MMU's own translation finds the physical address of each page.
-pub(crate) fn refuse_read_sensitive(args: &Args<'_>, va: u32, len: u32) -> CmdResult {
+pub(crate) fn refuse_read_sensitive(args: &Args<'_>, va: Addr, len: u32) -> CmdResult {
     use crate::board::raspi::map;
-    let (mut a, end) = (u64::from(va), u64::from(va) + u64::from(len));
+    let (mut a, end) = (addr_u64(va), addr_u64(va).saturating_add(u64::from(len)));
     while a < end {
         let chunk_end = (((a >> PAGE_SHIFT) + 1) << PAGE_SHIFT).min(end);
         if let Some(pa) = crate::arch::mmu::translate(a as usize) {
@@ -437,8 +457,13 @@ pub(crate) fn refuse_read_sensitive(args: &Args<'_>, va: u32, len: u32) -> CmdRe
     Ok(())
 }
 
-/// Highest page frame number of the 32-bit physical address space (no LPAE).
-pub(crate) const MAX_PFN: u64 = (1 << 32 >> PAGE_SHIFT) - 1;
+/// Highest page frame number of the physical address space: 32 bits on the Cortex-A7 (no
+/// LPAE), 48 on AArch64 (arm64 Linux's `PHYS_MASK_SHIFT` with 4 KiB pages).
+pub(crate) const MAX_PFN: u64 = (1 << PHYS_ADDR_BITS >> PAGE_SHIFT) - 1;
+#[cfg(not(target_arch = "aarch64"))]
+const PHYS_ADDR_BITS: u32 = 32;
+#[cfg(target_arch = "aarch64")]
+const PHYS_ADDR_BITS: u32 = 48;
 
 /// Argument `i` as a page frame number: in range before anything shifts it into an address
 /// (a PFN of 2^52 would otherwise wrap to physical page 0).
@@ -448,15 +473,16 @@ pub(crate) fn arg_pfn(args: &Args<'_>, i: usize) -> Result<Pfn, CmdError> {
         Ok(p) if p <= MAX_PFN => Ok(Pfn(p)),
         Ok(_) => fail!(
             args,
-            "pfn {} out of range (physical addresses are 32-bit: 0-{:#x})",
+            "pfn {} out of range (physical addresses are {}-bit: 0-{:#x})",
             text,
+            PHYS_ADDR_BITS,
             MAX_PFN
         ),
         Err(e) => fail!(args, "{}", e),
     }
 }
 
-pub(crate) fn arg_addr(args: &Args<'_>, i: usize) -> Result<u32, CmdError> {
+pub(crate) fn arg_addr(args: &Args<'_>, i: usize) -> Result<Addr, CmdError> {
     match parse_addr(args.get(i).unwrap_or("")) {
         Ok(v) => Ok(v),
         Err(e) => fail!(args, "{}", e),

@@ -18,9 +18,13 @@ const OPTIONS: &str = "seed=N, budget=N, seeds=N, trace, trace=N";
 /// The failing steps of a `seeds=` sequence (4 KiB: not on the console's stack).
 static TTF: Mutex<TimeToFailure> = Mutex::new(TimeToFailure::new());
 
-pub(super) fn cmd_scenario(_: &Kernel, args: &Args<'_>) -> CmdResult {
+pub(super) fn cmd_scenario(k: &Kernel, args: &Args<'_>) -> CmdResult {
     match args.get(1) {
         Some("vmalloc-frag") => {
+            #[cfg(target_arch = "aarch64")]
+            explain_64bit(k);
+            #[cfg(not(target_arch = "aarch64"))]
+            let _ = k;
             let (mut seed, mut budget, mut seeds, mut trace) =
                 (DEFAULT_SEED, u64::from(DEFAULT_BUDGET), None, None);
             for a in args.iter().skip(2) {
@@ -72,4 +76,41 @@ pub(super) fn cmd_scenario(_: &Kernel, args: &Args<'_>) -> CmdResult {
         }
         _ => Err(CmdError::Usage),
     }
+}
+
+/// What the 32-bit case study becomes on the 64-bit kernel, from the live layout: the
+/// workload keeps at most `MAX_LIVE_VMAP` vmalloc and ioremap areas, so it can hold only a
+/// bounded part of the vmalloc area and cut the rest into at most one hole more than that;
+/// the largest hole is then far larger than the graphics module's request, so its vmalloc
+/// fallback cannot fail for lack of address space (only the page allocator can fail it).
+#[cfg(target_arch = "aarch64")]
+fn explain_64bit(k: &Kernel) {
+    use crate::mm::PAGE_SIZE;
+    use crate::scenario::workload::{
+        IOREMAP_SIZES, MAX_LIVE_VMAP, REQUEST_SIZE, VMALLOC_MAX_PAGES,
+    };
+    use crate::sizes::SZ_1M;
+    let (start, end) = k.layout.vmalloc_range();
+    let total = end - start;
+    let largest_ioremap = IOREMAP_SIZES.iter().map(|&(_, s)| u64::from(s)).max().unwrap_or(0);
+    let largest = (u64::from(VMALLOC_MAX_PAGES) * PAGE_SIZE)
+        .max(largest_ioremap)
+        .max(u64::from(REQUEST_SIZE));
+    // Each live area: its size, its guard page, and at most as much again lost to alignment.
+    let held = MAX_LIVE_VMAP as u64 * 2 * (largest + PAGE_SIZE);
+    let hole = (total - held) / (MAX_LIVE_VMAP as u64 + 1);
+    kprintln!(
+        "scenario: 64-bit kernel: the vmalloc area is {} MiB ({:#018x}-{:#018x}); the workload \
+         holds at most {} areas of at most {} KiB, {} MiB with guards and alignment, so some \
+         hole of at least {} MiB always stays free: the {:#x}-byte request's vmalloc fallback \
+         cannot fail for lack of address space, as it did in the 32-bit layout",
+        total / SZ_1M,
+        start,
+        end,
+        MAX_LIVE_VMAP,
+        largest >> 10,
+        held / SZ_1M,
+        hole / SZ_1M,
+        REQUEST_SIZE
+    );
 }

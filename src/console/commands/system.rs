@@ -28,9 +28,24 @@ pub(super) fn cmd_crash(_: &Kernel, args: &Args<'_>) -> CmdResult {
         Some("undef") => {
             // SAFETY: deliberately not safe: a permanently undefined instruction (UDF), as
             // Linux's lkdtm UNDEFINED; the undefined-instruction oops halts the kernel.
-            unsafe { core::arch::asm!(".inst 0xe7f000f0", options(nomem, nostack)) };
+            #[cfg(not(target_arch = "aarch64"))]
+            unsafe {
+                core::arch::asm!(".inst 0xe7f000f0", options(nomem, nostack))
+            };
+            // SAFETY: as above; AArch64's `UDF #0` (all zeros), the oops restarts the console.
+            #[cfg(target_arch = "aarch64")]
+            unsafe {
+                core::arch::asm!("udf #0", options(nomem, nostack))
+            };
             kprintln!("crash: executed an undefined instruction without an exception?");
         }
+        #[cfg(target_arch = "aarch64")]
+        Some("stack") => fail!(
+            args,
+            "stack: not on the 64-bit kernel yet (its boot stack has no guard page below it, so \
+             an overflow would overwrite memory instead of faulting)"
+        ),
+        #[cfg(not(target_arch = "aarch64"))]
         Some("stack") => {
             // lkdtm's EXHAUST_STACK: recurse until the SVC stack's guard page faults.
             let depth = exhaust_stack(0);
@@ -42,8 +57,10 @@ pub(super) fn cmd_crash(_: &Kernel, args: &Args<'_>) -> CmdResult {
 }
 
 /// Bytes of stack each level of `crash stack` takes, as lkdtm's `recursive_loop`.
+#[cfg(not(target_arch = "aarch64"))]
 const EXHAUST_FRAME: usize = 1024;
 
+#[cfg(not(target_arch = "aarch64"))]
 /// Recurses with a kilobyte frame each time, until the stack runs out (never returns: the
 /// count bounds it only so that the compiler sees an end).
 #[inline(never)]

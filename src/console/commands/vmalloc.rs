@@ -6,7 +6,7 @@ use spin::Mutex;
 
 use super::{arg_addr, arg_pfn, expect_args, refuse_read_sensitive, CmdError, CmdResult, FORCE};
 use crate::arch::fault;
-use crate::console::args::{parse_size, parse_u64, Args};
+use crate::console::args::{addr_u64, parse_size, parse_u64, Args};
 use crate::console::Count;
 use crate::kernel::vmalloc::{self, KernelSymbols, VmallocError};
 use crate::kernel::Kernel;
@@ -66,7 +66,7 @@ fn check_console_owns(args: &Args<'_>, addr: u64) -> CmdResult {
 
 pub(super) fn cmd_vfree(_: &Kernel, args: &Args<'_>) -> CmdResult {
     expect_args(args, 2)?;
-    let addr = u64::from(arg_addr(args, 1)?);
+    let addr = addr_u64(arg_addr(args, 1)?);
     if addr.is_multiple_of(PAGE_SIZE) {
         check_console_owns(args, addr)?;
     }
@@ -173,7 +173,7 @@ pub(super) fn cmd_purge(_: &Kernel, args: &Args<'_>) -> CmdResult {
 
 pub(super) fn cmd_ioremap(_: &Kernel, args: &Args<'_>) -> CmdResult {
     expect_args(args, 3)?;
-    let phys = u64::from(arg_addr(args, 1)?);
+    let phys = addr_u64(arg_addr(args, 1)?);
     let size = size_arg(args, 2)?;
     let va = vmalloc::ioremap(phys, size, ioremap_caller()).map_err(report)?;
     kprintln!("ioremap({:#010x}, {}) = {:#010x}", phys, size, va);
@@ -182,7 +182,7 @@ pub(super) fn cmd_ioremap(_: &Kernel, args: &Args<'_>) -> CmdResult {
 
 pub(super) fn cmd_iounmap(_: &Kernel, args: &Args<'_>) -> CmdResult {
     expect_args(args, 2)?;
-    let addr = u64::from(arg_addr(args, 1)?);
+    let addr = addr_u64(arg_addr(args, 1)?);
     check_console_owns(args, addr)?;
     vmalloc::iounmap(addr).map_err(report)
 }
