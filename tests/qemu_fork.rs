@@ -174,8 +174,7 @@ fn ctrl_c_and_kill_9_end_a_spinning_program() {
         .to_string();
     q.wait_for("spinning until killed", RUN).unwrap();
     q.cmd(&format!("kill -9 {pid}"));
-    let ps = q.cmd("ps");
-    q.expect_in("ps after kill -9", &ps, &format!("[{pid}] Killed"));
+    let ps = q.cmd_until("ps", &format!("[{pid}] Killed"));
     assert!(!ps.lines().any(|l| l.ends_with(" spin")), "{ps}");
     q.verify_ok("after Ctrl-C and kill -9");
 }

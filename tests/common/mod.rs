@@ -18,6 +18,8 @@ pub const PROMPT: &str = "pivm# ";
 /// [`Opts::limit`] raises it for one run, and a single wait longer than it extends it to that
 /// wait's end.
 pub const RUN_LIMIT: Duration = Duration::from_secs(60);
+/// How often [`Qemu::cmd_until`] runs its command.
+pub const UNTIL_TRIES: usize = 50;
 /// Default wait for boot to reach the prompt, and for one command.
 pub const BOOT: Duration = Duration::from_secs(30);
 pub const STEP: Duration = Duration::from_secs(15);
@@ -556,6 +558,22 @@ impl Qemu {
     /// returns what it printed in between (without the echoed line and the prompt).
     pub fn cmd(&mut self, command: &str) -> String {
         self.cmd_timeout(command, STEP)
+    }
+
+    /// Runs `command` until its output contains `needle` (at most [`UNTIL_TRIES`] times, 100
+    /// ms apart) and returns that output. For what follows a signal: `kill` returns once the
+    /// signal is sent, and the target dies when it next runs, as on Linux, so a `ps` typed
+    /// straight after may still list it.
+    pub fn cmd_until(&mut self, command: &str, needle: &str) -> String {
+        let mut out = String::new();
+        for _ in 0..UNTIL_TRIES {
+            out = self.cmd(command);
+            if out.contains(needle) {
+                return out;
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+        self.fail(&format!("`{command}` never printed {needle:?}; last:\n{out}"))
     }
 
     pub fn cmd_timeout(&mut self, command: &str, timeout: Duration) -> String {
