@@ -489,7 +489,7 @@ fn check_every_command(q: &mut Qemu, va_bits: u32) {
         q.expect_in(n, &out, &format!("{n}: not on the 64-bit kernel yet ("));
         assert_eq!(out.trim().lines().count(), 1, "one line: {out}");
     }
-    let before = q.memory_snapshot();
+    let before = q.memory_snapshot_unshrunk();
     let po = m::page_offset(va_bits);
     let checks: Vec<(String, String)> = [
         ("layout", "Virtual kernel memory layout:".to_string()),
@@ -555,7 +555,7 @@ fn check_every_command(q: &mut Qemu, va_bits: u32) {
     assert!(out.trim().is_empty(), "{out}");
     // Nothing lost: what is not free is in the slab caches the commands grew (vmap_area
     // objects) or in kernel page-table pages vmalloc keeps, as Linux keeps both.
-    let after = q.memory_snapshot();
+    let after = q.memory_snapshot_unshrunk();
     let held = |s: &MemSnapshot| {
         s.free_kb + meminfo_kb(q, &s.meminfo, "Slab") + meminfo_kb(q, &s.meminfo, "PageTables")
     };

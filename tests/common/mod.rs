@@ -713,6 +713,12 @@ impl Qemu {
         for name in names {
             self.cmd_silent(&format!("echo 1 > /sys/kernel/slab/{name}/shrink"));
         }
+        self.memory_snapshot_unshrunk()
+    }
+
+    /// [`Qemu::memory_snapshot`] without shrinking the slab caches first, for the 64-bit
+    /// kernel, which has no `/sys` yet: its callers count `Slab` as held memory themselves.
+    pub fn memory_snapshot_unshrunk(&mut self) -> MemSnapshot {
         let meminfo = self.cmd("cat /proc/meminfo");
         let slabinfo = self.cmd("cat /proc/slabinfo");
         let free_kb = meminfo_kb(self, &meminfo, "MemFree") + 4 * self.pcp_cached_pages();
