@@ -469,6 +469,29 @@ unsafe impl GlobalAlloc for KernelAllocator {
 #[global_allocator]
 static GLOBAL_ALLOCATOR: KernelAllocator = KernelAllocator;
 
+/// The `/proc` files drawn from the allocators alone (`buddyinfo`, `pagetypeinfo`,
+/// `zoneinfo`, `slabinfo`), rendered live into `w`; None for any other file. Both kernels'
+/// `/proc` readers (procfs, and the 64-bit console's `cat`) take these from here.
+pub fn render_allocator_file(
+    f: crate::fs::procfs::RootFile,
+    w: &mut impl core::fmt::Write,
+) -> Option<core::fmt::Result> {
+    use crate::fs::procfs::RootFile;
+    use crate::proc::{buddyinfo, pagetypeinfo, slabinfo, zoneinfo};
+    Some(match f {
+        RootFile::Buddyinfo => buddyinfo::render(w, &node_snapshot()),
+        RootFile::Pagetypeinfo => pagetypeinfo::render(w, &node_snapshot()),
+        RootFile::Zoneinfo => zoneinfo::render(w, &node_snapshot()),
+        RootFile::Slabinfo => {
+            let mut caches =
+                [crate::proc::snapshot::SlabCacheSnapshot::EMPTY; crate::mm::slab::MAX_CACHES];
+            let n = slab_snapshot(&mut caches);
+            slabinfo::render(w, &caches[..n])
+        }
+        _ => return None,
+    })
+}
+
 /// The slab caches for /proc/slabinfo, newest first (Linux's order).
 pub fn slab_snapshot(out: &mut [SlabCacheSnapshot]) -> usize {
     let slab = SLAB.lock();

@@ -80,7 +80,7 @@ mod proc_root {
     use crate::kernel::{mem, Kernel};
     use crate::kprintln;
     use crate::proc::iomem::ResourceTree;
-    use crate::proc::{buddyinfo, meminfo, pagetypeinfo, slabinfo, zoneinfo};
+    use crate::proc::meminfo;
 
     pub(super) fn cat(k: &Kernel, args: &Args<'_>, path: &str) -> CmdResult {
         let file = path.strip_prefix("/proc/").and_then(|n| ROOT_FILES.iter().find(|e| e.0 == n));
@@ -91,15 +91,10 @@ mod proc_root {
         let _ = match f {
             RootFile::Cmdline => writeln!(out, "{}", k.boot.cmdline()),
             RootFile::Meminfo => meminfo::render(out, &mem::meminfo_snapshot(&k.layout)),
-            RootFile::Buddyinfo => buddyinfo::render(out, &mem::node_snapshot()),
-            RootFile::Pagetypeinfo => pagetypeinfo::render(out, &mem::node_snapshot()),
-            RootFile::Zoneinfo => zoneinfo::render(out, &mem::node_snapshot()),
-            RootFile::Slabinfo => {
-                let mut caches =
-                    [crate::proc::snapshot::SlabCacheSnapshot::EMPTY; crate::mm::slab::MAX_CACHES];
-                let n = mem::slab_snapshot(&mut caches);
-                slabinfo::render(out, &caches[..n])
-            }
+            RootFile::Buddyinfo
+            | RootFile::Pagetypeinfo
+            | RootFile::Zoneinfo
+            | RootFile::Slabinfo => mem::render_allocator_file(f, out).unwrap_or(Ok(())),
             RootFile::Vmallocinfo => crate::kernel::vmalloc::render_vmallocinfo(out),
             RootFile::Iomem => iomem(k).render(out),
             RootFile::Cpuinfo => {

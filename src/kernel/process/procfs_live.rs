@@ -356,20 +356,14 @@ impl ProcSource for LiveProc {
 /// The files of `/proc` itself, through the renderers the console's `cat` uses.
 fn render_root(f: RootFile, out: &mut SeqBuf) -> Result<(), Errno> {
     use crate::kernel::mem;
-    use crate::proc::{buddyinfo, meminfo, pagetypeinfo, slabinfo, zoneinfo};
+    use crate::proc::meminfo;
     let k = crate::kernel::try_get().ok_or(Errno::ENOENT)?;
     let r = match f {
         RootFile::Cmdline => writeln!(out, "{}", k.boot.cmdline()),
         RootFile::Meminfo => meminfo::render(out, &meminfo_snapshot(&k.layout)),
         RootFile::Vmstat => render_vmstat(out),
-        RootFile::Buddyinfo => buddyinfo::render(out, &mem::node_snapshot()),
-        RootFile::Pagetypeinfo => pagetypeinfo::render(out, &mem::node_snapshot()),
-        RootFile::Zoneinfo => zoneinfo::render(out, &mem::node_snapshot()),
-        RootFile::Slabinfo => {
-            let mut caches =
-                [crate::proc::snapshot::SlabCacheSnapshot::EMPTY; crate::mm::slab::MAX_CACHES];
-            let n = mem::slab_snapshot(&mut caches);
-            slabinfo::render(out, &caches[..n])
+        RootFile::Buddyinfo | RootFile::Pagetypeinfo | RootFile::Zoneinfo | RootFile::Slabinfo => {
+            mem::render_allocator_file(f, out).unwrap_or(Ok(()))
         }
         RootFile::Vmallocinfo => crate::kernel::vmalloc::render_vmallocinfo(out),
         RootFile::Iomem => iomem(k).render(out),
