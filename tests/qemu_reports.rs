@@ -485,8 +485,7 @@ fn oom_round(q: &mut Qemu, kills: u32) {
     q.expect_in("vmstat", &vmstat, &format!("\noom_kill {kills}\n"));
     q.cmd(&format!("kill -9 {holder}"));
     // ps reaps the killed holder, as a shell's job control would.
-    let ps = q.cmd("ps");
-    q.expect_in("ps", &ps, &format!("[{holder}] Killed\n"));
+    q.cmd_until("ps", &format!("[{holder}] Killed\n"));
     let out = run(q, "/bin/vmtest anon 4");
     q.expect_in("after the OOM kill", &out, "anon N=4:");
     q.verify_ok("after the OOM kill");
