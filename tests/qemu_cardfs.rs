@@ -254,3 +254,41 @@ fn mapped_card_reads_count_as_the_read_ahead_model() {
     q.verify_ok("after the mapped reads");
     q.poweroff_ok();
 }
+
+/// The number after `key` (a word) in `line`.
+fn number_after(q: &Qemu, line: &str, key: &str) -> u64 {
+    line.split(key)
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|w| w.trim_end_matches([',', ';']).parse().ok())
+        .unwrap_or_else(|| q.fail(&format!("no number after {key:?} in {line:?}")))
+}
+
+/// A `read()` of a card file waits for the card asleep, with every lock dropped, while
+/// another program runs (issue 13: "the faulting task sleeps and other tasks run while the
+/// card works"). `cardwait`, run from the card itself (its `execve` reads through the same
+/// path), drops the caches, starts a CPU-bound spinner and reads 4 MiB of the pattern file
+/// in 64 KiB `read()`s. Counted, not timed: the reader's voluntary context switches over its
+/// reads are its sleeps (a wait under the page cache's lock idled the CPU and counted none);
+/// the spinner, which never sleeps, is preempted at least once per sleep (the reader's
+/// wake-up takes the CPU back from it); every byte is right.
+#[test]
+fn a_read_of_a_card_file_sleeps_while_another_program_runs() {
+    let mut q = boot();
+    let before = reads(&mut q, "mmcblk0p1");
+    let out =
+        q.cmd_timeout("run /boot/bin/cardwait /boot/data/f16m 4194304 65536", common::RUN_LIMIT);
+    let line = q.line_with("cardwait", &out, "cardwait: read ").to_string();
+    if !line.contains("read 4194304 bytes in 64 reads, pattern ok (0 wrong)") {
+        q.fail(&format!("bytes wrong or missing: {line}"));
+    }
+    let slept = number_after(&q, &line, "reader slept ");
+    let preempted = number_after(&q, &line, "preempted ");
+    assert!(slept > 0, "the reads never slept: {line}");
+    assert!(preempted >= slept, "the spinner did not get the CPU at each sleep: {line}");
+    // The 4 MiB came from the card (8192 sectors at least), after drop_caches.
+    let after = reads(&mut q, "mmcblk0p1");
+    assert!(after.1 - before.1 >= 8192, "sectors read {before:?} -> {after:?}");
+    q.verify_ok("after read()s that slept on the card");
+    q.poweroff_ok();
+}

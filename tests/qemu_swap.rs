@@ -35,6 +35,16 @@ fn vmstat(q: &mut Qemu, name: &str) -> u64 {
     line[name.len() + 1..].trim().parse().unwrap_or_else(|_| q.fail(&format!("vmstat {line:?}")))
 }
 
+/// Read requests completed on the swap partition (/proc/diskstats' mmcblk0p2, field 4).
+fn swap_reads(q: &mut Qemu) -> u64 {
+    let out = q.cmd("cat /proc/diskstats");
+    let line = q.line_with("diskstats", &out, " mmcblk0p2 ").to_string();
+    line.split_whitespace()
+        .nth(3)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| q.fail(&format!("diskstats {line:?}")))
+}
+
 /// The `+MIN/+MAJ` pair after `faults ` in a swaptest line.
 fn faults(q: &Qemu, text: &str, tag: &str) -> (u64, u64) {
     let line = q.line_with("swaptest", text, tag);
@@ -172,8 +182,20 @@ fn swapoff_brings_a_running_programs_pages_back() {
     let smaps = q.cmd(&format!("cat /proc/{pid}/smaps_rollup"));
     q.expect_in("smaps_rollup", &smaps, &format!("{:<16}{:>8} kB\n", "Swap:", N * 4));
     q.verify_ok("with pages out");
+    let (ra0, in0, rq0) = (vmstat(&mut q, "swap_ra"), vmstat(&mut q, "pswpin"), swap_reads(&mut q));
     let out = q.cmd_timeout("swapoff /dev/mmcblk0p2", Duration::from_secs(60));
     assert_eq!(out, "", "swapoff printed {out:?}");
+    // swapoff read through swap read-ahead (`unuse_pte_range` -> `swapin_readahead`): most
+    // pages were read ahead of the walk, a window's reads queued before one wait (the
+    // console's interrupts are on, so each request is done before the next is queued: no
+    // merges here), and each page was read once.
+    let (ra, pswpin, reqs) =
+        (vmstat(&mut q, "swap_ra") - ra0, vmstat(&mut q, "pswpin") - in0, swap_reads(&mut q) - rq0);
+    eprintln!("swapoff: {pswpin} pages in, {ra} read ahead, {reqs} read requests");
+    assert!(
+        pswpin == N && ra > N / 2 && reqs <= pswpin,
+        "swapoff: {pswpin} in, {ra} ahead, {reqs} requests"
+    );
     let status = q.cmd(&format!("cat /proc/{pid}/status"));
     q.expect_in("status after swapoff", &status, "VmSwap:\t       0 kB\n");
     q.verify_ok("after swapoff");

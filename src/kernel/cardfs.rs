@@ -45,6 +45,7 @@ use crate::fs::fat::{self, Extent, FatGeometry};
 use crate::fs::ramfs::{S_IFDIR, S_IFREG};
 use crate::fs::vfs::{DiskFs, DiskStat};
 use crate::kernel::mem::with_node;
+use crate::kernel::process::iowait;
 use crate::kernel::process::reclaim::{self, FileReclaimOps};
 use crate::kprintln;
 use crate::mm::gfp::GfpFlags;
@@ -127,39 +128,81 @@ fn free_file_page(pfn: Pfn) {
     reclaim::free_cache_page(pfn);
 }
 
+/// A page of the block devices' page cache, and the read filling it while one is in flight
+/// (`PG_locked`).
+struct BufPage {
+    pfn: Pfn,
+    pending: Option<Arc<blk_mq::Completion>>,
+}
+
 /// The block devices' page cache: pages of 8 sectors by (disk, partition, page index).
-static BDEV: Mutex<BTreeMap<(usize, u32, u64), Pfn>> = Mutex::new(BTreeMap::new());
+static BDEV: Mutex<BTreeMap<(usize, u32, u64), BufPage>> = Mutex::new(BTreeMap::new());
+
+/// What a read under [`CARDFS`]'s lock returns when it stopped to let its task sleep on a
+/// page being read ([`iowait::defer_io`] has the bio): never seen outside this module.
+const DEFERRED: Errno = Errno::EAGAIN;
 
 /// Reads sector `sector` of partition `partno` through the block device's page cache (the
-/// page holding it read whole, as `__bread` reads a buffer's page, clipped at the end).
-fn bdev_read_sector(disk: usize, partno: u32, sector: u64) -> Result<[u8; SECTOR_SIZE], Errno> {
+/// page holding it read whole, as `__bread` reads a buffer's page, clipped at the end). A
+/// page not yet cached is added locked and its bio queued; with `defer` and a caller that
+/// asked to ([`iowait::with_io_deferred`]) the read stops there with [`DEFERRED`] and the
+/// task sleeps with no lock held before it reads again (`__wait_on_buffer` sleeps on the
+/// buffer's lock); otherwise it waits here, the CPU idle.
+fn bdev_read_sector(
+    disk: usize,
+    partno: u32,
+    sector: u64,
+    defer: bool,
+) -> Result<[u8; SECTOR_SIZE], Errno> {
     let index = sector / SECTORS_PER_PAGE;
+    let key = (disk, partno, index);
     let mut cache = BDEV.lock();
-    let pfn = match cache.get(&(disk, partno, index)) {
-        Some(&p) => p,
-        None => {
-            let (_, nr_sects) = blk::part_info(disk, partno).ok_or(Errno::ENXIO)?;
-            let first = index * SECTORS_PER_PAGE;
-            let n = nr_sects.saturating_sub(first).min(SECTORS_PER_PAGE);
-            if n == 0 {
-                return Err(Errno::EIO);
+    if let alloc::collections::btree_map::Entry::Vacant(slot) = cache.entry(key) {
+        let (_, nr_sects) = blk::part_info(disk, partno).ok_or(Errno::ENXIO)?;
+        let first = index * SECTORS_PER_PAGE;
+        let n = nr_sects.saturating_sub(first).min(SECTORS_PER_PAGE);
+        if n == 0 {
+            return Err(Errno::EIO);
+        }
+        let pfn = alloc_cache_frame().ok_or(Errno::ENOMEM)?;
+        let seg = BioVec { addr: kva(pfn), len: (n as usize * SECTOR_SIZE) as u32 };
+        match blk::submit_bio(disk, partno, ReqOp::Read, first, alloc::vec![seg]) {
+            Ok(done) => {
+                slot.insert(BufPage { pfn, pending: Some(done) });
+                NR_BUFFER_PAGES.fetch_add(1, Ordering::Relaxed);
             }
-            let pfn = alloc_cache_frame().ok_or(Errno::ENOMEM)?;
-            let seg = BioVec { addr: kva(pfn), len: (n as usize * SECTOR_SIZE) as u32 };
-            let _quiet = NoScheduleGuard::new();
-            if let Err(e) = blk::submit_bio_wait(disk, partno, ReqOp::Read, first, alloc::vec![seg])
-            {
+            Err(e) => {
                 free_cache_frame(pfn);
                 return Err(e);
             }
-            cache.insert((disk, partno, index), pfn);
-            NR_BUFFER_PAGES.fetch_add(1, Ordering::Relaxed);
-            pfn
         }
-    };
+    }
+    let pending = cache.get(&key).and_then(|b| b.pending.clone());
+    if let Some(done) = pending {
+        if !done.is_done() {
+            if defer && crate::kernel::process::iowait::defer_io(disk, &done) {
+                return Err(DEFERRED);
+            }
+            let _quiet = NoScheduleGuard::new();
+            let _ = blk::wait_bio(disk, &done);
+        }
+        // `end_buffer_read_sync`: up to date, or out of the cache on an error.
+        if done.status() != 0 {
+            if let Some(b) = cache.remove(&key) {
+                free_cache_frame(b.pfn);
+                NR_BUFFER_PAGES.fetch_sub(1, Ordering::Relaxed);
+            }
+            return Err(Errno::EIO);
+        }
+        if let Some(b) = cache.get_mut(&key) {
+            b.pending = None;
+        }
+    }
+    let pfn = cache.get(&key).map(|b| b.pfn).ok_or(Errno::EIO)?;
     let off = (sector % SECTORS_PER_PAGE) as usize * SECTOR_SIZE;
     let mut out = [0u8; SECTOR_SIZE];
-    // SAFETY: a lowmem frame the block-device cache owns (freed only under BDEV's lock).
+    // SAFETY: a lowmem frame the block-device cache owns (freed only under BDEV's lock),
+    // its read done.
     let page = unsafe { core::slice::from_raw_parts(kva(pfn) as *const u8, PAGE) };
     out.copy_from_slice(&page[off..off + SECTOR_SIZE]);
     Ok(out)
@@ -177,9 +220,9 @@ struct CardBlocks {
 impl CardBlocks {
     fn read_sector(&self, sector: u64) -> Result<[u8; SECTOR_SIZE], Errno> {
         if (self.part_start..self.part_start + self.part_sectors).contains(&sector) {
-            bdev_read_sector(self.disk, BOOT_PARTNO, sector - self.part_start)
+            bdev_read_sector(self.disk, BOOT_PARTNO, sector - self.part_start, false)
         } else {
-            bdev_read_sector(self.disk, 0, sector)
+            bdev_read_sector(self.disk, 0, sector, false)
         }
     }
 }
@@ -318,8 +361,9 @@ impl CardFs {
         u64::from(self.geom.sectors_per_cluster) * SECTOR_SIZE as u64
     }
 
-    /// The extents of `ino`'s cluster chain (read from the FAT on first use).
-    fn extents(&mut self, ino: u64) -> Result<(), Errno> {
+    /// The extents of `ino`'s cluster chain (read from the FAT on first use; `defer` as
+    /// [`bdev_read_sector`]'s).
+    fn extents(&mut self, ino: u64, defer: bool) -> Result<(), Errno> {
         let cb = self.cluster_bytes();
         let (disk, geom) = (self.disk, self.geom);
         let inode = self.inodes.get_mut(&ino).ok_or(Errno::ENOENT)?;
@@ -337,15 +381,15 @@ impl CardFs {
             Vec::new()
         } else {
             fat::cluster_extents(&geom, inode.first_cluster, clusters, |s| {
-                bdev_read_sector(disk, BOOT_PARTNO, s)
+                bdev_read_sector(disk, BOOT_PARTNO, s, defer)
             })?
         };
         inode.extents = Some(e);
         Ok(())
     }
 
-    fn mapping(&mut self, ino: u64) -> Result<Mapping<'_>, Errno> {
-        self.extents(ino)?;
+    fn mapping(&mut self, ino: u64, defer: bool) -> Result<Mapping<'_>, Errno> {
+        self.extents(ino, defer)?;
         let disk = self.disk;
         let inode = self.inodes.get_mut(&ino).ok_or(Errno::ENOENT)?;
         Ok(Mapping { disk, ino, inode, last: None })
@@ -610,7 +654,7 @@ pub fn filemap_fault(
         // The cluster chain's walk (after drop_caches) needs pages for the FAT's sectors: no
         // page is VM_FAULT_OOM (reclaim, then the fault again), not SIGBUS, as filemap_fault
         // returns for -ENOMEM.
-        let mut m = fs.mapping(ino).map_err(|e| match e {
+        let mut m = fs.mapping(ino, false).map_err(|e| match e {
             crate::abi::errno::Errno::ENOMEM => FaultError::Oom,
             _ => FaultError::Sigbus,
         })?;
@@ -669,10 +713,22 @@ pub fn fault_around_hits(file: &Arc<VmFile>, pages: u64) {
 
 /// `filemap_read` of `buf.len()` bytes at `pos` with the open file's read-ahead state:
 /// sync read-ahead on a missing page, async on a marked one, then the copy.
+///
+/// A page still being read (by this read's read-ahead or an earlier one), or a sector of the
+/// FAT the cluster chain needs, is waited for as `filemap_update_page` waits (with every
+/// lock dropped) when the caller asked to ([`iowait::with_io_deferred`], a program's
+/// `read()` or `execve`): the read stops short before that page, what it copied so far is
+/// the result, and the bio is left for the caller to sleep on before it reads on. Otherwise
+/// (the console's `cat`) it waits here, the CPU idle.
 fn read(ino: u64, pos: u64, buf: &mut [u8], ra: &mut FileRaState) -> Result<usize, Errno> {
     let mut g = CARDFS.lock();
     let fs = g.as_mut().ok_or(Errno::ENODEV)?;
-    let mut m = fs.mapping(ino)?;
+    let mut m = match fs.mapping(ino, true) {
+        Ok(m) => m,
+        // The FAT's sector is being read: the caller sleeps on it and reads again.
+        Err(DEFERRED) => return Ok(0),
+        Err(e) => return Err(e),
+    };
     if m.inode.dir {
         return Err(Errno::EISDIR);
     }
@@ -696,8 +752,12 @@ fn read(ino: u64, pos: u64, buf: &mut [u8], ra: &mut FileRaState) -> Result<usiz
             readahead::page_cache_async_ra(&mut m, ra, index, last - index, IO_PAGES);
         }
         if let Some(own) = m.inode.page_wait(index) {
-            // `filemap_update_page`: wait for the page's read (idle: the cache is locked).
+            // `filemap_update_page`: wait for the page's read, asleep with no lock held
+            // once the caller has dropped them, or here (idle: the cache is locked).
             let bio = m.last.take().unwrap_or(own);
+            if iowait::defer_io(m.disk, &bio) {
+                break;
+            }
             let _quiet = NoScheduleGuard::new();
             let _ = blk::wait_bio(m.disk, &bio);
             while let Some(own) = m.inode.page_wait(index) {
@@ -865,7 +925,7 @@ fn walk(
         let size = if dir_entry {
             // fat_calc_dir_size: the directory's clusters.
             let n = fat::cluster_extents(geom, first_cluster, u64::MAX, |s| {
-                bdev_read_sector(blocks.disk, BOOT_PARTNO, s)
+                bdev_read_sector(blocks.disk, BOOT_PARTNO, s, false)
             })?;
             n.iter().map(|x| x.sectors).sum::<u64>() * SECTOR_SIZE as u64
         } else {
@@ -919,7 +979,7 @@ fn mount(disk: usize) -> Result<CardFs, String> {
         .find(|p| p.name == BOOT_DEV)
         .map(|p| p.start_sect)
         .ok_or("no partition 1")?;
-    let boot = bdev_read_sector(disk, BOOT_PARTNO, 0).map_err(io)?;
+    let boot = bdev_read_sector(disk, BOOT_PARTNO, 0, false).map_err(io)?;
     let geom = FatGeometry::from_boot_sector(&boot).map_err(String::from)?;
     let blocks = CardBlocks { disk, part_start, part_sectors, disk_sectors };
     let vm: Vm = embedded_sdmmc::VolumeManager::new_with_limits(
@@ -993,6 +1053,26 @@ pub fn mount_boot() {
     }
 }
 
+/// [`read`] for a caller that holds no lock (`execve`): each wait for the card is a sleep
+/// (`D`), other tasks running meanwhile; the bytes read up to the end of the file.
+fn read_sleeping(ino: u64, pos: u64, buf: &mut [u8], ra: &mut FileRaState) -> Result<usize, Errno> {
+    let mut done = 0;
+    loop {
+        let (r, wait) =
+            iowait::with_io_deferred(|| read(ino, pos + done as u64, &mut buf[done..], ra));
+        match r {
+            Ok(n) => done += n,
+            Err(_) if done > 0 => return Ok(done),
+            Err(e) => return Err(e),
+        }
+        let Some((disk, bio)) = wait else { return Ok(done) };
+        // Every lock dropped: the task sleeps until the card's interrupt ends the read.
+        if blk::wait_bio(disk, &bio).is_err() {
+            return if done > 0 { Ok(done) } else { Err(Errno::EIO) };
+        }
+    }
+}
+
 /// What `execve` needs of a card file: its head (the first page, as `prepare_binprm` reads
 /// it, or up to the program headers' end) read through the page cache with the file's
 /// read-ahead, the state the mapping's faults continue from. The segments are mapped from
@@ -1000,12 +1080,12 @@ pub fn mount_boot() {
 pub fn exec_image(ino: u64, file: &Arc<VmFile>, size: u64) -> Result<Vec<u8>, Errno> {
     let mut ra = map_ra(file);
     let mut head = alloc::vec![0u8; (size as usize).min(PAGE)];
-    let mut n = read(ino, 0, &mut head, &mut ra)?;
+    let mut n = read_sleeping(ino, 0, &mut head, &mut ra)?;
     // Program headers past the first page (unusual): read up to their end.
     if let Some(end) = crate::fs::binfmt_elf::phdrs_end(&head) {
         if end > head.len() as u64 && end <= size {
             head.resize(end as usize, 0);
-            n = read(ino, 0, &mut head, &mut ra)?;
+            n = read_sleeping(ino, 0, &mut head, &mut ra)?;
         }
     }
     set_map_ra(file, ra);
@@ -1084,11 +1164,16 @@ pub fn drop_caches(what: u32) -> (u64, u64) {
         }
         drop(g);
         let mut b = BDEV.lock();
-        for (_, pfn) in core::mem::take(&mut *b) {
-            free_cache_frame(pfn);
+        // Pages still being read are locked: they stay.
+        b.retain(|_, page| {
+            if page.pending.as_ref().is_some_and(|d| !d.is_done()) {
+                return true;
+            }
+            free_cache_frame(page.pfn);
             NR_BUFFER_PAGES.fetch_sub(1, Ordering::Relaxed);
             freed.1 += 1;
-        }
+            false
+        });
     }
     if what & 2 != 0 {
         DROP_SLAB.fetch_add(1, Ordering::Relaxed);

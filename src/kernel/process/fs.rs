@@ -200,6 +200,11 @@ fn evict(ns: &mut Namespace<CachePages>) {
     }
 }
 
+/// Whether the namespace's lock is free (no file operation of the running task holds it).
+pub fn ns_free() -> bool {
+    NS.try_lock().is_some()
+}
+
 /// Runs `f` on the rootfs.
 pub fn with_rootfs<R>(f: impl FnOnce(&mut Ramfs<CachePages>) -> R) -> R {
     with_ns(|ns| f(&mut ns.ramfs))

@@ -40,6 +40,78 @@ pub fn take_fault_wait() -> Option<IoWait> {
     FAULT_WAIT.lock().take()
 }
 
+/// The tasks whose card reads may stop short instead of waiting under a lock (they asked
+/// through [`with_io_deferred`]), and the bio each one's read left to wait for.
+static DEFERRED: Mutex<BTreeMap<u32, Option<IoWait>>> = Mutex::new(BTreeMap::new());
+
+/// Runs `f` (a file read that may reach the card, under the namespace's and the page cache's
+/// locks) so that a read finding its page still being read does not wait there: it stops
+/// short and leaves the bio in [`defer_io`]; returns `f`'s result and that bio, for the
+/// caller to sleep on once `f`'s locks are dropped and then go on (6.1's `filemap_read`
+/// sleeps in `filemap_update_page` with no lock held). The console (pid 0) never defers.
+pub fn with_io_deferred<R>(f: impl FnOnce() -> R) -> (R, Option<IoWait>) {
+    let pid = current_pid();
+    if pid == 0 {
+        return (f(), None);
+    }
+    let outer = DEFERRED.lock().insert(pid, None);
+    let r = f();
+    let wait = {
+        let mut d = DEFERRED.lock();
+        let w = d.remove(&pid).flatten();
+        if let Some(o) = outer {
+            d.insert(pid, o);
+        }
+        w
+    };
+    (r, wait)
+}
+
+/// A read under a lock found its page locked (`done` on `disk` still in flight): true when
+/// the running task asked to defer ([`with_io_deferred`]), the bio is recorded and the read
+/// stops short; false when it must wait where it is.
+pub fn defer_io(disk: usize, done: &Arc<Completion>) -> bool {
+    match DEFERRED.lock().get_mut(&current_pid()) {
+        Some(w) => {
+            *w = Some((disk, done.clone()));
+            true
+        }
+        None => false,
+    }
+}
+
+/// The user page whose fault a task's deferred user copy left (`VM_FAULT_RETRY`): the copy's
+/// next fault there is the retry (`FAULT_FLAG_TRIED`, counted major as the first would
+/// have been).
+static UACCESS_RETRY: Mutex<BTreeMap<u32, usize>> = Mutex::new(BTreeMap::new());
+
+/// A user copy's fault at `page` returned `VM_FAULT_RETRY` and the copy stopped to sleep.
+pub fn set_uaccess_retry(page: usize) {
+    UACCESS_RETRY.lock().insert(current_pid(), page);
+}
+
+/// Whether the running task's fault at `page` retries one its user copy left (then forgotten).
+pub fn take_uaccess_retry(page: usize) -> bool {
+    let mut r = UACCESS_RETRY.lock();
+    let pid = current_pid();
+    if r.get(&pid) == Some(&page) {
+        r.remove(&pid);
+        return true;
+    }
+    false
+}
+
+/// Forgets the running task's retry note (its copy is over).
+pub fn clear_uaccess_retry() {
+    UACCESS_RETRY.lock().remove(&current_pid());
+}
+
+/// Whether task `pid` is asleep waiting for the card (`TASK_UNINTERRUPTIBLE`: `D` in
+/// `/proc/PID/stat` and `ps`).
+pub fn in_io_sleep(pid: u32) -> bool {
+    NR_WAITERS.load(Ordering::Relaxed) != 0 && WAITERS.lock().contains_key(&pid)
+}
+
 /// Whether the running task may sleep for I/O: a program (the console is the idle task and
 /// the dispatcher: it idles in `wfi` instead) while the task table is free.
 pub fn can_sleep() -> bool {

@@ -193,6 +193,35 @@ impl ProcessMm {
         }
     }
 
+    /// [`ProcessMm::fault`] for a kernel access to user memory (a system call's copy, GUP):
+    /// a fault that must wait for the card leaves its bio to the copy's caller when that
+    /// caller asked to sleep with its locks dropped ([`super::iowait::defer_io`]): None, the
+    /// copy stops there and, once the task has slept, runs again, its fault here then the
+    /// retry (`FAULT_FLAG_TRIED`). Otherwise the wait idles here, as in `fault`.
+    pub fn fault_uaccess(
+        &mut self,
+        addr: usize,
+        flags: FaultFlags,
+        counts: &mut FaultCounts,
+    ) -> Option<Result<memory::Fault, FaultError>> {
+        use super::iowait;
+        let mut flags = flags;
+        let page = addr & !(PAGE_SIZE - 1);
+        if iowait::take_uaccess_retry(page) {
+            flags.tried = true;
+        }
+        loop {
+            let (r, wait) = self.fault_nowait(addr, flags, counts);
+            let Some((disk, done)) = wait else { return Some(r) };
+            if iowait::defer_io(disk, &done) {
+                iowait::set_uaccess_retry(page);
+                return None;
+            }
+            let _ = crate::block::core::wait_bio(disk, &done);
+            flags.tried = true;
+        }
+    }
+
     /// [`ProcessMm::fault`] without waiting for the card: a fault that submitted a read (or
     /// found one in flight) returns `VM_FAULT_RETRY` and the bio to wait for, for the caller
     /// to sleep on once it has let go of the task table and to retry with `FAULT_FLAG_TRIED`.
@@ -509,7 +538,8 @@ impl ProcessMm {
                     return Some(Pfn(pte.pfn_phys() >> 12));
                 }
             }
-            self.fault(va, FaultFlags { write, instruction: false, tried: false }, counts).ok()?;
+            let flags = FaultFlags { write, instruction: false, tried: false };
+            self.fault_uaccess(va, flags, counts)?.ok()?;
         }
         None
     }
@@ -984,7 +1014,8 @@ impl UserMem<'_> {
             return false;
         }
         let Some(flags) = fault_flags(fsr) else { return false };
-        let r = self.pm.fault(addr, flags, self.counts);
+        // None: the copy stops to sleep for the card with its locks dropped.
+        let Some(r) = self.pm.fault_uaccess(addr, flags, self.counts) else { return false };
         if r == Err(FaultError::Oom) {
             // No reclaim here (the system call holds the task table): the copy fails.
             super::count_vm_fault(r);

@@ -136,6 +136,8 @@ pub fn task_snapshot(task: &Task, sigq_limit: u64) -> TaskSnapshot<'_> {
     let (ign, cgt) = sig_sets(task);
     let state = match task.state {
         KState::Runnable => TaskState::Running,
+        // Asleep on the card's I/O: TASK_UNINTERRUPTIBLE.
+        KState::Sleeping if super::iowait::in_io_sleep(task.pid) => TaskState::DiskSleep,
         KState::Sleeping => TaskState::Sleeping,
         KState::Stopped => TaskState::Stopped,
         KState::Zombie => TaskState::Zombie,

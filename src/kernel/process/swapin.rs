@@ -2,6 +2,7 @@
 //! read-ahead (`swapin_readahead`), the mapping of a swapped-in page, and `swapoff`'s
 //! `try_to_unuse` over every address space (its reads wait with the task table free). The arch-neutral fault path
 //! (`mm::memory::do_swap_page`) calls the first two through `FaultEnv`.
+use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 
@@ -102,9 +103,18 @@ pub(super) fn swap_map_page(hw: &mut MmHw, entry: SwpEntry, pfn: Pfn, write_faul
     !was_mapped && swap::page_swap_entry(pfn).is_none()
 }
 
-/// A swap PTE of the area being turned off: its process, address, entry, and whether its
-/// VMA is executable.
-type SwapPte = (u32, usize, SwpEntry, bool);
+/// A swap PTE of the area being turned off: its process, address, entry, whether its VMA
+/// is executable, and the VMA's bounds and `swap_readahead_info`.
+#[derive(Clone, Copy)]
+struct SwapPte {
+    pid: u32,
+    va: usize,
+    e: SwpEntry,
+    exec: bool,
+    vm_start: usize,
+    vm_end: usize,
+    ra: u32,
+}
 
 /// `unuse_pte_range`'s walk over every address space, under the task table: the swap PTEs
 /// of area `ty`.
@@ -115,9 +125,11 @@ fn swap_ptes_of(ty: u32) -> Vec<SwapPte> {
             let Some(pm) = task.mm.as_ref() else { continue };
             for v in pm.mm.iter() {
                 let exec = v.vm_flags.contains(VmFlags::EXEC);
-                arch::for_each_user_swp_pte(pm.hw.pgd, v.vm_start, v.vm_end, |va, e| {
+                let ra = pm.hw.swap_ra.get(&v.vm_start).copied().unwrap_or(0);
+                let (vm_start, vm_end) = (v.vm_start, v.vm_end);
+                arch::for_each_user_swp_pte(pm.hw.pgd, vm_start, vm_end, |va, e| {
                     if e.swp_type() == ty {
-                        out.push((task.pid, va, e, exec));
+                        out.push(SwapPte { pid: task.pid, va, e, exec, vm_start, vm_end, ra });
                     }
                 });
             }
@@ -165,8 +177,9 @@ fn wait_all_writeback() {
 }
 
 /// `try_to_unuse(type)`: every process's swap entries of area `ty` brought back in, then the
-/// area's cached pages nothing maps dropped. Each page is read with the task table free (the
-/// caller sleeps for the card, or the console runs the other tasks meanwhile), then mapped
+/// area's cached pages nothing maps dropped. Each page not in the swap cache is read with its
+/// read-ahead window ([`swapin_readahead`]) with the task table free (the caller sleeps for
+/// the card, or the console runs the other tasks meanwhile), then mapped
 /// under it if its PTE still holds the entry; the walk repeats until no swap PTE of the area
 /// is left (a `fork` meanwhile copies some) or a pass maps nothing. `ENOMEM` (the area stays
 /// on) when memory runs out.
@@ -175,22 +188,33 @@ pub fn try_to_unuse(ty: usize) -> Result<(), Errno> {
     // flight hold their slots: they land in the cache first.
     wait_all_writeback();
     swap::settle_all_wait();
+    let page_cluster = swap::PAGE_CLUSTER.load(Ordering::Relaxed);
     loop {
         let ptes = swap_ptes_of(ty as u32);
         if ptes.is_empty() {
             break;
         }
+        // Each VMA's `swap_readahead_info` as the walk moves it (by process and VMA start).
+        let mut ra: BTreeMap<(u32, usize), u32> = BTreeMap::new();
         let mut mapped = 0;
-        for (pid, va, e, exec) in ptes {
-            let pfn = match swap::lookup_swap_cache(e) {
-                Some((p, _)) => p,
-                None => match swap::read_swap_cache_async(e, false, va) {
-                    Ok(p) => p,
-                    Err(Errno::ENOENT) if swap::swap_count(e) == 0 => continue,
+        for (i, p) in ptes.iter().enumerate() {
+            let ra_val = *ra.entry((p.pid, p.vm_start)).or_insert(p.ra);
+            let pfn = match swap::lookup_swap_cache(p.e) {
+                Some((pfn, readahead)) => {
+                    // `swap_cache_get_folio`: a page read ahead is a hit for the VMA.
+                    ra.insert((p.pid, p.vm_start), ra_on_hit(ra_val, p.va as u32, readahead));
+                    pfn
+                }
+                None => match swapin_readahead(p, &ptes[i + 1..], ra_val, page_cluster) {
+                    Ok((pfn, ra_val)) => {
+                        ra.insert((p.pid, p.vm_start), ra_val);
+                        pfn
+                    }
+                    Err(Errno::ENOENT) if swap::swap_count(p.e) == 0 => continue,
                     Err(_) => return Err(Errno::ENOMEM),
                 },
             };
-            if unuse_pte(pid, va, e, exec, pfn)? {
+            if unuse_pte(p.pid, p.va, p.e, p.exec, pfn)? {
                 mapped += 1;
             }
         }
@@ -205,6 +229,47 @@ pub fn try_to_unuse(ty: usize) -> Result<(), Errno> {
         }
     }
     Ok(())
+}
+
+/// `swapin_readahead` for swapoff's walk (`unuse_pte_range`), with no lock held: the reads of
+/// the swap PTEs of `p`'s window (`swap_ra_info` from the VMA's `ra_val`, the area's PTEs of
+/// the same VMA among `next`, the ones the walk reaches after `p`) are queued at once, `p`'s
+/// first and the others `PG_readahead` (`swap_ra`), then the last is waited for: the caller
+/// sleeps while the card works (or the console runs the other tasks), and requests complete
+/// in order, so the whole window is in. `p`'s page (in the swap cache) and the VMA's new
+/// `ra_val`; `ENOENT` for a free slot, `ENOMEM` without a page, `EIO` for a failed read.
+fn swapin_readahead(
+    p: &SwapPte,
+    next: &[SwapPte],
+    ra_val: u32,
+    page_cluster: u32,
+) -> Result<(Pfn, u32), Errno> {
+    let w = swap_ra_info(ra_val, p.va, p.vm_start, p.vm_end, page_cluster);
+    let mut last = match swap::swap_read_start(p.e, false, p.va)? {
+        SwapRead::Cached(pfn) => return Ok((pfn, w.ra_val)),
+        SwapRead::InFlight(disk, done) => (disk, done),
+    };
+    let end = w.start + w.nr * PAGE_SIZE;
+    let window = next
+        .iter()
+        .take_while(|q| q.pid == p.pid && q.vm_start == p.vm_start && q.va < end)
+        .filter(|q| q.va >= w.start);
+    for q in window {
+        if swap::in_cache(q.e) {
+            continue;
+        }
+        if let Ok(SwapRead::InFlight(disk, done)) = swap::swap_read_start(q.e, true, q.va) {
+            swap::SWAP_RA.fetch_add(1, Ordering::Relaxed);
+            last = (disk, done);
+        }
+    }
+    let _ = crate::block::core::wait_bio(last.0, &last.1);
+    // The page's own read, if it has not landed with the window's last (an error).
+    if let Some((disk, done)) = swap::in_flight(p.e) {
+        let _ = crate::block::core::wait_bio(disk, &done);
+    }
+    swap::settle(p.e);
+    swap::lookup_swap_cache(p.e).map(|(pfn, _)| (pfn, w.ra_val)).ok_or(Errno::EIO)
 }
 
 /// `swapoff(path)`: the area stops taking slots, every page comes back (`try_to_unuse`),

@@ -145,8 +145,29 @@ pub(super) fn with_user<R>(
     })
 }
 
+/// [`with_user`] for a copy made with no lock held: a fault on a card page or a swapped page
+/// stops the copy (`VM_FAULT_RETRY`), the task sleeps for the card with the task table free
+/// (`D`, other tasks running), and `f` runs again from the start (each copy here is whole
+/// or nothing, so running it again is the same copy).
+fn with_user_sleeping<R>(
+    mut f: impl FnMut(&mut UserMem<'_>, &mut Task) -> Result<R, Errno>,
+) -> Result<R, Errno> {
+    if !super::fs::ns_free() {
+        // Called under the namespace's lock: a sleep could let another task spin on it.
+        return with_user(f);
+    }
+    loop {
+        let (r, wait) = super::iowait::with_io_deferred(|| with_user(&mut f));
+        let Some((disk, done)) = wait else {
+            super::iowait::clear_uaccess_retry();
+            return r;
+        };
+        let _ = crate::block::core::wait_bio(disk, &done);
+    }
+}
+
 fn copy_in(addr: u32, len: usize) -> Result<Vec<u8>, Errno> {
-    with_user(|um, _| {
+    with_user_sleeping(|um, _| {
         if !um.access_ok(addr as usize, len) {
             return Err(Errno::EFAULT);
         }
@@ -157,7 +178,7 @@ fn copy_in(addr: u32, len: usize) -> Result<Vec<u8>, Errno> {
 }
 
 fn copy_out(addr: u32, data: &[u8]) -> Result<(), Errno> {
-    with_user(|um, _| {
+    with_user_sleeping(|um, _| {
         if !um.access_ok(addr as usize, data.len()) {
             return Err(Errno::EFAULT);
         }
@@ -166,15 +187,15 @@ fn copy_out(addr: u32, data: &[u8]) -> Result<(), Errno> {
 }
 
 fn put<T: Wire>(addr: u32, v: &T) -> Result<(), Errno> {
-    with_user(|um, _| uaccess::put_user(um, addr as usize, v))
+    with_user_sleeping(|um, _| uaccess::put_user(um, addr as usize, v))
 }
 
 fn get<T: Wire>(addr: u32) -> Result<T, Errno> {
-    with_user(|um, _| uaccess::get_user(um, addr as usize))
+    with_user_sleeping(|um, _| uaccess::get_user(um, addr as usize))
 }
 
 fn path_arg(addr: u32) -> Result<String, Errno> {
-    let name = with_user(|um, _| uaccess::getname(um, addr as usize, true))?;
+    let name = with_user_sleeping(|um, _| uaccess::getname(um, addr as usize, true))?;
     String::from_utf8(name).map_err(|_| Errno::ENOENT)
 }
 
@@ -703,11 +724,12 @@ fn is_file_call(n: u32) -> bool {
 fn file_call(n: u32, a: [u32; 6]) -> SysResult {
     let (fd, u) = (a[0] as i32, |i: usize| a[i] as usize);
     match n {
-        nr::READ => read_blocking(fd, |v| v.read(fd, u(1), u(2))),
-        nr::READV => read_blocking(fd, |v| v.readv(fd, u(1), u(2))),
+        nr::READ => read_blocking(fd, |v, done| v.read(fd, u(1) + done, u(2) - done)),
+        nr::READV => read_blocking(fd, |v, _| v.readv(fd, u(1), u(2))),
         nr::PREAD64 => {
             let pos = (u64::from(a[5]) << 32 | u64::from(a[4])) as i64;
-            with_vfs(|v| v.pread64(fd, u(1), u(2), pos)).map(|n| n as u32)
+            read_card(|v, done| v.pread64(fd, u(1) + done, u(2) - done, pos + done as i64))
+                .map(|n| n as u32)
         }
         nr::WRITE => super::pipe::write_blocking(fd, u(1), u(2)),
         nr::WRITEV => super::pipe::writev_blocking(fd, u(1), u(2)),
@@ -768,10 +790,10 @@ fn file_call(n: u32, a: [u32; 6]) -> SysResult {
 /// end-of-file (a background one, which has no terminal input). A signal interrupts the wait.
 fn read_blocking(
     fd: i32,
-    mut op: impl FnMut(&mut Ctx<'_, CachePages, CurrentMem>) -> Result<usize, Errno>,
+    mut op: impl FnMut(&mut Ctx<'_, CachePages, CurrentMem>, usize) -> Result<usize, Errno>,
 ) -> SysResult {
     loop {
-        match with_vfs(&mut op) {
+        match read_card(&mut op) {
             Err(Errno::EAGAIN) if blocking_console(fd) => {}
             Err(Errno::EAGAIN) if super::pipe::blocking_pipe(fd).is_some() => {
                 if let Some(r) = super::pipe::pipe_wait(fd, 0) {
@@ -796,6 +818,35 @@ fn read_blocking(
             return r;
         }
         super::schedule();
+    }
+}
+
+/// `filemap_read`'s waits for the card: `op` reads (to user memory) from `done` bytes into
+/// the call under the namespace's lock; a card file's read that reaches a page still being
+/// read, or a copy out that faults on a card or swapped page, stops short there
+/// ([`super::iowait::with_io_deferred`]), and the task sleeps on the bio (`D`, other tasks
+/// running) with every lock dropped, then reads on. The bytes
+/// read in all, or the error of the first step (a later error ends the call with what was
+/// read, as `filemap_read` returns the bytes copied before it).
+fn read_card(
+    mut op: impl FnMut(&mut Ctx<'_, CachePages, CurrentMem>, usize) -> Result<usize, Errno>,
+) -> Result<usize, Errno> {
+    let mut done = 0;
+    loop {
+        let (r, wait) = super::iowait::with_io_deferred(|| with_vfs(|v| op(v, done)));
+        let Some((disk, bio)) = wait else { return r.map(|n| done + n) };
+        match r {
+            Ok(n) => done += n,
+            // The copy out stopped at its first byte, on a page being read in (a real
+            // EFAULT comes back without a wait when the call runs again).
+            Err(Errno::EFAULT) => {}
+            Err(_) if done > 0 => return Ok(done),
+            Err(e) => return Err(e),
+        }
+        if crate::block::core::wait_bio(disk, &bio).is_err() {
+            // The card failed the read (its page has left the cache): no second try.
+            return if done > 0 { Ok(done) } else { Err(Errno::EIO) };
+        }
     }
 }
 

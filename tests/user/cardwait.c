@@ -1,0 +1,136 @@
+/* cardwait - a program that reads a card file with read(2) does not hold the CPU while the card
+ * works: each wait for the card is a sleep, and another program gets the CPU meanwhile.
+ *
+ *   cardwait FILE BYTES CHUNK
+ *       drops the page cache (echo 3 > /proc/sys/vm/drop_caches), forks a CPU-bound spinner, and
+ *       reads the first BYTES of FILE in CHUNK-byte read(2)s, checking every byte against the
+ *       pattern `make sd-image` writes (every byte of page i is i mod 256). Counted, not timed:
+ *       the reader's voluntary context switches over its reads are the times it went to sleep
+ *       (a wait that idled the CPU instead counts none), and the spinner, which never sleeps,
+ *       counts its involuntary ones over the same reads: each sleep of the reader handed it the
+ *       CPU, and the reader's wake-up took it back.
+ *
+ * Prints "cardwait: read N bytes in R reads, pattern ok|BAD (W wrong); reader slept S times;
+ * spinner ran L loops, preempted P times" and exits 0 when every byte was right. */
+#define _GNU_SOURCE
+#include "common.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define DROP_CACHES "/proc/sys/vm/drop_caches"
+#define MAX_CHUNK (1L << 20)
+
+/* What the reader and the spinner share (a MAP_SHARED anonymous page). */
+struct shared {
+    volatile unsigned long loops;  /* the spinner's loops */
+    volatile long nivcsw;          /* the spinner's involuntary switches between go and stop */
+    volatile int go;               /* set by the reader before its first read */
+    volatile int ready;            /* set by the spinner once it has its starting count */
+    volatile int stop;             /* set by the reader after its last read */
+};
+
+/* A line of /proc/self/status as a number ("voluntary_ctxt_switches:"), or -1. */
+static long status_value(const char *key)
+{
+    char line[256];
+    long v = -1;
+    size_t k = strlen(key);
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, key, k))
+            v = strtol(line + k, NULL, 10);
+    fclose(f);
+    return v;
+}
+
+static int drop_caches(void)
+{
+    int fd = open(DROP_CACHES, O_WRONLY);
+    if (fd < 0 || write(fd, "3\n", 2) != 2) {
+        perror("cardwait: " DROP_CACHES);
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 4) {
+        fprintf(stderr, "usage: cardwait FILE BYTES CHUNK\n");
+        return 2;
+    }
+    const char *file = argv[1];
+    long bytes = strtol(argv[2], NULL, 0), chunk = strtol(argv[3], NULL, 0);
+    if (bytes <= 0 || chunk <= 0 || chunk > MAX_CHUNK) {
+        fprintf(stderr, "cardwait: bad BYTES or CHUNK\n");
+        return 2;
+    }
+    struct shared *sh = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    char *buf = malloc(chunk);
+    if (sh == MAP_FAILED || !buf) {
+        perror("cardwait: memory");
+        return 1;
+    }
+    int fd = open(file, O_RDONLY);
+    if (fd < 0) {
+        perror(file);
+        return 1;
+    }
+    if (drop_caches())
+        return 1;
+    pid_t spinner = fork();
+    if (spinner < 0) {
+        perror("cardwait: fork");
+        return 1;
+    }
+    if (spinner == 0) {
+        while (!sh->go)
+            sh->loops++;
+        long nivcsw0 = status_value("nonvoluntary_ctxt_switches:");
+        sh->ready = 1;
+        while (!sh->stop)
+            sh->loops++;
+        sh->nivcsw = status_value("nonvoluntary_ctxt_switches:") - nivcsw0;
+        _exit(0);
+    }
+    /* The spinner is running before the first read. */
+    while (sh->loops == 0)
+        sched_yield();
+    sh->go = 1;
+    while (!sh->ready)
+        sched_yield();
+    long nvcsw0 = status_value("voluntary_ctxt_switches:");
+    long got = 0, reads = 0, wrong = 0;
+    while (got < bytes) {
+        long want = bytes - got < chunk ? bytes - got : chunk;
+        ssize_t n = read(fd, buf, want);
+        if (n <= 0) {
+            perror("cardwait: read");
+            break;
+        }
+        for (ssize_t i = 0; i < n; i++)
+            if ((unsigned char)buf[i] != (unsigned char)(((got + i) / (long)PG) & 255))
+                wrong++;
+        got += n;
+        reads++;
+    }
+    long nvcsw = status_value("voluntary_ctxt_switches:") - nvcsw0;
+    sh->stop = 1;
+    int status;
+    waitpid(spinner, &status, 0);
+    printf("cardwait: read %ld bytes in %ld reads, pattern %s (%ld wrong); reader slept %ld times; "
+           "spinner ran %lu loops, preempted %ld times\n",
+           got, reads, wrong ? "BAD" : "ok", wrong, nvcsw, sh->loops, sh->nivcsw);
+    return wrong || got != bytes ? 1 : 0;
+}
