@@ -40,7 +40,6 @@ ARCH      ?= arm
 VA_BITS   ?= 48
 ifeq ($(ARCH),arm64)
 TARGET    := aarch64-unknown-none
-BIN       := pivm-arm64
 BUILD     := build/arm64-$(VA_BITS)
 CARGO_TGT := $(CURDIR)/$(BUILD)/target
 ELF_OUT   := $(CARGO_TGT)/$(TARGET)/$(CARGO_PROFILE)/$(BIN)

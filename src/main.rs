@@ -1,99 +1,63 @@
-//! pivm's `kernel_main`: the boot sequence, top to bottom. The entry code
-//! (`arch/arm/entry.rs`) has parked the other cores, left HYP, turned the MMU on with a
-//! boot-time table and jumped here at PAGE_OFFSET.
+//! pivm's `kernel_main`: the boot sequence, top to bottom, for both architectures (Linux's
+//! `start_kernel`). The entry code has parked the other cores, left HYP/EL2 (or EL3), turned
+//! the MMU on with a boot-time table and jumped to the architecture's entry below at the
+//! kernel's addresses: ARMv7's `kernel_main(r2, r1, cpsr, load_addr)` from
+//! `arch/arm/entry.rs`, arm64's `__arm64_start_kernel(x0)` from `arch/arm64/head.rs`. The
+//! steps that differ per architecture are `arch::setup`'s, as `start_kernel` calls
+//! `setup_arch`, `paging_init` and `mem_init`.
 #![no_std]
 #![no_main]
 
-use pivm::arch::layout::{self, LayoutInput};
-use pivm::arch::profile;
-use pivm::arch::{cpu, fault, image::image, mmu};
-use pivm::board::raspi::uart;
+use pivm::arch::setup;
 use pivm::boot::{cmdline, reserved_mem, BootSource};
-use pivm::config::{PAGE_OFFSET, VMSPLIT};
 use pivm::console::{commands, printk::Console};
 use pivm::kernel::{self, mem, EntryState, Kernel};
+use pivm::kprintln;
 use pivm::mm::cma::DtCmaNode;
-use pivm::mm::era::DmaZoneSpec;
 use pivm::mm::memblock::{self, Memblock, MemblockError};
 use pivm::mm::mm_init::{self, MemoryLine};
 use pivm::mm::{PAGE_SHIFT, PAGE_SIZE};
-use pivm::{kprintln, VERSION};
 
-/// Whether this kernel has highmem support (Linux's CONFIG_HIGHMEM): pivm always does, so
-/// RAM above the lowmem limit becomes ZONE_HIGHMEM instead of being dropped.
-const CONFIG_HIGHMEM: bool = true;
-/// QEMU's and the firmware's boot stubs live in the first page (secondary cores spin there).
+/// QEMU's and the firmware's boot stubs live in the first page (secondary cores spin there;
+/// the Pi 3 device tree's `/memreserve/ 0 0x1000`).
 const FIRMWARE_STUB_SIZE: u64 = 0x1000;
 
+/// ARMv7's entry (`arch/arm/entry.rs`): the boot registers as the firmware left them.
+#[cfg(not(target_arch = "aarch64"))]
 #[no_mangle]
 pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, load_addr: u32) -> ! {
-    let entry = EntryState {
+    start_kernel(EntryState {
         params_reg: params_reg.into(),
         machine,
         entry_cpsr,
         load_addr: load_addr.into(),
-    };
-    uart::init();
-    // start_kernel's sort_main_extable: the exception table in instruction order for the
-    // fault path's binary search, before anything can fault through it.
-    fault::sort_main_extable();
-    kprintln!("Booting pivm on physical CPU {:#x}", cpu::boot_cpu_hwid());
-    kprintln!("pivm version {} (VMSPLIT_{}, PAGE_OFFSET {:#010x})", VERSION, VMSPLIT, PAGE_OFFSET);
-    let _ = cpu::write_setup_processor(&mut Console);
-    kprintln!(
-        "Entered in {} mode at {:#x}{}, r1={:#x} r2={:#x}",
-        cpu::entry_mode_name(entry_cpsr),
-        load_addr,
-        if u64::from(load_addr) != image().text as u64 - PAGE_OFFSET {
-            ", relocated to 0x8000"
-        } else {
-            ""
-        },
-        machine,
-        params_reg
-    );
+    })
+}
+
+/// arm64's entry (`arch/arm64/head.rs`): x0 as the loader left it.
+#[cfg(target_arch = "aarch64")]
+#[no_mangle]
+pub extern "C" fn __arm64_start_kernel(x0: u64, _cpu: u64) -> ! {
+    start_kernel(setup::entry_state(x0))
+}
+
+/// The one boot sequence: boot parameters, command line, layout, memblock and its
+/// reservations (the device tree's reserved memory, CMA), the linear map, zones, the page
+/// allocator, slab, vmalloc, the devices' ioremap, interrupts, time, processes, the console.
+fn start_kernel(entry: EntryState) -> ! {
+    setup::early_setup(&entry);
 
     // What the firmware told us: RAM and the command line.
-    let (mut boot, problem) = kernel::read_boot_params(params_reg);
-    match boot.source {
-        BootSource::Atags => kprintln!("ATAGs at {:#x}", params_reg),
-        BootSource::DeviceTree => kprintln!("OF: fdt: Machine model: {}", boot.model()),
-        BootSource::Mailbox => {
-            kprintln!("No ATAGs or device tree at r2; RAM size from the VideoCore mailbox")
-        }
-        BootSource::None => {}
-    }
-    if let BootSource::None = boot.source {
-        kprintln!("pivm: boot parameters unusable ({}), and the mailbox did not answer", problem);
-    } else if !matches!(problem, kernel::BootParamsProblem::None) {
-        kprintln!("pivm: boot parameters: {}", problem);
-    }
+    let (mut boot, problem) = kernel::read_boot_params(entry.params_reg);
+    setup::report_boot_params(&entry, &boot, &problem);
     kprintln!("Kernel command line: {}", boot.cmdline());
     let (params, diags) = cmdline::parse(boot.cmdline_bytes());
     for d in diags.iter() {
         kprintln!("{}", d);
     }
 
-    // The layout, exactly as Linux computes it for this split and RAM.
-    // ... or as a memory-layout profile (pivm.profile=) lays it out.
-    let profile =
-        profile::lookup(params.profile.as_ref().map(|n| n.as_str())).unwrap_or_else(|e| {
-            kprintln!("{}", e);
-            profile::DEFAULT_PROFILE
-        });
-    let (mem, nr_mem) = params.mem.to_array();
-    let input = LayoutInput {
-        page_offset: PAGE_OFFSET,
-        banks: boot.banks(),
-        vmalloc: params.vmalloc,
-        mem: &mem[..nr_mem],
-        highmem: CONFIG_HIGHMEM,
-        dma_zone_size: None,
-    };
-    let (layout, warnings) = layout::compute_with_profile(&input, profile);
-    for w in warnings.iter() {
-        kprintln!("{}", w);
-    }
+    // The layout, exactly as Linux computes it for this split (VA_BITS) and RAM.
+    let layout = setup::setup_layout(&boot, &params);
     kernel::set_linear_map(&layout);
 
     // Boot-time reservations, before any allocator exists.
@@ -103,24 +67,20 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
             kprintln!("memblock: {}", e);
         }
     };
-    for b in layout.ram() {
-        check(memblock.add(b.start.0, b.size));
-    }
-    let img = image();
-    let pa = |va: usize| va as u64 - PAGE_OFFSET;
+    setup::memblock_add_ram(&layout, &mut memblock);
+    let (kernel_start, kernel_end) = setup::kernel_phys_range(&layout);
     check(memblock.reserve(0, FIRMWARE_STUB_SIZE, "firmware stub"));
-    check(memblock.reserve(pa(img.text), pa(img.end) - pa(img.text), "kernel"));
-    for c in layout.carveouts() {
-        check(memblock.reserve(c.start.0, c.size, c.name));
-    }
+    check(memblock.reserve(kernel_start, kernel_end - kernel_start, "kernel"));
+    setup::arch_memblock_reserve(&layout, &mut memblock);
     if boot.params_size != 0 {
         check(memblock.reserve(boot.params_phys.0, boot.params_size, "boot params"));
     }
-    // arm_memblock_init(): the initramfs stays put until populate_rootfs has unpacked it.
+    // The initramfs stays put until populate_rootfs has unpacked it.
     if let Some(rd) = boot.initrd {
         check(memblock.reserve(rd.start.0, rd.size, "initrd"));
     }
-    memblock.set_current_limit(layout.arm_lowmem_limit.0);
+    let lowmem = layout.lowmem_limit().0;
+    memblock.set_current_limit(lowmem);
     // The device tree's /memreserve/ and /reserved-memory (early_init_fdt_scan_reserved_mem),
     // tried on a copy: they must leave room for mem_map, or they are all ignored.
     if boot.source == BootSource::DeviceTree {
@@ -129,7 +89,6 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
             reserved_mem::early_init_fdt_scan_reserved_mem(fdt, &mut with_dt, &mut Console)
         });
         let mem_map = mem::mem_map_bytes(&layout);
-        let lowmem = layout.arm_lowmem_limit.0;
         match scan {
             Some(Ok(rmem)) if with_dt.find_in_range(mem_map, PAGE_SIZE, 0, lowmem).is_some() => {
                 memblock = with_dt;
@@ -144,15 +103,11 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
             None => {}
         }
     }
-    // The kernel the applied profile models (`linux` when the asked-for one was rejected)
-    // decides what else the kernel is built with: its era, ZONE_DMA, the CMA default.
-    let era = layout.era();
-    // dma_contiguous_reserve(arm_dma_limit): the CMA area, before any allocator exists.
-    let dma_limit = match era.dma_zone {
-        DmaZoneSpec::Exact(size) => layout.phys_offset.0.saturating_add(size),
-        _ => u64::MAX,
-    };
-    // The device tree's default CMA node (placed by the scan above, not yet reserved).
+    // The kernel this one is built as (on ARMv7 the one the applied profile models) decides
+    // what else the kernel has: its page allocator's era, ZONE_DMA, the CMA default.
+    let era = setup::era(&layout);
+    // dma_contiguous_reserve(arm_dma_limit): the CMA area, before any allocator exists, where
+    // the device tree's default CMA node (placed by the scan above, not yet reserved) puts it.
     let dt_cma =
         boot.cma.map(|b| DtCmaNode { size: b.size, base: Some(b.start.0), alloc_range: None });
     let cma_pages = kernel::cma::dma_contiguous_reserve(
@@ -160,29 +115,24 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
         params.cma,
         dt_cma,
         era.cma_default,
-        layout.arm_lowmem_limit.0,
-        dma_limit,
+        lowmem,
+        setup::cma_dma_limit(&layout),
     );
 
     if params.memblock_debug {
         let _ = memblock::write_memblock_debug(&mut Console, &memblock);
     }
 
-    // Final page tables: lowmem linear map (memblock's mappable memory), vectors, fixmap;
-    // the identity map goes away.
-    if let Err(e) = mmu::paging_init(layout.high_memory.as_u64(), &mut memblock, &mut Console) {
-        kprintln!("paging_init failed: {:?}", e);
-        cpu::halt();
-    }
-
-    let _ = layout::write_zone_ranges(&mut Console, &layout);
+    // Final page tables (the linear map), then the zones.
+    setup::paging_init(&layout, &mut memblock);
+    setup::write_zone_ranges(&layout);
 
     // The page allocator: mem_map in lowmem, every free memblock range to the buddy lists.
     if let Err(e) = mem::mem_init(&layout, &mut memblock, params.page_poison) {
         kprintln!("mem_init failed: {}", e);
-        cpu::halt();
+        pivm::arch::cpu::halt();
     }
-    // Before the first allocation: the profile's era decides how the allocator behaves.
+    // Before the first allocation: the era decides how the allocator behaves.
     mem::with_node(|n| {
         n.set_era(era.page_alloc);
         n.add_totalcma_pages(cma_pages);
@@ -194,34 +144,30 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
     // The vmalloc range; the devices move from the fixmap to ioremap()ed addresses.
     if let Err(e) = kernel::vmalloc::vmalloc_init(&layout, params.lazy_vfree) {
         kprintln!("vmalloc_init failed: {}", e);
-        cpu::halt();
+        pivm::arch::cpu::halt();
     }
+    setup::vmalloc_ready(&layout);
     kernel::ioremap_devices();
-    fault::set_address_describer(kernel::vmalloc::describe_fault_address);
 
-    let _ = layout::write_banner(&mut Console, &layout, &commands::kernel_sections());
-    if !layout.carveouts().is_empty() || !layout.holes().is_empty() {
-        let _ = layout::write_partition(&mut Console, &layout);
-    }
+    setup::write_banner(&layout);
     let (free_pages, totalram_pages, highmem_pages, cma_pages) = mem::with_node(|n| {
         (n.nr_free_pages(), n.totalram_pages(), n.totalhigh_pages(), n.totalcma_pages())
     });
-    let _ = mm_init::write_memory_line(
-        &mut Console,
-        &MemoryLine {
-            free_pages,
-            physpages: memblock.phys_mem_size() >> PAGE_SHIFT,
-            totalram_pages,
-            cma_pages,
-            highmem_pages,
-            code: (img.etext - img.text) as u64,
-            rwdata: (img.edata - img.sdata) as u64,
-            rodata: (img.end_rodata - img.start_rodata) as u64,
-            init: 0,
-            bss: (img.bss_stop - img.bss_start) as u64,
-            highmem: CONFIG_HIGHMEM,
-        },
-    );
+    let mut line = MemoryLine {
+        free_pages,
+        physpages: memblock.phys_mem_size() >> PAGE_SHIFT,
+        totalram_pages,
+        cma_pages,
+        highmem_pages,
+        code: 0,
+        rwdata: 0,
+        rodata: 0,
+        init: 0,
+        bss: 0,
+        highmem: pivm::arch::layout::CONFIG_HIGHMEM,
+    };
+    setup::memory_line_sizes(&mut line);
+    let _ = mm_init::write_memory_line(&mut Console, &line);
 
     // start_kernel's interrupt and time setup: the descriptors (early_irq_init), the
     // interrupt controllers (init_IRQ), the generic timer as clocksource and periodic tick
@@ -230,18 +176,19 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
     kernel::irq::boot_cpu_init();
     if let Err(e) = pivm::board::raspi::irq::init_irq() {
         kprintln!("init_IRQ failed: {}", e);
-        cpu::halt();
+        pivm::arch::cpu::halt();
     }
-    let entered_in_hyp = cpu::entry_mode_name(entry_cpsr) == "HYP_32";
-    match kernel::time::time_init(entered_in_hyp) {
+    match kernel::time::time_init(setup::entered_in_hyp(&entry)) {
         Ok(t) => {
             kprintln!("{}", t.banner);
             kprintln!("{}", t.clocksource);
             pivm::arch::irqflags::local_irq_enable();
+            setup::irqs_running();
             kprintln!("{}", t.calibrate);
         }
         Err(e) => kprintln!("time_init failed: {} (no tick)", e),
     }
+    setup::console_uart_init();
     if let Err(e) = pivm::console::input::init_irq() {
         kprintln!("uart-pl011: no receive interrupt ({}); the console polls", e);
     }
@@ -254,15 +201,20 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
     mem::with_node(|n| n.init_per_zone_wmark_min());
 
     // rootfs_initcall(populate_rootfs) and the process machinery (the console is task 0).
+    #[cfg(not(target_arch = "aarch64"))]
     kernel::process::init(&params, boot.initrd.map(|rd| (rd.start.0, rd.size)));
 
     let k = kernel::set(Kernel { entry, boot, params, layout, memblock });
-    // The SD card: the SDHCI controller, the card, mmcblk0 and its partitions.
-    pivm::drivers::mmc::block::probe();
-    // Its FAT partition on /boot (read-only).
-    kernel::cardfs::mount_boot();
-    // Its block-device files in /dev.
-    kernel::blkdev::make_nodes();
+
+    // The SD card: the SDHCI controller, the card, mmcblk0 and its partitions; its FAT
+    // partition on /boot (read-only); its block-device files in /dev.
+    #[cfg(not(target_arch = "aarch64"))]
+    {
+        pivm::drivers::mmc::block::probe();
+        kernel::cardfs::mount_boot();
+        kernel::blkdev::make_nodes();
+    }
+
     // pivm.run=NAME: a scenario at boot, then the console (to watch it on a real Pi).
     if let Some(name) = k.params.run.as_ref() {
         commands::run(match name.as_str() {
@@ -273,10 +225,10 @@ pub extern "C" fn kernel_main(params_reg: u32, machine: u32, entry_cpsr: u32, lo
             }
         });
     }
-    commands::console_loop()
+    setup::run_console()
 }
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    fault::panic(info)
+    setup::panic(info)
 }

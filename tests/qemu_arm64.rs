@@ -23,6 +23,8 @@ const REF_ZONEINFO: &str = include_str!("samples/linux-6.1-raspi3b-arm64-zoneinf
 const REF_BUDDYINFO: &str = include_str!("samples/linux-6.1-raspi3b-arm64-buddyinfo.txt");
 /// The reference's `/proc/pagetypeinfo`.
 const REF_PAGETYPEINFO: &str = include_str!("samples/linux-6.1-raspi3b-arm64-pagetypeinfo.txt");
+/// The reference's boot log.
+const REF_BOOT: &str = include_str!("samples/linux-6.1-raspi3b-arm64-boot.txt");
 
 /// Boots `build/arm64-<va_bits>/kernel8.img` (or `.elf`, with the reference's DTB) to the prompt.
 fn boot64(va_bits: u32, elf: bool) -> (Qemu, String) {
@@ -107,6 +109,57 @@ fn check_boot(q: &Qemu, log: &str, va_bits: u32) {
     );
     let (ts, _) = banner_range(q, log, "      .text :");
     assert_eq!(ts, m::kimage_vaddr(va_bits), "the image is linked at KIMAGE_VADDR");
+}
+
+/// The CMA area: the device tree's `linux,cma` node (with `-dtb`, the reference's line) or,
+/// without one, `CONFIG_CMA_SIZE_MBYTES` (64 MiB, as Linux's `dma_contiguous_reserve` falls
+/// back to); CmaTotal the reference's, its pageblocks `MIGRATE_CMA` at arm64's pageblock
+/// order 9 (the reference's block counts for CMA), and a `cma_alloc`/`cma_release` round trip
+/// that gives every page back.
+fn check_cma(q: &mut Qemu, log: &str, dtb: bool) {
+    if dtb {
+        let theirs = REF_BOOT
+            .lines()
+            .find_map(|l| l.split_once("] Reserved memory: ").map(|(_, r)| r))
+            .unwrap();
+        q.expect_in("boot", log, &format!("\nReserved memory: {theirs}\n"));
+        q.expect_in("boot", log, "\nOF: reserved mem: initialized node linux,cma, compatible id shared-dma-pool\n");
+    } else {
+        q.expect_in("boot", log, "\ncma: Reserved 64 MiB at 0x0000000038000000\n");
+    }
+    let mem = q.line_with("boot", log, "Memory: ").to_string();
+    let theirs = REF_BOOT.lines().find(|l| l.contains("] Memory: ")).unwrap();
+    let cma_kb = |l: &str| l.rsplit(", ").next().unwrap().to_string();
+    assert_eq!(cma_kb(&mem), cma_kb(theirs), "cma-reserved: {mem}");
+
+    let mi = q.cmd("cat /proc/meminfo");
+    let total = meminfo_kb(q, REF_MEMINFO, "CmaTotal");
+    assert_eq!(meminfo_kb(q, &mi, "CmaTotal"), total, "the reference's CmaTotal");
+    assert_eq!(meminfo_kb(q, &mi, "CmaFree"), total, "no CMA page used at the prompt");
+
+    let pti = q.cmd("cat /proc/pagetypeinfo");
+    let head = |t: &str| -> Vec<String> {
+        t.lines().filter(|l| l.starts_with("Page")).map(String::from).collect()
+    };
+    assert_eq!(head(&pti), head(REF_PAGETYPEINFO), "pageblock order and pages per block");
+    let cma_blocks = |t: &str| -> String {
+        let line = t.lines().find(|l| l.starts_with("Node 0, zone      DMA ")).unwrap();
+        line.split_whitespace().nth(8).unwrap().to_string()
+    };
+    assert_eq!(cma_blocks(&pti), cma_blocks(REF_PAGETYPEINFO), "CMA pageblocks:\n{pti}");
+
+    let free_before = meminfo_kb(q, &mi, "MemFree") + 4 * q.pcp_cached_pages();
+    let out = q.cmd("cma_alloc 16 4");
+    q.expect_in("cma_alloc", &out, "cma_alloc: 16 pages at pfn 0x38000 (phys 0x38000000-0x3800ffff)");
+    let mi = q.cmd("cat /proc/meminfo");
+    assert_eq!(meminfo_kb(q, &mi, "CmaFree"), total - 16 * 4);
+    let out = q.cmd("cma_release 0x38000 16");
+    q.expect_in("cma_release", &out, "cma_release: 16 pages at pfn 0x38000");
+    let out = q.cmd("cma_release 0x38000 16");
+    q.expect_in("cma_release twice", &out, "is no range the console took with cma_alloc");
+    let mi = q.cmd("cat /proc/meminfo");
+    let free_after = meminfo_kb(q, &mi, "MemFree") + 4 * q.pcp_cached_pages();
+    assert_eq!(free_after, free_before, "free pages (buddy and per-CPU lists) back after release");
 }
 
 /// meminfo: Linux's field order (the reference's lines that pivm prints, in the same order,
@@ -467,8 +520,6 @@ fn check_every_command(q: &mut Qemu, va_bits: u32) {
         .collect();
     let not_yet = [
         "memdump",
-        "cma_alloc",
-        "cma_release",
         "swapon",
         "swapoff",
         "free",
@@ -620,6 +671,7 @@ fn va48_raw_image() {
     q.expect_in("boot", &log, "ATAGs at 0x100");
     check_boot(&q, &log, 48);
     check_tick(&mut q, &log, "phys");
+    check_cma(&mut q, &log, false);
     check_meminfo(&mut q, 48);
     check_allocators(&mut q, 48);
     check_pt(&mut q, 48);
@@ -633,6 +685,7 @@ fn va39_raw_image() {
     let (mut q, log) = boot64(39, false);
     check_boot(&q, &log, 39);
     check_tick(&mut q, &log, "phys");
+    check_cma(&mut q, &log, false);
     check_meminfo(&mut q, 39);
     check_allocators(&mut q, 39);
     check_pt(&mut q, 39);
@@ -650,5 +703,6 @@ fn va48_elf_with_the_reference_dtb() {
     q.expect_in("boot", &log, "Kernel command line: console=ttyAMA0 pivm.test=elf");
     check_boot(&q, &log, 48);
     check_tick(&mut q, &log, "virt");
+    check_cma(&mut q, &log, true);
     q.poweroff_ok();
 }

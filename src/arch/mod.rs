@@ -18,8 +18,8 @@ use arm as imp;
 
 /// AArch64 (ARMv8-A, the Pi 3). Its pure parts (the arm64 layout for both VA sizes,
 /// descriptors, ESR decoding) compile on every target, so the host tests check them next to
-/// ARMv7's; its kernel is a separate binary (`src/arch/arm64/main.rs`) that does not go through
-/// this facade yet: the names below that are ARMv7-only are left out of the aarch64 build.
+/// ARMv7's; its kernel runs the same `kernel_main` (`src/main.rs`) through this facade. The
+/// names below that are ARMv7-only are left out of the aarch64 build.
 #[path = "arm64/mod.rs"]
 pub mod arm64;
 #[cfg(target_arch = "aarch64")]
@@ -35,6 +35,13 @@ pub use imp::memory;
 /// `linear_map`, `linear_va`, `node_zones`, `vmalloc_size`, `kmalloc_max_size`) and say
 /// whether the architecture has high memory (`CONFIG_HIGHMEM`).
 pub use imp::layout;
+
+/// The architecture's steps of the one boot sequence (`kernel_main`), as Linux's
+/// `start_kernel` calls `setup_arch`, `paging_init`, `mem_init`: the first lines of the log,
+/// where the boot parameters are read, the layout, the RAM and reservations for memblock, the
+/// linear map, the zone lines, the banner, the console's start.
+#[cfg(kernel)]
+pub use imp::setup;
 
 /// Memory-layout profiles: the layouts real systems shipped with, as data.
 #[cfg(not(target_arch = "aarch64"))]

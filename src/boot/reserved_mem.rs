@@ -377,6 +377,31 @@ mod tests {
         assert_eq!(mb.phys_mem_size(), RAM);
     }
 
+    /// The arm64 reference's own device tree (Debian's `bcm2837-rpi-3-b.dtb`, as QEMU patches
+    /// it for `-dtb`: 960 MiB at 0): `/memreserve/ 0 0x1000` and the `linux,cma` node of 64 MiB
+    /// without `reg`, placed top-down below the end of RAM, at the reference's
+    /// "created CMA memory pool at 0x0000000038000000".
+    #[test]
+    fn the_arm64_reference_tree_places_its_cma_pool_where_linux_does() {
+        let blob = include_bytes!("../../tests/samples/linux-6.1-raspi3b-arm64.dtb");
+        let mut mb = Memblock::new();
+        mb.add(0, RAM).unwrap();
+        // arm64's image at 0x80000 (its size does not matter to the scan).
+        mb.reserve(0x8_0000, 0x20_0000, "kernel").unwrap();
+        let (r, log) = scan(blob, &mut mb);
+        assert_eq!(owned(&mb, MEMRESERVE_OWNER), [(0, 0x1000)]);
+        assert!(owned(&mb, RESERVED_MEMORY_OWNER).is_empty(), "only the CMA node");
+        if (64 * SZ_1M).is_multiple_of(CMA_MIN_ALIGNMENT_BYTES) {
+            assert_eq!(log, "");
+            assert_eq!(r.cma, Some(MemBank { start: PhysAddr(0x3800_0000), size: 64 * SZ_1M }));
+        } else {
+            assert_eq!(r.cma, None);
+        }
+        // Placed, not reserved: `dma_contiguous_reserve` declares it afterwards.
+        assert!(!mb.is_region_reserved(0x3800_0000, 64 * SZ_1M));
+        assert_eq!(mb.phys_mem_size(), RAM);
+    }
+
     #[test]
     fn a_tree_without_reservations_changes_nothing() {
         let mut mb = booted();

@@ -40,7 +40,9 @@ pub fn dma_contiguous_reserve(
     match cma_declare_contiguous(memblock, &req, highmem_start) {
         Ok((pfn, pages)) => {
             let base = pfn.0 << PAGE_SHIFT;
-            kprintln!("{}", CmaReserved { source: &req.source, base, size: pages << PAGE_SHIFT });
+            let size = pages << PAGE_SHIFT;
+            let pa_digits = crate::arch::setup::PA_DIGITS;
+            kprintln!("{}", CmaReserved { source: &req.source, base, size, pa_digits });
             *RESERVED.lock() = Some((pfn, pages));
             pages
         }

@@ -1,14 +1,13 @@
 //! The running kernel's state: what boot found and computed, fixed once `kernel_main` has
 //! set it, then read by the console commands. Also the boot steps that need it.
 //!
-//! The AArch64 kernel builds the allocators (`mem`, `vmalloc`), interrupts and time so far;
-//! processes, the SD card, swap and CMA are gated off it until they go
-//! through the facade there.
+//! The AArch64 kernel builds the allocators (`mem`, `vmalloc`, `cma`), interrupts and time so
+//! far; processes, the SD card and swap are gated off it until they go through the facade
+//! there.
 #[cfg(not(target_arch = "aarch64"))]
 pub mod blkdev;
 #[cfg(not(target_arch = "aarch64"))]
 pub mod cardfs;
-#[cfg(not(target_arch = "aarch64"))]
 pub mod cma;
 pub mod irq;
 pub mod mem;
@@ -37,13 +36,10 @@ use crate::arch::layout::Layout;
 use crate::board::raspi::mailbox;
 use crate::boot::cmdline::BootParams;
 use crate::boot::BootInfo;
+use crate::boot::{atags, dtb, params};
 #[cfg(not(target_arch = "aarch64"))]
-use crate::boot::{atags, dtb, params, BootSource};
-#[cfg(not(target_arch = "aarch64"))]
-use crate::config::PAGE_OFFSET;
+use crate::boot::BootSource;
 use crate::mm::memblock::Memblock;
-#[cfg(not(target_arch = "aarch64"))]
-use crate::sizes::SZ_1M;
 
 /// How the loader started us (from the entry registers).
 #[derive(Clone, Copy, Debug)]
@@ -93,15 +89,6 @@ pub fn phys_to_virt(pa: u64) -> Option<u64> {
     crate::arch::mmu::phys_to_virt(pa)
 }
 
-#[cfg(not(target_arch = "aarch64"))]
-/// Bytes the entry code maps for the boot parameters: the two 1 MiB sections from r2's.
-const BOOT_PARAMS_WINDOW: u64 = 2 * SZ_1M;
-#[cfg(not(target_arch = "aarch64"))]
-/// r2 must lie below this for the entry code to map it: RAM ends below the BCM2836
-/// peripheral window (the entry code, `arch/arm/entry.rs`, checks the same value).
-const BOOT_PARAMS_LIMIT: u64 = 0x3f00_0000;
-
-#[cfg(not(target_arch = "aarch64"))]
 /// Why no RAM information was found, for the boot log.
 pub enum BootParamsProblem {
     None,
@@ -111,18 +98,18 @@ pub enum BootParamsProblem {
     Dtb(dtb::DtbError),
 }
 
-#[cfg(not(target_arch = "aarch64"))]
-/// Reads the ATAGs or device tree r2 points at; falls back to the VideoCore mailbox when
-/// there are none (QEMU's ELF path) or they give no RAM.
+/// Reads the ATAGs or device tree r2 (arm64: x0) points at; on ARMv7 falls back to the
+/// VideoCore mailbox when there are none (QEMU's ELF path) or they give no RAM.
 ///
 /// Only the bytes the ATAG headers or the DTB's `totalsize` say the parameters have are
 /// read, and never any byte of the kernel image (its .bss and stacks are live).
-pub fn read_boot_params(r2: u32) -> (BootInfo, BootParamsProblem) {
+pub fn read_boot_params(r2: u64) -> (BootInfo, BootParamsProblem) {
     let mut info = BootInfo::new();
-    let problem = match read_params_at(u64::from(r2), &mut info) {
+    let problem = match read_params_at(r2, &mut info) {
         Ok(()) => BootParamsProblem::None,
         Err(p) => p,
     };
+    #[cfg(not(target_arch = "aarch64"))]
     if info.banks().is_empty() {
         if let Some((base, size)) = mailbox::arm_memory() {
             info.add_bank(u64::from(base), u64::from(size));
@@ -134,7 +121,6 @@ pub fn read_boot_params(r2: u32) -> (BootInfo, BootParamsProblem) {
     (info, problem)
 }
 
-#[cfg(not(target_arch = "aarch64"))]
 /// Locates, measures and parses the parameters at `pa` (0: none).
 fn read_params_at(pa: u64, info: &mut BootInfo) -> Result<(), BootParamsProblem> {
     with_params(pa, |format, bytes| match format {
@@ -148,10 +134,10 @@ fn read_params_at(pa: u64, info: &mut BootInfo) -> Result<(), BootParamsProblem>
     .unwrap_or(Ok(()))
 }
 
-#[cfg(not(target_arch = "aarch64"))]
 /// Runs `f` on the device tree `read_boot_params` found at `pa` (Linux keeps
 /// `initial_boot_params` for the scans that follow, such as the reserved-memory one).
-/// Only until `paging_init`: the blob is read through the entry code's boot mapping.
+/// On ARMv7 only until `paging_init`: the blob is read through the entry code's boot mapping
+/// (arm64's linear map keeps it readable).
 pub fn with_boot_fdt<R>(pa: u64, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
     match with_params(pa, |format, bytes| (format == params::ParamsFormat::Dtb).then(|| f(bytes))) {
         Ok(Some(r)) => r,
@@ -159,29 +145,24 @@ pub fn with_boot_fdt<R>(pa: u64, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
     }
 }
 
-#[cfg(not(target_arch = "aarch64"))]
 /// Finds the parameters at `pa` and runs `f` on exactly their bytes; `Ok(None)` when there
-/// are none (pa = 0, or neither ATAGs nor a DTB there).
+/// are none (pa = 0 where that means none, or neither ATAGs nor a DTB there).
 fn with_params<R>(
     pa: u64,
     f: impl FnOnce(params::ParamsFormat, &[u8]) -> R,
 ) -> Result<Option<R>, BootParamsProblem> {
-    if pa == 0 {
+    if pa == 0 && !crate::arch::setup::PARAMS_AT_ZERO {
         return Ok(None);
     }
-    let img = crate::arch::image::image();
-    let kernel = (img.text as u64 - PAGE_OFFSET, img.end as u64 - PAGE_OFFSET);
-    let window_end = (pa & !(SZ_1M - 1)).saturating_add(BOOT_PARAMS_WINDOW);
-    let readable = params::readable_len(pa, BOOT_PARAMS_LIMIT, window_end, kernel)
-        .map_err(BootParamsProblem::Params)?;
-    let base = PAGE_OFFSET + pa;
+    let (base, readable) =
+        crate::arch::setup::boot_params_window(pa).map_err(BootParamsProblem::Params)?;
     let read_word = |offset: usize| {
         let end = (offset as u64).checked_add(4)?;
         if end > readable || !offset.is_multiple_of(4) {
             return None;
         }
-        // SAFETY: `readable_len` bounds [pa, pa + readable) to the entry code's mapping of
-        // r2's two sections at PAGE_OFFSET + r2 (normal memory), outside the kernel image;
+        // SAFETY: `boot_params_window` bounds [pa, pa + readable) to the entry code's mapping
+        // of the parameters at `base` (normal memory), outside the kernel image;
         // the word lies below that bound and is aligned (pa is word aligned, so is offset).
         Some(unsafe { core::ptr::read_volatile((base + offset as u64) as *const u32) })
     };
@@ -197,7 +178,6 @@ fn with_params<R>(
     Ok(Some(f(format, bytes)))
 }
 
-#[cfg(not(target_arch = "aarch64"))]
 impl core::fmt::Display for BootParamsProblem {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {

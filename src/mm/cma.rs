@@ -239,19 +239,37 @@ pub struct CmaReserved<'a> {
     pub source: &'a CmaSource,
     pub base: u64,
     pub size: u64,
+    /// `%pa`'s width in hex digits (twice `sizeof(phys_addr_t)`: 16 on a 64-bit kernel), or
+    /// `None` for the shortest form.
+    pub pa_digits: Option<usize>,
 }
 
 impl fmt::Display for CmaReserved<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mib = self.size >> 20;
+        let base = PhysAddrFmt { pa: self.base, digits: self.pa_digits };
         match self.source {
             CmaSource::DeviceTree(_) => write!(
                 f,
-                "Reserved memory: created CMA memory pool at {:#x}, size {mib} MiB\n\
-                 OF: reserved mem: initialized node linux,cma, compatible id shared-dma-pool",
-                self.base
+                "Reserved memory: created CMA memory pool at {base}, size {mib} MiB\n\
+                 OF: reserved mem: initialized node linux,cma, compatible id shared-dma-pool"
             ),
-            _ => write!(f, "cma: Reserved {mib} MiB at {:#x}", self.base),
+            _ => write!(f, "cma: Reserved {mib} MiB at {base}"),
+        }
+    }
+}
+
+/// A physical address as `%pa` prints it: `0x` and the digits, zero-padded to `digits`.
+struct PhysAddrFmt {
+    pa: u64,
+    digits: Option<usize>,
+}
+
+impl fmt::Display for PhysAddrFmt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.digits {
+            Some(d) => write!(f, "{:#0w$x}", self.pa, w = d + 2),
+            None => write!(f, "{:#x}", self.pa),
         }
     }
 }

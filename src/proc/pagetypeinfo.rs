@@ -18,9 +18,10 @@ const MIGRATE_UNMOVABLE: usize = 0;
 /// Linux stops counting a free list at this many entries and prints `>` before the count.
 pub const FREECOUNT_CAP: u64 = 100_000;
 
-/// `pageblock_order` when there are no huge pages: the largest buddy order.
+/// `pageblock_order` for `orders` buddy orders: the largest, or the architecture's huge page
+/// order when it is smaller (arm64: 9).
 pub const fn pageblock_order(orders: usize) -> usize {
-    orders - 1
+    crate::mm::page_alloc::pageblock_order_for(orders) as usize
 }
 
 /// `pageblock_nr_pages`.

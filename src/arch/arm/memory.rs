@@ -10,6 +10,9 @@ use crate::sizes::{SZ_16M, SZ_1M, SZ_2M, SZ_32M, SZ_8M};
 pub const POINTER_HEX_DIGITS: usize = 8;
 /// Hex digits of a physical address (`%pa`: `sizeof(phys_addr_t)`, 32-bit without LPAE).
 pub const PHYS_ADDR_HEX_DIGITS: usize = 8;
+/// `HUGETLB_PAGE_ORDER`: none, pivm's ARMv7 kernel (as the Pi's `bcm2709_defconfig`) has no
+/// hugetlb, so `pageblock_order` is `MAX_ORDER - 1`.
+pub const HUGETLB_PAGE_ORDER: Option<u32> = None;
 
 /// `CONFIG_PAGE_OFFSET` for each Kconfig memory split.
 pub const VMSPLIT_3G: u64 = 0xC000_0000;

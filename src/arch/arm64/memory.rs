@@ -11,6 +11,10 @@ pub const PHYS_ADDR_HEX_DIGITS: usize = 16;
 
 /// 4 KiB pages (`CONFIG_ARM64_4K_PAGES`).
 pub const PAGE_SHIFT: u32 = 12;
+/// `HUGETLB_PAGE_ORDER` (`HPAGE_SHIFT - PAGE_SHIFT`, a PMD's 2 MiB): arm64 6.1 with
+/// `CONFIG_HUGETLB_PAGE` (Debian's) takes it as `pageblock_order` (the reference's
+/// pagetypeinfo: "Page block order: 9").
+pub const HUGETLB_PAGE_ORDER: Option<u32> = Some(21 - PAGE_SHIFT);
 /// `STRUCT_PAGE_MAX_SHIFT`: `sizeof(struct page)` is at most 64 bytes, so vmemmap is
 /// 1/64 of the linear map it describes.
 pub const STRUCT_PAGE_MAX_SHIFT: u32 = 6;

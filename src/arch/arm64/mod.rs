@@ -33,4 +33,6 @@ pub mod page;
 #[cfg(all(kernel, target_arch = "aarch64"))]
 pub mod semihosting;
 #[cfg(all(kernel, target_arch = "aarch64"))]
+pub mod setup;
+#[cfg(all(kernel, target_arch = "aarch64"))]
 pub mod traps;

@@ -8,7 +8,6 @@ pub use mmu::kernel_sections;
 use self::bench::cmd_bench;
 #[cfg(not(target_arch = "aarch64"))]
 use self::block::{cmd_blockdev, cmd_dd};
-#[cfg(not(target_arch = "aarch64"))]
 use self::cma::{cmd_cma_alloc, cmd_cma_release};
 use self::files::cmd_cat;
 #[cfg(not(target_arch = "aarch64"))]
@@ -26,7 +25,7 @@ use self::swap::{cmd_free, cmd_swapoff, cmd_swapon, cmd_sysctl};
 use self::system::{cmd_crash, cmd_jiffies, cmd_poweroff, cmd_reboot};
 #[cfg(target_arch = "aarch64")]
 use self::unavailable::{
-    cmd_bg, cmd_blockdev, cmd_cma_alloc, cmd_cma_release, cmd_dd, cmd_echo, cmd_fg, cmd_free,
+    cmd_bg, cmd_blockdev, cmd_dd, cmd_echo, cmd_fg, cmd_free,
     cmd_jobs, cmd_kill, cmd_ls, cmd_memdump, cmd_ps, cmd_run, cmd_swapoff, cmd_swapon, cmd_sysctl,
 };
 use self::verify::cmd_verify;
@@ -60,7 +59,6 @@ macro_rules! fail {
 mod bench;
 #[cfg(not(target_arch = "aarch64"))]
 mod block;
-#[cfg(not(target_arch = "aarch64"))]
 mod cma;
 mod files;
 #[cfg(not(target_arch = "aarch64"))]

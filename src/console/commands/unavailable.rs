@@ -1,5 +1,5 @@
 //! The commands the 64-bit kernel does not have the subsystem for yet (processes, the SD
-//! card and its block devices, swap, CMA, the sysctl files, the per-process memory dump):
+//! card and its block devices, swap, the sysctl files, the per-process memory dump):
 //! each answers with one line saying so, and the console carries on. The command table is
 //! the same on both architectures, so `help` lists them all.
 use super::{CmdError, CmdResult};
@@ -16,7 +16,6 @@ fn not_yet(args: &Args<'_>, why: &str) -> CmdResult {
 const PROCESSES: &str = "no user processes on AArch64 so far; the 32-bit kernel runs them";
 const CARD: &str = "no SD card driver or block devices on AArch64 so far";
 const SWAP: &str = "no swap on AArch64 so far (it needs processes and the SD card)";
-const CMA: &str = "no CMA area on AArch64 so far";
 
 pub(super) fn cmd_run(_: &Kernel, a: &Args<'_>) -> CmdResult {
     not_yet(a, PROCESSES)
@@ -62,10 +61,4 @@ pub(super) fn cmd_sysctl(_: &Kernel, a: &Args<'_>) -> CmdResult {
 }
 pub(super) fn cmd_echo(_: &Kernel, a: &Args<'_>) -> CmdResult {
     not_yet(a, "no /proc/sys or debugfs knob files on AArch64 so far")
-}
-pub(super) fn cmd_cma_alloc(_: &Kernel, a: &Args<'_>) -> CmdResult {
-    not_yet(a, CMA)
-}
-pub(super) fn cmd_cma_release(_: &Kernel, a: &Args<'_>) -> CmdResult {
-    not_yet(a, CMA)
 }

@@ -175,8 +175,25 @@ pub struct Node<'a> {
     poison_reports: PoisonReports,
 }
 
-/// `pageblock_order`: MAX_ORDER - 1 on ARM without huge pages (one block of the largest order).
-pub const PAGEBLOCK_ORDER: u32 = MAX_ORDER as u32 - 1;
+/// `pageblock_order`: the architecture's huge page order where it has huge pages, capped at
+/// MAX_ORDER - 1; without them one block of the largest order.
+pub const PAGEBLOCK_ORDER: u32 = pageblock_order_for(MAX_ORDER);
+
+/// `pageblock_order` for a buddy allocator of `max_order` orders (`MAX_ORDER`) on this
+/// architecture.
+pub const fn pageblock_order_for(max_order: usize) -> u32 {
+    pageblock_order_with(max_order, crate::arch::memory::HUGETLB_PAGE_ORDER)
+}
+
+/// `pageblock_order` (include/linux/pageblock-flags.h): `min(HUGETLB_PAGE_ORDER,
+/// MAX_ORDER - 1)` with huge pages, `MAX_ORDER - 1` without.
+pub const fn pageblock_order_with(max_order: usize, hugetlb_page_order: Option<u32>) -> u32 {
+    let largest = max_order as u32 - 1;
+    match hugetlb_page_order {
+        Some(h) if h < largest => h,
+        _ => largest,
+    }
+}
 /// `pageblock_nr_pages`.
 pub const PAGEBLOCK_NR_PAGES: u64 = 1 << PAGEBLOCK_ORDER;
 /// Bits of the pageblock table per pageblock (a migrate type is below 8).

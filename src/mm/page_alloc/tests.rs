@@ -30,6 +30,22 @@ fn all_free<'a>(pages: &'a mut [Page], base: u64, zones: &Zones) -> Node<'a> {
     node
 }
 
+/// `pageblock_order`: arm64 6.1 with hugetlb takes a PMD's order 9 (the arm64 reference's
+/// "Page block order: 9"); without huge pages (ARMv7) it is MAX_ORDER - 1; a MAX_ORDER below
+/// the huge page order caps it.
+#[test]
+fn pageblock_order_is_the_huge_page_order_capped_by_max_order() {
+    assert_eq!(pageblock_order_with(11, Some(9)), 9);
+    assert_eq!(pageblock_order_with(11, None), 10);
+    assert_eq!(pageblock_order_with(5, Some(9)), 4);
+    assert_eq!(
+        pageblock_order_with(11, crate::arch::arm64::memory::HUGETLB_PAGE_ORDER),
+        9,
+        "arm64's 2 MiB PMD"
+    );
+    assert_eq!(PAGEBLOCK_ORDER, pageblock_order_with(crate::config::MAX_ORDER, None), "ARMv7");
+}
+
 #[test]
 fn mobility_grouping_keeps_kernel_pages_in_their_own_pageblocks() {
     // 8 pageblocks: enough memory to group by mobility.
