@@ -313,6 +313,11 @@ mod device {
     }
 
     /// A frame of the vDSO: the kernel's, never freed by an unmapping.
+    /// The `[vvar]` and `[vdso]` frames, once `vdso_init` made them.
+    pub fn vdso_pfns() -> Option<(u64, u64)> {
+        PAGES.get().map(|p| (p.vvar.0, p.text.0))
+    }
+
     pub fn is_vdso_page(pfn: u64) -> bool {
         PAGES.get().is_some_and(|p| p.vvar.0 == pfn || p.text.0 == pfn)
     }

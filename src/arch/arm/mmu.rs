@@ -590,6 +590,16 @@ pub fn free_pte_table(pgt: PageTable, va: u32, free: &mut dyn FnMut(u32)) {
     }
 }
 
+/// Detaches the table page covering `va`'s 2 MiB from `pgt` without flushing (the caller
+/// flushes the mm's TLB entries before the page is reused: exit's `free_pgtables`); its
+/// physical address, or None when there was no table.
+pub fn detach_pte_table(pgt: PageTable, va: u32) -> Option<u32> {
+    let mut t = TABLES.lock();
+    let page = pgt.take_pte_table(&mut LinearMem, va)?;
+    t.allocated_pages = t.allocated_pages.saturating_sub(1);
+    Some(page as u32)
+}
+
 /// Invalidates the TLB entries of `[start, end)` (Linux's `flush_tlb_kernel_range`), page by
 /// page for small ranges and all at once above a threshold.
 pub fn flush_tlb_kernel_range(start: usize, end: usize) {

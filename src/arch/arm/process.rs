@@ -230,8 +230,15 @@ pub fn flush_tlb_mm(context_id: u64) {
 /// point of unification (through the linear map at `kva`) and the instruction cache
 /// invalidated.
 pub fn sync_icache_dcache(kva: u32) {
-    super::cp15::clean_dcache_range(kva, 4096);
+    clean_dcache_page(kva);
     flush_icache_all();
+}
+
+/// The data cache of the page at kernel address `kva` cleaned to the point of unification
+/// (`__cpuc_flush_dcache_area` of `__flush_dcache_page`); the caller invalidates the
+/// instruction cache after (a window of pages at once).
+pub fn clean_dcache_page(kva: u32) {
+    super::cp15::clean_dcache_range(kva, 4096);
 }
 
 /// `__flush_icache_all`: the instruction cache invalidated (what mapping a page executable
@@ -268,7 +275,10 @@ pub fn user_pte_bits(p: UserPteProt) -> u32 {
 }
 
 /// `pgd_alloc`: clears the user entries of the 16 KiB table at physical `pgd` (reached at
-/// kernel address `kva`) and copies the kernel's from `swapper_pg_dir`.
+/// kernel address `kva`) and copies the kernel's from `swapper_pg_dir`. The table is not
+/// cleaned to memory after: the walks are cacheable (`TTB_FLAGS_SMP`, as every PTE write
+/// relies on), so `pgd_alloc`'s `clean_dcache_area` is `cpu_v7_dcache_clean_area`, a no-op
+/// on an SMP kernel ("MP extensions imply L1 PTW").
 ///
 /// # Safety
 /// `kva` maps the table's 16 KiB, which nothing else uses yet.
@@ -285,7 +295,6 @@ pub unsafe fn pgd_init(kva: *mut u32) {
             L1_ENTRIES * 4 - user,
         );
     }
-    super::cp15::clean_dcache_range(kva as u32, (L1_ENTRIES * 4) as u32);
 }
 
 /// `do_translation_fault` for a kernel address: copies the first-level entry covering `addr`
@@ -434,11 +443,19 @@ pub fn clear_user_pte(pgd: u64, va: usize) -> Option<LinuxPte> {
 }
 
 /// `free_pgtables` at exit: detaches the table pages under the VMAs `spans` (start, end),
-/// sorted by start, handing each to `free`. Only the 2 MiB slots a span touches are read, as
-/// Linux's `free_pgtables` walks the VMAs rather than the whole first level: no table lies
-/// outside them, since every `munmap` and `brk` shrink frees the tables no remaining VMA
-/// shares (`free_user_pgd_range`). A slot two neighbouring VMAs share is visited once.
-pub fn free_user_tables(pgd: u64, spans: &[(usize, usize)], free: &mut dyn FnMut(u32)) {
+/// sorted by start, handing them to `free` a batch at a time. Only the 2 MiB slots a span
+/// touches are read, as Linux's `free_pgtables` walks the VMAs rather than the whole first
+/// level: no table lies outside them, since every `munmap` and `brk` shrink frees the tables
+/// no remaining VMA shares (`free_user_pgd_range`). A slot two neighbouring VMAs share is
+/// visited once. The mm's TLB entries (ASID `context_id`) are flushed once before each batch
+/// goes to `free`, as the full-mm `mmu_gather` flushes before `tlb_finish_mmu` frees the
+/// tables, instead of the whole TLB at each table.
+pub fn free_user_tables(
+    pgd: u64,
+    spans: &[(usize, usize)],
+    context_id: u64,
+    free: &mut dyn FnMut(&[u32]),
+) {
     let Some(va) = mmu::phys_to_virt(pgd) else { return };
     // SAFETY: the first USER_L1_ENTRIES words of a live 16 KiB table in lowmem, which only
     // this exiting mm uses (the caller switched away from it).
@@ -446,19 +463,40 @@ pub fn free_user_tables(pgd: u64, spans: &[(usize, usize)], free: &mut dyn FnMut
     const SLOTS: usize = USER_L1_ENTRIES / 2;
     let shift = pgtable::PGDIR_SIZE.trailing_zeros();
     let mut next = 0;
+    let mut pages = [0u32; FREE_TABLES_BATCH];
+    let mut n = 0;
+    let mut release = |pages: &[u32]| {
+        if !pages.is_empty() {
+            flush_tlb_mm(context_id);
+            free(pages);
+        }
+    };
     for &(start, end) in spans {
         let first = (start >> shift).max(next);
         let last = ((end.max(start + 1) - 1) >> shift).min(SLOTS - 1);
         for slot in first..=last {
             // The slot's first hardware word: its pair shares the one table page.
             let at = slot * 2;
-            if l1[at] & PMD_TYPE_MASK == PMD_TYPE_TABLE {
-                mmu::free_pte_table(user_table(pgd), (at << SECTION_SHIFT) as u32, free);
+            if l1[at] & PMD_TYPE_MASK != PMD_TYPE_TABLE {
+                continue;
+            }
+            if let Some(page) = mmu::detach_pte_table(user_table(pgd), (at << SECTION_SHIFT) as u32)
+            {
+                pages[n] = page;
+                n += 1;
+                if n == FREE_TABLES_BATCH {
+                    release(&pages[..n]);
+                    n = 0;
+                }
             }
         }
         next = next.max(last + 1);
     }
+    release(&pages[..n]);
 }
+
+/// Table pages [`free_user_tables`] frees per TLB flush and per call of its `free`.
+const FREE_TABLES_BATCH: usize = 16;
 
 /// `free_pgd_range` after a `munmap` of `[addr, end)`: frees the PTE tables of the range
 /// that no VMA left (below `floor`, from `ceiling` on) shares, handing each page to `free`.

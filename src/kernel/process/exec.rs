@@ -14,12 +14,14 @@ use crate::fs::binfmt_elf::{self, ElfFile, ExecParams, RandomSource};
 use crate::fs::ramfs::{RAMFS_DEV, S_IFMT, S_IFREG};
 use crate::fs::vfs::Node;
 use crate::mm::memory::FaultCounts;
-use crate::mm::mm_types::{Errno, VmFile, PAGE_SIZE};
+use crate::mm::mm_types::{Errno, VmFile};
 
 /// The environment init gets (`envp_init`: `HOME=/`, `TERM=linux`).
 const ENVP_INIT: [&[u8]; 2] = [b"HOME=/", b"TERM=linux"];
 /// Largest executable started.
 const MAX_EXEC_SIZE: u64 = 64 << 20;
+/// `BINPRM_BUF_SIZE`: the bytes of the file `do_execve` reads for the binary handlers.
+const BINPRM_BUF_SIZE: usize = 256;
 
 /// `get_random_u32` for exec: xorshift seeded from the generic timer.
 pub struct CounterRandom(u32);
@@ -119,15 +121,16 @@ pub fn load(path: &str, argv: &[&[u8]], envp: &[&[u8]]) -> Result<Loaded, ExecEr
         if st.st_size > MAX_EXEC_SIZE {
             return Err(Errno::E2BIG);
         }
-        // As load_elf_binary: the first page (the ELF header, and the program headers
-        // when they follow it as usual), or up to the program headers' end when they lie
-        // further in; the segments are mapped from the page cache, never read here.
-        let mut head = alloc::vec![0u8; st.st_size.min(PAGE_SIZE as u64) as usize];
+        // As load_elf_binary: `bprm->buf`'s first BINPRM_BUF_SIZE bytes (the ELF header),
+        // then up to the program headers' end (`load_elf_phdrs`); the segments are mapped
+        // from the page cache, never read here. One buffer, sized for both reads.
+        let first = st.st_size.min(BINPRM_BUF_SIZE as u64) as usize;
+        let mut head = alloc::vec![0u8; first];
         fs.read(ino, 0, &mut head)?;
         if let Some(end) = binfmt_elf::phdrs_end(&head) {
-            if end > head.len() as u64 && end <= st.st_size {
+            if end > first as u64 && end <= st.st_size {
                 head.resize(end as usize, 0);
-                fs.read(ino, 0, &mut head)?;
+                fs.read(ino, first as u64, &mut head[first..])?;
             }
         }
         Ok((ino, head, st.st_size, fs.iget(ino)))

@@ -25,6 +25,7 @@ use crate::mm::memory::{
 };
 use crate::mm::mm_types::{MmStruct, Rlimits, VmFile, Vma, PAGE_SIZE};
 use crate::mm::page::PageOwner;
+use crate::mm::page_alloc::ZapRmap;
 use crate::mm::swapops::SwpEntry;
 use crate::mm::Pfn;
 
@@ -86,6 +87,17 @@ fn is_special_pfn(pfn: Pfn) -> bool {
 /// in `MM_FILEPAGES` and, while mapped, in `NR_FILE_MAPPED` (`page_add_file_rmap`).
 pub(crate) fn is_special_mapping_page(pfn: Pfn) -> bool {
     SPECIAL.get().is_some_and(|s| s.sigpage == pfn) || crate::kernel::vsyscall::is_vdso_page(pfn.0)
+}
+
+/// The special mappings' frames (`[sigpage]`, `[vvar]`, `[vdso]`; a frame not made yet is
+/// the zero page's, which the callers skip first): what [`is_special_mapping_page`] compares
+/// against, read once for a batch of pages.
+fn special_mapping_pfns() -> [Pfn; 3] {
+    let zero = zero_pfn();
+    let sigpage = SPECIAL.get().map_or(zero, |s| s.sigpage);
+    let (vvar, text) = crate::kernel::vsyscall::vdso_pfns()
+        .map_or((zero, zero), |(vvar, text)| (Pfn(vvar), Pfn(text)));
+    [sigpage, vvar, text]
 }
 
 /// The kernel address of a lowmem frame.
@@ -512,9 +524,13 @@ impl ProcessMm {
             self.zap_ptes(s, e, false, &mut batch);
         }
         self.hw.release_pages(&mut batch);
-        arch::free_user_tables(self.hw.pgd, &ranges, &mut |pa| {
-            let _ =
-                with_node(|n| n.free_pages_for(PageOwner::PageTable, Pfn(u64::from(pa) >> 12), 0));
+        // The table pages a batch under one page-allocator lock.
+        arch::free_user_tables(self.hw.pgd, &ranges, self.hw.context_id, &mut |pages| {
+            with_node(|n| {
+                for &pa in pages {
+                    let _ = n.free_pages_for(PageOwner::PageTable, Pfn(u64::from(pa) >> 12), 0);
+                }
+            })
         });
         arch::flush_tlb_mm(self.hw.context_id);
         ASIDS.lock().release(self.hw.context_id);
@@ -592,6 +608,8 @@ impl MmHw {
             return;
         }
         let zero = zero_pfn();
+        // The special mappings' frames, read once for the batch.
+        let special_pfns = special_mapping_pfns();
         let (mut file, mut shared, mut special, mut n_anon) = (0i64, 0i64, 0i64, 0usize);
         with_node(|n| {
             for i in 0..pfns.len() {
@@ -599,17 +617,19 @@ impl MmHw {
                 if pfn == zero {
                     continue;
                 }
-                if is_special_mapping_page(pfn) {
+                if special_pfns.contains(&pfn) {
                     // zap_pte_range: dec_mm_counter(mm, mm_counter(page)); the page stays.
                     special += 1;
-                } else if n.remove_shared_rmap(pfn) {
-                    // One descriptor lookup: a mapping of a shared page dropped, or the owner.
-                    shared += 1;
-                } else if n.page(pfn).map(|p| p.owner()) == Some(PageOwner::Anon) {
-                    pfns[n_anon] = pfn;
-                    n_anon += 1;
-                } else {
-                    file += 1;
+                    continue;
+                }
+                // One descriptor lookup: a mapping of a shared page dropped, or the owner.
+                match n.zap_rmap(pfn) {
+                    ZapRmap::Shared => shared += 1,
+                    ZapRmap::Anon => {
+                        pfns[n_anon] = pfn;
+                        n_anon += 1;
+                    }
+                    ZapRmap::Other => file += 1,
                 }
             }
         });
@@ -752,6 +772,44 @@ fn sync_icache_dcache(pfn: u64) {
     }
 }
 
+/// [`sync_icache_dcache`] for fault-around's window of pages mapped executable: one
+/// page-allocator lock for their `PG_dcache_clean` tests, each page not yet clean cleaned,
+/// and the instruction cache invalidated once for the window. Linux invalidates it at each
+/// PTE (`set_pte_at`); no user instruction runs between the window's PTEs, so once before
+/// the fault returns is the same for the program.
+fn sync_icache_dcache_window(pfns: &[Option<u64>]) {
+    let mut unclean = [0u64; WINDOW_SYNC_MAX];
+    let mut n = 0;
+    let mut rest = pfns.iter().flatten().copied();
+    loop {
+        // At most `WINDOW_SYNC_MAX` pages a lock (a window is 16 unless the debugfs knob
+        // made `fault_around_bytes` larger, which the fault path splits into 16-page batches).
+        let more = with_node(|node| {
+            for pfn in rest.by_ref() {
+                if !node.test_and_set_dcache_clean(Pfn(pfn)) {
+                    unclean[n] = pfn;
+                    n += 1;
+                    if n == WINDOW_SYNC_MAX {
+                        return true;
+                    }
+                }
+            }
+            false
+        });
+        for &pfn in &unclean[..n] {
+            let _ = with_page_mapped(Pfn(pfn), |k| arch::clean_dcache_page(k as u32));
+        }
+        n = 0;
+        if !more {
+            break;
+        }
+    }
+    arch::flush_icache_all();
+}
+
+/// Pages [`sync_icache_dcache_window`] cleans per page-allocator lock.
+const WINDOW_SYNC_MAX: usize = 16;
+
 impl FaultEnv for MmHw {
     fn pte_get(&self, va: usize) -> Option<PteState> {
         let p = arch::get_user_pte(self.pgd, va)?;
@@ -810,9 +868,7 @@ impl FaultEnv for MmHw {
             .map_err(|_| memory::NoPageTable)?;
         if exec {
             // Before the fault returns, so before the user can run the new mappings.
-            for &pfn in pfns.iter().flatten() {
-                sync_icache_dcache(pfn);
-            }
+            sync_icache_dcache_window(pfns);
         }
         self.rss_file += mapped as i64;
         Ok(mapped)

@@ -210,6 +210,17 @@ pub const fn usemap_size(start: Pfn, end: Pfn) -> usize {
     blocks.div_ceil(2) as usize
 }
 
+/// What [`Node::zap_rmap`] found dropping one mapping of a page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ZapRmap {
+    /// Other address spaces map it too: one mapping fewer.
+    Shared,
+    /// An anonymous page this was the last mapping of (the caller frees it).
+    Anon,
+    /// Any other page (page cache, or not in mem_map).
+    Other,
+}
+
 impl<'a> Node<'a> {
     /// Installs the kernel's access to page contents (for `__GFP_ZERO` and poisoning).
     pub fn set_page_memory(&mut self, memory: &'a (dyn PageMemory + Sync)) {
@@ -284,6 +295,21 @@ impl<'a> Node<'a> {
     /// map it too (true); false, changing nothing, when this was its only mapping.
     pub fn remove_shared_rmap(&mut self, pfn: Pfn) -> bool {
         self.mem_map.pfn_to_page_mut(pfn).is_some_and(|p| p.remove_shared_rmap())
+    }
+
+    /// `page_remove_rmap` for `zap_pte_range`'s gathered pages, with one descriptor lookup:
+    /// a page other address spaces map too loses one mapping (`Shared`); otherwise nothing
+    /// changes and the page's owner says whether it is an anonymous page whose last mapping
+    /// this was (`Anon`) or another page (`Other`: a page-cache page).
+    pub fn zap_rmap(&mut self, pfn: Pfn) -> ZapRmap {
+        let Some(p) = self.mem_map.pfn_to_page_mut(pfn) else { return ZapRmap::Other };
+        if p.remove_shared_rmap() {
+            ZapRmap::Shared
+        } else if p.owner() == PageOwner::Anon {
+            ZapRmap::Anon
+        } else {
+            ZapRmap::Other
+        }
     }
 
     /// `__sync_icache_dcache`'s `test_and_set_bit(PG_dcache_clean)` for a page-cache page

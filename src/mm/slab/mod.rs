@@ -219,7 +219,16 @@ pub struct Slab {
     kmalloc_max_size: usize,
     nr_cpu_ids: u32,
     next_seq: u32,
+    /// A slab's virtual page number minus its first PFN, as the first slab made had it
+    /// (`LINEAR_UNKNOWN` before): the linear map's offset, which lets `kfree` guess an
+    /// object's slab from its address without asking mem_map (see `locate_fast`).
+    linear_delta: usize,
 }
+
+/// `Slab::linear_delta` before the first slab.
+const LINEAR_UNKNOWN: usize = usize::MAX;
+/// `Slab::linear_delta` once two slabs were made at different offsets.
+const LINEAR_BROKEN: usize = usize::MAX - 1;
 
 const _: () = assert!(MAX_CACHES < NO_CACHE as usize && NR_KMALLOC_CACHES < MAX_CACHES);
 
@@ -241,6 +250,7 @@ impl Slab {
             kmalloc_max_size: 0,
             nr_cpu_ids: NR_CPU_IDS,
             next_seq: 0,
+            linear_delta: LINEAR_UNKNOWN,
         }
     }
 
@@ -693,6 +703,9 @@ impl Slab {
         op: &'static str,
         ptr: usize,
     ) -> Result<Found, SlabError> {
+        if let Some(found) = self.locate_fast(ptr) {
+            return Ok(found);
+        }
         let invalid = |reason| SlabError::InvalidPointer { op, ptr, reason };
         match src.head_page(ptr) {
             HeadPage::None => Err(invalid(BadPointer::NoPage)),
@@ -721,6 +734,48 @@ impl Slab {
                     }
                 }
             }
+        }
+    }
+
+    /// `virt_to_slab` without the page source's lock: the PFN `ptr` would have in the linear
+    /// map (the offset every slab so far was made at), and the slab that would start at its
+    /// aligned head for each order up to `slub_max_order`, from the slab layer's own table.
+    /// Answers only when that slab's memory contains `ptr` and `ptr` is an object's first
+    /// byte: a slab's pages are its own, so the answer is the one mem_map gives. Anything
+    /// else (a large block, a bad pointer, a higher-order slab) goes to `locate`'s mem_map
+    /// lookup.
+    #[inline]
+    fn locate_fast(&self, ptr: usize) -> Option<Found> {
+        if self.linear_delta >= LINEAR_BROKEN {
+            return None;
+        }
+        let pfn = (ptr >> PAGE_SHIFT).wrapping_sub(self.linear_delta);
+        for order in 0..=SLUB_MAX_ORDER {
+            let head = Pfn((pfn & !((1usize << order) - 1)) as u64);
+            let slab = self.map.index(head)?;
+            let Some(d) = self.map.get(slab) else { continue };
+            // Slabs do not overlap: the one found here is the only candidate.
+            if ptr.wrapping_sub(d.base) >> PAGE_SHIFT >= 1usize << d.order {
+                return None;
+            }
+            let c = self.caches.get(d.cache as usize).filter(|c| c.live)?;
+            return c.object_at(d.base, ptr).ok().map(|_| Found::Object {
+                cache: d.cache as usize,
+                slab,
+                freelist: d.freelist,
+            });
+        }
+        None
+    }
+
+    /// Records the linear offset of a new slab at `base`, PFN `pfn`; a slab made at another
+    /// offset (a page source that is no linear map) turns `locate_fast` off for good.
+    fn note_linear(&mut self, base: usize, pfn: Pfn) {
+        let delta = (base >> PAGE_SHIFT).wrapping_sub(pfn.0 as usize);
+        if self.linear_delta == LINEAR_UNKNOWN {
+            self.linear_delta = delta;
+        } else if self.linear_delta != delta {
+            self.linear_delta = LINEAR_BROKEN;
         }
     }
 

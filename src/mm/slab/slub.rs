@@ -185,6 +185,7 @@ impl Slab {
             src.free_slab_pages(pfn, c.order);
             return Err(SlabError::BadPageSource { addr: base, order: c.order });
         }
+        self.note_linear(base, pfn);
         for k in 0..c.objects {
             let obj = base + k * c.size;
             let next = if k + 1 < c.objects { obj + c.size } else { 0 };
