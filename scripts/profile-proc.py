@@ -7,7 +7,8 @@ the monitor, runs `/bin/vmbench loop OP N`, switches it off at the next prompt, 
 instruction CPU 0 executed to the kernel's symbols (user addresses as "[user]"). The same is
 done for `vmbench loop OP 0`, and the difference divided by N is printed per symbol: the cost of
 one operation, without the program's start and exit. Env: KERNEL, INITRD, TOP (rows, 40),
-PROCS (sleeping children of vmbench alive during both runs, default 0: `vmbench loop OP N P`).
+PROCS (sleeping children of vmbench alive during both runs, default 0: `vmbench loop OP N P`),
+VMAS (extra one-page VMAs mapped in both runs, default 0: `vmbench loop OP N P V`).
 """
 import bisect
 import collections
@@ -110,7 +111,9 @@ def main():
     initrd = os.environ.get("INITRD", "build/initramfs.cpio")
     top = int(os.environ.get("TOP", "40"))
     procs = os.environ.get("PROCS", "0")
-    extra = f" {procs}" if procs != "0" else ""
+    vmas = os.environ.get("VMAS", "0")
+    extra = f" {procs}" if procs != "0" or vmas != "0" else ""
+    extra += f" {vmas}" if vmas != "0" else ""
     addrs, names = symbols(elf)
     results = []
     logs = [tempfile.mktemp(prefix="pivm-prof-", suffix=".log") for _ in (n, 0)]

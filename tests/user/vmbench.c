@@ -7,9 +7,11 @@
  *
  *   vmbench [PAGES]   PAGES pages per touch/munmap run (default 256, as `vmtest time 256`)
  *   vmbench nop       exits at once (the fork+execve row's child)
- *   vmbench loop OP N [P]  repeats one operation N times and prints nothing else (for a
+ *   vmbench loop OP N [P [V]]  repeats one operation N times and prints nothing else (for a
  *                     profile: OP is getpid, touch (first write + munmap of PAGES=256), mmap,
- *                     fork, exec), with P sleeping children alive meanwhile (default 0)
+ *                     fork, exec), with P sleeping children alive meanwhile (default 0) and V
+ *                     extra one-page VMAs mapped (default 0), each touched run first once as
+ *                     in the scaling rows
  *
  * Output, one line per figure (scripts/bench-proc.sh parses it):
  *   vmbench: OP vmas=V procs=P ns=N
@@ -205,13 +207,23 @@ int main(int argc, char **argv)
     self_path = argv[0];
     if (argc > 1 && !strcmp(argv[1], "nop"))
         return 0;
-    if ((argc == 4 || argc == 5) && !strcmp(argv[1], "loop")) {
+    if (argc >= 4 && argc <= 6 && !strcmp(argv[1], "loop")) {
         long count = strtol(argv[3], NULL, 0);
-        int procs = argc == 5 ? (int)strtol(argv[4], NULL, 0) : 0;
+        int procs = argc >= 5 ? (int)strtol(argv[4], NULL, 0) : 0;
+        int vmas = argc == 6 ? (int)strtol(argv[5], NULL, 0) : 0;
         if (procs < 0 || procs > MAX_PROCS) {
             fprintf(stderr, "vmbench loop: PROCS is 0-%d\n", MAX_PROCS);
             return 2;
         }
+        if (vmas < 0 || vmas > MAX_EXTRA) {
+            fprintf(stderr, "vmbench loop: VMAS is 0-%d\n", MAX_EXTRA);
+            return 2;
+        }
+        if (map_extra(extra, 0, vmas) < vmas)
+            return 1;
+        /* The scaling rows run the touch benchmark before mmap: the same state here. */
+        if (vmas > 0 && bench_touch(n, &first, &retouch, &unmap))
+            return 1;
         if (spawn_sleepers(sleepers, 0, procs) < procs)
             return 1;
         if (procs > 0) {

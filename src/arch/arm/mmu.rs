@@ -496,6 +496,14 @@ pub fn clear_page_range(pgt: PageTable, start: u32, end: u32, old: &mut [u32]) -
     pgt.clear_ptes(&mut LinearMem, start, end, old).unwrap_or(false)
 }
 
+/// [`PageTable::ptes_none`] under the table lock: whether `[start, end)` (inside one
+/// first-level entry) of `pgt` holds no PTE (true without a table; a table that cannot be
+/// read counts as not empty, so that the caller looks at it entry by entry).
+pub fn page_range_none(pgt: PageTable, start: u32, end: u32) -> bool {
+    let _t = TABLES.lock();
+    pgt.ptes_none(&LinearMem, start, end).unwrap_or(false)
+}
+
 /// The Linux PTEs of `[start, end)` (inside one first-level entry) of `pgt` into `out`;
 /// false if no table covers the range or it holds no entry (`out` not to be read).
 pub fn read_page_range(pgt: PageTable, start: u32, end: u32, out: &mut [u32]) -> bool {

@@ -612,6 +612,14 @@ fn walk_user_ptes<const BATCH: usize>(
             va = next;
             continue;
         }
+        // A range longer than one batch is first scanned whole (one lookup, no buffer): an
+        // untouched mapping beside a live table (its neighbour's) is skipped on that scan.
+        if next - va > BATCH * PAGE_BYTES
+            && mmu::page_range_none(user_table(pgd), va as u32, next as u32)
+        {
+            va = next;
+            continue;
+        }
         // Zeroed only where there is a table to read: a range without one (an untouched
         // mapping, or one whose tables `munmap` freed) costs no clearing of the buffer.
         let mut ptes = [0u32; BATCH];

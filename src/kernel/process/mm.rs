@@ -283,9 +283,7 @@ impl ProcessMm {
                 arch::flush_tlb_page(va, context_id);
             }
             if old.present() {
-                batch.pfns[batch.n] = Pfn(old.pfn_phys() >> 12);
-                batch.n += 1;
-                if batch.n == RELEASE_BATCH {
+                if batch.push(Pfn(old.pfn_phys() >> 12)) {
                     self.hw.release_pages(batch);
                 }
             } else if let Some(e) = old.swp_entry() {
@@ -603,7 +601,7 @@ impl MmHw {
     /// owners), one swap lock for the swap cache's pages, and one page-allocator lock for
     /// the frees (`free_unref_page_list`).
     fn release_pages(&mut self, batch: &mut ReleaseBatch) {
-        let pfns = &mut batch.pfns[..core::mem::take(&mut batch.n)];
+        let pfns = batch.take();
         if pfns.is_empty() {
             return;
         }
@@ -702,13 +700,29 @@ const RELEASE_BATCH: usize = 32;
 
 /// `struct mmu_gather`'s page batch: the pages whose PTEs were cleared, not released yet.
 struct ReleaseBatch {
-    pfns: [Pfn; RELEASE_BATCH],
+    /// The first `n` are written; the rest are not (no clearing of the array on each
+    /// `munmap`, which mostly gathers nothing).
+    pfns: [core::mem::MaybeUninit<Pfn>; RELEASE_BATCH],
     n: usize,
 }
 
 impl ReleaseBatch {
     const fn new() -> Self {
-        Self { pfns: [Pfn(0); RELEASE_BATCH], n: 0 }
+        Self { pfns: [const { core::mem::MaybeUninit::uninit() }; RELEASE_BATCH], n: 0 }
+    }
+
+    /// Adds a page; true when the batch is now full.
+    fn push(&mut self, pfn: Pfn) -> bool {
+        self.pfns[self.n].write(pfn);
+        self.n += 1;
+        self.n == RELEASE_BATCH
+    }
+
+    /// The gathered pages, the batch left empty.
+    fn take(&mut self) -> &mut [Pfn] {
+        let n = core::mem::take(&mut self.n);
+        // SAFETY: `push` wrote the first `n` elements; `MaybeUninit<Pfn>` has `Pfn`'s layout.
+        unsafe { &mut *(&mut self.pfns[..n] as *mut [core::mem::MaybeUninit<Pfn>] as *mut [Pfn]) }
     }
 }
 
