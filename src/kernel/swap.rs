@@ -276,7 +276,11 @@ pub fn add_to_swap(pfn: Pfn) -> Option<SwpEntry> {
         return None;
     }
     let e = s.areas.get_swap_page(SWAP_HAS_CACHE)?;
-    s.cache.insert(e, CachedPage { pfn: pfn.0, readahead: false, mapped: true });
+    if !s.cache.insert(e, CachedPage { pfn: pfn.0, readahead: false, mapped: true }) {
+        // No memory for the cache's index: the slot goes back, the page stays.
+        let _ = s.areas.put(e, SWAP_HAS_CACHE);
+        return None;
+    }
     Some(e)
 }
 
@@ -323,9 +327,7 @@ fn note_unmapped(c: &mut CachedPage) {
 pub fn unmapped_to_swap(pfn: Pfn) {
     let mut s = SWAP.lock();
     if let Some(e) = s.cache.entry_of(pfn.0) {
-        if let Some(c) = s.cache.get_mut(e) {
-            note_unmapped(c);
-        }
+        s.cache.update(e, note_unmapped);
     }
 }
 
@@ -373,9 +375,7 @@ pub fn page_unmapped(pfn: Pfn) -> bool {
     let free = {
         let mut s = SWAP.lock();
         let Some(e) = s.cache.entry_of(pfn.0) else { return false };
-        if let Some(c) = s.cache.get_mut(e) {
-            note_unmapped(c);
-        }
+        s.cache.update(e, note_unmapped);
         // Under writeback it stays (reclaim frees it once the write is done).
         if s.areas.swap_count(e) == 0 && !under_writeback(pfn) {
             s.cache.remove_pfn(pfn.0);
@@ -414,9 +414,7 @@ pub fn pages_unmapped(pfns: &mut [Pfn]) -> usize {
                     kept += 1;
                     continue;
                 };
-                if let Some(c) = s.cache.get_mut(e) {
-                    note_unmapped(c);
-                }
+                s.cache.update(e, note_unmapped);
                 // Under writeback it stays, as in page_unmapped: the write still reads it,
                 // and reclaim frees it once the write is done.
                 if s.areas.swap_count(e) == 0 && !under_writeback(pfn) {
@@ -465,12 +463,12 @@ pub fn vm_swap_full() -> bool {
 pub fn lookup_swap_cache(e: SwpEntry) -> Option<(Pfn, bool)> {
     settle(e);
     let mut s = SWAP.lock();
-    let c = s.cache.get_mut(e)?;
-    let readahead = core::mem::replace(&mut c.readahead, false);
+    let (pfn, readahead) =
+        s.cache.update(e, |c| (c.pfn, core::mem::replace(&mut c.readahead, false)))?;
     if readahead {
         SWAP_RA_HIT.fetch_add(1, Ordering::Relaxed);
     }
-    Some((Pfn(c.pfn), readahead))
+    Some((Pfn(pfn), readahead))
 }
 
 /// A PTE now maps cached page `pfn`; whether one already did (the new one is then an extra
@@ -478,8 +476,9 @@ pub fn lookup_swap_cache(e: SwpEntry) -> Option<(Pfn, bool)> {
 pub fn mark_mapped(pfn: Pfn) -> bool {
     let mut s = SWAP.lock();
     let Some(e) = s.cache.entry_of(pfn.0) else { return false };
-    let Some(c) = s.cache.get_mut(e) else { return false };
-    let was = core::mem::replace(&mut c.mapped, true);
+    let Some(was) = s.cache.update(e, |c| core::mem::replace(&mut c.mapped, true)) else {
+        return false;
+    };
     if !was {
         crate::kernel::process::mm::NR_ANON_PAGES.fetch_add(1, Ordering::Relaxed);
     }
@@ -614,8 +613,9 @@ fn finish_read(e: SwpEntry, p: PendingRead) {
         };
     let keep = {
         let mut s = SWAP.lock();
-        if ok && s.areas.swap_count(e) > 0 {
-            s.cache.insert(e, CachedPage { pfn: p.pfn.0, readahead: p.readahead, mapped: false });
+        let page = CachedPage { pfn: p.pfn.0, readahead: p.readahead, mapped: false };
+        // Without memory for the cache's index the page goes as a failed read's would.
+        if ok && s.areas.swap_count(e) > 0 && s.cache.insert(e, page) {
             true
         } else {
             let _ = s.areas.put(e, SWAP_HAS_CACHE);
@@ -733,7 +733,6 @@ pub fn cached_of(ty: usize) -> Vec<(SwpEntry, CachedPage)> {
         .cache
         .iter()
         .filter(|(e, _)| e.swp_type() as usize == ty)
-        .map(|(e, c)| (*e, *c))
         .collect()
 }
 
@@ -754,7 +753,7 @@ pub fn snapshot() -> (Vec<(SwpEntry, u8)>, Vec<SwpEntry>) {
             used.extend(a.used_slots().map(|(o, m)| (SwpEntry::new(t as u32, o), m)));
         }
     }
-    (used, s.cache.iter().map(|(e, _)| *e).chain(in_flight).collect())
+    (used, s.cache.iter().map(|(e, _)| e).chain(in_flight).collect())
 }
 
 /// Swap's part of `verify`: every slot's count equals the swap PTEs referring to it, and

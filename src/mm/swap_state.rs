@@ -8,7 +8,8 @@
 //!
 //! The running swap (areas, I/O, the cache's lock) is `kernel::swap`; its swap-out API for
 //! reclaim is documented there.
-use alloc::collections::BTreeMap;
+use alloc::boxed::Box;
+use alloc::vec::Vec;
 
 use super::mm_types::PAGE_SHIFT;
 use super::swapops::SwpEntry;
@@ -25,59 +26,217 @@ pub struct CachedPage {
     pub mapped: bool,
 }
 
-/// The swap cache.
+/// Bits of a key that index one leaf of a [`Radix`]: 256 values, a 1 KiB leaf.
+const RADIX_LEAF_SHIFT: u32 = 8;
+const RADIX_LEAF: usize = 1 << RADIX_LEAF_SHIFT;
+
+/// A sparse array of non-zero `u32` values by `u32` key (0 reads as empty): a two-level radix
+/// tree whose leaves are allocated when a key in them is first set and freed when their last
+/// value goes, so a lookup is two indexings where a search tree compares its way down. It
+/// plays the part of the xarray Linux keeps the swap cache in.
+#[derive(Debug, Default)]
+struct Radix {
+    leaves: Vec<Option<Box<[u32]>>>,
+    /// Values set in each leaf.
+    used: Vec<u16>,
+}
+
+impl Radix {
+    const fn new() -> Radix {
+        Radix { leaves: Vec::new(), used: Vec::new() }
+    }
+
+    const fn split(key: u32) -> (usize, usize) {
+        ((key >> RADIX_LEAF_SHIFT) as usize, key as usize & (RADIX_LEAF - 1))
+    }
+
+    fn get(&self, key: u32) -> u32 {
+        let (l, i) = Self::split(key);
+        match self.leaves.get(l) {
+            Some(Some(leaf)) => leaf[i],
+            _ => 0,
+        }
+    }
+
+    /// Sets `key` to `v` (not 0); false, with nothing changed, when memory for the leaf or
+    /// the leaf table could not be had (an allocation under memory pressure fails softly).
+    fn set(&mut self, key: u32, v: u32) -> bool {
+        debug_assert_ne!(v, 0);
+        let (l, i) = Self::split(key);
+        if l >= self.leaves.len() {
+            let more = l + 1 - self.leaves.len();
+            if self.leaves.try_reserve(more).is_err() || self.used.try_reserve(more).is_err() {
+                return false;
+            }
+            self.leaves.resize_with(l + 1, || None);
+            self.used.resize(l + 1, 0);
+        }
+        if self.leaves[l].is_none() {
+            let mut leaf = Vec::new();
+            if leaf.try_reserve_exact(RADIX_LEAF).is_err() {
+                return false;
+            }
+            leaf.resize(RADIX_LEAF, 0);
+            self.leaves[l] = Some(leaf.into_boxed_slice());
+        }
+        let leaf = self.leaves[l].as_mut().expect("just made");
+        if leaf[i] == 0 {
+            self.used[l] += 1;
+        }
+        leaf[i] = v;
+        true
+    }
+
+    /// Overwrites the value of a key that has one (no allocation).
+    fn replace(&mut self, key: u32, v: u32) {
+        debug_assert_ne!(v, 0);
+        let (l, i) = Self::split(key);
+        if let Some(Some(leaf)) = self.leaves.get_mut(l) {
+            debug_assert_ne!(leaf[i], 0);
+            leaf[i] = v;
+        }
+    }
+
+    /// Empties `key`; its old value (0 if it had none). An emptied leaf is freed.
+    fn clear(&mut self, key: u32) -> u32 {
+        let (l, i) = Self::split(key);
+        let Some(Some(leaf)) = self.leaves.get_mut(l) else { return 0 };
+        let old = core::mem::replace(&mut leaf[i], 0);
+        if old != 0 {
+            self.used[l] -= 1;
+            if self.used[l] == 0 {
+                self.leaves[l] = None;
+            }
+        }
+        old
+    }
+
+    /// The set keys and their values, in key order.
+    fn iter(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        self.leaves.iter().enumerate().flat_map(|(l, leaf)| {
+            leaf.iter().flat_map(move |leaf| {
+                leaf.iter().enumerate().filter(|(_, &v)| v != 0).map(move |(i, &v)| {
+                    (((l as u32) << RADIX_LEAF_SHIFT) | i as u32, v)
+                })
+            })
+        })
+    }
+}
+
+/// A cached page's word in the entry index: its frame and `PG_readahead`/mapped bits.
+const CP_PRESENT: u32 = 1 << 29;
+const CP_READAHEAD: u32 = 1 << 30;
+const CP_MAPPED: u32 = 1 << 31;
+const CP_PFN_MASK: u32 = CP_PRESENT - 1;
+
+const fn pack(c: &CachedPage) -> u32 {
+    (c.pfn as u32 & CP_PFN_MASK)
+        | CP_PRESENT
+        | if c.readahead { CP_READAHEAD } else { 0 }
+        | if c.mapped { CP_MAPPED } else { 0 }
+}
+
+const fn unpack(v: u32) -> CachedPage {
+    CachedPage {
+        pfn: (v & CP_PFN_MASK) as u64,
+        readahead: v & CP_READAHEAD != 0,
+        mapped: v & CP_MAPPED != 0,
+    }
+}
+
+/// The swap cache: each area's slots to the pages that hold them (6.1's `swapper_spaces`,
+/// an xarray per 64 MiB of an area), and each cached frame to its entry (Linux's
+/// `folio->swap` of a `PG_swapcache` page). Both are [`Radix`] arrays, so every look-up is
+/// a pair of indexings whatever the swap in use.
 #[derive(Debug, Default)]
 pub struct SwapCache {
-    by_entry: BTreeMap<SwpEntry, CachedPage>,
-    by_pfn: BTreeMap<u64, SwpEntry>,
+    /// By area type: slot offset -> the packed [`CachedPage`].
+    by_entry: Vec<Radix>,
+    /// Frame -> the entry's value + 1.
+    by_pfn: Radix,
+    len: usize,
 }
 
 impl SwapCache {
     pub const fn new() -> SwapCache {
-        SwapCache { by_entry: BTreeMap::new(), by_pfn: BTreeMap::new() }
+        SwapCache { by_entry: Vec::new(), by_pfn: Radix::new(), len: 0 }
     }
 
-    /// `add_to_swap_cache`: false if the entry or the page is already there.
+    /// `add_to_swap_cache`: false if the entry or the page is already there, or when memory
+    /// for the index ran out (then nothing changed).
     pub fn insert(&mut self, e: SwpEntry, page: CachedPage) -> bool {
-        if self.by_entry.contains_key(&e) || self.by_pfn.contains_key(&page.pfn) {
+        let ty = e.swp_type() as usize;
+        if page.pfn > u64::from(CP_PFN_MASK) || e.0 == u32::MAX {
             return false;
         }
-        self.by_entry.insert(e, page);
-        self.by_pfn.insert(page.pfn, e);
+        if self.get(e).is_some() || self.by_pfn.get(page.pfn as u32) != 0 {
+            return false;
+        }
+        if ty >= self.by_entry.len() {
+            if self.by_entry.try_reserve(ty + 1 - self.by_entry.len()).is_err() {
+                return false;
+            }
+            self.by_entry.resize_with(ty + 1, Radix::new);
+        }
+        if !self.by_pfn.set(page.pfn as u32, e.0 + 1) {
+            return false;
+        }
+        if !self.by_entry[ty].set(e.offset(), pack(&page)) {
+            self.by_pfn.clear(page.pfn as u32);
+            return false;
+        }
+        self.len += 1;
         true
     }
 
-    pub fn get(&self, e: SwpEntry) -> Option<&CachedPage> {
-        self.by_entry.get(&e)
+    pub fn get(&self, e: SwpEntry) -> Option<CachedPage> {
+        let v = self.by_entry.get(e.swp_type() as usize)?.get(e.offset());
+        (v != 0).then(|| unpack(v))
     }
 
-    pub fn get_mut(&mut self, e: SwpEntry) -> Option<&mut CachedPage> {
-        self.by_entry.get_mut(&e)
+    /// Changes the flags of `e`'s cached page with `f`; `f`'s result, None when `e` is not
+    /// cached. The frame stays.
+    pub fn update<R>(&mut self, e: SwpEntry, f: impl FnOnce(&mut CachedPage) -> R) -> Option<R> {
+        let mut c = self.get(e)?;
+        let pfn = c.pfn;
+        let r = f(&mut c);
+        c.pfn = pfn;
+        self.by_entry[e.swp_type() as usize].replace(e.offset(), pack(&c));
+        Some(r)
     }
 
     /// `page_swap_entry`: the entry a cached page holds.
     pub fn entry_of(&self, pfn: u64) -> Option<SwpEntry> {
-        self.by_pfn.get(&pfn).copied()
+        if pfn > u64::from(CP_PFN_MASK) {
+            return None;
+        }
+        let v = self.by_pfn.get(pfn as u32);
+        (v != 0).then(|| SwpEntry(v - 1))
     }
 
     /// `__delete_from_swap_cache`: the page leaves the cache; its entry and state.
     pub fn remove_pfn(&mut self, pfn: u64) -> Option<(SwpEntry, CachedPage)> {
-        let e = self.by_pfn.remove(&pfn)?;
-        let p = self.by_entry.remove(&e)?;
-        Some((e, p))
+        let e = self.entry_of(pfn)?;
+        self.by_pfn.clear(pfn as u32);
+        let v = self.by_entry[e.swp_type() as usize].clear(e.offset());
+        self.len -= 1;
+        Some((e, unpack(v)))
     }
 
     /// `total_swapcache_pages`.
     pub fn len(&self) -> usize {
-        self.by_entry.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.by_entry.is_empty()
+        self.len == 0
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&SwpEntry, &CachedPage)> {
-        self.by_entry.iter()
+    /// Every cached entry and its page, in entry order.
+    pub fn iter(&self) -> impl Iterator<Item = (SwpEntry, CachedPage)> + '_ {
+        self.by_entry.iter().enumerate().flat_map(|(ty, r)| {
+            r.iter().map(move |(off, v)| (SwpEntry::new(ty as u32, off), unpack(v)))
+        })
     }
 }
 
@@ -222,6 +381,67 @@ mod tests {
         let v = swap_ra_val(0x1000_0000, 8, 6);
         let w = swap_ra_info(v, 0x2000_0000, 0x2000_0000, 0x2000_2000, 3);
         assert_eq!((w.start, w.nr), (0x2000_0000, 2));
+    }
+
+    /// The cache against a reference model (two maps) over a long random run of inserts,
+    /// flag updates and removals across two areas, leaves filled and emptied.
+    #[test]
+    fn the_cache_matches_a_model() {
+        use alloc::collections::BTreeMap;
+        let mut c = SwapCache::new();
+        let mut model: BTreeMap<SwpEntry, CachedPage> = BTreeMap::new();
+        let mut seed = 0x2545_f491_u32;
+        let mut rnd = move |n: u32| {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed % n
+        };
+        for step in 0..20_000 {
+            let e = SwpEntry::new(rnd(2), 1 + rnd(2_000));
+            let pfn = u64::from(rnd(3_000));
+            match rnd(4) {
+                0 | 1 => {
+                    let page = CachedPage { pfn, readahead: rnd(2) == 0, mapped: rnd(2) == 0 };
+                    let fits = !model.contains_key(&e) && !model.values().any(|p| p.pfn == pfn);
+                    assert_eq!(c.insert(e, page), fits, "step {step}");
+                    if fits {
+                        model.insert(e, page);
+                    }
+                }
+                2 => {
+                    let r = c.update(e, |p| {
+                        p.mapped = !p.mapped;
+                        core::mem::replace(&mut p.readahead, false)
+                    });
+                    let m = model.get_mut(&e).map(|p| {
+                        p.mapped = !p.mapped;
+                        core::mem::replace(&mut p.readahead, false)
+                    });
+                    assert_eq!(r, m, "step {step}");
+                }
+                _ => {
+                    let want = model.iter().find(|(_, p)| p.pfn == pfn).map(|(e, p)| (*e, *p));
+                    if let Some((e, _)) = want {
+                        model.remove(&e);
+                    }
+                    assert_eq!(c.remove_pfn(pfn), want, "step {step}");
+                }
+            }
+            assert_eq!(c.len(), model.len());
+            assert_eq!(c.get(e), model.get(&e).copied());
+        }
+        let all: Vec<(SwpEntry, CachedPage)> = c.iter().collect();
+        let want: Vec<(SwpEntry, CachedPage)> = model.iter().map(|(e, p)| (*e, *p)).collect();
+        assert_eq!(all, want);
+        for (e, p) in want {
+            assert_eq!(c.entry_of(p.pfn), Some(e));
+            assert_eq!(c.remove_pfn(p.pfn), Some((e, p)));
+        }
+        assert!(c.is_empty());
+        // Every leaf went with its last value.
+        assert!(c.by_pfn.leaves.iter().all(Option::is_none));
+        assert!(c.by_entry.iter().all(|r| r.leaves.iter().all(Option::is_none)));
     }
 
     #[test]

@@ -1447,6 +1447,42 @@ pub fn do_wait(pid: i32, options: u32) -> Result<Option<Reaped>, crate::mm::mm_t
     }
 }
 
+/// `fixup_user_fault`: resolves the fault at `addr` for a kernel access to user memory made
+/// with no lock held (on the way back to user space), as the user-fault handler would: it
+/// sleeps for the card, and when no page can be had it reclaims (then the OOM killer) and
+/// tries again, where a user copy under the task table fails with `EFAULT`. Whether the
+/// page is mapped for the access now.
+pub fn fixup_user_fault(addr: usize, write: bool) -> bool {
+    /// Attempts before giving up (each reclaimed or waited for the card first).
+    const TRIES: u32 = 32;
+    let mut flags = FaultFlags { write, instruction: false, tried: false };
+    for _ in 0..TRIES {
+        let (r, wait) = with_current_mm(|t| {
+            let counts = &mut t.counts;
+            t.mm.as_mut().map(|m| m.fault_nowait(addr, flags, counts))
+        })
+        .map_or((None, None), |(r, w)| (Some(r), w));
+        if let Some((disk, done)) = wait {
+            if crate::block::core::wait_bio(disk, &done).is_err() {
+                return false;
+            }
+            flags.tried = true;
+            continue;
+        }
+        match r {
+            Some(Ok(_)) => return true,
+            Some(Err(FaultError::Oom)) => {
+                if !reclaim::direct_reclaim_for_fault() {
+                    count_vm_fault(Err(FaultError::Oom));
+                    oom::pagefault_out_of_memory();
+                }
+            }
+            _ => return false,
+        }
+    }
+    false
+}
+
 /// The user-mode exception handler: page faults through the fault path; what cannot be
 /// resolved becomes a signal (fatal: no handler is run yet).
 fn user_exception(e: UserException, regs: &mut PtRegs) {

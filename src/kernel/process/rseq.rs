@@ -129,7 +129,7 @@ mod current {
     use crate::abi::uaccess;
     use crate::arch::process::{PtRegs, TASK_SIZE};
     use crate::kernel::process::syscall::with_user;
-    use crate::kernel::process::with_current;
+    use crate::kernel::process::{fixup_user_fault, with_current};
 
     /// `RSEQ_CPU_ID_UNINITIALIZED`, stored in `cpu_id` when a registration ends.
     const RSEQ_CPU_ID_UNINITIALIZED: u32 = u32::MAX;
@@ -141,12 +141,35 @@ mod current {
     /// The CPU a task runs on: pivm runs processes on CPU 0 only.
     const CPU_ID: u32 = 0;
 
+    /// A user access of `rseq`'s, made on the way back to user space with no lock held: when
+    /// the copy (under the task table, where a fault cannot reclaim) fails, the fault is
+    /// resolved as a user fault would be (`fixup_user_fault`: reclaim when memory is short, a
+    /// swapped page read back) and the copy made again, as Linux's `get_user` there may sleep
+    /// and reclaim. Without this a swapped-out rseq area under memory pressure killed the
+    /// program with SIGSEGV.
+    fn retried<R>(
+        addr: u32,
+        len: usize,
+        write: bool,
+        f: impl Fn() -> Result<R, Errno>,
+    ) -> Result<R, Errno> {
+        let last = (addr as usize).saturating_add(len - 1);
+        match f() {
+            Err(Errno::EFAULT)
+                if fixup_user_fault(addr as usize, write) && fixup_user_fault(last, write) =>
+            {
+                f()
+            }
+            r => r,
+        }
+    }
+
     fn get<T: crate::abi::wire::Wire>(addr: u32) -> Result<T, Errno> {
-        with_user(|um, _| uaccess::get_user(um, addr as usize))
+        retried(addr, T::SIZE, false, || with_user(|um, _| uaccess::get_user(um, addr as usize)))
     }
 
     fn put<T: crate::abi::wire::Wire>(addr: u32, v: T) -> Result<(), Errno> {
-        with_user(|um, _| uaccess::put_user(um, addr as usize, &v))
+        retried(addr, T::SIZE, true, || with_user(|um, _| uaccess::put_user(um, addr as usize, &v)))
     }
 
     /// `sys_rseq(rseq, rseq_len, flags, sig)`.

@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""profile-swap.py [MIB] - where the instructions of `vmtest swap MIB 1`'s re-read pass go.
+
+Boots pivm as compare-linux's diskcost phase does (-icount shift=0, build/sd-512M.img,
+`mem=120M mem=8M@0x08000000`), turns swap on with page-cluster 3 and runs `/bin/vmtest swap
+MIB 1` (128 by default). TRACE_AFTER seconds (wall time, 3 by default) after the write pass's
+line, it switches single-stepping (one translation block per instruction) and QEMU's
+`-d exec,nochain` log on from the monitor for TRACE_FOR seconds (1 by default), then off, and
+attributes every instruction CPU 0 executed in that window to the kernel ELF's symbols (user
+addresses as "[user]"). The major faults in the window are the entries of `do_swap_page`'s
+kernel half (`swapin_page`), so the table is also given per major fault. TRACE_FOR=0 runs the
+workload without a trace (its figures only). Env: KERNEL, INITRD, TOP (rows, 45).
+"""
+import bisect
+import collections
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+PROMPT = b"pivm# "
+
+
+def symbols(elf):
+    out = subprocess.run(["arm-none-eabi-nm", "-n", "-C", elf], capture_output=True, text=True,
+                         check=True).stdout
+    addrs, names = [], []
+    for line in out.splitlines():
+        parts = line.split(None, 2)
+        if len(parts) == 3 and parts[1] in "tTwW":
+            addrs.append(int(parts[0], 16))
+            names.append(parts[2])
+    return addrs, names
+
+
+def main():
+    mib = sys.argv[1] if len(sys.argv) > 1 else "128"
+    img = os.environ.get("KERNEL", "build/2G/kernel7.img")
+    elf = os.path.join(os.path.dirname(img), "kernel.elf")
+    initrd = os.environ.get("INITRD", "build/initramfs.cpio.gz")
+    after = float(os.environ.get("TRACE_AFTER", "3"))
+    span = float(os.environ.get("TRACE_FOR", "1"))
+    top = int(os.environ.get("TOP", "45"))
+    log = tempfile.mktemp(prefix="pivm-swapprof-", suffix=".log")
+    sock = tempfile.mktemp(prefix="pivm-mon-")
+    qemu = subprocess.Popen(
+        ["qemu-system-arm", "-M", "raspi2b", "-display", "none", "-serial", "stdio",
+         "-monitor", f"unix:{sock},server,nowait", "-semihosting", "-icount", "shift=0",
+         "-drive", "file=build/sd-512M.img,if=sd,format=raw,snapshot=on",
+         "-D", log, "-kernel", img, "-initrd", initrd,
+         "-append", "norandmaps mem=120M mem=8M@0x08000000"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    out = b""
+
+    def read_until(pred, limit):
+        nonlocal out
+        end = time.time() + limit
+        while time.time() < end:
+            chunk = os.read(qemu.stdout.fileno(), 4096)
+            if not chunk:
+                break
+            out += chunk
+            sys.stdout.write(chunk.decode(errors="replace"))
+            sys.stdout.flush()
+            if pred():
+                return
+        raise SystemExit("profile-swap: timed out")
+
+    def prompt():
+        return out.endswith(PROMPT)
+
+    def cmd(line):
+        nonlocal out
+        out = b""
+        qemu.stdin.write(line.encode() + b"\n")
+        qemu.stdin.flush()
+
+    def monitor(line):
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(sock)
+        s.sendall(line.encode() + b"\n")
+        time.sleep(0.3)
+        s.close()
+
+    try:
+        read_until(prompt, 120)
+        for c in ("swapon /dev/mmcblk0p2", "sysctl vm.page-cluster=3",
+                  "cat /proc/stat"):
+            cmd(c)
+            read_until(prompt, 60)
+        cmd(f"run /bin/vmtest swap {mib} 1")
+        if span > 0:
+            read_until(lambda: b"write pass:" in out and out.endswith(b"\n"), 3600)
+            time.sleep(after)
+            monitor("singlestep on")
+            monitor("log exec,nochain")
+            time.sleep(span)
+            monitor("log none")
+            monitor("singlestep off")
+        read_until(prompt, 3600)
+        cmd("cat /proc/stat")
+        read_until(prompt, 60)
+        cmd("poweroff")
+        qemu.wait(30)
+    finally:
+        if qemu.poll() is None:
+            qemu.kill()
+        if os.path.exists(sock):
+            os.unlink(sock)
+    if span <= 0:
+        return
+    addrs, names = symbols(elf)
+    entry = {a: n for a, n in zip(addrs, names)}
+    counts = collections.Counter()
+    calls = collections.Counter()
+    total = 0
+    with open(log, "rb") as f:
+        for line in f:
+            if not line.startswith(b"Trace 0:"):
+                continue
+            lb = line.find(b"[")
+            pc = int(line[lb + 1:].split(b"/")[1], 16)
+            total += 1
+            if pc < 0x40000000 or pc < addrs[0]:
+                counts["[user]"] += 1
+            else:
+                i = bisect.bisect_right(addrs, pc) - 1
+                counts[names[i]] += 1
+                if pc in entry:
+                    calls[entry[pc]] += 1
+    os.unlink(log)
+    majors = sum(v for k, v in calls.items() if "swapin_page" in k)
+    print(f"\nprofile-swap: {total} instructions traced, {majors} swapin_page entries")
+    for name, v in counts.most_common(top):
+        per = f"{v / majors:10.0f}" if majors else ""
+        print(f"{v:10d} {100.0 * v / total:5.1f}% {per}  {calls.get(name, 0):7d} calls  {name}")
+
+
+if __name__ == "__main__":
+    main()
