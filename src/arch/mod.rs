@@ -200,8 +200,8 @@ pub mod arch_timer {
 #[cfg(not(target_arch = "aarch64"))]
 pub use imp::vdso;
 
-/// Address-space identifiers (pure: the allocator and its generation rollover).
-#[cfg(not(target_arch = "aarch64"))]
+/// Address-space identifiers (pure: the allocator and its generation rollover; arm64's is
+/// generic over the CPUs and takes its ASID width from the CPU).
 pub use imp::asid;
 
 /// What processes need from the CPU: the saved context and `switch_to`, `switch_mm`, TLS,
@@ -216,4 +216,22 @@ pub mod process {
     pub use super::imp::pgtable::{L_PTE_RDONLY, MAX_SWAPFILE_PAGES};
     pub use super::imp::process::*;
     pub use super::imp::vectors::PtRegs;
+}
+
+/// What processes need from the AArch64 CPU, as far as it exists: the context switch, a user
+/// task's first frame, TTBR0 with its ASID, TLS, TLB maintenance by ASID, I-cache sync for
+/// executable pages, and the user PTE and user table operations (arm64 descriptors, 3 or 4
+/// levels). `kernel/process` does not build on aarch64 yet, so nothing calls these.
+#[cfg(all(kernel, target_arch = "aarch64"))]
+pub mod process {
+    pub use super::imp::cpu::{flush_icache_all, sync_icache_dcache};
+    pub use super::imp::process::{
+        cpu_asid_bits, set_tls, start_thread, switch_mm, switch_to, switch_to_kernel_mm, CpuContext,
+    };
+    pub use super::imp::pte::{swp_entry_to_pte, vm_get_page_prot, Pte, VmProt};
+    pub use super::imp::tlbflush::{flush_tlb_asid, flush_tlb_user_page, local_flush_tlb_all};
+    pub use super::imp::traps::PtRegs;
+    pub use super::imp::user_table::{
+        clear_pte, for_each_pte, free_tables, get_pte, set_pte, table_count, UserTableError,
+    };
 }

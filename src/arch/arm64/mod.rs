@@ -2,6 +2,7 @@
 //! both VA sizes, VMSAv8-64 descriptors and ESR decoding (pure, compiled everywhere so the
 //! host tests check them) and the code that runs on the CPU (entry at EL3/EL2, the drop to
 //! EL1, the MMU, exceptions), compiled for the aarch64 kernel only.
+pub mod asid;
 pub mod cpuinfo;
 pub mod esr;
 pub mod extable;
@@ -12,7 +13,10 @@ pub mod memory;
 pub mod pgtable;
 pub mod processor;
 pub mod ptdump;
+pub mod pte;
+pub mod tlbflush;
 pub mod uaccess;
+pub mod user_table;
 
 #[cfg(all(kernel, target_arch = "aarch64"))]
 pub mod arch_timer;
@@ -30,6 +34,8 @@ pub mod irqflags;
 pub mod mmu;
 #[cfg(all(kernel, target_arch = "aarch64"))]
 pub mod page;
+#[cfg(all(kernel, target_arch = "aarch64"))]
+pub mod process;
 #[cfg(all(kernel, target_arch = "aarch64"))]
 pub mod semihosting;
 #[cfg(all(kernel, target_arch = "aarch64"))]

@@ -1,0 +1,122 @@
+//! What processes need from the AArch64 CPU (arm64 Linux's `cpu_switch_to`, `start_thread`,
+//! `cpu_do_switch_mm`, `cpu_set_reserved_ttbr0`, the TLS register): the saved context of a
+//! task that gave up the CPU, the switch between two, a user task's first register frame,
+//! and the switch of TTBR0 between address spaces with their ASIDs.
+//!
+//! Not called yet: `kernel/process` is gated off the aarch64 build until it goes through the
+//! facade there (README, "Processes on arm64").
+use core::arch::global_asm;
+
+use aarch64_cpu::asm::barrier;
+use aarch64_cpu::registers::{Readable, Writeable, ID_AA64MMFR0_EL1, TPIDR_EL0, TTBR0_EL1};
+
+use super::asid::{asid_bits_of, ttbr0};
+use super::traps::PtRegs;
+
+/// `struct cpu_context`: the callee-saved registers x19-x28, fp (x29), sp and the resume
+/// address (lr), plus what Linux keeps beside it: TPIDR_EL0 (`tls_thread_switch`) and, since
+/// the Rust kernel may keep values in them across a call, the callee-saved d8-d15 (Linux's
+/// kernel does not use FP/SIMD, so it has no such slot).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CpuContext {
+    pub x19_x28: [u64; 10],
+    pub fp: u64,
+    pub sp: u64,
+    pub pc: u64,
+    pub tpidr_el0: u64,
+    pub d8_d15: [u64; 8],
+}
+
+const _: () = assert!(core::mem::size_of::<CpuContext>() == 22 * 8);
+
+global_asm!(
+    r#"
+    .text
+    .balign 4
+    .global __pivm_cpu_switch_to
+    // x0: the context to save (prev), x1: the one to resume (next).
+__pivm_cpu_switch_to:
+    mov     x9, sp
+    stp     x19, x20, [x0, #16 * 0]
+    stp     x21, x22, [x0, #16 * 1]
+    stp     x23, x24, [x0, #16 * 2]
+    stp     x25, x26, [x0, #16 * 3]
+    stp     x27, x28, [x0, #16 * 4]
+    stp     x29, x9, [x0, #16 * 5]
+    mrs     x10, tpidr_el0
+    stp     x30, x10, [x0, #16 * 6]
+    stp     d8, d9, [x0, #16 * 7]
+    stp     d10, d11, [x0, #16 * 8]
+    stp     d12, d13, [x0, #16 * 9]
+    stp     d14, d15, [x0, #16 * 10]
+    ldp     x19, x20, [x1, #16 * 0]
+    ldp     x21, x22, [x1, #16 * 1]
+    ldp     x23, x24, [x1, #16 * 2]
+    ldp     x25, x26, [x1, #16 * 3]
+    ldp     x27, x28, [x1, #16 * 4]
+    ldp     x29, x9, [x1, #16 * 5]
+    ldp     x30, x10, [x1, #16 * 6]
+    ldp     d8, d9, [x1, #16 * 7]
+    ldp     d10, d11, [x1, #16 * 8]
+    ldp     d12, d13, [x1, #16 * 9]
+    ldp     d14, d15, [x1, #16 * 10]
+    mov     sp, x9
+    msr     tpidr_el0, x10
+    ret
+"#
+);
+
+extern "C" {
+    fn __pivm_cpu_switch_to(prev: *mut CpuContext, next: *const CpuContext);
+}
+
+/// `cpu_switch_to`: saves the running context in `prev` and resumes `next`; returns when
+/// something switches back to `prev`.
+///
+/// # Safety
+/// Interrupts are masked; `prev` and `next` stay valid and unaliased until the switch back;
+/// `next` was saved by this function or built with a valid stack and resume address.
+pub unsafe fn switch_to(prev: *mut CpuContext, next: *const CpuContext) {
+    // SAFETY: the caller's contract; the callee saves everything the ABI says survives a call.
+    unsafe { __pivm_cpu_switch_to(prev, next) }
+}
+
+/// `PSR_MODE_EL0t`: EL0 with its own stack pointer, interrupts unmasked.
+pub const PSR_MODE_EL0T: u64 = 0;
+
+/// `start_thread`: a fresh user frame entering at `pc` with stack `sp` in EL0t (AArch64
+/// state, DAIF clear).
+pub fn start_thread(regs: &mut PtRegs, pc: u64, sp: u64) {
+    *regs = PtRegs { regs: [0; 31], sp, pc, pstate: PSR_MODE_EL0T };
+}
+
+/// This CPU's ASID width (`get_cpu_asid_bits`); TCR_EL1.AS was set from the same field.
+pub fn cpu_asid_bits() -> u32 {
+    asid_bits_of(ID_AA64MMFR0_EL1.read(ID_AA64MMFR0_EL1::ASIDBits))
+}
+
+/// `cpu_do_switch_mm`: TTBR0 to the user table at physical `pgd` with the ASID of `ctxid`,
+/// this core's TLB flushed first when an ASID rollover asked for it. Table and ASID change
+/// in one register write (the ASID lives in TTBR0 here), so Linux's detour through the
+/// reserved table is not needed.
+pub fn switch_mm(pgd: u64, ctxid: u64, flush: bool) {
+    if flush {
+        super::tlbflush::local_flush_tlb_all();
+    }
+    TTBR0_EL1.set(ttbr0(pgd, ctxid, cpu_asid_bits()));
+    barrier::isb(barrier::SY);
+}
+
+/// `cpu_set_reserved_ttbr0`: back to the empty table with ASID 0 (a kernel task).
+pub fn switch_to_kernel_mm() {
+    let reserved = super::boot::RESERVED_PG_DIR.load(core::sync::atomic::Ordering::Relaxed);
+    TTBR0_EL1.set(ttbr0(reserved, 0, cpu_asid_bits()));
+    barrier::isb(barrier::SY);
+}
+
+/// `set_tls`: the user thread pointer, TPIDR_EL0 (user space writes it itself too; the
+/// context saves it at each switch).
+pub fn set_tls(value: u64) {
+    TPIDR_EL0.set(value);
+}
