@@ -4,10 +4,9 @@
 //! values in the struct, so the host tests cover every split. The operations on it (mmap,
 //! munmap, mprotect, brk, stack growth, merging) live in `mm::mmap`.
 //!
-//! The VMAs are kept in a [`VmaTree`] (a `BTreeMap` keyed by `vm_end`, as Linux 6.1's maple
-//! tree indexes a VMA by its last address): every lookup (`find_vma`, `find_vma_prev`,
-//! `find_vma_intersection`) is O(log n).
-use super::vma_tree::VmaTree;
+//! The VMAs are kept in a `BTreeMap` keyed by `vm_start` (Linux 6.1 uses the maple tree): every
+//! lookup (`find_vma`, `find_vma_prev`, `find_vma_intersection`) is O(log n).
+use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
@@ -240,17 +239,18 @@ pub use super::gap_tree::GapTree;
 const GAP_WINDOW: usize = 4;
 
 /// Calls `f` with each gap the VMAs of `vmas` leave, in address order: from the end of the
-/// VMA `from` (its start and end; the start of the address space when `None`) up to the
-/// claimed start of the VMA starting at `to` (to `task_size` when `None`).
+/// VMA `from` (its key and end; the start of the address space when `None`) up to the claimed
+/// start of the VMA keyed `to` (to `task_size` when `None`).
 fn gaps_between(
-    vmas: &VmaTree,
+    vmas: &BTreeMap<usize, Vma>,
     task_size: usize,
     from: Option<(usize, usize)>,
     to: Option<usize>,
     mut f: impl FnMut(usize, usize),
 ) {
     let mut prev_end = from.map_or(0, |(_, end)| end);
-    for v in vmas.ending_above(from.map(|(_, end)| end)) {
+    let start = from.map_or(0, |(k, _)| k + 1);
+    for v in vmas.range(start..).map(|(_, v)| v) {
         let end = vm_start_gap(v);
         if end > prev_end {
             f(prev_end, end);
@@ -332,7 +332,7 @@ pub(crate) const fn test_arch_mm(page_offset: usize) -> ArchMm {
 /// `struct mm_struct`: the VMAs and the counters and boundaries Linux keeps beside them.
 #[derive(Clone, Debug)]
 pub struct MmStruct {
-    pub(crate) vmas: VmaTree,
+    pub(crate) vmas: BTreeMap<usize, Vma>,
     /// The free gaps between the VMAs, kept in step by `refresh_gaps`.
     pub(crate) gaps: GapTree,
     /// The architecture's fixed values, `TASK_SIZE` among them.
@@ -391,7 +391,7 @@ impl MmStruct {
         let mut gaps = GapTree::default();
         gaps.insert(0, arch.task_size);
         MmStruct {
-            vmas: VmaTree::default(),
+            vmas: BTreeMap::new(),
             gaps,
             arch,
             task_size: arch.task_size,
@@ -439,12 +439,18 @@ impl MmStruct {
 
     /// Every VMA in address order.
     pub fn iter(&self) -> impl Iterator<Item = &Vma> {
-        self.vmas.iter()
+        self.vmas.values()
     }
 
     /// `find_vma()`: the first VMA with `vm_end > addr`, if any.
     pub fn find_vma(&self, addr: usize) -> Option<&Vma> {
-        self.vmas.find(addr)
+        if let Some((_, v)) = self.vmas.range(..=addr).next_back() {
+            if v.vm_end > addr {
+                return Some(v);
+            }
+        }
+        let above = addr.checked_add(1)?;
+        self.vmas.range(above..).next().map(|(_, v)| v)
     }
 
     /// `vma_lookup()`: the VMA containing `addr`.
@@ -454,7 +460,7 @@ impl MmStruct {
 
     /// `find_vma_prev()`'s `pprev`: the last VMA ending at or below `addr`.
     pub fn find_vma_prev(&self, addr: usize) -> Option<&Vma> {
-        self.vmas.prev(addr)
+        self.vmas.range(..=addr).rev().map(|(_, v)| v).find(|v| v.vm_end <= addr)
     }
 
     /// `find_vma_intersection()`: the first VMA overlapping `[start, end)`.
@@ -478,8 +484,8 @@ impl MmStruct {
                 && (a.vm_flags ^ b.vm_flags).difference(VmFlags::ACCESS).is_empty()
                 && b.vm_pgoff == a.vm_pgoff + a.pages() as u64
         };
-        let next = self.vmas.get(vma.vm_end).filter(|n| compatible(vma, n));
-        let prev = self.vmas.prev(start);
+        let next = self.vmas.get(&vma.vm_end).filter(|n| compatible(vma, n));
+        let prev = self.vmas.range(..start).next_back().map(|(_, p)| p);
         let reused = next
             .and_then(|n| n.anon_vma)
             .or_else(|| prev.filter(|p| compatible(p, vma)).and_then(|p| p.anon_vma));
@@ -487,7 +493,7 @@ impl MmStruct {
             self.next_anon_vma += 1;
             self.next_anon_vma - 1
         });
-        self.vmas.get_mut(start)?.anon_vma = Some(id);
+        self.vmas.get_mut(&start)?.anon_vma = Some(id);
         Some(id)
     }
 
@@ -496,7 +502,7 @@ impl MmStruct {
     /// VMAs with different anon_vmas would.
     pub fn anon_vma_fork(&mut self) {
         let next = &mut self.next_anon_vma;
-        for v in self.vmas.iter_mut().filter(|v| v.anon_vma.is_some()) {
+        for v in self.vmas.values_mut().filter(|v| v.anon_vma.is_some()) {
             v.anon_vma = Some(*next);
             *next += 1;
         }
@@ -517,8 +523,8 @@ impl MmStruct {
     /// window is replaced whole. Nothing is allocated either way (the tree reuses its nodes).
     pub(crate) fn refresh_gaps(&mut self, lo: usize, hi: usize) {
         const WINDOW: usize = GAP_WINDOW;
-        let from = self.vmas.last_below(lo).map(|v| (v.vm_start, v.vm_end));
-        let to = self.vmas.first_from(hi).map(|v| v.vm_start);
+        let from = self.vmas.range(..lo).next_back().map(|(&k, v)| (k, v.vm_end));
+        let to = self.vmas.range(hi..).next().map(|(&k, _)| k);
         // Gaps start at a VMA's end: those from `from`'s end up to `to`'s start are redone.
         let (rlo, rhi) = (from.map_or(0, |f| f.0), to.unwrap_or(usize::MAX));
         let mut new = [(0, 0); WINDOW];
@@ -590,14 +596,14 @@ impl MmStruct {
     }
 
     /// Checks the invariants every operation keeps: VMAs sorted, non-empty, page aligned, not
-    /// overlapping, below `TASK_SIZE`, filed under their end, and the counters equal to a
+    /// overlapping, below `TASK_SIZE`, keyed by their start, and the counters equal to a
     /// recount. The first broken one is returned as text.
     pub fn validate(&self) -> Result<(), alloc::string::String> {
         use alloc::format;
         let mut prev_end = 0usize;
         let (mut total, mut exec, mut stack, mut data) = (0usize, 0usize, 0usize, 0usize);
-        for (key, v) in self.vmas.entries() {
-            if key != v.vm_end {
+        for (&key, v) in &self.vmas {
+            if key != v.vm_start {
                 return Err(format!("vma {:#x} filed under {key:#x}", v.vm_start));
             }
             if v.vm_start >= v.vm_end || offset_in_page(v.vm_start | v.vm_end) != 0 {

@@ -57,17 +57,6 @@ bitflags::bitflags! {
 /// `MAP_TYPE`: the bits that say shared or private.
 const MAP_TYPE: u32 = 0x0f;
 
-/// What `munmap_range` took away, for `gaps_after_unmap`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Unmapping {
-    /// Several VMAs: the window's gaps are compared with the tree's.
-    Window,
-    /// One whole VMA, which ended at `old_end`: the gap above it joins the one below.
-    OneVma { old_end: usize },
-    /// The lower part of one VMA: the gap below it grows, the one above stays.
-    LowerPart,
-}
-
 /// The file side of a file-backed `mmap`: which file, and how it was opened.
 /// What a `munmap` took away, for `free_pgtables`: the doomed VMAs spanned `[start, end)`
 /// (from the first one's start, clipped to the range, to the last one's end); `floor` is the
@@ -463,7 +452,7 @@ impl MmStruct {
             special: None,
         };
         if fixed {
-            self.vmas.insert(vma);
+            self.vmas.insert(addr, vma);
             if !vm_flags.intersects(VmFlags::SPECIAL) {
                 self.merge_new_mapping(addr);
             }
@@ -484,39 +473,31 @@ impl MmStruct {
     /// lookup each and changed in place (only a VMA that stays on its own, or takes over its
     /// next neighbour's end, is inserted), and the gap around it split without a walk of the
     /// VMAs: the part below its claim (its guard gap included) and the part above its end stay.
-    /// The VMA tree is keyed by end, so a merge into the next VMA (the top-down layout's
-    /// neighbour) moves only that VMA's start, in place.
     fn insert_in_gap(&mut self, mut vma: Vma) {
         let (addr, end) = (vma.vm_start, vma.vm_end);
         let claimed = vm_start_gap(&vma);
         let special = vma.vm_flags.intersects(VmFlags::SPECIAL);
-        let next = self.vmas.get(end).filter(|n| !special && Self::can_merge(&vma, n));
-        if let Some(n) = next {
+        let next = self.vmas.get(&end).filter(|n| !special && Self::can_merge(&vma, n));
+        let next_end = next.map(|n| {
             vma.anon_vma = n.anon_vma;
-        }
-        let merge_next = next.is_some();
-        let merge_prev = self.vmas.prev(addr).is_some_and(|p| !special && Self::can_merge(p, &vma));
-        match (merge_prev, merge_next) {
-            (false, false) => self.vmas.insert(vma),
-            (false, true) => {
-                let n = self.vmas.get_mut(end).expect("mmap: next VMA");
-                n.vm_start = addr;
-                n.vm_pgoff = vma.vm_pgoff;
-            }
-            (true, false) => {
-                let p = self.vmas.prev(addr).expect("mmap: previous VMA").vm_start;
-                self.vmas.set_end(p, end);
-                let p = self.vmas.get_mut(p).expect("mmap: previous VMA");
+            n.vm_end
+        });
+        let merged_prev = match self.vmas.range_mut(..addr).next_back() {
+            Some((_, p)) if !special && Self::can_merge(p, &vma) => {
+                p.vm_end = next_end.unwrap_or(end);
                 if p.anon_vma.is_none() {
                     p.anon_vma = vma.anon_vma;
                 }
+                true
             }
-            (true, true) => {
-                let p = self.vmas.prev(addr).expect("mmap: previous VMA").vm_start;
-                let lower = self.vmas.remove(p).expect("mmap: previous VMA");
-                let n = self.vmas.get_mut(end).expect("mmap: next VMA");
-                *n = Vma { vm_end: n.vm_end, anon_vma: lower.anon_vma.or(vma.anon_vma), ..lower };
-            }
+            _ => false,
+        };
+        if let Some(next_end) = next_end {
+            self.vmas.remove(&end);
+            vma.vm_end = next_end;
+        }
+        if !merged_prev {
+            self.vmas.insert(addr, vma);
         }
         let (gs, ge) = self.gaps.floor(addr).expect("mmap: the range lies in a gap");
         debug_assert!(gs <= addr && end <= ge, "mmap: [{addr:x}, {end:x}) not in [{gs:x}, {ge:x})");
@@ -544,38 +525,39 @@ impl MmStruct {
             && lo.vm_pgoff + lo.pages() as u64 == hi.vm_pgoff
     }
 
-    /// Join the VMAs starting at `lo` and `hi` (checked mergeable); returns the start. The
-    /// lower one's fields with the upper one's end: filed under that end, the upper VMA takes
-    /// them in place and the lower one goes.
+    /// Join the VMAs starting at `lo` and `hi` (checked mergeable); returns the start.
     fn join(&mut self, lo: usize, hi: usize) -> usize {
-        let lower = self.vmas.remove(lo).expect("join: lower VMA");
-        let upper = self.vmas.get_mut(hi).expect("join: upper VMA");
-        *upper = Vma { vm_end: upper.vm_end, anon_vma: lower.anon_vma.or(upper.anon_vma), ..lower };
+        let upper = self.vmas.remove(&hi).expect("join: upper VMA");
+        let lower = self.vmas.get_mut(&lo).expect("join: lower VMA");
+        lower.vm_end = upper.vm_end;
+        if lower.anon_vma.is_none() {
+            lower.anon_vma = upper.anon_vma;
+        }
         lo
     }
 
     /// The VMA just below `start`, if it ends there.
     fn prev_adjacent(&self, start: usize) -> Option<usize> {
-        self.vmas.get_by_end(start).map(|v| v.vm_start)
+        self.vmas.range(..start).next_back().filter(|(_, v)| v.vm_end == start).map(|(&k, _)| k)
     }
 
     /// The VMA starting where the one at `start` ends.
     fn next_adjacent(&self, start: usize) -> Option<usize> {
-        let end = self.vmas.get(start)?.vm_end;
-        self.vmas.get(end).map(|_| end)
+        let end = self.vmas.get(&start)?.vm_end;
+        self.vmas.get(&end).map(|_| end)
     }
 
     /// `mmap_region()`'s merge: the next VMA is tried first, then the previous one (given the
     /// anon_vma of the next when that was taken).
     fn merge_new_mapping(&mut self, start: usize) {
-        let new = self.vma_at(start).clone();
-        let next = self.next_adjacent(start).filter(|&n| Self::can_merge(&new, self.vma_at(n)));
+        let new = self.vmas[&start].clone();
+        let next = self.next_adjacent(start).filter(|&n| Self::can_merge(&new, &self.vmas[&n]));
         let prev = self.prev_adjacent(start).filter(|&p| {
             let mut probe = new.clone();
             if let Some(n) = next {
-                probe.anon_vma = self.vma_at(n).anon_vma;
+                probe.anon_vma = self.vmas[&n].anon_vma;
             }
-            Self::can_merge(self.vma_at(p), &probe)
+            Self::can_merge(&self.vmas[&p], &probe)
         });
         let mut at = start;
         if let Some(p) = prev {
@@ -590,32 +572,26 @@ impl MmStruct {
     fn merge_changed(&mut self, start: usize) {
         let mut at = start;
         if let Some(p) = self.prev_adjacent(at) {
-            if Self::can_merge(self.vma_at(p), self.vma_at(at)) {
+            if Self::can_merge(&self.vmas[&p], &self.vmas[&at]) {
                 at = self.join(p, at);
             }
         }
         if let Some(n) = self.next_adjacent(at) {
-            if Self::can_merge(self.vma_at(at), self.vma_at(n)) {
+            if Self::can_merge(&self.vmas[&at], &self.vmas[&n]) {
                 self.join(at, n);
             }
         }
     }
 
-    /// The VMA starting at `start` (which the caller knows is there).
-    fn vma_at(&self, start: usize) -> &Vma {
-        self.vmas.get(start).expect("a VMA starts there")
-    }
-
-    /// `__split_vma()`: the VMA starting at `start` becomes `[start, at)` and `[at, end)`
-    /// (the upper part stays filed under the end, the lower one is new).
+    /// `__split_vma()`: the VMA starting at `start` becomes `[start, at)` and `[at, end)`.
     fn split_vma(&mut self, start: usize, at: usize) {
-        let vma = self.vmas.get_mut(start).expect("split: VMA");
+        let vma = self.vmas.get_mut(&start).expect("split: VMA");
         debug_assert!(vma.vm_start < at && at < vma.vm_end);
-        let mut lower = vma.clone();
-        vma.vm_start = at;
-        vma.vm_pgoff += ((at - start) >> PAGE_SHIFT) as u64;
-        lower.vm_end = at;
-        self.vmas.insert(lower);
+        let mut upper = vma.clone();
+        vma.vm_end = at;
+        upper.vm_start = at;
+        upper.vm_pgoff += ((at - start) >> PAGE_SHIFT) as u64;
+        self.vmas.insert(at, upper);
     }
 
     /// Unmap `[start, end)` (both page aligned): split the VMAs at the ends, drop what is inside
@@ -625,23 +601,6 @@ impl MmStruct {
         else {
             return Ok(None);
         };
-        if start <= first.0 && end < first.1 {
-            // Only the lower part of one VMA goes (the top-down layout's usual munmap of a
-            // mapping merged into the one above it): its start moves up in place, where Linux
-            // splits it and drops the lower piece, to the same result.
-            self.update_hiwater_vm();
-            let v = self.vmas.get_mut(first.0).expect("munmap: VMA");
-            let n = (end - first.0) >> PAGE_SHIFT;
-            v.vm_start = end;
-            v.vm_pgoff += n as u64;
-            let flags = v.vm_flags;
-            if flags.contains(VmFlags::LOCKED) {
-                self.locked_vm -= n;
-            }
-            self.vm_stat_account(flags, -(n as isize));
-            let (floor, ceiling) = self.gaps_after_unmap(start, end, Unmapping::LowerPart);
-            return Ok(Some(Unmapped { start: first.0, end, floor, ceiling }));
-        }
         if start > first.0 {
             if end < first.1 && self.map_count() >= self.max_map_count {
                 return Err(Errno::ENOMEM);
@@ -667,7 +626,7 @@ impl MmStruct {
         let mut doomed = 0usize;
         let last_end = loop {
             doomed += 1;
-            let v = self.vmas.remove(k).expect("munmap: VMA");
+            let v = self.vmas.remove(&k).expect("munmap: VMA");
             let n = v.pages();
             if v.vm_flags.contains(VmFlags::LOCKED) {
                 self.locked_vm -= n;
@@ -676,14 +635,12 @@ impl MmStruct {
             if v.vm_end >= end {
                 break v.vm_end;
             }
-            match self.vmas.first_from(v.vm_end).filter(|n| n.vm_start < end) {
-                Some(n) => k = n.vm_start,
+            match self.vmas.range(v.vm_end..end).next() {
+                Some((&next, _)) => k = next,
                 None => break v.vm_end,
             }
         };
-        let how =
-            if doomed == 1 { Unmapping::OneVma { old_end: last_end } } else { Unmapping::Window };
-        let (floor, ceiling) = self.gaps_after_unmap(start, end, how);
+        let (floor, ceiling) = self.gaps_after_unmap(start, end, (doomed == 1).then_some(last_end));
         Ok(Some(Unmapped { start: first_key, end: last_end, floor, ceiling }))
     }
 
@@ -693,21 +650,20 @@ impl MmStruct {
     /// Returns the end of the VMA below (`FIRST_USER_ADDRESS` without one) and the start of
     /// the one above (`None` without one): `free_pgtables`' floor and ceiling.
     ///
-    /// `how`: when one VMA went, or the lower part of one, its old gaps are known without
-    /// reading the tree (the one below it starts where the new one does, the one above at its
-    /// end, or stays).
+    /// `single_end`: one VMA went, ending there. Its old gaps are then known without reading
+    /// the tree (the one below it starts where the new one does, the one above at its end).
     fn gaps_after_unmap(
         &mut self,
         start: usize,
         end: usize,
-        how: Unmapping,
+        single_end: Option<usize>,
     ) -> (usize, Option<usize>) {
-        let from = self.vmas.prev(start).map(|v| (v.vm_start, v.vm_end));
-        let to = self.vmas.first_from(end).map(|v| (v.vm_start, vm_start_gap(v)));
+        let from = self.vmas.range(..start).next_back().map(|(&k, v)| (k, v.vm_end));
+        let to = self.vmas.range(end..).next().map(|(&k, v)| (k, vm_start_gap(v)));
         let limits = (from.map_or(self.arch.first_user_address, |f| f.1), to.map(|t| t.0));
         let (rlo, gs) = from.unwrap_or((0, 0));
         let (rhi, ge) = to.unwrap_or((usize::MAX, self.task_size));
-        if how != Unmapping::Window {
+        if let Some(old_end) = single_end {
             if ge > gs {
                 if !self.gaps.set_end(gs, ge) {
                     self.gaps.insert(gs, ge);
@@ -715,9 +671,7 @@ impl MmStruct {
             } else {
                 self.gaps.remove(gs);
             }
-            if let Unmapping::OneVma { old_end } = how {
-                self.gaps.remove(old_end);
-            }
+            self.gaps.remove(old_end);
             return limits;
         }
         let gap = [(gs, ge)];
@@ -820,7 +774,7 @@ impl MmStruct {
         end: usize,
         mut newflags: VmFlags,
     ) -> Result<usize, Errno> {
-        let vma = self.vma_at(vstart).clone();
+        let vma = self.vmas[&vstart].clone();
         let oldflags = vma.vm_flags;
         if newflags == oldflags {
             return Ok(vma.vm_end);
@@ -852,10 +806,10 @@ impl MmStruct {
         let special = newflags.intersects(VmFlags::SPECIAL);
         let prev_takes = !special
             && start == vstart
-            && self.prev_adjacent(vstart).is_some_and(|p| Self::can_merge(self.vma_at(p), &piece));
+            && self.prev_adjacent(vstart).is_some_and(|p| Self::can_merge(&self.vmas[&p], &piece));
         let next_takes = !special
             && end == vma.vm_end
-            && self.next_adjacent(vstart).is_some_and(|n| Self::can_merge(&piece, self.vma_at(n)));
+            && self.next_adjacent(vstart).is_some_and(|n| Self::can_merge(&piece, &self.vmas[&n]));
         let split_start = start != vstart && !next_takes;
         let split_end = end != vma.vm_end && !prev_takes;
         if (split_start || split_end) && self.map_count() >= self.max_map_count {
@@ -867,7 +821,7 @@ impl MmStruct {
         if end != vma.vm_end {
             self.split_vma(start, end);
         }
-        self.vmas.get_mut(start).expect("mprotect: piece").vm_flags = newflags;
+        self.vmas.get_mut(&start).expect("mprotect: piece").vm_flags = newflags;
         self.vm_stat_account(oldflags, -(nrpages as isize));
         self.vm_stat_account(newflags, nrpages as isize);
         if !special {
@@ -904,11 +858,11 @@ impl MmStruct {
             anon_vma: None,
             special: None,
         };
-        match brkvma.filter(|&b| Self::can_merge(self.vma_at(b), &new)) {
-            Some(b) => {
-                self.vmas.set_end(b, addr + len);
+        match brkvma.filter(|b| Self::can_merge(&self.vmas[b], &new)) {
+            Some(b) => self.vmas.get_mut(&b).expect("brk VMA").vm_end = addr + len,
+            None => {
+                self.vmas.insert(addr, new);
             }
-            None => self.vmas.insert(new),
         }
         self.refresh_gaps(addr, addr + len);
         self.vm_stat_account(flags, npages as isize);
@@ -1002,9 +956,10 @@ impl MmStruct {
         // Linux looks for the brk VMA no lower than start_brk: the bss below never grows.
         let brkvma = self
             .vmas
-            .get_by_end(oldbrk)
-            .filter(|v| v.vm_start >= self.start_brk)
-            .map(|v| v.vm_start);
+            .range(self.start_brk..oldbrk)
+            .next_back()
+            .filter(|(_, v)| v.vm_end == oldbrk)
+            .map(|(&k, _)| k);
         if self.do_brk_flags(brkvma, oldbrk, newbrk - oldbrk, VmFlags::empty()).is_err() {
             return origbrk;
         }
@@ -1020,11 +975,11 @@ impl MmStruct {
         if address < self.mmap_min_addr {
             return Err(Errno::EPERM);
         }
-        let vma = self.vmas.get(vstart).cloned().ok_or(Errno::EFAULT)?;
+        let vma = self.vmas.get(&vstart).cloned().ok_or(Errno::EFAULT)?;
         if !vma.vm_flags.contains(VmFlags::GROWSDOWN) {
             return Err(Errno::EFAULT);
         }
-        if let Some(p) = self.vmas.prev(vstart) {
+        if let Some(p) = self.vmas.range(..vstart).next_back().map(|(_, v)| v) {
             if !p.vm_flags.contains(VmFlags::GROWSDOWN)
                 && p.vm_flags.is_accessible()
                 && (address < p.vm_end || address - p.vm_end < STACK_GUARD_GAP)
@@ -1046,10 +1001,10 @@ impl MmStruct {
         {
             return Err(Errno::ENOMEM);
         }
-        // Filed under its end, the stack VMA grows down in place.
-        let moved = self.vmas.get_mut(vstart).expect("stack VMA");
+        let mut moved = self.vmas.remove(&vstart).expect("stack VMA");
         moved.vm_start = address;
         moved.vm_pgoff -= grow as u64;
+        self.vmas.insert(address, moved);
         self.refresh_gaps(address, vstart);
         if vma.vm_flags.contains(VmFlags::LOCKED) {
             self.locked_vm += grow;
@@ -1093,15 +1048,18 @@ impl MmStruct {
             return Err(Errno::ENOMEM);
         }
         let vm_flags = flags | self.def_flags | VmFlags::DONTEXPAND;
-        self.vmas.insert(Vma {
-            vm_start: addr,
-            vm_end: addr + len,
-            vm_flags,
-            vm_pgoff: 0,
-            vm_file: None,
-            anon_vma: None,
-            special: Some(kind),
-        });
+        self.vmas.insert(
+            addr,
+            Vma {
+                vm_start: addr,
+                vm_end: addr + len,
+                vm_flags,
+                vm_pgoff: 0,
+                vm_file: None,
+                anon_vma: None,
+                special: Some(kind),
+            },
+        );
         self.vm_stat_account(vm_flags, (len >> PAGE_SHIFT) as isize);
         self.refresh_gaps(addr, addr + len);
         Ok(())
@@ -1132,15 +1090,18 @@ impl MmStruct {
             return Err(Errno::ENOMEM);
         }
         let vm_flags = vm_flags | self.def_flags;
-        self.vmas.insert(Vma {
-            vm_start: start,
-            vm_end: stack_top,
-            vm_flags,
-            vm_pgoff: (start >> PAGE_SHIFT) as u64,
-            vm_file: None,
-            anon_vma: None,
-            special: None,
-        });
+        self.vmas.insert(
+            start,
+            Vma {
+                vm_start: start,
+                vm_end: stack_top,
+                vm_flags,
+                vm_pgoff: (start >> PAGE_SHIFT) as u64,
+                vm_file: None,
+                anon_vma: None,
+                special: None,
+            },
+        );
         self.vm_stat_account(vm_flags, (size >> PAGE_SHIFT) as isize);
         self.refresh_gaps(start, stack_top);
         let rlim_stack = self.rlimits.stack.unwrap_or(usize::MAX) & PAGE_MASK;

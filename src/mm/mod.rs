@@ -14,7 +14,6 @@ pub mod swap_header;
 pub mod swap_state;
 pub mod swapfile;
 pub mod swapops;
-pub mod vma_tree;
 
 pub use addr::{Pfn, PhysAddr, VirtAddr};
 
