@@ -4,3 +4,7 @@ include!(concat!(env!("OUT_DIR"), "/config.rs"));
 /// Timer interrupts per second (Linux's `CONFIG_HZ`): 100, as the Pi's `bcm2709_defconfig`
 /// sets it. Jiffies, the tick and the BogoMIPS figure follow it.
 pub const HZ: u64 = 100;
+
+/// `HUGETLB_PAGE_ORDER` of the target (`arch::memory`'s: arm64's 2 MiB PMD, none on ARMv7),
+/// read here so that `mm`'s `pageblock_order` does not name the architecture.
+pub const HUGETLB_PAGE_ORDER: Option<u32> = crate::arch::memory::HUGETLB_PAGE_ORDER;

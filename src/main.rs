@@ -3,14 +3,14 @@
 //! the MMU on with a boot-time table and jumped to the architecture's entry below at the
 //! kernel's addresses: ARMv7's `kernel_main(r2, r1, cpsr, load_addr)` from
 //! `arch/arm/entry.rs`, arm64's `__arm64_start_kernel(x0)` from `arch/arm64/head.rs`. The
-//! steps that differ per architecture are `arch::setup`'s, as `start_kernel` calls
+//! steps that differ per architecture are `kernel::setup`'s, as `start_kernel` calls
 //! `setup_arch`, `paging_init` and `mem_init`.
 #![no_std]
 #![no_main]
 
-use pivm::arch::setup;
 use pivm::boot::{cmdline, reserved_mem, BootSource};
 use pivm::console::{commands, printk::Console};
+use pivm::kernel::setup;
 use pivm::kernel::{self, mem, EntryState, Kernel};
 use pivm::kprintln;
 use pivm::mm::cma::DtCmaNode;

@@ -123,7 +123,11 @@ fn check_cma(q: &mut Qemu, log: &str, dtb: bool) {
             .find_map(|l| l.split_once("] Reserved memory: ").map(|(_, r)| r))
             .unwrap();
         q.expect_in("boot", log, &format!("\nReserved memory: {theirs}\n"));
-        q.expect_in("boot", log, "\nOF: reserved mem: initialized node linux,cma, compatible id shared-dma-pool\n");
+        q.expect_in(
+            "boot",
+            log,
+            "\nOF: reserved mem: initialized node linux,cma, compatible id shared-dma-pool\n",
+        );
     } else {
         q.expect_in("boot", log, "\ncma: Reserved 64 MiB at 0x0000000038000000\n");
     }
@@ -150,7 +154,11 @@ fn check_cma(q: &mut Qemu, log: &str, dtb: bool) {
 
     let free_before = meminfo_kb(q, &mi, "MemFree") + 4 * q.pcp_cached_pages();
     let out = q.cmd("cma_alloc 16 4");
-    q.expect_in("cma_alloc", &out, "cma_alloc: 16 pages at pfn 0x38000 (phys 0x38000000-0x3800ffff)");
+    q.expect_in(
+        "cma_alloc",
+        &out,
+        "cma_alloc: 16 pages at pfn 0x38000 (phys 0x38000000-0x3800ffff)",
+    );
     let mi = q.cmd("cat /proc/meminfo");
     assert_eq!(meminfo_kb(q, &mi, "CmaFree"), total - 16 * 4);
     let out = q.cmd("cma_release 0x38000 16");
@@ -519,21 +527,8 @@ fn check_every_command(q: &mut Qemu, va_bits: u32) {
         .map(String::from)
         .collect();
     let not_yet = [
-        "memdump",
-        "swapon",
-        "swapoff",
-        "free",
-        "sysctl",
-        "run",
-        "jobs",
-        "fg",
-        "bg",
-        "ls",
-        "echo",
-        "kill",
-        "ps",
-        "blockdev",
-        "dd",
+        "memdump", "swapon", "swapoff", "free", "sysctl", "run", "jobs", "fg", "bg", "ls", "echo",
+        "kill", "ps", "blockdev", "dd",
     ];
     for n in not_yet {
         let out = q.cmd(&format!("{n} x"));

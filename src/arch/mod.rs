@@ -36,12 +36,25 @@ pub use imp::memory;
 /// whether the architecture has high memory (`CONFIG_HIGHMEM`).
 pub use imp::layout;
 
-/// The architecture's steps of the one boot sequence (`kernel_main`), as Linux's
-/// `start_kernel` calls `setup_arch`, `paging_init`, `mem_init`: the first lines of the log,
-/// where the boot parameters are read, the layout, the RAM and reservations for memblock, the
-/// linear map, the zone lines, the banner, the console's start.
-#[cfg(kernel)]
-pub use imp::setup;
+/// arm64's boot state and early steps, for its half of the boot sequence
+/// (`kernel::setup`, Linux's `head.S` and `setup_arch`): the entry level and load address, the
+/// identity map's removal, the kernel image's mapping, the exception vectors and the oops'
+/// restart point.
+#[cfg(all(kernel, target_arch = "aarch64"))]
+pub mod head {
+    pub use super::imp::boot::{
+        boot_cpu_hwid, halt, map_kernel, midr, sections, translation_regs_match, uninstall_idmap,
+        ENTRY_EL, KIMAGE_VADDR, LOAD_PA,
+    };
+    /// The kernel image's protection.
+    pub mod pgtable {
+        pub use super::super::imp::pgtable::PAGE_KERNEL;
+    }
+    /// The exception vectors and the console's restart after an oops.
+    pub mod traps {
+        pub use super::super::imp::traps::{set_oops_recovery, trap_init};
+    }
+}
 
 /// Memory-layout profiles: the layouts real systems shipped with, as data.
 #[cfg(not(target_arch = "aarch64"))]

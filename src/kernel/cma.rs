@@ -41,7 +41,7 @@ pub fn dma_contiguous_reserve(
         Ok((pfn, pages)) => {
             let base = pfn.0 << PAGE_SHIFT;
             let size = pages << PAGE_SHIFT;
-            let pa_digits = crate::arch::setup::PA_DIGITS;
+            let pa_digits = crate::kernel::setup::PA_DIGITS;
             kprintln!("{}", CmaReserved { source: &req.source, base, size, pa_digits });
             *RESERVED.lock() = Some((pfn, pages));
             pages

@@ -20,6 +20,17 @@ pub mod process {
     pub mod rules;
 }
 pub mod scenario;
+/// The architecture's steps of the one boot sequence (`start_kernel` in `main.rs`), as
+/// Linux's `start_kernel` calls `setup_arch`, `paging_init`, `mem_init`: the first lines of the
+/// log, where the boot parameters are read, the layout, the RAM and reservations for memblock,
+/// the linear map, the zone lines, the banner, the console's start. The two files have the same
+/// functions; each reaches its CPU through the `arch::` facade.
+#[cfg(all(kernel, target_arch = "arm"))]
+#[path = "setup/arm.rs"]
+pub mod setup;
+#[cfg(all(kernel, target_arch = "aarch64"))]
+#[path = "setup/arm64.rs"]
+pub mod setup;
 pub mod spinlock;
 #[cfg(not(target_arch = "aarch64"))]
 pub mod swap;
@@ -36,9 +47,9 @@ use crate::arch::layout::Layout;
 use crate::board::raspi::mailbox;
 use crate::boot::cmdline::BootParams;
 use crate::boot::BootInfo;
-use crate::boot::{atags, dtb, params};
 #[cfg(not(target_arch = "aarch64"))]
 use crate::boot::BootSource;
+use crate::boot::{atags, dtb, params};
 use crate::mm::memblock::Memblock;
 
 /// How the loader started us (from the entry registers).
@@ -151,11 +162,11 @@ fn with_params<R>(
     pa: u64,
     f: impl FnOnce(params::ParamsFormat, &[u8]) -> R,
 ) -> Result<Option<R>, BootParamsProblem> {
-    if pa == 0 && !crate::arch::setup::PARAMS_AT_ZERO {
+    if pa == 0 && !crate::kernel::setup::PARAMS_AT_ZERO {
         return Ok(None);
     }
     let (base, readable) =
-        crate::arch::setup::boot_params_window(pa).map_err(BootParamsProblem::Params)?;
+        crate::kernel::setup::boot_params_window(pa).map_err(BootParamsProblem::Params)?;
     let read_word = |offset: usize| {
         let end = (offset as u64).checked_add(4)?;
         if end > readable || !offset.is_multiple_of(4) {

@@ -729,11 +729,7 @@ pub fn area_of(path: &str) -> Option<usize> {
 
 /// The cached pages of area `ty` (for swapoff's last pass).
 pub fn cached_of(ty: usize) -> Vec<(SwpEntry, CachedPage)> {
-    SWAP.lock()
-        .cache
-        .iter()
-        .filter(|(e, _)| e.swp_type() as usize == ty)
-        .collect()
+    SWAP.lock().cache.iter().filter(|(e, _)| e.swp_type() as usize == ty).collect()
 }
 
 /// Slots of area `ty` still in use.

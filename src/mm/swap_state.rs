@@ -115,9 +115,10 @@ impl Radix {
     fn iter(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
         self.leaves.iter().enumerate().flat_map(|(l, leaf)| {
             leaf.iter().flat_map(move |leaf| {
-                leaf.iter().enumerate().filter(|(_, &v)| v != 0).map(move |(i, &v)| {
-                    (((l as u32) << RADIX_LEAF_SHIFT) | i as u32, v)
-                })
+                leaf.iter()
+                    .enumerate()
+                    .filter(|(_, &v)| v != 0)
+                    .map(move |(i, &v)| (((l as u32) << RADIX_LEAF_SHIFT) | i as u32, v))
             })
         })
     }

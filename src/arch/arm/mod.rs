@@ -45,8 +45,6 @@ pub mod process;
 #[cfg(all(kernel, target_arch = "arm"))]
 pub mod semihosting;
 #[cfg(all(kernel, target_arch = "arm"))]
-pub mod setup;
-#[cfg(all(kernel, target_arch = "arm"))]
 pub mod uaccess;
 #[cfg(all(kernel, target_arch = "arm"))]
 pub mod vectors;

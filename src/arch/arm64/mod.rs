@@ -39,6 +39,4 @@ pub mod process;
 #[cfg(all(kernel, target_arch = "aarch64"))]
 pub mod semihosting;
 #[cfg(all(kernel, target_arch = "aarch64"))]
-pub mod setup;
-#[cfg(all(kernel, target_arch = "aarch64"))]
 pub mod traps;

@@ -25,8 +25,8 @@ use self::swap::{cmd_free, cmd_swapoff, cmd_swapon, cmd_sysctl};
 use self::system::{cmd_crash, cmd_jiffies, cmd_poweroff, cmd_reboot};
 #[cfg(target_arch = "aarch64")]
 use self::unavailable::{
-    cmd_bg, cmd_blockdev, cmd_dd, cmd_echo, cmd_fg, cmd_free,
-    cmd_jobs, cmd_kill, cmd_ls, cmd_memdump, cmd_ps, cmd_run, cmd_swapoff, cmd_swapon, cmd_sysctl,
+    cmd_bg, cmd_blockdev, cmd_dd, cmd_echo, cmd_fg, cmd_free, cmd_jobs, cmd_kill, cmd_ls,
+    cmd_memdump, cmd_ps, cmd_run, cmd_swapoff, cmd_swapon, cmd_sysctl,
 };
 use self::verify::cmd_verify;
 use self::vmalloc::{

@@ -182,7 +182,7 @@ pub const PAGEBLOCK_ORDER: u32 = pageblock_order_for(MAX_ORDER);
 /// `pageblock_order` for a buddy allocator of `max_order` orders (`MAX_ORDER`) on this
 /// architecture.
 pub const fn pageblock_order_for(max_order: usize) -> u32 {
-    pageblock_order_with(max_order, crate::arch::memory::HUGETLB_PAGE_ORDER)
+    pageblock_order_with(max_order, crate::config::HUGETLB_PAGE_ORDER)
 }
 
 /// `pageblock_order` (include/linux/pageblock-flags.h): `min(HUGETLB_PAGE_ORDER,

@@ -4,12 +4,13 @@
 //! boot parameters can be read, the layout for `VA_BITS` and RAM with the zones from the device
 //! tree's `dma-ranges`, the linear map, the kernel image's vmap areas, the 4.15-format banner,
 //! and the console's restart point after an oops. Every function here has a namesake in
-//! `arch/arm/setup.rs`.
+//! `kernel/setup/arm.rs`.
 use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use super::layout::{self, Layout};
-use super::{boot, memory, pgtable, traps};
+use crate::arch::head::{self as boot, pgtable, traps};
+use crate::arch::layout::{self, Layout};
+use crate::arch::memory;
 use crate::board::raspi::io::{self, Device};
 use crate::board::raspi::map;
 use crate::boot::cmdline::BootParams;

@@ -2,9 +2,9 @@
 //! `start_kernel` calls `setup_arch`, `paging_init` and `mem_init` of `arch/arm/kernel/setup.c`
 //! and `arch/arm/mm/`: the first lines of the log, where the boot parameters can be read, the
 //! layout for the split, the RAM and a memory-layout profile, the carveouts, the lowmem
-//! linear map, the banner. Every function here has a namesake in `arch/arm64/setup.rs`.
-use super::layout::{self, Layout, LayoutInput};
-use super::{cpu, fault, image::image, mmu, profile};
+//! linear map, the banner. Every function here has a namesake in `kernel/setup/arm64.rs`.
+use crate::arch::layout::{self, Layout, LayoutInput};
+use crate::arch::{cpu, fault, image::image, mmu, profile};
 use crate::boot::cmdline::BootParams;
 use crate::boot::params::{self, ParamsError};
 use crate::boot::{BootInfo, BootSource};
@@ -38,7 +38,12 @@ pub fn early_setup(entry: &EntryState) {
     crate::board::raspi::uart::init();
     fault::sort_main_extable();
     kprintln!("Booting pivm on physical CPU {:#x}", cpu::boot_cpu_hwid());
-    kprintln!("pivm version {} (VMSPLIT_{}, PAGE_OFFSET {:#010x})", crate::VERSION, VMSPLIT, PAGE_OFFSET);
+    kprintln!(
+        "pivm version {} (VMSPLIT_{}, PAGE_OFFSET {:#010x})",
+        crate::VERSION,
+        VMSPLIT,
+        PAGE_OFFSET
+    );
     let _ = cpu::write_setup_processor(&mut Console);
     kprintln!(
         "Entered in {} mode at {:#x}{}, r1={:#x} r2={:#x}",
