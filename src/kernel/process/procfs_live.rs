@@ -21,7 +21,7 @@ use crate::mm::mm_types::{VmFlags, PAGE_SIZE};
 use crate::mm::swap::LruList;
 use crate::proc::iomem::ResourceTree;
 use crate::proc::pid::maps::{self, MemSizeStats, ARM_VECTORS};
-use crate::proc::pid::smaps_walk::{vma_stats, FrameKind, PteView};
+use crate::proc::pid::smaps_walk::{account_pte, FrameKind, PteView};
 use crate::proc::pid::stat::{
     self, MmReport, RssCounters, TaskSnapshot, TaskState, PF_RANDOMIZE, RLIM_INFINITY_32,
 };
@@ -38,32 +38,44 @@ fn rss_of(pm: &super::mm::ProcessMm) -> RssCounters {
     }
 }
 
-/// The page frames mapped by every process's user PTEs, with how many PTEs map each
-/// (`page_mapcount`, computed by walking all address spaces since pivm keeps no rmap count).
+/// The page frames other than anonymous ones mapped by every process's user PTEs, with how
+/// many PTEs map each (`page_mapcount`, found by walking all address spaces: pivm keeps a
+/// mapcount in the page for anonymous pages only). Anonymous frames are left out so the map's
+/// size follows the mapped file and special pages, not the processes' RSS: a map of every
+/// resident page took a megabyte of kernel memory when memory was short (issue 13).
 pub fn mapcounts(t: &Tasks) -> BTreeMap<u64, u32> {
     let mut counts = BTreeMap::new();
     for task in t.map.values() {
         let Some(pm) = task.mm.as_ref() else { continue };
         for vma in pm.mm.iter() {
             for_each_user_pte(pm.hw.pgd, vma.vm_start, vma.vm_end, |_, pte| {
-                *counts.entry(pte.pfn).or_insert(0) += 1;
+                if frame_kind_and_mapcount(pte.pfn).0 != FrameKind::Anon {
+                    *counts.entry(pte.pfn).or_insert(0) += 1;
+                }
             });
         }
     }
     counts
 }
 
+/// What kind of frame `pfn` is, with an anonymous page's `page_mapcount` (its own count).
+fn frame_kind_and_mapcount(pfn: u64) -> (FrameKind, u32) {
+    if pfn == super::mm::zero_pfn().0 {
+        return (FrameKind::Zero, 0);
+    }
+    let page = crate::kernel::mem::with_node(|n| {
+        n.page(crate::mm::Pfn(pfn)).map(|p| (p.owner(), u32::from(p.mapcount()) + 1))
+    });
+    match page {
+        Some((crate::mm::page::PageOwner::Anon, mapcount)) => (FrameKind::Anon, mapcount),
+        Some((crate::mm::page::PageOwner::PageCache, _)) => (FrameKind::Shmem, 0),
+        _ => (FrameKind::Kernel, 0),
+    }
+}
+
 /// What kind of frame `pfn` is.
 fn frame_kind(pfn: u64) -> FrameKind {
-    if pfn == super::mm::zero_pfn().0 {
-        return FrameKind::Zero;
-    }
-    let owner = crate::kernel::mem::with_node(|n| n.page(crate::mm::Pfn(pfn)).map(|p| p.owner()));
-    match owner {
-        Some(crate::mm::page::PageOwner::Anon) => FrameKind::Anon,
-        Some(crate::mm::page::PageOwner::PageCache) => FrameKind::Shmem,
-        _ => FrameKind::Kernel,
-    }
+    frame_kind_and_mapcount(pfn).0
 }
 
 /// smaps statistics of every VMA of `task`, in VMA order.
@@ -72,17 +84,17 @@ fn smaps_stats(task: &Task, counts: &BTreeMap<u64, u32>) -> Vec<MemSizeStats> {
     pm.mm
         .iter()
         .map(|vma| {
-            let mut ptes = Vec::new();
+            let locked = vma.vm_flags.contains(VmFlags::LOCKED);
+            let mut st = MemSizeStats::default();
             for_each_user_pte(pm.hw.pgd, vma.vm_start, vma.vm_end, |_, pte| {
-                let pfn = pte.pfn;
-                ptes.push(PteView {
-                    young: pte.young,
-                    dirty: pte.dirty,
-                    kind: frame_kind(pfn),
-                    mapcount: counts.get(&pfn).copied().unwrap_or(1),
-                });
+                let (kind, anon_mapcount) = frame_kind_and_mapcount(pte.pfn);
+                let mapcount = match kind {
+                    FrameKind::Anon => anon_mapcount,
+                    _ => counts.get(&pte.pfn).copied().unwrap_or(1),
+                };
+                let view = PteView { young: pte.young, dirty: pte.dirty, kind, mapcount };
+                account_pte(&mut st, &view, locked);
             });
-            let mut st = vma_stats(ptes.into_iter(), vma.vm_flags.contains(VmFlags::LOCKED));
             // smaps_pte_entry of a swap entry: Swap, and SwapPss shared by the swap count.
             crate::arch::process::for_each_user_swp_pte(
                 pm.hw.pgd,

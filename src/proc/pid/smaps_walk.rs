@@ -56,11 +56,17 @@ pub fn smaps_page(p: &PteView, locked: bool) -> Option<SmapsPage> {
 pub fn vma_stats(ptes: impl Iterator<Item = PteView>, locked: bool) -> MemSizeStats {
     let mut m = MemSizeStats::default();
     for p in ptes {
-        if let Some(page) = smaps_page(&p, locked) {
-            m.account(&page);
-        }
+        account_pte(&mut m, &p, locked);
     }
     m
+}
+
+/// `smaps_pte_entry()` + `smaps_account()` for one present PTE, so a walk adds each PTE as it
+/// reads it (no buffer of a VMA's PTEs, which for a large VMA would be a large allocation).
+pub fn account_pte(m: &mut MemSizeStats, p: &PteView, locked: bool) {
+    if let Some(page) = smaps_page(p, locked) {
+        m.account(&page);
+    }
 }
 
 #[cfg(test)]
