@@ -226,6 +226,24 @@ pub fn insert_ram(
     }
 }
 
+/// The devices pivm drives, by their device-tree node names, each at its `reg` range. Both
+/// `/proc/iomem` renderers (a program's read and the 64-bit console's `cat`) insert this one
+/// list, so the file cannot differ between them.
+pub fn insert_board_devices(t: &mut ResourceTree) {
+    use crate::board::raspi::map;
+    let devices: [(u64, u64, &'static str); 6] = [
+        (map::SYSTEM_TIMER_BASE, map::SYSTEM_TIMER_SIZE, "timer@7e003000"),
+        (map::MAILBOX_BASE, map::MAILBOX_SIZE, "mailbox@7e00b880"),
+        (map::PM_BASE, map::PM_SIZE, "watchdog@7e100000"),
+        (map::UART0_BASE, map::UART0_SIZE, "serial@7e201000"),
+        (map::EMMC_BASE, map::EMMC_SIZE, "mmc@7e300000"),
+        (map::LOCAL_PERIPHERAL_BASE, map::LOCAL_PERIPHERAL_SIZE, "local_intc@40000000"),
+    ];
+    for (base, size, name) in devices {
+        let _ = t.insert(base, base + size - 1, name);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -73,7 +73,6 @@ mod proc_root {
     use core::fmt::Write;
 
     use super::{CmdError, CmdResult};
-    use crate::board::raspi::map;
     use crate::console::args::Args;
     use crate::console::printk::Console;
     use crate::fs::procfs::{RootFile, ROOT_FILES};
@@ -145,17 +144,7 @@ mod proc_root {
                 let _ = t.insert(start, r.end() - 1, crate::proc::iomem::RESERVED);
             }
         }
-        let devices: [(u64, u64, &'static str); 6] = [
-            (map::SYSTEM_TIMER_BASE, map::SYSTEM_TIMER_SIZE, "timer@7e003000"),
-            (map::MAILBOX_BASE, map::MAILBOX_SIZE, "mailbox@7e00b880"),
-            (map::PM_BASE, map::PM_SIZE, "watchdog@7e100000"),
-            (map::UART0_BASE, map::UART0_SIZE, "serial@7e201000"),
-            (map::EMMC_BASE, map::EMMC_SIZE, "mmc@7e300000"),
-            (map::LOCAL_PERIPHERAL_BASE, map::LOCAL_PERIPHERAL_SIZE, "local_intc@40000000"),
-        ];
-        for (base, size, name) in devices {
-            let _ = t.insert(base, base + size - 1, name);
-        }
+        crate::proc::iomem::insert_board_devices(&mut t);
         t
     }
 }

@@ -14,7 +14,7 @@ use super::{Task, TaskState as KState, Tasks};
 use crate::abi::errno::Errno;
 use crate::arch::cpuinfo::CpuInfo;
 use crate::arch::process::{for_each_user_pte, user_table_pages};
-use crate::board::raspi::{mailbox, map};
+use crate::board::raspi::mailbox;
 use crate::boot::reserved_mem;
 use crate::fs::procfs::{PidFile, ProcFile, ProcSource, RootFile, SeqBuf};
 use crate::mm::mm_types::{VmFlags, PAGE_SIZE};
@@ -404,17 +404,7 @@ fn iomem(k: &crate::kernel::Kernel) -> ResourceTree {
     }
     let _ = t.insert(pa(img.text), pa(img.etext) - 1, "Kernel code");
     let _ = t.insert(pa(img.sdata), pa(img.end) - 1, "Kernel data");
-    let devices: [(u64, u64, &'static str); 6] = [
-        (map::SYSTEM_TIMER_BASE, map::SYSTEM_TIMER_SIZE, "timer@7e003000"),
-        (map::MAILBOX_BASE, map::MAILBOX_SIZE, "mailbox@7e00b880"),
-        (map::PM_BASE, map::PM_SIZE, "watchdog@7e100000"),
-        (map::UART0_BASE, map::UART0_SIZE, "serial@7e201000"),
-        (map::EMMC_BASE, map::EMMC_SIZE, "mmc@7e300000"),
-        (map::LOCAL_PERIPHERAL_BASE, map::LOCAL_PERIPHERAL_SIZE, "local_intc@40000000"),
-    ];
-    for (base, size, name) in devices {
-        let _ = t.insert(base, base + size - 1, name);
-    }
+    crate::proc::iomem::insert_board_devices(&mut t);
     t
 }
 
