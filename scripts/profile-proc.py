@@ -10,29 +10,16 @@ one operation, without the program's start and exit. Env: KERNEL, INITRD, TOP (r
 PROCS (sleeping children of vmbench alive during both runs, default 0: `vmbench loop OP N P`),
 VMAS (extra one-page VMAs mapped in both runs, default 0: `vmbench loop OP N P V`).
 """
-import bisect
 import collections
 import concurrent.futures
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
-PROMPT = b"pivm# "
+from qemutrace import PROMPT, monitor, symbol_of, symbols, traced_pcs
 
-
-def symbols(elf):
-    out = subprocess.run(["arm-none-eabi-nm", "-n", "-C", elf], capture_output=True, text=True,
-                         check=True).stdout
-    addrs, names = [], []
-    for line in out.splitlines():
-        parts = line.split(None, 2)
-        if len(parts) == 3 and parts[1] in "tTwW":
-            addrs.append(int(parts[0], 16))
-            names.append(parts[2])
-    return addrs, names
 
 
 def run(img, initrd, cmd, log):
@@ -56,22 +43,15 @@ def run(img, initrd, cmd, log):
                 return
         raise SystemExit(f"profile-proc: no prompt; console said:\n{buf[-2000:].decode(errors='replace')}")
 
-    def monitor(line):
-        s = socket.socket(socket.AF_UNIX)
-        s.connect(sock)
-        s.sendall(line.encode() + b"\n")
-        time.sleep(0.3)
-        s.close()
-
     try:
         wait_prompt(120)
-        monitor("singlestep on")
-        monitor("log exec,nochain")
+        monitor(sock, "singlestep on")
+        monitor(sock, "log exec,nochain")
         buf = b""
         qemu.stdin.write(cmd.encode() + b"\n")
         qemu.stdin.flush()
         wait_prompt(600)
-        monitor("log none")
+        monitor(sock, "log none")
         qemu.stdin.write(b"poweroff\n")
         qemu.stdin.flush()
         qemu.wait(30)
@@ -86,18 +66,9 @@ def run(img, initrd, cmd, log):
 def histogram(log, addrs, names):
     counts = collections.Counter()
     total = 0
-    with open(log, "rb") as f:
-        for line in f:
-            if not line.startswith(b"Trace 0:"):
-                continue
-            lb = line.find(b"[")
-            pc = int(line[lb + 1:].split(b"/")[1], 16)
-            total += 1
-            if pc < 0x40000000 or pc < addrs[0]:
-                counts["[user]"] += 1
-            else:
-                i = bisect.bisect_right(addrs, pc) - 1
-                counts[names[i]] += 1
+    for pc in traced_pcs(log):
+        total += 1
+        counts[symbol_of(pc, addrs, names)] += 1
     return counts, total
 
 

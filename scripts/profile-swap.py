@@ -11,28 +11,15 @@ addresses as "[user]"). The major faults in the window are the entries of `do_sw
 kernel half (`swapin_page`), so the table is also given per major fault. TRACE_FOR=0 runs the
 workload without a trace (its figures only). Env: KERNEL, INITRD, TOP (rows, 45).
 """
-import bisect
 import collections
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
-PROMPT = b"pivm# "
+from qemutrace import PROMPT, monitor, symbol_of, symbols, traced_pcs
 
-
-def symbols(elf):
-    out = subprocess.run(["arm-none-eabi-nm", "-n", "-C", elf], capture_output=True, text=True,
-                         check=True).stdout
-    addrs, names = [], []
-    for line in out.splitlines():
-        parts = line.split(None, 2)
-        if len(parts) == 3 and parts[1] in "tTwW":
-            addrs.append(int(parts[0], 16))
-            names.append(parts[2])
-    return addrs, names
 
 
 def main():
@@ -77,13 +64,6 @@ def main():
         qemu.stdin.write(line.encode() + b"\n")
         qemu.stdin.flush()
 
-    def monitor(line):
-        s = socket.socket(socket.AF_UNIX)
-        s.connect(sock)
-        s.sendall(line.encode() + b"\n")
-        time.sleep(0.3)
-        s.close()
-
     try:
         read_until(prompt, 120)
         for c in ("swapon /dev/mmcblk0p2", "sysctl vm.page-cluster=3",
@@ -94,11 +74,11 @@ def main():
         if span > 0:
             read_until(lambda: b"write pass:" in out and out.endswith(b"\n"), 3600)
             time.sleep(after)
-            monitor("singlestep on")
-            monitor("log exec,nochain")
+            monitor(sock, "singlestep on")
+            monitor(sock, "log exec,nochain")
             time.sleep(span)
-            monitor("log none")
-            monitor("singlestep off")
+            monitor(sock, "log none")
+            monitor(sock, "singlestep off")
         read_until(prompt, 3600)
         cmd("cat /proc/stat")
         read_until(prompt, 60)
@@ -116,20 +96,12 @@ def main():
     counts = collections.Counter()
     calls = collections.Counter()
     total = 0
-    with open(log, "rb") as f:
-        for line in f:
-            if not line.startswith(b"Trace 0:"):
-                continue
-            lb = line.find(b"[")
-            pc = int(line[lb + 1:].split(b"/")[1], 16)
-            total += 1
-            if pc < 0x40000000 or pc < addrs[0]:
-                counts["[user]"] += 1
-            else:
-                i = bisect.bisect_right(addrs, pc) - 1
-                counts[names[i]] += 1
-                if pc in entry:
-                    calls[entry[pc]] += 1
+    for pc in traced_pcs(log):
+        total += 1
+        name = symbol_of(pc, addrs, names)
+        counts[name] += 1
+        if pc in entry:
+            calls[entry[pc]] += 1
     os.unlink(log)
     majors = sum(v for k, v in calls.items() if "swapin_page" in k)
     print(f"\nprofile-swap: {total} instructions traced, {majors} swapin_page entries")
