@@ -20,8 +20,11 @@ pub const PROMPT: &str = "pivm# ";
 pub const RUN_LIMIT: Duration = Duration::from_secs(60);
 /// How often [`Qemu::cmd_until`] runs its command.
 pub const UNTIL_TRIES: usize = 50;
-/// Default wait for boot to reach the prompt, and for one command.
-pub const BOOT: Duration = Duration::from_secs(30);
+/// Default wait for boot to reach the prompt, and for one command. A boot takes 2-5 s alone;
+/// on a 2-core machine at load 15 (other QEMU runs beside it) some took over 30 s, stopped at
+/// "Trying to unpack rootfs image as initramfs...", so the limit is twice that: it only bounds
+/// a hang.
+pub const BOOT: Duration = Duration::from_secs(60);
 pub const STEP: Duration = Duration::from_secs(15);
 
 /// Which image to boot and how.
