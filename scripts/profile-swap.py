@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""profile-swap.py [MIB] - where the instructions of `vmtest swap MIB 1`'s re-read pass go.
+"""profile-swap.py [MIB | file [N]] - where the instructions of `vmtest swap MIB 1`'s re-read
+pass go, or (`file`) those of a card file's major faults without read-ahead.
 
 Boots pivm as compare-linux's diskcost phase does (-icount shift=0, build/sd-512M.img,
 `mem=120M mem=8M@0x08000000`), turns swap on with page-cluster 3 and runs `/bin/vmtest swap
@@ -10,6 +11,11 @@ attributes every instruction CPU 0 executed in that window to the kernel ELF's s
 addresses as "[user]"). The major faults in the window are the entries of `do_swap_page`'s
 kernel half (`swapin_page`), so the table is also given per major fault. TRACE_FOR=0 runs the
 workload without a trace (its figures only). Env: KERNEL, INITRD, TOP (rows, 45).
+
+`file [N]` (256 by default) runs bench-disk's first step instead: `blockdev --setra 0
+/dev/mmcblk0`, then `/bin/cardmap -d /boot/data/f16m shared N` with the trace on for the whole
+command (drop_caches, the program's start and exit included); the major faults are the
+entries of `filemap_fault`'s read of one page (`filemap_read_page`).
 """
 import bisect
 import collections
@@ -37,6 +43,8 @@ def symbols(elf):
 
 def main():
     mib = sys.argv[1] if len(sys.argv) > 1 else "128"
+    file_mode = mib == "file"
+    pages = sys.argv[2] if file_mode and len(sys.argv) > 2 else "256"
     img = os.environ.get("KERNEL", "build/2G/kernel7.img")
     elf = os.path.join(os.path.dirname(img), "kernel.elf")
     initrd = os.environ.get("INITRD", "build/initramfs.cpio.gz")
@@ -86,20 +94,31 @@ def main():
 
     try:
         read_until(prompt, 120)
-        for c in ("swapon /dev/mmcblk0p2", "sysctl vm.page-cluster=3",
-                  "cat /proc/stat"):
+        setup = (("blockdev --setra 0 /dev/mmcblk0",) if file_mode else
+                 ("swapon /dev/mmcblk0p2", "sysctl vm.page-cluster=3"))
+        for c in setup + ("cat /proc/stat",):
             cmd(c)
             read_until(prompt, 60)
-        cmd(f"run /bin/vmtest swap {mib} 1")
-        if span > 0:
-            read_until(lambda: b"write pass:" in out and out.endswith(b"\n"), 3600)
-            time.sleep(after)
-            monitor("singlestep on")
-            monitor("log exec,nochain")
-            time.sleep(span)
-            monitor("log none")
-            monitor("singlestep off")
-        read_until(prompt, 3600)
+        if file_mode:
+            if span > 0:
+                monitor("singlestep on")
+                monitor("log exec,nochain")
+            cmd(f"run /bin/cardmap -d /boot/data/f16m shared {pages}")
+            read_until(prompt, 3600)
+            if span > 0:
+                monitor("log none")
+                monitor("singlestep off")
+        else:
+            cmd(f"run /bin/vmtest swap {mib} 1")
+            if span > 0:
+                read_until(lambda: b"write pass:" in out and out.endswith(b"\n"), 3600)
+                time.sleep(after)
+                monitor("singlestep on")
+                monitor("log exec,nochain")
+                time.sleep(span)
+                monitor("log none")
+                monitor("singlestep off")
+            read_until(prompt, 3600)
         cmd("cat /proc/stat")
         read_until(prompt, 60)
         cmd("poweroff")
@@ -131,8 +150,9 @@ def main():
                 if pc in entry:
                     calls[entry[pc]] += 1
     os.unlink(log)
-    majors = sum(v for k, v in calls.items() if "swapin_page" in k)
-    print(f"\nprofile-swap: {total} instructions traced, {majors} swapin_page entries")
+    fault_fn = "filemap_read_page" if file_mode else "swapin_page"
+    majors = sum(v for k, v in calls.items() if fault_fn in k)
+    print(f"\nprofile-swap: {total} instructions traced, {majors} {fault_fn} entries")
     for name, v in counts.most_common(top):
         per = f"{v / majors:10.0f}" if majors else ""
         print(f"{v:10d} {100.0 * v / total:5.1f}% {per}  {calls.get(name, 0):7d} calls  {name}")

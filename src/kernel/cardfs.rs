@@ -694,6 +694,27 @@ pub fn map_pages_page(file: &VmFile, index: u64) -> Option<Pfn> {
     inode.pages.get(&index).filter(|p| !p.readahead).map(|p| p.pfn)
 }
 
+/// `filemap_map_pages`' walk of the cache over `out.len()` pages from `index`: each slot
+/// the page [`map_pages_page`] gives for it, or `None`, found under one lock by one range
+/// walk of the file's pages (`xas_find` over the range; a look-up per slot cost a lock, the
+/// inode's and the page's searches and a settle each, about 650 instructions a slot).
+pub fn map_pages_pages(file: &VmFile, index: u64, out: &mut [Option<u64>]) {
+    out.fill(None);
+    let Some(ino) = cache_ino(file) else { return };
+    let mut g = CARDFS.lock();
+    let Some(inode) = g.as_mut().and_then(|fs| fs.inodes.get_mut(&ino)) else { return };
+    let end = (index + out.len() as u64).min(inode.size.div_ceil(PAGE as u64));
+    if index >= end {
+        return;
+    }
+    inode.settle();
+    for (&i, p) in inode.pages.range(index..end) {
+        if !p.readahead && !inode.locked.contains_key(&i) {
+            out[(i - index) as usize] = Some(p.pfn.0);
+        }
+    }
+}
+
 /// Whether page `index` of a mapped card file is in the page cache (`mincore`).
 pub fn is_cached(file: &VmFile, index: u64) -> bool {
     let Some(ino) = cache_ino(file) else { return false };
