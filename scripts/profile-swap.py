@@ -13,7 +13,7 @@ kernel half (`swapin_page`), so the table is also given per major fault. TRACE_F
 workload without a trace (its figures only). Env: KERNEL, INITRD, TOP (rows, 45).
 
 `file [N]` (256 by default) runs bench-disk's first step instead: `blockdev --setra 0
-/dev/mmcblk0`, then `/bin/cardmap -d /boot/data/f16m shared N` with the trace on for the whole
+/dev/mmcblk0` (RA_KB=K: K KiB of read-ahead instead, bench-disk's second step with N 4096), then `/bin/cardmap -d /boot/data/f16m shared N` with the trace on for the whole
 command (drop_caches, the program's start and exit included); the major faults are the
 entries of `filemap_fault`'s read of one page (`filemap_read_page`).
 """
@@ -94,7 +94,8 @@ def main():
 
     try:
         read_until(prompt, 120)
-        setup = (("blockdev --setra 0 /dev/mmcblk0",) if file_mode else
+        ra_sectors = 2 * int(os.environ.get("RA_KB", "0"))
+        setup = ((f"blockdev --setra {ra_sectors} /dev/mmcblk0",) if file_mode else
                  ("swapon /dev/mmcblk0p2", "sysctl vm.page-cluster=3"))
         for c in setup + ("cat /proc/stat",):
             cmd(c)
