@@ -103,50 +103,105 @@ pub fn cluster_extents(
     geom: &FatGeometry,
     first: u32,
     max_clusters: u64,
-    mut read_sector: impl FnMut(u64) -> Result<[u8; SECTOR_SIZE], Errno>,
+    read_sector: impl FnMut(u64) -> Result<[u8; SECTOR_SIZE], Errno>,
 ) -> Result<Vec<Extent>, Errno> {
-    let mut extents: Vec<Extent> = Vec::new();
-    if max_clusters == 0 {
-        return Ok(extents);
+    let mut chain = ClusterChain::new(first, max_clusters);
+    chain.walk(geom, max_clusters, read_sector)?;
+    Ok(chain.extents)
+}
+
+/// A file's cluster chain as far as it has been walked, as extents (`fat_get_cluster` with
+/// its `fat_cache`): a page's read walks on from where the last one stopped, only as far
+/// as the clusters it needs, so a file read from its start reads the FAT as it goes and a
+/// fault costs a few links, not the whole chain.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClusterChain {
+    /// The clusters walked so far, from the file's first.
+    pub extents: Vec<Extent>,
+    /// The next cluster to add and the number of clusters the extents hold; None once the
+    /// chain ended (end-of-chain mark, or the file's size reached).
+    next: Option<(u32, u64)>,
+    max_clusters: u64,
+}
+
+impl ClusterChain {
+    /// The chain from cluster `first` of a file of `max_clusters` clusters, nothing walked.
+    pub fn new(first: u32, max_clusters: u64) -> ClusterChain {
+        ClusterChain {
+            extents: Vec::new(),
+            next: (max_clusters > 0).then_some((first, 0)),
+            max_clusters,
+        }
     }
-    let spc = u64::from(geom.sectors_per_cluster);
-    let mut cached: Option<(u64, [u8; SECTOR_SIZE])> = None;
-    let mut cluster = first;
-    let mut n = 0u64;
-    loop {
-        if !geom.valid(cluster) || n > u64::from(geom.cluster_count) {
-            return Err(Errno::EIO);
-        }
-        let disk = geom.cluster_sector(cluster);
-        match extents.last_mut() {
-            Some(e) if e.disk_sector + e.sectors == disk => e.sectors += spc,
-            _ => extents.push(Extent { file_sector: n * spc, disk_sector: disk, sectors: spc }),
-        }
-        n += 1;
-        if n == max_clusters {
-            return Ok(extents);
-        }
-        let (sector, off) = geom.fat_entry_pos(cluster);
+
+    /// A chain known whole (a block device's sectors mapped to themselves).
+    pub fn whole(extents: Vec<Extent>) -> ClusterChain {
+        ClusterChain { extents, next: None, max_clusters: 0 }
+    }
+
+    /// The file sectors the walk has mapped, or None when it is complete (every sector past
+    /// the extents is a hole).
+    pub fn known_sectors(&self) -> Option<u64> {
+        self.next?;
+        Some(self.extents.last().map_or(0, |e| e.file_sector + e.sectors))
+    }
+
+    /// Walks on until the chain holds `clusters` clusters (or ends). A broken link is `EIO`,
+    /// and a failed read of a FAT sector is its error; the chain stays as far as it got,
+    /// and the next walk starts from there again.
+    pub fn walk(
+        &mut self,
+        geom: &FatGeometry,
+        clusters: u64,
+        mut read_sector: impl FnMut(u64) -> Result<[u8; SECTOR_SIZE], Errno>,
+    ) -> Result<(), Errno> {
+        let spc = u64::from(geom.sectors_per_cluster);
+        let (eoc, bad) = if geom.fat32 { (FAT32_EOC, FAT32_BAD) } else { (FAT16_EOC, FAT16_BAD) };
         // The FAT sector is kept and looked at in place: a copy of it per link cost a
         // 512-byte memcpy per cluster of the chain.
-        let buf = match &mut cached {
-            Some((s, b)) if *s == sector => &*b,
-            slot => &slot.insert((sector, read_sector(sector)?)).1,
-        };
-        let next = if geom.fat32 {
-            u32::from_le_bytes([buf[off], buf[off + 1], buf[off + 2], buf[off + 3]]) & FAT32_MASK
-        } else {
-            u32::from(u16::from_le_bytes([buf[off], buf[off + 1]]))
-        };
-        let (eoc, bad) = if geom.fat32 { (FAT32_EOC, FAT32_BAD) } else { (FAT16_EOC, FAT16_BAD) };
-        if next >= eoc {
-            // The chain ends before the size says: the rest reads as a hole.
-            return Ok(extents);
+        let mut cached: Option<(u64, [u8; SECTOR_SIZE])> = None;
+        while let Some((cluster, n)) = self.next {
+            if n >= clusters {
+                return Ok(());
+            }
+            if !geom.valid(cluster) || n > u64::from(geom.cluster_count) {
+                return Err(Errno::EIO);
+            }
+            let next = if n + 1 == self.max_clusters {
+                None
+            } else {
+                let (sector, off) = geom.fat_entry_pos(cluster);
+                let buf = match &mut cached {
+                    Some((s, b)) if *s == sector => &*b,
+                    slot => &slot.insert((sector, read_sector(sector)?)).1,
+                };
+                let link = if geom.fat32 {
+                    u32::from_le_bytes([buf[off], buf[off + 1], buf[off + 2], buf[off + 3]])
+                        & FAT32_MASK
+                } else {
+                    u32::from(u16::from_le_bytes([buf[off], buf[off + 1]]))
+                };
+                if link >= eoc {
+                    // The chain ends before the size says: the rest reads as a hole.
+                    None
+                } else if link == bad || link < FIRST_CLUSTER {
+                    return Err(Errno::EIO);
+                } else {
+                    Some(link)
+                }
+            };
+            let disk = geom.cluster_sector(cluster);
+            match self.extents.last_mut() {
+                Some(e) if e.disk_sector + e.sectors == disk => e.sectors += spc,
+                _ => self.extents.push(Extent {
+                    file_sector: n * spc,
+                    disk_sector: disk,
+                    sectors: spc,
+                }),
+            }
+            self.next = next.map(|c| (c, n + 1));
         }
-        if next == bad || next < FIRST_CLUSTER {
-            return Err(Errno::EIO);
-        }
-        cluster = next;
+        Ok(())
     }
 }
 
@@ -277,6 +332,58 @@ mod tests {
         // The size bounds the walk: two clusters read, no FAT entry past them needed.
         let e = cluster_extents(&g, 3, 2, fat(&g, &links)).unwrap();
         assert_eq!(e, [Extent { file_sector: 0, disk_sector: g.cluster_sector(3), sectors: 2 }]);
+    }
+
+    /// Walked in steps, the chain reads only the FAT sectors its clusters' links are in,
+    /// and ends as the whole walk does.
+    #[test]
+    fn a_chain_walked_in_steps_reads_the_fat_as_far_as_needed() {
+        let g = FatGeometry::from_boot_sector(&boot_sector()).unwrap();
+        // 300 clusters from 3, contiguous but for a jump after 202 (to 1000): the links of
+        // 3..=202 are in FAT sectors 32 and 33 (128 a sector), those from 1000 in 39-40.
+        let mut links: Vec<(u32, u32)> = (3..202).map(|c| (c, c + 1)).collect();
+        links.push((202, 1000));
+        links.extend((1000..1099).map(|c| (c, c + 1)));
+        links.push((1099, 0x0fff_ffff));
+        let whole = cluster_extents(&g, 3, u64::MAX, fat(&g, &links)).unwrap();
+        let mut read = fat(&g, &links);
+        let mut seen = alloc::collections::BTreeSet::new();
+        let mut chain = ClusterChain::new(3, u64::MAX);
+        chain
+            .walk(&g, 10, |s| {
+                seen.insert(s);
+                read(s)
+            })
+            .unwrap();
+        assert_eq!(chain.known_sectors(), Some(10));
+        assert_eq!(seen.iter().copied().collect::<Vec<_>>(), [32]);
+        // Asking for fewer than it holds reads nothing.
+        chain.walk(&g, 5, |_| panic!("no FAT read needed")).unwrap();
+        for step in [100, 203, 250, 400] {
+            chain
+                .walk(&g, step, |s| {
+                    seen.insert(s);
+                    read(s)
+                })
+                .unwrap();
+        }
+        assert_eq!(chain.known_sectors(), None, "the end-of-chain mark ends the walk");
+        assert_eq!(chain.extents, whole);
+        assert_eq!(seen.iter().copied().collect::<Vec<_>>(), [32, 33, 39, 40]);
+        // A read that fails leaves the chain where it was; the next walk goes on.
+        let mut chain = ClusterChain::new(3, u64::MAX);
+        assert_eq!(chain.walk(&g, 200, |_| Err(Errno::EAGAIN)), Err(Errno::EAGAIN));
+        assert_eq!(chain.known_sectors(), Some(0));
+        chain.walk(&g, u64::MAX, fat(&g, &links)).unwrap();
+        assert_eq!(chain.extents, whole);
+        // The size bounds it: no link past the last cluster is read.
+        let mut chain = ClusterChain::new(3, 2);
+        chain.walk(&g, u64::MAX, fat(&g, &[(3, 4)])).unwrap();
+        assert_eq!(chain.known_sectors(), None);
+        assert_eq!(
+            chain.extents,
+            [Extent { file_sector: 0, disk_sector: g.cluster_sector(3), sectors: 2 }]
+        );
     }
 
     #[test]

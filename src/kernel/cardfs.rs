@@ -279,9 +279,9 @@ struct Inode {
     partno: u32,
     /// A block device's inode (`/dev/mmcblk0pN`): its pages are `Buffers`, not `Cached`.
     bdev: bool,
-    /// The cluster chain as extents (`fat_cache`), read on first use; dropped with the
-    /// slab caches by `drop_caches` 2 and 3.
-    extents: Option<Vec<Extent>>,
+    /// The cluster chain as extents (`fat_cache`), walked as far as reads have needed it;
+    /// dropped with the slab caches by `drop_caches` 2 and 3.
+    extents: Option<fat::ClusterChain>,
     pages: BTreeMap<u64, CachedPage>,
     /// The cached pages whose read is in flight (`PG_locked`, not yet `PG_uptodate`).
     locked: BTreeMap<u64, PendingPage>,
@@ -361,44 +361,61 @@ impl CardFs {
         u64::from(self.geom.sectors_per_cluster) * SECTOR_SIZE as u64
     }
 
-    /// The extents of `ino`'s cluster chain (read from the FAT on first use; `defer` as
+    /// The extents of `ino`'s cluster chain as far as page `upto` (exclusive), walked on from
+    /// the FAT where earlier reads stopped (`fat_get_cluster`; `defer` as
     /// [`bdev_read_sector`]'s).
-    fn extents(&mut self, ino: u64, defer: bool) -> Result<(), Errno> {
+    fn extents(&mut self, ino: u64, defer: bool, upto: u64) -> Result<(), Errno> {
         let cb = self.cluster_bytes();
         let (disk, geom) = (self.disk, self.geom);
         let inode = self.inodes.get_mut(&ino).ok_or(Errno::ENOENT)?;
-        if inode.extents.is_some() {
-            return Ok(());
+        if inode.extents.is_none() {
+            inode.extents = Some(if inode.bdev {
+                // A block device maps its sectors to themselves.
+                let sectors = inode.size / SECTOR_SIZE as u64;
+                fat::ClusterChain::whole(alloc::vec![Extent {
+                    file_sector: 0,
+                    disk_sector: 0,
+                    sectors
+                }])
+            } else if inode.first_cluster == 0 {
+                fat::ClusterChain::whole(Vec::new())
+            } else {
+                fat::ClusterChain::new(inode.first_cluster, inode.size.div_ceil(cb))
+            });
         }
-        if inode.bdev {
-            // A block device maps its sectors to themselves.
-            let sectors = inode.size / SECTOR_SIZE as u64;
-            inode.extents = Some(alloc::vec![Extent { file_sector: 0, disk_sector: 0, sectors }]);
-            return Ok(());
-        }
-        let clusters = inode.size.div_ceil(cb);
-        let e = if inode.first_cluster == 0 {
-            Vec::new()
-        } else {
-            fat::cluster_extents(&geom, inode.first_cluster, clusters, |s| {
-                bdev_read_sector(disk, BOOT_PARTNO, s, defer)
-            })?
-        };
-        inode.extents = Some(e);
-        Ok(())
+        walk_chain(inode, disk, &geom, cb, upto, defer)
     }
 
-    fn mapping(&mut self, ino: u64, defer: bool) -> Result<Mapping<'_>, Errno> {
-        self.extents(ino, defer)?;
-        let disk = self.disk;
+    fn mapping(&mut self, ino: u64, defer: bool, upto: u64) -> Result<Mapping<'_>, Errno> {
+        self.extents(ino, defer, upto)?;
+        let (disk, geom, cb) = (self.disk, self.geom, self.cluster_bytes());
         let inode = self.inodes.get_mut(&ino).ok_or(Errno::ENOENT)?;
-        Ok(Mapping { disk, ino, inode, last: None })
+        Ok(Mapping { disk, geom, cluster_bytes: cb, ino, inode, last: None })
     }
+}
+
+/// Walks `inode`'s chain (made) on until it covers its first `upto` pages.
+fn walk_chain(
+    inode: &mut Inode,
+    disk: usize,
+    geom: &FatGeometry,
+    cluster_bytes: u64,
+    upto: u64,
+    defer: bool,
+) -> Result<(), Errno> {
+    let Some(chain) = inode.extents.as_mut() else { return Ok(()) };
+    if chain.known_sectors().is_none_or(|k| k * SECTOR_SIZE as u64 >= upto * PAGE as u64) {
+        return Ok(());
+    }
+    let clusters = (upto * PAGE as u64).div_ceil(cluster_bytes);
+    chain.walk(geom, clusters, |s| bdev_read_sector(disk, BOOT_PARTNO, s, defer))
 }
 
 /// One file's page cache as read-ahead drives it.
 struct Mapping<'a> {
     disk: usize,
+    geom: FatGeometry,
+    cluster_bytes: u64,
     ino: u64,
     inode: &'a mut Inode,
     /// The last bio this mapping's reads submitted (requests complete in order: once it is
@@ -415,8 +432,16 @@ impl Mapping<'_> {
     fn read(&mut self, start: u64, nr: u64) {
         let size = self.inode.size;
         let file_sectors = size.div_ceil(SECTOR_SIZE as u64);
-        let extents = self.inode.extents.clone().unwrap_or_default();
         let mut failed: BTreeSet<u64> = BTreeSet::new();
+        // The chain as far as these pages (read-ahead may reach past what the caller's walk
+        // covered: the FAT is then read here, waiting idle); sectors it could not map fail
+        // their pages rather than read as a hole.
+        let _ =
+            walk_chain(self.inode, self.disk, &self.geom, self.cluster_bytes, start + nr, false);
+        let chain = self.inode.extents.take();
+        let known = chain.as_ref().map_or(0, |c| c.known_sectors().unwrap_or(u64::MAX));
+        let no_extents: &[Extent] = &[];
+        let extents = chain.as_ref().map_or(no_extents, |c| &c.extents);
         // The bio being built: first disk sector, segments, sectors, and its pages.
         let mut bio: Option<(u64, Vec<BioVec>, u64, Vec<u64>)> = None;
         let (disk, partno) = (self.disk, self.inode.partno);
@@ -434,8 +459,12 @@ impl Mapping<'_> {
             let base = kva(page.pfn);
             let mut s = index * SECTORS_PER_PAGE;
             let end = ((index + 1) * SECTORS_PER_PAGE).min(file_sectors);
+            if end > known {
+                failed.insert(index);
+                continue;
+            }
             while s < end {
-                let Some((disk_sector, run)) = fat::bmap(&extents, s) else {
+                let Some((disk_sector, run)) = fat::bmap(extents, s) else {
                     // A hole (the chain is shorter than the size): zeros.
                     s += 1;
                     continue;
@@ -479,6 +508,7 @@ impl Mapping<'_> {
         if let Some(b) = bio.take() {
             submit(b, &mut failed);
         }
+        self.inode.extents = chain;
         for (done, pages) in submitted {
             for index in pages {
                 self.inode.locked.entry(index).or_default().bios.push(done.clone());
@@ -654,7 +684,9 @@ pub fn filemap_fault(
         // The cluster chain's walk (after drop_caches) needs pages for the FAT's sectors: no
         // page is VM_FAULT_OOM (reclaim, then the fault again), not SIGBUS, as filemap_fault
         // returns for -ENOMEM.
-        let mut m = fs.mapping(ino, false).map_err(|e| match e {
+        // The chain as far as the fault's read-around or read-ahead window can reach.
+        let upto = index + 1 + 2 * ra.ra_pages;
+        let mut m = fs.mapping(ino, false, upto).map_err(|e| match e {
             crate::abi::errno::Errno::ENOMEM => FaultError::Oom,
             _ => FaultError::Sigbus,
         })?;
@@ -694,6 +726,27 @@ pub fn map_pages_page(file: &VmFile, index: u64) -> Option<Pfn> {
     inode.pages.get(&index).filter(|p| !p.readahead).map(|p| p.pfn)
 }
 
+/// `filemap_map_pages`' walk of the cache over `out.len()` pages from `index`: each slot
+/// the page [`map_pages_page`] gives for it, or `None`, found under one lock by one range
+/// walk of the file's pages (`xas_find` over the range; a look-up per slot cost a lock, the
+/// inode's and the page's searches and a settle each, about 650 instructions a slot).
+pub fn map_pages_pages(file: &VmFile, index: u64, out: &mut [Option<u64>]) {
+    out.fill(None);
+    let Some(ino) = cache_ino(file) else { return };
+    let mut g = CARDFS.lock();
+    let Some(inode) = g.as_mut().and_then(|fs| fs.inodes.get_mut(&ino)) else { return };
+    let end = (index + out.len() as u64).min(inode.size.div_ceil(PAGE as u64));
+    if index >= end {
+        return;
+    }
+    inode.settle();
+    for (&i, p) in inode.pages.range(index..end) {
+        if !p.readahead && !inode.locked.contains_key(&i) {
+            out[(i - index) as usize] = Some(p.pfn.0);
+        }
+    }
+}
+
 /// Whether page `index` of a mapped card file is in the page cache (`mincore`).
 pub fn is_cached(file: &VmFile, index: u64) -> bool {
     let Some(ino) = cache_ino(file) else { return false };
@@ -723,7 +776,9 @@ pub fn fault_around_hits(file: &Arc<VmFile>, pages: u64) {
 fn read(ino: u64, pos: u64, buf: &mut [u8], ra: &mut FileRaState) -> Result<usize, Errno> {
     let mut g = CARDFS.lock();
     let fs = g.as_mut().ok_or(Errno::ENODEV)?;
-    let mut m = match fs.mapping(ino, true) {
+    // The chain as far as the read and its read-ahead windows can reach.
+    let upto = (pos + buf.len() as u64).div_ceil(PAGE as u64) + 2 * ra.ra_pages;
+    let mut m = match fs.mapping(ino, true, upto) {
         Ok(m) => m,
         // The FAT's sector is being read: the caller sleeps on it and reads again.
         Err(DEFERRED) => return Ok(0),

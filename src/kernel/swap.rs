@@ -122,8 +122,9 @@ fn bdev_of(e: SwpEntry) -> Option<(usize, u32)> {
     SWAP.lock().areas.get(e).map(|a| a.bdev)
 }
 
-/// The plug a batch of swap-out writes is submitted under (6.1's `blk_start_plug` around
-/// `shrink_folio_list`'s, and `MADV_PAGEOUT`'s): started on the first
+/// The plug a batch of swap I/O is submitted under (6.1's `blk_start_plug` around
+/// `shrink_folio_list`'s writes, `MADV_PAGEOUT`'s, and `swap_vma_readahead`'s window of
+/// reads): started on the first
 /// bio's disk, so slots next to each other on the card go as one request. Its bios reach
 /// the disk's queue when it is finished or dropped; the submitter finishes it before it
 /// waits for any of them, and neither sleeps nor schedules while it holds one.
@@ -497,7 +498,7 @@ pub fn in_cache(e: SwpEntry) -> bool {
 /// `EIO` for a failed read; a failure leaves nothing behind. The wait idles (the caller may
 /// hold the task table).
 pub fn read_swap_cache_async(e: SwpEntry, readahead: bool, va: usize) -> Result<Pfn, Errno> {
-    match swap_read_start(e, readahead, va)? {
+    match swap_read_start(e, readahead, va, None)? {
         SwapRead::Cached(pfn) => Ok(pfn),
         SwapRead::InFlight(disk, done) => {
             let _ = blk::wait_bio(disk, &done);
@@ -535,8 +536,15 @@ pub enum SwapRead {
 /// the cache, or a new page whose read is submitted (`swapcache_prepare` reserves the slot
 /// with `SWAP_HAS_CACHE` first, so a concurrent fault finds it in flight and waits, and the
 /// slot cannot be reused before the read lands). `ENOENT` for a free or cache-only slot,
-/// `ENOMEM` without a page, `EIO` when the block layer refused the bio.
-pub fn swap_read_start(e: SwpEntry, readahead: bool, va: usize) -> Result<SwapRead, Errno> {
+/// `ENOMEM` without a page, `EIO` when the block layer refused the bio. Under `plug` (a
+/// read-ahead window's, as `swap_vma_readahead` holds one) the bio waits in the plug's list
+/// until the caller finishes it, which it does before it waits for any of the window's reads.
+pub fn swap_read_start(
+    e: SwpEntry,
+    readahead: bool,
+    va: usize,
+    plug: Option<&mut SwapPlug>,
+) -> Result<SwapRead, Errno> {
     settle(e);
     if let Some(c) = SWAP.lock().cache.get(e) {
         return Ok(SwapRead::Cached(Pfn(c.pfn)));
@@ -564,7 +572,7 @@ pub fn swap_read_start(e: SwpEntry, readahead: bool, va: usize) -> Result<SwapRe
     };
     let seg = BioVec { addr, len: SWAP_HEADER_SIZE as u32 };
     let sector = u64::from(e.offset()) * PAGE_SECTORS;
-    match blk::submit_bio(bdev.0, bdev.1, ReqOp::Read, sector, alloc::vec![seg]) {
+    match submit_swap_bio(plug, bdev, ReqOp::Read, sector, seg) {
         Ok(done) => {
             let p = PendingRead { pfn, disk: bdev.0, done: done.clone(), readahead, va, bounce };
             PENDING.lock().insert(e, p);

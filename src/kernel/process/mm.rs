@@ -945,9 +945,7 @@ impl FaultEnv for MmHw {
 
     fn cached_pages(&self, file: &VmFile, index: u64, out: &mut [Option<u64>]) {
         if crate::kernel::cardfs::is_card_file(file) {
-            for (i, o) in out.iter_mut().enumerate() {
-                *o = crate::kernel::cardfs::map_pages_page(file, index + i as u64).map(|p| p.0);
-            }
+            crate::kernel::cardfs::map_pages_pages(file, index, out);
             return;
         }
         fs::cached_pages(file.ino, index, out);
