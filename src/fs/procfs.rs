@@ -87,6 +87,7 @@ pub enum SlabAttr {
     Slabs,
     Objects,
     TotalObjects,
+    ObjectsInuse,
     Shrink,
 }
 
@@ -99,6 +100,7 @@ pub const SLAB_ATTRS: &[(&str, SlabAttr, u32)] = &[
     ("slabs", SlabAttr::Slabs, 0o400),
     ("objects", SlabAttr::Objects, 0o400),
     ("total_objects", SlabAttr::TotalObjects, 0o400),
+    ("objects_inuse", SlabAttr::ObjectsInuse, 0o400),
     ("shrink", SlabAttr::Shrink, 0o600),
 ];
 
@@ -124,6 +126,7 @@ pub fn show_slab_attr(
         SlabAttr::Slabs => s.info.num_slabs,
         SlabAttr::Objects => s.info.active_objs,
         SlabAttr::TotalObjects => s.info.num_objs,
+        SlabAttr::ObjectsInuse => s.objects_inuse,
         SlabAttr::Shrink => return Ok(()),
     };
     writeln!(out, "{v}")
@@ -1111,7 +1114,13 @@ mod tests {
             active_slabs: 45,
             num_slabs: 45,
         };
-        let stat = crate::mm::slab::CacheStat { info, object_size: 150, order: 0, min_partial: 5 };
+        let stat = crate::mm::slab::CacheStat {
+            info,
+            object_size: 150,
+            order: 0,
+            min_partial: 5,
+            objects_inuse: 911,
+        };
         let show = |a| {
             let mut t = String::new();
             show_slab_attr(a, &stat, &mut t).unwrap();
@@ -1124,6 +1133,7 @@ mod tests {
         assert_eq!(show(SlabAttr::Slabs), "45\n");
         assert_eq!(show(SlabAttr::Objects), "940\n");
         assert_eq!(show(SlabAttr::TotalObjects), "945\n");
+        assert_eq!(show(SlabAttr::ObjectsInuse), "911\n");
         assert_eq!(show(SlabAttr::Shrink), "");
         assert_eq!(slab_store(&s, 1, SlabAttr::Shrink, b"2"), Err(Errno::EINVAL));
         // The stand-in has no caches: the shrink's ENOENT comes back.

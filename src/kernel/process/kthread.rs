@@ -57,6 +57,7 @@ pub fn kthread_run(threadfn: fn() -> !, name: &str, flags: u32) -> Result<u32, E
         let pid = pid?;
         task.pid = pid;
         t.map.insert(pid, task);
+        t.reserve_queues();
         t.add_child(0, pid);
         t.rq.push_back(pid);
         Some(pid)

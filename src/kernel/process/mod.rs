@@ -294,6 +294,22 @@ impl Tasks {
         }
     }
 
+    /// Sizes the scheduler's queues for the tasks there are, when a task is made: the run
+    /// queue, the wait-queue sleepers and the autoreap list hold a pid at most once each, and
+    /// [`wake_and_check`]'s candidates at most three times (a due deadline, a finished I/O, a
+    /// woken queue) and the task that has just slept. Their capacity then follows the largest
+    /// number of tasks there ever were, not how many happened to wake at once (the timer's
+    /// timing): grown by pushes instead, the run queue stayed at 32 slots after one fork bomb
+    /// and at 16 after the next, and the leak checks read the difference as a kept object.
+    /// Failing to reserve is not an error: a push then grows the queue as before.
+    fn reserve_queues(&mut self) {
+        let n = self.map.len();
+        let _ = self.rq.try_reserve(n.saturating_sub(self.rq.len()));
+        let _ = self.wq_sleepers.try_reserve(n.saturating_sub(self.wq_sleepers.len()));
+        let _ = self.autoreap.try_reserve(n.saturating_sub(self.autoreap.len()));
+        let _ = self.woken.try_reserve((3 * n + 1).saturating_sub(self.woken.len()));
+    }
+
     /// Puts a woken `pid` on the run queue (`ttwu_do_activate`) unless it is on it already:
     /// at the back, or at the front for a kernel thread (kswapd), as CFS's wake-up preemption
     /// lets a thread that mostly sleeps run ahead of CPU-bound programs.
@@ -1181,6 +1197,7 @@ fn enqueue_task(
         task.pid = pid;
         let parent = task.ppid;
         t.map.insert(pid, task);
+        t.reserve_queues();
         t.add_child(parent, pid);
         t.rq.push_back(pid);
         Some(pid)

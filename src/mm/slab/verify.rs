@@ -198,7 +198,7 @@ impl Slab {
 
 /// The length of a freelist of the slab at `base`, if every link is an object of the slab and
 /// the chain ends within `objects` steps.
-fn freelist_len(c: &KmemCache, base: usize, head: usize) -> Result<usize, &'static str> {
+pub(super) fn freelist_len(c: &KmemCache, base: usize, head: usize) -> Result<usize, &'static str> {
     let mut n = 0;
     let mut p = head;
     while p != 0 {
