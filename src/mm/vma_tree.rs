@@ -431,7 +431,10 @@ impl VmaTree {
     /// end to `top`.
     pub fn gap_topdown(&self, length: usize, low: usize, high: usize, top: usize) -> Option<usize> {
         let q = GapQuery { length, low, high };
-        self.search(self.root, 0, top, &q, true)
+        if self.root == NIL {
+            return q.fit(0, top, true);
+        }
+        self.may_fit(self.root, 0, top, &q).then(|| self.topdown(self.root, 0, top, &q))?
     }
 
     /// The lowest start of `length` free bytes within `[low, high)` (`unmapped_area`).
@@ -443,35 +446,76 @@ impl VmaTree {
         top: usize,
     ) -> Option<usize> {
         let q = GapQuery { length, low, high };
-        self.search(self.root, 0, top, &q, false)
+        if self.root == NIL {
+            return q.fit(0, top, false);
+        }
+        self.may_fit(self.root, 0, top, &q).then(|| self.bottomup(self.root, 0, top, &q))?
     }
 
-    /// The gap search in subtree `t`, whose VMAs lie between `lo` (the end of the VMA before
-    /// them) and `hi` (the claim of the one after): its gaps are `[lo, first claim)`, those
-    /// between its VMAs and `[last end, hi)`.
-    fn search(&self, t: u32, lo: usize, hi: usize, q: &GapQuery, topdown: bool) -> Option<usize> {
-        if t == NIL {
-            return q.fit(lo, hi, topdown);
-        }
-        // Every gap here starts at `lo` or a VMA's end and ends at `hi` or below a VMA's end
-        // (a stack's guard gap may reach below the VMAs before it: its claim bounds only the
-        // gap just below it).
+    /// Whether subtree `t`, whose VMAs lie between `lo` (the end of the VMA before them) and
+    /// `hi` (the claim of the one after), may hold a gap for `q`: its gaps are `[lo, first
+    /// claim)`, those between its VMAs and `[last end, hi)`. Each starts at `lo` or a VMA's
+    /// end and ends at `hi` or below a VMA's end (a stack's guard gap may reach below the VMAs
+    /// before it: its claim bounds only the gap just below it).
+    fn may_fit(&self, t: u32, lo: usize, hi: usize, q: &GapQuery) -> bool {
         let n = self.node(t);
-        if lo >= q.high || hi.max(n.max_end) <= q.low {
-            return None;
+        lo < q.high
+            && hi.max(n.max_end) > q.low
+            && n.max_gap.max(n.min_claim.saturating_sub(lo)).max(hi.saturating_sub(n.max_end))
+                >= q.length
+    }
+
+    /// The top-down search in subtree `t` (which [`Self::may_fit`]): the right side first,
+    /// each child tried only when it may fit; down the left side by a loop.
+    fn topdown(&self, mut t: u32, lo: usize, mut hi: usize, q: &GapQuery) -> Option<usize> {
+        loop {
+            let n = self.node(t);
+            let end = n.vma.vm_end;
+            let found = if n.right == NIL {
+                q.fit(end, hi, true)
+            } else if self.may_fit(n.right, end, hi, q) {
+                self.topdown(n.right, end, hi, q)
+            } else {
+                None
+            };
+            if found.is_some() {
+                return found;
+            }
+            let claim = vm_start_gap(&n.vma);
+            if n.left == NIL {
+                return q.fit(lo, claim, true);
+            }
+            if !self.may_fit(n.left, lo, claim, q) {
+                return None;
+            }
+            (t, hi) = (n.left, claim);
         }
-        let widest =
-            n.max_gap.max(n.min_claim.saturating_sub(lo)).max(hi.saturating_sub(n.max_end));
-        if widest < q.length {
-            return None;
-        }
-        let claim = vm_start_gap(&n.vma);
-        if topdown {
-            self.search(n.right, n.vma.vm_end, hi, q, true)
-                .or_else(|| self.search(n.left, lo, claim, q, true))
-        } else {
-            self.search(n.left, lo, claim, q, false)
-                .or_else(|| self.search(n.right, n.vma.vm_end, hi, q, false))
+    }
+
+    /// The bottom-up search in subtree `t` (which [`Self::may_fit`]): the left side first,
+    /// down the right side by a loop.
+    fn bottomup(&self, mut t: u32, mut lo: usize, hi: usize, q: &GapQuery) -> Option<usize> {
+        loop {
+            let n = self.node(t);
+            let claim = vm_start_gap(&n.vma);
+            let found = if n.left == NIL {
+                q.fit(lo, claim, false)
+            } else if self.may_fit(n.left, lo, claim, q) {
+                self.bottomup(n.left, lo, claim, q)
+            } else {
+                None
+            };
+            if found.is_some() {
+                return found;
+            }
+            let end = n.vma.vm_end;
+            if n.right == NIL {
+                return q.fit(end, hi, false);
+            }
+            if !self.may_fit(n.right, end, hi, q) {
+                return None;
+            }
+            (t, lo) = (n.right, end);
         }
     }
 
