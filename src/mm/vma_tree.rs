@@ -24,7 +24,7 @@ const NIL: u32 = u32::MAX;
 pub struct VmaId(u32);
 
 /// The tree: see the module comment.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct VmaTree {
     nodes: Vec<Node>,
     root: u32,
@@ -86,6 +86,54 @@ fn prio_of(seq: u32) -> u32 {
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     (z ^ (z >> 31)) as u32
 }
+
+impl Clone for VmaTree {
+    /// `dup_mmap`'s copy: the nodes as they are, or, when many are free (a process that
+    /// unmapped many VMAs), only the live ones, renumbered with their shape kept, so that a
+    /// fork copies what the parent maps now and not what it once did.
+    fn clone(&self) -> Self {
+        let free = self.nodes.len() - self.len;
+        if free <= self.len / 4 + FREE_SLACK {
+            return VmaTree { nodes: self.nodes.clone(), ..*self };
+        }
+        let mut new_index = alloc::vec![NIL; self.nodes.len()];
+        let mut t = self.first;
+        let mut i = 0;
+        while t != NIL {
+            new_index[t as usize] = i;
+            i += 1;
+            t = self.node(t).next;
+        }
+        let remap = |t: u32| if t == NIL { NIL } else { new_index[t as usize] };
+        let mut nodes = Vec::with_capacity(self.len);
+        let mut t = self.first;
+        while t != NIL {
+            let n = self.node(t);
+            nodes.push(Node {
+                vma: n.vma.clone(),
+                parent: remap(n.parent),
+                left: remap(n.left),
+                right: remap(n.right),
+                prev: remap(n.prev),
+                next: remap(n.next),
+                ..*n
+            });
+            t = n.next;
+        }
+        VmaTree {
+            nodes,
+            root: remap(self.root),
+            first: remap(self.first),
+            last: remap(self.last),
+            free: NIL,
+            len: self.len,
+            seq: self.seq,
+        }
+    }
+}
+
+/// Free nodes a clone copies along rather than renumbering the live ones.
+const FREE_SLACK: usize = 8;
 
 impl Default for VmaTree {
     fn default() -> Self {

@@ -6,8 +6,8 @@ use proptest::prelude::*;
 
 /// Pages in the modelled address space (small, so that operations collide often).
 const SPACE: usize = 96;
-/// A stack's guard gap is far larger than the model's space: keep it in view with a
-/// top that leaves room for it.
+/// The top of the modelled address space (`TASK_SIZE`); a stack's guard gap (256 pages)
+/// reaches past its bottom, so the model covers the clamped claim too.
 const TOP: usize = SPACE * PAGE_SIZE;
 
 fn vma(start: usize, end: usize, stack: bool) -> Vma {
@@ -194,6 +194,9 @@ proptest! {
             most = most.max(m.len());
             compare(&t, &m)?;
             prop_assert!(t.capacity() <= most);
+            let c = t.clone();
+            c.check().map_err(TestCaseError::fail)?;
+            prop_assert!(c.iter().eq(m.iter()));
         }
     }
 }
@@ -226,4 +229,32 @@ fn stack_guard_gap_is_taken() {
     assert_eq!(t.gaps(top), vec![(0, guard), (s + 0x1000, top)]);
     assert_eq!(t.gap_topdown(0x1000, guard, s, top), None);
     assert_eq!(t.gap_topdown(0x1000, 0, s, top), Some(guard - 0x1000));
+}
+
+/// A clone of a tree that freed many nodes holds only the live ones, in the same order and
+/// shape, and answers as the original does.
+#[test]
+fn clone_drops_freed_nodes() {
+    let mut t = VmaTree::default();
+    let ids: Vec<VmaId> = (0..100)
+        .map(|i| t.insert(vma(i * 2 * PAGE_SIZE, (i * 2 + 1) * PAGE_SIZE, false)))
+        .collect();
+    for &id in &ids[..90] {
+        t.remove(id);
+    }
+    let c = t.clone();
+    assert_eq!(c.capacity(), 10);
+    c.check().unwrap();
+    assert!(c.iter().eq(t.iter()));
+    for addr in (0..210).map(|p| p * PAGE_SIZE) {
+        assert_eq!(c.find(addr).map(|i| c.get(i)), t.find(addr).map(|i| t.get(i)));
+        assert_eq!(c.gap_topdown(PAGE_SIZE, 0, addr, TOP), t.gap_topdown(PAGE_SIZE, 0, addr, TOP));
+    }
+    // A tree with few free nodes is copied as it is.
+    let mut u = VmaTree::default();
+    let a = u.insert(vma(0, PAGE_SIZE, false));
+    u.insert(vma(2 * PAGE_SIZE, 3 * PAGE_SIZE, false));
+    u.remove(a);
+    assert_eq!(u.clone().capacity(), 2);
+    u.clone().check().unwrap();
 }
