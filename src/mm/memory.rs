@@ -275,26 +275,26 @@ pub fn do_page_fault(
     if addr >= mm.task_size {
         return Err(FaultError::BadMap);
     }
-    let vma = match mm.find_vma(addr) {
-        None => return Err(FaultError::BadMap),
-        Some(v) if v.vm_start <= addr => v.clone(),
-        Some(v) => {
-            // check_stack: a VM_GROWSDOWN VMA above the address may grow down to it.
-            if !v.vm_flags.contains(VmFlags::GROWSDOWN) || addr < mm.arch.first_user_address {
-                return Err(FaultError::BadMap);
-            }
-            let start = v.vm_start;
-            mm.expand_downwards(start, addr).map_err(|_| FaultError::BadMap)?;
-            mm.find_vma(addr).cloned().ok_or(FaultError::BadMap)?
+    // One descent finds the VMA; stack growth and anon_vma_prepare change it in place, so its
+    // handle stays good and nothing is looked up or copied again.
+    let id = mm.vmas.find(addr).ok_or(FaultError::BadMap)?;
+    let vma = mm.vmas.get(id);
+    if vma.vm_start > addr {
+        // check_stack: a VM_GROWSDOWN VMA above the address may grow down to it.
+        if !vma.vm_flags.contains(VmFlags::GROWSDOWN) || addr < mm.arch.first_user_address {
+            return Err(FaultError::BadMap);
         }
-    };
-    if access_error(flags, &vma) {
+        let start = vma.vm_start;
+        mm.expand_downwards(start, addr).map_err(|_| FaultError::BadMap)?;
+    }
+    let vma = mm.vmas.get(id);
+    if access_error(flags, vma) {
         return Err(FaultError::BadAccess);
     }
-    if needs_anon_vma(&vma, flags) {
-        mm.anon_vma_prepare(addr);
+    if needs_anon_vma(vma, flags) {
+        mm.anon_vma_prepare_at(id);
     }
-    handle_mm_fault(&vma, env, addr & PAGE_MASK, flags)
+    handle_mm_fault(mm.vmas.get(id), env, addr & PAGE_MASK, flags)
 }
 
 /// Whether the fault may give a VMA without an anon_vma its first anonymous page: a write

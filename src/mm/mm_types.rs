@@ -4,11 +4,10 @@
 //! values in the struct, so the host tests cover every split. The operations on it (mmap,
 //! munmap, mprotect, brk, stack growth, merging) live in `mm::mmap`.
 //!
-//! The VMAs are kept in a `BTreeMap` keyed by `vm_start` (Linux 6.1 uses the maple tree): every
-//! lookup (`find_vma`, `find_vma_prev`, `find_vma_intersection`) is O(log n).
-use alloc::collections::BTreeMap;
+//! The VMAs are kept in a [`VmaTree`] (`mm::vma_tree`, in the maple tree's place): ordered by
+//! range, with the free gaps between them tracked in the same tree; every lookup (`find_vma`,
+//! `find_vma_prev`, `find_vma_intersection`) is one descent, a neighbour one link away.
 use alloc::sync::Arc;
-use alloc::vec::Vec;
 
 /// Bytes per page for user mappings (4 KiB on every configuration pivm models).
 pub const PAGE_SIZE: usize = 4096;
@@ -233,37 +232,7 @@ impl Vma {
     }
 }
 
-pub use super::gap_tree::GapTree;
-
-/// Gaps `refresh_gaps` and `replace_gaps` compare in place; a window with more is replaced.
-const GAP_WINDOW: usize = 4;
-
-/// Calls `f` with each gap the VMAs of `vmas` leave, in address order: from the end of the
-/// VMA `from` (its key and end; the start of the address space when `None`) up to the claimed
-/// start of the VMA keyed `to` (to `task_size` when `None`).
-fn gaps_between(
-    vmas: &BTreeMap<usize, Vma>,
-    task_size: usize,
-    from: Option<(usize, usize)>,
-    to: Option<usize>,
-    mut f: impl FnMut(usize, usize),
-) {
-    let mut prev_end = from.map_or(0, |(_, end)| end);
-    let start = from.map_or(0, |(k, _)| k + 1);
-    for v in vmas.range(start..).map(|(_, v)| v) {
-        let end = vm_start_gap(v);
-        if end > prev_end {
-            f(prev_end, end);
-        }
-        prev_end = prev_end.max(v.vm_end);
-        if to.is_some_and(|t| v.vm_start >= t) {
-            return;
-        }
-    }
-    if task_size > prev_end {
-        f(prev_end, task_size);
-    }
-}
+pub use super::vma_tree::{VmaId, VmaTree};
 
 /// `vm_start_gap()`: where a VMA's claim starts, its guard gap included for a stack.
 pub fn vm_start_gap(vma: &Vma) -> usize {
@@ -332,9 +301,8 @@ pub(crate) const fn test_arch_mm(page_offset: usize) -> ArchMm {
 /// `struct mm_struct`: the VMAs and the counters and boundaries Linux keeps beside them.
 #[derive(Clone, Debug)]
 pub struct MmStruct {
-    pub(crate) vmas: BTreeMap<usize, Vma>,
-    /// The free gaps between the VMAs, kept in step by `refresh_gaps`.
-    pub(crate) gaps: GapTree,
+    /// The VMAs and the gaps between them.
+    pub(crate) vmas: VmaTree,
     /// The architecture's fixed values, `TASK_SIZE` among them.
     pub arch: ArchMm,
     /// `TASK_SIZE` (a copy of `arch.task_size`, the name every formula uses).
@@ -388,11 +356,8 @@ pub struct MmStruct {
 impl MmStruct {
     /// An empty address space (layout not yet picked: see `arch_pick_mmap_layout`).
     pub fn new(arch: ArchMm, rlimits: Rlimits) -> Self {
-        let mut gaps = GapTree::default();
-        gaps.insert(0, arch.task_size);
         MmStruct {
-            vmas: BTreeMap::new(),
-            gaps,
+            vmas: VmaTree::default(),
             arch,
             task_size: arch.task_size,
             dac_mmap_min_addr: DAC_MMAP_MIN_ADDR,
@@ -439,18 +404,12 @@ impl MmStruct {
 
     /// Every VMA in address order.
     pub fn iter(&self) -> impl Iterator<Item = &Vma> {
-        self.vmas.values()
+        self.vmas.iter()
     }
 
     /// `find_vma()`: the first VMA with `vm_end > addr`, if any.
     pub fn find_vma(&self, addr: usize) -> Option<&Vma> {
-        if let Some((_, v)) = self.vmas.range(..=addr).next_back() {
-            if v.vm_end > addr {
-                return Some(v);
-            }
-        }
-        let above = addr.checked_add(1)?;
-        self.vmas.range(above..).next().map(|(_, v)| v)
+        self.vmas.find(addr).map(|id| self.vmas.get(id))
     }
 
     /// `vma_lookup()`: the VMA containing `addr`.
@@ -460,7 +419,11 @@ impl MmStruct {
 
     /// `find_vma_prev()`'s `pprev`: the last VMA ending at or below `addr`.
     pub fn find_vma_prev(&self, addr: usize) -> Option<&Vma> {
-        self.vmas.range(..=addr).rev().map(|(_, v)| v).find(|v| v.vm_end <= addr)
+        let id = match self.vmas.find(addr) {
+            Some(id) => self.vmas.prev(id),
+            None => self.vmas.last(),
+        };
+        id.map(|id| self.vmas.get(id))
     }
 
     /// `find_vma_intersection()`: the first VMA overlapping `[start, end)`.
@@ -473,28 +436,33 @@ impl MmStruct {
     /// later merge with (`anon_vma_compatible()`: the same file, flags differing only in
     /// `VM_ACCESS_FLAGS`, contiguous offsets; the next VMA tried first), else a fresh one.
     pub fn anon_vma_prepare(&mut self, addr: usize) -> Option<AnonVmaId> {
-        let vma = self.vma_lookup(addr)?;
+        let id = self.vmas.find(addr).filter(|&id| self.vmas.get(id).vm_start <= addr)?;
+        self.anon_vma_prepare_at(id)
+    }
+
+    /// [`Self::anon_vma_prepare`] for the VMA at `id`.
+    pub(crate) fn anon_vma_prepare_at(&mut self, id: VmaId) -> Option<AnonVmaId> {
+        let vma = self.vmas.get(id);
         if vma.anon_vma.is_some() {
             return vma.anon_vma;
         }
-        let start = vma.vm_start;
         let compatible = |a: &Vma, b: &Vma| {
             a.vm_end == b.vm_start
                 && a.vm_file == b.vm_file
                 && (a.vm_flags ^ b.vm_flags).difference(VmFlags::ACCESS).is_empty()
                 && b.vm_pgoff == a.vm_pgoff + a.pages() as u64
         };
-        let next = self.vmas.get(&vma.vm_end).filter(|n| compatible(vma, n));
-        let prev = self.vmas.range(..start).next_back().map(|(_, p)| p);
+        let next = self.vmas.next(id).map(|n| self.vmas.get(n)).filter(|n| compatible(vma, n));
+        let prev = self.vmas.prev(id).map(|p| self.vmas.get(p));
         let reused = next
             .and_then(|n| n.anon_vma)
             .or_else(|| prev.filter(|p| compatible(p, vma)).and_then(|p| p.anon_vma));
-        let id = reused.unwrap_or_else(|| {
+        let id_new = reused.unwrap_or_else(|| {
             self.next_anon_vma += 1;
             self.next_anon_vma - 1
         });
-        self.vmas.get_mut(&start)?.anon_vma = Some(id);
-        Some(id)
+        self.vmas.get_mut(id).anon_vma = Some(id_new);
+        Some(id_new)
     }
 
     /// `anon_vma_fork()` for a new child's VMAs (cloned from the parent's): each VMA with
@@ -502,76 +470,12 @@ impl MmStruct {
     /// VMAs with different anon_vmas would.
     pub fn anon_vma_fork(&mut self) {
         let next = &mut self.next_anon_vma;
-        for v in self.vmas.values_mut().filter(|v| v.anon_vma.is_some()) {
-            v.anon_vma = Some(*next);
-            *next += 1;
-        }
-    }
-
-    /// The gaps between the VMAs, recomputed from the VMA list.
-    fn gaps_from_vmas(&self) -> Vec<(usize, usize)> {
-        let mut out = Vec::new();
-        gaps_between(&self.vmas, self.task_size, None, None, |s, e| out.push((s, e)));
-        out
-    }
-
-    /// Brings the gap tree up to date after the VMAs in `[lo, hi)` changed (inserted,
-    /// removed, grown, shrunk, split or joined): the gaps from the VMA before `lo` to the first
-    /// VMA at or past `hi` are recomputed. When the window holds a few gaps (a mapping or an
-    /// unmapping, the usual case) the old and new lists are compared: a gap whose start stays
-    /// has its end moved in place, the others are removed or inserted one by one; a larger
-    /// window is replaced whole. Nothing is allocated either way (the tree reuses its nodes).
-    pub(crate) fn refresh_gaps(&mut self, lo: usize, hi: usize) {
-        const WINDOW: usize = GAP_WINDOW;
-        let from = self.vmas.range(..lo).next_back().map(|(&k, v)| (k, v.vm_end));
-        let to = self.vmas.range(hi..).next().map(|(&k, _)| k);
-        // Gaps start at a VMA's end: those from `from`'s end up to `to`'s start are redone.
-        let (rlo, rhi) = (from.map_or(0, |f| f.0), to.unwrap_or(usize::MAX));
-        let mut new = [(0, 0); WINDOW];
-        let mut n_new = 0;
-        gaps_between(&self.vmas, self.task_size, from, to, |s, e| {
-            if let Some(g) = new.get_mut(n_new) {
-                *g = (s, e);
+        self.vmas.for_each_mut(|v| {
+            if v.anon_vma.is_some() {
+                v.anon_vma = Some(*next);
+                *next += 1;
             }
-            n_new += 1;
         });
-        if n_new <= WINDOW && self.replace_gaps(rlo, rhi, &new[..n_new]) {
-            return;
-        }
-        self.gaps.remove_range(rlo, rhi);
-        let gaps = &mut self.gaps;
-        gaps_between(&self.vmas, self.task_size, from, to, |s, e| gaps.insert(s, e));
-    }
-
-    /// Makes `new` (sorted by start) the gaps starting in `[rlo, rhi]` by comparing it with
-    /// the tree's: a gap whose start stays has its end moved in place, the others are removed
-    /// or inserted one by one. False, with nothing changed, when the tree holds more than a
-    /// few gaps there (the caller then replaces the window whole).
-    pub(crate) fn replace_gaps(&mut self, rlo: usize, rhi: usize, new: &[(usize, usize)]) -> bool {
-        let n_new = new.len();
-        let mut old = [(0, 0); GAP_WINDOW];
-        let n_old = self.gaps.collect_range(rlo, rhi, &mut old);
-        if n_old <= GAP_WINDOW {
-            // Both lists are sorted by start: walk them together.
-            let (mut i, mut j) = (0, 0);
-            while i < n_new || j < n_old {
-                if j == n_old || (i < n_new && new[i].0 < old[j].0) {
-                    self.gaps.insert(new[i].0, new[i].1);
-                    i += 1;
-                } else if i == n_new || old[j].0 < new[i].0 {
-                    self.gaps.remove(old[j].0);
-                    j += 1;
-                } else {
-                    if new[i].1 != old[j].1 {
-                        self.gaps.set_end(new[i].0, new[i].1);
-                    }
-                    i += 1;
-                    j += 1;
-                }
-            }
-            return true;
-        }
-        false
     }
 
     /// `vm_stat_account()`: keep `total_vm` and the exec/stack/data split in step with a
@@ -596,16 +500,14 @@ impl MmStruct {
     }
 
     /// Checks the invariants every operation keeps: VMAs sorted, non-empty, page aligned, not
-    /// overlapping, below `TASK_SIZE`, keyed by their start, and the counters equal to a
+    /// overlapping, below `TASK_SIZE`, the tree's links and gap values right, and the counters equal to a
     /// recount. The first broken one is returned as text.
     pub fn validate(&self) -> Result<(), alloc::string::String> {
         use alloc::format;
         let mut prev_end = 0usize;
         let (mut total, mut exec, mut stack, mut data) = (0usize, 0usize, 0usize, 0usize);
-        for (&key, v) in &self.vmas {
-            if key != v.vm_start {
-                return Err(format!("vma {:#x} filed under {key:#x}", v.vm_start));
-            }
+        self.vmas.check()?;
+        for v in self.vmas.iter() {
             if v.vm_start >= v.vm_end || offset_in_page(v.vm_start | v.vm_end) != 0 {
                 return Err(format!("vma {:#x}-{:#x} empty or unaligned", v.vm_start, v.vm_end));
             }
@@ -624,11 +526,6 @@ impl MmStruct {
             } else if v.vm_flags.is_data_mapping() {
                 data += v.pages();
             }
-        }
-        let want = self.gaps_from_vmas();
-        let have = self.gaps.to_vec();
-        if want != have {
-            return Err(format!("gap tree {have:x?} but the VMAs leave {want:x?}"));
         }
         if (total, exec, stack, data) != (self.total_vm, self.exec_vm, self.stack_vm, self.data_vm)
         {

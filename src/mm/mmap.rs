@@ -8,8 +8,8 @@
 use alloc::sync::Arc;
 
 use super::mm_types::{
-    offset_in_page, page_align, Errno, MmStruct, SpecialMapping, VmFile, VmFlags, Vma, PAGE_MASK,
-    PAGE_SHIFT, PAGE_SIZE,
+    offset_in_page, page_align, Errno, MmStruct, SpecialMapping, VmFile, VmFlags, Vma, VmaId,
+    PAGE_MASK, PAGE_SHIFT, PAGE_SIZE,
 };
 
 pub use super::mm_types::{vm_start_gap, STACK_GUARD_GAP};
@@ -159,40 +159,19 @@ impl MmStruct {
 
     /// `vm_unmapped_area()`: the highest (top-down) or lowest gap of `length` bytes within
     /// `[low_limit, high_limit)`, a stack's guard gap counted as taken. O(log n) in the VMAs:
-    /// the gap tree is searched as Linux searches its tree's subtree gaps.
+    /// the VMA tree skips every subtree whose gaps are too short, as 6.1's
+    /// `mas_empty_area_rev` / `mas_empty_area` skip maple nodes.
     fn vm_unmapped_area(&self, info: UnmappedAreaInfo) -> Result<usize, Errno> {
         let UnmappedAreaInfo { topdown, length, low_limit, high_limit } = info;
         if high_limit < low_limit || high_limit - low_limit < length || length == 0 {
             return Err(Errno::ENOMEM);
         }
-        // A gap clipped to the limits, if `length` fits in it.
-        let fits = |(gap_start, gap_end): (usize, usize)| -> Option<usize> {
-            let lo = gap_start.max(low_limit);
-            let hi = gap_end.min(high_limit);
-            if hi <= lo || hi - lo < length {
-                return None;
-            }
-            Some(if topdown { hi - length } else { lo })
-        };
-        if topdown {
-            // The gap reaching high_limit is clipped there; every gap below it is whole, and
-            // of those only the lowest can be clipped by low_limit.
-            let top = self.gaps.floor(high_limit - 1);
-            if let Some(a) = top.and_then(fits) {
-                return Ok(a);
-            }
-            let below = top.map_or(high_limit, |(s, _)| s);
-            self.gaps.highest_fit(below, length).and_then(fits).ok_or(Errno::ENOMEM)
+        let found = if topdown {
+            self.vmas.gap_topdown(length, low_limit, high_limit, self.task_size)
         } else {
-            // The gap holding low_limit is clipped there; every gap above it is whole, and of
-            // those only the highest can be clipped by high_limit.
-            let first = self.gaps.floor(low_limit).filter(|&(_, e)| e > low_limit);
-            if let Some(a) = first.and_then(fits) {
-                return Ok(a);
-            }
-            let above = first.map_or(low_limit, |(s, _)| s);
-            self.gaps.lowest_fit(above, length).and_then(fits).ok_or(Errno::ENOMEM)
-        }
+            self.vmas.gap_bottomup(length, low_limit, high_limit, self.task_size)
+        };
+        found.ok_or(Errno::ENOMEM)
     }
 
     /// Whether the hint `addr` (already page aligned) can be used as asked.
@@ -416,8 +395,8 @@ impl MmStruct {
     /// `mmap_region()`: make `[addr, addr + len)` one mapping with `vm_flags`.
     ///
     /// `fixed` (`MAP_FIXED`): the range may hold VMAs, which are unmapped first. Otherwise it
-    /// lies in one gap of the gap tree (the search or the hint check put it there), and the
-    /// VMA goes in with one look at each neighbour (`insert_in_gap`).
+    /// lies in one gap (the search or the hint check put it there), and the VMA goes in with
+    /// one look at each neighbour (`insert_in_gap`).
     fn mmap_region(
         &mut self,
         fixed: bool,
@@ -452,11 +431,10 @@ impl MmStruct {
             special: None,
         };
         if fixed {
-            self.vmas.insert(addr, vma);
+            let id = self.vmas.insert(vma);
             if !vm_flags.intersects(VmFlags::SPECIAL) {
-                self.merge_new_mapping(addr);
+                self.merge_new_mapping(id);
             }
-            self.refresh_gaps(addr, addr + len);
         } else {
             self.insert_in_gap(vma);
         }
@@ -467,47 +445,42 @@ impl MmStruct {
         Ok(addr)
     }
 
-    /// A new VMA whose range lies in one gap of the gap tree (no VMA overlaps it or a stack's
-    /// guard gap above it): merged with its neighbours as `merge_new_mapping` would (the next
-    /// VMA tried first, the previous one then given the next's anon_vma), found with one
-    /// lookup each and changed in place (only a VMA that stays on its own, or takes over its
-    /// next neighbour's end, is inserted), and the gap around it split without a walk of the
-    /// VMAs: the part below its claim (its guard gap included) and the part above its end stay.
+    /// A new VMA whose range lies in one gap (no VMA overlaps it or a stack's guard gap above
+    /// it): merged with its neighbours as `merge_new_mapping` would (the next VMA tried first,
+    /// the previous one then given the next's anon_vma), found with one lookup, and changed in
+    /// place as 6.1's `vma_merge` adjusts them: a VMA the new range extends has its start or
+    /// end moved, and only a VMA that stays on its own is inserted.
     fn insert_in_gap(&mut self, mut vma: Vma) {
         let (addr, end) = (vma.vm_start, vma.vm_end);
-        let claimed = vm_start_gap(&vma);
         let special = vma.vm_flags.intersects(VmFlags::SPECIAL);
-        let next = self.vmas.get(&end).filter(|n| !special && Self::can_merge(&vma, n));
-        let next_end = next.map(|n| {
-            vma.anon_vma = n.anon_vma;
-            n.vm_end
-        });
-        let merged_prev = match self.vmas.range_mut(..addr).next_back() {
-            Some((_, p)) if !special && Self::can_merge(p, &vma) => {
-                p.vm_end = next_end.unwrap_or(end);
-                if p.anon_vma.is_none() {
-                    p.anon_vma = vma.anon_vma;
-                }
-                true
-            }
-            _ => false,
+        let above = self.vmas.find(addr);
+        let below = match above {
+            Some(n) => self.vmas.prev(n),
+            None => self.vmas.last(),
         };
-        if let Some(next_end) = next_end {
-            self.vmas.remove(&end);
-            vma.vm_end = next_end;
+        let next = above.filter(|&n| !special && Self::can_merge(&vma, self.vmas.get(n)));
+        if let Some(n) = next {
+            vma.anon_vma = self.vmas.get(n).anon_vma;
         }
-        if !merged_prev {
-            self.vmas.insert(addr, vma);
-        }
-        let (gs, ge) = self.gaps.floor(addr).expect("mmap: the range lies in a gap");
-        debug_assert!(gs <= addr && end <= ge, "mmap: [{addr:x}, {end:x}) not in [{gs:x}, {ge:x})");
-        if claimed > gs {
-            self.gaps.set_end(gs, claimed);
-        } else {
-            self.gaps.remove(gs);
-        }
-        if ge > end {
-            self.gaps.insert(end, ge);
+        let prev = below.filter(|&p| !special && Self::can_merge(self.vmas.get(p), &vma));
+        match (prev, next) {
+            (Some(p), Some(n)) => {
+                let upper = self.vmas.remove(n);
+                self.vmas.modify(p, |v| {
+                    v.vm_end = upper.vm_end;
+                    if v.anon_vma.is_none() {
+                        v.anon_vma = upper.anon_vma;
+                    }
+                });
+            }
+            (Some(p), None) => self.vmas.modify(p, |v| v.vm_end = end),
+            (None, Some(n)) => self.vmas.modify(n, |v| {
+                v.vm_start = addr;
+                v.vm_pgoff = vma.vm_pgoff;
+            }),
+            (None, None) => {
+                self.vmas.insert(vma);
+            }
         }
     }
 
@@ -525,164 +498,154 @@ impl MmStruct {
             && lo.vm_pgoff + lo.pages() as u64 == hi.vm_pgoff
     }
 
-    /// Join the VMAs starting at `lo` and `hi` (checked mergeable); returns the start.
-    fn join(&mut self, lo: usize, hi: usize) -> usize {
-        let upper = self.vmas.remove(&hi).expect("join: upper VMA");
-        let lower = self.vmas.get_mut(&lo).expect("join: lower VMA");
-        lower.vm_end = upper.vm_end;
-        if lower.anon_vma.is_none() {
-            lower.anon_vma = upper.anon_vma;
-        }
+    /// Join the VMAs `lo` and `hi` (adjacent, checked mergeable): `lo` takes `hi`'s range in
+    /// place; returns `lo`.
+    fn join(&mut self, lo: VmaId, hi: VmaId) -> VmaId {
+        let upper = self.vmas.remove(hi);
+        self.vmas.modify(lo, |v| {
+            v.vm_end = upper.vm_end;
+            if v.anon_vma.is_none() {
+                v.anon_vma = upper.anon_vma;
+            }
+        });
         lo
     }
 
-    /// The VMA just below `start`, if it ends there.
-    fn prev_adjacent(&self, start: usize) -> Option<usize> {
-        self.vmas.range(..start).next_back().filter(|(_, v)| v.vm_end == start).map(|(&k, _)| k)
+    /// The VMA just below `id`, if it ends where `id` starts.
+    fn prev_adjacent(&self, id: VmaId) -> Option<VmaId> {
+        let start = self.vmas.get(id).vm_start;
+        self.vmas.prev(id).filter(|&p| self.vmas.get(p).vm_end == start)
     }
 
-    /// The VMA starting where the one at `start` ends.
-    fn next_adjacent(&self, start: usize) -> Option<usize> {
-        let end = self.vmas.get(&start)?.vm_end;
-        self.vmas.get(&end).map(|_| end)
+    /// The VMA starting where `id` ends.
+    fn next_adjacent(&self, id: VmaId) -> Option<VmaId> {
+        let end = self.vmas.get(id).vm_end;
+        self.vmas.next(id).filter(|&n| self.vmas.get(n).vm_start == end)
     }
 
     /// `mmap_region()`'s merge: the next VMA is tried first, then the previous one (given the
     /// anon_vma of the next when that was taken).
-    fn merge_new_mapping(&mut self, start: usize) {
-        let new = self.vmas[&start].clone();
-        let next = self.next_adjacent(start).filter(|&n| Self::can_merge(&new, &self.vmas[&n]));
-        let prev = self.prev_adjacent(start).filter(|&p| {
+    fn merge_new_mapping(&mut self, id: VmaId) {
+        let new = self.vmas.get(id);
+        let next = self.next_adjacent(id).filter(|&n| Self::can_merge(new, self.vmas.get(n)));
+        let prev = self.prev_adjacent(id).filter(|&p| {
             let mut probe = new.clone();
             if let Some(n) = next {
-                probe.anon_vma = self.vmas[&n].anon_vma;
+                probe.anon_vma = self.vmas.get(n).anon_vma;
             }
-            Self::can_merge(&self.vmas[&p], &probe)
+            Self::can_merge(self.vmas.get(p), &probe)
         });
-        let mut at = start;
+        let mut at = id;
         if let Some(p) = prev {
-            at = self.join(p, start);
+            at = self.join(p, id);
         }
         if let Some(n) = next {
             self.join(at, n);
         }
     }
 
-    /// `vma_merge()` for a range whose flags just changed: the previous VMA first, then the next.
-    fn merge_changed(&mut self, start: usize) {
-        let mut at = start;
+    /// `vma_merge()` for a range whose flags just changed: the previous VMA first, then the
+    /// next. Returns the VMA that holds the range now.
+    fn merge_changed(&mut self, id: VmaId) -> VmaId {
+        let mut at = id;
         if let Some(p) = self.prev_adjacent(at) {
-            if Self::can_merge(&self.vmas[&p], &self.vmas[&at]) {
+            if Self::can_merge(self.vmas.get(p), self.vmas.get(at)) {
                 at = self.join(p, at);
             }
         }
         if let Some(n) = self.next_adjacent(at) {
-            if Self::can_merge(&self.vmas[&at], &self.vmas[&n]) {
+            if Self::can_merge(self.vmas.get(at), self.vmas.get(n)) {
                 self.join(at, n);
             }
         }
+        at
     }
 
-    /// `__split_vma()`: the VMA starting at `start` becomes `[start, at)` and `[at, end)`.
-    fn split_vma(&mut self, start: usize, at: usize) {
-        let vma = self.vmas.get_mut(&start).expect("split: VMA");
+    /// `__split_vma()`: the VMA `id` becomes `[start, at)` in place and a new VMA `[at, end)`,
+    /// which is returned.
+    fn split_vma(&mut self, id: VmaId, at: usize) -> VmaId {
+        let vma = self.vmas.get(id);
         debug_assert!(vma.vm_start < at && at < vma.vm_end);
         let mut upper = vma.clone();
-        vma.vm_end = at;
         upper.vm_start = at;
-        upper.vm_pgoff += ((at - start) >> PAGE_SHIFT) as u64;
-        self.vmas.insert(at, upper);
+        upper.vm_pgoff += ((at - vma.vm_start) >> PAGE_SHIFT) as u64;
+        self.vmas.modify(id, |v| v.vm_end = at);
+        self.vmas.insert(upper)
     }
 
-    /// Unmap `[start, end)` (both page aligned): split the VMAs at the ends, drop what is inside
-    /// (`do_mas_align_munmap`). `ENOMEM` when a split would pass `max_map_count`.
+    /// `munmap`'s accounting for `pages` pages of a mapping with `flags` going away.
+    fn unaccount(&mut self, flags: VmFlags, pages: usize) {
+        if flags.contains(VmFlags::LOCKED) {
+            self.locked_vm -= pages;
+        }
+        self.vm_stat_account(flags, -(pages as isize));
+    }
+
+    /// Unmap `[start, end)` (both page aligned), as `do_mas_align_munmap` does: the VMAs
+    /// inside go, and one reaching past either end keeps its outer part. That part is the
+    /// same VMA with its end or start moved in place (`__split_vma` followed by the removal of
+    /// the inner piece, without inserting that piece first); only a hole inside one VMA makes
+    /// a new one. `ENOMEM` when that would pass `max_map_count`.
     fn munmap_range(&mut self, start: usize, end: usize) -> Result<Option<Unmapped>, Errno> {
-        let Some(first) = self.find_vma_intersection(start, end).map(|v| (v.vm_start, v.vm_end))
-        else {
+        let Some(id) = self.vmas.find(start).filter(|&id| self.vmas.get(id).vm_start < end) else {
             return Ok(None);
         };
-        if start > first.0 {
-            if end < first.1 && self.map_count() >= self.max_map_count {
-                return Err(Errno::ENOMEM);
-            }
-            self.split_vma(first.0, start);
-        }
-        // The first doomed VMA (after the split, the piece from `start`); it is also the last
-        // when it reaches `end`, which saves a lookup.
-        let first_key = first.0.max(start);
-        let last = if first.1 >= end {
-            Some((first_key, first.1))
-        } else {
-            self.vma_lookup(end - 1).map(|v| (v.vm_start, v.vm_end))
+        let (vs, ve, flags) = {
+            let v = self.vmas.get(id);
+            (v.vm_start, v.vm_end, v.vm_flags)
         };
-        if let Some(last) = last {
-            if last.1 > end {
-                self.split_vma(last.0, end);
-            }
+        if start > vs && end < ve && self.map_count() >= self.max_map_count {
+            return Err(Errno::ENOMEM);
         }
         self.update_hiwater_vm();
-        // One VMA at a time, each found from the end of the one before: no list to allocate.
-        let mut k = first_key;
-        let mut doomed = 0usize;
-        let last_end = loop {
-            doomed += 1;
-            let v = self.vmas.remove(&k).expect("munmap: VMA");
-            let n = v.pages();
-            if v.vm_flags.contains(VmFlags::LOCKED) {
-                self.locked_vm -= n;
+        let first_key = vs.max(start);
+        // `below` ends at or under `start` once done, `cur` walks the VMAs from there.
+        let (below, mut cur, mut last_end);
+        if start > vs {
+            if end < ve {
+                // A hole inside one VMA: its part above is a new VMA (`__split_vma`).
+                let mut upper = self.vmas.get(id).clone();
+                upper.vm_start = end;
+                upper.vm_pgoff += ((end - vs) >> PAGE_SHIFT) as u64;
+                self.vmas.modify(id, |v| v.vm_end = start);
+                self.vmas.insert(upper);
+                self.unaccount(flags, (end - start) >> PAGE_SHIFT);
+                let (floor, ceiling) = (start, Some(end));
+                return Ok(Some(Unmapped { start, end, floor, ceiling }));
             }
-            self.vm_stat_account(v.vm_flags, -(n as isize));
-            if v.vm_end >= end {
-                break v.vm_end;
+            self.vmas.modify(id, |v| v.vm_end = start);
+            self.unaccount(flags, (ve - start) >> PAGE_SHIFT);
+            (below, cur, last_end) = (Some(id), self.vmas.next(id), ve);
+        } else {
+            (below, cur, last_end) = (self.vmas.prev(id), Some(id), start);
+        }
+        // The VMAs from `start` on, one at a time: no list to allocate.
+        while let Some(c) = cur {
+            let (cs, ce, flags) = {
+                let v = self.vmas.get(c);
+                (v.vm_start, v.vm_end, v.vm_flags)
+            };
+            if cs >= end {
+                break;
             }
-            match self.vmas.range(v.vm_end..end).next() {
-                Some((&next, _)) => k = next,
-                None => break v.vm_end,
+            if ce > end {
+                self.vmas.modify(c, |v| {
+                    v.vm_pgoff += ((end - cs) >> PAGE_SHIFT) as u64;
+                    v.vm_start = end;
+                });
+                self.unaccount(flags, (end - cs) >> PAGE_SHIFT);
+                last_end = end;
+                break;
             }
-        };
-        let (floor, ceiling) = self.gaps_after_unmap(start, end, (doomed == 1).then_some(last_end));
+            let next = self.vmas.next(c);
+            self.vmas.remove(c);
+            self.unaccount(flags, (ce - cs) >> PAGE_SHIFT);
+            last_end = ce;
+            cur = next;
+        }
+        let floor = below.map_or(self.arch.first_user_address, |b| self.vmas.get(b).vm_end);
+        let ceiling = cur.map(|c| self.vmas.get(c).vm_start);
         Ok(Some(Unmapped { start: first_key, end: last_end, floor, ceiling }))
-    }
-
-    /// `refresh_gaps` after `[start, end)` lost every VMA in it: the VMAs on either side are
-    /// now neighbours, so the window holds at most one gap, from the lower one's end to the
-    /// upper one's claim (its guard gap counted), and the VMAs need no walk.
-    /// Returns the end of the VMA below (`FIRST_USER_ADDRESS` without one) and the start of
-    /// the one above (`None` without one): `free_pgtables`' floor and ceiling.
-    ///
-    /// `single_end`: one VMA went, ending there. Its old gaps are then known without reading
-    /// the tree (the one below it starts where the new one does, the one above at its end).
-    fn gaps_after_unmap(
-        &mut self,
-        start: usize,
-        end: usize,
-        single_end: Option<usize>,
-    ) -> (usize, Option<usize>) {
-        let from = self.vmas.range(..start).next_back().map(|(&k, v)| (k, v.vm_end));
-        let to = self.vmas.range(end..).next().map(|(&k, v)| (k, vm_start_gap(v)));
-        let limits = (from.map_or(self.arch.first_user_address, |f| f.1), to.map(|t| t.0));
-        let (rlo, gs) = from.unwrap_or((0, 0));
-        let (rhi, ge) = to.unwrap_or((usize::MAX, self.task_size));
-        if let Some(old_end) = single_end {
-            if ge > gs {
-                if !self.gaps.set_end(gs, ge) {
-                    self.gaps.insert(gs, ge);
-                }
-            } else {
-                self.gaps.remove(gs);
-            }
-            self.gaps.remove(old_end);
-            return limits;
-        }
-        let gap = [(gs, ge)];
-        let new = if ge > gs { &gap[..] } else { &gap[..0] };
-        if !self.replace_gaps(rlo, rhi, new) {
-            self.gaps.remove_range(rlo, rhi);
-            if ge > gs {
-                self.gaps.insert(gs, ge);
-            }
-        }
-        limits
     }
 
     /// `do_munmap()` / `sys_munmap`: `EINVAL` for an unaligned start, a range past `TASK_SIZE`
@@ -741,7 +704,11 @@ impl MmStruct {
         let rier = self.read_implies_exec && prot.contains(Prot::READ);
         let mut nstart = start;
         loop {
-            let vma = self.vma_lookup(nstart).cloned().ok_or(Errno::ENOMEM)?;
+            let id = self.vmas.find(nstart).ok_or(Errno::ENOMEM)?;
+            let vma = self.vmas.get(id);
+            if vma.vm_start > nstart {
+                return Err(Errno::ENOMEM);
+            }
             let mut prot = prot;
             if rier && vma.vm_flags.contains(VmFlags::MAYEXEC) {
                 prot |= Prot::EXEC;
@@ -753,7 +720,7 @@ impl MmStruct {
                 return Err(Errno::EACCES);
             }
             let tmp = vma.vm_end.min(end);
-            let merged_end = self.mprotect_fixup(vma.vm_start, nstart, tmp, newflags)?;
+            let merged_end = self.mprotect_fixup(id, nstart, tmp, newflags)?;
             nstart = tmp.max(merged_end);
             if nstart >= end {
                 return Ok(());
@@ -765,16 +732,17 @@ impl MmStruct {
         }
     }
 
-    /// `mprotect_fixup()` on the VMA starting at `vstart` for `[start, end)`; returns the end of
-    /// the VMA that now holds the range (Linux's `prev->vm_end`).
+    /// `mprotect_fixup()` on the VMA `id` for `[start, end)`; returns the end of the VMA that
+    /// now holds the range (Linux's `prev->vm_end`).
     fn mprotect_fixup(
         &mut self,
-        vstart: usize,
+        id: VmaId,
         start: usize,
         end: usize,
         mut newflags: VmFlags,
     ) -> Result<usize, Errno> {
-        let vma = self.vmas[&vstart].clone();
+        let vma = self.vmas.get(id).clone();
+        let vstart = vma.vm_start;
         let oldflags = vma.vm_flags;
         if newflags == oldflags {
             return Ok(vma.vm_end);
@@ -806,28 +774,30 @@ impl MmStruct {
         let special = newflags.intersects(VmFlags::SPECIAL);
         let prev_takes = !special
             && start == vstart
-            && self.prev_adjacent(vstart).is_some_and(|p| Self::can_merge(&self.vmas[&p], &piece));
+            && self.prev_adjacent(id).is_some_and(|p| Self::can_merge(self.vmas.get(p), &piece));
         let next_takes = !special
             && end == vma.vm_end
-            && self.next_adjacent(vstart).is_some_and(|n| Self::can_merge(&piece, &self.vmas[&n]));
+            && self.next_adjacent(id).is_some_and(|n| Self::can_merge(&piece, self.vmas.get(n)));
         let split_start = start != vstart && !next_takes;
         let split_end = end != vma.vm_end && !prev_takes;
         if (split_start || split_end) && self.map_count() >= self.max_map_count {
             return Err(Errno::ENOMEM);
         }
+        let mut piece = id;
         if start != vstart {
-            self.split_vma(vstart, start);
+            piece = self.split_vma(id, start);
         }
         if end != vma.vm_end {
-            self.split_vma(start, end);
+            self.split_vma(piece, end);
         }
-        self.vmas.get_mut(&start).expect("mprotect: piece").vm_flags = newflags;
+        // The range and VM_GROWSDOWN stay: the tree's gap values do not change.
+        self.vmas.get_mut(piece).vm_flags = newflags;
         self.vm_stat_account(oldflags, -(nrpages as isize));
         self.vm_stat_account(newflags, nrpages as isize);
         if !special {
-            self.merge_changed(start);
+            piece = self.merge_changed(piece);
         }
-        Ok(self.find_vma(start).map_or(end, |v| v.vm_end))
+        Ok(self.vmas.get(piece).vm_end)
     }
 
     /// `check_brk_limits()`: the range must be mappable at that fixed address.
@@ -839,7 +809,7 @@ impl MmStruct {
     /// ends at `addr` and may take them.
     fn do_brk_flags(
         &mut self,
-        brkvma: Option<usize>,
+        brkvma: Option<VmaId>,
         addr: usize,
         len: usize,
         flags: VmFlags,
@@ -858,13 +828,12 @@ impl MmStruct {
             anon_vma: None,
             special: None,
         };
-        match brkvma.filter(|b| Self::can_merge(&self.vmas[b], &new)) {
-            Some(b) => self.vmas.get_mut(&b).expect("brk VMA").vm_end = addr + len,
+        match brkvma.filter(|&b| Self::can_merge(self.vmas.get(b), &new)) {
+            Some(b) => self.vmas.modify(b, |v| v.vm_end = addr + len),
             None => {
-                self.vmas.insert(addr, new);
+                self.vmas.insert(new);
             }
         }
-        self.refresh_gaps(addr, addr + len);
         self.vm_stat_account(flags, npages as isize);
         if flags.contains(VmFlags::LOCKED) {
             self.locked_vm += npages;
@@ -954,12 +923,10 @@ impl MmStruct {
             }
         }
         // Linux looks for the brk VMA no lower than start_brk: the bss below never grows.
-        let brkvma = self
-            .vmas
-            .range(self.start_brk..oldbrk)
-            .next_back()
-            .filter(|(_, v)| v.vm_end == oldbrk)
-            .map(|(&k, _)| k);
+        let brkvma = self.vmas.last_below(oldbrk).filter(|&b| {
+            let v = self.vmas.get(b);
+            v.vm_start >= self.start_brk && v.vm_end == oldbrk
+        });
         if self.do_brk_flags(brkvma, oldbrk, newbrk - oldbrk, VmFlags::empty()).is_err() {
             return origbrk;
         }
@@ -975,11 +942,12 @@ impl MmStruct {
         if address < self.mmap_min_addr {
             return Err(Errno::EPERM);
         }
-        let vma = self.vmas.get(&vstart).cloned().ok_or(Errno::EFAULT)?;
+        let id = self.vmas.at(vstart).ok_or(Errno::EFAULT)?;
+        let vma = self.vmas.get(id).clone();
         if !vma.vm_flags.contains(VmFlags::GROWSDOWN) {
             return Err(Errno::EFAULT);
         }
-        if let Some(p) = self.vmas.range(..vstart).next_back().map(|(_, v)| v) {
+        if let Some(p) = self.vmas.prev(id).map(|p| self.vmas.get(p)) {
             if !p.vm_flags.contains(VmFlags::GROWSDOWN)
                 && p.vm_flags.is_accessible()
                 && (address < p.vm_end || address - p.vm_end < STACK_GUARD_GAP)
@@ -1001,11 +969,10 @@ impl MmStruct {
         {
             return Err(Errno::ENOMEM);
         }
-        let mut moved = self.vmas.remove(&vstart).expect("stack VMA");
-        moved.vm_start = address;
-        moved.vm_pgoff -= grow as u64;
-        self.vmas.insert(address, moved);
-        self.refresh_gaps(address, vstart);
+        self.vmas.modify(id, |v| {
+            v.vm_start = address;
+            v.vm_pgoff -= grow as u64;
+        });
         if vma.vm_flags.contains(VmFlags::LOCKED) {
             self.locked_vm += grow;
         }
@@ -1048,20 +1015,16 @@ impl MmStruct {
             return Err(Errno::ENOMEM);
         }
         let vm_flags = flags | self.def_flags | VmFlags::DONTEXPAND;
-        self.vmas.insert(
-            addr,
-            Vma {
-                vm_start: addr,
-                vm_end: addr + len,
-                vm_flags,
-                vm_pgoff: 0,
-                vm_file: None,
-                anon_vma: None,
-                special: Some(kind),
-            },
-        );
+        self.vmas.insert(Vma {
+            vm_start: addr,
+            vm_end: addr + len,
+            vm_flags,
+            vm_pgoff: 0,
+            vm_file: None,
+            anon_vma: None,
+            special: Some(kind),
+        });
         self.vm_stat_account(vm_flags, (len >> PAGE_SHIFT) as isize);
-        self.refresh_gaps(addr, addr + len);
         Ok(())
     }
 
@@ -1090,20 +1053,16 @@ impl MmStruct {
             return Err(Errno::ENOMEM);
         }
         let vm_flags = vm_flags | self.def_flags;
-        self.vmas.insert(
-            start,
-            Vma {
-                vm_start: start,
-                vm_end: stack_top,
-                vm_flags,
-                vm_pgoff: (start >> PAGE_SHIFT) as u64,
-                vm_file: None,
-                anon_vma: None,
-                special: None,
-            },
-        );
+        self.vmas.insert(Vma {
+            vm_start: start,
+            vm_end: stack_top,
+            vm_flags,
+            vm_pgoff: (start >> PAGE_SHIFT) as u64,
+            vm_file: None,
+            anon_vma: None,
+            special: None,
+        });
         self.vm_stat_account(vm_flags, (size >> PAGE_SHIFT) as isize);
-        self.refresh_gaps(start, stack_top);
         let rlim_stack = self.rlimits.stack.unwrap_or(usize::MAX) & PAGE_MASK;
         let stack_base = if size + STACK_EXPAND > rlim_stack {
             stack_top - rlim_stack

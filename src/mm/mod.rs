@@ -2,7 +2,6 @@
 pub mod addr;
 pub mod cma;
 pub mod era;
-pub mod gap_tree;
 pub mod memblock;
 pub mod memory;
 pub mod mm_init;
@@ -14,6 +13,7 @@ pub mod swap_header;
 pub mod swap_state;
 pub mod swapfile;
 pub mod swapops;
+pub mod vma_tree;
 
 pub use addr::{Pfn, PhysAddr, VirtAddr};
 
