@@ -29,6 +29,7 @@ cd "$(dirname "$0")/.."
 out=build/compare
 samples=${SAMPLES:-../shared/samples/linux-6.1-raspi2b-user}
 if [ -z "${NO_RUN:-}" ]; then
+    mkdir -p "$out"
     bash scripts/compare-linux.sh diskcost > "$out/diskcost-table.txt"
     echo "bench-disk: the step-by-step table is in $out/diskcost-table.txt"
 fi

@@ -121,6 +121,70 @@ const SMALL_RAM: &str = "mem=32M mem=32M@0x08000000";
 /// on an idle host, and a loaded one (other QEMUs on two cores) has needed more.
 const SWAP_RUN_LIMIT: Duration = Duration::from_secs(240);
 
+/// Direct reclaim stalls of every zone (`allocstall_*` in /proc/vmstat).
+fn allocstalls(q: &mut Qemu) -> u64 {
+    let out = q.cmd("cat /proc/vmstat");
+    out.lines()
+        .filter(|l| l.starts_with("allocstall_"))
+        .filter_map(|l| l.split(' ').nth(1)?.trim().parse::<u64>().ok())
+        .sum()
+}
+
+/// A kernel allocation reclaims as 6.1's `GFP_KERNEL` does: `swaptest` keeps three quarters
+/// of the free memory resident (CMA off, so every free page can serve the kernel), then the
+/// console, which holds no lock, asks `vmalloc` (order-0 `GFP_KERNEL` pages) for 4 MiB more
+/// than is free. Its page allocations fall below the min watermark and, the caller being
+/// preemptible, stall in direct reclaim (`allocstall_high`: vmalloc's mask has
+/// `__GFP_HIGHMEM`, `pgscan_direct`), which swaps
+/// the kept pages out (`pswpout`) until the area is whole; the program then reads every word
+/// back. Before, the kernel's own allocations never reclaimed and `vmalloc` failed.
+#[test]
+fn a_kernel_allocation_that_may_sleep_reclaims_2g() {
+    let (mut q, _) = Qemu::boot_to_prompt(
+        Opts::raw("2G")
+            .append(&format!("{SMALL_RAM} cma=0"))
+            .sd_card()
+            .initramfs()
+            .limit(SWAP_RUN_LIMIT),
+    );
+    let out = q.cmd("swapon /dev/mmcblk0p2");
+    q.expect_in("swapon", &out, "Adding ");
+    let mi = q.cmd("cat /proc/meminfo");
+    assert_eq!(meminfo_kb(&q, &mi, "CmaTotal"), 0, "cma=0");
+    let n = meminfo_kb(&q, &mi, "MemFree") * 3 / 4 / 4;
+    let pid = q.start_background(&format!("/bin/swaptest {n} keep"), "KEPT:", RUN);
+    let free_kb = q.free_kb();
+    let size = (free_kb + 4096) * 1024;
+    let (stall0, scan0, out0) =
+        (allocstalls(&mut q), vmstat(&mut q, "pgscan_direct"), vmstat(&mut q, "pswpout"));
+    let out = q.cmd_timeout(&format!("vmalloc {size}"), RUN);
+    let line = q.line_with("vmalloc", &out, &format!("vmalloc({size}) = ")).to_string();
+    let (stalls, scanned, written) = (
+        allocstalls(&mut q) - stall0,
+        vmstat(&mut q, "pgscan_direct") - scan0,
+        vmstat(&mut q, "pswpout") - out0,
+    );
+    eprintln!(
+        "vmalloc of {} kB over {free_kb} kB free: allocstall +{stalls}, \
+         pgscan_direct +{scanned}, pswpout +{written}",
+        size / 1024
+    );
+    assert!(stalls > 0, "no direct reclaim for the kernel allocation");
+    assert!(scanned > 0, "direct reclaim scanned nothing");
+    assert!(written > 0, "nothing swapped out for the kernel allocation");
+    let addr = line.rsplit(' ').next().unwrap_or("").trim();
+    let out = q.cmd(&format!("vfree {addr}"));
+    assert_eq!(out, "", "vfree printed {out:?}");
+    let mut out = q.cmd(&format!("kill -USR1 {pid}"));
+    if !out.contains("PATTERN bad=") {
+        out += &q.wait_for("PATTERN bad=", RUN).unwrap();
+        out += &q.wait_for("\n", Duration::from_secs(5)).unwrap();
+    }
+    q.expect_in("pattern", &out, "PATTERN bad=0\n");
+    q.verify_ok("after the kernel allocation's reclaim");
+    q.poweroff_ok();
+}
+
 /// The `+N` after `key +` in a swapstress phase line.
 fn delta(q: &Qemu, line: &str, key: &str) -> u64 {
     line.split(&format!("{key} +"))

@@ -2,11 +2,11 @@
 //! different contexts do not interleave. Oopses bypass the lock (see `arch::fault`).
 use core::fmt::{self, Write};
 
-use spin::Mutex;
+use crate::kernel::spinlock::SpinLock;
 
 use crate::board::raspi::uart::UartWriter;
 
-static LOCK: Mutex<()> = Mutex::new(());
+static LOCK: SpinLock<()> = SpinLock::new(());
 
 #[doc(hidden)]
 pub fn _print(args: fmt::Arguments<'_>) {

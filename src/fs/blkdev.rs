@@ -83,11 +83,12 @@ pub fn ioctl(
 mod tests {
     use super::*;
     use crate::abi::uaccess::SparseUserMemory;
+    use crate::kernel::spinlock::SpinLock;
     use core::cell::Cell;
 
     #[derive(Debug)]
     struct Dev {
-        ra_kb: spin::Mutex<Cell<u64>>,
+        ra_kb: SpinLock<Cell<u64>>,
     }
 
     impl BlockDevOps for Dev {
@@ -114,7 +115,7 @@ mod tests {
 
     #[test]
     fn blockdev_ioctls_answer_as_6_1() {
-        let dev = Dev { ra_kb: spin::Mutex::new(Cell::new(128)) };
+        let dev = Dev { ra_kb: SpinLock::new(Cell::new(128)) };
         let mut mem = SparseUserMemory::new(0xbf00_0000);
         mem.map(0x1000, 0x1000, true);
         let p2 = (179, 2);

@@ -11,7 +11,7 @@ use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use spin::Mutex;
+use crate::kernel::spinlock::SpinLock;
 
 use crate::abi::errno::Errno;
 use crate::mm::mm_types::PAGE_SIZE;
@@ -26,7 +26,7 @@ pub const PIPE_CAPACITY: usize = PIPE_DEF_BUFFERS * PAGE_SIZE;
 pub const PIPEFS_DEV: (u32, u32) = (0, 4);
 
 /// Tasks whose pipe changed while they slept on it, for the scheduler to wake.
-static WAKEUPS: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+static WAKEUPS: SpinLock<Vec<u32>> = SpinLock::new(Vec::new());
 
 /// The tasks to wake (emptied): the scheduler's side of [`Pipe`]'s wait lists.
 pub fn take_wakeups() -> Vec<u32> {
@@ -190,7 +190,7 @@ impl Pipe {
 /// release of that end (`pipe_release`), which wakes the other side.
 #[derive(Debug)]
 pub struct PipeEnd {
-    pub pipe: Arc<Mutex<Pipe>>,
+    pub pipe: Arc<SpinLock<Pipe>>,
     pub write: bool,
 }
 
@@ -202,7 +202,7 @@ impl Drop for PipeEnd {
 
 /// `create_pipe_files`: the read end and the write end of a new pipe.
 pub fn create_pipe(ino: u64) -> (Arc<PipeEnd>, Arc<PipeEnd>) {
-    let pipe = Arc::new(Mutex::new(Pipe::new(ino)));
+    let pipe = Arc::new(SpinLock::new(Pipe::new(ino)));
     (
         Arc::new(PipeEnd { pipe: pipe.clone(), write: false }),
         Arc::new(PipeEnd { pipe, write: true }),

@@ -13,7 +13,7 @@ use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use spin::Mutex;
+use crate::kernel::spinlock::SpinLock;
 
 use crate::abi::errno::Errno;
 use crate::abi::generic::{
@@ -210,7 +210,7 @@ impl File {
 const CHUNK: usize = 4096;
 
 /// An open file shared by descriptors.
-pub type FileRef = Mutex<File>;
+pub type FileRef = SpinLock<File>;
 
 /// The namespace: the root filesystem, where `/proc` is mounted, the console tty.
 #[derive(Debug)]
@@ -1062,7 +1062,7 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
             }
         };
         let file = self.ns.open_node(node, flags, created)?;
-        self.files.alloc_fd(0, Arc::new(Mutex::new(file)), flags & O_CLOEXEC != 0)
+        self.files.alloc_fd(0, Arc::new(SpinLock::new(file)), flags & O_CLOEXEC != 0)
     }
 
     /// `mkdirat(dirfd, path, mode)`: a directory with `mode`'s permission and sticky bits
@@ -1126,7 +1126,7 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
     pub fn console_on_rootfs(&mut self) -> Result<(), Errno> {
         let proc = self.proc;
         let node = self.ns.walk(proc, Node::Ram(ROOT_INO), b"/dev/console", true, &mut 0)?;
-        let file = Arc::new(Mutex::new(self.ns.open_node(node, o::O_RDWR, false)?));
+        let file = Arc::new(SpinLock::new(self.ns.open_node(node, o::O_RDWR, false)?));
         for _ in 0..3 {
             self.files.alloc_fd(0, file.clone(), false)?;
         }

@@ -33,7 +33,7 @@ use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use spin::Mutex;
+use crate::kernel::spinlock::SpinLock;
 
 use crate::abi::errno::Errno;
 use crate::block::blk_mq::{self, BioVec};
@@ -94,7 +94,7 @@ pub fn nr_buffer_pages() -> u64 {
 }
 
 /// `read_ahead_kb` per disk (the request queue's `bdi->ra_pages`), default 128.
-static READ_AHEAD_KB: Mutex<BTreeMap<usize, u64>> = Mutex::new(BTreeMap::new());
+static READ_AHEAD_KB: SpinLock<BTreeMap<usize, u64>> = SpinLock::new(BTreeMap::new());
 
 /// `read_ahead_kb` of disk `disk`.
 pub fn read_ahead_kb(disk: usize) -> u64 {
@@ -136,7 +136,7 @@ struct BufPage {
 }
 
 /// The block devices' page cache: pages of 8 sectors by (disk, partition, page index).
-static BDEV: Mutex<BTreeMap<(usize, u32, u64), BufPage>> = Mutex::new(BTreeMap::new());
+static BDEV: SpinLock<BTreeMap<(usize, u32, u64), BufPage>> = SpinLock::new(BTreeMap::new());
 
 /// What a read under [`CARDFS`]'s lock returns when it stopped to let its task sleep on a
 /// page being read ([`iowait::defer_io`] has the bio): never seen outside this module.
@@ -345,7 +345,7 @@ struct CardFs {
     inodes: BTreeMap<u64, Inode>,
 }
 
-static CARDFS: Mutex<Option<CardFs>> = Mutex::new(None);
+static CARDFS: SpinLock<Option<CardFs>> = SpinLock::new(None);
 
 /// The device `/boot` is mounted from (`s_dev`) and its disk, once mounted.
 static BOOT_SDEV: spin::Once<(u32, u32)> = spin::Once::new();
@@ -582,7 +582,7 @@ impl RaMapping for Mapping<'_> {
 
 /// The read-ahead state of each mapped file (`vma->vm_file->f_ra`): one per `mmap` or
 /// `execve` of a file (pivm's `VmFile`), shared by the VMAs split from it and by `fork`.
-static MAP_RA: Mutex<Vec<(Weak<VmFile>, FileRaState)>> = Mutex::new(Vec::new());
+static MAP_RA: SpinLock<Vec<(Weak<VmFile>, FileRaState)>> = SpinLock::new(Vec::new());
 
 fn map_ra(file: &Arc<VmFile>) -> FileRaState {
     let mut v = MAP_RA.lock();
@@ -604,7 +604,7 @@ fn set_map_ra(file: &Arc<VmFile>, ra: FileRaState) {
 
 /// The inodes of the card's block-device files (`/dev/mmcblk0pN`, in the rootfs): their
 /// rootfs inode number and partition.
-static BDEV_NODES: Mutex<BTreeMap<u64, u32>> = Mutex::new(BTreeMap::new());
+static BDEV_NODES: SpinLock<BTreeMap<u64, u32>> = SpinLock::new(BTreeMap::new());
 
 /// Where the block devices' own inodes are numbered in this cache (past any FAT inode).
 const BDEV_INO_BASE: u64 = 1 << 40;

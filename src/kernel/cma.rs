@@ -1,7 +1,7 @@
 //! The kernel's CMA area: reserved in memblock at boot (`dma_contiguous_reserve`), given to
 //! the page allocator as MIGRATE_CMA pageblocks once the heap exists (`cma_init_reserved_areas`,
 //! a core_initcall in Linux), then `cma_alloc`/`cma_release` on the live allocator.
-use spin::Mutex;
+use crate::kernel::spinlock::SpinLock;
 
 use super::mem::with_node;
 use crate::kprintln;
@@ -15,9 +15,9 @@ use crate::mm::page_alloc::{ContigError, FreeError};
 use crate::mm::{Pfn, PAGE_SHIFT};
 
 /// The reservation, between `dma_contiguous_reserve` and activation: first PFN and pages.
-static RESERVED: Mutex<Option<(Pfn, u64)>> = Mutex::new(None);
+static RESERVED: SpinLock<Option<(Pfn, u64)>> = SpinLock::new(None);
 /// The active area (its bitmap lives on the heap). Lock order: `CMA` before `NODE`.
-static CMA: Mutex<Option<CmaArea>> = Mutex::new(None);
+static CMA: SpinLock<Option<CmaArea>> = SpinLock::new(None);
 
 /// `dma_contiguous_reserve(arm_dma_limit)`: reserves the area `cma=`, the device tree or the
 /// configuration asks for in memblock, printing Linux's line. `highmem_start` is the lowmem

@@ -7,10 +7,11 @@ use core::alloc::{GlobalAlloc, Layout as AllocLayout};
 use core::fmt::Write;
 use core::mem::size_of;
 
-use spin::Mutex;
+use crate::kernel::spinlock::{self, SpinLock};
 
 use crate::arch::layout::Layout;
 use crate::console::printk::Console;
+use crate::mm::gfp::GfpFlags;
 use crate::mm::memblock::Memblock;
 use crate::mm::page::{MemMap, Page};
 use crate::mm::page_alloc::{
@@ -22,7 +23,7 @@ use crate::proc::collect;
 use crate::proc::snapshot::{MeminfoSnapshot, NodeSnapshot, NodeStats, SlabCacheSnapshot};
 
 /// The node. `None` until `mem_init` has handed memblock's free memory over.
-pub static NODE: Mutex<Option<Node<'static>>> = Mutex::new(None);
+pub static NODE: SpinLock<Option<Node<'static>>> = SpinLock::new(None);
 
 /// Runs `f` on the page allocator (which exists once `mem_init` has run), then prints what
 /// the allocation found wrong (page poisoning's reports), as Linux prints it from the
@@ -115,7 +116,7 @@ mod kmap_slots {
 
 /// Serialises users of the `kmap_local` fixmap slots: its holder is the one writer of their
 /// page-table entries (`arch::fixmap::set_fixmap` writes them without a page-table lock).
-static KMAP_ATOMIC: Mutex<()> = Mutex::new(());
+static KMAP_ATOMIC: SpinLock<()> = SpinLock::new(());
 
 /// Why the page allocator could not be set up.
 #[derive(Debug)]
@@ -391,7 +392,7 @@ pub fn meminfo_snapshot(layout: &Layout) -> MeminfoSnapshot {
 }
 
 /// The slab allocator (kmalloc and the caches). Lock order: `SLAB` before `NODE`.
-pub static SLAB: Mutex<Slab> = Mutex::new(Slab::new());
+pub static SLAB: SpinLock<Slab> = SpinLock::new(Slab::new());
 
 /// `kmem_cache_init()`: the kmalloc caches, sized for the board's CPUs, with the ceiling the
 /// layout's profile gives kmalloc (Linux's `KMALLOC_MAX_SIZE` unless the profile models an
@@ -407,9 +408,9 @@ pub fn kmem_cache_init(layout: &Layout) -> Result<(), SlabError> {
 /// A free the node refuses, which would be a slab bug, is reported as any bad free is.
 pub struct BuddyPages;
 
-/// `BuddyPages` for the kernel's own Rust allocations (Vec, Box...), which run under locks and
-/// can neither sleep nor reclaim: Linux's `GFP_ATOMIC` access (`__GFP_HIGH`), used when the
-/// `GFP_KERNEL` attempt failed at the min watermark, so the console keeps answering there.
+/// `BuddyPages` with Linux's `GFP_ATOMIC` access (`__GFP_HIGH`), for the kernel's own Rust
+/// allocations (Vec, Box...) when the `GFP_KERNEL` attempt failed at the min watermark and
+/// could not reclaim (a lock held) or reclaim gave up, so the console keeps answering there.
 struct AtomicBuddyPages;
 
 impl NodeHolder for AtomicBuddyPages {
@@ -446,7 +447,53 @@ impl NodeHolder for BuddyPages {
     }
 }
 
+/// `__alloc_pages_direct_reclaim` with `should_reclaim_retry`'s loop, for an allocation whose
+/// caller may sleep: reclaim, then `retry` the allocation, until it succeeds (true) or 6.1's
+/// retry rule gives up (false). The process layer installs it with kswapd
+/// ([`set_direct_reclaim`]); until then (and on arm64, which has no processes yet) a failed
+/// allocation does not reclaim.
+pub type DirectReclaim = fn(GfpFlags, &mut dyn FnMut() -> bool) -> bool;
+
+static DIRECT_RECLAIM: spin::Once<DirectReclaim> = spin::Once::new();
+
+/// Installs the slow path's direct reclaim (once, at boot).
+pub fn set_direct_reclaim(f: DirectReclaim) {
+    DIRECT_RECLAIM.call_once(|| f);
+}
+
+/// Whether an allocation with `gfp` may reclaim here: `gfpflags_allow_blocking` (the mask
+/// has `__GFP_DIRECT_RECLAIM`) and `preemptible()` (no spin lock held, interrupts on: what
+/// `might_sleep` checks). A `GFP_KERNEL` request from a context that holds a lock keeps
+/// the atomic behaviour.
+pub fn gfp_may_reclaim(gfp: GfpFlags) -> bool {
+    gfp.contains(GfpFlags::__GFP_DIRECT_RECLAIM) && spinlock::preemptible()
+}
+
+/// An allocation as `__alloc_pages` makes it: `attempt` (the free lists at the watermark);
+/// when that fails and the caller may sleep ([`gfp_may_reclaim`]), direct reclaim and
+/// `attempt` again after each round, until it succeeds or reclaim gives up. `attempt` must
+/// take and drop its own locks.
+pub fn alloc_reclaiming<T>(gfp: GfpFlags, mut attempt: impl FnMut() -> Option<T>) -> Option<T> {
+    if let Some(x) = attempt() {
+        return Some(x);
+    }
+    if !gfp_may_reclaim(gfp) {
+        return None;
+    }
+    let reclaim = DIRECT_RECLAIM.get()?;
+    let mut got = None;
+    reclaim(gfp, &mut || {
+        got = attempt();
+        got.is_some()
+    });
+    got
+}
+
 /// Rust's `alloc` (Vec, Box, ...) on top of kmalloc, so kernel code can use collections.
+/// Every request is a `GFP_KERNEL` kmalloc: where the caller may sleep a failure at the
+/// watermark reclaims (`alloc_reclaiming`), as 6.1's slow path does; where it may not (a
+/// lock held, an interrupt), and after reclaim gave up, the request retries with
+/// `GFP_ATOMIC`'s access to half the min watermark before it fails.
 struct KernelAllocator;
 
 // SAFETY: every block comes from the slab layer, which hands out non-overlapping memory of at
@@ -454,10 +501,12 @@ struct KernelAllocator;
 // multiple of the alignment, or whole pages), and takes back only what it handed out.
 unsafe impl GlobalAlloc for KernelAllocator {
     unsafe fn alloc(&self, layout: AllocLayout) -> *mut u8 {
-        let mut slab = SLAB.lock();
-        slab.alloc_layout(&mut BuddyPages, layout.size(), layout.align())
-            .or_else(|| slab.alloc_layout(&mut AtomicBuddyPages, layout.size(), layout.align()))
-            .map_or(core::ptr::null_mut(), |a| a as *mut u8)
+        let (size, align) = (layout.size(), layout.align());
+        alloc_reclaiming(GfpFlags::GFP_KERNEL, || {
+            SLAB.lock().alloc_layout(&mut BuddyPages, size, align)
+        })
+        .or_else(|| SLAB.lock().alloc_layout(&mut AtomicBuddyPages, size, align))
+        .map_or(core::ptr::null_mut(), |a| a as *mut u8)
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: AllocLayout) {

@@ -26,7 +26,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use spin::Mutex;
+use crate::kernel::spinlock::SpinLock;
 
 use crate::abi::errno::Errno;
 use crate::block::blk_mq::{BioVec, Completion};
@@ -48,8 +48,8 @@ pub struct SwapState {
     pub cache: SwapCache,
 }
 
-pub static SWAP: Mutex<SwapState> =
-    Mutex::new(SwapState { areas: SwapAreas::new(), cache: SwapCache::new() });
+pub static SWAP: SpinLock<SwapState> =
+    SpinLock::new(SwapState { areas: SwapAreas::new(), cache: SwapCache::new() });
 
 /// `/proc/vmstat` `pswpin`, `pswpout`, `swap_ra`, `swap_ra_hit`.
 pub static PSWPIN: AtomicU64 = AtomicU64::new(0);
@@ -180,7 +180,7 @@ pub fn swap_writepage(pfn: Pfn, e: SwpEntry) -> Result<(), Errno> {
 }
 
 /// Pages whose swap-out write is in flight (`PG_writeback`), by frame.
-static WRITEBACK: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+static WRITEBACK: SpinLock<Vec<u64>> = SpinLock::new(Vec::new());
 
 /// A swap-out write in flight: the page, its bio, and the lowmem bounce page a highmem
 /// page's data went out through (kept until the bio is done).
@@ -522,7 +522,7 @@ struct PendingRead {
 }
 
 /// The swap-in reads in flight, by entry.
-static PENDING: Mutex<BTreeMap<SwpEntry, PendingRead>> = Mutex::new(BTreeMap::new());
+static PENDING: SpinLock<BTreeMap<SwpEntry, PendingRead>> = SpinLock::new(BTreeMap::new());
 
 /// What [`swap_read_start`] found or did for an entry.
 pub enum SwapRead {

@@ -10,9 +10,9 @@ use core::cell::Cell;
 use core::fmt;
 use core::mem::size_of;
 
-use spin::Mutex;
+use crate::kernel::spinlock::SpinLock;
 
-use super::mem::{with_node, NODE};
+use super::mem::{alloc_reclaiming, with_node, NODE};
 use crate::arch::layout::Layout;
 use crate::arch::mmu;
 use crate::console::printk::Console;
@@ -37,9 +37,9 @@ pub use crate::mm::vmap::vmalloc::VmallocError;
 
 /// The vmalloc range's area allocator (`vmap_area_root`, `purge_vmap_area_root`,
 /// `free_vmap_area_root`). Never held across a call that may vmalloc.
-pub static VMAP: Mutex<VmapAllocator> = Mutex::new(VmapAllocator::empty());
+pub static VMAP: SpinLock<VmapAllocator> = SpinLock::new(VmapAllocator::empty());
 /// The permanent kmap pool below PAGE_OFFSET.
-pub static PKMAP: Mutex<Option<Pkmap>> = Mutex::new(None);
+pub static PKMAP: SpinLock<Option<Pkmap>> = SpinLock::new(None);
 /// CPUs online for Linux's `lazy_max_pages()` (pivm's other cores are parked, but Linux's
 /// figure for this board counts all four, which is what the case study's kernel had).
 const NUM_POSSIBLE_CPUS: u32 = 4;
@@ -195,10 +195,13 @@ impl fmt::Display for EarlyAreaError {
 /// A zeroed page-table page from the buddy allocator, owned as a page table
 /// (`pte_alloc_kernel`).
 fn pte_alloc() -> Option<u64> {
-    let gfp = GfpFlags::GFP_KERNEL | GfpFlags::__GFP_ZERO | GfpFlags::__GFP_NOWARN;
     let owner = PageOwner::PageTable;
-    NODE.lock().as_mut()?.alloc_pages_for(owner, gfp, 0).ok().map(|pfn| pfn.phys().0)
+    NODE.lock().as_mut()?.alloc_pages_for(owner, PTE_GFP, 0).ok().map(|pfn| pfn.phys().0)
 }
+
+/// `GFP_PGTABLE_KERNEL`, quiet: the caller reports the failure.
+const PTE_GFP: GfpFlags =
+    GfpFlags::GFP_KERNEL.union(GfpFlags::__GFP_ZERO).union(GfpFlags::__GFP_NOWARN);
 
 /// The layout of a kmalloc'ed `pages[]` array of `entries` entries.
 fn pages_layout(entries: u64) -> Option<AllocLayout> {
@@ -280,10 +283,13 @@ fn vmalloc_area_node(addr: u64, gfp: GfpFlags, caller: Caller) -> Result<(), Vma
 
     let mut got = 0;
     while got < nr {
-        match with_node(|n| n.alloc_pages_for(PageOwner::Vmalloc, gfp, 0)) {
+        // GFP_KERNEL: a caller that may sleep reclaims when the free lists are short.
+        match alloc_reclaiming(gfp, || {
+            with_node(|n| n.alloc_pages_for(PageOwner::Vmalloc, gfp, 0)).ok()
+        }) {
             // SAFETY: `array` has `nr` entries and is this area's alone.
-            Ok(pfn) => unsafe { pages_entry(array, got).write(pfn.0 as u32) },
-            Err(_) => break,
+            Some(pfn) => unsafe { pages_entry(array, got).write(pfn.0 as u32) },
+            None => break,
         }
         got += 1;
     }
@@ -292,16 +298,29 @@ fn vmalloc_area_node(addr: u64, gfp: GfpFlags, caller: Caller) -> Result<(), Vma
         let _ = vunmap(addr, true);
         return Err(VmallocError::Pages { obtained: got << PAGE_SHIFT, gfp });
     }
+    // `__pte_alloc_kernel` allocates a table page before it takes `init_mm`'s lock (and may
+    // reclaim there): a spare page is ready before each mapping, which takes it only where
+    // it needs a new table; the last one goes back.
+    let mut spare: Option<u64> = None;
+    let mut result = Ok(());
     for i in 0..nr {
         // SAFETY: entry `i < nr` was written above.
         let pfn = Pfn(u64::from(unsafe { pages_entry(array, i).read() }));
         let va = (addr + (i << PAGE_SHIFT)) as usize;
-        if mmu::map_kernel_page(va, pfn.phys().0, PAGE_KERNEL, &mut pte_alloc).is_err() {
+        if spare.is_none() {
+            spare = alloc_reclaiming(PTE_GFP, pte_alloc);
+        }
+        let mut take = || spare.take().or_else(pte_alloc);
+        if mmu::map_kernel_page(va, pfn.phys().0, PAGE_KERNEL, &mut take).is_err() {
             let _ = vunmap(addr, true);
-            return Err(VmallocError::Map { size: got << PAGE_SHIFT, gfp });
+            result = Err(VmallocError::Map { size: got << PAGE_SHIFT, gfp });
+            break;
         }
     }
-    Ok(())
+    if let Some(pa) = spare {
+        let _ = with_node(|n| n.free_pages_for(PageOwner::PageTable, Pfn(pa >> PAGE_SHIFT), 0));
+    }
+    result
 }
 
 /// `__vunmap()`: clears the area's PTEs without a flush, hands the range to the lazy purge

@@ -5,6 +5,10 @@
  *                         (the console's swapoff brings the pages in meanwhile)
  *   swaptest N fork       after paging out, fork: the child (sharing the swap entries) reads
  *                         every word first and exits, then the parent reads them
+ *   swaptest N keep       write the pattern and keep the pages (no MADV_PAGEOUT): wait for
+ *                         SIGUSR1, then read every word back; with N above the free memory,
+ *                         reclaim swaps some out while it writes (and the kernel's own
+ *                         allocations meanwhile may reclaim more)
  *
  * Prints the fault counts (getrusage), /proc/self/status VmSwap, the pages mincore calls
  * resident, and a PATTERN line with the words that came back wrong (0 expected). Runs the same
@@ -67,6 +71,7 @@ int main(int argc, char **argv) {
     size_t n = argc > 1 ? strtoul(argv[1], NULL, 0) : 64;
     int hold = argc > 2 && strcmp(argv[2], "hold") == 0;
     int forked = argc > 2 && strcmp(argv[2], "fork") == 0;
+    int keep = argc > 2 && strcmp(argv[2], "keep") == 0;
     char d[64];
     if (n == 0)
         n = 64;
@@ -83,13 +88,20 @@ int main(int argc, char **argv) {
     printf("SWAPTEST %zu pages at %p written: VmSwap %ld kB, resident %zu\n", n, (void *)p,
            vm_swap_kb(), resident((unsigned char *)p, n));
     struct flt a = faults_now();
-    if (madvise(p, n * PG, MADV_PAGEOUT) != 0) {
+    if (keep) {
+        printf("KEPT: VmSwap %ld kB\n", vm_swap_kb());
+        fflush(stdout);
+        while (!go)
+            sleep_ms(20);
+        printf("RESUMED: VmSwap %ld kB\n", vm_swap_kb());
+    } else if (madvise(p, n * PG, MADV_PAGEOUT) != 0) {
         perror("madvise(MADV_PAGEOUT)");
         return 1;
     }
     struct flt b = faults_now();
-    printf("PAGED OUT: VmSwap %ld kB, resident %zu, faults %s\n", vm_swap_kb(),
-           resident((unsigned char *)p, n), flt_delta(d, sizeof d, a, b));
+    if (!keep)
+        printf("PAGED OUT: VmSwap %ld kB, resident %zu, faults %s\n", vm_swap_kb(),
+               resident((unsigned char *)p, n), flt_delta(d, sizeof d, a, b));
     fflush(stdout);
     if (hold) {
         while (!go)

@@ -5,7 +5,9 @@
 //! range, and the count of the kernel's table pages for /proc/meminfo's `PageTables`.
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use spin::{Mutex, Once};
+use spin::Once;
+
+use crate::kernel::spinlock::SpinLock;
 
 use super::mapping::{clear_pte, create_mapping, Mapping, TableMemory};
 use super::pgtable::{self, PTE_ADDR_MASK};
@@ -20,7 +22,7 @@ pub use super::mapping::MapError;
 pub type PteAlloc<'a> = &'a mut dyn FnMut() -> Option<u64>;
 
 /// Serialises changes to swapper_pg_dir after boot (`init_mm.page_table_lock`).
-static TABLES: Mutex<()> = Mutex::new(());
+static TABLES: SpinLock<()> = SpinLock::new(());
 /// Table pages taken from the page allocator for kernel mappings after boot.
 static ALLOCATED_TABLE_PAGES: AtomicU64 = AtomicU64::new(0);
 

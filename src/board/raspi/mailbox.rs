@@ -3,7 +3,7 @@
 //! and serial number shown in /proc/cpuinfo.
 use core::ptr::{addr_of, read_volatile, write_volatile};
 
-use spin::Mutex;
+use crate::kernel::spinlock::SpinLock;
 
 use super::io::{self, Device};
 use super::map::VC_SDRAM_BUS_OFFSET;
@@ -31,7 +31,7 @@ const POLL_LIMIT: u32 = 1_000_000;
 #[repr(C, align(64))]
 struct Buffer([u32; 16]);
 
-static BUFFER: Mutex<Buffer> = Mutex::new(Buffer([0; 16]));
+static BUFFER: SpinLock<Buffer> = SpinLock::new(Buffer([0; 16]));
 /// The buffer's size: what the caches are cleaned and invalidated over.
 const BUFFER_BYTES: usize = core::mem::size_of::<Buffer>();
 

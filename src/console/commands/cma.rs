@@ -1,6 +1,6 @@
 //! `cma_alloc COUNT [ALIGN]` and `cma_release PFN COUNT`: the CMA area's allocator from the
 //! console. The console gives back only ranges it took itself, whole.
-use spin::Mutex;
+use crate::kernel::spinlock::SpinLock;
 
 use super::{CmdError, CmdResult};
 use crate::console::args::{parse_u32, parse_u64, Args};
@@ -19,8 +19,8 @@ const CMA_ALIGN_MAX: u32 = 19;
 const MAX_CONSOLE_RANGES: usize = 64;
 
 /// The ranges `cma_alloc` gave the console: first PFN and pages.
-static TAKEN: Mutex<[Option<(Pfn, u64)>; MAX_CONSOLE_RANGES]> =
-    Mutex::new([None; MAX_CONSOLE_RANGES]);
+static TAKEN: SpinLock<[Option<(Pfn, u64)>; MAX_CONSOLE_RANGES]> =
+    SpinLock::new([None; MAX_CONSOLE_RANGES]);
 
 fn report(args: &Args<'_>, e: CmaError) -> CmdResult {
     match e {

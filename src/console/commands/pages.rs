@@ -2,7 +2,7 @@
 //! `__free_pages`, the `frag` workloads and `memtest`. Every block they take is the
 //! console's (`PageOwner::Console`) and they free only the console's blocks, so no command
 //! can give back a page the kernel holds for something else, or be handed one.
-use spin::Mutex;
+use crate::kernel::spinlock::SpinLock;
 
 use super::{arg_pfn, expect_args, CmdError, CmdResult};
 use crate::config::MAX_ORDER;
@@ -122,7 +122,7 @@ struct Held {
     count: usize,
 }
 
-static HELD: Mutex<Held> = Mutex::new(Held { buf: None, count: 0 });
+static HELD: SpinLock<Held> = SpinLock::new(Held { buf: None, count: 0 });
 
 /// The PFN slots of the workload's bookkeeping buffer (none without one), borrowed from
 /// `held` so they cannot outlive the lock or the buffer.

@@ -15,7 +15,8 @@ use crate::kernel::Kernel;
 use crate::{kprint, kprintln};
 
 /// The console's jobs: programs `run` started that run in the background or are stopped.
-static JOBS: spin::Mutex<JobTable> = spin::Mutex::new(JobTable::new());
+static JOBS: crate::kernel::spinlock::SpinLock<JobTable> =
+    crate::kernel::spinlock::SpinLock::new(JobTable::new());
 
 pub(crate) fn cmd_run(_k: &Kernel, args: &Args<'_>) -> CmdResult {
     let mut words: Vec<&str> = args.as_slice()[1..].to_vec();

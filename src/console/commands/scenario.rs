@@ -1,5 +1,5 @@
 //! `scenario vmalloc-frag [seed=N] [budget=N] [seeds=N] [trace[=N]]` and `scenario release`.
-use spin::Mutex;
+use crate::kernel::spinlock::SpinLock;
 
 use super::{CmdError, CmdResult};
 use crate::console::args::{parse_u64, Args};
@@ -16,7 +16,7 @@ const MAX_BUDGET: u64 = 1_000_000;
 const OPTIONS: &str = "seed=N, budget=N, seeds=N, trace, trace=N";
 
 /// The failing steps of a `seeds=` sequence (4 KiB: not on the console's stack).
-static TTF: Mutex<TimeToFailure> = Mutex::new(TimeToFailure::new());
+static TTF: SpinLock<TimeToFailure> = SpinLock::new(TimeToFailure::new());
 
 pub(super) fn cmd_scenario(k: &Kernel, args: &Args<'_>) -> CmdResult {
     match args.get(1) {

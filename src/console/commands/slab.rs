@@ -1,19 +1,20 @@
 //! Commands that drive the slab allocator: `kmalloc`, `kfree`, `ksize`.
 use alloc::collections::BTreeSet;
 
-use spin::Mutex;
+use crate::kernel::spinlock::SpinLock;
 
 use super::{expect_args, CmdError, CmdResult};
 use crate::console::args::{parse_addr, parse_size, Args};
-use crate::kernel::mem::{BuddyPages, SLAB};
+use crate::kernel::mem::{alloc_reclaiming, BuddyPages, SLAB};
 use crate::kernel::Kernel;
 use crate::kprintln;
+use crate::mm::gfp::GfpFlags;
 use crate::mm::slab::{get_order, SlabError, ZERO_SIZE_PTR};
 
 /// The objects the console's `kmalloc` gave out and `kfree` has not freed: a live object the
 /// kernel allocated is refused (as `vfree` refuses areas the console did not make), so a
 /// typed address cannot free a driver's or an allocator's own data.
-static CONSOLE_OBJECTS: Mutex<BTreeSet<usize>> = Mutex::new(BTreeSet::new());
+static CONSOLE_OBJECTS: SpinLock<BTreeSet<usize>> = SpinLock::new(BTreeSet::new());
 
 fn report(e: SlabError) -> CmdResult {
     kprintln!("{}", e);
@@ -27,11 +28,23 @@ pub(super) fn cmd_kmalloc(_: &Kernel, args: &Args<'_>) -> CmdResult {
         Err(e) => fail!(args, "{}", e),
     };
     let Ok(size) = usize::try_from(size) else { fail!(args, "size {} is too large", size) };
-    let mut slab = SLAB.lock();
-    let ptr = match slab.kmalloc(&mut BuddyPages, size) {
+    // kmalloc(size, GFP_KERNEL) from the console, which holds no lock: out of memory at the
+    // watermark, it reclaims and tries again (`alloc_reclaiming`), as 6.1's slow path does.
+    let first = SLAB.lock().kmalloc(&mut BuddyPages, size);
+    let ptr = match first {
         Ok(p) => p,
+        Err(e @ SlabError::NoMemory { .. }) => {
+            let again = alloc_reclaiming(GfpFlags::GFP_KERNEL, || {
+                SLAB.lock().kmalloc(&mut BuddyPages, size).ok()
+            });
+            match again {
+                Some(p) => p,
+                None => return report(e),
+            }
+        }
         Err(e) => return report(e),
     };
+    let slab = SLAB.lock();
     if ptr == ZERO_SIZE_PTR {
         kprintln!("kmalloc({}) = {:#010x} (ZERO_SIZE_PTR, ksize 0)", size, ptr);
         return Ok(());

@@ -6,7 +6,7 @@
 use alloc::sync::Arc;
 use alloc::vec;
 
-use spin::Mutex;
+use crate::kernel::spinlock::SpinLock;
 
 use super::{o, Ctx, File, Node, Object};
 use crate::abi::errno::Errno;
@@ -26,7 +26,7 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
         let ino = self.ns.last_pipe_ino;
         let (r, w) = pipe::create_pipe(ino);
         let file = |end, acc| {
-            Arc::new(Mutex::new(File {
+            Arc::new(SpinLock::new(File {
                 f_flags: acc | (flags & o::O_NONBLOCK),
                 f_pos: 0,
                 node: Node::Pipe(ino),
@@ -56,7 +56,7 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
     /// full, `EFAULT` when the first byte cannot be read.
     pub(super) fn pipe_write(
         &mut self,
-        pipe: &Mutex<Pipe>,
+        pipe: &SpinLock<Pipe>,
         buf: usize,
         count: usize,
     ) -> Result<usize, Errno> {

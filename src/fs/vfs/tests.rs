@@ -824,7 +824,7 @@ struct FakeDisk {
 }
 
 /// The reads a [`FakeDisk`] served: inode, position, the read-ahead state's `prev_pos`.
-type Reads = Arc<Mutex<Vec<(u64, u64, i64)>>>;
+type Reads = Arc<SpinLock<Vec<(u64, u64, i64)>>>;
 
 fn fake_byte(pos: u64) -> u8 {
     (pos % 251) as u8
@@ -900,7 +900,7 @@ impl DiskFs for FakeDisk {
 fn world_with_disk() -> (World, Reads) {
     let mut w = world();
     w.ns.ramfs.mkdir("/boot", 0o755).unwrap();
-    let reads = Arc::new(Mutex::new(Vec::new()));
+    let reads = Arc::new(SpinLock::new(Vec::new()));
     w.ns.mount_disk("/boot", alloc::boxed::Box::new(FakeDisk { reads: reads.clone() })).unwrap();
     (w, reads)
 }

@@ -15,7 +15,7 @@ use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 
-use spin::Mutex;
+use crate::kernel::spinlock::SpinLock;
 
 use super::procfs_live::LiveProc;
 use super::syscall::with_user;
@@ -93,7 +93,7 @@ impl Drop for FileCache {
 /// shared with the fault path's registry.
 #[derive(Default, Debug)]
 pub struct CachePages {
-    cache: Arc<Mutex<FileCache>>,
+    cache: Arc<SpinLock<FileCache>>,
 }
 
 fn page_va(pfn: Pfn) -> *mut PageBuf {
@@ -159,10 +159,11 @@ impl Pwd {
 }
 
 /// The namespace every process sees (`init_task`'s root, with `/proc` and `/dev/console`).
-static NS: Mutex<Option<Namespace<CachePages>>> = Mutex::new(None);
+static NS: SpinLock<Option<Namespace<CachePages>>> = SpinLock::new(None);
 
 /// The page caches the fault path has looked up, by inode number (weak: the inode owns them).
-static FILE_CACHES: Mutex<BTreeMap<Ino, Weak<Mutex<FileCache>>>> = Mutex::new(BTreeMap::new());
+static FILE_CACHES: SpinLock<BTreeMap<Ino, Weak<SpinLock<FileCache>>>> =
+    SpinLock::new(BTreeMap::new());
 
 /// The console's `termios` (Linux's serial console at the PL011's default rate).
 fn console_termios() -> Termios {
@@ -211,7 +212,7 @@ pub fn with_rootfs<R>(f: impl FnOnce(&mut Ramfs<CachePages>) -> R) -> R {
 }
 
 /// Registers inode `ino`'s page cache for the fault path (at `mmap` and on the first fault).
-pub fn register_file(ns: &Namespace<CachePages>, ino: Ino) -> Option<Arc<Mutex<FileCache>>> {
+pub fn register_file(ns: &Namespace<CachePages>, ino: Ino) -> Option<Arc<SpinLock<FileCache>>> {
     let InodeKind::Reg(m) = &ns.ramfs.inode(ino)?.kind else { return None };
     m.cache.lock().set_ino(ino);
     FILE_CACHES.lock().insert(ino, Arc::downgrade(&m.cache));
@@ -220,7 +221,7 @@ pub fn register_file(ns: &Namespace<CachePages>, ino: Ino) -> Option<Arc<Mutex<F
 
 /// The page cache of inode `ino`, as the fault path finds it: from the registry, or (first
 /// fault on the file, outside any file operation) from the namespace.
-fn file_cache(ino: Ino) -> Option<Arc<Mutex<FileCache>>> {
+fn file_cache(ino: Ino) -> Option<Arc<SpinLock<FileCache>>> {
     if let Some(c) = FILE_CACHES.lock().get(&ino).and_then(Weak::upgrade) {
         return Some(c);
     }

@@ -13,7 +13,7 @@ use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicU32, Ordering};
 
-use spin::Mutex;
+use crate::kernel::spinlock::SpinLock;
 
 use super::{current_pid, with_tasks, TaskState};
 use crate::block::blk_mq::Completion;
@@ -22,12 +22,12 @@ use crate::block::blk_mq::Completion;
 pub type IoWait = (usize, Arc<Completion>);
 
 /// The sleepers and the bio each waits for, by pid.
-static WAITERS: Mutex<BTreeMap<u32, Arc<Completion>>> = Mutex::new(BTreeMap::new());
+static WAITERS: SpinLock<BTreeMap<u32, Arc<Completion>>> = SpinLock::new(BTreeMap::new());
 /// How many there are (read from the completion interrupt, which takes no lock).
 static NR_WAITERS: AtomicU32 = AtomicU32::new(0);
 /// The bio the fault being handled must wait for (disk, completion): set by the fault
 /// environment under the task table's lock, taken by the same fault before it returns.
-static FAULT_WAIT: Mutex<Option<IoWait>> = Mutex::new(None);
+static FAULT_WAIT: SpinLock<Option<IoWait>> = SpinLock::new(None);
 
 /// The fault in progress submitted (or found in flight) `done` on `disk` and must wait for it
 /// before its retry; a later bio replaces an earlier one (requests complete in order).
@@ -42,7 +42,7 @@ pub fn take_fault_wait() -> Option<IoWait> {
 
 /// The tasks whose card reads may stop short instead of waiting under a lock (they asked
 /// through [`with_io_deferred`]), and the bio each one's read left to wait for.
-static DEFERRED: Mutex<BTreeMap<u32, Option<IoWait>>> = Mutex::new(BTreeMap::new());
+static DEFERRED: SpinLock<BTreeMap<u32, Option<IoWait>>> = SpinLock::new(BTreeMap::new());
 
 /// Runs `f` (a file read that may reach the card, under the namespace's and the page cache's
 /// locks) so that a read finding its page still being read does not wait there: it stops
@@ -83,7 +83,7 @@ pub fn defer_io(disk: usize, done: &Arc<Completion>) -> bool {
 /// The user page whose fault a task's deferred user copy left (`VM_FAULT_RETRY`): the copy's
 /// next fault there is the retry (`FAULT_FLAG_TRIED`, counted major as the first would
 /// have been).
-static UACCESS_RETRY: Mutex<BTreeMap<u32, usize>> = Mutex::new(BTreeMap::new());
+static UACCESS_RETRY: SpinLock<BTreeMap<u32, usize>> = SpinLock::new(BTreeMap::new());
 
 /// A user copy's fault at `page` returned `VM_FAULT_RETRY` and the copy stopped to sleep.
 pub fn set_uaccess_retry(page: usize) {

@@ -8,7 +8,9 @@
 //! `access_remote_vm` reaches it).
 use alloc::boxed::Box;
 
-use spin::{Mutex, Once};
+use spin::Once;
+
+use crate::kernel::spinlock::SpinLock;
 
 use super::fs;
 use crate::abi::uaccess::{Fault as UFault, UserMemory};
@@ -30,7 +32,7 @@ use crate::mm::swapops::SwpEntry;
 use crate::mm::Pfn;
 
 /// The ASIDs (one allocator: one CPU runs processes).
-pub static ASIDS: Mutex<AsidAllocator> = Mutex::new(AsidAllocator::new());
+pub static ASIDS: SpinLock<AsidAllocator> = SpinLock::new(AsidAllocator::new());
 
 /// The kernel's shared pages: `ZERO_PAGE(0)` and the sigpage (undefined instructions, as
 /// `get_signal_page` fills it before placing the return trampolines).

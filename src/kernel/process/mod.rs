@@ -28,7 +28,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
-use spin::Mutex;
+use crate::kernel::spinlock::SpinLock;
 
 use self::mm::ProcessMm;
 use crate::abi::arm::signal::{
@@ -359,7 +359,7 @@ impl Tasks {
     }
 }
 
-pub static TASKS: Mutex<Option<Tasks>> = Mutex::new(None);
+pub static TASKS: SpinLock<Option<Tasks>> = SpinLock::new(None);
 static NEED_RESCHED: AtomicBool = AtomicBool::new(false);
 static CURRENT_PID: AtomicU32 = AtomicU32::new(0);
 /// A child exited with `autoreap` set: the next task to come out of `schedule()` releases it
@@ -400,7 +400,7 @@ fn user_fault_report(addr: u32, sig: u32, fsr_v: u32, regs: &PtRegs) {
 
 /// The task table, locked. Whoever takes it may change the current task's signals, restart or
 /// rseq state, or switch tasks: the return to user space checks for work again.
-fn lock_tasks() -> spin::MutexGuard<'static, Option<Tasks>> {
+fn lock_tasks() -> crate::kernel::spinlock::SpinLockGuard<'static, Option<Tasks>> {
     arch::set_user_work_hint();
     TASKS.lock()
 }

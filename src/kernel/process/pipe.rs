@@ -6,7 +6,7 @@
 //! reader left raises SIGPIPE and fails with `EPIPE`, as `pipe_write` does.
 use alloc::sync::Arc;
 
-use spin::Mutex;
+use crate::kernel::spinlock::SpinLock;
 
 use super::fs::with_vfs;
 use super::{with_current, TaskState, Tasks};
@@ -18,7 +18,7 @@ use crate::mm::mm_types::Errno;
 const SIGPIPE: u32 = 13;
 
 /// The pipe behind `fd` when it is one without `O_NONBLOCK` (a read or write may sleep).
-pub fn blocking_pipe(fd: i32) -> Option<Arc<Mutex<Pipe>>> {
+pub fn blocking_pipe(fd: i32) -> Option<Arc<SpinLock<Pipe>>> {
     with_current(|t| {
         let f = t.files.get(fd).ok()?.lock();
         match &f.object {

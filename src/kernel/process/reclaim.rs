@@ -30,7 +30,7 @@
 //!   `should_reclaim_retry` gives up does the OOM killer run.
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use spin::Mutex;
+use crate::kernel::spinlock::SpinLock;
 
 use alloc::vec::Vec;
 
@@ -66,7 +66,7 @@ pub struct FileReclaimOps {
     pub invalidate_mapping_page: fn(u64, u64, Pfn) -> bool,
 }
 
-static FILE_OPS: Mutex<Option<&'static FileReclaimOps>> = Mutex::new(None);
+static FILE_OPS: SpinLock<Option<&'static FileReclaimOps>> = SpinLock::new(None);
 
 /// Installs the page cache's table (for file pages on the file LRU).
 pub fn register_file_reclaim_ops(ops: &'static FileReclaimOps) {
@@ -186,7 +186,7 @@ fn rmap_file(
 /// The kernel's side of reclaim: the task table, locked while the rmap needs it and let go
 /// while reclaim waits for its writes, and the writes in flight.
 struct KernelEnv {
-    guard: Option<spin::MutexGuard<'static, Option<Tasks>>>,
+    guard: Option<crate::kernel::spinlock::SpinLockGuard<'static, Option<Tasks>>>,
     writeback: Vec<swap::SwapWrite>,
     /// The plug the batch's writes are submitted under (`shrink_folio_list`'s caller holds
     /// one): neighbouring slots go as one request; finished before the writes are waited for.
@@ -395,7 +395,10 @@ pub fn direct_reclaim_for_fault() -> bool {
     let gfp = GfpFlags::GFP_HIGHUSER_MOVABLE;
     let mut no_progress_loops = 0;
     loop {
-        if try_to_free_pages(gfp) > 0 {
+        let saved = memalloc_noreclaim_save();
+        let freed = try_to_free_pages(gfp);
+        memalloc_noreclaim_restore(saved);
+        if freed > 0 {
             return true;
         }
         let swap_space = swap_pages().0 > 0;
@@ -404,6 +407,50 @@ pub fn direct_reclaim_for_fault() -> bool {
             n.zone_could_meet_min(gfp, |z| vmscan::zone_reclaimable_pages(&lru, z, swap_space))
         });
         if !vmscan::should_reclaim_retry(false, &mut no_progress_loops, || could) {
+            return false;
+        }
+    }
+}
+
+/// `memalloc_noreclaim_save`: marks the running task `PF_MEMALLOC` for the length of a direct
+/// reclaim, so the allocations reclaim makes do not reclaim again; the flag as it was.
+fn memalloc_noreclaim_save() -> u32 {
+    super::with_current_mm(|t| {
+        let old = t.flags & PF_MEMALLOC;
+        t.flags |= PF_MEMALLOC;
+        old
+    })
+}
+
+/// `memalloc_noreclaim_restore`.
+fn memalloc_noreclaim_restore(old: u32) {
+    super::with_current_mm(|t| t.flags = (t.flags & !PF_MEMALLOC) | old);
+}
+
+/// `__alloc_pages_direct_reclaim` for a kernel allocation whose caller may sleep (the global
+/// allocator's, vmalloc's pages, the console's `kmalloc`; `kernel::mem::alloc_reclaiming`
+/// calls it with no lock held): `try_to_free_pages` under `PF_MEMALLOC`, then `retry` the
+/// allocation, round after round until it succeeds (true) or `should_reclaim_retry` gives up
+/// (false). A task already reclaiming (`PF_MEMALLOC`: kswapd, or reclaim's own allocations)
+/// does not reclaim again.
+fn direct_reclaim_for_kernel(gfp: GfpFlags, retry: &mut dyn FnMut() -> bool) -> bool {
+    if super::with_current_mm(|t| t.flags & PF_MEMALLOC != 0) {
+        return false;
+    }
+    let mut no_progress_loops = 0;
+    loop {
+        let saved = memalloc_noreclaim_save();
+        let progress = try_to_free_pages(gfp) > 0;
+        memalloc_noreclaim_restore(saved);
+        if retry() {
+            return true;
+        }
+        let swap_space = swap_pages().0 > 0;
+        let could = with_node(|n| {
+            let lru = *n.lruvec();
+            n.zone_could_meet_min(gfp, |z| vmscan::zone_reclaimable_pages(&lru, z, swap_space))
+        });
+        if !vmscan::should_reclaim_retry(progress, &mut no_progress_loops, || could) {
             return false;
         }
     }
@@ -421,9 +468,11 @@ fn wake_kswapd() {
 }
 
 /// `kswapd_init` -> `kswapd_run`: kswapd0 as a kernel thread (`PF_MEMALLOC | PF_KSWAPD`),
-/// and the allocator's wake-ups go to its queue. Without a stack for it, the kernel says so
+/// and the allocator's wake-ups go to its queue; kernel allocations that may sleep reclaim
+/// from here on (`direct_reclaim_for_kernel`). Without a stack for it, the kernel says so
 /// and runs without kswapd (direct reclaim still works).
 pub fn kswapd_init() {
+    crate::kernel::mem::set_direct_reclaim(direct_reclaim_for_kernel);
     match kthread_run(kswapd, "kswapd0", PF_MEMALLOC | PF_KSWAPD) {
         Ok(_) => {
             with_node(|n| n.set_kswapd_wait(wake_kswapd));
