@@ -131,6 +131,7 @@ test: setup
 	$(MAKE) --no-print-directory kernel ARCH=arm64 VA_BITS=39 MAX_ORDER= FEATURES=
 	env -u PIVM_MAX_ORDER cargo test --lib
 	env -u PIVM_MAX_ORDER cargo test --test qemu_arm64 --test architecture
+	VA_BITS=48 bash scripts/compare-linux-arm64.sh
 else
 test: setup dtb user initramfs sd-image
 	$(MAKE) --no-print-directory user initramfs ARCH=arm64
@@ -144,6 +145,7 @@ test: setup dtb user initramfs sd-image
 	env -u PIVM_MAX_ORDER cargo test
 	cargo test -p picture
 	PIVM_MAX_ORDER=16 CARGO_TARGET_DIR=$(CURDIR)/build/host-order16/target cargo test --lib
+	VA_BITS=48 bash scripts/compare-linux-arm64.sh
 endif
 
 clippy:

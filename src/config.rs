@@ -8,3 +8,8 @@ pub const HZ: u64 = 100;
 /// `HUGETLB_PAGE_ORDER` of the target (`arch::memory`'s: arm64's 2 MiB PMD, none on ARMv7),
 /// read here so that `mm`'s `pageblock_order` does not name the architecture.
 pub const HUGETLB_PAGE_ORDER: Option<u32> = crate::arch::memory::HUGETLB_PAGE_ORDER;
+
+/// `CONFIG_ZONE_DMA32` and `CONFIG_HIGHMEM` of the target (`arch::memory`'s), read here so
+/// that `mm` numbers zones as the configuration does without naming the architecture.
+pub const ZONE_DMA32: bool = crate::arch::memory::CONFIG_ZONE_DMA32;
+pub const HIGHMEM: bool = crate::arch::memory::CONFIG_HIGHMEM;

@@ -19,12 +19,12 @@ const REF_VMALLOCINFO: &str =
 const REF_CPUINFO: &str = include_str!("samples/linux-6.1-raspi3b-arm64-cpuinfo.txt");
 /// The reference's `/proc/zoneinfo`.
 const REF_ZONEINFO: &str = include_str!("samples/linux-6.1-raspi3b-arm64-zoneinfo.txt");
-/// The reference's `/proc/buddyinfo`.
-const REF_BUDDYINFO: &str = include_str!("samples/linux-6.1-raspi3b-arm64-buddyinfo.txt");
-/// The reference's `/proc/pagetypeinfo`.
-const REF_PAGETYPEINFO: &str = include_str!("samples/linux-6.1-raspi3b-arm64-pagetypeinfo.txt");
 /// The reference's boot log.
 const REF_BOOT: &str = include_str!("samples/linux-6.1-raspi3b-arm64-boot.txt");
+/// The reference's `/proc/pagetypeinfo`.
+const REF_PAGETYPEINFO: &str = include_str!("samples/linux-6.1-raspi3b-arm64-pagetypeinfo.txt");
+/// The reference's `/proc/buddyinfo`.
+const REF_BUDDYINFO: &str = include_str!("samples/linux-6.1-raspi3b-arm64-buddyinfo.txt");
 
 /// Boots `build/arm64-<va_bits>/kernel8.img` (or `.elf`, with the reference's DTB) to the prompt.
 fn boot64(va_bits: u32, elf: bool) -> (Qemu, String) {
@@ -81,7 +81,16 @@ fn banner_range(q: &Qemu, log: &str, label: &str) -> (u64, u64) {
 fn check_boot(q: &Qemu, log: &str, va_bits: u32) {
     q.expect_in("boot", log, &format!("VA_BITS={va_bits}, {} levels", m::pgtable_levels(va_bits)));
     q.expect_in("boot", log, "(Linux's values)");
-    q.expect_in("boot", log, "Zone ranges:\n  DMA      [mem 0x0000000000000000-0x000000003bffffff]\n  DMA32    empty\n  Normal   empty\n");
+    // The reference's zone report, from "Zone ranges:" to memmap_init's count of the last
+    // sparsemem section's pages beyond RAM, line for line.
+    let theirs: String = REF_BOOT
+        .lines()
+        .skip_while(|l| !l.ends_with("Zone ranges:"))
+        .take_while(|l| !l.contains("percpu:"))
+        .map(|l| l.split_once("] ").unwrap().1.to_string() + "\n")
+        .collect();
+    assert!(theirs.ends_with("On node 0, zone DMA: 16384 pages in unavailable ranges\n"));
+    q.expect_in("boot", log, &theirs);
     q.expect_in("boot", log, "Memory: ");
     q.expect_in("boot", log, "K cma-reserved)\n");
     q.expect_in("boot", log, "Virtual kernel memory layout:");
@@ -202,11 +211,30 @@ fn check_meminfo(q: &mut Qemu, va_bits: u32) {
     let zones = |t: &str| -> Vec<String> {
         t.lines().filter(|l| l.starts_with("Node 0, zone")).map(|l| l.to_string()).collect()
     };
+    // arm64's zone list (CONFIG_ZONE_DMA, CONFIG_ZONE_DMA32, no HIGHMEM): DMA, DMA32,
+    // Normal, Movable, exactly the reference's blocks in its order.
     let (ours_z, theirs_z) = (zones(&zi), zones(REF_ZONEINFO));
-    assert!(ours_z.contains(&"Node 0, zone      DMA".to_string()), "{zi}");
-    for z in &ours_z {
-        assert!(theirs_z.contains(z), "zone {z:?} is not one of the reference's {theirs_z:?}");
+    assert_eq!(ours_z, theirs_z, "{zi}");
+    // The empty zones print what the reference prints, byte for byte (no per-node stats, no
+    // pagesets; a protection entry per zone).
+    for name in ["DMA32", "Normal", "Movable"] {
+        assert_eq!(zone_block(&zi, name), zone_block(REF_ZONEINFO, name), "zone {name}");
     }
+    // The DMA zone: the reference's span (960 MiB from pfn 0) and protection array.
+    let dma = zone_block(&zi, "DMA");
+    let theirs_dma = zone_block(REF_ZONEINFO, "DMA");
+    for key in ["spanned", "present", "protection:", "start_pfn:"] {
+        assert_eq!(key_line(&dma, key), key_line(&theirs_dma, key), "DMA {key}\n{dma}");
+    }
+    let pt = q.cmd("cat /proc/pagetypeinfo");
+    let pt_zones = |t: &str| -> Vec<String> {
+        t.lines()
+            .filter(|l| l.starts_with("Node "))
+            .filter_map(|l| l.split_whitespace().skip_while(|w| *w != "zone").nth(1))
+            .map(|z| z.trim_end_matches(',').to_string())
+            .collect()
+    };
+    assert_eq!(pt_zones(&pt), pt_zones(REF_PAGETYPEINFO), "pagetypeinfo's zones\n{pt}");
     let dma_keys = |t: &str| -> Vec<String> {
         t.lines()
             .skip_while(|l| !l.starts_with("Node 0, zone      DMA"))
@@ -230,6 +258,19 @@ fn check_meminfo(q: &mut Qemu, va_bits: u32) {
     let theirs = REF_BUDDYINFO.lines().find(|l| l.starts_with("Node 0")).unwrap();
     assert_eq!(line.find("    "), theirs.find("    "), "the reference's column layout: {line}");
     assert_eq!(line.split_whitespace().count(), theirs.split_whitespace().count());
+}
+
+/// The first line of `text` that starts with `key` (after indentation), trimmed.
+fn key_line<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    text.lines().find(|l| l.trim_start().starts_with(key)).map(str::trim)
+}
+
+/// One zone's block of /proc/zoneinfo: its `Node 0, zone NAME` line up to the next zone's.
+fn zone_block(zoneinfo: &str, name: &str) -> String {
+    let head = format!("Node 0, zone {name:>8}");
+    let mut lines = zoneinfo.lines().skip_while(|l| *l != head);
+    let first = lines.next().map(str::to_string).unwrap_or_default();
+    lines.take_while(|l| !l.starts_with("Node ")).fold(first, |b, l| b + "\n" + l)
 }
 
 /// Whether `line` has /proc/vmallocinfo's 64-bit shape: `0x%px-0x%px %7ld CALLER ...` with

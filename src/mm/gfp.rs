@@ -245,14 +245,17 @@ impl fmt::Display for GfpParseError<'_> {
     }
 }
 
-/// `gfp_zone()`: the highest zone a request may be served from (Linux's `GFP_ZONE_TABLE` for
-/// a 32-bit ARM kernel: no ZONE_DMA32, so `__GFP_DMA32` means Normal; `__GFP_HIGHMEM` with
-/// `__GFP_MOVABLE` means ZONE_MOVABLE, which falls back to HighMem). Contradictory modifiers
-/// (see [`GfpFlags::zone_valid`]) map to DMA, the table's empty entry; the allocator refuses
-/// them.
+/// `gfp_zone()`: the highest zone a request may be served from (Linux's `GFP_ZONE_TABLE`:
+/// `__GFP_DMA32` means ZONE_DMA32; `__GFP_HIGHMEM` with `__GFP_MOVABLE` means ZONE_MOVABLE,
+/// which falls back to HighMem). A zone the kernel is built without stands for Normal (the
+/// table's `OPT_ZONE_*`): the node applies that (`Node::highest_zoneidx`), so this stays the
+/// same for every configuration. Contradictory modifiers (see [`GfpFlags::zone_valid`]) map to
+/// DMA, the table's empty entry; the allocator refuses them.
 pub const fn gfp_zone(gfp: GfpFlags) -> ZoneType {
     if !gfp.zone_valid() || gfp.contains(GfpFlags::__GFP_DMA) {
         ZoneType::Dma
+    } else if gfp.contains(GfpFlags::__GFP_DMA32) {
+        ZoneType::Dma32
     } else if gfp.contains(GfpFlags::__GFP_HIGHMEM) {
         if gfp.contains(GfpFlags::__GFP_MOVABLE) {
             ZoneType::Movable
@@ -265,7 +268,7 @@ pub const fn gfp_zone(gfp: GfpFlags) -> ZoneType {
 }
 
 /// The zonelist walk for a request whose highest zone is `highest`: that zone first, then
-/// each lower one (Linux's node zonelist order: Movable -> HighMem -> Normal -> DMA). A request never
+/// each lower one (Linux's node zonelist order: Movable -> HighMem -> Normal -> DMA32 -> DMA). A request never
 /// gets a zone above its own.
 pub fn zonelist(highest: ZoneType) -> impl Iterator<Item = ZoneType> {
     ZoneType::ALL.into_iter().rev().filter(move |z| *z <= highest)
@@ -372,7 +375,7 @@ mod tests {
         assert_eq!(gfp_zone(GFP_HIGHUSER_MOVABLE), ZoneType::Movable);
         assert_eq!(gfp_zone(GFP_KERNEL | GFP_DMA), ZoneType::Dma);
         assert_eq!(gfp_zone(GfpFlags::__GFP_DMA | GfpFlags::__GFP_MOVABLE), ZoneType::Dma);
-        assert_eq!(gfp_zone(GfpFlags::GFP_DMA32), ZoneType::Normal);
+        assert_eq!(gfp_zone(GfpFlags::GFP_DMA32), ZoneType::Dma32);
         assert_eq!(gfp_zone(GfpFlags::__GFP_MOVABLE), ZoneType::Normal);
         assert!(!(GfpFlags::__GFP_DMA | GfpFlags::__GFP_HIGHMEM).zone_valid());
         assert!(!(GfpFlags::__GFP_DMA32 | GfpFlags::__GFP_HIGHMEM).zone_valid());
@@ -383,9 +386,9 @@ mod tests {
     #[test]
     fn zonelist_falls_back_downwards() {
         let z: Vec<_> = zonelist(ZoneType::HighMem).collect();
-        assert_eq!(z, [ZoneType::HighMem, ZoneType::Normal, ZoneType::Dma]);
+        assert_eq!(z, [ZoneType::HighMem, ZoneType::Normal, ZoneType::Dma32, ZoneType::Dma]);
         let z: Vec<_> = zonelist(ZoneType::Normal).collect();
-        assert_eq!(z, [ZoneType::Normal, ZoneType::Dma]);
+        assert_eq!(z, [ZoneType::Normal, ZoneType::Dma32, ZoneType::Dma]);
         let z: Vec<_> = zonelist(ZoneType::Dma).collect();
         assert_eq!(z, [ZoneType::Dma]);
     }

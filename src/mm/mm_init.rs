@@ -24,14 +24,34 @@ impl PfnRange {
     }
 }
 
-/// The zone spans `free_area_init` is given, as Linux prints them in "Zone ranges:".
+/// The zone spans `free_area_init` is given, as Linux prints them in "Zone ranges:". Which
+/// zones are `Some` is the kernel's configuration (CONFIG_ZONE_DMA, CONFIG_ZONE_DMA32,
+/// CONFIG_HIGHMEM), so it also gives the node its zone list ([`Zones::max_nr_zones`]): a
+/// configured zone may be empty, an unconfigured one does not exist for the reports.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Zones {
-    /// Only with a DMA zone configured.
+    /// Only with CONFIG_ZONE_DMA.
     pub dma: Option<PfnRange>,
+    /// Only with CONFIG_ZONE_DMA32 (64-bit kernels).
+    pub dma32: Option<PfnRange>,
     pub normal: PfnRange,
     /// Only with CONFIG_HIGHMEM (then possibly empty).
     pub highmem: Option<PfnRange>,
+}
+
+impl Zones {
+    /// The spans in `enum zone_type` order (DMA, DMA32, Normal, HighMem, Movable), `None` for
+    /// a zone this configuration lacks. ZONE_MOVABLE always exists in 6.1; without
+    /// `kernelcore=`/`movablecore=` it is empty.
+    pub fn spans(&self) -> [Option<PfnRange>; crate::mm::zone::MAX_NR_ZONES] {
+        [self.dma, self.dma32, Some(self.normal), self.highmem, Some(PfnRange::default())]
+    }
+
+    /// Linux's `MAX_NR_ZONES` for this configuration: Normal and Movable, plus each of DMA,
+    /// DMA32 and HighMem that is configured.
+    pub fn max_nr_zones(&self) -> usize {
+        self.spans().iter().filter(|s| s.is_some()).count()
+    }
 }
 
 /// `[mem 0x...-0x...]` with an inclusive end, as `%#018Lx`.
@@ -50,7 +70,12 @@ pub fn write_zone_ranges(
 ) -> fmt::Result {
     let addr = |p: Pfn| p.0 << PAGE_SHIFT;
     writeln!(w, "Zone ranges:")?;
-    let zones = [("DMA", zones.dma), ("Normal", Some(zones.normal)), ("HighMem", zones.highmem)];
+    let zones = [
+        ("DMA", zones.dma),
+        ("DMA32", zones.dma32),
+        ("Normal", Some(zones.normal)),
+        ("HighMem", zones.highmem),
+    ];
     for (name, zone) in zones {
         let Some(zone) = zone else { continue };
         write!(w, "  {name:<8} ")?;
@@ -79,6 +104,45 @@ pub fn write_zone_ranges(
         _ => write!(w, "[mem {:#018x}-{:#018x}]", 0, 0)?,
     }
     writeln!(w)
+}
+
+/// `memmap_init()`'s report of the page frames no memory backs inside the node's memory
+/// map: holes before each memory range (given to the zone of the range that follows) and,
+/// with SPARSEMEM, the tail up to the end of the last memory section (given to the zone of
+/// the last range), as "On node 0, zone NAME: N pages in unavailable ranges". `ranges` are
+/// memblock's memory ranges as PFNs, sorted; `section_pages` is `PAGES_PER_SECTION` (None
+/// for FLATMEM, which has no tail).
+pub fn write_unavailable_ranges(
+    w: &mut impl Write,
+    zones: &Zones,
+    ranges: &[PfnRange],
+    section_pages: Option<u64>,
+) -> fmt::Result {
+    let zone_of = |pfn: Pfn| {
+        let spans = zones.spans();
+        let found = crate::mm::zone::ZoneType::ALL
+            .into_iter()
+            .zip(spans)
+            .find(|(_, s)| s.is_some_and(|s| !s.is_empty() && s.start <= pfn && pfn < s.end));
+        found.map_or("Normal", |(t, _)| t.name())
+    };
+    let report = |w: &mut dyn Write, zone: &str, pages: u64| -> fmt::Result {
+        if pages > 0 {
+            writeln!(w, "On node 0, zone {zone}: {pages} pages in unavailable ranges")?;
+        }
+        Ok(())
+    };
+    let mut hole = 0u64;
+    let mut last_zone = None;
+    for r in ranges.iter().filter(|r| !r.is_empty()) {
+        report(w, zone_of(r.start), r.start.0.saturating_sub(hole))?;
+        hole = r.end.0;
+        last_zone = Some(zone_of(Pfn(r.end.0 - 1)));
+    }
+    if let (Some(zone), Some(section)) = (last_zone, section_pages) {
+        report(w, zone, hole.next_multiple_of(section) - hole)?;
+    }
+    Ok(())
 }
 
 /// Numbers for the "Memory:" line: page counts in pages, section sizes in bytes.
@@ -134,6 +198,31 @@ mod tests {
     use super::*;
     use std::string::String;
 
+    /// The arm64 reference (960 MiB from 0, 128 MiB sections): the last section's 64 MiB
+    /// beyond RAM are unavailable, given to DMA. FLATMEM or a section-sized RAM reports none;
+    /// a hole between two ranges goes to the zone above it.
+    #[test]
+    fn unavailable_ranges_as_memmap_init_counts_them() {
+        let span = |a: u64, b: u64| PfnRange { start: Pfn(a), end: Pfn(b) };
+        let zones = Zones {
+            dma: Some(span(0, 0x3c000)),
+            dma32: Some(span(0x3c000, 0x3c000)),
+            normal: span(0x3c000, 0x3c000),
+            highmem: None,
+        };
+        let mut s = String::new();
+        write_unavailable_ranges(&mut s, &zones, &[span(0, 0x3c000)], Some(0x8000)).unwrap();
+        assert_eq!(s, "On node 0, zone DMA: 16384 pages in unavailable ranges\n");
+        s.clear();
+        write_unavailable_ranges(&mut s, &zones, &[span(0, 0x3c000)], None).unwrap();
+        write_unavailable_ranges(&mut s, &zones, &[span(0, 0x40000)], Some(0x8000)).unwrap();
+        assert_eq!(s, "");
+        let zones = Zones { dma: None, dma32: None, normal: span(0, 0x9000), highmem: None };
+        write_unavailable_ranges(&mut s, &zones, &[span(0, 0x1000), span(0x8000, 0x9000)], None)
+            .unwrap();
+        assert_eq!(s, "On node 0, zone Normal: 28672 pages in unavailable ranges\n");
+    }
+
     #[test]
     fn memory_line_matches_the_debian_sample() {
         let k = |kib: u64| kib * SZ_1K;
@@ -169,6 +258,7 @@ mod tests {
         let zones = Zones {
             dma: Some(PfnRange { start: pfn(1), end: pfn(1) }),
             normal: PfnRange { start: pfn(1), end: pfn(768) },
+            dma32: None,
             highmem: Some(PfnRange { start: pfn(768), end: pfn(960) }),
         };
         let ram = [MemBank { start: PhysAddr(mb(1)), size: mb(959) }];

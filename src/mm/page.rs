@@ -15,6 +15,29 @@ pub const NIL: u32 = u32::MAX;
 /// `Page::zone` of a frame no zone spans (a hole in the map, or outside every zone).
 pub const NO_ZONE: u8 = u8::MAX;
 
+/// The zone number Linux keeps in `page->flags` (`page_zonenum()`, what `dump_page` prints)
+/// for zone slot `slot`: `enum zone_type` numbers only the zones the kernel is built with, so
+/// the DMA32 and HighMem slots count only with CONFIG_ZONE_DMA32 and CONFIG_HIGHMEM. (pivm's
+/// 32-bit kernels always number the DMA slot, as a CONFIG_ZONE_DMA kernel does.)
+pub const fn zone_number(slot: u8, zone_dma32: bool, highmem: bool) -> u8 {
+    if slot == NO_ZONE {
+        return NO_ZONE;
+    }
+    let mut n = slot;
+    if !zone_dma32 && slot > super::zone::ZoneType::Dma32 as u8 {
+        n -= 1;
+    }
+    if !highmem && slot > super::zone::ZoneType::HighMem as u8 {
+        n -= 1;
+    }
+    n
+}
+
+/// [`zone_number`] in this build's configuration.
+const fn page_zonenum(slot: u8) -> u8 {
+    zone_number(slot, crate::config::ZONE_DMA32, crate::config::HIGHMEM)
+}
+
 bitflags! {
     /// `page->flags` (and the buddy `page_type`), the states pivm needs.
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -325,7 +348,8 @@ impl Page {
     /// The descriptor as the eight 32-bit words it occupies in memory (little-endian,
     /// `repr(C)`), which `dump_page` prints as `raw:`.
     pub const fn raw_words(&self) -> [u32; 8] {
-        let first = self.flags.bits() as u32 | (self.order as u32) << 16 | (self.zone as u32) << 24;
+        let zone = page_zonenum(self.zone) as u32;
+        let first = self.flags.bits() as u32 | (self.order as u32) << 16 | zone << 24;
         [
             first,
             self.refcount,
@@ -410,7 +434,7 @@ impl fmt::Display for PageFlagNames<'_> {
         if self.0.zone == NO_ZONE {
             f.write_str("zone=none")
         } else {
-            write!(f, "zone={}", self.0.zone)
+            write!(f, "zone={}", page_zonenum(self.0.zone))
         }
     }
 }
@@ -565,10 +589,22 @@ mod tests {
         let mut p = Page::RESERVED;
         assert_eq!(format!("{}", PageFlagNames(&p)), "reserved|zone=none");
         p.flags = PageFlags::PG_buddy | PageFlags::PG_poisoned;
-        p.zone = 2;
+        p.zone = crate::mm::zone::ZoneType::HighMem as u8;
         assert_eq!(format!("{}", PageFlagNames(&p)), "buddy|poisoned|zone=2");
         p.flags = PageFlags::empty();
         assert_eq!(format!("{}", PageFlagNames(&p)), "zone=2");
+    }
+
+    /// Linux's zone numbers: 32-bit ARM (DMA, Normal, HighMem, Movable) and arm64 6.1 (DMA,
+    /// DMA32, Normal, Movable), from the same five slots.
+    #[test]
+    fn zone_numbers_follow_the_configuration() {
+        use crate::mm::zone::ZoneType;
+        let arm = [ZoneType::Dma, ZoneType::Normal, ZoneType::HighMem, ZoneType::Movable];
+        assert_eq!(arm.map(|z| zone_number(z as u8, false, true)), [0, 1, 2, 3]);
+        let arm64 = [ZoneType::Dma, ZoneType::Dma32, ZoneType::Normal, ZoneType::Movable];
+        assert_eq!(arm64.map(|z| zone_number(z as u8, true, false)), [0, 1, 2, 3]);
+        assert_eq!(zone_number(NO_ZONE, true, false), NO_ZONE);
     }
 
     #[test]

@@ -10,36 +10,42 @@ use super::page::{free_mt_flags, Page, PageFlags, NIL};
 use super::Pfn;
 use crate::config::MAX_ORDER;
 
-/// Zone slots of a node: every zone a 32-bit ARM kernel can be built with (Linux's `enum
-/// zone_type` with CONFIG_ZONE_DMA and CONFIG_HIGHMEM; ZONE_MOVABLE always exists). A kernel
-/// built without DMA leaves that slot unconfigured, so its reports show the zones Linux's
-/// `MAX_NR_ZONES` would have for that configuration.
-pub const MAX_NR_ZONES: usize = 4;
+/// Zone slots of a node: every zone Linux's `enum zone_type` can have (CONFIG_ZONE_DMA,
+/// CONFIG_ZONE_DMA32, CONFIG_HIGHMEM; ZONE_MOVABLE always exists). Which of them a kernel has
+/// comes from its configuration ([`crate::mm::mm_init::Zones`]): an unconfigured slot stays
+/// empty and out of every report, so the reports show the zones Linux's `MAX_NR_ZONES` would
+/// have for that configuration (DMA, Normal, HighMem, Movable on the 32-bit ARM kernel; DMA,
+/// DMA32, Normal, Movable on arm64).
+pub const MAX_NR_ZONES: usize = 5;
 
 /// `enum zone_type`, lowest first: an allocation may use its zone and every lower one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[repr(u8)]
 pub enum ZoneType {
     /// Only with CONFIG_ZONE_DMA: all of lowmem on ARM without a machine limit
-    /// (`setup_dma_zone`), the ISA 16 MiB on the i386 picture.
+    /// (`setup_dma_zone`), memory below `zone_dma_bits` on arm64, the ISA 16 MiB on the i386
+    /// picture.
     Dma = 0,
+    /// Only with CONFIG_ZONE_DMA32 (64-bit kernels): memory below 4 GiB above ZONE_DMA.
+    Dma32 = 1,
     /// Lowmem: permanently mapped at PAGE_OFFSET.
-    Normal = 1,
-    /// Above the lowmem limit; mapped on demand with kmap.
-    HighMem = 2,
+    Normal = 2,
+    /// Only with CONFIG_HIGHMEM: above the lowmem limit; mapped on demand with kmap.
+    HighMem = 3,
     /// `ZONE_MOVABLE`: only `kernelcore=`/`movablecore=` give it pages; pivm takes neither,
     /// so it is always empty, as on a Pi booted without them.
-    Movable = 3,
+    Movable = 4,
 }
 
 impl ZoneType {
     pub const ALL: [ZoneType; MAX_NR_ZONES] =
-        [ZoneType::Dma, ZoneType::Normal, ZoneType::HighMem, ZoneType::Movable];
+        [ZoneType::Dma, ZoneType::Dma32, ZoneType::Normal, ZoneType::HighMem, ZoneType::Movable];
 
     /// Linux's `zone_names[]`.
     pub const fn name(self) -> &'static str {
         match self {
             ZoneType::Dma => "DMA",
+            ZoneType::Dma32 => "DMA32",
             ZoneType::Normal => "Normal",
             ZoneType::HighMem => "HighMem",
             ZoneType::Movable => "Movable",
@@ -53,9 +59,10 @@ impl ZoneType {
     pub const fn from_idx(idx: usize) -> Option<ZoneType> {
         match idx {
             0 => Some(ZoneType::Dma),
-            1 => Some(ZoneType::Normal),
-            2 => Some(ZoneType::HighMem),
-            3 => Some(ZoneType::Movable),
+            1 => Some(ZoneType::Dma32),
+            2 => Some(ZoneType::Normal),
+            3 => Some(ZoneType::HighMem),
+            4 => Some(ZoneType::Movable),
             _ => None,
         }
     }
@@ -89,9 +96,9 @@ pub const SWAP_CLUSTER_MAX: u64 = 32;
 const HIGHMEM_MIN_WMARK_MAX: u64 = 128;
 /// A highmem zone's min watermark is 1/1024th of it (before clamping).
 const HIGHMEM_MIN_WMARK_DIVISOR: u64 = 1024;
-/// `sysctl_lowmem_reserve_ratio` defaults (6.1: DMA 256, Normal 32, HighMem and Movable 0 =
-/// none).
-pub const DEFAULT_LOWMEM_RESERVE_RATIO: [u64; MAX_NR_ZONES] = [256, 32, 0, 0];
+/// `sysctl_lowmem_reserve_ratio` defaults (6.1: DMA and DMA32 256, Normal 32, HighMem and
+/// Movable 0 = none).
+pub const DEFAULT_LOWMEM_RESERVE_RATIO: [u64; MAX_NR_ZONES] = [256, 256, 32, 0, 0];
 /// kB per page (`PAGE_SIZE >> 10`).
 const KB_PER_PAGE: u64 = super::PAGE_SIZE >> 10;
 
@@ -957,11 +964,14 @@ mod tests {
 
     #[test]
     fn names_and_indices() {
-        assert_eq!(ZoneType::ALL.map(ZoneType::name), ["DMA", "Normal", "HighMem", "Movable"]);
+        assert_eq!(
+            ZoneType::ALL.map(ZoneType::name),
+            ["DMA", "DMA32", "Normal", "HighMem", "Movable"]
+        );
         for t in ZoneType::ALL {
             assert_eq!(ZoneType::from_idx(t.idx()), Some(t));
         }
-        assert_eq!(ZoneType::from_idx(4), None);
+        assert_eq!(ZoneType::from_idx(MAX_NR_ZONES), None);
         assert!(!ZoneType::Movable.is_highmem());
         assert!(ZoneType::HighMem.is_highmem() && !ZoneType::Normal.is_highmem());
     }
@@ -997,25 +1007,28 @@ mod tests {
         assert_eq!(calculate_min_free_kbytes(189_000 * KB_PER_PAGE), 3477);
         let mut zones = [
             zone(ZoneType::Dma, 189_784),
+            zone(ZoneType::Dma32, 0),
             zone(ZoneType::Normal, 0),
             zone(ZoneType::HighMem, 49_152),
             zone(ZoneType::Movable, 0),
         ];
         zones[1].present_pages = 0;
+        zones[2].present_pages = 0;
         setup_per_zone_wmarks(&mut zones, 3477, DEFAULT_WATERMARK_SCALE_FACTOR);
         assert_eq!(zones[0]._watermark, [869, 1086, 1303]);
         // HighMem: min = clamp(49152 / 1024, 32, 128) = 48; share = 869 * 49152 / 189784 = 225,
         // gap = max(225 / 4, 49152 * 10 / 10000) = 56.
-        assert_eq!(zones[2]._watermark, [48, 104, 160]);
-        assert_eq!(zones[1]._watermark, [0, 0, 0]);
+        assert_eq!(zones[3]._watermark, [48, 104, 160]);
+        assert_eq!(zones[2]._watermark, [0, 0, 0]);
         // Movable counts as lowmem in 6.1's split: an empty one gets no marks.
-        assert_eq!(zones[3]._watermark, [0, 0, 0]);
+        assert_eq!(zones[4]._watermark, [0, 0, 0]);
 
         setup_per_zone_lowmem_reserve(&mut zones, &DEFAULT_LOWMEM_RESERVE_RATIO);
-        assert_eq!(zones[0].lowmem_reserve, [0, 0, 192, 192]);
+        // The unconfigured DMA32 slot manages nothing, so it adds nothing to the sums.
+        assert_eq!(zones[0].lowmem_reserve, [0, 0, 0, 192, 192]);
         // An empty zone reserves nothing; HighMem's ratio is 0.
-        assert_eq!(zones[1].lowmem_reserve, [0, 0, 0, 0]);
-        assert_eq!(zones[2].lowmem_reserve, [0, 0, 0, 0]);
+        assert_eq!(zones[2].lowmem_reserve, [0; MAX_NR_ZONES]);
+        assert_eq!(zones[3].lowmem_reserve, [0; MAX_NR_ZONES]);
 
         assert_eq!(calculate_totalreserve_pages(&zones), (192 + 1303) + 160);
     }
@@ -1025,23 +1038,44 @@ mod tests {
         // The Pi's 2G/3G builds without a DMA zone: Normal below HighMem.
         let mut zones = [
             zone(ZoneType::Dma, 0),
+            zone(ZoneType::Dma32, 0),
             zone(ZoneType::Normal, 180_000),
             zone(ZoneType::HighMem, 64_000),
             zone(ZoneType::Movable, 0),
         ];
         setup_per_zone_lowmem_reserve(&mut zones, &DEFAULT_LOWMEM_RESERVE_RATIO);
-        assert_eq!(zones[1].lowmem_reserve, [0, 0, 64_000 / 32, 64_000 / 32]);
-        assert_eq!(zones[0].lowmem_reserve, [0, 0, 0, 0]);
+        assert_eq!(zones[2].lowmem_reserve, [0, 0, 0, 64_000 / 32, 64_000 / 32]);
+        assert_eq!(zones[0].lowmem_reserve, [0; MAX_NR_ZONES]);
         // DMA + Normal + HighMem, x86-style.
         let mut zones = [
             zone(ZoneType::Dma, 3_968),
+            zone(ZoneType::Dma32, 0),
             zone(ZoneType::Normal, 220_000),
             zone(ZoneType::HighMem, 30_000),
             zone(ZoneType::Movable, 0),
         ];
         setup_per_zone_lowmem_reserve(&mut zones, &DEFAULT_LOWMEM_RESERVE_RATIO);
-        assert_eq!(zones[0].lowmem_reserve, [0, 220_000 / 256, 250_000 / 256, 250_000 / 256]);
-        assert_eq!(zones[1].lowmem_reserve, [0, 0, 30_000 / 32, 30_000 / 32]);
+        assert_eq!(zones[0].lowmem_reserve, [0, 0, 220_000 / 256, 250_000 / 256, 250_000 / 256]);
+        assert_eq!(zones[2].lowmem_reserve, [0, 0, 0, 30_000 / 32, 30_000 / 32]);
+    }
+
+    /// arm64 on the Pi 3 (the reference's zoneinfo): DMA holds all 234026 managed pages,
+    /// DMA32, Normal and Movable are empty, so every protection entry is 0.
+    #[test]
+    fn lowmem_reserve_of_arm64s_dma_only_node() {
+        let mut zones = [
+            zone(ZoneType::Dma, 234_026),
+            zone(ZoneType::Dma32, 0),
+            zone(ZoneType::Normal, 0),
+            zone(ZoneType::HighMem, 0),
+            zone(ZoneType::Movable, 0),
+        ];
+        setup_per_zone_lowmem_reserve(&mut zones, &DEFAULT_LOWMEM_RESERVE_RATIO);
+        assert!(zones.iter().all(|z| z.lowmem_reserve == [0; MAX_NR_ZONES]));
+        // With a populated DMA32 (4 GiB board), DMA keeps DMA32's pages / 256 back.
+        zones[1] = zone(ZoneType::Dma32, 786_432);
+        setup_per_zone_lowmem_reserve(&mut zones, &DEFAULT_LOWMEM_RESERVE_RATIO);
+        assert_eq!(zones[0].lowmem_reserve, [0, 3072, 3072, 3072, 3072]);
     }
 
     #[test]
@@ -1073,7 +1107,12 @@ mod tests {
         assert_eq!(zones[0]._watermark, [32, 33, 34]);
     }
 
-    fn zone_with_free(free: u64, wmark: [u64; 3], reserve: [u64; 4], orders: &[usize]) -> Zone {
+    fn zone_with_free(
+        free: u64,
+        wmark: [u64; 3],
+        reserve: [u64; MAX_NR_ZONES],
+        orders: &[usize],
+    ) -> Zone {
         let mut z = zone(ZoneType::Normal, 10_000);
         z.nr_free_pages = free;
         z._watermark = wmark;
@@ -1087,7 +1126,7 @@ mod tests {
 
     /// A zone with one free block of `order` on the list of `mt`.
     fn zone_with_block(free: u64, order: usize, mt: usize) -> Zone {
-        let mut z = zone_with_free(free, [100, 125, 150], [0; 4], &[]);
+        let mut z = zone_with_free(free, [100, 125, 150], [0; MAX_NR_ZONES], &[]);
         let mut pages = vec![Page::RESERVED; 4];
         z.free_area[order].add(&mut pages, 0, mt, false);
         z
@@ -1096,34 +1135,34 @@ mod tests {
     #[test]
     fn watermark_ok_order_0() {
         let none = AllocFlags::empty();
-        let z = zone_with_free(101, [100, 125, 150], [0; 4], &[0]);
+        let z = zone_with_free(101, [100, 125, 150], [0; MAX_NR_ZONES], &[0]);
         assert!(zone_watermark_ok(&z, 0, 100, ZoneType::Normal, none));
-        let z = zone_with_free(100, [100, 125, 150], [0; 4], &[0]);
+        let z = zone_with_free(100, [100, 125, 150], [0; MAX_NR_ZONES], &[0]);
         assert!(!zone_watermark_ok(&z, 0, 100, ZoneType::Normal, none), "free must exceed min");
         // ALLOC_HIGH: min 100 -> 50.
-        let z = zone_with_free(51, [100, 125, 150], [0; 4], &[0]);
+        let z = zone_with_free(51, [100, 125, 150], [0; MAX_NR_ZONES], &[0]);
         assert!(zone_watermark_ok(&z, 0, 100, ZoneType::Normal, AllocFlags::ALLOC_HIGH));
         assert!(!zone_watermark_ok(&z, 0, 100, ZoneType::Normal, none));
         // GFP_ATOMIC = ALLOC_HIGH | ALLOC_HARDER: 100 -> 50 -> 38.
         let atomic = AllocFlags::ALLOC_HIGH | AllocFlags::ALLOC_HARDER;
-        let z = zone_with_free(39, [100, 125, 150], [0; 4], &[0]);
+        let z = zone_with_free(39, [100, 125, 150], [0; MAX_NR_ZONES], &[0]);
         assert!(zone_watermark_ok(&z, 0, 100, ZoneType::Normal, atomic));
-        let z = zone_with_free(38, [100, 125, 150], [0; 4], &[0]);
+        let z = zone_with_free(38, [100, 125, 150], [0; MAX_NR_ZONES], &[0]);
         assert!(!zone_watermark_ok(&z, 0, 100, ZoneType::Normal, atomic));
         // ALLOC_HARDER alone: 100 -> 75.
-        let z = zone_with_free(76, [100, 125, 150], [0; 4], &[0]);
+        let z = zone_with_free(76, [100, 125, 150], [0; MAX_NR_ZONES], &[0]);
         assert!(zone_watermark_ok(&z, 0, 100, ZoneType::Normal, AllocFlags::ALLOC_HARDER));
-        let z = zone_with_free(75, [100, 125, 150], [0; 4], &[0]);
+        let z = zone_with_free(75, [100, 125, 150], [0; MAX_NR_ZONES], &[0]);
         assert!(!zone_watermark_ok(&z, 0, 100, ZoneType::Normal, AllocFlags::ALLOC_HARDER));
     }
 
     #[test]
     fn watermark_ok_adds_lowmem_reserve_of_the_requested_zone() {
         let none = AllocFlags::empty();
-        let z = zone_with_free(300, [100, 125, 150], [0, 0, 200, 200], &[0]);
+        let z = zone_with_free(300, [100, 125, 150], [0, 0, 0, 200, 200], &[0]);
         assert!(zone_watermark_ok(&z, 0, 100, ZoneType::Normal, none));
         assert!(!zone_watermark_ok(&z, 0, 100, ZoneType::HighMem, none));
-        let z = zone_with_free(301, [100, 125, 150], [0, 0, 200, 200], &[0]);
+        let z = zone_with_free(301, [100, 125, 150], [0, 0, 0, 200, 200], &[0]);
         assert!(zone_watermark_ok(&z, 0, 100, ZoneType::HighMem, none));
     }
 
@@ -1135,7 +1174,7 @@ mod tests {
             AllocFlags::ALLOC_WMARK_MIN | AllocFlags::ALLOC_HIGH | AllocFlags::ALLOC_HARDER,
         ];
         for free in [0, 99, 100, 101, 125, 126, 325, 326, 2000] {
-            for reserve in [[0; 4], [0, 0, 200, 200]] {
+            for reserve in [[0; MAX_NR_ZONES], [0, 0, 0, 200, 200]] {
                 for orders in [&[][..], &[0], &[3], &[10]] {
                     let z = zone_with_free(free, [100, 125, 150], reserve, orders);
                     for order in [0, 1, 3, 10] {
@@ -1158,13 +1197,13 @@ mod tests {
     #[test]
     fn watermark_ok_higher_orders_need_a_block() {
         let none = AllocFlags::empty();
-        let z = zone_with_free(1000, [100, 125, 150], [0; 4], &[0, 1]);
+        let z = zone_with_free(1000, [100, 125, 150], [0; MAX_NR_ZONES], &[0, 1]);
         assert!(zone_watermark_ok(&z, 1, 100, ZoneType::Normal, none));
         assert!(!zone_watermark_ok(&z, 2, 100, ZoneType::Normal, none));
-        let z = zone_with_free(1000, [100, 125, 150], [0; 4], &[5]);
+        let z = zone_with_free(1000, [100, 125, 150], [0; MAX_NR_ZONES], &[5]);
         assert!(zone_watermark_ok(&z, 3, 100, ZoneType::Normal, none));
         // free - (2^order - 1) must still exceed min: 110 - 15 = 95 <= 100.
-        let z = zone_with_free(110, [100, 125, 150], [0; 4], &[4]);
+        let z = zone_with_free(110, [100, 125, 150], [0; MAX_NR_ZONES], &[4]);
         assert!(!zone_watermark_ok(&z, 4, 100, ZoneType::Normal, none));
         assert!(!zone_watermark_ok(&z, MAX_ORDER as u32, 0, ZoneType::Normal, none));
     }
@@ -1197,7 +1236,7 @@ mod tests {
     #[test]
     fn free_cma_pages_count_only_for_alloc_cma() {
         // 300 free, 250 of them CMA: an unmovable request sees 50.
-        let mut z = zone_with_free(300, [100, 125, 150], [0; 4], &[0]);
+        let mut z = zone_with_free(300, [100, 125, 150], [0; MAX_NR_ZONES], &[0]);
         z.nr_free_cma = 250;
         let cma = AllocFlags::ALLOC_CMA;
         assert!(!zone_watermark_ok(&z, 0, 100, ZoneType::Normal, AllocFlags::empty()));
@@ -1224,7 +1263,7 @@ mod tests {
 
     #[test]
     fn boost_raises_every_mark_but_not_for_atomic_min() {
-        let mut z = zone_with_free(160, [100, 125, 150], [0; 4], &[0]);
+        let mut z = zone_with_free(160, [100, 125, 150], [0; MAX_NR_ZONES], &[0]);
         z.watermark_boost = 100;
         assert_eq!(
             (z.min_wmark_pages(), z.low_wmark_pages(), z.high_wmark_pages()),

@@ -54,8 +54,8 @@ Node 0, zone  HighMem      4      4      4      3      1      0      2      3   
     #[test]
     fn default_build_prints_max_order_columns() {
         let mut node = NodeSnapshot::<{ crate::config::MAX_ORDER }>::empty();
-        node.zones[1].populated = true;
-        node.zones[1].free_area[0] = 105;
+        node.zones[crate::proc::snapshot::ZONE_NORMAL].populated = true;
+        node.zones[crate::proc::snapshot::ZONE_NORMAL].free_area[0] = 105;
         let mut out = String::new();
         render(&mut out, &node).unwrap();
         let expected = format!(

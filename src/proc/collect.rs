@@ -67,6 +67,7 @@ mod tests {
     use crate::mm::page::{MemMap, Page};
     use crate::mm::page_alloc::PAGEBLOCK_ORDER;
     use crate::mm::Pfn;
+    use crate::proc::snapshot::{ZONE_DMA, ZONE_DMA32, ZONE_HIGHMEM, ZONE_MOVABLE, ZONE_NORMAL};
 
     #[test]
     fn snapshot_mirrors_the_node() {
@@ -78,25 +79,27 @@ mod tests {
         let zones = Zones {
             dma: None,
             normal: PfnRange { start: Pfn(0), end: Pfn(NORMAL) },
+            dma32: None,
             highmem: Some(PfnRange { start: Pfn(NORMAL), end: Pfn(PAGES) }),
         };
         let mut node = Node::new(MemMap::new(&mut pages, Pfn(0)).unwrap(), &zones).unwrap();
         node.free_bootmem_range(Pfn(16), Pfn(PAGES)).unwrap();
         node.init_per_zone_wmark_min();
         let s = node_snapshot(&node, NodeStats::default());
-        let normal = &s.zones[1];
+        let normal = &s.zones[ZONE_NORMAL];
         assert!(normal.populated && !s.zones[0].populated);
         assert_eq!((normal.start_pfn, normal.spanned), (0, NORMAL));
         assert_eq!(normal.free_pages, NORMAL - 16);
         let pages_of = |t: &[u64]| t.iter().enumerate().map(|(o, n)| n << o).sum::<u64>();
         assert_eq!(pages_of(&normal.free_area), NORMAL - 16);
-        assert_eq!(s.zones[2].free_pages, 2 * BLOCK);
-        assert_eq!(normal.min, node.zones()[1].min_wmark_pages());
+        assert_eq!(s.zones[ZONE_HIGHMEM].free_pages, 2 * BLOCK);
+        assert_eq!(normal.min, node.zones()[ZONE_NORMAL].min_wmark_pages());
         // Per migrate type: all of it is in movable pageblocks until the kernel takes some.
         assert!(normal.by_type);
         assert_eq!(normal.blocks_by_type, [0, 6, 0, 0, 0, 0]);
-        // No DMA zone in this kernel; Movable always, empty.
-        assert!(!s.zones[0].configured && s.zones[3].configured && !s.zones[3].populated);
+        // No DMA or DMA32 zone in this kernel; Movable always, empty.
+        assert!(!s.zones[ZONE_DMA].configured && !s.zones[ZONE_DMA32].configured);
+        assert!(s.zones[ZONE_MOVABLE].configured && !s.zones[ZONE_MOVABLE].populated);
         assert_eq!(s.configured_zones().count(), 3);
         assert_eq!(pages_of(&normal.free_by_type[1]), NORMAL - 16);
         assert_eq!(pages_of(&normal.free_by_type[0]), 0);
@@ -111,21 +114,25 @@ mod tests {
     fn pagesets_show_the_online_cpus_lists() {
         const PAGES: u64 = 1 << 16;
         let mut pages = vec![Page::default(); PAGES as usize];
-        let zones =
-            Zones { dma: None, normal: PfnRange { start: Pfn(0), end: Pfn(PAGES) }, highmem: None };
+        let zones = Zones {
+            dma: None,
+            normal: PfnRange { start: Pfn(0), end: Pfn(PAGES) },
+            dma32: None,
+            highmem: None,
+        };
         let mut node = Node::new(MemMap::new(&mut pages, Pfn(0)).unwrap(), &zones).unwrap();
         node.free_bootmem_range(Pfn(0), Pfn(PAGES)).unwrap();
         node.init_per_zone_wmark_min();
         let _page = node.alloc_pages(crate::mm::gfp::GfpFlags::GFP_KERNEL, 0).unwrap();
-        let pcp = *node.zones()[1].pcp();
+        let pcp = *node.zones()[ZONE_NORMAL].pcp();
         assert!(pcp.batch() > 0 && pcp.count() == pcp.batch() - 1);
         // One CPU online: one pageset, with the zone's list, limits and vmstat threshold.
         let s = node_snapshot(&node, NodeStats::default());
         assert_eq!(s.nr_cpus, 1);
-        let set = s.zones[1].pagesets[0];
+        let set = s.zones[ZONE_NORMAL].pagesets[0];
         assert_eq!((set.count as u64, set.high as u64), (pcp.count(), pcp.high()));
         assert_eq!(set.batch as u64, pcp.batch());
-        assert_eq!(set.stat_threshold as u64, node.zones()[1].stat_threshold());
+        assert_eq!(set.stat_threshold as u64, node.zones()[ZONE_NORMAL].stat_threshold());
         assert!(set.stat_threshold > 0);
     }
 }

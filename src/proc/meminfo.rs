@@ -235,7 +235,7 @@ CmaFree:           65280 kB
         normal.free_pages = 900;
         normal.low = 12;
         normal.high = 15;
-        normal.lowmem_reserve = [0, 0, 40, 40];
+        normal.lowmem_reserve = [0, 0, 0, 40, 40];
         let high = &mut node.zones[ZONE_HIGHMEM];
         high.populated = true;
         high.managed = 500;

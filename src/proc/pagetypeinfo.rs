@@ -164,9 +164,9 @@ Free pages count per migrate type at order       0      1      2      3      4  
     #[test]
     fn long_lists_are_capped_like_linux() {
         let mut node = NodeSnapshot::<2>::empty();
-        node.zones[1].populated = true;
-        node.zones[1].free_area = [100_000, 99_999];
-        node.zones[1].spanned = 3;
+        node.zones[crate::proc::snapshot::ZONE_NORMAL].populated = true;
+        node.zones[crate::proc::snapshot::ZONE_NORMAL].free_area = [100_000, 99_999];
+        node.zones[crate::proc::snapshot::ZONE_NORMAL].spanned = 3;
         let mut out = String::new();
         render(&mut out, &node).unwrap();
         assert!(out.contains("type    Unmovable >100000  99999 \n"), "{out}");

@@ -81,6 +81,7 @@ fn watermarks_and_reserves_of_the_debian_sample() {
     let zones = Zones {
         dma: Some(PfnRange { start: Pfn(0), end: Pfn(spanned) }),
         normal: PfnRange { start: Pfn(spanned), end: Pfn(spanned) },
+        dma32: None,
         highmem: Some(PfnRange { start: Pfn(spanned), end: Pfn(total) }),
     };
     let mut node = Node::new(MemMap::new(&mut pages, Pfn(0)).unwrap(), &zones).unwrap();
@@ -94,7 +95,7 @@ fn watermarks_and_reserves_of_the_debian_sample() {
     } else {
         node.free_bootmem_range(Pfn(total - cma), Pfn(total)).unwrap();
     }
-    assert_eq!(node.zones()[2].managed_pages(), high_total);
+    assert_eq!(node.zones()[crate::mm::zone::ZoneType::HighMem.idx()].managed_pages(), high_total);
     node.set_nr_cpus(4);
     node.init_per_zone_wmark_min();
     // Later, the init memory and initramfs are freed.

@@ -11,20 +11,23 @@
 
 use crate::config::MAX_ORDER;
 
-/// Zone slots, in Linux's `enum zone_type` order for a 32-bit ARM kernel: DMA, Normal,
-/// HighMem, Movable. A kernel built without one of them (no CONFIG_ZONE_DMA, say) leaves its
-/// slot unconfigured, and the reports leave it out, as that kernel's `MAX_NR_ZONES` would.
-pub const MAX_NR_ZONES: usize = 4;
+/// Zone slots, in Linux's `enum zone_type` order: DMA, DMA32, Normal, HighMem, Movable (the
+/// page allocator's `mm::zone::MAX_NR_ZONES`). A kernel built without one of them (the 32-bit
+/// kernel has no DMA32, arm64 no HighMem) leaves its slot unconfigured, and the reports leave
+/// it out, as that kernel's `MAX_NR_ZONES` would.
+pub const MAX_NR_ZONES: usize = crate::mm::zone::MAX_NR_ZONES;
 /// Index of `ZONE_DMA` in [`NodeSnapshot::zones`].
-pub const ZONE_DMA: usize = 0;
+pub const ZONE_DMA: usize = crate::mm::zone::ZoneType::Dma.idx();
+/// Index of `ZONE_DMA32` in [`NodeSnapshot::zones`].
+pub const ZONE_DMA32: usize = crate::mm::zone::ZoneType::Dma32.idx();
 /// Index of `ZONE_NORMAL` in [`NodeSnapshot::zones`].
-pub const ZONE_NORMAL: usize = 1;
+pub const ZONE_NORMAL: usize = crate::mm::zone::ZoneType::Normal.idx();
 /// Index of `ZONE_HIGHMEM` in [`NodeSnapshot::zones`].
-pub const ZONE_HIGHMEM: usize = 2;
+pub const ZONE_HIGHMEM: usize = crate::mm::zone::ZoneType::HighMem.idx();
 /// Index of `ZONE_MOVABLE` in [`NodeSnapshot::zones`].
-pub const ZONE_MOVABLE: usize = 3;
+pub const ZONE_MOVABLE: usize = crate::mm::zone::ZoneType::Movable.idx();
 /// Linux's `zone_names[]`, by zone index.
-pub const ZONE_NAMES: [&str; MAX_NR_ZONES] = ["DMA", "Normal", "HighMem", "Movable"];
+pub const ZONE_NAMES: [&str; MAX_NR_ZONES] = ["DMA", "DMA32", "Normal", "HighMem", "Movable"];
 /// Migrate types (Linux 6.1 with CONFIG_CMA and CONFIG_MEMORY_ISOLATION): Unmovable,
 /// Movable, Reclaimable, HighAtomic, CMA, Isolate.
 pub const MIGRATE_TYPES: usize = 6;
@@ -51,7 +54,7 @@ pub struct PagesetSnapshot {
 /// One zone (Linux's `struct zone` fields the reports show). All counts in pages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ZoneSnapshot<const ORDERS: usize = { MAX_ORDER }> {
-    /// `"DMA"`, `"Normal"`, `"HighMem"` or `"Movable"`.
+    /// `"DMA"`, `"DMA32"`, `"Normal"`, `"HighMem"` or `"Movable"`.
     pub name: &'static str,
     /// `NR_ZONE_INACTIVE_ANON` ... `NR_ZONE_UNEVICTABLE`: the zone's pages on each LRU list.
     pub lru: [u64; 5],
@@ -137,7 +140,8 @@ pub use crate::mm::page_alloc::NodeStats;
 /// The one memory node: its zones and node-wide state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NodeSnapshot<const ORDERS: usize = { MAX_ORDER }> {
-    /// DMA, Normal, HighMem, Movable, in that order (indexes [`ZONE_DMA`] ... [`ZONE_MOVABLE`]).
+    /// DMA, DMA32, Normal, HighMem, Movable, in that order (indexes [`ZONE_DMA`] ...
+    /// [`ZONE_MOVABLE`]).
     pub zones: [ZoneSnapshot<ORDERS>; MAX_NR_ZONES],
     /// Node-wide counters (the `per-node stats` block of `/proc/zoneinfo`).
     pub stats: NodeStats,
@@ -153,11 +157,15 @@ pub struct NodeSnapshot<const ORDERS: usize = { MAX_ORDER }> {
 }
 
 impl<const ORDERS: usize> NodeSnapshot<ORDERS> {
-    /// A node with four empty zones named DMA, Normal, HighMem, Movable.
+    /// A node with five empty zones named DMA, DMA32, Normal, HighMem, Movable, configured
+    /// as the 32-bit ARM kernel is (no DMA32); `collect` sets the live kernel's zone list.
     pub const fn empty() -> Self {
+        let mut dma32 = ZoneSnapshot::empty(ZONE_NAMES[ZONE_DMA32]);
+        dma32.configured = false;
         Self {
             zones: [
                 ZoneSnapshot::empty(ZONE_NAMES[ZONE_DMA]),
+                dma32,
                 ZoneSnapshot::empty(ZONE_NAMES[ZONE_NORMAL]),
                 ZoneSnapshot::empty(ZONE_NAMES[ZONE_HIGHMEM]),
                 ZoneSnapshot::empty(ZONE_NAMES[ZONE_MOVABLE]),
@@ -336,4 +344,17 @@ impl SlabCacheSnapshot {
         active_slabs: 0,
         num_slabs: 0,
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zone_names_follow_the_allocators_zone_types() {
+        assert_eq!(ZONE_NAMES, crate::mm::zone::ZoneType::ALL.map(|z| z.name()));
+        let node = NodeSnapshot::<4>::empty();
+        let names: std::vec::Vec<_> = node.configured_zones().map(|z| z.name).collect();
+        assert_eq!(names, ["DMA", "Normal", "HighMem", "Movable"]);
+    }
 }

@@ -155,10 +155,12 @@ counters! {
 pub const VM_EVENT_HEAD_NAMES: [&str; 4] = ["pgpgin", "pgpgout", "pswpin", "pswpout"];
 /// The per-zone events, each printed once per configured zone (`pgalloc_dma` ...).
 pub const VM_ZONE_EVENT_PREFIXES: [&str; 3] = ["pgalloc", "allocstall", "pgskip"];
-/// Most zones a configuration has (`MAX_NR_ZONES` with DMA, Normal, HighMem, Movable).
-pub const MAX_ZONES: usize = 4;
+/// Most zones a configuration has (every slot of `enum zone_type`).
+pub const MAX_ZONES: usize = crate::mm::zone::MAX_NR_ZONES;
 /// The zone suffixes of the reference's configuration (`TEXTS_FOR_ZONES`).
 pub const ZONES_DMA_NORMAL_HIGH_MOVABLE: [&str; 4] = ["dma", "normal", "high", "movable"];
+/// arm64 6.1 (CONFIG_ZONE_DMA and CONFIG_ZONE_DMA32, no HIGHMEM).
+pub const ZONES_DMA_DMA32_NORMAL_MOVABLE: [&str; 4] = ["dma", "dma32", "normal", "movable"];
 /// pivm's default configuration: no ZONE_DMA.
 pub const ZONES_NORMAL_HIGH_MOVABLE: [&str; 3] = ["normal", "high", "movable"];
 
@@ -279,5 +281,18 @@ mod tests {
         assert!(!out.contains("_dma"));
         assert_eq!(out.lines().count(), sample().lines().count() - 3);
         assert!(out.ends_with("zswpout 0\nnr_unstable 0\n"));
+    }
+
+    /// arm64 6.1's four zones: a line per zone and prefix, DMA32 between DMA and Normal.
+    #[test]
+    fn arm64_zone_lines_include_dma32() {
+        let s = VmstatSnapshot::new(&ZONES_DMA_DMA32_NORMAL_MOVABLE);
+        let mut out = String::new();
+        render(&mut out, &s).unwrap();
+        assert!(
+            out.contains("pgalloc_dma 0\npgalloc_dma32 0\npgalloc_normal 0\npgalloc_movable 0\n")
+        );
+        assert!(out.contains("pgskip_dma32 0\n") && !out.contains("_high "));
+        assert_eq!(out.lines().count(), sample().lines().count());
     }
 }

@@ -253,7 +253,7 @@ mod tests {
         dma.spanned = 196608;
         dma.present = 196608;
         dma.managed = 189784;
-        dma.lowmem_reserve = [0, 0, 192, 192];
+        dma.lowmem_reserve = [0, 0, 0, 192, 192];
         dma.pagesets = [PagesetSnapshot { count: 0, high: 378, batch: 63, stat_threshold: 24 }; 4];
         dma.pagesets[0].count = 12;
         let high = &mut node.zones[ZONE_HIGHMEM];
@@ -320,7 +320,7 @@ Node 0, zone  HighMem
         let mut node = NodeSnapshot::<11>::empty();
         node.zones[ZONE_DMA].configured = false;
         node.zones[ZONE_NORMAL].populated = true;
-        node.zones[ZONE_NORMAL].lowmem_reserve = [0, 0, 64, 64];
+        node.zones[ZONE_NORMAL].lowmem_reserve = [0, 0, 0, 64, 64];
         let mut out = String::new();
         render(&mut out, &node).unwrap();
         assert!(out.starts_with("Node 0, zone   Normal\n  per-node stats\n"), "{out}");

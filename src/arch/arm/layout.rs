@@ -652,7 +652,7 @@ fn zone_spans(
     };
     let normal = next(max_low);
     let highmem = input.highmem.then(|| next(max_high));
-    Zones { dma, normal, highmem }
+    Zones { dma, dma32: None, normal, highmem }
 }
 
 /// The PAGE_OFFSET `compute` uses: the requested one, or DEFAULT_PAGE_OFFSET if it cannot

@@ -13,6 +13,10 @@ pub const PHYS_ADDR_HEX_DIGITS: usize = 8;
 /// `HUGETLB_PAGE_ORDER`: none, pivm's ARMv7 kernel (as the Pi's `bcm2709_defconfig`) has no
 /// hugetlb, so `pageblock_order` is `MAX_ORDER - 1`.
 pub const HUGETLB_PAGE_ORDER: Option<u32> = None;
+/// `CONFIG_ZONE_DMA32`: 32-bit ARM has none.
+pub const CONFIG_ZONE_DMA32: bool = false;
+/// `CONFIG_HIGHMEM`: the Pi's 32-bit kernel has high memory above the lowmem limit.
+pub const CONFIG_HIGHMEM: bool = true;
 
 /// `CONFIG_PAGE_OFFSET` for each Kconfig memory split.
 pub const VMSPLIT_3G: u64 = 0xC000_0000;

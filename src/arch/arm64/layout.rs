@@ -8,7 +8,7 @@ use super::memory as m;
 use crate::mm::mm_init::{PfnRange, Zones};
 use crate::mm::page_alloc::LinearMap;
 use crate::mm::{Pfn, PhysAddr, VirtAddr, PAGE_SHIFT};
-use crate::sizes::{SZ_1G, SZ_1K, SZ_1M, SZ_4G};
+use crate::sizes::{SZ_1G, SZ_1K, SZ_1M};
 
 /// arm64 has no high memory (`CONFIG_HIGHMEM` is 32-bit only): every page frame is in the
 /// linear map, `kmap` is `page_address`, and /proc/meminfo has no `HighTotal` lines.
@@ -188,22 +188,19 @@ impl Layout {
         None
     }
 
-    /// The node's zones: arm64's DMA, with DMA32 and Normal folded into the node's Normal
-    /// zone (pivm's node has DMA, Normal and HighMem; both are empty on the Pi 3), no highmem.
+    /// The node's zones: arm64 6.1's configuration (CONFIG_ZONE_DMA, CONFIG_ZONE_DMA32, no
+    /// HIGHMEM) with the spans `zone_sizes_init` computes ([`Layout::zones`]): on the Pi 3 all
+    /// RAM is DMA, DMA32 and Normal are empty.
     pub fn node_zones(&self) -> Zones {
         let z = self.zones(self.zone_dma_bits);
-        let pfn = |a: u64| Pfn(a >> PAGE_SHIFT);
-        let (rest_start, rest_end) = if z.normal.0 < z.normal.1 {
-            (z.dma32.0.min(z.normal.0), z.normal.1)
-        } else {
-            (z.dma32.0, z.dma32.1.max(z.dma32.0))
+        let range = |(s, e): (u64, u64)| {
+            let start = Pfn(s >> PAGE_SHIFT);
+            PfnRange { start, end: Pfn((e >> PAGE_SHIFT).max(start.0)) }
         };
         Zones {
-            dma: Some(PfnRange { start: pfn(z.dma.0), end: pfn(z.dma.1) }),
-            normal: PfnRange {
-                start: pfn(rest_start.max(z.dma.1)),
-                end: pfn(rest_end.max(z.dma.1)),
-            },
+            dma: Some(range(z.dma)),
+            dma32: Some(range(z.dma32)),
+            normal: range(z.normal),
             highmem: None,
         }
     }
@@ -253,19 +250,38 @@ impl Layout {
         self.vmalloc_end - self.vmalloc_start
     }
 
-    /// arm64's zones for this RAM: `ZONE_DMA` up to `zone_dma_bits` (from the device tree's
-    /// `dma-ranges`, 30 on the Pi 3), `ZONE_DMA32` up to 4 GiB, `ZONE_NORMAL` above, each
-    /// clipped to RAM (`zone_sizes_init`, arch/arm64/mm/init.c). Physical `[start, end)`.
+    /// `max_zone_phys()` (arch/arm64/mm/init.c): one past the highest address a zone of
+    /// `zone_bits` address bits may hold on this RAM. RAM starting above the zone's mask
+    /// widens it to 4 GiB, RAM starting above 4 GiB to everything; never beyond RAM's end.
+    pub fn max_zone_phys(&self, zone_bits: u32) -> u64 {
+        let mask = if zone_bits >= u64::BITS { u64::MAX } else { (1u64 << zone_bits) - 1 };
+        let mask = if self.ram_start > u64::from(u32::MAX) {
+            u64::MAX
+        } else if self.ram_start > mask {
+            u64::from(u32::MAX)
+        } else {
+            mask
+        };
+        mask.min(self.ram_end - 1) + 1
+    }
+
+    /// arm64's zones for this RAM as 6.1's `zone_sizes_init` and `free_area_init` lay them:
+    /// `ZONE_DMA` up to `max_zone_phys(zone_dma_bits)` (from the device tree's `dma-ranges`,
+    /// 30 bits on the Pi 3), `ZONE_DMA32` from there up to `max_zone_phys(32)`, `ZONE_NORMAL`
+    /// from there to the end of RAM; each zone starts where the one below ended. Physical
+    /// `[start, end)`, empty when `start == end`.
     pub fn zones(&self, zone_dma_bits: u32) -> ArmZones {
-        let clip =
-            |lo: u64, hi: u64| (lo.max(self.ram_start).min(self.ram_end), hi.min(self.ram_end));
-        let dma_limit = 1u64 << zone_dma_bits.min(32);
-        let dma = clip(self.ram_start, dma_limit);
-        let dma32 = clip(dma.1, SZ_4G.max(dma.1));
-        let normal = clip(dma32.1.max(dma.1), self.ram_end);
+        let dma_limit = self.max_zone_phys(zone_dma_bits);
+        let dma32_limit = self.max_zone_phys(ZONE_DMA32_BITS);
+        let dma = (self.ram_start, dma_limit.max(self.ram_start));
+        let dma32 = (dma.1, dma32_limit.max(dma.1));
+        let normal = (dma32.1, self.ram_end.max(dma32.1));
         ArmZones { dma, dma32, normal }
     }
 }
+
+/// `ZONE_DMA32` covers what 32-bit DMA reaches (`DMA_BIT_MASK(32)`).
+pub const ZONE_DMA32_BITS: u32 = 32;
 
 /// arm64's three zones (physical `[start, end)`; empty when start >= end).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -421,22 +437,51 @@ mod tests {
         assert_eq!(s.trim_end(), want);
     }
 
-    /// The node gets one DMA zone holding all of the Pi 3's RAM and empty Normal/HighMem,
-    /// and with 32-bit DMA (no `dma-ranges`) on 5 GiB the rest goes to Normal.
+    /// The node gets arm64's zone list (DMA, DMA32, Normal; no HighMem): on the Pi 3 one DMA
+    /// zone holds all of the RAM and DMA32 and Normal are empty (the reference's zoneinfo);
+    /// with 32-bit DMA (no `dma-ranges`) on 5 GiB, DMA takes the first 4 GiB and Normal the
+    /// rest (DMA32 empty, since DMA already reaches 4 GiB).
     #[test]
-    fn node_zones_fold_dma32_and_normal() {
+    fn node_zones_are_dma_dma32_normal() {
         let l = Layout::new(48, PI3_RAM.0, PI3_RAM.1).unwrap().with_zone_dma_bits(30);
         let z = l.node_zones();
         assert_eq!(z.dma, Some(PfnRange { start: Pfn(0), end: Pfn(0x3c000) }));
-        assert_eq!(z.normal.start, z.normal.end);
+        assert_eq!(z.dma32, Some(PfnRange { start: Pfn(0x3c000), end: Pfn(0x3c000) }));
+        assert_eq!(z.normal, PfnRange { start: Pfn(0x3c000), end: Pfn(0x3c000) });
         assert_eq!(z.highmem, None);
+        // DMA, DMA32, Normal and Movable: the reference's four zoneinfo blocks.
+        assert_eq!(z.max_nr_zones(), 4);
         let big = Layout::new(48, 0, 0x1_4000_0000).unwrap();
         let z = big.node_zones();
         assert_eq!(z.dma, Some(PfnRange { start: Pfn(0), end: Pfn(0x10_0000) }));
+        assert!(z.dma32.unwrap().is_empty());
         assert_eq!(z.normal, PfnRange { start: Pfn(0x10_0000), end: Pfn(0x14_0000) });
         assert_eq!(big.lowmem_limit(), PhysAddr(0x1_4000_0000));
         assert_eq!(big.linear_va(PhysAddr(0x1000)), Some(VirtAddr(0xffff_0000_0000_1000)));
         assert_eq!(big.linear_map().phys_offset, PhysAddr(0));
+        // A 30-bit DMA zone on 5 GiB: DMA 1 GiB, DMA32 up to 4 GiB, Normal above.
+        let z = big.with_zone_dma_bits(30).node_zones();
+        assert_eq!(z.dma, Some(PfnRange { start: Pfn(0), end: Pfn(0x4_0000) }));
+        assert_eq!(z.dma32, Some(PfnRange { start: Pfn(0x4_0000), end: Pfn(0x10_0000) }));
+        assert_eq!(z.normal, PfnRange { start: Pfn(0x10_0000), end: Pfn(0x14_0000) });
+    }
+
+    /// `max_zone_phys`: the mask, clipped to RAM, widened when RAM starts above it.
+    #[test]
+    fn max_zone_phys_follows_linux() {
+        let pi3 = Layout::new(48, PI3_RAM.0, PI3_RAM.1).unwrap();
+        assert_eq!(pi3.max_zone_phys(30), 0x3c00_0000);
+        assert_eq!(pi3.max_zone_phys(32), 0x3c00_0000);
+        assert_eq!(pi3.max_zone_phys(20), 0x10_0000);
+        // RAM from 2 GiB: a 30-bit zone cannot start there, so it widens to 4 GiB.
+        let high = Layout::new(48, 0x8000_0000, 0x2_0000_0000).unwrap();
+        assert_eq!(high.max_zone_phys(30), 0x1_0000_0000);
+        // RAM entirely above 4 GiB: the zones reach its end.
+        let above = Layout::new(48, 0x8_0000_0000, 0x9_0000_0000).unwrap();
+        assert_eq!(above.max_zone_phys(32), 0x9_0000_0000);
+        let z = above.zones(32);
+        assert_eq!(z.dma, (0x8_0000_0000, 0x9_0000_0000));
+        assert_eq!((z.dma32.0, z.normal.0), (0x9_0000_0000, 0x9_0000_0000));
     }
 
     #[test]

@@ -15,6 +15,14 @@ pub const PAGE_SHIFT: u32 = 12;
 /// `CONFIG_HUGETLB_PAGE` (Debian's) takes it as `pageblock_order` (the reference's
 /// pagetypeinfo: "Page block order: 9").
 pub const HUGETLB_PAGE_ORDER: Option<u32> = Some(21 - PAGE_SHIFT);
+/// `SECTION_SIZE_BITS` of arm64 6.1's SPARSEMEM with 4K pages (asm/sparsemem.h): 128 MiB.
+pub const SECTION_SIZE_BITS: u32 = 27;
+/// `PAGES_PER_SECTION`.
+pub const PAGES_PER_SECTION: u64 = 1 << (SECTION_SIZE_BITS - PAGE_SHIFT);
+/// `CONFIG_ZONE_DMA32`: arm64 6.1 (Debian's config) has DMA and DMA32 zones.
+pub const CONFIG_ZONE_DMA32: bool = true;
+/// `CONFIG_HIGHMEM`: a 64-bit kernel maps all RAM, so there is no high memory.
+pub const CONFIG_HIGHMEM: bool = false;
 /// `STRUCT_PAGE_MAX_SHIFT`: `sizeof(struct page)` is at most 64 bytes, so vmemmap is
 /// 1/64 of the linear map it describes.
 pub const STRUCT_PAGE_MAX_SHIFT: u32 = 6;

@@ -141,7 +141,7 @@ fn slots(held: &mut Held) -> &mut [u32] {
 
 /// The zones `frag` accepts, by Linux's names.
 fn zone_by_name(name: &str) -> Option<ZoneType> {
-    [ZoneType::Dma, ZoneType::Normal, ZoneType::HighMem]
+    [ZoneType::Dma, ZoneType::Dma32, ZoneType::Normal, ZoneType::HighMem]
         .into_iter()
         .find(|z| z.name().eq_ignore_ascii_case(name))
 }
@@ -175,6 +175,7 @@ fn gfp_for(zone: ZoneType) -> GfpFlags {
     let base = GfpFlags::GFP_KERNEL | GfpFlags::__GFP_NOWARN;
     match zone {
         ZoneType::Dma => base | GfpFlags::__GFP_DMA,
+        ZoneType::Dma32 => base | GfpFlags::__GFP_DMA32,
         ZoneType::Normal => base,
         ZoneType::HighMem => base | GfpFlags::__GFP_HIGHMEM,
         ZoneType::Movable => base | GfpFlags::__GFP_HIGHMEM | GfpFlags::__GFP_MOVABLE,

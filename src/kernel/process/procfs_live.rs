@@ -499,12 +499,8 @@ pub fn lru_sizes() -> [u64; crate::mm::swap::NR_LRU_LISTS] {
 
 /// A zone's index (`enum zone_type`) by its name.
 fn zone_index(name: &str) -> usize {
-    match name {
-        "DMA" => 0,
-        "Normal" => 1,
-        "HighMem" => 2,
-        _ => 3,
-    }
+    use crate::mm::zone::ZoneType;
+    ZoneType::ALL.into_iter().find(|z| z.name() == name).unwrap_or(ZoneType::Movable).idx()
 }
 
 /// `/proc/vmstat` from the live counters: free pages per the zones, the process counters,
@@ -513,12 +509,13 @@ fn zone_index(name: &str) -> usize {
 pub fn render_vmstat(w: &mut impl core::fmt::Write) -> core::fmt::Result {
     use crate::proc::vmstat::{self, NodeStat, VmEvent, VmstatSnapshot, ZoneStat};
     let node = crate::kernel::mem::node_snapshot();
-    // vmstat_text's per-zone suffixes (TEXT_FOR_DMA "_dma", "_normal", TEXT_FOR_HIGHMEM
-    // "_high", "_movable").
+    // vmstat_text's per-zone suffixes (TEXT_FOR_DMA "_dma", TEXT_FOR_DMA32 "_dma32",
+    // "_normal", TEXT_FOR_HIGHMEM "_high", "_movable").
     let names: Vec<&str> = node
         .configured_zones()
         .map(|z| match z.name {
             "DMA" => "dma",
+            "DMA32" => "dma32",
             "Normal" => "normal",
             "HighMem" => "high",
             _ => "movable",
@@ -532,13 +529,13 @@ pub fn render_vmstat(w: &mut impl core::fmt::Write) -> core::fmt::Result {
     // Copied under the node's lock, without allocating there (the slab takes it too).
     let (lru, by_zone, ev) = crate::kernel::mem::with_node(|n| {
         let l = n.lruvec();
-        let by_zone: [[u64; 5]; 4] = core::array::from_fn(|z| {
+        let by_zone: [[u64; 5]; crate::mm::zone::MAX_NR_ZONES] = core::array::from_fn(|z| {
             core::array::from_fn(|i| l.zone_size(z, LruList::from_index(i)))
         });
         (l.sizes(), by_zone, l.events)
     });
     let per_zone: Vec<[u64; 5]> =
-        node.configured_zones().map(|z| by_zone[zone_index(z.name).min(3)]).collect();
+        node.configured_zones().map(|z| by_zone[zone_index(z.name)]).collect();
     let zone_lru = [
         ZoneStat::NrZoneInactiveAnon,
         ZoneStat::NrZoneActiveAnon,

@@ -192,12 +192,23 @@ pub fn paging_init(layout: &Layout, _memblock: &mut Memblock) {
     }
 }
 
-/// `zone_sizes_init`'s "Zone ranges:" lines.
+/// `zone_sizes_init`'s "Zone ranges:" lines, then `memmap_init`'s count of the unavailable
+/// pages up to the end of the last 128 MiB sparsemem section (960 MiB leave 64 MiB).
 pub fn write_zone_ranges(layout: &Layout) {
     let _ = layout::write_zone_ranges(
         &mut Console,
         &layout.zones(layout.zone_dma_bits),
         (layout.ram_start, layout.ram_end),
+    );
+    let ram = crate::mm::mm_init::PfnRange {
+        start: crate::mm::Pfn(layout.ram_start >> crate::mm::PAGE_SHIFT),
+        end: crate::mm::Pfn(layout.ram_end >> crate::mm::PAGE_SHIFT),
+    };
+    let _ = crate::mm::mm_init::write_unavailable_ranges(
+        &mut Console,
+        &layout.node_zones(),
+        &[ram],
+        Some(crate::arch::memory::PAGES_PER_SECTION),
     );
 }
 

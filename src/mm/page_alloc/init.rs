@@ -101,8 +101,7 @@ impl<'a> Node<'a> {
         if usemap.len() < need {
             return Err(InitError::UsemapTooSmall { have: usemap.len(), need });
         }
-        // ZONE_MOVABLE always exists in 6.1; without kernelcore=/movablecore= it is empty.
-        let spans = [zones.dma, Some(zones.normal), zones.highmem, Some(PfnRange::default())];
+        let spans = zones.spans();
         let mut prev_end = 0;
         for (t, span) in ZoneType::ALL.into_iter().zip(spans) {
             let Some(span) = span.filter(|s| !s.is_empty()) else { continue };

@@ -331,8 +331,12 @@ mod tests {
     fn node_of(v: &mut Vec<Page>) -> Node<'_> {
         let n = (1u64 << 14).max(PAGEBLOCK_NR_PAGES);
         v.resize(n as usize, Page::default());
-        let zones =
-            Zones { dma: None, normal: PfnRange { start: Pfn(0), end: Pfn(n) }, highmem: None };
+        let zones = Zones {
+            dma: None,
+            normal: PfnRange { start: Pfn(0), end: Pfn(n) },
+            dma32: None,
+            highmem: None,
+        };
         let mut node = Node::new(MemMap::new(v, Pfn(0)).unwrap(), &zones).unwrap();
         node.free_bootmem_range(Pfn(0), Pfn(n)).unwrap();
         node.init_per_zone_wmark_min();

@@ -15,7 +15,7 @@ fn span(start: u64, end: u64) -> PfnRange {
 }
 
 fn normal_only(start: u64, end: u64) -> Zones {
-    Zones { dma: None, normal: span(start, end), highmem: None }
+    Zones { dma: None, normal: span(start, end), dma32: None, highmem: None }
 }
 
 /// A node over `pages` with every page of every zone free.
@@ -183,7 +183,12 @@ fn page_descriptor_is_32_bytes() {
 #[test]
 fn new_reserves_every_page_and_sets_zones() {
     let mut v = vec![Page::default(); 64];
-    let zones = Zones { dma: Some(span(0, 16)), normal: span(16, 40), highmem: Some(span(40, 60)) };
+    let zones = Zones {
+        dma: Some(span(0, 16)),
+        normal: span(16, 40),
+        dma32: None,
+        highmem: Some(span(40, 60)),
+    };
     let node = Node::new(MemMap::new(&mut v, Pfn(0)).unwrap(), &zones).unwrap();
     assert!(node.mem_map.pages().iter().all(|p| p.is_reserved() && p.refcount() == 1));
     assert_eq!(node.page_zone(Pfn(0)), Some(ZoneType::Dma));
@@ -199,12 +204,12 @@ fn new_reserves_every_page_and_sets_zones() {
 #[test]
 fn new_rejects_bad_spans() {
     let mut v = vec![Page::default(); 64];
-    let z = Zones { dma: None, normal: span(0, 65), highmem: None };
+    let z = Zones { dma: None, normal: span(0, 65), dma32: None, highmem: None };
     assert_eq!(
         Node::new(MemMap::new(&mut v, Pfn(0)).unwrap(), &z).err(),
         Some(InitError::ZoneOutsideMap { zone: ZoneType::Normal, span: span(0, 65) })
     );
-    let z = Zones { dma: Some(span(0, 20)), normal: span(10, 30), highmem: None };
+    let z = Zones { dma: Some(span(0, 20)), normal: span(10, 30), dma32: None, highmem: None };
     assert!(matches!(
         Node::new(MemMap::new(&mut v, Pfn(0)).unwrap(), &z),
         Err(InitError::ZonesOverlap { zone: ZoneType::Normal, .. })
@@ -219,7 +224,10 @@ fn boot_memory_goes_in_the_largest_aligned_blocks() {
     // [3, 100): 3 | 4..8 | 8..16 | 16..32 | 32..64 | 64..96 | 96..100
     assert_eq!(node.free_bootmem_range(Pfn(3), Pfn(100)), Ok(97));
     node.verify().unwrap();
-    assert_eq!(free_blocks(&node)[1], [(0, 3), (2, 4), (2, 96), (3, 8), (4, 16), (5, 32), (5, 64)]);
+    assert_eq!(
+        free_blocks(&node)[ZoneType::Normal.idx()],
+        [(0, 3), (2, 4), (2, 96), (3, 8), (4, 16), (5, 32), (5, 64)]
+    );
     assert_eq!(node.zone(ZoneType::Normal).managed_pages(), 97);
     assert_eq!(node.zone(ZoneType::Normal).nr_free_pages(), 97);
     // The rest, adjacent on both sides: everything merges into maximal blocks.
@@ -240,7 +248,7 @@ fn v_len(max_blocks: u64) -> u64 {
 fn boot_blocks_never_cross_zones() {
     let n = 2 * MAX_ORDER_NR_PAGES;
     let mut v = vec![Page::default(); n as usize];
-    let zones = Zones { dma: Some(span(0, 100)), normal: span(100, n), highmem: None };
+    let zones = Zones { dma: Some(span(0, 100)), normal: span(100, n), dma32: None, highmem: None };
     let node = all_free(&mut v, 0, &zones);
     assert_eq!(node.zone(ZoneType::Dma).nr_free_pages(), 100);
     assert_eq!(node.zone(ZoneType::Normal).nr_free_pages(), n - 100);
@@ -250,7 +258,7 @@ fn boot_blocks_never_cross_zones() {
 #[test]
 fn boot_free_refuses_bad_ranges_and_changes_nothing() {
     let mut v = vec![Page::default(); 64];
-    let zones = Zones { dma: None, normal: span(8, 64), highmem: None };
+    let zones = Zones { dma: None, normal: span(8, 64), dma32: None, highmem: None };
     let mut node = Node::new(MemMap::new(&mut v, Pfn(0)).unwrap(), &zones).unwrap();
     let before = state(&node);
     assert_eq!(node.free_bootmem_range(Pfn(0), Pfn(16)), Err(InitError::NoZone { pfn: Pfn(0) }));
@@ -350,7 +358,12 @@ fn invalid_requests_are_errors() {
 }
 
 fn three_zones() -> Zones {
-    Zones { dma: Some(span(0, 256)), normal: span(256, 1024), highmem: Some(span(1024, 2048)) }
+    Zones {
+        dma: Some(span(0, 256)),
+        normal: span(256, 1024),
+        dma32: None,
+        highmem: Some(span(1024, 2048)),
+    }
 }
 
 #[test]
@@ -398,13 +411,14 @@ fn the_sample_board_layout_serves_gfp_kernel_from_dma() {
     let zones = Zones {
         dma: Some(span(0, 1536)),
         normal: span(1536, 1536),
+        dma32: None,
         highmem: Some(span(1536, 2048)),
     };
     let mut node = all_free(&mut v, 0, &zones);
     node.init_per_zone_wmark_min();
     let p = node.alloc_pages(GfpFlags::GFP_KERNEL, 0).unwrap();
     assert_eq!(node.page_zone(p), Some(ZoneType::Dma));
-    assert_eq!(node.zone(ZoneType::Dma).lowmem_reserve(), [0, 0, 512 / 256, 512 / 256]);
+    assert_eq!(node.zone(ZoneType::Dma).lowmem_reserve(), [0, 0, 0, 512 / 256, 512 / 256]);
 }
 
 #[test]
@@ -432,10 +446,11 @@ fn watermarks_stop_ordinary_requests_first() {
 #[test]
 fn lowmem_reserve_protects_normal_from_highmem_requests() {
     let mut v = vec![Page::default(); 2048];
-    let zones = Zones { dma: None, normal: span(0, 1024), highmem: Some(span(1024, 2048)) };
+    let zones =
+        Zones { dma: None, normal: span(0, 1024), dma32: None, highmem: Some(span(1024, 2048)) };
     let mut node = all_free(&mut v, 0, &zones);
-    node.set_lowmem_reserve_ratio([256, 4, 0, 0]); // Normal keeps 1024 / 4 = 256 from HighMem users
-    assert_eq!(node.zone(ZoneType::Normal).lowmem_reserve(), [0, 0, 256, 256]);
+    node.set_lowmem_reserve_ratio([256, 256, 4, 0, 0]); // Normal keeps 1024 / 4 = 256 from HighMem users
+    assert_eq!(node.zone(ZoneType::Normal).lowmem_reserve(), [0, 0, 0, 256, 256]);
     let mut in_normal = 0;
     while let Ok(p) = node.alloc_pages(GfpFlags::GFP_HIGHUSER, 0) {
         in_normal += (node.page_zone(p) == Some(ZoneType::Normal)) as u64;
@@ -790,7 +805,8 @@ fn from_memblock_hands_over_free_memory() {
     mb.add(12 << 20, 4 << 20).unwrap(); // a 4 MiB hole, then 1024 pages
     mb.reserve(0, 0x8000, "vectors").unwrap(); // 8 pages
     mb.reserve(0x10_0000, 0x20_1000, "kernel").unwrap(); // 513 pages
-    let zones = Zones { dma: None, normal: span(0, 2560), highmem: Some(span(2560, 4096)) };
+    let zones =
+        Zones { dma: None, normal: span(0, 2560), dma32: None, highmem: Some(span(2560, 4096)) };
     let mut v = vec![Page::default(); 4096];
     let mut usemap = vec![0; usemap_size(Pfn(0), Pfn(4096))];
     let map = MemMap::new(&mut v, Pfn(0)).unwrap();
@@ -813,7 +829,7 @@ fn from_memblock_hands_over_free_memory() {
     assert_eq!(node.node_spanned_pages(), 4096);
     assert!(node.min_free_kbytes() >= 128);
     assert!(normal.min_wmark_pages() > 0);
-    assert_eq!(normal.lowmem_reserve(), [0, 0, 1024 / 32, 1024 / 32]);
+    assert_eq!(normal.lowmem_reserve(), [0, 0, 0, 1024 / 32, 1024 / 32]);
     assert!(node.page(Pfn(0x100)).unwrap().is_reserved(), "the kernel stays reserved");
     assert!(node.page(Pfn(2100)).unwrap().is_reserved(), "holes stay reserved");
     assert!(node.totalreserve_pages() > 0);
@@ -822,7 +838,8 @@ fn from_memblock_hands_over_free_memory() {
 #[test]
 fn failure_report_golden() {
     let mut v = vec![Page::default(); 1536];
-    let zones = Zones { dma: None, normal: span(0, 1024), highmem: Some(span(1024, 1536)) };
+    let zones =
+        Zones { dma: None, normal: span(0, 1024), dma32: None, highmem: Some(span(1024, 1536)) };
     let mut node = Node::new(MemMap::new(&mut v, Pfn(0)).unwrap(), &zones).unwrap();
     node.free_bootmem_range(Pfn(16), Pfn(1536)).unwrap();
     node.init_per_zone_wmark_min();
@@ -1094,6 +1111,7 @@ mod model {
         Zones {
             dma: Some(span(BASE, 0x500)),
             normal: span(0x500, 0xb00),
+            dma32: None,
             highmem: Some(span(0xb00, BASE + N)),
         }
     }

@@ -10,7 +10,12 @@ use std::vec::Vec;
 const BLOCK: u64 = PAGEBLOCK_NR_PAGES;
 
 fn normal_only(pages: u64) -> Zones {
-    Zones { dma: None, normal: PfnRange { start: Pfn(0), end: Pfn(pages) }, highmem: None }
+    Zones {
+        dma: None,
+        normal: PfnRange { start: Pfn(0), end: Pfn(pages) },
+        dma32: None,
+        highmem: None,
+    }
 }
 
 /// A Normal-only node of `blocks` pageblocks, every page free, watermarks set.

@@ -47,6 +47,7 @@ impl TestPages {
         let zones = Zones {
             dma: None,
             normal: PfnRange { start: Pfn(0), end: Pfn(pages as u64) },
+            dma32: None,
             highmem: None,
         };
         let mut node = Node::new(MemMap::new(mem_map, Pfn(0)).unwrap(), &zones).unwrap();

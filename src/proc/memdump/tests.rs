@@ -214,6 +214,7 @@ fn pageblocks_count_free_blocks_by_order_through_mem_map() {
     let zones = Zones {
         dma: None,
         normal: PfnRange { start: Pfn(0), end: Pfn(3 * BLOCK) },
+        dma32: None,
         highmem: Some(PfnRange { start: Pfn(3 * BLOCK), end: Pfn(PAGES) }),
     };
     let mut node = Node::new(MemMap::new(&mut pages, Pfn(0)).unwrap(), &zones).unwrap();
