@@ -240,15 +240,23 @@ pub mod process {
 
 /// What processes need from the AArch64 CPU, as far as it exists: the context switch, a user
 /// task's first frame, TTBR0 with its ASID, TLS, TLB maintenance by ASID, I-cache sync for
-/// executable pages, and the user PTE and user table operations (arm64 descriptors, 3 or 4
-/// levels). `kernel/process` does not build on aarch64 yet, so nothing calls these.
+/// executable pages, the user PTE and user table operations (arm64 descriptors, 3 or 4
+/// levels), and the EL0 entry's hooks (system calls, user exceptions, `do_work_pending`, the
+/// user FP/SIMD state, a new task's first return). `kernel/process` does not build on
+/// aarch64 yet, so nothing calls these.
 #[cfg(all(kernel, target_arch = "aarch64"))]
 pub mod process {
     pub use super::imp::cpu::{flush_icache_all, sync_icache_dcache};
+    pub use super::imp::entry::{
+        clear_user_work_hint, kernel_thread_context, ret_from_fork_addr, set_syscall_handler,
+        set_user_exception_handler, set_user_work_hint, set_work_handler, vfp_enable, vfp_restore,
+        vfp_save,
+    };
     pub use super::imp::process::{
         cpu_asid_bits, set_tls, start_thread, switch_mm, switch_to, switch_to_kernel_mm, CpuContext,
     };
     pub use super::imp::pte::{swp_entry_to_pte, vm_get_page_prot, Pte, VmProt};
+    pub use super::imp::ptrace::{UserException, VfpState};
     pub use super::imp::tlbflush::{flush_tlb_asid, flush_tlb_user_page, local_flush_tlb_all};
     pub use super::imp::traps::PtRegs;
     pub use super::imp::user_table::{

@@ -14,6 +14,7 @@ pub mod pgtable;
 pub mod processor;
 pub mod ptdump;
 pub mod pte;
+pub mod ptrace;
 pub mod tlbflush;
 pub mod uaccess;
 pub mod user_table;
@@ -24,6 +25,8 @@ pub mod arch_timer;
 pub mod boot;
 #[cfg(all(kernel, target_arch = "aarch64"))]
 pub mod cpu;
+#[cfg(all(kernel, target_arch = "aarch64"))]
+pub mod entry;
 #[cfg(all(kernel, target_arch = "aarch64"))]
 pub mod head;
 #[cfg(all(kernel, target_arch = "aarch64"))]

@@ -4,14 +4,14 @@
 //! and the switch of TTBR0 between address spaces with their ASIDs.
 //!
 //! Not called yet: `kernel/process` is gated off the aarch64 build until it goes through the
-//! facade there (README, "Processes on arm64").
+//! facade there (README, "Processes on arm64"); `entry.rs` is the way in and out of EL0.
 use core::arch::global_asm;
 
 use aarch64_cpu::asm::barrier;
 use aarch64_cpu::registers::{Readable, Writeable, ID_AA64MMFR0_EL1, TPIDR_EL0, TTBR0_EL1};
 
 use super::asid::{asid_bits_of, ttbr0};
-use super::traps::PtRegs;
+use super::ptrace::{PtRegs, PSR_MODE_EL0T};
 
 /// `struct cpu_context`: the callee-saved registers x19-x28, fp (x29), sp and the resume
 /// address (lr), plus what Linux keeps beside it: TPIDR_EL0 (`tls_thread_switch`) and, since
@@ -82,13 +82,10 @@ pub unsafe fn switch_to(prev: *mut CpuContext, next: *const CpuContext) {
     unsafe { __pivm_cpu_switch_to(prev, next) }
 }
 
-/// `PSR_MODE_EL0t`: EL0 with its own stack pointer, interrupts unmasked.
-pub const PSR_MODE_EL0T: u64 = 0;
-
 /// `start_thread`: a fresh user frame entering at `pc` with stack `sp` in EL0t (AArch64
-/// state, DAIF clear).
+/// state, DAIF clear), every register zero and no system call to restart.
 pub fn start_thread(regs: &mut PtRegs, pc: u64, sp: u64) {
-    *regs = PtRegs { regs: [0; 31], sp, pc, pstate: PSR_MODE_EL0T };
+    *regs = PtRegs { sp, pc, pstate: PSR_MODE_EL0T, ..PtRegs::zeroed() };
 }
 
 /// This CPU's ASID width (`get_cpu_asid_bits`); TCR_EL1.AS was set from the same field.

@@ -14,39 +14,37 @@ use super::extable::{self, fixup_load, fixup_store, ExTableEntry};
 use super::pgtable;
 use crate::config::VA_BITS;
 
-/// The saved registers (`struct pt_regs`'s first fields): x0-x30, sp, pc (ELR), pstate (SPSR).
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct PtRegs {
-    pub regs: [u64; 31],
-    pub sp: u64,
-    pub pc: u64,
-    pub pstate: u64,
-}
+/// The saved registers: arm64 6.1's whole `struct pt_regs` (`ptrace.rs`), for exceptions
+/// from EL1 and EL0 alike.
+pub use super::ptrace::PtRegs;
+use super::ptrace::{PT_REGS_SIZE, S_ORIG_X0, S_STACKFRAME, S_SYSCALLNO};
 
-/// Frame size on the stack: 34 words, rounded to 16 bytes.
-const FRAME: usize = 34 * 8 + 8;
-const _: () = assert!(core::mem::size_of::<PtRegs>() == 34 * 8);
+/// Frame size on the stack (`PT_REGS_SIZE`, a multiple of 16).
+const FRAME: usize = PT_REGS_SIZE;
 /// The FP/SIMD save area below the frame: FPSR, FPCR, q0-q31.
 const FPFRAME: usize = 32 * 16 + 16;
 
 global_asm!(
     r#"
     // Each 128-byte slot saves x0/x1, records its kind and branches to the common path.
-    .macro vector_slot kind
+    .macro vector_slot kind, common
     .balign 128
     sub     sp, sp, #{frame}
     stp     x0, x1, [sp, #16 * 0]
     mov     x1, #\kind
-    b       __arm64_vector_common
+    b       \common
     .endm
 
     .section .vectors, "ax"
     .balign 2048
     // Current EL with SP_EL0, current EL with SP_ELx, lower EL AArch64, lower EL AArch32;
-    // each: synchronous, IRQ, FIQ, SError (kinds 0-15).
-    .irp kind, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
-    vector_slot \kind
+    // each: synchronous, IRQ, FIQ, SError (kinds 0-15). The lower-EL ones save the user
+    // frame (entry.rs, `kernel_entry 0`).
+    .irp kind, 0,1,2,3,4,5,6,7
+    vector_slot \kind, __arm64_vector_common
+    .endr
+    .irp kind, 8,9,10,11,12,13,14,15
+    vector_slot \kind, __arm64_el0_vector
     .endr
 
     .text
@@ -70,6 +68,10 @@ __arm64_vector_common:
     mrs     x22, elr_el1
     mrs     x23, spsr_el1
     stp     x22, x23, [sp, #16 * 16]
+    str     x0, [sp, #{s_orig_x0}]
+    mov     w24, #-1                        // NO_SYSCALL
+    str     w24, [sp, #{s_syscallno}]
+    stp     xzr, xzr, [sp, #{s_stackframe}]
     // The FP/SIMD registers below the frame: Rust code (an interrupt's handler) may use
     // any of them, and the interrupted code's values must survive.
     sub     sp, sp, #{fpframe}
@@ -138,6 +140,9 @@ __arm64_vector_common:
 "#,
     frame = const FRAME,
     fpframe = const FPFRAME,
+    s_orig_x0 = const S_ORIG_X0,
+    s_syscallno = const S_SYSCALLNO,
+    s_stackframe = const S_STACKFRAME,
 );
 
 /// Kind 4 is "current EL, SP_ELx, synchronous": the kernel's own faults.
@@ -241,6 +246,36 @@ extern "C" fn __arm64_el1_exception(regs: &mut PtRegs, kind: u64) {
         );
         die(&mut c, "Oops - bad mode", regs, esr);
     }
+    oops_recover(regs)
+}
+
+/// An exception the kernel does not expect (from EL0: FIQ, SError, AArch32, or one with no
+/// process code registered to take it): reported as an oops, then the console restarts.
+pub fn unexpected_exception(regs: &mut PtRegs, kind: u64) -> ! {
+    let esr = ESR_EL1.get();
+    let far = FAR_EL1.get();
+    let mut c = crate::board::raspi::uart::UartWriter;
+    let _ = writeln!(
+        c,
+        "Unexpected exception, vector kind {kind}, ESR {esr:#018x} ({}), FAR {far:#018x}",
+        esr::class_string(esr::ec(esr))
+    );
+    die(&mut c, "Oops - bad mode", regs, esr);
+    oops_recover(regs)
+}
+
+/// `ret_to_user` found a frame that would not return to EL0t with interrupts unmasked (a
+/// kernel bug): an oops, as ARMv7's `bad_user_return`.
+pub fn bad_user_return(regs: &mut PtRegs) -> ! {
+    let mut c = crate::board::raspi::uart::UartWriter;
+    let _ = writeln!(c, "Returning to usermode but unexpected PSTATE bits set?");
+    die(&mut c, "Oops - BUG", regs, 0);
+    oops_recover(regs)
+}
+
+/// After an oops: the console's restart point at EL1h on its own stack, or a halt when none
+/// is registered.
+fn oops_recover(regs: &mut PtRegs) -> ! {
     let f = RECOVER.load(Ordering::Acquire);
     if f == 0 {
         loop {
