@@ -13,9 +13,7 @@
 use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use spin::Once;
-
-use crate::kernel::spinlock::SpinLock;
+use spin::{Mutex, Once};
 use tock_registers::interfaces::{Readable, Writeable};
 
 use super::cp15::{self, Dacr, Sctlr, Ttbcr, Ttbr0, Ttbr1, TTBCR};
@@ -72,7 +70,7 @@ struct Tables {
     allocated_pages: u64,
 }
 
-static TABLES: SpinLock<Tables> = SpinLock::new(Tables { boot_used: 0, allocated_pages: 0 });
+static TABLES: Mutex<Tables> = Mutex::new(Tables { boot_used: 0, allocated_pages: 0 });
 
 /// Where new second-level tables come from: returns the physical address of a zeroed page in
 /// lowmem (Linux's `pte_alloc_kernel`).

@@ -5,9 +5,7 @@
 //! range, and the count of the kernel's table pages for /proc/meminfo's `PageTables`.
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use spin::Once;
-
-use crate::kernel::spinlock::SpinLock;
+use spin::{Mutex, Once};
 
 use super::mapping::{clear_pte, create_mapping, Mapping, TableMemory};
 use super::pgtable::{self, PTE_ADDR_MASK};
@@ -22,7 +20,7 @@ pub use super::mapping::MapError;
 pub type PteAlloc<'a> = &'a mut dyn FnMut() -> Option<u64>;
 
 /// Serialises changes to swapper_pg_dir after boot (`init_mm.page_table_lock`).
-static TABLES: SpinLock<()> = SpinLock::new(());
+static TABLES: Mutex<()> = Mutex::new(());
 /// Table pages taken from the page allocator for kernel mappings after boot.
 static ALLOCATED_TABLE_PAGES: AtomicU64 = AtomicU64::new(0);
 
