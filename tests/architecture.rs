@@ -372,9 +372,7 @@ fn mm_imports_nothing_above_or_beside_it() {
 }
 
 /// The architecture code does not call up into the running kernel or the console: what it
-/// needs from them comes in through parameters and small interfaces. The one exception is
-/// the lock primitive (`kernel::spinlock`, Linux's `<linux/spinlock.h>`, which arch code
-/// includes too): arch's own page-table lock counts in the preempt count like every lock.
+/// needs from them comes in through parameters and small interfaces.
 #[test]
 fn arch_does_not_import_kernel_or_console() {
     let mut bad = BTreeSet::new();
@@ -383,9 +381,6 @@ fn arch_does_not_import_kernel_or_console() {
             continue;
         }
         for (line, path) in named_paths(&rel, &text) {
-            if is_in(&path, "crate::kernel::spinlock") {
-                continue;
-            }
             if is_in(&path, "crate::kernel") || is_in(&path, "crate::console") {
                 bad.insert(format!("src/{rel}:{line}: {path}"));
             }
