@@ -33,9 +33,25 @@ pub const fn zone_number(slot: u8, zone_dma32: bool, highmem: bool) -> u8 {
     n
 }
 
-/// [`zone_number`] in this build's configuration.
-const fn page_zonenum(slot: u8) -> u8 {
+/// [`zone_number`] in this build's configuration: what `Page::zone` holds for a zone slot.
+pub const fn page_zonenum(slot: u8) -> u8 {
     zone_number(slot, crate::config::ZONE_DMA32, crate::config::HIGHMEM)
+}
+
+/// The zone slot (`ZoneType as u8`) of a zone number of this build (the inverse of
+/// [`page_zonenum`] over the configured zones).
+pub const fn zone_slot(number: u8) -> u8 {
+    if number == NO_ZONE {
+        return NO_ZONE;
+    }
+    let mut slot = number;
+    if !crate::config::ZONE_DMA32 && slot >= super::zone::ZoneType::Dma32 as u8 {
+        slot += 1;
+    }
+    if !crate::config::HIGHMEM && slot >= super::zone::ZoneType::HighMem as u8 {
+        slot += 1;
+    }
+    slot
 }
 
 bitflags! {
@@ -212,7 +228,8 @@ const PAGE_FLAG_NAMES: [(PageFlags, &str); 6] = [
 pub struct Page {
     pub(super) flags: PageFlags,
     pub(super) order: u8,
-    /// `page_zonenum()`: index of the zone the frame belongs to, or `NO_ZONE`.
+    /// `page_zonenum()`: Linux's number of the zone the frame belongs to (this build's
+    /// `enum zone_type`, [`page_zonenum`] of its slot), or `NO_ZONE`.
     pub(super) zone: u8,
     /// `_refcount`: 0 when free. Plain u32: the node is used under one lock.
     pub(super) refcount: u32,
@@ -323,9 +340,9 @@ impl Page {
         self.order as u32
     }
 
-    /// Zone index (`ZoneType as usize`), or `NO_ZONE`.
+    /// Zone index (`ZoneType as usize`, the node's slot), or `NO_ZONE`.
     pub const fn zone_idx(&self) -> u8 {
-        self.zone
+        zone_slot(self.zone)
     }
 
     pub const fn refcount(&self) -> u32 {
@@ -348,7 +365,7 @@ impl Page {
     /// The descriptor as the eight 32-bit words it occupies in memory (little-endian,
     /// `repr(C)`), which `dump_page` prints as `raw:`.
     pub const fn raw_words(&self) -> [u32; 8] {
-        let zone = page_zonenum(self.zone) as u32;
+        let zone = self.zone as u32;
         let first = self.flags.bits() as u32 | (self.order as u32) << 16 | zone << 24;
         [
             first,
@@ -434,7 +451,7 @@ impl fmt::Display for PageFlagNames<'_> {
         if self.0.zone == NO_ZONE {
             f.write_str("zone=none")
         } else {
-            write!(f, "zone={}", page_zonenum(self.0.zone))
+            write!(f, "zone={}", self.0.zone)
         }
     }
 }
@@ -589,7 +606,7 @@ mod tests {
         let mut p = Page::RESERVED;
         assert_eq!(format!("{}", PageFlagNames(&p)), "reserved|zone=none");
         p.flags = PageFlags::PG_buddy | PageFlags::PG_poisoned;
-        p.zone = crate::mm::zone::ZoneType::HighMem as u8;
+        p.zone = page_zonenum(crate::mm::zone::ZoneType::HighMem as u8);
         assert_eq!(format!("{}", PageFlagNames(&p)), "buddy|poisoned|zone=2");
         p.flags = PageFlags::empty();
         assert_eq!(format!("{}", PageFlagNames(&p)), "zone=2");

@@ -225,7 +225,7 @@ impl Lruvec {
             l.head = i;
         }
         self.nr[lru as usize] += 1;
-        let zone = pages[i as usize].zone as usize;
+        let zone = pages[i as usize].zone_idx() as usize;
         if let Some(z) = self.nr_zone.get_mut(zone) {
             z[lru as usize] += 1;
         }
@@ -247,7 +247,7 @@ impl Lruvec {
         pages[i as usize].lru_next = NIL;
         pages[i as usize].lru_prev = NIL;
         self.nr[lru as usize] -= 1;
-        let zone = pages[i as usize].zone as usize;
+        let zone = pages[i as usize].zone_idx() as usize;
         if let Some(z) = self.nr_zone.get_mut(zone) {
             z[lru as usize] -= 1;
         }
@@ -468,7 +468,7 @@ mod tests {
     fn map_of(v: &mut [Page]) -> MemMap<'_> {
         for p in v.iter_mut() {
             *p = Page::RESERVED;
-            p.zone = 1;
+            p.zone = crate::mm::page::page_zonenum(crate::mm::zone::ZoneType::Normal as u8);
         }
         MemMap::new(v, Pfn(0x100)).unwrap()
     }
@@ -488,7 +488,7 @@ mod tests {
         assert_eq!(list(&l, &m, LruList::InactiveAnon), [0x101, 0x100]);
         assert_eq!(list(&l, &m, LruList::InactiveFile), [0x102]);
         assert_eq!(l.sizes(), [2, 0, 1, 0, 0]);
-        assert_eq!(l.zone_size(1, LruList::InactiveAnon), 2);
+        assert_eq!(l.zone_size(crate::mm::zone::ZoneType::Normal.idx(), LruList::InactiveAnon), 2);
         assert_eq!(l.folio_add_lru(&mut m, Pfn(0x100), true, 0, 0), Err(LruError::WrongState));
         let p = m.pfn_to_page(Pfn(0x102)).unwrap();
         assert_eq!((p.mapping(), p.index()), (7, 3));

@@ -64,7 +64,7 @@ impl<'a> Node<'a> {
         {
             return Err(invalid);
         }
-        let z = self.mem_map.pages()[self.mem_map.index(start).ok_or(invalid)? as usize].zone;
+        let z = self.mem_map.pages()[self.mem_map.index(start).ok_or(invalid)? as usize].zone_idx();
         if z == NO_ZONE || !self.node_zones[z as usize].spans(Pfn(end.0 - 1)) {
             return Err(invalid);
         }

@@ -24,7 +24,7 @@ impl<'a> Node<'a> {
             return Err(self.free_refused(pfn, order, owner));
         };
         let head = &mut self.mem_map.pages_mut()[idx as usize];
-        let z = head.zone as usize;
+        let z = head.zone_idx() as usize;
         let compound = head.flags.contains(PageFlags::PG_head);
         head.refcount = 0;
         // __count_vm_events(PGFREE, 1 << order).
@@ -261,7 +261,7 @@ impl<'a> Node<'a> {
 #[inline(always)]
 fn page_is_buddy_idx(pages: &[Page], idx: u32, order: u32, z: usize) -> Option<u32> {
     let p = pages.get(idx as usize)?;
-    (p.is_buddy() && p.order() == order && p.zone as usize == z).then_some(idx)
+    (p.is_buddy() && p.order() == order && p.zone_idx() as usize == z).then_some(idx)
 }
 
 /// A block's PFN as the buddy arithmetic needs it, in 32 bits: its mem_map index plus the

@@ -154,7 +154,7 @@ impl<'a> Node<'a> {
             zone.present_pages = span.pages();
             let (s, e) = ((span.start.0 - base) as usize, (span.end.0 - base) as usize);
             for p in &mut pages[s..e] {
-                p.zone = t as u8;
+                p.zone = crate::mm::page::page_zonenum(t as u8);
             }
         }
         Ok(node)
@@ -192,8 +192,8 @@ impl<'a> Node<'a> {
         let idx = self.mem_map.index(pfn).ok_or(bad)?;
         let end = idx as usize + PAGEBLOCK_NR_PAGES as usize;
         let block = self.mem_map.pages().get(idx as usize..end).ok_or(bad)?;
-        let z = block[0].zone;
-        if z == NO_ZONE || block.iter().any(|p| !p.is_reserved() || p.zone != z) {
+        let z = block[0].zone_idx();
+        if z == NO_ZONE || block.iter().any(|p| !p.is_reserved() || p.zone_idx() != z) {
             return Err(bad);
         }
         for p in &mut self.mem_map.pages_mut()[idx as usize..end] {
@@ -328,7 +328,7 @@ impl<'a> Node<'a> {
         }
         let mut cur = start.0;
         while cur < end.0 {
-            let z = self.mem_map.pages()[(cur - base) as usize].zone as usize;
+            let z = self.mem_map.pages()[(cur - base) as usize].zone_idx() as usize;
             let zone_end = end.0.min(self.node_zones[z].zone_end_pfn().0);
             self.__free_pages_memory(cur, zone_end, z);
             // __free_pages_core frees through __free_pages_ok, which counts PGFREE.

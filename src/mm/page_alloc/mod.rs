@@ -353,7 +353,7 @@ impl<'a> Node<'a> {
 
     /// The zone `pfn` belongs to.
     pub fn page_zone(&self, pfn: Pfn) -> Option<ZoneType> {
-        ZoneType::from_idx(self.page(pfn)?.zone as usize)
+        ZoneType::from_idx(self.page(pfn)?.zone_idx() as usize)
     }
 
     /// `PageHighMem()`: needs kmap to be touched.

@@ -71,7 +71,7 @@ impl<'a> Node<'a> {
                         return Err(("pcp block of an order its list does not hold", pfn));
                     }
                     let end = Pfn(pfn.0 + (1 << order) - 1);
-                    if !zone.spans(pfn) || !zone.spans(end) || p.zone as usize != z {
+                    if !zone.spans(pfn) || !zone.spans(end) || p.zone_idx() as usize != z {
                         return Err(("pcp page outside its zone or reserved", pfn));
                     }
                     let block = &self.mem_map.pages()[idx as usize..idx as usize + (1 << order)];
@@ -168,7 +168,7 @@ impl<'a> Node<'a> {
         let block = &pages[idx as usize..idx as usize + (1 << order)];
         let in_use = PageFlags::PG_reserved | PageFlags::PG_pcp | PageFlags::PG_tail;
         if block.iter().any(|q| {
-            q.zone as usize != z
+            q.zone_idx() as usize != z
                 || q.flags.intersects(in_use)
                 || q.refcount != 0
                 || q.owner() != PageOwner::None
@@ -193,7 +193,7 @@ impl<'a> Node<'a> {
         while idx < pages.len() {
             let p = &pages[idx];
             let pfn = self.mem_map.pfn_of(idx as u32);
-            let z = p.zone as usize;
+            let z = p.zone_idx() as usize;
             if p.is_reserved() {
                 if p.flags.intersects(PageFlags::PG_buddy | PageFlags::PG_pcp)
                     || p.owner() != PageOwner::None
