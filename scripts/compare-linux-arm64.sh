@@ -25,5 +25,5 @@ printf 'cat /proc/meminfo\ncat /proc/zoneinfo\ncat /proc/buddyinfo\ncat /proc/pa
 		-semihosting -kernel "$img" -dtb "$samples/linux-6.1-raspi3b-arm64.dtb" |
 	tr -d '\r' >"$out/pivm-arm64.txt"
 grep -q '^reboot: Power down' "$out/pivm-arm64.txt" ||
-	{ echo "compare-linux-arm64: pivm did not reach poweroff; see $out/pivm-arm64.txt" >&2; exit 1; }
+	{ echo "compare-linux-arm64: pivm did not reach poweroff; its console said:" >&2; cat "$out/pivm-arm64.txt" >&2; exit 1; }
 python3 scripts/compare-linux-arm64.py "$out/pivm-arm64.txt" "$samples"
