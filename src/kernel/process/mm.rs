@@ -160,9 +160,11 @@ impl ProcessMm {
     /// An address space over `mm` with a fresh first-level table (`mm_alloc` + `pgd_alloc`):
     /// fork passes the parent's cloned `mm_struct`, so no empty one is built and dropped.
     fn with_mm(mm: MmStruct) -> Option<Box<ProcessMm>> {
-        let pgd =
+        // GFP_KERNEL: where the caller may sleep, a failure at the watermark reclaims first.
+        let pgd = crate::kernel::mem::alloc_reclaiming(GfpFlags::GFP_KERNEL, || {
             with_node(|n| n.alloc_pages_for(PageOwner::PageTable, GfpFlags::GFP_KERNEL, PGD_ORDER))
-                .ok()?;
+                .ok()
+        })?;
         PGD_PAGES.fetch_add(1 << PGD_ORDER, core::sync::atomic::Ordering::Relaxed);
         let va = kva(pgd)?;
         // SAFETY: the four pages were just allocated for this table and are in lowmem.

@@ -1164,10 +1164,15 @@ pub fn reap(pid: u32) -> Option<u32> {
 /// A kernel stack for a new task (`alloc_thread_stack_node`): its frame, lowest address,
 /// and the `pt_regs` slot at its top.
 fn alloc_thread_stack() -> Result<(Pfn, u32, u32), crate::mm::mm_types::Errno> {
-    let stack = with_node(|n| {
-        n.alloc_pages_for(PageOwner::KernelStack, GfpFlags::GFP_KERNEL, THREAD_SIZE_ORDER)
+    // GFP_KERNEL: where the caller may sleep (the console's `run`, a fork with no lock
+    // held), a failure at the watermark reclaims first, as 6.1's slow path does.
+    let stack = crate::kernel::mem::alloc_reclaiming(GfpFlags::GFP_KERNEL, || {
+        with_node(|n| {
+            n.alloc_pages_for(PageOwner::KernelStack, GfpFlags::GFP_KERNEL, THREAD_SIZE_ORDER)
+        })
+        .ok()
     })
-    .map_err(|_| crate::mm::mm_types::Errno::ENOMEM)?;
+    .ok_or(crate::mm::mm_types::Errno::ENOMEM)?;
     NR_KERNEL_STACK_PAGES.fetch_add(1 << THREAD_SIZE_ORDER, Ordering::Relaxed);
     let base = crate::kernel::phys_to_virt(stack.phys().0).unwrap_or(0) as u32;
     let regs_addr = base + THREAD_SIZE - core::mem::size_of::<PtRegs>() as u32;
