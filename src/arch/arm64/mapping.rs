@@ -125,16 +125,21 @@ pub fn clear_pte(mem: &mut impl TableMemory, root: u64, va_bits: u32, va: u64) -
     None
 }
 
+/// Table memory for the host tests of every arm64 table builder: descriptors in a map,
+/// tables handed out upward from [`ROOT`] until `left` runs out.
 #[cfg(test)]
-mod tests {
-    use super::super::pgtable::{walk, PteBits, PAGE_KERNEL, PAGE_KERNEL_ROX};
-    use super::*;
+pub(super) mod fake_tables {
+    use super::TableMemory;
     use std::collections::BTreeMap;
 
-    struct Fake {
+    /// The root table's address; the next tables follow it page by page.
+    pub const ROOT: u64 = 0x100_0000;
+
+    pub struct Fake {
         words: BTreeMap<u64, u64>,
         next: u64,
-        left: usize,
+        /// Tables it may still hand out.
+        pub left: usize,
     }
 
     impl TableMemory for Fake {
@@ -151,8 +156,21 @@ mod tests {
         }
     }
 
-    fn fake(left: usize) -> (Fake, u64) {
-        (Fake { words: BTreeMap::new(), next: 0x100_0000, left }, 0x100_0000)
+    /// An empty root at [`ROOT`] and room for `left` more tables.
+    pub fn fake(left: usize) -> Fake {
+        Fake { words: BTreeMap::new(), next: ROOT, left }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::pgtable::{walk, PteBits, PAGE_KERNEL, PAGE_KERNEL_ROX};
+    use super::*;
+
+    use super::fake_tables::{fake, Fake, ROOT};
+
+    fn fake_at_root(left: usize) -> (Fake, u64) {
+        (fake(left), ROOT)
     }
 
     /// The Pi 3's linear map: 960 MiB in 2 MiB blocks; the walk is one level shorter than a
@@ -160,7 +178,7 @@ mod tests {
     #[test]
     fn linear_map_uses_blocks_and_image_pages() {
         for va_bits in [48, 39] {
-            let (mut m, root) = fake(16);
+            let (mut m, root) = fake_at_root(16);
             let po = super::super::memory::page_offset(va_bits);
             create_mapping(
                 &mut m,
@@ -195,7 +213,7 @@ mod tests {
 
     #[test]
     fn errors() {
-        let (mut m, root) = fake(1);
+        let (mut m, root) = fake_at_root(1);
         assert_eq!(
             create_mapping(
                 &mut m,
@@ -214,7 +232,7 @@ mod tests {
             ),
             Err(MapError::NoTable)
         );
-        let (mut m, root) = fake(8);
+        let (mut m, root) = fake_at_root(8);
         create_mapping(
             &mut m,
             root,

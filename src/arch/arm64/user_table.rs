@@ -208,33 +208,8 @@ mod tests {
     use super::super::pte::{PAGE_READONLY_EXEC, PAGE_SHARED};
     use super::*;
     use crate::mm::swapops::SwpEntry;
-    use std::collections::BTreeMap;
 
-    struct Fake {
-        words: BTreeMap<u64, u64>,
-        next: u64,
-        left: usize,
-    }
-
-    impl TableMemory for Fake {
-        fn read(&self, pa: u64) -> u64 {
-            *self.words.get(&pa).unwrap_or(&0)
-        }
-        fn write(&mut self, pa: u64, desc: u64) {
-            self.words.insert(pa, desc);
-        }
-        fn alloc_table(&mut self) -> Option<u64> {
-            self.left = self.left.checked_sub(1)?;
-            self.next += 4096;
-            Some(self.next)
-        }
-    }
-
-    const ROOT: u64 = 0x100_0000;
-
-    fn fake(left: usize) -> Fake {
-        Fake { words: BTreeMap::new(), next: ROOT, left }
-    }
+    use super::super::mapping::fake_tables::{fake, ROOT};
 
     /// A static program's text at 0x400000 and its stack just below TASK_SIZE, in both VA
     /// sizes: the MMU's walk (the software model of it) finds each page through user table
