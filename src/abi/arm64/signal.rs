@@ -708,7 +708,7 @@ fn parse_user_sigframe(mem: &mut impl UserMemory, frame: u64) -> Result<u64, Bad
     let mut have_extra = false;
     let mut fpsimd = None;
     loop {
-        if limit - offset < head_size || offset % 16 != 0 {
+        if limit - offset < head_size || !offset.is_multiple_of(16) {
             return Err(BadFrame::BadRecords);
         }
         let head: Aarch64Ctx = get_at(mem, base + offset, 0)?;
@@ -732,8 +732,8 @@ fn parse_user_sigframe(mem: &mut impl UserMemory, frame: u64) -> Result<u64, Bad
                 let data = end_at + TERMINATOR_SIZE as u64;
                 let extra_size = u64::from(extra.size);
                 if end != (Aarch64Ctx { magic: 0, size: 0 })
-                    || extra.datap % 16 != 0
-                    || extra_size % 16 != 0
+                    || !extra.datap.is_multiple_of(16)
+                    || !extra_size.is_multiple_of(16)
                     || extra.datap != data
                     || extra_size > (frame + SIGFRAME_MAXSZ).saturating_sub(data)
                 {

@@ -3,9 +3,11 @@
 //! `struct timeval` (64-bit already: arm64's `clock_gettime` is the 32-bit kernel's
 //! `clock_gettime64`), `struct rusage` and `struct iovec`. Layouts from
 //! `include/uapi/asm-generic/stat.h` and `include/uapi/linux/{time_types,resource,uio}.h`,
-//! checked against `aarch64-linux-gnu-gcc` by `tests/abi_golden_arm64.rs`.
+//! checked against `aarch64-linux-gnu-gcc` by `tests/abi_golden_arm64.rs`, which also checks
+//! the bytes [`Kstat::to_stat`] gives against a `struct stat` the compiler fills.
 use crate::abi::generic::NSEC_PER_SEC;
 use crate::abi_struct;
+use crate::fs::vfs::Kstat;
 
 pub use crate::abi::arm::types::{new_decode_dev, new_encode_dev};
 
@@ -100,6 +102,39 @@ abi_struct! {
         st_ctime_nsec: u64 = 112,
         __unused4: u32 = 120,
         __unused5: u32 = 124,
+    }
+}
+
+impl Kstat {
+    /// `cp_new_stat()` on a 64-bit kernel, what arm64's `fstat` and `newfstatat` copy out
+    /// (the counterpart of the 32-bit EABI's [`Kstat::to_stat64`]): nothing can overflow (the
+    /// inode is 64-bit, `st_nlink` 32-bit, the size a 64-bit `long`), devices are
+    /// `new_encode_dev()` values, and pivm's one time stamp fills all three times with 0 ns,
+    /// as it does for `stat64` and `statx`.
+    pub fn to_stat(&self) -> Stat {
+        let t = self.mtime as i64;
+        Stat {
+            st_dev: u64::from(new_encode_dev(self.dev.0, self.dev.1)),
+            st_ino: self.ino,
+            st_mode: self.mode,
+            st_nlink: self.nlink,
+            st_uid: self.uid,
+            st_gid: self.gid,
+            st_rdev: u64::from(new_encode_dev(self.rdev.0, self.rdev.1)),
+            __pad1: 0,
+            st_size: self.size as i64,
+            st_blksize: self.blksize as i32,
+            __pad2: 0,
+            st_blocks: self.blocks as i64,
+            st_atime: t,
+            st_atime_nsec: 0,
+            st_mtime: t,
+            st_mtime_nsec: 0,
+            st_ctime: t,
+            st_ctime_nsec: 0,
+            __unused4: 0,
+            __unused5: 0,
+        }
     }
 }
 
