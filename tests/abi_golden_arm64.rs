@@ -246,3 +246,22 @@ fn new_stat_bytes_match_the_toolchain() {
         pivm::abi::wire::Wire::to_bytes(&k.to_stat()).iter().map(|b| format!("{b:02x}")).collect();
     assert_eq!(ours, golden.trim());
 }
+
+/// `__kernel_rt_sigreturn` as pivm writes it against what the cross assembler makes of 6.1's
+/// `sigreturn.S` instructions.
+#[test]
+fn sigreturn_trampoline_matches_the_assembler() {
+    use pivm::abi::arm64::vdso::SIGRETURN_CODE;
+    let dir = out_dir();
+    let (src, obj, bin) =
+        (dir.join("sigreturn.S"), dir.join("sigreturn.o"), dir.join("sigreturn.bin"));
+    std::fs::write(&src, "\tnop\n__kernel_rt_sigreturn:\n\tmov\tx8, #139\n\tsvc\t#0\n").unwrap();
+    let ok = |c: &mut Command| c.status().is_ok_and(|s| s.success());
+    assert!(ok(Command::new("aarch64-linux-gnu-as").arg("-o").arg(&obj).arg(&src)));
+    assert!(ok(Command::new("aarch64-linux-gnu-objcopy")
+        .args(["-O", "binary", "-j", ".text"])
+        .arg(&obj)
+        .arg(&bin)));
+    let ours: Vec<u8> = SIGRETURN_CODE.iter().flat_map(|w| w.to_le_bytes()).collect();
+    assert_eq!(ours, std::fs::read(&bin).unwrap());
+}

@@ -12,6 +12,7 @@ pub mod elf;
 pub mod signal;
 pub mod types;
 pub mod unistd;
+pub mod vdso;
 
 pub use super::arm::termbits;
 
