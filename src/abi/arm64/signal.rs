@@ -853,6 +853,18 @@ mod tests {
         }
     }
 
+    /// A signal without a fault, returning through a trampoline at 0x1000.
+    fn plain<'a>(
+        signo: u32,
+        action: &'a KernelSigaction,
+        info: &'a Siginfo,
+        fpsimd: &'a UserFpsimdState,
+    ) -> Delivery<'a> {
+        let saved_mask = SigSet::EMPTY;
+        let fault = ThreadFault::default();
+        Delivery { signo, action, info, saved_mask, fault, fpsimd, sigtramp: 0x1000 }
+    }
+
     fn le64(m: &SparseUserMemory, at: u64) -> u64 {
         u64::from_le_bytes(m.peek(at as usize, 8).try_into().unwrap())
     }
@@ -961,15 +973,7 @@ mod tests {
         let (mut m, regs, fp) = setup();
         let act = action(sa::SA_SIGINFO);
         let info = Siginfo::kill(sig::SIGUSR1, 7, 0);
-        let d = Delivery {
-            signo: sig::SIGUSR1,
-            action: &act,
-            info: &info,
-            saved_mask: SigSet::EMPTY,
-            fault: ThreadFault::default(),
-            fpsimd: &fp,
-            sigtramp: 0x1000,
-        };
+        let d = plain(sig::SIGUSR1, &act, &info, &fp);
         let f = setup_rt_frame(&mut m, &regs, &mut AltStack::default(), &d).unwrap().frame;
         let rec = f + RESERVED_OFFSET as u64;
         // No fault code: no ESR record, the end record follows the FP/SIMD one.
@@ -1032,15 +1036,7 @@ mod tests {
         let (mut m, regs, fp) = setup();
         let act = action(0);
         let info = Siginfo::kill(sig::SIGUSR2, 1, 0);
-        let d = Delivery {
-            signo: sig::SIGUSR2,
-            action: &act,
-            info: &info,
-            saved_mask: SigSet::EMPTY,
-            fault: ThreadFault::default(),
-            fpsimd: &fp,
-            sigtramp: 0x1000,
-        };
+        let d = plain(sig::SIGUSR2, &act, &info, &fp);
         let f = setup_rt_frame(&mut m, &regs, &mut AltStack::default(), &d).unwrap().frame;
         let rec = f + RESERVED_OFFSET as u64;
         // extra_context at 528 (32 bytes), its terminator at 560, data at 576: the end record.
@@ -1073,15 +1069,7 @@ mod tests {
         let (mut m, regs, fp) = setup();
         let act = action(sa::SA_RESTORER | sa::SA_ONSTACK);
         let info = Siginfo::kill(sig::SIGUSR1, 1, 0);
-        let d = Delivery {
-            signo: sig::SIGUSR1,
-            action: &act,
-            info: &info,
-            saved_mask: SigSet::EMPTY,
-            fault: ThreadFault::default(),
-            fpsimd: &fp,
-            sigtramp: 0x1000,
-        };
+        let d = plain(sig::SIGUSR1, &act, &info, &fp);
         let alt_base = STACK_TOP - 0x10000;
         let mut alt = AltStack { sp: alt_base, size: 0x8000, flags: SS_AUTODISARM };
         let got = setup_rt_frame(&mut m, &regs, &mut alt, &d).unwrap();
