@@ -154,6 +154,36 @@ mod tests {
     }
 
     #[test]
+    fn cp_new_stat_fills_every_member() {
+        let k = Kstat {
+            dev: (0, 2),
+            ino: 1 << 40,
+            mode: 0o20_666,
+            nlink: 1,
+            uid: 5,
+            gid: 6,
+            rdev: (1, 0x105),
+            size: 1 << 33,
+            blksize: 4096,
+            blocks: 3,
+            mtime: 0x1_0000_0007,
+            mnt_id: 1,
+            attributes: 0,
+            attributes_mask: 0,
+        };
+        let s = k.to_stat();
+        assert_eq!((s.st_dev, s.st_ino, s.st_mode, s.st_nlink), (2, 1 << 40, 0o20_666, 1));
+        assert_eq!((s.st_uid, s.st_gid, s.st_rdev), (5, 6, 0x0010_0105));
+        assert_eq!((s.st_size, s.st_blksize, s.st_blocks), (1 << 33, 4096, 3));
+        // A time past 2038 is whole: the 64-bit `long` (stat64 on ARM keeps its low half).
+        assert_eq!(
+            (s.st_atime, s.st_mtime, s.st_ctime),
+            (0x1_0000_0007, 0x1_0000_0007, 0x1_0000_0007)
+        );
+        assert_eq!(k.to_stat64().st_mtime, 7);
+    }
+
+    #[test]
     fn stat_encodes_little_endian_at_its_offsets() {
         let mut s = Stat::zeroed();
         s.st_ino = 0x1_0000_0002;
