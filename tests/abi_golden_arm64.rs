@@ -193,3 +193,75 @@ fn hwcap_names_are_the_headers_bits() {
         assert_eq!(bits.get(&macro_name), Some(&(1u64 << i)), "{macro_name}");
     }
 }
+
+/// Compiles and runs `main` (with `includes`) for AArch64 and returns what it printed.
+fn run_c(name: &str, includes: &str, main: &str) -> String {
+    let dir = out_dir();
+    let src = dir.join(format!("{name}.c"));
+    let code = format!("#include <stdio.h>\n#include <string.h>\n{includes}\nint main(void)\n{{\n{main}\n    return 0;\n}}\n");
+    std::fs::write(&src, &code).unwrap();
+    let bin = dir.join(name);
+    let cc = Command::new(CC)
+        .args(["-std=gnu11", "-O1", "-Wall", "-static", "-o"])
+        .arg(&bin)
+        .arg(&src)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {CC} ({e}): run `bash scripts/setup.sh`"));
+    assert!(cc.status.success(), "{CC} failed:\n{}\n{code}", String::from_utf8_lossy(&cc.stderr));
+    let run = Command::new("qemu-aarch64").arg(&bin).output().unwrap();
+    assert!(run.status.success(), "{name} failed: {:?}", run.status);
+    String::from_utf8_lossy(&run.stdout).into_owned()
+}
+
+/// `fstat`/`newfstatat`'s bytes: pivm's `cp_new_stat` of a `struct kstat` against the same
+/// attributes stored by the compiler in `struct stat` (`asm/stat.h`), with the devices
+/// encoded as the kernel's `new_encode_dev()` does.
+#[test]
+fn new_stat_bytes_match_the_toolchain() {
+    let k = pivm::fs::vfs::Kstat {
+        dev: (179, 0x102),
+        ino: 0x1_2345_6789,
+        mode: 0o100_644,
+        nlink: 3,
+        uid: 1000,
+        gid: 100,
+        rdev: (4, 64),
+        size: 0x1_0000_0001,
+        blksize: 4096,
+        blocks: 0x80_0001,
+        mtime: 1_700_000_000,
+        mnt_id: 1,
+        attributes: 0,
+        attributes_mask: 0,
+    };
+    let fill = "    struct stat s;\n    memset(&s, 0, sizeof(s));\n\
+        #define ENC(ma, mi) (((mi) & 0xff) | ((ma) << 8) | (((mi) & ~0xff) << 12))\n\
+        s.st_dev = ENC(179, 0x102); s.st_ino = 0x123456789UL; s.st_mode = 0100644;\n\
+        s.st_nlink = 3; s.st_uid = 1000; s.st_gid = 100; s.st_rdev = ENC(4, 64);\n\
+        s.st_size = 0x100000001L; s.st_blksize = 4096; s.st_blocks = 0x800001;\n\
+        s.st_atime = s.st_mtime = s.st_ctime = 1700000000;\n\
+        for (unsigned i = 0; i < sizeof(s); i++) printf(\"%02x\", ((unsigned char *)&s)[i]);";
+    let golden = run_c("stat_bytes", "#include <asm/stat.h>", fill);
+    let ours: String =
+        pivm::abi::wire::Wire::to_bytes(&k.to_stat()).iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(ours, golden.trim());
+}
+
+/// `__kernel_rt_sigreturn` as pivm writes it against what the cross assembler makes of 6.1's
+/// `sigreturn.S` instructions.
+#[test]
+fn sigreturn_trampoline_matches_the_assembler() {
+    use pivm::abi::arm64::vdso::SIGRETURN_CODE;
+    let dir = out_dir();
+    let (src, obj, bin) =
+        (dir.join("sigreturn.S"), dir.join("sigreturn.o"), dir.join("sigreturn.bin"));
+    std::fs::write(&src, "\tnop\n__kernel_rt_sigreturn:\n\tmov\tx8, #139\n\tsvc\t#0\n").unwrap();
+    let ok = |c: &mut Command| c.status().is_ok_and(|s| s.success());
+    assert!(ok(Command::new("aarch64-linux-gnu-as").arg("-o").arg(&obj).arg(&src)));
+    assert!(ok(Command::new("aarch64-linux-gnu-objcopy")
+        .args(["-O", "binary", "-j", ".text"])
+        .arg(&obj)
+        .arg(&bin)));
+    let ours: Vec<u8> = SIGRETURN_CODE.iter().flat_map(|w| w.to_le_bytes()).collect();
+    assert_eq!(ours, std::fs::read(&bin).unwrap());
+}

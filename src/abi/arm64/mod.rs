@@ -12,14 +12,15 @@ pub mod elf;
 pub mod signal;
 pub mod types;
 pub mod unistd;
+pub mod vdso;
 
 pub use super::arm::termbits;
 
 use super::generic::{Dirent64Header, KernelTimespec, NewUtsname, Statx, StatxTimestamp};
 use super::wire::Layout;
 use signal::{
-    Aarch64Ctx, EsrContext, FpsimdContext, KernelSigaction, SigSet, Sigcontext, StackT, Ucontext,
-    RT_SIGFRAME_LAYOUT, SIGINFO_LAYOUT,
+    Aarch64Ctx, EsrContext, ExtraContext, FpsimdContext, KernelSigaction, SigSet, Sigcontext,
+    StackT, Ucontext, RT_SIGFRAME_LAYOUT, SIGINFO_LAYOUT,
 };
 use termbits::Termios;
 use types::{Iovec, Rusage, Stat, Timespec, Timeval};
@@ -44,6 +45,7 @@ pub const LAYOUTS: &[Layout] = &[
     Aarch64Ctx::LAYOUT,
     FpsimdContext::LAYOUT,
     EsrContext::LAYOUT,
+    ExtraContext::LAYOUT,
     Ucontext::LAYOUT,
     RT_SIGFRAME_LAYOUT,
     SIGINFO_LAYOUT,
@@ -57,7 +59,7 @@ mod tests {
     /// Sizes printed by `aarch64-linux-gnu-gcc` (Debian 12, linux-libc-dev-arm64-cross 6.1)
     /// for a program of `sizeof`s over the uapi headers and `tests/abi/kernel_structs_arm64.h`,
     /// run under `qemu-aarch64`; `tests/abi_golden_arm64.rs` recomputes every member live.
-    const GOLDEN_SIZES: [(&str, usize, usize); 12] = [
+    const GOLDEN_SIZES: [(&str, usize, usize); 13] = [
         ("struct stat", 128, 8),
         ("struct __kernel_old_timespec", 16, 8),
         ("struct rusage", 144, 8),
@@ -67,6 +69,7 @@ mod tests {
         ("struct sigcontext", 4384, 16),
         ("struct fpsimd_context", 528, 16),
         ("struct esr_context", 16, 8),
+        ("struct extra_context", 32, 8),
         ("struct ucontext", 4560, 16),
         ("struct rt_sigframe", 4688, 16),
         ("siginfo_t", 128, 8),

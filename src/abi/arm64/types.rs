@@ -3,9 +3,11 @@
 //! `struct timeval` (64-bit already: arm64's `clock_gettime` is the 32-bit kernel's
 //! `clock_gettime64`), `struct rusage` and `struct iovec`. Layouts from
 //! `include/uapi/asm-generic/stat.h` and `include/uapi/linux/{time_types,resource,uio}.h`,
-//! checked against `aarch64-linux-gnu-gcc` by `tests/abi_golden_arm64.rs`.
+//! checked against `aarch64-linux-gnu-gcc` by `tests/abi_golden_arm64.rs`, which also checks
+//! the bytes [`Kstat::to_stat`] gives against a `struct stat` the compiler fills.
 use crate::abi::generic::NSEC_PER_SEC;
 use crate::abi_struct;
+use crate::fs::vfs::Kstat;
 
 pub use crate::abi::arm::types::{new_decode_dev, new_encode_dev};
 
@@ -103,6 +105,39 @@ abi_struct! {
     }
 }
 
+impl Kstat {
+    /// `cp_new_stat()` on a 64-bit kernel, what arm64's `fstat` and `newfstatat` copy out
+    /// (the counterpart of the 32-bit EABI's [`Kstat::to_stat64`]): nothing can overflow (the
+    /// inode is 64-bit, `st_nlink` 32-bit, the size a 64-bit `long`), devices are
+    /// `new_encode_dev()` values, and pivm's one time stamp fills all three times with 0 ns,
+    /// as it does for `stat64` and `statx`.
+    pub fn to_stat(&self) -> Stat {
+        let t = self.mtime as i64;
+        Stat {
+            st_dev: u64::from(new_encode_dev(self.dev.0, self.dev.1)),
+            st_ino: self.ino,
+            st_mode: self.mode,
+            st_nlink: self.nlink,
+            st_uid: self.uid,
+            st_gid: self.gid,
+            st_rdev: u64::from(new_encode_dev(self.rdev.0, self.rdev.1)),
+            __pad1: 0,
+            st_size: self.size as i64,
+            st_blksize: self.blksize as i32,
+            __pad2: 0,
+            st_blocks: self.blocks as i64,
+            st_atime: t,
+            st_atime_nsec: 0,
+            st_mtime: t,
+            st_mtime_nsec: 0,
+            st_ctime: t,
+            st_ctime_nsec: 0,
+            __unused4: 0,
+            __unused5: 0,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,6 +151,36 @@ mod tests {
         assert_eq!(Timespec { tv_sec: 0, tv_nsec: (1 << 32) + 5 }.to_nanos(), None);
         assert_eq!(Timespec { tv_sec: -1, tv_nsec: 0 }.to_nanos(), None);
         assert_eq!(Timeval::from_nanos(1_500_999_999), Timeval { tv_sec: 1, tv_usec: 500_999 });
+    }
+
+    #[test]
+    fn cp_new_stat_fills_every_member() {
+        let k = Kstat {
+            dev: (0, 2),
+            ino: 1 << 40,
+            mode: 0o20_666,
+            nlink: 1,
+            uid: 5,
+            gid: 6,
+            rdev: (1, 0x105),
+            size: 1 << 33,
+            blksize: 4096,
+            blocks: 3,
+            mtime: 0x1_0000_0007,
+            mnt_id: 1,
+            attributes: 0,
+            attributes_mask: 0,
+        };
+        let s = k.to_stat();
+        assert_eq!((s.st_dev, s.st_ino, s.st_mode, s.st_nlink), (2, 1 << 40, 0o20_666, 1));
+        assert_eq!((s.st_uid, s.st_gid, s.st_rdev), (5, 6, 0x0010_0105));
+        assert_eq!((s.st_size, s.st_blksize, s.st_blocks), (1 << 33, 4096, 3));
+        // A time past 2038 is whole: the 64-bit `long` (stat64 on ARM keeps its low half).
+        assert_eq!(
+            (s.st_atime, s.st_mtime, s.st_ctime),
+            (0x1_0000_0007, 0x1_0000_0007, 0x1_0000_0007)
+        );
+        assert_eq!(k.to_stat64().st_mtime, 7);
     }
 
     #[test]
