@@ -707,7 +707,8 @@ pub fn filemap_fault(
             Err(Errno::ENOMEM) => return Err(FaultError::Oom),
             Err(_) => return Err(FaultError::Sigbus),
         };
-        let tried = flags.tried && !iowait::take_walk_retry(ino, index);
+        let after_walk = flags.tried && iowait::take_walk_retry(ino, index);
+        let tried = flags.tried && !after_walk;
         let r = readahead::filemap_fault(&mut m, &mut ra, index, vma.vm_flags, tried, IO_PAGES);
         match r {
             FilemapFault::Page { major, retry } => {
@@ -721,7 +722,10 @@ pub fn filemap_fault(
                     iowait::set_fault_wait(m.disk, done);
                     return Ok(CachePage { pfn: pfn.0, major, retry: true });
                 }
-                Ok(CachePage { pfn: pfn.0, major, retry })
+                // After the FAT's sleep this attempt is already the retry (`FAULT_FLAG_TRIED`):
+                // a read-ahead that "dropped the lock" has nothing left to retry for, and the
+                // fault ends here, major as Linux's retried one is.
+                Ok(CachePage { pfn: pfn.0, major, retry: retry && !after_walk })
             }
             FilemapFault::Sigbus => Err(FaultError::Sigbus),
             FilemapFault::Oom => Err(FaultError::Oom),
