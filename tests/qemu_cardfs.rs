@@ -293,3 +293,44 @@ fn a_read_of_a_card_file_sleeps_while_another_program_runs() {
     q.verify_ok("after read()s that slept on the card");
     q.poweroff_ok();
 }
+
+/// The console's `iowait` counts: (waits for the card asleep, idle) by programs since boot.
+fn iowait_counts(q: &mut Qemu) -> (u64, u64) {
+    let out = q.cmd("iowait");
+    let line = q.line_with("iowait", &out, "iowait: ").to_string();
+    (number_after(q, &line, "iowait: "), number_after(q, &line, "asleep, "))
+}
+
+/// Every wait for the card on behalf of a program is a sleep (issue 13: "the faulting task
+/// sleeps and other tasks run while the card works"), in each of the ways a program reads a
+/// card file after `drop_caches`: `read()`, `readv()` (which also goes on where it stopped:
+/// every byte lands where it belongs), and the faults of a mapping, whose first faults also
+/// read the FAT for the cluster chain. `cardwait` reads 2 MiB each way with a CPU-bound
+/// spinner beside it; the console's `iowait` counts the programs' waits for the card asleep
+/// and idle (a wait under a lock, the CPU in `wfi` and the spinner stopped): no idle wait
+/// may be added, the sleeps must be, and the spinner gets the CPU at each of the reader's
+/// sleeps.
+#[test]
+fn every_wait_of_a_program_for_the_card_is_a_sleep() {
+    let mut q = boot();
+    for mode in ["read", "readv", "mmap"] {
+        let before = iowait_counts(&mut q);
+        let out = q.cmd_timeout(
+            &format!("run /boot/bin/cardwait /boot/data/f16m 2097152 65536 {mode}"),
+            common::RUN_LIMIT,
+        );
+        let line = q.line_with("cardwait", &out, "cardwait: ").to_string();
+        if !line.contains("2097152 bytes in 32 reads, pattern ok (0 wrong)") {
+            q.fail(&format!("{mode}: bytes wrong or missing: {line}"));
+        }
+        let after = iowait_counts(&mut q);
+        let slept = number_after(&q, &line, "reader slept ");
+        let preempted = number_after(&q, &line, "preempted ");
+        assert!(slept > 0, "{mode}: the reads never slept: {line}");
+        assert_eq!(after.1, before.1, "{mode}: a program waited idle for the card: {line}");
+        assert!(after.0 > before.0, "{mode}: no sleep counted: {before:?} -> {after:?}");
+        assert!(preempted >= slept, "{mode}: the spinner did not run at each sleep: {line}");
+    }
+    q.verify_ok("after the reads that slept on the card");
+    q.poweroff_ok();
+}

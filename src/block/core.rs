@@ -325,8 +325,12 @@ fn wait(disk: usize, done: &alloc::sync::Arc<Completion>) {
     // A program with no lock held sleeps at once, before its interrupts are on (the
     // card's completion would otherwise be taken right here under QEMU, whose card answers
     // at once): other tasks run while the card works, and the completion wakes it.
-    if !done.is_done() && may_schedule() && crate::kernel::process::iowait::can_sleep() {
-        crate::kernel::process::iowait::io_sleep(done, REQUEST_TIMEOUT_NS / NS_PER_JIFFY + 1);
+    if !done.is_done() {
+        if may_schedule() && crate::kernel::process::iowait::can_sleep() {
+            crate::kernel::process::iowait::io_sleep(done, REQUEST_TIMEOUT_NS / NS_PER_JIFFY + 1);
+        } else {
+            crate::kernel::process::iowait::note_idle_wait();
+        }
     }
     if masked {
         irqflags::local_irq_enable();

@@ -1397,10 +1397,18 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
         Ok(done)
     }
 
-    /// `readv(fd, iov, iovcnt)`: segment by segment, stopping at the first short one.
-    pub fn readv(&mut self, fd: i32, iov: usize, iovcnt: usize) -> Result<usize, Errno> {
+    /// `readv(fd, iov, iovcnt)`: segment by segment, stopping at the first short one. `skip`
+    /// is what an earlier call of the same `readv` already read (it stopped short to sleep
+    /// for the card): the reading goes on from there in the iovec.
+    pub fn readv(
+        &mut self,
+        fd: i32,
+        iov: usize,
+        iovcnt: usize,
+        skip: usize,
+    ) -> Result<usize, Errno> {
         self.file(fd)?;
-        self.vectored(iov, iovcnt, |vfs, base, len| vfs.read(fd, base, len))
+        self.vectored(iov, iovcnt, skip, |vfs, base, len| vfs.read(fd, base, len))
     }
 
     /// `writev(fd, iov, iovcnt)`.
@@ -1409,20 +1417,30 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
         if !f.lock().writable() {
             return Err(Errno::EBADF);
         }
-        self.vectored(iov, iovcnt, |vfs, base, len| vfs.write(fd, base, len))
+        self.vectored(iov, iovcnt, 0, |vfs, base, len| vfs.write(fd, base, len))
     }
 
-    /// One transfer per segment of a user iovec, stopping at the first short one; an error
-    /// is returned only when nothing moved (as `do_loop_readv_writev`).
+    /// One transfer per segment of a user iovec after its first `skip` bytes, stopping at the
+    /// first short one; an error is returned only when nothing moved (as
+    /// `do_loop_readv_writev`).
     fn vectored(
         &mut self,
         iov: usize,
         iovcnt: usize,
+        skip: usize,
         mut op: impl FnMut(&mut Self, usize, usize) -> Result<usize, Errno>,
     ) -> Result<usize, Errno> {
         let segs = import_iovec(self.mem, iov, iovcnt)?;
         let mut total = 0;
-        for s in segs {
+        let mut skip = skip;
+        for mut s in segs {
+            let past = skip.min(s.len);
+            skip -= past;
+            s.base += past;
+            s.len -= past;
+            if past > 0 && s.len == 0 {
+                continue;
+            }
             match op(self, s.base, s.len) {
                 Ok(n) => {
                     total += n;

@@ -433,11 +433,11 @@ impl Mapping<'_> {
         let size = self.inode.size;
         let file_sectors = size.div_ceil(SECTOR_SIZE as u64);
         let mut failed: BTreeSet<u64> = BTreeSet::new();
-        // The chain as far as these pages (read-ahead may reach past what the caller's walk
-        // covered: the FAT is then read here, waiting idle); sectors it could not map fail
-        // their pages rather than read as a hole.
-        let _ =
-            walk_chain(self.inode, self.disk, &self.geom, self.cluster_bytes, start + nr, false);
+        // The chain as far as these pages (the callers walked it as far as read-ahead can
+        // reach, so this reads nothing; if it has to, a task that asked to sleep for the card
+        // leaves the FAT's read to sleep on, and the pages it could not map fail rather
+        // than read as a hole: read-ahead cut short).
+        let _ = walk_chain(self.inode, self.disk, &self.geom, self.cluster_bytes, start + nr, true);
         let chain = self.inode.extents.take();
         let known = chain.as_ref().map_or(0, |c| c.known_sectors().unwrap_or(u64::MAX));
         let no_extents: &[Extent] = &[];
@@ -677,21 +677,39 @@ pub fn filemap_fault(
     flags: FaultFlags,
 ) -> Result<CachePage, FaultError> {
     let mut ra = map_ra(file);
-    let r = {
+    // Every wait for the card this fault meets is left to the fault handler, which sleeps
+    // with no lock held and retries: the page's read, and a FAT sector the cluster chain's
+    // walk needs (6.1's `fat_get_cluster` sleeps in `sb_bread` under `mmap_lock`; pivm's
+    // locks are spinlocks, so it retries instead: one more `pgfault` attempt than Linux).
+    let (r, deferred) = iowait::with_io_deferred(|| {
         let mut g = CARDFS.lock();
         let fs = g.as_mut().ok_or(FaultError::Sigbus)?;
         let ino = cache_ino(file).ok_or(FaultError::Sigbus)?;
         // The cluster chain's walk (after drop_caches) needs pages for the FAT's sectors: no
         // page is VM_FAULT_OOM (reclaim, then the fault again), not SIGBUS, as filemap_fault
         // returns for -ENOMEM.
-        // The chain as far as the fault's read-around or read-ahead window can reach.
-        let upto = index + 1 + 2 * ra.ra_pages;
-        let mut m = fs.mapping(ino, false, upto).map_err(|e| match e {
-            crate::abi::errno::Errno::ENOMEM => FaultError::Oom,
-            _ => FaultError::Sigbus,
-        })?;
-        let r =
-            readahead::filemap_fault(&mut m, &mut ra, index, vma.vm_flags, flags.tried, IO_PAGES);
+        // The chain as far as the fault's read-around or read-ahead window can reach, when
+        // the fault may read (the page missing, or the read-ahead marker): a fault that
+        // only maps a cached page reads no FAT, as in Linux, where only `read_pages` does.
+        let may_read = fs.inodes.get(&ino).is_none_or(|i| {
+            i.pages.get(&index).is_none_or(|p| p.readahead) || i.locked.contains_key(&index)
+        });
+        let upto = if may_read { index + 1 + 2 * ra_reach(ra.ra_pages, ra.ra_pages) } else { 0 };
+        let mut m = match fs.mapping(ino, true, upto) {
+            Ok(m) => m,
+            // A FAT sector is being read: sleep on it (the deferred bio), then the fault
+            // again, as the first try it would have been (nothing was read for the file, so
+            // this attempt is not major).
+            Err(DEFERRED) => {
+                iowait::set_walk_retry(ino, index);
+                return Ok(CachePage { pfn: 0, major: false, retry: true });
+            }
+            Err(Errno::ENOMEM) => return Err(FaultError::Oom),
+            Err(_) => return Err(FaultError::Sigbus),
+        };
+        let after_walk = flags.tried && iowait::take_walk_retry(ino, index);
+        let tried = flags.tried && !after_walk;
+        let r = readahead::filemap_fault(&mut m, &mut ra, index, vma.vm_flags, tried, IO_PAGES);
         match r {
             FilemapFault::Page { major, retry } => {
                 let pfn = m.pfn(index).ok_or(FaultError::Sigbus)?;
@@ -701,17 +719,39 @@ pub fn filemap_fault(
                 // page's own.
                 if let Some(own) = m.inode.page_wait(index) {
                     let done = m.last.take().unwrap_or(own);
-                    crate::kernel::process::iowait::set_fault_wait(m.disk, done);
+                    iowait::set_fault_wait(m.disk, done);
                     return Ok(CachePage { pfn: pfn.0, major, retry: true });
                 }
-                Ok(CachePage { pfn: pfn.0, major, retry })
+                // After the FAT's sleep this attempt is already the retry (`FAULT_FLAG_TRIED`):
+                // a read-ahead that "dropped the lock" has nothing left to retry for, and the
+                // fault ends here, major as Linux's retried one is.
+                Ok(CachePage { pfn: pfn.0, major, retry: retry && !after_walk })
             }
             FilemapFault::Sigbus => Err(FaultError::Sigbus),
             FilemapFault::Oom => Err(FaultError::Oom),
         }
-    };
+    });
+    if let (Ok(CachePage { retry: true, .. }), Some((disk, done))) = (&r, deferred) {
+        // Only the chain's walk stopped (a page's own read set its wait above, later).
+        if !iowait::has_fault_wait() {
+            iowait::set_fault_wait(disk, done);
+        }
+    }
     set_map_ra(file, ra);
     r
+}
+
+/// How far past the pages asked for a read-ahead window can reach, in pages: twice
+/// `ondemand_readahead`'s `max_pages` (a window starts at most `max_pages` past the index
+/// and is at most `max_pages` long), which is `ra_pages`, or up to `io_pages` for a larger
+/// request. The cluster chain is walked this far before the reads, so the reads themselves
+/// never have to read the FAT.
+fn ra_reach(ra_pages: u64, req: u64) -> u64 {
+    if req > ra_pages && IO_PAGES > ra_pages {
+        req.min(IO_PAGES)
+    } else {
+        ra_pages
+    }
 }
 
 /// A page `filemap_map_pages` may map (cached, up to date, not the read-ahead marker,
@@ -777,7 +817,8 @@ fn read(ino: u64, pos: u64, buf: &mut [u8], ra: &mut FileRaState) -> Result<usiz
     let mut g = CARDFS.lock();
     let fs = g.as_mut().ok_or(Errno::ENODEV)?;
     // The chain as far as the read and its read-ahead windows can reach.
-    let upto = (pos + buf.len() as u64).div_ceil(PAGE as u64) + 2 * ra.ra_pages;
+    let end = (pos + buf.len() as u64).div_ceil(PAGE as u64);
+    let upto = end + 2 * ra_reach(ra.ra_pages, end - (pos >> PAGE_SHIFT));
     let mut m = match fs.mapping(ino, true, upto) {
         Ok(m) => m,
         // The FAT's sector is being read: the caller sleeps on it and reads again.

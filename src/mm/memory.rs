@@ -358,21 +358,25 @@ pub fn handle_mm_fault(
 }
 
 /// `do_anonymous_page`: a read maps the shared zero page read-only; a write maps a fresh
-/// zeroed page.
+/// zeroed page. A shared mapping (`MAP_SHARED|MAP_ANONYMOUS`, shmem in Linux, whose read
+/// fault allocates the page too) never maps the zero page: a later write makes the mapped
+/// page itself writable (`wp_page_shared`), which would write into the zero page every
+/// process reads.
 fn do_anonymous_page(
     vma: &Vma,
     env: &mut impl FaultEnv,
     addr: usize,
     flags: FaultFlags,
 ) -> Result<Fault, FaultError> {
-    if !flags.write {
+    let shared = vma.vm_flags.contains(VmFlags::SHARED);
+    if !flags.write && !shared {
         let pfn = env.zero_pfn();
         env.pte_set(addr, NewPte { pfn, write: false, exec: exec_of(vma), dirty: false })
             .map_err(|_| FaultError::Oom)?;
         return Ok(Fault::Minor);
     }
     let pfn = env.alloc_anon_page().ok_or(FaultError::Oom)?;
-    let write = vma.vm_flags.contains(VmFlags::WRITE);
+    let write = flags.write && vma.vm_flags.contains(VmFlags::WRITE);
     env.pte_set(addr, NewPte { pfn, write, exec: exec_of(vma), dirty: write })
         .map_err(|_| FaultError::Oom)?;
     env.rss_add(RssKind::Anon, 1);
@@ -773,6 +777,24 @@ mod tests {
         assert!(env.ptes.get(&b).is_some_and(|p| p.pfn == ZERO && !p.write));
         assert_eq!(touch(&mut mm, &mut env, b, n, W).min_flt, n as u64);
         assert!(env.ptes.get(&b).is_some_and(|p| p.pfn != ZERO && p.write));
+    }
+
+    /// A shared anonymous mapping read before it is written never maps the zero page: the
+    /// write that follows makes the mapped page writable in place (a shared mapping has no
+    /// copy-on-write), so a zero page there would be written for every process.
+    #[test]
+    fn a_shared_anonymous_read_fault_gets_its_own_page() {
+        let mut mm = mm();
+        let mut env = Env::new(0);
+        let rw = Prot::READ | Prot::WRITE;
+        let a = mm.do_mmap(0, PAGE_SIZE, rw, MapFlags::SHARED | MapFlags::ANONYMOUS, None).unwrap();
+        assert_eq!(touch(&mut mm, &mut env, a, 1, R).min_flt, 1);
+        let read = *env.ptes.get(&a).expect("mapped by the read");
+        assert!(read.pfn != ZERO && !read.write, "{read:?}");
+        // The write fault makes that same page writable (wp_page_shared).
+        assert_eq!(touch(&mut mm, &mut env, a, 1, W).min_flt, 1);
+        let written = *env.ptes.get(&a).expect("still mapped");
+        assert!(written.pfn == read.pfn && written.write && written.dirty, "{written:?}");
     }
 
     #[test]

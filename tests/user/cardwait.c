@@ -1,16 +1,18 @@
 /* cardwait - a program that reads a card file with read(2) does not hold the CPU while the card
  * works: each wait for the card is a sleep, and another program gets the CPU meanwhile.
  *
- *   cardwait FILE BYTES CHUNK
+ *   cardwait FILE BYTES CHUNK [read|readv|mmap]
  *       drops the page cache (echo 3 > /proc/sys/vm/drop_caches), forks a CPU-bound spinner, and
- *       reads the first BYTES of FILE in CHUNK-byte read(2)s, checking every byte against the
+ *       reads the first BYTES of FILE in CHUNK-byte read(2)s (readv: readv(2)s of two iovecs of
+ *       CHUNK/2 bytes; mmap: a shared read-only mapping of FILE touched byte by byte, each CHUNK
+ *       a "read"), checking every byte against the
  *       pattern `make sd-image` writes (every byte of page i is i mod 256). Counted, not timed:
  *       the reader's voluntary context switches over its reads are the times it went to sleep
  *       (a wait that idled the CPU instead counts none), and the spinner, which never sleeps,
  *       counts its involuntary ones over the same reads: each sleep of the reader handed it the
  *       CPU, and the reader's wake-up took it back.
  *
- * Prints "cardwait: read N bytes in R reads, pattern ok|BAD (W wrong); reader slept S times;
+ * Prints "cardwait: read|readv|mapped N bytes in R reads, pattern ok|BAD (W wrong); reader slept S times;
  * spinner ran L loops, preempted P times" and exits 0 when every byte was right. */
 #define _GNU_SOURCE
 #include "common.h"
@@ -22,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -66,14 +69,16 @@ static int drop_caches(void)
 
 int main(int argc, char **argv)
 {
-    if (argc != 4) {
-        fprintf(stderr, "usage: cardwait FILE BYTES CHUNK\n");
+    if (argc != 4 && argc != 5) {
+        fprintf(stderr, "usage: cardwait FILE BYTES CHUNK [read|readv|mmap]\n");
         return 2;
     }
     const char *file = argv[1];
+    const char *mode = argc == 5 ? argv[4] : "read";
     long bytes = strtol(argv[2], NULL, 0), chunk = strtol(argv[3], NULL, 0);
-    if (bytes <= 0 || chunk <= 0 || chunk > MAX_CHUNK) {
-        fprintf(stderr, "cardwait: bad BYTES or CHUNK\n");
+    if (bytes <= 0 || chunk <= 0 || chunk > MAX_CHUNK ||
+        (strcmp(mode, "read") && strcmp(mode, "readv") && strcmp(mode, "mmap"))) {
+        fprintf(stderr, "cardwait: bad BYTES, CHUNK or mode\n");
         return 2;
     }
     struct shared *sh = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -82,10 +87,21 @@ int main(int argc, char **argv)
         perror("cardwait: memory");
         return 1;
     }
+    /* Written before the fork, so the page is there for fork to share (pivm's shared anonymous
+     * memory is not shmem: a page first touched after the fork would be each process's own). */
+    memset((void *)sh, 0, sizeof *sh);
     int fd = open(file, O_RDONLY);
     if (fd < 0) {
         perror(file);
         return 1;
+    }
+    const char *map = NULL;
+    if (!strcmp(mode, "mmap")) {
+        map = mmap(NULL, bytes, PROT_READ, MAP_SHARED, fd, 0);
+        if (map == MAP_FAILED) {
+            perror("cardwait: mmap");
+            return 1;
+        }
     }
     if (drop_caches())
         return 1;
@@ -114,7 +130,19 @@ int main(int argc, char **argv)
     long got = 0, reads = 0, wrong = 0;
     while (got < bytes) {
         long want = bytes - got < chunk ? bytes - got : chunk;
-        ssize_t n = read(fd, buf, want);
+        ssize_t n;
+        if (map) {
+            /* Each byte through the mapping: the faults read the file (and, after
+             * drop_caches, the FAT for its cluster chain). */
+            for (long i = 0; i < want; i++)
+                buf[i] = map[got + i];
+            n = want;
+        } else if (!strcmp(mode, "readv")) {
+            struct iovec iov[2] = {{buf, want / 2}, {buf + want / 2, want - want / 2}};
+            n = readv(fd, iov, 2);
+        } else {
+            n = read(fd, buf, want);
+        }
         if (n <= 0) {
             perror("cardwait: read");
             break;
@@ -129,8 +157,8 @@ int main(int argc, char **argv)
     sh->stop = 1;
     int status;
     waitpid(spinner, &status, 0);
-    printf("cardwait: read %ld bytes in %ld reads, pattern %s (%ld wrong); reader slept %ld times; "
+    printf("cardwait: %s %ld bytes in %ld reads, pattern %s (%ld wrong); reader slept %ld times; "
            "spinner ran %lu loops, preempted %ld times\n",
-           got, reads, wrong ? "BAD" : "ok", wrong, nvcsw, sh->loops, sh->nivcsw);
+           map ? "mapped" : mode, got, reads, wrong ? "BAD" : "ok", wrong, nvcsw, sh->loops, sh->nivcsw);
     return wrong || got != bytes ? 1 : 0;
 }

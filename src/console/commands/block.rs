@@ -133,3 +133,14 @@ pub(super) fn cmd_dd(_: &Kernel, args: &Args<'_>) -> CmdResult {
 fn print_copied(bytes: usize, ns: u64) {
     kprintln!("{} bytes copied, {}.{:06} s", bytes, ns / 1_000_000_000, ns % 1_000_000_000 / 1000);
 }
+
+/// `iowait`: the programs' waits for the card since boot, asleep (`io_schedule`: `D`, other
+/// tasks run) and idle (the CPU in `wfi` under a lock, nothing else running; none is the aim).
+pub(super) fn cmd_iowait(_: &Kernel, args: &Args<'_>) -> CmdResult {
+    if args.len() != 1 {
+        fail!(args, "usage: iowait");
+    }
+    let (slept, idle) = crate::kernel::process::iowait::wait_counts();
+    kprintln!("iowait: {} waits for the card asleep, {} idle", slept, idle);
+    Ok(())
+}

@@ -7,7 +7,7 @@ pub use mmu::kernel_sections;
 
 use self::bench::cmd_bench;
 #[cfg(not(target_arch = "aarch64"))]
-use self::block::{cmd_blockdev, cmd_dd};
+use self::block::{cmd_blockdev, cmd_dd, cmd_iowait};
 use self::cma::{cmd_cma_alloc, cmd_cma_release};
 use self::files::cmd_cat;
 #[cfg(not(target_arch = "aarch64"))]
@@ -25,8 +25,8 @@ use self::swap::{cmd_free, cmd_swapoff, cmd_swapon, cmd_sysctl};
 use self::system::{cmd_crash, cmd_jiffies, cmd_poweroff, cmd_reboot};
 #[cfg(target_arch = "aarch64")]
 use self::unavailable::{
-    cmd_bg, cmd_blockdev, cmd_dd, cmd_echo, cmd_fg, cmd_free, cmd_jobs, cmd_kill, cmd_ls,
-    cmd_memdump, cmd_ps, cmd_run, cmd_swapoff, cmd_swapon, cmd_sysctl,
+    cmd_bg, cmd_blockdev, cmd_dd, cmd_echo, cmd_fg, cmd_free, cmd_iowait, cmd_jobs, cmd_kill,
+    cmd_ls, cmd_memdump, cmd_ps, cmd_run, cmd_swapoff, cmd_swapon, cmd_sysctl,
 };
 use self::verify::cmd_verify;
 use self::vmalloc::{
@@ -351,6 +351,12 @@ pub static COMMANDS: &[Command] = &[
         usage: "dd if=DEV|/dev/zero [of=DEV] [bs=N] [skip=N] [seek=N] [count=N]",
         help: "copy sectors (count defaults to 1); without of=, show them as hexdump -C does",
         run: cmd_dd,
+    },
+    Command {
+        name: "iowait",
+        usage: "iowait",
+        help: "how often programs waited for the card asleep (D) and how often idle (pivm's own)",
+        run: cmd_iowait,
     },
     Command {
         name: "poweroff",

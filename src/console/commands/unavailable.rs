@@ -62,3 +62,6 @@ pub(super) fn cmd_sysctl(_: &Kernel, a: &Args<'_>) -> CmdResult {
 pub(super) fn cmd_echo(_: &Kernel, a: &Args<'_>) -> CmdResult {
     not_yet(a, "no /proc/sys or debugfs knob files on AArch64 so far")
 }
+pub(super) fn cmd_iowait(_: &Kernel, a: &Args<'_>) -> CmdResult {
+    not_yet(a, CARD)
+}

@@ -553,7 +553,7 @@ fn descriptors_share_the_open_file() {
         bytes.extend_from_slice(&v.to_le_bytes());
     }
     w.mem.poke(BUF, &bytes);
-    assert_eq!(w.ctx().readv(f, BUF, 2), Ok(5));
+    assert_eq!(w.ctx().readv(f, BUF, 2, 0), Ok(5));
     assert_eq!(w.mem.peek(BUF + 0x200, 2), b"bc");
     assert_eq!(w.mem.peek(BUF + 0x300, 3), b"XYZ");
 }

@@ -11,7 +11,7 @@
 //! `do_swap_page` revalidate with the page lock and `pte_same` for the same reason).
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::kernel::spinlock::SpinLock;
 
@@ -25,6 +25,27 @@ pub type IoWait = (usize, Arc<Completion>);
 static WAITERS: SpinLock<BTreeMap<u32, Arc<Completion>>> = SpinLock::new(BTreeMap::new());
 /// How many there are (read from the completion interrupt, which takes no lock).
 static NR_WAITERS: AtomicU32 = AtomicU32::new(0);
+/// Waits for the card by a program that slept ([`io_sleep`], `io_schedule`).
+static IO_SLEEPS: AtomicU64 = AtomicU64::new(0);
+/// Waits for the card by a program that could not sleep (a lock held, or called where the
+/// task table is taken) and idled the CPU or spun instead: each is a wait Linux makes in
+/// `io_schedule` that pivm does not yet; the console's own waits (it is the idle task) are
+/// not counted.
+static IDLE_WAITS: AtomicU64 = AtomicU64::new(0);
+
+/// A program is about to wait for the card without sleeping (see [`IDLE_WAITS`]).
+pub fn note_idle_wait() {
+    if current_pid() != 0 {
+        IDLE_WAITS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// (sleeping waits, idle waits) for the card by programs since boot, for the console's
+/// `iowait`.
+pub fn wait_counts() -> (u64, u64) {
+    (IO_SLEEPS.load(Ordering::Relaxed), IDLE_WAITS.load(Ordering::Relaxed))
+}
+
 /// The bio the fault being handled must wait for (disk, completion): set by the fault
 /// environment under the task table's lock, taken by the same fault before it returns.
 static FAULT_WAIT: SpinLock<Option<IoWait>> = SpinLock::new(None);
@@ -33,6 +54,11 @@ static FAULT_WAIT: SpinLock<Option<IoWait>> = SpinLock::new(None);
 /// before its retry; a later bio replaces an earlier one (requests complete in order).
 pub fn set_fault_wait(disk: usize, done: Arc<Completion>) {
     *FAULT_WAIT.lock() = Some((disk, done));
+}
+
+/// Whether the fault in progress has a bio to wait for already.
+pub fn has_fault_wait() -> bool {
+    FAULT_WAIT.lock().is_some()
 }
 
 /// The bio the fault just handled has to wait for, if any.
@@ -106,6 +132,22 @@ pub fn clear_uaccess_retry() {
     UACCESS_RETRY.lock().remove(&current_pid());
 }
 
+/// The card-file page (inode, index) whose fault a task retries after sleeping on a FAT
+/// sector its cluster chain's walk needed: that retry is the fault's first try as far as
+/// read-ahead is concerned (Linux reads the FAT inside the first try, asleep).
+static WALK_RETRY: SpinLock<BTreeMap<u32, (u64, u64)>> = SpinLock::new(BTreeMap::new());
+
+/// The running task's fault on page `index` of card inode `ino` stopped to sleep on the FAT.
+pub fn set_walk_retry(ino: u64, index: u64) {
+    WALK_RETRY.lock().insert(current_pid(), (ino, index));
+}
+
+/// Whether the running task's fault on (`ino`, `index`) retries one stopped by the FAT's
+/// read; the note is forgotten either way.
+pub fn take_walk_retry(ino: u64, index: u64) -> bool {
+    WALK_RETRY.lock().remove(&current_pid()) == Some((ino, index))
+}
+
 /// Whether task `pid` is asleep waiting for the card (`TASK_UNINTERRUPTIBLE`: `D` in
 /// `/proc/PID/stat` and `ps`).
 pub fn in_io_sleep(pid: u32) -> bool {
@@ -122,6 +164,7 @@ pub fn can_sleep() -> bool {
 /// `timeout` jiffies pass; the completion interrupt asks for the switch that wakes it.
 pub fn io_sleep(done: &Arc<Completion>, timeout: u64) {
     let pid = current_pid();
+    IO_SLEEPS.fetch_add(1, Ordering::Relaxed);
     WAITERS.lock().insert(pid, done.clone());
     NR_WAITERS.fetch_add(1, Ordering::Relaxed);
     with_tasks(|t| {

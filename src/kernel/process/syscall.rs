@@ -725,7 +725,7 @@ fn file_call(n: u32, a: [u32; 6]) -> SysResult {
     let (fd, u) = (a[0] as i32, |i: usize| a[i] as usize);
     match n {
         nr::READ => read_blocking(fd, |v, done| v.read(fd, u(1) + done, u(2) - done)),
-        nr::READV => read_blocking(fd, |v, _| v.readv(fd, u(1), u(2))),
+        nr::READV => read_blocking(fd, |v, done| v.readv(fd, u(1), u(2), done)),
         nr::PREAD64 => {
             let pos = (u64::from(a[5]) << 32 | u64::from(a[4])) as i64;
             read_card(|v, done| v.pread64(fd, u(1) + done, u(2) - done, pos + done as i64))
