@@ -5,7 +5,7 @@
 //! command `help` lists without a case here fails the test too. Afterwards the allocators
 //! verify clean, `reboot` boots again, and `crash stack` overflows the console's vmalloc'ed
 //! stack into arm64 6.1's `handle_bad_stack` report, whose bounds must be the live stack's.
-//! Needs `make kernel ARCH=arm64 VA_BITS=48` (`make test` builds it).
+//! Needs `make kernel ARCH=arm64 VA_BITS=48` and `VA_BITS=39` (`make test` builds them).
 
 mod common;
 use common::*;
@@ -19,9 +19,9 @@ const VA_BITS: u32 = 48;
 /// The linker script's bound on the image (it must end below 16 MiB).
 const KERNEL_IMAGE_MAX: u64 = 16 << 20;
 
-/// Boots the raw `kernel8.img` (EL2, ATAGs) to the prompt.
-fn boot() -> Qemu {
-    let image = root().join(format!("build/arm64-{VA_BITS}/kernel8.img"));
+/// Boots the raw `kernel8.img` (EL2, ATAGs) for `va_bits` to the prompt.
+fn boot(va_bits: u32) -> Qemu {
+    let image = root().join(format!("build/arm64-{va_bits}/kernel8.img"));
     assert!(
         image.is_file(),
         "missing {}: run `make kernel ARCH=arm64 VA_BITS=48`",
@@ -185,7 +185,7 @@ fn table(po: u64) -> Vec<(String, String)> {
 
 #[test]
 fn every_help_command_on_arm64() {
-    let mut q = boot();
+    let mut q = boot(VA_BITS);
     let po = m::page_offset(VA_BITS);
     let help = q.cmd("help");
     let names = help_names(&help);
@@ -245,7 +245,7 @@ fn every_help_command_on_arm64() {
     q.expect_in("reboot", &again, "Booting pivm on physical CPU 0x");
     done.insert("reboot".into());
     done.insert("poweroff".into());
-    check_crash_stack(&mut q);
+    check_crash_stack(&mut q, VA_BITS);
     done.insert("crash".into());
     let missing: Vec<&String> = names.difference(&done).collect();
     assert!(missing.is_empty(), "help lists commands this test does not run: {missing:?}");
@@ -258,11 +258,12 @@ fn every_help_command_on_arm64() {
 /// 6.1's `panic_bad_stack` with the live bounds: the task stack is the console's vmalloc
 /// area (`THREAD_SIZE`, `THREAD_ALIGN`ed), the fault is in the page below it, the overflow
 /// stack lies in the kernel image; then the panic halts the kernel.
-fn check_crash_stack(q: &mut Qemu) {
+fn check_crash_stack(q: &mut Qemu, va_bits: u32) {
     let vi = q.cmd("cat /proc/vmallocinfo");
     let line = q.line_with("vmallocinfo", &vi, " run_console ");
     let base = hex_after(q, "vmallocinfo", line, "");
     let image = q.line_with("vmallocinfo", &vi, " paging_init ");
+    assert_eq!(hex_after(q, "vmallocinfo", image, ""), m::vmalloc_start(va_bits), "{image}");
     let image_start = hex_after(q, "vmallocinfo", image, "");
     assert_eq!(base % m::THREAD_ALIGN, 0, "the console's stack is THREAD_ALIGNed: {line}");
     q.expect_in("vmallocinfo", line, &format!("{:7} run_console", m::THREAD_SIZE + 4096));
@@ -304,4 +305,11 @@ fn check_crash_stack(q: &mut Qemu) {
         q.fail("the console answered after the stack-overflow panic");
     }
     q.kill();
+}
+
+/// `crash stack` with 3 levels of tables (`VA_BITS=39`): the same report, the same bounds.
+#[test]
+fn crash_stack_va39() {
+    let mut q = boot(39);
+    check_crash_stack(&mut q, 39);
 }
