@@ -612,7 +612,6 @@ fn check_every_command(q: &mut Qemu, va_bits: u32) {
             ),
         ),
         ("scenario release", "scenario: released ".to_string()),
-        ("crash stack", "crash: stack: not on the 64-bit kernel yet".to_string()),
         ("crash nothing", "crash: usage: crash null|exec|undef|stack".to_string()),
         ("nosuchcmd", "pivm: nosuchcmd: command not found".to_string()),
         ("verify", "verify: ok".to_string()),

@@ -52,7 +52,7 @@ pub mod head {
     }
     /// The exception vectors and the console's restart after an oops.
     pub mod traps {
-        pub use super::super::imp::traps::{set_oops_recovery, trap_init};
+        pub use super::super::imp::traps::{set_oops_recovery, set_task_stack, trap_init};
     }
 }
 

@@ -216,13 +216,25 @@ fn pages_entry(array: PagesArray, i: u64) -> *mut u32 {
 
 /// `vmalloc()`: `__vmalloc_node(size, 1, GFP_KERNEL, NUMA_NO_NODE, caller)`.
 pub fn vmalloc(size: u64, caller: impl Into<Caller>) -> Result<u64, VmallocError> {
-    vmalloc_node(size, VMALLOC_GFP, caller.into(), None)
+    vmalloc_node(size, PAGE_SIZE, VMALLOC_GFP, caller.into(), None)
+}
+
+/// `__vmalloc_node(size, align, GFP_KERNEL, ...)`: as `vmalloc`, at an address aligned to
+/// `align` (a power of two, at most `VMAP_MAX_ALIGN`): a `CONFIG_VMAP_STACK` kernel stack
+/// (`THREAD_SIZE` at `THREAD_ALIGN`, the area below it unmapped).
+pub fn vmalloc_aligned(
+    size: u64,
+    align: u64,
+    caller: impl Into<Caller>,
+) -> Result<u64, VmallocError> {
+    vmalloc_node(size, align, VMALLOC_GFP, caller.into(), None)
 }
 
 /// `__vmalloc_node_range()`: reserves an area (with its guard page) lowest-first and backs it
 /// (`__vmalloc_area_node`). `array_of` marks the area as the `pages[]` array of another.
 fn vmalloc_node(
     size: u64,
+    align: u64,
     gfp: GfpFlags,
     caller: Caller,
     array_of: Option<u64>,
@@ -236,7 +248,7 @@ fn vmalloc_node(
     let flags = VmFlags::VM_ALLOC | VmFlags::VM_UNINITIALIZED;
     let addr = VMAP
         .lock()
-        .get_vm_area(size, flags, caller, &mut KernelTlb)
+        .get_vm_area_node(size, align, flags, caller, &mut KernelTlb)
         .map_err(|err| VmallocError::VmStruct { size, gfp, err })?;
     if array_of.is_some() {
         let _ = VMAP.lock().update_vm(addr, |vm| vm.pages_array_of = array_of);
@@ -258,7 +270,7 @@ fn vmalloc_area_node(addr: u64, gfp: GfpFlags, caller: Caller) -> Result<(), Vma
     let nested = nested_gfp(gfp);
     let gfp = vmalloc_area_gfp(gfp);
     let array = if array_size > PAGE_SIZE {
-        match vmalloc_node(array_size, nested, caller, Some(addr)) {
+        match vmalloc_node(array_size, PAGE_SIZE, nested, caller, Some(addr)) {
             Ok(a) => Some(PagesArray { addr: a, vmalloced: true }),
             Err(e) => {
                 report(&e);

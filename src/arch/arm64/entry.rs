@@ -43,15 +43,20 @@ unsafe impl Sync for UserFpsimd {}
 static USER_FPSIMD: UserFpsimd =
     UserFpsimd(UnsafeCell::new(VfpState { vregs: [0; 32], fpsr: 0, fpcr: 0, reserved: [0; 2] }));
 
-global_asm!(
-    r#"
-    .text
-    .balign 4
-    // From the EL0 vector slots: x0/x1 are saved at [sp], x1 holds the kind. sp is SP_EL1,
-    // the top of the task's kernel stack less the frame.
-    .global __arm64_el0_vector
-__arm64_el0_vector:
-    stp     x2, x3, [sp, #16 * 1]
+/// Linux's `kernel_entry el`: saves x2-x29, x30, the interrupted sp (SP_EL0 from EL0, the
+/// frame's top from EL1), ELR and SPSR into the `pt_regs` frame at sp, and marks it as no
+/// system call with an empty frame record. x0/x1 are in the frame already (the vector slot
+/// stored them to free x1 for the vector's kind). Operands: `frame`, `s_lr`, `s_pc`,
+/// `s_orig_x0`, `s_syscallno`, `s_stackframe`.
+macro_rules! kernel_entry {
+    (0) => {
+        concat!(kernel_entry!(@gprs), "    mrs     x21, sp_el0\n", kernel_entry!(@tail))
+    };
+    (1) => {
+        concat!(kernel_entry!(@gprs), "    add     x21, sp, #{frame}\n", kernel_entry!(@tail))
+    };
+    (@gprs) => {
+        "    stp     x2, x3, [sp, #16 * 1]
     stp     x4, x5, [sp, #16 * 2]
     stp     x6, x7, [sp, #16 * 3]
     stp     x8, x9, [sp, #16 * 4]
@@ -65,8 +70,10 @@ __arm64_el0_vector:
     stp     x24, x25, [sp, #16 * 12]
     stp     x26, x27, [sp, #16 * 13]
     stp     x28, x29, [sp, #16 * 14]
-    mrs     x21, sp_el0
-    stp     x30, x21, [sp, #{s_lr}]
+"
+    };
+    (@tail) => {
+        "    stp     x30, x21, [sp, #{s_lr}]
     mrs     x22, elr_el1
     mrs     x23, spsr_el1
     stp     x22, x23, [sp, #{s_pc}]
@@ -74,6 +81,62 @@ __arm64_el0_vector:
     mov     w24, #-1                        // NO_SYSCALL until el0_svc says otherwise
     str     w24, [sp, #{s_syscallno}]
     stp     xzr, xzr, [sp, #{s_stackframe}]
+"
+    };
+}
+pub(super) use kernel_entry;
+
+/// Linux's `kernel_exit el`: from the `pt_regs` frame at sp, SP_EL0 (to EL0 only), ELR, SPSR,
+/// x0-x30; then the frame is popped and `eret` returns. Operands: `frame`, `s_lr`, `s_pc`,
+/// and `s_sp` for EL0.
+macro_rules! kernel_exit {
+    (0) => {
+        concat!(
+            "    ldr     x21, [sp, #{s_sp}]\n    msr     sp_el0, x21\n",
+            kernel_exit!(@regs)
+        )
+    };
+    (1) => {
+        kernel_exit!(@regs)
+    };
+    (@regs) => {
+        "    ldp     x22, x23, [sp, #{s_pc}]
+    msr     elr_el1, x22
+    msr     spsr_el1, x23
+    ldp     x0, x1, [sp, #16 * 0]
+    ldp     x2, x3, [sp, #16 * 1]
+    ldp     x4, x5, [sp, #16 * 2]
+    ldp     x6, x7, [sp, #16 * 3]
+    ldp     x8, x9, [sp, #16 * 4]
+    ldp     x10, x11, [sp, #16 * 5]
+    ldp     x12, x13, [sp, #16 * 6]
+    ldp     x14, x15, [sp, #16 * 7]
+    ldp     x16, x17, [sp, #16 * 8]
+    ldp     x18, x19, [sp, #16 * 9]
+    ldp     x20, x21, [sp, #16 * 10]
+    ldp     x22, x23, [sp, #16 * 11]
+    ldp     x24, x25, [sp, #16 * 12]
+    ldp     x26, x27, [sp, #16 * 13]
+    ldp     x28, x29, [sp, #16 * 14]
+    ldr     x30, [sp, #{s_lr}]
+    add     sp, sp, #{frame}
+    eret
+"
+    };
+}
+pub(super) use kernel_exit;
+
+global_asm!(
+    r#"
+    .text
+    .balign 4
+    // From the EL0 vector slots: x0/x1 are saved at [sp], x1 holds the kind. sp is SP_EL1,
+    // the top of the task's kernel stack less the frame.
+    .global __arm64_el0_vector
+__arm64_el0_vector:
+"#,
+    kernel_entry!(0),
+    r#"
     adrp    x2, {fpsimd}
     add     x2, x2, :lo12:{fpsimd}
     stp     q0, q1, [x2, #32 * 0]
@@ -127,30 +190,9 @@ __arm64_ret_to_user:
     ldr     w4, [x2, #{fpsr} + 4]
     msr     fpsr, x3
     msr     fpcr, x4
-    ldr     x21, [sp, #{s_sp}]
-    msr     sp_el0, x21
-    ldp     x22, x23, [sp, #{s_pc}]
-    msr     elr_el1, x22
-    msr     spsr_el1, x23
-    ldp     x0, x1, [sp, #16 * 0]
-    ldp     x2, x3, [sp, #16 * 1]
-    ldp     x4, x5, [sp, #16 * 2]
-    ldp     x6, x7, [sp, #16 * 3]
-    ldp     x8, x9, [sp, #16 * 4]
-    ldp     x10, x11, [sp, #16 * 5]
-    ldp     x12, x13, [sp, #16 * 6]
-    ldp     x14, x15, [sp, #16 * 7]
-    ldp     x16, x17, [sp, #16 * 8]
-    ldp     x18, x19, [sp, #16 * 9]
-    ldp     x20, x21, [sp, #16 * 10]
-    ldp     x22, x23, [sp, #16 * 11]
-    ldp     x24, x25, [sp, #16 * 12]
-    ldp     x26, x27, [sp, #16 * 13]
-    ldp     x28, x29, [sp, #16 * 14]
-    ldr     x30, [sp, #{s_lr}]
-    add     sp, sp, #{frame}
-    eret
-
+"#,
+    kernel_exit!(0),
+    r#"
     // A new task's first run (cpu_switch_to resumes here): a kernel thread's context holds
     // its function in x19 and argument in x20 (copy_thread) and never returns; a user task
     // has x19 = 0 and sp at its pt_regs, and leaves through ret_to_user.

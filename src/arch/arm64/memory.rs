@@ -37,6 +37,27 @@ pub const FIX_FDT_SIZE: u64 = MAX_FDT_SIZE + SZ_2M;
 /// (`_stext`) one 64 KiB-aligned header later (the anchor: `_stext = KIMAGE_VADDR + 0x10000`).
 pub const ARM64_TEXT_ALIGN: u64 = 0x10000;
 
+/// `THREAD_SHIFT`: 15, a 32 KiB kernel stack, as arm64 6.1 has it with KASAN
+/// (`MIN_THREAD_SHIFT = 14 + KASAN_THREAD_SHIFT`); Debian's kernel (no KASAN) has 14. pivm's
+/// reports build their snapshots on the stack: `cat /proc/meminfo` alone takes more than
+/// 16 KiB (cmd_cat, meminfo_snapshot and node_snapshot's frames are 5.6, 4+ and 6 KiB), and
+/// overflowed a 16 KiB console stack when tried.
+pub const THREAD_SHIFT: u32 = 15;
+/// `THREAD_SIZE`.
+pub const THREAD_SIZE: u64 = 1 << THREAD_SHIFT;
+/// `THREAD_ALIGN` with `CONFIG_VMAP_STACK`: twice the size, so that every address of a stack
+/// has bit `THREAD_SHIFT` clear and one just below it (an overflow) has it set: the test
+/// `kernel_ventry` makes before it saves anything.
+pub const THREAD_ALIGN: u64 = 2 * THREAD_SIZE;
+/// `OVERFLOW_STACK_SIZE` (`SZ_4K`): the per-CPU stack `handle_bad_stack` runs on.
+pub const OVERFLOW_STACK_SIZE: u64 = 4096;
+
+/// Whether the stack pointer `sp` lies where `kernel_ventry` takes it for an overflow of a
+/// `THREAD_ALIGN`ed stack: bit `THREAD_SHIFT` set.
+pub const fn stack_overflowed(sp: u64) -> bool {
+    sp & THREAD_SIZE != 0
+}
+
 /// The two VA sizes pivm builds (Kconfig's `ARM64_VA_BITS_39` and `ARM64_VA_BITS_48`).
 pub const VA_BITS_CHOICES: [u32; 2] = [39, 48];
 
@@ -200,5 +221,18 @@ mod tests {
         assert_eq!(fix_to_virt(48, FIX_HOLE), fixaddr_top(48));
         assert_eq!(fixaddr_start(48), fix_to_virt(48, END_OF_PERMANENT_FIXED_ADDRESSES));
         assert!(fixaddr_top(39) < pci_io_start(39));
+    }
+
+    #[test]
+    fn arm64crash_vmap_stack_bit_test() {
+        // A THREAD_ALIGN'ed stack: all of it passes, the 16 KiB below it (where an overflow
+        // runs, the guard page first) fail.
+        let base = 0xffff_8000_0801_0000u64;
+        assert_eq!(base % THREAD_ALIGN, 0);
+        assert!(!stack_overflowed(base));
+        assert!(!stack_overflowed(base + THREAD_SIZE - 16));
+        assert!(stack_overflowed(base - 1));
+        assert!(stack_overflowed(base - THREAD_SIZE));
+        assert!(!stack_overflowed(base - THREAD_SIZE - 16));
     }
 }

@@ -4,6 +4,7 @@
 //! `__die`, `__show_regs`). After an oops the console starts again (the recovery point the
 //! kernel registers); the oopsed command's stack is abandoned.
 use core::arch::global_asm;
+use core::cell::UnsafeCell;
 use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
@@ -14,64 +15,97 @@ use super::extable::{self, fixup_load, fixup_store, ExTableEntry};
 use super::pgtable;
 use crate::config::VA_BITS;
 
+use super::entry::{kernel_entry, kernel_exit};
+use super::memory::{OVERFLOW_STACK_SIZE, THREAD_SHIFT, THREAD_SIZE};
 /// The saved registers: arm64 6.1's whole `struct pt_regs` (`ptrace.rs`), for exceptions
 /// from EL1 and EL0 alike.
 pub use super::ptrace::PtRegs;
-use super::ptrace::{PT_REGS_SIZE, S_ORIG_X0, S_STACKFRAME, S_SYSCALLNO};
+use super::ptrace::{PT_REGS_SIZE, S_LR, S_ORIG_X0, S_PC, S_SP, S_STACKFRAME, S_SYSCALLNO};
 
 /// Frame size on the stack (`PT_REGS_SIZE`, a multiple of 16).
 const FRAME: usize = PT_REGS_SIZE;
 /// The FP/SIMD save area below the frame: FPSR, FPCR, q0-q31.
 const FPFRAME: usize = 32 * 16 + 16;
 
+/// The per-CPU overflow stack (`overflow_stack`, one CPU runs the kernel): where
+/// `kernel_ventry` moves when the interrupted kernel stack has no room for the frame.
+#[repr(C, align(16))]
+struct OverflowStack(UnsafeCell<[u8; OVERFLOW_STACK_SIZE as usize]>);
+
+// SAFETY: only the entry code writes it (as a stack), after an overflow, on CPU 0.
+unsafe impl Sync for OverflowStack {}
+
+static OVERFLOW_STACK: OverflowStack =
+    OverflowStack(UnsafeCell::new([0; OVERFLOW_STACK_SIZE as usize]));
+
 global_asm!(
     r#"
-    // Each 128-byte slot saves x0/x1, records its kind and branches to the common path.
-    .macro vector_slot kind, common
+    // arm64 6.1's `kernel_ventry` with CONFIG_VMAP_STACK (`vmap` = 1): the frame is
+    // reserved, then, before anything is saved and without a free register, the test that
+    // the new sp still lies in its THREAD_ALIGNed stack (bit THREAD_SHIFT clear). If not,
+    // the original sp goes to TPIDR_EL0 and x0 to TPIDRRO_EL0 (the kernel does not return
+    // to user space after this) and sp moves to the overflow stack; an exception taken on
+    // the overflow stack itself carries on there, any other goes to __bad_stack. Then x0/x1
+    // are saved and the slot's kind goes to the common path in x1.
+    .macro kernel_ventry kind, common, vmap
     .balign 128
     sub     sp, sp, #{frame}
+    .if \vmap
+    add     sp, sp, x0                      // sp' = sp + x0
+    sub     x0, sp, x0                      // x0' = sp' - x0 = sp
+    tbnz    x0, #{thread_shift}, 0f
+    sub     x0, sp, x0                      // x0'' = sp' - x0' = x0
+    sub     sp, sp, x0                      // sp'' = sp' - x0 = sp
+    b       1f
+0:  msr     tpidr_el0, x0                   // the original sp less the frame
+    sub     x0, sp, x0
+    msr     tpidrro_el0, x0                 // the original x0
+    adrp    x0, {ovf}
+    add     x0, x0, :lo12:{ovf}
+    add     sp, x0, #{ovf_size}
+    mrs     x0, tpidr_el0
+    sub     x0, sp, x0                      // the distance below the overflow stack's top
+    tst     x0, #~({ovf_size} - 1)
+    b.ne    __arm64_bad_stack
+    sub     sp, sp, x0                      // already on the overflow stack: carry on
+    mrs     x0, tpidrro_el0
+1:
+    .endif
     stp     x0, x1, [sp, #16 * 0]
     mov     x1, #\kind
     b       \common
     .endm
 
-    .section .vectors, "ax"
-    .balign 2048
     // Current EL with SP_EL0, current EL with SP_ELx, lower EL AArch64, lower EL AArch32;
     // each: synchronous, IRQ, FIQ, SError (kinds 0-15). The lower-EL ones save the user
-    // frame (entry.rs, `kernel_entry 0`).
+    // frame (entry.rs, `kernel_entry 0`); they make no overflow test: their sp is the top
+    // of the task's stack (SP_EL1 at EL0), where it cannot fire.
+    .macro vectors vmap
+    .balign 2048
     .irp kind, 0,1,2,3,4,5,6,7
-    vector_slot \kind, __arm64_vector_common
+    kernel_ventry \kind, __arm64_vector_common, \vmap
     .endr
     .irp kind, 8,9,10,11,12,13,14,15
-    vector_slot \kind, __arm64_el0_vector
+    kernel_ventry \kind, __arm64_el0_vector, 0
     .endr
+    .endm
+
+    .section .vectors, "ax"
+    // The boot's table: no overflow test, as the boot stack in the image is 64 KiB and the
+    // boot uses 30 KiB of it (more than a THREAD_SIZE).
+    vectors 0
+    // From the console's start (`set_task_stack`): every kernel stack is THREAD_SIZE at
+    // THREAD_ALIGN, and the EL1 entries test for an overflow.
+    .balign 2048
+    .global __arm64_vmap_stack_vectors
+__arm64_vmap_stack_vectors:
+    vectors 1
 
     .text
 __arm64_vector_common:
-    stp     x2, x3, [sp, #16 * 1]
-    stp     x4, x5, [sp, #16 * 2]
-    stp     x6, x7, [sp, #16 * 3]
-    stp     x8, x9, [sp, #16 * 4]
-    stp     x10, x11, [sp, #16 * 5]
-    stp     x12, x13, [sp, #16 * 6]
-    stp     x14, x15, [sp, #16 * 7]
-    stp     x16, x17, [sp, #16 * 8]
-    stp     x18, x19, [sp, #16 * 9]
-    stp     x20, x21, [sp, #16 * 10]
-    stp     x22, x23, [sp, #16 * 11]
-    stp     x24, x25, [sp, #16 * 12]
-    stp     x26, x27, [sp, #16 * 13]
-    stp     x28, x29, [sp, #16 * 14]
-    add     x21, sp, #{frame}
-    stp     x30, x21, [sp, #16 * 15]
-    mrs     x22, elr_el1
-    mrs     x23, spsr_el1
-    stp     x22, x23, [sp, #16 * 16]
-    str     x0, [sp, #{s_orig_x0}]
-    mov     w24, #-1                        // NO_SYSCALL
-    str     w24, [sp, #{s_syscallno}]
-    stp     xzr, xzr, [sp, #{s_stackframe}]
+"#,
+    kernel_entry!(1),
+    r#"
     // The FP/SIMD registers below the frame: Rust code (an interrupt's handler) may use
     // any of them, and the interrupted code's values must survive.
     sub     sp, sp, #{fpframe}
@@ -116,33 +150,37 @@ __arm64_vector_common:
     ldp     q28, q29, [sp, #16 + 32 * 14]
     ldp     q30, q31, [sp, #16 + 32 * 15]
     add     sp, sp, #{fpframe}
-    ldp     x22, x23, [sp, #16 * 16]
-    msr     elr_el1, x22
-    msr     spsr_el1, x23
-    ldp     x0, x1, [sp, #16 * 0]
-    ldp     x2, x3, [sp, #16 * 1]
-    ldp     x4, x5, [sp, #16 * 2]
-    ldp     x6, x7, [sp, #16 * 3]
-    ldp     x8, x9, [sp, #16 * 4]
-    ldp     x10, x11, [sp, #16 * 5]
-    ldp     x12, x13, [sp, #16 * 6]
-    ldp     x14, x15, [sp, #16 * 7]
-    ldp     x16, x17, [sp, #16 * 8]
-    ldp     x18, x19, [sp, #16 * 9]
-    ldp     x20, x21, [sp, #16 * 10]
-    ldp     x22, x23, [sp, #16 * 11]
-    ldp     x24, x25, [sp, #16 * 12]
-    ldp     x26, x27, [sp, #16 * 13]
-    ldp     x28, x29, [sp, #16 * 14]
-    ldr     x30, [sp, #16 * 15]
-    add     sp, sp, #{frame}
-    eret
+"#,
+    kernel_exit!(1),
+    r#"
+    // __bad_stack: kernel_ventry found an overflow and moved to the overflow stack. The
+    // original x0 is in TPIDRRO_EL0, the original sp (less the frame) in TPIDR_EL0: the
+    // whole frame is saved here with that sp, for handle_bad_stack, which never returns.
+__arm64_bad_stack:
+    mrs     x0, tpidrro_el0
+    sub     sp, sp, #{frame}
+    stp     x0, x1, [sp, #16 * 0]
+"#,
+    kernel_entry!(1),
+    r#"
+    mrs     x0, tpidr_el0
+    add     x0, x0, #{frame}
+    str     x0, [sp, #{s_sp}]
+    mov     x0, sp
+    bl      __arm64_handle_bad_stack
+    brk     #0x800                          // ASM_BUG
 "#,
     frame = const FRAME,
     fpframe = const FPFRAME,
+    s_lr = const S_LR,
+    s_sp = const S_SP,
+    s_pc = const S_PC,
     s_orig_x0 = const S_ORIG_X0,
     s_syscallno = const S_SYSCALLNO,
     s_stackframe = const S_STACKFRAME,
+    thread_shift = const THREAD_SHIFT,
+    ovf = sym OVERFLOW_STACK,
+    ovf_size = const OVERFLOW_STACK_SIZE,
 );
 
 /// Kind 4 is "current EL, SP_ELx, synchronous": the kernel's own faults.
@@ -352,11 +390,18 @@ pub fn read_table(pa: u64) -> Option<u64> {
     Some(unsafe { (super::boot::table_va(pa) as *const u64).read_volatile() })
 }
 
-/// `__die` and `__show_regs`.
+/// `__die`: the oops header, the registers, the end marker.
 fn die(w: &mut impl Write, what: &str, regs: &PtRegs, esr: u64) {
     let n = DIE_COUNTER.fetch_add(1, Ordering::Relaxed) + 1;
     let _ = writeln!(w, "Internal error: {what}: {esr:016x} [#{n}] SMP");
     let _ = writeln!(w, "Modules linked in:");
+    show_regs(w, regs);
+    let _ = writeln!(w, "---[ end trace {:016x} ]---", 0);
+}
+
+/// `__show_regs`: who ran (`show_regs_print_info`), PSTATE decoded, pc, lr, sp and x29..x0
+/// three to a line.
+fn show_regs(w: &mut impl Write, regs: &PtRegs) {
     let _ = writeln!(w, "CPU: 0 PID: 0 Comm: swapper/0 Not tainted {} #1", crate::VERSION);
     let _ = writeln!(w, "Hardware name: Raspberry Pi 3 Model B (DT)");
     let p = regs.pstate;
@@ -394,7 +439,51 @@ fn die(w: &mut impl Write, what: &str, regs: &PtRegs, esr: u64) {
         }
         let _ = writeln!(w);
     }
-    let _ = writeln!(w, "---[ end trace {:016x} ]---", 0);
+}
+
+/// The running task's kernel stack (`current->stack`): its lowest address, 0 before one is
+/// registered (the boot stack in the image).
+static TASK_STACK: AtomicU64 = AtomicU64::new(0);
+
+/// Records the kernel stack the CPU now runs on (`THREAD_SIZE` from `base`), for the
+/// overflow report.
+/// The first call moves VBAR_EL1 to the vectors that test for an overflow.
+pub fn set_task_stack(base: u64) {
+    TASK_STACK.store(base, Ordering::Relaxed);
+    let vmap = core::ptr::addr_of!(__arm64_vmap_stack_vectors) as u64;
+    if VBAR_EL1.get() != vmap {
+        VBAR_EL1.set(vmap);
+        aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
+    }
+}
+
+extern "C" {
+    /// The second vector table (`vectors 1` above), 2 KiB after the boot's.
+    static __arm64_vmap_stack_vectors: u8;
+}
+
+/// `handle_bad_stack` and `panic_bad_stack` (arm64 6.1, `CONFIG_VMAP_STACK`): from the
+/// overflow stack, the exception that did not fit the task's stack, both stacks' bounds and
+/// the registers at the exception, then `panic("kernel stack overflow")`, which halts as
+/// every panic of this kernel does. pivm has no separate IRQ stack (interrupts run on the
+/// interrupted stack), so 6.1's `IRQ stack:` line has nothing to show and is left out.
+#[no_mangle]
+extern "C" fn __arm64_handle_bad_stack(regs: &mut PtRegs) -> ! {
+    let esr = ESR_EL1.get();
+    let far = FAR_EL1.get();
+    let mut w = crate::board::raspi::uart::UartWriter;
+    let tsk = TASK_STACK.load(Ordering::Relaxed);
+    let ovf = OVERFLOW_STACK.0.get() as u64;
+    let _ = writeln!(w, "Insufficient stack space to handle exception!");
+    let _ = writeln!(w, "ESR: 0x{esr:016x} -- {}", esr::class_string(esr::ec(esr)));
+    let _ = writeln!(w, "FAR: 0x{far:016x}");
+    let _ = writeln!(w, "Task stack:     [0x{tsk:016x}..0x{:016x}]", tsk + THREAD_SIZE);
+    let _ = writeln!(w, "Overflow stack: [0x{ovf:016x}..0x{:016x}]", ovf + OVERFLOW_STACK_SIZE);
+    show_regs(&mut w, regs);
+    let msg = "kernel stack overflow";
+    let _ = writeln!(w, "Kernel panic - not syncing: {msg}");
+    let _ = writeln!(w, "---[ end Kernel panic - not syncing: {msg} ]---");
+    super::boot::halt()
 }
 
 /// Reads a 32-bit word at `addr`, or the fault if the access faults (the exception table

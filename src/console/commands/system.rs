@@ -39,15 +39,9 @@ pub(super) fn cmd_crash(_: &Kernel, args: &Args<'_>) -> CmdResult {
             };
             kprintln!("crash: executed an undefined instruction without an exception?");
         }
-        #[cfg(target_arch = "aarch64")]
-        Some("stack") => fail!(
-            args,
-            "stack: not on the 64-bit kernel yet (its boot stack has no guard page below it, so \
-             an overflow would overwrite memory instead of faulting)"
-        ),
-        #[cfg(not(target_arch = "aarch64"))]
         Some("stack") => {
-            // lkdtm's EXHAUST_STACK: recurse until the SVC stack's guard page faults.
+            // lkdtm's EXHAUST_STACK: recurse until the stack's guard page faults (ARMv7: the
+            // SVC stack's; arm64: the page below the vmalloc'ed stack, CONFIG_VMAP_STACK).
             let depth = exhaust_stack(0);
             kprintln!("crash: recursed {} times without a stack overflow?", depth);
         }
@@ -57,10 +51,8 @@ pub(super) fn cmd_crash(_: &Kernel, args: &Args<'_>) -> CmdResult {
 }
 
 /// Bytes of stack each level of `crash stack` takes, as lkdtm's `recursive_loop`.
-#[cfg(not(target_arch = "aarch64"))]
 const EXHAUST_FRAME: usize = 1024;
 
-#[cfg(not(target_arch = "aarch64"))]
 /// Recurses with a kilobyte frame each time, until the stack runs out (never returns: the
 /// count bounds it only so that the compiler sees an end).
 #[inline(never)]

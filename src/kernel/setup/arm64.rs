@@ -10,7 +10,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 
 use crate::arch::head::{self as boot, pgtable, traps};
 use crate::arch::layout::{self, Layout};
-use crate::arch::memory;
+use crate::arch::memory::{self, THREAD_ALIGN, THREAD_SIZE};
 use crate::board::raspi::io::{self, Device};
 use crate::board::raspi::map;
 use crate::boot::cmdline::BootParams;
@@ -50,7 +50,7 @@ pub const PARAMS_AT_ZERO: bool = true;
 /// "CMA memory pool at 0x0000000038000000").
 pub const PA_DIGITS: Option<usize> = Some(16);
 
-// The boot stack's top: the console restarts there after an oops.
+// The boot stack's top: the console's stack if vmalloc cannot give it one.
 extern "C" {
     static __boot_stack_top: u8;
 }
@@ -270,11 +270,43 @@ pub fn irqs_running() {
     TICK_RUNNING.store(true, Ordering::Relaxed);
 }
 
-/// The console, forever, with an oops returning to it on the boot stack.
+/// The console, forever, on its own kernel stack as arm64 6.1 gives every task one with
+/// `CONFIG_VMAP_STACK` (`alloc_thread_stack_node`: `THREAD_SIZE` vmalloc'ed at
+/// `THREAD_ALIGN`, so that the vector entry's one-bit test sees an overflow, and the page
+/// below it unmapped, so that the overflowing store faults); an oops returns to it with the
+/// stack empty again. Without vmalloc space it stays on the boot stack, where the vectors
+/// make no overflow test (the boot takes 30 KiB of it, more than a `THREAD_SIZE`).
 pub fn run_console() -> ! {
-    let stack_top = core::ptr::addr_of!(__boot_stack_top) as u64;
-    traps::set_oops_recovery(console_restart, stack_top);
-    console_restart()
+    let caller = crate::mm::vmap::Caller::Name("run_console");
+    let base = match kernel::vmalloc::vmalloc_aligned(THREAD_SIZE, THREAD_ALIGN, caller) {
+        Ok(base) => {
+            if crate::arch::mmu::translate((base - crate::mm::PAGE_SIZE) as usize).is_some() {
+                kprintln!("pivm: the console's stack at {base:#x} has a mapped page below it");
+            }
+            base
+        }
+        Err(e) => {
+            kernel::vmalloc::report(&e);
+            kprintln!("pivm: the console stays on the boot stack");
+            let top = core::ptr::addr_of!(__boot_stack_top) as u64;
+            traps::set_oops_recovery(console_restart, top);
+            console_restart()
+        }
+    };
+    traps::set_task_stack(base);
+    let top = base + THREAD_SIZE;
+    traps::set_oops_recovery(console_restart, top);
+    // SAFETY: `top` is the top of a mapped THREAD_SIZE stack nothing else uses; the boot
+    // stack is left for good.
+    unsafe {
+        core::arch::asm!(
+            "mov sp, {top}",
+            "b {f}",
+            top = in(reg) top,
+            f = sym console_restart,
+            options(noreturn)
+        )
+    }
 }
 
 /// Where an oops returns to, on a fresh stack: the shared command table and line editor.

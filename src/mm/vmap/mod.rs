@@ -552,13 +552,26 @@ impl VmapAllocator {
         caller: Caller,
         tlb: &mut impl TlbFlush,
     ) -> Result<u64, VmapError> {
+        self.get_vm_area_node(size, PAGE_SIZE, flags, caller, tlb)
+    }
+
+    /// `__get_vm_area_node()` with the caller's alignment `align` (a power of two up to
+    /// `VMAP_MAX_ALIGN`; `VM_IOREMAP` overrides it with `ioremap_align`), as
+    /// `__vmalloc_node_range` passes `THREAD_ALIGN` for a `CONFIG_VMAP_STACK` kernel stack.
+    pub fn get_vm_area_node(
+        &mut self,
+        size: u64,
+        align: u64,
+        flags: VmFlags,
+        caller: Caller,
+        tlb: &mut impl TlbFlush,
+    ) -> Result<u64, VmapError> {
         let size = match page_align(size) {
             Some(0) => return Err(VmapError::InvalidSize { size: 0 }),
             Some(s) => s,
             None => return Err(VmapError::NoSpace { size }),
         };
-        let align =
-            if flags.contains(VmFlags::VM_IOREMAP) { ioremap_align(size) } else { PAGE_SIZE };
+        let align = if flags.contains(VmFlags::VM_IOREMAP) { ioremap_align(size) } else { align };
         let vm = VmStruct {
             flags,
             caller,
