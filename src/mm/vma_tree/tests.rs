@@ -38,6 +38,8 @@ enum Op {
     TrimEnd(usize),
     /// Grow the VMA holding page `a` down or up by `n` pages into free space.
     Grow(usize, usize, bool),
+    /// [`VmaTree::shrink`] (renumbers the nodes when most are free).
+    Shrink,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -50,6 +52,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..SPACE).prop_map(Op::TrimStart),
         1 => (0..SPACE).prop_map(Op::TrimEnd),
         1 => (0..SPACE, 1usize..4, any::<bool>()).prop_map(|(a, n, d)| Op::Grow(a, n, d)),
+        1 => Just(Op::Shrink),
     ]
 }
 
@@ -125,6 +128,13 @@ fn apply(t: &mut VmaTree, m: &mut Vec<Vma>, op: &Op) {
                 }
             }
         }
+        Op::Shrink => {
+            let before = (t.len(), t.capacity());
+            t.shrink();
+            let free = before.1 - before.0;
+            let want = if free > before.0 + FREE_SLACK { before.0 } else { before.1 };
+            assert_eq!(t.capacity(), want, "shrink keeps few free nodes, drops many");
+        }
     }
 }
 
@@ -199,6 +209,44 @@ proptest! {
             prop_assert!(c.iter().eq(m.iter()));
         }
     }
+}
+
+/// A tree that freed most of its nodes gives them back on `shrink`, keeps its shape and
+/// answers as before; one at its working size keeps them.
+#[test]
+fn shrink_gives_back_freed_nodes() {
+    let mut t = VmaTree::default();
+    let ids: Vec<VmaId> = (0..100)
+        .map(|i| t.insert(vma(i * 2 * PAGE_SIZE, (i * 2 + 1) * PAGE_SIZE, false)))
+        .collect();
+    for &id in &ids[..40] {
+        t.remove(id);
+    }
+    t.shrink();
+    assert_eq!(t.capacity(), 100, "40 free of 100: kept");
+    for &id in &ids[40..95] {
+        t.remove(id);
+    }
+    let before = t.clone();
+    t.shrink();
+    assert_eq!(t.capacity(), 5);
+    t.check().unwrap();
+    assert!(t.iter().eq(before.iter()));
+    for addr in (0..210).map(|p| p * PAGE_SIZE) {
+        assert_eq!(t.find(addr).map(|i| t.get(i)), before.find(addr).map(|i| before.get(i)));
+        assert_eq!(
+            t.gap_topdown(PAGE_SIZE, 0, addr, TOP),
+            before.gap_topdown(PAGE_SIZE, 0, addr, TOP)
+        );
+        assert_eq!(
+            t.gap_bottomup(PAGE_SIZE, addr, TOP, TOP),
+            before.gap_bottomup(PAGE_SIZE, addr, TOP, TOP)
+        );
+    }
+    // The tree grows again from its shrunk size.
+    t.insert(vma(300 * PAGE_SIZE, 301 * PAGE_SIZE, false));
+    assert_eq!(t.capacity(), 6);
+    t.check().unwrap();
 }
 
 /// A tree at its working size reuses the nodes it freed.
