@@ -49,6 +49,9 @@ struct Node {
     /// Address-order neighbours.
     prev: u32,
     next: u32,
+    /// `vm_start_gap` of the node's own VMA, kept so that the fix-ups and gap searches do not
+    /// test its flags at every step.
+    claim: usize,
     /// `vm_start_gap` of the subtree's first VMA.
     min_claim: usize,
     /// `vm_end` of the subtree's last VMA.
@@ -147,7 +150,9 @@ impl VmaTree {
     /// Changes the VMA at `id` in place, its range included (it must stay between its
     /// neighbours): the subtree values are fixed up to where they stop changing.
     pub fn modify<R>(&mut self, id: VmaId, f: impl FnOnce(&mut Vma) -> R) -> R {
-        let r = f(&mut self.node_mut(id.0).vma);
+        let n = self.node_mut(id.0);
+        let r = f(&mut n.vma);
+        n.claim = vm_start_gap(&n.vma);
         debug_assert!(self.in_order(id.0), "modify moved a VMA past a neighbour");
         self.fix_up(id.0);
         r
@@ -259,7 +264,7 @@ impl VmaTree {
     fn values(&self, t: u32) -> (usize, usize, usize) {
         let n = self.node(t);
         let (l, r) = (n.left, n.right);
-        let claim = vm_start_gap(&n.vma);
+        let claim = n.claim;
         let end = n.vma.vm_end;
         let (mut min_claim, mut max_end, mut max_gap) = (claim, end, 0);
         if l != NIL {
@@ -362,6 +367,7 @@ impl VmaTree {
             right: NIL,
             prev,
             next,
+            claim,
             min_claim: claim,
             max_end: end,
             max_gap: 0,
@@ -503,7 +509,7 @@ impl VmaTree {
             if found.is_some() {
                 return found;
             }
-            let claim = vm_start_gap(&n.vma);
+            let claim = n.claim;
             if n.left == NIL {
                 return q.fit(lo, claim, true);
             }
@@ -519,7 +525,7 @@ impl VmaTree {
     fn bottomup(&self, mut t: u32, mut lo: usize, hi: usize, q: &GapQuery) -> Option<usize> {
         loop {
             let n = self.node(t);
-            let claim = vm_start_gap(&n.vma);
+            let claim = n.claim;
             let found = if n.left == NIL {
                 q.fit(lo, claim, false)
             } else if self.may_fit(n.left, lo, claim, q) {
@@ -670,6 +676,9 @@ impl VmaTree {
         self.check_in(n.left, t, order)?;
         order.push(t);
         self.check_in(n.right, t, order)?;
+        if n.claim != vm_start_gap(&n.vma) {
+            return Err(format!("node {t}: stale claim"));
+        }
         if (n.min_claim, n.max_end, n.max_gap) != self.values(t) {
             return Err(format!("node {t}: stale subtree values"));
         }
