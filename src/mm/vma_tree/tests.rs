@@ -211,17 +211,36 @@ proptest! {
     }
 }
 
-/// A tree that freed most of its nodes gives them back on `shrink`, keeps its shape and
-/// answers as before; one at its working size keeps them.
-#[test]
-fn shrink_gives_back_freed_nodes() {
+/// A tree of 100 one-page VMAs a page apart, its first `freed` removed: (tree, ids).
+fn sparse_tree(freed: usize) -> (VmaTree, Vec<VmaId>) {
     let mut t = VmaTree::default();
     let ids: Vec<VmaId> = (0..100)
         .map(|i| t.insert(vma(i * 2 * PAGE_SIZE, (i * 2 + 1) * PAGE_SIZE, false)))
         .collect();
-    for &id in &ids[..40] {
+    for &id in &ids[..freed] {
         t.remove(id);
     }
+    (t, ids)
+}
+
+/// Whether `a` and `b` hold the same VMAs and answer every lookup and gap search alike.
+fn same_answers(a: &VmaTree, b: &VmaTree) {
+    assert!(a.iter().eq(b.iter()));
+    for addr in (0..210).map(|p| p * PAGE_SIZE) {
+        assert_eq!(a.find(addr).map(|i| a.get(i)), b.find(addr).map(|i| b.get(i)));
+        assert_eq!(a.gap_topdown(PAGE_SIZE, 0, addr, TOP), b.gap_topdown(PAGE_SIZE, 0, addr, TOP));
+        assert_eq!(
+            a.gap_bottomup(PAGE_SIZE, addr, TOP, TOP),
+            b.gap_bottomup(PAGE_SIZE, addr, TOP, TOP)
+        );
+    }
+}
+
+/// A tree that freed most of its nodes gives them back on `shrink`, keeps its shape and
+/// answers as before; one at its working size keeps them.
+#[test]
+fn shrink_gives_back_freed_nodes() {
+    let (mut t, ids) = sparse_tree(40);
     t.shrink();
     assert_eq!(t.capacity(), 100, "40 free of 100: kept");
     for &id in &ids[40..95] {
@@ -231,18 +250,7 @@ fn shrink_gives_back_freed_nodes() {
     t.shrink();
     assert_eq!(t.capacity(), 5);
     t.check().unwrap();
-    assert!(t.iter().eq(before.iter()));
-    for addr in (0..210).map(|p| p * PAGE_SIZE) {
-        assert_eq!(t.find(addr).map(|i| t.get(i)), before.find(addr).map(|i| before.get(i)));
-        assert_eq!(
-            t.gap_topdown(PAGE_SIZE, 0, addr, TOP),
-            before.gap_topdown(PAGE_SIZE, 0, addr, TOP)
-        );
-        assert_eq!(
-            t.gap_bottomup(PAGE_SIZE, addr, TOP, TOP),
-            before.gap_bottomup(PAGE_SIZE, addr, TOP, TOP)
-        );
-    }
+    same_answers(&t, &before);
     // The tree grows again from its shrunk size.
     t.insert(vma(300 * PAGE_SIZE, 301 * PAGE_SIZE, false));
     assert_eq!(t.capacity(), 6);
@@ -283,21 +291,11 @@ fn stack_guard_gap_is_taken() {
 /// shape, and answers as the original does.
 #[test]
 fn clone_drops_freed_nodes() {
-    let mut t = VmaTree::default();
-    let ids: Vec<VmaId> = (0..100)
-        .map(|i| t.insert(vma(i * 2 * PAGE_SIZE, (i * 2 + 1) * PAGE_SIZE, false)))
-        .collect();
-    for &id in &ids[..90] {
-        t.remove(id);
-    }
+    let (t, _) = sparse_tree(90);
     let c = t.clone();
     assert_eq!(c.capacity(), 10);
     c.check().unwrap();
-    assert!(c.iter().eq(t.iter()));
-    for addr in (0..210).map(|p| p * PAGE_SIZE) {
-        assert_eq!(c.find(addr).map(|i| c.get(i)), t.find(addr).map(|i| t.get(i)));
-        assert_eq!(c.gap_topdown(PAGE_SIZE, 0, addr, TOP), t.gap_topdown(PAGE_SIZE, 0, addr, TOP));
-    }
+    same_answers(&c, &t);
     // A tree with few free nodes is copied as it is.
     let mut u = VmaTree::default();
     let a = u.insert(vma(0, PAGE_SIZE, false));
