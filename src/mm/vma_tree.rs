@@ -6,7 +6,7 @@
 //! and bottom-up searches (6.1's `mas_empty_area_rev` / `mas_empty_area`).
 //!
 //! A treap whose nodes live in one vector and link by index (freed nodes are reused, so a
-//! tree at its working size allocates nothing). Each node holds its VMA, links to its
+//! tree at its working size allocates nothing; `munmap` gives them back once most are free). Each node holds its VMA, links to its
 //! address-order neighbours, and three values for its subtree: the claimed start of its first
 //! VMA (`vm_start_gap`: a stack's guard gap counts as taken), the end of its last VMA, and the
 //! longest gap between two of its VMAs. A gap search skips every subtree whose gaps are all
@@ -480,6 +480,7 @@ impl VmaTree {
     /// claim)`, those between its VMAs and `[last end, hi)`. Each starts at `lo` or a VMA's
     /// end and ends at `hi` or below a VMA's end (a stack's guard gap may reach below the VMAs
     /// before it: its claim bounds only the gap just below it).
+    ///
     /// The gaps at the two ends are known exactly and are clipped to the query's limits as
     /// [`GapQuery::fit`] clips them: the gap from the top VMA of the mmap area up to the stack
     /// lies above a top-down search's limit and sends it into no subtree.
