@@ -664,7 +664,10 @@ impl MmStruct {
         if len == 0 {
             return Err(Errno::EINVAL);
         }
-        self.munmap_range(start, start + len)
+        let unmapped = self.munmap_range(start, start + len);
+        // No VMA is held here: the tree may give back the nodes of VMAs unmapped before.
+        self.vmas.shrink();
+        unmapped
     }
 
     /// `do_mprotect_pkey()` with `mprotect_fixup()`: new r/w/x bits on every VMA of the range

@@ -6,7 +6,7 @@
 //! and bottom-up searches (6.1's `mas_empty_area_rev` / `mas_empty_area`).
 //!
 //! A treap whose nodes live in one vector and link by index (freed nodes are reused, so a
-//! tree at its working size allocates nothing). Each node holds its VMA, links to its
+//! tree at its working size allocates nothing; `munmap` gives them back once most are free). Each node holds its VMA, links to its
 //! address-order neighbours, and three values for its subtree: the claimed start of its first
 //! VMA (`vm_start_gap`: a stack's guard gap counts as taken), the end of its last VMA, and the
 //! longest gap between two of its VMAs. A gap search skips every subtree whose gaps are all
@@ -49,6 +49,9 @@ struct Node {
     /// Address-order neighbours.
     prev: u32,
     next: u32,
+    /// `vm_start_gap` of the node's own VMA, kept so that the fix-ups and gap searches do not
+    /// test its flags at every step.
+    claim: usize,
     /// `vm_start_gap` of the subtree's first VMA.
     min_claim: usize,
     /// `vm_end` of the subtree's last VMA.
@@ -89,50 +92,19 @@ fn prio_of(seq: u32) -> u32 {
 
 impl Clone for VmaTree {
     /// `dup_mmap`'s copy: the nodes as they are, or, when many are free (a process that
-    /// unmapped many VMAs), only the live ones, renumbered with their shape kept, so that a
-    /// fork copies what the parent maps now and not what it once did.
+    /// unmapped many VMAs and was not [`VmaTree::shrink`]ed since), only the live ones,
+    /// renumbered with their shape kept, so that a fork copies what the parent maps now and
+    /// not what it once did.
     fn clone(&self) -> Self {
-        let free = self.nodes.len() - self.len;
-        if free <= self.len / 4 + FREE_SLACK {
-            return VmaTree { nodes: self.nodes.clone(), ..*self };
+        if self.sparse() {
+            return self.renumbered();
         }
-        let mut new_index = alloc::vec![NIL; self.nodes.len()];
-        let mut t = self.first;
-        let mut i = 0;
-        while t != NIL {
-            new_index[t as usize] = i;
-            i += 1;
-            t = self.node(t).next;
-        }
-        let remap = |t: u32| if t == NIL { NIL } else { new_index[t as usize] };
-        let mut nodes = Vec::with_capacity(self.len);
-        let mut t = self.first;
-        while t != NIL {
-            let n = self.node(t);
-            nodes.push(Node {
-                vma: n.vma.clone(),
-                parent: remap(n.parent),
-                left: remap(n.left),
-                right: remap(n.right),
-                prev: remap(n.prev),
-                next: remap(n.next),
-                ..*n
-            });
-            t = n.next;
-        }
-        VmaTree {
-            nodes,
-            root: remap(self.root),
-            first: remap(self.first),
-            last: remap(self.last),
-            free: NIL,
-            len: self.len,
-            seq: self.seq,
-        }
+        VmaTree { nodes: self.nodes.clone(), ..*self }
     }
 }
 
-/// Free nodes a clone copies along rather than renumbering the live ones.
+/// Free nodes a clone copies along, and a shrink leaves, rather than renumbering the live
+/// ones.
 const FREE_SLACK: usize = 8;
 
 impl Default for VmaTree {
@@ -178,7 +150,9 @@ impl VmaTree {
     /// Changes the VMA at `id` in place, its range included (it must stay between its
     /// neighbours): the subtree values are fixed up to where they stop changing.
     pub fn modify<R>(&mut self, id: VmaId, f: impl FnOnce(&mut Vma) -> R) -> R {
-        let r = f(&mut self.node_mut(id.0).vma);
+        let n = self.node_mut(id.0);
+        let r = f(&mut n.vma);
+        n.claim = vm_start_gap(&n.vma);
         debug_assert!(self.in_order(id.0), "modify moved a VMA past a neighbour");
         self.fix_up(id.0);
         r
@@ -290,7 +264,7 @@ impl VmaTree {
     fn values(&self, t: u32) -> (usize, usize, usize) {
         let n = self.node(t);
         let (l, r) = (n.left, n.right);
-        let claim = vm_start_gap(&n.vma);
+        let claim = n.claim;
         let end = n.vma.vm_end;
         let (mut min_claim, mut max_end, mut max_gap) = (claim, end, 0);
         if l != NIL {
@@ -393,6 +367,7 @@ impl VmaTree {
             right: NIL,
             prev,
             next,
+            claim,
             min_claim: claim,
             max_end: end,
             max_gap: 0,
@@ -505,12 +480,18 @@ impl VmaTree {
     /// claim)`, those between its VMAs and `[last end, hi)`. Each starts at `lo` or a VMA's
     /// end and ends at `hi` or below a VMA's end (a stack's guard gap may reach below the VMAs
     /// before it: its claim bounds only the gap just below it).
+    ///
+    /// The gaps at the two ends are known exactly and are clipped to the query's limits as
+    /// [`GapQuery::fit`] clips them: the gap from the top VMA of the mmap area up to the stack
+    /// lies above a top-down search's limit and sends it into no subtree.
     fn may_fit(&self, t: u32, lo: usize, hi: usize, q: &GapQuery) -> bool {
         let n = self.node(t);
+        let clipped = |lo: usize, hi: usize| hi.min(q.high).saturating_sub(lo.max(q.low));
         lo < q.high
             && hi.max(n.max_end) > q.low
-            && n.max_gap.max(n.min_claim.saturating_sub(lo)).max(hi.saturating_sub(n.max_end))
-                >= q.length
+            && (n.max_gap >= q.length
+                || clipped(lo, n.min_claim) >= q.length
+                || clipped(n.max_end, hi) >= q.length)
     }
 
     /// The top-down search in subtree `t` (which [`Self::may_fit`]): the right side first,
@@ -529,7 +510,7 @@ impl VmaTree {
             if found.is_some() {
                 return found;
             }
-            let claim = vm_start_gap(&n.vma);
+            let claim = n.claim;
             if n.left == NIL {
                 return q.fit(lo, claim, true);
             }
@@ -545,7 +526,7 @@ impl VmaTree {
     fn bottomup(&self, mut t: u32, mut lo: usize, hi: usize, q: &GapQuery) -> Option<usize> {
         loop {
             let n = self.node(t);
-            let claim = vm_start_gap(&n.vma);
+            let claim = n.claim;
             let found = if n.left == NIL {
                 q.fit(lo, claim, false)
             } else if self.may_fit(n.left, lo, claim, q) {
@@ -587,6 +568,60 @@ impl VmaTree {
     /// Nodes held, free ones included (the tree's working size).
     pub fn capacity(&self) -> usize {
         self.nodes.len()
+    }
+
+    /// Whether more than a quarter of the nodes (and [`FREE_SLACK`]) are free.
+    fn sparse(&self) -> bool {
+        self.nodes.len() - self.len > self.len / 4 + FREE_SLACK
+    }
+
+    /// Gives the free nodes back when more of them are free than live (a process that
+    /// unmapped most of its VMAs), so that the nodes a process once needed are not held, nor
+    /// renumbered by every fork, for the rest of its life. Renumbers the VMAs: no [`VmaId`]
+    /// may be held across it (`munmap` calls it when done). Its cost, linear in the live
+    /// VMAs, is paid once per halving, so a constant per removal.
+    pub fn shrink(&mut self) {
+        if self.nodes.len() - self.len > self.len + FREE_SLACK {
+            *self = self.renumbered();
+        }
+    }
+
+    /// A copy holding only the live nodes, numbered in address order, with the same shape,
+    /// priorities and subtree values.
+    fn renumbered(&self) -> Self {
+        let mut new_index = alloc::vec![NIL; self.nodes.len()];
+        let mut t = self.first;
+        let mut i = 0;
+        while t != NIL {
+            new_index[t as usize] = i;
+            i += 1;
+            t = self.node(t).next;
+        }
+        let remap = |t: u32| if t == NIL { NIL } else { new_index[t as usize] };
+        let mut nodes = Vec::with_capacity(self.len);
+        let mut t = self.first;
+        while t != NIL {
+            let n = self.node(t);
+            nodes.push(Node {
+                vma: n.vma.clone(),
+                parent: remap(n.parent),
+                left: remap(n.left),
+                right: remap(n.right),
+                prev: remap(n.prev),
+                next: remap(n.next),
+                ..*n
+            });
+            t = n.next;
+        }
+        VmaTree {
+            nodes,
+            root: remap(self.root),
+            first: remap(self.first),
+            last: remap(self.last),
+            free: NIL,
+            len: self.len,
+            seq: self.seq,
+        }
     }
 
     /// Checks the links and subtree values against a recount; the first fault as text.
@@ -642,6 +677,9 @@ impl VmaTree {
         self.check_in(n.left, t, order)?;
         order.push(t);
         self.check_in(n.right, t, order)?;
+        if n.claim != vm_start_gap(&n.vma) {
+            return Err(format!("node {t}: stale claim"));
+        }
         if (n.min_claim, n.max_end, n.max_gap) != self.values(t) {
             return Err(format!("node {t}: stale subtree values"));
         }

@@ -38,6 +38,8 @@ enum Op {
     TrimEnd(usize),
     /// Grow the VMA holding page `a` down or up by `n` pages into free space.
     Grow(usize, usize, bool),
+    /// [`VmaTree::shrink`] (renumbers the nodes when most are free).
+    Shrink,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -50,6 +52,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..SPACE).prop_map(Op::TrimStart),
         1 => (0..SPACE).prop_map(Op::TrimEnd),
         1 => (0..SPACE, 1usize..4, any::<bool>()).prop_map(|(a, n, d)| Op::Grow(a, n, d)),
+        1 => Just(Op::Shrink),
     ]
 }
 
@@ -124,6 +127,13 @@ fn apply(t: &mut VmaTree, m: &mut Vec<Vma>, op: &Op) {
                     m[i].vm_end = to;
                 }
             }
+        }
+        Op::Shrink => {
+            let before = (t.len(), t.capacity());
+            t.shrink();
+            let free = before.1 - before.0;
+            let want = if free > before.0 + FREE_SLACK { before.0 } else { before.1 };
+            assert_eq!(t.capacity(), want, "shrink keeps few free nodes, drops many");
         }
     }
 }
@@ -201,6 +211,52 @@ proptest! {
     }
 }
 
+/// A tree of 100 one-page VMAs a page apart, its first `freed` removed: (tree, ids).
+fn sparse_tree(freed: usize) -> (VmaTree, Vec<VmaId>) {
+    let mut t = VmaTree::default();
+    let ids: Vec<VmaId> = (0..100)
+        .map(|i| t.insert(vma(i * 2 * PAGE_SIZE, (i * 2 + 1) * PAGE_SIZE, false)))
+        .collect();
+    for &id in &ids[..freed] {
+        t.remove(id);
+    }
+    (t, ids)
+}
+
+/// Whether `a` and `b` hold the same VMAs and answer every lookup and gap search alike.
+fn same_answers(a: &VmaTree, b: &VmaTree) {
+    assert!(a.iter().eq(b.iter()));
+    for addr in (0..210).map(|p| p * PAGE_SIZE) {
+        assert_eq!(a.find(addr).map(|i| a.get(i)), b.find(addr).map(|i| b.get(i)));
+        assert_eq!(a.gap_topdown(PAGE_SIZE, 0, addr, TOP), b.gap_topdown(PAGE_SIZE, 0, addr, TOP));
+        assert_eq!(
+            a.gap_bottomup(PAGE_SIZE, addr, TOP, TOP),
+            b.gap_bottomup(PAGE_SIZE, addr, TOP, TOP)
+        );
+    }
+}
+
+/// A tree that freed most of its nodes gives them back on `shrink`, keeps its shape and
+/// answers as before; one at its working size keeps them.
+#[test]
+fn shrink_gives_back_freed_nodes() {
+    let (mut t, ids) = sparse_tree(40);
+    t.shrink();
+    assert_eq!(t.capacity(), 100, "40 free of 100: kept");
+    for &id in &ids[40..95] {
+        t.remove(id);
+    }
+    let before = t.clone();
+    t.shrink();
+    assert_eq!(t.capacity(), 5);
+    t.check().unwrap();
+    same_answers(&t, &before);
+    // The tree grows again from its shrunk size.
+    t.insert(vma(300 * PAGE_SIZE, 301 * PAGE_SIZE, false));
+    assert_eq!(t.capacity(), 6);
+    t.check().unwrap();
+}
+
 /// A tree at its working size reuses the nodes it freed.
 #[test]
 fn reuses_freed_nodes() {
@@ -235,21 +291,11 @@ fn stack_guard_gap_is_taken() {
 /// shape, and answers as the original does.
 #[test]
 fn clone_drops_freed_nodes() {
-    let mut t = VmaTree::default();
-    let ids: Vec<VmaId> = (0..100)
-        .map(|i| t.insert(vma(i * 2 * PAGE_SIZE, (i * 2 + 1) * PAGE_SIZE, false)))
-        .collect();
-    for &id in &ids[..90] {
-        t.remove(id);
-    }
+    let (t, _) = sparse_tree(90);
     let c = t.clone();
     assert_eq!(c.capacity(), 10);
     c.check().unwrap();
-    assert!(c.iter().eq(t.iter()));
-    for addr in (0..210).map(|p| p * PAGE_SIZE) {
-        assert_eq!(c.find(addr).map(|i| c.get(i)), t.find(addr).map(|i| t.get(i)));
-        assert_eq!(c.gap_topdown(PAGE_SIZE, 0, addr, TOP), t.gap_topdown(PAGE_SIZE, 0, addr, TOP));
-    }
+    same_answers(&c, &t);
     // A tree with few free nodes is copied as it is.
     let mut u = VmaTree::default();
     let a = u.insert(vma(0, PAGE_SIZE, false));
