@@ -161,10 +161,13 @@ impl ProcessMm {
     /// fork passes the parent's cloned `mm_struct`, so no empty one is built and dropped.
     fn with_mm(mm: MmStruct) -> Option<Box<ProcessMm>> {
         // GFP_KERNEL: where the caller may sleep, a failure at the watermark reclaims first.
-        let pgd = crate::kernel::mem::alloc_reclaiming(GfpFlags::GFP_KERNEL, || {
-            with_node(|n| n.alloc_pages_for(PageOwner::PageTable, GfpFlags::GFP_KERNEL, PGD_ORDER))
+        let pgd =
+            crate::kernel::mem::alloc_pages_reclaiming(GfpFlags::GFP_KERNEL, PGD_ORDER, || {
+                with_node(|n| {
+                    n.alloc_pages_for(PageOwner::PageTable, GfpFlags::GFP_KERNEL, PGD_ORDER)
+                })
                 .ok()
-        })?;
+            })?;
         PGD_PAGES.fetch_add(1 << PGD_ORDER, core::sync::atomic::Ordering::Relaxed);
         let va = kva(pgd)?;
         // SAFETY: the four pages were just allocated for this table and are in lowmem.

@@ -445,8 +445,19 @@ pub fn count_vm_fault(r: Result<Fault, FaultError>) {
     }
 }
 
+/// The running task's pid and comm for a report (`might_sleep`'s), without waiting for the
+/// task table: code that holds it is named by pid only.
+fn current_for_report(f: &mut dyn FnMut(u32, &str)) {
+    let pid = CURRENT_PID.load(Ordering::Relaxed);
+    match TASKS.try_lock() {
+        Some(g) => f(pid, g.as_ref().and_then(|t| t.map.get(&pid)).map_or("", |x| x.comm.as_str())),
+        None => f(pid, "(task table held)"),
+    }
+}
+
 /// Sets up task 0 (the console), the special pages, the entry hooks and the rootfs.
 pub fn init(params: &crate::boot::cmdline::BootParams, initrd: Option<(u64, u64)>) {
+    crate::kernel::spinlock::set_current_task(current_for_report);
     let mut console = Box::new(Task::new(0, 0, "swapper/0"));
     let cur_task = core::ptr::NonNull::from(&mut *console);
     *TASKS.lock() = Some(Tasks {
@@ -1166,13 +1177,14 @@ pub fn reap(pid: u32) -> Option<u32> {
 fn alloc_thread_stack() -> Result<(Pfn, u32, u32), crate::mm::mm_types::Errno> {
     // GFP_KERNEL: where the caller may sleep (the console's `run`, a fork with no lock
     // held), a failure at the watermark reclaims first, as 6.1's slow path does.
-    let stack = crate::kernel::mem::alloc_reclaiming(GfpFlags::GFP_KERNEL, || {
-        with_node(|n| {
-            n.alloc_pages_for(PageOwner::KernelStack, GfpFlags::GFP_KERNEL, THREAD_SIZE_ORDER)
+    let stack =
+        crate::kernel::mem::alloc_pages_reclaiming(GfpFlags::GFP_KERNEL, THREAD_SIZE_ORDER, || {
+            with_node(|n| {
+                n.alloc_pages_for(PageOwner::KernelStack, GfpFlags::GFP_KERNEL, THREAD_SIZE_ORDER)
+            })
+            .ok()
         })
-        .ok()
-    })
-    .ok_or(crate::mm::mm_types::Errno::ENOMEM)?;
+        .ok_or(crate::mm::mm_types::Errno::ENOMEM)?;
     NR_KERNEL_STACK_PAGES.fetch_add(1 << THREAD_SIZE_ORDER, Ordering::Relaxed);
     let base = crate::kernel::phys_to_virt(stack.phys().0).unwrap_or(0) as u32;
     let regs_addr = base + THREAD_SIZE - core::mem::size_of::<PtRegs>() as u32;
