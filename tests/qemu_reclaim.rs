@@ -8,7 +8,8 @@
 //! pages out (and drops clean card pages), faults bring them back, every word is right, and
 //! after it exits every slot is free and `verify` finds the lists, counters and swap counts
 //! consistent. Several programs at once under the same pressure (two instances and a card
-//! reader) lose nothing either.
+//! reader) lose nothing either. None of these runs prints a `might_sleep` report. With no swap,
+//! a kernel allocation that may sleep and cannot reclaim invokes the OOM killer.
 mod common;
 
 use common::{meminfo_kb, Opts, Qemu};
@@ -79,6 +80,7 @@ fn lru_lists_hold_every_user_page_2g() {
         q.fail(&format!("{idle} kB on the anon lists before, {after} kB after"));
     }
     q.verify_ok("after touch exited");
+    no_sleep_in_atomic(&q, "the whole run");
     q.poweroff_ok();
 }
 
@@ -111,6 +113,7 @@ fn a_memory_hog_without_swap_gets_reclaim_then_the_oom_killer_2g() {
     let out = q.cmd_timeout("run /bin/vmtest anon 4", RUN);
     q.expect_in("after membomb", &out, "anon N=4:");
     q.verify_ok("after membomb");
+    no_sleep_in_atomic(&q, "the whole run");
     q.poweroff_ok();
 }
 
@@ -182,6 +185,7 @@ fn a_kernel_allocation_that_may_sleep_reclaims_2g() {
     }
     q.expect_in("pattern", &out, "PATTERN bad=0\n");
     q.verify_ok("after the kernel allocation's reclaim");
+    no_sleep_in_atomic(&q, "the whole run");
     q.poweroff_ok();
 }
 
@@ -237,6 +241,7 @@ fn pages_swapped_out_under_pressure_come_back_intact_2g() {
     assert_eq!(meminfo_kb(&q, &mi, "AnonPages"), 0);
     q.verify_ok("after swapstress under pressure");
     eprintln!("pressure run: {mib} MiB over {free_kb} kB free, {swap_kb} kB swap; card pages dropped {steal_file}");
+    no_sleep_in_atomic(&q, "the whole run");
     q.poweroff_ok();
 }
 
@@ -306,6 +311,7 @@ fn several_programs_under_pressure_lose_nothing_2g() {
     assert_eq!(meminfo_kb(&q, &mi, "SwapFree"), swap_kb);
     assert_eq!(meminfo_kb(&q, &mi, "AnonPages"), 0);
     q.verify_ok("after several programs under pressure");
+    no_sleep_in_atomic(&q, "the whole run");
     q.poweroff_ok();
 }
 
@@ -381,6 +387,7 @@ fn a_task_waiting_for_the_card_sleeps_while_others_run_2g() {
         q.fail(&format!("slots left in use after exit:\n{swaps}"));
     }
     q.verify_ok("after waits for the card beside a running program");
+    no_sleep_in_atomic(&q, "the whole run");
     q.poweroff_ok();
 }
 
@@ -451,6 +458,7 @@ fn kswapd_writes_to_swap_while_another_program_runs_2g() {
     // The slab keeps the partial slabs the workload's bios and swap cache grew (about
     // 100 kB; the same after a second and third run: retained, not leaked).
     q.assert_nothing_lost("after kswapd's writes beside a running program", &before, 128);
+    no_sleep_in_atomic(&q, "the whole run");
     q.poweroff_ok();
 }
 
@@ -530,6 +538,7 @@ fn swap_io_in_batches_loses_nothing_with_several_programs_2g() {
     eprintln!(
         "swap in batches: 3 x {mib} MiB over {free_kb} kB free: {reads} read requests (+{rmerged} merged bios), {writes} write requests (+{wmerged} merged)"
     );
+    no_sleep_in_atomic(&q, "the whole run");
     q.poweroff_ok();
 }
 

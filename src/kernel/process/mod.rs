@@ -1172,6 +1172,21 @@ pub fn reap(pid: u32) -> Option<u32> {
     reap_task(pid).map(|t| t.exit_status)
 }
 
+/// Runs a sleepable allocation `f` of a system call with interrupts on, as Linux runs every
+/// system call (`vector_swi` enables them): pivm's run with them masked, which would make
+/// the allocation atomic (no reclaim, no OOM killer) and a `might_sleep` report. Only where
+/// no lock is held; interrupts are as before afterwards.
+pub(crate) fn syscall_sleepable<R>(f: impl FnOnce() -> R) -> R {
+    if crate::kernel::spinlock::preempt_count() != 0 {
+        return f();
+    }
+    let flags = irqflags::local_irq_save();
+    irqflags::local_irq_enable();
+    let r = f();
+    irqflags::local_irq_restore(flags);
+    r
+}
+
 /// A kernel stack for a new task (`alloc_thread_stack_node`): its frame, lowest address,
 /// and the `pt_regs` slot at its top.
 fn alloc_thread_stack() -> Result<(Pfn, u32, u32), crate::mm::mm_types::Errno> {
@@ -1279,9 +1294,16 @@ pub fn do_fork(
     use crate::mm::mm_types::Errno;
     let req = rules::classify_clone(flags).map_err(|why| why.errno())?;
     fork::check_limits()?;
-    let (stack, base, regs_addr) = alloc_thread_stack()?;
+    let (stack, base, regs_addr) = syscall_sleepable(alloc_thread_stack)?;
+    // The child's first-level table before the task table is taken: its allocation may
+    // reclaim and invoke the OOM killer, which it could not do under the lock.
+    let Some(pgd) = syscall_sleepable(mm::alloc_pgd) else {
+        free_thread_stack(stack);
+        return Err(Errno::ENOMEM);
+    };
+    let mut pgd = Some(pgd);
     let child = with_current(|t| {
-        let pm = t.mm.as_mut()?.fork()?;
+        let pm = t.mm.as_mut()?.fork(pgd.take()?)?;
         let mut c = Box::new(Task::new(0, t.pid, &t.comm));
         c.mm = Some(pm);
         c.tls = if flags & CLONE_SETTLS != 0 { tls } else { t.tls };
@@ -1295,6 +1317,9 @@ pub fn do_fork(
         c.ext = t.ext.for_child(req.exit_signal, req.vfork.then_some(t.pid));
         Some(c)
     });
+    if let Some(unused) = pgd {
+        mm::free_pgd(unused);
+    }
     let Some(mut child) = child else {
         free_thread_stack(stack);
         return Err(Errno::ENOMEM);
