@@ -14,7 +14,7 @@ use core::fmt::Write;
 use core::ops::{Deref, DerefMut};
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
-use spin::{Mutex, MutexGuard};
+use spin::MutexGuard;
 
 /// `preempt_count()`'s `PREEMPT_MASK` part: the spin locks this CPU holds.
 static PREEMPT_COUNT: AtomicU32 = AtomicU32::new(0);
@@ -166,12 +166,12 @@ fn irqs_disabled() -> bool {
 /// A spin lock (`spinlock_t` with `spin_lock`): the `spin` crate's lock, counted in the
 /// preempt count while held.
 pub struct SpinLock<T: ?Sized> {
-    inner: Mutex<T>,
+    inner: spin::Mutex<T>,
 }
 
 impl<T> SpinLock<T> {
     pub const fn new(value: T) -> Self {
-        SpinLock { inner: Mutex::new(value) }
+        SpinLock { inner: spin::Mutex::new(value) }
     }
 }
 
@@ -240,6 +240,26 @@ impl<T: ?Sized> Drop for SpinLockGuard<'_, T> {
     }
 }
 
+/// A lock whose holder may sleep (Linux's `struct mutex` in that role): the `spin` crate's
+/// lock, not counted in the preempt count, so an allocation made under it may reclaim and
+/// `might_sleep` stays quiet. pivm has no sleeping lock: a contended one spins, so it is only
+/// for state one task takes (the console's commands), never for state an interrupt or
+/// another task may want while its holder sleeps.
+pub struct Mutex<T> {
+    inner: spin::Mutex<T>,
+}
+
+impl<T> Mutex<T> {
+    pub const fn new(value: T) -> Self {
+        Mutex { inner: spin::Mutex::new(value) }
+    }
+
+    /// `mutex_lock`.
+    pub fn lock(&self) -> MutexGuard<'_, T> {
+        self.inner.lock()
+    }
+}
+
 /// The interrupt state `lock` saved (Linux's `unsigned long flags`).
 #[cfg(kernel)]
 type Flags = crate::arch::irqflags::IrqFlags;
@@ -266,12 +286,12 @@ fn restore(_: Flags) {}
 
 /// A spin lock taken with interrupts masked (`spinlock_t` used with `spin_lock_irqsave`).
 pub struct IrqSpinLock<T> {
-    inner: Mutex<T>,
+    inner: spin::Mutex<T>,
 }
 
 impl<T> IrqSpinLock<T> {
     pub const fn new(value: T) -> Self {
-        IrqSpinLock { inner: Mutex::new(value) }
+        IrqSpinLock { inner: spin::Mutex::new(value) }
     }
 
     /// `spin_lock_irqsave`: masks interrupts, then spins for the lock.
