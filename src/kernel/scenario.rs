@@ -5,7 +5,7 @@
 //! physically contiguous pages first, then vmalloc. The run stops at the first request that
 //! fails both ways (the monkey test's failure) or at its step budget; the analysis is computed
 //! from the state at that moment, which stays for inspection.
-use crate::kernel::spinlock::Mutex;
+use crate::kernel::spinlock::SpinLock;
 
 use super::mem::{self, with_node, BuddyPages, SLAB};
 use super::vmalloc;
@@ -55,8 +55,7 @@ struct Run {
     active: bool,
 }
 
-// A mutex, not a spin lock: the run allocates (`vmalloc`, `GFP_KERNEL`) while holding it.
-static RUN: Mutex<Run> = Mutex::new(Run {
+static RUN: SpinLock<Run> = SpinLock::new(Run {
     workload: Workload::new(Params::DEFAULT),
     handles: [Handle::None; MAX_LIVE],
     active: false,
