@@ -447,12 +447,12 @@ impl NodeHolder for BuddyPages {
     }
 }
 
-/// `__alloc_pages_direct_reclaim` with `should_reclaim_retry`'s loop, for an allocation whose
-/// caller may sleep: reclaim, then `retry` the allocation, until it succeeds (true) or 6.1's
-/// retry rule gives up (false). The process layer installs it with kswapd
-/// ([`set_direct_reclaim`]); until then (and on arm64, which has no processes yet) a failed
-/// allocation does not reclaim.
-pub type DirectReclaim = fn(GfpFlags, &mut dyn FnMut() -> bool) -> bool;
+/// `__alloc_pages_direct_reclaim` with `should_reclaim_retry`'s loop and, when that gives
+/// up, `__alloc_pages_may_oom`, for an allocation of `gfp` and `order` whose caller may
+/// sleep: reclaim, then `retry` the allocation, until it succeeds (true) or 6.1's rules give
+/// up (false). The process layer installs it with kswapd ([`set_direct_reclaim`]); until then
+/// (and on arm64, which has no processes yet) a failed allocation does not reclaim.
+pub type DirectReclaim = fn(GfpFlags, u32, &mut dyn FnMut() -> bool) -> bool;
 
 static DIRECT_RECLAIM: spin::Once<DirectReclaim> = spin::Once::new();
 
@@ -469,11 +469,38 @@ pub fn gfp_may_reclaim(gfp: GfpFlags) -> bool {
     gfp.contains(GfpFlags::__GFP_DIRECT_RECLAIM) && spinlock::preemptible()
 }
 
-/// An allocation as `__alloc_pages` makes it: `attempt` (the free lists at the watermark);
-/// when that fails and the caller may sleep ([`gfp_may_reclaim`]), direct reclaim and
-/// `attempt` again after each round, until it succeeds or reclaim gives up. `attempt` must
-/// take and drop its own locks.
-pub fn alloc_reclaiming<T>(gfp: GfpFlags, mut attempt: impl FnMut() -> Option<T>) -> Option<T> {
+/// An order-0 allocation as `__alloc_pages` makes it: see [`alloc_pages_reclaiming`].
+#[track_caller]
+pub fn alloc_reclaiming<T>(gfp: GfpFlags, attempt: impl FnMut() -> Option<T>) -> Option<T> {
+    alloc_pages_reclaiming(gfp, 0, attempt)
+}
+
+/// An allocation of `order` as `__alloc_pages` makes it: `might_alloc` first (a mask that may
+/// sleep, asked for where the caller may not, is reported as 6.1's `might_sleep` reports it,
+/// and keeps the atomic behaviour), then `attempt` (the free lists at the watermark); when
+/// that fails and the caller may sleep, the slow path: direct reclaim and `attempt` again
+/// after each round, then the OOM killer for a request that may invoke it, until `attempt`
+/// succeeds or the slow path gives up. `attempt` must take and drop its own locks.
+#[track_caller]
+pub fn alloc_pages_reclaiming<T>(
+    gfp: GfpFlags,
+    order: u32,
+    attempt: impl FnMut() -> Option<T>,
+) -> Option<T> {
+    if gfp.contains(GfpFlags::__GFP_DIRECT_RECLAIM) {
+        spinlock::might_sleep();
+    }
+    slow_path_if_preemptible(gfp, order, attempt)
+}
+
+/// [`alloc_pages_reclaiming`] without the `might_sleep` report: for the global allocator,
+/// whose requests are `GFP_KERNEL` where the caller may sleep and atomic elsewhere (Rust's
+/// collections cannot say which they are; Linux's callers pass `GFP_ATOMIC` under a lock).
+fn slow_path_if_preemptible<T>(
+    gfp: GfpFlags,
+    order: u32,
+    mut attempt: impl FnMut() -> Option<T>,
+) -> Option<T> {
     if let Some(x) = attempt() {
         return Some(x);
     }
@@ -482,16 +509,23 @@ pub fn alloc_reclaiming<T>(gfp: GfpFlags, mut attempt: impl FnMut() -> Option<T>
     }
     let reclaim = DIRECT_RECLAIM.get()?;
     let mut got = None;
-    reclaim(gfp, &mut || {
+    reclaim(gfp, order, &mut || {
         got = attempt();
         got.is_some()
     });
     got
 }
 
+/// The page order of a kmalloc request of `size` bytes: 0 for a slab object (pivm's slabs
+/// take order-0 pages when they must reclaim), `get_order(size)` for `kmalloc_large`.
+fn kmalloc_order(size: usize) -> u32 {
+    let pages = size.div_ceil(PAGE_SIZE as usize).max(1);
+    pages.next_power_of_two().trailing_zeros()
+}
+
 /// Rust's `alloc` (Vec, Box, ...) on top of kmalloc, so kernel code can use collections.
 /// Every request is a `GFP_KERNEL` kmalloc: where the caller may sleep a failure at the
-/// watermark reclaims (`alloc_reclaiming`), as 6.1's slow path does; where it may not (a
+/// watermark reclaims and then invokes the OOM killer, as 6.1's slow path does; where it may not (a
 /// lock held, an interrupt), and after reclaim gave up, the request retries with
 /// `GFP_ATOMIC`'s access to half the min watermark before it fails.
 struct KernelAllocator;
@@ -502,7 +536,7 @@ struct KernelAllocator;
 unsafe impl GlobalAlloc for KernelAllocator {
     unsafe fn alloc(&self, layout: AllocLayout) -> *mut u8 {
         let (size, align) = (layout.size(), layout.align());
-        alloc_reclaiming(GfpFlags::GFP_KERNEL, || {
+        slow_path_if_preemptible(GfpFlags::GFP_KERNEL, kmalloc_order(size), || {
             SLAB.lock().alloc_layout(&mut BuddyPages, size, align)
         })
         .or_else(|| SLAB.lock().alloc_layout(&mut AtomicBuddyPages, size, align))

@@ -10,10 +10,11 @@
 //! sleep or reclaim, so the global allocator reclaims there, as a `GFP_KERNEL` allocation
 //! does (see `kernel::mem`), and keeps the atomic behaviour everywhere else. One CPU runs
 //! the kernel, so the count is one counter; a task switch happens with no lock held.
+use core::fmt::Write;
 use core::ops::{Deref, DerefMut};
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
-use spin::{Mutex, MutexGuard};
+use spin::MutexGuard;
 
 /// `preempt_count()`'s `PREEMPT_MASK` part: the spin locks this CPU holds.
 static PREEMPT_COUNT: AtomicU32 = AtomicU32::new(0);
@@ -40,6 +41,118 @@ pub fn preemptible() -> bool {
     preempt_count() == 0 && !irqs_disabled()
 }
 
+/// `dump_stack()` for a report made at `at` by task `pid` (`comm`): the `CPU:` line; pivm has
+/// no unwinder, so the call trace is the one site the report names.
+pub fn dump_stack(pid: u32, comm: &str, at: &core::panic::Location<'_>) {
+    let w = &mut ReportWriter;
+    let _ = writeln!(w, "CPU: 0 PID: {} Comm: {} Not tainted {}", pid, comm, crate::VERSION);
+    let _ = writeln!(w, "Call trace:");
+    let _ = writeln!(w, " {}:{}:{}", at.file(), at.line(), at.column());
+}
+
+/// Where reports go: the kernel's console.
+#[cfg(kernel)]
+use crate::console::printk::Console as ReportWriter;
+
+/// On the host (unit tests) reports are counted, not printed.
+#[cfg(not(kernel))]
+struct ReportWriter;
+
+#[cfg(not(kernel))]
+impl Write for ReportWriter {
+    fn write_str(&mut self, _: &str) -> core::fmt::Result {
+        Ok(())
+    }
+}
+
+/// Who is running, for reports: the process layer installs it (pid and comm of the current
+/// task, given to the callback; it must not wait for a lock this CPU may hold).
+pub type CurrentTask = fn(&mut dyn FnMut(u32, &str));
+
+static CURRENT_TASK: spin::Once<CurrentTask> = spin::Once::new();
+
+/// Installs the current-task hook (once, when the task table exists).
+pub fn set_current_task(f: CurrentTask) {
+    CURRENT_TASK.call_once(|| f);
+}
+
+/// The call sites `might_sleep` has reported, so each is reported once (6.1 rate-limits its
+/// report to one a second instead; once per site keeps a log readable and a test exact).
+const MIGHT_SLEEP_SITES: usize = 16;
+static REPORTED: [AtomicUsize; MIGHT_SLEEP_SITES] =
+    [const { AtomicUsize::new(0) }; MIGHT_SLEEP_SITES];
+
+/// Reports reported so far (every site, first time each): for tests and `dmesg`-less checks.
+static MIGHT_SLEEP_REPORTS: AtomicU32 = AtomicU32::new(0);
+
+/// Whether `site` (a `Location`'s address) is reported for the first time; records it.
+fn first_report_at(site: usize) -> bool {
+    for slot in &REPORTED {
+        match slot.compare_exchange(0, site, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return true,
+            Err(s) if s == site => return false,
+            Err(_) => {}
+        }
+    }
+    // Every slot taken by other sites: report, unrecorded.
+    true
+}
+
+/// `might_sleep()` (6.1's `__might_resched` under `CONFIG_DEBUG_ATOMIC_SLEEP`): code about to
+/// sleep, or to make an allocation that may sleep, checks that it may; where it may not (a
+/// spin lock held, interrupts off) it prints Linux's report, once per call site, and carries
+/// on (the caller then keeps its atomic behaviour: allocations do not reclaim there).
+/// Returns whether the caller may sleep.
+#[track_caller]
+pub fn might_sleep() -> bool {
+    let (count, irqs_off) = (preempt_count(), irqs_disabled());
+    if count == 0 && !irqs_off {
+        return true;
+    }
+    let at = core::panic::Location::caller();
+    if first_report_at(at as *const _ as usize) {
+        MIGHT_SLEEP_REPORTS.fetch_add(1, Ordering::Relaxed);
+        report_invalid_sleep(at, count, irqs_off);
+    }
+    false
+}
+
+/// How many `BUG: sleeping function called from invalid context` reports were printed.
+pub fn might_sleep_reports() -> u32 {
+    MIGHT_SLEEP_REPORTS.load(Ordering::Relaxed)
+}
+
+/// The report itself, as `__might_resched` prints it: the site, `in_atomic()`,
+/// `irqs_disabled()`, the task, the preempt count against the expected 0, then `dump_stack`'s
+/// header (pivm has no unwinder: the backtrace is the reporting site).
+#[cold]
+#[inline(never)]
+fn report_invalid_sleep(at: &core::panic::Location<'_>, count: u32, irqs_off: bool) {
+    let mut who = |pid: u32, comm: &str| {
+        let w = &mut ReportWriter;
+        let _ = writeln!(
+            w,
+            "BUG: sleeping function called from invalid context at {}:{}",
+            at.file(),
+            at.line()
+        );
+        let _ = writeln!(
+            w,
+            "in_atomic(): {}, irqs_disabled(): {}, non_block: 0, pid: {}, name: {}",
+            u32::from(count != 0),
+            u32::from(irqs_off),
+            pid,
+            comm
+        );
+        let _ = writeln!(w, "preempt_count: {:x}, expected: 0", count);
+        dump_stack(pid, comm, at);
+    };
+    match CURRENT_TASK.get() {
+        Some(current) => current(&mut who),
+        None => who(0, "swapper/0"),
+    }
+}
+
 #[cfg(kernel)]
 fn irqs_disabled() -> bool {
     crate::arch::irqflags::irqs_disabled()
@@ -53,12 +166,12 @@ fn irqs_disabled() -> bool {
 /// A spin lock (`spinlock_t` with `spin_lock`): the `spin` crate's lock, counted in the
 /// preempt count while held.
 pub struct SpinLock<T: ?Sized> {
-    inner: Mutex<T>,
+    inner: spin::Mutex<T>,
 }
 
 impl<T> SpinLock<T> {
     pub const fn new(value: T) -> Self {
-        SpinLock { inner: Mutex::new(value) }
+        SpinLock { inner: spin::Mutex::new(value) }
     }
 }
 
@@ -127,6 +240,26 @@ impl<T: ?Sized> Drop for SpinLockGuard<'_, T> {
     }
 }
 
+/// A lock whose holder may sleep (Linux's `struct mutex` in that role): the `spin` crate's
+/// lock, not counted in the preempt count, so an allocation made under it may reclaim and
+/// `might_sleep` stays quiet. pivm has no sleeping lock: a contended one spins, so it is only
+/// for state one task takes (the console's commands), never for state an interrupt or
+/// another task may want while its holder sleeps.
+pub struct Mutex<T> {
+    inner: spin::Mutex<T>,
+}
+
+impl<T> Mutex<T> {
+    pub const fn new(value: T) -> Self {
+        Mutex { inner: spin::Mutex::new(value) }
+    }
+
+    /// `mutex_lock`.
+    pub fn lock(&self) -> MutexGuard<'_, T> {
+        self.inner.lock()
+    }
+}
+
 /// The interrupt state `lock` saved (Linux's `unsigned long flags`).
 #[cfg(kernel)]
 type Flags = crate::arch::irqflags::IrqFlags;
@@ -153,12 +286,12 @@ fn restore(_: Flags) {}
 
 /// A spin lock taken with interrupts masked (`spinlock_t` used with `spin_lock_irqsave`).
 pub struct IrqSpinLock<T> {
-    inner: Mutex<T>,
+    inner: spin::Mutex<T>,
 }
 
 impl<T> IrqSpinLock<T> {
     pub const fn new(value: T) -> Self {
-        IrqSpinLock { inner: Mutex::new(value) }
+        IrqSpinLock { inner: spin::Mutex::new(value) }
     }
 
     /// `spin_lock_irqsave`: masks interrupts, then spins for the lock.
@@ -226,6 +359,22 @@ mod tests {
             assert!(l.try_lock().is_none());
         }
         assert_eq!(*l.try_lock().unwrap(), 6);
+    }
+
+    #[test]
+    fn oomsleep_might_sleep_is_false_under_a_lock_and_reports_a_site_once() {
+        let s = SpinLock::new(());
+        let before = might_sleep_reports();
+        {
+            let _g = s.lock();
+            assert!(!might_sleep(), "a held lock: the caller may not sleep");
+        }
+        assert!(might_sleep_reports() > before, "the report was counted");
+        // The record of reported sites: a new site once, then never again.
+        let site = &REPORTED as *const _ as usize + 1;
+        assert!(first_report_at(site));
+        assert!(!first_report_at(site));
+        assert!(!first_report_at(site));
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! The OOM killer's choice (mm/oom_kill.c `oom_badness`, `select_bad_process`), pure so the
 //! host tests it: the kernel's `out_of_memory` (kernel/process/oom.rs) feeds it the live
 //! processes and kills the one it picks.
+use crate::mm::gfp::{gfp_zone, GfpFlags};
 use crate::mm::mm_types::PAGE_SIZE;
+use crate::mm::zone::{ZoneType, PAGE_ALLOC_COSTLY_ORDER};
 
 /// `OOM_SCORE_ADJ_MIN`: a task with this adjustment is never chosen.
 pub const OOM_SCORE_ADJ_MIN: i32 = -1000;
@@ -46,9 +48,45 @@ pub fn select_bad_process(
     chosen.map(|(_, c)| c)
 }
 
+/// Whether an allocation of `gfp` and `order` whose reclaim gave up may invoke the OOM
+/// killer, as 6.1's slow path decides: it must be allowed to reclaim (`__GFP_DIRECT_RECLAIM`)
+/// and to retry (not `__GFP_NORETRY`: that one fails right after reclaim), and
+/// `__alloc_pages_may_oom` then refuses a costly order (above `PAGE_ALLOC_COSTLY_ORDER`: the
+/// OOM killer will not help higher orders), a request for the DMA zones only ("does not
+/// needlessly kill tasks for lowmem"), and `__GFP_RETRY_MAYFAIL` or `__GFP_THISNODE`;
+/// `out_of_memory` kills nothing for a request without `__GFP_FS` ("does not compensate for
+/// IO-less reclaim": 6.1 reports progress and retries; pivm, with no such caller, fails it).
+pub fn alloc_may_oom(gfp: GfpFlags, order: u32) -> bool {
+    gfp.contains(GfpFlags::__GFP_DIRECT_RECLAIM)
+        && !gfp.contains(GfpFlags::__GFP_NORETRY)
+        && order <= PAGE_ALLOC_COSTLY_ORDER
+        && gfp_zone(gfp) >= ZoneType::Normal
+        && !gfp.intersects(GfpFlags::__GFP_RETRY_MAYFAIL.union(GfpFlags::__GFP_THISNODE))
+        && gfp.contains(GfpFlags::__GFP_FS)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn oomsleep_only_sleepable_cheap_requests_may_invoke_the_oom_killer() {
+        let k = GfpFlags::GFP_KERNEL;
+        for order in 0..=PAGE_ALLOC_COSTLY_ORDER {
+            assert!(alloc_may_oom(k, order), "GFP_KERNEL order {order}");
+        }
+        assert!(!alloc_may_oom(k, PAGE_ALLOC_COSTLY_ORDER + 1), "costly orders fail");
+        assert!(alloc_may_oom(GfpFlags::GFP_HIGHUSER_MOVABLE, 0));
+        assert!(!alloc_may_oom(GfpFlags::GFP_ATOMIC, 0), "cannot reclaim");
+        assert!(!alloc_may_oom(GfpFlags::GFP_NOWAIT, 0));
+        assert!(!alloc_may_oom(GfpFlags::GFP_NOFS, 0), "IO-less reclaim");
+        assert!(!alloc_may_oom(GfpFlags::GFP_NOIO, 0));
+        assert!(!alloc_may_oom(k.union(GfpFlags::__GFP_NORETRY), 0));
+        assert!(!alloc_may_oom(k.union(GfpFlags::__GFP_RETRY_MAYFAIL), 0));
+        assert!(!alloc_may_oom(k.union(GfpFlags::__GFP_THISNODE), 0));
+        assert!(!alloc_may_oom(k.union(GfpFlags::__GFP_DMA), 0), "lowmem");
+        assert!(alloc_may_oom(k.union(GfpFlags::__GFP_NOFAIL), 0));
+    }
 
     fn c(pid: u32, rss: u64, pt: u64, adj: i32) -> OomCandidate {
         OomCandidate { pid, rss, swapents: 0, pgtables_bytes: pt, oom_score_adj: adj }

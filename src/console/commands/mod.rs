@@ -288,8 +288,9 @@ pub static COMMANDS: &[Command] = &[
     },
     Command {
         name: "crash",
-        usage: "crash null|exec|undef|stack",
-        help: "NULL read, jump to an unmapped page, undefined instruction, stack overflow (oops)",
+        usage: "crash null|exec|undef|stack|atomic-sleep",
+        help: "NULL read, jump to an unmapped page, undefined instruction, stack overflow \
+               (oops); a sleepable allocation under a spin lock (BUG report, carries on)",
         run: cmd_crash,
     },
     Command {

@@ -3,13 +3,41 @@
 use super::{expect_args, CmdError, CmdResult};
 use crate::board::raspi::power;
 use crate::console::args::Args;
+use crate::kernel::spinlock::SpinLock;
 use crate::kernel::Kernel;
 use crate::kprintln;
 
 /// Where `crash exec` jumps: an unmapped page, so the oops' code dump faults too.
 const CRASH_EXEC_ADDR: usize = 0x1000;
 
+/// The lock `crash atomic-sleep` holds (nothing else takes it).
+static ATOMIC_SLEEP_LOCK: SpinLock<()> = SpinLock::new(());
+
+/// `crash atomic-sleep`: a `GFP_KERNEL` `vmalloc` of one page made while holding a spin lock,
+/// the bug `CONFIG_DEBUG_ATOMIC_SLEEP` catches: `might_sleep` reports it (once per call
+/// site) and the allocation goes on without reclaim; the page is freed again after the lock
+/// is dropped.
+fn crash_atomic_sleep(args: &Args<'_>) -> CmdResult {
+    use crate::kernel::vmalloc;
+    use crate::mm::vmap::Caller;
+    expect_args(args, 2)?;
+    let caller = Caller::Code(cmd_crash as *const () as usize);
+    let r = {
+        let _held = ATOMIC_SLEEP_LOCK.lock();
+        vmalloc::vmalloc(crate::mm::PAGE_SIZE, caller)
+    };
+    // Any error is reported by vmalloc's own messages.
+    let reported = |e| {
+        vmalloc::report(&e);
+        CmdError::Reported
+    };
+    vmalloc::vfree(r.map_err(reported)?).map_err(reported)
+}
+
 pub(super) fn cmd_crash(_: &Kernel, args: &Args<'_>) -> CmdResult {
+    if args.get(1) == Some("atomic-sleep") {
+        return crash_atomic_sleep(args);
+    }
     expect_args(args, 2)?;
     match args.get(1) {
         Some("exec") => {

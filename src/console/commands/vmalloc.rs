@@ -2,7 +2,7 @@
 //! `ioremap`, `iounmap`, `kmap`, `kunmap`, and `poke`/`touch` to use the memory they return.
 use alloc::vec::Vec;
 
-use crate::kernel::spinlock::SpinLock;
+use crate::kernel::spinlock::Mutex;
 
 use super::{arg_addr, arg_pfn, expect_args, refuse_read_sensitive, CmdError, CmdResult, FORCE};
 use crate::arch::fault;
@@ -73,8 +73,9 @@ pub(super) fn cmd_vfree(_: &Kernel, args: &Args<'_>) -> CmdResult {
     vmalloc::vfree(addr).map_err(report)
 }
 
-/// Addresses `vmalloc_fill` allocated, so that `vmalloc_fill free` can give them back.
-static FILLED: SpinLock<Vec<u64>> = SpinLock::new(Vec::new());
+/// Addresses `vmalloc_fill` allocated, so that `vmalloc_fill free` can give them back. A
+/// mutex: the fill allocates (`vmalloc`, `GFP_KERNEL`) while holding it.
+static FILLED: Mutex<Vec<u64>> = Mutex::new(Vec::new());
 /// Most areas `vmalloc_fill` keeps at once: the command's own limit, so that a fill with a
 /// tiny size stays quick and its /proc/vmallocinfo readable (the allocator has none).
 const FILL_MAX: usize = 4096;

@@ -152,7 +152,7 @@ fn load_image(
     argv: &[&[u8]],
     envp: &[&[u8]],
 ) -> Result<Loaded, ExecError> {
-    let mut pm = ProcessMm::new().ok_or(ExecError::Errno(Errno::ENOMEM))?;
+    let mut pm = super::syscall_sleepable(ProcessMm::new).ok_or(ExecError::Errno(Errno::ENOMEM))?;
     let mut random = CounterRandom::new();
     let randomize = super::RANDOMIZE_VA_SPACE.load(core::sync::atomic::Ordering::Relaxed) as u8;
     let params = ExecParams {

@@ -148,6 +148,20 @@ pub static PGD_PAGES: core::sync::atomic::AtomicU64 = core::sync::atomic::Atomic
 /// Live anonymous pages of every process (`/proc/meminfo` AnonPages).
 pub static NR_ANON_PAGES: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 
+/// `pgd_alloc`'s allocation: a first-level table's pages (`GFP_KERNEL`: it may reclaim and
+/// invoke the OOM killer, so the caller must hold no lock; fork makes it before it takes the
+/// task table, as 6.1's `dup_mm` allocates before `dup_mmap` takes the locks).
+pub fn alloc_pgd() -> Option<Pfn> {
+    crate::kernel::mem::alloc_pages_reclaiming(GfpFlags::GFP_KERNEL, PGD_ORDER, || {
+        with_node(|n| n.alloc_pages_for(PageOwner::PageTable, GfpFlags::GFP_KERNEL, PGD_ORDER)).ok()
+    })
+}
+
+/// Gives back a table from [`alloc_pgd`] that no address space took.
+pub fn free_pgd(pgd: Pfn) {
+    let _ = with_node(|n| n.free_pages_for(PageOwner::PageTable, pgd, PGD_ORDER));
+}
+
 impl ProcessMm {
     /// `mm_alloc` + `pgd_alloc`: an empty address space for this split.
     pub fn new() -> Option<Box<ProcessMm>> {
@@ -157,14 +171,16 @@ impl ProcessMm {
         Self::with_mm(mm)
     }
 
-    /// An address space over `mm` with a fresh first-level table (`mm_alloc` + `pgd_alloc`):
-    /// fork passes the parent's cloned `mm_struct`, so no empty one is built and dropped.
+    /// An address space over `mm` with a fresh first-level table (`mm_alloc` + `pgd_alloc`).
     fn with_mm(mm: MmStruct) -> Option<Box<ProcessMm>> {
-        // GFP_KERNEL: where the caller may sleep, a failure at the watermark reclaims first.
-        let pgd = crate::kernel::mem::alloc_reclaiming(GfpFlags::GFP_KERNEL, || {
-            with_node(|n| n.alloc_pages_for(PageOwner::PageTable, GfpFlags::GFP_KERNEL, PGD_ORDER))
-                .ok()
-        })?;
+        Self::with_mm_pgd(mm, alloc_pgd()?)
+    }
+
+    /// An address space over `mm` with the first-level table `pgd` ([`alloc_pgd`]'s, which it
+    /// takes over): fork passes the parent's cloned `mm_struct` and a table allocated before
+    /// it took the task table's lock, so no empty one is built and dropped and the table's
+    /// allocation may reclaim.
+    fn with_mm_pgd(mm: MmStruct, pgd: Pfn) -> Option<Box<ProcessMm>> {
         PGD_PAGES.fetch_add(1 << PGD_ORDER, core::sync::atomic::Ordering::Relaxed);
         let va = kva(pgd)?;
         // SAFETY: the four pages were just allocated for this table and are in lowmem.
@@ -339,9 +355,10 @@ impl ProcessMm {
     /// private writable pages become read-only in both (copy-on-write), a shared mapping's
     /// pages are clean in the child, and every copied PTE is old there: on ARM an old PTE has
     /// no hardware entry, so the child's first access to each page is a (counted) fault.
-    pub fn fork(&mut self) -> Option<Box<ProcessMm>> {
+    /// `pgd` is the child's first-level table ([`alloc_pgd`]), taken over.
+    pub fn fork(&mut self, pgd: Pfn) -> Option<Box<ProcessMm>> {
         use crate::mm::mm_types::VmFlags;
-        let mut child = ProcessMm::with_mm(self.mm.clone())?;
+        let mut child = ProcessMm::with_mm_pgd(self.mm.clone(), pgd)?;
         child.mm.anon_vma_fork();
         let (pgd, cpgd) = (self.hw.pgd, child.hw.pgd);
         for vma in self.mm.iter() {

@@ -445,8 +445,19 @@ pub fn count_vm_fault(r: Result<Fault, FaultError>) {
     }
 }
 
+/// The running task's pid and comm for a report (`might_sleep`'s), without waiting for the
+/// task table: code that holds it is named by pid only.
+fn current_for_report(f: &mut dyn FnMut(u32, &str)) {
+    let pid = CURRENT_PID.load(Ordering::Relaxed);
+    match TASKS.try_lock() {
+        Some(g) => f(pid, g.as_ref().and_then(|t| t.map.get(&pid)).map_or("", |x| x.comm.as_str())),
+        None => f(pid, "(task table held)"),
+    }
+}
+
 /// Sets up task 0 (the console), the special pages, the entry hooks and the rootfs.
 pub fn init(params: &crate::boot::cmdline::BootParams, initrd: Option<(u64, u64)>) {
+    crate::kernel::spinlock::set_current_task(current_for_report);
     let mut console = Box::new(Task::new(0, 0, "swapper/0"));
     let cur_task = core::ptr::NonNull::from(&mut *console);
     *TASKS.lock() = Some(Tasks {
@@ -1161,18 +1172,34 @@ pub fn reap(pid: u32) -> Option<u32> {
     reap_task(pid).map(|t| t.exit_status)
 }
 
+/// Runs a sleepable allocation `f` of a system call with interrupts on, as Linux runs every
+/// system call (`vector_swi` enables them): pivm's run with them masked, which would make
+/// the allocation atomic (no reclaim, no OOM killer) and a `might_sleep` report. Only where
+/// no lock is held; interrupts are as before afterwards.
+pub(crate) fn syscall_sleepable<R>(f: impl FnOnce() -> R) -> R {
+    if crate::kernel::spinlock::preempt_count() != 0 {
+        return f();
+    }
+    let flags = irqflags::local_irq_save();
+    irqflags::local_irq_enable();
+    let r = f();
+    irqflags::local_irq_restore(flags);
+    r
+}
+
 /// A kernel stack for a new task (`alloc_thread_stack_node`): its frame, lowest address,
 /// and the `pt_regs` slot at its top.
 fn alloc_thread_stack() -> Result<(Pfn, u32, u32), crate::mm::mm_types::Errno> {
     // GFP_KERNEL: where the caller may sleep (the console's `run`, a fork with no lock
     // held), a failure at the watermark reclaims first, as 6.1's slow path does.
-    let stack = crate::kernel::mem::alloc_reclaiming(GfpFlags::GFP_KERNEL, || {
-        with_node(|n| {
-            n.alloc_pages_for(PageOwner::KernelStack, GfpFlags::GFP_KERNEL, THREAD_SIZE_ORDER)
+    let stack =
+        crate::kernel::mem::alloc_pages_reclaiming(GfpFlags::GFP_KERNEL, THREAD_SIZE_ORDER, || {
+            with_node(|n| {
+                n.alloc_pages_for(PageOwner::KernelStack, GfpFlags::GFP_KERNEL, THREAD_SIZE_ORDER)
+            })
+            .ok()
         })
-        .ok()
-    })
-    .ok_or(crate::mm::mm_types::Errno::ENOMEM)?;
+        .ok_or(crate::mm::mm_types::Errno::ENOMEM)?;
     NR_KERNEL_STACK_PAGES.fetch_add(1 << THREAD_SIZE_ORDER, Ordering::Relaxed);
     let base = crate::kernel::phys_to_virt(stack.phys().0).unwrap_or(0) as u32;
     let regs_addr = base + THREAD_SIZE - core::mem::size_of::<PtRegs>() as u32;
@@ -1267,9 +1294,16 @@ pub fn do_fork(
     use crate::mm::mm_types::Errno;
     let req = rules::classify_clone(flags).map_err(|why| why.errno())?;
     fork::check_limits()?;
-    let (stack, base, regs_addr) = alloc_thread_stack()?;
+    let (stack, base, regs_addr) = syscall_sleepable(alloc_thread_stack)?;
+    // The child's first-level table before the task table is taken: its allocation may
+    // reclaim and invoke the OOM killer, which it could not do under the lock.
+    let Some(pgd) = syscall_sleepable(mm::alloc_pgd) else {
+        free_thread_stack(stack);
+        return Err(Errno::ENOMEM);
+    };
+    let mut pgd = Some(pgd);
     let child = with_current(|t| {
-        let pm = t.mm.as_mut()?.fork()?;
+        let pm = t.mm.as_mut()?.fork(pgd.take()?)?;
         let mut c = Box::new(Task::new(0, t.pid, &t.comm));
         c.mm = Some(pm);
         c.tls = if flags & CLONE_SETTLS != 0 { tls } else { t.tls };
@@ -1283,6 +1317,9 @@ pub fn do_fork(
         c.ext = t.ext.for_child(req.exit_signal, req.vfork.then_some(t.pid));
         Some(c)
     });
+    if let Some(unused) = pgd {
+        mm::free_pgd(unused);
+    }
     let Some(mut child) = child else {
         free_thread_stack(stack);
         return Err(Errno::ENOMEM);

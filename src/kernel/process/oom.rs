@@ -1,17 +1,20 @@
-//! The OOM killer (mm/oom_kill.c): when a user page fault cannot get a page,
-//! `pagefault_out_of_memory` -> `out_of_memory` picks the process whose death frees the most
+//! The OOM killer (mm/oom_kill.c): when an allocation that may sleep cannot get memory and
+//! reclaim gave up (a user page fault's page: `pagefault_out_of_memory`; a kernel
+//! allocation's: `alloc_pages_may_oom`, from the slow path's loop), `out_of_memory` picks the process whose death frees the most
 //! (`oom_badness`: its RSS, swap entries and page tables, plus `oom_score_adj` scaled to the
-//! machine), prints Linux's report (`invoked oom-killer`, the task table of `dump_tasks`, the
+//! machine), prints Linux's report (`invoked oom-killer`, `Mem-Info:`, the task table of `dump_tasks`, the
 //! `oom-kill:` summary and `Out of memory: Killed process ...`) and sends it SIGKILL. Its
 //! memory comes back when it exits. While a victim is still dying no second one is chosen
 //! (`oom_evaluate_task` aborts the scan), so one shortage kills one process. The choice is
 //! pure (`mm::oom_kill`) and host-tested.
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
+use crate::console::printk::Console;
 use crate::kprintln;
 use crate::mm::gfp::GfpFlags;
 use crate::mm::mm_types::PAGE_SIZE;
 use crate::mm::oom_kill::{select_bad_process, OomCandidate};
+use crate::mm::page_alloc::write_show_mem;
 
 /// `oom_kill` in /proc/vmstat: processes killed.
 pub static OOM_KILLS: AtomicU64 = AtomicU64::new(0);
@@ -38,26 +41,95 @@ fn victim_pending() -> bool {
     alive
 }
 
-/// `pagefault_out_of_memory()` -> `out_of_memory()` for the current task's fault: kills the
-/// biggest process (maybe the current one) and returns; the faulting task retries (or dies
-/// of the SIGKILL it was sent).
+/// What `out_of_memory` did for the caller's allocation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OomResult {
+    /// This victim (pid) was sent SIGKILL now.
+    Killed(u32),
+    /// An earlier victim (pid) has not exited yet: its memory is on its way.
+    VictimPending(u32),
+    /// No process could be chosen.
+    NoneKillable,
+}
+
+/// How long an allocation waits for a victim to exit before it gives up (6.1's OOM reaper
+/// would have freed the victim's memory in that time; pivm has none).
+const VICTIM_EXIT_TIMEOUT: u64 = 5 * crate::kernel::time::HZ;
+
+/// `pagefault_out_of_memory()`: the fault's page allocation (6.1's anonymous fault mask,
+/// order 0) could not be satisfied after reclaim gave up, so the OOM killer runs as 6.1's
+/// slow path runs it for that allocation (pivm allocates a fault's page under the task
+/// table's lock and reclaims in the exception handler, so the report comes from here);
+/// the faulting task retries the access (or dies of the SIGKILL it was sent).
+#[track_caller]
 pub fn pagefault_out_of_memory() {
+    match out_of_memory(FAULT_GFP, 0) {
+        OomResult::Killed(v) | OomResult::VictimPending(v) if v != super::current_pid() => {
+            super::set_need_resched();
+        }
+        OomResult::NoneKillable => {
+            // Nothing killable: the faulting task cannot go on.
+            let _ = super::send_signal(super::current_pid(), super::SIGKILL);
+        }
+        _ => {}
+    }
+}
+
+/// `__alloc_pages_may_oom` for a kernel allocation that may sleep and whose reclaim gave
+/// up (the caller checked `mm::oom_kill::alloc_may_oom`): the OOM killer, then, when it
+/// killed another task (or one is still dying), sleep until that task has exited so its
+/// memory is free; true: retry the allocation. False when nothing could be killed, when the
+/// victim is the caller itself (its allocation fails and it dies on the way out, as 6.1 lets
+/// an OOM victim's allocation fail), or when the victim did not exit in time.
+#[track_caller]
+pub fn alloc_pages_may_oom(gfp: GfpFlags, order: u32) -> bool {
+    let victim = match out_of_memory(gfp, order) {
+        OomResult::Killed(v) | OomResult::VictimPending(v) => v,
+        OomResult::NoneKillable => return false,
+    };
+    if victim == super::current_pid() {
+        return false;
+    }
+    let deadline = crate::kernel::time::get_jiffies_64() + VICTIM_EXIT_TIMEOUT;
+    while victim_pending() {
+        if crate::kernel::time::get_jiffies_64() >= deadline {
+            return false;
+        }
+        // The victim runs (and exits) while this task gives the CPU up.
+        super::schedule();
+    }
+    true
+}
+
+/// `out_of_memory()` for an allocation of `gfp` and `order` by the current task: picks the
+/// process whose death frees the most, prints `dump_header` (the `invoked oom-killer` line,
+/// the caller, `show_mem`'s `Mem-Info:`, `dump_tasks`' table), `dump_oom_summary` and
+/// `Out of memory: Killed process ...`, and sends it SIGKILL. Nothing is chosen while an
+/// earlier victim is still exiting. Nothing here allocates: the slab may have no page.
+#[track_caller]
+pub fn out_of_memory(gfp: GfpFlags, order: u32) -> OomResult {
     if victim_pending() {
         // oom_evaluate_task: a victim is exiting; wait for its memory.
-        super::set_need_resched();
-        return;
+        return OomResult::VictimPending(OOM_VICTIM.load(Ordering::Relaxed));
     }
+    let at = core::panic::Location::caller();
     let totalpages = crate::kernel::mem::with_node(|n| n.totalram_pages());
-    let (cur_pid, chosen) = super::with_tasks(|t| {
+    let stats = crate::kernel::mem::node_stats();
+    let chosen = super::with_tasks(|t| {
         let cur = t.current;
-        // Nothing here allocates: the slab may have no page to give.
         let cur_comm: &str = t.map.get(&cur).map_or("", |x| x.comm.as_str());
+        // dump_header().
         kprintln!(
-            "{} invoked oom-killer: gfp_mask={:#x}({}), order=0, oom_score_adj=0",
+            "{} invoked oom-killer: gfp_mask={:#x}({}), order={}, oom_score_adj=0",
             cur_comm,
-            FAULT_GFP.bits(),
-            FAULT_GFP
+            gfp.bits(),
+            gfp,
+            order
         );
+        crate::kernel::spinlock::dump_stack(cur, cur_comm, at);
+        crate::kernel::mem::with_node(|n| {
+            let _ = write_show_mem(&mut Console, gfp, n, &stats);
+        });
         // dump_tasks().
         kprintln!("Tasks state (memory values in pages):");
         kprintln!(
@@ -113,21 +185,18 @@ pub fn pagefault_out_of_memory() {
                 r.pgtables_bytes >> 10
             );
         }
-        (cur, chosen)
+        chosen
     });
     match chosen {
         Some(v) => {
             OOM_VICTIM.store(v.pid, Ordering::Relaxed);
             OOM_KILLS.fetch_add(1, Ordering::Relaxed);
             let _ = super::send_signal(v.pid, super::SIGKILL);
-            if v.pid != cur_pid {
-                super::set_need_resched();
-            }
+            OomResult::Killed(v.pid)
         }
         None => {
-            // Nothing killable: the faulting task cannot go on.
             kprintln!("Out of memory and no killable processes...");
-            let _ = super::send_signal(cur_pid, super::SIGKILL);
+            OomResult::NoneKillable
         }
     }
 }

@@ -43,6 +43,7 @@ use crate::kernel::mem::with_node;
 use crate::kernel::swap;
 use crate::mm::gfp::{gfp_zone, GfpFlags};
 use crate::mm::mm_types::{VmFlags, PAGE_SIZE};
+use crate::mm::oom_kill::alloc_may_oom;
 use crate::mm::page::{LruFlags, MemMap, PageOwner};
 use crate::mm::swap::Lruvec;
 use crate::mm::vmscan::{
@@ -428,12 +429,16 @@ fn memalloc_noreclaim_restore(old: u32) {
 }
 
 /// `__alloc_pages_direct_reclaim` for a kernel allocation whose caller may sleep (the global
-/// allocator's, vmalloc's pages, the console's `kmalloc`; `kernel::mem::alloc_reclaiming`
-/// calls it with no lock held): `try_to_free_pages` under `PF_MEMALLOC`, then `retry` the
-/// allocation, round after round until it succeeds (true) or `should_reclaim_retry` gives up
-/// (false). A task already reclaiming (`PF_MEMALLOC`: kswapd, or reclaim's own allocations)
-/// does not reclaim again.
-fn direct_reclaim_for_kernel(gfp: GfpFlags, retry: &mut dyn FnMut() -> bool) -> bool {
+/// allocator's, vmalloc's pages, kernel stacks, page directories, the console's `kmalloc`;
+/// `kernel::mem::alloc_reclaiming` calls it with no lock held): `try_to_free_pages` under
+/// `PF_MEMALLOC`, then `retry` the allocation, round after round; when `should_reclaim_retry`
+/// gives up, `__alloc_pages_may_oom` for a request that may invoke the OOM killer
+/// (`alloc_may_oom`: order up to `PAGE_ALLOC_COSTLY_ORDER`, `__GFP_FS`, ...), which waits for
+/// the victim's exit, and the loop starts over with its count of rounds reset, as 6.1's
+/// slow path `goto retry`s. True when `retry` succeeded; false when the OOM killer may not
+/// run or could not help. A task already reclaiming (`PF_MEMALLOC`: kswapd, or reclaim's own
+/// allocations) does not reclaim again.
+fn direct_reclaim_for_kernel(gfp: GfpFlags, order: u32, retry: &mut dyn FnMut() -> bool) -> bool {
     if super::with_current_mm(|t| t.flags & PF_MEMALLOC != 0) {
         return false;
     }
@@ -450,9 +455,17 @@ fn direct_reclaim_for_kernel(gfp: GfpFlags, retry: &mut dyn FnMut() -> bool) -> 
             let lru = *n.lruvec();
             n.zone_could_meet_min(gfp, |z| vmscan::zone_reclaimable_pages(&lru, z, swap_space))
         });
-        if !vmscan::should_reclaim_retry(progress, &mut no_progress_loops, || could) {
+        if vmscan::should_reclaim_retry(progress, &mut no_progress_loops, || could) {
+            continue;
+        }
+        if !alloc_may_oom(gfp, order) || !super::oom::alloc_pages_may_oom(gfp, order) {
             return false;
         }
+        // The victim's memory is back: the allocation again, before reclaiming more.
+        if retry() {
+            return true;
+        }
+        no_progress_loops = 0;
     }
 }
 

@@ -61,7 +61,10 @@ pub fn finish_wait(q: &WaitQueue) {
 /// `schedule_timeout` in `TASK_INTERRUPTIBLE` on `q` (joined at number `seen`): sleeps
 /// until a wake-up after `seen` or until `timeout` jiffies pass (`u64::MAX`: no timeout);
 /// the jiffies left (0 when it timed out), as Linux returns them.
+#[track_caller]
 pub fn schedule_timeout(q: &'static WaitQueue, seen: u32, timeout: u64) -> u64 {
+    // A sleep where the caller may not sleep (a lock held, interrupts off) is reported.
+    crate::kernel::spinlock::might_sleep();
     let now = crate::kernel::time::get_jiffies_64();
     let deadline = now.saturating_add(timeout);
     with_tasks(|t| {

@@ -31,7 +31,9 @@ pub use free::__find_buddy_pfn;
 pub use init::InitError;
 pub use pcp::PcpError;
 pub use poison::{write_hex_dump, PoisonCorruption, PoisonReports};
-pub use show_mem::{write_alloc_failure, write_free_area_line, write_warn_alloc, NodeStats};
+pub use show_mem::{
+    write_alloc_failure, write_free_area_line, write_show_mem, write_warn_alloc, NodeStats,
+};
 
 use core::fmt;
 

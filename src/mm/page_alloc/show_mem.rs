@@ -48,6 +48,17 @@ pub fn write_warn_alloc(
     stats: &NodeStats,
 ) -> fmt::Result {
     writeln!(w, "{comm}: {msg}, mode:{:#x}({gfp}), nodemask=(null)", gfp.bits())?;
+    write_show_mem(w, gfp, node, stats)
+}
+
+/// `__show_mem()` for the zones a request of `gfp` could use (`Mem-Info:` and what follows):
+/// the failure report's second half and the OOM killer's `dump_header`.
+pub fn write_show_mem(
+    w: &mut impl fmt::Write,
+    gfp: GfpFlags,
+    node: &Node<'_>,
+    stats: &NodeStats,
+) -> fmt::Result {
     let max_zone_idx = node.highest_zoneidx(gfp).idx();
     let shown = || node.populated_zones().filter(move |z| z.zone_type().idx() <= max_zone_idx);
     writeln!(w, "Mem-Info:")?;
