@@ -1084,6 +1084,28 @@ pub fn describe(elf: &ElfExecutable) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The tags `create_elf_tables` writes after `ARCH_DLINFO`'s, in 6.1's order.
+    const CREATE_ELF_TABLES_TAGS: [u32; 18] = [
+        AT_HWCAP,
+        AT_PAGESZ,
+        AT_CLKTCK,
+        AT_PHDR,
+        AT_PHENT,
+        AT_PHNUM,
+        AT_BASE,
+        AT_FLAGS,
+        AT_ENTRY,
+        AT_UID,
+        AT_EUID,
+        AT_GID,
+        AT_EGID,
+        AT_SECURE,
+        AT_RANDOM,
+        AT_HWCAP2,
+        AT_EXECFN,
+        AT_PLATFORM,
+    ];
     use crate::mm::mm_types::Rlimits;
     use crate::proc::pid::maps::{render_maps, ARM_VECTORS};
     use crate::proc::pid::sample::{output, LAYOUT};
@@ -1217,30 +1239,8 @@ mod tests {
         assert_eq!(word(img.sp + 12 + 4 * ENV.len()), 0);
         // The auxiliary vector in 6.1's order (ARCH_DLINFO's AT_SYSINFO_EHDR first).
         let tags: alloc::vec::Vec<u32> = img.auxv.iter().map(|&(k, _)| k).collect();
-        assert_eq!(
-            tags,
-            [
-                AT_SYSINFO_EHDR,
-                AT_HWCAP,
-                AT_PAGESZ,
-                AT_CLKTCK,
-                AT_PHDR,
-                AT_PHENT,
-                AT_PHNUM,
-                AT_BASE,
-                AT_FLAGS,
-                AT_ENTRY,
-                AT_UID,
-                AT_EUID,
-                AT_GID,
-                AT_EGID,
-                AT_SECURE,
-                AT_RANDOM,
-                AT_HWCAP2,
-                AT_EXECFN,
-                AT_PLATFORM
-            ]
-        );
+        assert_eq!(tags[0], AT_SYSINFO_EHDR);
+        assert_eq!(tags[1..], CREATE_ELF_TABLES_TAGS);
         let aux = |t: u32| img.auxv.iter().find(|&&(k, _)| k == t).unwrap().1 as usize;
         assert_eq!(aux(AT_SYSINFO_EHDR), 0xb6ff_f000);
         assert_eq!(aux(AT_HWCAP), HWCAP as usize);
@@ -1316,31 +1316,8 @@ mod tests {
             assert_eq!(q(sp + 24 + 8 * ENV.len()), 0);
             // ARCH_DLINFO first: AT_SYSINFO_EHDR (0: no vDSO) and AT_MINSIGSTKSZ.
             let tags: alloc::vec::Vec<u32> = auxv.iter().map(|&(k, _)| k).collect();
-            assert_eq!(
-                tags,
-                [
-                    AT_SYSINFO_EHDR,
-                    AT_MINSIGSTKSZ,
-                    AT_HWCAP,
-                    AT_PAGESZ,
-                    AT_CLKTCK,
-                    AT_PHDR,
-                    AT_PHENT,
-                    AT_PHNUM,
-                    AT_BASE,
-                    AT_FLAGS,
-                    AT_ENTRY,
-                    AT_UID,
-                    AT_EUID,
-                    AT_GID,
-                    AT_EGID,
-                    AT_SECURE,
-                    AT_RANDOM,
-                    AT_HWCAP2,
-                    AT_EXECFN,
-                    AT_PLATFORM
-                ]
-            );
+            assert_eq!(tags[..2], [AT_SYSINFO_EHDR, AT_MINSIGSTKSZ]);
+            assert_eq!(tags[2..], CREATE_ELF_TABLES_TAGS);
             let aux = |t: u32| auxv.iter().find(|&&(k, _)| k == t).unwrap().1 as usize;
             assert_eq!(aux(AT_SYSINFO_EHDR), 0);
             assert_eq!(aux(AT_MINSIGSTKSZ), 4720);

@@ -918,9 +918,9 @@ fn handle_signal(
     with_current(|t| t.ext.restart_wake = None);
     if let Some(code) = with_current(|t| t.ext.restart.take()) {
         match rules::restart_decision(code, Some(&act)) {
-            Some(rules::Restart::Again) => restart_syscall(regs),
+            Some(rules::Restart::Again) => regs.restart_syscall(),
             Some(rules::Restart::Eintr) => {
-                regs.uregs[0] = crate::mm::mm_types::Errno::EINTR.to_return();
+                regs.set_return_value(crate::mm::mm_types::Errno::EINTR.to_register());
             }
             None => {}
         }
@@ -966,7 +966,7 @@ fn handle_signal(
 /// `sys_rt_sigreturn` / `sys_sigreturn`: the registers, mask and VFP state the frame at sp
 /// saved; a bad frame kills with SIGSEGV.
 pub fn sigreturn(regs: &mut PtRegs, rt: bool) {
-    let sp = regs.uregs[PtRegs::SP];
+    let sp = regs.user_stack_pointer() as u32;
     let r = syscall::with_user(|um, _| {
         Ok(if rt { abisig::rt_sigreturn(um, sp) } else { abisig::sigreturn(um, sp) }.ok())
     });
@@ -1020,7 +1020,7 @@ fn do_work_pending(regs: &mut PtRegs) {
     // deadline).
     match with_current(|t| t.ext.restart.take()) {
         Some(code) if rules::restart_decision(code, None) == Some(rules::Restart::Again) => {
-            restart_syscall(regs)
+            regs.restart_syscall()
         }
         _ => with_current(|t| t.ext.restart_wake = None),
     }
@@ -1028,18 +1028,6 @@ fn do_work_pending(regs: &mut PtRegs) {
     if rseq::notify_resume(regs).is_err() {
         do_exit(SIGSEGV);
     }
-}
-
-/// `pt_regs` index of `orig_r0`.
-const ORIG_R0: usize = 17;
-
-/// Steps back over the `svc` (4 bytes, 2 in Thumb) with r0 restored, so that the system
-/// call runs again (arch/arm/kernel/signal.c `do_signal`).
-fn restart_syscall(regs: &mut PtRegs) {
-    const PSR_T_BIT: u32 = 1 << 5;
-    regs.uregs[0] = regs.uregs[ORIG_R0];
-    let back = if regs.cpsr() & PSR_T_BIT != 0 { 2 } else { 4 };
-    regs.uregs[PtRegs::PC] = regs.pc().wrapping_sub(back);
 }
 
 /// `do_exit`: the address space and files go, the task becomes a zombie for the console to
@@ -1291,9 +1279,9 @@ pub fn do_fork(
     // SAFETY: the top of the new, unused kernel stack (lowmem, 8-byte aligned).
     let cregs = unsafe { &mut *(regs_addr as *mut PtRegs) };
     *cregs = *regs;
-    cregs.uregs[0] = 0;
+    cregs.set_return_value(0);
     if newsp != 0 {
-        cregs.uregs[PtRegs::SP] = newsp;
+        cregs.user_stack_pointer_set(newsp as usize);
     }
     if flags & CLONE_CHILD_CLEARTID != 0 {
         child.clear_child_tid = ctid;
@@ -1319,7 +1307,7 @@ pub fn do_fork(
         });
     }
     if req.parent_settid {
-        let ptid = regs.uregs[2] as usize;
+        let ptid = regs.syscall_get_arguments()[2];
         let _ = syscall::with_user(|um, _| crate::abi::uaccess::put_user(um, ptid, &pid));
     }
     if req.vfork {

@@ -41,10 +41,10 @@ const NSEC_PER_JIFFY: u64 = 1_000_000_000 / crate::config::HZ;
 /// not preempt the kernel, so nothing is lost but latency; a call that sleeps gives the CPU
 /// up through `schedule()`.
 pub extern "C" fn handle(regs: &mut PtRegs) {
-    let n = regs.uregs[7];
+    let n = regs.syscall_get_nr() as u32;
     // The calls that only read a word of the running task's: no lock, no table walk.
     if n == nr::GETPID || n == nr::GETTID {
-        regs.uregs[0] = super::current_pid();
+        regs.set_return_value(super::current_pid() as usize);
         return;
     }
     handle_call(regs, n);
@@ -58,30 +58,26 @@ fn handle_call(regs: &mut PtRegs, n: u32) {
         super::sigreturn(regs, n == nr::RT_SIGRETURN);
         return;
     }
+    // The arguments as the ABI's word (32 bits on ARM).
+    let a = regs.syscall_get_arguments().map(|v| v as u32);
     // The calls that need the caller's registers.
     let r = match n {
         nr::FORK => Some(super::do_fork(regs, super::rules::FORK_FLAGS, 0, 0, 0)),
         nr::VFORK => Some(super::do_fork(regs, super::rules::VFORK_FLAGS, 0, 0, 0)),
         // ARM's clone(flags, newsp, parent_tidptr, tls, child_tidptr).
-        nr::CLONE => {
-            Some(super::do_fork(regs, regs.uregs[0], regs.uregs[1], regs.uregs[3], regs.uregs[4]))
-        }
+        nr::CLONE => Some(super::do_fork(regs, a[0], a[1], a[3], a[4])),
         nr::EXECVE => match sys_execve(regs) {
             // The new program starts with the registers start_thread set.
             Ok(()) => return,
             Err(e) => Some(Err(e)),
         },
-        nr::WAIT4 => {
-            Some(sys_wait4(regs.uregs[0] as i32, regs.uregs[1], regs.uregs[2], regs.uregs[3]))
-        }
+        nr::WAIT4 => Some(sys_wait4(a[0] as i32, a[1], a[2], a[3])),
         _ => None,
     };
     if let Some(r) = r {
         set_result(regs, r);
         return;
     }
-    let a =
-        [regs.uregs[0], regs.uregs[1], regs.uregs[2], regs.uregs[3], regs.uregs[4], regs.uregs[5]];
     // A number below the ARM-private range is a table row or a hole; `call` answers a hole
     // (and every row it does not implement) with ENOSYS, as `classify` would.
     if n < crate::abi::arm::unistd::ARM_NR_BASE {
@@ -122,10 +118,10 @@ fn set_result(regs: &mut PtRegs, r: SysResult) {
     {
         with_current(|t| t.ext.restart = Some(e));
     }
-    regs.uregs[0] = match r {
-        Ok(v) => v,
-        Err(e) => e.to_return(),
-    };
+    regs.set_return_value(match r {
+        Ok(v) => v as usize,
+        Err(e) => e.to_register(),
+    });
 }
 
 /// Runs `f` with the current process's user memory.
@@ -1098,7 +1094,8 @@ impl ExecStrings {
 }
 
 fn sys_execve(regs: &mut PtRegs) -> Result<(), Errno> {
-    let path = path_arg(regs.uregs[0])?;
+    let [path, argv, envp, ..] = regs.syscall_get_arguments();
+    let path = path_arg(path as u32)?;
     if path.is_empty() {
         return Err(Errno::ENOENT);
     }
@@ -1107,8 +1104,8 @@ fn sys_execve(regs: &mut PtRegs) -> Result<(), Errno> {
         bytes: Vec::with_capacity(EXEC_STRINGS_BYTES),
         ends: Vec::with_capacity(EXEC_STRINGS_COUNT),
     };
-    let argc = strings.copy_array(regs.uregs[1])?;
-    strings.copy_array(regs.uregs[2])?;
+    let argc = strings.copy_array(argv as u32)?;
+    strings.copy_array(envp as u32)?;
     // bprm_stack_limits: the strings and their pointers within a quarter of the stack limit.
     let bytes = strings.bytes.len() + strings.ends.len();
     let pointers = strings.ends.len() * core::mem::size_of::<u32>();
