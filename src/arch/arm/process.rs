@@ -12,13 +12,17 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use spin::Once;
 
 use super::desc::{L1_ENTRIES, SECTION_SHIFT, SMALL_PAGE_SHIFT};
+use super::fault::UserException;
+use super::fsr::decode_abort;
 use super::mmu::{self, MapError, TTB_FLAGS_SMP};
 use super::pgtable::{
     self, LinuxPte, PageTable, L_PTE_DIRTY, L_PTE_PRESENT, L_PTE_RDONLY, L_PTE_USER, L_PTE_XN,
     L_PTE_YOUNG, PTE_TABLE_PAGE,
 };
 use super::vectors::PtRegs;
+use crate::abi::arm::signal::{si_code, sig};
 use crate::config::PAGE_OFFSET;
+use crate::mm::memory::UserTrap;
 
 /// `struct cpu_context_save`: the callee-saved registers, sp and the resume address.
 #[repr(C)]
@@ -221,6 +225,27 @@ impl PtRegs {
         self.set_pc(self.pc().wrapping_sub(back));
     }
 }
+
+/// What the shared fault code makes of a user-mode exception: aborts through
+/// [`decode_abort`](super::fsr::decode_abort) (a prefetch abort is an instruction fetch), an
+/// undefined instruction `SIGILL`/`ILL_ILLOPC` at pc with `trap_no` 6. ARM needs no
+/// `TASK_SIZE` here: the fault path finds no VMA above it.
+pub fn decode_user_exception(e: UserException, regs: &PtRegs, _task_size: usize) -> UserTrap {
+    match e {
+        UserException::DataAbort { addr, fsr } => decode_abort(addr as usize, fsr, false),
+        UserException::PrefetchAbort { addr, fsr } => decode_abort(addr as usize, fsr, true),
+        UserException::Undefined => UserTrap::Signal {
+            addr: regs.instruction_pointer(),
+            signo: sig::SIGILL,
+            code: si_code::ILL_ILLOPC,
+            trap_no: TRAP_UNDEFINED,
+            raw: 0,
+        },
+    }
+}
+
+/// `trap_no` of an undefined instruction in the signal frame.
+const TRAP_UNDEFINED: u32 = 6;
 
 /// A `pt_regs` for a fresh user task: USR mode, ARM state, interrupts on.
 pub fn start_thread(regs: &mut PtRegs, pc: u32, sp: u32) {

@@ -44,7 +44,7 @@ use crate::fs::vfs::FileRef;
 use crate::kernel::mem::with_node;
 use crate::kprintln;
 use crate::mm::gfp::GfpFlags;
-use crate::mm::memory::{Fault, FaultCounts, FaultError, FaultFlags};
+use crate::mm::memory::{Fault, FaultCounts, FaultError, FaultFlags, UserTrap};
 use crate::mm::page::PageOwner;
 use crate::mm::Pfn;
 
@@ -1496,18 +1496,13 @@ pub fn fixup_user_fault(addr: usize, write: bool) -> bool {
 /// The user-mode exception handler: page faults through the fault path; what cannot be
 /// resolved becomes a signal (fatal: no handler is run yet).
 fn user_exception(e: UserException, regs: &mut PtRegs) {
-    let (addr, sig, code, fsr_v) = match e {
-        UserException::DataAbort { addr, fsr: f }
-        | UserException::PrefetchAbort { addr, fsr: f } => {
-            let instruction = matches!(e, UserException::PrefetchAbort { .. });
-            let status = arch::fault_status(f);
-            // Translation (section/page), access flag and permission faults go to the MM.
-            let mm_fault = matches!(status, 0x05 | 0x06 | 0x07 | 0x0d | 0x0f);
-            if !mm_fault {
-                (addr, SIGBUS, 1, f)
-            } else {
-                let write = !instruction && f & arch::FSR_WRITE != 0 && f & (1 << 13) == 0;
-                let mut flags = FaultFlags { write, instruction, tried: false };
+    let (addr, sig, code, trap_no, fsr_v) =
+        match arch::decode_user_exception(e, regs, arch::TASK_SIZE) {
+            UserTrap::Signal { addr, signo, code, trap_no, raw } => {
+                (addr, signo, code, trap_no, raw)
+            }
+            UserTrap::PageFault { addr, flags, raw: f } => {
+                let mut flags = flags;
                 // A fault that needs the card submits the read and comes back with
                 // VM_FAULT_RETRY and the bio: the task sleeps for it here, with the task table
                 // free so that other tasks run, then the fault runs again from the start
@@ -1515,7 +1510,7 @@ fn user_exception(e: UserException, regs: &mut PtRegs) {
                 let r = loop {
                     let (r, wait) = with_current_mm(|t| {
                         let counts = &mut t.counts;
-                        t.mm.as_mut().map(|m| m.fault_nowait(addr as usize, flags, counts))
+                        t.mm.as_mut().map(|m| m.fault_nowait(addr, flags, counts))
                     })
                     .map_or((None, None), |(r, w)| (Some(r), w));
                     let Some((disk, done)) = wait else { break r };
@@ -1526,7 +1521,7 @@ fn user_exception(e: UserException, regs: &mut PtRegs) {
                 };
                 match r {
                     Some(Ok(_)) => return,
-                    Some(Err(FaultError::Sigbus)) => (addr, SIGBUS, 2, f),
+                    Some(Err(FaultError::Sigbus)) => (addr, SIGBUS, 2, arch::TRAP_ABORT, f),
                     Some(Err(FaultError::Oom)) => {
                         // The page allocation failed: direct reclaim, now that neither the
                         // task table nor the allocator is locked, then the access again.
@@ -1539,19 +1534,14 @@ fn user_exception(e: UserException, regs: &mut PtRegs) {
                         oom::pagefault_out_of_memory();
                         return;
                     }
-                    Some(Err(err)) => (addr, SIGSEGV, err.si_code(), f),
-                    None => (addr, SIGSEGV, 1, f),
+                    Some(Err(err)) => (addr, SIGSEGV, err.si_code(), arch::TRAP_ABORT, f),
+                    None => (addr, SIGSEGV, 1, arch::TRAP_ABORT, f),
                 }
             }
-        }
-        UserException::Undefined => (regs.pc(), SIGILL, 1, 0),
-    };
-    let (si, trap_no) = match sig {
-        SIGILL => (si_code::ILL_ILLOPC, 6),
-        _ => (code, 14),
-    };
+        };
+    let addr = addr as u32;
     let tf = ThreadFault { trap_no, error_code: fsr_v, address: addr };
-    with_current(|t| t.fault_info = Some((sig, Siginfo::fault(sig, si, addr), tf)));
+    with_current(|t| t.fault_info = Some((sig, Siginfo::fault(sig, code, addr), tf)));
     let debug = USER_DEBUG.load(Ordering::Relaxed);
     if (sig == SIGSEGV && debug & UDBG_SEGV != 0) || (sig == SIGBUS && debug & UDBG_BUS != 0) {
         user_fault_report(addr, sig, fsr_v, regs);
