@@ -20,6 +20,7 @@ pub mod rseq;
 pub mod rules;
 pub mod swapin;
 pub mod syscall;
+pub mod sysno;
 pub mod wait;
 
 use alloc::boxed::Box;
