@@ -8,6 +8,7 @@ use alloc::vec::Vec;
 use super::exec::CounterRandom;
 use super::fs::{register_file, with_ns, with_vfs, CachePages, CurrentMem};
 use super::mm::UserMem;
+use super::sysno::{self, Handler};
 use super::{with_current, with_current_mm, Task, TaskState};
 use crate::abi::arm::signal::{
     AltStack, KernelSigaction, StackT, MINSIGSTKSZ, SIG_IGN, SS_DISABLE,
@@ -22,7 +23,7 @@ use crate::arch::process::PtRegs;
 use crate::fs::binfmt_elf::RandomSource;
 use crate::fs::ramfs::InodeKind;
 use crate::fs::vfs::{o, Ctx, Object, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW};
-use crate::mm::mm_types::{Errno, PAGE_SIZE};
+use crate::mm::mm_types::{Errno, PAGE_SHIFT, PAGE_SIZE};
 use crate::mm::mmap::{MapFlags, MmapFile, Prot};
 
 type SysResult = Result<u32, Errno>;
@@ -41,13 +42,37 @@ const NSEC_PER_JIFFY: u64 = 1_000_000_000 / crate::config::HZ;
 /// not preempt the kernel, so nothing is lost but latency; a call that sleeps gives the CPU
 /// up through `schedule()`.
 pub extern "C" fn handle(regs: &mut PtRegs) {
-    let n = regs.syscall_get_nr() as u32;
+    let n = match sysno::handler(regs.syscall_get_nr()) {
+        Handler::Same(n) => n,
+        Handler::NullStruct(n, arg) if regs.syscall_get_arguments()[arg] == 0 => n,
+        other => {
+            let r = arch_table_call(regs, other);
+            set_result(regs, r);
+            return;
+        }
+    };
     // The calls that only read a word of the running task's: no lock, no table walk.
     if n == nr::GETPID || n == nr::GETTID {
         regs.set_return_value(super::current_pid() as usize);
         return;
     }
     handle_call(regs, n);
+}
+
+/// The rows of the architecture's table that reach a handler only after a check of their
+/// own (arm64's; ARM's table has none).
+#[cold]
+#[inline(never)]
+fn arch_table_call(regs: &mut PtRegs, h: Handler) -> SysResult {
+    let mut a = regs.syscall_get_arguments();
+    match h {
+        Handler::MmapBytes => {
+            a[5] = sysno::mmap_pgoff(a[5] as u64, PAGE_SHIFT).ok_or(Errno::EINVAL)? as usize;
+            call(nr::MMAP2, a.map(|v| v as u32))
+        }
+        // A structure in arm64's layout not written yet, or no such call.
+        Handler::Same(_) | Handler::NullStruct(..) | Handler::None => Err(Errno::ENOSYS),
+    }
 }
 
 /// Every other call (kept out of line so the calls above need no stack frame).

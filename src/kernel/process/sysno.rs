@@ -109,6 +109,20 @@ pub fn arm64_handler(nr: u32) -> Handler {
     }
 }
 
+/// The handler of the running architecture's call `nr` (arm64: x8's low 32 bits in the
+/// generic table; ARM: its own EABI number, ARM-private calls included).
+#[cfg(target_arch = "aarch64")]
+pub fn handler(nr: usize) -> Handler {
+    arm64_handler(nr as u32)
+}
+
+/// The handler of the running architecture's call `nr` (arm64: x8's low 32 bits in the
+/// generic table; ARM: its own EABI number, ARM-private calls included).
+#[cfg(not(target_arch = "aarch64"))]
+pub fn handler(nr: usize) -> Handler {
+    Handler::Same(nr as u32)
+}
+
 /// arm64's `sys_mmap` offset check: the byte offset as `mmap2`'s page offset, `None` (EINVAL)
 /// when it is not page aligned.
 pub fn mmap_pgoff(off: u64, page_shift: u32) -> Option<u64> {
