@@ -40,6 +40,7 @@ pub mod kernel {
     pub mod process {
         pub mod rseq;
         pub mod rules;
+        pub mod sysno;
     }
 }
 

@@ -223,6 +223,12 @@ impl Errno {
         (self as i32).wrapping_neg() as u32
     }
 
+    /// `-code` in a register of the running architecture (sign-extended to 64 bits on
+    /// arm64: the same bits as [`to_return`](Self::to_return) on ARM).
+    pub const fn to_register(self) -> usize {
+        (self as i32).wrapping_neg() as isize as usize
+    }
+
     /// Whether this is one of the restart codes that must never reach user space.
     pub const fn is_kernel_internal(self) -> bool {
         self as u16 >= 512
@@ -261,6 +267,9 @@ mod tests {
         for (i, e) in Errno::ALL.iter().enumerate() {
             assert_eq!(Errno::from_code(e.code() as u32), Some(*e));
             assert_eq!(Errno::from_return(e.to_return()), Some(*e));
+            // A register holds -code: the low 32 bits are to_return's, the rest its sign.
+            assert_eq!(e.to_register() as isize, -(e.code() as isize));
+            assert_eq!(e.to_register() as u32, e.to_return());
             if i > 0 {
                 assert!(Errno::ALL[i - 1] < *e);
             }

@@ -227,12 +227,12 @@ pub use imp::asid;
 /// What processes need from the CPU: the saved context and `switch_to`, `switch_mm`, TLS,
 /// VFP state, a process's first-level table and PTEs, TLB maintenance by ASID, the hooks the
 /// user entry paths call (user faults, system calls, `do_work_pending`), the register frame
-/// and the FSR bits the fault path decodes.
+/// with its accessors, and the user exceptions decoded for the fault path (`UserTrap`).
 #[cfg(all(kernel, not(target_arch = "aarch64")))]
 pub mod process {
     pub use super::imp::fault::{set_syscall_handler, set_user_exception_handler, UserException};
     pub use super::imp::fork::{copy_user_ptes, set_user_pte_old, PteCopy};
-    pub use super::imp::fsr::{fault_status, FSR_WRITE};
+    pub use super::imp::fsr::{decode_abort, TRAP_ABORT};
     pub use super::imp::pgtable::{L_PTE_RDONLY, MAX_SWAPFILE_PAGES};
     pub use super::imp::process::*;
     pub use super::imp::vectors::PtRegs;
@@ -252,8 +252,10 @@ pub mod process {
         set_user_exception_handler, set_user_work_hint, set_work_handler, vfp_enable, vfp_restore,
         vfp_save,
     };
+    pub use super::imp::fault::TRAP_ABORT;
     pub use super::imp::process::{
-        cpu_asid_bits, set_tls, start_thread, switch_mm, switch_to, switch_to_kernel_mm, CpuContext,
+        cpu_asid_bits, decode_user_exception, set_tls, start_thread, switch_mm, switch_to,
+        switch_to_kernel_mm, CpuContext,
     };
     pub use super::imp::pte::{swp_entry_to_pte, vm_get_page_prot, Pte, VmProt};
     pub use super::imp::ptrace::{UserException, VfpState};

@@ -71,6 +71,8 @@ pub const AT_RANDOM: u32 = 25;
 pub const AT_HWCAP2: u32 = 26;
 pub const AT_EXECFN: u32 = 31;
 pub const AT_SYSINFO_EHDR: u32 = 33;
+/// `AT_MINSIGSTKSZ`: the signal frame's real minimum (arm64's `ARCH_DLINFO` passes it).
+pub const AT_MINSIGSTKSZ: u32 = 51;
 
 /// `CLOCKS_PER_SEC` as user space sees it (`USER_HZ`).
 pub const USER_HZ: u32 = 100;
@@ -353,6 +355,13 @@ impl ElfClass {
             ElfClass::Elf64 => 56,
         }
     }
+    /// `sizeof(elf_addr_t)`: 4 or 8 bytes.
+    pub const fn word_size(self) -> usize {
+        match self {
+            ElfClass::Elf32 => 4,
+            ElfClass::Elf64 => 8,
+        }
+    }
     /// A word (`ElfN_Addr`, `ElfN_Off`, ...) at `off`.
     fn word(self, b: &[u8], off: usize) -> u64 {
         match self {
@@ -363,10 +372,7 @@ impl ElfClass {
     /// The header fields the loader reads (`b` holds at least [`ehdr_size`](Self::ehdr_size)).
     fn ehdr(self, b: &[u8]) -> ElfHeader {
         // e_entry, e_phoff at 24 and 24 + word; the rest follow e_shoff.
-        let w = match self {
-            ElfClass::Elf32 => 4,
-            ElfClass::Elf64 => 8,
-        };
+        let w = self.word_size();
         let after = 24 + 3 * w; // e_flags
         ElfHeader {
             e_type: u16_at(b, 16),
@@ -626,7 +632,7 @@ pub struct LoadedElf {
     /// The bytes of `[sp, stack_top)`: argc, pointers, auxv, random bytes, platform, strings.
     pub stack: Vec<u8>,
     /// The auxiliary vector as written, `AT_NULL` excluded.
-    pub auxv: Vec<(u32, u32)>,
+    pub auxv: Vec<(u32, u64)>,
     /// `PF_RANDOMIZE` was set for the task.
     pub randomized: bool,
     pub read_implies_exec: bool,
@@ -861,6 +867,7 @@ pub fn load_elf_binary(
         entry,
         uid: params.uid,
         gid: params.gid,
+        arch: TablesArch::ARM,
     };
     let (sp, stack, auxv) = tables.build(stack_end);
     if mm.find_extend_vma(sp).is_none() {
@@ -921,6 +928,27 @@ fn set_brk(
     Ok(())
 }
 
+/// The architecture's part of `create_elf_tables()`: the word of its ELF class, what its
+/// `ARCH_DLINFO` puts first in the auxiliary vector, and whether it has an
+/// `arch_align_stack` (with the random number that moves the stack when randomising).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TablesArch {
+    /// The ELF class: `elf_addr_t`'s size (4 or 8 bytes) and `AT_PHENT`.
+    pub class: ElfClass,
+    /// arm64's `ARCH_DLINFO`: `AT_SYSINFO_EHDR` always (0 without a vDSO), then
+    /// `AT_MINSIGSTKSZ` with this value. `None`: ARM's, `AT_SYSINFO_EHDR` only with a vDSO.
+    pub minsigstksz: Option<u64>,
+    /// arm64's `arch_align_stack`: the stack moved down by the random number modulo a page
+    /// (`Some` when randomising), then 16-byte aligned. `None`: the identity (ARM).
+    pub align_stack: Option<Option<u32>>,
+}
+
+impl TablesArch {
+    /// 32-bit ARM: 4-byte words, the vDSO's entry only when there is one, no stack alignment.
+    pub const ARM: TablesArch =
+        TablesArch { class: ElfClass::Elf32, minsigstksz: None, align_stack: None };
+}
+
 /// The inputs of `create_elf_tables()`.
 struct CreateElfTables<'a> {
     arg_start: usize,
@@ -939,58 +967,74 @@ struct CreateElfTables<'a> {
     entry: usize,
     uid: u32,
     gid: u32,
+    arch: TablesArch,
 }
 
 impl CreateElfTables<'_> {
     /// The stack image from the final stack pointer to `stack_end`, the pointer, and the
     /// auxiliary vector written (without `AT_NULL`).
-    fn build(&self, stack_end: usize) -> (usize, Vec<u8>, Vec<(u32, u32)>) {
-        const WORD: usize = 4;
-        // arch_align_stack() is the identity on ARM: the platform string and the random bytes
-        // go right below the argument strings.
+    fn build(&self, stack_end: usize) -> (usize, Vec<u8>, Vec<(u32, u64)>) {
+        let word = self.arch.class.word_size();
+        // arch_align_stack(): the identity on ARM; arm64 moves the stack down by up to a page
+        // when randomising and aligns it to 16 bytes. The platform string and the random
+        // bytes go right below.
         let mut p = self.arg_start;
+        if let Some(rnd) = self.arch.align_stack {
+            if let Some(r) = rnd {
+                p -= r as usize % PAGE_SIZE;
+            }
+            p &= !15;
+        }
         p -= self.platform.len() + 1;
         let u_platform = p;
         p -= self.at_random.len();
         let u_rand_bytes = p;
 
-        let mut auxv: Vec<(u32, u32)> = Vec::with_capacity(AUXV_ENTRIES);
-        if let Some(vdso) = self.vdso {
-            auxv.push((AT_SYSINFO_EHDR, vdso as u32));
+        let mut auxv: Vec<(u32, u64)> = Vec::with_capacity(AUXV_ENTRIES);
+        match self.arch.minsigstksz {
+            Some(minsigstksz) => {
+                auxv.push((AT_SYSINFO_EHDR, self.vdso.unwrap_or(0) as u64));
+                auxv.push((AT_MINSIGSTKSZ, minsigstksz));
+            }
+            None => {
+                if let Some(vdso) = self.vdso {
+                    auxv.push((AT_SYSINFO_EHDR, vdso as u64));
+                }
+            }
         }
         auxv.extend_from_slice(&[
-            (AT_HWCAP, self.hwcap),
-            (AT_PAGESZ, PAGE_SIZE as u32),
-            (AT_CLKTCK, USER_HZ),
-            (AT_PHDR, self.phdr as u32),
-            (AT_PHENT, PHDR_SIZE as u32),
-            (AT_PHNUM, self.phnum as u32),
+            (AT_HWCAP, u64::from(self.hwcap)),
+            (AT_PAGESZ, PAGE_SIZE as u64),
+            (AT_CLKTCK, u64::from(USER_HZ)),
+            (AT_PHDR, self.phdr as u64),
+            (AT_PHENT, self.arch.class.phdr_size() as u64),
+            (AT_PHNUM, u64::from(self.phnum)),
             (AT_BASE, 0),
             (AT_FLAGS, 0),
-            (AT_ENTRY, self.entry as u32),
-            (AT_UID, self.uid),
-            (AT_EUID, self.uid),
-            (AT_GID, self.gid),
-            (AT_EGID, self.gid),
+            (AT_ENTRY, self.entry as u64),
+            (AT_UID, u64::from(self.uid)),
+            (AT_EUID, u64::from(self.uid)),
+            (AT_GID, u64::from(self.gid)),
+            (AT_EGID, u64::from(self.gid)),
             (AT_SECURE, 0),
-            (AT_RANDOM, u_rand_bytes as u32),
-            (AT_HWCAP2, self.hwcap2),
-            (AT_EXECFN, self.execfn as u32),
-            (AT_PLATFORM, u_platform as u32),
+            (AT_RANDOM, u_rand_bytes as u64),
+            (AT_HWCAP2, u64::from(self.hwcap2)),
+            (AT_EXECFN, self.execfn as u64),
+            (AT_PLATFORM, u_platform as u64),
         ]);
         let ei_index = (auxv.len() + 1) * 2;
-        let sp = p - ei_index * WORD;
+        let sp = p - ei_index * word;
         let items = (self.argc + 1) + (self.envc + 1) + 1;
         // STACK_ROUND(): 16-byte aligned.
-        let sp = (sp - items * WORD) & !15;
+        let sp = (sp - items * word) & !15;
 
         let mut img = alloc::vec![0u8; stack_end - sp];
         let mut w = sp;
-        let put = |img: &mut Vec<u8>, at: &mut usize, v: u32| {
-            img[*at - sp..*at - sp + WORD].copy_from_slice(&v.to_le_bytes());
-            *at += WORD;
+        let put = |img: &mut Vec<u8>, at: &mut usize, v: u64| {
+            img[*at - sp..*at - sp + word].copy_from_slice(&v.to_le_bytes()[..word]);
+            *at += word;
         };
-        put(&mut img, &mut w, self.argc as u32);
+        put(&mut img, &mut w, self.argc as u64);
         // Pointers to each string, in order, from arg_start.
         let mut s = self.arg_start;
         let mut starts = self.strings.split(|&b| b == 0).map(|part| {
@@ -999,18 +1043,18 @@ impl CreateElfTables<'_> {
             here
         });
         for _ in 0..self.argc {
-            put(&mut img, &mut w, starts.next().unwrap_or(0) as u32);
+            put(&mut img, &mut w, starts.next().unwrap_or(0) as u64);
         }
         put(&mut img, &mut w, 0);
         for _ in 0..self.envc {
-            put(&mut img, &mut w, starts.next().unwrap_or(0) as u32);
+            put(&mut img, &mut w, starts.next().unwrap_or(0) as u64);
         }
         put(&mut img, &mut w, 0);
         for &(k, v) in &auxv {
-            put(&mut img, &mut w, k);
+            put(&mut img, &mut w, u64::from(k));
             put(&mut img, &mut w, v);
         }
-        put(&mut img, &mut w, AT_NULL);
+        put(&mut img, &mut w, u64::from(AT_NULL));
         put(&mut img, &mut w, 0);
         let at = |a: usize| a - sp;
         img[at(u_rand_bytes)..at(u_rand_bytes) + 16].copy_from_slice(&self.at_random);
@@ -1040,6 +1084,28 @@ pub fn describe(elf: &ElfExecutable) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The tags `create_elf_tables` writes after `ARCH_DLINFO`'s, in 6.1's order.
+    const CREATE_ELF_TABLES_TAGS: [u32; 18] = [
+        AT_HWCAP,
+        AT_PAGESZ,
+        AT_CLKTCK,
+        AT_PHDR,
+        AT_PHENT,
+        AT_PHNUM,
+        AT_BASE,
+        AT_FLAGS,
+        AT_ENTRY,
+        AT_UID,
+        AT_EUID,
+        AT_GID,
+        AT_EGID,
+        AT_SECURE,
+        AT_RANDOM,
+        AT_HWCAP2,
+        AT_EXECFN,
+        AT_PLATFORM,
+    ];
     use crate::mm::mm_types::Rlimits;
     use crate::proc::pid::maps::{render_maps, ARM_VECTORS};
     use crate::proc::pid::sample::{output, LAYOUT};
@@ -1173,30 +1239,8 @@ mod tests {
         assert_eq!(word(img.sp + 12 + 4 * ENV.len()), 0);
         // The auxiliary vector in 6.1's order (ARCH_DLINFO's AT_SYSINFO_EHDR first).
         let tags: alloc::vec::Vec<u32> = img.auxv.iter().map(|&(k, _)| k).collect();
-        assert_eq!(
-            tags,
-            [
-                AT_SYSINFO_EHDR,
-                AT_HWCAP,
-                AT_PAGESZ,
-                AT_CLKTCK,
-                AT_PHDR,
-                AT_PHENT,
-                AT_PHNUM,
-                AT_BASE,
-                AT_FLAGS,
-                AT_ENTRY,
-                AT_UID,
-                AT_EUID,
-                AT_GID,
-                AT_EGID,
-                AT_SECURE,
-                AT_RANDOM,
-                AT_HWCAP2,
-                AT_EXECFN,
-                AT_PLATFORM
-            ]
-        );
+        assert_eq!(tags[0], AT_SYSINFO_EHDR);
+        assert_eq!(tags[1..], CREATE_ELF_TABLES_TAGS);
         let aux = |t: u32| img.auxv.iter().find(|&&(k, _)| k == t).unwrap().1 as usize;
         assert_eq!(aux(AT_SYSINFO_EHDR), 0xb6ff_f000);
         assert_eq!(aux(AT_HWCAP), HWCAP as usize);
@@ -1216,6 +1260,85 @@ mod tests {
         assert_eq!((word(auxv_end), word(auxv_end + 4)), (0, 0));
         assert_eq!(img.sp + img.stack.len(), 0xbf00_0000);
         assert_eq!(img.sp % 16, 0);
+    }
+
+    #[test]
+    fn create_elf_tables_builds_arm64s_stack() {
+        use crate::abi::arm64::auxv as a64;
+        assert_eq!(u64::from(AT_MINSIGSTKSZ), a64::AT_MINSIGSTKSZ);
+        // The strings as load_elf_binary lays them: argv, envp, the filename, a NULL word.
+        let mut strings = alloc::vec::Vec::new();
+        for s in core::iter::once(&b"/bin/tiny"[..]).chain(ENV) {
+            strings.extend_from_slice(s);
+            strings.push(0);
+        }
+        let execfn_offset = strings.len();
+        strings.extend_from_slice(b"/bin/tiny\0\0\0\0\0");
+        // STACK_TOP at VA_BITS=48, unrandomised.
+        let stack_end = 1usize << 48;
+        let arg_start = stack_end - strings.len();
+        for rnd in [None, Some(0x1234_5678u32)] {
+            let t = CreateElfTables {
+                arg_start,
+                argc: 1,
+                envc: ENV.len(),
+                strings: &strings,
+                execfn: arg_start + execfn_offset,
+                platform: a64::ELF_PLATFORM,
+                at_random: [7; 16],
+                vdso: None,
+                hwcap: a64::CORTEX_A53_HWCAP as u32,
+                hwcap2: a64::CORTEX_A53_HWCAP2 as u32,
+                phdr: 0x40_0040,
+                phnum: 6,
+                entry: 0x40_0600,
+                uid: 0,
+                gid: 0,
+                arch: TablesArch {
+                    class: ElfClass::Elf64,
+                    minsigstksz: Some(a64::minsigstksz()),
+                    align_stack: Some(rnd),
+                },
+            };
+            let (sp, img, auxv) = t.build(stack_end);
+            let q = |a: usize| u64::from_le_bytes(img[a - sp..a - sp + 8].try_into().unwrap());
+            // 8-byte argc, argv, NULL, envp, NULL from a 16-byte aligned sp.
+            assert_eq!(sp % 16, 0);
+            assert_eq!(sp + img.len(), stack_end);
+            assert_eq!(q(sp), 1);
+            assert_eq!(q(sp + 8), arg_start as u64);
+            assert_eq!(q(sp + 16), 0);
+            let mut p = arg_start + 10;
+            for (i, e) in ENV.iter().enumerate() {
+                assert_eq!(q(sp + 24 + 8 * i), p as u64);
+                p += e.len() + 1;
+            }
+            assert_eq!(q(sp + 24 + 8 * ENV.len()), 0);
+            // ARCH_DLINFO first: AT_SYSINFO_EHDR (0: no vDSO) and AT_MINSIGSTKSZ.
+            let tags: alloc::vec::Vec<u32> = auxv.iter().map(|&(k, _)| k).collect();
+            assert_eq!(tags[..2], [AT_SYSINFO_EHDR, AT_MINSIGSTKSZ]);
+            assert_eq!(tags[2..], CREATE_ELF_TABLES_TAGS);
+            let aux = |t: u32| auxv.iter().find(|&&(k, _)| k == t).unwrap().1 as usize;
+            assert_eq!(aux(AT_SYSINFO_EHDR), 0);
+            assert_eq!(aux(AT_MINSIGSTKSZ), 4720);
+            assert_eq!(aux(AT_HWCAP), 0x8ff);
+            assert_eq!(aux(AT_PHENT), 56);
+            assert_eq!(aux(AT_PHDR), 0x40_0040);
+            // arch_align_stack: down by the random number modulo a page, then to 16 bytes.
+            let aligned = (arg_start - rnd.map_or(0, |r| r as usize % PAGE_SIZE)) & !15;
+            assert_eq!(aux(AT_PLATFORM), aligned - 8);
+            assert_eq!(&img[aux(AT_PLATFORM) - sp..][..8], b"aarch64\0");
+            assert_eq!(aux(AT_RANDOM), aligned - 24);
+            assert_eq!(&img[aux(AT_RANDOM) - sp..][..16], &[7; 16]);
+            assert_eq!(aux(AT_EXECFN), arg_start + execfn_offset);
+            // Each entry is two words in the image, as the list says, then AT_NULL.
+            let auxv_at = sp + 8 * (3 + ENV.len() + 1);
+            for (i, &(k, v)) in auxv.iter().enumerate() {
+                assert_eq!((q(auxv_at + 16 * i), q(auxv_at + 16 * i + 8)), (u64::from(k), v));
+            }
+            let end = auxv_at + 16 * auxv.len();
+            assert_eq!((q(end), q(end + 8)), (0, 0));
+        }
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod process;
 pub mod process {
     pub mod rseq;
     pub mod rules;
+    pub mod sysno;
 }
 pub mod scenario;
 /// The architecture's steps of the one boot sequence (`start_kernel` in `main.rs`), as

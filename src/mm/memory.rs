@@ -36,14 +36,26 @@ const FAULT_AROUND_BATCH: usize = FAULT_AROUND_BYTES >> PAGE_SHIFT;
 /// crosses a page-table boundary.
 pub const PTRS_PER_PTE: usize = 512;
 
-/// What kind of access faulted (from the FSR: Linux's `FAULT_FLAG_WRITE`,
-/// `FAULT_FLAG_INSTRUCTION`).
+/// What kind of access faulted (Linux's `FAULT_FLAG_WRITE`, `FAULT_FLAG_INSTRUCTION`, as the
+/// architecture decoded them).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct FaultFlags {
     pub write: bool,
     pub instruction: bool,
     /// `FAULT_FLAG_TRIED`: the fault is being retried after `VM_FAULT_RETRY`.
     pub tried: bool,
+}
+
+/// A user-mode exception as the architecture decoded it (from ARM's FSR, arm64's ESR), so
+/// that the shared fault code reads no status register.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserTrap {
+    /// A translation, access-flag or permission fault at `addr`: the fault path resolves it
+    /// (`do_page_fault`). `raw` is the status register for reports and `error_code`.
+    PageFault { addr: usize, flags: FaultFlags, raw: u32 },
+    /// Any other exception: `signo` with `code` at `addr` at once; `trap_no` as the signal
+    /// frame reports it (14 for an abort, 6 for an undefined instruction on ARM).
+    Signal { addr: usize, signo: u32, code: i32, trap_no: u32, raw: u32 },
 }
 
 /// A present PTE as the fault path sees it.

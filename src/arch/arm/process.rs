@@ -12,13 +12,17 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use spin::Once;
 
 use super::desc::{L1_ENTRIES, SECTION_SHIFT, SMALL_PAGE_SHIFT};
+use super::fault::UserException;
+use super::fsr::decode_abort;
 use super::mmu::{self, MapError, TTB_FLAGS_SMP};
 use super::pgtable::{
     self, LinuxPte, PageTable, L_PTE_DIRTY, L_PTE_PRESENT, L_PTE_RDONLY, L_PTE_USER, L_PTE_XN,
     L_PTE_YOUNG, PTE_TABLE_PAGE,
 };
 use super::vectors::PtRegs;
+use crate::abi::arm::signal::{si_code, sig};
 use crate::config::PAGE_OFFSET;
+use crate::mm::memory::UserTrap;
 
 /// `struct cpu_context_save`: the callee-saved registers, sp and the resume address.
 #[repr(C)]
@@ -164,6 +168,84 @@ pub fn boot_stack_limit() -> u32 {
     }
     core::ptr::addr_of!(__svc_stack) as u32
 }
+
+/// The register accessors the shared process code uses (Linux's `asm/ptrace.h` and
+/// `asm/syscall.h` names), so that it never indexes ARM's `uregs[]` itself.
+impl PtRegs {
+    /// `pt_regs` index of `orig_r0`.
+    const ORIG_R0: usize = 17;
+    /// `PSR_T_BIT`: the task runs Thumb code.
+    const PSR_T_BIT: u32 = 1 << 5;
+
+    /// `syscall_get_nr`: r7 (EABI).
+    pub fn syscall_get_nr(&self) -> usize {
+        self.uregs[7] as usize
+    }
+
+    /// `syscall_get_arguments`: r0-r5 as `vector_swi` saved them.
+    pub fn syscall_get_arguments(&self) -> [usize; 6] {
+        core::array::from_fn(|i| self.uregs[i] as usize)
+    }
+
+    /// `syscall_set_return_value` / `regs_set_return_value`: r0.
+    pub fn set_return_value(&mut self, v: usize) {
+        self.uregs[0] = v as u32;
+    }
+
+    /// `regs_return_value`: r0.
+    pub fn return_value(&self) -> usize {
+        self.uregs[0] as usize
+    }
+
+    /// `instruction_pointer`.
+    pub fn instruction_pointer(&self) -> usize {
+        self.pc() as usize
+    }
+
+    /// `instruction_pointer_set`.
+    pub fn instruction_pointer_set(&mut self, pc: usize) {
+        self.set_pc(pc as u32);
+    }
+
+    /// `user_stack_pointer`: the banked USR sp.
+    pub fn user_stack_pointer(&self) -> usize {
+        self.uregs[Self::SP] as usize
+    }
+
+    /// `user_stack_pointer_set`.
+    pub fn user_stack_pointer_set(&mut self, sp: usize) {
+        self.uregs[Self::SP] = sp as u32;
+    }
+
+    /// The system call runs again on the return (arch/arm/kernel/signal.c `do_signal`): r0
+    /// restored, pc back over the `svc` (4 bytes, 2 in Thumb).
+    pub fn restart_syscall(&mut self) {
+        self.uregs[0] = self.uregs[Self::ORIG_R0];
+        let back = if self.cpsr() & Self::PSR_T_BIT != 0 { 2 } else { 4 };
+        self.set_pc(self.pc().wrapping_sub(back));
+    }
+}
+
+/// What the shared fault code makes of a user-mode exception: aborts through
+/// [`decode_abort`](super::fsr::decode_abort) (a prefetch abort is an instruction fetch), an
+/// undefined instruction `SIGILL`/`ILL_ILLOPC` at pc with `trap_no` 6. ARM needs no
+/// `TASK_SIZE` here: the fault path finds no VMA above it.
+pub fn decode_user_exception(e: UserException, regs: &PtRegs, _task_size: usize) -> UserTrap {
+    match e {
+        UserException::DataAbort { addr, fsr } => decode_abort(addr as usize, fsr, false),
+        UserException::PrefetchAbort { addr, fsr } => decode_abort(addr as usize, fsr, true),
+        UserException::Undefined => UserTrap::Signal {
+            addr: regs.instruction_pointer(),
+            signo: sig::SIGILL,
+            code: si_code::ILL_ILLOPC,
+            trap_no: TRAP_UNDEFINED,
+            raw: 0,
+        },
+    }
+}
+
+/// `trap_no` of an undefined instruction in the signal frame.
+const TRAP_UNDEFINED: u32 = 6;
 
 /// A `pt_regs` for a fresh user task: USR mode, ARM state, interrupts on.
 pub fn start_thread(regs: &mut PtRegs, pc: u32, sp: u32) {

@@ -9,7 +9,9 @@
 //! VMA forbids the access, `BUS_ADRERR` for `VM_FAULT_SIGBUS`. Pure, host-tested; the arm64
 //! kernel's EL0 exception path (next stage) hands the shared fault code what this decides.
 use super::esr::{self, ec, FSC_MASK};
+use super::ptrace::UserException;
 use crate::abi::arm64::signal::{si_code, sig};
+use crate::mm::memory::{FaultFlags, UserTrap};
 use crate::mm::mm_types::VmFlags;
 
 /// `ESR_ELx_EC_PC_ALIGN` and `ESR_ELx_EC_SP_ALIGN`: misaligned pc or sp at EL0.
@@ -161,6 +163,46 @@ pub fn check_vma_access(access: Access, vma_flags: Option<VmFlags>) -> Option<Pa
     }
 }
 
+/// The signal frame's `trap_no` of a fault: arm64's frame has none.
+pub const TRAP_ABORT: u32 = 0;
+
+/// What the shared fault code makes of an EL0 exception (`el0t_64_sync_handler`'s cases):
+/// aborts and pc/sp alignment faults as [`classify_el0_abort`] decides for a process whose
+/// `TASK_SIZE` is `task_size`, an undefined instruction `SIGILL`/`ILL_ILLOPC` and a `BRK`
+/// `SIGTRAP`/`TRAP_BRKPT` at `pc`. The ESR is the frame's `esr_context` (`raw`; bits 63:32
+/// are RES0 on ARMv8.0).
+pub fn decode_user_exception(e: UserException, pc: u64, task_size: u64) -> UserTrap {
+    let signal = |addr: u64, signo, code, esr: u64| UserTrap::Signal {
+        addr: addr as usize,
+        signo,
+        code,
+        trap_no: TRAP_ABORT,
+        raw: esr as u32,
+    };
+    match e {
+        UserException::DataAbort { addr, esr }
+        | UserException::InstructionAbort { addr, esr }
+        | UserException::Alignment { addr, esr } => {
+            match classify_el0_abort(esr, addr, task_size) {
+                Some(El0Abort::PageFault(access)) => UserTrap::PageFault {
+                    addr: addr as usize,
+                    flags: FaultFlags {
+                        write: access == Access::Write,
+                        instruction: access == Access::Exec,
+                        tried: false,
+                    },
+                    raw: esr as u32,
+                },
+                Some(El0Abort::Signal(s)) => signal(addr, s.signo, s.code, esr),
+                // Not an abort class: `bad_el0_sync`'s SIGILL.
+                None => signal(pc, sig::SIGILL, si_code::ILL_ILLOPC, esr),
+            }
+        }
+        UserException::Undefined { esr } => signal(pc, sig::SIGILL, si_code::ILL_ILLOPC, esr),
+        UserException::Breakpoint { esr } => signal(pc, sig::SIGTRAP, si_code::TRAP_BRKPT, esr),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,6 +211,75 @@ mod tests {
     /// ESRs as the Cortex-A53 reports them from EL0 (EC << 26 | IL | ISS).
     const DABT_EL0: u64 = (esr::EC_DABT_LOW << 26) | esr::IL;
     const IABT_EL0: u64 = (esr::EC_IABT_LOW << 26) | esr::IL;
+
+    #[test]
+    fn arm64proc_user_exceptions_decode_to_the_shared_fault_path() {
+        let pf = |write, instruction, addr: u64, esr: u64| UserTrap::PageFault {
+            addr: addr as usize,
+            flags: FaultFlags { write, instruction, tried: false },
+            raw: esr as u32,
+        };
+        // A write to the stack's first page (level-3 translation fault, WnR).
+        let e = DABT_EL0 | esr::WNR | 7;
+        let d = decode_user_exception(
+            UserException::DataAbort { addr: 0xffff_ffff_e000, esr: e },
+            0x40_0100,
+            TASK_SIZE,
+        );
+        assert_eq!(d, pf(true, false, 0xffff_ffff_e000, e));
+        // A read of a page whose access flag is clear (level 3).
+        let e = DABT_EL0 | 11;
+        let d = decode_user_exception(
+            UserException::DataAbort { addr: 0x40_1000, esr: e },
+            0,
+            TASK_SIZE,
+        );
+        assert_eq!(d, pf(false, false, 0x40_1000, e));
+        // A fetch from a non-executable page: a permission fault, FAULT_FLAG_INSTRUCTION.
+        let e = IABT_EL0 | 15;
+        let d = decode_user_exception(
+            UserException::InstructionAbort { addr: 0x4a_0000, esr: e },
+            0x4a_0000,
+            TASK_SIZE,
+        );
+        assert_eq!(d, pf(false, true, 0x4a_0000, e));
+        // A translation fault above TASK_SIZE: SEGV_MAPERR at once, no trap number.
+        let e = DABT_EL0 | 4;
+        let d =
+            decode_user_exception(UserException::DataAbort { addr: 1 << 48, esr: e }, 0, TASK_SIZE);
+        let want = UserTrap::Signal {
+            addr: 1 << 48,
+            signo: sig::SIGSEGV,
+            code: si_code::SEGV_MAPERR,
+            trap_no: 0,
+            raw: e as u32,
+        };
+        assert_eq!(d, want);
+        // An undefined instruction and a BRK: SIGILL and SIGTRAP at pc.
+        let d = decode_user_exception(
+            UserException::Undefined { esr: 0x0200_0000 },
+            0x40_0200,
+            TASK_SIZE,
+        );
+        assert!(matches!(
+            d,
+            UserTrap::Signal { addr: 0x40_0200, signo: sig::SIGILL, code: si_code::ILL_ILLOPC, .. }
+        ));
+        let d = decode_user_exception(
+            UserException::Breakpoint { esr: 0xf200_0000 },
+            0x40_0204,
+            TASK_SIZE,
+        );
+        assert!(matches!(
+            d,
+            UserTrap::Signal {
+                addr: 0x40_0204,
+                signo: sig::SIGTRAP,
+                code: si_code::TRAP_BRKPT,
+                ..
+            }
+        ));
+    }
 
     #[test]
     fn fault_status_codes_name_their_kind() {

@@ -11,7 +11,8 @@ use aarch64_cpu::asm::barrier;
 use aarch64_cpu::registers::{Readable, Writeable, ID_AA64MMFR0_EL1, TPIDR_EL0, TTBR0_EL1};
 
 use super::asid::{asid_bits_of, ttbr0};
-use super::ptrace::{PtRegs, PSR_MODE_EL0T};
+use super::ptrace::{PtRegs, UserException, PSR_MODE_EL0T};
+use crate::mm::memory::UserTrap;
 
 /// `struct cpu_context`: the callee-saved registers x19-x28, fp (x29), sp and the resume
 /// address (lr), plus what Linux keeps beside it: TPIDR_EL0 (`tls_thread_switch`) and, since
@@ -80,6 +81,12 @@ extern "C" {
 pub unsafe fn switch_to(prev: *mut CpuContext, next: *const CpuContext) {
     // SAFETY: the caller's contract; the callee saves everything the ABI says survives a call.
     unsafe { __pivm_cpu_switch_to(prev, next) }
+}
+
+/// What the shared fault code makes of an EL0 exception in `regs` for a process whose
+/// `TASK_SIZE` is `task_size` ([`fault::decode_user_exception`](super::fault::decode_user_exception)).
+pub fn decode_user_exception(e: UserException, regs: &PtRegs, task_size: usize) -> UserTrap {
+    super::fault::decode_user_exception(e, regs.pc, task_size as u64)
 }
 
 /// `start_thread`: a fresh user frame entering at `pc` with stack `sp` in EL0t (AArch64

@@ -88,7 +88,65 @@ impl PtRegs {
     pub const fn valid_user_return(&self) -> bool {
         self.user_mode() && self.pstate & PSR_DAIF_MASK == 0
     }
+
+    /// `syscall_get_nr`: the number `el0_svc` took from x8 (its low 32 bits).
+    pub const fn syscall_get_nr(&self) -> usize {
+        self.syscallno as u32 as usize
+    }
+
+    /// `syscall_get_arguments`: x0-x5 as the call found them (x0 from `orig_x0`, which a
+    /// result written to x0 does not overwrite).
+    pub const fn syscall_get_arguments(&self) -> [usize; 6] {
+        [
+            self.orig_x0 as usize,
+            self.regs[1] as usize,
+            self.regs[2] as usize,
+            self.regs[3] as usize,
+            self.regs[4] as usize,
+            self.regs[5] as usize,
+        ]
+    }
+
+    /// `syscall_set_return_value` / `regs_set_return_value`: x0.
+    pub fn set_return_value(&mut self, v: usize) {
+        self.regs[0] = v as u64;
+    }
+
+    /// `regs_return_value`: x0.
+    pub const fn return_value(&self) -> usize {
+        self.regs[0] as usize
+    }
+
+    /// `instruction_pointer`.
+    pub const fn instruction_pointer(&self) -> usize {
+        self.pc as usize
+    }
+
+    /// `instruction_pointer_set`.
+    pub fn instruction_pointer_set(&mut self, pc: usize) {
+        self.pc = pc as u64;
+    }
+
+    /// `user_stack_pointer`: sp_el0 as saved.
+    pub const fn user_stack_pointer(&self) -> usize {
+        self.sp as usize
+    }
+
+    /// `user_stack_pointer_set`.
+    pub fn user_stack_pointer_set(&mut self, sp: usize) {
+        self.sp = sp as u64;
+    }
+
+    /// The system call runs again on the return (arm64's `do_signal` for `-ERESTART*`): x0
+    /// back from `orig_x0`, pc back over the 4-byte `svc`.
+    pub fn restart_syscall(&mut self) {
+        self.regs[0] = self.orig_x0;
+        self.pc = self.pc.wrapping_sub(AARCH64_INSN_SIZE);
+    }
 }
+
+/// `AARCH64_INSN_SIZE`: every A64 instruction, `svc` included, is 4 bytes.
+pub const AARCH64_INSN_SIZE: u64 = 4;
 
 /// `struct user_fpsimd_state`: v0-v31, FPSR, FPCR. The user FP/SIMD registers of a task
 /// while it is not running, and of the running task while the kernel runs (the kernel's own
@@ -157,6 +215,32 @@ pub fn classify_el0_sync(esr: u64, far: u64, regs: &PtRegs) -> El0Sync {
 mod tests {
     use super::*;
     use crate::abi::arm64::signal::{FpsimdContext, Sigcontext};
+
+    #[test]
+    fn arm64proc_syscall_accessors_read_x8_x0_x5_and_restart_over_svc() {
+        // The frame el0_svc leaves for `write(1, buf, 5)` at pc 0x400100 (x8 = 64).
+        let mut r = PtRegs::zeroed();
+        r.regs[..6].copy_from_slice(&[1, 0x4a_0000, 5, 0, 0, 0]);
+        r.regs[8] = 0xffff_ffff_0000_0040;
+        r.orig_x0 = 1;
+        r.syscallno = r.regs[8] as u32 as i32;
+        r.pc = 0x40_0104;
+        r.sp = 0xffff_ffff_f000;
+        r.pstate = PSR_MODE_EL0T;
+        assert_eq!(r.syscall_get_nr(), 64);
+        assert_eq!(r.syscall_get_arguments(), [1, 0x4a_0000, 5, 0, 0, 0]);
+        assert!(r.user_mode());
+        assert_eq!(r.user_stack_pointer(), 0xffff_ffff_f000);
+        // The result goes to x0 and leaves orig_x0 (the first argument) alone.
+        r.set_return_value((-4i64) as usize);
+        assert_eq!(r.return_value(), usize::MAX - 3);
+        assert_eq!(r.syscall_get_arguments()[0], 1);
+        r.restart_syscall();
+        assert_eq!((r.regs[0], r.instruction_pointer()), (1, 0x40_0100));
+        r.instruction_pointer_set(0x40_0200);
+        r.user_stack_pointer_set(0x1000);
+        assert_eq!((r.pc, r.sp), (0x40_0200, 0x1000));
+    }
 
     fn field(layout: &crate::abi::wire::Layout, name: &str) -> usize {
         layout.fields.iter().find(|f| f.name == name).unwrap().offset

@@ -23,7 +23,7 @@ use crate::kernel::swap;
 use crate::mm::gfp::GfpFlags;
 use crate::mm::memory::{
     self, CachePage, FaultCounts, FaultEnv, FaultError, FaultFlags, NewPte, PteState, RssKind,
-    SwapPage,
+    SwapPage, UserTrap,
 };
 use crate::mm::mm_types::{MmStruct, Rlimits, VmFile, Vma, PAGE_SIZE};
 use crate::mm::page::PageOwner;
@@ -1052,22 +1052,6 @@ pub struct UserMem<'a> {
     pub counts: &'a mut FaultCounts,
 }
 
-/// Translation (section/page), access-flag and permission faults: the ones the fault path
-/// resolves (`do_translation_fault`, `do_page_fault` in Linux's `fsr_info`).
-fn fault_flags(fsr: u32) -> Option<FaultFlags> {
-    let status = arch::fault_status(fsr);
-    if !matches!(status, 0x05 | 0x06 | 0x07 | 0x0d | 0x0f) {
-        return None;
-    }
-    // FSR_WRITE, but not for a cache maintenance operation (FSR_CM).
-    const FSR_CM: u32 = 1 << 13;
-    Some(FaultFlags {
-        write: fsr & arch::FSR_WRITE != 0 && fsr & FSR_CM == 0,
-        instruction: false,
-        tried: false,
-    })
-}
-
 impl UserMem<'_> {
     /// Whether this address space's table is the live one (TTBR0).
     fn live(&self) -> bool {
@@ -1102,7 +1086,10 @@ impl UserMem<'_> {
         if addr >= TASK_SIZE {
             return false;
         }
-        let Some(flags) = fault_flags(fsr) else { return false };
+        // A data access: the architecture decodes the status it saved at the fixup.
+        let UserTrap::PageFault { flags, .. } = arch::decode_abort(addr, fsr, false) else {
+            return false;
+        };
         // None: the copy stops to sleep for the card with its locks dropped.
         let Some(r) = self.pm.fault_uaccess(addr, flags, self.counts) else { return false };
         if r == Err(FaultError::Oom) {

@@ -20,6 +20,7 @@ pub mod rseq;
 pub mod rules;
 pub mod swapin;
 pub mod syscall;
+pub mod sysno;
 pub mod wait;
 
 use alloc::boxed::Box;
@@ -44,7 +45,7 @@ use crate::fs::vfs::FileRef;
 use crate::kernel::mem::with_node;
 use crate::kprintln;
 use crate::mm::gfp::GfpFlags;
-use crate::mm::memory::{Fault, FaultCounts, FaultError, FaultFlags};
+use crate::mm::memory::{Fault, FaultCounts, FaultError, FaultFlags, UserTrap};
 use crate::mm::page::PageOwner;
 use crate::mm::Pfn;
 
@@ -929,9 +930,9 @@ fn handle_signal(
     with_current(|t| t.ext.restart_wake = None);
     if let Some(code) = with_current(|t| t.ext.restart.take()) {
         match rules::restart_decision(code, Some(&act)) {
-            Some(rules::Restart::Again) => restart_syscall(regs),
+            Some(rules::Restart::Again) => regs.restart_syscall(),
             Some(rules::Restart::Eintr) => {
-                regs.uregs[0] = crate::mm::mm_types::Errno::EINTR.to_return();
+                regs.set_return_value(crate::mm::mm_types::Errno::EINTR.to_register());
             }
             None => {}
         }
@@ -977,7 +978,7 @@ fn handle_signal(
 /// `sys_rt_sigreturn` / `sys_sigreturn`: the registers, mask and VFP state the frame at sp
 /// saved; a bad frame kills with SIGSEGV.
 pub fn sigreturn(regs: &mut PtRegs, rt: bool) {
-    let sp = regs.uregs[PtRegs::SP];
+    let sp = regs.user_stack_pointer() as u32;
     let r = syscall::with_user(|um, _| {
         Ok(if rt { abisig::rt_sigreturn(um, sp) } else { abisig::sigreturn(um, sp) }.ok())
     });
@@ -1031,7 +1032,7 @@ fn do_work_pending(regs: &mut PtRegs) {
     // deadline).
     match with_current(|t| t.ext.restart.take()) {
         Some(code) if rules::restart_decision(code, None) == Some(rules::Restart::Again) => {
-            restart_syscall(regs)
+            regs.restart_syscall()
         }
         _ => with_current(|t| t.ext.restart_wake = None),
     }
@@ -1039,18 +1040,6 @@ fn do_work_pending(regs: &mut PtRegs) {
     if rseq::notify_resume(regs).is_err() {
         do_exit(SIGSEGV);
     }
-}
-
-/// `pt_regs` index of `orig_r0`.
-const ORIG_R0: usize = 17;
-
-/// Steps back over the `svc` (4 bytes, 2 in Thumb) with r0 restored, so that the system
-/// call runs again (arch/arm/kernel/signal.c `do_signal`).
-fn restart_syscall(regs: &mut PtRegs) {
-    const PSR_T_BIT: u32 = 1 << 5;
-    regs.uregs[0] = regs.uregs[ORIG_R0];
-    let back = if regs.cpsr() & PSR_T_BIT != 0 { 2 } else { 4 };
-    regs.uregs[PtRegs::PC] = regs.pc().wrapping_sub(back);
 }
 
 /// `do_exit`: the address space and files go, the task becomes a zombie for the console to
@@ -1328,9 +1317,9 @@ pub fn do_fork(
     // SAFETY: the top of the new, unused kernel stack (lowmem, 8-byte aligned).
     let cregs = unsafe { &mut *(regs_addr as *mut PtRegs) };
     *cregs = *regs;
-    cregs.uregs[0] = 0;
+    cregs.set_return_value(0);
     if newsp != 0 {
-        cregs.uregs[PtRegs::SP] = newsp;
+        cregs.user_stack_pointer_set(newsp as usize);
     }
     if flags & CLONE_CHILD_CLEARTID != 0 {
         child.clear_child_tid = ctid;
@@ -1356,7 +1345,7 @@ pub fn do_fork(
         });
     }
     if req.parent_settid {
-        let ptid = regs.uregs[2] as usize;
+        let ptid = regs.syscall_get_arguments()[2];
         let _ = syscall::with_user(|um, _| crate::abi::uaccess::put_user(um, ptid, &pid));
     }
     if req.vfork {
@@ -1545,18 +1534,13 @@ pub fn fixup_user_fault(addr: usize, write: bool) -> bool {
 /// The user-mode exception handler: page faults through the fault path; what cannot be
 /// resolved becomes a signal (fatal: no handler is run yet).
 fn user_exception(e: UserException, regs: &mut PtRegs) {
-    let (addr, sig, code, fsr_v) = match e {
-        UserException::DataAbort { addr, fsr: f }
-        | UserException::PrefetchAbort { addr, fsr: f } => {
-            let instruction = matches!(e, UserException::PrefetchAbort { .. });
-            let status = arch::fault_status(f);
-            // Translation (section/page), access flag and permission faults go to the MM.
-            let mm_fault = matches!(status, 0x05 | 0x06 | 0x07 | 0x0d | 0x0f);
-            if !mm_fault {
-                (addr, SIGBUS, 1, f)
-            } else {
-                let write = !instruction && f & arch::FSR_WRITE != 0 && f & (1 << 13) == 0;
-                let mut flags = FaultFlags { write, instruction, tried: false };
+    let (addr, sig, code, trap_no, fsr_v) =
+        match arch::decode_user_exception(e, regs, arch::TASK_SIZE) {
+            UserTrap::Signal { addr, signo, code, trap_no, raw } => {
+                (addr, signo, code, trap_no, raw)
+            }
+            UserTrap::PageFault { addr, flags, raw: f } => {
+                let mut flags = flags;
                 // A fault that needs the card submits the read and comes back with
                 // VM_FAULT_RETRY and the bio: the task sleeps for it here, with the task table
                 // free so that other tasks run, then the fault runs again from the start
@@ -1564,7 +1548,7 @@ fn user_exception(e: UserException, regs: &mut PtRegs) {
                 let r = loop {
                     let (r, wait) = with_current_mm(|t| {
                         let counts = &mut t.counts;
-                        t.mm.as_mut().map(|m| m.fault_nowait(addr as usize, flags, counts))
+                        t.mm.as_mut().map(|m| m.fault_nowait(addr, flags, counts))
                     })
                     .map_or((None, None), |(r, w)| (Some(r), w));
                     let Some((disk, done)) = wait else { break r };
@@ -1575,7 +1559,7 @@ fn user_exception(e: UserException, regs: &mut PtRegs) {
                 };
                 match r {
                     Some(Ok(_)) => return,
-                    Some(Err(FaultError::Sigbus)) => (addr, SIGBUS, 2, f),
+                    Some(Err(FaultError::Sigbus)) => (addr, SIGBUS, 2, arch::TRAP_ABORT, f),
                     Some(Err(FaultError::Oom)) => {
                         // The page allocation failed: direct reclaim, now that neither the
                         // task table nor the allocator is locked, then the access again.
@@ -1588,19 +1572,14 @@ fn user_exception(e: UserException, regs: &mut PtRegs) {
                         oom::pagefault_out_of_memory();
                         return;
                     }
-                    Some(Err(err)) => (addr, SIGSEGV, err.si_code(), f),
-                    None => (addr, SIGSEGV, 1, f),
+                    Some(Err(err)) => (addr, SIGSEGV, err.si_code(), arch::TRAP_ABORT, f),
+                    None => (addr, SIGSEGV, 1, arch::TRAP_ABORT, f),
                 }
             }
-        }
-        UserException::Undefined => (regs.pc(), SIGILL, 1, 0),
-    };
-    let (si, trap_no) = match sig {
-        SIGILL => (si_code::ILL_ILLOPC, 6),
-        _ => (code, 14),
-    };
+        };
+    let addr = addr as u32;
     let tf = ThreadFault { trap_no, error_code: fsr_v, address: addr };
-    with_current(|t| t.fault_info = Some((sig, Siginfo::fault(sig, si, addr), tf)));
+    with_current(|t| t.fault_info = Some((sig, Siginfo::fault(sig, code, addr), tf)));
     let debug = USER_DEBUG.load(Ordering::Relaxed);
     if (sig == SIGSEGV && debug & UDBG_SEGV != 0) || (sig == SIGBUS && debug & UDBG_BUS != 0) {
         user_fault_report(addr, sig, fsr_v, regs);

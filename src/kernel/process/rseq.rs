@@ -263,7 +263,7 @@ mod current {
             return Ok(());
         }
         clear()?;
-        regs.uregs[PtRegs::PC] = cs.abort_ip as u32;
+        regs.instruction_pointer_set(cs.abort_ip as usize);
         Ok(())
     }
 }

@@ -1,0 +1,175 @@
+//! Which handler a system-call number reaches: the system-call dispatch is keyed by the
+//! running architecture's table (Linux's `sys_call_table`: ARM's EABI numbers on arm,
+//! arm64's generic numbers from `abi::arm64::unistd` on aarch64), and both tables lead to the
+//! same handlers, which are written against ARM's numbers.
+//!
+//! arm64 has no `fork`, `open`, `pipe`, `stat64` or `mmap2`: its C library calls `clone`,
+//! `openat`, `pipe2`, `newfstatat` and `mmap` (offset in bytes). A call reaches ARM's handler
+//! only where the two ABIs agree on every argument and structure; where a structure differs
+//! (`struct stat`, `rusage`, `sigaction`, `stack_t`, `iovec`, `rlimit`, the 32-bit
+//! `timespec`), the call is not in the table yet and answers `ENOSYS` rather than a structure
+//! in the wrong layout. Pure: host-tested.
+use crate::abi::arm::unistd::nr as arm;
+use crate::abi::arm64::unistd::nr as a64;
+
+/// What a number of the architecture's table runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Handler {
+    /// ARM's handler of this EABI number, with the arguments as they are.
+    Same(u32),
+    /// ARM's handler of this EABI number when argument `arg` (a pointer to a structure whose
+    /// arm64 layout differs) is NULL; `ENOSYS` otherwise, until arm64's layout is written.
+    NullStruct(u32, usize),
+    /// arm64's `mmap`: `mmap2`'s handler after the byte offset is checked (page aligned, else
+    /// `EINVAL`) and turned into pages (`sys_mmap` in arch/arm64/kernel/sys.c).
+    MmapBytes,
+    /// Not in the table (yet): `ENOSYS`.
+    None,
+}
+
+/// arm64's calls that are ARM's with the same arguments and structures: (arm64, ARM).
+const SAME: [(u32, u32); 53] = [
+    (a64::READ, arm::READ),
+    (a64::WRITE, arm::WRITE),
+    (a64::CLOSE, arm::CLOSE),
+    (a64::DUP, arm::DUP),
+    (a64::DUP3, arm::DUP3),
+    (a64::OPENAT, arm::OPENAT),
+    (a64::PIPE2, arm::PIPE2),
+    (a64::LSEEK, arm::LSEEK),
+    (a64::GETCWD, arm::GETCWD),
+    (a64::CHDIR, arm::CHDIR),
+    (a64::FCHDIR, arm::FCHDIR),
+    (a64::MKDIRAT, arm::MKDIRAT),
+    (a64::UNLINKAT, arm::UNLINKAT),
+    (a64::RENAMEAT, arm::RENAMEAT),
+    (a64::RENAMEAT2, arm::RENAMEAT2),
+    (a64::READLINKAT, arm::READLINKAT),
+    (a64::FACCESSAT, arm::FACCESSAT),
+    (a64::FACCESSAT2, arm::FACCESSAT2),
+    (a64::IOCTL, arm::IOCTL),
+    // arm64's fcntl is the 64-bit one (`fcntl64` on ARM).
+    (a64::FCNTL, arm::FCNTL64),
+    (a64::GETDENTS64, arm::GETDENTS64),
+    (a64::EXIT, arm::EXIT),
+    (a64::EXIT_GROUP, arm::EXIT_GROUP),
+    (a64::SET_TID_ADDRESS, arm::SET_TID_ADDRESS),
+    (a64::KILL, arm::KILL),
+    (a64::TKILL, arm::TKILL),
+    (a64::TGKILL, arm::TGKILL),
+    (a64::GETPID, arm::GETPID),
+    (a64::GETPPID, arm::GETPPID),
+    (a64::GETTID, arm::GETTID),
+    // 32-bit ids on both (ARM's 16-bit calls are the ones without the suffix).
+    (a64::GETUID, arm::GETUID32),
+    (a64::GETEUID, arm::GETEUID32),
+    (a64::GETGID, arm::GETGID32),
+    (a64::GETEGID, arm::GETEGID32),
+    (a64::SETUID, arm::SETUID32),
+    (a64::SETGID, arm::SETGID32),
+    (a64::UMASK, arm::UMASK),
+    (a64::UNAME, arm::UNAME),
+    (a64::SCHED_YIELD, arm::SCHED_YIELD),
+    (a64::GETRANDOM, arm::GETRANDOM),
+    (a64::RSEQ, arm::RSEQ),
+    (a64::BRK, arm::BRK),
+    (a64::MUNMAP, arm::MUNMAP),
+    (a64::MPROTECT, arm::MPROTECT),
+    (a64::MADVISE, arm::MADVISE),
+    (a64::MINCORE, arm::MINCORE),
+    (a64::EXECVE, arm::EXECVE),
+    // Both are CLONE_BACKWARDS: (flags, newsp, parent_tid, tls, child_tid).
+    (a64::CLONE, arm::CLONE),
+    (a64::SWAPON, arm::SWAPON),
+    (a64::SWAPOFF, arm::SWAPOFF),
+    // arm64's timespec is ARM's __kernel_timespec (the time64 calls).
+    (a64::CLOCK_GETTIME, arm::CLOCK_GETTIME64),
+    (a64::CLOCK_GETRES, arm::CLOCK_GETRES_TIME64),
+    (a64::CLOCK_NANOSLEEP, arm::CLOCK_NANOSLEEP_TIME64),
+];
+
+/// The same handler with the same structures, further: `prlimit64`'s `rlimit64`,
+/// `rt_sigprocmask`'s 8-byte set and `statx`'s `struct statx` are alike on both.
+const SAME_STRUCTS: [(u32, u32); 3] = [
+    (a64::PRLIMIT64, arm::PRLIMIT64),
+    (a64::RT_SIGPROCMASK, arm::RT_SIGPROCMASK),
+    (a64::STATX, arm::STATX),
+];
+
+/// The handler of arm64's call `nr`.
+pub fn arm64_handler(nr: u32) -> Handler {
+    if let Some(&(_, h)) = SAME.iter().chain(&SAME_STRUCTS).find(|&&(n, _)| n == nr) {
+        return Handler::Same(h);
+    }
+    match nr {
+        // wait4's struct rusage is 144 bytes on arm64 (timeval and long of 8 bytes).
+        a64::WAIT4 => Handler::NullStruct(arm::WAIT4, 3),
+        a64::MMAP => Handler::MmapBytes,
+        _ => Handler::None,
+    }
+}
+
+/// The handler of the running architecture's call `nr` (arm64: x8's low 32 bits in the
+/// generic table; ARM: its own EABI number, ARM-private calls included).
+#[cfg(target_arch = "aarch64")]
+pub fn handler(nr: usize) -> Handler {
+    arm64_handler(nr as u32)
+}
+
+/// The handler of the running architecture's call `nr` (arm64: x8's low 32 bits in the
+/// generic table; ARM: its own EABI number, ARM-private calls included).
+#[cfg(not(target_arch = "aarch64"))]
+pub fn handler(nr: usize) -> Handler {
+    Handler::Same(nr as u32)
+}
+
+/// arm64's `sys_mmap` offset check: the byte offset as `mmap2`'s page offset, `None` (EINVAL)
+/// when it is not page aligned.
+pub fn mmap_pgoff(off: u64, page_shift: u32) -> Option<u64> {
+    (off & ((1 << page_shift) - 1) == 0).then_some(off >> page_shift)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::abi::arm::unistd as arm_table;
+    use crate::abi::arm64::unistd as a64_table;
+
+    #[test]
+    fn arm64proc_same_calls_have_the_same_name_in_both_tables() {
+        // Every pairing is a real row of each table, and the names agree but for ARM's
+        // suffixes (32-bit ids, time64, fcntl64).
+        for &(n64, n32) in SAME.iter().chain(&SAME_STRUCTS) {
+            let a = a64_table::name(n64).unwrap();
+            let b = arm_table::name(n32).unwrap();
+            let b = b.trim_end_matches("32").trim_end_matches("_time64").trim_end_matches("64");
+            let a = if a == "prlimit64" || a == "getdents64" { &a[..a.len() - 2] } else { a };
+            assert_eq!(a, b, "arm64 {n64} vs ARM {n32}");
+        }
+    }
+
+    #[test]
+    fn arm64proc_arm64_numbers_reach_arms_handlers() {
+        // The generic numbers glibc's static programs use (write 64, exit_group 94, brk 214).
+        assert_eq!(arm64_handler(64), Handler::Same(arm::WRITE));
+        assert_eq!(arm64_handler(94), Handler::Same(arm::EXIT_GROUP));
+        assert_eq!(arm64_handler(214), Handler::Same(arm::BRK));
+        assert_eq!(arm64_handler(220), Handler::Same(arm::CLONE));
+        assert_eq!(arm64_handler(113), Handler::Same(arm::CLOCK_GETTIME64));
+        assert_eq!(arm64_handler(260), Handler::NullStruct(arm::WAIT4, 3));
+        assert_eq!(arm64_handler(222), Handler::MmapBytes);
+        // Structures in arm64's layout that are not written yet: no handler, ENOSYS.
+        for n in [a64::NEWFSTATAT, a64::FSTAT, a64::RT_SIGACTION, a64::SIGALTSTACK, a64::WRITEV] {
+            assert_eq!(arm64_handler(n), Handler::None, "{n}");
+        }
+        // Past the table.
+        assert_eq!(arm64_handler(a64_table::NR_SYSCALLS), Handler::None);
+    }
+
+    #[test]
+    fn arm64proc_mmap_takes_a_page_aligned_byte_offset() {
+        assert_eq!(mmap_pgoff(0, 12), Some(0));
+        assert_eq!(mmap_pgoff(0x3000, 12), Some(3));
+        assert_eq!(mmap_pgoff(0x3001, 12), None);
+    }
+}
