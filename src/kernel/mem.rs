@@ -335,6 +335,24 @@ pub fn node_stats() -> NodeStats {
     }
 }
 
+/// `node_stats` with what `show_mem` adds after the zones: the page cache's pages and swap's
+/// counts (`show_swap_cache_info`). Takes the node's and swap's locks in turn: call it with
+/// neither held. Allocates nothing, so the OOM killer can call it. The 64-bit kernel has no
+/// page cache or swap yet: its counts are 0.
+pub fn show_mem_stats() -> NodeStats {
+    #[allow(unused_mut)]
+    let mut stats = node_stats();
+    #[cfg(not(target_arch = "aarch64"))]
+    {
+        stats.nr_file_pages = crate::kernel::process::procfs_live::page_cache_pages();
+        let (total, free, cached) = crate::kernel::swap::meminfo_pages();
+        stats.nr_swap_total = total;
+        stats.nr_swap_free = free;
+        stats.nr_swapcache = cached;
+    }
+    stats
+}
+
 /// What processes hold outside the allocators' own counters.
 struct ProcessCounters {
     /// Pages of the processes' first-level tables.

@@ -466,7 +466,7 @@ fn report_failure(s: &Summary, gfp_err: AllocError, vm_err: &vmalloc::VmallocErr
     let size = u64::from(report::FINAL_REQUEST);
     kprintln!("scenario: step {}: the graphics driver asks for {:#x} bytes", s.steps, size);
     kprintln!("scenario: __get_free_pages(GFP_KERNEL, {})", report::FINAL_ORDER);
-    let stats = mem::node_stats();
+    let stats = mem::show_mem_stats();
     with_node(|n| {
         let _ = write_alloc_failure(
             &mut Console,

@@ -120,7 +120,7 @@ pub fn report(e: &VmallocError) {
             let _ = write_silent_warning(&mut Console, e, gfp);
         }
         Some(gfp) => {
-            let stats = super::mem::node_stats();
+            let stats = super::mem::show_mem_stats();
             let _ = with_node(|n| {
                 write_warn_alloc(&mut Console, DEFAULT_COMM, gfp, format_args!("{e}"), n, &stats)
             });

@@ -9,7 +9,7 @@ use crate::config::MAX_ORDER;
 use crate::console::args::{parse_addr, parse_u32, Args};
 use crate::console::printk::Console;
 use crate::console::Count;
-use crate::kernel::mem::{node_stats, with_node, with_page_mapped};
+use crate::kernel::mem::{show_mem_stats, with_node, with_page_mapped};
 use crate::kernel::vmalloc;
 use crate::kernel::Kernel;
 use crate::kprintln;
@@ -58,7 +58,6 @@ pub(super) fn cmd_alloc_pages(_: &Kernel, args: &Args<'_>) -> CmdResult {
         if gfp.is_empty() { format_args!("{:#x}()", 0) } else { format_args!("{}", gfp) };
     // Allocate first, print after: what the allocation itself reports (page poisoning)
     // comes out at the moment it happens, before the result, as in Linux.
-    let stats = node_stats();
     match with_node(|node| node.alloc_pages_for(PageOwner::Console, gfp, order)) {
         Ok(pfn) => with_node(|node| {
             let zone = node.page_zone(pfn).map_or("?", |z| z.name());
@@ -75,6 +74,8 @@ pub(super) fn cmd_alloc_pages(_: &Kernel, args: &Args<'_>) -> CmdResult {
             Ok(())
         }),
         Err(e) => {
+            // A failed allocation changed nothing: the counters read now are the failure's.
+            let stats = show_mem_stats();
             with_node(|node| report_alloc_error(node, &stats, &e));
             Err(CmdError::Reported)
         }

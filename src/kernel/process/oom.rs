@@ -114,7 +114,7 @@ pub fn out_of_memory(gfp: GfpFlags, order: u32) -> OomResult {
     }
     let at = core::panic::Location::caller();
     let totalpages = crate::kernel::mem::with_node(|n| n.totalram_pages());
-    let stats = crate::kernel::mem::node_stats();
+    let stats = crate::kernel::mem::show_mem_stats();
     let chosen = super::with_tasks(|t| {
         let cur = t.current;
         let cur_comm: &str = t.map.get(&cur).map_or("", |x| x.comm.as_str());

@@ -417,7 +417,7 @@ fn cpuinfo() -> CpuInfo<'static> {
 
 /// Pages of the page cache (`NR_FILE_PAGES`; all of it is the tmpfs-like rootfs, so also
 /// `NR_SHMEM`), counted from the page owners.
-fn page_cache_pages() -> u64 {
+pub(crate) fn page_cache_pages() -> u64 {
     crate::kernel::mem::with_node(|n| {
         let mm = n.mem_map();
         (0..mm.len() as u32)

@@ -19,11 +19,19 @@ pub struct NodeStats {
     pub nr_page_table_pages: u64,
     /// `NR_KERNEL_MISC_RECLAIMABLE`.
     pub nr_kernel_misc_reclaimable: u64,
+    /// `NR_FILE_PAGES`: page-cache pages (`show_free_areas`' `total pagecache pages`).
+    pub nr_file_pages: u64,
+    /// `total_swapcache_pages()`: pages in the swap cache.
+    pub nr_swapcache: u64,
+    /// `get_nr_swap_pages()`: free swap slots, in pages.
+    pub nr_swap_free: u64,
+    /// `total_swap_pages`: the active swap areas' slots, in pages.
+    pub nr_swap_total: u64,
 }
 
 /// `warn_alloc()` + `show_mem()`: the report Linux prints when an allocation fails,
 /// for `comm` (the task name). `stats` are the node counters kept outside the allocator;
-/// counters pivm does not have (page cache, anonymous memory) print as 0; zones above the
+/// counters pivm does not keep (`mapped`, `shmem`, dirty, writeback) print as 0; zones above the
 /// request's highest zone are left out, as in 6.x.
 pub fn write_alloc_failure(
     w: &mut impl fmt::Write,
@@ -136,10 +144,11 @@ pub fn write_show_mem(
     for z in shown() {
         write_free_area_line(w, z)?;
     }
-    writeln!(w, "0 total pagecache pages")?;
-    writeln!(w, "0 pages in swap cache")?;
-    writeln!(w, "Free swap  = 0kB")?;
-    writeln!(w, "Total swap = 0kB")?;
+    // `show_free_areas`' last line, then `show_swap_cache_info`.
+    writeln!(w, "{} total pagecache pages", stats.nr_file_pages)?;
+    writeln!(w, "{} pages in swap cache", stats.nr_swapcache)?;
+    writeln!(w, "Free swap  = {}kB", stats.nr_swap_free * KB_PER_PAGE)?;
+    writeln!(w, "Total swap = {}kB", stats.nr_swap_total * KB_PER_PAGE)?;
     let (mut total, mut reserved, mut highmem) = (0, 0, 0);
     for z in node.populated_zones() {
         total += z.present_pages();

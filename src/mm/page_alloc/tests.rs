@@ -847,8 +847,15 @@ fn failure_report_golden() {
     let e = node.alloc_pages(gfp, TOP).unwrap_err();
     assert!(e.should_warn());
     let mut s = String::new();
-    let stats =
-        NodeStats { nr_slab_unreclaimable: 9, nr_page_table_pages: 2, ..NodeStats::default() };
+    let stats = NodeStats {
+        nr_slab_unreclaimable: 9,
+        nr_page_table_pages: 2,
+        nr_file_pages: 300,
+        nr_swapcache: 7,
+        nr_swap_free: 1000,
+        nr_swap_total: 1024,
+        ..NodeStats::default()
+    };
     write_alloc_failure(&mut s, "sh", e.gfp(), e.order(), &node, &stats).unwrap();
     let lines: Vec<&str> = s.lines().collect();
     assert_eq!(
@@ -887,10 +894,11 @@ fn failure_report_golden() {
     assert_eq!(
         &lines[14..],
         [
-            "0 total pagecache pages",
-            "0 pages in swap cache",
-            "Free swap  = 0kB",
-            "Total swap = 0kB",
+            // The page cache's and swap's live counts, as `show_swap_cache_info`.
+            "300 total pagecache pages",
+            "7 pages in swap cache",
+            "Free swap  = 4000kB",
+            "Total swap = 4096kB",
             "1536 pages RAM",
             "512 pages HighMem/MovableOnly",
             "16 pages reserved",
