@@ -177,6 +177,7 @@ fn table(po: u64) -> Vec<(String, String)> {
         ),
         ("blockdev --getsize64 /dev/mmcblk0", card),
         ("dd if=/dev/mmcblk0", card),
+        ("iowait", card),
     ] {
         t.push(not_yet(c, why));
     }
