@@ -362,7 +362,7 @@ mod tests {
     }
 
     #[test]
-    fn oomsleep_might_sleep_is_false_under_a_lock_and_reports_a_site_once() {
+    fn might_sleep_is_false_under_a_lock_and_reports_a_site_once() {
         let s = SpinLock::new(());
         let before = might_sleep_reports();
         {

@@ -70,7 +70,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn oomsleep_only_sleepable_cheap_requests_may_invoke_the_oom_killer() {
+    fn only_sleepable_cheap_requests_may_invoke_the_oom_killer() {
         let k = GfpFlags::GFP_KERNEL;
         for order in 0..=PAGE_ALLOC_COSTLY_ORDER {
             assert!(alloc_may_oom(k, order), "GFP_KERNEL order {order}");

@@ -84,7 +84,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn arm64proc_aborts_decode_to_page_faults_or_sigbus() {
+    fn aborts_decode_to_page_faults_or_sigbus() {
         let pf = |write, instruction, raw| UserTrap::PageFault {
             addr: 0x1000,
             flags: FaultFlags { write, instruction, tried: false },

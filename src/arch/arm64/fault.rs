@@ -213,7 +213,7 @@ mod tests {
     const IABT_EL0: u64 = (esr::EC_IABT_LOW << 26) | esr::IL;
 
     #[test]
-    fn arm64proc_user_exceptions_decode_to_the_shared_fault_path() {
+    fn user_exceptions_decode_to_the_shared_fault_path() {
         let pf = |write, instruction, addr: u64, esr: u64| UserTrap::PageFault {
             addr: addr as usize,
             flags: FaultFlags { write, instruction, tried: false },

@@ -224,7 +224,7 @@ mod tests {
     }
 
     #[test]
-    fn arm64crash_vmap_stack_bit_test() {
+    fn vmap_stack_bit_test() {
         // A THREAD_ALIGN'ed stack: all of it passes, the 16 KiB below it (where an overflow
         // runs, the guard page first) fail.
         let base = 0xffff_8000_0801_0000u64;

@@ -217,7 +217,7 @@ mod tests {
     use crate::abi::arm64::signal::{FpsimdContext, Sigcontext};
 
     #[test]
-    fn arm64proc_syscall_accessors_read_x8_x0_x5_and_restart_over_svc() {
+    fn syscall_accessors_read_x8_x0_x5_and_restart_over_svc() {
         // The frame el0_svc leaves for `write(1, buf, 5)` at pc 0x400100 (x8 = 64).
         let mut r = PtRegs::zeroed();
         r.regs[..6].copy_from_slice(&[1, 0x4a_0000, 5, 0, 0, 0]);

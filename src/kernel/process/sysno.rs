@@ -136,7 +136,7 @@ mod tests {
     use crate::abi::arm64::unistd as a64_table;
 
     #[test]
-    fn arm64proc_same_calls_have_the_same_name_in_both_tables() {
+    fn same_calls_have_the_same_name_in_both_tables() {
         // Every pairing is a real row of each table, and the names agree but for ARM's
         // suffixes (32-bit ids, time64, fcntl64).
         for &(n64, n32) in SAME.iter().chain(&SAME_STRUCTS) {
@@ -149,7 +149,7 @@ mod tests {
     }
 
     #[test]
-    fn arm64proc_arm64_numbers_reach_arms_handlers() {
+    fn arm64_numbers_reach_arms_handlers() {
         // The generic numbers glibc's static programs use (write 64, exit_group 94, brk 214).
         assert_eq!(arm64_handler(64), Handler::Same(arm::WRITE));
         assert_eq!(arm64_handler(94), Handler::Same(arm::EXIT_GROUP));
@@ -167,7 +167,7 @@ mod tests {
     }
 
     #[test]
-    fn arm64proc_mmap_takes_a_page_aligned_byte_offset() {
+    fn mmap_takes_a_page_aligned_byte_offset() {
         assert_eq!(mmap_pgoff(0, 12), Some(0));
         assert_eq!(mmap_pgoff(0x3000, 12), Some(3));
         assert_eq!(mmap_pgoff(0x3001, 12), None);
