@@ -491,22 +491,26 @@ pub struct ThreadFault {
     pub address: u32,
 }
 
-/// The task's alternate signal stack (`sas_ss_sp`, `sas_ss_size`, `sas_ss_flags`).
+/// The task's alternate signal stack (`sas_ss_sp`, `sas_ss_size`, `sas_ss_flags`), with `W`
+/// the architecture's `unsigned long`: the rules are the generic kernel's, the same on arm64.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct AltStack {
-    pub sp: u32,
-    pub size: u32,
+pub struct AltStackOf<W> {
+    pub sp: W,
+    pub size: W,
     pub flags: u32,
 }
 
-impl AltStack {
+/// ARM's: 32-bit addresses.
+pub type AltStack = AltStackOf<u32>;
+
+impl<W: Copy + Default + PartialOrd + core::ops::Sub<Output = W>> AltStackOf<W> {
     /// `on_sig_stack(sp)` for a downward-growing stack.
-    pub fn on_stack(&self, sp: u32) -> bool {
+    pub fn on_stack(&self, sp: W) -> bool {
         sp > self.sp && sp - self.sp <= self.size
     }
     /// `sas_ss_flags(sp)`: `SS_DISABLE` without a stack, `SS_ONSTACK` while on it, else 0.
-    pub fn ss_flags(&self, sp: u32) -> u32 {
-        if self.size == 0 {
+    pub fn ss_flags(&self, sp: W) -> u32 {
+        if self.size == W::default() {
             SS_DISABLE
         } else if self.on_stack(sp) {
             SS_ONSTACK

@@ -507,30 +507,8 @@ impl ThreadFault {
     }
 }
 
-/// The task's alternate signal stack (`sas_ss_sp`, `sas_ss_size`, `sas_ss_flags`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct AltStack {
-    pub sp: u64,
-    pub size: u64,
-    pub flags: u32,
-}
-
-impl AltStack {
-    /// `on_sig_stack(sp)` for a downward-growing stack.
-    pub fn on_stack(&self, sp: u64) -> bool {
-        sp > self.sp && sp - self.sp <= self.size
-    }
-    /// `sas_ss_flags(sp)`: `SS_DISABLE` without a stack, `SS_ONSTACK` while on it, else 0.
-    pub fn ss_flags(&self, sp: u64) -> u32 {
-        if self.size == 0 {
-            SS_DISABLE
-        } else if self.on_stack(sp) {
-            SS_ONSTACK
-        } else {
-            0
-        }
-    }
-}
+/// The task's alternate signal stack, with arm64's 64-bit addresses (the rules are ARM's).
+pub type AltStack = crate::abi::arm::signal::AltStackOf<u64>;
 
 /// Everything `handle_signal` needs besides user memory.
 #[derive(Clone, Copy, Debug)]
