@@ -509,8 +509,8 @@ mod hw {
         }
     }
 
-    /// The table for reads and clears.
-    pub fn tables_ro() -> UserTables<'static> {
+    /// The table without new table pages: reads, and changes to existing entries.
+    pub fn existing_tables() -> UserTables<'static> {
         UserTables { alloc: None }
     }
 
@@ -605,12 +605,12 @@ mod hw {
 
     /// The present PTE at `va`.
     pub fn get_user_pte(pgd: u64, va: usize) -> Option<Pte> {
-        get_pte(&tables_ro(), pgd, VA_BITS, va as u64).filter(|p| p.present())
+        get_pte(&existing_tables(), pgd, VA_BITS, va as u64).filter(|p| p.present())
     }
 
     /// The swap entry in `va`'s PTE, if it holds one (`is_swap_pte`).
     pub fn get_user_swp_entry(pgd: u64, va: usize) -> Option<SwpEntry> {
-        get_pte(&tables_ro(), pgd, VA_BITS, va as u64)?.swp_entry()
+        get_pte(&existing_tables(), pgd, VA_BITS, va as u64)?.swp_entry()
     }
 
     /// Writes swap entry `e` into `va`'s PTE (`set_pte_at` of `swp_entry_to_pte`), creating
@@ -629,7 +629,7 @@ mod hw {
 
     /// Calls `f` for every non-empty user PTE (present or swap) in `[start, end)`.
     pub fn for_each_user_entry(pgd: u64, start: usize, end: usize, mut f: impl FnMut(usize, Pte)) {
-        for_each_pte(&tables_ro(), pgd, VA_BITS, start as u64, end as u64, |va, p| {
+        for_each_pte(&existing_tables(), pgd, VA_BITS, start as u64, end as u64, |va, p| {
             f(va as usize, p)
         });
     }
@@ -673,7 +673,7 @@ mod hw {
         context_id: u64,
     ) -> Option<bool> {
         get_user_pte(pgd, va).filter(|p| p.pfn() == pfn)?;
-        let young = test_and_clear_young(&mut tables_ro(), pgd, VA_BITS, va as u64)?;
+        let young = test_and_clear_young(&mut existing_tables(), pgd, VA_BITS, va as u64)?;
         if young {
             publish();
             flush_tlb_page(va, context_id);
@@ -683,7 +683,7 @@ mod hw {
 
     /// `ptep_get_and_clear`: empties the PTE at `va` (the caller flushes); the old one.
     pub fn clear_user_pte(pgd: u64, va: usize) -> Option<Pte> {
-        let old = clear_pte(&mut tables_ro(), pgd, VA_BITS, va as u64);
+        let old = clear_pte(&mut existing_tables(), pgd, VA_BITS, va as u64);
         publish();
         old
     }
@@ -691,7 +691,7 @@ mod hw {
     /// `zap_pte_range`: clears every user PTE in `[start, end)` and calls `f` with each address
     /// and old PTE. The caller flushes the TLB.
     pub fn zap_user_ptes(pgd: u64, start: usize, end: usize, mut f: impl FnMut(usize, Pte)) {
-        zap_range(&mut tables_ro(), pgd, VA_BITS, start as u64, end as u64, |va, p| {
+        zap_range(&mut existing_tables(), pgd, VA_BITS, start as u64, end as u64, |va, p| {
             f(va as usize, p)
         });
         publish();
@@ -700,7 +700,7 @@ mod hw {
     /// `pmd_addr_end` with `pmd_none`: the end of the 2 MiB covering `va` (capped at `end`),
     /// and whether a PTE table covers it.
     pub fn user_pmd_span(pgd: u64, va: usize, end: usize) -> (usize, bool) {
-        let (next, table) = pmd_span(&tables_ro(), pgd, VA_BITS, va as u64, end as u64);
+        let (next, table) = pmd_span(&existing_tables(), pgd, VA_BITS, va as u64, end as u64);
         (next as usize, table && va < TASK_SIZE)
     }
 
@@ -748,7 +748,7 @@ mod hw {
     ) {
         let flush = || flush_tlb_mm(context_id);
         let mut b = TableBatch { pages: [0; FREE_TABLES_BATCH], n: 0, flush: &flush, free };
-        free_tables(&mut tables_ro(), pgd, VA_BITS, &mut |pa| b.push(pa));
+        free_tables(&mut existing_tables(), pgd, VA_BITS, &mut |pa| b.push(pa));
         b.release();
     }
 
@@ -779,14 +779,16 @@ mod hw {
             TableBatch { pages: [0; FREE_TABLES_BATCH], n: 0, flush: &flush, free: &mut each };
         let ceiling = ceiling.map(|c| c as u64);
         let (range, floor) = (addr as u64..end as u64, floor as u64);
-        free_pgd_range(&mut tables_ro(), pgd, VA_BITS, range, floor, ceiling, &mut |pa| b.push(pa));
+        free_pgd_range(&mut existing_tables(), pgd, VA_BITS, range, floor, ceiling, &mut |pa| {
+            b.push(pa)
+        });
         b.release();
     }
 
     /// The table pages under the root of the table at `pgd` (PTE, PMD and, with 4 levels,
     /// PUD tables): what arm64's `mm_pgtables_bytes` counts, a page each.
     pub fn user_table_count(pgd: u64) -> usize {
-        table_count(&tables_ro(), pgd, VA_BITS)
+        table_count(&existing_tables(), pgd, VA_BITS)
     }
 }
 
