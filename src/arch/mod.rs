@@ -233,35 +233,46 @@ pub mod process {
     pub use super::imp::fault::{set_syscall_handler, set_user_exception_handler, UserException};
     pub use super::imp::fork::{copy_user_ptes, set_user_pte_old, PteCopy};
     pub use super::imp::fsr::{decode_abort, TRAP_ABORT};
-    pub use super::imp::pgtable::{L_PTE_RDONLY, MAX_SWAPFILE_PAGES};
+    pub use super::imp::pgtable::MAX_SWAPFILE_PAGES;
     pub use super::imp::process::*;
     pub use super::imp::vectors::PtRegs;
 }
 
 /// What processes need from the AArch64 CPU, as far as it exists: the context switch, a user
 /// task's first frame, TTBR0 with its ASID, TLS, TLB maintenance by ASID, I-cache sync for
-/// executable pages, the user PTE and user table operations (arm64 descriptors, 3 or 4
-/// levels), and the EL0 entry's hooks (system calls, user exceptions, `do_work_pending`, the
-/// user FP/SIMD state, a new task's first return). `kernel/process` does not build on
-/// aarch64 yet, so nothing calls these.
+/// executable pages, the user PTE and user table operations under ARM's names (arm64
+/// descriptors, 3 or 4 levels: `get_user_pte`, `set_user_pte`, `zap_user_ptes`,
+/// `copy_user_ptes`, swap PTEs, `ptep_test_and_clear_young` with the access flag, ...), and
+/// the EL0 entry's hooks (system calls, user exceptions, `do_work_pending`, the user FP/SIMD
+/// state, a new task's first return). `kernel/process` does not build on aarch64 yet.
 #[cfg(all(kernel, target_arch = "aarch64"))]
 pub mod process {
+    pub use super::imp::cpu::sync_icache_dcache as clean_dcache_page;
     pub use super::imp::cpu::{flush_icache_all, sync_icache_dcache};
     pub use super::imp::entry::{
         clear_user_work_hint, kernel_thread_context, ret_from_fork_addr, set_syscall_handler,
         set_user_exception_handler, set_user_work_hint, set_work_handler, vfp_enable, vfp_restore,
         vfp_save,
     };
-    pub use super::imp::fault::TRAP_ABORT;
+    pub use super::imp::fault::{decode_abort, TRAP_ABORT};
+    pub use super::imp::fork::{copy_user_ptes, set_user_pte_old, PteCopy};
     pub use super::imp::process::{
         cpu_asid_bits, decode_user_exception, set_tls, start_thread, switch_mm, switch_to,
         switch_to_kernel_mm, CpuContext,
     };
-    pub use super::imp::pte::{swp_entry_to_pte, vm_get_page_prot, Pte, VmProt};
+    pub use super::imp::pte::{
+        swp_entry_to_pte, user_pte_bits, vm_get_page_prot, Pte, UserPteProt, VmProt,
+        MAX_SWAPFILE_PAGES,
+    };
     pub use super::imp::ptrace::{UserException, VfpState};
     pub use super::imp::tlbflush::{flush_tlb_asid, flush_tlb_user_page, local_flush_tlb_all};
     pub use super::imp::traps::PtRegs;
     pub use super::imp::user_table::{
-        clear_pte, for_each_pte, free_tables, get_pte, set_pte, table_count, UserTableError,
+        clear_pte, clear_user_pte, flush_tlb_mm, flush_tlb_page, for_each_pte, for_each_user_entry,
+        for_each_user_pte, for_each_user_swp_pte, free_tables, free_user_pgd_range,
+        free_user_tables, get_pte, get_user_pte, get_user_swp_entry, pgd_init,
+        ptep_test_and_clear_young, set_pte, set_user_pte, set_user_ptes_none, set_user_swp_pte,
+        table_count, user_pmd_span, user_table_count, user_table_count as user_table_pages,
+        zap_user_ptes, UserPte, UserTableError, PGD_ORDER, TASK_SIZE,
     };
 }

@@ -290,7 +290,7 @@ mod device {
                 VDSO_IMAGE.len(),
             )
         };
-        crate::arch::process::sync_icache_dcache(text_kva as u32);
+        crate::arch::process::sync_icache_dcache(text_kva);
         PAGES.call_once(|| VdsoPages { vvar, text, vvar_kva });
         crate::kernel::time::timekeeping_update_vsyscall();
         Ok(())

@@ -94,6 +94,12 @@ impl AsidAllocator {
     }
 }
 
+/// `asids_init`: the allocator (ARMv7's ASIDs are always 8 bits), as both architectures
+/// name it for the shared process code.
+pub const fn asids_init() -> AsidAllocator {
+    AsidAllocator::new()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -193,6 +193,19 @@ impl LinuxPte {
     pub const fn dirty(self) -> bool {
         self.0 & L_PTE_DIRTY != 0
     }
+    /// `pte_pfn`.
+    pub const fn pfn(self) -> u64 {
+        self.pfn_phys() >> SMALL_PAGE_SHIFT
+    }
+    /// `pte_write`: `L_PTE_RDONLY` clear (the hardware entry stays read-only until the PTE
+    /// is dirty too).
+    pub const fn write(self) -> bool {
+        self.0 & L_PTE_RDONLY == 0
+    }
+    /// `pte_exec`: `L_PTE_XN` clear.
+    pub const fn exec(self) -> bool {
+        self.0 & L_PTE_XN == 0
+    }
     /// `is_swap_pte` + `pte_to_swp_entry`: the entry a non-present, non-empty PTE holds.
     pub const fn swp_entry(self) -> Option<crate::mm::swapops::SwpEntry> {
         if self.0 == 0 || self.present() {

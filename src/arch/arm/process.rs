@@ -311,7 +311,7 @@ pub fn flush_tlb_mm(context_id: u64) {
 /// `__sync_icache_dcache` for a page about to be mapped executable: its data cleaned to the
 /// point of unification (through the linear map at `kva`) and the instruction cache
 /// invalidated.
-pub fn sync_icache_dcache(kva: u32) {
+pub fn sync_icache_dcache(kva: usize) {
     clean_dcache_page(kva);
     flush_icache_all();
 }
@@ -319,8 +319,8 @@ pub fn sync_icache_dcache(kva: u32) {
 /// The data cache of the page at kernel address `kva` cleaned to the point of unification
 /// (`__cpuc_flush_dcache_area` of `__flush_dcache_page`); the caller invalidates the
 /// instruction cache after (a window of pages at once).
-pub fn clean_dcache_page(kva: u32) {
-    super::cp15::clean_dcache_range(kva, 4096);
+pub fn clean_dcache_page(kva: usize) {
+    super::cp15::clean_dcache_range(kva as u32, 4096);
 }
 
 /// `__flush_icache_all`: the instruction cache invalidated (what mapping a page executable

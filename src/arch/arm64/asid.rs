@@ -42,9 +42,10 @@ pub const fn ttbr0(pgd: u64, ctxid: u64, asid_bits: u32) -> u64 {
 const MAP_WORDS: usize = (1 << MAX_ASID_BITS) / 64;
 
 /// `asid_generation`, `asid_map`, the per-CPU `active_asids`/`reserved_asids` and
-/// `tlb_flush_pending` for `NR_CPUS` CPUs.
+/// `tlb_flush_pending` for `NR_CPUS` CPUs (by default one: pivm runs processes on the boot
+/// CPU only, so the shared code names `AsidAllocator` as on ARM).
 #[derive(Clone, Debug)]
-pub struct AsidAllocator<const NR_CPUS: usize> {
+pub struct AsidAllocator<const NR_CPUS: usize = 1> {
     asid_bits: u32,
     generation: u64,
     map: [u64; MAP_WORDS],
@@ -202,6 +203,23 @@ impl<const NR_CPUS: usize> AsidAllocator<NR_CPUS> {
         self.active[cpu] = *ctxid;
         flush
     }
+
+    /// The shared code's name for [`check_and_switch_context`](Self::check_and_switch_context)
+    /// (ARM's allocator's), on CPU `cpu`.
+    pub fn check_and_switch(&mut self, ctxid: &mut u64, cpu: usize) -> bool {
+        self.check_and_switch_context(ctxid, cpu)
+    }
+
+    /// An address space's exit: arm64 6.1 gives its ASID nothing back (`destroy_context` is
+    /// empty); the number stays taken until the next rollover frees every one. ARM's
+    /// allocator returns it at once.
+    pub fn release(&mut self, _ctxid: u64) {}
+}
+
+/// `asids_init`: the allocator for this CPU's ASID width (`ID_AA64MMFR0_EL1.ASIDBits`).
+#[cfg(all(kernel, target_arch = "aarch64"))]
+pub fn asids_init() -> AsidAllocator {
+    AsidAllocator::new(super::process::cpu_asid_bits())
 }
 
 #[cfg(test)]

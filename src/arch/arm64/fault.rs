@@ -203,6 +203,24 @@ pub fn decode_user_exception(e: UserException, pc: u64, task_size: u64) -> UserT
     }
 }
 
+/// `do_page_fault` for an abort at user address `addr` that the kernel took on behalf of the
+/// task (a `copy_*_user` caught by its fixup: EC 0x25 from EL1, or 0x24/0x20 from EL0): the
+/// ESR's fault status and WnR decide as for an EL0 abort (`instruction`: a fetch, ARM's
+/// prefetch abort), the shared name ARM's `fsr::decode_abort` has. The caller checked
+/// `addr` against `TASK_SIZE`.
+pub fn decode_abort(addr: usize, esr: u32, instruction: bool) -> UserTrap {
+    const EC_SHIFT: u32 = 26;
+    let class = if instruction { esr::EC_IABT_LOW } else { esr::EC_DABT_LOW };
+    let low = (u64::from(esr) & !(0x3f << EC_SHIFT)) | (class << EC_SHIFT);
+    let (addr, esr) = (addr as u64, low);
+    let e = if instruction {
+        UserException::InstructionAbort { addr, esr }
+    } else {
+        UserException::DataAbort { addr, esr }
+    };
+    decode_user_exception(e, 0, u64::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,6 +229,26 @@ mod tests {
     /// ESRs as the Cortex-A53 reports them from EL0 (EC << 26 | IL | ISS).
     const DABT_EL0: u64 = (esr::EC_DABT_LOW << 26) | esr::IL;
     const IABT_EL0: u64 = (esr::EC_IABT_LOW << 26) | esr::IL;
+
+    /// A kernel write to user memory (EC 0x25) that found no PTE, and one that met a
+    /// read-only PTE: page faults as from EL0; an external abort is no page fault.
+    #[test]
+    fn uaccess_aborts_decode_as_user_ones() {
+        let cur = (esr::EC_DABT_CUR << 26) | esr::IL;
+        let flags = |t: UserTrap| match t {
+            UserTrap::PageFault { flags, addr, .. } => Some((flags.write, flags.instruction, addr)),
+            UserTrap::Signal { .. } => None,
+        };
+        let w = decode_abort(0x40_1000, (cur | esr::WNR | 7) as u32, false);
+        assert_eq!(flags(w), Some((true, false, 0x40_1000)));
+        let r = decode_abort(0x40_1000, (cur | 0x0f) as u32, false);
+        assert_eq!(flags(r), Some((false, false, 0x40_1000)));
+        assert_eq!(
+            flags(decode_abort(0x40_1000, (cur | 0x0b) as u32, false)),
+            Some((false, false, 0x40_1000))
+        );
+        assert_eq!(flags(decode_abort(0x40_1000, (cur | 0x10) as u32, false)), None);
+    }
 
     #[test]
     fn user_exceptions_decode_to_the_shared_fault_path() {

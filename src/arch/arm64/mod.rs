@@ -7,6 +7,7 @@ pub mod cpuinfo;
 pub mod esr;
 pub mod extable;
 pub mod fault;
+pub mod fork;
 pub mod layout;
 pub mod mapping;
 pub mod memory;

@@ -88,6 +88,43 @@ pub const fn swp_entry_to_pte(e: SwpEntry) -> u64 {
         | ((e.offset() as u64) << SWP_OFFSET_SHIFT)
 }
 
+/// `max_swapfile_size()` (`generic_max_swapfile_size`): the largest offset that survives a
+/// round trip `swp_entry` -> `swp_entry_to_pte` -> `pte_to_swp_entry`, plus one. arm64's PTE
+/// holds 50 offset bits, but pivm's `swp_entry_t` is 32 bits wide on both kernels (27 offset
+/// bits; arm64 Linux's is an `unsigned long`), so an area here has at most 2^27 pages.
+pub const MAX_SWAPFILE_PAGES: u64 = {
+    let e = SwpEntry::new(0, u32::MAX);
+    match Pte(swp_entry_to_pte(e)).swp_entry() {
+        Some(back) => back.offset() as u64 + 1,
+        None => 0,
+    }
+};
+
+/// Protections of a user PTE, arch-neutral in (the shared fault and fork code's view) and
+/// descriptor bits out through [`user_pte_bits`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UserPteProt {
+    pub write: bool,
+    pub exec: bool,
+    pub dirty: bool,
+}
+
+/// The descriptor bits of a young user page with `p` (what `set_pte_at` installs after a
+/// fault): `PAGE_READONLY(_EXEC)`'s bits (EL0 access, nG, PXN, AF, inner shareable, normal
+/// memory), `PTE_WRITE` (DBM) for a writable page, `PTE_UXN` unless executable; dirty as
+/// `pte_mkdirty` makes it (`PTE_DIRTY`, and a writable page loses `PTE_RDONLY`). A writable
+/// clean page stays read-only to the MMU, so its first write takes a permission fault.
+pub const fn user_pte_bits(p: UserPteProt) -> u64 {
+    let mut bits = if p.exec { PAGE_READONLY_EXEC } else { PAGE_READONLY };
+    if p.write {
+        bits |= PTE_WRITE;
+    }
+    if p.dirty {
+        bits = Pte(bits).mkdirty().0;
+    }
+    bits
+}
+
 /// One arm64 PTE value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Pte(pub u64);
@@ -111,11 +148,21 @@ impl Pte {
     pub const fn pfn_phys(self) -> u64 {
         self.0 & PTE_ADDR_MASK
     }
+    /// `pte_pfn`.
+    pub const fn pfn(self) -> u64 {
+        self.pfn_phys() >> 12
+    }
     pub const fn young(self) -> bool {
         self.0 & PTE_AF != 0
     }
+    /// `pte_write`: writable for Linux (`PTE_WRITE`), whatever the MMU's momentary
+    /// `PTE_RDONLY` says.
     pub const fn write(self) -> bool {
         self.0 & PTE_WRITE != 0
+    }
+    /// `pte_exec` of a user page: EL0 may execute it (`PTE_UXN` clear).
+    pub const fn exec(self) -> bool {
+        self.user_exec()
     }
     /// `pte_hw_dirty`: writable and no longer read-only to the MMU.
     pub const fn hw_dirty(self) -> bool {
@@ -300,6 +347,38 @@ mod tests {
         let x = Pte::new(pa, PAGE_READONLY_EXEC);
         assert!(x.user_exec());
         assert_eq!(x.prot(), PageProt::READ | PageProt::EXEC | PageProt::USER);
+    }
+
+    /// The PTEs the fault path installs: `PAGE_READONLY(_EXEC)` plus `PTE_WRITE` for a
+    /// writable page, read-only to the MMU until dirty (`pte_mkdirty`), young.
+    #[test]
+    fn user_pte_bits_as_set_pte_at_after_a_fault() {
+        let p = |write, exec, dirty| user_pte_bits(UserPteProt { write, exec, dirty });
+        assert_eq!(p(false, false, false), PAGE_READONLY);
+        assert_eq!(p(false, true, false), PAGE_READONLY_EXEC);
+        assert_eq!(p(true, false, false), PAGE_SHARED, "writable clean: PTE_WRITE|PTE_RDONLY");
+        assert_eq!(p(true, true, false), PAGE_SHARED_EXEC);
+        let d = Pte(p(true, false, true));
+        assert_eq!(d, Pte(PAGE_SHARED).mkdirty());
+        assert_eq!(d.0 & PTE_RDONLY, 0, "a dirty writable page is writable to the MMU");
+        assert!(d.write() && d.dirty() && d.young() && !d.exec());
+        assert_eq!(d.0 & PTE_NG, PTE_NG, "user pages are ASID-tagged");
+        // A dirty read-only page (a COW page after fork) stays read-only.
+        let r = Pte(p(false, true, true));
+        assert!(!r.write() && r.dirty() && r.exec());
+        assert_ne!(r.0 & PTE_RDONLY, 0);
+        assert_eq!(r.pfn(), 0);
+        assert_eq!(Pte::new(0x3a5_6000, PAGE_READONLY).pfn(), 0x3a56);
+    }
+
+    /// `max_swapfile_size`: the offset field of pivm's 32-bit `swp_entry_t` (27 bits) is
+    /// narrower than arm64's PTE field (50 bits), so the entry decides.
+    #[test]
+    fn max_swapfile_pages_from_the_round_trip() {
+        assert_eq!(MAX_SWAPFILE_PAGES, 1 << 27);
+        let last = SwpEntry::new(31, (MAX_SWAPFILE_PAGES - 1) as u32);
+        assert_eq!(Pte(swp_entry_to_pte(last)).swp_entry(), Some(last));
+        assert_eq!(SWP_OFFSET_BITS, 50);
     }
 
     #[test]

@@ -32,7 +32,8 @@ use crate::mm::swapops::SwpEntry;
 use crate::mm::Pfn;
 
 /// The ASIDs (one allocator: one CPU runs processes).
-pub static ASIDS: SpinLock<AsidAllocator> = SpinLock::new(AsidAllocator::new());
+pub static ASIDS: spin::Lazy<SpinLock<AsidAllocator>> =
+    spin::Lazy::new(|| SpinLock::new(crate::arch::asid::asids_init()));
 
 /// The kernel's shared pages: `ZERO_PAGE(0)` and the sigpage (undefined instructions, as
 /// `get_signal_page` fills it before placing the return trampolines).
@@ -67,7 +68,7 @@ pub fn init_special_pages() -> bool {
             // SAFETY: a lowmem page just allocated for this purpose.
             unsafe { (va as *mut u32).add(i).write_volatile(word) };
         }
-        arch::sync_icache_dcache(va as u32);
+        arch::sync_icache_dcache(va);
     }
     SPECIAL.call_once(|| SpecialPages { zero, sigpage });
     true
@@ -568,7 +569,7 @@ impl ProcessMm {
         }
         for _ in 0..2 {
             if let Some(pte) = arch::get_user_pte(self.hw.pgd, va) {
-                let writable = pte.0 & crate::arch::process::L_PTE_RDONLY == 0 && pte.dirty();
+                let writable = pte.write() && pte.dirty();
                 if !write || writable {
                     return Some(Pfn(pte.pfn_phys() >> 12));
                 }
@@ -803,7 +804,7 @@ fn sync_icache_dcache(pfn: u64) {
     if with_node(|n| n.test_and_set_dcache_clean(Pfn(pfn))) {
         arch::flush_icache_all();
     } else {
-        let _ = with_page_mapped(Pfn(pfn), |k| arch::sync_icache_dcache(k as u32));
+        let _ = with_page_mapped(Pfn(pfn), |k| arch::sync_icache_dcache(k as usize));
     }
 }
 
@@ -832,7 +833,7 @@ fn sync_icache_dcache_window(pfns: &[Option<u64>]) {
             false
         });
         for &pfn in &unclean[..n] {
-            let _ = with_page_mapped(Pfn(pfn), |k| arch::clean_dcache_page(k as u32));
+            let _ = with_page_mapped(Pfn(pfn), |k| arch::clean_dcache_page(k as usize));
         }
         n = 0;
         if !more {
@@ -848,11 +849,7 @@ const WINDOW_SYNC_MAX: usize = 16;
 impl FaultEnv for MmHw {
     fn pte_get(&self, va: usize) -> Option<PteState> {
         let p = arch::get_user_pte(self.pgd, va)?;
-        Some(PteState {
-            pfn: p.pfn_phys() >> 12,
-            write: p.0 & crate::arch::process::L_PTE_RDONLY == 0,
-            dirty: p.dirty(),
-        })
+        Some(PteState { pfn: p.pfn_phys() >> 12, write: p.write(), dirty: p.dirty() })
     }
 
     fn pte_set(&mut self, va: usize, pte: NewPte) -> Result<(), memory::NoPageTable> {
