@@ -137,6 +137,25 @@ impl PtRegs {
         self.sp = sp as u64;
     }
 
+    /// `user_pt_regs`: the user registers a signal frame saves (x0-x30, sp, pc, pstate).
+    pub fn user_regs(&self) -> crate::abi::arm64::signal::UserRegs {
+        crate::abi::arm64::signal::UserRegs {
+            regs: self.regs,
+            sp: self.sp,
+            pc: self.pc,
+            pstate: self.pstate,
+        }
+    }
+
+    /// Writes the registers of a built or restored frame back (`orig_x0` and `syscallno`
+    /// stay: a restored frame is no system call to restart).
+    pub fn set_user_regs(&mut self, u: &crate::abi::arm64::signal::UserRegs) {
+        self.regs = u.regs;
+        self.sp = u.sp;
+        self.pc = u.pc;
+        self.pstate = u.pstate;
+    }
+
     /// The system call runs again on the return (arm64's `do_signal` for `-ERESTART*`): x0
     /// back from `orig_x0`, pc back over the 4-byte `svc`.
     pub fn restart_syscall(&mut self) {
@@ -158,6 +177,22 @@ pub struct VfpState {
     pub fpsr: u32,
     pub fpcr: u32,
     pub reserved: [u32; 2],
+}
+
+impl VfpState {
+    /// The registers as a signal frame's `fpsimd_context` holds them
+    /// (`fpsimd_signal_preserve_current_state`).
+    pub fn to_sigframe(&self) -> crate::abi::arm64::signal::UserFpsimdState {
+        crate::abi::arm64::signal::UserFpsimdState {
+            vregs: self.vregs,
+            fpsr: self.fpsr,
+            fpcr: self.fpcr,
+        }
+    }
+    /// The registers a checked `fpsimd_context` gives back (`restore_fpsimd_context`).
+    pub fn from_sigframe(f: &crate::abi::arm64::signal::UserFpsimdState) -> VfpState {
+        VfpState { vregs: f.vregs, fpsr: f.fpsr, fpcr: f.fpcr, reserved: [0; 2] }
+    }
 }
 
 /// Offset of FPSR in [`VfpState`] (the entry code stores FPSR and FPCR as one pair there).

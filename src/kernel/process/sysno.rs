@@ -123,6 +123,22 @@ pub fn handler(nr: usize) -> Handler {
     Handler::Same(nr as u32)
 }
 
+/// `pread64`/`pwrite64`'s file position (`loff_t`): ARM's EABI passes it in an even/odd
+/// register pair after a padding register (r4 low word, r5 high word); arm64 in one register,
+/// the fourth argument.
+#[cfg(not(target_arch = "aarch64"))]
+pub fn pos64(a: &[usize; 6]) -> i64 {
+    ((a[5] as u64) << 32 | a[4] as u64) as i64
+}
+
+/// `pread64`/`pwrite64`'s file position (`loff_t`): ARM's EABI passes it in an even/odd
+/// register pair after a padding register (r4 low word, r5 high word); arm64 in one register,
+/// the fourth argument.
+#[cfg(target_arch = "aarch64")]
+pub fn pos64(a: &[usize; 6]) -> i64 {
+    a[3] as i64
+}
+
 /// arm64's `sys_mmap` offset check: the byte offset as `mmap2`'s page offset, `None` (EINVAL)
 /// when it is not page aligned.
 pub fn mmap_pgoff(off: u64, page_shift: u32) -> Option<u64> {
@@ -164,6 +180,14 @@ mod tests {
         }
         // Past the table.
         assert_eq!(arm64_handler(a64_table::NR_SYSCALLS), Handler::None);
+    }
+
+    #[test]
+    fn pread64_position_is_the_abis_register_pair() {
+        // ARM: pread64(fd, buf, count, pad, lo, hi) for position 0x1_2345_6780.
+        let a = [3, 0x1000, 16, 0, 0x2345_6780, 1];
+        assert_eq!(pos64(&a), 0x1_2345_6780);
+        assert_eq!(pos64(&[3, 0x1000, 16, 0, 0xffff_ffff, 0x7fff_ffff]), i64::MAX);
     }
 
     #[test]
