@@ -807,16 +807,23 @@ pub fn user_table_pages(pgd: u64) -> usize {
 /// `__do_user_fault`'s report under `user_debug`: `show_pte` of the process's table, then
 /// `show_regs` of the user-mode frame (`__show_regs` shows `DACR_UACCESS_ENABLE` for it: the
 /// live DACR with the user domain a client).
+#[allow(clippy::too_many_arguments)]
 pub fn show_user_fault(
     w: &mut impl core::fmt::Write,
     pgd: Option<u64>,
-    addr: u32,
+    addr: usize,
+    sig: u32,
+    fsr: u32,
     regs: &PtRegs,
     who: (u32, &str),
+    _vma: Option<(&str, usize, usize)>,
 ) -> core::fmt::Result {
     use super::cp15::{Dacr, Sctlr, Ttbr0};
     use tock_registers::interfaces::Readable;
     const DOMAIN_CLIENT: u32 = 0b01;
+    let addr = addr as u32;
+    writeln!(w, "8<--- cut here ---")?;
+    writeln!(w, "{}: unhandled page fault ({}) at 0x{:08x}, code 0x{:03x}", who.1, sig, addr, fsr)?;
     if let Some(pgd) = pgd {
         super::pgtable::write_show_pte(w, pgd, addr, mmu::read_phys_word)?;
     }

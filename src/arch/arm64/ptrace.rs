@@ -164,6 +164,59 @@ impl PtRegs {
     }
 }
 
+/// `__show_regs`: who ran (`show_regs_print_info` for the task `who`, pid and comm), PSTATE
+/// decoded, pc and lr (raw for a user frame, where 6.1 prints no symbol), sp, x29..x0.
+pub fn write_regs(
+    w: &mut impl core::fmt::Write,
+    regs: &PtRegs,
+    who: (u32, &str),
+) -> core::fmt::Result {
+    writeln!(w, "CPU: 0 PID: {} Comm: {} Not tainted {} #1", who.0, who.1, crate::VERSION)?;
+    writeln!(w, "Hardware name: Raspberry Pi 3 Model B (DT)")?;
+    let p = regs.pstate;
+    let f = |bit: u32, c: char| if p & (1 << bit) != 0 { c.to_ascii_uppercase() } else { c };
+    let on = |bit: u32| if p & (1 << bit) != 0 { '+' } else { '-' };
+    writeln!(
+        w,
+        "pstate: {p:08x} ({}{}{}{} {}{}{}{} {}PAN {}UAO {}TCO {}DIT {}SSBS BTYPE=--)",
+        f(31, 'n'),
+        f(30, 'z'),
+        f(29, 'c'),
+        f(28, 'v'),
+        f(9, 'd'),
+        f(8, 'a'),
+        f(7, 'i'),
+        f(6, 'f'),
+        on(22),
+        on(23),
+        on(25),
+        on(24),
+        on(12),
+    )?;
+    if regs.user_mode() {
+        writeln!(w, "pc : {:016x}", regs.pc)?;
+        writeln!(w, "lr : {:016x}", regs.regs[30])?;
+    } else {
+        writeln!(w, "pc : {:#018x}", regs.pc)?;
+        writeln!(w, "lr : {:#018x}", regs.regs[30])?;
+    }
+    writeln!(w, "sp : {:016x}", regs.sp)?;
+    let mut i: i32 = 29;
+    while i >= 0 {
+        write!(w, "x{:<2}: {:016x}", i, regs.regs[i as usize])?;
+        loop {
+            let more = i % 3 != 0;
+            i -= 1;
+            if !more {
+                break;
+            }
+            write!(w, " x{:<2}: {:016x}", i, regs.regs[i as usize])?;
+        }
+        writeln!(w)?;
+    }
+    Ok(())
+}
+
 /// `AARCH64_INSN_SIZE`: every A64 instruction, `svc` included, is 4 bytes.
 pub const AARCH64_INSN_SIZE: u64 = 4;
 

@@ -384,19 +384,29 @@ const UDBG_SEGV: u32 = 8;
 /// `UDBG_BUS`: report unhandled bus errors.
 const UDBG_BUS: u32 = 16;
 
-/// `__do_user_fault` with `user_debug`: the `unhandled page fault` line, `show_pte` of the
-/// task's table and `show_regs` (the registers the program had).
+/// `__do_user_fault`'s report of an unhandled user fault, as the architecture prints it
+/// (ARM with `user_debug`: the `unhandled page fault` line, `show_pte`, `show_regs`;
+/// arm64: `arm64_show_signal`'s line with `print_vma_addr`'s file VMA at pc, `__show_regs`).
 fn user_fault_report(addr: usize, sig: u32, fsr_v: u32, regs: &PtRegs) {
-    let (pid, comm, pgd) =
-        with_current(|t| (t.pid, t.comm.clone(), t.mm.as_ref().map(|m| m.hw.pgd)));
-    kprintln!("8<--- cut here ---");
-    kprintln!("{}: unhandled page fault ({}) at 0x{:08x}, code 0x{:03x}", comm, sig, addr, fsr_v);
+    let pc = regs.instruction_pointer();
+    let (pid, comm, pgd, vma) = with_current(|t| {
+        let vma = t.mm.as_ref().and_then(|m| {
+            let v = m.mm.find_vma(pc)?;
+            let f = v.vm_file.as_ref()?;
+            let base = f.path.rsplit('/').next().unwrap_or(&f.path);
+            Some((String::from(base), v.vm_start, v.vm_end - v.vm_start))
+        });
+        (t.pid, t.comm.clone(), t.mm.as_ref().map(|m| m.hw.pgd), vma)
+    });
     let _ = crate::arch::process::show_user_fault(
         &mut crate::console::printk::Console,
         pgd,
-        addr as u32,
+        addr,
+        sig,
+        fsr_v,
         regs,
         (pid, &comm),
+        vma.as_ref().map(|(f, start, size)| (f.as_str(), *start, *size)),
     );
 }
 
