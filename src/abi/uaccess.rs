@@ -7,8 +7,8 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
-use super::arm::types::Iovec;
 use super::errno::Errno;
+use super::native::types::{Iovec, Ulong};
 use super::wire::Wire;
 
 /// `PATH_MAX`: a path argument including its NUL.
@@ -162,7 +162,7 @@ pub struct IoSegment {
     pub len: usize,
 }
 
-/// `import_iovec()` for 32-bit ARM: reads `nr_segs` `struct iovec`s at `addr`. `EINVAL` for
+/// `import_iovec()` for the native ABI's `struct iovec` (8 bytes on ARM, 16 on arm64): reads `nr_segs` `struct iovec`s at `addr`. `EINVAL` for
 /// more than `UIO_MAXIOV` or a negative length (`ssize_t`), `EFAULT` if the array cannot be
 /// read or a segment is outside user space; the total is clamped to `MAX_RW_COUNT` by
 /// shortening the segment that crosses it, as `iovec_from_user` + `rw_copy_check_uvector` do.
@@ -180,7 +180,8 @@ pub fn import_iovec(
     for i in 0..nr_segs {
         iovs.push(get_user::<Iovec>(mem, addr + i * Iovec::SIZE)?);
     }
-    if iovs.iter().any(|v| (v.iov_len as i32) < 0) {
+    // A length negative as `ssize_t`: its top bit set.
+    if iovs.iter().any(|v| v.iov_len > Ulong::MAX >> 1) {
         return Err(Errno::EINVAL);
     }
     let mut segs = Vec::with_capacity(nr_segs);

@@ -145,11 +145,22 @@ pub mod fault {
     };
 }
 
-/// arm64's faults so far: the accesses that may fault without oopsing (`peek`/`poke`).
+/// arm64's faults so far: the accesses that may fault without oopsing (`peek`/`poke`) and
+/// the fault the user accessors' last fixup absorbed.
 #[cfg(all(kernel, target_arch = "aarch64"))]
 pub mod fault {
     pub use super::imp::esr::Fault;
-    pub use super::imp::traps::{probe_read_u32, probe_write_u32};
+    pub use super::imp::traps::{last_fixup_fault, probe_read_u32, probe_write_u32};
+}
+
+/// arm64's user accessors (`LDTR`/`STTR` under the exception table) with ARM's shapes, and
+/// which address space's table is live (TTBR0's base).
+#[cfg(all(kernel, target_arch = "aarch64"))]
+pub mod uaccess {
+    pub use super::imp::uaccess::{
+        clear_user, copy_from_user, copy_to_user, get_user, live_pgd, put_user, strncpy_from_user,
+        strnlen_user, Efault,
+    };
 }
 
 /// System calls' access to user memory through the live user table (Linux's
@@ -254,7 +265,7 @@ pub mod process {
         set_user_exception_handler, set_user_work_hint, set_work_handler, vfp_enable, vfp_restore,
         vfp_save,
     };
-    pub use super::imp::fault::{decode_abort, TRAP_ABORT};
+    pub use super::imp::fault::{decode_abort, show_user_fault, TRAP_ABORT};
     pub use super::imp::fork::{copy_user_ptes, set_user_pte_old, PteCopy};
     pub use super::imp::process::{
         cpu_asid_bits, decode_user_exception, set_tls, start_thread, switch_mm, switch_to,

@@ -23,6 +23,20 @@ use crate::abi::native::termbits::{ioctl, Termios};
 // `struct stat64` is the 32-bit EABI's (fstat64/fstatat64); arm64 has the generic `struct stat`
 // of newfstatat/fstat instead (`abi::arm64::types::Stat`), filled by its own call.
 use crate::abi::arm::types::Stat64;
+
+/// The `struct stat` the architecture's stat calls fill from a [`Kstat`]: ARM's `stat64`
+/// (`fstat64`/`fstatat64`, `cp_new_stat64`).
+#[cfg(not(target_arch = "aarch64"))]
+fn native_stat(st: &Kstat) -> Stat64 {
+    st.to_stat64()
+}
+
+/// The `struct stat` the architecture's stat calls fill from a [`Kstat`]: arm64's generic
+/// `stat` (`fstat`/`newfstatat`, `cp_new_stat`).
+#[cfg(target_arch = "aarch64")]
+fn native_stat(st: &Kstat) -> crate::abi::arm64::types::Stat {
+    st.to_stat()
+}
 use crate::abi::native::types::new_encode_dev;
 use crate::abi::uaccess::{get_user, getname, import_iovec, put_user, UserMemory, MAX_RW_COUNT};
 use crate::fs::fdtable::{FdTable, O_CLOEXEC};
@@ -1603,7 +1617,7 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
     pub fn fstat64(&mut self, fd: i32, statbuf: usize) -> Result<(), Errno> {
         let node = self.file(fd)?.lock().node;
         let st = self.ns.stat(self.proc, node)?;
-        put_user(self.mem, statbuf, &st.to_stat64())
+        put_user(self.mem, statbuf, &native_stat(&st))
     }
 
     /// `fstatat64(dirfd, path, statbuf, flags)`: `EINVAL` for flags beyond
@@ -1619,7 +1633,7 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
             return Err(Errno::EINVAL);
         }
         let st = self.node_stat(dirfd, path, flags)?;
-        put_user(self.mem, statbuf, &st.to_stat64())
+        put_user(self.mem, statbuf, &native_stat(&st))
     }
 
     /// `statx(dirfd, path, flags, mask, buf)`.

@@ -16,6 +16,8 @@ use crate::abi::uaccess::{get_user, put_user, UserMemory};
 use crate::abi::wire::{Field, Layout, Wire};
 use crate::abi_struct;
 
+pub use super::types::Ulong;
+
 /// Signal numbers (`arch/arm/include/uapi/asm/signal.h`).
 pub mod sig {
     pub const SIGHUP: u32 = 1;
@@ -116,6 +118,15 @@ abi_struct! {
 
 impl SigSet {
     pub const EMPTY: SigSet = SigSet { sig: [0, 0] };
+
+    /// The set from a 64-bit mask (bit N-1 for signal N), as the task keeps it.
+    pub const fn from_bits(mask: u64) -> SigSet {
+        SigSet { sig: [mask as u32, (mask >> 32) as u32] }
+    }
+    /// The set as a 64-bit mask.
+    pub const fn bits(&self) -> u64 {
+        self.sig[0] as u64 | (self.sig[1] as u64) << 32
+    }
 
     fn bit(signo: u32) -> Option<(usize, u32)> {
         (1..=sig::NSIG)
@@ -491,6 +502,14 @@ pub struct ThreadFault {
     pub address: u32,
 }
 
+impl ThreadFault {
+    /// What `__do_user_fault` records for the frame: the trap number, the FSR and the
+    /// address (ARM keeps them as they are; `task_size` matters only on arm64).
+    pub fn record(addr: usize, trap_no: u32, raw: u32, _task_size: usize) -> Self {
+        ThreadFault { trap_no, error_code: raw, address: addr as u32 }
+    }
+}
+
 /// The task's alternate signal stack (`sas_ss_sp`, `sas_ss_size`, `sas_ss_flags`), with `W`
 /// the architecture's `unsigned long`: the rules are the generic kernel's, the same on arm64.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -683,6 +702,16 @@ pub struct Restored {
     pub vfp: VfpSigframe,
     /// `uc_stack` of an rt frame (`restore_altstack`), `None` for a plain frame.
     pub altstack: Option<StackT>,
+}
+
+/// The FP/SIMD state a frame saves and gives back.
+pub type SigFpState = VfpSigframe;
+
+impl Restored {
+    /// The FP/SIMD state the frame gave back.
+    pub fn fp(&self) -> &SigFpState {
+        &self.vfp
+    }
 }
 
 fn restore_sigframe(

@@ -6,6 +6,10 @@
 //! checked against the cross compiler by `tests/abi_golden.rs`.
 use crate::abi_struct;
 
+/// The architecture's `unsigned long` (`__kernel_ulong_t`): user addresses and the
+/// register-sized values of the system-call ABI.
+pub type Ulong = u32;
+
 abi_struct! {
     /// `struct __kernel_old_timespec` (`struct timespec` of 32-bit time): `clock_gettime`,
     /// `nanosleep`.

@@ -15,6 +15,8 @@ use crate::abi::uaccess::{get_user, put_user, UserMemory};
 use crate::abi::wire::{Field, Layout, Wire};
 use crate::abi_struct;
 
+pub use super::types::Ulong;
+
 pub use crate::abi::arm::signal::{si_code, sig};
 pub use crate::abi::arm::signal::{SIG_BLOCK, SIG_SETMASK, SIG_UNBLOCK};
 pub use crate::abi::arm::signal::{SS_AUTODISARM, SS_DISABLE, SS_ONSTACK};
@@ -262,6 +264,15 @@ pub const fn signal_minsigstksz() -> usize {
 impl SigSet {
     pub const EMPTY: SigSet = SigSet { sig: 0 };
 
+    /// The set from a 64-bit mask (bit N-1 for signal N), as the task keeps it.
+    pub const fn from_bits(mask: u64) -> SigSet {
+        SigSet { sig: mask }
+    }
+    /// The set as a 64-bit mask.
+    pub const fn bits(&self) -> u64 {
+        self.sig
+    }
+
     fn bit(signo: u32) -> Option<u64> {
         (1..=sig::NSIG).contains(&signo).then(|| 1u64 << (signo - 1))
     }
@@ -507,6 +518,14 @@ impl ThreadFault {
     }
 }
 
+impl ThreadFault {
+    /// What `__do_user_fault` records for the frame: `fault_address` and the ESR through
+    /// [`set_thread_esr`](Self::set_thread_esr) (the trap number is ARM's; arm64 has none).
+    pub fn record(addr: usize, _trap_no: u32, raw: u32, task_size: usize) -> Self {
+        Self::set_thread_esr(addr as u64, u64::from(raw), task_size as u64)
+    }
+}
+
 /// The task's alternate signal stack, with arm64's 64-bit addresses (the rules are ARM's).
 pub type AltStack = crate::abi::arm::signal::AltStackOf<u64>;
 
@@ -745,6 +764,16 @@ pub struct Restored {
     pub fpsimd: UserFpsimdState,
     /// `uc_stack` (`restore_altstack`, whose own errors 6.1 ignores).
     pub altstack: Option<StackT>,
+}
+
+/// The FP/SIMD state a frame saves and gives back.
+pub type SigFpState = UserFpsimdState;
+
+impl Restored {
+    /// The FP/SIMD state the frame gave back.
+    pub fn fp(&self) -> &SigFpState {
+        &self.fpsimd
+    }
 }
 
 /// `sys_rt_sigreturn()` and `restore_sigframe()`: the frame at `sp` (16-aligned, wholly in

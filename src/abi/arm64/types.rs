@@ -11,6 +11,10 @@ use crate::fs::vfs::Kstat;
 
 pub use crate::abi::arm::types::{new_decode_dev, new_encode_dev};
 
+/// The architecture's `unsigned long` (`__kernel_ulong_t`): user addresses and the
+/// register-sized values of the system-call ABI.
+pub type Ulong = u64;
+
 abi_struct! {
     /// `struct __kernel_old_timespec` with a 64-bit `long`: `clock_gettime`, `nanosleep`.
     pub struct Timespec = "struct __kernel_old_timespec", size 16, align 8 {

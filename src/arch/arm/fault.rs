@@ -89,6 +89,17 @@ pub struct Fault {
     pub fsr: u32,
 }
 
+impl Fault {
+    /// The faulting address (FAR), as the shared uaccess code resolves it.
+    pub fn address(&self) -> usize {
+        self.addr
+    }
+    /// The status register the architecture's `decode_abort` reads (the FSR).
+    pub fn status(&self) -> u32 {
+        self.fsr
+    }
+}
+
 impl core::fmt::Display for Fault {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(

@@ -43,6 +43,21 @@ pub struct VfpState {
     _pad: u32,
 }
 
+impl VfpState {
+    /// The registers as a signal frame's `vfp_sigframe` holds them (`vfp_preserve_user_clear_hwstate`;
+    /// the frame code adds the magic and size).
+    pub fn to_sigframe(&self) -> crate::abi::arm::signal::VfpSigframe {
+        let mut f = crate::abi::arm::signal::VfpSigframe::zeroed();
+        f.ufp.fpregs = self.d;
+        f.ufp.fpscr = self.fpscr;
+        f
+    }
+    /// The registers a checked `vfp_sigframe` gives back (`vfp_restore_user_hwstate`).
+    pub fn from_sigframe(f: &crate::abi::arm::signal::VfpSigframe) -> VfpState {
+        VfpState { d: f.ufp.fpregs, fpscr: f.ufp.fpscr, _pad: 0 }
+    }
+}
+
 /// `vfp_init`: user space may use the VFP (CPACR cp10/cp11 full access, FPEXC.EN).
 pub fn vfp_enable() {
     let _ = super::cp15::read_mvfr();
@@ -215,6 +230,28 @@ impl PtRegs {
     /// `user_stack_pointer_set`.
     pub fn user_stack_pointer_set(&mut self, sp: usize) {
         self.uregs[Self::SP] = sp as u32;
+    }
+
+    /// The user registers a signal frame saves (`struct pt_regs` without `ORIG_r0`).
+    pub fn user_regs(&self) -> crate::abi::arm::signal::UserRegs {
+        let mut r = [0u32; 13];
+        r.copy_from_slice(&self.uregs[..13]);
+        crate::abi::arm::signal::UserRegs {
+            r,
+            sp: self.uregs[Self::SP],
+            lr: self.uregs[Self::LR],
+            pc: self.uregs[Self::PC],
+            cpsr: self.uregs[Self::CPSR],
+        }
+    }
+
+    /// Writes the registers of a built or restored frame back.
+    pub fn set_user_regs(&mut self, u: &crate::abi::arm::signal::UserRegs) {
+        self.uregs[..13].copy_from_slice(&u.r);
+        self.uregs[Self::SP] = u.sp;
+        self.uregs[Self::LR] = u.lr;
+        self.uregs[Self::PC] = u.pc;
+        self.uregs[Self::CPSR] = u.cpsr;
     }
 
     /// The system call runs again on the return (arch/arm/kernel/signal.c `do_signal`): r0
@@ -770,16 +807,23 @@ pub fn user_table_pages(pgd: u64) -> usize {
 /// `__do_user_fault`'s report under `user_debug`: `show_pte` of the process's table, then
 /// `show_regs` of the user-mode frame (`__show_regs` shows `DACR_UACCESS_ENABLE` for it: the
 /// live DACR with the user domain a client).
+#[allow(clippy::too_many_arguments)]
 pub fn show_user_fault(
     w: &mut impl core::fmt::Write,
     pgd: Option<u64>,
-    addr: u32,
+    addr: usize,
+    sig: u32,
+    fsr: u32,
     regs: &PtRegs,
     who: (u32, &str),
+    _vma: Option<(&str, usize, usize)>,
 ) -> core::fmt::Result {
     use super::cp15::{Dacr, Sctlr, Ttbr0};
     use tock_registers::interfaces::Readable;
     const DOMAIN_CLIENT: u32 = 0b01;
+    let addr = addr as u32;
+    writeln!(w, "8<--- cut here ---")?;
+    writeln!(w, "{}: unhandled page fault ({}) at 0x{:08x}, code 0x{:03x}", who.1, sig, addr, fsr)?;
     if let Some(pgd) = pgd {
         super::pgtable::write_show_pte(w, pgd, addr, mmu::read_phys_word)?;
     }

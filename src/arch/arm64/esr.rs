@@ -225,6 +225,18 @@ pub struct Fault {
     pub esr: u64,
 }
 
+impl Fault {
+    /// The faulting address (FAR), as the shared uaccess code resolves it.
+    pub fn address(&self) -> usize {
+        self.addr as usize
+    }
+    /// The status register the architecture's `decode_abort` reads: the ESR (bits 63:32
+    /// are RES0 on ARMv8.0).
+    pub fn status(&self) -> u32 {
+        self.esr as u32
+    }
+}
+
 impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(

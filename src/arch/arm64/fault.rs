@@ -203,6 +203,39 @@ pub fn decode_user_exception(e: UserException, pc: u64, task_size: u64) -> UserT
     }
 }
 
+/// `arm64_show_signal` for a user fault that kills the task (the report 6.1 prints with
+/// `show_unhandled_signals`): `comm[pid]: unhandled exception: `, the ESR's class and value,
+/// the fault's name (`fault_info[].name`; pc/sp alignment has its own), `print_vma_addr`'s
+/// ` in file[start+size]` for the file VMA at pc (`vma`: the file's base name, start, size),
+/// then `__show_regs`. `_pgd` and `_addr`/`_sig` are what ARM's report prints; arm64's does
+/// not show them.
+#[allow(clippy::too_many_arguments)]
+pub fn show_user_fault(
+    w: &mut impl core::fmt::Write,
+    _pgd: Option<u64>,
+    _addr: usize,
+    _sig: u32,
+    esr: u32,
+    regs: &super::ptrace::PtRegs,
+    who: (u32, &str),
+    vma: Option<(&str, usize, usize)>,
+) -> core::fmt::Result {
+    let esr = u64::from(esr);
+    write!(w, "{}[{}]: unhandled exception: ", who.1, who.0)?;
+    if esr != 0 {
+        write!(w, "{}, ESR 0x{esr:016x}, ", esr::class_string(ec(esr)))?;
+    }
+    match ec(esr) {
+        EC_PC_ALIGN | EC_SP_ALIGN => write!(w, "SP/PC alignment exception")?,
+        _ => write!(w, "{}", esr::fsc_name(esr))?,
+    }
+    if let Some((file, start, size)) = vma {
+        write!(w, " in {file}[{start:x}+{size:x}]")?;
+    }
+    writeln!(w)?;
+    super::ptrace::write_regs(w, regs, who)
+}
+
 /// `do_page_fault` for an abort at user address `addr` that the kernel took on behalf of the
 /// task (a `copy_*_user` caught by its fixup: EC 0x25 from EL1, or 0x24/0x20 from EL0): the
 /// ESR's fault status and WnR decide as for an EL0 abort (`instruction`: a fetch, ARM's
@@ -398,5 +431,65 @@ mod tests {
             user_fault_signal(PageFaultResult::SigBus),
             Signal { signo: sig::SIGBUS, code: si_code::BUS_ADRERR }
         );
+    }
+
+    #[test]
+    fn a_kernel_user_access_fault_decodes_as_the_user_abort() {
+        // STTR at EL1 on a read-only user page: EC 0x25, WnR, level-3 permission fault.
+        let esr = ((esr::EC_DABT_CUR << 26) | esr::IL | (1 << 6) | 0x0f) as u32;
+        let flags = FaultFlags { write: true, instruction: false, tried: false };
+        assert_eq!(
+            decode_abort(0x40_1000, esr, false),
+            UserTrap::PageFault {
+                addr: 0x40_1000,
+                flags,
+                raw: (esr & !(0x3f << 26)) | (0x24 << 26)
+            }
+        );
+        // LDTR on an unmapped page: level-3 translation fault, a read.
+        let esr = ((esr::EC_DABT_CUR << 26) | esr::IL | 0x07) as u32;
+        let UserTrap::PageFault { flags, .. } = decode_abort(0x7f_0000, esr, false) else {
+            panic!("a translation fault goes to the fault path")
+        };
+        assert!(!flags.write && !flags.instruction);
+        // An external abort is no page fault: a signal.
+        let esr = ((esr::EC_DABT_CUR << 26) | esr::IL | 0x10) as u32;
+        assert!(matches!(decode_abort(0x40_0000, esr, false), UserTrap::Signal { .. }));
+    }
+
+    #[test]
+    fn unhandled_user_fault_report_is_arm64_show_signals() {
+        let mut regs = crate::arch::arm64::ptrace::PtRegs::zeroed();
+        regs.pc = 0x40_0584;
+        regs.sp = 0xffff_ffff_f000;
+        regs.regs[30] = 0x40_0600;
+        let esr = ((esr::EC_DABT_LOW << 26) | esr::IL | (1 << 6) | 0x07) as u32;
+        let mut out = alloc::string::String::new();
+        show_user_fault(
+            &mut out,
+            None,
+            0,
+            11,
+            esr,
+            &regs,
+            (42, "crash"),
+            Some(("crash", 0x40_0000, 0x1000)),
+        )
+        .unwrap();
+        let mut lines = out.lines();
+        assert_eq!(
+            lines.next(),
+            Some(
+                "crash[42]: unhandled exception: DABT (lower EL), ESR 0x0000000092000047, \
+                 level 3 translation fault in crash[400000+1000]"
+            )
+        );
+        assert!(lines.next().unwrap().starts_with("CPU: 0 PID: 42 Comm: crash Not tainted"));
+        assert_eq!(lines.next(), Some("Hardware name: Raspberry Pi 3 Model B (DT)"));
+        assert!(lines.next().unwrap().starts_with("pstate: 00000000 (nzcv daif -PAN"));
+        assert_eq!(lines.next(), Some("pc : 0000000000400584"));
+        assert_eq!(lines.next(), Some("lr : 0000000000400600"));
+        assert_eq!(lines.next(), Some("sp : 0000fffffffff000"));
+        assert_eq!(lines.count(), 10, "x29..x0, three a line");
     }
 }

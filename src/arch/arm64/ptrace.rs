@@ -137,12 +137,84 @@ impl PtRegs {
         self.sp = sp as u64;
     }
 
+    /// `user_pt_regs`: the user registers a signal frame saves (x0-x30, sp, pc, pstate).
+    pub fn user_regs(&self) -> crate::abi::arm64::signal::UserRegs {
+        crate::abi::arm64::signal::UserRegs {
+            regs: self.regs,
+            sp: self.sp,
+            pc: self.pc,
+            pstate: self.pstate,
+        }
+    }
+
+    /// Writes the registers of a built or restored frame back (`orig_x0` and `syscallno`
+    /// stay: a restored frame is no system call to restart).
+    pub fn set_user_regs(&mut self, u: &crate::abi::arm64::signal::UserRegs) {
+        self.regs = u.regs;
+        self.sp = u.sp;
+        self.pc = u.pc;
+        self.pstate = u.pstate;
+    }
+
     /// The system call runs again on the return (arm64's `do_signal` for `-ERESTART*`): x0
     /// back from `orig_x0`, pc back over the 4-byte `svc`.
     pub fn restart_syscall(&mut self) {
         self.regs[0] = self.orig_x0;
         self.pc = self.pc.wrapping_sub(AARCH64_INSN_SIZE);
     }
+}
+
+/// `__show_regs`: who ran (`show_regs_print_info` for the task `who`, pid and comm), PSTATE
+/// decoded, pc and lr (raw for a user frame, where 6.1 prints no symbol), sp, x29..x0.
+pub fn write_regs(
+    w: &mut impl core::fmt::Write,
+    regs: &PtRegs,
+    who: (u32, &str),
+) -> core::fmt::Result {
+    writeln!(w, "CPU: 0 PID: {} Comm: {} Not tainted {} #1", who.0, who.1, crate::VERSION)?;
+    writeln!(w, "Hardware name: Raspberry Pi 3 Model B (DT)")?;
+    let p = regs.pstate;
+    let f = |bit: u32, c: char| if p & (1 << bit) != 0 { c.to_ascii_uppercase() } else { c };
+    let on = |bit: u32| if p & (1 << bit) != 0 { '+' } else { '-' };
+    writeln!(
+        w,
+        "pstate: {p:08x} ({}{}{}{} {}{}{}{} {}PAN {}UAO {}TCO {}DIT {}SSBS BTYPE=--)",
+        f(31, 'n'),
+        f(30, 'z'),
+        f(29, 'c'),
+        f(28, 'v'),
+        f(9, 'd'),
+        f(8, 'a'),
+        f(7, 'i'),
+        f(6, 'f'),
+        on(22),
+        on(23),
+        on(25),
+        on(24),
+        on(12),
+    )?;
+    if regs.user_mode() {
+        writeln!(w, "pc : {:016x}", regs.pc)?;
+        writeln!(w, "lr : {:016x}", regs.regs[30])?;
+    } else {
+        writeln!(w, "pc : {:#018x}", regs.pc)?;
+        writeln!(w, "lr : {:#018x}", regs.regs[30])?;
+    }
+    writeln!(w, "sp : {:016x}", regs.sp)?;
+    let mut i: i32 = 29;
+    while i >= 0 {
+        write!(w, "x{:<2}: {:016x}", i, regs.regs[i as usize])?;
+        loop {
+            let more = i % 3 != 0;
+            i -= 1;
+            if !more {
+                break;
+            }
+            write!(w, " x{:<2}: {:016x}", i, regs.regs[i as usize])?;
+        }
+        writeln!(w)?;
+    }
+    Ok(())
 }
 
 /// `AARCH64_INSN_SIZE`: every A64 instruction, `svc` included, is 4 bytes.
@@ -158,6 +230,22 @@ pub struct VfpState {
     pub fpsr: u32,
     pub fpcr: u32,
     pub reserved: [u32; 2],
+}
+
+impl VfpState {
+    /// The registers as a signal frame's `fpsimd_context` holds them
+    /// (`fpsimd_signal_preserve_current_state`).
+    pub fn to_sigframe(&self) -> crate::abi::arm64::signal::UserFpsimdState {
+        crate::abi::arm64::signal::UserFpsimdState {
+            vregs: self.vregs,
+            fpsr: self.fpsr,
+            fpcr: self.fpcr,
+        }
+    }
+    /// The registers a checked `fpsimd_context` gives back (`restore_fpsimd_context`).
+    pub fn from_sigframe(f: &crate::abi::arm64::signal::UserFpsimdState) -> VfpState {
+        VfpState { vregs: f.vregs, fpsr: f.fpsr, fpcr: f.fpcr, reserved: [0; 2] }
+    }
 }
 
 /// Offset of FPSR in [`VfpState`] (the entry code stores FPSR and FPCR as one pair there).

@@ -402,43 +402,7 @@ fn die(w: &mut impl Write, what: &str, regs: &PtRegs, esr: u64) {
 /// `__show_regs`: who ran (`show_regs_print_info`), PSTATE decoded, pc, lr, sp and x29..x0
 /// three to a line.
 fn show_regs(w: &mut impl Write, regs: &PtRegs) {
-    let _ = writeln!(w, "CPU: 0 PID: 0 Comm: swapper/0 Not tainted {} #1", crate::VERSION);
-    let _ = writeln!(w, "Hardware name: Raspberry Pi 3 Model B (DT)");
-    let p = regs.pstate;
-    let f = |bit: u32, c: char| if p & (1 << bit) != 0 { c.to_ascii_uppercase() } else { c };
-    let _ = writeln!(
-        w,
-        "pstate: {p:08x} ({}{}{}{} {}{}{}{} {}PAN {}UAO {}TCO {}DIT {}SSBS BTYPE=--)",
-        f(31, 'n'),
-        f(30, 'z'),
-        f(29, 'c'),
-        f(28, 'v'),
-        f(9, 'd'),
-        f(8, 'a'),
-        f(7, 'i'),
-        f(6, 'f'),
-        if p & (1 << 22) != 0 { '+' } else { '-' },
-        if p & (1 << 23) != 0 { '+' } else { '-' },
-        if p & (1 << 25) != 0 { '+' } else { '-' },
-        if p & (1 << 24) != 0 { '+' } else { '-' },
-        if p & (1 << 12) != 0 { '+' } else { '-' },
-    );
-    let _ = writeln!(w, "pc : {:#018x}", regs.pc);
-    let _ = writeln!(w, "lr : {:#018x}", regs.regs[30]);
-    let _ = writeln!(w, "sp : {:016x}", regs.sp);
-    let mut i: i32 = 29;
-    while i >= 0 {
-        let _ = write!(w, "x{:<2}: {:016x}", i, regs.regs[i as usize]);
-        loop {
-            let more = i % 3 != 0;
-            i -= 1;
-            if !more {
-                break;
-            }
-            let _ = write!(w, " x{:<2}: {:016x}", i, regs.regs[i as usize]);
-        }
-        let _ = writeln!(w);
-    }
+    let _ = super::ptrace::write_regs(w, regs, (0, "swapper/0"));
 }
 
 /// The running task's kernel stack (`current->stack`): its lowest address, 0 before one is
@@ -490,7 +454,7 @@ extern "C" fn __arm64_handle_bad_stack(regs: &mut PtRegs) -> ! {
 /// turns the fault into an error).
 pub fn probe_read_u32(addr: usize) -> Result<u32, esr::Fault> {
     match fixup_load!("ldr {v:w}, [{a}]", addr as u64) {
-        (_, true) => Err(last_fixup()),
+        (_, true) => Err(last_fixup_fault()),
         (val, false) => Ok(val as u32),
     }
 }
@@ -498,14 +462,15 @@ pub fn probe_read_u32(addr: usize) -> Result<u32, esr::Fault> {
 /// Writes a 32-bit word at `addr`, or the fault.
 pub fn probe_write_u32(addr: usize, value: u32) -> Result<(), esr::Fault> {
     if fixup_store!("str {v:w}, [{a}]", addr as u64, value) {
-        Err(last_fixup())
+        Err(last_fixup_fault())
     } else {
         Ok(())
     }
 }
 
-/// The last fault the exception table fixed up.
-fn last_fixup() -> esr::Fault {
+/// The last fault the exception table fixed up (`peek`/`poke`, and the user accessors,
+/// which resolve it with the caller's mm and retry).
+pub fn last_fixup_fault() -> esr::Fault {
     esr::Fault {
         esr: LAST_FIXUP[0].load(Ordering::Relaxed),
         addr: LAST_FIXUP[1].load(Ordering::Relaxed),

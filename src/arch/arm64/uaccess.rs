@@ -98,13 +98,24 @@ mod imp {
         left
     }
 
+    /// The physical address of the live user table (TTBR0_EL1's base address): whether the
+    /// caller's address space is the one the accessors reach.
+    pub fn live_pgd() -> u64 {
+        use aarch64_cpu::registers::{Readable, TTBR0_EL1};
+        TTBR0_EL1.get() & crate::arch::arm64::asid::TTBR_BADDR_MASK
+    }
+
+    /// A user access faulted and the fault was not resolved (`-EFAULT`).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Efault;
+
     /// `copy_from_user`: `access_ok` then the copy; what was not copied is zeroed (as
     /// `_copy_from_user` does). The bytes not copied.
-    pub fn copy_from_user(dst: &mut [u8], src: u64) -> usize {
+    pub fn copy_from_user(dst: &mut [u8], src: usize) -> usize {
         let n = dst.len();
-        let left = if access_ok(src, n as u64, VA_BITS) {
+        let left = if access_ok(src as u64, n as u64, VA_BITS) {
             // SAFETY: `dst` is a valid slice of `n` bytes.
-            unsafe { raw_copy_from_user(dst.as_mut_ptr(), src, n) }
+            unsafe { raw_copy_from_user(dst.as_mut_ptr(), src as u64, n) }
         } else {
             n
         };
@@ -113,18 +124,67 @@ mod imp {
     }
 
     /// `copy_to_user`: the bytes not copied.
-    pub fn copy_to_user(dst: u64, src: &[u8]) -> usize {
-        if !access_ok(dst, src.len() as u64, VA_BITS) {
+    pub fn copy_to_user(dst: usize, src: &[u8]) -> usize {
+        if !access_ok(dst as u64, src.len() as u64, VA_BITS) {
             return src.len();
         }
         // SAFETY: `src` is a valid slice.
-        unsafe { raw_copy_to_user(dst, src.as_ptr(), src.len()) }
+        unsafe { raw_copy_to_user(dst as u64, src.as_ptr(), src.len()) }
+    }
+
+    /// `get_user` of 1, 2, 4 or 8 bytes into `out` (one `LDTR` for 4 and 8); other sizes are
+    /// not scalars: `None`.
+    pub fn get_user(addr: usize, out: &mut [u8]) -> Option<Result<(), Efault>> {
+        let r = match out.len() {
+            4 => get_user_u32(addr as u64).map(|v| out.copy_from_slice(&v.to_ne_bytes())),
+            8 => get_user_u64(addr as u64).map(|v| out.copy_from_slice(&v.to_ne_bytes())),
+            1 | 2 => match copy_from_user(out, addr) {
+                0 => Ok(()),
+                _ => Err(Errno::EFAULT),
+            },
+            _ => return None,
+        };
+        Some(r.map_err(|_| Efault))
+    }
+
+    /// `put_user` of 1, 2, 4 or 8 bytes from `data` (one `STTR` for 4 and 8); other sizes:
+    /// `None`.
+    pub fn put_user(addr: usize, data: &[u8]) -> Option<Result<(), Efault>> {
+        let r = match *data {
+            [a, b, c, d] => put_user_u32(addr as u64, u32::from_ne_bytes([a, b, c, d])),
+            [a, b, c, d, e, f, g, h] => {
+                put_user_u64(addr as u64, u64::from_ne_bytes([a, b, c, d, e, f, g, h]))
+            }
+            [_] | [_, _] => match copy_to_user(addr, data) {
+                0 => Ok(()),
+                _ => Err(Errno::EFAULT),
+            },
+            _ => return None,
+        };
+        Some(r.map_err(|_| Efault))
+    }
+
+    /// `strnlen_user`: the size of the string at `s` including its NUL, `n + 1` when none
+    /// came within `n` bytes, 0 on a fault or a bad range.
+    pub fn strnlen_user(s: usize, n: usize) -> usize {
+        let mut b = 0u8;
+        for i in 0..n {
+            let at = s as u64 + i as u64;
+            // SAFETY: one byte into the local `b`; the user load's fault is fixed up.
+            if !access_ok(at, 1, VA_BITS) || unsafe { raw_copy_from_user(&mut b, at, 1) } != 0 {
+                return 0;
+            }
+            if b == 0 {
+                return i + 1;
+            }
+        }
+        n + 1
     }
 
     /// `clear_user` (`__arch_clear_user`): zeroes `n` user bytes with `STTRB`; the bytes not
     /// cleared.
-    pub fn clear_user(dst: u64, n: usize) -> usize {
-        if !access_ok(dst, n as u64, VA_BITS) {
+    pub fn clear_user(dst: usize, n: usize) -> usize {
+        if !access_ok(dst as u64, n as u64, VA_BITS) {
             return n;
         }
         let mut left = n;
@@ -143,7 +203,7 @@ mod imp {
                 ".quad 1b, 3b",
                 ".popsection",
                 n = inout(reg) left,
-                d = inout(reg) dst => _,
+                d = inout(reg) dst as u64 => _,
                 options(nostack)
             );
         }
@@ -202,7 +262,11 @@ mod imp {
 
     /// `strncpy_from_user`: up to `dst.len()` bytes of a NUL-terminated user string; its
     /// length, `dst.len()` if no NUL came, or `EFAULT` (a fault before the NUL, or a bad range).
-    pub fn strncpy_from_user(dst: &mut [u8], src: u64) -> Result<usize, Errno> {
+    pub fn strncpy_from_user(dst: &mut [u8], src: usize) -> Result<usize, Efault> {
+        strncpy_from_user_errno(dst, src as u64).map_err(|_| Efault)
+    }
+
+    fn strncpy_from_user_errno(dst: &mut [u8], src: u64) -> Result<usize, Errno> {
         let count = dst.len();
         // Linux checks the range it may read (up to TASK_SIZE_MAX); one byte must be there.
         if count == 0 {

@@ -206,7 +206,7 @@ pub fn spawn(path: &str, argv: &[&[u8]], foreground: bool) -> Result<u32, ExecEr
 /// one (the old one freed), its name and handlers reset, and it returns to user space at
 /// the new entry point.
 pub fn exec_into_current(regs: &mut crate::arch::process::PtRegs, path: &str, l: Loaded) {
-    use crate::abi::arm::signal::{KernelSigaction, SIG_IGN};
+    use crate::abi::native::signal::{KernelSigaction, SIG_IGN};
     let comm = path.rsplit('/').next().unwrap_or(path);
     let old = super::with_current(|t| {
         let old = t.mm.replace(l.pm);

@@ -8,7 +8,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use super::rules::{self, sigmask};
 use super::{with_tasks, TaskState, THREAD_SIZE};
-use crate::abi::arm::signal::{sig, Siginfo};
+use crate::abi::native::signal::{sig, Siginfo};
 use crate::kernel::mem::with_node;
 use crate::mm::mm_types::{Errno, PAGE_SIZE};
 
@@ -47,7 +47,7 @@ pub struct ProcExt {
     /// The `struct robust_list_head` user address `set_robust_list` registered
     /// (`robust_list`), 0 for none: a fork's child starts without one (`futex_init_task`),
     /// exec and exit drop it (`futex_cleanup`).
-    pub robust_list: u32,
+    pub robust_list: usize,
     /// The file-mode creation mask (`fs->umask`): inherited by a fork's child, kept by exec.
     pub umask: u32,
     /// The working directory (`fs->pwd`): inherited by a fork's child, kept by exec.

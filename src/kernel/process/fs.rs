@@ -350,7 +350,7 @@ pub fn with_vfs<R>(f: impl FnOnce(&mut Ctx<'_, CachePages, CurrentMem>) -> R) ->
 /// holds (`set_fs_pwd`).
 pub fn set_pwd(
     f: impl FnOnce(&mut Ctx<'_, CachePages, CurrentMem>) -> Result<Node, Errno>,
-) -> Result<u32, Errno> {
+) -> Result<usize, Errno> {
     let node = with_vfs(f)?;
     let pwd = with_ns(|ns| Pwd::new(ns, node));
     // The old directory's hold goes after the task lock is dropped (its eviction needs the

@@ -1067,10 +1067,11 @@ impl UserMem<'_> {
                 Ok(v) => return Ok(v),
                 Err(done) => {
                     let f = crate::arch::fault::last_fixup_fault();
-                    if last == Some((f.addr, done)) || !self.resolve(f.addr, f.fsr) {
+                    let addr = f.address();
+                    if last == Some((addr, done)) || !self.resolve(addr, f.status()) {
                         return Err(UFault { done });
                     }
-                    last = Some((f.addr, done));
+                    last = Some((addr, done));
                     from = done;
                 }
             }

@@ -17,7 +17,9 @@ pub mod pipe;
 pub mod procfs_live;
 pub mod reclaim;
 pub mod rseq;
+pub mod rseq_task;
 pub mod rules;
+pub mod signal;
 pub mod swapin;
 pub mod syscall;
 pub mod sysno;
@@ -32,9 +34,8 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use crate::kernel::spinlock::SpinLock;
 
 use self::mm::ProcessMm;
-use crate::abi::arm::signal::{
-    self as abisig, sa, si_code, AltStack, Delivery, KernelSigaction, SigSet, Siginfo, ThreadFault,
-    UserRegs, VfpSigframe, SIG_DFL, SIG_IGN,
+use crate::abi::native::signal::{
+    self as abisig, si_code, AltStack, KernelSigaction, Siginfo, ThreadFault, SIG_DFL, SIG_IGN,
 };
 use crate::arch::irqflags;
 use crate::arch::process::PtRegs;
@@ -108,8 +109,8 @@ pub struct Task {
     kstack: Option<Pfn>,
     stack_limit: u32,
     pub mm: Option<Box<ProcessMm>>,
-    /// TPIDRURO (`set_tls`).
-    pub tls: u32,
+    /// The user thread pointer (`set_tls`: ARM's TPIDRURO, arm64's TPIDR_EL0).
+    pub tls: usize,
     pub counts: FaultCounts,
     /// `exit_code` in wait-status form (`(code << 8)` or the killing signal).
     pub exit_status: u32,
@@ -133,7 +134,7 @@ pub struct Task {
     /// Open files (`files_struct`): copied by fork, close-on-exec ones closed by execve,
     /// all closed at exit. Out of the task while one of its file system calls runs.
     pub files: FdTable<FileRef>,
-    pub clear_child_tid: u32,
+    pub clear_child_tid: usize,
     /// The program's path (`/proc/PID/exe`; None before the first exec): shared with a
     /// fork's child, as the child shares `mm->exe_file`, so fork copies no string.
     pub exe: Option<alloc::sync::Arc<str>>,
@@ -383,19 +384,29 @@ const UDBG_SEGV: u32 = 8;
 /// `UDBG_BUS`: report unhandled bus errors.
 const UDBG_BUS: u32 = 16;
 
-/// `__do_user_fault` with `user_debug`: the `unhandled page fault` line, `show_pte` of the
-/// task's table and `show_regs` (the registers the program had).
-fn user_fault_report(addr: u32, sig: u32, fsr_v: u32, regs: &PtRegs) {
-    let (pid, comm, pgd) =
-        with_current(|t| (t.pid, t.comm.clone(), t.mm.as_ref().map(|m| m.hw.pgd)));
-    kprintln!("8<--- cut here ---");
-    kprintln!("{}: unhandled page fault ({}) at 0x{:08x}, code 0x{:03x}", comm, sig, addr, fsr_v);
+/// `__do_user_fault`'s report of an unhandled user fault, as the architecture prints it
+/// (ARM with `user_debug`: the `unhandled page fault` line, `show_pte`, `show_regs`;
+/// arm64: `arm64_show_signal`'s line with `print_vma_addr`'s file VMA at pc, `__show_regs`).
+fn user_fault_report(addr: usize, sig: u32, fsr_v: u32, regs: &PtRegs) {
+    let pc = regs.instruction_pointer();
+    let (pid, comm, pgd, vma) = with_current(|t| {
+        let vma = t.mm.as_ref().and_then(|m| {
+            let v = m.mm.find_vma(pc)?;
+            let f = v.vm_file.as_ref()?;
+            let base = f.path.rsplit('/').next().unwrap_or(&f.path);
+            Some((String::from(base), v.vm_start, v.vm_end - v.vm_start))
+        });
+        (t.pid, t.comm.clone(), t.mm.as_ref().map(|m| m.hw.pgd), vma)
+    });
     let _ = crate::arch::process::show_user_fault(
         &mut crate::console::printk::Console,
         pgd,
         addr,
+        sig,
+        fsr_v,
         regs,
         (pid, &comm),
+        vma.as_ref().map(|(f, start, size)| (f.as_str(), *start, *size)),
     );
 }
 
@@ -673,7 +684,7 @@ pub fn schedule() {
                 Some(m) => m.activate(),
                 None => arch::switch_to_kernel_mm(),
             }
-            arch::set_tls((*next).tls);
+            arch::set_tls((*next).tls as _);
             arch::vfp_restore(&(*next).vfp);
             arch::switch_to(&mut (*prev).ctx, &(*next).ctx, (*next).stack_limit);
         }
@@ -793,8 +804,8 @@ fn notify_parent_cldstop(child: u32, code: i32, status: u32) {
                     pid: child as i32,
                     uid,
                     status: status as i32,
-                    utime: utime as i32,
-                    stime: stime as i32,
+                    utime: utime as _,
+                    stime: stime as _,
                 },
             });
         }
@@ -881,115 +892,7 @@ fn get_signal(task: &mut Task) -> Option<SignalAction> {
     None
 }
 
-/// `signal_return_offset`: where the return trampolines sit in the sigpage (6.1 adds a
-/// random multiple of 4 below 0x800 at boot; pivm uses the base).
-pub const SIGNAL_RETURN_OFFSET: u32 = 0x200;
-
-fn sigset(mask: u64) -> SigSet {
-    SigSet { sig: [mask as u32, (mask >> 32) as u32] }
-}
-
-fn sigmask(set: &SigSet) -> u64 {
-    u64::from(set.sig[0]) | (u64::from(set.sig[1]) << 32)
-}
-
-/// The user registers of a `pt_regs`.
-pub fn user_regs(regs: &PtRegs) -> UserRegs {
-    let mut r = [0u32; 13];
-    r.copy_from_slice(&regs.uregs[..13]);
-    UserRegs {
-        r,
-        sp: regs.uregs[PtRegs::SP],
-        lr: regs.uregs[PtRegs::LR],
-        pc: regs.uregs[PtRegs::PC],
-        cpsr: regs.uregs[PtRegs::CPSR],
-    }
-}
-
-/// Writes `u` back into a `pt_regs`.
-pub fn set_user_regs(regs: &mut PtRegs, u: &UserRegs) {
-    regs.uregs[..13].copy_from_slice(&u.r);
-    regs.uregs[PtRegs::SP] = u.sp;
-    regs.uregs[PtRegs::LR] = u.lr;
-    regs.uregs[PtRegs::PC] = u.pc;
-    regs.uregs[PtRegs::CPSR] = u.cpsr;
-}
-
-/// `handle_signal`: the frame (`setup_rt_frame` with `SA_SIGINFO`, else `setup_frame`) on
-/// the user stack, the handler's registers, the new blocked mask. A frame that cannot be
-/// written kills with SIGSEGV (`signal_setup_done` -> `force_sigsegv`).
-fn handle_signal(
-    regs: &mut PtRegs,
-    sig: u32,
-    act: KernelSigaction,
-    info: Siginfo,
-    tf: ThreadFault,
-) {
-    // An interrupted system call: EINTR, or run again after the handler (SA_RESTART). An
-    // interrupted sleep is not resumed after a handler (EINTR).
-    with_current(|t| t.ext.restart_wake = None);
-    if let Some(code) = with_current(|t| t.ext.restart.take()) {
-        match rules::restart_decision(code, Some(&act)) {
-            Some(rules::Restart::Again) => regs.restart_syscall(),
-            Some(rules::Restart::Eintr) => {
-                regs.set_return_value(crate::mm::mm_types::Errno::EINTR.to_register());
-            }
-            None => {}
-        }
-    }
-    let uregs = user_regs(regs);
-    let mut live = VfpState::default();
-    arch::vfp_save(&mut live);
-    let mut vfp = VfpSigframe::zeroed();
-    vfp.ufp.fpregs = live.d;
-    vfp.ufp.fpscr = live.fpscr;
-    let r = syscall::with_user(|um, t| {
-        let d = Delivery {
-            signo: sig,
-            action: &act,
-            info: &info,
-            saved_mask: sigset(t.blocked),
-            fault: tf,
-            vfp: &vfp,
-            sigpage: um.pm.mm.sigpage as u32,
-            signal_return_offset: SIGNAL_RETURN_OFFSET,
-        };
-        let r = if act.sa_flags & sa::SA_SIGINFO != 0 {
-            abisig::setup_rt_frame(um, &uregs, &mut t.altstack, &d)
-        } else {
-            abisig::setup_frame(um, &uregs, &t.altstack, &d)
-        };
-        Ok(r.ok())
-    });
-    match r {
-        Ok(Some(done)) => {
-            set_user_regs(regs, &done.regs);
-            with_current(|t| {
-                t.blocked = rules::handler_mask(t.blocked, &act, sig);
-                if act.sa_flags & sa::SA_RESETHAND != 0 {
-                    t.sigactions[sig as usize] = KernelSigaction::zeroed();
-                }
-            });
-        }
-        _ => do_exit(SIGSEGV),
-    }
-}
-
-/// `sys_rt_sigreturn` / `sys_sigreturn`: the registers, mask and VFP state the frame at sp
-/// saved; a bad frame kills with SIGSEGV.
-pub fn sigreturn(regs: &mut PtRegs, rt: bool) {
-    let sp = regs.user_stack_pointer() as u32;
-    let r = syscall::with_user(|um, _| {
-        Ok(if rt { abisig::rt_sigreturn(um, sp) } else { abisig::sigreturn(um, sp) }.ok())
-    });
-    let Ok(Some(rest)) = r else { do_exit(SIGSEGV) };
-    set_user_regs(regs, &rest.regs);
-    let mut live = VfpState::default();
-    live.d = rest.vfp.ufp.fpregs;
-    live.fpscr = rest.vfp.ufp.fpscr;
-    arch::vfp_restore(&live);
-    with_current(|t| t.blocked = sigmask(&rest.blocked));
-}
+pub use signal::SIGNAL_RETURN_OFFSET;
 
 /// `do_work_pending`: signals first (a handler's frame, or the default action), then a
 /// pending reschedule gives the CPU up.
@@ -1015,10 +918,10 @@ fn do_work_pending(regs: &mut PtRegs) {
             Some(SignalAction::Handle(sig, act, info, tf)) => {
                 // rseq_signal_deliver, before the frame saves the pc (force_sigsegv if the
                 // area cannot be used).
-                if rseq::signal_deliver(regs).is_err() {
+                if rseq_task::signal_deliver(regs).is_err() {
                     do_exit(SIGSEGV);
                 }
-                handle_signal(regs, sig, act, info, tf);
+                signal::handle_signal(regs, sig, act, info, tf);
                 continue;
             }
             None => {}
@@ -1037,7 +940,7 @@ fn do_work_pending(regs: &mut PtRegs) {
         _ => with_current(|t| t.ext.restart_wake = None),
     }
     // resume_user_mode_work -> rseq_handle_notify_resume (force_sigsegv on a bad area).
-    if rseq::notify_resume(regs).is_err() {
+    if rseq_task::notify_resume(regs).is_err() {
         do_exit(SIGSEGV);
     }
 }
@@ -1076,8 +979,8 @@ pub fn do_exit(status: u32) -> ! {
                 pid: t.pid as i32,
                 uid: t.ext.uid,
                 status: st as i32,
-                utime: t.utime as i32,
-                stime: t.stime as i32,
+                utime: t.utime as _,
+                stime: t.stime as _,
             },
         };
         (t.pid, t.ppid, t.ext.exit_signal, info)
@@ -1276,9 +1179,9 @@ pub const CLONE_CHILD_SETTID: u32 = 0x0100_0000;
 pub fn do_fork(
     regs: &PtRegs,
     flags: u32,
-    newsp: u32,
-    tls: u32,
-    ctid: u32,
+    newsp: usize,
+    tls: usize,
+    ctid: usize,
 ) -> Result<u32, crate::mm::mm_types::Errno> {
     use crate::mm::mm_types::Errno;
     let req = rules::classify_clone(flags).map_err(|why| why.errno())?;
@@ -1319,7 +1222,7 @@ pub fn do_fork(
     *cregs = *regs;
     cregs.set_return_value(0);
     if newsp != 0 {
-        cregs.user_stack_pointer_set(newsp as usize);
+        cregs.user_stack_pointer_set(newsp);
     }
     if flags & CLONE_CHILD_CLEARTID != 0 {
         child.clear_child_tid = ctid;
@@ -1336,7 +1239,7 @@ pub fn do_fork(
                     let mut um = mm::UserMem { pm, counts: &mut counts };
                     let _ = crate::abi::uaccess::UserMemory::copy_to_user(
                         &mut um,
-                        ctid as usize,
+                        ctid,
                         &pid.to_le_bytes(),
                     );
                 }
@@ -1577,9 +1480,9 @@ fn user_exception(e: UserException, regs: &mut PtRegs) {
                 }
             }
         };
-    let addr = addr as u32;
-    let tf = ThreadFault { trap_no, error_code: fsr_v, address: addr };
-    with_current(|t| t.fault_info = Some((sig, Siginfo::fault(sig, code, addr), tf)));
+    let tf = ThreadFault::record(addr, trap_no, fsr_v, arch::TASK_SIZE);
+    let info = Siginfo::fault(sig, code, addr as crate::abi::native::types::Ulong);
+    with_current(|t| t.fault_info = Some((sig, info, tf)));
     let debug = USER_DEBUG.load(Ordering::Relaxed);
     if (sig == SIGSEGV && debug & UDBG_SEGV != 0) || (sig == SIGBUS && debug & UDBG_BUS != 0) {
         user_fault_report(addr, sig, fsr_v, regs);

@@ -35,8 +35,8 @@ fn is_pipe(fd: i32) -> bool {
 
 /// Sleeps the caller on `fd`'s pipe until it changes. `Some` ends the call: a pending signal
 /// (`done` bytes already moved, or `-ERESTARTSYS`), or `fd` no longer a blocking pipe.
-pub fn pipe_wait(fd: i32, done: usize) -> Option<Result<u32, Errno>> {
-    let Some(pipe) = blocking_pipe(fd) else { return Some(Ok(done as u32)) };
+pub fn pipe_wait(fd: i32, done: usize) -> Option<Result<usize, Errno>> {
+    let Some(pipe) = blocking_pipe(fd) else { return Some(Ok(done)) };
     let stop = with_current(|t| {
         if t.pending & !t.blocked != 0 {
             return true;
@@ -47,7 +47,7 @@ pub fn pipe_wait(fd: i32, done: usize) -> Option<Result<u32, Errno>> {
         false
     });
     if stop {
-        return Some(if done > 0 { Ok(done as u32) } else { Err(Errno::ERESTARTSYS) });
+        return Some(if done > 0 { Ok(done) } else { Err(Errno::ERESTARTSYS) });
     }
     super::schedule();
     None
@@ -55,22 +55,22 @@ pub fn pipe_wait(fd: i32, done: usize) -> Option<Result<u32, Errno>> {
 
 /// `write(fd, buf, count)`: to a blocking pipe, everything (sleeping while it is full) unless
 /// a signal comes first; SIGPIPE with `EPIPE` when no reader is left.
-pub fn write_blocking(fd: i32, buf: usize, count: usize) -> Result<u32, Errno> {
+pub fn write_blocking(fd: i32, buf: usize, count: usize) -> Result<usize, Errno> {
     let mut done = 0;
     loop {
         match with_vfs(|v| v.write(fd, buf + done, count - done)) {
             Ok(n) => {
                 done += n;
                 if done >= count || blocking_pipe(fd).is_none() {
-                    return Ok(done as u32);
+                    return Ok(done);
                 }
             }
             Err(Errno::EAGAIN) if blocking_pipe(fd).is_some() => {}
             Err(Errno::EPIPE) if is_pipe(fd) => {
                 let _ = super::send_signal(super::current_pid(), SIGPIPE);
-                return if done > 0 { Ok(done as u32) } else { Err(Errno::EPIPE) };
+                return if done > 0 { Ok(done) } else { Err(Errno::EPIPE) };
             }
-            Err(e) => return if done > 0 { Ok(done as u32) } else { Err(e) },
+            Err(e) => return if done > 0 { Ok(done) } else { Err(e) },
         }
         if let Some(r) = pipe_wait(fd, done) {
             return r;
@@ -80,7 +80,7 @@ pub fn write_blocking(fd: i32, buf: usize, count: usize) -> Result<u32, Errno> {
 
 /// `writev(fd, iov, iovcnt)`: a full blocking pipe waits until the first segment can start;
 /// SIGPIPE with `EPIPE` as for `write`.
-pub fn writev_blocking(fd: i32, iov: usize, iovcnt: usize) -> Result<u32, Errno> {
+pub fn writev_blocking(fd: i32, iov: usize, iovcnt: usize) -> Result<usize, Errno> {
     loop {
         match with_vfs(|v| v.writev(fd, iov, iovcnt)) {
             Err(Errno::EAGAIN) if blocking_pipe(fd).is_some() => {}
@@ -88,7 +88,7 @@ pub fn writev_blocking(fd: i32, iov: usize, iovcnt: usize) -> Result<u32, Errno>
                 let _ = super::send_signal(super::current_pid(), SIGPIPE);
                 return Err(Errno::EPIPE);
             }
-            r => return r.map(|n| n as u32),
+            r => return r,
         }
         if let Some(r) = pipe_wait(fd, 0) {
             return r;

@@ -7,11 +7,8 @@
 //! in `wait4` after forking therefore takes one more fault than it would without rseq.
 //!
 //! The rules are plain functions, tested on the host. The kernel half (`sys_rseq`,
-//! `notify_resume`) applies them to the current task.
+//! `notify_resume`, in `rseq_task`) applies them to the current task.
 use crate::mm::mm_types::Errno;
-
-#[cfg(all(kernel, target_arch = "arm"))]
-pub use current::{notify_resume, signal_deliver, sys_rseq};
 
 /// `sizeof(struct rseq)` in 6.1: `cpu_id_start`, `cpu_id`, `rseq_cs` (u64), `flags`, padded
 /// to its 32-byte alignment. 6.1 accepts exactly this length.
@@ -28,7 +25,8 @@ pub const RSEQ_EVENT_SIGNAL: u32 = 1 << 1;
 /// `TIF_NOTIFY_RESUME`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Rseq {
-    pub area: u32,
+    /// The area's user address (`unsigned long`).
+    pub area: usize,
     pub len: u32,
     pub sig: u32,
     pub event_mask: u32,
@@ -47,7 +45,7 @@ pub enum Request {
 /// `sys_rseq`'s argument checks, in 6.1's order. `access_ok` is the caller's.
 pub fn request(
     cur: Option<&Rseq>,
-    area: u32,
+    area: usize,
     len: u32,
     flags: u32,
     sig: u32,
@@ -77,7 +75,7 @@ pub fn request(
         }
         return Err(Errno::EBUSY);
     }
-    if !area.is_multiple_of(RSEQ_ALIGN) || len != RSEQ_SIZE {
+    if !area.is_multiple_of(RSEQ_ALIGN as usize) || len != RSEQ_SIZE {
         return Err(Errno::EINVAL);
     }
     // rseq_set_notify_resume: the first update comes on the way out of this call.
@@ -122,159 +120,13 @@ pub fn preempt(r: &mut Option<Rseq>) {
     }
 }
 
-/// The kernel half: the rules above applied to the current task.
-#[cfg(all(kernel, target_arch = "arm"))]
-mod current {
-    use super::*;
-    use crate::abi::uaccess;
-    use crate::arch::process::{PtRegs, TASK_SIZE};
-    use crate::kernel::process::syscall::with_user;
-    use crate::kernel::process::{fixup_user_fault, with_current};
-
-    /// `RSEQ_CPU_ID_UNINITIALIZED`, stored in `cpu_id` when a registration ends.
-    const RSEQ_CPU_ID_UNINITIALIZED: u32 = u32::MAX;
-    /// Field offsets in `struct rseq`.
-    const OFF_CPU_ID_START: u32 = 0;
-    const OFF_CPU_ID: u32 = 4;
-    const OFF_RSEQ_CS: u32 = 8;
-    const OFF_FLAGS: u32 = 16;
-    /// The CPU a task runs on: pivm runs processes on CPU 0 only.
-    const CPU_ID: u32 = 0;
-
-    /// A user access of `rseq`'s, made on the way back to user space with no lock held: when
-    /// the copy (under the task table, where a fault cannot reclaim) fails, the fault is
-    /// resolved as a user fault would be (`fixup_user_fault`: reclaim when memory is short, a
-    /// swapped page read back) and the copy made again, as Linux's `get_user` there may sleep
-    /// and reclaim. Without this a swapped-out rseq area under memory pressure killed the
-    /// program with SIGSEGV.
-    fn retried<R>(
-        addr: u32,
-        len: usize,
-        write: bool,
-        f: impl Fn() -> Result<R, Errno>,
-    ) -> Result<R, Errno> {
-        let last = (addr as usize).saturating_add(len - 1);
-        match f() {
-            Err(Errno::EFAULT)
-                if fixup_user_fault(addr as usize, write) && fixup_user_fault(last, write) =>
-            {
-                f()
-            }
-            r => r,
-        }
-    }
-
-    fn get<T: crate::abi::wire::Wire>(addr: u32) -> Result<T, Errno> {
-        retried(addr, T::SIZE, false, || with_user(|um, _| uaccess::get_user(um, addr as usize)))
-    }
-
-    fn put<T: crate::abi::wire::Wire>(addr: u32, v: T) -> Result<(), Errno> {
-        retried(addr, T::SIZE, true, || with_user(|um, _| uaccess::put_user(um, addr as usize, &v)))
-    }
-
-    /// `sys_rseq(rseq, rseq_len, flags, sig)`.
-    pub fn sys_rseq(area: u32, len: u32, flags: u32, sig: u32) -> Result<u32, Errno> {
-        let cur = with_current(|t| t.ext.rseq);
-        match request(cur.as_ref(), area, len, flags, sig)? {
-            Request::Register(r) => {
-                // access_ok
-                if area.checked_add(len).is_none_or(|end| end as usize > TASK_SIZE) {
-                    return Err(Errno::EFAULT);
-                }
-                with_current(|t| t.ext.rseq = Some(r));
-            }
-            Request::Unregister => {
-                // rseq_reset_rseq_cpu_id
-                put(area + OFF_CPU_ID_START, 0u32)?;
-                put(area + OFF_CPU_ID, RSEQ_CPU_ID_UNINITIALIZED)?;
-                with_current(|t| t.ext.rseq = None);
-            }
-        }
-        Ok(0)
-    }
-
-    /// `rseq_signal_deliver`: a handler is about to run; the update happens now, before the
-    /// signal frame saves the pc. `Err` means the area is unusable (the caller forces SIGSEGV).
-    pub fn signal_deliver(regs: &mut PtRegs) -> Result<(), Errno> {
-        let registered = with_current(|t| {
-            t.ext.rseq.as_mut().map(|r| r.event_mask |= RSEQ_EVENT_SIGNAL).is_some()
-        });
-        if registered {
-            handle_notify_resume(regs)?;
-        }
-        Ok(())
-    }
-
-    /// `rseq_handle_notify_resume` on the way back to user space, when an update is due.
-    pub fn notify_resume(regs: &mut PtRegs) -> Result<(), Errno> {
-        let due =
-            with_current(|t| t.ext.rseq.as_mut().is_some_and(|r| core::mem::take(&mut r.notify)));
-        if due {
-            handle_notify_resume(regs)?;
-        }
-        Ok(())
-    }
-
-    /// `__rseq_handle_notify_resume`: `rseq_ip_fixup`, then `rseq_update_cpu_id`.
-    fn handle_notify_resume(regs: &mut PtRegs) -> Result<(), Errno> {
-        let Some(r) = with_current(|t| t.ext.rseq) else { return Ok(()) };
-        ip_fixup(regs, &r)?;
-        put(r.area + OFF_CPU_ID_START, CPU_ID)?;
-        put(r.area + OFF_CPU_ID, CPU_ID)
-    }
-
-    /// `rseq_ip_fixup`: outside a critical section the descriptor pointer is cleared; inside one
-    /// that an event interrupted, the pc goes to its abort handler.
-    fn ip_fixup(regs: &mut PtRegs, r: &Rseq) -> Result<(), Errno> {
-        let ptr: u64 = get(r.area + OFF_RSEQ_CS)?;
-        let cs = if ptr == 0 {
-            RseqCs::default()
-        } else {
-            if ptr >= TASK_SIZE as u64 {
-                return Err(Errno::EINVAL);
-            }
-            let p = ptr as u32;
-            let cs = RseqCs {
-                version: get(p)?,
-                flags: get(p + 4)?,
-                start_ip: get(p + 8)?,
-                post_commit_offset: get(p + 16)?,
-                abort_ip: get(p + 24)?,
-            };
-            check_cs(&cs, TASK_SIZE as u64)?;
-            let sig: u32 = get(cs.abort_ip as u32 - 4)?;
-            if sig != r.sig {
-                return Err(Errno::EINVAL);
-            }
-            cs
-        };
-        let clear = || put(r.area + OFF_RSEQ_CS, 0u64);
-        if !in_cs(regs.pc() as u64, &cs) {
-            return clear();
-        }
-        // rseq_need_restart: flags (deprecated or unknown) are refused; an event restarts.
-        let flags: u32 = get(r.area + OFF_FLAGS)?;
-        if cs.flags != 0 || flags != 0 {
-            return Err(Errno::EINVAL);
-        }
-        let events =
-            with_current(|t| t.ext.rseq.as_mut().map_or(0, |r| core::mem::take(&mut r.event_mask)));
-        if events == 0 {
-            return Ok(());
-        }
-        clear()?;
-        regs.instruction_pointer_set(cs.abort_ip as usize);
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const SIG: u32 = 0x53053053;
 
-    fn reg(area: u32) -> Rseq {
+    fn reg(area: usize) -> Rseq {
         Rseq { area, len: RSEQ_SIZE, sig: SIG, event_mask: 0, notify: true }
     }
 

@@ -3,7 +3,7 @@
 //! accepts, how a wait status is encoded and which children a `wait4` sees, each signal's
 //! default action, the order pending signals are taken in, and when an interrupted system call
 //! is restarted. Host-tested; the device code in `fork`, `wait` and `signal` applies them.
-use crate::abi::arm::signal::{sa, sig, KernelSigaction, SIG_DFL, SIG_IGN};
+use crate::abi::native::signal::{sa, sig, KernelSigaction, SIG_DFL, SIG_IGN};
 use crate::mm::mm_types::Errno;
 
 /// `CSIGNAL`: the low byte of the flags is the signal sent to the parent on exit.
@@ -387,7 +387,7 @@ pub fn check_sigaction(signo: u32, setting: bool, sigsetsize: u32) -> Result<(),
 /// The mask a handler runs with (`signal_delivered`): the old mask plus the action's
 /// `sa_mask`, plus the signal itself unless `SA_NODEFER`; never SIGKILL or SIGSTOP.
 pub fn handler_mask(blocked: u64, action: &KernelSigaction, signo: u32) -> u64 {
-    let act = u64::from(action.sa_mask.sig[0]) | (u64::from(action.sa_mask.sig[1]) << 32);
+    let act = action.sa_mask.bits();
     let mut m = blocked | act;
     if action.sa_flags & sa::SA_NODEFER == 0 {
         m |= sigmask(signo);

@@ -10,12 +10,13 @@ use super::fs::{register_file, with_ns, with_vfs, CachePages, CurrentMem};
 use super::mm::UserMem;
 use super::sysno::{self, Handler};
 use super::{with_current, with_current_mm, Task, TaskState};
-use crate::abi::arm::signal::{
-    AltStack, KernelSigaction, StackT, MINSIGSTKSZ, SIG_IGN, SS_DISABLE,
-};
 use crate::abi::arm::types::{OldTimespec, OldTimeval, Rusage};
 use crate::abi::arm::unistd::{arm_nr, classify, nr, SyscallClass};
 use crate::abi::generic::{uts_field, KernelTimespec, NewUtsname};
+use crate::abi::native::signal::{
+    AltStack, KernelSigaction, StackT, MINSIGSTKSZ, SIG_IGN, SS_DISABLE,
+};
+use crate::abi::native::types::Ulong;
 use crate::abi::uaccess::{self, UserMemory};
 use crate::abi::wire::Wire;
 use crate::arch::process as arch;
@@ -26,7 +27,8 @@ use crate::fs::vfs::{o, Ctx, Object, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW
 use crate::mm::mm_types::{Errno, PAGE_SHIFT, PAGE_SIZE};
 use crate::mm::mmap::{MapFlags, MmapFile, Prot};
 
-type SysResult = Result<u32, Errno>;
+/// A call's result as the ABI's register holds it (Linux's `long`), or its error.
+type SysResult = Result<usize, Errno>;
 
 /// `MADV_DONTNEED`.
 const MADV_DONTNEED: u32 = 4;
@@ -68,7 +70,7 @@ fn arch_table_call(regs: &mut PtRegs, h: Handler) -> SysResult {
     match h {
         Handler::MmapBytes => {
             a[5] = sysno::mmap_pgoff(a[5] as u64, PAGE_SHIFT).ok_or(Errno::EINVAL)? as usize;
-            call(nr::MMAP2, a.map(|v| v as u32))
+            call(nr::MMAP2, a)
         }
         // A structure in arm64's layout not written yet, or no such call.
         Handler::Same(_) | Handler::NullStruct(..) | Handler::None => Err(Errno::ENOSYS),
@@ -80,23 +82,27 @@ fn arch_table_call(regs: &mut PtRegs, h: Handler) -> SysResult {
 fn handle_call(regs: &mut PtRegs, n: u32) {
     // The sigreturns replace every register (r0 included) with the frame's.
     if n == nr::RT_SIGRETURN || n == nr::SIGRETURN {
-        super::sigreturn(regs, n == nr::RT_SIGRETURN);
+        super::signal::sigreturn(regs, n == nr::RT_SIGRETURN);
         return;
     }
-    // The arguments as the ABI's word (32 bits on ARM).
-    let a = regs.syscall_get_arguments().map(|v| v as u32);
+    // The arguments as the ABI's word (`unsigned long`: 32 bits on ARM, 64 on arm64).
+    let a = regs.syscall_get_arguments();
     // The calls that need the caller's registers.
     let r = match n {
-        nr::FORK => Some(super::do_fork(regs, super::rules::FORK_FLAGS, 0, 0, 0)),
-        nr::VFORK => Some(super::do_fork(regs, super::rules::VFORK_FLAGS, 0, 0, 0)),
+        nr::FORK => {
+            Some(super::do_fork(regs, super::rules::FORK_FLAGS, 0, 0, 0).map(|p| p as usize))
+        }
+        nr::VFORK => {
+            Some(super::do_fork(regs, super::rules::VFORK_FLAGS, 0, 0, 0).map(|p| p as usize))
+        }
         // ARM's clone(flags, newsp, parent_tidptr, tls, child_tidptr).
-        nr::CLONE => Some(super::do_fork(regs, a[0], a[1], a[3], a[4])),
+        nr::CLONE => Some(super::do_fork(regs, a[0] as u32, a[1], a[3], a[4]).map(|p| p as usize)),
         nr::EXECVE => match sys_execve(regs) {
             // The new program starts with the registers start_thread set.
             Ok(()) => return,
             Err(e) => Some(Err(e)),
         },
-        nr::WAIT4 => Some(sys_wait4(a[0] as i32, a[1], a[2], a[3])),
+        nr::WAIT4 => Some(sys_wait4(a[0] as i32, a[1], a[2] as u32, a[3])),
         _ => None,
     };
     if let Some(r) = r {
@@ -114,7 +120,7 @@ fn handle_call(regs: &mut PtRegs, n: u32) {
         SyscallClass::NotImplemented | SyscallClass::ArmPrivateUnknown => Err(Errno::ENOSYS),
         SyscallClass::ArmPrivate(arm_nr::SET_TLS) => {
             with_current(|t| t.tls = a[0]);
-            arch::set_tls(a[0]);
+            arch::set_tls(a[0] as _);
             Ok(0)
         }
         SyscallClass::ArmPrivate(arm_nr::GET_TLS) => Ok(with_current(|t| t.tls)),
@@ -144,7 +150,7 @@ fn set_result(regs: &mut PtRegs, r: SysResult) {
         with_current(|t| t.ext.restart = Some(e));
     }
     regs.set_return_value(match r {
-        Ok(v) => v as usize,
+        Ok(v) => v,
         Err(e) => e.to_register(),
     });
 }
@@ -187,36 +193,36 @@ fn with_user_sleeping<R>(
     }
 }
 
-fn copy_in(addr: u32, len: usize) -> Result<Vec<u8>, Errno> {
+fn copy_in(addr: usize, len: usize) -> Result<Vec<u8>, Errno> {
     with_user_sleeping(|um, _| {
-        if !um.access_ok(addr as usize, len) {
+        if !um.access_ok(addr, len) {
             return Err(Errno::EFAULT);
         }
         let mut buf = alloc::vec![0u8; len];
-        um.copy_from_user(&mut buf, addr as usize).map_err(|_| Errno::EFAULT)?;
+        um.copy_from_user(&mut buf, addr).map_err(|_| Errno::EFAULT)?;
         Ok(buf)
     })
 }
 
-fn copy_out(addr: u32, data: &[u8]) -> Result<(), Errno> {
+fn copy_out(addr: usize, data: &[u8]) -> Result<(), Errno> {
     with_user_sleeping(|um, _| {
-        if !um.access_ok(addr as usize, data.len()) {
+        if !um.access_ok(addr, data.len()) {
             return Err(Errno::EFAULT);
         }
-        um.copy_to_user(addr as usize, data).map_err(|_| Errno::EFAULT)
+        um.copy_to_user(addr, data).map_err(|_| Errno::EFAULT)
     })
 }
 
-fn put<T: Wire>(addr: u32, v: &T) -> Result<(), Errno> {
-    with_user_sleeping(|um, _| uaccess::put_user(um, addr as usize, v))
+fn put<T: Wire>(addr: usize, v: &T) -> Result<(), Errno> {
+    with_user_sleeping(|um, _| uaccess::put_user(um, addr, v))
 }
 
-fn get<T: Wire>(addr: u32) -> Result<T, Errno> {
-    with_user_sleeping(|um, _| uaccess::get_user(um, addr as usize))
+fn get<T: Wire>(addr: usize) -> Result<T, Errno> {
+    with_user_sleeping(|um, _| uaccess::get_user(um, addr))
 }
 
-fn path_arg(addr: u32) -> Result<String, Errno> {
-    let name = with_user_sleeping(|um, _| uaccess::getname(um, addr as usize, true))?;
+fn path_arg(addr: usize) -> Result<String, Errno> {
+    let name = with_user_sleeping(|um, _| uaccess::getname(um, addr, true))?;
     String::from_utf8(name).map_err(|_| Errno::ENOENT)
 }
 
@@ -231,15 +237,15 @@ fn absolute(path: String) -> Result<String, Errno> {
     Ok(if base == "/" { alloc::format!("/{path}") } else { alloc::format!("{base}/{path}") })
 }
 
-fn call(n: u32, a: [u32; 6]) -> SysResult {
+fn call(n: u32, a: [usize; 6]) -> SysResult {
     match n {
-        nr::EXIT | nr::EXIT_GROUP => super::do_exit((a[0] & 0xff) << 8),
+        nr::EXIT | nr::EXIT_GROUP => super::do_exit((a[0] as u32 & 0xff) << 8),
         // The file calls: fs::vfs over the namespace, this process's descriptors.
         n if is_file_call(n) => file_call(n, a),
         nr::BRK => with_current(|t| {
             let pm = t.mm.as_mut().ok_or(Errno::ENOMEM)?;
             let old = pm.mm.brk;
-            let (new, gone) = pm.mm.brk_unmapped(a[0] as usize);
+            let (new, gone) = pm.mm.brk_unmapped(a[0]);
             if new < old {
                 let from = new.next_multiple_of(PAGE_SIZE);
                 pm.zap_range(from, old.next_multiple_of(PAGE_SIZE));
@@ -248,12 +254,12 @@ fn call(n: u32, a: [u32; 6]) -> SysResult {
             if let Some(u) = gone {
                 pm.free_pgtables(u);
             }
-            Ok(new as u32)
+            Ok(new)
         }),
         nr::MMAP2 => sys_mmap2(a),
         nr::MUNMAP => with_current_mm(|t| {
             let pm = t.mm.as_mut().ok_or(Errno::EINVAL)?;
-            let (start, len) = (a[0] as usize, a[1] as usize);
+            let (start, len) = (a[0], a[1]);
             if !start.is_multiple_of(PAGE_SIZE) || len == 0 {
                 return Err(Errno::EINVAL);
             }
@@ -267,32 +273,33 @@ fn call(n: u32, a: [u32; 6]) -> SysResult {
         }),
         nr::MPROTECT => with_current(|t| {
             let pm = t.mm.as_mut().ok_or(Errno::EINVAL)?;
-            let prot = Prot::from_bits(a[2]).ok_or(Errno::EINVAL)?;
-            pm.mm.mprotect(a[0] as usize, a[1] as usize, prot)?;
-            let end = (a[0] as usize).saturating_add(a[1] as usize).next_multiple_of(PAGE_SIZE);
-            pm.change_protection(a[0] as usize, end);
+            let prot = Prot::from_bits(a[2] as u32).ok_or(Errno::EINVAL)?;
+            pm.mm.mprotect(a[0], a[1], prot)?;
+            let end = a[0].saturating_add(a[1]).next_multiple_of(PAGE_SIZE);
+            pm.change_protection(a[0], end);
             Ok(0)
         }),
         nr::MADVISE => {
-            let (start, len) = (a[0] as usize, a[1] as usize);
+            let (start, len) = (a[0], a[1]);
             let end = start.saturating_add(len).next_multiple_of(PAGE_SIZE);
             with_current(|t| {
                 let pm = t.mm.as_mut().ok_or(Errno::EINVAL)?;
                 if !start.is_multiple_of(PAGE_SIZE) {
                     return Err(Errno::EINVAL);
                 }
-                if a[2] == MADV_DONTNEED {
+                if a[2] as u32 == MADV_DONTNEED {
                     if pm.mm.find_vma_intersection(start, end).is_none() {
                         return Err(Errno::ENOMEM);
                     }
                     pm.zap_range(start, end);
                 }
-                if a[2] == MADV_PAGEOUT && pm.mm.find_vma_intersection(start, end).is_none() {
+                if a[2] as u32 == MADV_PAGEOUT && pm.mm.find_vma_intersection(start, end).is_none()
+                {
                     return Err(Errno::ENOMEM);
                 }
                 Ok(0)
             })?;
-            if a[2] == MADV_PAGEOUT {
+            if a[2] as u32 == MADV_PAGEOUT {
                 // Its writes are waited for with the task table free.
                 super::reclaim::madvise_pageout(start, end);
             }
@@ -300,13 +307,13 @@ fn call(n: u32, a: [u32; 6]) -> SysResult {
         }
         nr::SWAPON => {
             let path = path_arg(a[0])?;
-            crate::kernel::swap::swapon(&path, a[1]).map(|_| 0)
+            crate::kernel::swap::swapon(&path, a[1] as u32).map(|_| 0)
         }
         nr::SWAPOFF => {
             let path = path_arg(a[0])?;
             super::swapin::swapoff(&path).map(|_| 0)
         }
-        nr::MINCORE => sys_mincore(a[0] as usize, a[1] as usize, a[2]),
+        nr::MINCORE => sys_mincore(a[0], a[1], a[2]),
         nr::UNAME => {
             let u = NewUtsname {
                 sysname: uts_field("Linux"),
@@ -321,42 +328,43 @@ fn call(n: u32, a: [u32; 6]) -> SysResult {
         }
         nr::SET_TID_ADDRESS => with_current(|t| {
             t.clear_child_tid = a[0];
-            Ok(t.pid)
+            Ok(t.pid as usize)
         }),
         nr::SET_ROBUST_LIST => sys_set_robust_list(a[0], a[1]),
         nr::GET_ROBUST_LIST => sys_get_robust_list(a[0] as i32, a[1], a[2]),
-        nr::RSEQ => super::rseq::sys_rseq(a[0], a[1], a[2], a[3]),
-        nr::GETPPID => with_current(|t| Ok(t.ppid)),
-        nr::GETUID32 | nr::GETEUID32 => with_current(|t| Ok(t.ext.uid)),
-        nr::GETGID32 | nr::GETEGID32 => with_current(|t| Ok(t.ext.gid)),
+        nr::RSEQ => super::rseq_task::sys_rseq(a[0], a[1] as u32, a[2] as u32, a[3] as u32),
+        nr::GETPPID => with_current(|t| Ok(t.ppid as usize)),
+        nr::GETUID32 | nr::GETEUID32 => with_current(|t| Ok(t.ext.uid as usize)),
+        nr::GETGID32 | nr::GETEGID32 => with_current(|t| Ok(t.ext.gid as usize)),
         nr::SETUID32 | nr::SETGID32 => with_current(|t| {
             // Root may become anyone; anyone else only what it is (no saved ids on pivm).
             let cur = if n == nr::SETUID32 { t.ext.uid } else { t.ext.gid };
-            if t.ext.uid != 0 && a[0] != cur {
+            let id = a[0] as u32;
+            if t.ext.uid != 0 && id != cur {
                 return Err(Errno::EPERM);
             }
             if n == nr::SETUID32 {
-                t.ext.uid = a[0];
+                t.ext.uid = id;
             } else {
-                t.ext.gid = a[0];
+                t.ext.gid = id;
             }
             Ok(0)
         }),
         // umask(mask): the new mask's permission bits, the old mask returned (`sys_umask`).
         nr::UMASK => with_current(|t| {
             let old = t.ext.umask;
-            t.ext.umask = a[0] & S_IRWXUGO;
-            Ok(old)
+            t.ext.umask = a[0] as u32 & S_IRWXUGO;
+            Ok(old as usize)
         }),
         nr::GETRANDOM => {
-            let len = (a[1] as usize).min(uaccess::MAX_RW_COUNT);
+            let len = a[1].min(uaccess::MAX_RW_COUNT);
             let mut rng = CounterRandom::new();
             let bytes: Vec<u8> = (0..len).map(|_| rng.next_u32() as u8).collect();
             copy_out(a[0], &bytes)?;
-            Ok(len as u32)
+            Ok(len)
         }
         nr::CLOCK_GETTIME => {
-            let ns = clock_ns(a[0])?;
+            let ns = clock_ns(a[0] as u32)?;
             let ts = OldTimespec {
                 tv_sec: (ns / 1_000_000_000) as i32,
                 tv_nsec: (ns % 1_000_000_000) as i32,
@@ -365,20 +373,20 @@ fn call(n: u32, a: [u32; 6]) -> SysResult {
             Ok(0)
         }
         nr::CLOCK_GETTIME64 => {
-            let ns = clock_ns(a[0])?;
+            let ns = clock_ns(a[0] as u32)?;
             put(a[1], &KernelTimespec::from_nanos(ns))?;
             Ok(0)
         }
         // A null result pointer only checks the clock id.
         nr::CLOCK_GETRES => {
-            let ns = clock_res_ns(a[0])?;
+            let ns = clock_res_ns(a[0] as u32)?;
             if a[1] != 0 {
                 put(a[1], &OldTimespec { tv_sec: 0, tv_nsec: ns as i32 })?;
             }
             Ok(0)
         }
         nr::CLOCK_GETRES_TIME64 => {
-            let ns = clock_res_ns(a[0])?;
+            let ns = clock_res_ns(a[0] as u32)?;
             if a[1] != 0 {
                 put(a[1], &KernelTimespec::from_nanos(ns))?;
             }
@@ -403,7 +411,7 @@ fn call(n: u32, a: [u32; 6]) -> SysResult {
                 ts.to_nanos().ok_or(Errno::EINVAL)?
             };
             // TIMER_ABSTIME: until that time on the clock.
-            let ns = if a[1] & 1 != 0 { ns.saturating_sub(clock_ns(a[0])?) } else { ns };
+            let ns = if a[1] & 1 != 0 { ns.saturating_sub(clock_ns(a[0] as u32)?) } else { ns };
             sleep_ns(ns)
         }
         nr::SCHED_YIELD => {
@@ -439,8 +447,8 @@ fn call(n: u32, a: [u32; 6]) -> SysResult {
             Ok(0)
         }
         nr::RT_SIGACTION => {
-            let sig = a[0];
-            super::rules::check_sigaction(sig, a[1] != 0, a[3])?;
+            let sig = a[0] as u32;
+            super::rules::check_sigaction(sig, a[1] != 0, a[3] as u32)?;
             let old = with_current(|t| t.sigactions[sig as usize]);
             if a[1] != 0 {
                 let mut act: KernelSigaction = get(a[1])?;
@@ -513,11 +521,11 @@ fn call(n: u32, a: [u32; 6]) -> SysResult {
             if a[1] == 0 {
                 return with_tasks_has(target);
             }
-            super::send_signal(target, a[1]).map(|_| 0)
+            super::send_signal(target, a[1] as u32).map(|_| 0)
         }
-        nr::TGKILL => super::send_signal(a[1], a[2]).map(|_| 0),
+        nr::TGKILL => super::send_signal(a[1] as u32, a[2] as u32).map(|_| 0),
         nr::UGETRLIMIT => {
-            let (cur, max) = rlimit(a[0]);
+            let (cur, max) = rlimit(a[0] as u32);
             let mut out = [0u8; 8];
             out[..4].copy_from_slice(&(cur.min(u64::from(u32::MAX)) as u32).to_le_bytes());
             out[4..].copy_from_slice(&(max.min(u64::from(u32::MAX)) as u32).to_le_bytes());
@@ -528,14 +536,14 @@ fn call(n: u32, a: [u32; 6]) -> SysResult {
             let v = copy_in(a[1], 8)?;
             let w = |i: usize| u32::from_le_bytes([v[i], v[i + 1], v[i + 2], v[i + 3]]);
             let inf = |x: u32| if x == u32::MAX { u64::MAX } else { u64::from(x) };
-            set_rlimit(a[0], inf(w(0)), inf(w(4)))?;
+            set_rlimit(a[0] as u32, inf(w(0)), inf(w(4)))?;
             Ok(0)
         }
         nr::PRLIMIT64 => {
-            if a[0] != 0 && a[0] != super::current_pid() {
+            if a[0] != 0 && a[0] as u32 != super::current_pid() {
                 return Err(Errno::ESRCH);
             }
-            let (cur, max) = rlimit(a[1]);
+            let (cur, max) = rlimit(a[1] as u32);
             if a[2] != 0 {
                 let new = copy_in(a[2], 16)?;
                 let word = |i: usize| {
@@ -543,7 +551,7 @@ fn call(n: u32, a: [u32; 6]) -> SysResult {
                     b.copy_from_slice(&new[i * 8..i * 8 + 8]);
                     u64::from_le_bytes(b)
                 };
-                set_rlimit(a[1], word(0), word(1))?;
+                set_rlimit(a[1] as u32, word(0), word(1))?;
             }
             if a[3] != 0 {
                 let mut out = [0u8; 16];
@@ -742,66 +750,65 @@ fn is_file_call(n: u32) -> bool {
 
 /// A file system call through `fs::vfs` (ARM EABI argument order: a 64-bit argument sits in
 /// an even/odd register pair, low word first).
-fn file_call(n: u32, a: [u32; 6]) -> SysResult {
-    let (fd, u) = (a[0] as i32, |i: usize| a[i] as usize);
+fn file_call(n: u32, a: [usize; 6]) -> SysResult {
+    let (fd, u) = (a[0] as i32, |i: usize| a[i]);
+    // The 32-bit arguments (`int`/`unsigned int` flags, modes and descriptors).
+    let w = |i: usize| a[i] as u32;
     match n {
         nr::READ => read_blocking(fd, |v, done| v.read(fd, u(1) + done, u(2) - done)),
         nr::READV => read_blocking(fd, |v, done| v.readv(fd, u(1), u(2), done)),
         nr::PREAD64 => {
-            let pos = (u64::from(a[5]) << 32 | u64::from(a[4])) as i64;
+            let pos = sysno::pos64(&a);
             read_card(|v, done| v.pread64(fd, u(1) + done, u(2) - done, pos + done as i64))
-                .map(|n| n as u32)
         }
         nr::WRITE => super::pipe::write_blocking(fd, u(1), u(2)),
         nr::WRITEV => super::pipe::writev_blocking(fd, u(1), u(2)),
-        nr::OPEN => with_vfs(|v| v.openat(AT_FDCWD, u(0), a[1], a[2])).map(|fd| fd as u32),
-        nr::OPENAT => with_vfs(|v| v.openat(fd, u(1), a[2], a[3])).map(|fd| fd as u32),
+        nr::OPEN => with_vfs(|v| v.openat(AT_FDCWD, u(0), w(1), w(2))).map(|fd| fd as usize),
+        nr::OPENAT => with_vfs(|v| v.openat(fd, u(1), w(2), w(3))).map(|fd| fd as usize),
         // creat(path, mode) is open(path, O_CREAT | O_WRONLY | O_TRUNC, mode).
         nr::CREAT => {
             let flags = o::O_CREAT | o::O_WRONLY | o::O_TRUNC;
-            with_vfs(|v| v.openat(AT_FDCWD, u(0), flags, a[1])).map(|fd| fd as u32)
+            with_vfs(|v| v.openat(AT_FDCWD, u(0), flags, w(1))).map(|fd| fd as usize)
         }
         nr::CLOSE => with_vfs(|v| v.close(fd)).map(|_| 0),
-        nr::LSEEK => with_vfs(|v| v.lseek(fd, a[1] as i32, a[2])),
-        nr::_LLSEEK => with_vfs(|v| v._llseek(fd, a[1], a[2], u(3), a[4])).map(|_| 0),
-        nr::GETDENTS64 => with_vfs(|v| v.getdents64(fd, u(1), u(2))).map(|n| n as u32),
+        nr::LSEEK => with_vfs(|v| v.lseek(fd, a[1] as i32, w(2))).map(|off| off as usize),
+        nr::_LLSEEK => with_vfs(|v| v._llseek(fd, w(1), w(2), u(3), w(4))).map(|_| 0),
+        nr::GETDENTS64 => with_vfs(|v| v.getdents64(fd, u(1), u(2))),
         nr::FSTAT64 => with_vfs(|v| v.fstat64(fd, u(1))).map(|_| 0),
         nr::STAT64 => with_vfs(|v| v.fstatat64(AT_FDCWD, u(0), u(1), 0)).map(|_| 0),
         nr::LSTAT64 => {
             with_vfs(|v| v.fstatat64(AT_FDCWD, u(0), u(1), AT_SYMLINK_NOFOLLOW)).map(|_| 0)
         }
-        nr::FSTATAT64 => with_vfs(|v| v.fstatat64(fd, u(1), u(2), a[3])).map(|_| 0),
-        nr::STATX => with_vfs(|v| v.statx(fd, u(1), a[2], a[3], u(4))).map(|_| 0),
-        nr::READLINK => {
-            with_vfs(|v| v.readlinkat(AT_FDCWD, u(0), u(1), a[2] as i32)).map(|n| n as u32)
-        }
-        nr::READLINKAT => with_vfs(|v| v.readlinkat(fd, u(1), u(2), a[3] as i32)).map(|n| n as u32),
+        nr::FSTATAT64 => with_vfs(|v| v.fstatat64(fd, u(1), u(2), w(3))).map(|_| 0),
+        nr::STATX => with_vfs(|v| v.statx(fd, u(1), w(2), w(3), u(4))).map(|_| 0),
+        nr::READLINK => with_vfs(|v| v.readlinkat(AT_FDCWD, u(0), u(1), a[2] as i32)),
+        nr::READLINKAT => with_vfs(|v| v.readlinkat(fd, u(1), u(2), a[3] as i32)),
         // fcntl and fcntl64 differ only in the record-lock commands, which pivm refuses.
-        nr::FCNTL | nr::FCNTL64 => with_vfs(|v| v.fcntl64(fd, a[1], a[2])),
-        nr::IOCTL => with_vfs(|v| v.ioctl(fd, a[1], u(2))),
-        nr::DUP => with_current(|t| t.files.dup(fd)).map(|fd| fd as u32),
-        nr::DUP2 => with_current(|t| t.files.dup2(fd, a[1] as i32)).map(|fd| fd as u32),
-        nr::DUP3 => with_current(|t| t.files.dup3(fd, a[1] as i32, a[2])).map(|fd| fd as u32),
-        nr::MKDIR => with_vfs(|v| v.mkdirat(AT_FDCWD, u(0), a[1])).map(|_| 0),
-        nr::MKDIRAT => with_vfs(|v| v.mkdirat(fd, u(1), a[2])).map(|_| 0),
+        nr::FCNTL | nr::FCNTL64 => with_vfs(|v| v.fcntl64(fd, w(1), w(2))).map(|v| v as usize),
+        nr::IOCTL => with_vfs(|v| v.ioctl(fd, w(1), u(2))).map(|v| v as usize),
+        nr::DUP => with_current(|t| t.files.dup(fd)).map(|fd| fd as usize),
+        nr::DUP2 => with_current(|t| t.files.dup2(fd, a[1] as i32)).map(|fd| fd as usize),
+        nr::DUP3 => with_current(|t| t.files.dup3(fd, a[1] as i32, w(2))).map(|fd| fd as usize),
+        nr::MKDIR => with_vfs(|v| v.mkdirat(AT_FDCWD, u(0), w(1))).map(|_| 0),
+        nr::MKDIRAT => with_vfs(|v| v.mkdirat(fd, u(1), w(2))).map(|_| 0),
         nr::UNLINK => with_vfs(|v| v.unlinkat(AT_FDCWD, u(0), 0)).map(|_| 0),
-        nr::UNLINKAT => with_vfs(|v| v.unlinkat(fd, u(1), a[2])).map(|_| 0),
+        nr::UNLINKAT => with_vfs(|v| v.unlinkat(fd, u(1), w(2))).map(|_| 0),
         nr::RMDIR => with_vfs(|v| v.unlinkat(AT_FDCWD, u(0), AT_REMOVEDIR)).map(|_| 0),
         nr::RENAME => with_vfs(|v| v.renameat2(AT_FDCWD, u(0), AT_FDCWD, u(1), 0)).map(|_| 0),
         nr::RENAMEAT => with_vfs(|v| v.renameat2(fd, u(1), a[2] as i32, u(3), 0)).map(|_| 0),
-        nr::RENAMEAT2 => with_vfs(|v| v.renameat2(fd, u(1), a[2] as i32, u(3), a[4])).map(|_| 0),
+        nr::RENAMEAT2 => with_vfs(|v| v.renameat2(fd, u(1), a[2] as i32, u(3), w(4))).map(|_| 0),
         nr::CHDIR => super::fs::set_pwd(|v| v.chdir(u(0))),
         nr::FCHDIR => super::fs::set_pwd(|v| v.fchdir(fd)),
-        nr::GETCWD => with_vfs(|v| v.getcwd(u(0), u(1))).map(|n| n as u32),
+        nr::GETCWD => with_vfs(|v| v.getcwd(u(0), u(1))),
         nr::PWRITE64 => {
-            let pos = (u64::from(a[5]) << 32 | u64::from(a[4])) as i64;
-            with_vfs(|v| v.pwrite64(fd, u(1), u(2), pos)).map(|n| n as u32)
+            let pos = sysno::pos64(&a);
+            with_vfs(|v| v.pwrite64(fd, u(1), u(2), pos))
         }
-        nr::ACCESS => with_vfs(|v| v.faccessat2(AT_FDCWD, u(0), a[1], 0)).map(|_| 0),
-        nr::FACCESSAT => with_vfs(|v| v.faccessat2(fd, u(1), a[2], 0)).map(|_| 0),
-        nr::FACCESSAT2 => with_vfs(|v| v.faccessat2(fd, u(1), a[2], a[3])).map(|_| 0),
+        nr::ACCESS => with_vfs(|v| v.faccessat2(AT_FDCWD, u(0), w(1), 0)).map(|_| 0),
+        nr::FACCESSAT => with_vfs(|v| v.faccessat2(fd, u(1), w(2), 0)).map(|_| 0),
+        nr::FACCESSAT2 => with_vfs(|v| v.faccessat2(fd, u(1), w(2), w(3))).map(|_| 0),
         nr::PIPE => with_vfs(|v| v.pipe2(u(0), 0)).map(|_| 0),
-        nr::PIPE2 => with_vfs(|v| v.pipe2(u(0), a[1])).map(|_| 0),
+        nr::PIPE2 => with_vfs(|v| v.pipe2(u(0), w(1))).map(|_| 0),
         _ => Err(Errno::ENOSYS),
     }
 }
@@ -822,7 +829,7 @@ fn read_blocking(
                 }
                 continue;
             }
-            r => return r.map(|n| n as u32),
+            r => return r,
         }
         let wait = with_current(|t| {
             if !t.foreground {
@@ -944,11 +951,11 @@ fn mmap_file(fd: i32) -> Result<MmapFile, Errno> {
     })
 }
 
-fn sys_mmap2(a: [u32; 6]) -> SysResult {
-    let (addr, len) = (a[0] as usize, a[1] as usize);
-    let prot = Prot::from_bits(a[2]).ok_or(Errno::EINVAL)?;
-    let flags = MapFlags::from_bits_retain(a[3]);
-    let pgoff = u64::from(a[5]);
+fn sys_mmap2(a: [usize; 6]) -> SysResult {
+    let (addr, len) = (a[0], a[1]);
+    let prot = Prot::from_bits(a[2] as u32).ok_or(Errno::EINVAL)?;
+    let flags = MapFlags::from_bits_retain(a[3] as u32);
+    let pgoff = a[5] as u64;
     let file =
         if flags.contains(MapFlags::ANONYMOUS) { None } else { Some(mmap_file(a[4] as i32)?) };
     with_current_mm(|t| {
@@ -960,11 +967,11 @@ fn sys_mmap2(a: [u32; 6]) -> SysResult {
             }
         }
         let r = pm.mm.do_mmap(addr, len, prot, flags, file.as_ref().map(|f| (f, pgoff)))?;
-        Ok(r as u32)
+        Ok(r)
     })
 }
 
-fn sys_mincore(start: usize, len: usize, vec: u32) -> SysResult {
+fn sys_mincore(start: usize, len: usize, vec: usize) -> SysResult {
     if !start.is_multiple_of(PAGE_SIZE) {
         return Err(Errno::EINVAL);
     }
@@ -998,13 +1005,13 @@ fn sys_mincore(start: usize, len: usize, vec: u32) -> SysResult {
 /// The permission bits a umask keeps (`S_IRWXUGO`).
 const S_IRWXUGO: u32 = 0o777;
 
-/// `sizeof(struct robust_list_head)` on 32-bit ARM: `list.next`, `futex_offset`,
-/// `list_op_pending`, four bytes each.
-const ROBUST_LIST_HEAD_SIZE: u32 = 12;
+/// `sizeof(struct robust_list_head)`: `list.next`, `futex_offset`, `list_op_pending`, a
+/// `long` each (12 bytes on ARM, 24 on arm64).
+const ROBUST_LIST_HEAD_SIZE: usize = 3 * core::mem::size_of::<Ulong>();
 
 /// `set_robust_list(head, len)`: records the head for the exit-time walk (the address is not
 /// checked, as in Linux); `EINVAL` for any other size.
-fn sys_set_robust_list(head: u32, len: u32) -> SysResult {
+fn sys_set_robust_list(head: usize, len: usize) -> SysResult {
     if len != ROBUST_LIST_HEAD_SIZE {
         return Err(Errno::EINVAL);
     }
@@ -1015,7 +1022,7 @@ fn sys_set_robust_list(head: u32, len: u32) -> SysResult {
 /// `get_robust_list(pid, head_ptr, len_ptr)`: the head `pid` (0: the caller) registered and
 /// the size; `ESRCH` for no such task, `EPERM` unless `ptrace_may_access` would allow it
 /// (root, or the same uid).
-fn sys_get_robust_list(pid: i32, head_ptr: u32, len_ptr: u32) -> SysResult {
+fn sys_get_robust_list(pid: i32, head_ptr: usize, len_ptr: usize) -> SysResult {
     let head = super::with_tasks(|t| {
         let me = t.current().ext.uid;
         let target = if pid == 0 {
@@ -1029,13 +1036,14 @@ fn sys_get_robust_list(pid: i32, head_ptr: u32, len_ptr: u32) -> SysResult {
         }
         Ok(target.ext.robust_list)
     })?;
-    put(len_ptr, &ROBUST_LIST_HEAD_SIZE)?;
-    put(head_ptr, &head)?;
+    // Both are written as the ABI's word (`size_t *`, `struct robust_list_head **`).
+    put(len_ptr, &(ROBUST_LIST_HEAD_SIZE as Ulong))?;
+    put(head_ptr, &(head as Ulong))?;
     Ok(0)
 }
 
 /// `wait4(pid, status, options, rusage)`.
-fn sys_wait4(pid: i32, status: u32, options: u32, ru: u32) -> SysResult {
+fn sys_wait4(pid: i32, status: usize, options: u32, ru: usize) -> SysResult {
     super::rules::check_wait_options(options)?;
     let Some(r) = super::do_wait(pid, options)? else { return Ok(0) };
     if status != 0 {
@@ -1049,7 +1057,7 @@ fn sys_wait4(pid: i32, status: u32, options: u32, ru: u32) -> SysResult {
         u.ru_majflt = r.counts.maj_flt as i32;
         put(ru, &u)?;
     }
-    Ok(r.pid)
+    Ok(r.pid as usize)
 }
 
 /// Most arguments or environment strings `execve` takes (`MAX_ARG_STRINGS` is far larger;
@@ -1072,7 +1080,7 @@ const EXEC_STRINGS_COUNT: usize = 32;
 impl ExecStrings {
     /// Appends the NULL-terminated user array of strings at `addr` (`copy_strings`); the
     /// number of strings it held.
-    fn copy_array(&mut self, addr: u32) -> Result<usize, Errno> {
+    fn copy_array(&mut self, addr: usize) -> Result<usize, Errno> {
         let first = self.ends.len();
         if addr == 0 {
             return Ok(0);
@@ -1082,7 +1090,7 @@ impl ExecStrings {
             if n >= MAX_EXEC_STRINGS {
                 return Err(Errno::E2BIG);
             }
-            let p: u32 = get(addr + 4 * n as u32)?;
+            let p: Ulong = get(addr + core::mem::size_of::<Ulong>() * n)?;
             if p == 0 {
                 return Ok(n);
             }
@@ -1120,7 +1128,7 @@ impl ExecStrings {
 
 fn sys_execve(regs: &mut PtRegs) -> Result<(), Errno> {
     let [path, argv, envp, ..] = regs.syscall_get_arguments();
-    let path = path_arg(path as u32)?;
+    let path = path_arg(path)?;
     if path.is_empty() {
         return Err(Errno::ENOENT);
     }
@@ -1129,11 +1137,11 @@ fn sys_execve(regs: &mut PtRegs) -> Result<(), Errno> {
         bytes: Vec::with_capacity(EXEC_STRINGS_BYTES),
         ends: Vec::with_capacity(EXEC_STRINGS_COUNT),
     };
-    let argc = strings.copy_array(argv as u32)?;
-    strings.copy_array(envp as u32)?;
+    let argc = strings.copy_array(argv)?;
+    strings.copy_array(envp)?;
     // bprm_stack_limits: the strings and their pointers within a quarter of the stack limit.
     let bytes = strings.bytes.len() + strings.ends.len();
-    let pointers = strings.ends.len() * core::mem::size_of::<u32>();
+    let pointers = strings.ends.len() * core::mem::size_of::<Ulong>();
     if bytes + pointers > super::rules::arg_limit(rlimit(RLIMIT_STACK).0 as usize) {
         return Err(Errno::E2BIG);
     }

@@ -89,11 +89,24 @@ const SAME: [(u32, u32); 53] = [
 ];
 
 /// The same handler with the same structures, further: `prlimit64`'s `rlimit64`,
-/// `rt_sigprocmask`'s 8-byte set and `statx`'s `struct statx` are alike on both.
-const SAME_STRUCTS: [(u32, u32); 3] = [
+/// `rt_sigprocmask`'s 8-byte set and `statx`'s `struct statx` are alike on both; the
+/// handlers of the rest write the native ABI's structure (`struct stat` through
+/// `Kstat::to_stat`, the 16-byte `iovec`, `rt_sigaction`'s and `sigaltstack`'s 64-bit
+/// `sigaction` and `stack_t`), and `pread64`/`pwrite64` take their position from
+/// [`pos64`].
+const SAME_STRUCTS: [(u32, u32); 12] = [
     (a64::PRLIMIT64, arm::PRLIMIT64),
     (a64::RT_SIGPROCMASK, arm::RT_SIGPROCMASK),
     (a64::STATX, arm::STATX),
+    (a64::FSTAT, arm::FSTAT64),
+    (a64::NEWFSTATAT, arm::FSTATAT64),
+    (a64::READV, arm::READV),
+    (a64::WRITEV, arm::WRITEV),
+    (a64::PREAD64, arm::PREAD64),
+    (a64::PWRITE64, arm::PWRITE64),
+    (a64::RT_SIGACTION, arm::RT_SIGACTION),
+    (a64::SIGALTSTACK, arm::SIGALTSTACK),
+    (a64::RT_SIGRETURN, arm::RT_SIGRETURN),
 ];
 
 /// The handler of arm64's call `nr`.
@@ -123,6 +136,22 @@ pub fn handler(nr: usize) -> Handler {
     Handler::Same(nr as u32)
 }
 
+/// `pread64`/`pwrite64`'s file position (`loff_t`): ARM's EABI passes it in an even/odd
+/// register pair after a padding register (r4 low word, r5 high word); arm64 in one register,
+/// the fourth argument.
+#[cfg(not(target_arch = "aarch64"))]
+pub fn pos64(a: &[usize; 6]) -> i64 {
+    ((a[5] as u64) << 32 | a[4] as u64) as i64
+}
+
+/// `pread64`/`pwrite64`'s file position (`loff_t`): ARM's EABI passes it in an even/odd
+/// register pair after a padding register (r4 low word, r5 high word); arm64 in one register,
+/// the fourth argument.
+#[cfg(target_arch = "aarch64")]
+pub fn pos64(a: &[usize; 6]) -> i64 {
+    a[3] as i64
+}
+
 /// arm64's `sys_mmap` offset check: the byte offset as `mmap2`'s page offset, `None` (EINVAL)
 /// when it is not page aligned.
 pub fn mmap_pgoff(off: u64, page_shift: u32) -> Option<u64> {
@@ -143,7 +172,8 @@ mod tests {
             let a = a64_table::name(n64).unwrap();
             let b = arm_table::name(n32).unwrap();
             let b = b.trim_end_matches("32").trim_end_matches("_time64").trim_end_matches("64");
-            let a = if a == "prlimit64" || a == "getdents64" { &a[..a.len() - 2] } else { a };
+            // arm64's own suffixes and prefix: prlimit64, getdents64, pread64, newfstatat.
+            let a = a.trim_start_matches("new").trim_end_matches("64");
             assert_eq!(a, b, "arm64 {n64} vs ARM {n32}");
         }
     }
@@ -158,12 +188,25 @@ mod tests {
         assert_eq!(arm64_handler(113), Handler::Same(arm::CLOCK_GETTIME64));
         assert_eq!(arm64_handler(260), Handler::NullStruct(arm::WAIT4, 3));
         assert_eq!(arm64_handler(222), Handler::MmapBytes);
+        // The calls whose handlers write the native structure.
+        assert_eq!(arm64_handler(a64::NEWFSTATAT), Handler::Same(arm::FSTATAT64));
+        assert_eq!(arm64_handler(a64::FSTAT), Handler::Same(arm::FSTAT64));
+        assert_eq!(arm64_handler(a64::WRITEV), Handler::Same(arm::WRITEV));
+        assert_eq!(arm64_handler(a64::RT_SIGACTION), Handler::Same(arm::RT_SIGACTION));
         // Structures in arm64's layout that are not written yet: no handler, ENOSYS.
-        for n in [a64::NEWFSTATAT, a64::FSTAT, a64::RT_SIGACTION, a64::SIGALTSTACK, a64::WRITEV] {
+        for n in [a64::GETRUSAGE, a64::NANOSLEEP, a64::GETRLIMIT] {
             assert_eq!(arm64_handler(n), Handler::None, "{n}");
         }
         // Past the table.
         assert_eq!(arm64_handler(a64_table::NR_SYSCALLS), Handler::None);
+    }
+
+    #[test]
+    fn pread64_position_is_the_abis_register_pair() {
+        // ARM: pread64(fd, buf, count, pad, lo, hi) for position 0x1_2345_6780.
+        let a = [3, 0x1000, 16, 0, 0x2345_6780, 1];
+        assert_eq!(pos64(&a), 0x1_2345_6780);
+        assert_eq!(pos64(&[3, 0x1000, 16, 0, 0xffff_ffff, 0x7fff_ffff]), i64::MAX);
     }
 
     #[test]
