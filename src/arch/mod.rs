@@ -254,9 +254,11 @@ pub mod process {
     };
     pub use super::imp::fault::TRAP_ABORT;
     pub use super::imp::process::{
-        cpu_asid_bits, decode_user_exception, set_tls, start_thread, switch_mm, switch_to,
-        switch_to_kernel_mm, CpuContext,
+        boot_stack_limit, call_on_render_stack, cpu_asid_bits, decode_user_exception, get_tls,
+        set_tls, start_thread, switch_mm, switch_to, switch_to_kernel_mm, CpuContext, THREAD_ALIGN,
+        THREAD_SIZE, VMAP_STACK,
     };
+    pub use super::imp::processor::TASK_SIZE;
     pub use super::imp::pte::{swp_entry_to_pte, vm_get_page_prot, Pte, VmProt};
     pub use super::imp::ptrace::{UserException, VfpState};
     pub use super::imp::tlbflush::{flush_tlb_asid, flush_tlb_user_page, local_flush_tlb_all};

@@ -211,6 +211,11 @@ pub fn set_oops_recovery(f: extern "C" fn() -> !, sp: u64) {
     RECOVER_SP.store(sp, Ordering::Release);
 }
 
+/// The kernel stack registered last ([`set_task_stack`]), 0 while the boot stack runs.
+pub fn task_stack() -> u64 {
+    TASK_STACK.load(Ordering::Relaxed)
+}
+
 extern "C" {
     static __start___ex_table: ExTableEntry;
     static __stop___ex_table: ExTableEntry;

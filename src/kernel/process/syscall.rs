@@ -113,11 +113,11 @@ fn handle_call(regs: &mut PtRegs, n: u32) {
         SyscallClass::Call(n, _) => call(n, a),
         SyscallClass::NotImplemented | SyscallClass::ArmPrivateUnknown => Err(Errno::ENOSYS),
         SyscallClass::ArmPrivate(arm_nr::SET_TLS) => {
-            with_current(|t| t.tls = a[0]);
-            arch::set_tls(a[0]);
+            with_current(|t| t.tls = a[0] as usize);
+            arch::set_tls(a[0] as usize);
             Ok(0)
         }
-        SyscallClass::ArmPrivate(arm_nr::GET_TLS) => Ok(with_current(|t| t.tls)),
+        SyscallClass::ArmPrivate(arm_nr::GET_TLS) => Ok(with_current(|t| t.tls) as u32),
         SyscallClass::ArmPrivate(arm_nr::CACHEFLUSH) => Ok(0),
         SyscallClass::ArmPrivate(_) | SyscallClass::BadSyscall => {
             with_current(|t| t.pending |= 1 << (super::SIGILL - 1));
