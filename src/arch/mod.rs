@@ -217,7 +217,6 @@ pub mod arch_timer {
 }
 
 /// The vDSO image and its boot-time check (pure; the kernel maps it as `[vdso]`).
-#[cfg(not(target_arch = "aarch64"))]
 pub use imp::vdso;
 
 /// Address-space identifiers (pure: the allocator and its generation rollover; arm64's is
