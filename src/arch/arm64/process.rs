@@ -100,17 +100,20 @@ pub fn call_on_render_stack(f: &mut dyn FnMut()) {
 }
 
 /// The console's kernel stack (task 0's `current->stack`): the `THREAD_SIZE` area
-/// `run_console` vmalloc'ed and registered, or the boot stack's lowest address when there
-/// was no vmalloc space for one.
+/// `run_console` vmalloc'ed (its top is where an oops returns to), or the boot stack's lowest
+/// address while the console has none (before `run_console`, or without vmalloc space).
+/// The scheduler asks at each switch to the console, which moves to its stack after the
+/// task table is made.
 pub fn boot_stack_limit() -> usize {
-    match super::traps::task_stack() {
-        0 => {
-            extern "C" {
-                static __boot_stack_bottom: u8;
-            }
-            core::ptr::addr_of!(__boot_stack_bottom) as usize
-        }
-        base => base as usize,
+    extern "C" {
+        static __boot_stack_bottom: u8;
+        static __boot_stack_top: u8;
+    }
+    let boot_top = core::ptr::addr_of!(__boot_stack_top) as u64;
+    match super::traps::oops_recovery_sp() {
+        0 => core::ptr::addr_of!(__boot_stack_bottom) as usize,
+        top if top == boot_top => core::ptr::addr_of!(__boot_stack_bottom) as usize,
+        top => (top - super::memory::THREAD_SIZE) as usize,
     }
 }
 

@@ -211,9 +211,9 @@ pub fn set_oops_recovery(f: extern "C" fn() -> !, sp: u64) {
     RECOVER_SP.store(sp, Ordering::Release);
 }
 
-/// The kernel stack registered last ([`set_task_stack`]), 0 while the boot stack runs.
-pub fn task_stack() -> u64 {
-    TASK_STACK.load(Ordering::Relaxed)
+/// The stack top an oops returns to ([`set_oops_recovery`]): the console's, 0 before it runs.
+pub fn oops_recovery_sp() -> u64 {
+    RECOVER_SP.load(Ordering::Acquire)
 }
 
 extern "C" {

@@ -677,7 +677,12 @@ pub fn schedule() {
             (*prev).tls = arch::get_tls();
             arch::set_tls((*next).tls);
             arch::vfp_restore(&(*next).vfp);
-            arch::switch_to(&mut (*prev).ctx, &(*next).ctx, (*next).stack_limit);
+            // The console (no stack of its own here) runs where the architecture put it.
+            let limit = match (*next).kstack {
+                Some(_) => (*next).stack_limit,
+                None => arch::boot_stack_limit(),
+            };
+            arch::switch_to(&mut (*prev).ctx, &(*next).ctx, limit);
         }
     }
     NEED_RESCHED.store(false, Ordering::Relaxed);
