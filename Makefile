@@ -130,7 +130,7 @@ test: setup
 	$(MAKE) --no-print-directory kernel ARCH=arm64 VA_BITS=48 MAX_ORDER= FEATURES=
 	$(MAKE) --no-print-directory kernel ARCH=arm64 VA_BITS=39 MAX_ORDER= FEATURES=
 	env -u PIVM_MAX_ORDER cargo test --lib
-	env -u PIVM_MAX_ORDER cargo test --test qemu_arm64 --test qemu_arm64_console --test architecture
+	env -u PIVM_MAX_ORDER cargo test --test qemu_arm64 --test qemu_arm64_console --test architecture --test exec_arm64
 	VA_BITS=48 bash scripts/compare-linux-arm64.sh
 else
 test: setup dtb user initramfs sd-image

@@ -1,24 +1,57 @@
 //! Build-time configuration: `VMSPLIT` (3G, 2G or 1G) selects PAGE_OFFSET. One value
 //! feeds both the linker script (`memory.ld`, INCLUDEd by `linker.ld`) and Rust
 //! (`config.rs`, included by `src/config.rs`), so they can never disagree. It also builds the
-//! vDSO image (`src/arch/arm/vdso/`) with the project's cross compiler into `vdso.so`, which
-//! the kernel `include_bytes!`s (the host tests check the same image).
+//! vDSO images (`src/arch/arm/vdso/`, `src/arch/arm64/vdso/`) with the project's cross
+//! compilers into `vdso.so` and `vdso64.so`, which the kernels `include_bytes!` (the host
+//! tests check the same images).
 use std::{env, fs, path::Path, path::PathBuf, process::Command};
 
-/// The C compiler the user programs are built with too (`scripts/setup.sh` installs it).
-const VDSO_CC: &str = "arm-linux-gnueabihf-gcc";
+/// One architecture's vDSO: where its sources are, the compiler (the one the user programs
+/// are built with too; `scripts/setup.sh` installs it), its flags, the image's name in OUT_DIR.
+struct VdsoBuild {
+    dir: &'static str,
+    sources: &'static [&'static str],
+    cc_env: &'static str,
+    cc: &'static str,
+    arch_flags: &'static [&'static str],
+    out: &'static str,
+}
 
-/// Builds the vDSO shared object into `out/vdso.so`: position-independent code linked at 0
-/// by `vdso.lds` (soname `linux-vdso.so.1`, version node `LINUX_2.6`, SysV hash table as
-/// Linux's), no C library, no undefined symbols, no relocations.
-fn build_vdso(manifest: &Path, out: &Path) {
-    let dir = manifest.join("src/arch/arm/vdso");
-    let src = dir.join("vgettimeofday.c");
+/// ARMv7's image (`arch::arm::vdso`) and arm64's (`arch::arm64::vdso`).
+const VDSOS: [VdsoBuild; 2] = [
+    VdsoBuild {
+        dir: "src/arch/arm/vdso",
+        sources: &["vgettimeofday.c"],
+        cc_env: "VDSO_CC",
+        cc: "arm-linux-gnueabihf-gcc",
+        arch_flags: &["-marm", "-march=armv7-a+fp"],
+        out: "vdso.so",
+    },
+    VdsoBuild {
+        dir: "src/arch/arm64/vdso",
+        sources: &["vgettimeofday.c", "sigreturn.S"],
+        cc_env: "VDSO64_CC",
+        cc: "aarch64-linux-gnu-gcc",
+        arch_flags: &["-march=armv8-a", "-mgeneral-regs-only"],
+        out: "vdso64.so",
+    },
+];
+
+/// Builds a vDSO shared object into `out/<name>`: position-independent code linked at 0 by
+/// `vdso.lds` (soname `linux-vdso.so.1`, the architecture's version node, SysV hash table as
+/// Linux's), no C library, no undefined symbols, no relocations. The time functions come from
+/// `src/vdso/gettimeofday.h`, shared by both.
+fn build_vdso(manifest: &Path, out: &Path, v: &VdsoBuild) {
+    let dir = manifest.join(v.dir);
+    let sources: Vec<PathBuf> = v.sources.iter().map(|s| dir.join(s)).collect();
     let lds = dir.join("vdso.lds");
-    println!("cargo:rerun-if-changed={}", src.display());
+    for src in &sources {
+        println!("cargo:rerun-if-changed={}", src.display());
+    }
     println!("cargo:rerun-if-changed={}", lds.display());
+    println!("cargo:rerun-if-changed=src/vdso/gettimeofday.h");
     println!("cargo:rerun-if-changed=src/config.rs");
-    println!("cargo:rerun-if-env-changed=VDSO_CC");
+    println!("cargo:rerun-if-env-changed={}", v.cc_env);
     // CONFIG_HZ from src/config.rs: the coarse clocks' resolution is one tick.
     let config = fs::read_to_string(manifest.join("src/config.rs")).unwrap();
     let hz = config
@@ -26,10 +59,11 @@ fn build_vdso(manifest: &Path, out: &Path) {
         .find_map(|l| l.trim().strip_prefix("pub const HZ: u64 = "))
         .and_then(|v| v.trim_end_matches(';').trim().parse::<u64>().ok())
         .expect("src/config.rs defines `pub const HZ: u64 = N;`");
-    let cc = env::var("VDSO_CC").unwrap_or_else(|_| VDSO_CC.to_string());
-    let so = out.join("vdso.so");
+    let cc = env::var(v.cc_env).unwrap_or_else(|_| v.cc.to_string());
+    let so = out.join(v.out);
     let status = Command::new(&cc)
-        .args(["-std=c11", "-O2", "-marm", "-march=armv7-a+fp", "-fPIC", "-ffreestanding"])
+        .args(["-std=c11", "-O2", "-fPIC", "-ffreestanding"])
+        .args(v.arch_flags)
         .args(["-fno-builtin", "-fno-stack-protector", "-fno-asynchronous-unwind-tables"])
         .args(["-fno-unwind-tables", "-Wall", "-Wextra", "-Werror", "-nostdlib", "-shared"])
         .arg(format!("-DHZ={hz}"))
@@ -38,10 +72,10 @@ fn build_vdso(manifest: &Path, out: &Path) {
         .arg(format!("-Wl,-T,{}", lds.display()))
         .arg("-o")
         .arg(&so)
-        .arg(&src)
+        .args(&sources)
         .status()
         .unwrap_or_else(|e| panic!("cannot run {cc} to build the vDSO ({e}): run `make setup`"));
-    assert!(status.success(), "{cc} failed to build the vDSO ({})", src.display());
+    assert!(status.success(), "{cc} failed to build the vDSO ({})", dir.display());
 }
 
 fn main() {
@@ -115,7 +149,9 @@ fn main() {
     .unwrap();
 
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
-    build_vdso(&manifest, &out);
+    for v in &VDSOS {
+        build_vdso(&manifest, &out, v);
+    }
 
     let target_os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     if target_os == "none" {

@@ -8,6 +8,7 @@ pub mod arm64;
 pub mod errno;
 pub mod generic;
 pub mod uaccess;
+pub mod vdso;
 pub mod wire;
 
 /// The ABI of the architecture pivm is built for, the one path the arch-neutral callers (the

@@ -228,7 +228,6 @@ pub mod arch_timer {
 }
 
 /// The vDSO image and its boot-time check (pure; the kernel maps it as `[vdso]`).
-#[cfg(not(target_arch = "aarch64"))]
 pub use imp::vdso;
 
 /// Address-space identifiers (pure: the allocator and its generation rollover; arm64's is
@@ -268,8 +267,9 @@ pub mod process {
     pub use super::imp::fault::{decode_abort, show_user_fault, TRAP_ABORT};
     pub use super::imp::fork::{copy_user_ptes, set_user_pte_old, PteCopy};
     pub use super::imp::process::{
-        cpu_asid_bits, decode_user_exception, set_tls, start_thread, switch_mm, switch_to,
-        switch_to_kernel_mm, CpuContext,
+        boot_stack_limit, call_on_render_stack, cpu_asid_bits, decode_user_exception, get_tls,
+        set_tls, start_thread, switch_mm, switch_to, switch_to_kernel_mm, CpuContext, THREAD_ALIGN,
+        THREAD_SIZE, VMAP_STACK,
     };
     pub use super::imp::pte::{
         swp_entry_to_pte, user_pte_bits, vm_get_page_prot, Pte, UserPteProt, VmProt,

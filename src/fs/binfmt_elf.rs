@@ -77,7 +77,9 @@ pub const AT_MINSIGSTKSZ: u32 = 51;
 /// `CLOCKS_PER_SEC` as user space sees it (`USER_HZ`).
 pub const USER_HZ: u32 = 100;
 /// Pages of ARM's vDSO: the data page (`[vvar]`) and one page of code (`vdso_total_pages`).
-pub const VDSO_TOTAL_PAGES: usize = 2;
+pub const VDSO_TOTAL_PAGES: usize = 1 + VDSO_TEXT_PAGES;
+/// The vDSO's pages of code: both architectures' images fit in one (`vdso_init` checks).
+pub const VDSO_TEXT_PAGES: usize = 1;
 /// `MAX_ARG_STRLEN`: one argument or environment string at most.
 pub const MAX_ARG_STRLEN: usize = 32 * PAGE_SIZE;
 
@@ -459,6 +461,41 @@ fn arm_check(ehdr: &ElfHeader) -> Result<(), ElfError> {
 /// 32-bit ARM EABI executables.
 pub const ARM_EABI: ElfArch = ElfArch { class: ElfClass::Elf32, machine: EM_ARM, check: arm_check };
 
+/// What `arch_setup_additional_pages()` maps after the program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdditionalPages {
+    /// ARM's: `[sigpage]` at a random page between the stack and `TASK_SIZE`, then (with a
+    /// vDSO) one `[vvar]` page and the `[vdso]` text right above it.
+    ArmSigpage,
+    /// arm64's `__setup_additional_pages`: `[vvar]` (`vvar_pages`, `VM_PFNMAP`) and the
+    /// `[vdso]` text right above it in one `get_unmapped_area` hole; nothing without a vDSO.
+    Vdso { vvar_pages: usize },
+}
+
+/// An architecture's part of `load_elf_binary()`: the executables it takes, what a missing
+/// `PT_GNU_STACK` means, the pages it adds, and its `create_elf_tables` words.
+#[derive(Clone, Copy, Debug)]
+pub struct BinfmtArch {
+    pub elf: ElfArch,
+    /// `elf_read_implies_exec(ex, EXSTACK_DEFAULT)`: ARM's `arm_elf_read_implies_exec` says
+    /// yes without `PT_GNU_STACK`; arm64 (a native 64-bit task) never.
+    pub read_implies_exec_default: bool,
+    pub pages: AdditionalPages,
+    /// `ARCH_DLINFO`'s `AT_MINSIGSTKSZ` (arm64), see [`TablesArch`].
+    pub minsigstksz: Option<u64>,
+    /// arm64's `arch_align_stack` (see [`TablesArch`]).
+    pub align_stack: bool,
+}
+
+/// 32-bit ARM's `load_elf_binary`.
+pub const ARM_BINFMT: BinfmtArch = BinfmtArch {
+    elf: ARM_EABI,
+    read_implies_exec_default: true,
+    pages: AdditionalPages::ArmSigpage,
+    minsigstksz: None,
+    align_stack: false,
+};
+
 /// A checked static executable of either class.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ElfImage {
@@ -615,9 +652,11 @@ pub struct ExecParams<'a> {
     /// numbers come from when it is not 0.
     pub randomize_va_space: u8,
     pub random: &'a mut dyn RandomSource,
-    /// The kernel maps a vDSO (`[vvar]` + `[vdso]`) after the sigpage and passes
+    /// The kernel maps a vDSO (`[vvar]` + `[vdso]`, after ARM's sigpage) and passes
     /// `AT_SYSINFO_EHDR`.
     pub vdso: bool,
+    /// The architecture's rules ([`ARM_BINFMT`], arm64's `abi::arm64::elf::AARCH64_BINFMT`).
+    pub arch: &'a BinfmtArch,
 }
 
 /// Everything the kernel needs to start the program.
@@ -685,7 +724,8 @@ pub fn load_elf_binary(
     params: ExecParams<'_>,
     mm: &mut MmStruct,
 ) -> Result<LoadedElf, ElfError> {
-    let elf = parse_file(file, mm.task_size)?;
+    let arch = params.arch;
+    let elf = parse_for(&arch.elf, file, mm.task_size as u64)?;
     for s in params.argv.iter().chain(params.envp) {
         if s.len() >= MAX_ARG_STRLEN || s.contains(&0) {
             return Err(ElfError::BadArgument);
@@ -693,8 +733,8 @@ pub fn load_elf_binary(
     }
     let random = params.random;
     let randomize = params.randomize_va_space != 0;
-    // arm_elf_read_implies_exec(): no PT_GNU_STACK means READ_IMPLIES_EXEC.
-    let read_implies_exec = elf.exec_stack == ExecStack::Default;
+    // elf_read_implies_exec(): on ARM, no PT_GNU_STACK means READ_IMPLIES_EXEC.
+    let read_implies_exec = arch.read_implies_exec_default && elf.exec_stack == ExecStack::Default;
     mm.read_implies_exec = read_implies_exec;
 
     // setup_new_exec() -> arch_pick_mmap_layout()
@@ -702,12 +742,14 @@ pub fn load_elf_binary(
     mm.arch_pick_mmap_layout(mmap_rnd);
 
     // The strings as copy_strings() lays them under the temporary top (TASK_SIZE): a NULL
-    // word, the filename, the environment, the arguments, each NUL-terminated.
+    // word (`sizeof(void *)`), the filename, the environment, the arguments, each
+    // NUL-terminated.
+    let null_word = arch.elf.class.word_size();
     // Sized up front: one allocation, not one per growth.
     let total: usize = params.argv.iter().chain(params.envp).map(|s| s.len() + 1).sum::<usize>()
         + params.filename.len()
         + 1
-        + 4;
+        + null_word;
     let mut strings: Vec<u8> = Vec::with_capacity(total);
     for s in params.argv.iter().chain(params.envp) {
         strings.extend_from_slice(s);
@@ -716,7 +758,7 @@ pub fn load_elf_binary(
     let execfn_offset = strings.len();
     strings.extend_from_slice(params.filename.as_bytes());
     strings.push(0);
-    strings.extend_from_slice(&[0; 4]);
+    strings.resize(strings.len() + null_word, 0);
     let arg_len = strings.len();
 
     // setup_arg_pages(randomize_stack_top(STACK_TOP), executable_stack)
@@ -811,35 +853,13 @@ pub fn load_elf_binary(
         zero_ranges.push((elf_bss, (elf_bss & PAGE_MASK) + PAGE_SIZE));
     }
 
-    // arch_setup_additional_pages(): the sigpage, then the vDSO's data and code pages.
-    let npages = 1 + if params.vdso { VDSO_TOTAL_PAGES } else { 0 };
-    let hint = sigpage_addr(mm, npages, random);
-    let addr = mm
-        .get_unmapped_area(hint, npages << PAGE_SHIFT, MapFlags::empty())
-        .map_err(ElfError::Map)?;
-    let rx_may =
-        VmFlags::READ | VmFlags::EXEC | VmFlags::MAYREAD | VmFlags::MAYWRITE | VmFlags::MAYEXEC;
-    mm.install_special_mapping(addr, PAGE_SIZE, rx_may, SpecialMapping::Sigpage)
-        .map_err(ElfError::Map)?;
-    mm.sigpage = addr;
-    if params.vdso {
-        let data = addr + PAGE_SIZE;
-        mm.install_special_mapping(
-            data,
-            PAGE_SIZE,
-            VmFlags::READ | VmFlags::MAYREAD,
-            SpecialMapping::Vvar,
-        )
-        .map_err(ElfError::Map)?;
-        let text = data + PAGE_SIZE;
-        mm.install_special_mapping(
-            text,
-            (VDSO_TOTAL_PAGES - 1) * PAGE_SIZE,
-            rx_may,
-            SpecialMapping::Vdso,
-        )
-        .map_err(ElfError::Map)?;
-        mm.vdso = text;
+    // arch_setup_additional_pages()
+    match arch.pages {
+        AdditionalPages::ArmSigpage => arm_setup_additional_pages(mm, params.vdso, random)?,
+        AdditionalPages::Vdso { vvar_pages } if params.vdso => {
+            vdso_setup_additional_pages(mm, vvar_pages)?;
+        }
+        AdditionalPages::Vdso { .. } => {}
     }
 
     // create_elf_tables()
@@ -867,7 +887,11 @@ pub fn load_elf_binary(
         entry,
         uid: params.uid,
         gid: params.gid,
-        arch: TablesArch::ARM,
+        arch: TablesArch {
+            class: arch.elf.class,
+            minsigstksz: arch.minsigstksz,
+            align_stack: arch.align_stack.then(|| randomize.then(|| random.next_u32())),
+        },
     };
     let (sp, stack, auxv) = tables.build(stack_end);
     if mm.find_extend_vma(sp).is_none() {
@@ -900,6 +924,77 @@ pub fn load_elf_binary(
         read_implies_exec,
     })
 }
+
+/// ARM's `arch_setup_additional_pages()`: the sigpage, then the vDSO's data and code pages.
+fn arm_setup_additional_pages(
+    mm: &mut MmStruct,
+    vdso: bool,
+    random: &mut dyn RandomSource,
+) -> Result<(), ElfError> {
+    let npages = 1 + if vdso { VDSO_TOTAL_PAGES } else { 0 };
+    let hint = sigpage_addr(mm, npages, random);
+    let addr = mm
+        .get_unmapped_area(hint, npages << PAGE_SHIFT, MapFlags::empty())
+        .map_err(ElfError::Map)?;
+    mm.install_special_mapping(addr, PAGE_SIZE, VDSO_TEXT_FLAGS, SpecialMapping::Sigpage)
+        .map_err(ElfError::Map)?;
+    mm.sigpage = addr;
+    if vdso {
+        let data = addr + PAGE_SIZE;
+        mm.install_special_mapping(
+            data,
+            PAGE_SIZE,
+            VmFlags::READ | VmFlags::MAYREAD,
+            SpecialMapping::Vvar,
+        )
+        .map_err(ElfError::Map)?;
+        let text = data + PAGE_SIZE;
+        mm.install_special_mapping(
+            text,
+            VDSO_TEXT_PAGES * PAGE_SIZE,
+            VDSO_TEXT_FLAGS,
+            SpecialMapping::Vdso,
+        )
+        .map_err(ElfError::Map)?;
+        mm.vdso = text;
+    }
+    Ok(())
+}
+
+/// arm64's `__setup_additional_pages()`: `vvar_pages` of `[vvar]` (the data page and the
+/// time-namespace page) and the page of `[vdso]` code right above, in one hole
+/// `get_unmapped_area(NULL, 0, vdso_mapping_len, 0, 0)` finds (top-down below the mmap base,
+/// as in the reference's maps); `mm->context.vdso` is the code's start.
+fn vdso_setup_additional_pages(mm: &mut MmStruct, vvar_pages: usize) -> Result<(), ElfError> {
+    let len = (vvar_pages + VDSO_TEXT_PAGES) << PAGE_SHIFT;
+    let base = mm.get_unmapped_area(0, len, MapFlags::empty()).map_err(ElfError::Map)?;
+    let vvar_len = vvar_pages << PAGE_SHIFT;
+    mm.install_special_mapping(
+        base,
+        vvar_len,
+        VmFlags::READ | VmFlags::MAYREAD | VmFlags::PFNMAP,
+        SpecialMapping::Vvar,
+    )
+    .map_err(ElfError::Map)?;
+    let text = base + vvar_len;
+    mm.install_special_mapping(
+        text,
+        VDSO_TEXT_PAGES << PAGE_SHIFT,
+        VDSO_TEXT_FLAGS,
+        SpecialMapping::Vdso,
+    )
+    .map_err(ElfError::Map)?;
+    mm.vdso = text;
+    Ok(())
+}
+
+/// The sigpage's and the vDSO text's flags: read and execute, and may be made writable
+/// (for a debugger's breakpoints).
+const VDSO_TEXT_FLAGS: VmFlags = VmFlags::READ
+    .union(VmFlags::EXEC)
+    .union(VmFlags::MAYREAD)
+    .union(VmFlags::MAYWRITE)
+    .union(VmFlags::MAYEXEC);
 
 /// `set_brk()`: anonymous pages for `[start, end)` rounded to pages, and the break there.
 fn set_brk(
@@ -1156,6 +1251,7 @@ mod tests {
                 randomize_va_space: randomize,
                 random: rng,
                 vdso: true,
+                arch: &ARM_BINFMT,
             },
             &mut mm,
         );
@@ -1378,6 +1474,7 @@ mod tests {
                 randomize_va_space: 0,
                 random: &mut Lcg(2),
                 vdso: true,
+                arch: &ARM_BINFMT,
             },
             &mut mm,
         )
@@ -1626,6 +1723,7 @@ mod tests {
                 randomize_va_space: 0,
                 random: &mut Lcg(0),
                 vdso: false,
+                arch: &ARM_BINFMT,
             },
             &mut mm,
         );

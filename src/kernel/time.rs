@@ -375,7 +375,6 @@ mod device {
         let kind = if entered_in_hyp { TimerKind::Phys } else { TimerKind::Virt };
         let rate = arch_timer::cntfrq();
         let width = arch_counter_get_width(rate);
-        #[allow(unused_mut)] // set below on ARMv7 only
         let mut clock = Clocksource::new("arch_sys_counter", clocksource_mask(width), rate);
         // arch_counter_register: user space may read the virtual counter (CNTVOFF is 0
         // when the kernel owns HYP, so it equals the physical one the tick then reads).
@@ -383,11 +382,8 @@ mod device {
         // arch_timer_starting_cpu: the event stream (CONFIG_ARM_ARCH_TIMER_EVTSTREAM, on in
         // Debian's kernel), which also sets HWCAP_EVTSTRM.
         arch_timer::evtstrm_enable(evtstrm_divider(rate));
-        // The vDSO reads the counter itself (no vDSO on the arm64 kernel yet: it stays NONE).
-        #[cfg(not(target_arch = "aarch64"))]
-        {
-            clock.vdso_clock_mode = crate::arch::vdso::VDSO_CLOCKMODE_ARCHTIMER;
-        }
+        // The vDSO reads the counter itself.
+        clock.vdso_clock_mode = crate::arch::vdso::VDSO_CLOCKMODE_ARCHTIMER;
         let now = arch_timer::read_counter(kind);
         let tick = PeriodicTick::start(now, rate).ok_or(irq::IrqError::Invalid)?;
         TIMER.call_once(|| kind);
@@ -437,19 +433,17 @@ mod device {
         do_timer(ticks);
         s.tk.advance(now);
         s.cpustat.account(ctx, ticks);
-        // The vDSO's data page and the scheduler: processes run on the ARMv7 kernel only so
-        // far (the arm64 kernel's tick keeps time and accounts CPU time).
+        // The vDSO's data page (once vdso_init made it), and the scheduler: processes run on
+        // the ARMv7 kernel only so far (the arm64 kernel's tick keeps time and accounts CPU
+        // time).
+        crate::kernel::vsyscall::update_vsyscall(&s.tk);
         #[cfg(not(target_arch = "aarch64"))]
-        {
-            crate::kernel::vsyscall::update_vsyscall(&s.tk);
-            crate::kernel::process::scheduler_tick(matches!(ctx, TickContext::User));
-        }
+        crate::kernel::process::scheduler_tick(matches!(ctx, TickContext::User));
         arch_timer::set_next_event(kind, s.tick.next);
     }
 
     /// Fills the vDSO's data page from the timekeeper now (`vdso_init` does, before the
     /// first tick that follows it).
-    #[cfg(not(target_arch = "aarch64"))]
     pub fn timekeeping_update_vsyscall() {
         if let Some(s) = STATE.lock().as_ref() {
             crate::kernel::vsyscall::update_vsyscall(&s.tk);

@@ -2,9 +2,10 @@
 //! `struct vdso_data` laid out as 6.1 lays it out, `update_vsyscall`'s arithmetic that fills
 //! it from the timekeeper at every tick, and (for the kernel build) the `[vvar]` and `[vdso]`
 //! pages themselves: allocated once at boot, owned by the kernel, mapped by every process
-//! and freed by none. A model of the vDSO's reader (`do_hres`/`do_coarse`, what
-//! `src/arch/arm/vdso/vgettimeofday.c` computes) lets the host tests check that user space
-//! reads the same time the system call returns.
+//! and freed by none (on both architectures; arm64's `[vdso]` also holds the signal return
+//! trampoline, `vdso_sigreturn_addr`). A model of the vDSO's reader (`do_hres`/`do_coarse`,
+//! what `src/vdso/gettimeofday.h` computes in both images) lets the host tests check that
+//! user space reads the same time the system call returns.
 use super::time::{Timekeeper, NSEC_PER_SEC, TICK_NSEC};
 
 /// Clock ids (uapi/linux/time.h).
@@ -223,30 +224,33 @@ pub fn vdso_clock_gettime(
     Some((ts.sec + ns / NSEC_PER_SEC, ns % NSEC_PER_SEC))
 }
 
-#[cfg(all(kernel, target_arch = "arm"))]
+#[cfg(kernel)]
 pub use device::*;
 
-/// The pages themselves.
-#[cfg(all(kernel, target_arch = "arm"))]
+/// The pages themselves (both architectures: ARM's `[vvar]` is one page, arm64's two, of
+/// which the second, the time-namespace page, is never backed, as without a time namespace).
+#[cfg(kernel)]
 mod device {
     use core::sync::atomic::{fence, Ordering};
 
     use spin::Once;
 
     use super::*;
-    use crate::arch::vdso::{vdso_init as check_image, VdsoError, VDSO_IMAGE};
+    use crate::arch::vdso::{vdso_init as check_image, VdsoError, VdsoInfo, SIGTRAMP, VDSO_IMAGE};
+    use crate::fs::binfmt_elf::VDSO_TEXT_PAGES;
     use crate::kernel::mem::with_node;
     use crate::mm::gfp::GfpFlags;
-    use crate::mm::mm_types::{SpecialMapping, PAGE_SIZE};
+    use crate::mm::mm_types::{MmStruct, SpecialMapping, PAGE_SIZE};
     use crate::mm::page::PageOwner;
     use crate::mm::Pfn;
 
     /// `vdso_data_page` and `vdso_text_pagelist` (one page of code), with the data page's
-    /// kernel address.
+    /// kernel address and what `vdso_init` found in the image.
     struct VdsoPages {
         vvar: Pfn,
         text: Pfn,
         vvar_kva: usize,
+        info: VdsoInfo,
     }
 
     static PAGES: Once<VdsoPages> = Once::new();
@@ -255,7 +259,7 @@ mod device {
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub enum VdsoInitError {
         Image(VdsoError),
-        /// More than the one page of code binfmt_elf places.
+        /// Not the one page of code binfmt_elf places.
         TooBig,
         NoMemory,
     }
@@ -274,7 +278,7 @@ mod device {
     /// afterwards get `[vvar]` and `[vdso]`.
     pub fn vdso_init() -> Result<(), VdsoInitError> {
         let info = check_image(VDSO_IMAGE).map_err(VdsoInitError::Image)?;
-        if info.total_pages() != crate::fs::binfmt_elf::VDSO_TOTAL_PAGES {
+        if info.text_pages != VDSO_TEXT_PAGES {
             return Err(VdsoInitError::TooBig);
         }
         let (vvar, vvar_kva) = alloc_page().ok_or(VdsoInitError::NoMemory)?;
@@ -290,8 +294,8 @@ mod device {
                 VDSO_IMAGE.len(),
             )
         };
-        crate::arch::process::sync_icache_dcache(text_kva);
-        PAGES.call_once(|| VdsoPages { vvar, text, vvar_kva });
+        crate::arch::process::sync_icache_dcache(text_kva as _);
+        PAGES.call_once(|| VdsoPages { vvar, text, vvar_kva, info });
         crate::kernel::time::timekeeping_update_vsyscall();
         Ok(())
     }
@@ -312,14 +316,24 @@ mod device {
         }
     }
 
-    /// A frame of the vDSO: the kernel's, never freed by an unmapping.
     /// The `[vvar]` and `[vdso]` frames, once `vdso_init` made them.
     pub fn vdso_pfns() -> Option<(u64, u64)> {
         PAGES.get().map(|p| (p.vvar.0, p.text.0))
     }
 
+    /// A frame of the vDSO: the kernel's, never freed by an unmapping.
     pub fn is_vdso_page(pfn: u64) -> bool {
         PAGES.get().is_some_and(|p| p.vvar.0 == pfn || p.text.0 == pfn)
+    }
+
+    /// `VDSO_SYMBOL(mm->context.vdso, sigtramp)`: where a signal handler installed without
+    /// `SA_RESTORER` returns to in `mm` (arm64's `__kernel_rt_sigreturn` in its `[vdso]`).
+    /// `None` when `mm` has no vDSO mapped, or the architecture's image has no such entry
+    /// (ARM returns through its sigpage).
+    pub fn vdso_sigreturn_addr(mm: &MmStruct) -> Option<usize> {
+        let p = PAGES.get()?;
+        let offset = p.info.symbol(SIGTRAMP?)?;
+        (mm.vdso != 0).then(|| mm.vdso + offset as usize)
     }
 
     /// `update_vsyscall`: the page rewritten under its seqcounts (odd while it changes), so

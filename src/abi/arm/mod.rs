@@ -2,6 +2,7 @@
 //! classification, the structures whose layout depends on ARM's 32-bit `long` and its own
 //! headers (`stat64`, `rusage`, `iovec`, the 32-bit time types), signals and their frames, and
 //! the console's `termios`.
+pub mod elf;
 pub mod signal;
 pub mod termbits;
 pub mod types;

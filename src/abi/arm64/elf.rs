@@ -2,7 +2,8 @@
 //! `EM_AARCH64`, and nothing more, as arm64's `elf_check_arch()` checks only the machine (a
 //! misaligned entry faults at the first instruction, with `SIGBUS`, not at exec). The other
 //! class or machine, ARM's ELF32 among them, is `ENOEXEC`.
-use crate::fs::binfmt_elf::{ElfArch, ElfClass, ElfError, ElfHeader};
+use super::vdso::VVAR_NR_PAGES;
+use crate::fs::binfmt_elf::{AdditionalPages, BinfmtArch, ElfArch, ElfClass, ElfError, ElfHeader};
 
 /// `EM_AARCH64`.
 pub const EM_AARCH64: u16 = 183;
@@ -14,6 +15,17 @@ fn aarch64_check(_: &ElfHeader) -> Result<(), ElfError> {
 /// AArch64 (64-bit) executables.
 pub const AARCH64: ElfArch =
     ElfArch { class: ElfClass::Elf64, machine: EM_AARCH64, check: aarch64_check };
+
+/// arm64's `load_elf_binary` for a native task: no `READ_IMPLIES_EXEC` (the generic
+/// `elf_read_implies_exec` is 0), `[vvar]` + `[vdso]` from `__setup_additional_pages`,
+/// `ARCH_DLINFO`'s `AT_SYSINFO_EHDR` and `AT_MINSIGSTKSZ`, and `arch_align_stack`.
+pub const BINFMT: BinfmtArch = BinfmtArch {
+    elf: AARCH64,
+    read_implies_exec_default: false,
+    pages: AdditionalPages::Vdso { vvar_pages: VVAR_NR_PAGES as usize },
+    minsigstksz: Some(super::auxv::minsigstksz()),
+    align_stack: true,
+};
 
 #[cfg(test)]
 mod tests {

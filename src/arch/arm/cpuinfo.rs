@@ -265,6 +265,12 @@ impl<'a> CpuInfo<'a> {
     }
 }
 
+/// `ELF_HWCAP` of the CPU running now (`AT_HWCAP`).
+#[cfg(all(kernel, target_arch = "arm"))]
+pub fn elf_hwcap() -> u32 {
+    CpuInfo::read("", 1, 0, 0).hwcaps().bits()
+}
+
 impl fmt::Display for CpuInfo<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         /// `MIDR[19:16]` and `MIDR[15:12]` patterns that tell ARM7-era and older MIDR layouts apart.

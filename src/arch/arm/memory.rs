@@ -107,6 +107,11 @@ pub const fn arch_mm(page_offset: usize) -> ArchMm {
     }
 }
 
+/// The layout of this kernel's processes: [`arch_mm`] of the build's `PAGE_OFFSET`.
+pub const fn task_arch_mm() -> ArchMm {
+    arch_mm(crate::config::PAGE_OFFSET as usize)
+}
+
 #[cfg(test)]
 mod arch_mm_tests {
     use super::*;

@@ -141,6 +141,15 @@ extern "C" {
     static kernel_stack_limit: core::sync::atomic::AtomicU32;
 }
 
+/// `THREAD_SIZE`: 8 KiB kernel stacks (`THREAD_SIZE_ORDER` 1) from the buddy allocator, in
+/// the linear map (no `CONFIG_VMAP_STACK`: entry-armv's overflow check compares sp with the
+/// task's `kernel_stack_limit` instead).
+pub const THREAD_SIZE: usize = 8192;
+/// Their alignment: a page block of `THREAD_SIZE` is aligned to its size.
+pub const THREAD_ALIGN: usize = THREAD_SIZE;
+/// `IS_ENABLED(CONFIG_VMAP_STACK)`.
+pub const VMAP_STACK: bool = false;
+
 /// The address a new task's context resumes at.
 pub fn ret_from_fork_addr() -> u32 {
     ret_from_fork as *const () as u32
@@ -150,14 +159,14 @@ pub fn ret_from_fork_addr() -> u32 {
 /// stack from `sp` (through `ret_from_fork`, which sees r5 set).
 pub fn kernel_thread_context(
     ctx: &mut CpuContext,
-    entry: extern "C" fn(u32) -> !,
-    arg: u32,
-    sp: u32,
+    entry: extern "C" fn(usize) -> !,
+    arg: usize,
+    sp: usize,
 ) {
     *ctx = CpuContext::default();
-    ctx.r4_r11[0] = arg;
+    ctx.r4_r11[0] = arg as u32;
     ctx.r4_r11[1] = entry as usize as u32;
-    ctx.sp = sp;
+    ctx.sp = sp as u32;
     ctx.pc = ret_from_fork_addr();
 }
 
@@ -168,20 +177,22 @@ pub fn kernel_thread_context(
 /// Interrupts are masked; `prev` and `next` stay valid and unaliased until the switch back;
 /// `next` was saved by this function or built for `ret_from_fork` with a user `pt_regs` at
 /// its sp.
-pub unsafe fn switch_to(prev: *mut CpuContext, next: *const CpuContext, next_stack_limit: u32) {
+pub unsafe fn switch_to(prev: *mut CpuContext, next: *const CpuContext, next_stack_limit: usize) {
     // SAFETY: the entry code reads the limit only on exceptions, which are masked here.
-    unsafe { kernel_stack_limit.store(next_stack_limit, core::sync::atomic::Ordering::Relaxed) };
+    unsafe {
+        kernel_stack_limit.store(next_stack_limit as u32, core::sync::atomic::Ordering::Relaxed)
+    };
     // SAFETY: the caller's contract; r4-r11, sp and lr are saved and restored by the asm, every
     // other register is caller-saved across this call.
     unsafe { cpu_switch_to(prev, next) };
 }
 
 /// The boot SVC stack's limit (the console's task).
-pub fn boot_stack_limit() -> u32 {
+pub fn boot_stack_limit() -> usize {
     extern "C" {
         static __svc_stack: u8;
     }
-    core::ptr::addr_of!(__svc_stack) as u32
+    core::ptr::addr_of!(__svc_stack) as usize
 }
 
 /// The register accessors the shared process code uses (Linux's `asm/ptrace.h` and
@@ -285,7 +296,8 @@ pub fn decode_user_exception(e: UserException, regs: &PtRegs, _task_size: usize)
 const TRAP_UNDEFINED: u32 = 6;
 
 /// A `pt_regs` for a fresh user task: USR mode, ARM state, interrupts on.
-pub fn start_thread(regs: &mut PtRegs, pc: u32, sp: u32) {
+pub fn start_thread(regs: &mut PtRegs, pc: usize, sp: usize) {
+    let (pc, sp) = (pc as u32, sp as u32);
     regs.uregs = [0; 18];
     regs.uregs[PtRegs::PC] = pc & !1;
     regs.uregs[PtRegs::SP] = sp;
@@ -322,9 +334,20 @@ pub fn switch_to_kernel_mm() {
 }
 
 /// `set_tls`: TPIDRURO, the user-readable thread register (`__kuser_get_tls` reads it).
-pub fn set_tls(value: u32) {
+pub fn set_tls(value: usize) {
     // SAFETY: TPIDRURO is a plain register user space may read.
-    unsafe { asm!("mcr p15, 0, {v}, c13, c0, 3", v = in(reg) value, options(nostack, nomem)) };
+    unsafe {
+        asm!("mcr p15, 0, {v}, c13, c0, 3", v = in(reg) value as u32, options(nostack, nomem))
+    };
+}
+
+/// The thread register as it is now. User space cannot write TPIDRURO, so this is what the
+/// last `set_tls` wrote (arm64's TPIDR_EL0 it can).
+pub fn get_tls() -> usize {
+    let v: u32;
+    // SAFETY: reads a plain register.
+    unsafe { asm!("mrc p15, 0, {v}, c13, c0, 3", v = out(reg) v, options(nostack, nomem)) };
+    v as usize
 }
 
 /// `flush_tlb_page`: one user page of the address space with context id `context_id`.

@@ -9,6 +9,9 @@ use bitflags::bitflags;
 
 use crate::config::HZ;
 
+/// `ELF_PLATFORM`, what `AT_PLATFORM` points at: "aarch64" (the ABI's constant).
+pub use crate::abi::arm64::auxv::ELF_PLATFORM;
+
 bitflags! {
     /// The `HWCAP_*` bits this decoder knows, in `hwcap_str`'s order.
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,11 +135,29 @@ impl CpuInfo {
     }
 }
 
+impl CpuInfo {
+    /// The hwcaps this CPU reports (`ELF_HWCAP`, the Features line).
+    pub fn hwcaps(&self) -> Hwcap {
+        self.regs.hwcaps(self.evtstrm)
+    }
+
+    /// Renders the file (same text as `Display`).
+    pub fn render(&self, w: &mut impl fmt::Write) -> fmt::Result {
+        write!(w, "{self}")
+    }
+}
+
+/// `ELF_HWCAP` of the CPU running now (`AT_HWCAP`: 0x8ff on the Pi 3's Cortex-A53).
+#[cfg(all(kernel, target_arch = "aarch64"))]
+pub fn elf_hwcap() -> u32 {
+    CpuInfo::read(1).hwcaps().bits()
+}
+
 impl fmt::Display for CpuInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let lpj = self.cntfrq / HZ;
         let midr = self.regs.midr;
-        let caps = self.regs.hwcaps(self.evtstrm);
+        let caps = self.hwcaps();
         for cpu in 0..self.nr_cpus {
             writeln!(f, "processor\t: {cpu}")?;
             writeln!(f, "BogoMIPS\t: {}.{:02}", lpj / (500_000 / HZ), (lpj / (5_000 / HZ)) % 100)?;
@@ -175,6 +196,12 @@ mod tests {
         let sample = include_str!("../../../tests/samples/linux-6.1-raspi3b-arm64-cpuinfo.txt");
         let want: std::vec::Vec<&str> = sample.lines().skip(1).collect();
         assert_eq!(c.to_string().trim_end(), want.join("\n").trim_end());
+        // AT_HWCAP: fp asimd evtstrm aes pmull sha1 sha2 crc32 cpuid.
+        assert_eq!(c.hwcaps().bits(), 0x8ff);
+        let mut rendered = std::string::String::new();
+        c.render(&mut rendered).unwrap();
+        assert_eq!(rendered, c.to_string());
+        assert_eq!(ELF_PLATFORM, "aarch64");
     }
 
     #[test]

@@ -327,14 +327,14 @@ pub fn ret_from_fork_addr() -> u64 {
 /// stack from `sp` (through `ret_from_fork`, which sees x19 set).
 pub fn kernel_thread_context(
     ctx: &mut super::process::CpuContext,
-    entry: extern "C" fn(u64) -> !,
-    arg: u64,
-    sp: u64,
+    entry: extern "C" fn(usize) -> !,
+    arg: usize,
+    sp: usize,
 ) {
     *ctx = super::process::CpuContext::default();
     ctx.x19_x28[0] = entry as usize as u64;
-    ctx.x19_x28[1] = arg;
-    ctx.sp = sp;
+    ctx.x19_x28[1] = arg as u64;
+    ctx.sp = sp as u64;
     ctx.pc = ret_from_fork_addr();
 }
 

@@ -4,6 +4,10 @@
 //! address space are `2^VA_BITS` long: TTBR0 (user) from 0, TTBR1 (kernel) ending at 2^64.
 use crate::sizes::{SZ_128M, SZ_16M, SZ_256M, SZ_2M, SZ_32M, SZ_8M};
 
+/// The user layout of this kernel's processes (`processor.rs`).
+#[cfg(target_pointer_width = "64")]
+pub use super::processor::task_arch_mm;
+
 /// Hex digits of a kernel pointer as Linux prints it unhashed (`%px`: `sizeof(void *)`).
 pub const POINTER_HEX_DIGITS: usize = 16;
 /// Hex digits of a physical address (`%pa`: `sizeof(phys_addr_t)`).

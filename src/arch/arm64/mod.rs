@@ -19,6 +19,7 @@ pub mod ptrace;
 pub mod tlbflush;
 pub mod uaccess;
 pub mod user_table;
+pub mod vdso;
 
 #[cfg(all(kernel, target_arch = "aarch64"))]
 pub mod arch_timer;

@@ -75,6 +75,16 @@ pub const fn arch_mm(va_bits: u32) -> ArchMm {
     }
 }
 
+/// `TASK_SIZE` of this kernel's processes (the build's `VA_BITS`).
+#[cfg(target_pointer_width = "64")]
+pub const TASK_SIZE: usize = task_size(crate::config::VA_BITS) as usize;
+
+/// The layout of this kernel's processes (`arch_mm` of the build's `VA_BITS`).
+#[cfg(target_pointer_width = "64")]
+pub const fn task_arch_mm() -> ArchMm {
+    arch_mm(crate::config::VA_BITS)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

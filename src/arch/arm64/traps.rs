@@ -211,6 +211,11 @@ pub fn set_oops_recovery(f: extern "C" fn() -> !, sp: u64) {
     RECOVER_SP.store(sp, Ordering::Release);
 }
 
+/// The stack top an oops returns to ([`set_oops_recovery`]): the console's, 0 before it runs.
+pub fn oops_recovery_sp() -> u64 {
+    RECOVER_SP.load(Ordering::Acquire)
+}
+
 extern "C" {
     static __start___ex_table: ExTableEntry;
     static __stop___ex_table: ExTableEntry;

@@ -78,7 +78,6 @@ mod proc_root {
     use crate::fs::procfs::{RootFile, ROOT_FILES};
     use crate::kernel::{mem, Kernel};
     use crate::kprintln;
-    use crate::proc::iomem::ResourceTree;
     use crate::proc::meminfo;
 
     pub(super) fn cat(k: &Kernel, args: &Args<'_>, path: &str) -> CmdResult {
@@ -95,10 +94,8 @@ mod proc_root {
             | RootFile::Zoneinfo
             | RootFile::Slabinfo => mem::render_allocator_file(f, out).unwrap_or(Ok(())),
             RootFile::Vmallocinfo => crate::kernel::vmalloc::render_vmallocinfo(out),
-            RootFile::Iomem => iomem(k).render(out),
-            RootFile::Cpuinfo => {
-                write!(out, "{}", crate::arch::cpuinfo::CpuInfo::read(crate::board::raspi::NR_CPUS))
-            }
+            RootFile::Iomem => crate::kernel::setup::iomem(k).render(out),
+            RootFile::Cpuinfo => write!(out, "{}", crate::kernel::setup::cpuinfo()),
             RootFile::Stat => crate::kernel::irq::render_stat(out),
             RootFile::Uptime => crate::kernel::time::render_uptime(out),
             RootFile::Interrupts => crate::kernel::irq::render_interrupts(out),
@@ -114,38 +111,6 @@ mod proc_root {
             ),
         };
         Ok(())
-    }
-
-    /// /proc/iomem as arm64's `request_standard_resources` builds it: System RAM, the
-    /// kernel's code and data inside it, every other memblock reservation as `reserved`,
-    /// and the devices pivm drives.
-    fn iomem(k: &Kernel) -> ResourceTree {
-        let s = crate::arch::image::sections();
-        let pa = |va: u64| k.layout.kimage_pa(va, k.entry.load_addr);
-        let mut t = ResourceTree::new();
-        crate::proc::iomem::insert_ram(&mut t, &k.memblock, core::iter::empty());
-        let code = (pa(s.text), pa(s.etext));
-        let data = (pa(s.sdata), pa(s.end));
-        let _ = t.insert(code.0, code.1 - 1, "Kernel code");
-        let _ = t.insert(data.0, data.1 - 1, "Kernel data");
-        // `reserve_region_with_split`: a reservation shows as `reserved` around the
-        // kernel's own entries, not over them.
-        for r in k.memblock.reserved().iter() {
-            let mut start = r.base;
-            for (a, b) in [code, data] {
-                if a > start && a < r.end() {
-                    let _ = t.insert(start, a - 1, crate::proc::iomem::RESERVED);
-                }
-                if b > start && a < r.end() {
-                    start = b;
-                }
-            }
-            if start < r.end() {
-                let _ = t.insert(start, r.end() - 1, crate::proc::iomem::RESERVED);
-            }
-        }
-        crate::proc::iomem::insert_board_devices(&mut t);
-        t
     }
 }
 

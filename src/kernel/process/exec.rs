@@ -1,15 +1,15 @@
 //! Starting a program from the rootfs (`kernel_execve` as init is started, and the console's
 //! `run`): the file's headers are read, `load_elf_binary` lays out the new address space (nothing is
 //! copied: text and data arrive by page faults from the page cache), the initial stack that
-//! `create_elf_tables` built is written into the stack VMA, and the task starts in USR mode
-//! at the entry point.
+//! `create_elf_tables` built is written into the stack VMA, and the task starts in user mode
+//! (ARM's USR, arm64's EL0t) at the entry point.
 use alloc::sync::Arc;
 
 use super::fs::{with_ns, with_rootfs};
 use super::mm::{ProcessMm, UserMem};
 use super::procfs_live::LiveProc;
 use crate::abi::uaccess::UserMemory;
-use crate::arch::cpuinfo::{CpuInfo, ELF_PLATFORM};
+use crate::arch::cpuinfo::{elf_hwcap, ELF_PLATFORM};
 use crate::fs::binfmt_elf::{self, ElfFile, ExecParams, RandomSource};
 use crate::fs::ramfs::{RAMFS_DEV, S_IFMT, S_IFREG};
 use crate::fs::vfs::Node;
@@ -50,11 +50,6 @@ impl RandomSource for CounterRandom {
     }
 }
 
-/// `ELF_HWCAP` of this CPU (what `/proc/cpuinfo` shows as Features).
-fn elf_hwcap() -> u32 {
-    CpuInfo::read("", 1, 0, 0).hwcaps().bits()
-}
-
 /// Why a program could not be started.
 #[derive(Debug)]
 pub enum ExecError {
@@ -74,8 +69,8 @@ impl core::fmt::Display for ExecError {
 /// A program loaded into a new address space, ready to start.
 pub struct Loaded {
     pub pm: alloc::boxed::Box<ProcessMm>,
-    pub entry: u32,
-    pub sp: u32,
+    pub entry: usize,
+    pub sp: usize,
     /// Faults taken writing the initial stack (counted for the task, as Linux's
     /// `get_arg_page` faults are).
     pub counts: FaultCounts,
@@ -168,6 +163,7 @@ fn load_image(
         randomize_va_space: randomize,
         random: &mut random,
         vdso: crate::kernel::vsyscall::vdso_available(),
+        arch: &crate::abi::native::elf::BINFMT,
     };
     let loaded = match binfmt_elf::load_elf_binary(elf, params, &mut pm.mm) {
         Ok(l) => l,
@@ -191,7 +187,7 @@ fn load_image(
         pm.exit_mmap();
         return Err(ExecError::Errno(Errno::EFAULT));
     }
-    Ok(Loaded { pm, entry: loaded.entry as u32, sp: loaded.sp as u32, counts })
+    Ok(Loaded { pm, entry: loaded.entry, sp: loaded.sp, counts })
 }
 
 /// Loads `path` with `argv` into a new task and queues it (a console job); its pid.

@@ -105,7 +105,7 @@ impl ProcExt {
 /// `fork_init` / `set_max_threads`: threads-max from the RAM the page allocator manages.
 pub fn init() {
     let pages = with_node(|n| n.totalram_pages());
-    let max = rules::max_threads(pages, PAGE_SIZE as u64, u64::from(THREAD_SIZE));
+    let max = rules::max_threads(pages, PAGE_SIZE as u64, THREAD_SIZE as u64);
     MAX_THREADS.store(max, Ordering::Relaxed);
 }
 

@@ -1,6 +1,6 @@
 //! Kernel threads (`kthread_create` + `wake_up_process`, i.e. `kthread_run`): tasks with no
 //! user address space (`mm` None: they run on the kernel's own tables, `swapper_pg_dir`),
-//! their own 8 KiB kernel stack, scheduled as every other task, never returning to user
+//! their own `THREAD_SIZE` kernel stack, scheduled as every other task, never returning to user
 //! space. `ps` shows them in brackets (no command line), `/proc/PID/status` without the
 //! `Vm*` lines, and `PF_KTHREAD` in their flags. Signals are ignored, as a kernel thread's
 //! are unless it allows one. pivm has no `kthreadd`: the threads are the console's children
@@ -25,14 +25,14 @@ pub const PF_KTHREAD: u32 = 0x0020_0000;
 
 /// The first code a kernel thread runs (`kthread`, after `schedule_tail`): the switch that
 /// started it masked interrupts and left the reschedule request set; then its function.
-extern "C" fn kthread(threadfn: u32) -> ! {
+extern "C" fn kthread(threadfn: usize) -> ! {
     NEED_RESCHED.store(false, Ordering::Relaxed);
     irqflags::local_irq_enable();
     if AUTOREAP_PENDING.swap(false, Ordering::Relaxed) {
         super::release_autoreaped();
     }
-    // SAFETY: `kthread_run` stored a `fn() -> !` in this word (pointers are 32 bits here).
-    let f: fn() -> ! = unsafe { core::mem::transmute::<usize, fn() -> !>(threadfn as usize) };
+    // SAFETY: `kthread_run` stored a `fn() -> !` in this word.
+    let f: fn() -> ! = unsafe { core::mem::transmute::<usize, fn() -> !>(threadfn) };
     f()
 }
 
@@ -45,7 +45,7 @@ pub fn kthread_run(threadfn: fn() -> !, name: &str, flags: u32) -> Result<u32, E
     task.kstack = Some(stack);
     task.stack_limit = base;
     // Kernel threads have no files of their own to speak of (`files` of init_task): none.
-    arch::kernel_thread_context(&mut task.ctx, kthread, threadfn as usize as u32, regs_addr);
+    arch::kernel_thread_context(&mut task.ctx, kthread, threadfn as usize, regs_addr);
     let pid = super::with_tasks(|t| {
         // pid 1 is init's (the first program run): a thread made before it starts after it.
         let before = t.last_pid;

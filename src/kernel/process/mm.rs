@@ -17,7 +17,6 @@ use crate::abi::uaccess::{Fault as UFault, UserMemory};
 use crate::arch::asid::AsidAllocator;
 use crate::arch::process::{self as arch, UserPteProt, PGD_ORDER, TASK_SIZE};
 use crate::arch::uaccess;
-use crate::config::PAGE_OFFSET;
 use crate::kernel::mem::{with_node, with_page_mapped, with_two_pages_mapped};
 use crate::kernel::swap;
 use crate::mm::gfp::GfpFlags;
@@ -166,8 +165,7 @@ pub fn free_pgd(pgd: Pfn) {
 impl ProcessMm {
     /// `mm_alloc` + `pgd_alloc`: an empty address space for this split.
     pub fn new() -> Option<Box<ProcessMm>> {
-        let mut mm =
-            MmStruct::new(crate::arch::memory::arch_mm(PAGE_OFFSET as usize), Rlimits::DEFAULT);
+        let mut mm = MmStruct::new(crate::arch::memory::task_arch_mm(), Rlimits::DEFAULT);
         mm.task_size = TASK_SIZE;
         Self::with_mm(mm)
     }

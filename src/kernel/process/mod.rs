@@ -50,10 +50,10 @@ use crate::mm::memory::{Fault, FaultCounts, FaultError, FaultFlags, UserTrap};
 use crate::mm::page::PageOwner;
 use crate::mm::Pfn;
 
-/// `THREAD_SIZE_ORDER`: kernel stacks are 8 KiB.
-pub const THREAD_SIZE_ORDER: u32 = 1;
-/// `THREAD_SIZE`.
-pub const THREAD_SIZE: u32 = 8192;
+/// `THREAD_SIZE`: the architecture's (8 KiB on ARMv7, 32 KiB on arm64).
+pub const THREAD_SIZE: usize = arch::THREAD_SIZE;
+/// `THREAD_SIZE_ORDER`: the buddy order of a stack that is not vmalloc'ed.
+const THREAD_SIZE_ORDER: u32 = (THREAD_SIZE / crate::mm::PAGE_SIZE as usize).ilog2();
 /// `STACK_END_MAGIC`: written at the lowest word of every task's kernel stack
 /// (`set_task_stack_end_magic`); a stack that grew past its end overwrote it.
 pub const STACK_END_MAGIC: u32 = 0x57AC_6E9D;
@@ -106,10 +106,10 @@ pub struct Task {
     ctx: CpuContext,
     vfp: VfpState,
     /// The kernel stack (None for the console's boot stack) and its lowest address.
-    kstack: Option<Pfn>,
-    stack_limit: u32,
+    kstack: Option<KernelStack>,
+    stack_limit: usize,
     pub mm: Option<Box<ProcessMm>>,
-    /// The user thread pointer (`set_tls`: ARM's TPIDRURO, arm64's TPIDR_EL0).
+    /// The user thread pointer (`set_tls`): TPIDRURO on ARMv7, TPIDR_EL0 on arm64.
     pub tls: usize,
     pub counts: FaultCounts,
     /// `exit_code` in wait-status form (`(code << 8)` or the killing signal).
@@ -684,9 +684,16 @@ pub fn schedule() {
                 Some(m) => m.activate(),
                 None => arch::switch_to_kernel_mm(),
             }
-            arch::set_tls((*next).tls as _);
+            // tls_thread_switch: arm64's user space writes its thread register itself.
+            (*prev).tls = arch::get_tls();
+            arch::set_tls((*next).tls);
             arch::vfp_restore(&(*next).vfp);
-            arch::switch_to(&mut (*prev).ctx, &(*next).ctx, (*next).stack_limit);
+            // The console (no stack of its own here) runs where the architecture put it.
+            let limit = match (*next).kstack {
+                Some(_) => (*next).stack_limit,
+                None => arch::boot_stack_limit(),
+            };
+            arch::switch_to(&mut (*prev).ctx, &(*next).ctx, limit);
         }
     }
     NEED_RESCHED.store(false, Ordering::Relaxed);
@@ -1079,42 +1086,71 @@ pub(crate) fn syscall_sleepable<R>(f: impl FnOnce() -> R) -> R {
     r
 }
 
-/// A kernel stack for a new task (`alloc_thread_stack_node`): its frame, lowest address,
+/// A task's kernel stack: buddy pages in the linear map, or with `CONFIG_VMAP_STACK`
+/// (arm64) a vmalloc area of `THREAD_SIZE` at `THREAD_ALIGN` with an unmapped page below.
+#[derive(Clone, Copy, Debug)]
+enum KernelStack {
+    Pages(Pfn),
+    Vmap(u64),
+}
+
+/// A kernel stack for a new task (`alloc_thread_stack_node`): the stack, its lowest address,
 /// and the `pt_regs` slot at its top.
-fn alloc_thread_stack() -> Result<(Pfn, u32, u32), crate::mm::mm_types::Errno> {
-    // GFP_KERNEL: where the caller may sleep (the console's `run`, a fork with no lock
-    // held), a failure at the watermark reclaims first, as 6.1's slow path does.
-    let stack =
-        crate::kernel::mem::alloc_pages_reclaiming(GfpFlags::GFP_KERNEL, THREAD_SIZE_ORDER, || {
-            with_node(|n| {
-                n.alloc_pages_for(PageOwner::KernelStack, GfpFlags::GFP_KERNEL, THREAD_SIZE_ORDER)
-            })
-            .ok()
+fn alloc_thread_stack() -> Result<(KernelStack, usize, usize), crate::mm::mm_types::Errno> {
+    let (stack, base) = if arch::VMAP_STACK {
+        // __vmalloc_node(THREAD_SIZE, THREAD_ALIGN, THREADINFO_GFP, ...): /proc/vmallocinfo
+        // lists it under the function's name, as Linux's does.
+        let caller = crate::mm::vmap::Caller::Name("alloc_thread_stack_node");
+        let base = crate::kernel::vmalloc::vmalloc_aligned(
+            THREAD_SIZE as u64,
+            arch::THREAD_ALIGN as u64,
+            caller,
+        )
+        .map_err(|_| crate::mm::mm_types::Errno::ENOMEM)?;
+        (KernelStack::Vmap(base), base as usize)
+    } else {
+        // GFP_KERNEL: where the caller may sleep (the console's `run`, a fork with no lock
+        // held), a failure at the watermark reclaims first, as 6.1's slow path does.
+        let order = THREAD_SIZE_ORDER;
+        let stack = crate::kernel::mem::alloc_pages_reclaiming(GfpFlags::GFP_KERNEL, order, || {
+            with_node(|n| n.alloc_pages_for(PageOwner::KernelStack, GfpFlags::GFP_KERNEL, order))
+                .ok()
         })
         .ok_or(crate::mm::mm_types::Errno::ENOMEM)?;
+        let base = crate::kernel::phys_to_virt(stack.phys().0).unwrap_or(0) as usize;
+        (KernelStack::Pages(stack), base)
+    };
     NR_KERNEL_STACK_PAGES.fetch_add(1 << THREAD_SIZE_ORDER, Ordering::Relaxed);
-    let base = crate::kernel::phys_to_virt(stack.phys().0).unwrap_or(0) as u32;
-    let regs_addr = base + THREAD_SIZE - core::mem::size_of::<PtRegs>() as u32;
-    // SAFETY: the lowest word of the stack just allocated (lowmem, ours alone).
+    let regs_addr = base + THREAD_SIZE - core::mem::size_of::<PtRegs>();
+    // SAFETY: the lowest word of the stack just allocated (mapped, ours alone).
     unsafe { (base as *mut u32).write_volatile(STACK_END_MAGIC) };
     Ok((stack, base, regs_addr))
 }
 
-fn free_thread_stack(stack: Pfn) {
-    let _ = with_node(|n| n.free_pages_for(PageOwner::KernelStack, stack, THREAD_SIZE_ORDER));
+fn free_thread_stack(stack: KernelStack) {
+    match stack {
+        KernelStack::Pages(pfn) => {
+            let _ = with_node(|n| n.free_pages_for(PageOwner::KernelStack, pfn, THREAD_SIZE_ORDER));
+        }
+        KernelStack::Vmap(base) => {
+            if let Err(e) = crate::kernel::vmalloc::vfree(base) {
+                crate::kernel::vmalloc::report(&e);
+            }
+        }
+    }
     NR_KERNEL_STACK_PAGES.fetch_sub(1 << THREAD_SIZE_ORDER, Ordering::Relaxed);
 }
 
 /// Queues `task` with its stack and `pt_regs` (already filled); its pid.
 fn enqueue_task(
     mut task: Box<Task>,
-    stack: Pfn,
-    base: u32,
-    regs_addr: u32,
+    stack: KernelStack,
+    base: usize,
+    regs_addr: usize,
 ) -> Result<u32, crate::mm::mm_types::Errno> {
     task.kstack = Some(stack);
     task.stack_limit = base;
-    task.ctx.sp = regs_addr;
+    task.ctx.sp = regs_addr as _;
     task.ctx.pc = arch::ret_from_fork_addr();
     let r = with_tasks(|t| {
         let pid = t.alloc_pid()?;
@@ -1138,8 +1174,8 @@ pub fn start_task(
     comm: &str,
     exe: &str,
     pm: Box<ProcessMm>,
-    entry: u32,
-    sp: u32,
+    entry: usize,
+    sp: usize,
     counts: FaultCounts,
     foreground: bool,
 ) -> Result<u32, crate::mm::mm_types::Errno> {
@@ -1198,7 +1234,9 @@ pub fn do_fork(
         let pm = t.mm.as_mut()?.fork(pgd.take()?)?;
         let mut c = Box::new(Task::new(0, t.pid, &t.comm));
         c.mm = Some(pm);
-        c.tls = if flags & CLONE_SETTLS != 0 { tls } else { t.tls };
+        // copy_thread: the parent's thread register as it is now (arm64's user space
+        // writes TPIDR_EL0 itself).
+        c.tls = if flags & CLONE_SETTLS != 0 { tls as usize } else { arch::get_tls() };
         // Into the child's own table (allocated with it): no second allocation.
         c.sigactions.copy_from_slice(&t.sigactions);
         c.blocked = t.blocked;

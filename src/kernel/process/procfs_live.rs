@@ -12,14 +12,10 @@ use core::sync::atomic::Ordering;
 
 use super::{Task, TaskState as KState, Tasks};
 use crate::abi::errno::Errno;
-use crate::arch::cpuinfo::CpuInfo;
 use crate::arch::process::{for_each_user_pte, user_table_pages};
-use crate::board::raspi::mailbox;
-use crate::boot::reserved_mem;
 use crate::fs::procfs::{PidFile, ProcFile, ProcSource, RootFile, SeqBuf};
 use crate::mm::mm_types::{VmFlags, PAGE_SIZE};
 use crate::mm::swap::LruList;
-use crate::proc::iomem::ResourceTree;
 use crate::proc::pid::maps::{self, MemSizeStats, ARM_VECTORS};
 use crate::proc::pid::smaps_walk::{account_pte, FrameKind, PteView};
 use crate::proc::pid::stat::{
@@ -380,39 +376,16 @@ fn render_root(f: RootFile, out: &mut SeqBuf) -> Result<(), Errno> {
             mem::render_allocator_file(f, out).unwrap_or(Ok(()))
         }
         RootFile::Vmallocinfo => crate::kernel::vmalloc::render_vmallocinfo(out),
-        RootFile::Iomem => iomem(k).render(out),
+        RootFile::Iomem => crate::kernel::setup::iomem(k).render(out),
         RootFile::Partitions => crate::block::core::render_partitions(out),
         RootFile::Diskstats => crate::block::core::render_diskstats(out),
-        RootFile::Cpuinfo => cpuinfo().render(out),
+        RootFile::Cpuinfo => write!(out, "{}", crate::kernel::setup::cpuinfo()),
         RootFile::Swaps => crate::kernel::swap::render_swaps(out),
         RootFile::Stat => crate::kernel::irq::render_stat(out),
         RootFile::Uptime => crate::kernel::time::render_uptime(out),
         RootFile::Interrupts => crate::kernel::irq::render_interrupts(out),
     };
     r.map_err(|_| Errno::ENOMEM)
-}
-
-/// The resource tree of /proc/iomem: RAM with the kernel inside, and the devices pivm drives.
-fn iomem(k: &crate::kernel::Kernel) -> ResourceTree {
-    let img = crate::arch::image::image();
-    let pa = |va: usize| va as u64 - crate::config::PAGE_OFFSET;
-    let mut t = ResourceTree::new();
-    let dt_reserved = k.memblock.reserved().iter().filter(|r| reserved_mem::is_dt_owner(r.name));
-    crate::proc::iomem::insert_ram(&mut t, &k.memblock, dt_reserved.map(|r| (r.base, r.end())));
-    for c in k.layout.carveouts() {
-        let _ = t.insert(c.start.0, c.start.0 + c.size - 1, c.name);
-    }
-    let _ = t.insert(pa(img.text), pa(img.etext) - 1, "Kernel code");
-    let _ = t.insert(pa(img.sdata), pa(img.end) - 1, "Kernel data");
-    crate::proc::iomem::insert_board_devices(&mut t);
-    t
-}
-
-fn cpuinfo() -> CpuInfo<'static> {
-    let revision = mailbox::property2(mailbox::TAG_GET_BOARD_REVISION).map_or(0, |(r, _)| r);
-    let serial = mailbox::property2(mailbox::TAG_GET_BOARD_SERIAL)
-        .map_or(0, |(lo, hi)| (u64::from(hi) << 32) | u64::from(lo));
-    CpuInfo::read("BCM2835", crate::board::raspi::NR_CPUS, revision, serial)
 }
 
 /// Pages of the page cache (`NR_FILE_PAGES`; all of it is the tmpfs-like rootfs, so also

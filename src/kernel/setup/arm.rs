@@ -206,3 +206,31 @@ pub fn run_console() -> ! {
 pub fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     fault::panic(info)
 }
+
+/// The resource tree of /proc/iomem: RAM with the kernel inside, the profile's carveouts,
+/// and the devices pivm drives.
+pub fn iomem(k: &crate::kernel::Kernel) -> crate::proc::iomem::ResourceTree {
+    use crate::boot::reserved_mem;
+    let img = image();
+    let pa = |va: usize| va as u64 - PAGE_OFFSET;
+    let mut t = crate::proc::iomem::ResourceTree::new();
+    let dt_reserved = k.memblock.reserved().iter().filter(|r| reserved_mem::is_dt_owner(r.name));
+    crate::proc::iomem::insert_ram(&mut t, &k.memblock, dt_reserved.map(|r| (r.base, r.end())));
+    for c in k.layout.carveouts() {
+        let _ = t.insert(c.start.0, c.start.0 + c.size - 1, c.name);
+    }
+    let _ = t.insert(pa(img.text), pa(img.etext) - 1, "Kernel code");
+    let _ = t.insert(pa(img.sdata), pa(img.end) - 1, "Kernel data");
+    crate::proc::iomem::insert_board_devices(&mut t);
+    t
+}
+
+/// /proc/cpuinfo's contents: this CPU's registers, and the board's revision and serial
+/// from the firmware.
+pub fn cpuinfo() -> crate::arch::cpuinfo::CpuInfo<'static> {
+    use crate::board::raspi::mailbox;
+    let revision = mailbox::property2(mailbox::TAG_GET_BOARD_REVISION).map_or(0, |(r, _)| r);
+    let serial = mailbox::property2(mailbox::TAG_GET_BOARD_SERIAL)
+        .map_or(0, |(lo, hi)| (u64::from(hi) << 32) | u64::from(lo));
+    crate::arch::cpuinfo::CpuInfo::read("BCM2835", crate::board::raspi::NR_CPUS, revision, serial)
+}

@@ -353,3 +353,41 @@ fn dma_limit(blob: &[u8]) -> Option<u64> {
         })
         .max()
 }
+
+/// /proc/iomem as arm64's `request_standard_resources` builds it: System RAM, the
+/// kernel's code and data inside it, every other memblock reservation as `reserved`,
+/// and the devices pivm drives.
+pub fn iomem(k: &crate::kernel::Kernel) -> crate::proc::iomem::ResourceTree {
+    let s = crate::arch::image::sections();
+    let pa = |va: u64| k.layout.kimage_pa(va, k.entry.load_addr);
+    let mut t = crate::proc::iomem::ResourceTree::new();
+    crate::proc::iomem::insert_ram(&mut t, &k.memblock, core::iter::empty());
+    let code = (pa(s.text), pa(s.etext));
+    let data = (pa(s.sdata), pa(s.end));
+    let _ = t.insert(code.0, code.1 - 1, "Kernel code");
+    let _ = t.insert(data.0, data.1 - 1, "Kernel data");
+    // `reserve_region_with_split`: a reservation shows as `reserved` around the
+    // kernel's own entries, not over them.
+    for r in k.memblock.reserved().iter() {
+        let mut start = r.base;
+        for (a, b) in [code, data] {
+            if a > start && a < r.end() {
+                let _ = t.insert(start, a - 1, crate::proc::iomem::RESERVED);
+            }
+            if b > start && a < r.end() {
+                start = b;
+            }
+        }
+        if start < r.end() {
+            let _ = t.insert(start, r.end() - 1, crate::proc::iomem::RESERVED);
+        }
+    }
+    crate::proc::iomem::insert_board_devices(&mut t);
+    t
+}
+
+/// /proc/cpuinfo's contents: this CPU's registers and timer, for every core (arm64 prints no
+/// board lines).
+pub fn cpuinfo() -> crate::arch::cpuinfo::CpuInfo {
+    crate::arch::cpuinfo::CpuInfo::read(crate::board::raspi::NR_CPUS)
+}

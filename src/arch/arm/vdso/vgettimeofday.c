@@ -1,40 +1,13 @@
 /* pivm's vDSO for 32-bit ARM (Linux 6.1's arch/arm/vdso with lib/vdso/gettimeofday.c's
- * algorithm): clock_gettime, clock_gettime64, gettimeofday and clock_getres answered in user
- * space from the [vvar] page the kernel updates on every tick, and the generic timer's virtual
- * counter (CNTVCT, readable at PL0 because the kernel sets CNTKCTL.PL0VCTEN). A clock it does
- * not serve, or a clocksource user space cannot read (clock_mode VDSO_CLOCKMODE_NONE), goes to
- * the system call, as Linux's fallbacks do.
+ * algorithm, src/vdso/gettimeofday.h): clock_gettime, clock_gettime64, gettimeofday and
+ * clock_getres answered in user space from the [vvar] page the kernel updates on every tick,
+ * and the generic timer's virtual counter (CNTVCT, readable at PL0 because the kernel sets
+ * CNTKCTL.PL0VCTEN); the fallbacks are ARM's system calls.
  *
  * Built by build.rs with the project's cross compiler (arm-linux-gnueabihf-gcc) into a
  * position-independent shared object linked at 0 (vdso.lds); the kernel include_bytes! it. */
 
-typedef unsigned int u32;
-typedef int s32;
-typedef unsigned long long u64;
-typedef long long s64;
-
-/* The clock ids (uapi/linux/time.h). */
-#define CLOCK_REALTIME 0
-#define CLOCK_MONOTONIC 1
-#define CLOCK_MONOTONIC_RAW 4
-#define CLOCK_REALTIME_COARSE 5
-#define CLOCK_MONOTONIC_COARSE 6
-#define CLOCK_BOOTTIME 7
-#define CLOCK_TAI 11
-#define MAX_CLOCKS 16
-
-/* Which clocks the vDSO serves, and from which vdso_data (vdso/datapage.h). */
-#define VDSO_HRES ((1u << CLOCK_REALTIME) | (1u << CLOCK_MONOTONIC) | (1u << CLOCK_BOOTTIME) | (1u << CLOCK_TAI))
-#define VDSO_COARSE ((1u << CLOCK_REALTIME_COARSE) | (1u << CLOCK_MONOTONIC_COARSE))
-#define VDSO_RAW (1u << CLOCK_MONOTONIC_RAW)
-#define CS_HRES_COARSE 0
-#define CS_RAW 1
-#define CS_BASES 2
-#define VDSO_BASES (CLOCK_TAI + 1)
-#define VDSO_CLOCKMODE_NONE 0
-
-#define NSEC_PER_SEC 1000000000ULL
-#define NSEC_PER_USEC 1000u
+#include "../../../vdso/gettimeofday.h"
 
 /* System-call numbers of the fallbacks (arch/arm/tools/syscall.tbl). */
 #define NR_gettimeofday 78
@@ -42,61 +15,7 @@ typedef long long s64;
 #define NR_clock_getres 264
 #define NR_clock_gettime64 403
 
-struct vdso_timestamp {
-    u64 sec;
-    u64 nsec;
-};
-
-/* struct vdso_data as 6.1 lays it out (ARM has no arch_data): the kernel's
- * src/kernel/vsyscall.rs writes the same layout and checks the same offsets. */
-struct vdso_data {
-    u32 seq;
-    s32 clock_mode;
-    u64 cycle_last;
-    u64 mask;
-    u32 mult;
-    u32 shift;
-    struct vdso_timestamp basetime[VDSO_BASES];
-    s32 tz_minuteswest;
-    s32 tz_dsttime;
-    u32 hrtimer_res;
-    u32 unused;
-};
-
-_Static_assert(__builtin_offsetof(struct vdso_data, cycle_last) == 8, "cycle_last");
-_Static_assert(__builtin_offsetof(struct vdso_data, mult) == 24, "mult");
-_Static_assert(__builtin_offsetof(struct vdso_data, basetime) == 32, "basetime");
-_Static_assert(__builtin_offsetof(struct vdso_data, tz_minuteswest) == 224, "tz");
-_Static_assert(__builtin_offsetof(struct vdso_data, hrtimer_res) == 232, "hrtimer_res");
-_Static_assert(sizeof(struct vdso_data) == 240, "vdso_data size");
-
-struct kernel_timespec { s64 tv_sec; long long tv_nsec; };
 struct old_timespec32 { s32 tv_sec; s32 tv_nsec; };
-struct old_timeval { long tv_sec; long tv_usec; };
-struct timezone { int tz_minuteswest; int tz_dsttime; };
-
-/* The [vvar] page, one page below the image (the linker script defines the symbol; hidden,
- * so the reference is PC-relative and needs no relocation). */
-extern const struct vdso_data _vdso_data[CS_BASES] __attribute__((visibility("hidden")));
-
-#define READ_ONCE(x) (*(const volatile __typeof__(x) *)&(x))
-
-static inline void smp_rmb(void) { __asm__ volatile("dmb ish" ::: "memory"); }
-
-static inline u32 vdso_read_begin(const struct vdso_data *vd)
-{
-    u32 seq;
-    while ((seq = READ_ONCE(vd->seq)) & 1)
-        __asm__ volatile("" ::: "memory");
-    smp_rmb();
-    return seq;
-}
-
-static inline int vdso_read_retry(const struct vdso_data *vd, u32 start)
-{
-    smp_rmb();
-    return READ_ONCE(vd->seq) != start;
-}
 
 /* CNTVCT after an isb, so that it is not read early (__arch_get_hw_counter). */
 static inline u64 get_hw_counter(void)
@@ -106,19 +25,6 @@ static inline u64 get_hw_counter(void)
     return ((u64)hi << 32) | lo;
 }
 
-/* __iter_div_u64_rem: the quotient is small (a tick's worth of seconds), so subtract. */
-static inline u32 iter_div_u64_rem(u64 dividend, u32 divisor, u64 *remainder)
-{
-    u32 ret = 0;
-    while (dividend >= divisor) {
-        __asm__("" : "+r"(dividend));
-        dividend -= divisor;
-        ret++;
-    }
-    *remainder = dividend;
-    return ret;
-}
-
 static inline long syscall2(long nr, long a0, long a1)
 {
     register long r0 __asm__("r0") = a0;
@@ -126,65 +32,6 @@ static inline long syscall2(long nr, long a0, long a1)
     register long r7 __asm__("r7") = nr;
     __asm__ volatile("svc #0" : "+r"(r0) : "r"(r1), "r"(r7) : "memory");
     return r0;
-}
-
-/* do_hres: base time + (cycles since the last tick) * mult >> shift, retried if a tick
- * updated the page meanwhile. -1 when the counter is not usable from user space. */
-static inline int do_hres(const struct vdso_data *vd, u32 clk, struct kernel_timespec *ts)
-{
-    const struct vdso_timestamp *vdso_ts = &vd->basetime[clk];
-    u64 cycles, last, sec, ns;
-    u32 seq;
-
-    do {
-        seq = vdso_read_begin(vd);
-        if (READ_ONCE(vd->clock_mode) == VDSO_CLOCKMODE_NONE)
-            return -1;
-        cycles = get_hw_counter();
-        ns = READ_ONCE(vdso_ts->nsec);
-        last = READ_ONCE(vd->cycle_last);
-        ns += ((cycles - last) & READ_ONCE(vd->mask)) * READ_ONCE(vd->mult);
-        ns >>= READ_ONCE(vd->shift);
-        sec = READ_ONCE(vdso_ts->sec);
-    } while (vdso_read_retry(vd, seq));
-
-    ts->tv_sec = sec + iter_div_u64_rem(ns, NSEC_PER_SEC, &ns);
-    ts->tv_nsec = ns;
-    return 0;
-}
-
-/* do_coarse: the base time of the last tick. */
-static inline int do_coarse(const struct vdso_data *vd, u32 clk, struct kernel_timespec *ts)
-{
-    const struct vdso_timestamp *vdso_ts = &vd->basetime[clk];
-    u32 seq;
-
-    do {
-        seq = vdso_read_begin(vd);
-        ts->tv_sec = READ_ONCE(vdso_ts->sec);
-        ts->tv_nsec = READ_ONCE(vdso_ts->nsec);
-    } while (vdso_read_retry(vd, seq));
-    return 0;
-}
-
-/* __cvdso_clock_gettime_common: 0, or -1 for "ask the kernel". */
-static inline int clock_gettime_common(u32 clock, struct kernel_timespec *ts)
-{
-    const struct vdso_data *vd = _vdso_data;
-    u32 msk;
-
-    if (clock >= MAX_CLOCKS)
-        return -1;
-    msk = 1u << clock;
-    if (msk & VDSO_HRES)
-        vd = &vd[CS_HRES_COARSE];
-    else if (msk & VDSO_COARSE)
-        return do_coarse(&vd[CS_HRES_COARSE], clock, ts);
-    else if (msk & VDSO_RAW)
-        vd = &vd[CS_RAW];
-    else
-        return -1;
-    return do_hres(vd, clock, ts);
 }
 
 int __vdso_clock_gettime64(int clock, struct kernel_timespec *ts)
@@ -207,37 +54,17 @@ int __vdso_clock_gettime(int clock, struct old_timespec32 *res)
 
 int __vdso_gettimeofday(struct old_timeval *tv, struct timezone *tz)
 {
-    const struct vdso_data *vd = _vdso_data;
-
-    if (tv) {
-        struct kernel_timespec ts;
-        if (do_hres(&vd[CS_HRES_COARSE], CLOCK_REALTIME, &ts))
-            return syscall2(NR_gettimeofday, (long)tv, (long)tz);
-        tv->tv_sec = (long)ts.tv_sec;
-        tv->tv_usec = (u32)ts.tv_nsec / NSEC_PER_USEC;
-    }
-    if (tz) {
-        tz->tz_minuteswest = READ_ONCE(vd[CS_HRES_COARSE].tz_minuteswest);
-        tz->tz_dsttime = READ_ONCE(vd[CS_HRES_COARSE].tz_dsttime);
-    }
+    if (gettimeofday_common(tv, tz))
+        return syscall2(NR_gettimeofday, (long)tv, (long)tz);
     return 0;
 }
 
-/* __cvdso_clock_getres_time32: the high-resolution clocks' resolution is hrtimer_res, the
- * coarse clocks' a tick (LOW_RES_NSEC); other clocks ask the kernel. */
+/* __cvdso_clock_getres_time32. */
 int __vdso_clock_getres(int clock, struct old_timespec32 *res)
 {
-    const struct vdso_data *vd = _vdso_data;
-    u32 msk, ns;
+    u32 ns;
 
-    if ((u32)clock >= MAX_CLOCKS)
-        return syscall2(NR_clock_getres, clock, (long)res);
-    msk = 1u << (u32)clock;
-    if (msk & (VDSO_HRES | VDSO_RAW))
-        ns = READ_ONCE(vd[CS_HRES_COARSE].hrtimer_res);
-    else if (msk & VDSO_COARSE)
-        ns = (u32)((NSEC_PER_SEC + HZ / 2) / HZ);
-    else
+    if (clock_getres_common((u32)clock, &ns))
         return syscall2(NR_clock_getres, clock, (long)res);
     if (res) {
         res->tv_sec = 0;
