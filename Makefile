@@ -130,8 +130,10 @@ test: setup
 	$(MAKE) --no-print-directory user initramfs ARCH=arm64
 	$(MAKE) --no-print-directory kernel ARCH=arm64 VA_BITS=48 MAX_ORDER= FEATURES=
 	$(MAKE) --no-print-directory kernel ARCH=arm64 VA_BITS=39 MAX_ORDER= FEATURES=
+	$(MAKE) --no-print-directory sd-image ARCH=arm64 VA_BITS=48 MAX_ORDER= FEATURES=
+	$(MAKE) --no-print-directory sd-image VMSPLIT=2G MAX_ORDER= FEATURES=
 	env -u PIVM_MAX_ORDER cargo test --lib
-	env -u PIVM_MAX_ORDER cargo test --test qemu_arm64 --test qemu_arm64_console --test architecture
+	env -u PIVM_MAX_ORDER cargo test --test qemu_arm64 --test qemu_arm64_console --test qemu_arm64_sd --test architecture
 	VA_BITS=48 bash scripts/compare-linux-arm64.sh
 else
 test: setup dtb user initramfs sd-image
@@ -143,6 +145,7 @@ test: setup dtb user initramfs sd-image
 	$(MAKE) --no-print-directory kernel VMSPLIT=2G MAX_ORDER=3 FEATURES=
 	$(MAKE) --no-print-directory kernel ARCH=arm64 VA_BITS=48 MAX_ORDER= FEATURES=
 	$(MAKE) --no-print-directory kernel ARCH=arm64 VA_BITS=39 MAX_ORDER= FEATURES=
+	$(MAKE) --no-print-directory sd-image ARCH=arm64 VA_BITS=48 MAX_ORDER= FEATURES=
 	env -u PIVM_MAX_ORDER cargo test
 	cargo test -p picture
 	PIVM_MAX_ORDER=16 CARGO_TARGET_DIR=$(CURDIR)/build/host-order16/target cargo test --lib
