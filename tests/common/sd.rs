@@ -83,3 +83,33 @@ pub const IN_FLIGHT: usize = 8;
 pub fn mmc_lines(log: &str) -> Vec<&str> {
     log.lines().filter(|l| l.contains("mmc")).collect()
 }
+
+/// A boot without a card (either kernel): the controller's line and one line saying there
+/// is no card, then no disk in /proc/partitions or /proc/diskstats, the commands saying the
+/// device does not exist, and the kernel intact.
+pub fn check_no_card(q: &mut Qemu, log: &str) {
+    let mmc = mmc_lines(log);
+    if mmc
+        != [
+            "mmc0: SDHCI controller on 3f300000.mmc [3f300000.mmc] using PIO",
+            "mmc0: no SD card in the slot; no mmcblk device",
+        ]
+    {
+        q.fail(&format!("boot without a card: {mmc:?}"));
+    }
+    let parts = q.cmd("cat /proc/partitions");
+    if parts != "major minor  #blocks  name\n\n" {
+        q.fail(&format!("/proc/partitions without a disk: {parts:?}"));
+    }
+    if !q.cmd("cat /proc/diskstats").is_empty() {
+        q.fail("/proc/diskstats without a disk must be empty");
+    }
+    for (c, want) in [
+        ("dd if=/dev/mmcblk0", "dd: cannot open /dev/mmcblk0: No such file or directory\n"),
+        ("blockdev --getsz /dev/mmcblk0", "blockdev: cannot open /dev/mmcblk0: No such file"),
+        ("verify", "verify: ok"),
+    ] {
+        let out = q.cmd(c);
+        q.expect_in(c, &out, want);
+    }
+}
