@@ -77,6 +77,7 @@ help:
 	@echo "make picture-docs  the README's pictures and tests/picture/ transcripts, from real runs"
 	@echo "make clippy | doc | gdb | objdump | readelf | nm | sdcard | clean"
 	@echo "make sd-image      build/sd.img: the SD card QEMU attaches (FAT32 boot partition + swap);"
+	@echo "                   ARCH=arm64: build/arm64/sd.img (kernel8.img, the AArch64 programs)"
 	@echo "                   SD_SIZE=512M (power of two, up to 1G) builds build/sd-512M.img, more swap"
 	@echo "make user          the C test programs (build/user/arm/; ARCH=arm64: build/arm64/user/) and their data files"
 	@echo "make initramfs     build/initramfs.cpio.gz with the programs in /bin, data in /data (ARCH=arm64: build/arm64/)"
@@ -129,8 +130,10 @@ test: setup
 	$(MAKE) --no-print-directory user initramfs ARCH=arm64
 	$(MAKE) --no-print-directory kernel ARCH=arm64 VA_BITS=48 MAX_ORDER= FEATURES=
 	$(MAKE) --no-print-directory kernel ARCH=arm64 VA_BITS=39 MAX_ORDER= FEATURES=
+	$(MAKE) --no-print-directory sd-image ARCH=arm64 VA_BITS=48 MAX_ORDER= FEATURES=
+	$(MAKE) --no-print-directory sd-image VMSPLIT=2G MAX_ORDER= FEATURES=
 	env -u PIVM_MAX_ORDER cargo test --lib
-	env -u PIVM_MAX_ORDER cargo test --test qemu_arm64 --test qemu_arm64_console --test architecture --test exec_arm64
+	env -u PIVM_MAX_ORDER cargo test --test qemu_arm64 --test qemu_arm64_console --test qemu_arm64_sd --test architecture --test exec_arm64
 	VA_BITS=48 bash scripts/compare-linux-arm64.sh
 else
 test: setup dtb user initramfs sd-image
@@ -142,6 +145,7 @@ test: setup dtb user initramfs sd-image
 	$(MAKE) --no-print-directory kernel VMSPLIT=2G MAX_ORDER=3 FEATURES=
 	$(MAKE) --no-print-directory kernel ARCH=arm64 VA_BITS=48 MAX_ORDER= FEATURES=
 	$(MAKE) --no-print-directory kernel ARCH=arm64 VA_BITS=39 MAX_ORDER= FEATURES=
+	$(MAKE) --no-print-directory sd-image ARCH=arm64 VA_BITS=48 MAX_ORDER= FEATURES=
 	env -u PIVM_MAX_ORDER cargo test
 	cargo test -p picture
 	PIVM_MAX_ORDER=16 CARGO_TARGET_DIR=$(CURDIR)/build/host-order16/target cargo test --lib
@@ -176,10 +180,14 @@ nm: kernel
 # cmdline.txt, the user programs in /bin and the 16 MiB f16m in /data, swap p2; 64 MiB, a
 # power of two as QEMU requires. SD_SIZE=512M (up to 1G) makes build/sd-512M.img instead,
 # the same p1 and a bigger swap partition (compare-linux's swap phase).
+# ARCH=arm64: build/arm64/sd.img, the same layout with kernel8.img (of VA_BITS), config-arm64.txt
+# and the AArch64 programs; either VA size's tests attach it (QEMU loads the kernel itself).
 SD_SIZE   ?= 64M
-SD_IMG    := build/sd$(if $(filter-out 64M,$(SD_SIZE)),-$(SD_SIZE)).img
+SD_IMG    := build/$(if $(filter arm64,$(ARCH)),arm64/)sd$(if $(filter-out 64M,$(SD_SIZE)),-$(SD_SIZE)).img
+SD_CONFIG := $(if $(filter arm64,$(ARCH)),config-arm64.txt,config.txt)
 sd-image: kernel user
-	SD_SIZE=$(SD_SIZE) SD_DATA="$(USER_DATA_FILES)" bash scripts/sd-image.sh $(SD_IMG) $(IMG) config.txt \
+	@mkdir -p $(dir $(SD_IMG))
+	SD_SIZE=$(SD_SIZE) SD_DATA="$(USER_DATA_FILES)" bash scripts/sd-image.sh $(SD_IMG) $(IMG) $(SD_CONFIG) \
 		"$(if $(CMDLINE),$(CMDLINE),console=serial0,115200)" $(USER_BINS)
 
 # ARCH=arm64: config-arm64.txt (arm_64bit=1, kernel8.img) and the board's upstream device tree.

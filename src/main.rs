@@ -207,10 +207,11 @@ fn start_kernel(entry: EntryState) -> ! {
     let k = kernel::set(Kernel { entry, boot, params, layout, memblock });
 
     // The SD card: the SDHCI controller, the card, mmcblk0 and its partitions; its FAT
-    // partition on /boot (read-only); its block-device files in /dev.
+    // partition on /boot (read-only); its block-device files in /dev (the last two need the
+    // file layer, which arm64 gets with processes).
+    pivm::drivers::mmc::block::probe();
     #[cfg(not(target_arch = "aarch64"))]
     {
-        pivm::drivers::mmc::block::probe();
         kernel::cardfs::mount_boot();
         kernel::blkdev::make_nodes();
     }

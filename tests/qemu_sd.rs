@@ -10,48 +10,11 @@ mod common;
 
 use common::{Opts, Qemu};
 
-const SD_IMG: &str = "build/sd.img";
-
-/// One MBR partition entry of the image: start and size in sectors, type.
-#[derive(Debug, Clone, Copy)]
-struct Entry {
-    start: u64,
-    size: u64,
-    ty: u8,
-}
-
-/// The image itself, read on the host: its size and MBR entries, and partition 1's first
-/// sector (the FAT boot sector).
-struct Image {
-    sectors: u64,
-    parts: Vec<Entry>,
-    boot_sector: Vec<u8>,
-}
+use common::sd::{ascii_column, diskstats, oem_name, Image};
+use common::sd::{IN_FLIGHT, RD_IOS, RD_SECTORS, WR_IOS, WR_SECTORS};
 
 fn image() -> Image {
-    let path = common::root().join(SD_IMG);
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| {
-        panic!("{}: {e}: run `make sd-image` (or `make test`)", path.display())
-    });
-    assert_eq!(&bytes[510..512], &[0x55, 0xaa], "the image has an MBR");
-    let le = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().unwrap()) as u64;
-    let parts: Vec<Entry> = (0..4)
-        .map(|i| 446 + 16 * i)
-        .map(|o| Entry { start: le(o + 8), size: le(o + 12), ty: bytes[o + 4] })
-        .filter(|e| e.size != 0)
-        .collect();
-    let p1 = parts[0].start as usize * 512;
-    Image { sectors: bytes.len() as u64 / 512, boot_sector: bytes[p1..p1 + 512].to_vec(), parts }
-}
-
-/// The OEM name in a FAT boot sector (bytes 3-10), as `hexdump -C` shows printable bytes.
-fn oem_name(boot: &[u8]) -> String {
-    boot[3..11].iter().map(|&b| if (0x20..0x7f).contains(&b) { b as char } else { '.' }).collect()
-}
-
-/// The `|...|` text column of a `hexdump -C` line.
-fn ascii_column(line: &str) -> &str {
-    line.split('|').nth(1).unwrap_or("")
+    common::sd::image("build/sd.img", "make sd-image")
 }
 
 /// Runs `command` and fails unless its output contains `needle`.
@@ -63,26 +26,6 @@ fn expect_cmd(q: &mut Qemu, command: &str, needle: &str) {
 fn boot_with_card(split: &'static str) -> (Qemu, String) {
     Qemu::boot_to_prompt(Opts::raw(split).sd_card())
 }
-
-/// A /proc/diskstats line's numbers after the name, for device `name`.
-fn diskstats(q: &Qemu, text: &str, name: &str) -> Vec<u64> {
-    let line = text
-        .lines()
-        .find(|l| l.split_whitespace().nth(2) == Some(name))
-        .unwrap_or_else(|| q.fail(&format!("/proc/diskstats: no {name} in:\n{text}")));
-    let f: Vec<u64> = line.split_whitespace().skip(3).map(|x| x.parse().unwrap()).collect();
-    if f.len() != 17 {
-        q.fail(&format!("/proc/diskstats: {name} has {} fields, 6.1 has 17: {line:?}", f.len()));
-    }
-    f
-}
-
-// Field indexes of a diskstats line after the name.
-const RD_IOS: usize = 0;
-const RD_SECTORS: usize = 2;
-const WR_IOS: usize = 4;
-const WR_SECTORS: usize = 6;
-const IN_FLIGHT: usize = 8;
 
 #[test]
 fn the_card_is_found_and_partitioned_on_every_split() {
@@ -102,11 +45,7 @@ fn the_card_is_found_and_partitioned_on_every_split() {
         q.expect_in("boot", &log, "mmcblk0: mmc0:4567 QEMU! 64.0 MiB \n");
         q.expect_in("boot", &log, "\n mmcblk0: p1 p2\n");
         let parts = q.cmd("cat /proc/partitions");
-        let mut want = String::from("major minor  #blocks  name\n\n");
-        want += &format!("{:4}  {:7} {:10} {}\n", 179, 0, img.sectors / 2, "mmcblk0");
-        for (i, p) in img.parts.iter().enumerate() {
-            want += &format!("{:4}  {:7} {:10} mmcblk0p{}\n", 179, i + 1, p.size / 2, i + 1);
-        }
+        let want = img.partitions();
         if parts != want {
             q.fail(&format!("{split}: /proc/partitions:\n{parts}\nexpected:\n{want}"));
         }
@@ -268,20 +207,6 @@ fn reads_past_the_end_and_bad_tables_are_refused_and_the_kernel_carries_on() {
 #[test]
 fn without_a_card_one_line_and_the_boot_goes_on() {
     let (mut q, log) = Qemu::boot_to_prompt(Opts::raw("2G"));
-    let mmc: Vec<&str> = log.lines().filter(|l| l.contains("mmc")).collect();
-    if mmc
-        != [
-            "mmc0: SDHCI controller on 3f300000.mmc [3f300000.mmc] using PIO",
-            "mmc0: no SD card in the slot; no mmcblk device",
-        ]
-    {
-        q.fail(&format!("boot without a card: {mmc:?}"));
-    }
-    expect_cmd(&mut q, "cat /proc/partitions", "major minor  #blocks  name\n\n");
-    if !q.cmd("cat /proc/diskstats").is_empty() {
-        q.fail("/proc/diskstats without a disk must be empty");
-    }
-    expect_cmd(&mut q, "dd if=/dev/mmcblk0", "dd: cannot open /dev/mmcblk0");
-    expect_cmd(&mut q, "verify", "verify: ok");
+    common::sd::check_no_card(&mut q, &log);
     q.poweroff_ok();
 }

@@ -102,8 +102,9 @@ pub mod page {
     pub use super::imp::page::{clear_page, copy_page};
 }
 
-/// String I/O on a device's data port (`readsl`/`writesl`), for PIO drivers.
-#[cfg(all(kernel, not(target_arch = "aarch64")))]
+/// String I/O on a device's data port (`readsl`/`writesl`), for PIO drivers; the word
+/// count is a multiple of `IO_BURST_WORDS` (8 for ARM's burst routine, 1 on arm64).
+#[cfg(kernel)]
 pub mod io {
     pub use super::imp::io::{readsl, writesl, IO_BURST_WORDS};
 }

@@ -9,6 +9,7 @@ use alloc::vec::Vec;
 
 use super::blk_mq::{Bio, BioVec, Completion, Queued, Request, RequestQueue};
 use super::genhd::{self, Gendisk, Part, ReqOp};
+use super::task;
 use super::SECTOR_SIZE;
 use crate::abi::errno::Errno;
 use crate::kernel::spinlock::IrqSpinLock;
@@ -38,7 +39,14 @@ struct Disk {
     ops: &'static dyn BlockOps,
     /// A request is with the driver.
     busy: bool,
+    /// `read_ahead_kb` (`bdi->ra_pages` in KiB): the read-ahead window of its files and of
+    /// its block-device files.
+    ra_kb: u64,
 }
+
+/// The default `read_ahead_kb` of a disk (`VM_READAHEAD_PAGES`).
+pub const DEFAULT_READ_AHEAD_KB: u64 =
+    crate::mm::readahead::VM_READAHEAD_PAGES * crate::mm::PAGE_SIZE / 1024;
 
 static DISKS: IrqSpinLock<Vec<Disk>> = IrqSpinLock::new(Vec::new());
 
@@ -78,8 +86,27 @@ fn may_schedule() -> bool {
 /// Returns the disk's number.
 pub fn add_disk(gd: Gendisk, ops: &'static dyn BlockOps, max_sectors: u64) -> usize {
     let mut d = DISKS.lock();
-    d.push(Disk { gd, queue: RequestQueue::new(max_sectors), ops, busy: false });
+    d.push(Disk {
+        gd,
+        queue: RequestQueue::new(max_sectors),
+        ops,
+        busy: false,
+        ra_kb: DEFAULT_READ_AHEAD_KB,
+    });
     d.len() - 1
+}
+
+/// `read_ahead_kb` of disk `disk` (the default for a disk that is not registered).
+pub fn read_ahead_kb(disk: usize) -> u64 {
+    DISKS.lock().get(disk).map_or(DEFAULT_READ_AHEAD_KB, |d| d.ra_kb)
+}
+
+/// Sets `read_ahead_kb` of disk `disk` (`blockdev --setra`, `queue/read_ahead_kb`); files
+/// opened (or mapped) afterwards use it.
+pub fn set_read_ahead_kb(disk: usize, kb: u64) {
+    if let Some(d) = DISKS.lock().get_mut(disk) {
+        d.ra_kb = kb;
+    }
 }
 
 /// Replaces the partitions of disk `disk` with what the table parser found; prints the
@@ -150,16 +177,6 @@ pub fn parts_snapshot() -> Vec<Part> {
     DISKS.lock().iter().flat_map(|d| d.gd.parts.iter().cloned()).collect()
 }
 
-/// The name of the task submitting I/O, as the kernel's messages name it.
-fn current_comm() -> String {
-    use crate::kernel::process;
-    if process::current_pid() == 0 {
-        String::from("swapper/0")
-    } else {
-        process::with_current(|t| t.comm.clone())
-    }
-}
-
 /// `submit_bio_wait`: `op` on `segs` (each a multiple of 512 bytes) at `sector` of partition
 /// `partno` of disk `disk`; returns when the bio completed. A range past the end of the
 /// device is refused with Linux's message and `EIO`, before anything is queued.
@@ -219,7 +236,10 @@ fn prepare_bio(
     if !genhd::fits(sector, nr, limit) {
         let name = part.name.clone();
         drop(d);
-        kprintln!("{}", genhd::beyond_eod_message(&current_comm(), &name, op, sector, nr, limit));
+        kprintln!(
+            "{}",
+            genhd::beyond_eod_message(&task::current_comm(), &name, op, sector, nr, limit)
+        );
         return Err(Errno::EIO);
     }
     Ok((Bio { sector: sector + part.start_sect, ..bio }, idx))
@@ -325,12 +345,10 @@ fn wait(disk: usize, done: &alloc::sync::Arc<Completion>) {
     // A program with no lock held sleeps at once, before its interrupts are on (the
     // card's completion would otherwise be taken right here under QEMU, whose card answers
     // at once): other tasks run while the card works, and the completion wakes it.
-    if !done.is_done() {
-        if may_schedule() && crate::kernel::process::iowait::can_sleep() {
-            crate::kernel::process::iowait::io_sleep(done, REQUEST_TIMEOUT_NS / NS_PER_JIFFY + 1);
-        } else {
-            crate::kernel::process::iowait::note_idle_wait();
-        }
+    let waited = done.is_done()
+        || (may_schedule() && task::io_sleep(done, REQUEST_TIMEOUT_NS / NS_PER_JIFFY + 1));
+    if !waited {
+        task::note_idle_wait();
     }
     if masked {
         irqflags::local_irq_enable();
@@ -342,18 +360,16 @@ fn wait(disk: usize, done: &alloc::sync::Arc<Completion>) {
 }
 
 fn wait_for(disk: usize, done: &alloc::sync::Arc<Completion>) {
-    use crate::kernel::process;
     let mut deadline = ktime_get_boottime_ns() + REQUEST_TIMEOUT_NS;
     while !done.is_done() {
-        if may_schedule() && process::iowait::can_sleep() {
-            // A program waiting with no lock held: it sleeps, other tasks run, and the
-            // completion interrupt wakes it.
-            let left = deadline.saturating_sub(ktime_get_boottime_ns());
-            process::iowait::io_sleep(done, left / NS_PER_JIFFY + 1);
-        } else {
+        // A program waiting with no lock held sleeps, other tasks run, and the completion
+        // interrupt wakes it; any other waiter (the console, pivm's idle task, and every
+        // wait on the 64-bit kernel, which has no other task) idles in `wfi`.
+        let left = deadline.saturating_sub(ktime_get_boottime_ns());
+        if !(may_schedule() && task::io_sleep(done, left / NS_PER_JIFFY + 1)) {
             crate::kernel::time::idle_wait(|| {
                 (done.is_done()
-                    || (may_schedule() && process::others_runnable())
+                    || (may_schedule() && task::others_runnable())
                     || ktime_get_boottime_ns() > deadline)
                     .then_some(())
             });
@@ -369,8 +385,8 @@ fn wait_for(disk: usize, done: &alloc::sync::Arc<Completion>) {
             deadline = ktime_get_boottime_ns() + REQUEST_TIMEOUT_NS;
             continue;
         }
-        if may_schedule() && process::others_runnable() {
-            process::schedule();
+        if may_schedule() && task::others_runnable() {
+            task::schedule();
         }
     }
 }
@@ -425,7 +441,7 @@ pub fn blk_mq_end_request(disk: usize, rq: Request, status: i32) {
         }
     }
     rq.complete(status);
-    crate::kernel::process::iowait::io_completed();
+    task::io_completed();
     run_queue(disk);
 }
 

@@ -1,13 +1,16 @@
 //! The block layer (Linux's `block/`): disks and their partitions (`genhd`), the MBR parser
 //! (`partitions/msdos`), requests built from bios and queued per disk in FIFO order
 //! (`blk_mq`), and the I/O accounting `/proc/diskstats` shows. The data structures are pure
-//! and host-tested; `core` (kernel build) holds the registered disks and runs their queues.
+//! and host-tested; `core` (kernel build) holds the registered disks and runs their queues,
+//! and `task` answers for the task that waits on them (a program or the idle task).
 pub mod blk_mq;
 pub mod genhd;
 pub mod partitions;
 
-#[cfg(all(kernel, target_arch = "arm"))]
+#[cfg(kernel)]
 pub mod core;
+#[cfg(kernel)]
+pub mod task;
 
 /// Bytes of a sector (`SECTOR_SIZE`): the unit of every block address.
 pub const SECTOR_SIZE: usize = 512;

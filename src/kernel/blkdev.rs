@@ -50,11 +50,11 @@ impl BlockDevOps for CardBlockDevs {
         cardfs::bdev_read(ino, pos, buf, ra)
     }
     fn read_ahead_kb(&self, rdev: (u32, u32)) -> u64 {
-        lookup(rdev).map_or(cardfs::DEFAULT_READ_AHEAD_KB, |(d, _)| cardfs::read_ahead_kb(d))
+        lookup(rdev).map_or(blk::DEFAULT_READ_AHEAD_KB, |(d, _)| blk::read_ahead_kb(d))
     }
     fn set_read_ahead_kb(&self, rdev: (u32, u32), kb: u64) {
         if let Ok((disk, _)) = lookup(rdev) {
-            cardfs::set_read_ahead_kb(disk, kb);
+            blk::set_read_ahead_kb(disk, kb);
         }
     }
 }

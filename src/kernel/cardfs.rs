@@ -67,8 +67,6 @@ const BOOT_DEV: &str = "mmcblk0p1";
 const ROOT_INO: u64 = 1;
 /// Directory levels walked at mount (the crate keeps this many directories open).
 const MAX_DEPTH: usize = 8;
-/// The default `read_ahead_kb` of a disk (`VM_READAHEAD_PAGES`).
-pub const DEFAULT_READ_AHEAD_KB: u64 = readahead::VM_READAHEAD_PAGES * PAGE as u64 / 1024;
 
 /// `Cached` pages of card files and `Buffers` pages (block-device page cache).
 static NR_FILE_PAGES: AtomicU64 = AtomicU64::new(0);
@@ -91,20 +89,6 @@ pub fn nr_file_pages() -> u64 {
 /// Pages of the block devices' page cache (`Buffers`).
 pub fn nr_buffer_pages() -> u64 {
     NR_BUFFER_PAGES.load(Ordering::Relaxed)
-}
-
-/// `read_ahead_kb` per disk (the request queue's `bdi->ra_pages`), default 128.
-static READ_AHEAD_KB: SpinLock<BTreeMap<usize, u64>> = SpinLock::new(BTreeMap::new());
-
-/// `read_ahead_kb` of disk `disk`.
-pub fn read_ahead_kb(disk: usize) -> u64 {
-    READ_AHEAD_KB.lock().get(&disk).copied().unwrap_or(DEFAULT_READ_AHEAD_KB)
-}
-
-/// Sets `read_ahead_kb` of disk `disk` (`blockdev --setra`, `queue/read_ahead_kb`); files
-/// opened (or mapped) afterwards use it.
-pub fn set_read_ahead_kb(disk: usize, kb: u64) {
-    READ_AHEAD_KB.lock().insert(disk, kb);
 }
 
 fn kva(pfn: Pfn) -> usize {
@@ -353,7 +337,7 @@ static BOOT_DISK: spin::Once<usize> = spin::Once::new();
 
 /// `bdi->ra_pages` of the card `/boot` is on, as a new open file takes it.
 fn boot_ra_pages() -> u64 {
-    read_ahead_kb(BOOT_DISK.get().copied().unwrap_or(0)) * 1024 / PAGE as u64
+    blk::read_ahead_kb(BOOT_DISK.get().copied().unwrap_or(0)) * 1024 / PAGE as u64
 }
 
 impl CardFs {

@@ -11,6 +11,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+pub mod sd;
+
 /// The console prompt (no newline follows it).
 pub const PROMPT: &str = "pivm# ";
 /// Upper bound for one whole QEMU run: every wait is capped by it and kills the child when it

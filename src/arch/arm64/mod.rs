@@ -32,6 +32,8 @@ pub mod entry;
 #[cfg(all(kernel, target_arch = "aarch64"))]
 pub mod head;
 #[cfg(all(kernel, target_arch = "aarch64"))]
+pub mod io;
+#[cfg(all(kernel, target_arch = "aarch64"))]
 pub mod irq;
 #[cfg(all(kernel, target_arch = "aarch64"))]
 pub mod irqflags;

@@ -34,7 +34,7 @@ pub(super) fn cmd_blockdev(_: &Kernel, args: &Args<'_>) -> CmdResult {
             fail!(args, "failed to parse read-ahead value: '{}'", args.get(2).unwrap_or(""))
         };
         let pages = sectors >> (crate::mm::PAGE_SHIFT - 9);
-        crate::kernel::cardfs::set_read_ahead_kb(disk, pages * crate::mm::PAGE_SIZE / 1024);
+        blk::set_read_ahead_kb(disk, pages * crate::mm::PAGE_SIZE / 1024);
         return Ok(());
     }
     if args.len() != 3 {
@@ -50,7 +50,7 @@ pub(super) fn cmd_blockdev(_: &Kernel, args: &Args<'_>) -> CmdResult {
         "--getsz" => kprintln!("{}", sectors),
         "--getss" => kprintln!("{}", SECTOR_SIZE),
         // BLKRAGET: the disk's read-ahead in sectors.
-        "--getra" => kprintln!("{}", crate::kernel::cardfs::read_ahead_kb(disk) * 2),
+        "--getra" => kprintln!("{}", blk::read_ahead_kb(disk) * 2),
         "--rereadpt" if partno == 0 => blk::scan_partitions(disk),
         "--rereadpt" => fail!(args, "ioctl error on BLKRRPART: Invalid argument"),
         other => {
@@ -136,6 +136,7 @@ fn print_copied(bytes: usize, ns: u64) {
 
 /// `iowait`: the programs' waits for the card since boot, asleep (`io_schedule`: `D`, other
 /// tasks run) and idle (the CPU in `wfi` under a lock, nothing else running; none is the aim).
+#[cfg(not(target_arch = "aarch64"))]
 pub(super) fn cmd_iowait(_: &Kernel, args: &Args<'_>) -> CmdResult {
     if args.len() != 1 {
         fail!(args, "usage: iowait");

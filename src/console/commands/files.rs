@@ -67,7 +67,7 @@ pub(super) fn cmd_cat(k: &Kernel, args: &Args<'_>) -> CmdResult {
 
 /// `/proc`'s own files on the 64-bit kernel, which has no processes and so no file layer
 /// yet: the same renderers the 32-bit kernel's procfs reads, fed from the live allocators,
-/// interrupts and time; the files that need processes, swap or the SD card say so.
+/// interrupts, time and block layer; the files that need processes or swap say so.
 #[cfg(target_arch = "aarch64")]
 mod proc_root {
     use core::fmt::Write;
@@ -104,11 +104,8 @@ mod proc_root {
                 "{}: not on the 64-bit kernel yet (its counters are the processes' and swap's)",
                 path
             ),
-            RootFile::Partitions | RootFile::Diskstats => fail!(
-                args,
-                "{}: not on the 64-bit kernel yet (no SD card driver on AArch64 so far)",
-                path
-            ),
+            RootFile::Partitions => crate::block::core::render_partitions(out),
+            RootFile::Diskstats => crate::block::core::render_diskstats(out),
         };
         Ok(())
     }

@@ -7,7 +7,8 @@ pub use mmu::kernel_sections;
 
 use self::bench::cmd_bench;
 #[cfg(not(target_arch = "aarch64"))]
-use self::block::{cmd_blockdev, cmd_dd, cmd_iowait};
+use self::block::cmd_iowait;
+use self::block::{cmd_blockdev, cmd_dd};
 use self::cma::{cmd_cma_alloc, cmd_cma_release};
 use self::files::cmd_cat;
 #[cfg(not(target_arch = "aarch64"))]
@@ -25,8 +26,8 @@ use self::swap::{cmd_free, cmd_swapoff, cmd_swapon, cmd_sysctl};
 use self::system::{cmd_crash, cmd_jiffies, cmd_poweroff, cmd_reboot};
 #[cfg(target_arch = "aarch64")]
 use self::unavailable::{
-    cmd_bg, cmd_blockdev, cmd_dd, cmd_echo, cmd_fg, cmd_free, cmd_iowait, cmd_jobs, cmd_kill,
-    cmd_ls, cmd_memdump, cmd_ps, cmd_run, cmd_swapoff, cmd_swapon, cmd_sysctl,
+    cmd_bg, cmd_echo, cmd_fg, cmd_free, cmd_iowait, cmd_jobs, cmd_kill, cmd_ls, cmd_memdump,
+    cmd_ps, cmd_run, cmd_swapoff, cmd_swapon, cmd_sysctl,
 };
 use self::verify::cmd_verify;
 use self::vmalloc::{
@@ -57,7 +58,6 @@ macro_rules! fail {
 
 // Declared after `fail!` so they can use it.
 mod bench;
-#[cfg(not(target_arch = "aarch64"))]
 mod block;
 mod cma;
 mod files;

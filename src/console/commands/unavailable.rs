@@ -1,5 +1,5 @@
-//! The commands the 64-bit kernel does not have the subsystem for yet (processes, the SD
-//! card and its block devices, swap, the sysctl files, the per-process memory dump):
+//! The commands the 64-bit kernel does not have the subsystem for yet (processes, swap, the
+//! sysctl files, the per-process memory dump):
 //! each answers with one line saying so, and the console carries on. The command table is
 //! the same on both architectures, so `help` lists them all.
 use super::{CmdError, CmdResult};
@@ -14,7 +14,6 @@ fn not_yet(args: &Args<'_>, why: &str) -> CmdResult {
 }
 
 const PROCESSES: &str = "no user processes on AArch64 so far; the 32-bit kernel runs them";
-const CARD: &str = "no SD card driver or block devices on AArch64 so far";
 const SWAP: &str = "no swap on AArch64 so far (it needs processes and the SD card)";
 
 pub(super) fn cmd_run(_: &Kernel, a: &Args<'_>) -> CmdResult {
@@ -41,12 +40,6 @@ pub(super) fn cmd_ls(_: &Kernel, a: &Args<'_>) -> CmdResult {
 pub(super) fn cmd_memdump(_: &Kernel, a: &Args<'_>) -> CmdResult {
     not_yet(a, "the dump walks the 32-bit tables and processes' pages")
 }
-pub(super) fn cmd_blockdev(_: &Kernel, a: &Args<'_>) -> CmdResult {
-    not_yet(a, CARD)
-}
-pub(super) fn cmd_dd(_: &Kernel, a: &Args<'_>) -> CmdResult {
-    not_yet(a, CARD)
-}
 pub(super) fn cmd_swapon(_: &Kernel, a: &Args<'_>) -> CmdResult {
     not_yet(a, SWAP)
 }
@@ -63,5 +56,5 @@ pub(super) fn cmd_echo(_: &Kernel, a: &Args<'_>) -> CmdResult {
     not_yet(a, "no /proc/sys or debugfs knob files on AArch64 so far")
 }
 pub(super) fn cmd_iowait(_: &Kernel, a: &Args<'_>) -> CmdResult {
-    not_yet(a, CARD)
+    not_yet(a, "its counters are the programs' waits for the card, and there are no programs")
 }

@@ -6,5 +6,5 @@
 pub mod core;
 pub mod sdhci;
 
-#[cfg(all(kernel, target_arch = "arm"))]
+#[cfg(kernel)]
 pub mod block;

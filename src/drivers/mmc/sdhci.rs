@@ -219,10 +219,10 @@ impl MmcError {
     }
 }
 
-#[cfg(all(kernel, target_arch = "arm"))]
+#[cfg(kernel)]
 pub use device::*;
 
-#[cfg(all(kernel, target_arch = "arm"))]
+#[cfg(kernel)]
 mod device;
 
 #[cfg(test)]

@@ -1,0 +1,115 @@
+//! The SD card images the QEMU tests attach (`make sd-image`: build/sd.img for the 32-bit
+//! kernel, build/arm64/sd.img for the 64-bit one), read on the host, and what the kernel
+//! should show for them: `/proc/partitions` from the image's own MBR, `/proc/diskstats`
+//! lines, the FAT boot sector as `dd | hexdump -C` prints it.
+use super::{root, Qemu};
+
+/// One MBR partition entry of the image: start and size in sectors, type.
+#[derive(Debug, Clone, Copy)]
+pub struct Entry {
+    pub start: u64,
+    pub size: u64,
+    pub ty: u8,
+}
+
+/// An image: its size and MBR entries, and partition 1's first sector (the FAT boot sector).
+pub struct Image {
+    pub sectors: u64,
+    pub parts: Vec<Entry>,
+    pub boot_sector: Vec<u8>,
+}
+
+/// Reads the image at `path` (relative to the repository); `make` is the command that builds it.
+pub fn image(path: &str, make: &str) -> Image {
+    let path = root().join(path);
+    let bytes = std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}: run `{make}` (or `make test`)", path.display()));
+    assert_eq!(&bytes[510..512], &[0x55, 0xaa], "the image has an MBR");
+    let le = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().unwrap()) as u64;
+    let parts: Vec<Entry> = (0..4)
+        .map(|i| 446 + 16 * i)
+        .map(|o| Entry { start: le(o + 8), size: le(o + 12), ty: bytes[o + 4] })
+        .filter(|e| e.size != 0)
+        .collect();
+    let p1 = parts[0].start as usize * 512;
+    Image { sectors: bytes.len() as u64 / 512, boot_sector: bytes[p1..p1 + 512].to_vec(), parts }
+}
+
+impl Image {
+    /// `/proc/partitions` as 6.1's `show_partition` prints this card (`mmcblk0`, 179:N).
+    pub fn partitions(&self) -> String {
+        let mut want = String::from("major minor  #blocks  name\n\n");
+        want += &format!("{:4}  {:7} {:10} {}\n", 179, 0, self.sectors / 2, "mmcblk0");
+        for (i, p) in self.parts.iter().enumerate() {
+            want += &format!("{:4}  {:7} {:10} mmcblk0p{}\n", 179, i + 1, p.size / 2, i + 1);
+        }
+        want
+    }
+}
+
+/// The OEM name in a FAT boot sector (bytes 3-10), as `hexdump -C` shows printable bytes.
+pub fn oem_name(boot: &[u8]) -> String {
+    boot[3..11].iter().map(|&b| if (0x20..0x7f).contains(&b) { b as char } else { '.' }).collect()
+}
+
+/// The `|...|` text column of a `hexdump -C` line.
+pub fn ascii_column(line: &str) -> &str {
+    line.split('|').nth(1).unwrap_or("")
+}
+
+/// A /proc/diskstats line's numbers after the name, for device `name` (6.1 prints 17).
+pub fn diskstats(q: &Qemu, text: &str, name: &str) -> Vec<u64> {
+    let line = text
+        .lines()
+        .find(|l| l.split_whitespace().nth(2) == Some(name))
+        .unwrap_or_else(|| q.fail(&format!("/proc/diskstats: no {name} in:\n{text}")));
+    let f: Vec<u64> = line.split_whitespace().skip(3).map(|x| x.parse().unwrap()).collect();
+    if f.len() != 17 {
+        q.fail(&format!("/proc/diskstats: {name} has {} fields, 6.1 has 17: {line:?}", f.len()));
+    }
+    f
+}
+
+// Field indexes of a diskstats line after the name.
+pub const RD_IOS: usize = 0;
+pub const RD_MERGES: usize = 1;
+pub const RD_SECTORS: usize = 2;
+pub const WR_IOS: usize = 4;
+pub const WR_MERGES: usize = 5;
+pub const WR_SECTORS: usize = 6;
+pub const IN_FLIGHT: usize = 8;
+
+/// The boot log's lines about the card (the controller's and the card's), in order.
+pub fn mmc_lines(log: &str) -> Vec<&str> {
+    log.lines().filter(|l| l.contains("mmc")).collect()
+}
+
+/// A boot without a card (either kernel): the controller's line and one line saying there
+/// is no card, then no disk in /proc/partitions or /proc/diskstats, the commands saying the
+/// device does not exist, and the kernel intact.
+pub fn check_no_card(q: &mut Qemu, log: &str) {
+    let mmc = mmc_lines(log);
+    if mmc
+        != [
+            "mmc0: SDHCI controller on 3f300000.mmc [3f300000.mmc] using PIO",
+            "mmc0: no SD card in the slot; no mmcblk device",
+        ]
+    {
+        q.fail(&format!("boot without a card: {mmc:?}"));
+    }
+    let parts = q.cmd("cat /proc/partitions");
+    if parts != "major minor  #blocks  name\n\n" {
+        q.fail(&format!("/proc/partitions without a disk: {parts:?}"));
+    }
+    if !q.cmd("cat /proc/diskstats").is_empty() {
+        q.fail("/proc/diskstats without a disk must be empty");
+    }
+    for (c, want) in [
+        ("dd if=/dev/mmcblk0", "dd: cannot open /dev/mmcblk0: No such file or directory\n"),
+        ("blockdev --getsz /dev/mmcblk0", "blockdev: cannot open /dev/mmcblk0: No such file"),
+        ("verify", "verify: ok"),
+    ] {
+        let out = q.cmd(c);
+        q.expect_in(c, &out, want);
+    }
+}
