@@ -214,7 +214,10 @@ fn pages_entry(array: PagesArray, i: u64) -> *mut u32 {
     (array.addr as usize as *mut u32).wrapping_add(i as usize)
 }
 
-/// `vmalloc()`: `__vmalloc_node(size, 1, GFP_KERNEL, NUMA_NO_NODE, caller)`.
+/// `vmalloc()`: `__vmalloc_node(size, 1, GFP_KERNEL, NUMA_NO_NODE, caller)`. Every vmalloc
+/// entry point is `#[track_caller]` down to `might_sleep`, so a sleepable vmalloc made while
+/// atomic is reported at the line that called it (Linux's `__might_sleep(file, line)`).
+#[track_caller]
 pub fn vmalloc(size: u64, caller: impl Into<Caller>) -> Result<u64, VmallocError> {
     vmalloc_node(size, PAGE_SIZE, VMALLOC_GFP, caller.into(), None)
 }
@@ -222,6 +225,7 @@ pub fn vmalloc(size: u64, caller: impl Into<Caller>) -> Result<u64, VmallocError
 /// `__vmalloc_node(size, align, GFP_KERNEL, ...)`: as `vmalloc`, at an address aligned to
 /// `align` (a power of two, at most `VMAP_MAX_ALIGN`): a `CONFIG_VMAP_STACK` kernel stack
 /// (`THREAD_SIZE` at `THREAD_ALIGN`, the area below it unmapped).
+#[track_caller]
 pub fn vmalloc_aligned(
     size: u64,
     align: u64,
@@ -232,6 +236,7 @@ pub fn vmalloc_aligned(
 
 /// `__vmalloc_node_range()`: reserves an area (with its guard page) lowest-first and backs it
 /// (`__vmalloc_area_node`). `array_of` marks the area as the `pages[]` array of another.
+#[track_caller]
 fn vmalloc_node(
     size: u64,
     align: u64,
@@ -261,6 +266,7 @@ fn vmalloc_node(
 /// `__vmalloc_area_node()`: the `pages[]` array (kmalloc'ed, or vmalloc'ed when larger than a
 /// page), order-0 pages owned by vmalloc taken with 6.1's mask (highmem first), then the
 /// mapping. Any failure frees what was taken (the area is lazily freed, as `vfree` does).
+#[track_caller]
 fn vmalloc_area_node(addr: u64, gfp: GfpFlags, caller: Caller) -> Result<(), VmallocError> {
     let Some(size) = VMAP.lock().find_vm_area(addr).map(|a| a.get_vm_area_size()) else {
         return Err(VmallocError::BadFree(VmapError::Nonexistent(addr)));
