@@ -292,7 +292,11 @@ fn vmalloc_area_node(addr: u64, gfp: GfpFlags, caller: Caller) -> Result<(), Vma
             }
         }
     } else {
-        pages_layout(nr).and_then(|l| kmalloc_pages_array(l, nested))
+        // Not through a closure: `#[track_caller]` does not pass through one.
+        match pages_layout(nr) {
+            Some(l) => kmalloc_pages_array(l, nested),
+            None => None,
+        }
     };
     let Some(array) = array else {
         // free_vm_area(): no pages yet, the range goes the lazy way.
