@@ -332,6 +332,37 @@ fn scenario_trace_has_one_line_per_step() {
     q.poweroff_ok();
 }
 
+/// The log of a whole boot has no `might_sleep` report: the scenario's driver makes its
+/// `GFP_KERNEL` vmallocs with no spin lock held.
+fn no_sleep_in_atomic(q: &Qemu, when: &str) {
+    if q.transcript().contains("BUG: sleeping function called from invalid context") {
+        q.fail(&format!("{when}: a might_sleep report"));
+    }
+}
+
+/// The scenario makes no sleepable allocation while atomic: a run to its failure, a sequence
+/// of seeds (`seeds=`, under its own state's lock) and the release print no `BUG: sleeping
+/// function called from invalid context` (before, the run state's spin lock was held around
+/// the driver's `GFP_KERNEL` vmallocs and each boot printed the report). Nor does a
+/// request that fails invoke the OOM killer: the driver expects failure (it has a fallback,
+/// and the run stops at the double failure), so its vmallocs fail fast.
+#[test]
+fn scenario_allocates_nothing_sleepable_under_a_spin_lock() {
+    let (mut q, _) = boot("pivm.profile=android-a9");
+    let out = q.cmd_timeout("scenario vmalloc-frag seed=3", SCENARIO);
+    q.expect_in("scenario", &out, "time to failure: step ");
+    let out = q.cmd("scenario release");
+    q.expect_in("release", &out, "scenario: released ");
+    let out = q.cmd_timeout("scenario vmalloc-frag seed=1 seeds=2", SCENARIO);
+    q.expect_in("seeds", &out, "scenario-distribution: ");
+    no_sleep_in_atomic(&q, "the scenario's runs");
+    if q.transcript().contains("invoked oom-killer") {
+        q.fail("the scenario's failing requests invoked the OOM killer");
+    }
+    q.verify_ok("after the runs");
+    q.poweroff_ok();
+}
+
 #[test]
 fn scenario_at_boot_then_console() {
     let (mut q, log) = boot("pivm.profile=android-a9 pivm.run=vmalloc-frag");
@@ -347,5 +378,6 @@ fn scenario_at_boot_then_console() {
     let out = q.cmd("cat /proc/vmallocinfo");
     q.expect_in("state kept", &out, "pivm::scenario::driver");
     q.verify_ok("after the scenario at boot");
+    no_sleep_in_atomic(&q, "the scenario at boot");
     q.poweroff_ok();
 }

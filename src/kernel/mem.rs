@@ -541,6 +541,26 @@ fn kmalloc_order(size: usize) -> u32 {
     pages.next_power_of_two().trailing_zeros()
 }
 
+/// One try of a kmalloc of `size` bytes at `align` from the slab, at the watermark.
+fn slab_attempt(size: usize, align: usize) -> impl FnMut() -> Option<usize> {
+    move || SLAB.lock().alloc_layout(&mut BuddyPages, size, align)
+}
+
+/// The global allocator's last try: `GFP_ATOMIC`'s access, to half the min watermark.
+fn slab_atomic_retry(size: usize, align: usize) -> Option<usize> {
+    SLAB.lock().alloc_layout(&mut AtomicBuddyPages, size, align)
+}
+
+/// `kmalloc(size, gfp)` for a block the global allocator frees (`dealloc` with the same size
+/// and alignment): the global allocator's path with the caller's mask, so a caller that may
+/// sleep reclaims as `gfp` allows (`__GFP_NORETRY`: one round, no OOM killer) and is checked
+/// by `might_sleep`; then, as every kernel kmalloc in pivm, the `GFP_ATOMIC` retry.
+#[track_caller]
+pub fn kmalloc_layout(gfp: GfpFlags, size: usize, align: usize) -> Option<usize> {
+    alloc_pages_reclaiming(gfp, kmalloc_order(size), slab_attempt(size, align))
+        .or_else(|| slab_atomic_retry(size, align))
+}
+
 /// Rust's `alloc` (Vec, Box, ...) on top of kmalloc, so kernel code can use collections.
 /// Every request is a `GFP_KERNEL` kmalloc: where the caller may sleep a failure at the
 /// watermark reclaims and then invokes the OOM killer, as 6.1's slow path does; where it may not (a
@@ -554,10 +574,12 @@ struct KernelAllocator;
 unsafe impl GlobalAlloc for KernelAllocator {
     unsafe fn alloc(&self, layout: AllocLayout) -> *mut u8 {
         let (size, align) = (layout.size(), layout.align());
-        slow_path_if_preemptible(GfpFlags::GFP_KERNEL, kmalloc_order(size), || {
-            SLAB.lock().alloc_layout(&mut BuddyPages, size, align)
-        })
-        .or_else(|| SLAB.lock().alloc_layout(&mut AtomicBuddyPages, size, align))
+        slow_path_if_preemptible(
+            GfpFlags::GFP_KERNEL,
+            kmalloc_order(size),
+            slab_attempt(size, align),
+        )
+        .or_else(|| slab_atomic_retry(size, align))
         .map_or(core::ptr::null_mut(), |a| a as *mut u8)
     }
 

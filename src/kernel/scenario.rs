@@ -5,7 +5,7 @@
 //! physically contiguous pages first, then vmalloc. The run stops at the first request that
 //! fails both ways (the monkey test's failure) or at its step budget; the analysis is computed
 //! from the state at that moment, which stays for inspection.
-use crate::kernel::spinlock::SpinLock;
+use crate::kernel::spinlock::Mutex;
 
 use super::mem::{self, with_node, BuddyPages, SLAB};
 use super::vmalloc;
@@ -24,6 +24,13 @@ use crate::scenario::workload::{Op, Params, Workload, MAX_LIVE};
 
 /// The caller name the scenario's vmalloc and ioremap areas carry in /proc/vmallocinfo.
 const DRIVER: &str = "pivm::scenario::driver";
+/// The drivers' vmalloc mask: `GFP_KERNEL | __GFP_NORETRY`. Their vmallocs run with no spin
+/// lock held, so they may reclaim; the run keeps lowmem at its watermark, where a plain
+/// `GFP_KERNEL` request would go on to the OOM killer (with no process to kill) at nearly
+/// every one. The drivers expect failure (a graphics buffer falls back, the run stops at
+/// the double failure), so they fail after one round of reclaim, as 6.1's callers that
+/// expect failure ask.
+const DRIVER_VMALLOC_GFP: GfpFlags = GfpFlags::GFP_KERNEL.union(GfpFlags::__GFP_NORETRY);
 /// Lines of /proc/vmallocinfo shown at the end (the top of the range, as the engineer read it).
 const VMALLOCINFO_TAIL: usize = 8;
 /// The /proc/meminfo lines the analysis shows.
@@ -55,7 +62,11 @@ struct Run {
     active: bool,
 }
 
-static RUN: SpinLock<Run> = SpinLock::new(Run {
+/// The run's state, kept between commands for `scenario release`. A mutex, as Linux guards
+/// state whose holder may sleep: the run's vmallocs are `GFP_KERNEL` and may reclaim, which
+/// they may not under a spin lock (`might_sleep` reported them when this was one). Only the
+/// console takes it.
+static RUN: Mutex<Run> = Mutex::new(Run {
     workload: Workload::new(Params::DEFAULT),
     handles: [Handle::None; MAX_LIVE],
     active: false,
@@ -104,7 +115,9 @@ fn execute(handles: &mut [Handle; MAX_LIVE], op: Op) -> Option<bool> {
         Op::AppPages { id, pages } => (id, app_pages(pages)),
         Op::Vmalloc { id, size } => (
             id,
-            vmalloc::vmalloc(u64::from(size), DRIVER).ok().map(|va| Handle::Vmalloc(va as usize)),
+            vmalloc::__vmalloc(u64::from(size), DRIVER_VMALLOC_GFP, DRIVER)
+                .ok()
+                .map(|va| Handle::Vmalloc(va as usize)),
         ),
         Op::Ioremap { id, phys, size } => (
             id,
@@ -136,7 +149,9 @@ fn gpu_alloc(size: u32) -> Option<Handle> {
     if let Ok(pfn) = with_node(|n| n.alloc_pages(gfp, order)) {
         return Some(Handle::Pages { pfn: pfn.0 as u32, order: order as u8 });
     }
-    vmalloc::vmalloc(u64::from(size), DRIVER).ok().map(|va| Handle::Vmalloc(va as usize))
+    vmalloc::__vmalloc(u64::from(size), DRIVER_VMALLOC_GFP, DRIVER)
+        .ok()
+        .map(|va| Handle::Vmalloc(va as usize))
 }
 
 /// An app's pages: order-0 `GFP_HIGHUSER_MOVABLE` (highmem first, lowmem when highmem is
@@ -331,7 +346,7 @@ fn request(size: u32) -> Request {
             handle: Handle::Pages { pfn: pfn.0 as u32, order: order as u8 },
             failure: None,
         },
-        Err(gfp_err) => match vmalloc::vmalloc(u64::from(size), DRIVER) {
+        Err(gfp_err) => match vmalloc::__vmalloc(u64::from(size), DRIVER_VMALLOC_GFP, DRIVER) {
             Ok(va) => Request {
                 outcome: GpuOutcome::Vmalloc,
                 handle: Handle::Vmalloc(va as usize),

@@ -54,12 +54,31 @@ pub fn dump_stack(pid: u32, comm: &str, at: &core::panic::Location<'_>) {
 #[cfg(kernel)]
 use crate::console::printk::Console as ReportWriter;
 
-/// On the host (unit tests) reports are counted, not printed.
+/// On the host reports are counted, not printed; the unit tests also keep each thread's text
+/// (`take_reported_text`) to check it.
 #[cfg(not(kernel))]
 struct ReportWriter;
 
+#[cfg(test)]
+std::thread_local! {
+    static REPORTED_TEXT: core::cell::RefCell<alloc::string::String> =
+        const { core::cell::RefCell::new(alloc::string::String::new()) };
+}
+
+/// The report text this thread printed since the last call (unit tests).
+#[cfg(test)]
+fn take_reported_text() -> alloc::string::String {
+    REPORTED_TEXT.with(|t| core::mem::take(&mut *t.borrow_mut()))
+}
+
 #[cfg(not(kernel))]
 impl Write for ReportWriter {
+    #[cfg(test)]
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        REPORTED_TEXT.with(|t| t.borrow_mut().push_str(s));
+        Ok(())
+    }
+    #[cfg(not(test))]
     fn write_str(&mut self, _: &str) -> core::fmt::Result {
         Ok(())
     }
@@ -103,6 +122,11 @@ fn first_report_at(site: usize) -> bool {
 /// spin lock held, interrupts off) it prints Linux's report, once per call site, and carries
 /// on (the caller then keeps its atomic behaviour: allocations do not reclaim there).
 /// Returns whether the caller may sleep.
+///
+/// The site is the caller's, as `__might_sleep(__FILE__, __LINE__)` names its caller: an
+/// entry point that may sleep on its callers' behalf (`vmalloc`, `alloc_reclaiming`) is
+/// `#[track_caller]` all the way down, so the report names the line that called it under the
+/// lock, not a line inside the allocator.
 #[track_caller]
 pub fn might_sleep() -> bool {
     let (count, irqs_off) = (preempt_count(), irqs_disabled());
@@ -375,6 +399,42 @@ mod tests {
         assert!(first_report_at(site));
         assert!(!first_report_at(site));
         assert!(!first_report_at(site));
+    }
+
+    /// An allocation entry point as `kernel::vmalloc`'s are: `#[track_caller]` through two
+    /// levels down to `might_sleep`.
+    #[track_caller]
+    fn vmalloc_like() -> bool {
+        alloc_pages_like()
+    }
+
+    #[track_caller]
+    fn alloc_pages_like() -> bool {
+        might_sleep()
+    }
+
+    #[test]
+    fn might_sleep_names_the_caller_of_the_allocation_entry_point() {
+        let s = SpinLock::new(());
+        let _ = take_reported_text();
+        let mut line = 0;
+        // The same site twice: one report.
+        for _ in 0..2 {
+            let _g = s.lock();
+            let may = vmalloc_like();
+            line = line!() - 1;
+            assert!(!may, "a held lock: the caller may not sleep");
+        }
+        let text = take_reported_text();
+        let site = format!("{}:{}", file!(), line);
+        let mut lines = text.lines();
+        assert_eq!(
+            lines.next(),
+            Some(format!("BUG: sleeping function called from invalid context at {site}").as_str())
+        );
+        assert!(lines.next().unwrap_or("").starts_with("in_atomic(): 1, irqs_disabled(): 0, "));
+        assert!(text.contains(&format!("\nCall trace:\n {site}:")), "{text}");
+        assert_eq!(text.matches("BUG:").count(), 1, "{text}");
     }
 
     #[test]

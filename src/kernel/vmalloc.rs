@@ -5,7 +5,7 @@
 //! arrays, writes the page tables through `arch::mmu` with arch-neutral protections
 //! (`mm::pgprot`) and flushes the TLB when a purge asks for it (never at `vfree`/`iounmap`
 //! time).
-use alloc::alloc::{alloc_zeroed, dealloc, Layout as AllocLayout};
+use alloc::alloc::{dealloc, Layout as AllocLayout};
 use core::cell::Cell;
 use core::fmt;
 use core::mem::size_of;
@@ -214,14 +214,26 @@ fn pages_entry(array: PagesArray, i: u64) -> *mut u32 {
     (array.addr as usize as *mut u32).wrapping_add(i as usize)
 }
 
-/// `vmalloc()`: `__vmalloc_node(size, 1, GFP_KERNEL, NUMA_NO_NODE, caller)`.
+/// `vmalloc()`: `__vmalloc_node(size, 1, GFP_KERNEL, NUMA_NO_NODE, caller)`. Every vmalloc
+/// entry point is `#[track_caller]` down to `might_sleep`, so a sleepable vmalloc made while
+/// atomic is reported at the line that called it (Linux's `__might_sleep(file, line)`).
+#[track_caller]
 pub fn vmalloc(size: u64, caller: impl Into<Caller>) -> Result<u64, VmallocError> {
     vmalloc_node(size, PAGE_SIZE, VMALLOC_GFP, caller.into(), None)
+}
+
+/// `__vmalloc(size, gfp_mask)`: as `vmalloc`, with the caller's mask (`GFP_KERNEL |
+/// __GFP_NORETRY`: a caller with a fallback, which wants a failure rather than the OOM
+/// killer; its pages, `pages[]` array and page tables all take the modifier).
+#[track_caller]
+pub fn __vmalloc(size: u64, gfp: GfpFlags, caller: impl Into<Caller>) -> Result<u64, VmallocError> {
+    vmalloc_node(size, PAGE_SIZE, gfp, caller.into(), None)
 }
 
 /// `__vmalloc_node(size, align, GFP_KERNEL, ...)`: as `vmalloc`, at an address aligned to
 /// `align` (a power of two, at most `VMAP_MAX_ALIGN`): a `CONFIG_VMAP_STACK` kernel stack
 /// (`THREAD_SIZE` at `THREAD_ALIGN`, the area below it unmapped).
+#[track_caller]
 pub fn vmalloc_aligned(
     size: u64,
     align: u64,
@@ -232,6 +244,7 @@ pub fn vmalloc_aligned(
 
 /// `__vmalloc_node_range()`: reserves an area (with its guard page) lowest-first and backs it
 /// (`__vmalloc_area_node`). `array_of` marks the area as the `pages[]` array of another.
+#[track_caller]
 fn vmalloc_node(
     size: u64,
     align: u64,
@@ -261,6 +274,7 @@ fn vmalloc_node(
 /// `__vmalloc_area_node()`: the `pages[]` array (kmalloc'ed, or vmalloc'ed when larger than a
 /// page), order-0 pages owned by vmalloc taken with 6.1's mask (highmem first), then the
 /// mapping. Any failure frees what was taken (the area is lazily freed, as `vfree` does).
+#[track_caller]
 fn vmalloc_area_node(addr: u64, gfp: GfpFlags, caller: Caller) -> Result<(), VmallocError> {
     let Some(size) = VMAP.lock().find_vm_area(addr).map(|a| a.get_vm_area_size()) else {
         return Err(VmallocError::BadFree(VmapError::Nonexistent(addr)));
@@ -278,11 +292,11 @@ fn vmalloc_area_node(addr: u64, gfp: GfpFlags, caller: Caller) -> Result<(), Vma
             }
         }
     } else {
-        // SAFETY: the layout has a non-zero size; a null result is handled.
-        pages_layout(nr)
-            .map(|l| unsafe { alloc_zeroed(l) })
-            .filter(|p| !p.is_null())
-            .map(|p| PagesArray { addr: p as usize as u64, vmalloced: false })
+        // Not through a closure: `#[track_caller]` does not pass through one.
+        match pages_layout(nr) {
+            Some(l) => kmalloc_pages_array(l, nested),
+            None => None,
+        }
     };
     let Some(array) = array else {
         // free_vm_area(): no pages yet, the range goes the lazy way.
@@ -310,29 +324,63 @@ fn vmalloc_area_node(addr: u64, gfp: GfpFlags, caller: Caller) -> Result<(), Vma
         let _ = vunmap(addr, true);
         return Err(VmallocError::Pages { obtained: got << PAGE_SHIFT, gfp });
     }
-    // `__pte_alloc_kernel` allocates a table page before it takes `init_mm`'s lock (and may
-    // reclaim there): a spare page is ready before each mapping, which takes it only where
-    // it needs a new table; the last one goes back.
-    let mut spare: Option<u64> = None;
     let mut result = Ok(());
     for i in 0..nr {
         // SAFETY: entry `i < nr` was written above.
         let pfn = Pfn(u64::from(unsafe { pages_entry(array, i).read() }));
         let va = (addr + (i << PAGE_SHIFT)) as usize;
-        if spare.is_none() {
-            spare = alloc_reclaiming(PTE_GFP, pte_alloc);
-        }
-        let mut take = || spare.take().or_else(pte_alloc);
-        if mmu::map_kernel_page(va, pfn.phys().0, PAGE_KERNEL, &mut take).is_err() {
+        if map_kernel_page_pte_alloc(va, pfn.phys().0, gfp).is_err() {
             let _ = vunmap(addr, true);
             result = Err(VmallocError::Map { size: got << PAGE_SHIFT, gfp });
             break;
         }
     }
+    result
+}
+
+/// Maps `va` to `pa` in the kernel's tables the way 6.1's `vmap_pte_range` does: when the
+/// walk finds no table (`pmd_none`), `__pte_alloc_kernel` allocates one with no lock held
+/// (`GFP_PGTABLE_KERNEL`: it may reclaim, as 6.1's ignores the vmalloc caller's reclaim
+/// modifiers), then takes `init_mm`'s lock and installs it, and the walk goes on. A table is
+/// allocated only where one is missing (one per level on arm64's walk); a spare left over
+/// (another mapper installed one first: not on one CPU) goes back. pivm passes the vmalloc
+/// caller's `__GFP_NORETRY` on to the table (6.1 does not: its table would run the OOM
+/// killer), so a caller that expects failure fails fast there too.
+#[track_caller]
+fn map_kernel_page_pte_alloc(va: usize, pa: u64, gfp: GfpFlags) -> Result<(), ()> {
+    let table_gfp = PTE_GFP.union(gfp.intersection(GfpFlags::__GFP_NORETRY));
+    let mut spare: Option<u64> = None;
+    let r = loop {
+        let mut wanted = false;
+        let mut take = || {
+            wanted |= spare.is_none();
+            spare.take()
+        };
+        match mmu::map_kernel_page(va, pa, PAGE_KERNEL, &mut take) {
+            Ok(()) => break Ok(()),
+            // A table was missing: allocate it outside the lock, then walk again.
+            Err(_) if wanted => match alloc_reclaiming(table_gfp, pte_alloc) {
+                Some(page) => spare = Some(page),
+                None => break Err(()),
+            },
+            Err(_) => break Err(()),
+        }
+    };
     if let Some(pa) = spare {
         let _ = with_node(|n| n.free_pages_for(PageOwner::PageTable, Pfn(pa >> PAGE_SHIFT), 0));
     }
-    result
+    r
+}
+
+/// `kmalloc_node(array_size, nested_gfp)`: a `pages[]` array of one page or less from the
+/// slab, zeroed, with the vmalloc caller's reclaim modifiers (`__GFP_NORETRY`: one round of
+/// reclaim, no OOM killer). `dealloc` with the same layout frees it.
+#[track_caller]
+fn kmalloc_pages_array(l: AllocLayout, gfp: GfpFlags) -> Option<PagesArray> {
+    let p = super::mem::kmalloc_layout(gfp, l.size(), l.align())?;
+    // SAFETY: the slab handed out `l.size()` bytes at `p`, owned by this array alone.
+    unsafe { core::ptr::write_bytes(p as *mut u8, 0, l.size()) };
+    Some(PagesArray { addr: p as u64, vmalloced: false })
 }
 
 /// `__vunmap()`: clears the area's PTEs without a flush, hands the range to the lazy purge

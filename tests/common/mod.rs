@@ -641,6 +641,11 @@ impl Qemu {
         if s.code() != Some(0) {
             self.fail(&format!("poweroff: expected exit status 0, got {s}"));
         }
+        // No run made a sleepable allocation (or slept) while atomic: `might_sleep`'s report
+        // is a kernel bug wherever it appears (a test that provokes it powers off itself).
+        if self.transcript().contains("BUG: sleeping function called from invalid context") {
+            self.fail("a might_sleep report: something slept or allocated GFP_KERNEL while atomic");
+        }
     }
 
     /// Kills QEMU now (e.g. after an oops, where the kernel halts).

@@ -1,5 +1,5 @@
 //! `scenario vmalloc-frag [seed=N] [budget=N] [seeds=N] [trace[=N]]` and `scenario release`.
-use crate::kernel::spinlock::SpinLock;
+use crate::kernel::spinlock::Mutex;
 
 use super::{CmdError, CmdResult};
 use crate::console::args::{parse_u64, Args};
@@ -15,8 +15,9 @@ const MAX_BUDGET: u64 = 1_000_000;
 /// The options, for the error message.
 const OPTIONS: &str = "seed=N, budget=N, seeds=N, trace, trace=N";
 
-/// The failing steps of a `seeds=` sequence (4 KiB: not on the console's stack).
-static TTF: SpinLock<TimeToFailure> = SpinLock::new(TimeToFailure::new());
+/// The failing steps of a `seeds=` sequence (4 KiB: not on the console's stack). A mutex:
+/// the runs it is held across make `GFP_KERNEL` vmallocs, which may sleep.
+static TTF: Mutex<TimeToFailure> = Mutex::new(TimeToFailure::new());
 
 pub(super) fn cmd_scenario(k: &Kernel, args: &Args<'_>) -> CmdResult {
     match args.get(1) {

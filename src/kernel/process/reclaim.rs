@@ -436,7 +436,7 @@ fn memalloc_noreclaim_restore(old: u32) {
 /// (`alloc_may_oom`: order up to `PAGE_ALLOC_COSTLY_ORDER`, `__GFP_FS`, ...), which waits for
 /// the victim's exit, and the loop starts over with its count of rounds reset, as 6.1's
 /// slow path `goto retry`s. True when `retry` succeeded; false when the OOM killer may not
-/// run or could not help. A task already reclaiming (`PF_MEMALLOC`: kswapd, or reclaim's own
+/// run or could not help; `__GFP_NORETRY` gives up after the first round. A task already reclaiming (`PF_MEMALLOC`: kswapd, or reclaim's own
 /// allocations) does not reclaim again.
 fn direct_reclaim_for_kernel(gfp: GfpFlags, order: u32, retry: &mut dyn FnMut() -> bool) -> bool {
     if super::with_current_mm(|t| t.flags & PF_MEMALLOC != 0) {
@@ -449,6 +449,10 @@ fn direct_reclaim_for_kernel(gfp: GfpFlags, order: u32, retry: &mut dyn FnMut() 
         memalloc_noreclaim_restore(saved);
         if retry() {
             return true;
+        }
+        // 6.1's slow path: "Do not loop if specifically requested" (`goto nopage`).
+        if gfp.contains(GfpFlags::__GFP_NORETRY) {
+            return false;
         }
         let swap_space = swap_pages().0 > 0;
         let could = with_node(|n| {
