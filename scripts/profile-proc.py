@@ -9,6 +9,8 @@ done for `vmbench loop OP 0`, and the difference divided by N is printed per sym
 one operation, without the program's start and exit. Env: KERNEL, INITRD, TOP (rows, 40),
 PROCS (sleeping children of vmbench alive during both runs, default 0: `vmbench loop OP N P`),
 VMAS (extra one-page VMAs mapped in both runs, default 0: `vmbench loop OP N P V`).
+The compiler's memory helpers (`memcpy`, `__aeabi_memclr8`...) appear once more per caller,
+indented, as "HELPER <- CALLER" (the function they were entered from), as they are out of line.
 """
 import collections
 import concurrent.futures
@@ -63,12 +65,28 @@ def run(img, initrd, cmd, log):
     return buf.decode(errors="replace")
 
 
+def is_mem_helper(name):
+    """The compiler's memory helpers (`memcpy`, `memset`, `__aeabi_memclr8`...), whose
+    instructions are also charged to the function that called them."""
+    return name.startswith(("__aeabi_mem", "compiler_builtins::mem::", "memcpy", "memset",
+                            "memmove"))
+
+
 def histogram(log, addrs, names):
+    """Instructions by symbol, and the memory helpers' instructions by helper and caller
+    ("HELPER <- CALLER", the function the helper was entered from)."""
     counts = collections.Counter()
     total = 0
+    caller, prev = None, None
     for pc in traced_pcs(log):
         total += 1
-        counts[symbol_of(pc, addrs, names)] += 1
+        name = symbol_of(pc, addrs, names)
+        counts[name] += 1
+        if is_mem_helper(name):
+            if prev is not None and not is_mem_helper(prev):
+                caller = prev
+            counts[f"  {name} <- {caller}"] += 1
+        prev = name
     return counts, total
 
 

@@ -310,7 +310,8 @@ impl VmaTree {
         }
     }
 
-    /// Rotates `x` above its parent, both nodes' values fixed.
+    /// Rotates `x` above its parent; the parent's values are fixed, `x`'s are left to the
+    /// caller (a node rotated up several times is fixed once, at the end).
     fn rotate_up(&mut self, x: u32) {
         let p = self.node(x).parent;
         let g = self.node(p).parent;
@@ -332,7 +333,6 @@ impl VmaTree {
         self.node_mut(p).parent = x;
         self.replace_child(g, p, x);
         self.fix(p);
-        self.fix(x);
     }
 
     /// Adds `vma`, which overlaps none of the tree's VMAs.
@@ -401,8 +401,13 @@ impl VmaTree {
         self.len += 1;
         // Up to where the priority puts it, then the values above.
         let prio = self.node(x).prio;
+        let mut rotated = false;
         while self.node(x).parent != NIL && self.node(self.node(x).parent).prio < prio {
             self.rotate_up(x);
+            rotated = true;
+        }
+        if rotated {
+            self.fix(x);
         }
         let p = self.node(x).parent;
         self.fix_up(p);
@@ -412,20 +417,15 @@ impl VmaTree {
     /// Takes the VMA at `id` out of the tree.
     pub fn remove(&mut self, id: VmaId) -> Vma {
         let x = id.0;
-        // Down to where it has at most one child, the child of higher priority rotated up.
-        loop {
-            let (l, r) = (self.node(x).left, self.node(x).right);
-            if l == NIL || r == NIL {
-                let child = if l == NIL { r } else { l };
-                let p = self.node(x).parent;
-                self.replace_child(p, x, child);
-                self.fix_up(p);
-                break;
-            }
-            let up = if self.node(l).prio > self.node(r).prio { l } else { r };
-            self.rotate_up(up);
-        }
+        let (l, r, p) = (self.node(x).left, self.node(x).right, self.node(x).parent);
         let (prev, next) = (self.node(x).prev, self.node(x).next);
+        if l == NIL || r == NIL {
+            // At most one child: it takes the node's place.
+            self.replace_child(p, x, if l == NIL { r } else { l });
+            self.fix_up(p);
+        } else {
+            self.replace_by_successor(x, next);
+        }
         if prev == NIL {
             self.first = next;
         } else {
@@ -447,6 +447,42 @@ impl VmaTree {
         // The node keeps a copy until reused; the file reference goes to the caller.
         let file = n.vma.vm_file.take();
         Vma { vm_file: file, ..n.vma.clone() }
+    }
+
+    /// Takes node `x`, which has two children, out of the tree by putting its in-order
+    /// successor `s` (its `next`, the lowest node of its right subtree, without a left child)
+    /// in its place with its priority, so the heap order holds: one path of fix-ups, from
+    /// where `s` was up to the root, instead of rotating `x` down to a leaf (two fix-ups per
+    /// rotation).
+    fn replace_by_successor(&mut self, x: u32, s: u32) {
+        let (l, r, p, prio) = {
+            let n = self.node(x);
+            (n.left, n.right, n.parent, n.prio)
+        };
+        let sp = self.node(s).parent;
+        if sp != x {
+            // `s` is its parent's left child: its right subtree takes its place.
+            let sr = self.node(s).right;
+            self.node_mut(sp).left = sr;
+            if sr != NIL {
+                self.node_mut(sr).parent = sp;
+            }
+            self.node_mut(s).right = r;
+            self.node_mut(r).parent = s;
+        }
+        self.node_mut(s).left = l;
+        self.node_mut(l).parent = s;
+        self.node_mut(s).prio = prio;
+        self.replace_child(p, x, s);
+        // Every node from where `s` was up to `s` lost `s` from its subtree; above `s`, the
+        // values change only as far as they do.
+        let mut t = if sp == x { s } else { sp };
+        while t != s {
+            self.fix(t);
+            t = self.node(t).parent;
+        }
+        self.fix(s);
+        self.fix_up(p);
     }
 
     /// The highest start of `length` free bytes within `[low, high)` (`unmapped_area_topdown`);
@@ -479,7 +515,12 @@ impl VmaTree {
     /// `hi` (the claim of the one after), may hold a gap for `q`: its gaps are `[lo, first
     /// claim)`, those between its VMAs and `[last end, hi)`. Each starts at `lo` or a VMA's
     /// end and ends at `hi` or below a VMA's end (a stack's guard gap may reach below the VMAs
-    /// before it: its claim bounds only the gap just below it).
+    /// before it: its claim bounds only the gap just below it). So no gap of the subtree fits
+    /// when `lo` lies less than `length` below the query's top, or the subtree's highest end
+    /// less than `length` above its bottom: a top-down search does not enter the subtrees
+    /// after the VMAs just below its limit (where the gap up to the stack, longer than any,
+    /// would lure it in), as `unmapped_area_topdown` skips a node whose gap starts above
+    /// `high_limit`.
     ///
     /// The gaps at the two ends are known exactly and are clipped to the query's limits as
     /// [`GapQuery::fit`] clips them: the gap from the top VMA of the mmap area up to the stack
@@ -487,8 +528,8 @@ impl VmaTree {
     fn may_fit(&self, t: u32, lo: usize, hi: usize, q: &GapQuery) -> bool {
         let n = self.node(t);
         let clipped = |lo: usize, hi: usize| hi.min(q.high).saturating_sub(lo.max(q.low));
-        lo < q.high
-            && hi.max(n.max_end) > q.low
+        lo.saturating_add(q.length) <= q.high
+            && hi.max(n.max_end) >= q.low.saturating_add(q.length)
             && (n.max_gap >= q.length
                 || clipped(lo, n.min_claim) >= q.length
                 || clipped(n.max_end, hi) >= q.length)

@@ -510,7 +510,8 @@ pub fn set_user_ptes_none(
             ((1usize << SECTION_SHIFT) - (start & ((1 << SECTION_SHIFT) - 1))) >> SMALL_PAGE_SHIFT;
         let n = (pfns.len() - first).min(to_section).min(RUN);
         let run = &mut pfns[first..first + n];
-        let mut ptes = [0u32; RUN];
+        let mut buf = core::mem::MaybeUninit::uninit();
+        let ptes = zeroed_ptes::<RUN>(&mut buf);
         for (p, pfn) in ptes.iter_mut().zip(run.iter()) {
             *p = pfn.map_or(0, |f| pgtable::pfn_pte(f << SMALL_PAGE_SHIFT, bits));
         }
@@ -735,6 +736,20 @@ fn zap_user_ptes_by<const BATCH: usize>(
     walk_user_ptes::<BATCH>(pgd, start, end, mmu::clear_page_range, f);
 }
 
+/// `buf` zeroed 32 bytes a store, as a PTE buffer: `[0u32; N]` is `memclr`'s loop, five
+/// instructions a word, and fork, exit and `munmap` clear a buffer per VMA with a table
+/// (about 320 instructions for 64 PTEs).
+#[inline(always)]
+fn zeroed_ptes<const N: usize>(buf: &mut core::mem::MaybeUninit<[u32; N]>) -> &mut [u32; N] {
+    const { assert!((N * 4).is_multiple_of(32)) };
+    // SAFETY: `buf` is word aligned and `4 * N` bytes long, a multiple of 32; every byte is
+    // written (zero) before the array is handed out.
+    unsafe {
+        super::page::clear_bytes32(buf.as_mut_ptr().cast(), N * 4);
+        buf.assume_init_mut()
+    }
+}
+
 /// Walks the user PTEs of `[start, end)` in the table at `pgd`, skipping first-level entries
 /// without a table, `BATCH` entries per table lock: `batch` reads (or reads and clears) the
 /// raw Linux PTEs of a run, and `f` gets each non-empty one with its address (a run `batch`
@@ -764,7 +779,8 @@ fn walk_user_ptes<const BATCH: usize>(
         }
         // Zeroed only where there is a table to read: a range without one (an untouched
         // mapping, or one whose tables `munmap` freed) costs no clearing of the buffer.
-        let mut ptes = [0u32; BATCH];
+        let mut buf = core::mem::MaybeUninit::uninit();
+        let ptes = zeroed_ptes::<BATCH>(&mut buf);
         while va < next {
             let stop = next.min(va + BATCH * PAGE_BYTES);
             let n = (stop - va).div_ceil(PAGE_BYTES);

