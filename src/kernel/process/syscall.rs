@@ -123,7 +123,7 @@ fn handle_call(regs: &mut PtRegs, n: u32) {
             arch::set_tls(a[0] as _);
             Ok(0)
         }
-        SyscallClass::ArmPrivate(arm_nr::GET_TLS) => Ok(with_current(|t| t.tls) as u32),
+        SyscallClass::ArmPrivate(arm_nr::GET_TLS) => Ok(with_current(|t| t.tls)),
         SyscallClass::ArmPrivate(arm_nr::CACHEFLUSH) => Ok(0),
         SyscallClass::ArmPrivate(_) | SyscallClass::BadSyscall => {
             with_current(|t| t.pending |= 1 << (super::SIGILL - 1));
