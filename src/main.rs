@@ -201,7 +201,6 @@ fn start_kernel(entry: EntryState) -> ! {
     mem::with_node(|n| n.init_per_zone_wmark_min());
 
     // rootfs_initcall(populate_rootfs) and the process machinery (the console is task 0).
-    #[cfg(not(target_arch = "aarch64"))]
     kernel::process::init(&params, boot.initrd.map(|rd| (rd.start.0, rd.size)));
 
     let k = kernel::set(Kernel { entry, boot, params, layout, memblock });
@@ -210,11 +209,8 @@ fn start_kernel(entry: EntryState) -> ! {
     // partition on /boot (read-only); its block-device files in /dev (the last two need the
     // file layer, which arm64 gets with processes).
     pivm::drivers::mmc::block::probe();
-    #[cfg(not(target_arch = "aarch64"))]
-    {
-        kernel::cardfs::mount_boot();
-        kernel::blkdev::make_nodes();
-    }
+    kernel::cardfs::mount_boot();
+    kernel::blkdev::make_nodes();
 
     // pivm.run=NAME: a scenario at boot, then the console (to watch it on a real Pi).
     if let Some(name) = k.params.run.as_ref() {

@@ -218,13 +218,9 @@ mod device {
         t.take_interrupt()
     }
 
-    /// Whether a program could run (the console is the idle task of the programs). The
-    /// arm64 kernel has no processes yet.
+    /// Whether a program could run (the console is the idle task of the programs).
     fn others_runnable() -> bool {
-        #[cfg(not(target_arch = "aarch64"))]
-        return crate::kernel::process::others_runnable();
-        #[cfg(target_arch = "aarch64")]
-        false
+        crate::kernel::process::others_runnable()
     }
 
     /// The next input for the line editor, in the order it was typed; the CPU idles until
@@ -257,7 +253,6 @@ mod device {
             if let Some(i) = got {
                 return Some(i);
             }
-            #[cfg(not(target_arch = "aarch64"))]
             if others_runnable() {
                 crate::kernel::process::schedule();
             }

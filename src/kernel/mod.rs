@@ -4,22 +4,12 @@
 //! The AArch64 kernel builds the allocators (`mem`, `vmalloc`, `cma`), interrupts and time so
 //! far; processes, the SD card and swap are gated off it until they go through the facade
 //! there.
-#[cfg(not(target_arch = "aarch64"))]
 pub mod blkdev;
-#[cfg(not(target_arch = "aarch64"))]
 pub mod cardfs;
 pub mod cma;
 pub mod irq;
 pub mod mem;
-#[cfg(not(target_arch = "aarch64"))]
 pub mod process;
-/// The processes' pure parts the shared code names (rseq, the scheduler's rules).
-#[cfg(target_arch = "aarch64")]
-pub mod process {
-    pub mod rseq;
-    pub mod rules;
-    pub mod sysno;
-}
 pub mod scenario;
 /// The architecture's steps of the one boot sequence (`start_kernel` in `main.rs`), as
 /// Linux's `start_kernel` calls `setup_arch`, `paging_init`, `mem_init`: the first lines of the
@@ -33,9 +23,7 @@ pub mod setup;
 #[path = "setup/arm64.rs"]
 pub mod setup;
 pub mod spinlock;
-#[cfg(not(target_arch = "aarch64"))]
 pub mod swap;
-#[cfg(not(target_arch = "aarch64"))]
 pub mod sysctl;
 pub mod time;
 pub mod vmalloc;

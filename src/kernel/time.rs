@@ -437,7 +437,6 @@ mod device {
         // the ARMv7 kernel only so far (the arm64 kernel's tick keeps time and accounts CPU
         // time).
         crate::kernel::vsyscall::update_vsyscall(&s.tk);
-        #[cfg(not(target_arch = "aarch64"))]
         crate::kernel::process::scheduler_tick(matches!(ctx, TickContext::User));
         arch_timer::set_next_event(kind, s.tick.next);
     }

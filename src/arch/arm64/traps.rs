@@ -101,7 +101,9 @@ global_asm!(
 __arm64_vmap_stack_vectors:
     vectors 1
 
-    .text
+    // Linux's .entry.text: next to the vectors, as their conditional branches (the
+    // overflow test's b.ne) reach only 1 MiB.
+    .section .entry.text, "ax"
 __arm64_vector_common:
 "#,
     kernel_entry!(1),

@@ -136,7 +136,6 @@ fn print_copied(bytes: usize, ns: u64) {
 
 /// `iowait`: the programs' waits for the card since boot, asleep (`io_schedule`: `D`, other
 /// tasks run) and idle (the CPU in `wfi` under a lock, nothing else running; none is the aim).
-#[cfg(not(target_arch = "aarch64"))]
 pub(super) fn cmd_iowait(_: &Kernel, args: &Args<'_>) -> CmdResult {
     if args.len() != 1 {
         fail!(args, "usage: iowait");

@@ -8,13 +8,11 @@ use alloc::string::String;
 use core::fmt;
 
 use super::{expect_args, CmdError, CmdResult};
-#[cfg(not(target_arch = "aarch64"))]
 use crate::abi::errno::Errno;
 use crate::console::args::Args;
 use crate::console::printk::Console;
 use crate::fs::procfs::ROOT_FILES;
 use crate::kernel::{mem, Kernel};
-#[cfg(not(target_arch = "aarch64"))]
 use crate::kprintln;
 use crate::proc::extfrag;
 
@@ -54,64 +52,12 @@ pub(super) fn cmd_cat(k: &Kernel, args: &Args<'_>) -> CmdResult {
     }
     // Everything else through the file layer: the same namespace, /proc and seq_file reads
     // as a program's open and read.
-    #[cfg(not(target_arch = "aarch64"))]
     if let Err(e) = crate::kernel::process::fs::cat(path) {
         fail!(args, "{}: {}", path, e.message());
     }
-    // arm64 has no file layer yet (it comes with processes): /proc's own files, rendered
-    // by the same renderers.
-    #[cfg(target_arch = "aarch64")]
-    proc_root::cat(k, args, path)?;
     Ok(())
 }
 
-/// `/proc`'s own files on the 64-bit kernel, which has no processes and so no file layer
-/// yet: the same renderers the 32-bit kernel's procfs reads, fed from the live allocators,
-/// interrupts, time and block layer; the files that need processes or swap say so.
-#[cfg(target_arch = "aarch64")]
-mod proc_root {
-    use core::fmt::Write;
-
-    use super::{CmdError, CmdResult};
-    use crate::console::args::Args;
-    use crate::console::printk::Console;
-    use crate::fs::procfs::{RootFile, ROOT_FILES};
-    use crate::kernel::{mem, Kernel};
-    use crate::kprintln;
-    use crate::proc::meminfo;
-
-    pub(super) fn cat(k: &Kernel, args: &Args<'_>, path: &str) -> CmdResult {
-        let file = path.strip_prefix("/proc/").and_then(|n| ROOT_FILES.iter().find(|e| e.0 == n));
-        let Some(&(_, f, _)) = file else {
-            fail!(args, "{}: No such file or directory", path);
-        };
-        let out = &mut Console;
-        let _ = match f {
-            RootFile::Cmdline => writeln!(out, "{}", k.boot.cmdline()),
-            RootFile::Meminfo => meminfo::render(out, &mem::meminfo_snapshot(&k.layout)),
-            RootFile::Buddyinfo
-            | RootFile::Pagetypeinfo
-            | RootFile::Zoneinfo
-            | RootFile::Slabinfo => mem::render_allocator_file(f, out).unwrap_or(Ok(())),
-            RootFile::Vmallocinfo => crate::kernel::vmalloc::render_vmallocinfo(out),
-            RootFile::Iomem => crate::kernel::setup::iomem(k).render(out),
-            RootFile::Cpuinfo => write!(out, "{}", crate::kernel::setup::cpuinfo()),
-            RootFile::Stat => crate::kernel::irq::render_stat(out),
-            RootFile::Uptime => crate::kernel::time::render_uptime(out),
-            RootFile::Interrupts => crate::kernel::irq::render_interrupts(out),
-            RootFile::Swaps | RootFile::Vmstat => fail!(
-                args,
-                "{}: not on the 64-bit kernel yet (its counters are the processes' and swap's)",
-                path
-            ),
-            RootFile::Partitions => crate::block::core::render_partitions(out),
-            RootFile::Diskstats => crate::block::core::render_diskstats(out),
-        };
-        Ok(())
-    }
-}
-
-#[cfg(not(target_arch = "aarch64"))]
 /// `echo TEXT` and `echo VALUE > FILE` (also `>FILE`) as a shell runs them, for the knob
 /// files (`/proc/sys/vm/*`, `/sys/kernel/debug/fault_around_bytes`,
 /// `/sys/kernel/slab/CACHE/shrink`): `VALUE\n` goes through
@@ -151,7 +97,6 @@ pub(super) fn cmd_echo(_k: &Kernel, args: &Args<'_>) -> CmdResult {
 }
 
 /// Whether `path` names a knob file (for echo's message about other files).
-#[cfg(not(target_arch = "aarch64"))]
 fn is_knob(path: &str) -> bool {
     path.starts_with("/sys/kernel/slab/")
         || crate::proc::sysctl::KNOBS.iter().any(|k| path.ends_with(k.name))

@@ -6,29 +6,22 @@
 pub use mmu::kernel_sections;
 
 use self::bench::cmd_bench;
-#[cfg(not(target_arch = "aarch64"))]
 use self::block::cmd_iowait;
 use self::block::{cmd_blockdev, cmd_dd};
 use self::cma::{cmd_cma_alloc, cmd_cma_release};
 use self::files::cmd_cat;
-#[cfg(not(target_arch = "aarch64"))]
 use self::files::cmd_echo;
 #[cfg(not(target_arch = "aarch64"))]
 use self::memdump::cmd_memdump;
 use self::mmu::{cmd_layout, cmd_p2v, cmd_peek, cmd_pt, cmd_ptdump, cmd_v2p};
 use self::pages::{cmd_alloc_pages, cmd_frag, cmd_free_pages, cmd_free_pages_pfn, cmd_memtest};
-#[cfg(not(target_arch = "aarch64"))]
 use self::process::{cmd_bg, cmd_fg, cmd_jobs, cmd_kill, cmd_ls, cmd_ps, cmd_run};
 use self::scenario::cmd_scenario;
 use self::slab::{cmd_kfree, cmd_kmalloc, cmd_ksize};
-#[cfg(not(target_arch = "aarch64"))]
 use self::swap::{cmd_free, cmd_swapoff, cmd_swapon, cmd_sysctl};
 use self::system::{cmd_crash, cmd_jiffies, cmd_poweroff, cmd_reboot};
 #[cfg(target_arch = "aarch64")]
-use self::unavailable::{
-    cmd_bg, cmd_echo, cmd_fg, cmd_free, cmd_iowait, cmd_jobs, cmd_kill, cmd_ls, cmd_memdump,
-    cmd_ps, cmd_run, cmd_swapoff, cmd_swapon, cmd_sysctl,
-};
+use self::unavailable::cmd_memdump;
 use self::verify::cmd_verify;
 use self::vmalloc::{
     cmd_ioremap, cmd_iounmap, cmd_kmap, cmd_kunmap, cmd_poke, cmd_purge, cmd_touch, cmd_vfree,
@@ -65,11 +58,9 @@ mod files;
 mod memdump;
 mod mmu;
 mod pages;
-#[cfg(not(target_arch = "aarch64"))]
 mod process;
 mod scenario;
 mod slab;
-#[cfg(not(target_arch = "aarch64"))]
 mod swap;
 mod system;
 #[cfg(target_arch = "aarch64")]
