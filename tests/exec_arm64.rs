@@ -20,7 +20,7 @@ use pivm::fs::binfmt_elf::{
     AT_PLATFORM, AT_RANDOM, AT_SYSINFO_EHDR, PT_GNU_STACK,
 };
 use pivm::mm::mm_types::{MmStruct, Rlimits, VmFile};
-use pivm::proc::pid::maps::render_maps;
+use pivm::proc::pid::maps::{render_maps, MapsFormat};
 use user_common::built_program;
 
 const PAGE_SIZE: usize = 4096;
@@ -72,7 +72,7 @@ fn exec(
 
 fn maps(mm: &MmStruct) -> Vec<String> {
     let mut out = String::new();
-    render_maps(&mut out, mm, None).unwrap();
+    render_maps(&mut out, mm, &MapsFormat::ARM64).unwrap();
     out.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect()
 }
 

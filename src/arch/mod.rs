@@ -124,7 +124,7 @@ pub mod mmu {
     pub use super::imp::mmu::{
         dump_kernel_page_tables, flush_tlb_kernel_range, map_kernel_page, page_table_pages,
         phys_to_virt, set_linear_map, show_pte, translate, unmap_kernel_page, write_translation,
-        MapError, PteAlloc,
+        write_translation_in, MapError, PteAlloc,
     };
 }
 #[cfg(all(kernel, not(target_arch = "aarch64")))]

@@ -1202,7 +1202,7 @@ mod tests {
         AT_PLATFORM,
     ];
     use crate::mm::mm_types::Rlimits;
-    use crate::proc::pid::maps::{render_maps, ARM_VECTORS};
+    use crate::proc::pid::maps::{render_maps, MapsFormat};
     use crate::proc::pid::sample::{output, LAYOUT};
     use alloc::string::String;
     use proptest::prelude::*;
@@ -1268,7 +1268,7 @@ mod tests {
         let (mm, r) = load(TINY, 0xC000_0000, 0, &mut Lcg(1));
         let img = r.unwrap();
         let mut out = String::new();
-        render_maps(&mut out, &mm, Some(&ARM_VECTORS)).unwrap();
+        render_maps(&mut out, &mm, &MapsFormat::ARM).unwrap();
         // layout.txt, first /bin/tiny run after `echo 0 > randomize_va_space`: 8 maps lines.
         let want: String = output(LAYOUT, "/bin/tiny", 0)
             .lines()

@@ -329,7 +329,7 @@ pub fn node_stats() -> NodeStats {
     NodeStats {
         nr_slab_unreclaimable: slab_pages,
         nr_page_table_pages: crate::arch::mmu::page_table_pages() + procs.pgd_pages,
-        // NR_KERNEL_STACK_KB: 8 KiB per task.
+        // NR_KERNEL_STACK_KB: THREAD_SIZE per task (8 KiB on ARM, 32 KiB on arm64).
         nr_kernel_stack: procs.kernel_stack_pages * (PAGE_SIZE / 1024),
         ..NodeStats::default()
     }
@@ -337,19 +337,14 @@ pub fn node_stats() -> NodeStats {
 
 /// `node_stats` with what `show_mem` adds after the zones: the page cache's pages and swap's
 /// counts (`show_swap_cache_info`). Takes the node's and swap's locks in turn: call it with
-/// neither held. Allocates nothing, so the OOM killer can call it. The 64-bit kernel has no
-/// page cache or swap yet: its counts are 0.
+/// neither held. Allocates nothing, so the OOM killer can call it.
 pub fn show_mem_stats() -> NodeStats {
-    #[allow(unused_mut)]
     let mut stats = node_stats();
-    #[cfg(not(target_arch = "aarch64"))]
-    {
-        stats.nr_file_pages = crate::kernel::process::procfs_live::page_cache_pages();
-        let (total, free, cached) = crate::kernel::swap::meminfo_pages();
-        stats.nr_swap_total = total;
-        stats.nr_swap_free = free;
-        stats.nr_swapcache = cached;
-    }
+    stats.nr_file_pages = crate::kernel::process::procfs_live::page_cache_pages();
+    let (total, free, cached) = crate::kernel::swap::meminfo_pages();
+    stats.nr_swap_total = total;
+    stats.nr_swap_free = free;
+    stats.nr_swapcache = cached;
     stats
 }
 
@@ -365,7 +360,6 @@ struct ProcessCounters {
     unreclaimable: bool,
 }
 
-#[cfg(not(target_arch = "aarch64"))]
 fn process_counters() -> ProcessCounters {
     use crate::kernel::process;
     use core::sync::atomic::Ordering::Relaxed;
@@ -375,12 +369,6 @@ fn process_counters() -> ProcessCounters {
         anon_pages: process::mm::NR_ANON_PAGES.load(Relaxed),
         unreclaimable: process::reclaim::node_unreclaimable(),
     }
-}
-
-/// The arm64 kernel runs no processes yet: they hold nothing.
-#[cfg(target_arch = "aarch64")]
-fn process_counters() -> ProcessCounters {
-    ProcessCounters { pgd_pages: 0, kernel_stack_pages: 0, anon_pages: 0, unreclaimable: false }
 }
 
 /// A copy of the node's state for the `/proc` renderers, taken under the allocator's lock.

@@ -486,14 +486,3 @@ mod tests {
         assert_eq!((s.hrtimer_res, s.wall_to_monotonic, s.tai_offset), (10_000_000, (0, 0), 0));
     }
 }
-
-/// `VDSO_SYMBOL(mm->context.vdso, sigtramp)` on arm64: the address of `__kernel_rt_sigreturn`
-/// in the process's `[vdso]` at `vdso`, where a handler without `SA_RESTORER` returns. arm64's
-/// vDSO image is not built yet, so there is none: the signal code then refuses the frame and
-/// the task gets SIGSEGV, as `signal_setup_done` does, rather than a frame returning to a wrong
-/// address. The image's symbol offset goes here when it exists.
-#[cfg(all(kernel, target_arch = "aarch64"))]
-pub fn vdso_sigtramp(vdso: usize) -> Option<usize> {
-    let _ = vdso;
-    None
-}

@@ -277,6 +277,7 @@ extern "C" fn __arm64_el0_exception(regs: &mut PtRegs, kind: u64) {
             let (esr, far) = (ESR_EL1.get(), FAR_EL1.get());
             match classify_el0_sync(esr, far, regs) {
                 El0Sync::Svc => el0_svc(regs),
+                El0Sync::Exception(UserException::Undefined { .. }) if emulate_mrs(regs) => {}
                 El0Sync::Exception(e) => match USER_EXCEPTION.get() {
                     Some(handle) => handle(e, regs),
                     // No process code to signal: the kernel's report of an unexpected
@@ -288,6 +289,25 @@ extern "C" fn __arm64_el0_exception(regs: &mut PtRegs, kind: u64) {
         EL0_IRQ if super::irq::generic_handle_arch_irq(regs) => {}
         _ => traps::unexpected_exception(regs, kind),
     }
+}
+
+/// `do_el0_undef`'s `mrs_hook`: an EL0 read of an ID register (glibc reads MIDR_EL1 at
+/// start-up) answered as `emulate_mrs` does, then the instruction skipped. False when the
+/// instruction is not one it emulates, or cannot be read: the task gets SIGILL.
+fn emulate_mrs(regs: &mut PtRegs) -> bool {
+    let mut insn = [0u8; 4];
+    if super::uaccess::copy_from_user(&mut insn, regs.pc as usize) != 0 {
+        return false;
+    }
+    let midr = aarch64_cpu::registers::MIDR_EL1.get();
+    let Some(r) = super::cpufeature::emulate_mrs(u32::from_le_bytes(insn), midr) else {
+        return false;
+    };
+    if r.rt != 31 {
+        regs.regs[r.rt] = r.value;
+    }
+    regs.pc += 4;
+    true
 }
 
 /// `el0_svc`: 6.1's `el0_svc_common` keeps x0 for a restart and the number from w8, then

@@ -183,8 +183,8 @@ pub fn write_translation(w: &mut impl core::fmt::Write, va: usize) -> core::fmt:
     if va >> 63 == 0 {
         return writeln!(
             w,
-            "{va:#x} is a user (TTBR0) address: TTBR0 holds the empty reserved_pg_dir \
-             (no processes on AArch64 yet)"
+            "{va:#x} is a user (TTBR0) address: the console runs on the empty reserved_pg_dir \
+             there; `pt VA PID` walks a process's table"
         );
     }
     if va < l.page_offset {
@@ -204,6 +204,17 @@ pub fn write_translation(w: &mut impl core::fmt::Write, va: usize) -> core::fmt:
     )?;
     let walk = pgtable::walk(va, VA_BITS, root, super::traps::read_table);
     pgtable::write_walk(w, va, VA_BITS, &walk)
+}
+
+/// A process's table at `pgd` (its TTBR0 root): the software walk of `va`, each level's
+/// descriptor decoded (no `AT`: the MMU answers for the live table, the console's).
+pub fn write_translation_in(
+    w: &mut impl core::fmt::Write,
+    pgd: u64,
+    va: usize,
+) -> core::fmt::Result {
+    let walk = pgtable::walk(va as u64, VA_BITS, pgd, super::traps::read_table);
+    pgtable::write_walk(w, va as u64, VA_BITS, &walk)
 }
 
 /// `/sys/kernel/debug/kernel_page_tables` as arm64 6.1 prints it (`ptdump_walk`).

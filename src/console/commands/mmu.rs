@@ -147,15 +147,8 @@ pub(super) fn cmd_p2v(k: &Kernel, args: &Args<'_>) -> CmdResult {
     Ok(())
 }
 
-/// No processes on arm64 yet: no table but the kernel's.
-#[cfg(target_arch = "aarch64")]
-fn process_pgd(args: &Args<'_>, _: usize) -> Result<(u32, u64), CmdError> {
-    fail!(args, "not on the 64-bit kernel yet (no processes on AArch64 so far)")
-}
-
 /// The first-level table of process `PID` (argument `i`), refused cleanly for a PID that is
 /// not a live process with an address space.
-#[cfg(not(target_arch = "aarch64"))]
 fn process_pgd(args: &Args<'_>, i: usize) -> Result<(u32, u64), CmdError> {
     let pid = match parse_u32(args.get(i).unwrap_or("")) {
         Ok(p) => p,
@@ -183,7 +176,6 @@ pub(super) fn cmd_pt(_: &Kernel, args: &Args<'_>) -> CmdResult {
         // `pt VA PID`: the walk of a process's own table (the console runs on the kernel's).
         let (pid, pgd) = process_pgd(args, 2)?;
         kprintln!("pid {} pgd {:#010x}", pid, pgd);
-        #[cfg(not(target_arch = "aarch64"))]
         let _ = mmu::write_translation_in(&mut Console, pgd, va as usize);
         return Ok(());
     }
@@ -204,7 +196,10 @@ pub(super) fn cmd_ptdump(k: &Kernel, args: &Args<'_>) -> CmdResult {
             #[cfg(not(target_arch = "aarch64"))]
             let _ = mmu::dump_user_page_tables(&mut Console, pgd, &k.layout);
             #[cfg(target_arch = "aarch64")]
-            let _ = pgd;
+            {
+                let _ = pgd;
+                fail!(args, "not on the 64-bit kernel yet (a process's table: `pt VA PID`)");
+            }
         }
         _ => return Err(CmdError::Usage),
     }

@@ -16,7 +16,14 @@ use crate::arch::process::{for_each_user_pte, user_table_pages};
 use crate::fs::procfs::{PidFile, ProcFile, ProcSource, RootFile, SeqBuf};
 use crate::mm::mm_types::{VmFlags, PAGE_SIZE};
 use crate::mm::swap::LruList;
-use crate::proc::pid::maps::{self, MemSizeStats, ARM_VECTORS};
+use crate::proc::pid::maps::{self, MapsFormat, MemSizeStats};
+
+/// This kernel's maps format (its pointer width and gate VMA).
+#[cfg(not(target_arch = "aarch64"))]
+const MAPS_FORMAT: MapsFormat = MapsFormat::ARM;
+/// This kernel's maps format (its pointer width and gate VMA).
+#[cfg(target_arch = "aarch64")]
+const MAPS_FORMAT: MapsFormat = MapsFormat::ARM64;
 use crate::proc::pid::smaps_walk::{account_pte, FrameKind, PteView};
 use crate::proc::pid::stat::{
     self, MmReport, RssCounters, TaskSnapshot, TaskState, PF_RANDOMIZE, RLIM_INFINITY_32,
@@ -251,7 +258,7 @@ impl LiveProc {
                     if let Some(pm) = task.mm.as_ref() {
                         // One record per line (`show_map` per VMA, then the gate VMA).
                         let mut text = String::new();
-                        maps::render_maps(&mut text, &pm.mm, Some(&ARM_VECTORS)).map_err(err)?;
+                        maps::render_maps(&mut text, &pm.mm, &MAPS_FORMAT).map_err(err)?;
                         for line in text.split_inclusive('\n') {
                             out.write_str(line).map_err(err)?;
                             out.end_record();
@@ -263,9 +270,9 @@ impl LiveProc {
                         let counts = mapcounts(t);
                         let stats = smaps_stats(task, &counts);
                         if file == PidFile::Smaps {
-                            maps::render_smaps(out, &pm.mm, &stats, Some(&ARM_VECTORS))
+                            maps::render_smaps(out, &pm.mm, &stats, &MAPS_FORMAT)
                         } else {
-                            maps::render_smaps_rollup(out, &pm.mm, &stats)
+                            maps::render_smaps_rollup(out, &pm.mm, &stats, &MAPS_FORMAT)
                         }
                         .map_err(err)?;
                     }

@@ -61,7 +61,7 @@ fn setup_frame(
     alt: &mut abisig::AltStack,
     f: &Frame<'_>,
 ) -> Result<abisig::Delivered, abisig::BadFrame> {
-    let sigtramp = match crate::kernel::vsyscall::vdso_sigtramp(um.pm.mm.vdso) {
+    let sigtramp = match crate::kernel::vsyscall::vdso_sigreturn_addr(&um.pm.mm) {
         Some(at) => at as u64,
         None if f.act.sa_flags & sa::SA_RESTORER != 0 => 0,
         None => return Err(abisig::BadFrame::Fault),

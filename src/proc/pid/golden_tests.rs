@@ -6,7 +6,7 @@
 use alloc::string::String;
 use alloc::sync::Arc;
 
-use super::maps::{self, MemSizeStats, SmapsPage, ARM_VECTORS};
+use super::maps::{self, MapsFormat, MemSizeStats, SmapsPage};
 use super::sample::{output, FORMATS};
 use super::stat::{
     self, MmReport, RssCounters, TaskSnapshot, TaskState, PF_RANDOMIZE, RLIM_INFINITY_32,
@@ -207,7 +207,7 @@ fn vmtest_stats(mm: &MmStruct) -> alloc::vec::Vec<MemSizeStats> {
 fn maps_golden() {
     let mm = vmtest_mm();
     let mut out = String::new();
-    maps::render_maps(&mut out, &mm, Some(&ARM_VECTORS)).unwrap();
+    maps::render_maps(&mut out, &mm, &MapsFormat::ARM).unwrap();
     assert_eq!(out, output(FORMATS, "cat /proc/$P/maps", 0));
 }
 
@@ -216,10 +216,10 @@ fn smaps_and_rollup_golden() {
     let mm = vmtest_mm();
     let stats = vmtest_stats(&mm);
     let mut out = String::new();
-    maps::render_smaps(&mut out, &mm, &stats, Some(&ARM_VECTORS)).unwrap();
+    maps::render_smaps(&mut out, &mm, &stats, &MapsFormat::ARM).unwrap();
     assert_eq!(out, output(FORMATS, "cat /proc/$P/smaps", 0));
     let mut out = String::new();
-    maps::render_smaps_rollup(&mut out, &mm, &stats).unwrap();
+    maps::render_smaps_rollup(&mut out, &mm, &stats, &MapsFormat::ARM).unwrap();
     assert_eq!(out, output(FORMATS, "cat /proc/$P/smaps_rollup", 0));
 }
 

@@ -6,9 +6,11 @@ use core::fmt;
 
 use crate::mm::mm_types::{MmStruct, VmFlags, Vma, PAGE_SIZE};
 
-/// `seq_setwidth(m, 25 + sizeof(void *) * 6 - 1)` with 4-byte pointers: the name starts one
-/// space after column 48, i.e. in column 50 (on 64-bit kernels the width is 72).
-pub const MAPS_NAME_COLUMN: usize = 25 + 4 * 6 - 1;
+/// `seq_setwidth(m, 25 + sizeof(void *) * 6 - 1)`: the name starts one space after this
+/// column (48 with 4-byte pointers, 72 with 8-byte ones).
+const fn maps_name_column(pointer_bytes: usize) -> usize {
+    25 + pointer_bytes * 6 - 1
+}
 /// `PSS_SHIFT`: Pss is accumulated in 1/4096ths of a byte.
 pub const PSS_SHIFT: u32 = 12;
 
@@ -30,6 +32,23 @@ pub const ARM_VECTORS: GateVma = GateVma {
     name: "[vectors]",
 };
 
+/// What differs between the kernels' maps files: the name column (from the pointer size) and
+/// the gate VMA listed last.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MapsFormat {
+    pub name_column: usize,
+    pub gate: Option<GateVma>,
+}
+
+impl MapsFormat {
+    /// 32-bit ARM: 4-byte pointers and the vector page.
+    pub const ARM: MapsFormat =
+        MapsFormat { name_column: maps_name_column(4), gate: Some(ARM_VECTORS) };
+    /// arm64: 8-byte pointers and no gate VMA (`get_gate_vma()` is NULL without AArch32
+    /// compat, so no `[vectors]` line).
+    pub const ARM64: MapsFormat = MapsFormat { name_column: maps_name_column(8), gate: None };
+}
+
 /// Counts `fmt::Write` output so the name can be padded as `seq_pad` does.
 struct Counting<'a, W: fmt::Write> {
     inner: &'a mut W,
@@ -47,6 +66,7 @@ impl<W: fmt::Write> fmt::Write for Counting<'_, W> {
 #[allow(clippy::too_many_arguments)]
 fn show_line(
     w: &mut impl fmt::Write,
+    column: usize,
     start: usize,
     end: usize,
     flags: VmFlags,
@@ -70,8 +90,8 @@ fn show_line(
     if let Some(name) = name {
         // seq_pad(m, ' '): spaces up to the width (the prefix's trailing space counted), then
         // one more, even when the prefix is already wider.
-        if c.count < MAPS_NAME_COLUMN {
-            write!(c, "{:1$}", "", MAPS_NAME_COLUMN - c.count)?;
+        if c.count < column {
+            write!(c, "{:1$}", "", column - c.count)?;
         }
         c.write_str(" ")?;
         c.write_str(name)?;
@@ -98,21 +118,26 @@ pub fn vma_name<'a>(vma: &'a Vma, mm: &MmStruct) -> Option<&'a str> {
 }
 
 /// One VMA's maps line.
-pub fn show_map_vma(w: &mut impl fmt::Write, vma: &Vma, mm: &MmStruct) -> fmt::Result {
+pub fn show_map_vma(
+    w: &mut impl fmt::Write,
+    column: usize,
+    vma: &Vma,
+    mm: &MmStruct,
+) -> fmt::Result {
     let (pgoff, dev, ino) = match &vma.vm_file {
         Some(f) => (vma.vm_pgoff << 12, f.dev, f.ino),
         None => (0, (0, 0), 0),
     };
-    show_line(w, vma.vm_start, vma.vm_end, vma.vm_flags, pgoff, dev, ino, vma_name(vma, mm))
+    show_line(w, column, vma.vm_start, vma.vm_end, vma.vm_flags, pgoff, dev, ino, vma_name(vma, mm))
 }
 
 /// The whole `/proc/PID/maps`: every VMA, then the gate VMA.
-pub fn render_maps(w: &mut impl fmt::Write, mm: &MmStruct, gate: Option<&GateVma>) -> fmt::Result {
+pub fn render_maps(w: &mut impl fmt::Write, mm: &MmStruct, f: &MapsFormat) -> fmt::Result {
     for vma in mm.iter() {
-        show_map_vma(w, vma, mm)?;
+        show_map_vma(w, f.name_column, vma, mm)?;
     }
-    if let Some(g) = gate {
-        show_line(w, g.start, g.end, g.flags, 0, (0, 0), 0, Some(g.name))?;
+    if let Some(g) = &f.gate {
+        show_line(w, f.name_column, g.start, g.end, g.flags, 0, (0, 0), 0, Some(g.name))?;
     }
     Ok(())
 }
@@ -303,15 +328,15 @@ pub fn render_smaps(
     w: &mut impl fmt::Write,
     mm: &MmStruct,
     stats: &[MemSizeStats],
-    gate: Option<&GateVma>,
+    f: &MapsFormat,
 ) -> fmt::Result {
     for (vma, m) in mm.iter().zip(stats.iter().chain(core::iter::repeat(&MemSizeStats::default())))
     {
-        show_map_vma(w, vma, mm)?;
+        show_map_vma(w, f.name_column, vma, mm)?;
         show_smap_body(w, vma.len(), vma.vm_flags, m)?;
     }
-    if let Some(g) = gate {
-        show_line(w, g.start, g.end, g.flags, 0, (0, 0), 0, Some(g.name))?;
+    if let Some(g) = &f.gate {
+        show_line(w, f.name_column, g.start, g.end, g.flags, 0, (0, 0), 0, Some(g.name))?;
         show_smap_body(w, g.end - g.start, g.flags, &MemSizeStats::default())?;
     }
     Ok(())
@@ -322,10 +347,11 @@ pub fn render_smaps_rollup(
     w: &mut impl fmt::Write,
     mm: &MmStruct,
     stats: &[MemSizeStats],
+    f: &MapsFormat,
 ) -> fmt::Result {
     let start = mm.iter().next().map_or(0, |v| v.vm_start);
     let end = mm.iter().last().map_or(0, |v| v.vm_end);
-    show_line(w, start, end, VmFlags::empty(), 0, (0, 0), 0, Some("[rollup]"))?;
+    show_line(w, f.name_column, start, end, VmFlags::empty(), 0, (0, 0), 0, Some("[rollup]"))?;
     let mut total = MemSizeStats::default();
     for m in stats {
         total.add(m);
@@ -341,17 +367,47 @@ mod tests {
     #[test]
     fn long_prefixes_still_get_seq_pads_space() {
         let mut out = String::new();
-        show_line(&mut out, 0x10000, 0x11000, VmFlags::READ, 0, (0, 2), 1234567890, Some("/x"))
-            .unwrap();
+        show_line(
+            &mut out,
+            MapsFormat::ARM.name_column,
+            0x10000,
+            0x11000,
+            VmFlags::READ,
+            0,
+            (0, 2),
+            1234567890,
+            Some("/x"),
+        )
+        .unwrap();
         // 51 characters of prefix (trailing space included): no padding, one more space.
         assert_eq!(out, "00010000-00011000 r--p 00000000 00:02 1234567890  /x\n");
         let mut out = String::new();
-        show_line(&mut out, 0x10000, 0x11000, VmFlags::READ, 0, (0, 2), 123456, Some("/x"))
-            .unwrap();
+        show_line(
+            &mut out,
+            MapsFormat::ARM.name_column,
+            0x10000,
+            0x11000,
+            VmFlags::READ,
+            0,
+            (0, 2),
+            123456,
+            Some("/x"),
+        )
+        .unwrap();
         assert_eq!(out.find('/'), Some(49));
         let mut out = String::new();
-        show_line(&mut out, 0x10000, 0x11000, VmFlags::READ | VmFlags::WRITE, 0, (0, 0), 0, None)
-            .unwrap();
+        show_line(
+            &mut out,
+            MapsFormat::ARM.name_column,
+            0x10000,
+            0x11000,
+            VmFlags::READ | VmFlags::WRITE,
+            0,
+            (0, 0),
+            0,
+            None,
+        )
+        .unwrap();
         assert_eq!(out, "00010000-00011000 rw-p 00000000 00:00 0 \n");
     }
 
