@@ -8,6 +8,10 @@ pub mod termbits;
 pub mod types;
 pub mod unistd;
 
+/// `UTS_MACHINE` for `uname`: `setup_arch` writes the processor's `arch_name` and the
+/// endianness ('l') into `init_utsname()->machine`.
+pub const UTS_MACHINE: &str = "armv7l";
+
 use super::generic::{Dirent64Header, KernelTimespec, NewUtsname, Statx, StatxTimestamp};
 use super::wire::Layout;
 use signal::{
