@@ -416,8 +416,9 @@ struct Bounds {
     ceiling: u64,
 }
 
-/// The entries of the table at `table` (hardware level `level`) covering `[addr, end)`: each
-/// table below them freed as `free_p4d_range`... `free_pte_range` decide. How many pages.
+/// The entries of the table at `table` (hardware level `level`) covering `[addr, end)`: the
+/// PTE tables below them freed, and each higher table freed when its whole span lies inside
+/// `[floor, ceiling)` (6.1's `free_p4d_range` down to `free_pte_range`). How many pages.
 fn free_entries(
     mem: &mut impl TableMemory,
     table: u64,
