@@ -179,7 +179,17 @@ fn compare(t: &VmaTree, m: &[Vma]) -> Result<(), TestCaseError> {
     }
     prop_assert_eq!(t.gaps(TOP), gaps.clone());
     for len in [1, 2, 3, 5, 9, 40].map(|p| p * PAGE_SIZE) {
-        for (low, high) in [(0, TOP), (PAGE_SIZE, TOP / 2), (TOP / 3, TOP - 3 * PAGE_SIZE)] {
+        // Whole space, halves, and narrow windows: a subtree starting within `len` of a
+        // window's top (or ending within `len` of its bottom) is skipped by the searches.
+        let windows = [
+            (0, TOP),
+            (PAGE_SIZE, TOP / 2),
+            (TOP / 3, TOP - 3 * PAGE_SIZE),
+            (TOP / 4, TOP / 4 + 41 * PAGE_SIZE),
+            (7 * PAGE_SIZE, 12 * PAGE_SIZE),
+            (TOP / 2 + PAGE_SIZE, TOP / 2 + 4 * PAGE_SIZE),
+        ];
+        for (low, high) in windows {
             let q = GapQuery { length: len, low, high };
             let down = gaps.iter().rev().find_map(|&(s, e)| q.fit(s, e, true));
             prop_assert_eq!(t.gap_topdown(len, low, high, TOP), down, "topdown {:#x}", len);
