@@ -15,6 +15,7 @@ pub mod unistd;
 pub mod vdso;
 
 pub use super::arm::termbits;
+pub use auxv::UTS_MACHINE;
 
 use super::generic::{Dirent64Header, KernelTimespec, NewUtsname, Statx, StatxTimestamp};
 use super::wire::Layout;

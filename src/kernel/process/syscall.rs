@@ -319,7 +319,7 @@ fn call(n: u32, a: [usize; 6]) -> SysResult {
                 nodename: uts_field("pivm"),
                 release: uts_field("6.1.0-pivm"),
                 version: uts_field(concat!("#1 SMP pivm ", env!("CARGO_PKG_VERSION"))),
-                machine: uts_field("armv7l"),
+                machine: uts_field(crate::abi::native::UTS_MACHINE),
                 domainname: uts_field("(none)"),
             };
             put(a[0], &u)?;
