@@ -8,8 +8,8 @@ pub mod termbits;
 pub mod types;
 pub mod unistd;
 
-/// `UTS_MACHINE` for `uname`: `setup_arch` writes the processor's `arch_name` and the
-/// endianness ('l') into `init_utsname()->machine`.
+/// `UTS_MACHINE` for `uname`: `new_utsname.machine` of an ARMv7 kernel (`armv7l`, the CPU
+/// architecture's name with the little-endian suffix).
 pub const UTS_MACHINE: &str = "armv7l";
 
 use super::generic::{Dirent64Header, KernelTimespec, NewUtsname, Statx, StatxTimestamp};

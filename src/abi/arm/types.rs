@@ -10,12 +10,32 @@ use crate::abi_struct;
 /// register-sized values of the system-call ABI.
 pub type Ulong = u32;
 
+/// An `unsigned long` widened (a no-op on arm64, whose `long` is 64 bits).
+pub const fn ulong_to_u64(x: Ulong) -> u64 {
+    x as u64
+}
+
+/// The native names of the `long`-sized time structures (arm64's are 64-bit).
+pub type Timespec = OldTimespec;
+pub type Timeval = OldTimeval;
+
 abi_struct! {
     /// `struct __kernel_old_timespec` (`struct timespec` of 32-bit time): `clock_gettime`,
     /// `nanosleep`.
     pub struct OldTimespec = "struct __kernel_old_timespec", size 8, align 4 {
         tv_sec: i32 = 0,
         tv_nsec: i32 = 4,
+    }
+}
+
+impl OldTimespec {
+    /// `get_old_timespec32()` then `timespec64_valid()`: nanoseconds, or `None` (`EINVAL`) for
+    /// negative seconds or nanoseconds outside `0..NSEC_PER_SEC`.
+    pub fn to_nanos(&self) -> Option<u64> {
+        if self.tv_sec < 0 || !(0..1_000_000_000).contains(&self.tv_nsec) {
+            return None;
+        }
+        Some(self.tv_sec as u64 * 1_000_000_000 + self.tv_nsec as u64)
     }
 }
 
@@ -125,5 +145,16 @@ mod tests {
             OldTimeval::from_nanos(1_500_999_999),
             OldTimeval { tv_sec: 1, tv_usec: 500_999 }
         );
+    }
+
+    #[test]
+    fn old_timespec_nanos_are_checked_as_timespec64_valid() {
+        let ts = |tv_sec, tv_nsec| OldTimespec { tv_sec, tv_nsec };
+        assert_eq!(ts(1, 500).to_nanos(), Some(1_000_000_500));
+        assert_eq!(ts(i32::MAX, 999_999_999).to_nanos(), Some(2_147_483_647_999_999_999));
+        assert_eq!(ts(-1, 0).to_nanos(), None);
+        assert_eq!(ts(0, 1_000_000_000).to_nanos(), None);
+        assert_eq!(ts(0, -1).to_nanos(), None);
+        assert_eq!(ulong_to_u64(u32::MAX), 0xffff_ffff);
     }
 }

@@ -15,6 +15,11 @@ pub use crate::abi::arm::types::{new_decode_dev, new_encode_dev};
 /// register-sized values of the system-call ABI.
 pub type Ulong = u64;
 
+/// An `unsigned long` widened (a no-op here; ARM's `long` is 32 bits).
+pub const fn ulong_to_u64(x: Ulong) -> u64 {
+    x
+}
+
 abi_struct! {
     /// `struct __kernel_old_timespec` with a 64-bit `long`: `clock_gettime`, `nanosleep`.
     pub struct Timespec = "struct __kernel_old_timespec", size 16, align 8 {

@@ -10,13 +10,13 @@ use super::fs::{register_file, with_ns, with_vfs, CachePages, CurrentMem};
 use super::mm::UserMem;
 use super::sysno::{self, Handler};
 use super::{with_current, with_current_mm, Task, TaskState};
-use crate::abi::arm::types::{OldTimespec, OldTimeval, Rusage};
+use crate::abi::arm::types::OldTimespec;
 use crate::abi::arm::unistd::{arm_nr, classify, nr, SyscallClass};
 use crate::abi::generic::{uts_field, KernelTimespec, NewUtsname};
 use crate::abi::native::signal::{
     AltStack, KernelSigaction, StackT, MINSIGSTKSZ, SIG_IGN, SS_DISABLE,
 };
-use crate::abi::native::types::Ulong;
+use crate::abi::native::types::{ulong_to_u64, Rusage, Timespec, Timeval, Ulong};
 use crate::abi::uaccess::{self, UserMemory};
 use crate::abi::wire::Wire;
 use crate::arch::process as arch;
@@ -46,7 +46,6 @@ const NSEC_PER_JIFFY: u64 = 1_000_000_000 / crate::config::HZ;
 pub extern "C" fn handle(regs: &mut PtRegs) {
     let n = match sysno::handler(regs.syscall_get_nr()) {
         Handler::Same(n) => n,
-        Handler::NullStruct(n, arg) if regs.syscall_get_arguments()[arg] == 0 => n,
         other => {
             let r = arch_table_call(regs, other);
             set_result(regs, r);
@@ -72,8 +71,8 @@ fn arch_table_call(regs: &mut PtRegs, h: Handler) -> SysResult {
             a[5] = sysno::mmap_pgoff(a[5] as u64, PAGE_SHIFT).ok_or(Errno::EINVAL)? as usize;
             call(nr::MMAP2, a)
         }
-        // A structure in arm64's layout not written yet, or no such call.
-        Handler::Same(_) | Handler::NullStruct(..) | Handler::None => Err(Errno::ENOSYS),
+        // No such call, or one whose arm64 structure is not written yet.
+        Handler::Same(_) | Handler::None => Err(Errno::ENOSYS),
     }
 }
 
@@ -393,19 +392,14 @@ fn call(n: u32, a: [usize; 6]) -> SysResult {
             Ok(0)
         }
         nr::NANOSLEEP => {
-            let ts: OldTimespec = get(a[0])?;
-            if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
-                return Err(Errno::EINVAL);
-            }
-            sleep_ns(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
+            // The native `timespec` (`long` seconds and nanoseconds).
+            let ts: Timespec = get(a[0])?;
+            sleep_ns(ts.to_nanos().ok_or(Errno::EINVAL)?)
         }
         nr::CLOCK_NANOSLEEP | nr::CLOCK_NANOSLEEP_TIME64 => {
             let ns = if n == nr::CLOCK_NANOSLEEP {
                 let ts: OldTimespec = get(a[2])?;
-                if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
-                    return Err(Errno::EINVAL);
-                }
-                ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+                ts.to_nanos().ok_or(Errno::EINVAL)?
             } else {
                 let ts: KernelTimespec = get(a[2])?;
                 ts.to_nanos().ok_or(Errno::EINVAL)?
@@ -421,24 +415,17 @@ fn call(n: u32, a: [usize; 6]) -> SysResult {
         nr::GETRUSAGE => {
             let who = a[0] as i32;
             let ru = with_current(|t| {
-                let mut ru = Rusage::get(&[0u8; 72]);
                 if who == 0 || who == 1 {
-                    ru.ru_utime = OldTimeval::from_nanos(t.utime * NSEC_PER_JIFFY);
-                    ru.ru_stime = OldTimeval::from_nanos(t.stime * NSEC_PER_JIFFY);
-                    ru.ru_minflt = t.counts.min_flt as i32;
-                    ru.ru_majflt = t.counts.maj_flt as i32;
                     let rss =
                         t.mm.as_ref()
                             .map_or(0, |m| m.hw.rss_anon + m.hw.rss_file + m.hw.rss_special);
-                    ru.ru_maxrss = (rss * 4) as i32;
+                    rusage(t.utime, t.stime, t.counts.min_flt, t.counts.maj_flt, rss as u64 * 4)
                 } else if who == -1 {
                     // RUSAGE_CHILDREN: the reaped children's (cmin_flt, cutime...).
-                    ru.ru_utime = OldTimeval::from_nanos(t.cutime * NSEC_PER_JIFFY);
-                    ru.ru_stime = OldTimeval::from_nanos(t.cstime * NSEC_PER_JIFFY);
-                    ru.ru_minflt = t.cmin_flt as i32;
-                    ru.ru_majflt = t.cmaj_flt as i32;
+                    rusage(t.cutime, t.cstime, t.cmin_flt, t.cmaj_flt, 0)
+                } else {
+                    Rusage::zeroed()
                 }
-                ru
             });
             if who != 0 && who != 1 && who != -1 {
                 return Err(Errno::EINVAL);
@@ -524,19 +511,18 @@ fn call(n: u32, a: [usize; 6]) -> SysResult {
             super::send_signal(target, a[1] as u32).map(|_| 0)
         }
         nr::TGKILL => super::send_signal(a[1] as u32, a[2] as u32).map(|_| 0),
+        // The native `struct rlimit`: two `unsigned long`s, `RLIM_INFINITY` all ones (ARM's
+        // `ugetrlimit` clamps to it).
         nr::UGETRLIMIT => {
             let (cur, max) = rlimit(a[0] as u32);
-            let mut out = [0u8; 8];
-            out[..4].copy_from_slice(&(cur.min(u64::from(u32::MAX)) as u32).to_le_bytes());
-            out[4..].copy_from_slice(&(max.min(u64::from(u32::MAX)) as u32).to_le_bytes());
-            copy_out(a[1], &out)?;
+            let clamp = |x: u64| x.min(ulong_to_u64(Ulong::MAX)) as Ulong;
+            put(a[1], &[clamp(cur), clamp(max)])?;
             Ok(0)
         }
         nr::SETRLIMIT => {
-            let v = copy_in(a[1], 8)?;
-            let w = |i: usize| u32::from_le_bytes([v[i], v[i + 1], v[i + 2], v[i + 3]]);
-            let inf = |x: u32| if x == u32::MAX { u64::MAX } else { u64::from(x) };
-            set_rlimit(a[0] as u32, inf(w(0)), inf(w(4)))?;
+            let [cur, max]: [Ulong; 2] = get(a[1])?;
+            let inf = |x: Ulong| if x == Ulong::MAX { u64::MAX } else { ulong_to_u64(x) };
+            set_rlimit(a[0] as u32, inf(cur), inf(max))?;
             Ok(0)
         }
         nr::PRLIMIT64 => {
@@ -1050,14 +1036,22 @@ fn sys_wait4(pid: i32, status: usize, options: u32, ru: usize) -> SysResult {
         put(status, &r.status)?;
     }
     if ru != 0 {
-        let mut u = Rusage::get(&[0u8; 72]);
-        u.ru_utime = OldTimeval::from_nanos(r.utime * NSEC_PER_JIFFY);
-        u.ru_stime = OldTimeval::from_nanos(r.stime * NSEC_PER_JIFFY);
-        u.ru_minflt = r.counts.min_flt as i32;
-        u.ru_majflt = r.counts.maj_flt as i32;
-        put(ru, &u)?;
+        put(ru, &rusage(r.utime, r.stime, r.counts.min_flt, r.counts.maj_flt, 0))?;
     }
     Ok(r.pid as usize)
+}
+
+/// The native `struct rusage` `getrusage` and `wait4` fill: the user and system times (in
+/// ticks), the minor and major faults, the largest resident set (KiB; 0 where pivm keeps
+/// none); the other `long`s stay zero, as pivm counts none of them.
+fn rusage(utime: u64, stime: u64, minflt: u64, majflt: u64, maxrss_kb: u64) -> Rusage {
+    let mut ru = Rusage::zeroed();
+    ru.ru_utime = Timeval::from_nanos(utime * NSEC_PER_JIFFY);
+    ru.ru_stime = Timeval::from_nanos(stime * NSEC_PER_JIFFY);
+    ru.ru_minflt = minflt as _;
+    ru.ru_majflt = majflt as _;
+    ru.ru_maxrss = maxrss_kb as _;
+    ru
 }
 
 /// Most arguments or environment strings `execve` takes (`MAX_ARG_STRINGS` is far larger;

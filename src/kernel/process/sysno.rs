@@ -17,9 +17,6 @@ use crate::abi::arm64::unistd::nr as a64;
 pub enum Handler {
     /// ARM's handler of this EABI number, with the arguments as they are.
     Same(u32),
-    /// ARM's handler of this EABI number when argument `arg` (a pointer to a structure whose
-    /// arm64 layout differs) is NULL; `ENOSYS` otherwise, until arm64's layout is written.
-    NullStruct(u32, usize),
     /// arm64's `mmap`: `mmap2`'s handler after the byte offset is checked (page aligned, else
     /// `EINVAL`) and turned into pages (`sys_mmap` in arch/arm64/kernel/sys.c).
     MmapBytes,
@@ -94,7 +91,7 @@ const SAME: [(u32, u32); 53] = [
 /// `Kstat::to_stat`, the 16-byte `iovec`, `rt_sigaction`'s and `sigaltstack`'s 64-bit
 /// `sigaction` and `stack_t`), and `pread64`/`pwrite64` take their position from
 /// [`pos64`].
-const SAME_STRUCTS: [(u32, u32); 12] = [
+const SAME_STRUCTS: [(u32, u32); 17] = [
     (a64::PRLIMIT64, arm::PRLIMIT64),
     (a64::RT_SIGPROCMASK, arm::RT_SIGPROCMASK),
     (a64::STATX, arm::STATX),
@@ -107,6 +104,12 @@ const SAME_STRUCTS: [(u32, u32); 12] = [
     (a64::RT_SIGACTION, arm::RT_SIGACTION),
     (a64::SIGALTSTACK, arm::SIGALTSTACK),
     (a64::RT_SIGRETURN, arm::RT_SIGRETURN),
+    // The native rusage (144 bytes), timespec (16) and rlimit (two unsigned longs).
+    (a64::WAIT4, arm::WAIT4),
+    (a64::GETRUSAGE, arm::GETRUSAGE),
+    (a64::NANOSLEEP, arm::NANOSLEEP),
+    (a64::GETRLIMIT, arm::UGETRLIMIT),
+    (a64::SETRLIMIT, arm::SETRLIMIT),
 ];
 
 /// The handler of arm64's call `nr`.
@@ -115,8 +118,6 @@ pub fn arm64_handler(nr: u32) -> Handler {
         return Handler::Same(h);
     }
     match nr {
-        // wait4's struct rusage is 144 bytes on arm64 (timeval and long of 8 bytes).
-        a64::WAIT4 => Handler::NullStruct(arm::WAIT4, 3),
         a64::MMAP => Handler::MmapBytes,
         _ => Handler::None,
     }
@@ -172,6 +173,8 @@ mod tests {
             let a = a64_table::name(n64).unwrap();
             let b = arm_table::name(n32).unwrap();
             let b = b.trim_end_matches("32").trim_end_matches("_time64").trim_end_matches("64");
+            // ARM's getrlimit with an unsigned rlimit is `ugetrlimit`.
+            let b = if b == "ugetrlimit" { &b[1..] } else { b };
             // arm64's own suffixes and prefix: prlimit64, getdents64, pread64, newfstatat.
             let a = a.trim_start_matches("new").trim_end_matches("64");
             assert_eq!(a, b, "arm64 {n64} vs ARM {n32}");
@@ -186,15 +189,16 @@ mod tests {
         assert_eq!(arm64_handler(214), Handler::Same(arm::BRK));
         assert_eq!(arm64_handler(220), Handler::Same(arm::CLONE));
         assert_eq!(arm64_handler(113), Handler::Same(arm::CLOCK_GETTIME64));
-        assert_eq!(arm64_handler(260), Handler::NullStruct(arm::WAIT4, 3));
+        assert_eq!(arm64_handler(260), Handler::Same(arm::WAIT4));
         assert_eq!(arm64_handler(222), Handler::MmapBytes);
         // The calls whose handlers write the native structure.
         assert_eq!(arm64_handler(a64::NEWFSTATAT), Handler::Same(arm::FSTATAT64));
         assert_eq!(arm64_handler(a64::FSTAT), Handler::Same(arm::FSTAT64));
         assert_eq!(arm64_handler(a64::WRITEV), Handler::Same(arm::WRITEV));
         assert_eq!(arm64_handler(a64::RT_SIGACTION), Handler::Same(arm::RT_SIGACTION));
-        // Structures in arm64's layout that are not written yet: no handler, ENOSYS.
-        for n in [a64::GETRUSAGE, a64::NANOSLEEP, a64::GETRLIMIT] {
+        assert_eq!(arm64_handler(a64::GETRLIMIT), Handler::Same(arm::UGETRLIMIT));
+        // Calls pivm does not have on either: ENOSYS.
+        for n in [a64::IO_SETUP, a64::SHMGET, a64::MMAP + 1000] {
             assert_eq!(arm64_handler(n), Handler::None, "{n}");
         }
         // Past the table.
