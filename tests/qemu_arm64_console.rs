@@ -167,7 +167,10 @@ fn table(po: u64) -> Vec<(String, String)> {
         ("kill 1", "kill: (1) - No such process\n"),
         ("ps", "  PID TTY          TIME CMD\n    2 ?        00:00:00 kswapd0\n"),
         ("ls /", "drwxr-xr-x  2        0 proc\n"),
-        ("swapon /dev/mmcblk0p2", "swapon: /dev/mmcblk0p2: swapon failed: No such file or directory\n"),
+        (
+            "swapon /dev/mmcblk0p2",
+            "swapon: /dev/mmcblk0p2: swapon failed: No such file or directory\n",
+        ),
         ("swapoff /dev/mmcblk0p2", "swapoff: /dev/mmcblk0p2: swapoff failed: "),
         ("free", "Swap:              0           0           0\n"),
         ("sysctl -a", "vm.swappiness = 60\n"),

@@ -1,0 +1,146 @@
+//! User processes on the 64-bit kernel (issue 14, item 5): the project's C programs built by
+//! `aarch64-linux-gnu-gcc` (`make user initramfs ARCH=arm64`) run from the initramfs on
+//! raspi3b at both VA sizes. `tiny` prints its own `/proc/self/maps`, which must show arm64's
+//! layout (text at 0x400000, `[vvar]`/`[vdso]` and `[stack]` near the top of the 48- or
+//! 39-bit user space, the 64-bit kernel's name column, no `[vectors]`); glibc's `syscalls` and
+//! `forkwait` (fork, exec, wait4 with rusage, signals with handlers returning through the
+//! vDSO's `__kernel_rt_sigreturn`) must pass every check; `pt VA PID` walks a live process's
+//! table; a second round leaves nothing behind: no task, memory as the first round left it,
+//! the allocators verify clean.
+//! Needs `make kernel ARCH=arm64 VA_BITS=48` and `39` and `make initramfs ARCH=arm64`
+//! (`make test` builds them).
+mod common;
+
+use std::time::Duration;
+
+use common::{root, MemSnapshot, Qemu, BOOT, PROMPT};
+
+const INITRAMFS: &str = "build/arm64/initramfs.cpio.gz";
+/// A glibc program's whole run (fork, exec, sleeps) under a loaded host.
+const RUN: Duration = Duration::from_secs(120);
+
+/// Boots `build/arm64-<va_bits>/kernel8.img` with the arm64 initramfs to the prompt.
+fn boot(va_bits: u32) -> Qemu {
+    let image = root().join(format!("build/arm64-{va_bits}/kernel8.img"));
+    let initrd = root().join(INITRAMFS);
+    for (f, make) in [
+        (&image, format!("make kernel ARCH=arm64 VA_BITS={va_bits}")),
+        (&initrd, "make initramfs ARCH=arm64".to_string()),
+    ] {
+        assert!(f.is_file(), "missing {}: run `{make}` (or `make test`)", f.display());
+    }
+    let mut args: Vec<String> =
+        ["-M", "raspi3b", "-display", "none", "-serial", "stdio", "-semihosting"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+    for (flag, f) in [("-kernel", &image), ("-initrd", &initrd)] {
+        args.push(flag.into());
+        args.push(f.display().to_string());
+    }
+    let mut q = Qemu::spawn("qemu-system-aarch64", &args);
+    q.wait_for(PROMPT, BOOT).unwrap();
+    q
+}
+
+/// The hexadecimal range at the start of the maps line that ends with `name`.
+fn range(q: &Qemu, maps: &str, name: &str) -> (u64, u64) {
+    let line = q.line_with(name, maps, name);
+    let (lo, hi) = line.split(' ').next().and_then(|r| r.split_once('-')).unwrap_or(("", ""));
+    match (u64::from_str_radix(lo, 16), u64::from_str_radix(hi, 16)) {
+        (Ok(lo), Ok(hi)) => (lo, hi),
+        _ => q.fail(&format!("no range in the {name} line: {line:?}")),
+    }
+}
+
+fn check_layout(q: &mut Qemu, va_bits: u32) {
+    let maps = q.cmd_timeout("run /bin/tiny", RUN);
+    let top = 1u64 << va_bits;
+    // The text and data of the static program where the linker put them.
+    q.expect_in("tiny's text", &maps, "00400000-00401000 r-xp 00000000 00:02 ");
+    if maps.contains("[vectors]") {
+        q.fail(&format!("arm64 has no gate VMA, yet maps lists [vectors]:\n{maps}"));
+    }
+    // seq_setwidth(25 + 8 * 6 - 1): a name starts in column 74 (after the padding space).
+    let text = q.line_with("tiny's text", &maps, "/bin/tiny");
+    if text.find("/bin/tiny") != Some(73) {
+        q.fail(&format!("the name column of a 64-bit kernel's maps is 73: {text:?}"));
+    }
+    let (vvar, vvar_end) = range(q, &maps, "[vvar]");
+    let (vdso, vdso_end) = range(q, &maps, "[vdso]");
+    let (_, stack_end) = range(q, &maps, "[stack]");
+    if (vvar_end - vvar, vdso, vdso_end - vdso) != (2 * 4096, vvar_end, 4096) {
+        q.fail(&format!("[vvar] (2 pages) then [vdso] (1 page) right above it:\n{maps}"));
+    }
+    // The stack ends in the top GiB of the user space (STACK_RND_MASK: 2^18 pages), the
+    // vDSO below it in the mmap area.
+    if !(top - (1 << 30) - (1 << 24)..=top).contains(&stack_end) || vdso_end >= stack_end {
+        q.fail(&format!("VA_BITS={va_bits}: stack or vDSO outside arm64's layout:\n{maps}"));
+    }
+    q.expect_in("tiny's stat", &maps, " (tiny) R ");
+}
+
+/// A glibc program's summary line: `NAME: N checks, 0 failed`.
+fn check_program(q: &mut Qemu, name: &str, checks: u32) {
+    let out = q.cmd_timeout(&format!("run /bin/{name}"), RUN);
+    let want = format!("{name}: {checks} checks, 0 failed");
+    if !out.contains(&want) {
+        q.fail(&format!("`run /bin/{name}`: expected {want:?}:\n{out}"));
+    }
+}
+
+/// `pt VA PID` on a program that stays: its text page through the process's own table,
+/// with as many levels as the VA size has.
+fn check_pt(q: &mut Qemu, va_bits: u32) {
+    let out = q.cmd("run /bin/spin &");
+    let pid = out
+        .trim()
+        .strip_prefix('[')
+        .and_then(|p| p.strip_suffix(']'))
+        .and_then(|p| p.parse::<u32>().ok())
+        .unwrap_or_else(|| q.fail(&format!("run ... & printed no pid: {out:?}")));
+    let levels = if va_bits == 48 { 4 } else { 3 };
+    let out = q.cmd(&format!("pt 0x400000 {pid}"));
+    q.expect_in("pt VA PID", &out, &format!("pid {pid} pgd 0x"));
+    q.expect_in("pt VA PID", &out, &format!("{levels} levels (VA_BITS={va_bits}), walk of"));
+    q.expect_in("pt VA PID", &out, " page -> 0x");
+    q.cmd(&format!("kill -9 {pid}"));
+    q.cmd_until("ps", "    2 ?        00:00:00 kswapd0\n");
+    let ps = q.cmd_until("ps", "kswapd0");
+    if ps.lines().count() != 2 {
+        q.fail(&format!("a task left after the programs:\n{ps}"));
+    }
+}
+
+fn check(va_bits: u32) {
+    let mut q = boot(va_bits);
+    let mut before: Option<MemSnapshot> = None;
+    // The second round must leave memory as the first left it (the first fills the page
+    // cache with the programs and /proc's entries, as on the 32-bit kernel's tests).
+    for round in 0..2 {
+        check_layout(&mut q, va_bits);
+        check_program(&mut q, "syscalls", 39);
+        check_program(&mut q, "forkwait", 22);
+        check_pt(&mut q, va_bits);
+        // The tasks' vmalloc'ed stacks are freed lazily (6.1's `vfree`): their areas wait in
+        // the purge list, holding a vmap_area each, until `purge` returns them.
+        q.cmd("purge");
+        if round == 0 {
+            before = Some(q.memory_snapshot());
+        }
+    }
+    let before = before.unwrap_or_else(|| q.fail("no snapshot after the first round"));
+    q.verify_ok("after the programs");
+    q.assert_nothing_lost("after the programs", &before, 0);
+    q.poweroff_ok();
+}
+
+#[test]
+fn programs_run_with_4_levels() {
+    check(48);
+}
+
+#[test]
+fn programs_run_with_3_levels() {
+    check(39);
+}
