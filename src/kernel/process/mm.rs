@@ -318,8 +318,7 @@ impl ProcessMm {
     /// `PageTables` and `VmPTE` fall as on Linux (the caller has zapped the range).
     pub fn free_pgtables(&mut self, u: crate::mm::mmap::Unmapped) {
         arch::free_user_pgd_range(self.hw.pgd, u.start, u.end, u.floor, u.ceiling, &mut |pa| {
-            let _ =
-                with_node(|n| n.free_pages_for(PageOwner::PageTable, Pfn(u64::from(pa) >> 12), 0));
+            let _ = with_node(|n| n.free_pages_for(PageOwner::PageTable, table_pfn(pa), 0));
         });
     }
 
@@ -546,7 +545,7 @@ impl ProcessMm {
         arch::free_user_tables(self.hw.pgd, &ranges, self.hw.context_id, &mut |pages| {
             with_node(|n| {
                 for &pa in pages {
-                    let _ = n.free_pages_for(PageOwner::PageTable, Pfn(u64::from(pa) >> 12), 0);
+                    let _ = n.free_pages_for(PageOwner::PageTable, table_pfn(pa), 0);
                 }
             })
         });
@@ -1248,4 +1247,10 @@ fn default_strnlen(m: &mut UserMem<'_>, addr: usize, n: usize) -> usize {
         }
     }
     n + 1
+}
+
+/// The frame of a page-table page the architecture hands back by its physical address (a
+/// `u32` on ARMv7, a `u64` on arm64).
+fn table_pfn(pa: impl Into<u64>) -> Pfn {
+    Pfn(pa.into() >> crate::mm::PAGE_SHIFT)
 }

@@ -1236,7 +1236,7 @@ pub fn do_fork(
         c.mm = Some(pm);
         // copy_thread: the parent's thread register as it is now (arm64's user space
         // writes TPIDR_EL0 itself).
-        c.tls = if flags & CLONE_SETTLS != 0 { tls as usize } else { arch::get_tls() };
+        c.tls = if flags & CLONE_SETTLS != 0 { tls } else { arch::get_tls() };
         // Into the child's own table (allocated with it, every action SIG_DFL): no second
         // allocation, and only the actions the parent changed are copied (a copy of the
         // whole 65-entry table was `memcpy`'s word loop, about 1,600 instructions a fork).
