@@ -74,18 +74,8 @@ fn check_card(va_bits: u32) {
     if parts != img.partitions() {
         q.fail(&format!("/proc/partitions:\n{parts}\nexpected:\n{}", img.partitions()));
     }
-    // Outside the partitions, boot read two pages (8 sectors each) of the whole disk, as the
-    // 32-bit kernel does: the partition scan's, and the MBR again when /boot was mounted.
-    let before = q.cmd("cat /proc/diskstats");
-    let (d0, p0, s0) = (
-        diskstats(&q, &before, "mmcblk0"),
-        diskstats(&q, &before, "mmcblk0p1"),
-        diskstats(&q, &before, "mmcblk0p2"),
-    );
-    let (ios, sectors) = (d0[RD_IOS] - p0[RD_IOS] - s0[RD_IOS], d0[RD_SECTORS] - p0[RD_SECTORS]);
-    if ios != 2 || sectors - s0[RD_SECTORS] != 16 {
-        q.fail(&format!("boot: whole-disk reads should be 2 requests of 8 sectors: {d0:?}"));
-    }
+    // Boot reads the disk as the 32-bit kernel does (the partition scan, /boot's mount).
+    let (d0, p0, _) = common::sd::check_boot_reads(&mut q);
     // blockdev's sizes against the image's MBR, and the disk's read-ahead (128 KiB).
     let p1 = img.parts[0].size;
     expect_cmd(&mut q, "blockdev --getsize64 /dev/mmcblk0p1", &format!("{}\n", p1 * 512));

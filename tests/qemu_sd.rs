@@ -76,19 +76,7 @@ fn the_card_is_found_and_partitioned_on_every_split() {
 #[test]
 fn diskstats_count_exactly_the_sectors_moved() {
     let (mut q, _) = boot_with_card("2G");
-    let before = q.cmd("cat /proc/diskstats");
-    let (d0, p0, s0) = (
-        diskstats(&q, &before, "mmcblk0"),
-        diskstats(&q, &before, "mmcblk0p1"),
-        diskstats(&q, &before, "mmcblk0p2"),
-    );
-    // Outside the partitions, boot read two pages (8 sectors each) of the whole disk: the
-    // partition scan's, and the MBR again when /boot was mounted (the FAT crate opens its
-    // volume from the MBR, through the block device's cache).
-    let (ios, sectors) = (d0[RD_IOS] - p0[RD_IOS] - s0[RD_IOS], d0[RD_SECTORS] - p0[RD_SECTORS]);
-    if ios != 2 || sectors - s0[RD_SECTORS] != 16 {
-        q.fail(&format!("boot: whole-disk reads should be 2 requests of 8 sectors: {d0:?}"));
-    }
+    let (d0, p0, s0) = common::sd::check_boot_reads(&mut q);
     q.cmd("dd if=/dev/mmcblk0p1 skip=100 count=5");
     q.cmd("dd if=/dev/mmcblk0p1 bs=4096 skip=3 count=2");
     let after = q.cmd("cat /proc/diskstats");

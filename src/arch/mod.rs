@@ -255,7 +255,7 @@ pub mod process {
 /// descriptors, 3 or 4 levels: `get_user_pte`, `set_user_pte`, `zap_user_ptes`,
 /// `copy_user_ptes`, swap PTEs, `ptep_test_and_clear_young` with the access flag, ...), and
 /// the EL0 entry's hooks (system calls, user exceptions, `do_work_pending`, the user FP/SIMD
-/// state, a new task's first return). `kernel/process` does not build on aarch64 yet.
+/// state, a new task's first return), as `kernel/process` calls them on both kernels.
 #[cfg(all(kernel, target_arch = "aarch64"))]
 pub mod process {
     pub use super::imp::cpu::sync_icache_dcache as clean_dcache_page;

@@ -457,7 +457,7 @@ impl NodeHolder for BuddyPages {
 /// up, `__alloc_pages_may_oom`, for an allocation of `gfp` and `order` whose caller may
 /// sleep: reclaim, then `retry` the allocation, until it succeeds (true) or 6.1's rules give
 /// up (false). The process layer installs it with kswapd ([`set_direct_reclaim`]); until then
-/// (and on arm64, which has no processes yet) a failed allocation does not reclaim.
+/// a failed allocation does not reclaim.
 pub type DirectReclaim = fn(GfpFlags, u32, &mut dyn FnMut() -> bool) -> bool;
 
 static DIRECT_RECLAIM: spin::Once<DirectReclaim> = spin::Once::new();

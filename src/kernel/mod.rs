@@ -1,9 +1,9 @@
 //! The running kernel's state: what boot found and computed, fixed once `kernel_main` has
 //! set it, then read by the console commands. Also the boot steps that need it.
 //!
-//! The AArch64 kernel builds the allocators (`mem`, `vmalloc`, `cma`), interrupts and time so
-//! far; processes, the SD card and swap are gated off it until they go through the facade
-//! there.
+//! Both kernels build every module here (the allocators, interrupts, time, processes, the SD
+//! card and swap); what differs per architecture goes through the `arch` facade, and the boot
+//! steps through `setup`.
 pub mod blkdev;
 pub mod cardfs;
 pub mod cma;

@@ -80,6 +80,24 @@ pub const WR_SECTORS: usize = 6;
 pub const IN_FLIGHT: usize = 8;
 
 /// The boot log's lines about the card (the controller's and the card's), in order.
+/// The boot's whole-disk reads outside the partitions, on either kernel: two requests of 8
+/// sectors (the partition scan's page, and the MBR again when /boot was mounted: the FAT
+/// crate opens its volume from the MBR through the block device's cache). Returns the disk's,
+/// p1's and p2's counters as /proc/diskstats gave them.
+pub fn check_boot_reads(q: &mut Qemu) -> (Vec<u64>, Vec<u64>, Vec<u64>) {
+    let text = q.cmd("cat /proc/diskstats");
+    let (d0, p0, s0) = (
+        diskstats(q, &text, "mmcblk0"),
+        diskstats(q, &text, "mmcblk0p1"),
+        diskstats(q, &text, "mmcblk0p2"),
+    );
+    let (ios, sectors) = (d0[RD_IOS] - p0[RD_IOS] - s0[RD_IOS], d0[RD_SECTORS] - p0[RD_SECTORS]);
+    if ios != 2 || sectors - s0[RD_SECTORS] != 16 {
+        q.fail(&format!("boot: whole-disk reads should be 2 requests of 8 sectors: {d0:?}"));
+    }
+    (d0, p0, s0)
+}
+
 pub fn mmc_lines(log: &str) -> Vec<&str> {
     log.lines().filter(|l| l.contains("mmc")).collect()
 }

@@ -12,8 +12,7 @@
 //! `vfp_restore` copy that area to and from a task's [`VfpState`] at a task switch, a
 //! signal frame or a fork, as ARMv7's do with the live VFP registers.
 //!
-//! Nothing enters EL0 yet: `kernel/process` is gated off the aarch64 build (README,
-//! "Processes on arm64").
+//! `kernel/process` registers the handlers (README, "Processes run on arm64").
 use core::arch::global_asm;
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
