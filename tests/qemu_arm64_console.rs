@@ -171,7 +171,10 @@ fn table(po: u64) -> Vec<(String, String)> {
             "swapon /dev/mmcblk0p2",
             "swapon: /dev/mmcblk0p2: swapon failed: No such file or directory\n",
         ),
-        ("swapoff /dev/mmcblk0p2", "swapoff: /dev/mmcblk0p2: swapoff failed: "),
+        (
+            "swapoff /dev/mmcblk0p2",
+            "swapoff: /dev/mmcblk0p2: swapoff failed: No such file or directory\n",
+        ),
         ("free", "Swap:              0           0           0\n"),
         ("sysctl -a", "vm.swappiness = 60\n"),
         ("echo 1 > /proc/sys/vm/drop_caches", "swapper/0 (0): drop_caches: 1\n"),

@@ -102,6 +102,9 @@ fn swapon_shows_in_proc_swaps_and_bad_areas_are_refused() {
     q.expect_in("swapon zeroed", &out, "Unable to find swap-space signature\n");
     let out = q.cmd("swapoff /dev/mmcblk0p2");
     q.expect_in("swapoff not on", &out, "swapoff failed: Invalid argument\n");
+    // A path that names no device: swapoff's open fails first, as Linux's.
+    let out = q.cmd("swapoff /dev/nosuch");
+    q.expect_in("swapoff of no device", &out, "swapoff failed: No such file or directory\n");
     assert_eq!(q.cmd("cat /proc/swaps"), empty);
     q.verify_ok("after the bad areas");
     q.poweroff_ok();

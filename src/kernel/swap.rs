@@ -729,10 +729,11 @@ pub fn swapon(path: &str, swap_flags: u32) -> Result<(), Errno> {
     Ok(())
 }
 
-/// The area whose device is `path`.
-pub fn area_of(path: &str) -> Option<usize> {
-    let bdev = blk::lookup(path)?;
-    SWAP.lock().areas.find_bdev(bdev)
+/// The area whose device is `path`, as `swapoff` finds it: `ENOENT` when the path names no
+/// device (its `file_open_name` fails), `EINVAL` when the device is no active swap area.
+pub fn area_of(path: &str) -> Result<usize, Errno> {
+    let bdev = blk::lookup(path).ok_or(Errno::ENOENT)?;
+    SWAP.lock().areas.find_bdev(bdev).ok_or(Errno::EINVAL)
 }
 
 /// The cached pages of area `ty` (for swapoff's last pass).

@@ -287,7 +287,7 @@ fn swapin_readahead(
 /// then the area goes. `EINVAL` for a device that is no active area; on `ENOMEM` the area is
 /// put back.
 pub fn swapoff(path: &str) -> Result<(), Errno> {
-    let ty = swap::area_of(path).ok_or(Errno::EINVAL)?;
+    let ty = swap::area_of(path)?;
     swap::SWAP.lock().areas.stop_allocating(ty);
     if let Err(e) = try_to_unuse(ty) {
         swap::SWAP.lock().areas.reenable(ty);
