@@ -356,8 +356,15 @@ pub(crate) fn cmd_kill(_k: &Kernel, args: &Args<'_>) -> CmdResult {
             if e == crate::mm::mm_types::Errno::ESRCH { "No such process" } else { e.message() }
         );
     }
-    // Give it the CPU so it dies now; a background one is reported when reaped.
+    // Give it the CPU so it acts on the signal now; a background one is reported when
+    // reaped. A SIGKILLed program keeps the CPU (the tick hands it back through the console)
+    // until it has exited, so the next command sees it gone however slow the host is.
     process::schedule();
+    if sig == process::SIGKILL {
+        while process::program_runnable(pid) {
+            process::schedule();
+        }
+    }
     Ok(())
 }
 

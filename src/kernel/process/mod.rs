@@ -591,6 +591,14 @@ fn any_runnable(t: &Tasks) -> bool {
     runnable(&t.current) || t.rq.iter().any(runnable)
 }
 
+/// Whether program `pid` exists and is ready to run (not asleep, stopped or a zombie; a
+/// kernel thread, which ignores signals, is never counted).
+pub fn program_runnable(pid: u32) -> bool {
+    with_tasks(|t| {
+        t.map.get(&pid).is_some_and(|x| x.state == TaskState::Runnable && !x.is_kthread())
+    })
+}
+
 /// Whether a program is ready to run (the console's idle loop gives the CPU away then).
 pub fn others_runnable() -> bool {
     arch::set_user_work_hint();
