@@ -12,6 +12,7 @@ use super::genhd::{self, Gendisk, Part, ReqOp};
 use super::task;
 use super::SECTOR_SIZE;
 use crate::abi::errno::Errno;
+use crate::kernel::process::{self, iowait};
 use crate::kernel::spinlock::IrqSpinLock;
 use crate::kernel::time::{get_jiffies_64, ktime_get_boottime_ns};
 use crate::kprintln;
@@ -348,7 +349,7 @@ fn wait(disk: usize, done: &alloc::sync::Arc<Completion>) {
     let waited = done.is_done()
         || (may_schedule() && task::io_sleep(done, REQUEST_TIMEOUT_NS / NS_PER_JIFFY + 1));
     if !waited {
-        task::note_idle_wait();
+        iowait::note_idle_wait();
     }
     if masked {
         irqflags::local_irq_enable();
@@ -369,7 +370,7 @@ fn wait_for(disk: usize, done: &alloc::sync::Arc<Completion>) {
         if !(may_schedule() && task::io_sleep(done, left / NS_PER_JIFFY + 1)) {
             crate::kernel::time::idle_wait(|| {
                 (done.is_done()
-                    || (may_schedule() && task::others_runnable())
+                    || (may_schedule() && process::others_runnable())
                     || ktime_get_boottime_ns() > deadline)
                     .then_some(())
             });
@@ -385,8 +386,8 @@ fn wait_for(disk: usize, done: &alloc::sync::Arc<Completion>) {
             deadline = ktime_get_boottime_ns() + REQUEST_TIMEOUT_NS;
             continue;
         }
-        if may_schedule() && task::others_runnable() {
-            task::schedule();
+        if may_schedule() && process::others_runnable() {
+            process::schedule();
         }
     }
 }
@@ -441,7 +442,7 @@ pub fn blk_mq_end_request(disk: usize, rq: Request, status: i32) {
         }
     }
     rq.complete(status);
-    task::io_completed();
+    iowait::io_completed();
     run_queue(disk);
 }
 

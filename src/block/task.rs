@@ -1,6 +1,6 @@
-//! The block layer's view of the task that submits I/O: its name for the messages, whether
-//! it can sleep until its bio completes (`io_schedule`), and the scheduler's hooks a wait
-//! and a completion use, answered by `kernel::process` on both kernels. The console is
+//! The block layer's view of the task that submits I/O: its name for the messages and
+//! whether it can sleep until its bio completes (`io_schedule`), answered by
+//! `kernel::process` on both kernels (the scheduler's own hooks are called directly). The console is
 //! pivm's idle task and never sleeps: it idles in `wfi` until the card's interrupt completes
 //! the bio.
 use alloc::string::String;
@@ -29,24 +29,4 @@ pub fn io_sleep(done: &Arc<Completion>, timeout: u64) -> bool {
     }
     iowait::io_sleep(done, timeout);
     true
-}
-
-/// A program is about to wait for the card without sleeping (counted for `iowait`).
-pub fn note_idle_wait() {
-    iowait::note_idle_wait();
-}
-
-/// Whether another task could run while this one waits.
-pub fn others_runnable() -> bool {
-    process::others_runnable()
-}
-
-/// Gives the CPU to another task.
-pub fn schedule() {
-    process::schedule();
-}
-
-/// A bio completed (from the driver's interrupt): wakes its sleeper at once.
-pub fn io_completed() {
-    iowait::io_completed();
 }
