@@ -13,6 +13,7 @@ pub mod iowait;
 pub mod kthread;
 pub mod mm;
 pub mod oom;
+pub mod pid_table;
 pub mod pipe;
 pub mod procfs_live;
 pub mod reclaim;
@@ -26,7 +27,7 @@ pub mod sysno;
 pub mod wait;
 
 use alloc::boxed::Box;
-use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::collections::{BTreeSet, VecDeque};
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -222,7 +223,8 @@ impl Task {
 
 /// The task table and run queue.
 pub struct Tasks {
-    pub map: BTreeMap<u32, Box<Task>>,
+    /// The tasks by pid (Linux's pid `idr`: a lookup costs the same however many there are).
+    pub map: pid_table::PidTable<Task>,
     /// The run queue: runnable tasks (every one but the running task is on it), in the order
     /// they run. Wake-ups put a task on it; `schedule()` takes the next one from its front.
     rq: VecDeque<u32>,
@@ -273,7 +275,7 @@ impl Tasks {
     /// Makes `pid` the running task.
     fn set_current(&mut self, pid: u32) {
         let task = self.map.get_mut(&pid).expect("the next task is in the table");
-        self.cur_task = core::ptr::NonNull::from(&mut **task);
+        self.cur_task = core::ptr::NonNull::from(task);
         self.current = pid;
     }
 
@@ -472,8 +474,10 @@ pub fn init(params: &crate::boot::cmdline::BootParams, initrd: Option<(u64, u64)
     crate::kernel::spinlock::set_current_task(current_for_report);
     let mut console = Box::new(Task::new(0, 0, "swapper/0"));
     let cur_task = core::ptr::NonNull::from(&mut *console);
+    let mut map = pid_table::PidTable::new(PID_MAX);
+    map.insert(0, console);
     *TASKS.lock() = Some(Tasks {
-        map: BTreeMap::from([(0, console)]),
+        map,
         rq: VecDeque::new(),
         timers: BTreeSet::new(),
         wq_sleepers: Vec::new(),
@@ -1330,7 +1334,7 @@ type WaitFound = (u32, Option<Reaped>);
 /// reap, `Some((pid, Some(report)))` for a stop or continue; `Ok(None)` while children
 /// that could report are alive; `ECHILD` when none is eligible.
 fn wait_scan(
-    map: &mut BTreeMap<u32, Box<Task>>,
+    map: &mut pid_table::PidTable<Task>,
     kids: &[u32],
     me: u32,
     pid: i32,

@@ -1014,7 +1014,7 @@ fn sys_get_robust_list(pid: i32, head_ptr: usize, len_ptr: usize) -> SysResult {
         let target = if pid == 0 {
             Some(t.current())
         } else {
-            u32::try_from(pid).ok().and_then(|p| t.map.get_mut(&p)).map(|b| &mut **b)
+            u32::try_from(pid).ok().and_then(|p| t.map.get_mut(&p))
         };
         let target = target.filter(|x| x.pid != 0).ok_or(Errno::ESRCH)?;
         if me != 0 && me != target.ext.uid {
