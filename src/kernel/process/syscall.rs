@@ -557,7 +557,7 @@ fn call(n: u32, a: [usize; 6]) -> SysResult {
 fn with_tasks_has(pid: u32) -> SysResult {
     super::with_tasks(|t| {
         let exists = |x: &Task| x.pid != 0 && !(x.state == TaskState::Zombie && x.ext.autoreap);
-        if t.map.get(&pid).is_some_and(|x| exists(x)) {
+        if t.map.get(&pid).is_some_and(exists) {
             Ok(0)
         } else {
             Err(Errno::ESRCH)
