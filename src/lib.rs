@@ -38,6 +38,7 @@ pub mod kernel {
     pub mod time;
     pub mod vsyscall;
     pub mod process {
+        pub mod pid_table;
         pub mod rseq;
         pub mod rules;
         pub mod sysno;

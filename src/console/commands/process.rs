@@ -379,8 +379,7 @@ pub(crate) fn cmd_ps(_k: &Kernel, args: &Args<'_>) -> CmdResult {
     };
     reap_background();
     let text = process::with_tasks(|t| {
-        let tasks: Vec<&process::Task> =
-            t.map.values().filter(|x| x.pid != 0).map(|x| &**x).collect();
+        let tasks: Vec<&process::Task> = t.map.values().filter(|x| x.pid != 0).collect();
         let snaps: Vec<_> = tasks.iter().map(|x| procfs_live::task_snapshot(x, 0)).collect();
         let reports: Vec<_> =
             tasks.iter().map(|x| x.mm.as_ref().map(|pm| procfs_live::mm_report(pm))).collect();

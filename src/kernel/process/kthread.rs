@@ -6,7 +6,6 @@
 //! are unless it allows one. pivm has no `kthreadd`: the threads are the console's children
 //! (ppid 0), created at boot; pid 1 stays free for init, the first program, as Linux's
 //! `kernel_init` takes it before any kernel thread exists.
-use alloc::boxed::Box;
 use core::sync::atomic::Ordering;
 
 use super::{alloc_thread_stack, free_thread_stack, Task, AUTOREAP_PENDING, NEED_RESCHED};
@@ -40,7 +39,7 @@ extern "C" fn kthread(threadfn: usize) -> ! {
 /// `PF_KTHREAD | PF_FORKNOEXEC` and `flags`; its pid.
 pub fn kthread_run(threadfn: fn() -> !, name: &str, flags: u32) -> Result<u32, Errno> {
     let (stack, base, regs_addr) = alloc_thread_stack()?;
-    let mut task = Box::new(Task::new(0, 0, name));
+    let mut task = Task::boxed(0, 0, name);
     task.flags = PF_KTHREAD | PF_FORKNOEXEC | flags;
     task.kstack = Some(stack);
     task.stack_limit = base;

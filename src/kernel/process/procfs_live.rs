@@ -325,7 +325,7 @@ impl ProcSource for LiveProc {
     }
 
     fn tgids(&self) -> Vec<u32> {
-        super::with_tasks(|t| t.map.keys().copied().filter(|&p| p != 0).collect())
+        super::with_tasks(|t| t.map.keys().filter(|&p| p != 0).collect())
     }
 
     fn current_tgid(&self) -> Option<u32> {

@@ -557,7 +557,7 @@ fn call(n: u32, a: [usize; 6]) -> SysResult {
 fn with_tasks_has(pid: u32) -> SysResult {
     super::with_tasks(|t| {
         let exists = |x: &Task| x.pid != 0 && !(x.state == TaskState::Zombie && x.ext.autoreap);
-        if t.map.get(&pid).is_some_and(|x| exists(x)) {
+        if t.map.get(&pid).is_some_and(exists) {
             Ok(0)
         } else {
             Err(Errno::ESRCH)
@@ -1014,7 +1014,7 @@ fn sys_get_robust_list(pid: i32, head_ptr: usize, len_ptr: usize) -> SysResult {
         let target = if pid == 0 {
             Some(t.current())
         } else {
-            u32::try_from(pid).ok().and_then(|p| t.map.get_mut(&p)).map(|b| &mut **b)
+            u32::try_from(pid).ok().and_then(|p| t.map.get_mut(&p))
         };
         let target = target.filter(|x| x.pid != 0).ok_or(Errno::ESRCH)?;
         if me != 0 && me != target.ext.uid {
