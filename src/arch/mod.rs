@@ -122,9 +122,9 @@ pub mod cache {
 #[cfg(all(kernel, target_arch = "aarch64"))]
 pub mod mmu {
     pub use super::imp::mmu::{
-        dump_kernel_page_tables, flush_tlb_kernel_range, map_kernel_page, page_table_pages,
-        phys_to_virt, set_linear_map, show_pte, translate, unmap_kernel_page, write_translation,
-        write_translation_in, MapError, PteAlloc,
+        dump_kernel_page_tables, dump_user_page_tables, flush_tlb_kernel_range, map_kernel_page,
+        page_table_pages, phys_to_virt, set_linear_map, show_pte, translate, unmap_kernel_page,
+        write_translation, write_translation_in, MapError, PteAlloc,
     };
 }
 #[cfg(all(kernel, not(target_arch = "aarch64")))]
