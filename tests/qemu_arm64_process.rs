@@ -115,6 +115,16 @@ fn check_pt(q: &mut Qemu, va_bits: u32) {
     if !out.ends_with("---[ User Space end ]---\n") || out.contains("BLK") {
         q.fail(&format!("ptdump PID: pages only, up to the end marker:\n{out}"));
     }
+    // `memdump PID`: the process's VMAs with its present pages' frames from its own table.
+    let out = q.cmd(&format!("memdump {pid}"));
+    q.expect_in(
+        "memdump PID",
+        &out,
+        &format!("memdump version=1 what=process pid={pid} comm=spin "),
+    );
+    q.expect_in("memdump PID", &out, "\nvma start=0x00400000 end=0x");
+    q.expect_in("memdump PID", &out, "\npte va=0x00400000 n=");
+    q.expect_in("memdump PID", &out, "\nmemdump end lines=");
     q.cmd(&format!("kill -9 {pid}"));
     q.cmd_until("ps", "    2 ?        00:00:00 kswapd0\n");
     let ps = q.cmd_until("ps", "kswapd0");

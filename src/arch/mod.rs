@@ -56,6 +56,11 @@ pub mod head {
     }
 }
 
+/// The layout as `memdump` prints it: `regions` (the address space's regions by address, the
+/// arguments each architecture's image description needs) and `dump_layout` (the header's
+/// split, RAM, carve-outs and vmalloc range).
+pub use imp::memdump;
+
 /// Memory-layout profiles: the layouts real systems shipped with, as data.
 #[cfg(not(target_arch = "aarch64"))]
 pub use imp::profile;
