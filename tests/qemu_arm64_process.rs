@@ -104,6 +104,27 @@ fn check_pt(q: &mut Qemu, va_bits: u32) {
     q.expect_in("pt VA PID", &out, &format!("pid {pid} pgd 0x"));
     q.expect_in("pt VA PID", &out, &format!("{levels} levels (VA_BITS={va_bits}), walk of"));
     q.expect_in("pt VA PID", &out, " page -> 0x");
+    // `ptdump PID`: the process's TTBR0 half merged as ptdump_walk merges, from its text at
+    // 0x400000 (user, read-only, user-executable) to its stack below TASK_SIZE.
+    let out = q.cmd(&format!("ptdump {pid}"));
+    let text = q.line_with("ptdump PID", &out, "0x0000000000400000-");
+    if !text.contains(" PTE   USR ro NX SHD AF NG                MEM/NORMAL") {
+        q.fail(&format!("ptdump PID: the text is user read-only executable (no UXN):\n{out}"));
+    }
+    q.expect_in("ptdump PID", &out, "---[ User Space start ]---\n0x0000000000400000-");
+    if !out.ends_with("---[ User Space end ]---\n") || out.contains("BLK") {
+        q.fail(&format!("ptdump PID: pages only, up to the end marker:\n{out}"));
+    }
+    // `memdump PID`: the process's VMAs with its present pages' frames from its own table.
+    let out = q.cmd(&format!("memdump {pid}"));
+    q.expect_in(
+        "memdump PID",
+        &out,
+        &format!("memdump version=1 what=process pid={pid} comm=spin "),
+    );
+    q.expect_in("memdump PID", &out, "\nvma start=0x00400000 end=0x");
+    q.expect_in("memdump PID", &out, "\npte va=0x00400000 n=");
+    q.expect_in("memdump PID", &out, "\nmemdump end lines=");
     q.cmd(&format!("kill -9 {pid}"));
     q.cmd_until("ps", "    2 ?        00:00:00 kswapd0\n");
     let ps = q.cmd_until("ps", "kswapd0");

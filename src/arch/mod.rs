@@ -56,6 +56,11 @@ pub mod head {
     }
 }
 
+/// The layout as `memdump` prints it: `regions` (the address space's regions by address, the
+/// arguments each architecture's image description needs) and `dump_layout` (the header's
+/// split, RAM, carve-outs and vmalloc range).
+pub use imp::memdump;
+
 /// Memory-layout profiles: the layouts real systems shipped with, as data.
 #[cfg(not(target_arch = "aarch64"))]
 pub use imp::profile;
@@ -122,9 +127,9 @@ pub mod cache {
 #[cfg(all(kernel, target_arch = "aarch64"))]
 pub mod mmu {
     pub use super::imp::mmu::{
-        dump_kernel_page_tables, flush_tlb_kernel_range, map_kernel_page, page_table_pages,
-        phys_to_virt, set_linear_map, show_pte, translate, unmap_kernel_page, write_translation,
-        write_translation_in, MapError, PteAlloc,
+        dump_kernel_page_tables, dump_user_page_tables, flush_tlb_kernel_range, map_kernel_page,
+        page_table_pages, phys_to_virt, set_linear_map, show_pte, translate, unmap_kernel_page,
+        write_translation, write_translation_in, MapError, PteAlloc,
     };
 }
 #[cfg(all(kernel, not(target_arch = "aarch64")))]

@@ -1523,11 +1523,15 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
         Ok(new)
     }
 
-    /// `lseek(fd, offset, whence)` with a 32-bit `off_t`: `EOVERFLOW` when the new position
-    /// does not fit (the position has moved all the same, as in Linux).
-    pub fn lseek(&mut self, fd: i32, offset: i32, whence: u32) -> Result<u32, Errno> {
-        let r = self.llseek(fd, offset as i64, whence)?;
-        u32::try_from(r).ok().filter(|&v| v <= i32::MAX as u32).ok_or(Errno::EOVERFLOW)
+    /// `lseek(fd, offset, whence)` with the ABI's `off_t`, a `long` (`i32` on ARM, `i64` on
+    /// arm64): `EOVERFLOW` when the new position does not fit (the position has moved all the
+    /// same, as in Linux).
+    pub fn lseek<Off>(&mut self, fd: i32, offset: Off, whence: u32) -> Result<Off, Errno>
+    where
+        Off: Into<i64> + TryFrom<u64>,
+    {
+        let r = self.llseek(fd, offset.into(), whence)?;
+        Off::try_from(r).map_err(|_| Errno::EOVERFLOW)
     }
 
     /// `_llseek(fd, high, low, result, whence)`: the 64-bit position written to `result`.

@@ -8,7 +8,6 @@ use alloc::vec::Vec;
 use core::fmt::{self, Write as _};
 
 use super::pagetypeinfo::MIGRATETYPE_NAMES;
-use crate::arch::layout::{KernelSections, Layout};
 use crate::config::MAX_ORDER;
 use crate::mm::mm_init::Zones;
 use crate::mm::page::PageFlags;
@@ -18,9 +17,7 @@ use crate::mm::{Pfn, PAGE_SHIFT};
 /// The format's version: the first line of every dump says it; a reader refuses others.
 pub const VERSION: u32 = 1;
 /// Bytes of a page (the dump's page counts times this are bytes).
-const PAGE_BYTES: u64 = 1 << PAGE_SHIFT;
-/// The vector page's size.
-const VECTORS_SIZE: u64 = PAGE_BYTES;
+pub const PAGE_BYTES: u64 = 1 << PAGE_SHIFT;
 /// Zone name for physical memory no zone spans (device memory, holes).
 pub const NO_ZONE: &str = "none";
 
@@ -41,6 +38,7 @@ pub fn zone_spans(z: &Zones) -> Vec<ZoneSpan> {
         }
     };
     push("DMA", z.dma);
+    push("DMA32", z.dma32);
     push("Normal", Some(z.normal));
     push("HighMem", z.highmem);
     v
@@ -79,6 +77,10 @@ pub enum RegionKind {
     Hole,
     Fixmap,
     Vectors,
+    /// arm64's PCI I/O window.
+    PciIo,
+    /// arm64's `vmemmap` (the `struct page` array's virtual range).
+    Vmemmap,
 }
 
 impl RegionKind {
@@ -93,6 +95,8 @@ impl RegionKind {
             RegionKind::Hole => "hole",
             RegionKind::Fixmap => "fixmap",
             RegionKind::Vectors => "vectors",
+            RegionKind::PciIo => "pci_io",
+            RegionKind::Vmemmap => "vmemmap",
         }
     }
 
@@ -115,40 +119,6 @@ pub struct Region {
     pub start: u64,
     pub end: u64,
     pub phys: Option<u64>,
-}
-
-/// The regions of the address space as the layout computed them, by address: the user half,
-/// modules, pkmap, lowmem with the image's sections inside it, vmalloc, the profile's unused
-/// VA, fixmap and the vector page.
-pub fn regions(l: &Layout, s: &KernelSections) -> Vec<Region> {
-    let r = |name, kind, start: u64, end: u64| Region { name, kind, start, end, phys: None };
-    let mut v = alloc::vec![
-        r("user", RegionKind::User, 0, l.task_size.as_u64()),
-        r("modules", RegionKind::Modules, l.modules_vaddr.as_u64(), l.modules_end.as_u64()),
-    ];
-    if let (Some(b), Some(e)) = (l.pkmap_base, l.pkmap_end()) {
-        v.push(r("pkmap", RegionKind::Pkmap, b.as_u64(), e.as_u64()));
-    }
-    let linear = |va: u64| l.virt_to_phys(crate::mm::VirtAddr(va as usize)).map(|p| p.0);
-    let mut low = r("lowmem", RegionKind::Lowmem, l.page_offset.as_u64(), l.high_memory.as_u64());
-    low.phys = linear(low.start);
-    v.push(low);
-    for (name, (start, end)) in
-        [(".text", s.text), (".init", s.init), (".data", s.data), (".bss", s.bss)]
-    {
-        let mut sec = r(name, RegionKind::Section, start, end);
-        sec.phys = linear(start);
-        v.push(sec);
-    }
-    v.push(r("vmalloc", RegionKind::Vmalloc, l.vmalloc_start.as_u64(), l.vmalloc_end.as_u64()));
-    for h in l.holes() {
-        v.push(r(h.name, RegionKind::Hole, h.start.as_u64(), h.end.as_u64()));
-    }
-    v.push(r("fixmap", RegionKind::Fixmap, l.fixaddr_start.as_u64(), l.fixaddr_end.as_u64()));
-    let vectors = l.vectors_base.as_u64();
-    v.push(r("vectors", RegionKind::Vectors, vectors, vectors + VECTORS_SIZE));
-    v.sort_by_key(|r| (r.start, core::cmp::Reverse(r.end)));
-    v
 }
 
 /// A run of mapped pages: `(first virtual address, pages, first physical address)`.
@@ -393,11 +363,33 @@ pub struct VmallocTotals {
     pub areas: usize,
 }
 
+/// A carve-out of the profile: its physical range and, if lowmem, its linear address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Carveout {
+    pub name: &'static str,
+    pub phys: u64,
+    pub phys_end: u64,
+    pub va: Option<u64>,
+}
+
+/// What the dump's header and layout records print of the architecture's layout (each
+/// architecture's `arch::memdump::dump_layout` fills it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DumpLayout {
+    /// The split's name (`3G`, `2G`, `1G`; arm64: `va48`, `va39`).
+    pub split: String,
+    pub page_offset: u64,
+    pub profile: &'static str,
+    /// RAM `[start, end)` ranges memblock kept.
+    pub ram: Vec<(u64, u64)>,
+    pub carveouts: Vec<Carveout>,
+    /// `[VMALLOC_START, VMALLOC_END)`.
+    pub vmalloc: (u64, u64),
+}
+
 /// Everything the kernel dump prints, gathered.
 pub struct KernelDump<'a> {
-    pub layout: &'a Layout,
-    /// The split's name (`3G`, `2G`, `1G`).
-    pub split: &'a str,
+    pub layout: &'a DumpLayout,
     pub regions: &'a [Region],
     /// The `map` runs of each walked region, by region index.
     pub maps: &'a [(usize, Vec<MapRun>)],
@@ -440,12 +432,12 @@ pub fn render_kernel(w: &mut impl fmt::Write, d: &KernelDump<'_>) -> fmt::Result
     writeln!(
         w,
         "memdump version={VERSION} what=kernel split={} page_offset={:#010x} profile={} page_size={PAGE_BYTES} max_order={MAX_ORDER} pageblock_order={PAGEBLOCK_ORDER}",
-        d.split,
-        l.page_offset.as_u64(),
+        l.split,
+        l.page_offset,
         l.profile,
     )?;
-    for bank in l.ram() {
-        writeln!(w, "ram start={:#010x} end={:#010x}", bank.start.0, bank.end())?;
+    for &(start, end) in &l.ram {
+        writeln!(w, "ram start={start:#010x} end={end:#010x}")?;
     }
     for z in d.zones {
         writeln!(
@@ -483,18 +475,12 @@ pub fn render_kernel(w: &mut impl fmt::Write, d: &KernelDump<'_>) -> fmt::Result
             }
         }
     }
-    for c in l.carveouts() {
-        write!(
-            w,
-            "carveout name={} phys={:#010x} phys_end={:#010x}",
-            c.name,
-            c.start.0,
-            c.end().0
-        )?;
-        if let Some(va) = l.phys_to_virt(c.start) {
-            write!(w, " va={:#010x}", va.as_u64())?;
+    for c in &l.carveouts {
+        write!(w, "carveout name={} phys={:#010x} phys_end={:#010x}", c.name, c.phys, c.phys_end)?;
+        if let Some(va) = c.va {
+            write!(w, " va={va:#010x}")?;
         }
-        writeln!(w, " zones={}", zones_of_range(d.spans, c.start.0, c.end().0))?;
+        writeln!(w, " zones={}", zones_of_range(d.spans, c.phys, c.phys_end))?;
     }
     for a in d.vareas {
         write!(
@@ -520,8 +506,8 @@ pub fn render_kernel(w: &mut impl fmt::Write, d: &KernelDump<'_>) -> fmt::Result
     writeln!(
         w,
         "vmalloc start={:#010x} end={:#010x} total_kb={} used_kb={} free_kb={} largest_gap_kb={} areas={}",
-        l.vmalloc_start.as_u64(),
-        l.vmalloc_end.as_u64(),
+        l.vmalloc.0,
+        l.vmalloc.1,
         v.total >> 10,
         v.used >> 10,
         v.total.saturating_sub(v.used) >> 10,

@@ -8,8 +8,6 @@ pub mod filter;
 pub mod free;
 pub mod interrupts;
 pub mod iomem;
-/// The 32-bit layout's dump (its regions come from `arch::layout`, which arm64 lacks yet).
-#[cfg(not(target_arch = "aarch64"))]
 pub mod memdump;
 pub mod meminfo;
 pub mod pagetypeinfo;

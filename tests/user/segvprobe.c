@@ -26,6 +26,9 @@
 #define VMALLOC_PROBE 0xf0000000UL      /* in (3G: just below) the vmalloc area on every split */
 #define VECTORS 0xffff0000UL            /* [vectors]: the kuser helper page */
 #define VECTORS_STUBS (VECTORS + PG)    /* the vector stubs page, not user-accessible */
+/* arm64's KIMAGE_VADDR for a layout: MODULES_VADDR (-2^(VA_BITS-1), half of TASK_SIZE below 0)
+ * plus the 128 MiB modules area. */
+#define ARM64_KIMAGE_VADDR(s) (0UL - (s)->task_size / 2 + 0x8000000UL)
 
 static sigjmp_buf probe_env;
 static volatile sig_atomic_t got_sig;
@@ -140,6 +143,20 @@ int segv_probes(const struct split *s, unsigned long text, int extended, const c
     probe("text (main)", READ, text);
     probe_rewrite("text (main)", text);
     probe_rewrite("rodata", (unsigned long)rodata_str);
+#if defined(__aarch64__)
+    if (s) {
+        /* arm64 6.1: the linear map at PAGE_OFFSET, nothing between the halves (TASK_SIZE is
+         * outside TTBR0's range), the image at KIMAGE_VADDR = MODULES_END, 128 MiB above
+         * MODULES_VADDR = -2^(VA_BITS-1). */
+        snprintf(desc, sizeof desc, "linear map 0x%016lx", s->page_offset + KERNEL_TEXT_OFFSET);
+        probe(desc, READ, s->page_offset + KERNEL_TEXT_OFFSET);
+        snprintf(desc, sizeof desc, "TASK_SIZE 0x%016lx", s->task_size);
+        probe(desc, READ, s->task_size);
+        snprintf(desc, sizeof desc, "kernel image 0x%016lx", ARM64_KIMAGE_VADDR(s));
+        probe(desc, READ, ARM64_KIMAGE_VADDR(s));
+    }
+    printf("  [vectors] probes skipped: arm64 has no [vectors] page\n");
+#else
     if (s) {
         snprintf(desc, sizeof desc, "kernel lowmem 0x%08lx", s->page_offset + KERNEL_TEXT_OFFSET);
         probe(desc, READ, s->page_offset + KERNEL_TEXT_OFFSET);
@@ -152,12 +169,6 @@ int segv_probes(const struct split *s, unsigned long text, int extended, const c
                "0x%08lx, 0x%08lx, 0x%08lx); name it: 3G, 2G or 1G\n",
                splits[0].task_size, splits[1].task_size, splits[2].task_size);
     }
-#if defined(__aarch64__)
-    /* arm64 has no kuser helper page; its kernel half starts at 0xffff800000000000 (VA_BITS
-     * 48), where the kernel image sits at KIMAGE_VADDR: no user access reaches it. */
-    printf("  [vectors] probes skipped: arm64 has no [vectors] page\n");
-    probe("kernel image 0xffff800008000000", READ, 0xffff800008000000UL);
-#else
     probe("[vectors] 0xffff0000", READ, VECTORS);
     probe("[vectors] 0xffff0000", WRITE, VECTORS);
     probe("[vectors] page 2 0xffff1000", READ, VECTORS_STUBS);
@@ -177,8 +188,13 @@ int segv_probes(const struct split *s, unsigned long text, int extended, const c
         if (ro != MAP_FAILED)
             probe("PROT_READ anon mapping (no PROT_EXEC)", EXEC, (unsigned long)ro);
         if (s) {
+#if defined(__aarch64__)
+            snprintf(desc, sizeof desc, "kernel text 0x%016lx", ARM64_KIMAGE_VADDR(s));
+            probe(desc, EXEC, ARM64_KIMAGE_VADDR(s));
+#else
             snprintf(desc, sizeof desc, "kernel text 0x%08lx", s->page_offset + KERNEL_TEXT_OFFSET);
             probe(desc, EXEC, s->page_offset + KERNEL_TEXT_OFFSET);
+#endif
         }
         /* A file mapping one page longer than the file (rounded up): that page is past EOF. */
         int fd = self_path ? open(self_path, O_RDONLY) : -1;

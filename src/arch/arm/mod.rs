@@ -9,6 +9,7 @@ pub mod extable;
 pub mod fixmap;
 pub mod fsr;
 pub mod layout;
+pub mod memdump;
 pub mod memory;
 pub mod pgtable;
 pub mod profile;

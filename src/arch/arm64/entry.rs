@@ -298,8 +298,7 @@ fn emulate_mrs(regs: &mut PtRegs) -> bool {
     if super::uaccess::copy_from_user(&mut insn, regs.pc as usize) != 0 {
         return false;
     }
-    let midr = aarch64_cpu::registers::MIDR_EL1.get();
-    let Some(r) = super::cpufeature::emulate_mrs(u32::from_le_bytes(insn), midr) else {
+    let Some(r) = super::cpufeature::emulate_mrs(u32::from_le_bytes(insn), read_id_reg) else {
         return false;
     };
     if r.rt != 31 {
@@ -307,6 +306,36 @@ fn emulate_mrs(regs: &mut PtRegs) -> bool {
     }
     regs.pc += 4;
     true
+}
+
+/// The boot CPU's ID register `id` (a `sys_reg` encoding `emulate_mrs` asks for: MIDR_EL1
+/// or a feature register it tracks); 0 for any other.
+fn read_id_reg(id: u32) -> u64 {
+    use super::cpufeature as f;
+    macro_rules! mrs {
+        ($name:literal) => {{
+            let v: u64;
+            // SAFETY: reading an ID register at EL1 has no side effect.
+            unsafe { core::arch::asm!(concat!("mrs {}, ", $name), out(reg) v, options(nomem, nostack)) };
+            v
+        }};
+    }
+    match id {
+        x if x == f::sys_reg(3, 0, 0, 0, 0) => mrs!("midr_el1"),
+        f::SYS_ID_AA64PFR0_EL1 => mrs!("s3_0_c0_c4_0"),
+        f::SYS_ID_AA64PFR1_EL1 => mrs!("s3_0_c0_c4_1"),
+        f::SYS_ID_AA64ZFR0_EL1 => mrs!("s3_0_c0_c4_4"),
+        f::SYS_ID_AA64SMFR0_EL1 => mrs!("s3_0_c0_c4_5"),
+        f::SYS_ID_AA64DFR0_EL1 => mrs!("s3_0_c0_c5_0"),
+        f::SYS_ID_AA64DFR1_EL1 => mrs!("s3_0_c0_c5_1"),
+        f::SYS_ID_AA64ISAR0_EL1 => mrs!("s3_0_c0_c6_0"),
+        f::SYS_ID_AA64ISAR1_EL1 => mrs!("s3_0_c0_c6_1"),
+        f::SYS_ID_AA64ISAR2_EL1 => mrs!("s3_0_c0_c6_2"),
+        f::SYS_ID_AA64MMFR0_EL1 => mrs!("s3_0_c0_c7_0"),
+        f::SYS_ID_AA64MMFR1_EL1 => mrs!("s3_0_c0_c7_1"),
+        f::SYS_ID_AA64MMFR2_EL1 => mrs!("s3_0_c0_c7_2"),
+        _ => 0,
+    }
 }
 
 /// `el0_svc`: 6.1's `el0_svc_common` keeps x0 for a restart and the number from w8, then

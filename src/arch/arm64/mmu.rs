@@ -217,6 +217,17 @@ pub fn write_translation_in(
     pgtable::write_walk(w, va as u64, VA_BITS, &walk)
 }
 
+/// A process's table at `pgd` (its TTBR0 root) walked and merged as `ptdump_walk` walks an
+/// `mm` below `TASK_SIZE_64`: its user half only (the kernel half is TTBR1's, the same for
+/// every process: `ptdump`).
+pub fn dump_user_page_tables(
+    w: &mut impl core::fmt::Write,
+    pgd: u64,
+    l: &super::layout::Layout,
+) -> core::fmt::Result {
+    super::ptdump::write_user_page_tables(w, l, pgd, super::traps::read_table)
+}
+
 /// `/sys/kernel/debug/kernel_page_tables` as arm64 6.1 prints it (`ptdump_walk`).
 pub fn dump_kernel_page_tables(
     w: &mut impl core::fmt::Write,

@@ -11,6 +11,7 @@ pub mod fault;
 pub mod fork;
 pub mod layout;
 pub mod mapping;
+pub mod memdump;
 pub mod memory;
 pub mod pgtable;
 pub mod processor;

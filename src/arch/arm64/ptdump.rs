@@ -2,8 +2,9 @@
 //! (arch/arm64/mm/ptdump.c, walked as mm/ptdump.c walks): the layout's address markers
 //! (`---[ Linear Mapping start ]---` ...), one line per run of entries with the same
 //! protection bits at the same level, its size with a unit, the level's name and the bits
-//! decoded as `pte_bits` decodes them. Pure: the walk takes any table reader, so the merging
-//! is tested on the host.
+//! decoded as `pte_bits` decodes them; and a process's user half (TTBR0's table) the same way,
+//! from 0 to `TASK_SIZE`, as `ptdump_walk` does for an `mm` whose `base_addr` is below
+//! `TASK_SIZE_64`. Pure: the walk takes any table reader, so the merging is tested on the host.
 use core::fmt::{self, Write};
 
 use super::layout::Layout;
@@ -89,10 +90,21 @@ const PROT_MASK: u64 = {
     m
 };
 
+/// A process's markers: its user half, `[0, TASK_SIZE)` (`ptdump_walk`'s range for an `mm`
+/// below `TASK_SIZE_64`; the names are pivm's, after the EFI runtime map's `start`/`end` pair,
+/// since 6.1 registers no dump of a process).
+pub fn user_markers(task_size: u64) -> [AddrMarker; 3] {
+    [
+        AddrMarker { start: 0, name: "User Space start" },
+        AddrMarker { start: task_size, name: "User Space end" },
+        AddrMarker { start: u64::MAX, name: "" },
+    ]
+}
+
 /// `struct pg_state`: the run being merged and the next marker.
 pub struct PgState<'a, W: Write> {
     out: &'a mut W,
-    markers: [AddrMarker; NR_MARKERS],
+    markers: &'a [AddrMarker],
     marker: usize,
     /// -1 before the first entry.
     level: i32,
@@ -101,7 +113,7 @@ pub struct PgState<'a, W: Write> {
 }
 
 impl<'a, W: Write> PgState<'a, W> {
-    pub fn new(out: &'a mut W, markers: [AddrMarker; NR_MARKERS]) -> Self {
+    pub fn new(out: &'a mut W, markers: &'a [AddrMarker]) -> Self {
         PgState { out, markers, marker: 0, level: -1, current_prot: 0, start_address: 0 }
     }
 
@@ -165,19 +177,33 @@ impl<'a, W: Write> PgState<'a, W> {
     }
 }
 
-/// `ptdump_walk` of the kernel's table at `root` (TTBR1's, `va_bits`) from PAGE_OFFSET to
-/// the top, reading descriptors with `read`: every leaf and every hole in address order
-/// through `note_page`, then the final flush.
-pub fn walk_kernel(
+/// Which half of the address space a table translates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Half {
+    /// TTBR1's: the top `2^va_bits` bytes (the kernel's).
+    Kernel,
+    /// TTBR0's: `[0, 2^va_bits)` (a process's).
+    User,
+}
+
+/// `ptdump_walk` of the table at `root` (`va_bits`, the `half` it translates), reading
+/// descriptors with `read`: every leaf and every hole in address order through `note_page`,
+/// then the final flush at the range's end (0 after the kernel's, as `ptdump_walk_pgd`'s
+/// `note_page(st, 0, -1, 0)`; `TASK_SIZE` after a process's, so its last run ends there).
+pub fn walk(
     st: &mut PgState<'_, impl Write>,
     root: u64,
     va_bits: u32,
+    half: Half,
     mut read: impl FnMut(u64) -> Option<u64>,
 ) -> fmt::Result {
     let levels = pgtable_levels(va_bits);
     let top = hw_level(levels, 0);
     let top_entries = 1u64 << (va_bits - (PAGE_SHIFT + 9 * (3 - top)));
-    let base = 0u64.wrapping_sub(1 << va_bits);
+    let (base, end) = match half {
+        Half::Kernel => (0u64.wrapping_sub(1 << va_bits), 0),
+        Half::User => (0, 1 << va_bits),
+    };
     // (table, first VA, hardware level, next index)
     let mut stack = [(0u64, 0u64, 0u32, 0u64); 4];
     let mut depth = 0;
@@ -208,7 +234,7 @@ pub fn walk_kernel(
         }
         stack[depth].3 += 1;
     }
-    st.note_page(0, -1, 0)
+    st.note_page(end, -1, 0)
 }
 
 /// The whole dump of the table at `root` for layout `l`.
@@ -218,8 +244,21 @@ pub fn write_kernel_page_tables(
     root: u64,
     read: impl FnMut(u64) -> Option<u64>,
 ) -> fmt::Result {
-    let mut st = PgState::new(w, address_markers(l));
-    walk_kernel(&mut st, root, l.va_bits, read)
+    let markers = address_markers(l);
+    let mut st = PgState::new(w, &markers);
+    walk(&mut st, root, l.va_bits, Half::Kernel, read)
+}
+
+/// The dump of a process's table at `root` (its TTBR0 root): its user half, `[0, TASK_SIZE)`.
+pub fn write_user_page_tables(
+    w: &mut impl Write,
+    l: &Layout,
+    root: u64,
+    read: impl FnMut(u64) -> Option<u64>,
+) -> fmt::Result {
+    let markers = user_markers(l.task_size);
+    let mut st = PgState::new(w, &markers);
+    walk(&mut st, root, l.va_bits, Half::User, read)
 }
 
 #[cfg(test)]
@@ -282,12 +321,46 @@ mod tests {
     fn sizes_take_the_largest_whole_unit() {
         let l = Layout::new(48, 0, 0x3c00_0000).unwrap();
         let mut out = String::new();
-        let mut st = PgState::new(&mut out, address_markers(&l));
+        let markers = address_markers(&l);
+        let mut st = PgState::new(&mut out, &markers);
         st.note_page(l.page_offset, 3, block_desc(0, PAGE_KERNEL)).unwrap();
         st.note_page(l.page_offset + (960 << 20), 3, 0).unwrap();
         st.note_page(0, -1, 0).unwrap();
         assert!(out.contains("         960M PMD "), "{out}");
         assert_eq!(depth_of(0), 0);
         assert_eq!(depth_of(3), 4);
+    }
+
+    /// A 48-bit process: two text pages and a data page at 0x400000 (the static program's),
+    /// a swapped-out page after them (invalid: a hole) and the top page of user space.
+    #[test]
+    fn arm64dbg_user_half_from_zero_to_task_size() {
+        use crate::arch::arm64::pte::{PAGE_READONLY_EXEC, PAGE_SHARED};
+        use crate::arch::arm64::user_table::user_table_desc;
+        let l = Layout::new(48, 0, 0x3c00_0000).unwrap();
+        let idx = |va: u64, level| crate::arch::arm64::pgtable::table_index(va, level);
+        let mut t = HashMap::new();
+        let mut map = |va: u64, desc: u64, tables: [u64; 4]| {
+            for level in 0..3 {
+                let d = user_table_desc(tables[level as usize + 1]);
+                t.insert(tables[level as usize] + idx(va, level) * 8, d);
+            }
+            t.insert(tables[3] + idx(va, 3) * 8, desc);
+        };
+        let low = [0x1000, 0x2000, 0x3000, 0x4000];
+        map(0x40_0000, pfn_pte(0x10_0000, PAGE_READONLY_EXEC), low);
+        map(0x40_1000, pfn_pte(0x10_1000, PAGE_READONLY_EXEC), low);
+        map(0x40_2000, pfn_pte(0x20_0000, PAGE_SHARED), low);
+        map(0x40_3000, 0x1234 << 12, low);
+        let top = l.task_size - 0x1000;
+        map(top, pfn_pte(0x30_0000, PAGE_SHARED), [0x1000, 0x5000, 0x6000, 0x7000]);
+        let mut out = String::new();
+        write_user_page_tables(&mut out, &l, 0x1000, |pa| Some(*t.get(&pa).unwrap_or(&0))).unwrap();
+        let want = "---[ User Space start ]---\n\
+             0x0000000000400000-0x0000000000402000           8K PTE   USR ro NX SHD AF NG                MEM/NORMAL\n\
+             0x0000000000402000-0x0000000000403000           4K PTE   USR ro NX SHD AF NG         UXN    MEM/NORMAL\n\
+             0x0000fffffffff000-0x0001000000000000           4K PTE   USR ro NX SHD AF NG         UXN    MEM/NORMAL\n\
+             ---[ User Space end ]---\n";
+        assert_eq!(out, want);
     }
 }

@@ -35,10 +35,27 @@ pub(super) fn cmd_memdump(k: &Kernel, args: &Args<'_>) -> CmdResult {
     }
 }
 
+/// The layout's regions and header, as the architecture describes them (the 32-bit image's
+/// sections lie in lowmem; arm64's in the vmalloc area, at the loader's physical address).
+#[cfg(not(target_arch = "aarch64"))]
+fn layout_records(k: &Kernel) -> (Vec<memdump::Region>, memdump::DumpLayout) {
+    let l = &k.layout;
+    let regions = crate::arch::memdump::regions(l, &super::kernel_sections());
+    (regions, crate::arch::memdump::dump_layout(l, crate::config::VMSPLIT))
+}
+
+#[cfg(target_arch = "aarch64")]
+fn layout_records(k: &Kernel) -> (Vec<memdump::Region>, memdump::DumpLayout) {
+    let l = &k.layout;
+    let s = crate::arch::image::sections();
+    let regions = crate::arch::memdump::regions(l, &s, crate::arch::head::LOAD_PA);
+    (regions, crate::arch::memdump::dump_layout(l))
+}
+
 fn kernel_dump(k: &Kernel) {
     let l = &k.layout;
-    let regions = memdump::regions(l, &super::kernel_sections());
-    let spans = memdump::zone_spans(&l.zones);
+    let (regions, dl) = layout_records(k);
+    let spans = memdump::zone_spans(&l.node_zones());
     let maps: Vec<_> = regions
         .iter()
         .enumerate()
@@ -110,8 +127,7 @@ fn kernel_dump(k: &Kernel) {
         );
     }
     let d = memdump::KernelDump {
-        layout: l,
-        split: crate::config::VMSPLIT,
+        layout: &dl,
         regions: &regions,
         maps: &maps,
         zones: &zones,
@@ -131,7 +147,7 @@ fn process_dump(k: &Kernel, args: &Args<'_>) -> CmdResult {
     if pid == 0 {
         fail!(args, "0 is the console: it has no user address space (no PID)");
     }
-    let spans = memdump::zone_spans(&k.layout.zones);
+    let spans = memdump::zone_spans(&k.layout.node_zones());
     let found = crate::kernel::process::with_tasks(|t| {
         let task = t.map.get(&pid)?;
         let Some(pm) = task.mm.as_ref() else { return Some(None) };

@@ -193,13 +193,7 @@ pub(super) fn cmd_ptdump(k: &Kernel, args: &Args<'_>) -> CmdResult {
         }
         2 => {
             let (_, pgd) = process_pgd(args, 1)?;
-            #[cfg(not(target_arch = "aarch64"))]
             let _ = mmu::dump_user_page_tables(&mut Console, pgd, &k.layout);
-            #[cfg(target_arch = "aarch64")]
-            {
-                let _ = pgd;
-                fail!(args, "not on the 64-bit kernel yet (a process's table: `pt VA PID`)");
-            }
         }
         _ => return Err(CmdError::Usage),
     }

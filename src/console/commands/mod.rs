@@ -11,7 +11,6 @@ use self::block::{cmd_blockdev, cmd_dd};
 use self::cma::{cmd_cma_alloc, cmd_cma_release};
 use self::files::cmd_cat;
 use self::files::cmd_echo;
-#[cfg(not(target_arch = "aarch64"))]
 use self::memdump::cmd_memdump;
 use self::mmu::{cmd_layout, cmd_p2v, cmd_peek, cmd_pt, cmd_ptdump, cmd_v2p};
 use self::pages::{cmd_alloc_pages, cmd_frag, cmd_free_pages, cmd_free_pages_pfn, cmd_memtest};
@@ -20,8 +19,6 @@ use self::scenario::cmd_scenario;
 use self::slab::{cmd_kfree, cmd_kmalloc, cmd_ksize};
 use self::swap::{cmd_free, cmd_swapoff, cmd_swapon, cmd_sysctl};
 use self::system::{cmd_crash, cmd_jiffies, cmd_poweroff, cmd_reboot};
-#[cfg(target_arch = "aarch64")]
-use self::unavailable::cmd_memdump;
 use self::verify::cmd_verify;
 use self::vmalloc::{
     cmd_ioremap, cmd_iounmap, cmd_kmap, cmd_kunmap, cmd_poke, cmd_purge, cmd_touch, cmd_vfree,
@@ -54,7 +51,6 @@ mod bench;
 mod block;
 mod cma;
 mod files;
-#[cfg(not(target_arch = "aarch64"))]
 mod memdump;
 mod mmu;
 mod pages;
@@ -63,8 +59,6 @@ mod scenario;
 mod slab;
 mod swap;
 mod system;
-#[cfg(target_arch = "aarch64")]
-mod unavailable;
 mod verify;
 mod vmalloc;
 

@@ -206,12 +206,18 @@ fn open_read_positions_and_seeks() {
     assert_eq!(w.read(fd, 5).unwrap(), b"hello");
     assert_eq!(w.read(fd, 100).unwrap(), b" world\n", "a short read at the end");
     assert_eq!(w.read(fd, 100).unwrap(), b"", "a read past the end is 0");
-    assert_eq!(w.ctx().lseek(fd, 0, procfs::SEEK_SET), Ok(0));
-    assert_eq!(w.ctx().lseek(fd, -1, procfs::SEEK_END), Ok(11));
+    assert_eq!(w.ctx().lseek(fd, 0i32, procfs::SEEK_SET), Ok(0));
+    assert_eq!(w.ctx().lseek(fd, -1i32, procfs::SEEK_END), Ok(11));
     assert_eq!(w.read(fd, 100).unwrap(), b"\n");
     assert_eq!(w.ctx().lseek(fd, -20, procfs::SEEK_CUR), Err(Errno::EINVAL));
     assert_eq!(w.ctx().lseek(fd, 0, 5), Err(Errno::EINVAL));
-    assert_eq!(w.ctx().lseek(fd, 0, procfs::SEEK_CUR), Ok(12), "a failed seek moves nothing");
+    assert_eq!(w.ctx().lseek(fd, 0i32, procfs::SEEK_CUR), Ok(12), "a failed seek moves nothing");
+    // arm64's 64-bit off_t reaches past 2 GiB; ARM's 32-bit one overflows there (and moves).
+    assert_eq!(w.ctx().lseek(fd, 3i64 << 31, procfs::SEEK_SET), Ok(3i64 << 31));
+    assert_eq!(w.ctx().lseek(fd, 0i64, procfs::SEEK_SET), Ok(0));
+    assert_eq!(w.ctx().lseek(fd, i32::MAX, procfs::SEEK_SET), Ok(i32::MAX));
+    assert_eq!(w.ctx().lseek(fd, 1i32, procfs::SEEK_CUR), Err(Errno::EOVERFLOW));
+    assert_eq!(w.ctx().lseek(fd, 0i64, procfs::SEEK_CUR), Ok(1i64 << 31), "moved all the same");
     assert_eq!(w.ctx().lseek(fd, 20, procfs::SEEK_DATA), Err(Errno::ENXIO));
     assert_eq!(w.ctx().lseek(fd, 3, procfs::SEEK_HOLE), Ok(12));
     // pread64 leaves the position alone.
@@ -718,10 +724,10 @@ proptest! {
                 Op::Seek(off, whence) => {
                     let base = match whence { 0 => Some(0), 1 => Some(pos as i64), 2 => Some(data.len() as i64), _ => None };
                     let want = match base.map(|b| b + off as i64) {
-                        Some(t) if t >= 0 => Ok(t as u32),
+                        Some(t) if t >= 0 => Ok(t as i32),
                         _ if whence == 3 && (off as i64) < 0 => Err(Errno::ENXIO),
                         _ if whence == 3 && off as usize >= data.len() => Err(Errno::ENXIO),
-                        _ if whence == 3 => Ok(off as u32),
+                        _ if whence == 3 => Ok(off as i32),
                         _ => Err(Errno::EINVAL),
                     };
                     prop_assert_eq!(w.ctx().lseek(fd, off, whence), want);

@@ -738,6 +738,11 @@ fn is_file_call(n: u32) -> bool {
 /// an even/odd register pair, low word first).
 fn file_call(n: u32, a: [usize; 6]) -> SysResult {
     let (fd, u) = (a[0] as i32, |i: usize| a[i]);
+    // `off_t` is a `long`: lseek's offset and result are 32-bit on ARM, 64-bit on arm64.
+    #[cfg(target_pointer_width = "32")]
+    type OffT = i32;
+    #[cfg(target_pointer_width = "64")]
+    type OffT = i64;
     // The 32-bit arguments (`int`/`unsigned int` flags, modes and descriptors).
     let w = |i: usize| a[i] as u32;
     match n {
@@ -757,7 +762,7 @@ fn file_call(n: u32, a: [usize; 6]) -> SysResult {
             with_vfs(|v| v.openat(AT_FDCWD, u(0), flags, w(1))).map(|fd| fd as usize)
         }
         nr::CLOSE => with_vfs(|v| v.close(fd)).map(|_| 0),
-        nr::LSEEK => with_vfs(|v| v.lseek(fd, a[1] as i32, w(2))).map(|off| off as usize),
+        nr::LSEEK => with_vfs(|v| v.lseek(fd, a[1] as OffT, w(2))).map(|off| off as usize),
         nr::_LLSEEK => with_vfs(|v| v._llseek(fd, w(1), w(2), u(3), w(4))).map(|_| 0),
         nr::GETDENTS64 => with_vfs(|v| v.getdents64(fd, u(1), u(2))),
         nr::FSTAT64 => with_vfs(|v| v.fstat64(fd, u(1))).map(|_| 0),

@@ -1,7 +1,8 @@
 //! The dump's records over computed layouts and a real page allocator: regions by address
 //! with their physical targets, map runs, pageblocks walked through `mem_map`, process runs.
 use super::*;
-use crate::arch::layout::{compute_with_profile, LayoutInput};
+use crate::arch::layout::{compute_with_profile, KernelSections, Layout, LayoutInput};
+use crate::arch::memdump::{dump_layout, regions};
 use crate::arch::memory::{VMSPLIT_2G, VMSPLIT_3G};
 use crate::arch::profile::{ANDROID_A9, LINUX};
 use crate::boot::info::MemBank;
@@ -49,9 +50,9 @@ fn dump(l: &Layout, blocks: &[Pageblock], vareas: &[Varea]) -> String {
         low: 2,
         high: 3,
     }];
+    let dl = dump_layout(l, "3G");
     let d = KernelDump {
-        layout: l,
-        split: "3G",
+        layout: &dl,
         regions: &regions,
         maps: &maps,
         zones: &zones,
