@@ -243,26 +243,27 @@ impl SwapCache {
 
 /// `SWAP_RA_ORDER_CEILING` on 32-bit: the window is at most 8 pages whatever `page-cluster`.
 pub const SWAP_RA_ORDER_CEILING: u32 = 3;
-/// `SWAP_RA_WIN_SHIFT`, `SWAP_RA_HITS_MASK`: a VMA's `swap_readahead_info` packs the last
-/// fault's page address, the window and the hits in one word.
+/// `SWAP_RA_WIN_SHIFT`, `SWAP_RA_HITS_MASK`: a VMA's `swap_readahead_info` (an
+/// `atomic_long_t`: as wide as an address, 64 bits on arm64) packs the last fault's page
+/// address, the window and the hits in one word.
 const SWAP_RA_WIN_SHIFT: u32 = PAGE_SHIFT / 2;
-const SWAP_RA_HITS_MASK: u32 = (1 << SWAP_RA_WIN_SHIFT) - 1;
-const SWAP_RA_HITS_MAX: u32 = SWAP_RA_HITS_MASK;
-const SWAP_RA_WIN_MASK: u32 = ((1 << PAGE_SHIFT) - 1) & !SWAP_RA_HITS_MASK;
-const PAGE_MASK32: u32 = !((1 << PAGE_SHIFT) - 1);
+const SWAP_RA_HITS_MASK: usize = (1 << SWAP_RA_WIN_SHIFT) - 1;
+const SWAP_RA_HITS_MAX: usize = SWAP_RA_HITS_MASK;
+const SWAP_RA_WIN_MASK: usize = ((1 << PAGE_SHIFT) - 1) & !SWAP_RA_HITS_MASK;
+const RA_PAGE_MASK: usize = !((1 << PAGE_SHIFT) - 1);
 
 /// `SWAP_RA_VAL(addr, win, hits)`.
-pub const fn swap_ra_val(addr: u32, win: u32, hits: u32) -> u32 {
-    (addr & PAGE_MASK32) | (win << SWAP_RA_WIN_SHIFT) | hits
+pub const fn swap_ra_val(addr: usize, win: u32, hits: u32) -> usize {
+    (addr & RA_PAGE_MASK) | ((win as usize) << SWAP_RA_WIN_SHIFT) | hits as usize
 }
-const fn ra_addr(v: u32) -> u32 {
-    v & PAGE_MASK32
+const fn ra_addr(v: usize) -> usize {
+    v & RA_PAGE_MASK
 }
-const fn ra_win(v: u32) -> u32 {
-    (v & SWAP_RA_WIN_MASK) >> SWAP_RA_WIN_SHIFT
+const fn ra_win(v: usize) -> u32 {
+    ((v & SWAP_RA_WIN_MASK) >> SWAP_RA_WIN_SHIFT) as u32
 }
-const fn ra_hits(v: u32) -> u32 {
-    v & SWAP_RA_HITS_MASK
+const fn ra_hits(v: usize) -> u32 {
+    (v & SWAP_RA_HITS_MASK) as u32
 }
 
 /// `__swapin_nr_pages`: the read-ahead size from the hits since the last one (none and not
@@ -287,10 +288,10 @@ pub fn swapin_nr_pages(prev: u64, cur: u64, hits: u32, max_pages: u32, prev_win:
 
 /// `lookup_swap_cache`'s update of the VMA's read-ahead state on a hit: the fault's address,
 /// and one more hit when the page found was read ahead.
-pub fn ra_on_hit(ra_val: u32, addr: u32, readahead: bool) -> u32 {
+pub fn ra_on_hit(ra_val: usize, addr: usize, readahead: bool) -> usize {
     let mut hits = ra_hits(ra_val);
     if readahead {
-        hits = (hits + 1).min(SWAP_RA_HITS_MAX);
+        hits = (hits + 1).min(SWAP_RA_HITS_MAX as u32);
     }
     swap_ra_val(addr, ra_win(ra_val), hits)
 }
@@ -299,7 +300,7 @@ pub fn ra_on_hit(ra_val: u32, addr: u32, readahead: bool) -> u32 {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RaWindow {
     /// The VMA's new `swap_readahead_info`.
-    pub ra_val: u32,
+    pub ra_val: usize,
     /// First page address and pages of the window (1: no read-ahead).
     pub start: usize,
     pub nr: usize,
@@ -309,7 +310,7 @@ pub struct RaWindow {
 /// (forward after a fault on the next page, backward after one on the previous, else
 /// centred), clipped to the VMA and the page table (`PMD_SIZE`, 2 MiB on ARM).
 pub fn swap_ra_info(
-    ra_val: u32,
+    ra_val: usize,
     faddr: usize,
     vm_start: usize,
     vm_end: usize,
@@ -321,9 +322,9 @@ pub fn swap_ra_info(
     if max_win == 1 {
         return RaWindow { ra_val, start: faddr & !((1 << PAGE_SHIFT) - 1), nr: 1 };
     }
-    let pfn = u64::from(ra_addr(ra_val)) >> PAGE_SHIFT;
+    let pfn = (ra_addr(ra_val) >> PAGE_SHIFT) as u64;
     let win = swapin_nr_pages(pfn, fpfn, ra_hits(ra_val), max_win, ra_win(ra_val));
-    let new_val = swap_ra_val(faddr as u32, win, 0);
+    let new_val = swap_ra_val(faddr, win, 0);
     if win == 1 {
         return RaWindow { ra_val: new_val, start: faddr & !((1 << PAGE_SHIFT) - 1), nr: 1 };
     }
@@ -369,12 +370,30 @@ mod tests {
         // Hits on read-ahead pages grow it to 8, forward.
         let mut v = w2.ra_val;
         for i in 2..4 {
-            v = ra_on_hit(v, (start + i * 0x1000) as u32, true);
+            v = ra_on_hit(v, start + i * 0x1000, true);
         }
         let w3 = swap_ra_info(v, start + 0x4000, start, end, 3);
         assert_eq!((w3.start, w3.nr), (start + 0x4000, 4));
         // page-cluster 0: never more than the faulting page.
         assert_eq!(swap_ra_info(v, start + 0x4000, start, end, 0).nr, 1);
+    }
+
+    /// A 64-bit kernel's user addresses (arm64's mmap area near 2^48): the VMA's state keeps
+    /// the whole address, so the next page is still "adjacent" and the window grows as at
+    /// low addresses (a 32-bit value lost the top bits and read ahead nothing).
+    #[cfg(target_pointer_width = "64")]
+    #[test]
+    fn sequential_faults_read_ahead_at_64_bit_addresses() {
+        let start = 0xffff_8e61_6000_usize;
+        let end = start + 0x10_0000;
+        let w = swap_ra_info(0, start, start, end, 3);
+        assert_eq!(ra_addr(w.ra_val), start);
+        let w2 = swap_ra_info(w.ra_val, start + 0x1000, start, end, 3);
+        assert_eq!((w2.start, w2.nr), (start + 0x1000, 2));
+        let v = ra_on_hit(w2.ra_val, start + 0x2000, true);
+        assert_eq!((ra_addr(v), ra_hits(v), ra_win(v)), (start + 0x2000, 1, 2));
+        let w3 = swap_ra_info(v, start + 0x3000, start, end, 3);
+        assert_eq!((w3.start, w3.nr), (start + 0x3000, 4));
     }
 
     #[test]

@@ -409,6 +409,12 @@ impl Qemu {
         }
     }
 
+    /// A longer limit for the whole run (never a shorter one), for a run started with
+    /// [`Qemu::spawn`], as [`Opts::limit`] gives one started with [`Qemu::boot`].
+    pub fn extend_limit(&mut self, limit: Duration) {
+        self.deadline = self.deadline.max(Instant::now() + limit);
+    }
+
     /// Boots and waits for the first prompt; returns the boot log.
     pub fn boot_to_prompt(opts: Opts) -> (Qemu, String) {
         let mut q = Qemu::boot(opts);

@@ -71,6 +71,48 @@ pub struct Layout {
     /// The memory-layout profile's name, as the 32-bit layout has one: arm64 has no
     /// profiles, only Linux's layout for the VA size (`linux-va48`, `linux-va39`).
     pub profile: &'static str,
+    /// `mem=`'s `memory_limit` as `arm64_memblock_init` applied it (None: no limit, or one
+    /// not below the RAM there is); `[ram_start, ram_end)` then spans what it kept.
+    pub memory_limit: Option<MemLimit>,
+}
+
+/// What arm64's `mem=` leaves of RAM (`arm64_memblock_init`): the first `limit` bytes
+/// (`memblock_mem_limit_remove_map`), the kernel image always (`memblock_add(_text..._end)`),
+/// and the initrd added back when the bootloader put it above the limit but within the
+/// linear map's reach, so memory may have a hole between the two.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemLimit {
+    /// `memory_limit` (page-aligned).
+    pub limit: u64,
+    /// The end of the memory kept from RAM's start.
+    pub kept_end: u64,
+    /// The initrd's pages `[start, end)` added back above `kept_end`.
+    pub initrd: Option<(u64, u64)>,
+}
+
+/// `arm64_memblock_init`'s `mem=` handling for RAM `[ram_start, ram_end)`, a kernel image
+/// ending at `kernel_end` and the initrd `[start, end)`: None when the limit keeps all RAM.
+/// Linux adds the initrd back only within the linear map's reach (else it drops the initrd
+/// with a warning); RAM the firmware reported always is within it (`Layout::new` checks),
+/// so an initrd in RAM is always added back and one outside it never.
+pub fn memory_limit(
+    ram_start: u64,
+    ram_end: u64,
+    limit: u64,
+    kernel_end: u64,
+    initrd: Option<(u64, u64)>,
+) -> Option<MemLimit> {
+    const PAGE: u64 = 1 << 12;
+    let limit = limit & !(PAGE - 1);
+    if limit >= ram_end - ram_start {
+        return None;
+    }
+    let kept_end = (ram_start + limit).max((kernel_end + PAGE - 1) & !(PAGE - 1)).min(ram_end);
+    let initrd = initrd.and_then(|(start, end)| {
+        let (base, top) = (start & !(PAGE - 1), (end + PAGE - 1) & !(PAGE - 1));
+        (base >= ram_start && top <= ram_end && top > kept_end).then_some((base.max(kept_end), top))
+    });
+    Some(MemLimit { limit, kept_end, initrd })
 }
 
 /// Why a layout cannot be built.
@@ -142,7 +184,23 @@ impl Layout {
             high_memory: page_offset + (ram_end - memstart_addr),
             zone_dma_bits: zone_dma_bits(None),
             profile: if va_bits == 48 { "linux-va48" } else { "linux-va39" },
+            memory_limit: None,
         })
+    }
+
+    /// The layout of what `mem=`'s limit keeps (`memory_limit`): RAM up to the end of the
+    /// initrd added back, or of the memory kept.
+    pub fn with_memory_limit(self, lim: MemLimit) -> Result<Layout, LayoutError> {
+        let end = lim.initrd.map_or(lim.kept_end, |(_, e)| e);
+        let l = Layout::new(self.va_bits, self.ram_start, end)?;
+        Ok(Layout { zone_dma_bits: self.zone_dma_bits, memory_limit: Some(lim), ..l })
+    }
+
+    /// The ranges of memory memblock gets: all of RAM, or what `mem=` kept.
+    pub fn memory_ranges(&self) -> impl Iterator<Item = (u64, u64)> {
+        let kept = self.memory_limit.map_or(self.ram_end, |l| l.kept_end);
+        let initrd = self.memory_limit.and_then(|l| l.initrd);
+        core::iter::once((self.ram_start, kept)).chain(initrd)
     }
 
     /// The same layout with ZONE_DMA reaching `bits` address bits.
@@ -386,6 +444,36 @@ mod tests {
     use std::string::String;
 
     const PI3_RAM: (u64, u64) = (0, 0x3c00_0000);
+
+    /// arm64's `mem=`: the first `limit` bytes, the image always, QEMU's initrd at 128 MiB
+    /// added back above a smaller limit (a hole between), none for a limit at or above RAM.
+    #[test]
+    fn mem_limit_keeps_the_start_the_image_and_the_initrd() {
+        const MIB: u64 = 1 << 20;
+        let (s, e) = PI3_RAM;
+        let kernel_end = 0x0030_0000;
+        let rd = Some((128 * MIB + 0x123, 135 * MIB - 5));
+        let l = memory_limit(s, e, 48 * MIB + 7, kernel_end, rd).unwrap();
+        assert_eq!(l.limit, 48 * MIB);
+        assert_eq!(l.kept_end, 48 * MIB);
+        assert_eq!(l.initrd, Some((128 * MIB, 135 * MIB)));
+        let lay =
+            Layout::new(48, s, e).unwrap().with_zone_dma_bits(30).with_memory_limit(l).unwrap();
+        assert_eq!((lay.ram_start, lay.ram_end, lay.zone_dma_bits), (0, 135 * MIB, 30));
+        let r: std::vec::Vec<_> = lay.memory_ranges().collect();
+        assert_eq!(r, [(0, 48 * MIB), (128 * MIB, 135 * MIB)]);
+        // An initrd inside the memory kept needs nothing added; none at all is the same.
+        let l = memory_limit(s, e, 256 * MIB, kernel_end, rd).unwrap();
+        assert_eq!((l.kept_end, l.initrd), (256 * MIB, None));
+        assert_eq!(memory_limit(s, e, 256 * MIB, kernel_end, None), Some(l));
+        // The image is never cut off; a limit at or above RAM changes nothing.
+        let l = memory_limit(s, e, 4096, kernel_end, None).unwrap();
+        assert_eq!(l.kept_end, kernel_end);
+        assert_eq!(memory_limit(s, e, e, kernel_end, rd), None);
+        assert_eq!(memory_limit(s, e, u64::MAX, kernel_end, rd), None);
+        let all: std::vec::Vec<_> = Layout::new(48, s, e).unwrap().memory_ranges().collect();
+        assert_eq!(all, [PI3_RAM]);
+    }
 
     #[test]
     fn both_va_sizes_build_and_nest() {

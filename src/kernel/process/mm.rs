@@ -119,7 +119,7 @@ pub struct MmHw {
     pub swapents: i64,
     /// Each VMA's `swap_readahead_info` (by its start): the last swap fault, the read-ahead
     /// window and its hits.
-    pub swap_ra: alloc::collections::BTreeMap<usize, u32>,
+    pub swap_ra: alloc::collections::BTreeMap<usize, usize>,
     /// The anonymous page the fault in progress allocated, until `pte_set` maps it and puts
     /// it on the LRU (`folio_add_lru_vma` in `do_anonymous_page`/`wp_page_copy`).
     new_anon: Option<u64>,

@@ -34,7 +34,7 @@ pub(super) fn swapin_page(
 ) -> Result<SwapPage, FaultError> {
     let ra = hw.swap_ra.get(&vma.vm_start).copied().unwrap_or(0);
     if let Some((pfn, readahead)) = swap::lookup_swap_cache(entry) {
-        hw.swap_ra.insert(vma.vm_start, ra_on_hit(ra, va as u32, readahead));
+        hw.swap_ra.insert(vma.vm_start, ra_on_hit(ra, va, readahead));
         return Ok(SwapPage { pfn: pfn.0, major: false, retry: false });
     }
     if let Some((disk, done)) = swap::in_flight(entry) {
@@ -119,7 +119,7 @@ struct SwapPte {
     exec: bool,
     vm_start: usize,
     vm_end: usize,
-    ra: u32,
+    ra: usize,
 }
 
 /// `unuse_pte_range`'s walk over every address space, under the task table: the swap PTEs
@@ -201,14 +201,14 @@ pub fn try_to_unuse(ty: usize) -> Result<(), Errno> {
             break;
         }
         // Each VMA's `swap_readahead_info` as the walk moves it (by process and VMA start).
-        let mut ra: BTreeMap<(u32, usize), u32> = BTreeMap::new();
+        let mut ra: BTreeMap<(u32, usize), usize> = BTreeMap::new();
         let mut mapped = 0;
         for (i, p) in ptes.iter().enumerate() {
             let ra_val = *ra.entry((p.pid, p.vm_start)).or_insert(p.ra);
             let pfn = match swap::lookup_swap_cache(p.e) {
                 Some((pfn, readahead)) => {
                     // `swap_cache_get_folio`: a page read ahead is a hit for the VMA.
-                    ra.insert((p.pid, p.vm_start), ra_on_hit(ra_val, p.va as u32, readahead));
+                    ra.insert((p.pid, p.vm_start), ra_on_hit(ra_val, p.va, readahead));
                     pfn
                 }
                 None => match swapin_readahead(p, &ptes[i + 1..], ra_val, page_cluster) {
@@ -247,9 +247,9 @@ pub fn try_to_unuse(ty: usize) -> Result<(), Errno> {
 fn swapin_readahead(
     p: &SwapPte,
     next: &[SwapPte],
-    ra_val: u32,
+    ra_val: usize,
     page_cluster: u32,
-) -> Result<(Pfn, u32), Errno> {
+) -> Result<(Pfn, usize), Errno> {
     let w = swap_ra_info(ra_val, p.va, p.vm_start, p.vm_end, page_cluster);
     // The window under one plug (`swap_vma_readahead`'s), finished before the wait.
     let mut plug = swap::SwapPlug::new();

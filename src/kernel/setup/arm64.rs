@@ -129,7 +129,7 @@ pub fn report_boot_params(entry: &EntryState, boot: &BootInfo, problem: &BootPar
 
 /// The layout for `VA_BITS` and the first RAM bank, its zones from the device tree's
 /// `dma-ranges` (`zone_dma_bits`): on the Pi 3 all RAM is ZONE_DMA.
-pub fn setup_layout(boot: &BootInfo, _params: &BootParams) -> Layout {
+pub fn setup_layout(boot: &BootInfo, params: &BootParams) -> Layout {
     let bank = boot.banks()[0];
     let layout = match Layout::new(VA_BITS, bank.start.0, bank.end()) {
         Ok(l) => l,
@@ -143,7 +143,24 @@ pub fn setup_layout(boot: &BootInfo, _params: &BootParams) -> Layout {
     } else {
         None
     };
-    layout.with_zone_dma_bits(layout::zone_dma_bits(max_dma))
+    let layout = layout.with_zone_dma_bits(layout::zone_dma_bits(max_dma));
+    // arm64's `early_mem`: `mem=` is one limit (the last one given; `@start` is ARM's
+    // syntax, not arm64's), applied by `arm64_memblock_init`.
+    let Some(mem) = params.mem.iter().last() else { return layout };
+    kprintln!("Memory limited to {}MB", (mem.size & !0xfff) >> 20);
+    let (_, kernel_end) = kernel_phys_range(&layout);
+    let initrd = boot.initrd.map(|rd| (rd.start.0, rd.start.0 + rd.size));
+    let (start, end) = (layout.ram_start, layout.ram_end);
+    let Some(lim) = layout::memory_limit(start, end, mem.size, kernel_end, initrd) else {
+        return layout;
+    };
+    match layout.with_memory_limit(lim) {
+        Ok(l) => l,
+        Err(e) => {
+            kprintln!("pivm: layout: {e}");
+            boot::halt();
+        }
+    }
 }
 
 /// The kernel image's physical range, reserved in memblock.
@@ -152,10 +169,12 @@ pub fn kernel_phys_range(layout: &Layout) -> (u64, u64) {
     (layout.kimage_pa(s.text, boot::LOAD_PA), layout.kimage_pa(s.end, boot::LOAD_PA))
 }
 
-/// RAM for memblock: the one bank the layout covers.
+/// RAM for memblock: the one bank the layout covers, or what `mem=` kept of it.
 pub fn memblock_add_ram(layout: &Layout, memblock: &mut Memblock) {
-    if let Err(e) = memblock.add(layout.ram_start, layout.ram_end - layout.ram_start) {
-        kprintln!("memblock: {e}");
+    for (start, end) in layout.memory_ranges() {
+        if let Err(e) = memblock.add(start, end - start) {
+            kprintln!("memblock: {e}");
+        }
     }
 }
 

@@ -1,0 +1,385 @@
+//! The disk issue's page cache, swap and reclaim on the 64-bit kernel (issue 14 item 5 with
+//! issue 13 items 4-7): `make sd-image ARCH=arm64`'s card (build/arm64/sd.img: the AArch64
+//! programs on the FAT partition, a mkswap'd swap partition) attached to raspi3b with the
+//! arm64 initramfs. On both VA sizes a program run from `/boot` takes major faults on its
+//! first run and none on the second, two instances share its text, `drop_caches` brings the
+//! major faults back; `swapon` prints 6.1's line, `/proc/swaps`, `SwapTotal`/`SwapFree` and
+//! `free` agree with the partition, `swaptest` pushes its pages out and reads every word
+//! back (one major fault per page with page-cluster 0, swap read-ahead hits with 3: the
+//! VMA's read-ahead state must keep a 64-bit address), `swapoff` brings a running program's
+//! pages back (its `Swap:`/`VmSwap:` lines go from N pages to 0). Under real pressure
+//! (`mem=`, 4 levels) `swapstress` overcommits RAM: kswapd and direct reclaim scan and steal,
+//! pages go out and come back with every word right; afterwards every slot is free,
+//! `AnonPages` is 0 and `verify` is clean.
+//! Needs `make kernel ARCH=arm64 VA_BITS=48` and `39`, `make initramfs ARCH=arm64` and
+//! `make sd-image ARCH=arm64` (`make test` builds them).
+mod common;
+
+use std::time::Duration;
+
+use common::{meminfo_kb, root, Qemu, BOOT, PROMPT};
+
+const SD_IMG: &str = "build/arm64/sd.img";
+const INITRAMFS: &str = "build/arm64/initramfs.cpio.gz";
+/// A program's run under a loaded host.
+const RUN: Duration = Duration::from_secs(120);
+/// The whole pressure run: a few minutes of swapping to the card under a loaded host.
+const PRESSURE_LIMIT: Duration = Duration::from_secs(600);
+/// RAM for the pressure run: two banks of 32 MiB (the second keeps the initramfs QEMU loads
+/// at 128 MiB, as on the 32-bit kernel's `SMALL_RAM`), no CMA area (the default 64 MiB would
+/// not fit), so the free memory at the prompt is a few tens of MiB.
+const SMALL_RAM: &str = "mem=32M mem=32M@0x08000000 cma=0";
+
+/// Boots `build/arm64-<va_bits>/kernel8.img` with the arm64 initramfs and card (writes in a
+/// `snapshot=on` overlay) and `append` as the command line, to the prompt.
+fn boot(va_bits: u32, append: &str, limit: Duration) -> Qemu {
+    let image = root().join(format!("build/arm64-{va_bits}/kernel8.img"));
+    let (initrd, sd) = (root().join(INITRAMFS), root().join(SD_IMG));
+    for (f, make) in [
+        (&image, format!("make kernel ARCH=arm64 VA_BITS={va_bits}")),
+        (&initrd, "make initramfs ARCH=arm64".to_string()),
+        (&sd, "make sd-image ARCH=arm64".to_string()),
+    ] {
+        assert!(f.is_file(), "missing {}: run `{make}` (or `make test`)", f.display());
+    }
+    let mut args: Vec<String> = [
+        "-M",
+        "raspi3b",
+        "-display",
+        "none",
+        "-serial",
+        "stdio",
+        "-semihosting",
+        "-monitor",
+        "none",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for (flag, f) in [("-kernel", &image), ("-initrd", &initrd)] {
+        args.push(flag.into());
+        args.push(f.display().to_string());
+    }
+    args.push("-drive".into());
+    args.push(format!("file={},if=sd,format=raw,snapshot=on", sd.display()));
+    if !append.is_empty() {
+        args.push("-append".into());
+        args.push(append.into());
+    }
+    let mut q = Qemu::spawn("qemu-system-aarch64", &args);
+    q.extend_limit(limit);
+    q.wait_for(PROMPT, BOOT).unwrap();
+    q
+}
+
+/// The swap partition's pages, from the image's MBR (entry 2) and its mkswap header.
+fn swap_pages() -> u64 {
+    let img = common::sd::image(SD_IMG, "make sd-image ARCH=arm64");
+    let p2 = &img.parts[1];
+    assert_eq!(p2.ty, 0x82, "partition 2 is Linux swap");
+    let b = std::fs::read(root().join(SD_IMG)).unwrap();
+    let start = p2.start as usize * 512;
+    assert_eq!(&b[start + 4086..start + 4096], b"SWAPSPACE2", "partition 2 is mkswap'd");
+    p2.size / 8
+}
+
+/// A /proc/vmstat counter.
+fn vmstat(q: &mut Qemu, name: &str) -> u64 {
+    let out = q.cmd("cat /proc/vmstat");
+    let tag = format!("{name} ");
+    out.lines()
+        .find_map(|l| l.strip_prefix(&tag))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| q.fail(&format!("/proc/vmstat: no number for {name}:\n{out}")))
+}
+
+/// The value in kB of the line starting `key:` in a `/proc/PID/status` or `smaps` text.
+fn kb(q: &Qemu, what: &str, text: &str, key: &str) -> u64 {
+    let tag = format!("{key}:");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(&tag))
+        .unwrap_or_else(|| q.fail(&format!("{what}: no {tag} line in:\n{text}")));
+    line[tag.len()..]
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| q.fail(&format!("{what}: {line:?}")))
+}
+
+/// `swapon` of the card's partition with 6.1's message (the header page is not swap).
+fn swapon(q: &mut Qemu, pages: u64) -> u64 {
+    let out = q.cmd("swapon /dev/mmcblk0p2");
+    let kb = (pages - 1) * 4;
+    q.expect_in(
+        "swapon",
+        &out,
+        &format!("Adding {kb}k swap on /dev/mmcblk0p2.  Priority:-2 extents:1 across:{kb}k SS\n"),
+    );
+    kb
+}
+
+/// Every slot free again: /proc/swaps' Used column 0, SwapFree the whole area, nothing in
+/// the swap cache, no anonymous page left.
+fn all_slots_free(q: &mut Qemu, swap_kb: u64, when: &str) {
+    let swaps = q.cmd("cat /proc/swaps");
+    let want = format!("/dev/mmcblk0p2                          partition\t{swap_kb}\t\t0\t\t-2\n");
+    if !swaps.contains(&want) {
+        q.fail(&format!("{when}: slots left in use:\n{swaps}"));
+    }
+    let mi = q.cmd("cat /proc/meminfo");
+    for (field, want) in [("SwapTotal", swap_kb), ("SwapFree", swap_kb), ("SwapCached", 0)] {
+        let got = meminfo_kb(q, &mi, field);
+        if got != want {
+            q.fail(&format!("{when}: {field} {got} kB, expected {want}:\n{mi}"));
+        }
+    }
+    if meminfo_kb(q, &mi, "AnonPages") != 0 {
+        q.fail(&format!("{when}: anonymous pages left:\n{mi}"));
+    }
+    q.verify_ok(when);
+}
+
+/// `vmtest entry`'s `minflt=`/`majflt=` at main's entry.
+fn entry_faults(q: &Qemu, out: &str) -> (u64, u64) {
+    let l = q.line_with("vmtest entry", out, "faults at main entry:");
+    let num = |key: &str| -> u64 {
+        l.split(key)
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| q.fail(&format!("no {key} in {l:?}")))
+    };
+    (num("minflt="), num("majflt="))
+}
+
+/// The page cache backed by the card: major faults on the first run from /boot, none on
+/// the second, shared text, `drop_caches` bringing them back.
+fn check_page_cache(q: &mut Qemu) {
+    let maj0 = vmstat(q, "pgmajfault");
+    let mi = q.cmd("cat /proc/meminfo");
+    let cached0 = meminfo_kb(q, &mi, "Cached");
+    let out = q.cmd_timeout("run /boot/bin/vmtest entry", RUN);
+    let (_, first) = entry_faults(q, &out);
+    if first == 0 {
+        q.fail("the first run from /boot took no major fault");
+    }
+    let grew = vmstat(q, "pgmajfault") - maj0;
+    if grew == 0 || grew > first {
+        q.fail(&format!("pgmajfault grew by {grew} for a run with {first} major faults"));
+    }
+    let mi = q.cmd("cat /proc/meminfo");
+    if meminfo_kb(q, &mi, "Cached") <= cached0 || meminfo_kb(q, &mi, "Buffers") == 0 {
+        q.fail(&format!("Cached should grow by the program's pages, Buffers hold the FAT:\n{mi}"));
+    }
+    let out = q.cmd_timeout("run /boot/bin/vmtest entry", RUN);
+    if entry_faults(q, &out).1 != 0 {
+        q.fail(&format!("the second run took major faults: its pages were cached\n{out}"));
+    }
+    // Two instances at once: both find the text cached, and smaps shows it shared.
+    let out = q.cmd_timeout("run /boot/bin/vmtest exec", RUN);
+    let entries: Vec<&str> = out.lines().filter(|l| l.contains("at main entry:")).collect();
+    if entries.len() < 2 || entries.iter().any(|l| !l.ends_with("majflt=0")) {
+        q.fail(&format!("two instances, no major fault: {entries:?}\n{out}"));
+    }
+    let text = out
+        .split("(first VMA = text)\n")
+        .nth(1)
+        .unwrap_or_else(|| q.fail(&format!("no smaps of the text in:\n{out}")));
+    let (rss, pss) = (kb(q, "smaps", text, "Rss"), kb(q, "smaps", text, "Pss"));
+    if rss == 0 || pss * 2 > rss {
+        q.fail(&format!("the text is shared: Pss {pss} kB of Rss {rss} kB\n{text}"));
+    }
+    let out = q.cmd("run /bin/vmtest dropcaches 3");
+    q.expect_in("dropcaches", &out, "dropcaches 3: ok");
+    q.expect_in("dropcaches", &out, "): drop_caches: 3");
+    let mi = q.cmd("cat /proc/meminfo");
+    if meminfo_kb(q, &mi, "Buffers") != 0 || meminfo_kb(q, &mi, "Cached") > cached0 {
+        q.fail(&format!("drop_caches left card pages cached:\n{mi}"));
+    }
+    let out = q.cmd_timeout("run /boot/bin/vmtest entry", RUN);
+    if entry_faults(q, &out).1 != first {
+        q.fail(&format!("after drop_caches: {out} (the first run took {first} major faults)"));
+    }
+}
+
+/// The `+MIN/+MAJ` pair after `faults ` in a swaptest line.
+fn faults(q: &Qemu, text: &str, tag: &str) -> (u64, u64) {
+    let line = q.line_with("swaptest", text, tag);
+    let f = line.split("faults +").nth(1).unwrap_or("");
+    let mut it = f.split(['/', ',', '+']).filter(|s| !s.is_empty());
+    let min = it.next().and_then(|s| s.trim().parse().ok());
+    let maj = it.next().and_then(|s| s.trim().parse().ok());
+    match (min, maj) {
+        (Some(a), Some(b)) => (a, b),
+        _ => q.fail(&format!("no fault counts in {line:?}")),
+    }
+}
+
+/// Swap without pressure: `MADV_PAGEOUT`, swap-in with and without read-ahead, `swapoff`
+/// of a running program's pages.
+fn check_swap(q: &mut Qemu, pages: u64) {
+    const N: u64 = 64;
+    let empty = q.cmd("cat /proc/swaps");
+    if empty != "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n" {
+        q.fail(&format!("/proc/swaps before swapon: {empty:?}"));
+    }
+    let swap_kb = swapon(q, pages);
+    let free = q.cmd("free");
+    q.expect_in("free", &free, &format!("Swap: {:>14}{:>12}{:>12}\n", swap_kb, 0, swap_kb));
+    let out = q.cmd("swapon /dev/mmcblk0p2");
+    q.expect_in("double swapon", &out, "swapon failed: Device or resource busy\n");
+    all_slots_free(q, swap_kb, "after swapon");
+    // page-cluster 0: every page comes back with a major fault of its own.
+    q.cmd("sysctl vm.page-cluster=0");
+    let (out0, in0) = (vmstat(q, "pswpout"), vmstat(q, "pswpin"));
+    let out = q.cmd_timeout(&format!("run /bin/swaptest {N}"), RUN);
+    q.expect_in("swaptest", &out, &format!("PAGED OUT: VmSwap {} kB, resident 0", N * 4));
+    q.expect_in("swaptest", &out, "PATTERN bad=0\n");
+    if faults(q, &out, "READ BACK") != (0, N) {
+        q.fail(&format!("page-cluster 0: {N} major faults expected:\n{out}"));
+    }
+    let (pout, pin) = (vmstat(q, "pswpout") - out0, vmstat(q, "pswpin") - in0);
+    if (pout, pin) != (N, N) {
+        q.fail(&format!("pswpout +{pout}, pswpin +{pin}: expected +{N} each"));
+    }
+    all_slots_free(q, swap_kb, "after swaptest, page-cluster 0");
+    // page-cluster 3: read-ahead brings the neighbours in; faults on them are minor.
+    q.cmd("sysctl vm.page-cluster=3");
+    let hit0 = vmstat(q, "swap_ra_hit");
+    let out = q.cmd_timeout(&format!("run /bin/swaptest {N}"), RUN);
+    q.expect_in("swaptest", &out, "PATTERN bad=0\n");
+    let (min, maj) = faults(q, &out, "READ BACK");
+    if min + maj != N || maj == 0 || maj >= N / 2 {
+        q.fail(&format!("page-cluster 3: read-ahead should make most faults minor:\n{out}"));
+    }
+    let hits = vmstat(q, "swap_ra_hit") - hit0;
+    if hits != min {
+        q.fail(&format!("swap_ra_hit +{hits}, minor faults {min}"));
+    }
+    all_slots_free(q, swap_kb, "after swaptest, page-cluster 3");
+    // A running program's pages out: its status and smaps say so, swapoff brings them back.
+    const HELD: u64 = 300;
+    let pid = q.start_background(&format!("/bin/swaptest {HELD} hold"), "PAGED OUT", RUN);
+    let status = q.cmd(&format!("cat /proc/{pid}/status"));
+    q.expect_in("status", &status, &format!("VmSwap:\t    {} kB\n", HELD * 4));
+    let mi = q.cmd("cat /proc/meminfo");
+    if meminfo_kb(q, &mi, "SwapFree") != swap_kb - HELD * 4 {
+        q.fail(&format!("SwapFree with {HELD} pages out:\n{mi}"));
+    }
+    let swaps = q.cmd("cat /proc/swaps");
+    q.expect_in("swaps", &swaps, &format!("partition\t{swap_kb}\t\t{}\t\t-2\n", HELD * 4));
+    let smaps = q.cmd(&format!("cat /proc/{pid}/smaps_rollup"));
+    q.expect_in("smaps_rollup", &smaps, &format!("{:<16}{:>8} kB\n", "Swap:", HELD * 4));
+    q.verify_ok("with pages out");
+    let in0 = vmstat(q, "pswpin");
+    let out = q.cmd_timeout("swapoff /dev/mmcblk0p2", RUN);
+    if !out.is_empty() {
+        q.fail(&format!("swapoff printed {out:?}"));
+    }
+    let pin = vmstat(q, "pswpin") - in0;
+    if pin != HELD {
+        q.fail(&format!("swapoff read {pin} pages in, expected {HELD}"));
+    }
+    let status = q.cmd(&format!("cat /proc/{pid}/status"));
+    q.expect_in("status after swapoff", &status, "VmSwap:\t       0 kB\n");
+    if q.cmd("cat /proc/swaps") != empty {
+        q.fail("/proc/swaps still lists the area after swapoff");
+    }
+    q.verify_ok("after swapoff");
+    let mut out = q.cmd(&format!("kill -USR1 {pid}"));
+    if !out.contains("PATTERN bad=") {
+        out += &q.wait_for("PATTERN bad=", RUN).unwrap();
+        out += &q.wait_for("\n", Duration::from_secs(5)).unwrap();
+    }
+    q.expect_in("pattern after swapoff", &out, "PATTERN bad=0\n");
+    q.expect_in("resumed", &out, &format!("RESUMED: VmSwap 0 kB, resident {HELD}"));
+}
+
+fn check(va_bits: u32) {
+    let pages = swap_pages();
+    let mut q = boot(va_bits, "", RUN);
+    check_page_cache(&mut q);
+    check_swap(&mut q, pages);
+    q.cmd_until("ps", "    2 ?        00:00:00 kswapd0\n");
+    q.verify_ok("at the end");
+    q.poweroff_ok();
+}
+
+#[test]
+fn page_cache_and_swap_with_4_levels() {
+    check(48);
+}
+
+#[test]
+fn page_cache_and_swap_with_3_levels() {
+    check(39);
+}
+
+/// The `+N` after `key +` in a swapstress phase line.
+fn delta(q: &Qemu, line: &str, key: &str) -> u64 {
+    line.split(&format!("{key} +"))
+        .nth(1)
+        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| q.fail(&format!("no {key} in {line:?}")))
+}
+
+/// The sum of the `/proc/vmstat` counters named `prefix` + each of `suffixes`.
+fn vmstat_sum(q: &mut Qemu, prefix: &str, suffixes: &[&str]) -> u64 {
+    suffixes.iter().map(|s| vmstat(q, &format!("{prefix}{s}"))).sum()
+}
+
+/// Issue 13's "nothing lost" under real pressure on the 64-bit kernel: `swapstress` writes
+/// its pattern into about 1.5 times the free RAM from a program on the card; kswapd and
+/// direct reclaim scan and steal anonymous pages (out to swap) and clean card pages, the
+/// read-back faults them in (major faults, `pswpin`), every word is right; while it holds
+/// its memory its `VmSwap` is above zero; afterwards every slot and page is free.
+#[test]
+fn pages_swapped_out_under_pressure_come_back_intact_4_levels() {
+    let pages = swap_pages();
+    let mut q = boot(48, SMALL_RAM, PRESSURE_LIMIT);
+    let mi = q.cmd("cat /proc/meminfo");
+    let free_kb = meminfo_kb(&q, &mi, "MemFree");
+    if meminfo_kb(&q, &mi, "MemTotal") > 64 * 1024 {
+        q.fail(&format!("mem= should leave at most 64 MiB:\n{mi}"));
+    }
+    let swap_kb = swapon(&mut q, pages);
+    let mib = free_kb * 3 / 2 / 1024;
+    if mib * 1024 >= free_kb + swap_kb {
+        q.fail(&format!("{mib} MiB must fit in {free_kb} + {swap_kb} kB"));
+    }
+    let kinds = ["_kswapd", "_direct"];
+    let (out0, in0) = (vmstat(&mut q, "pswpout"), vmstat(&mut q, "pswpin"));
+    let (scan0, steal0) =
+        (vmstat_sum(&mut q, "pgscan", &kinds), vmstat_sum(&mut q, "pgsteal", &kinds));
+    let out = q.cmd_timeout(&format!("run /boot/bin/swapstress -m {mib}"), PRESSURE_LIMIT);
+    q.expect_in("swapstress", &out, &format!("ok: every word of {} pages right", mib * 256));
+    let reread = q.line_with("swapstress", &out, "re-read pass 1:").to_string();
+    if !reread.contains(" bad=0 ") {
+        q.fail(&format!("words wrong: {reread}"));
+    }
+    if delta(&q, &reread, "majflt") == 0 || delta(&q, &reread, "pswpin") == 0 {
+        q.fail(&format!("no major faults or swap-ins reading back: {reread}"));
+    }
+    let vmswap = q.line_with("swapstress", &out, "VmSwap:").to_string();
+    if vmswap.trim_end().ends_with(" 0 kB") {
+        q.fail(&format!("nothing in swap while held: {vmswap}"));
+    }
+    let (pout, pin) = (vmstat(&mut q, "pswpout") - out0, vmstat(&mut q, "pswpin") - in0);
+    let scan = vmstat_sum(&mut q, "pgscan", &kinds) - scan0;
+    let steal = vmstat_sum(&mut q, "pgsteal", &kinds) - steal0;
+    eprintln!(
+        "arm64 pressure run: {mib} MiB over {free_kb} kB free, {swap_kb} kB swap: pswpout \
+         +{pout}, pswpin +{pin}, pgscan +{scan}, pgsteal +{steal}"
+    );
+    if pout == 0 || pin == 0 || scan == 0 || steal == 0 || steal > scan {
+        q.fail(&format!("pswpout +{pout} pswpin +{pin} pgscan +{scan} pgsteal +{steal}"));
+    }
+    if vmstat(&mut q, "pgsteal_anon") == 0 {
+        q.fail("reclaim stole no anonymous page");
+    }
+    all_slots_free(&mut q, swap_kb, "after swapstress under pressure");
+    q.poweroff_ok();
+}
