@@ -7,7 +7,7 @@
 # scripts/compare-table.pl: Linux's recorded transcripts (tests/samples/linux-6.1-raspi3b-arm64-user/),
 # Linux now, and pivm.
 #
-# Phases (faults layout hostile by default): faults, layout and hostile as compare-linux.sh
+# Phases (faults layout hostile proc by default): faults, layout and hostile as compare-linux.sh
 # runs them (the same step lists, scripts/compare-lib.sh), and proc: pivm's boot lines and
 # /proc/meminfo, zoneinfo, buddyinfo, pagetypeinfo, vmallocinfo and iomem against the
 # reference transcripts of the same board (tests/samples/linux-6.1-raspi3b-arm64-*, taken by
@@ -33,7 +33,9 @@
 #
 # Environment: VA_BITS (pivm's VA sizes, default "48 39"), SKIP_LINUX=1 (keep
 # build/compare-arm64/linux-*.txt from an earlier run), TIMEOUT (seconds per boot, default
-# 1800), LINUX_PKG (a linux-image-*-arm64 package name instead of the current one).
+# 1800; the proc phase's boot 120), LINUX_PKG (a linux-image-*-arm64 package name instead of
+# the current one), LINUX_APPEND (more of Linux's command line: transparent_hugepage=never
+# gave the samples' faults-nothp.txt).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -44,8 +46,8 @@ samples=tests/samples/linux-6.1-raspi3b-arm64-user
 board_dtb=tests/samples/linux-6.1-raspi3b-arm64.dtb
 vas=${VA_BITS:-48 39}
 timeout=${TIMEOUT:-1800}
-phases=${*:-faults layout hostile}
-[ "$phases" = all ] && phases="proc faults layout hostile"
+phases=${*:-faults layout hostile proc}
+[ "$phases" = all ] && phases="faults layout hostile proc"
 mkdir -p "$linux" "$out"
 
 die() { echo "compare-linux: $*" >&2; exit 1; }
@@ -122,7 +124,6 @@ done
 for phase in $phases; do
     [ "$phase" = proc ] && continue
     ref=$samples/$phase.txt
-    [ "$phase" = hostile ] && ref=$samples/hostile.txt
     for va in $vas; do
         echo
         perl scripts/compare-table.pl --title "phase $phase, VA_BITS=$va (Linux: $linux_version, VA_BITS=48; pivm: build/arm64-$va/kernel8.img)" \

@@ -38,7 +38,8 @@
 # Environment: VMSPLIT (pivm's split), SKIP_LINUX=1 (keep build/compare/linux-*.txt from an
 # earlier run), SAMPLES (the reference transcripts, default
 # ../shared/samples/linux-6.1-raspi2b-user), TIMEOUT (seconds per boot, default 1800),
-# LINUX_PKG (a linux-image-*-armmp package name instead of the current one).
+# LINUX_PKG (a linux-image-*-armmp package name instead of the current one), LINUX_APPEND (more
+# of Linux's command line). The parts both architectures share are in scripts/compare-lib.sh.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
