@@ -7,14 +7,17 @@
 # scripts/compare-table.pl: Linux's recorded transcripts (tests/samples/linux-6.1-raspi3b-arm64-user/),
 # Linux now, and pivm.
 #
-# Phases (faults layout hostile proc by default): faults, layout and hostile as compare-linux.sh
-# runs them (the same step lists, scripts/compare-lib.sh), and proc: pivm's boot lines and
+# Phases (faults layout hostile card proc by default, `all` the same): faults, layout, hostile
+# and card as compare-linux.sh runs them (the same step lists and Linux setup,
+# scripts/compare-lib.sh; card attaches build/arm64/sd.img, `make sd-image ARCH=arm64`, as
+# `-drive if=sd,snapshot=on`, and Linux loads the sdhost driver and FAT from the .deb's
+# modules), and proc: pivm's boot lines and
 # /proc/meminfo, zoneinfo, buddyinfo, pagetypeinfo, vmallocinfo and iomem against the
 # reference transcripts of the same board (tests/samples/linux-6.1-raspi3b-arm64-*, taken by
 # hand: ../shared/AARCH64_FACTS.md), through scripts/compare-linux-arm64.py, at VA_BITS=48 only
 # (the reference's); no Linux is booted for it, and it exits 1 when a row that must agree
-# differs (`make test` runs it). The card phases (card, swap, icount, diskcost) are the
-# 32-bit script's only: see the README's 64-bit section.
+# differs (`make test` runs it). swap, icount and diskcost are the 32-bit script's only: see
+# the README's 64-bit section.
 #
 # Linux comes through apt as for compare-linux.sh: an arm64 package list of its own under
 # build/linux-arm64/apt (nothing installed, nothing changed in the system's apt state),
@@ -46,19 +49,22 @@ samples=tests/samples/linux-6.1-raspi3b-arm64-user
 board_dtb=tests/samples/linux-6.1-raspi3b-arm64.dtb
 vas=${VA_BITS:-48 39}
 timeout=${TIMEOUT:-1800}
-phases=${*:-faults layout hostile proc}
-[ "$phases" = all ] && phases="faults layout hostile proc"
+phases=${*:-faults layout hostile card proc}
+[ "$phases" = all ] && phases="faults layout hostile card proc"
 mkdir -p "$linux" "$out"
 
 die() { echo "compare-linux: $*" >&2; exit 1; }
 for va in $vas; do
     [ -f "build/arm64-$va/kernel8.img" ] || die "build/arm64-$va/kernel8.img missing: run 'make kernel ARCH=arm64 VA_BITS=$va'"
 done
+sd_img=${SD_IMG:-build/arm64/sd.img}
+sd_swap_img=
 for p in $phases; do
     case $p in
     faults|layout|hostile|proc) ;;
-    card|swap|icount|diskcost) die "phase '$p' is compare-linux.sh's (32-bit) only; arm64 has proc faults layout hostile" ;;
-    *) die "unknown phase '$p' (proc faults layout hostile all)" ;;
+    card) [ -f "$sd_img" ] || die "$sd_img missing: run 'make sd-image ARCH=arm64'" ;;
+    swap|icount|diskcost) die "phase '$p' is compare-linux.sh's (32-bit) only; arm64 has faults layout hostile card proc" ;;
+    *) die "unknown phase '$p' (faults layout hostile card proc all)" ;;
     esac
 done
 
@@ -90,8 +96,6 @@ linux_qemu=(qemu-system-aarch64 -M raspi3b -display none -monitor none -serial n
 linux_console=console=ttyS1,115200
 user_dir=build/arm64/user
 pivm_initrd=$initramfs
-sd_img=
-sd_swap_img=
 [ -f "$initramfs" ] || die "$initramfs missing: run 'make initramfs ARCH=arm64'"
 # shellcheck source=scripts/compare-lib.sh
 . scripts/compare-lib.sh
@@ -102,6 +106,9 @@ if [ -n "${SKIP_LINUX:-}" ]; then
 elif [ ! -f "$linux/vmlinuz" ] || [ ! -f "$linux/$linux_dtb" ] || [ ! -f "$linux/busybox" ] ||
    [ ! -f "$linux/version" ]; then
     fetch || { have_linux=0; echo "compare-linux: no Linux column this time; pivm runs against the reference" >&2; }
+fi
+if [ "$have_linux" = 1 ] && [ ! -f "$linux/modules/modules.dep" ] && [[ " $phases " =~ \ card\  ]]; then
+    extract_modules || { have_linux=0; echo "compare-linux: no card modules; no Linux column this time" >&2; }
 fi
 linux_version=$(cat "$linux/version" 2>/dev/null || echo "no Linux kernel")
 [ "$have_linux" = 1 ] && echo "compare-linux: $linux_version from Debian; busybox-static for the shell"
