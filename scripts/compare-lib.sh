@@ -58,6 +58,17 @@ fetch() {
     echo "$pkg $(dpkg-deb -f "$deb" Version)" > "$linux/version"
     rm -rf "$linux/x"
 }
+# Sets have_linux: 1 when Linux's kernel, device tree and busybox are in $linux (fetched now
+# when they are not), 0 with SKIP_LINUX=1 or when apt cannot fetch them (it says why).
+find_linux() {
+    have_linux=1
+    if [ -n "${SKIP_LINUX:-}" ]; then
+        have_linux=0
+    elif [ ! -f "$linux/vmlinuz" ] || [ ! -f "$linux/$linux_dtb" ] || [ ! -f "$linux/busybox" ] ||
+       [ ! -f "$linux/version" ]; then
+        fetch || { have_linux=0; echo "compare-linux: no Linux column this time; pivm runs against the reference" >&2; }
+    fi
+}
 # The modules the card needs, from the kernel .deb: the sdhost driver and FAT with its code
 # pages (mmc_core, mmc_block and swap are built in). Kept in build/linux/modules with a
 # modules.dep of their own (the .deb has none: depmod makes it at install), computed from each

@@ -79,13 +79,7 @@ user_dir=build/user/arm
 # shellcheck source=scripts/compare-lib.sh
 . scripts/compare-lib.sh
 compare_apt_setup
-have_linux=1
-if [ -n "${SKIP_LINUX:-}" ]; then
-    have_linux=0
-elif [ ! -f "$linux/vmlinuz" ] || [ ! -f "$linux/$linux_dtb" ] || [ ! -f "$linux/busybox" ] ||
-   [ ! -f "$linux/version" ]; then
-    fetch || { have_linux=0; echo "compare-linux: no Linux column this time; pivm runs against the reference" >&2; }
-fi
+find_linux
 if [ "$have_linux" = 1 ] && [ ! -f "$linux/modules/modules.dep" ] && [[ " $phases " =~ \ (card|swap|diskcost)\  ]]; then
     extract_modules || { have_linux=0; echo "compare-linux: no card modules; no Linux column this time" >&2; }
 fi

@@ -13,8 +13,8 @@
 //! Needs `make kernel ARCH=arm64 VA_BITS=48` and `39` and `make initramfs ARCH=arm64`.
 mod common;
 
-use common::compare::{fault_steps, phase_steps};
-use common::{root, Qemu, BOOT, PROMPT};
+use common::compare::{exec_rows, fault_steps, fnv1a64, phase_steps};
+use common::{root, spawn_arm64, Qemu, BOOT, PROMPT};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -22,7 +22,6 @@ use std::time::Duration;
 const SAMPLES: &str = "tests/samples/linux-6.1-raspi3b-arm64-user";
 /// The board's device tree, as the reference and the script boot with it.
 const DTB: &str = "tests/samples/linux-6.1-raspi3b-arm64.dtb";
-const INITRAMFS: &str = "build/arm64/initramfs.cpio.gz";
 /// One program run, on a loaded host.
 const RUN: Duration = Duration::from_secs(120);
 
@@ -33,38 +32,9 @@ fn sample(phase: &str) -> String {
 
 /// Boots `build/arm64-<va_bits>/kernel8.img` as compare-linux-arm64.sh boots it.
 fn boot(va_bits: u32) -> Qemu {
-    let image = root().join(format!("build/arm64-{va_bits}/kernel8.img"));
-    let initrd = root().join(INITRAMFS);
-    for (f, make) in [
-        (&image, format!("make kernel ARCH=arm64 VA_BITS={va_bits}")),
-        (&initrd, "make initramfs ARCH=arm64".to_string()),
-    ] {
-        assert!(f.is_file(), "missing {}: run `{make}` (or `make test`)", f.display());
-    }
-    let mut args: Vec<String> = [
-        "-M",
-        "raspi3b",
-        "-display",
-        "none",
-        "-monitor",
-        "none",
-        "-serial",
-        "stdio",
-        "-semihosting",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    for (flag, value) in [
-        ("-kernel", image.display().to_string()),
-        ("-dtb", root().join(DTB).display().to_string()),
-        ("-initrd", initrd.display().to_string()),
-        ("-append", "norandmaps".to_string()),
-    ] {
-        args.push(flag.into());
-        args.push(value);
-    }
-    let mut q = Qemu::spawn("qemu-system-aarch64", &args);
+    let dtb = root().join(DTB).display().to_string();
+    let extra = ["-dtb", &dtb, "-append", "norandmaps"].map(String::from);
+    let mut q = spawn_arm64(va_bits, &extra);
     q.wait_for(PROMPT, BOOT).unwrap();
     q
 }
@@ -82,35 +52,6 @@ fn run_phase(q: &mut Qemu, phase: &str) -> String {
 /// The stack steps' rows ("stack N=16 | first touch" -> "+13/+0"), in order.
 fn stack_rows(transcript: &str) -> Vec<(String, String)> {
     fault_steps(transcript).into_iter().filter(|(k, _)| k.starts_with("stack ")).collect()
-}
-
-/// `vmtest exec`'s rows: its exec'd children at `main` and at exit, their rusage totals, the
-/// forked child and the parent across fork, pids taken out, in order. (`vmtest entry`'s own
-/// count is not among them: Linux's shell forks the program, and a task's counts survive exec,
-/// so Linux's includes busybox's child's faults; pivm's console starts it directly.)
-fn exec_rows(transcript: &str) -> Vec<String> {
-    transcript
-        .lines()
-        .map(|l| l.trim_end_matches('\r'))
-        .filter(|l| {
-            ["CHILD ", "  sequential ", "  concurrent ", "  fork child", "  parent "]
-                .iter()
-                .any(|p| l.starts_with(p))
-        })
-        .map(|l| {
-            l.split(' ')
-                .map(|w| if w.starts_with("pid=") { "pid=N" } else { w })
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .collect()
-}
-
-/// FNV-1a (64 bits) of a file: which build of vmtest Linux's rows were taken with.
-fn fnv1a64(bytes: &[u8]) -> u64 {
-    bytes
-        .iter()
-        .fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
 
 /// The line the samples' README carries for the build of vmtest they were taken with.

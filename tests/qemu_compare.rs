@@ -8,7 +8,7 @@
 //! for step. No Linux is booted here: that needs apt, and stays in `make compare-linux`.
 mod common;
 
-use common::compare::{drop_notes, fault_steps, phase_steps};
+use common::compare::{drop_notes, exec_rows, fault_steps, fnv1a64, phase_steps};
 use common::{root, Opts, Qemu};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -277,36 +277,6 @@ fn card_phase_equals_linux_step_for_step() {
         q.fail(&format!("{} of {} rows differ:\n{}", wrong.len(), want.len(), wrong.join("\n")));
     }
     q.poweroff_ok();
-}
-
-/// The `vmtest exec` step's fault rows (exec'd children at main entry and exit, their
-/// rusage totals, the forked child and the parent across fork), pids taken out, in order.
-fn exec_rows(transcript: &str) -> Vec<String> {
-    let start = transcript.find("EXEC parent pid=").expect("no vmtest exec step");
-    let rows: Vec<String> = transcript[start..]
-        .lines()
-        .map(|l| l.trim_end_matches('\r'))
-        .take_while(|l| !l.starts_with("### ") && !l.contains("pivm# "))
-        .filter(|l| {
-            ["CHILD ", "  sequential ", "  concurrent ", "  fork child", "  parent "]
-                .iter()
-                .any(|p| l.starts_with(p))
-        })
-        .map(|l| {
-            l.split(' ')
-                .map(|w| if w.starts_with("pid=") { "pid=N" } else { w })
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .collect();
-    rows
-}
-
-/// FNV-1a (64 bits) of a file: which build of vmtest Linux's rows were taken with.
-fn fnv1a64(bytes: &[u8]) -> u64 {
-    bytes
-        .iter()
-        .fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
 
 /// An exec'd vmtest takes Linux's faults: the forked child's before `execve` (its

@@ -75,3 +75,33 @@ pub fn drop_notes(s: &str) -> String {
     }
     out + rest
 }
+
+/// The `vmtest exec` step's fault rows (exec'd children at main entry and exit, their
+/// rusage totals, the forked child and the parent across fork), pids taken out, in order.
+pub fn exec_rows(transcript: &str) -> Vec<String> {
+    let start = transcript.find("EXEC parent pid=").expect("no vmtest exec step");
+    let rows: Vec<String> = transcript[start..]
+        .lines()
+        .map(|l| l.trim_end_matches('\r'))
+        .take_while(|l| !l.starts_with("### ") && !l.contains("pivm# "))
+        .filter(|l| {
+            ["CHILD ", "  sequential ", "  concurrent ", "  fork child", "  parent "]
+                .iter()
+                .any(|p| l.starts_with(p))
+        })
+        .map(|l| {
+            l.split(' ')
+                .map(|w| if w.starts_with("pid=") { "pid=N" } else { w })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    rows
+}
+
+/// FNV-1a (64 bits) of a file: which build of vmtest Linux's rows were taken with.
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+}
