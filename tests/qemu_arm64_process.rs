@@ -13,32 +13,14 @@ mod common;
 
 use std::time::Duration;
 
-use common::{root, MemSnapshot, Qemu, BOOT, PROMPT};
+use common::{spawn_arm64, MemSnapshot, Qemu, BOOT, PROMPT};
 
-const INITRAMFS: &str = "build/arm64/initramfs.cpio.gz";
 /// A glibc program's whole run (fork, exec, sleeps) under a loaded host.
 const RUN: Duration = Duration::from_secs(120);
 
 /// Boots `build/arm64-<va_bits>/kernel8.img` with the arm64 initramfs to the prompt.
 fn boot(va_bits: u32) -> Qemu {
-    let image = root().join(format!("build/arm64-{va_bits}/kernel8.img"));
-    let initrd = root().join(INITRAMFS);
-    for (f, make) in [
-        (&image, format!("make kernel ARCH=arm64 VA_BITS={va_bits}")),
-        (&initrd, "make initramfs ARCH=arm64".to_string()),
-    ] {
-        assert!(f.is_file(), "missing {}: run `{make}` (or `make test`)", f.display());
-    }
-    let mut args: Vec<String> =
-        ["-M", "raspi3b", "-display", "none", "-serial", "stdio", "-semihosting"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-    for (flag, f) in [("-kernel", &image), ("-initrd", &initrd)] {
-        args.push(flag.into());
-        args.push(f.display().to_string());
-    }
-    let mut q = Qemu::spawn("qemu-system-aarch64", &args);
+    let mut q = spawn_arm64(va_bits, &[]);
     q.wait_for(PROMPT, BOOT).unwrap();
     q
 }

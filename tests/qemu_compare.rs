@@ -1,5 +1,5 @@
 //! pivm's half of `make compare-linux`'s faults phase, against Linux 6.1: the steps are read
-//! from `scripts/compare-linux.sh` (the one list both kernels run), pivm runs them on 3G with
+//! from `scripts/compare-lib.sh` (the one list both kernels run), pivm runs them on 3G with
 //! `norandmaps` as the script does, and every fault-count step of vmtest's access patterns
 //! (anon, anon-readfirst, malloc, stack, file MAP_PRIVATE and MAP_SHARED: each step's
 //! `+minflt/+majflt` and the sum that says which pages were read) must equal the reference
@@ -8,6 +8,7 @@
 //! for step. No Linux is booted here: that needs apt, and stays in `make compare-linux`.
 mod common;
 
+use common::compare::{drop_notes, exec_rows, fault_steps, fnv1a64, phase_steps};
 use common::{root, Opts, Qemu};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -23,72 +24,9 @@ const RUN: Duration = Duration::from_secs(60);
 
 /// The faults phase's steps that run on both kernels (not the `linux:` ones), from the script.
 fn faults_steps() -> Vec<String> {
-    let path = root().join("scripts/compare-linux.sh");
-    let script =
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let open = "    faults) cat <<'STEPS'\n";
-    let start = script.find(open).expect("compare-linux.sh has no faults step list") + open.len();
-    let len = script[start..].find("\nSTEPS\n").expect("the faults step list has no end");
-    let steps: Vec<String> = script[start..start + len]
-        .lines()
-        .filter(|l| !l.starts_with("linux: "))
-        .map(str::to_string)
-        .collect();
+    let steps = phase_steps("faults");
     assert!(steps.iter().all(|s| s.starts_with("/bin/")), "a step pivm cannot run: {steps:?}");
     steps
-}
-
-/// vmtest's step lines as compare-table.pl reads them: "NAME: step +a/+b  step +a/+b ...
-/// sum=N" becomes ("NAME | step", "+a/+b") pairs and ("NAME | sum", "N"), in order; a key
-/// seen before gets " #2", " #3"... so repeated runs of the same step pair up.
-fn fault_steps(transcript: &str) -> Vec<(String, String)> {
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    let mut out = Vec::new();
-    let mut put = |key: String, value: String| {
-        let n = seen.entry(key.clone()).or_insert(0);
-        *n += 1;
-        let key = if *n > 1 { format!("{key} #{n}") } else { key };
-        out.push((key, value));
-    };
-    for line in transcript.lines().map(|l| l.trim_end_matches('\r')) {
-        let pattern = ["anon ", "anon-readfirst ", "malloc ", "stack ", "file "];
-        if !pattern.iter().any(|p| line.starts_with(p)) || !line.contains("/+") {
-            continue;
-        }
-        let Some((name, rest)) = line.split_once(": ") else { continue };
-        // malloc's name carries the block's address and origin: keep "malloc N=...".
-        let name = match name.strip_prefix("malloc ") {
-            Some(n) => format!("malloc {}", n.split_whitespace().next().unwrap_or("")),
-            None => name.to_string(),
-        };
-        let rest = drop_notes(rest);
-        for seg in rest.split("  ").map(str::trim).filter(|s| !s.is_empty()) {
-            if let Some(sum) = seg.strip_prefix("sum=") {
-                put(format!("{name} | sum"), sum.to_string());
-            } else if let Some((label, value)) = seg.rsplit_once(' ') {
-                if value.starts_with('+') && value.contains("/+") {
-                    put(format!("{name} | {}", label.trim()), value.to_string());
-                }
-            }
-        }
-    }
-    out
-}
-
-/// `s` without the step timings ("(126576 ns)") and the "(minflt/majflt)" legend; labels
-/// such as "write(COW)" keep theirs.
-fn drop_notes(s: &str) -> String {
-    let (mut out, mut rest) = (String::new(), s);
-    while let Some(a) = rest.find('(') {
-        let Some(len) = rest[a..].find(')') else { break };
-        let inner = &rest[a + 1..a + len];
-        out += &rest[..a];
-        if !inner.ends_with(" ns") && inner != "minflt/majflt" {
-            out += &rest[a..=a + len];
-        }
-        rest = &rest[a + len + 1..];
-    }
-    out + rest
 }
 
 #[test]
@@ -177,17 +115,9 @@ const CARD_REFERENCE_2: &str = "tests/reference/linux-6.1-card-2.txt";
 /// A cardmap run over 4096 pages with read-ahead off: seconds of card I/O on a loaded host.
 const CARD_RUN: Duration = Duration::from_secs(300);
 
-/// The card phase's steps as compare-linux.sh lists them (`linux:` steps left out).
+/// The card phase's steps as compare-lib.sh lists them (`linux:` steps left out).
 fn card_steps() -> Vec<String> {
-    let script = std::fs::read_to_string(root().join("scripts/compare-linux.sh")).unwrap();
-    let open = "    card) cat <<'STEPS'\n";
-    let start = script.find(open).expect("compare-linux.sh has no card step list") + open.len();
-    let len = script[start..].find("\nSTEPS\n").expect("the card step list has no end");
-    script[start..start + len]
-        .lines()
-        .filter(|l| !l.starts_with("linux: "))
-        .map(str::to_string)
-        .collect()
+    phase_steps("card")
 }
 
 /// cardmap's fault rows, as compare-table.pl keys them: "COMMAND | N=n STEP" -> "+min/+maj",
@@ -347,36 +277,6 @@ fn card_phase_equals_linux_step_for_step() {
         q.fail(&format!("{} of {} rows differ:\n{}", wrong.len(), want.len(), wrong.join("\n")));
     }
     q.poweroff_ok();
-}
-
-/// The `vmtest exec` step's fault rows (exec'd children at main entry and exit, their
-/// rusage totals, the forked child and the parent across fork), pids taken out, in order.
-fn exec_rows(transcript: &str) -> Vec<String> {
-    let start = transcript.find("EXEC parent pid=").expect("no vmtest exec step");
-    let rows: Vec<String> = transcript[start..]
-        .lines()
-        .map(|l| l.trim_end_matches('\r'))
-        .take_while(|l| !l.starts_with("### ") && !l.contains("pivm# "))
-        .filter(|l| {
-            ["CHILD ", "  sequential ", "  concurrent ", "  fork child", "  parent "]
-                .iter()
-                .any(|p| l.starts_with(p))
-        })
-        .map(|l| {
-            l.split(' ')
-                .map(|w| if w.starts_with("pid=") { "pid=N" } else { w })
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .collect();
-    rows
-}
-
-/// FNV-1a (64 bits) of a file: which build of vmtest Linux's rows were taken with.
-fn fnv1a64(bytes: &[u8]) -> u64 {
-    bytes
-        .iter()
-        .fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
 
 /// An exec'd vmtest takes Linux's faults: the forked child's before `execve` (its

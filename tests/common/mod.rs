@@ -11,6 +11,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+pub mod compare;
 pub mod sd;
 
 /// The console prompt (no newline follows it).
@@ -215,6 +216,28 @@ pub struct Qemu {
 /// The repository root (where `build/` lives).
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The arm64 initramfs (`make initramfs ARCH=arm64`).
+pub const ARM64_INITRAMFS: &str = "build/arm64/initramfs.cpio.gz";
+
+/// Starts `build/arm64-<va_bits>/kernel8.img` (raw, as the firmware loads it) on raspi3b with
+/// the console on stdio and the arm64 initramfs, `extra` appended to QEMU's arguments; it
+/// does not wait for anything.
+pub fn spawn_arm64(va_bits: u32, extra: &[String]) -> Qemu {
+    let image = artifact(
+        &format!("build/arm64-{va_bits}/kernel8.img"),
+        &format!("make kernel ARCH=arm64 VA_BITS={va_bits}"),
+    );
+    let initrd = artifact(ARM64_INITRAMFS, "make initramfs ARCH=arm64");
+    let board = "-M raspi3b -display none -monitor none -serial stdio -semihosting";
+    let mut args: Vec<String> = board.split(' ').map(String::from).collect();
+    for (flag, f) in [("-kernel", &image), ("-initrd", &initrd)] {
+        args.push(flag.into());
+        args.push(f.display().to_string());
+    }
+    args.extend(extra.iter().cloned());
+    Qemu::spawn("qemu-system-aarch64", &args)
 }
 
 fn artifact(rel: &str, make: &str) -> PathBuf {

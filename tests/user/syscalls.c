@@ -62,6 +62,14 @@ int main(int argc, char **argv)
      * implements neither call (ENOSYS), which glibc copes with; a kernel that has them keeps
      * the head per task, refuses another size, clears it in a fork's child. */
     long robust[3] = { 0, 0, 0 };
+    /* struct robust_list_head is three longs: 12 bytes on ARM, 24 on arm64. */
+#if defined(__aarch64__)
+#define ROBUST_SHORT_LABEL "set_robust_list(len 23): EINVAL"
+#define ROBUST_SIZE_LABEL "get_robust_list: the head set, 24 bytes"
+#else
+#define ROBUST_SHORT_LABEL "set_robust_list(len 11): EINVAL"
+#define ROBUST_SIZE_LABEL "get_robust_list: the head set, 12 bytes"
+#endif
     robust[0] = (long)robust;
     r = syscall(SYS_set_robust_list, robust, sizeof robust);
     int no_robust = r == -1 && errno == ENOSYS;
@@ -69,13 +77,13 @@ int main(int argc, char **argv)
     check("set_robust_list: 0 or ENOSYS", r == 0 || no_robust, d);
     r = syscall(SYS_set_robust_list, robust, sizeof robust - 1);
     snprintf(d, sizeof d, "%ld %s", r, strerrorname_np(errno));
-    check("set_robust_list(len 11): EINVAL", r == -1 && errno == (no_robust ? ENOSYS : EINVAL), d);
+    check(ROBUST_SHORT_LABEL, r == -1 && errno == (no_robust ? ENOSYS : EINVAL), d);
     void *head = NULL;
     size_t hlen = 0;
     r = syscall(SYS_get_robust_list, 0, &head, &hlen);
     snprintf(d, sizeof d, "%ld: head %p len %zu", r, head, hlen);
-    check("get_robust_list: the head set, 12 bytes",
-          no_robust ? (r == -1 && errno == ENOSYS) : (r == 0 && head == (void *)robust && hlen == 12), d);
+    check(ROBUST_SIZE_LABEL,
+          no_robust ? (r == -1 && errno == ENOSYS) : (r == 0 && head == (void *)robust && hlen == sizeof robust), d);
     long esrch = syscall(SYS_get_robust_list, 999999, &head, &hlen);
     int e1 = errno;
     long efault = syscall(SYS_get_robust_list, 0, NULL, &hlen);

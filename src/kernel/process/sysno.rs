@@ -89,9 +89,9 @@ const SAME: [(u32, u32); 53] = [
 /// `rt_sigprocmask`'s 8-byte set and `statx`'s `struct statx` are alike on both; the
 /// handlers of the rest write the native ABI's structure (`struct stat` through
 /// `Kstat::to_stat`, the 16-byte `iovec`, `rt_sigaction`'s and `sigaltstack`'s 64-bit
-/// `sigaction` and `stack_t`), and `pread64`/`pwrite64` take their position from
-/// [`pos64`].
-const SAME_STRUCTS: [(u32, u32); 17] = [
+/// `sigaction` and `stack_t`, `struct robust_list_head`'s size and pointer as the native
+/// word), and `pread64`/`pwrite64` take their position from [`pos64`].
+const SAME_STRUCTS: [(u32, u32); 19] = [
     (a64::PRLIMIT64, arm::PRLIMIT64),
     (a64::RT_SIGPROCMASK, arm::RT_SIGPROCMASK),
     (a64::STATX, arm::STATX),
@@ -110,6 +110,9 @@ const SAME_STRUCTS: [(u32, u32); 17] = [
     (a64::NANOSLEEP, arm::NANOSLEEP),
     (a64::GETRLIMIT, arm::UGETRLIMIT),
     (a64::SETRLIMIT, arm::SETRLIMIT),
+    // glibc registers its thread's list at start-up: 24 bytes here, 12 on ARM.
+    (a64::SET_ROBUST_LIST, arm::SET_ROBUST_LIST),
+    (a64::GET_ROBUST_LIST, arm::GET_ROBUST_LIST),
 ];
 
 /// The handler of arm64's call `nr`.
@@ -197,6 +200,8 @@ mod tests {
         assert_eq!(arm64_handler(a64::WRITEV), Handler::Same(arm::WRITEV));
         assert_eq!(arm64_handler(a64::RT_SIGACTION), Handler::Same(arm::RT_SIGACTION));
         assert_eq!(arm64_handler(a64::GETRLIMIT), Handler::Same(arm::UGETRLIMIT));
+        assert_eq!(arm64_handler(99), Handler::Same(arm::SET_ROBUST_LIST));
+        assert_eq!(arm64_handler(100), Handler::Same(arm::GET_ROBUST_LIST));
         // Calls pivm does not have on either: ENOSYS.
         for n in [a64::IO_SETUP, a64::SHMGET, a64::MMAP + 1000] {
             assert_eq!(arm64_handler(n), Handler::None, "{n}");

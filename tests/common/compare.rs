@@ -1,0 +1,107 @@
+//! What the `make compare-linux` tests of both kernels share: the steps each phase runs, read
+//! from `scripts/compare-lib.sh` (the one list both kernels and both scripts run), and
+//! vmtest's fault rows as `scripts/compare-table.pl` keys them.
+use super::root;
+use std::collections::HashMap;
+
+/// The steps of `phase` that pivm runs (not the `linux:` ones), in order, from the script.
+pub fn phase_steps(phase: &str) -> Vec<String> {
+    let path = root().join("scripts/compare-lib.sh");
+    let script =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let open = format!("    {phase}) cat <<'STEPS'\n");
+    let start =
+        script.find(&open).unwrap_or_else(|| panic!("compare-lib.sh has no {phase} step list"))
+            + open.len();
+    let len = script[start..]
+        .find("\nSTEPS\n")
+        .unwrap_or_else(|| panic!("the {phase} step list has no end"));
+    script[start..start + len]
+        .lines()
+        .filter(|l| !l.starts_with("linux: "))
+        .map(str::to_string)
+        .collect()
+}
+
+/// vmtest's step lines as compare-table.pl reads them: "NAME: step +a/+b  step +a/+b ...
+/// sum=N" becomes ("NAME | step", "+a/+b") pairs and ("NAME | sum", "N"), in order; a key
+/// seen before gets " #2", " #3"... so repeated runs of the same step pair up.
+pub fn fault_steps(transcript: &str) -> Vec<(String, String)> {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut out = Vec::new();
+    let mut put = |key: String, value: String| {
+        let n = seen.entry(key.clone()).or_insert(0);
+        *n += 1;
+        let key = if *n > 1 { format!("{key} #{n}") } else { key };
+        out.push((key, value));
+    };
+    for line in transcript.lines().map(|l| l.trim_end_matches('\r')) {
+        let pattern = ["anon ", "anon-readfirst ", "malloc ", "stack ", "file "];
+        if !pattern.iter().any(|p| line.starts_with(p)) || !line.contains("/+") {
+            continue;
+        }
+        let Some((name, rest)) = line.split_once(": ") else { continue };
+        // malloc's name carries the block's address and origin: keep "malloc N=...".
+        let name = match name.strip_prefix("malloc ") {
+            Some(n) => format!("malloc {}", n.split_whitespace().next().unwrap_or("")),
+            None => name.to_string(),
+        };
+        let rest = drop_notes(rest);
+        for seg in rest.split("  ").map(str::trim).filter(|s| !s.is_empty()) {
+            if let Some(sum) = seg.strip_prefix("sum=") {
+                put(format!("{name} | sum"), sum.to_string());
+            } else if let Some((label, value)) = seg.rsplit_once(' ') {
+                if value.starts_with('+') && value.contains("/+") {
+                    put(format!("{name} | {}", label.trim()), value.to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `s` without the step timings ("(126576 ns)") and the "(minflt/majflt)" legend; labels
+/// such as "write(COW)" keep theirs.
+pub fn drop_notes(s: &str) -> String {
+    let (mut out, mut rest) = (String::new(), s);
+    while let Some(a) = rest.find('(') {
+        let Some(len) = rest[a..].find(')') else { break };
+        let inner = &rest[a + 1..a + len];
+        out += &rest[..a];
+        if !inner.ends_with(" ns") && inner != "minflt/majflt" {
+            out += &rest[a..=a + len];
+        }
+        rest = &rest[a + len + 1..];
+    }
+    out + rest
+}
+
+/// The `vmtest exec` step's fault rows (exec'd children at main entry and exit, their
+/// rusage totals, the forked child and the parent across fork), pids taken out, in order.
+pub fn exec_rows(transcript: &str) -> Vec<String> {
+    let start = transcript.find("EXEC parent pid=").expect("no vmtest exec step");
+    let rows: Vec<String> = transcript[start..]
+        .lines()
+        .map(|l| l.trim_end_matches('\r'))
+        .take_while(|l| !l.starts_with("### ") && !l.contains("pivm# "))
+        .filter(|l| {
+            ["CHILD ", "  sequential ", "  concurrent ", "  fork child", "  parent "]
+                .iter()
+                .any(|p| l.starts_with(p))
+        })
+        .map(|l| {
+            l.split(' ')
+                .map(|w| if w.starts_with("pid=") { "pid=N" } else { w })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    rows
+}
+
+/// FNV-1a (64 bits) of a file: which build of vmtest Linux's rows were taken with.
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+}
