@@ -71,6 +71,7 @@ help:
 	@echo "make test          host unit tests + QEMU tests of all three splits, the MAX_ORDER variants, arm64 48/39"
 	@echo "make bench         all benchmarks: host (criterion), boot time, in-kernel (-icount)"
 	@echo "make bench-boot | bench-kernel | bench-instructions | bench-proc   one of them"
+	@echo "make bench ARCH=arm64   boot, in-kernel and process benchmarks of the 64-bit kernel (BENCH_VA=48 39)"
 	@echo "make scenario      the case study's monkey test, both layouts: time to failure over SEEDS seeds"
 	@echo "make picture       boot, memdump, draw the pages of memory into build/picture/ (VMSPLIT=, PROFILE=)"
 	@echo "make picture-scenario   the same before and after the scenario, both layouts (SEED=), and its time to failure"
