@@ -8,7 +8,9 @@ instruction CPU 0 executed to the kernel's symbols (user addresses as "[user]").
 done for `vmbench loop OP 0`, and the difference divided by N is printed per symbol: the cost of
 one operation, without the program's start and exit. Env: KERNEL, INITRD, TOP (rows, 40),
 PROCS (sleeping children of vmbench alive during both runs, default 0: `vmbench loop OP N P`),
-VMAS (extra one-page VMAs mapped in both runs, default 0: `vmbench loop OP N P V`).
+VMAS (extra one-page VMAs mapped in both runs, default 0: `vmbench loop OP N P V`),
+ARCH=arm64 (the 64-bit kernel: SPLIT is then VA_BITS, 48 or 39; build/arm64-VA_BITS/kernel8.img
+with build/arm64/initramfs.cpio on qemu-system-aarch64 raspi3b, -icount shift=0,sleep=off).
 The compiler's memory helpers (`memcpy`, `__aeabi_memclr8`...) appear once more per caller,
 indented, as "HELPER <- CALLER" (the function they were entered from), as they are out of line.
 """
@@ -24,11 +26,25 @@ from qemutrace import PROMPT, monitor, symbol_of, symbols, traced_pcs
 
 
 
+# (QEMU, board, -icount, the kernel's image and ELF, initramfs, nm) by architecture; {0} is
+# SPLIT (arm) or VA_BITS (arm64).
+ARCHES = {
+    "arm": ("qemu-system-arm", "raspi2b", "shift=0", "build/{0}/kernel7.img", "kernel.elf",
+            "build/initramfs.cpio", "arm-none-eabi-nm"),
+    "arm64": ("qemu-system-aarch64", "raspi3b", "shift=0,sleep=off", "build/arm64-{0}/kernel8.img",
+              "kernel8.elf", "build/arm64/initramfs.cpio", "aarch64-linux-gnu-nm"),
+}
+ARCH = os.environ.get("ARCH", "arm")
+if ARCH not in ARCHES:
+    raise SystemExit(f"profile-proc: ARCH={ARCH}: expected arm or arm64")
+QEMU, MACHINE, ICOUNT, IMAGE, ELF_NAME, INITRD, NM = ARCHES[ARCH]
+
+
 def run(img, initrd, cmd, log):
     sock = tempfile.mktemp(prefix="pivm-mon-")
     qemu = subprocess.Popen(
-        ["qemu-system-arm", "-M", "raspi2b", "-display", "none", "-serial", "stdio",
-         "-monitor", f"unix:{sock},server,nowait", "-semihosting", "-icount", "shift=0",
+        [QEMU, "-M", MACHINE, "-display", "none", "-serial", "stdio",
+         "-monitor", f"unix:{sock},server,nowait", "-semihosting", "-icount", ICOUNT,
          "-D", log, "-kernel", img, "-initrd", initrd],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     buf = b""
@@ -94,16 +110,16 @@ def main():
     if len(sys.argv) < 3:
         raise SystemExit(__doc__)
     op, n = sys.argv[1], int(sys.argv[2])
-    split = sys.argv[3] if len(sys.argv) > 3 else "2G"
-    img = os.environ.get("KERNEL", f"build/{split}/kernel7.img")
-    elf = os.path.join(os.path.dirname(img), "kernel.elf")
-    initrd = os.environ.get("INITRD", "build/initramfs.cpio")
+    split = sys.argv[3] if len(sys.argv) > 3 else ("48" if ARCH == "arm64" else "2G")
+    img = os.environ.get("KERNEL", IMAGE.format(split))
+    elf = os.path.join(os.path.dirname(img), ELF_NAME)
+    initrd = os.environ.get("INITRD", INITRD)
     top = int(os.environ.get("TOP", "40"))
     procs = os.environ.get("PROCS", "0")
     vmas = os.environ.get("VMAS", "0")
     extra = f" {procs}" if procs != "0" or vmas != "0" else ""
     extra += f" {vmas}" if vmas != "0" else ""
-    addrs, names = symbols(elf)
+    addrs, names = symbols(elf, NM)
     results = []
     logs = [tempfile.mktemp(prefix="pivm-prof-", suffix=".log") for _ in (n, 0)]
     with concurrent.futures.ThreadPoolExecutor(2) as pool:

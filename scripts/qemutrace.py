@@ -7,13 +7,15 @@ import subprocess
 import time
 
 PROMPT = b"pivm# "
-# Below this every PC is user space on every split (the lowest PAGE_OFFSET is 1G's).
+# Below this every PC is user space on every split (the lowest PAGE_OFFSET is 1G's). On arm64
+# a user PC above it (the mmap area, the vDSO) is still below the kernel's first symbol.
 USER_TOP = 0x40000000
 
 
-def symbols(elf):
-    """The ELF's text symbols as two sorted lists: start addresses and names."""
-    out = subprocess.run(["arm-none-eabi-nm", "-n", "-C", elf], capture_output=True, text=True,
+def symbols(elf, nm="arm-none-eabi-nm"):
+    """The ELF's text symbols as two sorted lists: start addresses and names (`nm`: the
+    binutils of the ELF's architecture)."""
+    out = subprocess.run([nm, "-n", "-C", elf], capture_output=True, text=True,
                          check=True).stdout
     addrs, names = [], []
     for line in out.splitlines():

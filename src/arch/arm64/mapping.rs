@@ -17,6 +17,15 @@ pub trait TableMemory {
     fn write(&mut self, pa: u64, desc: u64);
     /// A zeroed 4 KiB table page (its physical address), or None when none is left.
     fn alloc_table(&mut self) -> Option<u64>;
+
+    /// Which of the 64 entries `[first, first + 64)` of the table at physical `table` are
+    /// non-zero: bit i for entry `first + i` (`first` a multiple of 64). A table memory that
+    /// can reach the page at once scans it directly instead of one `read` per entry.
+    fn used_mask(&self, table: u64, first: usize) -> u64 {
+        (0..64)
+            .filter(|&i| self.read(table + (first + i) as u64 * 8) != 0)
+            .fold(0, |m, i| m | 1 << i)
+    }
 }
 
 /// Why a mapping could not be made.

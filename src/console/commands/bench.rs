@@ -78,11 +78,20 @@ fn buddy_pairs(what: Pairs) -> Option<u64> {
             }
         }
         if what == Pairs::Cascade {
+            // The zone GFP_KERNEL's pages come from: the highest populated one it may use
+            // (Normal on ARM; DMA on arm64 here, where all of RAM is DMA-able and Normal is
+            // empty, so emptying Normal's lists left the pairs splitting nothing).
+            let top = node.highest_zoneidx(GfpFlags::GFP_KERNEL);
+            let zone = ZoneType::ALL
+                .into_iter()
+                .filter(|&t| t <= top && node.zone(t).is_populated())
+                .last()
+                .unwrap_or(top);
             for order in 0..MAX_ORDER as u32 - 1 {
                 // GFP_KERNEL is unmovable: empty that type's lists (the others it never uses
                 // while its own have blocks).
                 let unmovable = |n: &Node<'static>| {
-                    n.zone(ZoneType::Normal)
+                    n.zone(zone)
                         .free_area(order as usize)
                         .map_or(0, |a| a.nr_free_of(MIGRATE_UNMOVABLE))
                 };
