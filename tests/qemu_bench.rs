@@ -34,7 +34,7 @@ fn bench_measures_the_lists_and_the_buddy_and_restores_the_lists() {
     let free_before = meminfo_kb(&q, &meminfo, "MemFree");
     let slab_before = meminfo_kb(&q, &meminfo, "Slab");
     let tables_before = meminfo_kb(&q, &meminfo, "PageTables");
-    let out = q.cmd_timeout("bench", RUN_LIMIT);
+    let out = q.cmd_timeout("bench", SLOW_STEP);
     for row in [
         "bench: alloc_pages(0)+free (per-CPU list hit)",
         "bench: alloc_pages(0)+free (lists off, no split)",

@@ -199,12 +199,12 @@ fn mapped_card_reads_count_as_the_read_ahead_model() {
     let mut q = boot();
     // Warm the file's cluster chain (kept by `echo 1`), so the reads below are data only:
     // the whole file, as the chain is walked only as far as the reads go.
-    q.cmd_timeout(&format!("run {MAPPER} filealigned {PAGES} {FILE_PAGES}"), common::RUN_LIMIT);
+    q.cmd_timeout(&format!("run {MAPPER} filealigned {PAGES} {FILE_PAGES}"), common::SLOW_STEP);
     for (n, want) in [(1, (0, 1)), (16, (0, 1)), (256, (8, 9)), (4096, (128, 129))] {
         q.cmd("echo 1 > /proc/sys/vm/drop_caches");
         let before = reads(&mut q, "mmcblk0p1");
         let out =
-            q.cmd_timeout(&format!("run {MAPPER} filealigned {PAGES} {n}"), common::RUN_LIMIT);
+            q.cmd_timeout(&format!("run {MAPPER} filealigned {PAGES} {n}"), common::SLOW_STEP);
         let got = first_read(&q, &out);
         if got != want {
             q.fail(&format!(
@@ -230,7 +230,7 @@ fn mapped_card_reads_count_as_the_read_ahead_model() {
         q.cmd("echo 1 > /proc/sys/vm/drop_caches");
         let before = reads(&mut q, "mmcblk0p1");
         let out =
-            q.cmd_timeout(&format!("run {MAPPER} filealigned {PAGES} {n}"), common::RUN_LIMIT);
+            q.cmd_timeout(&format!("run {MAPPER} filealigned {PAGES} {n}"), common::SLOW_STEP);
         let got = first_read(&q, &out);
         if got != (0, n) {
             q.fail(&format!("read-ahead off, N={n}: (minflt, majflt) {got:?}, expected (0, {n})"));
@@ -278,7 +278,7 @@ fn a_read_of_a_card_file_sleeps_while_another_program_runs() {
     let mut q = boot();
     let before = reads(&mut q, "mmcblk0p1");
     let out =
-        q.cmd_timeout("run /boot/bin/cardwait /boot/data/f16m 4194304 65536", common::RUN_LIMIT);
+        q.cmd_timeout("run /boot/bin/cardwait /boot/data/f16m 4194304 65536", common::SLOW_STEP);
     let line = q.line_with("cardwait", &out, "cardwait: read ").to_string();
     if !line.contains("read 4194304 bytes in 64 reads, pattern ok (0 wrong)") {
         q.fail(&format!("bytes wrong or missing: {line}"));
@@ -317,7 +317,7 @@ fn every_wait_of_a_program_for_the_card_is_a_sleep() {
         let before = iowait_counts(&mut q);
         let out = q.cmd_timeout(
             &format!("run /boot/bin/cardwait /boot/data/f16m 2097152 65536 {mode}"),
-            common::RUN_LIMIT,
+            common::SLOW_STEP,
         );
         let line = q.line_with("cardwait", &out, "cardwait: ").to_string();
         if !line.contains("2097152 bytes in 32 reads, pattern ok (0 wrong)") {

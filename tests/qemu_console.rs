@@ -491,7 +491,7 @@ fn random_commands_never_stop_the_console() {
         }
         // Whole-memory commands (`frag checkerboard` over 760 MiB with page poisoning) take a
         // few seconds alone and many times that on a loaded machine; a hang still fails.
-        let out = q.cmd_timeout(&command, RUN_LIMIT);
+        let out = q.cmd_timeout(&command, SLOW_STEP);
         if kernel_unmap {
             if !out.contains("belongs to") {
                 q.fail(&format!("`{command}` was not refused as the kernel's:\n{out}"));

@@ -17,18 +17,27 @@ pub mod sd;
 /// The console prompt (no newline follows it).
 pub const PROMPT: &str = "pivm# ";
 /// Upper bound for one whole QEMU run: every wait is capped by it and kills the child when it
-/// is reached. `PIVM_QEMU_TIMEOUT` (seconds) overrides it, e.g. for a slow machine;
-/// [`Opts::limit`] raises it for one run, and a single wait longer than it extends it to that
-/// wait's end.
-pub const RUN_LIMIT: Duration = Duration::from_secs(60);
-/// How often [`Qemu::cmd_until`] runs its command.
-pub const UNTIL_TRIES: usize = 50;
-/// Default wait for boot to reach the prompt, and for one command. A boot takes 2-5 s alone;
-/// on a 2-core machine at load 15 (other QEMU runs beside it) some took over 30 s, stopped at
-/// "Trying to unpack rootfs image as initramfs...", so the limit is twice that: it only bounds
-/// a hang.
-pub const BOOT: Duration = Duration::from_secs(60);
-pub const STEP: Duration = Duration::from_secs(15);
+/// is reached. It is only a backstop (each wait has its own timeout, which is what catches a
+/// hang): a whole test of 250 console commands takes 10-20 s alone and well over a minute on a
+/// 2-core machine running other QEMUs, so the old 60 s for the whole run cut healthy runs short
+/// (`random_commands_never_stop_the_console` failed that way in the middle of its commands).
+/// `PIVM_QEMU_TIMEOUT` (seconds) overrides it; [`Opts::limit`] raises it for one run, and a
+/// single wait longer than it extends it to that wait's end.
+pub const RUN_LIMIT: Duration = Duration::from_secs(300);
+/// `/proc/PID/stat`'s CPU times are in clock ticks: `sysconf(_SC_CLK_TCK)`, 100 on Linux.
+const CLOCK_TICKS: f64 = 100.0;
+/// How long [`Qemu::cmd_until`] keeps running its command before it fails.
+pub const UNTIL: Duration = Duration::from_secs(30);
+/// Default wait for boot to reach the prompt. A boot takes 0.2-1 s alone and up to 7 s with
+/// four other boots and two busy loops on 2 cores (load 18); under heavier load some took over
+/// 30 s, so the limit is 120 s: it only bounds a hang.
+pub const BOOT: Duration = Duration::from_secs(120);
+/// Default wait for one command (milliseconds alone): a hang, not a slow host, must reach it.
+pub const STEP: Duration = Duration::from_secs(30);
+/// Wait for a command that works on the whole of memory or the card (`frag checkerboard` over
+/// 760 MiB with page poisoning, a card-sized mapping, `bench`): a few seconds alone and many
+/// times that on a loaded machine.
+pub const SLOW_STEP: Duration = Duration::from_secs(120);
 
 /// Which image to boot and how.
 #[derive(Clone, Debug)]
@@ -205,6 +214,8 @@ pub struct Qemu {
     shared: Arc<Shared>,
     readers: Vec<JoinHandle<()>>,
     deadline: Instant,
+    /// When QEMU was started (for a timeout's report of the host's state).
+    started: Instant,
     /// Byte offset in the stdout transcript up to which output has been consumed by `wait_for`/`cmd`.
     cursor: usize,
     cmdline: String,
@@ -425,6 +436,7 @@ impl Qemu {
             shared,
             readers,
             deadline: Instant::now() + run_limit(),
+            started: Instant::now(),
             cursor: 0,
             cmdline,
             status: None,
@@ -556,12 +568,42 @@ impl Qemu {
             if Instant::now() >= until {
                 let why =
                     if until == self.deadline { "the overall QEMU time limit" } else { "timeout" };
+                let host = self.host_state();
                 self.kill();
-                return Err(
-                    self.failure(&format!("{why}: {what} did not appear within {timeout:?}"))
-                );
+                return Err(self.failure(&format!(
+                    "{why}: {what} did not appear within {timeout:?} ({host})"
+                )));
             }
         }
+    }
+
+    /// What a timeout's message says about the host, so that it tells a starved QEMU (little
+    /// CPU time in a long run, a high load average) from a guest that spun (CPU time close to
+    /// the run's length) or sat idle waiting for something that never came (little CPU time,
+    /// low load): QEMU's CPU time so far, the run's length and the host's load averages.
+    fn host_state(&self) -> String {
+        let cpu = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
+            .ok()
+            .and_then(|stat| {
+                // utime and stime, fields 14 and 15, after the parenthesised command name.
+                let fields: Vec<u64> = stat
+                    .rsplit_once(')')?
+                    .1
+                    .split_whitespace()
+                    .skip(11)
+                    .take(2)
+                    .map(|f| f.parse().unwrap_or(0))
+                    .collect();
+                Some(format!("{:.1} s", fields.iter().sum::<u64>() as f64 / CLOCK_TICKS))
+            })
+            .unwrap_or_else(|| "unknown".into());
+        let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+        let load: Vec<&str> = load.split_whitespace().take(3).collect();
+        format!(
+            "QEMU used {cpu} of CPU in {:.1} s; host load average {}",
+            self.started.elapsed().as_secs_f64(),
+            load.join(" ")
+        )
     }
 
     /// Waits for the reader threads, so the transcript is complete after the child exited.
@@ -594,20 +636,25 @@ impl Qemu {
         self.cmd_timeout(command, STEP)
     }
 
-    /// Runs `command` until its output contains `needle` (at most [`UNTIL_TRIES`] times, 100
-    /// ms apart) and returns that output. For what follows a signal: `kill` returns once the
-    /// signal is sent, and the target dies when it next runs, as on Linux, so a `ps` typed
-    /// straight after may still list it.
+    /// Runs `command` until its output contains `needle` (100 ms apart, for at most [`UNTIL`])
+    /// and returns that output. For what follows a signal: `kill` returns once the signal is
+    /// sent, and the target dies when it next runs, as on Linux, so a `ps` typed straight
+    /// after may still list it. Bounded by time rather than by a count of tries, since each
+    /// try takes longer on a loaded host.
     pub fn cmd_until(&mut self, command: &str, needle: &str) -> String {
-        let mut out = String::new();
-        for _ in 0..UNTIL_TRIES {
-            out = self.cmd(command);
+        let until = Instant::now() + UNTIL;
+        loop {
+            let out = self.cmd(command);
             if out.contains(needle) {
                 return out;
             }
+            if Instant::now() >= until {
+                self.fail(&format!(
+                    "`{command}` never printed {needle:?} within {UNTIL:?}; last:\n{out}"
+                ))
+            }
             thread::sleep(Duration::from_millis(100));
         }
-        self.fail(&format!("`{command}` never printed {needle:?}; last:\n{out}"))
     }
 
     pub fn cmd_timeout(&mut self, command: &str, timeout: Duration) -> String {
@@ -651,8 +698,9 @@ impl Qemu {
                 return s;
             }
             if Instant::now() >= until {
+                let host = self.host_state();
                 self.kill();
-                self.fail(&format!("QEMU did not exit within {timeout:?} (killed it)"));
+                self.fail(&format!("QEMU did not exit within {timeout:?} (killed it; {host})"));
             }
             thread::sleep(Duration::from_millis(10));
         }
