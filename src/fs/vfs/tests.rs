@@ -727,7 +727,7 @@ proptest! {
                         Some(t) if t >= 0 => Ok(t as i32),
                         _ if whence == 3 && (off as i64) < 0 => Err(Errno::ENXIO),
                         _ if whence == 3 && off as usize >= data.len() => Err(Errno::ENXIO),
-                        _ if whence == 3 => Ok(off as i32),
+                        _ if whence == 3 => Ok(off),
                         _ => Err(Errno::EINVAL),
                     };
                     prop_assert_eq!(w.ctx().lseek(fd, off, whence), want);
