@@ -34,6 +34,7 @@ pub mod kernel;
 #[path = "kernel"]
 pub mod kernel {
     pub mod irq;
+    pub mod ratelimit;
     pub mod spinlock;
     pub mod time;
     pub mod vsyscall;

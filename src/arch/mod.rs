@@ -270,7 +270,9 @@ pub mod process {
         set_user_exception_handler, set_user_work_hint, set_work_handler, vfp_enable, vfp_restore,
         vfp_save,
     };
-    pub use super::imp::fault::{decode_abort, show_user_fault, TRAP_ABORT};
+    pub use super::imp::fault::{
+        decode_abort, show_user_fault, SHOWS_UNHANDLED_SIGNALS, TRAP_ABORT,
+    };
     pub use super::imp::fork::{copy_user_ptes, set_user_pte_old, PteCopy};
     pub use super::imp::process::{
         boot_stack_limit, call_on_render_stack, cpu_asid_bits, decode_user_exception, get_tls,

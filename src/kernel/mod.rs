@@ -10,6 +10,7 @@ pub mod cma;
 pub mod irq;
 pub mod mem;
 pub mod process;
+pub mod ratelimit;
 pub mod scenario;
 /// The architecture's steps of the one boot sequence (`start_kernel` in `main.rs`), as
 /// Linux's `start_kernel` calls `setup_arch`, `paging_init`, `mem_init`: the first lines of the

@@ -3,9 +3,10 @@
  * addresses are probed; auto (the default) finds TASK_SIZE with MAP_FIXED_NOREPLACE. Beyond the
  * reference's table it also executes kernel text and a non-executable mapping, reads a file page
  * past EOF (SIGBUS) and asks mmap/mprotect/munmap for kernel addresses. Exits 0 when done.
- * On arm64 (`segv [va48|va39|auto]`) the layout is arm64 6.1's for the VA size, found from the
- * auxv (AT_RANDOM's bytes lie on the stack, just below TASK_SIZE = 2^VA_BITS), and the program
- * then reads the CPU's ID registers with MRS, which the kernel emulates (CRm 1 stays SIGILL). */
+ * On arm64 (`segv [va48|va39|auto]`) the layout is arm64 6.1's for the VA size, found as the
+ * 32-bit splits are: by asking the kernel for a page at 2^39 with MAP_FIXED_NOREPLACE (ENOMEM:
+ * TASK_SIZE is 2^39); the program then reads the CPU's ID registers with MRS, which the kernel
+ * emulates (CRm 1 stays SIGILL). */
 #define _GNU_SOURCE
 #include "common.h"
 #include "segvprobe.h"
@@ -16,19 +17,33 @@
 #include <string.h>
 
 #if defined(__aarch64__)
-#include <sys/auxv.h>
+#include <errno.h>
+#include <sys/mman.h>
 
-/* The lowest VA size arm64 builds; a stack at or above 2^39 means 48 bits. */
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+
+/* The smaller VA size arm64 builds: a page at 2^39 is out of range only there. */
 #define VA_BITS_MIN 39
 static struct split arm64_split;
 
-/* arm64 6.1's layout for VA_BITS: PAGE_OFFSET = -2^VA_BITS, TASK_SIZE = 2^VA_BITS. `auto` reads
- * the VA size off the stack's address in the auxv. */
+/* 1 when the kernel maps a page at addr (or one is there), 0 when addr is past TASK_SIZE. */
+static int user_page_at(unsigned long addr)
+{
+    void *p = mmap((void *)addr, PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    if (p == MAP_FAILED)
+        return errno == EEXIST;
+    munmap(p, PG);
+    return 1;
+}
+
+/* arm64 6.1's layout for VA_BITS: PAGE_OFFSET = -2^VA_BITS, TASK_SIZE = 2^VA_BITS. */
 static const struct split *arm64_split_find(const char *arg)
 {
     unsigned va_bits;
     if (strcmp(arg, "auto") == 0)
-        va_bits = getauxval(AT_RANDOM) >= 1UL << VA_BITS_MIN ? 48 : 39;
+        va_bits = user_page_at(1UL << VA_BITS_MIN) ? 48 : 39;
     else if (strcmp(arg, "va48") == 0)
         va_bits = 48;
     else if (strcmp(arg, "va39") == 0)
@@ -55,15 +70,18 @@ static void on_sigill(int sig, siginfo_t *si, void *ctx)
 /* One MRS at EL0: the kernel's emulation answers it (6.1's emulate_mrs) or it is SIGILL. */
 #define READ_ID(name, enc)                                                                           \
     do {                                                                                             \
-        unsigned long v = 0;                                                                         \
+        volatile unsigned long v = 0;                                                                \
         ill_code = 0;                                                                                \
-        if (sigsetjmp(ill_env, 1) == 0)                                                              \
-            __asm__ volatile("mrs %0, " enc : "=r"(v));                                              \
+        if (sigsetjmp(ill_env, 1) == 0) {                                                            \
+            unsigned long t;                                                                         \
+            __asm__ volatile("mrs %0, " enc : "=r"(t));                                              \
+            v = t;                                                                                   \
+        }                                                                                            \
         if (ill_code)                                                                                \
             printf("  mrs %-18s -> SIGILL si_code=%d%s\n", name, ill_code,                           \
                    ill_code == ILL_ILLOPC ? " (ILL_ILLOPC)" : "");                                    \
         else                                                                                         \
-            printf("  mrs %-18s -> 0x%016lx\n", name, v);                                            \
+            printf("  mrs %-18s -> 0x%016lx\n", name, (unsigned long)v);                             \
     } while (0)
 
 static void id_registers(void)
@@ -99,12 +117,12 @@ int main(int argc, char **argv)
         return 2;
     }
     printf("VA_BITS %s: PAGE_OFFSET 0x%016lx, TASK_SIZE 0x%016lx (%s)\n", s->name, s->page_offset,
-           s->task_size, strcmp(arg, "auto") ? "as given" : "from the stack's address in the auxv");
+           s->task_size, strcmp(arg, "auto") ? "as given" : "found by probing TASK_SIZE");
     fflush(stdout);
     int r = segv_probes(s, (unsigned long)&main, 1, argv[0]);
     id_registers();
     return r;
-#endif
+#else
     const struct split *s = split_find(arg);
     if (!s && strcmp(arg, "auto") != 0) {
         fprintf(stderr, "usage: segv [3G|2G|1G|auto]  ('%s' is not a split)\n", arg);
@@ -118,4 +136,5 @@ int main(int argc, char **argv)
                splits[1].task_size, splits[2].task_size);
     fflush(stdout);
     return segv_probes(s, (unsigned long)&main, 1, argv[0]);
+#endif
 }

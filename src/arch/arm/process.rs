@@ -844,6 +844,10 @@ pub fn user_table_pages(pgd: u64) -> usize {
 }
 
 /// `__do_user_fault`'s report under `user_debug`: `show_pte` of the process's table, then
+/// ARM reports an unhandled user fault only under `user_debug=` (`__do_user_fault`); arm64's
+/// `arm64_show_signal` also reports by default.
+pub const SHOWS_UNHANDLED_SIGNALS: bool = false;
+
 /// `show_regs` of the user-mode frame (`__show_regs` shows `DACR_UACCESS_ENABLE` for it: the
 /// live DACR with the user domain a client).
 #[allow(clippy::too_many_arguments)]

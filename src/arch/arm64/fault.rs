@@ -203,6 +203,10 @@ pub fn decode_user_exception(e: UserException, pc: u64, task_size: u64) -> UserT
     }
 }
 
+/// arm64 reports a fatal user fault by default (`arm64_show_signal` under
+/// `show_unhandled_signals`), not only under ARM's `user_debug=`.
+pub const SHOWS_UNHANDLED_SIGNALS: bool = true;
+
 /// `arm64_show_signal` for a user fault that kills the task (the report 6.1 prints with
 /// `show_unhandled_signals`): `comm[pid]: unhandled exception: `, the ESR's class and value,
 /// the fault's name (`fault_info[].name`; pc/sp alignment has its own), `print_vma_addr`'s

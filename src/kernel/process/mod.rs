@@ -45,6 +45,9 @@ use crate::arch::process::{self as arch, CpuContext, VfpState};
 use crate::fs::fdtable::FdTable;
 use crate::fs::vfs::FileRef;
 use crate::kernel::mem::with_node;
+use crate::kernel::ratelimit::{
+    RatelimitState, DEFAULT_RATELIMIT_BURST, DEFAULT_RATELIMIT_INTERVAL,
+};
 use crate::kprintln;
 use crate::mm::gfp::GfpFlags;
 use crate::mm::memory::{Fault, FaultCounts, FaultError, FaultFlags, UserTrap};
@@ -418,6 +421,38 @@ fn user_fault_report(addr: usize, sig: u32, fsr_v: u32, regs: &PtRegs) {
         (pid, &comm),
         vma.as_ref().map(|(f, start, size)| (f.as_str(), *start, *size)),
     );
+}
+
+/// `show_unhandled_signals` (kernel/signal.c): 1 by default, as in Linux (pivm has no
+/// `debug.exception-trace` knob to turn it off).
+const SHOW_UNHANDLED_SIGNALS: bool = true;
+/// `arm64_show_signal`'s own `DEFINE_RATELIMIT_STATE(rs, DEFAULT_RATELIMIT_INTERVAL,
+/// DEFAULT_RATELIMIT_BURST)`.
+static SHOW_SIGNAL_RS: crate::kernel::spinlock::SpinLock<RatelimitState> =
+    crate::kernel::spinlock::SpinLock::new(RatelimitState::new(
+        DEFAULT_RATELIMIT_INTERVAL,
+        DEFAULT_RATELIMIT_BURST,
+    ));
+
+/// arm64's `arm64_show_signal` test: `show_unhandled_signals`, `unhandled_signal(current,
+/// sig)` (the action is SIG_DFL or SIG_IGN, or the task is init), then the rate limit
+/// (printing `arm64_show_signal: N callbacks suppressed` when an interval ends).
+fn show_unhandled_signal(sig: u32) -> bool {
+    if !SHOW_UNHANDLED_SIGNALS {
+        return false;
+    }
+    let unhandled = with_current(|t| {
+        let h = t.sigactions[sig as usize].sa_handler;
+        t.pid == 1 || h == SIG_DFL || h == SIG_IGN
+    });
+    if !unhandled {
+        return false;
+    }
+    let r = SHOW_SIGNAL_RS.lock().ratelimit(crate::kernel::time::get_jiffies_64());
+    if r.suppressed != 0 {
+        crate::kprintln!("arm64_show_signal: {} callbacks suppressed", r.suppressed);
+    }
+    r.print
 }
 
 /// The task table, locked. Whoever takes it may change the current task's signals, restart or
@@ -1549,7 +1584,9 @@ fn user_exception(e: UserException, regs: &mut PtRegs) {
     let info = Siginfo::fault(sig, code, addr as crate::abi::native::types::Ulong);
     with_current(|t| t.fault_info = Some((sig, info, tf)));
     let debug = USER_DEBUG.load(Ordering::Relaxed);
-    if (sig == SIGSEGV && debug & UDBG_SEGV != 0) || (sig == SIGBUS && debug & UDBG_BUS != 0) {
+    let user_debug =
+        (sig == SIGSEGV && debug & UDBG_SEGV != 0) || (sig == SIGBUS && debug & UDBG_BUS != 0);
+    if user_debug || (arch::SHOWS_UNHANDLED_SIGNALS && show_unhandled_signal(sig)) {
         user_fault_report(addr, sig, fsr_v, regs);
     }
     with_current(|t| t.pending |= sigbit(sig));

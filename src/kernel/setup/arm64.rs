@@ -312,6 +312,10 @@ pub fn run_console() -> ! {
             console_restart()
         }
     };
+    // Masked from here until `console_restart` runs on the new stack: the vectors that test
+    // for an overflow take over in `set_task_stack`, and an interrupt taken while sp is still
+    // on the boot stack (not THREAD_ALIGN-aligned) would be reported as a stack overflow.
+    crate::arch::irqflags::local_irq_disable();
     traps::set_task_stack(base);
     let top = base + THREAD_SIZE;
     traps::set_oops_recovery(console_restart, top);
