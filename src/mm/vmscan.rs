@@ -24,6 +24,24 @@ pub const DEFAULT_SWAPPINESS: u64 = 60;
 /// `vm.swappiness`'s maximum (6.1: 200, anon reclaim twice as cheap as file).
 pub const MAX_SWAPPINESS: u64 = 200;
 
+/// The user addresses an anonymous page's `page->index` can stand for. Linux's index is a
+/// `pgoff_t` (64 bits on arm64) holding the whole virtual page number; pivm's `struct page`
+/// keeps 32 bits, so above 2^44 (arm64's 48- and 39-bit user spaces) the index is the low
+/// 32 bits of the page number and the address is one of the `task_size >> 44` candidates
+/// that share them, lowest first (one, the index itself, on the 32-bit kernel). The rmap
+/// walk tries each: only the PTE that maps the page's frame is its mapping.
+pub fn anon_index_addresses(
+    index: u32,
+    page_shift: u32,
+    task_size: u64,
+) -> impl Iterator<Item = u64> {
+    let span = 1u64 << (32 + page_shift);
+    let highs = task_size.div_ceil(span).max(1);
+    (0..highs)
+        .map(move |hi| (hi * span) | (u64::from(index) << page_shift))
+        .filter(move |&va| va < task_size)
+}
+
 /// `sc->may_deactivate` bits.
 pub const DEACTIVATE_ANON: u8 = 1 << 0;
 pub const DEACTIVATE_FILE: u8 = 1 << 1;

@@ -38,7 +38,7 @@ use super::kthread::{kthread_run, PF_KSWAPD, PF_MEMALLOC};
 use super::mm::{MmHw, ProcessMm};
 use super::wait::{finish_wait, prepare_to_wait, schedule_timeout, WaitQueue};
 use super::Tasks;
-use crate::arch::process as arch;
+use crate::arch::process::{self as arch, TASK_SIZE};
 use crate::kernel::mem::with_node;
 use crate::kernel::swap;
 use crate::mm::gfp::{gfp_zone, GfpFlags};
@@ -46,6 +46,7 @@ use crate::mm::mm_types::{VmFlags, PAGE_SIZE};
 use crate::mm::oom_kill::alloc_may_oom;
 use crate::mm::page::{LruFlags, MemMap, PageOwner};
 use crate::mm::swap::Lruvec;
+use crate::mm::vmscan::anon_index_addresses;
 use crate::mm::vmscan::{
     self, KswapdNode, Pageout, ReclaimEnv, Referenced, ScanControl, DEFAULT_SWAPPINESS,
     MAX_RECLAIM_RETRIES,
@@ -134,22 +135,26 @@ pub fn free_cache_page(pfn: Pfn) {
 }
 
 /// An anonymous page's mappings: `f(mm, va, vma flags)` for each process whose PTE at the
-/// page's address maps it.
+/// page's address maps it (the addresses its 32-bit index can stand for:
+/// [`anon_index_addresses`]).
 fn rmap_anon(
     tasks: &mut Tasks,
     pfn: Pfn,
     index: u32,
     mut f: impl FnMut(&mut ProcessMm, usize, VmFlags),
 ) {
-    let va = (index as usize) << PAGE_SHIFT;
     for t in tasks.map.values_mut() {
         let Some(pm) = t.mm.as_mut() else { continue };
-        let Some(flags) = pm.mm.find_vma(va).filter(|v| v.vm_start <= va).map(|v| v.vm_flags)
-        else {
-            continue;
-        };
-        if arch::get_user_pte(pm.hw.pgd, va).is_some_and(|p| p.pfn_phys() >> 12 == pfn.0) {
-            f(pm, va, flags);
+        for va in anon_index_addresses(index, PAGE_SHIFT as u32, TASK_SIZE as u64) {
+            let va = va as usize;
+            let Some(flags) = pm.mm.find_vma(va).filter(|v| v.vm_start <= va).map(|v| v.vm_flags)
+            else {
+                continue;
+            };
+            if arch::get_user_pte(pm.hw.pgd, va).is_some_and(|p| p.pfn_phys() >> 12 == pfn.0) {
+                f(pm, va, flags);
+                break;
+            }
         }
     }
 }

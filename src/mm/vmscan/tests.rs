@@ -354,3 +354,21 @@ fn started_writes_are_waited_for_once_a_batch_and_a_remapped_page_stays() {
     shrink_inactive_list(&mut m, 1, &mut sc, LruList::InactiveAnon);
     assert_eq!(m.waits, 1);
 }
+
+/// An anonymous page's index on both kernels: one address below 2^44 (every 32-bit split),
+/// every address with the same low 32 page-number bits in a 48-bit or 39-bit user space.
+#[test]
+fn anon_index_addresses_cover_64_bit_user_spaces() {
+    let one: Vec<u64> = anon_index_addresses(0xbeef0, 12, 0xc000_0000).collect();
+    assert_eq!(one, [0xbeef_0000]);
+    let va = 0xffff_8e61_6000_u64;
+    let index = (va >> 12) as u32;
+    let all: Vec<u64> = anon_index_addresses(index, 12, 1 << 48).collect();
+    assert_eq!(all.len(), 16);
+    assert!(all.contains(&va));
+    assert!(all.iter().all(|&a| a < 1 << 48 && (a >> 12) as u32 == index));
+    // 39 bits: the index is the whole page number; one candidate.
+    let va = 0x7f_f7a3_1000_u64;
+    let got: Vec<u64> = anon_index_addresses((va >> 12) as u32, 12, 1 << 39).collect();
+    assert_eq!(got, [va]);
+}
