@@ -165,7 +165,7 @@ fn free_level(
 ) -> usize {
     let mut n = 0;
     if level < 3 {
-        for i in 0..512 {
+        for i in 0..PTRS_PER_PTE as u64 {
             let entry = table + i * 8;
             if let DescKind::Table { next } = desc_kind(mem.read(entry), level) {
                 n += free_level(mem, next, level + 1, free, false);
@@ -208,7 +208,7 @@ pub fn table_count(mem: &impl TableMemory, root: u64, va_bits: u32) -> usize {
         if level == 3 {
             return 0;
         }
-        (0..512)
+        (0..PTRS_PER_PTE as u64)
             .filter_map(|i| match desc_kind(mem.read(table + i * 8), level) {
                 DescKind::Table { next } => Some(1 + count(mem, next, level + 1)),
                 _ => None,

@@ -84,7 +84,8 @@ fn buddy_pairs(what: Pairs) -> Option<u64> {
             let top = node.highest_zoneidx(GfpFlags::GFP_KERNEL);
             let zone = ZoneType::ALL
                 .into_iter()
-                .rfind(|&t| t <= top && node.zone(t).is_populated())
+                .rev()
+                .find(|&t| t <= top && node.zone(t).is_populated())
                 .unwrap_or(top);
             for order in 0..MAX_ORDER as u32 - 1 {
                 // GFP_KERNEL is unmovable: empty that type's lists (the others it never uses
