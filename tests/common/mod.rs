@@ -527,9 +527,13 @@ impl Qemu {
         Instant::now() >= *until
     }
 
-    /// How long QEMU waited for a host CPU while ready to run: the most any of its threads
-    /// (the busiest vCPU's) spent on a run queue, from `/proc/PID/task/TID/schedstat`'s second
-    /// field (Linux's `sched_info.run_delay`, in ns). Zero where the host does not say.
+    /// How long QEMU waited for a host CPU while ready to run, since it started: the most any
+    /// of its threads (the busiest vCPU's) spent on a run queue, from
+    /// `/proc/PID/task/TID/schedstat`'s second field (Linux's `sched_info.run_delay`, in ns),
+    /// but never more than the time it did not run at all (the run's length less its CPU
+    /// time). The second bound keeps a spinning guest a hang: its vCPU threads wait for each
+    /// other on 2 cores, but their CPU time keeps up with the clock. Zero where the host does
+    /// not say.
     fn starved(&self) -> Duration {
         let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", self.child.id())) else {
             return Duration::ZERO;
@@ -538,7 +542,24 @@ impl Qemu {
             let stat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
             stat.split_whitespace().nth(1)?.parse().ok()
         };
-        Duration::from_nanos(tasks.flatten().filter_map(run_delay).max().unwrap_or(0))
+        let queued = Duration::from_nanos(tasks.flatten().filter_map(run_delay).max().unwrap_or(0));
+        let Some(cpu) = self.cpu_time() else { return Duration::ZERO };
+        queued.min(self.started.elapsed().saturating_sub(cpu))
+    }
+
+    /// QEMU's CPU time so far (all its threads), from `/proc/PID/stat`'s utime and stime.
+    fn cpu_time(&self) -> Option<Duration> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
+        // utime and stime, fields 14 and 15, after the parenthesised command name.
+        let ticks: u64 = stat
+            .rsplit_once(')')?
+            .1
+            .split_whitespace()
+            .skip(11)
+            .take(2)
+            .map(|f| f.parse::<u64>().unwrap_or(0))
+            .sum();
+        Some(Duration::from_secs_f64(ticks as f64 / CLOCK_TICKS))
     }
 
     /// Waits until `matcher` finds what it looks for in the console output; `what` names it
@@ -589,21 +610,9 @@ impl Qemu {
     /// the run's length) or sat idle waiting for something that never came (little CPU time,
     /// low load): QEMU's CPU time so far, the run's length and the host's load averages.
     fn host_state(&self) -> String {
-        let cpu = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
-            .ok()
-            .and_then(|stat| {
-                // utime and stime, fields 14 and 15, after the parenthesised command name.
-                let fields: Vec<u64> = stat
-                    .rsplit_once(')')?
-                    .1
-                    .split_whitespace()
-                    .skip(11)
-                    .take(2)
-                    .map(|f| f.parse().unwrap_or(0))
-                    .collect();
-                Some(format!("{:.1} s", fields.iter().sum::<u64>() as f64 / CLOCK_TICKS))
-            })
-            .unwrap_or_else(|| "unknown".into());
+        let cpu = self
+            .cpu_time()
+            .map_or_else(|| "unknown".to_string(), |t| format!("{:.1} s", t.as_secs_f64()));
         let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
         let load: Vec<&str> = load.split_whitespace().take(3).collect();
         format!(
