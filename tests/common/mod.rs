@@ -216,6 +216,9 @@ pub struct Qemu {
     deadline: Instant,
     /// When QEMU was started (for a timeout's report of the host's state).
     started: Instant,
+    /// How much of QEMU's wait for a host CPU ([`Qemu::starved`]) the deadlines were moved
+    /// out by already.
+    starved_credited: Duration,
     /// Byte offset in the stdout transcript up to which output has been consumed by `wait_for`/`cmd`.
     cursor: usize,
     cmdline: String,
@@ -437,6 +440,7 @@ impl Qemu {
             readers,
             deadline: Instant::now() + run_limit(),
             started: Instant::now(),
+            starved_credited: Duration::ZERO,
             cursor: 0,
             cmdline,
             status: None,
@@ -534,6 +538,59 @@ impl Qemu {
         wanted.min(self.deadline)
     }
 
+    /// Whether a wait that ends at `until` is over. Time QEMU spent ready to run but waiting
+    /// for a host CPU does not count: once `until` has passed, it and the run's deadline move
+    /// out by the starvation not yet credited ([`Qemu::starved`]), so a timeout measures how
+    /// long the guest could run, not how busy the host was (at load 19 on 2 cores QEMU got 15 s
+    /// of CPU in 190 s). A hang still ends the wait: a spinning guest runs, an idle one waits
+    /// for no CPU, and neither is credited.
+    fn timed_out(&mut self, until: &mut Instant) -> bool {
+        if Instant::now() < *until {
+            return false;
+        }
+        let starved = self.starved();
+        let credit = starved.saturating_sub(self.starved_credited);
+        self.starved_credited = self.starved_credited.max(starved);
+        *until += credit;
+        self.deadline += credit;
+        Instant::now() >= *until
+    }
+
+    /// How long QEMU waited for a host CPU while ready to run, since it started: the most any
+    /// of its threads (the busiest vCPU's) spent on a run queue, from
+    /// `/proc/PID/task/TID/schedstat`'s second field (Linux's `sched_info.run_delay`, in ns),
+    /// but never more than the time it did not run at all (the run's length less its CPU
+    /// time). The second bound keeps a spinning guest a hang: its vCPU threads wait for each
+    /// other on 2 cores, but their CPU time keeps up with the clock. Zero where the host does
+    /// not say.
+    fn starved(&self) -> Duration {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", self.child.id())) else {
+            return Duration::ZERO;
+        };
+        let run_delay = |task: std::fs::DirEntry| -> Option<u64> {
+            let stat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
+            stat.split_whitespace().nth(1)?.parse().ok()
+        };
+        let queued = Duration::from_nanos(tasks.flatten().filter_map(run_delay).max().unwrap_or(0));
+        let Some(cpu) = self.cpu_time() else { return Duration::ZERO };
+        queued.min(self.started.elapsed().saturating_sub(cpu))
+    }
+
+    /// QEMU's CPU time so far (all its threads), from `/proc/PID/stat`'s utime and stime.
+    fn cpu_time(&self) -> Option<Duration> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
+        // utime and stime, fields 14 and 15, after the parenthesised command name.
+        let ticks: u64 = stat
+            .rsplit_once(')')?
+            .1
+            .split_whitespace()
+            .skip(11)
+            .take(2)
+            .map(|f| f.parse::<u64>().unwrap_or(0))
+            .sum();
+        Some(Duration::from_secs_f64(ticks as f64 / CLOCK_TICKS))
+    }
+
     /// Waits until `matcher` finds what it looks for in the console output; `what` names it
     /// in the failure.
     fn wait_match(
@@ -542,7 +599,7 @@ impl Qemu {
         timeout: Duration,
         matcher: impl Fn(&[u8]) -> Option<usize>,
     ) -> Result<usize, Failure> {
-        let until = self.step_deadline(timeout);
+        let mut until = self.step_deadline(timeout);
         loop {
             {
                 let log = self.shared.log.lock().unwrap();
@@ -565,7 +622,7 @@ impl Qemu {
                 drop(log);
                 return Err(self.failure(&format!("QEMU exited ({s}) before printing {what}")));
             }
-            if Instant::now() >= until {
+            if self.timed_out(&mut until) {
                 let why =
                     if until == self.deadline { "the overall QEMU time limit" } else { "timeout" };
                 let host = self.host_state();
@@ -582,26 +639,15 @@ impl Qemu {
     /// the run's length) or sat idle waiting for something that never came (little CPU time,
     /// low load): QEMU's CPU time so far, the run's length and the host's load averages.
     fn host_state(&self) -> String {
-        let cpu = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
-            .ok()
-            .and_then(|stat| {
-                // utime and stime, fields 14 and 15, after the parenthesised command name.
-                let fields: Vec<u64> = stat
-                    .rsplit_once(')')?
-                    .1
-                    .split_whitespace()
-                    .skip(11)
-                    .take(2)
-                    .map(|f| f.parse().unwrap_or(0))
-                    .collect();
-                Some(format!("{:.1} s", fields.iter().sum::<u64>() as f64 / CLOCK_TICKS))
-            })
-            .unwrap_or_else(|| "unknown".into());
+        let cpu = self
+            .cpu_time()
+            .map_or_else(|| "unknown".to_string(), |t| format!("{:.1} s", t.as_secs_f64()));
         let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
         let load: Vec<&str> = load.split_whitespace().take(3).collect();
         format!(
-            "QEMU used {cpu} of CPU in {:.1} s; host load average {}",
+            "QEMU used {cpu} of CPU in {:.1} s and waited {:.1} s for one; host load average {}",
             self.started.elapsed().as_secs_f64(),
+            self.starved().as_secs_f64(),
             load.join(" ")
         )
     }
@@ -642,13 +688,13 @@ impl Qemu {
     /// after may still list it. Bounded by time rather than by a count of tries, since each
     /// try takes longer on a loaded host.
     pub fn cmd_until(&mut self, command: &str, needle: &str) -> String {
-        let until = Instant::now() + UNTIL;
+        let mut until = Instant::now() + UNTIL;
         loop {
             let out = self.cmd(command);
             if out.contains(needle) {
                 return out;
             }
-            if Instant::now() >= until {
+            if self.timed_out(&mut until) {
                 self.fail(&format!(
                     "`{command}` never printed {needle:?} within {UNTIL:?}; last:\n{out}"
                 ))
@@ -691,13 +737,13 @@ impl Qemu {
 
     /// Waits for QEMU to exit by itself and returns its status.
     pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
-        let until = self.step_deadline(timeout);
+        let mut until = self.step_deadline(timeout);
         loop {
             if let Some(s) = self.exited() {
                 self.drain();
                 return s;
             }
-            if Instant::now() >= until {
+            if self.timed_out(&mut until) {
                 let host = self.host_state();
                 self.kill();
                 self.fail(&format!("QEMU did not exit within {timeout:?} (killed it; {host})"));

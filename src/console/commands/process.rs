@@ -357,10 +357,11 @@ pub(crate) fn cmd_kill(_k: &Kernel, args: &Args<'_>) -> CmdResult {
         );
     }
     // Give it the CPU so it acts on the signal now; a background one is reported when
-    // reaped. A SIGKILLed program keeps the CPU (the tick hands it back through the console)
-    // until it has exited, so the next command sees it gone however slow the host is.
+    // reaped. A SIGKILLed or SIGSTOPped program (neither signal can be caught) keeps the CPU
+    // (the tick hands it back through the console) until it has exited or stopped, so the
+    // next command sees it gone or `T` however slow the host is.
     process::schedule();
-    if sig == process::SIGKILL {
+    if sig == process::SIGKILL || sig == process::SIGSTOP {
         while process::program_runnable(pid) {
             process::schedule();
         }
