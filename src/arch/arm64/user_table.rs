@@ -223,7 +223,6 @@ pub const PMD_SIZE: u64 = entry_span(2);
 /// Bytes of a page.
 const PAGE_SIZE: u64 = entry_span(3);
 /// Entries of a table page (`PTRS_PER_PTE`, the same at every level with 4 KiB pages).
-#[cfg(all(kernel, target_arch = "aarch64"))]
 const PTRS_PER_PTE: usize = (PAGE_SIZE / 8) as usize;
 /// Entries one [`TableMemory::used_mask`] covers.
 const USED_MASK_BITS: usize = 64;
