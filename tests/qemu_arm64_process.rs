@@ -74,14 +74,30 @@ fn check_program(q: &mut Qemu, name: &str, checks: u32) {
 /// `pt VA PID` on a program that stays: its text page through the process's own table,
 /// with as many levels as the VA size has.
 fn check_pt(q: &mut Qemu, va_bits: u32) {
-    let out = q.cmd("run /bin/spin &");
+    // Its first line says it has run (its text faulted in), however slow the host.
+    q.send("run /bin/spin &\n");
+    let out = q.wait_for("spinning until killed", RUN).unwrap_or_else(|f| panic!("{f:?}"));
     let pid = out
-        .trim()
-        .strip_prefix('[')
-        .and_then(|p| p.strip_suffix(']'))
+        .lines()
+        .find_map(|l| l.trim().strip_prefix('[').and_then(|s| s.strip_suffix(']')))
         .and_then(|p| p.parse::<u32>().ok())
         .unwrap_or_else(|| q.fail(&format!("run ... & printed no pid: {out:?}")));
     let levels = if va_bits == 48 { 4 } else { 3 };
+    // VmPTE is arm64's mm_pgtables_bytes: a whole page per table at each level below the PGD,
+    // and the text (0x400000) and the stack (the top of user space) need a chain each.
+    let status = q.cmd(&format!("cat /proc/{pid}/status"));
+    let vm_pte: u64 = q
+        .line_with("status", &status, "VmPTE:")
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| q.fail(&format!("no VmPTE figure:\n{status}")));
+    let below_pgd = levels - 1;
+    if vm_pte % 4 != 0 || vm_pte < 2 * 4 * below_pgd {
+        q.fail(&format!(
+            "VmPTE {vm_pte} kB: want whole 4 kB tables, at least two chains of {below_pgd}:\n{status}"
+        ));
+    }
     let out = q.cmd(&format!("pt 0x400000 {pid}"));
     q.expect_in("pt VA PID", &out, &format!("pid {pid} pgd 0x"));
     q.expect_in("pt VA PID", &out, &format!("{levels} levels (VA_BITS={va_bits}), walk of"));

@@ -292,6 +292,6 @@ pub mod process {
         free_user_tables, get_pte, get_user_pte, get_user_swp_entry, pgd_init,
         ptep_test_and_clear_young, set_pte, set_user_pte, set_user_ptes_none, set_user_swp_pte,
         table_count, user_pmd_span, user_table_count, user_table_count as user_table_pages,
-        zap_user_ptes, UserPte, UserTableError, PGD_ORDER, TASK_SIZE,
+        zap_user_ptes, UserPte, UserTableError, PGD_ORDER, PGTABLE_BYTES, TASK_SIZE,
     };
 }

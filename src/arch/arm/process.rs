@@ -837,6 +837,11 @@ fn for_each_user_pte_by<const BATCH: usize>(
     });
 }
 
+/// What `mm_pgtables_bytes` adds for one table [`user_table_pages`] counts: a PTE table of
+/// 512 four-byte Linux PTEs (`PTRS_PER_PTE * sizeof(pte_t)`; the hardware half of the page is
+/// not counted).
+pub const PGTABLE_BYTES: usize = 512 * 4;
+
 /// PTE table pages of the user half of the table at `pgd` (one per pair of first-level
 /// entries, 2 MiB): what `mm_pgtables_bytes` counts.
 pub fn user_table_pages(pgd: u64) -> usize {

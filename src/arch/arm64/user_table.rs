@@ -218,6 +218,10 @@ pub fn table_count(mem: &impl TableMemory, root: u64, va_bits: u32) -> usize {
     count(mem, root, hw_level(pgtable_levels(va_bits), 0))
 }
 
+/// What `mm_pgtables_bytes` adds for one table [`table_count`] counts: a whole page of
+/// 8-byte descriptors, at every level (`PTRS_PER_PTE/PMD/PUD * 8`).
+pub const PGTABLE_BYTES: usize = entry_span(3) as usize;
+
 /// Bytes one PTE table maps (`PMD_SIZE`).
 pub const PMD_SIZE: u64 = entry_span(2);
 /// Bytes of a page.

@@ -12,7 +12,7 @@ use core::sync::atomic::Ordering;
 
 use super::{Task, TaskState as KState, Tasks};
 use crate::abi::errno::Errno;
-use crate::arch::process::{for_each_user_pte, user_table_pages};
+use crate::arch::process::{for_each_user_pte, user_table_pages, PGTABLE_BYTES};
 use crate::fs::procfs::{PidFile, ProcFile, ProcSource, RootFile, SeqBuf};
 use crate::mm::mm_types::{VmFlags, PAGE_SIZE};
 use crate::mm::swap::LruList;
@@ -114,10 +114,10 @@ fn smaps_stats(task: &Task, counts: &BTreeMap<u64, u32>) -> Vec<MemSizeStats> {
         .collect()
 }
 
-/// Bytes of a process's PTE tables (`mm_pgtables_bytes`: 512 four-byte Linux PTEs per
-/// table page, one table page per 2 MiB the process has touched).
+/// Bytes of a process's page tables (`mm_pgtables_bytes`: ARM counts 512 four-byte Linux
+/// PTEs per PTE table, arm64 a page per table at every level below the PGD).
 fn pgtables_bytes(pm: &super::mm::ProcessMm) -> usize {
-    user_table_pages(pm.hw.pgd) * crate::mm::memory::PTRS_PER_PTE * 4
+    user_table_pages(pm.hw.pgd) * PGTABLE_BYTES
 }
 
 /// The report fields of a task's address space.
