@@ -423,7 +423,7 @@ static TASK_STACK: AtomicU64 = AtomicU64::new(0);
 /// way down it). Called with interrupts masked, before sp moves to the stack.
 pub fn set_task_stack(base: u64) {
     TASK_STACK.store(base, Ordering::Relaxed);
-    let vectors = if base % super::memory::THREAD_ALIGN == 0 {
+    let vectors = if base.is_multiple_of(super::memory::THREAD_ALIGN) {
         core::ptr::addr_of!(__arm64_vmap_stack_vectors) as u64
     } else {
         super::boot::vectors()
