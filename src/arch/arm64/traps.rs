@@ -417,13 +417,19 @@ fn show_regs(w: &mut impl Write, regs: &PtRegs) {
 static TASK_STACK: AtomicU64 = AtomicU64::new(0);
 
 /// Records the kernel stack the CPU now runs on (`THREAD_SIZE` from `base`), for the
-/// overflow report.
-/// The first call moves VBAR_EL1 to the vectors that test for an overflow.
+/// overflow report, and picks the vectors for it: those that test for an overflow for a
+/// stack at `THREAD_ALIGN` (every vmalloc'ed one), the boot's, without the test, for the boot
+/// stack in the image (64 KiB, not so aligned: the one-bit test would see an overflow half
+/// way down it). Called with interrupts masked, before sp moves to the stack.
 pub fn set_task_stack(base: u64) {
     TASK_STACK.store(base, Ordering::Relaxed);
-    let vmap = core::ptr::addr_of!(__arm64_vmap_stack_vectors) as u64;
-    if VBAR_EL1.get() != vmap {
-        VBAR_EL1.set(vmap);
+    let vectors = if base.is_multiple_of(super::memory::THREAD_ALIGN) {
+        core::ptr::addr_of!(__arm64_vmap_stack_vectors) as u64
+    } else {
+        super::boot::vectors()
+    };
+    if VBAR_EL1.get() != vectors {
+        VBAR_EL1.set(vectors);
         aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
     }
 }
