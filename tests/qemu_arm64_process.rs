@@ -93,7 +93,7 @@ fn check_pt(q: &mut Qemu, va_bits: u32) {
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| q.fail(&format!("no VmPTE figure:\n{status}")));
     let below_pgd = levels - 1;
-    if vm_pte % 4 != 0 || vm_pte < 2 * 4 * below_pgd {
+    if !vm_pte.is_multiple_of(4) || vm_pte < 2 * 4 * below_pgd {
         q.fail(&format!(
             "VmPTE {vm_pte} kB: want whole 4 kB tables, at least two chains of {below_pgd}:\n{status}"
         ));
