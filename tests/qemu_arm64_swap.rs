@@ -17,7 +17,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{meminfo_kb, root, Qemu, BOOT, PROMPT};
+use common::{
+    entry_faults, meminfo_kb, root, swapstress_delta, swaptest_faults, Qemu, BOOT, PROMPT,
+};
 
 const SD_IMG: &str = "build/arm64/sd.img";
 const INITRAMFS: &str = "build/arm64/initramfs.cpio.gz";
@@ -144,19 +146,6 @@ fn all_slots_free(q: &mut Qemu, swap_kb: u64, when: &str) {
     q.verify_ok(when);
 }
 
-/// `vmtest entry`'s `minflt=`/`majflt=` at main's entry.
-fn entry_faults(q: &Qemu, out: &str) -> (u64, u64) {
-    let l = q.line_with("vmtest entry", out, "faults at main entry:");
-    let num = |key: &str| -> u64 {
-        l.split(key)
-            .nth(1)
-            .and_then(|r| r.split_whitespace().next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| q.fail(&format!("no {key} in {l:?}")))
-    };
-    (num("minflt="), num("majflt="))
-}
-
 /// The page cache backed by the card: major faults on the first run from /boot, none on
 /// the second, shared text, `drop_caches` bringing them back.
 fn check_page_cache(q: &mut Qemu) {
@@ -207,19 +196,6 @@ fn check_page_cache(q: &mut Qemu) {
     }
 }
 
-/// The `+MIN/+MAJ` pair after `faults ` in a swaptest line.
-fn faults(q: &Qemu, text: &str, tag: &str) -> (u64, u64) {
-    let line = q.line_with("swaptest", text, tag);
-    let f = line.split("faults +").nth(1).unwrap_or("");
-    let mut it = f.split(['/', ',', '+']).filter(|s| !s.is_empty());
-    let min = it.next().and_then(|s| s.trim().parse().ok());
-    let maj = it.next().and_then(|s| s.trim().parse().ok());
-    match (min, maj) {
-        (Some(a), Some(b)) => (a, b),
-        _ => q.fail(&format!("no fault counts in {line:?}")),
-    }
-}
-
 /// Swap without pressure: `MADV_PAGEOUT`, swap-in with and without read-ahead, `swapoff`
 /// of a running program's pages.
 fn check_swap(q: &mut Qemu, pages: u64) {
@@ -240,7 +216,7 @@ fn check_swap(q: &mut Qemu, pages: u64) {
     let out = q.cmd_timeout(&format!("run /bin/swaptest {N}"), RUN);
     q.expect_in("swaptest", &out, &format!("PAGED OUT: VmSwap {} kB, resident 0", N * 4));
     q.expect_in("swaptest", &out, "PATTERN bad=0\n");
-    if faults(q, &out, "READ BACK") != (0, N) {
+    if swaptest_faults(q, &out, "READ BACK") != (0, N) {
         q.fail(&format!("page-cluster 0: {N} major faults expected:\n{out}"));
     }
     let (pout, pin) = (vmstat(q, "pswpout") - out0, vmstat(q, "pswpin") - in0);
@@ -253,7 +229,7 @@ fn check_swap(q: &mut Qemu, pages: u64) {
     let hit0 = vmstat(q, "swap_ra_hit");
     let out = q.cmd_timeout(&format!("run /bin/swaptest {N}"), RUN);
     q.expect_in("swaptest", &out, "PATTERN bad=0\n");
-    let (min, maj) = faults(q, &out, "READ BACK");
+    let (min, maj) = swaptest_faults(q, &out, "READ BACK");
     if min + maj != N || maj == 0 || maj >= N / 2 {
         q.fail(&format!("page-cluster 3: read-ahead should make most faults minor:\n{out}"));
     }
@@ -320,15 +296,6 @@ fn page_cache_and_swap_with_3_levels() {
     check(39);
 }
 
-/// The `+N` after `key +` in a swapstress phase line.
-fn delta(q: &Qemu, line: &str, key: &str) -> u64 {
-    line.split(&format!("{key} +"))
-        .nth(1)
-        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| q.fail(&format!("no {key} in {line:?}")))
-}
-
 /// The sum of the `/proc/vmstat` counters named `prefix` + each of `suffixes`.
 fn vmstat_sum(q: &mut Qemu, prefix: &str, suffixes: &[&str]) -> u64 {
     suffixes.iter().map(|s| vmstat(q, &format!("{prefix}{s}"))).sum()
@@ -364,7 +331,8 @@ fn pages_swapped_out_under_pressure_come_back_intact_4_levels() {
     if !reread.contains(" bad=0 ") {
         q.fail(&format!("words wrong: {reread}"));
     }
-    if delta(&q, &reread, "majflt") == 0 || delta(&q, &reread, "pswpin") == 0 {
+    if swapstress_delta(&q, &reread, "majflt") == 0 || swapstress_delta(&q, &reread, "pswpin") == 0
+    {
         q.fail(&format!("no major faults or swap-ins reading back: {reread}"));
     }
     let vmswap = q.line_with("swapstress", &out, "VmSwap:").to_string();

@@ -8,7 +8,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{meminfo_kb, Opts, Qemu};
+use common::{entry_faults, meminfo_kb, Opts, Qemu};
 
 const SD_IMG: &str = "build/sd.img";
 /// Partition 1's offset in the image (sector 2048), for mtools' `-i IMG@@OFFSET`.
@@ -97,19 +97,6 @@ fn boot_shows_the_fat_volume_of_the_image() {
     q.expect_in("blockdev", &ra, "256\n");
     q.verify_ok("after the listing");
     q.poweroff_ok();
-}
-
-/// The `majflt=` and `minflt=` of `vmtest entry`'s line.
-fn entry_faults(q: &Qemu, out: &str) -> (u64, u64) {
-    let l = q.line_with("vmtest entry", out, "faults at main entry:");
-    let num = |key: &str| -> u64 {
-        l.split(key)
-            .nth(1)
-            .and_then(|r| r.split_whitespace().next())
-            .and_then(|n| n.parse().ok())
-            .unwrap()
-    };
-    (num("minflt="), num("majflt="))
 }
 
 fn vmstat(q: &mut Qemu, key: &str) -> u64 {

@@ -12,7 +12,7 @@
 //! a kernel allocation that may sleep and cannot reclaim invokes the OOM killer.
 mod common;
 
-use common::{meminfo_kb, Opts, Qemu};
+use common::{meminfo_kb, swapstress_delta, Opts, Qemu};
 use std::time::Duration;
 
 /// One program's run: a few seconds alone, and the swap workloads (`swapstress` at 1.5x the
@@ -192,15 +192,6 @@ fn a_kernel_allocation_that_may_sleep_reclaims_2g() {
     q.poweroff_ok();
 }
 
-/// The `+N` after `key +` in a swapstress phase line.
-fn delta(q: &Qemu, line: &str, key: &str) -> u64 {
-    line.split(&format!("{key} +"))
-        .nth(1)
-        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| q.fail(&format!("no {key} in {line:?}")))
-}
-
 /// Nothing lost under real memory pressure: reclaim (kswapd and direct) swaps anonymous pages
 /// out to the card and drops clean card pages, swap-in faults them back, every word of every
 /// page is right, and afterwards no slot is left in use and `verify` is clean.
@@ -227,8 +218,8 @@ fn pages_swapped_out_under_pressure_come_back_intact_2g() {
     if !reread.contains(" bad=0 ") {
         q.fail(&format!("words wrong: {reread}"));
     }
-    assert!(delta(&q, &reread, "majflt") > 0, "no major faults reading back: {out}");
-    assert!(delta(&q, &reread, "pswpin") > 0, "nothing swapped in: {out}");
+    assert!(swapstress_delta(&q, &reread, "majflt") > 0, "no major faults reading back: {out}");
+    assert!(swapstress_delta(&q, &reread, "pswpin") > 0, "nothing swapped in: {out}");
     let vmswap = q.line_with("swapstress", &out, "VmSwap:").to_string();
     assert!(!vmswap.trim_end().ends_with(" 0 kB"), "nothing in swap while held: {vmswap}");
     assert!(vmstat(&mut q, "pswpout") > out0, "nothing swapped out");
@@ -366,7 +357,7 @@ fn a_task_waiting_for_the_card_sleeps_while_others_run_2g() {
     q.wait_for(" ns", RUN).unwrap_or_else(|f| panic!("{f:?}"));
     let seen = q.transcript();
     let reread = q.line_with("swapstress", &seen, "re-read pass 1:").to_string();
-    let majflt = delta(&q, &reread, "majflt");
+    let majflt = swapstress_delta(&q, &reread, "majflt");
     // The second pass is running: every major fault of the first waited asleep (a few of the
     // program's own text pages may be read ahead without a wait).
     let nvcsw = status_value(&mut q, pid, "voluntary_ctxt_switches");
@@ -521,7 +512,7 @@ fn swap_io_in_batches_loses_nothing_with_several_programs_2g() {
     for i in 1..=2 {
         let tag = format!("swapstress M=8 [{i}]");
         let l = q.line_with("swapstress", &out, &format!("{tag} pageout:")).to_string();
-        assert!(delta(&q, &l, "pswpout") > 0, "nothing paged out: {l}");
+        assert!(swapstress_delta(&q, &l, "pswpout") > 0, "nothing paged out: {l}");
         q.expect_in("swapstress", &out, &format!("{tag} ok: every word of 2048 pages right"));
     }
     q.expect_in("swapstress", &out, "swapstress: 2 instances, 0 failed");

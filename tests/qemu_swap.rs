@@ -9,7 +9,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{meminfo_kb, Opts, Qemu};
+use common::{meminfo_kb, swaptest_faults, Opts, Qemu};
 
 /// The swap partition's pages, from the image's MBR (entry 2).
 fn swap_pages() -> u64 {
@@ -43,19 +43,6 @@ fn swap_reads(q: &mut Qemu) -> u64 {
         .nth(3)
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| q.fail(&format!("diskstats {line:?}")))
-}
-
-/// The `+MIN/+MAJ` pair after `faults ` in a swaptest line.
-fn faults(q: &Qemu, text: &str, tag: &str) -> (u64, u64) {
-    let line = q.line_with("swaptest", text, tag);
-    let f = line.split("faults +").nth(1).unwrap_or("");
-    let mut it = f.split(['/', ',', '+']).filter(|s| !s.is_empty());
-    let min = it.next().and_then(|s| s.trim().parse().ok());
-    let maj = it.next().and_then(|s| s.trim().parse().ok());
-    match (min, maj) {
-        (Some(a), Some(b)) => (a, b),
-        _ => q.fail(&format!("no fault counts in {line:?}")),
-    }
 }
 
 fn swapon(q: &mut Qemu, pages: u64) {
@@ -122,7 +109,7 @@ fn pages_go_out_and_come_back_intact() {
     let out = q.cmd_timeout(&format!("run /bin/swaptest {N}"), Duration::from_secs(60));
     q.expect_in("swaptest", &out, &format!("PAGED OUT: VmSwap {} kB, resident 0", N * 4));
     q.expect_in("swaptest", &out, "PATTERN bad=0\n");
-    assert_eq!(faults(&q, &out, "READ BACK"), (0, N), "{out}");
+    assert_eq!(swaptest_faults(&q, &out, "READ BACK"), (0, N), "{out}");
     assert_eq!(vmstat(&mut q, "pswpout") - out0, N);
     assert_eq!(vmstat(&mut q, "pswpin") - in0, N);
     let swaps = q.cmd("cat /proc/swaps");
@@ -136,7 +123,7 @@ fn pages_go_out_and_come_back_intact() {
     let hit0 = vmstat(&mut q, "swap_ra_hit");
     let out = q.cmd_timeout(&format!("run /bin/swaptest {N}"), Duration::from_secs(60));
     q.expect_in("swaptest", &out, "PATTERN bad=0\n");
-    let (min, maj) = faults(&q, &out, "READ BACK");
+    let (min, maj) = swaptest_faults(&q, &out, "READ BACK");
     assert_eq!(min + maj, N, "{out}");
     assert!(maj > 0 && maj < N / 2, "read-ahead should make most faults minor: {out}");
     assert_eq!(vmstat(&mut q, "swap_ra_hit") - hit0, min);
@@ -158,7 +145,7 @@ fn a_forked_child_shares_the_swap_entries() {
     q.expect_in("child", &out, "CHILD exited 0\n");
     q.expect_in("parent", &out, "PATTERN bad=0\n");
     // The child brought every page into the swap cache: the parent's faults are all minor.
-    assert_eq!(faults(&q, &out, "READ BACK"), (N, 0), "{out}");
+    assert_eq!(swaptest_faults(&q, &out, "READ BACK"), (N, 0), "{out}");
     let swaps = q.cmd("cat /proc/swaps");
     if !swaps.contains("\t\t0\t\t-2\n") {
         q.fail(&format!("slots left in use after exit:\n{swaps}"));

@@ -1015,3 +1015,38 @@ pub fn page_offset(split: &str) -> u64 {
         _ => panic!("unknown split {split}"),
     }
 }
+
+/// The `+MIN/+MAJ` pair after `faults ` in a swaptest line tagged `tag`.
+pub fn swaptest_faults(q: &Qemu, text: &str, tag: &str) -> (u64, u64) {
+    let line = q.line_with("swaptest", text, tag);
+    let f = line.split("faults +").nth(1).unwrap_or("");
+    let mut it = f.split(['/', ',', '+']).filter(|s| !s.is_empty());
+    let min = it.next().and_then(|s| s.trim().parse().ok());
+    let maj = it.next().and_then(|s| s.trim().parse().ok());
+    match (min, maj) {
+        (Some(a), Some(b)) => (a, b),
+        _ => q.fail(&format!("no fault counts in {line:?}")),
+    }
+}
+
+/// `vmtest entry`'s `minflt=`/`majflt=` at main's entry.
+pub fn entry_faults(q: &Qemu, out: &str) -> (u64, u64) {
+    let l = q.line_with("vmtest entry", out, "faults at main entry:");
+    let num = |key: &str| -> u64 {
+        l.split(key)
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| q.fail(&format!("no {key} in {l:?}")))
+    };
+    (num("minflt="), num("majflt="))
+}
+
+/// The `+N` after `key +` in a swapstress phase line.
+pub fn swapstress_delta(q: &Qemu, line: &str, key: &str) -> u64 {
+    line.split(&format!("{key} +"))
+        .nth(1)
+        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| q.fail(&format!("no {key} in {line:?}")))
+}
