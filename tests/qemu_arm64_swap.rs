@@ -18,7 +18,8 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    entry_faults, meminfo_kb, root, swapstress_delta, swaptest_faults, Qemu, BOOT, PROMPT,
+    entry_faults, meminfo_kb, root, status_kb, swapstress_delta, swaptest_faults, Qemu, BOOT,
+    PROMPT,
 };
 
 const SD_IMG: &str = "build/arm64/sd.img";
@@ -98,21 +99,6 @@ fn vmstat(q: &mut Qemu, name: &str) -> u64 {
         .unwrap_or_else(|| q.fail(&format!("/proc/vmstat: no number for {name}:\n{out}")))
 }
 
-/// The value in kB of the line starting `key:` in a `/proc/PID/status` or `smaps` text.
-fn kb(q: &Qemu, what: &str, text: &str, key: &str) -> u64 {
-    let tag = format!("{key}:");
-    let line = text
-        .lines()
-        .find(|l| l.starts_with(&tag))
-        .unwrap_or_else(|| q.fail(&format!("{what}: no {tag} line in:\n{text}")));
-    line[tag.len()..]
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .unwrap_or_else(|_| q.fail(&format!("{what}: {line:?}")))
-}
-
 /// `swapon` of the card's partition with 6.1's message (the header page is not swap).
 fn swapon(q: &mut Qemu, pages: u64) -> u64 {
     let out = q.cmd("swapon /dev/mmcblk0p2");
@@ -179,7 +165,7 @@ fn check_page_cache(q: &mut Qemu) {
         .split("(first VMA = text)\n")
         .nth(1)
         .unwrap_or_else(|| q.fail(&format!("no smaps of the text in:\n{out}")));
-    let (rss, pss) = (kb(q, "smaps", text, "Rss"), kb(q, "smaps", text, "Pss"));
+    let (rss, pss) = (status_kb(q, "smaps", text, "Rss"), status_kb(q, "smaps", text, "Pss"));
     if rss == 0 || pss * 2 > rss {
         q.fail(&format!("the text is shared: Pss {pss} kB of Rss {rss} kB\n{text}"));
     }

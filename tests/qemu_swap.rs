@@ -9,7 +9,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{meminfo_kb, swaptest_faults, Opts, Qemu};
+use common::{meminfo_kb, status_kb, swaptest_faults, Opts, Qemu};
 
 /// The swap partition's pages, from the image's MBR (entry 2).
 fn swap_pages() -> u64 {
@@ -215,21 +215,6 @@ fn highmem_pages_go_through_the_bounce_page_on_3g() {
     q.poweroff_ok();
 }
 
-/// The value in kB of the line starting `key:` in a `/proc/PID/status` or `smaps` text.
-fn kb(q: &Qemu, what: &str, text: &str, key: &str) -> u64 {
-    let tag = format!("{key}:");
-    let line = text
-        .lines()
-        .find(|l| l.starts_with(&tag))
-        .unwrap_or_else(|| q.fail(&format!("{what}: no {tag} line in:\n{text}")));
-    line[tag.len()..]
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .unwrap_or_else(|_| q.fail(&format!("{what}: {line:?}")))
-}
-
 /// Issue 13's "nothing lost" on the standard card, and the /proc reads that panicked the
 /// kernel under swap pressure (`Mapped` in meminfo and vmstat, the mapcounts of `smaps` and
 /// `smaps_rollup`: a map of every mapped frame, allocated when free memory was at the min
@@ -266,7 +251,7 @@ fn tens_of_thousands_of_resident_pages_under_swap_keep_the_pattern_and_the_kerne
     // The kernel's view of a program with tens of thousands of pages resident and some out.
     let status = q.cmd(&format!("cat /proc/{pid}/status"));
     let (rss, swapped) =
-        (kb(&q, "status", &status, "RssAnon"), kb(&q, "status", &status, "VmSwap"));
+        (status_kb(&q, "status", &status, "RssAnon"), status_kb(&q, "status", &status, "VmSwap"));
     eprintln!("swaptest {n} keep, vmalloc {size}: RssAnon {rss} kB, VmSwap {swapped} kB");
     assert!(rss / 4 >= 15_000, "tens of thousands of pages resident: {status}");
     assert!(swapped >= 8192 && swapped < swap_kb, "thousands of pages in swap: {status}");
@@ -283,11 +268,12 @@ fn tens_of_thousands_of_resident_pages_under_swap_keep_the_pattern_and_the_kerne
         .split("\nSize:")
         .find(|r| r.trim_start().starts_with(&format!("{} kB\n", n * 4)))
         .unwrap_or_else(|| q.fail(&format!("no {n}-page mapping in smaps:\n{smaps}")));
-    let (r_rss, r_swap) = (kb(&q, "smaps", region, "Rss"), kb(&q, "smaps", region, "Swap"));
+    let (r_rss, r_swap) =
+        (status_kb(&q, "smaps", region, "Rss"), status_kb(&q, "smaps", region, "Swap"));
     assert_eq!(r_rss + r_swap, n * 4, "every page resident or in swap: {region}");
     let rollup = q.cmd(&format!("cat /proc/{pid}/smaps_rollup"));
-    assert!(kb(&q, "smaps_rollup", &rollup, "Rss") / 4 >= 15_000, "{rollup}");
-    assert!(kb(&q, "smaps_rollup", &rollup, "Swap") >= 8192, "{rollup}");
+    assert!(status_kb(&q, "smaps_rollup", &rollup, "Rss") / 4 >= 15_000, "{rollup}");
+    assert!(status_kb(&q, "smaps_rollup", &rollup, "Swap") >= 8192, "{rollup}");
     q.verify_ok("with the pages kept and the area held");
     let addr = line.rsplit(' ').next().unwrap_or("").trim();
     let out = q.cmd(&format!("vfree {addr}"));

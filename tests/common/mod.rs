@@ -1050,3 +1050,18 @@ pub fn swapstress_delta(q: &Qemu, line: &str, key: &str) -> u64 {
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| q.fail(&format!("no {key} in {line:?}")))
 }
+
+/// The value in kB of the line starting `key:` in a `/proc/PID/status` or `smaps` text.
+pub fn status_kb(q: &Qemu, what: &str, text: &str, key: &str) -> u64 {
+    let tag = format!("{key}:");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(&tag))
+        .unwrap_or_else(|| q.fail(&format!("{what}: no {tag} line in:\n{text}")));
+    line[tag.len()..]
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| q.fail(&format!("{what}: {line:?}")))
+}

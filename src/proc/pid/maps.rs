@@ -364,51 +364,36 @@ mod tests {
     use super::*;
     use alloc::string::String;
 
+    /// One ARM maps line of a 4 KiB VMA at 0x10000 with offset 0.
+    fn arm_line(flags: VmFlags, dev: (u32, u32), ino: u64, name: Option<&str>) -> String {
+        let mut out = String::new();
+        show_line(
+            &mut out,
+            MapsFormat::ARM.name_column,
+            0x10000,
+            0x11000,
+            flags,
+            0,
+            dev,
+            ino,
+            name,
+        )
+        .unwrap();
+        out
+    }
+
     #[test]
     fn long_prefixes_still_get_seq_pads_space() {
-        let mut out = String::new();
-        show_line(
-            &mut out,
-            MapsFormat::ARM.name_column,
-            0x10000,
-            0x11000,
-            VmFlags::READ,
-            0,
-            (0, 2),
-            1234567890,
-            Some("/x"),
-        )
-        .unwrap();
         // 51 characters of prefix (trailing space included): no padding, one more space.
-        assert_eq!(out, "00010000-00011000 r--p 00000000 00:02 1234567890  /x\n");
-        let mut out = String::new();
-        show_line(
-            &mut out,
-            MapsFormat::ARM.name_column,
-            0x10000,
-            0x11000,
-            VmFlags::READ,
-            0,
-            (0, 2),
-            123456,
-            Some("/x"),
-        )
-        .unwrap();
-        assert_eq!(out.find('/'), Some(49));
-        let mut out = String::new();
-        show_line(
-            &mut out,
-            MapsFormat::ARM.name_column,
-            0x10000,
-            0x11000,
-            VmFlags::READ | VmFlags::WRITE,
-            0,
-            (0, 0),
-            0,
-            None,
-        )
-        .unwrap();
-        assert_eq!(out, "00010000-00011000 rw-p 00000000 00:00 0 \n");
+        assert_eq!(
+            arm_line(VmFlags::READ, (0, 2), 1234567890, Some("/x")),
+            "00010000-00011000 r--p 00000000 00:02 1234567890  /x\n"
+        );
+        assert_eq!(arm_line(VmFlags::READ, (0, 2), 123456, Some("/x")).find('/'), Some(49));
+        assert_eq!(
+            arm_line(VmFlags::READ | VmFlags::WRITE, (0, 0), 0, None),
+            "00010000-00011000 rw-p 00000000 00:00 0 \n"
+        );
     }
 
     #[test]
