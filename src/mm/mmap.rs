@@ -292,7 +292,8 @@ impl MmStruct {
 
     /// `do_mmap()` + `mmap_region()`: checks, placement, the VMA's flags, then the mapping
     /// (replacing what `MAP_FIXED` covers, merged with its neighbours where `vma_merge` would).
-    /// `file` with its page offset for a file mapping, `None` for anonymous memory.
+    /// `file` with its page offset for a file mapping, `None` for anonymous memory (a shared
+    /// anonymous mapping stays anonymous: see [`MmStruct::do_mmap_shmem`]).
     pub fn do_mmap(
         &mut self,
         addr: usize,
@@ -300,6 +301,21 @@ impl MmStruct {
         prot: Prot,
         flags: MapFlags,
         file: Option<(&MmapFile, u64)>,
+    ) -> Result<usize, Errno> {
+        self.do_mmap_shmem(addr, len, prot, flags, file, None)
+    }
+
+    /// [`MmStruct::do_mmap`] where a `MAP_SHARED|MAP_ANONYMOUS` mapping gets the file
+    /// `shmem_zero_setup` makes for its length (6.1's `mmap_region` calls it once the range
+    /// is known): the kernel's shmem object, so the pages are shared by every mapping of it.
+    pub fn do_mmap_shmem(
+        &mut self,
+        addr: usize,
+        len: usize,
+        prot: Prot,
+        flags: MapFlags,
+        file: Option<(&MmapFile, u64)>,
+        shmem_zero_setup: Option<&dyn Fn(usize) -> Result<Arc<VmFile>, Errno>>,
     ) -> Result<usize, Errno> {
         if len == 0 {
             return Err(Errno::EINVAL);
@@ -323,6 +339,7 @@ impl MmStruct {
         };
         let npages = len >> PAGE_SHIFT;
         let mut pgoff = file.map_or(0, |(_, p)| p);
+        let mut vm_file = file.map(|(f, _)| f.file.clone());
         if pgoff.checked_add(npages as u64).is_none() {
             return Err(Errno::EOVERFLOW);
         }
@@ -380,6 +397,9 @@ impl MmStruct {
                     }
                     pgoff = 0;
                     vm_flags |= VmFlags::SHARED | VmFlags::MAYSHARE;
+                    if let Some(setup) = shmem_zero_setup {
+                        vm_file = Some(setup(len)?);
+                    }
                 } else {
                     pgoff = (addr >> PAGE_SHIFT) as u64;
                 }
@@ -389,7 +409,7 @@ impl MmStruct {
             vm_flags |= VmFlags::NORESERVE;
         }
         let fixed = flags.contains(MapFlags::FIXED);
-        self.mmap_region(fixed, file.map(|(f, _)| f.file.clone()), addr, len, vm_flags, pgoff)
+        self.mmap_region(fixed, vm_file, addr, len, vm_flags, pgoff)
     }
 
     /// `mmap_region()`: make `[addr, addr + len)` one mapping with `vm_flags`.
