@@ -177,6 +177,8 @@ impl ProcessMm {
     pub fn new() -> Option<Box<ProcessMm>> {
         let mut mm = MmStruct::new(crate::arch::memory::task_arch_mm(), Rlimits::DEFAULT);
         mm.task_size = TASK_SIZE;
+        // MAP_SHARED|MAP_ANONYMOUS mappings are shmem objects.
+        mm.shmem_zero_setup = Some(super::shmem::shmem_zero_setup);
         Self::with_mm(mm)
     }
 

@@ -959,10 +959,7 @@ fn sys_mmap2(a: [usize; 6]) -> SysResult {
                 pm.zap_range(addr, end);
             }
         }
-        let file = file.as_ref().map(|f| (f, pgoff));
-        // MAP_SHARED|MAP_ANONYMOUS: a shmem object (shmem_zero_setup).
-        let setup: &dyn Fn(usize) -> Result<_, Errno> = &super::shmem::shmem_zero_setup;
-        let r = pm.mm.do_mmap_shmem(addr, len, prot, flags, file, Some(setup));
+        let r = pm.mm.do_mmap(addr, len, prot, flags, file.as_ref().map(|f| (f, pgoff)));
         // A MAP_FIXED mapping replaced zapped VMAs: a shmem object only they mapped goes.
         super::shmem::evict_pending();
         r
