@@ -174,6 +174,11 @@ fn check(va_bits: u32) {
         check_program(&mut q, "syscalls", 39);
         check_program(&mut q, "forkwait", 22);
         check_pt(&mut q, va_bits);
+        // MAP_SHARED|MAP_ANONYMOUS is a shmem object shared after fork, freed with its
+        // mapping (each round: the second finds nothing left of the first).
+        let out = q.cmd_timeout("run /bin/procself shared-anon", RUN);
+        common::check_shared_anon(&q, &out, common::maps_name_column(8));
+        common::sd::check_rootfs_program_is_shmem(&mut q, RUN);
         if round == 0 {
             check_segv_and_id_registers(&mut q, va_bits);
         }

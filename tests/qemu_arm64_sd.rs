@@ -149,6 +149,8 @@ fn check_card(va_bits: u32) {
         "cat /proc/vmallocinfo",
         " pivm::drivers::mmc::sdhci phys=0x000000003f300000 ioremap\n",
     );
+    // A program from the card: its pages are file pages (RssFile, clean text in smaps).
+    common::sd::check_card_program_is_file_pages(&mut q, common::SLOW_STEP);
     expect_cmd(&mut q, "verify", "verify: ok");
     q.poweroff_ok();
 }

@@ -163,6 +163,27 @@ fn programs_from_boot_take_major_faults_until_cached() {
     q.poweroff_ok();
 }
 
+/// A card file's pages are file pages, not tmpfs ones (6.1 decides by `PageSwapBacked`): a
+/// program run from /boot counts its mapped text in `RssFile` (none in `RssShmem`) and smaps
+/// shows it clean (`Shared_Clean`/`Private_Clean`), while the same program from the initramfs
+/// keeps `RssShmem` and dirty text; mapping and reading a card file leaves meminfo's Shmem
+/// where it was.
+#[test]
+fn card_pages_are_file_pages_and_rootfs_pages_shmem() {
+    let mut q = boot();
+    common::sd::check_card_program_is_file_pages(&mut q, common::SLOW_STEP);
+    common::sd::check_rootfs_program_is_shmem(&mut q, common::SLOW_STEP);
+    let mi = q.cmd("cat /proc/meminfo");
+    let (shmem0, cached0) = (meminfo_kb(&q, &mi, "Shmem"), meminfo_kb(&q, &mi, "Cached"));
+    q.cmd_timeout(&format!("run {MAPPER} filealigned {PAGES} 256"), common::SLOW_STEP);
+    let mi = q.cmd("cat /proc/meminfo");
+    if meminfo_kb(&q, &mi, "Shmem") != shmem0 || meminfo_kb(&q, &mi, "Cached") <= cached0 {
+        q.fail(&format!("a mapped card file's pages are Cached, not Shmem ({shmem0} kB):\n{mi}"));
+    }
+    q.verify_ok("after the card and rootfs programs");
+    q.poweroff_ok();
+}
+
 /// `vmtest filealigned`'s first-read deltas: (minflt, majflt).
 fn first_read(q: &Qemu, out: &str) -> (u64, u64) {
     let l = q.line_with("vmtest filealigned", out, "first-read +");

@@ -223,6 +223,17 @@ fn touch_addr(q: &Qemu) -> u64 {
         .unwrap_or_else(|| q.fail(&format!("no address in {line:?}")))
 }
 
+/// `MAP_SHARED|MAP_ANONYMOUS` is a shmem object as in 6.1 (`shmem_zero_setup`): a page the
+/// child writes after `fork` is the parent's too, the maps line names `/dev/zero (deleted)`
+/// on the shm mount (00:01), and its pages are Shmem while mapped and freed with the mapping.
+#[test]
+fn shared_anonymous_memory_is_shmem_shared_after_fork() {
+    let mut q = boot("3G", "norandmaps");
+    let out = run(&mut q, "/bin/procself shared-anon");
+    common::check_shared_anon(&q, &out, common::maps_name_column(4));
+    q.verify_ok("after procself shared-anon");
+}
+
 #[test]
 fn smaps_counts_the_pages_a_program_touched() {
     let mut q = boot("2G", "norandmaps");

@@ -81,15 +81,29 @@ pub struct NewPte {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NoPageTable;
 
-/// How a page mapped by a fault is counted in the mm's RSS (`MM_ANONPAGES`, `MM_FILEPAGES`).
+/// How a page mapped by a fault is counted in the mm's RSS (`MM_ANONPAGES`, `MM_FILEPAGES`,
+/// `MM_SHMEMPAGES`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RssKind {
     Anon,
+    /// A page-cache page that is not swap-backed (a file on the card).
     File,
+    /// A swap-backed page-cache page (tmpfs: the rootfs's files, shared anonymous memory).
+    Shmem,
     /// A special mapping's page (`[sigpage]`, `[vvar]`, `[vdso]`): `special_mapping_fault`
     /// hands `do_set_pte` a kernel page, which `mm_counter_file` books as `MM_FILEPAGES`
     /// (it is not swap-backed).
     Special,
+}
+
+/// `mm_counter_file()`: the counter a page-cache page mapped by a fault goes to, decided by
+/// the page itself (`PageSwapBacked`: tmpfs and shmem pages are, a disk file's are not).
+pub const fn mm_counter_file(swapbacked: bool) -> RssKind {
+    if swapbacked {
+        RssKind::Shmem
+    } else {
+        RssKind::File
+    }
 }
 
 /// A page-cache page found for a fault: its frame, whether it had to be read in
@@ -161,7 +175,7 @@ pub trait FaultEnv {
                 continue;
             }
             self.pte_set(va, NewPte { pfn, write, exec, dirty: false })?;
-            self.rss_add(RssKind::File, 1);
+            self.rss_add(mm_counter_file(self.page_swapbacked(pfn)), 1);
             mapped += 1;
         }
         Ok(mapped)
@@ -176,6 +190,8 @@ pub trait FaultEnv {
     fn special_page(&mut self, vma: &Vma, offset: u64) -> Option<u64>;
     /// RSS accounting (`inc_mm_counter`/`dec_mm_counter`).
     fn rss_add(&mut self, kind: RssKind, delta: i64);
+    /// `PageSwapBacked` of a page-cache page: what [`mm_counter_file`] reads.
+    fn page_swapbacked(&self, pfn: u64) -> bool;
     /// The swap entry a non-present PTE at `va` holds (`is_swap_pte`); None without swap.
     fn swap_pte_get(&self, _va: usize) -> Option<SwpEntry> {
         None
@@ -500,7 +516,7 @@ fn do_read_fault(
     }
     env.pte_set(addr, NewPte { pfn: page.pfn, write: shared_write, exec, dirty: false })
         .map_err(|_| FaultError::Oom)?;
-    env.rss_add(RssKind::File, 1);
+    env.rss_add(mm_counter_file(env.page_swapbacked(page.pfn)), 1);
     Ok(if page.major { Fault::Major } else { Fault::Minor })
 }
 
@@ -537,7 +553,7 @@ fn do_shared_fault(
     }
     env.pte_set(addr, NewPte { pfn: page.pfn, write: true, exec: exec_of(vma), dirty: true })
         .map_err(|_| FaultError::Oom)?;
-    env.rss_add(RssKind::File, 1);
+    env.rss_add(mm_counter_file(env.page_swapbacked(page.pfn)), 1);
     Ok(if page.major { Fault::Major } else { Fault::Minor })
 }
 
@@ -593,6 +609,9 @@ mod tests {
         cache_base: u64,
         rss_anon: i64,
         rss_file: i64,
+        rss_shmem: i64,
+        /// The file's pages are swap-backed (a tmpfs file), else a disk file's.
+        shmem_file: bool,
         /// Swap PTEs, and whether each entry's page is some other mm's too (not exclusive).
         swap: BTreeMap<usize, (SwpEntry, bool)>,
         rss_special: i64,
@@ -608,6 +627,8 @@ mod tests {
                 cache_base: 100,
                 rss_anon: 0,
                 rss_file: 0,
+                rss_shmem: 0,
+                shmem_file: false,
                 swap: BTreeMap::new(),
                 rss_special: 0,
             }
@@ -624,7 +645,8 @@ mod tests {
                     if self.anon.contains(&old.pfn) {
                         self.rss_anon -= 1;
                     } else {
-                        self.rss_file -= 1;
+                        let kind = mm_counter_file(self.page_swapbacked(old.pfn));
+                        self.rss_add(kind, -1);
                     }
                 }
             }
@@ -665,8 +687,13 @@ mod tests {
             match kind {
                 RssKind::Anon => self.rss_anon += delta,
                 RssKind::File => self.rss_file += delta,
+                RssKind::Shmem => self.rss_shmem += delta,
                 RssKind::Special => self.rss_special += delta,
             }
+        }
+        fn page_swapbacked(&self, pfn: u64) -> bool {
+            // The anonymous pages are too, but only page-cache pages are asked about.
+            self.anon.contains(&pfn) || self.shmem_file
         }
         fn swap_pte_get(&self, va: usize) -> Option<SwpEntry> {
             self.swap.get(&va).map(|s| s.0)
@@ -889,6 +916,59 @@ mod tests {
         assert_eq!(touch(&mut mm, &mut env, a, n, W).min_flt, n as u64);
         assert!((0..n).all(|i| env.anon.contains(&env.ptes[&(a + i * PAGE_SIZE)].pfn)));
         assert_eq!((env.rss_anon, env.rss_file), (n as i64, 0));
+    }
+
+    #[test]
+    fn filerss_a_page_cache_page_is_counted_by_its_swapbacked_flag() {
+        // mm_counter_file(): a disk file's pages (not swap-backed) are MM_FILEPAGES, a tmpfs
+        // file's MM_SHMEMPAGES, for the faulting page and the fault-around window alike.
+        assert_eq!(mm_counter_file(false), RssKind::File);
+        assert_eq!(mm_counter_file(true), RssKind::Shmem);
+        for shmem in [false, true] {
+            let mut mm = mm();
+            let mut env = Env::new(4096);
+            env.shmem_file = shmem;
+            let f = file();
+            let a = mm.do_mmap(0, 16 * PAGE_SIZE, Prot::READ, MapFlags::PRIVATE, Some((&f, 0)));
+            assert_eq!(touch(&mut mm, &mut env, a.unwrap(), 16, R).min_flt, 1);
+            let want = if shmem { (0, 16) } else { (16, 0) };
+            assert_eq!((env.rss_file, env.rss_shmem), want, "shmem={shmem}");
+        }
+    }
+
+    #[test]
+    fn filerss_a_shared_write_keeps_the_cache_page_and_its_counter() {
+        // do_shared_fault maps the cache page itself: a card file's stays MM_FILEPAGES, a
+        // tmpfs file's MM_SHMEMPAGES; nothing becomes anonymous. Unmapping uncounts it
+        // from the same counter.
+        for shmem in [false, true] {
+            let mut mm = mm();
+            let mut env = Env::new(4096);
+            env.shmem_file = shmem;
+            let f = file();
+            let rw = Prot::READ | Prot::WRITE;
+            let a = mm.do_mmap(0, 4 * PAGE_SIZE, rw, MapFlags::SHARED, Some((&f, 0))).unwrap();
+            assert_eq!(touch(&mut mm, &mut env, a, 4, W).min_flt, 4);
+            let want = if shmem { (0, 0, 4) } else { (0, 4, 0) };
+            assert_eq!((env.rss_anon, env.rss_file, env.rss_shmem), want, "shmem={shmem}");
+            assert!(env.anon.is_empty());
+        }
+    }
+
+    #[test]
+    fn filerss_a_private_copy_of_a_card_page_is_anonymous() {
+        // do_cow_fault / wp_page_copy: the written page of a private mapping of a card file
+        // is a new anonymous page (MM_ANONPAGES); the clean cache pages read around it stay
+        // MM_FILEPAGES, and the copied-over one leaves MM_FILEPAGES.
+        let mut mm = mm();
+        let mut env = Env::new(4096);
+        let f = file();
+        let rw = Prot::READ | Prot::WRITE;
+        let a = mm.do_mmap(0, 16 * PAGE_SIZE, rw, MapFlags::PRIVATE, Some((&f, 0))).unwrap();
+        assert_eq!(touch(&mut mm, &mut env, a, 1, R).min_flt, 1);
+        assert_eq!((env.rss_anon, env.rss_file, env.rss_shmem), (0, 16, 0));
+        assert_eq!(touch(&mut mm, &mut env, a, 1, W).min_flt, 1);
+        assert_eq!((env.rss_anon, env.rss_file, env.rss_shmem), (1, 15, 0));
     }
 
     #[test]

@@ -298,6 +298,9 @@ pub(crate) const fn test_arch_mm(page_offset: usize) -> ArchMm {
     }
 }
 
+/// `shmem_zero_setup(len)`: a shmem file of `len` bytes for a shared anonymous mapping.
+pub type ShmemZeroSetup = fn(usize) -> Result<Arc<VmFile>, Errno>;
+
 /// `struct mm_struct`: the VMAs and the counters and boundaries Linux keeps beside them.
 #[derive(Clone, Debug)]
 pub struct MmStruct {
@@ -350,6 +353,10 @@ pub struct MmStruct {
     /// `mm->context.sigpage` and `mm->context.vdso` on ARM (0 until installed).
     pub sigpage: usize,
     pub vdso: usize,
+    /// `shmem_zero_setup`: the file a `MAP_SHARED|MAP_ANONYMOUS` mapping of a length gets
+    /// (the kernel's shmem object, so every mapping of it shares its pages); None keeps such
+    /// a mapping anonymous (an mm with no shmem behind it, as the host tests').
+    pub shmem_zero_setup: Option<ShmemZeroSetup>,
     next_anon_vma: AnonVmaId,
 }
 
@@ -393,6 +400,7 @@ impl MmStruct {
             cap_sys_rawio: true,
             sigpage: 0,
             vdso: 0,
+            shmem_zero_setup: None,
             next_anon_vma: 1,
         }
     }

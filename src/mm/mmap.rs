@@ -292,7 +292,9 @@ impl MmStruct {
 
     /// `do_mmap()` + `mmap_region()`: checks, placement, the VMA's flags, then the mapping
     /// (replacing what `MAP_FIXED` covers, merged with its neighbours where `vma_merge` would).
-    /// `file` with its page offset for a file mapping, `None` for anonymous memory.
+    /// `file` with its page offset for a file mapping, `None` for anonymous memory; a
+    /// `MAP_SHARED|MAP_ANONYMOUS` mapping gets the file [`MmStruct::shmem_zero_setup`] makes
+    /// for its length, as 6.1's `mmap_region` calls `shmem_zero_setup` once the range is known.
     pub fn do_mmap(
         &mut self,
         addr: usize,
@@ -323,6 +325,7 @@ impl MmStruct {
         };
         let npages = len >> PAGE_SHIFT;
         let mut pgoff = file.map_or(0, |(_, p)| p);
+        let mut vm_file = file.map(|(f, _)| f.file.clone());
         if pgoff.checked_add(npages as u64).is_none() {
             return Err(Errno::EOVERFLOW);
         }
@@ -380,6 +383,9 @@ impl MmStruct {
                     }
                     pgoff = 0;
                     vm_flags |= VmFlags::SHARED | VmFlags::MAYSHARE;
+                    if let Some(setup) = self.shmem_zero_setup {
+                        vm_file = Some(setup(len)?);
+                    }
                 } else {
                     pgoff = (addr >> PAGE_SHIFT) as u64;
                 }
@@ -389,7 +395,7 @@ impl MmStruct {
             vm_flags |= VmFlags::NORESERVE;
         }
         let fixed = flags.contains(MapFlags::FIXED);
-        self.mmap_region(fixed, file.map(|(f, _)| f.file.clone()), addr, len, vm_flags, pgoff)
+        self.mmap_region(fixed, vm_file, addr, len, vm_flags, pgoff)
     }
 
     /// `mmap_region()`: make `[addr, addr + len)` one mapping with `vm_flags`.
@@ -1445,6 +1451,40 @@ mod tests {
         );
         let s = m.do_mmap(0, 0x1000, rw, MapFlags::SHARED_VALIDATE, Some((&f, 0))).unwrap();
         assert!(m.vma_lookup(s).unwrap().vm_flags.contains(VmFlags::SHARED | VmFlags::MAYSHARE));
+        m.validate().unwrap();
+    }
+
+    /// A test `shmem_zero_setup`: a file per call, named as 6.1 names it.
+    fn test_shmem(len: usize) -> Result<Arc<VmFile>, Errno> {
+        static NEXT: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(2);
+        let ino = NEXT.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+        assert_eq!(len % PAGE_SIZE, 0);
+        Ok(Arc::new(VmFile { pin: None, dev: (0, 1), ino, path: "/dev/zero (deleted)".into() }))
+    }
+
+    #[test]
+    fn filerss_a_shared_anonymous_mapping_gets_its_own_shmem_file() {
+        // mmap_region's shmem_zero_setup: MAP_SHARED|MAP_ANONYMOUS gets a file of its length
+        // from page offset 0 (the hint's offset ignored), so two adjacent ones never merge;
+        // MAP_PRIVATE|MAP_ANONYMOUS stays anonymous.
+        let mut m = mm(PAGE_OFFSET_3G);
+        m.shmem_zero_setup = Some(test_shmem);
+        let rw = Prot::READ | Prot::WRITE;
+        let shared = MapFlags::SHARED | MapFlags::ANONYMOUS;
+        let a = m.do_mmap(0, 2 * PAGE_SIZE, rw, shared, None).unwrap();
+        let b = m.do_mmap(a - 2 * PAGE_SIZE, 2 * PAGE_SIZE, rw, shared | MapFlags::FIXED, None);
+        let b = b.unwrap();
+        let (va, vb) = (m.vma_lookup(a).unwrap().clone(), m.vma_lookup(b).unwrap().clone());
+        assert_eq!((va.vm_start, va.vm_end, vb.vm_end), (a, a + 2 * PAGE_SIZE, a));
+        for v in [&va, &vb] {
+            let f = v.vm_file.as_ref().expect("a shmem file");
+            assert_eq!((f.dev, f.path.as_str(), v.vm_pgoff), ((0, 1), "/dev/zero (deleted)", 0));
+            assert!(v.vm_flags.contains(VmFlags::SHARED | VmFlags::MAYSHARE));
+            assert!(!v.is_anonymous());
+        }
+        assert_ne!(va.vm_file.as_ref().unwrap().ino, vb.vm_file.as_ref().unwrap().ino);
+        let p = anon(&mut m, 0, PAGE_SIZE, rw, MapFlags::empty()).unwrap();
+        assert!(m.vma_lookup(p).unwrap().is_anonymous());
         m.validate().unwrap();
     }
 

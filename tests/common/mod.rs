@@ -1065,3 +1065,57 @@ pub fn status_kb(q: &Qemu, what: &str, text: &str, key: &str) -> u64 {
         .parse()
         .unwrap_or_else(|_| q.fail(&format!("{what}: {line:?}")))
 }
+
+/// The column `/proc/PID/maps` pads a name to (`show_vma_header_prefix` + `seq_pad`): 25 +
+/// 6 per pointer byte, 49 on 32-bit ARM, 73 on arm64.
+pub const fn maps_name_column(pointer_bytes: usize) -> usize {
+    25 + 6 * pointer_bytes
+}
+
+/// Checks `procself shared-anon`'s output (`out`): the parent saw the bytes its child wrote
+/// into two `MAP_SHARED|MAP_ANONYMOUS` pages first touched after the fork (shmem: one page
+/// cache for both), the mapping's maps line is Linux's (`rw-s 00000000 00:01 INO` then
+/// `/dev/zero (deleted)` at `name_column`), its smaps counts the two pages as shmem
+/// (`Rss` 8 kB, `Private_Dirty` 8 kB: tmpfs pages are dirty, the parent alone maps them now,
+/// no `Anonymous`), and `/proc/meminfo`'s Shmem grew by the two pages while they were mapped
+/// and came back when the mapping went.
+pub fn check_shared_anon(q: &Qemu, out: &str, name_column: usize) {
+    q.expect_in(
+        "procself shared-anon",
+        out,
+        "SHARED child wrote 0x5a 0xa5, parent sees 0x5a 0xa5: ok\n",
+    );
+    let line = q.line_with("procself shared-anon", out, "MAPLINE ");
+    let line = line.strip_prefix("MAPLINE ").unwrap();
+    let f: Vec<&str> = line.split_whitespace().collect();
+    let ok_head = f.len() == 7
+        && f[1] == "rw-s"
+        && f[2] == "00000000"
+        && f[3] == "00:01"
+        && f[4].parse::<u64>().is_ok_and(|ino| ino > 1)
+        && f[5..] == ["/dev/zero", "(deleted)"];
+    let want_at = line.find("/dev/zero").unwrap_or(0);
+    if !ok_head || want_at != name_column {
+        q.fail(&format!(
+            "shared anonymous maps line {line:?}: expected `rw-s 00000000 00:01 INO` and \
+             /dev/zero (deleted) at column {name_column}"
+        ));
+    }
+    let smaps = out.split("--- smaps\n").nth(1).unwrap_or("");
+    for (key, want) in [("Rss", 8), ("Private_Dirty", 8), ("Shared_Clean", 0), ("Anonymous", 0)] {
+        let got = status_kb(q, "shared anonymous smaps", smaps, key);
+        if got != want {
+            q.fail(&format!("smaps {key}: {got} kB, expected {want} kB in:\n{smaps}"));
+        }
+    }
+    let shmem = |stage: &str| -> u64 {
+        let l = q.line_with("procself shared-anon", out, &format!("SHMEM-KB {stage} "));
+        l.rsplit(' ').next().and_then(|v| v.trim().parse().ok()).unwrap()
+    };
+    let (before, touched, unmapped) = (shmem("before"), shmem("touched"), shmem("unmapped"));
+    if touched != before + 8 || unmapped != before {
+        q.fail(&format!(
+            "meminfo Shmem {before} -> {touched} -> {unmapped} kB: expected +8 then back"
+        ));
+    }
+}

@@ -131,3 +131,49 @@ pub fn check_no_card(q: &mut Qemu, log: &str) {
         q.expect_in(c, &out, want);
     }
 }
+
+/// The RssFile and RssShmem (kB) of process `pid`'s `/proc/PID/status`.
+fn file_and_shmem_kb(q: &mut Qemu, pid: u32) -> (u64, u64, String) {
+    let status = q.cmd(&format!("cat /proc/{pid}/status"));
+    let file = super::status_kb(q, "status", &status, "RssFile");
+    let shmem = super::status_kb(q, "status", &status, "RssShmem");
+    (file, shmem, status)
+}
+
+/// A program run from the card's FAT volume (`/boot/bin/touch`, held): its mapped pages are
+/// file pages, as 6.1's `mm_counter_file` books a page that is not `PageSwapBacked`:
+/// `RssFile` beyond the vDSO's 4 kB, no `RssShmem`, and its text in smaps clean
+/// (`Shared_Clean`/`Private_Clean`, no `*_Dirty`). `timeout` bounds the program's start.
+pub fn check_card_program_is_file_pages(q: &mut Qemu, timeout: std::time::Duration) {
+    let pid = q.start_background("/boot/bin/touch 4 1 0", "TOUCH holding", timeout);
+    let (file, shmem, status) = file_and_shmem_kb(q, pid);
+    if file <= 4 || shmem != 0 {
+        q.fail(&format!("/boot/bin/touch: RssFile {file} kB, RssShmem {shmem} kB:\n{status}"));
+    }
+    let smaps = q.cmd(&format!("cat /proc/{pid}/smaps"));
+    let lines: Vec<&str> = smaps.lines().collect();
+    let at = lines.iter().position(|l| l.contains(" r-xp ") && l.ends_with("/boot/bin/touch"));
+    let Some(at) = at else { q.fail(&format!("no text VMA of /boot/bin/touch in:\n{smaps}")) };
+    let end =
+        lines[at..].iter().position(|l| l.starts_with("VmFlags:")).map_or(lines.len(), |e| e + at);
+    let vma = lines[at..end].join("\n");
+    let kb = |k: &str| super::status_kb(q, "the text's smaps", &vma, k);
+    let clean = kb("Shared_Clean") + kb("Private_Clean");
+    if clean == 0 || kb("Shared_Dirty") + kb("Private_Dirty") != 0 || kb("Rss") != clean {
+        q.fail(&format!("a card program's text should be clean file pages:\n{vma}"));
+    }
+    q.cmd(&format!("kill -9 {pid}"));
+}
+
+/// The same program from the initramfs (`/bin/touch`, tmpfs-like): its text counts in
+/// `RssShmem` and only the vDSO's 4 kB in `RssFile`.
+pub fn check_rootfs_program_is_shmem(q: &mut Qemu, timeout: std::time::Duration) {
+    let pid = q.start_background("/bin/touch 4 1 0", "TOUCH holding", timeout);
+    let (file, shmem, status) = file_and_shmem_kb(q, pid);
+    if file != 4 || shmem == 0 {
+        q.fail(&format!(
+            "/bin/touch: RssFile {file} kB (the vdso), RssShmem {shmem} kB:\n{status}"
+        ));
+    }
+    q.cmd(&format!("kill -9 {pid}"));
+}

@@ -87,8 +87,8 @@ int main(int argc, char **argv)
         perror("cardwait: memory");
         return 1;
     }
-    /* Written before the fork, so the page is there for fork to share (pivm's shared anonymous
-     * memory is not shmem: a page first touched after the fork would be each process's own). */
+    /* Cleared before the fork (a shmem page reads as zeros anyway: the spinner and the reader
+     * share it however it is first touched). */
     memset((void *)sh, 0, sizeof *sh);
     int fd = open(file, O_RDONLY);
     if (fd < 0) {

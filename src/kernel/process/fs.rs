@@ -28,7 +28,8 @@ use crate::fs::ramfs::{AddressSpace, Ino, InodeKind, InodeRef, PageBuf, Ramfs, R
 use crate::fs::vfs::{Ctx, FileRef, Namespace, Node, DEFAULT_UMASK};
 use crate::kernel::mem::with_node;
 use crate::mm::gfp::GfpFlags;
-use crate::mm::mm_types::Errno;
+use crate::mm::memory::FaultError;
+use crate::mm::mm_types::{Errno, VmFile};
 use crate::mm::page::PageOwner;
 use crate::mm::{Pfn, PAGE_SHIFT};
 use crate::{kprintln, sizes::SZ_1K};
@@ -45,6 +46,47 @@ pub struct FileCache {
 }
 
 impl FileCache {
+    /// The cache of a file not in any directory (a shmem object): `size` bytes, inode `ino`.
+    pub(super) fn unlinked(ino: u64, size: u64) -> Self {
+        FileCache { pages: BTreeMap::new(), size, ino }
+    }
+
+    /// Pages inside the file (`i_size` rounded up).
+    fn size_pages(&self) -> u64 {
+        self.size.div_ceil(1 << PAGE_SHIFT)
+    }
+
+    /// `shmem_get_folio` for a fault: the frame of page `index`, a zeroed one created for a
+    /// hole inside the file; `Err(Sigbus)` past its end, `Err(Oom)` without memory.
+    fn fault_page(&mut self, index: u64) -> Result<Pfn, FaultError> {
+        if index >= self.size_pages() {
+            return Err(FaultError::Sigbus);
+        }
+        self.get_or_create(index).map_err(|_| FaultError::Oom)
+    }
+
+    /// The frame of page `index` if it is cached and inside the file.
+    fn cached(&self, index: u64) -> Option<Pfn> {
+        (index < self.size_pages()).then(|| self.pages.get(&index).copied()).flatten()
+    }
+
+    /// [`FileCache::cached`] of `out.len()` consecutive pages from `index`, one range walk.
+    fn cached_range(&self, index: u64, out: &mut [Option<u64>]) {
+        out.fill(None);
+        let end = self.size_pages().min(index + out.len() as u64);
+        if index >= end {
+            return;
+        }
+        for (&i, p) in self.pages.range(index..end) {
+            out[(i - index) as usize] = Some(p.0);
+        }
+    }
+
+    /// Pages cached.
+    pub(super) fn nrpages(&self) -> u64 {
+        self.pages.len() as u64
+    }
+
     /// A zeroed page-cache frame at `index` (created if absent).
     fn get_or_create(&mut self, index: u64) -> Result<Pfn, Errno> {
         if let Some(p) = self.pages.get(&index) {
@@ -125,7 +167,7 @@ impl AddressSpace for CachePages {
     }
 
     fn nrpages(&self) -> u64 {
-        self.cache.lock().pages.len() as u64
+        self.cache.lock().nrpages()
     }
 
     fn set_size(&mut self, size: u64) {
@@ -231,40 +273,32 @@ fn file_cache(ino: Ino) -> Option<Arc<SpinLock<FileCache>>> {
     register_file(g.as_ref()?, ino)
 }
 
-/// The page-cache frame of page `index` of inode `ino`, created for a hole inside the file;
-/// None past its end (`filemap_fault`'s SIGBUS).
-pub fn file_page(ino: Ino, index: u64) -> Option<Pfn> {
-    let cache = file_cache(ino)?;
-    let mut c = cache.lock();
-    if index >= c.size.div_ceil(1 << PAGE_SHIFT) {
-        return None;
-    }
-    // A hole (reads as zeros, inside the file): tmpfs gives it a zeroed page.
-    c.get_or_create(index).ok()
+/// The page cache a tmpfs-backed mapping's faults use: a shmem object's own (shared
+/// anonymous memory), else the rootfs file's, by inode number.
+fn vm_file_cache(file: &VmFile) -> Option<Arc<SpinLock<FileCache>>> {
+    super::shmem::shmem_cache(file).or_else(|| file_cache(file.ino))
 }
 
-/// The frame of page `index` of `ino` if it is cached and inside the file (fault-around).
-pub fn cached_page(ino: Ino, index: u64) -> Option<Pfn> {
-    let cache = file_cache(ino)?;
-    let c = cache.lock();
-    if index >= c.size.div_ceil(1 << PAGE_SHIFT) {
-        return None;
-    }
-    c.pages.get(&index).copied()
+/// The page-cache frame of page `index` of `file`, created for a hole inside the file (a
+/// hole reads as zeros: tmpfs gives it a zeroed page); `Err(Sigbus)` past its end
+/// (`filemap_fault`'s SIGBUS), `Err(Oom)` without memory.
+pub fn file_page(file: &VmFile, index: u64) -> Result<Pfn, FaultError> {
+    let cache = vm_file_cache(file).ok_or(FaultError::Sigbus)?;
+    let mut c = cache.lock();
+    c.fault_page(index)
+}
+
+/// The frame of page `index` of `file` if it is cached and inside the file (fault-around).
+pub fn cached_page(file: &VmFile, index: u64) -> Option<Pfn> {
+    vm_file_cache(file)?.lock().cached(index)
 }
 
 /// [`cached_page`] of `out.len()` consecutive pages from `index`: one look-up of the file's
 /// cache and one range walk of its pages for the whole fault-around window.
-pub fn cached_pages(ino: Ino, index: u64, out: &mut [Option<u64>]) {
-    out.fill(None);
-    let Some(cache) = file_cache(ino) else { return };
-    let c = cache.lock();
-    let end = c.size.div_ceil(1 << PAGE_SHIFT).min(index + out.len() as u64);
-    if index >= end {
-        return;
-    }
-    for (&i, p) in c.pages.range(index..end) {
-        out[(i - index) as usize] = Some(p.0);
+pub fn cached_pages(file: &VmFile, index: u64, out: &mut [Option<u64>]) {
+    match vm_file_cache(file) {
+        Some(cache) => cache.lock().cached_range(index, out),
+        None => out.fill(None),
     }
 }
 

@@ -114,7 +114,11 @@ pub struct MmHw {
     /// `mm->context.id`: generation and ASID (0 until first switched to).
     pub context_id: u64,
     pub rss_anon: i64,
+    /// `MM_FILEPAGES` of page-cache pages that are not swap-backed (files on the card).
     pub rss_file: i64,
+    /// `MM_SHMEMPAGES`: swap-backed page-cache pages (the rootfs's tmpfs files, shared
+    /// anonymous memory), as `mm_counter_file` decides from `PageSwapBacked`.
+    pub rss_shmem: i64,
     /// `MM_SWAPENTS`: swap entries in this mm's PTEs.
     pub swapents: i64,
     /// Each VMA's `swap_readahead_info` (by its start): the last swap fault, the read-ahead
@@ -124,8 +128,8 @@ pub struct MmHw {
     /// it on the LRU (`folio_add_lru_vma` in `do_anonymous_page`/`wp_page_copy`).
     new_anon: Option<u64>,
     /// The special mappings' pages mapped (`[sigpage]`, `[vvar]`, `[vdso]`): Linux counts
-    /// them in `MM_FILEPAGES` (`RssFile`), where the rootfs's page-cache pages (`rss_file`)
-    /// are shmem.
+    /// them in `MM_FILEPAGES` (`RssFile`) with the card's file pages (kept apart here so a
+    /// page table walk need not tell the kernel's pages from the cache's).
     pub rss_special: i64,
 }
 
@@ -140,6 +144,12 @@ pub struct ProcessMm {
 /// than one address space is copied on a write fault and freed only with its last mapping.
 pub(super) fn add_shared_mapping(pfn: Pfn) {
     with_node(|n| n.dup_rmap(pfn));
+}
+
+/// `PageSwapBacked` of a mapped frame (a tmpfs or shmem page-cache page, or an anonymous
+/// page), which `mm_counter_file` reads.
+pub(super) fn page_swapbacked(pfn: Pfn) -> bool {
+    with_node(|n| n.page_swapbacked(pfn))
 }
 
 /// First-level tables of processes, in pages (`/proc/meminfo` PageTables counts them).
@@ -167,6 +177,8 @@ impl ProcessMm {
     pub fn new() -> Option<Box<ProcessMm>> {
         let mut mm = MmStruct::new(crate::arch::memory::task_arch_mm(), Rlimits::DEFAULT);
         mm.task_size = TASK_SIZE;
+        // MAP_SHARED|MAP_ANONYMOUS mappings are shmem objects.
+        mm.shmem_zero_setup = Some(super::shmem::shmem_zero_setup);
         Self::with_mm(mm)
     }
 
@@ -191,6 +203,7 @@ impl ProcessMm {
                 context_id: 0,
                 rss_anon: 0,
                 rss_file: 0,
+                rss_shmem: 0,
                 swapents: 0,
                 swap_ra: alloc::collections::BTreeMap::new(),
                 new_anon: None,
@@ -360,11 +373,11 @@ impl ProcessMm {
         child.mm.anon_vma_fork();
         let (pgd, cpgd) = (self.hw.pgd, child.hw.pgd);
         for vma in self.mm.iter() {
-            // vma_needs_copy: a private VMA without an anon_vma has neither anonymous pages
-            // nor swap entries (its first write fault would have given it one), and the
-            // child faults its file pages in from the page cache. A shared VMA's pages
-            // (MAP_SHARED|MAP_ANONYMOUS ones are anonymous pages here) are looked for.
-            if vma.anon_vma.is_none() && !vma.vm_flags.contains(VmFlags::SHARED) {
+            // vma_needs_copy: a VMA without an anon_vma has neither anonymous pages nor swap
+            // entries (a private one's first write fault would have given it one; a shared
+            // one's pages, MAP_SHARED|MAP_ANONYMOUS included, are shmem or file pages), and
+            // the child faults its pages in from the page cache.
+            if vma.anon_vma.is_none() {
                 continue;
             }
             // One read of the VMA's PTEs: any anonymous page, any swap entry.
@@ -394,7 +407,9 @@ impl ProcessMm {
                 if with_node(|n| n.dup_anon_rmap(Pfn(pfn))) {
                     chw.rss_anon += 1;
                 } else if !is_special_pfn(Pfn(pfn)) {
-                    chw.rss_file += 1;
+                    // copy_present_pte: rss[mm_counter(page)]++.
+                    let kind = memory::mm_counter_file(page_swapbacked(Pfn(pfn)));
+                    chw.rss_add(kind, 1);
                 } else if is_special_mapping_page(Pfn(pfn)) {
                     chw.rss_special += 1;
                 }
@@ -555,6 +570,10 @@ impl ProcessMm {
             n.free_pages_for(PageOwner::PageTable, Pfn(self.hw.pgd >> 12), PGD_ORDER)
         });
         PGD_PAGES.fetch_sub(1 << PGD_ORDER, core::sync::atomic::Ordering::Relaxed);
+        // remove_vma after unmap_vmas: the VMAs (and the shmem objects only they mapped) go
+        // once no PTE maps their pages.
+        drop(self);
+        super::shmem::evict_pending();
     }
 
     /// `get_user_pages_remote` of one page: the frame mapped at `va` with the access allowed,
@@ -627,7 +646,8 @@ impl MmHw {
         let zero = zero_pfn();
         // The special mappings' frames, read once for the batch.
         let special_pfns = special_mapping_pfns();
-        let (mut file, mut shared, mut special, mut n_anon) = (0i64, 0i64, 0i64, 0usize);
+        let (mut file, mut shmem, mut shared, mut special, mut n_anon) =
+            (0i64, 0i64, 0i64, 0i64, 0usize);
         with_node(|n| {
             for i in 0..pfns.len() {
                 let pfn = pfns[i];
@@ -646,12 +666,14 @@ impl MmHw {
                         pfns[n_anon] = pfn;
                         n_anon += 1;
                     }
+                    ZapRmap::Shmem => shmem += 1,
                     ZapRmap::Other => file += 1,
                 }
             }
         });
         self.rss_special -= special;
         self.rss_file -= file;
+        self.rss_shmem -= shmem;
         self.rss_anon -= shared + n_anon as i64;
         // Swap-cache pages stay with the cache (or go with their slot): the rest are freed.
         if n_anon == 0 {
@@ -688,13 +710,13 @@ impl MmHw {
             if n.remove_shared_rmap(pfn) {
                 return None;
             }
-            Some(n.page(pfn).map(|p| p.owner()))
+            Some(n.page(pfn).map(|p| (p.owner(), n.page_swapbacked(pfn))))
         });
         let Some(owner) = owner else {
             self.rss_anon -= 1;
             return;
         };
-        match owner {
+        match owner.map(|(o, _)| o) {
             Some(PageOwner::Anon) if swap::page_unmapped(pfn) => {
                 // A swap-cache page: the cache keeps it (or freed it with its slot).
                 self.rss_anon -= 1;
@@ -709,7 +731,11 @@ impl MmHw {
                 self.rss_anon -= 1;
                 NR_ANON_PAGES.fetch_sub(1, core::sync::atomic::Ordering::Relaxed);
             }
-            _ => self.rss_file -= 1,
+            // zap_pte_range: dec_mm_counter(mm, mm_counter(page)).
+            _ => {
+                let swapbacked = owner.is_some_and(|(_, s)| s);
+                self.rss_add(memory::mm_counter_file(swapbacked), -1);
+            }
         }
     }
 }
@@ -899,7 +925,12 @@ impl FaultEnv for MmHw {
             // Before the fault returns, so before the user can run the new mappings.
             sync_icache_dcache_window(pfns);
         }
-        self.rss_file += mapped as i64;
+        // Each page in the counter its PG_swapbacked picks (one page-allocator lock).
+        let shmem = with_node(|n| {
+            pfns.iter().flatten().filter(|&&p| n.page_swapbacked(Pfn(p))).count() as i64
+        });
+        self.rss_shmem += shmem;
+        self.rss_file += mapped as i64 - shmem;
         Ok(mapped)
     }
 
@@ -946,16 +977,14 @@ impl FaultEnv for MmHw {
         if crate::kernel::cardfs::is_card_file(file) {
             return crate::kernel::cardfs::filemap_fault(vma, file, index, flags);
         }
-        fs::file_page(file.ino, index)
-            .map(|p| CachePage { pfn: p.0, major: false, retry: false })
-            .ok_or(FaultError::Sigbus)
+        fs::file_page(file, index).map(|p| CachePage { pfn: p.0, major: false, retry: false })
     }
 
     fn cached_page(&self, file: &VmFile, index: u64) -> Option<u64> {
         if crate::kernel::cardfs::is_card_file(file) {
             return crate::kernel::cardfs::map_pages_page(file, index).map(|p| p.0);
         }
-        fs::cached_page(file.ino, index).map(|p| p.0)
+        fs::cached_page(file, index).map(|p| p.0)
     }
 
     fn cached_pages(&self, file: &VmFile, index: u64, out: &mut [Option<u64>]) {
@@ -963,7 +992,7 @@ impl FaultEnv for MmHw {
             crate::kernel::cardfs::map_pages_pages(file, index, out);
             return;
         }
-        fs::cached_pages(file.ino, index, out);
+        fs::cached_pages(file, index, out);
     }
 
     fn fault_around_bytes(&self) -> usize {
@@ -990,8 +1019,13 @@ impl FaultEnv for MmHw {
         match kind {
             RssKind::Anon => self.rss_anon += delta,
             RssKind::File => self.rss_file += delta,
+            RssKind::Shmem => self.rss_shmem += delta,
             RssKind::Special => self.rss_special += delta,
         }
+    }
+
+    fn page_swapbacked(&self, pfn: u64) -> bool {
+        page_swapbacked(Pfn(pfn))
     }
 
     fn swap_pte_get(&self, va: usize) -> Option<SwpEntry> {

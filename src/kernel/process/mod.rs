@@ -20,6 +20,7 @@ pub mod reclaim;
 pub mod rseq;
 pub mod rseq_task;
 pub mod rules;
+pub mod shmem;
 pub mod signal;
 pub mod swapin;
 pub mod syscall;

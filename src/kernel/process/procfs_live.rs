@@ -29,15 +29,16 @@ use crate::proc::pid::stat::{
     self, MmReport, RssCounters, TaskSnapshot, TaskState, PF_RANDOMIZE, RLIM_INFINITY_32,
 };
 
-/// `oom_badness()`'s and the reports' view of a process's RSS counters: the page-cache pages
-/// it maps are shmem (the rootfs is tmpfs-like), anonymous pages anon, the special mappings'
-/// kernel pages file (`mm_counter_file` of a page that is not swap-backed).
+/// `oom_badness()`'s and the reports' view of a process's RSS counters, as
+/// `mm_counter_file` booked each page-cache page from its `PG_swapbacked`: the rootfs's
+/// (tmpfs) pages and shared anonymous memory are shmem, a card file's pages file, and so are
+/// the special mappings' kernel pages (not swap-backed).
 fn rss_of(pm: &super::mm::ProcessMm) -> RssCounters {
     RssCounters {
-        file: pm.hw.rss_special.max(0) as usize,
+        file: (pm.hw.rss_file + pm.hw.rss_special).max(0) as usize,
         anon: pm.hw.rss_anon.max(0) as usize,
         swapents: pm.hw.swapents.max(0) as usize,
-        shmem: pm.hw.rss_file.max(0) as usize,
+        shmem: pm.hw.rss_shmem.max(0) as usize,
     }
 }
 
@@ -66,12 +67,20 @@ fn frame_kind_and_mapcount(pfn: u64) -> (FrameKind, u32) {
     if pfn == super::mm::zero_pfn().0 {
         return (FrameKind::Zero, 0);
     }
+    use crate::mm::page::{LruFlags, PageOwner};
     let page = crate::kernel::mem::with_node(|n| {
-        n.page(crate::mm::Pfn(pfn)).map(|p| (p.owner(), u32::from(p.mapcount()) + 1))
+        n.page(crate::mm::Pfn(pfn)).map(|p| (p.owner(), u32::from(p.mapcount()) + 1, p.lru_flags()))
     });
     match page {
-        Some((crate::mm::page::PageOwner::Anon, mapcount)) => (FrameKind::Anon, mapcount),
-        Some((crate::mm::page::PageOwner::PageCache, _)) => (FrameKind::Shmem, 0),
+        Some((PageOwner::Anon, mapcount, _)) => (FrameKind::Anon, mapcount),
+        // PageSwapBacked: a tmpfs or shmem page; else a disk file's (PG_dirty says whether
+        // it is newer than the card).
+        Some((PageOwner::PageCache, _, f)) if f.contains(LruFlags::PG_swapbacked) => {
+            (FrameKind::Shmem, 0)
+        }
+        Some((PageOwner::PageCache, _, f)) => {
+            (FrameKind::File { dirty: f.contains(LruFlags::PG_dirty) }, 0)
+        }
         _ => (FrameKind::Kernel, 0),
     }
 }
@@ -395,17 +404,27 @@ fn render_root(f: RootFile, out: &mut SeqBuf) -> Result<(), Errno> {
     r.map_err(|_| Errno::ENOMEM)
 }
 
-/// Pages of the page cache (`NR_FILE_PAGES`; all of it is the tmpfs-like rootfs, so also
-/// `NR_SHMEM`), counted from the page owners.
+/// Pages of the page cache (`NR_FILE_PAGES`), counted from the page owners.
 pub(crate) fn page_cache_pages() -> u64 {
+    page_cache_and_shmem_pages().0
+}
+
+/// `NR_FILE_PAGES` and, of them, `NR_SHMEM`: the page-cache pages that are swap-backed
+/// (`PG_swapbacked`: the rootfs's tmpfs files and shared anonymous memory, where 6.1's
+/// `shmem_add_to_page_cache` counts `NR_SHMEM`), in one walk of mem_map.
+fn page_cache_and_shmem_pages() -> (u64, u64) {
+    use crate::mm::page::{LruFlags, PageOwner};
     crate::kernel::mem::with_node(|n| {
         let mm = n.mem_map();
-        (0..mm.len() as u32)
-            .filter(|&i| {
-                mm.pfn_to_page(mm.pfn_of(i))
-                    .is_some_and(|p| p.owner() == crate::mm::page::PageOwner::PageCache)
-            })
-            .count() as u64
+        let (mut file, mut shmem) = (0, 0);
+        for i in 0..mm.len() as u32 {
+            let Some(p) = mm.pfn_to_page(mm.pfn_of(i)) else { continue };
+            if p.owner() == PageOwner::PageCache {
+                file += 1;
+                shmem += u64::from(p.lru_flags().contains(LruFlags::PG_swapbacked));
+            }
+        }
+        (file, shmem)
     })
 }
 
@@ -419,7 +438,8 @@ pub struct ProcessMemStats {
     pub mapped: u64,
     /// `NR_FILE_PAGES`: the rootfs's pages, the card's files' and the block devices'.
     pub file_pages: u64,
-    /// `NR_SHMEM`: the rootfs's (tmpfs) pages.
+    /// `NR_SHMEM`: the swap-backed page-cache pages (the rootfs's tmpfs files, shared
+    /// anonymous memory).
     pub shmem_pages: u64,
 }
 
@@ -429,24 +449,22 @@ pub fn process_mem_stats() -> ProcessMemStats {
     let mapped = counts
         .keys()
         .filter(|&&p| {
-            frame_kind(p) == FrameKind::Shmem
+            matches!(frame_kind(p), FrameKind::Shmem | FrameKind::File { .. })
                 || super::mm::is_special_mapping_page(crate::mm::Pfn(p))
         })
         .count() as u64;
-    let file_pages = page_cache_pages();
-    // The card's pages (files on /boot and the block devices' cache) are not the rootfs's.
-    let disk = crate::kernel::cardfs::nr_file_pages() + crate::kernel::cardfs::nr_buffer_pages();
+    let (file_pages, shmem_pages) = page_cache_and_shmem_pages();
     ProcessMemStats {
         anon_pages: super::mm::NR_ANON_PAGES.load(Ordering::Relaxed),
         mapped,
         file_pages,
-        shmem_pages: file_pages - disk.min(file_pages),
+        shmem_pages,
     }
 }
 
 /// `/proc/meminfo` with the page-cache and mapping counters filled in (AnonPages,
 /// KernelStack and PageTables come live from `mem::meminfo_snapshot`): Mapped, Cached and
-/// Shmem (the rootfs's pages), and the LRU lists' sizes as the node keeps them (tmpfs pages
+/// Shmem (the swap-backed cache pages), and the LRU lists' sizes as the node keeps them (tmpfs pages
 /// live on the anon lists, as shmem's do).
 pub fn meminfo_snapshot(
     layout: &crate::arch::layout::Layout,

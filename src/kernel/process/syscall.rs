@@ -268,6 +268,8 @@ fn call(n: u32, a: [usize; 6]) -> SysResult {
             if let Some(u) = gone {
                 pm.free_pgtables(u);
             }
+            // The PTEs are gone: a shmem object only these VMAs mapped is freed now.
+            super::shmem::evict_pending();
             Ok(0)
         }),
         nr::MPROTECT => with_current(|t| {
@@ -416,9 +418,9 @@ fn call(n: u32, a: [usize; 6]) -> SysResult {
             let who = a[0] as i32;
             let ru = with_current(|t| {
                 if who == 0 || who == 1 {
-                    let rss =
-                        t.mm.as_ref()
-                            .map_or(0, |m| m.hw.rss_anon + m.hw.rss_file + m.hw.rss_special);
+                    let rss = t.mm.as_ref().map_or(0, |m| {
+                        m.hw.rss_anon + m.hw.rss_file + m.hw.rss_shmem + m.hw.rss_special
+                    });
                     rusage(t.utime, t.stime, t.counts.min_flt, t.counts.maj_flt, rss as u64 * 4)
                 } else if who == -1 {
                     // RUSAGE_CHILDREN: the reaped children's (cmin_flt, cutime...).
@@ -957,8 +959,10 @@ fn sys_mmap2(a: [usize; 6]) -> SysResult {
                 pm.zap_range(addr, end);
             }
         }
-        let r = pm.mm.do_mmap(addr, len, prot, flags, file.as_ref().map(|f| (f, pgoff)))?;
-        Ok(r)
+        let r = pm.mm.do_mmap(addr, len, prot, flags, file.as_ref().map(|f| (f, pgoff)));
+        // A MAP_FIXED mapping replaced zapped VMAs: a shmem object only they mapped goes.
+        super::shmem::evict_pending();
+        r
     })
 }
 
@@ -982,7 +986,7 @@ fn sys_mincore(start: usize, len: usize, vec: usize) -> SysResult {
                     if crate::kernel::cardfs::is_card_file(f) {
                         crate::kernel::cardfs::is_cached(f, idx)
                     } else {
-                        super::fs::cached_page(f.ino, idx).is_some()
+                        super::fs::cached_page(f, idx).is_some()
                     }
                 });
             v.push(u8::from(present));

@@ -41,7 +41,9 @@ use super::era::KernelEra;
 use super::gfp::{gfp_zone, GfpFlags};
 use super::memblock::Memblock;
 use super::mm_init::{PfnRange, Zones};
-use super::page::{free_mt_flags, MemMap, Page, PageFlagNames, PageFlags, PageOwner, NIL, NO_ZONE};
+use super::page::{
+    free_mt_flags, LruFlags, MemMap, Page, PageFlagNames, PageFlags, PageOwner, NIL, NO_ZONE,
+};
 use super::swap::Lruvec;
 use super::zone::{
     calculate_min_free_kbytes, calculate_normal_threshold, calculate_totalreserve_pages,
@@ -219,7 +221,9 @@ pub enum ZapRmap {
     Shared,
     /// An anonymous page this was the last mapping of (the caller frees it).
     Anon,
-    /// Any other page (page cache, or not in mem_map).
+    /// A swap-backed page-cache page (tmpfs, shmem): `MM_SHMEMPAGES`.
+    Shmem,
+    /// Any other page (a disk file's page-cache page, or not in mem_map).
     Other,
 }
 
@@ -309,9 +313,18 @@ impl<'a> Node<'a> {
             ZapRmap::Shared
         } else if p.owner() == PageOwner::Anon {
             ZapRmap::Anon
+        } else if p.lru_flags().contains(LruFlags::PG_swapbacked) {
+            ZapRmap::Shmem
         } else {
             ZapRmap::Other
         }
+    }
+
+    /// `PageSwapBacked` of `pfn` (false for a frame outside mem_map).
+    pub fn page_swapbacked(&self, pfn: Pfn) -> bool {
+        self.mem_map
+            .pfn_to_page(pfn)
+            .is_some_and(|p| p.lru_flags().contains(LruFlags::PG_swapbacked))
     }
 
     /// `__sync_icache_dcache`'s `test_and_set_bit(PG_dcache_clean)` for a page-cache page

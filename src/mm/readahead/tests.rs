@@ -206,6 +206,10 @@ impl FaultEnv for Env {
         None
     }
     fn rss_add(&mut self, _kind: RssKind, _delta: i64) {}
+    fn page_swapbacked(&self, _pfn: u64) -> bool {
+        // A card file's pages: not swap-backed.
+        false
+    }
 }
 
 /// What a mapped read of a card file costs: the task's counts, `pgfault` and `pgmajfault`,

@@ -11,9 +11,13 @@ pub enum FrameKind {
     Zero,
     /// An anonymous page of a process.
     Anon,
-    /// A page-cache page of the rootfs (tmpfs-like: swap-backed and dirty, as Linux's
-    /// initramfs pages are, hence `Shared_Dirty`/`Private_Dirty` and `RssShmem`).
+    /// A swap-backed page-cache page: the rootfs's (tmpfs) files and shared anonymous
+    /// memory (shmem). A tmpfs page is always dirty (it has no backing store to be clean
+    /// against), hence `Shared_Dirty`/`Private_Dirty`, as Linux's initramfs pages are.
     Shmem,
+    /// A page-cache page that is not swap-backed (a file on the card): clean unless its
+    /// `PG_dirty` is set or a PTE dirtied it, so `Shared_Clean`/`Private_Clean` when read.
+    File { dirty: bool },
     /// A kernel page mapped by a special mapping (`[sigpage]`).
     Kernel,
 }
@@ -36,6 +40,7 @@ pub fn smaps_page(p: &PteView, locked: bool) -> Option<SmapsPage> {
         FrameKind::Zero => return None,
         FrameKind::Anon => (true, true, false, 0),
         FrameKind::Shmem => (false, true, true, 1),
+        FrameKind::File { dirty } => (false, false, dirty, 1),
         FrameKind::Kernel => (false, false, false, 1),
     };
     let mapcount = p.mapcount.max(1);
@@ -126,6 +131,35 @@ mod tests {
         assert_eq!(shared_anon.shared_clean, 4096);
         assert_eq!(shared_anon.pss >> super::super::maps::PSS_SHIFT, 2048);
         assert_eq!(shared_anon.pss_locked >> super::super::maps::PSS_SHIFT, 2048);
+    }
+
+    #[test]
+    fn filerss_a_card_file_page_is_clean_where_a_tmpfs_page_is_dirty() {
+        // smaps_account(): dirty = pte_dirty || PageDirty. A card file's text read by two
+        // processes (one page mapped twice, one mapped once) is Shared_Clean/Private_Clean
+        // and Pss_File; the same pages of a tmpfs file are Shared_Dirty/Private_Dirty and
+        // Pss_Shmem.
+        let clean = FrameKind::File { dirty: false };
+        let card = vma_stats([pte(clean, 2, false), pte(clean, 1, false)].into_iter(), false);
+        assert_eq!((card.shared_clean, card.private_clean), (4096, 4096));
+        assert_eq!((card.shared_dirty, card.private_dirty), (0, 0));
+        assert_eq!(card.pss_file >> super::super::maps::PSS_SHIFT, 4096 + 2048);
+        assert_eq!((card.pss_shmem, card.pss_anon, card.pss_dirty, card.anonymous), (0, 0, 0, 0));
+        let tmpfs = vma_stats(
+            [pte(FrameKind::Shmem, 2, false), pte(FrameKind::Shmem, 1, false)].into_iter(),
+            false,
+        );
+        assert_eq!((tmpfs.shared_dirty, tmpfs.private_dirty), (4096, 4096));
+        assert_eq!((tmpfs.shared_clean, tmpfs.private_clean), (0, 0));
+        assert_eq!(tmpfs.pss_shmem >> super::super::maps::PSS_SHIFT, 4096 + 2048);
+        assert_eq!(tmpfs.pss_file, 0);
+        // A card page written through a shared mapping (dirty PTE), or one whose PG_dirty is
+        // set, counts as dirty.
+        let written = vma_stats([pte(clean, 1, true)].into_iter(), false);
+        assert_eq!((written.private_dirty, written.private_clean), (4096, 0));
+        let page_dirty =
+            vma_stats([pte(FrameKind::File { dirty: true }, 1, false)].into_iter(), false);
+        assert_eq!((page_dirty.private_dirty, page_dirty.pss_file), (4096, 4096 << 12));
     }
 
     #[test]
