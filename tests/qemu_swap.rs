@@ -154,6 +154,48 @@ fn a_forked_child_shares_the_swap_entries() {
     q.poweroff_ok();
 }
 
+/// More swap PTEs on a slot than a `swap_map` byte counts (`SWAP_MAP_MAX`, 62): `swaptest`
+/// pages N pages out and forks 100 children that all hold its swap entries at once (101 per
+/// slot: count continuation pages carry the rest), `verify` checks every count against the
+/// swap PTEs while they do, then each child checks every word and exits, and every slot is
+/// free once all are gone. Before continuations the 62nd fork failed with ENOMEM.
+#[test]
+fn a_hundred_children_hold_one_slot_through_count_continuations() {
+    const N: u64 = 64;
+    const KIDS: u64 = 100;
+    let pages = swap_pages();
+    let mut q = boot();
+    swapon(&mut q, pages);
+    let pid = q.start_background(
+        &format!("/bin/swaptest {N} children {KIDS} hold"),
+        "FORKED",
+        Duration::from_secs(180),
+    );
+    let swaps = q.cmd("cat /proc/swaps");
+    let used = format!("\t\t{}\t\t-2\n", N * 4);
+    if !swaps.contains(&used) {
+        q.fail(&format!("{N} slots should be in use, held by {} processes:\n{swaps}", KIDS + 1));
+    }
+    q.verify_ok("with 101 swap PTEs on each slot");
+    let mut out = q.cmd(&format!("kill -USR1 {pid}"));
+    if !out.contains("PATTERN bad=") {
+        out += &q.wait_for("PATTERN bad=", Duration::from_secs(180)).unwrap();
+        out += &q.wait_for("\n", Duration::from_secs(5)).unwrap();
+    }
+    q.expect_in(
+        "children",
+        &out,
+        &format!("CHILDREN {KIDS} forked, {KIDS} read every word right\n"),
+    );
+    q.expect_in("parent", &out, "PATTERN bad=0\n");
+    let swaps = q.cmd("cat /proc/swaps");
+    if !swaps.contains("\t\t0\t\t-2\n") {
+        q.fail(&format!("slots left in use after exit:\n{swaps}"));
+    }
+    q.verify_ok("after the children and the parent");
+    q.poweroff_ok();
+}
+
 #[test]
 fn swapoff_brings_a_running_programs_pages_back() {
     const N: u64 = 300;

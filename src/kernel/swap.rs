@@ -38,7 +38,9 @@ use crate::mm::gfp::GfpFlags;
 use crate::mm::page::PageOwner;
 use crate::mm::swap_header::{read_swap_header, SWAP_HEADER_SIZE};
 use crate::mm::swap_state::{CachedPage, SwapCache};
-use crate::mm::swapfile::{SwapAreas, SwapInfo, SWAP_HAS_CACHE};
+use crate::mm::swapfile::{
+    ContPage, SwapAreas, SwapCountError, SwapInfo, SWAP_HAS_CACHE, SWAP_MAP_PAGE_SLOTS,
+};
 use crate::mm::swapops::SwpEntry;
 use crate::mm::Pfn;
 
@@ -242,6 +244,8 @@ pub fn swap_writepage_end(w: SwapWrite) -> Result<(), Errno> {
 pub fn end_swap_write(w: SwapWrite) -> bool {
     let pfn = w.pfn;
     if swap_writepage_end(w).is_err() {
+        // end_swap_bio_write: the slot does not hold it; written again on a later pass.
+        crate::kernel::process::reclaim::folio_mark_dirty(pfn);
         return false;
     }
     if page_swap_entry(pfn).is_some() && !cache_mapped(pfn) {
@@ -270,19 +274,49 @@ pub fn writeback_pending() -> bool {
 }
 
 /// `folio_alloc_swap` + `add_to_swap_cache`: a slot for the mapped anonymous page `pfn`,
-/// the page in the swap cache (dirty: it must be written before it can go).
+/// the page in the swap cache and marked dirty (`PG_dirty`: it must be written before it can
+/// go). With swap more than half full the slot scan takes back slots only the swap cache
+/// holds ([`reclaim_cache_only`]).
 pub fn add_to_swap(pfn: Pfn) -> Option<SwpEntry> {
-    let mut s = SWAP.lock();
-    if s.cache.entry_of(pfn.0).is_some() {
-        return None;
+    let mut released = None;
+    let e = {
+        let mut s = SWAP.lock();
+        if s.cache.entry_of(pfn.0).is_some() {
+            return None;
+        }
+        let SwapState { areas, cache } = &mut *s;
+        let e = areas.get_swap_page_reclaiming(SWAP_HAS_CACHE, |e| {
+            let freed = reclaim_cache_only(cache, e);
+            released = released.or(freed);
+            freed.is_some()
+        })?;
+        if !cache.insert(e, CachedPage { pfn: pfn.0, readahead: false, mapped: true }) {
+            // No memory for the cache's index: the slot goes back, the page stays.
+            let _ = areas.put(e, SWAP_HAS_CACHE);
+            return None;
+        }
+        e
+    };
+    if let Some(p) = released {
+        // folio_free_swap: its only copy is the page now.
+        crate::kernel::process::reclaim::folio_mark_dirty(p);
     }
-    let e = s.areas.get_swap_page(SWAP_HAS_CACHE)?;
-    if !s.cache.insert(e, CachedPage { pfn: pfn.0, readahead: false, mapped: true }) {
-        // No memory for the cache's index: the slot goes back, the page stays.
-        let _ = s.areas.put(e, SWAP_HAS_CACHE);
-        return None;
-    }
+    crate::kernel::process::reclaim::folio_mark_dirty(pfn);
     Some(e)
+}
+
+/// `__try_to_reclaim_swap(TTRS_ANYWAY)` for a slot only the swap cache holds, from the slot
+/// scan: `folio_free_swap` takes a mapped page out of the cache (it stays mapped and on its
+/// list; the caller drops the slot's cache reference and reuses it) unless its write is in
+/// flight. A page nothing maps (read ahead, not yet faulted in) is left: pivm frees such a
+/// page only on the swap-PTE paths, and reclaim may hold it isolated. The page let go.
+fn reclaim_cache_only(cache: &mut SwapCache, e: SwpEntry) -> Option<Pfn> {
+    let c = cache.get(e)?;
+    if !c.mapped || under_writeback(Pfn(c.pfn)) {
+        return None;
+    }
+    cache.remove_pfn(c.pfn)?;
+    Some(Pfn(c.pfn))
 }
 
 /// The swap entry of a page in the swap cache (`folio_test_swapcache` + `folio->swap`).
@@ -332,14 +366,37 @@ pub fn unmapped_to_swap(pfn: Pfn) {
     }
 }
 
-/// `__swp_swapcount`.
-pub fn swap_count(e: SwpEntry) -> u8 {
+/// `__swp_swapcount`: the slot's swap PTEs, continuation digits included.
+pub fn swap_count(e: SwpEntry) -> u32 {
     SWAP.lock().areas.swap_count(e)
 }
 
-/// `swap_duplicate`: one more swap PTE for `e`; false if the count is at its limit.
-pub fn swap_duplicate(e: SwpEntry) -> bool {
-    SWAP.lock().areas.duplicate(e, 1).is_ok()
+/// `swap_duplicate`: one more swap PTE for `e`. A count past `SWAP_MAP_MAX` needs a
+/// continuation page: allocated with the swap lock let go (`add_swap_count_continuation`,
+/// which may find another task added one meanwhile), then the count tried again. `ENOMEM`
+/// only when that allocation fails, `ENOENT`/`EINVAL` for a free or bad slot.
+pub fn swap_duplicate(e: SwpEntry) -> Result<(), Errno> {
+    loop {
+        match SWAP.lock().areas.duplicate(e, 1) {
+            Ok(()) => return Ok(()),
+            Err(SwapCountError::NoMem) => {}
+            Err(SwapCountError::NoEntry) => return Err(Errno::ENOENT),
+            Err(_) => return Err(Errno::EINVAL),
+        }
+        let page = continuation_page();
+        let mut s = SWAP.lock();
+        let area = s.areas.get_mut(e).ok_or(Errno::EINVAL)?;
+        area.add_swap_count_continuation(e.offset(), page).map_err(|_| Errno::ENOMEM)?;
+    }
+}
+
+/// A zeroed page for `swap_map` count continuations (6.1's `alloc_page`): a page-sized kmalloc
+/// (an order-0 page), None when memory is out.
+fn continuation_page() -> Option<ContPage> {
+    let mut v: Vec<u8> = Vec::new();
+    v.try_reserve_exact(SWAP_MAP_PAGE_SLOTS as usize).ok()?;
+    v.resize(SWAP_MAP_PAGE_SLOTS as usize, 0);
+    Some(v.into_boxed_slice())
 }
 
 /// `swap_free`: one swap PTE fewer.
@@ -746,16 +803,16 @@ pub fn inuse_pages(ty: usize) -> u32 {
     SWAP.lock().areas.areas.get(ty).and_then(Option::as_ref).map_or(0, |a| a.inuse_pages)
 }
 
-/// Every used slot of every area with its `swap_map` byte, and the cached entries (for
-/// `verify`).
-pub fn snapshot() -> (Vec<(SwpEntry, u8)>, Vec<SwpEntry>) {
+/// Every used slot of every area with its count (continuations included) and cache bit, and
+/// the cached entries (for `verify`).
+pub fn snapshot() -> (Vec<(SwpEntry, u32, bool)>, Vec<SwpEntry>) {
     // A read in flight holds its slot's cache reference as a cached page does.
     let in_flight = settle_all();
     let s = SWAP.lock();
     let mut used = Vec::new();
     for (t, a) in s.areas.areas.iter().enumerate() {
         if let Some(a) = a {
-            used.extend(a.used_slots().map(|(o, m)| (SwpEntry::new(t as u32, o), m)));
+            used.extend(a.used_slots().map(|(o, n, c)| (SwpEntry::new(t as u32, o), n, c)));
         }
     }
     (used, s.cache.iter().map(|(e, _)| e).chain(in_flight).collect())
@@ -767,23 +824,22 @@ pub fn snapshot() -> (Vec<(SwpEntry, u8)>, Vec<SwpEntry>) {
 pub fn verify(ptes: &alloc::collections::BTreeMap<SwpEntry, u32>) -> Result<(), String> {
     let (used, cached) = snapshot();
     let cached: alloc::collections::BTreeSet<SwpEntry> = cached.into_iter().collect();
-    for &(e, m) in &used {
-        let count = u32::from(m & !SWAP_HAS_CACHE);
+    for &(e, count, has_cache) in &used {
         let want = ptes.get(&e).copied().unwrap_or(0);
         if count != want {
             return Err(alloc::format!("swap: slot {} count {} but {} swap PTEs", e, count, want));
         }
-        if (m & SWAP_HAS_CACHE != 0) != cached.contains(&e) {
+        if has_cache != cached.contains(&e) {
             return Err(alloc::format!("swap: slot {} cache bit and swap cache disagree", e));
         }
     }
     for (e, n) in ptes {
-        if !used.iter().any(|(u, _)| u == e) {
+        if !used.iter().any(|(u, _, _)| u == e) {
             return Err(alloc::format!("swap: {} swap PTEs for free slot {}", n, e));
         }
     }
     for e in &cached {
-        if !used.iter().any(|(u, _)| u == e) {
+        if !used.iter().any(|(u, _, _)| u == e) {
             return Err(alloc::format!("swap: cached entry {} on a free slot", e));
         }
     }

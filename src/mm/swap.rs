@@ -284,6 +284,17 @@ impl Lruvec {
         Ok(())
     }
 
+    /// `folio_mark_dirty` (`dirty`) or `folio_clear_dirty_for_io` (not `dirty`) of a page on
+    /// a list or isolated (`PG_dirty` names no list). Whether it was dirty before; false for
+    /// no such page.
+    pub fn folio_set_dirty(map: &mut MemMap<'_>, pfn: Pfn, dirty: bool) -> bool {
+        let Some(i) = map.index(pfn) else { return false };
+        let flags = &mut map.pages_mut()[i as usize].lru_flags;
+        let was = flags.contains(LruFlags::PG_dirty);
+        flags.set(LruFlags::PG_dirty, dirty);
+        was
+    }
+
     /// Sets a page's reverse-map key (`page->mapping`, `page->index`), e.g. once a cached
     /// file's inode number is known.
     pub fn set_rmap_key(map: &mut MemMap<'_>, pfn: Pfn, mapping: u32, index: u32) {

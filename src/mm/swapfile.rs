@@ -10,6 +10,7 @@ use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use super::mm_types::PAGE_SIZE;
 use super::swap_header::SwapHeader;
 use super::swapops::SwpEntry;
 
@@ -17,10 +18,16 @@ use super::swapops::SwpEntry;
 pub const SWAP_HAS_CACHE: u8 = 0x40;
 /// `SWAP_MAP_BAD`: a bad page (and the header, which is never handed out).
 pub const SWAP_MAP_BAD: u8 = 0x3f;
-/// `SWAP_MAP_MAX`: the largest count a `swap_map` byte holds. Linux continues larger counts
-/// in extra pages (`COUNT_CONTINUED`); pivm refuses them (`swap_duplicate` fails: a page
-/// mapped by more than 62 processes from one swap entry).
+/// `SWAP_MAP_MAX`: the largest count a `swap_map` byte holds; larger counts continue in
+/// continuation pages (`COUNT_CONTINUED`).
 pub const SWAP_MAP_MAX: u8 = 0x3e;
+/// `COUNT_CONTINUED`: the count goes on in the slot's byte of the next continuation page.
+pub const COUNT_CONTINUED: u8 = 0x80;
+/// `SWAP_CONT_MAX`: the largest digit a continuation page's byte holds.
+pub const SWAP_CONT_MAX: u8 = 0x7f;
+/// Slots per `swap_map` page: a continuation page holds one byte for each (6.1's
+/// `offset & ~PAGE_MASK`).
+pub const SWAP_MAP_PAGE_SLOTS: u32 = PAGE_SIZE as u32;
 /// `SWAPFILE_CLUSTER` (no THP swap): slots per cluster.
 pub const SWAPFILE_CLUSTER: u32 = 256;
 /// `SWAP_CLUSTER_COLS`: the stride of the initial free-cluster list (`SWAP_ADDRESS_SPACE_PAGES`
@@ -70,7 +77,8 @@ pub enum SwapCountError {
     NoEntry,
     /// Already in the swap cache (`-EEXIST`, from `swapcache_prepare`).
     Exists,
-    /// The count would pass `SWAP_MAP_MAX` (`-ENOMEM`).
+    /// The count needs a continuation page the area does not have yet (`-ENOMEM`: the caller
+    /// allocates one, [`SwapInfo::add_swap_count_continuation`], and tries again).
     NoMem,
     /// No such area or slot (`Bad swap file entry`).
     Bad,
@@ -97,7 +105,15 @@ pub struct SwapInfo {
     cluster_info: Vec<ClusterInfo>,
     free_clusters: VecDeque<u32>,
     percpu: PercpuCluster,
+    /// The continuation pages of each `swap_map` page (6.1's list on the map page's
+    /// `head->lru`), lowest digit first; kept until `swapoff`
+    /// (`free_swap_count_continuations`).
+    cont: Vec<Vec<ContPage>>,
 }
+
+/// A count continuation page: one digit (0..=`SWAP_CONT_MAX`, `COUNT_CONTINUED` when the
+/// next page holds more) per slot of its `swap_map` page.
+pub type ContPage = alloc::boxed::Box<[u8]>;
 
 impl SwapInfo {
     /// `sys_swapon`'s `setup_swap_map_and_extents` for an accepted header: the map with the
@@ -159,6 +175,7 @@ impl SwapInfo {
             cluster_info,
             free_clusters,
             percpu: PercpuCluster::default(),
+            cont: (0..max.div_ceil(SWAP_MAP_PAGE_SLOTS)).map(|_| Vec::new()).collect(),
         }
     }
 
@@ -247,8 +264,18 @@ impl SwapInfo {
     /// `scan_swap_map_slots` for one slot with `usage` (`SWAP_HAS_CACHE` from `add_to_swap`,
     /// 1 from `swapoff`-free paths): the cluster path on a solid-state area, else (or with no
     /// free cluster left) the linear scan from `cluster_next` round to `lowest_bit`. 6.1 scans
-    /// from a random per-CPU start on a solid-state area; pivm from `cluster_next`.
-    pub fn scan_swap_map_slot(&mut self, usage: u8) -> Option<u32> {
+    /// from a random per-CPU start on a solid-state area; pivm from `cluster_next`. With swap
+    /// more than half full (`swap_full`: `vm_swap_full`), the linear scan takes back a slot
+    /// whose only user is the swap cache when `reclaim(offset)` lets its page go
+    /// (`__try_to_reclaim_swap` with `TTRS_ANYWAY`: the page is out of the swap cache, so the
+    /// cache reference is dropped here and the slot is used again), and goes on past one whose
+    /// page cannot go (under writeback).
+    pub fn scan_swap_map_slot(
+        &mut self,
+        usage: u8,
+        swap_full: bool,
+        reclaim: &mut impl FnMut(u32) -> bool,
+    ) -> Option<u32> {
         if !self.flags.contains(SwpFlags::WRITEOK) || self.inuse_pages >= self.pages {
             return None;
         }
@@ -260,9 +287,14 @@ impl SwapInfo {
             Some(o) => o,
             None => {
                 let base = self.cluster_next.clamp(self.lowest_bit, self.highest_bit.max(1));
-                (base..=self.highest_bit)
-                    .chain(self.lowest_bit..base)
-                    .find(|&o| self.swap_map[o as usize] == 0)?
+                let (low, high) = (self.lowest_bit, self.highest_bit);
+                (base..=high).chain(low..base).find(|&o| {
+                    let m = self.swap_map[o as usize];
+                    if swap_full && m == SWAP_HAS_CACHE && reclaim(o) {
+                        let _ = self.entry_put(o, SWAP_HAS_CACHE);
+                    }
+                    self.swap_map[o as usize] == 0
+                })?
             }
         };
         self.swap_map[offset as usize] = usage;
@@ -270,6 +302,11 @@ impl SwapInfo {
         self.range_alloc(offset);
         self.cluster_next = offset + 1;
         Some(offset)
+    }
+
+    /// Slots whose only user is the swap cache (`swap_map` is `SWAP_HAS_CACHE` alone).
+    pub fn cache_only_slots(&self) -> usize {
+        self.swap_map.iter().filter(|&&m| m == SWAP_HAS_CACHE).count()
     }
 
     /// `swap_entry_free`: the slot goes back.
@@ -287,7 +324,9 @@ impl SwapInfo {
     }
 
     /// `__swap_duplicate(entry, usage)`: one more swap PTE (`usage` 1) or the swap cache
-    /// (`SWAP_HAS_CACHE`, `swapcache_prepare`).
+    /// (`SWAP_HAS_CACHE`, `swapcache_prepare`). A count at `SWAP_MAP_MAX` goes on in the
+    /// continuation pages; `NoMem` when they are full (or none is there yet): the caller adds
+    /// one ([`Self::add_swap_count_continuation`]) and tries again, as `swap_duplicate` does.
     pub fn duplicate(&mut self, offset: u32, usage: u8) -> Result<(), SwapCountError> {
         let m = self.check(offset)?;
         let (count, has_cache) = (m & !SWAP_HAS_CACHE, m & SWAP_HAS_CACHE != 0);
@@ -303,17 +342,26 @@ impl SwapInfo {
             if count == 0 && !has_cache {
                 return Err(SwapCountError::NoEntry);
             }
-            if count >= SWAP_MAP_MAX {
+            let low = count & !COUNT_CONTINUED;
+            let count = if low < SWAP_MAP_MAX {
+                count + 1
+            } else if low > SWAP_MAP_MAX {
+                return Err(SwapCountError::Bad);
+            } else if self.swap_count_continued(offset, count) {
+                COUNT_CONTINUED
+            } else {
                 return Err(SwapCountError::NoMem);
-            }
-            m + 1
+            };
+            count | (m & SWAP_HAS_CACHE)
         };
         self.swap_map[offset as usize] = new;
         Ok(())
     }
 
     /// `__swap_entry_free_locked`: drops one swap PTE (`usage` 1) or the swap cache
-    /// (`SWAP_HAS_CACHE`); the slot is freed when nothing is left. Returns what is left.
+    /// (`SWAP_HAS_CACHE`); the slot is freed when nothing is left. Returns the `swap_map`
+    /// byte left (0 when freed; `COUNT_CONTINUED` set while the continuation pages hold
+    /// part of the count).
     pub fn entry_put(&mut self, offset: u32, usage: u8) -> Result<u8, SwapCountError> {
         let m = self.check(offset)?;
         let (mut count, mut has_cache) = (m & !SWAP_HAS_CACHE, m & SWAP_HAS_CACHE);
@@ -322,10 +370,16 @@ impl SwapInfo {
                 return Err(SwapCountError::NoEntry);
             }
             has_cache = 0;
+        } else if count == 0 {
+            return Err(SwapCountError::NoEntry);
+        } else if count == COUNT_CONTINUED {
+            // 1000 - 1: the low digit wraps to SWAP_MAP_MAX, the borrow from the pages.
+            count = if self.swap_count_continued(offset, count) {
+                SWAP_MAP_MAX | COUNT_CONTINUED
+            } else {
+                SWAP_MAP_MAX
+            };
         } else {
-            if count == 0 {
-                return Err(SwapCountError::NoEntry);
-            }
             count -= 1;
         }
         let left = count | has_cache;
@@ -337,24 +391,131 @@ impl SwapInfo {
         Ok(left)
     }
 
-    /// `swap_count`: swap PTEs referring to the slot.
-    pub fn swap_count(&self, offset: u32) -> u8 {
-        self.swap_map.get(offset as usize).map_or(0, |&m| {
-            if m == SWAP_MAP_BAD {
-                0
-            } else {
-                m & !SWAP_HAS_CACHE
+    /// `swap_count_continued`: carries an increment (`count` is `SWAP_MAP_MAX`, with
+    /// `COUNT_CONTINUED` once the pages hold digits) into the slot's digits in the
+    /// continuation pages, or borrows a decrement (`count` is `COUNT_CONTINUED`) from them.
+    /// An increment returns false when the digits are all at `SWAP_CONT_MAX` (or there is no
+    /// page): a page must be added. A decrement returns whether the pages still hold some
+    /// of the count.
+    fn swap_count_continued(&mut self, offset: u32, count: u8) -> bool {
+        let pages = &mut self.cont[(offset / SWAP_MAP_PAGE_SLOTS) as usize];
+        let o = (offset % SWAP_MAP_PAGE_SLOTS) as usize;
+        if pages.is_empty() {
+            assert_eq!(count & COUNT_CONTINUED, 0, "swap count continued without a page");
+            return false;
+        }
+        if count == SWAP_MAP_MAX {
+            // The first carry: the first page's digit was never used for this slot.
+            pages[0][o] = 1;
+            return true;
+        }
+        if count == SWAP_MAP_MAX | COUNT_CONTINUED {
+            // 999 + 1: skip the digits that carry on, then raise the first that can.
+            let mut i = 0;
+            while pages[i][o] == SWAP_CONT_MAX | COUNT_CONTINUED {
+                i += 1;
+                assert!(i < pages.len(), "swap count continuation chain ends early");
             }
-        })
+            if pages[i][o] == SWAP_CONT_MAX {
+                i += 1;
+                if i == pages.len() {
+                    return false;
+                }
+                pages[i][o] = 0;
+            }
+            pages[i][o] += 1;
+            for p in pages[..i].iter_mut() {
+                p[o] = COUNT_CONTINUED;
+            }
+            return true;
+        }
+        assert_eq!(count, COUNT_CONTINUED, "swap count continuation decrement");
+        // 1000 - 1: skip the zero digits that carry on, lower the first non-zero one, and
+        // the digits below it become SWAP_CONT_MAX.
+        let mut i = 0;
+        while pages[i][o] == COUNT_CONTINUED {
+            i += 1;
+            assert!(i < pages.len(), "swap count continuation chain ends early");
+        }
+        assert_ne!(pages[i][o], 0, "swap count continuation underflow");
+        pages[i][o] -= 1;
+        let mut carry = if pages[i][o] == 0 { 0 } else { COUNT_CONTINUED };
+        for p in pages[..i].iter_mut().rev() {
+            p[o] = SWAP_CONT_MAX | carry;
+            carry = COUNT_CONTINUED;
+        }
+        carry == COUNT_CONTINUED
     }
 
-    /// Slots in use as the map says (for `verify`): every count and cache reference.
-    pub fn used_slots(&self) -> impl Iterator<Item = (u32, u8)> + '_ {
+    /// `add_swap_count_continuation` under the lock, with the page the caller allocated
+    /// outside it (None when that allocation failed): a continuation page for `offset`'s
+    /// `swap_map` page unless the count no longer needs one (another task added it, or the
+    /// count dropped meanwhile; the page is then dropped). `NoMem` only when a page is needed
+    /// and none was given.
+    pub fn add_swap_count_continuation(
+        &mut self,
+        offset: u32,
+        page: Option<ContPage>,
+    ) -> Result<(), SwapCountError> {
+        let mut count = self.check(offset)? & !SWAP_HAS_CACHE;
+        if count & !COUNT_CONTINUED != SWAP_MAP_MAX {
+            return Ok(());
+        }
+        let Some(mut page) = page else { return Err(SwapCountError::NoMem) };
+        let pages = &mut self.cont[(offset / SWAP_MAP_PAGE_SLOTS) as usize];
+        let o = (offset % SWAP_MAP_PAGE_SLOTS) as usize;
+        for p in pages.iter() {
+            // A page with room for this slot's digit is already there.
+            if count & COUNT_CONTINUED == 0 {
+                return Ok(());
+            }
+            count = p[o];
+            if count & !COUNT_CONTINUED != SWAP_CONT_MAX {
+                return Ok(());
+            }
+        }
+        page.fill(0);
+        pages.push(page);
+        Ok(())
+    }
+
+    /// The continuation pages the area holds (they go with it at `swapoff`).
+    pub fn continuation_pages(&self) -> usize {
+        self.cont.iter().map(Vec::len).sum()
+    }
+
+    /// `swp_swapcount`: the swap PTEs referring to the slot, the continuation digits
+    /// included.
+    pub fn swap_count(&self, offset: u32) -> u32 {
+        let m = match self.swap_map.get(offset as usize) {
+            None | Some(&SWAP_MAP_BAD) => return 0,
+            Some(&m) => m & !SWAP_HAS_CACHE,
+        };
+        let mut count = u32::from(m & !COUNT_CONTINUED);
+        if m & COUNT_CONTINUED == 0 {
+            return count;
+        }
+        let o = (offset % SWAP_MAP_PAGE_SLOTS) as usize;
+        let mut n = u32::from(SWAP_MAP_MAX) + 1;
+        for p in &self.cont[(offset / SWAP_MAP_PAGE_SLOTS) as usize] {
+            let digit = p[o];
+            count += u32::from(digit & !COUNT_CONTINUED) * n;
+            if digit & COUNT_CONTINUED == 0 {
+                break;
+            }
+            n *= u32::from(SWAP_CONT_MAX) + 1;
+        }
+        count
+    }
+
+    /// Slots in use as the map says (for `verify`): each slot's full count
+    /// ([`Self::swap_count`]) and whether the swap cache holds it.
+    pub fn used_slots(&self) -> impl Iterator<Item = (u32, u32, bool)> + '_ {
         self.swap_map
             .iter()
             .enumerate()
             .filter(|&(_, &m)| m != 0 && m != SWAP_MAP_BAD)
-            .map(|(i, &m)| (i as u32, m))
+            .map(|(i, &m)| (i as u32, self.swap_count(i as u32), m & SWAP_HAS_CACHE != 0))
     }
 }
 
@@ -446,6 +607,18 @@ impl SwapAreas {
     /// `get_swap_pages` for one slot: from the highest-priority area with a free slot (the
     /// first of equal ones). None when no area has one.
     pub fn get_swap_page(&mut self, usage: u8) -> Option<SwpEntry> {
+        self.get_swap_page_reclaiming(usage, |_| false)
+    }
+
+    /// [`Self::get_swap_page`] with `__try_to_reclaim_swap`: once swap is more than half full
+    /// (`vm_swap_full`), a scan that passes a slot only the swap cache holds asks
+    /// `reclaim(entry)` to take its page out of the cache (true when it did) and uses the slot.
+    pub fn get_swap_page_reclaiming(
+        &mut self,
+        usage: u8,
+        mut reclaim: impl FnMut(SwpEntry) -> bool,
+    ) -> Option<SwpEntry> {
+        let swap_full = self.vm_swap_full();
         let mut order: Vec<usize> = (0..self.areas.len())
             .filter(|&t| {
                 self.areas[t]
@@ -455,7 +628,11 @@ impl SwapAreas {
             .collect();
         order.sort_by_key(|&t| core::cmp::Reverse(self.areas[t].as_ref().map_or(0, |a| a.prio)));
         for t in order {
-            if let Some(off) = self.areas[t].as_mut().and_then(|a| a.scan_swap_map_slot(usage)) {
+            let mut reclaim_slot = |o: u32| reclaim(SwpEntry::new(t as u32, o));
+            let area = self.areas[t].as_mut();
+            if let Some(off) =
+                area.and_then(|a| a.scan_swap_map_slot(usage, swap_full, &mut reclaim_slot))
+            {
                 return Some(SwpEntry::new(t as u32, off));
             }
         }
@@ -473,7 +650,7 @@ impl SwapAreas {
     }
 
     /// `__swp_swapcount`.
-    pub fn swap_count(&self, e: SwpEntry) -> u8 {
+    pub fn swap_count(&self, e: SwpEntry) -> u32 {
         self.get(e).map_or(0, |a| a.swap_count(e.offset()))
     }
 
@@ -587,6 +764,235 @@ mod tests {
         assert_eq!(a.put(SwpEntry::new(3, 1), 1), Err(SwapCountError::Bad));
     }
 
+    /// A continuation page as the kernel allocates it (garbage in it: the area zeroes it).
+    fn cont_page() -> ContPage {
+        alloc::vec![0xa5u8; SWAP_MAP_PAGE_SLOTS as usize].into_boxed_slice()
+    }
+
+    /// `swap_duplicate`: the count, a continuation page added when it asks for one.
+    fn dup(a: &mut SwapAreas, e: SwpEntry) {
+        loop {
+            match a.duplicate(e, 1) {
+                Ok(()) => return,
+                Err(SwapCountError::NoMem) => a
+                    .get_mut(e)
+                    .unwrap()
+                    .add_swap_count_continuation(e.offset(), Some(cont_page()))
+                    .unwrap(),
+                Err(err) => panic!("swap_duplicate {err:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn counts_continue_past_swap_map_max_and_come_back_down() {
+        let mut a = SwapAreas::new();
+        a.enable(area(9000, &[], true), None);
+        let e = a.get_swap_page(SWAP_HAS_CACHE).unwrap();
+        // Up to SWAP_MAP_MAX in the byte itself; then no page: NoMem, nothing changed, and
+        // an allocation that failed is NoMem too.
+        for n in 1..=u32::from(SWAP_MAP_MAX) {
+            a.duplicate(e, 1).unwrap();
+            assert_eq!(a.swap_count(e), n);
+        }
+        assert_eq!(a.duplicate(e, 1), Err(SwapCountError::NoMem));
+        let si = a.get_mut(e).unwrap();
+        assert_eq!(si.add_swap_count_continuation(e.offset(), None), Err(SwapCountError::NoMem));
+        assert_eq!(a.swap_count(e), u32::from(SWAP_MAP_MAX));
+        assert_eq!(a.map(e), SWAP_HAS_CACHE | SWAP_MAP_MAX);
+        // One page carries 62 + 63 * 127 = 8063; a second one beyond.
+        let one_page = u32::from(SWAP_MAP_MAX) + 63 * u32::from(SWAP_CONT_MAX);
+        for n in u32::from(SWAP_MAP_MAX) + 1..=20_000 {
+            dup(&mut a, e);
+            assert_eq!(a.swap_count(e), n);
+            let pages = a.get(e).unwrap().continuation_pages();
+            assert_eq!(pages, if n <= one_page { 1 } else { 2 }, "at {n}");
+        }
+        assert_eq!(a.map(e) & SWAP_HAS_CACHE, SWAP_HAS_CACHE);
+        // A page added when none is needed any more is dropped.
+        let si = a.get_mut(e).unwrap();
+        si.add_swap_count_continuation(e.offset(), Some(cont_page())).unwrap();
+        assert_eq!(si.continuation_pages(), 2);
+        // A neighbour in the same map page uses the pages already there.
+        let f = a.get_swap_page(SWAP_HAS_CACHE).unwrap();
+        for n in 1..=200 {
+            dup(&mut a, f);
+            assert_eq!(a.swap_count(f), n);
+        }
+        assert_eq!(a.get(e).unwrap().continuation_pages(), 2);
+        for n in (0..20_000).rev() {
+            let left = a.put(e, 1).unwrap();
+            assert_eq!(a.swap_count(e), n);
+            assert_eq!(left & SWAP_HAS_CACHE, SWAP_HAS_CACHE);
+        }
+        assert_eq!(a.map(e), SWAP_HAS_CACHE);
+        assert_eq!(a.swap_count(f), 200);
+        for _ in 0..200 {
+            a.put(f, 1).unwrap();
+        }
+        assert_eq!(a.put(e, SWAP_HAS_CACHE), Ok(0));
+        assert_eq!(a.put(f, SWAP_HAS_CACHE), Ok(0));
+        assert_eq!(a.nr_pages(), (8999, 8999));
+        // The same slot counts up again from a clean start (the digits were left at zero).
+        let g = a.get_swap_page(SWAP_HAS_CACHE).unwrap();
+        for n in 1..=100 {
+            dup(&mut a, g);
+            assert_eq!(a.swap_count(g), n);
+        }
+    }
+
+    #[derive(Clone, Debug)]
+    enum CountOp {
+        Up(usize, u16, bool),
+        Down(usize, u16),
+    }
+
+    proptest! {
+        /// Counts in the thousands up and down on slots of several map pages, against a
+        /// model count per slot: `swap_count` always the model's, an allocation that fails
+        /// leaves the count as it was, and a slot is freed exactly when its count and cache
+        /// reference are gone.
+        #[test]
+        fn continued_counts_match_a_model(ops in proptest::collection::vec(
+            prop_oneof![
+                3 => ((0usize..6), 1u16..3000, any::<bool>())
+                    .prop_map(|(i, n, f)| CountOp::Up(i, n, f)),
+                2 => ((0usize..6), 1u16..3000).prop_map(|(i, n)| CountOp::Down(i, n)),
+            ],
+            0..24,
+        )) {
+            let mut a = SwapAreas::new();
+            a.enable(area(3 * SWAP_MAP_PAGE_SLOTS, &[], true), None);
+            // Six slots over the three map pages, two in each.
+            let offsets = [1u32, 2, 4097, 4200, 8192, 12000];
+            let slots: Vec<SwpEntry> = offsets.iter().map(|&o| SwpEntry::new(0, o)).collect();
+            for &e in &slots {
+                let si = a.get_mut(e).unwrap();
+                si.swap_map[e.offset() as usize] = 1;
+                si.inc_cluster(e.offset());
+                si.range_alloc(e.offset());
+            }
+            let mut model = [1u32; 6];
+            for op in ops {
+                match op {
+                    CountOp::Up(i, n, fail) => {
+                        if model[i] == 0 {
+                            prop_assert_eq!(a.duplicate(slots[i], 1), Err(SwapCountError::NoEntry));
+                            continue;
+                        }
+                        for _ in 0..n {
+                            match a.duplicate(slots[i], 1) {
+                                Ok(()) => model[i] += 1,
+                                Err(SwapCountError::NoMem) => {
+                                    let si = a.get_mut(slots[i]).unwrap();
+                                    let page = (!fail).then(cont_page);
+                                    let r = si.add_swap_count_continuation(slots[i].offset(), page);
+                                    if fail {
+                                        prop_assert_eq!(r, Err(SwapCountError::NoMem));
+                                        break;
+                                    }
+                                }
+                                Err(err) => prop_assert!(false, "{:?}", err),
+                            }
+                        }
+                    }
+                    CountOp::Down(i, n) => {
+                        for _ in 0..n.min(model[i] as u16) {
+                            a.put(slots[i], 1).unwrap();
+                            model[i] -= 1;
+                        }
+                    }
+                }
+                for (k, &e) in slots.iter().enumerate() {
+                    prop_assert_eq!(a.swap_count(e), model[k]);
+                    prop_assert_eq!(a.map(e) == 0, model[k] == 0);
+                }
+                let used = model.iter().filter(|&&c| c > 0).count() as u64;
+                let (free, total) = a.nr_pages();
+                prop_assert_eq!(total - free, used);
+            }
+        }
+    }
+
+    /// Fills an area, leaving `free` slots free and `cache_only` held by the swap cache alone
+    /// (the rest have a swap PTE and no cache).
+    fn filled(pages: u32, free: &[u32], cache_only: &[u32]) -> SwapAreas {
+        let mut a = SwapAreas::new();
+        a.enable(area(pages, &[], true), None);
+        while let Some(e) = a.get_swap_page(SWAP_HAS_CACHE) {
+            if !cache_only.contains(&e.offset()) {
+                a.duplicate(e, 1).unwrap();
+                a.put(e, SWAP_HAS_CACHE).unwrap();
+            }
+        }
+        for &o in free {
+            a.put(SwpEntry::new(0, o), 1).unwrap();
+        }
+        a
+    }
+
+    #[test]
+    fn a_full_area_takes_back_cache_only_slots() {
+        let cache_only: Vec<u32> = (301..=499).step_by(3).collect();
+        let mut a = filled(600, &[300, 500], &cache_only);
+        assert!(a.vm_swap_full());
+        let si = a.areas[0].as_ref().unwrap();
+        assert_eq!(si.cache_only_slots(), cache_only.len());
+        // No free cluster: the linear scan from cluster_next (256, clamped to lowest_bit)
+        // finds slot 300 free; the next scan starts at 301, a slot only the swap cache
+        // holds, whose page lets go (`__try_to_reclaim_swap`): the slot is used again.
+        let mut asked = Vec::new();
+        let mut ask = |e: SwpEntry| {
+            asked.push(e.offset());
+            true
+        };
+        assert_eq!(
+            a.get_swap_page_reclaiming(SWAP_HAS_CACHE, &mut ask).map(|e| e.offset()),
+            Some(300)
+        );
+        assert_eq!(
+            a.get_swap_page_reclaiming(SWAP_HAS_CACHE, &mut ask).map(|e| e.offset()),
+            Some(301)
+        );
+        assert_eq!(asked, [301]);
+        assert_eq!(a.map(SwpEntry::new(0, 301)), SWAP_HAS_CACHE, "given out again, to the cache");
+        let si = a.areas[0].as_ref().unwrap();
+        // 300 and 301 went to the swap cache; 301's old page gave it up.
+        assert_eq!(si.cache_only_slots(), cache_only.len() + 1);
+        // Pages that cannot let go (under writeback) keep their slots: the scan goes on to
+        // the free slot past them.
+        let mut refused = Vec::new();
+        let e = a.get_swap_page_reclaiming(SWAP_HAS_CACHE, |e| {
+            refused.push(e.offset());
+            false
+        });
+        assert_eq!(e.map(|e| e.offset()), Some(500));
+        let want: Vec<u32> = cache_only.iter().copied().filter(|&o| o > 301).collect();
+        assert_eq!(refused, want);
+        for &o in &refused {
+            assert_eq!(a.map(SwpEntry::new(0, o)), SWAP_HAS_CACHE);
+        }
+        // Full now: 6.1 takes a full area off the avail list, so nothing is scanned.
+        assert_eq!(a.get_swap_page_reclaiming(SWAP_HAS_CACHE, |_| panic!("not asked")), None);
+    }
+
+    #[test]
+    fn cache_only_slots_stay_while_swap_is_less_than_half_full() {
+        let mut a = SwapAreas::new();
+        a.enable(area(1024, &[], true), None);
+        let e = a.get_swap_page(SWAP_HAS_CACHE).unwrap();
+        assert!(!a.vm_swap_full());
+        let f = a.get_swap_page_reclaiming(SWAP_HAS_CACHE, |_| panic!("not asked")).unwrap();
+        assert_ne!(e, f);
+        assert_eq!(a.map(e), SWAP_HAS_CACHE);
+        // A rotational area scans linearly: still nothing taken back below half full.
+        let mut r = SwapAreas::new();
+        r.enable(area(64, &[], false), None);
+        let e = r.get_swap_page(SWAP_HAS_CACHE).unwrap();
+        let f = r.get_swap_page_reclaiming(SWAP_HAS_CACHE, |_| panic!("not asked")).unwrap();
+        assert_eq!((e.offset(), f.offset()), (1, 2));
+    }
+
     #[derive(Clone, Debug)]
     enum Op {
         Alloc,
@@ -616,7 +1022,7 @@ mod tests {
             let mut a = SwapAreas::new();
             a.enable(area(600, &bad, ssd), Some(5));
             let usable = a.nr_pages().1;
-            let mut model: alloc::collections::BTreeMap<u32, (u8, bool)> = Default::default();
+            let mut model: alloc::collections::BTreeMap<u32, (u16, bool)> = Default::default();
             for op in ops {
                 let keys: Vec<u32> = model.keys().copied().collect();
                 match op {
@@ -632,7 +1038,7 @@ mod tests {
                     }
                     Op::Dup(i) if !keys.is_empty() => {
                         let o = keys[i % keys.len()];
-                        a.duplicate(SwpEntry::new(0, o), 1).unwrap();
+                        dup(&mut a, SwpEntry::new(0, o));
                         model.get_mut(&o).unwrap().0 += 1;
                     }
                     Op::Put(i) if !keys.is_empty() => {
@@ -661,8 +1067,9 @@ mod tests {
                 let (free, total) = a.nr_pages();
                 prop_assert_eq!(total - free, model.len() as u64);
                 for (&o, &(c, cache)) in &model {
-                    let want = c | if cache { SWAP_HAS_CACHE } else { 0 };
-                    prop_assert_eq!(a.map(SwpEntry::new(0, o)), want);
+                    prop_assert_eq!(a.swap_count(SwpEntry::new(0, o)), u32::from(c));
+                    let m = a.map(SwpEntry::new(0, o));
+                    prop_assert_eq!(m & SWAP_HAS_CACHE != 0, cache);
                 }
             }
             // Everything left can still be allocated, each slot once.

@@ -11,6 +11,7 @@
 //! tests over a model.
 use super::page::{LruFlags, MemMap};
 use super::swap::{folio_is_file_lru, folio_lru_list, LruList, Lruvec, LRU_ACTIVE, LRU_FILE};
+use super::swapops::SwpEntry;
 use super::Pfn;
 
 /// `DEF_PRIORITY`: the first pass scans `size >> 12` of each list.
@@ -673,6 +674,100 @@ pub fn zone_reclaimable_pages(lru: &Lruvec, zone: usize, swap_space: bool) -> u6
     n
 }
 
+/// What swapping an anonymous page out needs from the kernel (`shrink_folio_list`'s anonymous
+/// branch, and `MADV_PAGEOUT`'s). The dirty state lives in the page's `PG_dirty`, as 6.1 keeps
+/// it: set when the page gets a slot, set again from each dirty PTE unmapped, cleared only
+/// when its write is submitted (and set again if the write fails).
+pub trait AnonSwapOut {
+    /// `folio_test_writeback`: a write of it is in flight.
+    fn under_writeback(&mut self, pfn: Pfn) -> bool;
+    /// `folio_test_swapcache` + `folio->swap`.
+    fn swap_entry(&mut self, pfn: Pfn) -> Option<SwpEntry>;
+    /// `add_to_swap`: a slot, the page in the swap cache and `PG_dirty` set; None without a
+    /// free slot.
+    fn add_to_swap(&mut self, pfn: Pfn) -> Option<SwpEntry>;
+    /// `delete_from_swap_cache` of a page that stays (the slot goes if nothing refers to it).
+    fn delete_from_swap_cache(&mut self, pfn: Pfn);
+    /// `try_to_unmap`: each mapping it can take becomes the swap entry. The PTEs unmapped,
+    /// and whether any of them was dirty.
+    fn try_to_unmap(&mut self, pfn: Pfn) -> (u32, bool);
+    /// `folio_mapped`: a PTE still maps it.
+    fn folio_mapped(&mut self, pfn: Pfn) -> bool;
+    /// Sets (`folio_mark_dirty`) or test-and-clears (`folio_clear_dirty_for_io`) `PG_dirty`;
+    /// whether it was set.
+    fn folio_set_dirty(&mut self, pfn: Pfn, dirty: bool) -> bool;
+    /// `swap_writepage`: the write submitted (the page under writeback); false if it could
+    /// not be.
+    fn swap_writepage(&mut self, pfn: Pfn, e: SwpEntry) -> bool;
+    /// `__remove_mapping` + free: a clean, unmapped page leaves the swap cache and is freed.
+    fn free_swapped(&mut self, pfn: Pfn);
+}
+
+/// What [`shrink_anon_folio`] did with the page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AnonPageout {
+    /// Under writeback already: looked at again later.
+    Keep,
+    /// No free slot: it stays.
+    NoSlot,
+    /// A mapping could not be unmapped, or its write not submitted: activated.
+    Activate,
+    /// Its write was submitted: freed once written, if still unmapped.
+    Writeback,
+    /// Clean and unmapped: freed (its slot holds its data).
+    Freed,
+}
+
+impl AnonPageout {
+    /// As `shrink_folio_list` counts it.
+    pub const fn pageout(self) -> Pageout {
+        match self {
+            AnonPageout::Keep => Pageout::Keep,
+            AnonPageout::NoSlot | AnonPageout::Activate => Pageout::Activate,
+            AnonPageout::Writeback => Pageout::Writeback,
+            AnonPageout::Freed => Pageout::Freed { io: false },
+        }
+    }
+}
+
+/// `shrink_folio_list`'s steps for an anonymous page: a slot if it has none (`add_to_swap`,
+/// dirty), every mapping unmapped with its PTE's dirty bit moved to the page
+/// (`try_to_unmap_one`'s `folio_mark_dirty`), then: still mapped -> activated (a slot taken
+/// for nothing goes back; the page keeps `PG_dirty`, so a later pass writes it); dirty ->
+/// `pageout` (`folio_clear_dirty_for_io`, the write submitted); clean -> freed.
+pub fn shrink_anon_folio(ops: &mut impl AnonSwapOut, pfn: Pfn) -> AnonPageout {
+    if ops.under_writeback(pfn) {
+        return AnonPageout::Keep;
+    }
+    let (entry, new) = match ops.swap_entry(pfn) {
+        Some(e) => (e, false),
+        None => match ops.add_to_swap(pfn) {
+            Some(e) => (e, true),
+            None => return AnonPageout::NoSlot,
+        },
+    };
+    let (unmapped, dirty) = ops.try_to_unmap(pfn);
+    if dirty {
+        ops.folio_set_dirty(pfn, true);
+    }
+    if ops.folio_mapped(pfn) {
+        if new && unmapped == 0 {
+            ops.delete_from_swap_cache(pfn);
+        }
+        return AnonPageout::Activate;
+    }
+    if ops.folio_set_dirty(pfn, false) {
+        if ops.swap_writepage(pfn, entry) {
+            return AnonPageout::Writeback;
+        }
+        // Not submitted: still newer than its slot.
+        ops.folio_set_dirty(pfn, true);
+        return AnonPageout::Activate;
+    }
+    ops.free_swapped(pfn);
+    AnonPageout::Freed
+}
+
 /// The list a page's flags name (re-exported for the kernel's env).
 pub const fn lru_of(flags: LruFlags) -> LruList {
     folio_lru_list(flags)
@@ -680,3 +775,6 @@ pub const fn lru_of(flags: LruFlags) -> LruList {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod swapout_tests;

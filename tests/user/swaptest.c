@@ -5,6 +5,12 @@
  *                         (the console's swapoff brings the pages in meanwhile)
  *   swaptest N fork       after paging out, fork: the child (sharing the swap entries) reads
  *                         every word first and exits, then the parent reads them
+ *   swaptest N children K after paging out, fork K children that all hold the swap entries
+ *                         at once (each slot's count passes SWAP_MAP_MAX, 62, for K > 61:
+ *                         Linux continues it in count continuation pages); once all are
+ *                         forked they check every word and exit, then the parent reads
+ *                         (`... children K hold`: the parent waits for SIGUSR1 before it lets
+ *                         them go, so the console can `verify` the counts meanwhile)
  *   swaptest N keep       write the pattern and keep the pages (no MADV_PAGEOUT): wait for
  *                         SIGUSR1, then read every word back; with N above the free memory,
  *                         reclaim swaps some out while it writes (and the kernel's own
@@ -14,6 +20,7 @@
  * resident, and a PATTERN line with the words that came back wrong (0 expected). Runs the same
  * on Linux 6.1 with a swap area on. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +79,8 @@ int main(int argc, char **argv) {
     int hold = argc > 2 && strcmp(argv[2], "hold") == 0;
     int forked = argc > 2 && strcmp(argv[2], "fork") == 0;
     int keep = argc > 2 && strcmp(argv[2], "keep") == 0;
+    long kids = argc > 3 && strcmp(argv[2], "children") == 0 ? strtol(argv[3], NULL, 0) : 0;
+    int kids_hold = kids > 0 && argc > 4 && strcmp(argv[4], "hold") == 0;
     char d[64];
     if (n == 0)
         n = 64;
@@ -124,6 +133,51 @@ int main(int argc, char **argv) {
         int st = 0;
         waitpid(c, &st, 0);
         printf("CHILD exited %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    }
+    if (kids > 0) {
+        /* Every child blocks on the pipe until all are forked, so all hold the entries. */
+        int go_pipe[2];
+        pid_t *pids = calloc((size_t)kids, sizeof *pids);
+        long nforked = 0, ok = 0;
+        if (!pids || pipe(go_pipe) != 0) {
+            perror("pipe");
+            return 1;
+        }
+        fflush(stdout);
+        for (; nforked < kids; nforked++) {
+            pid_t c = fork();
+            if (c < 0) {
+                printf("FORK failed after %ld children: %s\n", nforked, strerror(errno));
+                break;
+            }
+            if (c == 0) {
+                char ch;
+                close(go_pipe[1]);
+                while (read(go_pipe[0], &ch, 1) > 0)
+                    ;
+                size_t cbad = 0;
+                for (size_t i = 0; i < n; i++)
+                    for (size_t w = 0; w < words; w++)
+                        cbad += p[i * words + w] != pattern(i, w);
+                _exit(cbad != 0);
+            }
+            pids[nforked] = c;
+        }
+        printf("FORKED %ld children: VmSwap %ld kB\n", nforked, vm_swap_kb());
+        fflush(stdout);
+        while (kids_hold && !go)
+            sleep_ms(20);
+        close(go_pipe[1]);
+        close(go_pipe[0]);
+        for (long k = 0; k < nforked; k++) {
+            int st = 0;
+            if (waitpid(pids[k], &st, 0) == pids[k] && WIFEXITED(st) && WEXITSTATUS(st) == 0)
+                ok++;
+        }
+        printf("CHILDREN %ld forked, %ld read every word right\n", nforked, ok);
+        free(pids);
+        if (nforked != kids || ok != kids)
+            return 1;
     }
     a = faults_now();
     size_t bad = 0;

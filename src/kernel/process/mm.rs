@@ -28,6 +28,7 @@ use crate::mm::mm_types::{MmStruct, Rlimits, VmFile, Vma, PAGE_SIZE};
 use crate::mm::page::PageOwner;
 use crate::mm::page_alloc::ZapRmap;
 use crate::mm::swapops::SwpEntry;
+use crate::mm::vmscan::{self, AnonPageout};
 use crate::mm::Pfn;
 
 /// The ASIDs (one allocator: one CPU runs processes).
@@ -467,15 +468,16 @@ impl ProcessMm {
     /// `try_to_unmap_one`'s anonymous branch for the page `pfn` mapped at `va`, which is in
     /// the swap cache (`add_to_swap` put it there): the PTE becomes its swap entry
     /// (`swap_duplicate`), the mapping goes (`MM_ANONPAGES` -1, `MM_SWAPENTS` +1) and the TLB
-    /// entry is flushed. Whether the PTE was dirty (the page must then be written), or None
-    /// when `va` does not map `pfn`, the page is not cached, or the slot's count is full.
+    /// entry is flushed. Whether the PTE was dirty (the caller moves that to the page's
+    /// `PG_dirty`), or None when `va` does not map `pfn`, the page is not cached, or no page
+    /// could be had for the slot's count continuation.
     pub fn try_to_unmap_one(&mut self, va: usize, pfn: Pfn) -> Option<bool> {
         let pte = arch::get_user_pte(self.hw.pgd, va)?;
         if pte.pfn_phys() >> 12 != pfn.0 {
             return None;
         }
         let e = swap::page_swap_entry(pfn)?;
-        if !swap::swap_duplicate(e) {
+        if swap::swap_duplicate(e).is_err() {
             return None;
         }
         if arch::set_user_swp_pte(self.hw.pgd, va, e, &mut alloc_table_page).is_err() {
@@ -493,8 +495,9 @@ impl ProcessMm {
 
     /// `madvise(MADV_PAGEOUT)`'s pass over `[start, end)` under the task table: each
     /// anonymous page only this mm maps (`folio_mapcount` 1) is reclaimed as
-    /// `shrink_folio_list` reclaims it: `add_to_swap`, `try_to_unmap_one`, then, when it is
-    /// new to swap or its PTE was dirty, its write submitted under `plug` (the page under
+    /// `shrink_folio_list` reclaims it ([`vmscan::shrink_anon_folio`]): `add_to_swap`,
+    /// `try_to_unmap_one`, then, when the page is dirty (`PG_dirty`: new to swap, a dirty PTE,
+    /// or left dirty by an earlier pass), its write submitted under `plug` (the page under
     /// writeback, in the swap cache: the caller finishes the plug and waits for the writes
     /// with the table free, [`swap::end_swap_write`]); a clean page already in swap is freed
     /// at once. The writes started, the pages freed, and whether it stopped because no slot
@@ -513,34 +516,19 @@ impl ProcessMm {
             if is_special_pfn(pfn) || !self.hw.is_anon(pfn.0) || self.hw.is_shared_anon(pfn.0) {
                 continue;
             }
-            // Mapped again while reclaim's write of it is in flight: reclaim finishes it.
-            if swap::under_writeback(pfn) {
-                continue;
-            }
-            let (e, new) = match swap::page_swap_entry(pfn) {
-                Some(e) => (e, false),
-                None => match swap::add_to_swap(pfn) {
-                    Some(e) => (e, true),
-                    None => return (writes, freed, true),
-                },
+            let unmap = |pfn: Pfn| match self.try_to_unmap_one(va, pfn) {
+                Some(dirty) => (1, dirty),
+                None => (0, false),
             };
-            let Some(dirty) = self.try_to_unmap_one(va, pfn) else {
-                if new {
-                    swap::delete_from_swap_cache(pfn);
-                }
-                continue;
-            };
-            if new || dirty {
-                // A write that could not be submitted leaves the page in the swap cache,
-                // unmapped: a fault finds it there.
-                if let Ok(w) = swap::swap_writepage_start(pfn, e, Some(plug)) {
-                    writes.push(w);
-                }
-                continue;
+            let mut ops =
+                super::reclaim::KernelSwapOut { unmap, plug: &mut *plug, writes: &mut writes };
+            // Mapped again while reclaim's write of it is in flight (Keep): reclaim finishes
+            // it; a mapping left (Activate) stays mapped.
+            match vmscan::shrink_anon_folio(&mut ops, pfn) {
+                AnonPageout::NoSlot => return (writes, freed, true),
+                AnonPageout::Freed => freed += 1,
+                AnonPageout::Keep | AnonPageout::Activate | AnonPageout::Writeback => {}
             }
-            swap::delete_from_swap_cache(pfn);
-            swap::free_swapped_page(pfn);
-            freed += 1;
         }
         (writes, freed, false)
     }
@@ -777,12 +765,13 @@ fn hw_is_anon(pfn: u64) -> bool {
 }
 
 /// `copy_nonpresent_pte` for a VMA's swap entries: the child's swap PTEs refer to the same
-/// slots (`swap_duplicate`). False when a slot's count is full or a table page is missing.
+/// slots (`swap_duplicate`, which adds a count continuation page when a slot's count passes
+/// `SWAP_MAP_MAX`). False when no page could be had for a continuation or a table.
 fn copy_swap_ptes(hw: &MmHw, child: &mut MmHw, vma: &Vma) -> bool {
     let mut swapped: alloc::vec::Vec<(usize, SwpEntry)> = alloc::vec::Vec::new();
     arch::for_each_user_swp_pte(hw.pgd, vma.vm_start, vma.vm_end, |va, e| swapped.push((va, e)));
     for (va, e) in swapped {
-        let ok = swap::swap_duplicate(e)
+        let ok = swap::swap_duplicate(e).is_ok()
             && arch::set_user_swp_pte(child.pgd, va, e, &mut alloc_table_page).is_ok();
         if !ok {
             return false;

@@ -46,10 +46,11 @@ use crate::mm::mm_types::{VmFlags, PAGE_SIZE};
 use crate::mm::oom_kill::alloc_may_oom;
 use crate::mm::page::{LruFlags, MemMap, PageOwner};
 use crate::mm::swap::Lruvec;
+use crate::mm::swapops::SwpEntry;
 use crate::mm::vmscan::anon_index_addresses;
 use crate::mm::vmscan::{
-    self, KswapdNode, Pageout, ReclaimEnv, Referenced, ScanControl, DEFAULT_SWAPPINESS,
-    MAX_RECLAIM_RETRIES,
+    self, AnonSwapOut, KswapdNode, Pageout, ReclaimEnv, Referenced, ScanControl,
+    DEFAULT_SWAPPINESS, MAX_RECLAIM_RETRIES,
 };
 use crate::mm::Pfn;
 
@@ -216,51 +217,26 @@ impl KernelEnv {
         })
     }
 
-    /// `shrink_folio_list`'s anonymous branch. A page already in the swap cache (swapped in,
-    /// or left there by an earlier pass) keeps its slot and is written only if a PTE dirtied
-    /// it; a page some mapping of which could not be unmapped stays in the cache, active.
-    /// The counters are the swap layer's: `try_to_unmap_one` drops a shared mapping's
-    /// count (`Page::mapcount`), and the last mapping's `AnonPages` (`unmapped_to_swap`).
+    /// `shrink_folio_list`'s anonymous branch ([`vmscan::shrink_anon_folio`]) over every
+    /// mapping the rmap finds. The counters are the swap layer's: `try_to_unmap_one` drops a
+    /// shared mapping's count (`Page::mapcount`), and the last mapping's `AnonPages`
+    /// (`unmapped_to_swap`).
     fn pageout_anon(&mut self, pfn: Pfn, index: u32) -> Pageout {
-        // folio_test_writeback: another reclaimer's write of it is in flight.
-        if swap::under_writeback(pfn) {
-            return Pageout::Keep;
-        }
-        let (entry, new) = match swap::page_swap_entry(pfn) {
-            Some(e) => (e, false),
-            None => match swap::add_to_swap(pfn) {
-                Some(e) => (e, true),
-                None => return Pageout::Activate,
-            },
-        };
-        let (mut dirty, mut unmapped) = (false, 0);
-        rmap_anon(self.tasks(), pfn, index, |pm, va, _| {
-            if let Some(d) = pm.try_to_unmap_one(va, pfn) {
-                dirty |= d;
-                unmapped += 1;
-            }
-        });
-        if swap::cache_mapped(pfn) {
-            // Still mapped somewhere: it stays in the swap cache, active (a slot taken for
-            // nothing goes back).
-            if new && unmapped == 0 {
-                swap::delete_from_swap_cache(pfn);
-            }
-            return Pageout::Activate;
-        }
-        if new || dirty {
-            return match swap::swap_writepage_start(pfn, entry, Some(&mut self.plug)) {
-                Ok(w) => {
-                    self.writeback.push(w);
-                    Pageout::Writeback
+        let KernelEnv { guard, writeback, plug } = self;
+        let tasks =
+            guard.get_or_insert_with(super::lock_tasks).as_mut().expect("process::init ran");
+        let unmap = |pfn: Pfn| {
+            let (mut unmapped, mut dirty) = (0, false);
+            rmap_anon(tasks, pfn, index, |pm, va, _| {
+                if let Some(d) = pm.try_to_unmap_one(va, pfn) {
+                    dirty |= d;
+                    unmapped += 1;
                 }
-                // Unmapped, in the swap cache: a fault finds it there.
-                Err(_) => Pageout::Activate,
-            };
-        }
-        swap::delete_from_swap_cache(pfn);
-        swap::free_swapped_page(pfn);
-        Pageout::Freed { io: new || dirty }
+            });
+            (unmapped, dirty)
+        };
+        let mut ops = KernelSwapOut { unmap, plug, writes: writeback };
+        vmscan::shrink_anon_folio(&mut ops, pfn).pageout()
     }
 
     fn pageout_file(&mut self, pfn: Pfn, ino: u32, index: u32, flags: LruFlags) -> Pageout {
@@ -286,6 +262,65 @@ impl KernelEnv {
             Pageout::Keep
         }
     }
+}
+
+/// The kernel's [`AnonSwapOut`]: the swap layer, with the unmap given by the caller (the rmap
+/// walk for reclaim, one PTE for `MADV_PAGEOUT`) and the writes submitted under its plug.
+pub(super) struct KernelSwapOut<'a, F: FnMut(Pfn) -> (u32, bool)> {
+    pub unmap: F,
+    pub plug: &'a mut swap::SwapPlug,
+    pub writes: &'a mut Vec<swap::SwapWrite>,
+}
+
+impl<F: FnMut(Pfn) -> (u32, bool)> AnonSwapOut for KernelSwapOut<'_, F> {
+    fn under_writeback(&mut self, pfn: Pfn) -> bool {
+        swap::under_writeback(pfn)
+    }
+
+    fn swap_entry(&mut self, pfn: Pfn) -> Option<SwpEntry> {
+        swap::page_swap_entry(pfn)
+    }
+
+    fn add_to_swap(&mut self, pfn: Pfn) -> Option<SwpEntry> {
+        swap::add_to_swap(pfn)
+    }
+
+    fn delete_from_swap_cache(&mut self, pfn: Pfn) {
+        swap::delete_from_swap_cache(pfn);
+    }
+
+    fn try_to_unmap(&mut self, pfn: Pfn) -> (u32, bool) {
+        (self.unmap)(pfn)
+    }
+
+    fn folio_mapped(&mut self, pfn: Pfn) -> bool {
+        swap::cache_mapped(pfn)
+    }
+
+    fn folio_set_dirty(&mut self, pfn: Pfn, dirty: bool) -> bool {
+        with_lru(|_, m| Lruvec::folio_set_dirty(m, pfn, dirty))
+    }
+
+    fn swap_writepage(&mut self, pfn: Pfn, e: SwpEntry) -> bool {
+        // Unmapped, in the swap cache: a fault finds it there.
+        match swap::swap_writepage_start(pfn, e, Some(&mut *self.plug)) {
+            Ok(w) => {
+                self.writes.push(w);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    fn free_swapped(&mut self, pfn: Pfn) {
+        swap::delete_from_swap_cache(pfn);
+        swap::free_swapped_page(pfn);
+    }
+}
+
+/// `folio_mark_dirty` of an anonymous page (on its list or isolated).
+pub fn folio_mark_dirty(pfn: Pfn) {
+    with_lru(|_, m| Lruvec::folio_set_dirty(m, pfn, true));
 }
 
 impl ReclaimEnv for KernelEnv {
