@@ -41,7 +41,9 @@ use super::era::KernelEra;
 use super::gfp::{gfp_zone, GfpFlags};
 use super::memblock::Memblock;
 use super::mm_init::{PfnRange, Zones};
-use super::page::{free_mt_flags, MemMap, Page, PageFlagNames, PageFlags, PageOwner, NIL, NO_ZONE};
+use super::page::{
+    free_mt_flags, MemMap, Page, PageFlagNames, PageFlags, PageOwner, BITS_PER_LONG, NIL, NO_ZONE,
+};
 use super::swap::Lruvec;
 use super::zone::{
     calculate_min_free_kbytes, calculate_normal_threshold, calculate_totalreserve_pages,
