@@ -632,6 +632,30 @@ fn check_every_command(q: &mut Qemu, va_bits: u32) {
         &out,
         "page dumped because: double free: page is already on a buddy free list",
     );
+    // dump_page as arm64 6.1 prints it: 64-bit pointers (`%p` before the hash is ready,
+    // `mapping:` in 16 digits) and the descriptor's longs in print_hex_dump's 32-byte rows.
+    q.expect_in(
+        "double free",
+        &out,
+        &format!("page:(____ptrval____) refcount:0 mapcount:0 mapping:0000000000000000 index:0x0 pfn:{pfn:#x}\n"),
+    );
+    let raw: Vec<Vec<u64>> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("raw: "))
+        .map(|l| {
+            l.split(' ')
+                .map(|w| {
+                    assert_eq!(w.len(), 16, "a 64-bit word: {l}\n{}", q.transcript());
+                    u64::from_str_radix(w, 16).unwrap()
+                })
+                .collect()
+        })
+        .collect();
+    assert_eq!(raw.iter().map(Vec::len).collect::<Vec<_>>(), [4, 2], "{out}");
+    // Free (pivm's PG_buddy or PG_pcp), order 0, zone 0 (DMA) and refcount 0 in the first
+    // long; mapping, index and private in the third to fifth.
+    assert!(raw[0][0] & 0x202 != 0 && raw[0][0] >> 16 == 0, "{out}");
+    assert_eq!([raw[0][2], raw[0][3], raw[1][0]], [0, 0, 0], "{out}");
     let out = q.cmd("ioremap 0x3f200000 4096");
     let va = number_hex_after(q, "ioremap", &out, "= ");
     let out = q.cmd(&format!("iounmap {va:#x}"));

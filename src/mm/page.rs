@@ -1,5 +1,7 @@
-//! `mem_map`: one 32-byte `Page` descriptor per page frame (the size of Linux's `struct page`
-//! on 32-bit ARM), and `MemMap`, the array of them with PFN <-> descriptor arithmetic. The
+//! `mem_map`: one `Page` descriptor per page frame (32 bytes on the 32-bit kernel, the size of
+//! Linux's `struct page` on ARM; 48 on the 64-bit one, whose `mapping`, `index` and `private`
+//! are `unsigned long`-wide as Linux's), and `MemMap`, the array of them with PFN <-> descriptor
+//! arithmetic. The
 //! descriptors carry the buddy allocator's intrusive free-list links, which link an allocated
 //! page into its LRU list instead (as `page->lru`), and what reclaim needs: the reverse-mapping
 //! key (`mapping`, `index`), `private` and the LRU page flags.
@@ -9,6 +11,15 @@ use core::mem::size_of;
 use bitflags::bitflags;
 
 use super::Pfn;
+
+/// `pgoff_t`: a page's offset in its mapping, Linux's `unsigned long` (64 bits on arm64, where
+/// an anonymous page's index is a whole 36-bit virtual page number).
+#[allow(non_camel_case_types)]
+pub type pgoff_t = usize;
+
+/// `BITS_PER_LONG` of this build: the width of `pgoff_t`, of `page->mapping` and of the words
+/// `dump_page` prints.
+pub const BITS_PER_LONG: u32 = usize::BITS;
 
 /// "No page" in a link field (`lru_next`, `lru_prev`, a free list's head).
 pub const NIL: u32 = u32::MAX;
@@ -204,7 +215,11 @@ const PAGE_FLAG_NAMES: [(PageFlags, &str); 6] = [
     (PageFlags::PG_poisoned, "poisoned"),
 ];
 
-/// `struct page`: what the page allocator, slab and reclaim need, in Linux's 32 bytes.
+/// `struct page`: what the page allocator, slab and reclaim need, in Linux's 32 bytes on the
+/// 32-bit kernel. On the 64-bit kernel `mapping`, `index` and `private` are 64 bits as Linux's
+/// (a pointer, `pgoff_t`, `unsigned long`) and the descriptor is 48 bytes, where arm64 Linux's is
+/// 64: pivm's list links are 32-bit `mem_map` indices (not pointers) and it has no
+/// `memcg_data`.
 ///
 /// Field meaning by state:
 /// - free block head (`PG_buddy`): `order` = block order; `lru_next`/`lru_prev` link it into
@@ -235,15 +250,15 @@ pub struct Page {
     pub(super) refcount: u32,
     pub(super) lru_next: u32,
     pub(super) lru_prev: u32,
-    /// `page->mapping`: the inode number of a page-cache page's file (0 for an anonymous
-    /// page: pivm's rmap needs no `anon_vma`, see `mm::rmap`).
-    pub(super) mapping: u32,
+    /// `page->mapping` (a pointer in Linux, as wide here): the inode number of a page-cache
+    /// page's file (0 for an anonymous page: pivm's rmap needs no `anon_vma`, see `mm::rmap`).
+    pub(super) mapping: usize,
     /// `page->index`: a page-cache page's offset in its file in pages; an anonymous page's
-    /// user virtual page number (the address it was first faulted at, the same in every mm
-    /// that maps it: fork keeps addresses and pivm has no mremap).
-    pub(super) index: u32,
+    /// user virtual page number, whole on both kernels (the address it was first faulted at,
+    /// the same in every mm that maps it: fork keeps addresses and pivm has no mremap).
+    pub(super) index: pgoff_t,
     /// `page->private`: the swap entry of a page in the swap cache.
-    pub(super) private: u32,
+    pub(super) private: usize,
     /// The reclaim page flags (`PG_lru`, `PG_active`...): Linux keeps them in `page->flags`;
     /// pivm's `flags` word is full of allocator bookkeeping, so they share the word where
     /// Linux keeps `_mapcount` with `mapcount`.
@@ -282,7 +297,37 @@ bitflags! {
 
 /// Bytes of mem_map per page frame.
 pub const PAGE_DESCRIPTOR_SIZE: usize = size_of::<Page>();
-const _: () = assert!(PAGE_DESCRIPTOR_SIZE == 32, "struct page is 32 bytes, as Linux's on ARM");
+const _: () = assert!(
+    PAGE_DESCRIPTOR_SIZE == descriptor_size(BITS_PER_LONG),
+    "struct page is 32 bytes with 32-bit longs (as Linux's on ARM), 48 with 64-bit ones"
+);
+
+/// The descriptor's size with `bits_per_long`-bit longs: 32 or 48 bytes.
+pub const fn descriptor_size(bits_per_long: u32) -> usize {
+    // Four 32-bit words (flags/order/zone, refcount, the two links), three longs, the last
+    // 32-bit word (LRU flags, mapcount), rounded up to a long.
+    let long = (bits_per_long / 8) as usize;
+    (4 * 4 + 3 * long + 4).next_multiple_of(long)
+}
+
+/// Most `unsigned long` words a descriptor holds (eight 32-bit ones, six 64-bit ones).
+pub const MAX_RAW_WORDS: usize = 8;
+
+/// A descriptor as the `unsigned long` words it occupies in memory, which `dump_page` prints
+/// as `raw:` ([`Page::raw_words`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RawWords {
+    words: [u64; MAX_RAW_WORDS],
+    len: usize,
+    /// `BITS_PER_LONG` of the layout.
+    pub bits_per_long: u32,
+}
+
+impl RawWords {
+    pub fn words(&self) -> &[u64] {
+        &self.words[..self.len]
+    }
+}
 
 impl Page {
     /// The migrate type of the free list this block is on (valid with `PG_buddy`).
@@ -362,21 +407,38 @@ impl Page {
         self.flags.contains(PageFlags::PG_slab)
     }
 
-    /// The descriptor as the eight 32-bit words it occupies in memory (little-endian,
-    /// `repr(C)`), which `dump_page` prints as `raw:`.
-    pub const fn raw_words(&self) -> [u32; 8] {
-        let zone = self.zone as u32;
-        let first = self.flags.bits() as u32 | (self.order as u32) << 16 | zone << 24;
-        [
-            first,
-            self.refcount,
-            self.lru_next,
-            self.lru_prev,
-            self.mapping,
-            self.index,
-            self.private,
-            self.lru_flags.bits() as u32 | (self.mapcount as u32) << 16,
-        ]
+    /// The descriptor as the `bits_per_long`-bit words it occupies in memory (little-endian,
+    /// `repr(C)`: eight 32-bit words, or six 64-bit ones), which `dump_page` prints as `raw:`.
+    /// [`BITS_PER_LONG`] gives this build's layout; the other width lays the same fields out
+    /// as the other kernel does (its longs truncated to 32 bits), so both are host-tested.
+    pub fn raw_words(&self, bits_per_long: u32) -> RawWords {
+        let long = (bits_per_long / 8) as usize;
+        let mut bytes = [0u8; MAX_RAW_WORDS * 8];
+        let mut off = 0;
+        let mut put = |value: u64, size: usize| {
+            off = usize::next_multiple_of(off, size);
+            bytes[off..off + size].copy_from_slice(&value.to_le_bytes()[..size]);
+            off += size;
+        };
+        put(self.flags.bits().into(), 2);
+        put(self.order.into(), 1);
+        put(self.zone.into(), 1);
+        put(self.refcount.into(), 4);
+        put(self.lru_next.into(), 4);
+        put(self.lru_prev.into(), 4);
+        put(self.mapping as u64, long);
+        put(self.index as u64, long);
+        put(self.private as u64, long);
+        put(self.lru_flags.bits().into(), 2);
+        put(self.mapcount.into(), 2);
+        let len = descriptor_size(bits_per_long) / long;
+        let mut words = [0u64; MAX_RAW_WORDS];
+        for (word, chunk) in words.iter_mut().zip(bytes.chunks_exact(long)).take(len) {
+            let mut le = [0u8; 8];
+            le[..long].copy_from_slice(chunk);
+            *word = u64::from_le_bytes(le);
+        }
+        RawWords { words, len, bits_per_long }
     }
 
     /// The reclaim flags (`PG_lru`, `PG_active`...).
@@ -407,17 +469,17 @@ impl Page {
     }
 
     /// `page->mapping` (an inode number; 0 for anonymous pages).
-    pub const fn mapping(&self) -> u32 {
+    pub const fn mapping(&self) -> usize {
         self.mapping
     }
 
     /// `page->index` (file offset in pages, or an anonymous page's virtual page number).
-    pub const fn index(&self) -> u32 {
+    pub const fn index(&self) -> pgoff_t {
         self.index
     }
 
     /// `page->private` (a swap-cache page's entry).
-    pub const fn private(&self) -> u32 {
+    pub const fn private(&self) -> usize {
         self.private
     }
 
@@ -553,9 +615,41 @@ mod tests {
     use std::vec;
 
     #[test]
-    fn page_is_32_bytes() {
-        assert_eq!(size_of::<Page>(), 32);
-        assert_eq!(MemMap::bytes_for(1 << 20), 32 << 20);
+    fn page_is_32_bytes_with_32_bit_longs_and_48_with_64_bit_ones() {
+        assert_eq!((descriptor_size(32), descriptor_size(64)), (32, 48));
+        assert_eq!(size_of::<Page>(), descriptor_size(BITS_PER_LONG));
+        assert_eq!(MemMap::bytes_for(1 << 20), (descriptor_size(BITS_PER_LONG) as u64) << 20);
+    }
+
+    /// The raw words are the descriptor's memory: each field where `repr(C)` puts it in this
+    /// build, and the 32-bit kernel's eight words.
+    #[test]
+    fn raw_words_follow_the_layout_of_both_widths() {
+        let mut p = Page::RESERVED;
+        p.flags = PageFlags::PG_buddy;
+        p.order = 3;
+        p.zone = 1;
+        p.lru_next = 0x11;
+        p.lru_prev = 0x22;
+        p.mapping = 0x33;
+        p.index = 0x44;
+        p.private = 0x55;
+        p.lru_flags = LruFlags::PG_lru;
+        p.mapcount = 2;
+        let native = p.raw_words(BITS_PER_LONG);
+        let long = size_of::<usize>();
+        assert_eq!(native.words().len() * long, size_of::<Page>());
+        let at = |offset: usize| native.words()[offset / long] >> (8 * (offset % long));
+        assert_eq!(at(core::mem::offset_of!(Page, mapping)), 0x33);
+        assert_eq!(at(core::mem::offset_of!(Page, index)), 0x44);
+        assert_eq!(at(core::mem::offset_of!(Page, private)), 0x55);
+        assert_eq!(at(core::mem::offset_of!(Page, lru_next)) as u32, 0x11);
+        let arm = [0x0103_0002, 1, 0x11, 0x22, 0x33, 0x44, 0x55, 1 | 2 << 16];
+        assert_eq!(p.raw_words(32).words(), arm);
+        // A 36-bit virtual page number, whole in 64 bits.
+        p.index = 0xf_fff8_e616;
+        let arm64 = [0x1_0103_0002, 0x22_0000_0011, 0x33, 0xf_fff8_e616, 0x55, 1 | 2 << 16];
+        assert_eq!(p.raw_words(64).words(), arm64);
     }
 
     #[test]
@@ -568,12 +662,12 @@ mod tests {
         p.dup_rmap();
         assert_eq!(p.mapcount(), 2);
         // dump_page's last raw word: the LRU flags below, the count above.
-        assert_eq!(p.raw_words()[7], 1 | 2 << 16);
+        assert_eq!(p.raw_words(32).words()[7], 1 | 2 << 16);
         assert!(p.remove_shared_rmap());
         assert!(p.remove_shared_rmap());
         assert!(!p.remove_shared_rmap());
         assert_eq!(p.mapcount(), 0);
-        assert_eq!(p.raw_words()[7], 1);
+        assert_eq!(p.raw_words(32).words()[7], 1);
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! pivm adds pages to the lists at once instead of through the per-CPU `lru_add` batch of 15
 //! pages Linux fills first (`lru_add_drain` empties it before every scan anyway), so the list
 //! sizes count a page from its first mapping, where Linux's may lag by up to 15 pages.
-use super::page::{LruFlags, MemMap, NIL};
+use super::page::{pgoff_t, LruFlags, MemMap, NIL};
 use super::zone::MAX_NR_ZONES;
 use super::Pfn;
 
@@ -265,8 +265,8 @@ impl Lruvec {
         map: &mut MemMap<'_>,
         pfn: Pfn,
         swapbacked: bool,
-        mapping: u32,
-        index: u32,
+        mapping: usize,
+        index: pgoff_t,
     ) -> Result<(), LruError> {
         let i = Self::index(map, pfn)?;
         let page = &mut map.pages_mut()[i as usize];
@@ -297,7 +297,7 @@ impl Lruvec {
 
     /// Sets a page's reverse-map key (`page->mapping`, `page->index`), e.g. once a cached
     /// file's inode number is known.
-    pub fn set_rmap_key(map: &mut MemMap<'_>, pfn: Pfn, mapping: u32, index: u32) {
+    pub fn set_rmap_key(map: &mut MemMap<'_>, pfn: Pfn, mapping: usize, index: pgoff_t) {
         if let Some(i) = map.index(pfn) {
             let page = &mut map.pages_mut()[i as usize];
             page.mapping = mapping;
@@ -532,7 +532,7 @@ mod tests {
         let mut m = map_of(&mut v);
         let mut l = Lruvec::new();
         for i in 0..5 {
-            l.folio_add_lru(&mut m, Pfn(0x100 + i), false, 1, i as u32).unwrap();
+            l.folio_add_lru(&mut m, Pfn(0x100 + i), false, 1, i as usize).unwrap();
         }
         let mut out = [Pfn(0); 3];
         assert_eq!(l.isolate_lru_folios(&mut m, LruList::InactiveFile, &mut out), 3);
@@ -545,7 +545,7 @@ mod tests {
         assert_eq!(list(&l, &m, LruList::ActiveFile), [0x101]);
         // Freed while isolated: the words are cleared, no list changes.
         l.folio_del_lru(&mut m, Pfn(0x100)).unwrap();
-        assert_eq!(m.pfn_to_page(Pfn(0x100)).unwrap().raw_words()[4..], [0, 0, 0, 0]);
+        assert_eq!(m.pfn_to_page(Pfn(0x100)).unwrap().raw_words(32).words()[4..], [0, 0, 0, 0]);
         // Freed from a list: unlinked.
         l.folio_del_lru(&mut m, Pfn(0x104)).unwrap();
         assert_eq!(list(&l, &m, LruList::InactiveFile), [0x103]);

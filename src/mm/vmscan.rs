@@ -9,10 +9,10 @@
 //! Pure: everything that touches page tables, swap or the page cache goes through
 //! [`ReclaimEnv`], which the kernel implements over its processes (the rmap walk) and host
 //! tests over a model.
-use super::page::{LruFlags, MemMap};
+use super::page::{pgoff_t, LruFlags, MemMap};
 use super::swap::{folio_is_file_lru, folio_lru_list, LruList, Lruvec, LRU_ACTIVE, LRU_FILE};
 use super::swapops::SwpEntry;
-use super::Pfn;
+use super::{Pfn, PAGE_SHIFT};
 
 /// `DEF_PRIORITY`: the first pass scans `size >> 12` of each list.
 pub const DEF_PRIORITY: i32 = 12;
@@ -25,22 +25,17 @@ pub const DEFAULT_SWAPPINESS: u64 = 60;
 /// `vm.swappiness`'s maximum (6.1: 200, anon reclaim twice as cheap as file).
 pub const MAX_SWAPPINESS: u64 = 200;
 
-/// The user addresses an anonymous page's `page->index` can stand for. Linux's index is a
-/// `pgoff_t` (64 bits on arm64) holding the whole virtual page number; pivm's `struct page`
-/// keeps 32 bits, so above 2^44 (arm64's 48- and 39-bit user spaces) the index is the low
-/// 32 bits of the page number and the address is one of the `task_size >> 44` candidates
-/// that share them, lowest first (one, the index itself, on the 32-bit kernel). The rmap
-/// walk tries each: only the PTE that maps the page's frame is its mapping.
-pub fn anon_index_addresses(
-    index: u32,
-    page_shift: u32,
-    task_size: u64,
-) -> impl Iterator<Item = u64> {
-    let span = 1u64 << (32 + page_shift);
-    let highs = task_size.div_ceil(span).max(1);
-    (0..highs)
-        .map(move |hi| (hi * span) | (u64::from(index) << page_shift))
-        .filter(move |&va| va < task_size)
+/// `linear_page_index` of an anonymous page at user address `va`: Linux gives an anonymous
+/// VMA `vm_pgoff = vm_start >> PAGE_SHIFT`, so `page->index` is the virtual page number, whole
+/// in a `pgoff_t` on both kernels (36 bits in arm64's 48-bit user space).
+pub const fn anon_page_index(va: usize) -> pgoff_t {
+    va >> PAGE_SHIFT
+}
+
+/// `vma_address` of an anonymous page: the one user address its `page->index` stands for,
+/// the same in every mm that maps it (fork keeps addresses and pivm has no mremap).
+pub const fn anon_page_address(index: pgoff_t) -> usize {
+    index << PAGE_SHIFT
 }
 
 /// `sc->may_deactivate` bits.

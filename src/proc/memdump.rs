@@ -225,8 +225,9 @@ impl Pageblock {
 }
 
 /// Every pageblock of every populated zone, walked page by page through `mem_map`: a free
-/// block's head (`PageBuddy`) counts its `1 << order` pages (a buddy block never crosses a
-/// pageblock: the largest order is `pageblock_order`).
+/// block's head (`PageBuddy`) counts its `1 << order` pages, in its own pageblock and, where
+/// the block is larger than a pageblock (arm64: `pageblock_order` 9 below `MAX_ORDER - 1`),
+/// in the pageblocks it covers after it; its `orders` entry is its head's block's.
 pub fn pageblocks(node: &Node<'_>) -> Vec<Pageblock> {
     let blocks: u64 = node
         .populated_zones()
@@ -243,11 +244,18 @@ pub fn pageblocks(node: &Node<'_>) -> Vec<Pageblock> {
 /// [`pageblocks`] appended to `out` while it has room (see [`zone_figures_into`]); returns
 /// whether every block fitted.
 pub fn pageblocks_into(node: &Node<'_>, v: &mut Vec<Pageblock>) -> bool {
+    pageblocks_of(node, v, PAGEBLOCK_NR_PAGES)
+}
+
+/// [`pageblocks_into`] with pageblocks of `block_pages` pages (a power of two).
+fn pageblocks_of(node: &Node<'_>, v: &mut Vec<Pageblock>, block_pages: u64) -> bool {
     for z in node.populated_zones() {
         let (zstart, zend) = (z.zone_start_pfn().0, z.zone_end_pfn().0);
-        let mut block = zstart & !(PAGEBLOCK_NR_PAGES - 1);
+        let mut block = zstart & !(block_pages - 1);
+        // Free pages of a buddy block that began in an earlier pageblock.
+        let mut carried = 0;
         while block < zend {
-            let (first, end) = (block.max(zstart), (block + PAGEBLOCK_NR_PAGES).min(zend));
+            let (first, end) = (block.max(zstart), (block + block_pages).min(zend));
             let mut b = Pageblock {
                 pfn: block,
                 pages: 0,
@@ -259,6 +267,13 @@ pub fn pageblocks_into(node: &Node<'_>, v: &mut Vec<Pageblock>) -> bool {
                 reserved: 0,
             };
             let mut pfn = first;
+            if carried > 0 {
+                let n = carried.min(end - pfn);
+                b.free += n;
+                b.pages += n;
+                pfn += n;
+                carried -= n;
+            }
             while pfn < end {
                 let Some(page) = node.page(Pfn(pfn)) else {
                     pfn += 1;
@@ -270,6 +285,7 @@ pub fn pageblocks_into(node: &Node<'_>, v: &mut Vec<Pageblock>) -> bool {
                     b.orders[order.min(MAX_ORDER - 1)] += 1;
                     b.free += n;
                     b.pages += n;
+                    carried = (1u64 << order) - n;
                     pfn += n;
                     continue;
                 }
@@ -285,7 +301,7 @@ pub fn pageblocks_into(node: &Node<'_>, v: &mut Vec<Pageblock>) -> bool {
                 return false;
             }
             v.push(b);
-            block += PAGEBLOCK_NR_PAGES;
+            block += block_pages;
         }
     }
     true

@@ -38,20 +38,20 @@ use super::kthread::{kthread_run, PF_KSWAPD, PF_MEMALLOC};
 use super::mm::{MmHw, ProcessMm};
 use super::wait::{finish_wait, prepare_to_wait, schedule_timeout, WaitQueue};
 use super::Tasks;
-use crate::arch::process::{self as arch, TASK_SIZE};
+use crate::arch::process as arch;
 use crate::kernel::mem::with_node;
 use crate::kernel::swap;
 use crate::mm::gfp::{gfp_zone, GfpFlags};
 use crate::mm::mm_types::{VmFlags, PAGE_SIZE};
 use crate::mm::oom_kill::alloc_may_oom;
-use crate::mm::page::{LruFlags, MemMap, PageOwner};
+use crate::mm::page::{pgoff_t, LruFlags, MemMap, PageOwner};
 use crate::mm::swap::Lruvec;
 use crate::mm::swapops::SwpEntry;
-use crate::mm::vmscan::anon_index_addresses;
 use crate::mm::vmscan::{
     self, AnonSwapOut, KswapdNode, Pageout, ReclaimEnv, Referenced, ScanControl,
     DEFAULT_SWAPPINESS, MAX_RECLAIM_RETRIES,
 };
+use crate::mm::vmscan::{anon_page_address, anon_page_index};
 use crate::mm::Pfn;
 
 /// `vm.swappiness` (0..=200, default 60).
@@ -82,9 +82,6 @@ fn swap_pages() -> (u64, u64) {
     (free, total)
 }
 
-/// The user page size as a shift (virtual page numbers are rmap keys).
-const PAGE_SHIFT: usize = PAGE_SIZE.trailing_zeros() as usize;
-
 fn with_lru<R>(f: impl FnOnce(&mut Lruvec, &mut MemMap<'_>) -> R) -> R {
     with_node(|n| {
         let (l, m) = n.lru_mut();
@@ -95,27 +92,27 @@ fn with_lru<R>(f: impl FnOnce(&mut Lruvec, &mut MemMap<'_>) -> R) -> R {
 /// `folio_add_lru_vma` of a new anonymous page mapped at `va`.
 pub fn lru_add_anon(pfn: Pfn, va: usize) {
     with_lru(|l, m| {
-        let _ = l.folio_add_lru(m, pfn, true, 0, (va >> PAGE_SHIFT) as u32);
+        let _ = l.folio_add_lru(m, pfn, true, 0, anon_page_index(va));
     });
 }
 
 /// `folio_add_lru` of a new tmpfs page (swap-backed: the anon lists) of inode `ino`.
 pub fn lru_add_shmem(pfn: Pfn, ino: u64, index: u64) {
     with_lru(|l, m| {
-        let _ = l.folio_add_lru(m, pfn, true, ino as u32, index as u32);
+        let _ = l.folio_add_lru(m, pfn, true, ino as usize, index as pgoff_t);
     });
 }
 
 /// `folio_add_lru` of a new page-cache page of a disk file (the file lists).
 pub fn lru_add_file(pfn: Pfn, ino: u64, index: u64) {
     with_lru(|l, m| {
-        let _ = l.folio_add_lru(m, pfn, false, ino as u32, index as u32);
+        let _ = l.folio_add_lru(m, pfn, false, ino as usize, index as pgoff_t);
     });
 }
 
 /// Stamps a cached page's rmap key once its file's inode number is known.
 pub fn set_rmap_key(pfn: Pfn, ino: u64, index: u64) {
-    with_lru(|_, m| Lruvec::set_rmap_key(m, pfn, ino as u32, index as u32));
+    with_lru(|_, m| Lruvec::set_rmap_key(m, pfn, ino as usize, index as pgoff_t));
 }
 
 /// `folio_mark_accessed` (a read of a cached page).
@@ -136,26 +133,22 @@ pub fn free_cache_page(pfn: Pfn) {
 }
 
 /// An anonymous page's mappings: `f(mm, va, vma flags)` for each process whose PTE at the
-/// page's address maps it (the addresses its 32-bit index can stand for:
-/// [`anon_index_addresses`]).
+/// page's address ([`anon_page_address`] of its index) maps it.
 fn rmap_anon(
     tasks: &mut Tasks,
     pfn: Pfn,
-    index: u32,
+    index: pgoff_t,
     mut f: impl FnMut(&mut ProcessMm, usize, VmFlags),
 ) {
+    let va = anon_page_address(index);
     for t in tasks.map.values_mut() {
         let Some(pm) = t.mm.as_mut() else { continue };
-        for va in anon_index_addresses(index, PAGE_SHIFT as u32, TASK_SIZE as u64) {
-            let va = va as usize;
-            let Some(flags) = pm.mm.find_vma(va).filter(|v| v.vm_start <= va).map(|v| v.vm_flags)
-            else {
-                continue;
-            };
-            if arch::get_user_pte(pm.hw.pgd, va).is_some_and(|p| p.pfn_phys() >> 12 == pfn.0) {
-                f(pm, va, flags);
-                break;
-            }
+        let Some(flags) = pm.mm.find_vma(va).filter(|v| v.vm_start <= va).map(|v| v.vm_flags)
+        else {
+            continue;
+        };
+        if arch::get_user_pte(pm.hw.pgd, va).is_some_and(|p| p.pfn_phys() >> 12 == pfn.0) {
+            f(pm, va, flags);
         }
     }
 }
@@ -165,17 +158,17 @@ fn rmap_anon(
 fn rmap_file(
     tasks: &mut Tasks,
     pfn: Pfn,
-    ino: u32,
-    index: u32,
+    ino: usize,
+    index: pgoff_t,
     mut f: impl FnMut(&mut MmHw, usize, VmFlags),
 ) {
-    let index = u64::from(index);
+    let index = index as u64;
     for t in tasks.map.values_mut() {
         let Some(pm) = t.mm.as_mut() else { continue };
         let ProcessMm { mm, hw } = &mut **pm;
         for vma in mm.iter() {
             let Some(file) = vma.vm_file.as_ref() else { continue };
-            if file.ino as u32 != ino || index < vma.vm_pgoff {
+            if file.ino as usize != ino || index < vma.vm_pgoff {
                 continue;
             }
             let off = (index - vma.vm_pgoff) as usize;
@@ -211,7 +204,7 @@ impl KernelEnv {
     }
 
     /// `page->mapping`, `page->index` and the owner of `pfn`.
-    fn key(pfn: Pfn) -> (u32, u32, PageOwner) {
+    fn key(pfn: Pfn) -> (usize, pgoff_t, PageOwner) {
         with_node(|n| {
             n.page(pfn).map_or((0, 0, PageOwner::None), |p| (p.mapping(), p.index(), p.owner()))
         })
@@ -221,7 +214,7 @@ impl KernelEnv {
     /// mapping the rmap finds. The counters are the swap layer's: `try_to_unmap_one` drops a
     /// shared mapping's count (`Page::mapcount`), and the last mapping's `AnonPages`
     /// (`unmapped_to_swap`).
-    fn pageout_anon(&mut self, pfn: Pfn, index: u32) -> Pageout {
+    fn pageout_anon(&mut self, pfn: Pfn, index: pgoff_t) -> Pageout {
         let KernelEnv { guard, writeback, plug } = self;
         let tasks =
             guard.get_or_insert_with(super::lock_tasks).as_mut().expect("process::init ran");
@@ -239,7 +232,7 @@ impl KernelEnv {
         vmscan::shrink_anon_folio(&mut ops, pfn).pageout()
     }
 
-    fn pageout_file(&mut self, pfn: Pfn, ino: u32, index: u32, flags: LruFlags) -> Pageout {
+    fn pageout_file(&mut self, pfn: Pfn, ino: usize, index: pgoff_t, flags: LruFlags) -> Pageout {
         let Some(ops) = *FILE_OPS.lock() else { return Pageout::Keep };
         // try_to_unmap: a dirty PTE makes the page dirty (kept for writeback).
         let mut dirty = flags.contains(LruFlags::PG_dirty);
@@ -256,7 +249,7 @@ impl KernelEnv {
                 hw.rss_file -= 1;
             }
         });
-        if (ops.invalidate_mapping_page)(u64::from(ino), u64::from(index), pfn) {
+        if (ops.invalidate_mapping_page)(ino as u64, index as u64, pfn) {
             Pageout::Freed { io: false }
         } else {
             Pageout::Keep

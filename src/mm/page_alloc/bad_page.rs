@@ -93,6 +93,16 @@ impl FreeError {
     /// `bad_page()`: `BUG: Bad page state in process %s  pfn:%05lx` (an address that has
     /// no page frame is printed instead of a PFN), then `dump_page()`.
     pub fn write_report(&self, w: &mut impl fmt::Write, comm: &str) -> fmt::Result {
+        self.write_report_as(w, comm, BITS_PER_LONG)
+    }
+
+    /// [`FreeError::write_report`] as a kernel with `bits_per_long`-bit longs prints it.
+    pub fn write_report_as(
+        &self,
+        w: &mut impl fmt::Write,
+        comm: &str,
+        bits_per_long: u32,
+    ) -> fmt::Result {
         match self.reason {
             BadPageReason::BadAddress(a) => {
                 writeln!(w, "BUG: Bad page state in process {comm}  addr:{:08x}", a.0)?
@@ -100,22 +110,36 @@ impl FreeError {
             _ => writeln!(w, "BUG: Bad page state in process {comm}  pfn:{:05x}", self.pfn.0)?,
         }
         match &self.page {
-            Some(page) => write_dump_page(
+            Some(page) => write_dump_page_as(
                 w,
                 self.pfn,
                 page,
                 self.compound_order,
                 format_args!("{}", self.reason),
+                bits_per_long,
             ),
             None => writeln!(w, "page dumped because: {}", self.reason),
         }
     }
 }
 
+/// What `%p` prints for a pointer before the pointer hash is ready (`ptr_to_id`), as wide as
+/// a pointer of `bits_per_long` bits.
+const fn ptrval(bits_per_long: u32) -> &'static str {
+    if bits_per_long == 64 {
+        "(____ptrval____)"
+    } else {
+        "(ptrval)"
+    }
+}
+
+/// Bytes per row of `dump_page`'s `print_hex_dump` (`rowsize` 32).
+const RAW_ROW_BYTES: usize = 32;
+
 /// `dump_page()` (6.1's `__dump_page` and its reason line) for the descriptor of `pfn`: the
 /// `page:` line (`%p` prints `(ptrval)`, as before the pointer hash is ready), the `head:`
-/// line of a compound page, the flags, the descriptor's words as `raw:` (32 bytes: one row
-/// of eight words, as Linux's `print_hex_dump` of 32 per row), pivm's `page owner:` line, and why it was dumped.
+/// line of a compound page, the flags, the descriptor's words as `raw:`, pivm's `page owner:`
+/// line, and why it was dumped.
 pub fn write_dump_page(
     w: &mut impl fmt::Write,
     pfn: Pfn,
@@ -123,25 +147,45 @@ pub fn write_dump_page(
     compound_order: Option<u32>,
     reason: impl fmt::Display,
 ) -> fmt::Result {
+    write_dump_page_as(w, pfn, page, compound_order, reason, BITS_PER_LONG)
+}
+
+/// [`write_dump_page`] as a kernel with `bits_per_long`-bit longs prints it: `mapping:` as
+/// wide as a pointer, and `raw:` as `print_hex_dump` of the descriptor in `unsigned long`
+/// groups, 32 bytes a row (one row of eight 8-digit words on the 32-bit kernel; rows of four
+/// 16-digit words on the 64-bit one).
+pub fn write_dump_page_as(
+    w: &mut impl fmt::Write,
+    pfn: Pfn,
+    page: &Page,
+    compound_order: Option<u32>,
+    reason: impl fmt::Display,
+    bits_per_long: u32,
+) -> fmt::Result {
+    let digits = bits_per_long as usize / 4;
+    let ptrval = ptrval(bits_per_long);
     writeln!(
         w,
-        "page:(ptrval) refcount:{} mapcount:0 mapping:{:08x} index:{:#x} pfn:{:#x}",
+        "page:{ptrval} refcount:{} mapcount:0 mapping:{:0digits$x} index:{:#x} pfn:{:#x}",
         page.refcount(),
         page.mapping(),
         page.index(),
         pfn.0
     )?;
     if let Some(order) = compound_order {
-        writeln!(w, "head:(ptrval) order:{order} compound_mapcount:0 compound_pincount:0")?;
+        writeln!(w, "head:{ptrval} order:{order} compound_mapcount:0 compound_pincount:0")?;
     }
     // The free-list type and owner bits are pivm's bookkeeping, not Linux page flags.
     let flags = page.flags().difference(PageFlags::PG_free_mt | PageFlags::PG_owner);
     writeln!(w, "flags: {:#x}({})", flags.bits(), PageFlagNames(page))?;
-    write!(w, "raw:")?;
-    for word in page.raw_words() {
-        write!(w, " {word:08x}")?;
+    let raw = page.raw_words(bits_per_long);
+    for row in raw.words().chunks(RAW_ROW_BYTES * 8 / bits_per_long as usize) {
+        write!(w, "raw:")?;
+        for word in row {
+            write!(w, " {word:0digits$x}")?;
+        }
+        writeln!(w)?;
     }
-    writeln!(w)?;
     if page.owner() != PageOwner::None {
         writeln!(w, "page owner: {}", page.owner())?;
     }

@@ -42,7 +42,8 @@ use super::gfp::{gfp_zone, GfpFlags};
 use super::memblock::Memblock;
 use super::mm_init::{PfnRange, Zones};
 use super::page::{
-    free_mt_flags, LruFlags, MemMap, Page, PageFlagNames, PageFlags, PageOwner, NIL, NO_ZONE,
+    free_mt_flags, LruFlags, MemMap, Page, PageFlagNames, PageFlags, PageOwner, BITS_PER_LONG, NIL,
+    NO_ZONE,
 };
 use super::swap::Lruvec;
 use super::zone::{

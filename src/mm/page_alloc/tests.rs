@@ -1,7 +1,6 @@
 //! Unit tests of the page allocator, and its model proptest.
 use super::*;
 use crate::mm::gfp::zonelist;
-use crate::mm::page::PAGE_DESCRIPTOR_SIZE;
 extern crate std;
 use std::string::String;
 use std::sync::Mutex;
@@ -173,11 +172,6 @@ impl PageMemory for FakeMemory {
         buf.copy_from_slice(&self.bytes.lock().unwrap()[start..start + buf.len()]);
         Ok(())
     }
-}
-
-#[test]
-fn page_descriptor_is_32_bytes() {
-    assert_eq!(PAGE_DESCRIPTOR_SIZE, 32);
 }
 
 #[test]
@@ -501,6 +495,13 @@ fn bad_frees_are_refused_and_change_nothing() {
     assert_eq!(node.nr_free_pages(), 0x300);
 }
 
+/// `bad_page()`'s report as a kernel with `bits` -bit longs prints it.
+fn report_as(e: &FreeError, bits: u32) -> String {
+    let mut s = String::new();
+    e.write_report_as(&mut s, DEFAULT_COMM, bits).unwrap();
+    s
+}
+
 #[test]
 fn bad_page_report_reads_like_linux() {
     let mut v = vec![Page::default(); 64];
@@ -509,13 +510,24 @@ fn bad_page_report_reads_like_linux() {
     node.free_pages(p, 0).unwrap();
     let e = node.free_pages(p, 0).unwrap_err();
     assert_eq!(
-        std::format!("{e}"),
+        report_as(&e, 32),
         "BUG: Bad page state in process swapper/0  pfn:3f000\n\
          page:(ptrval) refcount:0 mapcount:0 mapping:00000000 index:0x0 pfn:0x3f000\n\
          flags: 0x2(buddy|zone=1)\n\
          raw: 01060002 00000000 ffffffff ffffffff 00000000 00000000 00000000 00000000\n\
          page dumped because: double free: page is already on a buddy free list\n"
     );
+    // arm64 6.1: a pointer-wide mapping, print_hex_dump's 32-byte rows of 16-digit longs.
+    assert_eq!(
+        report_as(&e, 64),
+        "BUG: Bad page state in process swapper/0  pfn:3f000\n\
+         page:(____ptrval____) refcount:0 mapcount:0 mapping:0000000000000000 index:0x0 pfn:0x3f000\n\
+         flags: 0x2(buddy|zone=1)\n\
+         raw: 0000000001060002 ffffffffffffffff 0000000000000000 0000000000000000\n\
+         raw: 0000000000000000 0000000000000000\n\
+         page dumped because: double free: page is already on a buddy free list\n"
+    );
+    assert_eq!(std::format!("{e}"), report_as(&e, BITS_PER_LONG), "Display is this build's");
     let e = node.free_pages(Pfn(0x12), 0).unwrap_err();
     let mut s = String::new();
     e.write_report(&mut s, "sh").unwrap();
@@ -528,12 +540,33 @@ fn bad_page_report_reads_like_linux() {
     let mut node = Node::new(MemMap::new(&mut v, Pfn(0)).unwrap(), &normal_only(0, 64)).unwrap();
     let e = node.free_pages(Pfn(3), 0).unwrap_err();
     assert_eq!(
-        std::format!("{e}"),
+        report_as(&e, 32),
         "BUG: Bad page state in process swapper/0  pfn:00003\n\
          page:(ptrval) refcount:1 mapcount:0 mapping:00000000 index:0x0 pfn:0x3\n\
          flags: 0x1(reserved|zone=1)\n\
          raw: 01000001 00000001 ffffffff ffffffff 00000000 00000000 00000000 00000000\n\
          page dumped because: PAGE_FLAGS_CHECK_AT_FREE flag(s) set\n"
+    );
+}
+
+/// A user page's reverse-map key in the report: a 36-bit virtual page number and an inode
+/// number fill their 64-bit words (the 32-bit kernel's user pages stop at 2^20).
+#[test]
+fn bad_page_report_prints_64_bit_keys_whole() {
+    let mut v = vec![Page::default(); 64];
+    let mut node = all_free(&mut v, 0, &normal_only(0, 64));
+    let p = node.alloc_pages_for(PageOwner::Anon, GfpFlags::GFP_KERNEL, 0).unwrap();
+    let vpn = 0xffff_8e61_6000_u64 >> PAGE_SHIFT;
+    crate::mm::swap::Lruvec::set_rmap_key(&mut node.mem_map, p, 0x1234_5678_9a, vpn as usize);
+    let e = node.free_pages_for(PageOwner::Console, p, 0).unwrap_err();
+    let s = report_as(&e, 64);
+    assert!(s.contains("mapping:000000123456789a index:0xffff8e616 pfn:0x0\n"), "{s}");
+    assert!(
+        s.contains(
+            "raw: 000000010100a000 ffffffffffffffff 000000123456789a 0000000ffff8e616\n\
+             raw: 0000000000000000 0000000000000000\n"
+        ),
+        "{s}"
     );
 }
 
@@ -551,7 +584,7 @@ fn a_block_is_freed_only_by_its_owner() {
     );
     assert_eq!(state(&node), before, "a refused free changes nothing");
     assert_eq!(
-        std::format!("{e}"),
+        report_as(&e, 32),
         "BUG: Bad page state in process swapper/0  pfn:3f000\n\
          page:(ptrval) refcount:1 mapcount:0 mapping:00000000 index:0x0 pfn:0x3f000\n\
          flags: 0x0(zone=1)\n\
@@ -583,7 +616,7 @@ fn compound_pages_have_linked_tails() {
     assert_eq!(node.compound_head(p), Some(p));
     let e = expect_bad(&mut node, p.0 + 4, 0, BadPageReason::TailPage { head: p });
     assert_eq!(e.compound_order, Some(3));
-    assert!(std::format!("{e}").contains(
+    assert!(report_as(&e, 32).contains(
         "head:(ptrval) order:3 compound_mapcount:0 compound_pincount:0\nflags: 0x10(tail|zone=1)"
     ));
     expect_bad(&mut node, p.0, 2, BadPageReason::WrongOrder { allocated: 3 });
@@ -658,9 +691,10 @@ fn gfp_zero_and_page_poisoning_use_page_memory() {
          c0001010: 78 56 34 12 aa aa aa aa aa aa aa aa aa aa aa aa  xV4.............\n\
          c0001020: aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa  ................\n\
          c0001030: 70 69 76 6d                                      pivm\n\
-         page:(ptrval) refcount:0 mapcount:0 mapping:00000000 index:0x0 pfn:0x1\n\
+         page:(____ptrval____) refcount:0 mapcount:0 mapping:0000000000000000 index:0x0 pfn:0x1\n\
          flags: 0x0(zone=1)\n\
-         raw: 01000000 00000000 ffffffff ffffffff 00000000 00000000 00000000 00000000\n\
+         raw: 0000000001000000 ffffffffffffffff 0000000000000000 0000000000000000\n\
+         raw: 0000000000000000 0000000000000000\n\
          page dumped because: pagealloc: corrupted page details\n"
     );
     assert!(node.take_poison_report().is_none(), "printed once");
@@ -691,7 +725,7 @@ fn one_flipped_bit_is_a_single_bit_error() {
     assert!(s.starts_with(
         "pagealloc: single bit error\n\
          80000fff: a2                                               .\n\
-         page:(ptrval) refcount:1 mapcount:0 mapping:00000000 index:0x0 pfn:0x0\n"
+         page:(____ptrval____) refcount:1 mapcount:0 mapping:0000000000000000 index:0x0 pfn:0x0\n"
     ));
     assert!(s.contains("page owner: the kernel\n"));
     // Two bits, or two bytes, are corruption.

@@ -9,6 +9,7 @@ use crate::boot::info::MemBank;
 use crate::mm::gfp::GfpFlags;
 use crate::mm::mm_init::PfnRange;
 use crate::mm::page::{MemMap, Page};
+use crate::mm::page_alloc::MAX_ORDER_NR_PAGES;
 use crate::mm::PhysAddr;
 
 const RASPI2B: [MemBank; 1] = [MemBank { start: PhysAddr(0), size: 0x3C00_0000 }];
@@ -205,6 +206,30 @@ fn vareas_print_their_zones_and_caller() {
         ),
         "{out}"
     );
+}
+
+/// arm64's pageblocks (order 9) are half a `MAX_ORDER - 1` block: a free order-10 block
+/// counts its pages free in both pageblocks it covers, by order in its head's.
+#[test]
+fn a_free_block_larger_than_a_pageblock_is_free_in_each_block_it_covers() {
+    const PAGES: u64 = 2 * MAX_ORDER_NR_PAGES;
+    let half = MAX_ORDER_NR_PAGES / 2;
+    let mut pages = vec![Page::default(); PAGES as usize];
+    let zones = Zones {
+        dma: None,
+        normal: PfnRange { start: Pfn(0), end: Pfn(PAGES) },
+        dma32: None,
+        highmem: None,
+    };
+    let mut node = Node::new(MemMap::new(&mut pages, Pfn(0)).unwrap(), &zones).unwrap();
+    node.free_bootmem_range(Pfn(MAX_ORDER_NR_PAGES), Pfn(PAGES)).unwrap();
+    let mut blocks = Vec::with_capacity(4);
+    assert!(pageblocks_of(&node, &mut blocks, half));
+    let free: Vec<u64> = blocks.iter().map(|b| b.free).collect();
+    assert_eq!(free, [0, 0, half, half], "{blocks:?}");
+    assert_eq!((blocks[2].orders[MAX_ORDER - 1], blocks[3].orders[MAX_ORDER - 1]), (1, 0));
+    assert!(blocks.iter().all(|b| b.free + b.pcp + b.reserved + b.used() == b.pages));
+    assert_eq!(blocks[3].used(), 0);
 }
 
 #[test]
