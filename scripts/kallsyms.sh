@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# kallsyms.sh ELF - writes the kernel's function symbols (address-sorted `nm -n -C` lines) into
+# kallsyms.sh ELF - writes the kernel's function symbols (address-sorted `nm -n -C` lines, the
+# address as wide as the ELF's: 8 hex digits for ARMv7, 16 for arm64) into
 # the ELF's reserved .kallsyms section, so oopses can name the function a pc or lr is in.
 # The section has a fixed size (linker.ld), so no address in the kernel changes.
 set -euo pipefail

@@ -346,6 +346,12 @@ fn check_allocators(q: &mut Qemu, va_bits: u32) {
         let line =
             q.line_with("vmallocinfo", &vi, &format!("{va:#018x}-{:#018x}  106496 ", va + 106496));
         assert!(line.ends_with(" pages=25 vmalloc"), "{line}");
+        // The caller as %pS, from the kernel's kallsyms table: the console's command.
+        let caller = line.split_whitespace().nth(2).unwrap_or_default();
+        assert!(
+            caller.starts_with("pivm::console::commands::vmalloc::cmd_vmalloc+0x0/0x"),
+            "{line}"
+        );
         let out = q.cmd(&format!("ksize {obj:#x}"));
         q.expect_in("ksize", &out, &format!("ksize({obj:#x}) = 4096"));
         let out = q.cmd(&format!("kfree {obj:#x}"));
@@ -513,11 +519,33 @@ fn check_faults(q: &mut Qemu, va_bits: u32) {
         "  CM = 0, WnR = 0\n",
         "[0000000000000000] user address but active_mm is swapper\n",
         "Internal error: Oops: 00000000960000",
+        "\npc : pivm::console::commands::system::cmd_crash+0x",
         "x29: ",
         "x2 : ",
+        "\n---[ end trace 0000000000000000 ]---\n",
     ] {
         q.expect_in("crash null", &out, s);
     }
+    // The call trace: the faulting function, then the console's dispatcher and loop (the
+    // frame records' return addresses), then `Code:` with pc's instruction in parentheses.
+    let trace = call_trace(q, "crash null", &out);
+    let want = [
+        "pivm::console::commands::system::cmd_crash+0x",
+        "pivm::console::commands::run+0x",
+        "pivm::console::commands::console_loop+0x",
+    ];
+    if trace.len() < want.len() || trace.iter().zip(want).any(|(t, w)| !t.starts_with(w)) {
+        q.fail(&format!("crash null: call trace {trace:?}, want it to start {want:?}"));
+    }
+    let pc = q.line_with("crash null", &out, "pc : ").trim_start_matches("pc : ").to_string();
+    assert_eq!(trace[0], pc, "the trace starts at pc");
+    let code = q.line_with("crash null", &out, "Code: ");
+    let words: Vec<&str> = code.trim_start_matches("Code: ").split_whitespace().collect();
+    let hex8 = |w: &str| w.len() == 8 && w.chars().all(|c| c.is_ascii_hexdigit());
+    let ok = words.len() == 5
+        && words[..4].iter().all(|w| hex8(w))
+        && words[4].strip_prefix('(').and_then(|w| w.strip_suffix(')')).is_some_and(hex8);
+    assert!(ok, "{code}");
     let out = q.cmd("help");
     q.expect_in("console after the oops", &out, "crash null");
     // The tick goes on after the oops (the console restarts with interrupts on).
@@ -543,16 +571,40 @@ fn check_faults(q: &mut Qemu, va_bits: u32) {
     for s in [
         "Unable to handle kernel paging request at virtual address 0000000000001000\n",
         "  EC = 0x21: IABT (current EL), IL = 32 bits\n",
-        "pc : 0x0000000000001000\n",
+        // %pS of an address no symbol covers is the bare address; lr is the caller's.
+        "\npc : 0x1000\nlr : pivm::console::commands::system::cmd_crash+0x",
         "Internal error: Oops: 0000000086000",
+        "\nCode: bad PC value\n",
     ] {
         q.expect_in("crash exec", &out, s);
     }
+    // An undefined instruction at EL1: do_undefinstr's BUG_ON(!user_mode(regs)), the brk's
+    // ESR (EC 0x3c, BUG_BRK_IMM), the trace through the exception into the crashed command.
     let out = q.cmd("crash undef");
-    q.expect_in("crash undef", &out, "ESR 0x0000000002000000 (Unknown/Uncategorized)");
-    q.expect_in("crash undef", &out, ": 0000000002000000 [#3] SMP\n");
+    for s in [
+        "------------[ cut here ]------------\nkernel BUG at src/arch/arm64/traps.rs:",
+        "Internal error: Oops - BUG: 00000000f2000800 [#3] SMP\n",
+        "\npc : pivm::arch::arm64::traps::do_undefinstr+0x",
+        "\nlr : __arm64_el1_exception+0x",
+    ] {
+        q.expect_in("crash undef", &out, s);
+    }
+    let trace = call_trace(q, "crash undef", &out);
+    let from = trace.iter().position(|t| t.starts_with("__arm64_vector_common+0x"));
+    let next = from.and_then(|i| trace.get(i + 1));
+    if !next.is_some_and(|t| t.starts_with("pivm::console::commands::system::cmd_crash+0x")) {
+        q.fail(&format!("crash undef: the trace does not lead into cmd_crash: {trace:?}"));
+    }
     let out = q.cmd("verify");
     q.expect_in("verify after the oopses", &out, "verify: ok");
+}
+
+/// The `Call trace:` lines of an oops (6.1's `dump_backtrace`: one ` %pS` line per frame).
+fn call_trace(q: &Qemu, what: &str, out: &str) -> Vec<String> {
+    let Some((_, rest)) = out.split_once("\nCall trace:\n") else {
+        q.fail(&format!("{what}: no call trace"));
+    };
+    rest.lines().map_while(|l| l.strip_prefix(' ')).map(String::from).collect()
 }
 
 /// Every command of the shared console's table on arm64 answers from its subsystem; nothing

@@ -143,7 +143,7 @@ fn table(po: u64) -> Vec<(String, String)> {
         ("jiffies".into(), " ticks since boot, HZ=100; arch_sys_counter: ".into()),
         ("jiffies x".into(), "jiffies: usage: jiffies".into()),
         ("crash nothing".into(), "crash: usage: crash null|exec|undef|stack".into()),
-        ("crash undef".into(), "Internal error: Oops - bad mode: 0000000002000000 [#1] SMP\n".into()),
+        ("crash undef".into(), "Internal error: Oops - BUG: 00000000f2000800 [#1] SMP\n".into()),
         ("verify".into(), "verify: ok".into()),
         ("nosuchcmd".into(), "pivm: nosuchcmd: command not found".into()),
     ]

@@ -57,12 +57,6 @@ impl TlbFlush for KernelTlb {
     }
 }
 
-#[cfg(not(target_arch = "aarch64"))]
-extern "C" {
-    static __kallsyms_start: u8;
-    static __kallsyms_end: u8;
-}
-
 /// The kernel's symbol table for `%pS`, remembering the last symbol found: consecutive
 /// areas usually share a caller, and a lookup reads the whole table.
 #[derive(Default)]
@@ -74,28 +68,13 @@ impl KernelSymbols {
     pub const fn new() -> Self {
         KernelSymbols { last: Cell::new(None) }
     }
-
-    /// The arm64 image has no `.kallsyms` section yet: callers print as addresses.
-    #[cfg(target_arch = "aarch64")]
-    fn table() -> &'static [u8] {
-        &[]
-    }
-
-    #[cfg(not(target_arch = "aarch64"))]
-    fn table() -> &'static [u8] {
-        let start = core::ptr::addr_of!(__kallsyms_start);
-        let end = core::ptr::addr_of!(__kallsyms_end);
-        // SAFETY: the linker reserves [start, end) in rodata; scripts/kallsyms.sh fills it
-        // before the image is made, and nothing writes it at run time.
-        unsafe { core::slice::from_raw_parts(start, end.offset_from(start) as usize) }
-    }
 }
 
 impl Symbols for KernelSymbols {
     fn write_symbol(&self, w: &mut dyn fmt::Write, addr: usize) -> fmt::Result {
         let sym = match self.last.get() {
             Some((a, s)) if a == addr => Some(s),
-            _ => kallsyms::lookup(Self::table(), addr as u32),
+            _ => kallsyms::lookup(kallsyms::kernel_table(), addr as u64),
         };
         match sym {
             Some(s) => {

@@ -14,6 +14,7 @@ use super::extable::{self, ExTableEntry};
 use super::fsr;
 use super::vectors::{PtRegs, ShowRegs, SvcPtRegs};
 use crate::board::raspi::uart::UartWriter;
+use crate::kallsyms::Sym;
 use crate::mm::PAGE_SIZE;
 
 extern "C" {
@@ -451,8 +452,8 @@ fn die(msg: &str, err: u32, regs: &PtRegs, dacr: u32) -> ! {
     let _ = writeln!(w, "Modules linked in:");
     let _ = writeln!(w, "CPU: 0 PID: 0 Comm: swapper/0 Not tainted {}", crate::VERSION);
     let _ = writeln!(w, "Hardware name: BCM2835");
-    let _ = writeln!(w, "PC is at {}", Sym(regs.pc()));
-    let _ = writeln!(w, "LR is at {}", Sym(regs.uregs[PtRegs::LR]));
+    let _ = writeln!(w, "PC is at {}", Sym(u64::from(regs.pc())));
+    let _ = writeln!(w, "LR is at {}", Sym(u64::from(regs.uregs[PtRegs::LR])));
     let _ = writeln!(w, "{}", ShowRegs { regs, dacr });
     let _ =
         writeln!(w, "Control: {:08x}  Table: {:08x}  DAC: {:08x}", Sctlr.get(), Ttbr0.get(), dacr);
@@ -479,28 +480,6 @@ fn die(msg: &str, err: u32, regs: &PtRegs, dacr: u32) -> ! {
     let _ = writeln!(w, "Kernel panic - not syncing: Fatal exception");
     crate::board::raspi::uart::flush();
     super::cpu::halt()
-}
-
-extern "C" {
-    static __kallsyms_start: u8;
-    static __kallsyms_end: u8;
-}
-
-/// An address printed like Linux's `%pS`: `function+0x1c/0x40`, or the bare address.
-struct Sym(u32);
-
-impl core::fmt::Display for Sym {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let start = core::ptr::addr_of!(__kallsyms_start);
-        let end = core::ptr::addr_of!(__kallsyms_end);
-        // SAFETY: the linker reserves [start, end) in rodata; scripts/kallsyms.sh fills it.
-        let table = unsafe { core::slice::from_raw_parts(start, end.offset_from(start) as usize) };
-        match crate::kallsyms::lookup(table, self.0) {
-            Some(s) => write!(f, "{}", s),
-            // %pS of an address with no symbol: plain hex.
-            None => write!(f, "{:#x}", self.0),
-        }
-    }
 }
 
 /// Rust panics are broken invariants: report them like Linux's panic() and halt.

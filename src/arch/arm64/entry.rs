@@ -44,15 +44,29 @@ static USER_FPSIMD: UserFpsimd =
 
 /// Linux's `kernel_entry el`: saves x2-x29, x30, the interrupted sp (SP_EL0 from EL0, the
 /// frame's top from EL1), ELR and SPSR into the `pt_regs` frame at sp, and marks it as no
-/// system call with an empty frame record. x0/x1 are in the frame already (the vector slot
-/// stored them to free x1 for the vector's kind). Operands: `frame`, `s_lr`, `s_pc`,
+/// system call; then the frame record in `pt_regs` that the call trace follows through the
+/// exception, with x29 pointing at it: empty from EL0 (the chain's end), the interrupted x29
+/// and pc from EL1 (6.1's `stp x29, x22, [sp, #S_STACKFRAME]`). x0/x1 are in the frame
+/// already (the vector slot stored them to free x1 for the vector's kind). Operands: `frame`, `s_lr`, `s_pc`,
 /// `s_orig_x0`, `s_syscallno`, `s_stackframe`.
 macro_rules! kernel_entry {
     (0) => {
-        concat!(kernel_entry!(@gprs), "    mrs     x21, sp_el0\n", kernel_entry!(@tail))
+        concat!(
+            kernel_entry!(@gprs),
+            "    mrs     x21, sp_el0\n",
+            kernel_entry!(@tail),
+            "    stp     xzr, xzr, [sp, #{s_stackframe}]\n",
+            "    add     x29, sp, #{s_stackframe}\n"
+        )
     };
     (1) => {
-        concat!(kernel_entry!(@gprs), "    add     x21, sp, #{frame}\n", kernel_entry!(@tail))
+        concat!(
+            kernel_entry!(@gprs),
+            "    add     x21, sp, #{frame}\n",
+            kernel_entry!(@tail),
+            "    stp     x29, x22, [sp, #{s_stackframe}]\n",
+            "    add     x29, sp, #{s_stackframe}\n"
+        )
     };
     (@gprs) => {
         "    stp     x2, x3, [sp, #16 * 1]
@@ -79,7 +93,6 @@ macro_rules! kernel_entry {
     str     x0, [sp, #{s_orig_x0}]
     mov     w24, #-1                        // NO_SYSCALL until el0_svc says otherwise
     str     w24, [sp, #{s_syscallno}]
-    stp     xzr, xzr, [sp, #{s_stackframe}]
 "
     };
 }

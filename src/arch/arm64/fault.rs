@@ -237,7 +237,8 @@ pub fn show_user_fault(
         write!(w, " in {file}[{start:x}+{size:x}]")?;
     }
     writeln!(w)?;
-    super::ptrace::write_regs(w, regs, who)
+    // A user frame: pc and lr print raw, no symbol table needed.
+    super::ptrace::write_regs(w, regs, who, &[])
 }
 
 /// `do_page_fault` for an abort at user address `addr` that the kernel took on behalf of the

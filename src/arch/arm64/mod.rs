@@ -3,6 +3,7 @@
 //! host tests check them) and the code that runs on the CPU (entry at EL3/EL2, the drop to
 //! EL1, the MMU, exceptions), compiled for the aarch64 kernel only.
 pub mod asid;
+pub mod bug;
 pub mod cpufeature;
 pub mod cpuinfo;
 pub mod esr;
@@ -18,6 +19,7 @@ pub mod processor;
 pub mod ptdump;
 pub mod pte;
 pub mod ptrace;
+pub mod stacktrace;
 pub mod tlbflush;
 pub mod uaccess;
 pub mod user_table;

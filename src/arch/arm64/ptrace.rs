@@ -165,11 +165,13 @@ impl PtRegs {
 }
 
 /// `__show_regs`: who ran (`show_regs_print_info` for the task `who`, pid and comm), PSTATE
-/// decoded, pc and lr (raw for a user frame, where 6.1 prints no symbol), sp, x29..x0.
+/// decoded, pc and lr (`%pS` from the kallsyms table `symbols` for a kernel frame, raw for a
+/// user frame, where 6.1 prints no symbol), sp, x29..x0.
 pub fn write_regs(
     w: &mut impl core::fmt::Write,
     regs: &PtRegs,
     who: (u32, &str),
+    symbols: &[u8],
 ) -> core::fmt::Result {
     writeln!(w, "CPU: 0 PID: {} Comm: {} Not tainted {} #1", who.0, who.1, crate::VERSION)?;
     writeln!(w, "Hardware name: Raspberry Pi 3 Model B (DT)")?;
@@ -197,8 +199,11 @@ pub fn write_regs(
         writeln!(w, "pc : {:016x}", regs.pc)?;
         writeln!(w, "lr : {:016x}", regs.regs[30])?;
     } else {
-        writeln!(w, "pc : {:#018x}", regs.pc)?;
-        writeln!(w, "lr : {:#018x}", regs.regs[30])?;
+        write!(w, "pc : ")?;
+        crate::kallsyms::write_symbol(w, symbols, regs.pc)?;
+        write!(w, "\nlr : ")?;
+        crate::kallsyms::write_symbol(w, symbols, regs.regs[30])?;
+        writeln!(w)?;
     }
     writeln!(w, "sp : {:016x}", regs.sp)?;
     let mut i: i32 = 29;
@@ -303,6 +308,37 @@ pub fn classify_el0_sync(esr: u64, far: u64, regs: &PtRegs) -> El0Sync {
 mod tests {
     use super::*;
     use crate::abi::arm64::signal::{FpsimdContext, Sigcontext};
+
+    /// `__show_regs` of a kernel frame: pc and lr as `%pS`, then sp and the register pairs.
+    #[test]
+    fn arm64syms_show_regs_names_pc_and_lr() {
+        let table = b"ffff800008001000 T pivm::console::commands::system::cmd_crash\n\
+ffff800008001200 T pivm::console::commands::console_loop\nffff800008001400 T end\n\0";
+        let mut r = PtRegs::zeroed();
+        r.pc = 0xffff_8000_0800_1064;
+        r.regs[30] = 0xffff_8000_0800_1234;
+        r.regs[29] = 0xffff_8000_0a00_7f20;
+        r.sp = 0xffff_8000_0a00_7f00;
+        r.pstate = 0x6000_0005;
+        let mut s = String::new();
+        write_regs(&mut s, &r, (0, "swapper/0"), table).unwrap();
+        let lines: Vec<&str> = s.lines().collect();
+        assert_eq!(lines[2], "pstate: 60000005 (nZCv daif -PAN -UAO -TCO -DIT -SSBS BTYPE=--)");
+        assert_eq!(lines[3], "pc : pivm::console::commands::system::cmd_crash+0x64/0x200");
+        assert_eq!(lines[4], "lr : pivm::console::commands::console_loop+0x34/0x200");
+        assert_eq!(lines[5], "sp : ffff80000a007f00");
+        assert_eq!(lines[6], "x29: ffff80000a007f20 x28: 0000000000000000 x27: 0000000000000000");
+        // An address outside the table is %pS's bare hex; a user frame's pc is never looked up.
+        r.pc = 0x1000;
+        s.clear();
+        write_regs(&mut s, &r, (0, "swapper/0"), table).unwrap();
+        assert!(s.contains("\npc : 0x1000\n"), "{s}");
+        r.pstate = PSR_MODE_EL0T;
+        r.pc = 0xffff_8000_0800_1064;
+        s.clear();
+        write_regs(&mut s, &r, (1, "init"), table).unwrap();
+        assert!(s.contains("\npc : ffff800008001064\n"), "{s}");
+    }
 
     #[test]
     fn syscall_accessors_read_x8_x0_x5_and_restart_over_svc() {

@@ -10,9 +10,11 @@ use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use aarch64_cpu::registers::*;
 
+use super::bug::{self, bug};
 use super::esr;
 use super::extable::{self, fixup_load, fixup_store, ExTableEntry};
 use super::pgtable;
+use super::stacktrace::{self, StackInfo};
 use crate::config::VA_BITS;
 
 use super::entry::{kernel_entry, kernel_exit};
@@ -274,6 +276,18 @@ extern "C" fn __arm64_el1_exception(regs: &mut PtRegs, kind: u64) {
         }
     }
     let mut c = crate::board::raspi::uart::UartWriter;
+    if kind == SYNC_EL1H && esr::ec(esr) == esr::EC_UNKNOWN {
+        // el1_undef: a kernel frame always BUG()s here.
+        do_undefinstr(regs);
+    }
+    if kind == SYNC_EL1H && bug::is_bug_brk(esr) {
+        if let Some(b) = bug::find_bug(bug::bug_table(), regs.pc) {
+            // bug_handler: report_bug, then die.
+            let _ = bug::write_report(&mut c, bug::entry_file(b), b.line);
+            die(&mut c, "Oops - BUG", regs, esr);
+            oops_recover(regs)
+        }
+    }
     if kind == SYNC_EL1H && (esr::is_data_abort(esr) || esr::ec(esr) == esr::EC_IABT_CUR) {
         let _ = writeln!(
             c,
@@ -343,6 +357,9 @@ fn oops_recover(regs: &mut PtRegs) -> ! {
             "msr elr_el1, x22",
             "msr spsr_el1, x23",
             "add sp, sp, #{frame}",
+            // The console starts a new frame-record chain: x29 0 ends the call trace there.
+            "mov x29, xzr",
+            "mov x30, xzr",
             "eret",
             f = in(reg) frame,
             frame = const FRAME,
@@ -397,19 +414,89 @@ pub fn read_table(pa: u64) -> Option<u64> {
     Some(unsafe { (super::boot::table_va(pa) as *const u64).read_volatile() })
 }
 
-/// `__die`: the oops header, the registers, the end marker.
+/// `do_undefinstr` for an undefined instruction at EL1 (EL0's go to the process code, which
+/// sends SIGILL): no undef hook covers a kernel instruction, so 6.1's
+/// `BUG_ON(!user_mode(regs))` fires (`kernel BUG at ...`, `Oops - BUG`, ESR 0xf2000800).
+#[inline(never)]
+fn do_undefinstr(regs: &PtRegs) {
+    if !regs.user_mode() {
+        bug!();
+    }
+}
+
+/// `__die` and `oops_exit`: the oops header, `show_regs` (the registers and the call
+/// trace), `dump_kernel_instr`, the end marker.
 fn die(w: &mut impl Write, what: &str, regs: &PtRegs, esr: u64) {
     let n = DIE_COUNTER.fetch_add(1, Ordering::Relaxed) + 1;
     let _ = writeln!(w, "Internal error: {what}: {esr:016x} [#{n}] SMP");
     let _ = writeln!(w, "Modules linked in:");
     show_regs(w, regs);
+    dump_kernel_instr(w, regs);
     let _ = writeln!(w, "---[ end trace {:016x} ]---", 0);
 }
 
-/// `__show_regs`: who ran (`show_regs_print_info`), PSTATE decoded, pc, lr, sp and x29..x0
-/// three to a line.
+/// `show_regs`: `__show_regs` (who ran, PSTATE decoded, pc and lr as `%pS`, sp, x29..x0
+/// three to a line), then `dump_backtrace` for a kernel frame.
 fn show_regs(w: &mut impl Write, regs: &PtRegs) {
-    let _ = super::ptrace::write_regs(w, regs, (0, "swapper/0"));
+    __show_regs(w, regs);
+    if regs.user_mode() {
+        return;
+    }
+    let stacks = accessible_stacks();
+    // SAFETY: the unwinder reads only 8-aligned words wholly inside `stacks`, which are
+    // mapped kernel stacks.
+    let read = |a: u64| unsafe { (a as *const u64).read_volatile() };
+    let table = crate::kallsyms::kernel_table();
+    let sym = |w: &mut dyn Write, a: u64| crate::kallsyms::write_symbol(w, table, a);
+    let _ = stacktrace::write_backtrace(w, regs.pc, regs.regs[29], &stacks, read, sym);
+}
+
+/// `__show_regs`: the registers alone (the stack-overflow report prints no call trace).
+fn __show_regs(w: &mut impl Write, regs: &PtRegs) {
+    let table = crate::kallsyms::kernel_table();
+    let _ = super::ptrace::write_regs(w, regs, (0, "swapper/0"), table);
+}
+
+/// `on_accessible_stack`: the stacks frame records may lie on: the running task's (or, before
+/// the console has one, the boot stack in the image) and the overflow stack.
+fn accessible_stacks() -> [StackInfo; 2] {
+    extern "C" {
+        static __boot_stack_bottom: u8;
+        static __boot_stack_top: u8;
+    }
+    let task = match TASK_STACK.load(Ordering::Relaxed) {
+        0 => StackInfo {
+            low: core::ptr::addr_of!(__boot_stack_bottom) as u64,
+            high: core::ptr::addr_of!(__boot_stack_top) as u64,
+        },
+        base => StackInfo { low: base, high: base + THREAD_SIZE },
+    };
+    let ovf = OVERFLOW_STACK.0.get() as u64;
+    [task, StackInfo { low: ovf, high: ovf + OVERFLOW_STACK_SIZE }]
+}
+
+/// `dump_kernel_instr`: the four instructions before pc and pc's own in parentheses, each
+/// followed by a space; an unreadable one ends the line with `bad PC value`.
+fn dump_kernel_instr(w: &mut impl Write, regs: &PtRegs) {
+    if regs.user_mode() {
+        return;
+    }
+    let _ = write!(w, "Code: ");
+    for i in (0..5u64).rev() {
+        match probe_read_u32(regs.pc.wrapping_sub(4 * i) as usize) {
+            Ok(v) if i == 0 => {
+                let _ = write!(w, "({v:08x}) ");
+            }
+            Ok(v) => {
+                let _ = write!(w, "{v:08x} ");
+            }
+            Err(_) => {
+                let _ = write!(w, "bad PC value");
+                break;
+            }
+        }
+    }
+    let _ = writeln!(w);
 }
 
 /// The running task's kernel stack (`current->stack`): its lowest address, 0 before one is
@@ -456,7 +543,7 @@ extern "C" fn __arm64_handle_bad_stack(regs: &mut PtRegs) -> ! {
     let _ = writeln!(w, "FAR: 0x{far:016x}");
     let _ = writeln!(w, "Task stack:     [0x{tsk:016x}..0x{:016x}]", tsk + THREAD_SIZE);
     let _ = writeln!(w, "Overflow stack: [0x{ovf:016x}..0x{:016x}]", ovf + OVERFLOW_STACK_SIZE);
-    show_regs(&mut w, regs);
+    __show_regs(&mut w, regs);
     let msg = "kernel stack overflow";
     let _ = writeln!(w, "Kernel panic - not syncing: {msg}");
     let _ = writeln!(w, "---[ end Kernel panic - not syncing: {msg} ]---");

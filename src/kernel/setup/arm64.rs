@@ -324,6 +324,9 @@ pub fn run_console() -> ! {
     unsafe {
         core::arch::asm!(
             "mov sp, {top}",
+            // The first frame on this stack: x29 0 ends the oops' call trace here.
+            "mov x29, xzr",
+            "mov x30, xzr",
             "b {f}",
             top = in(reg) top,
             f = sym console_restart,
