@@ -13,7 +13,7 @@
 //! Needs `make kernel ARCH=arm64 VA_BITS=48` and `39` and `make initramfs ARCH=arm64`.
 mod common;
 
-use common::compare::{exec_rows, fault_steps, fnv1a64, phase_steps};
+use common::compare::{exec_rows, fault_steps, fnv1a64, phase_steps, time_rows};
 use common::{root, spawn_arm64, Qemu, BOOT, PROMPT};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -88,6 +88,13 @@ fn rows_equal(q: &Qemu, what: &str, got: &[(String, String)], want: &[(String, S
     }
 }
 
+/// The fault counts of a transcript: vmtest's access-pattern rows and `vmtest time`'s.
+fn count_rows(transcript: &str) -> Vec<(String, String)> {
+    let mut rows = fault_steps(transcript);
+    rows.extend(time_rows(transcript));
+    rows
+}
+
 #[test]
 fn parser_reads_the_samples_rows() {
     let rows: HashMap<String, String> = fault_steps(&sample("faults")).into_iter().collect();
@@ -100,14 +107,23 @@ fn parser_reads_the_samples_rows() {
     assert_eq!(stack_rows(&sample("layout")).len(), 6, "layout's stack steps: N=1, 16, 256");
     let exec = exec_rows(&sample("faults"));
     assert_eq!(exec[0], "CHILD pid=N at main entry: minflt=32 majflt=0");
-    assert_eq!(thp_rows().len(), 5, "THP changes the three anon, anonrd and malloc N=4096 rows");
+    assert_eq!(thp_rows("faults").len(), 5, "THP changes the anon, anonrd and malloc N=4096 rows");
+    let rows: HashMap<String, String> = count_rows(&sample("icount")).into_iter().collect();
+    assert_eq!(rows["time N=256 | rep 1 first-touch write"], "256");
+    assert_eq!(rows["time N=16 | rep 2 read-first (zero page)"], "16");
+    assert_eq!(rows["time N=4096 | rep 0 write-after-zero-page"], "4096");
+    assert_eq!(rows["time N=4096 | nop child minflt"], "35");
+    assert_eq!(rows["file /data/f16m N=4096 MAP_SHARED | first-read #3"], "+4096/+0");
+    assert_eq!(time_rows(&sample("icount")).len(), 3 * (3 * 3 + 1), "3 sizes, 3 reps of 3 counts");
+    assert_eq!(thp_rows("icount").len(), 6, "THP changes N=4096's first-touch and zero-page rows");
 }
 
-/// The rows where Debian's default (THP always) and THP off differ: the 16 MiB anonymous
-/// mappings, whose aligned 2 MiB pieces take one fault each with a huge page.
-fn thp_rows() -> Vec<(String, String, String)> {
-    let nothp: HashMap<String, String> = fault_steps(&sample("faults-nothp")).into_iter().collect();
-    fault_steps(&sample("faults"))
+/// The rows of `phase` where Debian's default (THP always) and THP off differ: the 16 MiB
+/// anonymous mappings, whose aligned 2 MiB pieces take one fault each with a huge page.
+fn thp_rows(phase: &str) -> Vec<(String, String, String)> {
+    let nothp: HashMap<String, String> =
+        count_rows(&sample(&format!("{phase}-nothp"))).into_iter().collect();
+    count_rows(&sample(phase))
         .into_iter()
         .filter_map(|(k, thp)| {
             let off = nothp.get(&k).cloned().unwrap_or_default();
@@ -119,50 +135,46 @@ fn thp_rows() -> Vec<(String, String, String)> {
 /// The first `mmap` step of each program run after `cardmap fa 4096` (fault-around off):
 /// pivm takes +2/+0 where Linux takes +1/+0, on both architectures (tests/qemu_compare.rs's
 /// `FAULT_AROUND_4K_FIRST_MMAPS`; README, Known limits). Every read row of those runs is equal.
-const FAULT_AROUND_4K_FIRST_MMAPS: [&str; 2] =
-    ["file /data/f16m N=1 MAP_PRIVATE | mmap #2", "file /data/f16m N=4096 MAP_SHARED | mmap #2"];
+/// The faults phase's two, then the icount phase's one.
+const FAULT_AROUND_4K_FIRST_MMAPS: [&str; 3] = [
+    "file /data/f16m N=1 MAP_PRIVATE | mmap #2",
+    "file /data/f16m N=4096 MAP_SHARED | mmap #2",
+    "file /data/f16m N=4096 MAP_SHARED | mmap #3",
+];
 
-/// Both phases at one VA size: the faults phase's rows, the layout phase's stack rows, and the
-/// exec rows when the samples were taken with this vmtest.
-fn phases_equal_linux(va_bits: u32) {
-    let mut q = boot(va_bits);
-    let faults = run_phase(&mut q, "faults");
-    let mut got = fault_steps(&faults);
-    let want = fault_steps(&sample("faults-nothp"));
-    // The known one-fault difference, checked as exactly that and then compared as Linux's.
+/// `phase`'s fault counts in pivm's `transcript` equal Linux's with THP off (the sample
+/// `PHASE-nothp.txt`; the known fault-around difference checked as exactly that), and against
+/// Debian's default only the 16 MiB anonymous rows a huge page backs differ.
+fn counts_equal_linux(q: &Qemu, va_bits: u32, phase: &str, transcript: &str) {
+    let mut got = count_rows(transcript);
+    let want = count_rows(&sample(&format!("{phase}-nothp")));
     let want_map: HashMap<String, String> = want.iter().cloned().collect();
     for (key, value) in got.iter_mut() {
         if FAULT_AROUND_4K_FIRST_MMAPS.contains(&key.as_str())
             && value == "+2/+0"
-            && want_map[key] == "+1/+0"
+            && want_map.get(key).map(String::as_str) == Some("+1/+0")
         {
             *value = "+1/+0".to_string();
         }
     }
-    rows_equal(&q, &format!("VA_BITS={va_bits}, faults phase (Linux with THP off)"), &got, &want);
+    rows_equal(q, &format!("VA_BITS={va_bits}, {phase} phase (Linux with THP off)"), &got, &want);
     // Against Debian's default, only the huge-page rows differ, and pivm's there are THP-off Linux's.
-    for (key, thp, off) in thp_rows() {
-        if !key.contains("N=4096") || !(key.starts_with("anon") || key.starts_with("malloc")) {
+    for (key, thp, off) in thp_rows(phase) {
+        let anon = ["anon", "malloc", "time"].iter().any(|p| key.starts_with(p));
+        if !key.contains("N=4096") || !anon {
             q.fail(&format!(
                 "THP changed {key}: {off} -> {thp}; only the 16 MiB anonymous rows should"
             ));
         }
     }
-    let layout = run_phase(&mut q, "layout");
-    rows_equal(
-        &q,
-        &format!("VA_BITS={va_bits}, layout phase"),
-        &stack_rows(&layout),
-        &stack_rows(&sample("layout")),
-    );
+}
 
+/// The exec and fork rows of pivm's `transcript` equal those of Linux's `want` transcript
+/// when the samples were taken with this build of vmtest.
+fn exec_rows_equal_linux(q: &Qemu, va_bits: u32, transcript: &str, want: &str) {
     let readme = std::fs::read_to_string(root().join(format!("{SAMPLES}/README.md"))).unwrap();
     if readme.contains(&vmtest_build_id()) {
-        // The faults phase's Linux-only last step (after drop_caches) is left out.
-        let want = sample("faults");
-        let want =
-            &want[..want.find("### echo 3 > /proc/sys/vm/drop_caches").unwrap_or(want.len())];
-        let (got, want) = (exec_rows(&faults), exec_rows(want));
+        let (got, want) = (exec_rows(transcript), exec_rows(want));
         if got != want || got.is_empty() {
             q.fail(&format!(
                 "VA_BITS={va_bits}: exec and fork faults differ from Linux 6.1's:\npivm:\n{}\nLinux:\n{}",
@@ -176,6 +188,26 @@ fn phases_equal_linux(va_bits: u32) {
             vmtest_build_id()
         );
     }
+}
+
+/// Both phases at one VA size: the faults phase's rows, the layout phase's stack rows, and the
+/// exec rows when the samples were taken with this vmtest.
+fn phases_equal_linux(va_bits: u32) {
+    let mut q = boot(va_bits);
+    let faults = run_phase(&mut q, "faults");
+    counts_equal_linux(&q, va_bits, "faults", &faults);
+    let layout = run_phase(&mut q, "layout");
+    rows_equal(
+        &q,
+        &format!("VA_BITS={va_bits}, layout phase"),
+        &stack_rows(&layout),
+        &stack_rows(&sample("layout")),
+    );
+
+    // The faults phase's Linux-only last step (after drop_caches) is left out.
+    let want = sample("faults");
+    let want = &want[..want.find("### echo 3 > /proc/sys/vm/drop_caches").unwrap_or(want.len())];
+    exec_rows_equal_linux(&q, va_bits, &faults, want);
     q.poweroff_ok();
 }
 
@@ -187,4 +219,18 @@ fn faults_and_layout_equal_linux_va48() {
 #[test]
 fn faults_and_layout_equal_linux_va39() {
     phases_equal_linux(39);
+}
+
+/// The icount phase's counts at 4 levels (its figures are `make compare-linux ARCH=arm64`'s and
+/// bench-proc.sh's, under `-icount`; the counts do not depend on it, so pivm runs without):
+/// `vmtest time`'s minor faults per rep and size and its exec'd child's, the file rows with
+/// fault-around on and off, equal to arm64 Linux's with THP off (`icount-nothp.txt`), and the
+/// exec and fork rows of its `vmtest exec`.
+#[test]
+fn icount_phase_counts_equal_linux_va48() {
+    let mut q = boot(48);
+    let icount = run_phase(&mut q, "icount");
+    counts_equal_linux(&q, 48, "icount", &icount);
+    exec_rows_equal_linux(&q, 48, &icount, &sample("icount"));
+    q.poweroff_ok();
 }

@@ -105,3 +105,50 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
         .iter()
         .fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
+
+/// `vmtest time`'s fault counts (the icount phase's rows that do not depend on the clock):
+/// each "(N minflt)" of a rep's line keyed "time N=PAGES | rep R LABEL", where LABEL is the
+/// segment's words before its first figure ("first-touch write", "read-first (zero page)",
+/// "write-after-zero-page"), and the exec'd nop child's "time N=PAGES | nop child minflt";
+/// a key seen before gets " #2", " #3"... as [`fault_steps`] does.
+pub fn time_rows(transcript: &str) -> Vec<(String, String)> {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut out = Vec::new();
+    let mut put = |key: String, value: &str| {
+        let n = seen.entry(key.clone()).or_insert(0);
+        *n += 1;
+        let key = if *n > 1 { format!("{key} #{n}") } else { key };
+        out.push((key, value.to_string()));
+    };
+    let mut pages = String::new();
+    for line in transcript.lines().map(|l| l.trim_end_matches('\r')) {
+        if let Some(rest) = line.strip_prefix("TIME N=") {
+            pages = rest.split_whitespace().next().unwrap_or("").to_string();
+            continue;
+        }
+        if pages.is_empty() {
+            continue;
+        }
+        if let Some(n) = line.split("; nop child minflt=").nth(1) {
+            put(format!("time N={pages} | nop child minflt"), n.trim());
+            continue;
+        }
+        let Some((rep, rest)) =
+            line.trim_start().strip_prefix("rep ").and_then(|r| r.split_once(": "))
+        else {
+            continue;
+        };
+        for seg in rest.split("; ") {
+            let Some(count) = seg.rsplit_once(" (").and_then(|(_, c)| c.strip_suffix(" minflt)"))
+            else {
+                continue;
+            };
+            let label: Vec<&str> = seg
+                .split(' ')
+                .take_while(|w| !w.starts_with(|c: char| c.is_ascii_digit()))
+                .collect();
+            put(format!("time N={pages} | rep {rep} {}", label.join(" ")), count);
+        }
+    }
+    out
+}
