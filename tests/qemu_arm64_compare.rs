@@ -13,7 +13,7 @@
 //! Needs `make kernel ARCH=arm64 VA_BITS=48` and `39` and `make initramfs ARCH=arm64`.
 mod common;
 
-use common::compare::{exec_rows, fault_steps, fnv1a64, phase_steps, time_rows};
+use common::compare::{exec_rows, fault_steps, fnv1a64, phase_steps, swap_rows, time_rows};
 use common::{root, spawn_arm64, Qemu, BOOT, PROMPT};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -34,6 +34,30 @@ fn sample(phase: &str) -> String {
 fn boot(va_bits: u32) -> Qemu {
     let dtb = root().join(DTB).display().to_string();
     let extra = ["-dtb", &dtb, "-append", "norandmaps"].map(String::from);
+    let mut q = spawn_arm64(va_bits, &extra);
+    q.wait_for(PROMPT, BOOT).unwrap();
+    q
+}
+
+/// The swap phase's card: `make sd-image ARCH=arm64 SD_SIZE=512M` (471 MiB of swap in p2).
+const SWAP_CARD: &str = "build/arm64/sd-512M.img";
+/// The swap phase's memory on both kernels (compare-linux-arm64.sh's `swap_mem`).
+const SWAP_MEM: &str = "mem=128M";
+
+/// Boots pivm as the swap phase does: the 512 MiB card (writes in a `snapshot=on` overlay)
+/// and `mem=128M`; the arm64 initramfs stands in for the phase's own archive (Linux's
+/// busybox and /init, which the script builds from apt's packages).
+fn boot_swap(va_bits: u32) -> Qemu {
+    let (dtb, card) = (root().join(DTB), root().join(SWAP_CARD));
+    assert!(
+        card.is_file(),
+        "missing {}: run `make sd-image ARCH=arm64 SD_SIZE=512M`",
+        card.display()
+    );
+    let drive = format!("file={},if=sd,format=raw,snapshot=on", card.display());
+    let append = format!("norandmaps {SWAP_MEM}");
+    let extra = ["-dtb", &dtb.display().to_string(), "-drive", &drive, "-append", &append]
+        .map(String::from);
     let mut q = spawn_arm64(va_bits, &extra);
     q.wait_for(PROMPT, BOOT).unwrap();
     q
@@ -116,6 +140,14 @@ fn parser_reads_the_samples_rows() {
     assert_eq!(rows["file /data/f16m N=4096 MAP_SHARED | first-read #3"], "+4096/+0");
     assert_eq!(time_rows(&sample("icount")).len(), 3 * (3 * 3 + 1), "3 sizes, 3 reps of 3 counts");
     assert_eq!(thp_rows("icount").len(), 6, "THP changes N=4096's first-touch and zero-page rows");
+    let rows: HashMap<String, String> = swap_rows(&sample("swap")).into_iter().collect();
+    assert_eq!(rows["swapon: Adding ...k swap"], "482300k");
+    assert_eq!(rows["/proc/swaps /dev/mmcblk0p2 size #3"], "482300");
+    assert_eq!(rows["vmtest swap 192 | pages"], "49152");
+    assert_eq!(rows["vmtest swap 192 | re-read pass 2 bad"], "0");
+    assert_eq!(rows["swapstress M=16 pageout pswpout"], "4096");
+    assert_eq!(rows["swapstress M=16 after pageout VmSwap"], "16384 kB");
+    assert_eq!(rows["swapstress M=16 ok"], "every word of 4096 pages right in 1 passes");
 }
 
 /// The rows of `phase` where Debian's default (THP always) and THP off differ: the 16 MiB
@@ -232,5 +264,55 @@ fn icount_phase_counts_equal_linux_va48() {
     let icount = run_phase(&mut q, "icount");
     counts_equal_linux(&q, 48, "icount", &icount);
     exec_rows_equal_linux(&q, 48, &icount, &sample("icount"));
+    q.poweroff_ok();
+}
+
+/// The swap phase's steps that need no memory pressure (the swap area, `MADV_PAGEOUT` of
+/// 16 MiB and its re-read), as the script types them: `sh:` steps at the console, programs
+/// with `run`. The pressure workloads' counts depend on reclaim's choices and their checks
+/// (`bad=0`, every word right) are `tests/qemu_arm64_swap.rs`'s; the script's table shows them.
+fn swap_steps_without_pressure() -> Vec<String> {
+    let steps: Vec<String> = phase_steps("swap")
+        .into_iter()
+        .filter(|s| s.starts_with("sh: ") || s.contains(" -o"))
+        .collect();
+    assert_eq!(
+        steps.iter().filter(|s| s.contains("swapstress")).count(),
+        1,
+        "the swap phase's MADV_PAGEOUT run: {steps:?}"
+    );
+    steps
+}
+
+/// The swap phase's counts that do not depend on reclaim, at 4 levels, against arm64
+/// Linux's recorded `swap.txt`: `swapon`'s size and every `/proc/swaps` size (471 MiB less
+/// the header page), and `swapstress -m 16 -o`'s `MADV_PAGEOUT` without pressure: 4096 pages
+/// written, `VmSwap` 16 MiB after it, every word right when read back.
+#[test]
+fn swap_phase_counts_equal_linux_va48() {
+    let want_all = swap_rows(&sample("swap"));
+    let mut q = boot_swap(48);
+    let mut transcript = String::new();
+    for step in swap_steps_without_pressure() {
+        transcript += &match step.strip_prefix("sh: ") {
+            Some(cmd) => q.cmd_timeout(cmd, RUN),
+            None => q.cmd_timeout(&format!("run {step}"), RUN),
+        };
+    }
+    let got = swap_rows(&transcript);
+    // Every /proc/swaps shows the same size on Linux; pivm's must be that one.
+    let size = |rows: &[(String, String)]| -> Vec<String> {
+        rows.iter().filter(|(k, _)| k.starts_with("/proc/swaps ")).map(|(_, v)| v.clone()).collect()
+    };
+    let (got_sizes, want_sizes) = (size(&got), size(&want_all));
+    if got_sizes.is_empty() || got_sizes.iter().chain(&want_sizes).any(|s| *s != want_sizes[0]) {
+        q.fail(&format!("/proc/swaps sizes: pivm {got_sizes:?}, Linux 6.1 {want_sizes:?}"));
+    }
+    let pageout = |rows: Vec<(String, String)>| -> Vec<(String, String)> {
+        rows.into_iter()
+            .filter(|(k, _)| k.starts_with("swapon") || k.starts_with("swapstress M=16 "))
+            .collect()
+    };
+    rows_equal(&q, "VA_BITS=48, swap phase without pressure", &pageout(got), &pageout(want_all));
     q.poweroff_ok();
 }

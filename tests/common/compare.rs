@@ -152,3 +152,64 @@ pub fn time_rows(transcript: &str) -> Vec<(String, String)> {
     }
     out
 }
+
+/// The swap phase's rows that do not depend on which pages reclaim chose (the same on every
+/// run of either kernel), in order, repeats numbered as [`fault_steps`] does: the swap area's
+/// size in `swapon`'s line and in each `/proc/swaps`, each `vmtest swap` workload's page count and every pattern
+/// check (`bad=` of each re-read pass, swapstress's "ok:" verdict), and what `MADV_PAGEOUT`
+/// without pressure writes (`pageout`'s `pswpout`, then `VmSwap`).
+pub fn swap_rows(transcript: &str) -> Vec<(String, String)> {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut out = Vec::new();
+    let mut put = |key: String, value: &str| {
+        let n = seen.entry(key.clone()).or_insert(0);
+        *n += 1;
+        let key = if *n > 1 { format!("{key} #{n}") } else { key };
+        out.push((key, value.trim().to_string()));
+    };
+    let first_word = |s: &str| s.split_whitespace().next().unwrap_or("").to_string();
+    // The `vmtest swap` workload the re-read lines belong to; the swapstress whose pageout
+    // the status lines that follow it report.
+    let (mut vmtest, mut after_pageout) = (String::new(), None::<String>);
+    for line in transcript.lines().map(|l| l.trim_end_matches('\r')) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if let Some(name) = after_pageout.take() {
+            if ["VmRSS:", "RssAnon:", "VmSwap:"].iter().any(|f| line.contains(f)) {
+                if let Some(kb) = line.split("VmSwap:").nth(1) {
+                    put(format!("{name} after pageout VmSwap"), kb);
+                }
+                after_pageout = Some(name);
+                continue;
+            }
+        }
+        if let Some(rest) = line.split("Adding ").nth(1).filter(|r| r.contains("k swap on ")) {
+            put("swapon: Adding ...k swap".into(), &first_word(rest));
+        } else if words.first() == Some(&"/dev/mmcblk0p2") && words.get(1) == Some(&"partition") {
+            put("/proc/swaps /dev/mmcblk0p2 size".into(), words.get(2).unwrap_or(&""));
+        } else if let Some(rest) = line.strip_prefix("SWAP test: ") {
+            vmtest = format!("vmtest swap {}", first_word(rest));
+            let pages = rest.split('(').nth(1).map(first_word).unwrap_or_default();
+            put(format!("{vmtest} | pages"), &pages);
+        } else if let Some(rest) = line.trim_start().strip_prefix("re-read pass ") {
+            if let Some(bad) = line.split(" bad=").nth(1) {
+                let pass = rest.split(':').next().unwrap_or("");
+                put(format!("{vmtest} | re-read pass {pass} bad"), &first_word(bad));
+            }
+        } else if let Some((head, tail)) =
+            line.strip_prefix("swapstress M=").and_then(|r| r.split_once(": "))
+        {
+            // head: "16 re-read pass 1", "48 [2] ok", "16 pageout".
+            let name = format!("swapstress M={head}");
+            if let Some(bad) = tail.split(" bad=").nth(1) {
+                put(format!("{name} bad"), &first_word(bad));
+            } else if let Some(n) = name.strip_suffix(" pageout") {
+                let pswpout = tail.split("pswpout +").nth(1).map(first_word).unwrap_or_default();
+                put(format!("{name} pswpout"), &pswpout);
+                after_pageout = Some(n.to_string());
+            } else if name.ends_with(" ok") {
+                put(name, tail);
+            }
+        }
+    }
+    out
+}
