@@ -39,7 +39,8 @@
 # tree as Linux (the reference's, tests/samples/linux-6.1-raspi3b-arm64.dtb: the same board
 # and dma-ranges), the same initramfs and norandmaps; each step is typed at its console.
 #
-# Environment: VA_BITS (pivm's VA sizes, default "48 39"), SKIP_LINUX=1 (keep
+# Environment: VA_BITS (pivm's VA sizes, default "48 39"), COMPARE_OUT (the transcripts'
+# directory instead of build/compare-arm64: two runs at once), SKIP_LINUX=1 (keep
 # build/compare-arm64/linux-*.txt from an earlier run), TIMEOUT (seconds per boot, default
 # 1800; the proc phase's boot 120), LINUX_PKG (a linux-image-*-arm64 package name instead of
 # the current one), LINUX_APPEND (more of Linux's command line: transparent_hugepage=never
@@ -48,7 +49,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 linux=build/linux-arm64
-out=build/compare-arm64
+out=${COMPARE_OUT:-build/compare-arm64}
 initramfs=build/arm64/initramfs.cpio.gz
 samples=tests/samples/linux-6.1-raspi3b-arm64-user
 board_dtb=tests/samples/linux-6.1-raspi3b-arm64.dtb

@@ -65,10 +65,20 @@ fn boot_swap(va_bits: u32) -> Qemu {
 
 /// Runs `phase`'s steps at pivm's console; the transcript of all of them.
 fn run_phase(q: &mut Qemu, phase: &str) -> String {
+    run_steps(q, &phase_steps(phase))
+}
+
+/// Types each step as compare-lib.sh's `boot_pivm` does: `sh:` and `pivm:` steps as console
+/// commands, programs as `run STEP`; the transcript of all of them.
+fn run_steps(q: &mut Qemu, steps: &[String]) -> String {
     let mut transcript = String::new();
-    for step in phase_steps(phase) {
-        assert!(step.starts_with("/bin/"), "a {phase} step pivm cannot run: {step}");
-        transcript += &q.cmd_timeout(&format!("run {step}"), RUN);
+    for step in steps {
+        let command = match step.strip_prefix("sh: ").or_else(|| step.strip_prefix("pivm: ")) {
+            Some(cmd) => cmd.to_string(),
+            None if step.starts_with('/') => format!("run {step}"),
+            None => panic!("a step pivm cannot run: {step}"),
+        };
+        transcript += &q.cmd_timeout(&command, RUN);
     }
     transcript
 }
@@ -148,6 +158,9 @@ fn parser_reads_the_samples_rows() {
     assert_eq!(rows["swapstress M=16 pageout pswpout"], "4096");
     assert_eq!(rows["swapstress M=16 after pageout VmSwap"], "16384 kB");
     assert_eq!(rows["swapstress M=16 ok"], "every word of 4096 pages right in 1 passes");
+    let rows: HashMap<String, String> = fault_steps(&sample("diskcost")).into_iter().collect();
+    assert_eq!(rows["file /boot/data/f16m N=256 MAP_SHARED | first-read"], "+0/+256");
+    assert_eq!(rows["file /boot/data/f16m N=4096 MAP_SHARED | first-read"], "+256/+129");
 }
 
 /// The rows of `phase` where Debian's default (THP always) and THP off differ: the 16 MiB
@@ -292,13 +305,7 @@ fn swap_steps_without_pressure() -> Vec<String> {
 fn swap_phase_counts_equal_linux_va48() {
     let want_all = swap_rows(&sample("swap"));
     let mut q = boot_swap(48);
-    let mut transcript = String::new();
-    for step in swap_steps_without_pressure() {
-        transcript += &match step.strip_prefix("sh: ") {
-            Some(cmd) => q.cmd_timeout(cmd, RUN),
-            None => q.cmd_timeout(&format!("run {step}"), RUN),
-        };
-    }
+    let transcript = run_steps(&mut q, &swap_steps_without_pressure());
     let got = swap_rows(&transcript);
     // Every /proc/swaps shows the same size on Linux; pivm's must be that one.
     let size = |rows: &[(String, String)]| -> Vec<String> {
@@ -314,5 +321,40 @@ fn swap_phase_counts_equal_linux_va48() {
             .collect()
     };
     rows_equal(&q, "VA_BITS=48, swap phase without pressure", &pageout(got), &pageout(want_all));
+    q.poweroff_ok();
+}
+
+/// The diskcost phase's file steps (before its swap workloads, which depend on reclaim), as
+/// the script types them: `pivm:` steps at the console (`blockdev --setra`), programs with
+/// `run`; Linux's `linux:` knobs are not pivm's.
+fn diskcost_file_steps() -> Vec<String> {
+    let steps: Vec<String> = phase_steps("diskcost")
+        .into_iter()
+        .take_while(|s| !s.contains("page-cluster") && !s.contains("vmtest swap"))
+        .filter(|s| !s.starts_with("sh: "))
+        .collect();
+    assert_eq!(steps.iter().filter(|s| s.contains("cardmap -d")).count(), 2, "{steps:?}");
+    steps
+}
+
+/// The diskcost phase's major-fault counts of a file on the card, at 4 levels, against arm64
+/// Linux's recorded `diskcost.txt` (one CPU, under `-icount`; pivm's counts do not depend on
+/// it, so it runs without): 256 pages after `drop_caches` without read-ahead, one major fault
+/// each, then 4096 pages with 128 KiB of read-ahead, every row of `cardmap`'s but the card
+/// I/O counts (pivm's request merging is its own).
+#[test]
+fn diskcost_file_faults_equal_linux_va48() {
+    let mut q = boot_swap(48);
+    let transcript = run_steps(&mut q, &diskcost_file_steps());
+    let file_rows = |t: &str| -> Vec<(String, String)> {
+        fault_steps(t).into_iter().filter(|(k, _)| !k.ends_with(" io")).collect()
+    };
+    let want = sample("diskcost");
+    let want = &want[..want.find("### /bin/cardmap pc").unwrap_or(want.len())];
+    let (got, want) = (file_rows(&transcript), file_rows(want));
+    if want.len() != 10 {
+        q.fail(&format!("diskcost.txt's two cardmap rows: {want:?}"));
+    }
+    rows_equal(&q, "VA_BITS=48, diskcost phase's file faults", &got, &want);
     q.poweroff_ok();
 }
