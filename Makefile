@@ -132,6 +132,7 @@ test: setup
 	$(MAKE) --no-print-directory kernel ARCH=arm64 VA_BITS=48 MAX_ORDER= FEATURES=
 	$(MAKE) --no-print-directory kernel ARCH=arm64 VA_BITS=39 MAX_ORDER= FEATURES=
 	$(MAKE) --no-print-directory sd-image ARCH=arm64 VA_BITS=48 MAX_ORDER= FEATURES=
+	$(MAKE) --no-print-directory sd-image ARCH=arm64 VA_BITS=48 MAX_ORDER= FEATURES= SD_SIZE=512M
 	$(MAKE) --no-print-directory sd-image VMSPLIT=2G MAX_ORDER= FEATURES=
 	env -u PIVM_MAX_ORDER cargo test --lib
 	env -u PIVM_MAX_ORDER cargo test --test qemu_arm64 --test qemu_arm64_console --test qemu_arm64_sd --test qemu_arm64_process --test qemu_arm64_swap --test qemu_arm64_compare --test architecture --test exec_arm64
@@ -147,6 +148,7 @@ test: setup dtb user initramfs sd-image
 	$(MAKE) --no-print-directory kernel ARCH=arm64 VA_BITS=48 MAX_ORDER= FEATURES=
 	$(MAKE) --no-print-directory kernel ARCH=arm64 VA_BITS=39 MAX_ORDER= FEATURES=
 	$(MAKE) --no-print-directory sd-image ARCH=arm64 VA_BITS=48 MAX_ORDER= FEATURES=
+	$(MAKE) --no-print-directory sd-image ARCH=arm64 VA_BITS=48 MAX_ORDER= FEATURES= SD_SIZE=512M
 	env -u PIVM_MAX_ORDER cargo test
 	cargo test -p picture
 	PIVM_MAX_ORDER=16 CARGO_TARGET_DIR=$(CURDIR)/build/host-order16/target cargo test --lib
