@@ -215,8 +215,9 @@ sh: cat /proc/diskstats
 STEPS
     ;;
     # Swap on the 512 MiB card's p2 (471 MiB), 128 MiB of RAM ($swap_mem: ARM's
-    # mem=120M mem=8M@0x08000000 as swap.txt, arm64's mem=128M): the reference's own run (vmtest swap 192 2), then swapstress's checked
-    # pattern over 192 MiB, MADV_PAGEOUT without pressure, and three programs at once.
+    # mem=120M mem=8M@0x08000000 as swap.txt, arm64's mem=128M): the reference's own run
+    # (vmtest swap 192 2), then swapstress's checked pattern over 192 MiB, MADV_PAGEOUT
+    # without pressure, and three programs at once.
     # page-cluster 0 (every swap-in a major fault, ~5 minutes at 192 MiB) is in diskcost.
     swap) cat <<'STEPS'
 sh: swapon /dev/mmcblk0p2
