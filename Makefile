@@ -137,6 +137,7 @@ test: setup
 	$(MAKE) --no-print-directory kernel ARCH=arm64 VA_BITS=48 MAX_ORDER= FEATURES=
 	$(MAKE) --no-print-directory kernel ARCH=arm64 VA_BITS=39 MAX_ORDER= FEATURES=
 	$(MAKE) --no-print-directory sd-image ARCH=arm64 VA_BITS=48 MAX_ORDER= FEATURES=
+	$(MAKE) --no-print-directory sd-image ARCH=arm64 VA_BITS=48 MAX_ORDER= FEATURES= SD_SIZE=512M
 	$(MAKE) --no-print-directory sd-image VMSPLIT=2G MAX_ORDER= FEATURES=
 	env -u PIVM_MAX_ORDER cargo test --lib
 	env -u PIVM_MAX_ORDER cargo test --test qemu_arm64 --test qemu_arm64_console --test qemu_arm64_sd --test qemu_arm64_process --test qemu_arm64_swap --test qemu_arm64_compare --test architecture --test exec_arm64
@@ -152,6 +153,7 @@ test: setup dtb user initramfs sd-image
 	$(MAKE) --no-print-directory kernel ARCH=arm64 VA_BITS=48 MAX_ORDER= FEATURES=
 	$(MAKE) --no-print-directory kernel ARCH=arm64 VA_BITS=39 MAX_ORDER= FEATURES=
 	$(MAKE) --no-print-directory sd-image ARCH=arm64 VA_BITS=48 MAX_ORDER= FEATURES=
+	$(MAKE) --no-print-directory sd-image ARCH=arm64 VA_BITS=48 MAX_ORDER= FEATURES= SD_SIZE=512M
 	env -u PIVM_MAX_ORDER cargo test
 	cargo test -p picture
 	PIVM_MAX_ORDER=16 CARGO_TARGET_DIR=$(CURDIR)/build/host-order16/target cargo test --lib
@@ -224,9 +226,16 @@ bench-proc: bench-kernels
 	@for v in $(BENCH_VA); do echo "== arm64 VA_BITS=$$v"; \
 		ARCH=arm64 bash scripts/bench-proc.sh $$v || exit 1; done
 bench: bench-boot bench-kernel bench-proc
-bench-disk:
-	@echo "make bench-disk ARCH=arm64: not yet: it needs compare-linux's diskcost phase on the 64-bit kernel (make bench-disk measures the 32-bit one)" >&2
-	@exit 1
+# The disk's costs next to arm64 Linux 6.1's (compare-linux-arm64.sh's diskcost phase) for
+# each VA size of BENCH_DISK_VA (default 48, Linux's), on build/arm64/sd-512M.img.
+BENCH_DISK_VA ?= 48
+bench-disk: setup
+	$(MAKE) --no-print-directory user initramfs ARCH=arm64
+	@for v in $(BENCH_DISK_VA); do \
+		$(MAKE) --no-print-directory kernel ARCH=arm64 VA_BITS=$$v MAX_ORDER= FEATURES= || exit 1; done
+	$(MAKE) --no-print-directory sd-image ARCH=arm64 VA_BITS=48 MAX_ORDER= FEATURES= SD_SIZE=512M
+	@for v in $(BENCH_DISK_VA); do echo "== arm64 VA_BITS=$$v"; \
+		ARCH=arm64 VA_BITS=$$v bash scripts/bench-disk.sh || exit 1; done
 bench-instructions:
 	@echo "make bench-instructions ARCH=arm64: the host benchmark's callgrind counts are host code, the same for both kernels: run make bench-instructions" >&2
 	@exit 1

@@ -24,19 +24,38 @@
 # TIMEOUT); NO_RUN=1 only prints the figures of the transcripts already in build/compare.
 # Without a Linux run of its own (no apt access), Linux's column is the recorded
 # tests/reference/linux-6.1-diskcost.txt.
+#
+# ARCH=arm64 bench-disk.sh: the 64-bit kernel (build/arm64-VA_BITS/kernel8.img, VA_BITS=48 by
+# default, Linux's) next to Debian's arm64 Linux 6.1 on raspi3b, through compare-linux-arm64.sh's
+# diskcost phase (`-icount shift=0,sleep=off`, build/arm64/sd-512M.img, mem=128M on both); the
+# reference column is arm64 Linux's recorded run,
+# tests/samples/linux-6.1-raspi3b-arm64-user/diskcost.txt, and Linux's column this machine's
+# run (build/compare-arm64/linux-diskcost.txt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=build/compare
-samples=${SAMPLES:-../shared/samples/linux-6.1-raspi2b-user}
+if [ "${ARCH:-arm}" = arm64 ]; then
+    out=build/compare-arm64
+    va=${VA_BITS:-48}
+    ref=${SAMPLES:-tests/samples/linux-6.1-raspi3b-arm64-user}/diskcost.txt
+    pivm_txt=$out/pivm$va-diskcost.txt
+    compare=(env VA_BITS="$va" bash scripts/compare-linux-arm64.sh diskcost)
+    recorded=$ref
+else
+    out=build/compare
+    ref=${SAMPLES:-../shared/samples/linux-6.1-raspi2b-user}/swap-icount.txt
+    pivm_txt=$out/pivm-diskcost.txt
+    compare=(bash scripts/compare-linux.sh diskcost)
+    recorded=tests/reference/linux-6.1-diskcost.txt
+fi
 if [ -z "${NO_RUN:-}" ]; then
     mkdir -p "$out"
-    bash scripts/compare-linux.sh diskcost > "$out/diskcost-table.txt"
+    "${compare[@]}" > "$out/diskcost-table.txt"
     echo "bench-disk: the step-by-step table is in $out/diskcost-table.txt"
 fi
 
 # Linux's column: this machine's run, else the one recorded in the repository.
 linux_txt=$out/linux-diskcost.txt
-[ -f "$linux_txt" ] || linux_txt=tests/reference/linux-6.1-diskcost.txt
+[ -f "$linux_txt" ] || linux_txt=$recorded
 
 perl -e '
 use strict; use warnings;
@@ -106,4 +125,4 @@ for my $k (sort keys %all) {
     printf "%-72s %12s %12s %12s\n", $k, @v;
 }
 for my $i (0 .. 2) { print "$names[$i]: $ARGV[$i] does not exist\n" unless defined $cols[$i] }
-' "$samples/swap-icount.txt" "$linux_txt" "$out/pivm-diskcost.txt"
+' "$ref" "$linux_txt" "$pivm_txt"

@@ -14,7 +14,8 @@
 # ARCH=arm64 bench-proc.sh [VA_BITS]: the 64-bit kernel (build/arm64-VA_BITS/kernel8.img, the
 # AArch64 programs' build/arm64/initramfs.cpio) on qemu-system-aarch64 raspi3b under -icount
 # shift=0,sleep=off (the reproducible setting there: AARCH64_FACTS.md). arm64 Linux's column
-# reads "n/m" (not measured) until SAMPLES names a directory with its icount.txt.
+# is tests/samples/linux-6.1-raspi3b-arm64-user/icount.txt, the same `vmtest time 256 3`
+# recorded by `compare-linux-arm64.sh icount` on the same board (SAMPLES= another directory).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -23,7 +24,7 @@ if [ "${ARCH:-arm}" = arm64 ]; then
     va=${1:-48}
     img=${KERNEL:-build/arm64-$va/kernel8.img}
     initrd=${INITRD:-build/arm64/initramfs.cpio}
-    samples=${SAMPLES:-../shared/samples/linux-6.1-raspi3b-arm64}
+    samples=${SAMPLES:-tests/samples/linux-6.1-raspi3b-arm64-user}
     qemu=qemu-system-aarch64 machine=raspi3b icount=shift=0,sleep=off
     [ -f "$img" ] || { echo "bench-proc.sh: $img missing: run 'make kernel ARCH=arm64 VA_BITS=$va'" >&2; exit 1; }
     [ -f "$initrd" ] || { echo "bench-proc.sh: $initrd missing: run 'make initramfs ARCH=arm64'" >&2; exit 1; }
@@ -53,7 +54,8 @@ fi
 # the lines are quoted so that the source of every number is visible. The block is fed to grep
 # as a here-string: `grep -m1` stops reading at its match, and a printf still writing into the
 # pipe would die of SIGPIPE, which pipefail turns into the script's failure.
-linux_block=$(if [ -f "$ref" ]; then sed -n '/vmtest time 256 3/,/^\/ # /p' "$ref"; fi)
+# The block ends at the shell's next prompt ("/ # ", the reference) or step ("### ", compare-linux).
+linux_block=$(if [ -f "$ref" ]; then sed -n '/vmtest time 256 3/,/^\(\/ # \|### \)/p' "$ref"; fi)
 pick() { # pick REGEX: the first number after REGEX in the reference block
     grep -o -m1 -E "$1 *[0-9]+" <<<"$linux_block" | grep -o -E '[0-9]+$'
 }

@@ -12,6 +12,11 @@
 #   pivm_qemu (array) pivm_img pivm_initrd pivm_tag  pivm's QEMU, image, initramfs, and the
 #                                                     name of its transcripts ($out/TAG-PHASE.txt)
 #   user_dir                                          the programs the swap phase's archive holds
+#   swap_mem                                          the swap and diskcost phases' memory
+#                                                     (ARM: mem=120M mem=8M@0x08000000; arm64
+#                                                     takes one mem=SIZE)
+#   icount_opt                                        -icount's value (shift=0; raspi3b's
+#                                                     reproducible one is shift=0,sleep=off)
 # and calls compare_apt_setup before fetch.
 
 # ---- Debian's packages, through apt with a private state of $apt_arch -------------------------
@@ -209,9 +214,10 @@ pivm: blockdev --setra 256 /dev/mmcblk0
 sh: cat /proc/diskstats
 STEPS
     ;;
-    # Swap on the 512 MiB card's p2 (471 MiB), 128 MiB of RAM (mem=120M mem=8M@0x08000000 as
-    # swap.txt): the reference's own run (vmtest swap 192 2), then swapstress's checked
-    # pattern over 192 MiB, MADV_PAGEOUT without pressure, and three programs at once.
+    # Swap on the 512 MiB card's p2 (471 MiB), 128 MiB of RAM ($swap_mem: ARM's
+    # mem=120M mem=8M@0x08000000 as swap.txt, arm64's mem=128M): the reference's own run
+    # (vmtest swap 192 2), then swapstress's checked pattern over 192 MiB, MADV_PAGEOUT
+    # without pressure, and three programs at once.
     # page-cluster 0 (every swap-in a major fault, ~5 minutes at 192 MiB) is in diskcost.
     swap) cat <<'STEPS'
 sh: swapon /dev/mmcblk0p2
@@ -280,28 +286,29 @@ SETUP
 }
 
 # Linux's command line: the reference's (the "## cmdline=..." line of each transcript) plus
-# norandmaps; pivm's: norandmaps. QEMU's extra options are the same for both.
+# norandmaps; pivm's: norandmaps. The swap phases' memory is $swap_mem on both; QEMU's extra
+# options are the same for both.
 phase_cmdline() {
     case $1 in
     icount) echo "$linux_console rdinit=/init norandmaps maxcpus=1" ;;
-    swap) echo "$linux_console rdinit=/init norandmaps mem=120M mem=8M@0x08000000" ;;
-    diskcost) echo "$linux_console rdinit=/init norandmaps mem=120M mem=8M@0x08000000 maxcpus=1" ;;
+    swap) echo "$linux_console rdinit=/init norandmaps $swap_mem" ;;
+    diskcost) echo "$linux_console rdinit=/init norandmaps $swap_mem maxcpus=1" ;;
     *) echo "$linux_console rdinit=/init norandmaps" ;;
     esac
 }
 # pivm's: norandmaps, and the swap phase's memory.
 phase_pivm_cmdline() {
     case $1 in
-    swap|diskcost) echo "norandmaps mem=120M mem=8M@0x08000000" ;;
+    swap|diskcost) echo "norandmaps $swap_mem" ;;
     *) echo "norandmaps" ;;
     esac
 }
 phase_qemu_extra() {
     case $1 in
-    icount) echo "-icount shift=0" ;;
+    icount) echo "-icount $icount_opt" ;;
     card) echo "-drive file=$sd_img,if=sd,format=raw,snapshot=on" ;;
     swap) echo "-drive file=$sd_swap_img,if=sd,format=raw,snapshot=on" ;;
-    diskcost) echo "-icount shift=0 -drive file=$sd_swap_img,if=sd,format=raw,snapshot=on" ;;
+    diskcost) echo "-icount $icount_opt -drive file=$sd_swap_img,if=sd,format=raw,snapshot=on" ;;
     *) echo "" ;;
     esac
 }
@@ -399,7 +406,7 @@ boot_pivm() {
     phase_steps "$phase" > "$out/$pivm_tag-steps-$phase.txt"
     local initrd=$pivm_initrd
     # The uncompressed archive (27 MiB) loaded at 0x08000000 runs past lowmem with these
-    # phases' mem=120M mem=8M@0x08000000: without Linux's archive, the compressed one.
+    # phases' $swap_mem: Linux's archive (the three programs), else the compressed one.
     case $phase in swap|diskcost)
         if [ -f "$out/initrd-$phase.cpio.gz" ]; then initrd=$out/initrd-$phase.cpio.gz; else initrd=$initramfs; fi ;;
     esac

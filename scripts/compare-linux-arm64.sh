@@ -7,17 +7,22 @@
 # scripts/compare-table.pl: Linux's recorded transcripts (tests/samples/linux-6.1-raspi3b-arm64-user/),
 # Linux now, and pivm.
 #
-# Phases (faults layout hostile card proc by default, `all` the same): faults, layout, hostile
-# and card as compare-linux.sh runs them (the same step lists and Linux setup,
-# scripts/compare-lib.sh; card attaches build/arm64/sd.img, `make sd-image ARCH=arm64`, as
-# `-drive if=sd,snapshot=on`, and Linux loads the sdhost driver and FAT from the .deb's
-# modules), and proc: pivm's boot lines and
+# Phases (faults layout hostile icount card swap proc by default, `all` adds diskcost): faults,
+# layout, hostile, icount, card, swap and diskcost as compare-linux.sh runs them (the same step
+# lists and Linux setup, scripts/compare-lib.sh): icount under `-icount shift=0,sleep=off` (the
+# reproducible setting on raspi3b: AARCH64_FACTS.md), Linux with maxcpus=1; card attaches
+# build/arm64/sd.img (`make sd-image ARCH=arm64`) as `-drive if=sd,snapshot=on`, swap and
+# diskcost build/arm64/sd-512M.img (`make sd-image ARCH=arm64 SD_SIZE=512M`: the same p1, a
+# 471 MiB swap p2), and Linux loads the sdhost driver and FAT from the .deb's modules. The swap
+# phases' memory is `mem=128M` on both kernels: the 128 MiB of the 32-bit phases (ARM's
+# `mem=120M mem=8M@0x08000000`), as one limit, the only form arm64 takes; arm64 Linux then
+# adds the initrd QEMU put at 128 MiB back above the limit (arm64_memblock_init), as pivm does,
+# so both see the same RAM against the same 192 MiB workloads. proc: pivm's boot lines and
 # /proc/meminfo, zoneinfo, buddyinfo, pagetypeinfo, vmallocinfo and iomem against the
 # reference transcripts of the same board (tests/samples/linux-6.1-raspi3b-arm64-*, taken by
 # hand: ../shared/AARCH64_FACTS.md), through scripts/compare-linux-arm64.py, at VA_BITS=48 only
 # (the reference's); no Linux is booted for it, and it exits 1 when a row that must agree
-# differs (`make test` runs it). swap, icount and diskcost are the 32-bit script's only: see
-# the README's 64-bit section.
+# differs (`make test` runs it). scripts/bench-disk.sh turns diskcost's transcripts into figures.
 #
 # Linux comes through apt as for compare-linux.sh: an arm64 package list of its own under
 # build/linux-arm64/apt (nothing installed, nothing changed in the system's apt state),
@@ -34,7 +39,8 @@
 # tree as Linux (the reference's, tests/samples/linux-6.1-raspi3b-arm64.dtb: the same board
 # and dma-ranges), the same initramfs and norandmaps; each step is typed at its console.
 #
-# Environment: VA_BITS (pivm's VA sizes, default "48 39"), SKIP_LINUX=1 (keep
+# Environment: VA_BITS (pivm's VA sizes, default "48 39"), COMPARE_OUT (the transcripts'
+# directory instead of build/compare-arm64: two runs at once), SKIP_LINUX=1 (keep
 # build/compare-arm64/linux-*.txt from an earlier run), TIMEOUT (seconds per boot, default
 # 1800; the proc phase's boot 120), LINUX_PKG (a linux-image-*-arm64 package name instead of
 # the current one), LINUX_APPEND (more of Linux's command line: transparent_hugepage=never
@@ -43,14 +49,14 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 linux=build/linux-arm64
-out=build/compare-arm64
+out=${COMPARE_OUT:-build/compare-arm64}
 initramfs=build/arm64/initramfs.cpio.gz
 samples=tests/samples/linux-6.1-raspi3b-arm64-user
 board_dtb=tests/samples/linux-6.1-raspi3b-arm64.dtb
 vas=${VA_BITS:-48 39}
 timeout=${TIMEOUT:-1800}
-phases=${*:-faults layout hostile card proc}
-[ "$phases" = all ] && phases="faults layout hostile card proc"
+phases=${*:-faults layout hostile icount card swap proc}
+[ "$phases" = all ] && phases="faults layout hostile icount card swap diskcost proc"
 mkdir -p "$linux" "$out"
 
 die() { echo "compare-linux: $*" >&2; exit 1; }
@@ -58,13 +64,13 @@ for va in $vas; do
     [ -f "build/arm64-$va/kernel8.img" ] || die "build/arm64-$va/kernel8.img missing: run 'make kernel ARCH=arm64 VA_BITS=$va'"
 done
 sd_img=${SD_IMG:-build/arm64/sd.img}
-sd_swap_img=
+sd_swap_img=${SD_SWAP_IMG:-build/arm64/sd-512M.img}
 for p in $phases; do
     case $p in
-    faults|layout|hostile|proc) ;;
+    faults|layout|hostile|icount|proc) ;;
     card) [ -f "$sd_img" ] || die "$sd_img missing: run 'make sd-image ARCH=arm64'" ;;
-    swap|icount|diskcost) die "phase '$p' is compare-linux.sh's (32-bit) only; arm64 has faults layout hostile card proc" ;;
-    *) die "unknown phase '$p' (faults layout hostile card proc all)" ;;
+    swap|diskcost) [ -f "$sd_swap_img" ] || die "$sd_swap_img missing: run 'make sd-image ARCH=arm64 SD_SIZE=512M'" ;;
+    *) die "unknown phase '$p' (faults layout hostile icount card swap diskcost proc all)" ;;
     esac
 done
 
@@ -95,13 +101,15 @@ linux_dtb=bcm2837-rpi-3-b.dtb
 linux_qemu=(qemu-system-aarch64 -M raspi3b -display none -monitor none -serial null -serial stdio)
 linux_console=console=ttyS1,115200
 user_dir=build/arm64/user
+swap_mem=mem=128M
+icount_opt=shift=0,sleep=off
 pivm_initrd=$initramfs
 [ -f "$initramfs" ] || die "$initramfs missing: run 'make initramfs ARCH=arm64'"
 # shellcheck source=scripts/compare-lib.sh
 . scripts/compare-lib.sh
 compare_apt_setup
 find_linux
-if [ "$have_linux" = 1 ] && [ ! -f "$linux/modules/modules.dep" ] && [[ " $phases " =~ \ card\  ]]; then
+if [ "$have_linux" = 1 ] && [ ! -f "$linux/modules/modules.dep" ] && [[ " $phases " =~ \ (card|swap|diskcost)\  ]]; then
     extract_modules || { have_linux=0; echo "compare-linux: no card modules; no Linux column this time" >&2; }
 fi
 linux_version=$(cat "$linux/version" 2>/dev/null || echo "no Linux kernel")

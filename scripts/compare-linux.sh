@@ -76,6 +76,9 @@ linux_console=console=ttyAMA0
 pivm_qemu=(qemu-system-arm -M raspi2b -display none -monitor none -serial stdio -semihosting)
 pivm_tag=pivm
 user_dir=build/user/arm
+# 128 MiB as the reference's swap.txt: 120 MiB, and the 8 MiB at 128 MiB where QEMU puts the initrd.
+swap_mem="mem=120M mem=8M@0x08000000"
+icount_opt=shift=0
 # shellcheck source=scripts/compare-lib.sh
 . scripts/compare-lib.sh
 compare_apt_setup

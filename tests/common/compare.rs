@@ -23,18 +23,28 @@ pub fn phase_steps(phase: &str) -> Vec<String> {
         .collect()
 }
 
+/// Rows in order, keyed as compare-table.pl keys them: a key seen before gets " #2", " #3"...
+/// so repeated runs of the same step pair up. Values are trimmed.
+#[derive(Default)]
+struct Rows {
+    seen: HashMap<String, usize>,
+    out: Vec<(String, String)>,
+}
+
+impl Rows {
+    fn put(&mut self, key: String, value: &str) {
+        let n = self.seen.entry(key.clone()).or_insert(0);
+        *n += 1;
+        let key = if *n > 1 { format!("{key} #{n}") } else { key };
+        self.out.push((key, value.trim().to_string()));
+    }
+}
+
 /// vmtest's step lines as compare-table.pl reads them: "NAME: step +a/+b  step +a/+b ...
 /// sum=N" becomes ("NAME | step", "+a/+b") pairs and ("NAME | sum", "N"), in order; a key
 /// seen before gets " #2", " #3"... so repeated runs of the same step pair up.
 pub fn fault_steps(transcript: &str) -> Vec<(String, String)> {
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    let mut out = Vec::new();
-    let mut put = |key: String, value: String| {
-        let n = seen.entry(key.clone()).or_insert(0);
-        *n += 1;
-        let key = if *n > 1 { format!("{key} #{n}") } else { key };
-        out.push((key, value));
-    };
+    let mut rows = Rows::default();
     for line in transcript.lines().map(|l| l.trim_end_matches('\r')) {
         let pattern = ["anon ", "anon-readfirst ", "malloc ", "stack ", "file "];
         if !pattern.iter().any(|p| line.starts_with(p)) || !line.contains("/+") {
@@ -49,15 +59,15 @@ pub fn fault_steps(transcript: &str) -> Vec<(String, String)> {
         let rest = drop_notes(rest);
         for seg in rest.split("  ").map(str::trim).filter(|s| !s.is_empty()) {
             if let Some(sum) = seg.strip_prefix("sum=") {
-                put(format!("{name} | sum"), sum.to_string());
+                rows.put(format!("{name} | sum"), sum);
             } else if let Some((label, value)) = seg.rsplit_once(' ') {
                 if value.starts_with('+') && value.contains("/+") {
-                    put(format!("{name} | {}", label.trim()), value.to_string());
+                    rows.put(format!("{name} | {}", label.trim()), value);
                 }
             }
         }
     }
-    out
+    rows.out
 }
 
 /// `s` without the step timings ("(126576 ns)") and the "(minflt/majflt)" legend; labels
@@ -104,4 +114,98 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
     bytes
         .iter()
         .fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+}
+
+/// `vmtest time`'s fault counts (the icount phase's rows that do not depend on the clock):
+/// each "(N minflt)" of a rep's line keyed "time N=PAGES | rep R LABEL", where LABEL is the
+/// segment's words before its first figure ("first-touch write", "read-first (zero page)",
+/// "write-after-zero-page"), and the exec'd nop child's "time N=PAGES | nop child minflt";
+/// a key seen before gets " #2", " #3"... as [`fault_steps`] does.
+pub fn time_rows(transcript: &str) -> Vec<(String, String)> {
+    let mut rows = Rows::default();
+    let mut pages = String::new();
+    for line in transcript.lines().map(|l| l.trim_end_matches('\r')) {
+        if let Some(rest) = line.strip_prefix("TIME N=") {
+            pages = rest.split_whitespace().next().unwrap_or("").to_string();
+            continue;
+        }
+        if pages.is_empty() {
+            continue;
+        }
+        if let Some(n) = line.split("; nop child minflt=").nth(1) {
+            rows.put(format!("time N={pages} | nop child minflt"), n.trim());
+            continue;
+        }
+        let Some((rep, rest)) =
+            line.trim_start().strip_prefix("rep ").and_then(|r| r.split_once(": "))
+        else {
+            continue;
+        };
+        for seg in rest.split("; ") {
+            let Some(count) = seg.rsplit_once(" (").and_then(|(_, c)| c.strip_suffix(" minflt)"))
+            else {
+                continue;
+            };
+            let label: Vec<&str> = seg
+                .split(' ')
+                .take_while(|w| !w.starts_with(|c: char| c.is_ascii_digit()))
+                .collect();
+            rows.put(format!("time N={pages} | rep {rep} {}", label.join(" ")), count);
+        }
+    }
+    rows.out
+}
+
+/// The swap phase's rows that do not depend on which pages reclaim chose (the same on every
+/// run of either kernel), in order, repeats numbered as [`fault_steps`] does: the swap area's
+/// size in `swapon`'s line and in each `/proc/swaps`, each `vmtest swap` workload's page count and every pattern
+/// check (`bad=` of each re-read pass, swapstress's "ok:" verdict), and what `MADV_PAGEOUT`
+/// without pressure writes (`pageout`'s `pswpout`, then `VmSwap`).
+pub fn swap_rows(transcript: &str) -> Vec<(String, String)> {
+    let mut rows = Rows::default();
+    let first_word = |s: &str| s.split_whitespace().next().unwrap_or("").to_string();
+    // The `vmtest swap` workload the re-read lines belong to; the swapstress whose pageout
+    // the status lines that follow it report.
+    let (mut vmtest, mut after_pageout) = (String::new(), None::<String>);
+    for line in transcript.lines().map(|l| l.trim_end_matches('\r')) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if let Some(name) = after_pageout.take() {
+            if ["VmRSS:", "RssAnon:", "VmSwap:"].iter().any(|f| line.contains(f)) {
+                if let Some(kb) = line.split("VmSwap:").nth(1) {
+                    rows.put(format!("{name} after pageout VmSwap"), kb);
+                }
+                after_pageout = Some(name);
+                continue;
+            }
+        }
+        if let Some(rest) = line.split("Adding ").nth(1).filter(|r| r.contains("k swap on ")) {
+            rows.put("swapon: Adding ...k swap".into(), &first_word(rest));
+        } else if words.first() == Some(&"/dev/mmcblk0p2") && words.get(1) == Some(&"partition") {
+            rows.put("/proc/swaps /dev/mmcblk0p2 size".into(), words.get(2).unwrap_or(&""));
+        } else if let Some(rest) = line.strip_prefix("SWAP test: ") {
+            vmtest = format!("vmtest swap {}", first_word(rest));
+            let pages = rest.split('(').nth(1).map(first_word).unwrap_or_default();
+            rows.put(format!("{vmtest} | pages"), &pages);
+        } else if let Some(rest) = line.trim_start().strip_prefix("re-read pass ") {
+            if let Some(bad) = line.split(" bad=").nth(1) {
+                let pass = rest.split(':').next().unwrap_or("");
+                rows.put(format!("{vmtest} | re-read pass {pass} bad"), &first_word(bad));
+            }
+        } else if let Some((head, tail)) =
+            line.strip_prefix("swapstress M=").and_then(|r| r.split_once(": "))
+        {
+            // head: "16 re-read pass 1", "48 [2] ok", "16 pageout".
+            let name = format!("swapstress M={head}");
+            if let Some(bad) = tail.split(" bad=").nth(1) {
+                rows.put(format!("{name} bad"), &first_word(bad));
+            } else if let Some(n) = name.strip_suffix(" pageout") {
+                let pswpout = tail.split("pswpout +").nth(1).map(first_word).unwrap_or_default();
+                rows.put(format!("{name} pswpout"), &pswpout);
+                after_pageout = Some(n.to_string());
+            } else if name.ends_with(" ok") {
+                rows.put(name, tail);
+            }
+        }
+    }
+    rows.out
 }

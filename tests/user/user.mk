@@ -78,14 +78,16 @@ $(INITRAMFS): $(USER_BINS) $(USER_DATA_FILES)
 # is the 3G build (the reference's split) unless VMSPLIT= is given.
 COMPARE_SPLIT      := $(if $(filter file,$(origin VMSPLIT)),3G,$(VMSPLIT))
 # ARCH=arm64: Debian's arm64 Linux 6.1 on raspi3b against pivm at both VA sizes, phases faults,
-# layout, hostile and card (build/arm64/sd.img), then proc (scripts/compare-linux-arm64.sh; the
-# proc phase, pivm's boot and /proc files against the recorded arm64 transcripts, is part of
-# `make test`).
+# layout, hostile, icount, card (build/arm64/sd.img) and swap (build/arm64/sd-512M.img, the
+# same p1 and a 471 MiB swap p2), then proc (scripts/compare-linux-arm64.sh; the proc phase,
+# pivm's boot and /proc files against the recorded arm64 transcripts, is part of `make test`).
+# diskcost is `make bench-disk ARCH=arm64`.
 ifeq ($(ARCH),arm64)
 compare-linux: setup initramfs
 	$(MAKE) --no-print-directory kernel ARCH=arm64 VA_BITS=48 MAX_ORDER= FEATURES=
 	$(MAKE) --no-print-directory kernel ARCH=arm64 VA_BITS=39 MAX_ORDER= FEATURES=
 	$(MAKE) --no-print-directory sd-image ARCH=arm64 VA_BITS=48 MAX_ORDER= FEATURES=
+	$(MAKE) --no-print-directory sd-image ARCH=arm64 VA_BITS=48 MAX_ORDER= FEATURES= SD_SIZE=512M
 	VA_BITS="48 39" bash scripts/compare-linux-arm64.sh
 else
 # The card and swap phases attach build/sd.img and build/sd-512M.img (make sd-image).
