@@ -178,7 +178,6 @@ fn check(va_bits: u32) {
         // mapping (each round: the second finds nothing left of the first).
         let out = q.cmd_timeout("run /bin/procself shared-anon", RUN);
         common::check_shared_anon(&q, &out, common::maps_name_column(8));
-        common::sd::check_rootfs_program_is_shmem(&mut q, RUN);
         if round == 0 {
             check_segv_and_id_registers(&mut q, va_bits);
         }
