@@ -177,6 +177,7 @@ fn a_hundred_children_hold_one_slot_through_count_continuations() {
         q.fail(&format!("{N} slots should be in use, held by {} processes:\n{swaps}", KIDS + 1));
     }
     q.verify_ok("with 101 swap PTEs on each slot");
+    eprintln!("{KIDS} children holding {N} slots:\n{swaps}");
     let mut out = q.cmd(&format!("kill -USR1 {pid}"));
     if !out.contains("PATTERN bad=") {
         out += &q.wait_for("PATTERN bad=", Duration::from_secs(180)).unwrap();
@@ -188,6 +189,7 @@ fn a_hundred_children_hold_one_slot_through_count_continuations() {
         &format!("CHILDREN {KIDS} forked, {KIDS} read every word right\n"),
     );
     q.expect_in("parent", &out, "PATTERN bad=0\n");
+    eprintln!("{out}");
     let swaps = q.cmd("cat /proc/swaps");
     if !swaps.contains("\t\t0\t\t-2\n") {
         q.fail(&format!("slots left in use after exit:\n{swaps}"));

@@ -507,8 +507,11 @@ fn jobctl_passes_on_linux_where_qemu_user_can_show_it() {
 fn swaptest_checks_its_pattern_on_linux() {
     // madvise(MADV_PAGEOUT) is a hint qemu-user accepts without paging anything out; the
     // pattern must still read back whole (fault counts and VmSwap are the host's).
-    let run = run("swaptest", &["8"]);
-    run.expect_exit(0).has("PATTERN bad=0");
+    let one = run("swaptest", &["8"]);
+    one.expect_exit(0).has("PATTERN bad=0");
+    // 70 children holding the pages at once (past SWAP_MAP_MAX's 62 on a swapped slot).
+    let kids = run("swaptest", &["8", "children", "70"]);
+    kids.expect_exit(0).has("CHILDREN 70 forked, 70 read every word right").has("PATTERN bad=0");
 }
 
 #[test]

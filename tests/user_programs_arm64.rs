@@ -240,6 +240,9 @@ fn syscalls_all_answer_as_linux() {
 #[test]
 fn swap_and_card_programs_read_back_their_patterns() {
     run("swaptest", &["8"]).expect_exit(0).has("PATTERN bad=0");
+    run("swaptest", &["8", "children", "70"])
+        .expect_exit(0)
+        .has("CHILDREN 70 forked, 70 read every word right");
     run("swapstress", &["-m", "4", "-p", "2"])
         .expect_exit(0)
         .has("swapstress M=4 ok: every word of 1024 pages right in 2 passes");
