@@ -275,8 +275,9 @@ endif
 # Pictures of memory (tools/picture): boot the kernel, capture `memdump` and a process's
 # `memdump PID`, draw self-contained HTML pages into build/picture/ (VMSPLIT=, PROFILE=).
 PICTURE_DIR ?= build/picture
+# ARCH=arm64: the AArch64 kernel of VA_BITS (its 48- or 39-bit layout, no highmem).
 picture: kernel initramfs
-	KERNEL=$(IMG) PROFILE=$(PROFILE) bash scripts/picture.sh $(PICTURE_DIR)
+	ARCH=$(ARCH) KERNEL=$(IMG) PROFILE=$(PROFILE) bash scripts/picture.sh $(PICTURE_DIR)
 
 # The same before and after `scenario vmalloc-frag seed=$(SEED) trace=$(TRACE)` on android-a9
 # and android-a9-720m (3G build; STEPS=N is every run's budget): physical maps before/after, the
@@ -288,12 +289,15 @@ picture-scenario: setup initramfs
 		FIRST_SEED=$(FIRST_SEED) bash scripts/picture.sh --scenario $(PICTURE_DIR)/scenario
 
 # The README's pictures and the tool's test transcripts, from real runs of this kernel:
-# make picture (2G), make picture VMSPLIT=3G PROFILE=android-a9 and make picture-scenario,
+# make picture (2G), make picture VMSPLIT=3G PROFILE=android-a9, make picture-scenario and
+# make picture ARCH=arm64 (VA_BITS=48 and 39),
 # their transcripts copied to tests/picture/, screenshots (60%) to docs/pictures/.
 picture-docs: setup
 	$(MAKE) --no-print-directory picture VMSPLIT=2G PICTURE_DIR=build/picture-docs
 	$(MAKE) --no-print-directory picture VMSPLIT=3G PROFILE=android-a9 PICTURE_DIR=build/picture-docs
 	$(MAKE) --no-print-directory picture-scenario PICTURE_DIR=build/picture-docs
+	$(MAKE) --no-print-directory picture ARCH=arm64 VA_BITS=48 PICTURE_DIR=build/picture-docs
+	$(MAKE) --no-print-directory picture ARCH=arm64 VA_BITS=39 PICTURE_DIR=build/picture-docs
 	bash scripts/picture-docs.sh build/picture-docs
 
 ifneq ($(ARCH),arm64)

@@ -3,6 +3,8 @@
 # process's: /bin/vmtest layout hold, found by the PID it prints), saves the console transcript
 # as OUTDIR/<name>.txt and draws the pages into OUTDIR with tools/picture.
 #   KERNEL=image (default build/2G/kernel7.img), PROFILE=name (pivm.profile=), NAME=stem.
+#   ARCH=arm64: the AArch64 kernel on raspi3b (default build/arm64-48/kernel8.img, the initramfs
+#   build/arm64/initramfs.cpio.gz); its memdump has 64-bit addresses and split=va48 or va39.
 # --scenario: on each of android-a9 and android-a9-720m (the 3G image), memdump before and after
 # `scenario vmalloc-frag seed=$SEED trace=$TRACE` (default seed 1, every 50th step and every
 # request's): the physical maps before and after and the timeline from the vmfrag-step lines;
@@ -14,9 +16,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scenario=0
 if [ "${1:-}" = --scenario ]; then scenario=1; shift; fi
+if [ "$scenario" = 1 ] && [ "${ARCH:-arm}" = arm64 ]; then
+    echo "picture.sh: --scenario draws the 32-bit case study (the arm64 kernel's vmalloc range cannot run out: see the README)" >&2
+    exit 1
+fi
 out=${1:?usage: picture.sh [--scenario] OUTDIR}
-img=${KERNEL:-build/2G/kernel7.img}
-initrd=${INITRD:-build/initramfs.cpio.gz}
+arch=${ARCH:-arm}
+case $arch in
+    arm) qemu=(qemu-system-arm -M raspi2b); img=${KERNEL:-build/2G/kernel7.img}
+        initrd=${INITRD:-build/initramfs.cpio.gz} ;;
+    arm64) qemu=(qemu-system-aarch64 -M raspi3b); img=${KERNEL:-build/arm64-48/kernel8.img}
+        initrd=${INITRD:-build/arm64/initramfs.cpio.gz} ;;
+    *) echo "picture.sh: ARCH=$arch: expected arm or arm64" >&2; exit 1 ;;
+esac
 seed=${SEED:-1}
 steps=${STEPS:-}   # STEPS=N: the scenario's step budget (budget=N)
 trace=${TRACE:-50}
@@ -56,7 +68,7 @@ boot() {
     rm -f "$work/in" "$work/out"
     mkfifo "$work/in"
     : > "$work/out"
-    timeout 600 qemu-system-arm -M raspi2b -display none -monitor none -serial stdio -semihosting \
+    timeout 600 "${qemu[@]}" -display none -monitor none -serial stdio -semihosting \
         -kernel "$img" -initrd "$initrd" ${profile:+-append "pivm.profile=$profile"} \
         < "$work/in" > "$work/out" 2>&1 &
     qpid=$!
@@ -93,7 +105,7 @@ boot() {
 seeds_boot() {
     local profile=$1
     printf 'scenario vmalloc-frag seed=%s seeds=%s%s\npoweroff\n' "$first_seed" "$seeds" "${steps:+ budget=$steps}" |
-        timeout 3000 qemu-system-arm -M raspi2b -display none -monitor none -serial stdio \
+        timeout 3000 "${qemu[@]}" -display none -monitor none -serial stdio \
             -semihosting -kernel "$img" -append "pivm.profile=$profile" 2>&1 |
         tr -d '\r' > "$work/seeds-$profile.txt" &
     spids+=($!)

@@ -40,6 +40,17 @@ pub struct Zones {
 }
 
 impl Zones {
+    /// One Normal zone over PFNs `[0, pages)` (host tests' node).
+    #[cfg(test)]
+    pub const fn normal_only(pages: u64) -> Zones {
+        Zones {
+            dma: None,
+            dma32: None,
+            normal: PfnRange { start: super::Pfn(0), end: super::Pfn(pages) },
+            highmem: None,
+        }
+    }
+
     /// The spans in `enum zone_type` order (DMA, DMA32, Normal, HighMem, Movable), `None` for
     /// a zone this configuration lacks. ZONE_MOVABLE always exists in 6.1; without
     /// `kernelcore=`/`movablecore=` it is empty.

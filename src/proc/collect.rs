@@ -114,12 +114,7 @@ mod tests {
     fn pagesets_show_the_online_cpus_lists() {
         const PAGES: u64 = 1 << 16;
         let mut pages = vec![Page::default(); PAGES as usize];
-        let zones = Zones {
-            dma: None,
-            normal: PfnRange { start: Pfn(0), end: Pfn(PAGES) },
-            dma32: None,
-            highmem: None,
-        };
+        let zones = Zones::normal_only(PAGES);
         let mut node = Node::new(MemMap::new(&mut pages, Pfn(0)).unwrap(), &zones).unwrap();
         node.free_bootmem_range(Pfn(0), Pfn(PAGES)).unwrap();
         node.init_per_zone_wmark_min();

@@ -557,7 +557,7 @@ fn bad_page_report_prints_64_bit_keys_whole() {
     let mut node = all_free(&mut v, 0, &normal_only(0, 64));
     let p = node.alloc_pages_for(PageOwner::Anon, GfpFlags::GFP_KERNEL, 0).unwrap();
     let vpn = 0xffff_8e61_6000_u64 >> PAGE_SHIFT;
-    crate::mm::swap::Lruvec::set_rmap_key(&mut node.mem_map, p, 0x0012_3456_789a, vpn as usize);
+    crate::mm::swap::Lruvec::set_rmap_key(&mut node.mem_map, p, 0x12_3456_789a, vpn as usize);
     let e = node.free_pages_for(PageOwner::Console, p, 0).unwrap_err();
     let s = report_as(&e, 64);
     assert!(s.contains("mapping:000000123456789a index:0xffff8e616 pfn:0x0\n"), "{s}");

@@ -215,12 +215,7 @@ fn a_free_block_larger_than_a_pageblock_is_free_in_each_block_it_covers() {
     const PAGES: u64 = 2 * MAX_ORDER_NR_PAGES;
     let half = MAX_ORDER_NR_PAGES / 2;
     let mut pages = vec![Page::default(); PAGES as usize];
-    let zones = Zones {
-        dma: None,
-        normal: PfnRange { start: Pfn(0), end: Pfn(PAGES) },
-        dma32: None,
-        highmem: None,
-    };
+    let zones = Zones::normal_only(PAGES);
     let mut node = Node::new(MemMap::new(&mut pages, Pfn(0)).unwrap(), &zones).unwrap();
     node.free_bootmem_range(Pfn(MAX_ORDER_NR_PAGES), Pfn(PAGES)).unwrap();
     let mut blocks = Vec::with_capacity(4);

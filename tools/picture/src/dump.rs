@@ -173,6 +173,22 @@ pub struct KernelDump {
     pub pageblocks: Vec<Pageblock>,
 }
 
+impl KernelDump {
+    /// The 64-bit kernel's dump (`split=va48` or `va39`, `PAGE_OFFSET` above 4 GiB).
+    pub fn is_64bit(&self) -> bool {
+        self.page_offset > u64::from(u32::MAX)
+    }
+
+    /// The last byte of the virtual address space: 0xffffffff, or 0xffffffffffffffff.
+    pub fn va_last(&self) -> u64 {
+        if self.is_64bit() {
+            u64::MAX
+        } else {
+            u64::from(u32::MAX)
+        }
+    }
+}
+
 /// A run of present pages of a VMA.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PteRun {

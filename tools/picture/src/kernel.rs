@@ -3,12 +3,28 @@
 //! pkmap, modules) and the vmalloc areas' pages drawn as arrows to the physical ranges and
 //! zones they map. Virtual regions are to scale except where a region is too small to see
 //! (drawn at a minimum height, marked "enlarged") or the user half is too large to fit
-//! (drawn cut, with a break); physical memory is always to scale.
+//! (drawn cut, with a break); physical memory is always to scale. The 64-bit kernel's dump
+//! (arm64, `split=va48`/`va39`) is drawn the same way over 2^64 addresses: its user half and
+//! the non-canonical addresses between the halves are cut, its kernel half to scale.
 use crate::dump::KernelDump;
 use crate::svg::{self, kind_colour, size, zone_colour, Svg};
 
 /// The top of the 32-bit address space (exclusive).
 pub const VA_TOP: u64 = 1 << 32;
+
+/// The (exclusive) top of the dump's address space: [`VA_TOP`], or 2^64 - 1 on the 64-bit
+/// kernel (one byte short of 2^64, which u64 cannot hold).
+pub fn va_end(k: &KernelDump) -> u64 {
+    k.va_last().saturating_add(1)
+}
+
+/// The address space's name in titles: `2G split`, or `arm64 VA_BITS=48`.
+pub fn layout_name(k: &KernelDump) -> String {
+    match k.split.strip_prefix("va") {
+        Some(bits) if k.is_64bit() => format!("arm64 VA_BITS={bits}"),
+        _ => format!("{} split", k.split),
+    }
+}
 /// Pixels the kernel's part of the address space gets when drawn to scale.
 const KERNEL_PX: f64 = 620.0;
 /// The smallest height a region is drawn with.
@@ -46,9 +62,9 @@ pub fn segments(k: &KernelDump) -> Vec<Segment> {
     let mut regs: Vec<_> =
         k.regions.iter().filter(|r| r.kind != "section" && r.end > r.start).collect();
     regs.sort_by_key(|r| r.start);
-    let kernel_span =
-        VA_TOP - regs.iter().filter(|r| r.kind != "user").map(|r| r.start).min().unwrap_or(0);
-    let scale = KERNEL_PX / kernel_span.max(1) as f64;
+    let top = va_end(k);
+    let kernel_start = regs.iter().filter(|r| r.kind != "user").map(|r| r.start).min().unwrap_or(0);
+    let scale = KERNEL_PX / (top - kernel_start).max(1) as f64;
     let mut list: Vec<(String, String, u64, u64)> = Vec::new();
     let mut at = 0;
     for r in regs {
@@ -57,19 +73,25 @@ pub fn segments(k: &KernelDump) -> Vec<Segment> {
             continue;
         }
         if start > at {
-            list.push(("unused".into(), "gap".into(), at, start));
+            // On arm64, between the halves: addresses whose bits above VA_BITS are neither all
+            // 0 (TTBR0) nor all 1 (TTBR1) translate nowhere.
+            let name =
+                if k.is_64bit() && start == kernel_start { "non-canonical" } else { "unused" };
+            list.push((name.into(), "gap".into(), at, start));
         }
         list.push((r.name.clone(), r.kind.clone(), start, r.end));
         at = r.end;
     }
-    if at < VA_TOP {
-        list.push(("unused".into(), "gap".into(), at, VA_TOP));
+    if at < top {
+        list.push(("unused".into(), "gap".into(), at, top));
     }
     let mut y = TOP;
     let mut out = Vec::new();
     for (name, kind, start, end) in list.into_iter().rev() {
         let natural = (end - start) as f64 * scale;
-        let (h, enlarged, cut) = if kind == "user" && natural > USER_MAX_H {
+        // Below the kernel's regions (the user half; on arm64 the non-canonical addresses
+        // too) a stretch too tall to draw to scale is cut.
+        let (h, enlarged, cut) = if end <= kernel_start && natural > USER_MAX_H {
             (USER_MAX_H, false, true)
         } else if kind == "gap" {
             (natural.max(GAP_MIN_H), natural < GAP_MIN_H, false)
@@ -87,7 +109,7 @@ pub fn segments(k: &KernelDump) -> Vec<Segment> {
 /// The y of virtual address `va` inside its segment (linear within the segment).
 fn va_y(segs: &[Segment], va: u64) -> f64 {
     for s in segs {
-        if (s.start..s.end).contains(&va) || (va == s.end && s.end == VA_TOP) {
+        if (s.start..s.end).contains(&va) || (va == s.end && s.end == segs[0].end) {
             let f = (va - s.start) as f64 / (s.end - s.start) as f64;
             return s.y + s.h * (1.0 - f);
         }
@@ -104,13 +126,22 @@ fn phys_scale(k: &KernelDump, segs: &[Segment]) -> (u64, f64, f64) {
 
 /// The page: the drawing and what it shows.
 pub fn page(k: &KernelDump, when: &str) -> String {
-    let title = format!("Kernel address space: {} split, profile {}{when}", k.split, k.profile);
-    let intro = "Left: the 32-bit virtual address space (0xffffffff at the top) as the kernel's memdump reports it. \
-Regions are to scale except those marked 'enlarged' (too small to see) and the user half when it is cut (zigzag break). \
-Right: physical memory to scale, coloured by zone, with the profile's carve-outs. Bands and arrows show what each region maps: \
-the linear map of lowmem, the kernel image's sections, each mapped page of the vectors, fixmap, pkmap and modules, and how many \
-pages of the vmalloc areas live in each zone.";
-    svg::page(&title, intro, &[draw(k)])
+    let title = format!("Kernel address space: {}, profile {}{when}", layout_name(k), k.profile);
+    let space = if k.is_64bit() {
+        "the 64-bit virtual address space (0xffffffffffffffff at the top: arm64's kernel half, the non-canonical \
+addresses between the halves and the user half, both cut) as the kernel's memdump reports it; there is no highmem, the linear map \
+covers all of RAM, and the kernel image lies inside the vmalloc range. Regions are to scale except those marked 'enlarged' \
+(too small to see) and the cut ones (zigzag break)."
+    } else {
+        "the 32-bit virtual address space (0xffffffff at the top) as the kernel's memdump reports it. \
+Regions are to scale except those marked 'enlarged' (too small to see) and the user half when it is cut (zigzag break)."
+    };
+    let intro = format!(
+        "Left: {space} Right: physical memory to scale, coloured by zone, with the profile's carve-outs. Bands and arrows \
+show what each region maps: the linear map of lowmem, the kernel image's sections, each mapped page of the vectors, fixmap, pkmap \
+and modules, and how many pages of the vmalloc areas live in each zone."
+    );
+    svg::page(&title, &intro, &[draw(k)])
 }
 
 /// The drawing.
@@ -126,7 +157,7 @@ pub fn draw(k: &KernelDump) -> String {
         15.0,
         "middle",
         "label",
-        &format!("virtual ({} split, PAGE_OFFSET {:#010x})", k.split, k.page_offset),
+        &format!("virtual ({}, PAGE_OFFSET {:#010x})", layout_name(k), k.page_offset),
     );
     s.text(
         PA_X + PA_W / 2.0,
@@ -253,7 +284,7 @@ pub fn draw(k: &KernelDump) -> String {
         }
         s.end_group();
     }
-    s.text(VA_X - 10.0, TOP + 2.0, 9.0, "end", "small", "0xffffffff");
+    s.text(VA_X - 10.0, TOP + 2.0, 9.0, "end", "small", &format!("{:#x}", k.va_last()));
 
     // The vmalloc areas as ticks inside the range, coloured by kind.
     if let Some(v) = segs.iter().find(|g| g.kind == "vmalloc") {
@@ -324,7 +355,11 @@ pub fn draw(k: &KernelDump) -> String {
                 12.0,
                 "middle",
                 "label",
-                &format!("linear map: {} of lowmem", size(pend - pa)),
+                &format!(
+                    "linear map: {} of {}",
+                    size(pend - pa),
+                    if k.is_64bit() { "RAM" } else { "lowmem" }
+                ),
             );
         }
     }
@@ -443,7 +478,10 @@ pub fn draw(k: &KernelDump) -> String {
     // Legend.
     let mut x = 20.0;
     note_y = note_y.max(TOP + pheight + 20.0);
-    for kind in ["user", "modules", "pkmap", "lowmem", "vmalloc", "hole", "fixmap", "vectors"] {
+    for kind in [
+        "user", "modules", "pkmap", "lowmem", "vmalloc", "hole", "fixmap", "vectors", "pci_io",
+        "vmemmap",
+    ] {
         if segs.iter().any(|g| g.kind == kind) {
             s.rect(x, note_y, 12.0, 12.0, kind_colour(kind), "#555", "", "");
             s.text(x + 16.0, note_y + 10.0, 11.0, "start", "small", kind);

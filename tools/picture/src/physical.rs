@@ -3,6 +3,7 @@
 //! pages (bottom up, as a fraction), a white part its pages on per-CPU lists and reserved
 //! pages hatched grey; beside each zone, its free blocks by order.
 use crate::dump::{KernelDump, Pageblock};
+use crate::kernel::layout_name;
 use crate::svg::{self, mt_colour, size, zone_colour, Svg};
 
 const LEFT: f64 = 20.0;
@@ -32,7 +33,7 @@ pub fn free_by_order(blocks: &[&Pageblock]) -> Vec<u64> {
 }
 
 pub fn page(k: &KernelDump, when: &str) -> String {
-    let title = format!("Physical memory: {} split, profile {}{when}", k.split, k.profile);
+    let title = format!("Physical memory: {}, profile {}{when}", layout_name(k), k.profile);
     let intro = format!(
         "Every pageblock ({} pages, {}) of every zone, in page-frame order, from the kernel's memdump. \
 A cell's colour is the block's migrate type; its dark part, from the bottom, the fraction of its pages in use; \

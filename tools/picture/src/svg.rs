@@ -176,6 +176,21 @@ svg{{display:block;margin:12px 0}}text.label{{fill:#111}}text.small{{fill:#333}}
 /// `bytes` as a short size: `4 kB`, `768 MB`, `1.5 GB`.
 pub fn size(bytes: u64) -> String {
     const K: u64 = 1024;
+    const TB: u64 = K * K * K * K;
+    if bytes >= TB {
+        // The 64-bit layout's ranges: TB, PB, EB (a region ending at 2^64 is one byte short).
+        let (mut v, mut unit) = (bytes as f64 / TB as f64, 0);
+        while v >= K as f64 && unit < 2 {
+            v /= K as f64;
+            unit += 1;
+        }
+        let unit = ["TB", "PB", "EB"][unit];
+        return if (v - v.round()).abs() < 0.05 {
+            format!("{v:.0} {unit}")
+        } else {
+            format!("{v:.1} {unit}")
+        };
+    }
     if bytes >= K * K * K && bytes.is_multiple_of(K * K * K) {
         format!("{} GB", bytes / (K * K * K))
     } else if bytes >= K * K {
@@ -193,7 +208,8 @@ pub fn size(bytes: u64) -> String {
 /// Colours per zone, migrate type and region kind (one palette for every page).
 pub fn zone_colour(zone: &str) -> &'static str {
     match zone {
-        "DMA" => "#f4a261",
+        // Not orange: a process strip shows swapped-out pages orange, and arm64 has only DMA.
+        "DMA" => "#edc949",
         "Normal" => "#4e79a7",
         "HighMem" => "#59a14f",
         "Movable" => "#b07aa1",
@@ -224,6 +240,8 @@ pub fn kind_colour(kind: &str) -> &'static str {
         "hole" => "#f0f0f0",
         "fixmap" => "#ff9d9a",
         "vectors" => "#d37295",
+        "pci_io" => "#bab0ac",
+        "vmemmap" => "#9d7660",
         _ => "#dddddd",
     }
 }

@@ -4,7 +4,9 @@
 //! `3G-android-a9.txt` (`make picture VMSPLIT=3G PROFILE=android-a9`), and from `make
 //! picture-scenario`: `scenario-<profile>.txt` (memdump, `scenario vmalloc-frag seed=1
 //! trace=50`, memdump) and `seeds-<profile>.txt` (`scenario vmalloc-frag seed=1 seeds=32`) on
-//! both layouts. Parsing, scale, labels, the distribution against the kernel's, errors.
+//! both layouts; `arm64-48.txt` and `arm64-39.txt` (`make picture ARCH=arm64 VA_BITS=48` and
+//! `39`: the 64-bit kernel's memdump and a process's). Parsing, scale, labels, the
+//! distribution against the kernel's, errors.
 use std::path::{Path, PathBuf};
 
 use picture::dump::{parse_transcript, ParseError};
@@ -61,6 +63,69 @@ fn the_android_dump_has_its_carveouts_and_highmem() {
     assert!(svg.contains(">carve-out CP (16 MB)<") && svg.contains(">carve-out pmem (128 MB)<"));
     assert!(svg.contains(">lowmem (512 MB)<") && svg.contains(">vmalloc (248 MB)<"), "labels");
     assert!(svg.contains(">unused (209 MB)<"));
+}
+
+/// The 64-bit kernel's dumps: 64-bit addresses, arm64 6.1's regions for both VA sizes, one
+/// DMA zone and no highmem, drawn with the non-canonical addresses and the user half cut.
+#[test]
+fn the_arm64_dumps_draw_both_va_sizes() {
+    for (file, va_bits, page_offset, user_end) in [
+        ("arm64-48.txt", 48, 0xffff_0000_0000_0000_u64, 1u64 << 48),
+        ("arm64-39.txt", 39, 0xffff_ff80_0000_0000, 1 << 39),
+    ] {
+        let t = parse_transcript(&fixture(file)).unwrap();
+        let k = &t.kernels[0];
+        assert_eq!(k.split, format!("va{va_bits}"));
+        assert!(k.is_64bit());
+        assert_eq!((k.page_offset, k.va_last()), (page_offset, u64::MAX));
+        assert_eq!(k.zones.iter().map(|z| z.name.as_str()).collect::<Vec<_>>(), ["DMA"]);
+        let user = k.regions.iter().find(|r| r.kind == "user").unwrap();
+        assert_eq!((user.start, user.end), (0, user_end));
+        let linear = k.regions.iter().find(|r| r.kind == "lowmem").unwrap();
+        assert_eq!((linear.start, linear.phys), (page_offset, Some((0, 0x3c00_0000))));
+        // arm64 6.1's VMALLOC_END: VMEMMAP_START - SZ_256M; vmemmap is 1/64 of the linear
+        // region (a 64-byte struct page per page).
+        let by = |kind: &str| k.regions.iter().find(|r| r.kind == kind).unwrap();
+        let vmemmap = by("vmemmap");
+        assert_eq!(vmemmap.end - vmemmap.start, (1u64 << (va_bits - 1)) >> 6);
+        assert_eq!(by("vmalloc").end, vmemmap.start - (256 << 20));
+        // The pageblocks (order 9, half an order-10 block) tile the zone; the free pages of
+        // an order-10 block count in both of its pageblocks.
+        let z = &k.zones[0];
+        assert_eq!(k.pageblock_order, 9);
+        assert_eq!(k.pageblocks.iter().map(|b| b.pages).sum::<u64>(), z.end_pfn - z.start_pfn);
+        assert_eq!(k.pageblocks.iter().map(|b| b.free).sum::<u64>(), z.free, "{file}");
+        for b in &k.pageblocks {
+            assert_eq!(b.free + b.pcp + b.reserved + b.used, b.pages, "{b:?}");
+        }
+        // Drawn: every address from 0 to 2^64 - 1 covered once, top down, the kernel half to
+        // scale, the user half and the non-canonical hole cut.
+        let segs = picture::kernel::segments(k);
+        assert_eq!((segs[0].end, segs.last().unwrap().start), (u64::MAX, 0));
+        assert!(segs.windows(2).all(|w| w[1].end == w[0].start));
+        let seg = |name: &str| segs.iter().find(|s| s.name == name).unwrap();
+        assert!(seg("user").cut && seg("non-canonical").cut, "{segs:?}");
+        assert_eq!((seg("non-canonical").start, seg("non-canonical").end), (user_end, page_offset));
+        assert!(!seg("vmalloc").cut && !seg("vmalloc").enlarged);
+        let svg = picture::kernel::draw(k);
+        for label in [
+            format!(">virtual (arm64 VA_BITS={va_bits}, PAGE_OFFSET {page_offset:#x})<"),
+            ">linear map: 960 MB of RAM<".to_string(),
+            ">non-canonical (16 EB, not to scale)<".to_string(),
+            ">0xffffffffffffffff<".to_string(),
+            ">DMA (960 MB)<".to_string(),
+        ] {
+            assert!(svg.contains(&label), "{file}: no {label}");
+        }
+        assert!(!svg.contains("HighMem"), "{file}: no highmem on arm64");
+        // The process: its VMAs up to the stack near the top of the user space.
+        let p = &t.processes[0];
+        let stack = p.vmas.iter().find(|v| v.name == "[stack]").unwrap();
+        assert!(stack.end > user_end / 2 && stack.end <= user_end, "{stack:?}");
+        assert!(p.vmas.iter().flat_map(|v| &v.ptes).all(|r| r.zone == "DMA"));
+        let html = picture::process::draw(p, Some(k));
+        assert!(html.contains(&format!("{:x}", stack.start)), "{file}: the stack's address");
+    }
 }
 
 /// The `key=` field of a line.
