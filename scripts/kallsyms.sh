@@ -2,7 +2,7 @@
 # kallsyms.sh ELF - writes the kernel's function symbols (address-sorted `nm -n -C` lines, the
 # address as wide as the ELF's: 8 hex digits for ARMv7, 16 for arm64) into
 # the ELF's reserved .kallsyms section, so oopses can name the function a pc or lr is in.
-# The section has a fixed size (linker.ld), so no address in the kernel changes.
+# The section has a fixed size (linker.ld, src/arch/arm64/linker.ld), so no address changes.
 set -euo pipefail
 
 elf=$1
@@ -23,7 +23,7 @@ size=$(printf '%d' "0x$hex")
 used=$(stat -c %s "$tmp")
 if [ "$used" -ge "$size" ]; then
     echo "kallsyms.sh: $used bytes of symbols do not fit the $size-byte .kallsyms section;" \
-         "raise KALLSYMS_SIZE in linker.ld" >&2
+         "raise KALLSYMS_SIZE in the linker script (linker.ld; arm64: src/arch/arm64/linker.ld)" >&2
     exit 1
 fi
 truncate -s "$size" "$tmp"

@@ -25,6 +25,9 @@ pub mod arm64;
 #[cfg(target_arch = "aarch64")]
 use arm64 as imp;
 
+/// The oops' `Code:` line, shared by both architectures' oopses.
+pub mod dump_instr;
+
 /// The fixed constants of the kernel's address space (Linux's `asm/memory.h`). The only part
 /// of the facade the aarch64 build has so far.
 pub use imp::memory;

@@ -457,25 +457,9 @@ fn die(msg: &str, err: u32, regs: &PtRegs, dacr: u32) -> ! {
     let _ = writeln!(w, "{}", ShowRegs { regs, dacr });
     let _ =
         writeln!(w, "Control: {:08x}  Table: {:08x}  DAC: {:08x}", Sctlr.get(), Ttbr0.get(), dacr);
-    // dump_instr(): four words before pc and pc's own in parentheses, each followed by a
-    // space; an unreadable word ends the line with "bad PC value".
-    let _ = write!(w, "Code: ");
-    let pc = regs.pc();
-    for i in (0..5u32).rev() {
-        match probe_read_u32(pc.wrapping_sub(4 * i) as usize) {
-            Ok(v) if i == 0 => {
-                let _ = write!(w, "({:08x}) ", v);
-            }
-            Ok(v) => {
-                let _ = write!(w, "{:08x} ", v);
-            }
-            Err(_) => {
-                let _ = write!(w, "bad PC value");
-                break;
-            }
-        }
-    }
-    let _ = writeln!(w);
+    // dump_instr(): four words before pc and pc's own; "bad PC value" where one faults.
+    let read = |a: u64| probe_read_u32(a as usize).ok();
+    let _ = crate::arch::dump_instr::write_code_line(&mut w, u64::from(regs.pc()), read);
     let _ = writeln!(w, "---[ end trace 0000000000000000 ]---");
     let _ = writeln!(w, "Kernel panic - not syncing: Fatal exception");
     crate::board::raspi::uart::flush();

@@ -475,28 +475,13 @@ fn accessible_stacks() -> [StackInfo; 2] {
     [task, StackInfo { low: ovf, high: ovf + OVERFLOW_STACK_SIZE }]
 }
 
-/// `dump_kernel_instr`: the four instructions before pc and pc's own in parentheses, each
-/// followed by a space; an unreadable one ends the line with `bad PC value`.
+/// `dump_kernel_instr`: the `Code:` line of a kernel frame.
 fn dump_kernel_instr(w: &mut impl Write, regs: &PtRegs) {
     if regs.user_mode() {
         return;
     }
-    let _ = write!(w, "Code: ");
-    for i in (0..5u64).rev() {
-        match probe_read_u32(regs.pc.wrapping_sub(4 * i) as usize) {
-            Ok(v) if i == 0 => {
-                let _ = write!(w, "({v:08x}) ");
-            }
-            Ok(v) => {
-                let _ = write!(w, "{v:08x} ");
-            }
-            Err(_) => {
-                let _ = write!(w, "bad PC value");
-                break;
-            }
-        }
-    }
-    let _ = writeln!(w);
+    let read = |a: u64| probe_read_u32(a as usize).ok();
+    let _ = crate::arch::dump_instr::write_code_line(w, regs.pc, read);
 }
 
 /// The running task's kernel stack (`current->stack`): its lowest address, 0 before one is
