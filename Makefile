@@ -140,7 +140,7 @@ test: setup
 	$(MAKE) --no-print-directory sd-image ARCH=arm64 VA_BITS=48 MAX_ORDER= FEATURES= SD_SIZE=512M
 	$(MAKE) --no-print-directory sd-image VMSPLIT=2G MAX_ORDER= FEATURES=
 	env -u PIVM_MAX_ORDER cargo test --lib
-	env -u PIVM_MAX_ORDER cargo test --test qemu_arm64 --test qemu_arm64_console --test qemu_arm64_sd --test qemu_arm64_process --test qemu_arm64_swap --test qemu_arm64_compare --test architecture --test exec_arm64
+	env -u PIVM_MAX_ORDER cargo test --test qemu_arm64 --test qemu_arm64_boot --test qemu_arm64_console --test qemu_arm64_sd --test qemu_arm64_process --test qemu_arm64_swap --test qemu_arm64_compare --test architecture --test exec_arm64
 	bash scripts/compare-linux-arm64.sh proc
 else
 test: setup dtb user initramfs sd-image

@@ -51,7 +51,7 @@ pub mod head {
     };
     /// The kernel image's protection.
     pub mod pgtable {
-        pub use super::super::imp::pgtable::PAGE_KERNEL;
+        pub use super::super::imp::pgtable::{PAGE_KERNEL, PROT_DEVICE_NGNRE};
     }
     /// The exception vectors and the console's restart after an oops.
     pub mod traps {

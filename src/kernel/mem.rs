@@ -5,7 +5,7 @@
 //! global allocator.
 use core::alloc::{GlobalAlloc, Layout as AllocLayout};
 use core::fmt::Write;
-use core::mem::size_of;
+use core::mem::{size_of, MaybeUninit};
 
 use crate::kernel::spinlock::{self, SpinLock};
 
@@ -13,7 +13,7 @@ use crate::arch::layout::Layout;
 use crate::console::printk::Console;
 use crate::mm::gfp::GfpFlags;
 use crate::mm::memblock::Memblock;
-use crate::mm::page::{MemMap, Page};
+use crate::mm::page::Page;
 use crate::mm::page_alloc::{
     usemap_size, InitError, Node, PageAccessError, PageMemory, DEFAULT_COMM, PAGE_POISON,
 };
@@ -285,25 +285,29 @@ pub fn mem_init(
         .linear_va(PhysAddr(upa))
         .ok_or(MemInitError::NoRoomForMemMap { bytes: usemap_bytes as u64 })?;
     // SAFETY: memblock reserved [pa, pa + bytes) and [upa, upa + usemap_bytes) in lowmem for
-    // us alone (two regions, so the slices cannot overlap), the linear map covers them, and
-    // every element is initialised before the slices are formed.
-    let (pages, usemap): (&'static mut [Page], &'static mut [u8]) = unsafe {
-        for i in 0..nr {
-            base.add(i).write(Page::default());
-        }
+    // us alone (two regions, so the slices cannot overlap) and the linear map covers them;
+    // mem_map is handed over as not yet initialised (memmap_init writes every descriptor),
+    // the pageblock table is zeroed before it is formed.
+    let (pages, usemap): (&'static mut [MaybeUninit<Page>], &'static mut [u8]) = unsafe {
         let table = uva.0 as *mut u8;
         table.write_bytes(0, usemap_bytes);
         (
-            core::slice::from_raw_parts_mut(base, nr),
+            core::slice::from_raw_parts_mut(base as *mut MaybeUninit<Page>, nr),
             core::slice::from_raw_parts_mut(table, usemap_bytes),
         )
     };
-    let mem_map =
-        MemMap::new(pages, Pfn(start_pfn)).ok_or(MemInitError::NoRoomForMemMap { bytes })?;
     // Built where it lives: the node is too big to move around the boot stack.
     let mut slot = NODE.lock();
-    let node = Node::from_memblock_in(&mut slot, mem_map, usemap, &layout.node_zones(), memblock)
-        .map_err(MemInitError::Init)?;
+    let node = Node::from_uninit_memblock_in(
+        &mut slot,
+        pages,
+        Pfn(start_pfn),
+        usemap,
+        &layout.node_zones(),
+        memblock,
+    )
+    .ok_or(MemInitError::NoRoomForMemMap { bytes })?
+    .map_err(MemInitError::Init)?;
     node.set_linear_map(layout.linear_map());
     node.set_page_memory(&PAGE_MEMORY);
     if page_poison {

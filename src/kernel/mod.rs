@@ -33,11 +33,8 @@ pub mod vsyscall;
 use spin::Once;
 
 use crate::arch::layout::Layout;
-#[cfg(not(target_arch = "aarch64"))]
-use crate::board::raspi::mailbox;
 use crate::boot::cmdline::BootParams;
 use crate::boot::BootInfo;
-#[cfg(not(target_arch = "aarch64"))]
 use crate::boot::BootSource;
 use crate::boot::{atags, dtb, params};
 use crate::mm::memblock::Memblock;
@@ -99,8 +96,8 @@ pub enum BootParamsProblem {
     Dtb(dtb::DtbError),
 }
 
-/// Reads the ATAGs or device tree r2 (arm64: x0) points at; on ARMv7 falls back to the
-/// VideoCore mailbox when there are none (QEMU's ELF path) or they give no RAM.
+/// Reads the ATAGs or device tree r2 (arm64: x0) points at; falls back to the VideoCore
+/// mailbox when there are none (QEMU's ELF path) or they give no RAM.
 ///
 /// Only the bytes the ATAG headers or the DTB's `totalsize` say the parameters have are
 /// read, and never any byte of the kernel image (its .bss and stacks are live).
@@ -110,9 +107,8 @@ pub fn read_boot_params(r2: u64) -> (BootInfo, BootParamsProblem) {
         Ok(()) => BootParamsProblem::None,
         Err(p) => p,
     };
-    #[cfg(not(target_arch = "aarch64"))]
     if info.banks().is_empty() {
-        if let Some((base, size)) = mailbox::arm_memory() {
+        if let Some((base, size)) = crate::kernel::setup::firmware_arm_memory() {
             info.add_bank(u64::from(base), u64::from(size));
             if info.source == BootSource::None {
                 info.source = BootSource::Mailbox;

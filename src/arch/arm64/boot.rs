@@ -342,6 +342,11 @@ pub fn flush_tlb_kernel_page(va: u64) {
     barrier::isb(barrier::SY);
 }
 
+/// `__pa_symbol`: the physical address of a kernel-image address (`kimage_voffset`).
+pub fn pa_symbol(va: u64) -> u64 {
+    va - KIMAGE_VADDR + LOAD_PA
+}
+
 /// The kernel tables after the switch: pool pages at their kernel-image addresses.
 pub fn kernel_tables() -> impl TableMemory {
     Pool { virt: true }

@@ -12,14 +12,33 @@ global_asm!(
     .section .head.text, "ax"
     .global _start
 _start:
-    // Secondary cores (the ELF boot starts all four here; a raw image's are held by the
-    // firmware's spin table and never come) wait for an event forever: pivm runs on CPU 0.
+    // Secondary cores (the ELF boot starts all four here; a raw image's come when core 0
+    // releases them from the spin table below) sleep in WFI forever: pivm runs on CPU 0.
+    // WFI, not WFE: QEMU's TCG runs WFE as a yield, so a core waiting in it spins a host
+    // thread at full speed for as long as the machine runs (three of them took the host's
+    // CPUs from the booting core); WFI halts the virtual CPU until an interrupt, and none is
+    // routed to cores 1-3.
     mrs     x19, mpidr_el1
     and     x19, x19, #0xff
     cbz     x19, 2f
-1:  wfe
+1:  wfi
     b       1b
 2:  mov     x20, x0                     // boot parameters: DTB or ATAG list (0 from ELF)
+    // At EL2 (QEMU's raw-image boot, the Pi firmware) cores 1-3 wait in the loader's stub,
+    // polling the spin table (`cpu-release-addr` 0xe0/0xe8/0xf0, AARCH64_FACTS.md 1a/1b)
+    // with WFE, i.e. busily under QEMU: release them to _start, where they park in WFI. At
+    // EL3 (QEMU's ELF loader) they are already here, and page 0 may hold the device tree.
+    mrs     x0, CurrentEL
+    cmp     x0, #(2 << 2)
+    b.ne    2f
+    adr     x1, _start                  // physical: the MMU is off
+    mov     x2, #{spin_table}
+    str     x1, [x2, #8]                // core 1
+    str     x1, [x2, #16]               // core 2
+    str     x1, [x2, #24]               // core 3
+    dsb     sy
+    sev
+2:
     adrp    x1, __boot_stack_top        // PC-relative: the physical address, MMU off
     add     x1, x1, :lo12:__boot_stack_top
     mov     sp, x1
@@ -63,5 +82,11 @@ _start:
     ldr     x2, =__arm64_start_kernel
     br      x2
     .ltorg
-"#
+"#,
+    spin_table = const SPIN_TABLE_BASE,
 );
+
+/// The spin table's slot array: core n polls `SPIN_TABLE_BASE + 8 * n` (the Pi firmware's
+/// armstub8 and QEMU's raspi3b stub alike; the device tree's `cpu-release-addr` for cores
+/// 1-3 are 0xe0, 0xe8 and 0xf0).
+const SPIN_TABLE_BASE: u64 = 0xd8;

@@ -1,12 +1,80 @@
 //! The IRQ exception's way into the kernel on arm64 (`handle_arch_irq`, set by the root
 //! interrupt controller's driver), the interrupted registers' PSTATE for the tick's
 //! accounting, this CPU's number, and arm64's IPI names for /proc/interrupts.
-use core::sync::atomic::{AtomicU32, Ordering};
+//!
+//! Interrupts run on a per-CPU IRQ stack (6.1's `irq_stack_ptr`, `IRQ_STACK_SIZE` =
+//! `THREAD_SIZE`, vmalloc'ed at `THREAD_ALIGN` by `init_irq_stacks` as every `VMAP_STACK`
+//! stack, so the vectors' one-bit overflow test holds on it too): the vector saves the frame
+//! on the interrupted task's stack, then `call_on_irq_stack` moves sp to the IRQ stack for the
+//! controller's handler and back. Only CPU 0 runs the kernel, so only its stack exists.
+use core::arch::global_asm;
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use aarch64_cpu::registers::{Readable, MPIDR_EL1};
 use spin::Once;
 
+use super::memory::{THREAD_ALIGN, THREAD_SIZE};
 use super::traps::PtRegs;
+
+/// `IRQ_STACK_SIZE`: `THREAD_SIZE`, as arm64 6.1 has it.
+pub const IRQ_STACK_SIZE: u64 = THREAD_SIZE;
+
+/// `irq_stack_ptr` of CPU 0: the IRQ stack's lowest address, 0 until `init_irq_stacks` (the
+/// boot's interrupts before it, if any, run on the boot stack).
+static IRQ_STACK_PTR: AtomicU64 = AtomicU64::new(0);
+
+global_asm!(
+    r#"
+    .text
+    .balign 4
+    // call_on_irq_stack(regs, handler, irq_stack_top), 6.1's entry.S: a frame record on the
+    // interrupted stack keeps lr and sp (in fp), sp moves to the IRQ stack's top for the
+    // handler, and comes back from the frame record.
+    .global __arm64_call_on_irq_stack
+__arm64_call_on_irq_stack:
+    stp     x29, x30, [sp, #-16]!
+    mov     x29, sp
+    mov     sp, x2
+    blr     x1
+    mov     sp, x29
+    ldp     x29, x30, [sp], #16
+    ret
+"#
+);
+
+extern "C" {
+    fn __arm64_call_on_irq_stack(regs: &PtRegs, handler: extern "C" fn(&PtRegs), top: u64);
+}
+
+/// `init_irq_stacks` (Linux's `init_IRQ`; pivm's boot calls it as interrupts come on, see
+/// `kernel::setup::irqs_running`): CPU 0's IRQ stack, `IRQ_STACK_SIZE` vmalloc'ed at
+/// `THREAD_ALIGN` with the unmapped guard page below it (`arch_alloc_vmap_stack`). Its
+/// /proc/vmallocinfo caller is `start_kernel`, as the reference's (init_IRQ is inlined
+/// there). On failure interrupts stay on the interrupted stack, and the error is returned
+/// for the boot log.
+pub fn init_irq_stacks() -> Result<u64, crate::kernel::vmalloc::VmallocError> {
+    let caller = crate::mm::vmap::Caller::Name("start_kernel");
+    let base = crate::kernel::vmalloc::vmalloc_aligned(IRQ_STACK_SIZE, THREAD_ALIGN, caller)?;
+    IRQ_STACK_PTR.store(base, Ordering::Release);
+    Ok(base)
+}
+
+/// CPU 0's IRQ stack: its lowest address (`irq_stack_ptr`), 0 before `init_irq_stacks`.
+pub fn irq_stack_ptr() -> u64 {
+    IRQ_STACK_PTR.load(Ordering::Acquire)
+}
+
+/// Whether `sp` lies on the IRQ stack (`on_irq_stack`).
+fn on_irq_stack(sp: u64, irq_stack: u64) -> bool {
+    irq_stack != 0 && (irq_stack..irq_stack + IRQ_STACK_SIZE).contains(&sp)
+}
+
+/// The root controller's handler, called on the IRQ stack.
+extern "C" fn handle_on_irq_stack(regs: &PtRegs) {
+    if let Some(handle) = HANDLE_ARCH_IRQ.get() {
+        handle(regs);
+    }
+}
 
 /// `PSR_MODE_MASK`: PSTATE's M[3:0], the exception level and stack the frame came from.
 pub const PSR_MODE_MASK: u32 = 0xf;
@@ -45,15 +113,23 @@ pub fn smp_processor_id() -> usize {
     (MPIDR_EL1.get() & MPIDR_CPU_MASK) as usize
 }
 
-/// `generic_handle_arch_irq`, from the IRQ vectors. Returns false when no controller has
-/// registered (the caller reports the unexpected interrupt).
+/// `generic_handle_arch_irq` through `do_interrupt_handler`, from the IRQ vectors: on the
+/// IRQ stack (`call_on_irq_stack`) unless already there. Returns false when no controller
+/// has registered (the caller reports the unexpected interrupt).
 pub fn generic_handle_arch_irq(regs: &PtRegs) -> bool {
     IRQ_REGS_PSTATE.store(regs.pstate as u32, Ordering::Relaxed);
-    match HANDLE_ARCH_IRQ.get() {
-        Some(handle) => {
-            handle(regs);
-            true
-        }
-        None => false,
+    let Some(handle) = HANDLE_ARCH_IRQ.get() else { return false };
+    let irq_stack = irq_stack_ptr();
+    let sp: u64;
+    // SAFETY: reads sp only.
+    unsafe { core::arch::asm!("mov {}, sp", out(reg) sp, options(nomem, nostack)) };
+    if irq_stack == 0 || on_irq_stack(sp, irq_stack) {
+        handle(regs);
+    } else {
+        // SAFETY: the IRQ stack is mapped, IRQ_STACK_SIZE long and unused now (interrupts
+        // are masked in the handler, so nothing else runs on it); the callee returns with
+        // the frame record intact, and sp comes back from it.
+        unsafe { __arm64_call_on_irq_stack(regs, handle_on_irq_stack, irq_stack + IRQ_STACK_SIZE) };
     }
+    true
 }

@@ -138,6 +138,14 @@ pub const FIX_FDT: u64 = FIX_FDT_END + FIX_FDT_SIZE / (1 << PAGE_SHIFT) - 1;
 pub const FIX_EARLYCON_MEM_BASE: u64 = FIX_FDT + 1;
 pub const FIX_TEXT_POKE0: u64 = FIX_EARLYCON_MEM_BASE + 1;
 pub const END_OF_PERMANENT_FIXED_ADDRESSES: u64 = FIX_TEXT_POKE0 + 1;
+/// The early_ioremap slots after the permanent ones (6.1's `FIX_BTMAP_END` =
+/// `__end_of_permanent_fixed_addresses`, `FIX_BTMAP_BEGIN` = it + `TOTAL_FIX_BTMAPS` - 1,
+/// `NR_FIX_BTMAPS` = SZ_256K / PAGE_SIZE, `FIX_BTMAPS_SLOTS` = 7); slot 0's first page is
+/// `FIX_BTMAP_BEGIN`. They lie below `FIXADDR_START`, outside `FIXADDR_SIZE`, as in Linux.
+pub const FIX_BTMAP_END: u64 = END_OF_PERMANENT_FIXED_ADDRESSES;
+pub const NR_FIX_BTMAPS: u64 = (256 << 10) >> PAGE_SHIFT;
+pub const FIX_BTMAPS_SLOTS: u64 = 7;
+pub const FIX_BTMAP_BEGIN: u64 = FIX_BTMAP_END + NR_FIX_BTMAPS * FIX_BTMAPS_SLOTS - 1;
 /// `FIXADDR_SIZE = __end_of_permanent_fixed_addresses << PAGE_SHIFT`.
 pub const FIXADDR_SIZE: u64 = END_OF_PERMANENT_FIXED_ADDRESSES << PAGE_SHIFT;
 

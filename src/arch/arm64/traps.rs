@@ -514,8 +514,8 @@ extern "C" {
 /// `handle_bad_stack` and `panic_bad_stack` (arm64 6.1, `CONFIG_VMAP_STACK`): from the
 /// overflow stack, the exception that did not fit the task's stack, both stacks' bounds and
 /// the registers at the exception, then `panic("kernel stack overflow")`, which halts as
-/// every panic of this kernel does. pivm has no separate IRQ stack (interrupts run on the
-/// interrupted stack), so 6.1's `IRQ stack:` line has nothing to show and is left out.
+/// every panic of this kernel does. The bounds are the three stacks an EL1 exception can be
+/// taken on: the task's, CPU 0's IRQ stack (`irq.rs`) and the overflow stack.
 #[no_mangle]
 extern "C" fn __arm64_handle_bad_stack(regs: &mut PtRegs) -> ! {
     let esr = ESR_EL1.get();
@@ -527,6 +527,9 @@ extern "C" fn __arm64_handle_bad_stack(regs: &mut PtRegs) -> ! {
     let _ = writeln!(w, "ESR: 0x{esr:016x} -- {}", esr::class_string(esr::ec(esr)));
     let _ = writeln!(w, "FAR: 0x{far:016x}");
     let _ = writeln!(w, "Task stack:     [0x{tsk:016x}..0x{:016x}]", tsk + THREAD_SIZE);
+    let irq = super::irq::irq_stack_ptr();
+    let _ =
+        writeln!(w, "IRQ stack:      [0x{irq:016x}..0x{:016x}]", irq + super::irq::IRQ_STACK_SIZE);
     let _ = writeln!(w, "Overflow stack: [0x{ovf:016x}..0x{:016x}]", ovf + OVERFLOW_STACK_SIZE);
     __show_regs(&mut w, regs);
     let msg = "kernel stack overflow";

@@ -1,6 +1,7 @@
 //! VideoCore mailbox, property channel: asks the firmware for the ARM's share of RAM when the
-//! loader passed neither ATAGs nor a device tree (QEMU's ELF path), and for the board revision
-//! and serial number shown in /proc/cpuinfo.
+//! loader passed neither ATAGs nor a device tree (QEMU's ELF path, on both kernels), and for
+//! the board revision and serial number shown in /proc/cpuinfo (ARMv7). The same BCM2835
+//! mailbox 0 sits at the same address on the Pi 2 and the Pi 3.
 use core::ptr::{addr_of, read_volatile, write_volatile};
 
 use crate::kernel::spinlock::SpinLock;
@@ -8,7 +9,6 @@ use crate::kernel::spinlock::SpinLock;
 use super::io::{self, Device};
 use super::map::VC_SDRAM_BUS_OFFSET;
 use crate::arch::cache;
-use crate::config::PAGE_OFFSET;
 
 /// Mailbox 0's read register (a FIFO: see `map::READ_SENSITIVE`).
 const MBOX_READ: usize = (super::map::MAILBOX0_READ - super::map::MAILBOX_BASE) as usize;
@@ -46,7 +46,7 @@ pub fn property2(tag: u32) -> Option<(u32, u32)> {
     buf.0 = [0; 16];
     buf.0[..8].copy_from_slice(&[8 * 4, REQUEST, tag, 8, 0, 0, 0, 0]);
     let va = addr_of!(buf.0) as usize;
-    let bus = (va as u64 - PAGE_OFFSET + VC_SDRAM_BUS_OFFSET) as u32;
+    let bus = (buffer_phys(va as u64) + VC_SDRAM_BUS_OFFSET) as u32;
     cache::clean_dcache_range(va, BUFFER_BYTES);
     // SAFETY: the mailbox registers are mapped (identity early, fixmap later) and the buffer
     // stays locked and cache-clean while the VideoCore owns it.
@@ -78,6 +78,15 @@ pub fn property2(tag: u32) -> Option<(u32, u32)> {
         return None;
     }
     Some((b[5], b[6]))
+}
+
+/// The physical address of the buffer (a kernel static): ARMv7's image lies in the linear
+/// map at `PAGE_OFFSET`; arm64's at `KIMAGE_VADDR` (`__pa_symbol`).
+fn buffer_phys(va: u64) -> u64 {
+    #[cfg(target_arch = "aarch64")]
+    return crate::arch::arm64::boot::pa_symbol(va);
+    #[cfg(not(target_arch = "aarch64"))]
+    return va - crate::config::PAGE_OFFSET;
 }
 
 /// The ARM's RAM as (base, size), from the firmware.

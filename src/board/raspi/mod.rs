@@ -11,7 +11,7 @@ pub const NR_CPUS: u32 = 4;
 pub mod io;
 #[cfg(kernel)]
 pub mod irq;
-#[cfg(all(kernel, target_arch = "arm"))]
+#[cfg(kernel)]
 pub mod mailbox;
 #[cfg(kernel)]
 pub mod power;

@@ -69,6 +69,12 @@ pub fn boot_params_window(pa: u64) -> Result<(u64, u64), ParamsError> {
     Ok((PAGE_OFFSET + pa, readable))
 }
 
+/// The ARM's RAM from the firmware's property mailbox (`GET_ARM_MEMORY`), for a boot with
+/// no parameters: the mailbox is reachable at its physical address this early.
+pub fn firmware_arm_memory() -> Option<(u32, u32)> {
+    crate::board::raspi::mailbox::arm_memory()
+}
+
 /// What the firmware told us, or why nothing (the mailbox is the fallback for RAM).
 pub fn report_boot_params(entry: &EntryState, boot: &BootInfo, problem: &BootParamsProblem) {
     match boot.source {

@@ -106,8 +106,30 @@ pub fn boot_params_window(pa: u64) -> Result<(u64, u64), ParamsError> {
     Ok((memory::page_offset(VA_BITS) + pa, readable))
 }
 
-/// What the boot parameters were; halts when they gave no RAM (arm64 Linux has no other
-/// source: QEMU's ELF loader passes nothing without `-dtb`).
+/// The ARM's RAM from the firmware's property mailbox (`GET_ARM_MEMORY`), when x0 gave none
+/// (QEMU's ELF loader without `-dtb`; arm64 Linux has no such fallback, pivm's own). Nothing
+/// maps the mailbox this early on arm64, so its page goes to the first early_ioremap slot
+/// (`FIX_BTMAP_BEGIN`) for the call and is unmapped after it (`early_iounmap`).
+pub fn firmware_arm_memory() -> Option<(u32, u32)> {
+    let pa = Device::Mailbox.phys();
+    let va = memory::fix_to_virt(VA_BITS, memory::FIX_BTMAP_BEGIN);
+    let page = crate::mm::PAGE_SIZE;
+    if let Err(e) = boot::map_kernel(va, pa & !(page - 1), page, pgtable::PROT_DEVICE_NGNRE, false)
+    {
+        kprintln!("pivm: early_ioremap of the mailbox at {pa:#x} failed: {e:?}");
+        return None;
+    }
+    let boot_base = io::base(Device::Mailbox);
+    io::set_base(Device::Mailbox, (va + (pa & (page - 1))) as usize);
+    let memory = crate::board::raspi::mailbox::arm_memory();
+    io::set_base(Device::Mailbox, boot_base);
+    if crate::arch::mmu::unmap_kernel_page(va as usize).is_some() {
+        crate::arch::mmu::flush_tlb_kernel_range(va as usize, (va + page) as usize);
+    }
+    memory
+}
+
+/// What the boot parameters were; halts when they gave no RAM and the mailbox did not answer.
 pub fn report_boot_params(entry: &EntryState, boot: &BootInfo, problem: &BootParamsProblem) {
     let x0 = entry.params_reg;
     if !matches!(problem, BootParamsProblem::None) {
@@ -116,12 +138,22 @@ pub fn report_boot_params(entry: &EntryState, boot: &BootInfo, problem: &BootPar
     match boot.source {
         BootSource::Atags => kprintln!("ATAGs at {x0:#x}"),
         BootSource::DeviceTree => kprintln!("Machine model: {}", boot.model()),
-        _ => {}
+        BootSource::Mailbox => {
+            let bank = boot.banks()[0];
+            kprintln!(
+                "No ATAGs or device tree at x0={x0:#x}; RAM from the VideoCore mailbox: \
+                 [mem {:#018x}-{:#018x}] ({} MiB)",
+                bank.start.0,
+                bank.end() - 1,
+                (bank.end() - bank.start.0) >> 20
+            );
+        }
+        BootSource::None => {}
     }
     if boot.banks().is_empty() {
         kprintln!(
-            "pivm: no memory from x0={x0:#x} (no ATAG list or device tree there; QEMU's ELF \
-             loader passes none without -dtb): boot kernel8.img, or add -dtb"
+            "pivm: no memory from x0={x0:#x} (no ATAG list or device tree there) and the \
+             VideoCore mailbox did not answer: boot kernel8.img, or add -dtb"
         );
         boot::halt();
     }
@@ -287,6 +319,12 @@ static TICK_RUNNING: AtomicBool = AtomicBool::new(false);
 /// Notes that interrupts are on for good (the oops recovery turns them back on).
 pub fn irqs_running() {
     TICK_RUNNING.store(true, Ordering::Relaxed);
+    // arm64's init_IRQ starts with init_irq_stacks; here the vmalloc runs once interrupts
+    // are on (GFP_KERNEL may sleep; Linux's boot is exempt from might_sleep, pivm's is not).
+    // Until now every interrupt was masked, so none has run on a task's stack.
+    if let Err(e) = crate::arch::arm64::irq::init_irq_stacks() {
+        kprintln!("init_IRQ: no IRQ stack ({e}); interrupts run on the task's stack");
+    }
 }
 
 /// The console, forever, on its own kernel stack as arm64 6.1 gives every task one with

@@ -1,5 +1,7 @@
 //! Setting the node up (`free_area_init`, `memblock_free_all`) and its watermarks,
 //! lowmem reserves and per-CPU list limits (`init_per_zone_wmark_min`).
+use core::mem::MaybeUninit;
+
 use super::*;
 
 /// A 3.x kernel's `pcp->high`: six batches (`pageset_set_batch`).
@@ -64,6 +66,60 @@ impl fmt::Display for InitError {
     }
 }
 
+/// The zones' spans, each inside mem_map's `[base, end)` and above the one before.
+fn check_spans(
+    zones: &Zones,
+    base: Pfn,
+    end: Pfn,
+) -> Result<[Option<PfnRange>; crate::mm::zone::MAX_NR_ZONES], InitError> {
+    let spans = zones.spans();
+    let mut prev_end = 0;
+    for (t, span) in ZoneType::ALL.into_iter().zip(spans) {
+        let Some(span) = span.filter(|s| !s.is_empty()) else { continue };
+        if span.start.0 < base.0 || span.end.0 > end.0 {
+            return Err(InitError::ZoneOutsideMap { zone: t, span });
+        }
+        if span.start.0 < prev_end {
+            return Err(InitError::ZonesOverlap { zone: t, span });
+        }
+        prev_end = span.end.0;
+    }
+    Ok(spans)
+}
+
+/// `memmap_init()`: every descriptor reserved (`__init_single_page`), in its zone where one
+/// of `spans` (checked by `check_spans`) covers it, with no zone elsewhere. One pass over
+/// the map, a zone's run at a time; afterwards every element is initialised.
+fn memmap_init(pages: &mut [MaybeUninit<Page>], base: u64, spans: &[Option<PfnRange>]) {
+    let mut done = 0;
+    for (t, span) in ZoneType::ALL.into_iter().zip(spans) {
+        let Some(span) = span.filter(|s| !s.is_empty()) else { continue };
+        let (s, e) = ((span.start.0 - base) as usize, (span.end.0 - base) as usize);
+        fill_copies(&mut pages[done..s], MaybeUninit::new(Page::RESERVED));
+        let zoned = Page { zone: crate::mm::page::page_zonenum(t as u8), ..Page::RESERVED };
+        fill_copies(&mut pages[s..e], MaybeUninit::new(zoned));
+        done = e;
+    }
+    fill_copies(&mut pages[done..], MaybeUninit::new(Page::RESERVED));
+}
+
+/// `s.fill(v)` by doubling: one element written, then the filled prefix copied after itself
+/// (one `memcpy` per doubling). mem_map's fill is most of the boot's instructions: a plain
+/// `fill` of the 32-byte, 4-byte-aligned descriptor is an out-of-line `memcpy` call per
+/// element on arm64 (whose `strict-align` target keeps LLVM from inlining it), about 50
+/// instructions a page; the doubling copies are 16 (4 per 8-byte word).
+pub fn fill_copies<T: Copy>(s: &mut [T], v: T) {
+    let Some(first) = s.first_mut() else { return };
+    *first = v;
+    let mut done = 1;
+    while done < s.len() {
+        let (filled, rest) = s.split_at_mut(done);
+        let n = done.min(rest.len());
+        rest[..n].copy_from_slice(&filled[..n]);
+        done += n;
+    }
+}
+
 impl<'a> Node<'a> {
     /// `free_area_init()`: lays the zones over `mem_map` as the layout computed them and
     /// initialises every descriptor reserved (Linux's `memmap_init`); no page is free until
@@ -93,31 +149,36 @@ impl<'a> Node<'a> {
     /// so the kernel never moves it. On an error `slot` is left as it was.
     pub fn init_in<'s>(
         slot: &'s mut Option<Node<'a>>,
+        mem_map: MemMap<'a>,
+        usemap: &'a mut [u8],
+        zones: &Zones,
+    ) -> Result<&'s mut Node<'a>, InitError> {
+        Self::init_map_in(slot, mem_map, usemap, zones, true)
+    }
+
+    /// `init_in`; `fill`: false when `mem_map` comes from `memmap_init` already (the kernel's
+    /// boot, `from_uninit_memblock_in`), so its 960 MiB of descriptors are written once.
+    fn init_map_in<'s>(
+        slot: &'s mut Option<Node<'a>>,
         mut mem_map: MemMap<'a>,
         usemap: &'a mut [u8],
         zones: &Zones,
+        fill: bool,
     ) -> Result<&'s mut Node<'a>, InitError> {
         let need = usemap_size(mem_map.base_pfn(), mem_map.end_pfn());
         if usemap.len() < need {
             return Err(InitError::UsemapTooSmall { have: usemap.len(), need });
         }
-        let spans = zones.spans();
-        let mut prev_end = 0;
-        for (t, span) in ZoneType::ALL.into_iter().zip(spans) {
-            let Some(span) = span.filter(|s| !s.is_empty()) else { continue };
-            if span.start.0 < mem_map.base_pfn().0 || span.end.0 > mem_map.end_pfn().0 {
-                return Err(InitError::ZoneOutsideMap { zone: t, span });
-            }
-            if span.start.0 < prev_end {
-                return Err(InitError::ZonesOverlap { zone: t, span });
-            }
-            prev_end = span.end.0;
-        }
-
-        let base = mem_map.base_pfn().0;
+        let spans = check_spans(zones, mem_map.base_pfn(), mem_map.end_pfn())?;
         let total: u64 = spans.iter().flatten().map(|s| s.pages()).sum();
         let mobility_disabled = total < (1u64 << PAGEBLOCK_ORDER) * MIGRATE_TYPES as u64;
-        mem_map.pages_mut().fill(Page::RESERVED);
+        if fill {
+            let pages = mem_map.pages_mut();
+            // SAFETY: the same memory seen as possibly uninitialised; memmap_init writes
+            // only whole, valid descriptors into it.
+            let uninit = unsafe { &mut *(pages as *mut [Page] as *mut [MaybeUninit<Page>]) };
+            memmap_init(uninit, mem_map.base_pfn().0, &spans);
+        }
         let node = slot.insert(Node {
             mem_map,
             node_zones: ZoneType::ALL.map(Zone::new),
@@ -146,16 +207,11 @@ impl<'a> Node<'a> {
             totalcma_pages: 0,
             lruvec: Lruvec::new(),
         });
-        let pages = node.mem_map.pages_mut();
-        for ((zone, span), t) in node.node_zones.iter_mut().zip(spans).zip(ZoneType::ALL) {
+        for (zone, span) in node.node_zones.iter_mut().zip(spans) {
             let Some(span) = span.filter(|s| !s.is_empty()) else { continue };
             zone.zone_start_pfn = span.start.0;
             zone.spanned_pages = span.pages();
             zone.present_pages = span.pages();
-            let (s, e) = ((span.start.0 - base) as usize, (span.end.0 - base) as usize);
-            for p in &mut pages[s..e] {
-                p.zone = crate::mm::page::page_zonenum(t as u8);
-            }
         }
         Ok(node)
     }
@@ -262,6 +318,32 @@ impl<'a> Node<'a> {
         Ok(slot.expect("from_memblock_in filled the slot"))
     }
 
+    /// `from_memblock_in` over memory that is not yet descriptors (the kernel's mem_map, just
+    /// allocated from memblock): `memmap_init` writes each descriptor once, in its zone, and
+    /// the node takes them as they are. `None` when the map is too large for `MemMap`.
+    pub fn from_uninit_memblock_in<'s>(
+        slot: &'s mut Option<Node<'a>>,
+        pages: &'a mut [MaybeUninit<Page>],
+        base: Pfn,
+        usemap: &'a mut [u8],
+        zones: &Zones,
+        memblock: &Memblock,
+    ) -> Option<Result<&'s mut Node<'a>, InitError>> {
+        let end = Pfn(base.0.checked_add(pages.len() as u64)?);
+        let spans = match check_spans(zones, base, end) {
+            Ok(spans) => spans,
+            Err(e) => return Some(Err(e)),
+        };
+        memmap_init(pages, base.0, &spans);
+        // SAFETY: memmap_init initialised every element.
+        let pages = unsafe { &mut *(pages as *mut [MaybeUninit<Page>] as *mut [Page]) };
+        let mem_map = MemMap::new(pages, base)?;
+        Some(Self::init_map_in(slot, mem_map, usemap, zones, false).and_then(|node| {
+            node.hand_over_memblock(memblock)?;
+            Ok(node)
+        }))
+    }
+
     /// `from_memblock` built in `slot`, where the node will live (see `init_in`); after an
     /// error from memblock's ranges the slot holds the node as far as it got.
     pub fn from_memblock_in<'s>(
@@ -272,6 +354,14 @@ impl<'a> Node<'a> {
         memblock: &Memblock,
     ) -> Result<&'s mut Node<'a>, InitError> {
         let node = Node::init_in(slot, mem_map, usemap, zones)?;
+        node.hand_over_memblock(memblock)?;
+        Ok(node)
+    }
+
+    /// The hand-over after `free_area_init`: holes from memblock's memory map, every free
+    /// range to the buddy lists (`memblock_free_all`), the pcp limits.
+    fn hand_over_memblock(&mut self, memblock: &Memblock) -> Result<(), InitError> {
+        let node = self;
         node.account_holes(memblock);
         let mut result = Ok(());
         memblock.for_each_free_range(|start, end| {
@@ -287,7 +377,7 @@ impl<'a> Node<'a> {
         // The watermarks come at postcore_initcall (`init_per_zone_wmark_min`), after the CMA
         // area joined: the kernel calls it then, once, as Linux does.
         node.zone_pcp_update();
-        Ok(node)
+        Ok(())
     }
 
     /// Present pages = spanned pages that memblock knows as memory (Linux's
@@ -320,11 +410,14 @@ impl<'a> Node<'a> {
         let base = self.mem_map.base_pfn().0;
         let range = (start.0 - base) as usize..(end.0 - base) as usize;
         let pages = &self.mem_map.pages()[range.clone()];
-        if let Some(i) = pages.iter().position(|p| !p.is_reserved()) {
-            return Err(InitError::NotReserved { pfn: Pfn(start.0 + i as u64) });
-        }
-        if let Some(i) = pages.iter().position(|p| p.zone == NO_ZONE) {
-            return Err(InitError::NoZone { pfn: Pfn(start.0 + i as u64) });
+        // One pass finds the first bad page (all of a boot's RAM goes through here).
+        if let Some(i) = pages.iter().position(|p| !p.is_reserved() || p.zone == NO_ZONE) {
+            let pfn = Pfn(start.0 + i as u64);
+            return Err(if pages[i].is_reserved() {
+                InitError::NoZone { pfn }
+            } else {
+                InitError::NotReserved { pfn }
+            });
         }
         let mut cur = start.0;
         while cur < end.0 {
