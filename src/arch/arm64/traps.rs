@@ -458,21 +458,32 @@ fn __show_regs(w: &mut impl Write, regs: &PtRegs) {
 }
 
 /// `on_accessible_stack`: the stacks frame records may lie on: the running task's (or, before
-/// the console has one, the boot stack in the image) and the overflow stack.
-fn accessible_stacks() -> [StackInfo; 2] {
+/// the console has one, the boot stack in the image), CPU 0's IRQ stack (once it exists) and
+/// the overflow stack.
+fn accessible_stacks() -> [StackInfo; 3] {
+    let boot = boot_stack();
+    let task = match TASK_STACK.load(Ordering::Relaxed) {
+        0 => boot,
+        base if base == boot.low => boot,
+        base => StackInfo { low: base, high: base + THREAD_SIZE },
+    };
+    let irq = super::irq::irq_stack_ptr();
+    let irq =
+        StackInfo { low: irq, high: if irq == 0 { 0 } else { irq + super::irq::IRQ_STACK_SIZE } };
+    let ovf = OVERFLOW_STACK.0.get() as u64;
+    [task, irq, StackInfo { low: ovf, high: ovf + OVERFLOW_STACK_SIZE }]
+}
+
+/// The boot stack in the image (`BOOT_STACK_SIZE` in the linker script).
+fn boot_stack() -> StackInfo {
     extern "C" {
         static __boot_stack_bottom: u8;
         static __boot_stack_top: u8;
     }
-    let task = match TASK_STACK.load(Ordering::Relaxed) {
-        0 => StackInfo {
-            low: core::ptr::addr_of!(__boot_stack_bottom) as u64,
-            high: core::ptr::addr_of!(__boot_stack_top) as u64,
-        },
-        base => StackInfo { low: base, high: base + THREAD_SIZE },
-    };
-    let ovf = OVERFLOW_STACK.0.get() as u64;
-    [task, StackInfo { low: ovf, high: ovf + OVERFLOW_STACK_SIZE }]
+    StackInfo {
+        low: core::ptr::addr_of!(__boot_stack_bottom) as u64,
+        high: core::ptr::addr_of!(__boot_stack_top) as u64,
+    }
 }
 
 /// `dump_kernel_instr`: the `Code:` line of a kernel frame.
@@ -491,11 +502,13 @@ static TASK_STACK: AtomicU64 = AtomicU64::new(0);
 /// Records the kernel stack the CPU now runs on (`THREAD_SIZE` from `base`), for the
 /// overflow report, and picks the vectors for it: those that test for an overflow for a
 /// stack at `THREAD_ALIGN` (every vmalloc'ed one), the boot's, without the test, for the boot
-/// stack in the image (64 KiB, not so aligned: the one-bit test would see an overflow half
+/// stack in the image (64 KiB, not made for the one-bit test: it would see an overflow half
 /// way down it). Called with interrupts masked, before sp moves to the stack.
 pub fn set_task_stack(base: u64) {
     TASK_STACK.store(base, Ordering::Relaxed);
-    let vectors = if base.is_multiple_of(super::memory::THREAD_ALIGN) {
+    // The boot stack is told apart by its address, not its alignment: the image's layout
+    // may put it at a THREAD_ALIGN boundary, and at 64 KiB it is still too big for the test.
+    let vectors = if base != boot_stack().low && base.is_multiple_of(super::memory::THREAD_ALIGN) {
         core::ptr::addr_of!(__arm64_vmap_stack_vectors) as u64
     } else {
         super::boot::vectors()
