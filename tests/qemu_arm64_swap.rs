@@ -7,8 +7,8 @@
 //! `free` agree with the partition, `swaptest` pushes its pages out and reads every word
 //! back (one major fault per page with page-cluster 0, swap read-ahead hits with 3: the
 //! VMA's read-ahead state must keep a 64-bit address), 100 forked children hold its swap
-//! entries at once (count continuations) and each reads every word, `swapoff` brings a running program's
-//! pages back (its `Swap:`/`VmSwap:` lines go from N pages to 0). Under real pressure
+//! entries at once (count continuations) and each reads every word, `swapoff` brings a
+//! running program's pages back (its `Swap:`/`VmSwap:` lines go from N pages to 0). Under real pressure
 //! (`mem=`, 4 levels) `swapstress` overcommits RAM: kswapd and direct reclaim scan and steal,
 //! pages go out and come back with every word right; afterwards every slot is free,
 //! `AnonPages` is 0 and `verify` is clean.
