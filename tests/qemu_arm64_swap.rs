@@ -6,8 +6,9 @@
 //! major faults back; `swapon` prints 6.1's line, `/proc/swaps`, `SwapTotal`/`SwapFree` and
 //! `free` agree with the partition, `swaptest` pushes its pages out and reads every word
 //! back (one major fault per page with page-cluster 0, swap read-ahead hits with 3: the
-//! VMA's read-ahead state must keep a 64-bit address), `swapoff` brings a running program's
-//! pages back (its `Swap:`/`VmSwap:` lines go from N pages to 0). Under real pressure
+//! VMA's read-ahead state must keep a 64-bit address), 100 forked children hold its swap
+//! entries at once (count continuations) and each reads every word, `swapoff` brings a
+//! running program's pages back (its `Swap:`/`VmSwap:` lines go from N pages to 0). Under real pressure
 //! (`mem=`, 4 levels) `swapstress` overcommits RAM: kswapd and direct reclaim scan and steal,
 //! pages go out and come back with every word right; afterwards every slot is free,
 //! `AnonPages` is 0 and `verify` is clean.
@@ -224,6 +225,12 @@ fn check_swap(q: &mut Qemu, pages: u64) {
         q.fail(&format!("swap_ra_hit +{hits}, minor faults {min}"));
     }
     all_slots_free(q, swap_kb, "after swaptest, page-cluster 3");
+    // 100 children hold the swap entries at once (101 swap PTEs a slot, past SWAP_MAP_MAX:
+    // count continuation pages), each checks every word; every slot is free after.
+    let out = q.cmd_timeout(&format!("run /bin/swaptest {N} children 100"), RUN);
+    q.expect_in("children", &out, "CHILDREN 100 forked, 100 read every word right\n");
+    q.expect_in("children", &out, "PATTERN bad=0\n");
+    all_slots_free(q, swap_kb, "after 100 children");
     // A running program's pages out: its status and smaps say so, swapoff brings them back.
     const HELD: u64 = 300;
     let pid = q.start_background(&format!("/bin/swaptest {HELD} hold"), "PAGED OUT", RUN);

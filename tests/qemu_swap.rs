@@ -55,6 +55,17 @@ fn swapon(q: &mut Qemu, pages: u64) {
     );
 }
 
+/// SIGUSR1 to a held `swaptest`, and its output up to its `PATTERN` line (the program's lines
+/// may come before the console's next prompt or after it).
+fn resume(q: &mut Qemu, pid: u32, limit: Duration) -> String {
+    let mut out = q.cmd(&format!("kill -USR1 {pid}"));
+    if !out.contains("PATTERN bad=") {
+        out += &q.wait_for("PATTERN bad=", limit).unwrap();
+        out += &q.wait_for("\n", Duration::from_secs(5)).unwrap();
+    }
+    out
+}
+
 #[test]
 fn swapon_shows_in_proc_swaps_and_bad_areas_are_refused() {
     let pages = swap_pages();
@@ -178,11 +189,7 @@ fn a_hundred_children_hold_one_slot_through_count_continuations() {
     }
     q.verify_ok("with 101 swap PTEs on each slot");
     eprintln!("{KIDS} children holding {N} slots:\n{swaps}");
-    let mut out = q.cmd(&format!("kill -USR1 {pid}"));
-    if !out.contains("PATTERN bad=") {
-        out += &q.wait_for("PATTERN bad=", Duration::from_secs(180)).unwrap();
-        out += &q.wait_for("\n", Duration::from_secs(5)).unwrap();
-    }
+    let out = resume(&mut q, pid, Duration::from_secs(180));
     q.expect_in(
         "children",
         &out,
@@ -233,12 +240,7 @@ fn swapoff_brings_a_running_programs_pages_back() {
     let status = q.cmd(&format!("cat /proc/{pid}/status"));
     q.expect_in("status after swapoff", &status, "VmSwap:\t       0 kB\n");
     q.verify_ok("after swapoff");
-    // The program's lines may come before the console's next prompt or after it.
-    let mut out = q.cmd(&format!("kill -USR1 {pid}"));
-    if !out.contains("PATTERN bad=") {
-        out += &q.wait_for("PATTERN bad=", Duration::from_secs(60)).unwrap();
-        out += &q.wait_for("\n", Duration::from_secs(5)).unwrap();
-    }
+    let out = resume(&mut q, pid, Duration::from_secs(60));
     q.expect_in("pattern", &out, "PATTERN bad=0\n");
     q.expect_in("resumed", &out, &format!("RESUMED: VmSwap 0 kB, resident {N}"));
     q.poweroff_ok();
