@@ -36,6 +36,7 @@ mod tests {
         assert_eq!(s, "Code: 00001000 00001004 00001008 0000100c (00001010) \n");
         s.clear();
         write_code_line(&mut s, 0x1000, |a| (a != 0xff8).then_some(0)).unwrap();
-        assert_eq!(s, "Code: 00000000 bad PC value\n");
+        // 0xff0 and 0xff4 read, 0xff8 faults: the line ends there.
+        assert_eq!(s, "Code: 00000000 00000000 bad PC value\n");
     }
 }
