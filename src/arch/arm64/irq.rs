@@ -3,7 +3,7 @@
 //! accounting, this CPU's number, and arm64's IPI names for /proc/interrupts.
 //!
 //! Interrupts run on a per-CPU IRQ stack (6.1's `irq_stack_ptr`, `IRQ_STACK_SIZE` =
-//! `THREAD_SIZE`, vmalloc'ed at `THREAD_ALIGN` by `init_irq_stacks` as every `VMAP_STACK`
+//! `THREAD_SIZE`, vmalloc'ed at `THREAD_ALIGN` as `init_irq_stacks` does, like every `VMAP_STACK`
 //! stack, so the vectors' one-bit overflow test holds on it too): the vector saves the frame
 //! on the interrupted task's stack, then `call_on_irq_stack` moves sp to the IRQ stack for the
 //! controller's handler and back. Only CPU 0 runs the kernel, so only its stack exists.
@@ -13,7 +13,7 @@ use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use aarch64_cpu::registers::{Readable, MPIDR_EL1};
 use spin::Once;
 
-use super::memory::{THREAD_ALIGN, THREAD_SIZE};
+use super::memory::THREAD_SIZE;
 use super::traps::PtRegs;
 
 /// `IRQ_STACK_SIZE`: `THREAD_SIZE`, as arm64 6.1 has it.
@@ -46,17 +46,11 @@ extern "C" {
     fn __arm64_call_on_irq_stack(regs: &PtRegs, handler: extern "C" fn(&PtRegs), top: u64);
 }
 
-/// `init_irq_stacks` (Linux's `init_IRQ`; pivm's boot calls it as interrupts come on, see
-/// `kernel::setup::irqs_running`): CPU 0's IRQ stack, `IRQ_STACK_SIZE` vmalloc'ed at
-/// `THREAD_ALIGN` with the unmapped guard page below it (`arch_alloc_vmap_stack`). Its
-/// /proc/vmallocinfo caller is `start_kernel`, as the reference's (init_IRQ is inlined
-/// there). On failure interrupts stay on the interrupted stack, and the error is returned
-/// for the boot log.
-pub fn init_irq_stacks() -> Result<u64, crate::kernel::vmalloc::VmallocError> {
-    let caller = crate::mm::vmap::Caller::Name("start_kernel");
-    let base = crate::kernel::vmalloc::vmalloc_aligned(IRQ_STACK_SIZE, THREAD_ALIGN, caller)?;
+/// Makes `base` CPU 0's IRQ stack (`irq_stack_ptr`): `IRQ_STACK_SIZE` at `THREAD_ALIGN`
+/// with an unmapped guard page below, as `init_irq_stacks` allocates it
+/// (`kernel::setup::irqs_running` does, through vmalloc).
+pub fn set_irq_stack(base: u64) {
     IRQ_STACK_PTR.store(base, Ordering::Release);
-    Ok(base)
 }
 
 /// CPU 0's IRQ stack: its lowest address (`irq_stack_ptr`), 0 before `init_irq_stacks`.

@@ -322,8 +322,13 @@ pub fn irqs_running() {
     // arm64's init_IRQ starts with init_irq_stacks; here the vmalloc runs once interrupts
     // are on (GFP_KERNEL may sleep; Linux's boot is exempt from might_sleep, pivm's is not).
     // Until now every interrupt was masked, so none has run on a task's stack.
-    if let Err(e) = crate::arch::arm64::irq::init_irq_stacks() {
-        kprintln!("init_IRQ: no IRQ stack ({e}); interrupts run on the task's stack");
+    // init_irq_stacks: IRQ_STACK_SIZE at THREAD_ALIGN (`arch_alloc_vmap_stack`); the
+    // /proc/vmallocinfo caller is `start_kernel`, as the reference's (init_IRQ is inlined).
+    let caller = crate::mm::vmap::Caller::Name("start_kernel");
+    let size = crate::arch::arm64::irq::IRQ_STACK_SIZE;
+    match kernel::vmalloc::vmalloc_aligned(size, THREAD_ALIGN, caller) {
+        Ok(base) => crate::arch::arm64::irq::set_irq_stack(base),
+        Err(e) => kprintln!("init_IRQ: no IRQ stack ({e}); interrupts run on the task's stack"),
     }
 }
 
