@@ -89,35 +89,21 @@ fn check_spans(
 
 /// `memmap_init()`: every descriptor reserved (`__init_single_page`), in its zone where one
 /// of `spans` (checked by `check_spans`) covers it, with no zone elsewhere. One pass over
-/// the map, a zone's run at a time; afterwards every element is initialised.
+/// the map, a zone's run at a time; afterwards every element is initialised. A plain `fill`:
+/// with `struct page` aligned to its widest field the compiler inlines each descriptor's
+/// stores on both kernels (ARMv7's `stm`, arm64's `stp`; when arm64's descriptor was only
+/// 4-byte aligned its `strict-align` target made each one an out-of-line `memcpy`).
 fn memmap_init(pages: &mut [MaybeUninit<Page>], base: u64, spans: &[Option<PfnRange>]) {
     let mut done = 0;
     for (t, span) in ZoneType::ALL.into_iter().zip(spans) {
         let Some(span) = span.filter(|s| !s.is_empty()) else { continue };
         let (s, e) = ((span.start.0 - base) as usize, (span.end.0 - base) as usize);
-        fill_copies(&mut pages[done..s], MaybeUninit::new(Page::RESERVED));
+        pages[done..s].fill(MaybeUninit::new(Page::RESERVED));
         let zoned = Page { zone: crate::mm::page::page_zonenum(t as u8), ..Page::RESERVED };
-        fill_copies(&mut pages[s..e], MaybeUninit::new(zoned));
+        pages[s..e].fill(MaybeUninit::new(zoned));
         done = e;
     }
-    fill_copies(&mut pages[done..], MaybeUninit::new(Page::RESERVED));
-}
-
-/// `s.fill(v)` by doubling: one element written, then the filled prefix copied after itself
-/// (one `memcpy` per doubling). mem_map's fill is most of the boot's instructions: a plain
-/// `fill` of the 32-byte, 4-byte-aligned descriptor is an out-of-line `memcpy` call per
-/// element on arm64 (whose `strict-align` target keeps LLVM from inlining it), about 50
-/// instructions a page; the doubling copies are 16 (4 per 8-byte word).
-pub fn fill_copies<T: Copy>(s: &mut [T], v: T) {
-    let Some(first) = s.first_mut() else { return };
-    *first = v;
-    let mut done = 1;
-    while done < s.len() {
-        let (filled, rest) = s.split_at_mut(done);
-        let n = done.min(rest.len());
-        rest[..n].copy_from_slice(&filled[..n]);
-        done += n;
-    }
+    pages[done..].fill(MaybeUninit::new(Page::RESERVED));
 }
 
 impl<'a> Node<'a> {
