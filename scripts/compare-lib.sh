@@ -467,3 +467,16 @@ boot_pivm() {
     echo "compare-linux: pivm, phase $phase: $(grep -c '^pivm# run ' "$out/$pivm_tag-$phase.txt") steps in $out/$pivm_tag-$phase.txt ($((SECONDS - start)) s)"
 }
 
+# The Linux side of a run, for both scripts: the apt packages, the kernel, the card modules
+# when a phase needs them (none: no Linux column), and `linux_version` for the tables.
+compare_linux_setup() {
+    compare_apt_setup
+    find_linux
+    if [ "$have_linux" = 1 ] && [ ! -f "$linux/modules/modules.dep" ] && [[ " $phases " =~ \ (card|swap|diskcost)\  ]]; then
+        extract_modules || { have_linux=0; echo "compare-linux: no card modules; no Linux column this time" >&2; }
+    fi
+    linux_version=$(cat "$linux/version" 2>/dev/null || echo "no Linux kernel")
+    if [ "$have_linux" = 1 ]; then
+        echo "compare-linux: $linux_version from Debian; busybox-static for the shell"
+    fi
+}

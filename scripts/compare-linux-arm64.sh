@@ -107,13 +107,7 @@ pivm_initrd=$initramfs
 [ -f "$initramfs" ] || die "$initramfs missing: run 'make initramfs ARCH=arm64'"
 # shellcheck source=scripts/compare-lib.sh
 . scripts/compare-lib.sh
-compare_apt_setup
-find_linux
-if [ "$have_linux" = 1 ] && [ ! -f "$linux/modules/modules.dep" ] && [[ " $phases " =~ \ (card|swap|diskcost)\  ]]; then
-    extract_modules || { have_linux=0; echo "compare-linux: no card modules; no Linux column this time" >&2; }
-fi
-linux_version=$(cat "$linux/version" 2>/dev/null || echo "no Linux kernel")
-[ "$have_linux" = 1 ] && echo "compare-linux: $linux_version from Debian; busybox-static for the shell"
+compare_linux_setup
 
 for phase in $phases; do
     [ "$phase" = proc ] && continue

@@ -81,13 +81,7 @@ swap_mem="mem=120M mem=8M@0x08000000"
 icount_opt=shift=0
 # shellcheck source=scripts/compare-lib.sh
 . scripts/compare-lib.sh
-compare_apt_setup
-find_linux
-if [ "$have_linux" = 1 ] && [ ! -f "$linux/modules/modules.dep" ] && [[ " $phases " =~ \ (card|swap|diskcost)\  ]]; then
-    extract_modules || { have_linux=0; echo "compare-linux: no card modules; no Linux column this time" >&2; }
-fi
-linux_version=$(cat "$linux/version" 2>/dev/null || echo "no Linux kernel")
-[ "$have_linux" = 1 ] && echo "compare-linux: $linux_version from Debian; busybox-static for the shell"
+compare_linux_setup
 
 for phase in $phases; do
     if [ "$have_linux" = 1 ]; then

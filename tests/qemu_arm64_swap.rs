@@ -18,6 +18,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::sd::swapon;
 use common::{
     entry_faults, meminfo_kb, root, status_kb, swapstress_delta, swaptest_faults, Qemu, BOOT,
     PROMPT,
@@ -98,18 +99,6 @@ fn vmstat(q: &mut Qemu, name: &str) -> u64 {
         .find_map(|l| l.strip_prefix(&tag))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or_else(|| q.fail(&format!("/proc/vmstat: no number for {name}:\n{out}")))
-}
-
-/// `swapon` of the card's partition with 6.1's message (the header page is not swap).
-fn swapon(q: &mut Qemu, pages: u64) -> u64 {
-    let out = q.cmd("swapon /dev/mmcblk0p2");
-    let kb = (pages - 1) * 4;
-    q.expect_in(
-        "swapon",
-        &out,
-        &format!("Adding {kb}k swap on /dev/mmcblk0p2.  Priority:-2 extents:1 across:{kb}k SS\n"),
-    );
-    kb
 }
 
 /// Every slot free again: /proc/swaps' Used column 0, SwapFree the whole area, nothing in

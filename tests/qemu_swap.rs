@@ -9,6 +9,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::sd::swapon;
 use common::{meminfo_kb, status_kb, swaptest_faults, Opts, Qemu};
 
 /// The swap partition's pages, from the image's MBR (entry 2).
@@ -43,16 +44,6 @@ fn swap_reads(q: &mut Qemu) -> u64 {
         .nth(3)
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| q.fail(&format!("diskstats {line:?}")))
-}
-
-fn swapon(q: &mut Qemu, pages: u64) {
-    let out = q.cmd("swapon /dev/mmcblk0p2");
-    let kb = (pages - 1) * 4;
-    q.expect_in(
-        "swapon",
-        &out,
-        &format!("Adding {kb}k swap on /dev/mmcblk0p2.  Priority:-2 extents:1 across:{kb}k SS\n"),
-    );
 }
 
 /// SIGUSR1 to a held `swaptest`, and its output up to its `PATTERN` line (the program's lines

@@ -177,3 +177,16 @@ pub fn check_rootfs_program_is_shmem(q: &mut Qemu, timeout: std::time::Duration)
     }
     q.cmd(&format!("kill -9 {pid}"));
 }
+
+/// `swapon` of the card's swap partition (`/dev/mmcblk0p2`, `pages` pages) with 6.1's
+/// message (the header page is not swap); returns the area's size in kB.
+pub fn swapon(q: &mut Qemu, pages: u64) -> u64 {
+    let out = q.cmd("swapon /dev/mmcblk0p2");
+    let kb = (pages - 1) * 4;
+    q.expect_in(
+        "swapon",
+        &out,
+        &format!("Adding {kb}k swap on /dev/mmcblk0p2.  Priority:-2 extents:1 across:{kb}k SS\n"),
+    );
+    kb
+}
