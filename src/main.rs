@@ -108,16 +108,24 @@ fn start_kernel(entry: EntryState) -> ! {
     let era = setup::era(&layout);
     // dma_contiguous_reserve(arm_dma_limit): the CMA area, before any allocator exists, where
     // the device tree's default CMA node (placed by the scan above, not yet reserved) puts it.
+    // The node's area is made with the scan; another one (cma=, the configuration's size) is
+    // made where the architecture's setup_arch makes it: ARM's arm_memblock_init, here, or
+    // arm64's bootmem_init, after the zones' lines (below).
     let dt_cma =
         boot.cma.map(|b| DtCmaNode { size: b.size, base: Some(b.start.0), alloc_range: None });
-    let cma_pages = kernel::cma::dma_contiguous_reserve(
-        &mut memblock,
-        params.cma,
-        dt_cma,
-        era.cma_default,
-        lowmem,
-        setup::cma_dma_limit(&layout),
-    );
+    let cma_with_scan = kernel::cma::rmem_cma_setup(params.cma, dt_cma);
+    let reserve_cma = |memblock: &mut Memblock| {
+        kernel::cma::dma_contiguous_reserve(
+            memblock,
+            params.cma,
+            dt_cma,
+            era.cma_default,
+            lowmem,
+            setup::cma_dma_limit(&layout),
+        )
+    };
+    let cma_early = cma_with_scan || !setup::CMA_AFTER_ZONE_SIZES;
+    let mut cma_pages = if cma_early { reserve_cma(&mut memblock) } else { 0 };
 
     if params.memblock_debug {
         let _ = memblock::write_memblock_debug(&mut Console, &memblock);
@@ -126,6 +134,9 @@ fn start_kernel(entry: EntryState) -> ! {
     // Final page tables (the linear map), then the zones.
     setup::paging_init(&layout, &mut memblock);
     setup::write_zone_ranges(&layout);
+    if !cma_early {
+        cma_pages = reserve_cma(&mut memblock);
+    }
 
     // The page allocator: mem_map in lowmem, every free memblock range to the buddy lists.
     if let Err(e) = mem::mem_init(&layout, &mut memblock, params.page_poison) {
@@ -174,6 +185,7 @@ fn start_kernel(entry: EntryState) -> ! {
     // (time_init), the console's receive interrupt; then interrupts on.
     kprintln!("{}", kernel::irq::EarlyIrqInit);
     kernel::irq::boot_cpu_init();
+    setup::init_irq_stacks();
     if let Err(e) = pivm::board::raspi::irq::init_irq() {
         kprintln!("init_IRQ failed: {}", e);
         pivm::arch::cpu::halt();
@@ -193,6 +205,8 @@ fn start_kernel(entry: EntryState) -> ! {
         kprintln!("uart-pl011: no receive interrupt ({}); the console polls", e);
     }
     pivm::arch::irqflags::local_irq_enable();
+    // rest_init: the boot proper is over; might_sleep checks from here on.
+    kernel::spinlock::set_system_state(kernel::spinlock::SystemState::Scheduling);
 
     // core_initcall(cma_init_reserved_areas): the area joins the page allocator; then
     // postcore_initcall(init_per_zone_wmark_min) sizes the watermarks, reserves and pcp

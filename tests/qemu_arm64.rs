@@ -137,8 +137,22 @@ fn check_cma(q: &mut Qemu, log: &str, dtb: bool) {
             log,
             "\nOF: reserved mem: initialized node linux,cma, compatible id shared-dma-pool\n",
         );
+        // The node's pool is made by the reserved-memory scan (arm64_memblock_init), before
+        // the zones' lines, as in the reference.
+        let order = |l: &str| log.find(l).unwrap_or_else(|| q.fail(&format!("no {l:?}")));
+        let zones = order("Zone ranges:");
+        assert!(order("Reserved memory: created CMA") < zones, "the pool before the zones");
+        let ref_order = |l: &str| REF_BOOT.find(l).unwrap();
+        assert!(ref_order("Reserved memory: created CMA") < ref_order("Zone ranges:"));
     } else {
         q.expect_in("boot", log, "\ncma: Reserved 64 MiB at 0x0000000038000000\n");
+        // Without a node, arm64 6.1's bootmem_init reserves the area after zone_sizes_init:
+        // its line follows the zones' (the last of them, memmap_init's unavailable pages).
+        let order = |l: &str| log.find(l).unwrap_or_else(|| q.fail(&format!("no {l:?}")));
+        let cma = order("\ncma: Reserved ");
+        assert!(order("Zone ranges:") < cma, "cma: Reserved after Zone ranges:\n{log}");
+        assert!(order(" pages in unavailable ranges") < cma, "after the zones' lines:\n{log}");
+        assert!(cma < order("Memory: "), "before mem_init's line:\n{log}");
     }
     let mem = q.line_with("boot", log, "Memory: ").to_string();
     let theirs = REF_BOOT.lines().find(|l| l.contains("] Memory: ")).unwrap();

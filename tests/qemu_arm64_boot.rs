@@ -85,9 +85,10 @@ fn elf_without_dtb_takes_ram_from_the_mailbox() {
     q.poweroff_ok();
 }
 
-/// The IRQ stack: one `vmalloc` area of `IRQ_STACK_SIZE` (= `THREAD_SIZE`) plus its guard
-/// page at `THREAD_ALIGN`, allocated by `init_IRQ` (its caller `start_kernel`, as the
-/// reference's first /proc/vmallocinfo line, where init_IRQ is inlined). The timer's
+/// The IRQ stacks: one `vmalloc` area of `IRQ_STACK_SIZE` (= `THREAD_SIZE`) plus its guard
+/// page at `THREAD_ALIGN` for each possible CPU (the board's four), allocated by `init_IRQ`
+/// (`init_irq_stacks`, caller `start_kernel` as in the reference's /proc/vmallocinfo, which
+/// has four such areas, where init_IRQ is inlined); CPU 0's is the first. The timer's
 /// interrupts have run on it by the time the console answers: the handlers' frame records
 /// near its top (the 256 bytes read) hold return addresses into the kernel's text (the area is untouched
 /// otherwise). `crash stack` then overflows the console's stack, and 6.1's report gives the
@@ -99,11 +100,23 @@ fn interrupts_run_on_the_irq_stack() {
     let text_start = hex_after(&q, "banner", text, ".text : ");
     let text_end = hex_after(&q, "banner", text, " - ");
     let vi = q.cmd("cat /proc/vmallocinfo");
-    let line = q.line_with("vmallocinfo", &vi, " start_kernel ");
-    q.expect_in("vmallocinfo", line, &format!("{:7} start_kernel", m::THREAD_SIZE + 4096));
-    q.expect_in("vmallocinfo", line, &format!("pages={} vmalloc", m::THREAD_SIZE / 4096));
+    let stacks: Vec<&str> = vi.lines().filter(|l| l.contains(" start_kernel ")).collect();
+    let theirs = include_str!("samples/linux-6.1-raspi3b-arm64-vmallocinfo-head40.txt")
+        .lines()
+        .filter(|l| l.contains(" start_kernel+"))
+        .count();
+    assert_eq!(theirs, pivm::board::raspi::NR_CPUS as usize, "the reference's four IRQ stacks");
+    if stacks.len() != theirs {
+        q.fail(&format!("{} start_kernel areas, one IRQ stack per possible CPU", stacks.len()));
+    }
+    for line in &stacks {
+        q.expect_in("vmallocinfo", line, &format!("{:7} start_kernel", m::THREAD_SIZE + 4096));
+        q.expect_in("vmallocinfo", line, &format!("pages={} vmalloc", m::THREAD_SIZE / 4096));
+        let base = hex_after(&q, "vmallocinfo", line, "0x");
+        assert_eq!(base % m::THREAD_ALIGN, 0, "an IRQ stack is THREAD_ALIGNed: {line}");
+    }
+    let line = stacks[0];
     let irq = hex_after(&q, "vmallocinfo", line, "0x");
-    assert_eq!(irq % m::THREAD_ALIGN, 0, "the IRQ stack is THREAD_ALIGNed: {line}");
     // The tick and the UART's receive interrupt (every typed character) have run by now;
     // read the stack's top 256 bytes (`peek`'s limit of 64 words).
     let top = irq + m::THREAD_SIZE;

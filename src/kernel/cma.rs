@@ -19,6 +19,16 @@ static RESERVED: SpinLock<Option<(Pfn, u64)>> = SpinLock::new(None);
 /// The active area (its bitmap lives on the heap). Lock order: `CMA` before `NODE`.
 static CMA: SpinLock<Option<CmaArea>> = SpinLock::new(None);
 
+/// `rmem_cma_setup()` on the device tree's default CMA node, during the reserved-memory scan:
+/// it steps aside for `cma=`, saying so. Returns whether the node makes the area (then
+/// `dma_contiguous_reserve` places it where the scan put the node).
+pub fn rmem_cma_setup(cmdline: Option<CmaParam>, dt: Option<DtCmaNode>) -> bool {
+    if cmdline.is_some() && dt.is_some() {
+        kprintln!("Reserved memory: bypass linux,cma node, using cmdline CMA params instead");
+    }
+    cmdline.is_none() && dt.is_some()
+}
+
 /// `dma_contiguous_reserve(arm_dma_limit)`: reserves the area `cma=`, the device tree or the
 /// configuration asks for in memblock, printing Linux's line. `highmem_start` is the lowmem
 /// limit; `dma_limit` the end of ZONE_DMA (`u64::MAX` for none). Returns the pages reserved.
@@ -30,10 +40,6 @@ pub fn dma_contiguous_reserve(
     highmem_start: u64,
     dma_limit: u64,
 ) -> u64 {
-    if cmdline.is_some() && dt.is_some() {
-        // rmem_cma_setup() steps aside for cma=.
-        kprintln!("Reserved memory: bypass linux,cma node, using cmdline CMA params instead");
-    }
     let Some(req) = dma_contiguous_request(cmdline, dt, config_size, dma_limit) else {
         return 0;
     };

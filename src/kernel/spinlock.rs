@@ -12,7 +12,7 @@
 //! the kernel, so the count is one counter; a task switch happens with no lock held.
 use core::fmt::Write;
 use core::ops::{Deref, DerefMut};
-use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering};
 
 use spin::MutexGuard;
 
@@ -117,6 +117,30 @@ fn first_report_at(site: usize) -> bool {
     true
 }
 
+/// 6.1's `system_state`, as far as `might_sleep` needs it: the boot (`SYSTEM_BOOTING`, all of
+/// `start_kernel`, interrupts masked at first), then `SYSTEM_SCHEDULING` from `rest_init` on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum SystemState {
+    Booting = 0,
+    Scheduling = 1,
+}
+
+static SYSTEM_STATE: AtomicU8 = AtomicU8::new(SystemState::Booting as u8);
+
+/// Moves `system_state` on (`rest_init` sets `SYSTEM_SCHEDULING`); it never goes back.
+pub fn set_system_state(state: SystemState) {
+    SYSTEM_STATE.fetch_max(state as u8, Ordering::Relaxed);
+}
+
+/// The current `system_state`.
+pub fn system_state() -> SystemState {
+    match SYSTEM_STATE.load(Ordering::Relaxed) {
+        0 => SystemState::Booting,
+        _ => SystemState::Scheduling,
+    }
+}
+
 /// `might_sleep()` (6.1's `__might_resched` under `CONFIG_DEBUG_ATOMIC_SLEEP`): code about to
 /// sleep, or to make an allocation that may sleep, checks that it may; where it may not (a
 /// spin lock held, interrupts off) it prints Linux's report, once per call site, and carries
@@ -127,11 +151,18 @@ fn first_report_at(site: usize) -> bool {
 /// entry point that may sleep on its callers' behalf (`vmalloc`, `alloc_reclaiming`) is
 /// `#[track_caller]` all the way down, so the report names the line that called it under the
 /// lock, not a line inside the allocator.
+///
+/// While booting (`SYSTEM_BOOTING`) nothing is reported, as 6.1 reports nothing then (the
+/// boot's `GFP_KERNEL` allocations run with interrupts masked: `init_IRQ`'s IRQ stacks), but
+/// the answer is the same: the caller keeps its atomic behaviour.
 #[track_caller]
 pub fn might_sleep() -> bool {
     let (count, irqs_off) = (preempt_count(), irqs_disabled());
     if count == 0 && !irqs_off {
         return true;
+    }
+    if system_state() == SystemState::Booting {
+        return false;
     }
     let at = core::panic::Location::caller();
     if first_report_at(at as *const _ as usize) {
@@ -387,6 +418,7 @@ mod tests {
 
     #[test]
     fn might_sleep_is_false_under_a_lock_and_reports_a_site_once() {
+        set_system_state(SystemState::Scheduling);
         let s = SpinLock::new(());
         let before = might_sleep_reports();
         {
@@ -415,6 +447,7 @@ mod tests {
 
     #[test]
     fn might_sleep_names_the_caller_of_the_allocation_entry_point() {
+        set_system_state(SystemState::Scheduling);
         let s = SpinLock::new(());
         let _ = take_reported_text();
         let mut line = 0;

@@ -6,7 +6,8 @@
 //! `THREAD_SIZE`, vmalloc'ed at `THREAD_ALIGN` as `init_irq_stacks` does, like every `VMAP_STACK`
 //! stack, so the vectors' one-bit overflow test holds on it too): the vector saves the frame
 //! on the interrupted task's stack, then `call_on_irq_stack` moves sp to the IRQ stack for the
-//! controller's handler and back. Only CPU 0 runs the kernel, so only its stack exists.
+//! controller's handler and back. `init_IRQ` allocates one for each possible CPU (the board's
+//! four), as 6.1's `init_irq_stacks` does; only CPU 0 runs the kernel, so only its is used.
 use core::arch::global_asm;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -19,9 +20,12 @@ use super::traps::PtRegs;
 /// `IRQ_STACK_SIZE`: `THREAD_SIZE`, as arm64 6.1 has it.
 pub const IRQ_STACK_SIZE: u64 = THREAD_SIZE;
 
-/// `irq_stack_ptr` of CPU 0: the IRQ stack's lowest address, 0 until `init_irq_stacks` (the
+/// `NR_CPUS`: the possible CPUs (`cpu_possible_mask`), the board's cores.
+pub const NR_CPUS: usize = crate::board::raspi::NR_CPUS as usize;
+
+/// `irq_stack_ptr`, per CPU: each IRQ stack's lowest address, 0 until `init_irq_stacks` (the
 /// boot's interrupts before it, if any, run on the boot stack).
-static IRQ_STACK_PTR: AtomicU64 = AtomicU64::new(0);
+static IRQ_STACK_PTR: [AtomicU64; NR_CPUS] = [const { AtomicU64::new(0) }; NR_CPUS];
 
 global_asm!(
     r#"
@@ -46,16 +50,18 @@ extern "C" {
     fn __arm64_call_on_irq_stack(regs: &PtRegs, handler: extern "C" fn(&PtRegs), top: u64);
 }
 
-/// Makes `base` CPU 0's IRQ stack (`irq_stack_ptr`): `IRQ_STACK_SIZE` at `THREAD_ALIGN`
-/// with an unmapped guard page below, as `init_irq_stacks` allocates it
-/// (`kernel::setup::irqs_running` does, through vmalloc).
-pub fn set_irq_stack(base: u64) {
-    IRQ_STACK_PTR.store(base, Ordering::Release);
+/// Makes `base` `cpu`'s IRQ stack (`per_cpu(irq_stack_ptr, cpu)`): `IRQ_STACK_SIZE` at
+/// `THREAD_ALIGN` with an unmapped guard page below, as `init_irq_stacks` allocates it
+/// (`kernel::setup::init_irq_stacks` does, through vmalloc). A CPU past `NR_CPUS` is ignored.
+pub fn set_irq_stack(cpu: usize, base: u64) {
+    if let Some(ptr) = IRQ_STACK_PTR.get(cpu) {
+        ptr.store(base, Ordering::Release);
+    }
 }
 
-/// CPU 0's IRQ stack: its lowest address (`irq_stack_ptr`), 0 before `init_irq_stacks`.
+/// This CPU's IRQ stack: its lowest address (`irq_stack_ptr`), 0 before `init_irq_stacks`.
 pub fn irq_stack_ptr() -> u64 {
-    IRQ_STACK_PTR.load(Ordering::Acquire)
+    IRQ_STACK_PTR.get(smp_processor_id()).map_or(0, |p| p.load(Ordering::Acquire))
 }
 
 /// Whether `sp` lies on the IRQ stack (`on_irq_stack`).

@@ -27,6 +27,11 @@ const BOOT_PARAMS_LIMIT: u64 = 0x3f00_0000;
 /// r2 = 0 means no boot parameters (QEMU's ELF loader passes none).
 pub const PARAMS_AT_ZERO: bool = false;
 
+/// Whether the CMA area that no device-tree node makes is reserved after the zones' lines: not
+/// on ARM, whose `arm_memblock_init` calls `dma_contiguous_reserve(arm_dma_limit)` before
+/// `paging_init` (which remaps the area).
+pub const CMA_AFTER_ZONE_SIZES: bool = false;
+
 /// `%pa`'s width in the CMA lines: the shortest hex, as pivm's ARMv7 kernel has always
 /// printed it (the same as Linux's 8 digits of a 32-bit `phys_addr_t` from 0x10000000 up).
 pub const PA_DIGITS: Option<usize> = None;
@@ -202,6 +207,10 @@ pub fn console_uart_init() {}
 
 /// Nothing to note: the oops path returns to the console with interrupts as they were.
 pub fn irqs_running() {}
+
+/// Nothing allocated: pivm's ARM kernel runs interrupts on the interrupted stack (6.1's ARM
+/// `init_irq_stacks`, `CONFIG_IRQSTACKS`, is not modelled there).
+pub fn init_irq_stacks() {}
 
 /// The console, forever.
 pub fn run_console() -> ! {

@@ -46,6 +46,12 @@ pub const ERA: Era = Era {
 /// x0 at its reset value (the probe saw it).
 pub const PARAMS_AT_ZERO: bool = true;
 
+/// Whether the CMA area that no device-tree node makes is reserved after the zones' lines:
+/// arm64 6.1's `bootmem_init` calls `dma_contiguous_reserve(arm64_dma_phys_limit)` after
+/// `zone_sizes_init` (the limit comes from the zones), so `cma: Reserved` follows `Zone
+/// ranges:`. A device tree's `linux,cma` node is made earlier, by the reserved-memory scan.
+pub const CMA_AFTER_ZONE_SIZES: bool = true;
+
 /// `%pa`'s width: 16 hex digits of arm64's 64-bit `phys_addr_t` (the reference's
 /// "CMA memory pool at 0x0000000038000000").
 pub const PA_DIGITS: Option<usize> = Some(16);
@@ -319,16 +325,23 @@ static TICK_RUNNING: AtomicBool = AtomicBool::new(false);
 /// Notes that interrupts are on for good (the oops recovery turns them back on).
 pub fn irqs_running() {
     TICK_RUNNING.store(true, Ordering::Relaxed);
-    // arm64's init_IRQ starts with init_irq_stacks; here the vmalloc runs once interrupts
-    // are on (GFP_KERNEL may sleep; Linux's boot is exempt from might_sleep, pivm's is not).
-    // Until now every interrupt was masked, so none has run on a task's stack.
-    // init_irq_stacks: IRQ_STACK_SIZE at THREAD_ALIGN (`arch_alloc_vmap_stack`); the
-    // /proc/vmallocinfo caller is `start_kernel`, as the reference's (init_IRQ is inlined).
+}
+
+/// `init_irq_stacks`, the first thing arm64 6.1's `init_IRQ` does: an IRQ stack for each
+/// possible CPU (`for_each_possible_cpu`), `IRQ_STACK_SIZE` at `THREAD_ALIGN` with its guard
+/// page (`arch_alloc_vmap_stack`). Its /proc/vmallocinfo caller is `start_kernel`, as the
+/// reference's (init_IRQ is inlined there). Interrupts are still masked at the controllers and
+/// the boot is exempt from `might_sleep` (6.1's `system_state == SYSTEM_BOOTING`).
+pub fn init_irq_stacks() {
+    use crate::arch::arm64::irq;
     let caller = crate::mm::vmap::Caller::Name("start_kernel");
-    let size = crate::arch::arm64::irq::IRQ_STACK_SIZE;
-    match kernel::vmalloc::vmalloc_aligned(size, THREAD_ALIGN, caller) {
-        Ok(base) => crate::arch::arm64::irq::set_irq_stack(base),
-        Err(e) => kprintln!("init_IRQ: no IRQ stack ({e}); interrupts run on the task's stack"),
+    for cpu in 0..irq::NR_CPUS {
+        match kernel::vmalloc::vmalloc_aligned(irq::IRQ_STACK_SIZE, THREAD_ALIGN, caller) {
+            Ok(base) => irq::set_irq_stack(cpu, base),
+            Err(e) => kprintln!(
+                "init_IRQ: no IRQ stack for CPU{cpu} ({e}); its interrupts run on the task's stack"
+            ),
+        }
     }
 }
 
