@@ -343,6 +343,7 @@ fn a_fault_that_reads_the_fat_is_counted_as_one_that_does_not() {
         runs.push((first_read(&q, &out), f1 - f0, m1 - m0, after.1 - before.1));
     }
     let (cached, cold) = (runs[0], runs[1]);
+    eprintln!("((minflt, majflt), pgfault, pgmajfault, sectors): {cached:?} then {cold:?}");
     // The cold run read the FAT too: more sectors, the same faults.
     if cold.3 <= cached.3 || (cold.0, cold.1, cold.2) != (cached.0, cached.1, cached.2) {
         q.fail(&format!(
@@ -374,6 +375,7 @@ fn every_wait_of_a_program_for_the_card_is_a_sleep() {
         assert_eq!(after.1, before.1, "{mode}: a program waited idle for the card: {line}");
         assert!(after.0 > before.0, "{mode}: no sleep counted: {before:?} -> {after:?}");
         assert!(preempted >= slept, "{mode}: the spinner did not run at each sleep: {line}");
+        eprintln!("{line}; iowait {before:?} -> {after:?}");
     }
     q.verify_ok("after the reads that slept on the card");
     q.poweroff_ok();
