@@ -7,9 +7,10 @@
 //! [`set_fault_wait`] and returns `VM_FAULT_RETRY`; the user-fault handler takes it once the
 //! lock is free ([`take_fault_wait`]), sleeps, and runs the fault again with
 //! `FAULT_FLAG_TRIED`. A fault that needs the FAT's metadata first stops before it touches
-//! anything and is run again unchanged, uncounted ([`FaultWait::restart`]). The retry walks the VMA and the page table from the start, so nothing
-//! the fault saw before the sleep is trusted after it (Linux's `filemap_fault` and
-//! `do_swap_page` revalidate with the page lock and `pte_same` for the same reason).
+//! anything and is run again unchanged, uncounted ([`FaultWait::restart`]). The retry walks
+//! the VMA and the page table from the start, so nothing the fault saw before the sleep is
+//! trusted after it (Linux's `filemap_fault` and `do_swap_page` revalidate with the page lock
+//! and `pte_same` for the same reason).
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
