@@ -46,8 +46,10 @@ fn parser_reads_the_reference_rows() {
 /// The first `mmap` step of each program run after `cardmap fa 4096` (one-page
 /// fault-around): pivm takes +2/+0 where the reference and Linux 6.1.176 take +1/+0, as in
 /// the card phase (`FAULT_AROUND_4K_FIRST_MMAP`): with fault-around off each page the step
-/// touches first faults alone, and pivm's run touches one more; not traced (README, Known
-/// limits). Every read row of those runs is equal.
+/// touches first faults alone, and pivm's run touches one more: traced on pivm, the step
+/// faults on glibc's `__clock_gettime` text page and on `[vvar]`; which of the two Linux's
+/// run had touched before is not found (README, Known limits). Every read row of those runs
+/// is equal.
 const FAULT_AROUND_4K_FIRST_MMAPS: [&str; 2] =
     ["file /data/f16m N=1 MAP_PRIVATE | mmap #2", "file /data/f16m N=4096 MAP_SHARED | mmap #2"];
 
@@ -209,8 +211,8 @@ const NO_READ_AHEAD_4096: &str = "cardmap -d shared 1 16 256 4096 | N=4096 first
 /// The first mapping after `cardmap fa 4096` (fault-around off): cardmap's own `mmap` step
 /// takes one fault more on pivm (+2/+0 against Linux's +1/+0 in both runs): with one-page
 /// fault-around each text page of cardmap the step touches for the first time faults alone,
-/// and pivm's run touches one more; not traced (README, Known limits). Checked as at most one
-/// minor fault more, no major.
+/// and pivm's run touches one more (traced on pivm: glibc's `__clock_gettime` text page and
+/// `[vvar]`; README, Known limits). Checked as at most one minor fault more, no major.
 const FAULT_AROUND_4K_FIRST_MMAP: &str = "cardmap -d shared 16 256 4096 | N=16 mmap";
 
 /// pivm against the recorded Linux runs, step for step, with /boot on the card. A row Linux

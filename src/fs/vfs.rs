@@ -1425,13 +1425,20 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
         self.vectored(iov, iovcnt, skip, |vfs, base, len| vfs.read(fd, base, len))
     }
 
-    /// `writev(fd, iov, iovcnt)`.
-    pub fn writev(&mut self, fd: i32, iov: usize, iovcnt: usize) -> Result<usize, Errno> {
+    /// `writev(fd, iov, iovcnt)`; `skip` as [`Ctx::readv`]'s (an earlier call of the same
+    /// `writev` stopped short to sleep for a page of the iovec's).
+    pub fn writev(
+        &mut self,
+        fd: i32,
+        iov: usize,
+        iovcnt: usize,
+        skip: usize,
+    ) -> Result<usize, Errno> {
         let f = self.file(fd)?;
         if !f.lock().writable() {
             return Err(Errno::EBADF);
         }
-        self.vectored(iov, iovcnt, 0, |vfs, base, len| vfs.write(fd, base, len))
+        self.vectored(iov, iovcnt, skip, |vfs, base, len| vfs.write(fd, base, len))
     }
 
     /// One transfer per segment of a user iovec after its first `skip` bytes, stopping at the
@@ -1470,7 +1477,7 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
     }
 
     /// `vfs_llseek`: the new position, by the file's own `llseek`.
-    fn llseek(&mut self, fd: i32, offset: i64, whence: u32) -> Result<u64, Errno> {
+    pub fn llseek(&mut self, fd: i32, offset: i64, whence: u32) -> Result<u64, Errno> {
         let file = self.file(fd)?;
         let mut f = file.lock();
         if whence > procfs::SEEK_HOLE {

@@ -652,8 +652,57 @@ pub fn bdev_read(ino: u64, pos: u64, buf: &mut [u8], ra: &mut FileRaState) -> Re
     read(ino, pos, buf, ra)
 }
 
+/// How far a fault on page `index` needs its file's cluster chain (pages, exclusive): as far
+/// as its read-around or read-ahead window can reach when it may read (the page missing, in
+/// flight or the read-ahead marker); 0 for a fault that only maps a cached page, which reads
+/// no FAT, as in Linux, where only `read_pages` does.
+fn fault_chain_reach(inode: Option<&Inode>, index: u64, ra: &FileRaState) -> u64 {
+    let may_read = inode.is_none_or(|i| {
+        i.pages.get(&index).is_none_or(|p| p.readahead) || i.locked.contains_key(&index)
+    });
+    if may_read {
+        index + 1 + 2 * ra_reach(ra.ra_pages, ra.ra_pages)
+    } else {
+        0
+    }
+}
+
+/// The cluster chain a fault on page `index` of `file` needs, read from the FAT before the
+/// fault touches anything (after `drop_caches` 2 or 3, or where no read reached yet). A FAT
+/// sector being read is left for the fault handler to sleep on with no lock held, and the
+/// fault is run again unchanged, counted nowhere (`iowait::set_fault_restart`): 6.1 reads
+/// the FAT inside the fault (`fat_get_cluster` asleep in `sb_bread` under `mmap_lock`) and
+/// counts it once; pivm's locks are spinlocks, so it sleeps outside them instead.
+pub fn filemap_fault_ready(file: &Arc<VmFile>, index: u64) -> Result<bool, FaultError> {
+    let ra = map_ra(file);
+    let (r, deferred) = iowait::with_io_deferred(|| {
+        let mut g = CARDFS.lock();
+        let fs = g.as_mut().ok_or(FaultError::Sigbus)?;
+        let ino = cache_ino(file).ok_or(FaultError::Sigbus)?;
+        let upto = fault_chain_reach(fs.inodes.get(&ino), index, &ra);
+        match fs.extents(ino, true, upto) {
+            Ok(()) => Ok(true),
+            Err(DEFERRED) => Ok(false),
+            // No page for the FAT's sector: VM_FAULT_OOM (reclaim, then the fault again), not
+            // SIGBUS, as filemap_fault returns for -ENOMEM.
+            Err(Errno::ENOMEM) => Err(FaultError::Oom),
+            Err(_) => Err(FaultError::Sigbus),
+        }
+    });
+    match (r, deferred) {
+        (Ok(false), Some((disk, done))) => {
+            iowait::set_fault_restart(disk, done);
+            Ok(false)
+        }
+        // Deferred only when the bio was recorded; anything else the walk did in place.
+        (Ok(false), None) => Ok(true),
+        (r, _) => r,
+    }
+}
+
 /// `filemap_fault` for a card file: 6.1's read-around / async read-ahead decisions
-/// (`mm::readahead`), the pages read from the card.
+/// (`mm::readahead`), the pages read from the card. The cluster chain is known as far as the
+/// fault can read ([`filemap_fault_ready`] ran first).
 pub fn filemap_fault(
     vma: &Vma,
     file: &Arc<VmFile>,
@@ -661,39 +710,17 @@ pub fn filemap_fault(
     flags: FaultFlags,
 ) -> Result<CachePage, FaultError> {
     let mut ra = map_ra(file);
-    // Every wait for the card this fault meets is left to the fault handler, which sleeps
-    // with no lock held and retries: the page's read, and a FAT sector the cluster chain's
-    // walk needs (6.1's `fat_get_cluster` sleeps in `sb_bread` under `mmap_lock`; pivm's
-    // locks are spinlocks, so it retries instead: one more `pgfault` attempt than Linux).
-    let (r, deferred) = iowait::with_io_deferred(|| {
+    let r = (|| {
         let mut g = CARDFS.lock();
         let fs = g.as_mut().ok_or(FaultError::Sigbus)?;
         let ino = cache_ino(file).ok_or(FaultError::Sigbus)?;
-        // The cluster chain's walk (after drop_caches) needs pages for the FAT's sectors: no
-        // page is VM_FAULT_OOM (reclaim, then the fault again), not SIGBUS, as filemap_fault
-        // returns for -ENOMEM.
-        // The chain as far as the fault's read-around or read-ahead window can reach, when
-        // the fault may read (the page missing, or the read-ahead marker): a fault that
-        // only maps a cached page reads no FAT, as in Linux, where only `read_pages` does.
-        let may_read = fs.inodes.get(&ino).is_none_or(|i| {
-            i.pages.get(&index).is_none_or(|p| p.readahead) || i.locked.contains_key(&index)
-        });
-        let upto = if may_read { index + 1 + 2 * ra_reach(ra.ra_pages, ra.ra_pages) } else { 0 };
-        let mut m = match fs.mapping(ino, true, upto) {
+        let mut m = match fs.mapping(ino, false, 0) {
             Ok(m) => m,
-            // A FAT sector is being read: sleep on it (the deferred bio), then the fault
-            // again, as the first try it would have been (nothing was read for the file, so
-            // this attempt is not major).
-            Err(DEFERRED) => {
-                iowait::set_walk_retry(ino, index);
-                return Ok(CachePage { pfn: 0, major: false, retry: true });
-            }
             Err(Errno::ENOMEM) => return Err(FaultError::Oom),
             Err(_) => return Err(FaultError::Sigbus),
         };
-        let after_walk = flags.tried && iowait::take_walk_retry(ino, index);
-        let tried = flags.tried && !after_walk;
-        let r = readahead::filemap_fault(&mut m, &mut ra, index, vma.vm_flags, tried, IO_PAGES);
+        let r =
+            readahead::filemap_fault(&mut m, &mut ra, index, vma.vm_flags, flags.tried, IO_PAGES);
         match r {
             FilemapFault::Page { major, retry } => {
                 let pfn = m.pfn(index).ok_or(FaultError::Sigbus)?;
@@ -706,21 +733,12 @@ pub fn filemap_fault(
                     iowait::set_fault_wait(m.disk, done);
                     return Ok(CachePage { pfn: pfn.0, major, retry: true });
                 }
-                // After the FAT's sleep this attempt is already the retry (`FAULT_FLAG_TRIED`):
-                // a read-ahead that "dropped the lock" has nothing left to retry for, and the
-                // fault ends here, major as Linux's retried one is.
-                Ok(CachePage { pfn: pfn.0, major, retry: retry && !after_walk })
+                Ok(CachePage { pfn: pfn.0, major, retry })
             }
             FilemapFault::Sigbus => Err(FaultError::Sigbus),
             FilemapFault::Oom => Err(FaultError::Oom),
         }
-    });
-    if let (Ok(CachePage { retry: true, .. }), Some((disk, done))) = (&r, deferred) {
-        // Only the chain's walk stopped (a page's own read set its wait above, later).
-        if !iowait::has_fault_wait() {
-            iowait::set_fault_wait(disk, done);
-        }
-    }
+    })();
     set_map_ra(file, ra);
     r
 }

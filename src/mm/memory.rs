@@ -142,6 +142,18 @@ pub trait FaultEnv {
         index: u64,
         flags: FaultFlags,
     ) -> Result<CachePage, FaultError>;
+    /// What `filemap_fault` will need of page `index` of `file` besides the page itself, got
+    /// before the fault touches anything (a card file's cluster chain, read from the FAT):
+    /// false when it is being read, and the fault returns `VM_FAULT_RETRY` at once, to be
+    /// run again unchanged once it is in (the environment knows it is no retry of Linux's).
+    fn file_fault_ready(
+        &mut self,
+        _vma: &Vma,
+        _file: &Arc<VmFile>,
+        _index: u64,
+    ) -> Result<bool, FaultError> {
+        Ok(true)
+    }
     /// A page already in the cache and up to date, not a read-ahead marker
     /// (`next_uptodate_page`), for fault-around; None for pages not cached or past EOF.
     fn cached_page(&self, file: &VmFile, index: u64) -> Option<u64>;
@@ -362,6 +374,9 @@ pub fn handle_mm_fault(
                 None => do_anonymous_page(vma, env, addr, flags),
                 Some(file) => {
                     let file = Arc::clone(file);
+                    if !env.file_fault_ready(vma, &file, linear_page_index(vma, addr))? {
+                        return Ok(Fault::Retry { major: false });
+                    }
                     if !flags.write {
                         do_read_fault(vma, env, &file, addr, flags)
                     } else if !vma.vm_flags.contains(VmFlags::SHARED) {

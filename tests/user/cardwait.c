@@ -1,18 +1,21 @@
 /* cardwait - a program that reads a card file with read(2) does not hold the CPU while the card
  * works: each wait for the card is a sleep, and another program gets the CPU meanwhile.
  *
- *   cardwait FILE BYTES CHUNK [read|readv|mmap]
+ *   cardwait FILE BYTES CHUNK [read|readv|mmap|write|writev]
  *       drops the page cache (echo 3 > /proc/sys/vm/drop_caches), forks a CPU-bound spinner, and
  *       reads the first BYTES of FILE in CHUNK-byte read(2)s (readv: readv(2)s of two iovecs of
  *       CHUNK/2 bytes; mmap: a shared read-only mapping of FILE touched byte by byte, each CHUNK
- *       a "read"), checking every byte against the
+ *       a "read"; write: each CHUNK of that mapping written with write(2) straight from it to a
+ *       tmpfs file, WRITE_OUT, and read back from there, so the write's own copy in faults on
+ *       the card's pages; writev: the same with writev(2) of two iovecs), checking every byte
+ *       against the
  *       pattern `make sd-image` writes (every byte of page i is i mod 256). Counted, not timed:
  *       the reader's voluntary context switches over its reads are the times it went to sleep
  *       (a wait that idled the CPU instead counts none), and the spinner, which never sleeps,
  *       counts its involuntary ones over the same reads: each sleep of the reader handed it the
  *       CPU, and the reader's wake-up took it back.
  *
- * Prints "cardwait: read|readv|mapped N bytes in R reads, pattern ok|BAD (W wrong); reader slept S times;
+ * Prints "cardwait: read|readv|mapped|write|writev N bytes in R reads, pattern ok|BAD (W wrong); reader slept S times;
  * spinner ran L loops, preempted P times" and exits 0 when every byte was right. */
 #define _GNU_SOURCE
 #include "common.h"
@@ -24,12 +27,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #define DROP_CACHES "/proc/sys/vm/drop_caches"
 #define MAX_CHUNK (1L << 20)
+#define WRITE_OUT "/tmp/cardwait.out"
 
 /* What the reader and the spinner share (a MAP_SHARED anonymous page). */
 struct shared {
@@ -70,14 +75,15 @@ static int drop_caches(void)
 int main(int argc, char **argv)
 {
     if (argc != 4 && argc != 5) {
-        fprintf(stderr, "usage: cardwait FILE BYTES CHUNK [read|readv|mmap]\n");
+        fprintf(stderr, "usage: cardwait FILE BYTES CHUNK [read|readv|mmap|write|writev]\n");
         return 2;
     }
     const char *file = argv[1];
     const char *mode = argc == 5 ? argv[4] : "read";
     long bytes = strtol(argv[2], NULL, 0), chunk = strtol(argv[3], NULL, 0);
     if (bytes <= 0 || chunk <= 0 || chunk > MAX_CHUNK ||
-        (strcmp(mode, "read") && strcmp(mode, "readv") && strcmp(mode, "mmap"))) {
+        (strcmp(mode, "read") && strcmp(mode, "readv") && strcmp(mode, "mmap") &&
+         strcmp(mode, "write") && strcmp(mode, "writev"))) {
         fprintf(stderr, "cardwait: bad BYTES, CHUNK or mode\n");
         return 2;
     }
@@ -96,7 +102,16 @@ int main(int argc, char **argv)
         return 1;
     }
     const char *map = NULL;
-    if (!strcmp(mode, "mmap")) {
+    int writing = !strcmp(mode, "write") || !strcmp(mode, "writev"), out = -1;
+    if (writing) {
+        mkdir("/tmp", 0755);
+        out = open(WRITE_OUT, O_RDWR | O_CREAT | O_TRUNC, 0644);
+        if (out < 0) {
+            perror(WRITE_OUT);
+            return 1;
+        }
+    }
+    if (!strcmp(mode, "mmap") || writing) {
         map = mmap(NULL, bytes, PROT_READ, MAP_SHARED, fd, 0);
         if (map == MAP_FAILED) {
             perror("cardwait: mmap");
@@ -131,7 +146,19 @@ int main(int argc, char **argv)
     while (got < bytes) {
         long want = bytes - got < chunk ? bytes - got : chunk;
         ssize_t n;
-        if (map) {
+        if (writing) {
+            /* The write's copy in faults on the mapping's pages (and, after drop_caches, the
+             * FAT): the bytes come from the card inside the call. */
+            if (!strcmp(mode, "writev")) {
+                struct iovec iov[2] = {{(void *)(map + got), want / 2},
+                                       {(void *)(map + got + want / 2), want - want / 2}};
+                n = writev(out, iov, 2);
+            } else {
+                n = write(out, map + got, want);
+            }
+            if (n > 0 && pread(out, buf, n, got) != n)
+                n = -1;
+        } else if (map) {
             /* Each byte through the mapping: the faults read the file (and, after
              * drop_caches, the FAT for its cluster chain). */
             for (long i = 0; i < want; i++)
@@ -159,6 +186,8 @@ int main(int argc, char **argv)
     waitpid(spinner, &status, 0);
     printf("cardwait: %s %ld bytes in %ld reads, pattern %s (%ld wrong); reader slept %ld times; "
            "spinner ran %lu loops, preempted %ld times\n",
-           map ? "mapped" : mode, got, reads, wrong ? "BAD" : "ok", wrong, nvcsw, sh->loops, sh->nivcsw);
+           writing ? mode : map ? "mapped" : mode, got, reads, wrong ? "BAD" : "ok", wrong, nvcsw, sh->loops, sh->nivcsw);
+    if (writing)
+        unlink(WRITE_OUT);
     return wrong || got != bytes ? 1 : 0;
 }

@@ -550,8 +550,8 @@ fn descriptors_share_the_open_file() {
         bytes.extend_from_slice(&v.to_le_bytes());
     }
     w.mem.poke(BUF, &bytes);
-    assert_eq!(w.ctx().writev(f, BUF, 2), Ok(6));
-    assert_eq!(w.ctx().writev(f, HOLE, 2), Err(Errno::EFAULT));
+    assert_eq!(w.ctx().writev(f, BUF, 2, 0), Ok(6));
+    assert_eq!(w.ctx().writev(f, HOLE, 2, 0), Err(Errno::EFAULT));
     w.ctx().lseek(f, 1, procfs::SEEK_SET).unwrap();
     let iov = [(BUF + 0x200) as u32, 2, (BUF + 0x300) as u32, 10];
     let mut bytes = Vec::new();

@@ -380,12 +380,39 @@ pub fn with_vfs<R>(f: impl FnOnce(&mut Ctx<'_, CachePages, CurrentMem>) -> R) ->
     r
 }
 
+/// [`with_vfs`] for a call whose user copies may fault on a card or swapped page: such a
+/// fault does not wait under the namespace's lock but stops the copy (`VM_FAULT_RETRY`,
+/// [`super::iowait::with_io_deferred`]); the call fails with `EFAULT` before it changed
+/// anything (its copies in come first; what it copies out it only read), the task sleeps
+/// on the bio with every lock dropped (`D`, other tasks running), and the call runs again,
+/// its fault there the retry (`FAULT_FLAG_TRIED`), as Linux's call faults and sleeps with
+/// no spinlock held. A call that succeeded is not run again.
+pub fn with_vfs_sleeping<R>(
+    mut f: impl FnMut(&mut Ctx<'_, CachePages, CurrentMem>) -> Result<R, Errno>,
+) -> Result<R, Errno> {
+    loop {
+        let (r, wait) = super::iowait::with_io_deferred(|| with_vfs(&mut f));
+        match (wait, &r) {
+            (Some((disk, done)), Err(Errno::EFAULT)) => {
+                if crate::block::core::wait_bio(disk, &done).is_err() {
+                    super::iowait::clear_uaccess_retry();
+                    return r;
+                }
+            }
+            _ => {
+                super::iowait::clear_uaccess_retry();
+                return r;
+            }
+        }
+    }
+}
+
 /// `chdir`/`fchdir`: the call `f` finds the new working directory, which the task then
 /// holds (`set_fs_pwd`).
 pub fn set_pwd(
-    f: impl FnOnce(&mut Ctx<'_, CachePages, CurrentMem>) -> Result<Node, Errno>,
+    f: impl FnMut(&mut Ctx<'_, CachePages, CurrentMem>) -> Result<Node, Errno>,
 ) -> Result<usize, Errno> {
-    let node = with_vfs(f)?;
+    let node = with_vfs_sleeping(f)?;
     let pwd = with_ns(|ns| Pwd::new(ns, node));
     // The old directory's hold goes after the task lock is dropped (its eviction needs the
     // namespace, taken at the next call).

@@ -6,9 +6,11 @@
 //! under the task table's lock and does not wait there: it leaves the bio to wait for in
 //! [`set_fault_wait`] and returns `VM_FAULT_RETRY`; the user-fault handler takes it once the
 //! lock is free ([`take_fault_wait`]), sleeps, and runs the fault again with
-//! `FAULT_FLAG_TRIED`. The retry walks the VMA and the page table from the start, so nothing
-//! the fault saw before the sleep is trusted after it (Linux's `filemap_fault` and
-//! `do_swap_page` revalidate with the page lock and `pte_same` for the same reason).
+//! `FAULT_FLAG_TRIED`. A fault that needs the FAT's metadata first stops before it touches
+//! anything and is run again unchanged, uncounted ([`FaultWait::restart`]). The retry walks
+//! the VMA and the page table from the start, so nothing the fault saw before the sleep is
+//! trusted after it (Linux's `filemap_fault` and `do_swap_page` revalidate with the page lock
+//! and `pte_same` for the same reason).
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -17,6 +19,7 @@ use crate::kernel::spinlock::SpinLock;
 
 use super::{current_pid, with_tasks, TaskState};
 use crate::block::blk_mq::Completion;
+use crate::mm::memory::FaultFlags;
 
 /// A bio to wait for and the disk it is on.
 pub type IoWait = (usize, Arc<Completion>);
@@ -46,23 +49,43 @@ pub fn wait_counts() -> (u64, u64) {
     (IO_SLEEPS.load(Ordering::Relaxed), IDLE_WAITS.load(Ordering::Relaxed))
 }
 
-/// The bio the fault being handled must wait for (disk, completion): set by the fault
-/// environment under the task table's lock, taken by the same fault before it returns.
-static FAULT_WAIT: SpinLock<Option<IoWait>> = SpinLock::new(None);
+/// What a fault that must wait for the card leaves its caller: the bio, on its disk, and
+/// whether the fault only stopped to read what the file system needs before it can start
+/// (a card file's cluster chain from the FAT) and touched nothing: then it is run again
+/// unchanged once the bio is in, a retry inside the kernel that no counter sees (6.1 reads
+/// that metadata inside the fault, asleep in `sb_bread`, and counts one fault).
+pub struct FaultWait {
+    pub disk: usize,
+    pub done: Arc<Completion>,
+    pub restart: bool,
+}
+
+impl FaultWait {
+    /// The flags of the fault's next run: `FAULT_FLAG_TRIED` after a `VM_FAULT_RETRY`, the
+    /// same flags after a restart.
+    pub fn next_flags(&self, flags: FaultFlags) -> FaultFlags {
+        FaultFlags { tried: flags.tried || !self.restart, ..flags }
+    }
+}
+
+/// The bio the fault being handled must wait for: set by the fault environment under the
+/// task table's lock, taken by the same fault before it returns.
+static FAULT_WAIT: SpinLock<Option<FaultWait>> = SpinLock::new(None);
 
 /// The fault in progress submitted (or found in flight) `done` on `disk` and must wait for it
 /// before its retry; a later bio replaces an earlier one (requests complete in order).
 pub fn set_fault_wait(disk: usize, done: Arc<Completion>) {
-    *FAULT_WAIT.lock() = Some((disk, done));
+    *FAULT_WAIT.lock() = Some(FaultWait { disk, done, restart: false });
 }
 
-/// Whether the fault in progress has a bio to wait for already.
-pub fn has_fault_wait() -> bool {
-    FAULT_WAIT.lock().is_some()
+/// The fault in progress stopped before it touched anything, to sleep on `done` (a sector
+/// of the FAT being read): it is run again unchanged and not counted ([`FaultWait`]).
+pub fn set_fault_restart(disk: usize, done: Arc<Completion>) {
+    *FAULT_WAIT.lock() = Some(FaultWait { disk, done, restart: true });
 }
 
 /// The bio the fault just handled has to wait for, if any.
-pub fn take_fault_wait() -> Option<IoWait> {
+pub fn take_fault_wait() -> Option<FaultWait> {
     FAULT_WAIT.lock().take()
 }
 
@@ -130,22 +153,6 @@ pub fn take_uaccess_retry(page: usize) -> bool {
 /// Forgets the running task's retry note (its copy is over).
 pub fn clear_uaccess_retry() {
     UACCESS_RETRY.lock().remove(&current_pid());
-}
-
-/// The card-file page (inode, index) whose fault a task retries after sleeping on a FAT
-/// sector its cluster chain's walk needed: that retry is the fault's first try as far as
-/// read-ahead is concerned (Linux reads the FAT inside the first try, asleep).
-static WALK_RETRY: SpinLock<BTreeMap<u32, (u64, u64)>> = SpinLock::new(BTreeMap::new());
-
-/// The running task's fault on page `index` of card inode `ino` stopped to sleep on the FAT.
-pub fn set_walk_retry(ino: u64, index: u64) {
-    WALK_RETRY.lock().insert(current_pid(), (ino, index));
-}
-
-/// Whether the running task's fault on (`ino`, `index`) retries one stopped by the FAT's
-/// read; the note is forgotten either way.
-pub fn take_walk_retry(ino: u64, index: u64) -> bool {
-    WALK_RETRY.lock().remove(&current_pid()) == Some((ino, index))
 }
 
 /// Whether task `pid` is asleep waiting for the card (`TASK_UNINTERRUPTIBLE`: `D` in

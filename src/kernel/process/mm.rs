@@ -231,10 +231,10 @@ impl ProcessMm {
         let mut flags = flags;
         loop {
             let (r, wait) = self.fault_nowait(addr, flags, counts);
-            let Some((disk, done)) = wait else { return r };
+            let Some(w) = wait else { return r };
             // The caller holds the task table (a system call's user copy): the wait idles.
-            let _ = crate::block::core::wait_bio(disk, &done);
-            flags.tried = true;
+            let _ = crate::block::core::wait_bio(w.disk, &w.done);
+            flags = w.next_flags(flags);
         }
     }
 
@@ -257,28 +257,37 @@ impl ProcessMm {
         }
         loop {
             let (r, wait) = self.fault_nowait(addr, flags, counts);
-            let Some((disk, done)) = wait else { return Some(r) };
-            if iowait::defer_io(disk, &done) {
-                iowait::set_uaccess_retry(page);
+            let Some(w) = wait else { return Some(r) };
+            flags = w.next_flags(flags);
+            if iowait::defer_io(w.disk, &w.done) {
+                // The copy's next fault here is the retry, unless this one only restarts.
+                if flags.tried {
+                    iowait::set_uaccess_retry(page);
+                }
                 return None;
             }
-            let _ = crate::block::core::wait_bio(disk, &done);
-            flags.tried = true;
+            let _ = crate::block::core::wait_bio(w.disk, &w.done);
         }
     }
 
     /// [`ProcessMm::fault`] without waiting for the card: a fault that submitted a read (or
     /// found one in flight) returns `VM_FAULT_RETRY` and the bio to wait for, for the caller
-    /// to sleep on once it has let go of the task table and to retry with `FAULT_FLAG_TRIED`.
+    /// to sleep on once it has let go of the task table and to retry with `FAULT_FLAG_TRIED`;
+    /// a fault that stopped before it began, to read the FAT's metadata, is counted nowhere
+    /// and runs again with its own flags ([`super::iowait::FaultWait::next_flags`]).
     pub fn fault_nowait(
         &mut self,
         addr: usize,
         flags: FaultFlags,
         counts: &mut FaultCounts,
-    ) -> (Result<memory::Fault, FaultError>, Option<super::iowait::IoWait>) {
+    ) -> (Result<memory::Fault, FaultError>, Option<super::iowait::FaultWait>) {
         let mut flags = flags;
         loop {
             let r = memory::do_page_fault(&mut self.mm, &mut self.hw, addr, flags);
+            let wait = super::iowait::take_fault_wait();
+            if wait.as_ref().is_some_and(|w| w.restart) {
+                return (r, wait);
+            }
             counts.account(r, flags);
             // A fault that could not get a page is counted by whoever decides it failed: the
             // user fault path reclaims first and retries the access (VM_FAULT_RETRY, counted
@@ -286,7 +295,6 @@ impl ProcessMm {
             if r != Err(FaultError::Oom) {
                 super::count_vm_fault(r);
             }
-            let wait = super::iowait::take_fault_wait();
             match r {
                 Ok(memory::Fault::Retry { .. }) if wait.is_some() => return (r, wait),
                 Ok(memory::Fault::Retry { .. }) if !flags.tried => flags.tried = true,
@@ -967,6 +975,18 @@ impl FaultEnv for MmHw {
             return crate::kernel::cardfs::filemap_fault(vma, file, index, flags);
         }
         fs::file_page(file, index).map(|p| CachePage { pfn: p.0, major: false, retry: false })
+    }
+
+    fn file_fault_ready(
+        &mut self,
+        _vma: &Vma,
+        file: &alloc::sync::Arc<VmFile>,
+        index: u64,
+    ) -> Result<bool, FaultError> {
+        if crate::kernel::cardfs::is_card_file(file) {
+            return crate::kernel::cardfs::filemap_fault_ready(file, index);
+        }
+        Ok(true)
     }
 
     fn cached_page(&self, file: &VmFile, index: u64) -> Option<u64> {

@@ -1514,11 +1514,11 @@ pub fn fixup_user_fault(addr: usize, write: bool) -> bool {
             t.mm.as_mut().map(|m| m.fault_nowait(addr, flags, counts))
         })
         .map_or((None, None), |(r, w)| (Some(r), w));
-        if let Some((disk, done)) = wait {
-            if crate::block::core::wait_bio(disk, &done).is_err() {
+        if let Some(w) = wait {
+            if crate::block::core::wait_bio(w.disk, &w.done).is_err() {
                 return false;
             }
-            flags.tried = true;
+            flags = w.next_flags(flags);
             continue;
         }
         match r {
@@ -1555,11 +1555,11 @@ fn user_exception(e: UserException, regs: &mut PtRegs) {
                         t.mm.as_mut().map(|m| m.fault_nowait(addr, flags, counts))
                     })
                     .map_or((None, None), |(r, w)| (Some(r), w));
-                    let Some((disk, done)) = wait else { break r };
-                    if crate::block::core::wait_bio(disk, &done).is_err() {
+                    let Some(w) = wait else { break r };
+                    if crate::block::core::wait_bio(w.disk, &w.done).is_err() {
                         break Some(Err(FaultError::Sigbus));
                     }
-                    flags.tried = true;
+                    flags = w.next_flags(flags);
                 };
                 match r {
                     Some(Ok(_)) => return,

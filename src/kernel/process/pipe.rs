@@ -8,7 +8,7 @@ use alloc::sync::Arc;
 
 use crate::kernel::spinlock::SpinLock;
 
-use super::fs::with_vfs;
+use super::syscall::transfer_sleeping;
 use super::{with_current, TaskState, Tasks};
 use crate::fs::pipe::Pipe;
 use crate::fs::vfs::{o, Object};
@@ -58,7 +58,7 @@ pub fn pipe_wait(fd: i32, done: usize) -> Option<Result<usize, Errno>> {
 pub fn write_blocking(fd: i32, buf: usize, count: usize) -> Result<usize, Errno> {
     let mut done = 0;
     loop {
-        match with_vfs(|v| v.write(fd, buf + done, count - done)) {
+        match transfer_sleeping(|v, d| v.write(fd, buf + done + d, count - done - d)) {
             Ok(n) => {
                 done += n;
                 if done >= count || blocking_pipe(fd).is_none() {
@@ -82,7 +82,7 @@ pub fn write_blocking(fd: i32, buf: usize, count: usize) -> Result<usize, Errno>
 /// SIGPIPE with `EPIPE` as for `write`.
 pub fn writev_blocking(fd: i32, iov: usize, iovcnt: usize) -> Result<usize, Errno> {
     loop {
-        match with_vfs(|v| v.writev(fd, iov, iovcnt)) {
+        match transfer_sleeping(|v, done| v.writev(fd, iov, iovcnt, done)) {
             Err(Errno::EAGAIN) if blocking_pipe(fd).is_some() => {}
             Err(Errno::EPIPE) if is_pipe(fd) => {
                 let _ = super::send_signal(super::current_pid(), SIGPIPE);

@@ -6,7 +6,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::exec::CounterRandom;
-use super::fs::{register_file, with_ns, with_vfs, CachePages, CurrentMem};
+use super::fs::{register_file, with_ns, with_vfs, with_vfs_sleeping, CachePages, CurrentMem};
 use super::mm::UserMem;
 use super::sysno::{self, Handler};
 use super::{with_current, with_current_mm, Task, TaskState};
@@ -752,56 +752,72 @@ fn file_call(n: u32, a: [usize; 6]) -> SysResult {
         nr::READV => read_blocking(fd, |v, done| v.readv(fd, u(1), u(2), done)),
         nr::PREAD64 => {
             let pos = sysno::pos64(&a);
-            read_card(|v, done| v.pread64(fd, u(1) + done, u(2) - done, pos + done as i64))
+            transfer_sleeping(|v, done| v.pread64(fd, u(1) + done, u(2) - done, pos + done as i64))
         }
         nr::WRITE => super::pipe::write_blocking(fd, u(1), u(2)),
         nr::WRITEV => super::pipe::writev_blocking(fd, u(1), u(2)),
-        nr::OPEN => with_vfs(|v| v.openat(AT_FDCWD, u(0), w(1), w(2))).map(|fd| fd as usize),
-        nr::OPENAT => with_vfs(|v| v.openat(fd, u(1), w(2), w(3))).map(|fd| fd as usize),
+        nr::OPEN => {
+            with_vfs_sleeping(|v| v.openat(AT_FDCWD, u(0), w(1), w(2))).map(|fd| fd as usize)
+        }
+        nr::OPENAT => with_vfs_sleeping(|v| v.openat(fd, u(1), w(2), w(3))).map(|fd| fd as usize),
         // creat(path, mode) is open(path, O_CREAT | O_WRONLY | O_TRUNC, mode).
         nr::CREAT => {
             let flags = o::O_CREAT | o::O_WRONLY | o::O_TRUNC;
-            with_vfs(|v| v.openat(AT_FDCWD, u(0), flags, w(1))).map(|fd| fd as usize)
+            with_vfs_sleeping(|v| v.openat(AT_FDCWD, u(0), flags, w(1))).map(|fd| fd as usize)
         }
-        nr::CLOSE => with_vfs(|v| v.close(fd)).map(|_| 0),
-        nr::LSEEK => with_vfs(|v| v.lseek(fd, a[1] as OffT, w(2))).map(|off| off as usize),
-        nr::_LLSEEK => with_vfs(|v| v._llseek(fd, w(1), w(2), u(3), w(4))).map(|_| 0),
-        nr::GETDENTS64 => with_vfs(|v| v.getdents64(fd, u(1), u(2))),
-        nr::FSTAT64 => with_vfs(|v| v.fstat64(fd, u(1))).map(|_| 0),
-        nr::STAT64 => with_vfs(|v| v.fstatat64(AT_FDCWD, u(0), u(1), 0)).map(|_| 0),
+        nr::CLOSE => with_vfs_sleeping(|v| v.close(fd)).map(|_| 0),
+        nr::LSEEK => with_vfs_sleeping(|v| v.lseek(fd, a[1] as OffT, w(2))).map(|off| off as usize),
+        nr::_LLSEEK => {
+            // `vfs_llseek`, then the result's copy with no lock held (as 6.1's `_llseek`):
+            // the position moves even when the copy then fails with EFAULT.
+            let off = ((a[1] as u64) << 32 | a[2] as u64) as i64;
+            let r = with_vfs_sleeping(|v| v.llseek(fd, off, w(4)))?;
+            put(u(3), &r).map(|_| 0)
+        }
+        nr::GETDENTS64 => transfer_sleeping(|v, done| v.getdents64(fd, u(1) + done, u(2) - done)),
+        nr::FSTAT64 => with_vfs_sleeping(|v| v.fstat64(fd, u(1))).map(|_| 0),
+        nr::STAT64 => with_vfs_sleeping(|v| v.fstatat64(AT_FDCWD, u(0), u(1), 0)).map(|_| 0),
         nr::LSTAT64 => {
-            with_vfs(|v| v.fstatat64(AT_FDCWD, u(0), u(1), AT_SYMLINK_NOFOLLOW)).map(|_| 0)
+            with_vfs_sleeping(|v| v.fstatat64(AT_FDCWD, u(0), u(1), AT_SYMLINK_NOFOLLOW)).map(|_| 0)
         }
-        nr::FSTATAT64 => with_vfs(|v| v.fstatat64(fd, u(1), u(2), w(3))).map(|_| 0),
-        nr::STATX => with_vfs(|v| v.statx(fd, u(1), w(2), w(3), u(4))).map(|_| 0),
-        nr::READLINK => with_vfs(|v| v.readlinkat(AT_FDCWD, u(0), u(1), a[2] as i32)),
-        nr::READLINKAT => with_vfs(|v| v.readlinkat(fd, u(1), u(2), a[3] as i32)),
+        nr::FSTATAT64 => with_vfs_sleeping(|v| v.fstatat64(fd, u(1), u(2), w(3))).map(|_| 0),
+        nr::STATX => with_vfs_sleeping(|v| v.statx(fd, u(1), w(2), w(3), u(4))).map(|_| 0),
+        nr::READLINK => with_vfs_sleeping(|v| v.readlinkat(AT_FDCWD, u(0), u(1), a[2] as i32)),
+        nr::READLINKAT => with_vfs_sleeping(|v| v.readlinkat(fd, u(1), u(2), a[3] as i32)),
         // fcntl and fcntl64 differ only in the record-lock commands, which pivm refuses.
-        nr::FCNTL | nr::FCNTL64 => with_vfs(|v| v.fcntl64(fd, w(1), w(2))).map(|v| v as usize),
-        nr::IOCTL => with_vfs(|v| v.ioctl(fd, w(1), u(2))).map(|v| v as usize),
+        nr::FCNTL | nr::FCNTL64 => {
+            with_vfs_sleeping(|v| v.fcntl64(fd, w(1), w(2))).map(|v| v as usize)
+        }
+        nr::IOCTL => with_vfs_sleeping(|v| v.ioctl(fd, w(1), u(2))).map(|v| v as usize),
         nr::DUP => with_current(|t| t.files.dup(fd)).map(|fd| fd as usize),
         nr::DUP2 => with_current(|t| t.files.dup2(fd, a[1] as i32)).map(|fd| fd as usize),
         nr::DUP3 => with_current(|t| t.files.dup3(fd, a[1] as i32, w(2))).map(|fd| fd as usize),
-        nr::MKDIR => with_vfs(|v| v.mkdirat(AT_FDCWD, u(0), w(1))).map(|_| 0),
-        nr::MKDIRAT => with_vfs(|v| v.mkdirat(fd, u(1), w(2))).map(|_| 0),
-        nr::UNLINK => with_vfs(|v| v.unlinkat(AT_FDCWD, u(0), 0)).map(|_| 0),
-        nr::UNLINKAT => with_vfs(|v| v.unlinkat(fd, u(1), w(2))).map(|_| 0),
-        nr::RMDIR => with_vfs(|v| v.unlinkat(AT_FDCWD, u(0), AT_REMOVEDIR)).map(|_| 0),
-        nr::RENAME => with_vfs(|v| v.renameat2(AT_FDCWD, u(0), AT_FDCWD, u(1), 0)).map(|_| 0),
-        nr::RENAMEAT => with_vfs(|v| v.renameat2(fd, u(1), a[2] as i32, u(3), 0)).map(|_| 0),
-        nr::RENAMEAT2 => with_vfs(|v| v.renameat2(fd, u(1), a[2] as i32, u(3), w(4))).map(|_| 0),
+        nr::MKDIR => with_vfs_sleeping(|v| v.mkdirat(AT_FDCWD, u(0), w(1))).map(|_| 0),
+        nr::MKDIRAT => with_vfs_sleeping(|v| v.mkdirat(fd, u(1), w(2))).map(|_| 0),
+        nr::UNLINK => with_vfs_sleeping(|v| v.unlinkat(AT_FDCWD, u(0), 0)).map(|_| 0),
+        nr::UNLINKAT => with_vfs_sleeping(|v| v.unlinkat(fd, u(1), w(2))).map(|_| 0),
+        nr::RMDIR => with_vfs_sleeping(|v| v.unlinkat(AT_FDCWD, u(0), AT_REMOVEDIR)).map(|_| 0),
+        nr::RENAME => {
+            with_vfs_sleeping(|v| v.renameat2(AT_FDCWD, u(0), AT_FDCWD, u(1), 0)).map(|_| 0)
+        }
+        nr::RENAMEAT => {
+            with_vfs_sleeping(|v| v.renameat2(fd, u(1), a[2] as i32, u(3), 0)).map(|_| 0)
+        }
+        nr::RENAMEAT2 => {
+            with_vfs_sleeping(|v| v.renameat2(fd, u(1), a[2] as i32, u(3), w(4))).map(|_| 0)
+        }
         nr::CHDIR => super::fs::set_pwd(|v| v.chdir(u(0))),
         nr::FCHDIR => super::fs::set_pwd(|v| v.fchdir(fd)),
-        nr::GETCWD => with_vfs(|v| v.getcwd(u(0), u(1))),
+        nr::GETCWD => with_vfs_sleeping(|v| v.getcwd(u(0), u(1))),
         nr::PWRITE64 => {
             let pos = sysno::pos64(&a);
-            with_vfs(|v| v.pwrite64(fd, u(1), u(2), pos))
+            transfer_sleeping(|v, done| v.pwrite64(fd, u(1) + done, u(2) - done, pos + done as i64))
         }
-        nr::ACCESS => with_vfs(|v| v.faccessat2(AT_FDCWD, u(0), w(1), 0)).map(|_| 0),
-        nr::FACCESSAT => with_vfs(|v| v.faccessat2(fd, u(1), w(2), 0)).map(|_| 0),
-        nr::FACCESSAT2 => with_vfs(|v| v.faccessat2(fd, u(1), w(2), w(3))).map(|_| 0),
-        nr::PIPE => with_vfs(|v| v.pipe2(u(0), 0)).map(|_| 0),
-        nr::PIPE2 => with_vfs(|v| v.pipe2(u(0), w(1))).map(|_| 0),
+        nr::ACCESS => with_vfs_sleeping(|v| v.faccessat2(AT_FDCWD, u(0), w(1), 0)).map(|_| 0),
+        nr::FACCESSAT => with_vfs_sleeping(|v| v.faccessat2(fd, u(1), w(2), 0)).map(|_| 0),
+        nr::FACCESSAT2 => with_vfs_sleeping(|v| v.faccessat2(fd, u(1), w(2), w(3))).map(|_| 0),
+        nr::PIPE => with_vfs_sleeping(|v| v.pipe2(u(0), 0)).map(|_| 0),
+        nr::PIPE2 => with_vfs_sleeping(|v| v.pipe2(u(0), w(1))).map(|_| 0),
         _ => Err(Errno::ENOSYS),
     }
 }
@@ -814,7 +830,7 @@ fn read_blocking(
     mut op: impl FnMut(&mut Ctx<'_, CachePages, CurrentMem>, usize) -> Result<usize, Errno>,
 ) -> SysResult {
     loop {
-        match read_card(&mut op) {
+        match transfer_sleeping(&mut op) {
             Err(Errno::EAGAIN) if blocking_console(fd) => {}
             Err(Errno::EAGAIN) if super::pipe::blocking_pipe(fd).is_some() => {
                 if let Some(r) = super::pipe::pipe_wait(fd, 0) {
@@ -842,33 +858,44 @@ fn read_blocking(
     }
 }
 
-/// `filemap_read`'s waits for the card: `op` reads (to user memory) from `done` bytes into
-/// the call under the namespace's lock; a card file's read that reaches a page still being
-/// read, or a copy out that faults on a card or swapped page, stops short there
+/// `filemap_read`'s waits for the card, and a transfer's user copy that faults: `op` moves
+/// bytes (a read's to user memory, a write's from it, `getdents64`'s records) from `done`
+/// bytes into the call under the namespace's lock; a card file's read that reaches a page
+/// still being read, or a copy that faults on a card or swapped page, stops short there
 /// ([`super::iowait::with_io_deferred`]), and the task sleeps on the bio (`D`, other tasks
-/// running) with every lock dropped, then reads on. The bytes
-/// read in all, or the error of the first step (a later error ends the call with what was
-/// read, as `filemap_read` returns the bytes copied before it).
-fn read_card(
+/// running) with every lock dropped, then goes on (a write's copy in then faults with
+/// `FAULT_FLAG_TRIED`, as 6.1's `generic_perform_write` faults the page in and copies
+/// again). The bytes moved in all, or the error of the first step (a later error ends the
+/// call with what was moved, as `filemap_read` returns the bytes copied before it).
+pub(super) fn transfer_sleeping(
     mut op: impl FnMut(&mut Ctx<'_, CachePages, CurrentMem>, usize) -> Result<usize, Errno>,
 ) -> Result<usize, Errno> {
     let mut done = 0;
-    loop {
+    let r = loop {
         let (r, wait) = super::iowait::with_io_deferred(|| with_vfs(|v| op(v, done)));
-        let Some((disk, bio)) = wait else { return r.map(|n| done + n) };
+        let Some((disk, bio)) = wait else {
+            break match r {
+                Ok(n) => Ok(done + n),
+                Err(_) if done > 0 => Ok(done),
+                Err(e) => Err(e),
+            };
+        };
         match r {
             Ok(n) => done += n,
-            // The copy out stopped at its first byte, on a page being read in (a real
-            // EFAULT comes back without a wait when the call runs again).
+            // The copy stopped at its first byte, on a page being read in (a real EFAULT
+            // comes back without a wait when the call runs again).
             Err(Errno::EFAULT) => {}
-            Err(_) if done > 0 => return Ok(done),
-            Err(e) => return Err(e),
+            Err(_) if done > 0 => break Ok(done),
+            Err(e) => break Err(e),
         }
         if crate::block::core::wait_bio(disk, &bio).is_err() {
             // The card failed the read (its page has left the cache): no second try.
-            return if done > 0 { Ok(done) } else { Err(Errno::EIO) };
+            break if done > 0 { Ok(done) } else { Err(Errno::EIO) };
         }
-    }
+    };
+    // A copy that stopped and was not run again leaves no retry note behind.
+    super::iowait::clear_uaccess_retry();
+    r
 }
 
 /// Whether `fd` is the console without `O_NONBLOCK`.
