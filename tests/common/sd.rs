@@ -250,16 +250,17 @@ pub fn swaps_used_kb(q: &Qemu, swaps: &str) -> u64 {
 }
 
 /// After every program that used swap has exited, the only slots in use are the ones the
-/// swap slots cache holds: `/proc/swaps` Used a whole number of batches (Linux's moves 64
-/// slots at a time, `tests/samples/linux-6.1-raspi3b-arm64-user/swap.txt`), at most what
-/// the one CPU's two lists hold, `SwapFree` the rest of the area, nothing in the swap cache,
-/// and `verify` (which checks that every slot with no swap PTE and no page is one the slots
-/// cache holds, each once) clean. Returns Used in kB.
+/// swap slots cache of pivm's one CPU holds: `/proc/swaps` Used at most its two lists (63
+/// left to hand out, 64 waiting to go back; a whole number of 64-slot batches unless swap ran
+/// so low meanwhile that the cache went off and slots moved one at a time, as on Linux),
+/// `SwapFree` the rest of the area, nothing in the swap cache, and `verify` (which checks
+/// that every slot with no swap PTE and no page is one the slots cache holds, each once)
+/// clean. Returns Used in kB.
 pub fn check_only_slots_cached(q: &mut Qemu, swap_kb: u64, when: &str) -> u64 {
     let swaps = q.cmd("cat /proc/swaps");
     let used = swaps_used_kb(q, &swaps);
-    if used % (SWAP_BATCH * 4) != 0 || used > 2 * SWAP_BATCH * 4 {
-        q.fail(&format!("{when}: Used should be the slots cache's whole batches:\n{swaps}"));
+    if used > (2 * SWAP_BATCH - 1) * 4 {
+        q.fail(&format!("{when}: Used is more than the slots cache holds:\n{swaps}"));
     }
     let mi = q.cmd("cat /proc/meminfo");
     let (free, cached) =
