@@ -809,9 +809,16 @@ pub fn inuse_pages(ty: usize) -> u32 {
     SWAP.lock().areas.areas.get(ty).and_then(Option::as_ref).map_or(0, |a| a.inuse_pages)
 }
 
-/// Every used slot of every area with its count (continuations included) and cache bit, and
-/// the cached entries (for `verify`).
-pub fn snapshot() -> (Vec<(SwpEntry, u32, bool)>, Vec<SwpEntry>, Vec<SwpEntry>) {
+/// What `verify` reads of swap: every used slot of every area with its count (continuations
+/// included) and cache bit, the swap cache's entries, and the slots the slots caches hold.
+pub struct SwapSnapshot {
+    pub used: Vec<(SwpEntry, u32, bool)>,
+    pub cached: Vec<SwpEntry>,
+    pub slots_cached: Vec<SwpEntry>,
+}
+
+/// The [`SwapSnapshot`] of now.
+pub fn snapshot() -> SwapSnapshot {
     // A read in flight holds its slot's cache reference as a cached page does.
     let in_flight = settle_all();
     let s = SWAP.lock();
@@ -821,8 +828,11 @@ pub fn snapshot() -> (Vec<(SwpEntry, u32, bool)>, Vec<SwpEntry>, Vec<SwpEntry>) 
             used.extend(a.used_slots().map(|(o, n, c)| (SwpEntry::new(t as u32, o), n, c)));
         }
     }
-    let slots_cached = s.areas.slots_cached().collect();
-    (used, s.cache.iter().map(|(e, _)| e).chain(in_flight).collect(), slots_cached)
+    SwapSnapshot {
+        used,
+        cached: s.cache.iter().map(|(e, _)| e).chain(in_flight).collect(),
+        slots_cached: s.areas.slots_cached().collect(),
+    }
 }
 
 /// Swap's part of `verify`: every slot's count equals the swap PTEs referring to it, and
@@ -830,7 +840,7 @@ pub fn snapshot() -> (Vec<(SwpEntry, u32, bool)>, Vec<SwpEntry>, Vec<SwpEntry>) 
 /// caches hold (those with no count and no page, each held once). `ptes` counts the swap
 /// PTEs of every address space.
 pub fn verify(ptes: &alloc::collections::BTreeMap<SwpEntry, u32>) -> Result<(), String> {
-    let (used, cached, slots_cached) = snapshot();
+    let SwapSnapshot { used, cached, slots_cached } = snapshot();
     let cached: alloc::collections::BTreeSet<SwpEntry> = cached.into_iter().collect();
     let n_slots_cached = slots_cached.len();
     let slots_cached: alloc::collections::BTreeSet<SwpEntry> = slots_cached.into_iter().collect();
