@@ -280,29 +280,33 @@ pub fn writeback_pending() -> bool {
 /// go). With swap more than half full the slot scan takes back slots only the swap cache
 /// holds ([`reclaim_cache_only`]).
 pub fn add_to_swap(pfn: Pfn) -> Option<SwpEntry> {
-    let mut released = None;
-    let e = {
+    // A refill of the slots cache may take back several cache-only slots in one scan.
+    let mut released: Vec<Pfn> = Vec::new();
+    let e = 'alloc: {
         let mut s = SWAP.lock();
         if s.cache.entry_of(pfn.0).is_some() {
             return None;
         }
         let SwapState { areas, cache } = &mut *s;
-        let e = areas.get_swap_page_reclaiming(SWAP_HAS_CACHE, |e| {
+        let Some(e) = areas.get_swap_page_reclaiming(SWAP_HAS_CACHE, |e| {
             let freed = reclaim_cache_only(cache, e);
-            released = released.or(freed);
+            released.extend(freed);
             freed.is_some()
-        })?;
+        }) else {
+            break 'alloc None;
+        };
         if !cache.insert(e, CachedPage { pfn: pfn.0, readahead: false, mapped: true }) {
             // No memory for the cache's index: the slot goes back, the page stays.
             let _ = areas.put(e, SWAP_HAS_CACHE);
-            return None;
+            break 'alloc None;
         }
-        e
+        Some(e)
     };
-    if let Some(p) = released {
+    for &p in &released {
         // folio_free_swap: its only copy is the page now.
         crate::kernel::process::reclaim::folio_mark_dirty(p);
     }
+    let e = e?;
     crate::kernel::process::reclaim::folio_mark_dirty(pfn);
     Some(e)
 }
