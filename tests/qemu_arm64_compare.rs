@@ -157,6 +157,12 @@ fn parser_reads_the_samples_rows() {
     let rows: HashMap<String, String> = swap_rows(&sample("swap")).into_iter().collect();
     assert_eq!(rows["swapon: Adding ...k swap"], "482300k");
     assert_eq!(rows["/proc/swaps /dev/mmcblk0p2 size #3"], "482300");
+    let batches: Vec<&String> = rows
+        .iter()
+        .filter(|(k, _)| k.contains("Used in 64-slot batches"))
+        .map(|(_, v)| v)
+        .collect();
+    assert!(batches.len() >= 6 && batches.iter().all(|v| *v == "yes"), "{batches:?}");
     assert_eq!(rows["vmtest swap 192 | pages"], "49152");
     assert_eq!(rows["vmtest swap 192 | re-read pass 2 bad"], "0");
     assert_eq!(rows["swapstress M=16 pageout pswpout"], "4096");
@@ -313,7 +319,7 @@ fn swap_steps_without_pressure() -> Vec<String> {
 
 /// The swap phase's counts that do not depend on reclaim, at 4 levels, against arm64
 /// Linux's recorded `swap.txt`: `swapon`'s size and every `/proc/swaps` size (471 MiB less
-/// the header page), and `swapstress -m 16 -o`'s `MADV_PAGEOUT` without pressure: 4096 pages
+/// the header page) and Used in whole 64-slot batches (the swap slots cache), and `swapstress -m 16 -o`'s `MADV_PAGEOUT` without pressure: 4096 pages
 /// written, `VmSwap` 16 MiB after it, every word right when read back.
 #[test]
 fn swap_phase_counts_equal_linux_va48() {
@@ -334,11 +340,26 @@ fn swap_phase_counts_equal_linux(va_bits: u32) {
     let got = swap_rows(&transcript);
     // Every /proc/swaps shows the same size on Linux; pivm's must be that one.
     let size = |rows: &[(String, String)]| -> Vec<String> {
-        rows.iter().filter(|(k, _)| k.starts_with("/proc/swaps ")).map(|(_, v)| v.clone()).collect()
+        rows.iter()
+            .filter(|(k, _)| k.starts_with("/proc/swaps ") && k.contains(" size"))
+            .map(|(_, v)| v.clone())
+            .collect()
     };
     let (got_sizes, want_sizes) = (size(&got), size(&want_all));
     if got_sizes.is_empty() || got_sizes.iter().chain(&want_sizes).any(|s| *s != want_sizes[0]) {
         q.fail(&format!("/proc/swaps sizes: pivm {got_sizes:?}, Linux 6.1 {want_sizes:?}"));
+    }
+    // Used moves by the swap slots cache's batches of 64 slots on both (pivm's rows here are
+    // before and after the pageout run: 0 kB and one batch, 256 kB).
+    let batches = |rows: &[(String, String)]| -> Vec<String> {
+        rows.iter()
+            .filter(|(k, _)| k.contains("Used in 64-slot batches"))
+            .map(|(_, v)| v.clone())
+            .collect()
+    };
+    let (got_b, want_b) = (batches(&got), batches(&want_all));
+    if got_b.is_empty() || got_b.iter().chain(&want_b).any(|v| v != "yes") {
+        q.fail(&format!("/proc/swaps Used in batches: pivm {got_b:?}, Linux 6.1 {want_b:?}"));
     }
     let pageout = |rows: Vec<(String, String)>| -> Vec<(String, String)> {
         rows.into_iter()

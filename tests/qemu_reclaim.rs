@@ -12,6 +12,7 @@
 //! a kernel allocation that may sleep and cannot reclaim invokes the OOM killer.
 mod common;
 
+use common::sd::check_only_slots_cached;
 use common::{meminfo_kb, swapstress_delta, Opts, Qemu};
 use std::time::Duration;
 
@@ -226,14 +227,9 @@ fn pages_swapped_out_under_pressure_come_back_intact_2g() {
     assert!(vmstat(&mut q, "pswpin") > in0, "nothing swapped in");
     assert!(vmstat(&mut q, "pgsteal_anon") > 0, "reclaim stole no anon page");
     let steal_file = vmstat(&mut q, "pgsteal_file") - steal_file0;
-    let swaps = q.cmd("cat /proc/swaps");
-    if !swaps.contains("partition\t") || !swaps.contains("\t\t0\t\t-2\n") {
-        q.fail(&format!("slots left in use after exit:\n{swaps}"));
-    }
+    check_only_slots_cached(&mut q, swap_kb, "after swapstress under pressure");
     let mi = q.cmd("cat /proc/meminfo");
-    assert_eq!(meminfo_kb(&q, &mi, "SwapFree"), swap_kb);
     assert_eq!(meminfo_kb(&q, &mi, "AnonPages"), 0);
-    q.verify_ok("after swapstress under pressure");
     eprintln!("pressure run: {mib} MiB over {free_kb} kB free, {swap_kb} kB swap; card pages dropped {steal_file}");
     no_sleep_in_atomic(&q, "the whole run");
     q.poweroff_ok();
@@ -297,14 +293,9 @@ fn several_programs_under_pressure_lose_nothing_2g() {
     }
     assert!(vmstat(&mut q, "pswpout") > out0, "nothing swapped out");
     assert!(vmstat(&mut q, "pswpin") > in0, "nothing swapped in");
-    let swaps = q.cmd("cat /proc/swaps");
-    if !swaps.contains("partition\t") || !swaps.contains("\t\t0\t\t-2\n") {
-        q.fail(&format!("slots left in use after exit:\n{swaps}"));
-    }
+    check_only_slots_cached(&mut q, swap_kb, "after several programs under pressure");
     let mi = q.cmd("cat /proc/meminfo");
-    assert_eq!(meminfo_kb(&q, &mi, "SwapFree"), swap_kb);
     assert_eq!(meminfo_kb(&q, &mi, "AnonPages"), 0);
-    q.verify_ok("after several programs under pressure");
     no_sleep_in_atomic(&q, "the whole run");
     q.poweroff_ok();
 }
@@ -348,6 +339,8 @@ fn a_task_waiting_for_the_card_sleeps_while_others_run_2g() {
     );
     let out = q.cmd("swapon /dev/mmcblk0p2");
     q.expect_in("swapon", &out, "Adding ");
+    let mi = q.cmd("cat /proc/meminfo");
+    let swap_kb = meminfo_kb(&q, &mi, "SwapTotal");
     let spin = q.start_background("/bin/spin", "spinning until killed", RUN);
     let utime0 = stat_field(&mut q, spin, 14);
     let out = q.cmd_timeout(&format!("run /boot/bin/cardmap -d {F16M} private 256"), RUN);
@@ -376,11 +369,7 @@ fn a_task_waiting_for_the_card_sleeps_while_others_run_2g() {
     q.expect_in("swapstress", &seen, &format!("ok: every word of {} pages right", 40 * 256));
     q.cmd(&format!("kill -9 {spin}"));
     std::thread::sleep(Duration::from_millis(500));
-    let swaps = q.cmd("cat /proc/swaps");
-    if !swaps.contains("partition\t") || !swaps.contains("\t\t0\t\t-2\n") {
-        q.fail(&format!("slots left in use after exit:\n{swaps}"));
-    }
-    q.verify_ok("after waits for the card beside a running program");
+    check_only_slots_cached(&mut q, swap_kb, "after waits for the card beside a running program");
     no_sleep_in_atomic(&q, "the whole run");
     q.poweroff_ok();
 }
@@ -521,14 +510,9 @@ fn swap_io_in_batches_loses_nothing_with_several_programs_2g() {
     assert!(reads > 0 && writes > 0, "no swap I/O: {before:?} -> {after:?}");
     assert!(rmerged > 0, "no read merged (read-ahead's window): {before:?} -> {after:?}");
     assert!(wmerged > 0, "no write merged (reclaim's plug): {before:?} -> {after:?}");
-    let swaps = q.cmd("cat /proc/swaps");
-    if !swaps.contains("partition\t") || !swaps.contains("\t\t0\t\t-2\n") {
-        q.fail(&format!("slots left in use after exit:\n{swaps}"));
-    }
+    check_only_slots_cached(&mut q, swap_kb, "after three programs swapping under plugs");
     let mi = q.cmd("cat /proc/meminfo");
-    assert_eq!(meminfo_kb(&q, &mi, "SwapFree"), swap_kb);
     assert_eq!(meminfo_kb(&q, &mi, "AnonPages"), 0);
-    q.verify_ok("after three programs swapping under plugs");
     eprintln!(
         "swap in batches: 3 x {mib} MiB over {free_kb} kB free: {reads} read requests (+{rmerged} merged bios), {writes} write requests (+{wmerged} merged)"
     );

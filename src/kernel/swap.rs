@@ -32,7 +32,9 @@ use crate::abi::errno::Errno;
 use crate::block::blk_mq::{BioVec, Completion};
 use crate::block::core as blk;
 use crate::block::genhd::ReqOp;
+use crate::fs::binfmt_elf::RandomSource;
 use crate::kernel::mem::{linear_address, with_node, with_page_mapped};
+use crate::kernel::process::exec::CounterRandom;
 use crate::kprintln;
 use crate::mm::gfp::GfpFlags;
 use crate::mm::page::PageOwner;
@@ -278,29 +280,33 @@ pub fn writeback_pending() -> bool {
 /// go). With swap more than half full the slot scan takes back slots only the swap cache
 /// holds ([`reclaim_cache_only`]).
 pub fn add_to_swap(pfn: Pfn) -> Option<SwpEntry> {
-    let mut released = None;
-    let e = {
+    // A refill of the slots cache may take back several cache-only slots in one scan.
+    let mut released: Vec<Pfn> = Vec::new();
+    let e = 'alloc: {
         let mut s = SWAP.lock();
         if s.cache.entry_of(pfn.0).is_some() {
             return None;
         }
         let SwapState { areas, cache } = &mut *s;
-        let e = areas.get_swap_page_reclaiming(SWAP_HAS_CACHE, |e| {
+        let Some(e) = areas.get_swap_page_reclaiming(SWAP_HAS_CACHE, |e| {
             let freed = reclaim_cache_only(cache, e);
-            released = released.or(freed);
+            released.extend(freed);
             freed.is_some()
-        })?;
+        }) else {
+            break 'alloc None;
+        };
         if !cache.insert(e, CachedPage { pfn: pfn.0, readahead: false, mapped: true }) {
             // No memory for the cache's index: the slot goes back, the page stays.
             let _ = areas.put(e, SWAP_HAS_CACHE);
-            return None;
+            break 'alloc None;
         }
-        e
+        Some(e)
     };
-    if let Some(p) = released {
+    for &p in &released {
         // folio_free_swap: its only copy is the page now.
         crate::kernel::process::reclaim::folio_mark_dirty(p);
     }
+    let e = e?;
     crate::kernel::process::reclaim::folio_mark_dirty(pfn);
     Some(e)
 }
@@ -761,8 +767,11 @@ pub fn swapon(path: &str, swap_flags: u32) -> Result<(), Errno> {
     }
     let dev = alloc::format!("/dev/{}", name);
     // mmc_queue sets QUEUE_FLAG_NONROT: an SD card is solid-state to the swap code.
-    let si = SwapInfo::new(&dev, (disk, partno), &h, true);
+    let mut si = SwapInfo::new(&dev, (disk, partno), &h, true);
+    // A solid-state area's linear scan starts at a random slot (6.1's `cluster_next_cpu`).
+    si.seed_cluster_next(CounterRandom::new().next_u32());
     let pages = si.pages;
+    let nr_cpus = with_node(|n| n.nr_online_cpus()) as usize;
     let prio =
         (swap_flags & SWAP_FLAG_PREFER != 0).then_some((swap_flags & SWAP_FLAG_PRIO_MASK) as i32);
     let (prio, span) = {
@@ -773,6 +782,7 @@ pub fn swapon(path: &str, swap_flags: u32) -> Result<(), Errno> {
         // setup_swap_extents of a block device: the span is the usable pages.
         let span = u64::from(si.pages);
         let ty = s.areas.enable(si, prio).ok_or(Errno::EPERM)?;
+        s.areas.enable_swap_slots_cache(nr_cpus);
         (s.areas.areas[ty].as_ref().map_or(0, |a| a.prio), span)
     };
     // One extent for a block device; "SS" for solid state (pivm has no frontswap: no "FS").
@@ -803,9 +813,16 @@ pub fn inuse_pages(ty: usize) -> u32 {
     SWAP.lock().areas.areas.get(ty).and_then(Option::as_ref).map_or(0, |a| a.inuse_pages)
 }
 
-/// Every used slot of every area with its count (continuations included) and cache bit, and
-/// the cached entries (for `verify`).
-pub fn snapshot() -> (Vec<(SwpEntry, u32, bool)>, Vec<SwpEntry>) {
+/// What `verify` reads of swap: every used slot of every area with its count (continuations
+/// included) and cache bit, the swap cache's entries, and the slots the slots caches hold.
+pub struct SwapSnapshot {
+    pub used: Vec<(SwpEntry, u32, bool)>,
+    pub cached: Vec<SwpEntry>,
+    pub slots_cached: Vec<SwpEntry>,
+}
+
+/// The [`SwapSnapshot`] of now.
+pub fn snapshot() -> SwapSnapshot {
     // A read in flight holds its slot's cache reference as a cached page does.
     let in_flight = settle_all();
     let s = SWAP.lock();
@@ -815,22 +832,41 @@ pub fn snapshot() -> (Vec<(SwpEntry, u32, bool)>, Vec<SwpEntry>) {
             used.extend(a.used_slots().map(|(o, n, c)| (SwpEntry::new(t as u32, o), n, c)));
         }
     }
-    (used, s.cache.iter().map(|(e, _)| e).chain(in_flight).collect())
+    SwapSnapshot {
+        used,
+        cached: s.cache.iter().map(|(e, _)| e).chain(in_flight).collect(),
+        slots_cached: s.areas.slots_cached().collect(),
+    }
 }
 
 /// Swap's part of `verify`: every slot's count equals the swap PTEs referring to it, and
-/// `SWAP_HAS_CACHE` is set exactly for the cached entries. `ptes` counts the swap PTEs of
-/// every address space.
+/// `SWAP_HAS_CACHE` is set exactly for the cached entries and the slots the swap slots
+/// caches hold (those with no count and no page, each held once). `ptes` counts the swap
+/// PTEs of every address space.
 pub fn verify(ptes: &alloc::collections::BTreeMap<SwpEntry, u32>) -> Result<(), String> {
-    let (used, cached) = snapshot();
+    let SwapSnapshot { used, cached, slots_cached } = snapshot();
     let cached: alloc::collections::BTreeSet<SwpEntry> = cached.into_iter().collect();
+    let n_slots_cached = slots_cached.len();
+    let slots_cached: alloc::collections::BTreeSet<SwpEntry> = slots_cached.into_iter().collect();
+    if slots_cached.len() != n_slots_cached {
+        return Err("swap: a slot twice in the swap slots caches".into());
+    }
     for &(e, count, has_cache) in &used {
         let want = ptes.get(&e).copied().unwrap_or(0);
         if count != want {
             return Err(alloc::format!("swap: slot {} count {} but {} swap PTEs", e, count, want));
         }
-        if has_cache != cached.contains(&e) {
+        if slots_cached.contains(&e) {
+            if count != 0 || !has_cache || cached.contains(&e) {
+                return Err(alloc::format!("swap: slot {} in a slots cache is in use", e));
+            }
+        } else if has_cache != cached.contains(&e) {
             return Err(alloc::format!("swap: slot {} cache bit and swap cache disagree", e));
+        }
+    }
+    for e in &slots_cached {
+        if !used.iter().any(|(u, _, _)| u == e) {
+            return Err(alloc::format!("swap: slots cache holds free slot {}", e));
         }
     }
     for (e, n) in ptes {

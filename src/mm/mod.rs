@@ -10,6 +10,7 @@ pub mod mmap;
 pub mod oom_kill;
 pub mod readahead;
 pub mod swap_header;
+pub mod swap_slots;
 pub mod swap_state;
 pub mod swapfile;
 pub mod swapops;

@@ -12,6 +12,7 @@ use alloc::vec::Vec;
 
 use super::mm_types::PAGE_SIZE;
 use super::swap_header::SwapHeader;
+use super::swap_slots::{SwapSlots, THIS_CPU};
 use super::swapops::SwpEntry;
 
 /// `SWAP_HAS_CACHE`: the slot's page is in the swap cache.
@@ -30,9 +31,12 @@ pub const SWAP_CONT_MAX: u8 = 0x7f;
 pub const SWAP_MAP_PAGE_SLOTS: u32 = PAGE_SIZE as u32;
 /// `SWAPFILE_CLUSTER` (no THP swap): slots per cluster.
 pub const SWAPFILE_CLUSTER: u32 = 256;
+/// `SWAP_ADDRESS_SPACE_SHIFT`: a swap address space (and a `set_cluster_next` trunk) is
+/// 2^14 slots, 64 MiB.
+const SWAP_ADDRESS_SPACE_SHIFT: u32 = 14;
 /// `SWAP_CLUSTER_COLS`: the stride of the initial free-cluster list (`SWAP_ADDRESS_SPACE_PAGES`
 /// / `SWAPFILE_CLUSTER`, larger than a cache line of `swap_cluster_info`).
-const SWAP_CLUSTER_COLS: u32 = (1 << 14) / SWAPFILE_CLUSTER;
+const SWAP_CLUSTER_COLS: u32 = (1 << SWAP_ADDRESS_SPACE_SHIFT) / SWAPFILE_CLUSTER;
 /// `MAX_SWAPFILES` on this configuration (`1 << MAX_SWAPFILES_SHIFT`, minus the device-private,
 /// migration, hwpoison and pte-marker types 6.1 reserves with CONFIG_MIGRATION): 32 - 4.
 pub const MAX_SWAPFILES: usize = 28;
@@ -100,7 +104,13 @@ pub struct SwapInfo {
     pub inuse_pages: u32,
     pub lowest_bit: u32,
     pub highest_bit: u32,
+    /// The next slot the linear scan tries: 6.1's `cluster_next` (rotational), or this CPU's
+    /// `cluster_next_cpu` (solid-state; pivm's kernel runs on one CPU).
     pub cluster_next: u32,
+    /// `prandom` state for a solid-state area's random scan positions (`swapon`'s start and
+    /// `set_cluster_next`'s new trunk); 0 until [`Self::seed_cluster_next`] (the host tests'
+    /// areas keep `cluster_next` deterministic).
+    prandom: u32,
     pub swap_map: Vec<u8>,
     cluster_info: Vec<ClusterInfo>,
     free_clusters: VecDeque<u32>,
@@ -171,12 +181,53 @@ impl SwapInfo {
             lowest_bit: 1,
             highest_bit: max - 1,
             cluster_next,
+            prandom: 0,
             swap_map,
             cluster_info,
             free_clusters,
             percpu: PercpuCluster::default(),
             cont: (0..max.div_ceil(SWAP_MAP_PAGE_SLOTS)).map(|_| Vec::new()).collect(),
         }
+    }
+
+    /// `swapon`'s random start for a solid-state area (`cluster_next_cpu = 1 +
+    /// prandom_u32_max(highest_bit)`, for wear levelling), from `random`, which also seeds the
+    /// area's `prandom` for [`Self::set_cluster_next`]. A rotational area keeps slot 1.
+    pub fn seed_cluster_next(&mut self, random: u32) {
+        if !self.flags.contains(SwpFlags::SOLIDSTATE) || self.highest_bit == 0 {
+            return;
+        }
+        self.prandom = random | 1;
+        self.cluster_next = 1 + self.prandom_u32_max(self.highest_bit);
+    }
+
+    /// `prandom_u32_max(ceil)`: 0..ceil from the area's xorshift state.
+    fn prandom_u32_max(&mut self, ceil: u32) -> u32 {
+        let mut x = self.prandom;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.prandom = x;
+        ((u64::from(x) * u64::from(ceil)) >> 32) as u32
+    }
+
+    /// `set_cluster_next`: where the next linear scan starts. On a solid-state area with a
+    /// random state, a scan that crossed into another `SWAP_ADDRESS_SPACE_PAGES` trunk goes
+    /// on from the start of a random trunk instead (spreading the CPUs over the swap address
+    /// spaces' locks), unless no slot is free.
+    fn set_cluster_next(&mut self, mut next: u32) {
+        if self.flags.contains(SwpFlags::SOLIDSTATE)
+            && self.prandom != 0
+            && self.cluster_next >> SWAP_ADDRESS_SPACE_SHIFT != next >> SWAP_ADDRESS_SPACE_SHIFT
+        {
+            if self.highest_bit <= self.lowest_bit {
+                return;
+            }
+            next = self.lowest_bit + self.prandom_u32_max(self.highest_bit - self.lowest_bit + 1);
+            next &= !((1 << SWAP_ADDRESS_SPACE_SHIFT) - 1);
+            next = next.max(self.lowest_bit);
+        }
+        self.cluster_next = next;
     }
 
     /// `inc_cluster_info_page`: a slot of a free cluster takes the cluster off the free list.
@@ -261,20 +312,46 @@ impl SwapInfo {
         self.inuse_pages -= 1;
     }
 
-    /// `scan_swap_map_slots` for one slot with `usage` (`SWAP_HAS_CACHE` from `add_to_swap`,
-    /// 1 from `swapoff`-free paths): the cluster path on a solid-state area, else (or with no
-    /// free cluster left) the linear scan from `cluster_next` round to `lowest_bit`. 6.1 scans
-    /// from a random per-CPU start on a solid-state area; pivm from `cluster_next`. With swap
-    /// more than half full (`swap_full`: `vm_swap_full`), the linear scan takes back a slot
-    /// whose only user is the swap cache when `reclaim(offset)` lets its page go
-    /// (`__try_to_reclaim_swap` with `TTRS_ANYWAY`: the page is out of the swap cache, so the
-    /// cache reference is dropped here and the slot is used again), and goes on past one whose
-    /// page cannot go (under writeback).
-    pub fn scan_swap_map_slot(
+    /// `scan_swap_map_slots(usage, nr)`: up to `nr` slots with `usage` (`SWAP_HAS_CACHE`
+    /// from `folio_alloc_swap`), taken from the area one after the other as 6.1's loop takes
+    /// them: the cluster path on a solid-state area (this CPU's cluster, then the next free
+    /// one), else (or with no free cluster left) the linear scan from `cluster_next` round
+    /// to `lowest_bit`; the batch ends early at `highest_bit` or when the area has no free
+    /// slot. With swap more than half full (`swap_full`: `vm_swap_full`), the linear scan
+    /// takes back a slot whose only user is the swap cache when `reclaim(offset)` lets its
+    /// page go (`__try_to_reclaim_swap` with `TTRS_ANYWAY`), and goes on past one whose page
+    /// cannot go (under writeback). The cache reference dropped there frees the slot as
+    /// `put_swap_folio` does: into `ret` (the caller's `free_swap_slot`: the slots cache's
+    /// return list, so the slot stays `SWAP_HAS_CACHE` and the scan goes on) when given,
+    /// else at once, and the scan uses it.
+    pub fn scan_swap_map_slots(
+        &mut self,
+        usage: u8,
+        nr: usize,
+        swap_full: bool,
+        reclaim: &mut impl FnMut(u32) -> bool,
+        mut ret: Option<&mut Vec<u32>>,
+    ) -> Vec<u32> {
+        let mut got = Vec::new();
+        while got.len() < nr {
+            let Some(o) = self.scan_one(usage, swap_full, reclaim, ret.as_deref_mut()) else {
+                break;
+            };
+            got.push(o);
+            if o >= self.highest_bit {
+                break;
+            }
+        }
+        got
+    }
+
+    /// One slot of [`Self::scan_swap_map_slots`].
+    fn scan_one(
         &mut self,
         usage: u8,
         swap_full: bool,
         reclaim: &mut impl FnMut(u32) -> bool,
+        mut ret: Option<&mut Vec<u32>>,
     ) -> Option<u32> {
         if !self.flags.contains(SwpFlags::WRITEOK) || self.inuse_pages >= self.pages {
             return None;
@@ -291,7 +368,12 @@ impl SwapInfo {
                 (base..=high).chain(low..base).find(|&o| {
                     let m = self.swap_map[o as usize];
                     if swap_full && m == SWAP_HAS_CACHE && reclaim(o) {
-                        let _ = self.entry_put(o, SWAP_HAS_CACHE);
+                        if let Ok(0) = self.entry_put_locked(o, SWAP_HAS_CACHE) {
+                            match ret.as_deref_mut() {
+                                Some(r) => r.push(o),
+                                None => self.swap_entry_free(o),
+                            }
+                        }
                     }
                     self.swap_map[o as usize] == 0
                 })?
@@ -300,8 +382,18 @@ impl SwapInfo {
         self.swap_map[offset as usize] = usage;
         self.inc_cluster(offset);
         self.range_alloc(offset);
-        self.cluster_next = offset + 1;
+        self.set_cluster_next(offset + 1);
         Some(offset)
+    }
+
+    /// [`Self::scan_swap_map_slots`] for one slot, freed slots going back at once.
+    pub fn scan_swap_map_slot(
+        &mut self,
+        usage: u8,
+        swap_full: bool,
+        reclaim: &mut impl FnMut(u32) -> bool,
+    ) -> Option<u32> {
+        self.scan_swap_map_slots(usage, 1, swap_full, reclaim, None).pop()
     }
 
     /// Slots whose only user is the swap cache (`swap_map` is `SWAP_HAS_CACHE` alone).
@@ -309,8 +401,11 @@ impl SwapInfo {
         self.swap_map.iter().filter(|&&m| m == SWAP_HAS_CACHE).count()
     }
 
-    /// `swap_entry_free`: the slot goes back.
-    fn entry_free(&mut self, offset: u32) {
+    /// `swap_entry_free` (from `swapcache_free_entries`): a slot whose count and cache
+    /// reference are gone (`swap_map` left at `SWAP_HAS_CACHE` by
+    /// [`Self::entry_put_locked`]) goes back to the area.
+    pub fn swap_entry_free(&mut self, offset: u32) {
+        debug_assert_eq!(self.swap_map[offset as usize], SWAP_HAS_CACHE);
         self.swap_map[offset as usize] = 0;
         self.dec_cluster(offset);
         self.range_free(offset);
@@ -359,10 +454,11 @@ impl SwapInfo {
     }
 
     /// `__swap_entry_free_locked`: drops one swap PTE (`usage` 1) or the swap cache
-    /// (`SWAP_HAS_CACHE`); the slot is freed when nothing is left. Returns the `swap_map`
-    /// byte left (0 when freed; `COUNT_CONTINUED` set while the continuation pages hold
-    /// part of the count).
-    pub fn entry_put(&mut self, offset: u32, usage: u8) -> Result<u8, SwapCountError> {
+    /// (`SWAP_HAS_CACHE`). Returns the `swap_map` byte left (`COUNT_CONTINUED` set while the
+    /// continuation pages hold part of the count), 0 when nothing is: the slot then keeps
+    /// `SWAP_HAS_CACHE`, as 6.1 leaves it for `free_swap_slot` (the slots cache's return list
+    /// or [`Self::swap_entry_free`]), so nothing hands it out meanwhile.
+    pub fn entry_put_locked(&mut self, offset: u32, usage: u8) -> Result<u8, SwapCountError> {
         let m = self.check(offset)?;
         let (mut count, mut has_cache) = (m & !SWAP_HAS_CACHE, m & SWAP_HAS_CACHE);
         if usage == SWAP_HAS_CACHE {
@@ -383,10 +479,16 @@ impl SwapInfo {
             count -= 1;
         }
         let left = count | has_cache;
+        self.swap_map[offset as usize] = if left == 0 { SWAP_HAS_CACHE } else { left };
+        Ok(left)
+    }
+
+    /// [`Self::entry_put_locked`] with a slot left with nothing freed at once (no slots
+    /// cache: `swapcache_free_entries` of the one entry).
+    pub fn entry_put(&mut self, offset: u32, usage: u8) -> Result<u8, SwapCountError> {
+        let left = self.entry_put_locked(offset, usage)?;
         if left == 0 {
-            self.entry_free(offset);
-        } else {
-            self.swap_map[offset as usize] = left;
+            self.swap_entry_free(offset);
         }
         Ok(left)
     }
@@ -519,11 +621,13 @@ impl SwapInfo {
     }
 }
 
-/// The swap areas (`swap_info[]`, `swap_avail_heads`) and `least_priority`.
+/// The swap areas (`swap_info[]`, `swap_avail_heads`), `least_priority` and the per-CPU
+/// swap slots caches in front of them (`mm/swap_slots.rs`).
 #[derive(Debug)]
 pub struct SwapAreas {
     pub areas: Vec<Option<SwapInfo>>,
     least_priority: i32,
+    pub(super) slots: SwapSlots,
 }
 
 impl Default for SwapAreas {
@@ -535,7 +639,7 @@ impl Default for SwapAreas {
 impl SwapAreas {
     pub const fn new() -> SwapAreas {
         // 6.1 starts at -1, so the first area without a priority gets -2.
-        SwapAreas { areas: Vec::new(), least_priority: -1 }
+        SwapAreas { areas: Vec::new(), least_priority: -1, slots: SwapSlots::new() }
     }
 
     /// Whether `bdev` is an active area's device (`claim_swapfile`'s EBUSY).
@@ -567,18 +671,23 @@ impl SwapAreas {
         Some(ty)
     }
 
-    /// `swapoff`'s first half: no more slots from the area (`del_from_avail_list`).
+    /// `swapoff`'s first half: no more slots from the area (`del_from_avail_list`), and the
+    /// slots caches drained and off until `swapoff` ends (`disable_swap_slots_cache_lock`),
+    /// so every slot of the area is back in its map or in use.
     pub fn stop_allocating(&mut self, ty: usize) {
         if let Some(a) = self.areas.get_mut(ty).and_then(Option::as_mut) {
             a.flags.remove(SwpFlags::WRITEOK);
         }
+        self.disable_swap_slots_cache();
     }
 
-    /// `swapoff` failed (`reinsert_swap_info`): slots from the area again.
+    /// `swapoff` failed (`reinsert_swap_info`): slots from the area again, and the slots
+    /// caches back on (`reenable_swap_slots_cache_unlock`).
     pub fn reenable(&mut self, ty: usize) {
         if let Some(a) = self.areas.get_mut(ty).and_then(Option::as_mut) {
             a.flags.insert(SwpFlags::WRITEOK);
         }
+        self.reenable_swap_slots_cache();
     }
 
     /// `swapoff`'s end: the area goes; the areas with automatic priorities below it move up
@@ -593,6 +702,8 @@ impl SwapAreas {
             }
             self.least_priority += 1;
         }
+        // `swapoff`'s `reenable_swap_slots_cache_unlock`: on while another area is.
+        self.reenable_swap_slots_cache();
         Some(si)
     }
 
@@ -613,12 +724,33 @@ impl SwapAreas {
     /// [`Self::get_swap_page`] with `__try_to_reclaim_swap`: once swap is more than half full
     /// (`vm_swap_full`), a scan that passes a slot only the swap cache holds asks
     /// `reclaim(entry)` to take its page out of the cache (true when it did) and uses the slot.
+    /// A slot for the swap cache comes through this CPU's slots cache (`folio_alloc_swap`).
     pub fn get_swap_page_reclaiming(
         &mut self,
         usage: u8,
         mut reclaim: impl FnMut(SwpEntry) -> bool,
     ) -> Option<SwpEntry> {
+        if usage == SWAP_HAS_CACHE {
+            return self.folio_alloc_swap(THIS_CPU, &mut reclaim);
+        }
+        self.get_swap_pages(1, usage, &mut reclaim).pop()
+    }
+
+    /// `get_swap_pages(n_goal)`: up to `n_goal` slots (at most `SWAP_BATCH`, and no more than
+    /// are free) with `usage`, all from the highest-priority area that has any (the first of
+    /// equal ones), as one `scan_swap_map_slots`. Empty when no area has a free slot.
+    pub(super) fn get_swap_pages(
+        &mut self,
+        n_goal: usize,
+        usage: u8,
+        reclaim: &mut impl FnMut(SwpEntry) -> bool,
+    ) -> Vec<SwpEntry> {
+        let n_goal = n_goal.min(super::swap_slots::SWAP_BATCH).min(self.nr_pages().0 as usize);
+        if n_goal == 0 {
+            return Vec::new();
+        }
         let swap_full = self.vm_swap_full();
+        let use_cache = self.use_swap_slot_cache();
         let mut order: Vec<usize> = (0..self.areas.len())
             .filter(|&t| {
                 self.areas[t]
@@ -629,14 +761,25 @@ impl SwapAreas {
         order.sort_by_key(|&t| core::cmp::Reverse(self.areas[t].as_ref().map_or(0, |a| a.prio)));
         for t in order {
             let mut reclaim_slot = |o: u32| reclaim(SwpEntry::new(t as u32, o));
-            let area = self.areas[t].as_mut();
-            if let Some(off) =
-                area.and_then(|a| a.scan_swap_map_slot(usage, swap_full, &mut reclaim_slot))
-            {
-                return Some(SwpEntry::new(t as u32, off));
+            let mut freed = Vec::new();
+            let got = match self.areas[t].as_mut() {
+                Some(a) => a.scan_swap_map_slots(
+                    usage,
+                    n_goal,
+                    swap_full,
+                    &mut reclaim_slot,
+                    use_cache.then_some(&mut freed),
+                ),
+                None => Vec::new(),
+            };
+            for o in freed {
+                self.free_swap_slot(THIS_CPU, SwpEntry::new(t as u32, o));
+            }
+            if !got.is_empty() {
+                return got.into_iter().map(|o| SwpEntry::new(t as u32, o)).collect();
             }
         }
-        None
+        Vec::new()
     }
 
     /// `swap_duplicate` (`usage` 1) / `swapcache_prepare` (`SWAP_HAS_CACHE`).
@@ -644,9 +787,16 @@ impl SwapAreas {
         self.get_mut(e).ok_or(SwapCountError::Bad)?.duplicate(e.offset(), usage)
     }
 
-    /// `swap_free` (`usage` 1) / `swapcache_free` (`SWAP_HAS_CACHE`): what is left.
+    /// `swap_free` (`usage` 1) / `put_swap_folio` (`SWAP_HAS_CACHE`): what is left. A slot
+    /// left with nothing goes to this CPU's slots cache (`free_swap_slot`), which gives it
+    /// back to the area with a batch of others, or back at once while the cache is off.
     pub fn put(&mut self, e: SwpEntry, usage: u8) -> Result<u8, SwapCountError> {
-        self.get_mut(e).ok_or(SwapCountError::Bad)?.entry_put(e.offset(), usage)
+        let left =
+            self.get_mut(e).ok_or(SwapCountError::Bad)?.entry_put_locked(e.offset(), usage)?;
+        if left == 0 {
+            self.free_swap_slot(THIS_CPU, e);
+        }
+        Ok(left)
     }
 
     /// `__swp_swapcount`.

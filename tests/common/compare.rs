@@ -158,7 +158,8 @@ pub fn time_rows(transcript: &str) -> Vec<(String, String)> {
 
 /// The swap phase's rows that do not depend on which pages reclaim chose (the same on every
 /// run of either kernel), in order, repeats numbered as [`fault_steps`] does: the swap area's
-/// size in `swapon`'s line and in each `/proc/swaps`, each `vmtest swap` workload's page count and every pattern
+/// size in `swapon`'s line and in each `/proc/swaps` (and whether its Used is a whole number
+/// of the slots cache's 64-slot batches), each `vmtest swap` workload's page count and every pattern
 /// check (`bad=` of each re-read pass, swapstress's "ok:" verdict), and what `MADV_PAGEOUT`
 /// without pressure writes (`pageout`'s `pswpout`, then `VmSwap`).
 pub fn swap_rows(transcript: &str) -> Vec<(String, String)> {
@@ -182,6 +183,11 @@ pub fn swap_rows(transcript: &str) -> Vec<(String, String)> {
             rows.put("swapon: Adding ...k swap".into(), &first_word(rest));
         } else if words.first() == Some(&"/dev/mmcblk0p2") && words.get(1) == Some(&"partition") {
             rows.put("/proc/swaps /dev/mmcblk0p2 size".into(), words.get(2).unwrap_or(&""));
+            // 6.1's swap slots cache takes and gives back 64 slots at a time: Used moves by
+            // whole batches of 256 kB.
+            let used = words.get(3).and_then(|w| w.parse::<u64>().ok());
+            let batches = if used.is_some_and(|kb| kb % 256 == 0) { "yes" } else { "no" };
+            rows.put("/proc/swaps /dev/mmcblk0p2 Used in 64-slot batches".into(), batches);
         } else if let Some(rest) = line.strip_prefix("SWAP test: ") {
             vmtest = format!("vmtest swap {}", first_word(rest));
             let pages = rest.split('(').nth(1).map(first_word).unwrap_or_default();

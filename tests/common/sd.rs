@@ -190,3 +190,86 @@ pub fn swapon(q: &mut Qemu, pages: u64) -> u64 {
     );
     kb
 }
+
+/// `SWAP_BATCH` (6.1's `SWAP_SLOTS_CACHE_SIZE`): the slots a CPU's swap slots cache takes
+/// from the area at once, and gives back at once.
+pub const SWAP_BATCH: u64 = 64;
+
+/// What `/proc/swaps` Used is with 6.1's swap slots cache on pivm's one CPU, for a known
+/// sequence of slot allocations and frees (swap plentiful, so the cache stays active): an
+/// allocation that finds the CPU's cache empty takes a batch of 64 slots from the area, and
+/// a freed slot waits on the return list, which goes back when the 65th comes. So Used
+/// moves by whole batches, as Linux's does.
+#[derive(Debug, Default)]
+pub struct SlotsCache {
+    /// Slots left to hand out.
+    nr: u64,
+    /// Slots waiting to go back.
+    n_ret: u64,
+    /// Slots taken from the area: handed out or held by the cache.
+    used: u64,
+}
+
+impl SlotsCache {
+    /// `n` slots handed out (`folio_alloc_swap`).
+    pub fn alloc(&mut self, n: u64) {
+        for _ in 0..n {
+            if self.nr == 0 {
+                self.nr = SWAP_BATCH;
+                self.used += SWAP_BATCH;
+            }
+            self.nr -= 1;
+        }
+    }
+
+    /// `n` slots freed (`free_swap_slot`).
+    pub fn free(&mut self, n: u64) {
+        for _ in 0..n {
+            if self.n_ret == SWAP_BATCH {
+                self.used -= SWAP_BATCH;
+                self.n_ret = 0;
+            }
+            self.n_ret += 1;
+        }
+    }
+
+    /// `/proc/swaps` Used in kB.
+    pub fn used_kb(&self) -> u64 {
+        self.used * 4
+    }
+}
+
+/// The Used column (kB) of the swap partition's `/proc/swaps` line.
+pub fn swaps_used_kb(q: &Qemu, swaps: &str) -> u64 {
+    swaps
+        .lines()
+        .find(|l| l.starts_with("/dev/mmcblk0p2 "))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|f| f.trim().parse().ok())
+        .unwrap_or_else(|| q.fail(&format!("no Used for /dev/mmcblk0p2 in /proc/swaps:\n{swaps}")))
+}
+
+/// After every program that used swap has exited, the only slots in use are the ones the
+/// swap slots cache of pivm's one CPU holds: `/proc/swaps` Used at most its two lists (63
+/// left to hand out, 64 waiting to go back; a whole number of 64-slot batches unless swap ran
+/// so low meanwhile that the cache went off and slots moved one at a time, as on Linux),
+/// `SwapFree` the rest of the area, nothing in the swap cache, and `verify` (which checks
+/// that every slot with no swap PTE and no page is one the slots cache holds, each once)
+/// clean. Returns Used in kB.
+pub fn check_only_slots_cached(q: &mut Qemu, swap_kb: u64, when: &str) -> u64 {
+    let swaps = q.cmd("cat /proc/swaps");
+    let used = swaps_used_kb(q, &swaps);
+    if used > (2 * SWAP_BATCH - 1) * 4 {
+        q.fail(&format!("{when}: Used is more than the slots cache holds:\n{swaps}"));
+    }
+    let mi = q.cmd("cat /proc/meminfo");
+    let (free, cached) =
+        (super::meminfo_kb(q, &mi, "SwapFree"), super::meminfo_kb(q, &mi, "SwapCached"));
+    if free != swap_kb - used || cached != 0 {
+        q.fail(&format!(
+            "{when}: SwapFree {free} kB, SwapCached {cached} kB with Used {used} kB:\n{mi}"
+        ));
+    }
+    q.verify_ok(when);
+    used
+}
