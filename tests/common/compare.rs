@@ -174,9 +174,6 @@ pub fn swap_rows(transcript: &str) -> Vec<(String, String)> {
                 if let Some(kb) = line.split("VmSwap:").nth(1) {
                     rows.put(format!("{name} after pageout VmSwap"), kb);
                 }
-                if let Some(kb) = line.split("RssAnon:").nth(1) {
-                    rows.put(format!("{name} after pageout RssAnon"), kb);
-                }
                 after_pageout = Some(name);
                 continue;
             }
