@@ -167,6 +167,8 @@ fn parser_reads_the_samples_rows() {
     assert_eq!(rows["vmtest swap 192 | re-read pass 2 bad"], "0");
     assert_eq!(rows["swapstress M=16 pageout pswpout"], "4096");
     assert_eq!(rows["swapstress M=16 after pageout VmSwap"], "16384 kB");
+    assert_eq!(rows["swapstress M=16 re-read pass 1 faults"], "+4096/+0");
+    assert_eq!(rows["swapstress M=16 re-read pass 1 pswpin"], "+0");
     assert_eq!(rows["swapstress M=16 ok"], "every word of 4096 pages right in 1 passes");
     // The whole phase: the three concurrent swapstress -m 48 read back right, and the last
     // /proc/swaps before swapoff shows the area.
@@ -319,8 +321,10 @@ fn swap_steps_without_pressure() -> Vec<String> {
 
 /// The swap phase's counts that do not depend on reclaim, at 4 levels, against arm64
 /// Linux's recorded `swap.txt`: `swapon`'s size and every `/proc/swaps` size (471 MiB less
-/// the header page) and Used in whole 64-slot batches (the swap slots cache), and `swapstress -m 16 -o`'s `MADV_PAGEOUT` without pressure: 4096 pages
-/// written, `VmSwap` 16 MiB after it, every word right when read back.
+/// the header page) and Used in whole 64-slot batches (the swap slots cache), and `swapstress
+/// -m 16 -o`'s `MADV_PAGEOUT` without pressure: 4096 pages written, `VmSwap` 16 MiB after it,
+/// the re-read from the swap cache (`+4096/+0` faults, `pswpin` +0: the written pages stay
+/// cached, as 6.1 leaves them), every word right.
 #[test]
 fn swap_phase_counts_equal_linux_va48() {
     swap_phase_counts_equal_linux(48);

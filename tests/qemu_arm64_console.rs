@@ -167,6 +167,10 @@ fn table(po: u64) -> Vec<(String, String)> {
             "swapoff /dev/mmcblk0p2",
             "swapoff: /dev/mmcblk0p2: swapoff failed: No such file or directory\n",
         ),
+        (
+            "swapcache drop",
+            "swapcache: dropped 0 pages\nswapcache: 0 pages, 0 mapped, 0 under writeback\n",
+        ),
         ("free", "Swap:              0           0           0\n"),
         ("sysctl -a", "vm.swappiness = 60\n"),
         ("echo 1 > /proc/sys/vm/drop_caches", "swapper/0 (0): drop_caches: 1\n"),

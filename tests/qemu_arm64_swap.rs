@@ -18,7 +18,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::sd::{check_only_slots_cached, swapon, SlotsCache};
+use common::sd::{
+    check_only_slots_cached, paged_out_and_dropped, swapon, swaptest_resume, SlotsCache,
+};
 use common::{
     entry_faults, meminfo_kb, root, status_kb, swapstress_delta, swaptest_faults, Qemu, BOOT,
     PROMPT,
@@ -178,8 +180,9 @@ fn check_page_cache(q: &mut Qemu) {
     }
 }
 
-/// Swap without pressure: `MADV_PAGEOUT`, swap-in with and without read-ahead, `swapoff`
-/// of a running program's pages.
+/// Swap without pressure: `MADV_PAGEOUT` (its pages left in the swap cache, as 6.1 leaves
+/// them), swap-in with and without read-ahead once the console's `swapcache drop` freed them,
+/// `swapoff` of a running program's pages.
 fn check_swap(q: &mut Qemu, pages: u64) {
     const N: u64 = 64;
     let empty = q.cmd("cat /proc/swaps");
@@ -196,8 +199,23 @@ fn check_swap(q: &mut Qemu, pages: u64) {
     // page-cluster 0: every page comes back with a major fault of its own.
     q.cmd("sysctl vm.page-cluster=0");
     let (out0, in0) = (vmstat(q, "pswpout"), vmstat(q, "pswpin"));
+    // MADV_PAGEOUT leaves the written pages in the swap cache, as 6.1 does: read back with a
+    // minor fault each and no read.
     let out = q.cmd_timeout(&format!("run /bin/swaptest {N}"), RUN);
-    q.expect_in("swaptest", &out, &format!("PAGED OUT: VmSwap {} kB, resident 0", N * 4));
+    q.expect_in("swaptest", &out, &format!("PAGED OUT: VmSwap {} kB, resident {N}", N * 4));
+    q.expect_in("swaptest", &out, "PATTERN bad=0\n");
+    let (pout, pin) = (vmstat(q, "pswpout") - out0, vmstat(q, "pswpin") - in0);
+    if swaptest_faults(q, &out, "READ BACK") != (N, 0) || (pout, pin) != (N, 0) {
+        q.fail(&format!(
+            "from the swap cache: {N} minor faults, pswpout +{N}, pswpin +0 expected \
+             (+{pout}, +{pin}):\n{out}"
+        ));
+    }
+    all_slots_free(q, swap_kb, "after swaptest from the swap cache");
+    let (out0, in0) = (vmstat(q, "pswpout"), vmstat(q, "pswpin"));
+    let pid = paged_out_and_dropped(q, N, RUN);
+    let out = swaptest_resume(q, pid, RUN);
+    q.expect_in("swaptest", &out, &format!("RESUMED: VmSwap {} kB, resident 0", N * 4));
     q.expect_in("swaptest", &out, "PATTERN bad=0\n");
     if swaptest_faults(q, &out, "READ BACK") != (0, N) {
         q.fail(&format!("page-cluster 0: {N} major faults expected:\n{out}"));
@@ -212,7 +230,8 @@ fn check_swap(q: &mut Qemu, pages: u64) {
     // page-cluster 3: read-ahead brings the neighbours in; faults on them are minor.
     q.cmd("sysctl vm.page-cluster=3");
     let hit0 = vmstat(q, "swap_ra_hit");
-    let out = q.cmd_timeout(&format!("run /bin/swaptest {N}"), RUN);
+    let pid = paged_out_and_dropped(q, N, RUN);
+    let out = swaptest_resume(q, pid, RUN);
     q.expect_in("swaptest", &out, "PATTERN bad=0\n");
     let (min, maj) = swaptest_faults(q, &out, "READ BACK");
     if min + maj != N || maj == 0 || maj >= N / 2 {
@@ -235,7 +254,7 @@ fn check_swap(q: &mut Qemu, pages: u64) {
     all_slots_free(q, swap_kb, "after 100 children", &model);
     // A running program's pages out: its status and smaps say so, swapoff brings them back.
     const HELD: u64 = 300;
-    let pid = q.start_background(&format!("/bin/swaptest {HELD} hold"), "PAGED OUT", RUN);
+    let pid = paged_out_and_dropped(q, HELD, RUN);
     let status = q.cmd(&format!("cat /proc/{pid}/status"));
     q.expect_in("status", &status, &format!("VmSwap:\t    {} kB\n", HELD * 4));
     let mi = q.cmd("cat /proc/meminfo");
@@ -264,11 +283,7 @@ fn check_swap(q: &mut Qemu, pages: u64) {
         q.fail("/proc/swaps still lists the area after swapoff");
     }
     q.verify_ok("after swapoff");
-    let mut out = q.cmd(&format!("kill -USR1 {pid}"));
-    if !out.contains("PATTERN bad=") {
-        out += &q.wait_for("PATTERN bad=", RUN).unwrap();
-        out += &q.wait_for("\n", Duration::from_secs(5)).unwrap();
-    }
+    let out = swaptest_resume(q, pid, RUN);
     q.expect_in("pattern after swapoff", &out, "PATTERN bad=0\n");
     q.expect_in("resumed", &out, &format!("RESUMED: VmSwap 0 kB, resident {HELD}"));
 }

@@ -12,8 +12,11 @@
 //!    once it holds no lock, so other tasks run meanwhile. While a page is under writeback
 //!    nothing frees it or takes it out of the swap cache (`folio_free_swap` and
 //!    `free_swap_and_cache` leave it, as 6.1's do): a fault finds it there and maps it.
-//! 4. [`delete_from_swap_cache`]`(pfn)` then [`free_swapped_page`]`(pfn)` once written and
-//!    still unmapped (`__remove_mapping` + free): the slot keeps the data for the swap PTEs.
+//! 4. [`end_swap_write`] once the write is done: the page stays in the swap cache, clean,
+//!    rotated to the tail of its inactive list when reclaim wrote it (`PG_reclaim`); the next
+//!    scan finds it unmapped and clean and frees it ([`delete_from_swap_cache`]`(pfn)` then
+//!    [`free_swapped_page`]`(pfn)`, `__remove_mapping` + free): the slot keeps the data for
+//!    the swap PTEs.
 //!
 //! The block layer moves data by PIO through kernel addresses, so a lowmem page's I/O goes
 //! to or from the page itself and a highmem page's through a lowmem bounce page
@@ -38,6 +41,7 @@ use crate::kernel::process::exec::CounterRandom;
 use crate::kprintln;
 use crate::mm::gfp::GfpFlags;
 use crate::mm::page::PageOwner;
+use crate::mm::swap::Lruvec;
 use crate::mm::swap_header::{read_swap_header, SWAP_HEADER_SIZE};
 use crate::mm::swap_state::{CachedPage, SwapCache};
 use crate::mm::swapfile::{
@@ -239,23 +243,43 @@ pub fn swap_writepage_end(w: SwapWrite) -> Result<(), Errno> {
     r
 }
 
-/// The end of a reclaimer's write (`folio_end_writeback` and the `__remove_mapping` that
-/// follows): waits for it ([`swap_writepage_end`]); a page written and still unmapped leaves
-/// the swap cache and is freed (the slot keeps the data for the swap PTEs). A page a fault
-/// mapped again meanwhile, or whose write failed, stays in the cache. Whether it was freed.
+/// The end of a swap-out write (`end_swap_bio_write` + `folio_end_writeback`), once its
+/// submitter holds no lock: waits for it ([`swap_writepage_end`]). A failed write leaves the
+/// page dirty (written again on a later pass) and drops `PG_reclaim`. A written page stays in
+/// the swap cache, clean, as 6.1 leaves it: one reclaim wrote (`PG_reclaim`) moves to the
+/// tail of its inactive list (`folio_rotate_reclaimable`, `pgrotated`), where the next scan
+/// frees it, and a fault meanwhile finds it in the cache (a minor fault, no read). Only a page
+/// nothing refers to any more (its last swap PTE zapped during the write, which had to leave
+/// it: see [`free_swap_and_cache`]) is freed now. Whether it was freed.
 pub fn end_swap_write(w: SwapWrite) -> bool {
     let pfn = w.pfn;
     if swap_writepage_end(w).is_err() {
-        // end_swap_bio_write: the slot does not hold it; written again on a later pass.
-        crate::kernel::process::reclaim::folio_mark_dirty(pfn);
+        with_node(|n| {
+            let (_, map) = n.lru_mut();
+            Lruvec::folio_set_dirty(map, pfn, true);
+            Lruvec::folio_set_reclaim(map, pfn, false);
+        });
         return false;
     }
-    if page_swap_entry(pfn).is_some() && !cache_mapped(pfn) {
-        delete_from_swap_cache(pfn);
+    with_node(|n| {
+        let (lru, map) = n.lru_mut();
+        lru.folio_end_writeback_reclaim(map, pfn)
+    });
+    let orphan = {
+        let mut s = SWAP.lock();
+        match s.cache.entry_of(pfn.0) {
+            Some(e) if s.areas.swap_count(e) == 0 && s.cache.get(e).is_some_and(|c| !c.mapped) => {
+                s.cache.remove_pfn(pfn.0);
+                let _ = s.areas.put(e, SWAP_HAS_CACHE);
+                true
+            }
+            _ => false,
+        }
+    };
+    if orphan {
         free_swapped_page(pfn);
-        return true;
     }
-    false
+    orphan
 }
 
 fn end_writeback(pfn: Pfn) {
@@ -281,7 +305,7 @@ pub fn writeback_pending() -> bool {
 /// holds ([`reclaim_cache_only`]).
 pub fn add_to_swap(pfn: Pfn) -> Option<SwpEntry> {
     // A refill of the slots cache may take back several cache-only slots in one scan.
-    let mut released: Vec<Pfn> = Vec::new();
+    let mut released: Vec<(Pfn, bool)> = Vec::new();
     let e = 'alloc: {
         let mut s = SWAP.lock();
         if s.cache.entry_of(pfn.0).is_some() {
@@ -302,9 +326,8 @@ pub fn add_to_swap(pfn: Pfn) -> Option<SwpEntry> {
         }
         Some(e)
     };
-    for &p in &released {
-        // folio_free_swap: its only copy is the page now.
-        crate::kernel::process::reclaim::folio_mark_dirty(p);
+    for p in released {
+        release_cache_only(p);
     }
     let e = e?;
     crate::kernel::process::reclaim::folio_mark_dirty(pfn);
@@ -312,17 +335,38 @@ pub fn add_to_swap(pfn: Pfn) -> Option<SwpEntry> {
 }
 
 /// `__try_to_reclaim_swap(TTRS_ANYWAY)` for a slot only the swap cache holds, from the slot
-/// scan: `folio_free_swap` takes a mapped page out of the cache (it stays mapped and on its
-/// list; the caller drops the slot's cache reference and reuses it) unless its write is in
-/// flight. A page nothing maps (read ahead, not yet faulted in) is left: pivm frees such a
-/// page only on the swap-PTE paths, and reclaim may hold it isolated. The page let go.
-fn reclaim_cache_only(cache: &mut SwapCache, e: SwpEntry) -> Option<Pfn> {
+/// scan: `folio_free_swap` takes its page out of the cache (the caller drops the slot's cache
+/// reference and reuses it) unless its write is in flight; [`release_cache_only`] then deals
+/// with the page, once the swap lock is let go. The page let go and whether a PTE maps it.
+fn reclaim_cache_only(cache: &mut SwapCache, e: SwpEntry) -> Option<(Pfn, bool)> {
     let c = cache.get(e)?;
-    if !c.mapped || under_writeback(Pfn(c.pfn)) {
+    if under_writeback(Pfn(c.pfn)) {
         return None;
     }
     cache.remove_pfn(c.pfn)?;
-    Some(Pfn(c.pfn))
+    Some((Pfn(c.pfn), c.mapped))
+}
+
+/// The page [`reclaim_cache_only`] took out of the swap cache: a mapped one stays mapped and
+/// on its list, dirty (`folio_free_swap`: its only copy is the page now); one no PTE maps has
+/// nothing left referring to it (no PTE, no swap PTE, no cache) and is freed, as 6.1's last
+/// `folio_put` frees it after `__try_to_reclaim_swap`. A reclaimer holding it isolated
+/// meanwhile keeps it, dirty: it is reclaimed like any page.
+fn release_cache_only((pfn, mapped): (Pfn, bool)) {
+    let freed = !mapped
+        && with_node(|n| {
+            let (lru, map) = n.lru_mut();
+            let on_list = crate::mm::swap::page_lru_flags(map, pfn)
+                .is_some_and(|f| f.contains(crate::mm::page::LruFlags::PG_lru));
+            if on_list {
+                let _ = lru.folio_del_lru(map, pfn);
+                let _ = n.free_pages_for(PageOwner::Anon, pfn, 0);
+            }
+            on_list
+        });
+    if !freed {
+        crate::kernel::process::reclaim::folio_mark_dirty(pfn);
+    }
 }
 
 /// The swap entry of a page in the swap cache (`folio_test_swapcache` + `folio->swap`).
@@ -515,6 +559,72 @@ pub fn try_free_swap(pfn: Pfn) -> bool {
     s.cache.remove_pfn(pfn.0);
     let _ = s.areas.put(e, SWAP_HAS_CACHE);
     true
+}
+
+/// `folio_free_swap` for `activate_locked`: with swap more than half full, a page in the swap
+/// cache that no swap PTE refers to and whose write is not in flight leaves the cache and
+/// gives its slot up, marked dirty (the page is its only copy now). Whether it did.
+pub fn activate_free_swap(pfn: Pfn) -> bool {
+    let freed = {
+        let mut s = SWAP.lock();
+        let Some(e) = s.cache.entry_of(pfn.0) else { return false };
+        if !s.areas.vm_swap_full() || s.areas.swap_count(e) > 0 || under_writeback(pfn) {
+            return false;
+        }
+        s.cache.remove_pfn(pfn.0);
+        let _ = s.areas.put(e, SWAP_HAS_CACHE);
+        true
+    };
+    crate::kernel::process::reclaim::folio_mark_dirty(pfn);
+    freed
+}
+
+/// The swap cache's pages: how many, how many a PTE maps, how many are under writeback
+/// (the console's `swapcache`).
+pub fn cache_counts() -> (usize, usize, usize) {
+    let s = SWAP.lock();
+    let (mut n, mut mapped, mut wb) = (0, 0, 0);
+    for (_, c) in s.cache.iter() {
+        n += 1;
+        mapped += c.mapped as usize;
+        wb += under_writeback(Pfn(c.pfn)) as usize;
+    }
+    (n, mapped, wb)
+}
+
+/// The console's `swapcache drop`: every page the next reclaim scan would free from the swap
+/// cache at once (`__remove_mapping` of a page no PTE maps, clean, not under writeback, on
+/// its list) leaves the cache and is freed; its slot keeps the data for the swap PTEs, so the
+/// next touch reads it back (a major fault). What a test needs to see swap-in after
+/// `MADV_PAGEOUT`, which leaves the pages cached as 6.1 does. The pages freed.
+pub fn drop_clean_swap_cache() -> usize {
+    let unmapped: Vec<(SwpEntry, Pfn)> =
+        SWAP.lock().cache.iter().filter(|(_, c)| !c.mapped).map(|(e, c)| (e, Pfn(c.pfn))).collect();
+    let mut freed = 0;
+    for (e, pfn) in unmapped {
+        let clean_on_list = with_node(|n| {
+            let (_, map) = n.lru_mut();
+            crate::mm::swap::page_lru_flags(map, pfn).is_some_and(|f| {
+                use crate::mm::page::LruFlags;
+                f.contains(LruFlags::PG_lru) && !f.contains(LruFlags::PG_dirty)
+            })
+        });
+        let take = clean_on_list && {
+            let mut s = SWAP.lock();
+            let ok = s.cache.get(e).is_some_and(|c| c.pfn == pfn.0 && !c.mapped)
+                && !under_writeback(pfn);
+            if ok {
+                s.cache.remove_pfn(pfn.0);
+                let _ = s.areas.put(e, SWAP_HAS_CACHE);
+            }
+            ok
+        };
+        if take {
+            free_swapped_page(pfn);
+            freed += 1;
+        }
+    }
+    freed
 }
 
 /// `vm_swap_full`.

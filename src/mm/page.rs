@@ -292,6 +292,10 @@ bitflags! {
         const PG_unevictable = 1 << 6;
         /// In the swap cache (`private` holds the entry).
         const PG_swapcache = 1 << 7;
+        /// Written out by reclaim (`folio_set_reclaim` in `pageout`): when its write ends,
+        /// `folio_end_writeback` rotates it to the tail of its inactive list, so the next scan
+        /// frees it.
+        const PG_reclaim = 1 << 8;
     }
 }
 

@@ -103,6 +103,9 @@ pub struct ReclaimEvents {
     pub kswapd_low_wmark_hit_quickly: u64,
     pub kswapd_high_wmark_hit_quickly: u64,
     pub pageoutrun: u64,
+    /// `pgrotated`: pages `folio_rotate_reclaimable` moved to the tail of their inactive list
+    /// when their reclaim write ended.
+    pub pgrotated: u64,
     /// `allocstall_<zone>`, by zone index: direct reclaim entered for a request whose highest
     /// zone is that one.
     pub allocstall: [u64; MAX_NR_ZONES],
@@ -170,6 +173,7 @@ impl Lruvec {
                 kswapd_low_wmark_hit_quickly: 0,
                 kswapd_high_wmark_hit_quickly: 0,
                 pageoutrun: 0,
+                pgrotated: 0,
                 allocstall: [0; MAX_NR_ZONES],
             },
         }
@@ -288,10 +292,22 @@ impl Lruvec {
     /// a list or isolated (`PG_dirty` names no list). Whether it was dirty before; false for
     /// no such page.
     pub fn folio_set_dirty(map: &mut MemMap<'_>, pfn: Pfn, dirty: bool) -> bool {
+        Self::set_page_flag(map, pfn, LruFlags::PG_dirty, dirty)
+    }
+
+    /// `folio_set_reclaim` (`pageout` before the write) or `folio_clear_reclaim` (the write
+    /// failed) of a page on a list or isolated (`PG_reclaim` names no list). Whether it was
+    /// set before.
+    pub fn folio_set_reclaim(map: &mut MemMap<'_>, pfn: Pfn, reclaim: bool) -> bool {
+        Self::set_page_flag(map, pfn, LruFlags::PG_reclaim, reclaim)
+    }
+
+    /// Sets or clears a flag that names no list; whether it was set.
+    fn set_page_flag(map: &mut MemMap<'_>, pfn: Pfn, flag: LruFlags, on: bool) -> bool {
         let Some(i) = map.index(pfn) else { return false };
         let flags = &mut map.pages_mut()[i as usize].lru_flags;
-        let was = flags.contains(LruFlags::PG_dirty);
-        flags.set(LruFlags::PG_dirty, dirty);
+        let was = flags.contains(flag);
+        flags.set(flag, on);
         was
     }
 
@@ -355,6 +371,31 @@ impl Lruvec {
         map.pages_mut()[i as usize].lru_flags.insert(LruFlags::PG_active);
         self.link(map, i, folio_lru_list(flags | LruFlags::PG_active), false);
         self.events.pgactivate += 1;
+        true
+    }
+
+    /// `folio_end_writeback`'s `PG_reclaim` half: a page reclaim wrote (`PG_reclaim` set)
+    /// leaves the flag and, through `folio_rotate_reclaimable` (`lru_move_tail_fn`), moves to
+    /// the tail of its type's inactive list (active cleared), one `pgrotated`, when it is on a
+    /// list (not isolated), clean and evictable: the next scan isolates it first and finds it
+    /// ready to free. Whether it moved.
+    pub fn folio_end_writeback_reclaim(&mut self, map: &mut MemMap<'_>, pfn: Pfn) -> bool {
+        let Ok(i) = Self::index(map, pfn) else { return false };
+        let flags = map.pages()[i as usize].lru_flags;
+        if !flags.contains(LruFlags::PG_reclaim) {
+            return false;
+        }
+        map.pages_mut()[i as usize].lru_flags.remove(LruFlags::PG_reclaim);
+        if !flags.contains(LruFlags::PG_lru)
+            || flags.intersects(LruFlags::PG_dirty | LruFlags::PG_unevictable)
+        {
+            return false;
+        }
+        self.unlink(map, i, folio_lru_list(flags));
+        let moved = flags.difference(LruFlags::PG_active | LruFlags::PG_reclaim);
+        map.pages_mut()[i as usize].lru_flags = moved;
+        self.link(map, i, folio_lru_list(moved), true);
+        self.events.pgrotated += 1;
         true
     }
 
@@ -551,6 +592,41 @@ mod tests {
         assert_eq!(list(&l, &m, LruList::InactiveFile), [0x103]);
         assert!(l.putback(&mut m, Pfn(0x102)));
         assert_eq!(list(&l, &m, LruList::InactiveFile), [0x102, 0x103]);
+        l.verify(&m).unwrap();
+    }
+
+    #[test]
+    fn a_reclaim_write_that_ends_rotates_its_page_to_the_inactive_tail() {
+        let mut v = vec![Page::RESERVED; 8];
+        let mut m = map_of(&mut v);
+        let mut l = Lruvec::new();
+        for i in 0..4 {
+            l.folio_add_lru(&mut m, Pfn(0x100 + i), true, 0, i as usize).unwrap();
+        }
+        // 0x102 written by reclaim from the active list, 0x103 from the inactive one.
+        l.folio_activate(&mut m, Pfn(0x102));
+        Lruvec::folio_set_reclaim(&mut m, Pfn(0x102), true);
+        Lruvec::folio_set_reclaim(&mut m, Pfn(0x103), true);
+        assert!(l.folio_end_writeback_reclaim(&mut m, Pfn(0x103)));
+        assert!(l.folio_end_writeback_reclaim(&mut m, Pfn(0x102)));
+        assert_eq!(list(&l, &m, LruList::InactiveAnon), [0x101, 0x100, 0x103, 0x102]);
+        assert_eq!(l.size(LruList::ActiveAnon), 0);
+        assert_eq!(l.events.pgrotated, 2);
+        let mut out = [Pfn(0); 2];
+        l.isolate_lru_folios(&mut m, LruList::InactiveAnon, &mut out);
+        assert_eq!(out, [Pfn(0x102), Pfn(0x103)], "the next scan takes them first");
+        // Without PG_reclaim (a write nobody reclaims for): nothing moves.
+        assert!(!l.folio_end_writeback_reclaim(&mut m, Pfn(0x100)));
+        // Isolated, or dirtied again (a fault wrote it): the flag goes, the page stays.
+        Lruvec::folio_set_reclaim(&mut m, Pfn(0x102), true);
+        assert!(!l.folio_end_writeback_reclaim(&mut m, Pfn(0x102)));
+        assert!(!page_lru_flags(&m, Pfn(0x102)).unwrap().contains(LruFlags::PG_reclaim));
+        Lruvec::folio_set_reclaim(&mut m, Pfn(0x101), true);
+        Lruvec::folio_set_dirty(&mut m, Pfn(0x101), true);
+        assert!(!l.folio_end_writeback_reclaim(&mut m, Pfn(0x101)));
+        assert_eq!(l.events.pgrotated, 2);
+        l.putback(&mut m, Pfn(0x102));
+        l.putback(&mut m, Pfn(0x103));
         l.verify(&m).unwrap();
     }
 

@@ -236,8 +236,10 @@ pub enum Pageout {
     Keep,
     /// It cannot go at all for now (no swap slot, shmem without swap): activate it.
     Activate,
-    /// Its write to swap was started (`pageout` -> `PAGE_SUCCESS`, `PG_writeback`): it goes
-    /// back on its list, and [`ReclaimEnv::wait_writeback`] frees it once written.
+    /// Its write to swap was started (`pageout` -> `PAGE_SUCCESS`, `PG_writeback` and
+    /// `PG_reclaim`): it goes back on its list, still in the swap cache; when the write ends
+    /// it moves to the tail of the inactive list (`folio_rotate_reclaimable`) and the next
+    /// scan frees it, clean.
     Writeback,
 }
 
@@ -257,12 +259,17 @@ pub trait ReclaimEnv {
     /// Free pages of the node and the sum of its zones' high watermarks.
     fn free_and_high_wmark(&mut self) -> (u64, u64);
     /// The end of a batch whose `pageout` started writes (every page of it is back on a
-    /// list): waits for them, the one place reclaim sleeps, and frees each written page
-    /// nothing mapped meanwhile (6.1's `folio_end_writeback` -> `folio_rotate_reclaimable`
-    /// and the next scan's `__remove_mapping`, done at once). The pages freed.
+    /// list): waits for them, the one place reclaim sleeps (where 6.1 throttles on writeback,
+    /// `reclaim_throttle`), and ends them: each written page stays in the swap cache, moved
+    /// to the tail of its inactive list (`folio_end_writeback` -> `folio_rotate_reclaimable`)
+    /// for the next scan to free. The pages freed (only those nothing refers to any more).
     fn wait_writeback(&mut self) -> u64 {
         0
     }
+    /// `activate_locked`'s `folio_free_swap`: an anonymous page in the swap cache that is
+    /// being activated gives its slot up when swap is more than half full (`vm_swap_full`)
+    /// and no swap PTE refers to it.
+    fn activate_free_swap(&mut self, _pfn: Pfn) {}
     /// `cond_resched`: reclaim may give the CPU up here (no page is isolated).
     fn cond_resched(&mut self) {}
 }
@@ -309,6 +316,9 @@ pub fn shrink_folio_list(env: &mut impl ReclaimEnv, pfns: &[Pfn], sc: &ScanContr
                 Pageout::Activate => activate = true,
                 Pageout::Writeback => stat.nr_pageout += 1,
             }
+        }
+        if activate && !file {
+            env.activate_free_swap(pfn);
         }
         env.with_lru(|l, m| {
             if activate && !flags.contains(LruFlags::PG_unevictable) {
@@ -707,7 +717,8 @@ pub enum AnonPageout {
     NoSlot,
     /// A mapping could not be unmapped, or its write not submitted: activated.
     Activate,
-    /// Its write was submitted: freed once written, if still unmapped.
+    /// Its write was submitted: it stays in the swap cache, and a later pass frees it once
+    /// written, if still unmapped and clean.
     Writeback,
     /// Clean and unmapped: freed (its slot holds its data).
     Freed,

@@ -204,6 +204,11 @@ pub fn swap_rows(transcript: &str) -> Vec<(String, String)> {
             let name = format!("swapstress M={head}");
             if let Some(bad) = tail.split(" bad=").nth(1) {
                 rows.put(format!("{name} bad"), &first_word(bad));
+                // The re-read's faults and reads: "+minflt/+majflt", "+pswpin".
+                let after = |key: &str| tail.split(key).nth(1).map(first_word).unwrap_or_default();
+                let faults = format!("{}/{}", after("minflt "), after("majflt "));
+                rows.put(format!("{name} faults"), &faults);
+                rows.put(format!("{name} pswpin"), &after("pswpin "));
             } else if let Some(n) = name.strip_suffix(" pageout") {
                 let pswpout = tail.split("pswpout +").nth(1).map(first_word).unwrap_or_default();
                 rows.put(format!("{name} pswpout"), &pswpout);

@@ -273,3 +273,29 @@ pub fn check_only_slots_cached(q: &mut Qemu, swap_kb: u64, when: &str) -> u64 {
     q.verify_ok(when);
     used
 }
+
+/// `swaptest N hold` paged out, then the console's `swapcache drop`: `MADV_PAGEOUT` leaves
+/// the written pages in the swap cache, unmapped and clean, as 6.1 does; dropping them (what
+/// the next reclaim scan would do) makes the read-back take the swap-in path. The pid.
+pub fn paged_out_and_dropped(q: &mut Qemu, n: u64, limit: std::time::Duration) -> u32 {
+    let pid = q.start_background(&format!("/bin/swaptest {n} hold"), "PAGED OUT", limit);
+    let out = q.cmd("swapcache");
+    q.expect_in("swapcache", &out, &format!("swapcache: {n} pages, 0 mapped, 0 under writeback\n"));
+    let out = q.cmd("swapcache drop");
+    q.expect_in("swapcache drop", &out, &format!("swapcache: dropped {n} pages\n"));
+    q.expect_in("swapcache", &out, "swapcache: 0 pages, 0 mapped, 0 under writeback\n");
+    pid
+}
+
+/// SIGUSR1 to a held `swaptest`, and its output up to its `PATTERN` line (the program's lines
+/// may come before the console's next prompt or after it).
+pub fn swaptest_resume(q: &mut Qemu, pid: u32, limit: std::time::Duration) -> String {
+    let mut out = q.cmd(&format!("kill -USR1 {pid}"));
+    if !out.contains("PATTERN bad=") {
+        out += &q.wait_for("PATTERN bad=", limit).unwrap_or_else(|f| panic!("{f:?}"));
+        out += &q
+            .wait_for("\n", std::time::Duration::from_secs(5))
+            .unwrap_or_else(|f| panic!("{f:?}"));
+    }
+    out
+}

@@ -17,7 +17,7 @@ use self::pages::{cmd_alloc_pages, cmd_frag, cmd_free_pages, cmd_free_pages_pfn,
 use self::process::{cmd_bg, cmd_fg, cmd_jobs, cmd_kill, cmd_ls, cmd_ps, cmd_run};
 use self::scenario::cmd_scenario;
 use self::slab::{cmd_kfree, cmd_kmalloc, cmd_ksize};
-use self::swap::{cmd_free, cmd_swapoff, cmd_swapon, cmd_sysctl};
+use self::swap::{cmd_free, cmd_swapcache, cmd_swapoff, cmd_swapon, cmd_sysctl};
 use self::system::{cmd_crash, cmd_jiffies, cmd_poweroff, cmd_reboot};
 use self::verify::cmd_verify;
 use self::vmalloc::{
@@ -240,6 +240,12 @@ pub static COMMANDS: &[Command] = &[
         usage: "swapoff DEV",
         help: "bring every page of the area back in and disable it",
         run: cmd_swapoff,
+    },
+    Command {
+        name: "swapcache",
+        usage: "swapcache [drop]",
+        help: "count the swap cache's pages; drop: free the clean unmapped ones (as reclaim would)",
+        run: cmd_swapcache,
     },
     Command {
         name: "free",

@@ -37,6 +37,22 @@ pub(super) fn cmd_swapoff(_: &Kernel, args: &Args<'_>) -> CmdResult {
     }
 }
 
+/// `swapcache`: the swap cache's pages (mapped, under writeback); `swapcache drop` frees the
+/// clean ones no PTE maps, as the next reclaim scan would (pivm's, no Linux interface: the
+/// tests use it to see swap-in after `MADV_PAGEOUT`).
+pub(super) fn cmd_swapcache(_: &Kernel, args: &Args<'_>) -> CmdResult {
+    match (args.len(), args.get(1)) {
+        (1, _) => {}
+        (2, Some("drop")) => {
+            kprintln!("swapcache: dropped {} pages", swap::drop_clean_swap_cache())
+        }
+        _ => return Err(CmdError::Usage),
+    }
+    let (n, mapped, wb) = swap::cache_counts();
+    kprintln!("swapcache: {} pages, {} mapped, {} under writeback", n, mapped, wb);
+    Ok(())
+}
+
 pub(super) fn cmd_free(k: &Kernel, args: &Args<'_>) -> CmdResult {
     if args.len() > 2 || (args.len() == 2 && args.get(1) != Some("-k")) {
         return Err(CmdError::Usage);

@@ -507,8 +507,8 @@ impl ProcessMm {
     /// `try_to_unmap_one`, then, when the page is dirty (`PG_dirty`: new to swap, a dirty PTE,
     /// or left dirty by an earlier pass), its write submitted under `plug` (the page under
     /// writeback, in the swap cache: the caller finishes the plug and waits for the writes
-    /// with the table free, [`swap::end_swap_write`]); a clean page already in swap is freed
-    /// at once. The writes started, the pages freed, and whether it stopped because no slot
+    /// with the table free, [`swap::end_swap_write`], which leaves each page in the swap
+    /// cache for the next reclaim scan); a clean page already in swap is freed at once. The writes started, the pages freed, and whether it stopped because no slot
     /// was left (the rest stay mapped).
     pub fn pageout_range(
         &mut self,

@@ -571,6 +571,7 @@ pub fn render_vmstat(w: &mut impl core::fmt::Write) -> core::fmt::Result {
         (VmEvent::KswapdLowWmarkHitQuickly, ev.kswapd_low_wmark_hit_quickly),
         (VmEvent::KswapdHighWmarkHitQuickly, ev.kswapd_high_wmark_hit_quickly),
         (VmEvent::Pageoutrun, ev.pageoutrun),
+        (VmEvent::Pgrotated, ev.pgrotated),
     ] {
         s.events[e as usize] = v;
     }

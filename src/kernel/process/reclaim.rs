@@ -12,10 +12,12 @@
 //! - **Swap**: an anonymous victim goes out through `kernel::swap` as `shrink_folio_list`
 //!   sends it: `add_to_swap`, `try_to_unmap_one` in every mm mapping it (the rmap walk, under
 //!   the task table's lock), `swap_writepage_start` (the page under writeback, in the swap
-//!   cache), back on its list; at the end of the batch reclaim lets the task table go and
-//!   sleeps until the writes are done (`wait_writeback`), so other tasks run meanwhile, then
-//!   frees each written page nothing mapped again (`delete_from_swap_cache`, freed). A fault
-//!   on a page under writeback finds it in the swap cache and maps it (a minor fault).
+//!   cache, `PG_reclaim`), back on its list; at the end of the batch reclaim lets the task
+//!   table go and sleeps until the writes are done (`wait_writeback`), so other tasks run
+//!   meanwhile, then ends them: each written page stays in the swap cache, rotated to the tail
+//!   of its inactive list (`folio_rotate_reclaimable`), and the next scan frees it, clean. A
+//!   fault on a page under writeback or still cached finds it in the swap cache and maps it
+//!   (a minor fault).
 //!   **The page cache** of a disk file is reached through [`FileReclaimOps`], the table its
 //!   file system registers (cardfs does at mount).
 //! - **kswapd** is a kernel thread, `kswapd0` (`kswapd_init`): it sleeps on
@@ -295,13 +297,18 @@ impl<F: FnMut(Pfn) -> (u32, bool)> AnonSwapOut for KernelSwapOut<'_, F> {
     }
 
     fn swap_writepage(&mut self, pfn: Pfn, e: SwpEntry) -> bool {
+        // pageout's folio_set_reclaim: rotated for the next scan when the write ends.
+        with_lru(|_, m| Lruvec::folio_set_reclaim(m, pfn, true));
         // Unmapped, in the swap cache: a fault finds it there.
         match swap::swap_writepage_start(pfn, e, Some(&mut *self.plug)) {
             Ok(w) => {
                 self.writes.push(w);
                 true
             }
-            Err(_) => false,
+            Err(_) => {
+                with_lru(|_, m| Lruvec::folio_set_reclaim(m, pfn, false));
+                false
+            }
         }
     }
 
@@ -376,13 +383,17 @@ impl ReclaimEnv for KernelEnv {
         }
     }
 
+    fn activate_free_swap(&mut self, pfn: Pfn) {
+        swap::activate_free_swap(pfn);
+    }
+
     fn wait_writeback(&mut self) -> u64 {
         // blk_finish_plug: the batch's writes go to the card (neighbouring slots merged).
         self.plug.finish();
         // The task table goes first: the writer sleeps, and the card's interrupt wakes it.
         self.guard = None;
-        // A failed write leaves its page in the swap cache, unmapped (a fault finds it
-        // there); __remove_mapping does not free one a fault mapped again during the write.
+        // Each page stays in the swap cache (a failed one dirty), a written one rotated to
+        // the inactive tail for the next scan.
         let writes = core::mem::take(&mut self.writeback);
         writes.into_iter().map(|w| u64::from(swap::end_swap_write(w))).sum()
     }
@@ -598,8 +609,11 @@ pub fn node_unreclaimable() -> bool {
 /// page table's worth at a time ([`PAGEOUT_BATCH`] pages, as 6.1 reclaims each PMD's list),
 /// the pages unmapped and their writes submitted under one plug with the task table held
 /// (`ProcessMm::pageout_range`), then the plug finished and the writes waited for with the
-/// table free (the task sleeps, others run), each written page freed. Stops when no swap
-/// slot is left. The pages paged out.
+/// table free (the task sleeps, others run). Each written page stays in the swap cache, as
+/// 6.1's `reclaim_pages` leaves it under writeback: unmapped (out of `RssAnon`, in `VmSwap`
+/// and `SwapCached`), rotated to the inactive tail, freed by the next reclaim scan, and a
+/// touch meanwhile is a minor fault with no read. Stops when no swap slot is left. The pages
+/// freed (clean ones already in swap, and any whose last swap PTE went meanwhile).
 pub fn madvise_pageout(start: usize, end: usize) -> usize {
     let mut done = 0;
     let mut at = start;

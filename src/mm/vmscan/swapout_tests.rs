@@ -120,24 +120,43 @@ impl Model {
         self.ptes[p] = Pte::Present { dirty: true };
     }
 
-    /// One reclaim pass over the page, then its write waited for (`end_swap_write`: the page
-    /// leaves the cache and is freed if still unmapped).
+    /// One reclaim pass over the page (`shrink_anon_folio`); a write it starts stays in
+    /// flight until [`Model::complete`].
     fn reclaim(&mut self) {
         if self.frame.is_none() {
             return;
         }
         self.new_this_pass = false;
         let r = if self.old_rules { old_shrink(self) } else { shrink_anon_folio(self, PFN) };
-        if let Some((s, data)) = self.in_flight.take() {
-            self.slots.get_mut(&s).unwrap().data = Some(data);
-            self.writes += 1;
-            self.frame().writeback = false;
-            if !self.folio_mapped(PFN) {
+        if !self.old_rules {
+            assert!(r != AnonPageout::Writeback || self.in_flight.is_some());
+        } else {
+            // The rules before PG_dirty ended the write at once and freed the page.
+            self.complete();
+            if self.frame.is_some_and(|f| f.slot.is_some()) && !self.folio_mapped(PFN) {
                 self.free_swapped(PFN);
             }
-        } else {
-            assert_ne!(r, AnonPageout::Writeback);
         }
+    }
+
+    /// The write in flight lands (`end_swap_write`): the slot holds the data it carried, the
+    /// page leaves writeback and stays in the swap cache for the next pass, freed now only
+    /// when nothing refers to it (no PTE maps it, no swap PTE refers to its slot).
+    fn complete(&mut self) {
+        let Some((s, data)) = self.in_flight.take() else { return };
+        self.slots.get_mut(&s).unwrap().data = Some(data);
+        self.writes += 1;
+        self.frame().writeback = false;
+        let orphan = self.slots[&s].count == 0 && !self.folio_mapped(PFN);
+        if orphan && self.frame().slot == Some(s) {
+            self.free_swapped(PFN);
+        }
+    }
+
+    /// A reclaim pass and the end of its write: the page written stays in the swap cache.
+    fn pass(&mut self) {
+        self.reclaim();
+        self.complete();
     }
 }
 
@@ -238,10 +257,10 @@ impl AnonSwapOut for Model {
 fn shared_unmap_fails(old_rules: bool) -> Model {
     let mut m = Model { old_rules, ..Model::new() };
     m.pinned[1] = true;
-    m.reclaim(); // A unmapped, B not: activated, slot unwritten.
+    m.pass(); // A unmapped, B not: activated, slot unwritten.
     assert_eq!(m.ptes[0], Pte::Swap(1));
     m.pinned[1] = false;
-    m.reclaim(); // both unmapped now
+    m.pass(); // both unmapped now
     m
 }
 
@@ -249,7 +268,10 @@ fn shared_unmap_fails(old_rules: bool) -> Model {
 fn a_page_shared_by_two_mms_one_unmap_failing_is_written_before_it_goes() {
     let mut m = shared_unmap_fails(false);
     assert_eq!(m.writes, 1);
-    assert!(m.frame.is_none(), "written, then freed");
+    assert!(m.frame.is_some_and(|f| f.slot == Some(1) && !f.dirty), "written, kept in the cache");
+    m.pass();
+    assert!(m.frame.is_none(), "the next pass frees it, clean");
+    assert_eq!(m.writes, 1);
     m.read(0);
     m.read(1);
     // The rules before PG_dirty freed it unwritten: the slot was never written.
@@ -263,12 +285,65 @@ fn a_page_shared_by_two_mms_one_unmap_failing_is_written_before_it_goes() {
 #[test]
 fn a_clean_page_read_back_from_swap_needs_no_second_write() {
     let mut m = Model::new();
-    m.reclaim();
+    m.pass();
+    m.pass();
     assert_eq!(m.writes, 1);
+    assert!(m.frame.is_none());
     m.read(0); // swapped in, still in the cache (B's swap PTE holds the slot), clean
     assert!(m.frame.unwrap().slot.is_some());
-    m.reclaim();
+    m.pass();
     assert_eq!(m.writes, 1, "the slot holds it: freed without a write");
+    assert!(m.frame.is_none());
+    m.read(1);
+    m.read(0);
+}
+
+#[test]
+fn a_written_page_stays_in_the_swap_cache_and_a_touch_maps_it_without_a_read() {
+    let mut m = Model::new();
+    m.pass();
+    assert_eq!(m.writes, 1);
+    let f = m.frame.expect("kept after its write");
+    assert!(f.slot.is_some() && !f.dirty && !f.writeback);
+    assert_eq!(m.ptes, [Pte::Swap(1), Pte::Swap(1)]);
+    // MADV_PAGEOUT's re-read: the swap-cache page is mapped, nothing read from the slot.
+    m.slots.get_mut(&1).unwrap().data = None;
+    m.read(0);
+    m.read(1);
+    assert_eq!(m.ptes, [Pte::Present { dirty: false }, Pte::Present { dirty: false }]);
+}
+
+#[test]
+fn a_page_under_writeback_is_not_freed_and_a_fault_maps_it() {
+    let mut m = Model::new();
+    m.reclaim();
+    assert!(m.frame.unwrap().writeback);
+    m.reclaim(); // Keep: its write is still in flight.
+    assert!(m.frame.is_some());
+    assert_eq!(m.writes, 0);
+    // A swap-cache hit during the write maps the page (the slot is not written yet: a read
+    // from it would panic the model).
+    m.read(0);
+    assert_eq!(m.ptes[0], Pte::Present { dirty: false });
+    m.complete();
+    assert!(m.frame.is_some(), "mapped again: kept");
+    m.pass(); // unmapped again, clean: freed with no second write
+    m.pass();
+    assert_eq!(m.writes, 1);
+    assert!(m.frame.is_none());
+    m.read(0);
+    m.read(1);
+}
+
+#[test]
+fn a_page_dirtied_while_under_writeback_is_written_again() {
+    let mut m = Model::new();
+    m.reclaim();
+    m.write(0); // fault from the swap cache during the write, then a store
+    m.complete(); // the slot holds the old data
+    m.pass(); // the dirty PTE moves to PG_dirty: written again
+    assert_eq!(m.writes, 2);
+    m.pass();
     assert!(m.frame.is_none());
     m.read(1);
     m.read(0);
@@ -277,10 +352,10 @@ fn a_clean_page_read_back_from_swap_needs_no_second_write() {
 #[test]
 fn a_page_dirtied_after_swap_in_is_written_again() {
     let mut m = Model::new();
-    m.reclaim();
+    m.pass();
     m.read(1);
     m.write(0); // kept in the cache (a swap PTE elsewhere... here the same frame), PTE dirty
-    m.reclaim();
+    m.pass();
     assert_eq!(m.writes, 2);
     m.read(1);
     m.read(0);
@@ -288,11 +363,12 @@ fn a_page_dirtied_after_swap_in_is_written_again() {
     // then written on the pass that can unmap the clean one.
     m.write(1);
     m.pinned[0] = true;
-    m.reclaim();
+    m.pass();
     assert_eq!(m.writes, 2);
     m.pinned[0] = false;
-    m.reclaim();
+    m.pass();
     assert_eq!(m.writes, 3);
+    m.pass();
     assert!(m.frame.is_none());
     m.read(0);
     m.read(1);
@@ -303,6 +379,7 @@ enum Op {
     Read(usize),
     Write(usize),
     Reclaim,
+    Complete,
     Pin(usize, bool),
 }
 
@@ -315,6 +392,7 @@ proptest! {
             3 => (0usize..2).prop_map(Op::Read),
             3 => (0usize..2).prop_map(Op::Write),
             4 => Just(Op::Reclaim),
+            3 => Just(Op::Complete),
             2 => ((0usize..2), any::<bool>()).prop_map(|(p, b)| Op::Pin(p, b)),
         ],
         0..80,
@@ -325,6 +403,7 @@ proptest! {
                 Op::Read(p) => m.read(p),
                 Op::Write(p) => m.write(p),
                 Op::Reclaim => m.reclaim(),
+                Op::Complete => m.complete(),
                 Op::Pin(p, b) => m.pinned[p] = b,
             }
             let mut counts: BTreeMap<u32, u32> = BTreeMap::new();
@@ -339,7 +418,9 @@ proptest! {
             let present: Vec<bool> =
                 m.ptes.iter().map(|p| matches!(p, Pte::Present { .. })).collect();
             prop_assert!(!present.contains(&true) || m.frame.is_some());
+            prop_assert!(m.in_flight.is_none() || m.frame.is_some_and(|f| f.writeback));
         }
+        m.complete();
         m.read(0);
         m.read(1);
     }

@@ -26,6 +26,8 @@ struct Model<'a> {
     /// Pages a fault maps again while their write is in flight (kept, not freed).
     remapped: BTreeSet<u64>,
     waits: u32,
+    /// Pages `activate_locked` offered to `folio_free_swap`, in order.
+    activated_free_swap: Vec<u64>,
 }
 
 impl<'a> Model<'a> {
@@ -48,6 +50,7 @@ impl<'a> Model<'a> {
             writing: Vec::new(),
             remapped: BTreeSet::new(),
             waits: 0,
+            activated_free_swap: Vec::new(),
         }
     }
 
@@ -101,6 +104,9 @@ impl ReclaimEnv for Model<'_> {
     }
     fn free_and_high_wmark(&mut self) -> (u64, u64) {
         (self.free, self.high)
+    }
+    fn activate_free_swap(&mut self, pfn: Pfn) {
+        self.activated_free_swap.push(pfn.0 - BASE);
     }
     fn wait_writeback(&mut self) -> u64 {
         self.waits += 1;
@@ -223,6 +229,36 @@ fn inactive_file_scan_frees_the_cold_keeps_the_young() {
     assert_eq!(m.list(LruList::InactiveFile), [4]);
     let e = m.lru.events;
     assert_eq!((e.pgscan_kswapd, e.pgsteal_kswapd, e.pgactivate), (3, 1, 2));
+    m.lru.verify(&m.map).unwrap();
+}
+
+/// `activate_locked`: an anonymous page reclaim activates (referenced, or no swap slot for
+/// it) is offered to `folio_free_swap` (the kernel frees its slot when swap is more than
+/// half full); a file page is not.
+#[test]
+fn activated_anon_pages_go_through_folio_free_swap() {
+    let mut v = vec![Page::RESERVED; 16];
+    let mut m = Model::new(&mut v);
+    m.swap_free = 8;
+    m.swap_total = 8;
+    m.add(0, 3, true);
+    m.add(3, 2, false);
+    // Pages 0 and 3 used twice (activated), the others not at all (anon ones swapped out).
+    for i in 0..5 {
+        m.young.insert(BASE + i, (if i == 0 || i == 3 { 2 } else { 0 }, false));
+    }
+    let mut sc = ScanControl::direct(DEFAULT_SWAPPINESS);
+    assert_eq!(shrink_inactive_list(&mut m, 3, &mut sc, LruList::InactiveAnon), 2);
+    assert_eq!(shrink_inactive_list(&mut m, 2, &mut sc, LruList::InactiveFile), 1);
+    assert_eq!(m.list(LruList::ActiveAnon), [0]);
+    assert_eq!(m.list(LruList::ActiveFile), [3]);
+    assert_eq!(m.activated_free_swap, [0]);
+    // No slot left: the anon page is activated (`Pageout::Activate`), and offered too.
+    m.swap_free = 0;
+    m.add(5, 1, true);
+    m.young.insert(BASE + 5, (0, false));
+    assert_eq!(shrink_inactive_list(&mut m, 1, &mut sc, LruList::InactiveAnon), 0);
+    assert_eq!(m.activated_free_swap, [0, 5]);
     m.lru.verify(&m.map).unwrap();
 }
 
