@@ -211,7 +211,9 @@ fn check_swap(q: &mut Qemu, pages: u64) {
              (+{pout}, +{pin}):\n{out}"
         ));
     }
-    all_slots_free(q, swap_kb, "after swaptest from the swap cache");
+    model.alloc(N);
+    model.free(N);
+    all_slots_free(q, swap_kb, "after swaptest from the swap cache", &model);
     let (out0, in0) = (vmstat(q, "pswpout"), vmstat(q, "pswpin"));
     let pid = paged_out_and_dropped(q, N, RUN);
     let out = swaptest_resume(q, pid, RUN);
