@@ -19,7 +19,9 @@ mod common;
 use std::time::Duration;
 
 use common::sd::{boot_arm64, swapon};
-use common::{entry_faults, meminfo_kb, root, status_kb, swapstress_delta, swaptest_faults, Qemu};
+use common::{
+    entry_faults, meminfo_kb, root, status_kb, swapstress_delta, swaptest_faults, vmstat, Qemu,
+};
 
 use common::sd::ARM64_SD_IMG as SD_IMG;
 /// A program's run under a loaded host.
@@ -40,16 +42,6 @@ fn swap_pages() -> u64 {
     let start = p2.start as usize * 512;
     assert_eq!(&b[start + 4086..start + 4096], b"SWAPSPACE2", "partition 2 is mkswap'd");
     p2.size / 8
-}
-
-/// A /proc/vmstat counter.
-fn vmstat(q: &mut Qemu, name: &str) -> u64 {
-    let out = q.cmd("cat /proc/vmstat");
-    let tag = format!("{name} ");
-    out.lines()
-        .find_map(|l| l.strip_prefix(&tag))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| q.fail(&format!("/proc/vmstat: no number for {name}:\n{out}")))
 }
 
 /// Every slot free again: /proc/swaps' Used column 0, SwapFree the whole area, nothing in

@@ -17,7 +17,7 @@ mod common;
 use std::time::Duration;
 
 use common::sd::boot_arm64;
-use common::{meminfo_kb, MemSnapshot, Opts, Qemu};
+use common::{meminfo_kb, vmstat, MemSnapshot, Opts, Qemu};
 
 /// The seeds `make test` runs (one boot each kernel, one after another).
 const SEEDS: &[u64] = &[1, 2, 3];
@@ -160,15 +160,6 @@ fn field(q: &Qemu, out: &str, prefix: &str, key: &str) -> u64 {
         .find_map(|w| w.strip_prefix(key))
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| q.fail(&format!("no {key} in {line:?}")))
-}
-
-fn vmstat(q: &mut Qemu, name: &str) -> u64 {
-    let out = q.cmd("cat /proc/vmstat");
-    let tag = format!("{name} ");
-    out.lines()
-        .find_map(|l| l.strip_prefix(&tag))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| q.fail(&format!("/proc/vmstat: no number for {name}:\n{out}")))
 }
 
 fn limit() -> Duration {
