@@ -129,16 +129,19 @@ unit-test:
 
 # The swap monkey (tests/qemu_swap_monkey.rs, tests/user/swapmonkey.c) over many seeds, one
 # boot of each kernel (2G, arm64 VA_BITS=48) running them all in turn: SOAK_SEEDS is a range
-# A-B or a list A,B,C, SOAK_STEPS the steps per worker. A failure prints the seed, the
+# A-B or a list A,B,C, SOAK_STEPS the steps per worker, SOAK_SHAPE the program's -j -r -n -b
+# options (the test's own when empty). A failure prints the seed, the
 # program's command line and the transcript; the same seed reproduces the same steps.
 SOAK_SEEDS ?= 1-100
 SOAK_STEPS ?= 150
+SOAK_SHAPE ?=
 soak: setup
 	$(MAKE) --no-print-directory user initramfs ARCH=arm
 	$(MAKE) --no-print-directory sd-image ARCH=arm VMSPLIT=2G MAX_ORDER= FEATURES=
 	$(MAKE) --no-print-directory user initramfs ARCH=arm64
 	$(MAKE) --no-print-directory sd-image ARCH=arm64 VA_BITS=48 MAX_ORDER= FEATURES=
-	SWAPMONKEY_SEEDS=$(SOAK_SEEDS) SWAPMONKEY_STEPS=$(SOAK_STEPS) env -u PIVM_MAX_ORDER \
+	SWAPMONKEY_SEEDS=$(SOAK_SEEDS) SWAPMONKEY_STEPS=$(SOAK_STEPS) \
+		$(if $(SOAK_SHAPE),SWAPMONKEY_SHAPE="$(SOAK_SHAPE)") env -u PIVM_MAX_ORDER \
 		cargo test --test qemu_swap_monkey -- --nocapture
 
 # The default kernel of every split, the build variants the QEMU tests boot (16 lists,

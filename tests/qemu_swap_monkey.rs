@@ -9,7 +9,8 @@
 //!
 //! The seeds and steps are the test's, so a failure is reproducible from its message (the
 //! seed and the command are in it, with the transcript). `SWAPMONKEY_SEEDS=1-500` (a range or
-//! a comma list) and `SWAPMONKEY_STEPS=N` run others: `make soak` does, on both kernels.
+//! a comma list), `SWAPMONKEY_STEPS=N` and `SWAPMONKEY_SHAPE="-j 2 -r 6 -n 512 -b 2048"` run
+//! others: `make soak` does, on both kernels.
 //! Needs `make kernel VMSPLIT=2G`, `make initramfs`, `make sd-image` (32-bit) and `make kernel
 //! ARCH=arm64 VA_BITS=48`, `make initramfs ARCH=arm64`, `make sd-image ARCH=arm64` (64-bit); `make test` builds them.
 mod common;
@@ -61,6 +62,11 @@ fn seeds() -> Vec<u64> {
     }
 }
 
+/// `SWAPMONKEY_SHAPE` (the program's `-j -r -n -b` options) or [`SHAPE`].
+fn shape() -> String {
+    std::env::var("SWAPMONKEY_SHAPE").unwrap_or_else(|_| SHAPE.to_string())
+}
+
 fn steps() -> u64 {
     std::env::var("SWAPMONKEY_STEPS")
         .map(|s| s.parse().expect("SWAPMONKEY_STEPS must be a number"))
@@ -102,12 +108,12 @@ fn soak(
     let mut before = None;
     let mi = q.cmd("cat /proc/meminfo");
     let swap_kb = meminfo_kb(q, &mi, "SwapTotal");
-    let steps = steps();
+    let (steps, shape) = (steps(), shape());
     let (mut majflt, mut pswpin0) = (0, vmstat(q, "pswpin"));
     for (i, seed) in seeds().into_iter().enumerate() {
-        let cmd = format!("{prog} {seed} {steps} {SHAPE}");
+        let cmd = format!("{prog} {seed} {steps} {shape}");
         let out = q.cmd_timeout(&format!("run {cmd}"), RUN);
-        let summary = format!("SWAPMONKEY seed={seed} steps={}", steps * 3);
+        let summary = format!("SWAPMONKEY seed={seed} steps=");
         let ok = out.lines().any(|l| l.starts_with(&summary) && l.ends_with(" ok"));
         if !ok || out.contains("MISMATCH") {
             q.fail(&format!("{kernel}: seed {seed} failed: `{cmd}`:\n{out}"));
