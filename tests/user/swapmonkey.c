@@ -1,14 +1,15 @@
 /* swapmonkey - a seeded random swap workload: nothing may be lost, whatever the order of use.
  *
- *   swapmonkey SEED [STEPS] [-j WORKERS] [-r REGIONS] [-n PAGES] [-b BURST]
+ *   swapmonkey SEED [STEPS] [-j WORKERS] [-r REGIONS] [-n PAGES] [-b BURST] [-s SHARED%]
  *
  * WORKERS processes (default 2, at most 8) each own REGIONS anonymous regions (default 4, at
  * most 7) of PAGES pages (default 256, at most 4096), each private or MAP_SHARED|MAP_ANONYMOUS
- * (chosen at random, remapped at random). Every page holds a pattern that encodes (worker,
- * region, page, generation): word w of it is stamp ^ mix(w), stamp = worker:3 region:3 page:12
- * gen:14, and gen 0 is a page never written since it was mapped (every word 0). Each worker
- * takes STEPS steps (default 200), each chosen by a PRNG seeded from SEED and the worker's
- * number, so a run is the same sequence of system calls for the same arguments:
+ * (chosen at random at every mmap: SHARED% of them shared, default 33). Every page holds a
+ * pattern that encodes (worker, region, page, generation): word w of it is stamp ^ mix(w),
+ * stamp = worker:3 region:3 page:12 gen:14, and gen 0 is a page never written since it was
+ * mapped (every word 0). Each worker takes STEPS steps (default 200), each chosen by a PRNG
+ * seeded from SEED and the worker's number, so a run is the same sequence of system calls for
+ * the same arguments:
  *
  *   write     a random page range of a region gets a new generation, every word written
  *   check     a random range is read back, every word compared
@@ -69,7 +70,7 @@ struct totals {
 
 static unsigned long seed_arg;
 static int worker, nregions = 4;
-static size_t npages = 256, burst = 1024;
+static size_t npages = 256, burst = 1024, shared_pct = 33;
 static unsigned long step;
 static struct region regions[MAX_REGIONS];
 static struct totals tot;
@@ -162,7 +163,7 @@ static void fail_call(const char *call) {
 }
 
 static void map_region(int r) {
-    int shared = (int)below(3) == 0;
+    int shared = below(100) < shared_pct;
     void *p = mmap(NULL, npages * PG, PROT_READ | PROT_WRITE,
                    (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) {
@@ -344,7 +345,7 @@ static void start_worker(void) {
 
 static void usage(void) {
     fprintf(stderr, "usage: swapmonkey SEED [STEPS] [-j WORKERS<=%d] [-r REGIONS<=%d] "
-                    "[-n PAGES<=%d] [-b BURST]\n",
+                    "[-n PAGES<=%d] [-b BURST] [-s SHARED%%]\n",
             MAX_WORKERS, MAX_REGIONS, MAX_PAGES);
     exit(2);
 }
@@ -360,6 +361,7 @@ int main(int argc, char **argv) {
             case 'r': nregions = (int)v; break;
             case 'n': npages = v; break;
             case 'b': burst = v; break;
+            case 's': shared_pct = v; break;
             default: usage();
             }
         } else if (positional == 0) {
@@ -373,10 +375,11 @@ int main(int argc, char **argv) {
         }
     }
     if (positional < 1 || workers < 1 || workers > MAX_WORKERS || nregions < 1 ||
-        nregions > MAX_REGIONS || npages < 1 || npages > MAX_PAGES || burst < 1)
+        nregions > MAX_REGIONS || npages < 1 || npages > MAX_PAGES || burst < 1 || shared_pct > 100)
         usage();
-    printf("swapmonkey seed=%lu steps=%lu workers=%d regions=%d pages=%zu burst=%zu\n",
-           seed_arg, steps, workers, nregions, npages, burst);
+    printf("swapmonkey seed=%lu steps=%lu workers=%d regions=%d pages=%zu burst=%zu "
+           "shared=%zu%%\n",
+           seed_arg, steps, workers, nregions, npages, burst, shared_pct);
     fflush(stdout);
     int fds[2];
     if (pipe(fds) != 0) {
