@@ -64,7 +64,7 @@ endif
 .DELETE_ON_ERROR:
 
 .PHONY: all kernel run run-elf test unit-test clippy doc gdb objdump readelf nm sdcard clean \
-        setup dtb sd-image bench bench-boot bench-kernel bench-kernels bench-instructions bench-proc bench-disk scenario picture picture-scenario picture-docs help FORCE
+        setup dtb sd-image soak bench bench-boot bench-kernel bench-kernels bench-instructions bench-proc bench-disk scenario picture picture-scenario picture-docs help FORCE
 
 all: kernel
 
@@ -74,6 +74,7 @@ help:
 	@echo "make run           boot it in QEMU, console on this terminal (CMDLINE='...', PROFILE=name)"
 	@echo "make run-elf       boot the ELF instead (all four cores start, RAM size from the mailbox)"
 	@echo "make test          host unit tests + QEMU tests of all three splits, the MAX_ORDER variants, arm64 48/39"
+	@echo "make soak          the swap monkey over many seeds on 2G and arm64 48 (SOAK_SEEDS=1-100 SOAK_STEPS=150)"
 	@echo "make bench         all benchmarks: host (criterion), boot time, in-kernel (-icount)"
 	@echo "make bench-boot | bench-kernel | bench-instructions | bench-proc   one of them"
 	@echo "make bench ARCH=arm64   boot, in-kernel and process benchmarks of the 64-bit kernel (BENCH_VA=48 39)"
@@ -125,6 +126,23 @@ run-elf: kernel
 
 unit-test:
 	cargo test --lib
+
+# The swap monkey (tests/qemu_swap_monkey.rs, tests/user/swapmonkey.c) over many seeds, one
+# boot of each kernel (2G, arm64 VA_BITS=48) running them all in turn: SOAK_SEEDS is a range
+# A-B or a list A,B,C, SOAK_STEPS the steps per worker, SOAK_SHAPE the program's -j -r -n -b
+# options (the test's own when empty). A failure prints the seed, the
+# program's command line and the transcript; the same seed reproduces the same steps.
+SOAK_SEEDS ?= 1-100
+SOAK_STEPS ?= 150
+SOAK_SHAPE ?=
+soak: setup
+	$(MAKE) --no-print-directory user initramfs ARCH=arm
+	$(MAKE) --no-print-directory sd-image ARCH=arm VMSPLIT=2G MAX_ORDER= FEATURES=
+	$(MAKE) --no-print-directory user initramfs ARCH=arm64
+	$(MAKE) --no-print-directory sd-image ARCH=arm64 VA_BITS=48 MAX_ORDER= FEATURES=
+	SWAPMONKEY_SEEDS=$(SOAK_SEEDS) SWAPMONKEY_STEPS=$(SOAK_STEPS) \
+		$(if $(SOAK_SHAPE),SWAPMONKEY_SHAPE="$(SOAK_SHAPE)") env -u PIVM_MAX_ORDER \
+		cargo test --test qemu_swap_monkey -- --nocapture
 
 # The default kernel of every split, the build variants the QEMU tests boot (16 lists,
 # Debian's 12 for the debian-armmp comparison, a small 4), all tests; then the host unit

@@ -19,15 +19,13 @@ mod common;
 use std::time::Duration;
 
 use common::sd::{
-    check_only_slots_cached, paged_out_and_dropped, swapon, swaptest_resume, SlotsCache,
+    boot_arm64, check_only_slots_cached, paged_out_and_dropped, swapon, swaptest_resume, SlotsCache,
 };
 use common::{
-    entry_faults, meminfo_kb, root, status_kb, swapstress_delta, swaptest_faults, Qemu, BOOT,
-    PROMPT,
+    entry_faults, meminfo_kb, root, status_kb, swapstress_delta, swaptest_faults, vmstat, Qemu,
 };
 
-const SD_IMG: &str = "build/arm64/sd.img";
-const INITRAMFS: &str = "build/arm64/initramfs.cpio.gz";
+use common::sd::ARM64_SD_IMG as SD_IMG;
 /// A program's run under a loaded host.
 const RUN: Duration = Duration::from_secs(120);
 /// The whole pressure run: a few minutes of swapping to the card under a loaded host.
@@ -36,51 +34,6 @@ const PRESSURE_LIMIT: Duration = Duration::from_secs(600);
 /// CMA area (the default 64 MiB would not fit), no initramfs (its 32 MiB of rootfs pages
 /// cannot be reclaimed): about 38 MiB free at the prompt, the programs run from `/boot`.
 const SMALL_RAM: &str = "mem=40M cma=0";
-
-/// Boots `build/arm64-<va_bits>/kernel8.img` with the card (writes in a `snapshot=on`
-/// overlay), the arm64 initramfs if `initramfs`, and `append` as the command line, to the
-/// prompt; the whole run may take `limit`.
-fn boot(va_bits: u32, initramfs: bool, append: &str, limit: Duration) -> Qemu {
-    let image = root().join(format!("build/arm64-{va_bits}/kernel8.img"));
-    let (initrd, sd) = (root().join(INITRAMFS), root().join(SD_IMG));
-    for (f, make) in [
-        (&image, format!("make kernel ARCH=arm64 VA_BITS={va_bits}")),
-        (&initrd, "make initramfs ARCH=arm64".to_string()),
-        (&sd, "make sd-image ARCH=arm64".to_string()),
-    ] {
-        assert!(f.is_file(), "missing {}: run `{make}` (or `make test`)", f.display());
-    }
-    let mut args: Vec<String> = [
-        "-M",
-        "raspi3b",
-        "-display",
-        "none",
-        "-serial",
-        "stdio",
-        "-semihosting",
-        "-monitor",
-        "none",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    args.push("-kernel".into());
-    args.push(image.display().to_string());
-    if initramfs {
-        args.push("-initrd".into());
-        args.push(initrd.display().to_string());
-    }
-    args.push("-drive".into());
-    args.push(format!("file={},if=sd,format=raw,snapshot=on", sd.display()));
-    if !append.is_empty() {
-        args.push("-append".into());
-        args.push(append.into());
-    }
-    let mut q = Qemu::spawn("qemu-system-aarch64", &args);
-    q.extend_limit(limit);
-    q.wait_for(PROMPT, BOOT).unwrap();
-    q
-}
 
 /// The swap partition's pages, from the image's MBR (entry 2) and its mkswap header.
 fn swap_pages() -> u64 {
@@ -91,16 +44,6 @@ fn swap_pages() -> u64 {
     let start = p2.start as usize * 512;
     assert_eq!(&b[start + 4086..start + 4096], b"SWAPSPACE2", "partition 2 is mkswap'd");
     p2.size / 8
-}
-
-/// A /proc/vmstat counter.
-fn vmstat(q: &mut Qemu, name: &str) -> u64 {
-    let out = q.cmd("cat /proc/vmstat");
-    let tag = format!("{name} ");
-    out.lines()
-        .find_map(|l| l.strip_prefix(&tag))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| q.fail(&format!("/proc/vmstat: no number for {name}:\n{out}")))
 }
 
 /// Every slot back but the ones the swap slots cache holds (`model`'s figure for the runs
@@ -292,7 +235,7 @@ fn check_swap(q: &mut Qemu, pages: u64) {
 
 fn check(va_bits: u32) {
     let pages = swap_pages();
-    let mut q = boot(va_bits, true, "", RUN);
+    let mut q = boot_arm64(va_bits, true, "", RUN);
     check_page_cache(&mut q);
     check_swap(&mut q, pages);
     q.cmd_until("ps", "    2 ?        00:00:00 kswapd0\n");
@@ -323,7 +266,7 @@ fn vmstat_sum(q: &mut Qemu, prefix: &str, suffixes: &[&str]) -> u64 {
 #[test]
 fn pages_swapped_out_under_pressure_come_back_intact_4_levels() {
     let pages = swap_pages();
-    let mut q = boot(48, false, SMALL_RAM, PRESSURE_LIMIT);
+    let mut q = boot_arm64(48, false, SMALL_RAM, PRESSURE_LIMIT);
     let mi = q.cmd("cat /proc/meminfo");
     let free_kb = meminfo_kb(&q, &mi, "MemFree");
     if meminfo_kb(&q, &mi, "MemTotal") > 40 * 1024 {

@@ -456,7 +456,15 @@ pub fn swap_free(e: SwpEntry) {
 
 /// `free_swap_and_cache` (zap of a swap PTE): drops the PTE's count; a cached page nothing
 /// maps and no other swap PTE refers to leaves the cache and is freed.
+///
+/// A finished read of the slot is settled first: 6.1 puts a read-ahead page in the swap cache
+/// before its read, so this zap finds it there and frees it. Unsettled, a page read ahead and
+/// never faulted, whose process then unmapped it or exited, kept its page and its slot's
+/// cache reference out of every cache and list (neither `SwapCached` nor reclaim saw them)
+/// until something else settled every read (`verify`, `swapoff`): `swapmonkey` left 3 to 5
+/// slots in use after it exited.
 pub fn free_swap_and_cache(e: SwpEntry) {
+    settle(e);
     let free = {
         let mut s = SWAP.lock();
         let left = s.areas.put(e, 1).unwrap_or(0);

@@ -996,6 +996,16 @@ impl Qemu {
     }
 }
 
+/// A /proc/vmstat counter.
+pub fn vmstat(q: &mut Qemu, name: &str) -> u64 {
+    let out = q.cmd("cat /proc/vmstat");
+    let tag = format!("{name} ");
+    out.lines()
+        .find_map(|l| l.strip_prefix(&tag))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| q.fail(&format!("/proc/vmstat: no number for {name}:\n{out}")))
+}
+
 /// All `0x...` hex numbers in `text`, in order.
 pub fn hex_numbers(text: &str) -> Vec<u64> {
     let mut v = Vec::new();

@@ -2,7 +2,45 @@
 //! kernel, build/arm64/sd.img for the 64-bit one), read on the host, and what the kernel
 //! should show for them: `/proc/partitions` from the image's own MBR, `/proc/diskstats`
 //! lines, the FAT boot sector as `dd | hexdump -C` prints it.
-use super::{root, Qemu};
+use std::time::Duration;
+
+use super::{root, Qemu, ARM64_INITRAMFS, BOOT, PROMPT};
+
+/// The 64-bit kernel's card (`make sd-image ARCH=arm64`).
+pub const ARM64_SD_IMG: &str = "build/arm64/sd.img";
+
+/// Boots `build/arm64-<va_bits>/kernel8.img` on raspi3b with the card (writes in a
+/// `snapshot=on` overlay), the arm64 initramfs if `initramfs`, and `append` as the command
+/// line, to the prompt; the whole run may take `limit`.
+pub fn boot_arm64(va_bits: u32, initramfs: bool, append: &str, limit: Duration) -> Qemu {
+    let image = root().join(format!("build/arm64-{va_bits}/kernel8.img"));
+    let (initrd, sd) = (root().join(ARM64_INITRAMFS), root().join(ARM64_SD_IMG));
+    for (f, make) in [
+        (&image, format!("make kernel ARCH=arm64 VA_BITS={va_bits}")),
+        (&initrd, "make initramfs ARCH=arm64".to_string()),
+        (&sd, "make sd-image ARCH=arm64".to_string()),
+    ] {
+        assert!(f.is_file(), "missing {}: run `{make}` (or `make test`)", f.display());
+    }
+    let board = "-M raspi3b -display none -serial stdio -semihosting -monitor none";
+    let mut args: Vec<String> = board.split(' ').map(String::from).collect();
+    args.push("-kernel".into());
+    args.push(image.display().to_string());
+    if initramfs {
+        args.push("-initrd".into());
+        args.push(initrd.display().to_string());
+    }
+    args.push("-drive".into());
+    args.push(format!("file={},if=sd,format=raw,snapshot=on", sd.display()));
+    if !append.is_empty() {
+        args.push("-append".into());
+        args.push(append.into());
+    }
+    let mut q = Qemu::spawn("qemu-system-aarch64", &args);
+    q.extend_limit(limit);
+    q.wait_for(PROMPT, BOOT).unwrap();
+    q
+}
 
 /// One MBR partition entry of the image: start and size in sectors, type.
 #[derive(Debug, Clone, Copy)]
