@@ -583,8 +583,18 @@ pub fn render_vmstat(w: &mut impl core::fmt::Write) -> core::fmt::Result {
     s.node[NodeStat::NrKernelStack as usize] = node.stats.nr_kernel_stack;
     s.node[NodeStat::NrPageTablePages as usize] = node.stats.nr_page_table_pages;
     // pgalloc_<zone> per configured zone (the snapshot's order), pgfree over all of them.
-    let events: Vec<(u64, u64)> =
-        crate::kernel::mem::with_node(|n| n.configured_zones().map(|z| z.vm_events()).collect());
+    // Copied into an array under the node's lock: a Vec allocated there deadlocks when the
+    // slab needs a new page (it takes the same lock).
+    let (zone_events, nr) = crate::kernel::mem::with_node(|n| {
+        let mut a = [(0u64, 0u64); crate::mm::zone::MAX_NR_ZONES];
+        let mut nr = 0;
+        for (slot, z) in a.iter_mut().zip(n.configured_zones()) {
+            *slot = z.vm_events();
+            nr += 1;
+        }
+        (a, nr)
+    });
+    let events = &zone_events[..nr];
     for (i, &(alloc, _)) in events.iter().enumerate().take(s.per_zone[0].len()) {
         s.per_zone[0][i] = alloc;
     }
