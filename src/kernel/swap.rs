@@ -56,6 +56,16 @@ pub struct SwapState {
     pub cache: SwapCache,
 }
 
+impl SwapState {
+    /// The swap-cache half of `delete_from_swap_cache`, under the swap lock: page `pfn`
+    /// leaves the cache and its slot's cache reference is dropped (`put_swap_folio`).
+    fn delete_from_cache(&mut self, pfn: u64) -> Option<SwpEntry> {
+        let (e, _) = self.cache.remove_pfn(pfn)?;
+        let _ = self.areas.put(e, SWAP_HAS_CACHE);
+        Some(e)
+    }
+}
+
 pub static SWAP: SpinLock<SwapState> =
     SpinLock::new(SwapState { areas: SwapAreas::new(), cache: SwapCache::new() });
 
@@ -269,8 +279,7 @@ pub fn end_swap_write(w: SwapWrite) -> bool {
         let mut s = SWAP.lock();
         match s.cache.entry_of(pfn.0) {
             Some(e) if s.areas.swap_count(e) == 0 && s.cache.get(e).is_some_and(|c| !c.mapped) => {
-                s.cache.remove_pfn(pfn.0);
-                let _ = s.areas.put(e, SWAP_HAS_CACHE);
+                s.delete_from_cache(pfn.0);
                 true
             }
             _ => false,
@@ -377,10 +386,7 @@ pub fn page_swap_entry(pfn: Pfn) -> Option<SwpEntry> {
 /// `delete_from_swap_cache`: the page leaves the cache and drops the slot's cache reference
 /// (`put_swap_folio`); the slot is freed if no swap PTE refers to it. The page itself stays.
 pub fn delete_from_swap_cache(pfn: Pfn) -> Option<SwpEntry> {
-    let mut s = SWAP.lock();
-    let (e, _) = s.cache.remove_pfn(pfn.0)?;
-    let _ = s.areas.put(e, SWAP_HAS_CACHE);
-    Some(e)
+    SWAP.lock().delete_from_cache(pfn.0)
 }
 
 /// Frees a page no PTE maps any more and the swap cache has let go: off its LRU list first
@@ -471,8 +477,7 @@ pub fn free_swap_and_cache(e: SwpEntry) {
         match s.cache.get(e) {
             Some(c) if left == SWAP_HAS_CACHE && !c.mapped && !under_writeback(Pfn(c.pfn)) => {
                 let pfn = c.pfn;
-                s.cache.remove_pfn(pfn);
-                let _ = s.areas.put(e, SWAP_HAS_CACHE);
+                s.delete_from_cache(pfn);
                 Some(pfn)
             }
             _ => None,
@@ -494,8 +499,7 @@ pub fn page_unmapped(pfn: Pfn) -> bool {
         s.cache.update(e, note_unmapped);
         // Under writeback it stays (reclaim frees it once the write is done).
         if s.areas.swap_count(e) == 0 && !under_writeback(pfn) {
-            s.cache.remove_pfn(pfn.0);
-            let _ = s.areas.put(e, SWAP_HAS_CACHE);
+            s.delete_from_cache(pfn.0);
             true
         } else {
             false
@@ -534,8 +538,7 @@ pub fn pages_unmapped(pfns: &mut [Pfn]) -> usize {
                 // Under writeback it stays, as in page_unmapped: the write still reads it,
                 // and reclaim frees it once the write is done.
                 if s.areas.swap_count(e) == 0 && !under_writeback(pfn) {
-                    s.cache.remove_pfn(pfn.0);
-                    let _ = s.areas.put(e, SWAP_HAS_CACHE);
+                    s.delete_from_cache(pfn.0);
                     freed[n_freed] = pfn;
                     n_freed += 1;
                 }
@@ -564,8 +567,7 @@ pub fn try_free_swap(pfn: Pfn) -> bool {
     if s.areas.swap_count(e) > 0 || under_writeback(pfn) {
         return false;
     }
-    s.cache.remove_pfn(pfn.0);
-    let _ = s.areas.put(e, SWAP_HAS_CACHE);
+    s.delete_from_cache(pfn.0);
     true
 }
 
@@ -579,8 +581,7 @@ pub fn activate_free_swap(pfn: Pfn) -> bool {
         if !s.areas.vm_swap_full() || s.areas.swap_count(e) > 0 || under_writeback(pfn) {
             return false;
         }
-        s.cache.remove_pfn(pfn.0);
-        let _ = s.areas.put(e, SWAP_HAS_CACHE);
+        s.delete_from_cache(pfn.0);
         true
     };
     crate::kernel::process::reclaim::folio_mark_dirty(pfn);
@@ -622,8 +623,7 @@ pub fn drop_clean_swap_cache() -> usize {
             let ok = s.cache.get(e).is_some_and(|c| c.pfn == pfn.0 && !c.mapped)
                 && !under_writeback(pfn);
             if ok {
-                s.cache.remove_pfn(pfn.0);
-                let _ = s.areas.put(e, SWAP_HAS_CACHE);
+                s.delete_from_cache(pfn.0);
             }
             ok
         };
