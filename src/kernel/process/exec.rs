@@ -23,6 +23,10 @@ const MAX_EXEC_SIZE: u64 = 64 << 20;
 /// `BINPRM_BUF_SIZE`: the bytes of the file `do_execve` reads for the binary handlers.
 const BINPRM_BUF_SIZE: usize = 256;
 
+/// Reclaim-and-retry rounds for the new stack's and bss tail's writes before exec gives up
+/// (each round freed something: `direct_reclaim_for_fault` returns false when it cannot).
+const EXEC_RECLAIM_TRIES: u32 = 16;
+
 /// `get_random_u32` for exec: xorshift seeded from the generic timer.
 pub struct CounterRandom(u32);
 
@@ -174,18 +178,29 @@ fn load_image(
     };
     // The initial stack and padzero(): written as the kernel writes them, through the
     // process's own tables (the stack pages and the bss tail fault in here).
+    // A write whose fault found no free page (its allocation is atomic: the console runs with
+    // interrupts masked) runs again after direct reclaim with no lock held, as 6.1's fault
+    // reclaims inside its allocation; ENOMEM once reclaim gives up.
     let mut counts = FaultCounts::default();
-    let written = {
-        let mut um = UserMem { pm: &mut pm, counts: &mut counts };
+    let mut tries = 0;
+    loop {
+        let mut um = UserMem { pm: &mut pm, counts: &mut counts, oom: false };
         let mut ok = um.copy_to_user(loaded.sp, &loaded.stack).is_ok();
         for &(s, e) in &loaded.zero_ranges {
             ok &= um.clear_user(s, e - s).is_ok();
         }
-        ok
-    };
-    if !written {
-        pm.exit_mmap();
-        return Err(ExecError::Errno(Errno::EFAULT));
+        if ok {
+            break;
+        }
+        let oom = um.oom;
+        tries += 1;
+        if !oom
+            || tries == EXEC_RECLAIM_TRIES
+            || !super::syscall_sleepable(super::reclaim::direct_reclaim_for_fault)
+        {
+            pm.exit_mmap();
+            return Err(ExecError::Errno(if oom { Errno::ENOMEM } else { Errno::EFAULT }));
+        }
     }
     Ok(Loaded { pm, entry: loaded.entry, sp: loaded.sp, counts })
 }

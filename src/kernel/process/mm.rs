@@ -574,22 +574,28 @@ impl ProcessMm {
 
     /// `get_user_pages_remote` of one page: the frame mapped at `va` with the access allowed,
     /// faulting it in for a read or a write first (counted in `counts`, as GUP's faults are
-    /// counted for the task that takes them).
-    fn get_user_page(&mut self, va: usize, write: bool, counts: &mut FaultCounts) -> Option<Pfn> {
+    /// counted for the task that takes them). The fault's error when one failed (None: no
+    /// mapping allows the access, or the copy stops to sleep for the card).
+    fn get_user_page(
+        &mut self,
+        va: usize,
+        write: bool,
+        counts: &mut FaultCounts,
+    ) -> Result<Pfn, Option<FaultError>> {
         if va >= TASK_SIZE {
-            return None;
+            return Err(None);
         }
         for _ in 0..2 {
             if let Some(pte) = arch::get_user_pte(self.hw.pgd, va) {
                 let writable = pte.write() && pte.dirty();
                 if !write || writable {
-                    return Some(Pfn(pte.pfn_phys() >> 12));
+                    return Ok(Pfn(pte.pfn_phys() >> 12));
                 }
             }
             let flags = FaultFlags { write, instruction: false, tried: false };
-            self.fault_uaccess(va, flags, counts)?.ok()?;
+            self.fault_uaccess(va, flags, counts).ok_or(None)?.map_err(Some)?;
         }
-        None
+        Err(None)
     }
 
     /// Copies present user pages' bytes at `va` into `buf` without faulting (what
@@ -1087,6 +1093,9 @@ pub fn user_table_pages(pm: &ProcessMm) -> usize {
 pub struct UserMem<'a> {
     pub pm: &'a mut ProcessMm,
     pub counts: &'a mut FaultCounts,
+    /// A fault failed for want of a page (its allocation was atomic): a caller holding no
+    /// lock may reclaim and run the copy again, as 6.1's fault would have reclaimed.
+    pub oom: bool,
 }
 
 impl UserMem<'_> {
@@ -1133,6 +1142,7 @@ impl UserMem<'_> {
         if r == Err(FaultError::Oom) {
             // No reclaim here (the system call holds the task table): the copy fails.
             super::count_vm_fault(r);
+            self.oom = true;
         }
         r.is_ok()
     }
@@ -1148,8 +1158,12 @@ impl UserMem<'_> {
         let mut done = 0;
         while done < len {
             let va = addr + done;
-            let Some(pfn) = self.pm.get_user_page(va, write, self.counts) else {
-                return Err(UFault { done });
+            let pfn = match self.pm.get_user_page(va, write, self.counts) {
+                Ok(pfn) => pfn,
+                Err(e) => {
+                    self.oom |= e == Some(FaultError::Oom);
+                    return Err(UFault { done });
+                }
             };
             let off = va & (PAGE_SIZE - 1);
             let n = (PAGE_SIZE - off).min(len - done);

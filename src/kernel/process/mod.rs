@@ -1337,7 +1337,7 @@ pub fn do_fork(
             if let Some(c) = t.map.get_mut(&pid) {
                 let mut counts = c.counts;
                 if let Some(pm) = c.mm.as_mut() {
-                    let mut um = mm::UserMem { pm, counts: &mut counts };
+                    let mut um = mm::UserMem { pm, counts: &mut counts, oom: false };
                     let _ = crate::abi::uaccess::UserMemory::copy_to_user(
                         &mut um,
                         ctid,

@@ -162,7 +162,7 @@ pub(super) fn with_user<R>(
         let mut pm = t.mm.take().ok_or(Errno::EFAULT)?;
         let mut counts = t.counts;
         let r = {
-            let mut um = UserMem { pm: &mut pm, counts: &mut counts };
+            let mut um = UserMem { pm: &mut pm, counts: &mut counts, oom: false };
             f(&mut um, t)
         };
         t.counts = counts;
