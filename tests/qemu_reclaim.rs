@@ -199,7 +199,12 @@ fn a_kernel_allocation_that_may_sleep_reclaims_2g() {
 #[test]
 fn pages_swapped_out_under_pressure_come_back_intact_2g() {
     let (mut q, _) = Qemu::boot_to_prompt(
-        Opts::raw("2G").append(SMALL_RAM).sd_card().initramfs().limit(SWAP_RUN_LIMIT),
+        Opts::raw("2G")
+            .append(SMALL_RAM)
+            .sd_card()
+            .initramfs()
+            .limit(SWAP_RUN_LIMIT)
+            .monitor("intact"),
     );
     let mi = q.cmd("cat /proc/meminfo");
     let free_kb = meminfo_kb(&q, &mi, "MemFree");
@@ -244,7 +249,12 @@ fn pages_swapped_out_under_pressure_come_back_intact_2g() {
 #[test]
 fn several_programs_under_pressure_lose_nothing_2g() {
     let (mut q, _) = Qemu::boot_to_prompt(
-        Opts::raw("2G").append(SMALL_RAM).sd_card().initramfs().limit(SWAP_RUN_LIMIT),
+        Opts::raw("2G")
+            .append(SMALL_RAM)
+            .sd_card()
+            .initramfs()
+            .limit(SWAP_RUN_LIMIT)
+            .monitor("several"),
     );
     let out = q.cmd("swapon /dev/mmcblk0p2");
     q.expect_in("swapon", &out, "Adding ");
@@ -335,7 +345,12 @@ fn status_value(q: &mut Qemu, pid: u32, key: &str) -> u64 {
 #[test]
 fn a_task_waiting_for_the_card_sleeps_while_others_run_2g() {
     let (mut q, _) = Qemu::boot_to_prompt(
-        Opts::raw("2G").append(SMALL_RAM).sd_card().initramfs().limit(SWAP_RUN_LIMIT),
+        Opts::raw("2G")
+            .append(SMALL_RAM)
+            .sd_card()
+            .initramfs()
+            .limit(SWAP_RUN_LIMIT)
+            .monitor("cardsleep"),
     );
     let out = q.cmd("swapon /dev/mmcblk0p2");
     q.expect_in("swapon", &out, "Adding ");
@@ -385,7 +400,12 @@ fn a_task_waiting_for_the_card_sleeps_while_others_run_2g() {
 #[test]
 fn kswapd_writes_to_swap_while_another_program_runs_2g() {
     let (mut q, _) = Qemu::boot_to_prompt(
-        Opts::raw("2G").append(SMALL_RAM).sd_card().initramfs().limit(SWAP_RUN_LIMIT),
+        Opts::raw("2G")
+            .append(SMALL_RAM)
+            .sd_card()
+            .initramfs()
+            .limit(SWAP_RUN_LIMIT)
+            .monitor("kswapd"),
     );
     let before = q.memory_snapshot();
     let mi = q.cmd("cat /proc/meminfo");
@@ -469,7 +489,12 @@ fn diskstats(q: &mut Qemu, dev: &str) -> [u64; 4] {
 #[test]
 fn swap_io_in_batches_loses_nothing_with_several_programs_2g() {
     let (mut q, _) = Qemu::boot_to_prompt(
-        Opts::raw("2G").append(SMALL_RAM).sd_card().initramfs().limit(SWAP_RUN_LIMIT),
+        Opts::raw("2G")
+            .append(SMALL_RAM)
+            .sd_card()
+            .initramfs()
+            .limit(SWAP_RUN_LIMIT)
+            .monitor("batches"),
     );
     let out = q.cmd("swapon /dev/mmcblk0p2");
     q.expect_in("swapon", &out, "Adding ");

@@ -164,25 +164,63 @@ impl Opts {
 /// Sends one command to QEMU's human monitor on `socket` and returns what it printed up to
 /// the next `(qemu)` prompt, with the monitor's line-editing escapes left out.
 pub fn monitor_cmd(socket: &std::path::Path, command: &str) -> String {
+    try_monitor_cmd(socket, command).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`monitor_cmd`] that reports a socket or reply failure instead of panicking (what a
+/// failure report uses, itself inside a failing test).
+pub fn try_monitor_cmd(socket: &std::path::Path, command: &str) -> Result<String, String> {
     use std::os::unix::net::UnixStream;
     let mut stream = UnixStream::connect(socket)
-        .unwrap_or_else(|e| panic!("monitor socket {}: {e}", socket.display()));
-    stream.set_read_timeout(Some(STEP)).unwrap();
-    let read_to_prompt = |stream: &mut UnixStream| {
+        .map_err(|e| format!("monitor socket {}: {e}", socket.display()))?;
+    stream.set_read_timeout(Some(STEP)).map_err(|e| e.to_string())?;
+    let read_to_prompt = |stream: &mut UnixStream| -> Result<String, String> {
         let mut got = Vec::new();
         let mut buf = [0u8; 4096];
         while !got.ends_with(b"(qemu) ") {
-            let n = stream.read(&mut buf).expect("monitor reply within STEP");
-            assert!(n > 0, "monitor closed: {}", String::from_utf8_lossy(&got));
+            let n = stream.read(&mut buf).map_err(|e| format!("monitor reply within STEP: {e}"))?;
+            if n == 0 {
+                return Err(format!("monitor closed: {}", String::from_utf8_lossy(&got)));
+            }
             got.extend_from_slice(&buf[..n]);
         }
-        String::from_utf8_lossy(&got).into_owned()
+        Ok(String::from_utf8_lossy(&got).into_owned())
     };
-    read_to_prompt(&mut stream);
-    stream.write_all(format!("{command}\n").as_bytes()).unwrap();
-    let reply = read_to_prompt(&mut stream);
+    read_to_prompt(&mut stream)?;
+    stream.write_all(format!("{command}\n").as_bytes()).map_err(|e| e.to_string())?;
+    let reply = read_to_prompt(&mut stream)?;
     // The echo of the command (with its escapes) is the first line.
-    reply.lines().skip(1).filter(|l| !l.starts_with("(qemu)")).collect::<Vec<_>>().join("\n")
+    Ok(reply.lines().skip(1).filter(|l| !l.starts_with("(qemu)")).collect::<Vec<_>>().join("\n"))
+}
+
+/// What a hung 32-bit guest was doing, for a failure report: the CPU's registers twice (a
+/// second apart: a loop moves, an idle `wfi` does not) and the 64 words above its stack
+/// pointer (return addresses among them name the callers; resolve them with
+/// `arm-none-eabi-addr2line -f -e build/<split>/kernel.elf`).
+fn guest_state(socket: &std::path::Path) -> String {
+    let mut out = String::new();
+    for i in 0..2 {
+        if i > 0 {
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        match try_monitor_cmd(socket, "info registers") {
+            // The core registers (the VFP bank that follows says nothing about a hang).
+            Ok(r) => {
+                for l in r.lines().take_while(|l| !l.starts_with("s00=")) {
+                    out += &format!("{l}\n");
+                }
+            }
+            Err(e) => return format!("{out}(monitor: {e})\n"),
+        }
+    }
+    let sp = out.split_whitespace().rev().find_map(|w| w.strip_prefix("R13=")).map(str::to_string);
+    if let Some(sp) = sp {
+        match try_monitor_cmd(socket, &format!("x /64wx 0x{sp}")) {
+            Ok(r) => out += &format!("stack:\n{r}\n"),
+            Err(e) => out += &format!("(monitor: {e})\n"),
+        }
+    }
+    out
 }
 
 /// A test failure; its `Debug` is the plain message (with the transcript), so `.unwrap()` prints it readably.
@@ -473,8 +511,16 @@ impl Qemu {
             Some(s) => format!("{s}"),
             None => "still running".into(),
         };
+        // A guest still running when a test gives up on it may be hung: what its CPU was
+        // doing, when the run has a monitor.
+        let state = match (&self.monitor, self.status) {
+            (Some(socket), None) => {
+                format!("======== guest CPU (QEMU monitor) ========\n{}", guest_state(socket))
+            }
+            _ => String::new(),
+        };
         Failure(format!(
-            "{msg}\n  qemu: {}\n  status: {status}\n======== console transcript (stdout) ========\n{}\n======== stderr ========\n{}\n======== end ========",
+            "{msg}\n  qemu: {}\n  status: {status}\n======== console transcript (stdout) ========\n{}\n======== stderr ========\n{}\n{state}======== end ========",
             self.cmdline,
             String::from_utf8_lossy(&log.out),
             String::from_utf8_lossy(&log.err),
