@@ -303,6 +303,64 @@ fn several_programs_under_pressure_lose_nothing_2g() {
 /// The card's 16 MiB pattern file (every byte of page i is i mod 256).
 const F16M: &str = "/boot/data/f16m";
 
+/// The `+MIN/+MAJ` fault delta at the end of a `bigread` round's line, summed.
+fn bigread_faults(q: &Qemu, line: &str) -> u64 {
+    let delta = line.rsplit(" faults +").next().unwrap_or("");
+    let (min, maj) = delta.trim().split_once("/+").unwrap_or_else(|| q.fail(line));
+    min.parse::<u64>().unwrap_or_else(|_| q.fail(line))
+        + maj.parse::<u64>().unwrap_or_else(|_| q.fail(line))
+}
+
+/// A system call's user copy that finds no free page reclaims and goes on, as 6.1's fault
+/// allocation reclaims: `swaptest` holds three quarters of the free memory, then the console
+/// runs `bigread` from the card (exec under that pressure, the CI case of `run
+/// /boot/bin/cardmap: Bad address`), which reads the initramfs's 16 MiB pattern file (tmpfs)
+/// in one `read()` and then one `pread64()`, each into a fresh 16 MiB buffer: every buffer
+/// page is faulted in by the call's copy, far more than is free, and nothing else runs
+/// during the call to free memory. Each call returns all 16 MiB, every byte right (before, the copy's fault failed at
+/// the min watermark and the call came back short or with `EFAULT`), each buffer page's
+/// fault counted once for the task (`mm_account_fault`: the attempt that found no page is
+/// not counted when the retry after reclaim succeeds), direct reclaim ran
+/// (`allocstall_*`), the holder's pages come back right, and `verify` is clean.
+#[test]
+fn a_system_calls_copy_that_finds_no_free_page_reclaims_2g() {
+    const PAGES: u64 = 4096;
+    let (mut q, _) = Qemu::boot_to_prompt(
+        Opts::raw("2G").append(SMALL_RAM).sd_card().initramfs().limit(SWAP_RUN_LIMIT),
+    );
+    let out = q.cmd("swapon /dev/mmcblk0p2");
+    q.expect_in("swapon", &out, "Adding ");
+    let mi = q.cmd("cat /proc/meminfo");
+    let n = meminfo_kb(&q, &mi, "MemFree") * 3 / 4 / 4;
+    let pid = q.start_background(&format!("/bin/swaptest {n} keep"), "KEPT:", RUN);
+    let stall0 = allocstalls(&mut q);
+    let out = q.cmd_timeout("run /boot/bin/bigread /data/f16m 2", RUN);
+    for (round, call) in [(1, "read"), (2, "pread")] {
+        let line = q.line_with("bigread", &out, &format!("bigread round {round} {call}"));
+        if !line.contains(&format!(": {0} of {0} bytes, bad=0,", PAGES * 4096)) {
+            q.fail(&format!("bigread's {call}() under pressure: {line}"));
+        }
+        let faults = bigread_faults(&q, line);
+        // Each page once; a few more for the program's own pages reclaim swapped out.
+        if !(PAGES..=PAGES + 16).contains(&faults) {
+            q.fail(&format!("{call}(): {faults} faults for {PAGES} fresh pages: {line}"));
+        }
+    }
+    q.expect_in("bigread", &out, "bigread ok");
+    let stalls = allocstalls(&mut q) - stall0;
+    eprintln!("bigread under pressure (swaptest holding {n} pages): allocstall +{stalls}\n{out}");
+    assert!(stalls > 0, "no direct reclaim for the copies");
+    let mut out = q.cmd(&format!("kill -USR1 {pid}"));
+    if !out.contains("PATTERN bad=") {
+        out += &q.wait_for("PATTERN bad=", RUN).unwrap();
+        out += &q.wait_for("\n", Duration::from_secs(5)).unwrap();
+    }
+    q.expect_in("pattern", &out, "PATTERN bad=0\n");
+    q.verify_ok("after the copies' reclaim");
+    no_sleep_in_atomic(&q, "the whole run");
+    q.poweroff_ok();
+}
+
 /// Field `n` (1-based, as proc(5) numbers them) of `/proc/PID/stat`.
 fn stat_field(q: &mut Qemu, pid: u32, n: usize) -> u64 {
     let out = q.cmd(&format!("cat /proc/{pid}/stat"));

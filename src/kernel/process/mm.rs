@@ -1140,11 +1140,21 @@ impl UserMem<'_> {
         // None: the copy stops to sleep for the card with its locks dropped.
         let Some(r) = self.pm.fault_uaccess(addr, flags, self.counts) else { return false };
         if r == Err(FaultError::Oom) {
-            // No reclaim here (the system call holds the task table): the copy fails.
-            super::count_vm_fault(r);
-            self.oom = true;
+            self.no_page();
         }
         r.is_ok()
+    }
+
+    /// A fault of the copy found no free page. No reclaim here (the system call holds the
+    /// task table): when the call asked to ([`super::iowait::defer_reclaim`]) the copy stops
+    /// and the call reclaims with its locks dropped and goes on, the fault then counted once
+    /// (`super::reclaim::reclaim_for_uaccess`); otherwise the copy fails here, the fault
+    /// counted as one that got `VM_FAULT_OOM`.
+    fn no_page(&mut self) {
+        self.oom = true;
+        if !super::iowait::defer_reclaim() {
+            super::count_vm_fault(Err(FaultError::Oom));
+        }
     }
 
     /// The remote path: page by page through kmap, `get_user_page` faulting each in.
@@ -1161,7 +1171,12 @@ impl UserMem<'_> {
             let pfn = match self.pm.get_user_page(va, write, self.counts) {
                 Ok(pfn) => pfn,
                 Err(e) => {
-                    self.oom |= e == Some(FaultError::Oom);
+                    if e == Some(FaultError::Oom) {
+                        // Its caller reclaims (a deferred call, or exec's `load_image`) and
+                        // counts the fault if reclaim gives up.
+                        self.oom = true;
+                        super::iowait::defer_reclaim();
+                    }
                     return Err(UFault { done });
                 }
             };
