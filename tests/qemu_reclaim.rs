@@ -137,6 +137,17 @@ fn allocstalls(q: &mut Qemu) -> u64 {
         .sum()
 }
 
+/// `swaptest N keep` (pid `pid`) is told to go on (SIGUSR1) and reads its pages back: every
+/// word must be right.
+fn kept_pattern_ok(q: &mut Qemu, pid: u32) {
+    let mut out = q.cmd(&format!("kill -USR1 {pid}"));
+    if !out.contains("PATTERN bad=") {
+        out += &q.wait_for("PATTERN bad=", RUN).unwrap();
+        out += &q.wait_for("\n", Duration::from_secs(5)).unwrap();
+    }
+    q.expect_in("pattern", &out, "PATTERN bad=0\n");
+}
+
 /// A kernel allocation reclaims as 6.1's `GFP_KERNEL` does: `swaptest` keeps three quarters
 /// of the free memory resident (CMA off, so every free page can serve the kernel), then the
 /// console, which holds no lock, asks `vmalloc` (order-0 `GFP_KERNEL` pages) for 4 MiB more
@@ -182,12 +193,7 @@ fn a_kernel_allocation_that_may_sleep_reclaims_2g() {
     let addr = line.rsplit(' ').next().unwrap_or("").trim();
     let out = q.cmd(&format!("vfree {addr}"));
     assert_eq!(out, "", "vfree printed {out:?}");
-    let mut out = q.cmd(&format!("kill -USR1 {pid}"));
-    if !out.contains("PATTERN bad=") {
-        out += &q.wait_for("PATTERN bad=", RUN).unwrap();
-        out += &q.wait_for("\n", Duration::from_secs(5)).unwrap();
-    }
-    q.expect_in("pattern", &out, "PATTERN bad=0\n");
+    kept_pattern_ok(&mut q, pid);
     q.verify_ok("after the kernel allocation's reclaim");
     no_sleep_in_atomic(&q, "the whole run");
     q.poweroff_ok();
@@ -350,12 +356,7 @@ fn a_system_calls_copy_that_finds_no_free_page_reclaims_2g() {
     let stalls = allocstalls(&mut q) - stall0;
     eprintln!("bigread under pressure (swaptest holding {n} pages): allocstall +{stalls}\n{out}");
     assert!(stalls > 0, "no direct reclaim for the copies");
-    let mut out = q.cmd(&format!("kill -USR1 {pid}"));
-    if !out.contains("PATTERN bad=") {
-        out += &q.wait_for("PATTERN bad=", RUN).unwrap();
-        out += &q.wait_for("\n", Duration::from_secs(5)).unwrap();
-    }
-    q.expect_in("pattern", &out, "PATTERN bad=0\n");
+    kept_pattern_ok(&mut q, pid);
     q.verify_ok("after the copies' reclaim");
     no_sleep_in_atomic(&q, "the whole run");
     q.poweroff_ok();

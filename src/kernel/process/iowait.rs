@@ -11,6 +11,10 @@
 //! the VMA and the page table from the start, so nothing the fault saw before the sleep is
 //! trusted after it (Linux's `filemap_fault` and `do_swap_page` revalidate with the page lock
 //! and `pte_same` for the same reason).
+//!
+//! A system call's user copy under a lock stops the same way ([`with_io_deferred`]) for a
+//! second reason: its fault found no free page, where 6.1's fault allocation would reclaim
+//! ([`Deferred::Reclaim`]); its caller reclaims with the locks dropped and goes on.
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};

@@ -1084,8 +1084,10 @@ pub fn user_table_pages(pm: &ProcessMm) -> usize {
 /// lock; the mm holder resolves it instead. The counts are Linux's: each fault the hardware
 /// takes goes through `handle_mm_fault` once and is counted in `min_flt`/`pgfault` as
 /// `mm_account_fault` counts a fault without `FAULT_FLAG_USER`; one the fault path cannot
-/// resolve (no VMA, bad permission, no memory: `no_context` in kernel mode) leaves the copy
-/// short and the system call returns `EFAULT`.
+/// resolve (no VMA, bad permission: `no_context` in kernel mode) leaves the copy short and
+/// the system call returns `EFAULT`. One that found no free page stops the copy for the call
+/// to reclaim with its locks dropped and go on (`UserMem::no_page`), or fails so where the
+/// call cannot.
 ///
 /// Any other address space (exec writing the new program's stack before it is switched to,
 /// a forked child's `CLONE_CHILD_SETTID` word) is reached page by page through `kmap`, as

@@ -1135,8 +1135,11 @@ impl ExecStrings {
             }
             // copy_strings: the string's size by `strnlen_user` (0: EFAULT; longer than
             // MAX_ARG_STRLEN: E2BIG), then the bytes before its NUL.
+            // A copy that stopped (to sleep for the card or to reclaim) runs again whole.
             let bytes = &mut self.bytes;
-            with_user(|um, _| {
+            let at = bytes.len();
+            with_user_sleeping(|um, _| {
+                bytes.truncate(at);
                 let max = crate::fs::binfmt_elf::MAX_ARG_STRLEN;
                 let len = um.strnlen_user(p as usize, max);
                 if len == 0 {
@@ -1145,7 +1148,6 @@ impl ExecStrings {
                 if len > max {
                     return Err(Errno::E2BIG);
                 }
-                let at = bytes.len();
                 bytes.resize(at + len - 1, 0);
                 um.copy_from_user(&mut bytes[at..], p as usize).map_err(|_| Errno::EFAULT)
             })?;
