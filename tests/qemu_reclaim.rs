@@ -362,6 +362,44 @@ fn a_system_calls_copy_that_finds_no_free_page_reclaims_2g() {
     q.poweroff_ok();
 }
 
+/// A system call's copy whose fault reclaim cannot help invokes the OOM killer, as 6.1's fault
+/// allocation does in its slow path, and goes on once the victim has exited: with no swap,
+/// `swaptest` holds three quarters of the free memory and `bigread` reads the initramfs's
+/// 16 MiB file into a fresh buffer in one `read()`; nothing is reclaimable (tmpfs and
+/// anonymous pages without swap), so the OOM killer runs for the copy's fault's allocation
+/// (`bigread invoked oom-killer`, the fault's mask), kills the larger holder, and the read
+/// returns all 16 MiB, every byte right (before: a short read).
+#[test]
+fn a_system_calls_copy_reclaim_cannot_help_invokes_the_oom_killer_2g() {
+    let (mut q, _, pid) = hold_memory_without_swap("");
+    let kills = vmstat(&mut q, "oom_kill");
+    let out = q.cmd_timeout("run /bin/bigread /data/f16m 1", RUN);
+    q.expect_in(
+        "oom header",
+        &out,
+        "bigread invoked oom-killer: gfp_mask=0x140dca(GFP_HIGHUSER_MOVABLE|__GFP_COMP|__GFP_ZERO), \
+         order=0, oom_score_adj=0\n",
+    );
+    q.expect_in(
+        "oom report",
+        &out,
+        &format!(
+            "oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),task=swaptest,pid={pid},uid=0\n"
+        ),
+    );
+    killed_line(&q, &out, pid, "swaptest");
+    let line = q.line_with("bigread", &out, "bigread round 1 read");
+    eprintln!("{}\n{line}", q.line_with("oom", &out, "Out of memory: Killed process"));
+    if !line.contains(&format!(": {0} of {0} bytes, bad=0,", 16 << 20)) {
+        q.fail(&format!("bigread's read() after the OOM kill: {line}"));
+    }
+    q.expect_in("bigread", &out, "bigread ok");
+    assert_eq!(vmstat(&mut q, "oom_kill"), kills + 1, "one process killed");
+    q.verify_ok("after the OOM kill for a system call's copy");
+    no_sleep_in_atomic(&q, "the OOM run");
+    q.poweroff_ok();
+}
+
 /// Field `n` (1-based, as proc(5) numbers them) of `/proc/PID/stat`.
 fn stat_field(q: &mut Qemu, pid: u32, n: usize) -> u64 {
     let out = q.cmd(&format!("cat /proc/{pid}/stat"));
@@ -587,6 +625,22 @@ fn no_sleep_in_atomic(q: &Qemu, when: &str) {
     }
 }
 
+/// Boots [`SMALL_RAM`] (and `extra`) without swap and starts `swaptest N keep`, which holds
+/// three quarters of the free memory: the console, N (pages) and the holder's pid.
+fn hold_memory_without_swap(extra: &str) -> (Qemu, u64, u32) {
+    let (mut q, _) = Qemu::boot_to_prompt(
+        Opts::raw("2G")
+            .append(&format!("norandmaps {SMALL_RAM}{extra}"))
+            .initramfs()
+            .limit(SWAP_RUN_LIMIT),
+    );
+    let mi = q.cmd("cat /proc/meminfo");
+    assert_eq!(meminfo_kb(&q, &mi, "SwapTotal"), 0, "no swap");
+    let n = meminfo_kb(&q, &mi, "MemFree") * 3 / 4 / 4;
+    let pid = q.start_background(&format!("/bin/swaptest {n} keep"), "KEPT:", RUN);
+    (q, n, pid)
+}
+
 /// The fields of an `Out of memory: Killed process PID (NAME) ...` line, in kB, checked
 /// against 6.1's `__oom_kill_process` format: total-vm, anon-rss, file-rss, shmem-rss,
 /// pgtables.
@@ -630,16 +684,7 @@ fn killed_line(q: &Qemu, out: &str, pid: u32, name: &str) -> [u64; 5] {
 /// clean. Before, the allocation failed without the OOM killer.
 #[test]
 fn a_kernel_allocation_reclaim_cannot_help_invokes_the_oom_killer_2g() {
-    let (mut q, _) = Qemu::boot_to_prompt(
-        Opts::raw("2G")
-            .append(&format!("norandmaps {SMALL_RAM} cma=0"))
-            .initramfs()
-            .limit(SWAP_RUN_LIMIT),
-    );
-    let mi = q.cmd("cat /proc/meminfo");
-    assert_eq!(meminfo_kb(&q, &mi, "SwapTotal"), 0, "no swap");
-    let n = meminfo_kb(&q, &mi, "MemFree") * 3 / 4 / 4;
-    let pid = q.start_background(&format!("/bin/swaptest {n} keep"), "KEPT:", RUN);
+    let (mut q, n, pid) = hold_memory_without_swap(" cma=0");
     let kills = vmstat(&mut q, "oom_kill");
     let size = (q.free_kb() + 4096) * 1024;
     let out = q.cmd_timeout(&format!("vmalloc {size}"), RUN);
