@@ -137,6 +137,17 @@ fn allocstalls(q: &mut Qemu) -> u64 {
         .sum()
 }
 
+/// `swaptest N keep` (pid `pid`) is told to go on (SIGUSR1) and reads its pages back: every
+/// word must be right.
+fn kept_pattern_ok(q: &mut Qemu, pid: u32) {
+    let mut out = q.cmd(&format!("kill -USR1 {pid}"));
+    if !out.contains("PATTERN bad=") {
+        out += &q.wait_for("PATTERN bad=", RUN).unwrap();
+        out += &q.wait_for("\n", Duration::from_secs(5)).unwrap();
+    }
+    q.expect_in("pattern", &out, "PATTERN bad=0\n");
+}
+
 /// A kernel allocation reclaims as 6.1's `GFP_KERNEL` does: `swaptest` keeps three quarters
 /// of the free memory resident (CMA off, so every free page can serve the kernel), then the
 /// console, which holds no lock, asks `vmalloc` (order-0 `GFP_KERNEL` pages) for 4 MiB more
@@ -182,12 +193,7 @@ fn a_kernel_allocation_that_may_sleep_reclaims_2g() {
     let addr = line.rsplit(' ').next().unwrap_or("").trim();
     let out = q.cmd(&format!("vfree {addr}"));
     assert_eq!(out, "", "vfree printed {out:?}");
-    let mut out = q.cmd(&format!("kill -USR1 {pid}"));
-    if !out.contains("PATTERN bad=") {
-        out += &q.wait_for("PATTERN bad=", RUN).unwrap();
-        out += &q.wait_for("\n", Duration::from_secs(5)).unwrap();
-    }
-    q.expect_in("pattern", &out, "PATTERN bad=0\n");
+    kept_pattern_ok(&mut q, pid);
     q.verify_ok("after the kernel allocation's reclaim");
     no_sleep_in_atomic(&q, "the whole run");
     q.poweroff_ok();
@@ -312,6 +318,97 @@ fn several_programs_under_pressure_lose_nothing_2g() {
 
 /// The card's 16 MiB pattern file (every byte of page i is i mod 256).
 const F16M: &str = "/boot/data/f16m";
+
+/// The `+MIN/+MAJ` fault delta at the end of a `bigread` round's line, summed.
+fn bigread_faults(q: &Qemu, line: &str) -> u64 {
+    let delta = line.rsplit(" faults +").next().unwrap_or("");
+    let (min, maj) = delta.trim().split_once("/+").unwrap_or_else(|| q.fail(line));
+    min.parse::<u64>().unwrap_or_else(|_| q.fail(line))
+        + maj.parse::<u64>().unwrap_or_else(|_| q.fail(line))
+}
+
+/// A system call's user copy that finds no free page reclaims and goes on, as 6.1's fault
+/// allocation reclaims: `swaptest` holds three quarters of the free memory, then the console
+/// runs `bigread` from the card (exec under that pressure, the CI case of `run
+/// /boot/bin/cardmap: Bad address`), which reads the initramfs's 16 MiB pattern file (tmpfs)
+/// in one `read()` and then one `pread64()`, each into a fresh 16 MiB buffer: every buffer
+/// page is faulted in by the call's copy, far more than is free, and nothing else runs
+/// during the call to free memory. Each call returns all 16 MiB, every byte right (before, the copy's fault failed at
+/// the min watermark and the call came back short or with `EFAULT`), each buffer page's
+/// fault counted once for the task (`mm_account_fault`: the attempt that found no page is
+/// not counted when the retry after reclaim succeeds), direct reclaim ran
+/// (`allocstall_*`), the holder's pages come back right, and `verify` is clean.
+#[test]
+fn a_system_calls_copy_that_finds_no_free_page_reclaims_2g() {
+    const PAGES: u64 = 4096;
+    let (mut q, _) = Qemu::boot_to_prompt(
+        Opts::raw("2G").append(SMALL_RAM).sd_card().initramfs().limit(SWAP_RUN_LIMIT),
+    );
+    let out = q.cmd("swapon /dev/mmcblk0p2");
+    q.expect_in("swapon", &out, "Adding ");
+    let mi = q.cmd("cat /proc/meminfo");
+    let n = meminfo_kb(&q, &mi, "MemFree") * 3 / 4 / 4;
+    let pid = q.start_background(&format!("/bin/swaptest {n} keep"), "KEPT:", RUN);
+    let stall0 = allocstalls(&mut q);
+    let out = q.cmd_timeout("run /boot/bin/bigread /data/f16m 2", RUN);
+    for (round, call) in [(1, "read"), (2, "pread")] {
+        let line = q.line_with("bigread", &out, &format!("bigread round {round} {call}"));
+        if !line.contains(&format!(": {0} of {0} bytes, bad=0,", PAGES * 4096)) {
+            q.fail(&format!("bigread's {call}() under pressure: {line}"));
+        }
+        let faults = bigread_faults(&q, line);
+        // Each page once; a few more for the program's own pages reclaim swapped out.
+        if !(PAGES..=PAGES + 16).contains(&faults) {
+            q.fail(&format!("{call}(): {faults} faults for {PAGES} fresh pages: {line}"));
+        }
+    }
+    q.expect_in("bigread", &out, "bigread ok");
+    let stalls = allocstalls(&mut q) - stall0;
+    eprintln!("bigread under pressure (swaptest holding {n} pages): allocstall +{stalls}\n{out}");
+    assert!(stalls > 0, "no direct reclaim for the copies");
+    kept_pattern_ok(&mut q, pid);
+    q.verify_ok("after the copies' reclaim");
+    no_sleep_in_atomic(&q, "the whole run");
+    q.poweroff_ok();
+}
+
+/// A system call's copy whose fault reclaim cannot help invokes the OOM killer, as 6.1's fault
+/// allocation does in its slow path, and goes on once the victim has exited: with no swap,
+/// `swaptest` holds three quarters of the free memory and `bigread` reads the initramfs's
+/// 16 MiB file into a fresh buffer in one `read()`; nothing is reclaimable (tmpfs and
+/// anonymous pages without swap), so the OOM killer runs for the copy's fault's allocation
+/// (`bigread invoked oom-killer`, the fault's mask), kills the larger holder, and the read
+/// returns all 16 MiB, every byte right (before: a short read).
+#[test]
+fn a_system_calls_copy_reclaim_cannot_help_invokes_the_oom_killer_2g() {
+    let (mut q, _, pid) = hold_memory_without_swap("");
+    let kills = vmstat(&mut q, "oom_kill");
+    let out = q.cmd_timeout("run /bin/bigread /data/f16m 1", RUN);
+    q.expect_in(
+        "oom header",
+        &out,
+        "bigread invoked oom-killer: gfp_mask=0x140dca(GFP_HIGHUSER_MOVABLE|__GFP_COMP|__GFP_ZERO), \
+         order=0, oom_score_adj=0\n",
+    );
+    q.expect_in(
+        "oom report",
+        &out,
+        &format!(
+            "oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),task=swaptest,pid={pid},uid=0\n"
+        ),
+    );
+    killed_line(&q, &out, pid, "swaptest");
+    let line = q.line_with("bigread", &out, "bigread round 1 read");
+    eprintln!("{}\n{line}", q.line_with("oom", &out, "Out of memory: Killed process"));
+    if !line.contains(&format!(": {0} of {0} bytes, bad=0,", 16 << 20)) {
+        q.fail(&format!("bigread's read() after the OOM kill: {line}"));
+    }
+    q.expect_in("bigread", &out, "bigread ok");
+    assert_eq!(vmstat(&mut q, "oom_kill"), kills + 1, "one process killed");
+    q.verify_ok("after the OOM kill for a system call's copy");
+    no_sleep_in_atomic(&q, "the OOM run");
+    q.poweroff_ok();
+}
 
 /// Field `n` (1-based, as proc(5) numbers them) of `/proc/PID/stat`.
 fn stat_field(q: &mut Qemu, pid: u32, n: usize) -> u64 {
@@ -553,6 +650,22 @@ fn no_sleep_in_atomic(q: &Qemu, when: &str) {
     }
 }
 
+/// Boots [`SMALL_RAM`] (and `extra`) without swap and starts `swaptest N keep`, which holds
+/// three quarters of the free memory: the console, N (pages) and the holder's pid.
+fn hold_memory_without_swap(extra: &str) -> (Qemu, u64, u32) {
+    let (mut q, _) = Qemu::boot_to_prompt(
+        Opts::raw("2G")
+            .append(&format!("norandmaps {SMALL_RAM}{extra}"))
+            .initramfs()
+            .limit(SWAP_RUN_LIMIT),
+    );
+    let mi = q.cmd("cat /proc/meminfo");
+    assert_eq!(meminfo_kb(&q, &mi, "SwapTotal"), 0, "no swap");
+    let n = meminfo_kb(&q, &mi, "MemFree") * 3 / 4 / 4;
+    let pid = q.start_background(&format!("/bin/swaptest {n} keep"), "KEPT:", RUN);
+    (q, n, pid)
+}
+
 /// The fields of an `Out of memory: Killed process PID (NAME) ...` line, in kB, checked
 /// against 6.1's `__oom_kill_process` format: total-vm, anon-rss, file-rss, shmem-rss,
 /// pgtables.
@@ -596,16 +709,7 @@ fn killed_line(q: &Qemu, out: &str, pid: u32, name: &str) -> [u64; 5] {
 /// clean. Before, the allocation failed without the OOM killer.
 #[test]
 fn a_kernel_allocation_reclaim_cannot_help_invokes_the_oom_killer_2g() {
-    let (mut q, _) = Qemu::boot_to_prompt(
-        Opts::raw("2G")
-            .append(&format!("norandmaps {SMALL_RAM} cma=0"))
-            .initramfs()
-            .limit(SWAP_RUN_LIMIT),
-    );
-    let mi = q.cmd("cat /proc/meminfo");
-    assert_eq!(meminfo_kb(&q, &mi, "SwapTotal"), 0, "no swap");
-    let n = meminfo_kb(&q, &mi, "MemFree") * 3 / 4 / 4;
-    let pid = q.start_background(&format!("/bin/swaptest {n} keep"), "KEPT:", RUN);
+    let (mut q, n, pid) = hold_memory_without_swap(" cma=0");
     let kills = vmstat(&mut q, "oom_kill");
     let size = (q.free_kb() + 4096) * 1024;
     let out = q.cmd_timeout(&format!("vmalloc {size}"), RUN);

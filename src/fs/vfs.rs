@@ -1214,6 +1214,42 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
         }
     }
 
+    /// `shmem_file_read_iter` of a tmpfs file: a page at a time from `*pos` to user `buf`
+    /// through one page-sized buffer (a kernel buffer of the whole count could not be had
+    /// for a large read when memory is short), as 6.1 copies page by page. A copy that
+    /// stops short (a fault it could not resolve, or stopped to reclaim or sleep) ends the
+    /// read with the bytes the user got, `*pos` after them; `EFAULT` if none.
+    fn read_ram(
+        &mut self,
+        ino: Ino,
+        pos: &mut u64,
+        buf: usize,
+        count: usize,
+    ) -> Result<usize, Errno> {
+        let mut chunk = vec![0u8; CHUNK.min(count)];
+        let mut done = 0;
+        while done < count {
+            let n = (count - done).min(CHUNK);
+            let got = self.ns.ramfs.read(ino, *pos, &mut chunk[..n])?;
+            if got == 0 {
+                break;
+            }
+            let copied = match self.mem.copy_to_user(buf + done, &chunk[..got]) {
+                Ok(()) => got,
+                Err(e) => e.done,
+            };
+            done += copied;
+            *pos += copied as u64;
+            if copied < got {
+                return if done == 0 { Err(Errno::EFAULT) } else { Ok(done) };
+            }
+            if got < n {
+                break;
+            }
+        }
+        Ok(done)
+    }
+
     /// Copies `data` to user `buf`: all of it, the prefix before a fault, or `EFAULT` if none.
     fn copy_out(&mut self, buf: usize, data: &[u8]) -> Result<usize, Errno> {
         match self.mem.copy_to_user(buf, data) {
@@ -1263,6 +1299,15 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
                 }
             }
             return Ok(done);
+        }
+        if let Object::Ram(i) = f.object {
+            if !self.ns.is_dir(f.node) {
+                let done = self.read_ram(i, &mut pos, buf, count)?;
+                if at.is_none() {
+                    f.f_pos = pos;
+                }
+                return Ok(done);
+            }
         }
         let data = self.read_at(&mut f, &mut pos, count)?;
         let done = self.copy_out(buf, &data)?;

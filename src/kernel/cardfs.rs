@@ -690,12 +690,13 @@ pub fn filemap_fault_ready(file: &Arc<VmFile>, index: u64) -> Result<bool, Fault
         }
     });
     match (r, deferred) {
-        (Ok(false), Some((disk, done))) => {
+        (Ok(false), Some(iowait::Deferred::Io((disk, done)))) => {
             iowait::set_fault_restart(disk, done);
             Ok(false)
         }
-        // Deferred only when the bio was recorded; anything else the walk did in place.
-        (Ok(false), None) => Ok(true),
+        // Deferred only when the bio was recorded (the walk copies nothing to user memory, so
+        // it never stops to reclaim); anything else the walk did in place.
+        (Ok(false), _) => Ok(true),
         (r, _) => r,
     }
 }
@@ -1163,10 +1164,10 @@ fn read_sleeping(ino: u64, pos: u64, buf: &mut [u8], ra: &mut FileRaState) -> Re
             Err(_) if done > 0 => return Ok(done),
             Err(e) => return Err(e),
         }
-        let Some((disk, bio)) = wait else { return Ok(done) };
+        let Some(why) = wait else { return Ok(done) };
         // Every lock dropped: the task sleeps until the card's interrupt ends the read.
-        if blk::wait_bio(disk, &bio).is_err() {
-            return if done > 0 { Ok(done) } else { Err(Errno::EIO) };
+        if let Err(e) = why.finish() {
+            return if done > 0 { Ok(done) } else { Err(e) };
         }
     }
 }

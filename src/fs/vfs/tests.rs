@@ -461,6 +461,35 @@ fn short_copies_at_a_fault() {
     assert_eq!(names, ["f", "loop", "dangling"]);
 }
 
+/// A tmpfs read larger than a page is copied a page at a time (no kernel buffer of its whole
+/// count): every byte arrives across the page steps, and a fault partway through a later page
+/// ends the read with what the user got, the position after it; the next read goes on there.
+#[test]
+fn a_large_tmpfs_read_goes_page_by_page_and_stops_at_a_fault() {
+    let mut w = world();
+    let size = 3 * 4096 + 700;
+    let file: Vec<u8> = (0..size).map(|i| (i / 4096 * 7 + i % 253) as u8).collect();
+    let fd = w.open("/tmp/big", o::O_RDWR | o::O_CREAT).unwrap();
+    assert_eq!(w.write(fd, &file), Ok(size));
+    assert_eq!(w.ctx().pread64(fd, BUF, BUF_LEN, 0), Ok(size));
+    assert_eq!(w.mem.peek(BUF, size), file);
+    // The buffer's mapping ends 2.5 pages into the file (from offset 100).
+    let mapped = 2 * 4096 + 2048;
+    let buf = BUF + BUF_LEN - mapped;
+    w.ctx().lseek(fd, 100, procfs::SEEK_SET).unwrap();
+    assert_eq!(w.ctx().read(fd, buf, BUF_LEN), Ok(mapped));
+    assert_eq!(w.mem.peek(buf, mapped), &file[100..100 + mapped]);
+    assert_eq!(w.ctx().lseek(fd, 0, procfs::SEEK_CUR), Ok((100 + mapped) as u32));
+    assert_eq!(w.read(fd, BUF_LEN).unwrap(), &file[100 + mapped..]);
+    // Nothing writable: EFAULT, the position unchanged.
+    w.ctx().lseek(fd, 5000, procfs::SEEK_SET).unwrap();
+    assert_eq!(w.ctx().read(fd, BUF + BUF_LEN, 10), Err(Errno::EFAULT));
+    assert_eq!(w.ctx().lseek(fd, 0, procfs::SEEK_CUR), Ok(5000));
+    // At the end of the file: 0.
+    w.ctx().lseek(fd, size as i32, procfs::SEEK_SET).unwrap();
+    assert_eq!(w.read(fd, 10).unwrap(), b"");
+}
+
 #[test]
 fn devices_and_the_console() {
     let mut w = world();

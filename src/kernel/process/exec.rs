@@ -24,7 +24,7 @@ const MAX_EXEC_SIZE: u64 = 64 << 20;
 const BINPRM_BUF_SIZE: usize = 256;
 
 /// Reclaim-and-retry rounds for the new stack's and bss tail's writes before exec gives up
-/// (each round freed something: `direct_reclaim_for_fault` returns false when it cannot).
+/// (each round freed something: `reclaim_for_uaccess` returns false when it cannot).
 const EXEC_RECLAIM_TRIES: u32 = 16;
 
 /// `get_random_u32` for exec: xorshift seeded from the generic timer.
@@ -179,8 +179,8 @@ fn load_image(
     // The initial stack and padzero(): written as the kernel writes them, through the
     // process's own tables (the stack pages and the bss tail fault in here).
     // A write whose fault found no free page (its allocation is atomic: the console runs with
-    // interrupts masked) runs again after direct reclaim with no lock held, as 6.1's fault
-    // reclaims inside its allocation; ENOMEM once reclaim gives up.
+    // interrupts masked) runs again after direct reclaim (then the OOM killer) with no lock
+    // held, as 6.1's fault reclaims inside its allocation; ENOMEM once reclaim gives up.
     let mut counts = FaultCounts::default();
     let mut tries = 0;
     loop {
@@ -194,10 +194,7 @@ fn load_image(
         }
         let oom = um.oom;
         tries += 1;
-        if !oom
-            || tries == EXEC_RECLAIM_TRIES
-            || !super::syscall_sleepable(super::reclaim::direct_reclaim_for_fault)
-        {
+        if !oom || tries == EXEC_RECLAIM_TRIES || !super::reclaim::reclaim_for_uaccess() {
             pm.exit_mmap();
             return Err(ExecError::Errno(if oom { Errno::ENOMEM } else { Errno::EFAULT }));
         }

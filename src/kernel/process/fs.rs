@@ -380,21 +380,22 @@ pub fn with_vfs<R>(f: impl FnOnce(&mut Ctx<'_, CachePages, CurrentMem>) -> R) ->
     r
 }
 
-/// [`with_vfs`] for a call whose user copies may fault on a card or swapped page: such a
-/// fault does not wait under the namespace's lock but stops the copy (`VM_FAULT_RETRY`,
-/// [`super::iowait::with_io_deferred`]); the call fails with `EFAULT` before it changed
-/// anything (its copies in come first; what it copies out it only read), the task sleeps
-/// on the bio with every lock dropped (`D`, other tasks running), and the call runs again,
-/// its fault there the retry (`FAULT_FLAG_TRIED`), as Linux's call faults and sleeps with
-/// no spinlock held. A call that succeeded is not run again.
+/// [`with_vfs`] for a call whose user copies may fault on a card or swapped page, or find
+/// no free page: such a fault does not wait (or fail) under the namespace's lock but stops
+/// the copy (`VM_FAULT_RETRY`, [`super::iowait::with_io_deferred`]); the call fails with
+/// `EFAULT` before it changed anything (its copies in come first; what it copies out it
+/// only read), the task sleeps on the bio or reclaims with every lock dropped (`D`, other
+/// tasks running), and the call runs again, its fault there the retry (`FAULT_FLAG_TRIED`
+/// after a sleep), as Linux's call faults, sleeps and reclaims with no spinlock held. A
+/// call that succeeded is not run again; one whose reclaim freed nothing fails (`EFAULT`).
 pub fn with_vfs_sleeping<R>(
     mut f: impl FnMut(&mut Ctx<'_, CachePages, CurrentMem>) -> Result<R, Errno>,
 ) -> Result<R, Errno> {
     loop {
         let (r, wait) = super::iowait::with_io_deferred(|| with_vfs(&mut f));
         match (wait, &r) {
-            (Some((disk, done)), Err(Errno::EFAULT)) => {
-                if crate::block::core::wait_bio(disk, &done).is_err() {
+            (Some(why), Err(Errno::EFAULT)) => {
+                if why.finish().is_err() {
                     super::iowait::clear_uaccess_retry();
                     return r;
                 }

@@ -11,6 +11,10 @@
 //! the VMA and the page table from the start, so nothing the fault saw before the sleep is
 //! trusted after it (Linux's `filemap_fault` and `do_swap_page` revalidate with the page lock
 //! and `pte_same` for the same reason).
+//!
+//! A system call's user copy under a lock stops the same way ([`with_io_deferred`]) for a
+//! second reason: its fault found no free page, where 6.1's fault allocation would reclaim
+//! ([`Deferred::Reclaim`]); its caller reclaims with the locks dropped and goes on.
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -20,6 +24,7 @@ use crate::kernel::spinlock::SpinLock;
 use super::{current_pid, with_tasks, TaskState};
 use crate::block::blk_mq::Completion;
 use crate::mm::memory::FaultFlags;
+use crate::mm::mm_types::Errno;
 
 /// A bio to wait for and the disk it is on.
 pub type IoWait = (usize, Arc<Completion>);
@@ -89,16 +94,50 @@ pub fn take_fault_wait() -> Option<FaultWait> {
     FAULT_WAIT.lock().take()
 }
 
-/// The tasks whose card reads may stop short instead of waiting under a lock (they asked
-/// through [`with_io_deferred`]), and the bio each one's read left to wait for.
-static DEFERRED: SpinLock<BTreeMap<u32, Option<IoWait>>> = SpinLock::new(BTreeMap::new());
+/// Why a read or a user copy under a lock stopped short, for its caller to finish with every
+/// lock dropped before it goes on ([`Deferred::finish`]).
+pub enum Deferred {
+    /// A page still being read from the card: the bio to sleep on.
+    Io(IoWait),
+    /// A user copy's fault found no free page (its allocation is atomic under the task
+    /// table): the caller reclaims, as 6.1's fault allocation (`GFP_HIGHUSER_MOVABLE`)
+    /// reclaims in its slow path ([`defer_reclaim`]).
+    Reclaim,
+}
 
-/// Runs `f` (a file read that may reach the card, under the namespace's and the page cache's
-/// locks) so that a read finding its page still being read does not wait there: it stops
-/// short and leaves the bio in [`defer_io`]; returns `f`'s result and that bio, for the
-/// caller to sleep on once `f`'s locks are dropped and then go on (6.1's `filemap_read`
-/// sleeps in `filemap_update_page` with no lock held). The console (pid 0) never defers.
-pub fn with_io_deferred<R>(f: impl FnOnce() -> R) -> (R, Option<IoWait>) {
+impl Deferred {
+    /// Does what the copy stopped for, with no lock held: sleeps on the bio (`EIO` when the
+    /// card failed the read), or reclaims (`super::reclaim::reclaim_for_uaccess`: direct
+    /// reclaim, then the OOM killer; `EFAULT` when neither frees a page, as 6.1's kernel-mode
+    /// fault that gets `VM_FAULT_OOM` ends the copy in `no_context`).
+    pub fn finish(self) -> Result<(), Errno> {
+        match self {
+            Deferred::Io((disk, done)) => {
+                crate::block::core::wait_bio(disk, &done).map_err(|_| Errno::EIO)
+            }
+            Deferred::Reclaim => {
+                if super::reclaim::reclaim_for_uaccess() {
+                    Ok(())
+                } else {
+                    Err(Errno::EFAULT)
+                }
+            }
+        }
+    }
+}
+
+/// The tasks whose card reads and user copies may stop short instead of waiting or failing
+/// under a lock (they asked through [`with_io_deferred`]), and what each one stopped for.
+static DEFERRED: SpinLock<BTreeMap<u32, Option<Deferred>>> = SpinLock::new(BTreeMap::new());
+
+/// Runs `f` (a file read that may reach the card, or a system call's user copies, under the
+/// namespace's, the page cache's or the task table's locks) so that a read finding its page
+/// still being read does not wait there and a copy whose fault finds no free page does not
+/// fail: it stops short and records why ([`defer_io`], [`defer_reclaim`]); returns `f`'s
+/// result and that reason, for the caller to [`Deferred::finish`] once `f`'s locks are
+/// dropped and then go on (6.1's `filemap_read` sleeps in `filemap_update_page` with no lock
+/// held, and its copy's fault reclaims in its allocation). The console (pid 0) never defers.
+pub fn with_io_deferred<R>(f: impl FnOnce() -> R) -> (R, Option<Deferred>) {
     let pid = current_pid();
     if pid == 0 {
         return (f(), None);
@@ -120,9 +159,21 @@ pub fn with_io_deferred<R>(f: impl FnOnce() -> R) -> (R, Option<IoWait>) {
 /// the running task asked to defer ([`with_io_deferred`]), the bio is recorded and the read
 /// stops short; false when it must wait where it is.
 pub fn defer_io(disk: usize, done: &Arc<Completion>) -> bool {
+    defer(Deferred::Io((disk, done.clone())))
+}
+
+/// A user copy under a lock took a fault that found no free page: true when the running
+/// task asked to defer ([`with_io_deferred`]), the reclaim is recorded and the copy stops
+/// there, to go on after it; false when the copy must fail where it is (`EFAULT`).
+pub fn defer_reclaim() -> bool {
+    defer(Deferred::Reclaim)
+}
+
+/// Records `why` for the running task when it asked to defer.
+fn defer(why: Deferred) -> bool {
     match DEFERRED.lock().get_mut(&current_pid()) {
         Some(w) => {
-            *w = Some((disk, done.clone()));
+            *w = Some(why);
             true
         }
         None => false,

@@ -1084,8 +1084,10 @@ pub fn user_table_pages(pm: &ProcessMm) -> usize {
 /// lock; the mm holder resolves it instead. The counts are Linux's: each fault the hardware
 /// takes goes through `handle_mm_fault` once and is counted in `min_flt`/`pgfault` as
 /// `mm_account_fault` counts a fault without `FAULT_FLAG_USER`; one the fault path cannot
-/// resolve (no VMA, bad permission, no memory: `no_context` in kernel mode) leaves the copy
-/// short and the system call returns `EFAULT`.
+/// resolve (no VMA, bad permission: `no_context` in kernel mode) leaves the copy short and
+/// the system call returns `EFAULT`. One that found no free page stops the copy for the call
+/// to reclaim with its locks dropped and go on (`UserMem::no_page`), or fails so where the
+/// call cannot.
 ///
 /// Any other address space (exec writing the new program's stack before it is switched to,
 /// a forked child's `CLONE_CHILD_SETTID` word) is reached page by page through `kmap`, as
@@ -1140,11 +1142,21 @@ impl UserMem<'_> {
         // None: the copy stops to sleep for the card with its locks dropped.
         let Some(r) = self.pm.fault_uaccess(addr, flags, self.counts) else { return false };
         if r == Err(FaultError::Oom) {
-            // No reclaim here (the system call holds the task table): the copy fails.
-            super::count_vm_fault(r);
-            self.oom = true;
+            self.no_page();
         }
         r.is_ok()
+    }
+
+    /// A fault of the copy found no free page. No reclaim here (the system call holds the
+    /// task table): when the call asked to ([`super::iowait::defer_reclaim`]) the copy stops
+    /// and the call reclaims with its locks dropped and goes on, the fault then counted once
+    /// (`super::reclaim::reclaim_for_uaccess`); otherwise the copy fails here, the fault
+    /// counted as one that got `VM_FAULT_OOM`.
+    fn no_page(&mut self) {
+        self.oom = true;
+        if !super::iowait::defer_reclaim() {
+            super::count_vm_fault(Err(FaultError::Oom));
+        }
     }
 
     /// The remote path: page by page through kmap, `get_user_page` faulting each in.
@@ -1161,7 +1173,12 @@ impl UserMem<'_> {
             let pfn = match self.pm.get_user_page(va, write, self.counts) {
                 Ok(pfn) => pfn,
                 Err(e) => {
-                    self.oom |= e == Some(FaultError::Oom);
+                    if e == Some(FaultError::Oom) {
+                        // Its caller reclaims (a deferred call, or exec's `load_image`) and
+                        // counts the fault if reclaim gives up.
+                        self.oom = true;
+                        super::iowait::defer_reclaim();
+                    }
                     return Err(UFault { done });
                 }
             };

@@ -101,6 +101,15 @@ pub fn alloc_pages_may_oom(gfp: GfpFlags, order: u32) -> bool {
     true
 }
 
+/// `__alloc_pages_may_oom` for the page of a system call's user copy's fault, whose
+/// reclaim gave up (the copy stopped and the call reclaims with no lock held): the OOM
+/// killer with the fault's mask, as 6.1's fault allocation runs it from its slow path, and
+/// the wait for the victim's exit; true: the copy goes on.
+#[track_caller]
+pub fn uaccess_out_of_memory() -> bool {
+    alloc_pages_may_oom(FAULT_GFP, 0)
+}
+
 /// `out_of_memory()` for an allocation of `gfp` and `order` by the current task: picks the
 /// process whose death frees the most, prints `dump_header` (the `invoked oom-killer` line,
 /// the caller, `show_mem`'s `Mem-Info:`, `dump_tasks`' table), `dump_oom_summary` and

@@ -29,7 +29,9 @@
 //!   under one lock, and a fault runs under the task table's lock, so reclaim cannot run
 //!   inside the allocation; a user fault whose allocation failed (VM_FAULT_OOM) reclaims in
 //!   the exception handler once both locks are free, then retries the access; only when 6.1's
-//!   `should_reclaim_retry` gives up does the OOM killer run.
+//!   `should_reclaim_retry` gives up does the OOM killer run. A system call's user copy whose
+//!   fault found no page stops, and the call reclaims once it has dropped its locks
+//!   ([`reclaim_for_uaccess`]), then goes on.
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::kernel::spinlock::SpinLock;
@@ -455,6 +457,27 @@ pub fn direct_reclaim_for_fault() -> bool {
             return false;
         }
     }
+}
+
+/// The reclaim a system call's user copy stopped for, with no lock held (its fault found
+/// no free page: the allocation is atomic under the task table, see
+/// `super::iowait::Deferred`): what 6.1's fault allocation (`GFP_HIGHUSER_MOVABLE`) does in
+/// its slow path, [`direct_reclaim_for_fault`] and, when that gives up, the OOM killer, which
+/// waits for its victim's exit (`__alloc_pages_may_oom`); true: the copy goes on, its fault
+/// run again and counted once then, as 6.1 counts the one fault whose allocation reclaimed.
+/// False when nothing could be freed, or when the task is being killed (the OOM killer may
+/// have chosen it): the fault is then counted as the one that got `VM_FAULT_OOM`
+/// (`pgfault`, not the task's counts) and the copy fails with `EFAULT`.
+pub fn reclaim_for_uaccess() -> bool {
+    let killed = super::with_current_mm(|t| t.pending & super::sigbit(super::SIGKILL) != 0);
+    let freed = !killed
+        && super::syscall_sleepable(|| {
+            direct_reclaim_for_fault() || super::oom::uaccess_out_of_memory()
+        });
+    if !freed {
+        super::count_vm_fault(Err(crate::mm::memory::FaultError::Oom));
+    }
+    freed
 }
 
 /// `memalloc_noreclaim_save`: marks the running task `PF_MEMALLOC` for the length of a direct

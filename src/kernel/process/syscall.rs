@@ -174,7 +174,8 @@ pub(super) fn with_user<R>(
 /// [`with_user`] for a copy made with no lock held: a fault on a card page or a swapped page
 /// stops the copy (`VM_FAULT_RETRY`), the task sleeps for the card with the task table free
 /// (`D`, other tasks running), and `f` runs again from the start (each copy here is whole
-/// or nothing, so running it again is the same copy).
+/// or nothing, so running it again is the same copy); a fault that found no free page stops
+/// it too, and the task reclaims before `f` runs again (`EFAULT` when nothing was freed).
 fn with_user_sleeping<R>(
     mut f: impl FnMut(&mut UserMem<'_>, &mut Task) -> Result<R, Errno>,
 ) -> Result<R, Errno> {
@@ -184,11 +185,16 @@ fn with_user_sleeping<R>(
     }
     loop {
         let (r, wait) = super::iowait::with_io_deferred(|| with_user(&mut f));
-        let Some((disk, done)) = wait else {
+        let Some(why) = wait else {
             super::iowait::clear_uaccess_retry();
             return r;
         };
-        let _ = crate::block::core::wait_bio(disk, &done);
+        // A failed card read is run into again (the copy's fault reports it); a reclaim
+        // that freed nothing ends the copy.
+        if why.finish() == Err(Errno::EFAULT) {
+            super::iowait::clear_uaccess_retry();
+            return r;
+        }
     }
 }
 
@@ -861,9 +867,10 @@ fn read_blocking(
 /// `filemap_read`'s waits for the card, and a transfer's user copy that faults: `op` moves
 /// bytes (a read's to user memory, a write's from it, `getdents64`'s records) from `done`
 /// bytes into the call under the namespace's lock; a card file's read that reaches a page
-/// still being read, or a copy that faults on a card or swapped page, stops short there
-/// ([`super::iowait::with_io_deferred`]), and the task sleeps on the bio (`D`, other tasks
-/// running) with every lock dropped, then goes on (a write's copy in then faults with
+/// still being read, or a copy that faults on a card or swapped page or finds no free page
+/// for its fault, stops short there ([`super::iowait::with_io_deferred`]), and the task
+/// sleeps on the bio (`D`, other tasks running) or reclaims with every lock dropped, then
+/// goes on (a write's copy in then faults with
 /// `FAULT_FLAG_TRIED`, as 6.1's `generic_perform_write` faults the page in and copies
 /// again). The bytes moved in all, or the error of the first step (a later error ends the
 /// call with what was moved, as `filemap_read` returns the bytes copied before it).
@@ -873,7 +880,7 @@ pub(super) fn transfer_sleeping(
     let mut done = 0;
     let r = loop {
         let (r, wait) = super::iowait::with_io_deferred(|| with_vfs(|v| op(v, done)));
-        let Some((disk, bio)) = wait else {
+        let Some(why) = wait else {
             break match r {
                 Ok(n) => Ok(done + n),
                 Err(_) if done > 0 => Ok(done),
@@ -882,15 +889,17 @@ pub(super) fn transfer_sleeping(
         };
         match r {
             Ok(n) => done += n,
-            // The copy stopped at its first byte, on a page being read in (a real EFAULT
-            // comes back without a wait when the call runs again).
+            // The copy stopped at its first byte, on a page being read in or with no free
+            // page for its fault (a real EFAULT comes back without a wait when the call runs
+            // again).
             Err(Errno::EFAULT) => {}
             Err(_) if done > 0 => break Ok(done),
             Err(e) => break Err(e),
         }
-        if crate::block::core::wait_bio(disk, &bio).is_err() {
-            // The card failed the read (its page has left the cache): no second try.
-            break if done > 0 { Ok(done) } else { Err(Errno::EIO) };
+        if let Err(e) = why.finish() {
+            // The card failed the read (its page has left the cache: EIO), or reclaim freed
+            // nothing (EFAULT): no second try.
+            break if done > 0 { Ok(done) } else { Err(e) };
         }
     };
     // A copy that stopped and was not run again leaves no retry note behind.
@@ -1126,8 +1135,11 @@ impl ExecStrings {
             }
             // copy_strings: the string's size by `strnlen_user` (0: EFAULT; longer than
             // MAX_ARG_STRLEN: E2BIG), then the bytes before its NUL.
+            // A copy that stopped (to sleep for the card or to reclaim) runs again whole.
             let bytes = &mut self.bytes;
-            with_user(|um, _| {
+            let at = bytes.len();
+            with_user_sleeping(|um, _| {
+                bytes.truncate(at);
                 let max = crate::fs::binfmt_elf::MAX_ARG_STRLEN;
                 let len = um.strnlen_user(p as usize, max);
                 if len == 0 {
@@ -1136,7 +1148,6 @@ impl ExecStrings {
                 if len > max {
                     return Err(Errno::E2BIG);
                 }
-                let at = bytes.len();
                 bytes.resize(at + len - 1, 0);
                 um.copy_from_user(&mut bytes[at..], p as usize).map_err(|_| Errno::EFAULT)
             })?;
