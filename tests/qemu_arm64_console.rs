@@ -317,6 +317,14 @@ fn check_crash_stack(q: &mut Qemu, va_bits: u32) {
     q.kill();
 }
 
+/// `crash spinlockup` on the 64-bit kernel: the same `spin_bug` report and panic.
+#[test]
+fn crash_spinlockup_reports_the_recursion_and_stops_on_arm64() {
+    let mut q = boot(VA_BITS);
+    let elf = format!("build/arm64-{VA_BITS}/kernel8.elf");
+    common::spinbug::check_spinlockup(&mut q, "aarch64-linux-gnu-nm", &elf, true);
+}
+
 /// `crash stack` with 3 levels of tables (`VA_BITS=39`): the same report, the same bounds.
 #[test]
 fn crash_stack_va39() {

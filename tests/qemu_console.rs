@@ -1,7 +1,7 @@
 //! Drives the serial console of the real kernel in QEMU raspi2b: every command (help, cat /proc/...,
 //! layout, v2p/p2v/pt cross-checked against each other, ptdump, peek), bad input (unknown command,
 //! bad numbers, long lines, control bytes, Ctrl-C), a long random session of valid and invalid
-//! commands, and the `crash null` oops.
+//! commands, the `crash null` oops and the `crash spinlockup` deadlock report.
 //! Needs `make kernel VMSPLIT=2G|3G|1G` (`make test` builds them).
 
 mod common;
@@ -313,6 +313,14 @@ fn crash_null_oopses_and_halts() {
         q.fail("a prompt came back after the oops: the kernel must halt");
     }
     q.kill();
+}
+
+/// `crash spinlockup`: the console takes a spin lock it holds; 6.1's `spin_bug` report names
+/// the recursion, the lock and the line, and the kernel stops with its panic message.
+#[test]
+fn crash_spinlockup_reports_the_recursion_and_stops() {
+    let mut q = boot("2G");
+    common::spinbug::check_spinlockup(&mut q, "arm-none-eabi-nm", "build/2G/kernel.elf", false);
 }
 
 /// xorshift64: the random console session below is the same on every run.

@@ -92,6 +92,13 @@ pub mod cpu {
     pub use super::imp::cpu::{boot_cpu_hwid, entry_mode_name, halt, write_setup_processor};
 }
 
+/// `dump_stack`'s call trace from the caller's frame (arm64's frame-record unwinder; the
+/// ARMv7 kernel keeps no frame records, so it has none).
+#[cfg(all(kernel, target_arch = "aarch64"))]
+pub mod stacktrace {
+    pub use super::imp::traps::dump_backtrace;
+}
+
 /// The CPU itself on arm64: halting.
 #[cfg(all(kernel, target_arch = "aarch64"))]
 pub mod cpu {

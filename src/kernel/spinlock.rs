@@ -10,6 +10,14 @@
 //! sleep or reclaim, so the global allocator reclaims there, as a `GFP_KERNEL` allocation
 //! does (see `kernel::mem`), and keeps the atomic behaviour everywhere else. One CPU runs
 //! the kernel, so the count is one counter; a task switch happens with no lock held.
+//!
+//! On that one CPU a lock is never legitimately contended: whoever holds it when `lock()`
+//! finds it taken is the code now spinning (a recursion), the task an interrupt handler
+//! interrupted, or a task that slept holding it, and none of them can run again to release
+//! it. So every lock records its owner on acquire (6.1's `CONFIG_DEBUG_SPINLOCK` records
+//! `owner` and `owner_cpu`), and a `lock()` whose `try_lock` fails is reported as 6.1's
+//! `spin_bug` reports it ([`contention`] says which message) and stops the kernel: a
+//! deadlock cannot be resumed. The check runs only on the contended path.
 use core::fmt::Write;
 use core::ops::{Deref, DerefMut};
 use core::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering};
@@ -44,10 +52,19 @@ pub fn preemptible() -> bool {
 /// `dump_stack()` for a report made at `at` by task `pid` (`comm`): the `CPU:` line; pivm has
 /// no unwinder, so the call trace is the one site the report names.
 pub fn dump_stack(pid: u32, comm: &str, at: &core::panic::Location<'_>) {
-    let w = &mut ReportWriter;
-    let _ = writeln!(w, "CPU: 0 PID: {} Comm: {} Not tainted {}", pid, comm, crate::VERSION);
+    write_dump_stack(&mut ReportWriter, pid, comm, at);
+}
+
+/// [`dump_stack`] to `w`.
+fn write_dump_stack(w: &mut dyn Write, pid: u32, comm: &str, at: &core::panic::Location<'_>) {
+    write_dump_stack_task(w, pid, comm);
     let _ = writeln!(w, "Call trace:");
     let _ = writeln!(w, " {}:{}:{}", at.file(), at.line(), at.column());
+}
+
+/// `dump_stack`'s first line: the CPU and the task.
+fn write_dump_stack_task(w: &mut dyn Write, pid: u32, comm: &str) {
+    let _ = writeln!(w, "CPU: 0 PID: {} Comm: {} Not tainted {}", pid, comm, crate::VERSION);
 }
 
 /// Where reports go: the kernel's console.
@@ -84,15 +101,25 @@ impl Write for ReportWriter {
     }
 }
 
-/// Who is running, for reports: the process layer installs it (pid and comm of the current
-/// task, given to the callback; it must not wait for a lock this CPU may hold).
-pub type CurrentTask = fn(&mut dyn FnMut(u32, &str));
+/// Who a report names: the process layer installs it (pid and comm of the task `pid`, the
+/// running one for None, given to the callback; it must not wait for a lock this CPU may
+/// hold, nor allocate).
+pub type CurrentTask = fn(Option<u32>, &mut dyn FnMut(u32, &str));
 
 static CURRENT_TASK: spin::Once<CurrentTask> = spin::Once::new();
 
 /// Installs the current-task hook (once, when the task table exists).
 pub fn set_current_task(f: CurrentTask) {
     CURRENT_TASK.call_once(|| f);
+}
+
+/// Calls `f` with the pid and comm of task `pid` (None: the running task); before the task
+/// table exists only the boot task runs, `swapper/0`.
+fn with_task(pid: Option<u32>, f: &mut dyn FnMut(u32, &str)) {
+    match CURRENT_TASK.get() {
+        Some(task) => task(pid, f),
+        None => f(pid.unwrap_or(0), "swapper/0"),
+    }
 }
 
 /// The call sites `might_sleep` has reported, so each is reported once (6.1 rate-limits its
@@ -202,10 +229,7 @@ fn report_invalid_sleep(at: &core::panic::Location<'_>, count: u32, irqs_off: bo
         let _ = writeln!(w, "preempt_count: {:x}, expected: 0", count);
         dump_stack(pid, comm, at);
     };
-    match CURRENT_TASK.get() {
-        Some(current) => current(&mut who),
-        None => who(0, "swapper/0"),
-    }
+    with_task(None, &mut who);
 }
 
 #[cfg(kernel)]
@@ -218,31 +242,305 @@ fn irqs_disabled() -> bool {
     false
 }
 
+/// `SPINLOCK_MAGIC` (6.1's `spinlock_types.h`): the `magic` every lock carries, so that a
+/// report tells a lock from memory written over.
+pub const SPINLOCK_MAGIC: u32 = 0xdead_4ead;
+
+/// The one CPU that runs the kernel (the others stay parked): the CPU every lock is taken on,
+/// so a held lock's `owner_cpu`.
+const KERNEL_CPU: u32 = 0;
+
+/// Whether a held lock can only be a deadlock: the kernel runs on one CPU; the host's unit
+/// tests run on several threads, whose locks are legitimately contended.
+const ONE_CPU: bool = cfg!(kernel);
+
+/// What a `lock()` that found the lock held means (6.1's `debug_spin_lock_before`, checked
+/// here only once the lock is found held).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Contention {
+    /// The owner is the running task: the same code path again, or the task an interrupt
+    /// handler interrupted (6.1's `lock->owner == current`).
+    Recursion,
+    /// Another task holds it on this CPU, and slept holding it (`lock->owner_cpu ==
+    /// raw_smp_processor_id()`): on one CPU it never runs again while this one spins.
+    CpuRecursion,
+    /// Another CPU's holder will release it: wait (the host's threads only).
+    Wait,
+}
+
+impl Contention {
+    /// The `spin_bug` message.
+    pub fn msg(self) -> &'static str {
+        match self {
+            Contention::Recursion => "recursion",
+            Contention::CpuRecursion => "cpu recursion",
+            Contention::Wait => "",
+        }
+    }
+}
+
+/// The check of a held lock: the recorded `owner` against the running task `current`, on a
+/// kernel with `one_cpu` (every holder then runs on this CPU).
+pub fn contention(owner: u32, current: u32, one_cpu: bool) -> Contention {
+    if owner == current {
+        Contention::Recursion
+    } else if one_cpu {
+        Contention::CpuRecursion
+    } else {
+        Contention::Wait
+    }
+}
+
+/// The running task as a lock owner: its pid (in an interrupt handler, the interrupted
+/// task's, as 6.1's `current`).
+#[cfg(kernel)]
+#[inline(always)]
+fn current_owner() -> u32 {
+    crate::kernel::process::current_pid()
+}
+
+/// The host's unit tests: the thread, so that a thread taking a lock twice is a recursion
+/// and two threads are not.
+#[cfg(test)]
+fn current_owner() -> u32 {
+    static NEXT: AtomicU32 = AtomicU32::new(1);
+    std::thread_local! {
+        static ID: u32 = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    ID.with(|id| *id)
+}
+
+/// The host library outside tests (benchmarks) has no notion of the running thread: no owner
+/// is recorded and a held lock is waited for.
+#[cfg(not(any(kernel, test)))]
+#[inline(always)]
+fn current_owner() -> u32 {
+    NO_OWNER
+}
+
+/// `SPINLOCK_OWNER_INIT`: a lock never taken.
+const NO_OWNER: u32 = u32::MAX;
+
+/// The debug half of every lock (6.1's `magic` and `owner` of `raw_spinlock_t` under
+/// `CONFIG_DEBUG_SPINLOCK`; `owner_cpu` is [`KERNEL_CPU`] for every held lock). The owner is
+/// written on each acquire (one store) and read only when a `lock()` finds the lock held, so
+/// it is not cleared on unlock.
+struct LockDebug {
+    magic: u32,
+    owner: AtomicU32,
+}
+
+impl LockDebug {
+    const fn new() -> Self {
+        LockDebug { magic: SPINLOCK_MAGIC, owner: AtomicU32::new(NO_OWNER) }
+    }
+
+    /// `debug_spin_lock_after`: the running task owns the lock now.
+    #[inline(always)]
+    fn acquired(&self) {
+        if cfg!(any(kernel, test)) {
+            self.owner.store(current_owner(), Ordering::Relaxed);
+        }
+    }
+
+    /// The contended path of `lock()` for the lock at `lock`, taken at `at`: returns when the
+    /// holder may release it (another thread of the host's tests), else reports and stops.
+    #[cold]
+    #[inline(never)]
+    fn contended(&self, lock: usize, at: &core::panic::Location<'_>, counted: bool) {
+        self.check(lock, at, ONE_CPU, counted)
+    }
+
+    /// [`contended`](Self::contended) on a machine with `one_cpu` or several; `counted`: the
+    /// lock is in the preempt count (not a [`Mutex`]).
+    fn check(&self, lock: usize, at: &core::panic::Location<'_>, one_cpu: bool, counted: bool) {
+        let owner = self.owner.load(Ordering::Relaxed);
+        let current = current_owner();
+        if current == NO_OWNER {
+            return;
+        }
+        let c = contention(owner, current, one_cpu);
+        if c != Contention::Wait {
+            spin_bug(lock, self.magic, owner, c, at, counted)
+        }
+    }
+}
+
+/// Set by the first `spin_bug` (6.1's `debug_locks_off`): a second one while it reports is
+/// not printed.
+#[cfg(kernel)]
+static DEBUG_LOCKS_OFF: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Where `spin_bug` writes: the UART without the console's lock, which may be the lock that
+/// deadlocked (an interrupt handler printing while its task printed), as an oops does.
+#[cfg(kernel)]
+type BugWriter = crate::board::raspi::uart::UartWriter;
+#[cfg(not(kernel))]
+type BugWriter = ReportWriter;
+
+/// `spin_bug`: 6.1's `spin_dump` (the message, the task, the lock's `%pS`, `magic`, owner and
+/// `owner_cpu`, `dump_stack` naming the `lock()` call), then the kernel stops: the lock's
+/// holder cannot run again on this CPU, so spinning would hang silently (6.1 spins on after
+/// the report; its watchdogs would report the hang later). Nothing here allocates or waits
+/// for a lock: the lock that deadlocked may be the allocator's or the task table's.
+#[cold]
+#[inline(never)]
+fn spin_bug(
+    lock: usize,
+    magic: u32,
+    owner: u32,
+    c: Contention,
+    at: &core::panic::Location<'_>,
+    counted: bool,
+) -> ! {
+    #[cfg(kernel)]
+    {
+        // Nothing else runs on this CPU from here on.
+        crate::arch::irqflags::local_irq_disable();
+        if DEBUG_LOCKS_OFF.swap(true, Ordering::Relaxed) {
+            crate::arch::cpu::halt()
+        }
+    }
+    let w = &mut BugWriter {};
+    let current = current_owner();
+    with_task(Some(current), &mut |pid, comm| {
+        let _ = write_spin_bug(w, c.msg(), pid, comm);
+    });
+    let mut fields = |o: Option<(u32, &str)>| {
+        let _ = write_lock_fields(w, &LockSym(lock), magic, o);
+    };
+    match owner {
+        NO_OWNER => fields(None),
+        _ => with_task(Some(owner), &mut |p, n| fields(Some((p, n)))),
+    }
+    with_task(Some(current), &mut |pid, comm| {
+        // arm64 unwinds its frame records, as 6.1's `dump_stack`; elsewhere the trace is the
+        // `lock()` call's site.
+        #[cfg(all(kernel, target_arch = "aarch64"))]
+        {
+            write_dump_stack_task(w, pid, comm);
+            let _ = at;
+            crate::arch::stacktrace::dump_backtrace(w);
+        }
+        #[cfg(not(all(kernel, target_arch = "aarch64")))]
+        write_dump_stack(w, pid, comm, at);
+    });
+    deadlock_stop(w, c, counted)
+}
+
+/// A lock's address as `%pS` prints it: the symbol covering it, else the address in hex.
+struct LockSym(usize);
+
+impl core::fmt::Display for LockSym {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        #[cfg(kernel)]
+        return crate::kallsyms::write_symbol(f, crate::kallsyms::kernel_table(), self.0 as u64);
+        #[cfg(not(kernel))]
+        write!(f, "{:#x}", self.0)
+    }
+}
+
+/// `spin_dump`'s first line: `BUG: spinlock <msg> on CPU#<cpu>, <comm>/<pid>`.
+fn write_spin_bug(w: &mut dyn Write, msg: &str, pid: u32, comm: &str) -> core::fmt::Result {
+    writeln!(w, "BUG: spinlock {msg} on CPU#{KERNEL_CPU}, {comm}/{pid}")
+}
+
+/// `spin_dump`'s second line, the lock's fields (`.owner: <none>/-1` for a lock with no
+/// recorded owner).
+fn write_lock_fields(
+    w: &mut dyn Write,
+    lock: &dyn core::fmt::Display,
+    magic: u32,
+    owner: Option<(u32, &str)>,
+) -> core::fmt::Result {
+    write!(w, " lock: {lock}, .magic: {magic:08x}, .owner: ")?;
+    match owner {
+        Some((p, n)) => write!(w, "{n}/{p}")?,
+        None => write!(w, "<none>/-1")?,
+    }
+    writeln!(w, ", .owner_cpu: {KERNEL_CPU}")
+}
+
+/// The panic message after the report, naming the deadlock.
+struct DeadlockMsg(Contention);
+
+impl core::fmt::Display for DeadlockMsg {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "spinlock {}: deadlock", self.0.msg())
+    }
+}
+
+/// The kernel stops: `panic()`'s lines, then the CPU halts with interrupts masked.
+#[cfg(kernel)]
+fn deadlock_stop(w: &mut BugWriter, c: Contention, _counted: bool) -> ! {
+    let msg = DeadlockMsg(c);
+    let _ = writeln!(w, "Kernel panic - not syncing: {msg}");
+    let _ = writeln!(w, "---[ end Kernel panic - not syncing: {msg} ]---");
+    crate::board::raspi::uart::flush();
+    crate::arch::cpu::halt()
+}
+
+/// On the host the deadlock is a Rust panic, which a unit test catches; the `lock()` that
+/// panics gives its preempt count back (its guard never existed).
+#[cfg(not(kernel))]
+fn deadlock_stop(_: &mut BugWriter, c: Contention, counted: bool) -> ! {
+    if counted {
+        preempt_enable();
+    }
+    panic!("{}", DeadlockMsg(c))
+}
+
+/// `lock()`'s acquire for the lock at `lock` (`counted`: in the preempt count): the lock if
+/// it is free, else the contended path, which on the kernel reports the deadlock and stops.
+#[track_caller]
+#[inline(always)]
+fn acquire<'a, T: ?Sized>(
+    debug: &LockDebug,
+    inner: &'a spin::Mutex<T>,
+    lock: usize,
+    counted: bool,
+) -> MutexGuard<'a, T> {
+    let guard = match inner.try_lock() {
+        Some(guard) => guard,
+        None => {
+            debug.contended(lock, core::panic::Location::caller(), counted);
+            inner.lock()
+        }
+    };
+    debug.acquired();
+    guard
+}
+
 /// A spin lock (`spinlock_t` with `spin_lock`): the `spin` crate's lock, counted in the
 /// preempt count while held.
 pub struct SpinLock<T: ?Sized> {
+    debug: LockDebug,
     inner: spin::Mutex<T>,
 }
 
 impl<T> SpinLock<T> {
     pub const fn new(value: T) -> Self {
-        SpinLock { inner: spin::Mutex::new(value) }
+        SpinLock { debug: LockDebug::new(), inner: spin::Mutex::new(value) }
     }
 }
 
 impl<T: ?Sized> SpinLock<T> {
-    /// `spin_lock`: `preempt_disable`, then spin for the lock.
+    /// `spin_lock`: `preempt_disable`, then the lock; found held, a deadlock (see the module).
+    #[track_caller]
+    #[inline]
     pub fn lock(&self) -> SpinLockGuard<'_, T> {
         preempt_disable();
-        SpinLockGuard { guard: self.inner.lock() }
+        let lock = self as *const Self as *const () as usize;
+        SpinLockGuard { guard: acquire(&self.debug, &self.inner, lock, true) }
     }
 
     /// `spin_trylock`: the lock if it is free.
     pub fn try_lock(&self) -> Option<SpinLockGuard<'_, T>> {
         preempt_disable();
         let g = self.inner.try_lock();
-        if g.is_none() {
-            preempt_enable();
+        match g {
+            Some(_) => self.debug.acquired(),
+            None => preempt_enable(),
         }
         g.map(|guard| SpinLockGuard { guard })
     }
@@ -299,19 +597,23 @@ impl<T: ?Sized> Drop for SpinLockGuard<'_, T> {
 /// lock, not counted in the preempt count, so an allocation made under it may reclaim and
 /// `might_sleep` stays quiet. pivm has no sleeping lock: a contended one spins, so it is only
 /// for state one task takes (the console's commands), never for state an interrupt or
-/// another task may want while its holder sleeps.
+/// another task may want while its holder sleeps. Being a spin lock, it is checked as one:
+/// found held, it is a deadlock reported by `spin_bug`.
 pub struct Mutex<T> {
+    debug: LockDebug,
     inner: spin::Mutex<T>,
 }
 
 impl<T> Mutex<T> {
     pub const fn new(value: T) -> Self {
-        Mutex { inner: spin::Mutex::new(value) }
+        Mutex { debug: LockDebug::new(), inner: spin::Mutex::new(value) }
     }
 
     /// `mutex_lock`.
+    #[track_caller]
+    #[inline]
     pub fn lock(&self) -> MutexGuard<'_, T> {
-        self.inner.lock()
+        acquire(&self.debug, &self.inner, self as *const Self as usize, false)
     }
 }
 
@@ -341,19 +643,23 @@ fn restore(_: Flags) {}
 
 /// A spin lock taken with interrupts masked (`spinlock_t` used with `spin_lock_irqsave`).
 pub struct IrqSpinLock<T> {
+    debug: LockDebug,
     inner: spin::Mutex<T>,
 }
 
 impl<T> IrqSpinLock<T> {
     pub const fn new(value: T) -> Self {
-        IrqSpinLock { inner: spin::Mutex::new(value) }
+        IrqSpinLock { debug: LockDebug::new(), inner: spin::Mutex::new(value) }
     }
 
-    /// `spin_lock_irqsave`: masks interrupts, then spins for the lock.
+    /// `spin_lock_irqsave`: masks interrupts, then the lock; found held, a deadlock.
+    #[track_caller]
+    #[inline]
     pub fn lock(&self) -> IrqSpinLockGuard<'_, T> {
         let flags = save();
         preempt_disable();
-        IrqSpinLockGuard { guard: Some(self.inner.lock()), flags: Some(flags) }
+        let guard = acquire(&self.debug, &self.inner, self as *const Self as usize, true);
+        IrqSpinLockGuard { guard: Some(guard), flags: Some(flags) }
     }
 
     /// `spin_trylock_irqsave`: the lock if it is free, interrupts unchanged otherwise.
@@ -361,7 +667,10 @@ impl<T> IrqSpinLock<T> {
         let flags = save();
         preempt_disable();
         match self.inner.try_lock() {
-            Some(guard) => Some(IrqSpinLockGuard { guard: Some(guard), flags: Some(flags) }),
+            Some(guard) => {
+                self.debug.acquired();
+                Some(IrqSpinLockGuard { guard: Some(guard), flags: Some(flags) })
+            }
             None => {
                 preempt_enable();
                 restore(flags);
@@ -468,6 +777,139 @@ mod tests {
         assert!(lines.next().unwrap_or("").starts_with("in_atomic(): 1, irqs_disabled(): 0, "));
         assert!(text.contains(&format!("\nCall trace:\n {site}:")), "{text}");
         assert_eq!(text.matches("BUG:").count(), 1, "{text}");
+    }
+
+    #[test]
+    fn a_held_lock_is_a_deadlock_only_on_one_cpu_or_for_its_owner() {
+        assert_eq!(contention(7, 7, true), Contention::Recursion);
+        assert_eq!(contention(7, 7, false), Contention::Recursion);
+        assert_eq!(contention(3, 7, true), Contention::CpuRecursion);
+        assert_eq!(contention(3, 7, false), Contention::Wait);
+        assert_eq!(Contention::Recursion.msg(), "recursion");
+        assert_eq!(Contention::CpuRecursion.msg(), "cpu recursion");
+    }
+
+    /// Runs `f`, which must stop with the deadlock panic; returns the panic message and the
+    /// report printed.
+    fn deadlock(f: impl FnOnce()) -> (String, String) {
+        let _ = take_reported_text();
+        let before = preempt_count();
+        let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+            .expect_err("the second lock() must not return");
+        let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
+        // Other tests' threads take locks too: the count is back to at most its start.
+        assert!(preempt_count() <= before + 1, "the panicking lock() left its count");
+        (msg, take_reported_text())
+    }
+
+    /// `spin_dump`'s lines for a lock at `lock` taken twice by this thread at `line`.
+    fn expect_recursion_report(text: &str, lock: usize, line: u32) {
+        let me = current_owner();
+        let mut lines = text.lines();
+        assert_eq!(
+            lines.next(),
+            Some(format!("BUG: spinlock recursion on CPU#0, swapper/0/{me}").as_str())
+        );
+        assert_eq!(
+            lines.next(),
+            Some(
+                format!(
+                    " lock: {lock:#x}, .magic: dead4ead, .owner: swapper/0/{me}, .owner_cpu: 0"
+                )
+                .as_str()
+            ),
+            "{text}"
+        );
+        assert!(lines
+            .next()
+            .unwrap_or("")
+            .starts_with(&format!("CPU: 0 PID: {me} Comm: swapper/0")));
+        assert_eq!(lines.next(), Some("Call trace:"));
+        let site = format!(" {}:{line}:", file!());
+        assert!(lines.next().unwrap_or("").starts_with(&site), "{text}");
+    }
+
+    /// Takes a lock twice on this thread through `take`, which locks it at line `line`: the
+    /// recursion's report for the lock at `lock`, then the panic.
+    fn expect_taken_twice(lock: usize, line: u32, take: &dyn Fn() -> Box<dyn std::any::Any>) {
+        let (msg, text) = deadlock(|| {
+            let _g = take();
+            let _h = take();
+        });
+        assert_eq!(msg, "spinlock recursion: deadlock");
+        expect_recursion_report(&text, lock, line);
+    }
+
+    #[test]
+    fn a_spin_lock_taken_twice_is_reported_as_recursion_and_stops() {
+        static L: SpinLock<u32> = SpinLock::new(0);
+        let take = || -> Box<dyn std::any::Any> { Box::new(L.lock()) };
+        expect_taken_twice(&L as *const _ as usize, line!() - 1, &take);
+        // The lock was released by the unwinding; it works again.
+        assert_eq!(*L.lock(), 0);
+    }
+
+    #[test]
+    fn irq_locks_and_mutexes_taken_twice_are_reported_too() {
+        static I: IrqSpinLock<()> = IrqSpinLock::new(());
+        static M: Mutex<()> = Mutex::new(());
+        let take = || -> Box<dyn std::any::Any> { Box::new(I.lock()) };
+        expect_taken_twice(&I as *const _ as usize, line!() - 1, &take);
+        let take = || -> Box<dyn std::any::Any> { Box::new(M.lock()) };
+        expect_taken_twice(&M as *const _ as usize, line!() - 1, &take);
+    }
+
+    #[test]
+    fn another_owner_is_a_cpu_recursion_on_one_cpu_and_a_wait_on_several() {
+        let l = SpinLock::new(());
+        let g = l.lock();
+        // The lock as another task left it (it slept holding it).
+        l.debug.owner.store(u32::MAX - 1, Ordering::Relaxed);
+        let at = core::panic::Location::caller();
+        let addr = &l as *const _ as usize;
+        l.debug.check(addr, at, false, true);
+        assert_eq!(take_reported_text(), "", "on several CPUs the holder's CPU releases it");
+        let (msg, text) = deadlock(|| l.debug.check(addr, at, true, false));
+        assert_eq!(msg, "spinlock cpu recursion: deadlock");
+        let me = current_owner();
+        let mut lines = text.lines();
+        assert_eq!(
+            lines.next(),
+            Some(format!("BUG: spinlock cpu recursion on CPU#0, swapper/0/{me}").as_str())
+        );
+        let fields = format!(
+            " lock: {addr:#x}, .magic: dead4ead, .owner: swapper/0/{}, .owner_cpu: 0",
+            u32::MAX - 1
+        );
+        assert_eq!(lines.next(), Some(fields.as_str()), "{text}");
+        drop(g);
+    }
+
+    #[test]
+    fn two_threads_contending_wait_for_each_other() {
+        static L: SpinLock<u32> = SpinLock::new(0);
+        let _ = take_reported_text();
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                std::thread::spawn(|| {
+                    for _ in 0..2000 {
+                        *L.lock() += 1;
+                    }
+                    take_reported_text()
+                })
+            })
+            .collect();
+        for t in threads {
+            assert_eq!(t.join().expect("no deadlock report"), "");
+        }
+        assert_eq!(*L.lock(), 8000);
+    }
+
+    #[test]
+    fn a_lock_with_no_recorded_owner_is_reported_with_none() {
+        let mut s = String::new();
+        write_lock_fields(&mut s, &LockSym(0x8000_1000), SPINLOCK_MAGIC, None).unwrap();
+        assert_eq!(s, " lock: 0x80001000, .magic: dead4ead, .owner: <none>/-1, .owner_cpu: 0\n");
     }
 
     #[test]

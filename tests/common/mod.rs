@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 pub mod compare;
 pub mod sd;
+pub mod spinbug;
 
 /// The console prompt (no newline follows it).
 pub const PROMPT: &str = "pivm# ";

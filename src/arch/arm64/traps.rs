@@ -451,6 +451,26 @@ fn show_regs(w: &mut impl Write, regs: &PtRegs) {
     let _ = stacktrace::write_backtrace(w, regs.pc, regs.regs[29], &stacks, read, sym);
 }
 
+/// `dump_backtrace(NULL, NULL)`, as `dump_stack` calls it: `Call trace:` and the frames from
+/// this function's own record out through its callers (the reporting code first, as 6.1's
+/// trace starts at `dump_backtrace`).
+#[inline(never)]
+pub fn dump_backtrace(w: &mut dyn Write) {
+    let (pc, fp): (u64, u64);
+    // SAFETY: reads this function's frame pointer (its record is set up: the kernel keeps
+    // frame records, `-C force-frame-pointers=yes`) and an address inside it.
+    unsafe {
+        core::arch::asm!("adr {pc}, .", "mov {fp}, x29", pc = out(reg) pc, fp = out(reg) fp,
+            options(nomem, nostack))
+    };
+    let stacks = accessible_stacks();
+    // SAFETY: as in `show_regs`: only 8-aligned words wholly inside mapped kernel stacks.
+    let read = |a: u64| unsafe { (a as *const u64).read_volatile() };
+    let table = crate::kallsyms::kernel_table();
+    let sym = |w: &mut dyn Write, a: u64| crate::kallsyms::write_symbol(w, table, a);
+    let _ = stacktrace::write_backtrace(w, pc, fp, &stacks, read, sym);
+}
+
 /// `__show_regs`: the registers alone (the stack-overflow report prints no call trace).
 fn __show_regs(w: &mut impl Write, regs: &PtRegs) {
     let table = crate::kallsyms::kernel_table();

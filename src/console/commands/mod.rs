@@ -279,9 +279,10 @@ pub static COMMANDS: &[Command] = &[
     },
     Command {
         name: "crash",
-        usage: "crash null|exec|undef|stack|atomic-sleep",
+        usage: "crash null|exec|undef|stack|spinlockup|atomic-sleep",
         help: "NULL read, jump to an unmapped page, undefined instruction, stack overflow \
-               (oops); a sleepable allocation under a spin lock (BUG report, carries on)",
+               (oops); a spin lock taken twice (BUG report, panic); a sleepable allocation \
+               under a spin lock (BUG report, carries on)",
         run: cmd_crash,
     },
     Command {

@@ -34,6 +34,19 @@ fn crash_atomic_sleep(args: &Args<'_>) -> CmdResult {
     vmalloc::vfree(r.map_err(reported)?).map_err(reported)
 }
 
+/// The lock `crash spinlockup` takes twice (lkdtm's `lock_me_up`; nothing else takes it).
+static LOCK_ME_UP: SpinLock<()> = SpinLock::new(());
+
+/// `crash spinlockup`: lkdtm's SPINLOCKUP, a spin lock taken while this task already holds
+/// it (lkdtm's leaves it held and needs a second run; here one run takes it twice, so the
+/// console does not go on with a lock held). On the kernel's one CPU the second `lock()` is
+/// a deadlock: `spin_bug` reports `BUG: spinlock recursion` and the kernel stops.
+fn crash_spinlockup() {
+    let _held = LOCK_ME_UP.lock();
+    let _again = LOCK_ME_UP.lock();
+    kprintln!("crash: took a held spin lock without a deadlock?");
+}
+
 pub(super) fn cmd_crash(_: &Kernel, args: &Args<'_>) -> CmdResult {
     if args.get(1) == Some("atomic-sleep") {
         return crash_atomic_sleep(args);
@@ -67,6 +80,7 @@ pub(super) fn cmd_crash(_: &Kernel, args: &Args<'_>) -> CmdResult {
             };
             kprintln!("crash: executed an undefined instruction without an exception?");
         }
+        Some("spinlockup") => crash_spinlockup(),
         Some("stack") => {
             // lkdtm's EXHAUST_STACK: recurse until the stack's guard page faults (ARMv7: the
             // SVC stack's; arm64: the page below the vmalloc'ed stack, CONFIG_VMAP_STACK).

@@ -483,7 +483,8 @@ pub fn with_current_mm<R>(f: impl FnOnce(&mut Task) -> R) -> R {
     f(g.as_mut().expect("process::init ran at boot").current())
 }
 
-/// The running task's pid (0: the console).
+/// The running task's pid (0: the console). Every spin lock records it on acquire.
+#[inline(always)]
 pub fn current_pid() -> u32 {
     CURRENT_PID.load(Ordering::Relaxed)
 }
@@ -503,10 +504,10 @@ pub fn count_vm_fault(r: Result<Fault, FaultError>) {
     }
 }
 
-/// The running task's pid and comm for a report (`might_sleep`'s), without waiting for the
-/// task table: code that holds it is named by pid only.
-fn current_for_report(f: &mut dyn FnMut(u32, &str)) {
-    let pid = CURRENT_PID.load(Ordering::Relaxed);
+/// Task `pid`'s (None: the running task's) pid and comm for a report (`might_sleep`'s,
+/// `spin_bug`'s), without waiting for the task table: code that holds it is named by pid only.
+fn current_for_report(pid: Option<u32>, f: &mut dyn FnMut(u32, &str)) {
+    let pid = pid.unwrap_or_else(|| CURRENT_PID.load(Ordering::Relaxed));
     match TASKS.try_lock() {
         Some(g) => f(pid, g.as_ref().and_then(|t| t.map.get(&pid)).map_or("", |x| x.comm.as_str())),
         None => f(pid, "(task table held)"),
