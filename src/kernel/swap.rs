@@ -197,8 +197,12 @@ pub fn swap_writepage(pfn: Pfn, e: SwpEntry) -> Result<(), Errno> {
     Ok(())
 }
 
-/// Pages whose swap-out write is in flight (`PG_writeback`), by frame.
-static WRITEBACK: SpinLock<Vec<u64>> = SpinLock::new(Vec::new());
+/// Pages whose swap-out write is in flight (`PG_writeback`), by frame, with the write's bio
+/// once it is submitted (what `folio_wait_writeback` sleeps on).
+static WRITEBACK: SpinLock<Vec<(u64, Option<IoBio>)>> = SpinLock::new(Vec::new());
+
+/// A bio and the disk it is on.
+type IoBio = (usize, Arc<Completion>);
 
 /// A swap-out write in flight: the page, its bio, and the lowmem bounce page a highmem
 /// page's data went out through (kept until the bio is done).
@@ -232,9 +236,14 @@ pub fn swap_writepage_start(
     };
     let seg = BioVec { addr, len: SWAP_HEADER_SIZE as u32 };
     let sector = u64::from(e.offset()) * PAGE_SECTORS;
-    WRITEBACK.lock().push(pfn.0);
+    WRITEBACK.lock().push((pfn.0, None));
     match submit_swap_bio(plug, bdev, ReqOp::Write, sector, seg) {
-        Ok(done) => Ok(SwapWrite { pfn, disk: bdev.0, done, _bounce: bounce }),
+        Ok(done) => {
+            if let Some(w) = WRITEBACK.lock().iter_mut().find(|w| w.0 == pfn.0) {
+                w.1 = Some((bdev.0, done.clone()));
+            }
+            Ok(SwapWrite { pfn, disk: bdev.0, done, _bounce: bounce })
+        }
         Err(err) => {
             end_writeback(pfn);
             Err(err)
@@ -293,14 +302,20 @@ pub fn end_swap_write(w: SwapWrite) -> bool {
 
 fn end_writeback(pfn: Pfn) {
     let mut wb = WRITEBACK.lock();
-    if let Some(i) = wb.iter().position(|&p| p == pfn.0) {
+    if let Some(i) = wb.iter().position(|w| w.0 == pfn.0) {
         wb.swap_remove(i);
     }
 }
 
 /// `folio_test_writeback`.
 pub fn under_writeback(pfn: Pfn) -> bool {
-    WRITEBACK.lock().contains(&pfn.0)
+    WRITEBACK.lock().iter().any(|w| w.0 == pfn.0)
+}
+
+/// What `folio_wait_writeback` of `pfn` sleeps on: its write's bio and disk, while the write
+/// is in flight.
+pub fn writeback_wait(pfn: Pfn) -> Option<(usize, Arc<Completion>)> {
+    WRITEBACK.lock().iter().find(|w| w.0 == pfn.0).and_then(|w| w.1.clone())
 }
 
 /// Whether any swap-out write is in flight.
@@ -313,6 +328,21 @@ pub fn writeback_pending() -> bool {
 /// go). With swap more than half full the slot scan takes back slots only the swap cache
 /// holds ([`reclaim_cache_only`]).
 pub fn add_to_swap(pfn: Pfn) -> Option<SwpEntry> {
+    add_to_swap_as(pfn, true, 0)
+}
+
+/// `shmem_writepage`'s `folio_alloc_swap` + `add_to_swap_cache` + `swap_shmem_alloc`: a slot
+/// for the unmapped shmem page `pfn`, the page in the swap cache (no PTE maps it: not in
+/// `AnonPages`), dirty, and the slot's reference for the entry the shmem index will hold in
+/// the page's place. 6.1 marks that reference with the special count `SWAP_MAP_SHMEM`; pivm
+/// counts it as one reference, as a swap PTE's (an entry of the index is never shared).
+pub fn shmem_add_to_swap(pfn: Pfn) -> Option<SwpEntry> {
+    add_to_swap_as(pfn, false, 1)
+}
+
+/// [`add_to_swap`] for a page `mapped` or not, the slot taking `refs` references besides the
+/// cache's.
+fn add_to_swap_as(pfn: Pfn, mapped: bool, refs: u8) -> Option<SwpEntry> {
     // A refill of the slots cache may take back several cache-only slots in one scan.
     let mut released: Vec<(Pfn, bool)> = Vec::new();
     let e = 'alloc: {
@@ -328,8 +358,13 @@ pub fn add_to_swap(pfn: Pfn) -> Option<SwpEntry> {
         }) else {
             break 'alloc None;
         };
-        if !cache.insert(e, CachedPage { pfn: pfn.0, readahead: false, mapped: true }) {
+        if !cache.insert(e, CachedPage { pfn: pfn.0, readahead: false, mapped }) {
             // No memory for the cache's index: the slot goes back, the page stays.
+            let _ = areas.put(e, SWAP_HAS_CACHE);
+            break 'alloc None;
+        }
+        if refs > 0 && areas.duplicate(e, refs).is_err() {
+            cache.remove_pfn(pfn.0);
             let _ = areas.put(e, SWAP_HAS_CACHE);
             break 'alloc None;
         }
@@ -381,6 +416,21 @@ fn release_cache_only((pfn, mapped): (Pfn, bool)) {
 /// The swap entry of a page in the swap cache (`folio_test_swapcache` + `folio->swap`).
 pub fn page_swap_entry(pfn: Pfn) -> Option<SwpEntry> {
     SWAP.lock().cache.entry_of(pfn.0)
+}
+
+/// `shmem_swapin_folio`'s end for the cached page `pfn` of slot `e`: the page leaves the
+/// swap cache (`delete_from_swap_cache`) and the shmem index's reference to the slot goes
+/// (`swap_free`), which frees the slot; the page goes back to its file's page cache. False,
+/// changing nothing, when `pfn` is not `e`'s cached page or its write is in flight (the
+/// caller waits for it first, `folio_wait_writeback`).
+pub fn shmem_swapin_take(pfn: Pfn, e: SwpEntry) -> bool {
+    let mut s = SWAP.lock();
+    if s.cache.entry_of(pfn.0) != Some(e) || under_writeback(pfn) {
+        return false;
+    }
+    s.delete_from_cache(pfn.0);
+    let _ = s.areas.put(e, 1);
+    true
 }
 
 /// `delete_from_swap_cache`: the page leaves the cache and drops the slot's cache reference
