@@ -197,12 +197,8 @@ pub fn swap_writepage(pfn: Pfn, e: SwpEntry) -> Result<(), Errno> {
     Ok(())
 }
 
-/// Pages whose swap-out write is in flight (`PG_writeback`), by frame, with the write's bio
-/// once it is submitted (what `folio_wait_writeback` sleeps on).
-static WRITEBACK: SpinLock<Vec<(u64, Option<IoBio>)>> = SpinLock::new(Vec::new());
-
-/// A bio and the disk it is on.
-type IoBio = (usize, Arc<Completion>);
+/// Pages whose swap-out write is in flight (`PG_writeback`), by frame.
+static WRITEBACK: SpinLock<Vec<u64>> = SpinLock::new(Vec::new());
 
 /// A swap-out write in flight: the page, its bio, and the lowmem bounce page a highmem
 /// page's data went out through (kept until the bio is done).
@@ -236,14 +232,9 @@ pub fn swap_writepage_start(
     };
     let seg = BioVec { addr, len: SWAP_HEADER_SIZE as u32 };
     let sector = u64::from(e.offset()) * PAGE_SECTORS;
-    WRITEBACK.lock().push((pfn.0, None));
+    WRITEBACK.lock().push(pfn.0);
     match submit_swap_bio(plug, bdev, ReqOp::Write, sector, seg) {
-        Ok(done) => {
-            if let Some(w) = WRITEBACK.lock().iter_mut().find(|w| w.0 == pfn.0) {
-                w.1 = Some((bdev.0, done.clone()));
-            }
-            Ok(SwapWrite { pfn, disk: bdev.0, done, _bounce: bounce })
-        }
+        Ok(done) => Ok(SwapWrite { pfn, disk: bdev.0, done, _bounce: bounce }),
         Err(err) => {
             end_writeback(pfn);
             Err(err)
@@ -302,20 +293,14 @@ pub fn end_swap_write(w: SwapWrite) -> bool {
 
 fn end_writeback(pfn: Pfn) {
     let mut wb = WRITEBACK.lock();
-    if let Some(i) = wb.iter().position(|w| w.0 == pfn.0) {
+    if let Some(i) = wb.iter().position(|&p| p == pfn.0) {
         wb.swap_remove(i);
     }
 }
 
 /// `folio_test_writeback`.
 pub fn under_writeback(pfn: Pfn) -> bool {
-    WRITEBACK.lock().iter().any(|w| w.0 == pfn.0)
-}
-
-/// What `folio_wait_writeback` of `pfn` sleeps on: its write's bio and disk, while the write
-/// is in flight.
-pub fn writeback_wait(pfn: Pfn) -> Option<(usize, Arc<Completion>)> {
-    WRITEBACK.lock().iter().find(|w| w.0 == pfn.0).and_then(|w| w.1.clone())
+    WRITEBACK.lock().contains(&pfn.0)
 }
 
 /// Whether any swap-out write is in flight.
@@ -421,11 +406,16 @@ pub fn page_swap_entry(pfn: Pfn) -> Option<SwpEntry> {
 /// `shmem_swapin_folio`'s end for the cached page `pfn` of slot `e`: the page leaves the
 /// swap cache (`delete_from_swap_cache`) and the shmem index's reference to the slot goes
 /// (`swap_free`), which frees the slot; the page goes back to its file's page cache. False,
-/// changing nothing, when `pfn` is not `e`'s cached page or its write is in flight (the
-/// caller waits for it first, `folio_wait_writeback`).
+/// changing nothing, when `pfn` is not `e`'s cached page.
+///
+/// A page whose write is still in flight is taken too (6.1 waits for it first,
+/// `folio_wait_writeback`): the fault runs under the task table's lock, which the writer
+/// needs to end the write, so waiting there could only spin. The write then lands in a slot
+/// nothing refers to (a later write of the slot is queued after it), and its end finds the
+/// page out of the swap cache and leaves it be.
 pub fn shmem_swapin_take(pfn: Pfn, e: SwpEntry) -> bool {
     let mut s = SWAP.lock();
-    if s.cache.entry_of(pfn.0) != Some(e) || under_writeback(pfn) {
+    if s.cache.entry_of(pfn.0) != Some(e) {
         return false;
     }
     s.delete_from_cache(pfn.0);

@@ -88,8 +88,8 @@ impl FileCache {
     /// swap cache goes back into the file (a minor fault); otherwise the read is started (or
     /// found in flight) and the fault sleeps on it with its locks dropped and runs again
     /// (`VM_FAULT_RETRY`; major when it started the read, as 6.1 counts `PGMAJFAULT` for a
-    /// page not in the swap cache). A page whose write is still in flight is waited for
-    /// the same way (`folio_wait_writeback`).
+    /// page not in the swap cache). A page whose write is still in flight is taken at once
+    /// (see [`swap::shmem_swapin_take`]).
     fn swapin(&mut self, index: u64, e: SwpEntry) -> Result<CachePage, FaultError> {
         if let Some((disk, done)) = swap::in_flight(e) {
             super::iowait::set_fault_wait(disk, done);
@@ -97,10 +97,6 @@ impl FileCache {
         }
         match swap::swap_read_start(e, false, 0, None) {
             Ok(SwapRead::Cached(pfn)) => {
-                if let Some((disk, done)) = swap::writeback_wait(pfn) {
-                    super::iowait::set_fault_wait(disk, done);
-                    return Ok(cache_retry(false));
-                }
                 if self.swapin_cached(index, e, pfn) {
                     Ok(cache_hit(pfn))
                 } else {
@@ -117,7 +113,7 @@ impl FileCache {
     }
 
     /// The end of `shmem_swapin_folio` for entry `e` at `index`, whose page `pfn` is in the
-    /// swap cache and not under writeback: the page leaves the swap cache and the slot is
+    /// swap cache: the page leaves the swap cache and the slot is
     /// freed (`delete_from_swap_cache`, `swap_free`), and it is the file's page again, dirty
     /// (its only copy), keyed for the rmap by the file. Whether it was (false: the index no
     /// longer holds `e`, or the page is not `e`'s).

@@ -243,6 +243,11 @@ impl KernelEnv {
         let Some(cache) = super::shmem::shmem_cache_of(ino as u64) else {
             return Pageout::Activate;
         };
+        // Back in the object while its last write is still in flight (a fault took it):
+        // looked at again once the write has ended.
+        if swap::under_writeback(pfn) {
+            return Pageout::Keep;
+        }
         let (index, no_slot) = (index as u64, swap_pages().0 == 0);
         if no_slot {
             return Pageout::Activate;

@@ -146,7 +146,6 @@ pub fn shmem_unuse(ty: u32) -> Result<(), SwapErrno> {
         let entries = cache.lock().shmem_index().swap_entries(Some(ty));
         for (index, e) in entries {
             loop {
-                // A write in flight ends first (its page is the one to take back).
                 let pfn = match swap::swap_read_start(e, false, 0, None) {
                     Ok(SwapRead::Cached(pfn)) => pfn,
                     Ok(SwapRead::InFlight(disk, done)) => {
@@ -159,10 +158,6 @@ pub fn shmem_unuse(ty: u32) -> Result<(), SwapErrno> {
                     Err(SwapErrno::ENOMEM) => return Err(SwapErrno::ENOMEM),
                     Err(err) => return Err(err),
                 };
-                if let Some((disk, done)) = swap::writeback_wait(pfn) {
-                    let _ = crate::block::core::wait_bio(disk, &done);
-                    continue;
-                }
                 cache.lock().swapin_cached(index, e, pfn);
                 break;
             }
