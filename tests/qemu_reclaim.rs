@@ -745,9 +745,10 @@ fn shared_anonymous_memory_goes_to_swap_and_comes_back_2g() {
 }
 
 /// `swapoff` brings a held shmem object's pages back (`shmem_unuse`): `shmswap` holds 12 MiB
-/// shared anonymous while `swapstress` pushes it out, smaps shows the VMA's `Swap:` and
-/// `verify` checks its slots; after `swapoff` the VMA has no swap, `verify` is clean, and
-/// every word is still right.
+/// shared anonymous while `swapstress` pushes it out, smaps shows the VMA's `Swap:`, `Shmem`
+/// drops by as much and `verify` checks its slots; after `swapoff` the VMA has no swap,
+/// `Shmem` is back, nothing is in the swap cache, `verify` is clean, and every word is still
+/// right.
 #[test]
 fn swapoff_brings_shared_anonymous_pages_back_2g() {
     let (mut q, _) = Qemu::boot_to_prompt(
@@ -757,13 +758,34 @@ fn swapoff_brings_shared_anonymous_pages_back_2g() {
     q.expect_in("swapon", &out, "Adding ");
     let pid = q.start_background("/bin/shmswap -m 12 -h", "SHMSWAP HOLDING", RUN);
     let mi = q.cmd("cat /proc/meminfo");
-    let free_kb = meminfo_kb(&q, &mi, "MemFree");
+    let (free_kb, shmem_held) = (meminfo_kb(&q, &mi, "MemFree"), meminfo_kb(&q, &mi, "Shmem"));
     let out = q.cmd_timeout(&format!("run /bin/swapstress -m {}", free_kb * 3 / 2 / 1024), RUN);
     q.expect_in("swapstress", &out, " ok: every word of ");
-    let rollup = q.cmd(&format!("cat /proc/{pid}/smaps_rollup"));
-    let swapped = common::status_kb(&q, "smaps_rollup", &rollup, "Swap");
-    if swapped == 0 {
-        q.fail(&format!("swapstress pushed none of shmswap's pages out:\n{rollup}"));
+    // A page in swap (or in the swap cache) is the swap cache's, not the object's: out of
+    // Shmem (NR_SHMEM), page for page. The rollup's Swap is the object's and the program's
+    // own private pages' (VmSwap, its swap PTEs). kswapd may still be finishing a batch
+    // when swapstress exits: the three are read again until they agree (a second at most).
+    let mut tries = 0;
+    loop {
+        let rollup = q.cmd(&format!("cat /proc/{pid}/smaps_rollup"));
+        let swapped = common::status_kb(&q, "smaps_rollup", &rollup, "Swap");
+        let status = q.cmd(&format!("cat /proc/{pid}/status"));
+        let shmem_swapped = swapped - common::status_kb(&q, "status", &status, "VmSwap");
+        let mi = q.cmd("cat /proc/meminfo");
+        let shmem_out = meminfo_kb(&q, &mi, "Shmem");
+        if shmem_swapped == 0 {
+            q.fail(&format!("swapstress pushed none of shmswap's pages out:\n{rollup}"));
+        }
+        if shmem_held - shmem_out == shmem_swapped {
+            break;
+        }
+        tries += 1;
+        if tries == 10 {
+            q.fail(&format!(
+                "Shmem {shmem_held} -> {shmem_out} kB with {shmem_swapped} kB of shmem in swap\n{mi}\n{rollup}\n{status}"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
     q.verify_ok("with shmem pages in swap");
     let in0 = vmstat(&mut q, "pswpin");
@@ -773,6 +795,9 @@ fn swapoff_brings_shared_anonymous_pages_back_2g() {
     assert!(vmstat(&mut q, "pswpin") > in0, "swapoff read nothing back");
     let rollup = q.cmd(&format!("cat /proc/{pid}/smaps_rollup"));
     assert_eq!(common::status_kb(&q, "smaps_rollup", &rollup, "Swap"), 0, "{rollup}");
+    let mi = q.cmd("cat /proc/meminfo");
+    assert_eq!(meminfo_kb(&q, &mi, "Shmem"), shmem_held, "{mi}");
+    assert_eq!(meminfo_kb(&q, &mi, "SwapCached"), 0, "{mi}");
     q.verify_ok("after swapoff");
     let mut out = q.cmd(&format!("kill -USR1 {pid}"));
     if !out.contains("SHMSWAP RESUMED") {
