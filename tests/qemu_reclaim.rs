@@ -13,7 +13,7 @@
 mod common;
 
 use common::sd::check_only_slots_cached;
-use common::{meminfo_kb, swapstress_delta, Opts, Qemu};
+use common::{meminfo_kb, shmswap_delta, shmswap_kb, swapstress_delta, Opts, Qemu};
 use std::time::Duration;
 
 /// One program's run: a few seconds alone, and the swap workloads (`swapstress` at 1.5x the
@@ -670,24 +670,6 @@ fn sleeping_where_one_must_not_is_reported_once_per_site_2g() {
     if status.code() != Some(0) {
         q.fail(&format!("poweroff: exit status {status}"));
     }
-}
-
-/// A `shmswap` phase line's `KEY +N` delta.
-fn shmswap_delta(q: &Qemu, out: &str, phase: &str, key: &str) -> u64 {
-    let line = q.line_with("shmswap", out, &format!("SHMSWAP {phase}:")).to_string();
-    if !line.contains(" bad=0 ") {
-        q.fail(&format!("shmswap {phase}: words wrong: {line}\n{out}"));
-    }
-    swapstress_delta(q, &line, key)
-}
-
-/// A `kB` value `shmswap` printed from its smaps or status (`KEY:` after its tag).
-fn shmswap_kb(q: &Qemu, out: &str, key: &str) -> u64 {
-    let lines: Vec<&str> = out
-        .lines()
-        .filter_map(|l| l.strip_prefix("SHMSWAP smaps ").or(l.strip_prefix("SHMSWAP status ")))
-        .collect();
-    common::status_kb(q, "shmswap", &lines.join("\n"), key)
 }
 
 /// Shared anonymous memory goes to swap under pressure, as 6.1's `shmem_writepage` sends it,

@@ -5,7 +5,6 @@
 //! (`shmem_swapin_folio` -> `shmem_add_to_page_cache`). Pure bookkeeping: the kernel's page
 //! cache wraps it with the page allocator and the swap layer.
 use alloc::collections::BTreeMap;
-use alloc::vec::Vec;
 
 use super::swapops::SwpEntry;
 use super::Pfn;
@@ -106,17 +105,17 @@ impl ShmemIndex {
         }
     }
 
-    /// `shmem_undo_range` from `index` to the end: the pages and the swap entries taken out.
-    pub fn truncate(&mut self, index: u64) -> (Vec<Pfn>, Vec<SwpEntry>) {
-        let (mut pages, mut swap) = (Vec::new(), Vec::new());
+    /// `shmem_undo_range` from `index` to the end: every entry taken out and handed to
+    /// `release` (a page to free, a swap entry to drop), one at a time: no list of them is
+    /// built (a large object's would be a large allocation, and truncation runs when memory
+    /// may be short).
+    pub fn truncate(&mut self, index: u64, mut release: impl FnMut(ShmemEntry)) {
         for (_, e) in self.entries.split_off(&index) {
-            match e {
-                ShmemEntry::Page(p) => pages.push(p),
-                ShmemEntry::Swap(s) => swap.push(s),
+            if matches!(e, ShmemEntry::Swap(_)) {
+                self.swapped -= 1;
             }
+            release(e);
         }
-        self.swapped -= swap.len() as u64;
-        (pages, swap)
     }
 
     /// `shmem_partial_swap_usage`: swap entries at indexes `[start, end)`.
@@ -128,16 +127,21 @@ impl ShmemIndex {
             as u64
     }
 
-    /// Every swap entry with its index (`shmem_find_swap_entries`, for `swapoff` of area `ty`
-    /// when given, and for `verify`).
-    pub fn swap_entries(&self, ty: Option<u32>) -> Vec<(u64, SwpEntry)> {
-        self.entries
-            .iter()
-            .filter_map(|(&i, e)| match *e {
-                ShmemEntry::Swap(s) if ty.is_none_or(|t| s.swp_type() == t) => Some((i, s)),
-                _ => None,
-            })
-            .collect()
+    /// Every swap entry with its index, in index order (for `verify`).
+    pub fn swap_entries(&self) -> impl Iterator<Item = (u64, SwpEntry)> + '_ {
+        self.entries.iter().filter_map(|(&i, e)| match *e {
+            ShmemEntry::Swap(s) => Some((i, s)),
+            ShmemEntry::Page(_) => None,
+        })
+    }
+
+    /// The first swap entry of area `ty` at an index from `from` (`shmem_find_swap_entries`,
+    /// a batch of one: `swapoff` takes them one at a time, letting the object go between).
+    pub fn next_swap_entry(&self, from: u64, ty: u32) -> Option<(u64, SwpEntry)> {
+        self.entries.range(from..).find_map(|(&i, e)| match *e {
+            ShmemEntry::Swap(s) if s.swp_type() == ty => Some((i, s)),
+            _ => None,
+        })
     }
 }
 
@@ -157,6 +161,7 @@ pub fn shmem_swap_usage(idx: &ShmemIndex, size_pages: u64, vm_pgoff: u64, vma_pa
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::vec::Vec;
 
     fn idx_with(pages: &[(u64, u64)]) -> ShmemIndex {
         let mut x = ShmemIndex::new();
@@ -200,26 +205,32 @@ mod tests {
     }
 
     #[test]
-    fn truncate_returns_pages_and_swap_entries_and_recounts() {
+    fn truncate_hands_out_pages_and_swap_entries_and_recounts() {
         let mut x = idx_with(&[(0, 100), (1, 101), (2, 102), (3, 103)]);
         let (a, b) = (SwpEntry::new(0, 1), SwpEntry::new(1, 2));
         assert!(x.page_to_swap(0, Pfn(100), a));
         assert!(x.page_to_swap(2, Pfn(102), b));
-        let (pages, swap) = x.truncate(1);
-        assert_eq!(pages, [Pfn(101), Pfn(103)]);
-        assert_eq!(swap, [b]);
+        let mut gone = Vec::new();
+        x.truncate(1, |e| gone.push(e));
+        use ShmemEntry::{Page, Swap};
+        assert_eq!(gone, [Page(Pfn(101)), Swap(b), Page(Pfn(103))]);
         assert_eq!((x.nrpages(), x.swapped()), (0, 1));
-        assert_eq!(x.truncate(0), (Vec::new(), alloc::vec![a]));
-        assert_eq!(x.swapped(), 0);
+        gone.clear();
+        x.truncate(0, |e| gone.push(e));
+        assert_eq!((gone, x.swapped()), (alloc::vec![Swap(a)], 0));
     }
 
     #[test]
-    fn swap_entries_by_area_for_swapoff() {
-        let mut x = idx_with(&[(0, 100), (1, 101), (2, 102)]);
+    fn swap_entries_by_area_one_at_a_time_for_swapoff() {
+        let mut x = idx_with(&[(0, 100), (1, 101), (2, 102), (3, 103)]);
         assert!(x.page_to_swap(0, Pfn(100), SwpEntry::new(0, 5)));
         assert!(x.page_to_swap(2, Pfn(102), SwpEntry::new(1, 6)));
-        assert_eq!(x.swap_entries(Some(1)), [(2, SwpEntry::new(1, 6))]);
-        assert_eq!(x.swap_entries(None).len(), 2);
+        assert!(x.page_to_swap(3, Pfn(103), SwpEntry::new(1, 7)));
+        assert_eq!(x.next_swap_entry(0, 1), Some((2, SwpEntry::new(1, 6))));
+        assert_eq!(x.next_swap_entry(3, 1), Some((3, SwpEntry::new(1, 7))));
+        assert_eq!(x.next_swap_entry(4, 1), None);
+        assert_eq!(x.next_swap_entry(1, 0), None);
+        assert_eq!(x.swap_entries().count(), 3);
     }
 
     #[test]

@@ -189,17 +189,16 @@ impl FileCache {
     /// dropped (`free_swap_and_cache`: a slot nothing else refers to is freed, with its
     /// swap-cache page unless that page's write is in flight, which frees it when it ends).
     fn truncate(&mut self, index: u64) {
-        let (pages, swapped) = self.index.truncate(index);
-        for pfn in pages {
-            let _ = with_node(|n| {
-                let (lru, map) = n.lru_mut();
-                let _ = lru.folio_del_lru(map, pfn);
-                n.free_pages_for(PageOwner::PageCache, pfn, 0)
-            });
-        }
-        for e in swapped {
-            swap::free_swap_and_cache(e);
-        }
+        self.index.truncate(index, |e| match e {
+            ShmemEntry::Page(pfn) => {
+                let _ = with_node(|n| {
+                    let (lru, map) = n.lru_mut();
+                    let _ = lru.folio_del_lru(map, pfn);
+                    n.free_pages_for(PageOwner::PageCache, pfn, 0)
+                });
+            }
+            ShmemEntry::Swap(e) => swap::free_swap_and_cache(e),
+        });
     }
 }
 

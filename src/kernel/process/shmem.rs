@@ -143,8 +143,12 @@ pub fn shmem_writepage(cache: &mut FileCache, index: u64, pfn: Pfn) -> Option<Sw
 /// page cannot be had (the area stays on).
 pub fn shmem_unuse(ty: u32) -> Result<(), SwapErrno> {
     for cache in objects() {
-        let entries = cache.lock().shmem_index().swap_entries(Some(ty));
-        for (index, e) in entries {
+        let mut from = 0;
+        loop {
+            let Some((index, e)) = cache.lock().shmem_index().next_swap_entry(from, ty) else {
+                break;
+            };
+            from = index + 1;
             loop {
                 let pfn = match swap::swap_read_start(e, false, 0, None) {
                     Ok(SwapRead::Cached(pfn)) => pfn,
@@ -155,7 +159,6 @@ pub fn shmem_unuse(ty: u32) -> Result<(), SwapErrno> {
                     }
                     // Freed meanwhile (the object was truncated): nothing to bring back.
                     Err(SwapErrno::ENOENT) => break,
-                    Err(SwapErrno::ENOMEM) => return Err(SwapErrno::ENOMEM),
                     Err(err) => return Err(err),
                 };
                 cache.lock().swapin_cached(index, e, pfn);
@@ -171,16 +174,17 @@ pub fn shmem_unuse(ty: u32) -> Result<(), SwapErrno> {
 pub fn add_swap_refs(refs: &mut BTreeMap<SwpEntry, u32>) -> Result<(), String> {
     for cache in objects() {
         let c = cache.lock();
-        let entries = c.shmem_index().swap_entries(None);
-        if entries.len() as u64 != c.shmem_index().swapped() {
+        let mut n = 0;
+        for (_, e) in c.shmem_index().swap_entries() {
+            *refs.entry(e).or_insert(0) += 1;
+            n += 1;
+        }
+        if n != c.shmem_index().swapped() {
             return Err(alloc::format!(
                 "swap: shmem object swapped {} but {} swap entries",
                 c.shmem_index().swapped(),
-                entries.len()
+                n
             ));
-        }
-        for (_, e) in entries {
-            *refs.entry(e).or_insert(0) += 1;
         }
     }
     Ok(())
