@@ -26,7 +26,6 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use super::fs::FileCache;
-use crate::abi::errno::Errno as SwapErrno;
 use crate::kernel::mem::with_node;
 use crate::kernel::spinlock::SpinLock;
 use crate::kernel::swap::{self, SwapRead};
@@ -141,7 +140,7 @@ pub fn shmem_writepage(cache: &mut FileCache, index: u64, pfn: Pfn) -> Option<Sw
 /// `shmem_unuse(type)` at `swapoff`: every shmem object's pages in area `ty` read back in
 /// (waiting for each read with no lock held) and put back in their objects. `ENOMEM` when a
 /// page cannot be had (the area stays on).
-pub fn shmem_unuse(ty: u32) -> Result<(), SwapErrno> {
+pub fn shmem_unuse(ty: u32) -> Result<(), Errno> {
     for cache in objects() {
         let mut from = 0;
         loop {
@@ -158,7 +157,7 @@ pub fn shmem_unuse(ty: u32) -> Result<(), SwapErrno> {
                         continue;
                     }
                     // Freed meanwhile (the object was truncated): nothing to bring back.
-                    Err(SwapErrno::ENOENT) => break,
+                    Err(Errno::ENOENT) => break,
                     Err(err) => return Err(err),
                 };
                 cache.lock().swapin_cached(index, e, pfn);
