@@ -11,7 +11,8 @@
 //! running program's pages back (its `Swap:`/`VmSwap:` lines go from N pages to 0). Under real pressure
 //! (`mem=`, 4 levels) `swapstress` overcommits RAM: kswapd and direct reclaim scan and steal,
 //! pages go out and come back with every word right; afterwards every slot is free,
-//! `AnonPages` is 0 and `verify` is clean.
+//! `AnonPages` is 0 and `verify` is clean. `shmswap` does the same with shared anonymous
+//! memory (shmem objects through swap).
 //! Needs `make kernel ARCH=arm64 VA_BITS=48` and `39`, `make initramfs ARCH=arm64` and
 //! `make sd-image ARCH=arm64` (`make test` builds them).
 mod common;
@@ -22,7 +23,8 @@ use common::sd::{
     boot_arm64, check_only_slots_cached, paged_out_and_dropped, swapon, swaptest_resume, SlotsCache,
 };
 use common::{
-    entry_faults, meminfo_kb, root, status_kb, swapstress_delta, swaptest_faults, vmstat, Qemu,
+    entry_faults, meminfo_kb, root, shmswap_delta, shmswap_kb, status_kb, swapstress_delta,
+    swaptest_faults, vmstat, Qemu,
 };
 
 use common::sd::ARM64_SD_IMG as SD_IMG;
@@ -314,5 +316,33 @@ fn pages_swapped_out_under_pressure_come_back_intact_4_levels() {
     if meminfo_kb(&q, &mi, "AnonPages") != 0 {
         q.fail(&format!("anonymous pages left:\n{mi}"));
     }
+    q.poweroff_ok();
+}
+
+/// Shared anonymous memory through swap on the 64-bit kernel (the shmem swap path is the
+/// shared `kernel::process` code): `shmswap` from the card maps 1.25 times the free RAM
+/// `MAP_SHARED|MAP_ANONYMOUS`, its pages go out under pressure and come back on the child's
+/// and the parent's faults (major faults, `pswpin`), every word is right, smaps' `Swap:` of
+/// the VMA is above zero while held, and afterwards only the slots cache's slots are used.
+#[test]
+fn shared_anonymous_memory_goes_to_swap_4_levels() {
+    let pages = swap_pages();
+    let mut q = boot_arm64(48, false, SMALL_RAM, PRESSURE_LIMIT);
+    let mi = q.cmd("cat /proc/meminfo");
+    let free_kb = meminfo_kb(&q, &mi, "MemFree");
+    let swap_kb = swapon(&mut q, pages);
+    let mib = free_kb * 5 / 4 / 1024;
+    let out = q.cmd_timeout(&format!("run /boot/bin/shmswap -m {mib}"), PRESSURE_LIMIT);
+    q.expect_in("shmswap", &out, "SHMSWAP ok: every word right\n");
+    if shmswap_kb(&q, &out, "Swap") == 0 {
+        q.fail(&format!("no shmem page in swap while held:\n{out}"));
+    }
+    if shmswap_delta(&q, &out, "child read", "majflt") == 0
+        || shmswap_delta(&q, &out, "child read", "pswpin") == 0
+    {
+        q.fail(&format!("no major faults or swap-ins reading back:\n{out}"));
+    }
+    shmswap_delta(&q, &out, "parent read", "majflt");
+    check_only_slots_cached(&mut q, swap_kb, "after shmswap under pressure");
     q.poweroff_ok();
 }

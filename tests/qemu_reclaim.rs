@@ -13,7 +13,7 @@
 mod common;
 
 use common::sd::check_only_slots_cached;
-use common::{meminfo_kb, swapstress_delta, Opts, Qemu};
+use common::{meminfo_kb, shmswap_delta, shmswap_kb, swapstress_delta, Opts, Qemu};
 use std::time::Duration;
 
 /// One program's run: a few seconds alone, and the swap workloads (`swapstress` at 1.5x the
@@ -799,4 +799,123 @@ fn sleeping_where_one_must_not_is_reported_once_per_site_2g() {
     if status.code() != Some(0) {
         q.fail(&format!("poweroff: exit status {status}"));
     }
+}
+
+/// Shared anonymous memory goes to swap under pressure, as 6.1's `shmem_writepage` sends it,
+/// and comes back on the next fault (`shmem_swapin_folio`, a major fault): `shmswap` maps
+/// 1.25 times the free RAM `MAP_SHARED|MAP_ANONYMOUS`, writes every page, forks a child that
+/// reads every word and writes its own pattern, and the parent reads the child's words back.
+/// While held, the object's pages in swap are smaps' `Swap:` of its VMA (`shmem_swap_usage`)
+/// and out of `RssShmem`; `VmSwap` counts swap PTEs only (the object's PTEs are cleared, not
+/// made swap entries: only the program's own few private pages count there). Afterwards every slot is free, `Shmem` is back, and `verify`
+/// checks the slot counts with the shmem index's references. Before shmem swap, reclaim
+/// activated the object's pages and the program was killed by the OOM killer.
+#[test]
+fn shared_anonymous_memory_goes_to_swap_and_comes_back_2g() {
+    let (mut q, _) = Qemu::boot_to_prompt(
+        Opts::raw("2G").append(SMALL_RAM).sd_card().initramfs().limit(SWAP_RUN_LIMIT),
+    );
+    let mi = q.cmd("cat /proc/meminfo");
+    let (free_kb, shmem_idle) = (meminfo_kb(&q, &mi, "MemFree"), meminfo_kb(&q, &mi, "Shmem"));
+    let out = q.cmd("swapon /dev/mmcblk0p2");
+    q.expect_in("swapon", &out, "Adding ");
+    let mi = q.cmd("cat /proc/meminfo");
+    let swap_kb = meminfo_kb(&q, &mi, "SwapTotal");
+    let mib = free_kb * 5 / 4 / 1024;
+    assert!(mib * 1024 < free_kb + swap_kb, "{mib} MiB must fit in {free_kb} + {swap_kb} kB");
+    let (out0, in0) = (vmstat(&mut q, "pswpout"), vmstat(&mut q, "pswpin"));
+    let out = q.cmd_timeout(&format!("run /bin/shmswap -m {mib}"), RUN);
+    q.expect_in("shmswap", &out, "SHMSWAP ok: every word right\n");
+    q.expect_in("shmswap", &out, "SHMSWAP child exited 0\n");
+    // The write pass itself pushed the object's first pages out.
+    assert!(shmswap_delta(&q, &out, "write pass", "pswpout") > 0, "nothing written out: {out}");
+    let swapped = shmswap_kb(&q, &out, "Swap");
+    let rss_shmem = shmswap_kb(&q, &out, "RssShmem");
+    // RssShmem also counts the program's own text and data (tmpfs pages of the rootfs).
+    if swapped == 0 || swapped > mib * 1024 || rss_shmem >= mib * 1024 {
+        q.fail(&format!(
+            "{mib} MiB mapped: smaps Swap {swapped} kB, RssShmem {rss_shmem} kB\n{out}"
+        ));
+    }
+    // VmSwap is MM_SWAPENTS: the program's own anonymous pages in swap, not the object's.
+    let vm_swap = shmswap_kb(&q, &out, "VmSwap");
+    if vm_swap * 4 > swapped {
+        q.fail(&format!("VmSwap {vm_swap} kB counts shmem pages (smaps Swap {swapped} kB)\n{out}"));
+    }
+    // The child's reads brought pages back from the card: major faults, pswpin.
+    assert!(shmswap_delta(&q, &out, "child read", "majflt") > 0, "no major fault: {out}");
+    assert!(shmswap_delta(&q, &out, "child read", "pswpin") > 0, "nothing read in: {out}");
+    shmswap_delta(&q, &out, "parent read", "majflt");
+    assert!(vmstat(&mut q, "pswpout") > out0 && vmstat(&mut q, "pswpin") > in0);
+    check_only_slots_cached(&mut q, swap_kb, "after shmswap under pressure");
+    let mi = q.cmd("cat /proc/meminfo");
+    let shmem = meminfo_kb(&q, &mi, "Shmem");
+    assert!(shmem <= shmem_idle, "Shmem {shmem} kB after the run, {shmem_idle} kB before");
+    no_sleep_in_atomic(&q, "the whole run");
+    q.poweroff_ok();
+}
+
+/// `swapoff` brings a held shmem object's pages back (`shmem_unuse`): `shmswap` holds 12 MiB
+/// shared anonymous while `swapstress` pushes it out, smaps shows the VMA's `Swap:`, `Shmem`
+/// drops by as much and `verify` checks its slots; after `swapoff` the VMA has no swap,
+/// `Shmem` is back, nothing is in the swap cache, `verify` is clean, and every word is still
+/// right.
+#[test]
+fn swapoff_brings_shared_anonymous_pages_back_2g() {
+    let (mut q, _) = Qemu::boot_to_prompt(
+        Opts::raw("2G").append(SMALL_RAM).sd_card().initramfs().limit(SWAP_RUN_LIMIT),
+    );
+    let out = q.cmd("swapon /dev/mmcblk0p2");
+    q.expect_in("swapon", &out, "Adding ");
+    let pid = q.start_background("/bin/shmswap -m 12 -h", "SHMSWAP HOLDING", RUN);
+    let mi = q.cmd("cat /proc/meminfo");
+    let (free_kb, shmem_held) = (meminfo_kb(&q, &mi, "MemFree"), meminfo_kb(&q, &mi, "Shmem"));
+    let out = q.cmd_timeout(&format!("run /bin/swapstress -m {}", free_kb * 3 / 2 / 1024), RUN);
+    q.expect_in("swapstress", &out, " ok: every word of ");
+    // A page in swap (or in the swap cache) is the swap cache's, not the object's: out of
+    // Shmem (NR_SHMEM), page for page. The rollup's Swap is the object's and the program's
+    // own private pages' (VmSwap, its swap PTEs). kswapd may still be finishing a batch
+    // when swapstress exits: the three are read again until they agree (a second at most).
+    let mut tries = 0;
+    loop {
+        let rollup = q.cmd(&format!("cat /proc/{pid}/smaps_rollup"));
+        let swapped = common::status_kb(&q, "smaps_rollup", &rollup, "Swap");
+        let status = q.cmd(&format!("cat /proc/{pid}/status"));
+        let shmem_swapped = swapped - common::status_kb(&q, "status", &status, "VmSwap");
+        let mi = q.cmd("cat /proc/meminfo");
+        let shmem_out = meminfo_kb(&q, &mi, "Shmem");
+        if shmem_swapped == 0 {
+            q.fail(&format!("swapstress pushed none of shmswap's pages out:\n{rollup}"));
+        }
+        if shmem_held - shmem_out == shmem_swapped {
+            break;
+        }
+        tries += 1;
+        if tries == 10 {
+            q.fail(&format!(
+                "Shmem {shmem_held} -> {shmem_out} kB with {shmem_swapped} kB of shmem in swap\n{mi}\n{rollup}\n{status}"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    q.verify_ok("with shmem pages in swap");
+    let in0 = vmstat(&mut q, "pswpin");
+    let out = q.cmd_timeout("swapoff /dev/mmcblk0p2", RUN);
+    assert_eq!(out, "", "swapoff printed {out:?}");
+    // Pages still in the swap cache come back without a read; the others are read.
+    assert!(vmstat(&mut q, "pswpin") > in0, "swapoff read nothing back");
+    let rollup = q.cmd(&format!("cat /proc/{pid}/smaps_rollup"));
+    assert_eq!(common::status_kb(&q, "smaps_rollup", &rollup, "Swap"), 0, "{rollup}");
+    let mi = q.cmd("cat /proc/meminfo");
+    assert_eq!(meminfo_kb(&q, &mi, "Shmem"), shmem_held, "{mi}");
+    assert_eq!(meminfo_kb(&q, &mi, "SwapCached"), 0, "{mi}");
+    q.verify_ok("after swapoff");
+    let mut out = q.cmd(&format!("kill -USR1 {pid}"));
+    if !out.contains("SHMSWAP RESUMED") {
+        out += &q.wait_for("SHMSWAP RESUMED", RUN).unwrap_or_else(|f| panic!("{f:?}"));
+    }
+    out += &q.wait_for("SHMSWAP ok", RUN).unwrap_or_else(|f| panic!("{f:?}"));
+    q.expect_in("shmswap", &out, "SHMSWAP RESUMED bad=0");
+    q.verify_ok("after shmswap");
+    q.poweroff_ok();
 }

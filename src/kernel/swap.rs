@@ -313,6 +313,21 @@ pub fn writeback_pending() -> bool {
 /// go). With swap more than half full the slot scan takes back slots only the swap cache
 /// holds ([`reclaim_cache_only`]).
 pub fn add_to_swap(pfn: Pfn) -> Option<SwpEntry> {
+    add_to_swap_as(pfn, true, 0)
+}
+
+/// `shmem_writepage`'s `folio_alloc_swap` + `add_to_swap_cache` + `swap_shmem_alloc`: a slot
+/// for the unmapped shmem page `pfn`, the page in the swap cache (no PTE maps it: not in
+/// `AnonPages`), dirty, and the slot's reference for the entry the shmem index will hold in
+/// the page's place. 6.1 marks that reference with the special count `SWAP_MAP_SHMEM`; pivm
+/// counts it as one reference, as a swap PTE's (an entry of the index is never shared).
+pub fn shmem_add_to_swap(pfn: Pfn) -> Option<SwpEntry> {
+    add_to_swap_as(pfn, false, 1)
+}
+
+/// [`add_to_swap`] for a page `mapped` or not, the slot taking `refs` references besides the
+/// cache's.
+fn add_to_swap_as(pfn: Pfn, mapped: bool, refs: u8) -> Option<SwpEntry> {
     // A refill of the slots cache may take back several cache-only slots in one scan.
     let mut released: Vec<(Pfn, bool)> = Vec::new();
     let e = 'alloc: {
@@ -328,8 +343,13 @@ pub fn add_to_swap(pfn: Pfn) -> Option<SwpEntry> {
         }) else {
             break 'alloc None;
         };
-        if !cache.insert(e, CachedPage { pfn: pfn.0, readahead: false, mapped: true }) {
+        if !cache.insert(e, CachedPage { pfn: pfn.0, readahead: false, mapped }) {
             // No memory for the cache's index: the slot goes back, the page stays.
+            let _ = areas.put(e, SWAP_HAS_CACHE);
+            break 'alloc None;
+        }
+        if refs > 0 && areas.duplicate(e, refs).is_err() {
+            cache.remove_pfn(pfn.0);
             let _ = areas.put(e, SWAP_HAS_CACHE);
             break 'alloc None;
         }
@@ -381,6 +401,26 @@ fn release_cache_only((pfn, mapped): (Pfn, bool)) {
 /// The swap entry of a page in the swap cache (`folio_test_swapcache` + `folio->swap`).
 pub fn page_swap_entry(pfn: Pfn) -> Option<SwpEntry> {
     SWAP.lock().cache.entry_of(pfn.0)
+}
+
+/// `shmem_swapin_folio`'s end for the cached page `pfn` of slot `e`: the page leaves the
+/// swap cache (`delete_from_swap_cache`) and the shmem index's reference to the slot goes
+/// (`swap_free`), which frees the slot; the page goes back to its file's page cache. False,
+/// changing nothing, when `pfn` is not `e`'s cached page.
+///
+/// A page whose write is still in flight is taken too (6.1 waits for it first,
+/// `folio_wait_writeback`): the fault runs under the task table's lock, which the writer
+/// needs to end the write, so waiting there could only spin. The write then lands in a slot
+/// nothing refers to (a later write of the slot is queued after it), and its end finds the
+/// page out of the swap cache and leaves it be.
+pub fn shmem_swapin_take(pfn: Pfn, e: SwpEntry) -> bool {
+    let mut s = SWAP.lock();
+    if s.cache.entry_of(pfn.0) != Some(e) {
+        return false;
+    }
+    s.delete_from_cache(pfn.0);
+    let _ = s.areas.put(e, 1);
+    true
 }
 
 /// `delete_from_swap_cache`: the page leaves the cache and drops the slot's cache reference

@@ -9,6 +9,7 @@ pub mod mm_types;
 pub mod mmap;
 pub mod oom_kill;
 pub mod readahead;
+pub mod shmem;
 pub mod swap_header;
 pub mod swap_slots;
 pub mod swap_state;

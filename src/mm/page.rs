@@ -359,8 +359,8 @@ impl Page {
         PageOwner::from_bits(self.flags.bits())
     }
 
-    /// Records `owner` (the allocator itself writes it with the other flags it sets).
-    #[cfg(test)]
+    /// Records `owner` (the allocator itself writes it with the other flags it sets; a page
+    /// moving between the page cache and the swap cache changes it).
     pub(super) fn set_owner(&mut self, owner: PageOwner) {
         self.update_flags(PageFlags::PG_owner, owner.flags());
     }

@@ -1103,6 +1103,24 @@ pub fn entry_faults(q: &Qemu, out: &str) -> (u64, u64) {
     (num("minflt="), num("majflt="))
 }
 
+/// A `shmswap` phase line's `KEY +N` delta.
+pub fn shmswap_delta(q: &Qemu, out: &str, phase: &str, key: &str) -> u64 {
+    let line = q.line_with("shmswap", out, &format!("SHMSWAP {phase}:")).to_string();
+    if !line.contains(" bad=0 ") {
+        q.fail(&format!("shmswap {phase}: words wrong: {line}\n{out}"));
+    }
+    swapstress_delta(q, &line, key)
+}
+
+/// A `kB` value `shmswap` printed from its smaps or status (`KEY:` after its tag).
+pub fn shmswap_kb(q: &Qemu, out: &str, key: &str) -> u64 {
+    let lines: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("SHMSWAP smaps ").or(l.strip_prefix("SHMSWAP status ")))
+        .collect();
+    status_kb(q, "shmswap", &lines.join("\n"), key)
+}
+
 /// The `+N` after `key +` in a swapstress phase line.
 pub fn swapstress_delta(q: &Qemu, line: &str, key: &str) -> u64 {
     line.split(&format!("{key} +"))

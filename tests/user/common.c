@@ -192,3 +192,17 @@ void sleep_ms(long ms)
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
 }
+
+long vmstat_value(const char *name)
+{
+    FILE *f = fopen("/proc/vmstat", "r");
+    char key[64];
+    long val, found = -1;
+    if (!f)
+        return -1;
+    while (found < 0 && fscanf(f, "%63s %ld", key, &val) == 2)
+        if (!strcmp(key, name))
+            found = val;
+    fclose(f);
+    return found;
+}

@@ -21,6 +21,9 @@ struct flt faults_now(void);
 /* Writes "+MIN/+MAJ" (the difference b - a) into buf. */
 const char *flt_delta(char *buf, size_t len, struct flt a, struct flt b);
 
+/* The /proc/vmstat counter `name`, or -1 when it cannot be read. */
+long vmstat_value(const char *name);
+
 /* CLOCK_MONOTONIC in nanoseconds (under QEMU's -icount shift=0, one guest instruction). */
 uint64_t now_ns(void);
 

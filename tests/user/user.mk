@@ -21,7 +21,7 @@ USER_CFLAGS        := -std=c99 -O2 -Wall -Wextra -Werror
 # tiny has no C library at all: its own _start and system calls.
 USER_TINY_CFLAGS   := $(USER_CFLAGS) -nostdlib -ffreestanding -fno-stack-protector
 # Programs linked with static glibc and the shared helpers; vmtest and segv add the probe table.
-USER_GLIBC_PROGS   := vmtest segv crash efault forkbomb membomb mapmax procself syscalls spin touch forkwait jobctl files vmbench cardmap swapstress swaptest swapmonkey blkmap fstest pipetest cardwait bigread
+USER_GLIBC_PROGS   := vmtest segv crash efault forkbomb membomb mapmax procself syscalls spin touch forkwait jobctl files vmbench cardmap swapstress swaptest swapmonkey blkmap fstest pipetest cardwait bigread shmswap
 USER_PROGS         := tiny $(USER_GLIBC_PROGS)
 USER_BINS          := $(addprefix $(USER_OUT)/,$(USER_PROGS))
 USER_HEADERS       := $(wildcard $(USER_SRC)/*.h)

@@ -10,8 +10,9 @@ pub(super) fn print_verify() {
     #[cfg(not(target_arch = "aarch64"))]
     let swap = || {
         crate::kernel::process::verify_stacks()?;
-        let ptes = crate::kernel::process::swapin::swap_pte_counts()?;
-        crate::kernel::swap::verify(&ptes)
+        let mut refs = crate::kernel::process::swapin::swap_pte_counts()?;
+        crate::kernel::process::shmem::add_swap_refs(&mut refs)?;
+        crate::kernel::swap::verify(&refs)
     };
     // No processes or swap on the 64-bit kernel yet: the allocators are all there is.
     #[cfg(target_arch = "aarch64")]

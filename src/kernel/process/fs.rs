@@ -27,76 +27,147 @@ use crate::fs::initramfs;
 use crate::fs::ramfs::{AddressSpace, Ino, InodeKind, InodeRef, PageBuf, Ramfs, ROOT_INO};
 use crate::fs::vfs::{Ctx, FileRef, Namespace, Node, DEFAULT_UMASK};
 use crate::kernel::mem::with_node;
+use crate::kernel::swap::{self, SwapRead};
 use crate::mm::gfp::GfpFlags;
-use crate::mm::memory::FaultError;
+use crate::mm::memory::{CachePage, FaultError};
 use crate::mm::mm_types::{Errno, VmFile};
 use crate::mm::page::PageOwner;
+use crate::mm::shmem::{ShmemEntry, ShmemIndex};
+use crate::mm::swapops::SwpEntry;
 use crate::mm::{Pfn, PAGE_SHIFT};
 use crate::{kprintln, sizes::SZ_1K};
 
-/// One file's page cache: its frames by page index and its size (`i_size`, kept by the
-/// ramfs through [`AddressSpace::set_size`]).
+/// One file's page cache: its frames, or the swap entries of those swap-out sent to swap, by
+/// page index ([`ShmemIndex`]), and its size (`i_size`, kept by the ramfs through
+/// [`AddressSpace::set_size`]).
 #[derive(Default, Debug)]
 pub struct FileCache {
-    pages: BTreeMap<u64, Pfn>,
+    index: ShmemIndex,
     size: u64,
     /// The inode number (`page->mapping` of its pages, the rmap's key), known once the file
     /// is registered for the fault path (0 before).
     ino: u64,
 }
 
+/// A page found in memory, mapped with no wait.
+const fn cache_hit(pfn: Pfn) -> CachePage {
+    CachePage { pfn: pfn.0, major: false, retry: false }
+}
+
+/// A fault that sleeps on a bio with its locks dropped and runs again (`VM_FAULT_RETRY`);
+/// `major` when it started the read.
+const fn cache_retry(major: bool) -> CachePage {
+    CachePage { pfn: 0, major, retry: true }
+}
+
 impl FileCache {
     /// The cache of a file not in any directory (a shmem object): `size` bytes, inode `ino`.
     pub(super) fn unlinked(ino: u64, size: u64) -> Self {
-        FileCache { pages: BTreeMap::new(), size, ino }
+        FileCache { index: ShmemIndex::new(), size, ino }
     }
 
     /// Pages inside the file (`i_size` rounded up).
-    fn size_pages(&self) -> u64 {
+    pub(super) fn size_pages(&self) -> u64 {
         self.size.div_ceil(1 << PAGE_SHIFT)
     }
 
     /// `shmem_get_folio` for a fault: the frame of page `index`, a zeroed one created for a
-    /// hole inside the file; `Err(Sigbus)` past its end, `Err(Oom)` without memory.
-    fn fault_page(&mut self, index: u64) -> Result<Pfn, FaultError> {
+    /// hole inside the file, or the page brought back from swap ([`FileCache::swapin`]);
+    /// `Err(Sigbus)` past its end, `Err(Oom)` without memory.
+    fn fault_page(&mut self, index: u64) -> Result<CachePage, FaultError> {
         if index >= self.size_pages() {
             return Err(FaultError::Sigbus);
         }
-        self.get_or_create(index).map_err(|_| FaultError::Oom)
+        match self.index.get(index) {
+            Some(ShmemEntry::Swap(e)) => self.swapin(index, e),
+            _ => self.get_or_create(index).map(cache_hit).map_err(|_| FaultError::Oom),
+        }
     }
 
-    /// The frame of page `index` if it is cached and inside the file.
-    fn cached(&self, index: u64) -> Option<Pfn> {
-        (index < self.size_pages()).then(|| self.pages.get(&index).copied()).flatten()
+    /// `shmem_swapin_folio` for a fault on page `index`, in swap at `e`: a page still in the
+    /// swap cache goes back into the file (a minor fault); otherwise the read is started (or
+    /// found in flight) and the fault sleeps on it with its locks dropped and runs again
+    /// (`VM_FAULT_RETRY`; major when it started the read, as 6.1 counts `PGMAJFAULT` for a
+    /// page not in the swap cache). A page whose write is still in flight is taken at once
+    /// (see [`swap::shmem_swapin_take`]).
+    fn swapin(&mut self, index: u64, e: SwpEntry) -> Result<CachePage, FaultError> {
+        if let Some((disk, done)) = swap::in_flight(e) {
+            super::iowait::set_fault_wait(disk, done);
+            return Ok(cache_retry(false));
+        }
+        match swap::swap_read_start(e, false, 0, None) {
+            Ok(SwapRead::Cached(pfn)) => {
+                if self.swapin_cached(index, e, pfn) {
+                    Ok(cache_hit(pfn))
+                } else {
+                    Err(FaultError::Sigbus)
+                }
+            }
+            Ok(SwapRead::InFlight(disk, done)) => {
+                super::iowait::set_fault_wait(disk, done);
+                Ok(cache_retry(true))
+            }
+            Err(Errno::ENOMEM) => Err(FaultError::Oom),
+            Err(_) => Err(FaultError::Sigbus),
+        }
     }
 
-    /// [`FileCache::cached`] of `out.len()` consecutive pages from `index`, one range walk.
+    /// The end of `shmem_swapin_folio` for entry `e` at `index`, whose page `pfn` is in the
+    /// swap cache: the page leaves the swap cache and the slot is
+    /// freed (`delete_from_swap_cache`, `swap_free`), and it is the file's page again, dirty
+    /// (its only copy), keyed for the rmap by the file. Whether it was (false: the index no
+    /// longer holds `e`, or the page is not `e`'s).
+    pub(super) fn swapin_cached(&mut self, index: u64, e: SwpEntry, pfn: Pfn) -> bool {
+        if self.index.get(index) != Some(ShmemEntry::Swap(e)) || !swap::shmem_swapin_take(pfn, e) {
+            return false;
+        }
+        with_node(|n| n.move_page_owner(pfn, PageOwner::Anon, PageOwner::PageCache));
+        super::reclaim::set_rmap_key(pfn, self.ino, index);
+        super::reclaim::folio_mark_dirty(pfn);
+        self.index.swap_to_page(index, e, pfn)
+    }
+
+    /// `shmem_writepage`'s change of the index once page `pfn` at `index` has slot `e`: the
+    /// entry in the page's place. False when the index no longer holds that page.
+    pub(super) fn page_to_swap(&mut self, index: u64, pfn: Pfn, e: SwpEntry) -> bool {
+        self.index.page_to_swap(index, pfn, e)
+    }
+
+    /// The page-and-swap index (for `swapoff`, `verify` and smaps).
+    pub(super) fn shmem_index(&self) -> &ShmemIndex {
+        &self.index
+    }
+
+    /// The frame of page `index` if it is in memory and inside the file.
+    pub(super) fn cached(&self, index: u64) -> Option<Pfn> {
+        (index < self.size_pages()).then(|| self.index.page(index)).flatten()
+    }
+
+    /// [`FileCache::cached`] of `out.len()` consecutive pages from `index`, one range walk
+    /// (a page in swap is not cached: fault-around skips it).
     fn cached_range(&self, index: u64, out: &mut [Option<u64>]) {
         out.fill(None);
         let end = self.size_pages().min(index + out.len() as u64);
-        if index >= end {
-            return;
-        }
-        for (&i, p) in self.pages.range(index..end) {
+        for (i, p) in self.index.page_range(index, end) {
             out[(i - index) as usize] = Some(p.0);
         }
     }
 
     /// Pages cached.
     pub(super) fn nrpages(&self) -> u64 {
-        self.pages.len() as u64
+        self.index.nrpages()
     }
 
     /// A zeroed page-cache frame at `index` (created if absent).
     fn get_or_create(&mut self, index: u64) -> Result<Pfn, Errno> {
-        if let Some(p) = self.pages.get(&index) {
-            return Ok(*p);
+        if let Some(p) = self.index.page(index) {
+            return Ok(p);
         }
         let p = with_node(|n| {
             n.alloc_pages_for(PageOwner::PageCache, GfpFlags::GFP_KERNEL | GfpFlags::__GFP_ZERO, 0)
         })
         .map_err(|_| Errno::ENOMEM)?;
-        self.pages.insert(index, p);
+        self.index.insert_page(index, p);
         // shmem_add_to_page_cache + folio_add_lru: tmpfs pages are swap-backed, on the
         // anon LRU.
         super::reclaim::lru_add_shmem(p, self.ino, index);
@@ -109,19 +180,25 @@ impl FileCache {
             return;
         }
         self.ino = ino;
-        for (&index, &pfn) in &self.pages {
+        for (index, pfn) in self.index.pages() {
             super::reclaim::set_rmap_key(pfn, ino, index);
         }
     }
 
+    /// `shmem_undo_range` from `index`: the pages freed, and the swap entries' references
+    /// dropped (`free_swap_and_cache`: a slot nothing else refers to is freed, with its
+    /// swap-cache page unless that page's write is in flight, which frees it when it ends).
     fn truncate(&mut self, index: u64) {
-        for (_, pfn) in self.pages.split_off(&index) {
-            let _ = with_node(|n| {
-                let (lru, map) = n.lru_mut();
-                let _ = lru.folio_del_lru(map, pfn);
-                n.free_pages_for(PageOwner::PageCache, pfn, 0)
-            });
-        }
+        self.index.truncate(index, |e| match e {
+            ShmemEntry::Page(pfn) => {
+                let _ = with_node(|n| {
+                    let (lru, map) = n.lru_mut();
+                    let _ = lru.folio_del_lru(map, pfn);
+                    n.free_pages_for(PageOwner::PageCache, pfn, 0)
+                });
+            }
+            ShmemEntry::Swap(e) => swap::free_swap_and_cache(e),
+        });
     }
 }
 
@@ -144,7 +221,7 @@ fn page_va(pfn: Pfn) -> *mut PageBuf {
 
 impl AddressSpace for CachePages {
     fn find_get_page(&self, index: u64) -> Option<&PageBuf> {
-        let pfn = self.cache.lock().pages.get(&index).copied()?;
+        let pfn = self.cache.lock().index.page(index)?;
         // SAFETY: the frame is a lowmem page this cache owns (allocated below, freed only by
         // truncate or drop, both needing `&mut self`), mapped by the linear map; shared
         // references only while `self` is borrowed.
@@ -282,7 +359,7 @@ fn vm_file_cache(file: &VmFile) -> Option<Arc<SpinLock<FileCache>>> {
 /// The page-cache frame of page `index` of `file`, created for a hole inside the file (a
 /// hole reads as zeros: tmpfs gives it a zeroed page); `Err(Sigbus)` past its end
 /// (`filemap_fault`'s SIGBUS), `Err(Oom)` without memory.
-pub fn file_page(file: &VmFile, index: u64) -> Result<Pfn, FaultError> {
+pub fn file_page(file: &VmFile, index: u64) -> Result<CachePage, FaultError> {
     let cache = vm_file_cache(file).ok_or(FaultError::Sigbus)?;
     let mut c = cache.lock();
     c.fault_page(index)

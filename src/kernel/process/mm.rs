@@ -980,7 +980,7 @@ impl FaultEnv for MmHw {
         if crate::kernel::cardfs::is_card_file(file) {
             return crate::kernel::cardfs::filemap_fault(vma, file, index, flags);
         }
-        fs::file_page(file, index).map(|p| CachePage { pfn: p.0, major: false, retry: false })
+        fs::file_page(file, index)
     }
 
     fn file_fault_ready(

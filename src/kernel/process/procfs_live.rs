@@ -118,6 +118,8 @@ fn smaps_stats(task: &Task, counts: &BTreeMap<u64, u32>) -> Vec<MemSizeStats> {
                     st.swap_pss += ((PAGE_SIZE as u64) << maps::PSS_SHIFT) / n;
                 },
             );
+            // A shared anonymous VMA's pages in swap are no swap PTEs: shmem_swap_usage.
+            st.swap += super::shmem::vma_swap_bytes(vma);
             st
         })
         .collect()

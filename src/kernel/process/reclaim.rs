@@ -236,6 +236,66 @@ impl KernelEnv {
         vmscan::shrink_anon_folio(&mut ops, pfn).pageout()
     }
 
+    /// `shrink_folio_list` for a shmem page: `try_to_unmap` (each PTE cleared, its dirty bit
+    /// dropped: the page is written whole), then `pageout` -> [`super::shmem::shmem_writepage`]
+    /// (the page into the swap cache, its swap entry into the object's index) and the write
+    /// submitted under the batch's plug, as an anonymous page's. The rootfs's tmpfs pages
+    /// hold the initramfs's only copy and are not swapped yet: activated.
+    fn pageout_shmem(&mut self, pfn: Pfn, ino: usize, index: pgoff_t) -> Pageout {
+        let Some(cache) = super::shmem::shmem_cache_of(ino as u64) else {
+            return Pageout::Activate;
+        };
+        // Back in the object while its last write is still in flight (a fault took it):
+        // looked at again once the write has ended.
+        if swap::under_writeback(pfn) {
+            return Pageout::Keep;
+        }
+        let (index, no_slot) = (index as u64, swap_pages().0 == 0);
+        if no_slot {
+            return Pageout::Activate;
+        }
+        let KernelEnv { guard, writeback, plug } = self;
+        let tasks =
+            guard.get_or_insert_with(super::lock_tasks).as_mut().expect("process::init ran");
+        // The object's lock is the fault path's (under the task table, as here): a fault of
+        // this task holding it cannot be reclaiming, so it is free unless the object is
+        // being torn down.
+        let Some(mut c) = cache.try_lock() else { return Pageout::Keep };
+        if c.cached(index) != Some(pfn) {
+            // A rootfs page whose inode number a shmem object's shares.
+            return Pageout::Activate;
+        }
+        rmap_file(tasks, pfn, ino, index as pgoff_t, |hw, va, _| {
+            if arch::clear_user_pte(hw.pgd, va).is_some() {
+                arch::flush_tlb_page(va, hw.context_id);
+                hw.rss_shmem -= 1;
+            }
+        });
+        let Some(e) = super::shmem::shmem_writepage(&mut c, index, pfn) else {
+            return Pageout::Activate;
+        };
+        drop(c);
+        // pageout: folio_clear_dirty_for_io, PG_reclaim, the write.
+        with_lru(|_, m| {
+            Lruvec::folio_set_dirty(m, pfn, false);
+            Lruvec::folio_set_reclaim(m, pfn, true);
+        });
+        match swap::swap_writepage_start(pfn, e, Some(plug)) {
+            Ok(w) => {
+                writeback.push(w);
+                Pageout::Writeback
+            }
+            Err(_) => {
+                // In the swap cache, dirty: a later pass writes it as an anonymous page's.
+                with_lru(|_, m| {
+                    Lruvec::folio_set_dirty(m, pfn, true);
+                    Lruvec::folio_set_reclaim(m, pfn, false);
+                });
+                Pageout::Activate
+            }
+        }
+    }
+
     fn pageout_file(&mut self, pfn: Pfn, ino: usize, index: pgoff_t, flags: LruFlags) -> Pageout {
         let Some(ops) = *FILE_OPS.lock() else { return Pageout::Keep };
         // try_to_unmap: a dirty PTE makes the page dirty (kept for writeback).
@@ -358,8 +418,9 @@ impl ReclaimEnv for KernelEnv {
         let (mapping, index, owner) = Self::key(pfn);
         match owner {
             PageOwner::Anon => self.pageout_anon(pfn, index),
-            // tmpfs pages hold the initramfs's only copy: without shmem swap-out, they stay.
-            PageOwner::PageCache if flags.contains(LruFlags::PG_swapbacked) => Pageout::Activate,
+            PageOwner::PageCache if flags.contains(LruFlags::PG_swapbacked) => {
+                self.pageout_shmem(pfn, mapping, index)
+            }
             _ => self.pageout_file(pfn, mapping, index, flags),
         }
     }

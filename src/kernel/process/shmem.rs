@@ -12,14 +12,28 @@
 //! pages until [`evict_pending`] runs at a point where no PTE can map them any more (after
 //! `munmap`'s zap, after `exit_mmap`), as 6.1's `remove_vma` drops the file after
 //! `unmap_region`.
+//!
+//! **Swap**: reclaim sends an object's pages to swap as 6.1's `shmem_writepage` does
+//! ([`shmem_writepage`]): the page unmapped everywhere, a slot, the page in the swap cache
+//! and the swap entry in its place in the object's index; the next fault on it, or
+//! `swapoff` ([`shmem_unuse`]), brings it back into the object (`shmem_swapin_folio`). The
+//! objects are found by inode number ([`shmem_cache_of`]), as reclaim knows a page by its
+//! `page->mapping`.
+use alloc::collections::BTreeMap;
 use alloc::string::String;
-use alloc::sync::Arc;
+use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use super::fs::FileCache;
+use crate::kernel::mem::with_node;
 use crate::kernel::spinlock::SpinLock;
-use crate::mm::mm_types::{Errno, VmFile, PAGE_SIZE};
+use crate::kernel::swap::{self, SwapRead};
+use crate::mm::mm_types::{Errno, VmFile, VmFlags, Vma, PAGE_SIZE};
+use crate::mm::page::PageOwner;
+use crate::mm::shmem::shmem_swap_usage;
+use crate::mm::swapops::SwpEntry;
+use crate::mm::Pfn;
 
 /// `s_dev` of the internal shm mount (`shm_mnt`): `mnt_init` runs `shmem_init` before
 /// `init_mount_tree`, so it takes the first anonymous device number, 00:01, and the rootfs
@@ -37,6 +51,10 @@ const SHM_ROOT_INO: u64 = 1;
 /// The next inode number of the shm mount (`shmem_reserve_inode` for a kernel mount: the
 /// superblock's `next_ino`, from 1, the root's).
 static NEXT_INO: AtomicU64 = AtomicU64::new(SHM_ROOT_INO + 1);
+
+/// Every shmem object's page cache by inode number (weak: the object owns it), for reclaim,
+/// `swapoff` and `verify`.
+static OBJECTS: SpinLock<BTreeMap<u64, Weak<SpinLock<FileCache>>>> = SpinLock::new(BTreeMap::new());
 
 /// Page caches of shmem objects nobody maps any more, freed by [`evict_pending`].
 static PENDING: SpinLock<Vec<Arc<SpinLock<FileCache>>>> = SpinLock::new(Vec::new());
@@ -62,6 +80,7 @@ pub fn shmem_zero_setup(len: usize) -> Result<Arc<VmFile>, Errno> {
     }
     let ino = NEXT_INO.fetch_add(1, Ordering::Relaxed);
     let cache = Arc::new(SpinLock::new(FileCache::unlinked(ino, len as u64)));
+    OBJECTS.lock().insert(ino, Arc::downgrade(&cache));
     let pin: Arc<dyn core::any::Any + Send + Sync> = Arc::new(ShmemObject { cache });
     Ok(Arc::new(VmFile {
         dev: SHM_MNT_DEV,
@@ -81,6 +100,105 @@ pub fn shmem_cache(file: &VmFile) -> Option<Arc<SpinLock<FileCache>>> {
 /// `shmem_truncate_range` of the whole file). Call only where their PTEs are gone.
 pub fn evict_pending() {
     let gone = core::mem::take(&mut *PENDING.lock());
+    if gone.is_empty() {
+        return;
+    }
     // Dropped here, outside the list's lock: each cache frees its pages as it goes.
     drop(gone);
+    OBJECTS.lock().retain(|_, c| c.strong_count() > 0);
+}
+
+/// The page cache of the shmem object with inode number `ino` (a page's `page->mapping`).
+pub fn shmem_cache_of(ino: u64) -> Option<Arc<SpinLock<FileCache>>> {
+    OBJECTS.lock().get(&ino).and_then(Weak::upgrade)
+}
+
+/// Every live shmem object's page cache.
+fn objects() -> Vec<Arc<SpinLock<FileCache>>> {
+    OBJECTS.lock().values().filter_map(Weak::upgrade).collect()
+}
+
+/// `shmem_writepage` of page `pfn`, page `index` of `cache`, which reclaim has unmapped from
+/// every process: a slot (`folio_alloc_swap`), the page in the swap cache, dirty, and the
+/// swap entry in its place in the index (`shmem_delete_from_page_cache`, `NR_SHMEM` -1: the
+/// page is the swap cache's now). The slot, or None when no slot is free or the page is no
+/// longer the file's (the caller then keeps it as it is). The caller writes it.
+pub fn shmem_writepage(cache: &mut FileCache, index: u64, pfn: Pfn) -> Option<SwpEntry> {
+    if cache.cached(index) != Some(pfn) {
+        return None;
+    }
+    let e = swap::shmem_add_to_swap(pfn)?;
+    if !cache.page_to_swap(index, pfn, e) {
+        // Not reached: the index was checked under the same lock. Undo it all.
+        swap::shmem_swapin_take(pfn, e);
+        return None;
+    }
+    with_node(|n| n.move_page_owner(pfn, PageOwner::PageCache, PageOwner::Anon));
+    Some(e)
+}
+
+/// `shmem_unuse(type)` at `swapoff`: every shmem object's pages in area `ty` read back in
+/// (waiting for each read with no lock held) and put back in their objects. `ENOMEM` when a
+/// page cannot be had (the area stays on).
+pub fn shmem_unuse(ty: u32) -> Result<(), Errno> {
+    for cache in objects() {
+        let mut from = 0;
+        loop {
+            let Some((index, e)) = cache.lock().shmem_index().next_swap_entry(from, ty) else {
+                break;
+            };
+            from = index + 1;
+            loop {
+                let pfn = match swap::swap_read_start(e, false, 0, None) {
+                    Ok(SwapRead::Cached(pfn)) => pfn,
+                    Ok(SwapRead::InFlight(disk, done)) => {
+                        let _ = crate::block::core::wait_bio(disk, &done);
+                        swap::settle(e);
+                        continue;
+                    }
+                    // Freed meanwhile (the object was truncated): nothing to bring back.
+                    Err(Errno::ENOENT) => break,
+                    Err(err) => return Err(err),
+                };
+                cache.lock().swapin_cached(index, e, pfn);
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The shmem objects' references to swap slots, added to `refs` (`verify` checks each
+/// slot's count against them and the swap PTEs).
+pub fn add_swap_refs(refs: &mut BTreeMap<SwpEntry, u32>) -> Result<(), String> {
+    for cache in objects() {
+        let c = cache.lock();
+        let mut n = 0;
+        for (_, e) in c.shmem_index().swap_entries() {
+            *refs.entry(e).or_insert(0) += 1;
+            n += 1;
+        }
+        if n != c.shmem_index().swapped() {
+            return Err(alloc::format!(
+                "swap: shmem object swapped {} but {} swap entries",
+                c.shmem_index().swapped(),
+                n
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// smaps' `Swap:` share of a shared anonymous VMA (`smap_gather_stats`: `shmem_swap_usage`,
+/// whole for a `VM_SHARED` or read-only mapping), in bytes; 0 for other VMAs.
+pub fn vma_swap_bytes(vma: &Vma) -> u64 {
+    let Some(cache) = vma.vm_file.as_deref().and_then(shmem_cache) else { return 0 };
+    if !vma.vm_flags.contains(VmFlags::SHARED) && vma.vm_flags.contains(VmFlags::WRITE) {
+        // A private writable mapping counts its holes' entries only (6.1's
+        // smaps_shmem_walk_ops): a shmem object is never mapped so.
+        return 0;
+    }
+    let c = cache.lock();
+    let pages = shmem_swap_usage(c.shmem_index(), c.size_pages(), vma.vm_pgoff, vma.pages() as u64);
+    pages * PAGE_SIZE as u64
 }

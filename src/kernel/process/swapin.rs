@@ -228,6 +228,8 @@ pub fn try_to_unuse(ty: usize) -> Result<(), Errno> {
             break;
         }
     }
+    // shmem_unuse: the shmem objects' pages in the area.
+    super::shmem::shmem_unuse(ty as u32)?;
     for (_, c) in swap::cached_of(ty) {
         let pfn = Pfn(c.pfn);
         if swap::try_free_swap(pfn) && !c.mapped {

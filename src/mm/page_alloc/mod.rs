@@ -321,6 +321,19 @@ impl<'a> Node<'a> {
         }
     }
 
+    /// A shmem page moving between its file's page cache and the swap cache
+    /// (`shmem_writepage`'s `add_to_swap_cache`, `shmem_swapin_folio`'s way back): an allocated
+    /// order-0 page owned by `from` becomes `to`'s. False, changing nothing, otherwise.
+    pub fn move_page_owner(&mut self, pfn: Pfn, from: PageOwner, to: PageOwner) -> bool {
+        match self.mem_map.pfn_to_page_mut(pfn) {
+            Some(p) if p.owner() == from && p.order() == 0 && p.refcount() != 0 => {
+                p.set_owner(to);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// `PageSwapBacked` of `pfn` (false for a frame outside mem_map).
     pub fn page_swapbacked(&self, pfn: Pfn) -> bool {
         self.mem_map
