@@ -362,6 +362,47 @@ fn a_system_calls_copy_that_finds_no_free_page_reclaims_2g() {
     q.poweroff_ok();
 }
 
+/// A card file's large `read()` copies page by page from the page cache, never through a
+/// kernel buffer of the request's size, as 6.1's `filemap_read` copies each folio: under the
+/// same pressure (`swaptest` holding three quarters of the free memory), `bigread` reads the
+/// card's 16 MiB pattern file in one `read()` and one `pread64()` into fresh 16 MiB buffers;
+/// each returns all 16 MiB, every byte right, each buffer page faulted once, and the kernel
+/// does not panic (before: a 16 MiB kernel buffer built under the namespace's lock, and
+/// "memory allocation of 16777216 bytes failed"). The card's pages read for it are
+/// `Cached` and reclaimable; the holder's pages come back right and `verify` is clean.
+#[test]
+fn a_large_card_file_read_under_pressure_copies_page_by_page_2g() {
+    const PAGES: u64 = 4096;
+    let (mut q, _) = Qemu::boot_to_prompt(
+        Opts::raw("2G").append(SMALL_RAM).sd_card().initramfs().limit(SWAP_RUN_LIMIT),
+    );
+    let out = q.cmd("swapon /dev/mmcblk0p2");
+    q.expect_in("swapon", &out, "Adding ");
+    let mi = q.cmd("cat /proc/meminfo");
+    let n = meminfo_kb(&q, &mi, "MemFree") * 3 / 4 / 4;
+    let pid = q.start_background(&format!("/bin/swaptest {n} keep"), "KEPT:", RUN);
+    let out = q.cmd_timeout(&format!("run /bin/bigread {F16M} 2"), RUN);
+    if out.contains("memory allocation of") || out.contains("panicked") {
+        q.fail("the kernel panicked in the card file's read");
+    }
+    for (round, call) in [(1, "read"), (2, "pread")] {
+        let line = q.line_with("bigread", &out, &format!("bigread round {round} {call}"));
+        if !line.contains(&format!(": {0} of {0} bytes, bad=0,", PAGES * 4096)) {
+            q.fail(&format!("bigread's {call}() of the card file under pressure: {line}"));
+        }
+        let faults = bigread_faults(&q, line);
+        if !(PAGES..=PAGES + 16).contains(&faults) {
+            q.fail(&format!("{call}(): {faults} faults for {PAGES} fresh pages: {line}"));
+        }
+    }
+    q.expect_in("bigread", &out, "bigread ok");
+    eprintln!("bigread of {F16M} under pressure (swaptest holding {n} pages)\n{out}");
+    kept_pattern_ok(&mut q, pid);
+    q.verify_ok("after the card file's large reads");
+    no_sleep_in_atomic(&q, "the whole run");
+    q.poweroff_ok();
+}
+
 /// A system call's copy whose fault reclaim cannot help invokes the OOM killer, as 6.1's fault
 /// allocation does in its slow path, and goes on once the victim has exited: with no swap,
 /// `swaptest` holds three quarters of the free memory and `bigread` reads the initramfs's
