@@ -368,8 +368,10 @@ fn a_system_calls_copy_that_finds_no_free_page_reclaims_2g() {
 /// card's 16 MiB pattern file in one `read()` and one `pread64()` into fresh 16 MiB buffers;
 /// each returns all 16 MiB, every byte right, each buffer page faulted once, and the kernel
 /// does not panic (before: a 16 MiB kernel buffer built under the namespace's lock, and
-/// "memory allocation of 16777216 bytes failed"). The card's pages read for it are
-/// `Cached` and reclaimable; the holder's pages come back right and `verify` is clean.
+/// "memory allocation of 16777216 bytes failed"; a short read when the page cache found no
+/// free frame, now reclaimed for as the copy's faults are); the holder's pages come back
+/// right and `verify` is clean. Then the same of 8 MiB of the block device file
+/// `/dev/mmcblk0p1`, checked against the device read again a page at a time.
 #[test]
 fn a_large_card_file_read_under_pressure_copies_page_by_page_2g() {
     const PAGES: u64 = 4096;
@@ -399,6 +401,23 @@ fn a_large_card_file_read_under_pressure_copies_page_by_page_2g() {
     eprintln!("bigread of {F16M} under pressure (swaptest holding {n} pages)\n{out}");
     kept_pattern_ok(&mut q, pid);
     q.verify_ok("after the card file's large reads");
+    // The same of the card's first partition (its device file): 8 MiB in one read() and one
+    // pread64(), checked against the device read again a page at a time (swap is nearly
+    // full by now: the OOM killer may take the holder, as 6.1's would).
+    let out =
+        q.cmd_timeout(&format!("run /boot/bin/bigread /dev/mmcblk0p1 2 {}", PAGES * 4096 / 2), RUN);
+    if out.contains("memory allocation of") || out.contains("panicked") {
+        q.fail("the kernel panicked in the block device's read");
+    }
+    for (round, call) in [(1, "read"), (2, "pread")] {
+        let line = q.line_with("bigread", &out, &format!("bigread round {round} {call}"));
+        if !line.contains(&format!(": {0} of {0} bytes, bad=0,", PAGES * 4096 / 2)) {
+            q.fail(&format!("bigread's {call}() of /dev/mmcblk0p1 under pressure: {line}"));
+        }
+    }
+    q.expect_in("bigread", &out, "bigread ok");
+    eprintln!("bigread of /dev/mmcblk0p1 under pressure\n{out}");
+    q.verify_ok("after the block device's large reads");
     no_sleep_in_atomic(&q, "the whole run");
     q.poweroff_ok();
 }

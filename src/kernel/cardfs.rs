@@ -857,7 +857,10 @@ fn read(
         if !m.is_cached(index) {
             readahead::page_cache_sync_ra(&mut m, ra, index, last - index, IO_PAGES);
             if !m.is_cached(index) {
-                if done > 0 {
+                // No frame for the page (its read would be in flight otherwise): the caller
+                // reclaims with every lock dropped and reads on from here, as 6.1's
+                // `filemap_create_folio` allocation reclaims (a short read only at the end).
+                if iowait::defer_reclaim() || done > 0 {
                     break;
                 }
                 return Err(Errno::EIO);
