@@ -648,15 +648,7 @@ pub fn bdev_open(partno: u32) -> Result<(u64, FileRaState), Errno> {
 }
 
 /// `blkdev_read_iter` (`filemap_read` over the block device's mapping) of `bdev_open`'s inode.
-pub fn bdev_read(
-    ino: u64,
-    pos: u64,
-    buf: &mut [u8],
-    req: usize,
-    ra: &mut FileRaState,
-) -> Result<usize, Errno> {
-    read(ino, pos, buf, req, ra)
-}
+pub use read as bdev_read;
 
 /// How far a fault on page `index` needs its file's cluster chain (pages, exclusive): as far
 /// as its read-around or read-ahead window can reach when it may read (the page missing, in
@@ -825,7 +817,7 @@ pub fn fault_around_hits(file: &Arc<VmFile>, pages: u64) {
 /// `read()` or `execve`): the read stops short before that page, what it copied so far is
 /// the result, and the bio is left for the caller to sleep on before it reads on. Otherwise
 /// (the console's `cat`) it waits here, the CPU idle.
-fn read(
+pub fn read(
     ino: u64,
     pos: u64,
     buf: &mut [u8],
