@@ -40,7 +40,7 @@ fn native_stat(st: &Kstat) -> crate::abi::arm64::types::Stat {
 use crate::abi::native::types::new_encode_dev;
 use crate::abi::uaccess::{get_user, getname, import_iovec, put_user, UserMemory, MAX_RW_COUNT};
 use crate::fs::fdtable::{FdTable, O_CLOEXEC};
-use crate::fs::pipe::{self, PipeEnd, PIPEFS_DEV};
+use crate::fs::pipe::{PipeEnd, PIPEFS_DEV};
 use crate::fs::procfs::{self, ProcNode, ProcSource, SeqBuf, SeqFile};
 use crate::fs::ramfs::{
     AddressSpace, Ino, InodeKind, InodeRef, Ramfs, MAXSYMLINKS, NAME_MAX, ROOT_INO, S_IALLUGO,
@@ -1159,7 +1159,7 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
     }
 
     /// Reads from `file` at `*pos` into a kernel buffer of at most `count` bytes: what
-    /// [`Ctx::read_file`] does not read (a directory's `EISDIR`, `/proc`, pipes, devices).
+    /// [`Ctx::read_file`] does not read (a directory's `EISDIR`, `/proc`, devices).
     fn read_at(&mut self, f: &mut File, pos: &mut u64, count: usize) -> Result<Vec<u8>, Errno> {
         match &mut f.object {
             Object::Ram(_) | Object::Disk { .. } | Object::Blk { .. } => Err(Errno::EISDIR),
@@ -1171,14 +1171,8 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
             }
             Object::Null => Ok(Vec::new()),
             Object::Zero => Ok(Vec::new()),
-            Object::Pipe(end) => {
-                // pipe_read: what is there now; EAGAIN when empty with a writer (the kernel
-                // sleeps the reader unless O_NONBLOCK), 0 at end-of-file.
-                let mut buf = vec![0u8; count.min(pipe::PIPE_CAPACITY)];
-                let n = end.pipe.lock().read(&mut buf)?;
-                buf.truncate(n);
-                Ok(buf)
-            }
+            // Read by `do_read` itself, a page at a time.
+            Object::Pipe(_) => Err(Errno::ESPIPE),
             Object::Console => {
                 let r = self.ns.tty.read(count);
                 match r {
@@ -1318,6 +1312,13 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
                 }
             }
             return Ok(done);
+        }
+        if let Object::Pipe(end) = &f.object {
+            // pipe_read: what is there now, a page at a time (never a kernel buffer of the
+            // count); EAGAIN when empty with a writer (the kernel sleeps the reader unless
+            // O_NONBLOCK), 0 at end-of-file.
+            let pipe = &end.pipe;
+            return Self::read_paged(self.mem, &mut 0, buf, count, |_, b, _| pipe.lock().read(b));
         }
         if let Some(r) = self.read_file(&mut f, &mut pos, buf, count) {
             let done = r?;

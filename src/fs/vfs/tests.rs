@@ -1321,6 +1321,11 @@ fn pipes_through_the_file_calls() {
     assert_eq!(w.ctx().lseek(r, 0, 0), Err(Errno::ESPIPE));
     assert_eq!(w.ctx().pread64(r, BUF, 1, 0), Err(Errno::ESPIPE));
     assert_eq!(w.read(r, 10).unwrap(), b"abc");
+    // More than a page in one read (a page at a time), only what is there, then EAGAIN.
+    let data: Vec<u8> = (0..3 * 4096 + 100).map(|i| (i % 241) as u8).collect();
+    assert_eq!(w.write(wr, &data), Ok(data.len()));
+    assert_eq!(w.read(r, BUF_LEN).unwrap(), data);
+    assert_eq!(w.read(r, BUF_LEN), Err(Errno::EAGAIN));
     // A fault on the first byte of a write is EFAULT; the pipe is untouched.
     assert_eq!(w.ctx().write(wr, HOLE, 10), Err(Errno::EFAULT));
     w.ctx().close(wr).unwrap();
