@@ -32,12 +32,14 @@ pub trait BlockDevOps: Send + core::fmt::Debug {
     fn open(&self, rdev: (u32, u32)) -> Result<(u64, FileRaState), Errno>;
     /// `bdev_nr_bytes`.
     fn size(&self, rdev: (u32, u32)) -> Result<u64, Errno>;
-    /// Reads from `pos` into `buf` through the device's page cache.
+    /// Reads from `pos` into `buf` through the device's page cache; `req` as
+    /// [`crate::fs::vfs::DiskFs::read`]'s.
     fn read(
         &self,
         ino: u64,
         pos: u64,
         buf: &mut [u8],
+        req: usize,
         ra: &mut FileRaState,
     ) -> Result<usize, Errno>;
     /// The disk's `read_ahead_kb` (`bdi->ra_pages`), and setting it.
@@ -102,7 +104,14 @@ mod tests {
         fn size(&self, _: (u32, u32)) -> Result<u64, Errno> {
             Ok(47104 * 512)
         }
-        fn read(&self, _: u64, _: u64, _: &mut [u8], _: &mut FileRaState) -> Result<usize, Errno> {
+        fn read(
+            &self,
+            _: u64,
+            _: u64,
+            _: &mut [u8],
+            _: usize,
+            _: &mut FileRaState,
+        ) -> Result<usize, Errno> {
             Ok(0)
         }
         fn read_ahead_kb(&self, _: (u32, u32)) -> u64 {

@@ -40,7 +40,7 @@ fn native_stat(st: &Kstat) -> crate::abi::arm64::types::Stat {
 use crate::abi::native::types::new_encode_dev;
 use crate::abi::uaccess::{get_user, getname, import_iovec, put_user, UserMemory, MAX_RW_COUNT};
 use crate::fs::fdtable::{FdTable, O_CLOEXEC};
-use crate::fs::pipe::{self, PipeEnd, PIPEFS_DEV};
+use crate::fs::pipe::{PipeEnd, PIPEFS_DEV};
 use crate::fs::procfs::{self, ProcNode, ProcSource, SeqBuf, SeqFile};
 use crate::fs::ramfs::{
     AddressSpace, Ino, InodeKind, InodeRef, Ramfs, MAXSYMLINKS, NAME_MAX, ROOT_INO, S_IALLUGO,
@@ -141,12 +141,15 @@ pub trait DiskFs: Send {
     fn getattr(&self, ino: u64) -> Result<DiskStat, Errno>;
     /// The entries of directory `dir` (no `.` or `..`): name, inode, mode.
     fn readdir(&self, dir: u64) -> Result<Vec<(String, u64, u32)>, Errno>;
-    /// Reads from `pos` into `buf` through the page cache with the open file's read-ahead.
+    /// Reads from `pos` into `buf` through the page cache with the open file's read-ahead;
+    /// `req` is how many bytes the whole read wants from `pos` (at least `buf.len()`: a
+    /// large read is copied a page at a time), the request its read-ahead sizes from.
     fn read(
         &self,
         ino: u64,
         pos: u64,
         buf: &mut [u8],
+        req: usize,
         ra: &mut FileRaState,
     ) -> Result<usize, Errno>;
     /// The read-ahead state a new open file starts with (`file_ra_state_init`).
@@ -530,7 +533,10 @@ impl<A: AddressSpace> Namespace<A> {
                 let mut buf = alloc::vec![0u8; CHUNK];
                 let mut pos = 0;
                 loop {
-                    let n = fs.read(ino, pos, &mut buf, &mut ra)?;
+                    // A page at a time, as a program's read goes.
+                    let step = &mut buf[..CHUNK - (pos % CHUNK as u64) as usize];
+                    let req = step.len();
+                    let n = fs.read(ino, pos, step, req, &mut ra)?;
                     if n == 0 {
                         return Ok(());
                     }
@@ -1152,21 +1158,11 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
         self.files.close(fd).map(|_| ())
     }
 
-    /// Reads from `file` at `*pos` into a kernel buffer of at most `count` bytes.
+    /// Reads from `file` at `*pos` into a kernel buffer of at most `count` bytes: what
+    /// [`Ctx::read_file`] does not read (a directory's `EISDIR`, `/proc`, devices).
     fn read_at(&mut self, f: &mut File, pos: &mut u64, count: usize) -> Result<Vec<u8>, Errno> {
         match &mut f.object {
-            Object::Ram(i) => {
-                let size = self.ns.ramfs.stat(*i)?.st_size;
-                if self.ns.is_dir(f.node) {
-                    return Err(Errno::EISDIR);
-                }
-                let n = (size.saturating_sub(*pos)).min(count as u64) as usize;
-                let mut buf = vec![0; n];
-                let got = self.ns.ramfs.read(*i, *pos, &mut buf)?;
-                buf.truncate(got);
-                *pos += got as u64;
-                Ok(buf)
-            }
+            Object::Ram(_) | Object::Disk { .. } | Object::Blk { .. } => Err(Errno::EISDIR),
             Object::ProcDir(_) => Err(Errno::EISDIR),
             Object::Proc(seq) => {
                 let mut out = Vec::new();
@@ -1175,35 +1171,8 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
             }
             Object::Null => Ok(Vec::new()),
             Object::Zero => Ok(Vec::new()),
-            Object::Disk { .. } if self.ns.is_dir(f.node) => Err(Errno::EISDIR),
-            Object::Disk { ino, ra } => {
-                let fs = self.ns.diskfs()?;
-                let size = fs.getattr(*ino)?.size;
-                let n = (size.saturating_sub(*pos)).min(count as u64) as usize;
-                let mut buf = vec![0; n];
-                let got = fs.read(*ino, *pos, &mut buf, ra)?;
-                buf.truncate(got);
-                *pos += got as u64;
-                Ok(buf)
-            }
-            Object::Blk { rdev, ino, ra } => {
-                let ops = self.ns.blkdev.as_ref().ok_or(Errno::ENXIO)?;
-                let size = ops.size(*rdev)?;
-                let n = (size.saturating_sub(*pos)).min(count as u64) as usize;
-                let mut buf = vec![0; n];
-                let got = ops.read(*ino, *pos, &mut buf, ra)?;
-                buf.truncate(got);
-                *pos += got as u64;
-                Ok(buf)
-            }
-            Object::Pipe(end) => {
-                // pipe_read: what is there now; EAGAIN when empty with a writer (the kernel
-                // sleeps the reader unless O_NONBLOCK), 0 at end-of-file.
-                let mut buf = vec![0u8; count.min(pipe::PIPE_CAPACITY)];
-                let n = end.pipe.lock().read(&mut buf)?;
-                buf.truncate(n);
-                Ok(buf)
-            }
+            // Read by `do_read` itself, a page at a time.
+            Object::Pipe(_) => Err(Errno::ESPIPE),
             Object::Console => {
                 let r = self.ns.tty.read(count);
                 match r {
@@ -1214,27 +1183,35 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
         }
     }
 
-    /// `shmem_file_read_iter` of a tmpfs file: a page at a time from `*pos` to user `buf`
-    /// through one page-sized buffer (a kernel buffer of the whole count could not be had
-    /// for a large read when memory is short), as 6.1 copies page by page. A copy that
-    /// stops short (a fault it could not resolve, or stopped to reclaim or sleep) ends the
-    /// read with the bytes the user got, `*pos` after them; `EFAULT` if none.
-    fn read_ram(
-        &mut self,
-        ino: Ino,
+    /// `filemap_read`'s copy (and `shmem_file_read_iter`'s): `fill` reads up to a page of
+    /// the file at a position into a page-sized kernel buffer (told, too, how many bytes the
+    /// whole read still wants from there, its read-ahead's request), which goes to user
+    /// `buf`, page after page from `*pos` for `count` bytes, as 6.1 copies each page cache
+    /// page (`copy_folio_to_iter`): never a kernel buffer of the request's size, which a
+    /// large read could not have when memory is short. A copy that stops short (a fault it
+    /// could not resolve, or it stopped to reclaim or sleep) ends the read with the bytes the
+    /// user got, `*pos` after them, `EFAULT` if none; so does a page `fill` stopped before (a
+    /// page still being read, the end of the file), or its error once bytes were copied.
+    fn read_paged(
+        mem: &mut M,
         pos: &mut u64,
         buf: usize,
         count: usize,
+        mut fill: impl FnMut(u64, &mut [u8], usize) -> Result<usize, Errno>,
     ) -> Result<usize, Errno> {
         let mut chunk = vec![0u8; CHUNK.min(count)];
         let mut done = 0;
         while done < count {
-            let n = (count - done).min(CHUNK);
-            let got = self.ns.ramfs.read(ino, *pos, &mut chunk[..n])?;
+            let n = (count - done).min(CHUNK - (*pos % CHUNK as u64) as usize);
+            let got = match fill(*pos, &mut chunk[..n], count - done) {
+                Ok(got) => got,
+                Err(_) if done > 0 => break,
+                Err(e) => return Err(e),
+            };
             if got == 0 {
                 break;
             }
-            let copied = match self.mem.copy_to_user(buf + done, &chunk[..got]) {
+            let copied = match mem.copy_to_user(buf + done, &chunk[..got]) {
                 Ok(()) => got,
                 Err(e) => e.done,
             };
@@ -1248,6 +1225,42 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
             }
         }
         Ok(done)
+    }
+
+    /// A regular file's read, [`Ctx::read_paged`] from its file system (tmpfs, the card's
+    /// page cache or a block device's): `None` for every other object.
+    fn read_file(
+        &mut self,
+        f: &mut File,
+        pos: &mut u64,
+        buf: usize,
+        count: usize,
+    ) -> Option<Result<usize, Errno>> {
+        let mem = &mut *self.mem;
+        let ns = &*self.ns;
+        if ns.is_dir(f.node) {
+            return None;
+        }
+        // The bytes there are from `pos` (a read-ahead request is no larger).
+        let at = *pos;
+        let there = |size: u64| (size.saturating_sub(at)).min(count as u64) as usize;
+        Some(match &mut f.object {
+            Object::Ram(i) => {
+                let ino = *i;
+                Self::read_paged(mem, pos, buf, count, |p, b, _| ns.ramfs.read(ino, p, b))
+            }
+            Object::Disk { ino, ra } => (|| {
+                let fs = ns.diskfs()?;
+                let count = there(fs.getattr(*ino)?.size);
+                Self::read_paged(mem, pos, buf, count, |p, b, req| fs.read(*ino, p, b, req, ra))
+            })(),
+            Object::Blk { rdev, ino, ra } => (|| {
+                let ops = ns.blkdev.as_ref().ok_or(Errno::ENXIO)?;
+                let count = there(ops.size(*rdev)?);
+                Self::read_paged(mem, pos, buf, count, |p, b, req| ops.read(*ino, p, b, req, ra))
+            })(),
+            _ => return None,
+        })
     }
 
     /// Copies `data` to user `buf`: all of it, the prefix before a fault, or `EFAULT` if none.
@@ -1300,14 +1313,19 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
             }
             return Ok(done);
         }
-        if let Object::Ram(i) = f.object {
-            if !self.ns.is_dir(f.node) {
-                let done = self.read_ram(i, &mut pos, buf, count)?;
-                if at.is_none() {
-                    f.f_pos = pos;
-                }
-                return Ok(done);
+        if let Object::Pipe(end) = &f.object {
+            // pipe_read: what is there now, a page at a time (never a kernel buffer of the
+            // count); EAGAIN when empty with a writer (the kernel sleeps the reader unless
+            // O_NONBLOCK), 0 at end-of-file.
+            let pipe = &end.pipe;
+            return Self::read_paged(self.mem, &mut 0, buf, count, |_, b, _| pipe.lock().read(b));
+        }
+        if let Some(r) = self.read_file(&mut f, &mut pos, buf, count) {
+            let done = r?;
+            if at.is_none() {
+                f.f_pos = pos;
             }
+            return Ok(done);
         }
         let data = self.read_at(&mut f, &mut pos, count)?;
         let done = self.copy_out(buf, &data)?;

@@ -45,9 +45,10 @@ impl BlockDevOps for CardBlockDevs {
         ino: u64,
         pos: u64,
         buf: &mut [u8],
+        req: usize,
         ra: &mut FileRaState,
     ) -> Result<usize, Errno> {
-        cardfs::bdev_read(ino, pos, buf, ra)
+        cardfs::bdev_read(ino, pos, buf, req, ra)
     }
     fn read_ahead_kb(&self, rdev: (u32, u32)) -> u64 {
         lookup(rdev).map_or(blk::DEFAULT_READ_AHEAD_KB, |(d, _)| blk::read_ahead_kb(d))

@@ -648,9 +648,7 @@ pub fn bdev_open(partno: u32) -> Result<(u64, FileRaState), Errno> {
 }
 
 /// `blkdev_read_iter` (`filemap_read` over the block device's mapping) of `bdev_open`'s inode.
-pub fn bdev_read(ino: u64, pos: u64, buf: &mut [u8], ra: &mut FileRaState) -> Result<usize, Errno> {
-    read(ino, pos, buf, ra)
-}
+pub use read as bdev_read;
 
 /// How far a fault on page `index` needs its file's cluster chain (pages, exclusive): as far
 /// as its read-around or read-ahead window can reach when it may read (the page missing, in
@@ -808,7 +806,10 @@ pub fn fault_around_hits(file: &Arc<VmFile>, pages: u64) {
 }
 
 /// `filemap_read` of `buf.len()` bytes at `pos` with the open file's read-ahead state:
-/// sync read-ahead on a missing page, async on a marked one, then the copy.
+/// sync read-ahead on a missing page, async on a marked one, then the copy. `req` (at least
+/// `buf.len()`) is what the whole read wants from `pos`, the request read-ahead sizes its
+/// windows by, as `filemap_get_pages` passes the iterator's whole count while the copy goes
+/// a page at a time (a program's `read()` copies each page through a page-sized buffer).
 ///
 /// A page still being read (by this read's read-ahead or an earlier one), or a sector of the
 /// FAT the cluster chain needs, is waited for as `filemap_update_page` waits (with every
@@ -816,11 +817,18 @@ pub fn fault_around_hits(file: &Arc<VmFile>, pages: u64) {
 /// `read()` or `execve`): the read stops short before that page, what it copied so far is
 /// the result, and the bio is left for the caller to sleep on before it reads on. Otherwise
 /// (the console's `cat`) it waits here, the CPU idle.
-fn read(ino: u64, pos: u64, buf: &mut [u8], ra: &mut FileRaState) -> Result<usize, Errno> {
+pub fn read(
+    ino: u64,
+    pos: u64,
+    buf: &mut [u8],
+    req: usize,
+    ra: &mut FileRaState,
+) -> Result<usize, Errno> {
     let mut g = CARDFS.lock();
     let fs = g.as_mut().ok_or(Errno::ENODEV)?;
+    let req = req.max(buf.len()) as u64;
     // The chain as far as the read and its read-ahead windows can reach.
-    let end = (pos + buf.len() as u64).div_ceil(PAGE as u64);
+    let end = (pos + req).div_ceil(PAGE as u64);
     let upto = end + 2 * ra_reach(ra.ra_pages, end - (pos >> PAGE_SHIFT));
     let mut m = match fs.mapping(ino, true, upto) {
         Ok(m) => m,
@@ -833,7 +841,7 @@ fn read(ino: u64, pos: u64, buf: &mut [u8], ra: &mut FileRaState) -> Result<usiz
     }
     let size = m.inode.size;
     let want = (size.saturating_sub(pos)).min(buf.len() as u64) as usize;
-    let last = (pos + want as u64).div_ceil(PAGE as u64);
+    let last = (pos + size.saturating_sub(pos).min(req)).div_ceil(PAGE as u64);
     let mut done = 0;
     while done < want {
         let p = pos + done as u64;
@@ -841,7 +849,10 @@ fn read(ino: u64, pos: u64, buf: &mut [u8], ra: &mut FileRaState) -> Result<usiz
         if !m.is_cached(index) {
             readahead::page_cache_sync_ra(&mut m, ra, index, last - index, IO_PAGES);
             if !m.is_cached(index) {
-                if done > 0 {
+                // No frame for the page (its read would be in flight otherwise): the caller
+                // reclaims with every lock dropped and reads on from here, as 6.1's
+                // `filemap_create_folio` allocation reclaims (a short read only at the end).
+                if iowait::defer_reclaim() || done > 0 {
                     break;
                 }
                 return Err(Errno::EIO);
@@ -952,9 +963,10 @@ impl DiskFs for BootFs {
         ino: u64,
         pos: u64,
         buf: &mut [u8],
+        req: usize,
         ra: &mut FileRaState,
     ) -> Result<usize, Errno> {
-        read(ino, pos, buf, ra)
+        read(ino, pos, buf, req, ra)
     }
     fn ra_init(&self) -> FileRaState {
         FileRaState::new(boot_ra_pages())
@@ -1158,7 +1170,7 @@ fn read_sleeping(ino: u64, pos: u64, buf: &mut [u8], ra: &mut FileRaState) -> Re
     let mut done = 0;
     loop {
         let (r, wait) =
-            iowait::with_io_deferred(|| read(ino, pos + done as u64, &mut buf[done..], ra));
+            iowait::with_io_deferred(|| read(ino, pos + done as u64, &mut buf[done..], 0, ra));
         match r {
             Ok(n) => done += n,
             Err(_) if done > 0 => return Ok(done),

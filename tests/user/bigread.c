@@ -5,7 +5,7 @@
  * and the call returns every byte; it never fails with EFAULT or comes back short for want
  * of memory.
  *
- *   bigread FILE [ROUNDS]
+ *   bigread FILE [ROUNDS [SIZE]]
  *       ROUNDS (default 2) rounds, read(2) from offset 0 in odd rounds and pread64 in even
  *       ones; each maps a fresh anonymous buffer the size of FILE (untouched), makes the one
  *       call, checks it returned the whole size and every byte against the pattern
@@ -14,7 +14,10 @@
  *         bigread round R read|pread: GOT of SIZE bytes, bad=B, faults +MIN/+MAJ
  *       (the call's own getrusage(RUSAGE_SELF) delta: each buffer page's fault counted once),
  *       then unmaps it. The last line is "bigread ok" or "bigread FAIL"; the exit status 1
- *       on any failure. */
+ *       on any failure.
+ *       SIZE (bytes) is the size to read of a file whose st_size is 0 (a block device): its
+ *       bytes are checked against the same range read again a page at a time with pread64
+ *       (not the pattern). */
 #define _GNU_SOURCE
 #include "common.h"
 
@@ -36,6 +39,24 @@ static long bad_bytes(const unsigned char *buf, long size)
             bad++;
     return bad;
 }
+
+/* Bytes of the buffer that differ from the file read again a page at a time. */
+static long bad_against_file(int fd, const unsigned char *buf, long size)
+{
+    static unsigned char page[PG];
+    long bad = 0;
+    for (long off = 0; off < size; off += PG) {
+        long n = size - off < (long)PG ? size - off : (long)PG;
+        if (pread(fd, page, n, off) != n)
+            return size;
+        for (long i = 0; i < n; i++)
+            bad += buf[off + i] != page[i];
+    }
+    return bad;
+}
+
+/* Whether the buffer is checked against the file itself (a device) rather than the pattern. */
+static int against_file;
 
 /* One round: 0 when every byte came back right in one call. */
 static int round_once(int fd, long size, int round)
@@ -61,7 +82,7 @@ static int round_once(int fd, long size, int round)
         munmap(buf, size);
         return 1;
     }
-    long bad = bad_bytes(buf, got);
+    long bad = against_file ? bad_against_file(fd, buf, got) : bad_bytes(buf, got);
     printf("bigread round %d %s: %ld of %ld bytes, bad=%ld, faults %s\n", round, use_pread ? "pread" : "read",
            (long)got, size, bad, flt_delta(d, sizeof d, a, b));
     munmap(buf, size);
@@ -71,13 +92,18 @@ static int round_once(int fd, long size, int round)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: bigread FILE [ROUNDS]\n");
+        fprintf(stderr, "usage: bigread FILE [ROUNDS [SIZE]]\n");
         return 2;
     }
     int rounds = argc > 2 ? atoi(argv[2]) : 2;
     int fd = open(argv[1], O_RDONLY);
     struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0 || st.st_size <= 0) {
+    int stat_ok = fd >= 0 && fstat(fd, &st) == 0;
+    if (stat_ok && st.st_size == 0 && argc > 3) {
+        st.st_size = atol(argv[3]);
+        against_file = 1;
+    }
+    if (!stat_ok || st.st_size <= 0) {
         printf("bigread: %s: %s\n", argv[1], strerror(errno));
         return 1;
     }

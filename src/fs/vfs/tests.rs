@@ -858,8 +858,16 @@ struct FakeDisk {
     reads: Reads,
 }
 
-/// The reads a [`FakeDisk`] served: inode, position, the read-ahead state's `prev_pos`.
-type Reads = Arc<SpinLock<Vec<(u64, u64, i64)>>>;
+/// The reads a [`FakeDisk`] served: inode, position, the read-ahead state's `prev_pos`, the
+/// bytes asked for and the read's whole request from there (its read-ahead's).
+type Reads = Arc<SpinLock<Vec<(u64, u64, i64, usize, usize)>>>;
+
+/// A program's read reaches a file system a page at a time (one page-sized kernel buffer,
+/// whatever the count), and tells it the whole request.
+fn assert_within_a_page(pos: u64, len: usize, req: usize) {
+    assert!(len <= 4096 - (pos % 4096) as usize, "{len} bytes at {pos}: more than a page");
+    assert!(req >= len);
+}
 
 fn fake_byte(pos: u64) -> u8 {
     (pos % 251) as u8
@@ -908,14 +916,16 @@ impl DiskFs for FakeDisk {
         ino: u64,
         pos: u64,
         buf: &mut [u8],
+        req: usize,
         ra: &mut FileRaState,
     ) -> Result<usize, Errno> {
+        assert_within_a_page(pos, buf.len(), req);
         let size = self.getattr(ino)?.size;
         let n = (size.saturating_sub(pos) as usize).min(buf.len());
         for (i, b) in buf[..n].iter_mut().enumerate() {
             *b = if ino == 4 { b"x=1\n\n\n"[pos as usize + i] } else { fake_byte(pos + i as u64) };
         }
-        self.reads.lock().push((ino, pos, ra.prev_pos));
+        self.reads.lock().push((ino, pos, ra.prev_pos, buf.len(), req));
         ra.prev_pos = (pos + n as u64) as i64;
         Ok(n)
     }
@@ -951,8 +961,12 @@ fn a_mounted_disk_is_read_through_its_file_system() {
     assert_eq!(a.len() + b.len(), 5000);
     assert!(a.iter().chain(&b).enumerate().all(|(i, &c)| c == fake_byte(i as u64)));
     assert_eq!(w.read(fd, 10).unwrap(), b"");
-    // The read-ahead state is the open file's: the second read saw the first's position.
-    assert_eq!(reads.lock()[..2], [(3, 0, -1), (3, 3000, 3000)]);
+    // The read-ahead state is the open file's: the second read saw the first's position. It
+    // went a page at a time, each step told the rest of the read (2000 bytes, then 904).
+    assert_eq!(
+        reads.lock()[..3],
+        [(3, 0, -1, 3000, 3000), (3, 3000, 3000, 1096, 2000), (3, 4096, 4096, 904, 904)]
+    );
     let st = w.stat(fd);
     assert_eq!((st.st_size, st.st_dev, st.st_ino), (5000, new_encode_dev(179, 1) as u64, 3));
     assert_eq!(w.ctx().lseek(fd, -10, procfs::SEEK_END), Ok(4990));
@@ -1123,9 +1137,11 @@ impl crate::fs::blkdev::BlockDevOps for ThreePages {
         ino: u64,
         pos: u64,
         buf: &mut [u8],
+        req: usize,
         _: &mut FileRaState,
     ) -> Result<usize, Errno> {
         assert_eq!(ino, 42);
+        assert_within_a_page(pos, buf.len(), req);
         for (k, b) in buf.iter_mut().enumerate() {
             *b = ((pos + k as u64) % 251) as u8;
         }
@@ -1161,6 +1177,37 @@ fn block_special_files_open_read_only_and_read_the_device() {
     assert_eq!(w.ctx().ioctl(fd, ioctl::TCGETS, BUF), Err(Errno::ENOTTY));
     assert_eq!(w.ctx().ioctl(fd, crate::fs::blkdev::ioctl::BLKGETSIZE64, BUF), Ok(0));
     assert_eq!(w.mem.peek(BUF, 8), (3u64 * 4096).to_le_bytes());
+}
+
+/// A read of a card file or a block device larger than a page goes page by page through
+/// one page-sized buffer (the file systems' asserts), every byte right; a fault partway ends
+/// it with what the user got and the position after it, `EFAULT` when nothing was copied.
+#[test]
+fn large_card_and_block_device_reads_go_page_by_page_and_stop_at_a_fault() {
+    let (mut w, reads) = world_with_disk();
+    let fd = w.open("/boot/bin/prog", o::O_RDONLY).unwrap();
+    let all = w.read(fd, BUF_LEN).unwrap();
+    assert!(all.len() == 5000 && all.iter().enumerate().all(|(i, &c)| c == fake_byte(i as u64)));
+    let asked: Vec<_> = reads.lock().iter().map(|r| (r.1, r.3, r.4)).collect();
+    assert_eq!(asked, [(0, 4096, 5000), (4096, 904, 904)]);
+    // pread64 with the buffer's mapping ending 1000 bytes in: those, the position unmoved.
+    assert_eq!(w.ctx().pread64(fd, BUF + BUF_LEN - 1000, 4000, 3500), Ok(1000));
+    assert!(w.mem.peek(BUF + BUF_LEN - 1000, 1000).iter().eq(&all[3500..4500]));
+    assert_eq!(w.ctx().lseek(fd, 0, procfs::SEEK_CUR), Ok(5000));
+    w.ctx().lseek(fd, 100, procfs::SEEK_SET).unwrap();
+    assert_eq!(w.ctx().read(fd, BUF + BUF_LEN, 10), Err(Errno::EFAULT));
+    assert_eq!(w.ctx().lseek(fd, 0, procfs::SEEK_CUR), Ok(100));
+    assert_eq!(w.ctx().read(fd, BUF + BUF_LEN - 4500, 4900), Ok(4500));
+    assert_eq!(w.ctx().lseek(fd, 0, procfs::SEEK_CUR), Ok(4600));
+
+    w.ns.ramfs.mknod("/dev/mmcblk0p2", S_IFBLK | 0o660, (179, 2)).unwrap();
+    w.ns.blkdev = Some(alloc::boxed::Box::new(ThreePages));
+    let fd = w.open("/dev/mmcblk0p2", o::O_RDONLY).unwrap();
+    let dev = w.read(fd, BUF_LEN).unwrap();
+    assert!(dev.len() == 3 * 4096 && dev.iter().enumerate().all(|(i, &c)| c == (i % 251) as u8));
+    assert_eq!(w.ctx().pread64(fd, BUF + BUF_LEN - 5000, BUF_LEN, 10), Ok(5000));
+    assert!(w.mem.peek(BUF + BUF_LEN - 5000, 5000).iter().eq(&dev[10..5010]));
+    assert_eq!(w.ctx().lseek(fd, 0, procfs::SEEK_CUR), Ok(3 * 4096));
 }
 
 /// Places `p` NUL-terminated at the second half of the path page (a second path argument).
@@ -1274,6 +1321,11 @@ fn pipes_through_the_file_calls() {
     assert_eq!(w.ctx().lseek(r, 0, 0), Err(Errno::ESPIPE));
     assert_eq!(w.ctx().pread64(r, BUF, 1, 0), Err(Errno::ESPIPE));
     assert_eq!(w.read(r, 10).unwrap(), b"abc");
+    // More than a page in one read (a page at a time), only what is there, then EAGAIN.
+    let data: Vec<u8> = (0..3 * 4096 + 100).map(|i| (i % 241) as u8).collect();
+    assert_eq!(w.write(wr, &data), Ok(data.len()));
+    assert_eq!(w.read(r, BUF_LEN).unwrap(), data);
+    assert_eq!(w.read(r, BUF_LEN), Err(Errno::EAGAIN));
     // A fault on the first byte of a write is EFAULT; the pipe is untouched.
     assert_eq!(w.ctx().write(wr, HOLE, 10), Err(Errno::EFAULT));
     w.ctx().close(wr).unwrap();
