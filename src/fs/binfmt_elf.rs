@@ -253,14 +253,16 @@ fn u64_at(b: &[u8], off: usize) -> u64 {
     u64::from(u32_at(b, off)) | u64::from(u32_at(b, off + 4)) << 32
 }
 
-/// What the loader reads of an executable: its first bytes and its size. As Linux's
-/// `load_elf_binary` reads only the header (`bprm->buf`) and the program headers
-/// (`load_elf_phdrs`) and maps the rest, `head` needs only those: the caller reads the first
-/// page and, if [`phdrs_end`] lies beyond it but inside the file, that much.
+/// What the loader reads of an executable: its first bytes, its program-header table and its
+/// size. As Linux's `load_elf_binary` reads only the header (`bprm->buf`) and the program
+/// headers (`load_elf_phdrs`, at `e_phoff`) and maps the rest, the caller reads the first
+/// bytes and, when [`phdrs_range`] gives a table they do not hold, that table on its own.
 #[derive(Clone, Copy, Debug)]
 pub struct ElfFile<'a> {
-    /// The file from offset 0 (all of it, or at least its headers).
+    /// The file from offset 0 (all of it, or at least its ELF header).
     pub head: &'a [u8],
+    /// The program-header table read at `e_phoff` on its own, when `head` does not hold it.
+    pub phdrs: Option<&'a [u8]>,
     /// The file's size in bytes (what the segments must lie within).
     pub size: u64,
 }
@@ -268,14 +270,16 @@ pub struct ElfFile<'a> {
 impl<'a> ElfFile<'a> {
     /// A file held whole in memory.
     pub fn whole(file: &'a [u8]) -> Self {
-        ElfFile { head: file, size: file.len() as u64 }
+        ElfFile { head: file, phdrs: None, size: file.len() as u64 }
     }
 }
 
-/// Where the program-header table of the file starting with `head` ends (`e_phoff` +
-/// `e_phentsize * e_phnum`), if `head` holds an ELF header: how much of the file the loader
-/// must see.
-pub fn phdrs_end(head: &[u8]) -> Option<u64> {
+/// Where the program-header table of the file starting with `head` lies (`e_phoff` and
+/// `e_phentsize * e_phnum` bytes), if `head` holds an ELF header and the table has the size
+/// `load_elf_phdrs` accepts (entries of the class's size, at least one, at most a page):
+/// what the loader reads besides the header. None otherwise; the parse then reports the
+/// header's error without any read sized by it.
+pub fn phdrs_range(head: &[u8]) -> Option<(u64, usize)> {
     let class = match head.get(EI_CLASS) {
         Some(&ELFCLASS32) => ElfClass::Elf32,
         Some(&ELFCLASS64) => ElfClass::Elf64,
@@ -285,7 +289,11 @@ pub fn phdrs_end(head: &[u8]) -> Option<u64> {
         return None;
     }
     let h = class.ehdr(head);
-    h.e_phoff.checked_add(u64::from(h.e_phentsize) * u64::from(h.e_phnum))
+    let size = usize::from(h.e_phentsize) * usize::from(h.e_phnum);
+    if usize::from(h.e_phentsize) != class.phdr_size() || size == 0 || size > MAX_PHDRS_SIZE {
+        return None;
+    }
+    Some((h.e_phoff, size))
 }
 
 /// Parse and check `file` as `load_elf_binary()` does before it maps anything, for a
@@ -560,10 +568,16 @@ pub fn parse_for(arch: &ElfArch, f: ElfFile<'_>, task_size: u64) -> Result<ElfIm
     if size == 0 || size > MAX_PHDRS_SIZE {
         return Err(ElfError::BadPhnum(ehdr.e_phnum));
     }
-    let table = usize::try_from(ehdr.e_phoff)
-        .ok()
-        .and_then(|phoff| file.get(phoff..phoff.checked_add(size)?))
-        .ok_or(ElfError::PhdrsOutsideFile)?;
+    // Read on its own (inside the file) or inside the head.
+    let table = match f.phdrs {
+        Some(t) if t.len() == size && ehdr.e_phoff.checked_add(size as u64) <= Some(f.size) => {
+            Some(t)
+        }
+        _ => usize::try_from(ehdr.e_phoff)
+            .ok()
+            .and_then(|phoff| file.get(phoff..phoff.checked_add(size)?)),
+    }
+    .ok_or(ElfError::PhdrsOutsideFile)?;
     let phdrs: Vec<ProgramHeader> = table.chunks_exact(phdr_size).map(|p| class.phdr(p)).collect();
 
     let mut exec_stack = ExecStack::Default;
@@ -1598,22 +1612,50 @@ mod tests {
     fn the_headers_alone_parse_as_the_whole_file() {
         const TS: usize = 0xbf00_0000;
         let file = synth(ET_EXEC, &[text(0x10000, 0x3000)], 0x3000);
-        let end = phdrs_end(&file).unwrap();
-        assert_eq!(end, (EHDR_SIZE + PHDR_SIZE) as u64);
-        let head = ElfFile { head: &file[..end as usize], size: file.len() as u64 };
+        let (off, len) = phdrs_range(&file).unwrap();
+        assert_eq!((off, len), (EHDR_SIZE as u64, PHDR_SIZE));
+        let end = off + len as u64;
+        let head = ElfFile { head: &file[..end as usize], phdrs: None, size: file.len() as u64 };
         assert_eq!(parse_file(head, TS), parse(&file, TS));
         assert!(parse_file(head, TS).is_ok());
         // The segments are checked against the file's size, not against what was read.
-        let short = ElfFile { head: &file[..end as usize], size: 0x2fff };
+        let short = ElfFile { head: &file[..end as usize], phdrs: None, size: 0x2fff };
         assert_eq!(
             parse_file(short, TS),
             Err(ElfError::SegmentOutsideFile { offset: 0, filesz: 0x3000 })
         );
         // A head without the program headers: they are outside what the loader saw.
-        let cut = ElfFile { head: &file[..EHDR_SIZE], size: file.len() as u64 };
+        let cut = ElfFile { head: &file[..EHDR_SIZE], phdrs: None, size: file.len() as u64 };
         assert_eq!(parse_file(cut, TS), Err(ElfError::PhdrsOutsideFile));
-        assert_eq!(phdrs_end(b"#!/bin/sh\n"), None);
-        assert_eq!(phdrs_end(&file[..40]), None);
+        // The table read on its own, as load_elf_phdrs reads it: the same executable.
+        let table = &file[off as usize..end as usize];
+        let apart =
+            ElfFile { head: &file[..EHDR_SIZE], phdrs: Some(table), size: file.len() as u64 };
+        assert_eq!(parse_file(apart, TS), parse(&file, TS));
+        // ... but not a table that would end past the file.
+        let past = ElfFile { head: &file[..EHDR_SIZE], phdrs: Some(table), size: end - 1 };
+        assert_eq!(parse_file(past, TS), Err(ElfError::PhdrsOutsideFile));
+        assert_eq!(phdrs_range(b"#!/bin/sh\n"), None);
+        assert_eq!(phdrs_range(&file[..40]), None);
+    }
+
+    #[test]
+    fn a_table_load_elf_phdrs_refuses_is_never_read() {
+        // e_phoff far into the file is read as the table alone; a table of the wrong entry
+        // size, none, or more than a page gives no range (the parse reports it from the
+        // header, and nothing the size of e_phoff is read).
+        let mut file = synth(ET_EXEC, &[text(0x10000, 0x100)], 0x100);
+        file[28..32].copy_from_slice(&0x0300_0000u32.to_le_bytes());
+        assert_eq!(phdrs_range(&file), Some((0x0300_0000, PHDR_SIZE)));
+        let mut bad = file.clone();
+        bad[42..44].copy_from_slice(&(PHDR_SIZE as u16 + 1).to_le_bytes());
+        assert_eq!(phdrs_range(&bad), None);
+        let mut none = file.clone();
+        none[44..46].copy_from_slice(&0u16.to_le_bytes());
+        assert_eq!(phdrs_range(&none), None);
+        let mut huge = file.clone();
+        huge[44..46].copy_from_slice(&(MAX_PHDRS_SIZE as u16 / PHDR_SIZE as u16 + 1).to_le_bytes());
+        assert_eq!(phdrs_range(&huge), None);
     }
 
     #[test]

@@ -1185,25 +1185,34 @@ fn read_sleeping(ino: u64, pos: u64, buf: &mut [u8], ra: &mut FileRaState) -> Re
 }
 
 /// What `execve` needs of a card file: its head (the first page, as `prepare_binprm` reads
-/// it, or up to the program headers' end) read through the page cache with the file's
-/// read-ahead, the state the mapping's faults continue from. The segments are mapped from
-/// the page cache, never read here.
-pub fn exec_image(ino: u64, file: &Arc<VmFile>, size: u64) -> Result<Vec<u8>, Errno> {
+/// it) and, when the head does not hold it, the program-header table on its own, read
+/// through the page cache with the file's read-ahead, the state the mapping's faults
+/// continue from. The segments are mapped from the page cache, never read here.
+pub fn exec_image(
+    ino: u64,
+    file: &Arc<VmFile>,
+    size: u64,
+) -> Result<(Vec<u8>, Option<Vec<u8>>), Errno> {
     let mut ra = map_ra(file);
     let mut head = alloc::vec![0u8; (size as usize).min(PAGE)];
-    let mut n = read_sleeping(ino, 0, &mut head, &mut ra)?;
-    // Program headers past the first page (unusual): read up to their end.
-    if let Some(end) = crate::fs::binfmt_elf::phdrs_end(&head) {
-        if end > head.len() as u64 && end <= size {
-            head.resize(end as usize, 0);
-            n = read_sleeping(ino, 0, &mut head, &mut ra)?;
-        }
-    }
-    set_map_ra(file, ra);
+    let n = read_sleeping(ino, 0, &mut head, &mut ra)?;
     if n < head.len() {
         return Err(Errno::EIO);
     }
-    Ok(head)
+    // Program headers past the first page (unusual): the table alone, at `e_phoff`, as
+    // `load_elf_phdrs` reads it (at most a page).
+    let table = match crate::fs::binfmt_elf::phdrs_range(&head) {
+        Some((off, len)) if off + len as u64 > head.len() as u64 && off + len as u64 <= size => {
+            let mut t = alloc::vec![0u8; len];
+            if read_sleeping(ino, off, &mut t, &mut ra)? < len {
+                return Err(Errno::EIO);
+            }
+            Some(t)
+        }
+        _ => None,
+    };
+    set_map_ra(file, ra);
+    Ok((head, table))
 }
 
 /// `invalidate_mapping_pages` for one page: drops page `index` of file `ino` from the cache

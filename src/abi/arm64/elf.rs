@@ -31,7 +31,7 @@ pub const BINFMT: BinfmtArch = BinfmtArch {
 mod tests {
     use super::*;
     use crate::abi::errno::Errno;
-    use crate::fs::binfmt_elf::{parse_for, phdrs_end, ElfFile, ARM_EABI, ELFCLASS64, PT_LOAD};
+    use crate::fs::binfmt_elf::{parse_for, phdrs_range, ElfFile, ARM_EABI, ELFCLASS64, PT_LOAD};
 
     /// A minimal ELF64 executable: one `PT_LOAD` of `len` bytes at 0x400000 holding the headers.
     fn elf64(machine: u16, len: usize) -> Vec<u8> {
@@ -63,7 +63,7 @@ mod tests {
         assert_eq!(img.ehdr.e_entry, 0x400078);
         assert_eq!(img.loads().next().unwrap().p_vaddr, 0x400000);
         assert_eq!(img.phdr_addr(), Some(0x400040));
-        assert_eq!(phdrs_end(&b), Some(64 + 56));
+        assert_eq!(phdrs_range(&b), Some((64, 56)));
     }
 
     #[test]

@@ -104,11 +104,12 @@ pub fn load(path: &str, argv: &[&[u8]], envp: &[&[u8]]) -> Result<Loaded, ExecEr
             return Err(ExecError::Errno(Errno::E2BIG));
         }
         let file = Arc::new(VmFile { pin: None, dev, ino, path: full });
-        let head =
+        let (head, table) =
             crate::kernel::cardfs::exec_image(ino, &file, st.size).map_err(ExecError::Errno)?;
-        return load_image(path, file, ElfFile { head: &head, size: st.size }, argv, envp);
+        let elf = ElfFile { head: &head, phdrs: table.as_deref(), size: st.size };
+        return load_image(path, file, elf, argv, envp);
     }
-    let (ino, head, size, pin) = with_rootfs(|fs| {
+    let (ino, head, table, size, pin) = with_rootfs(|fs| {
         let ino = fs.lookup(path)?;
         let st = fs.stat(ino)?;
         if st.st_mode & S_IFMT != S_IFREG {
@@ -121,25 +122,30 @@ pub fn load(path: &str, argv: &[&[u8]], envp: &[&[u8]]) -> Result<Loaded, ExecEr
             return Err(Errno::E2BIG);
         }
         // As load_elf_binary: `bprm->buf`'s first BINPRM_BUF_SIZE bytes (the ELF header),
-        // then up to the program headers' end (`load_elf_phdrs`); the segments are mapped
-        // from the page cache, never read here. One buffer, sized for both reads.
+        // then the program headers at `e_phoff` on their own when those bytes do not hold
+        // them (`load_elf_phdrs`, at most a page); the segments are mapped from the page
+        // cache, never read here.
         let first = st.st_size.min(BINPRM_BUF_SIZE as u64) as usize;
         let mut head = alloc::vec![0u8; first];
         fs.read(ino, 0, &mut head)?;
-        if let Some(end) = binfmt_elf::phdrs_end(&head) {
-            if end > first as u64 && end <= st.st_size {
-                head.resize(end as usize, 0);
-                fs.read(ino, first as u64, &mut head[first..])?;
+        let table = match binfmt_elf::phdrs_range(&head) {
+            Some((off, len))
+                if off + len as u64 > first as u64 && off + len as u64 <= st.st_size =>
+            {
+                let mut t = alloc::vec![0u8; len];
+                fs.read(ino, off, &mut t)?;
+                Some(t)
             }
-        }
-        Ok((ino, head, st.st_size, fs.iget(ino)))
+            _ => None,
+        };
+        Ok((ino, head, table, st.st_size, fs.iget(ino)))
     })
     .map_err(ExecError::Errno)?;
     // The text and data mappings hold the inode (an executable unlinked while it runs
     // stays whole until the process exits).
     let pin = pin.map(|p| p as Arc<dyn core::any::Any + Send + Sync>);
     let file = Arc::new(VmFile { pin, dev: RAMFS_DEV, ino, path: path.into() });
-    load_image(path, file, ElfFile { head: &head, size }, argv, envp)
+    load_image(path, file, ElfFile { head: &head, phdrs: table.as_deref(), size }, argv, envp)
 }
 
 /// `load_elf_binary` of `elf` (the head of the file `file`) into a fresh address space, the
