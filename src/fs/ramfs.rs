@@ -56,6 +56,9 @@ pub trait AddressSpace: Default {
     /// `i_size_write()`: the file's size changed (a kernel page cache that the fault path
     /// reads without the filesystem's lock keeps a copy; the host's needs none).
     fn set_size(&mut self, _size: u64) {}
+    /// The inode number the file was given (a kernel page cache keys its pages by it for
+    /// reclaim's reverse map; the host's needs none).
+    fn set_ino(&mut self, _ino: Ino) {}
 }
 
 /// A page cache on the heap: boxed pages in a B-tree by index.
@@ -275,6 +278,10 @@ impl<A: AddressSpace> Ramfs<A> {
         }
         let ino = self.next_ino;
         self.next_ino += 1;
+        let mut kind = kind;
+        if let InodeKind::Reg(m) = &mut kind {
+            m.set_ino(ino);
+        }
         let is_dir = matches!(kind, InodeKind::Dir { .. });
         let i_size = match &kind {
             InodeKind::Symlink(t) => t.len() as u64,

@@ -9,6 +9,53 @@ use alloc::collections::BTreeMap;
 use super::swapops::SwpEntry;
 use super::Pfn;
 
+/// The tmpfs superblock a swap-backed page-cache page's file is on. pivm has two, each
+/// numbering its inodes on its own (both from 1): the internal shm mount of shared anonymous
+/// memory and the rootfs, so an inode number alone does not name the file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TmpfsSb {
+    /// The rootfs (the initramfs unpacked, and what programs write there).
+    #[default]
+    Rootfs,
+    /// The kernel's internal shm mount (`shm_mnt`): shmem objects.
+    ShmMnt,
+}
+
+/// The bit of `page->mapping` that says the file is on the shm mount; the bits below hold
+/// the inode number.
+const SHM_MNT_BIT: usize = 1 << (usize::BITS - 1);
+
+/// A tmpfs page's `page->mapping`: its file's superblock and inode number in one word, the
+/// key reclaim finds the file's index by, as 6.1's `folio->mapping` points at the inode's
+/// own `address_space` (never shared between superblocks).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShmemMapping {
+    pub sb: TmpfsSb,
+    pub ino: u64,
+}
+
+impl ShmemMapping {
+    /// The word stored in `page->mapping`; None for inode 0 (no file) or a number too wide
+    /// for the word's low bits (the page then has no key and reclaim keeps it).
+    pub fn encode(self) -> Option<usize> {
+        let ino = usize::try_from(self.ino).ok().filter(|&i| i != 0 && i < SHM_MNT_BIT)?;
+        Some(match self.sb {
+            TmpfsSb::Rootfs => ino,
+            TmpfsSb::ShmMnt => ino | SHM_MNT_BIT,
+        })
+    }
+
+    /// The file a tmpfs page's `page->mapping` names; None for 0 (no key).
+    pub fn decode(mapping: usize) -> Option<Self> {
+        let ino = (mapping & !SHM_MNT_BIT) as u64;
+        if ino == 0 {
+            return None;
+        }
+        let sb = if mapping & SHM_MNT_BIT != 0 { TmpfsSb::ShmMnt } else { TmpfsSb::Rootfs };
+        Some(ShmemMapping { sb, ino })
+    }
+}
+
 /// What the index holds at a page index.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ShmemEntry {
@@ -169,6 +216,23 @@ mod tests {
             assert!(x.insert_page(i, Pfn(p)));
         }
         x
+    }
+
+    #[test]
+    fn mapping_tells_a_rootfs_inode_from_a_shm_one_with_the_same_number() {
+        let root = ShmemMapping { sb: TmpfsSb::Rootfs, ino: 5 };
+        let shm = ShmemMapping { sb: TmpfsSb::ShmMnt, ino: 5 };
+        let (a, b) = (root.encode().unwrap(), shm.encode().unwrap());
+        assert_ne!(a, b);
+        assert_eq!(ShmemMapping::decode(a), Some(root));
+        assert_eq!(ShmemMapping::decode(b), Some(shm));
+        // No file, or a number the word cannot hold beside the mount's bit.
+        assert_eq!(ShmemMapping { sb: TmpfsSb::ShmMnt, ino: 0 }.encode(), None);
+        assert_eq!(ShmemMapping { sb: TmpfsSb::Rootfs, ino: SHM_MNT_BIT as u64 }.encode(), None);
+        assert_eq!(ShmemMapping::decode(0), None);
+        assert_eq!(ShmemMapping::decode(SHM_MNT_BIT), None);
+        let widest = ShmemMapping { sb: TmpfsSb::ShmMnt, ino: (SHM_MNT_BIT - 1) as u64 };
+        assert_eq!(ShmemMapping::decode(widest.encode().unwrap()), Some(widest));
     }
 
     #[test]

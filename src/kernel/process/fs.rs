@@ -32,7 +32,7 @@ use crate::mm::gfp::GfpFlags;
 use crate::mm::memory::{CachePage, FaultError};
 use crate::mm::mm_types::{Errno, VmFile};
 use crate::mm::page::PageOwner;
-use crate::mm::shmem::{ShmemEntry, ShmemIndex};
+use crate::mm::shmem::{ShmemEntry, ShmemIndex, ShmemMapping, TmpfsSb};
 use crate::mm::swapops::SwpEntry;
 use crate::mm::{Pfn, PAGE_SHIFT};
 use crate::{kprintln, sizes::SZ_1K};
@@ -44,9 +44,10 @@ use crate::{kprintln, sizes::SZ_1K};
 pub struct FileCache {
     index: ShmemIndex,
     size: u64,
-    /// The inode number (`page->mapping` of its pages, the rmap's key), known once the file
-    /// is registered for the fault path (0 before).
+    /// The superblock and inode number (with `sb`, `page->mapping` of its pages, the rmap's
+    /// key); a rootfs file's is set when the ramfs makes the inode (0 before).
     ino: u64,
+    sb: TmpfsSb,
 }
 
 /// A page found in memory, mapped with no wait.
@@ -63,7 +64,12 @@ const fn cache_retry(major: bool) -> CachePage {
 impl FileCache {
     /// The cache of a file not in any directory (a shmem object): `size` bytes, inode `ino`.
     pub(super) fn unlinked(ino: u64, size: u64) -> Self {
-        FileCache { index: ShmemIndex::new(), size, ino }
+        FileCache { index: ShmemIndex::new(), size, ino, sb: TmpfsSb::ShmMnt }
+    }
+
+    /// `page->mapping` of this file's pages: its superblock and inode ([`ShmemMapping`]).
+    pub(super) fn mapping(&self) -> usize {
+        ShmemMapping { sb: self.sb, ino: self.ino }.encode().unwrap_or(0)
     }
 
     /// Pages inside the file (`i_size` rounded up).
@@ -122,7 +128,7 @@ impl FileCache {
             return false;
         }
         with_node(|n| n.move_page_owner(pfn, PageOwner::Anon, PageOwner::PageCache));
-        super::reclaim::set_rmap_key(pfn, self.ino, index);
+        super::reclaim::set_rmap_key(pfn, self.mapping(), index);
         super::reclaim::folio_mark_dirty(pfn);
         self.index.swap_to_page(index, e, pfn)
     }
@@ -170,18 +176,19 @@ impl FileCache {
         self.index.insert_page(index, p);
         // shmem_add_to_page_cache + folio_add_lru: tmpfs pages are swap-backed, on the
         // anon LRU.
-        super::reclaim::lru_add_shmem(p, self.ino, index);
+        super::reclaim::lru_add_shmem(p, self.mapping(), index);
         Ok(p)
     }
 
-    /// Records the inode number and stamps it on the pages cached so far.
+    /// Records the inode number and stamps the key on the pages cached so far.
     fn set_ino(&mut self, ino: u64) {
         if self.ino == ino {
             return;
         }
         self.ino = ino;
+        let mapping = self.mapping();
         for (index, pfn) in self.index.pages() {
-            super::reclaim::set_rmap_key(pfn, ino, index);
+            super::reclaim::set_rmap_key(pfn, mapping, index);
         }
     }
 
@@ -250,6 +257,24 @@ impl AddressSpace for CachePages {
     fn set_size(&mut self, size: u64) {
         self.cache.lock().size = size;
     }
+
+    fn set_ino(&mut self, ino: Ino) {
+        self.cache.lock().set_ino(ino);
+        // Reclaim finds every rootfs file's pages by inode number (`page->mapping`), mapped
+        // or not.
+        FILE_CACHES.lock().insert(ino, Arc::downgrade(&self.cache));
+    }
+}
+
+impl Drop for CachePages {
+    fn drop(&mut self) {
+        // The inode is gone (evicted): so is its registry entry.
+        let ino = self.cache.lock().ino;
+        let mut reg = FILE_CACHES.lock();
+        if reg.get(&ino).is_some_and(|w| w.as_ptr() == Arc::as_ptr(&self.cache)) {
+            reg.remove(&ino);
+        }
+    }
 }
 
 /// A process's working directory (`fs_struct`'s `pwd`): the node, and the hold on its
@@ -280,7 +305,9 @@ impl Pwd {
 /// The namespace every process sees (`init_task`'s root, with `/proc` and `/dev/console`).
 static NS: SpinLock<Option<Namespace<CachePages>>> = SpinLock::new(None);
 
-/// The page caches the fault path has looked up, by inode number (weak: the inode owns them).
+/// Every rootfs file's page cache by inode number (weak: the inode owns it), registered when
+/// the ramfs makes the inode: the fault path's, reclaim's, `swapoff`'s and `verify`'s way to
+/// a file's pages without the namespace's lock.
 static FILE_CACHES: SpinLock<BTreeMap<Ino, Weak<SpinLock<FileCache>>>> =
     SpinLock::new(BTreeMap::new());
 
@@ -348,6 +375,16 @@ fn file_cache(ino: Ino) -> Option<Arc<SpinLock<FileCache>>> {
     // registered by mmap or an earlier fault, so this never waits.
     let g = NS.try_lock()?;
     register_file(g.as_ref()?, ino)
+}
+
+/// The page cache of rootfs inode `ino` (a rootfs page's `page->mapping`), for reclaim.
+pub(super) fn rootfs_cache_of(ino: Ino) -> Option<Arc<SpinLock<FileCache>>> {
+    FILE_CACHES.lock().get(&ino).and_then(Weak::upgrade)
+}
+
+/// Every live rootfs file's page cache (`swapoff`, `verify`).
+pub(super) fn rootfs_caches() -> Vec<Arc<SpinLock<FileCache>>> {
+    FILE_CACHES.lock().values().filter_map(Weak::upgrade).collect()
 }
 
 /// The page cache a tmpfs-backed mapping's faults use: a shmem object's own (shared

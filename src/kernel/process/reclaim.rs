@@ -49,6 +49,7 @@ use crate::mm::gfp::{gfp_zone, GfpFlags};
 use crate::mm::mm_types::{VmFlags, PAGE_SIZE};
 use crate::mm::oom_kill::alloc_may_oom;
 use crate::mm::page::{pgoff_t, LruFlags, MemMap, PageOwner};
+use crate::mm::shmem::{ShmemMapping, TmpfsSb};
 use crate::mm::swap::Lruvec;
 use crate::mm::swapops::SwpEntry;
 use crate::mm::vmscan::{
@@ -100,10 +101,11 @@ pub fn lru_add_anon(pfn: Pfn, va: usize) {
     });
 }
 
-/// `folio_add_lru` of a new tmpfs page (swap-backed: the anon lists) of inode `ino`.
-pub fn lru_add_shmem(pfn: Pfn, ino: u64, index: u64) {
+/// `folio_add_lru` of a new tmpfs page (swap-backed: the anon lists) of the file `mapping`
+/// names (`mm::shmem::ShmemMapping`).
+pub fn lru_add_shmem(pfn: Pfn, mapping: usize, index: u64) {
     with_lru(|l, m| {
-        let _ = l.folio_add_lru(m, pfn, true, ino as usize, index as pgoff_t);
+        let _ = l.folio_add_lru(m, pfn, true, mapping, index as pgoff_t);
     });
 }
 
@@ -114,9 +116,9 @@ pub fn lru_add_file(pfn: Pfn, ino: u64, index: u64) {
     });
 }
 
-/// Stamps a cached page's rmap key once its file's inode number is known.
-pub fn set_rmap_key(pfn: Pfn, ino: u64, index: u64) {
-    with_lru(|_, m| Lruvec::set_rmap_key(m, pfn, ino as usize, index as pgoff_t));
+/// Stamps a tmpfs page's rmap key (`page->mapping`, `page->index`) once its file is known.
+pub fn set_rmap_key(pfn: Pfn, mapping: usize, index: u64) {
+    with_lru(|_, m| Lruvec::set_rmap_key(m, pfn, mapping, index as pgoff_t));
 }
 
 /// `folio_mark_accessed` (a read of a cached page).
@@ -157,12 +159,39 @@ fn rmap_anon(
     }
 }
 
-/// A file page's mappings: `f(hw, va, vma flags)` at the page's place in each VMA of inode
-/// `ino` whose PTE there maps it.
+/// The files whose VMAs may map a page-cache page: a tmpfs file by device and inode (its
+/// `page->mapping` names the superblock: the shm mount and the rootfs both number inodes
+/// from 1), a card file or block device by inode number.
+#[derive(Clone, Copy)]
+enum FileKey {
+    Tmpfs((u32, u32), u64),
+    Other(u64),
+}
+
+impl FileKey {
+    /// The key of a page with `page->mapping` `mapping`, swap-backed (tmpfs) or not.
+    fn of(mapping: usize, swapbacked: bool) -> Option<Self> {
+        if !swapbacked {
+            return Some(FileKey::Other(mapping as u64));
+        }
+        let m = ShmemMapping::decode(mapping)?;
+        Some(FileKey::Tmpfs(super::shmem::tmpfs_dev(m.sb), m.ino))
+    }
+
+    fn matches(self, file: &crate::mm::mm_types::VmFile) -> bool {
+        match self {
+            FileKey::Tmpfs(dev, ino) => file.dev == dev && file.ino == ino,
+            FileKey::Other(ino) => file.ino == ino,
+        }
+    }
+}
+
+/// A file page's mappings: `f(hw, va, vma flags)` at the page's place in each VMA of the
+/// file `key` names whose PTE there maps it.
 fn rmap_file(
     tasks: &mut Tasks,
     pfn: Pfn,
-    ino: usize,
+    key: FileKey,
     index: pgoff_t,
     mut f: impl FnMut(&mut MmHw, usize, VmFlags),
 ) {
@@ -172,7 +201,7 @@ fn rmap_file(
         let ProcessMm { mm, hw } = &mut **pm;
         for vma in mm.iter() {
             let Some(file) = vma.vm_file.as_ref() else { continue };
-            if file.ino as usize != ino || index < vma.vm_pgoff {
+            if !key.matches(file) || index < vma.vm_pgoff {
                 continue;
             }
             let off = (index - vma.vm_pgoff) as usize;
@@ -241,10 +270,15 @@ impl KernelEnv {
     /// (the page into the swap cache, its swap entry into the object's index) and the write
     /// submitted under the batch's plug, as an anonymous page's. The rootfs's tmpfs pages
     /// hold the initramfs's only copy and are not swapped yet: activated.
-    fn pageout_shmem(&mut self, pfn: Pfn, ino: usize, index: pgoff_t) -> Pageout {
-        let Some(cache) = super::shmem::shmem_cache_of(ino as u64) else {
+    fn pageout_shmem(&mut self, pfn: Pfn, mapping: usize, index: pgoff_t) -> Pageout {
+        let Some(m) = ShmemMapping::decode(mapping) else { return Pageout::Activate };
+        if m.sb == TmpfsSb::Rootfs {
+            return Pageout::Activate;
+        }
+        let Some(cache) = super::shmem::tmpfs_cache_of(m) else {
             return Pageout::Activate;
         };
+        let key = FileKey::of(mapping, true).expect("decoded above");
         // Back in the object while its last write is still in flight (a fault took it):
         // looked at again once the write has ended.
         if swap::under_writeback(pfn) {
@@ -262,10 +296,10 @@ impl KernelEnv {
         // being torn down.
         let Some(mut c) = cache.try_lock() else { return Pageout::Keep };
         if c.cached(index) != Some(pfn) {
-            // A rootfs page whose inode number a shmem object's shares.
+            // Not the file's page at that index (truncated or replaced meanwhile).
             return Pageout::Activate;
         }
-        rmap_file(tasks, pfn, ino, index as pgoff_t, |hw, va, _| {
+        rmap_file(tasks, pfn, key, index as pgoff_t, |hw, va, _| {
             if arch::clear_user_pte(hw.pgd, va).is_some() {
                 arch::flush_tlb_page(va, hw.context_id);
                 hw.rss_shmem -= 1;
@@ -300,14 +334,15 @@ impl KernelEnv {
         let Some(ops) = *FILE_OPS.lock() else { return Pageout::Keep };
         // try_to_unmap: a dirty PTE makes the page dirty (kept for writeback).
         let mut dirty = flags.contains(LruFlags::PG_dirty);
-        rmap_file(self.tasks(), pfn, ino, index, |hw, va, _| {
+        let key = FileKey::Other(ino as u64);
+        rmap_file(self.tasks(), pfn, key, index, |hw, va, _| {
             dirty |= arch::get_user_pte(hw.pgd, va).is_some_and(|p| p.dirty());
         });
         if dirty {
             with_lru(|_, m| Lruvec::update_isolated(m, pfn, LruFlags::empty(), LruFlags::PG_dirty));
             return Pageout::Keep;
         }
-        rmap_file(self.tasks(), pfn, ino, index, |hw, va, _| {
+        rmap_file(self.tasks(), pfn, key, index, |hw, va, _| {
             if arch::clear_user_pte(hw.pgd, va).is_some() {
                 arch::flush_tlb_page(va, hw.context_id);
                 hw.rss_file -= 1;
@@ -406,8 +441,10 @@ impl ReclaimEnv for KernelEnv {
             rmap_anon(self.tasks(), pfn, index, |pm, va, f| {
                 visit(pm.hw.pgd, pm.hw.context_id, va, f)
             });
-        } else if mapping != 0 {
-            rmap_file(self.tasks(), pfn, mapping, index, |hw, va, f| {
+        } else if let Some(key) =
+            FileKey::of(mapping, flags.contains(LruFlags::PG_swapbacked)).filter(|_| mapping != 0)
+        {
+            rmap_file(self.tasks(), pfn, key, index, |hw, va, f| {
                 visit(hw.pgd, hw.context_id, va, f)
             });
         }

@@ -17,8 +17,8 @@
 //! ([`shmem_writepage`]): the page unmapped everywhere, a slot, the page in the swap cache
 //! and the swap entry in its place in the object's index; the next fault on it, or
 //! `swapoff` ([`shmem_unuse`]), brings it back into the object (`shmem_swapin_folio`). The
-//! objects are found by inode number ([`shmem_cache_of`]), as reclaim knows a page by its
-//! `page->mapping`.
+//! objects are found by their pages' `page->mapping` ([`tmpfs_cache_of`]): the superblock and
+//! the inode number, as the shm mount and the rootfs both number their inodes from 1.
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::sync::{Arc, Weak};
@@ -31,7 +31,7 @@ use crate::kernel::spinlock::SpinLock;
 use crate::kernel::swap::{self, SwapRead};
 use crate::mm::mm_types::{Errno, VmFile, VmFlags, Vma, PAGE_SIZE};
 use crate::mm::page::PageOwner;
-use crate::mm::shmem::shmem_swap_usage;
+use crate::mm::shmem::{shmem_swap_usage, ShmemMapping, TmpfsSb};
 use crate::mm::swapops::SwpEntry;
 use crate::mm::Pfn;
 
@@ -113,9 +113,34 @@ pub fn shmem_cache_of(ino: u64) -> Option<Arc<SpinLock<FileCache>>> {
     OBJECTS.lock().get(&ino).and_then(Weak::upgrade)
 }
 
+/// The page cache of the tmpfs file a page's `page->mapping` names: a shmem object's or a
+/// rootfs file's (reclaim's `folio->mapping`).
+pub fn tmpfs_cache_of(m: ShmemMapping) -> Option<Arc<SpinLock<FileCache>>> {
+    match m.sb {
+        TmpfsSb::ShmMnt => shmem_cache_of(m.ino),
+        TmpfsSb::Rootfs => super::fs::rootfs_cache_of(m.ino),
+    }
+}
+
+/// `s_dev` of a tmpfs superblock (what a VMA's `vm_file` of its files carries).
+pub fn tmpfs_dev(sb: TmpfsSb) -> (u32, u32) {
+    match sb {
+        TmpfsSb::ShmMnt => SHM_MNT_DEV,
+        TmpfsSb::Rootfs => crate::fs::ramfs::RAMFS_DEV,
+    }
+}
+
 /// Every live shmem object's page cache.
 fn objects() -> Vec<Arc<SpinLock<FileCache>>> {
     OBJECTS.lock().values().filter_map(Weak::upgrade).collect()
+}
+
+/// Every tmpfs file's page cache: the shmem objects' and the rootfs files' (what 6.1's
+/// `shmem_swaplist` holds: the inodes with entries in swap).
+fn tmpfs_files() -> Vec<Arc<SpinLock<FileCache>>> {
+    let mut all = objects();
+    all.extend(super::fs::rootfs_caches());
+    all
 }
 
 /// `shmem_writepage` of page `pfn`, page `index` of `cache`, which reclaim has unmapped from
@@ -137,11 +162,11 @@ pub fn shmem_writepage(cache: &mut FileCache, index: u64, pfn: Pfn) -> Option<Sw
     Some(e)
 }
 
-/// `shmem_unuse(type)` at `swapoff`: every shmem object's pages in area `ty` read back in
+/// `shmem_unuse(type)` at `swapoff`: every tmpfs file's pages in area `ty` read back in
 /// (waiting for each read with no lock held) and put back in their objects. `ENOMEM` when a
 /// page cannot be had (the area stays on).
 pub fn shmem_unuse(ty: u32) -> Result<(), Errno> {
-    for cache in objects() {
+    for cache in tmpfs_files() {
         let mut from = 0;
         loop {
             let Some((index, e)) = cache.lock().shmem_index().next_swap_entry(from, ty) else {
@@ -168,10 +193,10 @@ pub fn shmem_unuse(ty: u32) -> Result<(), Errno> {
     Ok(())
 }
 
-/// The shmem objects' references to swap slots, added to `refs` (`verify` checks each
-/// slot's count against them and the swap PTEs).
+/// The tmpfs files' references to swap slots (their index entries), added to `refs`
+/// (`verify` checks each slot's count against them and the swap PTEs).
 pub fn add_swap_refs(refs: &mut BTreeMap<SwpEntry, u32>) -> Result<(), String> {
-    for cache in objects() {
+    for cache in tmpfs_files() {
         let c = cache.lock();
         let mut n = 0;
         for (_, e) in c.shmem_index().swap_entries() {
@@ -180,7 +205,7 @@ pub fn add_swap_refs(refs: &mut BTreeMap<SwpEntry, u32>) -> Result<(), String> {
         }
         if n != c.shmem_index().swapped() {
             return Err(alloc::format!(
-                "swap: shmem object swapped {} but {} swap entries",
+                "swap: tmpfs file swapped {} but {} swap entries",
                 c.shmem_index().swapped(),
                 n
             ));
