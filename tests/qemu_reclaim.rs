@@ -966,3 +966,111 @@ fn swapoff_brings_shared_anonymous_pages_back_2g() {
     q.verify_ok("after shmswap");
     q.poweroff_ok();
 }
+
+/// A `tmpfsswap` phase line's `+N` after `key` (the phase's words must all be right).
+fn tmpfsswap_delta(q: &Qemu, out: &str, phase: &str, key: &str) -> u64 {
+    let line = q.line_with("tmpfsswap", out, &format!("TMPFSSWAP {phase}:")).to_string();
+    if !line.contains(" bad=0 ") {
+        q.fail(&format!("tmpfsswap {phase}: bytes wrong: {line}\n{out}"));
+    }
+    swapstress_delta(q, &line, key)
+}
+
+/// The rootfs's tmpfs files go to swap and come back, as 6.1's `shmem_writepage` sends a
+/// tmpfs file's pages and `shmem_swapin_folio` brings them back for every reader. The
+/// initramfs's 16 MiB data file is unlinked first (its pages freed: the card's 23 MiB swap
+/// could not hold it beside the rest), then `tmpfsswap` copies itself to `/tmp` and writes two
+/// pattern files and a text file there, and `swapstress` takes the free RAM and 9/10 of what
+/// the rootfs holds: reclaim writes the rootfs's old pages to swap first (`pswpout`; `Shmem`
+/// drops, the pages being the swap cache's and then gone), and `verify` counts the files'
+/// index entries with the slots. Unlinking the first file frees its slots (`SwapFree` up).
+/// The console's `cat` of the initramfs's text file prints every line (the console waits for
+/// the card idle), the copy in `/tmp` runs (exec of a file in swap), and `tmpfsswap check`
+/// reads the other file's first half through `read()` (swap-ins from the file layer: `pswpin`,
+/// the call sleeping with its locks dropped), its second half through a shared mapping (major
+/// faults), and pwrites and preads partial pages: every byte right. `swapoff` brings every
+/// rootfs page back (`Shmem` as before the push, less the unlinked file; nothing in the swap
+/// cache), `verify` clean. Before, reclaim activated the rootfs's pages and they never left RAM.
+#[test]
+fn a_rootfs_file_goes_to_swap_and_comes_back_2g() {
+    let (mut q, _) = Qemu::boot_to_prompt(
+        Opts::raw("2G").append(SMALL_RAM).sd_card().initramfs().limit(SWAP_RUN_LIMIT),
+    );
+    let out = q.cmd("swapon /dev/mmcblk0p2");
+    q.expect_in("swapon", &out, "Adding ");
+    for (cmd, said) in [
+        ("rm /data/f16m", "TMPFSSWAP removed"),
+        ("copy /bin/tmpfsswap /tmp/tx", "TMPFSSWAP copied"),
+    ] {
+        let out = q.cmd_timeout(&format!("run /bin/tmpfsswap {cmd}"), RUN);
+        q.expect_in(cmd, &out, said);
+    }
+    let mi = q.cmd("cat /proc/meminfo");
+    let mib = meminfo_kb(&q, &mi, "MemFree") / 6 / 1024;
+    for (path, size) in [("/tmp/gone", mib / 2), ("/tmp/pat", mib)] {
+        let out = q.cmd_timeout(&format!("run /bin/tmpfsswap write {path} {size}"), RUN);
+        q.expect_in("write", &out, "TMPFSSWAP wrote");
+    }
+    let mi = q.cmd("cat /proc/meminfo");
+    let (free_kb, shmem_written) = (meminfo_kb(&q, &mi, "MemFree"), meminfo_kb(&q, &mi, "Shmem"));
+    let out0 = vmstat(&mut q, "pswpout");
+    let push = (free_kb + shmem_written * 9 / 10) / 1024;
+    let out = q.cmd_timeout(&format!("run /bin/swapstress -m {push}"), RUN);
+    q.expect_in("swapstress", &out, " ok: every word of ");
+    assert!(vmstat(&mut q, "pswpout") > out0, "nothing written out");
+    let mi = q.cmd("cat /proc/meminfo");
+    let shmem_pushed = meminfo_kb(&q, &mi, "Shmem");
+    if shmem_pushed + mib * 1024 > shmem_written {
+        q.fail(&format!("Shmem {shmem_written} -> {shmem_pushed} kB: the files stayed\n{mi}"));
+    }
+    q.verify_ok("with rootfs pages in swap");
+    let swap_free = meminfo_kb(&q, &mi, "SwapFree");
+    let out = q.cmd_timeout("run /bin/tmpfsswap rm /tmp/gone", RUN);
+    q.expect_in("rm", &out, "TMPFSSWAP removed /tmp/gone");
+    let mi = q.cmd("cat /proc/meminfo");
+    if meminfo_kb(&q, &mi, "SwapFree") <= swap_free {
+        q.fail(&format!(
+            "unlinking a file in swap freed no slot (SwapFree was {swap_free} kB)\n{mi}"
+        ));
+    }
+    q.verify_ok("after the unlink");
+    // The console's cat of an initramfs file in swap: every line, in order.
+    let in0 = vmstat(&mut q, "pswpin");
+    let out = q.cmd_timeout("cat /data/lines.txt", RUN);
+    let want: String = (0..600).map(|i| format!("initramfs line {i:05}\n")).collect();
+    if out != want {
+        q.fail(&format!(
+            "cat /data/lines.txt: {} bytes, not the {} written",
+            out.len(),
+            want.len()
+        ));
+    }
+    if vmstat(&mut q, "pswpin") == in0 {
+        q.fail("cat /data/lines.txt read nothing from swap");
+    }
+    let out = q.cmd_timeout("run /tmp/tx hello", RUN);
+    q.expect_in("exec from /tmp", &out, "TMPFSSWAP hello\n");
+    let out = q.cmd_timeout("run /bin/tmpfsswap check /tmp/pat", RUN);
+    q.expect_in("check", &out, "TMPFSSWAP ok: every byte right\n");
+    let read_in = tmpfsswap_delta(&q, &out, "read", "pswpin");
+    let mmap_majflt = tmpfsswap_delta(&q, &out, "mmap", "majflt");
+    tmpfsswap_delta(&q, &out, "pwrite", "pswpin");
+    if read_in == 0 || mmap_majflt == 0 {
+        q.fail(&format!("the file's halves were not both in swap\n{out}"));
+    }
+    q.verify_ok("after the check");
+    let out = q.cmd_timeout("swapoff /dev/mmcblk0p2", RUN);
+    assert_eq!(out, "", "swapoff printed {out:?}");
+    let mi = q.cmd("cat /proc/meminfo");
+    assert_eq!(meminfo_kb(&q, &mi, "SwapCached"), 0, "{mi}");
+    let shmem = meminfo_kb(&q, &mi, "Shmem");
+    if shmem + mib / 2 * 1024 != shmem_written {
+        q.fail(&format!(
+            "Shmem {shmem} kB after swapoff, {shmem_written} kB before the push, {} MiB unlinked\n{mi}",
+            mib / 2
+        ));
+    }
+    q.verify_ok("after swapoff");
+    no_sleep_in_atomic(&q, "the whole run");
+    q.poweroff_ok();
+}

@@ -295,7 +295,11 @@ impl<A: AddressSpace> Unpacker<'_, A> {
         data: &[u8],
     ) -> Result<(), InitramfsError> {
         if !data.is_empty() {
-            self.fs.write(ino, offset, data).map_err(|e| fs_err(name, e))?;
+            let n = self.fs.write(ino, offset, data).map_err(|e| fs_err(name, e))?;
+            if n < data.len() {
+                // A page the file could not have (only a lack of memory at boot).
+                return Err(fs_err(name, Errno::ENOMEM));
+            }
         }
         Ok(())
     }

@@ -45,9 +45,13 @@ pub type PageBuf = [u8; PAGE_SIZE];
 /// read as zeros (holes). The kernel will implement it over page frames from the page
 /// allocator; the host uses [`BTreeAddressSpace`].
 pub trait AddressSpace: Default {
-    /// `find_get_page()`: the page at `index`, if cached.
-    fn find_get_page(&self, index: u64) -> Option<&PageBuf>;
-    /// `find_or_create_page()`: the page at `index`, a zeroed one added if absent.
+    /// `find_get_page()`: the page at `index`, if the file has one (None: a hole). An error
+    /// when the page could not be had now (the kernel's tmpfs brings a page back from swap
+    /// here, and may stop the operation to wait for it with its locks dropped): the file
+    /// operation ends short before that page.
+    fn find_get_page(&self, index: u64) -> Result<Option<&PageBuf>, Errno>;
+    /// `find_or_create_page()`: the page at `index`, a zeroed one added if absent; errors as
+    /// for `find_get_page`.
     fn find_or_create_page(&mut self, index: u64) -> Result<&mut PageBuf, Errno>;
     /// `truncate_inode_pages()`: drop every page from `index` on.
     fn truncate_inode_pages(&mut self, index: u64);
@@ -68,8 +72,8 @@ pub struct BTreeAddressSpace {
 }
 
 impl AddressSpace for BTreeAddressSpace {
-    fn find_get_page(&self, index: u64) -> Option<&PageBuf> {
-        self.pages.get(&index).map(|p| &**p)
+    fn find_get_page(&self, index: u64) -> Result<Option<&PageBuf>, Errno> {
+        Ok(self.pages.get(&index).map(|p| &**p))
     }
     fn find_or_create_page(&mut self, index: u64) -> Result<&mut PageBuf, Errno> {
         Ok(self.pages.entry(index).or_insert_with(|| Box::new([0; PAGE_SIZE])))
@@ -626,27 +630,40 @@ impl<A: AddressSpace> Ramfs<A> {
     }
 
     /// `write` at `offset`: the data goes into the file's pages; the size grows to cover it.
+    /// A page that cannot be had ends the write short before it (the bytes written; its error
+    /// when none were), as `generic_perform_write` returns what it copied.
     pub fn write(&mut self, ino: Ino, offset: u64, data: &[u8]) -> Result<usize, Errno> {
-        let end = offset.checked_add(data.len() as u64).ok_or(Errno::EFBIG)?;
+        offset.checked_add(data.len() as u64).ok_or(Errno::EFBIG)?;
         let i = self.reg_mut(ino)?;
         let InodeKind::Reg(mapping) = &mut i.kind else { return Err(Errno::EINVAL) };
         let mut done = 0;
+        let mut failed = None;
         while done < data.len() {
             let pos = offset + done as u64;
             let (index, off) = (pos / PAGE_SIZE as u64, (pos % PAGE_SIZE as u64) as usize);
             let n = (PAGE_SIZE - off).min(data.len() - done);
-            mapping.find_or_create_page(index)?[off..off + n]
-                .copy_from_slice(&data[done..done + n]);
+            match mapping.find_or_create_page(index) {
+                Ok(page) => page[off..off + n].copy_from_slice(&data[done..done + n]),
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
             done += n;
         }
+        let end = offset + done as u64;
         if end > i.i_size {
             i.i_size = end;
             mapping.set_size(end);
         }
-        Ok(data.len())
+        match failed {
+            Some(e) if done == 0 => Err(e),
+            _ => Ok(done),
+        }
     }
 
-    /// `read` at `offset` into `buf`: bytes up to `i_size`, holes as zeros.
+    /// `read` at `offset` into `buf`: bytes up to `i_size`, holes as zeros. A page that cannot
+    /// be had ends the read short before it (the bytes read; its error when none were).
     pub fn read(&self, ino: Ino, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
         let i = self.inodes.get(&ino).ok_or(Errno::ENOENT)?;
         let mapping = match &i.kind {
@@ -664,8 +681,10 @@ impl<A: AddressSpace> Ramfs<A> {
             let (index, off) = (pos / PAGE_SIZE as u64, (pos % PAGE_SIZE as u64) as usize);
             let n = (PAGE_SIZE - off).min(len - done);
             match mapping.find_get_page(index) {
-                Some(p) => buf[done..done + n].copy_from_slice(&p[off..off + n]),
-                None => buf[done..done + n].fill(0),
+                Ok(Some(p)) => buf[done..done + n].copy_from_slice(&p[off..off + n]),
+                Ok(None) => buf[done..done + n].fill(0),
+                Err(_) if done > 0 => return Ok(done),
+                Err(e) => return Err(e),
             }
             done += n;
         }
@@ -673,19 +692,20 @@ impl<A: AddressSpace> Ramfs<A> {
     }
 
     /// `truncate`: set the size; pages wholly past it are dropped and the tail of the last
-    /// page is zeroed, so growing again reads zeros.
+    /// page is zeroed, so growing again reads zeros. The partial page is had first: when it
+    /// cannot be (its error), nothing has changed.
     pub fn truncate(&mut self, ino: Ino, size: u64) -> Result<(), Errno> {
         let i = self.reg_mut(ino)?;
         let InodeKind::Reg(mapping) = &mut i.kind else { return Err(Errno::EINVAL) };
         let page = PAGE_SIZE as u64;
-        mapping.truncate_inode_pages(size.div_ceil(page));
         if !size.is_multiple_of(page) {
-            if let Some(p) = mapping.find_get_page(size / page) {
+            if let Some(p) = mapping.find_get_page(size / page)? {
                 let mut copy = *p;
                 copy[(size % page) as usize..].fill(0);
                 *mapping.find_or_create_page(size / page)? = copy;
             }
         }
+        mapping.truncate_inode_pages(size.div_ceil(page));
         mapping.set_size(size);
         i.i_size = size;
         Ok(())
@@ -922,6 +942,94 @@ mod tests {
 
     type Fs = Ramfs<BTreeAddressSpace>;
 
+    /// A page cache whose pages at the indexes in `away` cannot be had (as the kernel's tmpfs
+    /// page in swap that a read must stop for), recording the inode number it was given.
+    #[derive(Default)]
+    struct Away {
+        pages: BTreeAddressSpace,
+        away: alloc::collections::BTreeSet<u64>,
+        ino: Ino,
+    }
+
+    impl AddressSpace for Away {
+        fn find_get_page(&self, index: u64) -> Result<Option<&PageBuf>, Errno> {
+            if self.away.contains(&index) {
+                return Err(Errno::EFAULT);
+            }
+            self.pages.find_get_page(index)
+        }
+        fn find_or_create_page(&mut self, index: u64) -> Result<&mut PageBuf, Errno> {
+            if self.away.contains(&index) {
+                return Err(Errno::EFAULT);
+            }
+            self.pages.find_or_create_page(index)
+        }
+        fn truncate_inode_pages(&mut self, index: u64) {
+            self.pages.truncate_inode_pages(index);
+        }
+        fn nrpages(&self) -> u64 {
+            self.pages.nrpages()
+        }
+        fn set_ino(&mut self, ino: Ino) {
+            self.ino = ino;
+        }
+    }
+
+    fn away(fs: &mut Ramfs<Away>, ino: Ino) -> &mut alloc::collections::BTreeSet<u64> {
+        let Some(Inode { kind: InodeKind::Reg(m), .. }) = fs.inodes.get_mut(&ino) else {
+            panic!("a regular file")
+        };
+        &mut m.away
+    }
+
+    #[test]
+    fn a_page_that_cannot_be_had_ends_read_and_write_short_before_it() {
+        let mut fs = Ramfs::<Away>::new();
+        let f = fs.create("/f", 0o644, true).unwrap();
+        assert_eq!(fs.mapping(f).unwrap().ino, f, "the cache knows its inode");
+        let data: Vec<u8> = (0..3 * PAGE_SIZE).map(|i| (i % 251) as u8).collect();
+        assert_eq!(fs.write(f, 0, &data), Ok(data.len()));
+        away(&mut fs, f).insert(1);
+        // A read from page 0 stops at page 1 with what it read; one starting there fails.
+        let mut buf = alloc::vec![0u8; 3 * PAGE_SIZE];
+        assert_eq!(fs.read(f, 100, &mut buf), Ok(PAGE_SIZE - 100));
+        assert_eq!(&buf[..PAGE_SIZE - 100], &data[100..PAGE_SIZE]);
+        assert_eq!(fs.read(f, PAGE_SIZE as u64 + 5, &mut buf), Err(Errno::EFAULT));
+        // A write across it stops before it, the size grown only by what was written.
+        let g = fs.create("/g", 0o644, true).unwrap();
+        away(&mut fs, g).insert(1);
+        assert_eq!(fs.write(g, 10, &data), Ok(PAGE_SIZE - 10));
+        assert_eq!(fs.stat(g).unwrap().st_size, PAGE_SIZE as u64);
+        assert_eq!(fs.write(g, PAGE_SIZE as u64, b"x"), Err(Errno::EFAULT));
+        // Back: the rest reads as written.
+        away(&mut fs, f).clear();
+        assert_eq!(fs.read(f, PAGE_SIZE as u64 + 5, &mut buf[..10]), Ok(10));
+        assert_eq!(&buf[..10], &data[PAGE_SIZE + 5..PAGE_SIZE + 15]);
+    }
+
+    #[test]
+    fn truncate_changes_nothing_when_its_partial_page_cannot_be_had() {
+        let mut fs = Ramfs::<Away>::new();
+        let f = fs.create("/f", 0o644, true).unwrap();
+        let data = alloc::vec![7u8; 3 * PAGE_SIZE];
+        fs.write(f, 0, &data).unwrap();
+        away(&mut fs, f).insert(1);
+        let cut = PAGE_SIZE as u64 + 10;
+        assert_eq!(fs.truncate(f, cut), Err(Errno::EFAULT));
+        assert_eq!(fs.stat(f).unwrap().st_size, 3 * PAGE_SIZE as u64);
+        assert_eq!(fs.mapping(f).unwrap().nrpages(), 3);
+        away(&mut fs, f).clear();
+        fs.truncate(f, cut).unwrap();
+        assert_eq!(fs.mapping(f).unwrap().nrpages(), 2);
+        let mut buf = [1u8; 20];
+        assert_eq!(fs.read(f, cut - 10, &mut buf), Ok(10));
+        assert_eq!(&buf[..10], &[7; 10]);
+        // Grown again: the tail past the cut reads as zeros.
+        fs.truncate(f, cut + 10).unwrap();
+        assert_eq!(fs.read(f, cut, &mut buf), Ok(10));
+        assert_eq!(&buf[..10], &[0; 10]);
+    }
+
     #[test]
     fn split_last_handles_roots_and_trailing_slashes() {
         assert_eq!(split_last("/a/b"), ("/a", "b"));
@@ -977,9 +1085,9 @@ mod tests {
         assert_eq!(fs.stat(f).unwrap().st_size, 5005);
         // Page 0 is a hole: not in the cache, reads as zeros.
         let m = fs.mapping(f).unwrap();
-        assert!(m.find_get_page(0).is_none());
+        assert!(m.find_get_page(0).unwrap().is_none());
         assert_eq!(m.nrpages(), 1);
-        assert_eq!(&m.find_get_page(1).unwrap()[904..909], b"hello");
+        assert_eq!(&m.find_get_page(1).unwrap().unwrap()[904..909], b"hello");
         let mut buf = [1u8; 8];
         assert_eq!(fs.read(f, 4998, &mut buf), Ok(7));
         assert_eq!(&buf[..7], b"\0\0hello");

@@ -1457,10 +1457,21 @@ impl<A: AddressSpace, M: UserMemory> Ctx<'_, A, M> {
                         if f.f_flags & o::O_APPEND != 0 {
                             pos = self.ns.ramfs.stat(i)?.st_size;
                         }
-                        self.ns.ramfs.write(i, pos, &data[..got])?;
-                        pos += got as u64;
+                        // A page the file could not have now (one in swap whose read the
+                        // task sleeps on, no memory) ends the write short before it: the
+                        // bytes written so far are the result, and the caller goes on from
+                        // there after the wait.
+                        let wrote = match self.ns.ramfs.write(i, pos, &data[..got]) {
+                            Ok(w) => w,
+                            Err(_) if done > 0 => return Ok(done),
+                            Err(e) => return Err(e),
+                        };
+                        pos += wrote as u64;
                         if at.is_none() {
                             f.f_pos = pos;
+                        }
+                        if wrote < got {
+                            return Ok(done + wrote);
                         }
                     }
                     _ => return Err(Errno::EINVAL),

@@ -766,6 +766,18 @@ pub fn swap_read_start(
     va: usize,
     plug: Option<&mut SwapPlug>,
 ) -> Result<SwapRead, Errno> {
+    swap_read_start_gfp(e, readahead, va, plug, GfpFlags::GFP_HIGHUSER_MOVABLE)
+}
+
+/// [`swap_read_start`] with the new page allocated by `gfp` (a rootfs file's page is read
+/// through the linear map, so it is brought back in lowmem).
+pub fn swap_read_start_gfp(
+    e: SwpEntry,
+    readahead: bool,
+    va: usize,
+    plug: Option<&mut SwapPlug>,
+    gfp: GfpFlags,
+) -> Result<SwapRead, Errno> {
     settle(e);
     if let Some(c) = SWAP.lock().cache.get(e) {
         return Ok(SwapRead::Cached(Pfn(c.pfn)));
@@ -774,8 +786,8 @@ pub fn swap_read_start(
         return Ok(SwapRead::InFlight(p.disk, p.done.clone()));
     }
     let bdev = bdev_of(e).ok_or(Errno::ENOENT)?;
-    let pfn = with_node(|n| n.alloc_pages_for(PageOwner::Anon, GfpFlags::GFP_HIGHUSER_MOVABLE, 0))
-        .map_err(|_| Errno::ENOMEM)?;
+    let pfn =
+        with_node(|n| n.alloc_pages_for(PageOwner::Anon, gfp, 0)).map_err(|_| Errno::ENOMEM)?;
     {
         let mut s = SWAP.lock();
         if s.areas.swap_count(e) == 0 || s.areas.duplicate(e, SWAP_HAS_CACHE).is_err() {

@@ -21,13 +21,16 @@ USER_CFLAGS        := -std=c99 -O2 -Wall -Wextra -Werror
 # tiny has no C library at all: its own _start and system calls.
 USER_TINY_CFLAGS   := $(USER_CFLAGS) -nostdlib -ffreestanding -fno-stack-protector
 # Programs linked with static glibc and the shared helpers; vmtest and segv add the probe table.
-USER_GLIBC_PROGS   := vmtest segv crash efault forkbomb membomb mapmax procself syscalls spin touch forkwait jobctl files vmbench cardmap swapstress swaptest swapmonkey blkmap fstest pipetest cardwait bigread shmswap
+USER_GLIBC_PROGS   := vmtest segv crash efault forkbomb membomb mapmax procself syscalls spin touch forkwait jobctl files vmbench cardmap swapstress swaptest swapmonkey blkmap fstest pipetest cardwait bigread shmswap tmpfsswap
 USER_PROGS         := tiny $(USER_GLIBC_PROGS)
 USER_BINS          := $(addprefix $(USER_OUT)/,$(USER_PROGS))
 USER_HEADERS       := $(wildcard $(USER_SRC)/*.h)
 # The file the fault tests map: 16 MiB (4096 pages), every byte of page i is i mod 256, so a
 # program's sum of one byte per page tells which pages it read (the reference's /data/f16m).
 USER_DATA_FILES    := $(USER_DATA)/f16m
+# A text file in the initramfs only: the console's `cat` of an initramfs file whose pages went
+# to swap (tests/qemu_reclaim.rs), 600 lines of "initramfs line NNNNN".
+INITRAMFS_DATA_FILES := $(USER_DATA_FILES) $(USER_DATA)/lines.txt
 INITRAMFS          := build/$(if $(filter-out arm,$(USER_ARCH)),$(USER_ARCH)/)initramfs.cpio.gz
 INITRAMFS_ROOT     := build/initramfs-root-$(USER_ARCH)
 # The same archive uncompressed (`make run INITRD=build/initramfs.cpio`): pivm parses it in
@@ -54,18 +57,22 @@ $(USER_DATA)/f16m:
 	@mkdir -p $(@D)
 	perl -e 'print chr($$_ & 255) x 4096 for 0 .. 4095' > $@
 
+$(USER_DATA)/lines.txt:
+	@mkdir -p $(@D)
+	perl -e 'printf "initramfs line %05d\n", $$_ for 0 .. 599' > $@
+
 # A newc cpio archive (Debian's GNU cpio, --reproducible: inode numbers in order, owner root),
 # gzip-compressed, as Linux's initramfs and pivm's unpacker take it. Timestamps are fixed so
 # the same programs give the same archive.
 initramfs: $(INITRAMFS)
 
-$(INITRAMFS): $(USER_BINS) $(USER_DATA_FILES)
+$(INITRAMFS): $(USER_BINS) $(INITRAMFS_DATA_FILES)
 	@mkdir -p $(@D)
 	rm -rf $(INITRAMFS_ROOT)
 	mkdir -p $(INITRAMFS_ROOT)/bin $(INITRAMFS_ROOT)/data $(INITRAMFS_ROOT)/proc $(INITRAMFS_ROOT)/dev \
 		$(INITRAMFS_ROOT)/tmp
 	install -m 0755 $(USER_BINS) $(INITRAMFS_ROOT)/bin/
-	install -m 0644 $(USER_DATA_FILES) $(INITRAMFS_ROOT)/data/
+	install -m 0644 $(INITRAMFS_DATA_FILES) $(INITRAMFS_ROOT)/data/
 	find $(INITRAMFS_ROOT) -exec touch -h -d @0 {} +
 	cd $(INITRAMFS_ROOT) && find . -mindepth 1 | LC_ALL=C sort | \
 		cpio -o -H newc -R 0:0 --reproducible --quiet > $(CURDIR)/$(INITRAMFS_RAW).tmp

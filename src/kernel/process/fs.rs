@@ -101,7 +101,7 @@ impl FileCache {
             super::iowait::set_fault_wait(disk, done);
             return Ok(cache_retry(false));
         }
-        match swap::swap_read_start(e, false, 0, None) {
+        match swap::swap_read_start_gfp(e, false, 0, None, self.swapin_gfp()) {
             Ok(SwapRead::Cached(pfn)) => {
                 if self.swapin_cached(index, e, pfn) {
                     Ok(cache_hit(pfn))
@@ -115,6 +115,18 @@ impl FileCache {
             }
             Err(Errno::ENOMEM) => Err(FaultError::Oom),
             Err(_) => Err(FaultError::Sigbus),
+        }
+    }
+
+    /// Where a page of this file comes back from swap: a shmem object's pages are only
+    /// mapped into processes, anywhere (`GFP_HIGHUSER_MOVABLE`, as 6.1's tmpfs allocates);
+    /// a rootfs file's are also read and written by the file layer, which reaches them
+    /// through the linear map (pivm's file layer has no kmap, where 6.1's `shmem_file_read_iter`
+    /// kmaps a highmem page): lowmem, as the rootfs's other pages are ([`FileCache::get_or_create`]).
+    pub(super) fn swapin_gfp(&self) -> GfpFlags {
+        match self.sb {
+            TmpfsSb::ShmMnt => GfpFlags::GFP_HIGHUSER_MOVABLE,
+            TmpfsSb::Rootfs => GfpFlags::GFP_KERNEL,
         }
     }
 
@@ -164,10 +176,14 @@ impl FileCache {
         self.index.nrpages()
     }
 
-    /// A zeroed page-cache frame at `index` (created if absent).
+    /// A zeroed page-cache frame at `index` (created if absent). `EIO` when the index holds a
+    /// swap entry there: its callers bring the page back first ([`swapin_for_file`], the
+    /// fault's [`FileCache::swapin`]), and a new page in its place would lose the data.
     fn get_or_create(&mut self, index: u64) -> Result<Pfn, Errno> {
-        if let Some(p) = self.index.page(index) {
-            return Ok(p);
+        match self.index.get(index) {
+            Some(ShmemEntry::Page(p)) => return Ok(p),
+            Some(ShmemEntry::Swap(_)) => return Err(Errno::EIO),
+            None => {}
         }
         let p = with_node(|n| {
             n.alloc_pages_for(PageOwner::PageCache, GfpFlags::GFP_KERNEL | GfpFlags::__GFP_ZERO, 0)
@@ -215,6 +231,58 @@ impl Drop for FileCache {
     }
 }
 
+/// How many times [`swapin_for_file`] starts over for one page (each start finds the entry
+/// freed meanwhile, or its read failed and left nothing) before it gives up with `EIO`.
+const SWAPIN_TRIES: u32 = 8;
+
+/// `shmem_get_folio` for the file layer (`shmem_file_read_iter`, `shmem_write_begin`, a
+/// truncation's partial page), under the namespace's lock: page `index` of `cache` brought
+/// back if it is in swap (in lowmem: [`FileCache::swapin_gfp`]). A page still in the swap
+/// cache goes back at once; one to be read from the card stops the file operation when its
+/// task asked to ([`super::iowait::defer_io`], a program's `read()`/`write()`): `EFAULT`, and
+/// the task sleeps on the bio with every lock dropped and goes on, as 6.1's
+/// `shmem_swapin_folio` sleeps in `folio_lock` with no spinlock held; otherwise (the
+/// console's `cat`, which is the idle task, or exec's read of a program's head) it waits
+/// here, the CPU idle. No page for the read: the task reclaims the same way
+/// ([`super::iowait::defer_reclaim`]), else `ENOMEM`.
+fn swapin_for_file(cache: &SpinLock<FileCache>, index: u64) -> Result<(), Errno> {
+    for _ in 0..SWAPIN_TRIES {
+        let (e, gfp) = {
+            let c = cache.lock();
+            match c.index.get(index) {
+                Some(ShmemEntry::Swap(e)) => (e, c.swapin_gfp()),
+                _ => return Ok(()),
+            }
+        };
+        match swap::swap_read_start_gfp(e, false, 0, None, gfp) {
+            Ok(SwapRead::Cached(pfn)) => {
+                // False only when the index moved on meanwhile: looked at again.
+                cache.lock().swapin_cached(index, e, pfn);
+            }
+            Ok(SwapRead::InFlight(disk, done)) => {
+                if super::iowait::defer_io(disk, &done) {
+                    return Err(Errno::EFAULT);
+                }
+                super::iowait::note_idle_wait();
+                let _quiet = crate::block::core::NoScheduleGuard::new();
+                let _ = crate::block::core::wait_bio(disk, &done);
+                swap::settle(e);
+            }
+            Err(Errno::ENOMEM) => {
+                return Err(if super::iowait::defer_reclaim() {
+                    Errno::EFAULT
+                } else {
+                    Errno::ENOMEM
+                })
+            }
+            // The slot was freed meanwhile (the file truncated): the index says what is left.
+            Err(Errno::ENOENT) => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Err(Errno::EIO)
+}
+
 /// A file's page cache over page frames in lowmem (`struct address_space` with its xarray),
 /// shared with the fault path's registry.
 #[derive(Default, Debug)]
@@ -222,20 +290,25 @@ pub struct CachePages {
     cache: Arc<SpinLock<FileCache>>,
 }
 
-fn page_va(pfn: Pfn) -> *mut PageBuf {
-    crate::kernel::phys_to_virt(pfn.phys().0).unwrap_or(0) as *mut PageBuf
+/// The page's bytes through the linear map; `EIO` for a frame outside lowmem (never given to
+/// a rootfs file: see [`FileCache::swapin_gfp`]).
+fn page_va(pfn: Pfn) -> Result<*mut PageBuf, Errno> {
+    crate::kernel::phys_to_virt(pfn.phys().0).map(|va| va as *mut PageBuf).ok_or(Errno::EIO)
 }
 
 impl AddressSpace for CachePages {
-    fn find_get_page(&self, index: u64) -> Option<&PageBuf> {
-        let pfn = self.cache.lock().index.page(index)?;
-        // SAFETY: the frame is a lowmem page this cache owns (allocated below, freed only by
-        // truncate or drop, both needing `&mut self`), mapped by the linear map; shared
-        // references only while `self` is borrowed.
-        Some(unsafe { &*page_va(pfn) })
+    fn find_get_page(&self, index: u64) -> Result<Option<&PageBuf>, Errno> {
+        swapin_for_file(&self.cache, index)?;
+        let Some(pfn) = self.cache.lock().index.page(index) else { return Ok(None) };
+        // SAFETY: the frame is a lowmem page this cache owns (freed only by truncate or drop,
+        // both needing `&mut self`, or by reclaim once it went to swap, which cannot run
+        // while the file layer holds the namespace's spin lock on this one CPU), mapped by
+        // the linear map; shared references only while `self` is borrowed.
+        Ok(Some(unsafe { &*page_va(pfn)? }))
     }
 
     fn find_or_create_page(&mut self, index: u64) -> Result<&mut PageBuf, Errno> {
+        swapin_for_file(&self.cache, index)?;
         let pfn = self.cache.lock().get_or_create(index)?;
         // flush_dcache_page: the caller writes the page, so its next executable mapping
         // cleans the data cache again.
@@ -243,7 +316,7 @@ impl AddressSpace for CachePages {
         // SAFETY: as in find_get_page; the exclusive borrow of `self` makes this the only
         // reference to the page's bytes from the cache (mappings in processes see the same
         // bytes, as a shared file mapping does).
-        Ok(unsafe { &mut *page_va(pfn) })
+        Ok(unsafe { &mut *page_va(pfn)? })
     }
 
     fn truncate_inode_pages(&mut self, index: u64) {

@@ -49,7 +49,7 @@ use crate::mm::gfp::{gfp_zone, GfpFlags};
 use crate::mm::mm_types::{VmFlags, PAGE_SIZE};
 use crate::mm::oom_kill::alloc_may_oom;
 use crate::mm::page::{pgoff_t, LruFlags, MemMap, PageOwner};
-use crate::mm::shmem::{ShmemMapping, TmpfsSb};
+use crate::mm::shmem::ShmemMapping;
 use crate::mm::swap::Lruvec;
 use crate::mm::swapops::SwpEntry;
 use crate::mm::vmscan::{
@@ -268,13 +268,11 @@ impl KernelEnv {
     /// `shrink_folio_list` for a shmem page: `try_to_unmap` (each PTE cleared, its dirty bit
     /// dropped: the page is written whole), then `pageout` -> [`super::shmem::shmem_writepage`]
     /// (the page into the swap cache, its swap entry into the object's index) and the write
-    /// submitted under the batch's plug, as an anonymous page's. The rootfs's tmpfs pages
-    /// hold the initramfs's only copy and are not swapped yet: activated.
+    /// submitted under the batch's plug, as an anonymous page's; a rootfs file's page (the
+    /// initramfs's, a file a program wrote) as a shmem object's, the file found by its
+    /// `page->mapping` (superblock and inode). Without a free slot the page is activated.
     fn pageout_shmem(&mut self, pfn: Pfn, mapping: usize, index: pgoff_t) -> Pageout {
         let Some(m) = ShmemMapping::decode(mapping) else { return Pageout::Activate };
-        if m.sb == TmpfsSb::Rootfs {
-            return Pageout::Activate;
-        }
         let Some(cache) = super::shmem::tmpfs_cache_of(m) else {
             return Pageout::Activate;
         };

@@ -173,8 +173,9 @@ pub fn shmem_unuse(ty: u32) -> Result<(), Errno> {
                 break;
             };
             from = index + 1;
+            let gfp = cache.lock().swapin_gfp();
             loop {
-                let pfn = match swap::swap_read_start(e, false, 0, None) {
+                let pfn = match swap::swap_read_start_gfp(e, false, 0, None, gfp) {
                     Ok(SwapRead::Cached(pfn)) => pfn,
                     Ok(SwapRead::InFlight(disk, done)) => {
                         let _ = crate::block::core::wait_bio(disk, &done);
