@@ -162,6 +162,7 @@ test: setup
 	bash scripts/compare-linux-arm64.sh proc
 else
 test: setup dtb user initramfs sd-image
+	$(MAKE) --no-print-directory sd-image VMSPLIT=2G MAX_ORDER= FEATURES= SD_SIZE=512M
 	$(MAKE) --no-print-directory user initramfs ARCH=arm64
 	@for s in $(SPLITS); do \
 		$(MAKE) --no-print-directory kernel VMSPLIT=$$s MAX_ORDER= FEATURES= || exit 1; done

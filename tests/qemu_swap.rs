@@ -21,7 +21,12 @@ use common::{meminfo_kb, status_kb, swapstress_delta, swaptest_faults, Opts, Qem
 
 /// The swap partition's pages, from the image's MBR (entry 2).
 fn swap_pages() -> u64 {
-    let path = common::root().join("build/sd.img");
+    swap_pages_of("build/sd.img")
+}
+
+/// [`swap_pages`] of the card image `image`.
+fn swap_pages_of(image: &str) -> u64 {
+    let path = common::root().join(image);
     let b = std::fs::read(&path)
         .unwrap_or_else(|e| panic!("{}: {e}: run `make sd-image`", path.display()));
     let o = 446 + 16;
@@ -348,19 +353,22 @@ fn highmem_pages_go_through_the_bounce_page_on_3g() {
 /// watermark). On 128 MiB (the memory of compare-linux's diskcost phase, CMA off so that
 /// every free page can serve the kernel), `swaptest N keep` writes its pattern into nine
 /// tenths of the free memory and keeps every page mapped; the console's `vmalloc` of 8 MiB
-/// more than is free then reclaims (see `qemu_reclaim`), swapping thousands of the kept
-/// pages out and leaving free memory at the watermarks. There, with tens of thousands of
+/// more than is free and the rootfs holds then reclaims (see `qemu_reclaim`), swapping the
+/// rootfs's pages (which go first) and thousands of the kept pages out, on the card with
+/// 471 MiB of swap and leaving free memory at the watermarks. There, with tens of thousands of
 /// pages resident and thousands in swap, the /proc reads answer with every page of the
 /// mapping in smaps' Rss or Swap; the area goes, and every word comes back (`pswpin`), every
 /// slot is free after exit and `verify` is clean throughout.
 #[test]
 fn tens_of_thousands_of_resident_pages_under_swap_keep_the_pattern_and_the_kernel() {
-    let pages = swap_pages();
+    // The card with 471 MiB of swap: the rootfs's pages go out before the kept ones, and
+    // the 23 MiB area could not hold them both.
+    let pages = swap_pages_of("build/sd-512M.img");
     let swap_kb = (pages - 1) * 4;
     let (mut q, _) = Qemu::boot_to_prompt(
         Opts::raw("2G")
             .initramfs()
-            .sd_card()
+            .sd_card_512m()
             .append("norandmaps mem=120M mem=8M@0x08000000 cma=0")
             .limit(Duration::from_secs(600)),
     );
@@ -372,7 +380,9 @@ fn tens_of_thousands_of_resident_pages_under_swap_keep_the_pattern_and_the_kerne
     let pid =
         q.start_background(&format!("/bin/swaptest {n} keep"), "KEPT:", Duration::from_secs(120));
     let free_kb = q.free_kb();
-    let size = (free_kb + 8192) * 1024;
+    // 8 MiB more than the free RAM and the rootfs's pages, which reclaim sends out first.
+    let mi = q.cmd("cat /proc/meminfo");
+    let size = (free_kb + meminfo_kb(&q, &mi, "Shmem") + 8192) * 1024;
     let out = q.cmd_timeout(&format!("vmalloc {size}"), Duration::from_secs(120));
     let line = q.line_with("vmalloc", &out, &format!("vmalloc({size}) = ")).to_string();
     // The kernel's view of a program with tens of thousands of pages resident and some out.

@@ -133,6 +133,12 @@ impl Opts {
         self.drive = Some("build/sd.img");
         self
     }
+    /// Attaches `build/sd-512M.img` (`make sd-image SD_SIZE=512M`): the same files, 471 MiB of
+    /// swap, for a workload that needs the rootfs's pages and many anonymous ones in swap.
+    pub fn sd_card_512m(mut self) -> Opts {
+        self.drive = Some("build/sd-512M.img");
+        self
+    }
     /// Appends `args` to QEMU's command line.
     pub fn qemu_args(mut self, args: &[&'static str]) -> Opts {
         self.qemu_args.extend_from_slice(args);

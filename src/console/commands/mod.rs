@@ -244,7 +244,7 @@ pub static COMMANDS: &[Command] = &[
     Command {
         name: "swapcache",
         usage: "swapcache [drop]",
-        help: "count the swap cache's pages; drop: free the clean unmapped ones (as reclaim would)",
+        help: "count the swap cache's pages and the tmpfs pages in swap; drop: free the clean unmapped ones (as reclaim would)",
         run: cmd_swapcache,
     },
     Command {

@@ -50,6 +50,7 @@ pub(super) fn cmd_swapcache(_: &Kernel, args: &Args<'_>) -> CmdResult {
     }
     let (n, mapped, wb) = swap::cache_counts();
     kprintln!("swapcache: {} pages, {} mapped, {} under writeback", n, mapped, wb);
+    kprintln!("swapcache: {} tmpfs pages in swap", crate::kernel::process::shmem::swapped_pages());
     Ok(())
 }
 

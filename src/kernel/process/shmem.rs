@@ -194,6 +194,13 @@ pub fn shmem_unuse(ty: u32) -> Result<(), Errno> {
     Ok(())
 }
 
+/// The tmpfs files' pages in swap (their index entries, every file's `info->swapped`): slots
+/// in use with no swap PTE, which stay after every program has exited (the console's
+/// `swapcache` prints them).
+pub fn swapped_pages() -> u64 {
+    tmpfs_files().iter().map(|c| c.lock().shmem_index().swapped()).sum()
+}
+
 /// The tmpfs files' references to swap slots (their index entries), added to `refs`
 /// (`verify` checks each slot's count against them and the swap PTEs).
 pub fn add_swap_refs(refs: &mut BTreeMap<SwpEntry, u32>) -> Result<(), String> {
