@@ -9,18 +9,20 @@
 //! VMA's read-ahead state must keep a 64-bit address), 100 forked children hold its swap
 //! entries at once (count continuations) and each reads every word, `swapoff` brings a
 //! running program's pages back (its `Swap:`/`VmSwap:` lines go from N pages to 0). Under real pressure
-//! (`mem=`, 4 levels) `swapstress` overcommits RAM: kswapd and direct reclaim scan and steal,
-//! pages go out and come back with every word right; afterwards every slot is free,
+//! (`mem=`, 4 levels, the initramfs and the 512 MiB card) `swapstress` overcommits RAM: kswapd
+//! and direct reclaim scan and steal, the rootfs's pages go to swap first, then anonymous ones,
+//! which come back with every word right; afterwards every slot is free but the rootfs's,
 //! `AnonPages` is 0 and `verify` is clean. `shmswap` does the same with shared anonymous
 //! memory (shmem objects through swap).
 //! Needs `make kernel ARCH=arm64 VA_BITS=48` and `39`, `make initramfs ARCH=arm64` and
-//! `make sd-image ARCH=arm64` (`make test` builds them).
+//! `make sd-image ARCH=arm64` (and `SD_SIZE=512M`; `make test` builds them).
 mod common;
 
 use std::time::Duration;
 
 use common::sd::{
-    boot_arm64, check_only_slots_cached, paged_out_and_dropped, swapon, swaptest_resume, SlotsCache,
+    boot_arm64, boot_arm64_card, check_only_slots_cached, paged_out_and_dropped, swapon,
+    swaptest_resume, tmpfs_swapped_kb, SlotsCache, ARM64_SD_512M_IMG,
 };
 use common::{
     entry_faults, meminfo_kb, root, shmswap_delta, shmswap_kb, status_kb, swapstress_delta,
@@ -33,16 +35,24 @@ const RUN: Duration = Duration::from_secs(120);
 /// The whole pressure run: a few minutes of swapping to the card under a loaded host.
 const PRESSURE_LIMIT: Duration = Duration::from_secs(600);
 /// RAM for the pressure run: arm64's `mem=` is one limit (40 MiB from the start of RAM), no
-/// CMA area (the default 64 MiB would not fit), no initramfs (its 32 MiB of rootfs pages
-/// cannot be reclaimed): about 38 MiB free at the prompt, the programs run from `/boot`.
+/// CMA area (the default 64 MiB would not fit), no initramfs: about 38 MiB free at the
+/// prompt, the programs run from `/boot`.
 const SMALL_RAM: &str = "mem=40M cma=0";
+/// RAM for the pressure run with the initramfs: its 32 MiB of rootfs pages unpacked (before
+/// swap is on) leave about as much free as [`SMALL_RAM`] without it.
+const SMALL_RAM_INITRAMFS: &str = "mem=72M cma=0";
 
 /// The swap partition's pages, from the image's MBR (entry 2) and its mkswap header.
 fn swap_pages() -> u64 {
-    let img = common::sd::image(SD_IMG, "make sd-image ARCH=arm64");
+    swap_pages_of(SD_IMG)
+}
+
+/// [`swap_pages`] of the card image `card`.
+fn swap_pages_of(card: &str) -> u64 {
+    let img = common::sd::image(card, "make sd-image ARCH=arm64");
     let p2 = &img.parts[1];
     assert_eq!(p2.ty, 0x82, "partition 2 is Linux swap");
-    let b = std::fs::read(root().join(SD_IMG)).unwrap();
+    let b = std::fs::read(root().join(card)).unwrap();
     let start = p2.start as usize * 512;
     assert_eq!(&b[start + 4086..start + 4096], b"SWAPSPACE2", "partition 2 is mkswap'd");
     p2.size / 8
@@ -260,23 +270,32 @@ fn vmstat_sum(q: &mut Qemu, prefix: &str, suffixes: &[&str]) -> u64 {
     suffixes.iter().map(|s| vmstat(q, &format!("{prefix}{s}"))).sum()
 }
 
-/// Issue 13's "nothing lost" under real pressure on the 64-bit kernel: `swapstress` writes
-/// its pattern into about 1.5 times the free RAM from a program on the card; kswapd and
+/// Issue 13's "nothing lost" under real pressure on the 64-bit kernel, booted with the
+/// initramfs (`mem=72M`, the 512 MiB card's 471 MiB of swap): `swapstress` writes its pattern
+/// into about 1.5 times the free RAM and the rootfs's pages (which go to swap first) from a
+/// program on the card; kswapd and
 /// direct reclaim scan and steal anonymous pages (out to swap) and clean card pages, the
 /// read-back faults them in (major faults, `pswpin`), every word is right; while it holds
 /// its memory its `VmSwap` is above zero; afterwards every slot and page is free.
 #[test]
 fn pages_swapped_out_under_pressure_come_back_intact_4_levels() {
-    let pages = swap_pages();
-    let mut q = boot_arm64(48, false, SMALL_RAM, PRESSURE_LIMIT);
+    let pages = swap_pages_of(ARM64_SD_512M_IMG);
+    let mut q = boot_arm64_card(48, true, SMALL_RAM_INITRAMFS, PRESSURE_LIMIT, ARM64_SD_512M_IMG);
     let mi = q.cmd("cat /proc/meminfo");
-    let free_kb = meminfo_kb(&q, &mi, "MemFree");
-    if meminfo_kb(&q, &mi, "MemTotal") > 40 * 1024 {
-        q.fail(&format!("mem=40M should leave at most 40 MiB:\n{mi}"));
+    let (free_kb, shmem_kb) = (meminfo_kb(&q, &mi, "MemFree"), meminfo_kb(&q, &mi, "Shmem"));
+    // The initrd's pages (loaded above the limit, added back) join after unpacking.
+    let initrd_kb =
+        std::fs::metadata(root().join(common::ARM64_INITRAMFS)).map_or(0, |m| m.len()) / 1024 + 4;
+    if meminfo_kb(&q, &mi, "MemTotal") > 72 * 1024 + initrd_kb {
+        q.fail(&format!(
+            "mem=72M should leave at most 72 MiB and the initrd's {initrd_kb} kB:\n{mi}"
+        ));
     }
-    q.expect_in("boot log", &q.transcript(), "Memory limited to 40MB\n");
+    q.expect_in("boot log", &q.transcript(), "Memory limited to 72MB\n");
     let swap_kb = swapon(&mut q, pages);
-    let mib = free_kb * 3 / 2 / 1024;
+    // The rootfs's pages (the initramfs, `Shmem`) go to swap first: 1.5 times the free RAM
+    // and them.
+    let mib = (free_kb + shmem_kb) * 3 / 2 / 1024;
     if mib * 1024 >= free_kb + swap_kb {
         q.fail(&format!("{mib} MiB must fit in {free_kb} + {swap_kb} kB"));
     }
@@ -310,6 +329,14 @@ fn pages_swapped_out_under_pressure_come_back_intact_4_levels() {
     }
     if vmstat(&mut q, "pgsteal_anon") == 0 {
         q.fail("reclaim stole no anonymous page");
+    }
+    // The initramfs's pages went first, and stay in swap (nothing read them since).
+    let tmpfs_kb = tmpfs_swapped_kb(&mut q);
+    let mi = q.cmd("cat /proc/meminfo");
+    let shmem_after = meminfo_kb(&q, &mi, "Shmem");
+    eprintln!("arm64 rootfs: Shmem {shmem_kb} -> {shmem_after} kB, {tmpfs_kb} kB of tmpfs in swap");
+    if tmpfs_kb == 0 || shmem_after + tmpfs_kb > shmem_kb {
+        q.fail(&format!("Shmem {shmem_kb} -> {shmem_after} kB with {tmpfs_kb} kB in swap\n{mi}"));
     }
     check_only_slots_cached(&mut q, swap_kb, "after swapstress under pressure");
     let mi = q.cmd("cat /proc/meminfo");

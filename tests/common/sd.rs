@@ -13,12 +13,26 @@ pub const ARM64_SD_IMG: &str = "build/arm64/sd.img";
 /// `snapshot=on` overlay), the arm64 initramfs if `initramfs`, and `append` as the command
 /// line, to the prompt; the whole run may take `limit`.
 pub fn boot_arm64(va_bits: u32, initramfs: bool, append: &str, limit: Duration) -> Qemu {
+    boot_arm64_card(va_bits, initramfs, append, limit, ARM64_SD_IMG)
+}
+
+/// The 64-bit kernel's 512 MiB card (`make sd-image ARCH=arm64 SD_SIZE=512M`: 471 MiB of swap).
+pub const ARM64_SD_512M_IMG: &str = "build/arm64/sd-512M.img";
+
+/// [`boot_arm64`] with the card image `card`.
+pub fn boot_arm64_card(
+    va_bits: u32,
+    initramfs: bool,
+    append: &str,
+    limit: Duration,
+    card: &str,
+) -> Qemu {
     let image = root().join(format!("build/arm64-{va_bits}/kernel8.img"));
-    let (initrd, sd) = (root().join(ARM64_INITRAMFS), root().join(ARM64_SD_IMG));
+    let (initrd, sd) = (root().join(ARM64_INITRAMFS), root().join(card));
     for (f, make) in [
         (&image, format!("make kernel ARCH=arm64 VA_BITS={va_bits}")),
         (&initrd, "make initramfs ARCH=arm64".to_string()),
-        (&sd, "make sd-image ARCH=arm64".to_string()),
+        (&sd, "make sd-image ARCH=arm64 (SD_SIZE=512M)".to_string()),
     ] {
         assert!(f.is_file(), "missing {}: run `{make}` (or `make test`)", f.display());
     }
