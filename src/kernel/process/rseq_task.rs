@@ -4,8 +4,8 @@
 use super::rseq::{check_cs, in_cs, request, Request, Rseq, RseqCs, RSEQ_EVENT_SIGNAL};
 use crate::abi::uaccess::{self, UserMemory};
 use crate::arch::process::PtRegs;
-use crate::kernel::process::syscall::with_user;
-use crate::kernel::process::{fixup_user_fault, with_current};
+use crate::kernel::process::syscall::{with_user, with_user_sleeping};
+use crate::kernel::process::with_current;
 use crate::mm::mm_types::Errno;
 
 /// `RSEQ_CPU_ID_UNINITIALIZED`, stored in `cpu_id` when a registration ends.
@@ -18,31 +18,19 @@ const OFF_FLAGS: usize = 16;
 /// The CPU a task runs on: pivm runs processes on CPU 0 only.
 const CPU_ID: u32 = 0;
 
-/// A user access of `rseq`'s, made on the way back to user space with no lock held: when
-/// the copy (under the task table, where a fault cannot reclaim) fails, the fault is
-/// resolved as a user fault would be (`fixup_user_fault`: reclaim when memory is short, a
-/// swapped page read back) and the copy made again, as Linux's `get_user` there may sleep
-/// and reclaim. Without this a swapped-out rseq area under memory pressure killed the
-/// program with SIGSEGV.
-fn retried<R>(
-    addr: usize,
-    len: usize,
-    write: bool,
-    f: impl Fn() -> Result<R, Errno>,
-) -> Result<R, Errno> {
-    let last = addr.saturating_add(len - 1);
-    match f() {
-        Err(Errno::EFAULT) if fixup_user_fault(addr, write) && fixup_user_fault(last, write) => f(),
-        r => r,
-    }
-}
-
+/// A user read of `rseq`'s, made with no lock held (`sys_rseq`, or on the way back to user
+/// space): a fault on a swapped or card page sleeps for the card, and one that finds no free
+/// page reclaims (then the OOM killer), both with the task table free, and the read runs
+/// again, as Linux's `get_user` there may sleep and reclaim. Before, the copy's fault under
+/// the task table waited for a swap-in with the CPU idle (`iowait`'s idle count), and a
+/// copy with no free page failed first and was fixed up after.
 fn get<T: crate::abi::wire::Wire>(addr: usize) -> Result<T, Errno> {
-    retried(addr, T::SIZE, false, || with_user(|um, _| uaccess::get_user(um, addr)))
+    with_user_sleeping(|um, _| uaccess::get_user(um, addr))
 }
 
+/// A user write of `rseq`'s, as [`get`].
 fn put<T: crate::abi::wire::Wire>(addr: usize, v: T) -> Result<(), Errno> {
-    retried(addr, T::SIZE, true, || with_user(|um, _| uaccess::put_user(um, addr, &v)))
+    with_user_sleeping(|um, _| uaccess::put_user(um, addr, &v))
 }
 
 /// `sys_rseq(rseq, rseq_len, flags, sig)`.
