@@ -19,6 +19,7 @@
 //! are whole or nothing (a system call's own copies, rseq's, exec's new stack).
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::kernel::spinlock::SpinLock;
@@ -130,8 +131,11 @@ impl Deferred {
 }
 
 /// The tasks whose card reads and user copies may stop short instead of waiting or failing
-/// under a lock (they asked through [`with_io_deferred`]), and what each one stopped for.
-static DEFERRED: SpinLock<BTreeMap<u32, Option<Deferred>>> = SpinLock::new(BTreeMap::new());
+/// under a lock (they asked through [`with_io_deferred`]), and what each one stopped for: a
+/// stack of (pid, reason), a task's innermost call last. A vector keeps its room once grown,
+/// so entering and leaving allocates nothing (rseq's updates take it at every return to user
+/// space after a context switch).
+static DEFERRED: SpinLock<Vec<(u32, Option<Deferred>)>> = SpinLock::new(Vec::new());
 
 /// Runs `f` (a file read that may reach the card, or a system call's user copies, under the
 /// namespace's, the page cache's or the task table's locks) so that a read finding its page
@@ -144,15 +148,11 @@ static DEFERRED: SpinLock<BTreeMap<u32, Option<Deferred>>> = SpinLock::new(BTree
 /// card in [`Deferred::finish`] idles the CPU, as every wait of the idle task does.
 pub fn with_io_deferred<R>(f: impl FnOnce() -> R) -> (R, Option<Deferred>) {
     let pid = current_pid();
-    let outer = DEFERRED.lock().insert(pid, None);
+    DEFERRED.lock().push((pid, None));
     let r = f();
     let wait = {
         let mut d = DEFERRED.lock();
-        let w = d.remove(&pid).flatten();
-        if let Some(o) = outer {
-            d.insert(pid, o);
-        }
-        w
+        d.iter().rposition(|e| e.0 == pid).and_then(|i| d.remove(i).1)
     };
     (r, wait)
 }
@@ -198,9 +198,10 @@ pub fn run_sleeping<R>(mut f: impl FnMut() -> Result<R, Errno>) -> Result<R, Err
 
 /// Records `why` for the running task when it asked to defer.
 fn defer(why: Deferred) -> bool {
-    match DEFERRED.lock().get_mut(&current_pid()) {
+    let pid = current_pid();
+    match DEFERRED.lock().iter_mut().rev().find(|e| e.0 == pid) {
         Some(w) => {
-            *w = Some(why);
+            w.1 = Some(why);
             true
         }
         None => false,

@@ -177,7 +177,7 @@ pub(super) fn with_user<R>(
 /// or nothing, so running it again is the same copy); a fault that found no free page stops
 /// it too, and the task reclaims before `f` runs again (`EFAULT` when nothing was freed):
 /// [`super::iowait::run_sleeping`].
-pub(super) fn with_user_sleeping<R>(
+fn with_user_sleeping<R>(
     mut f: impl FnMut(&mut UserMem<'_>, &mut Task) -> Result<R, Errno>,
 ) -> Result<R, Errno> {
     if !super::fs::ns_free() {
