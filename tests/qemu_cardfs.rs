@@ -8,7 +8,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{entry_faults, meminfo_kb, Opts, Qemu};
+use common::{entry_faults, iowait_counts, meminfo_kb, number_after, Opts, Qemu};
 
 const SD_IMG: &str = "build/sd.img";
 /// Partition 1's offset in the image (sector 2048), for mtools' `-i IMG@@OFFSET`.
@@ -264,15 +264,6 @@ fn mapped_card_reads_count_as_the_read_ahead_model() {
     q.poweroff_ok();
 }
 
-/// The number after `key` (a word) in `line`.
-fn number_after(q: &Qemu, line: &str, key: &str) -> u64 {
-    line.split(key)
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .and_then(|w| w.trim_end_matches([',', ';']).parse().ok())
-        .unwrap_or_else(|| q.fail(&format!("no number after {key:?} in {line:?}")))
-}
-
 /// A `read()` of a card file waits for the card asleep, with every lock dropped, while
 /// another program runs (issue 13: "the faulting task sleeps and other tasks run while the
 /// card works"). `cardwait`, run from the card itself (its `execve` reads through the same
@@ -300,13 +291,6 @@ fn a_read_of_a_card_file_sleeps_while_another_program_runs() {
     assert!(after.1 - before.1 >= 8192, "sectors read {before:?} -> {after:?}");
     q.verify_ok("after read()s that slept on the card");
     q.poweroff_ok();
-}
-
-/// The console's `iowait` counts: (waits for the card asleep, idle) by programs since boot.
-fn iowait_counts(q: &mut Qemu) -> (u64, u64) {
-    let out = q.cmd("iowait");
-    let line = q.line_with("iowait", &out, "iowait: ").to_string();
-    (number_after(q, &line, "iowait: "), number_after(q, &line, "asleep, "))
 }
 
 /// Every wait for the card on behalf of a program is a sleep (issue 13: "the faulting task

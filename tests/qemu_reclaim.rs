@@ -13,7 +13,7 @@
 mod common;
 
 use common::sd::{check_only_slots_cached, pressure_mib, tmpfs_swapped_kb, unlink_initramfs_data};
-use common::{meminfo_kb, shmswap_delta, shmswap_kb, swapstress_delta, Opts, Qemu};
+use common::{iowait_counts, meminfo_kb, shmswap_delta, shmswap_kb, swapstress_delta, Opts, Qemu};
 use std::time::Duration;
 
 /// One program's run: a few seconds alone, and the swap workloads (`swapstress` at 1.5x the
@@ -127,6 +127,17 @@ const SMALL_RAM: &str = "mem=32M mem=32M@0x08000000";
 /// on an idle host, and a loaded one (other QEMUs on two cores) has needed several times
 /// more, beyond the harness's default `RUN_LIMIT`.
 const SWAP_RUN_LIMIT: Duration = Duration::from_secs(600);
+
+/// Boots [`SMALL_RAM`] with the card (its QEMU monitor named `tag`) and turns its swap
+/// partition on.
+fn small_ram_with_swap(tag: &str) -> Qemu {
+    let (mut q, _) = Qemu::boot_to_prompt(
+        Opts::raw("2G").append(SMALL_RAM).sd_card().initramfs().limit(SWAP_RUN_LIMIT).monitor(tag),
+    );
+    let out = q.cmd("swapon /dev/mmcblk0p2");
+    q.expect_in("swapon", &out, "Adding ");
+    q
+}
 
 /// Direct reclaim stalls of every zone (`allocstall_*` in /proc/vmstat).
 fn allocstalls(q: &mut Qemu) -> u64 {
@@ -254,16 +265,7 @@ fn pages_swapped_out_under_pressure_come_back_intact_2g() {
 /// overflowing kernel stack once wrote over the next task's registers here).
 #[test]
 fn several_programs_under_pressure_lose_nothing_2g() {
-    let (mut q, _) = Qemu::boot_to_prompt(
-        Opts::raw("2G")
-            .append(SMALL_RAM)
-            .sd_card()
-            .initramfs()
-            .limit(SWAP_RUN_LIMIT)
-            .monitor("several"),
-    );
-    let out = q.cmd("swapon /dev/mmcblk0p2");
-    q.expect_in("swapon", &out, "Adding ");
+    let mut q = small_ram_with_swap("several");
     let mi = q.cmd("cat /proc/meminfo");
     let swap_kb = meminfo_kb(&q, &mi, "SwapTotal");
     let (free_kb, shmem_kb) = unlink_initramfs_data(&mut q);
@@ -1105,6 +1107,46 @@ fn a_rootfs_file_goes_to_swap_and_comes_back_2g() {
         "rootfs to swap: {} + {mib} MiB files, swapstress {push} MiB over {free_kb} kB free: pswpout +{pswpout}, Shmem {shmem_written} -> {shmem_pushed} kB; unlink freed {freed_kb} kB of swap; cat read {cat_in} pages in; check: read() pswpin +{read_in}, mmap majflt +{mmap_majflt}",
         mib / 2
     );
+    no_sleep_in_atomic(&q, "the whole run");
+    q.poweroff_ok();
+}
+
+/// No program waits for the card with the CPU idle while it swaps (issue 13): reclaim's
+/// writes, direct and kswapd's, and `MADV_PAGEOUT`'s are waited for asleep with no lock held,
+/// and so are the swap-ins of the copies a program's kernel side makes: the syscalls', and
+/// rseq's updates of its area (in glibc's TLS) on the way back to user space, which read a
+/// swapped-out area back under the task table with the CPU idle before (1 or 2 idle waits a
+/// run). Two `swapstress` instances (sized by `pressure_mib` after the initramfs's data file
+/// is unlinked, as the other pressure tests: the rootfs's pages go to swap first; two passes)
+/// swap against each other, then two push 8 MiB each out with `MADV_PAGEOUT`: the console's
+/// `iowait` shows the programs' waits for the card all asleep, none idle.
+#[test]
+fn no_program_waits_idle_for_the_card_while_swapping_2g() {
+    let mut q = small_ram_with_swap("reclaimwait");
+    let mi = q.cmd("cat /proc/meminfo");
+    let swap_kb = meminfo_kb(&q, &mi, "SwapTotal");
+    // The rootfs's pages go to swap first: without the initramfs's data file, sized to push
+    // anonymous pages out too.
+    let (free_kb, shmem_kb) = unlink_initramfs_data(&mut q);
+    let mib = pressure_mib(free_kb, shmem_kb, swap_kb) / 2;
+    let (slept0, idle0) = iowait_counts(&mut q);
+    let out0 = vmstat(&mut q, "pswpout");
+    let out = q.cmd_timeout(&format!("run /bin/swapstress -j 2 -m {mib} -p 2"), RUN);
+    q.expect_in("swapstress", &out, "swapstress: 2 instances, 0 failed");
+    let out = q.cmd_timeout("run /bin/swapstress -j 2 -m 8 -o", RUN);
+    q.expect_in("swapstress", &out, "swapstress: 2 instances, 0 failed");
+    let (slept, idle) = iowait_counts(&mut q);
+    let written = vmstat(&mut q, "pswpout") - out0;
+    eprintln!(
+        "2 x {mib} MiB over {free_kb} kB free and {shmem_kb} kB Shmem, then 2 x 8 MiB paged out: {written} pages \
+         written; iowait asleep {slept0} -> {slept}, idle {idle0} -> {idle}"
+    );
+    assert!(written > 0, "nothing written to swap");
+    assert!(slept > slept0, "no program slept for the card");
+    if idle != idle0 {
+        q.fail(&format!("{} waits for the card by programs idled the CPU", idle - idle0));
+    }
+    q.verify_ok("after reclaim's writes");
     no_sleep_in_atomic(&q, "the whole run");
     q.poweroff_ok();
 }

@@ -834,6 +834,9 @@ pub fn read(
         Ok(m) => m,
         // The FAT's sector is being read: the caller sleeps on it and reads again.
         Err(DEFERRED) => return Ok(0),
+        // No frame for the FAT's sector: the caller reclaims and reads again (ENOMEM if
+        // reclaim frees nothing), as for a page of the file below.
+        Err(Errno::ENOMEM) if iowait::defer_reclaim(Errno::ENOMEM) => return Ok(0),
         Err(e) => return Err(e),
     };
     if m.inode.dir {
@@ -851,11 +854,13 @@ pub fn read(
             if !m.is_cached(index) {
                 // No frame for the page (its read would be in flight otherwise): the caller
                 // reclaims with every lock dropped and reads on from here, as 6.1's
-                // `filemap_create_folio` allocation reclaims (a short read only at the end).
-                if iowait::defer_reclaim() || done > 0 {
+                // `filemap_create_folio` allocation reclaims; when reclaim frees nothing (or
+                // the caller cannot reclaim: the console's `cat`) the read ends with what it
+                // copied, `ENOMEM` if nothing (`filemap_read`).
+                if iowait::defer_reclaim(Errno::ENOMEM) || done > 0 {
                     break;
                 }
-                return Err(Errno::EIO);
+                return Err(Errno::ENOMEM);
             }
         }
         if m.is_readahead(index) {

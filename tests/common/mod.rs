@@ -1099,14 +1099,23 @@ pub fn swaptest_faults(q: &Qemu, text: &str, tag: &str) -> (u64, u64) {
 /// `vmtest entry`'s `minflt=`/`majflt=` at main's entry.
 pub fn entry_faults(q: &Qemu, out: &str) -> (u64, u64) {
     let l = q.line_with("vmtest entry", out, "faults at main entry:");
-    let num = |key: &str| -> u64 {
-        l.split(key)
-            .nth(1)
-            .and_then(|r| r.split_whitespace().next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| q.fail(&format!("no {key} in {l:?}")))
-    };
-    (num("minflt="), num("majflt="))
+    (number_after(q, l, "minflt="), number_after(q, l, "majflt="))
+}
+
+/// The number after `key` (a word, or a prefix such as `minflt=`) in `line`.
+pub fn number_after(q: &Qemu, line: &str, key: &str) -> u64 {
+    line.split(key)
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|w| w.trim_end_matches([',', ';']).parse().ok())
+        .unwrap_or_else(|| q.fail(&format!("no number after {key:?} in {line:?}")))
+}
+
+/// The console's `iowait` counts: (waits for the card asleep, idle) by programs since boot.
+pub fn iowait_counts(q: &mut Qemu) -> (u64, u64) {
+    let out = q.cmd("iowait");
+    let line = q.line_with("iowait", &out, "iowait: ").to_string();
+    (number_after(q, &line, "iowait: "), number_after(q, &line, "asleep, "))
 }
 
 /// A `shmswap` phase line's `KEY +N` delta.

@@ -856,6 +856,9 @@ proptest! {
 /// the open file's own.
 struct FakeDisk {
     reads: Reads,
+    /// The first byte whose page gets no page-cache frame (`ENOMEM`, as the card's read
+    /// returns once reclaim freed nothing), shared with the test.
+    enomem_from: Arc<SpinLock<u64>>,
 }
 
 /// The reads a [`FakeDisk`] served: inode, position, the read-ahead state's `prev_pos`, the
@@ -920,6 +923,9 @@ impl DiskFs for FakeDisk {
         ra: &mut FileRaState,
     ) -> Result<usize, Errno> {
         assert_within_a_page(pos, buf.len(), req);
+        if pos >= *self.enomem_from.lock() {
+            return Err(Errno::ENOMEM);
+        }
         let size = self.getattr(ino)?.size;
         let n = (size.saturating_sub(pos) as usize).min(buf.len());
         for (i, b) in buf[..n].iter_mut().enumerate() {
@@ -943,11 +949,45 @@ impl DiskFs for FakeDisk {
 }
 
 fn world_with_disk() -> (World, Reads) {
+    let (w, reads, _) = world_with_disk_short_of_memory(u64::MAX);
+    (w, reads)
+}
+
+/// [`world_with_disk`] whose file system gets no frame for the pages from byte `from` on
+/// (the limit can be moved).
+fn world_with_disk_short_of_memory(from: u64) -> (World, Reads, Arc<SpinLock<u64>>) {
     let mut w = world();
     w.ns.ramfs.mkdir("/boot", 0o755).unwrap();
     let reads = Arc::new(SpinLock::new(Vec::new()));
-    w.ns.mount_disk("/boot", alloc::boxed::Box::new(FakeDisk { reads: reads.clone() })).unwrap();
-    (w, reads)
+    let enomem_from = Arc::new(SpinLock::new(from));
+    let fs = FakeDisk { reads: reads.clone(), enomem_from: enomem_from.clone() };
+    w.ns.mount_disk("/boot", alloc::boxed::Box::new(fs)).unwrap();
+    (w, reads, enomem_from)
+}
+
+/// A read whose page gets no page-cache frame (the file system's `ENOMEM`, once reclaim
+/// freed nothing) returns what it copied before that page, and `ENOMEM` when it copied
+/// nothing, with the file position after the bytes the user got: 6.1's `filemap_read`
+/// (`filemap_get_pages` -> `-ENOMEM`, `already_read ? already_read : error`); before, pivm
+/// returned `EIO` (or `EFAULT` after a deferred reclaim) for the empty read.
+#[test]
+fn a_read_without_a_page_cache_frame_is_short_or_enomem() {
+    let (mut w, _, enomem_from) = world_with_disk_short_of_memory(4096);
+    let fd = w.open("/boot/bin/prog", o::O_RDONLY).unwrap();
+    let a = w.read(fd, 5000).unwrap();
+    assert_eq!(a.len(), 4096, "a short count: the first page only");
+    assert!(a.iter().enumerate().all(|(i, &c)| c == fake_byte(i as u64)));
+    assert_eq!(w.ctx().lseek(fd, 0, procfs::SEEK_CUR), Ok(4096));
+    assert_eq!(w.read(fd, 100), Err(Errno::ENOMEM));
+    assert_eq!(w.ctx().lseek(fd, 0, procfs::SEEK_CUR), Ok(4096), "nothing read: no move");
+    assert_eq!(w.ctx().pread64(fd, BUF, 10, 4090), Ok(6));
+    *enomem_from.lock() = 0;
+    assert_eq!(w.ctx().pread64(fd, BUF, 10, 0), Err(Errno::ENOMEM));
+    // Memory back: the read goes on where it stopped.
+    *enomem_from.lock() = u64::MAX;
+    let b = w.read(fd, 5000).unwrap();
+    assert_eq!(b.len(), 904);
+    assert!(b.iter().enumerate().all(|(i, &c)| c == fake_byte(4096 + i as u64)));
 }
 
 #[test]

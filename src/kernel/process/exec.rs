@@ -23,10 +23,6 @@ const MAX_EXEC_SIZE: u64 = 64 << 20;
 /// `BINPRM_BUF_SIZE`: the bytes of the file `do_execve` reads for the binary handlers.
 const BINPRM_BUF_SIZE: usize = 256;
 
-/// Reclaim-and-retry rounds for the new stack's and bss tail's writes before exec gives up
-/// (each round freed something: `reclaim_for_uaccess` returns false when it cannot).
-const EXEC_RECLAIM_TRIES: u32 = 16;
-
 /// `get_random_u32` for exec: xorshift seeded from the generic timer.
 pub struct CounterRandom(u32);
 
@@ -183,27 +179,23 @@ fn load_image(
         }
     };
     // The initial stack and padzero(): written as the kernel writes them, through the
-    // process's own tables (the stack pages and the bss tail fault in here).
-    // A write whose fault found no free page (its allocation is atomic: the console runs with
-    // interrupts masked) runs again after direct reclaim (then the OOM killer) with no lock
-    // held, as 6.1's fault reclaims inside its allocation; ENOMEM once reclaim gives up.
+    // process's own tables (the stack pages and the bss tail fault in here), with no lock
+    // held. A write whose fault must wait for the card or found no free page (its
+    // allocation is atomic: the console runs with interrupts masked) stops, the task sleeps
+    // or reclaims (then the OOM killer) and writes again, as 6.1's `get_arg_page` faults
+    // reclaim inside their allocation; ENOMEM once reclaim gives up (GUP's error).
     let mut counts = FaultCounts::default();
-    let mut tries = 0;
-    loop {
-        let mut um = UserMem { pm: &mut pm, counts: &mut counts, oom: false };
-        let mut ok = um.copy_to_user(loaded.sp, &loaded.stack).is_ok();
+    let written = super::iowait::run_sleeping(|| {
+        let mut um = UserMem { pm: &mut pm, counts: &mut counts };
+        um.copy_to_user(loaded.sp, &loaded.stack).map_err(|_| Errno::EFAULT)?;
         for &(s, e) in &loaded.zero_ranges {
-            ok &= um.clear_user(s, e - s).is_ok();
+            um.clear_user(s, e - s).map_err(|_| Errno::EFAULT)?;
         }
-        if ok {
-            break;
-        }
-        let oom = um.oom;
-        tries += 1;
-        if !oom || tries == EXEC_RECLAIM_TRIES || !super::reclaim::reclaim_for_uaccess() {
-            pm.exit_mmap();
-            return Err(ExecError::Errno(if oom { Errno::ENOMEM } else { Errno::EFAULT }));
-        }
+        Ok(())
+    });
+    if let Err(e) = written {
+        pm.exit_mmap();
+        return Err(ExecError::Errno(e));
     }
     Ok(Loaded { pm, entry: loaded.entry, sp: loaded.sp, counts })
 }

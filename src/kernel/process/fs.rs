@@ -269,7 +269,7 @@ fn swapin_for_file(cache: &SpinLock<FileCache>, index: u64) -> Result<(), Errno>
                 swap::settle(e);
             }
             Err(Errno::ENOMEM) => {
-                return Err(if super::iowait::defer_reclaim() {
+                return Err(if super::iowait::defer_reclaim(Errno::ENOMEM) {
                     Errno::EFAULT
                 } else {
                     Errno::ENOMEM

@@ -14,9 +14,12 @@
 //!
 //! A system call's user copy under a lock stops the same way ([`with_io_deferred`]) for a
 //! second reason: its fault found no free page, where 6.1's fault allocation would reclaim
-//! ([`Deferred::Reclaim`]); its caller reclaims with the locks dropped and goes on.
+//! ([`Deferred::Reclaim`]); its caller reclaims with the locks dropped and goes on. So does a
+//! read whose page-cache page got no frame. [`run_sleeping`] is that loop for copies that
+//! are whole or nothing (a system call's own copies, rseq's, exec's new stack).
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::kernel::spinlock::SpinLock;
@@ -99,27 +102,28 @@ pub fn take_fault_wait() -> Option<FaultWait> {
 pub enum Deferred {
     /// A page still being read from the card: the bio to sleep on.
     Io(IoWait),
-    /// A user copy's fault found no free page (its allocation is atomic under the task
-    /// table): the caller reclaims, as 6.1's fault allocation (`GFP_HIGHUSER_MOVABLE`)
-    /// reclaims in its slow path ([`defer_reclaim`]).
-    Reclaim,
+    /// A user copy's fault, or a read's page-cache page, found no free page (the
+    /// allocation is atomic under the task table or the cache's lock): the caller reclaims,
+    /// as 6.1's allocation (`GFP_HIGHUSER_MOVABLE`, the mapping's mask) reclaims in its slow
+    /// path ([`defer_reclaim`]). The error is the caller's when reclaim frees nothing.
+    Reclaim(Errno),
 }
 
 impl Deferred {
     /// Does what the copy stopped for, with no lock held: sleeps on the bio (`EIO` when the
     /// card failed the read), or reclaims (`super::reclaim::reclaim_for_uaccess`: direct
-    /// reclaim, then the OOM killer; `EFAULT` when neither frees a page, as 6.1's kernel-mode
-    /// fault that gets `VM_FAULT_OOM` ends the copy in `no_context`).
+    /// reclaim, then the OOM killer) and, when neither frees a page, gives the error
+    /// [`defer_reclaim`] recorded.
     pub fn finish(self) -> Result<(), Errno> {
         match self {
             Deferred::Io((disk, done)) => {
                 crate::block::core::wait_bio(disk, &done).map_err(|_| Errno::EIO)
             }
-            Deferred::Reclaim => {
+            Deferred::Reclaim(e) => {
                 if super::reclaim::reclaim_for_uaccess() {
                     Ok(())
                 } else {
-                    Err(Errno::EFAULT)
+                    Err(e)
                 }
             }
         }
@@ -127,8 +131,11 @@ impl Deferred {
 }
 
 /// The tasks whose card reads and user copies may stop short instead of waiting or failing
-/// under a lock (they asked through [`with_io_deferred`]), and what each one stopped for.
-static DEFERRED: SpinLock<BTreeMap<u32, Option<Deferred>>> = SpinLock::new(BTreeMap::new());
+/// under a lock (they asked through [`with_io_deferred`]), and what each one stopped for: a
+/// stack of (pid, reason), a task's innermost call last. A vector keeps its room once grown,
+/// so entering and leaving allocates nothing (rseq's updates take it at every return to user
+/// space after a context switch).
+static DEFERRED: SpinLock<Vec<(u32, Option<Deferred>)>> = SpinLock::new(Vec::new());
 
 /// Runs `f` (a file read that may reach the card, or a system call's user copies, under the
 /// namespace's, the page cache's or the task table's locks) so that a read finding its page
@@ -136,21 +143,16 @@ static DEFERRED: SpinLock<BTreeMap<u32, Option<Deferred>>> = SpinLock::new(BTree
 /// fail: it stops short and records why ([`defer_io`], [`defer_reclaim`]); returns `f`'s
 /// result and that reason, for the caller to [`Deferred::finish`] once `f`'s locks are
 /// dropped and then go on (6.1's `filemap_read` sleeps in `filemap_update_page` with no lock
-/// held, and its copy's fault reclaims in its allocation). The console (pid 0) never defers.
+/// held, and its copy's fault reclaims in its allocation). The console (pid 0) defers too
+/// (its `run` writes the new program's stack through [`run_sleeping`]); its wait for the
+/// card in [`Deferred::finish`] idles the CPU, as every wait of the idle task does.
 pub fn with_io_deferred<R>(f: impl FnOnce() -> R) -> (R, Option<Deferred>) {
     let pid = current_pid();
-    if pid == 0 {
-        return (f(), None);
-    }
-    let outer = DEFERRED.lock().insert(pid, None);
+    DEFERRED.lock().push((pid, None));
     let r = f();
     let wait = {
         let mut d = DEFERRED.lock();
-        let w = d.remove(&pid).flatten();
-        if let Some(o) = outer {
-            d.insert(pid, o);
-        }
-        w
+        d.iter().rposition(|e| e.0 == pid).and_then(|i| d.remove(i).1)
     };
     (r, wait)
 }
@@ -162,18 +164,44 @@ pub fn defer_io(disk: usize, done: &Arc<Completion>) -> bool {
     defer(Deferred::Io((disk, done.clone())))
 }
 
-/// A user copy under a lock took a fault that found no free page: true when the running
-/// task asked to defer ([`with_io_deferred`]), the reclaim is recorded and the copy stops
-/// there, to go on after it; false when the copy must fail where it is (`EFAULT`).
-pub fn defer_reclaim() -> bool {
-    defer(Deferred::Reclaim)
+/// A user copy or a page-cache read under a lock found no free page: true when the running
+/// task asked to defer ([`with_io_deferred`]), the reclaim is recorded and the copy or read
+/// stops there, to go on after it; false when it must fail where it is. `gave_up` is the
+/// error when reclaim frees nothing, 6.1's for the same failure: `EFAULT` for a user copy
+/// (its kernel-mode fault's `VM_FAULT_OOM` ends in `no_context`), `ENOMEM` for a page
+/// reached through `get_user_pages` (`vm_fault_to_errno`) and for a read's page-cache page
+/// (`filemap_read` returns `-ENOMEM` when it copied nothing).
+pub fn defer_reclaim(gave_up: Errno) -> bool {
+    defer(Deferred::Reclaim(gave_up))
+}
+
+/// Runs `f` (user copies made with no lock held, each whole or nothing, so running it again
+/// is the same copy) under [`with_io_deferred`] until it runs through: after a stop the task
+/// sleeps on the bio or reclaims with every lock dropped, and runs `f` again (its fault there
+/// the retry, `FAULT_FLAG_TRIED` after a sleep). `f`'s result, or the error of a reclaim that
+/// freed nothing ([`defer_reclaim`]'s). A card read that failed is run into again: the
+/// copy's fault reports it.
+pub fn run_sleeping<R>(mut f: impl FnMut() -> Result<R, Errno>) -> Result<R, Errno> {
+    let r = loop {
+        let (r, wait) = with_io_deferred(&mut f);
+        let Some(why) = wait else { break r };
+        let reclaim = matches!(why, Deferred::Reclaim(_));
+        match why.finish() {
+            Err(e) if reclaim => break Err(e),
+            _ => {}
+        }
+    };
+    // A copy that stopped and was not run again leaves no retry note behind.
+    clear_uaccess_retry();
+    r
 }
 
 /// Records `why` for the running task when it asked to defer.
 fn defer(why: Deferred) -> bool {
-    match DEFERRED.lock().get_mut(&current_pid()) {
+    let pid = current_pid();
+    match DEFERRED.lock().iter_mut().rev().find(|e| e.0 == pid) {
         Some(w) => {
-            *w = Some(why);
+            w.1 = Some(why);
             true
         }
         None => false,

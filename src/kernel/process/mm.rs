@@ -24,7 +24,7 @@ use crate::mm::memory::{
     self, CachePage, FaultCounts, FaultEnv, FaultError, FaultFlags, NewPte, PteState, RssKind,
     SwapPage, UserTrap,
 };
-use crate::mm::mm_types::{MmStruct, Rlimits, VmFile, Vma, PAGE_SIZE};
+use crate::mm::mm_types::{Errno, MmStruct, Rlimits, VmFile, Vma, PAGE_SIZE};
 use crate::mm::page::PageOwner;
 use crate::mm::page_alloc::ZapRmap;
 use crate::mm::swapops::SwpEntry;
@@ -1086,7 +1086,7 @@ pub fn user_table_pages(pm: &ProcessMm) -> usize {
 /// `mm_account_fault` counts a fault without `FAULT_FLAG_USER`; one the fault path cannot
 /// resolve (no VMA, bad permission: `no_context` in kernel mode) leaves the copy short and
 /// the system call returns `EFAULT`. One that found no free page stops the copy for the call
-/// to reclaim with its locks dropped and go on (`UserMem::no_page`), or fails so where the
+/// to reclaim with its locks dropped and go on (`no_page`), or fails so where the
 /// call cannot.
 ///
 /// Any other address space (exec writing the new program's stack before it is switched to,
@@ -1095,9 +1095,6 @@ pub fn user_table_pages(pm: &ProcessMm) -> usize {
 pub struct UserMem<'a> {
     pub pm: &'a mut ProcessMm,
     pub counts: &'a mut FaultCounts,
-    /// A fault failed for want of a page (its allocation was atomic): a caller holding no
-    /// lock may reclaim and run the copy again, as 6.1's fault would have reclaimed.
-    pub oom: bool,
 }
 
 impl UserMem<'_> {
@@ -1142,21 +1139,9 @@ impl UserMem<'_> {
         // None: the copy stops to sleep for the card with its locks dropped.
         let Some(r) = self.pm.fault_uaccess(addr, flags, self.counts) else { return false };
         if r == Err(FaultError::Oom) {
-            self.no_page();
+            no_page(Errno::EFAULT);
         }
         r.is_ok()
-    }
-
-    /// A fault of the copy found no free page. No reclaim here (the system call holds the
-    /// task table): when the call asked to ([`super::iowait::defer_reclaim`]) the copy stops
-    /// and the call reclaims with its locks dropped and goes on, the fault then counted once
-    /// (`super::reclaim::reclaim_for_uaccess`); otherwise the copy fails here, the fault
-    /// counted as one that got `VM_FAULT_OOM`.
-    fn no_page(&mut self) {
-        self.oom = true;
-        if !super::iowait::defer_reclaim() {
-            super::count_vm_fault(Err(FaultError::Oom));
-        }
     }
 
     /// The remote path: page by page through kmap, `get_user_page` faulting each in.
@@ -1174,10 +1159,8 @@ impl UserMem<'_> {
                 Ok(pfn) => pfn,
                 Err(e) => {
                     if e == Some(FaultError::Oom) {
-                        // Its caller reclaims (a deferred call, or exec's `load_image`) and
-                        // counts the fault if reclaim gives up.
-                        self.oom = true;
-                        super::iowait::defer_reclaim();
+                        // `get_user_pages`' fault: ENOMEM if reclaim gives up.
+                        no_page(Errno::ENOMEM);
                     }
                     return Err(UFault { done });
                 }
@@ -1190,6 +1173,18 @@ impl UserMem<'_> {
             done += n;
         }
         Ok(())
+    }
+}
+
+/// A fault of a copy found no free page. No reclaim here (the copy may run under the task
+/// table): when the caller asked to ([`super::iowait::defer_reclaim`]) the copy stops and the
+/// caller reclaims with its locks dropped and goes on, the fault then counted once (or, when
+/// reclaim gives up, as one that got `VM_FAULT_OOM`, and the caller fails with `gave_up`:
+/// `super::reclaim::reclaim_for_uaccess`); otherwise the copy fails here, the fault counted
+/// so.
+fn no_page(gave_up: Errno) {
+    if !super::iowait::defer_reclaim(gave_up) {
+        super::count_vm_fault(Err(FaultError::Oom));
     }
 }
 

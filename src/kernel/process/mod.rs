@@ -51,7 +51,7 @@ use crate::kernel::ratelimit::{
 };
 use crate::kprintln;
 use crate::mm::gfp::GfpFlags;
-use crate::mm::memory::{Fault, FaultCounts, FaultError, FaultFlags, UserTrap};
+use crate::mm::memory::{Fault, FaultCounts, FaultError, UserTrap};
 use crate::mm::page::PageOwner;
 use crate::mm::Pfn;
 
@@ -1338,7 +1338,7 @@ pub fn do_fork(
             if let Some(c) = t.map.get_mut(&pid) {
                 let mut counts = c.counts;
                 if let Some(pm) = c.mm.as_mut() {
-                    let mut um = mm::UserMem { pm, counts: &mut counts, oom: false };
+                    let mut um = mm::UserMem { pm, counts: &mut counts };
                     let _ = crate::abi::uaccess::UserMemory::copy_to_user(
                         &mut um,
                         ctid,
@@ -1498,42 +1498,6 @@ pub fn do_wait(pid: i32, options: u32) -> Result<Option<Reaped>, crate::mm::mm_t
         }
         schedule();
     }
-}
-
-/// `fixup_user_fault`: resolves the fault at `addr` for a kernel access to user memory made
-/// with no lock held (on the way back to user space), as the user-fault handler would: it
-/// sleeps for the card, and when no page can be had it reclaims (then the OOM killer) and
-/// tries again, where a user copy under the task table fails with `EFAULT`. Whether the
-/// page is mapped for the access now.
-pub fn fixup_user_fault(addr: usize, write: bool) -> bool {
-    /// Attempts before giving up (each reclaimed or waited for the card first).
-    const TRIES: u32 = 32;
-    let mut flags = FaultFlags { write, instruction: false, tried: false };
-    for _ in 0..TRIES {
-        let (r, wait) = with_current_mm(|t| {
-            let counts = &mut t.counts;
-            t.mm.as_mut().map(|m| m.fault_nowait(addr, flags, counts))
-        })
-        .map_or((None, None), |(r, w)| (Some(r), w));
-        if let Some(w) = wait {
-            if crate::block::core::wait_bio(w.disk, &w.done).is_err() {
-                return false;
-            }
-            flags = w.next_flags(flags);
-            continue;
-        }
-        match r {
-            Some(Ok(_)) => return true,
-            Some(Err(FaultError::Oom)) => {
-                if !reclaim::direct_reclaim_for_fault() {
-                    count_vm_fault(Err(FaultError::Oom));
-                    oom::pagefault_out_of_memory();
-                }
-            }
-            _ => return false,
-        }
-    }
-    false
 }
 
 /// The user-mode exception handler: page faults through the fault path; what cannot be

@@ -4,8 +4,9 @@
 use super::rseq::{check_cs, in_cs, request, Request, Rseq, RseqCs, RSEQ_EVENT_SIGNAL};
 use crate::abi::uaccess::{self, UserMemory};
 use crate::arch::process::PtRegs;
+use crate::kernel::process::iowait::run_sleeping;
 use crate::kernel::process::syscall::with_user;
-use crate::kernel::process::{fixup_user_fault, with_current};
+use crate::kernel::process::with_current;
 use crate::mm::mm_types::Errno;
 
 /// `RSEQ_CPU_ID_UNINITIALIZED`, stored in `cpu_id` when a registration ends.
@@ -18,31 +19,20 @@ const OFF_FLAGS: usize = 16;
 /// The CPU a task runs on: pivm runs processes on CPU 0 only.
 const CPU_ID: u32 = 0;
 
-/// A user access of `rseq`'s, made on the way back to user space with no lock held: when
-/// the copy (under the task table, where a fault cannot reclaim) fails, the fault is
-/// resolved as a user fault would be (`fixup_user_fault`: reclaim when memory is short, a
-/// swapped page read back) and the copy made again, as Linux's `get_user` there may sleep
-/// and reclaim. Without this a swapped-out rseq area under memory pressure killed the
-/// program with SIGSEGV.
-fn retried<R>(
-    addr: usize,
-    len: usize,
-    write: bool,
-    f: impl Fn() -> Result<R, Errno>,
-) -> Result<R, Errno> {
-    let last = addr.saturating_add(len - 1);
-    match f() {
-        Err(Errno::EFAULT) if fixup_user_fault(addr, write) && fixup_user_fault(last, write) => f(),
-        r => r,
-    }
-}
-
+/// A user read of `rseq`'s (`get_user`). Made inside [`run_sleeping`] (the update on the way
+/// back to user space, `sys_rseq`'s unregistration: no lock held), a fault on a swapped or
+/// card page stops it and the task sleeps for the card, one that finds no free page stops it
+/// and the task reclaims (then the OOM killer), both with the task table free, and the
+/// whole step runs again, as Linux's `get_user` there may sleep and reclaim. Before, the
+/// copy's fault under the task table waited for a swap-in with the CPU idle (`iowait`'s idle
+/// count), and a copy with no free page failed first and was fixed up after.
 fn get<T: crate::abi::wire::Wire>(addr: usize) -> Result<T, Errno> {
-    retried(addr, T::SIZE, false, || with_user(|um, _| uaccess::get_user(um, addr)))
+    with_user(|um, _| uaccess::get_user(um, addr))
 }
 
+/// A user write of `rseq`'s (`put_user`), as [`get`].
 fn put<T: crate::abi::wire::Wire>(addr: usize, v: T) -> Result<(), Errno> {
-    retried(addr, T::SIZE, true, || with_user(|um, _| uaccess::put_user(um, addr, &v)))
+    with_user(|um, _| uaccess::put_user(um, addr, &v))
 }
 
 /// `sys_rseq(rseq, rseq_len, flags, sig)`.
@@ -58,8 +48,10 @@ pub fn sys_rseq(area: usize, len: u32, flags: u32, sig: u32) -> Result<usize, Er
         }
         Request::Unregister => {
             // rseq_reset_rseq_cpu_id
-            put(area + OFF_CPU_ID_START, 0u32)?;
-            put(area + OFF_CPU_ID, RSEQ_CPU_ID_UNINITIALIZED)?;
+            run_sleeping(|| {
+                put(area + OFF_CPU_ID_START, 0u32)?;
+                put(area + OFF_CPU_ID, RSEQ_CPU_ID_UNINITIALIZED)
+            })?;
             with_current(|t| t.ext.rseq = None);
         }
     }
@@ -86,8 +78,15 @@ pub fn notify_resume(regs: &mut PtRegs) -> Result<(), Errno> {
     Ok(())
 }
 
-/// `__rseq_handle_notify_resume`: `rseq_ip_fixup`, then `rseq_update_cpu_id`.
+/// `__rseq_handle_notify_resume`, with no lock held: [`update`] under one deferral, run again
+/// from its start after each stop to sleep or reclaim (each of its steps leaves what the
+/// next run takes up: see [`ip_fixup`]).
 fn handle_notify_resume(regs: &mut PtRegs) -> Result<(), Errno> {
+    run_sleeping(|| update(regs))
+}
+
+/// `rseq_ip_fixup`, then `rseq_update_cpu_id`.
+fn update(regs: &mut PtRegs) -> Result<(), Errno> {
     let Some(r) = with_current(|t| t.ext.rseq) else { return Ok(()) };
     ip_fixup(regs, &r)?;
     put(r.area + OFF_CPU_ID_START, CPU_ID)?;
@@ -130,12 +129,19 @@ fn ip_fixup(regs: &mut PtRegs, r: &Rseq) -> Result<(), Errno> {
     if cs.flags != 0 || flags != 0 {
         return Err(Errno::EINVAL);
     }
-    let events =
-        with_current(|t| t.ext.rseq.as_mut().map_or(0, |r| core::mem::take(&mut r.event_mask)));
+    let events = with_current(|t| t.ext.rseq.map_or(0, |r| r.event_mask));
     if events == 0 {
         return Ok(());
     }
+    // The descriptor is cleared before the events are consumed and the pc moved: a run that
+    // stopped at the clear finds them again when it runs again, and one run after the pc
+    // moved finds no descriptor.
     clear()?;
+    with_current(|t| {
+        if let Some(r) = t.ext.rseq.as_mut() {
+            r.event_mask = 0;
+        }
+    });
     regs.instruction_pointer_set(cs.abort_ip as usize);
     Ok(())
 }

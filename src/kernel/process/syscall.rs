@@ -162,7 +162,7 @@ pub(super) fn with_user<R>(
         let mut pm = t.mm.take().ok_or(Errno::EFAULT)?;
         let mut counts = t.counts;
         let r = {
-            let mut um = UserMem { pm: &mut pm, counts: &mut counts, oom: false };
+            let mut um = UserMem { pm: &mut pm, counts: &mut counts };
             f(&mut um, t)
         };
         t.counts = counts;
@@ -175,7 +175,8 @@ pub(super) fn with_user<R>(
 /// stops the copy (`VM_FAULT_RETRY`), the task sleeps for the card with the task table free
 /// (`D`, other tasks running), and `f` runs again from the start (each copy here is whole
 /// or nothing, so running it again is the same copy); a fault that found no free page stops
-/// it too, and the task reclaims before `f` runs again (`EFAULT` when nothing was freed).
+/// it too, and the task reclaims before `f` runs again (`EFAULT` when nothing was freed):
+/// [`super::iowait::run_sleeping`].
 fn with_user_sleeping<R>(
     mut f: impl FnMut(&mut UserMem<'_>, &mut Task) -> Result<R, Errno>,
 ) -> Result<R, Errno> {
@@ -183,19 +184,7 @@ fn with_user_sleeping<R>(
         // Called under the namespace's lock: a sleep could let another task spin on it.
         return with_user(f);
     }
-    loop {
-        let (r, wait) = super::iowait::with_io_deferred(|| with_user(&mut f));
-        let Some(why) = wait else {
-            super::iowait::clear_uaccess_retry();
-            return r;
-        };
-        // A failed card read is run into again (the copy's fault reports it); a reclaim
-        // that freed nothing ends the copy.
-        if why.finish() == Err(Errno::EFAULT) {
-            super::iowait::clear_uaccess_retry();
-            return r;
-        }
-    }
+    super::iowait::run_sleeping(|| with_user(&mut f))
 }
 
 fn copy_in(addr: usize, len: usize) -> Result<Vec<u8>, Errno> {
