@@ -258,7 +258,8 @@ fn pages_swapped_out_under_pressure_come_back_intact_2g() {
 }
 
 /// Several programs at once under memory pressure, nothing lost: two `swapstress` instances
-/// (one parent forking both, about 40 MiB over ~36 MiB free) swap against each other while a
+/// (one parent forking both, sized by `pressure_mib` without the initramfs's data file, two
+/// read-back passes) swap against each other while a
 /// third program maps and checks a file from the card (its cache dropped first) and then runs
 /// again. Every word and byte comes back right, swap was used both ways, and once all have
 /// exited every slot is free and `verify` is clean (each task's stack end included: an
@@ -271,8 +272,12 @@ fn several_programs_under_pressure_lose_nothing_2g() {
     let (free_kb, shmem_kb) = unlink_initramfs_data(&mut q);
     let mib = pressure_mib(free_kb, shmem_kb, swap_kb) / 2;
     let (out0, in0) = (vmstat(&mut q, "pswpout"), vmstat(&mut q, "pswpin"));
+    // Two read-back passes: a page reclaim wrote stays in the swap cache until its next scan,
+    // so with the pressure this small swap allows, one re-read could find every page out
+    // still cached (no `pswpin`: seen once in a `make test`); the second re-reads what the
+    // first pushed out.
     let pid = q.start_background(
-        &format!("/boot/bin/swapstress -j 2 -m {mib}"),
+        &format!("/boot/bin/swapstress -j 2 -m {mib} -p 2"),
         &format!("swapstress M={mib} [2] {mib} MiB anonymous"),
         RUN,
     );
@@ -307,14 +312,27 @@ fn several_programs_under_pressure_lose_nothing_2g() {
         let tag = format!("swapstress M={mib} [{i}]");
         let pages = mib * 256;
         q.expect_in("swapstress", &seen, &format!("{tag} ok: every word of {pages} pages right"));
-        let reread =
-            q.line_with("swapstress", &seen, &format!("{tag} re-read pass 1:")).to_string();
-        if !reread.contains(" bad=0 ") {
-            q.fail(&format!("words wrong: {reread}"));
+        for pass in 1..=2 {
+            let reread = q.line_with("swapstress", &seen, &format!("{tag} re-read pass {pass}:"));
+            if !reread.contains(" bad=0 ") {
+                q.fail(&format!("words wrong: {reread}"));
+            }
         }
     }
-    assert!(vmstat(&mut q, "pswpout") > out0, "nothing swapped out");
-    assert!(vmstat(&mut q, "pswpin") > in0, "nothing swapped in");
+    let (out1, in1) = (vmstat(&mut q, "pswpout"), vmstat(&mut q, "pswpin"));
+    eprintln!(
+        "several programs: 2 x {mib} MiB over {free_kb} kB free and {shmem_kb} kB Shmem, \
+         {swap_kb} kB swap: pswpout +{}, pswpin +{}",
+        out1 - out0,
+        in1 - in0
+    );
+    if out1 == out0 || in1 == in0 {
+        q.fail(&format!(
+            "swap not used both ways: pswpout +{}, pswpin +{}",
+            out1 - out0,
+            in1 - in0
+        ));
+    }
     check_only_slots_cached(&mut q, swap_kb, "after several programs under pressure");
     let mi = q.cmd("cat /proc/meminfo");
     assert_eq!(meminfo_kb(&q, &mi, "AnonPages"), 0);
