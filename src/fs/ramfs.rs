@@ -63,6 +63,10 @@ pub trait AddressSpace: Default {
     /// The inode number the file was given (a kernel page cache keys its pages by it for
     /// reclaim's reverse map; the host's needs none).
     fn set_ino(&mut self, _ino: Ino) {}
+    /// `folio_mark_accessed()` of the page at `index`, which a read from its start or a write
+    /// just used (`shmem_file_read_iter`, `shmem_get_folio` for `SGP_WRITE`): reclaim's aging
+    /// of a kernel page cache's pages on the LRU; the host's has no LRU.
+    fn mark_accessed(&self, _index: u64) {}
 }
 
 /// A page cache on the heap: boxed pages in a B-tree by index.
@@ -643,7 +647,10 @@ impl<A: AddressSpace> Ramfs<A> {
             let (index, off) = (pos / PAGE_SIZE as u64, (pos % PAGE_SIZE as u64) as usize);
             let n = (PAGE_SIZE - off).min(data.len() - done);
             match mapping.find_or_create_page(index) {
-                Ok(page) => page[off..off + n].copy_from_slice(&data[done..done + n]),
+                Ok(page) => {
+                    page[off..off + n].copy_from_slice(&data[done..done + n]);
+                    mapping.mark_accessed(index);
+                }
                 Err(e) => {
                     failed = Some(e);
                     break;
@@ -681,7 +688,13 @@ impl<A: AddressSpace> Ramfs<A> {
             let (index, off) = (pos / PAGE_SIZE as u64, (pos % PAGE_SIZE as u64) as usize);
             let n = (PAGE_SIZE - off).min(len - done);
             match mapping.find_get_page(index) {
-                Ok(Some(p)) => buf[done..done + n].copy_from_slice(&p[off..off + n]),
+                Ok(Some(p)) => {
+                    buf[done..done + n].copy_from_slice(&p[off..off + n]);
+                    // 6.1 marks the page accessed when the read takes its beginning.
+                    if off == 0 {
+                        mapping.mark_accessed(index);
+                    }
+                }
                 Ok(None) => buf[done..done + n].fill(0),
                 Err(_) if done > 0 => return Ok(done),
                 Err(e) => return Err(e),
@@ -948,6 +961,8 @@ mod tests {
     struct Away {
         pages: BTreeAddressSpace,
         away: alloc::collections::BTreeSet<u64>,
+        /// The pages marked accessed, in order.
+        accessed: core::cell::RefCell<Vec<u64>>,
         ino: Ino,
     }
 
@@ -973,6 +988,33 @@ mod tests {
         fn set_ino(&mut self, ino: Ino) {
             self.ino = ino;
         }
+        fn mark_accessed(&self, index: u64) {
+            self.accessed.borrow_mut().push(index);
+        }
+    }
+
+    #[test]
+    fn reads_from_a_pages_start_and_writes_mark_it_accessed() {
+        let mut fs = Ramfs::<Away>::new();
+        let f = fs.create("/f", 0o644, true).unwrap();
+        let data = alloc::vec![7u8; 3 * PAGE_SIZE];
+        assert_eq!(fs.write(f, 10, &data[..2 * PAGE_SIZE]), Ok(2 * PAGE_SIZE));
+        let accessed = |fs: &mut Ramfs<Away>| {
+            core::mem::take(&mut *fs.mapping(f).unwrap().accessed.borrow_mut())
+        };
+        assert_eq!(accessed(&mut fs), [0, 1, 2], "every page a write touches");
+        let mut buf = alloc::vec![0u8; 3 * PAGE_SIZE];
+        // From the middle of page 0 into pages 1 and 2: 6.1 marks those whose start it read.
+        assert_eq!(fs.read(f, 100, &mut buf), Ok(2 * PAGE_SIZE - 90));
+        assert_eq!(accessed(&mut fs), [1, 2]);
+        assert_eq!(fs.read(f, 0, &mut buf[..1]), Ok(1));
+        assert_eq!(accessed(&mut fs), [0]);
+        // A hole is no page: nothing to mark.
+        let g = fs.create("/g", 0o644, true).unwrap();
+        assert_eq!(fs.write(g, 2 * PAGE_SIZE as u64, b"x"), Ok(1));
+        let _ = core::mem::take(&mut *fs.mapping(g).unwrap().accessed.borrow_mut());
+        assert_eq!(fs.read(g, 0, &mut buf[..PAGE_SIZE]), Ok(PAGE_SIZE));
+        assert!(fs.mapping(g).unwrap().accessed.borrow().is_empty());
     }
 
     fn away(fs: &mut Ramfs<Away>, ino: Ino) -> &mut alloc::collections::BTreeSet<u64> {

@@ -323,6 +323,13 @@ impl AddressSpace for CachePages {
         self.cache.lock().truncate(index);
     }
 
+    fn mark_accessed(&self, index: u64) {
+        let pfn = self.cache.lock().index.page(index);
+        if let Some(pfn) = pfn {
+            super::reclaim::mark_page_accessed(pfn);
+        }
+    }
+
     fn nrpages(&self) -> u64 {
         self.cache.lock().nrpages()
     }
