@@ -170,10 +170,14 @@ mod device {
     }
 
     /// The PL011's receive interrupt (`uart-pl011`): typed bytes go to the type-ahead
-    /// buffer as they arrive, Ctrl-C included, whatever the console is doing.
+    /// buffer as they arrive, Ctrl-C included, whatever the console is doing. The interrupt
+    /// is acknowledged before the FIFO is read, not after: a byte that arrives once the
+    /// drain has found the FIFO empty then raises it again. Cleared after the drain, that
+    /// byte's interrupt was lost with it in the FIFO (QEMU, whose PL011 holds one byte with
+    /// the FIFO off, then passes no more input), until the console next read the UART.
     fn uart_interrupt(_irq: u32) -> IrqReturn {
-        let got = drain(&mut TYPE_AHEAD.lock());
         uart::clear_rx_interrupt();
+        let got = drain(&mut TYPE_AHEAD.lock());
         if got {
             IrqReturn::Handled
         } else {

@@ -71,7 +71,8 @@ const ICR_ALL: u32 = 0x7ff;
 /// The receive and receive-timeout interrupts' clear bits.
 const ICR_RX: u32 = 1 << 4 | 1 << 6;
 
-/// Clears the receive interrupts once the FIFO has been read empty.
+/// Clears the receive interrupts; the FIFO is read after it, so a byte arriving meanwhile
+/// raises them again.
 pub fn clear_rx_interrupt() {
     regs().icr.set(ICR_RX);
 }
