@@ -159,12 +159,19 @@ mod device {
     static TYPE_AHEAD: IrqSpinLock<TypeAhead> = IrqSpinLock::new(TypeAhead::new());
 
     /// Moves every byte the UART's receive FIFO holds into the type-ahead buffer; whether
-    /// there was one.
+    /// there was one. A BREAK and the character after it may be a SysRq command instead
+    /// (`kernel::sysrq`), which is not input; a BREAK that is not is received as a NUL.
     fn drain(t: &mut TypeAhead) -> bool {
+        use crate::kernel::sysrq;
         let mut any = false;
-        while let Some(b) = uart::getc() {
-            t.receive(b);
+        while let Some(rx) = uart::getc() {
             any = true;
+            match rx {
+                uart::Rx::Break if sysrq::handle_break() => {}
+                uart::Rx::Break => t.receive(0),
+                uart::Rx::Byte(b) if sysrq::handle_char(b) => {}
+                uart::Rx::Byte(b) => t.receive(b),
+            }
         }
         any
     }

@@ -26,6 +26,7 @@ pub mod setup;
 pub mod spinlock;
 pub mod swap;
 pub mod sysctl;
+pub mod sysrq;
 pub mod time;
 pub mod vmalloc;
 pub mod vsyscall;

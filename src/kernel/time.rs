@@ -409,6 +409,9 @@ mod device {
         }
         arch_timer::mask(kind);
         tick_handle_periodic(kind);
+        // A SysRq command the console's UART received (`kernel::sysrq`), with the tick's
+        // state no longer held.
+        crate::kernel::sysrq::run_pending();
         IrqReturn::Handled
     }
 

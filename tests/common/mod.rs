@@ -507,18 +507,21 @@ impl Qemu {
 
     /// A failure carrying `msg`, the QEMU command and the full transcript (stdout and stderr).
     pub fn failure(&self, msg: &str) -> Failure {
+        // A guest still running when a test gives up on it may be hung: what its CPU was
+        // doing, when the run has a monitor, and what the kernel says of its tasks (SysRq
+        // `t`, whose lines then end the transcript).
+        let state = match (&self.monitor, self.status) {
+            (Some(socket), None) => {
+                let cpu = guest_state(socket);
+                self.sysrq(socket, b't');
+                format!("======== guest CPU (QEMU monitor) ========\n{cpu}")
+            }
+            _ => String::new(),
+        };
         let log = self.shared.log.lock().unwrap();
         let status = match self.status {
             Some(s) => format!("{s}"),
             None => "still running".into(),
-        };
-        // A guest still running when a test gives up on it may be hung: what its CPU was
-        // doing, when the run has a monitor.
-        let state = match (&self.monitor, self.status) {
-            (Some(socket), None) => {
-                format!("======== guest CPU (QEMU monitor) ========\n{}", guest_state(socket))
-            }
-            _ => String::new(),
         };
         Failure(format!(
             "{msg}\n  qemu: {}\n  status: {status}\n======== console transcript (stdout) ========\n{}\n======== stderr ========\n{}\n{state}======== end ========",
@@ -526,6 +529,23 @@ impl Qemu {
             String::from_utf8_lossy(&log.out),
             String::from_utf8_lossy(&log.err),
         ))
+    }
+
+    /// The monitor socket the run was booted with ([`Opts::monitor`]).
+    pub fn monitor_socket(&self) -> Option<&std::path::Path> {
+        self.monitor.as_deref()
+    }
+
+    /// Magic SysRq `key` on the console: a BREAK through QEMU's monitor on `socket`, then the
+    /// key; waits long enough for the kernel's tick to print the answer.
+    pub fn sysrq(&self, socket: &std::path::Path, key: u8) {
+        if try_monitor_cmd(socket, "chardev-send-break serial0").is_err() {
+            return;
+        }
+        if let Some(mut stdin) = self.stdin.as_ref() {
+            let _ = stdin.write_all(&[key]).and_then(|_| stdin.flush());
+        }
+        std::thread::sleep(Duration::from_millis(1500));
     }
 
     /// Panics with the transcript.
