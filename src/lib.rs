@@ -29,7 +29,7 @@ pub mod warnings;
 pub mod kernel;
 /// The kernel's pure parts, compiled and tested on the host too (the kernel build reaches
 /// them through `kernel` itself): interrupts, time, the vDSO's data page, interrupt-safe
-/// locks, SysRq's arming and text.
+/// locks, SysRq's arming and text, the console watchdog's detection.
 #[cfg(not(kernel))]
 #[path = "kernel"]
 pub mod kernel {
@@ -39,6 +39,7 @@ pub mod kernel {
     pub mod sysrq;
     pub mod time;
     pub mod vsyscall;
+    pub mod watchdog;
     pub mod process {
         pub mod pid_table;
         pub mod rseq;

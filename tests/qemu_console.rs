@@ -594,3 +594,25 @@ fn sysrq_over_a_break_lists_the_tasks_whatever_the_console_does() {
     q.cmd_until("ps", &format!("[{pid}] Killed"));
     q.poweroff_ok();
 }
+
+/// A kernel that stops answering is never silent: `crash softlockup` (lkdtm's SOFTLOCKUP)
+/// spins in the console for good; once typed input has waited unread for 20 s, the console
+/// watchdog prints its report with every task's state and what the console was running, and
+/// SysRq `t` still answers meanwhile.
+#[test]
+fn console_watchdog_reports_typed_input_nobody_reads() {
+    let (mut q, _) = Qemu::boot_to_prompt(Opts::raw("2G").initramfs().monitor("softlockup"));
+    let socket = q.monitor_socket().expect("booted with a monitor").to_path_buf();
+    let pid = q.start_background("/bin/spin", "spinning until killed", STEP);
+    q.send("crash softlockup\n");
+    q.wait_for("crash softlockup\n", STEP).unwrap();
+    q.sysrq(&socket, b't');
+    q.wait_for("console: running `crash softlockup`\n", STEP).unwrap();
+    // Typed input the spinning console never reads.
+    q.send("ps\n");
+    let out = q.wait_for("console: running `crash softlockup`\n", Duration::from_secs(60)).unwrap();
+    q.expect_in("watchdog", &out, "watchdog: console: typed input unread for 20s! [swapper/0:0]\n");
+    expect_line(&q, "watchdog", &out, "task:spin            state:R", &[&format!("pid:{pid:<5}")]);
+    assert!(!out.contains("PID TTY"), "the console ran ps:\n{out}");
+    q.kill();
+}

@@ -161,6 +161,7 @@ mod device {
     /// Moves every byte the UART's receive FIFO holds into the type-ahead buffer; whether
     /// there was one. A BREAK and the character after it may be a SysRq command instead
     /// (`kernel::sysrq`), which is not input; a BREAK that is not is received as a NUL.
+    /// Input waiting starts the console watchdog's clock (`kernel::watchdog`).
     fn drain(t: &mut TypeAhead) -> bool {
         use crate::kernel::sysrq;
         let mut any = false;
@@ -170,7 +171,13 @@ mod device {
                 uart::Rx::Break if sysrq::handle_break() => {}
                 uart::Rx::Break => t.receive(0),
                 uart::Rx::Byte(b) if sysrq::handle_char(b) => {}
-                uart::Rx::Byte(b) => t.receive(b),
+                uart::Rx::Byte(b) => {
+                    t.receive(b);
+                    // Input for the console to read (not a Ctrl-C a command consumed).
+                    if !t.is_empty() {
+                        crate::kernel::watchdog::input_arrived();
+                    }
+                }
             }
         }
         any
@@ -254,6 +261,7 @@ mod device {
                 let mut t = TYPE_AHEAD.lock();
                 drain(&mut t);
                 if let Some(i) = t.pop() {
+                    crate::kernel::watchdog::input_read(!t.is_empty());
                     return Some(Some(i));
                 }
                 if (ctrl_c_stops && t.interrupted()) || others_runnable() {

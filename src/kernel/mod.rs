@@ -30,6 +30,7 @@ pub mod sysrq;
 pub mod time;
 pub mod vmalloc;
 pub mod vsyscall;
+pub mod watchdog;
 
 use spin::Once;
 

@@ -210,12 +210,12 @@ mod device {
         }
         let Some(mut out) = crate::console::printk::try_console() else { return };
         let key = key as u8;
-        let header = |w: &mut dyn core::fmt::Write| {
+        let header = |w: &mut dyn core::fmt::Write, _: &str, _: u32| {
             let _ = render_header(&mut Dyn(w), key);
         };
         let done = match super::key_op(key).map(|op| op.action) {
             None => {
-                header(&mut out);
+                let _ = render_header(&mut out, key);
                 true
             }
             Some(a) => {
@@ -228,8 +228,8 @@ mod device {
         }
     }
 
-    /// A `dyn Write` as an `impl Write`.
-    struct Dyn<'a>(&'a mut dyn core::fmt::Write);
+    /// A `dyn Write` as an `impl Write` (the reports' headers get the former).
+    pub struct Dyn<'a>(pub &'a mut dyn core::fmt::Write);
 
     impl core::fmt::Write for Dyn<'_> {
         fn write_str(&mut self, s: &str) -> core::fmt::Result {
@@ -239,7 +239,7 @@ mod device {
 }
 
 #[cfg(kernel)]
-pub use device::{handle_break, handle_char, run_pending};
+pub use device::{handle_break, handle_char, run_pending, Dyn};
 
 #[cfg(test)]
 mod tests {

@@ -279,7 +279,7 @@ pub static COMMANDS: &[Command] = &[
     },
     Command {
         name: "crash",
-        usage: "crash null|exec|undef|stack|spinlockup|atomic-sleep",
+        usage: "crash null|exec|undef|stack|spinlockup|softlockup|atomic-sleep",
         help: "NULL read, jump to an unmapped page, undefined instruction, stack overflow \
                (oops); a spin lock taken twice (BUG report, panic); a sleepable allocation \
                under a spin lock (BUG report, carries on)",

@@ -35,21 +35,21 @@ pub fn set_console_command(line: Option<&str>) {
     }
 }
 
-/// Writes `header` (SysRq's line), then the tasks (only those in `D` when `blocked_only`;
+/// Writes `header` (given the running task's comm and pid), then the tasks (only those in `D` when `blocked_only`;
 /// never the console, pid 0, which is the idle task), then the run queue and the console's
 /// command. Nothing is written, and nothing allocated, unless every lock was free.
 pub fn render(
     w: &mut impl Write,
-    header: impl FnOnce(&mut dyn Write),
+    header: impl FnOnce(&mut dyn Write, &str, u32),
     blocked_only: bool,
 ) -> Result<(), Busy> {
     let io = iowait::WAITERS.try_lock().ok_or(Busy)?;
     let g = TASKS.try_lock().ok_or(Busy)?;
     let Some(t) = g.as_ref() else { return Err(Busy) };
     let c = CONSOLE_CMD.try_lock().ok_or(Busy)?;
-    header(w);
     let now = crate::kernel::time::get_jiffies_64();
     let curr = CURRENT_PID.load(core::sync::atomic::Ordering::Relaxed);
+    header(w, t.map.get(&curr).map_or("?", |x| x.comm.as_str()), curr);
     let left = |at: u64| (at != u64::MAX).then(|| at.saturating_sub(now));
     for (pid, x) in t.map.iter().filter(|(p, _)| *p != 0) {
         // A task woken from its I/O sleep keeps its entry until it runs: it is `R` then.
