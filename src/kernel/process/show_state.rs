@@ -77,7 +77,8 @@ pub fn render(
     if blocked_only {
         return Ok(());
     }
-    let running = |p: &u32| t.map.get(p).is_some_and(|x| x.state == TaskState::Runnable);
+    // The console (pid 0) is the idle task, which 6.1's count leaves out.
+    let running = |p: &u32| *p != 0 && t.map.get(p).is_some_and(|x| x.state == TaskState::Runnable);
     let nr_running = t.rq.iter().filter(|p| running(p)).count() + usize::from(running(&curr));
     let cmd = c.1.map(|n| core::str::from_utf8(&c.0[..n]).unwrap_or("?"));
     let _ = render_cpu(w, nr_running, curr, cmd);
