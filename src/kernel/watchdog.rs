@@ -12,8 +12,8 @@ use crate::kernel::time::HZ;
 /// (2 x `watchdog_thresh`, 10 s by default).
 pub const CONSOLE_STALL_SECS: u64 = 20;
 
-/// Typed input waiting for the console (the jiffy the oldest unread byte came, since the
-/// console last read), and whether this stall was reported.
+/// Typed input waiting for the console (the tick the oldest unread byte came at, since the
+/// console last read; ticks come `HZ` times a second), and whether this stall was reported.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct InputStall {
     waiting_since: Option<u64>,
@@ -62,27 +62,35 @@ mod device {
     use super::{render_stall, InputStall};
     use crate::kernel::spinlock::IrqSpinLock;
     use crate::kernel::sysrq::Dyn;
-    use crate::kernel::time::get_jiffies_64;
 
     /// Taken by the UART's interrupt and the tick: interrupt-safe.
     static STALL: IrqSpinLock<InputStall> = IrqSpinLock::new(InputStall::new());
+    /// Tick interrupts taken: the watchdog's clock. Not jiffies, which jump by the ticks
+    /// missed when QEMU's host left it without a CPU for a while (a starved guest is not a
+    /// stuck one); the interrupts keep coming HZ times a second in a kernel that hangs.
+    static TICKS: AtomicU64 = AtomicU64::new(0);
+
+    fn now() -> u64 {
+        TICKS.load(Ordering::Relaxed)
+    }
     /// A stall found by the tick and not yet printed (its seconds; 0: none).
     static PENDING: AtomicU64 = AtomicU64::new(0);
 
     /// The console's UART received a byte of input.
     pub fn input_arrived() {
-        STALL.lock().arrived(get_jiffies_64());
+        STALL.lock().arrived(now());
     }
 
     /// The console read its input; `more` bytes still wait.
     pub fn input_read(more: bool) {
-        STALL.lock().read(more, get_jiffies_64());
+        STALL.lock().read(more, now());
     }
 
     /// From the tick: finds a stall and prints its report once the console's output and
     /// the task table are free (see `sysrq::run_pending`); nothing here allocates.
     pub fn tick() {
-        if let Some(secs) = STALL.lock().check(get_jiffies_64()) {
+        let ticks = TICKS.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Some(secs) = STALL.lock().check(ticks) {
             PENDING.store(secs, Ordering::Release);
         }
         let secs = PENDING.load(Ordering::Acquire);
