@@ -49,26 +49,33 @@ class Echo:
 
     def find(self, hay, start):
         """(index, length) of the echo at or after `start`, or (-1, 0)."""
-        echo = self.echo
         for k in range(start, len(hay)):
             if not (k == start or hay[k - 1] == 10 or hay[:k].endswith(PROMPT)):
                 continue
-            i, j, inserted = k, 0, 0
-            while j < len(echo):
-                if i >= len(hay):
-                    break
-                if hay[i] == echo[j]:
-                    i, j = i + 1, j + 1
-                    continue
-                nl = hay.find(b"\n", i)
-                if nl < 0 or j == 0 or inserted == self.ECHO_INTERRUPTIONS \
-                        or PROMPT in hay[i:nl]:
-                    break
-                inserted += 1
-                i = nl + 1
-            if j == len(echo):
-                return k, i - k
+            end = self.rest(hay, k, 0, 0)
+            if end is not None:
+                return k, end - k
         return -1, 0
+
+    def rest(self, hay, i, j, inserted):
+        """The end of the echo's bytes from `j` on at `i`: each byte is the echo's next one
+        or begins a whole other line; both are tried, since such a line may begin with the
+        byte the echo expects ("p", "swapstress ...\\n", "s\\n")."""
+        echo = self.echo
+        if j == len(echo):
+            return i
+        if i >= len(hay):
+            return None
+        if hay[i] == echo[j]:
+            end = self.rest(hay, i + 1, j + 1, inserted)
+            if end is not None:
+                return end
+        if j == 0 or inserted == self.ECHO_INTERRUPTIONS:
+            return None
+        nl = hay.find(b"\n", i)
+        if nl < 0 or PROMPT in hay[i:nl]:
+            return None
+        return self.rest(hay, nl + 1, j, inserted + 1)
 
 
 class Guest:
