@@ -29,15 +29,17 @@ pub mod warnings;
 pub mod kernel;
 /// The kernel's pure parts, compiled and tested on the host too (the kernel build reaches
 /// them through `kernel` itself): interrupts, time, the vDSO's data page, interrupt-safe
-/// locks.
+/// locks, SysRq's arming and text, the console watchdog's detection.
 #[cfg(not(kernel))]
 #[path = "kernel"]
 pub mod kernel {
     pub mod irq;
     pub mod ratelimit;
     pub mod spinlock;
+    pub mod sysrq;
     pub mod time;
     pub mod vsyscall;
+    pub mod watchdog;
     pub mod process {
         pub mod pid_table;
         pub mod rseq;

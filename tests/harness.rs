@@ -39,3 +39,19 @@ fn no_echo_is_made_up() {
     // "ps" inside another word, or followed by anything but its newline, is not its echo.
     assert_eq!(find_echo(b"swapstress: done\n", b"ps\n", 0), None);
 }
+
+#[test]
+fn an_echo_around_a_line_that_begins_with_its_next_byte_is_found() {
+    // The one hang of qemu_reclaim's several_programs_under_pressure_lose_nothing_2g, seen
+    // again with scripts/repro-hang.py: `ps` was echoed as "p", swapstress's line (which
+    // begins with the `s` the echo expected next), "s\n". Matched byte by byte the echo was
+    // lost there, and the plain search found the "ps\n" ending "/proc/swaps\n" after the
+    // prompt, then waited for a prompt that never came.
+    let hay = b"pivm# pswapstress M=20 [1] re-read pass 1: bad=0\ns\n  PID TTY          TIME CMD\n\
+                pivm# swapstress: /proc/swaps\nswapstress: 2 instances, 0 failed\n";
+    let end = find_echo(hay, b"ps\n", 6).expect("the echo");
+    assert!(hay[end..].starts_with(b"  PID TTY"), "{:?}", String::from_utf8_lossy(&hay[end..]));
+    // Without the real echo, the "ps\n" ending "/proc/swaps\n" is not taken for it.
+    let later = b"pivm# swapstress: /proc/swaps\nFilename\n";
+    assert_eq!(find_echo(later, b"ps\n", 6), None);
+}

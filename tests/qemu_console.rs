@@ -557,3 +557,62 @@ fn random_commands_never_stop_the_console() {
     }
     q.poweroff_ok();
 }
+
+/// Magic SysRq over the serial line: a BREAK (QEMU's `chardev-send-break`) and a key. `t`
+/// lists every task as 6.1's `sched_show_task` does and what the console was doing, whether
+/// it waits at the prompt or for a foreground program (it reads no input then: the report
+/// comes from the UART's interrupt and the tick); `w` only the blocked tasks; another key the
+/// help line. The key is not input: the next command runs as typed.
+#[test]
+fn sysrq_over_a_break_lists_the_tasks_whatever_the_console_does() {
+    let (mut q, _) = Qemu::boot_to_prompt(Opts::raw("2G").initramfs().monitor("sysrq"));
+    let socket = q.monitor_socket().expect("booted with a monitor").to_path_buf();
+    let pid = q.start_background("/bin/spin", "spinning until killed", STEP);
+    q.sysrq(&socket, b't');
+    let out = q.wait_for("console: at the prompt\n", STEP).unwrap();
+    q.expect_in("sysrq t", &out, "sysrq: Show State\n");
+    // Running or preempted (the mark 6.1 gives the task on the CPU), spin is runnable.
+    let ids = format!(" stack:0     pid:{pid:<5} ppid:0      flags:0x00000000");
+    expect_line(&q, "sysrq t", &out, "task:spin            state:R", &[&ids]);
+    q.expect_in("sysrq t", &out, "task:kswapd0         state:S stack:0     pid:");
+    q.expect_in("sysrq t", &out, "cpu#0\n  .nr_running                    : ");
+    // The console waiting for a foreground program (it sleeps a while) still answers.
+    q.send("run /bin/spin 3\n");
+    q.wait_for("spinning for a while", STEP).unwrap();
+    q.sysrq(&socket, b't');
+    q.wait_for("console: running `run /bin/spin 3`\n", STEP).unwrap();
+    q.wait_for(PROMPT, SLOW_STEP).unwrap();
+    q.sysrq(&socket, b'w');
+    let out = q.wait_for("sysrq: Show Blocked State\n", STEP).unwrap();
+    assert!(!out.contains("task:"), "{out}");
+    q.sysrq(&socket, b'x');
+    q.wait_for("sysrq: HELP : show-task-states(t) show-blocked-tasks(w) \n", STEP).unwrap();
+    // None of the keys reached the line editor.
+    let out = q.cmd("echo typed");
+    assert_eq!(out.trim(), "typed", "{out}");
+    q.cmd(&format!("kill -9 {pid}"));
+    q.cmd_until("ps", &format!("[{pid}] Killed"));
+    q.poweroff_ok();
+}
+
+/// A kernel that stops answering is never silent: `crash softlockup` (lkdtm's SOFTLOCKUP)
+/// spins in the console for good; once typed input has waited unread for 20 s, the console
+/// watchdog prints its report with every task's state and what the console was running, and
+/// SysRq `t` still answers meanwhile.
+#[test]
+fn console_watchdog_reports_typed_input_nobody_reads() {
+    let (mut q, _) = Qemu::boot_to_prompt(Opts::raw("2G").initramfs().monitor("softlockup"));
+    let socket = q.monitor_socket().expect("booted with a monitor").to_path_buf();
+    let pid = q.start_background("/bin/spin", "spinning until killed", STEP);
+    q.send("crash softlockup\n");
+    q.wait_for("crash softlockup\n", STEP).unwrap();
+    q.sysrq(&socket, b't');
+    q.wait_for("console: running `crash softlockup`\n", STEP).unwrap();
+    // Typed input the spinning console never reads.
+    q.send("ps\n");
+    let out = q.wait_for("console: running `crash softlockup`\n", Duration::from_secs(60)).unwrap();
+    q.expect_in("watchdog", &out, "watchdog: console: typed input unread for 20s! [swapper/0:0]\n");
+    expect_line(&q, "watchdog", &out, "task:spin            state:R", &[&format!("pid:{pid:<5}")]);
+    assert!(!out.contains("PID TTY"), "the console ran ps:\n{out}");
+    q.kill();
+}

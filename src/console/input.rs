@@ -159,21 +159,39 @@ mod device {
     static TYPE_AHEAD: IrqSpinLock<TypeAhead> = IrqSpinLock::new(TypeAhead::new());
 
     /// Moves every byte the UART's receive FIFO holds into the type-ahead buffer; whether
-    /// there was one.
+    /// there was one. A BREAK and the character after it may be a SysRq command instead
+    /// (`kernel::sysrq`), which is not input; a BREAK that is not is received as a NUL.
+    /// Input waiting starts the console watchdog's clock (`kernel::watchdog`).
     fn drain(t: &mut TypeAhead) -> bool {
+        use crate::kernel::sysrq;
         let mut any = false;
-        while let Some(b) = uart::getc() {
-            t.receive(b);
+        while let Some(rx) = uart::getc() {
             any = true;
+            match rx {
+                uart::Rx::Break if sysrq::handle_break() => {}
+                uart::Rx::Break => t.receive(0),
+                uart::Rx::Byte(b) if sysrq::handle_char(b) => {}
+                uart::Rx::Byte(b) => {
+                    t.receive(b);
+                    // Input for the console to read (not a Ctrl-C a command consumed).
+                    if !t.is_empty() {
+                        crate::kernel::watchdog::input_arrived();
+                    }
+                }
+            }
         }
         any
     }
 
     /// The PL011's receive interrupt (`uart-pl011`): typed bytes go to the type-ahead
-    /// buffer as they arrive, Ctrl-C included, whatever the console is doing.
+    /// buffer as they arrive, Ctrl-C included, whatever the console is doing. The interrupt
+    /// is acknowledged before the FIFO is read, not after: a byte that arrives once the
+    /// drain has found the FIFO empty then raises it again. Cleared after the drain, that
+    /// byte's interrupt was lost with it in the FIFO (QEMU, whose PL011 holds one byte with
+    /// the FIFO off, then passes no more input), until the console next read the UART.
     fn uart_interrupt(_irq: u32) -> IrqReturn {
-        let got = drain(&mut TYPE_AHEAD.lock());
         uart::clear_rx_interrupt();
+        let got = drain(&mut TYPE_AHEAD.lock());
         if got {
             IrqReturn::Handled
         } else {
@@ -243,6 +261,7 @@ mod device {
                 let mut t = TYPE_AHEAD.lock();
                 drain(&mut t);
                 if let Some(i) = t.pop() {
+                    crate::kernel::watchdog::input_read(!t.is_empty());
                     return Some(Some(i));
                 }
                 if (ctrl_c_stops && t.interrupted()) || others_runnable() {

@@ -27,6 +27,21 @@ macro_rules! kprintln {
     ($($arg:tt)*) => ($crate::console::printk::_print(format_args!("{}\n", format_args!($($arg)*))));
 }
 
+/// The console's output while its lock is held, for a context that must not wait for it
+/// (an interrupt: the code it interrupted may hold it).
+pub struct ConsoleGuard(#[allow(dead_code)] crate::kernel::spinlock::SpinLockGuard<'static, ()>);
+
+impl Write for ConsoleGuard {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        UartWriter.write_str(s)
+    }
+}
+
+/// The console's output if nothing holds it now (see [`ConsoleGuard`]).
+pub fn try_console() -> Option<ConsoleGuard> {
+    LOCK.try_lock().map(ConsoleGuard)
+}
+
 /// A `fmt::Write` that prints through the console lock, for renderers.
 pub struct Console;
 

@@ -26,9 +26,11 @@ pub mod setup;
 pub mod spinlock;
 pub mod swap;
 pub mod sysctl;
+pub mod sysrq;
 pub mod time;
 pub mod vmalloc;
 pub mod vsyscall;
+pub mod watchdog;
 
 use spin::Once;
 

@@ -409,6 +409,11 @@ mod device {
         }
         arch_timer::mask(kind);
         tick_handle_periodic(kind);
+        // With the tick's state no longer held: a SysRq command the console's UART received
+        // (`kernel::sysrq`).
+        crate::kernel::sysrq::run_pending();
+        // Typed input nobody has read for long (`kernel::watchdog`).
+        crate::kernel::watchdog::tick();
         IrqReturn::Handled
     }
 

@@ -371,41 +371,41 @@ fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
 /// written while the command was being echoed) for [`find_echo`] to still recognise it.
 const ECHO_INTERRUPTIONS: usize = 4;
 
-/// The end of `echo` (a typed command and its `\n`) at or after `from` when other output came
-/// in the middle of it: the echo begins a line (or follows the prompt), and wherever the next
-/// byte is not the echo's, a whole line of other output (up to and including its `\n`, with
-/// no prompt in it) comes first, at most [`ECHO_INTERRUPTIONS`] times. The console echoes each
-/// typed byte as it arrives and a program's `write` can land between two of them, as on a
-/// Linux tty.
+/// The end of `echo` (a typed command and its `\n`) at or after `from`, other output in the
+/// middle of it or not: the echo begins a line (or follows the prompt, or is at `from`), and
+/// wherever the next byte is not the echo's, a whole line of other output (up to and including
+/// its `\n`, with no prompt in it) comes first, at most [`ECHO_INTERRUPTIONS`] times. The
+/// console echoes each typed byte as it arrives and a program's `write` can land between two
+/// of them, as on a Linux tty. A plain search is not enough: it finds the `ps\n` that ends a
+/// program's `/proc/swaps\n` after the real echo, whose `p` and `s` a line came between.
 pub fn find_echo(hay: &[u8], echo: &[u8], from: usize) -> Option<usize> {
-    let starts = (from..hay.len())
-        .filter(|&k| k == from || hay[k - 1] == b'\n' || hay[..k].ends_with(PROMPT.as_bytes()));
-    'start: for k in starts {
-        let (mut i, mut j, mut inserted) = (k, 0, 0);
-        while j < echo.len() {
-            if i >= hay.len() {
-                continue 'start;
-            }
-            if hay[i] == echo[j] {
-                i += 1;
-                j += 1;
-                continue;
-            }
-            // Not the echo's byte: a whole other line must end here before it goes on.
-            let Some(nl) = hay[i..].iter().position(|&b| b == b'\n') else { continue 'start };
-            let line = &hay[i..i + nl];
-            if j == 0
-                || inserted == ECHO_INTERRUPTIONS
-                || find(line, PROMPT.as_bytes(), 0).is_some()
-            {
-                continue 'start;
-            }
-            inserted += 1;
-            i += nl + 1;
-        }
+    (from..hay.len())
+        .filter(|&k| k == from || hay[k - 1] == b'\n' || hay[..k].ends_with(PROMPT.as_bytes()))
+        .find_map(|k| echo_rest(hay, echo, k, 0, 0))
+}
+
+/// The end of `echo`'s bytes from `j` on, found at `i` in `hay` with `inserted` lines of other
+/// output already inside it (see [`find_echo`]). A byte that is the echo's next one may still
+/// begin an inserted line ("p", then "swapstress ...\n", then "s\n": the line starts with the
+/// `s` the echo expects), so when going on with the echo fails, the line is tried.
+fn echo_rest(hay: &[u8], echo: &[u8], i: usize, j: usize, inserted: usize) -> Option<usize> {
+    if j == echo.len() {
         return Some(i);
     }
-    None
+    let byte = *hay.get(i)?;
+    if byte == echo[j] {
+        if let Some(end) = echo_rest(hay, echo, i + 1, j + 1, inserted) {
+            return Some(end);
+        }
+    }
+    if j == 0 || inserted == ECHO_INTERRUPTIONS {
+        return None;
+    }
+    let nl = hay[i..].iter().position(|&b| b == b'\n')?;
+    if find(&hay[i..i + nl], PROMPT.as_bytes(), 0).is_some() {
+        return None;
+    }
+    echo_rest(hay, echo, i + nl + 1, j, inserted + 1)
 }
 
 impl Qemu {
@@ -513,18 +513,21 @@ impl Qemu {
 
     /// A failure carrying `msg`, the QEMU command and the full transcript (stdout and stderr).
     pub fn failure(&self, msg: &str) -> Failure {
+        // A guest still running when a test gives up on it may be hung: what its CPU was
+        // doing, when the run has a monitor, and what the kernel says of its tasks (SysRq
+        // `t`, whose lines then end the transcript).
+        let state = match (&self.monitor, self.status) {
+            (Some(socket), None) => {
+                let cpu = guest_state(socket);
+                self.sysrq(socket, b't');
+                format!("======== guest CPU (QEMU monitor) ========\n{cpu}")
+            }
+            _ => String::new(),
+        };
         let log = self.shared.log.lock().unwrap();
         let status = match self.status {
             Some(s) => format!("{s}"),
             None => "still running".into(),
-        };
-        // A guest still running when a test gives up on it may be hung: what its CPU was
-        // doing, when the run has a monitor.
-        let state = match (&self.monitor, self.status) {
-            (Some(socket), None) => {
-                format!("======== guest CPU (QEMU monitor) ========\n{}", guest_state(socket))
-            }
-            _ => String::new(),
         };
         Failure(format!(
             "{msg}\n  qemu: {}\n  status: {status}\n======== console transcript (stdout) ========\n{}\n======== stderr ========\n{}\n{state}======== end ========",
@@ -532,6 +535,23 @@ impl Qemu {
             String::from_utf8_lossy(&log.out),
             String::from_utf8_lossy(&log.err),
         ))
+    }
+
+    /// The monitor socket the run was booted with ([`Opts::monitor`]).
+    pub fn monitor_socket(&self) -> Option<&std::path::Path> {
+        self.monitor.as_deref()
+    }
+
+    /// Magic SysRq `key` on the console: a BREAK through QEMU's monitor on `socket`, then the
+    /// key; waits long enough for the kernel's tick to print the answer.
+    pub fn sysrq(&self, socket: &std::path::Path, key: u8) {
+        if try_monitor_cmd(socket, "chardev-send-break serial0").is_err() {
+            return;
+        }
+        if let Some(mut stdin) = self.stdin.as_ref() {
+            let _ = stdin.write_all(&[key]).and_then(|_| stdin.flush());
+        }
+        std::thread::sleep(Duration::from_millis(1500));
     }
 
     /// Panics with the transcript.
@@ -563,9 +583,10 @@ impl Qemu {
         })
     }
 
-    /// Position just past the echo of `command` (typed with `\n`) at or after `from`: the
-    /// exact echo, or, when a background program's output came while the line was echoed,
-    /// the echo with whole lines of that output inside it ([`find_echo`]).
+    /// Position just past the echo of `command` (typed with `\n`) at or after `from`, with
+    /// whole lines of a background program's output inside it if some came while the line was
+    /// echoed ([`find_echo`]; never a plain search, which can find the command's bytes at the
+    /// end of a word of later output).
     fn wait_echo(
         &mut self,
         command: &str,
@@ -573,11 +594,7 @@ impl Qemu {
         timeout: Duration,
     ) -> Result<usize, Failure> {
         let echo = format!("{command}\n");
-        self.wait_match(&format!("{echo:?}"), timeout, |hay| {
-            find(hay, echo.as_bytes(), from)
-                .map(|i| i + echo.len())
-                .or_else(|| find_echo(hay, echo.as_bytes(), from))
-        })
+        self.wait_match(&format!("{echo:?}"), timeout, |hay| find_echo(hay, echo.as_bytes(), from))
     }
 
     /// When a wait of `timeout` ends: at most the run's deadline, except that a step asking

@@ -71,7 +71,8 @@ const ICR_ALL: u32 = 0x7ff;
 /// The receive and receive-timeout interrupts' clear bits.
 const ICR_RX: u32 = 1 << 4 | 1 << 6;
 
-/// Clears the receive interrupts once the FIFO has been read empty.
+/// Clears the receive interrupts; the FIFO is read after it, so a byte arriving meanwhile
+/// raises them again.
 pub fn clear_rx_interrupt() {
     regs().icr.set(ICR_RX);
 }
@@ -85,8 +86,20 @@ pub fn putc(b: u8) {
     r.dr.set(u32::from(b));
 }
 
-/// Returns a received byte, if any (never blocks).
-pub fn getc() -> Option<u8> {
+/// The data register's break error bit (`UART011_DR_BE`): the line was held low for longer
+/// than a character (a BREAK), received as a NUL with this bit.
+const DR_BE: u32 = 1 << 10;
+
+/// What the receive FIFO held.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rx {
+    Byte(u8),
+    /// A BREAK (the console's SysRq key, see `kernel::sysrq`).
+    Break,
+}
+
+/// Returns a received byte or BREAK, if any (never blocks).
+pub fn getc() -> Option<Rx> {
     let r = regs();
     if r.fr.is_set(FR::RXFE) {
         None
@@ -96,7 +109,10 @@ pub fn getc() -> Option<u8> {
             // Framing/parity/break/overrun: clear and report the byte anyway (as garbage).
             r.rsr_ecr.set(0);
         }
-        Some(v as u8)
+        if v & DR_BE != 0 {
+            return Some(Rx::Break);
+        }
+        Some(Rx::Byte(v as u8))
     }
 }
 

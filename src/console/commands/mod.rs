@@ -279,7 +279,7 @@ pub static COMMANDS: &[Command] = &[
     },
     Command {
         name: "crash",
-        usage: "crash null|exec|undef|stack|spinlockup|atomic-sleep",
+        usage: "crash null|exec|undef|stack|spinlockup|softlockup|atomic-sleep",
         help: "NULL read, jump to an unmapped page, undefined instruction, stack overflow \
                (oops); a spin lock taken twice (BUG report, panic); a sleepable allocation \
                under a spin lock (BUG report, carries on)",
@@ -381,6 +381,7 @@ pub fn run(line: &str) {
     };
     let Some(k) = kernel::try_get() else { return };
     super::input::begin_command();
+    kernel::process::show_state::set_console_command(Some(line));
     match (cmd.run)(k, &args) {
         Ok(()) => {}
         Err(CmdError::Usage) => kprintln!("{}: usage: {}", cmd.name, cmd.usage),
@@ -388,6 +389,7 @@ pub fn run(line: &str) {
     }
     // What the allocations the command made found (page poisoning), if not printed yet.
     kernel::mem::print_pending_reports();
+    kernel::process::show_state::set_console_command(None);
     super::input::end_command();
 }
 

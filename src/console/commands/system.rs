@@ -81,6 +81,14 @@ pub(super) fn cmd_crash(_: &Kernel, args: &Args<'_>) -> CmdResult {
             kprintln!("crash: executed an undefined instruction without an exception?");
         }
         Some("spinlockup") => crash_spinlockup(),
+        Some("softlockup") => {
+            // lkdtm's SOFTLOCKUP: the CPU spins in the kernel for good, interrupts on. The
+            // console never reads its input again: the console watchdog reports it
+            // (`kernel::watchdog`) and SysRq still answers.
+            loop {
+                core::hint::spin_loop();
+            }
+        }
         Some("stack") => {
             // lkdtm's EXHAUST_STACK: recurse until the stack's guard page faults (ARMv7: the
             // SVC stack's; arm64: the page below the vmalloc'ed stack, CONFIG_VMAP_STACK).

@@ -33,7 +33,8 @@ use crate::mm::mm_types::Errno;
 pub type IoWait = (usize, Arc<Completion>);
 
 /// The sleepers and the bio each waits for, by pid.
-static WAITERS: SpinLock<BTreeMap<u32, Arc<Completion>>> = SpinLock::new(BTreeMap::new());
+pub(super) static WAITERS: SpinLock<BTreeMap<u32, Arc<Completion>>> =
+    SpinLock::new(BTreeMap::new());
 /// How many there are (read from the completion interrupt, which takes no lock).
 static NR_WAITERS: AtomicU32 = AtomicU32::new(0);
 /// Waits for the card by a program that slept ([`io_sleep`], `io_schedule`).

@@ -21,6 +21,7 @@ pub mod rseq;
 pub mod rseq_task;
 pub mod rules;
 pub mod shmem;
+pub mod show_state;
 pub mod signal;
 pub mod swapin;
 pub mod syscall;
