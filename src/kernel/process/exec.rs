@@ -105,36 +105,41 @@ pub fn load(path: &str, argv: &[&[u8]], envp: &[&[u8]]) -> Result<Loaded, ExecEr
         let elf = ElfFile { head: &head, phdrs: table.as_deref(), size: st.size };
         return load_image(path, file, elf, argv, envp);
     }
-    let (ino, head, table, size, pin) = with_rootfs(|fs| {
-        let ino = fs.lookup(path)?;
-        let st = fs.stat(ino)?;
-        if st.st_mode & S_IFMT != S_IFREG {
-            return Err(Errno::EACCES);
-        }
-        if st.st_mode & 0o111 == 0 {
-            return Err(Errno::EACCES);
-        }
-        if st.st_size > MAX_EXEC_SIZE {
-            return Err(Errno::E2BIG);
-        }
-        // As load_elf_binary: `bprm->buf`'s first BINPRM_BUF_SIZE bytes (the ELF header),
-        // then the program headers at `e_phoff` on their own when those bytes do not hold
-        // them (`load_elf_phdrs`, at most a page); the segments are mapped from the page
-        // cache, never read here.
-        let first = st.st_size.min(BINPRM_BUF_SIZE as u64) as usize;
-        let mut head = alloc::vec![0u8; first];
-        fs.read(ino, 0, &mut head)?;
-        let table = match binfmt_elf::phdrs_range(&head) {
-            Some((off, len))
-                if off + len as u64 > first as u64 && off + len as u64 <= st.st_size =>
-            {
-                let mut t = alloc::vec![0u8; len];
-                fs.read(ino, off, &mut t)?;
-                Some(t)
+    // A page of the file in swap stops the read (the namespace's lock held): the task sleeps
+    // on the card with every lock dropped and reads again, as 6.1's `kernel_read` of
+    // `bprm->buf` sleeps in `shmem_swapin_folio`.
+    let (ino, head, table, size, pin) = super::iowait::run_sleeping(|| {
+        with_rootfs(|fs| {
+            let ino = fs.lookup(path)?;
+            let st = fs.stat(ino)?;
+            if st.st_mode & S_IFMT != S_IFREG {
+                return Err(Errno::EACCES);
             }
-            _ => None,
-        };
-        Ok((ino, head, table, st.st_size, fs.iget(ino)))
+            if st.st_mode & 0o111 == 0 {
+                return Err(Errno::EACCES);
+            }
+            if st.st_size > MAX_EXEC_SIZE {
+                return Err(Errno::E2BIG);
+            }
+            // As load_elf_binary: `bprm->buf`'s first BINPRM_BUF_SIZE bytes (the ELF header),
+            // then the program headers at `e_phoff` on their own when those bytes do not hold
+            // them (`load_elf_phdrs`, at most a page); the segments are mapped from the page
+            // cache, never read here.
+            let first = st.st_size.min(BINPRM_BUF_SIZE as u64) as usize;
+            let mut head = alloc::vec![0u8; first];
+            fs.read(ino, 0, &mut head)?;
+            let table = match binfmt_elf::phdrs_range(&head) {
+                Some((off, len))
+                    if off + len as u64 > first as u64 && off + len as u64 <= st.st_size =>
+                {
+                    let mut t = alloc::vec![0u8; len];
+                    fs.read(ino, off, &mut t)?;
+                    Some(t)
+                }
+                _ => None,
+            };
+            Ok((ino, head, table, st.st_size, fs.iget(ino)))
+        })
     })
     .map_err(ExecError::Errno)?;
     // The text and data mappings hold the inode (an executable unlinked while it runs

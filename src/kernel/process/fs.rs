@@ -239,11 +239,10 @@ const SWAPIN_TRIES: u32 = 8;
 /// truncation's partial page), under the namespace's lock: page `index` of `cache` brought
 /// back if it is in swap (in lowmem: [`FileCache::swapin_gfp`]). A page still in the swap
 /// cache goes back at once; one to be read from the card stops the file operation when its
-/// task asked to ([`super::iowait::defer_io`], a program's `read()`/`write()`): `EFAULT`, and
-/// the task sleeps on the bio with every lock dropped and goes on, as 6.1's
-/// `shmem_swapin_folio` sleeps in `folio_lock` with no spinlock held; otherwise (the
-/// console's `cat`, which is the idle task, or exec's read of a program's head) it waits
-/// here, the CPU idle. No page for the read: the task reclaims the same way
+/// task asked to ([`super::iowait::defer_io`]: a program's `read()`/`write()`, exec's read
+/// of a program's head): `EFAULT`, and the task sleeps on the bio with every lock dropped
+/// and goes on, as 6.1's `shmem_swapin_folio` sleeps in `folio_lock` with no spinlock held;
+/// otherwise (the console's `cat`, which is the idle task) it waits here, the CPU idle. No page for the read: the task reclaims the same way
 /// ([`super::iowait::defer_reclaim`]), else `ENOMEM`.
 fn swapin_for_file(cache: &SpinLock<FileCache>, index: u64) -> Result<(), Errno> {
     for _ in 0..SWAPIN_TRIES {
