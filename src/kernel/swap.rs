@@ -45,7 +45,8 @@ use crate::mm::swap::Lruvec;
 use crate::mm::swap_header::{read_swap_header, SWAP_HEADER_SIZE};
 use crate::mm::swap_state::{CachedPage, SwapCache};
 use crate::mm::swapfile::{
-    ContPage, SwapAreas, SwapCountError, SwapInfo, SWAP_HAS_CACHE, SWAP_MAP_PAGE_SLOTS,
+    ContPage, SwapAreas, SwapCountError, SwapInfo, UsedSlot, SWAP_HAS_CACHE, SWAP_MAP_PAGE_SLOTS,
+    SWAP_MAP_SHMEM,
 };
 use crate::mm::swapops::SwpEntry;
 use crate::mm::Pfn;
@@ -319,14 +320,14 @@ pub fn add_to_swap(pfn: Pfn) -> Option<SwpEntry> {
 /// `shmem_writepage`'s `folio_alloc_swap` + `add_to_swap_cache` + `swap_shmem_alloc`: a slot
 /// for the unmapped shmem page `pfn`, the page in the swap cache (no PTE maps it: not in
 /// `AnonPages`), dirty, and the slot's reference for the entry the shmem index will hold in
-/// the page's place. 6.1 marks that reference with the special count `SWAP_MAP_SHMEM`; pivm
-/// counts it as one reference, as a swap PTE's (an entry of the index is never shared).
+/// the page's place, marked `SWAP_MAP_SHMEM` as 6.1's `swap_shmem_alloc` marks it (an entry
+/// of the index is never shared: the mark refuses a second reference, one free drops it).
 pub fn shmem_add_to_swap(pfn: Pfn) -> Option<SwpEntry> {
-    add_to_swap_as(pfn, false, 1)
+    add_to_swap_as(pfn, false, SWAP_MAP_SHMEM)
 }
 
-/// [`add_to_swap`] for a page `mapped` or not, the slot taking `refs` references besides the
-/// cache's.
+/// [`add_to_swap`] for a page `mapped` or not, the slot's count raised by `refs` besides the
+/// cache's reference (`swap_duplicate`'s usage: a count, or `SWAP_MAP_SHMEM`).
 fn add_to_swap_as(pfn: Pfn, mapped: bool, refs: u8) -> Option<SwpEntry> {
     // A refill of the slots cache may take back several cache-only slots in one scan.
     let mut released: Vec<(Pfn, bool)> = Vec::new();
@@ -984,9 +985,10 @@ pub fn inuse_pages(ty: usize) -> u32 {
 }
 
 /// What `verify` reads of swap: every used slot of every area with its count (continuations
-/// included) and cache bit, the swap cache's entries, and the slots the slots caches hold.
+/// included), cache bit and `SWAP_MAP_SHMEM` mark, the swap cache's entries, and the slots
+/// the slots caches hold.
 pub struct SwapSnapshot {
-    pub used: Vec<(SwpEntry, u32, bool)>,
+    pub used: Vec<(SwpEntry, UsedSlot)>,
     pub cached: Vec<SwpEntry>,
     pub slots_cached: Vec<SwpEntry>,
 }
@@ -999,7 +1001,7 @@ pub fn snapshot() -> SwapSnapshot {
     let mut used = Vec::new();
     for (t, a) in s.areas.areas.iter().enumerate() {
         if let Some(a) = a {
-            used.extend(a.used_slots().map(|(o, n, c)| (SwpEntry::new(t as u32, o), n, c)));
+            used.extend(a.used_slots().map(|u| (SwpEntry::new(t as u32, u.offset), u)));
         }
     }
     SwapSnapshot {
@@ -1011,9 +1013,14 @@ pub fn snapshot() -> SwapSnapshot {
 
 /// Swap's part of `verify`: every slot's count equals the swap PTEs referring to it, and
 /// `SWAP_HAS_CACHE` is set exactly for the cached entries and the slots the swap slots
-/// caches hold (those with no count and no page, each held once). `ptes` counts the swap
-/// PTEs of every address space.
-pub fn verify(ptes: &alloc::collections::BTreeMap<SwpEntry, u32>) -> Result<(), String> {
+/// caches hold (those with no count and no page, each held once), and a slot holds the
+/// `SWAP_MAP_SHMEM` mark exactly when a shmem index entry refers to it. `ptes` counts the
+/// swap PTEs of every address space and the index entries; `shmem` is the index entries'
+/// slots.
+pub fn verify(
+    ptes: &alloc::collections::BTreeMap<SwpEntry, u32>,
+    shmem: &alloc::collections::BTreeSet<SwpEntry>,
+) -> Result<(), String> {
     let SwapSnapshot { used, cached, slots_cached } = snapshot();
     let cached: alloc::collections::BTreeSet<SwpEntry> = cached.into_iter().collect();
     let n_slots_cached = slots_cached.len();
@@ -1021,10 +1028,18 @@ pub fn verify(ptes: &alloc::collections::BTreeMap<SwpEntry, u32>) -> Result<(), 
     if slots_cached.len() != n_slots_cached {
         return Err("swap: a slot twice in the swap slots caches".into());
     }
-    for &(e, count, has_cache) in &used {
+    for &(e, UsedSlot { count, has_cache, shmem: marked, .. }) in &used {
         let want = ptes.get(&e).copied().unwrap_or(0);
         if count != want {
             return Err(alloc::format!("swap: slot {} count {} but {} swap PTEs", e, count, want));
+        }
+        if marked != shmem.contains(&e) {
+            return Err(alloc::format!(
+                "swap: slot {} SWAP_MAP_SHMEM mark {} but shmem index entry {}",
+                e,
+                marked,
+                shmem.contains(&e)
+            ));
         }
         if slots_cached.contains(&e) {
             if count != 0 || !has_cache || cached.contains(&e) {
@@ -1035,17 +1050,17 @@ pub fn verify(ptes: &alloc::collections::BTreeMap<SwpEntry, u32>) -> Result<(), 
         }
     }
     for e in &slots_cached {
-        if !used.iter().any(|(u, _, _)| u == e) {
+        if !used.iter().any(|(u, _)| u == e) {
             return Err(alloc::format!("swap: slots cache holds free slot {}", e));
         }
     }
     for (e, n) in ptes {
-        if !used.iter().any(|(u, _, _)| u == e) {
+        if !used.iter().any(|(u, _)| u == e) {
             return Err(alloc::format!("swap: {} swap PTEs for free slot {}", n, e));
         }
     }
     for e in &cached {
-        if !used.iter().any(|(u, _, _)| u == e) {
+        if !used.iter().any(|(u, _)| u == e) {
             return Err(alloc::format!("swap: cached entry {} on a free slot", e));
         }
     }
