@@ -198,8 +198,9 @@ pub fn swap_writepage(pfn: Pfn, e: SwpEntry) -> Result<(), Errno> {
     Ok(())
 }
 
-/// Pages whose swap-out write is in flight (`PG_writeback`), by frame.
-static WRITEBACK: SpinLock<Vec<u64>> = SpinLock::new(Vec::new());
+/// Pages whose swap-out write is in flight (`PG_writeback`): the frame, and the write's disk
+/// and bio (a fault on a shmem page waits for it: [`writeback_wait`]).
+static WRITEBACK: SpinLock<Vec<(u64, usize, Arc<Completion>)>> = SpinLock::new(Vec::new());
 
 /// A swap-out write in flight: the page, its bio, and the lowmem bounce page a highmem
 /// page's data went out through (kept until the bio is done).
@@ -233,14 +234,9 @@ pub fn swap_writepage_start(
     };
     let seg = BioVec { addr, len: SWAP_HEADER_SIZE as u32 };
     let sector = u64::from(e.offset()) * PAGE_SECTORS;
-    WRITEBACK.lock().push(pfn.0);
-    match submit_swap_bio(plug, bdev, ReqOp::Write, sector, seg) {
-        Ok(done) => Ok(SwapWrite { pfn, disk: bdev.0, done, _bounce: bounce }),
-        Err(err) => {
-            end_writeback(pfn);
-            Err(err)
-        }
-    }
+    let done = submit_swap_bio(plug, bdev, ReqOp::Write, sector, seg)?;
+    WRITEBACK.lock().push((pfn.0, bdev.0, done.clone()));
+    Ok(SwapWrite { pfn, disk: bdev.0, done, _bounce: bounce })
 }
 
 /// `end_swap_bio_write` + `folio_end_writeback`: waits for the write (asleep when the caller
@@ -294,14 +290,25 @@ pub fn end_swap_write(w: SwapWrite) -> bool {
 
 fn end_writeback(pfn: Pfn) {
     let mut wb = WRITEBACK.lock();
-    if let Some(i) = wb.iter().position(|&p| p == pfn.0) {
+    if let Some(i) = wb.iter().position(|w| w.0 == pfn.0) {
         wb.swap_remove(i);
     }
 }
 
 /// `folio_test_writeback`.
 pub fn under_writeback(pfn: Pfn) -> bool {
-    WRITEBACK.lock().contains(&pfn.0)
+    WRITEBACK.lock().iter().any(|w| w.0 == pfn.0)
+}
+
+/// `folio_wait_writeback` of `shmem_swapin_folio`: the write of slot `e`'s cached page, when
+/// its bio is still in flight (its disk and bio, for the caller to sleep on with its locks
+/// dropped and then look again). None once the bio is done: the write has ended (6.1 ends
+/// writeback from the bio's completion; pivm's submitter clears `PG_writeback` when it next
+/// runs, and then finds the page out of the swap cache and leaves it be).
+pub fn writeback_wait(e: SwpEntry) -> Option<(usize, Arc<Completion>)> {
+    let pfn = SWAP.lock().cache.get(e)?.pfn;
+    let wb = WRITEBACK.lock();
+    wb.iter().find(|w| w.0 == pfn && !w.2.is_done()).map(|w| (w.1, w.2.clone()))
 }
 
 /// Whether any swap-out write is in flight.
@@ -409,11 +416,9 @@ pub fn page_swap_entry(pfn: Pfn) -> Option<SwpEntry> {
 /// (`swap_free`), which frees the slot; the page goes back to its file's page cache. False,
 /// changing nothing, when `pfn` is not `e`'s cached page.
 ///
-/// A page whose write is still in flight is taken too (6.1 waits for it first,
-/// `folio_wait_writeback`): the fault runs under the task table's lock, which the writer
-/// needs to end the write, so waiting there could only spin. The write then lands in a slot
-/// nothing refers to (a later write of the slot is queued after it), and its end finds the
-/// page out of the swap cache and leaves it be.
+/// Its callers first wait for a write of the page still in flight ([`writeback_wait`]); a
+/// page whose bio is done but whose writer has not yet cleared `PG_writeback` is taken, and
+/// the writer's end finds it out of the swap cache and leaves it be.
 pub fn shmem_swapin_take(pfn: Pfn, e: SwpEntry) -> bool {
     let mut s = SWAP.lock();
     if s.cache.entry_of(pfn.0) != Some(e) {
