@@ -163,7 +163,8 @@ pub fn shmem_writepage(cache: &mut FileCache, index: u64, pfn: Pfn) -> Option<Sw
 }
 
 /// `shmem_unuse(type)` at `swapoff`: every tmpfs file's pages in area `ty` read back in
-/// (waiting for each read with no lock held) and put back in their objects. `ENOMEM` when a
+/// (waiting for each read, and for a page's swap-out write still in flight, with no lock
+/// held) and put back in their objects. `ENOMEM` when a
 /// page cannot be had (the area stays on).
 pub fn shmem_unuse(ty: u32) -> Result<(), Errno> {
     for cache in tmpfs_files() {
@@ -175,6 +176,11 @@ pub fn shmem_unuse(ty: u32) -> Result<(), Errno> {
             from = index + 1;
             let gfp = cache.lock().swapin_gfp();
             loop {
+                // shmem_swapin_folio's folio_wait_writeback: a write in flight ends first.
+                if let Some((disk, done)) = swap::writeback_wait(e) {
+                    let _ = crate::block::core::wait_bio(disk, &done);
+                    continue;
+                }
                 let pfn = match swap::swap_read_start_gfp(e, false, 0, None, gfp) {
                     Ok(SwapRead::Cached(pfn)) => pfn,
                     Ok(SwapRead::InFlight(disk, done)) => {
