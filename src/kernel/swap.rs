@@ -45,7 +45,8 @@ use crate::mm::swap::Lruvec;
 use crate::mm::swap_header::{read_swap_header, SWAP_HEADER_SIZE};
 use crate::mm::swap_state::{CachedPage, SwapCache};
 use crate::mm::swapfile::{
-    ContPage, SwapAreas, SwapCountError, SwapInfo, SWAP_HAS_CACHE, SWAP_MAP_PAGE_SLOTS,
+    ContPage, SwapAreas, SwapCountError, SwapInfo, UsedSlot, SWAP_HAS_CACHE, SWAP_MAP_PAGE_SLOTS,
+    SWAP_MAP_SHMEM,
 };
 use crate::mm::swapops::SwpEntry;
 use crate::mm::Pfn;
@@ -197,8 +198,9 @@ pub fn swap_writepage(pfn: Pfn, e: SwpEntry) -> Result<(), Errno> {
     Ok(())
 }
 
-/// Pages whose swap-out write is in flight (`PG_writeback`), by frame.
-static WRITEBACK: SpinLock<Vec<u64>> = SpinLock::new(Vec::new());
+/// Pages whose swap-out write is in flight (`PG_writeback`): the frame, and the write's disk
+/// and bio (a fault on a shmem page waits for it: [`writeback_wait`]).
+static WRITEBACK: SpinLock<Vec<(u64, usize, Arc<Completion>)>> = SpinLock::new(Vec::new());
 
 /// A swap-out write in flight: the page, its bio, and the lowmem bounce page a highmem
 /// page's data went out through (kept until the bio is done).
@@ -232,14 +234,9 @@ pub fn swap_writepage_start(
     };
     let seg = BioVec { addr, len: SWAP_HEADER_SIZE as u32 };
     let sector = u64::from(e.offset()) * PAGE_SECTORS;
-    WRITEBACK.lock().push(pfn.0);
-    match submit_swap_bio(plug, bdev, ReqOp::Write, sector, seg) {
-        Ok(done) => Ok(SwapWrite { pfn, disk: bdev.0, done, _bounce: bounce }),
-        Err(err) => {
-            end_writeback(pfn);
-            Err(err)
-        }
-    }
+    let done = submit_swap_bio(plug, bdev, ReqOp::Write, sector, seg)?;
+    WRITEBACK.lock().push((pfn.0, bdev.0, done.clone()));
+    Ok(SwapWrite { pfn, disk: bdev.0, done, _bounce: bounce })
 }
 
 /// `end_swap_bio_write` + `folio_end_writeback`: waits for the write (asleep when the caller
@@ -293,14 +290,25 @@ pub fn end_swap_write(w: SwapWrite) -> bool {
 
 fn end_writeback(pfn: Pfn) {
     let mut wb = WRITEBACK.lock();
-    if let Some(i) = wb.iter().position(|&p| p == pfn.0) {
+    if let Some(i) = wb.iter().position(|w| w.0 == pfn.0) {
         wb.swap_remove(i);
     }
 }
 
 /// `folio_test_writeback`.
 pub fn under_writeback(pfn: Pfn) -> bool {
-    WRITEBACK.lock().contains(&pfn.0)
+    WRITEBACK.lock().iter().any(|w| w.0 == pfn.0)
+}
+
+/// `folio_wait_writeback` of `shmem_swapin_folio`: the write of slot `e`'s cached page, when
+/// its bio is still in flight (its disk and bio, for the caller to sleep on with its locks
+/// dropped and then look again). None once the bio is done: the write has ended (6.1 ends
+/// writeback from the bio's completion; pivm's submitter clears `PG_writeback` when it next
+/// runs, and then finds the page out of the swap cache and leaves it be).
+pub fn writeback_wait(e: SwpEntry) -> Option<(usize, Arc<Completion>)> {
+    let pfn = SWAP.lock().cache.get(e)?.pfn;
+    let wb = WRITEBACK.lock();
+    wb.iter().find(|w| w.0 == pfn && !w.2.is_done()).map(|w| (w.1, w.2.clone()))
 }
 
 /// Whether any swap-out write is in flight.
@@ -319,14 +327,14 @@ pub fn add_to_swap(pfn: Pfn) -> Option<SwpEntry> {
 /// `shmem_writepage`'s `folio_alloc_swap` + `add_to_swap_cache` + `swap_shmem_alloc`: a slot
 /// for the unmapped shmem page `pfn`, the page in the swap cache (no PTE maps it: not in
 /// `AnonPages`), dirty, and the slot's reference for the entry the shmem index will hold in
-/// the page's place. 6.1 marks that reference with the special count `SWAP_MAP_SHMEM`; pivm
-/// counts it as one reference, as a swap PTE's (an entry of the index is never shared).
+/// the page's place, marked `SWAP_MAP_SHMEM` as 6.1's `swap_shmem_alloc` marks it (an entry
+/// of the index is never shared: the mark refuses a second reference, one free drops it).
 pub fn shmem_add_to_swap(pfn: Pfn) -> Option<SwpEntry> {
-    add_to_swap_as(pfn, false, 1)
+    add_to_swap_as(pfn, false, SWAP_MAP_SHMEM)
 }
 
-/// [`add_to_swap`] for a page `mapped` or not, the slot taking `refs` references besides the
-/// cache's.
+/// [`add_to_swap`] for a page `mapped` or not, the slot's count raised by `refs` besides the
+/// cache's reference (`swap_duplicate`'s usage: a count, or `SWAP_MAP_SHMEM`).
 fn add_to_swap_as(pfn: Pfn, mapped: bool, refs: u8) -> Option<SwpEntry> {
     // A refill of the slots cache may take back several cache-only slots in one scan.
     let mut released: Vec<(Pfn, bool)> = Vec::new();
@@ -408,11 +416,9 @@ pub fn page_swap_entry(pfn: Pfn) -> Option<SwpEntry> {
 /// (`swap_free`), which frees the slot; the page goes back to its file's page cache. False,
 /// changing nothing, when `pfn` is not `e`'s cached page.
 ///
-/// A page whose write is still in flight is taken too (6.1 waits for it first,
-/// `folio_wait_writeback`): the fault runs under the task table's lock, which the writer
-/// needs to end the write, so waiting there could only spin. The write then lands in a slot
-/// nothing refers to (a later write of the slot is queued after it), and its end finds the
-/// page out of the swap cache and leaves it be.
+/// Its callers first wait for a write of the page still in flight ([`writeback_wait`]); a
+/// page whose bio is done but whose writer has not yet cleared `PG_writeback` is taken, and
+/// the writer's end finds it out of the swap cache and leaves it be.
 pub fn shmem_swapin_take(pfn: Pfn, e: SwpEntry) -> bool {
     let mut s = SWAP.lock();
     if s.cache.entry_of(pfn.0) != Some(e) {
@@ -984,9 +990,10 @@ pub fn inuse_pages(ty: usize) -> u32 {
 }
 
 /// What `verify` reads of swap: every used slot of every area with its count (continuations
-/// included) and cache bit, the swap cache's entries, and the slots the slots caches hold.
+/// included), cache bit and `SWAP_MAP_SHMEM` mark, the swap cache's entries, and the slots
+/// the slots caches hold.
 pub struct SwapSnapshot {
-    pub used: Vec<(SwpEntry, u32, bool)>,
+    pub used: Vec<(SwpEntry, UsedSlot)>,
     pub cached: Vec<SwpEntry>,
     pub slots_cached: Vec<SwpEntry>,
 }
@@ -999,7 +1006,7 @@ pub fn snapshot() -> SwapSnapshot {
     let mut used = Vec::new();
     for (t, a) in s.areas.areas.iter().enumerate() {
         if let Some(a) = a {
-            used.extend(a.used_slots().map(|(o, n, c)| (SwpEntry::new(t as u32, o), n, c)));
+            used.extend(a.used_slots().map(|u| (SwpEntry::new(t as u32, u.offset), u)));
         }
     }
     SwapSnapshot {
@@ -1011,9 +1018,14 @@ pub fn snapshot() -> SwapSnapshot {
 
 /// Swap's part of `verify`: every slot's count equals the swap PTEs referring to it, and
 /// `SWAP_HAS_CACHE` is set exactly for the cached entries and the slots the swap slots
-/// caches hold (those with no count and no page, each held once). `ptes` counts the swap
-/// PTEs of every address space.
-pub fn verify(ptes: &alloc::collections::BTreeMap<SwpEntry, u32>) -> Result<(), String> {
+/// caches hold (those with no count and no page, each held once), and a slot holds the
+/// `SWAP_MAP_SHMEM` mark exactly when a shmem index entry refers to it. `ptes` counts the
+/// swap PTEs of every address space and the index entries; `shmem` is the index entries'
+/// slots.
+pub fn verify(
+    ptes: &alloc::collections::BTreeMap<SwpEntry, u32>,
+    shmem: &alloc::collections::BTreeSet<SwpEntry>,
+) -> Result<(), String> {
     let SwapSnapshot { used, cached, slots_cached } = snapshot();
     let cached: alloc::collections::BTreeSet<SwpEntry> = cached.into_iter().collect();
     let n_slots_cached = slots_cached.len();
@@ -1021,10 +1033,18 @@ pub fn verify(ptes: &alloc::collections::BTreeMap<SwpEntry, u32>) -> Result<(), 
     if slots_cached.len() != n_slots_cached {
         return Err("swap: a slot twice in the swap slots caches".into());
     }
-    for &(e, count, has_cache) in &used {
+    for &(e, UsedSlot { count, has_cache, shmem: marked, .. }) in &used {
         let want = ptes.get(&e).copied().unwrap_or(0);
         if count != want {
             return Err(alloc::format!("swap: slot {} count {} but {} swap PTEs", e, count, want));
+        }
+        if marked != shmem.contains(&e) {
+            return Err(alloc::format!(
+                "swap: slot {} SWAP_MAP_SHMEM mark {} but shmem index entry {}",
+                e,
+                marked,
+                shmem.contains(&e)
+            ));
         }
         if slots_cached.contains(&e) {
             if count != 0 || !has_cache || cached.contains(&e) {
@@ -1035,17 +1055,17 @@ pub fn verify(ptes: &alloc::collections::BTreeMap<SwpEntry, u32>) -> Result<(), 
         }
     }
     for e in &slots_cached {
-        if !used.iter().any(|(u, _, _)| u == e) {
+        if !used.iter().any(|(u, _)| u == e) {
             return Err(alloc::format!("swap: slots cache holds free slot {}", e));
         }
     }
     for (e, n) in ptes {
-        if !used.iter().any(|(u, _, _)| u == e) {
+        if !used.iter().any(|(u, _)| u == e) {
             return Err(alloc::format!("swap: {} swap PTEs for free slot {}", n, e));
         }
     }
     for e in &cached {
-        if !used.iter().any(|(u, _, _)| u == e) {
+        if !used.iter().any(|(u, _)| u == e) {
             return Err(alloc::format!("swap: cached entry {} on a free slot", e));
         }
     }

@@ -26,6 +26,10 @@ pub const SWAP_MAP_MAX: u8 = 0x3e;
 pub const COUNT_CONTINUED: u8 = 0x80;
 /// `SWAP_CONT_MAX`: the largest digit a continuation page's byte holds.
 pub const SWAP_CONT_MAX: u8 = 0x7f;
+/// `SWAP_MAP_SHMEM`: the count of a slot a shmem/tmpfs file's index refers to
+/// (`swap_shmem_alloc` from `shmem_writepage`). Its low bits are above `SWAP_MAP_MAX`, so
+/// the slot cannot be duplicated (`-EINVAL`), and one free drops it whole.
+pub const SWAP_MAP_SHMEM: u8 = 0xbf;
 /// Slots per `swap_map` page: a continuation page holds one byte for each (6.1's
 /// `offset & ~PAGE_MASK`).
 pub const SWAP_MAP_PAGE_SLOTS: u32 = PAGE_SIZE as u32;
@@ -86,6 +90,8 @@ pub enum SwapCountError {
     NoMem,
     /// No such area or slot (`Bad swap file entry`).
     Bad,
+    /// The count cannot grow (`-EINVAL`): the slot holds `SWAP_MAP_SHMEM`.
+    Invalid,
 }
 
 /// `struct swap_info_struct`.
@@ -119,6 +125,18 @@ pub struct SwapInfo {
     /// `head->lru`), lowest digit first; kept until `swapoff`
     /// (`free_swap_count_continuations`).
     cont: Vec<Vec<ContPage>>,
+}
+
+/// A slot in use, as [`SwapInfo::used_slots`] reports it for `verify`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UsedSlot {
+    pub offset: u32,
+    /// [`SwapInfo::swap_count`].
+    pub count: u32,
+    /// `SWAP_HAS_CACHE`.
+    pub has_cache: bool,
+    /// The `SWAP_MAP_SHMEM` mark.
+    pub shmem: bool,
 }
 
 /// A count continuation page: one digit (0..=`SWAP_CONT_MAX`, `COUNT_CONTINUED` when the
@@ -422,6 +440,8 @@ impl SwapInfo {
     /// (`SWAP_HAS_CACHE`, `swapcache_prepare`). A count at `SWAP_MAP_MAX` goes on in the
     /// continuation pages; `NoMem` when they are full (or none is there yet): the caller adds
     /// one ([`Self::add_swap_count_continuation`]) and tries again, as `swap_duplicate` does.
+    /// `usage` `SWAP_MAP_SHMEM` (`swap_shmem_alloc`) marks a slot only the cache holds; a
+    /// marked slot refuses every further reference (`Invalid`), as 6.1's does.
     pub fn duplicate(&mut self, offset: u32, usage: u8) -> Result<(), SwapCountError> {
         let m = self.check(offset)?;
         let (count, has_cache) = (m & !SWAP_HAS_CACHE, m & SWAP_HAS_CACHE != 0);
@@ -439,9 +459,9 @@ impl SwapInfo {
             }
             let low = count & !COUNT_CONTINUED;
             let count = if low < SWAP_MAP_MAX {
-                count + 1
+                count.wrapping_add(usage)
             } else if low > SWAP_MAP_MAX {
-                return Err(SwapCountError::Bad);
+                return Err(SwapCountError::Invalid);
             } else if self.swap_count_continued(offset, count) {
                 COUNT_CONTINUED
             } else {
@@ -468,6 +488,9 @@ impl SwapInfo {
             has_cache = 0;
         } else if count == 0 {
             return Err(SwapCountError::NoEntry);
+        } else if count == SWAP_MAP_SHMEM {
+            // The index's one reference.
+            count = 0;
         } else if count == COUNT_CONTINUED {
             // 1000 - 1: the low digit wraps to SWAP_MAP_MAX, the borrow from the pages.
             count = if self.swap_count_continued(offset, count) {
@@ -587,12 +610,16 @@ impl SwapInfo {
     }
 
     /// `swp_swapcount`: the swap PTEs referring to the slot, the continuation digits
-    /// included.
+    /// included; a `SWAP_MAP_SHMEM` slot counts its index entry as 1 (6.1's
+    /// `__swap_entry_free` treats the mark as a count of 1).
     pub fn swap_count(&self, offset: u32) -> u32 {
         let m = match self.swap_map.get(offset as usize) {
             None | Some(&SWAP_MAP_BAD) => return 0,
             Some(&m) => m & !SWAP_HAS_CACHE,
         };
+        if m == SWAP_MAP_SHMEM {
+            return 1;
+        }
         let mut count = u32::from(m & !COUNT_CONTINUED);
         if m & COUNT_CONTINUED == 0 {
             return count;
@@ -610,14 +637,23 @@ impl SwapInfo {
         count
     }
 
+    /// Whether the slot holds the `SWAP_MAP_SHMEM` mark (a shmem index entry refers to it).
+    pub fn is_shmem(&self, offset: u32) -> bool {
+        self.swap_map.get(offset as usize).is_some_and(|&m| m & !SWAP_HAS_CACHE == SWAP_MAP_SHMEM)
+    }
+
     /// Slots in use as the map says (for `verify`): each slot's full count
-    /// ([`Self::swap_count`]) and whether the swap cache holds it.
-    pub fn used_slots(&self) -> impl Iterator<Item = (u32, u32, bool)> + '_ {
-        self.swap_map
-            .iter()
-            .enumerate()
-            .filter(|&(_, &m)| m != 0 && m != SWAP_MAP_BAD)
-            .map(|(i, &m)| (i as u32, self.swap_count(i as u32), m & SWAP_HAS_CACHE != 0))
+    /// ([`Self::swap_count`]), whether the swap cache holds it and whether it holds the
+    /// `SWAP_MAP_SHMEM` mark.
+    pub fn used_slots(&self) -> impl Iterator<Item = UsedSlot> + '_ {
+        self.swap_map.iter().enumerate().filter(|&(_, &m)| m != 0 && m != SWAP_MAP_BAD).map(
+            |(i, &m)| UsedSlot {
+                offset: i as u32,
+                count: self.swap_count(i as u32),
+                has_cache: m & SWAP_HAS_CACHE != 0,
+                shmem: m & !SWAP_HAS_CACHE == SWAP_MAP_SHMEM,
+            },
+        )
     }
 }
 
@@ -912,6 +948,43 @@ mod tests {
         assert_eq!(a.duplicate(e, 1), Err(SwapCountError::NoEntry));
         assert_eq!(a.put(SwpEntry::new(0, 0), 1), Err(SwapCountError::Bad));
         assert_eq!(a.put(SwpEntry::new(3, 1), 1), Err(SwapCountError::Bad));
+    }
+
+    #[test]
+    fn a_shmem_slot_is_marked_refuses_duplicates_and_goes_with_one_free() {
+        let mut a = SwapAreas::new();
+        a.enable(area(64, &[], true), None);
+        // shmem_writepage: folio_alloc_swap, then swap_shmem_alloc.
+        let e = a.get_swap_page(SWAP_HAS_CACHE).unwrap();
+        a.duplicate(e, SWAP_MAP_SHMEM).unwrap();
+        assert_eq!(a.map(e), SWAP_HAS_CACHE | SWAP_MAP_SHMEM);
+        assert!(a.get(e).unwrap().is_shmem(e.offset()));
+        assert_eq!(a.swap_count(e), 1);
+        // __swap_duplicate of the mark: -EINVAL, the byte unchanged; no continuation asked.
+        assert_eq!(a.duplicate(e, 1), Err(SwapCountError::Invalid));
+        assert_eq!(a.duplicate(e, SWAP_HAS_CACHE), Err(SwapCountError::Exists));
+        assert_eq!(a.map(e), SWAP_HAS_CACHE | SWAP_MAP_SHMEM);
+        let u: Vec<UsedSlot> = a.areas[0].as_ref().unwrap().used_slots().collect();
+        assert_eq!(u, [UsedSlot { offset: e.offset(), count: 1, has_cache: true, shmem: true }]);
+        // The write done, the page leaves the cache: the mark stays alone.
+        assert_eq!(a.put(e, SWAP_HAS_CACHE), Ok(SWAP_MAP_SHMEM));
+        assert_eq!(a.map(e), SWAP_MAP_SHMEM);
+        assert_eq!(a.duplicate(e, 1), Err(SwapCountError::Invalid));
+        // shmem_swapin_folio reads it back into the cache, then swap_free: one free drops it.
+        a.duplicate(e, SWAP_HAS_CACHE).unwrap();
+        assert_eq!(a.put(e, 1), Ok(SWAP_HAS_CACHE));
+        assert!(!a.get(e).unwrap().is_shmem(e.offset()));
+        assert_eq!(a.swap_count(e), 0);
+        assert_eq!(a.put(e, SWAP_HAS_CACHE), Ok(0));
+        assert_eq!(a.nr_pages(), (63, 63));
+        // A free of the mark alone (free_swap_and_cache of a truncated entry) frees the slot.
+        let f = a.get_swap_page(SWAP_HAS_CACHE).unwrap();
+        a.duplicate(f, SWAP_MAP_SHMEM).unwrap();
+        a.put(f, SWAP_HAS_CACHE).unwrap();
+        assert_eq!(a.put(f, 1), Ok(0));
+        assert_eq!(a.map(f), 0);
+        assert_eq!(a.put(f, 1), Err(SwapCountError::NoEntry));
+        assert_eq!(a.nr_pages(), (63, 63));
     }
 
     /// A continuation page as the kernel allocates it (garbage in it: the area zeroes it).

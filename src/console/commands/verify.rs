@@ -11,8 +11,9 @@ pub(super) fn print_verify() {
     let swap = || {
         crate::kernel::process::verify_stacks()?;
         let mut refs = crate::kernel::process::swapin::swap_pte_counts()?;
-        crate::kernel::process::shmem::add_swap_refs(&mut refs)?;
-        crate::kernel::swap::verify(&refs)
+        let mut shmem = alloc::collections::BTreeSet::new();
+        crate::kernel::process::shmem::add_swap_refs(&mut refs, &mut shmem)?;
+        crate::kernel::swap::verify(&refs, &shmem)
     };
     // No processes or swap on the 64-bit kernel yet: the allocators are all there is.
     #[cfg(target_arch = "aarch64")]

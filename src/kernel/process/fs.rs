@@ -94,11 +94,17 @@ impl FileCache {
     /// swap cache goes back into the file (a minor fault); otherwise the read is started (or
     /// found in flight) and the fault sleeps on it with its locks dropped and runs again
     /// (`VM_FAULT_RETRY`; major when it started the read, as 6.1 counts `PGMAJFAULT` for a
-    /// page not in the swap cache). A page whose write is still in flight is taken at once
-    /// (see [`swap::shmem_swapin_take`]).
+    /// page not in the swap cache). A page whose swap-out write is still in flight is waited
+    /// for first, as 6.1's `folio_wait_writeback` waits: the fault stops before it touches
+    /// anything, sleeps on the write's bio with its locks dropped and runs again, counted
+    /// once ([`super::iowait::set_fault_writeback`]).
     fn swapin(&mut self, index: u64, e: SwpEntry) -> Result<CachePage, FaultError> {
         if let Some((disk, done)) = swap::in_flight(e) {
             super::iowait::set_fault_wait(disk, done);
+            return Ok(cache_retry(false));
+        }
+        if let Some((disk, done)) = swap::writeback_wait(e) {
+            super::iowait::set_fault_writeback(disk, done);
             return Ok(cache_retry(false));
         }
         match swap::swap_read_start_gfp(e, false, 0, None, self.swapin_gfp()) {
@@ -238,7 +244,8 @@ const SWAPIN_TRIES: u32 = 8;
 /// `shmem_get_folio` for the file layer (`shmem_file_read_iter`, `shmem_write_begin`, a
 /// truncation's partial page), under the namespace's lock: page `index` of `cache` brought
 /// back if it is in swap (in lowmem: [`FileCache::swapin_gfp`]). A page still in the swap
-/// cache goes back at once; one to be read from the card stops the file operation when its
+/// cache goes back at once once its swap-out write, if one is in flight, is done (waited for
+/// as a read is: 6.1's `folio_wait_writeback`); one to be read from the card stops the file operation when its
 /// task asked to ([`super::iowait::defer_io`]: a program's `read()`/`write()`, exec's read
 /// of a program's head): `EFAULT`, and the task sleeps on the bio with every lock dropped
 /// and goes on, as 6.1's `shmem_swapin_folio` sleeps in `folio_lock` with no spinlock held;
@@ -253,6 +260,16 @@ fn swapin_for_file(cache: &SpinLock<FileCache>, index: u64) -> Result<(), Errno>
                 _ => return Ok(()),
             }
         };
+        if let Some((disk, done)) = swap::writeback_wait(e) {
+            // folio_wait_writeback: the page's swap-out write ends before it comes back.
+            if super::iowait::defer_writeback(disk, &done) {
+                return Err(Errno::EFAULT);
+            }
+            super::iowait::note_idle_wait();
+            let _quiet = crate::block::core::NoScheduleGuard::new();
+            let _ = crate::block::core::wait_bio(disk, &done);
+            continue;
+        }
         match swap::swap_read_start_gfp(e, false, 0, None, gfp) {
             Ok(SwapRead::Cached(pfn)) => {
                 // False only when the index moved on meanwhile: looked at again.

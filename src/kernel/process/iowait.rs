@@ -67,9 +67,29 @@ pub struct FaultWait {
     pub disk: usize,
     pub done: Arc<Completion>,
     pub restart: bool,
+    /// The bio is a swap-out write the fault waits to end (`folio_wait_writeback`), not a
+    /// read it needs: a failed write leaves the page in memory, dirty, so its status is
+    /// not the fault's.
+    pub writeback: bool,
 }
 
 impl FaultWait {
+    /// Sleeps until the bio is done (with no lock held, or the CPU idle: see
+    /// [`crate::block::core::wait_bio`]); `EIO` only for a failed read.
+    pub fn wait(&self) -> Result<(), Errno> {
+        let r = crate::block::core::wait_bio(self.disk, &self.done);
+        if self.writeback {
+            return Ok(());
+        }
+        r.map_err(|_| Errno::EIO)
+    }
+
+    /// [`defer_io`] of the bio (or [`defer_writeback`] of the write).
+    pub fn defer(&self) -> bool {
+        let d = (self.disk, self.done.clone());
+        defer(if self.writeback { Deferred::Writeback(d) } else { Deferred::Io(d) })
+    }
+
     /// The flags of the fault's next run: `FAULT_FLAG_TRIED` after a `VM_FAULT_RETRY`, the
     /// same flags after a restart.
     pub fn next_flags(&self, flags: FaultFlags) -> FaultFlags {
@@ -84,13 +104,20 @@ static FAULT_WAIT: SpinLock<Option<FaultWait>> = SpinLock::new(None);
 /// The fault in progress submitted (or found in flight) `done` on `disk` and must wait for it
 /// before its retry; a later bio replaces an earlier one (requests complete in order).
 pub fn set_fault_wait(disk: usize, done: Arc<Completion>) {
-    *FAULT_WAIT.lock() = Some(FaultWait { disk, done, restart: false });
+    *FAULT_WAIT.lock() = Some(FaultWait { disk, done, restart: false, writeback: false });
 }
 
 /// The fault in progress stopped before it touched anything, to sleep on `done` (a sector
 /// of the FAT being read): it is run again unchanged and not counted ([`FaultWait`]).
 pub fn set_fault_restart(disk: usize, done: Arc<Completion>) {
-    *FAULT_WAIT.lock() = Some(FaultWait { disk, done, restart: true });
+    *FAULT_WAIT.lock() = Some(FaultWait { disk, done, restart: true, writeback: false });
+}
+
+/// The fault in progress stopped before it touched anything, to wait for the swap-out write
+/// `done` of the page it needs (`shmem_swapin_folio`'s `folio_wait_writeback`): run again
+/// unchanged once the write is done, whatever its status, and counted once.
+pub fn set_fault_writeback(disk: usize, done: Arc<Completion>) {
+    *FAULT_WAIT.lock() = Some(FaultWait { disk, done, restart: true, writeback: true });
 }
 
 /// The bio the fault just handled has to wait for, if any.
@@ -103,6 +130,9 @@ pub fn take_fault_wait() -> Option<FaultWait> {
 pub enum Deferred {
     /// A page still being read from the card: the bio to sleep on.
     Io(IoWait),
+    /// A shmem/tmpfs page whose swap-out write is in flight (`folio_wait_writeback`): the
+    /// bio to sleep on; its status is not the caller's (a failed write leaves the page).
+    Writeback(IoWait),
     /// A user copy's fault, or a read's page-cache page, found no free page (the
     /// allocation is atomic under the task table or the cache's lock): the caller reclaims,
     /// as 6.1's allocation (`GFP_HIGHUSER_MOVABLE`, the mapping's mask) reclaims in its slow
@@ -119,6 +149,10 @@ impl Deferred {
         match self {
             Deferred::Io((disk, done)) => {
                 crate::block::core::wait_bio(disk, &done).map_err(|_| Errno::EIO)
+            }
+            Deferred::Writeback((disk, done)) => {
+                let _ = crate::block::core::wait_bio(disk, &done);
+                Ok(())
             }
             Deferred::Reclaim(e) => {
                 if super::reclaim::reclaim_for_uaccess() {
@@ -163,6 +197,12 @@ pub fn with_io_deferred<R>(f: impl FnOnce() -> R) -> (R, Option<Deferred>) {
 /// stops short; false when it must wait where it is.
 pub fn defer_io(disk: usize, done: &Arc<Completion>) -> bool {
     defer(Deferred::Io((disk, done.clone())))
+}
+
+/// [`defer_io`] for a file operation that found its tmpfs page's swap-out write in flight
+/// (`done` on `disk`): the task sleeps until the write is done, whatever its status.
+pub fn defer_writeback(disk: usize, done: &Arc<Completion>) -> bool {
+    defer(Deferred::Writeback((disk, done.clone())))
 }
 
 /// A user copy or a page-cache read under a lock found no free page: true when the running

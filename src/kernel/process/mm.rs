@@ -233,7 +233,7 @@ impl ProcessMm {
             let (r, wait) = self.fault_nowait(addr, flags, counts);
             let Some(w) = wait else { return r };
             // The caller holds the task table (a system call's user copy): the wait idles.
-            let _ = crate::block::core::wait_bio(w.disk, &w.done);
+            let _ = w.wait();
             flags = w.next_flags(flags);
         }
     }
@@ -259,14 +259,14 @@ impl ProcessMm {
             let (r, wait) = self.fault_nowait(addr, flags, counts);
             let Some(w) = wait else { return Some(r) };
             flags = w.next_flags(flags);
-            if iowait::defer_io(w.disk, &w.done) {
+            if w.defer() {
                 // The copy's next fault here is the retry, unless this one only restarts.
                 if flags.tried {
                     iowait::set_uaccess_retry(page);
                 }
                 return None;
             }
-            let _ = crate::block::core::wait_bio(w.disk, &w.done);
+            let _ = w.wait();
         }
     }
 

@@ -1522,7 +1522,7 @@ fn user_exception(e: UserException, regs: &mut PtRegs) {
                     })
                     .map_or((None, None), |(r, w)| (Some(r), w));
                     let Some(w) = wait else { break r };
-                    if crate::block::core::wait_bio(w.disk, &w.done).is_err() {
+                    if w.wait().is_err() {
                         break Some(Err(FaultError::Sigbus));
                     }
                     flags = w.next_flags(flags);

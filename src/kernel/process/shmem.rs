@@ -19,7 +19,7 @@
 //! `swapoff` ([`shmem_unuse`]), brings it back into the object (`shmem_swapin_folio`). The
 //! objects are found by their pages' `page->mapping` ([`tmpfs_cache_of`]): the superblock and
 //! the inode number, as the shm mount and the rootfs both number their inodes from 1.
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::string::String;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
@@ -163,7 +163,8 @@ pub fn shmem_writepage(cache: &mut FileCache, index: u64, pfn: Pfn) -> Option<Sw
 }
 
 /// `shmem_unuse(type)` at `swapoff`: every tmpfs file's pages in area `ty` read back in
-/// (waiting for each read with no lock held) and put back in their objects. `ENOMEM` when a
+/// (waiting for each read, and for a page's swap-out write still in flight, with no lock
+/// held) and put back in their objects. `ENOMEM` when a
 /// page cannot be had (the area stays on).
 pub fn shmem_unuse(ty: u32) -> Result<(), Errno> {
     for cache in tmpfs_files() {
@@ -175,6 +176,11 @@ pub fn shmem_unuse(ty: u32) -> Result<(), Errno> {
             from = index + 1;
             let gfp = cache.lock().swapin_gfp();
             loop {
+                // shmem_swapin_folio's folio_wait_writeback: a write in flight ends first.
+                if let Some((disk, done)) = swap::writeback_wait(e) {
+                    let _ = crate::block::core::wait_bio(disk, &done);
+                    continue;
+                }
                 let pfn = match swap::swap_read_start_gfp(e, false, 0, None, gfp) {
                     Ok(SwapRead::Cached(pfn)) => pfn,
                     Ok(SwapRead::InFlight(disk, done)) => {
@@ -201,14 +207,19 @@ pub fn swapped_pages() -> u64 {
     tmpfs_files().iter().map(|c| c.lock().shmem_index().swapped()).sum()
 }
 
-/// The tmpfs files' references to swap slots (their index entries), added to `refs`
-/// (`verify` checks each slot's count against them and the swap PTEs).
-pub fn add_swap_refs(refs: &mut BTreeMap<SwpEntry, u32>) -> Result<(), String> {
+/// The tmpfs files' references to swap slots (their index entries), added to `refs` and
+/// to `slots` (`verify` checks each slot's count against them and the swap PTEs, and that
+/// each of these slots, and no other, holds the `SWAP_MAP_SHMEM` mark).
+pub fn add_swap_refs(
+    refs: &mut BTreeMap<SwpEntry, u32>,
+    slots: &mut BTreeSet<SwpEntry>,
+) -> Result<(), String> {
     for cache in tmpfs_files() {
         let c = cache.lock();
         let mut n = 0;
         for (_, e) in c.shmem_index().swap_entries() {
             *refs.entry(e).or_insert(0) += 1;
+            slots.insert(e);
             n += 1;
         }
         if n != c.shmem_index().swapped() {
