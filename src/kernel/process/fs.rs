@@ -265,7 +265,7 @@ fn swapin_for_file(cache: &SpinLock<FileCache>, index: u64) -> Result<(), Errno>
             if super::iowait::defer_writeback(disk, &done) {
                 return Err(Errno::EFAULT);
             }
-            super::iowait::note_idle_wait();
+            // The block layer's wait counts it idle (it cannot sleep here).
             let _quiet = crate::block::core::NoScheduleGuard::new();
             let _ = crate::block::core::wait_bio(disk, &done);
             continue;
@@ -279,7 +279,6 @@ fn swapin_for_file(cache: &SpinLock<FileCache>, index: u64) -> Result<(), Errno>
                 if super::iowait::defer_io(disk, &done) {
                     return Err(Errno::EFAULT);
                 }
-                super::iowait::note_idle_wait();
                 let _quiet = crate::block::core::NoScheduleGuard::new();
                 let _ = crate::block::core::wait_bio(disk, &done);
                 swap::settle(e);
